@@ -1,0 +1,27 @@
+/* The subcommands, one file each, and what they share. A subcommand returns
+ * the process exit status: 0 success, 1 failure at run time, 2 bad usage,
+ * bad config or bad input data. */
+#ifndef NL_CMD_H
+#define NL_CMD_H
+
+#include "base/status.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+    const char *summary;
+} nl_command;
+
+int cmd_list(int argc, char **argv);
+
+/* prints "normlab <cmd>: <message>" on stderr and returns the exit status */
+int nl_cmd_report(const char *command, const nl_error *err);
+/* usage error: prints the message and a pointer to --help, returns 2 */
+int nl_cmd_usage_error(const char *command, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* true for -h and --help */
+int nl_cmd_is_help(const char *arg);
+/* the version line: version, commit, CPU backend, CUDA support */
+void nl_cmd_print_version(void);
+
+#endif

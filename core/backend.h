@@ -1,0 +1,166 @@
+/* The ops interface. Layers and normalizers call these and never look at the
+ * device: the CPU backend (core/cpu) and the CUDA backend (core/cuda)
+ * implement the same table. Pointers passed to ops are device pointers of
+ * that backend; sizes are element counts unless named bytes.
+ *
+ * Conventions shared by all ops:
+ * - Parameter gradients are written (=), never accumulated: each parameter
+ *   belongs to one layer, so no zeroing pass is needed before backward.
+ * - Input gradients honour `accumulate_dx`: false writes dx, true adds to it
+ *   (the planner sets it for the second consumer of a tensor, e.g. the
+ *   identity shortcut of a residual block). dx may be NULL: not needed.
+ * - gamma/beta may be NULL (affine: false): gamma = 1, beta = 0, and then
+ *   dgamma/dbeta are NULL too.
+ * - Reductions use a fixed order for a given thread count, so runs repeat
+ *   bit for bit. */
+#ifndef NL_BACKEND_H
+#define NL_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/names.h"
+#include "base/status.h"
+
+typedef struct nl_backend nl_backend;
+
+typedef struct {
+    int in_c, in_h, in_w;
+    int out_c, out_h, out_w;
+    int kernel, stride, pad; /* square kernels */
+} nl_conv_geom;
+
+typedef struct {
+    nl_pool_kind kind;
+    int c, in_h, in_w, out_h, out_w;
+    int kernel_h, kernel_w, stride, pad;
+} nl_pool_geom;
+
+typedef struct {
+    float lr;
+    float momentum;
+    float dampening;
+    float weight_decay;
+    bool nesterov;
+    bool first_step; /* PyTorch: the velocity starts as the first gradient */
+} nl_sgd_args;
+
+typedef struct nl_ops {
+    const char *name;
+
+    /* ---- memory ---- */
+    nl_code (*alloc)(nl_backend *be, size_t bytes, void **out, nl_error *err);
+    void (*release)(nl_backend *be, void *ptr);
+    /* host -> device; may return before the copy ends (ordered with later ops) */
+    void (*upload)(nl_backend *be, void *dst, const void *src, size_t bytes);
+    /* device -> host; returns when the data are on the host */
+    void (*download)(nl_backend *be, void *dst, const void *src, size_t bytes);
+    void (*fill)(nl_backend *be, float *dst, float value, size_t count);
+    void (*copy)(nl_backend *be, float *dst, const float *src, size_t count);
+    /* waits for queued work; reports an error a kernel left behind */
+    nl_code (*synchronize)(nl_backend *be, nl_error *err);
+
+    /* ---- dense layers; weight is (out, in) as in PyTorch ---- */
+    void (*linear_forward)(nl_backend *be, int n, int in, int out, const float *x,
+                           const float *weight, const float *bias, float *y);
+    void (*linear_backward)(nl_backend *be, int n, int in, int out, const float *x,
+                            const float *weight, const float *dy, float *dx, bool accumulate_dx,
+                            float *dweight, float *dbias);
+
+    /* ---- 2-D convolution; weight is (out_c, in_c, k, k) ---- */
+    size_t (*conv2d_workspace)(nl_backend *be, const nl_conv_geom *g, int n); /* bytes */
+    void (*conv2d_forward)(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
+                           const float *weight, const float *bias, float *y, void *workspace);
+    void (*conv2d_backward)(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
+                            const float *weight, const float *dy, float *dx, bool accumulate_dx,
+                            float *dweight, float *dbias, void *workspace);
+
+    /* ---- pooling; argmax (max pooling only) holds flat input offsets ---- */
+    void (*pool_forward)(nl_backend *be, const nl_pool_geom *g, int n, const float *x, float *y,
+                         int32_t *argmax);
+    void (*pool_backward)(nl_backend *be, const nl_pool_geom *g, int n, const float *dy,
+                          const int32_t *argmax, float *dx, bool accumulate_dx);
+
+    /* ---- elementwise ---- */
+    void (*activation_forward)(nl_backend *be, nl_activation kind, size_t count, const float *x,
+                               float *y);
+    /* the derivative is taken from the output y (relu: y > 0) */
+    void (*activation_backward)(nl_backend *be, nl_activation kind, size_t count, const float *y,
+                                const float *dy, float *dx, bool accumulate_dx);
+    void (*add_forward)(nl_backend *be, size_t count, const float *a, const float *b, float *y);
+    /* dst = src, or dst += src */
+    void (*pass_gradient)(nl_backend *be, size_t count, const float *src, float *dst,
+                          bool accumulate);
+
+    /* ---- loss: softmax cross-entropy, mean over the batch ----
+     * forward keeps the probabilities for backward and adds the batch's summed
+     * loss to metrics[0] and its number of correct argmax predictions to
+     * metrics[1] (device doubles, read when a point is logged). */
+    void (*softmax_xent_forward)(nl_backend *be, int n, int classes, const float *logits,
+                                 const int32_t *labels, float *probs, double *metrics);
+    /* dlogits = (probs - onehot) / n */
+    void (*softmax_xent_backward)(nl_backend *be, int n, int classes, const float *probs,
+                                  const int32_t *labels, float *dlogits);
+
+    /* ---- normalization; x, y are (N, C, HW) ----
+     * BatchNorm, training: statistics per channel over N*HW; the biased
+     * variance normalizes; when running_mean is not NULL the running
+     * statistics take (1 - momentum) of themselves plus momentum of the batch
+     * mean and of the unbiased batch variance. save_mean/save_rstd (C) keep
+     * the batch mean and 1/sqrt(var + eps) for backward. */
+    void (*batchnorm_forward_train)(nl_backend *be, int n, int c, int hw, float eps,
+                                    const float *x, const float *gamma, const float *beta,
+                                    float *y, float *save_mean, float *save_rstd,
+                                    float *running_mean, float *running_var, float momentum);
+    /* normalizes with given per-channel statistics (BatchNorm and tracked
+     * InstanceNorm in eval mode) */
+    void (*batchnorm_forward_eval)(nl_backend *be, int n, int c, int hw, float eps,
+                                   const float *x, const float *gamma, const float *beta,
+                                   const float *running_mean, const float *running_var, float *y);
+    void (*batchnorm_backward)(nl_backend *be, int n, int c, int hw, const float *x,
+                               const float *dy, const float *gamma, const float *save_mean,
+                               const float *save_rstd, float *dx, bool accumulate_dx,
+                               float *dgamma, float *dbeta);
+
+    /* GroupNorm: statistics per sample over each group of c/groups channels
+     * (groups = 1: LayerNorm of Wu & He; groups = c: InstanceNorm); per-channel
+     * affine. save_mean/save_rstd are (N, groups). When running_mean is not
+     * NULL (InstanceNorm with tracked statistics; requires groups == c) the
+     * per-channel running statistics take momentum of the batch average of
+     * the per-instance means and unbiased variances. */
+    void (*groupnorm_forward)(nl_backend *be, int n, int c, int hw, int groups, float eps,
+                              const float *x, const float *gamma, const float *beta, float *y,
+                              float *save_mean, float *save_rstd, float *running_mean,
+                              float *running_var, float momentum);
+    size_t (*groupnorm_backward_workspace)(nl_backend *be, int n, int c, int hw,
+                                           int groups); /* bytes */
+    void (*groupnorm_backward)(nl_backend *be, int n, int c, int hw, int groups, const float *x,
+                               const float *dy, const float *gamma, const float *save_mean,
+                               const float *save_rstd, float *dx, bool accumulate_dx,
+                               float *dgamma, float *dbeta, void *workspace);
+
+    /* ---- optimizer: SGD with PyTorch's momentum convention ---- */
+    void (*sgd_step)(nl_backend *be, size_t count, float *param, const float *grad,
+                     float *velocity, const nl_sgd_args *args);
+} nl_ops;
+
+struct nl_backend {
+    const nl_ops *ops;
+    nl_device device;
+    int threads;
+    void *impl; /* backend-private state (CUDA handles and streams) */
+};
+
+/* Opens a backend. threads <= 0 keeps the default (all cores, or
+ * OMP_NUM_THREADS). CUDA is an error in a build without it. */
+nl_code nl_backend_open(nl_device device, int threads, nl_backend **out, nl_error *err);
+void nl_backend_close(nl_backend *be);
+
+/* What this build and machine offer, for --version and `list`. */
+const char *nl_backend_cpu_description(char *buf, size_t size);
+int nl_backend_cuda_built(void);
+/* Describes the visible GPU, or why there is none; returns 1 when usable. */
+int nl_backend_cuda_describe(char *buf, size_t size);
+
+#endif

@@ -1,0 +1,163 @@
+#include "base/names.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define TABLE(var, label, array)                                                                   \
+    const nl_name_table var = {label, array, (int)(sizeof array / sizeof array[0])}
+
+static const nl_name_entry arch_entries[] = {
+    [NL_ARCH_MLP] = {"mlp", "fully connected: input -> hidden widths -> classes"},
+    [NL_ARCH_CNN] = {"cnn", "stages of 3x3 convolutions, each followed by pooling, then a linear classifier"},
+    [NL_ARCH_RESNET] = {"resnet", "stem conv, stages of basic residual blocks, global average pool, linear"},
+};
+_Static_assert(sizeof arch_entries / sizeof arch_entries[0] == NL_ARCH_COUNT, "arch table");
+TABLE(nl_arch_names, "architecture", arch_entries);
+
+static const nl_name_entry norm_entries[] = {
+    [NL_NORM_NONE] = {"none", "no normalization"},
+    [NL_NORM_BATCH] = {"batch", "BatchNorm: statistics per channel over N*H*W, running statistics for eval"},
+    [NL_NORM_LAYER] = {"layer", "LayerNorm as in Wu & He: statistics per sample over C*H*W, per-channel affine"},
+    [NL_NORM_GROUP] = {"group", "GroupNorm: statistics per sample and group of channels, per-channel affine"},
+    [NL_NORM_INSTANCE] = {"instance", "InstanceNorm: statistics per sample and channel over H*W (images only)"},
+};
+_Static_assert(sizeof norm_entries / sizeof norm_entries[0] == NL_NORM_COUNT, "norm table");
+TABLE(nl_norm_names, "normalizer", norm_entries);
+
+static const nl_name_entry placement_entries[] = {
+    [NL_PLACE_BEFORE] = {"before", "mlp/cnn: Linear/Conv -> Norm -> Activation (Ioffe & Szegedy)"},
+    [NL_PLACE_AFTER] = {"after", "mlp/cnn: Linear/Conv -> Activation -> Norm"},
+    [NL_PLACE_POST] = {"post", "resnet: Conv-Norm-ReLU-Conv-Norm, add, ReLU (He et al. 2015)"},
+    [NL_PLACE_PRE] = {"pre", "resnet: Norm-ReLU-Conv-Norm-ReLU-Conv, add (He et al. 2016)"},
+};
+_Static_assert(sizeof placement_entries / sizeof placement_entries[0] == NL_PLACE_COUNT, "placement table");
+TABLE(nl_placement_names, "placement", placement_entries);
+
+static const nl_name_entry activation_entries[] = {
+    [NL_ACT_RELU] = {"relu", "max(0, x)"},
+    [NL_ACT_SIGMOID] = {"sigmoid", "1 / (1 + exp(-x))"},
+    [NL_ACT_TANH] = {"tanh", "hyperbolic tangent"},
+};
+_Static_assert(sizeof activation_entries / sizeof activation_entries[0] == NL_ACT_COUNT, "activation table");
+TABLE(nl_activation_names, "activation", activation_entries);
+
+static const nl_name_entry pool_entries[] = {
+    [NL_POOL_MAX] = {"max", "2x2 max pooling, stride 2"},
+    [NL_POOL_AVG] = {"avg", "2x2 average pooling, stride 2"},
+};
+_Static_assert(sizeof pool_entries / sizeof pool_entries[0] == NL_POOL_COUNT, "pool table");
+TABLE(nl_pool_names, "pooling", pool_entries);
+
+static const nl_name_entry schedule_entries[] = {
+    [NL_SCHED_CONSTANT] = {"constant", "lr stays at its base value"},
+    [NL_SCHED_STEP] = {"step", "lr multiplied by gamma at each milestone step"},
+    [NL_SCHED_COSINE] = {"cosine", "lr follows half a cosine from base to min_lr over the run"},
+};
+_Static_assert(sizeof schedule_entries / sizeof schedule_entries[0] == NL_SCHED_COUNT, "schedule table");
+TABLE(nl_schedule_names, "schedule", schedule_entries);
+
+static const nl_name_entry dataset_entries[] = {
+    [NL_DATA_SYNTHETIC] = {"synthetic", "built in, generated from the seed, needs no files"},
+    [NL_DATA_FASHION_MNIST] = {"fashion-mnist", "IDX files, Debian package dataset-fashion-mnist"},
+    [NL_DATA_MNIST] = {"mnist", "IDX files from a path you give"},
+    [NL_DATA_CIFAR10] = {"cifar10", "CIFAR-10 binary version from a path you give"},
+};
+_Static_assert(sizeof dataset_entries / sizeof dataset_entries[0] == NL_DATA_COUNT, "dataset table");
+TABLE(nl_dataset_names, "dataset", dataset_entries);
+
+static const nl_name_entry device_entries[] = {
+    [NL_DEVICE_CPU] = {"cpu", "OpenBLAS + OpenMP kernels"},
+    [NL_DEVICE_CUDA] = {"cuda", "NVIDIA GPU: cuBLAS + normlab's own kernels"},
+};
+_Static_assert(sizeof device_entries / sizeof device_entries[0] == NL_DEVICE_COUNT, "device table");
+TABLE(nl_device_names, "device", device_entries);
+
+static const nl_name_entry init_entries[] = {
+    [NL_INIT_AUTO] = {"auto", "He for relu layers, Xavier for sigmoid/tanh layers"},
+    [NL_INIT_HE] = {"he", "Kaiming normal, std = sqrt(2 / fan_in)"},
+    [NL_INIT_XAVIER] = {"xavier", "Glorot normal, std = gain * sqrt(2 / (fan_in + fan_out))"},
+    [NL_INIT_GAUSSIAN] = {"gaussian", "normal with a fixed std (model.init_std)"},
+};
+_Static_assert(sizeof init_entries / sizeof init_entries[0] == NL_INIT_COUNT, "init table");
+TABLE(nl_init_names, "initialization", init_entries);
+
+int nl_name_lookup(const nl_name_table *table, const char *name)
+{
+    for (int i = 0; i < table->count; i++)
+        if (strcmp(table->entries[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+const char *nl_name_of(const nl_name_table *table, int value)
+{
+    return (value >= 0 && value < table->count) ? table->entries[value].name : "?";
+}
+
+const char *nl_name_choices(const nl_name_table *table, char *buf, int size)
+{
+    int used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < table->count && used < size; i++)
+        used += snprintf(buf + used, (size_t)(size - used), "%s%s", i ? " | " : "",
+                         table->entries[i].name);
+    return buf;
+}
+
+int nl_edit_distance(const char *a, const char *b)
+{
+    enum { MAXLEN = 64 };
+    int la = (int)strlen(a), lb = (int)strlen(b);
+    if (la >= MAXLEN || lb >= MAXLEN)
+        return la > lb ? la : lb;
+    int d[MAXLEN + 1][MAXLEN + 1];
+    for (int i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (int j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (int i = 1; i <= la; i++) {
+        for (int j = 1; j <= lb; j++) {
+            int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            int best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < best)
+                best = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    }
+    return d[la][lb];
+}
+
+const char *nl_closest_name(const char *word, const char *const *candidates, int count)
+{
+    const char *best = NULL;
+    int best_distance = 1 << 30;
+    int len = (int)strlen(word);
+    /* allow one edit per three characters, at least one, at most three */
+    int limit = len / 3;
+    if (limit < 1)
+        limit = 1;
+    if (limit > 3)
+        limit = 3;
+    for (int i = 0; i < count; i++) {
+        int dist = nl_edit_distance(word, candidates[i]);
+        if (dist < best_distance) {
+            best_distance = dist;
+            best = candidates[i];
+        }
+    }
+    return best_distance <= limit ? best : NULL;
+}
+
+const char *nl_closest_in_table(const nl_name_table *table, const char *word)
+{
+    const char *names[32];
+    int count = table->count < 32 ? table->count : 32;
+    for (int i = 0; i < count; i++)
+        names[i] = table->entries[i].name;
+    return nl_closest_name(word, names, count);
+}

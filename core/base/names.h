@@ -1,0 +1,78 @@
+/* Every enum a user can name (in a config, on the command line, in a CSV)
+ * has one table here; the parser, `normlab list`, the resolved config and the
+ * CSV writers all read these tables, so a name exists in exactly one place. */
+#ifndef NL_NAMES_H
+#define NL_NAMES_H
+
+typedef enum { NL_ARCH_MLP, NL_ARCH_CNN, NL_ARCH_RESNET, NL_ARCH_COUNT } nl_arch;
+
+typedef enum {
+    NL_NORM_NONE,
+    NL_NORM_BATCH,
+    NL_NORM_LAYER,
+    NL_NORM_GROUP,
+    NL_NORM_INSTANCE,
+    NL_NORM_COUNT
+} nl_norm_kind;
+
+typedef enum {
+    NL_PLACE_BEFORE, /* Linear/Conv -> Norm -> Act (Ioffe & Szegedy) */
+    NL_PLACE_AFTER,  /* Linear/Conv -> Act -> Norm */
+    NL_PLACE_POST,   /* residual: Conv-Norm-ReLU-Conv-Norm, add, ReLU */
+    NL_PLACE_PRE,    /* residual: Norm-ReLU-Conv (He et al. 2016) */
+    NL_PLACE_COUNT
+} nl_placement;
+
+typedef enum { NL_ACT_RELU, NL_ACT_SIGMOID, NL_ACT_TANH, NL_ACT_COUNT } nl_activation;
+
+typedef enum { NL_POOL_MAX, NL_POOL_AVG, NL_POOL_COUNT } nl_pool_kind;
+
+typedef enum { NL_SCHED_CONSTANT, NL_SCHED_STEP, NL_SCHED_COSINE, NL_SCHED_COUNT } nl_schedule_kind;
+
+typedef enum {
+    NL_DATA_SYNTHETIC,
+    NL_DATA_FASHION_MNIST,
+    NL_DATA_MNIST,
+    NL_DATA_CIFAR10,
+    NL_DATA_COUNT
+} nl_dataset_kind;
+
+typedef enum { NL_DEVICE_CPU, NL_DEVICE_CUDA, NL_DEVICE_COUNT } nl_device;
+
+typedef enum { NL_INIT_AUTO, NL_INIT_HE, NL_INIT_XAVIER, NL_INIT_GAUSSIAN, NL_INIT_COUNT } nl_init_kind;
+
+typedef struct {
+    const char *name;
+    const char *help; /* one line for `normlab list` */
+} nl_name_entry;
+
+typedef struct {
+    const char *what; /* "normalizer", "architecture", ... */
+    const nl_name_entry *entries;
+    int count;
+} nl_name_table;
+
+extern const nl_name_table nl_arch_names;
+extern const nl_name_table nl_norm_names;
+extern const nl_name_table nl_placement_names;
+extern const nl_name_table nl_activation_names;
+extern const nl_name_table nl_pool_names;
+extern const nl_name_table nl_schedule_names;
+extern const nl_name_table nl_dataset_names;
+extern const nl_name_table nl_device_names;
+extern const nl_name_table nl_init_names;
+
+/* value for a name, or -1 */
+int nl_name_lookup(const nl_name_table *table, const char *name);
+/* name for a value ("?" when out of range) */
+const char *nl_name_of(const nl_name_table *table, int value);
+/* "a | b | c" into buf */
+const char *nl_name_choices(const nl_name_table *table, char *buf, int size);
+
+/* Damerau-Levenshtein distance, for did-you-mean suggestions */
+int nl_edit_distance(const char *a, const char *b);
+/* the closest name in a list within a small distance, or NULL */
+const char *nl_closest_name(const char *word, const char *const *candidates, int count);
+const char *nl_closest_in_table(const nl_name_table *table, const char *word);
+
+#endif

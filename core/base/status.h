@@ -1,0 +1,50 @@
+/* Errors are values: every fallible library call returns an nl_code and fills
+ * an nl_error that cmd/ prints. The library never prints and never exits. */
+#ifndef NL_STATUS_H
+#define NL_STATUS_H
+
+#include <stdarg.h>
+
+typedef enum {
+    NL_OK = 0,
+    NL_ERR_USAGE,       /* bad command line */
+    NL_ERR_CONFIG,      /* bad config file or value */
+    NL_ERR_DATA,        /* bad or missing input data */
+    NL_ERR_IO,          /* a file could not be read or written */
+    NL_ERR_NOMEM,       /* an allocation failed */
+    NL_ERR_UNSUPPORTED, /* the build or the device cannot do what was asked */
+    NL_ERR_RUNTIME,     /* anything else that went wrong while running */
+    NL_ERR_COUNT
+} nl_code;
+
+#define NL_ERROR_MSG_MAX 2048
+
+typedef struct {
+    nl_code code;
+    char msg[NL_ERROR_MSG_MAX];
+    /* optional: the config key path the error is about ("model.norm.groups"),
+     * so the config module can point at the line that set it */
+    char key[96];
+} nl_error;
+
+/* Records the error (first one wins unless the message is empty) and returns
+ * its code, so callers can write `return nl_fail(err, NL_ERR_IO, ...)`. */
+nl_code nl_fail(nl_error *err, nl_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+nl_code nl_vfail(nl_error *err, nl_code code, const char *fmt, va_list ap);
+
+/* Prepends context ("reading foo: ") to an error already recorded. */
+void nl_error_prefix(nl_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+void nl_error_clear(nl_error *err);
+/* sets err->key (when err has no key yet) */
+void nl_error_key(nl_error *err, const char *key);
+
+const char *nl_code_name(nl_code code);
+
+/* Exit status of the command line for an error code:
+ * 2 for bad usage, config or input data, 1 for failures at run time. */
+int nl_code_exit_status(nl_code code);
+
+#endif

@@ -1,0 +1,57 @@
+/* Configs: YAML (libyaml) to a typed nl_config, strictly validated, with
+ * every error naming the file, line, column, key path, the bad value and
+ * what is accepted. Overrides (--set a.b=value) go through the same checks.
+ * The resolved config (defaults filled in) can be written back as YAML. */
+#ifndef NL_CONFIG_H
+#define NL_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "backend.h"
+#include "data/data.h"
+#include "model/spec.h"
+#include "train/spec.h"
+
+#define NL_CONFIG_MAX_ORIGINS 256
+
+/* where a key's value came from, for errors raised after parsing */
+typedef struct {
+    char key[96];     /* dotted path: "model.norm.groups" */
+    char source[512]; /* file name, or "--set" */
+    int line, column; /* 1-based; 0 for --set */
+} nl_config_origin;
+
+typedef struct {
+    char source[512]; /* the file it was read from */
+    char name[128];   /* run name; the run directory is named after it */
+    uint64_t seed;
+    nl_device device;
+    int threads;      /* 0: all cores (or OMP_NUM_THREADS) */
+    nl_data_spec data;
+    nl_model_spec model;
+    nl_train_spec train;
+    nl_config_origin origins[NL_CONFIG_MAX_ORIGINS];
+    int n_origins;
+} nl_config;
+
+void nl_config_defaults(nl_config *cfg);
+
+/* Reads and validates a config file, then applies overrides "key=value"
+ * (YAML scalars or flow sequences, e.g. "model.widths=[32,64]"). */
+nl_code nl_config_load(const char *path, const char *const *overrides, int n_overrides,
+                       nl_config *out, nl_error *err);
+/* The same from text in memory; `source` names it in errors. */
+nl_code nl_config_load_string(const char *text, const char *source, const char *const *overrides,
+                              int n_overrides, nl_config *out, nl_error *err);
+/* Cross-key checks (also run by the loaders): builds the model graph without
+ * memory (nl_model_check) and points any error at the key that caused it. */
+nl_code nl_config_validate(nl_config *cfg, nl_error *err);
+
+/* The resolved config as YAML, every key present, in documentation order. */
+nl_code nl_config_write(const nl_config *cfg, FILE *out, nl_error *err);
+
+/* "file:line:col" of a key, or NULL when it took its default */
+const nl_config_origin *nl_config_origin_of(const nl_config *cfg, const char *key);
+
+#endif

@@ -1,0 +1,157 @@
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/cpu.h"
+
+/* OpenBLAS's own controls; declared here because cblas.h of some builds
+ * leaves them out */
+extern void openblas_set_num_threads(int num_threads);
+extern int openblas_get_parallel(void);
+extern char *openblas_get_config(void);
+
+static nl_code cpu_alloc(nl_backend *be, size_t bytes, void **out, nl_error *err)
+{
+    (void)be;
+    /* 64-byte alignment keeps vector loads on cache lines */
+    size_t rounded = (bytes + 63) & ~(size_t)63;
+    if (rounded == 0)
+        rounded = 64;
+    void *p = aligned_alloc(64, rounded);
+    if (!p)
+        return nl_fail(err, NL_ERR_NOMEM, "cannot allocate %zu bytes of host memory", bytes);
+    *out = p;
+    return NL_OK;
+}
+
+static void cpu_release(nl_backend *be, void *ptr)
+{
+    (void)be;
+    free(ptr);
+}
+
+static void cpu_memcpy(nl_backend *be, void *dst, const void *src, size_t bytes)
+{
+    (void)be;
+    if (bytes)
+        memcpy(dst, src, bytes);
+}
+
+static void cpu_fill(nl_backend *be, float *dst, float value, size_t count)
+{
+    (void)be;
+    for (size_t i = 0; i < count; i++)
+        dst[i] = value;
+}
+
+static void cpu_copy(nl_backend *be, float *dst, const float *src, size_t count)
+{
+    (void)be;
+    memcpy(dst, src, count * sizeof *dst);
+}
+
+static nl_code cpu_synchronize(nl_backend *be, nl_error *err)
+{
+    (void)be;
+    (void)err;
+    return NL_OK;
+}
+
+static const nl_ops cpu_ops = {
+    .name = "cpu",
+    .alloc = cpu_alloc,
+    .release = cpu_release,
+    .upload = cpu_memcpy,
+    .download = cpu_memcpy,
+    .fill = cpu_fill,
+    .copy = cpu_copy,
+    .synchronize = cpu_synchronize,
+    .linear_forward = nl_cpu_linear_forward,
+    .linear_backward = nl_cpu_linear_backward,
+    .conv2d_workspace = nl_cpu_conv2d_workspace,
+    .conv2d_forward = nl_cpu_conv2d_forward,
+    .conv2d_backward = nl_cpu_conv2d_backward,
+    .pool_forward = nl_cpu_pool_forward,
+    .pool_backward = nl_cpu_pool_backward,
+    .activation_forward = nl_cpu_activation_forward,
+    .activation_backward = nl_cpu_activation_backward,
+    .add_forward = nl_cpu_add_forward,
+    .pass_gradient = nl_cpu_pass_gradient,
+    .softmax_xent_forward = nl_cpu_softmax_xent_forward,
+    .softmax_xent_backward = nl_cpu_softmax_xent_backward,
+    .batchnorm_forward_train = nl_cpu_batchnorm_forward_train,
+    .batchnorm_forward_eval = nl_cpu_batchnorm_forward_eval,
+    .batchnorm_backward = nl_cpu_batchnorm_backward,
+    .groupnorm_forward = nl_cpu_groupnorm_forward,
+    .groupnorm_backward_workspace = nl_cpu_groupnorm_backward_workspace,
+    .groupnorm_backward = nl_cpu_groupnorm_backward,
+    .sgd_step = nl_cpu_sgd_step,
+};
+
+const nl_ops *nl_cpu_ops(void) { return &cpu_ops; }
+
+#ifdef NORMLAB_HAVE_CUDA
+nl_code nl_cuda_backend_open(int threads, nl_backend **out, nl_error *err);
+void nl_cuda_backend_close(nl_backend *be);
+#endif
+
+nl_code nl_backend_open(nl_device device, int threads, nl_backend **out, nl_error *err)
+{
+    if (device == NL_DEVICE_CUDA) {
+#ifdef NORMLAB_HAVE_CUDA
+        return nl_cuda_backend_open(threads, out, err);
+#else
+        return nl_fail(err, NL_ERR_UNSUPPORTED,
+                       "device 'cuda' was asked for, but this normlab was built without CUDA "
+                       "support (rebuild with the CUDA toolkit in /usr/local/cuda and "
+                       "-DNORMLAB_CUDA=ON), or use device: cpu");
+#endif
+    }
+    nl_backend *be = calloc(1, sizeof *be);
+    if (!be)
+        return nl_fail(err, NL_ERR_NOMEM, "cannot allocate the CPU backend");
+    be->ops = &cpu_ops;
+    be->device = NL_DEVICE_CPU;
+    if (threads > 0)
+        omp_set_num_threads(threads);
+    be->threads = omp_get_max_threads();
+    /* the OpenMP build of OpenBLAS takes its threads from the same pool */
+    openblas_set_num_threads(be->threads);
+    *out = be;
+    return NL_OK;
+}
+
+void nl_backend_close(nl_backend *be)
+{
+    if (!be)
+        return;
+#ifdef NORMLAB_HAVE_CUDA
+    if (be->device == NL_DEVICE_CUDA) {
+        nl_cuda_backend_close(be);
+        return;
+    }
+#endif
+    free(be);
+}
+
+const char *nl_backend_cpu_description(char *buf, size_t size)
+{
+    static const char *const parallel[] = {"sequential", "pthreads", "OpenMP"};
+    int mode = openblas_get_parallel();
+    snprintf(buf, size, "OpenBLAS (%s, %s threading), %d OpenMP threads",
+             openblas_get_config(), (mode >= 0 && mode <= 2) ? parallel[mode] : "unknown",
+             omp_get_max_threads());
+    return buf;
+}
+
+#ifndef NORMLAB_HAVE_CUDA
+int nl_backend_cuda_built(void) { return 0; }
+
+int nl_backend_cuda_describe(char *buf, size_t size)
+{
+    snprintf(buf, size, "not built (configure with the CUDA toolkit and -DNORMLAB_CUDA=ON)");
+    return 0;
+}
+#endif

@@ -1,0 +1,79 @@
+/* The CPU backend's kernels, one file per op family. Loops run on OpenMP's
+ * pool, and OpenBLAS is the OpenMP build, so both share one set of threads
+ * (mixing pools on 2 cores costs 3-5x, see ../shared/bench/README.md).
+ * Static schedules and per-block reductions in a fixed order make every
+ * result repeat bit for bit for a given thread count. */
+#ifndef NL_CPU_H
+#define NL_CPU_H
+
+#include "backend.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+static inline int omp_get_thread_num_safe(void) { return omp_get_thread_num(); }
+static inline int omp_get_num_threads_safe(void) { return omp_get_num_threads(); }
+#else
+static inline int omp_get_num_threads_safe(void) { return 1; }
+static inline int omp_get_thread_num_safe(void) { return 0; }
+#endif
+
+const nl_ops *nl_cpu_ops(void);
+
+/* linear.c */
+void nl_cpu_linear_forward(nl_backend *be, int n, int in, int out, const float *x,
+                           const float *weight, const float *bias, float *y);
+void nl_cpu_linear_backward(nl_backend *be, int n, int in, int out, const float *x,
+                            const float *weight, const float *dy, float *dx, bool accumulate_dx,
+                            float *dweight, float *dbias);
+/* conv2d.c */
+size_t nl_cpu_conv2d_workspace(nl_backend *be, const nl_conv_geom *g, int n);
+void nl_cpu_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
+                           const float *weight, const float *bias, float *y, void *workspace);
+void nl_cpu_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
+                            const float *weight, const float *dy, float *dx, bool accumulate_dx,
+                            float *dweight, float *dbias, void *workspace);
+/* pool.c */
+void nl_cpu_pool_forward(nl_backend *be, const nl_pool_geom *g, int n, const float *x, float *y,
+                         int32_t *argmax);
+void nl_cpu_pool_backward(nl_backend *be, const nl_pool_geom *g, int n, const float *dy,
+                          const int32_t *argmax, float *dx, bool accumulate_dx);
+/* elementwise.c */
+void nl_cpu_activation_forward(nl_backend *be, nl_activation kind, size_t count, const float *x,
+                               float *y);
+void nl_cpu_activation_backward(nl_backend *be, nl_activation kind, size_t count, const float *y,
+                                const float *dy, float *dx, bool accumulate_dx);
+void nl_cpu_add_forward(nl_backend *be, size_t count, const float *a, const float *b, float *y);
+void nl_cpu_pass_gradient(nl_backend *be, size_t count, const float *src, float *dst,
+                          bool accumulate);
+/* loss.c */
+void nl_cpu_softmax_xent_forward(nl_backend *be, int n, int classes, const float *logits,
+                                 const int32_t *labels, float *probs, double *metrics);
+void nl_cpu_softmax_xent_backward(nl_backend *be, int n, int classes, const float *probs,
+                                  const int32_t *labels, float *dlogits);
+/* batchnorm.c */
+void nl_cpu_batchnorm_forward_train(nl_backend *be, int n, int c, int hw, float eps,
+                                    const float *x, const float *gamma, const float *beta,
+                                    float *y, float *save_mean, float *save_rstd,
+                                    float *running_mean, float *running_var, float momentum);
+void nl_cpu_batchnorm_forward_eval(nl_backend *be, int n, int c, int hw, float eps,
+                                   const float *x, const float *gamma, const float *beta,
+                                   const float *running_mean, const float *running_var, float *y);
+void nl_cpu_batchnorm_backward(nl_backend *be, int n, int c, int hw, const float *x,
+                               const float *dy, const float *gamma, const float *save_mean,
+                               const float *save_rstd, float *dx, bool accumulate_dx,
+                               float *dgamma, float *dbeta);
+/* groupnorm.c */
+void nl_cpu_groupnorm_forward(nl_backend *be, int n, int c, int hw, int groups, float eps,
+                              const float *x, const float *gamma, const float *beta, float *y,
+                              float *save_mean, float *save_rstd, float *running_mean,
+                              float *running_var, float momentum);
+size_t nl_cpu_groupnorm_backward_workspace(nl_backend *be, int n, int c, int hw, int groups);
+void nl_cpu_groupnorm_backward(nl_backend *be, int n, int c, int hw, int groups, const float *x,
+                               const float *dy, const float *gamma, const float *save_mean,
+                               const float *save_rstd, float *dx, bool accumulate_dx,
+                               float *dgamma, float *dbeta, void *workspace);
+/* sgd.c */
+void nl_cpu_sgd_step(nl_backend *be, size_t count, float *param, const float *grad,
+                     float *velocity, const nl_sgd_args *args);
+
+#endif

@@ -1,0 +1,73 @@
+/* Datasets: synthetic (built in), IDX (MNIST, Fashion-MNIST; gzip or not)
+ * and CIFAR-10 binary. Everything is loaded into memory as float32 NCHW,
+ * scaled to [0, 1] and standardized per channel with the training split's
+ * mean and std; labels are int32 in [0, classes). */
+#ifndef NL_DATA_H
+#define NL_DATA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/names.h"
+#include "base/rng.h"
+#include "base/status.h"
+
+typedef struct {
+    nl_dataset_kind kind;
+    char path[1024];   /* directory of the files; "" = the dataset's default */
+    long train_size;   /* 0 = all; otherwise the first train_size samples */
+    long test_size;    /* 0 = all */
+    uint64_t seed;     /* synthetic: generates the data */
+    bool standardize;  /* per-channel mean/std of the training split (default true) */
+    /* synthetic only: sample shape; c > 0, h = w = 1 gives feature vectors */
+    int synthetic_c, synthetic_h, synthetic_w;
+    int synthetic_classes;
+    long synthetic_train, synthetic_test; /* sizes when train_size/test_size are 0 */
+} nl_data_spec;
+
+typedef struct {
+    long n;
+    int c, h, w;
+    float *x;      /* n * c*h*w */
+    int32_t *y;    /* n */
+} nl_split;
+
+typedef struct {
+    nl_split train, test;
+    int classes;
+    float mean[16], std[16]; /* per channel, from the training split (applied to both) */
+    char description[512];   /* e.g. "fashion-mnist from /usr/share/...: 10000 train, 2000 test" */
+} nl_dataset;
+
+void nl_data_spec_defaults(nl_data_spec *spec);
+/* the default directory for a dataset kind ("" when it has none) */
+const char *nl_data_default_path(nl_dataset_kind kind);
+nl_code nl_dataset_load(const nl_data_spec *spec, nl_dataset *out, nl_error *err);
+void nl_dataset_free(nl_dataset *ds);
+
+/* Walks a split in batches. Training shuffles every epoch from its own RNG
+ * stream (so the order depends only on the seed and the epoch) and drops an
+ * incomplete last batch; evaluation keeps the order and the short last batch.
+ * Batches are gathered into buffers allocated once in nl_batcher_init. */
+typedef struct {
+    const nl_split *split;
+    int batch;
+    bool shuffle, drop_last;
+    int32_t *order;
+    long pos;
+    long epoch;
+    nl_rng rng;
+    float *x;
+    int32_t *y;
+} nl_batcher;
+
+nl_code nl_batcher_init(nl_batcher *b, const nl_split *split, int batch, bool shuffle,
+                        bool drop_last, uint64_t seed, nl_error *err);
+/* next batch; returns its size, 0 when the epoch is over (the next call
+ * starts a new epoch, reshuffled) */
+int nl_batcher_next(nl_batcher *b, const float **x, const int32_t **y);
+/* batches per epoch */
+long nl_batcher_batches(const nl_batcher *b);
+void nl_batcher_free(nl_batcher *b);
+
+#endif

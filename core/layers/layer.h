@@ -1,0 +1,119 @@
+/* A layer is a small vtable plus its own struct that embeds nl_layer first,
+ * so the model loop knows no layer types (Darknet's table of function
+ * pointers without its everything-struct). Each layer file holds its
+ * constructor, forward and backward side by side; the constructor declares
+ * parameters, state and activations to the builder, which plans memory for
+ * the whole model before anything runs. */
+#ifndef NL_LAYER_H
+#define NL_LAYER_H
+
+#include <stdbool.h>
+
+#include "backend.h"
+#include "tensor.h"
+
+typedef enum {
+    NL_MODE_TRAIN,        /* batch statistics; running statistics updated */
+    NL_MODE_EVAL,         /* running statistics where a layer has them */
+    NL_MODE_TRAIN_FROZEN, /* batch statistics, running statistics untouched (train-mode eval) */
+} nl_mode;
+
+typedef struct {
+    nl_backend *be;
+    int n; /* the batch at hand, <= the planned capacity */
+    nl_mode mode;
+    void *workspace; /* shared scratch, as large as the largest request */
+} nl_pass;
+
+typedef struct nl_layer nl_layer;
+
+typedef struct {
+    const char *kind;
+    void (*forward)(nl_layer *self, const nl_pass *pass);
+    void (*backward)(nl_layer *self, const nl_pass *pass);
+} nl_layer_vtable;
+
+struct nl_layer {
+    const nl_layer_vtable *vt;
+    char name[64];
+    nl_act *in[2];
+    int n_in;
+    nl_act *out;
+    /* planner: add into the input gradient instead of writing it, because a
+     * later layer (whose backward runs first) already wrote it */
+    bool accumulate_din[2];
+};
+
+/* How a parameter starts. */
+typedef enum {
+    NL_FILL_ZEROS,
+    NL_FILL_ONES,
+    NL_FILL_NORMAL, /* std below */
+} nl_fill;
+
+typedef struct {
+    char name[80];   /* PyTorch state_dict style: "fc1.weight", "norm1.bias" */
+    int ndim;
+    int dims[4];
+    size_t count;
+    bool decay;      /* false: normalization parameters and biases (when excluded) */
+    bool is_norm_or_bias;
+    nl_fill fill;
+    float std;
+    float *data;     /* device */
+    float *grad;     /* device, same layout as data */
+    float *velocity; /* device, optimizer state */
+} nl_param;
+
+/* Buffers that persist but are not trained (running statistics). */
+typedef struct {
+    char name[80];
+    size_t count;
+    float init_value;
+    float *data;
+} nl_state;
+
+typedef struct nl_builder nl_builder;
+
+/* ---- the builder API used by layer constructors ---- */
+nl_act *nl_builder_act(nl_builder *b, const char *name, nl_shape shape);
+/* flatten: the same storage seen as (N, C*H*W) */
+nl_act *nl_builder_alias(nl_builder *b, const char *name, nl_act *of, nl_shape shape);
+nl_param *nl_builder_param(nl_builder *b, const char *name, int ndim, const int *dims,
+                           bool is_norm_or_bias, nl_fill fill, float std);
+nl_state *nl_builder_state(nl_builder *b, const char *name, size_t count, float init_value);
+/* per-layer device memory that lives through forward and backward */
+void nl_builder_saved(nl_builder *b, void **slot, size_t bytes);
+/* shared scratch: the largest request wins */
+void nl_builder_workspace(nl_builder *b, size_t bytes);
+/* takes ownership of a layer allocated with nl_builder_layer_alloc */
+void nl_builder_add(nl_builder *b, nl_layer *layer);
+void *nl_builder_layer_alloc(nl_builder *b, size_t bytes);
+nl_backend *nl_builder_backend(nl_builder *b);
+/* the batch size training will use (for BatchNorm's N*H*W > 1 check) */
+int nl_builder_train_batch(nl_builder *b);
+/* records a build error naming the layer; returns the code */
+nl_code nl_builder_fail(nl_builder *b, nl_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+bool nl_builder_failed(const nl_builder *b);
+/* names the config key an error is about (see nl_error.key) */
+void nl_builder_key(nl_builder *b, const char *key);
+
+/* a layer reading its inputs: nl_layer_init sets vt, name, inputs, output */
+void nl_layer_init(nl_layer *l, const nl_layer_vtable *vt, const char *name, nl_act *in0,
+                   nl_act *in1, nl_act *out);
+
+/* ---- layer constructors (core/layers, core/norm) ----
+ * Each returns the output activation, or NULL after recording an error. */
+nl_act *nl_linear(nl_builder *b, const char *name, nl_act *in, int out_features, bool bias,
+                  nl_fill weight_fill, float weight_std);
+nl_act *nl_conv2d(nl_builder *b, const char *name, nl_act *in, int out_c, int kernel, int stride,
+                  int pad, bool bias, float weight_std);
+nl_act *nl_pool2d(nl_builder *b, const char *name, nl_act *in, nl_pool_kind kind, int kernel,
+                  int stride, int pad);
+nl_act *nl_global_avgpool(nl_builder *b, const char *name, nl_act *in);
+nl_act *nl_activation_layer(nl_builder *b, const char *name, nl_act *in, nl_activation kind);
+nl_act *nl_flatten(nl_builder *b, const char *name, nl_act *in);
+nl_act *nl_residual_add(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut);
+
+#endif

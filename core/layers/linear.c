@@ -1,0 +1,56 @@
+/* Linear layer: y = x W^T + b, W (out, in) as in PyTorch. */
+#include <stdio.h>
+
+#include "layers/layer.h"
+
+typedef struct {
+    nl_layer base;
+    int in_features, out_features;
+    nl_param *weight;
+    nl_param *bias; /* NULL when dropped */
+} linear_layer;
+
+static void linear_forward(nl_layer *self, const nl_pass *pass)
+{
+    linear_layer *l = (linear_layer *)self;
+    pass->be->ops->linear_forward(pass->be, pass->n, l->in_features, l->out_features,
+                                  self->in[0]->data, l->weight->data,
+                                  l->bias ? l->bias->data : NULL, self->out->data);
+}
+
+static void linear_backward(nl_layer *self, const nl_pass *pass)
+{
+    linear_layer *l = (linear_layer *)self;
+    pass->be->ops->linear_backward(pass->be, pass->n, l->in_features, l->out_features,
+                                   self->in[0]->data, l->weight->data, self->out->grad,
+                                   self->in[0]->grad, self->accumulate_din[0], l->weight->grad,
+                                   l->bias ? l->bias->grad : NULL);
+}
+
+static const nl_layer_vtable linear_vtable = {"linear", linear_forward, linear_backward};
+
+nl_act *nl_linear(nl_builder *b, const char *name, nl_act *in, int out_features, bool bias,
+                  nl_fill weight_fill, float weight_std)
+{
+    if (in->shape.ndim != 2) {
+        nl_builder_fail(b, NL_ERR_CONFIG, "layer %s: a linear layer needs (N, D) input, got %s",
+                        name, in->name);
+        return NULL;
+    }
+    linear_layer *l = nl_builder_layer_alloc(b, sizeof *l);
+    l->in_features = in->shape.c;
+    l->out_features = out_features;
+    char pname[96];
+    snprintf(pname, sizeof pname, "%s.weight", name);
+    l->weight = nl_builder_param(b, pname, 2, (int[]){out_features, l->in_features}, false,
+                                 weight_fill, weight_std);
+    if (bias) {
+        snprintf(pname, sizeof pname, "%s.bias", name);
+        l->bias = nl_builder_param(b, pname, 1, (int[]){out_features}, true, NL_FILL_ZEROS, 0.0f);
+    }
+    nl_act *out = nl_builder_act(
+        b, name, (nl_shape){.n = in->shape.n, .c = out_features, .h = 1, .w = 1, .ndim = 2});
+    nl_layer_init(&l->base, &linear_vtable, name, in, NULL, out);
+    nl_builder_add(b, &l->base);
+    return out;
+}

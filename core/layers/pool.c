@@ -1,0 +1,69 @@
+/* Max pooling, average pooling and global average pooling. */
+#include "layers/layer.h"
+
+typedef struct {
+    nl_layer base;
+    nl_pool_geom geom;
+    int32_t *argmax; /* max pooling: where each output came from */
+} pool_layer;
+
+static void pool_forward(nl_layer *self, const nl_pass *pass)
+{
+    pool_layer *l = (pool_layer *)self;
+    pass->be->ops->pool_forward(pass->be, &l->geom, pass->n, self->in[0]->data, self->out->data,
+                                l->argmax);
+}
+
+static void pool_backward(nl_layer *self, const nl_pass *pass)
+{
+    pool_layer *l = (pool_layer *)self;
+    if (!self->in[0]->grad)
+        return;
+    pass->be->ops->pool_backward(pass->be, &l->geom, pass->n, self->out->grad, l->argmax,
+                                 self->in[0]->grad, self->accumulate_din[0]);
+}
+
+static const nl_layer_vtable pool_vtable = {"pool2d", pool_forward, pool_backward};
+
+static nl_act *make_pool(nl_builder *b, const char *name, nl_act *in, nl_pool_kind kind,
+                         int kernel_h, int kernel_w, int stride, int pad)
+{
+    if (in->shape.ndim != 4) {
+        nl_builder_fail(b, NL_ERR_CONFIG, "layer %s: pooling needs (N, C, H, W) input", name);
+        return NULL;
+    }
+    nl_pool_geom g = {
+        .kind = kind, .c = in->shape.c, .in_h = in->shape.h, .in_w = in->shape.w,
+        .kernel_h = kernel_h, .kernel_w = kernel_w, .stride = stride, .pad = pad,
+    };
+    g.out_h = (g.in_h + 2 * pad - kernel_h) / stride + 1;
+    g.out_w = (g.in_w + 2 * pad - kernel_w) / stride + 1;
+    if (g.in_h + 2 * pad < kernel_h || g.in_w + 2 * pad < kernel_w) {
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "layer %s: %dx%d pooling does not fit its %dx%d input (too many stages "
+                        "for this image size?)",
+                        name, kernel_h, kernel_w, g.in_h, g.in_w);
+        nl_builder_key(b, "model.widths");
+        return NULL;
+    }
+    pool_layer *l = nl_builder_layer_alloc(b, sizeof *l);
+    l->geom = g;
+    nl_shape out_shape = {.n = in->shape.n, .c = g.c, .h = g.out_h, .w = g.out_w, .ndim = 4};
+    if (kind == NL_POOL_MAX)
+        nl_builder_saved(b, (void **)&l->argmax, nl_shape_count(out_shape) * sizeof(int32_t));
+    nl_act *out = nl_builder_act(b, name, out_shape);
+    nl_layer_init(&l->base, &pool_vtable, name, in, NULL, out);
+    nl_builder_add(b, &l->base);
+    return out;
+}
+
+nl_act *nl_pool2d(nl_builder *b, const char *name, nl_act *in, nl_pool_kind kind, int kernel,
+                  int stride, int pad)
+{
+    return make_pool(b, name, in, kind, kernel, kernel, stride, pad);
+}
+
+nl_act *nl_global_avgpool(nl_builder *b, const char *name, nl_act *in)
+{
+    return make_pool(b, name, in, NL_POOL_AVG, in->shape.h, in->shape.w, 1, 0);
+}

@@ -1,0 +1,15 @@
+/* Architectures built from a spec: mlp, cnn, resnet. */
+#ifndef NL_ARCH_H
+#define NL_ARCH_H
+
+#include "layers/layer.h"
+#include "model/spec.h"
+
+/* adds the layers of spec's architecture after `input`; returns the logits */
+nl_act *nl_arch_build(nl_builder *b, const nl_model_spec *spec, nl_act *input);
+
+/* standard deviation of a weight's initial values under the spec's rule;
+ * `activation_follows` is false for the classifier */
+float nl_arch_init_std(const nl_model_spec *spec, int fan_in, int fan_out, bool activation_follows);
+
+#endif

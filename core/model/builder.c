@@ -1,0 +1,501 @@
+/* The builder collects what layer constructors declare, then plans and
+ * allocates all memory of the model in a handful of arenas. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/rng.h"
+#include "model/arch.h"
+#include "model/model.h"
+#include "cpu/cpu.h"
+
+typedef struct {
+    void **slot;
+    size_t bytes;
+} saved_request;
+
+struct nl_builder {
+    nl_backend *be;
+    bool plan_only; /* nl_model_check: shapes and errors, no memory */
+    int train_batch;
+    nl_error *err;
+    bool failed;
+
+    nl_act **acts;
+    int n_acts, cap_acts;
+    nl_param **params;
+    int n_params, cap_params;
+    nl_state **states;
+    int n_states, cap_states;
+    nl_layer **layers;
+    int n_layers, cap_layers;
+    saved_request *saved;
+    int n_saved, cap_saved;
+    size_t workspace;
+    bool out_of_memory;
+};
+
+/* grows a pointer array; on failure marks the builder and returns false */
+static bool grow(nl_builder *b, void **array, int *cap, int need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    int next = *cap ? *cap * 2 : 16;
+    while (next < need)
+        next *= 2;
+    void *p = realloc(*array, (size_t)next * elem);
+    if (!p) {
+        b->out_of_memory = true;
+        nl_builder_fail(b, NL_ERR_NOMEM, "out of memory while building the model");
+        return false;
+    }
+    *array = p;
+    *cap = next;
+    return true;
+}
+
+nl_code nl_builder_fail(nl_builder *b, nl_code code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    nl_vfail(b->err, code, fmt, ap);
+    va_end(ap);
+    b->failed = true;
+    return code;
+}
+
+bool nl_builder_failed(const nl_builder *b) { return b->failed; }
+void nl_builder_key(nl_builder *b, const char *key) { nl_error_key(b->err, key); }
+nl_backend *nl_builder_backend(nl_builder *b) { return b->be; }
+int nl_builder_train_batch(nl_builder *b) { return b->train_batch; }
+
+void *nl_builder_layer_alloc(nl_builder *b, size_t bytes)
+{
+    /* layer structs are host memory owned by the model; a failed calloc
+     * is reported through the builder and a static dummy keeps callers simple */
+    void *p = calloc(1, bytes);
+    if (!p) {
+        nl_builder_fail(b, NL_ERR_NOMEM, "out of memory while building the model");
+        static _Alignas(64) char dummy[4096];
+        memset(dummy, 0, sizeof dummy);
+        return dummy;
+    }
+    return p;
+}
+
+static nl_act *new_act(nl_builder *b, const char *name, nl_shape shape)
+{
+    if (!grow(b, (void **)&b->acts, &b->cap_acts, b->n_acts + 1, sizeof *b->acts))
+        return NULL;
+    nl_act *a = calloc(1, sizeof *a);
+    if (!a) {
+        nl_builder_fail(b, NL_ERR_NOMEM, "out of memory while building the model");
+        return NULL;
+    }
+    snprintf(a->name, sizeof a->name, "%s", name);
+    a->shape = shape;
+    b->acts[b->n_acts++] = a;
+    return a;
+}
+
+nl_act *nl_builder_act(nl_builder *b, const char *name, nl_shape shape)
+{
+    nl_act *a = new_act(b, name, shape);
+    if (a)
+        a->needs_grad = 1;
+    return a;
+}
+
+nl_act *nl_builder_alias(nl_builder *b, const char *name, nl_act *of, nl_shape shape)
+{
+    nl_act *a = new_act(b, name, shape);
+    if (a) {
+        while (of->alias_of)
+            of = of->alias_of;
+        a->alias_of = of;
+        a->needs_grad = of->needs_grad;
+    }
+    return a;
+}
+
+nl_param *nl_builder_param(nl_builder *b, const char *name, int ndim, const int *dims,
+                           bool is_norm_or_bias, nl_fill fill, float std)
+{
+    static nl_param dummy;
+    if (!grow(b, (void **)&b->params, &b->cap_params, b->n_params + 1, sizeof *b->params))
+        return &dummy;
+    nl_param *p = calloc(1, sizeof *p);
+    if (!p) {
+        nl_builder_fail(b, NL_ERR_NOMEM, "out of memory while building the model");
+        return &dummy;
+    }
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->ndim = ndim;
+    p->count = 1;
+    for (int i = 0; i < ndim; i++) {
+        p->dims[i] = dims[i];
+        p->count *= (size_t)dims[i];
+    }
+    p->is_norm_or_bias = is_norm_or_bias;
+    p->decay = true;
+    p->fill = fill;
+    p->std = std;
+    b->params[b->n_params++] = p;
+    return p;
+}
+
+nl_state *nl_builder_state(nl_builder *b, const char *name, size_t count, float init_value)
+{
+    static nl_state dummy;
+    if (!grow(b, (void **)&b->states, &b->cap_states, b->n_states + 1, sizeof *b->states))
+        return &dummy;
+    nl_state *s = calloc(1, sizeof *s);
+    if (!s) {
+        nl_builder_fail(b, NL_ERR_NOMEM, "out of memory while building the model");
+        return &dummy;
+    }
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->count = count;
+    s->init_value = init_value;
+    b->states[b->n_states++] = s;
+    return s;
+}
+
+void nl_builder_saved(nl_builder *b, void **slot, size_t bytes)
+{
+    if (!grow(b, (void **)&b->saved, &b->cap_saved, b->n_saved + 1, sizeof *b->saved))
+        return;
+    b->saved[b->n_saved++] = (saved_request){slot, bytes};
+}
+
+void nl_builder_workspace(nl_builder *b, size_t bytes)
+{
+    if (bytes > b->workspace)
+        b->workspace = bytes;
+}
+
+void nl_builder_add(nl_builder *b, nl_layer *layer)
+{
+    if (!grow(b, (void **)&b->layers, &b->cap_layers, b->n_layers + 1, sizeof *b->layers))
+        return;
+    b->layers[b->n_layers++] = layer;
+}
+
+void nl_layer_init(nl_layer *l, const nl_layer_vtable *vt, const char *name, nl_act *in0,
+                   nl_act *in1, nl_act *out)
+{
+    l->vt = vt;
+    snprintf(l->name, sizeof l->name, "%s", name);
+    l->in[0] = in0;
+    l->in[1] = in1;
+    l->n_in = in1 ? 2 : 1;
+    l->out = out;
+}
+
+static nl_act *root_of(nl_act *a)
+{
+    while (a->alias_of)
+        a = a->alias_of;
+    return a;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static size_t round_floats(size_t n) { return (n + 15) & ~(size_t)15; }
+static size_t round_bytes(size_t n) { return (n + 63) & ~(size_t)63; }
+
+static void free_builder_lists(nl_builder *b, bool keep_objects)
+{
+    if (!keep_objects) {
+        for (int i = 0; i < b->n_acts; i++)
+            free(b->acts[i]);
+        for (int i = 0; i < b->n_params; i++)
+            free(b->params[i]);
+        for (int i = 0; i < b->n_states; i++)
+            free(b->states[i]);
+        for (int i = 0; i < b->n_layers; i++)
+            free(b->layers[i]);
+        free(b->acts);
+        free(b->params);
+        free(b->states);
+        free(b->layers);
+    }
+    free(b->saved);
+}
+
+/* The planner's backward bookkeeping: backward runs layers in reverse, so
+ * the last consumer of a tensor writes its gradient and earlier consumers add
+ * to it. */
+static void plan_gradient_accumulation(nl_builder *b)
+{
+    for (int i = 0; i < b->n_acts; i++)
+        b->acts[i]->consumers = 0;
+    for (int li = b->n_layers - 1; li >= 0; li--) {
+        nl_layer *l = b->layers[li];
+        for (int k = 0; k < l->n_in; k++) {
+            nl_act *r = root_of(l->in[k]);
+            l->accumulate_din[k] = r->consumers > 0;
+            r->consumers++;
+        }
+    }
+}
+
+static nl_code allocate(nl_model *m, nl_backend *be, size_t bytes, void **out, nl_error *err)
+{
+    if (bytes == 0) {
+        *out = NULL;
+        return NL_OK;
+    }
+    nl_code rc = be->ops->alloc(be, bytes, out, err);
+    if (rc == NL_OK)
+        m->device_bytes += bytes;
+    return rc;
+}
+
+static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_error *err)
+{
+    nl_backend *be = b->be;
+    /* parameters: decayed ones first so exclusion is a split of the arena */
+    size_t decay_floats = 0, total_floats = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < b->n_params; i++)
+            if ((pass == 0) == !b->params[i]->is_norm_or_bias)
+                total_floats += round_floats(b->params[i]->count);
+    for (int i = 0; i < b->n_params; i++)
+        if (!b->params[i]->is_norm_or_bias)
+            decay_floats += round_floats(b->params[i]->count);
+    m->param_floats = total_floats;
+    m->decay_floats = decay_floats;
+    nl_code rc;
+    if ((rc = allocate(m, be, total_floats * sizeof(float), (void **)&m->param_arena, err)) ||
+        (rc = allocate(m, be, total_floats * sizeof(float), (void **)&m->grad_arena, err)) ||
+        (rc = allocate(m, be, total_floats * sizeof(float), (void **)&m->velocity_arena, err)))
+        return rc;
+    size_t offset = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < b->n_params; i++) {
+            nl_param *p = b->params[i];
+            if ((pass == 0) != !p->is_norm_or_bias)
+                continue;
+            p->data = m->param_arena + offset;
+            p->grad = m->grad_arena + offset;
+            p->velocity = m->velocity_arena + offset;
+            offset += round_floats(p->count);
+        }
+    }
+    if (total_floats) {
+        /* padding between parameters stays zero so whole-arena ops are harmless */
+        be->ops->fill(be, m->param_arena, 0.0f, total_floats);
+        be->ops->fill(be, m->grad_arena, 0.0f, total_floats);
+        be->ops->fill(be, m->velocity_arena, 0.0f, total_floats);
+    }
+
+    /* running statistics */
+    size_t state_floats = 0;
+    for (int i = 0; i < b->n_states; i++)
+        state_floats += round_floats(b->states[i]->count);
+    m->state_floats = state_floats;
+    if ((rc = allocate(m, be, state_floats * sizeof(float), (void **)&m->state_arena, err)))
+        return rc;
+    offset = 0;
+    for (int i = 0; i < b->n_states; i++) {
+        nl_state *s = b->states[i];
+        s->data = m->state_arena + offset;
+        offset += round_floats(s->count);
+        be->ops->fill(be, s->data, s->init_value, s->count);
+    }
+
+    /* activations and their gradients */
+    size_t act_bytes = 0;
+    for (int i = 0; i < b->n_acts; i++) {
+        nl_act *a = b->acts[i];
+        if (a->alias_of)
+            continue;
+        act_bytes += round_bytes(nl_shape_count(a->shape) * sizeof(float));
+        if (a->needs_grad)
+            act_bytes += round_bytes(nl_shape_count(a->shape) * sizeof(float));
+    }
+    if ((rc = allocate(m, be, act_bytes, &m->act_arena, err)))
+        return rc;
+    char *cursor = m->act_arena;
+    for (int i = 0; i < b->n_acts; i++) {
+        nl_act *a = b->acts[i];
+        if (a->alias_of)
+            continue;
+        size_t bytes = round_bytes(nl_shape_count(a->shape) * sizeof(float));
+        a->data = (float *)cursor;
+        cursor += bytes;
+        if (a->needs_grad) {
+            a->grad = (float *)cursor;
+            cursor += bytes;
+        }
+    }
+    for (int i = 0; i < b->n_acts; i++) {
+        nl_act *a = b->acts[i];
+        if (a->alias_of) {
+            a->data = a->alias_of->data;
+            a->grad = a->alias_of->grad;
+        }
+    }
+
+    /* per-layer saved buffers, then labels, probabilities and metrics */
+    const int classes = m->spec.classes;
+    size_t saved_bytes = 0;
+    for (int i = 0; i < b->n_saved; i++)
+        saved_bytes += round_bytes(b->saved[i].bytes);
+    size_t labels_bytes = round_bytes((size_t)m->capacity * sizeof(int32_t));
+    size_t probs_bytes = round_bytes((size_t)m->capacity * classes * sizeof(float));
+    size_t metrics_bytes = round_bytes(2 * sizeof(double));
+    if ((rc = allocate(m, be, saved_bytes + labels_bytes + probs_bytes + metrics_bytes,
+                       &m->saved_arena, err)))
+        return rc;
+    cursor = m->saved_arena;
+    for (int i = 0; i < b->n_saved; i++) {
+        *b->saved[i].slot = cursor;
+        cursor += round_bytes(b->saved[i].bytes);
+    }
+    m->labels = (int32_t *)cursor;
+    cursor += labels_bytes;
+    m->probs = (float *)cursor;
+    cursor += probs_bytes;
+    m->metrics = (double *)cursor;
+    nl_model_reset_metrics(m);
+
+    m->workspace_bytes = b->workspace;
+    if ((rc = allocate(m, be, b->workspace, &m->workspace, err)))
+        return rc;
+
+    /* initial values, drawn on the host in parameter order from the seed */
+    size_t largest = 0;
+    for (int i = 0; i < b->n_params; i++)
+        if (b->params[i]->count > largest)
+            largest = b->params[i]->count;
+    float *host = malloc((largest ? largest : 1) * sizeof *host);
+    if (!host)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory initializing parameters");
+    nl_rng rng;
+    nl_rng_seed(&rng, seed, NL_STREAM_INIT);
+    for (int i = 0; i < b->n_params; i++) {
+        nl_param *p = b->params[i];
+        for (size_t k = 0; k < p->count; k++) {
+            switch (p->fill) {
+            case NL_FILL_ZEROS:
+                host[k] = 0.0f;
+                break;
+            case NL_FILL_ONES:
+                host[k] = 1.0f;
+                break;
+            case NL_FILL_NORMAL:
+                host[k] = (float)(nl_rng_normal(&rng) * p->std);
+                break;
+            }
+        }
+        be->ops->upload(be, p->data, host, p->count * sizeof *host);
+    }
+    rc = be->ops->synchronize(be, err);
+    free(host);
+    return rc;
+}
+
+static nl_code build(const nl_model_spec *spec, nl_backend *be, bool plan_only, int capacity,
+                     int train_batch, uint64_t seed, nl_model **out, nl_error *err)
+{
+    if (capacity < 1 || train_batch < 1 || train_batch > capacity)
+        return nl_fail(err, NL_ERR_CONFIG, "model: batch sizes must be >= 1 (capacity %d, train %d)",
+                       capacity, train_batch);
+    nl_builder b = {.be = be, .plan_only = plan_only, .train_batch = train_batch, .err = err};
+    nl_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory building the model");
+    m->be = be;
+    m->spec = *spec;
+    m->capacity = capacity;
+    m->train_batch = train_batch;
+
+    nl_act *input = nl_builder_act(
+        &b, "input",
+        (nl_shape){.n = capacity, .c = spec->in_c, .h = spec->in_h, .w = spec->in_w, .ndim = 4});
+    nl_act *logits = NULL;
+    if (input) {
+        input->needs_grad = 0; /* nothing upstream of the data */
+        logits = nl_arch_build(&b, spec, input);
+    }
+    if (!logits || b.failed) {
+        if (!b.failed)
+            nl_builder_fail(&b, NL_ERR_CONFIG, "model: the architecture produced no output");
+        free_builder_lists(&b, false);
+        free(m);
+        return err ? err->code : NL_ERR_CONFIG;
+    }
+    if (logits->shape.ndim != 2 || logits->shape.c != spec->classes) {
+        free_builder_lists(&b, false);
+        free(m);
+        return nl_fail(err, NL_ERR_RUNTIME, "model: logits have the wrong shape");
+    }
+    plan_gradient_accumulation(&b);
+    m->layers = b.layers;
+    m->n_layers = b.n_layers;
+    m->acts = b.acts;
+    m->n_acts = b.n_acts;
+    m->params = b.params;
+    m->n_params = b.n_params;
+    m->states = b.states;
+    m->n_states = b.n_states;
+    m->input = input;
+    m->logits = logits;
+    if (plan_only) {
+        free_builder_lists(&b, true);
+        nl_model_free(m);
+        return NL_OK;
+    }
+    nl_code rc = plan_and_allocate(&b, m, seed, err);
+    free_builder_lists(&b, true);
+    if (rc != NL_OK) {
+        nl_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return NL_OK;
+}
+
+nl_code nl_model_build(const nl_model_spec *spec, nl_backend *be, int capacity, int train_batch,
+                       uint64_t seed, nl_model **out, nl_error *err)
+{
+    return build(spec, be, false, capacity, train_batch, seed, out, err);
+}
+
+nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err)
+{
+    /* shapes only: a CPU backend answers the workspace questions without
+     * touching memory */
+    nl_backend probe = {.ops = nl_cpu_ops(), .device = NL_DEVICE_CPU, .threads = 1};
+    return build(spec, &probe, true, train_batch, train_batch, 0, NULL, err);
+}
+
+void nl_model_free(nl_model *m)
+{
+    if (!m)
+        return;
+    nl_backend *be = m->be;
+    if (be && be->ops) {
+        void *arenas[] = {m->param_arena, m->grad_arena, m->velocity_arena, m->state_arena,
+                          m->act_arena,   m->saved_arena, m->workspace};
+        for (size_t i = 0; i < sizeof arenas / sizeof arenas[0]; i++)
+            if (arenas[i])
+                be->ops->release(be, arenas[i]);
+    }
+    for (int i = 0; i < m->n_acts; i++)
+        free(m->acts[i]);
+    for (int i = 0; i < m->n_params; i++)
+        free(m->params[i]);
+    for (int i = 0; i < m->n_states; i++)
+        free(m->states[i]);
+    for (int i = 0; i < m->n_layers; i++)
+        free(m->layers[i]);
+    free(m->acts);
+    free(m->params);
+    free(m->states);
+    free(m->layers);
+    free(m);
+}

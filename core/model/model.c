@@ -1,0 +1,112 @@
+/* Running a built model: load a batch, forward through the loss, backward. */
+#include <string.h>
+
+#include "model/model.h"
+
+void nl_model_load_batch(nl_model *m, const float *x, const int32_t *labels, int n)
+{
+    nl_backend *be = m->be;
+    be->ops->upload(be, m->input->data, x, (size_t)n * nl_shape_per_sample(m->input->shape) * sizeof *x);
+    be->ops->upload(be, m->labels, labels, (size_t)n * sizeof *labels);
+}
+
+void nl_model_forward(nl_model *m, int n, nl_mode mode)
+{
+    nl_pass pass = {.be = m->be, .n = n, .mode = mode, .workspace = m->workspace};
+    for (int i = 0; i < m->n_layers; i++)
+        m->layers[i]->vt->forward(m->layers[i], &pass);
+    m->be->ops->softmax_xent_forward(m->be, n, m->spec.classes, m->logits->data, m->labels,
+                                     m->probs, m->metrics);
+}
+
+void nl_model_backward(nl_model *m, int n)
+{
+    nl_pass pass = {.be = m->be, .n = n, .mode = NL_MODE_TRAIN, .workspace = m->workspace};
+    m->be->ops->softmax_xent_backward(m->be, n, m->spec.classes, m->probs, m->labels,
+                                      m->logits->grad);
+    for (int i = m->n_layers - 1; i >= 0; i--)
+        m->layers[i]->vt->backward(m->layers[i], &pass);
+}
+
+void nl_model_read_metrics(nl_model *m, double out[2])
+{
+    m->be->ops->download(m->be, out, m->metrics, 2 * sizeof(double));
+}
+
+void nl_model_reset_metrics(nl_model *m)
+{
+    const double zero[2] = {0.0, 0.0};
+    m->be->ops->upload(m->be, m->metrics, zero, sizeof zero);
+}
+
+nl_param *nl_model_param(const nl_model *m, const char *name)
+{
+    for (int i = 0; i < m->n_params; i++)
+        if (strcmp(m->params[i]->name, name) == 0)
+            return m->params[i];
+    return NULL;
+}
+
+nl_state *nl_model_state(const nl_model *m, const char *name)
+{
+    for (int i = 0; i < m->n_states; i++)
+        if (strcmp(m->states[i]->name, name) == 0)
+            return m->states[i];
+    return NULL;
+}
+
+nl_act *nl_model_act(const nl_model *m, const char *name)
+{
+    for (int i = 0; i < m->n_acts; i++)
+        if (strcmp(m->acts[i]->name, name) == 0)
+            return m->acts[i];
+    return NULL;
+}
+
+size_t nl_model_param_total(const nl_model *m)
+{
+    size_t total = 0;
+    for (int i = 0; i < m->n_params; i++)
+        total += m->params[i]->count;
+    return total;
+}
+
+double nl_model_forward_flops(const nl_model *m)
+{
+    /* the weight-bearing layers dominate: 2 FLOPs per multiply-add; a weight
+     * of (out, in[, k, k]) is applied once per output position */
+    double flops = 0.0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const nl_layer *l = m->layers[i];
+        for (int k = 0; k < m->n_params; k++) {
+            const nl_param *p = m->params[k];
+            size_t len = strlen(l->name);
+            if (strncmp(p->name, l->name, len) != 0 || strcmp(p->name + len, ".weight") != 0)
+                continue;
+            if (p->ndim == 2 || p->ndim == 4)
+                flops += 2.0 * (double)p->count * l->out->shape.h * l->out->shape.w;
+        }
+    }
+    return flops;
+}
+
+void nl_model_summary(const nl_model *m, FILE *out)
+{
+    for (int i = 0; i < m->n_layers; i++) {
+        const nl_layer *l = m->layers[i];
+        const nl_shape s = l->out->shape;
+        size_t params = 0;
+        size_t len = strlen(l->name);
+        for (int k = 0; k < m->n_params; k++)
+            if (strncmp(m->params[k]->name, l->name, len) == 0 && m->params[k]->name[len] == '.')
+                params += m->params[k]->count;
+        if (s.ndim == 2)
+            fprintf(out, "  %-28s %-13s (N, %d)%*s %8zu params\n", l->name, l->vt->kind, s.c, 13,
+                    "", params);
+        else
+            fprintf(out, "  %-28s %-13s (N, %d, %d, %d)%*s %8zu params\n", l->name, l->vt->kind,
+                    s.c, s.h, s.w, 5, "", params);
+    }
+    fprintf(out, "  total: %zu parameters, %.1f MFLOP per sample forward\n",
+            nl_model_param_total(m), nl_model_forward_flops(m) / 1e6);
+}

@@ -1,0 +1,76 @@
+/* A model: the layers built from a spec, with all memory planned and
+ * allocated at build time. Parameters, gradients and optimizer velocity each
+ * live in one arena with the same layout (decayed parameters first), so the
+ * optimizer is one call per parameter group and nothing is allocated while
+ * training. */
+#ifndef NL_MODEL_H
+#define NL_MODEL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "layers/layer.h"
+#include "model/spec.h"
+
+typedef struct nl_model {
+    nl_backend *be;
+    nl_model_spec spec;
+    int capacity;    /* largest batch */
+    int train_batch; /* batch size training uses */
+
+    nl_layer **layers;
+    int n_layers;
+    nl_act **acts;
+    int n_acts;
+    nl_param **params;
+    int n_params;
+    nl_state **states;
+    int n_states;
+
+    nl_act *input;  /* (N, C, H, W) batch, uploaded by nl_model_load_batch */
+    nl_act *logits; /* (N, classes) */
+    int32_t *labels; /* device (N) */
+    float *probs;    /* device (N, classes), kept for the loss backward */
+    double *metrics; /* device [loss sum, correct count] since the last reset */
+
+    float *param_arena, *grad_arena, *velocity_arena;
+    size_t param_floats; /* all parameters */
+    size_t decay_floats; /* the leading part that weight decay applies to when norms/biases are excluded */
+    float *state_arena;
+    size_t state_floats;
+    void *act_arena, *saved_arena, *workspace;
+    size_t workspace_bytes;
+    size_t device_bytes; /* everything allocated on the backend */
+} nl_model;
+
+/* Builds the model for batches of up to `capacity` samples; `train_batch`
+ * is the training batch size (BatchNorm needs N*H*W > 1 there). Parameters
+ * are initialized from `seed`. */
+nl_code nl_model_build(const nl_model_spec *spec, nl_backend *be, int capacity, int train_batch,
+                       uint64_t seed, nl_model **out, nl_error *err);
+/* Builds the layer graph without allocating anything: checks that the spec
+ * makes a valid model at this training batch size (group counts, image sizes,
+ * batch norm's N*H*W > 1, instance norm on features). */
+nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err);
+void nl_model_free(nl_model *m);
+
+/* host batch: x (n, C, H, W) float, labels (n) in [0, classes) */
+void nl_model_load_batch(nl_model *m, const float *x, const int32_t *labels, int n);
+/* forward through the loss; adds the batch loss sum and correct count to the metrics */
+void nl_model_forward(nl_model *m, int n, nl_mode mode);
+/* backward from the loss of the last forward (which must have used batch statistics) */
+void nl_model_backward(nl_model *m, int n);
+/* metrics[0] = summed loss, metrics[1] = correct predictions since the last reset */
+void nl_model_read_metrics(nl_model *m, double out[2]);
+void nl_model_reset_metrics(nl_model *m);
+
+nl_param *nl_model_param(const nl_model *m, const char *name);
+nl_state *nl_model_state(const nl_model *m, const char *name);
+nl_act *nl_model_act(const nl_model *m, const char *name);
+size_t nl_model_param_total(const nl_model *m);
+/* multiply-adds per sample of forward, times 2 (FLOPs), for throughput reports */
+double nl_model_forward_flops(const nl_model *m);
+/* one line per layer: name, kind, output shape, parameters */
+void nl_model_summary(const nl_model *m, FILE *out);
+
+#endif

@@ -1,0 +1,39 @@
+#include "model/spec.h"
+
+#include <string.h>
+
+void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind)
+{
+    memset(norm, 0, sizeof *norm);
+    norm->kind = kind;
+    norm->placement = NL_PLACE_BEFORE;
+    norm->groups = 8;
+    norm->eps = 1e-5f;
+    norm->momentum = 0.1f;
+    norm->cumulative = false;
+    norm->affine = true;
+    /* PyTorch: BatchNorm tracks running statistics, InstanceNorm does not */
+    norm->track_running_stats = kind == NL_NORM_BATCH;
+}
+
+void nl_model_spec_defaults(nl_model_spec *spec)
+{
+    memset(spec, 0, sizeof *spec);
+    spec->arch = NL_ARCH_MLP;
+    spec->in_c = 1;
+    spec->in_h = 28;
+    spec->in_w = 28;
+    spec->classes = 10;
+    spec->widths[0] = 256;
+    spec->widths[1] = 256;
+    spec->n_widths = 2;
+    spec->convs_per_stage = 1;
+    spec->blocks_per_stage = 1;
+    spec->stem_width = 0;
+    spec->activation = NL_ACT_RELU;
+    spec->pool = NL_POOL_MAX;
+    nl_norm_spec_defaults(&spec->norm, NL_NORM_BATCH);
+    spec->bias = -1;
+    spec->init = NL_INIT_AUTO;
+    spec->init_std = 0.01f;
+}

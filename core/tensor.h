@@ -1,0 +1,29 @@
+/* Shapes and activations. Data are float32, NCHW for images; feature vectors
+ * are (N, D) and stored as C = D, H = W = 1 with ndim 2, so every kernel sees
+ * one layout. Pointers are device pointers of the model's backend. */
+#ifndef NL_TENSOR_H
+#define NL_TENSOR_H
+
+#include <stddef.h>
+
+typedef struct {
+    int n; /* capacity: the largest batch the model was planned for */
+    int c, h, w;
+    int ndim; /* 2: (N, D=c); 4: (N, C, H, W) */
+} nl_shape;
+
+static inline size_t nl_shape_per_sample(nl_shape s) { return (size_t)s.c * s.h * s.w; }
+static inline size_t nl_shape_count(nl_shape s) { return (size_t)s.n * nl_shape_per_sample(s); }
+
+/* an activation and its gradient, planned when the model is built */
+typedef struct nl_act {
+    char name[64];
+    nl_shape shape;
+    float *data;
+    float *grad;      /* NULL where no gradient flows (the input batch) */
+    int needs_grad;   /* planner: allocate grad */
+    struct nl_act *alias_of; /* flatten: same storage as another activation */
+    int consumers;    /* planner: how many layers read it */
+} nl_act;
+
+#endif

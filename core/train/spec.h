@@ -1,0 +1,38 @@
+/* What training does, as plain data (filled from the config's train: section). */
+#ifndef NL_TRAIN_SPEC_H
+#define NL_TRAIN_SPEC_H
+
+#include <stdbool.h>
+
+#include "optim/optim.h"
+
+#define NL_MAX_PERCENTILES 8
+
+/* Activation-statistics tracing (Ioffe & Szegedy Fig. 1 b, c): percentiles of
+ * one unit of one activation over a fixed batch of test samples. */
+typedef struct {
+    char activation[64]; /* an activation's name ("norm3", "fc3"); "" = off */
+    int unit;            /* which feature/channel */
+    long every;          /* steps between samples */
+    float percentiles[NL_MAX_PERCENTILES];
+    int n_percentiles;
+    int samples;         /* test samples it is measured on */
+} nl_trace_spec;
+
+typedef struct {
+    int batch_size;
+    int eval_batch_size;   /* evaluation batches (eval mode); train-mode eval uses batch_size */
+    long epochs;           /* exactly one of epochs and steps is > 0 */
+    long steps;
+    nl_sgd_spec optimizer;
+    nl_schedule_spec schedule;
+    long eval_every;       /* steps; also at the end */
+    long log_every;        /* training loss/accuracy rows: mean over this many steps */
+    float diverge_loss;    /* a training loss above this (or NaN/inf) ends the run: diverged */
+    bool eval_trainmode;   /* also evaluate with batch statistics (split test_trainmode) */
+    nl_trace_spec trace;
+} nl_train_spec;
+
+void nl_train_spec_defaults(nl_train_spec *train);
+
+#endif

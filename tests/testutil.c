@@ -1,0 +1,134 @@
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/rng.h"
+
+nl_backend *tu_cpu(int threads)
+{
+    static nl_backend *be;
+    if (!be) {
+        nl_error err = {0};
+        ck_assert_msg(nl_backend_open(NL_DEVICE_CPU, threads, &be, &err) == NL_OK, "%s", err.msg);
+    }
+    return be;
+}
+
+void tu_fill_normal(float *x, size_t n, uint64_t seed, float mean, float std)
+{
+    nl_rng rng;
+    nl_rng_seed(&rng, seed, NL_STREAM_TEST);
+    for (size_t i = 0; i < n; i++)
+        x[i] = mean + std * (float)nl_rng_normal(&rng);
+}
+
+void tu_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi)
+{
+    nl_rng rng;
+    nl_rng_seed(&rng, seed, NL_STREAM_TEST);
+    for (size_t i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * nl_rng_uniform(&rng);
+}
+
+double tu_norm_err(const float *got, const float *want, size_t n)
+{
+    double max_diff = 0.0, max_ref = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)want[i]);
+        if (!(d <= max_diff)) /* NaN counts as failure */
+            max_diff = isnan(d) ? INFINITY : d;
+        if (fabs(want[i]) > max_ref)
+            max_ref = fabs(want[i]);
+    }
+    if (max_ref < 1e-30)
+        return max_diff;
+    return max_diff / max_ref;
+}
+
+static int read_u32(FILE *f, uint32_t *v) { return fread(v, sizeof *v, 1, f) == 1; }
+
+tu_fixture *tu_fixture_load(const char *file)
+{
+    tu_fixture *fx = calloc(1, sizeof *fx);
+    snprintf(fx->path, sizeof fx->path, "%s/tests/fixtures/%s", NORMLAB_SOURCE_DIR, file);
+    FILE *f = fopen(fx->path, "rb");
+    ck_assert_msg(f != NULL, "cannot open fixture %s (generate with tests/golden/make_goldens.py)",
+                  fx->path);
+    char magic[4];
+    uint32_t version = 0, count = 0;
+    ck_assert_msg(fread(magic, 1, 4, f) == 4 && memcmp(magic, "NLFX", 4) == 0,
+                  "%s: not a fixture file", fx->path);
+    ck_assert(read_u32(f, &version) && version == 1);
+    ck_assert(read_u32(f, &count) && count < 100000);
+    fx->tensors = calloc(count, sizeof *fx->tensors);
+    fx->count = (int)count;
+    for (uint32_t i = 0; i < count; i++) {
+        tu_tensor *t = &fx->tensors[i];
+        uint32_t len = 0, dtype = 0, ndim = 0;
+        ck_assert(read_u32(f, &len) && len < sizeof t->name);
+        ck_assert(fread(t->name, 1, len, f) == len);
+        t->name[len] = '\0';
+        ck_assert(read_u32(f, &dtype) && dtype <= 1);
+        ck_assert(read_u32(f, &ndim) && ndim <= 8);
+        t->dtype = (int)dtype;
+        t->ndim = (int)ndim;
+        t->count = 1;
+        for (uint32_t d = 0; d < ndim; d++) {
+            uint32_t dim = 0;
+            ck_assert(read_u32(f, &dim));
+            t->dims[d] = (int)dim;
+            t->count *= dim;
+        }
+        t->data = malloc(t->count * 4 + 4);
+        ck_assert_msg(fread(t->data, 4, t->count, f) == t->count, "%s: truncated at %s",
+                      fx->path, t->name);
+    }
+    fclose(f);
+    return fx;
+}
+
+void tu_fixture_free(tu_fixture *f)
+{
+    if (!f)
+        return;
+    for (int i = 0; i < f->count; i++)
+        free(f->tensors[i].data);
+    free(f->tensors);
+    free(f);
+}
+
+const tu_tensor *tu_find(const tu_fixture *f, const char *name)
+{
+    for (int i = 0; i < f->count; i++)
+        if (strcmp(f->tensors[i].name, name) == 0)
+            return &f->tensors[i];
+    return NULL;
+}
+
+const tu_tensor *tu_get(const tu_fixture *f, const char *name)
+{
+    const tu_tensor *t = tu_find(f, name);
+    ck_assert_msg(t != NULL, "%s: no tensor '%s'", f->path, name);
+    return t;
+}
+
+const float *tu_getf(const tu_fixture *f, const char *name)
+{
+    const tu_tensor *t = tu_get(f, name);
+    ck_assert_msg(t->dtype == 0, "%s: '%s' is not float32", f->path, name);
+    return t->data;
+}
+
+float tu_scalar(const tu_fixture *f, const char *name) { return tu_getf(f, name)[0]; }
+
+int tu_run_suite(Suite *s)
+{
+    SRunner *runner = srunner_create(s);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? 0 : 1;
+}

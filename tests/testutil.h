@@ -1,0 +1,59 @@
+/* Shared test helpers: backends, random data, error metrics, and the reader
+ * for the PyTorch golden fixtures written by tests/golden/make_goldens.py. */
+#ifndef NL_TESTUTIL_H
+#define NL_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+
+/* a CPU backend with a fixed thread count (opened once per process) */
+nl_backend *tu_cpu(int threads);
+
+void tu_fill_normal(float *x, size_t n, uint64_t seed, float mean, float std);
+void tu_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi);
+
+/* max |a - b| / max |b|: the error relative to the reference's scale, so
+ * entries near zero do not blow up the metric */
+double tu_norm_err(const float *got, const float *want, size_t n);
+/* asserts tu_norm_err <= tol with a message naming what was compared */
+#define tu_assert_close(got, want, n, tol, what)                                                   \
+    do {                                                                                           \
+        double e_ = tu_norm_err((got), (want), (n));                                               \
+        ck_assert_msg(e_ <= (tol), "%s: normalized error %.3g > %.3g", (what), e_, (double)(tol)); \
+    } while (0)
+
+/* ---- golden fixtures ----
+ * File layout (little endian): "NLFX", u32 version (1), u32 count, then per
+ * tensor: u32 name length, name, u32 dtype (0 float32, 1 int32), u32 ndim,
+ * u32 dims[ndim], data. */
+typedef struct {
+    char name[128];
+    int dtype;
+    int ndim;
+    int dims[8];
+    size_t count;
+    void *data;
+} tu_tensor;
+
+typedef struct {
+    char path[512];
+    tu_tensor *tensors;
+    int count;
+} tu_fixture;
+
+/* loads tests/fixtures/<file>; fails the test when missing or corrupt */
+tu_fixture *tu_fixture_load(const char *file);
+void tu_fixture_free(tu_fixture *f);
+/* fails the test when the tensor is missing */
+const tu_tensor *tu_get(const tu_fixture *f, const char *name);
+const tu_tensor *tu_find(const tu_fixture *f, const char *name); /* NULL when missing */
+const float *tu_getf(const tu_fixture *f, const char *name);
+float tu_scalar(const tu_fixture *f, const char *name);
+
+/* runs a check suite, returns the process exit status */
+int tu_run_suite(Suite *s);
+
+#endif
