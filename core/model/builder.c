@@ -399,7 +399,8 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
 }
 
 static nl_code build(const nl_model_spec *spec, nl_backend *be, bool plan_only, int capacity,
-                     int train_batch, uint64_t seed, nl_model **out, nl_error *err)
+                     int train_batch, uint64_t seed, nl_graph_fn construct, void *ctx,
+                     nl_model **out, nl_error *err)
 {
     if (capacity < 1 || train_batch < 1 || train_batch > capacity)
         return nl_fail(err, NL_ERR_CONFIG, "model: batch sizes must be >= 1 (capacity %d, train %d)",
@@ -419,7 +420,7 @@ static nl_code build(const nl_model_spec *spec, nl_backend *be, bool plan_only, 
     nl_act *logits = NULL;
     if (input) {
         input->needs_grad = 0; /* nothing upstream of the data */
-        logits = nl_arch_build(&b, spec, input);
+        logits = construct ? construct(&b, input, ctx) : nl_arch_build(&b, spec, input);
     }
     if (!logits || b.failed) {
         if (!b.failed)
@@ -428,7 +429,8 @@ static nl_code build(const nl_model_spec *spec, nl_backend *be, bool plan_only, 
         free(m);
         return err ? err->code : NL_ERR_CONFIG;
     }
-    if (logits->shape.ndim != 2 || logits->shape.c != spec->classes) {
+    m->has_loss = construct == NULL;
+    if (m->has_loss && (logits->shape.ndim != 2 || logits->shape.c != spec->classes)) {
         free_builder_lists(&b, false);
         free(m);
         return nl_fail(err, NL_ERR_RUNTIME, "model: logits have the wrong shape");
@@ -462,7 +464,14 @@ static nl_code build(const nl_model_spec *spec, nl_backend *be, bool plan_only, 
 nl_code nl_model_build(const nl_model_spec *spec, nl_backend *be, int capacity, int train_batch,
                        uint64_t seed, nl_model **out, nl_error *err)
 {
-    return build(spec, be, false, capacity, train_batch, seed, out, err);
+    return build(spec, be, false, capacity, train_batch, seed, NULL, NULL, out, err);
+}
+
+nl_code nl_model_build_graph(const nl_model_spec *spec, nl_backend *be, int capacity,
+                             int train_batch, uint64_t seed, nl_graph_fn construct, void *ctx,
+                             nl_model **out, nl_error *err)
+{
+    return build(spec, be, false, capacity, train_batch, seed, construct, ctx, out, err);
 }
 
 nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err)
@@ -470,7 +479,7 @@ nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err
     /* shapes only: a CPU backend answers the workspace questions without
      * touching memory */
     nl_backend probe = {.ops = nl_cpu_ops(), .device = NL_DEVICE_CPU, .threads = 1};
-    return build(spec, &probe, true, train_batch, train_batch, 0, NULL, err);
+    return build(spec, &probe, true, train_batch, train_batch, 0, NULL, NULL, NULL, err);
 }
 
 void nl_model_free(nl_model *m)

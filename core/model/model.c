@@ -15,7 +15,8 @@ void nl_model_forward(nl_model *m, int n, nl_mode mode)
     nl_pass pass = {.be = m->be, .n = n, .mode = mode, .workspace = m->workspace};
     for (int i = 0; i < m->n_layers; i++)
         m->layers[i]->vt->forward(m->layers[i], &pass);
-    m->be->ops->softmax_xent_forward(m->be, n, m->spec.classes, m->logits->data, m->labels,
+    if (m->has_loss)
+        m->be->ops->softmax_xent_forward(m->be, n, m->spec.classes, m->logits->data, m->labels,
                                      m->probs, m->metrics);
 }
 
@@ -24,6 +25,15 @@ void nl_model_backward(nl_model *m, int n)
     nl_pass pass = {.be = m->be, .n = n, .mode = NL_MODE_TRAIN, .workspace = m->workspace};
     m->be->ops->softmax_xent_backward(m->be, n, m->spec.classes, m->probs, m->labels,
                                       m->logits->grad);
+    for (int i = m->n_layers - 1; i >= 0; i--)
+        m->layers[i]->vt->backward(m->layers[i], &pass);
+}
+
+void nl_model_backward_from(nl_model *m, int n, const float *output_grad)
+{
+    nl_pass pass = {.be = m->be, .n = n, .mode = NL_MODE_TRAIN, .workspace = m->workspace};
+    m->be->ops->upload(m->be, m->logits->grad, output_grad,
+                       (size_t)n * nl_shape_per_sample(m->logits->shape) * sizeof *output_grad);
     for (int i = m->n_layers - 1; i >= 0; i--)
         m->layers[i]->vt->backward(m->layers[i], &pass);
 }

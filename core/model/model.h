@@ -32,6 +32,7 @@ typedef struct nl_model {
     int32_t *labels; /* device (N) */
     float *probs;    /* device (N, classes), kept for the loss backward */
     double *metrics; /* device [loss sum, correct count] since the last reset */
+    bool has_loss;   /* false for graphs built with nl_model_build_graph */
 
     float *param_arena, *grad_arena, *velocity_arena;
     size_t param_floats; /* all parameters */
@@ -53,6 +54,18 @@ nl_code nl_model_build(const nl_model_spec *spec, nl_backend *be, int capacity, 
  * batch norm's N*H*W > 1, instance norm on features). */
 nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err);
 void nl_model_free(nl_model *m);
+
+/* Builds any graph through the same planner: `construct` adds layers after
+ * the (N, in_c, in_h, in_w) input and returns the output. There is no loss:
+ * forward runs the layers, backward starts from a given output gradient.
+ * Tests use it for single layers, the benchmark for kernels. Set
+ * input->needs_grad in `construct` to get the input's gradient. */
+typedef nl_act *(*nl_graph_fn)(nl_builder *b, nl_act *input, void *ctx);
+nl_code nl_model_build_graph(const nl_model_spec *spec, nl_backend *be, int capacity,
+                             int train_batch, uint64_t seed, nl_graph_fn construct, void *ctx,
+                             nl_model **out, nl_error *err);
+/* host output gradient (n samples) -> backward through all layers */
+void nl_model_backward_from(nl_model *m, int n, const float *output_grad);
 
 /* host batch: x (n, C, H, W) float, labels (n) in [0, classes) */
 void nl_model_load_batch(nl_model *m, const float *x, const int32_t *labels, int n);

@@ -1,0 +1,322 @@
+#!/usr/bin/python3
+"""Writes the PyTorch reference fixtures that normlab's C tests compare against.
+
+Run with Debian's PyTorch (never a CI dependency; the outputs are committed):
+    /usr/bin/python3 tests/golden/make_goldens.py
+It writes tests/fixtures/{norm,layers,e2e}_goldens.nlfx.
+
+File format (little endian), read by tests/testutil.c:
+    b"NLFX", u32 version = 1, u32 count, then per tensor:
+    u32 name length, name (utf-8), u32 dtype (0 float32, 1 int32),
+    u32 ndim, u32 dims[ndim], data.
+
+Everything runs in float32 on one thread, as normlab does, from fixed seeds.
+"""
+import os
+import struct
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.set_num_threads(1)
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "..", "fixtures")
+
+
+class Fixture:
+    def __init__(self):
+        self.tensors = []
+
+    def add(self, name, value):
+        # clone: a view would record the value at write time, not now
+        t = torch.as_tensor(value).detach().cpu().clone().contiguous()
+        if t.dtype in (torch.int32, torch.int64, torch.bool):
+            t = t.to(torch.int32)
+            dtype = 1
+        else:
+            t = t.to(torch.float32)
+            dtype = 0
+        self.tensors.append((name, dtype, t))
+
+    def write(self, filename):
+        path = os.path.join(OUT, filename)
+        with open(path, "wb") as f:
+            f.write(b"NLFX")
+            f.write(struct.pack("<II", 1, len(self.tensors)))
+            for name, dtype, t in self.tensors:
+                raw = name.encode()
+                f.write(struct.pack("<I", len(raw)))
+                f.write(raw)
+                f.write(struct.pack("<II", dtype, t.dim()))
+                f.write(struct.pack("<%dI" % t.dim(), *t.shape))
+                f.write(t.numpy().tobytes())
+        print("wrote %s (%d tensors)" % (os.path.relpath(path), len(self.tensors)))
+
+
+# ---------------------------------------------------------------------------
+# normalizers: forward (train) over several steps so running statistics move,
+# backward of the last step with a random dy, then eval mode.
+
+NORM_KIND = {"batch": 1, "layer": 2, "group": 3, "instance": 4}
+
+
+def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, affine=True,
+              track=None, mean=0.5, std=2.0, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    n, c = shape[0], shape[1]
+    if track is None:
+        track = kind == "batch"
+    if kind == "batch":
+        module = (nn.BatchNorm1d if len(shape) == 2 else nn.BatchNorm2d)(
+            c, eps=eps, momentum=momentum, affine=affine, track_running_stats=track)
+    elif kind == "layer":
+        # the Wu & He LayerNorm: one group, per-channel affine; on (N, D) the same as LayerNorm(D)
+        module = nn.GroupNorm(1, c, eps=eps, affine=affine)
+    elif kind == "group":
+        module = nn.GroupNorm(groups, c, eps=eps, affine=affine)
+    elif kind == "instance":
+        module = nn.InstanceNorm2d(c, eps=eps, momentum=momentum, affine=affine,
+                                   track_running_stats=track)
+    if affine:
+        with torch.no_grad():
+            module.weight.copy_(0.5 + torch.rand(c, generator=g))
+            module.bias.copy_(torch.rand(c, generator=g) - 0.5)
+        fx.add(name + ".gamma", module.weight)
+        fx.add(name + ".beta", module.bias)
+    module.train()
+    for step in range(steps):
+        x = (mean + std * torch.randn(*shape, generator=g)).requires_grad_(True)
+        fx.add("%s.x%d" % (name, step), x)
+        y = module(x)
+    dy = torch.randn(*shape, generator=g)
+    y.backward(dy)
+    fx.add(name + ".y", y)
+    fx.add(name + ".dy", dy)
+    fx.add(name + ".dx", x.grad)
+    if affine:
+        fx.add(name + ".dgamma", module.weight.grad)
+        fx.add(name + ".dbeta", module.bias.grad)
+    if track:
+        fx.add(name + ".running_mean", module.running_mean)
+        fx.add(name + ".running_var", module.running_var)
+    module.eval()
+    x_eval = mean + std * torch.randn(*shape, generator=g)
+    with torch.no_grad():
+        fx.add(name + ".x_eval", x_eval)
+        fx.add(name + ".y_eval", module(x_eval))
+    dims = list(shape) + [1] * (4 - len(shape))
+    fx.add(name + ".meta", torch.tensor(
+        [NORM_KIND[kind], len(shape)] + dims + [groups, int(affine), int(track),
+                                                int(momentum is None), steps], dtype=torch.int32))
+    fx.add(name + ".eps", torch.tensor([eps]))
+    fx.add(name + ".momentum", torch.tensor([0.0 if momentum is None else momentum]))
+
+
+def make_norm_goldens():
+    fx = Fixture()
+    cases = []
+
+    def case(name, *args, **kw):
+        cases.append(name)
+        norm_case(fx, name, *args, **kw)
+
+    case("batch4d", "batch", (3, 6, 5, 7), seed=1)
+    case("batch2d", "batch", (7, 10), seed=2)
+    case("batch4d_cumulative_noaffine", "batch", (3, 6, 5, 7), momentum=None, affine=False,
+         eps=1e-3, seed=3)
+    case("batch4d_untracked", "batch", (3, 6, 5, 7), track=False, seed=4)
+    case("batch4d_batch1", "batch", (1, 6, 5, 7), seed=5)
+    case("batch2d_momentum", "batch", (5, 9), momentum=0.3, eps=1e-4, seed=6)
+    case("batch4d_offset", "batch", (4, 3, 6, 6), mean=20.0, std=0.5, seed=7)
+    case("layer4d", "layer", (3, 6, 5, 7), seed=11)
+    case("layer2d", "layer", (7, 10), seed=12)
+    case("layer2d_noaffine", "layer", (4, 13), affine=False, eps=1e-3, seed=13)
+    case("group4d", "group", (3, 6, 5, 7), groups=3, seed=21)
+    case("group2d", "group", (5, 12), groups=4, seed=22)
+    case("group4d_noaffine", "group", (2, 8, 3, 5), groups=2, affine=False, eps=1e-3, seed=23)
+    case("group4d_offset", "group", (3, 6, 5, 7), groups=2, mean=20.0, std=0.5, seed=24)
+    case("instance4d", "instance", (3, 6, 5, 7), groups=6, seed=31)
+    case("instance4d_affine_tracked", "instance", (3, 6, 5, 7), groups=6, affine=True,
+         track=True, momentum=0.2, seed=32)
+    case("instance4d_plain", "instance", (2, 4, 6, 3), groups=4, affine=False, seed=33)
+    fx.add("cases", torch.tensor([len(cases)], dtype=torch.int32))
+    for i, name in enumerate(cases):
+        fx.add("case%d" % i, torch.tensor(list(name.encode()), dtype=torch.int32))
+    fx.write("norm_goldens.nlfx")
+
+
+# ---------------------------------------------------------------------------
+# layers: forward and backward with a random dy
+
+
+def layer_case(fx, name, module, shape, seed, params=()):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for pname in params:
+            p = getattr(module, pname)
+            p.copy_(0.3 * torch.randn(*p.shape, generator=g))
+            fx.add("%s.%s" % (name, pname), p)
+    x = torch.randn(*shape, generator=g).requires_grad_(True)
+    y = module(x)
+    dy = torch.randn(*y.shape, generator=g)
+    y.backward(dy)
+    fx.add(name + ".x", x)
+    fx.add(name + ".y", y)
+    fx.add(name + ".dy", dy)
+    fx.add(name + ".dx", x.grad)
+    for pname in params:
+        fx.add("%s.d%s" % (name, pname), getattr(module, pname).grad)
+
+
+def make_layer_goldens():
+    fx = Fixture()
+    layer_case(fx, "linear", nn.Linear(11, 7), (5, 11), 1, ("weight", "bias"))
+    layer_case(fx, "linear_nobias", nn.Linear(9, 4, bias=False), (3, 9), 2, ("weight",))
+    layer_case(fx, "conv3x3", nn.Conv2d(3, 5, 3, padding=1), (2, 3, 7, 6), 3, ("weight", "bias"))
+    layer_case(fx, "conv3x3_s2", nn.Conv2d(4, 6, 3, stride=2, padding=1, bias=False),
+               (3, 4, 9, 8), 4, ("weight",))
+    layer_case(fx, "conv1x1_s2", nn.Conv2d(4, 3, 1, stride=2, bias=False), (2, 4, 7, 7), 5,
+               ("weight",))
+    layer_case(fx, "conv1x1", nn.Conv2d(5, 2, 1, bias=True), (2, 5, 4, 3), 6, ("weight", "bias"))
+    layer_case(fx, "maxpool2", nn.MaxPool2d(2, 2), (2, 3, 7, 6), 7)
+    layer_case(fx, "avgpool2", nn.AvgPool2d(2, 2), (2, 3, 7, 6), 8)
+    layer_case(fx, "maxpool3_s2_p1", nn.MaxPool2d(3, 2, padding=1), (2, 2, 7, 7), 9)
+    layer_case(fx, "gap", nn.AdaptiveAvgPool2d(1), (3, 4, 5, 3), 10)
+    layer_case(fx, "relu", nn.ReLU(), (4, 3, 5, 5), 11)
+    layer_case(fx, "sigmoid", nn.Sigmoid(), (4, 3, 5, 5), 12)
+    layer_case(fx, "tanh", nn.Tanh(), (4, 3, 5, 5), 13)
+    # softmax cross-entropy: mean over the batch, gradient of the mean loss
+    g = torch.Generator().manual_seed(14)
+    logits = (3.0 * torch.randn(6, 10, generator=g)).requires_grad_(True)
+    logits.data[0, 3] = 80.0  # large logits must not overflow
+    labels = torch.randint(0, 10, (6,), generator=g)
+    loss = F.cross_entropy(logits, labels)
+    loss.backward()
+    fx.add("xent.logits", logits)
+    fx.add("xent.labels", labels)
+    fx.add("xent.loss", loss.reshape(1))
+    fx.add("xent.dlogits", logits.grad)
+    fx.add("xent.correct", (logits.argmax(1) == labels).sum().reshape(1).to(torch.int32))
+    fx.write("layer_goldens.nlfx")
+
+
+# ---------------------------------------------------------------------------
+# end to end: the same models as normlab builds (same parameter names), the
+# same initial weights and batches, 20 SGD steps; the loss at every step.
+
+
+def norm_module(kind, c, groups, image):
+    if kind == "batch":
+        return nn.BatchNorm2d(c) if image else nn.BatchNorm1d(c)
+    if kind == "group":
+        return nn.GroupNorm(groups, c)
+    if kind == "layer":
+        return nn.GroupNorm(1, c) if image else nn.LayerNorm(c)
+    raise ValueError(kind)
+
+
+class Mlp(nn.Module):
+    """normlab mlp, placement before: fc -> norm -> relu; fc has no bias
+    before a normalizer with a learned shift"""
+
+    def __init__(self, in_features, widths, classes, norm, groups):
+        super().__init__()
+        self.n = len(widths)
+        prev = in_features
+        for i, w in enumerate(widths, 1):
+            setattr(self, "fc%d" % i, nn.Linear(prev, w, bias=False))
+            setattr(self, "norm%d" % i, norm_module(norm, w, groups, False))
+            prev = w
+        self.classifier = nn.Linear(prev, classes)
+
+    def forward(self, x):
+        x = x.flatten(1)
+        for i in range(1, self.n + 1):
+            x = F.relu(getattr(self, "norm%d" % i)(getattr(self, "fc%d" % i)(x)))
+        return self.classifier(x)
+
+
+class Cnn(nn.Module):
+    """normlab cnn: per stage conv3x3 (pad 1, no bias) -> norm -> relu -> maxpool 2"""
+
+    def __init__(self, in_c, hw, widths, classes, norm, groups):
+        super().__init__()
+        self.n = len(widths)
+        prev = in_c
+        for i, w in enumerate(widths, 1):
+            setattr(self, "conv%d" % i, nn.Conv2d(prev, w, 3, padding=1, bias=False))
+            setattr(self, "norm%d" % i, norm_module(norm, w, groups, True))
+            prev = w
+            hw //= 2
+        self.classifier = nn.Linear(prev * hw * hw, classes)
+
+    def forward(self, x):
+        for i in range(1, self.n + 1):
+            x = F.relu(getattr(self, "norm%d" % i)(getattr(self, "conv%d" % i)(x)))
+            x = F.max_pool2d(x, 2)
+        return self.classifier(x.flatten(1))
+
+
+def e2e_case(fx, name, model, in_shape, batch, steps, lr, momentum, weight_decay, nesterov,
+             seed):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for pname, p in model.named_parameters():
+            if p.dim() > 1:
+                p.copy_(torch.randn(*p.shape, generator=g) * (2.0 / p[0].numel()) ** 0.5)
+            else:
+                p.copy_(0.1 * torch.randn(*p.shape, generator=g) + (1.0 if pname.endswith("weight") else 0.0))
+    for pname, p in model.named_parameters():
+        fx.add("%s.param.%s" % (name, pname), p)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
+                          weight_decay=weight_decay, nesterov=nesterov)
+    xs = torch.randn(steps, batch, *in_shape, generator=g)
+    ys = torch.randint(0, 10, (steps, batch), generator=g)
+    losses = []
+    model.train()
+    for step in range(steps):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(xs[step]), ys[step])
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    fx.add(name + ".x", xs)
+    fx.add(name + ".y", ys)
+    fx.add(name + ".losses", torch.tensor(losses))
+    fx.add(name + ".hyper", torch.tensor([lr, momentum, weight_decay, float(nesterov)]))
+    for pname, p in model.named_parameters():
+        fx.add("%s.final.%s" % (name, pname), p)
+    for bname, b in model.named_buffers():
+        if "running" in bname:
+            fx.add("%s.final.%s" % (name, bname), b)
+
+
+def make_e2e_goldens():
+    fx = Fixture()
+    in_shape = (1, 12, 12)
+    specs = [
+        # name, arch, norm, widths, groups, lr, momentum, wd, nesterov
+        ("mlp_batch", "mlp", "batch", [32, 24], 4, 0.05, 0.9, 0.0, False),
+        ("cnn_batch", "cnn", "batch", [4, 8], 2, 0.05, 0.9, 0.0, False),
+        ("mlp_group", "mlp", "group", [32, 24], 4, 0.05, 0.9, 5e-4, True),
+        ("cnn_group", "cnn", "group", [4, 8], 2, 0.05, 0.9, 5e-4, False),
+        ("mlp_layer", "mlp", "layer", [32, 24], 1, 0.1, 0.5, 0.0, False),
+        ("cnn_layer", "cnn", "layer", [4, 8], 1, 0.05, 0.9, 0.0, True),
+    ]
+    for i, (name, arch, norm, widths, groups, lr, mom, wd, nest) in enumerate(specs):
+        torch.manual_seed(100 + i)
+        if arch == "mlp":
+            model = Mlp(144, widths, 10, norm, groups)
+        else:
+            model = Cnn(1, 12, widths, 10, norm, groups)
+        e2e_case(fx, name, model, in_shape, 8, 20, lr, mom, wd, nest, seed=200 + i)
+    fx.write("e2e_goldens.nlfx")
+
+
+if __name__ == "__main__":
+    print("torch", torch.__version__, file=sys.stderr)
+    make_norm_goldens()
+    make_layer_goldens()
+    make_e2e_goldens()

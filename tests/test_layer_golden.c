@@ -1,0 +1,164 @@
+/* Layers against PyTorch: linear, convolutions, pooling, activations and
+ * softmax cross-entropy, forward and backward, normalized error <= 1e-5. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+#include "testutil.h"
+
+#define TOL 1e-5
+
+typedef enum { K_LINEAR, K_CONV, K_POOL, K_GAP, K_ACT } kind;
+
+typedef struct {
+    kind kind;
+    int out, kernel, stride, pad;
+    bool bias;
+    nl_pool_kind pool;
+    nl_activation act;
+} layer_ctx;
+
+static nl_act *build_layer(nl_builder *b, nl_act *input, void *vctx)
+{
+    layer_ctx *c = vctx;
+    input->needs_grad = 1;
+    switch (c->kind) {
+    case K_LINEAR:
+        return nl_linear(b, "layer", nl_flatten(b, "flat", input), c->out, c->bias, NL_FILL_NORMAL,
+                         0.1f);
+    case K_CONV:
+        return nl_conv2d(b, "layer", input, c->out, c->kernel, c->stride, c->pad, c->bias, 0.1f);
+    case K_POOL:
+        return nl_pool2d(b, "layer", input, c->pool, c->kernel, c->stride, c->pad);
+    case K_GAP:
+        return nl_global_avgpool(b, "layer", input);
+    case K_ACT:
+        return nl_activation_layer(b, "layer", input, c->act);
+    }
+    return NULL;
+}
+
+static void check_layer(const char *name, layer_ctx ctx)
+{
+    tu_fixture *fx = tu_fixture_load("layer_goldens.nlfx");
+    char key[160], what[200];
+    snprintf(key, sizeof key, "%s.x", name);
+    const tu_tensor *x = tu_get(fx, key);
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    const int n = x->dims[0];
+    spec.in_c = x->dims[1];
+    spec.in_h = x->ndim == 4 ? x->dims[2] : 1;
+    spec.in_w = x->ndim == 4 ? x->dims[3] : 1;
+    nl_model *m = NULL;
+    nl_error err = {0};
+    nl_backend *be = tu_cpu(2);
+    ck_assert_msg(nl_model_build_graph(&spec, be, n, n, 1, build_layer, &ctx, &m, &err) == NL_OK,
+                  "%s: %s", name, err.msg);
+    const char *pnames[] = {"weight", "bias"};
+    for (int i = 0; i < 2; i++) {
+        char pname[64];
+        snprintf(pname, sizeof pname, "layer.%s", pnames[i]);
+        nl_param *p = nl_model_param(m, pname);
+        snprintf(key, sizeof key, "%s.%s", name, pnames[i]);
+        const tu_tensor *t = tu_find(fx, key);
+        ck_assert_msg((p != NULL) == (t != NULL), "%s: parameter %s presence", name, pname);
+        if (p) {
+            ck_assert_uint_eq(p->count, t->count);
+            be->ops->upload(be, p->data, t->data, t->count * sizeof(float));
+        }
+    }
+    be->ops->upload(be, m->input->data, x->data, x->count * sizeof(float));
+    nl_model_forward(m, n, NL_MODE_TRAIN);
+    snprintf(key, sizeof key, "%s.y", name);
+    const tu_tensor *y = tu_get(fx, key);
+    ck_assert_uint_eq(y->count, (size_t)n * nl_shape_per_sample(m->logits->shape));
+    snprintf(what, sizeof what, "%s forward", name);
+    tu_assert_close(m->logits->data, y->data, y->count, TOL, what);
+    snprintf(key, sizeof key, "%s.dy", name);
+    nl_model_backward_from(m, n, tu_getf(fx, key));
+    snprintf(key, sizeof key, "%s.dx", name);
+    snprintf(what, sizeof what, "%s dx", name);
+    tu_assert_close(m->input->grad, tu_getf(fx, key), x->count, TOL, what);
+    for (int i = 0; i < 2; i++) {
+        char pname[64];
+        snprintf(pname, sizeof pname, "layer.%s", pnames[i]);
+        nl_param *p = nl_model_param(m, pname);
+        if (!p)
+            continue;
+        snprintf(key, sizeof key, "%s.d%s", name, pnames[i]);
+        snprintf(what, sizeof what, "%s d%s", name, pnames[i]);
+        tu_assert_close(p->grad, tu_getf(fx, key), p->count, TOL, what);
+    }
+    nl_model_free(m);
+    tu_fixture_free(fx);
+}
+
+START_TEST(test_linear)
+{
+    check_layer("linear", (layer_ctx){.kind = K_LINEAR, .out = 7, .bias = true});
+    check_layer("linear_nobias", (layer_ctx){.kind = K_LINEAR, .out = 4, .bias = false});
+}
+END_TEST
+
+START_TEST(test_conv)
+{
+    check_layer("conv3x3", (layer_ctx){.kind = K_CONV, .out = 5, .kernel = 3, .stride = 1, .pad = 1, .bias = true});
+    check_layer("conv3x3_s2", (layer_ctx){.kind = K_CONV, .out = 6, .kernel = 3, .stride = 2, .pad = 1});
+    check_layer("conv1x1_s2", (layer_ctx){.kind = K_CONV, .out = 3, .kernel = 1, .stride = 2, .pad = 0});
+    check_layer("conv1x1", (layer_ctx){.kind = K_CONV, .out = 2, .kernel = 1, .stride = 1, .pad = 0, .bias = true});
+}
+END_TEST
+
+START_TEST(test_pool)
+{
+    check_layer("maxpool2", (layer_ctx){.kind = K_POOL, .pool = NL_POOL_MAX, .kernel = 2, .stride = 2});
+    check_layer("avgpool2", (layer_ctx){.kind = K_POOL, .pool = NL_POOL_AVG, .kernel = 2, .stride = 2});
+    check_layer("maxpool3_s2_p1", (layer_ctx){.kind = K_POOL, .pool = NL_POOL_MAX, .kernel = 3, .stride = 2, .pad = 1});
+    check_layer("gap", (layer_ctx){.kind = K_GAP});
+}
+END_TEST
+
+START_TEST(test_activations)
+{
+    check_layer("relu", (layer_ctx){.kind = K_ACT, .act = NL_ACT_RELU});
+    check_layer("sigmoid", (layer_ctx){.kind = K_ACT, .act = NL_ACT_SIGMOID});
+    check_layer("tanh", (layer_ctx){.kind = K_ACT, .act = NL_ACT_TANH});
+}
+END_TEST
+
+START_TEST(test_softmax_xent)
+{
+    tu_fixture *fx = tu_fixture_load("layer_goldens.nlfx");
+    nl_backend *be = tu_cpu(2);
+    const tu_tensor *logits = tu_get(fx, "xent.logits");
+    const int n = logits->dims[0], classes = logits->dims[1];
+    float probs[64 * 10], dlogits[64 * 10];
+    double metrics[2] = {0, 0};
+    be->ops->softmax_xent_forward(be, n, classes, logits->data, tu_get(fx, "xent.labels")->data,
+                                  probs, metrics);
+    const double loss = metrics[0] / n;
+    ck_assert_msg(fabs(loss - tu_scalar(fx, "xent.loss")) <= 1e-5 * fabs(tu_scalar(fx, "xent.loss")),
+                  "loss %.8g vs %.8g", loss, tu_scalar(fx, "xent.loss"));
+    ck_assert_int_eq((int)metrics[1], ((const int32_t *)tu_get(fx, "xent.correct")->data)[0]);
+    be->ops->softmax_xent_backward(be, n, classes, probs, tu_get(fx, "xent.labels")->data,
+                                   dlogits);
+    tu_assert_close(dlogits, tu_getf(fx, "xent.dlogits"), (size_t)n * classes, TOL, "xent dlogits");
+    tu_fixture_free(fx);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("layer_golden");
+    TCase *tc = tcase_create("pytorch");
+    tcase_add_test(tc, test_linear);
+    tcase_add_test(tc, test_conv);
+    tcase_add_test(tc, test_pool);
+    tcase_add_test(tc, test_activations);
+    tcase_add_test(tc, test_softmax_xent);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}

@@ -1,0 +1,178 @@
+/* Every normalizer against PyTorch (tests/golden/make_goldens.py): forward
+ * over three training steps, running statistics, backward (dx, dgamma,
+ * dbeta) and eval mode, at normalized error <= 1e-5. The layer is built
+ * through the model planner, so the layer glue (modes, momentum, running
+ * statistics) is tested along with the kernels. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+#include "norm/norm.h"
+#include "testutil.h"
+
+#define TOL 1e-5
+
+typedef struct {
+    nl_norm_spec norm;
+    int ndim;
+} norm_ctx;
+
+static nl_act *build_norm(nl_builder *b, nl_act *input, void *ctx)
+{
+    norm_ctx *c = ctx;
+    input->needs_grad = 1;
+    nl_act *x = c->ndim == 2 ? nl_flatten(b, "flat", input) : input;
+    return nl_norm(b, "norm", x, &c->norm);
+}
+
+static void upload(nl_model *m, float *dst, const float *src, size_t count)
+{
+    m->be->ops->upload(m->be, dst, src, count * sizeof *src);
+}
+
+static float *download(nl_model *m, const float *src, size_t count)
+{
+    float *host = malloc(count * sizeof *host);
+    m->be->ops->download(m->be, host, src, count * sizeof *host);
+    return host;
+}
+
+static void check_case(const tu_fixture *fx, const char *name)
+{
+    char key[160];
+    snprintf(key, sizeof key, "%s.meta", name);
+    const int32_t *meta = tu_get(fx, key)->data;
+    const int kinds[] = {0, NL_NORM_BATCH, NL_NORM_LAYER, NL_NORM_GROUP, NL_NORM_INSTANCE};
+    norm_ctx ctx;
+    nl_norm_spec_defaults(&ctx.norm, kinds[meta[0]]);
+    ctx.ndim = meta[1];
+    const int n = meta[2], c = meta[3], h = meta[4], w = meta[5];
+    ctx.norm.groups = meta[6];
+    ctx.norm.affine = meta[7];
+    ctx.norm.track_running_stats = meta[8];
+    ctx.norm.cumulative = meta[9];
+    const int steps = meta[10];
+    snprintf(key, sizeof key, "%s.eps", name);
+    ctx.norm.eps = tu_scalar(fx, key);
+    snprintf(key, sizeof key, "%s.momentum", name);
+    ctx.norm.momentum = tu_scalar(fx, key);
+
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.in_c = c;
+    spec.in_h = h;
+    spec.in_w = w;
+    nl_model *m = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_model_build_graph(&spec, tu_cpu(2), n, n, 1, build_norm, &ctx, &m, &err) ==
+                      NL_OK,
+                  "%s: %s", name, err.msg);
+    const size_t count = (size_t)n * c * h * w;
+    nl_param *gamma = nl_model_param(m, "norm.weight"), *beta = nl_model_param(m, "norm.bias");
+    ck_assert_msg((gamma != NULL) == (ctx.norm.affine != 0), "%s: affine parameters", name);
+    if (gamma) {
+        snprintf(key, sizeof key, "%s.gamma", name);
+        upload(m, gamma->data, tu_getf(fx, key), (size_t)c);
+        snprintf(key, sizeof key, "%s.beta", name);
+        upload(m, beta->data, tu_getf(fx, key), (size_t)c);
+    }
+    for (int step = 0; step < steps; step++) {
+        snprintf(key, sizeof key, "%s.x%d", name, step);
+        upload(m, m->input->data, tu_getf(fx, key), count);
+        nl_model_forward(m, n, NL_MODE_TRAIN);
+    }
+    char what[200];
+    float *y = download(m, m->logits->data, count);
+    snprintf(key, sizeof key, "%s.y", name);
+    snprintf(what, sizeof what, "%s forward (train)", name);
+    tu_assert_close(y, tu_getf(fx, key), count, TOL, what);
+    free(y);
+
+    snprintf(key, sizeof key, "%s.dy", name);
+    nl_model_backward_from(m, n, tu_getf(fx, key));
+    float *dx = download(m, m->input->grad, count);
+    snprintf(key, sizeof key, "%s.dx", name);
+    snprintf(what, sizeof what, "%s dx", name);
+    tu_assert_close(dx, tu_getf(fx, key), count, TOL, what);
+    free(dx);
+    if (gamma) {
+        float *dg = download(m, gamma->grad, (size_t)c), *db = download(m, beta->grad, (size_t)c);
+        snprintf(key, sizeof key, "%s.dgamma", name);
+        snprintf(what, sizeof what, "%s dgamma", name);
+        tu_assert_close(dg, tu_getf(fx, key), (size_t)c, TOL, what);
+        snprintf(key, sizeof key, "%s.dbeta", name);
+        snprintf(what, sizeof what, "%s dbeta", name);
+        tu_assert_close(db, tu_getf(fx, key), (size_t)c, TOL, what);
+        free(dg);
+        free(db);
+    }
+    nl_state *rm = nl_model_state(m, "norm.running_mean"), *rv = nl_model_state(m, "norm.running_var");
+    ck_assert_msg((rm != NULL) == (ctx.norm.track_running_stats != 0), "%s: running stats", name);
+    if (rm) {
+        float *mean = download(m, rm->data, (size_t)c), *var = download(m, rv->data, (size_t)c);
+        snprintf(key, sizeof key, "%s.running_mean", name);
+        snprintf(what, sizeof what, "%s running_mean after %d steps", name, steps);
+        tu_assert_close(mean, tu_getf(fx, key), (size_t)c, TOL, what);
+        snprintf(key, sizeof key, "%s.running_var", name);
+        snprintf(what, sizeof what, "%s running_var (unbiased) after %d steps", name, steps);
+        tu_assert_close(var, tu_getf(fx, key), (size_t)c, TOL, what);
+        free(mean);
+        free(var);
+    }
+    snprintf(key, sizeof key, "%s.x_eval", name);
+    upload(m, m->input->data, tu_getf(fx, key), count);
+    nl_model_forward(m, n, NL_MODE_EVAL);
+    float *ye = download(m, m->logits->data, count);
+    snprintf(key, sizeof key, "%s.y_eval", name);
+    snprintf(what, sizeof what, "%s forward (eval)", name);
+    tu_assert_close(ye, tu_getf(fx, key), count, TOL, what);
+    free(ye);
+    nl_model_free(m);
+}
+
+START_TEST(test_norm_case)
+{
+    tu_fixture *fx = tu_fixture_load("norm_goldens.nlfx");
+    const int cases = ((const int32_t *)tu_get(fx, "cases")->data)[0];
+    ck_assert_int_ge(cases, 15);
+    if (_i < cases) {
+        char key[32], name[128] = {0};
+        snprintf(key, sizeof key, "case%d", _i);
+        const tu_tensor *t = tu_get(fx, key);
+        for (size_t k = 0; k < t->count && k < sizeof name - 1; k++)
+            name[k] = (char)((const int32_t *)t->data)[k];
+        check_case(fx, name);
+    }
+    tu_fixture_free(fx);
+}
+END_TEST
+
+/* The running statistics follow PyTorch's convention exactly, also for a
+ * hand-made case: one channel, values {1, 3}: mean 2, biased var 1 (used to
+ * normalize), unbiased var 2 (folded in), momentum 0.1. */
+START_TEST(test_running_stats_convention)
+{
+    nl_backend *be = tu_cpu(2);
+    const float x[2] = {1.0f, 3.0f};
+    float y[2], mean, rstd, running_mean = 0.0f, running_var = 1.0f;
+    be->ops->batchnorm_forward_train(be, 2, 1, 1, 1e-5f, x, NULL, NULL, y, &mean, &rstd,
+                                     &running_mean, &running_var, 0.1f);
+    ck_assert_float_eq_tol(mean, 2.0f, 1e-7f);
+    ck_assert_float_eq_tol(rstd, 1.0f / sqrtf(1.0f + 1e-5f), 1e-7f);
+    ck_assert_float_eq_tol(running_mean, 0.9f * 0.0f + 0.1f * 2.0f, 1e-7f);
+    ck_assert_float_eq_tol(running_var, 0.9f * 1.0f + 0.1f * 2.0f, 1e-7f);
+    ck_assert_float_eq_tol(y[0], -1.0f / sqrtf(1.0f + 1e-5f), 1e-6f);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("norm_golden");
+    TCase *tc = tcase_create("pytorch");
+    tcase_add_loop_test(tc, test_norm_case, 0, 17);
+    tcase_add_test(tc, test_running_stats_convention);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
