@@ -1,0 +1,359 @@
+/* Finite-difference gradient checks. Each layer and normalizer is built as a
+ * one-layer graph on shapes that are not round (N=3, C=6, H=5, W=7,
+ * groups=3), in 2-D and 4-D where it applies, with and without affine
+ * parameters; the objective is a random projection sum(r * y) computed in
+ * double, and central differences are compared with backward for the input
+ * and every parameter. A second set checks whole models for every
+ * architecture, placement and normalizer with the real loss. Variants wire
+ * the layer's input into a residual add as well, so the planner makes the
+ * layer add into its input gradient (the accumulate path).
+ * Batch statistics are used without touching running statistics
+ * (NL_MODE_TRAIN_FROZEN), so repeated forwards see the same function. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/rng.h"
+#include "model/model.h"
+#include "norm/norm.h"
+#include "testutil.h"
+
+#define SAMPLES 20 /* entries checked per tensor */
+
+/* ---------------------------------------------------------------------- */
+/* one-layer graphs */
+
+typedef enum {
+    G_LINEAR, G_CONV, G_POOL, G_GAP, G_ACT, G_NORM, G_NORM2D
+} graph_kind;
+
+typedef struct {
+    graph_kind kind;
+    int out, kernel, stride, pad;
+    bool bias;
+    nl_pool_kind pool;
+    nl_activation act;
+    nl_norm_spec norm;
+    bool residual; /* y = add(layer(x), x) (or two pools), exercising accumulate */
+} graph;
+
+static nl_act *layer_of(nl_builder *b, const graph *g, nl_act *x, const char *name)
+{
+    switch (g->kind) {
+    case G_LINEAR:
+        return nl_linear(b, name, x, g->out, g->bias, NL_FILL_NORMAL, 0.4f);
+    case G_CONV:
+        return nl_conv2d(b, name, x, g->out, g->kernel, g->stride, g->pad, g->bias, 0.3f);
+    case G_POOL:
+        return nl_pool2d(b, name, x, g->pool, g->kernel, g->stride, g->pad);
+    case G_GAP:
+        return nl_global_avgpool(b, name, x);
+    case G_ACT:
+        return nl_activation_layer(b, name, x, g->act);
+    case G_NORM:
+    case G_NORM2D:
+        return nl_norm(b, name, x, &g->norm);
+    }
+    return NULL;
+}
+
+static nl_act *build_graph(nl_builder *b, nl_act *input, void *ctx)
+{
+    const graph *g = ctx;
+    input->needs_grad = 1;
+    nl_act *x = (g->kind == G_LINEAR || g->kind == G_NORM2D) ? nl_flatten(b, "flat", input) : input;
+    nl_act *y = layer_of(b, g, x, "layer");
+    if (!g->residual || !y)
+        return y;
+    if (g->kind == G_POOL)
+        return nl_residual_add(b, "add", y, layer_of(b, g, x, "layer_twin"));
+    return nl_residual_add(b, "add", y, x);
+}
+
+static double projection(nl_model *m, int n, const float *r)
+{
+    nl_model_forward(m, n, NL_MODE_TRAIN_FROZEN);
+    const size_t count = (size_t)n * nl_shape_per_sample(m->logits->shape);
+    double s = 0.0;
+    for (size_t i = 0; i < count; i++)
+        s += (double)r[i] * m->logits->data[i];
+    return s;
+}
+
+/* compares backward with central differences on SAMPLES entries of `values` */
+static double fd_error(nl_model *m, int n, const float *r, float *values, const float *grad,
+                       size_t count, float h, uint64_t seed)
+{
+    nl_rng rng;
+    nl_rng_seed(&rng, seed, NL_STREAM_TEST);
+    double max_diff = 0.0, max_grad = 0.0;
+    for (int s = 0; s < SAMPLES; s++) {
+        size_t i = count <= SAMPLES ? (size_t)s % count : nl_rng_below(&rng, (uint32_t)count);
+        const float saved = values[i];
+        values[i] = saved + h;
+        const double plus = projection(m, n, r);
+        values[i] = saved - h;
+        const double minus = projection(m, n, r);
+        values[i] = saved;
+        const double numeric = (plus - minus) / (2.0 * h);
+        const double d = fabs(numeric - grad[i]);
+        if (d > max_diff || isnan(d))
+            max_diff = isnan(d) ? INFINITY : d;
+        if (fabs(grad[i]) > max_grad)
+            max_grad = fabs(grad[i]);
+    }
+    return max_diff / (max_grad > 1e-12 ? max_grad : 1.0);
+}
+
+static void check_graph(const char *what, graph g, int n, int c, int h, int w, float fd_h,
+                        double tol, bool spaced_input)
+{
+    nl_backend *be = tu_cpu(2);
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.in_c = c;
+    spec.in_h = h;
+    spec.in_w = w;
+    nl_model *m = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_model_build_graph(&spec, be, n, n, 7, build_graph, &g, &m, &err) == NL_OK,
+                  "%s: %s", what, err.msg);
+    const size_t in_count = (size_t)n * c * h * w;
+    float *x = m->input->data;
+    if (spaced_input) {
+        /* distinct values at least 0.05 apart and away from 0, so no
+         * perturbation crosses a kink of relu or a max-pool tie */
+        for (size_t i = 0; i < in_count; i++)
+            x[i] = (float)((i * 7919) % in_count) * 0.05f - 0.0251f * (float)in_count;
+    } else {
+        tu_fill_normal(x, in_count, 11, 0.3f, 1.0f);
+    }
+    /* parameters away from their initial 1/0 so gamma and beta matter */
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i]->ndim == 1)
+            tu_fill_uniform(m->params[i]->data, m->params[i]->count, 20 + i, 0.5f, 1.5f);
+    const size_t out_count = (size_t)n * nl_shape_per_sample(m->logits->shape);
+    float *r = malloc(out_count * sizeof *r);
+    tu_fill_normal(r, out_count, 13, 0.0f, 1.0f);
+    projection(m, n, r);
+    nl_model_backward_from(m, n, r);
+    /* backward results are copied: the finite differences rerun forward */
+    float *dx = malloc(in_count * sizeof *dx);
+    memcpy(dx, m->input->grad, in_count * sizeof *dx);
+    double e = fd_error(m, n, r, x, dx, in_count, fd_h, 1);
+    ck_assert_msg(e <= tol, "%s: d input: normalized error %.3g > %.3g", what, e, tol);
+    for (int i = 0; i < m->n_params; i++) {
+        nl_param *p = m->params[i];
+        float *dp = malloc(p->count * sizeof *dp);
+        memcpy(dp, p->grad, p->count * sizeof *dp);
+        e = fd_error(m, n, r, p->data, dp, p->count, fd_h, 2 + i);
+        ck_assert_msg(e <= tol, "%s: d %s: normalized error %.3g > %.3g", what, p->name, e, tol);
+        free(dp);
+    }
+    free(dx);
+    free(r);
+    nl_model_free(m);
+}
+
+#define TOL 3e-3
+
+START_TEST(test_linear)
+{
+    for (int res = 0; res < 2; res++) {
+        check_graph("linear", (graph){.kind = G_LINEAR, .out = res ? 35 : 5, .bias = true, .residual = res},
+                    3, 5, 7, 1, 1e-2f, TOL, false);
+        check_graph("linear no bias", (graph){.kind = G_LINEAR, .out = res ? 35 : 4, .residual = res},
+                    3, 5, 7, 1, 1e-2f, TOL, false);
+    }
+}
+END_TEST
+
+START_TEST(test_conv)
+{
+    for (int res = 0; res < 2; res++) {
+        check_graph("conv 3x3", (graph){.kind = G_CONV, .out = res ? 6 : 4, .kernel = 3, .stride = 1, .pad = 1, .bias = true, .residual = res},
+                    3, 6, 5, 7, 1e-2f, TOL, false);
+        check_graph("conv 1x1", (graph){.kind = G_CONV, .out = 6, .kernel = 1, .stride = 1, .pad = 0, .residual = res},
+                    2, 6, 5, 7, 1e-2f, TOL, false);
+    }
+    check_graph("conv 3x3 stride 2", (graph){.kind = G_CONV, .out = 5, .kernel = 3, .stride = 2, .pad = 1},
+                3, 6, 5, 7, 1e-2f, TOL, false);
+    check_graph("conv 1x1 stride 2", (graph){.kind = G_CONV, .out = 3, .kernel = 1, .stride = 2},
+                3, 6, 5, 7, 1e-2f, TOL, false);
+    check_graph("conv 5x5 no pad", (graph){.kind = G_CONV, .out = 2, .kernel = 5, .stride = 1, .bias = true},
+                2, 3, 6, 7, 1e-2f, TOL, false);
+}
+END_TEST
+
+START_TEST(test_pool)
+{
+    for (int res = 0; res < 2; res++) {
+        check_graph("max pool 2", (graph){.kind = G_POOL, .pool = NL_POOL_MAX, .kernel = 2, .stride = 2, .residual = res},
+                    3, 6, 5, 7, 1e-2f, TOL, true);
+        check_graph("avg pool 2", (graph){.kind = G_POOL, .pool = NL_POOL_AVG, .kernel = 2, .stride = 2, .residual = res},
+                    3, 6, 5, 7, 1e-2f, TOL, false);
+        check_graph("max pool 3 stride 2 pad 1", (graph){.kind = G_POOL, .pool = NL_POOL_MAX, .kernel = 3, .stride = 2, .pad = 1, .residual = res},
+                    3, 6, 5, 7, 1e-2f, TOL, true);
+    }
+    check_graph("global avg pool", (graph){.kind = G_GAP}, 3, 6, 5, 7, 1e-2f, TOL, false);
+}
+END_TEST
+
+START_TEST(test_activations)
+{
+    for (int res = 0; res < 2; res++) {
+        check_graph("relu", (graph){.kind = G_ACT, .act = NL_ACT_RELU, .residual = res}, 3, 6, 5, 7, 1e-2f, TOL, true);
+        check_graph("sigmoid", (graph){.kind = G_ACT, .act = NL_ACT_SIGMOID, .residual = res}, 3, 6, 5, 7, 1e-2f, TOL, false);
+        check_graph("tanh", (graph){.kind = G_ACT, .act = NL_ACT_TANH, .residual = res}, 3, 6, 5, 7, 1e-2f, TOL, false);
+    }
+}
+END_TEST
+
+static void check_norm(const char *label, nl_norm_kind kind, bool affine, bool track)
+{
+    for (int res = 0; res < 2; res++) {
+        graph g = {.kind = G_NORM, .residual = res};
+        nl_norm_spec_defaults(&g.norm, kind);
+        g.norm.groups = 3;
+        g.norm.affine = affine;
+        g.norm.track_running_stats = track;
+        char what[128];
+        snprintf(what, sizeof what, "%s 4-D%s%s", label, affine ? "" : " no affine", res ? " residual" : "");
+        check_graph(what, g, 3, 6, 5, 7, 1e-2f, TOL, false);
+        if (kind == NL_NORM_INSTANCE)
+            continue; /* refused on feature vectors */
+        g.kind = G_NORM2D;
+        snprintf(what, sizeof what, "%s 2-D%s%s", label, affine ? "" : " no affine", res ? " residual" : "");
+        check_graph(what, g, 5, 12, 1, 1, 1e-2f, TOL, false);
+    }
+}
+
+START_TEST(test_norms)
+{
+    check_norm("batch", NL_NORM_BATCH, true, true);
+    check_norm("batch", NL_NORM_BATCH, false, false);
+    check_norm("layer", NL_NORM_LAYER, true, false);
+    check_norm("layer", NL_NORM_LAYER, false, false);
+    check_norm("group", NL_NORM_GROUP, true, false);
+    check_norm("group", NL_NORM_GROUP, false, false);
+    check_norm("instance", NL_NORM_INSTANCE, true, true);
+    check_norm("instance", NL_NORM_INSTANCE, false, false);
+    check_norm("none", NL_NORM_NONE, true, false);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------- */
+/* whole models: every architecture x placement x normalizer, real loss */
+
+static double mean_loss(nl_model *m, int n)
+{
+    nl_model_reset_metrics(m);
+    nl_model_forward(m, n, NL_MODE_TRAIN_FROZEN);
+    double metrics[2];
+    nl_model_read_metrics(m, metrics);
+    return metrics[0] / n;
+}
+
+static void check_model(nl_arch arch, nl_placement placement, nl_norm_kind kind)
+{
+    nl_backend *be = tu_cpu(2);
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.arch = arch;
+    spec.in_c = 2;
+    spec.in_h = 8;
+    spec.in_w = 6;
+    spec.classes = 5;
+    spec.n_widths = 2;
+    /* mlp groups of 2-3 features make the function too curved for central
+     * differences; 6 features per group are well conditioned */
+    spec.widths[0] = arch == NL_ARCH_MLP ? 12 : 6;
+    spec.widths[1] = arch == NL_ARCH_MLP ? 12 : 4;
+    /* smooth everywhere, so central differences are exact up to O(h^2) */
+    spec.activation = NL_ACT_TANH;
+    spec.pool = NL_POOL_AVG;
+    nl_norm_spec_defaults(&spec.norm, kind);
+    spec.norm.placement = placement;
+    spec.norm.groups = 2;
+    /* batch norm over 3 feature vectors is very curved; 5 keep central
+     * differences accurate */
+    const int n = 5;
+    char what[160];
+    snprintf(what, sizeof what, "%s/%s/%s", nl_name_of(&nl_arch_names, arch),
+             nl_name_of(&nl_placement_names, placement), nl_name_of(&nl_norm_names, kind));
+    nl_model *m = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_model_build(&spec, be, n, n, 5, &m, &err) == NL_OK, "%s: %s", what, err.msg);
+    const size_t in_count = (size_t)n * spec.in_c * spec.in_h * spec.in_w;
+    float x[5 * 2 * 8 * 6];
+    int32_t labels[5] = {1, 4, 0, 2, 4};
+    tu_fill_normal(x, in_count, 17, 0.2f, 1.0f);
+    nl_model_load_batch(m, x, labels, n);
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i]->ndim == 1)
+            tu_fill_uniform(m->params[i]->data, m->params[i]->count, 40 + i, 0.5f, 1.5f);
+    mean_loss(m, n);
+    nl_model_backward(m, n);
+    const float h = 1e-2f;
+    for (int i = 0; i < m->n_params; i++) {
+        nl_param *p = m->params[i];
+        float *grad = malloc(p->count * sizeof *grad);
+        memcpy(grad, p->grad, p->count * sizeof *grad);
+        nl_rng rng;
+        nl_rng_seed(&rng, 100 + i, NL_STREAM_TEST);
+        double max_diff = 0.0, max_grad = 1e-6;
+        for (int s = 0; s < 8; s++) {
+            size_t k = p->count <= 8 ? (size_t)s % p->count : nl_rng_below(&rng, (uint32_t)p->count);
+            const float saved = p->data[k];
+            p->data[k] = saved + h;
+            const double plus = mean_loss(m, n);
+            p->data[k] = saved - h;
+            const double minus = mean_loss(m, n);
+            p->data[k] = saved;
+            const double numeric = (plus - minus) / (2.0 * h);
+            max_diff = fmax(max_diff, fabs(numeric - grad[k]));
+            max_grad = fmax(max_grad, fabs(grad[k]));
+        }
+        /* the loss is a float computation, so allow a little more than the
+         * layers; the absolute floor covers gradients that are exactly zero
+         * (a bias right before a normalizer that removes per-channel shifts) */
+        ck_assert_msg(max_diff <= 1e-2 * max_grad + 2e-5, "%s: d %s: |fd - backward| %.3g, max |grad| %.3g",
+                      what, p->name, max_diff, max_grad);
+        free(grad);
+    }
+    nl_model_free(m);
+}
+
+START_TEST(test_models)
+{
+    const nl_norm_kind kinds[] = {NL_NORM_NONE, NL_NORM_BATCH, NL_NORM_LAYER, NL_NORM_GROUP,
+                                  NL_NORM_INSTANCE};
+    for (int k = 0; k < 5; k++) {
+        if (kinds[k] != NL_NORM_INSTANCE) {
+            check_model(NL_ARCH_MLP, NL_PLACE_BEFORE, kinds[k]);
+            check_model(NL_ARCH_MLP, NL_PLACE_AFTER, kinds[k]);
+        }
+        check_model(NL_ARCH_CNN, NL_PLACE_BEFORE, kinds[k]);
+        check_model(NL_ARCH_CNN, NL_PLACE_AFTER, kinds[k]);
+        check_model(NL_ARCH_RESNET, NL_PLACE_POST, kinds[k]);
+        check_model(NL_ARCH_RESNET, NL_PLACE_PRE, kinds[k]);
+    }
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("gradcheck");
+    TCase *layers = tcase_create("layers");
+    tcase_add_test(layers, test_linear);
+    tcase_add_test(layers, test_conv);
+    tcase_add_test(layers, test_pool);
+    tcase_add_test(layers, test_activations);
+    tcase_add_test(layers, test_norms);
+    suite_add_tcase(s, layers);
+    TCase *models = tcase_create("models");
+    tcase_add_test(models, test_models);
+    suite_add_tcase(s, models);
+    return tu_run_suite(s);
+}
