@@ -156,7 +156,7 @@ static void check_graph(const char *what, graph g, int n, int c, int h, int w, f
     nl_model_free(m);
 }
 
-#define TOL 3e-3
+#define TOL 1e-3
 
 START_TEST(test_linear)
 {
