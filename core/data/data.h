@@ -19,7 +19,8 @@ typedef struct {
     long test_size;    /* 0 = all */
     uint64_t seed;     /* synthetic: generates the data */
     bool standardize;  /* per-channel mean/std of the training split (default true) */
-    /* synthetic only: sample shape; c > 0, h = w = 1 gives feature vectors */
+    /* synthetic only: sample shape; c > 0, h = w = 1 gives feature vectors
+     * of c features (up to 65536; images have up to 16 channels) */
     int synthetic_c, synthetic_h, synthetic_w;
     int synthetic_classes;
     long synthetic_train, synthetic_test; /* sizes when train_size/test_size are 0 */
@@ -32,10 +33,17 @@ typedef struct {
     int32_t *y;    /* n */
 } nl_split;
 
+/* channels whose statistics nl_dataset records */
+#define NL_DATA_MAX_STATS 16
+
 typedef struct {
     nl_split train, test;
     int classes;
-    float mean[16], std[16]; /* per channel, from the training split (applied to both) */
+    /* per channel, from the training split (applied to both); 0 and 1 when
+     * not standardized. Feature vectors (h = w = 1) with more than 16
+     * features are standardized per feature all the same, but only the
+     * first 16 are recorded here. */
+    float mean[NL_DATA_MAX_STATS], std[NL_DATA_MAX_STATS];
     char description[512];   /* e.g. "fashion-mnist from /usr/share/...: 10000 train, 2000 test" */
 } nl_dataset;
 

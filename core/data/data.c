@@ -1,0 +1,344 @@
+/* Dataset loading front end (defaults, subsets, standardization, the
+ * description) and the batcher. The readers live in synthetic.c, idx.c and
+ * cifar.c. */
+#include "data/data.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "data/data_internal.h"
+
+#define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+
+void nl_data_spec_defaults(nl_data_spec *spec)
+{
+    memset(spec, 0, sizeof *spec);
+    spec->kind = NL_DATA_SYNTHETIC;
+    spec->path[0] = '\0';
+    spec->train_size = 0;
+    spec->test_size = 0;
+    spec->seed = 1;
+    spec->standardize = true;
+    spec->synthetic_c = 1;
+    spec->synthetic_h = 28;
+    spec->synthetic_w = 28;
+    spec->synthetic_classes = 10;
+    spec->synthetic_train = 10000;
+    spec->synthetic_test = 2000;
+}
+
+const char *nl_data_default_path(nl_dataset_kind kind)
+{
+    switch (kind) {
+    case NL_DATA_FASHION_MNIST:
+        return FASHION_MNIST_DIR;
+    case NL_DATA_SYNTHETIC:
+    case NL_DATA_MNIST:
+    case NL_DATA_CIFAR10:
+    default:
+        return "";
+    }
+}
+
+/* ---- helpers shared by the readers ---- */
+
+nl_code nl_split_alloc(nl_split *s, long n, int c, int h, int w, nl_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->n = n;
+    s->c = c;
+    s->h = h;
+    s->w = w;
+    size_t per = (size_t)c * (size_t)h * (size_t)w;
+    if (n < 0 || (per && (size_t)n > SIZE_MAX / sizeof(float) / per))
+        return nl_fail(err, NL_ERR_NOMEM, "a split of %ld samples of %dx%dx%d is too large", n, c,
+                       h, w);
+    /* at least one element, so that an empty split still has valid pointers */
+    size_t nx = (size_t)n * per, ny = (size_t)n;
+    s->x = malloc((nx ? nx : 1) * sizeof(float));
+    s->y = malloc((ny ? ny : 1) * sizeof(int32_t));
+    if (!s->x || !s->y) {
+        nl_split_free(s);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory for %ld samples of %dx%dx%d (%.1f MiB)",
+                       n, c, h, w, (double)nx * sizeof(float) / (1024.0 * 1024.0));
+    }
+    return NL_OK;
+}
+
+void nl_split_free(nl_split *s)
+{
+    free(s->x);
+    free(s->y);
+    s->x = NULL;
+    s->y = NULL;
+    s->n = 0;
+}
+
+bool nl_data_join(char *buf, size_t size, const char *dir, const char *name)
+{
+    size_t dl = strlen(dir);
+    const char *sep = (dl > 0 && dir[dl - 1] == '/') ? "" : "/";
+    int len = snprintf(buf, size, "%s%s%s", dir, sep, name);
+    return len >= 0 && (size_t)len < size;
+}
+
+bool nl_data_is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool nl_data_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+nl_code nl_data_too_few(nl_error *err, const char *which, long want, long have, const char *file)
+{
+    nl_fail(err, NL_ERR_DATA, "data.%s_size = %ld but %s holds only %ld samples", which, want,
+            file, have);
+    nl_error_key(err, strcmp(which, "train") == 0 ? "data.train_size" : "data.test_size");
+    return NL_ERR_DATA;
+}
+
+/* ---- loading ---- */
+
+static nl_code check_spec(const nl_data_spec *spec, nl_error *err)
+{
+    if ((int)spec->kind < 0 || spec->kind >= NL_DATA_COUNT)
+        return nl_fail(err, NL_ERR_CONFIG, "unknown dataset kind %d", (int)spec->kind);
+    if (spec->train_size < 0) {
+        nl_fail(err, NL_ERR_CONFIG, "data.train_size must be >= 0 (0 = all), got %ld",
+                spec->train_size);
+        nl_error_key(err, "data.train_size");
+        return NL_ERR_CONFIG;
+    }
+    if (spec->test_size < 0) {
+        nl_fail(err, NL_ERR_CONFIG, "data.test_size must be >= 0 (0 = all), got %ld",
+                spec->test_size);
+        nl_error_key(err, "data.test_size");
+        return NL_ERR_CONFIG;
+    }
+    return NL_OK;
+}
+
+/* per-channel mean and std of the training split (population std, in
+ * double, summed in a fixed order so the result never depends on threads) */
+static void channel_stats(const nl_split *s, int ch, double *mean, double *std)
+{
+    size_t hw = (size_t)s->h * (size_t)s->w, chw = hw * (size_t)s->c;
+    double sum = 0.0;
+    for (long i = 0; i < s->n; i++) {
+        const float *p = s->x + (size_t)i * chw + (size_t)ch * hw;
+        double part = 0.0;
+        for (size_t k = 0; k < hw; k++)
+            part += p[k];
+        sum += part;
+    }
+    double count = (double)s->n * (double)hw;
+    double m = count > 0 ? sum / count : 0.0;
+    double ss = 0.0;
+    for (long i = 0; i < s->n; i++) {
+        const float *p = s->x + (size_t)i * chw + (size_t)ch * hw;
+        double part = 0.0;
+        for (size_t k = 0; k < hw; k++) {
+            double d = (double)p[k] - m;
+            part += d * d;
+        }
+        ss += part;
+    }
+    *mean = m;
+    *std = count > 0 ? sqrt(ss / count) : 1.0;
+}
+
+static void apply_standardize(nl_split *s, int ch, double mean, double std)
+{
+    size_t hw = (size_t)s->h * (size_t)s->w, chw = hw * (size_t)s->c;
+    double inv = 1.0 / std;
+    for (long i = 0; i < s->n; i++) {
+        float *p = s->x + (size_t)i * chw + (size_t)ch * hw;
+        for (size_t k = 0; k < hw; k++)
+            p[k] = (float)(((double)p[k] - mean) * inv);
+    }
+}
+
+static void standardize(nl_dataset *ds)
+{
+    int c = ds->train.c;
+    for (int ch = 0; ch < c; ch++) {
+        double mean, std;
+        channel_stats(&ds->train, ch, &mean, &std);
+        /* a constant channel would divide by zero: leave its scale alone */
+        if (!(std > 1e-12))
+            std = 1.0;
+        if (ch < NL_DATA_MAX_STATS) {
+            ds->mean[ch] = (float)mean;
+            ds->std[ch] = (float)std;
+        }
+        apply_standardize(&ds->train, ch, mean, std);
+        apply_standardize(&ds->test, ch, mean, std);
+    }
+}
+
+nl_code nl_dataset_load(const nl_data_spec *spec, nl_dataset *out, nl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    nl_code rc = check_spec(spec, err);
+    if (rc != NL_OK)
+        return rc;
+    const char *name = nl_name_of(&nl_dataset_names, (int)spec->kind);
+
+    const char *dir = spec->path[0] ? spec->path : nl_data_default_path(spec->kind);
+    char shown_dir[1024];
+    snprintf(shown_dir, sizeof shown_dir, "%s", dir);
+
+    if (spec->kind == NL_DATA_SYNTHETIC) {
+        long ntr = spec->train_size ? spec->train_size : spec->synthetic_train;
+        long nte = spec->test_size ? spec->test_size : spec->synthetic_test;
+        rc = nl_synthetic_load(spec, ntr, nte, out, err);
+    } else {
+        if (!dir[0]) {
+            const char *files = spec->kind == NL_DATA_CIFAR10
+                                    ? "data_batch_1.bin .. data_batch_5.bin and test_batch.bin "
+                                      "(the CIFAR-10 binary version)"
+                                    : "train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+                                      "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each "
+                                      "plain or .gz)";
+            nl_fail(err, NL_ERR_DATA,
+                    "dataset %s has no default location: set data.path to the directory that "
+                    "holds %s",
+                    name, files);
+            nl_error_key(err, "data.path");
+            return NL_ERR_DATA;
+        }
+        nl_data_request req = {dir, spec->train_size, spec->test_size};
+        if (spec->kind == NL_DATA_CIFAR10)
+            rc = nl_cifar10_load(&req, out, shown_dir, sizeof shown_dir, err);
+        else
+            rc = nl_idx_load(spec->kind, &req, out, err);
+    }
+    if (rc != NL_OK) {
+        nl_dataset_free(out);
+        return rc;
+    }
+
+    for (int ch = 0; ch < NL_DATA_MAX_STATS; ch++) {
+        out->mean[ch] = 0.0f;
+        out->std[ch] = 1.0f;
+    }
+    if (spec->standardize)
+        standardize(out);
+
+    const nl_split *tr = &out->train;
+    if (spec->kind == NL_DATA_SYNTHETIC)
+        snprintf(out->description, sizeof out->description,
+                 "synthetic (seed %llu): %ld train, %ld test, %dx%dx%d, %d classes",
+                 (unsigned long long)spec->seed, tr->n, out->test.n, tr->c, tr->h, tr->w,
+                 out->classes);
+    else
+        snprintf(out->description, sizeof out->description,
+                 "%s (%.400s): %ld train, %ld test, %dx%dx%d, %d classes", name, shown_dir, tr->n,
+                 out->test.n, tr->c, tr->h, tr->w, out->classes);
+    return NL_OK;
+}
+
+void nl_dataset_free(nl_dataset *ds)
+{
+    if (!ds)
+        return;
+    nl_split_free(&ds->train);
+    nl_split_free(&ds->test);
+}
+
+/* ---- batcher ---- */
+
+static void batcher_begin_epoch(nl_batcher *b)
+{
+    b->pos = 0;
+    int32_t n = (int32_t)b->split->n;
+    /* every epoch starts from the identity, so its order is a function of
+     * the shuffle stream alone */
+    for (int32_t i = 0; i < n; i++)
+        b->order[i] = i;
+    if (b->shuffle)
+        nl_rng_shuffle(&b->rng, b->order, n);
+}
+
+nl_code nl_batcher_init(nl_batcher *b, const nl_split *split, int batch, bool shuffle,
+                        bool drop_last, uint64_t seed, nl_error *err)
+{
+    memset(b, 0, sizeof *b);
+    if (batch < 1)
+        return nl_fail(err, NL_ERR_CONFIG, "the batch size must be at least 1, got %d", batch);
+    if (split->n > INT32_MAX)
+        return nl_fail(err, NL_ERR_DATA, "a split of %ld samples is too large for the batcher",
+                       split->n);
+    if (drop_last && split->n < batch)
+        return nl_fail(err, NL_ERR_CONFIG,
+                       "the split has %ld samples, fewer than one batch of %d: an epoch would "
+                       "have no batch",
+                       split->n, batch);
+    b->split = split;
+    b->batch = batch;
+    b->shuffle = shuffle;
+    b->drop_last = drop_last;
+    b->epoch = 0;
+    nl_rng_seed(&b->rng, seed, NL_STREAM_SHUFFLE);
+    size_t chw = (size_t)split->c * (size_t)split->h * (size_t)split->w;
+    b->order = malloc((split->n ? (size_t)split->n : 1) * sizeof(int32_t));
+    b->x = malloc((size_t)batch * (chw ? chw : 1) * sizeof(float));
+    b->y = malloc((size_t)batch * sizeof(int32_t));
+    if (!b->order || !b->x || !b->y) {
+        nl_batcher_free(b);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory for a batcher of %d x %zu floats", batch,
+                       chw);
+    }
+    batcher_begin_epoch(b);
+    return NL_OK;
+}
+
+int nl_batcher_next(nl_batcher *b, const float **x, const int32_t **y)
+{
+    long n = b->split->n;
+    long left = n - b->pos;
+    if (left <= 0 || (b->drop_last && left < b->batch)) {
+        b->epoch++;
+        batcher_begin_epoch(b);
+        return 0;
+    }
+    int k = left < b->batch ? (int)left : b->batch;
+    size_t chw = (size_t)b->split->c * (size_t)b->split->h * (size_t)b->split->w;
+    const int32_t *idx = b->order + b->pos;
+    for (int i = 0; i < k; i++) {
+        memcpy(b->x + (size_t)i * chw, b->split->x + (size_t)idx[i] * chw, chw * sizeof(float));
+        b->y[i] = b->split->y[idx[i]];
+    }
+    b->pos += k;
+    if (x)
+        *x = b->x;
+    if (y)
+        *y = b->y;
+    return k;
+}
+
+long nl_batcher_batches(const nl_batcher *b)
+{
+    long n = b->split->n;
+    return b->drop_last ? n / b->batch : (n + b->batch - 1) / b->batch;
+}
+
+void nl_batcher_free(nl_batcher *b)
+{
+    if (!b)
+        return;
+    free(b->order);
+    free(b->x);
+    free(b->y);
+    b->order = NULL;
+    b->x = NULL;
+    b->y = NULL;
+}
