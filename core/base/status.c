@@ -55,6 +55,17 @@ void nl_error_clear(nl_error *err)
     }
 }
 
+void nl_copy_string(char *dst, size_t size, const char *src)
+{
+    if (size == 0)
+        return;
+    size_t len = strlen(src);
+    if (len >= size)
+        len = size - 1;
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
 const char *nl_code_name(nl_code code)
 {
     static const char *const names[NL_ERR_COUNT] = {

@@ -4,6 +4,7 @@
 #define NL_STATUS_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 typedef enum {
     NL_OK = 0,
@@ -42,6 +43,9 @@ void nl_error_clear(nl_error *err);
 void nl_error_key(nl_error *err, const char *key);
 
 const char *nl_code_name(nl_code code);
+
+/* copies src into dst (size bytes), cutting it short if needed; always terminated */
+void nl_copy_string(char *dst, size_t size, const char *src);
 
 /* Exit status of the command line for an error code:
  * 2 for bad usage, config or input data, 1 for failures at run time. */

@@ -1,0 +1,208 @@
+/* normlab run: trains one model from a config. Progress goes to stderr (a
+ * bar on a terminal, a line every few seconds otherwise); the one-line
+ * result goes to stdout. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "config/config.h"
+#include "train/run.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    stop_requested = 1;
+    /* a second signal ends the process at once */
+    signal(sig, SIG_DFL);
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: normlab run CONFIG.yaml [--set KEY=VALUE]... [--out DIR] [--threads N]\n"
+            "                   [--device cpu|cuda] [--force] [--quiet]\n\n"
+            "Trains one model and writes a run directory (default results/<name>/):\n"
+            "  config.yaml   the resolved config (defaults filled in, overrides applied)\n"
+            "  metrics.csv   step,epoch,split,loss,accuracy,lr,elapsed_s (split: train, test,\n"
+            "                test_trainmode)\n"
+            "  summary.json  status (ok, diverged, failed), final and best metrics, timing\n"
+            "  trace.csv     activation percentiles, when train.trace is set\n\n"
+            "options:\n"
+            "  --set KEY=VALUE  override a config key, e.g. --set model.norm.type=group (repeatable)\n"
+            "  --out DIR        write the run directory here\n"
+            "  --threads N      CPU threads (default: all cores, or the config's threads)\n"
+            "  --device D       cpu or cuda (overrides the config)\n"
+            "  --force          replace a finished run in the directory\n"
+            "  --quiet          no progress output\n\n"
+            "A diverged run (NaN or exploding loss) is a result: exit status 0.\n"
+            "Ctrl-C stops after the current step and records the run as failed; a second\n"
+            "Ctrl-C stops at once.\n"
+            "Exit status: 0 ok or diverged, 1 failed at run time, 2 bad usage, config or data.\n");
+}
+
+typedef struct {
+    bool quiet, tty;
+    double last_line;
+    bool drew_bar;
+} progress_state;
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static const char *duration(char *buf, size_t size, double s)
+{
+    if (!isfinite(s) || s < 0)
+        snprintf(buf, size, "?");
+    else if (s < 60)
+        snprintf(buf, size, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, size, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else
+        snprintf(buf, size, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+    return buf;
+}
+
+static void show_progress(void *ctx, const nl_progress *p)
+{
+    progress_state *ps = ctx;
+    if (ps->quiet)
+        return;
+    char eta[32], acc[32];
+    if (isnan(p->test_accuracy))
+        snprintf(acc, sizeof acc, "-");
+    else
+        snprintf(acc, sizeof acc, "%.2f%%", 100.0 * p->test_accuracy);
+    const double frac = p->total_steps ? (double)p->step / (double)p->total_steps : 1.0;
+    if (ps->tty) {
+        char bar[26];
+        const int filled = (int)(frac * 24.0);
+        for (int i = 0; i < 24; i++)
+            bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');
+        bar[24] = '\0';
+        fprintf(stderr, "\r[%s] %ld/%ld ep %.2f loss %.4f test acc %s %.0f samples/s ETA %s\033[K",
+                bar, p->step, p->total_steps, p->epoch, p->train_loss, acc, p->samples_per_s,
+                duration(eta, sizeof eta, p->eta_s));
+        ps->drew_bar = true;
+        return;
+    }
+    const double now = wall_now();
+    if (now - ps->last_line < 5.0 && p->step != p->total_steps)
+        return;
+    ps->last_line = now;
+    fprintf(stderr, "step %ld/%ld (%.0f%%) epoch %.2f loss %.4f test acc %s %.0f samples/s, %s left\n",
+            p->step, p->total_steps, 100.0 * frac, p->epoch, p->train_loss, acc, p->samples_per_s,
+            duration(eta, sizeof eta, p->eta_s));
+}
+
+static void show_note(void *ctx, const char *message)
+{
+    progress_state *ps = ctx;
+    if (!ps->quiet)
+        fprintf(stderr, "normlab run: %s\n", message);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    const char *config_path = NULL, *out_dir = NULL;
+    const char *overrides[256];
+    int n_overrides = 0, threads = 0, device = -1;
+    bool force = false, quiet = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (nl_cmd_is_help(a)) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--set") == 0 || strcmp(a, "--out") == 0 ||
+                   strcmp(a, "--threads") == 0 || strcmp(a, "--device") == 0) {
+            if (i + 1 >= argc)
+                return nl_cmd_usage_error("run", "%s needs a value", a);
+            const char *v = argv[++i];
+            if (strcmp(a, "--set") == 0) {
+                if (n_overrides == 256)
+                    return nl_cmd_usage_error("run", "too many --set options (at most 256)");
+                overrides[n_overrides++] = v;
+            } else if (strcmp(a, "--out") == 0) {
+                out_dir = v;
+            } else if (strcmp(a, "--threads") == 0) {
+                char *end;
+                long t = strtol(v, &end, 10);
+                if (*end || t < 1 || t > 1024)
+                    return nl_cmd_usage_error("run", "--threads: '%s' is not a thread count (1..1024)", v);
+                threads = (int)t;
+            } else {
+                device = nl_name_lookup(&nl_device_names, v);
+                if (device < 0) {
+                    char choices[64];
+                    return nl_cmd_usage_error("run", "--device: '%s' is not a device; accepted: %s", v,
+                                              nl_name_choices(&nl_device_names, choices, sizeof choices));
+                }
+            }
+        } else if (strncmp(a, "--set=", 6) == 0 && n_overrides < 256) {
+            overrides[n_overrides++] = a + 6;
+        } else if (strcmp(a, "--force") == 0) {
+            force = true;
+        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            quiet = true;
+        } else if (a[0] == '-' && a[1]) {
+            return nl_cmd_usage_error("run", "unknown option '%s'", a);
+        } else if (config_path) {
+            return nl_cmd_usage_error("run", "one config at a time ('%s' and '%s'); use normlab sweep for several",
+                                      config_path, a);
+        } else {
+            config_path = a;
+        }
+    }
+    if (!config_path)
+        return nl_cmd_usage_error("run", "no config file given");
+
+    nl_config *cfg = calloc(1, sizeof *cfg);
+    nl_error err = {0};
+    if (!cfg)
+        return 1;
+    if (nl_config_load(config_path, overrides, n_overrides, cfg, &err) != NL_OK) {
+        free(cfg);
+        return nl_cmd_report("run", &err);
+    }
+    char command[2048];
+    size_t used = 0;
+    command[0] = '\0';
+    for (int i = 0; i < argc && used < sizeof command - 2; i++)
+        used += (size_t)snprintf(command + used, sizeof command - used, "%s%s", i ? " " : "normlab ", argv[i]);
+
+    progress_state ps = {.quiet = quiet, .tty = isatty(STDERR_FILENO), .last_line = -1e9};
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    nl_run_options opt = {
+        .out_dir = out_dir, .force = force, .threads = threads, .device = device,
+        .command_line = command, .progress = show_progress, .note = show_note, .ctx = &ps,
+        .stop = &stop_requested,
+    };
+    nl_run_outcome out;
+    nl_code rc = nl_run(cfg, &opt, &out, &err);
+    if (ps.drew_bar)
+        fprintf(stderr, "\n");
+    free(cfg);
+    if (rc != NL_OK)
+        return nl_cmd_report("run", &err);
+    const nl_train_result *r = &out.result;
+    char wall[32];
+    printf("%s: %s", out.dir, nl_run_status_name(r->status));
+    if (r->reason[0])
+        printf(" (%s)", r->reason);
+    printf(", test accuracy %.2f%% (best %.2f%%), test loss %.4f, %ld steps in %s, %.0f samples/s on %d threads\n",
+           100.0 * r->final_test_accuracy, 100.0 * r->best_test_accuracy, r->final_test_loss,
+           r->steps, duration(wall, sizeof wall, r->wall_s), r->samples_per_s, out.threads);
+    return r->status == NL_RUN_FAILED ? 1 : 0;
+}

@@ -1,0 +1,324 @@
+#include "log/files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+bool nl_path_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+bool nl_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+void nl_path_join(char *out, size_t size, const char *dir, const char *name)
+{
+    size_t len = strlen(dir);
+    snprintf(out, size, "%s%s%s", dir, (len && dir[len - 1] == '/') ? "" : "/", name);
+}
+
+nl_code nl_make_dirs(const char *path, nl_error *err)
+{
+    char tmp[1024];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+        return nl_fail(err, NL_ERR_IO, "path too long: %s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+            return nl_fail(err, NL_ERR_IO, "cannot create directory %s: %s", tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+        return nl_fail(err, NL_ERR_IO, "cannot create directory %s: %s", tmp, strerror(errno));
+    if (!nl_is_dir(tmp))
+        return nl_fail(err, NL_ERR_IO, "%s exists and is not a directory", tmp);
+    return NL_OK;
+}
+
+nl_code nl_write_atomic(const char *path, const void *data, size_t len, nl_error *err)
+{
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd < 0)
+        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", tmp, strerror(e));
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", tmp, strerror(e));
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return nl_fail(err, NL_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(e));
+    }
+    return NL_OK;
+}
+
+nl_code nl_read_file(const char *path, char **out, size_t *len, nl_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return nl_fail(err, NL_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+    nl_buf b = {0};
+    char chunk[65536];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (b.len + got + 1 > b.cap) {
+            size_t cap = (b.len + got + 1) * 2;
+            char *p = realloc(b.data, cap);
+            if (!p) {
+                fclose(f);
+                free(b.data);
+                return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", path);
+            }
+            b.data = p;
+            b.cap = cap;
+        }
+        memcpy(b.data + b.len, chunk, got);
+        b.len += got;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(b.data);
+        return nl_fail(err, NL_ERR_IO, "error reading %s", path);
+    }
+    if (!b.data && !(b.data = calloc(1, 1)))
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", path);
+    b.data[b.len] = '\0';
+    *out = b.data;
+    if (len)
+        *len = b.len;
+    return NL_OK;
+}
+
+void nl_buf_printf(nl_buf *b, const char *fmt, ...)
+{
+    if (b->failed)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = b->cap - b->len;
+        int n = vsnprintf(b->data ? b->data + b->len : NULL, b->data ? room : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->failed = true;
+            return;
+        }
+        if (b->data && (size_t)n < room) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = (b->cap + (size_t)n + 1) * 2;
+        char *p = realloc(b->data, cap);
+        if (!p) {
+            b->failed = true;
+            return;
+        }
+        b->data = p;
+        b->cap = cap;
+    }
+}
+
+void nl_buf_free(nl_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+/* ---- JSON ---- */
+
+static void json_escaped(nl_buf *b, const char *s)
+{
+    nl_buf_printf(b, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"':
+            nl_buf_printf(b, "\\\"");
+            break;
+        case '\\':
+            nl_buf_printf(b, "\\\\");
+            break;
+        case '\n':
+            nl_buf_printf(b, "\\n");
+            break;
+        case '\t':
+            nl_buf_printf(b, "\\t");
+            break;
+        case '\r':
+            nl_buf_printf(b, "\\r");
+            break;
+        default:
+            if (*p < 0x20)
+                nl_buf_printf(b, "\\u%04x", *p);
+            else
+                nl_buf_printf(b, "%c", *p);
+        }
+    }
+    nl_buf_printf(b, "\"");
+}
+
+static void json_key(nl_json *j, const char *key)
+{
+    nl_buf_printf(&j->buf, "%s\n%*s", j->first[j->depth] ? "" : ",", 2 * j->depth, "");
+    j->first[j->depth] = false;
+    json_escaped(&j->buf, key);
+    nl_buf_printf(&j->buf, ": ");
+}
+
+void nl_json_begin(nl_json *j)
+{
+    memset(j, 0, sizeof *j);
+    nl_buf_printf(&j->buf, "{");
+    j->depth = 1;
+    j->first[1] = true;
+}
+
+void nl_json_end(nl_json *j)
+{
+    j->depth--;
+    nl_buf_printf(&j->buf, "\n%*s}%s", 2 * j->depth, "", j->depth == 0 ? "\n" : "");
+}
+
+void nl_json_key_object(nl_json *j, const char *key)
+{
+    json_key(j, key);
+    nl_buf_printf(&j->buf, "{");
+    j->depth++;
+    j->first[j->depth] = true;
+}
+
+void nl_json_string(nl_json *j, const char *key, const char *value)
+{
+    json_key(j, key);
+    json_escaped(&j->buf, value ? value : "");
+}
+
+void nl_json_number(nl_json *j, const char *key, double value)
+{
+    json_key(j, key);
+    if (isfinite(value))
+        nl_buf_printf(&j->buf, "%.9g", value);
+    else
+        nl_buf_printf(&j->buf, "null");
+}
+
+void nl_json_int(nl_json *j, const char *key, long long value)
+{
+    json_key(j, key);
+    nl_buf_printf(&j->buf, "%lld", value);
+}
+
+void nl_json_bool(nl_json *j, const char *key, bool value)
+{
+    json_key(j, key);
+    nl_buf_printf(&j->buf, value ? "true" : "false");
+}
+
+void nl_json_null(nl_json *j, const char *key)
+{
+    json_key(j, key);
+    nl_buf_printf(&j->buf, "null");
+}
+
+/* ---- CSV ---- */
+
+static void csv_field(FILE *f, const char *s)
+{
+    if (strpbrk(s, ",\"\n\r") == NULL) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+nl_code nl_csv_open(nl_csv *csv, const char *path, const char *const *columns, int n, nl_error *err)
+{
+    memset(csv, 0, sizeof *csv);
+    snprintf(csv->path, sizeof csv->path, "%s", path);
+    csv->file = fopen(path, "w");
+    if (!csv->file)
+        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    csv->columns = n;
+    for (int i = 0; i < n; i++) {
+        if (i)
+            fputc(',', csv->file);
+        csv_field(csv->file, columns[i]);
+    }
+    fputc('\n', csv->file);
+    if (fflush(csv->file) != 0)
+        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    return NL_OK;
+}
+
+nl_code nl_csv_row(nl_csv *csv, const char *const *fields, nl_error *err)
+{
+    for (int i = 0; i < csv->columns; i++) {
+        if (i)
+            fputc(',', csv->file);
+        csv_field(csv->file, fields[i]);
+    }
+    fputc('\n', csv->file);
+    if (fflush(csv->file) != 0)
+        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", csv->path, strerror(errno));
+    return NL_OK;
+}
+
+nl_code nl_csv_close(nl_csv *csv, nl_error *err)
+{
+    if (!csv->file)
+        return NL_OK;
+    int bad = fsync(fileno(csv->file)) != 0 && errno != EINVAL;
+    bad |= fclose(csv->file) != 0;
+    csv->file = NULL;
+    if (bad)
+        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", csv->path, strerror(errno));
+    return NL_OK;
+}
+
+const char *nl_fmt_float(char *buf, size_t size, double value)
+{
+    if (isnan(value))
+        snprintf(buf, size, "nan");
+    else if (isinf(value))
+        snprintf(buf, size, value > 0 ? "inf" : "-inf");
+    else
+        snprintf(buf, size, "%.9g", value);
+    return buf;
+}

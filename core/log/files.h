@@ -1,0 +1,66 @@
+/* Writing results that survive a crash: whole files are written to a
+ * temporary name, flushed and renamed over the target (a reader sees the old
+ * file or the new one, never half of one); CSV rows are appended and flushed
+ * one by one, so a killed run leaves every complete row it logged. */
+#ifndef NL_FILES_H
+#define NL_FILES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "base/status.h"
+
+/* mkdir -p */
+nl_code nl_make_dirs(const char *path, nl_error *err);
+bool nl_path_exists(const char *path);
+bool nl_is_dir(const char *path);
+/* path + "/" + name into out */
+void nl_path_join(char *out, size_t size, const char *dir, const char *name);
+/* write `len` bytes to path.tmp.<pid>, fsync, rename to path */
+nl_code nl_write_atomic(const char *path, const void *data, size_t len, nl_error *err);
+/* reads a whole (small) file; caller frees */
+nl_code nl_read_file(const char *path, char **out, size_t *len, nl_error *err);
+
+/* A growing text buffer for building files in memory. */
+typedef struct {
+    char *data;
+    size_t len, cap;
+    bool failed; /* an allocation failed; the content is incomplete */
+} nl_buf;
+
+void nl_buf_printf(nl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void nl_buf_free(nl_buf *b);
+
+/* ---- JSON, written by hand: objects of scalars, nested one level deep ---- */
+typedef struct {
+    nl_buf buf;
+    int depth;
+    bool first[8];
+} nl_json;
+
+void nl_json_begin(nl_json *j);               /* { */
+void nl_json_end(nl_json *j);                 /* } */
+void nl_json_key_object(nl_json *j, const char *key); /* "key": { */
+void nl_json_string(nl_json *j, const char *key, const char *value);
+void nl_json_number(nl_json *j, const char *key, double value); /* NaN/inf -> null */
+void nl_json_int(nl_json *j, const char *key, long long value);
+void nl_json_bool(nl_json *j, const char *key, bool value);
+void nl_json_null(nl_json *j, const char *key);
+
+/* ---- CSV: header once, then rows appended and flushed ---- */
+typedef struct {
+    FILE *file;
+    char path[1024];
+    int columns;
+} nl_csv;
+
+nl_code nl_csv_open(nl_csv *csv, const char *path, const char *const *columns, int n, nl_error *err);
+/* values are preformatted fields; quoted when they need it */
+nl_code nl_csv_row(nl_csv *csv, const char *const *fields, nl_error *err);
+nl_code nl_csv_close(nl_csv *csv, nl_error *err);
+
+/* %.9g that round-trips a float and writes nan/inf the way pandas reads them */
+const char *nl_fmt_float(char *buf, size_t size, double value);
+
+#endif

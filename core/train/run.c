@@ -1,0 +1,317 @@
+#include "train/run.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log/files.h"
+#include "version_git.h"
+
+bool nl_json_flat_get(const char *json, const char *key, char *value, size_t size)
+{
+    char pattern[128];
+    snprintf(pattern, sizeof pattern, "\"%s\":", key);
+    const char *p = strstr(json, pattern);
+    if (!p)
+        return false;
+    p += strlen(pattern);
+    while (*p == ' ')
+        p++;
+    size_t k = 0;
+    if (*p == '"') {
+        for (p++; *p && *p != '"' && k + 1 < size; p++) {
+            if (*p == '\\' && p[1])
+                p++;
+            value[k++] = *p;
+        }
+    } else {
+        while (*p && *p != ',' && *p != '\n' && *p != '}' && k + 1 < size)
+            value[k++] = *p++;
+    }
+    value[k] = '\0';
+    return true;
+}
+
+nl_run_status nl_run_dir_status(const char *dir)
+{
+    char path[1100], *text = NULL, status[32];
+    nl_path_join(path, sizeof path, dir, "summary.json");
+    nl_error err = {0};
+    if (nl_read_file(path, &text, NULL, &err) != NL_OK)
+        return NL_RUN_RUNNING;
+    nl_run_status result = NL_RUN_RUNNING;
+    if (nl_json_flat_get(text, "status", status, sizeof status)) {
+        for (int s = 0; s < NL_RUN_STATUS_COUNT; s++)
+            if (strcmp(status, nl_run_status_name(s)) == 0)
+                result = s;
+    }
+    free(text);
+    return result;
+}
+
+static void iso_time(char *buf, size_t size)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+typedef struct {
+    const nl_config *cfg;
+    const nl_run_options *opt;
+    nl_csv metrics, trace;
+    const nl_model *model;
+    const nl_dataset *data;
+    char dir[1024];
+    char started[32];
+    int threads;
+} run_state;
+
+static nl_code sink_metric(void *ctx, const nl_metric_row *row, nl_error *err)
+{
+    run_state *st = ctx;
+    char step[32], epoch[32], loss[32], acc[32], lr[32], elapsed[32];
+    snprintf(step, sizeof step, "%ld", row->step);
+    snprintf(epoch, sizeof epoch, "%.4f", row->epoch);
+    nl_fmt_float(loss, sizeof loss, row->loss);
+    nl_fmt_float(acc, sizeof acc, row->accuracy);
+    snprintf(lr, sizeof lr, "%.7g", row->lr); /* a float: 7 digits are all it has */
+    snprintf(elapsed, sizeof elapsed, "%.3f", row->elapsed_s);
+    const char *fields[] = {step, epoch, nl_name_of(&nl_split_names, row->split), loss, acc, lr,
+                            elapsed};
+    return nl_csv_row(&st->metrics, fields, err);
+}
+
+static nl_code sink_trace(void *ctx, long step, const double *values, int n, nl_error *err)
+{
+    run_state *st = ctx;
+    char cells[NL_MAX_PERCENTILES + 1][32];
+    const char *fields[NL_MAX_PERCENTILES + 1];
+    snprintf(cells[0], sizeof cells[0], "%ld", step);
+    fields[0] = cells[0];
+    for (int i = 0; i < n; i++) {
+        nl_fmt_float(cells[i + 1], sizeof cells[i + 1], values[i]);
+        fields[i + 1] = cells[i + 1];
+    }
+    return nl_csv_row(&st->trace, fields, err);
+}
+
+static void sink_progress(void *ctx, const nl_progress *p)
+{
+    run_state *st = ctx;
+    if (st->opt->progress)
+        st->opt->progress(st->opt->ctx, p);
+}
+
+static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *err)
+{
+    const nl_config *cfg = st->cfg;
+    char finished[32], host[256] = "";
+    iso_time(finished, sizeof finished);
+    gethostname(host, sizeof host - 1);
+    nl_json j;
+    nl_json_begin(&j);
+    nl_json_string(&j, "name", cfg->name);
+    nl_json_string(&j, "status", nl_run_status_name(r->status));
+    nl_json_string(&j, "reason", r->reason);
+    nl_json_int(&j, "steps", r->steps);
+    nl_json_number(&j, "epochs", r->epochs);
+    nl_json_number(&j, "final_train_loss", r->final_train_loss);
+    nl_json_number(&j, "final_test_loss", r->final_test_loss);
+    nl_json_number(&j, "final_test_accuracy", r->final_test_accuracy);
+    nl_json_number(&j, "final_test_trainmode_accuracy", r->final_trainmode_accuracy);
+    nl_json_number(&j, "best_test_loss", r->best_test_loss);
+    nl_json_number(&j, "best_test_accuracy", r->best_test_accuracy);
+    nl_json_number(&j, "wall_s", r->wall_s);
+    nl_json_number(&j, "train_s", r->train_s);
+    nl_json_number(&j, "samples_per_s", r->samples_per_s);
+    nl_json_int(&j, "seed", (long long)cfg->seed);
+    nl_json_int(&j, "threads", st->threads);
+    nl_json_string(&j, "device", nl_name_of(&nl_device_names, st->opt->device >= 0 ? st->opt->device : (int)cfg->device));
+    nl_json_string(&j, "dataset", st->data ? st->data->description : "");
+    nl_json_int(&j, "parameters", st->model ? (long long)nl_model_param_total(st->model) : 0);
+    nl_json_number(&j, "mflop_per_sample_forward",
+                   st->model ? nl_model_forward_flops(st->model) / 1e6 : NAN);
+    nl_json_string(&j, "normlab_version", NORMLAB_VERSION);
+    nl_json_string(&j, "git_commit", NORMLAB_GIT_COMMIT);
+    nl_json_string(&j, "started_at", st->started);
+    nl_json_string(&j, "finished_at", r->status == NL_RUN_RUNNING ? "" : finished);
+    nl_json_string(&j, "host", host);
+    nl_json_string(&j, "command", st->opt->command_line ? st->opt->command_line : "");
+    nl_json_end(&j);
+    if (j.buf.failed) {
+        nl_buf_free(&j.buf);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory writing the summary");
+    }
+    char path[1100];
+    nl_path_join(path, sizeof path, st->dir, "summary.json");
+    nl_code rc = nl_write_atomic(path, j.buf.data, j.buf.len, err);
+    nl_buf_free(&j.buf);
+    return rc;
+}
+
+static nl_code write_config(run_state *st, nl_error *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory writing the resolved config");
+    nl_code rc = nl_config_write(st->cfg, mem, err);
+    fclose(mem);
+    if (rc == NL_OK) {
+        char path[1100];
+        nl_path_join(path, sizeof path, st->dir, "config.yaml");
+        rc = nl_write_atomic(path, text, len, err);
+    }
+    free(text);
+    return rc;
+}
+
+static void note(const nl_run_options *opt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(const nl_run_options *opt, const char *fmt, ...)
+{
+    if (!opt->note)
+        return;
+    char msg[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    opt->note(opt->ctx, msg);
+}
+
+/* Decides whether the run directory may be (re)used. */
+static nl_code claim_dir(const char *dir, const nl_run_options *opt, nl_error *err)
+{
+    if (!nl_path_exists(dir))
+        return NL_OK;
+    if (!nl_is_dir(dir))
+        return nl_fail(err, NL_ERR_USAGE, "%s exists and is not a directory; choose another --out",
+                       dir);
+    char summary[1100];
+    nl_path_join(summary, sizeof summary, dir, "summary.json");
+    if (!nl_path_exists(summary))
+        return NL_OK;
+    const nl_run_status status = nl_run_dir_status(dir);
+    if ((status == NL_RUN_OK || status == NL_RUN_DIVERGED) && !opt->force)
+        return nl_fail(err, NL_ERR_USAGE,
+                       "%s already holds a finished run (status %s); use --force to replace it, "
+                       "or --out DIR to write elsewhere",
+                       dir, nl_run_status_name(status));
+    if (status == NL_RUN_OK || status == NL_RUN_DIVERGED)
+        note(opt, "replacing the finished run in %s (--force)", dir);
+    else
+        note(opt, "replacing the unfinished run in %s (status %s)", dir, nl_run_status_name(status));
+    return NL_OK;
+}
+
+nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *out,
+               nl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    run_state st = {.cfg = cfg, .opt = opt};
+    if (opt->out_dir && opt->out_dir[0])
+        snprintf(st.dir, sizeof st.dir, "%s", opt->out_dir);
+    else
+        snprintf(st.dir, sizeof st.dir, "results/%s", cfg->name);
+    snprintf(out->dir, sizeof out->dir, "%s", st.dir);
+    nl_code rc = claim_dir(st.dir, opt, err);
+    if (rc)
+        return rc;
+
+    /* everything that can fail on bad input fails before the directory is touched */
+    const nl_device device = opt->device >= 0 ? (nl_device)opt->device : cfg->device;
+    const int threads = opt->threads > 0 ? opt->threads : cfg->threads;
+    nl_backend *be = NULL;
+    if ((rc = nl_backend_open(device, threads, &be, err)))
+        return rc;
+    st.threads = be->threads;
+    out->threads = be->threads;
+    nl_dataset data = {0};
+    if ((rc = nl_dataset_load(&cfg->data, &data, err))) {
+        nl_backend_close(be);
+        return rc;
+    }
+    st.data = &data;
+    const nl_train_spec *train = &cfg->train;
+    const int capacity = train->batch_size > train->eval_batch_size ? train->batch_size
+                                                                    : train->eval_batch_size;
+    nl_model *model = NULL;
+    if ((rc = nl_model_build(&cfg->model, be, capacity, train->batch_size, cfg->seed, &model, err))) {
+        nl_dataset_free(&data);
+        nl_backend_close(be);
+        return rc;
+    }
+    st.model = model;
+    if (train->trace.activation[0] && !nl_model_act(model, train->trace.activation)) {
+        /* a name the user can look up: every activation of this model */
+        char names[1024] = "";
+        size_t used = 0;
+        for (int i = 0; i < model->n_acts && used < sizeof names - 64; i++)
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
+                                     model->acts[i]->name);
+        rc = nl_fail(err, NL_ERR_CONFIG,
+                     "train.trace.activation: the model has no activation '%s'; it has: %s",
+                     train->trace.activation, names);
+        nl_error_key(err, "train.trace.activation");
+        goto cleanup;
+    }
+
+    iso_time(st.started, sizeof st.started);
+    if ((rc = nl_make_dirs(st.dir, err)) || (rc = write_config(&st, err)))
+        goto cleanup;
+    nl_train_result running = {.status = NL_RUN_RUNNING};
+    if ((rc = write_summary(&st, &running, err)))
+        goto cleanup;
+    char path[1100];
+    nl_path_join(path, sizeof path, st.dir, "metrics.csv");
+    static const char *const metric_columns[] = {"step", "epoch", "split", "loss", "accuracy",
+                                                 "lr", "elapsed_s"};
+    if ((rc = nl_csv_open(&st.metrics, path, metric_columns, 7, err)))
+        goto cleanup;
+    if (train->trace.activation[0]) {
+        char columns[NL_MAX_PERCENTILES + 1][16];
+        const char *names[NL_MAX_PERCENTILES + 1] = {"step"};
+        for (int i = 0; i < train->trace.n_percentiles; i++) {
+            snprintf(columns[i], sizeof columns[i], "p%g", train->trace.percentiles[i]);
+            names[i + 1] = columns[i];
+        }
+        nl_path_join(path, sizeof path, st.dir, "trace.csv");
+        if ((rc = nl_csv_open(&st.trace, path, names, train->trace.n_percentiles + 1, err)))
+            goto cleanup;
+    }
+
+    nl_train_sink sink = {&st, sink_metric, sink_trace, sink_progress};
+    rc = nl_train(model, &data, train, cfg->seed, &sink, opt->stop, &out->result, err);
+    nl_error close_err = {0};
+    nl_csv_close(&st.metrics, &close_err);
+    nl_csv_close(&st.trace, &close_err);
+    if (rc == NL_OK && close_err.code != NL_OK) {
+        *err = close_err;
+        rc = close_err.code;
+        out->result.status = NL_RUN_FAILED;
+        nl_copy_string(out->result.reason, sizeof out->result.reason, close_err.msg);
+    }
+    /* the final summary goes last: only now may it say the run finished */
+    nl_error summary_err = {0};
+    if (write_summary(&st, &out->result, &summary_err) != NL_OK && rc == NL_OK) {
+        *err = summary_err;
+        rc = summary_err.code;
+    }
+cleanup:
+    if (st.metrics.file)
+        nl_csv_close(&st.metrics, &(nl_error){0});
+    if (st.trace.file)
+        nl_csv_close(&st.trace, &(nl_error){0});
+    nl_model_free(model);
+    nl_dataset_free(&data);
+    nl_backend_close(be);
+    return rc;
+}

@@ -1,0 +1,45 @@
+/* One run, start to finish: from a validated config to a run directory
+ * holding config.yaml (resolved), metrics.csv, summary.json and, when
+ * tracing, trace.csv. Nothing is written before the config, the data and
+ * the model have all been checked, and summary.json claims "ok" only after
+ * everything else is on disk. */
+#ifndef NL_RUN_H
+#define NL_RUN_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+#include "config/config.h"
+#include "train/train.h"
+
+typedef struct {
+    const char *out_dir;   /* NULL: results/<name> */
+    bool force;            /* replace a finished run */
+    int threads;           /* > 0 overrides the config */
+    int device;            /* >= 0 overrides the config (an nl_device) */
+    const char *command_line; /* recorded in summary.json */
+    void (*progress)(void *ctx, const nl_progress *p);
+    /* one-line notes for the user ("replacing the unfinished run in ...") */
+    void (*note)(void *ctx, const char *message);
+    void *ctx;
+    volatile sig_atomic_t *stop; /* set by a signal handler: stop after the current step */
+} nl_run_options;
+
+typedef struct {
+    nl_train_result result;
+    char dir[1024];
+    int threads;
+} nl_run_outcome;
+
+nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *out,
+               nl_error *err);
+
+/* The status a run directory's summary.json records (NL_RUN_RUNNING when
+ * there is no readable summary). */
+nl_run_status nl_run_dir_status(const char *dir);
+
+/* Value of a top-level key of a flat JSON object written by normlab
+ * (strings unquoted); false when absent. */
+bool nl_json_flat_get(const char *json, const char *key, char *value, size_t size);
+
+#endif

@@ -1,0 +1,304 @@
+#include "train/train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const nl_name_entry status_entries[] = {
+    [NL_RUN_RUNNING] = {"running", "in progress, or killed before it could say otherwise"},
+    [NL_RUN_OK] = {"ok", "finished"},
+    [NL_RUN_DIVERGED] = {"diverged", "stopped: the loss became NaN/inf or exceeded train.diverge_loss"},
+    [NL_RUN_FAILED] = {"failed", "stopped by an error or an interruption"},
+};
+_Static_assert(sizeof status_entries / sizeof status_entries[0] == NL_RUN_STATUS_COUNT, "status");
+static const nl_name_table status_names = {"run status", status_entries, NL_RUN_STATUS_COUNT};
+
+const char *nl_run_status_name(nl_run_status status) { return nl_name_of(&status_names, status); }
+
+static const nl_name_entry split_entries[] = {
+    [NL_SPLIT_TRAIN] = {"train", "training batches since the previous row (train mode)"},
+    [NL_SPLIT_TEST] = {"test", "the test split in eval mode (running statistics)"},
+    [NL_SPLIT_TEST_TRAINMODE] = {"test_trainmode", "the test split with batch statistics"},
+};
+_Static_assert(sizeof split_entries / sizeof split_entries[0] == NL_SPLIT_COUNT, "split");
+const nl_name_table nl_split_names = {"split", split_entries, NL_SPLIT_COUNT};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+long nl_train_total_steps(const nl_train_spec *spec, long n_train)
+{
+    if (spec->steps > 0)
+        return spec->steps;
+    return spec->epochs * (n_train / spec->batch_size);
+}
+
+nl_code nl_evaluate(nl_model *m, const nl_split *split, int batch, nl_mode mode, double *loss,
+                    double *accuracy, nl_error *err)
+{
+    nl_batcher b;
+    const bool batch_stats = mode != NL_MODE_EVAL;
+    nl_code rc = nl_batcher_init(&b, split, batch, false, batch_stats, 0, err);
+    if (rc)
+        return rc;
+    nl_model_reset_metrics(m);
+    long seen = 0;
+    const float *x;
+    const int32_t *y;
+    int n;
+    while ((n = nl_batcher_next(&b, &x, &y)) > 0) {
+        nl_model_load_batch(m, x, y, n);
+        nl_model_forward(m, n, mode);
+        seen += n;
+    }
+    nl_batcher_free(&b);
+    double metrics[2];
+    nl_model_read_metrics(m, metrics);
+    *loss = seen ? metrics[0] / (double)seen : NAN;
+    *accuracy = seen ? metrics[1] / (double)seen : NAN;
+    return m->be->ops->synchronize(m->be, err);
+}
+
+static int compare_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct {
+    const nl_trace_spec *spec;
+    nl_act *act;
+    int samples;
+    float *values;  /* one value per sample (and position) */
+    float *host;    /* the activation of one batch, downloaded */
+} tracer;
+
+/* Percentiles (linear interpolation, numpy's default) of one unit of the
+ * traced activation over the first `samples` test images, in eval mode. */
+static nl_code trace_point(nl_model *m, tracer *t, const nl_split *test, int batch, long step,
+                           const nl_train_sink *sink, nl_error *err)
+{
+    const nl_shape s = t->act->shape;
+    const size_t per_sample = nl_shape_per_sample(s), positions = (size_t)s.h * s.w;
+    size_t count = 0;
+    const size_t input_per_sample = (size_t)test->c * test->h * test->w;
+    for (int start = 0; start < t->samples; start += batch) {
+        int n = t->samples - start < batch ? t->samples - start : batch;
+        nl_model_load_batch(m, test->x + (size_t)start * input_per_sample, test->y + start, n);
+        nl_model_forward(m, n, NL_MODE_EVAL);
+        m->be->ops->download(m->be, t->host, t->act->data, (size_t)n * per_sample * sizeof(float));
+        for (int i = 0; i < n; i++)
+            for (size_t p = 0; p < positions; p++)
+                t->values[count++] = t->host[(size_t)i * per_sample + (size_t)t->spec->unit * positions + p];
+    }
+    qsort(t->values, count, sizeof *t->values, compare_float);
+    double out[NL_MAX_PERCENTILES];
+    for (int k = 0; k < t->spec->n_percentiles; k++) {
+        double pos = t->spec->percentiles[k] / 100.0 * (double)(count - 1);
+        size_t lo = (size_t)floor(pos), hi = lo + 1 < count ? lo + 1 : lo;
+        double frac = pos - (double)lo;
+        out[k] = t->values[lo] + frac * (t->values[hi] - t->values[lo]);
+    }
+    return sink->trace ? sink->trace(sink->ctx, step, out, t->spec->n_percentiles, err) : NL_OK;
+}
+
+static bool loss_diverged(double loss, float bound) { return !isfinite(loss) || loss > bound; }
+
+nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, uint64_t seed,
+                 const nl_train_sink *sink, volatile sig_atomic_t *stop, nl_train_result *out,
+                 nl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->status = NL_RUN_RUNNING;
+    out->final_test_loss = out->final_test_accuracy = NAN;
+    out->best_test_loss = INFINITY;
+    out->best_test_accuracy = NAN;
+    out->final_trainmode_accuracy = NAN;
+    out->final_train_loss = NAN;
+    const long total = nl_train_total_steps(spec, ds->train.n);
+    const long per_epoch = ds->train.n / spec->batch_size;
+    if (total < 1 || per_epoch < 1)
+        return nl_fail(err, NL_ERR_CONFIG,
+                       "train.batch_size: %d is larger than the %ld training samples, so an epoch "
+                       "has no full batch",
+                       spec->batch_size, ds->train.n);
+    const int eval_batch = spec->eval_batch_size < m->capacity ? spec->eval_batch_size : m->capacity;
+    /* train-mode evaluation only tells something when eval mode differs */
+    const bool trainmode = spec->eval_trainmode && m->n_states > 0;
+
+    tracer tr = {0};
+    if (spec->trace.activation[0]) {
+        tr.spec = &spec->trace;
+        tr.act = nl_model_act(m, spec->trace.activation);
+        if (!tr.act) {
+            nl_fail(err, NL_ERR_CONFIG, "train.trace.activation: the model has no activation '%s'",
+                    spec->trace.activation);
+            nl_error_key(err, "train.trace.activation");
+            return NL_ERR_CONFIG;
+        }
+        if (spec->trace.unit >= tr.act->shape.c) {
+            nl_fail(err, NL_ERR_CONFIG,
+                    "train.trace.unit: %d is out of range; '%s' has %d features/channels",
+                    spec->trace.unit, spec->trace.activation, tr.act->shape.c);
+            nl_error_key(err, "train.trace.unit");
+            return NL_ERR_CONFIG;
+        }
+        tr.samples = spec->trace.samples < ds->test.n ? spec->trace.samples : (int)ds->test.n;
+        tr.values = malloc((size_t)tr.samples * tr.act->shape.h * tr.act->shape.w * sizeof(float));
+        tr.host = malloc((size_t)m->capacity * nl_shape_per_sample(tr.act->shape) * sizeof(float));
+        if (!tr.values || !tr.host) {
+            free(tr.values);
+            free(tr.host);
+            return nl_fail(err, NL_ERR_NOMEM, "out of memory for activation tracing");
+        }
+    }
+
+    nl_batcher batches;
+    nl_code rc = nl_batcher_init(&batches, &ds->train, spec->batch_size, true, true, seed, err);
+    if (rc) {
+        free(tr.values);
+        free(tr.host);
+        return rc;
+    }
+    const double start = now_s();
+    double train_time = 0.0, lr = nl_schedule_lr(&spec->schedule, spec->optimizer.lr, 0, total);
+    long step = 0, window_steps = 0;
+    double last_progress = -1.0;
+    /* the training window's sums, moved to the host when an evaluation in
+     * the middle of a window needs the model's metric counters */
+    double window[2] = {0.0, 0.0};
+
+    /* emits a metric row */
+#define EMIT(split_, loss_, acc_)                                                                  \
+    do {                                                                                           \
+        nl_metric_row row_ = {step, (double)step / (double)per_epoch, (split_), (loss_), (acc_),   \
+                              lr, now_s() - start};                                                \
+        if ((rc = sink->metric(sink->ctx, &row_, err)) != NL_OK)                                   \
+            goto done;                                                                             \
+    } while (0)
+
+    /* the initial model, so curves start at step 0 */
+    bool evaluate_now = true;
+    for (;;) {
+        const bool traces_now = tr.spec && step % spec->trace.every == 0;
+        const bool measures_now = evaluate_now || traces_now;
+        if (measures_now && window_steps > 0) {
+            double partial[2];
+            nl_model_read_metrics(m, partial);
+            window[0] += partial[0];
+            window[1] += partial[1];
+        }
+        if (evaluate_now) {
+            double loss, acc;
+            if ((rc = nl_evaluate(m, &ds->test, eval_batch, NL_MODE_EVAL, &loss, &acc, err)))
+                goto done;
+            EMIT(NL_SPLIT_TEST, loss, acc);
+            out->final_test_loss = loss;
+            out->final_test_accuracy = acc;
+            if (loss < out->best_test_loss)
+                out->best_test_loss = loss;
+            if (isnan(out->best_test_accuracy) || acc > out->best_test_accuracy)
+                out->best_test_accuracy = acc;
+            if (trainmode) {
+                if ((rc = nl_evaluate(m, &ds->test, spec->batch_size, NL_MODE_TRAIN_FROZEN, &loss,
+                                      &acc, err)))
+                    goto done;
+                EMIT(NL_SPLIT_TEST_TRAINMODE, loss, acc);
+                out->final_trainmode_accuracy = acc;
+            }
+            evaluate_now = false;
+        }
+        if (traces_now && (rc = trace_point(m, &tr, &ds->test, eval_batch, step, sink, err)))
+            goto done;
+        if (measures_now)
+            nl_model_reset_metrics(m);
+        if (out->status != NL_RUN_RUNNING || step >= total)
+            break;
+        if (stop && *stop) {
+            out->status = NL_RUN_FAILED;
+            snprintf(out->reason, sizeof out->reason, "interrupted at step %ld of %ld", step, total);
+            break;
+        }
+
+        /* one optimizer step */
+        const double t0 = now_s();
+        const float *x;
+        const int32_t *y;
+        int n = nl_batcher_next(&batches, &x, &y);
+        if (n == 0) /* epoch boundary: the batcher reshuffles */
+            n = nl_batcher_next(&batches, &x, &y);
+        if (window_steps == 0) {
+            nl_model_reset_metrics(m);
+            window[0] = window[1] = 0.0;
+        }
+        lr = nl_schedule_lr(&spec->schedule, spec->optimizer.lr, step, total);
+        nl_model_load_batch(m, x, y, n);
+        nl_model_forward(m, n, NL_MODE_TRAIN);
+        nl_model_backward(m, n);
+        nl_sgd_step(m, &spec->optimizer, (float)lr, step);
+        step++;
+        window_steps++;
+        train_time += now_s() - t0;
+
+        if (window_steps == spec->log_every || step == total) {
+            double metrics[2];
+            nl_model_read_metrics(m, metrics);
+            const double samples = (double)window_steps * spec->batch_size;
+            const double loss = (metrics[0] + window[0]) / samples;
+            const double acc = (metrics[1] + window[1]) / samples;
+            window_steps = 0;
+            EMIT(NL_SPLIT_TRAIN, loss, acc);
+            out->final_train_loss = loss;
+            if (loss_diverged(loss, spec->diverge_loss)) {
+                out->status = NL_RUN_DIVERGED;
+                snprintf(out->reason, sizeof out->reason,
+                         "training loss %g at step %ld (bound train.diverge_loss = %g)", loss, step,
+                         spec->diverge_loss);
+                evaluate_now = true; /* record where it ended */
+            }
+            if (sink->progress) {
+                const double elapsed = now_s() - start;
+                if (elapsed - last_progress >= 0.1 || step == total) {
+                    last_progress = elapsed;
+                    nl_progress p = {step, total, (double)step / per_epoch, loss,
+                                     out->final_test_accuracy,
+                                     step * (double)spec->batch_size / (train_time > 0 ? train_time : 1e-9),
+                                     elapsed, 0.0};
+                    p.eta_s = elapsed / (double)step * (double)(total - step);
+                    sink->progress(sink->ctx, &p);
+                }
+            }
+        }
+        if (step % spec->eval_every == 0 || step == total)
+            evaluate_now = true;
+    }
+    if (out->status == NL_RUN_RUNNING)
+        out->status = NL_RUN_OK;
+    if (out->status == NL_RUN_OK && loss_diverged(out->final_test_loss, spec->diverge_loss)) {
+        out->status = NL_RUN_DIVERGED;
+        snprintf(out->reason, sizeof out->reason, "test loss %g at the end", out->final_test_loss);
+    }
+    rc = NL_OK;
+done:
+#undef EMIT
+    out->steps = step;
+    out->epochs = (double)step / (double)per_epoch;
+    out->wall_s = now_s() - start;
+    out->train_s = train_time;
+    out->samples_per_s = train_time > 0 ? step * (double)spec->batch_size / train_time : 0.0;
+    if (isinf(out->best_test_loss))
+        out->best_test_loss = NAN;
+    nl_batcher_free(&batches);
+    free(tr.values);
+    free(tr.host);
+    if (rc != NL_OK && out->status == NL_RUN_RUNNING) {
+        out->status = NL_RUN_FAILED;
+        nl_copy_string(out->reason, sizeof out->reason, err ? err->msg : "error");
+    }
+    return rc;
+}

@@ -1,0 +1,82 @@
+/* The training loop: SGD steps over the training split, evaluation on the
+ * test split in eval mode (and with batch statistics, to show BatchNorm's
+ * train/eval gap), divergence detection, activation tracing. Results leave
+ * through a sink as rows; the loop prints nothing. */
+#ifndef NL_TRAIN_H
+#define NL_TRAIN_H
+
+#include <signal.h>
+
+#include "data/data.h"
+#include "model/model.h"
+#include "train/spec.h"
+
+typedef enum {
+    NL_RUN_RUNNING,
+    NL_RUN_OK,
+    NL_RUN_DIVERGED,    /* a result: the loss became NaN/inf or exceeded the bound */
+    NL_RUN_FAILED,      /* an error or an interruption: a sweep runs it again */
+    NL_RUN_STATUS_COUNT
+} nl_run_status;
+
+const char *nl_run_status_name(nl_run_status status);
+
+typedef enum { NL_SPLIT_TRAIN, NL_SPLIT_TEST, NL_SPLIT_TEST_TRAINMODE, NL_SPLIT_COUNT } nl_split_kind;
+extern const nl_name_table nl_split_names;
+
+typedef struct {
+    long step;        /* optimizer steps done */
+    double epoch;     /* epochs done (fractional) */
+    nl_split_kind split;
+    double loss;      /* mean over the samples of this row */
+    double accuracy;  /* fraction correct, 0..1 */
+    double lr;        /* learning rate of the last step */
+    double elapsed_s; /* since training started */
+} nl_metric_row;
+
+typedef struct {
+    long step, total_steps;
+    double epoch;
+    double train_loss;    /* last logged */
+    double test_accuracy; /* last evaluation, NaN before the first */
+    double samples_per_s;
+    double elapsed_s, eta_s;
+} nl_progress;
+
+typedef struct {
+    void *ctx;
+    nl_code (*metric)(void *ctx, const nl_metric_row *row, nl_error *err);
+    /* percentiles of the traced unit (spec order) at `step` */
+    nl_code (*trace)(void *ctx, long step, const double *values, int n, nl_error *err);
+    void (*progress)(void *ctx, const nl_progress *p); /* may be NULL */
+} nl_train_sink;
+
+typedef struct {
+    nl_run_status status;
+    char reason[256];      /* why it diverged or failed */
+    long steps;
+    double epochs;
+    double final_train_loss;
+    double final_test_loss, final_test_accuracy;
+    double best_test_loss, best_test_accuracy; /* over all evaluations */
+    double final_trainmode_accuracy;           /* NaN when not measured */
+    double wall_s;         /* everything */
+    double train_s;        /* optimizer steps only (no evaluation) */
+    double samples_per_s;  /* training samples / train_s */
+} nl_train_result;
+
+/* Trains `m` on ds->train. `stop` (may be NULL) ends the run early when set
+ * (signals): the result is then failed/"interrupted". */
+nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, uint64_t seed,
+                 const nl_train_sink *sink, volatile sig_atomic_t *stop, nl_train_result *out,
+                 nl_error *err);
+
+/* total optimizer steps the spec asks for on a training split of n samples */
+long nl_train_total_steps(const nl_train_spec *spec, long n_train);
+
+/* Evaluates the whole split in `mode` (eval or batch statistics); batches of
+ * `batch` samples (drop_last for batch statistics). */
+nl_code nl_evaluate(nl_model *m, const nl_split *split, int batch, nl_mode mode, double *loss,
+                    double *accuracy, nl_error *err);
+
+#endif

@@ -1,0 +1,335 @@
+/* The normlab binary end to end on synthetic data: run outputs, divergence,
+ * determinism, refusing to overwrite, interruption, kill -9, validate, list. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "log/files.h"
+#include "testutil.h"
+#include "train/run.h"
+
+static char tmp[256];
+
+static void make_tmp(void)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/normlab-cli-XXXXXX");
+    ck_assert(mkdtemp(tmp) != NULL);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *read_text(const char *path)
+{
+    char *text = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_read_file(path, &text, NULL, &err) == NL_OK, "%s", err.msg);
+    return text;
+}
+
+/* runs `normlab <args>` with output in tmp/out.txt; returns the exit status */
+static int normlab(const char *args)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd %s && %s %s > out.txt 2>&1", tmp, NORMLAB_BINARY, args);
+    int status = system(cmd);
+    ck_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+static char *output(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/out.txt", tmp);
+    return read_text(path);
+}
+
+static const char *small_config =
+    "name: small\n"
+    "seed: 3\n"
+    "data: {dataset: synthetic, train_size: 1024, test_size: 256}\n"
+    "model:\n"
+    "  arch: mlp\n"
+    "  widths: [64, 32]\n"
+    "  norm: {type: batch}\n"
+    "train:\n"
+    "  batch_size: 32\n"
+    "  epochs: 3\n"
+    "  eval_every: 32\n"
+    "  log_every: 8\n"
+    "  optimizer: {lr: 0.05, momentum: 0.9}\n";
+
+static void write_config(const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", tmp, name);
+    write_text(path, text);
+}
+
+typedef struct {
+    long step;
+    char split[32];
+    double loss, accuracy;
+} row;
+
+static int read_metrics(const char *dir, row *rows, int max)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s/metrics.csv", tmp, dir);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f, "no %s", path);
+    char line[512];
+    ck_assert(fgets(line, sizeof line, f));
+    ck_assert_str_eq(line, "step,epoch,split,loss,accuracy,lr,elapsed_s\n");
+    int n = 0;
+    while (n < max && fgets(line, sizeof line, f)) {
+        double epoch, lr, elapsed;
+        int got = sscanf(line, "%ld,%lf,%31[^,],%lf,%lf,%lf,%lf", &rows[n].step, &epoch,
+                         rows[n].split, &rows[n].loss, &rows[n].accuracy, &lr, &elapsed);
+        ck_assert_msg(got == 7, "bad row: %s", line);
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+START_TEST(test_run_outputs)
+{
+    make_tmp();
+    write_config("small.yaml", small_config);
+    ck_assert_int_eq(normlab("run small.yaml --quiet --threads 2"), 0);
+    row rows[200];
+    int n = read_metrics("results/small", rows, 200);
+    int train = 0, test = 0, trainmode = 0;
+    double first_train = -1, last_train = -1;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(rows[i].split, "train") == 0) {
+            if (first_train < 0)
+                first_train = rows[i].loss;
+            last_train = rows[i].loss;
+            train++;
+        }
+        test += strcmp(rows[i].split, "test") == 0;
+        trainmode += strcmp(rows[i].split, "test_trainmode") == 0;
+    }
+    ck_assert_int_eq(train, 12); /* 96 steps, a row every 8 */
+    ck_assert_int_eq(test, 4);   /* steps 0, 32, 64, 96 */
+    ck_assert_int_eq(trainmode, 4);
+    ck_assert_msg(last_train < 0.6 * first_train, "loss %g -> %g", first_train, last_train);
+    char path[512], value[64];
+    snprintf(path, sizeof path, "%s/results/small/summary.json", tmp);
+    char *summary = read_text(path);
+    ck_assert(nl_json_flat_get(summary, "status", value, sizeof value));
+    ck_assert_str_eq(value, "ok");
+    ck_assert(nl_json_flat_get(summary, "steps", value, sizeof value));
+    ck_assert_str_eq(value, "96");
+    ck_assert(nl_json_flat_get(summary, "final_test_accuracy", value, sizeof value));
+    ck_assert_double_gt(atof(value), 0.3);
+    free(summary);
+    /* the resolved config loads back */
+    snprintf(path, sizeof path, "%s/results/small/config.yaml", tmp);
+    nl_config *cfg = malloc(sizeof *cfg);
+    nl_error err = {0};
+    ck_assert_msg(nl_config_load(path, NULL, 0, cfg, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(cfg->train.batch_size, 32);
+    ck_assert_int_eq(cfg->model.norm.kind, NL_NORM_BATCH);
+    free(cfg);
+    /* a finished run is not overwritten without --force */
+    ck_assert_int_eq(normlab("run small.yaml --quiet"), 2);
+    char *out = output();
+    ck_assert_msg(strstr(out, "--force"), "%s", out);
+    free(out);
+    ck_assert_int_eq(normlab("run small.yaml --quiet --force"), 0);
+}
+END_TEST
+
+START_TEST(test_same_seed_same_metrics)
+{
+    make_tmp();
+    write_config("small.yaml", small_config);
+    ck_assert_int_eq(normlab("run small.yaml --quiet --threads 2 --out a"), 0);
+    ck_assert_int_eq(normlab("run small.yaml --quiet --threads 2 --out b"), 0);
+    ck_assert_int_eq(normlab("run small.yaml --quiet --threads 2 --out c --set seed=4"), 0);
+    row a[200], b[200], c[200];
+    int na = read_metrics("a", a, 200), nb = read_metrics("b", b, 200), nc = read_metrics("c", c, 200);
+    ck_assert_int_eq(na, nb);
+    ck_assert_int_eq(na, nc);
+    bool differs = false;
+    for (int i = 0; i < na; i++) {
+        /* everything but the timing column is identical */
+        ck_assert_int_eq(a[i].step, b[i].step);
+        ck_assert_str_eq(a[i].split, b[i].split);
+        ck_assert_msg(a[i].loss == b[i].loss && a[i].accuracy == b[i].accuracy,
+                      "row %d differs: %.9g vs %.9g", i, a[i].loss, b[i].loss);
+        differs |= a[i].loss != c[i].loss;
+    }
+    ck_assert_msg(differs, "another seed gave the same run");
+}
+END_TEST
+
+START_TEST(test_divergence_is_a_result)
+{
+    make_tmp();
+    write_config("small.yaml", small_config);
+    ck_assert_int_eq(normlab("run small.yaml --quiet --set model.norm.type=none --set "
+                             "train.optimizer.lr=1000 --out diverged"), 0);
+    char path[512], value[64];
+    snprintf(path, sizeof path, "%s/diverged/summary.json", tmp);
+    char *summary = read_text(path);
+    ck_assert(nl_json_flat_get(summary, "status", value, sizeof value));
+    ck_assert_str_eq(value, "diverged");
+    ck_assert(nl_json_flat_get(summary, "steps", value, sizeof value));
+    ck_assert_int_lt(atoi(value), 96); /* stopped early */
+    free(summary);
+}
+END_TEST
+
+START_TEST(test_bad_input_writes_nothing)
+{
+    make_tmp();
+    write_config("bad.yaml", "name: bad\nmodel:\n  norm:\n    type: bach\n");
+    ck_assert_int_eq(normlab("run bad.yaml"), 2);
+    char *out = output();
+    ck_assert_msg(strstr(out, "bad.yaml:4:") && strstr(out, "batch"), "%s", out);
+    free(out);
+    char path[512];
+    snprintf(path, sizeof path, "%s/results", tmp);
+    ck_assert_msg(!nl_path_exists(path), "a failed config created %s", path);
+    /* data that is not there: exit 2, nothing written */
+    write_config("nodata.yaml", "name: nodata\ndata: {dataset: mnist, path: /nonexistent/mnist}\n");
+    ck_assert_int_eq(normlab("run nodata.yaml"), 2);
+    out = output();
+    ck_assert_msg(strstr(out, "/nonexistent/mnist"), "%s", out);
+    free(out);
+    ck_assert(!nl_path_exists(path));
+    /* usage errors */
+    ck_assert_int_eq(normlab("run"), 2);
+    ck_assert_int_eq(normlab("run small.yaml --threads zero"), 2);
+    ck_assert_int_eq(normlab("run small.yaml --bogus"), 2);
+    ck_assert_int_eq(normlab("frobnicate"), 2);
+    ck_assert_int_eq(normlab("rnu"), 2);
+    out = output();
+    ck_assert_msg(strstr(out, "did you mean 'run'"), "%s", out);
+    free(out);
+}
+END_TEST
+
+static const char *long_config =
+    "name: long\n"
+    "data: {dataset: synthetic, train_size: 512, test_size: 64}\n"
+    "model: {arch: mlp, widths: [32]}\n"
+    "train: {batch_size: 16, steps: 2000000, eval_every: 100000, log_every: 50}\n";
+
+static pid_t start_long_run(void)
+{
+    write_config("long.yaml", long_config);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        if (chdir(tmp) != 0)
+            _exit(99);
+        freopen("/dev/null", "w", stdout);
+        freopen("/dev/null", "w", stderr);
+        execl(NORMLAB_BINARY, "normlab", "run", "long.yaml", "--quiet", "--threads", "1", (char *)NULL);
+        _exit(98);
+    }
+    /* wait until this run is training: its own summary says running and it
+     * has logged a few rows */
+    char dir[400], path[512];
+    snprintf(dir, sizeof dir, "%s/results/long", tmp);
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    for (int i = 0; i < 400; i++) {
+        struct stat st;
+        if (nl_run_dir_status(dir) == NL_RUN_RUNNING && nl_path_exists(dir) &&
+            stat(path, &st) == 0 && st.st_size > 300)
+            break;
+        usleep(25000);
+    }
+    return pid;
+}
+
+static void expect_status(const char *want)
+{
+    char path[512], value[64];
+    snprintf(path, sizeof path, "%s/results/long/summary.json", tmp);
+    char *summary = read_text(path);
+    ck_assert(nl_json_flat_get(summary, "status", value, sizeof value));
+    ck_assert_str_eq(value, want);
+    free(summary);
+    ck_assert_int_eq(nl_run_dir_status(tmp) , NL_RUN_RUNNING); /* no summary there */
+}
+
+START_TEST(test_interrupt_and_kill)
+{
+    make_tmp();
+    pid_t pid = start_long_run();
+    kill(pid, SIGINT);
+    int status;
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 1);
+    expect_status("failed");
+    /* a failed run is replaced without --force */
+    char old[512];
+    snprintf(old, sizeof old, "%s/results/long/metrics.csv", tmp);
+    unlink(old);
+    pid = start_long_run();
+    kill(pid, SIGKILL);
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    /* killed mid-run: the summary never claims it finished */
+    expect_status("running");
+    row rows[64];
+    ck_assert_int_gt(read_metrics("results/long", rows, 64), 0);
+}
+END_TEST
+
+START_TEST(test_validate_list_version)
+{
+    make_tmp();
+    write_config("good.yaml", small_config);
+    write_config("bad.yaml", "name: x\ntrain:\n  batch_size: 0\n");
+    ck_assert_int_eq(normlab("validate good.yaml"), 0);
+    ck_assert_int_eq(normlab("validate good.yaml bad.yaml"), 2);
+    char *out = output();
+    ck_assert_msg(strstr(out, "bad.yaml:3:") && strstr(out, "train.batch_size"), "%s", out);
+    free(out);
+    ck_assert_int_eq(normlab("validate --print good.yaml --set model.norm.type=group"), 0);
+    out = output();
+    ck_assert_msg(strstr(out, "group"), "%s", out);
+    free(out);
+    ck_assert_int_eq(normlab("list"), 0);
+    out = output();
+    for (int k = 0; k < nl_norm_names.count; k++)
+        ck_assert_msg(strstr(out, nl_norm_names.entries[k].name), "list lacks %s", nl_norm_names.entries[k].name);
+    free(out);
+    ck_assert_int_eq(normlab("--version"), 0);
+    ck_assert_int_eq(normlab("--help"), 0);
+    ck_assert_int_eq(normlab("run --help"), 0);
+    ck_assert_int_eq(normlab("validate --help"), 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_run_outputs);
+    tcase_add_test(tc, test_same_seed_same_metrics);
+    tcase_add_test(tc, test_divergence_is_a_result);
+    tcase_add_test(tc, test_bad_input_writes_nothing);
+    tcase_add_test(tc, test_interrupt_and_kill);
+    tcase_add_test(tc, test_validate_list_version);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
