@@ -14,12 +14,14 @@
 #include "train/spec.h"
 
 #define NL_CONFIG_MAX_ORIGINS 256
+#define NL_CONFIG_MAX_WARNINGS 8
 
 /* where a key's value came from, for errors raised after parsing */
 typedef struct {
     char key[96];     /* dotted path: "model.norm.groups" */
     char source[512]; /* file name, or "--set" */
     int line, column; /* 1-based; 0 for --set */
+    char setting[256]; /* --set: the override as given, "model.norm.groups=5" */
 } nl_config_origin;
 
 typedef struct {
@@ -33,6 +35,10 @@ typedef struct {
     nl_train_spec train;
     nl_config_origin origins[NL_CONFIG_MAX_ORIGINS];
     int n_origins;
+    /* things the loader accepted but the user should hear about, e.g. a key
+     * ignored because a --set override switched what it applies to */
+    char warnings[NL_CONFIG_MAX_WARNINGS][320];
+    int n_warnings;
 } nl_config;
 
 void nl_config_defaults(nl_config *cfg);
@@ -53,5 +59,16 @@ nl_code nl_config_write(const nl_config *cfg, FILE *out, nl_error *err);
 
 /* "file:line:col" of a key, or NULL when it took its default */
 const nl_config_origin *nl_config_origin_of(const nl_config *cfg, const char *key);
+/* where a key was set, as text: "configs/x.yaml:12:11", "--set a.b=1", or
+ * "default" */
+const char *nl_config_where(const nl_config *cfg, const char *key, char *buf, int size);
+
+/* The schema, for documentation and tools: the number of keys and the i-th
+ * dotted key path (in documentation order), NULL past the end. */
+int nl_config_key_count(void);
+const char *nl_config_key_name(int i);
+/* The key table of configs/README.md (markdown), generated from the schema:
+ * key, type, default, accepted values, meaning. */
+void nl_config_write_key_table(FILE *out);
 
 #endif

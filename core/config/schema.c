@@ -1,0 +1,672 @@
+/* The config schema table and the per-key helpers (accepted values, value
+ * formatting, range checks) that parsing, validation, the writer and the
+ * documentation share. */
+#include "config/schema.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const nl_name_entry optimizer_entries[] = {
+    {"sgd", "stochastic gradient descent with momentum (PyTorch's convention)"},
+};
+const nl_name_table nl_optimizer_names = {"optimizer", optimizer_entries, 1};
+
+#define FIELD(f) .off = offsetof(nl_config, f), .size = sizeof(((nl_config *)0)->f)
+#define LIST(f, n) FIELD(f), .count_off = offsetof(nl_config, n)
+#define BIT(v) (1u << (v))
+#define GE(x) .lo = (x), .flags = NL_KF_LO
+#define GT(x) .lo = (x), .flags = NL_KF_LO | NL_KF_LO_OPEN
+
+/* Documentation order; sections must be contiguous (the writer opens each
+ * section once). */
+const nl_key_def nl_config_schema[] = {
+    {.key = "name", .type = NL_KT_STRING, FIELD(name), .flags = NL_KF_RUN_NAME,
+     .default_doc = "the config file's name without .yaml",
+     .doc = "run name; the run directory is named after it"},
+    {.key = "seed", .type = NL_KT_INT, FIELD(seed), .lo = 0, .hi = (double)INT64_MAX,
+     .flags = NL_KF_LO | NL_KF_HI,
+     .doc = "seeds everything random: initialization, data order, synthetic data"},
+    {.key = "device", .type = NL_KT_ENUM, FIELD(device), .names = &nl_device_names,
+     .doc = "where to train; cuda needs a CUDA build and a GPU (checked when the run starts)"},
+    {.key = "threads", .type = NL_KT_INT, FIELD(threads), GE(0), .doc = "CPU threads; 0 = all cores (or OMP_NUM_THREADS)"},
+
+    {.key = "data.dataset", .type = NL_KT_ENUM, FIELD(data.kind), .names = &nl_dataset_names,
+     .doc = "which dataset"},
+    {.key = "data.path", .type = NL_KT_STRING, FIELD(data.path),
+     .doc = "directory holding the dataset's files; \"\" = the dataset's default directory"},
+    {.key = "data.train_size", .type = NL_KT_INT, FIELD(data.train_size), GE(0),
+     .doc = "training samples used: the first N of the training split; 0 = all"},
+    {.key = "data.test_size", .type = NL_KT_INT, FIELD(data.test_size), GE(0),
+     .doc = "test samples used: the first N of the test split; 0 = all"},
+    {.key = "data.standardize", .type = NL_KT_BOOL, FIELD(data.standardize),
+     .doc = "subtract the training split's per-channel mean and divide by its std"},
+    {.key = "data.shape", .type = NL_KT_SHAPE, .lo = 1, .hi = NL_SHAPE_MAX_CHANNELS,
+     .flags = NL_KF_LO | NL_KF_HI,
+     .when_key = "data.dataset", .when_mask = BIT(NL_DATA_SYNTHETIC),
+     .doc = "sample shape: [c, h, w] images, or [d] feature vectors (c = d, h = w = 1)"},
+    {.key = "data.classes", .type = NL_KT_INT, FIELD(data.synthetic_classes), .lo = 2,
+     .hi = 1000, .flags = NL_KF_LO | NL_KF_HI, .when_key = "data.dataset",
+     .when_mask = BIT(NL_DATA_SYNTHETIC), .doc = "number of classes"},
+
+    {.key = "model.arch", .type = NL_KT_ENUM, FIELD(model.arch), .names = &nl_arch_names,
+     .doc = "architecture"},
+    {.key = "model.widths", .type = NL_KT_INT_LIST, LIST(model.widths, model.n_widths),
+     .min_items = 1, .max_items = NL_MAX_WIDTHS, GE(1),
+     .doc = "mlp: hidden layer widths; cnn/resnet: channels of each stage (each stage after "
+            "the first halves the image)"},
+    {.key = "model.activation", .type = NL_KT_ENUM, FIELD(model.activation),
+     .names = &nl_activation_names, .doc = "nonlinearity (resnet blocks always use relu)"},
+    {.key = "model.pool", .type = NL_KT_ENUM, FIELD(model.pool), .names = &nl_pool_names,
+     .when_key = "model.arch", .when_mask = BIT(NL_ARCH_CNN),
+     .doc = "pooling after each stage"},
+    {.key = "model.convs_per_stage", .type = NL_KT_INT, FIELD(model.convs_per_stage), GE(1),
+     .when_key = "model.arch",
+     .when_mask = BIT(NL_ARCH_CNN), .doc = "3x3 convolutions (each with norm and activation) per stage"},
+    {.key = "model.blocks_per_stage", .type = NL_KT_INT, FIELD(model.blocks_per_stage), GE(1),
+     .when_key = "model.arch",
+     .when_mask = BIT(NL_ARCH_RESNET), .doc = "basic residual blocks per stage"},
+    {.key = "model.stem_width", .type = NL_KT_INT, FIELD(model.stem_width), GE(0),
+     .when_key = "model.arch", .when_mask = BIT(NL_ARCH_RESNET),
+     .doc = "channels of the stem convolution; 0 = widths[0]"},
+    {.key = "model.bias", .type = NL_KT_BIAS, FIELD(model.bias),
+     .doc = "biases of linear/conv layers; auto: none where a norm with a learned shift follows"},
+    {.key = "model.init", .type = NL_KT_ENUM, FIELD(model.init), .names = &nl_init_names,
+     .doc = "weight initialization"},
+    {.key = "model.init_std", .type = NL_KT_FLOAT, FIELD(model.init_std), GT(0),
+     .when_key = "model.init", .when_mask = BIT(NL_INIT_GAUSSIAN),
+     .doc = "standard deviation of the gaussian initialization"},
+
+    {.key = "model.norm.type", .type = NL_KT_ENUM, FIELD(model.norm.kind), .names = &nl_norm_names,
+     .doc = "normalizer"},
+    {.key = "model.norm.placement", .type = NL_KT_ENUM, FIELD(model.norm.placement),
+     .names = &nl_placement_names, .default_doc = "before (post for resnet)",
+     .doc = "where the norm sits: before/after the activation (mlp, cnn); post/pre-activation "
+            "blocks (resnet)"},
+    {.key = "model.norm.groups", .type = NL_KT_INT, FIELD(model.norm.groups), GE(1),
+     .when_key = "model.norm.type",
+     .when_mask = BIT(NL_NORM_GROUP),
+     .doc = "channel groups; must divide the channels of every normalized layer"},
+    {.key = "model.norm.eps", .type = NL_KT_FLOAT, FIELD(model.norm.eps), GT(0),
+     .doc = "added to the variance inside the square root"},
+    {.key = "model.norm.momentum", .type = NL_KT_MOMENTUM, FIELD(model.norm.momentum), .lo = 0,
+     .hi = 1, .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.norm.type",
+     .when_mask = BIT(NL_NORM_BATCH) | BIT(NL_NORM_INSTANCE),
+     .doc = "running statistics: running = (1 - m) * running + m * batch (PyTorch); "
+            "cumulative (or null): plain average of all batches"},
+    {.key = "model.norm.affine", .type = NL_KT_BOOL, FIELD(model.norm.affine),
+     .doc = "learned per-channel scale (gamma) and shift (beta)"},
+    {.key = "model.norm.track_running_stats", .type = NL_KT_BOOL,
+     FIELD(model.norm.track_running_stats), .when_key = "model.norm.type",
+     .when_mask = BIT(NL_NORM_BATCH) | BIT(NL_NORM_INSTANCE),
+     .default_doc = "true for batch, false for instance",
+     .doc = "keep running statistics and use them in eval mode; false: batch statistics in eval too"},
+
+    {.key = "train.batch_size", .type = NL_KT_INT, FIELD(train.batch_size), GE(1), .doc = "training batch size"},
+    {.key = "train.eval_batch_size", .type = NL_KT_INT, FIELD(train.eval_batch_size), GE(1),
+     .doc = "evaluation batch size (eval mode; train-mode evaluation uses batch_size)"},
+    {.key = "train.epochs", .type = NL_KT_INT, FIELD(train.epochs), .lo = 1,
+     .flags = NL_KF_LO | NL_KF_ZERO_UNSET, .default_doc = "1 (when steps is not given)",
+     .doc = "passes over the training split; give epochs or steps, not both"},
+    {.key = "train.steps", .type = NL_KT_INT, FIELD(train.steps), .lo = 1,
+     .flags = NL_KF_LO | NL_KF_ZERO_UNSET, .default_doc = "not set (epochs is used)",
+     .doc = "optimizer steps (batches); give epochs or steps, not both"},
+
+    {.key = "train.optimizer.type", .type = NL_KT_ENUM, .names = &nl_optimizer_names,
+     .flags = NL_KF_NO_FIELD, .default_doc = "sgd", .doc = "optimizer"},
+    {.key = "train.optimizer.lr", .type = NL_KT_FLOAT, FIELD(train.optimizer.lr), GT(0),
+     .doc = "base learning rate"},
+    {.key = "train.optimizer.momentum", .type = NL_KT_FLOAT, FIELD(train.optimizer.momentum),
+     .lo = 0, .hi = 1, .flags = NL_KF_LO | NL_KF_HI | NL_KF_HI_OPEN,
+     .doc = "SGD momentum (PyTorch: v = momentum * v + (1 - dampening) * g; p -= lr * v)"},
+    {.key = "train.optimizer.dampening", .type = NL_KT_FLOAT, FIELD(train.optimizer.dampening),
+     .lo = 0, .hi = 1, .flags = NL_KF_LO | NL_KF_HI, .doc = "momentum dampening"},
+    {.key = "train.optimizer.nesterov", .type = NL_KT_BOOL, FIELD(train.optimizer.nesterov),
+     .doc = "Nesterov momentum; needs momentum > 0 and dampening 0"},
+    {.key = "train.optimizer.weight_decay", .type = NL_KT_FLOAT,
+     FIELD(train.optimizer.weight_decay), GE(0), .doc = "L2 penalty added to the gradient"},
+    {.key = "train.optimizer.decay_norm_and_bias", .type = NL_KT_BOOL,
+     FIELD(train.optimizer.decay_norm_and_bias),
+     .doc = "false: norm gammas/betas and biases get no weight decay"},
+
+    {.key = "train.schedule.type", .type = NL_KT_ENUM, FIELD(train.schedule.kind),
+     .names = &nl_schedule_names, .doc = "learning-rate schedule"},
+    {.key = "train.schedule.warmup_steps", .type = NL_KT_INT, FIELD(train.schedule.warmup_steps),
+     GE(0), .doc = "linear warmup from lr / warmup_steps to lr over this many steps"},
+    {.key = "train.schedule.milestones", .type = NL_KT_INT_LIST,
+     LIST(train.schedule.milestones, train.schedule.n_milestones), .min_items = 0,
+     .max_items = NL_MAX_MILESTONES, .lo = 1, .flags = NL_KF_LO | NL_KF_INCREASING,
+     .when_key = "train.schedule.type", .when_mask = BIT(NL_SCHED_STEP),
+     .doc = "steps at which lr is multiplied by gamma"},
+    {.key = "train.schedule.gamma", .type = NL_KT_FLOAT, FIELD(train.schedule.gamma), .lo = 0,
+     .hi = 1, .flags = NL_KF_LO | NL_KF_LO_OPEN | NL_KF_HI, .when_key = "train.schedule.type",
+     .when_mask = BIT(NL_SCHED_STEP), .doc = "factor applied at each milestone"},
+    {.key = "train.schedule.min_lr", .type = NL_KT_FLOAT, FIELD(train.schedule.min_lr), GE(0),
+     .when_key = "train.schedule.type", .when_mask = BIT(NL_SCHED_COSINE),
+     .doc = "learning rate reached at the last step"},
+
+    {.key = "train.eval_every", .type = NL_KT_INT, FIELD(train.eval_every), GE(1),
+     .doc = "steps between evaluations on the test split (and one at the end)"},
+    {.key = "train.log_every", .type = NL_KT_INT, FIELD(train.log_every), GE(1),
+     .doc = "steps per training log row (mean loss/accuracy over them)"},
+    {.key = "train.diverge_loss", .type = NL_KT_FLOAT, FIELD(train.diverge_loss), GT(0),
+     .doc = "a training loss above this (or NaN/inf) ends the run as diverged"},
+    {.key = "train.eval_trainmode", .type = NL_KT_BOOL, FIELD(train.eval_trainmode),
+     .doc = "also evaluate with batch statistics (train mode), reported as test_trainmode"},
+
+    {.key = "train.trace.activation", .type = NL_KT_STRING, FIELD(train.trace.activation),
+     .doc = "activation to trace, by layer name (e.g. \"norm3\"); \"\" = no tracing"},
+    {.key = "train.trace.unit", .type = NL_KT_INT, FIELD(train.trace.unit), GE(0),
+     .doc = "which feature/channel of that activation"},
+    {.key = "train.trace.every", .type = NL_KT_INT, FIELD(train.trace.every), GE(1),
+     .doc = "steps between trace samples"},
+    {.key = "train.trace.percentiles", .type = NL_KT_FLOAT_LIST,
+     LIST(train.trace.percentiles, train.trace.n_percentiles), .min_items = 1,
+     .max_items = NL_MAX_PERCENTILES, .lo = 0, .hi = 100, .flags = NL_KF_LO | NL_KF_HI,
+     .doc = "percentiles of the unit's distribution to record (Ioffe & Szegedy: 15, 50, 85)"},
+    {.key = "train.trace.samples", .type = NL_KT_INT, FIELD(train.trace.samples), GE(1),
+     .doc = "fixed test samples the trace is measured on"},
+};
+const int nl_config_schema_count = (int)(sizeof nl_config_schema / sizeof nl_config_schema[0]);
+
+const nl_key_def *nl_schema_find(const char *key)
+{
+    for (int i = 0; i < nl_config_schema_count; i++)
+        if (strcmp(nl_config_schema[i].key, key) == 0)
+            return &nl_config_schema[i];
+    return NULL;
+}
+
+bool nl_schema_is_section(const char *path)
+{
+    size_t n = strlen(path);
+    if (n == 0)
+        return true;
+    for (int i = 0; i < nl_config_schema_count; i++)
+        if (strncmp(nl_config_schema[i].key, path, n) == 0 && nl_config_schema[i].key[n] == '.')
+            return true;
+    return false;
+}
+
+/* ---- field access ---- */
+
+long long nl_schema_get_int(const nl_key_def *def, const nl_config *cfg)
+{
+    const void *p = nl_schema_cfield(cfg, def);
+    if (def->size == sizeof(int)) {
+        int v;
+        memcpy(&v, p, sizeof v);
+        return v;
+    }
+    if (def->off == offsetof(nl_config, seed))
+        return cfg->seed > (uint64_t)INT64_MAX ? -1 : (long long)cfg->seed;
+    long v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+void nl_schema_set_int(const nl_key_def *def, nl_config *cfg, long long value)
+{
+    void *p = nl_schema_field(cfg, def);
+    if (def->size == sizeof(int)) {
+        int v = (int)value;
+        memcpy(p, &v, sizeof v);
+    } else if (def->off == offsetof(nl_config, seed)) {
+        cfg->seed = (uint64_t)value;
+    } else {
+        long v = (long)value;
+        memcpy(p, &v, sizeof v);
+    }
+}
+
+static int get_enum(const nl_key_def *def, const nl_config *cfg)
+{
+    if (def->flags & NL_KF_NO_FIELD)
+        return 0;
+    int v;
+    memcpy(&v, nl_schema_cfield(cfg, def), sizeof v);
+    return v;
+}
+
+static float get_float(const nl_key_def *def, const nl_config *cfg)
+{
+    float v;
+    memcpy(&v, nl_schema_cfield(cfg, def), sizeof v);
+    return v;
+}
+
+static int get_count(const nl_key_def *def, const nl_config *cfg)
+{
+    int n;
+    memcpy(&n, (const char *)cfg + def->count_off, sizeof n);
+    return n;
+}
+
+/* ---- text ---- */
+
+static const char *article(const char *word)
+{
+    return strchr("aeiouAEIOU", word[0]) ? "an" : "a";
+}
+
+static void fmt_bound(double x, bool is_int, char *buf, size_t size)
+{
+    if (is_int)
+        snprintf(buf, size, "%lld", (long long)x);
+    else
+        snprintf(buf, size, "%g", x);
+}
+
+/* "an integer >= 1", "a number in [0, 1)", ... (noun "an integer" / "a number") */
+static const char *range_text(const nl_key_def *def, const char *noun, bool is_int, char *buf,
+                              size_t size)
+{
+    char lo[32], hi[32];
+    fmt_bound(def->lo, is_int, lo, sizeof lo);
+    fmt_bound(def->hi, is_int, hi, sizeof hi);
+    const unsigned f = def->flags;
+    /* the int64 ceiling of seed is not worth reading */
+    const bool has_hi = (f & NL_KF_HI) && def->hi < 1e18;
+    if ((f & NL_KF_LO) && has_hi)
+        snprintf(buf, size, "%s in %c%s, %s%c", noun, (f & NL_KF_LO_OPEN) ? '(' : '[', lo, hi,
+                 (f & NL_KF_HI_OPEN) ? ')' : ']');
+    else if (f & NL_KF_LO)
+        snprintf(buf, size, "%s %s %s", noun, (f & NL_KF_LO_OPEN) ? ">" : ">=", lo);
+    else if (has_hi)
+        snprintf(buf, size, "%s %s %s", noun, (f & NL_KF_HI_OPEN) ? "<" : "<=", hi);
+    else
+        snprintf(buf, size, "%s", noun);
+    return buf;
+}
+
+const char *nl_schema_accepted(const nl_key_def *def, char *buf, size_t size)
+{
+    char inner[256];
+    switch (def->type) {
+    case NL_KT_INT:
+        return range_text(def, "an integer", true, buf, size);
+    case NL_KT_FLOAT:
+        return range_text(def, "a number", false, buf, size);
+    case NL_KT_BOOL:
+        snprintf(buf, size, "true | false");
+        return buf;
+    case NL_KT_STRING:
+        if (def->flags & NL_KF_RUN_NAME)
+            snprintf(buf, size,
+                     "a name of 1 to %zu letters, digits and . _ - + = , @ (not starting with . "
+                     "or -)",
+                     def->size - 1);
+        else
+            snprintf(buf, size, "a string of up to %zu bytes", def->size - 1);
+        return buf;
+    case NL_KT_ENUM:
+        return nl_name_choices(def->names, buf, (int)size);
+    case NL_KT_BIAS:
+        snprintf(buf, size, "auto | true | false");
+        return buf;
+    case NL_KT_MOMENTUM:
+        snprintf(buf, size, "%s, or cumulative (null) for a cumulative average",
+                 range_text(def, "a number", false, inner, sizeof inner));
+        return buf;
+    case NL_KT_INT_LIST:
+    case NL_KT_FLOAT_LIST: {
+        const bool is_int = def->type == NL_KT_INT_LIST;
+        range_text(def, is_int ? "integers" : "numbers", is_int, inner, sizeof inner);
+        char count[64];
+        if (def->min_items == 0)
+            snprintf(count, sizeof count, "up to %d", def->max_items);
+        else if (def->min_items == def->max_items)
+            snprintf(count, sizeof count, "%d", def->min_items);
+        else
+            snprintf(count, sizeof count, "%d to %d", def->min_items, def->max_items);
+        snprintf(buf, size, "a list of %s %s%s", count,
+                 (def->flags & NL_KF_INCREASING) ? "increasing " : "", inner);
+        return buf;
+    }
+    case NL_KT_SHAPE:
+        snprintf(buf, size, "[c, h, w] or [d] with c (or d) in [%g, %g] and h, w in [1, %d]",
+                 def->lo, def->hi, NL_SHAPE_MAX_SIDE);
+        return buf;
+    }
+    buf[0] = '\0';
+    return buf;
+}
+
+const char *nl_schema_type_name(const nl_key_def *def)
+{
+    switch (def->type) {
+    case NL_KT_INT:
+        return "integer";
+    case NL_KT_FLOAT:
+        return "number";
+    case NL_KT_BOOL:
+        return "bool";
+    case NL_KT_STRING:
+        return "string";
+    case NL_KT_ENUM:
+        return "name";
+    case NL_KT_BIAS:
+        return "auto or bool";
+    case NL_KT_MOMENTUM:
+        return "number or cumulative";
+    case NL_KT_INT_LIST:
+        return "list of integers";
+    case NL_KT_FLOAT_LIST:
+        return "list of numbers";
+    case NL_KT_SHAPE:
+        return "list of integers";
+    }
+    return "?";
+}
+
+const char *nl_schema_when_text(const nl_key_def *def, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (!def->when_key)
+        return buf;
+    const nl_key_def *on = nl_schema_find(def->when_key);
+    int used = snprintf(buf, size, "%s is ", def->when_key);
+    int shown = 0;
+    for (int v = 0; v < on->names->count && used >= 0 && (size_t)used < size; v++)
+        if (def->when_mask & BIT(v))
+            used += snprintf(buf + used, size - (size_t)used, "%s%s", shown++ ? " or " : "",
+                             on->names->entries[v].name);
+    return buf;
+}
+
+bool nl_schema_applies(const nl_key_def *def, const nl_config *cfg)
+{
+    if (!def->when_key)
+        return true;
+    const nl_key_def *on = nl_schema_find(def->when_key);
+    const int v = get_enum(on, cfg);
+    return v >= 0 && v < 32 && (def->when_mask & BIT(v));
+}
+
+const char *nl_format_float(float value, char *buf, size_t size)
+{
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(buf, size, "%.*g", digits, (double)value);
+        if (strtof(buf, NULL) == value)
+            break;
+    }
+    return buf;
+}
+
+const char *nl_format_string(const char *value, char *buf, size_t size)
+{
+    size_t used = 0;
+    if (size < 3) {
+        buf[0] = '\0';
+        return buf;
+    }
+    buf[used++] = '"';
+    for (const unsigned char *p = (const unsigned char *)value; *p && used + 6 < size; p++) {
+        if (*p == '"' || *p == '\\') {
+            buf[used++] = '\\';
+            buf[used++] = (char)*p;
+        } else if (*p < 0x20 || *p == 0x7f) {
+            used += (size_t)snprintf(buf + used, size - used, "\\x%02x", *p);
+        } else {
+            buf[used++] = (char)*p; /* UTF-8 passes through */
+        }
+    }
+    buf[used++] = '"';
+    buf[used] = '\0';
+    return buf;
+}
+
+const char *nl_schema_format(const nl_key_def *def, const nl_config *cfg, char *buf, size_t size)
+{
+    char num[64];
+    switch (def->type) {
+    case NL_KT_INT:
+        if (def->off == offsetof(nl_config, seed))
+            snprintf(buf, size, "%" PRIu64, cfg->seed);
+        else
+            snprintf(buf, size, "%lld", nl_schema_get_int(def, cfg));
+        return buf;
+    case NL_KT_FLOAT:
+        return nl_format_float(get_float(def, cfg), buf, size);
+    case NL_KT_BOOL: {
+        bool b;
+        memcpy(&b, nl_schema_cfield(cfg, def), sizeof b);
+        snprintf(buf, size, "%s", b ? "true" : "false");
+        return buf;
+    }
+    case NL_KT_STRING:
+        return nl_format_string((const char *)nl_schema_cfield(cfg, def), buf, size);
+    case NL_KT_ENUM:
+        snprintf(buf, size, "%s", nl_name_of(def->names, get_enum(def, cfg)));
+        return buf;
+    case NL_KT_BIAS: {
+        const int b = cfg->model.bias;
+        snprintf(buf, size, "%s", b < 0 ? "auto" : b ? "true" : "false");
+        return buf;
+    }
+    case NL_KT_MOMENTUM:
+        if (cfg->model.norm.cumulative)
+            snprintf(buf, size, "cumulative");
+        else
+            nl_format_float(cfg->model.norm.momentum, buf, size);
+        return buf;
+    case NL_KT_INT_LIST:
+    case NL_KT_FLOAT_LIST: {
+        const int n = get_count(def, cfg);
+        size_t used = (size_t)snprintf(buf, size, "[");
+        for (int i = 0; i < n && i < def->max_items && used < size; i++) {
+            const char *item;
+            if (def->type == NL_KT_INT_LIST) {
+                int v;
+                memcpy(&v, (const char *)nl_schema_cfield(cfg, def) + (size_t)i * sizeof v,
+                       sizeof v);
+                snprintf(num, sizeof num, "%d", v);
+                item = num;
+            } else {
+                float v;
+                memcpy(&v, (const char *)nl_schema_cfield(cfg, def) + (size_t)i * sizeof v,
+                       sizeof v);
+                item = nl_format_float(v, num, sizeof num);
+            }
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", item);
+        }
+        if (used < size)
+            snprintf(buf + used, size - used, "]");
+        return buf;
+    }
+    case NL_KT_SHAPE: {
+        const nl_data_spec *d = &cfg->data;
+        if (d->synthetic_h == 1 && d->synthetic_w == 1)
+            snprintf(buf, size, "[%d]", d->synthetic_c);
+        else
+            snprintf(buf, size, "[%d, %d, %d]", d->synthetic_c, d->synthetic_h, d->synthetic_w);
+        return buf;
+    }
+    }
+    buf[0] = '\0';
+    return buf;
+}
+
+void nl_schema_copy(const nl_key_def *def, nl_config *dst, const nl_config *src)
+{
+    switch (def->type) {
+    case NL_KT_SHAPE:
+        dst->data.synthetic_c = src->data.synthetic_c;
+        dst->data.synthetic_h = src->data.synthetic_h;
+        dst->data.synthetic_w = src->data.synthetic_w;
+        return;
+    case NL_KT_MOMENTUM:
+        dst->model.norm.momentum = src->model.norm.momentum;
+        dst->model.norm.cumulative = src->model.norm.cumulative;
+        return;
+    case NL_KT_INT_LIST:
+    case NL_KT_FLOAT_LIST:
+        memcpy((char *)dst + def->count_off, (const char *)src + def->count_off, sizeof(int));
+        break;
+    default:
+        break;
+    }
+    if (!(def->flags & NL_KF_NO_FIELD))
+        memcpy(nl_schema_field(dst, def), nl_schema_cfield(src, def), def->size);
+}
+
+bool nl_schema_equal(const nl_key_def *def, const nl_config *a, const nl_config *b)
+{
+    char x[2048], y[2048];
+    /* the formatted value is exact (floats round-trip, lists only their items) */
+    return strcmp(nl_schema_format(def, a, x, sizeof x), nl_schema_format(def, b, y, sizeof y)) == 0;
+}
+
+static bool in_range(const nl_key_def *def, double v)
+{
+    const unsigned f = def->flags;
+    if (f & NL_KF_LO) {
+        if ((f & NL_KF_LO_OPEN) ? !(v > def->lo) : !(v >= def->lo))
+            return false;
+    }
+    if (f & NL_KF_HI) {
+        if ((f & NL_KF_HI_OPEN) ? !(v < def->hi) : !(v <= def->hi))
+            return false;
+    }
+    return true;
+}
+
+static bool range_fail(const nl_key_def *def, const char *value, char *msg, size_t size)
+{
+    char acc[512];
+    snprintf(msg, size, "%s is out of range; accepted: %s", value,
+             nl_schema_accepted(def, acc, sizeof acc));
+    return false;
+}
+
+static bool valid_run_name(const char *s)
+{
+    if (!s[0] || s[0] == '.' || s[0] == '-')
+        return false;
+    for (const char *p = s; *p; p++) {
+        const char c = *p;
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || strchr("._-+=,@", c);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+bool nl_schema_check_string(const nl_key_def *def, const char *s, char *msg, size_t size)
+{
+    char acc[512], val[1024];
+    if (strlen(s) >= def->size) {
+        snprintf(msg, size, "the string is %zu bytes long; accepted: %s", strlen(s),
+                 nl_schema_accepted(def, acc, sizeof acc));
+        return false;
+    }
+    if ((def->flags & NL_KF_RUN_NAME) && !valid_run_name(s)) {
+        snprintf(msg, size, "%s is not a valid run name (it names the run directory); accepted: %s",
+                 nl_format_string(s, val, sizeof val), nl_schema_accepted(def, acc, sizeof acc));
+        return false;
+    }
+    return true;
+}
+
+bool nl_schema_check_value(const nl_key_def *def, const nl_config *cfg, char *msg, size_t size)
+{
+    char val[2048];
+    switch (def->type) {
+    case NL_KT_INT: {
+        if (def->off == offsetof(nl_config, seed)) {
+            if (cfg->seed > (uint64_t)INT64_MAX)
+                return range_fail(def, nl_schema_format(def, cfg, val, sizeof val), msg, size);
+            return true;
+        }
+        const long long v = nl_schema_get_int(def, cfg);
+        if (v == 0 && (def->flags & NL_KF_ZERO_UNSET))
+            return true;
+        if (!in_range(def, (double)v))
+            return range_fail(def, nl_schema_format(def, cfg, val, sizeof val), msg, size);
+        return true;
+    }
+    case NL_KT_FLOAT: {
+        const float v = get_float(def, cfg);
+        if (!isfinite(v) || !in_range(def, v))
+            return range_fail(def, nl_schema_format(def, cfg, val, sizeof val), msg, size);
+        return true;
+    }
+    case NL_KT_MOMENTUM:
+        if (cfg->model.norm.cumulative)
+            return true;
+        if (!isfinite(cfg->model.norm.momentum) || !in_range(def, cfg->model.norm.momentum))
+            return range_fail(def, nl_schema_format(def, cfg, val, sizeof val), msg, size);
+        return true;
+    case NL_KT_BOOL:
+        return true;
+    case NL_KT_STRING: {
+        const char *s = (const char *)nl_schema_cfield(cfg, def);
+        if (memchr(s, '\0', def->size) == NULL) {
+            snprintf(msg, size, "the value is not terminated within %zu bytes", def->size);
+            return false;
+        }
+        return nl_schema_check_string(def, s, msg, size);
+    }
+    case NL_KT_ENUM: {
+        const int v = get_enum(def, cfg);
+        if (v < 0 || v >= def->names->count) {
+            char acc[256];
+            snprintf(msg, size, "%d is not %s %s; accepted: %s", v, article(def->names->what),
+                     def->names->what, nl_schema_accepted(def, acc, sizeof acc));
+            return false;
+        }
+        return true;
+    }
+    case NL_KT_BIAS:
+        if (cfg->model.bias < -1 || cfg->model.bias > 1) {
+            snprintf(msg, size, "%d is not a bias setting (-1 auto, 0 false, 1 true)",
+                     cfg->model.bias);
+            return false;
+        }
+        return true;
+    case NL_KT_INT_LIST:
+    case NL_KT_FLOAT_LIST: {
+        const int n = get_count(def, cfg);
+        if (n < def->min_items || n > def->max_items) {
+            char acc[256];
+            snprintf(msg, size, "%d items; accepted: %s", n, nl_schema_accepted(def, acc, sizeof acc));
+            return false;
+        }
+        double prev = -INFINITY;
+        for (int i = 0; i < n; i++) {
+            double v;
+            if (def->type == NL_KT_INT_LIST) {
+                int x;
+                memcpy(&x, (const char *)nl_schema_cfield(cfg, def) + (size_t)i * sizeof x, sizeof x);
+                v = x;
+            } else {
+                float x;
+                memcpy(&x, (const char *)nl_schema_cfield(cfg, def) + (size_t)i * sizeof x, sizeof x);
+                v = x;
+            }
+            if (!isfinite(v) || !in_range(def, v) ||
+                ((def->flags & NL_KF_INCREASING) && !(v > prev))) {
+                char acc[256];
+                snprintf(msg, size, "%s: item %d (%g) is out of range; accepted: %s",
+                         nl_schema_format(def, cfg, val, sizeof val), i, v,
+                         nl_schema_accepted(def, acc, sizeof acc));
+                return false;
+            }
+            prev = v;
+        }
+        return true;
+    }
+    case NL_KT_SHAPE: {
+        const nl_data_spec *d = &cfg->data;
+        if (!in_range(def, d->synthetic_c) || d->synthetic_h < 1 || d->synthetic_w < 1 ||
+            d->synthetic_h > NL_SHAPE_MAX_SIDE || d->synthetic_w > NL_SHAPE_MAX_SIDE)
+            return range_fail(def, nl_schema_format(def, cfg, val, sizeof val), msg, size);
+        return true;
+    }
+    }
+    return true;
+}

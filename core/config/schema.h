@@ -1,0 +1,110 @@
+/* The config schema: one table of keys (dotted path, type, where the value
+ * lives in nl_config, default, accepted values, one line of documentation).
+ * Parsing, --set overrides, validation, the resolved-config writer and the
+ * key table in configs/README.md are all driven by it. Internal to
+ * core/config. */
+#ifndef NL_CONFIG_SCHEMA_H
+#define NL_CONFIG_SCHEMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/names.h"
+#include "config/config.h"
+
+/* limits of the synthetic data generator (core/data/synthetic.c) */
+#define NL_SHAPE_MAX_CHANNELS 16
+#define NL_SHAPE_MAX_SIDE 1024
+
+typedef enum {
+    NL_KT_INT,        /* int or long (size) */
+    NL_KT_FLOAT,      /* float */
+    NL_KT_BOOL,       /* bool */
+    NL_KT_STRING,     /* char[size] */
+    NL_KT_ENUM,       /* int-sized enum named by `names` */
+    NL_KT_BIAS,       /* auto | true | false -> int -1 / 1 / 0 */
+    NL_KT_MOMENTUM,   /* number in [0, 1], or cumulative / null (model.norm.momentum) */
+    NL_KT_INT_LIST,   /* int[], count at count_off */
+    NL_KT_FLOAT_LIST, /* float[], count at count_off */
+    NL_KT_SHAPE,      /* [c, h, w] or [d] (data.shape) */
+} nl_key_type;
+
+enum {
+    NL_KF_LO = 1 << 0,         /* lower bound lo */
+    NL_KF_HI = 1 << 1,         /* upper bound hi */
+    NL_KF_LO_OPEN = 1 << 2,    /* > lo rather than >= lo */
+    NL_KF_HI_OPEN = 1 << 3,    /* < hi rather than <= hi */
+    NL_KF_INCREASING = 1 << 4, /* list items strictly increasing */
+    NL_KF_ZERO_UNSET = 1 << 5, /* 0 in the struct means "not given" (train.epochs/steps) */
+    NL_KF_RUN_NAME = 1 << 6,   /* a run name: restricted characters */
+    NL_KF_NO_FIELD = 1 << 7,   /* checked but stored nowhere (train.optimizer.type) */
+};
+
+typedef struct {
+    const char *key;  /* dotted path */
+    nl_key_type type;
+    size_t off;       /* offset of the field in nl_config */
+    size_t size;      /* size of the field (int: 4 or 8; string: buffer; list: array) */
+    size_t count_off; /* lists: offset of the int item count */
+    int min_items, max_items;
+    const nl_name_table *names; /* NL_KT_ENUM */
+    double lo, hi;
+    unsigned flags;
+    /* applies only when the enum key `when_key` has a value in `when_mask`
+     * (bit per value); NULL: always */
+    const char *when_key;
+    unsigned when_mask;
+    const char *default_doc; /* default, when it is not simply the default config's value */
+    const char *doc;         /* one line */
+} nl_key_def;
+
+extern const nl_key_def nl_config_schema[];
+extern const int nl_config_schema_count;
+/* optimizer types (only sgd for now); move to base/names.h when a second appears */
+extern const nl_name_table nl_optimizer_names;
+
+const nl_key_def *nl_schema_find(const char *key);
+/* true when `path` is a section ("model", "train.optimizer") */
+bool nl_schema_is_section(const char *path);
+
+/* "an integer >= 1", "a number in [0, 1)", "none | batch | ...", ... */
+const char *nl_schema_accepted(const nl_key_def *def, char *buf, size_t size);
+/* "integer", "number", "list of integers", ... for the key table */
+const char *nl_schema_type_name(const nl_key_def *def);
+/* the "when" condition as text: "data.dataset is synthetic" ("" when always) */
+const char *nl_schema_when_text(const nl_key_def *def, char *buf, size_t size);
+/* whether the key applies under cfg (its when condition holds) */
+bool nl_schema_applies(const nl_key_def *def, const nl_config *cfg);
+
+/* the value of a key in cfg as YAML text (round-trips through the parser) */
+const char *nl_schema_format(const nl_key_def *def, const nl_config *cfg, char *buf, size_t size);
+/* a float in the shortest form that reads back to the same float */
+const char *nl_format_float(float value, char *buf, size_t size);
+/* a YAML double-quoted string */
+const char *nl_format_string(const char *value, char *buf, size_t size);
+
+/* copies one key's field(s) from src to dst */
+void nl_schema_copy(const nl_key_def *def, nl_config *dst, const nl_config *src);
+/* whether one key's field(s) are equal in a and b */
+bool nl_schema_equal(const nl_key_def *def, const nl_config *a, const nl_config *b);
+
+/* Range/shape check of the value stored in cfg (what parsing checks, for
+ * configs filled by hand); on failure writes "<value> is out of range;
+ * accepted: ..." into msg and returns false. */
+bool nl_schema_check_value(const nl_key_def *def, const nl_config *cfg, char *msg, size_t size);
+/* the same for a string value before it is stored */
+bool nl_schema_check_string(const nl_key_def *def, const char *s, char *msg, size_t size);
+
+/* field access */
+static inline void *nl_schema_field(nl_config *cfg, const nl_key_def *def)
+{
+    return (char *)cfg + def->off;
+}
+static inline const void *nl_schema_cfield(const nl_config *cfg, const nl_key_def *def)
+{
+    return (const char *)cfg + def->off;
+}
+long long nl_schema_get_int(const nl_key_def *def, const nl_config *cfg);
+void nl_schema_set_int(const nl_key_def *def, nl_config *cfg, long long value);
+
+#endif
