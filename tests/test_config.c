@@ -1,0 +1,986 @@
+/* Configs: defaults, good configs, a table of bad configs and bad overrides
+ * (each error must name the line and say what is accepted), overrides,
+ * origins, the resolved-config round trip, the repository's configs and the
+ * key table in configs/README.md. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "testutil.h"
+
+#define SRC "bad.yaml"
+
+static nl_config *cfg_new(void)
+{
+    nl_config *cfg = calloc(1, sizeof *cfg);
+    ck_assert_ptr_nonnull(cfg);
+    return cfg;
+}
+
+/* loads text that must be good */
+static nl_config *load_ok(const char *yaml, const char *const *overrides, int n)
+{
+    nl_config *cfg = cfg_new();
+    nl_error err = {0};
+    nl_code code = nl_config_load_string(yaml, "good.yaml", overrides, n, cfg, &err);
+    ck_assert_msg(code == NL_OK, "expected OK, got %s: %s\n--- config:\n%s", nl_code_name(code),
+                  err.msg, yaml);
+    return cfg;
+}
+
+static void assert_contains(const char *msg, const char *fragment, const char *what)
+{
+    if (fragment)
+        ck_assert_msg(strstr(msg, fragment) != NULL,
+                      "%s: message lacks '%s'\n  message: %s", what, fragment, msg);
+}
+
+/* ---- defaults ---- */
+
+START_TEST(test_defaults)
+{
+    nl_config *cfg = load_ok("{}\n", NULL, 0);
+    ck_assert_str_eq(cfg->name, "good");
+    ck_assert_str_eq(cfg->source, "good.yaml");
+    ck_assert_uint_eq(cfg->seed, 1);
+    ck_assert_int_eq(cfg->device, NL_DEVICE_CPU);
+    ck_assert_int_eq(cfg->threads, 0);
+    ck_assert_int_eq(cfg->n_origins, 0);
+    ck_assert_int_eq(cfg->n_warnings, 0);
+
+    const nl_data_spec *d = &cfg->data;
+    ck_assert_int_eq(d->kind, NL_DATA_SYNTHETIC);
+    ck_assert_str_eq(d->path, "");
+    ck_assert_int_eq(d->train_size, 0);
+    ck_assert_int_eq(d->test_size, 0);
+    ck_assert(d->standardize);
+    ck_assert_int_eq(d->synthetic_c, 1);
+    ck_assert_int_eq(d->synthetic_h, 28);
+    ck_assert_int_eq(d->synthetic_w, 28);
+    ck_assert_int_eq(d->synthetic_classes, 10);
+    ck_assert_uint_eq(d->seed, 1);
+
+    const nl_model_spec *m = &cfg->model;
+    ck_assert_int_eq(m->arch, NL_ARCH_MLP);
+    ck_assert_int_eq(m->n_widths, 2);
+    ck_assert_int_eq(m->widths[0], 256);
+    ck_assert_int_eq(m->widths[1], 256);
+    ck_assert_int_eq(m->activation, NL_ACT_RELU);
+    ck_assert_int_eq(m->pool, NL_POOL_MAX);
+    ck_assert_int_eq(m->convs_per_stage, 1);
+    ck_assert_int_eq(m->blocks_per_stage, 1);
+    ck_assert_int_eq(m->stem_width, 0);
+    ck_assert_int_eq(m->bias, -1);
+    ck_assert_int_eq(m->init, NL_INIT_AUTO);
+    ck_assert_int_eq(m->in_c, 1);
+    ck_assert_int_eq(m->in_h, 28);
+    ck_assert_int_eq(m->in_w, 28);
+    ck_assert_int_eq(m->classes, 10);
+    ck_assert_int_eq(m->norm.kind, NL_NORM_BATCH);
+    ck_assert_int_eq(m->norm.placement, NL_PLACE_BEFORE);
+    ck_assert_int_eq(m->norm.groups, 8);
+    ck_assert_float_eq(m->norm.eps, 1e-5f);
+    ck_assert_float_eq(m->norm.momentum, 0.1f);
+    ck_assert(!m->norm.cumulative);
+    ck_assert(m->norm.affine);
+    ck_assert(m->norm.track_running_stats);
+
+    const nl_train_spec *t = &cfg->train;
+    ck_assert_int_eq(t->batch_size, 32);
+    ck_assert_int_eq(t->eval_batch_size, 500);
+    ck_assert_int_eq(t->epochs, 1);
+    ck_assert_int_eq(t->steps, 0);
+    ck_assert_float_eq(t->optimizer.lr, 0.05f);
+    ck_assert_float_eq(t->optimizer.momentum, 0.9f);
+    ck_assert_float_eq(t->optimizer.dampening, 0.0f);
+    ck_assert(!t->optimizer.nesterov);
+    ck_assert_float_eq(t->optimizer.weight_decay, 0.0f);
+    ck_assert(t->optimizer.decay_norm_and_bias);
+    ck_assert_int_eq(t->schedule.kind, NL_SCHED_CONSTANT);
+    ck_assert_int_eq(t->schedule.warmup_steps, 0);
+    ck_assert_int_eq(t->schedule.n_milestones, 0);
+    ck_assert_float_eq(t->schedule.gamma, 0.1f);
+    ck_assert_float_eq(t->schedule.min_lr, 0.0f);
+    ck_assert_int_eq(t->eval_every, 200);
+    ck_assert_int_eq(t->log_every, 20);
+    ck_assert_float_eq(t->diverge_loss, 1000.0f);
+    ck_assert(t->eval_trainmode);
+    ck_assert_str_eq(t->trace.activation, "");
+    ck_assert_int_eq(t->trace.unit, 0);
+    ck_assert_int_eq(t->trace.every, 50);
+    ck_assert_int_eq(t->trace.n_percentiles, 3);
+    ck_assert_float_eq(t->trace.percentiles[0], 15.0f);
+    ck_assert_float_eq(t->trace.percentiles[1], 50.0f);
+    ck_assert_float_eq(t->trace.percentiles[2], 85.0f);
+    ck_assert_int_eq(t->trace.samples, 1000);
+    ck_assert_ptr_null(nl_config_origin_of(cfg, "train.batch_size"));
+    free(cfg);
+
+    /* defaults that depend on other keys */
+    cfg = load_ok("model: {arch: resnet, widths: [8, 16]}\n", NULL, 0);
+    ck_assert_int_eq(cfg->model.norm.placement, NL_PLACE_POST);
+    free(cfg);
+    cfg = load_ok("model: {arch: cnn, widths: [8], norm: {type: instance}}\n", NULL, 0);
+    ck_assert(!cfg->model.norm.track_running_stats);
+    ck_assert(cfg->model.norm.affine);
+    free(cfg);
+    cfg = load_ok("data: {dataset: fashion-mnist}\n", NULL, 0);
+    ck_assert_str_eq(cfg->data.path, nl_data_default_path(NL_DATA_FASHION_MNIST));
+    ck_assert_int_eq(cfg->model.in_c, 1);
+    ck_assert_int_eq(cfg->model.in_h, 28);
+    ck_assert_int_eq(cfg->model.classes, 10);
+    free(cfg);
+    cfg = load_ok("data: {dataset: cifar10, path: /tmp/cifar}\nmodel: {arch: cnn, widths: [8]}\n",
+                  NULL, 0);
+    ck_assert_int_eq(cfg->model.in_c, 3);
+    ck_assert_int_eq(cfg->model.in_h, 32);
+    ck_assert_int_eq(cfg->model.in_w, 32);
+    free(cfg);
+    cfg = load_ok("seed: 7\ndata: {shape: [12], classes: 3}\n", NULL, 0);
+    ck_assert_uint_eq(cfg->data.seed, 7); /* the data follow the top-level seed */
+    ck_assert_int_eq(cfg->model.in_c, 12);
+    ck_assert_int_eq(cfg->model.in_h, 1);
+    ck_assert_int_eq(cfg->model.classes, 3);
+    free(cfg);
+}
+END_TEST
+
+START_TEST(test_hand_built_defaults_validate)
+{
+    nl_config *cfg = cfg_new();
+    nl_config_defaults(cfg);
+    nl_error err = {0};
+    ck_assert_msg(nl_config_validate(cfg, &err) == NL_OK, "%s", err.msg);
+    ck_assert_str_eq(cfg->name, "run");
+
+    /* validate re-checks ranges of configs filled in by code */
+    cfg->train.batch_size = 0;
+    nl_error_clear(&err);
+    ck_assert_int_eq(nl_config_validate(cfg, &err), NL_ERR_CONFIG);
+    ck_assert_str_eq(err.msg, "train.batch_size: 0 is out of range; accepted: an integer >= 1");
+    ck_assert_str_eq(err.key, "train.batch_size");
+    cfg->train.batch_size = 16;
+    cfg->model.norm.eps = -1;
+    nl_error_clear(&err);
+    ck_assert_int_eq(nl_config_validate(cfg, &err), NL_ERR_CONFIG);
+    assert_contains(err.msg, "model.norm.eps: -1 is out of range; accepted: a number > 0", "eps");
+    cfg->model.norm.eps = 1e-5f;
+    cfg->train.steps = 10; /* epochs is 1 too */
+    nl_error_clear(&err);
+    ck_assert_int_eq(nl_config_validate(cfg, &err), NL_ERR_CONFIG);
+    assert_contains(err.msg, "give exactly one", "epochs and steps");
+    cfg->train.epochs = 0;
+    cfg->data.kind = NL_DATA_CIFAR10;
+    nl_error_clear(&err);
+    ck_assert_int_eq(nl_config_validate(cfg, &err), NL_OK);
+    ck_assert_int_eq(cfg->model.in_c, 3); /* derived from the dataset */
+    free(cfg);
+}
+END_TEST
+
+/* ---- good configs ---- */
+
+static const char *const full_config =
+    "# every key, none at its default\n"
+    "name: full-run_1\n"
+    "seed: 123\n"
+    "device: cuda\n"
+    "threads: 2\n"
+    "data:\n"
+    "  dataset: synthetic\n"
+    "  path: \"\"\n"
+    "  train_size: 1000\n"
+    "  test_size: 200\n"
+    "  standardize: false\n"
+    "  shape: [3, 16, 16]\n"
+    "  classes: 5\n"
+    "model:\n"
+    "  arch: resnet\n"
+    "  widths: [8, 16]\n"
+    "  activation: tanh\n"
+    "  blocks_per_stage: 2\n"
+    "  stem_width: 4\n"
+    "  bias: true\n"
+    "  init: gaussian\n"
+    "  init_std: 0.02\n"
+    "  norm:\n"
+    "    type: group\n"
+    "    placement: pre\n"
+    "    groups: 4\n"
+    "    eps: 1e-3\n"
+    "    affine: false\n"
+    "train:\n"
+    "  batch_size: 16\n"
+    "  eval_batch_size: 100\n"
+    "  steps: 300\n"
+    "  optimizer:\n"
+    "    type: sgd\n"
+    "    lr: 0.2\n"
+    "    momentum: 0.5\n"
+    "    dampening: 0\n"
+    "    nesterov: true\n"
+    "    weight_decay: 5e-4\n"
+    "    decay_norm_and_bias: false\n"
+    "  schedule:\n"
+    "    type: step\n"
+    "    warmup_steps: 10\n"
+    "    milestones: [100, 200]\n"
+    "    gamma: 0.5\n"
+    "  eval_every: 50\n"
+    "  log_every: 5\n"
+    "  diverge_loss: 50\n"
+    "  eval_trainmode: false\n"
+    "  trace:\n"
+    "    activation: stage1.block1.norm1\n"
+    "    unit: 3\n"
+    "    every: 10\n"
+    "    percentiles: [2.5, 50, 97.5]\n"
+    "    samples: 100\n";
+
+START_TEST(test_full_config)
+{
+    nl_config *cfg = load_ok(full_config, NULL, 0);
+    ck_assert_str_eq(cfg->name, "full-run_1");
+    ck_assert_uint_eq(cfg->seed, 123);
+    ck_assert_uint_eq(cfg->data.seed, 123);
+    ck_assert_int_eq(cfg->device, NL_DEVICE_CUDA);
+    ck_assert_int_eq(cfg->threads, 2);
+    ck_assert_int_eq(cfg->data.train_size, 1000);
+    ck_assert_int_eq(cfg->data.test_size, 200);
+    ck_assert(!cfg->data.standardize);
+    ck_assert_int_eq(cfg->model.in_c, 3);
+    ck_assert_int_eq(cfg->model.in_h, 16);
+    ck_assert_int_eq(cfg->model.in_w, 16);
+    ck_assert_int_eq(cfg->model.classes, 5);
+    ck_assert_int_eq(cfg->model.arch, NL_ARCH_RESNET);
+    ck_assert_int_eq(cfg->model.activation, NL_ACT_TANH);
+    ck_assert_int_eq(cfg->model.blocks_per_stage, 2);
+    ck_assert_int_eq(cfg->model.stem_width, 4);
+    ck_assert_int_eq(cfg->model.bias, 1);
+    ck_assert_int_eq(cfg->model.init, NL_INIT_GAUSSIAN);
+    ck_assert_float_eq(cfg->model.init_std, 0.02f);
+    ck_assert_int_eq(cfg->model.norm.kind, NL_NORM_GROUP);
+    ck_assert_int_eq(cfg->model.norm.placement, NL_PLACE_PRE);
+    ck_assert_int_eq(cfg->model.norm.groups, 4);
+    ck_assert_float_eq(cfg->model.norm.eps, 1e-3f);
+    ck_assert(!cfg->model.norm.affine);
+    ck_assert_int_eq(cfg->train.batch_size, 16);
+    ck_assert_int_eq(cfg->train.eval_batch_size, 100);
+    ck_assert_int_eq(cfg->train.steps, 300);
+    ck_assert_int_eq(cfg->train.epochs, 0);
+    ck_assert_float_eq(cfg->train.optimizer.lr, 0.2f);
+    ck_assert_float_eq(cfg->train.optimizer.momentum, 0.5f);
+    ck_assert(cfg->train.optimizer.nesterov);
+    ck_assert_float_eq(cfg->train.optimizer.weight_decay, 5e-4f);
+    ck_assert(!cfg->train.optimizer.decay_norm_and_bias);
+    ck_assert_int_eq(cfg->train.schedule.kind, NL_SCHED_STEP);
+    ck_assert_int_eq(cfg->train.schedule.warmup_steps, 10);
+    ck_assert_int_eq(cfg->train.schedule.n_milestones, 2);
+    ck_assert_int_eq(cfg->train.schedule.milestones[1], 200);
+    ck_assert_float_eq(cfg->train.schedule.gamma, 0.5f);
+    ck_assert_int_eq(cfg->train.eval_every, 50);
+    ck_assert_int_eq(cfg->train.log_every, 5);
+    ck_assert_float_eq(cfg->train.diverge_loss, 50.0f);
+    ck_assert(!cfg->train.eval_trainmode);
+    ck_assert_str_eq(cfg->train.trace.activation, "stage1.block1.norm1");
+    ck_assert_int_eq(cfg->train.trace.unit, 3);
+    ck_assert_int_eq(cfg->train.trace.every, 10);
+    ck_assert_int_eq(cfg->train.trace.n_percentiles, 3);
+    ck_assert_float_eq(cfg->train.trace.percentiles[0], 2.5f);
+    ck_assert_int_eq(cfg->train.trace.samples, 100);
+    ck_assert_int_eq(cfg->n_warnings, 0);
+    free(cfg);
+}
+END_TEST
+
+START_TEST(test_good_variants)
+{
+    static const struct {
+        const char *yaml;
+    } good[] = {
+        /* momentum: cumulative, null, empty, a number */
+        {"model: {norm: {momentum: cumulative}}\n"},
+        {"model: {norm: {momentum: null}}\n"},
+        {"model:\n  norm:\n    momentum:\n"},
+        {"model: {norm: {momentum: 0}}\n"},
+        {"model: {norm: {momentum: 1}}\n"},
+        /* booleans and bias spellings */
+        {"data: {standardize: False}\nmodel: {bias: auto}\n"},
+        {"model: {bias: false, norm: {affine: TRUE}}\n"},
+        /* a section left empty (every key commented out) */
+        {"model:\n  # arch: cnn\ntrain:\n"},
+        /* anchors and aliases */
+        {"model: {widths: &w [64, 32]}\n"},
+        /* feature vectors, images */
+        {"data: {shape: [16], classes: 2}\n"},
+        {"data: {shape: [3, 8, 8]}\nmodel: {arch: cnn, widths: [4]}\n"},
+        /* instance norm with running statistics, layer norm on an mlp */
+        {"model: {arch: cnn, widths: [8], norm: {type: instance, track_running_stats: true}}\n"},
+        {"model: {norm: {type: layer, placement: after}}\n"},
+        {"model: {norm: {type: none}}\n"},
+        /* cnn details */
+        {"model: {arch: cnn, widths: [8, 16], pool: avg, convs_per_stage: 2}\n"},
+        /* cosine with min_lr, nesterov */
+        {"train: {schedule: {type: cosine, min_lr: 0.001}, optimizer: {nesterov: true}}\n"},
+        /* YAML 1.2 documents with an explicit start and end */
+        {"---\nseed: 3\n...\n"},
+        /* quoted strings */
+        {"name: 'quoted'\ndata: {path: \"/tmp/a b/c\"}\n"},
+        /* CRLF line ends */
+        {"seed: 4\r\ntrain:\r\n  batch_size: 8\r\n"},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        free(load_ok(good[i].yaml, NULL, 0));
+    nl_config *cfg = load_ok("model:\n  norm:\n    momentum:\n", NULL, 0);
+    ck_assert(cfg->model.norm.cumulative);
+    free(cfg);
+    cfg = load_ok("model: {bias: false}\n", NULL, 0);
+    ck_assert_int_eq(cfg->model.bias, 0);
+    free(cfg);
+    cfg = load_ok("data: {shape: [16], classes: 2}\n", NULL, 0);
+    ck_assert_int_eq(cfg->model.in_c, 16);
+    ck_assert_int_eq(cfg->model.in_h, 1);
+    ck_assert_int_eq(cfg->model.in_w, 1);
+    ck_assert_int_eq(cfg->model.classes, 2);
+    free(cfg);
+}
+END_TEST
+
+/* ---- bad configs ---- */
+
+typedef struct {
+    const char *yaml;
+    const char *where; /* "bad.yaml:3:11: " or another fragment with the position */
+    const char *what;  /* the rest of the message, or a fragment of it */
+} bad_case;
+
+static const bad_case bad_cases[] = {
+    /* unknown keys */
+    {"model:\n  norm:\n    tpye: batch\n", SRC ":3:5: model.norm.tpye: ",
+     "unknown key (did you mean 'type'?); accepted in model.norm: type | placement | groups | eps "
+     "| momentum | affine | track_running_stats"},
+    {"seed: 1\nbatch_size: 64\n", SRC ":2:1: batch_size: ",
+     "unknown key (did you mean 'train.batch_size'?); accepted at the top level: name | seed | "
+     "device | threads | data | model | train"},
+    {"train:\n  lr: 0.1\n", SRC ":2:3: train.lr: ", "did you mean 'train.optimizer.lr'?"},
+    {"foo: 1\n", SRC ":1:1: foo: ", "unknown key; accepted at the top level"},
+    {"data:\n  seed: 3\n", SRC ":2:3: data.seed: ", "not a key: the synthetic data and the data "
+     "order come from the top-level seed"},
+    {"model:\n  classes: 3\n", SRC ":2:3: model.classes: ", "not a key: the class count comes "
+     "from the dataset"},
+    {"model:\n  widths: [64]\n  widht: 3\n", SRC ":3:3: model.widht: ", "did you mean 'widths'?"},
+    /* wrong types */
+    {"train:\n  batch_size: abc\n", SRC ":2:15: train.batch_size: ",
+     "expected an integer, got 'abc'; accepted: an integer >= 1"},
+    {"train:\n  batch_size: 3.5\n", SRC ":2:15: train.batch_size: ",
+     "3.5 is not an integer; accepted: an integer >= 1"},
+    {"train:\n  batch_size: \"32\"\n", SRC ":2:15: train.batch_size: ",
+     "expected an integer, got the quoted string \"32\" (remove the quotes)"},
+    {"train:\n  steps: 1e4\n", SRC ":2:10: train.steps: ",
+     "1e4 is not an integer (YAML reads it as a float); write 10000"},
+    {"train:\n  batch_size: [1]\n", SRC ":2:15: train.batch_size: ",
+     "expected an integer, got a list; accepted: an integer >= 1"},
+    {"train:\n  batch_size:\n", SRC ":2:14: train.batch_size: ",
+     "expected an integer, got an empty value (null)"},
+    {"seed: {a: 1}\n", SRC ":1:7: seed: ", "expected an integer, got a mapping"},
+    {"model: mlp\n", SRC ":1:8: model: ",
+     "expected a mapping of model keys (arch, widths, activation, pool, convs_per_stage, "
+     "blocks_per_stage, stem_width, bias, init, init_std, norm), got 'mlp'"},
+    {"train:\n  optimizer: sgd\n", SRC ":2:14: train.optimizer: ", "expected a mapping of "
+     "train.optimizer keys"},
+    {"train:\n  optimizer:\n    lr: fast\n", SRC ":3:9: train.optimizer.lr: ",
+     "expected a number, got 'fast'; accepted: a number > 0"},
+    {"model:\n  norm:\n    affine: yes\n", SRC ":3:13: model.norm.affine: ",
+     "'yes' is not a boolean here (YAML 1.1's yes/no/on/off are not accepted); accepted: true | "
+     "false"},
+    {"data:\n  standardize: 1\n", SRC ":2:16: data.standardize: ",
+     "expected true or false, got '1'"},
+    {"name: [a]\n", SRC ":1:7: name: ", "expected a string, got a list"},
+    {"name: \"my run\"\n", SRC ":1:7: name: ", "\"my run\" is not a valid run name"},
+    {"model:\n  bias: yes\n", SRC ":2:9: model.bias: ",
+     "'yes' is not a bias setting; accepted: auto | true | false"},
+    {"? [a]\n: 1\n", SRC ":1:3: ", "keys must be names, got a list"},
+    /* lists */
+    {"model:\n  widths: 64\n", SRC ":2:11: model.widths: ",
+     "expected a list of 1 to 16 integers >= 1, got the single value 64 (write [64])"},
+    {"model:\n  widths: []\n", SRC ":2:11: model.widths: ", "got an empty list"},
+    {"model:\n  widths: [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]\n", SRC ":2:11: model.widths: ",
+     "expected a list of 1 to 16 integers >= 1, got 17 items"},
+    {"model:\n  widths: [64, 0]\n", SRC ":2:16: model.widths[1]: ",
+     "0 is out of range; accepted: an integer >= 1"},
+    {"data:\n  shape: [3, 32]\n", SRC ":2:10: data.shape: ",
+     "expected [c, h, w] (images) or [d] (feature vectors), got 2 items"},
+    {"data:\n  shape: [784]\n", SRC ":2:11: data.shape[0]: ",
+     "784 features is more than the synthetic generator makes (at most 16)"},
+    {"train:\n  trace:\n    percentiles: [15, 101]\n", SRC ":3:23: train.trace.percentiles[1]: ",
+     "101 is out of range; accepted: a number in [0, 100]"},
+    {"train:\n  trace:\n    percentiles: [1, 2, 3, 4, 5, 6, 7, 8, 9]\n",
+     SRC ":3:18: train.trace.percentiles: ", "got 9 items"},
+    {"train:\n  schedule:\n    type: step\n    milestones: [100, 50]\n",
+     SRC ":4:23: train.schedule.milestones[1]: ",
+     "50 is not greater than the item before it (100); accepted: a list of up to 16 increasing "
+     "integers >= 1"},
+    {"train:\n  schedule:\n    type: step\n    milestones: [0, 50]\n",
+     SRC ":4:18: train.schedule.milestones[0]: ", "0 is out of range; accepted: an integer >= 1"},
+    /* ranges */
+    {"train:\n  batch_size: 0\n", SRC ":2:15: train.batch_size: ",
+     "0 is out of range; accepted: an integer >= 1"},
+    {"train:\n  optimizer:\n    lr: 0\n", SRC ":3:9: train.optimizer.lr: ",
+     "0 is out of range; accepted: a number > 0"},
+    {"train:\n  optimizer:\n    lr: -0.1\n", SRC ":3:9: train.optimizer.lr: ",
+     "-0.1 is out of range; accepted: a number > 0"},
+    {"model:\n  norm:\n    eps: 0\n", SRC ":3:10: model.norm.eps: ",
+     "0 is out of range; accepted: a number > 0"},
+    {"model:\n  norm:\n    momentum: 1.5\n", SRC ":3:15: model.norm.momentum: ",
+     "1.5 is out of range; accepted: a number in [0, 1], or cumulative (null) for a cumulative "
+     "average"},
+    {"model:\n  norm:\n    momentum: -0.1\n", SRC ":3:15: model.norm.momentum: ",
+     "-0.1 is out of range"},
+    {"model:\n  norm:\n    momentum: cumulativ\n", SRC ":3:15: model.norm.momentum: ",
+     "(did you mean 'cumulative'?)"},
+    {"train:\n  optimizer:\n    momentum: 1\n", SRC ":3:15: train.optimizer.momentum: ",
+     "1 is out of range; accepted: a number in [0, 1)"},
+    {"train:\n  optimizer:\n    dampening: 2\n", SRC ":3:16: train.optimizer.dampening: ",
+     "2 is out of range; accepted: a number in [0, 1]"},
+    {"train:\n  schedule:\n    gamma: 0\n", SRC ":3:12: train.schedule.gamma: ",
+     "0 is out of range; accepted: a number in (0, 1]"},
+    {"seed: -1\n", SRC ":1:7: seed: ", "-1 is out of range; accepted: an integer >= 0"},
+    {"seed: 99999999999999999999\n", SRC ":1:7: seed: ", "is too large (at most 9223372036854775807)"},
+    {"train:\n  batch_size: 3000000000\n", SRC ":2:15: train.batch_size: ",
+     "3000000000 is too large (at most 2147483647)"},
+    {"train:\n  optimizer:\n    lr: .nan\n", SRC ":3:9: train.optimizer.lr: ",
+     ".nan is not a finite number"},
+    {"train:\n  optimizer:\n    lr: 1e-50\n", SRC ":3:9: train.optimizer.lr: ",
+     "1e-50 rounds to 0 as a 32-bit float"},
+    {"data:\n  classes: 1\n", SRC ":2:12: data.classes: ",
+     "1 is out of range; accepted: an integer in [2, 1000]"},
+    {"train:\n  trace:\n    activation: "
+     "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n",
+     SRC ":3:17: train.trace.activation: ", "the string is 71 bytes long; accepted: a string of "
+     "up to 63 bytes"},
+    /* names */
+    {"model:\n  norm:\n    type: bach\n", SRC ":3:11: model.norm.type: ",
+     "'bach' is not a normalizer; accepted: none | batch | layer | group | instance (did you mean "
+     "'batch'?)"},
+    {"model:\n  arch: resent\n", SRC ":2:9: model.arch: ",
+     "'resent' is not an architecture; accepted: mlp | cnn | resnet (did you mean 'resnet'?)"},
+    {"data:\n  dataset: fashion_mnist\n", SRC ":2:12: data.dataset: ",
+     "(did you mean 'fashion-mnist'?)"},
+    {"device: gpu\n", SRC ":1:9: device: ",
+     "'gpu' is not a device; accepted: cpu | cuda (did you mean 'cuda'?)"},
+    {"model:\n  norm:\n    type: BatchNorm\n", SRC ":3:11: model.norm.type: ",
+     "(did you mean 'batch'?)"},
+    {"train:\n  optimizer:\n    type: adam\n", SRC ":3:11: train.optimizer.type: ",
+     "'adam' is not an optimizer; accepted: sgd"},
+    {"train:\n  schedule:\n    type: linear\n", SRC ":3:11: train.schedule.type: ",
+     "'linear' is not a schedule; accepted: constant | step | cosine"},
+    /* structure */
+    {"model:\n  arch: mlp\n  arch: cnn\n", SRC ":3:3: model.arch: ",
+     "duplicate key (first given at line 2, column 3); each key may appear once"},
+    {"", SRC ": ", "the config is empty; expected a mapping of keys"},
+    {"# nothing but a comment\n\n", SRC ": ", "the config is empty"},
+    {"[1, 2]\n", SRC ":1:1: ", "expected a mapping of keys at the top level (name:, data:, "
+     "model:, train: ...), got a list"},
+    {"hello\n", SRC ":1:1: ", "expected a mapping of keys at the top level"},
+    {"model: {arch: [}\n", SRC ":1:16: YAML syntax error: ", "did not find expected node content"},
+    {"model:\n  arch: cnn\n widths: [8]\n", SRC ":3:2: YAML syntax error: ", ""},
+    {"model:\n\tarch: cnn\n", SRC ":2:1: YAML syntax error: ",
+     "YAML does not allow tabs for indentation, use spaces"},
+    {"seed: 1\n---\nseed: 2\n", SRC ":2:1: ", "a second YAML document starts here"},
+    {"name: \"\xff\"\n", SRC ": not valid text at byte", "configs must be UTF-8"},
+    /* cross-key */
+    {"train:\n  epochs: 2\n  steps: 100\n", SRC ":3:10: train.steps: ",
+     "both train.epochs and train.steps are given (train.epochs at " SRC ":2:11); give exactly "
+     "one"},
+    {"train:\n  optimizer:\n    nesterov: true\n    momentum: 0\n",
+     SRC ":3:15: train.optimizer.nesterov: ", "true needs momentum > 0 and dampening 0 (as in "
+     "PyTorch), but momentum is 0 (" SRC ":4:15)"},
+    {"train:\n  optimizer:\n    nesterov: true\n    dampening: 0.5\n",
+     SRC ":3:15: train.optimizer.nesterov: ", "but dampening is 0.5 (" SRC ":4:16)"},
+    {"train:\n  schedule:\n    type: step\n", SRC ":3:11: train.schedule.type: ",
+     "step needs train.schedule.milestones"},
+    {"train:\n  schedule:\n    type: cosine\n    min_lr: 1\n", SRC ":4:13: train.schedule.min_lr: ",
+     "1 is above the base learning rate train.optimizer.lr 0.05 (default)"},
+    {"data:\n  dataset: fashion-mnist\n  shape: [3, 32, 32]\n", SRC ":3:10: data.shape: ",
+     "applies only when data.dataset is synthetic, but data.dataset is 'fashion-mnist' (" SRC
+     ":2:12); remove shape or change data.dataset"},
+    {"data:\n  classes: 5\n  dataset: mnist\n  path: /tmp\n", SRC ":2:12: data.classes: ",
+     "applies only when data.dataset is synthetic"},
+    {"model:\n  arch: mlp\n  pool: avg\n", SRC ":3:9: model.pool: ",
+     "applies only when model.arch is cnn, but model.arch is 'mlp' (" SRC ":2:9)"},
+    {"model:\n  pool: avg\n", SRC ":2:9: model.pool: ",
+     "applies only when model.arch is cnn, but model.arch is 'mlp' (default)"},
+    {"model:\n  init_std: 0.1\n", SRC ":2:13: model.init_std: ",
+     "applies only when model.init is gaussian"},
+    {"model:\n  norm:\n    type: layer\n    momentum: 0.01\n", SRC ":4:15: model.norm.momentum: ",
+     "applies only when model.norm.type is batch or instance"},
+    {"data:\n  train_size: 10\ntrain:\n  batch_size: 32\n", SRC ":4:15: train.batch_size: ",
+     "32 is larger than data.train_size 10 (" SRC ":2:15)"},
+    /* the model cannot be built: the error points at the key responsible */
+    {"model:\n  arch: cnn\n  widths: [32]\n  norm:\n    type: group\n    groups: 5\n",
+     SRC ":6:13: model.norm.groups: ",
+     "layer norm1: group norm with 5 groups does not divide its 32 channels; valid group counts "
+     "for this layer: 1, 2, 4, 8, 16, 32"},
+    {"model:\n  arch: cnn\n  widths: [12]\n  norm:\n    type: group\n",
+     "model.norm.groups (default 8): ", "does not divide its 12 channels"},
+    {"model:\n  norm:\n    type: instance\n", SRC ":3:11: model.norm.type: ",
+     "instance norm needs images with more than one pixel per channel"},
+    {"train:\n  batch_size: 1\n", SRC ":2:15: train.batch_size: ",
+     "batch norm needs more than one value per channel in training"},
+    {"model:\n  arch: cnn\n  norm:\n    placement: pre\n", SRC ":4:16: model.norm.placement: ",
+     "placement 'pre' does not apply to arch 'cnn'"},
+    {"model:\n  arch: resnet\n  norm: {placement: before}\n", SRC ":3:21: model.norm.placement: ",
+     "placement 'before' does not apply to arch 'resnet'"},
+    {"model:\n  arch: cnn\n  widths: [8, 8, 8, 8, 8, 8]\n", SRC ":3:11: model.widths: ",
+     "2x2 pooling does not fit its 1x1 input (too many stages for this image size?)"},
+};
+
+START_TEST(test_bad_config)
+{
+    const bad_case *c = &bad_cases[_i];
+    nl_config *cfg = cfg_new();
+    nl_error err = {0};
+    nl_code code = nl_config_load_string(c->yaml, SRC, NULL, 0, cfg, &err);
+    ck_assert_msg(code == NL_ERR_CONFIG, "case %d: expected a config error, got %s (%s)\n%s", _i,
+                  nl_code_name(code), err.msg, c->yaml);
+    ck_assert_int_eq(nl_code_exit_status(code), 2);
+    char what[64];
+    snprintf(what, sizeof what, "bad case %d", _i);
+    /* the position leads the message; the explanation follows */
+    if (strncmp(c->where, SRC, strlen(SRC)) == 0)
+        ck_assert_msg(strncmp(err.msg, c->where, strlen(c->where)) == 0,
+                      "%s: message does not start with '%s'\n  message: %s", what, c->where, err.msg);
+    else
+        assert_contains(err.msg, c->where, what);
+    assert_contains(err.msg, c->what, what);
+    free(cfg);
+}
+END_TEST
+
+/* the same through files, with the path in the message */
+static const struct {
+    const char *file, *fragment;
+    nl_code code;
+} bad_files[] = {
+    {"bad-enum.yaml", "bad-enum.yaml:7:11: model.norm.type: 'bach' is not a normalizer; accepted: "
+                      "none | batch | layer | group | instance (did you mean 'batch'?)",
+     NL_ERR_CONFIG},
+    {"tabs.yaml", "tabs.yaml:4:1: YAML syntax error", NL_ERR_CONFIG},
+    {"not-a-mapping.yaml", "not-a-mapping.yaml:2:1: expected a mapping of keys at the top level",
+     NL_ERR_CONFIG},
+    {"groups.yaml", "groups.yaml:8:13: model.norm.groups: layer norm1: group norm with 6 groups", NL_ERR_CONFIG},
+    {"empty.yaml", "empty.yaml: the config is empty", NL_ERR_CONFIG},
+    {"missing.yaml", "missing.yaml': No such file or directory", NL_ERR_IO},
+};
+
+START_TEST(test_bad_file)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/fixtures/configs/bad/%s", NORMLAB_SOURCE_DIR,
+             bad_files[_i].file);
+    nl_config *cfg = cfg_new();
+    nl_error err = {0};
+    nl_code code = nl_config_load(path, NULL, 0, cfg, &err);
+    ck_assert_msg(code == bad_files[_i].code, "%s: got %s: %s", bad_files[_i].file,
+                  nl_code_name(code), err.msg);
+    ck_assert_int_eq(nl_code_exit_status(code), bad_files[_i].code == NL_ERR_IO ? 1 : 2);
+    assert_contains(err.msg, bad_files[_i].fragment, bad_files[_i].file);
+    if (code == NL_ERR_CONFIG)
+        assert_contains(err.msg, path, bad_files[_i].file); /* the whole path, as given */
+    free(cfg);
+}
+END_TEST
+
+START_TEST(test_io_errors)
+{
+    nl_config *cfg = cfg_new();
+    nl_error err = {0};
+    ck_assert_int_eq(nl_config_load("/nonexistent/dir/x.yaml", NULL, 0, cfg, &err), NL_ERR_IO);
+    ck_assert_str_eq(err.msg, "cannot read config '/nonexistent/dir/x.yaml': No such file or "
+                              "directory");
+    nl_error_clear(&err);
+    ck_assert_int_eq(nl_config_load(NORMLAB_SOURCE_DIR "/configs", NULL, 0, cfg, &err), NL_ERR_IO);
+    assert_contains(err.msg, "Is a directory", "directory");
+    free(cfg);
+
+    /* a writer that cannot write */
+    FILE *full = fopen("/dev/full", "w");
+    if (full) {
+        nl_config *good = load_ok("{}", NULL, 0);
+        nl_error_clear(&err);
+        ck_assert_int_eq(nl_config_write(good, full, &err), NL_ERR_IO);
+        assert_contains(err.msg, "writing the resolved config", "write error");
+        fclose(full);
+        free(good);
+    }
+}
+END_TEST
+
+/* ---- overrides ---- */
+
+static const struct {
+    const char *yaml;
+    const char *overrides[3];
+    const char *message; /* exact, or a fragment when it starts with '~' */
+} bad_overrides[] = {
+    {"{}", {"train.batch_size=0"},
+     "--set train.batch_size=0: train.batch_size: 0 is out of range; accepted: an integer >= 1"},
+    {"{}", {"train.batch_size"},
+     "--set train.batch_size: expected key=value, e.g. --set train.batch_size=64 or --set "
+     "model.widths=[32,64]"},
+    {"{}", {"=5"}, "--set =5: the key before '=' is missing"},
+    {"{}", {"model.norm.tpye=batch"},
+     "--set model.norm.tpye=batch: model.norm.tpye: unknown key (did you mean 'model.norm.type'?); "
+     "see configs/README.md for the keys"},
+    {"{}", {"batch_size=3"}, "~--set batch_size=3: batch_size: unknown key (did you mean "
+                             "'train.batch_size'?)"},
+    {"{}", {"model.widths=[32,"}, "~--set model.widths=[32,: the value is not valid YAML"},
+    {"{}", {"model.norm.type=bach"},
+     "--set model.norm.type=bach: model.norm.type: 'bach' is not a normalizer; accepted: none | "
+     "batch | layer | group | instance (did you mean 'batch'?)"},
+    {"{}", {"model.widths=abc"}, "~--set model.widths=abc: model.widths: expected a list"},
+    {"{}", {"model.widths=[32, 3.5]"}, "~--set model.widths=[32, 3.5]: model.widths[1]: 3.5 is "
+                                       "not an integer"},
+    {"{}", {"model=mlp"}, "~--set model=mlp: model: expected a mapping of model keys"},
+    {"{}", {"data.seed=3"}, "~--set data.seed=3: data.seed: not a key"},
+    {"{}", {"train.epochs=2", "train.steps=10"},
+     "~--set train.steps=10: train.steps: both train.epochs and train.steps are given "
+     "(train.epochs at --set train.epochs=2)"},
+    {"model: {arch: cnn, widths: [32], norm: {type: group}}\n", {"model.norm.groups=5"},
+     "--set model.norm.groups=5: model.norm.groups: layer norm1: group norm with 5 groups does not "
+     "divide its 32 channels; valid group counts for this layer: 1, 2, 4, 8, 16, 32"},
+    {"model: {arch: mlp}\n", {"model.pool=avg"},
+     "~--set model.pool=avg: model.pool: applies only when model.arch is cnn, but model.arch is "
+     "'mlp' (good.yaml:1:15)"},
+    {"{}", {"model.norm={type: group, grops: 2}"},
+     "~--set model.norm={type: group, grops: 2}: model.norm.grops: unknown key (did you mean "
+     "'groups'?)"},
+    {"{}", {"train.optimizer.lr=\"0.1\""}, "~expected a number, got the quoted string \"0.1\""},
+};
+
+START_TEST(test_bad_override)
+{
+    nl_config *cfg = cfg_new();
+    nl_error err = {0};
+    int n = 0;
+    while (n < 3 && bad_overrides[_i].overrides[n])
+        n++;
+    nl_code code = nl_config_load_string(bad_overrides[_i].yaml, "good.yaml",
+                                         bad_overrides[_i].overrides, n, cfg, &err);
+    ck_assert_msg(code == NL_ERR_CONFIG, "override case %d: got %s: %s", _i, nl_code_name(code),
+                  err.msg);
+    ck_assert_int_eq(nl_code_exit_status(code), 2);
+    const char *want = bad_overrides[_i].message;
+    if (want[0] == '~')
+        assert_contains(err.msg, want + 1, "override");
+    else
+        ck_assert_str_eq(err.msg, want);
+    free(cfg);
+}
+END_TEST
+
+START_TEST(test_overrides)
+{
+    const char *yaml = "model:\n  arch: cnn\n  widths: [16]\n  pool: avg\n"
+                       "train:\n  epochs: 3\n  batch_size: 8\n";
+    const char *ov[] = {
+        "model.widths=[32,64]",        "model.norm={type: group, groups: 4}",
+        "train.batch_size=16",         "train.batch_size = 24", /* the later one wins */
+        "train.steps=100",
+        "name=sweep-lr=0.1",           "data.path=/tmp/x y",
+    };
+    nl_config *cfg = load_ok(yaml, ov, (int)(sizeof ov / sizeof ov[0]));
+    ck_assert_int_eq(cfg->model.n_widths, 2);
+    ck_assert_int_eq(cfg->model.widths[1], 64);
+    ck_assert_int_eq(cfg->model.norm.kind, NL_NORM_GROUP);
+    ck_assert_int_eq(cfg->model.norm.groups, 4);
+    ck_assert_int_eq(cfg->train.batch_size, 24);
+    /* --set train.steps replaces the file's epochs */
+    ck_assert_int_eq(cfg->train.steps, 100);
+    ck_assert_int_eq(cfg->train.epochs, 0);
+    ck_assert_ptr_null(nl_config_origin_of(cfg, "train.epochs"));
+    ck_assert_str_eq(cfg->name, "sweep-lr=0.1");
+    ck_assert_str_eq(cfg->data.path, "/tmp/x y");
+    ck_assert_int_eq(cfg->model.pool, NL_POOL_AVG);
+
+    const nl_config_origin *o = nl_config_origin_of(cfg, "train.batch_size");
+    ck_assert_ptr_nonnull(o);
+    ck_assert_str_eq(o->source, "--set");
+    ck_assert_str_eq(o->setting, "train.batch_size = 24");
+    ck_assert_int_eq(o->line, 0);
+    o = nl_config_origin_of(cfg, "model.norm.groups");
+    ck_assert_ptr_nonnull(o);
+    ck_assert_str_eq(o->setting, "model.norm={type: group, groups: 4}");
+    char where[256];
+    ck_assert_str_eq(nl_config_where(cfg, "model.pool", where, sizeof where), "good.yaml:4:9");
+    ck_assert_str_eq(nl_config_where(cfg, "model.widths", where, sizeof where),
+                     "--set model.widths=[32,64]");
+    ck_assert_str_eq(nl_config_where(cfg, "seed", where, sizeof where), "default");
+    free(cfg);
+
+    /* an empty value is null: cumulative momentum */
+    const char *momentum[] = {"model.norm.momentum="};
+    cfg = load_ok("{}", momentum, 1);
+    ck_assert(cfg->model.norm.cumulative);
+    free(cfg);
+
+    /* --set switches what a file key applies to: the key is dropped, with a warning */
+    const char *arch[] = {"model.arch=mlp"};
+    cfg = load_ok(yaml, arch, 1);
+    ck_assert_int_eq(cfg->model.pool, NL_POOL_MAX);
+    ck_assert_ptr_null(nl_config_origin_of(cfg, "model.pool"));
+    ck_assert_int_eq(cfg->n_warnings, 1);
+    assert_contains(cfg->warnings[0], "good.yaml:4:9: model.pool: ignored: it applies only when "
+                                      "model.arch is cnn, and --set model.arch=mlp changed that",
+                    "warning");
+    free(cfg);
+    const char *dataset[] = {"data.dataset=fashion-mnist"};
+    cfg = load_ok("data: {shape: [3, 8, 8], classes: 4}\n", dataset, 1);
+    ck_assert_int_eq(cfg->n_warnings, 2);
+    ck_assert_int_eq(cfg->model.in_c, 1);
+    ck_assert_int_eq(cfg->data.synthetic_c, 1);
+    free(cfg);
+    /* --set train.epochs replaces the file's steps */
+    const char *epochs[] = {"train.epochs=2"};
+    cfg = load_ok("train: {steps: 10}\n", epochs, 1);
+    ck_assert_int_eq(cfg->train.epochs, 2);
+    ck_assert_int_eq(cfg->train.steps, 0);
+    free(cfg);
+}
+END_TEST
+
+START_TEST(test_origins)
+{
+    nl_config *cfg = load_ok("seed: 5\nmodel:\n  norm:\n    type: group\n    groups: 2\n"
+                             "train: {batch_size: 16}\n",
+                             NULL, 0);
+    const nl_config_origin *o = nl_config_origin_of(cfg, "model.norm.type");
+    ck_assert_ptr_nonnull(o);
+    ck_assert_str_eq(o->source, "good.yaml");
+    ck_assert_int_eq(o->line, 4);
+    ck_assert_int_eq(o->column, 11);
+    o = nl_config_origin_of(cfg, "seed");
+    ck_assert_int_eq(o->line, 1);
+    ck_assert_int_eq(o->column, 7);
+    o = nl_config_origin_of(cfg, "train.batch_size");
+    ck_assert_int_eq(o->line, 6);
+    ck_assert_int_eq(o->column, 21);
+    ck_assert_ptr_null(nl_config_origin_of(cfg, "model.arch"));
+    ck_assert_ptr_null(nl_config_origin_of(cfg, "model.norm.placement"));
+    ck_assert_int_eq(cfg->n_origins, 4);
+    free(cfg);
+}
+END_TEST
+
+/* ---- the resolved config round trip ---- */
+
+static char *write_config(const nl_config *cfg)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&text, &size);
+    ck_assert_ptr_nonnull(mem);
+    nl_error err = {0};
+    ck_assert_msg(nl_config_write(cfg, mem, &err) == NL_OK, "%s", err.msg);
+    fclose(mem);
+    return text;
+}
+
+/* everything but where it came from */
+static void assert_same_config(const nl_config *a, const nl_config *b, const char *what)
+{
+    ck_assert_msg(!strcmp(a->name, b->name), "%s: name %s vs %s", what, a->name, b->name);
+    ck_assert_msg(a->seed == b->seed, "%s: seed", what);
+    ck_assert_msg(a->device == b->device, "%s: device", what);
+    ck_assert_msg(a->threads == b->threads, "%s: threads", what);
+    ck_assert_msg(!memcmp(&a->data, &b->data, sizeof a->data), "%s: data differs", what);
+    ck_assert_msg(!memcmp(&a->model, &b->model, sizeof a->model), "%s: model differs", what);
+    ck_assert_msg(!memcmp(&a->train, &b->train, sizeof a->train), "%s: train differs", what);
+}
+
+static void round_trip(const nl_config *cfg, const char *what)
+{
+    char *text = write_config(cfg);
+    nl_config *back = cfg_new();
+    nl_error err = {0};
+    nl_code code = nl_config_load_string(text, "resolved.yaml", NULL, 0, back, &err);
+    ck_assert_msg(code == NL_OK, "%s: the resolved config does not load: %s\n%s", what, err.msg,
+                  text);
+    assert_same_config(cfg, back, what);
+    ck_assert_int_eq(back->n_warnings, 0);
+    /* and writes the same text again (but for the header naming the source) */
+    char *again = write_config(back);
+    ck_assert_str_eq(strchr(text, '\n'), strchr(again, '\n'));
+    free(again);
+    free(text);
+    free(back);
+}
+
+START_TEST(test_round_trip)
+{
+    static const char *const configs[] = {
+        "{}\n",
+        "model: {norm: {momentum: cumulative}}\n",
+        "model: {arch: resnet, widths: [8, 16], norm: {type: batch, momentum: 0.01}}\n",
+        "model: {arch: cnn, widths: [8], pool: avg, norm: {type: instance, affine: false}}\n",
+        "data: {shape: [5], classes: 3}\nmodel: {norm: {type: layer}, bias: true, init: xavier}\n",
+        "train: {steps: 77, schedule: {type: step, milestones: [10, 20, 30], gamma: 0.3}}\n",
+        "train: {optimizer: {lr: 0.1, momentum: 0.95, weight_decay: 3e-7}, "
+        "schedule: {type: cosine, min_lr: 1e-4, warmup_steps: 5}}\n",
+        "name: a.b_c-d+e=f,g@h\ndata: {path: \"/tmp/we\\\"ird \\\\ pa\\u00e9th\\t\"}\n"
+        "train: {trace: {activation: \"n\\\"3\", percentiles: [0.1, 33.3333, 99.9]}}\n",
+        "model: {init: gaussian, init_std: 0.123456789, norm: {eps: 1.5e-8}}\n"
+        "train: {diverge_loss: 3.4e38}\n",
+        full_config,
+    };
+    for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
+        nl_config *cfg = load_ok(configs[i], NULL, 0);
+        char what[32];
+        snprintf(what, sizeof what, "round trip %zu", i);
+        round_trip(cfg, what);
+        free(cfg);
+    }
+    /* overrides end up in the resolved config */
+    const char *ov[] = {"model.widths=[7]", "train.steps=9", "model.norm.momentum=null"};
+    nl_config *cfg = load_ok("train: {epochs: 4}\n", ov, 3);
+    round_trip(cfg, "overrides");
+    char *text = write_config(cfg);
+    assert_contains(text, "\n  widths: [7]\n", "written widths");
+    assert_contains(text, "\n    momentum: cumulative\n", "written momentum");
+    assert_contains(text, "\n  steps: 9\n", "written steps");
+    assert_contains(text, "\n  # epochs: not set\n", "written epochs");
+    free(text);
+    free(cfg);
+}
+END_TEST
+
+/* ---- the repository's configs ---- */
+
+START_TEST(test_repository_configs)
+{
+    const char *dir_path = NORMLAB_SOURCE_DIR "/configs";
+    DIR *dir = opendir(dir_path);
+    ck_assert_msg(dir != NULL, "cannot open %s: %s", dir_path, strerror(errno));
+    int count = 0;
+    static const char *const required[] = {"quickstart.yaml", "mlp-batch.yaml", "cnn-group.yaml",
+                                           "resnet-pre-layer.yaml", "mlp-sigmoid-ioffe.yaml",
+                                           "synthetic-smoke.yaml"};
+    int found[6] = {0};
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        size_t len = strlen(e->d_name);
+        if (len < 6 || strcmp(e->d_name + len - 5, ".yaml") != 0)
+            continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir_path, e->d_name);
+        nl_config *cfg = cfg_new();
+        nl_error err = {0};
+        ck_assert_msg(nl_config_load(path, NULL, 0, cfg, &err) == NL_OK, "%s", err.msg);
+        ck_assert_msg(nl_config_validate(cfg, &err) == NL_OK, "%s", err.msg);
+        ck_assert_msg(cfg->n_warnings == 0, "%s: %s", e->d_name, cfg->warnings[0]);
+        ck_assert_msg(!strncmp(cfg->name, e->d_name, len - 5) && strlen(cfg->name) == len - 5,
+                      "%s: name %s", e->d_name, cfg->name);
+        /* a one-line comment says what it is */
+        FILE *f = fopen(path, "r");
+        char first[512] = "";
+        ck_assert_ptr_nonnull(fgets(first, sizeof first, f));
+        fclose(f);
+        ck_assert_msg(first[0] == '#' && strlen(first) > 10, "%s: no leading comment", e->d_name);
+        round_trip(cfg, e->d_name);
+        for (int i = 0; i < 6; i++)
+            found[i] |= !strcmp(e->d_name, required[i]);
+        free(cfg);
+        count++;
+    }
+    closedir(dir);
+    for (int i = 0; i < 6; i++)
+        ck_assert_msg(found[i], "configs/%s is missing", required[i]);
+    ck_assert_int_ge(count, 6);
+}
+END_TEST
+
+/* ---- configs/README.md documents every key ---- */
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = malloc((size_t)n + 1);
+    ck_assert_int_eq(fread(text, 1, (size_t)n, f), (size_t)n);
+    text[n] = '\0';
+    fclose(f);
+    return text;
+}
+
+START_TEST(test_readme_documents_every_key)
+{
+    const char *path = NORMLAB_SOURCE_DIR "/configs/README.md";
+    const char *begin_marker = "<!-- BEGIN KEY TABLE (generated; do not edit by hand) -->\n";
+    const char *end_marker = "<!-- END KEY TABLE -->";
+    char *readme = read_file(path);
+    char *begin = strstr(readme, begin_marker), *end = strstr(readme, end_marker);
+    ck_assert_msg(begin && end && end > begin, "configs/README.md lacks the key table markers");
+    begin += strlen(begin_marker);
+
+    char *table = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&table, &size);
+    nl_config_write_key_table(mem);
+    fclose(mem);
+    const bool same = (size_t)(end - begin) == size && !memcmp(begin, table, size);
+    if (!same && getenv("NL_UPDATE_README")) {
+        FILE *out = fopen(path, "wb");
+        ck_assert_ptr_nonnull(out);
+        fwrite(readme, 1, (size_t)(begin - readme), out);
+        fwrite(table, 1, size, out);
+        fputs(end, out);
+        fclose(out);
+    } else {
+        ck_assert_msg(same, "the key table in configs/README.md is out of date with the schema; "
+                            "rerun this test with NL_UPDATE_README=1 to regenerate it");
+    }
+    /* and, independently of the generator, every key is named */
+    for (int i = 0; i < nl_config_key_count(); i++) {
+        char needle[128];
+        snprintf(needle, sizeof needle, "`%s`", nl_config_key_name(i));
+        ck_assert_msg(strstr(readme, needle), "configs/README.md does not document %s", needle);
+    }
+    ck_assert_ptr_null(nl_config_key_name(nl_config_key_count()));
+    /* the semantics users trip over */
+    assert_contains(readme, "running = (1 - m) * running + m * batch", "README momentum");
+    assert_contains(readme, "momentum: cumulative", "README cumulative");
+    assert_contains(readme, "InstanceNorm2d(affine=False)", "README instance affine");
+    assert_contains(readme, "GroupNorm with one group", "README layer norm");
+    assert_contains(readme, "--set", "README overrides");
+    free(table);
+    free(readme);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("config");
+    tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_hand_built_defaults_validate);
+    tcase_add_test(tc, test_full_config);
+    tcase_add_test(tc, test_good_variants);
+    tcase_add_loop_test(tc, test_bad_config, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
+    tcase_add_loop_test(tc, test_bad_file, 0, (int)(sizeof bad_files / sizeof bad_files[0]));
+    tcase_add_test(tc, test_io_errors);
+    tcase_add_loop_test(tc, test_bad_override, 0,
+                        (int)(sizeof bad_overrides / sizeof bad_overrides[0]));
+    tcase_add_test(tc, test_overrides);
+    tcase_add_test(tc, test_origins);
+    tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_repository_configs);
+    tcase_add_test(tc, test_readme_documents_every_key);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
