@@ -37,7 +37,7 @@ static void forward_train_spatial(int n, int c, int hw, float eps, const float *
 {
     const size_t count = (size_t)n * hw;
     const size_t plane_stride = (size_t)c * hw;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (count * c >= NL_PARALLEL_MIN)
     for (int ch = 0; ch < c; ch++) {
         double sum = 0.0;
         for (int i = 0; i < n; i++) {
@@ -81,7 +81,7 @@ static void forward_train_features(int n, int d, float eps, const float *x, cons
                                    float momentum)
 {
     const int blocks = (d + FEATURE_BLOCK - 1) / FEATURE_BLOCK;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((long)n * d >= NL_PARALLEL_MIN)
     for (int blk = 0; blk < blocks; blk++) {
         const int j0 = blk * FEATURE_BLOCK;
         const int width = d - j0 < FEATURE_BLOCK ? d - j0 : FEATURE_BLOCK;
@@ -143,7 +143,7 @@ void nl_cpu_batchnorm_forward_eval(nl_backend *be, int n, int c, int hw, float e
 {
     (void)be;
     /* a per-channel scale and shift, computed once per call */
-    #pragma omp parallel for collapse(2) schedule(static)
+    #pragma omp parallel for collapse(2) schedule(static) if ((long)n * c * hw >= NL_PARALLEL_MIN)
     for (int i = 0; i < n; i++) {
         for (int ch = 0; ch < c; ch++) {
             const double rstd = 1.0 / sqrt((double)running_var[ch] + (double)eps);
@@ -166,7 +166,7 @@ static void backward_spatial(int n, int c, int hw, const float *x, const float *
 {
     const size_t count = (size_t)n * hw;
     const size_t plane_stride = (size_t)c * hw;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (count * c >= NL_PARALLEL_MIN)
     for (int ch = 0; ch < c; ch++) {
         const double mean = save_mean[ch], rstd = save_rstd[ch];
         double sum_dy = 0.0, sum_dy_xhat = 0.0;
@@ -214,7 +214,7 @@ static void backward_features(int n, int d, const float *x, const float *dy, con
                               bool accumulate_dx, float *dgamma, float *dbeta)
 {
     const int blocks = (d + FEATURE_BLOCK - 1) / FEATURE_BLOCK;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((long)n * d >= NL_PARALLEL_MIN)
     for (int blk = 0; blk < blocks; blk++) {
         const int j0 = blk * FEATURE_BLOCK;
         const int width = d - j0 < FEATURE_BLOCK ? d - j0 : FEATURE_BLOCK;

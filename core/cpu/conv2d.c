@@ -41,6 +41,19 @@ size_t nl_cpu_conv2d_workspace(nl_backend *be, const nl_conv_geom *g, int n)
     return layout_of(g).per_thread * sizeof(float) * (size_t)be->threads;
 }
 
+/* Input column range [lo, hi) of output positions whose input x index
+ * ow*stride - pad + kw lies inside [0, width): everything else reads padding. */
+static inline void valid_range(int out_w, int width, int stride, int pad, int kw, int *lo, int *hi)
+{
+    int a = pad - kw, b = width + pad - kw; /* need a <= ow*stride < b */
+    *lo = a <= 0 ? 0 : (a + stride - 1) / stride;
+    *hi = b <= 0 ? 0 : (b + stride - 1) / stride;
+    if (*hi > out_w)
+        *hi = out_w;
+    if (*lo > *hi)
+        *lo = *hi;
+}
+
 static void im2col(const nl_conv_geom *g, const float *x, float *col)
 {
     const int k = g->kernel, s = g->stride, p = g->pad;
@@ -50,6 +63,8 @@ static void im2col(const nl_conv_geom *g, const float *x, float *col)
         for (int kh = 0; kh < k; kh++) {
             for (int kw = 0; kw < k; kw++) {
                 float *dst = col + ((size_t)(c * k + kh) * k + kw) * oh_n * ow_n;
+                int lo, hi;
+                valid_range(ow_n, iw_n, s, p, kw, &lo, &hi);
                 for (int oh = 0; oh < oh_n; oh++) {
                     const int ih = oh * s - p + kh;
                     float *row = dst + (size_t)oh * ow_n;
@@ -57,11 +72,18 @@ static void im2col(const nl_conv_geom *g, const float *x, float *col)
                         memset(row, 0, (size_t)ow_n * sizeof *row);
                         continue;
                     }
-                    const float *xr = xc + (size_t)ih * iw_n;
-                    for (int ow = 0; ow < ow_n; ow++) {
-                        const int iw = ow * s - p + kw;
-                        row[ow] = (iw >= 0 && iw < iw_n) ? xr[iw] : 0.0f;
+                    /* xr[j] is the input under output column lo + j */
+                    const float *xr = xc + (size_t)ih * iw_n + (lo * s + kw - p);
+                    for (int ow = 0; ow < lo; ow++)
+                        row[ow] = 0.0f;
+                    if (s == 1) {
+                        memcpy(row + lo, xr, (size_t)(hi - lo) * sizeof *row);
+                    } else {
+                        for (int ow = lo; ow < hi; ow++)
+                            row[ow] = xr[(ow - lo) * s];
                     }
+                    for (int ow = hi; ow < ow_n; ow++)
+                        row[ow] = 0.0f;
                 }
             }
         }
@@ -78,16 +100,22 @@ static void col2im_add(const nl_conv_geom *g, const float *col, float *dx)
         for (int kh = 0; kh < k; kh++) {
             for (int kw = 0; kw < k; kw++) {
                 const float *src = col + ((size_t)(c * k + kh) * k + kw) * oh_n * ow_n;
+                int lo, hi;
+                valid_range(ow_n, iw_n, s, p, kw, &lo, &hi);
                 for (int oh = 0; oh < oh_n; oh++) {
                     const int ih = oh * s - p + kh;
                     if (ih < 0 || ih >= ih_n)
                         continue;
                     const float *row = src + (size_t)oh * ow_n;
-                    float *dxr = dxc + (size_t)ih * iw_n;
-                    for (int ow = 0; ow < ow_n; ow++) {
-                        const int iw = ow * s - p + kw;
-                        if (iw >= 0 && iw < iw_n)
-                            dxr[iw] += row[ow];
+                    float *dxr = dxc + (size_t)ih * iw_n + (lo * s + kw - p);
+                    const float *rr = row + lo;
+                    if (s == 1) {
+                        #pragma omp simd
+                        for (int j = 0; j < hi - lo; j++)
+                            dxr[j] += rr[j];
+                    } else {
+                        for (int j = 0; j < hi - lo; j++)
+                            dxr[j * s] += rr[j];
                     }
                 }
             }

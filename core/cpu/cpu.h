@@ -17,6 +17,11 @@ static inline int omp_get_num_threads_safe(void) { return 1; }
 static inline int omp_get_thread_num_safe(void) { return 0; }
 #endif
 
+/* Below this many elements of work a loop runs on one thread: waking the
+ * other threads costs more than the loop (small batches are full of such
+ * loops, and at batch 8 fork/join dominated the step). */
+#define NL_PARALLEL_MIN 32768
+
 const nl_ops *nl_cpu_ops(void);
 
 /* linear.c */

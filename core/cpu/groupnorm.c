@@ -23,7 +23,7 @@ void nl_cpu_groupnorm_forward(nl_backend *be, int n, int c, int hw, int groups, 
     const int cpg = c / groups;
     const size_t block = (size_t)cpg * hw;
     const int blocks = n * groups;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((size_t)blocks * block >= NL_PARALLEL_MIN)
     for (int b = 0; b < blocks; b++) {
         const float *xb = x + (size_t)b * block;
         float *yb = y + (size_t)b * block;
@@ -59,7 +59,7 @@ void nl_cpu_groupnorm_forward(nl_backend *be, int n, int c, int hw, int groups, 
      * per-instance means and unbiased variances over the batch. The variance
      * is recomputed exactly here rather than recovered from rstd; this path
      * runs only in that rarely used configuration. */
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((long)n * c * hw >= NL_PARALLEL_MIN)
     for (int ch = 0; ch < c; ch++) {
         double mean_sum = 0.0, var_sum = 0.0;
         for (int i = 0; i < n; i++) {
@@ -99,7 +99,7 @@ void nl_cpu_groupnorm_backward(nl_backend *be, int n, int c, int hw, int groups,
     const size_t block = (size_t)cpg * hw;
     const int blocks = n * groups;
     double *partial = workspace; /* (N, C, 2): sum dy, sum dy*xhat */
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((size_t)blocks * block >= NL_PARALLEL_MIN)
     for (int b = 0; b < blocks; b++) {
         const int i = b / groups, g = b % groups;
         const float *xb = x + (size_t)b * block;
@@ -147,7 +147,7 @@ void nl_cpu_groupnorm_backward(nl_backend *be, int n, int c, int hw, int groups,
     }
     if (!dgamma && !dbeta)
         return;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((long)n * c >= NL_PARALLEL_MIN)
     for (int ch = 0; ch < c; ch++) {
         double s_dy = 0.0, s_dy_xhat = 0.0;
         for (int i = 0; i < n; i++) {

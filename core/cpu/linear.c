@@ -31,7 +31,7 @@ void nl_cpu_linear_backward(nl_backend *be, int n, int in, int out, const float 
                 dweight, in);
     if (dbias) {
         /* summed over the batch in row order: independent of thread count */
-        #pragma omp parallel for schedule(static)
+        #pragma omp parallel for schedule(static) if ((long)n * out >= NL_PARALLEL_MIN)
         for (int j = 0; j < out; j++) {
             float s = 0.0f;
             for (int i = 0; i < n; i++)

@@ -1,9 +1,95 @@
 /* Max and average pooling, one (sample, channel) plane per iteration.
- * Average pooling counts padded positions (PyTorch's count_include_pad). */
+ * Average pooling counts padded positions (PyTorch's count_include_pad).
+ * The 2x2 stride-2 window of the CNN stages has its own loop without bounds
+ * checks; everything else takes the general one. */
 #include <float.h>
 #include <string.h>
 
 #include "cpu/cpu.h"
+
+static bool is_2x2_s2(const nl_pool_geom *g)
+{
+    return g->kernel_h == 2 && g->kernel_w == 2 && g->stride == 2 && g->pad == 0;
+}
+
+/* one candidate against the running maximum: the first maximum in window
+ * order wins and NaN propagates, as in PyTorch; selects, not branches, since
+ * on real data the comparison is a coin flip */
+#define TAKE_IF_GREATER(v, index)                                                                  \
+    do {                                                                                           \
+        const bool take_ = (v) > best || (v) != (v);                                               \
+        best = take_ ? (v) : best;                                                                 \
+        at = take_ ? (index) : at;                                                                 \
+    } while (0)
+
+static void max_2x2(const nl_pool_geom *g, const float *xp, float *yp, int32_t *am, size_t base)
+{
+    const int w = g->in_w;
+    for (int oh = 0; oh < g->out_h; oh++) {
+        const float *r0 = xp + (size_t)(2 * oh) * w, *r1 = r0 + w;
+        float *yr = yp + (size_t)oh * g->out_w;
+        int32_t *ar = am + (size_t)oh * g->out_w;
+        const int32_t row0 = (int32_t)(base + (size_t)(2 * oh) * w);
+        #pragma omp simd
+        for (int ow = 0; ow < g->out_w; ow++) {
+            const int32_t i0 = row0 + 2 * ow;
+            float best = r0[2 * ow];
+            int32_t at = i0;
+            TAKE_IF_GREATER(r0[2 * ow + 1], i0 + 1);
+            TAKE_IF_GREATER(r1[2 * ow], i0 + w);
+            TAKE_IF_GREATER(r1[2 * ow + 1], i0 + w + 1);
+            yr[ow] = best;
+            ar[ow] = at;
+        }
+    }
+}
+
+static void avg_2x2(const nl_pool_geom *g, const float *xp, float *yp)
+{
+    const int w = g->in_w;
+    for (int oh = 0; oh < g->out_h; oh++) {
+        const float *r0 = xp + (size_t)(2 * oh) * w, *r1 = r0 + w;
+        float *yr = yp + (size_t)oh * g->out_w;
+        for (int ow = 0; ow < g->out_w; ow++)
+            yr[ow] = (r0[2 * ow] + r0[2 * ow + 1] + r1[2 * ow] + r1[2 * ow + 1]) * 0.25f;
+    }
+}
+
+static void pool_general(const nl_pool_geom *g, const float *xp, float *yp, int32_t *am,
+                         size_t base)
+{
+    const float inv_area = 1.0f / (float)(g->kernel_h * g->kernel_w);
+    for (int oh = 0; oh < g->out_h; oh++) {
+        for (int ow = 0; ow < g->out_w; ow++) {
+            const int h0 = oh * g->stride - g->pad, w0 = ow * g->stride - g->pad;
+            float best = -FLT_MAX, sum = 0.0f;
+            int best_at = -1;
+            for (int kh = 0; kh < g->kernel_h; kh++) {
+                const int ih = h0 + kh;
+                if (ih < 0 || ih >= g->in_h)
+                    continue;
+                for (int kw = 0; kw < g->kernel_w; kw++) {
+                    const int iw = w0 + kw;
+                    if (iw < 0 || iw >= g->in_w)
+                        continue;
+                    const float v = xp[ih * g->in_w + iw];
+                    sum += v;
+                    if (best_at < 0 || v > best || v != v) {
+                        best = v;
+                        best_at = ih * g->in_w + iw;
+                    }
+                }
+            }
+            const size_t o = (size_t)oh * g->out_w + ow;
+            if (g->kind == NL_POOL_MAX) {
+                yp[o] = best;
+                am[o] = (int32_t)(base + (size_t)best_at);
+            } else {
+                yp[o] = sum * inv_area;
+            }
+        }
+    }
+}
 
 void nl_cpu_pool_forward(nl_backend *be, const nl_pool_geom *g, int n, const float *x, float *y,
                          int32_t *argmax)
@@ -11,42 +97,18 @@ void nl_cpu_pool_forward(nl_backend *be, const nl_pool_geom *g, int n, const flo
     (void)be;
     const int planes = n * g->c;
     const size_t in_plane = (size_t)g->in_h * g->in_w, out_plane = (size_t)g->out_h * g->out_w;
-    const float inv_area = 1.0f / (float)(g->kernel_h * g->kernel_w);
-    #pragma omp parallel for schedule(static)
+    const bool fast = is_2x2_s2(g);
+    #pragma omp parallel for schedule(static) if (planes * in_plane >= NL_PARALLEL_MIN)
     for (int pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * in_plane;
         float *yp = y + pl * out_plane;
-        for (int oh = 0; oh < g->out_h; oh++) {
-            for (int ow = 0; ow < g->out_w; ow++) {
-                const int h0 = oh * g->stride - g->pad, w0 = ow * g->stride - g->pad;
-                float best = -FLT_MAX, sum = 0.0f;
-                int best_at = -1;
-                for (int kh = 0; kh < g->kernel_h; kh++) {
-                    const int ih = h0 + kh;
-                    if (ih < 0 || ih >= g->in_h)
-                        continue;
-                    for (int kw = 0; kw < g->kernel_w; kw++) {
-                        const int iw = w0 + kw;
-                        if (iw < 0 || iw >= g->in_w)
-                            continue;
-                        const float v = xp[ih * g->in_w + iw];
-                        sum += v;
-                        /* NaN propagates, as in PyTorch */
-                        if (best_at < 0 || v > best || v != v) {
-                            best = v;
-                            best_at = ih * g->in_w + iw;
-                        }
-                    }
-                }
-                const size_t o = (size_t)oh * g->out_w + ow;
-                if (g->kind == NL_POOL_MAX) {
-                    yp[o] = best;
-                    argmax[pl * out_plane + o] = (int32_t)(pl * in_plane + best_at);
-                } else {
-                    yp[o] = sum * inv_area;
-                }
-            }
-        }
+        int32_t *am = argmax ? argmax + pl * out_plane : NULL;
+        if (fast && g->kind == NL_POOL_MAX)
+            max_2x2(g, xp, yp, am, pl * in_plane);
+        else if (fast)
+            avg_2x2(g, xp, yp);
+        else
+            pool_general(g, xp, yp, am, pl * in_plane);
     }
 }
 
@@ -57,7 +119,7 @@ void nl_cpu_pool_backward(nl_backend *be, const nl_pool_geom *g, int n, const fl
     const int planes = n * g->c;
     const size_t in_plane = (size_t)g->in_h * g->in_w, out_plane = (size_t)g->out_h * g->out_w;
     const float inv_area = 1.0f / (float)(g->kernel_h * g->kernel_w);
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (planes * in_plane >= NL_PARALLEL_MIN)
     for (int pl = 0; pl < planes; pl++) {
         float *dxp = dx + pl * in_plane;
         const float *dyp = dy + pl * out_plane;
