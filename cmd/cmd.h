@@ -12,6 +12,7 @@ typedef struct {
     const char *summary;
 } nl_command;
 
+int cmd_bench(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_validate(int argc, char **argv);

@@ -12,6 +12,7 @@ static const nl_command commands[] = {
     {"run", cmd_run, "train one model from a YAML config"},
     {"validate", cmd_validate, "check configs without training (--print shows the resolved config)"},
     {"list", cmd_list, "print the architectures, normalizers, placements, datasets and more"},
+    {"bench", cmd_bench, "measure kernels and training throughput against sgemm and copy rates"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

@@ -1,0 +1,627 @@
+/* normlab bench: how fast the engine runs, against this machine's own
+ * references measured in the same process (a streaming copy for the
+ * normalizers, sgemm for conv/linear layers and training). A table goes to
+ * stdout, one CSV row per measurement to --csv; experiments/bench/ holds the
+ * PyTorch side, which writes the same CSV columns, and the comparison. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "bench/bench.h"
+#include "cmd.h"
+#include "log/files.h"
+#include "version_git.h"
+
+#define MAX_LIST 16
+#define TRAIN_LR 0.01f
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: normlab bench [--kernels] [--training] [--threads N] [--reps K] [--warmup K]\n"
+            "                     [--csv FILE] [--quick] [--model mlp|cnn] [--norm LIST]\n"
+            "                     [--batch LIST] [--groups G]\n\n"
+            "Measures the CPU engine (both parts unless one is named):\n"
+            "  --kernels   normalizers (batch, layer, group, instance) on (32,64,28,28),\n"
+            "              (128,256,14,14) and features (256,1024): forward train, forward eval,\n"
+            "              backward, forward+backward, as effective GB/s against an OpenMP\n"
+            "              float copy of the same size (minimal traffic counted: forward 8\n"
+            "              B/elem, backward 12, forward+backward 20); the bench models' conv\n"
+            "              and linear layers, forward and backward, as GFLOP/s against\n"
+            "              cblas_sgemm on the same GEMM shapes and on a square 1024\n"
+            "  --training  samples/s of the training step (load batch, forward, backward, SGD\n"
+            "              momentum 0.9) on random 1x28x28 data, 10 classes: mlp 784-256-256-\n"
+            "              256-10 and cnn conv(32)-pool-conv(64)-pool-linear, against the\n"
+            "              sgemm-bound ceiling (sgemm 1024 GFLOP/s / FLOPs per sample)\n\n"
+            "options:\n"
+            "  --threads N   OpenMP (and OpenBLAS) threads (default: all cores)\n"
+            "  --reps K      timed repetitions, median reported (default 7 kernels, 5 training)\n"
+            "  --warmup K    untimed calls or steps first (default 3 kernels, 5 training)\n"
+            "  --csv FILE    also write one row per measurement\n"
+            "  --quick       a smoke run: 2 repetitions, 1 warm-up, short repetitions\n"
+            "  --model M     mlp or cnn (repeatable or comma-separated; default both); for the\n"
+            "                normalizer kernels mlp picks the feature shape, cnn the images\n"
+            "  --norm LIST   normalizers, e.g. none,batch,layer,group,instance (default all;\n"
+            "                instance on the cnn only)\n"
+            "  --batch LIST  training and layer batch sizes (default 2,8,32,128)\n"
+            "  --groups G    group norm's group count (default 8, on every shape)\n\n"
+            "Numbers from a loaded machine are noisy: compare medians of quiet runs.\n");
+}
+
+/* ---- options ---- */
+
+typedef struct {
+    bool kernels, training, quick;
+    int threads, reps, warmup, groups;
+    bool reps_set, warmup_set;
+    const char *csv;
+    bool model[NL_ARCH_COUNT];
+    bool norm[NL_NORM_COUNT];
+    int batches[MAX_LIST], n_batches;
+} options;
+
+static int parse_int(const char *what, const char *v, int lo, int hi, int *out)
+{
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (!*v || *end || x < lo || x > hi)
+        return nl_cmd_usage_error("bench", "%s: '%s' is not a number in %d..%d", what, v, lo, hi);
+    *out = (int)x;
+    return 0;
+}
+
+/* "a,b,c" -> each item through the table */
+static int parse_names(const char *what, const char *v, const nl_name_table *table, bool *set,
+                       int limit)
+{
+    char buf[256];
+    nl_copy_string(buf, sizeof buf, v);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int k = nl_name_lookup(table, tok);
+        if (k < 0 || k >= limit) {
+            char choices[128];
+            const char *guess = nl_closest_in_table(table, tok);
+            return nl_cmd_usage_error("bench", "%s: '%s' is not one of %s%s%s%s", what, tok,
+                                      nl_name_choices(table, choices, sizeof choices),
+                                      guess ? " (did you mean '" : "", guess ? guess : "",
+                                      guess ? "'?)" : "");
+        }
+        set[k] = true;
+    }
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, options *o, bool *help)
+{
+    memset(o, 0, sizeof *o);
+    o->groups = 8;
+    bool any_model = false, any_norm = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (nl_cmd_is_help(a)) {
+            *help = true;
+            return 0;
+        } else if (strcmp(a, "--kernels") == 0) {
+            o->kernels = true;
+        } else if (strcmp(a, "--training") == 0) {
+            o->training = true;
+        } else if (strcmp(a, "--quick") == 0) {
+            o->quick = true;
+        } else if (strcmp(a, "--threads") == 0 || strcmp(a, "--reps") == 0 ||
+                   strcmp(a, "--warmup") == 0 || strcmp(a, "--csv") == 0 ||
+                   strcmp(a, "--model") == 0 || strcmp(a, "--norm") == 0 ||
+                   strcmp(a, "--batch") == 0 || strcmp(a, "--groups") == 0) {
+            if (i + 1 >= argc)
+                return nl_cmd_usage_error("bench", "%s needs a value", a);
+            const char *v = argv[++i];
+            int rc = 0;
+            if (strcmp(a, "--threads") == 0) {
+                rc = parse_int(a, v, 1, 1024, &o->threads);
+            } else if (strcmp(a, "--reps") == 0) {
+                rc = parse_int(a, v, 1, NL_BENCH_MAX_REPS, &o->reps);
+                o->reps_set = true;
+            } else if (strcmp(a, "--warmup") == 0) {
+                rc = parse_int(a, v, 0, 100000, &o->warmup);
+                o->warmup_set = true;
+            } else if (strcmp(a, "--groups") == 0) {
+                rc = parse_int(a, v, 1, 1 << 20, &o->groups);
+            } else if (strcmp(a, "--csv") == 0) {
+                o->csv = v;
+            } else if (strcmp(a, "--model") == 0) {
+                /* resnet is not a bench model */
+                rc = parse_names(a, v, &nl_arch_names, o->model, NL_ARCH_RESNET);
+                any_model = true;
+            } else if (strcmp(a, "--norm") == 0) {
+                rc = parse_names(a, v, &nl_norm_names, o->norm, NL_NORM_COUNT);
+                any_norm = true;
+            } else {
+                char buf[256];
+                nl_copy_string(buf, sizeof buf, v);
+                for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok && !rc;
+                     tok = strtok_r(NULL, ",", &save)) {
+                    if (o->n_batches == MAX_LIST)
+                        return nl_cmd_usage_error("bench", "--batch: at most %d sizes", MAX_LIST);
+                    rc = parse_int(a, tok, 1, 1 << 16, &o->batches[o->n_batches++]);
+                }
+            }
+            if (rc)
+                return rc;
+        } else {
+            return nl_cmd_usage_error("bench", "unexpected argument '%s'", a);
+        }
+    }
+    if (!o->kernels && !o->training)
+        o->kernels = o->training = true;
+    if (!any_model)
+        o->model[NL_ARCH_MLP] = o->model[NL_ARCH_CNN] = true;
+    if (!any_norm)
+        for (int k = 0; k < NL_NORM_COUNT; k++)
+            o->norm[k] = true;
+    if (o->n_batches == 0) {
+        const int def[] = {2, 8, 32, 128};
+        for (int i = 0; i < 4; i++)
+            o->batches[o->n_batches++] = def[i];
+    }
+    return 0;
+}
+
+/* ---- output: one row type for every section ---- */
+
+static const char *const columns[] = {
+    "section", "impl", "setting", "threads", "model", "norm", "groups", "batch", "kernel",
+    "shape", "mode", "reps", "calls", "median_us", "min_us", "samples_per_s", "median_ms",
+    "flops", "gflops", "ref_gflops", "square_gflops", "ceiling_samples_per_s",
+    "bytes_per_elem", "gbps", "copy_gbps", "fraction",
+};
+enum { N_COLUMNS = sizeof columns / sizeof columns[0] };
+
+typedef struct {
+    const char *section, *model, *norm, *kernel, *shape, *mode;
+    int groups, batch; /* 0: empty */
+    const nl_bench_time *time;
+    double samples_per_s, median_ms, flops, gflops, ref_gflops, square_gflops, ceiling,
+        bytes_per_elem, gbps, copy_gbps, fraction; /* NAN: empty */
+} row;
+
+static row blank_row(const char *section)
+{
+    return (row){.section = section, .samples_per_s = NAN, .median_ms = NAN, .flops = NAN,
+                 .gflops = NAN, .ref_gflops = NAN, .square_gflops = NAN, .ceiling = NAN,
+                 .bytes_per_elem = NAN, .gbps = NAN, .copy_gbps = NAN, .fraction = NAN};
+}
+
+typedef struct {
+    nl_csv csv;
+    bool open;
+    char setting[256];
+    int threads;
+    int failures;
+} output;
+
+static const char *num(char *buf, size_t size, double v)
+{
+    if (isnan(v))
+        buf[0] = '\0';
+    else
+        snprintf(buf, size, "%.9g", v);
+    return buf;
+}
+
+static const char *inum(char *buf, size_t size, long v)
+{
+    if (v <= 0)
+        buf[0] = '\0';
+    else
+        snprintf(buf, size, "%ld", v);
+    return buf;
+}
+
+static void emit_csv(output *out, const row *r)
+{
+    if (!out->open)
+        return;
+    char b[N_COLUMNS][48];
+    const char *f[N_COLUMNS];
+    const nl_bench_time *t = r->time;
+    int i = 0;
+    f[i++] = r->section;
+    f[i++] = "normlab";
+    f[i++] = out->setting;
+    f[i] = inum(b[i], sizeof b[i], out->threads), i++;
+    f[i++] = r->model ? r->model : "";
+    f[i++] = r->norm ? r->norm : "";
+    f[i] = inum(b[i], sizeof b[i], r->groups), i++;
+    f[i] = inum(b[i], sizeof b[i], r->batch), i++;
+    f[i++] = r->kernel ? r->kernel : "";
+    f[i++] = r->shape ? r->shape : "";
+    f[i++] = r->mode ? r->mode : "";
+    f[i] = inum(b[i], sizeof b[i], t ? t->reps : 0), i++;
+    f[i] = inum(b[i], sizeof b[i], t ? t->calls : 0), i++;
+    f[i] = num(b[i], sizeof b[i], t ? t->median_s * 1e6 : NAN), i++;
+    f[i] = num(b[i], sizeof b[i], t ? t->min_s * 1e6 : NAN), i++;
+    const double v[] = {r->samples_per_s, r->median_ms, r->flops, r->gflops, r->ref_gflops,
+                        r->square_gflops, r->ceiling, r->bytes_per_elem, r->gbps, r->copy_gbps,
+                        r->fraction};
+    for (size_t k = 0; k < sizeof v / sizeof v[0]; k++, i++)
+        f[i] = num(b[i], sizeof b[i], v[k]);
+    nl_error err = {0};
+    if (nl_csv_row(&out->csv, f, &err) != NL_OK) {
+        nl_cmd_report("bench", &err);
+        out->failures++;
+        out->open = false;
+    }
+}
+
+static void failed(output *out, const char *what, const nl_error *err)
+{
+    fprintf(stderr, "normlab bench: %s: %s\n", what, err->msg[0] ? err->msg : nl_code_name(err->code));
+    out->failures++;
+}
+
+/* ---- sections ---- */
+
+static nl_bench_timing kernel_timing(const options *o)
+{
+    nl_bench_timing t = {.reps = 7, .warmup = 3, .rep_s = 0.03};
+    if (o->quick)
+        t = (nl_bench_timing){.reps = 2, .warmup = 1, .rep_s = 0.002};
+    if (o->reps_set)
+        t.reps = o->reps;
+    if (o->warmup_set)
+        t.warmup = o->warmup;
+    return t;
+}
+
+static nl_bench_timing train_timing(const options *o)
+{
+    nl_bench_timing t = {.reps = 5, .warmup = 5, .rep_s = 0.25};
+    if (o->quick)
+        t = (nl_bench_timing){.reps = 2, .warmup = 1, .rep_s = 0.01};
+    if (o->reps_set)
+        t.reps = o->reps;
+    if (o->warmup_set)
+        t.warmup = o->warmup;
+    return t;
+}
+
+static double sgemm_square(output *out, const options *o)
+{
+    const nl_gemm sq = {.m = 1024, .n = 1024, .k = 1024};
+    nl_bench_timing t = kernel_timing(o);
+    nl_bench_time time;
+    nl_error err = {0};
+    if (nl_bench_sgemm(&sq, 1, &t, &time, &err) != NL_OK) {
+        failed(out, "sgemm 1024", &err);
+        return NAN;
+    }
+    const double gf = nl_gemm_flops(&sq, 1) / time.median_s / 1e9;
+    printf("sgemm reference (cblas_sgemm, row-major, beta 0, 2*M*N*K FLOPs)\n");
+    printf("  %-16s %4s %11s %9s\n", "M x N x K", "op", "median_us", "GFLOP/s");
+    printf("  %-16s %4s %11.1f %9.1f\n\n", "1024x1024x1024", "NN", time.median_s * 1e6, gf);
+    row r = blank_row("sgemm");
+    r.kernel = "sgemm";
+    r.shape = "1024x1024x1024";
+    r.mode = "NN";
+    r.time = &time;
+    r.flops = nl_gemm_flops(&sq, 1);
+    r.gflops = gf;
+    emit_csv(out, &r);
+    return gf;
+}
+
+typedef struct {
+    int n, c, h, w;
+    bool features;
+} norm_shape;
+
+static void bench_norms(output *out, const options *o, nl_backend *be)
+{
+    const norm_shape shapes[] = {
+        {32, 64, 28, 28, false}, {128, 256, 14, 14, false}, {256, 1024, 1, 1, true}};
+    const nl_norm_kind kinds[] = {NL_NORM_BATCH, NL_NORM_LAYER, NL_NORM_GROUP, NL_NORM_INSTANCE};
+    const nl_bench_timing t = kernel_timing(o);
+    printf("normalizers: effective GB/s = minimal bytes / median time; minimal traffic counted:\n"
+           "  fwd_train, fwd_eval 8 B/elem (read x, write y); bwd 12 B/elem (read x, dy; write\n"
+           "  dx); fwd_bwd 20 B/elem. copy = OpenMP float copy loop over the same element count,\n"
+           "  8 B/elem; fraction = GB/s / copy GB/s. group norm: %d groups; layer = one group\n"
+           "  (per-channel affine); affine everywhere; batch norm eval uses running statistics.\n",
+           o->groups);
+    printf("  %-10s %-16s %-10s %11s %8s %9s %9s\n", "norm", "shape", "mode", "median_us", "GB/s",
+           "copy GB/s", "fraction");
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const norm_shape *sh = &shapes[s];
+        if (!o->model[sh->features ? NL_ARCH_MLP : NL_ARCH_CNN])
+            continue;
+        char shape[64];
+        if (sh->features)
+            snprintf(shape, sizeof shape, "%dx%d", sh->n, sh->c);
+        else
+            snprintf(shape, sizeof shape, "%dx%dx%dx%d", sh->n, sh->c, sh->h, sh->w);
+        const size_t count = (size_t)sh->n * sh->c * sh->h * sh->w;
+        nl_bench_time copy;
+        nl_error err = {0};
+        if (nl_bench_copy(count, be->threads, &t, &copy, &err) != NL_OK) {
+            failed(out, "copy", &err);
+            continue;
+        }
+        const double copy_gbps = 8.0 * (double)count / copy.median_s / 1e9;
+        printf("  %-10s %-16s %-10s %11.1f %8.1f %9.1f %9s\n", "(copy)", shape, "copy",
+               copy.median_s * 1e6, copy_gbps, copy_gbps, "");
+        row r = blank_row("copy");
+        r.kernel = "copy";
+        r.shape = shape;
+        r.mode = "copy";
+        r.batch = sh->n;
+        r.time = &copy;
+        r.bytes_per_elem = 8.0;
+        r.gbps = r.copy_gbps = copy_gbps;
+        r.fraction = 1.0;
+        emit_csv(out, &r);
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+            if (!o->norm[kinds[k]] || (sh->features && kinds[k] == NL_NORM_INSTANCE))
+                continue;
+            const nl_bench_norm_case nc = {.kind = kinds[k], .groups = o->groups, .n = sh->n,
+                                           .c = sh->c, .h = sh->h, .w = sh->w,
+                                           .features = sh->features};
+            nl_bench_time times[NL_BENCH_NORM_MODES];
+            const char *name = nl_name_of(&nl_norm_names, kinds[k]);
+            char kernel[32];
+            snprintf(kernel, sizeof kernel, "%snorm", name);
+            if (nl_bench_norm(be, &nc, &t, times, &err) != NL_OK) {
+                char what[160];
+                snprintf(what, sizeof what, "%s on %s", kernel, shape);
+                failed(out, what, &err);
+                nl_error_clear(&err);
+                continue;
+            }
+            for (int mode = 0; mode < NL_BENCH_NORM_MODES; mode++) {
+                const double bytes = nl_bench_norm_mode_bytes(mode);
+                const double gbps = bytes * (double)count / times[mode].median_s / 1e9;
+                char label[32];
+                if (kinds[k] == NL_NORM_GROUP)
+                    snprintf(label, sizeof label, "group(%d)", o->groups);
+                else
+                    nl_copy_string(label, sizeof label, name);
+                printf("  %-10s %-16s %-10s %11.1f %8.1f %9.1f %9.3f\n", label, shape,
+                       nl_bench_norm_mode_name(mode), times[mode].median_s * 1e6, gbps, copy_gbps,
+                       gbps / copy_gbps);
+                r = blank_row("norm");
+                r.norm = name;
+                r.groups = kinds[k] == NL_NORM_GROUP ? o->groups : 0;
+                r.batch = sh->n;
+                r.kernel = kernel;
+                r.shape = shape;
+                r.mode = nl_bench_norm_mode_name(mode);
+                r.time = &times[mode];
+                r.bytes_per_elem = bytes;
+                r.gbps = gbps;
+                r.copy_gbps = copy_gbps;
+                r.fraction = gbps / copy_gbps;
+                emit_csv(out, &r);
+            }
+        }
+    }
+    printf("\n");
+}
+
+static void bench_layers(output *out, const options *o, nl_backend *be, double square)
+{
+    const nl_bench_timing t = kernel_timing(o);
+    printf("conv and linear layers (the bench models' weight layers; conv/linear before a norm\n"
+           "  have no bias, the classifier has one): GFLOP/s = 2*MACs / median time; bwd = dW,\n"
+           "  plus dX where the layer passes a gradient on (not conv1/fc1: their input is the\n"
+           "  data); sgemm = cblas_sgemm on the layer's whole-batch GEMM shapes (M x N x K, ops)\n"
+           "  timed alone, square = 1024^3 (%.1f GFLOP/s); fraction = GFLOP/s / sgemm GFLOP/s.\n",
+           square);
+    printf("  %-5s %-11s %5s %-4s %-32s %11s %8s %8s %8s\n", "model", "layer", "batch", "mode",
+           "GEMM shapes", "median_us", "GFLOP/s", "sgemm", "fraction");
+    const nl_arch archs[] = {NL_ARCH_MLP, NL_ARCH_CNN};
+    for (size_t a = 0; a < 2; a++) {
+        if (!o->model[archs[a]])
+            continue;
+        const char *model = nl_name_of(&nl_arch_names, archs[a]);
+        nl_model_spec spec;
+        /* with a normalizer: the layers before it have no bias, as in the norm runs */
+        nl_bench_model_spec(archs[a], NL_NORM_BATCH, o->groups, &spec);
+        for (int bi = 0; bi < o->n_batches; bi++) {
+            const int n = o->batches[bi];
+            nl_bench_layer_case cases[32];
+            int count = 0;
+            nl_error err = {0};
+            if (nl_bench_model_layers(be, &spec, n, cases, 32, &count, &err) != NL_OK) {
+                failed(out, "layers", &err);
+                continue;
+            }
+            for (int i = 0; i < count; i++) {
+                const nl_bench_layer_case *lc = &cases[i];
+                nl_bench_layer_result res;
+                if (nl_bench_layer(be, lc, &t, &res, &err) != NL_OK) {
+                    failed(out, lc->name, &err);
+                    nl_error_clear(&err);
+                    continue;
+                }
+                nl_gemm fwd, bwd[2];
+                const int n_bwd = nl_bench_layer_gemms(lc, &fwd, bwd);
+                for (int mode = 0; mode < 2; mode++) {
+                    const nl_gemm *g = mode ? bwd : &fwd;
+                    const int ng = mode ? n_bwd : 1;
+                    nl_bench_time ref;
+                    double ref_gf = NAN;
+                    if (nl_bench_sgemm(g, ng, &t, &ref, &err) == NL_OK)
+                        ref_gf = nl_gemm_flops(g, ng) / ref.median_s / 1e9;
+                    else {
+                        failed(out, "sgemm", &err);
+                        nl_error_clear(&err);
+                    }
+                    const nl_bench_time *time = mode ? &res.bwd : &res.fwd;
+                    const double flops = mode ? res.bwd_flops : res.fwd_flops;
+                    const double gf = flops / time->median_s / 1e9;
+                    char shapes[128];
+                    nl_gemm_describe(g, ng, shapes, sizeof shapes);
+                    printf("  %-5s %-11s %5d %-4s %-32s %11.1f %8.1f %8.1f %8.3f\n", model,
+                           lc->name, n, mode ? "bwd" : "fwd", shapes, time->median_s * 1e6, gf,
+                           ref_gf, gf / ref_gf);
+                    row r = blank_row("layer");
+                    r.model = model;
+                    r.batch = n;
+                    r.kernel = lc->name;
+                    r.shape = shapes;
+                    r.mode = mode ? "bwd" : "fwd";
+                    r.time = time;
+                    r.flops = flops;
+                    r.gflops = gf;
+                    r.ref_gflops = ref_gf;
+                    r.square_gflops = square;
+                    r.fraction = gf / ref_gf;
+                    emit_csv(out, &r);
+                }
+            }
+        }
+    }
+    printf("\n");
+}
+
+static void bench_training(output *out, const options *o, nl_backend *be, double square)
+{
+    const nl_bench_timing t = train_timing(o);
+    printf("training step (nl_model_load_batch, forward, backward, nl_sgd_step: lr %g, momentum\n"
+           "  0.9) on random N(0,1) 1x28x28 images, 10 random classes; median of %d repetitions\n"
+           "  of >= %.2f s after %d warm-up steps. FLOPs/sample = forward + backward of the\n"
+           "  weight layers (3x forward, less the first layer's input gradient); ceiling =\n"
+           "  sgemm 1024 rate (%.1f GFLOP/s) / FLOPs per sample; fraction = samples/s / ceiling.\n",
+           TRAIN_LR, t.reps, t.rep_s, t.warmup, square);
+    printf("  %-5s %-10s %5s %11s %9s %12s %8s %11s %8s\n", "model", "norm", "batch", "samples/s",
+           "ms/step", "MFLOP/sample", "GFLOP/s", "ceiling/s", "fraction");
+    const nl_arch archs[] = {NL_ARCH_MLP, NL_ARCH_CNN};
+    for (size_t a = 0; a < 2; a++) {
+        if (!o->model[archs[a]])
+            continue;
+        const char *model = nl_name_of(&nl_arch_names, archs[a]);
+        for (int k = 0; k < NL_NORM_COUNT; k++) {
+            if (!o->norm[k] || (archs[a] == NL_ARCH_MLP && k == NL_NORM_INSTANCE))
+                continue;
+            const char *norm = nl_name_of(&nl_norm_names, k);
+            for (int bi = 0; bi < o->n_batches; bi++) {
+                const int n = o->batches[bi];
+                nl_model_spec spec;
+                nl_bench_model_spec(archs[a], (nl_norm_kind)k, o->groups, &spec);
+                nl_bench_train_result res;
+                nl_error err = {0};
+                if (nl_bench_train(be, &spec, n, TRAIN_LR, &t, &res, &err) != NL_OK) {
+                    char what[96];
+                    snprintf(what, sizeof what, "%s %s batch %d", model, norm, n);
+                    failed(out, what, &err);
+                    continue;
+                }
+                const double gf = res.samples_per_s * res.train_flops / 1e9;
+                const double ceiling = square * 1e9 / res.train_flops;
+                char label[32];
+                if (k == NL_NORM_GROUP)
+                    snprintf(label, sizeof label, "group(%d)", o->groups);
+                else
+                    nl_copy_string(label, sizeof label, norm);
+                printf("  %-5s %-10s %5d %11.0f %9.3f %12.3f %8.1f %11.0f %8.3f%s\n", model, label,
+                       n, res.samples_per_s, res.step.median_s * 1e3, res.train_flops / 1e6, gf,
+                       ceiling, res.samples_per_s / ceiling,
+                       isfinite(res.mean_loss) ? "" : "  (loss not finite)");
+                row r = blank_row("train");
+                r.model = model;
+                r.norm = norm;
+                r.groups = k == NL_NORM_GROUP ? o->groups : 0;
+                r.batch = n;
+                r.kernel = "train_step";
+                r.mode = "train";
+                r.time = &res.step;
+                r.samples_per_s = res.samples_per_s;
+                r.median_ms = res.step.median_s * 1e3;
+                r.flops = res.train_flops;
+                r.gflops = gf;
+                r.ref_gflops = square;
+                r.square_gflops = square;
+                r.ceiling = ceiling;
+                r.fraction = res.samples_per_s / ceiling;
+                emit_csv(out, &r);
+            }
+        }
+    }
+    printf("\n");
+}
+
+/* the threading knobs that change the numbers, as "default" or "VAR=value+..." */
+static void describe_setting(char *buf, size_t size)
+{
+    const char *vars[] = {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_PROC_BIND", "OMP_PLACES",
+                          "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"};
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0] && used < size; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v)
+            used += (size_t)snprintf(buf + used, size - used, "%s%s=%s", used ? "+" : "", vars[i], v);
+    }
+    if (!buf[0])
+        nl_copy_string(buf, size, "default");
+}
+
+static void print_load(const char *when)
+{
+    char load[128] = "?";
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (!fgets(load, sizeof load, f))
+            nl_copy_string(load, sizeof load, "?");
+        fclose(f);
+        load[strcspn(load, "\n")] = '\0';
+    }
+    printf("load (%s): %s\n", when, load);
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    options o;
+    bool help = false;
+    int rc = parse_options(argc, argv, &o, &help);
+    if (rc)
+        return rc;
+    if (help) {
+        usage(stdout);
+        return 0;
+    }
+    nl_error err = {0};
+    nl_backend *be = NULL;
+    if (nl_backend_open(NL_DEVICE_CPU, o.threads, &be, &err) != NL_OK)
+        return nl_cmd_report("bench", &err);
+    output out = {.threads = be->threads};
+    describe_setting(out.setting, sizeof out.setting);
+    if (o.csv) {
+        if (nl_csv_open(&out.csv, o.csv, columns, N_COLUMNS, &err) != NL_OK) {
+            nl_backend_close(be);
+            return nl_cmd_report("bench", &err);
+        }
+        out.open = true;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    char cpu[512];
+    printf("normlab bench %s (commit %s), %d threads, setting %s%s\n", NORMLAB_VERSION,
+           NORMLAB_GIT_COMMIT, be->threads, out.setting, o.quick ? ", quick" : "");
+    printf("cpu: %s\n", nl_backend_cpu_description(cpu, sizeof cpu));
+    print_load("start");
+    printf("\n");
+
+    const double square = sgemm_square(&out, &o);
+    if (o.kernels) {
+        bench_norms(&out, &o, be);
+        bench_layers(&out, &o, be, square);
+    }
+    if (o.training)
+        bench_training(&out, &o, be, square);
+    print_load("end");
+    if (out.open && nl_csv_close(&out.csv, &err) != NL_OK) {
+        nl_cmd_report("bench", &err);
+        out.failures++;
+    }
+    nl_backend_close(be);
+    return out.failures ? 1 : 0;
+}

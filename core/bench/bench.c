@@ -1,0 +1,534 @@
+/* Measuring the engine (see bench.h). Everything timed runs the library's own
+ * code: layers come from the model builder, training steps are the calls the
+ * training loop makes. */
+#include "bench/bench.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/rng.h"
+#include "model/model.h"
+#include "norm/norm.h"
+#include "optim/optim.h"
+
+#define BENCH_SEED 20240501u
+
+double nl_bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void nl_bench_run(void (*fn)(void *ctx), void *ctx, const nl_bench_timing *t, nl_bench_time *out)
+{
+    int reps = t->reps < 1 ? 1 : t->reps;
+    if (reps > NL_BENCH_MAX_REPS)
+        reps = NL_BENCH_MAX_REPS;
+    for (int i = 0; i < t->warmup; i++)
+        fn(ctx);
+    /* one call sizes the repetitions */
+    double t0 = nl_bench_now();
+    fn(ctx);
+    const double one = nl_bench_now() - t0;
+    long calls = 1;
+    if (t->rep_s > one) {
+        const double want = ceil(t->rep_s / (one > 1e-8 ? one : 1e-8));
+        calls = want > 1e6 ? 1000000L : (long)want;
+    }
+    double per[NL_BENCH_MAX_REPS];
+    for (int r = 0; r < reps; r++) {
+        t0 = nl_bench_now();
+        for (long c = 0; c < calls; c++)
+            fn(ctx);
+        per[r] = (nl_bench_now() - t0) / (double)calls;
+    }
+    qsort(per, (size_t)reps, sizeof per[0], cmp_double);
+    out->median_s = reps % 2 ? per[reps / 2] : 0.5 * (per[reps / 2 - 1] + per[reps / 2]);
+    out->min_s = per[0];
+    out->calls = calls;
+    out->reps = reps;
+}
+
+static float *alloc_floats(size_t count)
+{
+    size_t bytes = ((count * sizeof(float) + 63) / 64) * 64;
+    return aligned_alloc(64, bytes ? bytes : 64);
+}
+
+static void fill_random(float *x, size_t count, uint64_t stream)
+{
+    nl_rng rng;
+    nl_rng_seed(&rng, BENCH_SEED, stream);
+    for (size_t i = 0; i < count; i++)
+        x[i] = nl_rng_uniform(&rng) * 2.0f - 1.0f;
+}
+
+/* ---- streaming copy ---- */
+
+typedef struct {
+    float *dst;
+    const float *src;
+    long count;
+    int threads;
+} copy_ctx;
+
+static void copy_call(void *p)
+{
+    const copy_ctx *c = p;
+    float *restrict dst = c->dst;
+    const float *restrict src = c->src;
+    const long count = c->count;
+#pragma omp parallel for num_threads(c->threads) schedule(static)
+    for (long i = 0; i < count; i++)
+        dst[i] = src[i];
+}
+
+nl_code nl_bench_copy(size_t count, int threads, const nl_bench_timing *t, nl_bench_time *out,
+                      nl_error *err)
+{
+    float *src = alloc_floats(count), *dst = alloc_floats(count);
+    if (!src || !dst) {
+        free(src);
+        free(dst);
+        return nl_fail(err, NL_ERR_NOMEM, "bench: cannot allocate 2 x %zu floats for the copy",
+                       count);
+    }
+    const long n = (long)count;
+    /* first touch by the threads that copy */
+#pragma omp parallel for num_threads(threads > 0 ? threads : 1) schedule(static)
+    for (long i = 0; i < n; i++) {
+        src[i] = (float)(i & 1023);
+        dst[i] = 0.0f;
+    }
+    copy_ctx c = {dst, src, n, threads > 0 ? threads : 1};
+    nl_bench_run(copy_call, &c, t, out);
+    free(src);
+    free(dst);
+    return NL_OK;
+}
+
+/* ---- sgemm ---- */
+
+double nl_gemm_flops(const nl_gemm *g, int count)
+{
+    double f = 0.0;
+    for (int i = 0; i < count; i++)
+        f += 2.0 * g[i].m * (double)g[i].n * g[i].k;
+    return f;
+}
+
+const char *nl_gemm_describe(const nl_gemm *g, int count, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < count && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%dx%dx%d%c%c", i ? "+" : "", g[i].m,
+                                 g[i].n, g[i].k, g[i].ta ? 'T' : 'N', g[i].tb ? 'T' : 'N');
+    return buf;
+}
+
+typedef struct {
+    const nl_gemm *g;
+    int count;
+    float **a, **b, **c;
+} sgemm_ctx;
+
+static void sgemm_call(void *p)
+{
+    const sgemm_ctx *s = p;
+    for (int i = 0; i < s->count; i++) {
+        const nl_gemm *g = &s->g[i];
+        cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
+                    g->tb ? CblasTrans : CblasNoTrans, g->m, g->n, g->k, 1.0f, s->a[i],
+                    g->ta ? g->m : g->k, s->b[i], g->tb ? g->k : g->n, 0.0f, s->c[i], g->n);
+    }
+}
+
+nl_code nl_bench_sgemm(const nl_gemm *g, int count, const nl_bench_timing *t, nl_bench_time *out,
+                       nl_error *err)
+{
+    float *a[8] = {0}, *b[8] = {0}, *c[8] = {0};
+    if (count < 1 || count > 8)
+        return nl_fail(err, NL_ERR_RUNTIME, "bench: 1 to 8 GEMMs per call, not %d", count);
+    nl_code rc = NL_OK;
+    for (int i = 0; i < count; i++) {
+        const size_t na = (size_t)g[i].m * g[i].k, nb = (size_t)g[i].k * g[i].n,
+                     nc = (size_t)g[i].m * g[i].n;
+        a[i] = alloc_floats(na);
+        b[i] = alloc_floats(nb);
+        c[i] = alloc_floats(nc);
+        if (!a[i] || !b[i] || !c[i]) {
+            rc = nl_fail(err, NL_ERR_NOMEM, "bench: cannot allocate the operands of a %dx%dx%d sgemm",
+                         g[i].m, g[i].n, g[i].k);
+            goto done;
+        }
+        fill_random(a[i], na, 11 + (uint64_t)i);
+        fill_random(b[i], nb, 21 + (uint64_t)i);
+        memset(c[i], 0, nc * sizeof(float));
+    }
+    sgemm_ctx s = {g, count, a, b, c};
+    nl_bench_run(sgemm_call, &s, t, out);
+done:
+    for (int i = 0; i < count; i++) {
+        free(a[i]);
+        free(b[i]);
+        free(c[i]);
+    }
+    return rc;
+}
+
+/* ---- graphs: forward, backward without the gradient upload ---- */
+
+typedef struct {
+    nl_model *m;
+    int n;
+    nl_mode mode;
+} graph_ctx;
+
+static void graph_forward(void *p)
+{
+    graph_ctx *g = p;
+    nl_model_forward(g->m, g->n, g->mode);
+}
+
+/* nl_model_backward_from less its upload: the output gradient stays put */
+static void graph_backward(void *p)
+{
+    graph_ctx *g = p;
+    nl_model *m = g->m;
+    nl_pass pass = {.be = m->be, .n = g->n, .mode = NL_MODE_TRAIN, .workspace = m->workspace};
+    for (int i = m->n_layers - 1; i >= 0; i--)
+        m->layers[i]->vt->backward(m->layers[i], &pass);
+}
+
+static void graph_forward_backward(void *p)
+{
+    graph_ctx *g = p;
+    nl_model_forward(g->m, g->n, NL_MODE_TRAIN);
+    graph_backward(p);
+}
+
+/* random input and output gradient, uploaded once */
+static nl_code fill_graph(nl_model *m, int n, nl_error *err)
+{
+    const size_t in_count = (size_t)n * nl_shape_per_sample(m->input->shape);
+    const size_t out_count = (size_t)n * nl_shape_per_sample(m->logits->shape);
+    const size_t most = in_count > out_count ? in_count : out_count;
+    float *host = alloc_floats(most);
+    if (!host)
+        return nl_fail(err, NL_ERR_NOMEM, "bench: cannot allocate %zu floats of input", most);
+    nl_backend *be = m->be;
+    fill_random(host, in_count, 31);
+    be->ops->upload(be, m->input->data, host, in_count * sizeof *host);
+    if (m->logits->grad) {
+        fill_random(host, out_count, 32);
+        be->ops->upload(be, m->logits->grad, host, out_count * sizeof *host);
+    }
+    nl_code rc = be->ops->synchronize(be, err);
+    free(host);
+    return rc;
+}
+
+/* ---- normalizers ---- */
+
+static const char *const mode_names[NL_BENCH_NORM_MODES] = {"fwd_train", "fwd_eval", "bwd",
+                                                            "fwd_bwd"};
+static const double mode_bytes[NL_BENCH_NORM_MODES] = {8.0, 8.0, 12.0, 20.0};
+
+const char *nl_bench_norm_mode_name(int mode)
+{
+    return mode >= 0 && mode < NL_BENCH_NORM_MODES ? mode_names[mode] : "?";
+}
+
+double nl_bench_norm_mode_bytes(int mode)
+{
+    return mode >= 0 && mode < NL_BENCH_NORM_MODES ? mode_bytes[mode] : NAN;
+}
+
+typedef struct {
+    nl_norm_spec norm;
+    bool features;
+} norm_graph;
+
+static nl_act *build_norm(nl_builder *b, nl_act *input, void *ctx)
+{
+    const norm_graph *g = ctx;
+    input->needs_grad = 1;
+    nl_act *x = g->features ? nl_flatten(b, "flat", input) : input;
+    return x ? nl_norm(b, "norm", x, &g->norm) : NULL;
+}
+
+nl_code nl_bench_norm(nl_backend *be, const nl_bench_norm_case *nc, const nl_bench_timing *t,
+                      nl_bench_time out[NL_BENCH_NORM_MODES], nl_error *err)
+{
+    norm_graph g = {.features = nc->features};
+    nl_norm_spec_defaults(&g.norm, nc->kind);
+    if (nc->kind == NL_NORM_GROUP)
+        g.norm.groups = nc->groups;
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.in_c = nc->c;
+    spec.in_h = nc->features ? 1 : nc->h;
+    spec.in_w = nc->features ? 1 : nc->w;
+    nl_model *m = NULL;
+    nl_code rc = nl_model_build_graph(&spec, be, nc->n, nc->n, BENCH_SEED, build_norm, &g, &m, err);
+    if (rc != NL_OK)
+        return rc;
+    if ((rc = fill_graph(m, nc->n, err)) != NL_OK) {
+        nl_model_free(m);
+        return rc;
+    }
+    graph_ctx ctx = {m, nc->n, NL_MODE_TRAIN};
+    nl_bench_run(graph_forward, &ctx, t, &out[NL_BENCH_FWD_TRAIN]);
+    ctx.mode = NL_MODE_EVAL;
+    nl_bench_run(graph_forward, &ctx, t, &out[NL_BENCH_FWD_EVAL]);
+    /* backward needs the saved statistics of a training forward */
+    ctx.mode = NL_MODE_TRAIN;
+    nl_model_forward(m, nc->n, NL_MODE_TRAIN);
+    nl_bench_run(graph_backward, &ctx, t, &out[NL_BENCH_BWD]);
+    nl_bench_run(graph_forward_backward, &ctx, t, &out[NL_BENCH_FWD_BWD]);
+    rc = be->ops->synchronize(be, err);
+    nl_model_free(m);
+    return rc;
+}
+
+/* ---- conv and linear layers ---- */
+
+static const nl_param *find_param(const nl_model *m, const char *layer, const char *what)
+{
+    char name[160];
+    snprintf(name, sizeof name, "%s.%s", layer, what);
+    return nl_model_param(m, name);
+}
+
+nl_code nl_bench_model_layers(nl_backend *be, const nl_model_spec *spec, int n,
+                              nl_bench_layer_case *out, int max, int *count, nl_error *err)
+{
+    nl_model *m = NULL;
+    nl_code rc = nl_model_build(spec, be, n, n, BENCH_SEED, &m, err);
+    if (rc != NL_OK)
+        return rc;
+    *count = 0;
+    for (int i = 0; i < m->n_layers && *count < max; i++) {
+        const nl_layer *l = m->layers[i];
+        const bool conv = strcmp(l->vt->kind, "conv2d") == 0;
+        if (!conv && strcmp(l->vt->kind, "linear") != 0)
+            continue;
+        const nl_param *w = find_param(m, l->name, "weight");
+        if (!w)
+            continue;
+        nl_bench_layer_case *lc = &out[(*count)++];
+        memset(lc, 0, sizeof *lc);
+        nl_copy_string(lc->name, sizeof lc->name, l->name);
+        lc->conv = conv;
+        lc->n = n;
+        const nl_shape in = l->in[0]->shape, o = l->out->shape;
+        lc->in_c = conv ? in.c : (int)nl_shape_per_sample(in);
+        lc->in_h = conv ? in.h : 1;
+        lc->in_w = conv ? in.w : 1;
+        lc->out_c = o.c;
+        lc->out_h = conv ? o.h : 1;
+        lc->out_w = conv ? o.w : 1;
+        lc->kernel = conv ? w->dims[2] : 1;
+        /* the architectures pad k/2 ("same" for stride 1) */
+        lc->stride = conv && o.h > 0 ? (in.h + o.h - 1) / o.h : 1;
+        lc->pad = conv ? lc->kernel / 2 : 0;
+        lc->bias = find_param(m, l->name, "bias") != NULL;
+        lc->input_grad = l->in[0]->grad != NULL;
+    }
+    nl_model_free(m);
+    return NL_OK;
+}
+
+int nl_bench_layer_gemms(const nl_bench_layer_case *lc, nl_gemm *fwd, nl_gemm bwd[2])
+{
+    if (!lc->conv) {
+        *fwd = (nl_gemm){.m = lc->n, .n = lc->out_c, .k = lc->in_c, .ta = false, .tb = true};
+        bwd[0] = (nl_gemm){.m = lc->out_c, .n = lc->in_c, .k = lc->n, .ta = true, .tb = false};
+        bwd[1] = (nl_gemm){.m = lc->n, .n = lc->in_c, .k = lc->out_c, .ta = false, .tb = false};
+    } else {
+        const int r = lc->in_c * lc->kernel * lc->kernel, np = lc->n * lc->out_h * lc->out_w;
+        *fwd = (nl_gemm){.m = lc->out_c, .n = np, .k = r, .ta = false, .tb = false};
+        bwd[0] = (nl_gemm){.m = lc->out_c, .n = r, .k = np, .ta = false, .tb = true};
+        bwd[1] = (nl_gemm){.m = r, .n = np, .k = lc->out_c, .ta = true, .tb = false};
+    }
+    return lc->input_grad ? 2 : 1;
+}
+
+static nl_act *build_layer(nl_builder *b, nl_act *input, void *ctx)
+{
+    const nl_bench_layer_case *lc = ctx;
+    input->needs_grad = lc->input_grad;
+    const int fan_in = lc->in_c * lc->kernel * lc->kernel;
+    const float std = sqrtf(2.0f / (float)fan_in);
+    if (lc->conv)
+        return nl_conv2d(b, lc->name, input, lc->out_c, lc->kernel, lc->stride, lc->pad, lc->bias,
+                         std);
+    nl_act *x = nl_flatten(b, "flat", input);
+    return x ? nl_linear(b, lc->name, x, lc->out_c, lc->bias, NL_FILL_NORMAL, std) : NULL;
+}
+
+nl_code nl_bench_layer(nl_backend *be, const nl_bench_layer_case *lc, const nl_bench_timing *t,
+                       nl_bench_layer_result *out, nl_error *err)
+{
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.in_c = lc->in_c;
+    spec.in_h = lc->in_h;
+    spec.in_w = lc->in_w;
+    nl_bench_layer_case c = *lc;
+    nl_model *m = NULL;
+    nl_code rc = nl_model_build_graph(&spec, be, lc->n, lc->n, BENCH_SEED, build_layer, &c, &m, err);
+    if (rc != NL_OK)
+        return rc;
+    if ((rc = fill_graph(m, lc->n, err)) != NL_OK) {
+        nl_model_free(m);
+        return rc;
+    }
+    nl_gemm fwd, bwd[2];
+    const int n_bwd = nl_bench_layer_gemms(lc, &fwd, bwd);
+    out->fwd_flops = nl_gemm_flops(&fwd, 1);
+    out->bwd_flops = nl_gemm_flops(bwd, n_bwd);
+    graph_ctx ctx = {m, lc->n, NL_MODE_TRAIN};
+    nl_bench_run(graph_forward, &ctx, t, &out->fwd);
+    nl_bench_run(graph_backward, &ctx, t, &out->bwd);
+    rc = be->ops->synchronize(be, err);
+    nl_model_free(m);
+    return rc;
+}
+
+/* ---- training ---- */
+
+void nl_bench_model_spec(nl_arch arch, nl_norm_kind norm, int groups, nl_model_spec *spec)
+{
+    nl_model_spec_defaults(spec);
+    spec->arch = arch;
+    spec->in_c = 1;
+    spec->in_h = 28;
+    spec->in_w = 28;
+    spec->classes = 10;
+    if (arch == NL_ARCH_CNN) {
+        spec->widths[0] = 32;
+        spec->widths[1] = 64;
+        spec->n_widths = 2;
+    } else {
+        spec->widths[0] = spec->widths[1] = spec->widths[2] = 256;
+        spec->n_widths = 3;
+    }
+    nl_norm_spec_defaults(&spec->norm, norm);
+    if (groups > 0)
+        spec->norm.groups = groups;
+}
+
+/* forward FLOPs of one layer per sample, the way nl_model_forward_flops counts */
+static double layer_forward_flops(const nl_model *m, const nl_layer *l)
+{
+    const nl_param *w = find_param(m, l->name, "weight");
+    if (!w || (w->ndim != 2 && w->ndim != 4))
+        return 0.0;
+    return 2.0 * (double)w->count * l->out->shape.h * l->out->shape.w;
+}
+
+/* forward + backward: each weight layer costs its forward again for the
+ * weight gradient and once more for the input gradient where one is needed */
+static double train_flops(const nl_model *m)
+{
+    double flops = 0.0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const nl_layer *l = m->layers[i];
+        const double f = layer_forward_flops(m, l);
+        flops += f * (l->in[0]->grad ? 3.0 : 2.0);
+    }
+    return flops;
+}
+
+typedef struct {
+    nl_model *m;
+    nl_sgd_spec sgd;
+    float lr;
+    const float *x;
+    const int32_t *y;
+    int batch, pool_batches, next;
+    size_t per_sample;
+    long step;
+} train_ctx;
+
+static void train_step(void *p)
+{
+    train_ctx *c = p;
+    const size_t first = (size_t)c->next * c->batch;
+    c->next = (c->next + 1) % c->pool_batches;
+    nl_model_load_batch(c->m, c->x + first * c->per_sample, c->y + first, c->batch);
+    nl_model_forward(c->m, c->batch, NL_MODE_TRAIN);
+    nl_model_backward(c->m, c->batch);
+    nl_sgd_step(c->m, &c->sgd, c->lr, c->step);
+    c->step++;
+}
+
+nl_code nl_bench_train(nl_backend *be, const nl_model_spec *spec, int batch, float lr,
+                       const nl_bench_timing *t, nl_bench_train_result *out, nl_error *err)
+{
+    nl_model *m = NULL;
+    nl_code rc = nl_model_build(spec, be, batch, batch, BENCH_SEED, &m, err);
+    if (rc != NL_OK)
+        return rc;
+    /* a pool of random samples, generated once: 16 batches, at least 256 samples */
+    int pool_batches = 16;
+    while (pool_batches * batch < 256)
+        pool_batches *= 2;
+    const size_t per_sample = (size_t)spec->in_c * spec->in_h * spec->in_w;
+    const size_t samples = (size_t)pool_batches * batch;
+    float *x = alloc_floats(samples * per_sample);
+    int32_t *y = malloc(samples * sizeof *y);
+    if (!x || !y) {
+        free(x);
+        free(y);
+        nl_model_free(m);
+        return nl_fail(err, NL_ERR_NOMEM, "bench: cannot allocate %zu samples of data", samples);
+    }
+    nl_rng rng;
+    nl_rng_seed(&rng, BENCH_SEED, NL_STREAM_SYNTHETIC);
+    for (size_t i = 0; i < samples * per_sample; i++)
+        x[i] = (float)nl_rng_normal(&rng);
+    for (size_t i = 0; i < samples; i++)
+        y[i] = (int32_t)nl_rng_below(&rng, (uint32_t)spec->classes);
+
+    train_ctx c = {.m = m, .lr = lr, .x = x, .y = y, .batch = batch,
+                   .pool_batches = pool_batches, .per_sample = per_sample};
+    nl_sgd_spec_defaults(&c.sgd);
+    c.sgd.lr = lr;
+    c.sgd.momentum = 0.9f;
+    nl_bench_timing warm = *t;
+    /* the metrics count from the first timed step */
+    for (int i = 0; i < t->warmup; i++)
+        train_step(&c);
+    warm.warmup = 0;
+    nl_model_reset_metrics(m);
+    const long first_step = c.step;
+    nl_bench_run(train_step, &c, &warm, &out->step);
+    double metrics[2];
+    nl_model_read_metrics(m, metrics);
+    rc = be->ops->synchronize(be, err);
+    out->samples_per_s = out->step.median_s > 0 ? batch / out->step.median_s : 0.0;
+    out->fwd_flops = nl_model_forward_flops(m);
+    out->train_flops = train_flops(m);
+    const long timed = c.step - first_step;
+    out->mean_loss = timed > 0 ? metrics[0] / ((double)timed * batch) : NAN;
+    out->params = nl_model_param_total(m);
+    free(x);
+    free(y);
+    nl_model_free(m);
+    return rc;
+}

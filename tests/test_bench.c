@@ -1,0 +1,194 @@
+/* `normlab bench --quick` on a small subset: the CSV has the documented
+ * columns, the rows each section promises, and positive finite numbers.
+ * Timings are never asserted: speed is measured by benchmarks, not tests. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "testutil.h"
+
+static const char *header =
+    "section,impl,setting,threads,model,norm,groups,batch,kernel,shape,mode,reps,calls,"
+    "median_us,min_us,samples_per_s,median_ms,flops,gflops,ref_gflops,square_gflops,"
+    "ceiling_samples_per_s,bytes_per_elem,gbps,copy_gbps,fraction\n";
+
+enum { SECTION, IMPL, SETTING, THREADS, MODEL, NORM, GROUPS, BATCH, KERNEL, SHAPE, MODE, REPS,
+       CALLS, MEDIAN_US, MIN_US, SAMPLES, MEDIAN_MS, FLOPS, GFLOPS, REF_GFLOPS, SQUARE, CEILING,
+       BYTES, GBPS, COPY_GBPS, FRACTION, N_FIELDS };
+
+static char tmp[256];
+
+static int normlab(const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd %s && %s %s > out.txt 2> err.txt", tmp, NORMLAB_BINARY, args);
+    int status = system(cmd);
+    ck_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* splits a CSV line without quotes (the bench writes none) into fields */
+static int split(char *line, char **fields, int max)
+{
+    int n = 0;
+    line[strcspn(line, "\r\n")] = '\0';
+    for (char *p = line;; p++) {
+        if (n < max)
+            fields[n] = p;
+        n++;
+        p = strchr(p, ',');
+        if (!p)
+            break;
+        *p = '\0';
+    }
+    return n;
+}
+
+static double positive(char **f, int col, const char *line_desc)
+{
+    char *end;
+    ck_assert_msg(f[col][0], "%s: column %d empty", line_desc, col);
+    double v = strtod(f[col], &end);
+    ck_assert_msg(*end == '\0' && isfinite(v) && v > 0, "%s: column %d is '%s'", line_desc, col,
+                  f[col]);
+    return v;
+}
+
+START_TEST(test_quick_csv)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/normlab-bench-XXXXXX");
+    ck_assert(mkdtemp(tmp) != NULL);
+    ck_assert_int_eq(normlab("bench --quick --threads 2 --model mlp --norm batch,group,instance "
+                             "--batch 8 --csv bench.csv"),
+                     0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/bench.csv", tmp);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f, "no %s", path);
+    char line[2048];
+    ck_assert(fgets(line, sizeof line, f));
+    ck_assert_str_eq(line, header);
+    int sgemm = 0, copy = 0, norm = 0, layer = 0, train = 0;
+    int modes[4] = {0};
+    while (fgets(line, sizeof line, f)) {
+        char desc[2048];
+        snprintf(desc, sizeof desc, "%s", line);
+        char *fld[N_FIELDS + 1];
+        ck_assert_msg(split(line, fld, N_FIELDS + 1) == N_FIELDS, "field count: %s", desc);
+        ck_assert_str_eq(fld[IMPL], "normlab");
+        ck_assert_msg(fld[SETTING][0], "no setting: %s", desc);
+        ck_assert_int_eq((int)positive(fld, THREADS, desc), 2);
+        positive(fld, REPS, desc);
+        positive(fld, CALLS, desc);
+        positive(fld, MEDIAN_US, desc);
+        positive(fld, MIN_US, desc);
+        ck_assert(strtod(fld[MIN_US], NULL) <= strtod(fld[MEDIAN_US], NULL));
+        if (strcmp(fld[SECTION], "sgemm") == 0) {
+            sgemm++;
+            positive(fld, FLOPS, desc);
+            positive(fld, GFLOPS, desc);
+        } else if (strcmp(fld[SECTION], "copy") == 0) {
+            copy++;
+            ck_assert_str_eq(fld[SHAPE], "256x1024");
+            positive(fld, GBPS, desc);
+        } else if (strcmp(fld[SECTION], "norm") == 0) {
+            norm++;
+            ck_assert_msg(strcmp(fld[NORM], "instance") != 0, "instance norm on features: %s", desc);
+            ck_assert_str_eq(fld[SHAPE], "256x1024");
+            if (strcmp(fld[NORM], "group") == 0)
+                ck_assert_int_eq((int)positive(fld, GROUPS, desc), 8);
+            const char *names[] = {"fwd_train", "fwd_eval", "bwd", "fwd_bwd"};
+            const double bytes[] = {8, 8, 12, 20};
+            int m = -1;
+            for (int i = 0; i < 4; i++)
+                if (strcmp(fld[MODE], names[i]) == 0)
+                    m = i;
+            ck_assert_msg(m >= 0, "mode: %s", desc);
+            modes[m]++;
+            ck_assert_double_eq(positive(fld, BYTES, desc), bytes[m]);
+            positive(fld, GBPS, desc);
+            positive(fld, COPY_GBPS, desc);
+            positive(fld, FRACTION, desc);
+        } else if (strcmp(fld[SECTION], "layer") == 0) {
+            layer++;
+            ck_assert_str_eq(fld[MODEL], "mlp");
+            ck_assert_int_eq((int)positive(fld, BATCH, desc), 8);
+            positive(fld, FLOPS, desc);
+            positive(fld, GFLOPS, desc);
+            positive(fld, REF_GFLOPS, desc);
+            positive(fld, SQUARE, desc);
+            positive(fld, FRACTION, desc);
+        } else if (strcmp(fld[SECTION], "train") == 0) {
+            train++;
+            ck_assert_str_eq(fld[MODEL], "mlp");
+            ck_assert_int_eq((int)positive(fld, BATCH, desc), 8);
+            positive(fld, SAMPLES, desc);
+            positive(fld, MEDIAN_MS, desc);
+            /* 784-256-256-256-10: 3x forward less fc1's input gradient, about 1.61 MFLOP */
+            const double flops = positive(fld, FLOPS, desc);
+            ck_assert_msg(fabs(flops - 1604608.0) < 1.0, "MLP FLOPs per sample %g", flops);
+            positive(fld, CEILING, desc);
+            positive(fld, FRACTION, desc);
+        } else {
+            ck_abort_msg("unknown section: %s", desc);
+        }
+    }
+    fclose(f);
+    ck_assert_int_eq(sgemm, 1);
+    ck_assert_int_eq(copy, 1);
+    ck_assert_int_eq(norm, 2 * 4); /* batch, group on (256, 1024) */
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(modes[i], 2);
+    ck_assert_int_eq(layer, 4 * 2); /* fc1, fc2, fc3, classifier; fwd and bwd */
+    ck_assert_int_eq(train, 2);     /* batch, group (no instance norm on the mlp) */
+}
+END_TEST
+
+START_TEST(test_cnn_flops_and_usage)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/normlab-bench-XXXXXX");
+    ck_assert(mkdtemp(tmp) != NULL);
+    ck_assert_int_eq(normlab("bench --training --quick --threads 2 --model cnn --norm instance "
+                             "--batch 2 --csv cnn.csv"),
+                     0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/cnn.csv", tmp);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f, "no %s", path);
+    char line[2048];
+    int train = 0;
+    ck_assert(fgets(line, sizeof line, f));
+    while (fgets(line, sizeof line, f)) {
+        char *fld[N_FIELDS + 1];
+        ck_assert_int_eq(split(line, fld, N_FIELDS + 1), N_FIELDS);
+        if (strcmp(fld[SECTION], "train") != 0)
+            continue;
+        train++;
+        ck_assert_str_eq(fld[NORM], "instance");
+        /* conv1 225792 + conv2 3612672 + linear 31360 MACs; conv1 has no input gradient */
+        const double flops = positive(fld, FLOPS, "cnn");
+        ck_assert_msg(fabs(flops - 22767360.0) < 1.0, "CNN FLOPs per sample %g", flops);
+        positive(fld, SAMPLES, "cnn");
+    }
+    fclose(f);
+    ck_assert_int_eq(train, 1);
+
+    ck_assert_int_eq(normlab("bench --norm bogus"), 2);
+    ck_assert_int_eq(normlab("bench --batch 0"), 2);
+    ck_assert_int_eq(normlab("bench --model resnet"), 2);
+    ck_assert_int_eq(normlab("bench --help"), 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("bench");
+    TCase *tc = tcase_create("bench");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_quick_csv);
+    tcase_add_test(tc, test_cnn_flops_and_usage);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
