@@ -33,7 +33,9 @@ static nl_code size_file(const char *dir, const char *name, cifar_file *f, nl_er
     struct stat st;
     if (stat(f->path, &st) != 0 || !S_ISREG(st.st_mode))
         return nl_fail(err, NL_ERR_DATA, "cifar10: missing %s; " CIFAR_HINT, f->path);
-    if (st.st_size == 0 || st.st_size % CIFAR_RECORD != 0)
+    if (st.st_size == 0)
+        return nl_fail(err, NL_ERR_DATA, "%s is empty", f->path);
+    if (st.st_size % CIFAR_RECORD != 0)
         return nl_fail(err, NL_ERR_DATA,
                        "%s: %lld bytes is not a whole number of %d-byte CIFAR-10 records "
                        "(truncated or not the binary version)",
@@ -76,8 +78,8 @@ static nl_code read_records(const cifar_file *f, long n, nl_split *out, long at,
     return rc;
 }
 
-static nl_code load_split(cifar_file *files, int nfiles, long want, const char *which,
-                          nl_split *out, nl_error *err)
+static nl_code load_split(const char *dir, cifar_file *files, int nfiles, long want,
+                          const char *which, nl_split *out, nl_error *err)
 {
     long total = 0;
     for (int i = 0; i < nfiles; i++)
@@ -87,7 +89,8 @@ static nl_code load_split(cifar_file *files, int nfiles, long want, const char *
         if (nfiles == 1)
             snprintf(where, sizeof where, "%s", files[0].path);
         else
-            snprintf(where, sizeof where, "the %d training batches", nfiles);
+            snprintf(where, sizeof where, "data_batch_1.bin .. data_batch_%d.bin in %.1000s",
+                     nfiles, dir);
         return nl_data_too_few(err, which, want, total, where);
     }
     long n = want ? want : total;
@@ -145,9 +148,9 @@ nl_code nl_cifar10_load(const nl_data_request *req, nl_dataset *out, char *dir_u
     if (rc == NL_OK)
         rc = size_file(dir, "test_batch.bin", &test, err);
     if (rc == NL_OK)
-        rc = load_split(train, CIFAR_TRAIN_FILES, req->train_size, "train", &out->train, err);
+        rc = load_split(dir, train, CIFAR_TRAIN_FILES, req->train_size, "train", &out->train, err);
     if (rc == NL_OK)
-        rc = load_split(&test, 1, req->test_size, "test", &out->test, err);
+        rc = load_split(dir, &test, 1, req->test_size, "test", &out->test, err);
     if (rc != NL_OK)
         return rc;
     out->classes = CIFAR_CLASSES;

@@ -47,9 +47,18 @@ typedef struct {
     char description[512];   /* e.g. "fashion-mnist from /usr/share/...: 10000 train, 2000 test" */
 } nl_dataset;
 
+/* synthetic, seed 1, standardized, 1x28x28, 10 classes, 10000 train and
+ * 2000 test samples */
 void nl_data_spec_defaults(nl_data_spec *spec);
 /* the default directory for a dataset kind ("" when it has none) */
 const char *nl_data_default_path(nl_dataset_kind kind);
+/* Loads both splits. Errors: NL_ERR_DATA for missing or bad files (the
+ * message names the file, and what to install or where to put the files
+ * when they are missing) and for subsets larger than the data;
+ * NL_ERR_CONFIG for impossible spec values; NL_ERR_IO when the OS fails a
+ * read; NL_ERR_NOMEM. On failure *out holds nothing to free (freeing it is
+ * harmless). The synthetic data is the same bytes on every machine for a
+ * seed, and its subsets are prefixes of the full splits. */
 nl_code nl_dataset_load(const nl_data_spec *spec, nl_dataset *out, nl_error *err);
 void nl_dataset_free(nl_dataset *ds);
 
@@ -69,6 +78,8 @@ typedef struct {
     int32_t *y;
 } nl_batcher;
 
+/* The split must outlive the batcher. NL_ERR_CONFIG when batch < 1, or when
+ * drop_last leaves no batch at all (fewer samples than one batch). */
 nl_code nl_batcher_init(nl_batcher *b, const nl_split *split, int batch, bool shuffle,
                         bool drop_last, uint64_t seed, nl_error *err);
 /* next batch; returns its size, 0 when the epoch is over (the next call

@@ -23,8 +23,9 @@ bool nl_data_join(char *buf, size_t size, const char *dir, const char *name);
 bool nl_data_is_file(const char *path);
 bool nl_data_is_dir(const char *path);
 
-/* the "data.train_size = N but ..." error for a subset larger than the data */
-nl_code nl_data_too_few(nl_error *err, const char *which, long want, long have, const char *file);
+/* the "data.train_size = N, but ..." error for a subset larger than the data;
+ * which: "train" or "test", where: the file(s) */
+nl_code nl_data_too_few(nl_error *err, const char *which, long want, long have, const char *where);
 
 nl_code nl_synthetic_load(const nl_data_spec *spec, long train_n, long test_n, nl_dataset *out,
                           nl_error *err);

@@ -83,7 +83,12 @@ static nl_code rd_read(idx_reader *r, void *buf, size_t n, size_t *got, nl_error
                 return nl_fail(err, NL_ERR_IO, "reading %s: %s", r->path, strerror(errno));
             if (zerr == Z_MEM_ERROR)
                 return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", r->path);
-            return nl_fail(err, NL_ERR_DATA, "%s: corrupt gzip data (%s)", r->path, msg);
+            /* zlib's message starts with the path; say it once */
+            size_t plen = strlen(r->path);
+            if (msg && strncmp(msg, r->path, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0)
+                msg += plen + 2;
+            return nl_fail(err, NL_ERR_DATA, "%s: corrupt gzip data (%s)", r->path,
+                           msg ? msg : "?");
         }
         if (k == 0)
             break;
@@ -93,12 +98,18 @@ static nl_code rd_read(idx_reader *r, void *buf, size_t n, size_t *got, nl_error
     return NL_OK;
 }
 
-/* after a short read: why it was short, for the message */
-static const char *rd_why_short(idx_reader *r)
+/* after a short read: true when a gzip stream was cut off (zlib then drops
+ * the last partial read, so the position where the data ends is unknown) */
+static bool rd_cut_off(idx_reader *r)
 {
     int zerr = Z_OK;
     gzerror(r->f, &zerr);
-    return zerr == Z_BUF_ERROR ? " (the gzip stream is cut off)" : "";
+    return zerr == Z_BUF_ERROR;
+}
+
+static const char *rd_why_short(idx_reader *r)
+{
+    return rd_cut_off(r) ? " (the gzip stream is cut off)" : "";
 }
 
 static uint32_t be32(const unsigned char *p)
@@ -115,6 +126,8 @@ static nl_code read_images_header(idx_reader *r, uint32_t *count, nl_error *err)
     nl_code rc = rd_read(r, h, sizeof h, &got, err);
     if (rc != NL_OK)
         return rc;
+    if (got == 0 && !rd_cut_off(r))
+        return nl_fail(err, NL_ERR_DATA, "%s is empty (expected an IDX image file)", r->path);
     if (got < 4)
         return nl_fail(err, NL_ERR_DATA,
                        "%s: truncated header (%zu of 16 bytes): not an IDX image file%s", r->path,
@@ -143,6 +156,8 @@ static nl_code read_labels_header(idx_reader *r, uint32_t *count, nl_error *err)
     nl_code rc = rd_read(r, h, sizeof h, &got, err);
     if (rc != NL_OK)
         return rc;
+    if (got == 0 && !rd_cut_off(r))
+        return nl_fail(err, NL_ERR_DATA, "%s is empty (expected an IDX label file)", r->path);
     if (got < 4)
         return nl_fail(err, NL_ERR_DATA,
                        "%s: truncated header (%zu of 8 bytes): not an IDX label file%s", r->path,
@@ -210,10 +225,16 @@ static nl_code load_split(const char *img_path, const char *lbl_path, long want,
         if (rc != NL_OK)
             goto done;
         if (got < k) {
-            rc = nl_fail(err, NL_ERR_DATA,
-                         "%s: truncated: the header promises %u labels but the file ends after "
-                         "%ld of them%s",
-                         lbl_path, n_lbl, i0 + (long)got, rd_why_short(&rl));
+            if (rd_cut_off(&rl))
+                rc = nl_fail(err, NL_ERR_DATA,
+                             "%s: truncated: the header promises %u labels but the gzip stream "
+                             "is cut off before their end",
+                             lbl_path, n_lbl);
+            else
+                rc = nl_fail(err, NL_ERR_DATA,
+                             "%s: truncated: the header promises %u labels but the file ends "
+                             "after %ld",
+                             lbl_path, n_lbl, i0 + (long)got);
             goto done;
         }
         for (size_t j = 0; j < k; j++) {
@@ -234,11 +255,16 @@ static nl_code load_split(const char *img_path, const char *lbl_path, long want,
         if (rc != NL_OK)
             goto done;
         if (got < bytes) {
-            rc = nl_fail(err, NL_ERR_DATA,
-                         "%s: truncated: the header promises %u images of %dx%d but the data "
-                         "ends inside image %ld%s",
-                         img_path, n_img, IDX_SIDE, IDX_SIDE, i0 + (long)(got / per),
-                         rd_why_short(&ri));
+            if (rd_cut_off(&ri))
+                rc = nl_fail(err, NL_ERR_DATA,
+                             "%s: truncated: the header promises %u images of %dx%d but the "
+                             "gzip stream is cut off before their end",
+                             img_path, n_img, IDX_SIDE, IDX_SIDE);
+            else
+                rc = nl_fail(err, NL_ERR_DATA,
+                             "%s: truncated: the header promises %u images of %dx%d but the "
+                             "data ends inside image %ld",
+                             img_path, n_img, IDX_SIDE, IDX_SIDE, i0 + (long)(got / per));
             goto done;
         }
         float *dst = out->x + (size_t)i0 * per;

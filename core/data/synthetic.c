@@ -16,6 +16,15 @@
  * Sample i of a split is generated from its own RNG (the split's seed, i),
  * so a subset is a prefix of the full set and threads cannot change it;
  * train and test have independent seeds drawn from the prototype stream. */
+/* the same bytes from every compiler and flag set: no fused multiply-adds
+ * (the build's -std=c11 already implies this for gcc; this holds it when a
+ * file is built some other way) */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
