@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""Joins `normlab bench --csv` with torch_bench.py's CSV into ratio tables.
+
+usage: python3 experiments/bench/compare.py NORMLAB.csv TORCH.csv [--out DIR] [--no-plot]
+
+Prints Markdown on stdout and writes, under --out (default results/bench):
+  ratios.csv  one row per joined measurement: normlab's value, PyTorch's best
+              value over its threading settings (and which setting), PyTorch's
+              "default" setting, ratio = normlab / PyTorch best (> 1: normlab
+              is faster)
+  ratios.gp   a gnuplot script (data inline) drawing ratios.png; run with gnuplot
+              (done here unless --no-plot)
+
+Metrics: training samples/s per (model, norm, groups, batch); normalizer
+effective GB/s per (norm, groups, shape, mode); conv/linear GFLOP/s per (model,
+layer, batch, mode); the references (copy GB/s, sgemm GFLOP/s) for context.
+When a CSV holds several rows for one key (several settings or runs), each
+side's best is taken. Plain python3, standard library only.
+"""
+import argparse
+import csv
+import math
+import os
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+
+NORM_ORDER = ["none", "batch", "layer", "group", "instance"]
+MODE_ORDER = ["fwd_train", "fwd_eval", "bwd", "fwd_bwd"]
+
+
+def num(s):
+    try:
+        v = float(s)
+    except (TypeError, ValueError):
+        return math.nan
+    return v
+
+
+def read(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def key_of(r):
+    s = r["section"]
+    if s == "train":
+        return (s, r["model"], r["norm"], r["groups"], int(r["batch"]), "", "", "")
+    if s == "norm":
+        return (s, "", r["norm"], r["groups"], int(r["batch"]), r["kernel"], r["shape"], r["mode"])
+    if s == "layer":
+        return (s, r["model"], "", "", int(r["batch"]), r["kernel"], r["shape"], r["mode"])
+    if s in ("copy", "sgemm"):
+        return (s, "", "", "", int(r["batch"] or 0), r["kernel"], r["shape"], r["mode"])
+    return None
+
+
+METRIC = {"train": "samples_per_s", "norm": "gbps", "layer": "gflops", "copy": "gbps",
+          "sgemm": "gflops"}
+
+
+def best_by_key(rows):
+    """key -> {setting: best value}"""
+    out = defaultdict(dict)
+    for r in rows:
+        k = key_of(r)
+        if k is None:
+            continue
+        v = num(r[METRIC[k[0]]])
+        if not math.isfinite(v):
+            continue
+        s = r["setting"]
+        if v > out[k].get(s, -1.0):
+            out[k][s] = v
+    return out
+
+
+def fmt(v, digits=0):
+    if v is None or not math.isfinite(v):
+        return "-"
+    return "%.*f" % (digits, v)
+
+
+def join(nl_rows, torch_rows):
+    nl, th = best_by_key(nl_rows), best_by_key(torch_rows)
+    # the order the measurements were taken in: normlab's, then PyTorch's extras
+    order = {}
+    for r in nl_rows + torch_rows:
+        k = key_of(r)
+        if k is not None and k not in order:
+            order[k] = len(order)
+    sections = ["train", "norm", "layer", "sgemm", "copy"]
+    joined = []
+    for k in sorted(set(nl) | set(th), key=lambda k: (sections.index(k[0]), order[k])):
+        nv = max(nl[k].values()) if k in nl else math.nan
+        ts = th.get(k, {})
+        if ts:
+            best_setting = max(ts, key=ts.get)
+            tv = ts[best_setting]
+        else:
+            best_setting, tv = "", math.nan
+        joined.append(dict(key=k, normlab=nv, torch_best=tv, torch_best_setting=best_setting,
+                           torch_default=ts.get("default", math.nan),
+                           ratio=nv / tv if math.isfinite(nv) and tv > 0 else math.nan))
+    return joined
+
+
+def label_norm(norm, groups):
+    return "group(%s)" % groups if norm == "group" and groups else norm
+
+
+def markdown(joined, nl_rows, torch_rows):
+    lines = []
+    th_settings = sorted({r["setting"] for r in torch_rows})
+    nl_settings = sorted({r["setting"] for r in nl_rows})
+    threads = sorted({r["threads"] for r in nl_rows + torch_rows})
+    lines.append("normlab settings: %s; PyTorch settings: %s; threads: %s" % (
+        ", ".join(nl_settings), ", ".join(th_settings), ", ".join(threads)))
+    lines.append("ratio = normlab / PyTorch's best setting (> 1: normlab faster)\n")
+
+    def table(title, header, rows):
+        if not rows:
+            return
+        # text columns left, numbers right
+        ntext = header.index("normlab")
+        lines.append("### " + title + "\n")
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "|".join("---" if i < ntext or header[i] == "best setting" else "---:"
+                                    for i in range(len(header))) + "|")
+        for r in rows:
+            lines.append("| " + " | ".join(r) + " |")
+        lines.append("")
+
+    sec = lambda s: [j for j in joined if j["key"][0] == s]
+    table("training: samples/s",
+          ["model", "norm", "batch", "normlab", "PyTorch best", "best setting", "PyTorch default",
+           "ratio"],
+          [[j["key"][1], label_norm(j["key"][2], j["key"][3]), str(j["key"][4]),
+            fmt(j["normlab"]), fmt(j["torch_best"]), j["torch_best_setting"] or "-",
+            fmt(j["torch_default"]), fmt(j["ratio"], 2)] for j in sec("train")])
+    table("normalizers: effective GB/s (minimal traffic)",
+          ["norm", "shape", "mode", "normlab", "PyTorch best", "best setting", "PyTorch default",
+           "ratio"],
+          [[label_norm(j["key"][2], j["key"][3]), j["key"][6], j["key"][7], fmt(j["normlab"], 1),
+            fmt(j["torch_best"], 1), j["torch_best_setting"] or "-", fmt(j["torch_default"], 1),
+            fmt(j["ratio"], 2)] for j in sec("norm")])
+    table("conv and linear layers: GFLOP/s",
+          ["model", "layer", "batch", "mode", "normlab", "PyTorch best", "best setting", "ratio"],
+          [[j["key"][1], j["key"][5], str(j["key"][4]), j["key"][7], fmt(j["normlab"], 1),
+            fmt(j["torch_best"], 1), j["torch_best_setting"] or "-", fmt(j["ratio"], 2)]
+           for j in sec("layer")])
+    table("references (copy GB/s, sgemm GFLOP/s)",
+          ["what", "shape", "-", "normlab", "PyTorch best", "best setting", "PyTorch default",
+           "ratio"],
+          [[j["key"][5], j["key"][6], "", fmt(j["normlab"], 1), fmt(j["torch_best"], 1),
+            j["torch_best_setting"] or "-", fmt(j["torch_default"], 1), fmt(j["ratio"], 2)]
+           for j in sec("sgemm") + sec("copy")])
+    tr = [j["ratio"] for j in sec("train") if math.isfinite(j["ratio"])]
+    if tr:
+        geo = math.exp(sum(math.log(v) for v in tr) / len(tr))
+        lines.append("training ratio: geometric mean %.2f, min %.2f, max %.2f over %d points" % (
+            geo, min(tr), max(tr), len(tr)))
+    return "\n".join(lines)
+
+
+def write_csv(path, joined):
+    cols = ["section", "model", "norm", "groups", "batch", "kernel", "shape", "mode", "metric",
+            "normlab", "torch_best", "torch_best_setting", "torch_default", "ratio"]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(cols)
+        for j in joined:
+            k = j["key"]
+            w.writerow(list(k) + [METRIC[k[0]]] + [
+                "%.6g" % j[c] if isinstance(j[c], float) and math.isfinite(j[c])
+                else ("" if isinstance(j[c], float) else j[c])
+                for c in ("normlab", "torch_best", "torch_best_setting", "torch_default", "ratio")])
+
+
+def gnuplot_script(joined, png):
+    """three panels: mlp training, cnn training (clusters = norm, bars = batch),
+    normalizer kernels (clusters = norm/shape, bars = mode)"""
+    def block(name, rows, cols):
+        out = ["$%s << EOD" % name]
+        for label, vals in rows:
+            out.append('"%s" ' % label + " ".join(
+                "%.4g" % v if math.isfinite(v) else "NaN" for v in vals))
+        out.append("EOD")
+        return out
+
+    script = []
+    panels = []
+    train = [j for j in joined if j["key"][0] == "train"]
+    batches = sorted({j["key"][4] for j in train})
+    for model in ("mlp", "cnn"):
+        rows = []
+        for norm in NORM_ORDER:
+            pts = {j["key"][4]: j["ratio"] for j in train if j["key"][1] == model
+                   and j["key"][2] == norm}
+            if pts:
+                groups = next(j["key"][3] for j in train if j["key"][1] == model and
+                              j["key"][2] == norm)
+                rows.append((label_norm(norm, groups), [pts.get(b, math.nan) for b in batches]))
+        if rows:
+            name = "train_" + model
+            script += block(name, rows, ["batch %d" % b for b in batches])
+            panels.append((name, "%s training: normlab samples/s / PyTorch best setting" %
+                           model.upper(), "normalizer", len(batches), ["batch %d" % b for b in batches]))
+    norm = [j for j in joined if j["key"][0] == "norm"]
+    modes = [m for m in MODE_ORDER if any(j["key"][7] == m for j in norm)]
+    if norm:
+        rows, seen = [], []
+        for j in norm:
+            lab = "%s %s" % (label_norm(j["key"][2], j["key"][3]), j["key"][6])
+            if lab not in seen:
+                seen.append(lab)
+        for lab in seen:
+            vals = []
+            for m in modes:
+                v = [j["ratio"] for j in norm if "%s %s" % (label_norm(j["key"][2], j["key"][3]),
+                                                            j["key"][6]) == lab and j["key"][7] == m]
+                vals.append(v[0] if v else math.nan)
+            rows.append((lab, vals))
+        script += block("kernels", rows, modes)
+        panels.append(("kernels", "normalizers: normlab GB/s / PyTorch best setting",
+                       "normalizer and shape", len(modes), modes))
+    allv = [j["ratio"] for j in joined if j["key"][0] in ("train", "norm")
+            and math.isfinite(j["ratio"]) and j["ratio"] > 0]
+    lo = min(allv + [0.5]) / 1.5
+    hi = max(allv + [4.0]) * 1.5
+    script += [
+        "set terminal pngcairo size 1100,%d font 'DejaVu Sans,10' noenhanced" % (380 * max(1, len(panels))),
+        "set output '%s'" % png,
+        "set multiplot layout %d,1 title 'normlab vs PyTorch (ratio > 1: normlab faster)'"
+        % max(1, len(panels)),
+        "set style data histogram",
+        "set style histogram clustered gap 1",
+        "set style fill solid 0.85 border -1",
+        "set boxwidth 0.9",
+        "set logscale y",
+        "set yrange [%.3g:%.3g]" % (lo, hi),
+        "set grid ytics",
+        "set ytics (0.1, 0.2, 0.5, 1, 1.5, 2, 3, 5, 10, 20, 50)",
+        "set key outside right top vertical",
+        "set xtics rotate by 25 right nomirror",
+        "set ylabel 'ratio (log scale)'",
+    ]
+    for name, title, xlabel, ncols, cols in panels:
+        script += [
+            "set title '%s'" % title,
+            "set xlabel '%s'" % xlabel,
+            "plot " + ", \\\n     ".join(
+                "$%s using %d:xtic(1) title '%s'" % (name, i + 2, c) for i, c in enumerate(cols))
+            + ", \\\n     1 with lines dt 1 lw 1 lc rgb 'black' title 'parity', "
+            "1.5 with lines dt 2 lw 2 lc rgb 'dark-green' title '1.5x', "
+            "3 with lines dt 3 lw 2 lc rgb 'blue' title '3x'",
+        ]
+    script.append("unset multiplot")
+    return "\n".join(script) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description="normlab vs PyTorch ratio tables")
+    ap.add_argument("normlab_csv")
+    ap.add_argument("torch_csv")
+    ap.add_argument("--out", default="results/bench")
+    ap.add_argument("--no-plot", action="store_true", help="write ratios.gp but do not run gnuplot")
+    a = ap.parse_args()
+    nl_rows = [r for r in read(a.normlab_csv) if r["impl"] == "normlab"]
+    torch_rows = [r for r in read(a.torch_csv) if r["impl"] == "torch"]
+    if not nl_rows or not torch_rows:
+        sys.exit("compare.py: no %s rows" % ("normlab" if not nl_rows else "torch"))
+    joined = join(nl_rows, torch_rows)
+    print(markdown(joined, nl_rows, torch_rows))
+    os.makedirs(a.out, exist_ok=True)
+    write_csv(os.path.join(a.out, "ratios.csv"), joined)
+    gp = os.path.join(a.out, "ratios.gp")
+    with open(gp, "w") as f:
+        f.write(gnuplot_script(joined, "ratios.png"))
+    if not a.no_plot:
+        if shutil.which("gnuplot"):
+            subprocess.run(["gnuplot", "ratios.gp"], cwd=a.out, check=True)
+        else:
+            print("compare.py: gnuplot not found; ratios.gp written, no PNG", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,443 @@
+#!/usr/bin/python3
+"""PyTorch's side of `normlab bench`: the same measurements, the same CSV columns.
+
+Run with Debian's PyTorch (python3-torch 1.13, /usr/bin/python3), one process
+per threading setting: the environment (OPENBLAS_NUM_THREADS, OMP_WAIT_POLICY)
+must be set before `import torch`, so run_torch.sh launches this script once
+per setting and passes the setting's name with --setting.
+
+  /usr/bin/python3 experiments/bench/torch_bench.py --setting default --csv torch.csv
+  /usr/bin/python3 experiments/bench/torch_bench.py --quick --training --model mlp
+
+Mirrors normlab's bench (cmd/bench.c, core/bench/bench.h):
+- models: mlp 784-256-256-256-10 and cnn conv3x3(1->32)-norm-relu-maxpool2,
+  conv3x3(32->64)-norm-relu-maxpool2, linear(64*7*7->10); the normalizer sits
+  between the weight layer and the ReLU; a layer feeding a normalizer (all of
+  them affine) has no bias, the classifier has one. normlab's "layer" is
+  GroupNorm(1, C) on images (per-channel affine) and LayerNorm(D) on features;
+  "group" is GroupNorm(G, C) (G = --groups, 8); "instance" is
+  InstanceNorm2d(C, affine=True) (no running statistics), cnn only.
+- training step: zero_grad(set_to_none), forward, cross-entropy (mean),
+  backward, SGD(lr 0.01, momentum 0.9) on a pool of random N(0,1) images and
+  random labels generated once (16 batches, at least 256 samples), cycled.
+- FLOPs per sample: 2 per multiply-add of the weight layers, forward + weight
+  gradient + input gradient, except the first layer's input gradient.
+- normalizers on (32,64,28,28), (128,256,14,14), (256,1024): fwd_train (train
+  mode, autograd recording), fwd_eval (eval mode, no_grad), bwd (autograd.grad
+  for x, gamma, beta on a retained graph), fwd_bwd; minimal bytes 8/8/12/20
+  per element against dst.copy_(src) on the same element count (8 B/elem).
+- conv/linear layers of both models, forward and backward (dW, and dX except
+  for the first layer), against torch.mm on the same whole-batch GEMM shapes
+  and on a square 1024 (torch.mm goes to the BLAS PyTorch was built with:
+  OpenBLAS for Debian's package).
+- timing: warm-up calls, one call sizes the repetitions (each repeats the call
+  for at least rep_s), the median of the per-call times of the repetitions.
+"""
+import argparse
+import csv
+import math
+import os
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+COLUMNS = [
+    "section", "impl", "setting", "threads", "model", "norm", "groups", "batch", "kernel",
+    "shape", "mode", "reps", "calls", "median_us", "min_us", "samples_per_s", "median_ms",
+    "flops", "gflops", "ref_gflops", "square_gflops", "ceiling_samples_per_s",
+    "bytes_per_elem", "gbps", "copy_gbps", "fraction",
+]
+NORMS = ["none", "batch", "layer", "group", "instance"]
+MODE_BYTES = {"fwd_train": 8.0, "fwd_eval": 8.0, "bwd": 12.0, "fwd_bwd": 20.0}
+TRAIN_LR = 0.01
+
+
+class Timing:
+    def __init__(self, reps, warmup, rep_s):
+        self.reps, self.warmup, self.rep_s = reps, warmup, rep_s
+
+
+def measure(fn, t):
+    """-> (median s per call, min s per call, calls per repetition, reps)"""
+    for _ in range(t.warmup):
+        fn()
+    t0 = time.perf_counter()
+    fn()
+    one = time.perf_counter() - t0
+    calls = 1
+    if t.rep_s > one:
+        calls = min(1000000, int(math.ceil(t.rep_s / max(one, 1e-8))))
+    per = []
+    for _ in range(t.reps):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        per.append((time.perf_counter() - t0) / calls)
+    return statistics.median(per), min(per), calls, t.reps
+
+
+class Out:
+    """rows to the CSV (appended, header when the file is new) and the table"""
+
+    def __init__(self, path, setting, threads):
+        self.setting, self.threads = setting, threads
+        self.file = None
+        if path:
+            new = not os.path.exists(path) or os.path.getsize(path) == 0
+            self.file = open(path, "a", newline="")
+            self.writer = csv.writer(self.file, lineterminator="\n")
+            if new:
+                self.writer.writerow(COLUMNS)
+
+    def row(self, section, timing=None, **kw):
+        r = {c: "" for c in COLUMNS}
+        r.update(section=section, impl="torch", setting=self.setting, threads=self.threads)
+        if timing:
+            med, mn, calls, reps = timing
+            r.update(reps=reps, calls=calls, median_us=med * 1e6, min_us=mn * 1e6)
+        r.update(kw)
+        if self.file:
+            self.writer.writerow(
+                ["%.9g" % v if isinstance(v, float) else ("" if v is None else v)
+                 for v in (r[c] for c in COLUMNS)])
+            self.file.flush()
+
+    def close(self):
+        if self.file:
+            self.file.close()
+
+
+# ---- references ----
+
+def gemm_describe(gemms):
+    return "+".join("%dx%dx%d%s%s" % (m, n, k, "T" if ta else "N", "T" if tb else "N")
+                    for m, n, k, ta, tb in gemms)
+
+
+def gemm_flops(gemms):
+    return sum(2.0 * m * n * k for m, n, k, _, _ in gemms)
+
+
+def bench_mm(gemms, t):
+    """torch.mm on row-major shapes: a transposed operand is a transposed view"""
+    ops = []
+    for m, n, k, ta, tb in gemms:
+        a = torch.rand(k, m).t() if ta else torch.rand(m, k)
+        b = torch.rand(n, k).t() if tb else torch.rand(k, n)
+        ops.append((a - 0.5, b - 0.5, torch.empty(m, n)))
+
+    def call():
+        for a, b, c in ops:
+            torch.mm(a, b, out=c)
+
+    return measure(call, t)
+
+
+# ---- models ----
+
+def norm_module(kind, c, groups, image):
+    if kind == "none":
+        return nn.Identity()
+    if kind == "batch":
+        return nn.BatchNorm2d(c) if image else nn.BatchNorm1d(c)
+    if kind == "layer":
+        return nn.GroupNorm(1, c) if image else nn.LayerNorm(c)
+    if kind == "group":
+        return nn.GroupNorm(groups, c)
+    if kind == "instance":
+        return nn.InstanceNorm2d(c, affine=True)
+    raise ValueError(kind)
+
+
+def make_model(arch, norm, groups):
+    bias = norm == "none"  # every normalizer here has a learned shift
+    if arch == "mlp":
+        layers, d = [nn.Flatten()], 784
+        for _ in range(3):
+            layers += [nn.Linear(d, 256, bias=bias), norm_module(norm, 256, groups, False), nn.ReLU()]
+            d = 256
+        layers.append(nn.Linear(d, 10))
+        return nn.Sequential(*layers)
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1, bias=bias), norm_module(norm, 32, groups, True), nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1, bias=bias), norm_module(norm, 64, groups, True), nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(64 * 7 * 7, 10))
+
+
+def weight_layers(model, batch):
+    """[(name, module, input shape, output shape, first)] of the conv/linear layers,
+    named as normlab names them (conv1, conv2 / fc1..fc3, classifier)"""
+    found = []
+    hooks = [m.register_forward_hook(
+        lambda mod, inp, out: found.append((mod, tuple(inp[0].shape), tuple(out.shape))))
+        for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    with torch.no_grad():
+        model.eval()
+        model(torch.zeros(batch, 1, 28, 28))
+        model.train()
+    for h in hooks:
+        h.remove()
+    out, convs, fcs = [], 0, 0
+    for i, (mod, ishape, oshape) in enumerate(found):
+        if isinstance(mod, nn.Conv2d):
+            convs += 1
+            name = "conv%d" % convs
+        elif i == len(found) - 1:
+            name = "classifier"
+        else:
+            fcs += 1
+            name = "fc%d" % fcs
+        out.append((name, mod, ishape, oshape, i == 0))
+    return out
+
+
+def layer_forward_flops(mod, oshape):
+    """per sample"""
+    if isinstance(mod, nn.Conv2d):
+        return 2.0 * mod.weight.numel() * oshape[2] * oshape[3]
+    return 2.0 * mod.weight.numel()
+
+
+def train_flops(model):
+    return sum(layer_forward_flops(mod, oshape) * (2.0 if first else 3.0)
+               for _, mod, _, oshape, first in weight_layers(model, 1))
+
+
+def layer_gemms(mod, ishape, oshape, input_grad):
+    n = ishape[0]
+    if isinstance(mod, nn.Linear):
+        fin, fout = mod.in_features, mod.out_features
+        fwd = [(n, fout, fin, False, True)]
+        bwd = [(fout, fin, n, True, False)] + ([(n, fin, fout, False, False)] if input_grad else [])
+    else:
+        oc, r = mod.out_channels, mod.in_channels * mod.kernel_size[0] * mod.kernel_size[1]
+        np_ = n * oshape[2] * oshape[3]
+        fwd = [(oc, np_, r, False, False)]
+        bwd = [(oc, r, np_, False, True)] + ([(r, np_, oc, True, False)] if input_grad else [])
+    return fwd, bwd
+
+
+# ---- sections ----
+
+def bench_norms(out, a, t):
+    shapes = [((32, 64, 28, 28), "cnn"), ((128, 256, 14, 14), "cnn"), ((256, 1024), "mlp")]
+    print("normalizers: effective GB/s with minimal bytes (fwd 8, bwd 12, fwd+bwd 20 per element);"
+          " copy = dst.copy_(src), 8 B/elem")
+    print("  %-10s %-16s %-10s %11s %8s %9s %9s" % ("norm", "shape", "mode", "median_us", "GB/s",
+                                                   "copy GB/s", "fraction"))
+    for shape, model in shapes:
+        if model not in a.models:
+            continue
+        image = len(shape) == 4
+        sh = "x".join(map(str, shape))
+        count = math.prod(shape)
+        src, dst = torch.randn(*shape), torch.empty(*shape)
+        tc = measure(lambda: dst.copy_(src), t)
+        copy_gbps = 8.0 * count / tc[0] / 1e9
+        print("  %-10s %-16s %-10s %11.1f %8.1f %9.1f" % ("(copy)", sh, "copy", tc[0] * 1e6,
+                                                         copy_gbps, copy_gbps))
+        out.row("copy", tc, batch=shape[0], kernel="copy", shape=sh, mode="copy",
+                bytes_per_elem=8.0, gbps=copy_gbps, copy_gbps=copy_gbps, fraction=1.0)
+        del src, dst
+        for kind in ("batch", "layer", "group", "instance"):
+            if kind not in a.norms or (kind == "instance" and not image):
+                continue
+            m = norm_module(kind, shape[1], a.groups, image)
+            x = (torch.rand(*shape) * 2 - 1).requires_grad_()
+            dy = torch.rand(*shape) * 2 - 1
+            params = list(m.parameters())
+
+            def fwd_train():
+                return m(x)
+
+            def fwd_eval():
+                with torch.no_grad():
+                    return m(x)
+
+            results = {}
+            m.train()
+            results["fwd_train"] = measure(fwd_train, t)
+            m.eval()
+            results["fwd_eval"] = measure(fwd_eval, t)
+            m.train()
+            y = m(x)
+            results["bwd"] = measure(
+                lambda: torch.autograd.grad(y, [x] + params, dy, retain_graph=True), t)
+            del y
+            results["fwd_bwd"] = measure(
+                lambda: torch.autograd.grad(m(x), [x] + params, dy), t)
+            label = "group(%d)" % a.groups if kind == "group" else kind
+            for mode in ("fwd_train", "fwd_eval", "bwd", "fwd_bwd"):
+                r = results[mode]
+                gbps = MODE_BYTES[mode] * count / r[0] / 1e9
+                print("  %-10s %-16s %-10s %11.1f %8.1f %9.1f %9.3f" % (
+                    label, sh, mode, r[0] * 1e6, gbps, copy_gbps, gbps / copy_gbps))
+                out.row("norm", r, norm=kind, groups=a.groups if kind == "group" else "",
+                        batch=shape[0], kernel=kind + "norm", shape=sh, mode=mode,
+                        bytes_per_elem=MODE_BYTES[mode], gbps=gbps, copy_gbps=copy_gbps,
+                        fraction=gbps / copy_gbps)
+    print()
+
+
+def bench_layers(out, a, t, square):
+    print("conv and linear layers: GFLOP/s = 2*MACs / time; bwd = dW (+ dX except the first"
+          " layer); sgemm = torch.mm on the same whole-batch GEMM shapes")
+    print("  %-5s %-11s %5s %-4s %-32s %11s %8s %8s %8s" % (
+        "model", "layer", "batch", "mode", "GEMM shapes", "median_us", "GFLOP/s", "sgemm",
+        "fraction"))
+    for arch in ("mlp", "cnn"):
+        if arch not in a.models:
+            continue
+        model = make_model(arch, "batch", a.groups)
+        for n in a.batches:
+            for name, mod, ishape, oshape, first in weight_layers(model, n):
+                x = torch.rand(*ishape) * 2 - 1
+                if not first:
+                    x.requires_grad_()
+                inputs = ([] if first else [x]) + list(mod.parameters())
+                dy = torch.rand(*oshape) * 2 - 1
+                fwd_g, bwd_g = layer_gemms(mod, ishape, oshape, not first)
+                rf = measure(lambda: mod(x), t)
+                y = mod(x)
+                rb = measure(lambda: torch.autograd.grad(y, inputs, dy, retain_graph=True), t)
+                del y
+                for mode, r, g in (("fwd", rf, fwd_g), ("bwd", rb, bwd_g)):
+                    ref = bench_mm(g, t)
+                    flops = gemm_flops(g)
+                    gf, ref_gf = flops / r[0] / 1e9, flops / ref[0] / 1e9
+                    shapes = gemm_describe(g)
+                    print("  %-5s %-11s %5d %-4s %-32s %11.1f %8.1f %8.1f %8.3f" % (
+                        arch, name, n, mode, shapes, r[0] * 1e6, gf, ref_gf, gf / ref_gf))
+                    out.row("layer", r, model=arch, batch=n, kernel=name, shape=shapes, mode=mode,
+                            flops=flops, gflops=gf, ref_gflops=ref_gf, square_gflops=square,
+                            fraction=gf / ref_gf)
+    print()
+
+
+def bench_training(out, a, t, square):
+    print("training step (zero_grad, forward, cross-entropy, backward, SGD lr %g momentum 0.9);"
+          " ceiling = torch.mm 1024 rate (%.1f GFLOP/s) / FLOPs per sample" % (TRAIN_LR, square))
+    print("  %-5s %-10s %5s %11s %9s %12s %8s %11s %8s" % (
+        "model", "norm", "batch", "samples/s", "ms/step", "MFLOP/sample", "GFLOP/s", "ceiling/s",
+        "fraction"))
+    for arch in ("mlp", "cnn"):
+        if arch not in a.models:
+            continue
+        for norm in NORMS:
+            if norm not in a.norms or (arch == "mlp" and norm == "instance"):
+                continue
+            for n in a.batches:
+                torch.manual_seed(0)
+                model = make_model(arch, norm, a.groups)
+                flops = train_flops(model)
+                model.train()
+                opt = torch.optim.SGD(model.parameters(), lr=TRAIN_LR, momentum=0.9)
+                loss_fn = nn.CrossEntropyLoss()
+                pool = 16
+                while pool * n < 256:
+                    pool *= 2
+                xs = torch.randn(pool * n, 1, 28, 28)
+                ys = torch.randint(0, 10, (pool * n,))
+                batches = [(xs[i * n:(i + 1) * n], ys[i * n:(i + 1) * n]) for i in range(pool)]
+                state = {"next": 0}
+
+                def step():
+                    xb, yb = batches[state["next"]]
+                    state["next"] = (state["next"] + 1) % pool
+                    opt.zero_grad(set_to_none=True)
+                    loss = loss_fn(model(xb), yb)
+                    loss.backward()
+                    opt.step()
+                    return loss
+
+                r = measure(step, t)
+                loss = float(step().item())
+                sps = n / r[0]
+                ceiling = square * 1e9 / flops
+                label = "group(%d)" % a.groups if norm == "group" else norm
+                print("  %-5s %-10s %5d %11.0f %9.3f %12.3f %8.1f %11.0f %8.3f%s" % (
+                    arch, label, n, sps, r[0] * 1e3, flops / 1e6, sps * flops / 1e9, ceiling,
+                    sps / ceiling, "" if math.isfinite(loss) else "  (loss not finite)"))
+                out.row("train", r, model=arch, norm=norm, groups=a.groups if norm == "group" else "",
+                        batch=n, kernel="train_step", mode="train", samples_per_s=sps,
+                        median_ms=r[0] * 1e3, flops=flops, gflops=sps * flops / 1e9,
+                        ref_gflops=square, square_gflops=square, ceiling_samples_per_s=ceiling,
+                        fraction=sps / ceiling)
+    print()
+
+
+def parse_list(s, cast=str):
+    return [cast(v) for part in s for v in part.split(",") if v]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--setting", default="default", help="the label of this threading setting")
+    ap.add_argument("--no-mkldnn", action="store_true", help="torch.backends.mkldnn.enabled = False")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--reps", type=int)
+    ap.add_argument("--warmup", type=int)
+    ap.add_argument("--csv", help="append rows to this CSV (header when new)")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--kernels", action="store_true")
+    ap.add_argument("--training", action="store_true")
+    ap.add_argument("--model", action="append", default=[])
+    ap.add_argument("--norm", action="append", default=[])
+    ap.add_argument("--batch", action="append", default=[])
+    ap.add_argument("--groups", type=int, default=8)
+    a = ap.parse_args()
+    a.models = parse_list(a.model) or ["mlp", "cnn"]
+    a.norms = parse_list(a.norm) or NORMS
+    a.batches = parse_list(a.batch, int) or [2, 8, 32, 128]
+    for m in a.models:
+        if m not in ("mlp", "cnn"):
+            ap.error("--model: %r is not mlp or cnn" % m)
+    for nm in a.norms:
+        if nm not in NORMS:
+            ap.error("--norm: %r is not one of %s" % (nm, ", ".join(NORMS)))
+    if not a.kernels and not a.training:
+        a.kernels = a.training = True
+
+    if a.no_mkldnn:
+        torch.backends.mkldnn.enabled = False
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    kt = Timing(7, 3, 0.03) if not a.quick else Timing(2, 1, 0.002)
+    tt = Timing(5, 5, 0.25) if not a.quick else Timing(2, 1, 0.01)
+    for t in (kt, tt):
+        if a.reps:
+            t.reps = a.reps
+        if a.warmup is not None:
+            t.warmup = a.warmup
+    setting = a.setting
+    out = Out(a.csv, setting, torch.get_num_threads())
+
+    env = " ".join("%s=%s" % (k, os.environ[k]) for k in (
+        "OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "GOMP_SPINCOUNT")
+        if k in os.environ) or "(none)"
+    print("torch_bench: torch %s, %d threads, setting %s, mkldnn %s, env %s" % (
+        torch.__version__, torch.get_num_threads(), setting, torch.backends.mkldnn.enabled, env))
+    print("load (start): %s" % open("/proc/loadavg").read().strip())
+    g = [(1024, 1024, 1024, False, False)]
+    r = bench_mm(g, kt)
+    square = gemm_flops(g) / r[0] / 1e9
+    print("sgemm reference torch.mm 1024x1024x1024: %.1f us, %.1f GFLOP/s\n" % (r[0] * 1e6, square))
+    out.row("sgemm", r, kernel="sgemm", shape="1024x1024x1024", mode="NN", flops=gemm_flops(g),
+            gflops=square)
+    if a.kernels:
+        bench_norms(out, a, kt)
+        bench_layers(out, a, kt, square)
+    if a.training:
+        bench_training(out, a, tt, square)
+    print("load (end): %s" % open("/proc/loadavg").read().strip())
+    out.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
