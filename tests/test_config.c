@@ -845,7 +845,7 @@ START_TEST(test_round_trip)
     }
     /* overrides end up in the resolved config */
     const char *ov[] = {"model.widths=[7]", "train.steps=9", "model.norm.momentum=null"};
-    nl_config *cfg = load_ok("train: {epochs: 4}\n", ov, 3);
+    nl_config *cfg = load_ok("model: {widths: [16, 32, 64]}\ntrain: {epochs: 4}\n", ov, 3);
     round_trip(cfg, "overrides");
     char *text = write_config(cfg);
     assert_contains(text, "\n  widths: [7]\n", "written widths");

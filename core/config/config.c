@@ -480,6 +480,9 @@ static nl_code parse_list(loader *L, const nl_key_def *def, const yaml_node_t *n
         return code;
     const int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
     char *base = nl_schema_field(cfg, def);
+    /* no stale items past the count: a list set twice (file, then --set)
+     * must leave the same struct as the list set once */
+    memset(base, 0, def->size);
     double prev = -INFINITY;
     for (int i = 0; i < count; i++) {
         const yaml_node_t *item = node_at(L, n->data.sequence.items.start[i]);
