@@ -1,0 +1,443 @@
+/* BatchNorm on the GPU: forward (train, eval) and backward.
+ *
+ * Images (hw > 1): a channel is the group of planes (0, c) ... (n-1, c), see
+ * norm_common.cuh.
+ * - forward (train and eval) is nl_cuda_norm_forward in groupnorm.cu: with
+ *   few channels each is split over several blocks (stats, then apply),
+ *   with many channels one block per channel reads it once.
+ * - backward has the same two shapes:
+ *   split: bn_bwd_reduce_kernel writes each (channel, split) block's
+ *          sum(dy) and sum(dy * (x - mean)) in double to the backend's
+ *          scratch; bn_bwd_apply_kernel (same grid, reverse order) has warp
+ *          0 re-add the channel's partials in split order, the split-0 block
+ *          writes dgamma/dbeta, and every block writes its slice of dx.
+ *   fused: bn_bwd_fused_kernel, one block per channel, keeps x and dy in
+ *          shared memory between the reduction and dx when they fit.
+ * Feature vectors (hw == 1, x is (N, D)): a feature's values are D apart,
+ * so the channel walk would not coalesce. bn_features_*_kernel use blocks
+ * of 32 features x 8 row lanes: a warp reads 32 consecutive features of a
+ * row; lane t adds rows t, t+8, ... in order, then the 8 lanes are added in
+ * lane order, and the same threads then write y (or dx).
+ * All sums are in double and in a fixed order for a given shape and GPU, so
+ * runs repeat bit for bit; the per-element formulas are those of
+ * core/cpu/batchnorm.c, so results match it to rounding. */
+#include <math.h>
+
+#include "cuda/norm_common.cuh"
+
+using namespace nlk;
+
+enum { FEAT_X = 32, FEAT_Y = 8 };
+
+/* ------------------------------------------------------------------------ */
+/* feature vectors (hw == 1)                                                 */
+
+struct BnFeatArgs {
+    int n, d;
+    float eps, momentum;
+    const float *x, *gamma, *beta;
+    float *y, *save_mean, *save_rstd, *running_mean, *running_var;
+    const float *eval_mean, *eval_var; /* eval: normalize with these */
+};
+
+__global__ void __launch_bounds__(FEAT_X *FEAT_Y) bn_features_forward_kernel(BnFeatArgs a)
+{
+    __shared__ double sh[2][FEAT_Y][FEAT_X];
+    __shared__ float s_mean[FEAT_X], s_scale[FEAT_X], s_shift[FEAT_X];
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    const int j = blockIdx.x * FEAT_X + tx;
+    const bool valid = j < a.d;
+    const int n = a.n, d = a.d;
+    if (!a.eval_mean) {
+        const double K = valid ? (double)a.x[j] : 0.0;
+        double sum = 0.0, sum2 = 0.0;
+        if (valid) {
+#pragma unroll 4
+            for (int r = ty; r < n; r += FEAT_Y) {
+                const double v = (double)__ldg(a.x + (size_t)r * d + j) - K;
+                sum += v;
+                sum2 = fma(v, v, sum2);
+            }
+        }
+        sh[0][ty][tx] = sum;
+        sh[1][ty][tx] = sum2;
+        __syncthreads();
+        if (ty == 0 && valid) {
+            double s = 0.0, s2 = 0.0;
+            for (int t = 0; t < FEAT_Y; t++) {
+                s += sh[0][t][tx];
+                s2 += sh[1][t][tx];
+            }
+            double mean, var, rstd;
+            finalize_stats(K, s, s2, (double)n, a.eps, mean, var, rstd);
+            a.save_mean[j] = (float)mean;
+            a.save_rstd[j] = (float)rstd;
+            if (a.running_mean) {
+                const double unbiased = n > 1 ? var * (double)n / (double)(n - 1) : var;
+                const float m = a.momentum;
+                a.running_mean[j] = (1.0f - m) * a.running_mean[j] + m * (float)mean;
+                a.running_var[j] = (1.0f - m) * a.running_var[j] + m * (float)unbiased;
+            }
+            s_mean[tx] = (float)mean;
+            s_scale[tx] = (float)(rstd * (a.gamma ? (double)a.gamma[j] : 1.0));
+            s_shift[tx] = a.beta ? a.beta[j] : 0.0f;
+        }
+    } else if (ty == 0 && valid) {
+        const double rstd = 1.0 / sqrt((double)a.eval_var[j] + (double)a.eps);
+        s_mean[tx] = a.eval_mean[j];
+        s_scale[tx] = (float)(rstd * (a.gamma ? (double)a.gamma[j] : 1.0));
+        s_shift[tx] = a.beta ? a.beta[j] : 0.0f;
+    }
+    __syncthreads();
+    if (!valid)
+        return;
+    const float mean_f = s_mean[tx], scale = s_scale[tx], shift = s_shift[tx];
+#pragma unroll 4
+    for (int r = ty; r < n; r += FEAT_Y) {
+        const size_t o = (size_t)r * d + j;
+        a.y[o] = (__ldg(a.x + o) - mean_f) * scale + shift;
+    }
+}
+
+struct BnBwdArgs {
+    int n, c, hw;
+    const float *x, *dy, *gamma, *save_mean, *save_rstd;
+    float *dx;
+    int accumulate;
+    float *dgamma, *dbeta;
+};
+
+/* the per-channel constants of dx = af*dy + bf*(x - mean) + kf, as
+ * core/cpu/batchnorm.c forms them; also writes dgamma/dbeta when `write` */
+__device__ __forceinline__ void bn_bwd_constants(const BnBwdArgs &a, int ch, double sum_dy,
+                                                 double sum_dyxm, double count, bool write,
+                                                 float &af, float &bf, float &kf, float &mean_f)
+{
+    const double mean = a.save_mean[ch], rstd = a.save_rstd[ch];
+    const double sum_dy_xhat = sum_dyxm * rstd;
+    if (write) {
+        if (a.dbeta)
+            a.dbeta[ch] = (float)sum_dy;
+        if (a.dgamma)
+            a.dgamma[ch] = (float)sum_dy_xhat;
+    }
+    const double g = a.gamma ? (double)a.gamma[ch] : 1.0;
+    const double ad = g * rstd;
+    af = (float)ad;
+    mean_f = (float)mean;
+    bf = (float)(-ad * rstd * (sum_dy_xhat / count));
+    kf = (float)(-ad * (sum_dy / count));
+}
+
+__global__ void __launch_bounds__(FEAT_X *FEAT_Y) bn_features_backward_kernel(BnBwdArgs a)
+{
+    __shared__ double sh[2][FEAT_Y][FEAT_X];
+    __shared__ float s_af[FEAT_X], s_bf[FEAT_X], s_kf[FEAT_X], s_mean[FEAT_X];
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    const int j = blockIdx.x * FEAT_X + tx;
+    const bool valid = j < a.c;
+    const int n = a.n, d = a.c;
+    double sum_dy = 0.0, sum_dyxm = 0.0;
+    if (valid) {
+        const double mean = a.save_mean[j];
+#pragma unroll 4
+        for (int r = ty; r < n; r += FEAT_Y) {
+            const size_t o = (size_t)r * d + j;
+            const double g = (double)__ldg(a.dy + o);
+            sum_dy += g;
+            sum_dyxm = fma(g, (double)__ldg(a.x + o) - mean, sum_dyxm);
+        }
+    }
+    sh[0][ty][tx] = sum_dy;
+    sh[1][ty][tx] = sum_dyxm;
+    __syncthreads();
+    if (ty == 0 && valid) {
+        double s = 0.0, s2 = 0.0;
+        for (int t = 0; t < FEAT_Y; t++) {
+            s += sh[0][t][tx];
+            s2 += sh[1][t][tx];
+        }
+        bn_bwd_constants(a, j, s, s2, (double)n, true, s_af[tx], s_bf[tx], s_kf[tx], s_mean[tx]);
+    }
+    __syncthreads();
+    if (!valid || !a.dx)
+        return;
+    const float af = s_af[tx], bf = s_bf[tx], kf = s_kf[tx], mean_f = s_mean[tx];
+#pragma unroll 4
+    for (int r = ty; r < n; r += FEAT_Y) {
+        const size_t o = (size_t)r * d + j;
+        const float t = af * __ldg(a.dy + o) + bf * (__ldg(a.x + o) - mean_f) + kf;
+        a.dx[o] = a.accumulate ? a.dx[o] + t : t;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* images: backward                                                          */
+
+/* sum(dy), sum(dy * (x - mean)) over vectors [j0, j1) of channel i; with
+ * `cache`, x and dy are also kept in shared memory (fused path, j0 = 0) */
+template <int V>
+__device__ __forceinline__ void bn_bwd_sums(const BnBwdArgs &a, const GroupGeom &g,
+                                            long long base, long long j0, long long j1,
+                                            double mean, bool cache, double &sum_dy,
+                                            double &sum_dyxm)
+{
+    Cursor c;
+    c.init(g, j0 + threadIdx.x);
+    while (c.j < j1) {
+        Vec<V> xv[UNROLL], dv[UNROLL];
+        long long jj[UNROLL];
+        bool ok[UNROLL];
+#pragma unroll
+        for (int u = 0; u < UNROLL; u++) {
+            ok[u] = c.j < j1;
+            jj[u] = c.j;
+            const long long off = c.at(g, base);
+            xv[u] = ok[u] ? ld<V>(a.x, off) : zero_vec<V>();
+            dv[u] = ok[u] ? ld<V>(a.dy, off) : zero_vec<V>();
+            c.next(g);
+        }
+#pragma unroll
+        for (int u = 0; u < UNROLL; u++) {
+            if (!ok[u])
+                continue;
+            if (cache) {
+                sm_st<V>((int)jj[u], xv[u], 0, (int)g.Lv);
+                sm_st<V>((int)jj[u], dv[u], 1, (int)g.Lv);
+            }
+#pragma unroll
+            for (int e = 0; e < V; e++) {
+                const double d = (double)dv[u].v[e];
+                sum_dy += d;
+                sum_dyxm = fma(d, (double)xv[u].v[e] - mean, sum_dyxm);
+            }
+        }
+    }
+}
+
+template <int V>
+__device__ __forceinline__ void bn_bwd_dx(const BnBwdArgs &a, const GroupGeom &g, long long base,
+                                          long long j0, long long j1, float af, float bf,
+                                          float kf, float mean_f, bool cached)
+{
+    Cursor c;
+    c.init(g, j0 + threadIdx.x);
+    while (c.j < j1) {
+        Vec<V> xv[BWD_UNROLL], dv[BWD_UNROLL], ov[BWD_UNROLL];
+        long long off[BWD_UNROLL];
+        bool ok[BWD_UNROLL];
+#pragma unroll
+        for (int u = 0; u < BWD_UNROLL; u++) {
+            ok[u] = c.j < j1;
+            off[u] = c.at(g, base);
+            if (!ok[u]) {
+                xv[u] = zero_vec<V>();
+                dv[u] = zero_vec<V>();
+            } else if (cached) {
+                xv[u] = sm_ld<V>((int)c.j, 0, (int)g.Lv);
+                dv[u] = sm_ld<V>((int)c.j, 1, (int)g.Lv);
+            } else {
+                xv[u] = ld_last<V>(a.x, off[u]);
+                dv[u] = ld_last<V>(a.dy, off[u]);
+            }
+            ov[u] = (ok[u] && a.accumulate) ? ld_rw<V>(a.dx, off[u]) : zero_vec<V>();
+            c.next(g);
+        }
+#pragma unroll
+        for (int u = 0; u < BWD_UNROLL; u++) {
+            if (!ok[u])
+                continue;
+            Vec<V> o;
+#pragma unroll
+            for (int e = 0; e < V; e++) {
+                const float t = af * dv[u].v[e] + bf * (xv[u].v[e] - mean_f) + kf;
+                o.v[e] = a.accumulate ? ov[u].v[e] + t : t;
+            }
+            st<V>(a.dx, off[u], o);
+        }
+    }
+}
+
+template <int V>
+__global__ void __launch_bounds__(256, 4)
+    bn_bwd_reduce_kernel(BnBwdArgs a, GroupGeom g, double *__restrict__ partial)
+{
+    const long long b = blockIdx.x;
+    const long long i = b / g.S, s = b - i * g.S;
+    const long long j0 = s * g.chunk;
+    const long long j1 = j0 + g.chunk < g.Lv ? j0 + g.chunk : g.Lv;
+    double sum_dy = 0.0, sum_dyxm = 0.0;
+    bn_bwd_sums<V>(a, g, i * g.gstride, j0, j1, (double)a.save_mean[i], false, sum_dy, sum_dyxm);
+    block_sum2(sum_dy, sum_dyxm);
+    if (threadIdx.x == 0) {
+        partial[2 * b] = sum_dy;
+        partial[2 * b + 1] = sum_dyxm;
+    }
+}
+
+template <int V>
+__global__ void __launch_bounds__(256, 4)
+    bn_bwd_apply_kernel(BnBwdArgs a, GroupGeom g, const double *__restrict__ partial)
+{
+    const long long b = (long long)gridDim.x - 1 - blockIdx.x; /* reverse: L2-resident first */
+    const long long i = b / g.S, s = b - i * g.S;
+    const long long j0 = s * g.chunk;
+    const long long j1 = j0 + g.chunk < g.Lv ? j0 + g.chunk : g.Lv;
+    __shared__ float s_af, s_bf, s_kf, s_mean;
+    if (threadIdx.x < 32) {
+        double sum_dy = 0.0, sum_dyxm = 0.0;
+        for (int t = threadIdx.x; t < g.S; t += 32) {
+            sum_dy += partial[2 * (i * g.S + t)];
+            sum_dyxm += partial[2 * (i * g.S + t) + 1];
+        }
+        sum_dy = warp_sum(sum_dy);
+        sum_dyxm = warp_sum(sum_dyxm);
+        if (threadIdx.x == 0)
+            bn_bwd_constants(a, (int)i, sum_dy, sum_dyxm, g.count, s == 0, s_af, s_bf, s_kf,
+                             s_mean);
+    }
+    if (!a.dx)
+        return; /* uniform over the block */
+    __syncthreads();
+    bn_bwd_dx<V>(a, g, i * g.gstride, j0, j1, s_af, s_bf, s_kf, s_mean, false);
+}
+
+template <int V>
+__global__ void __launch_bounds__(256, 4) bn_bwd_fused_kernel(BnBwdArgs a, GroupGeom g, int cached)
+{
+    const long long i = blockIdx.x;
+    const long long base = i * g.gstride;
+    __shared__ float s_af, s_bf, s_kf, s_mean;
+    double sum_dy = 0.0, sum_dyxm = 0.0;
+    bn_bwd_sums<V>(a, g, base, 0, g.Lv, (double)a.save_mean[i], cached != 0, sum_dy, sum_dyxm);
+    block_sum2(sum_dy, sum_dyxm);
+    if (threadIdx.x == 0)
+        bn_bwd_constants(a, (int)i, sum_dy, sum_dyxm, g.count, true, s_af, s_bf, s_kf, s_mean);
+    if (!a.dx)
+        return;
+    __syncthreads();
+    bn_bwd_dx<V>(a, g, base, 0, g.Lv, s_af, s_bf, s_kf, s_mean, cached != 0);
+}
+
+template <int V> static void bn_backward_v(nl_cuda *cu, const BnBwdArgs &a, const NormPlan &pl)
+{
+    if (pl.S == 1) {
+        bn_bwd_fused_kernel<V><<<(unsigned)pl.groups, pl.T, pl.smem, cu->stream>>>(a, pl.g,
+                                                                                  pl.smem > 0);
+        NL_CU_LAUNCHED(cu, "bn_bwd_fused_kernel");
+        return;
+    }
+    const unsigned blocks = (unsigned)(pl.groups * pl.S);
+    bn_bwd_reduce_kernel<V><<<blocks, pl.T, 0, cu->stream>>>(a, pl.g, cu->scratch);
+    NL_CU_LAUNCHED(cu, "bn_bwd_reduce_kernel");
+    bn_bwd_apply_kernel<V><<<blocks, pl.T, 0, cu->stream>>>(a, pl.g, cu->scratch);
+    NL_CU_LAUNCHED(cu, "bn_bwd_apply_kernel");
+}
+
+/* ------------------------------------------------------------------------ */
+/* ops                                                                       */
+
+static void features_forward(nl_cuda *cu, const BnFeatArgs &a)
+{
+    bn_features_forward_kernel<<<(unsigned)((a.d + FEAT_X - 1) / FEAT_X), dim3(FEAT_X, FEAT_Y), 0,
+                                 cu->stream>>>(a);
+    NL_CU_LAUNCHED(cu, "bn_features_forward_kernel");
+}
+
+void nl_cuda_batchnorm_forward_train(nl_backend *be, int n, int c, int hw, float eps,
+                                     const float *x, const float *gamma, const float *beta,
+                                     float *y, float *save_mean, float *save_rstd,
+                                     float *running_mean, float *running_var, float momentum)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    if (n <= 0 || c <= 0 || hw <= 0)
+        return;
+    if (hw == 1) {
+        BnFeatArgs a = {n,     c,         eps,       momentum,     x,           gamma, beta,
+                        y,     save_mean, save_rstd, running_mean, running_var, NULL,  NULL};
+        features_forward(cu, a);
+        return;
+    }
+    nl_cuda_norm_fwd_args a;
+    memset(&a, 0, sizeof a);
+    a.n = n;
+    a.c = c;
+    a.hw = hw;
+    a.groups = 0;
+    a.eps = eps;
+    a.x = x;
+    a.gamma = gamma;
+    a.beta = beta;
+    a.y = y;
+    a.save_mean = save_mean;
+    a.save_rstd = save_rstd;
+    a.running_mean = running_mean;
+    a.running_var = running_var;
+    a.momentum = momentum;
+    nl_cuda_norm_forward(cu, &a);
+}
+
+void nl_cuda_batchnorm_forward_eval(nl_backend *be, int n, int c, int hw, float eps,
+                                    const float *x, const float *gamma, const float *beta,
+                                    const float *running_mean, const float *running_var,
+                                    float *y)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    if (n <= 0 || c <= 0 || hw <= 0)
+        return;
+    if (hw == 1) {
+        BnFeatArgs a = {n, c,    eps,  0.0f, x,    gamma,        beta,
+                        y, NULL, NULL, NULL, NULL, running_mean, running_var};
+        features_forward(cu, a);
+        return;
+    }
+    nl_cuda_norm_fwd_args a;
+    memset(&a, 0, sizeof a);
+    a.n = n;
+    a.c = c;
+    a.hw = hw;
+    a.groups = 0;
+    a.eps = eps;
+    a.x = x;
+    a.gamma = gamma;
+    a.beta = beta;
+    a.y = y;
+    a.eval_mean = running_mean;
+    a.eval_var = running_var;
+    nl_cuda_norm_forward(cu, &a);
+}
+
+void nl_cuda_batchnorm_backward(nl_backend *be, int n, int c, int hw, const float *x,
+                                const float *dy, const float *gamma, const float *save_mean,
+                                const float *save_rstd, float *dx, bool accumulate_dx,
+                                float *dgamma, float *dbeta)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    if (n <= 0 || c <= 0 || hw <= 0 || (!dx && !dgamma && !dbeta))
+        return;
+    BnBwdArgs a = {n,         c,  hw, x, dy, gamma, save_mean, save_rstd, dx, accumulate_dx ? 1 : 0,
+                   dgamma, dbeta};
+    if (hw == 1) {
+        bn_features_backward_kernel<<<(unsigned)((c + FEAT_X - 1) / FEAT_X), dim3(FEAT_X, FEAT_Y),
+                                      0, cu->stream>>>(a);
+        NL_CU_LAUNCHED(cu, "bn_features_backward_kernel");
+        return;
+    }
+    const NormPlan pl = nl_cuda_plan_norm(cu, c, n, hw, 1, c, 0, 1,
+                                          nl_cuda_aligned16(x, dy, dx), 2);
+    if (pl.V == 4)
+        bn_backward_v<4>(cu, a, pl);
+    else
+        bn_backward_v<1>(cu, a, pl);
+}
+
+cudaError_t nl_cuda_batchnorm_setup(size_t smem_bytes)
+{
+    cudaError_t e = cudaFuncSetAttribute(bn_bwd_fused_kernel<4>,
+                                         cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         (int)smem_bytes);
+    if (e == cudaSuccess)
+        e = cudaFuncSetAttribute(bn_bwd_fused_kernel<1>,
+                                 cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem_bytes);
+    return e;
+}

@@ -1,0 +1,276 @@
+/* 2-D convolution: im2col + cuBLAS SGEMM, a chunk of samples at a time.
+ *
+ * Layouts (row-major): for a chunk of b samples, col is (R, b*P) with
+ * R = in_c*k*k and P = out_h*out_w, column i*P + p holding sample i's
+ * patch at output position p. The workspace holds col and dyT (out_c, b*P),
+ * the output gradient of the chunk regrouped the same way; the chunk is as
+ * many samples as fit in NL_CONV_WS_FLOATS (at least one), so the workspace
+ * does not grow with the batch.
+ * - forward: y_i = W col_i for every sample of the chunk in one strided
+ *   batched GEMM (cuBLAS, column-major: y_i^T = col_i^T W^T, col_i^T being
+ *   col + i*P with leading dimension b*P); 1x1/stride 1/no padding reads x
+ *   directly. A bias is broadcast into y first and added by beta = 1.
+ * - backward: dW (+)= dyT col^T, one GEMM per chunk with K = b*P (beta = 0
+ *   for the first chunk, 1 after: the chunk order is fixed); dcol = W^T dyT
+ *   overwrites col; col2im gathers dcol into dx.
+ * im2col and the dy regrouping are one thread per written element. col2im
+ * is one thread per input element that adds, in (kh, kw) order, the column
+ * entries that came from it (a gather, no atomics), starting from dx when
+ * accumulating, the order the CPU backend adds them in. The bias gradient is
+ * a block per output channel adding its N*P values in double in a fixed
+ * order. cuBLAS runs FP32 without atomics (deterministic); its summation
+ * order differs from OpenBLAS (parity tolerance 1e-4). */
+#include "cuda/norm_common.cuh"
+
+using namespace nlk;
+
+static const long long NL_CONV_WS_FLOATS = 1LL << 25; /* 128 MiB per chunk, at least a sample */
+
+typedef struct {
+    long long R, P, chunk;
+    size_t col_floats; /* rounded to 64 floats */
+} conv_layout;
+
+static conv_layout layout_of(const nl_conv_geom *g, int n)
+{
+    conv_layout l;
+    l.R = (long long)g->in_c * g->kernel * g->kernel;
+    l.P = (long long)g->out_h * g->out_w;
+    const long long per_sample = (l.R + g->out_c) * l.P;
+    long long chunk = per_sample > 0 ? NL_CONV_WS_FLOATS / per_sample : 1;
+    if (chunk < 1)
+        chunk = 1;
+    if (chunk > n)
+        chunk = n > 0 ? n : 1;
+    l.chunk = chunk;
+    l.col_floats = (size_t)((chunk * l.R * l.P + 63) / 64 * 64);
+    return l;
+}
+
+size_t nl_cuda_conv2d_workspace(nl_backend *be, const nl_conv_geom *g, int n)
+{
+    (void)be;
+    const conv_layout l = layout_of(g, n);
+    return (l.col_floats + (size_t)(l.chunk * g->out_c * l.P)) * sizeof(float);
+}
+
+struct ConvDims {
+    int in_c, in_h, in_w, out_c, out_h, out_w, k, s, pad;
+};
+
+static ConvDims dims_of(const nl_conv_geom *g)
+{
+    ConvDims d = {g->in_c, g->in_h, g->in_w, g->out_c, g->out_h, g->out_w,
+                  g->kernel, g->stride, g->pad};
+    return d;
+}
+
+/* col[r][i*P + p] = x_i[c][oh*s - pad + kh][ow*s - pad + kw] (0 outside) */
+__global__ void __launch_bounds__(256)
+    im2col_kernel(ConvDims d, int b, const float *__restrict__ x, float *__restrict__ col)
+{
+    const int kk = d.k * d.k;
+    const int R = d.in_c * kk, P = d.out_h * d.out_w;
+    const long long K = (long long)b * P;
+    const size_t in_stride = (size_t)d.in_c * d.in_h * d.in_w;
+    for (int r = blockIdx.y; r < R; r += gridDim.y) {
+        const int c = r / kk, kh = (r / d.k) % d.k, kw = r % d.k;
+        float *dst = col + (size_t)r * K;
+        for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < K;
+             e += (long long)gridDim.x * blockDim.x) {
+            const int i = (int)(e / P), p = (int)(e - (long long)i * P);
+            const int oh = p / d.out_w, ow = p - oh * d.out_w;
+            const int ih = oh * d.s - d.pad + kh, iw = ow * d.s - d.pad + kw;
+            float v = 0.0f;
+            if (ih >= 0 && ih < d.in_h && iw >= 0 && iw < d.in_w)
+                v = __ldg(x + i * in_stride + ((size_t)c * d.in_h + ih) * d.in_w + iw);
+            dst[e] = v;
+        }
+    }
+}
+
+/* dyT[co][i*P + p] = dy[i][co][p] */
+__global__ void __launch_bounds__(256)
+    regroup_kernel(int b, int out_c, int P, const float *__restrict__ dy, float *__restrict__ dyT)
+{
+    const long long K = (long long)b * P;
+    for (int i = blockIdx.z; i < b; i += gridDim.z)
+        for (int co = blockIdx.y; co < out_c; co += gridDim.y)
+            for (int p = blockIdx.x * blockDim.x + threadIdx.x; p < P; p += gridDim.x * blockDim.x)
+                dyT[(size_t)co * K + (size_t)i * P + p] = __ldg(dy + ((size_t)i * out_c + co) * P + p);
+}
+
+/* dx_i[c][ih][iw] (+)= sum over (kh, kw) of the dcol entries taken from it */
+__global__ void __launch_bounds__(256)
+    col2im_kernel(ConvDims d, int b, const float *__restrict__ dcol, float *dx, int accumulate)
+{
+    const int P = d.out_h * d.out_w;
+    const long long K = (long long)b * P;
+    const long long total = (long long)b * d.in_c * d.in_h * d.in_w;
+    for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total;
+         e += (long long)gridDim.x * blockDim.x) {
+        const int iw = (int)(e % d.in_w);
+        long long t = e / d.in_w;
+        const int ih = (int)(t % d.in_h);
+        t /= d.in_h;
+        const int c = (int)(t % d.in_c);
+        const int i = (int)(t / d.in_c);
+        float acc = accumulate ? dx[e] : 0.0f;
+        for (int kh = 0; kh < d.k; kh++) {
+            const int th = ih + d.pad - kh;
+            if (th < 0 || th % d.s != 0)
+                continue;
+            const int oh = th / d.s;
+            if (oh >= d.out_h)
+                continue;
+            for (int kw = 0; kw < d.k; kw++) {
+                const int tw = iw + d.pad - kw;
+                if (tw < 0 || tw % d.s != 0)
+                    continue;
+                const int ow = tw / d.s;
+                if (ow >= d.out_w)
+                    continue;
+                const size_t r = ((size_t)c * d.k + kh) * d.k + kw;
+                acc += __ldg(dcol + r * K + (size_t)i * P + (size_t)oh * d.out_w + ow);
+            }
+        }
+        dx[e] = acc;
+    }
+}
+
+/* y[i][co][p] = bias[co] */
+__global__ void __launch_bounds__(256)
+    bias_planes_kernel(int b, int out_c, int P, const float *__restrict__ bias, float *y)
+{
+    for (int i = blockIdx.z; i < b; i += gridDim.z)
+        for (int co = blockIdx.y; co < out_c; co += gridDim.y) {
+            const float v = bias[co];
+            for (int p = blockIdx.x * blockDim.x + threadIdx.x; p < P; p += gridDim.x * blockDim.x)
+                y[((size_t)i * out_c + co) * P + p] = v;
+        }
+}
+
+/* dbias[co] = sum over samples and positions of dy[i][co][p] */
+__global__ void __launch_bounds__(256)
+    conv_bias_grad_kernel(int n, int out_c, int P, const float *__restrict__ dy, float *dbias)
+{
+    const int co = blockIdx.x;
+    const long long L = (long long)n * P;
+    const int T = blockDim.x, di = T / P, dp = T % P;
+    long long j = threadIdx.x;
+    int i = (int)(j / P), p = (int)(j - (long long)i * P);
+    double s = 0.0, unused = 0.0;
+#pragma unroll 4
+    for (; j < L; j += T) {
+        s += (double)__ldg(dy + ((size_t)i * out_c + co) * P + p);
+        p += dp;
+        i += di;
+        if (p >= P) {
+            p -= P;
+            i++;
+        }
+    }
+    block_sum2(s, unused);
+    if (threadIdx.x == 0)
+        dbias[co] = (float)s;
+}
+
+static dim3 planes_grid(long long P, int rows, int samples)
+{
+    long long gx = (P + 255) / 256;
+    return dim3((unsigned)(gx > 65535 ? 65535 : gx), (unsigned)(rows < 65535 ? rows : 65535),
+                (unsigned)(samples < 65535 ? samples : 65535));
+}
+
+static void im2col(nl_cuda *cu, const ConvDims &d, const conv_layout &l, int b, const float *x,
+                   float *col)
+{
+    const long long K = (long long)b * l.P;
+    long long gx = (K + 255) / 256;
+    if (gx > 4096)
+        gx = 4096;
+    const unsigned gy = (unsigned)(l.R < 65535 ? l.R : 65535);
+    im2col_kernel<<<dim3((unsigned)gx, gy), 256, 0, cu->stream>>>(d, b, x, col);
+    NL_CU_LAUNCHED(cu, "im2col_kernel");
+}
+
+void nl_cuda_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
+                            const float *weight, const float *bias, float *y, void *workspace)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    if (n <= 0)
+        return;
+    const conv_layout l = layout_of(g, n);
+    const ConvDims d = dims_of(g);
+    const bool pointwise = g->kernel == 1 && g->stride == 1 && g->pad == 0;
+    const size_t in_stride = (size_t)g->in_c * g->in_h * g->in_w;
+    const size_t out_stride = (size_t)g->out_c * l.P;
+    float *col = (float *)workspace;
+    const float one = 1.0f, zero = 0.0f;
+    for (int i0 = 0; i0 < n; i0 += (int)l.chunk) {
+        const int b = (int)(n - i0 < l.chunk ? n - i0 : l.chunk);
+        float *yc = y + (size_t)i0 * out_stride;
+        if (bias) {
+            bias_planes_kernel<<<planes_grid(l.P, g->out_c, b), 256, 0, cu->stream>>>(
+                b, g->out_c, (int)l.P, bias, yc);
+            NL_CU_LAUNCHED(cu, "bias_planes_kernel");
+        }
+        const float *A;
+        long long lda, stride_a;
+        if (pointwise) {
+            A = x + (size_t)i0 * in_stride;
+            lda = l.P;
+            stride_a = (long long)in_stride;
+        } else {
+            im2col(cu, d, l, b, x + (size_t)i0 * in_stride, col);
+            A = col;
+            lda = (long long)b * l.P;
+            stride_a = l.P;
+        }
+        NL_CUBLAS(cu, cublasSgemmStridedBatched(cu->cublas, CUBLAS_OP_N, CUBLAS_OP_N, (int)l.P,
+                                                g->out_c, (int)l.R, &one, A, (int)lda, stride_a,
+                                                weight, (int)l.R, 0, bias ? &one : &zero, yc,
+                                                (int)l.P, (long long)out_stride, b));
+    }
+}
+
+void nl_cuda_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
+                             const float *weight, const float *dy, float *dx, bool accumulate_dx,
+                             float *dweight, float *dbias, void *workspace)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    if (n <= 0)
+        return;
+    const conv_layout l = layout_of(g, n);
+    const ConvDims d = dims_of(g);
+    const size_t in_stride = (size_t)g->in_c * g->in_h * g->in_w;
+    const size_t out_stride = (size_t)g->out_c * l.P;
+    float *col = (float *)workspace;
+    float *dyT = col + l.col_floats;
+    const float one = 1.0f, zero = 0.0f;
+    for (int i0 = 0; i0 < n; i0 += (int)l.chunk) {
+        const int b = (int)(n - i0 < l.chunk ? n - i0 : l.chunk);
+        const int K = (int)((long long)b * l.P);
+        im2col(cu, d, l, b, x + (size_t)i0 * in_stride, col);
+        regroup_kernel<<<planes_grid(l.P, g->out_c, b), 256, 0, cu->stream>>>(
+            b, g->out_c, (int)l.P, dy + (size_t)i0 * out_stride, dyT);
+        NL_CU_LAUNCHED(cu, "regroup_kernel");
+        /* dW (out_c x R) (+)= dyT col^T; column-major: dW^T = col dyT^T */
+        NL_CUBLAS(cu, cublasSgemm(cu->cublas, CUBLAS_OP_T, CUBLAS_OP_N, (int)l.R, g->out_c, K,
+                                  &one, col, K, dyT, K, i0 == 0 ? &zero : &one, dweight,
+                                  (int)l.R));
+        if (!dx)
+            continue;
+        /* dcol (R x K) = W^T dyT; column-major: dcol^T = dyT^T W */
+        NL_CUBLAS(cu, cublasSgemm(cu->cublas, CUBLAS_OP_N, CUBLAS_OP_T, K, (int)l.R, g->out_c,
+                                  &one, dyT, K, weight, (int)l.R, &zero, col, K));
+        const long long total = (long long)b * in_stride;
+        col2im_kernel<<<nl_cuda_grid(cu, (size_t)total, 256), 256, 0, cu->stream>>>(
+            d, b, col, dx + (size_t)i0 * in_stride, accumulate_dx ? 1 : 0);
+        NL_CU_LAUNCHED(cu, "col2im_kernel");
+    }
+    if (dbias) {
+        conv_bias_grad_kernel<<<g->out_c, 256, 0, cu->stream>>>(n, g->out_c, (int)l.P, dy, dbias);
+        NL_CU_LAUNCHED(cu, "conv_bias_grad_kernel");
+    }
+}

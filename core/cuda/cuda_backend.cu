@@ -1,0 +1,440 @@
+/* The CUDA backend: opening and closing it, memory, and the error record.
+ *
+ * Everything is queued on one non-blocking stream (nl_cuda.stream), so the
+ * ops run in the order they are called, like the CPU backend, and nothing
+ * depends on the legacy default stream.
+ * - upload: the source is copied into one of two pinned staging slots and
+ *   an asynchronous H2D copy is queued from there, so upload returns before
+ *   the copy ends (from pageable memory cudaMemcpyAsync would be
+ *   synchronous) and the caller may reuse its buffer at once. Before a slot
+ *   is refilled, the event recorded after its last copy is waited on; the two
+ *   slots let the host fill one while the other is copied.
+ * - download: D2H copy on the stream, then a stream synchronize.
+ * - synchronize: waits for the stream and reports the first recorded error.
+ * Nothing here is parallel over data, so there is nothing to make
+ * deterministic; the kernels' files document their own decompositions. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda/cuda_common.h"
+
+/* ------------------------------------------------------------------------ */
+/* error record                                                              */
+
+/* the library never depends on core/base here (status.c lives in the core
+ * library, which links this one): errors are written with nl_error's rules,
+ * the first one wins */
+static nl_code fail(nl_error *err, nl_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static nl_code fail(nl_error *err, nl_code code, const char *fmt, ...)
+{
+    if (err && err->code == NL_OK) {
+        va_list ap;
+        va_start(ap, fmt);
+        err->code = code;
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+void nl_cuda_record(nl_cuda *cu, nl_code code, const char *fmt, ...)
+{
+    if (!cu || cu->code != NL_OK)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    cu->code = code;
+    vsnprintf(cu->msg, sizeof cu->msg, fmt, ap);
+    va_end(ap);
+}
+
+/* "cudaMemcpyAsync(dst, ...)" -> "cudaMemcpyAsync" */
+static void call_name(const char *call, char *out, size_t size)
+{
+    size_t len = strcspn(call, "(");
+    if (len >= size)
+        len = size - 1;
+    memcpy(out, call, len);
+    out[len] = '\0';
+}
+
+static const char *short_file(const char *file)
+{
+    const char *p = strstr(file, "core/cuda/");
+    return p ? p : file;
+}
+
+void nl_cuda_record_cuda(nl_cuda *cu, const char *call, cudaError_t e, const char *file, int line)
+{
+    char name[96];
+    call_name(call, name, sizeof name);
+    nl_cuda_record(cu, e == cudaErrorMemoryAllocation ? NL_ERR_NOMEM : NL_ERR_RUNTIME,
+                   "CUDA: %s failed: %s (%s) at %s:%d", name, cudaGetErrorString(e),
+                   cudaGetErrorName(e), short_file(file), line);
+}
+
+void nl_cuda_record_cublas(nl_cuda *cu, const char *call, cublasStatus_t s, const char *file,
+                           int line)
+{
+    char name[96];
+    call_name(call, name, sizeof name);
+    nl_cuda_record(cu, s == CUBLAS_STATUS_ALLOC_FAILED ? NL_ERR_NOMEM : NL_ERR_RUNTIME,
+                   "cuBLAS: %s failed: %s (%s) at %s:%d", name, cublasGetStatusString(s),
+                   cublasGetStatusName(s), short_file(file), line);
+}
+
+/* ------------------------------------------------------------------------ */
+/* memory                                                                    */
+
+static nl_code cuda_alloc(nl_backend *be, size_t bytes, void **out, nl_error *err)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    void *p = NULL;
+    cudaError_t e = cudaMalloc(&p, bytes ? bytes : 256);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError(); /* an allocation failure is not sticky: clear it */
+        size_t free_b = 0, total_b = 0;
+        (void)cudaMemGetInfo(&free_b, &total_b);
+        (void)cudaGetLastError();
+        *out = NULL;
+        return fail(err, e == cudaErrorMemoryAllocation ? NL_ERR_NOMEM : NL_ERR_RUNTIME,
+                    "cannot allocate %zu bytes on the GPU (cudaMalloc: %s; %.1f of %.1f GiB "
+                    "free); use a smaller batch or model",
+                    bytes, cudaGetErrorString(e), free_b / 1073741824.0,
+                    total_b / 1073741824.0);
+    }
+    (void)cu;
+    *out = p;
+    return NL_OK;
+}
+
+static void cuda_release(nl_backend *be, void *ptr)
+{
+    if (ptr)
+        NL_CU(nl_cuda_of(be), cudaFree(ptr));
+}
+
+static void cuda_upload(nl_backend *be, void *dst, const void *src, size_t bytes)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    if (bytes == 0)
+        return;
+    if (!cu->staging) {
+        NL_CU(cu, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cu->stream));
+        return;
+    }
+    unsigned char *d = (unsigned char *)dst;
+    const unsigned char *s = (const unsigned char *)src;
+    while (bytes > 0) {
+        const int slot = cu->next_slot;
+        cu->next_slot ^= 1;
+        const size_t slot_bytes = (size_t)NL_CUDA_STAGING_SLOT;
+        const size_t piece = bytes < slot_bytes ? bytes : slot_bytes;
+        unsigned char *stage = cu->staging + (size_t)slot * NL_CUDA_STAGING_SLOT;
+        /* the slot's previous copy must have left it before it is refilled */
+        cudaError_t e = cudaEventSynchronize(cu->slot_free[slot]);
+        if (e != cudaSuccess) {
+            nl_cuda_record_cuda(cu, "cudaEventSynchronize", e, __FILE__, __LINE__);
+            return;
+        }
+        memcpy(stage, s, piece);
+        NL_CU(cu, cudaMemcpyAsync(d, stage, piece, cudaMemcpyHostToDevice, cu->stream));
+        NL_CU(cu, cudaEventRecord(cu->slot_free[slot], cu->stream));
+        d += piece;
+        s += piece;
+        bytes -= piece;
+    }
+}
+
+static void cuda_download(nl_backend *be, void *dst, const void *src, size_t bytes)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    if (bytes == 0)
+        return;
+    cudaError_t e = cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, cu->stream);
+    if (e == cudaSuccess)
+        e = cudaStreamSynchronize(cu->stream);
+    if (e != cudaSuccess) {
+        nl_cuda_record_cuda(cu, "cudaMemcpyAsync (download)", e, __FILE__, __LINE__);
+        memset(dst, 0, bytes); /* defined contents; synchronize() reports the failure */
+    }
+}
+
+static void cuda_copy(nl_backend *be, float *dst, const float *src, size_t count)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    if (count)
+        NL_CU(cu, cudaMemcpyAsync(dst, src, count * sizeof *dst, cudaMemcpyDeviceToDevice,
+                                  cu->stream));
+}
+
+static nl_code cuda_synchronize(nl_backend *be, nl_error *err)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    NL_CU(cu, cudaStreamSynchronize(cu->stream));
+    if (cu->code != NL_OK)
+        return fail(err, cu->code, "%s", cu->msg);
+    return NL_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* the ops table                                                             */
+
+static nl_ops make_ops(void)
+{
+    nl_ops o;
+    memset(&o, 0, sizeof o);
+    o.name = "cuda";
+    o.alloc = cuda_alloc;
+    o.release = cuda_release;
+    o.upload = cuda_upload;
+    o.download = cuda_download;
+    o.fill = nl_cuda_fill;
+    o.copy = cuda_copy;
+    o.synchronize = cuda_synchronize;
+    o.linear_forward = nl_cuda_linear_forward;
+    o.linear_backward = nl_cuda_linear_backward;
+    o.conv2d_workspace = nl_cuda_conv2d_workspace;
+    o.conv2d_forward = nl_cuda_conv2d_forward;
+    o.conv2d_backward = nl_cuda_conv2d_backward;
+    o.pool_forward = nl_cuda_pool_forward;
+    o.pool_backward = nl_cuda_pool_backward;
+    o.activation_forward = nl_cuda_activation_forward;
+    o.activation_backward = nl_cuda_activation_backward;
+    o.add_forward = nl_cuda_add_forward;
+    o.pass_gradient = nl_cuda_pass_gradient;
+    o.softmax_xent_forward = nl_cuda_softmax_xent_forward;
+    o.softmax_xent_backward = nl_cuda_softmax_xent_backward;
+    o.batchnorm_forward_train = nl_cuda_batchnorm_forward_train;
+    o.batchnorm_forward_eval = nl_cuda_batchnorm_forward_eval;
+    o.batchnorm_backward = nl_cuda_batchnorm_backward;
+    o.groupnorm_forward = nl_cuda_groupnorm_forward;
+    o.groupnorm_backward_workspace = nl_cuda_groupnorm_backward_workspace;
+    o.groupnorm_backward = nl_cuda_groupnorm_backward;
+    o.sgd_step = nl_cuda_sgd_step;
+    return o;
+}
+
+static const nl_ops cuda_ops = make_ops();
+
+/* ------------------------------------------------------------------------ */
+/* discovery                                                                 */
+
+/* any kernel of this library: asking for its attributes fails when the
+ * binary has no code this GPU can run */
+__global__ void nl_cuda_probe_kernel(int *p)
+{
+    if (p)
+        *p = 0;
+}
+
+typedef struct {
+    int usable;
+    int device;
+    cudaDeviceProp prop;
+    char why[512]; /* when not usable */
+} probe_result;
+
+static void probe(probe_result *r)
+{
+    memset(r, 0, sizeof *r);
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count == 0) {
+        snprintf(r->why, sizeof r->why, "no CUDA device is visible (cudaGetDeviceCount: %s)",
+                 e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+        (void)cudaGetLastError();
+        return;
+    }
+    e = cudaGetDevice(&r->device);
+    if (e == cudaSuccess)
+        e = cudaGetDeviceProperties(&r->prop, r->device);
+    if (e != cudaSuccess) {
+        snprintf(r->why, sizeof r->why, "cannot query CUDA device %d (%s)", r->device,
+                 cudaGetErrorString(e));
+        (void)cudaGetLastError();
+        return;
+    }
+    cudaFuncAttributes attr;
+    e = cudaFuncGetAttributes(&attr, nl_cuda_probe_kernel);
+    if (e != cudaSuccess) {
+        snprintf(r->why, sizeof r->why,
+                 "%s (compute capability %d.%d) cannot run this build's kernels (%s); "
+                 "rebuild with -DCMAKE_CUDA_ARCHITECTURES=%d%d",
+                 r->prop.name, r->prop.major, r->prop.minor, cudaGetErrorString(e),
+                 r->prop.major, r->prop.minor);
+        (void)cudaGetLastError();
+        return;
+    }
+    r->usable = 1;
+}
+
+extern "C" int nl_backend_cuda_built(void) { return 1; }
+
+extern "C" int nl_backend_cuda_describe(char *buf, size_t size)
+{
+    probe_result r;
+    probe(&r);
+    if (!r.usable) {
+        snprintf(buf, size, "built, but %s", r.why);
+        return 0;
+    }
+    int driver = 0, runtime = 0;
+    (void)cudaDriverGetVersion(&driver);
+    (void)cudaRuntimeGetVersion(&runtime);
+    (void)cudaGetLastError();
+    snprintf(buf, size,
+             "%s (device %d), compute capability %d.%d, %d SMs, %.1f GiB, driver %d.%d, "
+             "runtime %d.%d",
+             r.prop.name, r.device, r.prop.major, r.prop.minor, r.prop.multiProcessorCount,
+             r.prop.totalGlobalMem / 1073741824.0, driver / 1000, (driver % 1000) / 10,
+             runtime / 1000, (runtime % 1000) / 10);
+    return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* open and close                                                            */
+
+/* the fused normalization kernels ask for more than 48 KiB of dynamic shared
+ * memory; defined in batchnorm.cu and groupnorm.cu */
+cudaError_t nl_cuda_batchnorm_setup(size_t smem_bytes);
+cudaError_t nl_cuda_groupnorm_setup(size_t smem_bytes);
+
+static void destroy(nl_cuda *cu)
+{
+    if (!cu)
+        return;
+    if (cu->stream)
+        (void)cudaStreamSynchronize(cu->stream);
+    if (cu->cublas)
+        (void)cublasDestroy(cu->cublas);
+    if (cu->cublas_ws)
+        (void)cudaFree(cu->cublas_ws);
+    if (cu->scratch)
+        (void)cudaFree(cu->scratch);
+    for (int i = 0; i < 2; i++)
+        if (cu->slot_free[i])
+            (void)cudaEventDestroy(cu->slot_free[i]);
+    if (cu->staging)
+        (void)cudaFreeHost(cu->staging);
+    if (cu->stream)
+        (void)cudaStreamDestroy(cu->stream);
+    (void)cudaGetLastError();
+    free(cu);
+}
+
+static long env_long(const char *name, long fallback)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return fallback;
+    char *end = NULL;
+    long x = strtol(v, &end, 10);
+    return (end && *end == '\0' && x >= 0) ? x : fallback;
+}
+
+#define OPEN_CHECK(call)                                                                           \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        if (e_ != cudaSuccess) {                                                                   \
+            char name_[96];                                                                        \
+            call_name(#call, name_, sizeof name_);                                                 \
+            fail(err, e_ == cudaErrorMemoryAllocation ? NL_ERR_NOMEM : NL_ERR_RUNTIME,             \
+                 "opening the CUDA backend on %s: %s failed: %s", r.prop.name, name_,              \
+                 cudaGetErrorString(e_));                                                          \
+            destroy(cu);                                                                           \
+            return err ? err->code : NL_ERR_RUNTIME;                                               \
+        }                                                                                          \
+    } while (0)
+#define OPEN_CHECK_CUBLAS(call)                                                                    \
+    do {                                                                                           \
+        cublasStatus_t s_ = (call);                                                                \
+        if (s_ != CUBLAS_STATUS_SUCCESS) {                                                         \
+            char name_[96];                                                                        \
+            call_name(#call, name_, sizeof name_);                                                 \
+            fail(err, NL_ERR_RUNTIME, "opening the CUDA backend on %s: %s failed: %s",             \
+                 r.prop.name, name_, cublasGetStatusString(s_));                                   \
+            destroy(cu);                                                                           \
+            return err ? err->code : NL_ERR_RUNTIME;                                               \
+        }                                                                                          \
+    } while (0)
+
+extern "C" nl_code nl_cuda_backend_open(int threads, nl_backend **out, nl_error *err)
+{
+    probe_result r;
+    probe(&r);
+    if (!r.usable)
+        return fail(err, NL_ERR_UNSUPPORTED,
+                    "device 'cuda' was asked for, but %s; use device: cpu", r.why);
+    nl_cuda *cu = (nl_cuda *)calloc(1, sizeof *cu);
+    if (!cu)
+        return fail(err, NL_ERR_NOMEM, "cannot allocate the CUDA backend");
+    cu->device = r.device;
+    cu->sm_count = r.prop.multiProcessorCount;
+    cu->cc_major = r.prop.major;
+    cu->cc_minor = r.prop.minor;
+    cu->smem_optin = r.prop.sharedMemPerBlockOptin;
+    OPEN_CHECK(cudaSetDevice(cu->device));
+    OPEN_CHECK(cudaStreamCreateWithFlags(&cu->stream, cudaStreamNonBlocking));
+
+    /* cuBLAS: on our stream, its workspace allocated now (not on first use),
+     * no tensor-core TF32 (CUBLAS_DEFAULT_MATH keeps FP32 arithmetic; it is
+     * the default, set explicitly so a future default cannot change results),
+     * and no atomics, so results repeat run to run */
+    OPEN_CHECK_CUBLAS(cublasCreate(&cu->cublas));
+    OPEN_CHECK_CUBLAS(cublasSetStream(cu->cublas, cu->stream));
+    OPEN_CHECK_CUBLAS(cublasSetMathMode(cu->cublas, CUBLAS_DEFAULT_MATH));
+    OPEN_CHECK_CUBLAS(cublasSetAtomicsMode(cu->cublas, CUBLAS_ATOMICS_NOT_ALLOWED));
+    OPEN_CHECK_CUBLAS(cublasSetPointerMode(cu->cublas, CUBLAS_POINTER_MODE_HOST));
+    OPEN_CHECK(cudaMalloc(&cu->cublas_ws, NL_CUDA_CUBLAS_WS));
+    OPEN_CHECK_CUBLAS(cublasSetWorkspace(cu->cublas, cu->cublas_ws, NL_CUDA_CUBLAS_WS));
+
+    /* pinned staging for uploads; without it uploads still work, synchronously */
+    if (cudaHostAlloc((void **)&cu->staging, 2 * (size_t)NL_CUDA_STAGING_SLOT,
+                      cudaHostAllocDefault) != cudaSuccess) {
+        cu->staging = NULL;
+        (void)cudaGetLastError();
+    }
+    for (int i = 0; i < 2; i++)
+        OPEN_CHECK(cudaEventCreateWithFlags(&cu->slot_free[i], cudaEventDisableTiming));
+
+    cu->scratch_pairs = (size_t)NL_CUDA_SCRATCH_PAIRS_PER_SM * (size_t)cu->sm_count;
+    OPEN_CHECK(cudaMalloc(&cu->scratch, cu->scratch_pairs * 2 * sizeof(double)));
+
+    /* the fused normalization path keeps a group in shared memory when it
+     * fits in half an SM (two blocks per SM stay resident) */
+    size_t budget = r.prop.sharedMemPerMultiprocessor / 2;
+    budget = budget > 4096 ? budget - 4096 : 0; /* leave room for static shared memory */
+    if (budget > cu->smem_optin - 1024)
+        budget = cu->smem_optin - 1024;
+    cu->smem_budget = (size_t)env_long("NORMLAB_CUDA_NORM_SMEM", (long)budget);
+    if (cu->smem_budget > budget)
+        cu->smem_budget = budget;
+    cu->force_splits = (int)env_long("NORMLAB_CUDA_NORM_SPLITS", 0);
+    OPEN_CHECK(nl_cuda_batchnorm_setup(budget));
+    OPEN_CHECK(nl_cuda_groupnorm_setup(budget));
+
+    nl_backend *be = (nl_backend *)calloc(1, sizeof *be);
+    if (!be) {
+        destroy(cu);
+        return fail(err, NL_ERR_NOMEM, "cannot allocate the CUDA backend");
+    }
+    be->ops = &cuda_ops;
+    be->device = NL_DEVICE_CUDA;
+    /* host threads play no part: every op is queued on the GPU */
+    be->threads = threads > 0 ? threads : 1;
+    be->impl = cu;
+    *out = be;
+    return NL_OK;
+}
+
+extern "C" void nl_cuda_backend_close(nl_backend *be)
+{
+    if (!be)
+        return;
+    destroy(nl_cuda_of(be));
+    free(be);
+}

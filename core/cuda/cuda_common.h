@@ -1,0 +1,195 @@
+/* Internal header of the CUDA backend (the .cu files of core/cuda, C++ compiled by nvcc).
+ *
+ * be->impl points at an nl_cuda: the device, one non-blocking stream that
+ * every op is queued on (so ops are ordered with each other and with
+ * upload/download), a cuBLAS handle bound to that stream, the pinned staging
+ * buffer for uploads, and a small reduction scratch buffer.
+ *
+ * Errors: ops return void, so the first failing CUDA or cuBLAS call is
+ * recorded here (call name, error string, file:line) and synchronize()
+ * reports it. The record is sticky: after a failure the backend's results are
+ * not trusted any more, and every later synchronize() reports the same error.
+ *
+ * Memory: all tensors come from ops->alloc at model build time. Besides that,
+ * the backend owns, from open() on: the cuBLAS workspace (NL_CUDA_CUBLAS_WS),
+ * the pinned staging slots, and the reduction scratch (nl_cuda.scratch). The
+ * scratch holds the per-(group, split) partial sums of the multi-block
+ * normalization reductions; the planner (norm_common.cuh) only splits a group
+ * over several blocks when there are few groups, so groups * splits stays
+ * below NL_CUDA_SCRATCH_PAIRS_PER_SM * SMs pairs whatever the tensor shape,
+ * and nothing is allocated while training.
+ *
+ * Testing knobs (read once at open; for tests and benchmarks only):
+ *   NORMLAB_CUDA_NORM_SPLITS=<s>  force s blocks per normalization group
+ *                                 (1: the fused one-block path; clamped to
+ *                                 what the scratch holds)
+ *   NORMLAB_CUDA_NORM_SMEM=<bytes> shared-memory budget of the fused path for
+ *                                 keeping a group on chip (0: re-read it) */
+#ifndef NL_CUDA_COMMON_H
+#define NL_CUDA_COMMON_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <stddef.h>
+#include <stdint.h>
+
+extern "C" {
+#include "backend.h"
+}
+
+enum {
+    NL_CUDA_STAGING_SLOT = 8 << 20,    /* bytes per pinned upload slot (two slots) */
+    NL_CUDA_CUBLAS_WS = 32 << 20,      /* cuBLAS workspace (NVIDIA's advice for Hopper) */
+    NL_CUDA_SCRATCH_PAIRS_PER_SM = 64, /* reduction scratch: (sum, sum2) double pairs per SM */
+    NL_CUDA_MSG_MAX = 1024,
+};
+
+typedef struct nl_cuda {
+    int device;
+    int sm_count;
+    int cc_major, cc_minor;
+    size_t smem_optin;     /* largest dynamic shared memory a block may ask for */
+    size_t smem_budget;    /* fused normalization path: bytes of a group kept on chip */
+    int force_splits;      /* NORMLAB_CUDA_NORM_SPLITS, 0 = automatic */
+    cudaStream_t stream;
+    cublasHandle_t cublas;
+    void *cublas_ws;
+    unsigned char *staging; /* pinned, 2 slots; NULL: uploads go straight from pageable memory */
+    cudaEvent_t slot_free[2];
+    int next_slot;
+    double *scratch;
+    size_t scratch_pairs;
+    /* the first error, reported by synchronize() */
+    nl_code code;
+    char msg[NL_CUDA_MSG_MAX];
+} nl_cuda;
+
+static inline nl_cuda *nl_cuda_of(nl_backend *be) { return (nl_cuda *)be->impl; }
+
+/* records the first error (later ones are dropped) */
+void nl_cuda_record(nl_cuda *cu, nl_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void nl_cuda_record_cuda(nl_cuda *cu, const char *call, cudaError_t e, const char *file, int line);
+void nl_cuda_record_cublas(nl_cuda *cu, const char *call, cublasStatus_t s, const char *file,
+                           int line);
+
+/* `call` is stringized up to its '(' so the message names the function */
+#define NL_CU(cu, call)                                                                            \
+    do {                                                                                           \
+        cudaError_t nl_e_ = (call);                                                                \
+        if (nl_e_ != cudaSuccess)                                                                  \
+            nl_cuda_record_cuda((cu), #call, nl_e_, __FILE__, __LINE__);                           \
+    } while (0)
+#define NL_CUBLAS(cu, call)                                                                        \
+    do {                                                                                           \
+        cublasStatus_t nl_s_ = (call);                                                             \
+        if (nl_s_ != CUBLAS_STATUS_SUCCESS)                                                        \
+            nl_cuda_record_cublas((cu), #call, nl_s_, __FILE__, __LINE__);                         \
+    } while (0)
+/* after a kernel launch: a bad configuration or a missing kernel image shows here */
+#define NL_CU_LAUNCHED(cu, kernel_name)                                                            \
+    do {                                                                                           \
+        cudaError_t nl_e_ = cudaGetLastError();                                                    \
+        if (nl_e_ != cudaSuccess)                                                                  \
+            nl_cuda_record_cuda((cu), "launch of " kernel_name, nl_e_, __FILE__, __LINE__);        \
+    } while (0)
+
+/* blocks for a grid-stride elementwise kernel over `count` items */
+static inline unsigned nl_cuda_grid(const nl_cuda *cu, size_t count, unsigned threads)
+{
+    size_t blocks = (count + threads - 1) / threads;
+    size_t cap = (size_t)cu->sm_count * 16; /* enough to fill the GPU; the loops stride */
+    if (blocks > cap)
+        blocks = cap;
+    return blocks ? (unsigned)blocks : 1u;
+}
+
+/* true when every pointer is 16-byte aligned (float4 access) */
+static inline bool nl_cuda_aligned16(const void *a, const void *b = NULL, const void *c = NULL,
+                                     const void *d = NULL)
+{
+    return ((uintptr_t)a | (uintptr_t)b | (uintptr_t)c | (uintptr_t)d) % 16 == 0;
+}
+
+/* ---- ops, one file per family (names mirror core/cpu/cpu.h) ---- */
+/* elementwise.cu */
+void nl_cuda_fill(nl_backend *be, float *dst, float value, size_t count);
+void nl_cuda_activation_forward(nl_backend *be, nl_activation kind, size_t count, const float *x,
+                                float *y);
+void nl_cuda_activation_backward(nl_backend *be, nl_activation kind, size_t count, const float *y,
+                                 const float *dy, float *dx, bool accumulate_dx);
+void nl_cuda_add_forward(nl_backend *be, size_t count, const float *a, const float *b, float *y);
+void nl_cuda_pass_gradient(nl_backend *be, size_t count, const float *src, float *dst,
+                           bool accumulate);
+/* linear.cu */
+void nl_cuda_linear_forward(nl_backend *be, int n, int in, int out, const float *x,
+                            const float *weight, const float *bias, float *y);
+void nl_cuda_linear_backward(nl_backend *be, int n, int in, int out, const float *x,
+                             const float *weight, const float *dy, float *dx, bool accumulate_dx,
+                             float *dweight, float *dbias);
+/* conv2d.cu */
+size_t nl_cuda_conv2d_workspace(nl_backend *be, const nl_conv_geom *g, int n);
+void nl_cuda_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
+                            const float *weight, const float *bias, float *y, void *workspace);
+void nl_cuda_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
+                             const float *weight, const float *dy, float *dx, bool accumulate_dx,
+                             float *dweight, float *dbias, void *workspace);
+/* pool.cu */
+void nl_cuda_pool_forward(nl_backend *be, const nl_pool_geom *g, int n, const float *x, float *y,
+                          int32_t *argmax);
+void nl_cuda_pool_backward(nl_backend *be, const nl_pool_geom *g, int n, const float *dy,
+                           const int32_t *argmax, float *dx, bool accumulate_dx);
+/* loss.cu */
+void nl_cuda_softmax_xent_forward(nl_backend *be, int n, int classes, const float *logits,
+                                  const int32_t *labels, float *probs, double *metrics);
+void nl_cuda_softmax_xent_backward(nl_backend *be, int n, int classes, const float *probs,
+                                   const int32_t *labels, float *dlogits);
+/* batchnorm.cu */
+void nl_cuda_batchnorm_forward_train(nl_backend *be, int n, int c, int hw, float eps,
+                                     const float *x, const float *gamma, const float *beta,
+                                     float *y, float *save_mean, float *save_rstd,
+                                     float *running_mean, float *running_var, float momentum);
+void nl_cuda_batchnorm_forward_eval(nl_backend *be, int n, int c, int hw, float eps,
+                                    const float *x, const float *gamma, const float *beta,
+                                    const float *running_mean, const float *running_var,
+                                    float *y);
+void nl_cuda_batchnorm_backward(nl_backend *be, int n, int c, int hw, const float *x,
+                                const float *dy, const float *gamma, const float *save_mean,
+                                const float *save_rstd, float *dx, bool accumulate_dx,
+                                float *dgamma, float *dbeta);
+/* groupnorm.cu */
+void nl_cuda_groupnorm_forward(nl_backend *be, int n, int c, int hw, int groups, float eps,
+                               const float *x, const float *gamma, const float *beta, float *y,
+                               float *save_mean, float *save_rstd, float *running_mean,
+                               float *running_var, float momentum);
+size_t nl_cuda_groupnorm_backward_workspace(nl_backend *be, int n, int c, int hw, int groups);
+void nl_cuda_groupnorm_backward(nl_backend *be, int n, int c, int hw, int groups, const float *x,
+                                const float *dy, const float *gamma, const float *save_mean,
+                                const float *save_rstd, float *dx, bool accumulate_dx,
+                                float *dgamma, float *dbeta, void *workspace);
+/* sgd.cu */
+void nl_cuda_sgd_step(nl_backend *be, size_t count, float *param, const float *grad,
+                      float *velocity, const nl_sgd_args *args);
+
+/* ---- shared by batchnorm.cu and groupnorm.cu (defined in groupnorm.cu) ----
+ * The normalizing forward over "groups" of planes, a plane being one
+ * (sample, channel) run of hw floats: BatchNorm's group is a channel over the
+ * batch, GroupNorm's a (sample, group of channels). */
+typedef struct {
+    int n, c, hw;
+    int groups;        /* GroupNorm: groups per sample; 0: BatchNorm (a group per channel) */
+    float eps;
+    const float *x, *gamma, *beta;
+    float *y;
+    /* training: statistics of the batch, saved for backward */
+    float *save_mean, *save_rstd;
+    /* BatchNorm training: running statistics to update (NULL: none) */
+    float *running_mean, *running_var;
+    float momentum;
+    /* BatchNorm eval: normalize with these instead (save_* are then NULL) */
+    const float *eval_mean, *eval_var;
+} nl_cuda_norm_fwd_args;
+
+void nl_cuda_norm_forward(nl_cuda *cu, const nl_cuda_norm_fwd_args *a);
+
+#endif

@@ -1,0 +1,201 @@
+/* Fill, activations, residual add and gradient passing.
+ *
+ * One grid-stride kernel template (ew_kernel) runs every op: thread t takes
+ * items t, t + stride, ...; items are float4 vectors when every pointer is
+ * 16-byte aligned (then the count % 4 tail is done as floats), else floats.
+ * Each output element depends on its own inputs only, with the expressions
+ * of core/cpu/elementwise.c (compiled without FMA contraction), so results
+ * do not depend on the decomposition; relu, add and gradient passing match
+ * the CPU bit for bit, sigmoid and tanh to the last ulps of expf/tanhf. */
+#include "cuda/norm_common.cuh"
+
+using namespace nlk;
+
+template <class Op> __global__ void __launch_bounds__(256) ew_kernel(Op op, size_t n, int vec)
+{
+    const size_t tid = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    const size_t stride = (size_t)gridDim.x * blockDim.x;
+    if (vec) {
+        const size_t n4 = n / 4;
+        for (size_t i = tid; i < n4; i += stride)
+            op.template run<4>(i);
+        for (size_t i = n4 * 4 + tid; i < n; i += stride)
+            op.template run<1>(i);
+    } else {
+        for (size_t i = tid; i < n; i += stride)
+            op.template run<1>(i);
+    }
+}
+
+template <class Op>
+static void launch(nl_cuda *cu, const Op &op, size_t n, bool vec, const char *name)
+{
+    if (n == 0)
+        return;
+    const unsigned blocks = nl_cuda_grid(cu, vec ? (n + 3) / 4 : n, 256);
+    ew_kernel<Op><<<blocks, 256, 0, cu->stream>>>(op, n, vec ? 1 : 0);
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess)
+        nl_cuda_record_cuda(cu, name, e, __FILE__, __LINE__);
+}
+
+struct FillOp {
+    float *dst;
+    float value;
+    template <int V> __device__ void run(size_t i) const
+    {
+        Vec<V> o;
+#pragma unroll
+        for (int e = 0; e < V; e++)
+            o.v[e] = value;
+        st<V>(dst, (long long)i, o);
+    }
+};
+
+template <int KIND> struct ActForwardOp {
+    const float *x;
+    float *y;
+    template <int V> __device__ void run(size_t i) const
+    {
+        const Vec<V> a = ld<V>(x, (long long)i);
+        Vec<V> o;
+#pragma unroll
+        for (int e = 0; e < V; e++) {
+            const float v = a.v[e];
+            if (KIND == NL_ACT_RELU)
+                o.v[e] = v > 0.0f ? v : 0.0f;
+            else if (KIND == NL_ACT_SIGMOID)
+                o.v[e] = 1.0f / (1.0f + expf(-v));
+            else
+                o.v[e] = tanhf(v);
+        }
+        st<V>(y, (long long)i, o);
+    }
+};
+
+template <int KIND> struct ActBackwardOp {
+    const float *y, *dy;
+    float *dx;
+    int accumulate;
+    template <int V> __device__ void run(size_t i) const
+    {
+        const Vec<V> yv = ld<V>(y, (long long)i), g = ld<V>(dy, (long long)i);
+        const Vec<V> old = accumulate ? ld_rw<V>(dx, (long long)i) : zero_vec<V>();
+        Vec<V> o;
+#pragma unroll
+        for (int e = 0; e < V; e++) {
+            const float yy = yv.v[e];
+            if (KIND == NL_ACT_RELU) {
+                const float t = yy > 0.0f ? g.v[e] : 0.0f;
+                o.v[e] = accumulate ? old.v[e] + t : t;
+            } else if (KIND == NL_ACT_SIGMOID) {
+                o.v[e] = (accumulate ? old.v[e] : 0.0f) + g.v[e] * yy * (1.0f - yy);
+            } else {
+                o.v[e] = (accumulate ? old.v[e] : 0.0f) + g.v[e] * (1.0f - yy * yy);
+            }
+        }
+        st<V>(dx, (long long)i, o);
+    }
+};
+
+struct AddOp {
+    const float *a, *b;
+    float *y;
+    template <int V> __device__ void run(size_t i) const
+    {
+        const Vec<V> p = ld<V>(a, (long long)i), q = ld<V>(b, (long long)i);
+        Vec<V> o;
+#pragma unroll
+        for (int e = 0; e < V; e++)
+            o.v[e] = p.v[e] + q.v[e];
+        st<V>(y, (long long)i, o);
+    }
+};
+
+struct PassOp {
+    const float *src;
+    float *dst;
+    int accumulate;
+    template <int V> __device__ void run(size_t i) const
+    {
+        const Vec<V> s = ld<V>(src, (long long)i);
+        Vec<V> o = s;
+        if (accumulate) {
+            const Vec<V> d = ld_rw<V>(dst, (long long)i);
+#pragma unroll
+            for (int e = 0; e < V; e++)
+                o.v[e] = d.v[e] + s.v[e];
+        }
+        st<V>(dst, (long long)i, o);
+    }
+};
+
+void nl_cuda_fill(nl_backend *be, float *dst, float value, size_t count)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    if (count == 0)
+        return;
+    if (value == 0.0f && !signbit(value)) { /* +0.0f is all zero bits */
+        NL_CU(cu, cudaMemsetAsync(dst, 0, count * sizeof *dst, cu->stream));
+        return;
+    }
+    launch(cu, FillOp{dst, value}, count, nl_cuda_aligned16(dst), "launch of fill");
+}
+
+void nl_cuda_activation_forward(nl_backend *be, nl_activation kind, size_t count, const float *x,
+                                float *y)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    const bool vec = nl_cuda_aligned16(x, y);
+    switch (kind) {
+    case NL_ACT_RELU:
+        launch(cu, ActForwardOp<NL_ACT_RELU>{x, y}, count, vec, "launch of relu forward");
+        break;
+    case NL_ACT_SIGMOID:
+        launch(cu, ActForwardOp<NL_ACT_SIGMOID>{x, y}, count, vec, "launch of sigmoid forward");
+        break;
+    case NL_ACT_TANH:
+        launch(cu, ActForwardOp<NL_ACT_TANH>{x, y}, count, vec, "launch of tanh forward");
+        break;
+    default:
+        break;
+    }
+}
+
+void nl_cuda_activation_backward(nl_backend *be, nl_activation kind, size_t count, const float *y,
+                                 const float *dy, float *dx, bool accumulate_dx)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    const bool vec = nl_cuda_aligned16(y, dy, dx);
+    const int acc = accumulate_dx ? 1 : 0;
+    switch (kind) {
+    case NL_ACT_RELU:
+        launch(cu, ActBackwardOp<NL_ACT_RELU>{y, dy, dx, acc}, count, vec,
+               "launch of relu backward");
+        break;
+    case NL_ACT_SIGMOID:
+        launch(cu, ActBackwardOp<NL_ACT_SIGMOID>{y, dy, dx, acc}, count, vec,
+               "launch of sigmoid backward");
+        break;
+    case NL_ACT_TANH:
+        launch(cu, ActBackwardOp<NL_ACT_TANH>{y, dy, dx, acc}, count, vec,
+               "launch of tanh backward");
+        break;
+    default:
+        break;
+    }
+}
+
+void nl_cuda_add_forward(nl_backend *be, size_t count, const float *a, const float *b, float *y)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    launch(cu, AddOp{a, b, y}, count, nl_cuda_aligned16(a, b, y), "launch of add");
+}
+
+void nl_cuda_pass_gradient(nl_backend *be, size_t count, const float *src, float *dst,
+                           bool accumulate)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    launch(cu, PassOp{src, dst, accumulate ? 1 : 0}, count, nl_cuda_aligned16(src, dst),
+           "launch of pass_gradient");
+}

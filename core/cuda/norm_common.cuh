@@ -1,0 +1,301 @@
+/* Device helpers shared by the normalization kernels (batchnorm.cu,
+ * groupnorm.cu) and the bias reductions: vector loads, deterministic warp and
+ * block sums, and the "group of planes" walk with its launch planning.
+ *
+ * A plane is one (sample, channel) run of hw contiguous floats. Every
+ * statistic is taken over a group of planes:
+ *   BatchNorm: group c = planes (0, c), (1, c), ... (n-1, c)   (stride c*hw)
+ *   GroupNorm: group (i, g) = planes (i, g*cpg) ... (i, g*cpg + cpg - 1)
+ *              (contiguous; groups = 1 is LayerNorm, groups = c InstanceNorm)
+ * A group is walked as a flat index j over its Lv = planes * Q vectors
+ * (V floats each, V = 4 when hw % 4 == 0 and the pointers are 16-byte
+ * aligned, else 1; Q = hw / V). Thread t of a block takes j = j0 + t,
+ * j0 + t + T, ...; the cursor keeps (plane k, offset q) and steps it with a
+ * precomputed (T / Q, T % Q) so the hot loops do no division.
+ *
+ * Determinism: a thread adds its values in j order; warps add lanes in a
+ * fixed shuffle tree; blocks add warps in warp order; groups split over
+ * several blocks add the blocks' partial sums in split order. Every one of
+ * these depends only on the shape and the launch configuration, which the
+ * planner derives from the shape and the device's SM count alone, so runs
+ * repeat bit for bit. No atomics are used. */
+#ifndef NL_CUDA_NORM_COMMON_CUH
+#define NL_CUDA_NORM_COMMON_CUH
+
+#include <string.h>
+
+#include "cuda/cuda_common.h"
+
+namespace nlk {
+
+/* vectors loaded ahead per thread: 4 for one or two input streams, 2 for
+ * the backward's dx pass (x, dy and dx: more would spill at 64 registers) */
+enum { UNROLL = 4, BWD_UNROLL = 2, SPLIT_THREADS = 256 };
+
+/* ---- vectors of V floats ---- */
+template <int V> struct Vec {
+    float v[V];
+};
+
+template <int V> __device__ __forceinline__ Vec<V> ld(const float *p, long long i);
+template <> __device__ __forceinline__ Vec<4> ld<4>(const float *p, long long i)
+{
+    const float4 t = __ldg(reinterpret_cast<const float4 *>(p) + i);
+    Vec<4> r = {{t.x, t.y, t.z, t.w}};
+    return r;
+}
+template <> __device__ __forceinline__ Vec<1> ld<1>(const float *p, long long i)
+{
+    Vec<1> r = {{__ldg(p + i)}};
+    return r;
+}
+
+/* a last use: evict-first (keeps data that will be read again in L2) */
+template <int V> __device__ __forceinline__ Vec<V> ld_last(const float *p, long long i);
+template <> __device__ __forceinline__ Vec<4> ld_last<4>(const float *p, long long i)
+{
+    const float4 t = __ldcs(reinterpret_cast<const float4 *>(p) + i);
+    Vec<4> r = {{t.x, t.y, t.z, t.w}};
+    return r;
+}
+template <> __device__ __forceinline__ Vec<1> ld_last<1>(const float *p, long long i)
+{
+    Vec<1> r = {{__ldcs(p + i)}};
+    return r;
+}
+
+/* plain load of data this kernel also writes (dx when accumulating) */
+template <int V> __device__ __forceinline__ Vec<V> ld_rw(const float *p, long long i);
+template <> __device__ __forceinline__ Vec<4> ld_rw<4>(const float *p, long long i)
+{
+    const float4 t = reinterpret_cast<const float4 *>(p)[i];
+    Vec<4> r = {{t.x, t.y, t.z, t.w}};
+    return r;
+}
+template <> __device__ __forceinline__ Vec<1> ld_rw<1>(const float *p, long long i)
+{
+    Vec<1> r = {{p[i]}};
+    return r;
+}
+
+template <int V> __device__ __forceinline__ void st(float *p, long long i, const Vec<V> &a);
+template <> __device__ __forceinline__ void st<4>(float *p, long long i, const Vec<4> &a)
+{
+    reinterpret_cast<float4 *>(p)[i] = make_float4(a.v[0], a.v[1], a.v[2], a.v[3]);
+}
+template <> __device__ __forceinline__ void st<1>(float *p, long long i, const Vec<1> &a)
+{
+    p[i] = a.v[0];
+}
+
+template <int V> __device__ __forceinline__ Vec<V> zero_vec()
+{
+    Vec<V> r;
+#pragma unroll
+    for (int e = 0; e < V; e++)
+        r.v[e] = 0.0f;
+    return r;
+}
+
+/* the dynamic shared memory of every kernel that has some: one declaration
+ * and type for all of them (extern __shared__ arrays alias each other) */
+extern __shared__ float4 nl_dyn_smem[];
+
+/* the fused path's on-chip copy of a group: `array` selects x or dy, each
+ * `len` vectors long; a thread reads back only what it wrote itself */
+template <int V> __device__ __forceinline__ void sm_st(int i, const Vec<V> &a, int array, int len)
+{
+    float *base = reinterpret_cast<float *>(nl_dyn_smem) + (size_t)array * len * V;
+    if constexpr (V == 4)
+        reinterpret_cast<float4 *>(base)[i] = make_float4(a.v[0], a.v[1], a.v[2], a.v[3]);
+    else
+        base[i] = a.v[0];
+}
+template <int V> __device__ __forceinline__ Vec<V> sm_ld(int i, int array, int len)
+{
+    const float *base = reinterpret_cast<const float *>(nl_dyn_smem) + (size_t)array * len * V;
+    Vec<V> r;
+    if constexpr (V == 4) {
+        const float4 t = reinterpret_cast<const float4 *>(base)[i];
+        r.v[0] = t.x;
+        r.v[1] = t.y;
+        r.v[2] = t.z;
+        r.v[3] = t.w;
+    } else {
+        r.v[0] = base[i];
+    }
+    return r;
+}
+
+/* ---- deterministic sums ---- */
+/* lane 0 gets the warp's sum, always added in the same tree */
+__device__ __forceinline__ double warp_sum(double v)
+{
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1)
+        v += __shfl_down_sync(0xffffffffu, v, off);
+    return v;
+}
+
+/* thread 0 gets the block's sums; every thread of the block must call it and
+ * blockDim.x must be a multiple of 32 (at most 1024). Ends with a barrier, so
+ * it may be called again (in a loop) at once. */
+__device__ __forceinline__ void block_sum2(double &a, double &b)
+{
+    __shared__ double sh[2][32];
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    a = warp_sum(a);
+    b = warp_sum(b);
+    if (lane == 0) {
+        sh[0][w] = a;
+        sh[1][w] = b;
+    }
+    __syncthreads();
+    if (w == 0) {
+        a = lane < nw ? sh[0][lane] : 0.0;
+        b = lane < nw ? sh[1][lane] : 0.0;
+        a = warp_sum(a);
+        b = warp_sum(b);
+    }
+    __syncthreads();
+}
+
+/* ---- groups of planes ---- */
+struct GroupGeom {
+    long long Lv;      /* vectors per group */
+    long long chunk;   /* vectors per split: ceil(Lv / S) */
+    long long gstride; /* vectors from one group's first plane to the next group's */
+    long long pstride; /* vectors between consecutive planes of a group */
+    int Q;             /* vectors per plane */
+    int S;             /* blocks (splits) per group */
+    int G;             /* GroupNorm: groups per sample; 0: BatchNorm */
+    int cpg;           /* GroupNorm: channels per group */
+    int dk, dq;        /* the cursor's step for blockDim.x threads: T / Q, T % Q */
+    int hw;
+    double count;      /* elements per group */
+};
+
+/* channel of plane k of group i: ch0 + k * chstep */
+__device__ __forceinline__ void group_channels(const GroupGeom &g, long long i, int &ch0,
+                                               int &chstep)
+{
+    if (g.G) {
+        ch0 = (int)(i % g.G) * g.cpg;
+        chstep = 1;
+    } else {
+        ch0 = (int)i;
+        chstep = 0;
+    }
+}
+
+struct Cursor {
+    long long j; /* flat vector index within the group */
+    int k, q;    /* plane within the group, vector within the plane */
+    __device__ __forceinline__ void init(const GroupGeom &g, long long j0)
+    {
+        j = j0;
+        k = (int)(j0 / g.Q);
+        q = (int)(j0 - (long long)k * g.Q);
+    }
+    __device__ __forceinline__ long long at(const GroupGeom &g, long long base) const
+    {
+        return base + (long long)k * g.pstride + q;
+    }
+    __device__ __forceinline__ void next(const GroupGeom &g)
+    {
+        j += blockDim.x;
+        q += g.dq;
+        k += g.dk;
+        if (q >= g.Q) {
+            q -= g.Q;
+            ++k;
+        }
+    }
+};
+
+/* statistics from the sums of (x - K) and (x - K)^2 over `count` values;
+ * shifting by a value of the group (K) keeps E[d^2] - E[d]^2 free of
+ * cancellation when |mean| >> std */
+__device__ __forceinline__ void finalize_stats(double K, double sum, double sum2, double count,
+                                               float eps, double &mean, double &var, double &rstd)
+{
+    const double md = sum / count;
+    mean = K + md;
+    double v = sum2 / count - md * md;
+    var = v > 0.0 ? v : 0.0;
+    rstd = 1.0 / sqrt(var + (double)eps);
+}
+
+} /* namespace nlk */
+
+/* ---- launch planning (host) ---- */
+struct NormPlan {
+    int V;         /* floats per vector */
+    int T;         /* threads per block */
+    int S;         /* blocks per group */
+    long long groups;
+    size_t smem;   /* fused path: dynamic shared memory, 0 = re-read from global */
+    nlk::GroupGeom g;
+};
+
+/* groups of `planes` planes of hw floats; `gstride_planes`/`pstride_planes`
+ * as in GroupGeom but counted in planes. `arrays`: tensors the fused path
+ * would keep on chip (1 forward, 2 backward). */
+static inline NormPlan nl_cuda_plan_norm(const nl_cuda *cu, long long groups, int planes, int hw,
+                                         long long gstride_planes, long long pstride_planes,
+                                         int G, int cpg, bool vec4, int arrays)
+{
+    NormPlan p;
+    memset(&p, 0, sizeof p);
+    p.V = (vec4 && hw % 4 == 0) ? 4 : 1;
+    p.groups = groups;
+    const int Q = hw / p.V;
+    const long long Lv = (long long)planes * Q;
+    /* few groups: split each over several blocks so ~4 blocks per SM run;
+     * many groups: one block per group (the fused path) */
+    long long S;
+    const long long target = 4LL * cu->sm_count;
+    if (cu->force_splits > 0) {
+        S = cu->force_splits;
+    } else if (groups * 2 >= target) {
+        S = 1;
+    } else {
+        S = (target + groups - 1) / groups;
+        const long long by_size = (Lv + 1023) / 1024; /* >= 1024 vectors per block */
+        if (S > by_size)
+            S = by_size;
+    }
+    const long long cap = (long long)cu->scratch_pairs / (groups > 0 ? groups : 1);
+    if (S > cap)
+        S = cap;
+    if (S > Lv)
+        S = Lv;
+    if (S < 1)
+        S = 1;
+    p.S = (int)S;
+    if (p.S == 1) {
+        /* one block per group, sized to the group: ~2+ vectors per thread */
+        long long t = ((Lv + 1) / 2 + 31) / 32 * 32;
+        p.T = (int)(t < 32 ? 32 : t > 256 ? 256 : t);
+        const size_t bytes = (size_t)Lv * p.V * sizeof(float) * arrays;
+        p.smem = (Lv < (1LL << 30) && bytes <= cu->smem_budget) ? bytes : 0;
+    } else {
+        p.T = nlk::SPLIT_THREADS;
+    }
+    nlk::GroupGeom &g = p.g;
+    g.Lv = Lv;
+    g.S = p.S;
+    g.chunk = (Lv + p.S - 1) / p.S;
+    g.gstride = gstride_planes * Q;
+    g.pstride = pstride_planes * Q;
+    g.Q = Q;
+    g.G = G;
+    g.cpg = cpg;
+    g.dk = p.T / Q;
+    g.dq = p.T % Q;
+    g.hw = hw;
+    g.count = (double)planes * (double)hw;
+    return p;
+}
+
+#endif

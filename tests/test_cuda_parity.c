@@ -1,0 +1,995 @@
+// ctest-labels: cuda
+/* The CUDA backend against the CPU backend: every op on random inputs of
+ * several shapes (odd ones, feature vectors, large maps), each compared as
+ * max|gpu - cpu| / max|cpu| (1e-5 for norms and elementwise ops, 1e-4
+ * where cuBLAS sums in another order), plus bit-for-bit repeatability of
+ * the GPU results, and whole training runs compared step by step.
+ *
+ * Skips itself (exit 77, "SKIPPED: ..." on stdout) when normlab was built
+ * without CUDA or no usable GPU is visible. CUDA is only ever initialized in
+ * child processes: the probe runs in a forked child, and check forks every
+ * test (with CK_FORK=no everything runs in one process, which works too:
+ * each test opens and closes its own CUDA backend).
+ *
+ * The normalization tests run under four planner modes (NORMLAB_CUDA_*
+ * knobs, see core/cuda/cuda_common.h): automatic, one fused block per group
+ * with the group kept in shared memory, the same re-reading global memory,
+ * and every group split over 5 blocks, so each kernel path meets every
+ * shape whatever the GPU.
+ *
+ * NL_PARITY_QUICK=1 leaves out the large shapes (for slow debugging runs). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "model/model.h"
+#include "optim/optim.h"
+#include "testutil.h"
+
+static nl_backend *cpu_be, *gpu_be;
+
+static nl_backend *be_of(int b) { return b ? gpu_be : cpu_be; }
+
+static int quick(void)
+{
+    const char *q = getenv("NL_PARITY_QUICK");
+    return q && *q && strcmp(q, "0") != 0;
+}
+
+static void open_gpu(void)
+{
+    nl_error err = {0};
+    cpu_be = tu_cpu(0);
+    ck_assert_msg(nl_backend_open(NL_DEVICE_CUDA, 0, &gpu_be, &err) == NL_OK, "%s", err.msg);
+}
+
+static void close_gpu(void)
+{
+    if (gpu_be)
+        nl_backend_close(gpu_be);
+    gpu_be = NULL;
+}
+
+static void gpu_sync_ok(void)
+{
+    nl_error err = {0};
+    ck_assert_msg(gpu_be->ops->synchronize(gpu_be, &err) == NL_OK, "%s", err.msg);
+}
+
+/* ---- one buffer on both backends: d[0] CPU, d[1] GPU ---- */
+typedef struct {
+    void *d[2];
+    size_t bytes;
+} twin;
+
+static twin twin_new(const void *host, size_t bytes)
+{
+    twin t = {{NULL, NULL}, bytes};
+    for (int b = 0; b < 2; b++) {
+        nl_backend *be = be_of(b);
+        nl_error err = {0};
+        ck_assert_msg(be->ops->alloc(be, bytes ? bytes : 4, &t.d[b], &err) == NL_OK, "%s",
+                      err.msg);
+        if (host && bytes)
+            be->ops->upload(be, t.d[b], host, bytes);
+    }
+    return t;
+}
+
+static twin twin_normal(size_t n, uint64_t seed, float mean, float std)
+{
+    float *h = malloc((n ? n : 1) * sizeof *h);
+    tu_fill_normal(h, n, seed, mean, std);
+    twin t = twin_new(h, n * sizeof *h);
+    free(h);
+    return t;
+}
+
+static twin twin_const(size_t n, float v)
+{
+    float *h = malloc((n ? n : 1) * sizeof *h);
+    for (size_t i = 0; i < n; i++)
+        h[i] = v;
+    twin t = twin_new(h, n * sizeof *h);
+    free(h);
+    return t;
+}
+
+static twin twin_empty(size_t n) { return twin_const(n, NAN); }
+
+static float *F(twin t, int b) { return (float *)t.d[b]; }
+/* NULL for an unused (zero-byte) twin */
+static float *FN(twin t, int b) { return t.bytes ? (float *)t.d[b] : NULL; }
+
+static void twin_free(twin *t)
+{
+    for (int b = 0; b < 2; b++)
+        if (t->d[b])
+            be_of(b)->ops->release(be_of(b), t->d[b]);
+    t->d[0] = t->d[1] = NULL;
+}
+
+static void *fetch(twin t, int b)
+{
+    void *h = malloc(t.bytes ? t.bytes : 4);
+    be_of(b)->ops->download(be_of(b), h, t.d[b], t.bytes);
+    return h;
+}
+
+/* the GPU copy against the CPU copy */
+static void check_close(twin t, double tol, const char *what)
+{
+    gpu_sync_ok();
+    float *g = fetch(t, 1), *c = fetch(t, 0);
+    tu_assert_close(g, c, t.bytes / sizeof(float), tol, what);
+    free(g);
+    free(c);
+}
+
+static void check_equal_bytes(twin t, const char *what)
+{
+    gpu_sync_ok();
+    void *g = fetch(t, 1), *c = fetch(t, 0);
+    ck_assert_msg(memcmp(g, c, t.bytes) == 0, "%s: GPU and CPU differ", what);
+    free(g);
+    free(c);
+}
+
+/* the GPU buffer now equals the snapshot taken before (bit for bit) */
+static void *snapshot(twin t) { return fetch(t, 1); }
+static void check_repeat(twin t, void *snap, const char *what)
+{
+    gpu_sync_ok();
+    void *g = fetch(t, 1);
+    ck_assert_msg(memcmp(g, snap, t.bytes) == 0, "%s: the GPU gave other bits on a second run",
+                  what);
+    free(g);
+    free(snap);
+}
+
+/* copies src into dst on both backends */
+static void twin_copy(twin dst, twin src)
+{
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->copy(be_of(b), F(dst, b), F(src, b), src.bytes / sizeof(float));
+}
+
+/* ------------------------------------------------------------------------ */
+/* memory, elementwise, optimizer                                            */
+
+START_TEST(test_memory_and_errors)
+{
+    const size_t n = 1000003;
+    twin a = twin_normal(n, 1, 0.0f, 1.0f), c = twin_empty(n);
+    twin_copy(c, a);
+    check_equal_bytes(c, "copy");
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->fill(be_of(b), F(c, b) + 1, 2.5f, n - 2);
+    check_equal_bytes(c, "fill 2.5 (unaligned)");
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->fill(be_of(b), F(c, b), 0.0f, n);
+    check_equal_bytes(c, "fill 0");
+    twin_free(&a);
+    twin_free(&c);
+
+    /* an upload larger than the staging slots, then reused host memory */
+    const size_t big = (size_t)5 << 20; /* 20 MiB of floats */
+    float *h = malloc(big * sizeof *h), *back = malloc(big * sizeof *back);
+    tu_fill_uniform(h, big, 5, -1.0f, 1.0f);
+    void *d = NULL;
+    nl_error err = {0};
+    ck_assert_msg(gpu_be->ops->alloc(gpu_be, big * sizeof *h, &d, &err) == NL_OK, "%s", err.msg);
+    gpu_be->ops->upload(gpu_be, d, h, big * sizeof *h);
+    const float first = h[0];
+    h[0] = first + 1.0f; /* upload has copied the source already */
+    gpu_be->ops->download(gpu_be, back, d, big * sizeof *h);
+    h[0] = first;
+    ck_assert_msg(memcmp(back, h, big * sizeof *h) == 0, "upload/download round trip differs");
+    gpu_be->ops->release(gpu_be, d);
+    free(h);
+    free(back);
+
+    /* an impossible allocation fails cleanly and names the GPU */
+    nl_error e2 = {0};
+    void *huge = NULL;
+    ck_assert_int_eq(gpu_be->ops->alloc(gpu_be, (size_t)1 << 52, &huge, &e2), NL_ERR_NOMEM);
+    ck_assert_msg(strstr(e2.msg, "GPU") != NULL, "message: %s", e2.msg);
+    gpu_sync_ok(); /* a failed allocation leaves no deferred error */
+}
+END_TEST
+
+START_TEST(test_elementwise)
+{
+    const size_t sizes[] = {1, 3, 1000, 1000003};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        for (int offset = 0; offset < 2; offset++) { /* 1: misaligned, scalar path */
+            const size_t n = sizes[si];
+            char what[160];
+            twin x = twin_normal(n + 1, 10 + si, 0.0f, 2.0f);
+            twin y = twin_empty(n + 1), dy = twin_normal(n + 1, 20 + si, 0.0f, 1.0f);
+            twin dx0 = twin_normal(n + 1, 30 + si, 0.0f, 1.0f), dx = twin_empty(n + 1);
+            for (int kind = 0; kind < NL_ACT_COUNT; kind++) {
+                for (int b = 0; b < 2; b++)
+                    be_of(b)->ops->activation_forward(be_of(b), (nl_activation)kind, n,
+                                                      F(x, b) + offset, F(y, b) + offset);
+                snprintf(what, sizeof what, "activation %d forward, n=%zu offset %d", kind, n,
+                         offset);
+                check_close(y, 1e-5, what);
+                for (int acc = 0; acc < 2; acc++) {
+                    twin_copy(dx, dx0);
+                    for (int b = 0; b < 2; b++)
+                        be_of(b)->ops->activation_backward(be_of(b), (nl_activation)kind, n,
+                                                           F(y, b) + offset, F(dy, b) + offset,
+                                                           F(dx, b) + offset, acc);
+                    snprintf(what, sizeof what, "activation %d backward acc=%d, n=%zu offset %d",
+                             kind, acc, n, offset);
+                    check_close(dx, 1e-5, what);
+                }
+            }
+            for (int b = 0; b < 2; b++)
+                be_of(b)->ops->add_forward(be_of(b), n, F(x, b) + offset, F(dy, b) + offset,
+                                           F(y, b) + offset);
+            snprintf(what, sizeof what, "add, n=%zu offset %d", n, offset);
+            check_equal_bytes(y, what);
+            for (int acc = 0; acc < 2; acc++) {
+                twin_copy(dx, dx0);
+                for (int b = 0; b < 2; b++)
+                    be_of(b)->ops->pass_gradient(be_of(b), n, F(dy, b) + offset,
+                                                 F(dx, b) + offset, acc);
+                snprintf(what, sizeof what, "pass_gradient acc=%d, n=%zu offset %d", acc, n,
+                         offset);
+                check_equal_bytes(dx, what);
+            }
+            twin_free(&x);
+            twin_free(&y);
+            twin_free(&dy);
+            twin_free(&dx0);
+            twin_free(&dx);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_sgd)
+{
+    const size_t n = 1001;
+    const nl_sgd_args cases[] = {
+        {0.1f, 0.0f, 0.0f, 0.0f, false, false},  {0.05f, 0.9f, 0.0f, 0.0f, false, true},
+        {0.05f, 0.9f, 0.0f, 0.0f, false, false}, {0.05f, 0.9f, 0.1f, 5e-4f, false, false},
+        {0.05f, 0.9f, 0.0f, 1e-4f, true, false}, {0.02f, 0.5f, 0.0f, 1e-3f, true, true},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        for (int offset = 0; offset < 2; offset++) {
+            twin p = twin_normal(n + 1, 40 + k, 0.0f, 1.0f);
+            twin g = twin_normal(n + 1, 50 + k, 0.0f, 1.0f);
+            twin v = twin_normal(n + 1, 60 + k, 0.0f, 0.1f);
+            for (int rep = 0; rep < 3; rep++)
+                for (int b = 0; b < 2; b++)
+                    be_of(b)->ops->sgd_step(be_of(b), n, F(p, b) + offset, F(g, b) + offset,
+                                            F(v, b) + offset, &cases[k]);
+            char what[96];
+            snprintf(what, sizeof what, "sgd case %zu offset %d: parameters", k, offset);
+            check_close(p, 1e-6, what);
+            snprintf(what, sizeof what, "sgd case %zu offset %d: velocity", k, offset);
+            check_close(v, 1e-6, what);
+            twin_free(&p);
+            twin_free(&g);
+            twin_free(&v);
+        }
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* dense, convolution, pooling, loss                                         */
+
+START_TEST(test_linear)
+{
+    const int shapes[][3] = {{7, 10, 3}, {32, 784, 256}, {5, 1, 7}, {1, 33, 65}, {130, 64, 10}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int n = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
+        char what[128];
+        twin x = twin_normal((size_t)n * in, 70 + s, 0.0f, 1.0f);
+        twin w = twin_normal((size_t)out * in, 71 + s, 0.0f, 0.2f);
+        twin bias = twin_normal(out, 72 + s, 0.0f, 1.0f);
+        twin y = twin_empty((size_t)n * out), dy = twin_normal((size_t)n * out, 73 + s, 0, 1);
+        twin dx0 = twin_normal((size_t)n * in, 74 + s, 0.0f, 1.0f), dx = twin_empty((size_t)n * in);
+        twin dw = twin_empty((size_t)out * in), db = twin_empty(out);
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            for (int b = 0; b < 2; b++)
+                be_of(b)->ops->linear_forward(be_of(b), n, in, out, F(x, b), F(w, b),
+                                              with_bias ? F(bias, b) : NULL, F(y, b));
+            snprintf(what, sizeof what, "linear forward %dx%d->%d bias=%d", n, in, out,
+                     with_bias);
+            check_close(y, 1e-4, what);
+        }
+        for (int mode = 0; mode < 3; mode++) { /* dx written, accumulated, absent */
+            twin_copy(dx, dx0);
+            for (int b = 0; b < 2; b++)
+                be_of(b)->ops->linear_backward(be_of(b), n, in, out, F(x, b), F(w, b), F(dy, b),
+                                               mode == 2 ? NULL : F(dx, b), mode == 1, F(dw, b),
+                                               F(db, b));
+            snprintf(what, sizeof what, "linear backward %dx%d->%d mode %d: dx", n, in, out, mode);
+            check_close(dx, 1e-4, what);
+            snprintf(what, sizeof what, "linear backward %dx%d->%d mode %d: dweight", n, in, out,
+                     mode);
+            check_close(dw, 1e-4, what);
+            snprintf(what, sizeof what, "linear backward %dx%d->%d mode %d: dbias", n, in, out,
+                     mode);
+            check_close(db, 1e-5, what);
+        }
+        void *snap = snapshot(dw);
+        gpu_be->ops->linear_backward(gpu_be, n, in, out, F(x, 1), F(w, 1), F(dy, 1), NULL, false,
+                                     F(dw, 1), F(db, 1));
+        check_repeat(dw, snap, "linear dweight");
+        twin_free(&x);
+        twin_free(&w);
+        twin_free(&bias);
+        twin_free(&y);
+        twin_free(&dy);
+        twin_free(&dx0);
+        twin_free(&dx);
+        twin_free(&dw);
+        twin_free(&db);
+    }
+}
+END_TEST
+
+typedef struct {
+    int n, in_c, h, w, out_c, k, s, p;
+    int large;
+} conv_case;
+
+START_TEST(test_conv2d)
+{
+    const conv_case cases[] = {
+        {3, 6, 5, 7, 4, 3, 1, 1, 0},  {3, 6, 5, 7, 4, 3, 2, 1, 0},   {2, 5, 9, 8, 7, 1, 1, 0, 0},
+        {4, 6, 9, 7, 8, 1, 2, 0, 0},  {2, 3, 11, 13, 5, 5, 2, 2, 0}, {1, 1, 3, 3, 1, 3, 1, 0, 0},
+        {16, 8, 12, 12, 16, 3, 1, 1, 0},
+        /* 64 samples of (64, 32, 32): two workspace chunks */
+        {64, 64, 32, 32, 64, 3, 1, 1, 1},
+    };
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        const conv_case cc = cases[t];
+        if (cc.large && quick())
+            continue;
+        nl_conv_geom g = {cc.in_c, cc.h, cc.w, cc.out_c, 0, 0, cc.k, cc.s, cc.p};
+        g.out_h = (cc.h + 2 * cc.p - cc.k) / cc.s + 1;
+        g.out_w = (cc.w + 2 * cc.p - cc.k) / cc.s + 1;
+        const size_t in_n = (size_t)cc.n * cc.in_c * cc.h * cc.w;
+        const size_t out_n = (size_t)cc.n * cc.out_c * g.out_h * g.out_w;
+        const size_t w_n = (size_t)cc.out_c * cc.in_c * cc.k * cc.k;
+        char what[160];
+        twin x = twin_normal(in_n, 80 + t, 0.0f, 1.0f), w = twin_normal(w_n, 81 + t, 0.0f, 0.3f);
+        twin bias = twin_normal(cc.out_c, 82 + t, 0.0f, 1.0f), y = twin_empty(out_n);
+        twin dy = twin_normal(out_n, 83 + t, 0.0f, 1.0f), dx0 = twin_normal(in_n, 84 + t, 0, 1);
+        twin dx = twin_empty(in_n), dw = twin_empty(w_n), db = twin_empty(cc.out_c);
+        void *ws[2];
+        for (int b = 0; b < 2; b++) {
+            nl_error err = {0};
+            size_t bytes = be_of(b)->ops->conv2d_workspace(be_of(b), &g, cc.n);
+            ck_assert_msg(be_of(b)->ops->alloc(be_of(b), bytes ? bytes : 4, &ws[b], &err) == NL_OK,
+                          "%s", err.msg);
+        }
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            for (int b = 0; b < 2; b++)
+                be_of(b)->ops->conv2d_forward(be_of(b), &g, cc.n, F(x, b), F(w, b),
+                                              with_bias ? F(bias, b) : NULL, F(y, b), ws[b]);
+            snprintf(what, sizeof what, "conv forward case %zu (k%d s%d p%d) bias=%d", t, cc.k,
+                     cc.s, cc.p, with_bias);
+            check_close(y, 1e-4, what);
+        }
+        for (int mode = 0; mode < 3; mode++) {
+            twin_copy(dx, dx0);
+            for (int b = 0; b < 2; b++)
+                be_of(b)->ops->conv2d_backward(be_of(b), &g, cc.n, F(x, b), F(w, b), F(dy, b),
+                                               mode == 2 ? NULL : F(dx, b), mode == 1, F(dw, b),
+                                               F(db, b), ws[b]);
+            snprintf(what, sizeof what, "conv backward case %zu mode %d: dx", t, mode);
+            check_close(dx, 1e-4, what);
+            snprintf(what, sizeof what, "conv backward case %zu mode %d: dweight", t, mode);
+            check_close(dw, 1e-4, what);
+            snprintf(what, sizeof what, "conv backward case %zu mode %d: dbias", t, mode);
+            check_close(db, 1e-5, what);
+        }
+        void *snap = snapshot(dw);
+        gpu_be->ops->conv2d_backward(gpu_be, &g, cc.n, F(x, 1), F(w, 1), F(dy, 1), NULL, false,
+                                     F(dw, 1), NULL, ws[1]);
+        check_repeat(dw, snap, "conv dweight");
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->release(be_of(b), ws[b]);
+        twin_free(&x);
+        twin_free(&w);
+        twin_free(&bias);
+        twin_free(&y);
+        twin_free(&dy);
+        twin_free(&dx0);
+        twin_free(&dx);
+        twin_free(&dw);
+        twin_free(&db);
+    }
+}
+END_TEST
+
+START_TEST(test_pool)
+{
+    /* kind, c, in_h, in_w, kernel_h, kernel_w, stride, pad; kernel 0: global */
+    const int cases[][8] = {
+        {NL_POOL_MAX, 3, 5, 7, 2, 2, 2, 0}, {NL_POOL_AVG, 3, 5, 7, 2, 2, 2, 0},
+        {NL_POOL_MAX, 2, 6, 6, 3, 3, 2, 1}, {NL_POOL_AVG, 2, 6, 6, 3, 3, 2, 1},
+        {NL_POOL_MAX, 4, 7, 5, 3, 3, 1, 1}, {NL_POOL_AVG, 5, 5, 7, 0, 0, 1, 0},
+        {NL_POOL_MAX, 8, 32, 32, 2, 2, 2, 0},
+    };
+    const int n = 3;
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        nl_pool_geom g;
+        g.kind = (nl_pool_kind)cases[t][0];
+        g.c = cases[t][1];
+        g.in_h = cases[t][2];
+        g.in_w = cases[t][3];
+        g.kernel_h = cases[t][4] ? cases[t][4] : g.in_h;
+        g.kernel_w = cases[t][5] ? cases[t][5] : g.in_w;
+        g.stride = cases[t][6];
+        g.pad = cases[t][7];
+        g.out_h = (g.in_h + 2 * g.pad - g.kernel_h) / g.stride + 1;
+        g.out_w = (g.in_w + 2 * g.pad - g.kernel_w) / g.stride + 1;
+        const size_t in_n = (size_t)n * g.c * g.in_h * g.in_w;
+        const size_t out_n = (size_t)n * g.c * g.out_h * g.out_w;
+        /* values on a coarse grid, so windows hold ties */
+        float *h = malloc(in_n * sizeof *h);
+        tu_fill_normal(h, in_n, 90 + t, 0.0f, 1.0f);
+        for (size_t i = 0; i < in_n; i++)
+            h[i] = roundf(h[i] * 2.0f) / 2.0f;
+        twin x = twin_new(h, in_n * sizeof *h);
+        free(h);
+        twin y = twin_empty(out_n), am = twin_new(NULL, out_n * sizeof(int32_t));
+        twin dy = twin_normal(out_n, 91 + t, 0.0f, 1.0f), dx0 = twin_normal(in_n, 92 + t, 0, 1);
+        twin dx = twin_empty(in_n);
+        char what[96];
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->pool_forward(be_of(b), &g, n, F(x, b), F(y, b), (int32_t *)am.d[b]);
+        snprintf(what, sizeof what, "pool forward case %zu", t);
+        check_equal_bytes(y, what);
+        if (g.kind == NL_POOL_MAX) {
+            snprintf(what, sizeof what, "pool argmax case %zu", t);
+            check_equal_bytes(am, what);
+        }
+        for (int acc = 0; acc < 2; acc++) {
+            twin_copy(dx, dx0);
+            for (int b = 0; b < 2; b++)
+                be_of(b)->ops->pool_backward(be_of(b), &g, n, F(dy, b), (int32_t *)am.d[b],
+                                             F(dx, b), acc);
+            snprintf(what, sizeof what, "pool backward case %zu acc=%d", t, acc);
+            check_equal_bytes(dx, what);
+        }
+        twin_free(&x);
+        twin_free(&y);
+        twin_free(&am);
+        twin_free(&dy);
+        twin_free(&dx0);
+        twin_free(&dx);
+    }
+}
+END_TEST
+
+START_TEST(test_loss)
+{
+    const int shapes[][2] = {{7, 10}, {300, 10}, {3, 1000}, {1, 2}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int n = shapes[s][0], classes = shapes[s][1];
+        const size_t count = (size_t)n * classes;
+        int32_t *labels = malloc(n * sizeof *labels);
+        for (int i = 0; i < n; i++)
+            labels[i] = (int32_t)((i * 7 + 3) % classes);
+        twin logits = twin_normal(count, 100 + s, 0.5f, 3.0f);
+        twin lab = twin_new(labels, n * sizeof *labels), probs = twin_empty(count);
+        twin dl = twin_empty(count);
+        const double m0[2] = {1.5, 2.0};
+        twin met = twin_new(m0, sizeof m0);
+        for (int rep = 0; rep < 2; rep++)
+            for (int b = 0; b < 2; b++)
+                be_of(b)->ops->softmax_xent_forward(be_of(b), n, classes, F(logits, b),
+                                                    (int32_t *)lab.d[b], F(probs, b),
+                                                    (double *)met.d[b]);
+        char what[96];
+        snprintf(what, sizeof what, "softmax probabilities %dx%d", n, classes);
+        check_close(probs, 1e-5, what);
+        gpu_sync_ok();
+        double *mg = fetch(met, 1), *mc = fetch(met, 0);
+        ck_assert_msg(fabs(mg[0] - mc[0]) <= 1e-5 * fabs(mc[0]), "loss sum %.17g vs %.17g",
+                      mg[0], mc[0]);
+        ck_assert_msg(mg[1] == mc[1], "correct count %g vs %g", mg[1], mc[1]);
+        free(mg);
+        free(mc);
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->softmax_xent_backward(be_of(b), n, classes, F(probs, b),
+                                                 (int32_t *)lab.d[b], F(dl, b));
+        snprintf(what, sizeof what, "softmax backward %dx%d", n, classes);
+        check_close(dl, 1e-5, what);
+        free(labels);
+        twin_free(&logits);
+        twin_free(&lab);
+        twin_free(&probs);
+        twin_free(&dl);
+        twin_free(&met);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* normalization                                                             */
+
+/* planner modes: automatic, fused + shared memory, fused from global, split */
+static const char *const norm_modes[][2] = {
+    {NULL, NULL}, {"1", NULL}, {"1", "0"}, {"5", NULL}};
+
+static void open_gpu_mode(int mode)
+{
+    if (norm_modes[mode][0])
+        setenv("NORMLAB_CUDA_NORM_SPLITS", norm_modes[mode][0], 1);
+    else
+        unsetenv("NORMLAB_CUDA_NORM_SPLITS");
+    if (norm_modes[mode][1])
+        setenv("NORMLAB_CUDA_NORM_SMEM", norm_modes[mode][1], 1);
+    else
+        unsetenv("NORMLAB_CUDA_NORM_SMEM");
+    open_gpu();
+    unsetenv("NORMLAB_CUDA_NORM_SPLITS");
+    unsetenv("NORMLAB_CUDA_NORM_SMEM");
+}
+
+typedef struct {
+    int n, c, hw;
+    float mean; /* of x: a large mean tests the variance's cancellation */
+    int large;
+} norm_shape;
+
+static const norm_shape norm_shapes[] = {
+    {3, 6, 35, 0.0f, 0},   /* 5x7: odd plane, scalar path */
+    {7, 10, 1, 0.5f, 0},   /* (7, 10) feature vectors */
+    {4, 300, 4, 0.0f, 0},  /* many channels, tiny planes */
+    {2, 8, 4096, 0.0f, 0}, /* few channels, 64x64 planes */
+    {5, 4, 49, 100.0f, 0}, /* |mean| >> std */
+    {1, 3, 12, -3.0f, 0},
+    {32, 64, 3136, 0.0f, 1}, /* (32, 64, 56, 56) */
+};
+
+static void batchnorm_case(const norm_shape *s, int affine, int running, const char *mode)
+{
+    const int n = s->n, c = s->c, hw = s->hw;
+    const size_t count = (size_t)n * c * hw;
+    const float eps = 1e-5f, momentum = 0.1f;
+    const uint64_t seed = 1000 + (uint64_t)n * 31 + c * 7 + hw;
+    char what[200];
+#define WHAT(part)                                                                                 \
+    (snprintf(what, sizeof what, "batchnorm (%d,%d,%d) affine=%d running=%d [%s]: %s", n, c, hw,  \
+              affine, running, mode, part),                                                        \
+     what)
+    twin x = twin_normal(count, seed, s->mean, 2.0f), y = twin_empty(count);
+    twin gamma = affine ? twin_normal(c, seed + 1, 1.0f, 0.3f) : twin_new(NULL, 0);
+    twin beta = affine ? twin_normal(c, seed + 2, 0.0f, 0.5f) : twin_new(NULL, 0);
+    twin sm = twin_empty(c), sr = twin_empty(c);
+    twin rm = twin_normal(c, seed + 3, 0.0f, 0.1f), rv = twin_const(c, 1.5f);
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->batchnorm_forward_train(be_of(b), n, c, hw, eps, F(x, b), FN(gamma, b),
+                                               FN(beta, b), F(y, b), F(sm, b), F(sr, b),
+                                               running ? F(rm, b) : NULL,
+                                               running ? F(rv, b) : NULL, momentum);
+    check_close(y, 1e-5, WHAT("y"));
+    check_close(sm, 1e-5, WHAT("save_mean"));
+    check_close(sr, 1e-5, WHAT("save_rstd"));
+    if (running) {
+        check_close(rm, 1e-5, WHAT("running_mean"));
+        check_close(rv, 1e-5, WHAT("running_var"));
+    }
+    void *snap = snapshot(y);
+    gpu_be->ops->batchnorm_forward_train(gpu_be, n, c, hw, eps, F(x, 1), FN(gamma, 1),
+                                         FN(beta, 1), F(y, 1), F(sm, 1), F(sr, 1), NULL, NULL,
+                                         momentum);
+    check_repeat(y, snap, WHAT("y repeat"));
+
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->batchnorm_forward_eval(be_of(b), n, c, hw, eps, F(x, b), FN(gamma, b),
+                                              FN(beta, b), F(rm, b), F(rv, b), F(y, b));
+    check_close(y, 1e-5, WHAT("eval y"));
+
+    twin dy = twin_normal(count, seed + 4, 0.0f, 1.0f), dx0 = twin_normal(count, seed + 5, 0, 1);
+    twin dx = twin_empty(count);
+    twin dg = affine ? twin_empty(c) : twin_new(NULL, 0), db = affine ? twin_empty(c) : twin_new(NULL, 0);
+    for (int mode_dx = 0; mode_dx < 3; mode_dx++) { /* written, accumulated, absent */
+        if (mode_dx == 2 && !affine)
+            continue;
+        twin_copy(dx, dx0);
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->batchnorm_backward(be_of(b), n, c, hw, F(x, b), F(dy, b),
+                                              FN(gamma, b), F(sm, b), F(sr, b),
+                                              mode_dx == 2 ? NULL : F(dx, b), mode_dx == 1,
+                                              FN(dg, b), FN(db, b));
+        check_close(dx, 1e-5, WHAT(mode_dx == 0 ? "dx" : mode_dx == 1 ? "dx accumulated" : "dx untouched"));
+        if (affine) {
+            check_close(dg, 1e-5, WHAT("dgamma"));
+            check_close(db, 1e-5, WHAT("dbeta"));
+        }
+    }
+    twin_copy(dx, dx0);
+    gpu_be->ops->batchnorm_backward(gpu_be, n, c, hw, F(x, 1), F(dy, 1), FN(gamma, 1), F(sm, 1),
+                                    F(sr, 1), F(dx, 1), true, FN(dg, 1), FN(db, 1));
+    snap = snapshot(dx);
+    twin_copy(dx, dx0);
+    gpu_be->ops->batchnorm_backward(gpu_be, n, c, hw, F(x, 1), F(dy, 1), FN(gamma, 1), F(sm, 1),
+                                    F(sr, 1), F(dx, 1), true, FN(dg, 1), FN(db, 1));
+    check_repeat(dx, snap, WHAT("dx repeat"));
+#undef WHAT
+    twin *all[] = {&x, &y, &gamma, &beta, &sm, &sr, &rm, &rv, &dy, &dx0, &dx, &dg, &db};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        twin_free(all[i]);
+}
+
+START_TEST(test_batchnorm)
+{
+    open_gpu_mode(_i);
+    const char *mode = _i == 0 ? "auto" : _i == 1 ? "fused" : _i == 2 ? "fused, global" : "split";
+    for (size_t s = 0; s < sizeof norm_shapes / sizeof norm_shapes[0]; s++) {
+        if (norm_shapes[s].large && quick())
+            continue;
+        for (int affine = 0; affine < 2; affine++)
+            batchnorm_case(&norm_shapes[s], affine, affine, mode);
+    }
+    close_gpu();
+}
+END_TEST
+
+static void groupnorm_case(const norm_shape *s, int groups, int affine, int running,
+                           const char *mode, void *ws[2])
+{
+    const int n = s->n, c = s->c, hw = s->hw;
+    const size_t count = (size_t)n * c * hw, stats = (size_t)n * groups;
+    const float eps = 1e-5f, momentum = 0.1f;
+    const uint64_t seed = 2000 + (uint64_t)n * 31 + c * 7 + hw + groups;
+    char what[200];
+#define WHAT(part)                                                                                 \
+    (snprintf(what, sizeof what, "groupnorm (%d,%d,%d) groups=%d affine=%d running=%d [%s]: %s",   \
+              n, c, hw, groups, affine, running, mode, part),                                      \
+     what)
+    twin x = twin_normal(count, seed, s->mean, 2.0f), y = twin_empty(count);
+    twin gamma = affine ? twin_normal(c, seed + 1, 1.0f, 0.3f) : twin_new(NULL, 0);
+    twin beta = affine ? twin_normal(c, seed + 2, 0.0f, 0.5f) : twin_new(NULL, 0);
+    twin sm = twin_empty(stats), sr = twin_empty(stats);
+    twin rm = twin_normal(c, seed + 3, 0.0f, 0.1f), rv = twin_const(c, 1.5f);
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->groupnorm_forward(be_of(b), n, c, hw, groups, eps, F(x, b), FN(gamma, b),
+                                         FN(beta, b), F(y, b), F(sm, b), F(sr, b),
+                                         running ? F(rm, b) : NULL, running ? F(rv, b) : NULL,
+                                         momentum);
+    check_close(y, 1e-5, WHAT("y"));
+    check_close(sm, 1e-5, WHAT("save_mean"));
+    check_close(sr, 1e-5, WHAT("save_rstd"));
+    if (running) {
+        check_close(rm, 1e-5, WHAT("running_mean"));
+        check_close(rv, 1e-5, WHAT("running_var"));
+    }
+    void *snap = snapshot(y);
+    gpu_be->ops->groupnorm_forward(gpu_be, n, c, hw, groups, eps, F(x, 1), FN(gamma, 1),
+                                   FN(beta, 1), F(y, 1), F(sm, 1), F(sr, 1), NULL, NULL, momentum);
+    check_repeat(y, snap, WHAT("y repeat"));
+
+    twin dy = twin_normal(count, seed + 4, 0.0f, 1.0f), dx0 = twin_normal(count, seed + 5, 0, 1);
+    twin dx = twin_empty(count);
+    twin dg = affine ? twin_empty(c) : twin_new(NULL, 0), db = affine ? twin_empty(c) : twin_new(NULL, 0);
+    for (int mode_dx = 0; mode_dx < 3; mode_dx++) {
+        if (mode_dx == 2 && !affine)
+            continue;
+        twin_copy(dx, dx0);
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->groupnorm_backward(be_of(b), n, c, hw, groups, F(x, b), F(dy, b),
+                                              FN(gamma, b), F(sm, b), F(sr, b),
+                                              mode_dx == 2 ? NULL : F(dx, b), mode_dx == 1,
+                                              FN(dg, b), FN(db, b), ws[b]);
+        check_close(dx, 1e-5, WHAT(mode_dx == 0 ? "dx" : mode_dx == 1 ? "dx accumulated" : "dx untouched"));
+        if (affine) {
+            check_close(dg, 1e-5, WHAT("dgamma"));
+            check_close(db, 1e-5, WHAT("dbeta"));
+        }
+    }
+    twin_copy(dx, dx0);
+    gpu_be->ops->groupnorm_backward(gpu_be, n, c, hw, groups, F(x, 1), F(dy, 1), FN(gamma, 1),
+                                    F(sm, 1), F(sr, 1), F(dx, 1), false, FN(dg, 1), FN(db, 1),
+                                    ws[1]);
+    snap = snapshot(dx);
+    gpu_be->ops->groupnorm_backward(gpu_be, n, c, hw, groups, F(x, 1), F(dy, 1), FN(gamma, 1),
+                                    F(sm, 1), F(sr, 1), F(dx, 1), false, FN(dg, 1), FN(db, 1),
+                                    ws[1]);
+    check_repeat(dx, snap, WHAT("dx repeat"));
+#undef WHAT
+    twin *all[] = {&x, &y, &gamma, &beta, &sm, &sr, &rm, &rv, &dy, &dx0, &dx, &dg, &db};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        twin_free(all[i]);
+}
+
+START_TEST(test_groupnorm)
+{
+    open_gpu_mode(_i);
+    const char *mode = _i == 0 ? "auto" : _i == 1 ? "fused" : _i == 2 ? "fused, global" : "split";
+    for (size_t s = 0; s < sizeof norm_shapes / sizeof norm_shapes[0]; s++) {
+        const norm_shape *sh = &norm_shapes[s];
+        if (sh->large && quick())
+            continue;
+        void *ws[2];
+        for (int b = 0; b < 2; b++) {
+            nl_error err = {0};
+            size_t bytes = be_of(b)->ops->groupnorm_backward_workspace(be_of(b), sh->n, sh->c,
+                                                                       sh->hw, 1);
+            ck_assert_msg(be_of(b)->ops->alloc(be_of(b), bytes, &ws[b], &err) == NL_OK, "%s",
+                          err.msg);
+        }
+        /* layer norm, a middle group count, instance norm (with running statistics) */
+        int counts[3] = {1, 0, sh->c}, k = 0;
+        for (int g = 2; g < sh->c; g++)
+            if (sh->c % g == 0) {
+                counts[1] = g;
+                if (++k == 2)
+                    break;
+            }
+        for (int gi = 0; gi < 3; gi++) {
+            const int groups = counts[gi];
+            if (groups == 0 || (gi == 2 && sh->c == 1))
+                continue;
+            for (int affine = 0; affine < 2; affine++)
+                groupnorm_case(sh, groups, affine, gi == 2 && sh->hw > 1 && affine, mode, ws);
+        }
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->release(be_of(b), ws[b]);
+    }
+    close_gpu();
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* training                                                                  */
+
+typedef struct {
+    nl_arch arch;
+    nl_norm_kind norm;
+    nl_placement placement;
+    nl_activation act;
+    nl_pool_kind pool;
+} train_case;
+
+enum { BATCH = 16, STEPS = 100 };
+
+static void teacher_labels(const float *x, int n, size_t per, int32_t *y)
+{
+    /* the argmax of fixed projections: learnable, so the loss moves */
+    for (int i = 0; i < n; i++) {
+        int best = 0;
+        double bv = -1e300;
+        for (int k = 0; k < 10; k++) {
+            double v = 0.0;
+            for (size_t e = 0; e < per; e++)
+                v += x[i * per + e] * (double)((int)((e * 31 + k * 17) % 13) - 6);
+            if (v > bv) {
+                bv = v;
+                best = k;
+            }
+        }
+        y[i] = best;
+    }
+}
+
+static void train(nl_backend *be, const train_case *tc, double *loss, double *eval_loss)
+{
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.arch = tc->arch;
+    if (tc->arch == NL_ARCH_MLP) {
+        spec.in_c = 1;
+        spec.in_h = spec.in_w = 8;
+        spec.widths[0] = 32;
+        spec.widths[1] = 24;
+    } else {
+        spec.in_c = 3;
+        spec.in_h = spec.in_w = 12;
+        spec.widths[0] = 8;
+        spec.widths[1] = 16;
+    }
+    spec.n_widths = 2;
+    spec.activation = tc->act;
+    spec.pool = tc->pool;
+    nl_norm_spec_defaults(&spec.norm, tc->norm);
+    spec.norm.groups = 4;
+    spec.norm.placement = tc->placement;
+    if (tc->norm == NL_NORM_INSTANCE)
+        spec.norm.track_running_stats = true;
+    nl_model *m = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_model_build(&spec, be, BATCH, BATCH, 7, &m, &err) == NL_OK, "%s", err.msg);
+    const size_t per = (size_t)spec.in_c * spec.in_h * spec.in_w;
+    float *x = malloc(BATCH * per * sizeof *x);
+    int32_t y[BATCH];
+    nl_sgd_spec sgd;
+    nl_sgd_spec_defaults(&sgd);
+    sgd.weight_decay = 1e-4f;
+    for (int step = 0; step < STEPS; step++) {
+        tu_fill_normal(x, BATCH * per, 5000 + step, 0.0f, 1.0f);
+        teacher_labels(x, BATCH, per, y);
+        nl_model_reset_metrics(m);
+        nl_model_load_batch(m, x, y, BATCH);
+        nl_model_forward(m, BATCH, NL_MODE_TRAIN);
+        nl_model_backward(m, BATCH);
+        nl_sgd_step(m, &sgd, 0.05f, step);
+        double met[2];
+        nl_model_read_metrics(m, met);
+        loss[step] = met[0] / BATCH;
+    }
+    /* eval mode (running statistics) on a fresh batch */
+    tu_fill_normal(x, BATCH * per, 9999, 0.0f, 1.0f);
+    teacher_labels(x, BATCH, per, y);
+    nl_model_reset_metrics(m);
+    nl_model_load_batch(m, x, y, BATCH);
+    nl_model_forward(m, BATCH, NL_MODE_EVAL);
+    double met[2];
+    nl_model_read_metrics(m, met);
+    *eval_loss = met[0] / BATCH;
+    ck_assert_msg(be->ops->synchronize(be, &err) == NL_OK, "%s", err.msg);
+    free(x);
+    nl_model_free(m);
+}
+
+/* smooth models (tanh, average pooling): the GPU follows the CPU's loss
+ * curve. With ReLU and max pooling a 1e-7 difference can flip a ReLU or an
+ * argmax and the runs then part by more than rounding; those layers are
+ * checked op by op above and by the repeatability test below. */
+static const train_case smooth_cases[] = {
+    {NL_ARCH_CNN, NL_NORM_NONE, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
+    {NL_ARCH_CNN, NL_NORM_BATCH, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
+    {NL_ARCH_CNN, NL_NORM_LAYER, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
+    {NL_ARCH_CNN, NL_NORM_GROUP, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
+    {NL_ARCH_CNN, NL_NORM_INSTANCE, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
+    {NL_ARCH_MLP, NL_NORM_NONE, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
+    {NL_ARCH_MLP, NL_NORM_BATCH, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
+    {NL_ARCH_MLP, NL_NORM_LAYER, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
+    {NL_ARCH_MLP, NL_NORM_GROUP, NL_PLACE_AFTER, NL_ACT_SIGMOID, NL_POOL_AVG},
+    {NL_ARCH_RESNET, NL_NORM_BATCH, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG},
+    {NL_ARCH_RESNET, NL_NORM_GROUP, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG},
+};
+
+START_TEST(test_training_parity)
+{
+    const train_case *tc = &smooth_cases[_i];
+    double lc[STEPS], lg[STEPS], ec, eg;
+    train(cpu_be, tc, lc, &ec);
+    train(gpu_be, tc, lg, &eg);
+    for (int s = 0; s < STEPS; s++)
+        ck_assert_msg(fabs(lg[s] - lc[s]) <= 1e-3 * fabs(lc[s]),
+                      "arch %d norm %d: step %d loss %.9g on the GPU, %.9g on the CPU", tc->arch,
+                      tc->norm, s, lg[s], lc[s]);
+    ck_assert_msg(fabs(eg - ec) <= 1e-3 * fabs(ec), "arch %d norm %d: eval loss %.9g vs %.9g",
+                  tc->arch, tc->norm, eg, ec);
+    ck_assert_msg(lg[STEPS - 1] < lg[0], "arch %d norm %d: the loss did not fall (%g -> %g)",
+                  tc->arch, tc->norm, lg[0], lg[STEPS - 1]);
+}
+END_TEST
+
+START_TEST(test_training_repeats)
+{
+    /* the default ReLU / max-pooling models: two GPU runs, the same bits */
+    const nl_norm_kind norms[] = {NL_NORM_NONE, NL_NORM_BATCH, NL_NORM_LAYER, NL_NORM_GROUP,
+                                  NL_NORM_INSTANCE};
+    train_case tc = {_i < 5 ? NL_ARCH_CNN : NL_ARCH_MLP, norms[_i % 5], NL_PLACE_BEFORE,
+                     NL_ACT_RELU, NL_POOL_MAX};
+    if (tc.arch == NL_ARCH_MLP && tc.norm == NL_NORM_INSTANCE)
+        return;
+    double a[STEPS], b[STEPS], ea, eb;
+    train(gpu_be, &tc, a, &ea);
+    train(gpu_be, &tc, b, &eb);
+    ck_assert_msg(memcmp(a, b, sizeof a) == 0 && ea == eb,
+                  "arch %d norm %d: two GPU runs gave different losses", tc.arch, tc.norm);
+    for (int s = 0; s < STEPS; s++)
+        ck_assert_msg(isfinite(a[s]), "step %d loss %g", s, a[s]);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+
+/* Is a GPU usable? Asked in a child so that this process never initializes
+ * CUDA before check forks. Without one, the child also checks that opening
+ * the backend fails cleanly. Returns 1 usable, 0 not, -1 the probe failed. */
+static int probe_gpu(char *msg, size_t size)
+{
+    int fd[2];
+    if (pipe(fd) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        close(fd[0]);
+        char buf[1024];
+        int usable = nl_backend_cuda_describe(buf, sizeof buf);
+        char out[4096];
+        if (usable) {
+            snprintf(out, sizeof out, "1%s", buf);
+        } else {
+            nl_backend *be = NULL;
+            nl_error err = {0};
+            nl_code rc = nl_backend_open(NL_DEVICE_CUDA, 0, &be, &err);
+            if (rc == NL_ERR_UNSUPPORTED && be == NULL && err.msg[0])
+                snprintf(out, sizeof out, "0%s; opening the CUDA backend fails cleanly: %s", buf,
+                         err.msg);
+            else
+                snprintf(out, sizeof out, "Eopening the CUDA backend without a GPU returned %d "
+                         "(%s) instead of NL_ERR_UNSUPPORTED", (int)rc, err.msg);
+        }
+        ssize_t wr = write(fd[1], out, strlen(out));
+        (void)wr;
+        close(fd[1]);
+        _exit(0);
+    }
+    close(fd[1]);
+    char buf[4096];
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof buf - 1 && (r = read(fd[0], buf + got, sizeof buf - 1 - got)) > 0)
+        got += (size_t)r;
+    buf[got] = '\0';
+    close(fd[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got == 0) {
+        snprintf(msg, size, "the CUDA probe crashed (status %d)", status);
+        return -1;
+    }
+    snprintf(msg, size, "%s", buf + 1);
+    return buf[0] == '1' ? 1 : buf[0] == '0' ? 0 : -1;
+}
+
+int main(void)
+{
+    if (!nl_backend_cuda_built()) {
+        printf("SKIPPED: this normlab was built without CUDA (configure with -DNORMLAB_CUDA=ON)\n");
+        return 77;
+    }
+    char msg[4096];
+    int usable = probe_gpu(msg, sizeof msg);
+    if (usable < 0) {
+        printf("FAILED: %s\n", msg);
+        return 1;
+    }
+    if (!usable) {
+        printf("SKIPPED: %s\n", msg);
+        return 77;
+    }
+    printf("GPU: %s\n", msg);
+    fflush(stdout);
+
+    Suite *s = suite_create("cuda_parity");
+    TCase *ops = tcase_create("ops");
+    tcase_add_checked_fixture(ops, open_gpu, close_gpu);
+    tcase_set_timeout(ops, 600);
+    tcase_add_test(ops, test_memory_and_errors);
+    tcase_add_test(ops, test_elementwise);
+    tcase_add_test(ops, test_sgd);
+    tcase_add_test(ops, test_linear);
+    tcase_add_test(ops, test_conv2d);
+    tcase_add_test(ops, test_pool);
+    tcase_add_test(ops, test_loss);
+    suite_add_tcase(s, ops);
+
+    TCase *norms = tcase_create("norms"); /* each test opens its own backend (planner mode) */
+    tcase_set_timeout(norms, 600);
+    tcase_add_loop_test(norms, test_batchnorm, 0, 4);
+    tcase_add_loop_test(norms, test_groupnorm, 0, 4);
+    suite_add_tcase(s, norms);
+
+    TCase *training = tcase_create("training");
+    tcase_add_checked_fixture(training, open_gpu, close_gpu);
+    tcase_set_timeout(training, 600);
+    tcase_add_loop_test(training, test_training_parity, 0,
+                        (int)(sizeof smooth_cases / sizeof smooth_cases[0]));
+    tcase_add_loop_test(training, test_training_repeats, 0, 10);
+    suite_add_tcase(s, training);
+    return tu_run_suite(s);
+}
