@@ -12,6 +12,8 @@ static const nl_command commands[] = {
     {"run", cmd_run, "train one model from a YAML config"},
     {"validate", cmd_validate, "check configs without training (--print shows the resolved config)"},
     {"list", cmd_list, "print the architectures, normalizers, placements, datasets and more"},
+    {"sweep", cmd_sweep, "run every configuration of an experiment file, resumably, N at a time"},
+    {"plot", cmd_plot, "write gnuplot scripts for a run or sweep directory and render them"},
     {"bench", cmd_bench, "measure kernels and training throughput against sgemm and copy rates"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);

@@ -1,0 +1,155 @@
+/* normlab plot: gnuplot scripts (and the small CSVs they read) for a run
+ * or sweep directory, rendered when gnuplot is on PATH. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "plot/plot.h"
+
+static void usage(FILE *out)
+{
+    char kinds[256];
+    fprintf(out,
+            "usage: normlab plot RESULTS_DIR [--format png|svg|both] [--kind K[:METRIC]]...\n"
+            "                    [--threshold T]\n\n"
+            "Writes gnuplot scripts into RESULTS_DIR/plots/ and renders them when gnuplot is on\n"
+            "PATH. RESULTS_DIR is a sweep directory (summary.csv, runs/) or a run directory\n"
+            "(metrics.csv). Each script reads CSV files by column name and can be rendered again\n"
+            "by hand: cd RESULTS_DIR/plots && gnuplot NAME.gp (or -e 'fmt=\"svg\"').\n\n"
+            "kinds (default: every kind that applies):\n");
+    for (int k = 0; k < nl_plot_kind_names.count; k++)
+        fprintf(out, "  %-15s %s\n", nl_plot_kind_names.entries[k].name, nl_plot_kind_names.entries[k].help);
+    fprintf(out,
+            "\noptions:\n"
+            "  --kind K[:METRIC]  a plot kind, optionally with its metric: for batch_size, lr and\n"
+            "                     heatmap one of %s;\n"
+            "                     for curves one of error, loss, accuracy (repeatable)\n"
+            "  --format F         png (default), svg or both\n"
+            "  --threshold T      lr: a learning rate is tolerated when no run diverged and the\n"
+            "                     mean final metric is at most T (at least T for accuracies), as a\n"
+            "                     fraction for errors and accuracies (0.2 = 20%%); default: the best\n"
+            "                     mean plus %.0f points (errors), minus %.0f points (accuracies), or\n"
+            "                     times %.2f (losses)\n\n"
+            "Exit status: 0 plots written (rendered, or gnuplot missing), 1 gnuplot failed,\n"
+            "2 bad usage or not a results directory.\n",
+            nl_name_choices(&nl_plot_final_metric_names, kinds, sizeof kinds), 100 * NL_PLOT_LR_DEFAULT_MARGIN,
+            100 * NL_PLOT_LR_DEFAULT_MARGIN, NL_PLOT_LR_DEFAULT_LOSS_FACTOR);
+}
+
+int cmd_plot(int argc, char **argv)
+{
+    const char *dir = NULL;
+    unsigned formats = NL_PLOT_PNG;
+    nl_plot_spec specs[NL_PLOT_MAX_OUTPUTS];
+    int n_specs = 0;
+    double threshold = NAN;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (nl_cmd_is_help(a)) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--format") || !strcmp(a, "--kind") || !strcmp(a, "--threshold")) {
+            if (i + 1 >= argc)
+                return nl_cmd_usage_error("plot", "%s needs a value", a);
+            const char *v = argv[++i];
+            if (!strcmp(a, "--format")) {
+                if (!strcmp(v, "png"))
+                    formats = NL_PLOT_PNG;
+                else if (!strcmp(v, "svg"))
+                    formats = NL_PLOT_SVG;
+                else if (!strcmp(v, "both"))
+                    formats = NL_PLOT_PNG | NL_PLOT_SVG;
+                else
+                    return nl_cmd_usage_error("plot", "--format: '%s' is not png, svg or both", v);
+            } else if (!strcmp(a, "--threshold")) {
+                char *end;
+                threshold = strtod(v, &end);
+                if (end == v || *end || !isfinite(threshold))
+                    return nl_cmd_usage_error("plot", "--threshold: '%s' is not a number", v);
+            } else {
+                if (n_specs == NL_PLOT_MAX_OUTPUTS)
+                    return nl_cmd_usage_error("plot", "too many --kind options (at most %d)", NL_PLOT_MAX_OUTPUTS);
+                char kind[64];
+                snprintf(kind, sizeof kind, "%.*s", (int)strcspn(v, ":"), v);
+                const int k = nl_name_lookup(&nl_plot_kind_names, kind);
+                if (k < 0) {
+                    char choices[256];
+                    const char *guess = nl_closest_in_table(&nl_plot_kind_names, kind);
+                    return nl_cmd_usage_error("plot", "--kind: '%s' is not a plot kind; accepted: %s%s%s%s", kind,
+                                              nl_name_choices(&nl_plot_kind_names, choices, sizeof choices),
+                                              guess ? " (did you mean '" : "", guess ? guess : "", guess ? "'?)" : "");
+                }
+                nl_plot_spec *s = &specs[n_specs++];
+                nl_plot_spec_init(s, (nl_plot_kind)k);
+                if (strchr(v, ':'))
+                    snprintf(s->metric, sizeof s->metric, "%s", strchr(v, ':') + 1);
+                char msg[512];
+                if (!nl_plot_spec_check(s, msg, sizeof msg))
+                    return nl_cmd_usage_error("plot", "--kind %s: %s", v, msg);
+                for (int j = 0; j < n_specs - 1; j++) {
+                    char x[64], y[64];
+                    if (!strcmp(nl_plot_spec_name(&specs[j], x, sizeof x), nl_plot_spec_name(s, y, sizeof y)))
+                        return nl_cmd_usage_error("plot", "--kind %s is given twice", v);
+                }
+            }
+        } else if (a[0] == '-' && a[1]) {
+            return nl_cmd_usage_error("plot", "unknown option '%s'", a);
+        } else if (dir) {
+            return nl_cmd_usage_error("plot", "one results directory at a time ('%s' and '%s')", dir, a);
+        } else {
+            dir = a;
+        }
+    }
+    if (!dir)
+        return nl_cmd_usage_error("plot", "no results directory given");
+    if (!isnan(threshold)) {
+        bool any = false;
+        for (int i = 0; i < n_specs; i++)
+            if (specs[i].kind == NL_PLOT_LR) {
+                specs[i].threshold = threshold;
+                any = true;
+            }
+        if (!any && n_specs)
+            return nl_cmd_usage_error("plot", "--threshold applies to lr plots; add --kind lr");
+        if (!n_specs) {
+            nl_plot_spec_init(&specs[0], NL_PLOT_LR);
+            specs[0].threshold = threshold;
+            n_specs = 1;
+        }
+    }
+    nl_plot_report *rep = calloc(1, sizeof *rep);
+    if (!rep)
+        return 1;
+    nl_error err = {0};
+    int status = 0;
+    if (nl_plot_write(dir, specs, n_specs, rep, &err) != NL_OK) {
+        status = nl_cmd_report("plot", &err);
+        free(rep);
+        return status;
+    }
+    for (int i = 0; i < rep->n_skipped; i++)
+        fprintf(stderr, "normlab plot: skipped %s\n", rep->skipped[i]);
+    if (nl_plot_render(rep, formats, &err) != NL_OK)
+        status = nl_cmd_report("plot", &err);
+    if (rep->messages[0])
+        fprintf(stderr, "normlab plot: gnuplot said:\n%s\n", rep->messages);
+    if (rep->gnuplot_missing)
+        fprintf(stderr, "normlab plot: gnuplot is not on PATH: wrote the scripts but rendered nothing; install "
+                "gnuplot (Debian: apt-get install gnuplot-nox), then: cd %s && gnuplot NAME.gp\n", rep->plots_dir);
+    for (int i = 0; i < rep->n; i++)
+        if (rep->items[i].note[0])
+            printf("%s\n", rep->items[i].note);
+    for (int i = 0; i < rep->n; i++) {
+        const nl_plot_output *o = &rep->items[i];
+        printf("%s", o->script);
+        if (o->rendered && (formats & NL_PLOT_PNG))
+            printf(" -> %s/%s.png", rep->plots_dir, o->name);
+        if (o->rendered && (formats & NL_PLOT_SVG))
+            printf("%s%s/%s.svg", formats & NL_PLOT_PNG ? ", " : " -> ", rep->plots_dir, o->name);
+        printf("\n");
+    }
+    free(rep);
+    return status;
+}

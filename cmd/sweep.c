@@ -1,0 +1,758 @@
+/* normlab sweep: runs every configuration of an experiment file, each as a
+ * separate `normlab run` process, N at a time; gathers summary.csv (rebuilt
+ * from the run directories and replaced atomically after every run); resumes
+ * where a killed sweep stopped; makes the experiment's plots at the end.
+ *
+ * Children stay in the sweep's process group (a kill of the group reaches
+ * them all). Signals are taken synchronously with sigtimedwait: the first
+ * Ctrl-C or SIGTERM asks every child to stop (SIGTERM: a child that also got
+ * the terminal's SIGINT still stops cleanly, since `normlab run` handles each
+ * signal once), the second kills them; then summary.csv is written and the
+ * sweep exits 1. */
+#define _GNU_SOURCE /* sched_getaffinity: the cores this process may use */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "log/files.h"
+#include "plot/plot.h"
+#include "sweep/sweep.h"
+#include "train/run.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: normlab sweep EXPERIMENT.yaml [-j N] [--shard I/N] [--dry-run] [--merge]\n"
+            "                     [--out DIR] [--force]\n\n"
+            "Runs every configuration of an experiment file, each as its own `normlab run`\n"
+            "process, and gathers the results in the sweep directory (default results/<name>/):\n"
+            "  summary.csv         a row per run: the varied keys, status (ok, diverged, failed,\n"
+            "                      pending) and the final metrics; rebuilt after every run\n"
+            "  configs/<run>.yaml  the resolved config of each run\n"
+            "  runs/<run>/         the run directories (config.yaml, metrics.csv, summary.json,\n"
+            "                      stderr.txt: what the run printed)\n"
+            "  plots/              the plots the experiment file lists (see normlab plot)\n\n"
+            "Experiment file:\n"
+            "  name: wu-he-mlp                      # the sweep directory's name\n"
+            "  base: ../configs/mlp-batch.yaml      # relative to this file, or an inline config\n"
+            "  set: {train.epochs: 3}               # fixed overrides for every run\n"
+            "  grid:                                # every combination, the first key slowest\n"
+            "    model.norm.type: [none, batch, layer, group]\n"
+            "    train.batch_size: [2, 4, 8, 16, 32, 64]\n"
+            "    seed: [1, 2, 3]\n"
+            "  derived:                             # value = base_value * (x / base_at)^power\n"
+            "    train.optimizer.lr: {scale_with: train.batch_size, base_value: 0.02, base_at: 32}\n"
+            "  exclude:                             # runs matching every key of an entry\n"
+            "    - {model.norm.type: none, train.batch_size: 2}\n"
+            "  threads: 0                           # per run; 0: cores / jobs\n"
+            "  plots: [{kind: batch_size}, {kind: curves}]\n\n"
+            "options:\n"
+            "  -j, --jobs N     run N runs at once (default 1)\n"
+            "  --shard I/N      run only the runs whose index modulo N is I-1 (I in 1..N), e.g.\n"
+            "                   one slice per Slurm array task; then --merge\n"
+            "  --merge          rebuild summary.csv (and the plots) from the run directories,\n"
+            "                   running nothing\n"
+            "  --dry-run        list the runs and what would happen to each, run nothing\n"
+            "  --out DIR        the sweep directory\n"
+            "  --force          re-run finished runs whose saved config differs from the\n"
+            "                   experiment's (without it, that is an error)\n\n"
+            "Running the same sweep again skips finished runs (ok or diverged: a diverged run\n"
+            "is a result) and runs again the failed and the interrupted ones.\n"
+            "Ctrl-C stops the running runs (a second Ctrl-C kills them), writes summary.csv and\n"
+            "exits 1.\n"
+            "Exit status: 0 every run ok or diverged, 1 some failed or interrupted, 2 bad usage\n"
+            "or experiment file.\n");
+}
+
+typedef struct {
+    pid_t pid;
+    int run;
+    double started;
+} child_proc;
+
+typedef struct {
+    const nl_experiment *e;
+    const nl_sweep_plan *p;
+    char dir[1024];
+    nl_sweep_result *results;
+    bool tty;
+    double t0;
+    int total;         /* runs in this shard */
+    int done;          /* finished: before this sweep or in it */
+    int running, failed, diverged;
+    int finished_now;  /* finished in this sweep */
+    double wall_sum;   /* of the runs finished in this sweep */
+    int to_run;
+    int jobs;
+    bool bar_shown;
+    double last_line;
+} sweep_state;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static const char *duration(char *buf, size_t size, double s)
+{
+    if (!isfinite(s) || s < 0)
+        snprintf(buf, size, "?");
+    else if (s < 60)
+        snprintf(buf, size, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, size, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else
+        snprintf(buf, size, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+    return buf;
+}
+
+static int cpu_count(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static void run_dir_of(const sweep_state *s, int run, char *out, size_t size)
+{
+    snprintf(out, size, "%s/runs/%s", s->dir, s->p->runs[run].dir);
+}
+
+/* ---- progress ---- */
+
+static void clear_bar(sweep_state *s)
+{
+    if (s->bar_shown) {
+        fprintf(stderr, "\r\033[K");
+        s->bar_shown = false;
+    }
+}
+
+static void status_text(const sweep_state *s, char *buf, size_t size)
+{
+    char elapsed[32], eta[32];
+    const double t = now_s() - s->t0;
+    const int left = s->to_run - s->finished_now;
+    double eta_s = NAN;
+    if (s->finished_now > 0 && left > 0) {
+        const int parallel = left < s->jobs ? left : s->jobs;
+        eta_s = s->wall_sum / s->finished_now * left / parallel;
+    } else if (left == 0) {
+        eta_s = 0;
+    }
+    snprintf(buf, size, "%d/%d done, %d running, %d failed, %d diverged, %s elapsed, ETA %s", s->done,
+             s->total, s->running, s->failed, s->diverged, duration(elapsed, sizeof elapsed, t),
+             duration(eta, sizeof eta, eta_s));
+}
+
+/* `event`: lines to print above the bar (TTY) or before the status line;
+ * `inline_event`: a one-line event that shares the status line (not a TTY) */
+static void show_progress(sweep_state *s, const char *event, bool inline_event)
+{
+    char text[512];
+    status_text(s, text, sizeof text);
+    if (s->tty) {
+        clear_bar(s);
+        if (event)
+            fprintf(stderr, "%s\n", event);
+        char bar[32];
+        const int width = 24;
+        const int filled = s->total ? (int)((double)s->done / s->total * width) : width;
+        for (int i = 0; i < width; i++)
+            bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');
+        bar[width] = '\0';
+        fprintf(stderr, "\r[%s] %s\033[K", bar, text);
+        s->bar_shown = true;
+    } else if (event && inline_event) {
+        fprintf(stderr, "sweep: %s; %s\n", event, text);
+        s->last_line = now_s();
+    } else {
+        if (event)
+            fprintf(stderr, "%s\n", event);
+        if (event || now_s() - s->last_line >= 30.0) {
+            fprintf(stderr, "sweep: %s\n", text);
+            s->last_line = now_s();
+        }
+    }
+    fflush(stderr);
+}
+
+/* the last lines the run printed in its latest attempt */
+static void stderr_tail(const char *path, char *out, size_t size)
+{
+    out[0] = '\0';
+    char *text = NULL;
+    nl_error err = {0};
+    if (nl_read_file(path, &text, NULL, &err) != NL_OK)
+        return;
+    char *start = text, *mark;
+    while ((mark = strstr(start, "\n== ")) != NULL)
+        start = mark + 1;
+    if (!strncmp(start, "== ", 3)) {
+        char *nl = strchr(start, '\n');
+        start = nl ? nl + 1 : start + strlen(start);
+    }
+    size_t len = strlen(start);
+    while (len && (start[len - 1] == '\n' || start[len - 1] == ' '))
+        start[--len] = '\0';
+    /* at most the last 3 lines */
+    const char *p = start + len;
+    int lines = 0;
+    while (p > start && lines < 3) {
+        p--;
+        if (*p == '\n' && ++lines == 3) {
+            p++;
+            break;
+        }
+    }
+    snprintf(out, size, "%s", p);
+    free(text);
+}
+
+/* ---- children ---- */
+
+static nl_code write_run_config(const sweep_state *s, int run, char *path, size_t size, nl_error *err)
+{
+    snprintf(path, size, "%s/configs/%s.yaml", s->dir, s->p->runs[run].dir);
+    const char *text = s->p->runs[run].config_text;
+    return nl_write_atomic(path, text, strlen(text), err);
+}
+
+static pid_t start_child(sweep_state *s, const char *exe, int run, int threads, bool force,
+                         const sigset_t *orig_mask, nl_error *err)
+{
+    char config[1200], out_dir[1200], log_path[1300], threads_text[16];
+    nl_code rc = write_run_config(s, run, config, sizeof config, err);
+    if (rc)
+        return -1;
+    run_dir_of(s, run, out_dir, sizeof out_dir);
+    if (nl_make_dirs(out_dir, err))
+        return -1;
+    snprintf(log_path, sizeof log_path, "%s/stderr.txt", out_dir);
+    snprintf(threads_text, sizeof threads_text, "%d", threads);
+    char *argv[12];
+    int argc = 0;
+    argv[argc++] = "normlab";
+    argv[argc++] = "run";
+    argv[argc++] = config;
+    argv[argc++] = "--out";
+    argv[argc++] = out_dir;
+    argv[argc++] = "--quiet";
+    argv[argc++] = "--threads";
+    argv[argc++] = threads_text;
+    if (force)
+        argv[argc++] = "--force";
+    argv[argc] = NULL;
+
+    const int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    if (log < 0) {
+        nl_fail(err, NL_ERR_IO, "cannot write %s: %s", log_path, strerror(errno));
+        return -1;
+    }
+    {
+        char stamp[32];
+        time_t t = time(NULL);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        dprintf(log, "== %s normlab", stamp);
+        for (int i = 1; i < argc; i++)
+            dprintf(log, " %s", argv[i]);
+        dprintf(log, "\n");
+    }
+    fflush(NULL);
+    const pid_t pid = fork();
+    if (pid < 0) {
+        nl_fail(err, NL_ERR_RUNTIME, "cannot start a run: fork: %s", strerror(errno));
+        close(log);
+        return -1;
+    }
+    if (pid == 0) {
+        const int null = open("/dev/null", O_RDONLY);
+        if (null >= 0)
+            dup2(null, 0);
+        dup2(log, 1);
+        dup2(log, 2);
+        signal(SIGCHLD, SIG_DFL);
+        sigprocmask(SIG_SETMASK, orig_mask, NULL);
+        execv(exe, argv);
+        dprintf(2, "normlab sweep: cannot run %s: %s\n", exe, strerror(errno));
+        _exit(127);
+    }
+    close(log);
+    return pid;
+}
+
+static void on_sigchld(int sig) { (void)sig; }
+
+/* what a run's end means: the summary it left, or how its process ended */
+static void finish_run(sweep_state *s, const child_proc *c, int status)
+{
+    char run_dir[1200], event[2048], wall[32], tail[1024] = "";
+    run_dir_of(s, c->run, run_dir, sizeof run_dir);
+    nl_sweep_result *r = &s->results[c->run];
+    nl_sweep_read_result(run_dir, r);
+    const double took = now_s() - c->started;
+    s->running--;
+    s->done++;
+    s->finished_now++;
+    s->wall_sum += took;
+    const char *name = s->p->runs[c->run].dir;
+    if (r->state == NL_SWEEP_PENDING || r->state == NL_SWEEP_FAILED ||
+        !(WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 1))) {
+        /* failed, or ended without a final summary (killed, crashed, bad
+         * config): failed for this sweep; the next one runs it again */
+        char how[64];
+        if (WIFSIGNALED(status))
+            snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(status));
+        else
+            snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(status));
+        if (r->state != NL_SWEEP_FAILED) {
+            r->state = NL_SWEEP_FAILED;
+            snprintf(r->reason, sizeof r->reason, "%s", how);
+        }
+        char log_path[1300];
+        snprintf(log_path, sizeof log_path, "%s/stderr.txt", run_dir);
+        stderr_tail(log_path, tail, sizeof tail);
+        s->failed++;
+        snprintf(event, sizeof event, "normlab sweep: run %s failed (%s%s%s)%s%s\n  see %s", name, how,
+                 r->reason[0] && strcmp(r->reason, how) ? ": " : "",
+                 r->reason[0] && strcmp(r->reason, how) ? r->reason : "", tail[0] ? ":\n  " : "",
+                 tail, log_path);
+        show_progress(s, event, false);
+        return;
+    }
+    if (r->state == NL_SWEEP_DIVERGED)
+        s->diverged++;
+    if (s->tty && r->state == NL_SWEEP_OK) {
+        show_progress(s, NULL, false);
+        return;
+    }
+    char acc[64] = "";
+    if (r->metrics[1][0])
+        snprintf(acc, sizeof acc, ", test accuracy %.2f%%", 100.0 * atof(r->metrics[1]));
+    snprintf(event, sizeof event, "%s: %s%s%s%s in %s", name, nl_sweep_state_name(r->state),
+             r->state == NL_SWEEP_DIVERGED && r->reason[0] ? " (" : "",
+             r->state == NL_SWEEP_DIVERGED && r->reason[0] ? r->reason : "",
+             r->state == NL_SWEEP_DIVERGED && r->reason[0] ? ")" : acc, duration(wall, sizeof wall, took));
+    show_progress(s, event, true);
+}
+
+/* ---- plots ---- */
+
+/* makes the experiment's plots; returns the exit status to add (0 or 1) */
+static int make_plots(const nl_experiment *e, const char *dir, char *where, size_t where_size)
+{
+    where[0] = '\0';
+    if (e->n_plots == 0)
+        return 0;
+    nl_plot_spec specs[NL_PLOT_MAX_OUTPUTS];
+    for (int i = 0; i < e->n_plots && i < NL_PLOT_MAX_OUTPUTS; i++)
+        specs[i] = e->plots[i].spec;
+    nl_plot_report *rep = calloc(1, sizeof *rep);
+    if (!rep)
+        return 1;
+    nl_error err = {0};
+    int status = 0;
+    if (nl_plot_write(dir, specs, e->n_plots, rep, &err) != NL_OK ||
+        nl_plot_render(rep, NL_PLOT_PNG, &err) != NL_OK) {
+        fprintf(stderr, "normlab sweep: plots: %s\n", err.msg);
+        status = 1;
+    }
+    if (rep->messages[0])
+        fprintf(stderr, "normlab sweep: gnuplot said:\n%s\n", rep->messages);
+    for (int i = 0; i < rep->n; i++)
+        if (rep->items[i].note[0])
+            printf("%s\n", rep->items[i].note);
+    if (rep->gnuplot_missing && status == 0)
+        fprintf(stderr, "normlab sweep: gnuplot is not on PATH: wrote the plot scripts to %s but "
+                "rendered nothing (install gnuplot, then: cd %s && gnuplot NAME.gp)\n",
+                rep->plots_dir, rep->plots_dir);
+    size_t used = (size_t)snprintf(where, where_size, "; plots in %s/ (", rep->plots_dir);
+    for (int i = 0; i < rep->n && used < where_size; i++)
+        used += (size_t)snprintf(where + used, where_size - used, "%s%s.%s", i ? ", " : "",
+                                 rep->items[i].name, rep->items[i].rendered ? "png" : "gp");
+    if (used < where_size)
+        snprintf(where + used, where_size - used, ")");
+    free(rep);
+    return status;
+}
+
+/* ---- the command ---- */
+
+typedef enum { ACT_RUN, ACT_SKIP, ACT_RERUN, ACT_FORCE, ACT_CHANGED } run_action;
+
+int cmd_sweep(int argc, char **argv)
+{
+    const char *path = NULL, *out_dir = NULL;
+    int jobs = 1;
+    bool dry_run = false, merge = false, force = false;
+    nl_shard shard = {1, 1};
+    nl_error err = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (nl_cmd_is_help(a)) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "-j") || !strcmp(a, "--jobs") || !strncmp(a, "-j", 2) ||
+                   !strncmp(a, "--jobs=", 7)) {
+            const char *v = !strcmp(a, "-j") || !strcmp(a, "--jobs") ? (i + 1 < argc ? argv[++i] : NULL)
+                            : a[1] == 'j' ? a + 2 : a + 7;
+            if (!v)
+                return nl_cmd_usage_error("sweep", "%s needs a number of jobs", a);
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (end == v || *end || n < 1 || n > 256)
+                return nl_cmd_usage_error("sweep", "-j: '%s' is not a number of jobs (1..256)", v);
+            jobs = (int)n;
+        } else if (!strcmp(a, "--shard") || !strncmp(a, "--shard=", 8)) {
+            const char *v = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!v)
+                return nl_cmd_usage_error("sweep", "--shard needs I/N, e.g. --shard 2/4");
+            if (nl_shard_parse(v, &shard, &err) != NL_OK)
+                return nl_cmd_usage_error("sweep", "%s", err.msg);
+        } else if (!strcmp(a, "--out")) {
+            if (i + 1 >= argc)
+                return nl_cmd_usage_error("sweep", "--out needs a directory");
+            out_dir = argv[++i];
+        } else if (!strcmp(a, "--dry-run") || !strcmp(a, "-n")) {
+            dry_run = true;
+        } else if (!strcmp(a, "--merge")) {
+            merge = true;
+        } else if (!strcmp(a, "--force")) {
+            force = true;
+        } else if (a[0] == '-' && a[1]) {
+            return nl_cmd_usage_error("sweep", "unknown option '%s'", a);
+        } else if (path) {
+            return nl_cmd_usage_error("sweep", "one experiment file at a time ('%s' and '%s')", path, a);
+        } else {
+            path = a;
+        }
+    }
+    if (!path)
+        return nl_cmd_usage_error("sweep", "no experiment file given");
+    if (merge && dry_run)
+        return nl_cmd_usage_error("sweep", "--merge and --dry-run do not go together");
+
+    nl_experiment e;
+    if (nl_experiment_load(path, &e, &err) != NL_OK)
+        return nl_cmd_report("sweep", &err);
+    nl_sweep_plan p;
+    if (nl_sweep_plan_build(&e, &p, &err) != NL_OK) {
+        nl_experiment_free(&e);
+        return nl_cmd_report("sweep", &err);
+    }
+    for (int i = 0; i < p.n_warnings; i++)
+        fprintf(stderr, "normlab sweep: warning: %s\n", p.warnings[i]);
+
+    sweep_state s = {.e = &e, .p = &p, .tty = isatty(STDERR_FILENO), .jobs = jobs, .last_line = -1e9};
+    if (out_dir)
+        snprintf(s.dir, sizeof s.dir, "%s", out_dir);
+    else
+        snprintf(s.dir, sizeof s.dir, "results/%s", e.name);
+    size_t dir_len = strlen(s.dir);
+    while (dir_len > 1 && s.dir[dir_len - 1] == '/')
+        s.dir[--dir_len] = '\0';
+    s.results = calloc((size_t)p.n_runs, sizeof *s.results);
+    run_action *action = calloc((size_t)p.n_runs, sizeof *action);
+    char (*why)[512] = calloc((size_t)p.n_runs, sizeof *why);
+    int exit_status = 0;
+    if (!s.results || !action || !why) {
+        fprintf(stderr, "normlab sweep: out of memory\n");
+        exit_status = 1;
+        goto done;
+    }
+
+    /* what to do with each run: its directory's state and saved config */
+    int n_changed = 0;
+    for (int i = 0; i < p.n_runs; i++) {
+        char run_dir[1200];
+        run_dir_of(&s, i, run_dir, sizeof run_dir);
+        nl_sweep_read_result(run_dir, &s.results[i]);
+        const nl_sweep_state st = s.results[i].state;
+        if (!nl_shard_has(shard, i))
+            continue;
+        s.total++;
+        if (st == NL_SWEEP_OK || st == NL_SWEEP_DIVERGED) {
+            char saved[1300];
+            snprintf(saved, sizeof saved, "%s/config.yaml", run_dir);
+            const int diff = nl_sweep_config_diff(saved, p.runs[i].config_text, why[i], sizeof why[i]);
+            if (diff == 0) {
+                action[i] = ACT_SKIP;
+                s.done++;
+                s.diverged += st == NL_SWEEP_DIVERGED;
+            } else {
+                if (diff < 0) {
+                    char reason[512];
+                    snprintf(reason, sizeof reason, "its config.yaml cannot be read: %s", why[i]);
+                    snprintf(why[i], sizeof why[i], "%s", reason);
+                }
+                action[i] = force ? ACT_FORCE : ACT_CHANGED;
+                n_changed += !force;
+            }
+        } else {
+            action[i] = nl_path_exists(run_dir) ? ACT_RERUN : ACT_RUN;
+        }
+    }
+
+    if (dry_run) {
+        printf("sweep %s: %ld combinations, %d excluded, %d runs", s.dir, p.n_combos, p.n_excluded, p.n_runs);
+        if (shard.count > 1)
+            printf(", shard %d/%d: %d runs", shard.index, shard.count, s.total);
+        printf("\n");
+        if (e.n_sets) {
+            printf("fixed:");
+            for (int i = 0; i < e.n_sets; i++)
+                printf(" %s=%s", e.sets[i].key, e.sets[i].value);
+            printf("\n");
+        }
+        for (int i = 0; i < p.n_runs; i++) {
+            if (!nl_shard_has(shard, i))
+                continue;
+            char overrides[2048];
+            nl_sweep_run_overrides(&e, &p, &p.runs[i], overrides, sizeof overrides);
+            const char *what = "run";
+            char detail[700] = "";
+            switch (action[i]) {
+            case ACT_SKIP:
+                what = "skip";
+                snprintf(detail, sizeof detail, " (%s)", nl_sweep_state_name(s.results[i].state));
+                break;
+            case ACT_RERUN:
+                what = "rerun";
+                snprintf(detail, sizeof detail, " (%s)", s.results[i].state == NL_SWEEP_FAILED ? "failed" : "unfinished");
+                break;
+            case ACT_FORCE:
+                what = "rerun";
+                snprintf(detail, sizeof detail, " (--force; config changed: %.600s)", why[i]);
+                break;
+            case ACT_CHANGED:
+                what = "changed";
+                snprintf(detail, sizeof detail, " (config changed: %.600s; needs --force)", why[i]);
+                break;
+            default:
+                break;
+            }
+            printf("%4d  %-40s  %s  %s%s\n", i, p.runs[i].dir, overrides, what, detail);
+        }
+        for (int i = 0; i < p.n_excluded; i++)
+            printf("   -  %-40s  excluded (exclude entry at line %d)\n", p.excluded[i].label,
+                   e.excludes[p.excluded[i].exclusion].pos.line);
+        goto done;
+    }
+
+    if (n_changed) {
+        fprintf(stderr, "normlab sweep: %d finished run%s in %s %s a config that differs from the "
+                "experiment's; use --force to run %s again, or --out DIR for a new sweep:\n",
+                n_changed, n_changed == 1 ? "" : "s", s.dir, n_changed == 1 ? "has" : "have",
+                n_changed == 1 ? "it" : "them");
+        int shown = 0;
+        for (int i = 0; i < p.n_runs && shown < 5; i++)
+            if (action[i] == ACT_CHANGED) {
+                fprintf(stderr, "  runs/%s: %s\n", p.runs[i].dir, why[i]);
+                shown++;
+            }
+        if (n_changed > shown)
+            fprintf(stderr, "  ... and %d more\n", n_changed - shown);
+        exit_status = 2;
+        goto done;
+    }
+
+    if (merge) {
+        if (!nl_is_dir(s.dir)) {
+            fprintf(stderr, "normlab sweep: --merge: %s does not exist; nothing to merge\n", s.dir);
+            exit_status = 2;
+            goto done;
+        }
+        int counts[4] = {0};
+        for (int i = 0; i < p.n_runs; i++)
+            counts[s.results[i].state]++;
+        if (nl_sweep_write_summary(&e, &p, s.results, s.dir, &err) != NL_OK) {
+            exit_status = nl_cmd_report("sweep", &err);
+            goto done;
+        }
+        char where[2048] = "";
+        if (counts[NL_SWEEP_OK] + counts[NL_SWEEP_DIVERGED] > 0)
+            exit_status = make_plots(&e, s.dir, where, sizeof where);
+        printf("%s/summary.csv: %d runs: %d ok, %d diverged, %d failed, %d pending%s\n", s.dir, p.n_runs,
+               counts[NL_SWEEP_OK], counts[NL_SWEEP_DIVERGED], counts[NL_SWEEP_FAILED],
+               counts[NL_SWEEP_PENDING], where);
+        goto done;
+    }
+
+    /* ---- run ---- */
+    char exe[1024];
+    const ssize_t exe_len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (exe_len <= 0) {
+        fprintf(stderr, "normlab sweep: cannot find the normlab binary (/proc/self/exe): %s\n", strerror(errno));
+        exit_status = 1;
+        goto done;
+    }
+    exe[exe_len] = '\0';
+    char sub[1200];
+    snprintf(sub, sizeof sub, "%s/configs", s.dir);
+    if (nl_make_dirs(sub, &err) != NL_OK) {
+        exit_status = nl_cmd_report("sweep", &err);
+        goto done;
+    }
+    snprintf(sub, sizeof sub, "%s/runs", s.dir);
+    if (nl_make_dirs(sub, &err) != NL_OK || nl_sweep_write_summary(&e, &p, s.results, s.dir, &err) != NL_OK) {
+        exit_status = nl_cmd_report("sweep", &err);
+        goto done;
+    }
+    int *queue = calloc((size_t)p.n_runs + 1, sizeof *queue);
+    child_proc *children = calloc((size_t)jobs, sizeof *children);
+    if (!queue || !children) {
+        free(queue);
+        free(children);
+        fprintf(stderr, "normlab sweep: out of memory\n");
+        exit_status = 1;
+        goto done;
+    }
+    int n_queue = 0;
+    for (int i = 0; i < p.n_runs; i++)
+        if (nl_shard_has(shard, i) && action[i] != ACT_SKIP)
+            queue[n_queue++] = i;
+    s.to_run = n_queue;
+    const int cores = cpu_count();
+    const int threads = e.threads > 0 ? e.threads : (cores / jobs > 1 ? cores / jobs : 1);
+    fprintf(stderr, "normlab sweep: %s: %d run%s%s, %d to run (%d finished before), %d at a time on "
+            "%d thread%s each\n", s.dir, s.total, s.total == 1 ? "" : "s",
+            shard.count > 1 ? " in this shard" : "", n_queue, s.done, jobs, threads, threads == 1 ? "" : "s");
+
+    /* signals are taken synchronously: blocked here, waited for below */
+    sigset_t wait_set, orig_mask;
+    sigemptyset(&wait_set);
+    sigaddset(&wait_set, SIGCHLD);
+    sigaddset(&wait_set, SIGINT);
+    sigaddset(&wait_set, SIGTERM);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_sigchld;
+    sigaction(SIGCHLD, &sa, NULL);
+    sigprocmask(SIG_BLOCK, &wait_set, &orig_mask);
+
+    s.t0 = now_s();
+    int next = 0, stopping = 0, n_children = 0;
+    bool start_failed = false;
+    show_progress(&s, NULL, false);
+    while (n_children > 0 || (next < n_queue && !stopping && !start_failed)) {
+        while (!stopping && !start_failed && n_children < jobs && next < n_queue) {
+            const int run = queue[next++];
+            const pid_t pid = start_child(&s, exe, run, threads, action[run] == ACT_FORCE, &orig_mask, &err);
+            if (pid < 0) {
+                clear_bar(&s);
+                nl_cmd_report("sweep", &err);
+                start_failed = true;
+                break;
+            }
+            children[n_children++] = (child_proc){pid, run, now_s()};
+            s.running++;
+        }
+        bool reaped = false;
+        for (;;) {
+            int status;
+            const pid_t pid = waitpid(-1, &status, WNOHANG);
+            if (pid <= 0)
+                break;
+            for (int c = 0; c < n_children; c++)
+                if (children[c].pid == pid) {
+                    finish_run(&s, &children[c], status);
+                    children[c] = children[--n_children];
+                    reaped = true;
+                    /* the source of truth changed: summary.csv follows */
+                    nl_error werr = {0};
+                    if (nl_sweep_write_summary(&e, &p, s.results, s.dir, &werr) != NL_OK) {
+                        clear_bar(&s);
+                        nl_cmd_report("sweep", &werr);
+                    }
+                    break;
+                }
+        }
+        if (reaped)
+            continue;
+        if (n_children == 0 && (stopping || start_failed || next >= n_queue))
+            break;
+        /* a TTY's bar shows the clock; plain output needs a heartbeat only */
+        const struct timespec timeout = {s.tty ? 0 : 5, s.tty ? 500000000L : 0};
+        siginfo_t info;
+        const int sig = sigtimedwait(&wait_set, &info, &timeout);
+        if (sig == SIGINT || sig == SIGTERM) {
+            stopping++;
+            clear_bar(&s);
+            if (stopping == 1)
+                fprintf(stderr, "normlab sweep: interrupted; stopping %d running run%s (again to kill "
+                        "them)\n", n_children, n_children == 1 ? "" : "s");
+            for (int c = 0; c < n_children; c++)
+                kill(children[c].pid, stopping == 1 ? SIGTERM : SIGKILL);
+        } else if (sig < 0) {
+            show_progress(&s, NULL, false);
+        }
+    }
+    clear_bar(&s);
+    sigprocmask(SIG_SETMASK, &orig_mask, NULL);
+    free(queue);
+    free(children);
+
+    /* the final summary.csv: everything read again from the run directories,
+     * except what this sweep saw fail without a summary saying so */
+    int counts[4] = {0};
+    for (int i = 0; i < p.n_runs; i++) {
+        char run_dir[1200];
+        run_dir_of(&s, i, run_dir, sizeof run_dir);
+        nl_sweep_result fresh;
+        nl_sweep_read_result(run_dir, &fresh);
+        if (!(fresh.state == NL_SWEEP_PENDING && s.results[i].state == NL_SWEEP_FAILED))
+            s.results[i] = fresh;
+        counts[s.results[i].state]++;
+    }
+    if (nl_sweep_write_summary(&e, &p, s.results, s.dir, &err) != NL_OK) {
+        exit_status = nl_cmd_report("sweep", &err);
+        goto done;
+    }
+    int shard_failed = 0, shard_pending = 0;
+    for (int i = 0; i < p.n_runs; i++)
+        if (nl_shard_has(shard, i)) {
+            shard_failed += s.results[i].state == NL_SWEEP_FAILED;
+            shard_pending += s.results[i].state == NL_SWEEP_PENDING;
+        }
+    char where[2048] = "";
+    if (stopping) {
+        exit_status = 1;
+    } else {
+        exit_status = shard_failed || shard_pending || start_failed ? 1 : 0;
+        if (counts[NL_SWEEP_PENDING] == 0 && e.n_plots) {
+            if (make_plots(&e, s.dir, where, sizeof where))
+                exit_status = 1;
+        } else if (e.n_plots && shard.count > 1) {
+            snprintf(where, sizeof where, "; plots wait for the other shards (%d runs pending): "
+                     "normlab sweep %s --merge", counts[NL_SWEEP_PENDING], path);
+        }
+    }
+    char elapsed[32];
+    fprintf(stderr, "normlab sweep: %s: %d ok, %d diverged, %d failed, %d pending, in %s\n", s.dir,
+            counts[NL_SWEEP_OK], counts[NL_SWEEP_DIVERGED], counts[NL_SWEEP_FAILED], counts[NL_SWEEP_PENDING],
+            duration(elapsed, sizeof elapsed, now_s() - s.t0));
+    printf("%s/summary.csv%s\n", s.dir, where);
+
+done:
+    free(s.results);
+    free(action);
+    free(why);
+    nl_sweep_plan_free(&p);
+    nl_experiment_free(&e);
+    return exit_status;
+}

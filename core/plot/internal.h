@@ -1,0 +1,106 @@
+/* Internal to core/plot: the CSV reader, the results of a run or sweep
+ * directory, variants and series, and the gnuplot script helpers. */
+#ifndef NL_PLOT_INTERNAL_H
+#define NL_PLOT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log/files.h"
+#include "plot/plot.h"
+#include "sweep/flat.h"
+
+/* ---- CSV ---- */
+typedef struct {
+    int n_cols, n_rows;
+    char **header;
+    char ***rows; /* rows[r][c]; short rows are padded with "" */
+} pl_table;
+
+nl_code pl_table_read(const char *path, pl_table *t, nl_error *err);
+void pl_table_free(pl_table *t);
+int pl_table_col(const pl_table *t, const char *name); /* -1 when absent */
+/* a cell as a number: NaN when empty or not a number */
+double pl_num(const char *s);
+
+/* ---- results ---- */
+enum {
+    PL_M_TEST_LOSS,
+    PL_M_TEST_ACC,
+    PL_M_TEST_ERR,
+    PL_M_BEST_ACC,
+    PL_M_TRAIN_LOSS,
+    PL_M_TRAINMODE_ACC,
+    PL_M_STEPS,
+    PL_M_WALL,
+    PL_M_SPS,
+    PL_M_COUNT
+};
+
+typedef struct {
+    char name[160];  /* run directory name */
+    char dir[1200];  /* its path */
+    char status[16]; /* ok, diverged, failed, pending */
+    char **values;   /* one per key */
+    double m[PL_M_COUNT];
+} pl_run;
+
+typedef struct {
+    char dir[1024];
+    bool sweep;
+    int n_keys;
+    char (*keys)[96];
+    int n_runs;
+    pl_run *runs;
+    int seed_key;     /* index of the seed key, -1 when seeds do not vary */
+    nl_flat config;   /* config.yaml of one run, for subtitles */
+    bool have_config;
+} pl_results;
+
+nl_code pl_results_load(const char *dir, pl_results *r, nl_error *err);
+void pl_results_free(pl_results *r);
+int pl_key(const pl_results *r, const char *key); /* -1 when not varied */
+/* distinct values of a key, in first-appearance order (pointers into runs) */
+int pl_distinct(const pl_results *r, int key, const char **out, int max);
+bool pl_run_finished(const pl_run *run); /* ok or diverged */
+/* a config value: the run's varied value, or the representative config's */
+const char *pl_value(const pl_results *r, const pl_run *run, const char *key);
+
+/* The keys that tell variants apart: the varied keys other than seed and
+ * `fixed` (x axes), without those determined by the others (a derived
+ * learning rate next to the batch size it scales with). */
+int pl_group_keys(const pl_results *r, const int *fixed, int n_fixed, int *out);
+/* "type=batch, batch_size=8" for run `run` over keys; "all runs" when none */
+void pl_label(const pl_results *r, const pl_run *run, const int *keys, int n, char *buf, size_t size);
+/* groups: runs with equal values of `keys` share an id; labels[id]; returns
+ * the number of groups (in first-appearance order) */
+int pl_groups(const pl_results *r, const int *keys, int n, int *group_of, char (*labels)[256], int max);
+
+/* the subtitle: dataset, model, fixed training settings, seeds */
+void pl_subtitle(const pl_results *r, char *buf, size_t size);
+/* a series color: normalizers have their own, others cycle a palette */
+const char *pl_color(const char *label, int index);
+
+/* ---- scripts ---- */
+typedef struct {
+    nl_buf gp;
+    char name[64];
+    char plots_dir[1100];
+    char note[2048];
+} pl_script;
+
+/* a gnuplot double-quoted string (escaped) */
+const char *pl_q(const char *s, char *buf, size_t size);
+void pl_header(pl_script *s, const char *what, int width, int height);
+nl_code pl_finish(pl_script *s, nl_error *err);
+nl_code pl_write_data(const pl_script *s, const char *file, const nl_buf *data, nl_error *err);
+
+/* the writers, one per kind: NL_ERR_USAGE with the reason when it does not apply */
+nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
+nl_code pl_batch_size(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
+nl_code pl_lr(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
+nl_code pl_heatmap(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
+nl_code pl_train_eval_gap(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
+nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
+
+#endif

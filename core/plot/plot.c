@@ -1,0 +1,209 @@
+/* nl_plot_write: which plots, then each writer; nl_plot_render: gnuplot. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "plot/internal.h"
+
+typedef nl_code (*writer)(const pl_results *, const nl_plot_spec *, pl_script *, nl_error *);
+
+static const writer writers[NL_PLOT_KIND_COUNT] = {
+    [NL_PLOT_CURVES] = pl_curves,
+    [NL_PLOT_BATCH_SIZE] = pl_batch_size,
+    [NL_PLOT_LR] = pl_lr,
+    [NL_PLOT_HEATMAP] = pl_heatmap,
+    [NL_PLOT_TRAIN_EVAL_GAP] = pl_train_eval_gap,
+    [NL_PLOT_TRACE] = pl_trace,
+};
+
+static nl_code write_one(const pl_results *r, const nl_plot_spec *spec, nl_plot_report *rep, nl_error *err)
+{
+    if (rep->n >= NL_PLOT_MAX_OUTPUTS)
+        return nl_fail(err, NL_ERR_USAGE, "at most %d plots at a time", NL_PLOT_MAX_OUTPUTS);
+    pl_script s = {0};
+    nl_plot_spec_name(spec, s.name, sizeof s.name);
+    nl_copy_string(s.plots_dir, sizeof s.plots_dir, rep->plots_dir);
+    nl_code rc = writers[spec->kind](r, spec, &s, err);
+    nl_buf_free(&s.gp);
+    if (rc)
+        return rc;
+    nl_plot_output *o = &rep->items[rep->n++];
+    memset(o, 0, sizeof *o);
+    nl_copy_string(o->name, sizeof o->name, s.name);
+    snprintf(o->script, sizeof o->script, "%s/%s.gp", rep->plots_dir, s.name);
+    nl_copy_string(o->note, sizeof o->note, s.note);
+    return NL_OK;
+}
+
+nl_code nl_plot_write(const char *dir, const nl_plot_spec *specs, int n_specs, nl_plot_report *rep,
+                      nl_error *err)
+{
+    memset(rep, 0, sizeof *rep);
+    for (int i = 0; i < n_specs; i++) {
+        char msg[512];
+        if (!nl_plot_spec_check(&specs[i], msg, sizeof msg))
+            return nl_fail(err, NL_ERR_USAGE, "%s: %s", nl_name_of(&nl_plot_kind_names, specs[i].kind), msg);
+    }
+    pl_results *r = calloc(1, sizeof *r);
+    if (!r)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    nl_code rc = pl_results_load(dir, r, err);
+    if (rc) {
+        free(r);
+        return rc;
+    }
+    nl_path_join(rep->plots_dir, sizeof rep->plots_dir, r->dir, "plots");
+    if ((rc = nl_make_dirs(rep->plots_dir, err)))
+        goto done;
+    if (n_specs == 0) {
+        /* every kind that applies; the others are reported, not errors */
+        for (int k = 0; k < NL_PLOT_KIND_COUNT; k++) {
+            nl_plot_spec spec;
+            nl_plot_spec_init(&spec, (nl_plot_kind)k);
+            nl_error why = {0};
+            rc = write_one(r, &spec, rep, &why);
+            if (rc == NL_ERR_USAGE) {
+                nl_copy_string(rep->skipped[rep->n_skipped++], sizeof rep->skipped[0], why.msg);
+                rc = NL_OK;
+            } else if (rc) {
+                *err = why;
+                goto done;
+            }
+        }
+        if (rep->n == 0)
+            rc = nl_fail(err, NL_ERR_USAGE, "nothing to plot in %s: %s", r->dir,
+                         rep->n_skipped ? rep->skipped[0] : "no runs");
+    } else {
+        for (int i = 0; i < n_specs && rc == NL_OK; i++)
+            rc = write_one(r, &specs[i], rep, err);
+    }
+done:
+    pl_results_free(r);
+    free(r);
+    return rc;
+}
+
+bool nl_plot_find_gnuplot(char *buf, size_t size)
+{
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path) {
+        const size_t len = strcspn(path, ":");
+        if (len > 0) {
+            snprintf(buf, size, "%.*s/gnuplot", (int)len, path);
+            struct stat st;
+            if (stat(buf, &st) == 0 && S_ISREG(st.st_mode) && access(buf, X_OK) == 0)
+                return true;
+        }
+        path += len + (path[len] == ':');
+    }
+    buf[0] = '\0';
+    return false;
+}
+
+/* runs `gnuplot -e 'fmt="FMT"' NAME.gp` in the plots directory; what it
+ * prints on stderr goes to `messages` */
+static nl_code run_gnuplot(const char *gnuplot, const char *dir, const char *name, const char *fmt,
+                           char *messages, size_t size, int *status, nl_error *err)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return nl_fail(err, NL_ERR_RUNTIME, "cannot run gnuplot: pipe: %s", strerror(errno));
+    char expr[64], script[128];
+    snprintf(expr, sizeof expr, "fmt=\"%s\"", fmt);
+    snprintf(script, sizeof script, "%s.gp", name);
+    fflush(NULL);
+    const pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return nl_fail(err, NL_ERR_RUNTIME, "cannot run gnuplot: fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        const int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+        }
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (chdir(dir) != 0)
+            _exit(126);
+        execl(gnuplot, "gnuplot", "-e", expr, script, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t used = 0;
+    char chunk[4096];
+    ssize_t got;
+    while ((got = read(fds[0], chunk, sizeof chunk)) != 0) {
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        const size_t take = used + (size_t)got < size - 1 ? (size_t)got : size - 1 - used;
+        memcpy(messages + used, chunk, take);
+        used += take;
+    }
+    messages[used] = '\0';
+    close(fds[0]);
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
+    }
+    return NL_OK;
+}
+
+nl_code nl_plot_render(nl_plot_report *rep, unsigned formats, nl_error *err)
+{
+    rep->messages[0] = '\0';
+    if (!nl_plot_find_gnuplot(rep->gnuplot, sizeof rep->gnuplot)) {
+        rep->gnuplot_missing = true;
+        return NL_OK;
+    }
+    size_t used = 0;
+    for (int i = 0; i < rep->n; i++) {
+        nl_plot_output *o = &rep->items[i];
+        o->rendered = true;
+        for (int f = 0; f < 2; f++) {
+            if (!(formats & (f ? NL_PLOT_SVG : NL_PLOT_PNG)))
+                continue;
+            const char *fmt = f ? "svg" : "png";
+            char said[4096];
+            int status = 0;
+            nl_code rc = run_gnuplot(rep->gnuplot, rep->plots_dir, o->name, fmt, said, sizeof said, &status, err);
+            if (rc)
+                return rc;
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                size_t len = strlen(said);
+                while (len && said[len - 1] == '\n')
+                    said[--len] = '\0';
+                return nl_fail(err, NL_ERR_RUNTIME, "gnuplot failed on %s (%s): %s", o->script, fmt,
+                               said[0] ? said : WIFEXITED(status) && WEXITSTATUS(status) == 127
+                                                    ? "it could not be started"
+                                                    : "no message");
+            }
+            if (said[0] && used < sizeof rep->messages - 1)
+                used += (size_t)snprintf(rep->messages + used, sizeof rep->messages - used, "%s%s.gp (%s): %s",
+                                         used ? "\n" : "", o->name, fmt, said);
+            char out[1300];
+            struct stat st;
+            snprintf(out, sizeof out, "%s/%s.%s", rep->plots_dir, o->name, fmt);
+            if (stat(out, &st) != 0 || st.st_size == 0)
+                return nl_fail(err, NL_ERR_RUNTIME, "gnuplot wrote no %s for %s", out, o->script);
+        }
+    }
+    while (used && rep->messages[used - 1] == '\n')
+        rep->messages[--used] = '\0';
+    return NL_OK;
+}

@@ -1,0 +1,113 @@
+/* Plots of runs and sweeps as gnuplot scripts. A results directory is a
+ * sweep (summary.csv and runs/<run>/metrics.csv) or a single run
+ * (metrics.csv). Scripts go to <dir>/plots/<name>.gp, each self-contained:
+ * it reads CSV files by column name, next to it or in the run directories,
+ * and picks its output with the variable fmt ("png", the default, or "svg"):
+ *   cd <dir>/plots && gnuplot -e 'fmt="svg"' curves.gp
+ * Where values must be aggregated (mean and range over seeds) the C code
+ * writes a small CSV next to the script (plots/<name>.csv).
+ *
+ * Kinds:
+ *   curves          training loss and a test metric against step, one line
+ *                   per variant (the varied keys except seed), mean over
+ *                   seeds with a min-max band
+ *   batch_size      final metric against batch size (log2), one series per
+ *                   normalizer, error bars over seeds (Wu & He, Fig. 1)
+ *   lr              final metric against learning rate (log10), one series
+ *                   per normalizer, diverged runs marked at the top, and the
+ *                   widest range of learning rates each one tolerates
+ *   heatmap         final metric over learning rate x batch size, a panel per
+ *                   normalizer, values in the cells
+ *   train_eval_gap  batch norm's test accuracy in eval mode (running
+ *                   statistics) and train mode (batch statistics) against
+ *                   batch size; for a single run, against step
+ *   trace           activation percentiles over training (trace.csv), a panel
+ *                   per variant (Ioffe & Szegedy, Fig. 1 b, c) */
+#ifndef NL_PLOT_H
+#define NL_PLOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/names.h"
+#include "base/status.h"
+
+typedef enum {
+    NL_PLOT_CURVES,
+    NL_PLOT_BATCH_SIZE,
+    NL_PLOT_LR,
+    NL_PLOT_HEATMAP,
+    NL_PLOT_TRAIN_EVAL_GAP,
+    NL_PLOT_TRACE,
+    NL_PLOT_KIND_COUNT
+} nl_plot_kind;
+
+extern const nl_name_table nl_plot_kind_names;
+/* final metrics (batch_size, lr, heatmap): test_error (default), test_loss,
+ * test_accuracy, best_test_accuracy, train_loss */
+extern const nl_name_table nl_plot_final_metric_names;
+/* curves: error (default), loss, accuracy; with split train, test (default),
+ * test_trainmode */
+extern const nl_name_table nl_plot_curve_metric_names;
+
+/* the lr kind's default tolerance: a learning rate is tolerated by a
+ * normalizer when none of its runs diverged and its mean final metric is
+ * within this of the best mean over the whole plot (absolute, for errors and
+ * accuracies), or within this fraction of it (for losses) */
+#define NL_PLOT_LR_DEFAULT_MARGIN 0.05
+#define NL_PLOT_LR_DEFAULT_LOSS_FACTOR 1.25
+
+typedef struct {
+    nl_plot_kind kind;
+    char metric[32];   /* "" for the kind's default */
+    char split[32];    /* curves only; "" for test */
+    double threshold;  /* lr only: the tolerance threshold; NaN: the default */
+    char name[64];     /* file name without extension; "" for the kind's name */
+} nl_plot_spec;
+
+void nl_plot_spec_init(nl_plot_spec *s, nl_plot_kind kind);
+/* metric and split valid for the kind; a message with the accepted values otherwise */
+bool nl_plot_spec_check(const nl_plot_spec *s, char *msg, size_t size);
+/* the file name (spec name, or kind[-metric][-split]) */
+const char *nl_plot_spec_name(const nl_plot_spec *s, char *buf, size_t size);
+
+enum { NL_PLOT_PNG = 1, NL_PLOT_SVG = 2 };
+
+#define NL_PLOT_MAX_OUTPUTS 32
+
+typedef struct {
+    char name[64];      /* base name: plots/<name>.gp, .png, .svg */
+    char script[1200];  /* path of the script */
+    char note[2048];    /* what the plot found, for stdout ("" none) */
+    bool rendered;
+} nl_plot_output;
+
+typedef struct {
+    nl_plot_output items[NL_PLOT_MAX_OUTPUTS];
+    int n;
+    char plots_dir[1100];
+    /* kinds left out in automatic mode, and why ("lr: the learning rate does not vary") */
+    char skipped[NL_PLOT_KIND_COUNT][256];
+    int n_skipped;
+    /* rendering */
+    bool gnuplot_missing;
+    char gnuplot[1024];       /* path of the gnuplot binary used */
+    char messages[4096];      /* warnings gnuplot printed */
+} nl_plot_report;
+
+/* Writes the scripts (and aggregated CSVs) for `specs` into <dir>/plots.
+ * With no specs, every kind that applies to the results. A kind that cannot
+ * apply (a batch-size plot of runs that all share one batch size) is an
+ * NL_ERR_USAGE error naming the reason. */
+nl_code nl_plot_write(const char *dir, const nl_plot_spec *specs, int n_specs, nl_plot_report *rep,
+                      nl_error *err);
+
+/* Renders every script of the report with gnuplot (PNG and/or SVG). When
+ * gnuplot is not on PATH, sets rep->gnuplot_missing and returns NL_OK. A
+ * script gnuplot rejects is an NL_ERR_RUNTIME error with its message. */
+nl_code nl_plot_render(nl_plot_report *rep, unsigned formats, nl_error *err);
+
+/* gnuplot's path on PATH into buf; false when there is none */
+bool nl_plot_find_gnuplot(char *buf, size_t size);
+
+#endif

@@ -1,0 +1,561 @@
+/* Reading a results directory: a sweep's summary.csv (the varied keys are
+ * the columns between run and status) or a single run's summary.json; the
+ * variants and series the plots group runs into; the subtitle. */
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot/internal.h"
+#include "sweep/sweep.h"
+#include "train/run.h"
+
+/* ---- CSV ---- */
+
+void pl_table_free(pl_table *t)
+{
+    for (int c = 0; c < t->n_cols; c++)
+        free(t->header[c]);
+    free(t->header);
+    for (int r = 0; r < t->n_rows; r++) {
+        for (int c = 0; c < t->n_cols; c++)
+            free(t->rows[r][c]);
+        free(t->rows[r]);
+    }
+    free(t->rows);
+    memset(t, 0, sizeof *t);
+}
+
+/* splits one record starting at *p (quotes may hold commas and newlines) */
+static int split_record(const char **p, char ***fields_out)
+{
+    const char *s = *p;
+    int n = 0, cap = 16;
+    char **fields = malloc((size_t)cap * sizeof *fields);
+    if (!fields)
+        return -1;
+    for (;;) {
+        nl_buf f = {0};
+        nl_buf_printf(&f, "%s", "");
+        if (*s == '"') {
+            s++;
+            for (; *s; s++) {
+                if (*s == '"' && s[1] == '"') {
+                    nl_buf_printf(&f, "\"");
+                    s++;
+                } else if (*s == '"') {
+                    s++;
+                    break;
+                } else {
+                    nl_buf_printf(&f, "%c", *s);
+                }
+            }
+        }
+        while (*s && *s != ',' && *s != '\n' && *s != '\r')
+            nl_buf_printf(&f, "%c", *s++);
+        if (f.failed) {
+            nl_buf_free(&f);
+            for (int i = 0; i < n; i++)
+                free(fields[i]);
+            free(fields);
+            return -1;
+        }
+        if (n == cap) {
+            cap *= 2;
+            char **grown = realloc(fields, (size_t)cap * sizeof *fields);
+            if (!grown) {
+                nl_buf_free(&f);
+                for (int i = 0; i < n; i++)
+                    free(fields[i]);
+                free(fields);
+                return -1;
+            }
+            fields = grown;
+        }
+        fields[n++] = f.data;
+        if (*s == ',') {
+            s++;
+            continue;
+        }
+        if (*s == '\r')
+            s++;
+        if (*s == '\n')
+            s++;
+        break;
+    }
+    *p = s;
+    *fields_out = fields;
+    return n;
+}
+
+nl_code pl_table_read(const char *path, pl_table *t, nl_error *err)
+{
+    memset(t, 0, sizeof *t);
+    char *text = NULL;
+    nl_code rc = nl_read_file(path, &text, NULL, err);
+    if (rc)
+        return rc;
+    const char *p = text;
+    char **fields;
+    int n = split_record(&p, &fields);
+    if (n <= 0 || (n == 1 && !fields[0][0])) {
+        if (n > 0) {
+            free(fields[0]);
+            free(fields);
+        }
+        free(text);
+        return nl_fail(err, NL_ERR_DATA, "%s is empty (no header line)", path);
+    }
+    t->header = fields;
+    t->n_cols = n;
+    int cap = 0;
+    while (*p) {
+        const char *line = p;
+        n = split_record(&p, &fields);
+        if (n < 0) {
+            free(text);
+            pl_table_free(t);
+            return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", path);
+        }
+        /* a blank line, or the last line cut short by a kill: skipped */
+        const bool blank = n == 1 && !fields[0][0];
+        const bool cut = !*p && p > line && p[-1] != '\n';
+        if (blank || cut || n > t->n_cols) {
+            for (int i = 0; i < n; i++)
+                free(fields[i]);
+            free(fields);
+            continue;
+        }
+        if (n < t->n_cols) {
+            char **grown = realloc(fields, (size_t)t->n_cols * sizeof *fields);
+            if (!grown) {
+                free(text);
+                pl_table_free(t);
+                return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", path);
+            }
+            fields = grown;
+            for (int i = n; i < t->n_cols; i++)
+                fields[i] = strdup("");
+        }
+        if (t->n_rows == cap) {
+            cap = cap ? 2 * cap : 256;
+            char ***grown = realloc(t->rows, (size_t)cap * sizeof *grown);
+            if (!grown) {
+                free(text);
+                pl_table_free(t);
+                return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", path);
+            }
+            t->rows = grown;
+        }
+        t->rows[t->n_rows++] = fields;
+    }
+    free(text);
+    return NL_OK;
+}
+
+int pl_table_col(const pl_table *t, const char *name)
+{
+    for (int c = 0; c < t->n_cols; c++)
+        if (!strcmp(t->header[c], name))
+            return c;
+    return -1;
+}
+
+double pl_num(const char *s)
+{
+    if (!s || !*s)
+        return NAN;
+    char *end;
+    const double v = strtod(s, &end);
+    return end == s || *end ? NAN : v;
+}
+
+/* ---- results ---- */
+
+static bool is_seed_key(const char *key)
+{
+    const size_t len = strlen(key);
+    return !strcmp(key, "seed") || (len > 5 && !strcmp(key + len - 5, ".seed"));
+}
+
+static void load_config(pl_results *r)
+{
+    for (int i = 0; i < r->n_runs && !r->have_config; i++) {
+        char path[1300], *text = NULL;
+        nl_error err = {0};
+        snprintf(path, sizeof path, "%s/config.yaml", r->runs[i].dir);
+        if (nl_read_file(path, &text, NULL, &err) != NL_OK)
+            continue;
+        if (nl_flat_from_yaml(text, path, &r->config, &err) == NL_OK)
+            r->have_config = true;
+        free(text);
+    }
+}
+
+static nl_code load_sweep(const char *dir, pl_results *r, nl_error *err)
+{
+    char path[1200];
+    nl_path_join(path, sizeof path, dir, "summary.csv");
+    pl_table t;
+    nl_code rc = pl_table_read(path, &t, err);
+    if (rc)
+        return rc;
+    const int status = pl_table_col(&t, "status");
+    if (pl_table_col(&t, "run") != 0 || status < 1) {
+        pl_table_free(&t);
+        return nl_fail(err, NL_ERR_DATA, "%s is not a normlab sweep summary (no run and status columns)",
+                       path);
+    }
+    r->sweep = true;
+    r->n_keys = status - 1;
+    r->keys = calloc((size_t)r->n_keys + 1, sizeof *r->keys);
+    r->runs = calloc((size_t)t.n_rows + 1, sizeof *r->runs);
+    if (!r->keys || !r->runs) {
+        pl_table_free(&t);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    }
+    for (int k = 0; k < r->n_keys; k++)
+        nl_copy_string(r->keys[k], sizeof r->keys[k], t.header[k + 1]);
+    int metric_col[PL_M_COUNT];
+    for (int m = 0; m < PL_M_COUNT; m++)
+        metric_col[m] = pl_table_col(&t, nl_sweep_metric_names[m]);
+    for (int i = 0; i < t.n_rows; i++) {
+        pl_run *run = &r->runs[r->n_runs++];
+        nl_copy_string(run->name, sizeof run->name, t.rows[i][0]);
+        snprintf(run->dir, sizeof run->dir, "%s/runs/%s", dir, run->name);
+        nl_copy_string(run->status, sizeof run->status, t.rows[i][status]);
+        run->values = calloc((size_t)r->n_keys + 1, sizeof *run->values);
+        if (!run->values) {
+            pl_table_free(&t);
+            return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        }
+        for (int k = 0; k < r->n_keys; k++)
+            run->values[k] = strdup(t.rows[i][k + 1]);
+        for (int m = 0; m < PL_M_COUNT; m++)
+            run->m[m] = metric_col[m] >= 0 ? pl_num(t.rows[i][metric_col[m]]) : NAN;
+    }
+    pl_table_free(&t);
+    return NL_OK;
+}
+
+static nl_code load_single(const char *dir, pl_results *r, nl_error *err)
+{
+    r->runs = calloc(1, sizeof *r->runs);
+    if (!r->runs)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    pl_run *run = &r->runs[0];
+    r->n_runs = 1;
+    const char *base = strrchr(dir, '/');
+    nl_copy_string(run->name, sizeof run->name, base && base[1] ? base + 1 : dir);
+    nl_copy_string(run->dir, sizeof run->dir, dir);
+    nl_sweep_result res;
+    nl_sweep_read_result(dir, &res);
+    nl_copy_string(run->status, sizeof run->status, nl_sweep_state_name(res.state));
+    for (int m = 0; m < PL_M_COUNT; m++)
+        run->m[m] = pl_num(res.metrics[m]);
+    return NL_OK;
+}
+
+nl_code pl_results_load(const char *dir, pl_results *r, nl_error *err)
+{
+    memset(r, 0, sizeof *r);
+    nl_copy_string(r->dir, sizeof r->dir, dir);
+    size_t len = strlen(r->dir);
+    while (len > 1 && r->dir[len - 1] == '/')
+        r->dir[--len] = '\0';
+    char path[1200];
+    nl_code rc;
+    if (!nl_is_dir(r->dir))
+        return nl_fail(err, NL_ERR_USAGE, "%s is not a directory", r->dir);
+    nl_path_join(path, sizeof path, r->dir, "summary.csv");
+    if (nl_path_exists(path)) {
+        rc = load_sweep(r->dir, r, err);
+    } else {
+        nl_path_join(path, sizeof path, r->dir, "metrics.csv");
+        if (!nl_path_exists(path))
+            return nl_fail(err, NL_ERR_USAGE, "%s is neither a sweep directory (summary.csv) nor a run "
+                           "directory (metrics.csv)", r->dir);
+        rc = load_single(r->dir, r, err);
+    }
+    if (rc) {
+        pl_results_free(r);
+        return rc;
+    }
+    r->seed_key = -1;
+    for (int k = 0; k < r->n_keys; k++)
+        if (is_seed_key(r->keys[k]))
+            r->seed_key = k;
+    load_config(r);
+    return NL_OK;
+}
+
+void pl_results_free(pl_results *r)
+{
+    for (int i = 0; i < r->n_runs; i++) {
+        if (r->runs[i].values)
+            for (int k = 0; k < r->n_keys; k++)
+                free(r->runs[i].values[k]);
+        free(r->runs[i].values);
+    }
+    free(r->runs);
+    free(r->keys);
+    nl_flat_free(&r->config);
+    memset(r, 0, sizeof *r);
+}
+
+int pl_key(const pl_results *r, const char *key)
+{
+    for (int k = 0; k < r->n_keys; k++)
+        if (!strcmp(r->keys[k], key))
+            return k;
+    return -1;
+}
+
+int pl_distinct(const pl_results *r, int key, const char **out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < r->n_runs; i++) {
+        const char *v = r->runs[i].values[key];
+        bool seen = false;
+        for (int j = 0; j < n && !seen; j++)
+            seen = !strcmp(out[j], v);
+        if (!seen && n < max)
+            out[n++] = v;
+    }
+    return n;
+}
+
+bool pl_run_finished(const pl_run *run)
+{
+    return !strcmp(run->status, "ok") || !strcmp(run->status, "diverged");
+}
+
+const char *pl_value(const pl_results *r, const pl_run *run, const char *key)
+{
+    const int k = pl_key(r, key);
+    if (k >= 0)
+        return run->values[k];
+    return nl_flat_get(&r->config, key);
+}
+
+/* does the value of `key` follow from the values of `others`? */
+static bool determined(const pl_results *r, int key, const int *others, int n_others)
+{
+    for (int i = 0; i < r->n_runs; i++)
+        for (int j = 0; j < i; j++) {
+            bool same = true;
+            for (int o = 0; o < n_others && same; o++)
+                same = !strcmp(r->runs[i].values[others[o]], r->runs[j].values[others[o]]);
+            if (same && strcmp(r->runs[i].values[key], r->runs[j].values[key]))
+                return false;
+        }
+    return true;
+}
+
+int pl_group_keys(const pl_results *r, const int *fixed, int n_fixed, int *out)
+{
+    int n = 0;
+    for (int k = 0; k < r->n_keys; k++) {
+        bool skip = k == r->seed_key;
+        for (int f = 0; f < n_fixed; f++)
+            skip |= fixed[f] == k;
+        if (!skip)
+            out[n++] = k;
+    }
+    /* from the last key back (derived keys come last): drop a key that the
+     * fixed keys and the other remaining keys determine */
+    for (int i = n - 1; i >= 0; i--) {
+        int others[256], m = 0;
+        for (int f = 0; f < n_fixed && m < 256; f++)
+            others[m++] = fixed[f];
+        for (int j = 0; j < n && m < 256; j++)
+            if (j != i)
+                others[m++] = out[j];
+        if (determined(r, out[i], others, m)) {
+            memmove(&out[i], &out[i + 1], (size_t)(n - i - 1) * sizeof *out);
+            n--;
+        }
+    }
+    return n;
+}
+
+static const char *short_key(const char *key)
+{
+    const char *dot = strrchr(key, '.');
+    return dot ? dot + 1 : key;
+}
+
+void pl_label(const pl_results *r, const pl_run *run, const int *keys, int n, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    if (n == 0) {
+        snprintf(buf, size, "%s", r->sweep ? "all runs" : run->name);
+        return;
+    }
+    /* a normalizer needs no key name: "batch" reads better than "type=batch" */
+    for (int i = 0; i < n && used < size - 1; i++) {
+        const char *key = r->keys[keys[i]];
+        if (!strcmp(key, "model.norm.type"))
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", run->values[keys[i]]);
+        else
+            used += (size_t)snprintf(buf + used, size - used, "%s%s=%s", i ? ", " : "", short_key(key),
+                                     run->values[keys[i]]);
+    }
+}
+
+int pl_groups(const pl_results *r, const int *keys, int n, int *group_of, char (*labels)[256], int max)
+{
+    int count = 0;
+    int *first = malloc((size_t)(r->n_runs + 1) * sizeof *first);
+    if (!first)
+        return 0;
+    for (int i = 0; i < r->n_runs; i++) {
+        group_of[i] = -1;
+        for (int g = 0; g < count && group_of[i] < 0; g++) {
+            bool same = true;
+            for (int k = 0; k < n && same; k++)
+                same = !strcmp(r->runs[i].values[keys[k]], r->runs[first[g]].values[keys[k]]);
+            if (same)
+                group_of[i] = g;
+        }
+        if (group_of[i] < 0 && count < max) {
+            first[count] = i;
+            pl_label(r, &r->runs[i], keys, n, labels[count], 256);
+            group_of[i] = count++;
+        }
+    }
+    free(first);
+    return count;
+}
+
+/* ---- subtitle ---- */
+
+static bool varied(const pl_results *r, const char *key)
+{
+    const int k = pl_key(r, key);
+    if (k < 0)
+        return false;
+    for (int i = 1; i < r->n_runs; i++)
+        if (strcmp(r->runs[i].values[k], r->runs[0].values[k]))
+            return true;
+    return false;
+}
+
+static const char *cfg(const pl_results *r, const char *key)
+{
+    const char *v = nl_flat_get(&r->config, key);
+    return v ? v : "";
+}
+
+static void list_text(const char *flow, const char *sep, char *out, size_t size)
+{
+    size_t k = 0;
+    for (const char *p = flow; *p && k + 4 < size; p++) {
+        if (*p == '[' || *p == ']' || *p == ' ')
+            continue;
+        if (*p == ',') {
+            k += (size_t)snprintf(out + k, size - k, "%s", sep);
+            continue;
+        }
+        out[k++] = *p;
+    }
+    out[k] = '\0';
+}
+
+void pl_subtitle(const pl_results *r, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (!r->have_config) {
+        snprintf(buf, size, "%s", r->dir);
+        return;
+    }
+    char part[4][512];
+    memset(part, 0, sizeof part);
+    /* data */
+    const char *dataset = cfg(r, "data.dataset");
+    size_t used = 0;
+    if (!strcmp(dataset, "synthetic")) {
+        char shape[64];
+        list_text(cfg(r, "data.shape"), "x", shape, sizeof shape);
+        used += (size_t)snprintf(part[0] + used, sizeof part[0] - used, "synthetic data (%s, %s classes)",
+                                 shape, cfg(r, "data.classes"));
+    } else {
+        used += (size_t)snprintf(part[0] + used, sizeof part[0] - used, "%s", dataset);
+    }
+    if (!varied(r, "data.train_size") && pl_num(cfg(r, "data.train_size")) > 0)
+        snprintf(part[0] + used, sizeof part[0] - used, ", %s train", cfg(r, "data.train_size"));
+    /* model */
+    used = 0;
+    char arch[32];
+    nl_copy_string(arch, sizeof arch, cfg(r, "model.arch"));
+    for (char *c = arch; *c; c++)
+        *c = (char)toupper((unsigned char)*c);
+    used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, "%s", arch);
+    if (!varied(r, "model.widths")) {
+        char widths[128];
+        list_text(cfg(r, "model.widths"), "-", widths, sizeof widths);
+        used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, " %s", widths);
+    }
+    if (!varied(r, "model.activation"))
+        used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, " %s", cfg(r, "model.activation"));
+    if (!varied(r, "model.norm.type")) {
+        const char *norm = cfg(r, "model.norm.type");
+        if (!strcmp(norm, "none"))
+            used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, ", no norm");
+        else if (!strcmp(norm, "group") && !varied(r, "model.norm.groups"))
+            used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, ", group norm (%s groups)",
+                                     cfg(r, "model.norm.groups"));
+        else
+            used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, ", %s norm", norm);
+    }
+    if (!varied(r, "model.norm.placement") && strcmp(cfg(r, "model.norm.type"), "none"))
+        snprintf(part[1] + used, sizeof part[1] - used, " %s act", cfg(r, "model.norm.placement"));
+    /* training */
+    used = 0;
+    used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, "SGD");
+    if (!varied(r, "train.optimizer.lr"))
+        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, " lr %s", cfg(r, "train.optimizer.lr"));
+    if (!varied(r, "train.optimizer.momentum"))
+        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, ", momentum %s",
+                                 cfg(r, "train.optimizer.momentum"));
+    if (!varied(r, "train.optimizer.weight_decay") && pl_num(cfg(r, "train.optimizer.weight_decay")) > 0)
+        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, ", wd %s",
+                                 cfg(r, "train.optimizer.weight_decay"));
+    if (!varied(r, "train.schedule.type") && strcmp(cfg(r, "train.schedule.type"), "constant"))
+        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, ", %s schedule",
+                                 cfg(r, "train.schedule.type"));
+    if (!varied(r, "train.batch_size"))
+        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, ", batch %s", cfg(r, "train.batch_size"));
+    if (!varied(r, "train.epochs") && nl_flat_get(&r->config, "train.epochs"))
+        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, ", %s epochs", cfg(r, "train.epochs"));
+    else if (!varied(r, "train.steps") && nl_flat_get(&r->config, "train.steps"))
+        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, ", %s steps", cfg(r, "train.steps"));
+    /* seeds */
+    if (r->seed_key >= 0) {
+        const char *seeds[1024];
+        const int n = pl_distinct(r, r->seed_key, seeds, 1024);
+        snprintf(part[3], sizeof part[3], "%d seeds", n);
+    } else if (r->sweep) {
+        snprintf(part[3], sizeof part[3], "1 seed");
+    } else {
+        snprintf(part[3], sizeof part[3], "seed %s", cfg(r, "seed"));
+    }
+    /* one line when it fits, two otherwise */
+    const size_t total = strlen(part[0]) + strlen(part[1]) + strlen(part[2]) + strlen(part[3]);
+    snprintf(buf, size, "%s | %s%s%s | %s", part[0], part[1], total > 110 ? "\n" : " | ", part[2], part[3]);
+}
+
+const char *pl_color(const char *label, int index)
+{
+    static const struct {
+        const char *name, *color;
+    } norms[] = {{"none", "#7f7f7f"}, {"batch", "#1f77b4"}, {"layer", "#2ca02c"},
+                 {"group", "#ff7f0e"}, {"instance", "#9467bd"}};
+    for (size_t i = 0; i < sizeof norms / sizeof norms[0]; i++)
+        if (!strcmp(label, norms[i].name))
+            return norms[i].color;
+    static const char *const palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                          "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"};
+    return palette[index % 10];
+}

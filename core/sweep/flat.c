@@ -1,0 +1,359 @@
+#include "sweep/flat.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+void nl_flat_free(nl_flat *f)
+{
+    for (int i = 0; i < f->n; i++)
+        free(f->items[i].value);
+    free(f->items);
+    memset(f, 0, sizeof *f);
+}
+
+const char *nl_flat_get(const nl_flat *f, const char *key)
+{
+    for (int i = 0; i < f->n; i++)
+        if (strcmp(f->items[i].key, key) == 0)
+            return f->items[i].value;
+    return NULL;
+}
+
+nl_code nl_flat_set(nl_flat *f, const char *key, const char *value, nl_error *err)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < f->n; i++)
+        if (strcmp(f->items[i].key, key) == 0) {
+            free(f->items[i].value);
+            f->items[i].value = copy;
+            return NL_OK;
+        }
+    if (f->n == f->cap) {
+        int cap = f->cap ? 2 * f->cap : 64;
+        nl_flat_entry *p = realloc(f->items, (size_t)cap * sizeof *p);
+        if (!p) {
+            free(copy);
+            return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        }
+        f->items = p;
+        f->cap = cap;
+    }
+    nl_copy_string(f->items[f->n].key, sizeof f->items[f->n].key, key);
+    f->items[f->n].value = copy;
+    f->n++;
+    return NL_OK;
+}
+
+static void remove_under(nl_flat *f, const char *key)
+{
+    const size_t len = strlen(key);
+    int out = 0;
+    for (int i = 0; i < f->n; i++) {
+        const char *k = f->items[i].key;
+        if (strcmp(k, key) == 0 || (strncmp(k, key, len) == 0 && k[len] == '.')) {
+            free(f->items[i].value);
+            continue;
+        }
+        f->items[out++] = f->items[i];
+    }
+    f->n = out;
+}
+
+/* ---- YAML text ---- */
+
+static bool plain_needs_quotes(const char *s)
+{
+    /* a plain scalar that would not read back as the same plain scalar */
+    return !s[0] || strpbrk(s, ",[]{}#:\"'\n") != NULL || isspace((unsigned char)s[0]);
+}
+
+static void quoted(nl_buf *b, const char *s)
+{
+    nl_buf_printf(b, "\"");
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            nl_buf_printf(b, "\\%c", *s);
+        else if (*s == '\n')
+            nl_buf_printf(b, "\\n");
+        else if ((unsigned char)*s < 0x20)
+            nl_buf_printf(b, "\\x%02x", (unsigned char)*s);
+        else
+            nl_buf_printf(b, "%c", *s);
+    }
+    nl_buf_printf(b, "\"");
+}
+
+void nl_yaml_flow_text(yaml_document_t *doc, yaml_node_t *n, nl_buf *b)
+{
+    if (!n) {
+        nl_buf_printf(b, "null");
+        return;
+    }
+    switch (n->type) {
+    case YAML_SCALAR_NODE: {
+        const char *s = (const char *)n->data.scalar.value;
+        if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !plain_needs_quotes(s))
+            nl_buf_printf(b, "%s", s);
+        else if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !s[0])
+            nl_buf_printf(b, "null");
+        else
+            quoted(b, s);
+        break;
+    }
+    case YAML_SEQUENCE_NODE: {
+        nl_buf_printf(b, "[");
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+            if (it != n->data.sequence.items.start)
+                nl_buf_printf(b, ", ");
+            nl_yaml_flow_text(doc, yaml_document_get_node(doc, *it), b);
+        }
+        nl_buf_printf(b, "]");
+        break;
+    }
+    case YAML_MAPPING_NODE: {
+        nl_buf_printf(b, "{");
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+            if (p != n->data.mapping.pairs.start)
+                nl_buf_printf(b, ", ");
+            nl_yaml_flow_text(doc, yaml_document_get_node(doc, p->key), b);
+            nl_buf_printf(b, ": ");
+            nl_yaml_flow_text(doc, yaml_document_get_node(doc, p->value), b);
+        }
+        nl_buf_printf(b, "}");
+        break;
+    }
+    default:
+        nl_buf_printf(b, "null");
+    }
+}
+
+const char *nl_unquote(const char *text, char *buf, size_t size)
+{
+    size_t len = strlen(text);
+    if (len >= 2 && ((text[0] == '"' && text[len - 1] == '"') || (text[0] == '\'' && text[len - 1] == '\''))) {
+        size_t k = 0;
+        for (size_t i = 1; i + 1 < len && k + 1 < size; i++) {
+            if (text[0] == '"' && text[i] == '\\' && i + 2 < len)
+                i++;
+            buf[k++] = text[i];
+        }
+        buf[k] = '\0';
+        return buf;
+    }
+    nl_copy_string(buf, size, text);
+    return buf;
+}
+
+/* ---- flattening ---- */
+
+static nl_code flatten(yaml_document_t *doc, yaml_node_t *n, const char *prefix, nl_flat *out,
+                       nl_error *err)
+{
+    if (n->type == YAML_MAPPING_NODE && prefix[0] == '\0' && n->data.mapping.pairs.start == n->data.mapping.pairs.top)
+        return NL_OK;
+    if (n->type != YAML_MAPPING_NODE) {
+        nl_buf b = {0};
+        if (n->type == YAML_SCALAR_NODE)
+            nl_buf_printf(&b, "%s", (const char *)n->data.scalar.value);
+        else
+            nl_yaml_flow_text(doc, n, &b);
+        if (b.failed) {
+            nl_buf_free(&b);
+            return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        }
+        nl_code rc = nl_flat_set(out, prefix, b.data ? b.data : "", err);
+        nl_buf_free(&b);
+        return rc;
+    }
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(doc, p->value);
+        if (!k || k->type != YAML_SCALAR_NODE || !v)
+            continue;
+        char key[96];
+        snprintf(key, sizeof key, "%s%s%s", prefix, prefix[0] ? "." : "", (const char *)k->data.scalar.value);
+        nl_code rc = flatten(doc, v, key, out, err);
+        if (rc)
+            return rc;
+    }
+    return NL_OK;
+}
+
+static nl_code load_doc(const char *text, const char *source, yaml_document_t *doc, nl_error *err)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+    if (!yaml_parser_load(&parser, doc)) {
+        nl_fail(err, NL_ERR_CONFIG, "%s:%zu:%zu: %s", source, parser.problem_mark.line + 1,
+                parser.problem_mark.column + 1, parser.problem ? parser.problem : "YAML error");
+        yaml_parser_delete(&parser);
+        return NL_ERR_CONFIG;
+    }
+    yaml_parser_delete(&parser);
+    return NL_OK;
+}
+
+nl_code nl_flat_from_yaml(const char *text, const char *source, nl_flat *out, nl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    yaml_document_t doc;
+    nl_code rc = load_doc(text, source, &doc, err);
+    if (rc)
+        return rc;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (root && root->type == YAML_MAPPING_NODE)
+        rc = flatten(&doc, root, "", out, err);
+    else if (root)
+        rc = nl_fail(err, NL_ERR_CONFIG, "%s: expected a mapping at the top", source);
+    yaml_document_delete(&doc);
+    if (rc)
+        nl_flat_free(out);
+    return rc;
+}
+
+nl_code nl_flat_overlay(nl_flat *f, const char *key, const char *value, nl_error *err)
+{
+    remove_under(f, key);
+    yaml_document_t doc;
+    nl_code rc = load_doc(value, key, &doc, err);
+    if (rc)
+        return rc;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root)
+        rc = nl_flat_set(f, key, "", err);
+    else
+        rc = flatten(&doc, root, key, f, err);
+    yaml_document_delete(&doc);
+    return rc;
+}
+
+nl_code nl_flat_from_config(const nl_config *cfg, nl_flat *out, char **text_out, nl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    nl_code rc = nl_config_write(cfg, mem, err);
+    fclose(mem);
+    if (rc == NL_OK)
+        rc = nl_flat_from_yaml(text, "resolved config", out, err);
+    if (rc == NL_OK && text_out)
+        *text_out = text;
+    else
+        free(text);
+    return rc;
+}
+
+/* ---- comparing values ---- */
+
+static bool number(const char *s, double *out)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    if (!*s)
+        return false;
+    char *end;
+    double v = strtod(s, &end);
+    while (isspace((unsigned char)*end))
+        end++;
+    if (end == s || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool scalars_equal(const char *a, const char *b)
+{
+    char ua[512], ub[512];
+    nl_unquote(a, ua, sizeof ua);
+    nl_unquote(b, ub, sizeof ub);
+    double x, y;
+    if (number(ua, &x) && number(ub, &y)) {
+        if (x == y)
+            return true;
+        const double scale = fmax(fabs(x), fabs(y));
+        return fabs(x - y) <= 1e-6 * scale;
+    }
+    const char *bools[] = {"true", "false", "null"};
+    for (int i = 0; i < 3; i++)
+        if (!strcasecmp(ua, bools[i]) || !strcasecmp(ub, bools[i]))
+            return strcasecmp(ua, ub) == 0;
+    return strcmp(ua, ub) == 0;
+}
+
+/* the next top-level item of a flow list's inside; returns its length */
+static size_t item_length(const char *s)
+{
+    int depth = 0;
+    bool in_quote = false;
+    size_t i = 0;
+    for (; s[i]; i++) {
+        const char c = s[i];
+        if (in_quote) {
+            if (c == '\\' && s[i + 1])
+                i++;
+            else if (c == '"')
+                in_quote = false;
+        } else if (c == '"') {
+            in_quote = true;
+        } else if (c == '[' || c == '{') {
+            depth++;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        } else if (c == ',' && depth == 0) {
+            break;
+        }
+    }
+    return i;
+}
+
+static void trim(const char *s, size_t len, char *out, size_t size)
+{
+    while (len && isspace((unsigned char)*s)) {
+        s++;
+        len--;
+    }
+    while (len && isspace((unsigned char)s[len - 1]))
+        len--;
+    if (len >= size)
+        len = size - 1;
+    memcpy(out, s, len);
+    out[len] = '\0';
+}
+
+bool nl_values_equal(const char *a, const char *b)
+{
+    char ta[2048], tb[2048];
+    trim(a, strlen(a), ta, sizeof ta);
+    trim(b, strlen(b), tb, sizeof tb);
+    const size_t la = strlen(ta), lb = strlen(tb);
+    const bool list_a = la >= 2 && ta[0] == '[' && ta[la - 1] == ']';
+    const bool list_b = lb >= 2 && tb[0] == '[' && tb[lb - 1] == ']';
+    if (list_a != list_b)
+        return false;
+    if (!list_a)
+        return scalars_equal(ta, tb);
+    ta[la - 1] = tb[lb - 1] = '\0';
+    const char *pa = ta + 1, *pb = tb + 1;
+    for (;;) {
+        char ia[1024], ib[1024];
+        const size_t na = item_length(pa), nb = item_length(pb);
+        trim(pa, na, ia, sizeof ia);
+        trim(pb, nb, ib, sizeof ib);
+        if (!nl_values_equal(ia, ib))
+            return false;
+        if (!pa[na] || !pb[nb])
+            return !pa[na] && !pb[nb];
+        pa += na + 1;
+        pb += nb + 1;
+    }
+}

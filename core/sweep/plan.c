@@ -1,0 +1,595 @@
+/* The plan: the grid expanded in file order (the first key varies slowest),
+ * each combination's config loaded through the config module (base, then
+ * set, then the grid values, then the derived values, then the run's name),
+ * exclusions matched against the resolved config, run directory names made
+ * from the varied values. */
+#include <ctype.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "sweep/flat.h"
+#include "sweep/sweep.h"
+
+#define MAX_DIR_NAME 120
+
+/* the last `k` dotted components of key */
+static const char *suffix(const char *key, int k)
+{
+    const char *p = key + strlen(key);
+    while (p > key) {
+        if (p[-1] == '.' && --k == 0)
+            return p;
+        p--;
+    }
+    return key;
+}
+
+/* a value as a directory-name fragment: [A-Za-z0-9._-], other runs of
+ * characters become one '-' */
+static void sanitize(const char *value, char *out, size_t size)
+{
+    char plain[512];
+    nl_unquote(value, plain, sizeof plain);
+    size_t k = 0;
+    bool dash = false;
+    for (const char *p = plain; *p && k + 2 < size; p++) {
+        const char c = *p;
+        if (isalnum((unsigned char)c) || c == '.' || c == '_' || c == '-') {
+            if (dash && k > 0)
+                out[k++] = '-';
+            dash = false;
+            out[k++] = c == '_' ? '_' : c;
+        } else {
+            dash = true;
+        }
+    }
+    out[k] = '\0';
+    if (!k)
+        snprintf(out, size, "x");
+}
+
+static uint32_t fnv1a(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* labels[a][v]: "key-value" for each value of each axis */
+static nl_code make_labels(const nl_experiment *e, char ****labels_out, nl_error *err)
+{
+    char ***labels = calloc((size_t)e->n_axes, sizeof *labels);
+    if (!labels)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    *labels_out = labels;
+    for (int a = 0; a < e->n_axes; a++) {
+        const nl_sweep_axis *ax = &e->axes[a];
+        /* the shortest key suffix no other axis shares */
+        int k = 1;
+        for (;; k++) {
+            bool clash = false;
+            for (int b = 0; b < e->n_axes; b++)
+                if (b != a && !strcmp(suffix(e->axes[b].key, k), suffix(ax->key, k)))
+                    clash = true;
+            if (!clash || suffix(ax->key, k) == ax->key)
+                break;
+        }
+        char keypart[96];
+        sanitize(suffix(ax->key, k), keypart, sizeof keypart);
+        labels[a] = calloc((size_t)ax->n, sizeof *labels[a]);
+        if (!labels[a])
+            return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        for (int v = 0; v < ax->n; v++) {
+            char value[200];
+            sanitize(ax->values[v], value, sizeof value);
+            labels[a][v] = malloc(320);
+            if (!labels[a][v])
+                return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+            snprintf(labels[a][v], 320, "%s-%s", keypart, value);
+        }
+        /* two values that read the same once sanitized get their position */
+        for (int v = 0; v < ax->n; v++) {
+            bool clash = false;
+            for (int w = 0; w < ax->n; w++) {
+                char x[200], y[200];
+                sanitize(ax->values[v], x, sizeof x);
+                sanitize(ax->values[w], y, sizeof y);
+                clash |= w != v && !strcmp(x, y);
+            }
+            if (clash) {
+                char value[200];
+                sanitize(ax->values[v], value, sizeof value);
+                snprintf(labels[a][v], 320, "%s-%s-v%d", keypart, value, v + 1);
+            }
+        }
+    }
+    return NL_OK;
+}
+
+static void free_labels(const nl_experiment *e, char ***labels)
+{
+    if (!labels)
+        return;
+    for (int a = 0; a < e->n_axes; a++) {
+        if (labels[a])
+            for (int v = 0; v < e->axes[a].n; v++)
+                free(labels[a][v]);
+        free(labels[a]);
+    }
+    free(labels);
+}
+
+static void dir_name(const nl_experiment *e, char ***labels, const int *choice, char *out, size_t size)
+{
+    char full[4096];
+    size_t used = 0;
+    full[0] = '\0';
+    for (int a = 0; a < e->n_axes && used < sizeof full - 1; a++)
+        used += (size_t)snprintf(full + used, sizeof full - used, "%s%s", a ? "_" : "",
+                                 labels[a][choice[a]]);
+    if (strlen(full) <= MAX_DIR_NAME) {
+        nl_copy_string(out, size, full);
+        return;
+    }
+    snprintf(out, size, "%.*s-%08x", MAX_DIR_NAME - 9, full, fnv1a(full));
+}
+
+/* ---- loading one combination ---- */
+
+typedef struct {
+    const nl_experiment *e;
+    nl_config *cfg;
+    const char **overrides;
+    nl_sweep_pos *override_pos; /* where each override was written (line 0: nowhere) */
+    char **override_keys;
+    int n;
+    char (*texts)[1200];
+} override_list;
+
+static nl_code load(const nl_experiment *e, const override_list *o, int n, nl_config *cfg, nl_error *err)
+{
+    if (e->base_text)
+        return nl_config_load_string(e->base_text, e->path, o->overrides, n, cfg, err);
+    return nl_config_load(e->base_path, o->overrides, n, cfg, err);
+}
+
+static nl_code format_derived(const nl_sweep_derived *d, const nl_flat *flat, char *out, size_t size,
+                              char *why, size_t why_size)
+{
+    const char *x = nl_flat_get(flat, d->scale_with);
+    char plain[128];
+    double v = NAN;
+    if (x) {
+        nl_unquote(x, plain, sizeof plain);
+        char *end;
+        v = strtod(plain, &end);
+        if (end == plain || *end)
+            v = NAN;
+    }
+    if (!x || !isfinite(v)) {
+        snprintf(why, why_size, "derived %s: scale_with %s is %s%s%s, not a number", d->key,
+                 d->scale_with, x ? "'" : "not set", x ? x : "", x ? "'" : "");
+        return NL_ERR_CONFIG;
+    }
+    const double value = d->base_value * pow(v / d->base_at, d->power);
+    if (!isfinite(value)) {
+        snprintf(why, why_size, "derived %s: %g * (%g / %g)^%g is not a finite number", d->key,
+                 d->base_value, v, d->base_at, d->power);
+        return NL_ERR_CONFIG;
+    }
+    if (d->round)
+        snprintf(out, size, "%.0f", round(value));
+    else
+        snprintf(out, size, "%.7g", value);
+    return NL_OK;
+}
+
+static bool entry_matches(const nl_sweep_exclusion *x, const nl_flat *flat)
+{
+    for (int i = 0; i < x->n; i++) {
+        nl_flat want = {0};
+        nl_error err = {0};
+        if (nl_flat_overlay(&want, x->items[i].key, x->items[i].value, &err) != NL_OK) {
+            nl_flat_free(&want);
+            return false;
+        }
+        bool ok = want.n > 0;
+        for (int j = 0; j < want.n && ok; j++) {
+            const char *have = nl_flat_get(flat, want.items[j].key);
+            ok = have && nl_values_equal(have, want.items[j].value);
+        }
+        nl_flat_free(&want);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* the config a combination would have, as far as it can be known without
+ * loading it: defaults, the base as written, the overrides */
+static nl_code fallback_flat(const nl_flat *base, const override_list *o, int n, nl_flat *out,
+                             nl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < base->n; i++)
+        if (nl_flat_set(out, base->items[i].key, base->items[i].value, err))
+            return err->code;
+    for (int i = 0; i < n; i++) {
+        const char *eq = strchr(o->overrides[i], '=');
+        nl_error ignored = {0};
+        nl_flat_overlay(out, o->override_keys[i], eq + 1, &ignored);
+    }
+    return NL_OK;
+}
+
+static nl_code base_flat(const nl_experiment *e, nl_flat *out, nl_error *err)
+{
+    nl_config *defaults = malloc(sizeof *defaults);
+    if (!defaults)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    nl_config_defaults(defaults);
+    nl_code rc = nl_flat_from_config(defaults, out, NULL, err);
+    free(defaults);
+    if (rc)
+        return rc;
+    char *text = NULL;
+    if (!e->base_text && (rc = nl_read_file(e->base_path, &text, NULL, err)))
+        return rc;
+    nl_flat written = {0};
+    nl_error ignored = {0};
+    if (nl_flat_from_yaml(e->base_text ? e->base_text : text, e->path, &written, &ignored) == NL_OK)
+        for (int i = 0; i < written.n && !rc; i++)
+            rc = nl_flat_set(out, written.items[i].key, written.items[i].value, err);
+    nl_flat_free(&written);
+    free(text);
+    return rc;
+}
+
+static void add_warning(nl_sweep_plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_warning(nl_sweep_plan *p, const char *fmt, ...)
+{
+    if (p->n_warnings >= NL_SWEEP_MAX_WARNINGS)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->warnings[p->n_warnings++], sizeof p->warnings[0], fmt, ap);
+    va_end(ap);
+}
+
+/* "model.norm.type=batch seed=1" */
+static void combo_label(const nl_experiment *e, const int *choice, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int a = 0; a < e->n_axes && used < size - 1; a++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s=%s", a ? " " : "", e->axes[a].key,
+                                 e->axes[a].values[choice[a]]);
+}
+
+/* the message of a run whose config does not load: where the override that
+ * caused it was written, which run, the config module's message */
+static nl_code run_error(const nl_experiment *e, const override_list *o, int n, const char *dir,
+                         const char *label, nl_error *err)
+{
+    int at = -1;
+    for (int i = 0; i < n && err->key[0]; i++) {
+        const char *k = o->override_keys[i];
+        const size_t len = strlen(k);
+        if (o->override_pos[i].line && (!strcmp(k, err->key) || (!strncmp(err->key, k, len) && err->key[len] == '.')))
+            at = i;
+    }
+    if (at >= 0)
+        nl_error_prefix(err, "%s:%d:%d: run %s (%s): ", e->path, o->override_pos[at].line,
+                        o->override_pos[at].column, dir, label);
+    else
+        nl_error_prefix(err, "%s: run %s (%s): ", e->path, dir, label);
+    err->code = NL_ERR_CONFIG;
+    return NL_ERR_CONFIG;
+}
+
+nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    long combos = 1;
+    for (int a = 0; a < e->n_axes; a++) {
+        combos *= e->axes[a].n;
+        if (combos > NL_SWEEP_MAX_COMBOS)
+            return nl_fail(err, NL_ERR_CONFIG, "%s: the grid has more than %ld combinations", e->path,
+                           NL_SWEEP_MAX_COMBOS);
+    }
+    out->n_combos = combos;
+    out->n_columns = e->n_axes + e->n_derived;
+    out->columns = calloc((size_t)out->n_columns + 1, sizeof *out->columns);
+    out->runs = calloc((size_t)combos + 1, sizeof *out->runs);
+    if (!out->columns || !out->runs)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (int a = 0; a < e->n_axes; a++)
+        nl_copy_string(out->columns[a], sizeof out->columns[a], e->axes[a].key);
+    for (int d = 0; d < e->n_derived; d++)
+        nl_copy_string(out->columns[e->n_axes + d], sizeof out->columns[0], e->derived[d].key);
+
+    const int max_overrides = e->n_sets + e->n_axes + e->n_derived + 1;
+    override_list o = {.e = e};
+    o.overrides = calloc((size_t)max_overrides, sizeof *o.overrides);
+    o.override_pos = calloc((size_t)max_overrides, sizeof *o.override_pos);
+    o.override_keys = calloc((size_t)max_overrides, sizeof *o.override_keys);
+    o.texts = calloc((size_t)max_overrides, sizeof *o.texts);
+    nl_config *cfg = malloc(sizeof *cfg);
+    int *choice = calloc((size_t)e->n_axes + 1, sizeof *choice);
+    char ***labels = NULL;
+    nl_flat base = {0};
+    nl_code rc = NL_OK;
+    if (!o.overrides || !o.override_pos || !o.override_keys || !o.texts || !cfg || !choice) {
+        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = make_labels(e, &labels, err)) || (rc = base_flat(e, &base, err)))
+        goto done;
+
+    for (long c = 0; c < combos; c++) {
+        long rest = c;
+        for (int a = e->n_axes - 1; a >= 0; a--) {
+            choice[a] = (int)(rest % e->axes[a].n);
+            rest /= e->axes[a].n;
+        }
+        char dir[160], label[1024];
+        dir_name(e, labels, choice, dir, sizeof dir);
+        combo_label(e, choice, label, sizeof label);
+        int n = 0;
+        for (int i = 0; i < e->n_sets; i++, n++) {
+            snprintf(o.texts[n], sizeof o.texts[n], "%s=%s", e->sets[i].key, e->sets[i].value);
+            o.override_keys[n] = (char *)e->sets[i].key;
+            o.override_pos[n] = e->sets[i].value_pos;
+        }
+        for (int a = 0; a < e->n_axes; a++, n++) {
+            snprintf(o.texts[n], sizeof o.texts[n], "%s=%s", e->axes[a].key, e->axes[a].values[choice[a]]);
+            o.override_keys[n] = (char *)e->axes[a].key;
+            o.override_pos[n] = e->axes[a].value_pos[choice[a]];
+        }
+        snprintf(o.texts[n], sizeof o.texts[n], "name=\"%s\"", dir);
+        o.override_keys[n] = "name";
+        o.override_pos[n] = (nl_sweep_pos){0, 0};
+        n++;
+        for (int i = 0; i < n; i++)
+            o.overrides[i] = o.texts[i];
+
+        /* the grid (and set) values first: the derived values read them */
+        nl_error load_err = {0};
+        nl_flat flat = {0};
+        char derived[NL_SWEEP_MAX_DERIVED][48];
+        char derived_why[512] = "";
+        const int n_before_derived = n;
+        bool loaded = false;
+        if (e->n_derived) {
+            if (load(e, &o, n, cfg, &load_err) == NL_OK)
+                rc = nl_flat_from_config(cfg, &flat, NULL, err);
+            else
+                rc = fallback_flat(&base, &o, n, &flat, err);
+            if (rc)
+                goto done;
+            for (int d = 0; d < e->n_derived && !derived_why[0]; d++) {
+                if (format_derived(&e->derived[d], &flat, derived[d], sizeof derived[d], derived_why,
+                                   sizeof derived_why) != NL_OK)
+                    break;
+                snprintf(o.texts[n], sizeof o.texts[n], "%s=%s", e->derived[d].key, derived[d]);
+                o.overrides[n] = o.texts[n];
+                o.override_keys[n] = (char *)e->derived[d].key;
+                o.override_pos[n] = e->derived[d].pos;
+                n++;
+            }
+            nl_flat_free(&flat);
+        }
+        if (!derived_why[0]) {
+            nl_error_clear(&load_err);
+            char *text = NULL;
+            if (load(e, &o, n, cfg, &load_err) == NL_OK) {
+                if ((rc = nl_flat_from_config(cfg, &flat, &text, err)))
+                    goto done;
+                loaded = true;
+                out->runs[out->n_runs].config_text = text;
+            } else if ((rc = fallback_flat(&base, &o, n, &flat, err))) {
+                goto done;
+            }
+        } else if ((rc = fallback_flat(&base, &o, n_before_derived, &flat, err))) {
+            goto done;
+        }
+
+        int excluded_by = -1;
+        for (int x = 0; x < e->n_excludes && excluded_by < 0; x++)
+            if (entry_matches(&e->excludes[x], &flat))
+                excluded_by = x;
+        nl_flat_free(&flat);
+        if (excluded_by >= 0) {
+            free(out->runs[out->n_runs].config_text);
+            out->runs[out->n_runs].config_text = NULL;
+            nl_sweep_excluded *grown = realloc(out->excluded, (size_t)(out->n_excluded + 1) * sizeof *grown);
+            if (!grown) {
+                rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+                goto done;
+            }
+            out->excluded = grown;
+            nl_sweep_excluded *x = &out->excluded[out->n_excluded++];
+            x->combo = c;
+            x->exclusion = excluded_by;
+            nl_copy_string(x->label, sizeof x->label, label);
+            continue;
+        }
+        if (derived_why[0]) {
+            int d = 0;
+            while (d < e->n_derived && strncmp(derived_why + 8, e->derived[d].key, strlen(e->derived[d].key)))
+                d++;
+            const nl_sweep_pos at = d < e->n_derived ? e->derived[d].pos : (nl_sweep_pos){0, 0};
+            rc = nl_fail(err, NL_ERR_CONFIG, "%s:%d:%d: run %s (%s): %s", e->path, at.line, at.column,
+                         dir, label, derived_why);
+            goto done;
+        }
+        if (!loaded) {
+            *err = load_err;
+            rc = run_error(e, &o, n, dir, label, err);
+            goto done;
+        }
+        nl_sweep_run *r = &out->runs[out->n_runs];
+        r->index = out->n_runs;
+        r->combo = c;
+        nl_copy_string(r->dir, sizeof r->dir, dir);
+        r->choice = malloc((size_t)(e->n_axes + 1) * sizeof *r->choice);
+        r->derived = calloc((size_t)e->n_derived + 1, sizeof *r->derived);
+        if (!r->choice || !r->derived) {
+            rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+            out->n_runs++;
+            goto done;
+        }
+        memcpy(r->choice, choice, (size_t)e->n_axes * sizeof *choice);
+        for (int d = 0; d < e->n_derived; d++)
+            if (!(r->derived[d] = strdup(derived[d]))) {
+                rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+                out->n_runs++;
+                goto done;
+            }
+        out->n_runs++;
+    }
+    if (out->n_runs == 0) {
+        rc = nl_fail(err, NL_ERR_CONFIG, "%s: every one of the %ld combinations is excluded; nothing "
+                     "to run", e->path, combos);
+        goto done;
+    }
+    /* names made unique (truncated names could meet) */
+    for (int i = 0; i < out->n_runs; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(out->runs[i].dir, out->runs[j].dir)) {
+                char tail[16];
+                snprintf(tail, sizeof tail, "-%d", i);
+                out->runs[i].dir[sizeof out->runs[i].dir - strlen(tail) - 1] = '\0';
+                strcat(out->runs[i].dir, tail);
+            }
+    for (int x = 0; x < e->n_excludes; x++) {
+        int matched = 0;
+        for (int i = 0; i < out->n_excluded; i++)
+            matched += out->excluded[i].exclusion == x;
+        if (matched == 0) {
+            char what[512] = "";
+            size_t used = 0;
+            for (int i = 0; i < e->excludes[x].n && used < sizeof what - 1; i++)
+                used += (size_t)snprintf(what + used, sizeof what - used, "%s%s: %s", i ? ", " : "",
+                                         e->excludes[x].items[i].key, e->excludes[x].items[i].value);
+            add_warning(out, "%s:%d:%d: exclude {%s} matches no run (a misspelled value?)", e->path,
+                        e->excludes[x].pos.line, e->excludes[x].pos.column, what);
+        }
+    }
+done:
+    free(o.overrides);
+    free(o.override_pos);
+    free(o.override_keys);
+    free(o.texts);
+    free(cfg);
+    free(choice);
+    free_labels(e, labels);
+    nl_flat_free(&base);
+    if (rc)
+        nl_sweep_plan_free(out);
+    return rc;
+}
+
+void nl_sweep_plan_free(nl_sweep_plan *p)
+{
+    for (int i = 0; i < p->n_runs; i++) {
+        free(p->runs[i].choice);
+        if (p->runs[i].derived)
+            for (int d = 0; p->runs[i].derived[d]; d++)
+                free(p->runs[i].derived[d]);
+        free(p->runs[i].derived);
+        free(p->runs[i].config_text);
+    }
+    /* a run being built when an error struck */
+    if (p->runs)
+        free(p->runs[p->n_runs].config_text);
+    free(p->runs);
+    free(p->excluded);
+    free(p->columns);
+    memset(p, 0, sizeof *p);
+}
+
+const char *nl_sweep_run_value(const nl_experiment *e, const nl_sweep_plan *p, const nl_sweep_run *r,
+                               int column)
+{
+    (void)p;
+    if (column < e->n_axes)
+        return e->axes[column].values[r->choice[column]];
+    return r->derived[column - e->n_axes];
+}
+
+void nl_sweep_run_overrides(const nl_experiment *e, const nl_sweep_plan *p, const nl_sweep_run *r,
+                            char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int c = 0; c < p->n_columns && used < size - 1; c++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s=%s", c ? " " : "", p->columns[c],
+                                 nl_sweep_run_value(e, p, r, c));
+}
+
+nl_code nl_shard_parse(const char *text, nl_shard *out, nl_error *err)
+{
+    char *end;
+    long i = strtol(text, &end, 10);
+    if (end == text || *end != '/')
+        return nl_fail(err, NL_ERR_USAGE, "--shard: '%s' is not I/N (e.g. --shard 2/4)", text);
+    const char *q = end + 1;
+    long n = strtol(q, &end, 10);
+    if (end == q || *end)
+        return nl_fail(err, NL_ERR_USAGE, "--shard: '%s' is not I/N (e.g. --shard 2/4)", text);
+    if (n < 1 || n > 100000)
+        return nl_fail(err, NL_ERR_USAGE, "--shard %s: N must be between 1 and 100000", text);
+    if (i < 1 || i > n)
+        return nl_fail(err, NL_ERR_USAGE, "--shard %s: I must be between 1 and N (%ld)", text, n);
+    out->index = (int)i;
+    out->count = (int)n;
+    return NL_OK;
+}
+
+int nl_sweep_config_diff(const char *saved_path, const char *wanted_text, char *diff, size_t size)
+{
+    diff[0] = '\0';
+    nl_config *cfg = malloc(sizeof *cfg);
+    if (!cfg)
+        return -1;
+    nl_error err = {0};
+    nl_flat saved = {0}, wanted = {0};
+    int count = -1;
+    if (nl_config_load(saved_path, NULL, 0, cfg, &err) != NL_OK ||
+        nl_flat_from_config(cfg, &saved, NULL, &err) != NL_OK ||
+        nl_flat_from_yaml(wanted_text, "wanted", &wanted, &err) != NL_OK) {
+        snprintf(diff, size, "%s", err.msg);
+        goto done;
+    }
+    count = 0;
+    size_t used = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        const nl_flat *a = pass ? &saved : &wanted, *b = pass ? &wanted : &saved;
+        for (int i = 0; i < a->n; i++) {
+            const char *key = a->items[i].key;
+            if (!strcmp(key, "threads") || !strcmp(key, "name"))
+                continue;
+            const char *other = nl_flat_get(b, key);
+            if (pass == 1 && other)
+                continue; /* compared in the first pass */
+            if (other && nl_values_equal(other, a->items[i].value))
+                continue;
+            const char *old = pass ? a->items[i].value : other;
+            const char *now = pass ? other : a->items[i].value;
+            count++;
+            if (used < size - 1)
+                used += (size_t)snprintf(diff + used, size - used, "%s%s: %s -> %s", count > 1 ? "; " : "",
+                                         key, old ? old : "(not set)", now ? now : "(not set)");
+        }
+    }
+done:
+    nl_flat_free(&saved);
+    nl_flat_free(&wanted);
+    free(cfg);
+    return count;
+}

@@ -1,0 +1,138 @@
+/* summary.csv: one row per run of the plan, rebuilt from the run
+ * directories' summary.json files (the source of truth) and replaced
+ * atomically, so a reader (or a kill -9) never sees half of it. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sweep/flat.h"
+#include "sweep/sweep.h"
+#include "train/run.h"
+
+const char *const nl_sweep_metric_names[NL_SWEEP_N_METRICS] = {
+    "final_test_loss",  "final_test_accuracy",           "final_test_error",
+    "best_test_accuracy", "final_train_loss",            "final_test_trainmode_accuracy",
+    "steps",            "wall_s",                        "samples_per_s",
+};
+
+const char *nl_sweep_state_name(nl_sweep_state s)
+{
+    switch (s) {
+    case NL_SWEEP_OK:
+        return "ok";
+    case NL_SWEEP_DIVERGED:
+        return "diverged";
+    case NL_SWEEP_FAILED:
+        return "failed";
+    default:
+        return "pending";
+    }
+}
+
+void nl_sweep_read_result(const char *run_dir, nl_sweep_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->state = NL_SWEEP_PENDING;
+    out->wall_s = NAN;
+    char path[1200], *json = NULL, value[256];
+    nl_path_join(path, sizeof path, run_dir, "summary.json");
+    nl_error err = {0};
+    if (nl_read_file(path, &json, NULL, &err) != NL_OK)
+        return;
+    if (nl_json_flat_get(json, "status", value, sizeof value)) {
+        if (!strcmp(value, "ok"))
+            out->state = NL_SWEEP_OK;
+        else if (!strcmp(value, "diverged"))
+            out->state = NL_SWEEP_DIVERGED;
+        else if (!strcmp(value, "failed"))
+            out->state = NL_SWEEP_FAILED;
+    }
+    nl_json_flat_get(json, "started_at", out->started_at, sizeof out->started_at);
+    nl_json_flat_get(json, "reason", out->reason, sizeof out->reason);
+    if (out->state == NL_SWEEP_PENDING) {
+        free(json);
+        return;
+    }
+    for (int m = 0; m < NL_SWEEP_N_METRICS; m++) {
+        const char *name = nl_sweep_metric_names[m];
+        if (!strcmp(name, "final_test_error")) {
+            if (nl_json_flat_get(json, "final_test_accuracy", value, sizeof value) && strcmp(value, "null")) {
+                char *end;
+                const double acc = strtod(value, &end);
+                if (end != value && !*end)
+                    nl_fmt_float(out->metrics[m], sizeof out->metrics[m], 1.0 - acc);
+            }
+            continue;
+        }
+        if (nl_json_flat_get(json, name, value, sizeof value) && strcmp(value, "null"))
+            nl_copy_string(out->metrics[m], sizeof out->metrics[m], value);
+        if (!strcmp(name, "wall_s") && out->metrics[m][0])
+            out->wall_s = atof(out->metrics[m]);
+    }
+    free(json);
+}
+
+static void csv_field(nl_buf *b, const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        nl_buf_printf(b, "%s", s);
+        return;
+    }
+    nl_buf_printf(b, "\"");
+    for (; *s; s++) {
+        if (*s == '"')
+            nl_buf_printf(b, "\"\"");
+        else
+            nl_buf_printf(b, "%c", *s);
+    }
+    nl_buf_printf(b, "\"");
+}
+
+nl_code nl_sweep_summary_text(const nl_experiment *e, const nl_sweep_plan *p,
+                              const nl_sweep_result *results, nl_buf *b, nl_error *err)
+{
+    memset(b, 0, sizeof *b);
+    nl_buf_printf(b, "run");
+    for (int c = 0; c < p->n_columns; c++) {
+        nl_buf_printf(b, ",");
+        csv_field(b, p->columns[c]);
+    }
+    nl_buf_printf(b, ",status");
+    for (int m = 0; m < NL_SWEEP_N_METRICS; m++)
+        nl_buf_printf(b, ",%s", nl_sweep_metric_names[m]);
+    nl_buf_printf(b, "\n");
+    for (int i = 0; i < p->n_runs; i++) {
+        const nl_sweep_run *r = &p->runs[i];
+        csv_field(b, r->dir);
+        for (int c = 0; c < p->n_columns; c++) {
+            char plain[1024];
+            nl_buf_printf(b, ",");
+            csv_field(b, nl_unquote(nl_sweep_run_value(e, p, r, c), plain, sizeof plain));
+        }
+        nl_buf_printf(b, ",%s", nl_sweep_state_name(results[i].state));
+        for (int m = 0; m < NL_SWEEP_N_METRICS; m++) {
+            nl_buf_printf(b, ",");
+            csv_field(b, results[i].metrics[m]);
+        }
+        nl_buf_printf(b, "\n");
+    }
+    if (b->failed) {
+        nl_buf_free(b);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory writing summary.csv");
+    }
+    return NL_OK;
+}
+
+nl_code nl_sweep_write_summary(const nl_experiment *e, const nl_sweep_plan *p,
+                               const nl_sweep_result *results, const char *sweep_dir, nl_error *err)
+{
+    nl_buf b;
+    nl_code rc = nl_sweep_summary_text(e, p, results, &b, err);
+    if (rc)
+        return rc;
+    char path[1200];
+    nl_path_join(path, sizeof path, sweep_dir, "summary.csv");
+    rc = nl_write_atomic(path, b.data, b.len, err);
+    nl_buf_free(&b);
+    return rc;
+}

@@ -1,0 +1,189 @@
+/* Sweeps: an experiment file (YAML) names a base config, fixed overrides, a
+ * grid of values, derived values, exclusions and plots; the plan expands it
+ * into runs, each a resolved and validated config with a stable directory
+ * name; the summary gathers the runs' summary.json files into one CSV.
+ *
+ * Everything here is a pure function of the experiment file, the configs and
+ * the run directories; running the runs (processes, signals, progress) is
+ * the job of cmd/sweep.c. */
+#ifndef NL_SWEEP_H
+#define NL_SWEEP_H
+
+#include <stdbool.h>
+
+#include "base/status.h"
+#include "log/files.h"
+#include "plot/plot.h"
+
+/* where something was written in the experiment file (1-based) */
+typedef struct {
+    int line, column;
+} nl_sweep_pos;
+
+/* one fixed override, `set:` */
+typedef struct {
+    char key[96];
+    char *value; /* YAML flow text */
+    nl_sweep_pos pos, value_pos;
+} nl_sweep_setting;
+
+/* one grid key and its values, `grid:` */
+typedef struct {
+    char key[96];
+    nl_sweep_pos pos;
+    int n;
+    char **values;        /* YAML flow text */
+    nl_sweep_pos *value_pos;
+} nl_sweep_axis;
+
+#define NL_SWEEP_MAX_DERIVED 16
+
+/* `derived:` key = base_value * (scale_with / base_at) ^ power */
+typedef struct {
+    char key[96];
+    char scale_with[96];
+    double base_value, base_at, power;
+    bool round; /* to the nearest integer (for integer keys) */
+    nl_sweep_pos pos;
+} nl_sweep_derived;
+
+/* one `exclude:` entry: a run matching all of its keys is skipped */
+typedef struct {
+    int n;
+    nl_sweep_setting *items;
+    nl_sweep_pos pos;
+} nl_sweep_exclusion;
+
+typedef struct {
+    nl_plot_spec spec;
+    nl_sweep_pos pos;
+} nl_sweep_plot;
+
+typedef struct {
+    char path[1024];      /* the experiment file */
+    char name[128];       /* the sweep's name (default: the file name) */
+    char base_path[1024]; /* base config file, "" when inline */
+    char *base_text;      /* inline base: the experiment file with all but the
+                             mapping blanked, so positions stay the same */
+    nl_sweep_pos base_pos;
+    nl_sweep_setting *sets;
+    int n_sets;
+    nl_sweep_axis *axes;
+    int n_axes;
+    nl_sweep_derived *derived;
+    int n_derived;
+    nl_sweep_exclusion *excludes;
+    int n_excludes;
+    int threads;          /* per run; 0: cores / jobs */
+    nl_sweep_plot *plots;
+    int n_plots;
+} nl_experiment;
+
+/* Reads and checks an experiment file: unknown keys (with did-you-mean),
+ * wrong types, empty grids, keys that are not config keys; every error
+ * names file:line:col. Config values are checked later, by the plan. */
+nl_code nl_experiment_load(const char *path, nl_experiment *out, nl_error *err);
+/* the same from text; `path` names it and anchors a relative base */
+nl_code nl_experiment_parse(const char *text, const char *path, nl_experiment *out, nl_error *err);
+void nl_experiment_free(nl_experiment *e);
+
+/* ---- the plan ---- */
+
+typedef struct {
+    int index;          /* among the runs, in grid order (shards split on it) */
+    long combo;         /* index in the full grid product */
+    char dir[160];      /* run directory name */
+    int *choice;        /* value index per axis */
+    char **derived;     /* value text per derived key */
+    char *config_text;  /* the resolved config (YAML) */
+} nl_sweep_run;
+
+typedef struct {
+    long combo;
+    char label[512];    /* "model.norm.type=instance, ..." */
+    int exclusion;      /* which entry matched */
+} nl_sweep_excluded;
+
+#define NL_SWEEP_MAX_WARNINGS 16
+
+typedef struct {
+    nl_sweep_run *runs;
+    int n_runs;
+    nl_sweep_excluded *excluded;
+    int n_excluded;
+    long n_combos;
+    /* varied keys, the summary.csv columns: the grid keys, then the derived keys */
+    int n_columns;
+    char (*columns)[96];
+    char warnings[NL_SWEEP_MAX_WARNINGS][512];
+    int n_warnings;
+} nl_sweep_plan;
+
+/* a grid of more combinations than this is refused */
+#define NL_SWEEP_MAX_COMBOS 1000000L
+
+/* Expands the grid, computes derived values, applies exclusions and loads
+ * and validates every run's config (base + set + grid + derived) through
+ * the config module. The first invalid run is an error naming the run. */
+nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error *err);
+void nl_sweep_plan_free(nl_sweep_plan *p);
+
+/* value text of column c (nl_sweep_plan.columns) for a run */
+const char *nl_sweep_run_value(const nl_experiment *e, const nl_sweep_plan *p,
+                               const nl_sweep_run *r, int column);
+/* "model.norm.type=batch train.batch_size=8 ..." (grid, then derived) */
+void nl_sweep_run_overrides(const nl_experiment *e, const nl_sweep_plan *p, const nl_sweep_run *r,
+                            char *buf, size_t size);
+
+/* --shard I/N: I in 1..N */
+typedef struct {
+    int index, count;
+} nl_shard;
+
+nl_code nl_shard_parse(const char *text, nl_shard *out, nl_error *err);
+static inline bool nl_shard_has(nl_shard s, int run_index)
+{
+    return s.count <= 1 || run_index % s.count == s.index - 1;
+}
+
+/* Keys (other than threads and name) whose values differ between the config
+ * in an existing run directory and the one the sweep wants: "key: old ->
+ * new; ..." in `diff`; returns the number of differing keys, or -1 when the
+ * saved config cannot be read. */
+int nl_sweep_config_diff(const char *saved_path, const char *wanted_text, char *diff, size_t size);
+
+/* ---- results ---- */
+
+typedef enum {
+    NL_SWEEP_PENDING, /* not run, still running, or killed */
+    NL_SWEEP_OK,
+    NL_SWEEP_DIVERGED,
+    NL_SWEEP_FAILED,
+} nl_sweep_state;
+
+const char *nl_sweep_state_name(nl_sweep_state s);
+
+/* summary.csv metric columns, after run, the varied keys and status */
+#define NL_SWEEP_N_METRICS 9
+extern const char *const nl_sweep_metric_names[NL_SWEEP_N_METRICS];
+
+typedef struct {
+    nl_sweep_state state;
+    char metrics[NL_SWEEP_N_METRICS][40]; /* "" when unknown */
+    char started_at[32];
+    char reason[256];
+    double wall_s;
+} nl_sweep_result;
+
+/* Reads a run directory's summary.json; a missing or unreadable one (a run
+ * killed before it wrote one) is pending. Never fails. */
+void nl_sweep_read_result(const char *run_dir, nl_sweep_result *out);
+
+/* summary.csv text for all runs of the plan (results[i] for plan->runs[i]) */
+nl_code nl_sweep_summary_text(const nl_experiment *e, const nl_sweep_plan *p,
+                              const nl_sweep_result *results, nl_buf *out, nl_error *err);
+/* ... written atomically to <sweep_dir>/summary.csv */
+nl_code nl_sweep_write_summary(const nl_experiment *e, const nl_sweep_plan *p,
+                               const nl_sweep_result *results, const char *sweep_dir, nl_error *err);
+
+#endif
