@@ -173,6 +173,8 @@ int cmd_run(int argc, char **argv)
         free(cfg);
         return nl_cmd_report("run", &err);
     }
+    for (int i = 0; i < cfg->n_warnings; i++)
+        fprintf(stderr, "normlab run: warning: %s\n", cfg->warnings[i]);
     char command[2048];
     size_t used = 0;
     command[0] = '\0';

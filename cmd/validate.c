@@ -56,6 +56,8 @@ int cmd_validate(int argc, char **argv)
                 status = s;
             continue;
         }
+        for (int w = 0; w < cfg->n_warnings; w++)
+            fprintf(stderr, "normlab validate: warning: %s\n", cfg->warnings[w]);
         if (print) {
             if (n_files > 1)
                 printf("# %s\n", files[i]);

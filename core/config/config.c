@@ -535,10 +535,11 @@ static nl_code parse_shape(loader *L, const nl_key_def *def, const yaml_node_t *
         if ((code = parse_int(L, &dim, label, item, INT_MAX, &x)))
             return code;
         /* channels (or features) first, then height and width */
-        if (i == 0 && x > NL_SHAPE_MAX_CHANNELS)
+        const int most = count == 1 ? NL_SHAPE_MAX_FEATURES : NL_SHAPE_MAX_CHANNELS;
+        if (i == 0 && x > most)
             return fail_at(L, item, label, "%lld %s is more than the synthetic generator makes "
                            "(at most %d); accepted: %s", x, count == 1 ? "features" : "channels",
-                           NL_SHAPE_MAX_CHANNELS, acc);
+                           most, acc);
         if (i > 0 && x > NL_SHAPE_MAX_SIDE)
             return fail_at(L, item, label, "%lld is more than the synthetic generator makes (at "
                            "most %d); accepted: %s", x, NL_SHAPE_MAX_SIDE, acc);

@@ -158,7 +158,7 @@ const nl_key_def nl_config_schema[] = {
      .doc = "also evaluate with batch statistics (train mode), reported as test_trainmode"},
 
     {.key = "train.trace.activation", .type = NL_KT_STRING, FIELD(train.trace.activation),
-     .doc = "activation to trace, by layer name (e.g. \"norm3\"); \"\" = no tracing"},
+     .doc = "activation to trace: a layer name (\"norm3\") or a layer's input (\"act3.in\"); \"\" = no tracing"},
     {.key = "train.trace.unit", .type = NL_KT_INT, FIELD(train.trace.unit), GE(0),
      .doc = "which feature/channel of that activation"},
     {.key = "train.trace.every", .type = NL_KT_INT, FIELD(train.trace.every), GE(1),
@@ -327,8 +327,8 @@ const char *nl_schema_accepted(const nl_key_def *def, char *buf, size_t size)
         return buf;
     }
     case NL_KT_SHAPE:
-        snprintf(buf, size, "[c, h, w] or [d] with c (or d) in [%g, %g] and h, w in [1, %d]",
-                 def->lo, def->hi, NL_SHAPE_MAX_SIDE);
+        snprintf(buf, size, "[c, h, w] with c in [%g, %g] and h, w in [1, %d], or [d] with d in "
+                 "[1, %d]", def->lo, def->hi, NL_SHAPE_MAX_SIDE, NL_SHAPE_MAX_FEATURES);
         return buf;
     }
     buf[0] = '\0';

@@ -14,6 +14,8 @@
 
 /* limits of the synthetic data generator (core/data/synthetic.c) */
 #define NL_SHAPE_MAX_CHANNELS 16
+/* feature vectors ([d]): the generator's limit (core/data/synthetic.c) */
+#define NL_SHAPE_MAX_FEATURES 65536
 #define NL_SHAPE_MAX_SIDE 1024
 
 typedef enum {

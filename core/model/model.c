@@ -70,6 +70,15 @@ nl_act *nl_model_act(const nl_model *m, const char *name)
     for (int i = 0; i < m->n_acts; i++)
         if (strcmp(m->acts[i]->name, name) == 0)
             return m->acts[i];
+    /* "<layer>.in": what the layer reads, e.g. act3.in is the input of the
+     * third activation with or without a normalizer before it */
+    const size_t len = strlen(name);
+    if (len > 3 && strcmp(name + len - 3, ".in") == 0) {
+        for (int i = 0; i < m->n_layers; i++)
+            if (strncmp(m->layers[i]->name, name, len - 3) == 0 &&
+                m->layers[i]->name[len - 3] == '\0')
+                return m->layers[i]->in[0];
+    }
     return NULL;
 }
 

@@ -79,6 +79,7 @@ void nl_model_reset_metrics(nl_model *m);
 
 nl_param *nl_model_param(const nl_model *m, const char *name);
 nl_state *nl_model_state(const nl_model *m, const char *name);
+/* an activation by name, or "<layer>.in" for the input of a layer */
 nl_act *nl_model_act(const nl_model *m, const char *name);
 size_t nl_model_param_total(const nl_model *m);
 /* multiply-adds per sample of forward, times 2 (FLOPs), for throughput reports */

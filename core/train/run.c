@@ -258,7 +258,8 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
             used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
                                      model->acts[i]->name);
         rc = nl_fail(err, NL_ERR_CONFIG,
-                     "train.trace.activation: the model has no activation '%s'; it has: %s",
+                     "train.trace.activation: the model has no activation '%s'; it has: %s "
+                     "(or <layer>.in for the input of a layer, e.g. act1.in)",
                      train->trace.activation, names);
         nl_error_key(err, "train.trace.activation");
         goto cleanup;
