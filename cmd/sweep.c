@@ -96,6 +96,7 @@ typedef struct {
     int jobs;
     bool bar_shown;
     double last_line;
+    int stopping;      /* Ctrl-C: 1 asked the runs to stop, 2 killed them */
 } sweep_state;
 
 static double now_s(void)
@@ -329,6 +330,11 @@ static void finish_run(sweep_state *s, const child_proc *c, int status)
         snprintf(log_path, sizeof log_path, "%s/stderr.txt", run_dir);
         stderr_tail(log_path, tail, sizeof tail);
         s->failed++;
+        if (s->stopping) {
+            snprintf(event, sizeof event, "%s: stopped (%s)", name, r->reason[0] ? r->reason : how);
+            show_progress(s, event, true);
+            return;
+        }
         snprintf(event, sizeof event, "normlab sweep: run %s failed (%s%s%s)%s%s\n  see %s", name, how,
                  r->reason[0] && strcmp(r->reason, how) ? ": " : "",
                  r->reason[0] && strcmp(r->reason, how) ? r->reason : "", tail[0] ? ":\n  " : "",
@@ -572,6 +578,20 @@ int cmd_sweep(int argc, char **argv)
         goto done;
     }
 
+    /* what a kill -9 during an atomic write left: the sweep's own files, and
+     * those of this shard's runs (other shards' writers may be alive elsewhere) */
+    if (!merge || nl_is_dir(s.dir)) {
+        char sub[1200];
+        nl_sweep_remove_stale_temps(s.dir);
+        for (int i = 0; i < p.n_runs; i++)
+            if (nl_shard_has(shard, i) || merge) {
+                run_dir_of(&s, i, sub, sizeof sub);
+                nl_sweep_remove_stale_temps(sub);
+            }
+        snprintf(sub, sizeof sub, "%s/configs", s.dir);
+        nl_sweep_remove_stale_temps(sub);
+    }
+
     if (merge) {
         if (!nl_is_dir(s.dir)) {
             fprintf(stderr, "normlab sweep: --merge: %s does not exist; nothing to merge\n", s.dir);
@@ -651,6 +671,10 @@ int cmd_sweep(int argc, char **argv)
     show_progress(&s, NULL, false);
     while (n_children > 0 || (next < n_queue && !stopping && !start_failed)) {
         while (!stopping && !start_failed && n_children < jobs && next < n_queue) {
+            /* a Ctrl-C already waiting: no new run (it would miss the terminal's signal) */
+            sigset_t pending;
+            if (sigpending(&pending) == 0 && (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)))
+                break;
             const int run = queue[next++];
             const pid_t pid = start_child(&s, exe, run, threads, action[run] == ACT_FORCE, &orig_mask, &err);
             if (pid < 0) {
@@ -691,7 +715,7 @@ int cmd_sweep(int argc, char **argv)
         siginfo_t info;
         const int sig = sigtimedwait(&wait_set, &info, &timeout);
         if (sig == SIGINT || sig == SIGTERM) {
-            stopping++;
+            s.stopping = ++stopping;
             clear_bar(&s);
             if (stopping == 1)
                 fprintf(stderr, "normlab sweep: interrupted; stopping %d running run%s (again to kill "
@@ -704,6 +728,13 @@ int cmd_sweep(int argc, char **argv)
     }
     clear_bar(&s);
     sigprocmask(SIG_SETMASK, &orig_mask, NULL);
+    /* leftovers of runs killed in an earlier sweep whose processes were not
+     * yet gone when this one started */
+    for (int i = 0; i < n_queue; i++) {
+        char run_dir[1200];
+        run_dir_of(&s, queue[i], run_dir, sizeof run_dir);
+        nl_sweep_remove_stale_temps(run_dir);
+    }
     free(queue);
     free(children);
 
@@ -739,7 +770,8 @@ int cmd_sweep(int argc, char **argv)
                 exit_status = 1;
         } else if (e.n_plots && shard.count > 1) {
             snprintf(where, sizeof where, "; plots wait for the other shards (%d runs pending): "
-                     "normlab sweep %s --merge", counts[NL_SWEEP_PENDING], path);
+                     "normlab sweep %s%s%s --merge", counts[NL_SWEEP_PENDING], path, out_dir ? " --out " : "",
+                     out_dir ? out_dir : "");
         }
     }
     char elapsed[32];

@@ -346,11 +346,16 @@ static nl_code add_metrics(const pl_run *run, const char *split, const char *met
 /* the y axis of a panel: percentages from 0 (at most 100); losses from 0,
  * or on a log scale when they span more than a factor of 30 (a diverging
  * run next to converging ones) */
-static void curves_yaxis(pl_script *s, const curve *c, int n, bool percent)
+typedef struct {
+    double lo, hi;
+    bool log;
+} y_axis;
+
+static y_axis curves_range(const curve *c, int n, bool percent, const bool *skip)
 {
     double lo = INFINITY, hi = 0;
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < c[i].n; j++) {
+        for (int j = 0; j < c[i].n && !(skip && skip[i]); j++) {
             const curve_point *p = &c[i].p[j];
             if (!p->a.n)
                 continue;
@@ -360,14 +365,24 @@ static void curves_yaxis(pl_script *s, const curve *c, int n, bool percent)
         }
     if (!(hi > 0))
         hi = 1;
-    if (percent) {
-        nl_buf_printf(&s->gp, "unset logscale y\nset yrange [0:%g]\n", fmin(100.0, hi * 1.05));
-    } else if (isfinite(lo) && hi / lo > 30) {
-        nl_buf_printf(&s->gp, "set logscale y 10\nset yrange [%g:%g]\n", lo / 1.3, hi * 1.3);
-    } else {
-        nl_buf_printf(&s->gp, "unset logscale y\nset yrange [0:%g]\n", hi * 1.05);
-    }
+    if (percent)
+        return (y_axis){0, fmin(100.0, hi * 1.05), false};
+    if (isfinite(lo) && hi / lo > 30)
+        return (y_axis){lo / 1.3, hi * 1.3, true};
+    return (y_axis){0, hi * 1.05, false};
 }
+
+static void emit_y_axis(pl_script *s, y_axis y)
+{
+    if (y.log)
+        nl_buf_printf(&s->gp, "set logscale y 10\nset yrange [%g:%g]\n", y.lo, y.hi);
+    else
+        nl_buf_printf(&s->gp, "unset logscale y\nset yrange [%g:%g]\n", y.lo, y.hi);
+}
+
+/* values far above the axis are written just above it: a diverging curve
+ * leaves through the top instead of upsetting gnuplot's clipping */
+static double clamp_to_axis(double v, y_axis y) { return fmin(v, y.log ? y.hi * 10 : y.hi * 1.5); }
 
 nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
 {
@@ -387,13 +402,19 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
     if (rc == NL_OK && (!left || !right))
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
     int used_runs = 0;
+    /* the axes fit the variants whose runs did not diverge; diverging curves
+     * leave through the top */
+    bool diverging[MAX_SERIES] = {false}, any_stable = false;
     for (int i = 0; i < r->n_runs && rc == NL_OK; i++) {
         const int id = g.group_of[i];
         if (id < 0 || !pl_run_finished(&r->runs[i]))
             continue;
         rc = add_metrics(&r->runs[i], split, metric, &left[id], &right[id], err);
+        diverging[id] |= !strcmp(r->runs[i].status, "diverged");
         used_runs++;
     }
+    for (int v = 0; v < g.n; v++)
+        any_stable |= !diverging[v];
     if (rc)
         goto done;
     if (used_runs == 0) {
@@ -449,6 +470,8 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
         }
     }
 
+    const y_axis axes[2] = {curves_range(left, g.n, false, any_stable ? diverging : NULL),
+                            curves_range(right, g.n, percent, any_stable ? diverging : NULL)};
     /* the data: panel 0 training loss, panel 1 the chosen metric */
     if (r->sweep) {
         nl_buf_printf(&data, "variant,label,panel,step,epoch,mean,min,max,n\n");
@@ -461,8 +484,9 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
                     if (!p->a.n)
                         continue;
                     nl_buf_printf(&data, "%d,%s,%d,%.0f,%.4f,%s,%s,%s,%d\n", v, cell(g.labels[v], l, sizeof l),
-                                  panel_i, p->step, p->epoch, num(a, sizeof a, agg_mean(&p->a)),
-                                  num(b, sizeof b, p->a.min), num(d, sizeof d, p->a.max), p->a.n);
+                                  panel_i, p->step, p->epoch, num(a, sizeof a, clamp_to_axis(agg_mean(&p->a), axes[panel_i])),
+                                  num(b, sizeof b, clamp_to_axis(p->a.min, axes[panel_i])),
+                                  num(d, sizeof d, clamp_to_axis(p->a.max, axes[panel_i])), p->a.n);
                 }
             }
         char file[128];
@@ -479,6 +503,14 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
     char foot[1300], spread[128];
     spread_note(r, "bands", spread, sizeof spread);
     join_notes(foot, sizeof foot, spread, by_epoch ? "x in epochs: the batch size varies, so steps per epoch differ" : "");
+    bool some_diverged = false;
+    for (int v = 0; v < g.n; v++)
+        some_diverged |= diverging[v];
+    if (some_diverged && any_stable) {
+        char with[1400];
+        join_notes(with, sizeof with, foot, "the axes fit the runs that did not diverge");
+        nl_copy_string(foot, sizeof foot, with);
+    }
     footnote(s, &L, foot);
     nl_buf_printf(&s->gp, "set xlabel %s\nset multiplot\n",
                   pl_q(by_epoch ? "epoch (passes over the training set)" : "step (optimizer updates)", q, sizeof q));
@@ -496,7 +528,7 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
                 snprintf(ptitle, sizeof ptitle, "%s", what);
             nl_buf_printf(&s->gp, "set title %s\nset ylabel %s\n", pl_q(ptitle, q, sizeof q),
                           pl_q(panel_i ? right_label : "training loss (cross-entropy, nats)", q2, sizeof q2));
-            curves_yaxis(s, panel_i ? right : left, g.n, panel_i && percent);
+            emit_y_axis(s, axes[panel_i]);
             /* one legend: right of the first row's right panel (a single run: inside) */
             if (!r->sweep)
                 nl_buf_printf(&s->gp, "set key top right\n");
@@ -824,10 +856,11 @@ nl_code pl_lr(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_er
     }
     if (isfinite(threshold)) {
         char t[128];
-        snprintf(t, sizeof t, "threshold %.3g%s\n(%s)", threshold, m.scale == 100 ? "%" : "", threshold_rule);
-        nl_buf_printf(&s->gp, "set arrow 1 from graph 0, first %g to graph 1, first %g nohead dt 2 lw 1.5 "
-                      "lc rgb \"#777777\" back\nset label 1 %s at graph 1, first %g left offset 0.8,0 "
-                      "font \",9\" tc rgb \"#555555\"\n", threshold, threshold, pl_q(t, q, sizeof q), threshold);
+        snprintf(t, sizeof t, "threshold %.3g%s", threshold, m.scale == 100 ? "%" : "");
+        nl_buf_printf(&s->gp, "set style textbox opaque noborder margins 1,1\n"
+                      "set arrow 1 from graph 0, first %g to graph 1, first %g nohead dt 2 lw 1.5 "
+                      "lc rgb \"#777777\" back\nset label 1 %s at graph 0.985, first %g right boxed front "
+                      "font \",8\" tc rgb \"#555555\"\n", threshold, threshold, pl_q(t, q, sizeof q), threshold);
     }
     int any_diverged = 0;
     for (int i = 0; i < g.n * nx; i++)
@@ -852,6 +885,9 @@ nl_code pl_lr(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_er
     nl_buf_printf(&s->gp, "\n");
     after_first_plot(s);
     /* the strip: the widest tolerated range of each series */
+    char strip_title[256];
+    snprintf(strip_title, sizeof strip_title, "widest tolerated range: no run diverged and mean %s %s %.3g%s (%s)",
+             m.short_label, m.higher_better ? ">=" : "<=", threshold, m.scale == 100 ? "%" : "", threshold_rule);
     nl_buf_printf(&s->gp, "unset arrow\nunset label\nunset key\nunset title\n");
     margins(s, left, right, 55.0 / height, strip_top);
     nl_buf_printf(&s->gp, "set xlabel \"\"\nset format x \"\"\nset ylabel \"\"\nset yrange [%g:-0.6]\n"
@@ -859,8 +895,8 @@ nl_code pl_lr(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_er
     for (int id = 0; id < g.n; id++)
         nl_buf_printf(&s->gp, "%s%s %d", id ? ", " : "", pl_q(g.labels[id], q, sizeof q), id);
     nl_buf_printf(&s->gp, ") font \",9\"\nset grid xtics noytics\n"
-                  "set label 3 \"widest tolerated range\" at graph 0, graph 1 left offset 0,0.7 font \",9\" "
-                  "tc rgb \"#555555\"\n");
+                  "set label 3 %s at graph 0, graph 1 left offset 0,0.7 font \",9\" tc rgb \"#555555\"\n",
+                  pl_q(strip_title, q, sizeof q));
     if (n_ranges == 0)
         nl_buf_printf(&s->gp, "set label 4 \"no learning rate meets the threshold\" at graph 0.5, graph 0.5 center\n"
                       "plot NaN notitle\n");
@@ -1015,7 +1051,7 @@ nl_code pl_heatmap(const pl_results *r, const nl_plot_spec *spec, pl_script *s, 
                       "(column(\"yi\")):(0.5):(0.5):(column(\"mean\")) with boxxyerror fs solid 1.0 noborder "
                       "fc palette, \\\n"
                       "  \"\" using (column(\"panel\") == %d && column(\"n\") == 0 ? column(\"xi\") : NaN):"
-                      "(column(\"yi\")):(0.5):(0.5) with boxxyerror fs pattern 4 border lc rgb \"#888888\", \\\n"
+                      "(column(\"yi\")):(0.5):(0.5) with boxxyerror fs pattern 4 noborder fc rgb \"#9a9a9a\", \\\n"
                       "  \"\" using (column(\"panel\") == %d ? column(\"xi\") : NaN):(column(\"yi\")):(strcol(\"text\")):"
                       "(column(\"dark\") > 0 ? 0xffffff : 0x202020) with labels tc rgb variable font \"%s\"\n",
                       file, id, id, id, font);
@@ -1246,7 +1282,7 @@ nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
     for (int id = 0; id < g.n; id++)
         if (traced_variant[id] && n_ids < 12)
             ids[n_ids++] = id;
-    double lo = INFINITY, hi = -INFINITY;
+    double lo = INFINITY, hi = -INFINITY, last_step = 0;
     nl_buf_printf(&data, "variant,label,step");
     for (int p = 0; p < n_cols; p++)
         nl_buf_printf(&data, ",%s", cols[p]);
@@ -1258,6 +1294,7 @@ nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
         for (int j = 0; j < c0[0].n; j++) {
             char l[256], a[32];
             nl_buf_printf(&data, "%d,%s,%.0f", k, cell(g.labels[ids[k]], l, sizeof l), c0[0].p[j].step);
+            last_step = fmax(last_step, c0[0].p[j].step);
             for (int p = 0; p < n_cols; p++) {
                 const double v = j < c0[p].n ? agg_mean(&c0[p].p[j].a) : NAN;
                 if (isfinite(v)) {
@@ -1285,7 +1322,8 @@ nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
     layout L = title_block(s, r, title, width, height);
     const double pad = (hi - lo) * 0.08 + 1e-6;
     nl_buf_printf(&s->gp, "set multiplot\nset xlabel \"step (optimizer updates)\"\nset ylabel \"activation value\"\n"
-                  "set yrange [%g:%g]\nset key bottom right\n", lo - pad, hi + pad);
+                  "set yrange [%g:%g]\nset xrange [0:%g]\nset key bottom right\n", lo - pad, hi + pad,
+                  last_step > 0 ? last_step : 1);
     if (n_ids < g.n) {
         char foot[160];
         snprintf(foot, sizeof foot, "showing the first %d of %d variants", n_ids, g.n);
@@ -1295,19 +1333,26 @@ nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
     for (int k = 0; k < n_ids; k++) {
         panel(s, &L, k / cols_n, k % cols_n, rows, cols_n, 0.08, 0.98, 75.0 / height, L.top - 26.0 / height,
               90, 110);
+        bool all_diverged = true;
+        for (int i = 0; i < r->n_runs; i++)
+            if (g.group_of[i] == ids[k] && strcmp(r->runs[i].status, "diverged"))
+                all_diverged = false;
+        char ptitle[320];
+        snprintf(ptitle, sizeof ptitle, "%s%s", g.n_keys ? g.labels[ids[k]] : r->runs[0].name,
+                 all_diverged ? " (diverged)" : "");
         nl_buf_printf(&s->gp, "%s\nset title %s\nplot ", k == 0 ? "set key bottom right" : "unset key",
-                      pl_q(g.n_keys ? g.labels[ids[k]] : r->runs[0].name, q, sizeof q));
+                      pl_q(ptitle, q, sizeof q));
         for (int p = 0; p < n_cols; p++) {
             /* the median dark and solid, the outer percentiles lighter */
             const bool middle = n_cols % 2 == 1 && p == n_cols / 2;
             const char *color = middle ? "#08306b" : shades[(p < n_cols / 2 ? p : n_cols - 1 - p) % 6];
             if (!r->sweep)
-                nl_buf_printf(&s->gp, "%s\"../trace.csv\" using (column(\"step\")):(column(\"%s\")) with lines "
-                              "lw %s %s lc rgb \"%s\" title \"%sth percentile\"", p ? ", \\\n  " : "", cols[p],
+                nl_buf_printf(&s->gp, "%s\"../trace.csv\" using (column(\"step\")):(column(\"%s\")) with linespoints "
+                              "pt 7 ps 0.3 lw %s %s lc rgb \"%s\" title \"%sth percentile\"", p ? ", \\\n  " : "", cols[p],
                               middle ? "2.5" : "1.8", middle ? "dt 1" : "dt 2", color, cols[p][0] == 'p' ? cols[p] + 1 : cols[p]);
             else
                 nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"variant\") == %d ? column(\"step\") : NaN):"
-                              "(column(\"%s\")) with lines lw %s %s lc rgb \"%s\" title \"%sth percentile\"",
+                              "(column(\"%s\")) with linespoints pt 7 ps 0.3 lw %s %s lc rgb \"%s\" title \"%sth percentile\"",
                               p ? ", \\\n  " : "", file, k, cols[p], middle ? "2.5" : "1.8", middle ? "dt 1" : "dt 2",
                               color, cols[p][0] == 'p' ? cols[p] + 1 : cols[p]);
         }

@@ -285,8 +285,13 @@ static nl_code run_error(const nl_experiment *e, const override_list *o, int n, 
     if (at >= 0)
         nl_error_prefix(err, "%s:%d:%d: run %s (%s): ", e->path, o->override_pos[at].line,
                         o->override_pos[at].column, dir, label);
-    else
-        nl_error_prefix(err, "%s: run %s (%s): ", e->path, dir, label);
+    else if (n > 0) {
+        /* nothing the sweep sets: the base config itself */
+        const size_t len = strlen(err->msg);
+        if (len < sizeof err->msg)
+            snprintf(err->msg + len, sizeof err->msg - len, " (in the base config%s%s: every run has it; the "
+                     "first is %s)", e->base_text ? "" : " ", e->base_text ? "" : e->base_path, dir);
+    }
     err->code = NL_ERR_CONFIG;
     return NL_ERR_CONFIG;
 }

@@ -1,9 +1,13 @@
 /* summary.csv: one row per run of the plan, rebuilt from the run
  * directories' summary.json files (the source of truth) and replaced
  * atomically, so a reader (or a kill -9) never sees half of it. */
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sweep/flat.h"
 #include "sweep/sweep.h"
@@ -135,4 +139,46 @@ nl_code nl_sweep_write_summary(const nl_experiment *e, const nl_sweep_plan *p,
     rc = nl_write_atomic(path, b.data, b.len, err);
     nl_buf_free(&b);
     return rc;
+}
+
+/* "name.tmp.<pid>" of a writer that is no longer alive on this machine */
+static bool stale_temp(const char *name)
+{
+    const char *t = strstr(name, ".tmp.");
+    if (!t)
+        return false;
+    char *end;
+    const long pid = strtol(t + 5, &end, 10);
+    if (end == t + 5 || *end || pid <= 0)
+        return false;
+    /* a zombie (killed, not yet reaped by whoever inherited it) is dead too */
+    char path[64], stat[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        const size_t got = fread(stat, 1, sizeof stat - 1, f);
+        fclose(f);
+        stat[got] = '\0';
+        const char *paren = strrchr(stat, ')');
+        return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+    }
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+int nl_sweep_remove_stale_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int removed = 0;
+    struct dirent *entry;
+    while ((entry = readdir(d)) != NULL) {
+        if (!stale_temp(entry->d_name))
+            continue;
+        char path[1400];
+        snprintf(path, sizeof path, "%s/%s", dir, entry->d_name);
+        removed += unlink(path) == 0;
+    }
+    closedir(d);
+    return removed;
 }

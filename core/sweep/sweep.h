@@ -186,4 +186,9 @@ nl_code nl_sweep_summary_text(const nl_experiment *e, const nl_sweep_plan *p,
 nl_code nl_sweep_write_summary(const nl_experiment *e, const nl_sweep_plan *p,
                                const nl_sweep_result *results, const char *sweep_dir, nl_error *err);
 
+/* Removes the temporary files (name.tmp.<pid>, see nl_write_atomic) in
+ * `dir` whose writer is no longer alive on this machine: what a kill -9
+ * during an atomic write leaves. Returns how many it removed. */
+int nl_sweep_remove_stale_temps(const char *dir);
+
 #endif

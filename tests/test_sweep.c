@@ -1,0 +1,742 @@
+/* normlab sweep: experiment files, grid expansion, derived values,
+ * exclusions, shards, bad experiment files (exit 2, file:line:col), real
+ * sweeps of tiny synthetic runs with -j 2, resuming after kill -9 of the
+ * whole process group, Ctrl-C, --dry-run, --merge, changed configs. */
+#include <dirent.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log/files.h"
+#include "sweep/flat.h"
+#include "sweep/sweep.h"
+#include "testutil.h"
+#include "train/run.h"
+
+static char tmp[256];
+
+static void make_tmp(void)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/normlab-sweep-XXXXXX");
+    ck_assert(mkdtemp(tmp) != NULL);
+}
+
+static void write_file(const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", tmp, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *read_file(const char *name)
+{
+    char path[1024], *text = NULL;
+    snprintf(path, sizeof path, "%s/%s", tmp, name);
+    nl_error err = {0};
+    ck_assert_msg(nl_read_file(path, &text, NULL, &err) == NL_OK, "%s", err.msg);
+    return text;
+}
+
+/* runs `normlab <args>` in tmp with output in tmp/out.txt; the exit status */
+static int normlab(const char *args)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd %s && %s %s > out.txt 2>&1", tmp, NORMLAB_BINARY, args);
+    const int status = system(cmd);
+    ck_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+static char *output(void) { return read_file("out.txt"); }
+
+/* tiny runs: a few milliseconds of training each */
+static const char *base_config =
+    "data: {dataset: synthetic, shape: [8], classes: 3, train_size: 256, test_size: 64}\n"
+    "model: {arch: mlp, widths: [16]}\n"
+    "train: {batch_size: 16, steps: 30, eval_every: 10, log_every: 10, optimizer: {lr: 0.05, momentum: 0.9}}\n";
+
+static nl_experiment *parse(const char *text)
+{
+    write_file("base.yaml", base_config);
+    write_file("exp.yaml", text);
+    char path[512];
+    snprintf(path, sizeof path, "%s/exp.yaml", tmp);
+    nl_experiment *e = calloc(1, sizeof *e);
+    nl_error err = {0};
+    ck_assert_msg(nl_experiment_load(path, e, &err) == NL_OK, "%s", err.msg);
+    return e;
+}
+
+static void plan(const nl_experiment *e, nl_sweep_plan *p)
+{
+    nl_error err = {0};
+    ck_assert_msg(nl_sweep_plan_build(e, p, &err) == NL_OK, "%s", err.msg);
+}
+
+static const char *flat_value(const nl_sweep_run *r, const char *key, char *buf, size_t size)
+{
+    nl_flat f;
+    nl_error err = {0};
+    ck_assert_msg(nl_flat_from_yaml(r->config_text, "run", &f, &err) == NL_OK, "%s", err.msg);
+    const char *v = nl_flat_get(&f, key);
+    ck_assert_msg(v, "%s has no %s", r->dir, key);
+    snprintf(buf, size, "%s", v);
+    nl_flat_free(&f);
+    return buf;
+}
+
+/* ---- the plan ---- */
+
+START_TEST(test_grid_order_and_names)
+{
+    make_tmp();
+    nl_experiment *e = parse("name: order\nbase: base.yaml\nset: {train.steps: 20}\n"
+                             "grid:\n  model.norm.type: [none, batch]\n  train.batch_size: [8, 16, 32]\n"
+                             "  seed: [1, 2]\n");
+    nl_sweep_plan p;
+    plan(e, &p);
+    ck_assert_int_eq(p.n_combos, 12);
+    ck_assert_int_eq(p.n_runs, 12);
+    ck_assert_int_eq(p.n_excluded, 0);
+    ck_assert_int_eq(p.n_columns, 3);
+    ck_assert_str_eq(p.columns[0], "model.norm.type");
+    ck_assert_str_eq(p.columns[2], "seed");
+    /* the first key varies slowest, the last fastest */
+    ck_assert_str_eq(p.runs[0].dir, "type-none_batch_size-8_seed-1");
+    ck_assert_str_eq(p.runs[1].dir, "type-none_batch_size-8_seed-2");
+    ck_assert_str_eq(p.runs[2].dir, "type-none_batch_size-16_seed-1");
+    ck_assert_str_eq(p.runs[6].dir, "type-batch_batch_size-8_seed-1");
+    ck_assert_str_eq(p.runs[11].dir, "type-batch_batch_size-32_seed-2");
+    /* every run's resolved config holds its values, set's and its name */
+    const char *norms[] = {"none", "batch"}, *sizes[] = {"8", "16", "32"}, *seeds[] = {"1", "2"};
+    for (int i = 0; i < p.n_runs; i++) {
+        char v[128];
+        ck_assert_int_eq(p.runs[i].index, i);
+        ck_assert_str_eq(flat_value(&p.runs[i], "model.norm.type", v, sizeof v), norms[i / 6]);
+        ck_assert_str_eq(flat_value(&p.runs[i], "train.batch_size", v, sizeof v), sizes[(i / 2) % 3]);
+        ck_assert_str_eq(flat_value(&p.runs[i], "seed", v, sizeof v), seeds[i % 2]);
+        ck_assert_str_eq(flat_value(&p.runs[i], "train.steps", v, sizeof v), "20");
+        ck_assert_str_eq(flat_value(&p.runs[i], "name", v, sizeof v), p.runs[i].dir);
+        ck_assert_str_eq(nl_sweep_run_value(e, &p, &p.runs[i], 1), sizes[(i / 2) % 3]);
+    }
+    nl_sweep_plan_free(&p);
+    nl_experiment_free(e);
+    free(e);
+
+    /* two keys with the same last component; lists and odd characters in values */
+    e = parse("base: base.yaml\ngrid:\n  model.norm.type: [batch]\n  train.schedule.type: [constant, cosine]\n"
+              "  model.widths: [[16], [16, 8]]\n");
+    plan(e, &p);
+    ck_assert_int_eq(p.n_runs, 4);
+    ck_assert_str_eq(p.runs[0].dir, "norm.type-batch_schedule.type-constant_widths-16");
+    ck_assert_str_eq(p.runs[3].dir, "norm.type-batch_schedule.type-cosine_widths-16-8");
+    char v[128];
+    ck_assert_str_eq(flat_value(&p.runs[3], "model.widths", v, sizeof v), "[16, 8]");
+    ck_assert_str_eq(e->name, "exp"); /* the file's name when name: is missing */
+    nl_sweep_plan_free(&p);
+    nl_experiment_free(e);
+    free(e);
+}
+END_TEST
+
+START_TEST(test_derived_values)
+{
+    make_tmp();
+    /* Wu & He: lr = 0.02 * batch / 32; and the number of steps kept at one
+     * budget of samples: steps = 64 * (batch / 16)^-1, rounded */
+    nl_experiment *e = parse("base: base.yaml\ngrid:\n  train.batch_size: [2, 8, 32, 64]\n"
+                             "derived:\n"
+                             "  train.optimizer.lr: {scale_with: train.batch_size, base_value: 0.02, base_at: 32}\n"
+                             "  train.steps: {scale_with: train.batch_size, base_value: 64, base_at: 16, power: -1, "
+                             "round: true}\n");
+    nl_sweep_plan p;
+    plan(e, &p);
+    ck_assert_int_eq(p.n_runs, 4);
+    ck_assert_int_eq(p.n_columns, 3);
+    ck_assert_str_eq(p.columns[1], "train.optimizer.lr");
+    ck_assert_str_eq(p.columns[2], "train.steps");
+    const int batch[] = {2, 8, 32, 64};
+    for (int i = 0; i < 4; i++) {
+        char v[128];
+        const double lr = atof(flat_value(&p.runs[i], "train.optimizer.lr", v, sizeof v));
+        ck_assert_msg(fabs(lr - 0.02 * batch[i] / 32) < 1e-8, "run %d: lr %g", i, lr);
+        ck_assert_double_eq_tol(atof(nl_sweep_run_value(e, &p, &p.runs[i], 1)), 0.02 * batch[i] / 32, 1e-9);
+        ck_assert_int_eq(atoi(flat_value(&p.runs[i], "train.steps", v, sizeof v)), (int)lround(64.0 * 16 / batch[i]));
+    }
+    ck_assert_str_eq(nl_sweep_run_value(e, &p, &p.runs[0], 1), "0.00125");
+    nl_sweep_plan_free(&p);
+    nl_experiment_free(e);
+    free(e);
+
+    /* scale_with a key of the base config (not varied) */
+    e = parse("base: base.yaml\ngrid: {seed: [1, 2]}\n"
+              "derived: {train.optimizer.lr: {scale_with: train.batch_size, base_value: 0.1, base_at: 32}}\n");
+    plan(e, &p);
+    char v[128];
+    ck_assert_double_eq_tol(atof(flat_value(&p.runs[1], "train.optimizer.lr", v, sizeof v)), 0.05, 1e-8);
+    nl_sweep_plan_free(&p);
+    nl_experiment_free(e);
+    free(e);
+}
+END_TEST
+
+START_TEST(test_exclusions)
+{
+    make_tmp();
+    /* instance norm does not build on an mlp: excluded by a key of the base
+     * config (model.arch, a default), it is skipped, not an error */
+    nl_experiment *e = parse("base: base.yaml\ngrid:\n  model.norm.type: [none, batch, instance]\n"
+                             "  train.batch_size: [8, 16]\n"
+                             "exclude:\n  - {model.norm.type: instance, model.arch: mlp}\n"
+                             "  - {model.norm.type: none, train.batch_size: 16}\n"
+                             "  - {model.norm.type: group}\n");
+    nl_sweep_plan p;
+    plan(e, &p);
+    ck_assert_int_eq(p.n_combos, 6);
+    ck_assert_int_eq(p.n_runs, 3);
+    ck_assert_int_eq(p.n_excluded, 3);
+    ck_assert_str_eq(p.runs[0].dir, "type-none_batch_size-8");
+    ck_assert_str_eq(p.runs[1].dir, "type-batch_batch_size-8");
+    ck_assert_str_eq(p.runs[2].dir, "type-batch_batch_size-16");
+    ck_assert_int_eq(p.excluded[0].exclusion, 1);
+    ck_assert_int_eq(p.excluded[1].exclusion, 0);
+    /* the entry that matches nothing is worth a warning */
+    ck_assert_int_eq(p.n_warnings, 1);
+    ck_assert_msg(strstr(p.warnings[0], "model.norm.type: group") && strstr(p.warnings[0], "exp.yaml:8:5:"), "%s",
+                  p.warnings[0]);
+    nl_sweep_plan_free(&p);
+    nl_experiment_free(e);
+    free(e);
+
+    /* values compare as values: a list, a number written differently */
+    e = parse("base: base.yaml\ngrid:\n  model.widths: [[16], [32, 32]]\n  train.optimizer.lr: [0.1, 0.01]\n"
+              "exclude:\n  - {model.widths: [32, 32], train.optimizer.lr: 1e-2}\n");
+    plan(e, &p);
+    ck_assert_int_eq(p.n_runs, 3);
+    for (int i = 0; i < p.n_runs; i++)
+        ck_assert_str_ne(p.runs[i].dir, "widths-32-32_lr-0.01");
+    nl_sweep_plan_free(&p);
+    nl_experiment_free(e);
+    free(e);
+}
+END_TEST
+
+START_TEST(test_shards_partition)
+{
+    make_tmp();
+    nl_experiment *e = parse("base: base.yaml\ngrid:\n  train.batch_size: [8, 16, 32]\n  seed: [1, 2, 3, 4]\n"
+                             "exclude: [{train.batch_size: 32, seed: 4}]\n");
+    nl_sweep_plan p;
+    plan(e, &p);
+    ck_assert_int_eq(p.n_runs, 11);
+    for (int n = 1; n <= 5; n++) {
+        int total = 0;
+        for (int r = 0; r < p.n_runs; r++) {
+            int in = 0;
+            for (int i = 1; i <= n; i++)
+                in += nl_shard_has((nl_shard){i, n}, p.runs[r].index);
+            ck_assert_msg(in == 1, "run %d is in %d of %d shards", r, in, n);
+            total += in;
+        }
+        ck_assert_int_eq(total, p.n_runs);
+    }
+    nl_shard s;
+    nl_error err = {0};
+    ck_assert_int_eq(nl_shard_parse("2/4", &s, &err), NL_OK);
+    ck_assert_int_eq(s.index, 2);
+    ck_assert_int_eq(s.count, 4);
+    const char *bad[] = {"0/4", "5/4", "2", "a/b", "2/0", "1/2/3", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        nl_error_clear(&err);
+        ck_assert_msg(nl_shard_parse(bad[i], &s, &err) == NL_ERR_USAGE, "'%s' accepted", bad[i]);
+    }
+    nl_sweep_plan_free(&p);
+    nl_experiment_free(e);
+    free(e);
+}
+END_TEST
+
+START_TEST(test_values_equal)
+{
+    ck_assert(nl_values_equal("0.01", "1e-2"));
+    ck_assert(nl_values_equal("[16, 32]", "[16,32]"));
+    ck_assert(nl_values_equal("\"batch\"", "batch"));
+    ck_assert(nl_values_equal("0.1", "0.100000001"));
+    ck_assert(!nl_values_equal("[16]", "16"));
+    ck_assert(!nl_values_equal("[16, 32]", "[16]"));
+    ck_assert(!nl_values_equal("batch", "group"));
+    ck_assert(!nl_values_equal("0.1", "0.11"));
+    ck_assert(nl_values_equal("True", "true"));
+}
+END_TEST
+
+/* ---- bad experiment files: exit 2, the file, line and column, what is wrong ---- */
+
+typedef struct {
+    const char *text;
+    const char *want[3];
+} bad_case;
+
+START_TEST(test_bad_experiment_files)
+{
+    make_tmp();
+    write_file("base.yaml", base_config);
+    static const bad_case cases[] = {
+        {"base: base.yaml\ngird: {seed: [1]}\n", {"bad.yaml:2:1:", "gird", "did you mean 'grid'"}},
+        {"base: base.yaml\ngrid: {seed: [1]}\nthreads: many\n", {"bad.yaml:3:10:", "threads", "expected an integer"}},
+        {"base: base.yaml\ngrid: {}\n", {"bad.yaml:2:7:", "grid is empty"}},
+        {"base: base.yaml\ngrid: {seed: []}\n", {"bad.yaml:2:14:", "empty"}},
+        {"base: base.yaml\ngrid: {train.batchsize: [8]}\n", {"bad.yaml:2:8:", "not a config key", "train.batch_size"}},
+        {"base: base.yaml\ngrid: {seed: 3}\n", {"bad.yaml:2:14:", "expected a list", "[3]"}},
+        {"base: base.yaml\ngrid: {seed: [1, 2, 1]}\n", {"bad.yaml:2:21:", "given twice"}},
+        /* an invalid run config names the run, and points at the value */
+        {"base: base.yaml\ngrid:\n  model.norm.type: [batch, group]\n  model.norm.groups: [3]\n",
+         {"bad.yaml:4:23:", "type-batch_groups-3", "model.norm.groups"}},
+        {"base: base.yaml\ngrid:\n  model.norm.type: [group]\n  model.norm.groups: [3]\n",
+         {"bad.yaml:4:23:", "type-group_groups-3", "groups"}},
+        {"base: base.yaml\nset: {train.epochs: many}\ngrid: {seed: [1]}\n", {"bad.yaml:2:21:", "run seed-1", "train.epochs"}},
+        {"base: base.yaml\ngrid: {seed: [1]}\nderived: {train.optimizer.lr: {scale_with: train.batch_size, base_value: "
+         "0.1}}\n", {"bad.yaml:3:", "base_at is missing"}},
+        {"base: base.yaml\ngrid: {seed: [1]}\nderived: {train.optimizer.lr: {scale_with: train.batch_size, base_value: "
+         "0.1, base_at: 8, powr: 2}}\n", {"bad.yaml:3:", "unknown key 'powr'", "did you mean 'power'"}},
+        {"base: nope.yaml\ngrid: {seed: [1]}\n", {"bad.yaml:1:7:", "nope.yaml", "does not exist"}},
+        {"base: base.yaml\ngrid: {seed: [1]\n", {"bad.yaml:3:", "not valid YAML"}},
+        {"base: base.yaml\ngrid: {seed: [1]}\nplots: [{kind: batchsize}]\n", {"bad.yaml:3:16:", "did you mean 'batch_size'"}},
+        {"base: base.yaml\ngrid: {seed: [1, 2]}\nplots: [{kind: lr}]\n", {"bad.yaml:3:9:", "train.optimizer.lr"}},
+        {"base:\n  model: {arch: mlp, norm: {type: bach}}\ngrid: {seed: [1]}\n",
+         {"bad.yaml:2:35:", "did you mean 'batch'", "base config"}},
+        {"grid: {seed: [1]}\n", {"bad.yaml:1:1:", "base: is missing"}},
+        {"base: base.yaml\ngrid: {seed: [1]}\ntrain.epochs: 3\n", {"bad.yaml:3:1:", "under set:"}},
+        {"base: base.yaml\nset: {seed: 1}\ngrid: {seed: [1, 2]}\n", {"bad.yaml:3:8:", "both in set:"}},
+        {"base: base.yaml\ngrid: {seed: [1]}\nexclude: {seed: 1}\n", {"bad.yaml:3:10:", "expected a list"}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_file("bad.yaml", cases[i].text);
+        const int rc = normlab("sweep bad.yaml");
+        char *out = output();
+        ck_assert_msg(rc == 2, "case %zu: exit %d, want 2:\n%s\n%.2000s", i, rc, cases[i].text, out);
+        for (int k = 0; k < 3 && cases[i].want[k]; k++)
+            ck_assert_msg(strstr(out, cases[i].want[k]), "case %zu: '%s' not in:\n%.2000s", i, cases[i].want[k], out);
+        free(out);
+        /* nothing was written */
+        char results[512];
+        snprintf(results, sizeof results, "%s/results", tmp);
+        ck_assert_msg(!nl_path_exists(results), "case %zu created %s", i, results);
+    }
+    /* usage errors */
+    write_file("exp.yaml", "base: base.yaml\ngrid: {seed: [1, 2]}\n");
+    const char *usage[] = {"sweep exp.yaml --shard 3/2", "sweep exp.yaml --shard x", "sweep exp.yaml --shard 0/2",
+                           "sweep exp.yaml -j 0", "sweep exp.yaml --bogus", "sweep", "sweep nothere.yaml",
+                           "sweep exp.yaml --merge --dry-run"};
+    for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++)
+        ck_assert_msg(normlab(usage[i]) == 2, "'%s' did not exit 2", usage[i]);
+    char *out = output();
+    free(out);
+    ck_assert_int_eq(normlab("sweep --help"), 0);
+}
+END_TEST
+
+/* ---- real sweeps ---- */
+
+typedef struct {
+    char run[160];
+    char status[16];
+    int n_fields;
+} summary_row;
+
+/* summary.csv: header check and rows */
+static int read_summary(const char *dir, const char *want_header, summary_row *rows, int max)
+{
+    char name[512];
+    snprintf(name, sizeof name, "%s/summary.csv", dir);
+    char *text = read_file(name);
+    char *save = NULL, *line = strtok_r(text, "\n", &save);
+    ck_assert(line);
+    if (want_header)
+        ck_assert_str_eq(line, want_header);
+    int status_col = -1, col = 0;
+    for (char *p = line; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL, col++)
+        if (!strncmp(p, "status,", 7))
+            status_col = col;
+    ck_assert_int_ge(status_col, 1);
+    int n = 0;
+    while ((line = strtok_r(NULL, "\n", &save)) && n < max) {
+        summary_row *r = &rows[n++];
+        memset(r, 0, sizeof *r);
+        int c = 0;
+        for (char *p = line; p; c++) {
+            char *comma = strchr(p, ',');
+            const size_t len = comma ? (size_t)(comma - p) : strlen(p);
+            if (c == 0)
+                snprintf(r->run, sizeof r->run, "%.*s", (int)len, p);
+            if (c == status_col)
+                snprintf(r->status, sizeof r->status, "%.*s", (int)len, p);
+            p = comma ? comma + 1 : NULL;
+        }
+        r->n_fields = c;
+    }
+    free(text);
+    return n;
+}
+
+static const char *summary_header_tail =
+    "status,final_test_loss,final_test_accuracy,final_test_error,best_test_accuracy,final_train_loss,"
+    "final_test_trainmode_accuracy,steps,wall_s,samples_per_s";
+
+START_TEST(test_sweep_runs_and_resumes)
+{
+    make_tmp();
+    write_file("base.yaml", base_config);
+    write_file("exp.yaml", "name: small\nbase: base.yaml\nset: {data.test_size: 64}\n"
+                           "grid:\n  model.norm.type: [none, batch]\n  train.batch_size: [8, 16]\n  seed: [1, 2]\n"
+                           "derived:\n  train.optimizer.lr: {scale_with: train.batch_size, base_value: 0.05, base_at: 16}\n");
+    /* --dry-run: lists, writes nothing */
+    ck_assert_int_eq(normlab("sweep exp.yaml --dry-run"), 0);
+    char *out = output();
+    ck_assert_msg(strstr(out, "8 runs") && strstr(out, "type-batch_batch_size-16_seed-2") &&
+                      strstr(out, "train.optimizer.lr=0.025"), "%.3000s", out);
+    free(out);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/results/small", tmp);
+    ck_assert(!nl_path_exists(dir));
+
+    const time_t t0 = time(NULL);
+    ck_assert_int_eq(normlab("sweep exp.yaml -j 2"), 0);
+    out = output();
+    ck_assert_msg(strstr(out, "results/small/summary.csv"), "%.3000s", out);
+    free(out);
+    char header[1024];
+    snprintf(header, sizeof header, "run,model.norm.type,train.batch_size,seed,train.optimizer.lr,%s",
+             summary_header_tail);
+    summary_row rows[32];
+    const int n = read_summary("results/small", header, rows, 32);
+    ck_assert_int_eq(n, 8);
+    for (int i = 0; i < n; i++) {
+        ck_assert_str_eq(rows[i].status, "ok");
+        ck_assert_int_eq(rows[i].n_fields, 15);
+    }
+    ck_assert_str_eq(rows[0].run, "type-none_batch_size-8_seed-1");
+    ck_assert_str_eq(rows[7].run, "type-batch_batch_size-16_seed-2");
+    char *summary = read_file("results/small/summary.csv");
+    ck_assert_msg(strstr(summary, "type-batch_batch_size-16_seed-1,batch,16,1,0.05,ok,"), "%.3000s", summary);
+    /* every run directory is what `normlab run` writes, and its config */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/runs/type-batch_batch_size-8_seed-1", dir);
+    ck_assert_int_eq(nl_run_dir_status(path), NL_RUN_OK);
+    snprintf(path, sizeof path, "%s/configs/type-batch_batch_size-8_seed-1.yaml", dir);
+    ck_assert(nl_path_exists(path));
+    snprintf(path, sizeof path, "%s/runs/type-batch_batch_size-8_seed-1/stderr.txt", dir);
+    ck_assert(nl_path_exists(path));
+
+    /* again: nothing runs, the summary is the same */
+    struct stat before, after;
+    snprintf(path, sizeof path, "%s/runs/type-none_batch_size-8_seed-1/summary.json", dir);
+    ck_assert_int_eq(stat(path, &before), 0);
+    ck_assert_int_eq(normlab("sweep exp.yaml -j 2"), 0);
+    ck_assert_int_eq(stat(path, &after), 0);
+    ck_assert(before.st_mtim.tv_sec == after.st_mtim.tv_sec && before.st_mtim.tv_nsec == after.st_mtim.tv_nsec);
+    ck_assert_int_eq(normlab("sweep exp.yaml --dry-run"), 0);
+    out = output();
+    ck_assert_msg(strstr(out, "skip (ok)") && !strstr(out, "  run\n"), "%.3000s", out);
+    free(out);
+
+    /* --merge rebuilds summary.csv from the run directories alone */
+    snprintf(path, sizeof path, "%s/summary.csv", dir);
+    unlink(path);
+    ck_assert_int_eq(normlab("sweep exp.yaml --merge"), 0);
+    char *merged = read_file("results/small/summary.csv");
+    /* the same rows; wall times come from the same summary.json files */
+    ck_assert_str_eq(merged, summary);
+    free(merged);
+    free(summary);
+
+    /* a changed experiment: an error naming the run and the key, unless --force */
+    write_file("exp.yaml", "name: small\nbase: base.yaml\nset: {data.test_size: 32}\n"
+                           "grid:\n  model.norm.type: [none, batch]\n  train.batch_size: [8, 16]\n  seed: [1, 2]\n"
+                           "derived:\n  train.optimizer.lr: {scale_with: train.batch_size, base_value: 0.05, base_at: 16}\n");
+    ck_assert_int_eq(normlab("sweep exp.yaml"), 2);
+    out = output();
+    ck_assert_msg(strstr(out, "runs/type-none_batch_size-8_seed-1") && strstr(out, "data.test_size: 64 -> 32") &&
+                      strstr(out, "--force"), "%.3000s", out);
+    free(out);
+    ck_assert_int_eq(normlab("sweep exp.yaml --force -j 2"), 0);
+    ck_assert_int_eq(stat(path, &after), 0);
+    char *json = read_file("results/small/runs/type-none_batch_size-8_seed-1/config.yaml");
+    ck_assert_msg(strstr(json, "test_size: 32"), "%.3000s", json);
+    free(json);
+    ck_assert_int_ge(time(NULL) - t0, 0);
+}
+END_TEST
+
+START_TEST(test_failed_run_and_shards)
+{
+    make_tmp();
+    write_file("base.yaml", base_config);
+    /* a run that fails at run time (the traced activation does not exist
+     * without a normalizer): the others run, the sweep exits 1, the failure
+     * is shown, and summary.csv says failed */
+    write_file("exp.yaml", "name: fails\nbase: base.yaml\nset: {train.trace.activation: norm1}\n"
+                           "grid:\n  model.norm.type: [batch, none]\n");
+    ck_assert_int_eq(normlab("sweep exp.yaml -j 2"), 1);
+    char *out = output();
+    ck_assert_msg(strstr(out, "run type-none failed") && strstr(out, "no activation 'norm1'") &&
+                      strstr(out, "stderr.txt"), "%.3000s", out);
+    free(out);
+    summary_row rows[4];
+    ck_assert_int_eq(read_summary("results/fails", NULL, rows, 4), 2);
+    ck_assert_str_eq(rows[0].status, "ok");
+    ck_assert_str_eq(rows[1].status, "failed");
+    /* the failed one is tried again, the finished one is not */
+    ck_assert_int_eq(normlab("sweep exp.yaml --dry-run"), 0);
+    out = output();
+    ck_assert_msg(strstr(out, "type-batch") && strstr(out, "skip (ok)") && strstr(out, "rerun"), "%.3000s", out);
+    free(out);
+
+    /* shards: disjoint slices, then --merge */
+    write_file("exp2.yaml", "name: sharded\nbase: base.yaml\ngrid:\n  train.batch_size: [8, 16]\n  seed: [1, 2, 3]\n");
+    ck_assert_int_eq(normlab("sweep exp2.yaml --shard 1/2"), 0);
+    ck_assert_int_eq(read_summary("results/sharded", NULL, rows, 4) , 4);
+    ck_assert_int_eq(normlab("sweep exp2.yaml --shard 2/2 --dry-run"), 0);
+    out = output();
+    ck_assert_msg(strstr(out, "shard 2/2: 3 runs") && strstr(out, "batch_size-8_seed-2") &&
+                      !strstr(out, "batch_size-8_seed-1 "), "%.3000s", out);
+    free(out);
+    summary_row six[8];
+    ck_assert_int_eq(read_summary("results/sharded", NULL, six, 8), 6);
+    int pending = 0;
+    for (int i = 0; i < 6; i++)
+        pending += !strcmp(six[i].status, "pending");
+    ck_assert_int_eq(pending, 3);
+    ck_assert_int_eq(normlab("sweep exp2.yaml --shard 2/2"), 0);
+    ck_assert_int_eq(normlab("sweep exp2.yaml --merge"), 0);
+    out = output();
+    ck_assert_msg(strstr(out, "6 ok"), "%.3000s", out);
+    free(out);
+    ck_assert_int_eq(read_summary("results/sharded", NULL, six, 8), 6);
+    for (int i = 0; i < 6; i++)
+        ck_assert_str_eq(six[i].status, "ok");
+}
+END_TEST
+
+/* ---- kill -9 and Ctrl-C ---- */
+
+/* runs long enough to be caught mid-sweep: a few hundred milliseconds each */
+static const char *slow_experiment =
+    "name: slow\nbase: base.yaml\n"
+    "set: {train.steps: 1500, model.widths: [64, 64], data.train_size: 1024, train.eval_every: 500}\n"
+    "grid:\n  seed: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]\n";
+
+static pid_t start_sweep(const char *args)
+{
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        setpgid(0, 0); /* its own process group, with its children */
+        if (chdir(tmp) != 0)
+            _exit(99);
+        if (!freopen("sweep-out.txt", "w", stdout) || !freopen("sweep-err.txt", "w", stderr))
+            _exit(98);
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "exec %s %s", NORMLAB_BINARY, args);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(97);
+    }
+    setpgid(pid, pid);
+    return pid;
+}
+
+static int count_finished(const char *sweep_dir, char names[][160], int max)
+{
+    char runs[600];
+    snprintf(runs, sizeof runs, "%s/%s/runs", tmp, sweep_dir);
+    DIR *d = opendir(runs);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char dir[1200];
+        snprintf(dir, sizeof dir, "%s/%s", runs, e->d_name);
+        if (nl_run_dir_status(dir) == NL_RUN_OK && n < max)
+            snprintf(names[n++], 160, "%.150s", e->d_name);
+    }
+    closedir(d);
+    return n;
+}
+
+static void wait_for_finished(const char *sweep_dir, int want)
+{
+    char names[64][160];
+    for (int i = 0; i < 2000 && count_finished(sweep_dir, names, 64) < want; i++)
+        usleep(10000);
+    ck_assert_int_ge(count_finished(sweep_dir, names, 64), want);
+}
+
+static int count_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char path[1400];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (strstr(e->d_name, ".tmp."))
+            n++;
+        else if (nl_is_dir(path))
+            n += count_temps(path);
+    }
+    closedir(d);
+    return n;
+}
+
+typedef struct {
+    char name[160];
+    struct timespec mtime;
+    char started[64];
+} finished_run;
+
+START_TEST(test_kill9_and_resume)
+{
+    make_tmp();
+    write_file("base.yaml", base_config);
+    write_file("exp.yaml", slow_experiment);
+    const pid_t pid = start_sweep("sweep exp.yaml -j 2");
+    wait_for_finished("results/slow", 4);
+    /* the sweep and its runs, all at once */
+    ck_assert_int_eq(kill(-pid, SIGKILL), 0);
+    int status;
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    ck_assert(WIFSIGNALED(status));
+    usleep(50000); /* the killed children leave the process table */
+
+    char names[64][160];
+    const int n_done = count_finished("results/slow", names, 64);
+    ck_assert_int_lt(n_done, 14); /* killed mid-way */
+    finished_run done[64];
+    for (int i = 0; i < n_done; i++) {
+        char path[1024];
+        snprintf(done[i].name, sizeof done[i].name, "%.150s", names[i]);
+        snprintf(path, sizeof path, "%s/results/slow/runs/%.150s/summary.json", tmp, names[i]);
+        struct stat st;
+        ck_assert_int_eq(stat(path, &st), 0);
+        done[i].mtime = st.st_mtim;
+        char rel[600];
+        snprintf(rel, sizeof rel, "results/slow/runs/%.150s/summary.json", names[i]);
+        char *json = read_file(rel);
+        ck_assert(nl_json_flat_get(json, "started_at", done[i].started, sizeof done[i].started));
+        free(json);
+    }
+    /* summary.csv is whole: it reads, one row per run, never a torn line */
+    summary_row rows[32];
+    ck_assert_int_eq(read_summary("results/slow", NULL, rows, 32), 14);
+
+    ck_assert_int_eq(normlab("sweep exp.yaml -j 2"), 0);
+    char *out = output();
+    char finished_before[64];
+    snprintf(finished_before, sizeof finished_before, "(%d finished before)", n_done);
+    ck_assert_msg(strstr(out, finished_before), "%.3000s", out);
+    free(out);
+    const int n = read_summary("results/slow", NULL, rows, 32);
+    ck_assert_int_eq(n, 14);
+    for (int i = 0; i < n; i++) {
+        ck_assert_str_eq(rows[i].status, "ok");
+        for (int j = 0; j < i; j++)
+            ck_assert_str_ne(rows[i].run, rows[j].run);
+    }
+    for (int i = 0; i < 14; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "seed-%d", i + 1);
+        ck_assert_str_eq(rows[i].run, want);
+    }
+    /* nothing half-written anywhere */
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/results/slow", tmp);
+    ck_assert_int_eq(count_temps(dir), 0);
+    /* the runs that had finished were not run again */
+    for (int i = 0; i < n_done; i++) {
+        char path[1024], rel[600], started[64];
+        snprintf(path, sizeof path, "%s/results/slow/runs/%.150s/summary.json", tmp, done[i].name);
+        struct stat st;
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_msg(st.st_mtim.tv_sec == done[i].mtime.tv_sec && st.st_mtim.tv_nsec == done[i].mtime.tv_nsec,
+                      "%s was run again", done[i].name);
+        snprintf(rel, sizeof rel, "results/slow/runs/%.150s/summary.json", done[i].name);
+        char *json = read_file(rel);
+        ck_assert(nl_json_flat_get(json, "started_at", started, sizeof started));
+        ck_assert_str_eq(started, done[i].started);
+        free(json);
+    }
+}
+END_TEST
+
+START_TEST(test_interrupt)
+{
+    make_tmp();
+    write_file("base.yaml", base_config);
+    write_file("exp.yaml", slow_experiment);
+    const pid_t pid = start_sweep("sweep exp.yaml -j 2");
+    wait_for_finished("results/slow", 1);
+    /* Ctrl-C reaches the whole foreground process group */
+    ck_assert_int_eq(kill(-pid, SIGINT), 0);
+    int status;
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 1);
+    char *err = read_file("sweep-err.txt");
+    ck_assert_msg(strstr(err, "interrupted"), "%.3000s", err);
+    free(err);
+    /* no run claims to be running (the ones that were training stopped
+     * cleanly; one started as the signal came may have died before it wrote
+     * anything: pending); summary.csv has every run */
+    summary_row rows[32];
+    ck_assert_int_eq(read_summary("results/slow", NULL, rows, 32), 14);
+    int ok = 0;
+    for (int i = 0; i < 14; i++) {
+        char dir[600], json[700];
+        snprintf(dir, sizeof dir, "%s/results/slow/runs/%.150s", tmp, rows[i].run);
+        snprintf(json, sizeof json, "%s/summary.json", dir);
+        if (nl_path_exists(json))
+            ck_assert_msg(nl_run_dir_status(dir) != NL_RUN_RUNNING, "%s still says running", rows[i].run);
+        ck_assert_str_ne(rows[i].status, "running");
+        ok += !strcmp(rows[i].status, "ok");
+    }
+    ck_assert_int_ge(ok, 1);
+    ck_assert_int_lt(ok, 14);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("sweep");
+    TCase *plan_case = tcase_create("plan");
+    tcase_add_test(plan_case, test_grid_order_and_names);
+    tcase_add_test(plan_case, test_derived_values);
+    tcase_add_test(plan_case, test_exclusions);
+    tcase_add_test(plan_case, test_shards_partition);
+    tcase_add_test(plan_case, test_values_equal);
+    tcase_add_test(plan_case, test_bad_experiment_files);
+    suite_add_tcase(s, plan_case);
+    TCase *runs = tcase_create("runs");
+    tcase_set_timeout(runs, 120);
+    tcase_add_test(runs, test_sweep_runs_and_resumes);
+    tcase_add_test(runs, test_failed_run_and_shards);
+    tcase_add_test(runs, test_kill9_and_resume);
+    tcase_add_test(runs, test_interrupt);
+    suite_add_tcase(s, runs);
+    return tu_run_suite(s);
+}
