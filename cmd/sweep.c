@@ -42,20 +42,28 @@ static void usage(FILE *out)
             "  runs/<run>/         the run directories (config.yaml, metrics.csv, summary.json,\n"
             "                      stderr.txt: what the run printed)\n"
             "  plots/              the plots the experiment file lists (see normlab plot)\n\n"
-            "Experiment file:\n"
-            "  name: wu-he-mlp                      # the sweep directory's name\n"
+            "Experiment file (YAML; unknown keys and wrong types are errors):\n"
+            "  name: wu-he-mlp                      # the sweep directory's name (default: the\n"
+            "                                       # file's name)\n"
             "  base: ../configs/mlp-batch.yaml      # relative to this file, or an inline config\n"
-            "  set: {train.epochs: 3}               # fixed overrides for every run\n"
+            "  set: {train.epochs: 3}               # fixed overrides (dotted config keys); one\n"
+            "                                       # that does not apply to a run is left out\n"
             "  grid:                                # every combination, the first key slowest\n"
             "    model.norm.type: [none, batch, layer, group]\n"
             "    train.batch_size: [2, 4, 8, 16, 32, 64]\n"
             "    seed: [1, 2, 3]\n"
-            "  derived:                             # value = base_value * (x / base_at)^power\n"
-            "    train.optimizer.lr: {scale_with: train.batch_size, base_value: 0.02, base_at: 32}\n"
-            "  exclude:                             # runs matching every key of an entry\n"
-            "    - {model.norm.type: none, train.batch_size: 2}\n"
+            "  derived:                             # KEY = base_value * (x / base_at)^power, x the\n"
+            "    train.optimizer.lr:                # value of scale_with (power: 1, round: false\n"
+            "      {scale_with: train.batch_size, base_value: 0.02, base_at: 32}  # by default)\n"
+            "  exclude:                             # skip the runs matching every key of an entry,\n"
+            "    - {model.norm.type: instance, model.arch: mlp}  # compared with the resolved config\n"
             "  threads: 0                           # per run; 0: cores / jobs\n"
-            "  plots: [{kind: batch_size}, {kind: curves}]\n\n"
+            "  plots:                               # made at the end (see normlab plot --help):\n"
+            "    - {kind: batch_size, metric: test_error}  # kind, metric, split, threshold, name\n"
+            "    - {kind: curves, split: test, metric: error}\n"
+            "Every run's config is base + set + grid + derived, through the same checks as\n"
+            "`normlab run`; all of them are checked before the first run starts. A run\n"
+            "directory is named after its grid values: type-batch_batch_size-8_seed-1.\n\n"
             "options:\n"
             "  -j, --jobs N     run N runs at once (default 1)\n"
             "  --shard I/N      run only the runs whose index modulo N is I-1 (I in 1..N), e.g.\n"
@@ -667,7 +675,7 @@ int cmd_sweep(int argc, char **argv)
 
     s.t0 = now_s();
     int next = 0, stopping = 0, n_children = 0;
-    bool start_failed = false;
+    bool start_failed = false, launched = false;
     show_progress(&s, NULL, false);
     while (n_children > 0 || (next < n_queue && !stopping && !start_failed)) {
         while (!stopping && !start_failed && n_children < jobs && next < n_queue) {
@@ -685,7 +693,11 @@ int cmd_sweep(int argc, char **argv)
             }
             children[n_children++] = (child_proc){pid, run, now_s()};
             s.running++;
+            launched = true;
         }
+        if (launched && s.tty)
+            show_progress(&s, NULL, false);
+        launched = false;
         bool reaped = false;
         for (;;) {
             int status;

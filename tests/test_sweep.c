@@ -230,6 +230,27 @@ START_TEST(test_exclusions)
 }
 END_TEST
 
+/* a fixed setting that only some runs can use is left out of the others */
+START_TEST(test_set_key_that_does_not_apply)
+{
+    make_tmp();
+    nl_experiment *e = parse("base: base.yaml\nset: {model.norm.groups: 4}\n"
+                             "grid:\n  model.norm.type: [batch, group]\n  seed: [1, 2]\n");
+    nl_sweep_plan p;
+    plan(e, &p);
+    ck_assert_int_eq(p.n_runs, 4);
+    char v[128];
+    ck_assert_str_eq(flat_value(&p.runs[2], "model.norm.groups", v, sizeof v), "4");
+    ck_assert_msg(strstr(p.runs[0].config_text, "# groups: "), "%s", p.runs[0].config_text);
+    ck_assert_int_eq(p.n_warnings, 1);
+    ck_assert_msg(strstr(p.warnings[0], "exp.yaml:2:7: set: model.norm.groups=4 does not apply") &&
+                      strstr(p.warnings[0], "2 runs, e.g. type-batch_seed-1"), "%s", p.warnings[0]);
+    nl_sweep_plan_free(&p);
+    nl_experiment_free(e);
+    free(e);
+}
+END_TEST
+
 START_TEST(test_shards_partition)
 {
     make_tmp();
@@ -304,6 +325,9 @@ START_TEST(test_bad_experiment_files)
         {"base: base.yaml\ngrid:\n  model.norm.type: [group]\n  model.norm.groups: [3]\n",
          {"bad.yaml:4:23:", "type-group_groups-3", "groups"}},
         {"base: base.yaml\nset: {train.epochs: many}\ngrid: {seed: [1]}\n", {"bad.yaml:2:21:", "run seed-1", "train.epochs"}},
+        /* a set: value that applies but is wrong stays an error */
+        {"base: base.yaml\nset: {model.norm.groups: 3}\ngrid: {model.norm.type: [batch, group]}\n",
+         {"bad.yaml:2:26:", "run type-group", "model.norm.groups"}},
         {"base: base.yaml\ngrid: {seed: [1]}\nderived: {train.optimizer.lr: {scale_with: train.batch_size, base_value: "
          "0.1}}\n", {"bad.yaml:3:", "base_at is missing"}},
         {"base: base.yaml\ngrid: {seed: [1]}\nderived: {train.optimizer.lr: {scale_with: train.batch_size, base_value: "
@@ -727,6 +751,7 @@ int main(void)
     tcase_add_test(plan_case, test_grid_order_and_names);
     tcase_add_test(plan_case, test_derived_values);
     tcase_add_test(plan_case, test_exclusions);
+    tcase_add_test(plan_case, test_set_key_that_does_not_apply);
     tcase_add_test(plan_case, test_shards_partition);
     tcase_add_test(plan_case, test_values_equal);
     tcase_add_test(plan_case, test_bad_experiment_files);

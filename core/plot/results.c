@@ -478,13 +478,13 @@ void pl_subtitle(const pl_results *r, char *buf, size_t size)
     if (!strcmp(dataset, "synthetic")) {
         char shape[64];
         list_text(cfg(r, "data.shape"), "x", shape, sizeof shape);
-        used += (size_t)snprintf(part[0] + used, sizeof part[0] - used, "synthetic data (%s, %s classes)",
-                                 shape, cfg(r, "data.classes"));
+        used += (size_t)snprintf(part[0] + used, sizeof part[0] - used, "synthetic data (%s %s, %s classes)",
+                                 shape, strchr(shape, 'x') ? "images" : "features", cfg(r, "data.classes"));
     } else {
         used += (size_t)snprintf(part[0] + used, sizeof part[0] - used, "%s", dataset);
     }
     if (!varied(r, "data.train_size") && pl_num(cfg(r, "data.train_size")) > 0)
-        snprintf(part[0] + used, sizeof part[0] - used, ", %s train", cfg(r, "data.train_size"));
+        snprintf(part[0] + used, sizeof part[0] - used, ", %s training samples", cfg(r, "data.train_size"));
     /* model */
     used = 0;
     char arch[32];

@@ -303,6 +303,8 @@ static nl_code parse_set(parser *P, yaml_node_t *n)
     if (rc)
         return rc;
     const int count = (int)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    if (count > NL_SWEEP_MAX_SETS)
+        return fail_at(P, n, "set", "at most %d fixed settings", NL_SWEEP_MAX_SETS);
     e->sets = calloc((size_t)count + 1, sizeof *e->sets);
     if (!e->sets)
         return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
@@ -332,6 +334,8 @@ static nl_code parse_grid(parser *P, yaml_node_t *n)
     if (count == 0)
         return fail_at(P, n, "grid", "the grid is empty; give at least one key with a list of "
                        "values (e.g. seed: [1, 2, 3])");
+    if (count > NL_SWEEP_MAX_AXES)
+        return fail_at(P, n, "grid", "at most %d grid keys", NL_SWEEP_MAX_AXES);
     e->axes = calloc((size_t)count, sizeof *e->axes);
     if (!e->axes)
         return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");

@@ -357,3 +357,51 @@ bool nl_values_equal(const char *a, const char *b)
         pb += nb + 1;
     }
 }
+
+bool nl_flat_inapplicable(const char *text, const char *key)
+{
+    char sections[8][96];
+    int depth = 0;
+    for (const char *line = text; line && *line;) {
+        const char *end = strchr(line, '\n');
+        const size_t len = end ? (size_t)(end - line) : strlen(line);
+        size_t indent = 0;
+        while (indent < len && line[indent] == ' ')
+            indent++;
+        const int level = (int)(indent / 2);
+        const char *body = line + indent;
+        const size_t body_len = len - indent;
+        if (body_len > 0 && level <= depth && level < 8) {
+            char leaf[96];
+            if (body[0] == '#') {
+                /* "# leaf: value  # applies only when ..."; it also closes deeper sections */
+                depth = level;
+                const char *colon = memchr(body, ':', body_len);
+                const char *applies = NULL;
+                for (size_t i = 0; i + 17 <= body_len && !applies; i++)
+                    if (!strncmp(body + i, "applies only when", 17))
+                        applies = body + i;
+                if (colon && applies && body_len > 2) {
+                    snprintf(leaf, sizeof leaf, "%.*s", (int)(colon - body - 2), body + 2);
+                    char full[800] = "";
+                    size_t used = 0;
+                    for (int d = 0; d < depth; d++)
+                        used += (size_t)snprintf(full + used, sizeof full - used, "%s.", sections[d]);
+                    snprintf(full + used, sizeof full - used, "%s", leaf);
+                    if (!strcmp(full, key))
+                        return true;
+                }
+            } else {
+                depth = level;
+                const char *colon = memchr(body, ':', body_len);
+                /* "section:" with nothing after it opens a level */
+                if (colon && (size_t)(colon - body) + 1 == body_len) {
+                    snprintf(sections[depth], sizeof sections[depth], "%.*s", (int)(colon - body), body);
+                    depth++;
+                }
+            }
+        }
+        line = end ? end + 1 : NULL;
+    }
+    return false;
+}

@@ -150,11 +150,65 @@ typedef struct {
     char (*texts)[1200];
 } override_list;
 
-static nl_code load(const nl_experiment *e, const override_list *o, int n, nl_config *cfg, nl_error *err)
+static nl_code load_with(const nl_experiment *e, const char *const *overrides, int n, nl_config *cfg,
+                         nl_error *err)
 {
     if (e->base_text)
-        return nl_config_load_string(e->base_text, e->path, o->overrides, n, cfg, err);
-    return nl_config_load(e->base_path, o->overrides, n, cfg, err);
+        return nl_config_load_string(e->base_text, e->path, overrides, n, cfg, err);
+    return nl_config_load(e->base_path, overrides, n, cfg, err);
+}
+
+/* Loads base + overrides. A fixed setting (set:, the first e->n_sets
+ * overrides) that does not apply to this run, say model.norm.groups where
+ * the grid chose batch norm, is left out rather than an error, the way the
+ * config module drops a file's key that an override made inapplicable:
+ * when the load fails on a set: key, it is tried again without it, and the
+ * key is left out only if the run then loads and the key does not apply
+ * (the resolved config writes it as a comment). dropped[i] marks them. */
+static nl_code load(const nl_experiment *e, const override_list *o, int n, nl_config *cfg, nl_error *err,
+                    bool *dropped)
+{
+    for (int i = 0; i < e->n_sets; i++)
+        dropped[i] = false;
+    nl_error first = {0};
+    const char *list[NL_SWEEP_MAX_SETS + 64 + NL_SWEEP_MAX_DERIVED];
+    for (int attempt = 0; attempt <= e->n_sets; attempt++) {
+        int m = 0;
+        for (int i = 0; i < n; i++)
+            if (i >= e->n_sets || !dropped[i])
+                list[m++] = o->overrides[i];
+        nl_error this_err = {0};
+        if (load_with(e, list, m, cfg, &this_err) == NL_OK) {
+            if (attempt == 0)
+                return NL_OK;
+            /* every key left out must really not apply to this run */
+            nl_flat flat;
+            char *text = NULL;
+            nl_error ignored = {0};
+            bool ok = nl_flat_from_config(cfg, &flat, &text, &ignored) == NL_OK;
+            if (ok)
+                nl_flat_free(&flat);
+            for (int i = 0; i < e->n_sets && ok; i++)
+                ok = !dropped[i] || nl_flat_inapplicable(text, e->sets[i].key);
+            free(text);
+            if (ok)
+                return NL_OK;
+            break;
+        }
+        if (attempt == 0)
+            first = this_err;
+        int culprit = -1;
+        for (int i = 0; i < e->n_sets && this_err.key[0]; i++)
+            if (!dropped[i] && !strcmp(e->sets[i].key, this_err.key))
+                culprit = i;
+        if (culprit < 0)
+            break;
+        dropped[culprit] = true;
+    }
+    for (int i = 0; i < e->n_sets; i++)
+        dropped[i] = false;
+    *err = first;
+    return first.code ? first.code : NL_ERR_CONFIG;
 }
 
 static nl_code format_derived(const nl_sweep_derived *d, const nl_flat *flat, char *out, size_t size,
@@ -328,6 +382,13 @@ nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error
     char ***labels = NULL;
     nl_flat base = {0};
     nl_code rc = NL_OK;
+    struct {
+        char text[512];
+        char first[160];
+        int count;
+    } notes[NL_SWEEP_MAX_WARNINGS];
+    int n_notes = 0;
+    bool dropped[NL_SWEEP_MAX_SETS];
     if (!o.overrides || !o.override_pos || !o.override_keys || !o.texts || !cfg || !choice) {
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
         goto done;
@@ -370,7 +431,7 @@ nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error
         const int n_before_derived = n;
         bool loaded = false;
         if (e->n_derived) {
-            if (load(e, &o, n, cfg, &load_err) == NL_OK)
+            if (load(e, &o, n, cfg, &load_err, dropped) == NL_OK)
                 rc = nl_flat_from_config(cfg, &flat, NULL, err);
             else
                 rc = fallback_flat(&base, &o, n, &flat, err);
@@ -391,7 +452,7 @@ nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error
         if (!derived_why[0]) {
             nl_error_clear(&load_err);
             char *text = NULL;
-            if (load(e, &o, n, cfg, &load_err) == NL_OK) {
+            if (load(e, &o, n, cfg, &load_err, dropped) == NL_OK) {
                 if ((rc = nl_flat_from_config(cfg, &flat, &text, err)))
                     goto done;
                 loaded = true;
@@ -437,6 +498,40 @@ nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error
             rc = run_error(e, &o, n, dir, label, err);
             goto done;
         }
+        /* set: keys that do not apply to this run */
+        for (int i = 0; i < e->n_sets; i++) {
+            if (!dropped[i])
+                continue;
+            char text[sizeof notes[0].text];
+            snprintf(text, sizeof text, "%.120s:%d:%d: set: %s=%.60s does not apply to some runs and is left out of "
+                     "them", e->path, e->sets[i].pos.line, e->sets[i].pos.column, e->sets[i].key, e->sets[i].value);
+            int u = 0;
+            while (u < n_notes && strcmp(notes[u].text, text))
+                u++;
+            if (u == n_notes && n_notes < NL_SWEEP_MAX_WARNINGS) {
+                nl_copy_string(notes[u].text, sizeof notes[u].text, text);
+                nl_copy_string(notes[u].first, sizeof notes[u].first, dir);
+                notes[u].count = 0;
+                n_notes++;
+            }
+            if (u < n_notes)
+                notes[u].count++;
+        }
+        /* what the config module dropped (a key that no longer
+         * applies once a grid value is set), once per message */
+        for (int w = 0; w < cfg->n_warnings; w++) {
+            int u = 0;
+            while (u < n_notes && strcmp(notes[u].text, cfg->warnings[w]))
+                u++;
+            if (u == n_notes && n_notes < NL_SWEEP_MAX_WARNINGS) {
+                nl_copy_string(notes[u].text, sizeof notes[u].text, cfg->warnings[w]);
+                nl_copy_string(notes[u].first, sizeof notes[u].first, dir);
+                notes[u].count = 0;
+                n_notes++;
+            }
+            if (u < n_notes)
+                notes[u].count++;
+        }
         nl_sweep_run *r = &out->runs[out->n_runs];
         r->index = out->n_runs;
         r->combo = c;
@@ -471,6 +566,10 @@ nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error
                 out->runs[i].dir[sizeof out->runs[i].dir - strlen(tail) - 1] = '\0';
                 strcat(out->runs[i].dir, tail);
             }
+    for (int i = 0; i < n_notes; i++) {
+        add_warning(out, "%s (%d run%s, e.g. %s)", notes[i].text, notes[i].count, notes[i].count == 1 ? "" : "s",
+                    notes[i].first);
+    }
     for (int x = 0; x < e->n_excludes; x++) {
         int matched = 0;
         for (int i = 0; i < out->n_excluded; i++)

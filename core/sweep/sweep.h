@@ -37,6 +37,8 @@ typedef struct {
 } nl_sweep_axis;
 
 #define NL_SWEEP_MAX_DERIVED 16
+#define NL_SWEEP_MAX_SETS 128
+#define NL_SWEEP_MAX_AXES 32
 
 /* `derived:` key = base_value * (scale_with / base_at) ^ power */
 typedef struct {
