@@ -1317,12 +1317,16 @@ nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
              act ? act : "", unit ? ", unit " : "", unit ? unit : "",
              r->seed_key >= 0 ? " (mean over seeds)" : "");
     const int cols_n = n_ids < 3 ? n_ids : 3, rows = (n_ids + cols_n - 1) / cols_n;
-    const int width = 200 + 460 * cols_n, height = 170 + 380 * rows;
+    const int width = 200 + 460 * cols_n, height = 200 + 380 * rows;
     pl_header(s, title, width, height);
     layout L = title_block(s, r, title, width, height);
     const double pad = (hi - lo) * 0.08 + 1e-6;
-    nl_buf_printf(&s->gp, "set multiplot\nset xlabel \"step (optimizer updates)\"\nset ylabel \"activation value\"\n"
-                  "set yrange [%g:%g]\nset xrange [0:%g]\nset key bottom right\n", lo - pad, hi + pad,
+    char ylabel[160];
+    snprintf(ylabel, sizeof ylabel, "value of %s (over %s test samples)", act ? act : "the activation",
+             nl_flat_get(&r->config, "train.trace.samples") ? nl_flat_get(&r->config, "train.trace.samples") : "the");
+    nl_buf_printf(&s->gp, "set multiplot\nset xlabel \"step (optimizer updates)\"\nset ylabel %s\n", pl_q(ylabel, q, sizeof q));
+    nl_buf_printf(&s->gp,
+                  "set yrange [%g:%g]\nset xrange [0:%g]\n", lo - pad, hi + pad,
                   last_step > 0 ? last_step : 1);
     if (n_ids < g.n) {
         char foot[160];
@@ -1331,7 +1335,7 @@ nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
     }
     static const char *const shades[] = {"#4292c6", "#6baed6", "#2171b5", "#9ecae1", "#08519c", "#c6dbef"};
     for (int k = 0; k < n_ids; k++) {
-        panel(s, &L, k / cols_n, k % cols_n, rows, cols_n, 0.08, 0.98, 75.0 / height, L.top - 26.0 / height,
+        panel(s, &L, k / cols_n, k % cols_n, rows, cols_n, 0.08, 0.98, 105.0 / height, L.top - 26.0 / height,
               90, 110);
         bool all_diverged = true;
         for (int i = 0; i < r->n_runs; i++)
@@ -1340,8 +1344,7 @@ nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
         char ptitle[320];
         snprintf(ptitle, sizeof ptitle, "%s%s", g.n_keys ? g.labels[ids[k]] : r->runs[0].name,
                  all_diverged ? " (diverged)" : "");
-        nl_buf_printf(&s->gp, "%s\nset title %s\nplot ", k == 0 ? "set key bottom right" : "unset key",
-                      pl_q(ptitle, q, sizeof q));
+        nl_buf_printf(&s->gp, "unset key\nset title %s\nplot ", pl_q(ptitle, q, sizeof q));
         for (int p = 0; p < n_cols; p++) {
             /* the median dark and solid, the outer percentiles lighter */
             const bool middle = n_cols % 2 == 1 && p == n_cols / 2;
@@ -1360,7 +1363,21 @@ nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
         if (k == 0)
             after_first_plot(s);
     }
-    nl_buf_printf(&s->gp, "unset multiplot\n");
+    /* one legend for all panels: a plot of its own, a row across the bottom
+     * (a panel's own key cannot be wider than the panel) */
+    nl_buf_printf(&s->gp, "unset title\nunset xlabel\nunset ylabel\nunset border\nunset tics\nunset grid\n"
+                  "set xrange [0:1]\nset yrange [0:1]\nunset logscale\n"
+                  "set key center center horizontal maxrows 1 nobox noopaque\n");
+    margins(s, 0.08, 0.98, 0.0, 45.0 / height);
+    nl_buf_printf(&s->gp, "plot ");
+    for (int p = 0; p < n_cols; p++) {
+        const bool middle = n_cols % 2 == 1 && p == n_cols / 2;
+        nl_buf_printf(&s->gp, "%sNaN with linespoints pt 7 ps 0.3 lw %s %s lc rgb \"%s\" title \"%sth percentile\"",
+                      p ? ", " : "", middle ? "2.5" : "1.8", middle ? "dt 1" : "dt 2",
+                      middle ? "#08306b" : shades[(p < n_cols / 2 ? p : n_cols - 1 - p) % 6],
+                      cols[p][0] == 'p' ? cols[p] + 1 : cols[p]);
+    }
+    nl_buf_printf(&s->gp, "\nunset multiplot\n");
     rc = pl_finish(s, err);
 done:
     if (curves)
