@@ -368,40 +368,56 @@ static void finish_run(sweep_state *s, const child_proc *c, int status)
 
 /* ---- plots ---- */
 
-/* makes the experiment's plots; returns the exit status to add (0 or 1) */
+/* makes the experiment's plots, one at a time: a plot the results cannot
+ * give (no run wrote a trace) is skipped with the reason; a script gnuplot
+ * rejects is a failure. Returns the exit status to add (0 or 1). */
 static int make_plots(const nl_experiment *e, const char *dir, char *where, size_t where_size)
 {
     where[0] = '\0';
     if (e->n_plots == 0)
         return 0;
-    nl_plot_spec specs[NL_PLOT_MAX_OUTPUTS];
-    for (int i = 0; i < e->n_plots && i < NL_PLOT_MAX_OUTPUTS; i++)
-        specs[i] = e->plots[i].spec;
     nl_plot_report *rep = calloc(1, sizeof *rep);
     if (!rep)
         return 1;
-    nl_error err = {0};
     int status = 0;
-    if (nl_plot_write(dir, specs, e->n_plots, rep, &err) != NL_OK ||
-        nl_plot_render(rep, NL_PLOT_PNG, &err) != NL_OK) {
-        fprintf(stderr, "normlab sweep: plots: %s\n", err.msg);
-        status = 1;
+    size_t used = 0;
+    bool missing = false;
+    char plots_dir[1100] = "";
+    for (int i = 0; i < e->n_plots; i++) {
+        nl_error err = {0};
+        char name[64];
+        nl_plot_spec_name(&e->plots[i].spec, name, sizeof name);
+        const nl_code rc = nl_plot_write(dir, &e->plots[i].spec, 1, rep, &err);
+        if (rc == NL_ERR_USAGE) {
+            fprintf(stderr, "normlab sweep: plot %s skipped: %s\n", name, err.msg);
+            continue;
+        }
+        if (rc == NL_OK && nl_plot_render(rep, NL_PLOT_PNG, &err) != NL_OK)
+            fprintf(stderr, "normlab sweep: plot %s: %s\n", name, err.msg);
+        else if (rc != NL_OK)
+            fprintf(stderr, "normlab sweep: plot %s: %s\n", name, err.msg);
+        if (err.code != NL_OK)
+            status = 1;
+        if (rep->messages[0])
+            fprintf(stderr, "normlab sweep: gnuplot said about %s:\n%s\n", name, rep->messages);
+        for (int k = 0; k < rep->n; k++) {
+            if (rep->items[k].note[0])
+                printf("%s\n", rep->items[k].note);
+            if (used < where_size)
+                used += (size_t)snprintf(where + used, where_size - used, "%s%s.%s", used ? ", " : "",
+                                         rep->items[k].name, rep->items[k].rendered ? "png" : "gp");
+        }
+        missing |= rep->gnuplot_missing;
+        nl_copy_string(plots_dir, sizeof plots_dir, rep->plots_dir);
     }
-    if (rep->messages[0])
-        fprintf(stderr, "normlab sweep: gnuplot said:\n%s\n", rep->messages);
-    for (int i = 0; i < rep->n; i++)
-        if (rep->items[i].note[0])
-            printf("%s\n", rep->items[i].note);
-    if (rep->gnuplot_missing && status == 0)
+    if (missing)
         fprintf(stderr, "normlab sweep: gnuplot is not on PATH: wrote the plot scripts to %s but "
-                "rendered nothing (install gnuplot, then: cd %s && gnuplot NAME.gp)\n",
-                rep->plots_dir, rep->plots_dir);
-    size_t used = (size_t)snprintf(where, where_size, "; plots in %s/ (", rep->plots_dir);
-    for (int i = 0; i < rep->n && used < where_size; i++)
-        used += (size_t)snprintf(where + used, where_size - used, "%s%s.%s", i ? ", " : "",
-                                 rep->items[i].name, rep->items[i].rendered ? "png" : "gp");
-    if (used < where_size)
-        snprintf(where + used, where_size - used, ")");
+                "rendered nothing (install gnuplot, then: cd %s && gnuplot NAME.gp)\n", plots_dir, plots_dir);
+    if (plots_dir[0]) {
+        char list[1500];
+        nl_copy_string(list, sizeof list, where);
+        snprintf(where, where_size, "; plots in %s/ (%s)", plots_dir, list);
+    }
     free(rep);
     return status;
 }

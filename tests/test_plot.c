@@ -162,9 +162,18 @@ START_TEST(test_aggregation_matches_summary)
 {
     setup();
     write_file("base.yaml", base_config);
-    write_file("exp.yaml", "name: agg\nbase: base.yaml\ngrid:\n  model.norm.type: [none, batch]\n"
-                           "  train.batch_size: [8, 16, 32]\n  seed: [1, 2, 3]\n");
+    /* no run traces (train.trace.activation is cleared): the trace plot is
+     * skipped with the reason, the others are made, the sweep succeeds */
+    write_file("exp.yaml", "name: agg\nbase: base.yaml\nset: {train.trace.activation: \"\"}\n"
+                           "grid:\n  model.norm.type: [none, batch]\n"
+                           "  train.batch_size: [8, 16, 32]\n  seed: [1, 2, 3]\n"
+                           "plots: [{kind: trace}, {kind: train_eval_gap}]\n");
     ck_assert_int_eq(normlab("sweep exp.yaml -j 2"), 0);
+    char *out = output();
+    ck_assert_msg(strstr(out, "plot trace skipped: trace: no run has a trace.csv") &&
+                      strstr(out, "plots in results/agg/plots/ (train_eval_gap."), "%.3000s", out);
+    free(out);
+    expect_file("results/agg/plots", "train_eval_gap.gp");
     ck_assert_int_eq(normlab("plot results/agg --kind batch_size --kind curves"), 0);
     char path[512];
     pl_table summary, agg;

@@ -174,7 +174,6 @@ nl_code nl_plot_render(nl_plot_report *rep, unsigned formats, nl_error *err)
     size_t used = 0;
     for (int i = 0; i < rep->n; i++) {
         nl_plot_output *o = &rep->items[i];
-        o->rendered = true;
         for (int f = 0; f < 2; f++) {
             if (!(formats & (f ? NL_PLOT_SVG : NL_PLOT_PNG)))
                 continue;
@@ -202,6 +201,7 @@ nl_code nl_plot_render(nl_plot_report *rep, unsigned formats, nl_error *err)
             if (stat(out, &st) != 0 || st.st_size == 0)
                 return nl_fail(err, NL_ERR_RUNTIME, "gnuplot wrote no %s for %s", out, o->script);
         }
+        o->rendered = true;
     }
     while (used && rep->messages[used - 1] == '\n')
         rep->messages[--used] = '\0';
