@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -654,7 +655,33 @@ int cmd_sweep(int argc, char **argv)
         goto done;
     }
     snprintf(sub, sizeof sub, "%s/runs", s.dir);
-    if (nl_make_dirs(sub, &err) != NL_OK || nl_sweep_write_summary(&e, &p, s.results, s.dir, &err) != NL_OK) {
+    if (nl_make_dirs(sub, &err) != NL_OK) {
+        exit_status = nl_cmd_report("sweep", &err);
+        goto done;
+    }
+    /* one sweep of a directory at a time, or one per shard: an unsharded
+     * sweep holds .lock exclusively, a shard holds it shared and its own
+     * shard lock exclusively (held until exit; not inherited by the runs,
+     * so a killed sweep releases them) */
+    {
+        char lock_path[1200], shard_path[1200];
+        snprintf(lock_path, sizeof lock_path, "%s/.lock", s.dir);
+        snprintf(shard_path, sizeof shard_path, "%s/.lock-shard-%d-of-%d", s.dir, shard.index, shard.count);
+        const int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        const int shard_lock = shard.count > 1 ? open(shard_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666) : -1;
+        const bool whole_busy = lock >= 0 && flock(lock, (shard.count > 1 ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 &&
+                                errno == EWOULDBLOCK;
+        const bool shard_busy = !whole_busy && shard_lock >= 0 && flock(shard_lock, LOCK_EX | LOCK_NB) != 0 &&
+                                errno == EWOULDBLOCK;
+        if (whole_busy || shard_busy) {
+            fprintf(stderr, "normlab sweep: another normlab sweep is running %s%s (it holds %s); wait for it\n",
+                    shard_busy ? "this shard of " : (shard.count > 1 ? "all of " : ""), s.dir,
+                    shard_busy ? shard_path : lock_path);
+            exit_status = 1;
+            goto done;
+        }
+    }
+    if (nl_sweep_write_summary(&e, &p, s.results, s.dir, &err) != NL_OK) {
         exit_status = nl_cmd_report("sweep", &err);
         goto done;
     }

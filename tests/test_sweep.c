@@ -715,6 +715,11 @@ START_TEST(test_interrupt)
     write_file("exp.yaml", slow_experiment);
     const pid_t pid = start_sweep("sweep exp.yaml -j 2");
     wait_for_finished("results/slow", 1);
+    /* a second sweep of the same directory refuses to run the same runs */
+    ck_assert_int_eq(normlab("sweep exp.yaml"), 1);
+    char *second = output();
+    ck_assert_msg(strstr(second, "another normlab sweep is running results/slow"), "%.3000s", second);
+    free(second);
     /* Ctrl-C reaches the whole foreground process group */
     ck_assert_int_eq(kill(-pid, SIGINT), 0);
     int status;
