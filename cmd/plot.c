@@ -12,7 +12,7 @@ static void usage(FILE *out)
 {
     char kinds[256];
     fprintf(out,
-            "usage: normlab plot RESULTS_DIR [--format png|svg|both] [--kind K[:METRIC]]...\n"
+            "usage: normlab plot RESULTS_DIR [--format png|svg|both] [--kind K[:METRIC[:SPLIT]]]...\n"
             "                    [--threshold T]\n\n"
             "Writes gnuplot scripts into RESULTS_DIR/plots/ and renders them when gnuplot is on\n"
             "PATH. RESULTS_DIR is a sweep directory (summary.csv, runs/) or a run directory\n"
@@ -23,9 +23,12 @@ static void usage(FILE *out)
         fprintf(out, "  %-15s %s\n", nl_plot_kind_names.entries[k].name, nl_plot_kind_names.entries[k].help);
     fprintf(out,
             "\noptions:\n"
-            "  --kind K[:METRIC]  a plot kind, optionally with its metric: for batch_size, lr and\n"
+            "  --kind K[:METRIC[:SPLIT]]\n"
+            "                     a plot kind, optionally with its metric: for batch_size, lr and\n"
             "                     heatmap one of %s;\n"
-            "                     for curves one of error, loss, accuracy (repeatable)\n"
+            "                     for curves one of error, loss, accuracy, and a split: test,\n"
+            "                     train, test_trainmode (e.g. curves:error:test_trainmode);\n"
+            "                     repeatable\n"
             "  --format F         png (default), svg or both\n"
             "  --threshold T      lr: a learning rate is tolerated when no run diverged and the\n"
             "                     mean final metric is at most T (at least T for accuracies), as a\n"
@@ -83,8 +86,12 @@ int cmd_plot(int argc, char **argv)
                 }
                 nl_plot_spec *s = &specs[n_specs++];
                 nl_plot_spec_init(s, (nl_plot_kind)k);
-                if (strchr(v, ':'))
-                    snprintf(s->metric, sizeof s->metric, "%s", strchr(v, ':') + 1);
+                if (strchr(v, ':')) {
+                    const char *metric = strchr(v, ':') + 1;
+                    snprintf(s->metric, sizeof s->metric, "%.*s", (int)strcspn(metric, ":"), metric);
+                    if (strchr(metric, ':'))
+                        snprintf(s->split, sizeof s->split, "%s", strchr(metric, ':') + 1);
+                }
                 char msg[512];
                 if (!nl_plot_spec_check(s, msg, sizeof msg))
                     return nl_cmd_usage_error("plot", "--kind %s: %s", v, msg);

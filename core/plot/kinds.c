@@ -472,6 +472,19 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
 
     const y_axis axes[2] = {curves_range(left, g.n, false, any_stable ? diverging : NULL),
                             curves_range(right, g.n, percent, any_stable ? diverging : NULL)};
+    /* which variant has points in which panel, and how far x goes */
+    bool has_data[2][MAX_SERIES];
+    double x_max = 0;
+    for (int v = 0; v < g.n; v++)
+        for (int panel_i = 0; panel_i < 2; panel_i++) {
+            const curve *c = panel_i ? &right[v] : &left[v];
+            has_data[panel_i][v] = false;
+            for (int j = 0; j < c->n; j++)
+                if (c->p[j].a.n) {
+                    has_data[panel_i][v] = true;
+                    x_max = fmax(x_max, by_epoch ? c->p[j].epoch : c->p[j].step);
+                }
+        }
     /* the data: panel 0 training loss, panel 1 the chosen metric */
     if (r->sweep) {
         nl_buf_printf(&data, "variant,label,panel,step,epoch,mean,min,max,n\n");
@@ -529,13 +542,21 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
             nl_buf_printf(&s->gp, "set title %s\nset ylabel %s\n", pl_q(ptitle, q, sizeof q),
                           pl_q(panel_i ? right_label : "training loss (cross-entropy, nats)", q2, sizeof q2));
             emit_y_axis(s, axes[panel_i]);
-            /* one legend: right of the first row's right panel (a single run: inside) */
-            if (!r->sweep)
-                nl_buf_printf(&s->gp, "set key top right\n");
-            else if (panel_i == 1 && row == 0)
-                key_outside(s);
-            else
-                nl_buf_printf(&s->gp, "unset key\n");
+            /* a sweep's legend is a plot of its own, right of the panels */
+            nl_buf_printf(&s->gp, r->sweep ? "unset key\n" : "set key top right\n");
+            bool panel_data = false;
+            for (int v = 0; v < g.n; v++)
+                panel_data |= row_of[v] == row && has_data[panel_i][v];
+            if (!panel_data) {
+                char none[256];
+                snprintf(none, sizeof none, "no %s rows in these runs", panel_i ? split : "train");
+                nl_buf_printf(&s->gp, "set xrange [0:%g]\nset label 5 %s at graph 0.5, graph 0.5 center "
+                              "tc rgb \"#777777\"\nplot NaN notitle\nunset label 5\nset autoscale x\n",
+                              x_max > 0 ? x_max : 1, pl_q(none, q, sizeof q));
+                if (row == 0 && panel_i == 0)
+                    after_first_plot(s);
+                continue;
+            }
             if (!r->sweep) {
                 /* a single run: its metrics.csv as it is; rows of other splits
                  * are skipped, not gaps in the line */
@@ -559,7 +580,7 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
             nl_buf_printf(&s->gp, "plot ");
             int drawn = 0;
             for (int v = 0; v < g.n; v++) {
-                if (row_of[v] != row)
+                if (row_of[v] != row || !has_data[panel_i][v])
                     continue;
                 const char *color = pl_color(series_label[v], color_index[v]);
                 nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"variant\") == %d && column(\"panel\") == %d ? "
@@ -575,6 +596,19 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
             if (row == 0 && panel_i == 0)
                 after_first_plot(s);
         }
+    if (r->sweep) {
+        /* the legend: every series once, in a column right of the panels */
+        nl_buf_printf(&s->gp, "unset title\nunset xlabel\nunset ylabel\nunset border\nunset tics\nunset grid\n"
+                      "unset logscale\nset xrange [0:1]\nset yrange [0:1]\n"
+                      "set key at screen 0.81, screen %.4f top left Left reverse nobox noopaque spacing 1.2\n",
+                      L.top - 26.0 / height);
+        margins(s, 0.81, 0.99, 80.0 / height, L.top - 26.0 / height);
+        nl_buf_printf(&s->gp, "plot ");
+        for (int u = 0; u < n_unique; u++)
+            nl_buf_printf(&s->gp, "%sNaN with lines lw 2 lc rgb \"%s\" title %s", u ? ", " : "",
+                          pl_color(series_label[unique[u]], u), pl_q(series_label[unique[u]], q, sizeof q));
+        nl_buf_printf(&s->gp, "\n");
+    }
     nl_buf_printf(&s->gp, "unset multiplot\n");
     rc = pl_finish(s, err);
 done:
@@ -699,13 +733,19 @@ nl_code pl_batch_size(const pl_results *r, const nl_plot_spec *spec, pl_script *
         nl_buf_printf(&s->gp, "set yrange [0:*]\n");
     key_outside(s);
     nl_buf_printf(&s->gp, "plot ");
+    int drawn = 0;
     for (int id = 0; id < g.n; id++) {
+        bool any = false;
+        for (int xi = 0; xi < nx; xi++)
+            any |= cells[id * nx + xi].a.n > 0;
+        if (!any)
+            continue; /* every run of it diverged or failed */
         /* series side by side, so their bars do not hide each other */
         const double offset = 0.045 * (id - (g.n - 1) / 2.0);
         nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"series\") == %d ? column(\"batch_size\")*2**(%.4f) : NaN):"
                       "(column(\"mean\")):(column(\"min\")):(column(\"max\")) with yerrorlines lw 2 pt 7 ps 1.1 "
                       "lc rgb \"%s\" title %s",
-                      id ? ", \\\n  " : "", file, id, offset, color_of(&g, id), pl_q(g.labels[id], q, sizeof q));
+                      drawn++ ? ", \\\n  " : "", file, id, offset, color_of(&g, id), pl_q(g.labels[id], q, sizeof q));
     }
     nl_buf_printf(&s->gp, "\n");
     rc = pl_finish(s, err);
@@ -776,6 +816,7 @@ nl_code pl_lr(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_er
                                    g.n_keys ? "series" : "setting", m.short_label, m.higher_better ? ">=" : "<=",
                                    threshold, m.scale == 100 ? "%" : "", threshold_rule);
     int n_ranges = 0;
+    bool has_range[MAX_SERIES] = {false};
     for (int id = 0; id < g.n; id++) {
         int run_start = -1, best_lo = -1, best_hi = -1;
         for (int xi = 0; xi <= nx; xi++) {
@@ -818,6 +859,7 @@ nl_code pl_lr(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_er
             nl_buf_printf(&ranges, "%d,%s,%d,%g,%g,%g,%g,%s\n", id, cell(g.labels[id], l, sizeof l), id,
                           xs[best_lo], xs[best_hi], xs[best_lo] / 1.25, xs[best_hi] * 1.25, cell(text, t, sizeof t));
             n_ranges++;
+            has_range[id] = true;
         }
         if (used < sizeof s->note)
             used += (size_t)snprintf(note + used, sizeof s->note - used, "\n  %s: %s", g.labels[id], text);
@@ -870,15 +912,27 @@ nl_code pl_lr(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_er
                       "tc rgb \"#555555\"\nset arrow 2 from graph 0, first %g to graph 1, first %g nohead lw 0.5 "
                       "lc rgb \"#bbbbbb\"\n", y_div, (y_div + ytop * 0.86) / 2, (y_div + ytop * 0.86) / 2);
     nl_buf_printf(&s->gp, "plot ");
+    int drawn = 0;
     for (int id = 0; id < g.n; id++) {
         const double offset = 0.02 * (id - (g.n - 1) / 2.0);
-        nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"series\") == %d && column(\"n\") > 0 ? column(\"lr\")*10**(%.4f) "
-                      ": NaN):(column(\"mean\")):(column(\"min\")):(column(\"max\")) with yerrorlines lw 2 pt 7 "
-                      "ps 1.1 lc rgb \"%s\" title %s, \\\n"
-                      "  \"\" using (column(\"series\") == %d && column(\"diverged\") > 0 ? column(\"lr\")*10**(%.4f) "
-                      ": NaN):(%g) with points pt 2 ps 2.2 lw 2.5 lc rgb \"%s\" notitle",
-                      id ? ", \\\n  " : "", file, id, offset, color_of(&g, id), pl_q(g.labels[id], q, sizeof q),
-                      id, offset, y_div, color_of(&g, id));
+        bool points = false, divergences = false;
+        for (int xi = 0; xi < nx; xi++) {
+            points |= cells[id * nx + xi].a.n > 0;
+            divergences |= cells[id * nx + xi].diverged > 0;
+        }
+        /* a series with no point at all still gets its legend entry */
+        if (points)
+            nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"series\") == %d && column(\"n\") > 0 ? "
+                          "column(\"lr\")*10**(%.4f) : NaN):(column(\"mean\")):(column(\"min\")):(column(\"max\")) "
+                          "with yerrorlines lw 2 pt 7 ps 1.1 lc rgb \"%s\" title %s",
+                          drawn++ ? ", \\\n  " : "", file, id, offset, color_of(&g, id), pl_q(g.labels[id], q, sizeof q));
+        else
+            nl_buf_printf(&s->gp, "%sNaN with linespoints lw 2 pt 7 lc rgb \"%s\" title %s", drawn++ ? ", \\\n  " : "",
+                          color_of(&g, id), pl_q(g.labels[id], q, sizeof q));
+        if (divergences)
+            nl_buf_printf(&s->gp, ", \\\n  \"%s\" using (column(\"series\") == %d && column(\"diverged\") > 0 ? "
+                          "column(\"lr\")*10**(%.4f) : NaN):(%g) with points pt 2 ps 2.2 lw 2.5 lc rgb \"%s\" notitle",
+                          file, id, offset, y_div, color_of(&g, id));
     }
     if (any_diverged)
         nl_buf_printf(&s->gp, ", \\\n  NaN with points pt 2 ps 2.2 lw 2.5 lc rgb \"#444444\" title \"diverged (any seed)\"");
@@ -902,11 +956,13 @@ nl_code pl_lr(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_er
                       "plot NaN notitle\n");
     else {
         nl_buf_printf(&s->gp, "plot ");
+        int bars = 0;
         for (int id = 0; id < g.n; id++)
-            nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"series\") == %d ? sqrt(column(\"lo\")*column(\"hi\")) : NaN):"
+            if (has_range[id])
+                nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"series\") == %d ? sqrt(column(\"lo\")*column(\"hi\")) : NaN):"
                           "(column(\"row\")):(column(\"lo_box\")):(column(\"hi_box\")):(column(\"row\")-0.3):"
                           "(column(\"row\")+0.3) with boxxyerror fs solid 0.75 noborder lc rgb \"%s\" notitle",
-                          id ? ", \\\n  " : "", ranges_file, id, color_of(&g, id));
+                          bars++ ? ", \\\n  " : "", ranges_file, id, color_of(&g, id));
         nl_buf_printf(&s->gp, ", \\\n  \"%s\" using (column(\"hi_box\")):(column(\"row\")):(strcol(\"text\")) "
                       "with labels left offset 0.8,0 font \",9\" notitle\n", ranges_file);
     }
@@ -1046,15 +1102,31 @@ nl_code pl_heatmap(const pl_results *r, const nl_plot_spec *spec, pl_script *s, 
         panel(s, &L, id / cols, id % cols, rows, cols, 0.08, right - 60.0 / width, 80.0 / height,
               L.top - 26.0 / height, 95, 110);
         nl_buf_printf(&s->gp, "set title %s\n", pl_q(g.n_keys ? g.labels[id] : "", q, sizeof q));
-        nl_buf_printf(&s->gp,
-                      "plot \"%s\" using (column(\"panel\") == %d && column(\"n\") > 0 ? column(\"xi\") : NaN):"
-                      "(column(\"yi\")):(0.5):(0.5):(column(\"mean\")) with boxxyerror fs solid 1.0 noborder "
-                      "fc palette, \\\n"
-                      "  \"\" using (column(\"panel\") == %d && column(\"n\") == 0 ? column(\"xi\") : NaN):"
-                      "(column(\"yi\")):(0.5):(0.5) with boxxyerror fs pattern 4 noborder fc rgb \"#9a9a9a\", \\\n"
-                      "  \"\" using (column(\"panel\") == %d ? column(\"xi\") : NaN):(column(\"yi\")):(strcol(\"text\")):"
-                      "(column(\"dark\") > 0 ? 0xffffff : 0x202020) with labels tc rgb variable font \"%s\"\n",
-                      file, id, id, id, font);
+        bool measured = false, all_diverged = false, any_cell = false;
+        for (int c = id * nl * nb; c < (id + 1) * nl * nb; c++) {
+            measured |= cells[c].n > 0;
+            all_diverged |= runs[c] > 0 && cells[c].n == 0;
+            any_cell |= runs[c] > 0;
+        }
+        if (!any_cell) {
+            nl_buf_printf(&s->gp, "set label 5 \"no finished runs\" at graph 0.5, graph 0.5 center\nplot NaN notitle\n"
+                          "unset label 5\n");
+            if (id == 0)
+                after_first_plot(s);
+            continue;
+        }
+        nl_buf_printf(&s->gp, "plot ");
+        if (measured)
+            nl_buf_printf(&s->gp, "\"%s\" using (column(\"panel\") == %d && column(\"n\") > 0 ? column(\"xi\") : NaN):"
+                          "(column(\"yi\")):(0.5):(0.5):(column(\"mean\")) with boxxyerror fs solid 1.0 noborder "
+                          "fc palette, \\\n  ", file, id);
+        if (all_diverged)
+            nl_buf_printf(&s->gp, "\"%s\" using (column(\"panel\") == %d && column(\"n\") == 0 ? column(\"xi\") : NaN):"
+                          "(column(\"yi\")):(0.5):(0.5) with boxxyerror fs pattern 4 noborder fc rgb \"#9a9a9a\", \\\n  ",
+                          file, id);
+        nl_buf_printf(&s->gp, "\"%s\" using (column(\"panel\") == %d ? column(\"xi\") : NaN):(column(\"yi\")):"
+                      "(strcol(\"text\")):(column(\"dark\") > 0 ? 0xffffff : 0x202020) with labels tc rgb variable "
+                      "font \"%s\"\n", file, id, font);
         if (id == 0)
             after_first_plot(s);
     }
@@ -1200,6 +1272,7 @@ nl_code pl_train_eval_gap(const pl_results *r, const nl_plot_spec *spec, pl_scri
         footnote(s, &L, foot);
     }
     nl_buf_printf(&s->gp, "plot ");
+    int gap_drawn = 0;
     for (int k = 0; k < n_ids; k++) {
         const char *color = n_ids == 1 ? "#1f77b4" : pl_color(g.labels[ids[k]], k);
         for (int mode = 0; mode < 2; mode++) {
@@ -1207,10 +1280,15 @@ nl_code pl_train_eval_gap(const pl_results *r, const nl_plot_spec *spec, pl_scri
             snprintf(label, sizeof label, "%s%s%s", n_ids > 1 || g.n_keys ? g.labels[ids[k]] : "",
                      n_ids > 1 || g.n_keys ? ": " : "", mode ? "train mode (batch statistics)" : "eval mode (running statistics)");
             const double offset = 0.03 * (2 * k + mode - (2 * n_ids - 1) / 2.0);
+            bool any = false;
+            for (int xi = 0; xi < nx; xi++)
+                any |= (mode ? train : eval)[ids[k] * nx + xi].a.n > 0;
+            if (!any)
+                continue;
             nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"series\") == %d && strcol(\"mode\") eq \"%s\" ? "
                           "column(\"batch_size\")*2**(%.4f) : NaN):(column(\"mean\")):(column(\"min\")):(column(\"max\")) "
                           "with yerrorlines lw 2 %s pt %d ps 1.1 lc rgb \"%s\" title %s",
-                          k || mode ? ", \\\n  " : "", file, k, mode ? "train" : "eval", offset,
+                          gap_drawn++ ? ", \\\n  " : "", file, k, mode ? "train" : "eval", offset,
                           mode ? "dt 2" : "dt 1", mode ? 6 : 7, color, pl_q(label, q, sizeof q));
         }
     }
