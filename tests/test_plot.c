@@ -49,6 +49,14 @@ static int normlab(const char *args)
 
 static char *output(void) { return read_file("out.txt"); }
 
+/* the test passed: its directory goes (a failing test keeps it, to look at) */
+static void cleanup(void)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
 /* a file that exists and is not empty */
 static void expect_file(const char *dir, const char *name)
 {
@@ -160,6 +168,7 @@ START_TEST(test_sweep_plots)
     ck_assert_msg(strstr(gp, "no test_trainmode rows in these runs"), "%.3000s", gp);
     free(gp);
     free(out);
+    cleanup();
 }
 END_TEST
 
@@ -228,6 +237,7 @@ START_TEST(test_aggregation_matches_summary)
     ck_assert(panels[0] > 0 && panels[1] > 0);
     pl_table_free(&agg);
     pl_table_free(&summary);
+    cleanup();
 }
 END_TEST
 
@@ -285,6 +295,7 @@ START_TEST(test_single_run_and_usage)
     char png[512];
     snprintf(png, sizeof png, "%s/one/plots/curves.png", tmp);
     ck_assert(!nl_path_exists(png));
+    cleanup();
 }
 END_TEST
 

@@ -58,6 +58,14 @@ static int normlab(const char *args)
 
 static char *output(void) { return read_file("out.txt"); }
 
+/* the test passed: its directory goes (a failing test keeps it, to look at) */
+static void cleanup(void)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
 /* tiny runs: a few milliseconds of training each */
 static const char *base_config =
     "data: {dataset: synthetic, shape: [8], classes: 3, train_size: 256, test_size: 64}\n"
@@ -145,6 +153,7 @@ START_TEST(test_grid_order_and_names)
     nl_sweep_plan_free(&p);
     nl_experiment_free(e);
     free(e);
+    cleanup();
 }
 END_TEST
 
@@ -186,6 +195,7 @@ START_TEST(test_derived_values)
     nl_sweep_plan_free(&p);
     nl_experiment_free(e);
     free(e);
+    cleanup();
 }
 END_TEST
 
@@ -227,6 +237,7 @@ START_TEST(test_exclusions)
     nl_sweep_plan_free(&p);
     nl_experiment_free(e);
     free(e);
+    cleanup();
 }
 END_TEST
 
@@ -248,6 +259,7 @@ START_TEST(test_set_key_that_does_not_apply)
     nl_sweep_plan_free(&p);
     nl_experiment_free(e);
     free(e);
+    cleanup();
 }
 END_TEST
 
@@ -283,6 +295,7 @@ START_TEST(test_shards_partition)
     nl_sweep_plan_free(&p);
     nl_experiment_free(e);
     free(e);
+    cleanup();
 }
 END_TEST
 
@@ -366,6 +379,7 @@ START_TEST(test_bad_experiment_files)
     char *out = output();
     free(out);
     ck_assert_int_eq(normlab("sweep --help"), 0);
+    cleanup();
 }
 END_TEST
 
@@ -498,6 +512,7 @@ START_TEST(test_sweep_runs_and_resumes)
     ck_assert_msg(strstr(json, "test_size: 32"), "%.3000s", json);
     free(json);
     ck_assert_int_ge(time(NULL) - t0, 0);
+    cleanup();
 }
 END_TEST
 
@@ -548,6 +563,7 @@ START_TEST(test_failed_run_and_shards)
     ck_assert_int_eq(read_summary("results/sharded", NULL, six, 8), 6);
     for (int i = 0; i < 6; i++)
         ck_assert_str_eq(six[i].status, "ok");
+    cleanup();
 }
 END_TEST
 
@@ -705,6 +721,7 @@ START_TEST(test_kill9_and_resume)
         ck_assert_str_eq(started, done[i].started);
         free(json);
     }
+    cleanup();
 }
 END_TEST
 
@@ -746,6 +763,7 @@ START_TEST(test_interrupt)
     }
     ck_assert_int_ge(ok, 1);
     ck_assert_int_lt(ok, 14);
+    cleanup();
 }
 END_TEST
 

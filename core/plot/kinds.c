@@ -899,9 +899,8 @@ nl_code pl_lr(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_er
     if (isfinite(threshold)) {
         char t[128];
         snprintf(t, sizeof t, "threshold %.3g%s", threshold, m.scale == 100 ? "%" : "");
-        nl_buf_printf(&s->gp, "set style textbox opaque noborder margins 1,1\n"
-                      "set arrow 1 from graph 0, first %g to graph 1, first %g nohead dt 2 lw 1.5 "
-                      "lc rgb \"#777777\" back\nset label 1 %s at graph 0.985, first %g right boxed front "
+        nl_buf_printf(&s->gp, "set arrow 1 from graph 0, first %g to graph 1, first %g nohead dt 2 lw 1.5 "
+                      "lc rgb \"#777777\" back\nset label 1 %s at graph 0.99, first %g right offset 0,0.6 front "
                       "font \",8\" tc rgb \"#555555\"\n", threshold, threshold, pl_q(t, q, sizeof q), threshold);
     }
     int any_diverged = 0;

@@ -528,9 +528,11 @@ void pl_subtitle(const pl_results *r, char *buf, size_t size)
     if (!varied(r, "train.batch_size"))
         used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, ", batch %s", cfg(r, "train.batch_size"));
     if (!varied(r, "train.epochs") && nl_flat_get(&r->config, "train.epochs"))
-        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, ", %s epochs", cfg(r, "train.epochs"));
+        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, ", %s epoch%s", cfg(r, "train.epochs"),
+                                 strcmp(cfg(r, "train.epochs"), "1") ? "s" : "");
     else if (!varied(r, "train.steps") && nl_flat_get(&r->config, "train.steps"))
-        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, ", %s steps", cfg(r, "train.steps"));
+        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, ", %s step%s", cfg(r, "train.steps"),
+                                 strcmp(cfg(r, "train.steps"), "1") ? "s" : "");
     /* seeds */
     if (r->seed_key >= 0) {
         const char *seeds[1024];
