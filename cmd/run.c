@@ -165,6 +165,11 @@ int cmd_run(int argc, char **argv)
     if (!config_path)
         return nl_cmd_usage_error("run", "no config file given");
 
+    /* handlers first: a sweep may signal a run at any moment after fork */
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     nl_config *cfg = calloc(1, sizeof *cfg);
     nl_error err = {0};
     if (!cfg)
@@ -182,10 +187,6 @@ int cmd_run(int argc, char **argv)
         used += (size_t)snprintf(command + used, sizeof command - used, "%s%s", i ? " " : "normlab ", argv[i]);
 
     progress_state ps = {.quiet = quiet, .tty = isatty(STDERR_FILENO), .last_line = -1e9};
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     nl_run_options opt = {
         .out_dir = out_dir, .force = force, .threads = threads, .device = device,
         .command_line = command, .progress = show_progress, .note = show_note, .ctx = &ps,
