@@ -180,10 +180,10 @@ template <int V>
 __device__ __forceinline__ void bn_bwd_sums(const BnBwdArgs &a, const GroupGeom &g,
                                             long long base, long long j0, long long j1,
                                             double mean, bool cache, double &sum_dy,
-                                            double &sum_dyxm)
+                                            double &sum_dyxm, int lt, int cache_base, int len)
 {
     Cursor c;
-    c.init(g, j0 + threadIdx.x);
+    c.init(g, j0 + lt);
     while (c.j < j1) {
         Vec<V> xv[UNROLL], dv[UNROLL];
         long long jj[UNROLL];
@@ -202,8 +202,8 @@ __device__ __forceinline__ void bn_bwd_sums(const BnBwdArgs &a, const GroupGeom 
             if (!ok[u])
                 continue;
             if (cache) {
-                sm_st<V>((int)jj[u], xv[u], 0, (int)g.Lv);
-                sm_st<V>((int)jj[u], dv[u], 1, (int)g.Lv);
+                sm_st<V>(cache_base + (int)jj[u], xv[u], 0, len);
+                sm_st<V>(cache_base + (int)jj[u], dv[u], 1, len);
             }
 #pragma unroll
             for (int e = 0; e < V; e++) {
@@ -218,10 +218,11 @@ __device__ __forceinline__ void bn_bwd_sums(const BnBwdArgs &a, const GroupGeom 
 template <int V>
 __device__ __forceinline__ void bn_bwd_dx(const BnBwdArgs &a, const GroupGeom &g, long long base,
                                           long long j0, long long j1, float af, float bf,
-                                          float kf, float mean_f, bool cached)
+                                          float kf, float mean_f, bool cached, int lt,
+                                          int cache_base, int len)
 {
     Cursor c;
-    c.init(g, j0 + threadIdx.x);
+    c.init(g, j0 + lt);
     while (c.j < j1) {
         Vec<V> xv[BWD_UNROLL], dv[BWD_UNROLL], ov[BWD_UNROLL];
         long long off[BWD_UNROLL];
@@ -234,8 +235,8 @@ __device__ __forceinline__ void bn_bwd_dx(const BnBwdArgs &a, const GroupGeom &g
                 xv[u] = zero_vec<V>();
                 dv[u] = zero_vec<V>();
             } else if (cached) {
-                xv[u] = sm_ld<V>((int)c.j, 0, (int)g.Lv);
-                dv[u] = sm_ld<V>((int)c.j, 1, (int)g.Lv);
+                xv[u] = sm_ld<V>(cache_base + (int)c.j, 0, len);
+                dv[u] = sm_ld<V>(cache_base + (int)c.j, 1, len);
             } else {
                 xv[u] = ld_last<V>(a.x, off[u]);
                 dv[u] = ld_last<V>(a.dy, off[u]);
@@ -267,7 +268,8 @@ __global__ void __launch_bounds__(256, 4)
     const long long j0 = s * g.chunk;
     const long long j1 = j0 + g.chunk < g.Lv ? j0 + g.chunk : g.Lv;
     double sum_dy = 0.0, sum_dyxm = 0.0;
-    bn_bwd_sums<V>(a, g, i * g.gstride, j0, j1, (double)a.save_mean[i], false, sum_dy, sum_dyxm);
+    bn_bwd_sums<V>(a, g, i * g.gstride, j0, j1, (double)a.save_mean[i], false, sum_dy, sum_dyxm,
+                   threadIdx.x, 0, 0);
     block_sum2(sum_dy, sum_dyxm);
     if (threadIdx.x == 0) {
         partial[2 * b] = sum_dy;
@@ -299,38 +301,50 @@ __global__ void __launch_bounds__(256, 4)
     if (!a.dx)
         return; /* uniform over the block */
     __syncthreads();
-    bn_bwd_dx<V>(a, g, i * g.gstride, j0, j1, s_af, s_bf, s_kf, s_mean, false);
+    bn_bwd_dx<V>(a, g, i * g.gstride, j0, j1, s_af, s_bf, s_kf, s_mean, false, threadIdx.x, 0, 0);
 }
 
+/* whole channels per block, a slot of 2^tpg_log2 threads each, keeping x and
+ * dy in shared memory between the sums and dx when they fit (`cached`) */
 template <int V>
-__global__ void __launch_bounds__(256, 4) bn_bwd_fused_kernel(BnBwdArgs a, GroupGeom g, int cached)
+__global__ void __launch_bounds__(256, 4)
+    bn_bwd_fused_kernel(BnBwdArgs a, GroupGeom g, int tpg_log2, int cached)
 {
-    const long long i = blockIdx.x;
+    const int slot = threadIdx.x >> tpg_log2;
+    const int lt = threadIdx.x & ((1 << tpg_log2) - 1);
+    const long long i = (long long)blockIdx.x * (blockDim.x >> tpg_log2) + slot;
+    const bool active = i < g.groups; /* uniform over the slot */
     const long long base = i * g.gstride;
-    __shared__ float s_af, s_bf, s_kf, s_mean;
+    const int len = cached ? (blockDim.x >> tpg_log2) * (int)g.Lv : 0;
+    const int cache_base = cached ? slot * (int)g.Lv : 0;
+    __shared__ float s_af[8], s_bf[8], s_kf[8], s_mean[8];
     double sum_dy = 0.0, sum_dyxm = 0.0;
-    bn_bwd_sums<V>(a, g, base, 0, g.Lv, (double)a.save_mean[i], cached != 0, sum_dy, sum_dyxm);
-    block_sum2(sum_dy, sum_dyxm);
-    if (threadIdx.x == 0)
-        bn_bwd_constants(a, (int)i, sum_dy, sum_dyxm, g.count, true, s_af, s_bf, s_kf, s_mean);
+    if (active)
+        bn_bwd_sums<V>(a, g, base, 0, g.Lv, (double)a.save_mean[i], cached != 0, sum_dy,
+                       sum_dyxm, lt, cache_base, len);
+    slot_sum2(sum_dy, sum_dyxm, tpg_log2);
+    if (lt == 0 && active)
+        bn_bwd_constants(a, (int)i, sum_dy, sum_dyxm, g.count, true, s_af[slot], s_bf[slot],
+                         s_kf[slot], s_mean[slot]);
     if (!a.dx)
-        return;
+        return; /* uniform over the block */
     __syncthreads();
-    bn_bwd_dx<V>(a, g, base, 0, g.Lv, s_af, s_bf, s_kf, s_mean, cached != 0);
+    if (active)
+        bn_bwd_dx<V>(a, g, base, 0, g.Lv, s_af[slot], s_bf[slot], s_kf[slot], s_mean[slot],
+                     cached != 0, lt, cache_base, len);
 }
 
 template <int V> static void bn_backward_v(nl_cuda *cu, const BnBwdArgs &a, const NormPlan &pl)
 {
     if (pl.S == 1) {
-        bn_bwd_fused_kernel<V><<<(unsigned)pl.groups, pl.T, pl.smem, cu->stream>>>(a, pl.g,
-                                                                                  pl.smem > 0);
+        bn_bwd_fused_kernel<V><<<pl.blocks, pl.T, pl.smem, cu->stream>>>(a, pl.g, pl.tpg_log2,
+                                                                        pl.smem > 0);
         NL_CU_LAUNCHED(cu, "bn_bwd_fused_kernel");
         return;
     }
-    const unsigned blocks = (unsigned)(pl.groups * pl.S);
-    bn_bwd_reduce_kernel<V><<<blocks, pl.T, 0, cu->stream>>>(a, pl.g, cu->scratch);
+    bn_bwd_reduce_kernel<V><<<pl.blocks, pl.T, 0, cu->stream>>>(a, pl.g, cu->scratch);
     NL_CU_LAUNCHED(cu, "bn_bwd_reduce_kernel");
-    bn_bwd_apply_kernel<V><<<blocks, pl.T, 0, cu->stream>>>(a, pl.g, cu->scratch);
+    bn_bwd_apply_kernel<V><<<pl.blocks, pl.T, 0, cu->stream>>>(a, pl.g, cu->scratch);
     NL_CU_LAUNCHED(cu, "bn_bwd_apply_kernel");
 }
 

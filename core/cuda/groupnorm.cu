@@ -75,14 +75,15 @@ __device__ __forceinline__ void finish_group(const nl_cuda_norm_fwd_args &p, con
 template <int V>
 __device__ __forceinline__ void apply_range(const nl_cuda_norm_fwd_args &p, const GroupGeom &g,
                                             long long i, long long base, long long j0,
-                                            long long j1, float mean_f, double rstd, bool cached)
+                                            long long j1, float mean_f, double rstd, bool cached,
+                                            int lt, int cache_base)
 {
     int ch0, chstep;
     group_channels(g, i, ch0, chstep);
     int cur = -1;
     float scale = 0.0f, shift = 0.0f;
     Cursor c;
-    c.init(g, j0 + threadIdx.x);
+    c.init(g, j0 + lt);
     while (c.j < j1) {
         Vec<V> v[UNROLL];
         long long off[UNROLL];
@@ -93,7 +94,9 @@ __device__ __forceinline__ void apply_range(const nl_cuda_norm_fwd_args &p, cons
             ok[u] = c.j < j1;
             off[u] = c.at(g, base);
             kk[u] = c.k;
-            v[u] = !ok[u] ? zero_vec<V>() : cached ? sm_ld<V>((int)c.j, 0, 0) : ld_last<V>(p.x, off[u]);
+            v[u] = !ok[u]   ? zero_vec<V>()
+                   : cached ? sm_ld<V>(cache_base + (int)c.j, 0, 0)
+                            : ld_last<V>(p.x, off[u]);
             c.next(g);
         }
 #pragma unroll
@@ -190,60 +193,69 @@ __global__ void __launch_bounds__(256, 4)
         }
     }
     __syncthreads();
-    apply_range<V>(p, g, i, base, j0, j1, s_mean, s_rstd, false);
+    apply_range<V>(p, g, i, base, j0, j1, s_mean, s_rstd, false, threadIdx.x, 0);
 }
 
-/* one block per group: statistics and normalization in one pass over DRAM
- * when the group fits in shared memory (`cached`) */
+/* whole groups per block, 2^tpg_log2 threads (a slot) each: statistics and
+ * normalization in one pass over DRAM when the slot's group fits in shared
+ * memory (`cached`) */
 template <int V>
 __global__ void __launch_bounds__(256, 4)
-    norm_fused_kernel(nl_cuda_norm_fwd_args p, GroupGeom g, int cached)
+    norm_fused_kernel(nl_cuda_norm_fwd_args p, GroupGeom g, int tpg_log2, int cached)
 {
-    const long long i = blockIdx.x;
+    const int slot = threadIdx.x >> tpg_log2;
+    const int lt = threadIdx.x & ((1 << tpg_log2) - 1);
+    const long long i = (long long)blockIdx.x * (blockDim.x >> tpg_log2) + slot;
+    const bool active = i < g.groups; /* uniform over the slot */
     const long long base = i * g.gstride;
-    __shared__ float s_mean;
-    __shared__ double s_rstd;
+    const int cache_base = cached ? slot * (int)g.Lv : 0;
+    __shared__ float s_mean[8];
+    __shared__ double s_rstd[8];
     double sum = 0.0, sum2 = 0.0, K = 0.0;
     if (!p.eval_mean) {
-        K = (double)__ldg(p.x + base * V);
-        Cursor c;
-        c.init(g, threadIdx.x);
-        while (c.j < g.Lv) {
-            Vec<V> v[UNROLL];
-            long long jj[UNROLL];
-            bool ok[UNROLL];
+        if (active) {
+            K = (double)__ldg(p.x + base * V);
+            Cursor c;
+            c.init(g, lt);
+            while (c.j < g.Lv) {
+                Vec<V> v[UNROLL];
+                long long jj[UNROLL];
+                bool ok[UNROLL];
 #pragma unroll
-            for (int u = 0; u < UNROLL; u++) {
-                ok[u] = c.j < g.Lv;
-                jj[u] = c.j;
-                v[u] = ok[u] ? ld<V>(p.x, c.at(g, base)) : zero_vec<V>();
-                c.next(g);
-            }
+                for (int u = 0; u < UNROLL; u++) { /* all loads first: they overlap */
+                    ok[u] = c.j < g.Lv;
+                    jj[u] = c.j;
+                    v[u] = ok[u] ? ld<V>(p.x, c.at(g, base)) : zero_vec<V>();
+                    c.next(g);
+                }
 #pragma unroll
-            for (int u = 0; u < UNROLL; u++) {
-                if (!ok[u])
-                    continue;
-                if (cached)
-                    sm_st<V>((int)jj[u], v[u], 0, 0);
+                for (int u = 0; u < UNROLL; u++) {
+                    if (!ok[u])
+                        continue;
+                    if (cached)
+                        sm_st<V>(cache_base + (int)jj[u], v[u], 0, 0);
 #pragma unroll
-                for (int e = 0; e < V; e++) {
-                    const double d = (double)v[u].v[e] - K;
-                    sum += d;
-                    sum2 = fma(d, d, sum2);
+                    for (int e = 0; e < V; e++) {
+                        const double d = (double)v[u].v[e] - K;
+                        sum += d;
+                        sum2 = fma(d, d, sum2);
+                    }
                 }
             }
         }
-        block_sum2(sum, sum2);
+        slot_sum2(sum, sum2, tpg_log2);
     }
-    if (threadIdx.x == 0) {
+    if (lt == 0 && active) {
         float mean_f;
         double rstd;
         finish_group(p, g, i, K, sum, sum2, true, mean_f, rstd);
-        s_mean = mean_f;
-        s_rstd = rstd;
+        s_mean[slot] = mean_f;
+        s_rstd[slot] = rstd;
     }
     __syncthreads();
-    apply_range<V>(p, g, i, base, 0, g.Lv, s_mean, s_rstd, cached != 0);
+    if (active)
+        apply_range<V>(p, g, i, base, 0, g.Lv, s_mean[slot], s_rstd[slot], cached != 0, lt,
+                       cache_base);
 }
 
 template <int V> static void norm_forward_v(nl_cuda *cu, const nl_cuda_norm_fwd_args *a,
@@ -252,17 +264,16 @@ template <int V> static void norm_forward_v(nl_cuda *cu, const nl_cuda_norm_fwd_
     const bool eval = a->eval_mean != NULL;
     if (pl.S == 1) {
         const size_t smem = eval ? 0 : pl.smem;
-        norm_fused_kernel<V><<<(unsigned)pl.groups, pl.T, smem, cu->stream>>>(*a, pl.g,
-                                                                              smem > 0);
+        norm_fused_kernel<V><<<pl.blocks, pl.T, smem, cu->stream>>>(*a, pl.g, pl.tpg_log2,
+                                                                   smem > 0);
         NL_CU_LAUNCHED(cu, "norm_fused_kernel");
         return;
     }
-    const unsigned blocks = (unsigned)(pl.groups * pl.S);
     if (!eval) {
-        norm_stats_kernel<V><<<blocks, pl.T, 0, cu->stream>>>(a->x, pl.g, cu->scratch);
+        norm_stats_kernel<V><<<pl.blocks, pl.T, 0, cu->stream>>>(a->x, pl.g, cu->scratch);
         NL_CU_LAUNCHED(cu, "norm_stats_kernel");
     }
-    norm_apply_kernel<V><<<blocks, pl.T, 0, cu->stream>>>(*a, pl.g, cu->scratch);
+    norm_apply_kernel<V><<<pl.blocks, pl.T, 0, cu->stream>>>(*a, pl.g, cu->scratch);
     NL_CU_LAUNCHED(cu, "norm_apply_kernel");
 }
 
@@ -290,9 +301,9 @@ void nl_cuda_norm_forward(nl_cuda *cu, const nl_cuda_norm_fwd_args *a)
     }
     const NormPlan pl = nl_cuda_plan_norm(cu, groups, planes, hw, gstride, pstride, G, cpg,
                                           nl_cuda_aligned16(a->x, a->y), 1);
-    if (pl.groups * pl.S > 0x7fffffffLL) {
+    if (groups * pl.S > 0x7fffffffLL) {
         nl_cuda_record(cu, NL_ERR_UNSUPPORTED, "CUDA normalization: %lld groups is too many",
-                       pl.groups);
+                       groups);
         return;
     }
     if (pl.V == 4)
@@ -561,28 +572,192 @@ __global__ void __launch_bounds__(256)
     }
 }
 
+/* many groups: whole groups per block, a slot of 2^tpg_log2 threads each, in
+ * one pass over DRAM when x and dy fit in shared memory (`cached`).
+ * Pass 1: the slot's warps take the group's planes in turn, each warp
+ * 32 / 2^tpp_log2 planes at a time (a segment of lanes per plane, lanes
+ * striding over the plane), and write every plane's sums to the workspace
+ * (a sub-warp shuffle tree). After a barrier the slot's first warp forms the
+ * group's gamma-weighted sums from them (lane-strided, then a shuffle tree,
+ * as gn_bwd_apply_kernel does), and pass 2 writes dx with the same
+ * (plane, lane) assignment, so a thread reads back only what it cached. */
+template <int V>
+__global__ void __launch_bounds__(256, 4)
+    gn_bwd_fused_kernel(GnBwdArgs a, GroupGeom g, int tpg_log2, int tpp_log2, int cached,
+                        double *partial /* written and read here: no restrict, no __ldg */)
+{
+    const int slot = threadIdx.x >> tpg_log2;
+    const int lt = threadIdx.x & ((1 << tpg_log2) - 1);
+    const int wpg = 1 << (tpg_log2 - 5), wi = lt >> 5, lane = threadIdx.x & 31;
+    const int tpp = 1 << tpp_log2, segs = 32 >> tpp_log2;
+    const int seg = lane >> tpp_log2, sl = lane & (tpp - 1);
+    const long long i = (long long)blockIdx.x * (blockDim.x >> tpg_log2) + slot;
+    const bool active = i < g.groups; /* uniform over the slot */
+    const int len = cached ? (blockDim.x >> tpg_log2) * (int)g.Lv : 0;
+    const int cbase = cached ? slot * (int)g.Lv : 0;
+    int ch0 = 0, chstep = 1;
+    long long base = 0, plane0 = 0;
+    double mean = 0.0, rstd = 0.0;
+    if (active) {
+        group_channels(g, i, ch0, chstep);
+        base = i * g.gstride;
+        plane0 = (i / g.G) * (long long)g.G * g.cpg + ch0;
+        mean = (double)a.save_mean[i];
+        rstd = (double)a.save_rstd[i];
+    }
+    __shared__ float s_mean[8], s_bf[8], s_kf[8];
+    for (int k0 = wi * segs; k0 < g.cpg; k0 += wpg * segs) { /* uniform over the warp */
+        const int k = k0 + seg;
+        const bool okp = active && k < g.cpg;
+        double s_dy = 0.0, s_dyxm = 0.0;
+        if (okp) {
+            const long long pbase = base + (long long)k * g.Q;
+            for (int q0 = sl; q0 < g.Q; q0 += tpp * UNROLL) {
+                Vec<V> xv[UNROLL], dv[UNROLL];
+                bool ok[UNROLL];
+#pragma unroll
+                for (int u = 0; u < UNROLL; u++) {
+                    const int q = q0 + u * tpp;
+                    ok[u] = q < g.Q;
+                    xv[u] = ok[u] ? ld<V>(a.x, pbase + q) : zero_vec<V>();
+                    dv[u] = ok[u] ? ld<V>(a.dy, pbase + q) : zero_vec<V>();
+                }
+#pragma unroll
+                for (int u = 0; u < UNROLL; u++) {
+                    if (!ok[u])
+                        continue;
+                    if (cached) {
+                        const int ci = cbase + k * g.Q + q0 + u * tpp;
+                        sm_st<V>(ci, xv[u], 0, len);
+                        sm_st<V>(ci, dv[u], 1, len);
+                    }
+#pragma unroll
+                    for (int e = 0; e < V; e++) {
+                        const double d = (double)dv[u].v[e];
+                        s_dy += d;
+                        s_dyxm = fma(d, (double)xv[u].v[e] - mean, s_dyxm);
+                    }
+                }
+            }
+        }
+        for (int off = tpp >> 1; off > 0; off >>= 1) {
+            s_dy += __shfl_down_sync(0xffffffffu, s_dy, off, tpp);
+            s_dyxm += __shfl_down_sync(0xffffffffu, s_dyxm, off, tpp);
+        }
+        if (sl == 0 && okp) {
+            partial[2 * (plane0 + k)] = s_dy;
+            partial[2 * (plane0 + k) + 1] = s_dyxm * rstd;
+        }
+    }
+    __syncthreads(); /* the planes' sums are visible to the whole block */
+    if (wi == 0) {
+        double sd = 0.0, sdx = 0.0;
+        if (active)
+            for (int t = lane; t < g.cpg; t += 32) {
+                const double gm = a.gamma ? (double)a.gamma[ch0 + t] : 1.0;
+                sd += gm * partial[2 * (plane0 + t)];
+                sdx += gm * partial[2 * (plane0 + t) + 1];
+            }
+        sd = warp_sum(sd);
+        sdx = warp_sum(sdx);
+        if (lane == 0 && active) {
+            s_mean[slot] = (float)mean;
+            s_bf[slot] = (float)(-rstd * rstd * sdx / g.count);
+            s_kf[slot] = (float)(-rstd * sd / g.count);
+        }
+    }
+    __syncthreads();
+    if (!a.dx || !active)
+        return;
+    const float mean_f = s_mean[slot], bf = s_bf[slot], kf = s_kf[slot];
+    for (int k0 = wi * segs; k0 < g.cpg; k0 += wpg * segs) {
+        const int k = k0 + seg;
+        if (k >= g.cpg)
+            continue;
+        const float af =
+            (float)(rstd * (a.gamma ? (double)__ldg(a.gamma + ch0 + k * chstep) : 1.0));
+        const long long pbase = base + (long long)k * g.Q;
+        for (int q0 = sl; q0 < g.Q; q0 += tpp * BWD_UNROLL) {
+            Vec<V> xv[BWD_UNROLL], dv[BWD_UNROLL], ov[BWD_UNROLL];
+            bool ok[BWD_UNROLL];
+#pragma unroll
+            for (int u = 0; u < BWD_UNROLL; u++) {
+                const int q = q0 + u * tpp;
+                ok[u] = q < g.Q;
+                if (!ok[u]) {
+                    xv[u] = zero_vec<V>();
+                    dv[u] = zero_vec<V>();
+                } else if (cached) {
+                    xv[u] = sm_ld<V>(cbase + k * g.Q + q, 0, len);
+                    dv[u] = sm_ld<V>(cbase + k * g.Q + q, 1, len);
+                } else {
+                    xv[u] = ld_last<V>(a.x, pbase + q);
+                    dv[u] = ld_last<V>(a.dy, pbase + q);
+                }
+                ov[u] = (ok[u] && a.accumulate) ? ld_rw<V>(a.dx, pbase + q) : zero_vec<V>();
+            }
+#pragma unroll
+            for (int u = 0; u < BWD_UNROLL; u++) {
+                if (!ok[u])
+                    continue;
+                Vec<V> o;
+#pragma unroll
+                for (int e = 0; e < V; e++) {
+                    const float t = af * dv[u].v[e] + bf * (xv[u].v[e] - mean_f) + kf;
+                    o.v[e] = a.accumulate ? ov[u].v[e] + t : t;
+                }
+                st<V>(a.dx, pbase + q0 + u * tpp, o);
+            }
+        }
+    }
+}
+
 template <int V>
 static void gn_backward_v(nl_cuda *cu, int n, int c, int hw, int groups, const GnBwdArgs &a,
                           float *dgamma, float *dbeta, double *partial)
 {
-    const int Q = hw / V;
-    const long long planes = (long long)n * c;
-    /* threads per plane: a power of two near Q/4 (each thread ~4 vectors) */
-    int tpp_log2 = 0;
-    while (tpp_log2 < 8 && (1LL << tpp_log2) * 4 < Q)
-        tpp_log2++;
-    const long long ppb = 256 >> tpp_log2;
-    const long long blocks = (planes + ppb - 1) / ppb;
-    gn_plane_sums_kernel<V><<<(unsigned)blocks, 256, 0, cu->stream>>>(
-        a.x, a.dy, a.save_mean, a.save_rstd, c, c / groups, Q, planes, tpp_log2, partial);
-    NL_CU_LAUNCHED(cu, "gn_plane_sums_kernel");
-    if (a.dx) {
-        const int cpg = c / groups;
-        const NormPlan pl = nl_cuda_plan_norm(cu, (long long)n * groups, cpg, hw, cpg, 1, groups,
-                                              cpg, V == 4, 2);
-        gn_bwd_apply_kernel<V><<<(unsigned)(pl.groups * pl.S), pl.T, 0, cu->stream>>>(a, pl.g,
-                                                                                     partial);
-        NL_CU_LAUNCHED(cu, "gn_bwd_apply_kernel");
+    const int Q = hw / V, cpg = c / groups;
+    const long long ngroups = (long long)n * groups;
+    const NormPlan pl = nl_cuda_plan_norm(cu, ngroups, cpg, hw, cpg, 1, groups, cpg, V == 4, 2);
+    if (pl.S == 1) {
+        /* lanes per plane: ~4 vectors each, and a whole warp on one plane when
+         * the group has few planes */
+        int tpp = nl_cuda_pow2_at_least((Q + UNROLL - 1) / UNROLL, 1, 32);
+        const int by_planes = 32 / nl_cuda_pow2_at_least(cpg < 32 ? cpg : 32, 1, 32);
+        if (tpp < by_planes)
+            tpp = by_planes;
+        const int segs = 32 / tpp;
+        long long passes = (cpg + segs - 1) / segs;
+        int wpg = 1;
+        while (wpg < 8 && wpg * 2 <= passes)
+            wpg *= 2;
+        int tpp_log2 = 0, tpg_log2 = 5;
+        while ((1 << tpp_log2) < tpp)
+            tpp_log2++;
+        while ((1 << tpg_log2) < 32 * wpg)
+            tpg_log2++;
+        const long long gpb = 256 / (32 * wpg);
+        const size_t bytes = (size_t)cpg * Q * V * sizeof(float) * 2 * (size_t)gpb;
+        const size_t smem = ((long long)cpg * Q < (1LL << 28) && bytes <= cu->smem_budget) ? bytes : 0;
+        const unsigned blocks = (unsigned)((ngroups + gpb - 1) / gpb);
+        gn_bwd_fused_kernel<V><<<blocks, 256, smem, cu->stream>>>(a, pl.g, tpg_log2, tpp_log2,
+                                                                 smem > 0, partial);
+        NL_CU_LAUNCHED(cu, "gn_bwd_fused_kernel");
+    } else {
+        const long long planes = (long long)n * c;
+        /* threads per plane: a power of two near Q/4 (each thread ~4 vectors) */
+        int tpp_log2 = 0;
+        while (tpp_log2 < 8 && (1LL << tpp_log2) * 4 < Q)
+            tpp_log2++;
+        const long long ppb = 256 >> tpp_log2;
+        const long long blocks = (planes + ppb - 1) / ppb;
+        gn_plane_sums_kernel<V><<<(unsigned)blocks, 256, 0, cu->stream>>>(
+            a.x, a.dy, a.save_mean, a.save_rstd, c, cpg, Q, planes, tpp_log2, partial);
+        NL_CU_LAUNCHED(cu, "gn_plane_sums_kernel");
+        if (a.dx) {
+            gn_bwd_apply_kernel<V><<<pl.blocks, pl.T, 0, cu->stream>>>(a, pl.g, partial);
+            NL_CU_LAUNCHED(cu, "gn_bwd_apply_kernel");
+        }
     }
     if (dgamma || dbeta) {
         gn_param_grads_kernel<<<(unsigned)((c + 31) / 32), dim3(32, 8), 0, cu->stream>>>(
@@ -618,5 +793,11 @@ cudaError_t nl_cuda_groupnorm_setup(size_t smem_bytes)
     if (e == cudaSuccess)
         e = cudaFuncSetAttribute(norm_fused_kernel<1>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                  (int)smem_bytes);
+    if (e == cudaSuccess)
+        e = cudaFuncSetAttribute(gn_bwd_fused_kernel<4>,
+                                 cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem_bytes);
+    if (e == cudaSuccess)
+        e = cudaFuncSetAttribute(gn_bwd_fused_kernel<1>,
+                                 cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem_bytes);
     return e;
 }

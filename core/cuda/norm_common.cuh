@@ -160,6 +160,33 @@ __device__ __forceinline__ void block_sum2(double &a, double &b)
     __syncthreads();
 }
 
+/* The fused kernels put 256 / tpg groups in a block, tpg = 2^tpg_log2 >= 32
+ * threads each (a "slot"). The slot's thread 0 gets the sums over its
+ * threads: lanes in a shuffle tree, then the slot's warps in warp order.
+ * Every thread of the block must call it; ends with a barrier. */
+__device__ __forceinline__ void slot_sum2(double &a, double &b, int tpg_log2)
+{
+    __shared__ double sh[2][32];
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+    a = warp_sum(a);
+    b = warp_sum(b);
+    if (lane == 0) {
+        sh[0][w] = a;
+        sh[1][w] = b;
+    }
+    __syncthreads();
+    if ((threadIdx.x & ((1 << tpg_log2) - 1)) == 0) {
+        const int wpg = 1 << (tpg_log2 - 5);
+        a = 0.0;
+        b = 0.0;
+        for (int t = 0; t < wpg; t++) {
+            a += sh[0][w + t];
+            b += sh[1][w + t];
+        }
+    }
+    __syncthreads();
+}
+
 /* ---- groups of planes ---- */
 struct GroupGeom {
     long long Lv;      /* vectors per group */
@@ -170,8 +197,10 @@ struct GroupGeom {
     int S;             /* blocks (splits) per group */
     int G;             /* GroupNorm: groups per sample; 0: BatchNorm */
     int cpg;           /* GroupNorm: channels per group */
-    int dk, dq;        /* the cursor's step for blockDim.x threads: T / Q, T % Q */
+    int step;          /* threads walking one group: blockDim.x, or a slot of it */
+    int dk, dq;        /* the cursor's step in (plane, vector): step / Q, step % Q */
     int hw;
+    long long groups;  /* how many groups there are */
     double count;      /* elements per group */
 };
 
@@ -203,7 +232,7 @@ struct Cursor {
     }
     __device__ __forceinline__ void next(const GroupGeom &g)
     {
-        j += blockDim.x;
+        j += g.step;
         q += g.dq;
         k += g.dk;
         if (q >= g.Q) {
@@ -230,17 +259,26 @@ __device__ __forceinline__ void finalize_stats(double K, double sum, double sum2
 
 /* ---- launch planning (host) ---- */
 struct NormPlan {
-    int V;         /* floats per vector */
-    int T;         /* threads per block */
-    int S;         /* blocks per group */
-    long long groups;
-    size_t smem;   /* fused path: dynamic shared memory, 0 = re-read from global */
+    int V;          /* floats per vector */
+    int S;          /* blocks (splits) per group; 1: the fused path */
+    int T;          /* threads per block */
+    int tpg_log2;   /* fused path: log2 of the threads per group (a slot) */
+    unsigned blocks;
+    size_t smem;    /* fused path: dynamic shared memory, 0 = re-read from global */
     nlk::GroupGeom g;
 };
 
+static inline int nl_cuda_pow2_at_least(long long x, int lo, int hi)
+{
+    int p = lo;
+    while (p < hi && p < x)
+        p *= 2;
+    return p;
+}
+
 /* groups of `planes` planes of hw floats; `gstride_planes`/`pstride_planes`
  * as in GroupGeom but counted in planes. `arrays`: tensors the fused path
- * would keep on chip (1 forward, 2 backward). */
+ * keeps on chip (1 forward, 2 backward). */
 static inline NormPlan nl_cuda_plan_norm(const nl_cuda *cu, long long groups, int planes, int hw,
                                          long long gstride_planes, long long pstride_planes,
                                          int G, int cpg, bool vec4, int arrays)
@@ -248,11 +286,10 @@ static inline NormPlan nl_cuda_plan_norm(const nl_cuda *cu, long long groups, in
     NormPlan p;
     memset(&p, 0, sizeof p);
     p.V = (vec4 && hw % 4 == 0) ? 4 : 1;
-    p.groups = groups;
     const int Q = hw / p.V;
     const long long Lv = (long long)planes * Q;
     /* few groups: split each over several blocks so ~4 blocks per SM run;
-     * many groups: one block per group (the fused path) */
+     * many groups: whole groups per block (the fused path) */
     long long S;
     const long long target = 4LL * cu->sm_count;
     if (cu->force_splits > 0) {
@@ -273,14 +310,22 @@ static inline NormPlan nl_cuda_plan_norm(const nl_cuda *cu, long long groups, in
     if (S < 1)
         S = 1;
     p.S = (int)S;
+    p.T = nlk::SPLIT_THREADS;
+    int step = p.T;
     if (p.S == 1) {
-        /* one block per group, sized to the group: ~2+ vectors per thread */
-        long long t = ((Lv + 1) / 2 + 31) / 32 * 32;
-        p.T = (int)(t < 32 ? 32 : t > 256 ? 256 : t);
-        const size_t bytes = (size_t)Lv * p.V * sizeof(float) * arrays;
-        p.smem = (Lv < (1LL << 30) && bytes <= cu->smem_budget) ? bytes : 0;
+        /* a slot of tpg threads per group, ~4 vectors per thread (one batch
+         * of loads), 256 / tpg groups per block */
+        const int tpg = nl_cuda_pow2_at_least((Lv + 3) / 4, 32, 256);
+        p.tpg_log2 = 0;
+        while ((1 << p.tpg_log2) < tpg)
+            p.tpg_log2++;
+        step = tpg;
+        const long long gpb = p.T / tpg;
+        p.blocks = (unsigned)((groups + gpb - 1) / gpb);
+        const size_t bytes = (size_t)Lv * p.V * sizeof(float) * arrays * (size_t)gpb;
+        p.smem = (Lv < (1LL << 28) && bytes <= cu->smem_budget) ? bytes : 0;
     } else {
-        p.T = nlk::SPLIT_THREADS;
+        p.blocks = (unsigned)(groups * p.S);
     }
     nlk::GroupGeom &g = p.g;
     g.Lv = Lv;
@@ -291,10 +336,12 @@ static inline NormPlan nl_cuda_plan_norm(const nl_cuda *cu, long long groups, in
     g.Q = Q;
     g.G = G;
     g.cpg = cpg;
-    g.dk = p.T / Q;
-    g.dq = p.T % Q;
+    g.step = step;
+    g.dk = step / Q;
+    g.dq = step % Q;
     g.hw = hw;
     g.count = (double)planes * (double)hw;
+    g.groups = groups;
     return p;
 }
 
