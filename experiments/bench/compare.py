@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Joins `normlab bench --csv` with torch_bench.py's CSV into ratio tables.
 
-usage: python3 experiments/bench/compare.py NORMLAB.csv TORCH.csv [--out DIR] [--no-plot]
+usage: python3 experiments/bench/compare.py NORMLAB.csv[,MORE.csv] TORCH.csv[,MORE.csv]
+                                          [--out DIR] [--no-plot] [--fastest]
 
 Prints Markdown on stdout and writes, under --out (default results/bench):
   ratios.csv  one row per joined measurement: normlab's value, PyTorch's best
@@ -15,7 +16,10 @@ Metrics: training samples/s per (model, norm, groups, batch); normalizer
 effective GB/s per (norm, groups, shape, mode); conv/linear GFLOP/s per (model,
 layer, batch, mode); the references (copy GB/s, sgemm GFLOP/s) for context.
 When a CSV holds several rows for one key (several settings or runs), each
-side's best is taken. Plain python3, standard library only.
+side's best is taken (so several CSVs can be given, comma-separated).
+--fastest compares the fastest repetitions instead of the medians: a fairer
+view when the machine was busy, never a substitute for a quiet run.
+Plain python3, standard library only.
 """
 import argparse
 import csv
@@ -60,14 +64,18 @@ METRIC = {"train": "samples_per_s", "norm": "gbps", "layer": "gflops", "copy": "
           "sgemm": "gflops"}
 
 
-def best_by_key(rows):
-    """key -> {setting: best value}"""
+def best_by_key(rows, fastest=False):
+    """key -> {setting: best value}; fastest: from the fastest repetition
+    (min_us) instead of the median, for runs on a noisy machine"""
     out = defaultdict(dict)
     for r in rows:
         k = key_of(r)
         if k is None:
             continue
         v = num(r[METRIC[k[0]]])
+        if fastest:
+            # every metric is inversely proportional to the time
+            v *= num(r["median_us"]) / num(r["min_us"])
         if not math.isfinite(v):
             continue
         s = r["setting"]
@@ -82,8 +90,8 @@ def fmt(v, digits=0):
     return "%.*f" % (digits, v)
 
 
-def join(nl_rows, torch_rows):
-    nl, th = best_by_key(nl_rows), best_by_key(torch_rows)
+def join(nl_rows, torch_rows, fastest=False):
+    nl, th = best_by_key(nl_rows, fastest), best_by_key(torch_rows, fastest)
     # the order the measurements were taken in: normlab's, then PyTorch's extras
     order = {}
     for r in nl_rows + torch_rows:
@@ -266,12 +274,16 @@ def main():
     ap.add_argument("torch_csv")
     ap.add_argument("--out", default="results/bench")
     ap.add_argument("--no-plot", action="store_true", help="write ratios.gp but do not run gnuplot")
+    ap.add_argument("--fastest", action="store_true",
+                    help="use the fastest repetition instead of the median (noisy machines)")
     a = ap.parse_args()
-    nl_rows = [r for r in read(a.normlab_csv) if r["impl"] == "normlab"]
-    torch_rows = [r for r in read(a.torch_csv) if r["impl"] == "torch"]
+    nl_rows = [r for p in a.normlab_csv.split(",") for r in read(p) if r["impl"] == "normlab"]
+    torch_rows = [r for p in a.torch_csv.split(",") for r in read(p) if r["impl"] == "torch"]
     if not nl_rows or not torch_rows:
         sys.exit("compare.py: no %s rows" % ("normlab" if not nl_rows else "torch"))
-    joined = join(nl_rows, torch_rows)
+    joined = join(nl_rows, torch_rows, a.fastest)
+    if a.fastest:
+        print("(fastest repetitions, not medians)")
     print(markdown(joined, nl_rows, torch_rows))
     os.makedirs(a.out, exist_ok=True)
     write_csv(os.path.join(a.out, "ratios.csv"), joined)
