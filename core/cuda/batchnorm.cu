@@ -4,15 +4,16 @@
  * norm_common.cuh.
  * - forward (train and eval) is nl_cuda_norm_forward in groupnorm.cu: with
  *   few channels each is split over several blocks (stats, then apply),
- *   with many channels one block per channel reads it once.
+ *   with many channels whole channels go to slots of a block, read once.
  * - backward has the same two shapes:
  *   split: bn_bwd_reduce_kernel writes each (channel, split) block's
  *          sum(dy) and sum(dy * (x - mean)) in double to the backend's
  *          scratch; bn_bwd_apply_kernel (same grid, reverse order) has warp
  *          0 re-add the channel's partials in split order, the split-0 block
  *          writes dgamma/dbeta, and every block writes its slice of dx.
- *   fused: bn_bwd_fused_kernel, one block per channel, keeps x and dy in
- *          shared memory between the reduction and dx when they fit.
+ *   fused: bn_bwd_fused_kernel, whole channels per block (a slot of threads
+ *          each, as in the forward), keeping x and dy in shared memory
+ *          between the reduction and dx when they fit.
  * Feature vectors (hw == 1, x is (N, D)): a feature's values are D apart,
  * so the channel walk would not coalesce. bn_features_*_kernel use blocks
  * of 32 features x 8 row lanes: a warp reads 32 consecutive features of a

@@ -21,8 +21,8 @@
  *
  * Testing knobs (read once at open; for tests and benchmarks only):
  *   NORMLAB_CUDA_NORM_SPLITS=<s>  force s blocks per normalization group
- *                                 (1: the fused one-block path; clamped to
- *                                 what the scratch holds)
+ *                                 (1: the fused path, whole groups per
+ *                                 block; clamped to what the scratch holds)
  *   NORMLAB_CUDA_NORM_SMEM=<bytes> shared-memory budget of the fused path for
  *                                 keeping a group on chip (0: re-read it) */
 #ifndef NL_CUDA_COMMON_H

@@ -2,10 +2,12 @@
  * groups = C), and the normalizing forward it shares with BatchNorm.
  *
  * Forward (nl_cuda_norm_forward; groups of planes as in norm_common.cuh):
- * - many groups (IN, GN with many groups, BN with many channels): one block
- *   per group (norm_fused_kernel). The block reads its group once, keeping
- *   it in shared memory when it fits the budget (else it re-reads it, from
- *   L2 mostly), reduces it, finalizes the statistics and normalizes.
+ * - many groups (IN, GN with many groups, BN with many channels): the fused
+ *   path, norm_fused_kernel. Each group gets a slot of 32..256 threads
+ *   sized to it (about four vectors per thread, loaded in one batch), 256 /
+ *   slot groups per block. A slot reads its group once, keeping it in
+ *   shared memory when it fits the budget (else it re-reads it, mostly from
+ *   L2), reduces it, finalizes the statistics and normalizes.
  * - few groups (BN with few channels, LN): each group is split over S
  *   blocks so ~4 blocks per SM run. norm_stats_kernel writes each block's
  *   partial sums to the backend's scratch; norm_apply_kernel (same grid)
@@ -19,21 +21,25 @@
  * K being the group's first value; see finalize_stats. mean, rstd, scale
  * and y are then formed exactly as core/cpu/groupnorm.c forms them.
  *
- * Backward:
- * 1. gn_plane_sums_kernel: per plane (n, c), sum(dy) and
- *    sum(dy * xhat) in double into the workspace (N, C, 2), with a
- *    power-of-two number of threads per plane sized to hw (one thread per
- *    plane for feature vectors, up to a whole block for large maps).
- * 2. gn_bwd_apply_kernel: per (group, split) block, warp 0 forms the
- *    group's gamma-weighted sums from its cpg planes (lane-strided, then a
- *    shuffle tree) and the block writes dx.
- * 3. gn_param_grads_kernel: dgamma, dbeta per channel, the planes' sums
- *    added over the batch in a fixed order (8 lanes by sample residue, then
- *    lane order).
+ * Backward (dgamma/dbeta need per-plane sums: the workspace, (N, C, 2)):
+ * - many groups: gn_bwd_fused_kernel, whole groups per block in one pass
+ *   over DRAM: a slot's warps take the group's planes in turn (a segment of
+ *   lanes per plane, so small planes share a warp), keep x and dy in shared
+ *   memory when they fit, write each plane's sum(dy) and sum(dy * xhat)
+ *   (sub-warp shuffle tree), then the slot's first warp forms the group's
+ *   gamma-weighted sums from them and the slot writes dx.
+ * - few groups: gn_plane_sums_kernel (per plane, a power-of-two number of
+ *   threads sized to hw), then gn_bwd_apply_kernel per (group, split)
+ *   block, whose warp 0 forms the group's sums the same way.
+ * - gn_param_grads_kernel: dgamma, dbeta per channel, the planes' sums
+ *   added over the batch in a fixed order (8 lanes by sample residue, then
+ *   lane order).
  * InstanceNorm's running statistics (instance_running_kernel): one block
  * per channel recomputes each instance's unbiased variance around the saved
- * mean (as the CPU backend does) and adds them over the batch in order.
- * Every sum has a fixed order given the shape, so runs repeat bit for bit. */
+ * mean (as the CPU backend does) and adds them over the batch in order; it
+ * runs only with tracked statistics, a rarely used setting.
+ * Every sum has a fixed order given the shape and the SM count, so runs
+ * repeat bit for bit; no atomics. */
 #include <math.h>
 
 #include "cuda/norm_common.cuh"

@@ -1,0 +1,138 @@
+/* CPU emulation of the parts of the CUDA runtime that core/cuda uses: see README.md. */
+#pragma once
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <tuple>
+#include <utility>
+#include <ucontext.h>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __restrict__ __restrict
+#define __launch_bounds__(...)
+#define __shared__ static
+
+struct dim3 {
+    unsigned x, y, z;
+    dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {}
+};
+struct float4 {
+    float x, y, z, w;
+};
+static inline float4 make_float4(float a, float b, float c, float d) { return float4{a, b, c, d}; }
+
+struct EmuFiber {
+    void *sp;
+    dim3 tid;
+    int lt, state;
+    const char *file;
+    int line;
+};
+extern EmuFiber *emu_cur;
+extern dim3 emu_blockIdx, emu_blockDim, emu_gridDim;
+#define threadIdx (emu_cur->tid)
+#define blockIdx emu_blockIdx
+#define blockDim emu_blockDim
+#define gridDim emu_gridDim
+
+void emu_syncthreads(const char *file, int line);
+#define __syncthreads() emu_syncthreads(__FILE__, __LINE__)
+double emu_shfl_down(unsigned mask, double v, int delta, int width);
+template <class T> static inline T __shfl_down_sync(unsigned mask, T v, int delta, int width = 32)
+{
+    return (T)emu_shfl_down(mask, (double)v, delta, width);
+}
+template <class T> static inline T __ldg(const T *p) { return *p; }
+template <class T> static inline T __ldcs(const T *p) { return *p; }
+static inline int min(int a, int b) { return a < b ? a : b; }
+using std::signbit;
+
+typedef enum {
+    cudaSuccess = 0,
+    cudaErrorInvalidValue = 1,
+    cudaErrorMemoryAllocation = 2,
+    cudaErrorInvalidConfiguration = 9,
+    cudaErrorNoDevice = 100,
+} cudaError_t;
+typedef struct emu_stream *cudaStream_t;
+typedef struct emu_event *cudaEvent_t;
+enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize };
+#define cudaStreamNonBlocking 1
+#define cudaEventDisableTiming 2
+#define cudaHostAllocDefault 0
+struct cudaDeviceProp {
+    char name[256];
+    int major, minor, multiProcessorCount;
+    size_t sharedMemPerBlockOptin, sharedMemPerMultiprocessor, totalGlobalMem;
+};
+struct cudaFuncAttributes {
+    int numRegs;
+};
+
+extern cudaError_t emu_last_error;
+extern std::map<const void *, int> emu_smem_limit;
+extern float4 *nl_dyn_smem;
+
+cudaError_t cudaGetDeviceCount(int *n);
+cudaError_t cudaGetDevice(int *d);
+cudaError_t cudaSetDevice(int d);
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int d);
+template <class F> cudaError_t cudaFuncGetAttributes(cudaFuncAttributes *a, F) { a->numRegs = 32; return cudaSuccess; }
+template <class F> cudaError_t cudaFuncSetAttribute(F f, cudaFuncAttribute, int v)
+{
+    emu_smem_limit[(const void *)f] = v;
+    return cudaSuccess;
+}
+const char *cudaGetErrorString(cudaError_t e);
+const char *cudaGetErrorName(cudaError_t e);
+cudaError_t cudaGetLastError(void);
+cudaError_t cudaMalloc(void **p, size_t bytes);
+template <class T> cudaError_t cudaMalloc(T **p, size_t bytes) { return cudaMalloc((void **)p, bytes); }
+cudaError_t cudaFree(void *p);
+cudaError_t cudaHostAlloc(void **p, size_t bytes, unsigned flags);
+cudaError_t cudaFreeHost(void *p);
+cudaError_t cudaMemGetInfo(size_t *f, size_t *t);
+cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t n, cudaMemcpyKind k, cudaStream_t st);
+cudaError_t cudaMemsetAsync(void *d, int v, size_t n, cudaStream_t st);
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned f);
+cudaError_t cudaStreamDestroy(cudaStream_t s);
+cudaError_t cudaStreamSynchronize(cudaStream_t s);
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned f);
+cudaError_t cudaEventDestroy(cudaEvent_t e);
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s);
+cudaError_t cudaEventSynchronize(cudaEvent_t e);
+cudaError_t cudaDriverGetVersion(int *v);
+cudaError_t cudaRuntimeGetVersion(int *v);
+
+/* kernel launches: one block after another, each block's threads as fibers */
+void emu_run_block(void (*body)(void *), void *arg, size_t smem);
+bool emu_check_launch(dim3 g, dim3 b, size_t smem, const void *kernel);
+
+template <class... P, class... A>
+void emu_launch(void (*k)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t, A... args)
+{
+    if (!emu_check_launch(grid, block, smem, (const void *)k))
+        return;
+    emu_gridDim = grid;
+    emu_blockDim = block;
+    auto tup = std::make_tuple(args...);
+    auto run = [](void *p) {
+        auto *c = (std::pair<void (*)(P...), decltype(tup) *> *)p;
+        std::apply([&](auto &...a) { c->first(a...); }, *c->second);
+    };
+    std::pair<void (*)(P...), decltype(tup) *> c(k, &tup);
+    for (unsigned z = 0; z < grid.z; z++)
+        for (unsigned y = 0; y < grid.y; y++)
+            for (unsigned x = 0; x < grid.x; x++) {
+                emu_blockIdx = dim3(x, y, z);
+                emu_run_block(run, &c, smem);
+            }
+}

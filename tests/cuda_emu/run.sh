@@ -1,0 +1,37 @@
+#!/bin/bash
+# Builds tests/test_cuda_parity.c with core/cuda running on an emulated GPU
+# (see README.md) and runs it. x86-64 Linux, g++ >= 10, the project's
+# build dependencies; no CUDA toolkit and no GPU needed.
+#   tests/cuda_emu/run.sh [build-dir]     (default /tmp/normlab-cuda-emu)
+# The environment passes through: EMU_SMS (the emulated SM count, default 2),
+# NL_PARITY_QUICK=1 (leave out the large shapes), CK_RUN_CASE=ops|norms|training.
+set -e
+E=$(cd "$(dirname "$0")" && pwd)
+R=$(cd "$E/../.." && pwd)
+B=${1:-/tmp/normlab-cuda-emu}
+mkdir -p "$B/obj" "$B/gen"
+rm -rf "$B/src" && python3 "$E/prep.py" "$R/core/cuda" "$B/src/cuda"
+echo '#define NORMLAB_GIT_COMMIT "emulated"' > "$B/gen/version_git.h"
+OB=/usr/include/$(gcc -print-multiarch)/openblas-openmp
+OL=/usr/lib/$(gcc -print-multiarch)/openblas-openmp
+FL="-O1 -g -ffp-contract=off"
+g++ -std=c++17 $FL -Wall -I"$E/include" -c "$E/emu.cpp" -o "$B/obj/emu.o"
+for f in "$B"/src/cuda/*.cpp; do
+    g++ -std=c++17 $FL -Wall -Wno-unused-function -Wno-unknown-pragmas -D_DEFAULT_SOURCE \
+        -I"$E/include" -I"$B/src" -I"$R/core" -c "$f" -o "$B/obj/cuda_$(basename "$f" .cpp).o" &
+done
+wait
+objs=""
+for f in $(cd "$R" && find core -name '*.c') tests/testutil.c tests/test_cuda_parity.c; do
+    o="$B/obj/$(echo "$f" | tr / _).o"
+    gcc -std=c11 $FL -fopenmp -Wno-unknown-pragmas -DNORMLAB_HAVE_CUDA=1 \
+        -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DNORMLAB_VERSION=\"emulated\" \
+        -DNORMLAB_SOURCE_DIR=\"$R\" -DNORMLAB_BINARY=\"/bin/false\" \
+        -I"$R/core" -I"$R/tests" -I"$B/gen" -I"$OB" $(pkg-config --cflags yaml-0.1 check) \
+        -c "$R/$f" -o "$o" &
+    objs="$objs $o"
+done
+wait
+g++ -fopenmp -o "$B/test_cuda_parity" $objs "$B"/obj/cuda_*.o "$B/obj/emu.o" -L"$OL" \
+    -Wl,-rpath,"$OL" -lopenblas $(pkg-config --libs check yaml-0.1) -lz -lm
+cd "$B" && CK_FORK=no ./test_cuda_parity
