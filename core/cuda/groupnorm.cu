@@ -588,7 +588,7 @@ __global__ void __launch_bounds__(256)
  * as gn_bwd_apply_kernel does), and pass 2 writes dx with the same
  * (plane, lane) assignment, so a thread reads back only what it cached. */
 template <int V>
-__global__ void __launch_bounds__(256, 4)
+__global__ void __launch_bounds__(256, 3) /* 4 would spill; shared memory limits it anyway */
     gn_bwd_fused_kernel(GnBwdArgs a, GroupGeom g, int tpg_log2, int tpp_log2, int cached,
                         double *partial /* written and read here: no restrict, no __ldg */)
 {
