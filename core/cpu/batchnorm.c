@@ -1,19 +1,38 @@
 /* BatchNorm on the CPU, forward (train, eval) and backward side by side.
  *
- * Statistics are accumulated in double with two passes (mean, then the
- * centred sum of squares): a channel's slice (N*HW floats) is small enough to
- * stay in L2 between the passes, so the second pass costs no memory traffic,
- * and the result does not suffer the cancellation of E[x^2] - E[x]^2.
- * Channels are split over threads; each channel is reduced by one thread in
- * a fixed order, so the result does not depend on the thread count.
- * Feature vectors (hw == 1) take a separate path that walks rows and keeps a
- * block of features per thread, because a feature's values are strided. */
+ * A channel's values are N segments of H*W floats, C*H*W apart. Channels are
+ * taken in blocks of adjacent channels (about 128 KiB of data), so each
+ * sample contributes one contiguous run that the prefetchers can stream,
+ * and the block stays in L2 between the statistics pass and the normalizing
+ * pass: x is read from memory once. Statistics use the shifted one-pass sums
+ * of reduce.h (float lanes per chunk, double across chunks). Blocks are split
+ * over threads; a channel is always reduced by one thread in the same order,
+ * and block sizes depend on the shape alone, so results do not depend on the
+ * thread count. Feature vectors (hw == 1) walk rows with a block of features
+ * per thread, because a feature's values are strided. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "cpu/cpu.h"
+#include "cpu/reduce.h"
 
-enum { FEATURE_BLOCK = 64 };
+enum { FEATURE_BLOCK = 64, CHANNEL_BLOCK_MAX = 16 };
+
+/* adjacent channels per block: about 128 KiB of x, so that x, dy and dx of a
+ * block fit the 512 KiB L2 of a Zen core together; at least one channel */
+static int channel_block(int n, int c, int hw)
+{
+    const size_t per_channel = (size_t)n * hw * sizeof(float);
+    size_t cb = (128u * 1024u) / (per_channel ? per_channel : 1);
+    if (cb < 1)
+        cb = 1;
+    if (cb > CHANNEL_BLOCK_MAX)
+        cb = CHANNEL_BLOCK_MAX;
+    /* leave enough blocks to share among threads */
+    while (cb > 1 && (size_t)c / cb < 8)
+        cb /= 2;
+    return (int)cb;
+}
 
 static inline float gamma_at(const float *gamma, int c) { return gamma ? gamma[c] : 1.0f; }
 static inline float beta_at(const float *beta, int c) { return beta ? beta[c] : 0.0f; }
@@ -37,41 +56,45 @@ static void forward_train_spatial(int n, int c, int hw, float eps, const float *
 {
     const size_t count = (size_t)n * hw;
     const size_t plane_stride = (size_t)c * hw;
+    const int cb = channel_block(n, c, hw), blocks = (c + cb - 1) / cb;
     #pragma omp parallel for schedule(static) if (count * c >= NL_PARALLEL_MIN)
-    for (int ch = 0; ch < c; ch++) {
-        double sum = 0.0;
+    for (int blk = 0; blk < blocks; blk++) {
+        const int c0 = blk * cb, width = c - c0 < cb ? c - c0 : cb;
+        double sum[CHANNEL_BLOCK_MAX] = {0}, sum_sq[CHANNEL_BLOCK_MAX] = {0};
+        float k0[CHANNEL_BLOCK_MAX], mean_f[CHANNEL_BLOCK_MAX], scale[CHANNEL_BLOCK_MAX];
+        for (int j = 0; j < width; j++)
+            k0[j] = x[(size_t)(c0 + j) * hw]; /* a value of the channel: the shift */
         for (int i = 0; i < n; i++) {
-            const float *xp = x + i * plane_stride + (size_t)ch * hw;
-            #pragma omp simd reduction(+ : sum)
-            for (int k = 0; k < hw; k++)
-                sum += xp[k];
+            const float *xs = x + i * plane_stride + (size_t)c0 * hw;
+            for (int j = 0; j < width; j++)
+                nl_sum_shifted_moments(xs + (size_t)j * hw, (size_t)hw, k0[j], &sum[j], &sum_sq[j]);
         }
-        const double mean = sum / (double)count;
-        double sq = 0.0;
-        for (int i = 0; i < n; i++) {
-            const float *xp = x + i * plane_stride + (size_t)ch * hw;
-            #pragma omp simd reduction(+ : sq)
-            for (int k = 0; k < hw; k++) {
-                double d = (double)xp[k] - mean;
-                sq += d * d;
-            }
+        for (int j = 0; j < width; j++) {
+            const int ch = c0 + j;
+            const double dmean = sum[j] / (double)count, mean = (double)k0[j] + dmean;
+            double var = sum_sq[j] / (double)count - dmean * dmean;
+            if (var < 0.0)
+                var = 0.0;
+            const double rstd = 1.0 / sqrt(var + (double)eps);
+            mean_f[j] = (float)mean;
+            scale[j] = (float)(rstd * gamma_at(gamma, ch));
+            save_mean[ch] = mean_f[j];
+            save_rstd[ch] = (float)rstd;
+            update_running(running_mean, running_var, ch, mean, var, count, momentum);
         }
-        const double var = sq / (double)count;
-        const double rstd = 1.0 / sqrt(var + (double)eps);
         /* centring before scaling avoids the cancellation of x*scale - mean*scale
          * when |mean| >> std */
-        const float mean_f = (float)mean, scale = (float)(rstd * gamma_at(gamma, ch));
-        const float shift = beta_at(beta, ch);
         for (int i = 0; i < n; i++) {
-            const float *xp = x + i * plane_stride + (size_t)ch * hw;
-            float *yp = y + i * plane_stride + (size_t)ch * hw;
-            #pragma omp simd
-            for (int k = 0; k < hw; k++)
-                yp[k] = (xp[k] - mean_f) * scale + shift;
+            for (int j = 0; j < width; j++) {
+                const size_t at = i * plane_stride + (size_t)(c0 + j) * hw;
+                const float *xp = x + at;
+                float *yp = y + at;
+                const float m = mean_f[j], sc = scale[j], off = beta_at(beta, c0 + j);
+                #pragma omp simd
+                for (int k = 0; k < hw; k++)
+                    yp[k] = (xp[k] - m) * sc + off;
+            }
         }
-        save_mean[ch] = (float)mean;
-        save_rstd[ch] = (float)rstd;
-        update_running(running_mean, running_var, ch, mean, var, count, momentum);
     }
 }
 
@@ -166,44 +189,49 @@ static void backward_spatial(int n, int c, int hw, const float *x, const float *
 {
     const size_t count = (size_t)n * hw;
     const size_t plane_stride = (size_t)c * hw;
+    const int cb = channel_block(n, c, hw), blocks = (c + cb - 1) / cb;
     #pragma omp parallel for schedule(static) if (count * c >= NL_PARALLEL_MIN)
-    for (int ch = 0; ch < c; ch++) {
-        const double mean = save_mean[ch], rstd = save_rstd[ch];
-        double sum_dy = 0.0, sum_dy_xhat = 0.0;
+    for (int blk = 0; blk < blocks; blk++) {
+        const int c0 = blk * cb, width = c - c0 < cb ? c - c0 : cb;
+        double sum_dy[CHANNEL_BLOCK_MAX] = {0}, sum_dy_xc[CHANNEL_BLOCK_MAX] = {0};
         for (int i = 0; i < n; i++) {
-            const float *xp = x + i * plane_stride + (size_t)ch * hw;
-            const float *dyp = dy + i * plane_stride + (size_t)ch * hw;
-            #pragma omp simd reduction(+ : sum_dy, sum_dy_xhat)
-            for (int k = 0; k < hw; k++) {
-                sum_dy += dyp[k];
-                sum_dy_xhat += (double)dyp[k] * (((double)xp[k] - mean) * rstd);
-            }
+            const size_t at = i * plane_stride + (size_t)c0 * hw;
+            for (int j = 0; j < width; j++)
+                nl_sum_dy_dyx(x + at + (size_t)j * hw, dy + at + (size_t)j * hw, (size_t)hw,
+                              save_mean[c0 + j], &sum_dy[j], &sum_dy_xc[j]);
         }
-        if (dbeta)
-            dbeta[ch] = (float)sum_dy;
-        if (dgamma)
-            dgamma[ch] = (float)sum_dy_xhat;
+        float af[CHANNEL_BLOCK_MAX], bf[CHANNEL_BLOCK_MAX], kf[CHANNEL_BLOCK_MAX];
+        for (int j = 0; j < width; j++) {
+            const int ch = c0 + j;
+            const double rstd = save_rstd[ch], sum_dy_xhat = sum_dy_xc[j] * rstd;
+            if (dbeta)
+                dbeta[ch] = (float)sum_dy[j];
+            if (dgamma)
+                dgamma[ch] = (float)sum_dy_xhat;
+            /* dx = a*dy + b*(x - mean) + k with the per-channel constants folded;
+             * centring first keeps precision when |mean| >> std */
+            const double a = gamma_at(gamma, ch) * rstd;
+            af[j] = (float)a;
+            bf[j] = (float)(-a * rstd * (sum_dy_xhat / (double)count));
+            kf[j] = (float)(-a * (sum_dy[j] / (double)count));
+        }
         if (!dx)
             continue;
-        const double g = gamma_at(gamma, ch);
-        /* dx = a*dy + b*(x - mean) + k with the per-channel constants folded;
-         * centring first keeps precision when |mean| >> std */
-        const double a = g * rstd;
-        const float af = (float)a, mean_f = (float)mean;
-        const float bf = (float)(-a * rstd * (sum_dy_xhat / (double)count));
-        const float kf = (float)(-a * (sum_dy / (double)count));
         for (int i = 0; i < n; i++) {
-            const float *xp = x + i * plane_stride + (size_t)ch * hw;
-            const float *dyp = dy + i * plane_stride + (size_t)ch * hw;
-            float *dxp = dx + i * plane_stride + (size_t)ch * hw;
-            if (accumulate_dx) {
-                #pragma omp simd
-                for (int k = 0; k < hw; k++)
-                    dxp[k] += af * dyp[k] + bf * (xp[k] - mean_f) + kf;
-            } else {
-                #pragma omp simd
-                for (int k = 0; k < hw; k++)
-                    dxp[k] = af * dyp[k] + bf * (xp[k] - mean_f) + kf;
+            for (int j = 0; j < width; j++) {
+                const size_t at = i * plane_stride + (size_t)(c0 + j) * hw;
+                const float *xp = x + at, *dyp = dy + at;
+                float *dxp = dx + at;
+                const float a = af[j], b = bf[j], k = kf[j], m = save_mean[c0 + j];
+                if (accumulate_dx) {
+                    #pragma omp simd
+                    for (int q = 0; q < hw; q++)
+                        dxp[q] += a * dyp[q] + b * (xp[q] - m) + k;
+                } else {
+                    #pragma omp simd
+                    for (int q = 0; q < hw; q++)
+                        dxp[q] = a * dyp[q] + b * (xp[q] - m) + k;
+                }
             }
         }
     }

@@ -10,6 +10,7 @@
 #include <math.h>
 
 #include "cpu/cpu.h"
+#include "cpu/reduce.h"
 
 static inline float gamma_at(const float *gamma, int c) { return gamma ? gamma[c] : 1.0f; }
 static inline float beta_at(const float *beta, int c) { return beta ? beta[c] : 0.0f; }
@@ -27,19 +28,16 @@ void nl_cpu_groupnorm_forward(nl_backend *be, int n, int c, int hw, int groups, 
     for (int b = 0; b < blocks; b++) {
         const float *xb = x + (size_t)b * block;
         float *yb = y + (size_t)b * block;
-        double sum = 0.0;
-        #pragma omp simd reduction(+ : sum)
-        for (size_t k = 0; k < block; k++)
-            sum += xb[k];
-        const double mean = sum / (double)block;
-        double sq = 0.0;
-        #pragma omp simd reduction(+ : sq)
-        for (size_t k = 0; k < block; k++) {
-            double d = (double)xb[k] - mean;
-            sq += d * d;
-        }
-        const double rstd = 1.0 / sqrt(sq / (double)block + (double)eps);
+        /* one pass, about the block's first value (see batchnorm.c) */
+        double sum = 0.0, sum_sq = 0.0;
+        nl_sum_shifted_moments(xb, block, xb[0], &sum, &sum_sq);
+        const double dmean = sum / (double)block;
+        const double mean = (double)xb[0] + dmean;
         const float mean_f = (float)mean;
+        double var = sum_sq / (double)block - dmean * dmean;
+        if (var < 0.0)
+            var = 0.0;
+        const double rstd = 1.0 / sqrt(var + (double)eps);
         const int g = b % groups;
         for (int j = 0; j < cpg; j++) {
             const int ch = g * cpg + j;
@@ -64,13 +62,12 @@ void nl_cpu_groupnorm_forward(nl_backend *be, int n, int c, int hw, int groups, 
         double mean_sum = 0.0, var_sum = 0.0;
         for (int i = 0; i < n; i++) {
             const float *xp = x + ((size_t)i * c + ch) * hw;
-            const double mean = save_mean[i * c + ch];
-            double sq = 0.0;
-            #pragma omp simd reduction(+ : sq)
-            for (int k = 0; k < hw; k++) {
-                double d = (double)xp[k] - mean;
-                sq += d * d;
-            }
+            const double mean = nl_sum(xp, (size_t)hw) / (double)hw;
+            const float shift = save_mean[i * c + ch];
+            const double off = mean - (double)shift;
+            double sq = nl_sum_sq_dev(xp, (size_t)hw, shift) - (double)hw * off * off;
+            if (sq < 0.0)
+                sq = 0.0;
             mean_sum += mean;
             var_sum += hw > 1 ? sq / (double)(hw - 1) : sq;
         }
@@ -110,12 +107,9 @@ void nl_cpu_groupnorm_backward(nl_backend *be, int n, int c, int hw, int groups,
             const int ch = g * cpg + j;
             const float *xp = xb + (size_t)j * hw;
             const float *dyp = dyb + (size_t)j * hw;
-            double s_dy = 0.0, s_dy_xhat = 0.0;
-            #pragma omp simd reduction(+ : s_dy, s_dy_xhat)
-            for (int k = 0; k < hw; k++) {
-                s_dy += dyp[k];
-                s_dy_xhat += (double)dyp[k] * (((double)xp[k] - mean) * rstd);
-            }
+            double s_dy = 0.0, s_dy_xc = 0.0;
+            nl_sum_dy_dyx(xp, dyp, (size_t)hw, save_mean[b], &s_dy, &s_dy_xc);
+            const double s_dy_xhat = s_dy_xc * rstd;
             partial[((size_t)i * c + ch) * 2 + 0] = s_dy;
             partial[((size_t)i * c + ch) * 2 + 1] = s_dy_xhat;
             const double gm = gamma_at(gamma, ch);
