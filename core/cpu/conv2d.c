@@ -1,48 +1,72 @@
-/* 2-D convolution on the CPU: im2col + sgemm, one sample per thread.
+/* 2-D convolution on the CPU: im2col + sgemm over chunks of samples.
  *
- * Each thread lowers its samples into its own column buffer and calls a
- * single-threaded sgemm (the OpenMP OpenBLAS runs serially inside a parallel
- * region), which keeps both cores busy even at batch 2 where one sample's
- * GEMM is too small to split. Weight gradients are summed per thread and the
- * per-thread sums are added in thread order, so a given thread count always
- * gives the same bits. With fewer samples than threads the samples run one
- * after another with a threaded sgemm instead.
+ * OpenBLAS runs one sample's GEMM at full speed once it has a couple of
+ * hundred columns (the bench CNN's 64 x 196 x 288: 84 GFLOP/s on one Zen 3
+ * core, 93 at 1024^3), but thin maps lose: 64 x 49 x 576 runs at 73, 64 x 16
+ * at 61. So samples are lowered in chunks of k side by side into one column
+ * matrix (rows = in_c*k*k, columns = k * out_h*out_w) with k aiming at 256
+ * columns; a chunk needs one GEMM for the forward, one for the weight
+ * gradient and one for the column gradient. A chunk of one sample skips the
+ * gathering and scattering and works on the tensors directly. k is also
+ * small enough that every thread gets a chunk.
  *
- * Workspace per thread: column buffer, column-gradient buffer, weight and
+ * Chunks are split over threads; each thread runs its GEMMs single-threaded
+ * (the OpenMP OpenBLAS does so inside a parallel region) and sums its weight
+ * gradients privately; the per-thread sums are then added in thread order,
+ * so a given thread count always gives the same bits. With a single chunk,
+ * the GEMMs themselves use all threads.
+ *
+ * Workspace per thread: the chunk's column matrix, a buffer for the output
+ * or the column gradient, the gathered output gradient, and the weight and
  * bias gradient partials. */
 #include <cblas.h>
 #include <string.h>
 
 #include "cpu/cpu.h"
 
-typedef struct {
-    size_t col_floats;  /* in_c*k*k * out_h*out_w */
-    size_t dw_floats;   /* out_c * in_c*k*k */
-    size_t per_thread;  /* floats */
-} conv_layout;
+enum { TARGET_COLUMNS = 256, ALIGN_FLOATS = 16 };
 
-static conv_layout layout_of(const nl_conv_geom *g)
+typedef struct {
+    int k;           /* samples per chunk */
+    int rows;        /* in_c * kernel * kernel */
+    int pixels;      /* out_h * out_w */
+    size_t cols;     /* floats of one column matrix: rows * k * pixels */
+    size_t out;      /* floats of a chunk's output: out_c * k * pixels */
+    size_t scratch;  /* max(cols, out): output in forward, column gradient in backward */
+    size_t dw;       /* out_c * rows */
+    size_t per_thread; /* floats */
+} conv_plan;
+
+static size_t round_up(size_t n) { return (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS; }
+
+static conv_plan plan_of(const nl_conv_geom *g, int n, int threads)
 {
-    conv_layout l;
-    const size_t rows = (size_t)g->in_c * g->kernel * g->kernel;
-    l.col_floats = rows * g->out_h * g->out_w;
-    l.dw_floats = (size_t)g->out_c * rows;
-    /* col + dcol + dW + dbias, each rounded to a cache line */
-    size_t round = 16;
-    l.per_thread = ((l.col_floats + round - 1) / round) * round * 2 +
-                   ((l.dw_floats + round - 1) / round) * round +
-                   (((size_t)g->out_c + round - 1) / round) * round;
-    return l;
+    conv_plan p;
+    p.rows = g->in_c * g->kernel * g->kernel;
+    p.pixels = g->out_h * g->out_w;
+    int k = (TARGET_COLUMNS + p.pixels - 1) / p.pixels;
+    const int share = (n + threads - 1) / threads; /* every thread gets work */
+    if (k > share)
+        k = share;
+    if (k < 1)
+        k = 1;
+    p.k = k;
+    p.cols = round_up((size_t)p.rows * k * p.pixels);
+    p.out = round_up((size_t)g->out_c * k * p.pixels);
+    p.scratch = p.cols > p.out ? p.cols : p.out;
+    p.dw = round_up((size_t)g->out_c * p.rows);
+    p.per_thread = p.cols + p.scratch + p.out + p.dw + round_up((size_t)g->out_c);
+    return p;
 }
 
 size_t nl_cpu_conv2d_workspace(nl_backend *be, const nl_conv_geom *g, int n)
 {
-    (void)n;
-    return layout_of(g).per_thread * sizeof(float) * (size_t)be->threads;
+    /* the plan for the largest batch needs the most; smaller batches use less */
+    return plan_of(g, n, be->threads).per_thread * sizeof(float) * (size_t)be->threads;
 }
 
-/* Input column range [lo, hi) of output positions whose input x index
- * ow*stride - pad + kw lies inside [0, width): everything else reads padding. */
+/* Input column range [lo, hi) of output positions whose input index
+ * ow*stride - pad + kw lies inside [0, width): everything else is padding. */
 static inline void valid_range(int out_w, int width, int stride, int pad, int kw, int *lo, int *hi)
 {
     int a = pad - kw, b = width + pad - kw; /* need a <= ow*stride < b */
@@ -54,7 +78,8 @@ static inline void valid_range(int out_w, int width, int stride, int pad, int kw
         *lo = *hi;
 }
 
-static void im2col(const nl_conv_geom *g, const float *x, float *col)
+/* lowers one sample into columns [0, pixels) of a matrix with row stride ld */
+static void im2col(const nl_conv_geom *g, const float *x, float *col, size_t ld)
 {
     const int k = g->kernel, s = g->stride, p = g->pad;
     const int oh_n = g->out_h, ow_n = g->out_w, ih_n = g->in_h, iw_n = g->in_w;
@@ -62,14 +87,17 @@ static void im2col(const nl_conv_geom *g, const float *x, float *col)
         const float *xc = x + (size_t)c * ih_n * iw_n;
         for (int kh = 0; kh < k; kh++) {
             for (int kw = 0; kw < k; kw++) {
-                float *dst = col + ((size_t)(c * k + kh) * k + kw) * oh_n * ow_n;
+                float *dst = col + (size_t)((c * k + kh) * k + kw) * ld;
                 int lo, hi;
                 valid_range(ow_n, iw_n, s, p, kw, &lo, &hi);
                 for (int oh = 0; oh < oh_n; oh++) {
                     const int ih = oh * s - p + kh;
                     float *row = dst + (size_t)oh * ow_n;
+                    /* rows are short (14 floats in the bench CNN): inline
+                     * loops, not memcpy/memset calls */
                     if (ih < 0 || ih >= ih_n) {
-                        memset(row, 0, (size_t)ow_n * sizeof *row);
+                        for (int ow = 0; ow < ow_n; ow++)
+                            row[ow] = 0.0f;
                         continue;
                     }
                     /* xr[j] is the input under output column lo + j */
@@ -77,7 +105,9 @@ static void im2col(const nl_conv_geom *g, const float *x, float *col)
                     for (int ow = 0; ow < lo; ow++)
                         row[ow] = 0.0f;
                     if (s == 1) {
-                        memcpy(row + lo, xr, (size_t)(hi - lo) * sizeof *row);
+                        float *dst_row = row + lo;
+                        for (int j = 0; j < hi - lo; j++)
+                            dst_row[j] = xr[j];
                     } else {
                         for (int ow = lo; ow < hi; ow++)
                             row[ow] = xr[(ow - lo) * s];
@@ -90,8 +120,9 @@ static void im2col(const nl_conv_geom *g, const float *x, float *col)
     }
 }
 
-/* adds the column gradients back onto the input positions they came from */
-static void col2im_add(const nl_conv_geom *g, const float *col, float *dx)
+/* adds columns [0, pixels) of a column-gradient matrix (row stride ld) back
+ * onto the input positions they came from */
+static void col2im_add(const nl_conv_geom *g, const float *col, size_t ld, float *dx)
 {
     const int k = g->kernel, s = g->stride, p = g->pad;
     const int oh_n = g->out_h, ow_n = g->out_w, ih_n = g->in_h, iw_n = g->in_w;
@@ -99,16 +130,15 @@ static void col2im_add(const nl_conv_geom *g, const float *col, float *dx)
         float *dxc = dx + (size_t)c * ih_n * iw_n;
         for (int kh = 0; kh < k; kh++) {
             for (int kw = 0; kw < k; kw++) {
-                const float *src = col + ((size_t)(c * k + kh) * k + kw) * oh_n * ow_n;
+                const float *src = col + (size_t)((c * k + kh) * k + kw) * ld;
                 int lo, hi;
                 valid_range(ow_n, iw_n, s, p, kw, &lo, &hi);
                 for (int oh = 0; oh < oh_n; oh++) {
                     const int ih = oh * s - p + kh;
                     if (ih < 0 || ih >= ih_n)
                         continue;
-                    const float *row = src + (size_t)oh * ow_n;
+                    const float *rr = src + (size_t)oh * ow_n + lo;
                     float *dxr = dxc + (size_t)ih * iw_n + (lo * s + kw - p);
-                    const float *rr = row + lo;
                     if (s == 1) {
                         #pragma omp simd
                         for (int j = 0; j < hi - lo; j++)
@@ -123,137 +153,172 @@ static void col2im_add(const nl_conv_geom *g, const float *col, float *dx)
     }
 }
 
-static void forward_sample(const nl_conv_geom *g, const float *x, const float *weight,
-                           const float *bias, float *y, float *col)
+/* 1x1, stride 1, no padding: the input already is its column matrix */
+static bool is_pointwise(const nl_conv_geom *g)
 {
-    const int rows = g->in_c * g->kernel * g->kernel;
-    const int pixels = g->out_h * g->out_w;
-    float beta = 0.0f;
-    if (bias) {
-        for (int co = 0; co < g->out_c; co++) {
-            float *yc = y + (size_t)co * pixels;
-            for (int q = 0; q < pixels; q++)
-                yc[q] = bias[co];
+    return g->kernel == 1 && g->stride == 1 && g->pad == 0;
+}
+
+/* forward of samples [i0, i0 + m) */
+static void forward_chunk(const nl_conv_geom *g, const conv_plan *p, int i0, int m,
+                          const float *x, const float *weight, const float *bias, float *y,
+                          float *col, float *out)
+{
+    const size_t in_stride = (size_t)g->in_c * g->in_h * g->in_w;
+    const size_t ld = (size_t)m * p->pixels;
+    if (m == 1) {
+        /* straight into y: the bias first, the GEMM adds to it */
+        float *yi = y + (size_t)i0 * g->out_c * p->pixels;
+        if (bias)
+            for (int co = 0; co < g->out_c; co++)
+                for (int q = 0; q < p->pixels; q++)
+                    yi[(size_t)co * p->pixels + q] = bias[co];
+        const float *b_matrix = x + (size_t)i0 * in_stride;
+        if (!is_pointwise(g)) {
+            im2col(g, b_matrix, col, ld);
+            b_matrix = col;
         }
-        beta = 1.0f;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->out_c, p->pixels, p->rows, 1.0f,
+                    weight, p->rows, b_matrix, p->pixels, bias ? 1.0f : 0.0f, yi, p->pixels);
+        return;
     }
-    const bool pointwise = g->kernel == 1 && g->stride == 1 && g->pad == 0;
-    const float *b_matrix = x;
-    if (!pointwise) {
-        im2col(g, x, col);
-        b_matrix = col;
+    for (int j = 0; j < m; j++)
+        im2col(g, x + (size_t)(i0 + j) * in_stride, col + (size_t)j * p->pixels, ld);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->out_c, (int)ld, p->rows, 1.0f,
+                weight, p->rows, col, (int)ld, 0.0f, out, (int)ld);
+    /* (out_c, m*pixels) -> m samples of (out_c, pixels), adding the bias */
+    for (int j = 0; j < m; j++) {
+        float *yi = y + (size_t)(i0 + j) * g->out_c * p->pixels;
+        for (int co = 0; co < g->out_c; co++) {
+            const float *src = out + (size_t)co * ld + (size_t)j * p->pixels;
+            float *dst = yi + (size_t)co * p->pixels;
+            const float b = bias ? bias[co] : 0.0f;
+            #pragma omp simd
+            for (int q = 0; q < p->pixels; q++)
+                dst[q] = src[q] + b;
+        }
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->out_c, pixels, rows, 1.0f, weight,
-                rows, b_matrix, pixels, beta, y, pixels);
 }
 
 void nl_cpu_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
                            const float *weight, const float *bias, float *y, void *workspace)
 {
-    const conv_layout l = layout_of(g);
-    const size_t in_stride = (size_t)g->in_c * g->in_h * g->in_w;
-    const size_t out_stride = (size_t)g->out_c * g->out_h * g->out_w;
+    const conv_plan p = plan_of(g, n, be->threads);
+    const int chunks = (n + p.k - 1) / p.k;
     float *ws = workspace;
-    if (n < be->threads) {
-        for (int i = 0; i < n; i++)
-            forward_sample(g, x + i * in_stride, weight, bias, y + i * out_stride, ws);
-        return;
-    }
-    #pragma omp parallel num_threads(be->threads)
+    #pragma omp parallel num_threads(be->threads) if (chunks > 1)
     {
-        float *col = ws + l.per_thread * (size_t)omp_get_thread_num_safe();
+        float *col = ws + p.per_thread * (size_t)omp_get_thread_num_safe();
+        float *out = col + p.cols;
         #pragma omp for schedule(static)
-        for (int i = 0; i < n; i++)
-            forward_sample(g, x + i * in_stride, weight, bias, y + i * out_stride, col);
+        for (int ch = 0; ch < chunks; ch++) {
+            const int i0 = ch * p.k, m = n - i0 < p.k ? n - i0 : p.k;
+            forward_chunk(g, &p, i0, m, x, weight, bias, y, col, out);
+        }
     }
 }
 
-/* dW += dy_i col_i^T; dcol = W^T dy_i; dx_i (+)= col2im(dcol) */
-static void backward_sample(const nl_conv_geom *g, const float *x, const float *weight,
-                            const float *dy, float *dx, bool accumulate_dx, float *dw_acc,
-                            float *db_acc, float *col, float *dcol, bool first)
+/* backward of samples [i0, i0 + m): dW (+)= dY col^T, dbias (+)= row sums,
+ * dcol = W^T dY, dx (+)= col2im(dcol) */
+static void backward_chunk(const nl_conv_geom *g, const conv_plan *p, int i0, int m,
+                           const float *x, const float *weight, const float *dy, float *dx,
+                           bool accumulate_dx, float *dw, float *db, float *col, float *dcol,
+                           float *dy_cat, bool first)
 {
-    const int rows = g->in_c * g->kernel * g->kernel;
-    const int pixels = g->out_h * g->out_w;
-    const bool pointwise = g->kernel == 1 && g->stride == 1 && g->pad == 0;
-    const float *b_matrix = x;
-    if (!pointwise) {
-        im2col(g, x, col);
-        b_matrix = col;
+    const size_t in_stride = (size_t)g->in_c * g->in_h * g->in_w;
+    const size_t out_stride = (size_t)g->out_c * p->pixels;
+    const size_t ld = (size_t)m * p->pixels;
+    if (m == 1) {
+        /* one sample: its dy is already laid out as the chunk's, and a 1x1
+         * convolution's input is its own column matrix */
+        dy_cat = (float *)dy + (size_t)i0 * out_stride;
+        if (is_pointwise(g))
+            col = (float *)x + (size_t)i0 * in_stride;
+        else
+            im2col(g, x + (size_t)i0 * in_stride, col, ld);
+    } else {
+        for (int j = 0; j < m; j++) {
+            im2col(g, x + (size_t)(i0 + j) * in_stride, col + (size_t)j * p->pixels, ld);
+            const float *dyi = dy + (size_t)(i0 + j) * out_stride;
+            for (int co = 0; co < g->out_c; co++)
+                memcpy(dy_cat + (size_t)co * ld + (size_t)j * p->pixels,
+                       dyi + (size_t)co * p->pixels, (size_t)p->pixels * sizeof *dy_cat);
+        }
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->out_c, rows, pixels, 1.0f, dy, pixels,
-                b_matrix, pixels, first ? 0.0f : 1.0f, dw_acc, rows);
-    if (db_acc) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->out_c, p->rows, (int)ld, 1.0f, dy_cat,
+                (int)ld, col, (int)ld, first ? 0.0f : 1.0f, dw, p->rows);
+    if (db) {
         for (int co = 0; co < g->out_c; co++) {
-            const float *dyc = dy + (size_t)co * pixels;
+            const float *r = dy_cat + (size_t)co * ld;
             float s = 0.0f;
-            for (int q = 0; q < pixels; q++)
-                s += dyc[q];
-            db_acc[co] = first ? s : db_acc[co] + s;
+            #pragma omp simd reduction(+ : s)
+            for (size_t q = 0; q < ld; q++)
+                s += r[q];
+            db[co] = first ? s : db[co] + s;
         }
     }
     if (!dx)
         return;
-    const size_t in_count = (size_t)g->in_c * g->in_h * g->in_w;
-    if (pointwise) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, pixels, g->out_c, 1.0f, weight,
-                    rows, dy, pixels, accumulate_dx ? 1.0f : 0.0f, dx, pixels);
+    if (m == 1 && is_pointwise(g)) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p->rows, (int)ld, g->out_c, 1.0f,
+                    weight, p->rows, dy_cat, (int)ld, accumulate_dx ? 1.0f : 0.0f,
+                    dx + (size_t)i0 * in_stride, (int)ld);
         return;
     }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, pixels, g->out_c, 1.0f, weight,
-                rows, dy, pixels, 0.0f, dcol, pixels);
-    if (!accumulate_dx)
-        memset(dx, 0, in_count * sizeof *dx);
-    col2im_add(g, dcol, dx);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p->rows, (int)ld, g->out_c, 1.0f, weight,
+                p->rows, dy_cat, (int)ld, 0.0f, dcol, (int)ld);
+    for (int j = 0; j < m; j++) {
+        float *dxi = dx + (size_t)(i0 + j) * in_stride;
+        if (!accumulate_dx)
+            memset(dxi, 0, in_stride * sizeof *dxi);
+        col2im_add(g, dcol + (size_t)j * p->pixels, ld, dxi);
+    }
 }
 
 void nl_cpu_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
                             const float *weight, const float *dy, float *dx, bool accumulate_dx,
                             float *dweight, float *dbias, void *workspace)
 {
-    const conv_layout l = layout_of(g);
-    const size_t in_stride = (size_t)g->in_c * g->in_h * g->in_w;
-    const size_t out_stride = (size_t)g->out_c * g->out_h * g->out_w;
-    const size_t round = 16;
-    const size_t col_span = ((l.col_floats + round - 1) / round) * round;
-    const size_t dw_span = ((l.dw_floats + round - 1) / round) * round;
+    const conv_plan p = plan_of(g, n, be->threads);
+    const int chunks = (n + p.k - 1) / p.k;
     float *ws = workspace;
-    if (n < be->threads) {
-        float *col = ws, *dcol = ws + col_span;
-        for (int i = 0; i < n; i++)
-            backward_sample(g, x + i * in_stride, weight, dy + i * out_stride,
-                            dx ? dx + i * in_stride : NULL, accumulate_dx, dweight, dbias, col,
-                            dcol, i == 0);
+    if (chunks == 1) {
+        /* one chunk: straight into the gradients, the GEMMs use every thread */
+        float *col = ws, *dcol = col + p.cols, *dy_cat = dcol + p.scratch;
+        backward_chunk(g, &p, 0, n, x, weight, dy, dx, accumulate_dx, dweight, dbias, col, dcol,
+                       dy_cat, true);
         return;
     }
+    const size_t dw_offset = p.cols + p.scratch + p.out;
     #pragma omp parallel num_threads(be->threads)
     {
         const int t = omp_get_thread_num_safe();
         /* the team may be smaller than asked (nested regions): sum what ran */
         const int threads = omp_get_num_threads_safe();
-        float *base = ws + l.per_thread * (size_t)t;
-        float *col = base, *dcol = base + col_span, *dw = base + 2 * col_span;
-        float *db = dbias ? dw + dw_span : NULL;
+        float *col = ws + p.per_thread * (size_t)t, *dcol = col + p.cols;
+        float *dy_cat = dcol + p.scratch, *dw = col + dw_offset;
+        float *db = dbias ? dw + p.dw : NULL;
         bool first = true;
         #pragma omp for schedule(static)
-        for (int i = 0; i < n; i++) {
-            backward_sample(g, x + i * in_stride, weight, dy + i * out_stride,
-                            dx ? dx + i * in_stride : NULL, accumulate_dx, dw, db, col, dcol,
-                            first);
+        for (int ch = 0; ch < chunks; ch++) {
+            const int i0 = ch * p.k, m = n - i0 < p.k ? n - i0 : p.k;
+            backward_chunk(g, &p, i0, m, x, weight, dy, dx, accumulate_dx, dw, db, col, dcol,
+                           dy_cat, first);
             first = false;
         }
-        if (first) { /* a thread without samples contributes zeros */
-            memset(dw, 0, l.dw_floats * sizeof *dw);
+        if (first) { /* a thread without chunks contributes zeros */
+            memset(dw, 0, (size_t)g->out_c * p.rows * sizeof *dw);
             if (db)
                 memset(db, 0, (size_t)g->out_c * sizeof *db);
         }
         #pragma omp barrier
         /* sum the partials in thread order, split over the weight elements */
+        const size_t dw_count = (size_t)g->out_c * p.rows;
         #pragma omp for schedule(static)
-        for (size_t e = 0; e < l.dw_floats; e++) {
+        for (size_t e = 0; e < dw_count; e++) {
             float s = 0.0f;
             for (int u = 0; u < threads; u++)
-                s += ws[l.per_thread * (size_t)u + 2 * col_span + e];
+                s += ws[p.per_thread * (size_t)u + dw_offset + e];
             dweight[e] = s;
         }
         if (dbias) {
@@ -261,7 +326,7 @@ void nl_cpu_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const 
             for (int co = 0; co < g->out_c; co++) {
                 float s = 0.0f;
                 for (int u = 0; u < threads; u++)
-                    s += ws[l.per_thread * (size_t)u + 2 * col_span + dw_span + co];
+                    s += ws[p.per_thread * (size_t)u + dw_offset + p.dw + co];
                 dbias[co] = s;
             }
         }
