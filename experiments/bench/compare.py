@@ -92,15 +92,29 @@ def fmt(v, digits=0):
 
 def join(nl_rows, torch_rows, fastest=False):
     nl, th = best_by_key(nl_rows, fastest), best_by_key(torch_rows, fastest)
-    # the order the measurements were taken in: normlab's, then PyTorch's extras
-    order = {}
+    # mlp before cnn, normalizers in their usual order, batches ascending;
+    # shapes, layers and modes in the order they were measured
+    first = {}
     for r in nl_rows + torch_rows:
-        k = key_of(r)
-        if k is not None and k not in order:
-            order[k] = len(order)
+        for f in ("shape", "kernel", "mode"):
+            first.setdefault((f, r[f]), len(first))
     sections = ["train", "norm", "layer", "sgemm", "copy"]
+    models = {"mlp": 0, "cnn": 1}
+
+    def order(k):
+        sec, model, norm, groups, batch, kernel, shape, mode = k
+        m, n = models.get(model, 2), NORM_ORDER.index(norm) if norm in NORM_ORDER else 9
+        f = lambda what, v: first.get((what, v), 1 << 30)
+        if sec == "train":
+            return (0, m, n, batch)
+        if sec == "norm":
+            return (1, f("shape", shape), n, MODE_ORDER.index(mode) if mode in MODE_ORDER else 9)
+        if sec == "layer":
+            return (2, m, batch, f("kernel", kernel), 0 if mode == "fwd" else 1)
+        return (sections.index(sec), f("shape", shape), batch)
+
     joined = []
-    for k in sorted(set(nl) | set(th), key=lambda k: (sections.index(k[0]), order[k])):
+    for k in sorted(set(nl) | set(th), key=order):
         nv = max(nl[k].values()) if k in nl else math.nan
         ts = th.get(k, {})
         if ts:
@@ -189,6 +203,11 @@ def write_csv(path, joined):
 def gnuplot_script(joined, png):
     """three panels: mlp training, cnn training (clusters = norm, bars = batch),
     normalizer kernels (clusters = norm/shape, bars = mode)"""
+    def usable(rows, cols):
+        """drops columns without a finite value (gnuplot refuses empty histograms)"""
+        keep = [i for i in range(len(cols)) if any(math.isfinite(v[i]) for _, v in rows)]
+        return [(lab, [v[i] for i in keep]) for lab, v in rows], [cols[i] for i in keep]
+
     def block(name, rows, cols):
         out = ["$%s << EOD" % name]
         for label, vals in rows:
@@ -210,11 +229,12 @@ def gnuplot_script(joined, png):
                 groups = next(j["key"][3] for j in train if j["key"][1] == model and
                               j["key"][2] == norm)
                 rows.append((label_norm(norm, groups), [pts.get(b, math.nan) for b in batches]))
-        if rows:
+        rows, cols = usable(rows, ["batch %d" % b for b in batches])
+        if rows and cols:
             name = "train_" + model
-            script += block(name, rows, ["batch %d" % b for b in batches])
+            script += block(name, rows, cols)
             panels.append((name, "%s training: normlab samples/s / PyTorch best setting" %
-                           model.upper(), "normalizer", len(batches), ["batch %d" % b for b in batches]))
+                           model.upper(), "normalizer", len(rows), cols))
     norm = [j for j in joined if j["key"][0] == "norm"]
     modes = [m for m in MODE_ORDER if any(j["key"][7] == m for j in norm)]
     if norm:
@@ -230,9 +250,11 @@ def gnuplot_script(joined, png):
                                                             j["key"][6]) == lab and j["key"][7] == m]
                 vals.append(v[0] if v else math.nan)
             rows.append((lab, vals))
-        script += block("kernels", rows, modes)
-        panels.append(("kernels", "normalizers: normlab GB/s / PyTorch best setting",
-                       "normalizer and shape", len(modes), modes))
+        rows, cols = usable(rows, modes)
+        if cols:
+            script += block("kernels", rows, cols)
+            panels.append(("kernels", "normalizers: normlab GB/s / PyTorch best setting",
+                           "normalizer and shape", len(rows), cols))
     allv = [j["ratio"] for j in joined if j["key"][0] in ("train", "norm")
             and math.isfinite(j["ratio"]) and j["ratio"] > 0]
     lo = min(allv + [0.5]) / 1.5
@@ -249,14 +271,16 @@ def gnuplot_script(joined, png):
         "set logscale y",
         "set yrange [%.3g:%.3g]" % (lo, hi),
         "set grid ytics",
-        "set ytics (0.1, 0.2, 0.5, 1, 1.5, 2, 3, 5, 10, 20, 50)",
+        "set ytics (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 1.5, 2, 3, 5, 10, 20, 50, 100)",
+        "set lmargin 14",
         "set key outside right top vertical",
         "set xtics rotate by 25 right nomirror",
         "set ylabel 'ratio (log scale)'",
     ]
-    for name, title, xlabel, ncols, cols in panels:
+    for name, title, xlabel, nrows, cols in panels:
         script += [
             "set title '%s'" % title,
+            "set xrange [-0.6:%g]" % (nrows - 0.4),
             "set xlabel '%s'" % xlabel,
             "plot " + ", \\\n     ".join(
                 "$%s using %d:xtic(1) title '%s'" % (name, i + 2, c) for i, c in enumerate(cols))
