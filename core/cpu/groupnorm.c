@@ -15,12 +15,111 @@
 static inline float gamma_at(const float *gamma, int c) { return gamma ? gamma[c] : 1.0f; }
 static inline float beta_at(const float *beta, int c) { return beta ? beta[c] : 0.0f; }
 
+/* Feature vectors (hw == 1): a group is cpg adjacent features whose gamma and
+ * beta differ element by element, so the loops run along the features; the
+ * per-channel loops of the image path would have one element each. */
+static void forward_features(int n, int c, int groups, float eps, const float *x,
+                             const float *gamma, const float *beta, float *y, float *save_mean,
+                             float *save_rstd)
+{
+    const int cpg = c / groups;
+    #pragma omp parallel for schedule(static) if ((long)n * c >= NL_PARALLEL_MIN)
+    for (int i = 0; i < n; i++) {
+        for (int g = 0; g < groups; g++) {
+            const int b = i * groups + g, c0 = g * cpg;
+            const float *xb = x + (size_t)i * c + c0;
+            float *yb = y + (size_t)i * c + c0;
+            double sum = 0.0, sum_sq = 0.0;
+            nl_sum_shifted_moments(xb, (size_t)cpg, xb[0], &sum, &sum_sq);
+            const double dmean = sum / cpg, mean = (double)xb[0] + dmean;
+            double var = sum_sq / cpg - dmean * dmean;
+            if (var < 0.0)
+                var = 0.0;
+            const double rstd = 1.0 / sqrt(var + (double)eps);
+            const float m = (float)mean, r = (float)rstd;
+            if (gamma) {
+                #pragma omp simd
+                for (int j = 0; j < cpg; j++)
+                    yb[j] = (xb[j] - m) * (r * gamma[c0 + j]) + beta[c0 + j];
+            } else {
+                #pragma omp simd
+                for (int j = 0; j < cpg; j++)
+                    yb[j] = (xb[j] - m) * r;
+            }
+            save_mean[b] = m;
+            save_rstd[b] = r;
+        }
+    }
+}
+
+static void backward_features(int n, int c, int groups, const float *x, const float *dy,
+                              const float *gamma, const float *save_mean, const float *save_rstd,
+                              float *dx, bool accumulate_dx, float *dgamma, float *dbeta)
+{
+    const int cpg = c / groups;
+    if (dx) {
+        #pragma omp parallel for schedule(static) if ((long)n * c >= NL_PARALLEL_MIN)
+        for (int i = 0; i < n; i++) {
+            for (int g = 0; g < groups; g++) {
+                const int b = i * groups + g, c0 = g * cpg;
+                const float *xb = x + (size_t)i * c + c0, *dyb = dy + (size_t)i * c + c0;
+                float *dxb = dx + (size_t)i * c + c0;
+                const float m = save_mean[b], r = save_rstd[b];
+                /* dxhat = gamma * dy; sums over the group in double */
+                double s1 = 0.0, s2 = 0.0;
+                #pragma omp simd reduction(+ : s1, s2)
+                for (int j = 0; j < cpg; j++) {
+                    const double d = (double)dyb[j] * (gamma ? gamma[c0 + j] : 1.0f);
+                    s1 += d;
+                    s2 += d * ((double)xb[j] - m);
+                }
+                const float bf = (float)(-(double)r * r * r * s2 / cpg);
+                const float kf = (float)(-(double)r * s1 / cpg);
+                #pragma omp simd
+                for (int j = 0; j < cpg; j++) {
+                    const float v = r * (gamma ? gamma[c0 + j] : 1.0f) * dyb[j] +
+                                    bf * (xb[j] - m) + kf;
+                    dxb[j] = accumulate_dx ? dxb[j] + v : v;
+                }
+            }
+        }
+    }
+    if (!dgamma && !dbeta)
+        return;
+    /* per-feature sums over the batch, in sample order, features in blocks */
+    enum { FB = 64 };
+    const int fblocks = (c + FB - 1) / FB;
+    #pragma omp parallel for schedule(static) if ((long)n * c >= NL_PARALLEL_MIN)
+    for (int fb = 0; fb < fblocks; fb++) {
+        const int j0 = fb * FB, width = c - j0 < FB ? c - j0 : FB;
+        double s_dy[FB] = {0}, s_dyx[FB] = {0};
+        for (int i = 0; i < n; i++) {
+            const float *xr = x + (size_t)i * c + j0, *dyr = dy + (size_t)i * c + j0;
+            for (int j = 0; j < width; j++) {
+                const int b = i * groups + (j0 + j) / cpg;
+                s_dy[j] += dyr[j];
+                s_dyx[j] += (double)dyr[j] * (((double)xr[j] - save_mean[b]) * save_rstd[b]);
+            }
+        }
+        for (int j = 0; j < width; j++) {
+            if (dbeta)
+                dbeta[j0 + j] = (float)s_dy[j];
+            if (dgamma)
+                dgamma[j0 + j] = (float)s_dyx[j];
+        }
+    }
+}
+
 void nl_cpu_groupnorm_forward(nl_backend *be, int n, int c, int hw, int groups, float eps,
                               const float *x, const float *gamma, const float *beta, float *y,
                               float *save_mean, float *save_rstd, float *running_mean,
                               float *running_var, float momentum)
 {
     (void)be;
+    if (hw == 1 && !running_mean) {
+        forward_features(n, c, groups, eps, x, gamma, beta, y, save_mean, save_rstd);
+        return;
+    }
     const int cpg = c / groups;
     const size_t block = (size_t)cpg * hw;
     const int blocks = n * groups;
@@ -92,6 +191,11 @@ void nl_cpu_groupnorm_backward(nl_backend *be, int n, int c, int hw, int groups,
                                float *dgamma, float *dbeta, void *workspace)
 {
     (void)be;
+    if (hw == 1) {
+        backward_features(n, c, groups, x, dy, gamma, save_mean, save_rstd, dx, accumulate_dx,
+                          dgamma, dbeta);
+        return;
+    }
     const int cpg = c / groups;
     const size_t block = (size_t)cpg * hw;
     const int blocks = n * groups;
