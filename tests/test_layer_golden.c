@@ -117,6 +117,8 @@ START_TEST(test_pool)
     check_layer("maxpool2", (layer_ctx){.kind = K_POOL, .pool = NL_POOL_MAX, .kernel = 2, .stride = 2});
     check_layer("avgpool2", (layer_ctx){.kind = K_POOL, .pool = NL_POOL_AVG, .kernel = 2, .stride = 2});
     check_layer("maxpool3_s2_p1", (layer_ctx){.kind = K_POOL, .pool = NL_POOL_MAX, .kernel = 3, .stride = 2, .pad = 1});
+    check_layer("maxpool2_wide", (layer_ctx){.kind = K_POOL, .pool = NL_POOL_MAX, .kernel = 2, .stride = 2});
+    check_layer("avgpool2_wide", (layer_ctx){.kind = K_POOL, .pool = NL_POOL_AVG, .kernel = 2, .stride = 2});
     check_layer("gap", (layer_ctx){.kind = K_GAP});
 }
 END_TEST

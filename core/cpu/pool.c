@@ -22,16 +22,80 @@ static bool is_2x2_s2(const nl_pool_geom *g)
         at = take_ ? (index) : at;                                                                 \
     } while (0)
 
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+typedef float v8f_u __attribute__((vector_size(32), aligned(4), may_alias));
+typedef int32_t v8i_u __attribute__((vector_size(32), aligned(4), may_alias));
+
+static inline v8f even_of(v8f lo, v8f hi)
+{
+#if defined(__clang__)
+    return __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14);
+#else
+    return __builtin_shuffle(lo, hi, (v8i){0, 2, 4, 6, 8, 10, 12, 14});
+#endif
+}
+
+static inline v8f odd_of(v8f lo, v8f hi)
+{
+#if defined(__clang__)
+    return __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15);
+#else
+    return __builtin_shuffle(lo, hi, (v8i){1, 3, 5, 7, 9, 11, 13, 15});
+#endif
+}
+
+/* the candidate replaces the running maximum where it is greater or NaN */
+#define TAKE_V(v, index)                                                                           \
+    do {                                                                                           \
+        const v8i take_ = ((v) > best) | ((v) != (v));                                             \
+        best = (v8f)(((v8i)(v) & take_) | ((v8i)best & ~take_));                                   \
+        at = ((index) & take_) | (at & ~take_);                                                    \
+    } while (0)
+
+/* eight outputs of one output row starting at column ow */
+static inline void max_2x2_vec(const float *r0, const float *r1, int w, int32_t row0, int ow,
+                               float *yr, int32_t *ar)
+{
+    const v8i lanes = {0, 2, 4, 6, 8, 10, 12, 14};
+    const v8f a_lo = *(const v8f_u *)(r0 + 2 * ow), a_hi = *(const v8f_u *)(r0 + 2 * ow + 8);
+    const v8f b_lo = *(const v8f_u *)(r1 + 2 * ow), b_hi = *(const v8f_u *)(r1 + 2 * ow + 8);
+    const v8i i0 = (row0 + 2 * ow) + lanes;
+    v8f best = even_of(a_lo, a_hi);
+    v8i at = i0;
+    const v8f a1 = odd_of(a_lo, a_hi), b0 = even_of(b_lo, b_hi), b1 = odd_of(b_lo, b_hi);
+    TAKE_V(a1, i0 + 1);
+    TAKE_V(b0, i0 + w);
+    TAKE_V(b1, i0 + (w + 1));
+    *(v8f_u *)(yr + ow) = best;
+    *(v8i_u *)(ar + ow) = at;
+}
+
 static void max_2x2(const nl_pool_geom *g, const float *xp, float *yp, int32_t *am, size_t base)
 {
-    const int w = g->in_w;
+    const int w = g->in_w, ow_n = g->out_w;
     for (int oh = 0; oh < g->out_h; oh++) {
         const float *r0 = xp + (size_t)(2 * oh) * w, *r1 = r0 + w;
-        float *yr = yp + (size_t)oh * g->out_w;
-        int32_t *ar = am + (size_t)oh * g->out_w;
+        float *yr = yp + (size_t)oh * ow_n;
+        int32_t *ar = am + (size_t)oh * ow_n;
         const int32_t row0 = (int32_t)(base + (size_t)(2 * oh) * w);
-        #pragma omp simd
-        for (int ow = 0; ow < g->out_w; ow++) {
+        const bool last_row = oh == g->out_h - 1;
+        int ow = 0;
+        for (; ow + 8 <= ow_n; ow += 8)
+            max_2x2_vec(r0, r1, w, row0, ow, yr, ar);
+        if (ow < ow_n && ow_n >= 8) {
+            /* the last eight outputs again, overlapping: same values */
+            max_2x2_vec(r0, r1, w, row0, ow_n - 8, yr, ar);
+            continue;
+        }
+        if (ow < ow_n && !last_row && 2 * ow + 16 <= 2 * w) {
+            /* a row narrower than eight outputs: the vector also writes the
+             * first outputs of the next row, which that row then rewrites;
+             * the reads stay inside the next input rows (2 * w floats) */
+            max_2x2_vec(r0, r1, w, row0, ow, yr, ar);
+            continue;
+        }
+        for (; ow < ow_n; ow++) {
             const int32_t i0 = row0 + 2 * ow;
             float best = r0[2 * ow];
             int32_t at = i0;

@@ -183,6 +183,9 @@ def make_layer_goldens():
     layer_case(fx, "maxpool2", nn.MaxPool2d(2, 2), (2, 3, 7, 6), 7)
     layer_case(fx, "avgpool2", nn.AvgPool2d(2, 2), (2, 3, 7, 6), 8)
     layer_case(fx, "maxpool3_s2_p1", nn.MaxPool2d(3, 2, padding=1), (2, 2, 7, 7), 9)
+    # rows wide enough for the vectorized 2x2 path (8 outputs at a time) and its tail
+    layer_case(fx, "maxpool2_wide", nn.MaxPool2d(2, 2), (2, 3, 6, 38), 15)
+    layer_case(fx, "avgpool2_wide", nn.AvgPool2d(2, 2), (2, 3, 6, 38), 16)
     layer_case(fx, "gap", nn.AdaptiveAvgPool2d(1), (3, 4, 5, 3), 10)
     layer_case(fx, "relu", nn.ReLU(), (4, 3, 5, 5), 11)
     layer_case(fx, "sigmoid", nn.Sigmoid(), (4, 3, 5, 5), 12)
