@@ -1,7 +1,7 @@
 #!/bin/bash
 # run_all.sh - the whole normlab vs PyTorch comparison, one measurement at a
 # time: build, normlab bench, PyTorch under every threading setting, then the
-# ratio table and plot. Run on a quiet machine (check `uptime`); ~15-25 min.
+# ratio table and plot. Run on a quiet machine (check `uptime`); ~30 min.
 #
 # usage: bash experiments/bench/run_all.sh [OUT_DIR]   (default results/bench)
 #   extra options for both benches: BENCH_ARGS="--threads 2" bash experiments/bench/run_all.sh
