@@ -165,18 +165,39 @@ void nl_cpu_batchnorm_forward_eval(nl_backend *be, int n, int c, int hw, float e
                                    const float *running_mean, const float *running_var, float *y)
 {
     (void)be;
-    /* a per-channel scale and shift, computed once per call */
-    #pragma omp parallel for collapse(2) schedule(static) if ((long)n * c * hw >= NL_PARALLEL_MIN)
-    for (int i = 0; i < n; i++) {
-        for (int ch = 0; ch < c; ch++) {
-            const double rstd = 1.0 / sqrt((double)running_var[ch] + (double)eps);
-            const float mean = running_mean[ch], scale = (float)(rstd * gamma_at(gamma, ch));
-            const float shift = beta_at(beta, ch);
-            const float *xp = x + ((size_t)i * c + ch) * hw;
-            float *yp = y + ((size_t)i * c + ch) * hw;
-            #pragma omp simd
-            for (int k = 0; k < hw; k++)
-                yp[k] = (xp[k] - mean) * scale + shift;
+    /* per-channel constants once per call (c <= a few thousand: on the stack
+     * in chunks), then a pure streaming pass */
+    enum { CHUNK = 1024 };
+    float mean[CHUNK], scale[CHUNK], shift[CHUNK];
+    for (int c0 = 0; c0 < c; c0 += CHUNK) {
+        const int width = c - c0 < CHUNK ? c - c0 : CHUNK;
+        for (int j = 0; j < width; j++) {
+            const double rstd = 1.0 / sqrt((double)running_var[c0 + j] + (double)eps);
+            mean[j] = running_mean[c0 + j];
+            scale[j] = (float)(rstd * gamma_at(gamma, c0 + j));
+            shift[j] = beta_at(beta, c0 + j);
+        }
+        if (hw == 1) {
+            #pragma omp parallel for schedule(static) if ((long)n * width >= NL_PARALLEL_MIN)
+            for (int i = 0; i < n; i++) {
+                const float *xr = x + (size_t)i * c + c0;
+                float *yr = y + (size_t)i * c + c0;
+                #pragma omp simd
+                for (int j = 0; j < width; j++)
+                    yr[j] = (xr[j] - mean[j]) * scale[j] + shift[j];
+            }
+            continue;
+        }
+        #pragma omp parallel for collapse(2) schedule(static) if ((long)n * width * hw >= NL_PARALLEL_MIN)
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < width; j++) {
+                const float *xp = x + ((size_t)i * c + c0 + j) * hw;
+                float *yp = y + ((size_t)i * c + c0 + j) * hw;
+                const float m = mean[j], sc = scale[j], sh = shift[j];
+                #pragma omp simd
+                for (int k = 0; k < hw; k++)
+                    yp[k] = (xp[k] - m) * sc + sh;
+            }
         }
     }
 }

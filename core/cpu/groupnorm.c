@@ -86,7 +86,9 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
     }
     if (!dgamma && !dbeta)
         return;
-    /* per-feature sums over the batch, in sample order, features in blocks */
+    /* per-feature sums over the batch, in sample order, features in blocks
+     * that never straddle a group boundary more than the data does: the
+     * group of a feature is tracked, not divided for */
     enum { FB = 64 };
     const int fblocks = (c + FB - 1) / FB;
     #pragma omp parallel for schedule(static) if ((long)n * c >= NL_PARALLEL_MIN)
@@ -94,11 +96,17 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
         const int j0 = fb * FB, width = c - j0 < FB ? c - j0 : FB;
         double s_dy[FB] = {0}, s_dyx[FB] = {0};
         for (int i = 0; i < n; i++) {
-            const float *xr = x + (size_t)i * c + j0, *dyr = dy + (size_t)i * c + j0;
-            for (int j = 0; j < width; j++) {
-                const int b = i * groups + (j0 + j) / cpg;
-                s_dy[j] += dyr[j];
-                s_dyx[j] += (double)dyr[j] * (((double)xr[j] - save_mean[b]) * save_rstd[b]);
+            const float *xr = x + (size_t)i * c, *dyr = dy + (size_t)i * c;
+            int j = j0;
+            while (j < j0 + width) {
+                const int g = j / cpg, end = (g + 1) * cpg < j0 + width ? (g + 1) * cpg : j0 + width;
+                const float m = save_mean[i * groups + g], r = save_rstd[i * groups + g];
+                #pragma omp simd
+                for (int q = j; q < end; q++) {
+                    s_dy[q - j0] += dyr[q];
+                    s_dyx[q - j0] += (double)dyr[q] * (double)((xr[q] - m) * r);
+                }
+                j = end;
             }
         }
         for (int j = 0; j < width; j++) {
