@@ -4,6 +4,8 @@
 #ifndef NL_CMD_H
 #define NL_CMD_H
 
+#include <stddef.h>
+
 #include "base/status.h"
 
 typedef struct {
@@ -26,6 +28,10 @@ int nl_cmd_usage_error(const char *command, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* true for -h and --help */
 int nl_cmd_is_help(const char *arg);
+/* monotonic seconds, for progress displays */
+double nl_cmd_now(void);
+/* "42s", "3m07s", "1h05m" ("?" for a negative or non-finite time) */
+const char *nl_cmd_duration(char *buf, size_t size, double seconds);
 /* the version line: version, commit, CPU backend, CUDA support */
 void nl_cmd_print_version(void);
 

@@ -1,5 +1,7 @@
 /* normlab: git-style subcommands from one table. */
+#include <math.h>
 #include <stdarg.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,6 +35,26 @@ int nl_cmd_usage_error(const char *command, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nTry 'normlab %s --help'.\n", command);
     return 2;
+}
+
+double nl_cmd_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+const char *nl_cmd_duration(char *buf, size_t size, double s)
+{
+    if (!isfinite(s) || s < 0)
+        snprintf(buf, size, "?");
+    else if (s < 60)
+        snprintf(buf, size, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, size, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else
+        snprintf(buf, size, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+    return buf;
 }
 
 int nl_cmd_is_help(const char *arg) { return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0; }

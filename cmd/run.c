@@ -52,26 +52,6 @@ typedef struct {
     bool drew_bar;
 } progress_state;
 
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static const char *duration(char *buf, size_t size, double s)
-{
-    if (!isfinite(s) || s < 0)
-        snprintf(buf, size, "?");
-    else if (s < 60)
-        snprintf(buf, size, "%.0fs", s);
-    else if (s < 3600)
-        snprintf(buf, size, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-    else
-        snprintf(buf, size, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
-    return buf;
-}
-
 static void show_progress(void *ctx, const nl_progress *p)
 {
     progress_state *ps = ctx;
@@ -91,17 +71,17 @@ static void show_progress(void *ctx, const nl_progress *p)
         bar[24] = '\0';
         fprintf(stderr, "\r[%s] %ld/%ld ep %.2f loss %.4f test acc %s %.0f samples/s ETA %s\033[K",
                 bar, p->step, p->total_steps, p->epoch, p->train_loss, acc, p->samples_per_s,
-                duration(eta, sizeof eta, p->eta_s));
+                nl_cmd_duration(eta, sizeof eta, p->eta_s));
         ps->drew_bar = true;
         return;
     }
-    const double now = wall_now();
+    const double now = nl_cmd_now();
     if (now - ps->last_line < 5.0 && p->step != p->total_steps)
         return;
     ps->last_line = now;
     fprintf(stderr, "step %ld/%ld (%.0f%%) epoch %.2f loss %.4f test acc %s %.0f samples/s, %s left\n",
             p->step, p->total_steps, 100.0 * frac, p->epoch, p->train_loss, acc, p->samples_per_s,
-            duration(eta, sizeof eta, p->eta_s));
+            nl_cmd_duration(eta, sizeof eta, p->eta_s));
 }
 
 static void show_note(void *ctx, const char *message)
@@ -206,6 +186,6 @@ int cmd_run(int argc, char **argv)
         printf(" (%s)", r->reason);
     printf(", test accuracy %.2f%% (best %.2f%%), test loss %.4f, %ld steps in %s, %.0f samples/s on %d threads\n",
            100.0 * r->final_test_accuracy, 100.0 * r->best_test_accuracy, r->final_test_loss,
-           r->steps, duration(wall, sizeof wall, r->wall_s), r->samples_per_s, out.threads);
+           r->steps, nl_cmd_duration(wall, sizeof wall, r->wall_s), r->samples_per_s, out.threads);
     return r->status == NL_RUN_FAILED ? 1 : 0;
 }

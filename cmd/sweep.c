@@ -108,26 +108,6 @@ typedef struct {
     int stopping;      /* Ctrl-C: 1 asked the runs to stop, 2 killed them */
 } sweep_state;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static const char *duration(char *buf, size_t size, double s)
-{
-    if (!isfinite(s) || s < 0)
-        snprintf(buf, size, "?");
-    else if (s < 60)
-        snprintf(buf, size, "%.0fs", s);
-    else if (s < 3600)
-        snprintf(buf, size, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-    else
-        snprintf(buf, size, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
-    return buf;
-}
-
 static int cpu_count(void)
 {
     cpu_set_t set;
@@ -155,7 +135,7 @@ static void clear_bar(sweep_state *s)
 static void status_text(const sweep_state *s, char *buf, size_t size)
 {
     char elapsed[32], eta[32];
-    const double t = now_s() - s->t0;
+    const double t = nl_cmd_now() - s->t0;
     const int left = s->to_run - s->finished_now;
     double eta_s = NAN;
     if (s->finished_now > 0 && left > 0) {
@@ -165,8 +145,8 @@ static void status_text(const sweep_state *s, char *buf, size_t size)
         eta_s = 0;
     }
     snprintf(buf, size, "%d/%d done, %d running, %d failed, %d diverged, %s elapsed, ETA %s", s->done,
-             s->total, s->running, s->failed, s->diverged, duration(elapsed, sizeof elapsed, t),
-             duration(eta, sizeof eta, eta_s));
+             s->total, s->running, s->failed, s->diverged, nl_cmd_duration(elapsed, sizeof elapsed, t),
+             nl_cmd_duration(eta, sizeof eta, eta_s));
 }
 
 /* `event`: lines to print above the bar (TTY) or before the status line;
@@ -189,13 +169,13 @@ static void show_progress(sweep_state *s, const char *event, bool inline_event)
         s->bar_shown = true;
     } else if (event && inline_event) {
         fprintf(stderr, "sweep: %s; %s\n", event, text);
-        s->last_line = now_s();
+        s->last_line = nl_cmd_now();
     } else {
         if (event)
             fprintf(stderr, "%s\n", event);
-        if (event || now_s() - s->last_line >= 30.0) {
+        if (event || nl_cmd_now() - s->last_line >= 30.0) {
             fprintf(stderr, "sweep: %s\n", text);
-            s->last_line = now_s();
+            s->last_line = nl_cmd_now();
         }
     }
     fflush(stderr);
@@ -316,7 +296,7 @@ static void finish_run(sweep_state *s, const child_proc *c, int status)
     run_dir_of(s, c->run, run_dir, sizeof run_dir);
     nl_sweep_result *r = &s->results[c->run];
     nl_sweep_read_result(run_dir, r);
-    const double took = now_s() - c->started;
+    const double took = nl_cmd_now() - c->started;
     s->running--;
     s->done++;
     s->finished_now++;
@@ -363,7 +343,7 @@ static void finish_run(sweep_state *s, const child_proc *c, int status)
     snprintf(event, sizeof event, "%s: %s%s%s%s in %s", name, nl_sweep_state_name(r->state),
              r->state == NL_SWEEP_DIVERGED && r->reason[0] ? " (" : "",
              r->state == NL_SWEEP_DIVERGED && r->reason[0] ? r->reason : "",
-             r->state == NL_SWEEP_DIVERGED && r->reason[0] ? ")" : acc, duration(wall, sizeof wall, took));
+             r->state == NL_SWEEP_DIVERGED && r->reason[0] ? ")" : acc, nl_cmd_duration(wall, sizeof wall, took));
     show_progress(s, event, true);
 }
 
@@ -716,7 +696,7 @@ int cmd_sweep(int argc, char **argv)
     sigaction(SIGCHLD, &sa, NULL);
     sigprocmask(SIG_BLOCK, &wait_set, &orig_mask);
 
-    s.t0 = now_s();
+    s.t0 = nl_cmd_now();
     int next = 0, stopping = 0, n_children = 0;
     bool start_failed = false, launched = false;
     show_progress(&s, NULL, false);
@@ -734,7 +714,7 @@ int cmd_sweep(int argc, char **argv)
                 start_failed = true;
                 break;
             }
-            children[n_children++] = (child_proc){pid, run, now_s()};
+            children[n_children++] = (child_proc){pid, run, nl_cmd_now()};
             s.running++;
             launched = true;
         }
@@ -832,7 +812,7 @@ int cmd_sweep(int argc, char **argv)
     char elapsed[32];
     fprintf(stderr, "normlab sweep: %s: %d ok, %d diverged, %d failed, %d pending, in %s\n", s.dir,
             counts[NL_SWEEP_OK], counts[NL_SWEEP_DIVERGED], counts[NL_SWEEP_FAILED], counts[NL_SWEEP_PENDING],
-            duration(elapsed, sizeof elapsed, now_s() - s.t0));
+            nl_cmd_duration(elapsed, sizeof elapsed, nl_cmd_now() - s.t0));
     printf("%s/summary.csv%s\n", s.dir, where);
 
 done:

@@ -13,22 +13,6 @@
 #include "testutil.h"
 #include "train/run.h"
 
-static char tmp[256];
-
-static void make_tmp(void)
-{
-    snprintf(tmp, sizeof tmp, "/tmp/normlab-cli-XXXXXX");
-    ck_assert(mkdtemp(tmp) != NULL);
-}
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static char *read_text(const char *path)
 {
     char *text = NULL;
@@ -37,22 +21,11 @@ static char *read_text(const char *path)
     return text;
 }
 
-/* runs `normlab <args>` with output in tmp/out.txt; returns the exit status */
-static int normlab(const char *args)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "cd %s && %s %s > out.txt 2>&1", tmp, NORMLAB_BINARY, args);
-    int status = system(cmd);
-    ck_assert(WIFEXITED(status));
-    return WEXITSTATUS(status);
-}
 
-static char *output(void)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/out.txt", tmp);
-    return read_text(path);
-}
+
+
+
+
 
 static const char *small_config =
     "name: small\n"
@@ -69,12 +42,6 @@ static const char *small_config =
     "  log_every: 8\n"
     "  optimizer: {lr: 0.05, momentum: 0.9}\n";
 
-static void write_config(const char *name, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmp, name);
-    write_text(path, text);
-}
 
 typedef struct {
     long step;
@@ -85,7 +52,7 @@ typedef struct {
 static int read_metrics(const char *dir, row *rows, int max)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/%s/metrics.csv", tmp, dir);
+    snprintf(path, sizeof path, "%s/%s/metrics.csv", tu_tmp, dir);
     FILE *f = fopen(path, "r");
     ck_assert_msg(f, "no %s", path);
     char line[512];
@@ -105,9 +72,9 @@ static int read_metrics(const char *dir, row *rows, int max)
 
 START_TEST(test_run_outputs)
 {
-    make_tmp();
-    write_config("small.yaml", small_config);
-    ck_assert_int_eq(normlab("run small.yaml --quiet --threads 2"), 0);
+    tu_tmp_make("cli");
+    tu_tmp_write("small.yaml", small_config);
+    ck_assert_int_eq(tu_normlab("run small.yaml --quiet --threads 2"), 0);
     row rows[200];
     int n = read_metrics("results/small", rows, 200);
     int train = 0, test = 0, trainmode = 0;
@@ -127,7 +94,7 @@ START_TEST(test_run_outputs)
     ck_assert_int_eq(trainmode, 4);
     ck_assert_msg(last_train < 0.6 * first_train, "loss %g -> %g", first_train, last_train);
     char path[512], value[64];
-    snprintf(path, sizeof path, "%s/results/small/summary.json", tmp);
+    snprintf(path, sizeof path, "%s/results/small/summary.json", tu_tmp);
     char *summary = read_text(path);
     ck_assert(nl_json_flat_get(summary, "status", value, sizeof value));
     ck_assert_str_eq(value, "ok");
@@ -137,7 +104,7 @@ START_TEST(test_run_outputs)
     ck_assert_double_gt(atof(value), 0.3);
     free(summary);
     /* the resolved config loads back */
-    snprintf(path, sizeof path, "%s/results/small/config.yaml", tmp);
+    snprintf(path, sizeof path, "%s/results/small/config.yaml", tu_tmp);
     nl_config *cfg = malloc(sizeof *cfg);
     nl_error err = {0};
     ck_assert_msg(nl_config_load(path, NULL, 0, cfg, &err) == NL_OK, "%s", err.msg);
@@ -145,21 +112,21 @@ START_TEST(test_run_outputs)
     ck_assert_int_eq(cfg->model.norm.kind, NL_NORM_BATCH);
     free(cfg);
     /* a finished run is not overwritten without --force */
-    ck_assert_int_eq(normlab("run small.yaml --quiet"), 2);
-    char *out = output();
+    ck_assert_int_eq(tu_normlab("run small.yaml --quiet"), 2);
+    char *out = tu_normlab_output();
     ck_assert_msg(strstr(out, "--force"), "%s", out);
     free(out);
-    ck_assert_int_eq(normlab("run small.yaml --quiet --force"), 0);
+    ck_assert_int_eq(tu_normlab("run small.yaml --quiet --force"), 0);
 }
 END_TEST
 
 START_TEST(test_same_seed_same_metrics)
 {
-    make_tmp();
-    write_config("small.yaml", small_config);
-    ck_assert_int_eq(normlab("run small.yaml --quiet --threads 2 --out a"), 0);
-    ck_assert_int_eq(normlab("run small.yaml --quiet --threads 2 --out b"), 0);
-    ck_assert_int_eq(normlab("run small.yaml --quiet --threads 2 --out c --set seed=4"), 0);
+    tu_tmp_make("cli");
+    tu_tmp_write("small.yaml", small_config);
+    ck_assert_int_eq(tu_normlab("run small.yaml --quiet --threads 2 --out a"), 0);
+    ck_assert_int_eq(tu_normlab("run small.yaml --quiet --threads 2 --out b"), 0);
+    ck_assert_int_eq(tu_normlab("run small.yaml --quiet --threads 2 --out c --set seed=4"), 0);
     row a[200], b[200], c[200];
     int na = read_metrics("a", a, 200), nb = read_metrics("b", b, 200), nc = read_metrics("c", c, 200);
     ck_assert_int_eq(na, nb);
@@ -179,12 +146,12 @@ END_TEST
 
 START_TEST(test_divergence_is_a_result)
 {
-    make_tmp();
-    write_config("small.yaml", small_config);
-    ck_assert_int_eq(normlab("run small.yaml --quiet --set model.norm.type=none --set "
+    tu_tmp_make("cli");
+    tu_tmp_write("small.yaml", small_config);
+    ck_assert_int_eq(tu_normlab("run small.yaml --quiet --set model.norm.type=none --set "
                              "train.optimizer.lr=1000 --out diverged"), 0);
     char path[512], value[64];
-    snprintf(path, sizeof path, "%s/diverged/summary.json", tmp);
+    snprintf(path, sizeof path, "%s/diverged/summary.json", tu_tmp);
     char *summary = read_text(path);
     ck_assert(nl_json_flat_get(summary, "status", value, sizeof value));
     ck_assert_str_eq(value, "diverged");
@@ -196,29 +163,29 @@ END_TEST
 
 START_TEST(test_bad_input_writes_nothing)
 {
-    make_tmp();
-    write_config("bad.yaml", "name: bad\nmodel:\n  norm:\n    type: bach\n");
-    ck_assert_int_eq(normlab("run bad.yaml"), 2);
-    char *out = output();
+    tu_tmp_make("cli");
+    tu_tmp_write("bad.yaml", "name: bad\nmodel:\n  norm:\n    type: bach\n");
+    ck_assert_int_eq(tu_normlab("run bad.yaml"), 2);
+    char *out = tu_normlab_output();
     ck_assert_msg(strstr(out, "bad.yaml:4:") && strstr(out, "batch"), "%s", out);
     free(out);
     char path[512];
-    snprintf(path, sizeof path, "%s/results", tmp);
+    snprintf(path, sizeof path, "%s/results", tu_tmp);
     ck_assert_msg(!nl_path_exists(path), "a failed config created %s", path);
     /* data that is not there: exit 2, nothing written */
-    write_config("nodata.yaml", "name: nodata\ndata: {dataset: mnist, path: /nonexistent/mnist}\n");
-    ck_assert_int_eq(normlab("run nodata.yaml"), 2);
-    out = output();
+    tu_tmp_write("nodata.yaml", "name: nodata\ndata: {dataset: mnist, path: /nonexistent/mnist}\n");
+    ck_assert_int_eq(tu_normlab("run nodata.yaml"), 2);
+    out = tu_normlab_output();
     ck_assert_msg(strstr(out, "/nonexistent/mnist"), "%s", out);
     free(out);
     ck_assert(!nl_path_exists(path));
     /* usage errors */
-    ck_assert_int_eq(normlab("run"), 2);
-    ck_assert_int_eq(normlab("run small.yaml --threads zero"), 2);
-    ck_assert_int_eq(normlab("run small.yaml --bogus"), 2);
-    ck_assert_int_eq(normlab("frobnicate"), 2);
-    ck_assert_int_eq(normlab("rnu"), 2);
-    out = output();
+    ck_assert_int_eq(tu_normlab("run"), 2);
+    ck_assert_int_eq(tu_normlab("run small.yaml --threads zero"), 2);
+    ck_assert_int_eq(tu_normlab("run small.yaml --bogus"), 2);
+    ck_assert_int_eq(tu_normlab("frobnicate"), 2);
+    ck_assert_int_eq(tu_normlab("rnu"), 2);
+    out = tu_normlab_output();
     ck_assert_msg(strstr(out, "did you mean 'run'"), "%s", out);
     free(out);
 }
@@ -232,11 +199,11 @@ static const char *long_config =
 
 static pid_t start_long_run(void)
 {
-    write_config("long.yaml", long_config);
+    tu_tmp_write("long.yaml", long_config);
     pid_t pid = fork();
     ck_assert(pid >= 0);
     if (pid == 0) {
-        if (chdir(tmp) != 0)
+        if (chdir(tu_tmp) != 0)
             _exit(99);
         freopen("/dev/null", "w", stdout);
         freopen("/dev/null", "w", stderr);
@@ -246,7 +213,7 @@ static pid_t start_long_run(void)
     /* wait until this run is training: its own summary says running and it
      * has logged a few rows */
     char dir[400], path[512];
-    snprintf(dir, sizeof dir, "%s/results/long", tmp);
+    snprintf(dir, sizeof dir, "%s/results/long", tu_tmp);
     snprintf(path, sizeof path, "%s/metrics.csv", dir);
     for (int i = 0; i < 400; i++) {
         struct stat st;
@@ -261,17 +228,17 @@ static pid_t start_long_run(void)
 static void expect_status(const char *want)
 {
     char path[512], value[64];
-    snprintf(path, sizeof path, "%s/results/long/summary.json", tmp);
+    snprintf(path, sizeof path, "%s/results/long/summary.json", tu_tmp);
     char *summary = read_text(path);
     ck_assert(nl_json_flat_get(summary, "status", value, sizeof value));
     ck_assert_str_eq(value, want);
     free(summary);
-    ck_assert_int_eq(nl_run_dir_status(tmp) , NL_RUN_RUNNING); /* no summary there */
+    ck_assert_int_eq(nl_run_dir_status(tu_tmp) , NL_RUN_RUNNING); /* no summary there */
 }
 
 START_TEST(test_interrupt_and_kill)
 {
-    make_tmp();
+    tu_tmp_make("cli");
     pid_t pid = start_long_run();
     kill(pid, SIGINT);
     int status;
@@ -281,7 +248,7 @@ START_TEST(test_interrupt_and_kill)
     expect_status("failed");
     /* a failed run is replaced without --force */
     char old[512];
-    snprintf(old, sizeof old, "%s/results/long/metrics.csv", tmp);
+    snprintf(old, sizeof old, "%s/results/long/metrics.csv", tu_tmp);
     unlink(old);
     pid = start_long_run();
     kill(pid, SIGKILL);
@@ -295,27 +262,27 @@ END_TEST
 
 START_TEST(test_validate_list_version)
 {
-    make_tmp();
-    write_config("good.yaml", small_config);
-    write_config("bad.yaml", "name: x\ntrain:\n  batch_size: 0\n");
-    ck_assert_int_eq(normlab("validate good.yaml"), 0);
-    ck_assert_int_eq(normlab("validate good.yaml bad.yaml"), 2);
-    char *out = output();
+    tu_tmp_make("cli");
+    tu_tmp_write("good.yaml", small_config);
+    tu_tmp_write("bad.yaml", "name: x\ntrain:\n  batch_size: 0\n");
+    ck_assert_int_eq(tu_normlab("validate good.yaml"), 0);
+    ck_assert_int_eq(tu_normlab("validate good.yaml bad.yaml"), 2);
+    char *out = tu_normlab_output();
     ck_assert_msg(strstr(out, "bad.yaml:3:") && strstr(out, "train.batch_size"), "%s", out);
     free(out);
-    ck_assert_int_eq(normlab("validate --print good.yaml --set model.norm.type=group"), 0);
-    out = output();
+    ck_assert_int_eq(tu_normlab("validate --print good.yaml --set model.norm.type=group"), 0);
+    out = tu_normlab_output();
     ck_assert_msg(strstr(out, "group"), "%s", out);
     free(out);
-    ck_assert_int_eq(normlab("list"), 0);
-    out = output();
+    ck_assert_int_eq(tu_normlab("list"), 0);
+    out = tu_normlab_output();
     for (int k = 0; k < nl_norm_names.count; k++)
         ck_assert_msg(strstr(out, nl_norm_names.entries[k].name), "list lacks %s", nl_norm_names.entries[k].name);
     free(out);
-    ck_assert_int_eq(normlab("--version"), 0);
-    ck_assert_int_eq(normlab("--help"), 0);
-    ck_assert_int_eq(normlab("run --help"), 0);
-    ck_assert_int_eq(normlab("validate --help"), 0);
+    ck_assert_int_eq(tu_normlab("--version"), 0);
+    ck_assert_int_eq(tu_normlab("--help"), 0);
+    ck_assert_int_eq(tu_normlab("run --help"), 0);
+    ck_assert_int_eq(tu_normlab("validate --help"), 0);
 }
 END_TEST
 

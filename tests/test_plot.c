@@ -16,52 +16,18 @@
 #include "plot/plot.h"
 #include "testutil.h"
 
-static char tmp[256];
 static bool have_gnuplot;
 
-static void write_file(const char *name, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmp, name);
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
 
-static char *read_file(const char *name)
-{
-    char path[1024], *text = NULL;
-    snprintf(path, sizeof path, "%s/%s", tmp, name);
-    nl_error err = {0};
-    ck_assert_msg(nl_read_file(path, &text, NULL, &err) == NL_OK, "%s", err.msg);
-    return text;
-}
 
-static int normlab(const char *args)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "cd %s && %s %s > out.txt 2>&1", tmp, NORMLAB_BINARY, args);
-    const int status = system(cmd);
-    ck_assert(WIFEXITED(status));
-    return WEXITSTATUS(status);
-}
 
-static char *output(void) { return read_file("out.txt"); }
 
-/* the test passed: its directory goes (a failing test keeps it, to look at) */
-static void cleanup(void)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    ck_assert_int_eq(system(cmd), 0);
-}
 
 /* a file that exists and is not empty */
 static void expect_file(const char *dir, const char *name)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s/%s", tmp, dir, name);
+    snprintf(path, sizeof path, "%s/%s/%s", tu_tmp, dir, name);
     struct stat st;
     ck_assert_msg(stat(path, &st) == 0, "%s is missing", path);
     ck_assert_msg(st.st_size > 0, "%s is empty", path);
@@ -95,8 +61,7 @@ static const char *const kinds[] = {"curves", "batch_size", "lr", "heatmap", "tr
 
 static void setup(void)
 {
-    snprintf(tmp, sizeof tmp, "/tmp/normlab-plot-XXXXXX");
-    ck_assert(mkdtemp(tmp) != NULL);
+    tu_tmp_make("plot");
     char gnuplot[1024];
     have_gnuplot = nl_plot_find_gnuplot(gnuplot, sizeof gnuplot);
     if (!have_gnuplot)
@@ -107,16 +72,16 @@ static void setup(void)
 START_TEST(test_sweep_plots)
 {
     setup();
-    write_file("base.yaml", base_config);
-    write_file("exp.yaml", experiment);
-    ck_assert_int_eq(normlab("sweep exp.yaml -j 2"), 0);
-    char *out = output();
+    tu_tmp_write("base.yaml", base_config);
+    tu_tmp_write("exp.yaml", experiment);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml -j 2"), 0);
+    char *out = tu_normlab_output();
     ck_assert_msg(strstr(out, "plots in results/plots/plots/"), "%.3000s", out);
     ck_assert_msg(!strstr(out, "gnuplot said"), "gnuplot complained:\n%.3000s", out);
     /* the lr plot reports what each normalizer tolerates */
     ck_assert_msg(strstr(out, "lr: learning rates each series tolerates"), "%.3000s", out);
     free(out);
-    char *summary = read_file("results/plots/summary.csv");
+    char *summary = tu_tmp_read("results/plots/summary.csv");
     ck_assert_msg(strstr(summary, ",diverged,"), "no run diverged: the lr plot's markers are not exercised\n%.3000s",
                   summary);
     free(summary);
@@ -137,15 +102,15 @@ START_TEST(test_sweep_plots)
         expect_file("results/plots/plots", "test-loss.png");
 
     /* the scripts read their CSVs by column name */
-    char *gp = read_file("results/plots/plots/batch_size.gp");
+    char *gp = tu_tmp_read("results/plots/plots/batch_size.gp");
     ck_assert_msg(strstr(gp, "set datafile separator comma") && strstr(gp, "column(\"mean\")") &&
                       strstr(gp, "\"batch_size.csv\"") && strstr(gp, "set logscale x 2") &&
                       strstr(gp, "final test error (%)"), "%.3000s", gp);
     free(gp);
 
     /* every kind again, by hand, in both formats */
-    ck_assert_int_eq(normlab("plot results/plots --format both"), 0);
-    out = output();
+    ck_assert_int_eq(tu_normlab("plot results/plots --format both"), 0);
+    out = tu_normlab_output();
     ck_assert_msg(!strstr(out, "gnuplot said") && !strstr(out, "skipped"), "%.3000s", out);
     free(out);
     if (have_gnuplot)
@@ -158,17 +123,17 @@ START_TEST(test_sweep_plots)
         }
     /* the runs without batch norm have no test_trainmode rows: their panels
      * say so instead of upsetting gnuplot */
-    ck_assert_int_eq(normlab("plot results/plots --kind curves:loss --kind batch_size:test_loss --kind lr "
+    ck_assert_int_eq(tu_normlab("plot results/plots --kind curves:loss --kind batch_size:test_loss --kind lr "
                              "--threshold 0.5 --kind curves:error:test_trainmode"), 0);
-    out = output();
+    out = tu_normlab_output();
     ck_assert_msg(strstr(out, "curves-loss.gp") && strstr(out, "batch_size-test_loss.gp") &&
                       strstr(out, "<= 50%, given") && strstr(out, "curves-test_trainmode.gp") &&
                       !strstr(out, "gnuplot said"), "%.3000s", out);
-    gp = read_file("results/plots/plots/curves-test_trainmode.gp");
+    gp = tu_tmp_read("results/plots/plots/curves-test_trainmode.gp");
     ck_assert_msg(strstr(gp, "no test_trainmode rows in these runs"), "%.3000s", gp);
     free(gp);
     free(out);
-    cleanup();
+    tu_tmp_remove();
 }
 END_TEST
 
@@ -176,26 +141,26 @@ END_TEST
 START_TEST(test_aggregation_matches_summary)
 {
     setup();
-    write_file("base.yaml", base_config);
+    tu_tmp_write("base.yaml", base_config);
     /* no run traces (train.trace.activation is cleared): the trace plot is
      * skipped with the reason, the others are made, the sweep succeeds */
-    write_file("exp.yaml", "name: agg\nbase: base.yaml\nset: {train.trace.activation: \"\"}\n"
+    tu_tmp_write("exp.yaml", "name: agg\nbase: base.yaml\nset: {train.trace.activation: \"\"}\n"
                            "grid:\n  model.norm.type: [none, batch]\n"
                            "  train.batch_size: [8, 16, 32]\n  seed: [1, 2, 3]\n"
                            "plots: [{kind: trace}, {kind: train_eval_gap}]\n");
-    ck_assert_int_eq(normlab("sweep exp.yaml -j 2"), 0);
-    char *out = output();
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml -j 2"), 0);
+    char *out = tu_normlab_output();
     ck_assert_msg(strstr(out, "plot trace skipped: trace: no run has a trace.csv") &&
                       strstr(out, "plots in results/agg/plots/ (train_eval_gap."), "%.3000s", out);
     free(out);
     expect_file("results/agg/plots", "train_eval_gap.gp");
-    ck_assert_int_eq(normlab("plot results/agg --kind batch_size --kind curves"), 0);
+    ck_assert_int_eq(tu_normlab("plot results/agg --kind batch_size --kind curves"), 0);
     char path[512];
     pl_table summary, agg;
     nl_error err = {0};
-    snprintf(path, sizeof path, "%s/results/agg/summary.csv", tmp);
+    snprintf(path, sizeof path, "%s/results/agg/summary.csv", tu_tmp);
     ck_assert_msg(pl_table_read(path, &summary, &err) == NL_OK, "%s", err.msg);
-    snprintf(path, sizeof path, "%s/results/agg/plots/batch_size.csv", tmp);
+    snprintf(path, sizeof path, "%s/results/agg/plots/batch_size.csv", tu_tmp);
     ck_assert_msg(pl_table_read(path, &agg, &err) == NL_OK, "%s", err.msg);
     ck_assert_int_eq(agg.n_rows, 6);
     const int c_norm = pl_table_col(&summary, "model.norm.type"), c_bs = pl_table_col(&summary, "train.batch_size"),
@@ -224,7 +189,7 @@ START_TEST(test_aggregation_matches_summary)
     }
     pl_table_free(&agg);
     /* curves.csv: one variant per normalizer and batch size, both panels */
-    snprintf(path, sizeof path, "%s/results/agg/plots/curves.csv", tmp);
+    snprintf(path, sizeof path, "%s/results/agg/plots/curves.csv", tu_tmp);
     ck_assert_msg(pl_table_read(path, &agg, &err) == NL_OK, "%s", err.msg);
     const int v = pl_table_col(&agg, "variant"), panel = pl_table_col(&agg, "panel");
     ck_assert(v >= 0 && panel >= 0 && pl_table_col(&agg, "step") >= 0 && pl_table_col(&agg, "min") >= 0);
@@ -237,18 +202,18 @@ START_TEST(test_aggregation_matches_summary)
     ck_assert(panels[0] > 0 && panels[1] > 0);
     pl_table_free(&agg);
     pl_table_free(&summary);
-    cleanup();
+    tu_tmp_remove();
 }
 END_TEST
 
 START_TEST(test_single_run_and_usage)
 {
     setup();
-    write_file("base.yaml", base_config);
-    ck_assert_int_eq(normlab("run base.yaml --set model.norm.type=batch --set train.trace.activation=norm1 "
+    tu_tmp_write("base.yaml", base_config);
+    ck_assert_int_eq(tu_normlab("run base.yaml --set model.norm.type=batch --set train.trace.activation=norm1 "
                              "--out one --quiet --threads 1"), 0);
-    ck_assert_int_eq(normlab("plot one"), 0);
-    char *out = output();
+    ck_assert_int_eq(tu_normlab("plot one"), 0);
+    char *out = tu_normlab_output();
     ck_assert_msg(strstr(out, "skipped batch_size") && !strstr(out, "gnuplot said"), "%.3000s", out);
     free(out);
     const char *single[] = {"curves", "train_eval_gap", "trace"};
@@ -262,40 +227,40 @@ START_TEST(test_single_run_and_usage)
         }
     }
     /* a single run's scripts read its files directly */
-    char *gp = read_file("one/plots/curves.gp");
+    char *gp = tu_tmp_read("one/plots/curves.gp");
     ck_assert_msg(strstr(gp, "\"../metrics.csv\"") && strstr(gp, "strcol(\"split\") eq \"train\""), "%.3000s", gp);
     free(gp);
 
     /* usage */
-    ck_assert_int_eq(normlab("plot one --kind lr"), 2);
-    out = output();
+    ck_assert_int_eq(tu_normlab("plot one --kind lr"), 2);
+    out = tu_normlab_output();
     ck_assert_msg(strstr(out, "needs a sweep directory"), "%.3000s", out);
     free(out);
-    ck_assert_int_eq(normlab("plot one --kind curvs"), 2);
-    out = output();
+    ck_assert_int_eq(tu_normlab("plot one --kind curvs"), 2);
+    out = tu_normlab_output();
     ck_assert_msg(strstr(out, "did you mean 'curves'"), "%.3000s", out);
     free(out);
-    ck_assert_int_eq(normlab("plot one --kind batch_size:accuracy"), 2);
-    ck_assert_int_eq(normlab("plot one --format jpg"), 2);
-    ck_assert_int_eq(normlab("plot /nonexistent-normlab-dir"), 2);
-    ck_assert_int_eq(normlab("plot"), 2);
-    ck_assert_int_eq(normlab("plot --help"), 0);
+    ck_assert_int_eq(tu_normlab("plot one --kind batch_size:accuracy"), 2);
+    ck_assert_int_eq(tu_normlab("plot one --format jpg"), 2);
+    ck_assert_int_eq(tu_normlab("plot /nonexistent-normlab-dir"), 2);
+    ck_assert_int_eq(tu_normlab("plot"), 2);
+    ck_assert_int_eq(tu_normlab("plot --help"), 0);
 
     /* no gnuplot: the scripts are written, the command says why there are no images */
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "cd %s && rm -rf one/plots && env PATH=/nonexistent-normlab-path %s plot one > out.txt 2>&1",
-             tmp, NORMLAB_BINARY);
+             tu_tmp, NORMLAB_BINARY);
     const int status = system(cmd);
     ck_assert(WIFEXITED(status));
     ck_assert_int_eq(WEXITSTATUS(status), 0);
-    out = output();
+    out = tu_normlab_output();
     ck_assert_msg(strstr(out, "gnuplot is not on PATH"), "%.3000s", out);
     free(out);
     expect_file("one/plots", "curves.gp");
     char png[512];
-    snprintf(png, sizeof png, "%s/one/plots/curves.png", tmp);
+    snprintf(png, sizeof png, "%s/one/plots/curves.png", tu_tmp);
     ck_assert(!nl_path_exists(png));
-    cleanup();
+    tu_tmp_remove();
 }
 END_TEST
 

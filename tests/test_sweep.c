@@ -19,52 +19,12 @@
 #include "testutil.h"
 #include "train/run.h"
 
-static char tmp[256];
 
-static void make_tmp(void)
-{
-    snprintf(tmp, sizeof tmp, "/tmp/normlab-sweep-XXXXXX");
-    ck_assert(mkdtemp(tmp) != NULL);
-}
 
-static void write_file(const char *name, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmp, name);
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
 
-static char *read_file(const char *name)
-{
-    char path[1024], *text = NULL;
-    snprintf(path, sizeof path, "%s/%s", tmp, name);
-    nl_error err = {0};
-    ck_assert_msg(nl_read_file(path, &text, NULL, &err) == NL_OK, "%s", err.msg);
-    return text;
-}
 
-/* runs `normlab <args>` in tmp with output in tmp/out.txt; the exit status */
-static int normlab(const char *args)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "cd %s && %s %s > out.txt 2>&1", tmp, NORMLAB_BINARY, args);
-    const int status = system(cmd);
-    ck_assert(WIFEXITED(status));
-    return WEXITSTATUS(status);
-}
 
-static char *output(void) { return read_file("out.txt"); }
 
-/* the test passed: its directory goes (a failing test keeps it, to look at) */
-static void cleanup(void)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    ck_assert_int_eq(system(cmd), 0);
-}
 
 /* tiny runs: a few milliseconds of training each */
 static const char *base_config =
@@ -74,10 +34,10 @@ static const char *base_config =
 
 static nl_experiment *parse(const char *text)
 {
-    write_file("base.yaml", base_config);
-    write_file("exp.yaml", text);
+    tu_tmp_write("base.yaml", base_config);
+    tu_tmp_write("exp.yaml", text);
     char path[512];
-    snprintf(path, sizeof path, "%s/exp.yaml", tmp);
+    snprintf(path, sizeof path, "%s/exp.yaml", tu_tmp);
     nl_experiment *e = calloc(1, sizeof *e);
     nl_error err = {0};
     ck_assert_msg(nl_experiment_load(path, e, &err) == NL_OK, "%s", err.msg);
@@ -106,7 +66,7 @@ static const char *flat_value(const nl_sweep_run *r, const char *key, char *buf,
 
 START_TEST(test_grid_order_and_names)
 {
-    make_tmp();
+    tu_tmp_make("sweep");
     nl_experiment *e = parse("name: order\nbase: base.yaml\nset: {train.steps: 20}\n"
                              "grid:\n  model.norm.type: [none, batch]\n  train.batch_size: [8, 16, 32]\n"
                              "  seed: [1, 2]\n");
@@ -153,13 +113,13 @@ START_TEST(test_grid_order_and_names)
     nl_sweep_plan_free(&p);
     nl_experiment_free(e);
     free(e);
-    cleanup();
+    tu_tmp_remove();
 }
 END_TEST
 
 START_TEST(test_derived_values)
 {
-    make_tmp();
+    tu_tmp_make("sweep");
     /* Wu & He: lr = 0.02 * batch / 32; and the number of steps kept at one
      * budget of samples: steps = 64 * (batch / 16)^-1, rounded */
     nl_experiment *e = parse("base: base.yaml\ngrid:\n  train.batch_size: [2, 8, 32, 64]\n"
@@ -195,13 +155,13 @@ START_TEST(test_derived_values)
     nl_sweep_plan_free(&p);
     nl_experiment_free(e);
     free(e);
-    cleanup();
+    tu_tmp_remove();
 }
 END_TEST
 
 START_TEST(test_exclusions)
 {
-    make_tmp();
+    tu_tmp_make("sweep");
     /* instance norm does not build on an mlp: excluded by a key of the base
      * config (model.arch, a default), it is skipped, not an error */
     nl_experiment *e = parse("base: base.yaml\ngrid:\n  model.norm.type: [none, batch, instance]\n"
@@ -237,14 +197,14 @@ START_TEST(test_exclusions)
     nl_sweep_plan_free(&p);
     nl_experiment_free(e);
     free(e);
-    cleanup();
+    tu_tmp_remove();
 }
 END_TEST
 
 /* a fixed setting that only some runs can use is left out of the others */
 START_TEST(test_set_key_that_does_not_apply)
 {
-    make_tmp();
+    tu_tmp_make("sweep");
     nl_experiment *e = parse("base: base.yaml\nset: {model.norm.groups: 4}\n"
                              "grid:\n  model.norm.type: [batch, group]\n  seed: [1, 2]\n");
     nl_sweep_plan p;
@@ -259,13 +219,13 @@ START_TEST(test_set_key_that_does_not_apply)
     nl_sweep_plan_free(&p);
     nl_experiment_free(e);
     free(e);
-    cleanup();
+    tu_tmp_remove();
 }
 END_TEST
 
 START_TEST(test_shards_partition)
 {
-    make_tmp();
+    tu_tmp_make("sweep");
     nl_experiment *e = parse("base: base.yaml\ngrid:\n  train.batch_size: [8, 16, 32]\n  seed: [1, 2, 3, 4]\n"
                              "exclude: [{train.batch_size: 32, seed: 4}]\n");
     nl_sweep_plan p;
@@ -295,7 +255,7 @@ START_TEST(test_shards_partition)
     nl_sweep_plan_free(&p);
     nl_experiment_free(e);
     free(e);
-    cleanup();
+    tu_tmp_remove();
 }
 END_TEST
 
@@ -322,8 +282,8 @@ typedef struct {
 
 START_TEST(test_bad_experiment_files)
 {
-    make_tmp();
-    write_file("base.yaml", base_config);
+    tu_tmp_make("sweep");
+    tu_tmp_write("base.yaml", base_config);
     static const bad_case cases[] = {
         {"base: base.yaml\ngird: {seed: [1]}\n", {"bad.yaml:2:1:", "gird", "did you mean 'grid'"}},
         {"base: base.yaml\ngrid: {seed: [1]}\nthreads: many\n", {"bad.yaml:3:10:", "threads", "expected an integer"}},
@@ -357,29 +317,29 @@ START_TEST(test_bad_experiment_files)
         {"base: base.yaml\ngrid: {seed: [1]}\nexclude: {seed: 1}\n", {"bad.yaml:3:10:", "expected a list"}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        write_file("bad.yaml", cases[i].text);
-        const int rc = normlab("sweep bad.yaml");
-        char *out = output();
+        tu_tmp_write("bad.yaml", cases[i].text);
+        const int rc = tu_normlab("sweep bad.yaml");
+        char *out = tu_normlab_output();
         ck_assert_msg(rc == 2, "case %zu: exit %d, want 2:\n%s\n%.2000s", i, rc, cases[i].text, out);
         for (int k = 0; k < 3 && cases[i].want[k]; k++)
             ck_assert_msg(strstr(out, cases[i].want[k]), "case %zu: '%s' not in:\n%.2000s", i, cases[i].want[k], out);
         free(out);
         /* nothing was written */
         char results[512];
-        snprintf(results, sizeof results, "%s/results", tmp);
+        snprintf(results, sizeof results, "%s/results", tu_tmp);
         ck_assert_msg(!nl_path_exists(results), "case %zu created %s", i, results);
     }
     /* usage errors */
-    write_file("exp.yaml", "base: base.yaml\ngrid: {seed: [1, 2]}\n");
+    tu_tmp_write("exp.yaml", "base: base.yaml\ngrid: {seed: [1, 2]}\n");
     const char *usage[] = {"sweep exp.yaml --shard 3/2", "sweep exp.yaml --shard x", "sweep exp.yaml --shard 0/2",
                            "sweep exp.yaml -j 0", "sweep exp.yaml --bogus", "sweep", "sweep nothere.yaml",
                            "sweep exp.yaml --merge --dry-run"};
     for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++)
-        ck_assert_msg(normlab(usage[i]) == 2, "'%s' did not exit 2", usage[i]);
-    char *out = output();
+        ck_assert_msg(tu_normlab(usage[i]) == 2, "'%s' did not exit 2", usage[i]);
+    char *out = tu_normlab_output();
     free(out);
-    ck_assert_int_eq(normlab("sweep --help"), 0);
-    cleanup();
+    ck_assert_int_eq(tu_normlab("sweep --help"), 0);
+    tu_tmp_remove();
 }
 END_TEST
 
@@ -396,7 +356,7 @@ static int read_summary(const char *dir, const char *want_header, summary_row *r
 {
     char name[512];
     snprintf(name, sizeof name, "%s/summary.csv", dir);
-    char *text = read_file(name);
+    char *text = tu_tmp_read(name);
     char *save = NULL, *line = strtok_r(text, "\n", &save);
     ck_assert(line);
     if (want_header)
@@ -432,24 +392,24 @@ static const char *summary_header_tail =
 
 START_TEST(test_sweep_runs_and_resumes)
 {
-    make_tmp();
-    write_file("base.yaml", base_config);
-    write_file("exp.yaml", "name: small\nbase: base.yaml\nset: {data.test_size: 64}\n"
+    tu_tmp_make("sweep");
+    tu_tmp_write("base.yaml", base_config);
+    tu_tmp_write("exp.yaml", "name: small\nbase: base.yaml\nset: {data.test_size: 64}\n"
                            "grid:\n  model.norm.type: [none, batch]\n  train.batch_size: [8, 16]\n  seed: [1, 2]\n"
                            "derived:\n  train.optimizer.lr: {scale_with: train.batch_size, base_value: 0.05, base_at: 16}\n");
     /* --dry-run: lists, writes nothing */
-    ck_assert_int_eq(normlab("sweep exp.yaml --dry-run"), 0);
-    char *out = output();
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --dry-run"), 0);
+    char *out = tu_normlab_output();
     ck_assert_msg(strstr(out, "8 runs") && strstr(out, "type-batch_batch_size-16_seed-2") &&
                       strstr(out, "train.optimizer.lr=0.025"), "%.3000s", out);
     free(out);
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/results/small", tmp);
+    snprintf(dir, sizeof dir, "%s/results/small", tu_tmp);
     ck_assert(!nl_path_exists(dir));
 
     const time_t t0 = time(NULL);
-    ck_assert_int_eq(normlab("sweep exp.yaml -j 2"), 0);
-    out = output();
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml -j 2"), 0);
+    out = tu_normlab_output();
     ck_assert_msg(strstr(out, "results/small/summary.csv"), "%.3000s", out);
     free(out);
     char header[1024];
@@ -464,7 +424,7 @@ START_TEST(test_sweep_runs_and_resumes)
     }
     ck_assert_str_eq(rows[0].run, "type-none_batch_size-8_seed-1");
     ck_assert_str_eq(rows[7].run, "type-batch_batch_size-16_seed-2");
-    char *summary = read_file("results/small/summary.csv");
+    char *summary = tu_tmp_read("results/small/summary.csv");
     ck_assert_msg(strstr(summary, "type-batch_batch_size-16_seed-1,batch,16,1,0.05,ok,"), "%.3000s", summary);
     /* every run directory is what `normlab run` writes, and its config */
     char path[1024];
@@ -479,54 +439,54 @@ START_TEST(test_sweep_runs_and_resumes)
     struct stat before, after;
     snprintf(path, sizeof path, "%s/runs/type-none_batch_size-8_seed-1/summary.json", dir);
     ck_assert_int_eq(stat(path, &before), 0);
-    ck_assert_int_eq(normlab("sweep exp.yaml -j 2"), 0);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml -j 2"), 0);
     ck_assert_int_eq(stat(path, &after), 0);
     ck_assert(before.st_mtim.tv_sec == after.st_mtim.tv_sec && before.st_mtim.tv_nsec == after.st_mtim.tv_nsec);
-    ck_assert_int_eq(normlab("sweep exp.yaml --dry-run"), 0);
-    out = output();
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --dry-run"), 0);
+    out = tu_normlab_output();
     ck_assert_msg(strstr(out, "skip (ok)") && !strstr(out, "  run\n"), "%.3000s", out);
     free(out);
 
     /* --merge rebuilds summary.csv from the run directories alone */
     snprintf(path, sizeof path, "%s/summary.csv", dir);
     unlink(path);
-    ck_assert_int_eq(normlab("sweep exp.yaml --merge"), 0);
-    char *merged = read_file("results/small/summary.csv");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --merge"), 0);
+    char *merged = tu_tmp_read("results/small/summary.csv");
     /* the same rows; wall times come from the same summary.json files */
     ck_assert_str_eq(merged, summary);
     free(merged);
     free(summary);
 
     /* a changed experiment: an error naming the run and the key, unless --force */
-    write_file("exp.yaml", "name: small\nbase: base.yaml\nset: {data.test_size: 32}\n"
+    tu_tmp_write("exp.yaml", "name: small\nbase: base.yaml\nset: {data.test_size: 32}\n"
                            "grid:\n  model.norm.type: [none, batch]\n  train.batch_size: [8, 16]\n  seed: [1, 2]\n"
                            "derived:\n  train.optimizer.lr: {scale_with: train.batch_size, base_value: 0.05, base_at: 16}\n");
-    ck_assert_int_eq(normlab("sweep exp.yaml"), 2);
-    out = output();
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml"), 2);
+    out = tu_normlab_output();
     ck_assert_msg(strstr(out, "runs/type-none_batch_size-8_seed-1") && strstr(out, "data.test_size: 64 -> 32") &&
                       strstr(out, "--force"), "%.3000s", out);
     free(out);
-    ck_assert_int_eq(normlab("sweep exp.yaml --force -j 2"), 0);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --force -j 2"), 0);
     ck_assert_int_eq(stat(path, &after), 0);
-    char *json = read_file("results/small/runs/type-none_batch_size-8_seed-1/config.yaml");
+    char *json = tu_tmp_read("results/small/runs/type-none_batch_size-8_seed-1/config.yaml");
     ck_assert_msg(strstr(json, "test_size: 32"), "%.3000s", json);
     free(json);
     ck_assert_int_ge(time(NULL) - t0, 0);
-    cleanup();
+    tu_tmp_remove();
 }
 END_TEST
 
 START_TEST(test_failed_run_and_shards)
 {
-    make_tmp();
-    write_file("base.yaml", base_config);
+    tu_tmp_make("sweep");
+    tu_tmp_write("base.yaml", base_config);
     /* a run that fails at run time (the traced activation does not exist
      * without a normalizer): the others run, the sweep exits 1, the failure
      * is shown, and summary.csv says failed */
-    write_file("exp.yaml", "name: fails\nbase: base.yaml\nset: {train.trace.activation: norm1}\n"
+    tu_tmp_write("exp.yaml", "name: fails\nbase: base.yaml\nset: {train.trace.activation: norm1}\n"
                            "grid:\n  model.norm.type: [batch, none]\n");
-    ck_assert_int_eq(normlab("sweep exp.yaml -j 2"), 1);
-    char *out = output();
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml -j 2"), 1);
+    char *out = tu_normlab_output();
     ck_assert_msg(strstr(out, "run type-none failed") && strstr(out, "no activation 'norm1'") &&
                       strstr(out, "stderr.txt"), "%.3000s", out);
     free(out);
@@ -535,17 +495,17 @@ START_TEST(test_failed_run_and_shards)
     ck_assert_str_eq(rows[0].status, "ok");
     ck_assert_str_eq(rows[1].status, "failed");
     /* the failed one is tried again, the finished one is not */
-    ck_assert_int_eq(normlab("sweep exp.yaml --dry-run"), 0);
-    out = output();
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --dry-run"), 0);
+    out = tu_normlab_output();
     ck_assert_msg(strstr(out, "type-batch") && strstr(out, "skip (ok)") && strstr(out, "rerun"), "%.3000s", out);
     free(out);
 
     /* shards: disjoint slices, then --merge */
-    write_file("exp2.yaml", "name: sharded\nbase: base.yaml\ngrid:\n  train.batch_size: [8, 16]\n  seed: [1, 2, 3]\n");
-    ck_assert_int_eq(normlab("sweep exp2.yaml --shard 1/2"), 0);
+    tu_tmp_write("exp2.yaml", "name: sharded\nbase: base.yaml\ngrid:\n  train.batch_size: [8, 16]\n  seed: [1, 2, 3]\n");
+    ck_assert_int_eq(tu_normlab("sweep exp2.yaml --shard 1/2"), 0);
     ck_assert_int_eq(read_summary("results/sharded", NULL, rows, 4) , 4);
-    ck_assert_int_eq(normlab("sweep exp2.yaml --shard 2/2 --dry-run"), 0);
-    out = output();
+    ck_assert_int_eq(tu_normlab("sweep exp2.yaml --shard 2/2 --dry-run"), 0);
+    out = tu_normlab_output();
     ck_assert_msg(strstr(out, "shard 2/2: 3 runs") && strstr(out, "batch_size-8_seed-2") &&
                       !strstr(out, "batch_size-8_seed-1 "), "%.3000s", out);
     free(out);
@@ -555,15 +515,15 @@ START_TEST(test_failed_run_and_shards)
     for (int i = 0; i < 6; i++)
         pending += !strcmp(six[i].status, "pending");
     ck_assert_int_eq(pending, 3);
-    ck_assert_int_eq(normlab("sweep exp2.yaml --shard 2/2"), 0);
-    ck_assert_int_eq(normlab("sweep exp2.yaml --merge"), 0);
-    out = output();
+    ck_assert_int_eq(tu_normlab("sweep exp2.yaml --shard 2/2"), 0);
+    ck_assert_int_eq(tu_normlab("sweep exp2.yaml --merge"), 0);
+    out = tu_normlab_output();
     ck_assert_msg(strstr(out, "6 ok"), "%.3000s", out);
     free(out);
     ck_assert_int_eq(read_summary("results/sharded", NULL, six, 8), 6);
     for (int i = 0; i < 6; i++)
         ck_assert_str_eq(six[i].status, "ok");
-    cleanup();
+    tu_tmp_remove();
 }
 END_TEST
 
@@ -581,7 +541,7 @@ static pid_t start_sweep(const char *args)
     ck_assert(pid >= 0);
     if (pid == 0) {
         setpgid(0, 0); /* its own process group, with its children */
-        if (chdir(tmp) != 0)
+        if (chdir(tu_tmp) != 0)
             _exit(99);
         if (!freopen("sweep-out.txt", "w", stdout) || !freopen("sweep-err.txt", "w", stderr))
             _exit(98);
@@ -597,7 +557,7 @@ static pid_t start_sweep(const char *args)
 static int count_finished(const char *sweep_dir, char names[][160], int max)
 {
     char runs[600];
-    snprintf(runs, sizeof runs, "%s/%s/runs", tmp, sweep_dir);
+    snprintf(runs, sizeof runs, "%s/%s/runs", tu_tmp, sweep_dir);
     DIR *d = opendir(runs);
     if (!d)
         return 0;
@@ -652,9 +612,9 @@ typedef struct {
 
 START_TEST(test_kill9_and_resume)
 {
-    make_tmp();
-    write_file("base.yaml", base_config);
-    write_file("exp.yaml", slow_experiment);
+    tu_tmp_make("sweep");
+    tu_tmp_write("base.yaml", base_config);
+    tu_tmp_write("exp.yaml", slow_experiment);
     const pid_t pid = start_sweep("sweep exp.yaml -j 2");
     wait_for_finished("results/slow", 4);
     /* the sweep and its runs, all at once */
@@ -671,13 +631,13 @@ START_TEST(test_kill9_and_resume)
     for (int i = 0; i < n_done; i++) {
         char path[1024];
         snprintf(done[i].name, sizeof done[i].name, "%.150s", names[i]);
-        snprintf(path, sizeof path, "%s/results/slow/runs/%.150s/summary.json", tmp, names[i]);
+        snprintf(path, sizeof path, "%s/results/slow/runs/%.150s/summary.json", tu_tmp, names[i]);
         struct stat st;
         ck_assert_int_eq(stat(path, &st), 0);
         done[i].mtime = st.st_mtim;
         char rel[600];
         snprintf(rel, sizeof rel, "results/slow/runs/%.150s/summary.json", names[i]);
-        char *json = read_file(rel);
+        char *json = tu_tmp_read(rel);
         ck_assert(nl_json_flat_get(json, "started_at", done[i].started, sizeof done[i].started));
         free(json);
     }
@@ -685,8 +645,8 @@ START_TEST(test_kill9_and_resume)
     summary_row rows[32];
     ck_assert_int_eq(read_summary("results/slow", NULL, rows, 32), 14);
 
-    ck_assert_int_eq(normlab("sweep exp.yaml -j 2"), 0);
-    char *out = output();
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml -j 2"), 0);
+    char *out = tu_normlab_output();
     char finished_before[64];
     snprintf(finished_before, sizeof finished_before, "(%d finished before)", n_done);
     ck_assert_msg(strstr(out, finished_before), "%.3000s", out);
@@ -705,36 +665,36 @@ START_TEST(test_kill9_and_resume)
     }
     /* nothing half-written anywhere */
     char dir[600];
-    snprintf(dir, sizeof dir, "%s/results/slow", tmp);
+    snprintf(dir, sizeof dir, "%s/results/slow", tu_tmp);
     ck_assert_int_eq(count_temps(dir), 0);
     /* the runs that had finished were not run again */
     for (int i = 0; i < n_done; i++) {
         char path[1024], rel[600], started[64];
-        snprintf(path, sizeof path, "%s/results/slow/runs/%.150s/summary.json", tmp, done[i].name);
+        snprintf(path, sizeof path, "%s/results/slow/runs/%.150s/summary.json", tu_tmp, done[i].name);
         struct stat st;
         ck_assert_int_eq(stat(path, &st), 0);
         ck_assert_msg(st.st_mtim.tv_sec == done[i].mtime.tv_sec && st.st_mtim.tv_nsec == done[i].mtime.tv_nsec,
                       "%s was run again", done[i].name);
         snprintf(rel, sizeof rel, "results/slow/runs/%.150s/summary.json", done[i].name);
-        char *json = read_file(rel);
+        char *json = tu_tmp_read(rel);
         ck_assert(nl_json_flat_get(json, "started_at", started, sizeof started));
         ck_assert_str_eq(started, done[i].started);
         free(json);
     }
-    cleanup();
+    tu_tmp_remove();
 }
 END_TEST
 
 START_TEST(test_interrupt)
 {
-    make_tmp();
-    write_file("base.yaml", base_config);
-    write_file("exp.yaml", slow_experiment);
+    tu_tmp_make("sweep");
+    tu_tmp_write("base.yaml", base_config);
+    tu_tmp_write("exp.yaml", slow_experiment);
     const pid_t pid = start_sweep("sweep exp.yaml -j 2");
     wait_for_finished("results/slow", 1);
     /* a second sweep of the same directory refuses to run the same runs */
-    ck_assert_int_eq(normlab("sweep exp.yaml"), 1);
-    char *second = output();
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml"), 1);
+    char *second = tu_normlab_output();
     ck_assert_msg(strstr(second, "another normlab sweep is running results/slow"), "%.3000s", second);
     free(second);
     /* Ctrl-C reaches the whole foreground process group */
@@ -743,7 +703,7 @@ START_TEST(test_interrupt)
     ck_assert(waitpid(pid, &status, 0) == pid);
     ck_assert(WIFEXITED(status));
     ck_assert_int_eq(WEXITSTATUS(status), 1);
-    char *err = read_file("sweep-err.txt");
+    char *err = tu_tmp_read("sweep-err.txt");
     ck_assert_msg(strstr(err, "interrupted"), "%.3000s", err);
     free(err);
     /* no run claims to be running (the ones that were training stopped
@@ -754,7 +714,7 @@ START_TEST(test_interrupt)
     int ok = 0;
     for (int i = 0; i < 14; i++) {
         char dir[600], json[700];
-        snprintf(dir, sizeof dir, "%s/results/slow/runs/%.150s", tmp, rows[i].run);
+        snprintf(dir, sizeof dir, "%s/results/slow/runs/%.150s", tu_tmp, rows[i].run);
         snprintf(json, sizeof json, "%s/summary.json", dir);
         if (nl_path_exists(json))
             ck_assert_msg(nl_run_dir_status(dir) != NL_RUN_RUNNING, "%s still says running", rows[i].run);
@@ -763,7 +723,7 @@ START_TEST(test_interrupt)
     }
     ck_assert_int_ge(ok, 1);
     ck_assert_int_lt(ok, 14);
-    cleanup();
+    tu_tmp_remove();
 }
 END_TEST
 

@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/wait.h>
+
 #include "base/rng.h"
+#include "log/files.h"
 
 nl_backend *tu_cpu(int threads)
 {
@@ -123,6 +126,51 @@ const float *tu_getf(const tu_fixture *f, const char *name)
 }
 
 float tu_scalar(const tu_fixture *f, const char *name) { return tu_getf(f, name)[0]; }
+
+char tu_tmp[256];
+
+void tu_tmp_make(const char *tag)
+{
+    snprintf(tu_tmp, sizeof tu_tmp, "/tmp/normlab-%s-XXXXXX", tag);
+    ck_assert_msg(mkdtemp(tu_tmp) != NULL, "cannot make a temporary directory");
+}
+
+void tu_tmp_write(const char *name, const char *text)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", tu_tmp, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+char *tu_tmp_read(const char *name)
+{
+    char path[1024], *text = NULL;
+    snprintf(path, sizeof path, "%s/%s", tu_tmp, name);
+    nl_error err = {0};
+    ck_assert_msg(nl_read_file(path, &text, NULL, &err) == NL_OK, "%s", err.msg);
+    return text;
+}
+
+int tu_normlab(const char *args)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd %s && %s %s > out.txt 2>&1", tu_tmp, NORMLAB_BINARY, args);
+    const int status = system(cmd);
+    ck_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+char *tu_normlab_output(void) { return tu_tmp_read("out.txt"); }
+
+void tu_tmp_remove(void)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tu_tmp);
+    ck_assert_int_eq(system(cmd), 0);
+}
 
 int tu_run_suite(Suite *s)
 {

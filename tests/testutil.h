@@ -53,6 +53,19 @@ const tu_tensor *tu_find(const tu_fixture *f, const char *name); /* NULL when mi
 const float *tu_getf(const tu_fixture *f, const char *name);
 float tu_scalar(const tu_fixture *f, const char *name);
 
+/* ---- scratch directories for tests that run the normlab binary ---- */
+extern char tu_tmp[256]; /* the current test's directory */
+/* makes a fresh /tmp/normlab-<tag>-XXXXXX into tu_tmp */
+void tu_tmp_make(const char *tag);
+/* writes / reads a file relative to tu_tmp (reading fails the test if it cannot) */
+void tu_tmp_write(const char *name, const char *text);
+char *tu_tmp_read(const char *name);
+/* runs `normlab <args>` in tu_tmp with its output in tu_tmp/out.txt; returns the exit status */
+int tu_normlab(const char *args);
+char *tu_normlab_output(void);
+/* removes tu_tmp (tests call it when they pass: a failing test leaves it to look at) */
+void tu_tmp_remove(void);
+
 /* runs a check suite, returns the process exit status */
 int tu_run_suite(Suite *s);
 

@@ -295,6 +295,17 @@ static nl_code parse_base(parser *P, yaml_node_t *n)
     return NL_OK;
 }
 
+/* a key and its value, with their positions for later messages */
+static nl_code read_setting(parser *P, yaml_node_t *k, yaml_node_t *v, nl_sweep_setting *s)
+{
+    nl_copy_string(s->key, sizeof s->key, scalar(k));
+    s->pos = pos_of(k);
+    s->value_pos = pos_of(v);
+    if (!(s->value = flow_text(P, v)))
+        return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
+    return NL_OK;
+}
+
 static nl_code parse_set(parser *P, yaml_node_t *n)
 {
     nl_experiment *e = P->e;
@@ -312,12 +323,8 @@ static nl_code parse_set(parser *P, yaml_node_t *n)
         yaml_node_t *k = node(P, p->key), *v = node(P, p->value);
         if ((rc = check_config_key(P, k, "set", false)) || (rc = check_sweep_key(P, k, "set")))
             return rc;
-        nl_sweep_setting *s = &e->sets[e->n_sets++];
-        nl_copy_string(s->key, sizeof s->key, scalar(k));
-        s->pos = pos_of(k);
-        s->value_pos = pos_of(v);
-        if (!(s->value = flow_text(P, v)))
-            return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
+        if ((rc = read_setting(P, k, v, &e->sets[e->n_sets++])))
+            return rc;
     }
     return NL_OK;
 }
@@ -493,12 +500,8 @@ static nl_code parse_exclude(parser *P, yaml_node_t *n)
             yaml_node_t *k = node(P, p->key), *v = node(P, p->value);
             if ((rc = check_config_key(P, k, "exclude", false)))
                 return rc;
-            nl_sweep_setting *s = &x->items[x->n++];
-            nl_copy_string(s->key, sizeof s->key, scalar(k));
-            s->pos = pos_of(k);
-            s->value_pos = pos_of(v);
-            if (!(s->value = flow_text(P, v)))
-                return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
+            if ((rc = read_setting(P, k, v, &x->items[x->n++])))
+                return rc;
         }
     }
     return NL_OK;
