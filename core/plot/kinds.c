@@ -527,6 +527,9 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
     footnote(s, &L, foot);
     nl_buf_printf(&s->gp, "set xlabel %s\nset multiplot\n",
                   pl_q(by_epoch ? "epoch (passes over the training set)" : "step (optimizer updates)", q, sizeof q));
+    /* 50000 steps on a narrow panel: 10k, 20k, ... keeps the labels apart */
+    if (!by_epoch)
+        nl_buf_printf(&s->gp, "set format x \"%%.0s%%c\"\n");
     char data_file[128];
     snprintf(data_file, sizeof data_file, "%s.csv", s->name);
     for (int row = 0; row < n_rows; row++)
@@ -1176,7 +1179,8 @@ nl_code pl_train_eval_gap(const pl_results *r, const nl_plot_spec *spec, pl_scri
         layout L = title_block(s, r, title, width, height);
         margins(s, 0.08, 0.97, 80.0 / height, L.top);
         nl_buf_printf(&s->gp, "set datafile missing NaN\n"
-                      "set xlabel \"step (optimizer updates)\"\nset ylabel \"test accuracy (%%)\"\n"
+                      "set xlabel \"step (optimizer updates)\"\nset format x \"%%.0s%%c\"\n"
+                      "set ylabel \"test accuracy (%%)\"\n"
                       "set key bottom right\n"
                       "plot \"../metrics.csv\" using (strcol(\"split\") eq \"test\" ? column(\"step\") : NaN):"
                       "(100*column(\"accuracy\")) with linespoints lw 2 pt 7 ps 0.7 lc rgb \"#1f77b4\" "
@@ -1401,7 +1405,8 @@ nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
     char ylabel[160];
     snprintf(ylabel, sizeof ylabel, "value of %s (over %s test samples)", act ? act : "the activation",
              nl_flat_get(&r->config, "train.trace.samples") ? nl_flat_get(&r->config, "train.trace.samples") : "the");
-    nl_buf_printf(&s->gp, "set multiplot\nset xlabel \"step (optimizer updates)\"\nset ylabel %s\n", pl_q(ylabel, q, sizeof q));
+    nl_buf_printf(&s->gp, "set multiplot\nset xlabel \"step (optimizer updates)\"\n"
+                          "set format x \"%%.0s%%c\"\nset ylabel %s\n", pl_q(ylabel, q, sizeof q));
     nl_buf_printf(&s->gp,
                   "set yrange [%g:%g]\nset xrange [0:%g]\n", lo - pad, hi + pad,
                   last_step > 0 ? last_step : 1);
