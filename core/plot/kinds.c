@@ -508,7 +508,17 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
             goto done;
     }
 
-    const int width = 1300, height = 150 + 345 * n_rows;
+    /* the panels keep 1040 px; the legend column gets what its longest label
+     * needs (about 8 px a character at the default font, plus the line
+     * sample), at least 260 px */
+    size_t longest = 0;
+    for (int u = 0; u < n_unique; u++)
+        if (strlen(series_label[unique[u]]) > longest)
+            longest = strlen(series_label[unique[u]]);
+    const int legend_px = (int)(90.0 + 9.0 * (double)longest);
+    const int width = r->sweep ? 1040 + (legend_px > 260 ? legend_px : 260) : 1300;
+    const double panels_right = r->sweep ? 1040.0 / width : 0.98;
+    const int height = 150 + 345 * n_rows;
     char title[512];
     snprintf(title, sizeof title, "Training loss and %s against %s", right_title, x);
     pl_header(s, title, width, height);
@@ -534,7 +544,7 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
     snprintf(data_file, sizeof data_file, "%s.csv", s->name);
     for (int row = 0; row < n_rows; row++)
         for (int panel_i = 0; panel_i < 2; panel_i++) {
-            panel(s, &L, row, panel_i, n_rows, 2, 0.07, r->sweep ? 0.80 : 0.98, 80.0 / height,
+            panel(s, &L, row, panel_i, n_rows, 2, 0.07 * 1300.0 / width, panels_right, 80.0 / height,
                   L.top - 26.0 / height, 90, 105);
             char ptitle[400];
             const char *what = panel_i ? right_title : "training loss";
@@ -603,9 +613,9 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
         /* the legend: every series once, in a column right of the panels */
         nl_buf_printf(&s->gp, "unset title\nunset xlabel\nunset ylabel\nunset border\nunset tics\nunset grid\n"
                       "unset logscale\nset xrange [0:1]\nset yrange [0:1]\n"
-                      "set key at screen 0.81, screen %.4f top left Left reverse nobox noopaque spacing 1.2\n",
-                      L.top - 26.0 / height);
-        margins(s, 0.81, 0.99, 80.0 / height, L.top - 26.0 / height);
+                      "set key at screen %.4f, screen %.4f top left Left reverse nobox noopaque spacing 1.2\n",
+                      panels_right + 10.0 / width, L.top - 26.0 / height);
+        margins(s, panels_right + 10.0 / width, 0.99, 80.0 / height, L.top - 26.0 / height);
         nl_buf_printf(&s->gp, "plot ");
         for (int u = 0; u < n_unique; u++)
             nl_buf_printf(&s->gp, "%sNaN with lines lw 2 lc rgb \"%s\" title %s", u ? ", " : "",
