@@ -1,0 +1,36 @@
+# Final test error against batch size
+# Written by normlab plot. Reads the CSV files it names by column name.
+# Render from this directory: gnuplot batch_size.gp (PNG), or
+#   gnuplot -e 'fmt="svg"' batch_size.gp (SVG)
+if (!exists("fmt")) fmt = "png"
+if (fmt eq "svg") {
+    set terminal svg size 1100,680 dynamic font "Sans,12" background rgb "white"
+} else {
+    set terminal pngcairo size 1100,680 font "Sans,11" background rgb "white"
+}
+set output "batch_size.".fmt
+set termoption noenhanced
+set datafile separator comma
+set border lc rgb "#444444"
+set grid lc rgb "#e0e0e0" lt 1
+set key opaque box lc rgb "#cccccc" samplen 2.5 spacing 1.1
+set style fill transparent solid 0.18 noborder
+set label 101 "Final test error against batch size" at screen 0.5, screen 0.9676 center font ",15"
+set label 102 "fashion-mnist, 10000 training samples | MLP 256-256 relu | SGD, momentum 0.9, 3 epochs | 3 seeds" at screen 0.5, screen 0.9324 center font ",10" tc rgb "#505050"
+set label 103 "points: mean over 3 seeds; bars: min to max" at screen 0.01, screen 0.0147 left font ",9" tc rgb "#606060"
+set lmargin at screen 0.0800
+set rmargin at screen 0.8000
+set bmargin at screen 0.1324
+set tmargin at screen 0.8824
+set logscale x 2
+set xtics ("2" 2, "4" 4, "8" 8, "16" 16, "32" 32, "64" 64)
+set xrange [1.37931:92.8]
+set xlabel "batch size (samples per step, log2 scale)"
+set ylabel "final test error (%)"
+set yrange [0:*]
+set key outside right top Left reverse nobox noopaque width 1 spacing 1.2
+plot "batch_size.csv" using (column("series") == 0 ? column("batch_size")*2**(-0.0675) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw 2 pt 7 ps 1.1 lc rgb "#7f7f7f" title "none", \
+  "batch_size.csv" using (column("series") == 1 ? column("batch_size")*2**(-0.0225) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw 2 pt 7 ps 1.1 lc rgb "#1f77b4" title "batch", \
+  "batch_size.csv" using (column("series") == 2 ? column("batch_size")*2**(0.0225) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw 2 pt 7 ps 1.1 lc rgb "#2ca02c" title "layer", \
+  "batch_size.csv" using (column("series") == 3 ? column("batch_size")*2**(0.0675) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw 2 pt 7 ps 1.1 lc rgb "#ff7f0e" title "group"
+unset output
