@@ -16,7 +16,7 @@
 #include "cpu/cpu.h"
 #include "cpu/reduce.h"
 
-enum { FEATURE_BLOCK = 64, CHANNEL_BLOCK_MAX = 16 };
+enum { FEATURE_BLOCK = 128, CHANNEL_BLOCK_MAX = 16 };
 
 /* adjacent channels per block: about 128 KiB of x, so that x, dy and dx of a
  * block fit the 512 KiB L2 of a Zen core together; at least one channel */
@@ -98,6 +98,12 @@ static void forward_train_spatial(int n, int c, int hw, float eps, const float *
     }
 }
 
+/* Feature vectors: a block of features is summed over the rows, 32 rows at a
+ * time into float lanes (one per feature) and chunk totals into double, in
+ * one pass about the first row; the normalizing pass finds the block (n x 64
+ * floats) in cache. */
+enum { ROW_CHUNK = 32 };
+
 static void forward_train_features(int n, int d, float eps, const float *x, const float *gamma,
                                    const float *beta, float *y, float *save_mean,
                                    float *save_rstd, float *running_mean, float *running_var,
@@ -108,33 +114,39 @@ static void forward_train_features(int n, int d, float eps, const float *x, cons
     for (int blk = 0; blk < blocks; blk++) {
         const int j0 = blk * FEATURE_BLOCK;
         const int width = d - j0 < FEATURE_BLOCK ? d - j0 : FEATURE_BLOCK;
-        double sum[FEATURE_BLOCK] = {0}, sq[FEATURE_BLOCK] = {0};
-        float mean_f[FEATURE_BLOCK], scale[FEATURE_BLOCK], shift[FEATURE_BLOCK];
-        for (int i = 0; i < n; i++) {
-            const float *xr = x + (size_t)i * d + j0;
-            #pragma omp simd
-            for (int j = 0; j < width; j++)
-                sum[j] += xr[j];
-        }
+        float k0[FEATURE_BLOCK], mean_f[FEATURE_BLOCK], scale[FEATURE_BLOCK], shift[FEATURE_BLOCK];
+        double s1[FEATURE_BLOCK] = {0}, s2[FEATURE_BLOCK] = {0};
         for (int j = 0; j < width; j++)
-            sum[j] /= (double)n; /* now the mean */
-        for (int i = 0; i < n; i++) {
-            const float *xr = x + (size_t)i * d + j0;
-            #pragma omp simd
+            k0[j] = x[j0 + j];
+        for (int i0 = 0; i0 < n; i0 += ROW_CHUNK) {
+            const int i1 = n - i0 < ROW_CHUNK ? n : i0 + ROW_CHUNK;
+            float a1[FEATURE_BLOCK] = {0}, a2[FEATURE_BLOCK] = {0};
+            for (int i = i0; i < i1; i++) {
+                const float *xr = x + (size_t)i * d + j0;
+                #pragma omp simd
+                for (int j = 0; j < width; j++) {
+                    const float dv = xr[j] - k0[j];
+                    a1[j] += dv;
+                    a2[j] += dv * dv;
+                }
+            }
             for (int j = 0; j < width; j++) {
-                double dev = (double)xr[j] - sum[j];
-                sq[j] += dev * dev;
+                s1[j] += a1[j];
+                s2[j] += a2[j];
             }
         }
         for (int j = 0; j < width; j++) {
-            const double var = sq[j] / (double)n;
+            const double dmean = s1[j] / n, mean = (double)k0[j] + dmean;
+            double var = s2[j] / n - dmean * dmean;
+            if (var < 0.0)
+                var = 0.0;
             const double rstd = 1.0 / sqrt(var + (double)eps);
-            mean_f[j] = (float)sum[j];
+            mean_f[j] = (float)mean;
             scale[j] = (float)(rstd * gamma_at(gamma, j0 + j));
             shift[j] = beta_at(beta, j0 + j);
-            save_mean[j0 + j] = (float)sum[j];
+            save_mean[j0 + j] = mean_f[j];
             save_rstd[j0 + j] = (float)rstd;
-            update_running(running_mean, running_var, j0 + j, sum[j], var, (size_t)n, momentum);
+            update_running(running_mean, running_var, j0 + j, mean, var, (size_t)n, momentum);
         }
         for (int i = 0; i < n; i++) {
             const float *xr = x + (size_t)i * d + j0;
@@ -267,32 +279,38 @@ static void backward_features(int n, int d, const float *x, const float *dy, con
     for (int blk = 0; blk < blocks; blk++) {
         const int j0 = blk * FEATURE_BLOCK;
         const int width = d - j0 < FEATURE_BLOCK ? d - j0 : FEATURE_BLOCK;
-        double sum_dy[FEATURE_BLOCK] = {0}, sum_dy_xhat[FEATURE_BLOCK] = {0};
-        double mean[FEATURE_BLOCK], rstd[FEATURE_BLOCK];
-        float af[FEATURE_BLOCK], bf[FEATURE_BLOCK], kf[FEATURE_BLOCK], mean_f[FEATURE_BLOCK];
-        for (int j = 0; j < width; j++) {
-            mean[j] = save_mean[j0 + j];
-            rstd[j] = save_rstd[j0 + j];
-        }
-        for (int i = 0; i < n; i++) {
-            const float *xr = x + (size_t)i * d + j0;
-            const float *dyr = dy + (size_t)i * d + j0;
-            #pragma omp simd
+        double sum_dy[FEATURE_BLOCK] = {0}, sum_dy_xc[FEATURE_BLOCK] = {0};
+        float mean_f[FEATURE_BLOCK], af[FEATURE_BLOCK], bf[FEATURE_BLOCK], kf[FEATURE_BLOCK];
+        for (int j = 0; j < width; j++)
+            mean_f[j] = save_mean[j0 + j];
+        /* sums of dy and dy * (x - mean), 32 rows at a time in float lanes */
+        for (int i0 = 0; i0 < n; i0 += ROW_CHUNK) {
+            const int i1 = n - i0 < ROW_CHUNK ? n : i0 + ROW_CHUNK;
+            float a1[FEATURE_BLOCK] = {0}, a2[FEATURE_BLOCK] = {0};
+            for (int i = i0; i < i1; i++) {
+                const float *xr = x + (size_t)i * d + j0;
+                const float *dyr = dy + (size_t)i * d + j0;
+                #pragma omp simd
+                for (int j = 0; j < width; j++) {
+                    a1[j] += dyr[j];
+                    a2[j] += dyr[j] * (xr[j] - mean_f[j]);
+                }
+            }
             for (int j = 0; j < width; j++) {
-                sum_dy[j] += dyr[j];
-                sum_dy_xhat[j] += (double)dyr[j] * (((double)xr[j] - mean[j]) * rstd[j]);
+                sum_dy[j] += a1[j];
+                sum_dy_xc[j] += a2[j];
             }
         }
         for (int j = 0; j < width; j++) {
+            const double rstd = save_rstd[j0 + j], sum_dy_xhat = sum_dy_xc[j] * rstd;
             if (dbeta)
                 dbeta[j0 + j] = (float)sum_dy[j];
             if (dgamma)
-                dgamma[j0 + j] = (float)sum_dy_xhat[j];
-            const double a = gamma_at(gamma, j0 + j) * rstd[j];
+                dgamma[j0 + j] = (float)sum_dy_xhat;
+            const double a = gamma_at(gamma, j0 + j) * rstd;
             af[j] = (float)a;
-            bf[j] = (float)(-a * rstd[j] * (sum_dy_xhat[j] / n));
+            bf[j] = (float)(-a * rstd * (sum_dy_xhat / n));
             kf[j] = (float)(-a * (sum_dy[j] / n));
-            mean_f[j] = (float)mean[j];
         }
         if (!dx)
             continue;

@@ -65,14 +65,10 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
                 const float *xb = x + (size_t)i * c + c0, *dyb = dy + (size_t)i * c + c0;
                 float *dxb = dx + (size_t)i * c + c0;
                 const float m = save_mean[b], r = save_rstd[b];
-                /* dxhat = gamma * dy; sums over the group in double */
+                /* dxhat = gamma * dy; sums over the group in float lanes, chunks
+                 * added in double (see reduce.h) */
                 double s1 = 0.0, s2 = 0.0;
-                #pragma omp simd reduction(+ : s1, s2)
-                for (int j = 0; j < cpg; j++) {
-                    const double d = (double)dyb[j] * (gamma ? gamma[c0 + j] : 1.0f);
-                    s1 += d;
-                    s2 += d * ((double)xb[j] - m);
-                }
+                nl_sum_gdy_gdyx(xb, dyb, gamma ? gamma + c0 : NULL, (size_t)cpg, m, &s1, &s2);
                 const float bf = (float)(-(double)r * r * r * s2 / cpg);
                 const float kf = (float)(-(double)r * s1 / cpg);
                 #pragma omp simd
@@ -95,18 +91,27 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
     for (int fb = 0; fb < fblocks; fb++) {
         const int j0 = fb * FB, width = c - j0 < FB ? c - j0 : FB;
         double s_dy[FB] = {0}, s_dyx[FB] = {0};
-        for (int i = 0; i < n; i++) {
-            const float *xr = x + (size_t)i * c, *dyr = dy + (size_t)i * c;
-            int j = j0;
-            while (j < j0 + width) {
-                const int g = j / cpg, end = (g + 1) * cpg < j0 + width ? (g + 1) * cpg : j0 + width;
-                const float m = save_mean[i * groups + g], r = save_rstd[i * groups + g];
-                #pragma omp simd
-                for (int q = j; q < end; q++) {
-                    s_dy[q - j0] += dyr[q];
-                    s_dyx[q - j0] += (double)dyr[q] * (double)((xr[q] - m) * r);
+        enum { ROWS = 32 }; /* rows per float chunk; chunks are added in double */
+        for (int i0 = 0; i0 < n; i0 += ROWS) {
+            const int i1 = n - i0 < ROWS ? n : i0 + ROWS;
+            float a1[FB] = {0}, a2[FB] = {0};
+            for (int i = i0; i < i1; i++) {
+                const float *xr = x + (size_t)i * c, *dyr = dy + (size_t)i * c;
+                int j = j0;
+                while (j < j0 + width) {
+                    const int g = j / cpg, end = (g + 1) * cpg < j0 + width ? (g + 1) * cpg : j0 + width;
+                    const float m = save_mean[i * groups + g], r = save_rstd[i * groups + g];
+                    #pragma omp simd
+                    for (int q = j; q < end; q++) {
+                        a1[q - j0] += dyr[q];
+                        a2[q - j0] += dyr[q] * ((xr[q] - m) * r);
+                    }
+                    j = end;
                 }
-                j = end;
+            }
+            for (int q = 0; q < width; q++) {
+                s_dy[q] += a1[q];
+                s_dyx[q] += a2[q];
             }
         }
         for (int j = 0; j < width; j++) {
