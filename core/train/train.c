@@ -38,25 +38,19 @@ long nl_train_total_steps(const nl_train_spec *spec, long n_train)
     return spec->epochs * (n_train / spec->batch_size);
 }
 
-nl_code nl_evaluate(nl_model *m, const nl_split *split, int batch, nl_mode mode, double *loss,
+nl_code nl_evaluate(nl_model *m, nl_batcher *batches, nl_mode mode, double *loss,
                     double *accuracy, nl_error *err)
 {
-    nl_batcher b;
-    const bool batch_stats = mode != NL_MODE_EVAL;
-    nl_code rc = nl_batcher_init(&b, split, batch, false, batch_stats, 0, err);
-    if (rc)
-        return rc;
     nl_model_reset_metrics(m);
     long seen = 0;
     const float *x;
     const int32_t *y;
     int n;
-    while ((n = nl_batcher_next(&b, &x, &y)) > 0) {
+    while ((n = nl_batcher_next(batches, &x, &y)) > 0) {
         nl_model_load_batch(m, x, y, n);
         nl_model_forward(m, n, mode);
         seen += n;
     }
-    nl_batcher_free(&b);
     double metrics[2];
     nl_model_read_metrics(m, metrics);
     *loss = seen ? metrics[0] / (double)seen : NAN;
@@ -128,8 +122,10 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
                        "has no full batch",
                        spec->batch_size, ds->train.n);
     const int eval_batch = spec->eval_batch_size < m->capacity ? spec->eval_batch_size : m->capacity;
-    /* train-mode evaluation only tells something when eval mode differs */
-    const bool trainmode = spec->eval_trainmode && m->n_states > 0;
+    /* train-mode evaluation only tells something when eval mode differs, and
+     * needs at least one whole training-size batch of test data */
+    const bool trainmode = spec->eval_trainmode && m->n_states > 0 &&
+                           ds->test.n >= spec->batch_size;
 
     tracer tr = {0};
     if (spec->trace.activation[0]) {
@@ -158,9 +154,17 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
         }
     }
 
-    nl_batcher batches;
+    /* every batcher is made here, once: nothing allocates while the run goes */
+    nl_batcher batches = {0}, eval_batches = {0}, trainmode_batches = {0};
     nl_code rc = nl_batcher_init(&batches, &ds->train, spec->batch_size, true, true, seed, err);
+    if (rc == NL_OK)
+        rc = nl_batcher_init(&eval_batches, &ds->test, eval_batch, false, false, 0, err);
+    if (rc == NL_OK && trainmode)
+        rc = nl_batcher_init(&trainmode_batches, &ds->test, spec->batch_size, false, true, 0, err);
     if (rc) {
+        nl_batcher_free(&batches);
+        nl_batcher_free(&eval_batches);
+        nl_batcher_free(&trainmode_batches);
         free(tr.values);
         free(tr.host);
         return rc;
@@ -195,7 +199,7 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
         }
         if (evaluate_now) {
             double loss, acc;
-            if ((rc = nl_evaluate(m, &ds->test, eval_batch, NL_MODE_EVAL, &loss, &acc, err)))
+            if ((rc = nl_evaluate(m, &eval_batches, NL_MODE_EVAL, &loss, &acc, err)))
                 goto done;
             EMIT(NL_SPLIT_TEST, loss, acc);
             out->final_test_loss = loss;
@@ -205,8 +209,8 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
             if (isnan(out->best_test_accuracy) || acc > out->best_test_accuracy)
                 out->best_test_accuracy = acc;
             if (trainmode) {
-                if ((rc = nl_evaluate(m, &ds->test, spec->batch_size, NL_MODE_TRAIN_FROZEN, &loss,
-                                      &acc, err)))
+                if ((rc = nl_evaluate(m, &trainmode_batches, NL_MODE_TRAIN_FROZEN, &loss, &acc,
+                                      err)))
                     goto done;
                 EMIT(NL_SPLIT_TEST_TRAINMODE, loss, acc);
                 out->final_trainmode_accuracy = acc;
@@ -294,6 +298,8 @@ done:
     if (isinf(out->best_test_loss))
         out->best_test_loss = NAN;
     nl_batcher_free(&batches);
+    nl_batcher_free(&eval_batches);
+    nl_batcher_free(&trainmode_batches);
     free(tr.values);
     free(tr.host);
     if (rc != NL_OK && out->status == NL_RUN_RUNNING) {

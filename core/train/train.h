@@ -74,9 +74,10 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
 /* total optimizer steps the spec asks for on a training split of n samples */
 long nl_train_total_steps(const nl_train_spec *spec, long n_train);
 
-/* Evaluates the whole split in `mode` (eval or batch statistics); batches of
- * `batch` samples (drop_last for batch statistics). */
-nl_code nl_evaluate(nl_model *m, const nl_split *split, int batch, nl_mode mode, double *loss,
+/* Evaluates one pass of an unshuffled batcher (made once by the caller; it
+ * rewinds itself at the end of the pass) in `mode`: eval, or batch
+ * statistics (then the batcher should drop a short last batch). */
+nl_code nl_evaluate(nl_model *m, nl_batcher *batches, nl_mode mode, double *loss,
                     double *accuracy, nl_error *err);
 
 #endif
