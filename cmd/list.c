@@ -34,7 +34,7 @@ int cmd_list(int argc, char **argv)
     print_table(&nl_schedule_names, "schedules (train.schedule.type)");
     print_table(&nl_device_names, "devices (device)");
     char cuda[256];
-    int usable = nl_backend_cuda_describe(cuda, sizeof cuda);
-    printf("cuda support: %s%s\n", cuda, usable ? "" : "");
+    nl_backend_cuda_describe(cuda, sizeof cuda);
+    printf("cuda support: %s\n", cuda);
     return 0;
 }
