@@ -44,6 +44,14 @@ static nl_experiment *parse(const char *text)
     return e;
 }
 
+/* frees a plan and its experiment */
+static void drop(nl_experiment *e, nl_sweep_plan *p)
+{
+    nl_sweep_plan_free(p);
+    nl_experiment_free(e);
+    free(e);
+}
+
 static void plan(const nl_experiment *e, nl_sweep_plan *p)
 {
     nl_error err = {0};
@@ -96,9 +104,7 @@ START_TEST(test_grid_order_and_names)
         ck_assert_str_eq(flat_value(&p.runs[i], "name", v, sizeof v), p.runs[i].dir);
         ck_assert_str_eq(nl_sweep_run_value(e, &p, &p.runs[i], 1), sizes[(i / 2) % 3]);
     }
-    nl_sweep_plan_free(&p);
-    nl_experiment_free(e);
-    free(e);
+    drop(e, &p);
 
     /* two keys with the same last component; lists and odd characters in values */
     e = parse("base: base.yaml\ngrid:\n  model.norm.type: [batch]\n  train.schedule.type: [constant, cosine]\n"
@@ -110,9 +116,7 @@ START_TEST(test_grid_order_and_names)
     char v[128];
     ck_assert_str_eq(flat_value(&p.runs[3], "model.widths", v, sizeof v), "[16, 8]");
     ck_assert_str_eq(e->name, "exp"); /* the file's name when name: is missing */
-    nl_sweep_plan_free(&p);
-    nl_experiment_free(e);
-    free(e);
+    drop(e, &p);
     tu_tmp_remove();
 }
 END_TEST
@@ -142,9 +146,7 @@ START_TEST(test_derived_values)
         ck_assert_int_eq(atoi(flat_value(&p.runs[i], "train.steps", v, sizeof v)), (int)lround(64.0 * 16 / batch[i]));
     }
     ck_assert_str_eq(nl_sweep_run_value(e, &p, &p.runs[0], 1), "0.00125");
-    nl_sweep_plan_free(&p);
-    nl_experiment_free(e);
-    free(e);
+    drop(e, &p);
 
     /* scale_with a key of the base config (not varied) */
     e = parse("base: base.yaml\ngrid: {seed: [1, 2]}\n"
@@ -152,9 +154,7 @@ START_TEST(test_derived_values)
     plan(e, &p);
     char v[128];
     ck_assert_double_eq_tol(atof(flat_value(&p.runs[1], "train.optimizer.lr", v, sizeof v)), 0.05, 1e-8);
-    nl_sweep_plan_free(&p);
-    nl_experiment_free(e);
-    free(e);
+    drop(e, &p);
     tu_tmp_remove();
 }
 END_TEST
@@ -183,9 +183,7 @@ START_TEST(test_exclusions)
     ck_assert_int_eq(p.n_warnings, 1);
     ck_assert_msg(strstr(p.warnings[0], "model.norm.type: group") && strstr(p.warnings[0], "exp.yaml:8:5:"), "%s",
                   p.warnings[0]);
-    nl_sweep_plan_free(&p);
-    nl_experiment_free(e);
-    free(e);
+    drop(e, &p);
 
     /* values compare as values: a list, a number written differently */
     e = parse("base: base.yaml\ngrid:\n  model.widths: [[16], [32, 32]]\n  train.optimizer.lr: [0.1, 0.01]\n"
@@ -194,9 +192,7 @@ START_TEST(test_exclusions)
     ck_assert_int_eq(p.n_runs, 3);
     for (int i = 0; i < p.n_runs; i++)
         ck_assert_str_ne(p.runs[i].dir, "widths-32-32_lr-0.01");
-    nl_sweep_plan_free(&p);
-    nl_experiment_free(e);
-    free(e);
+    drop(e, &p);
     tu_tmp_remove();
 }
 END_TEST
@@ -216,9 +212,7 @@ START_TEST(test_set_key_that_does_not_apply)
     ck_assert_int_eq(p.n_warnings, 1);
     ck_assert_msg(strstr(p.warnings[0], "exp.yaml:2:7: set: model.norm.groups=4 does not apply") &&
                       strstr(p.warnings[0], "2 runs, e.g. type-batch_seed-1"), "%s", p.warnings[0]);
-    nl_sweep_plan_free(&p);
-    nl_experiment_free(e);
-    free(e);
+    drop(e, &p);
     tu_tmp_remove();
 }
 END_TEST
@@ -252,9 +246,7 @@ START_TEST(test_shards_partition)
         nl_error_clear(&err);
         ck_assert_msg(nl_shard_parse(bad[i], &s, &err) == NL_ERR_USAGE, "'%s' accepted", bad[i]);
     }
-    nl_sweep_plan_free(&p);
-    nl_experiment_free(e);
-    free(e);
+    drop(e, &p);
     tu_tmp_remove();
 }
 END_TEST
