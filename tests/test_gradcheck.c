@@ -165,6 +165,9 @@ START_TEST(test_linear)
                     3, 5, 7, 1, 1e-2f, TOL, false);
         check_graph("linear no bias", (graph){.kind = G_LINEAR, .out = res ? 35 : 4, .residual = res},
                     3, 5, 7, 1, 1e-2f, TOL, false);
+        /* batches up to 12 take the skinny kernels, larger ones sgemm */
+        check_graph("linear batch 14", (graph){.kind = G_LINEAR, .out = res ? 35 : 9, .bias = true, .residual = res},
+                    14, 5, 7, 1, 1e-2f, TOL, false);
     }
 }
 END_TEST
