@@ -179,6 +179,11 @@ START_TEST(test_conv)
                     3, 6, 5, 7, 1e-2f, TOL, false);
         check_graph("conv 1x1", (graph){.kind = G_CONV, .out = 6, .kernel = 1, .stride = 1, .pad = 0, .residual = res},
                     2, 6, 5, 7, 1e-2f, TOL, false);
+        /* >= 8 channels in and out: the Winograd path, a row cut in segments too */
+        check_graph("conv 3x3 winograd", (graph){.kind = G_CONV, .out = res ? 8 : 9, .kernel = 3, .stride = 1, .pad = 1, .bias = true, .residual = res},
+                    3, 8, 5, 7, 1e-2f, TOL, false);
+        check_graph("conv 3x3 winograd wide", (graph){.kind = G_CONV, .out = 8, .kernel = 3, .stride = 1, .pad = 1, .residual = res},
+                    2, 8, 3, 37, 1e-2f, TOL, false);
     }
     check_graph("conv 3x3 stride 2", (graph){.kind = G_CONV, .out = 5, .kernel = 3, .stride = 2, .pad = 1},
                 3, 6, 5, 7, 1e-2f, TOL, false);

@@ -62,7 +62,11 @@ static conv_plan plan_of(const nl_conv_geom *g, int n, int threads)
 size_t nl_cpu_conv2d_workspace(nl_backend *be, const nl_conv_geom *g, int n)
 {
     /* the plan for the largest batch needs the most; smaller batches use less */
-    return plan_of(g, n, be->threads).per_thread * sizeof(float) * (size_t)be->threads;
+    const size_t lowering = plan_of(g, n, be->threads).per_thread * sizeof(float) * (size_t)be->threads;
+    if (!nl_cpu_winograd_applies(g))
+        return lowering;
+    const size_t winograd = nl_cpu_winograd_workspace(g, be->threads);
+    return winograd > lowering ? winograd : lowering;
 }
 
 /* Input column range [lo, hi) of output positions whose input index
@@ -203,6 +207,10 @@ static void forward_chunk(const nl_conv_geom *g, const conv_plan *p, int i0, int
 void nl_cpu_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
                            const float *weight, const float *bias, float *y, void *workspace)
 {
+    if (nl_cpu_winograd_applies(g)) {
+        nl_cpu_winograd_forward(g, n, x, weight, bias, y, be->threads, workspace);
+        return;
+    }
     const conv_plan p = plan_of(g, n, be->threads);
     const int chunks = (n + p.k - 1) / p.k;
     float *ws = workspace;
@@ -275,9 +283,30 @@ static void backward_chunk(const nl_conv_geom *g, const conv_plan *p, int i0, in
     }
 }
 
+static void lowered_backward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
+                             const float *weight, const float *dy, float *dx, bool accumulate_dx,
+                             float *dweight, float *dbias, void *workspace);
+
 void nl_cpu_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
                             const float *weight, const float *dy, float *dx, bool accumulate_dx,
                             float *dweight, float *dbias, void *workspace)
+{
+    if (nl_cpu_winograd_applies(g)) {
+        /* the weight gradient still goes through the lowering (Winograd's
+         * F(3x3, 2x2) for it would need its own transforms); the input
+         * gradient, a convolution too, takes the Winograd path */
+        lowered_backward(be, g, n, x, weight, dy, NULL, false, dweight, dbias, workspace);
+        if (dx)
+            nl_cpu_winograd_input_grad(g, n, weight, dy, dx, accumulate_dx, be->threads,
+                                       workspace);
+        return;
+    }
+    lowered_backward(be, g, n, x, weight, dy, dx, accumulate_dx, dweight, dbias, workspace);
+}
+
+static void lowered_backward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
+                             const float *weight, const float *dy, float *dx, bool accumulate_dx,
+                             float *dweight, float *dbias, void *workspace)
 {
     const conv_plan p = plan_of(g, n, be->threads);
     const int chunks = (n + p.k - 1) / p.k;

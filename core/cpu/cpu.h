@@ -37,6 +37,14 @@ void nl_cpu_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const f
 void nl_cpu_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
                             const float *weight, const float *dy, float *dx, bool accumulate_dx,
                             float *dweight, float *dbias, void *workspace);
+/* winograd.c: F(2x2, 3x3) for 3x3 stride-1 padding-1 convolutions */
+bool nl_cpu_winograd_applies(const nl_conv_geom *g);
+size_t nl_cpu_winograd_workspace(const nl_conv_geom *g, int threads);
+void nl_cpu_winograd_forward(const nl_conv_geom *g, int n, const float *x, const float *weight,
+                             const float *bias, float *y, int threads, void *workspace);
+void nl_cpu_winograd_input_grad(const nl_conv_geom *g, int n, const float *weight,
+                                const float *dy, float *dx, bool accumulate, int threads,
+                                void *workspace);
 /* pool.c */
 void nl_cpu_pool_forward(nl_backend *be, const nl_pool_geom *g, int n, const float *x, float *y,
                          int32_t *argmax);

@@ -185,6 +185,13 @@ def make_layer_goldens():
     layer_case(fx, "conv1x1_s2", nn.Conv2d(4, 3, 1, stride=2, bias=False), (2, 4, 7, 7), 5,
                ("weight",))
     layer_case(fx, "conv1x1", nn.Conv2d(5, 2, 1, bias=True), (2, 5, 4, 3), 6, ("weight", "bias"))
+    # 3x3 stride-1 convolutions with >= 8 channels in and out take normlab's
+    # Winograd path: odd and even map sizes, a channel count off the register
+    # kernel's 4 rows, and a row of 19 tiles that is cut into segments
+    layer_case(fx, "conv3x3_winograd", nn.Conv2d(8, 9, 3, padding=1), (3, 8, 7, 6), 19,
+               ("weight", "bias"))
+    layer_case(fx, "conv3x3_winograd_wide", nn.Conv2d(8, 8, 3, padding=1, bias=False),
+               (2, 8, 5, 37), 20, ("weight",))
     layer_case(fx, "maxpool2", nn.MaxPool2d(2, 2), (2, 3, 7, 6), 7)
     layer_case(fx, "avgpool2", nn.AvgPool2d(2, 2), (2, 3, 7, 6), 8)
     layer_case(fx, "maxpool3_s2_p1", nn.MaxPool2d(3, 2, padding=1), (2, 2, 7, 7), 9)
