@@ -166,7 +166,7 @@ static wg_segment segment_at(const wg_shape *s, const wg_blocking *b, long index
 
 /* block buffers: rows of ROW_FLOATS so that 8-wide stores and loads at any
  * segment start stay inside their row */
-enum { ROW_FLOATS = BLOCK_TILES + 8, WINDOW = 2 * BLOCK_TILES + 2 + 16 };
+enum { ROW_FLOATS = BLOCK_TILES + 8, WINDOW = 2 * BLOCK_TILES + 8 };
 
 static inline nl_v8 evens(nl_v8 a, nl_v8 b)
 {
@@ -188,7 +188,7 @@ static void transform_inputs(const wg_shape *s, const float *x, const wg_segment
      * the 8-tile steps below read up to column 2 * (tiles rounded up to 8) + 2 */
     const int k_lo = x_first < 0 ? -x_first : 0;
     const int k_hi = x_first + span <= s->w ? span : s->w - x_first;
-    const int used = 2 * ((g->tiles + 7) / 8 * 8) + 2;
+    const int used = 2 * ((g->tiles + 7) / 8 * 8) + 8; /* whole vectors, >= the + 2 read */
     float e[4][WINDOW] __attribute__((aligned(32)));
     for (int c = 0; c < s->in_c; c++) {
         const float *xc = x + ((size_t)g->sample * s->in_c + c) * plane;
@@ -196,25 +196,22 @@ static void transform_inputs(const wg_shape *s, const float *x, const wg_segment
         for (int r = 0; r < 4; r++) {
             const int y = 2 * g->tile_row - 1 + r;
             float *dr = d[r];
-            if (y < 0 || y >= s->h) {
-                for (int k = 0; k < used; k++)
-                    dr[k] = 0.0f;
+            for (int k = 0; k < used; k += 8)
+                *(nl_v8u *)(dr + k) = (nl_v8){0};
+            if (y < 0 || y >= s->h)
                 continue;
-            }
             const float *xr = xc + (size_t)y * s->w + x_first;
-            for (int k = 0; k < k_lo; k++)
-                dr[k] = 0.0f;
             for (int k = k_lo; k < k_hi; k++)
                 dr[k] = xr[k];
-            for (int k = k_hi; k < used; k++)
-                dr[k] = 0.0f;
         }
         /* B^T d along the rows, over the part of the window used */
-        for (int k = 0; k < used; k++) {
-            e[0][k] = d[0][k] - d[2][k];
-            e[1][k] = d[1][k] + d[2][k];
-            e[2][k] = d[2][k] - d[1][k];
-            e[3][k] = d[1][k] - d[3][k];
+        for (int k = 0; k < used; k += 8) {
+            const nl_v8 d0 = nl_v8_load(d[0] + k), d1 = nl_v8_load(d[1] + k);
+            const nl_v8 d2 = nl_v8_load(d[2] + k), d3 = nl_v8_load(d[3] + k);
+            *(nl_v8u *)(e[0] + k) = d0 - d2;
+            *(nl_v8u *)(e[1] + k) = d1 + d2;
+            *(nl_v8u *)(e[2] + k) = d2 - d1;
+            *(nl_v8u *)(e[3] + k) = d1 - d3;
         }
         /* ... B along the columns, 8 tiles at a time */
         for (int j0 = 0; j0 < g->tiles; j0 += 8) {
