@@ -1,37 +1,36 @@
 /* BatchNorm on the CPU, forward (train, eval) and backward side by side.
  *
  * A channel's values are N segments of H*W floats, C*H*W apart. Channels are
- * taken in blocks of adjacent channels (about 128 KiB of data), so each
- * sample contributes one contiguous run that the prefetchers can stream,
- * and the block stays in L2 between the statistics pass and the normalizing
- * pass: x is read from memory once. Statistics use the shifted one-pass sums
- * of reduce.h (float lanes per chunk, double across chunks). Blocks are split
- * over threads; a channel is always reduced by one thread in the same order,
- * and block sizes depend on the shape alone, so results do not depend on the
- * thread count. Feature vectors (hw == 1) walk rows with a block of features
- * per thread, because a feature's values are strided. */
+ * taken in blocks of adjacent channels, so each sample contributes one
+ * contiguous run of block * H*W floats; runs of 16 KiB and more stream
+ * markedly faster than one 28x28 channel (3 KiB) or 14x14 (784 B) at a time,
+ * more than keeping a block in L2 between its two passes gained. Statistics
+ * use the shifted one-pass sums of reduce.h (float lanes per chunk, double
+ * across chunks). Each thread takes a contiguous range of blocks; a channel is
+ * always reduced by one thread, in sample order, with the same float
+ * operations whatever loop it is in, and block sizes depend on the shape
+ * alone, so results do not depend on the thread count. Feature vectors
+ * (hw == 1) walk rows with a block of features per thread, because a
+ * feature's values are strided. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "cpu/cpu.h"
 #include "cpu/reduce.h"
 
-enum { FEATURE_BLOCK = 128, CHANNEL_BLOCK_MAX = 16 };
+enum { FEATURE_BLOCK = 128, CHANNEL_BLOCK_MAX = 32 };
 
-/* adjacent channels per block: about 128 KiB of x, so that x, dy and dx of a
- * block fit the 512 KiB L2 of a Zen core together; at least one channel */
-static int channel_block(int n, int c, int hw)
+/* adjacent channels per block: enough for runs of 16 KiB per sample, and at
+ * least 8 blocks, so that every thread has several to pipeline (the first
+ * block of a thread's range is not overlapped, see forward_train_spatial) */
+static int channel_block(int c, int hw)
 {
-    const size_t per_channel = (size_t)n * hw * sizeof(float);
-    size_t cb = (128u * 1024u) / (per_channel ? per_channel : 1);
-    if (cb < 1)
-        cb = 1;
-    if (cb > CHANNEL_BLOCK_MAX)
-        cb = CHANNEL_BLOCK_MAX;
-    /* leave enough blocks to share among threads */
-    while (cb > 1 && (size_t)c / cb < 8)
+    int cb = 1;
+    while (cb < CHANNEL_BLOCK_MAX && (size_t)cb * hw * sizeof(float) < 16384)
+        cb *= 2;
+    while (cb > 1 && c / cb < 8)
         cb /= 2;
-    return (int)cb;
+    return cb;
 }
 
 static inline float gamma_at(const float *gamma, int c) { return gamma ? gamma[c] : 1.0f; }
@@ -49,6 +48,114 @@ static void update_running(float *running_mean, float *running_var, int c, doubl
     running_var[c] = (1.0f - momentum) * running_var[c] + momentum * (float)unbiased;
 }
 
+/* y = (x - mean) * scale + offset over one run, and the shifted moments of
+ * another run of the same length (the next block's statistics) in the same
+ * loop, so that the statistics read overlaps the writes of y. The moments are
+ * summed exactly as nl_sum_shifted_moments sums them (same lanes, chunks,
+ * tail and explicit FMAs), and y is rounded as in normalize_run, so nothing
+ * depends on whether a block was fused with another or done alone. */
+static inline void normalize_run_with_moments(const float *xn, float *yn, float mean,
+                                              float scale, float offset, const float *xs,
+                                              size_t len, float shift, double *sum,
+                                              double *sum_sq)
+{
+    const nl_v8 s = nl_v8_splat(shift), m = nl_v8_splat(mean), sc = nl_v8_splat(scale),
+                off = nl_v8_splat(offset);
+    double t1 = 0.0, t2 = 0.0;
+    size_t i = 0;
+    while (i + 8 <= len) {
+        const size_t end = i + NL_CHUNK < len ? i + NL_CHUNK : len;
+        nl_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
+        for (; i + 32 <= end; i += 32) {
+            const nl_v8 d0 = nl_v8_load(xs + i) - s, d1 = nl_v8_load(xs + i + 8) - s;
+            const nl_v8 d2 = nl_v8_load(xs + i + 16) - s, d3 = nl_v8_load(xs + i + 24) - s;
+            nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - m, sc, off));
+            nl_v8_store(yn + i + 8, nl_v8_fma(nl_v8_load(xn + i + 8) - m, sc, off));
+            nl_v8_store(yn + i + 16, nl_v8_fma(nl_v8_load(xn + i + 16) - m, sc, off));
+            nl_v8_store(yn + i + 24, nl_v8_fma(nl_v8_load(xn + i + 24) - m, sc, off));
+            a0 += d0;
+            a1 += d1;
+            a2 += d2;
+            a3 += d3;
+            b0 = nl_v8_fma(d0, d0, b0);
+            b1 = nl_v8_fma(d1, d1, b1);
+            b2 = nl_v8_fma(d2, d2, b2);
+            b3 = nl_v8_fma(d3, d3, b3);
+        }
+        for (; i + 8 <= end; i += 8) {
+            const nl_v8 d = nl_v8_load(xs + i) - s;
+            nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - m, sc, off));
+            a0 += d;
+            b0 = nl_v8_fma(d, d, b0);
+        }
+        t1 += nl_v8_total((a0 + a1) + (a2 + a3));
+        t2 += nl_v8_total((b0 + b1) + (b2 + b3));
+    }
+    for (; i < len; i++) {
+        const double d = (double)xs[i] - shift;
+        t1 += d;
+        t2 = fma(d, d, t2);
+        yn[i] = fmaf(xn[i] - mean, scale, offset);
+    }
+    *sum += t1;
+    *sum_sq += t2;
+}
+
+static inline void normalize_run(const float *xn, float *yn, float mean, float scale,
+                                 float offset, size_t len)
+{
+    #pragma omp simd
+    for (size_t k = 0; k < len; k++)
+        yn[k] = fmaf(xn[k] - mean, scale, offset);
+}
+
+/* Per-channel state of a block between its statistics and its normalizing
+ * pass. */
+typedef struct {
+    int c0, width;
+    float shift[CHANNEL_BLOCK_MAX];
+    double sum[CHANNEL_BLOCK_MAX], sum_sq[CHANNEL_BLOCK_MAX];
+    float mean[CHANNEL_BLOCK_MAX], scale[CHANNEL_BLOCK_MAX], offset[CHANNEL_BLOCK_MAX];
+} bn_block;
+
+static void block_begin(bn_block *b, int blk, int cb, int c, int hw, const float *x)
+{
+    b->c0 = blk * cb;
+    b->width = c - b->c0 < cb ? c - b->c0 : cb;
+    for (int j = 0; j < b->width; j++) {
+        b->shift[j] = x[(size_t)(b->c0 + j) * hw]; /* a value of the channel */
+        b->sum[j] = b->sum_sq[j] = 0.0;
+    }
+}
+
+static void block_finish_stats(bn_block *b, size_t count, float eps, const float *gamma,
+                               const float *beta, float *save_mean, float *save_rstd,
+                               float *running_mean, float *running_var, float momentum)
+{
+    for (int j = 0; j < b->width; j++) {
+        const int ch = b->c0 + j;
+        const double dmean = b->sum[j] / (double)count, mean = (double)b->shift[j] + dmean;
+        double var = b->sum_sq[j] / (double)count - dmean * dmean;
+        if (var < 0.0)
+            var = 0.0;
+        const double rstd = 1.0 / sqrt(var + (double)eps);
+        b->mean[j] = (float)mean;
+        b->scale[j] = (float)(rstd * gamma_at(gamma, ch));
+        b->offset[j] = beta_at(beta, ch);
+        save_mean[ch] = b->mean[j];
+        save_rstd[ch] = (float)rstd;
+        update_running(running_mean, running_var, ch, mean, var, count, momentum);
+    }
+}
+
+/* Each thread takes a contiguous range of channel blocks and pipelines them:
+ * the normalizing pass of block b runs in the same loop as the statistics of
+ * block b+1, so that the statistics read overlaps the write traffic of y
+ * instead of following it (one pass after the other, each waits on memory in
+ * turn). The first block of a range is summed alone and the last normalized
+ * alone; which blocks those are depends on the thread count, hence the
+ * bit-for-bit equal loops above. Centring before scaling avoids the
+ * cancellation of x*scale - mean*scale when |mean| >> std. */
 static void forward_train_spatial(int n, int c, int hw, float eps, const float *x,
                                   const float *gamma, const float *beta, float *y,
                                   float *save_mean, float *save_rstd, float *running_mean,
@@ -56,43 +163,46 @@ static void forward_train_spatial(int n, int c, int hw, float eps, const float *
 {
     const size_t count = (size_t)n * hw;
     const size_t plane_stride = (size_t)c * hw;
-    const int cb = channel_block(n, c, hw), blocks = (c + cb - 1) / cb;
-    #pragma omp parallel for schedule(static) if (count * c >= NL_PARALLEL_MIN)
-    for (int blk = 0; blk < blocks; blk++) {
-        const int c0 = blk * cb, width = c - c0 < cb ? c - c0 : cb;
-        double sum[CHANNEL_BLOCK_MAX] = {0}, sum_sq[CHANNEL_BLOCK_MAX] = {0};
-        float k0[CHANNEL_BLOCK_MAX], mean_f[CHANNEL_BLOCK_MAX], scale[CHANNEL_BLOCK_MAX];
-        for (int j = 0; j < width; j++)
-            k0[j] = x[(size_t)(c0 + j) * hw]; /* a value of the channel: the shift */
-        for (int i = 0; i < n; i++) {
-            const float *xs = x + i * plane_stride + (size_t)c0 * hw;
-            for (int j = 0; j < width; j++)
-                nl_sum_shifted_moments(xs + (size_t)j * hw, (size_t)hw, k0[j], &sum[j], &sum_sq[j]);
+    const int cb = channel_block(c, hw), blocks = (c + cb - 1) / cb;
+    #pragma omp parallel if (count * c >= NL_PARALLEL_MIN)
+    {
+        const int threads = omp_get_num_threads_safe(), t = omp_get_thread_num_safe();
+        const int first = (int)((long)blocks * t / threads);
+        const int last = (int)((long)blocks * (t + 1) / threads);
+        bn_block cur, next;
+        if (first < last) {
+            block_begin(&next, first, cb, c, hw, x);
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < next.width; j++)
+                    nl_sum_shifted_moments(x + i * plane_stride + (size_t)(next.c0 + j) * hw,
+                                           (size_t)hw, next.shift[j], &next.sum[j],
+                                           &next.sum_sq[j]);
         }
-        for (int j = 0; j < width; j++) {
-            const int ch = c0 + j;
-            const double dmean = sum[j] / (double)count, mean = (double)k0[j] + dmean;
-            double var = sum_sq[j] / (double)count - dmean * dmean;
-            if (var < 0.0)
-                var = 0.0;
-            const double rstd = 1.0 / sqrt(var + (double)eps);
-            mean_f[j] = (float)mean;
-            scale[j] = (float)(rstd * gamma_at(gamma, ch));
-            save_mean[ch] = mean_f[j];
-            save_rstd[ch] = (float)rstd;
-            update_running(running_mean, running_var, ch, mean, var, count, momentum);
-        }
-        /* centring before scaling avoids the cancellation of x*scale - mean*scale
-         * when |mean| >> std */
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < width; j++) {
-                const size_t at = i * plane_stride + (size_t)(c0 + j) * hw;
-                const float *xp = x + at;
-                float *yp = y + at;
-                const float m = mean_f[j], sc = scale[j], off = beta_at(beta, c0 + j);
-                #pragma omp simd
-                for (int k = 0; k < hw; k++)
-                    yp[k] = (xp[k] - m) * sc + off;
+        for (int blk = first; blk < last; blk++) {
+            cur = next;
+            block_finish_stats(&cur, count, eps, gamma, beta, save_mean, save_rstd,
+                               running_mean, running_var, momentum);
+            const bool more = blk + 1 < last;
+            if (more)
+                block_begin(&next, blk + 1, cb, c, hw, x);
+            for (int i = 0; i < n; i++) {
+                const size_t sample = i * plane_stride;
+                int j = 0;
+                for (; more && j < cur.width && j < next.width; j++) {
+                    const size_t at = sample + (size_t)(cur.c0 + j) * hw;
+                    const size_t at_next = sample + (size_t)(next.c0 + j) * hw;
+                    normalize_run_with_moments(x + at, y + at, cur.mean[j], cur.scale[j],
+                                               cur.offset[j], x + at_next, (size_t)hw,
+                                               next.shift[j], &next.sum[j], &next.sum_sq[j]);
+                }
+                for (int k = j; k < cur.width; k++) {
+                    const size_t at = sample + (size_t)(cur.c0 + k) * hw;
+                    normalize_run(x + at, y + at, cur.mean[k], cur.scale[k], cur.offset[k],
+                                  (size_t)hw);
+                }
+                for (int k = j; more && k < next.width; k++)
+                    nl_sum_shifted_moments(x + sample + (size_t)(next.c0 + k) * hw, (size_t)hw,
+                                           next.shift[k], &next.sum[k], &next.sum_sq[k]);
             }
         }
     }
@@ -222,7 +332,7 @@ static void backward_spatial(int n, int c, int hw, const float *x, const float *
 {
     const size_t count = (size_t)n * hw;
     const size_t plane_stride = (size_t)c * hw;
-    const int cb = channel_block(n, c, hw), blocks = (c + cb - 1) / cb;
+    const int cb = channel_block(c, hw), blocks = (c + cb - 1) / cb;
     #pragma omp parallel for schedule(static) if (count * c >= NL_PARALLEL_MIN)
     for (int blk = 0; blk < blocks; blk++) {
         const int c0 = blk * cb, width = c - c0 < cb ? c - c0 : cb;

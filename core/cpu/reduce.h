@@ -11,7 +11,11 @@
 #ifndef NL_REDUCE_H
 #define NL_REDUCE_H
 
+#include <math.h>
 #include <stddef.h>
+#if defined(__FMA__) && defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 typedef float nl_v8 __attribute__((vector_size(32)));
 /* the same vector at any float alignment, allowed to alias float data: a
@@ -22,6 +26,22 @@ typedef float nl_v8u __attribute__((vector_size(32), aligned(4), may_alias));
 #define NL_CHUNK 1024
 
 static inline nl_v8 nl_v8_load(const float *p) { return *(const nl_v8u *)p; }
+
+static inline void nl_v8_store(float *p, nl_v8 v) { *(nl_v8u *)p = v; }
+
+/* a * b + c, always fused where the target has FMA. Written out rather than
+ * left to -ffp-contract, which fuses or not depending on the surrounding
+ * loop: the same sum inlined into two loops could then round differently,
+ * and a channel's statistics must not depend on which loop computed them
+ * (see batchnorm.c). */
+static inline nl_v8 nl_v8_fma(nl_v8 a, nl_v8 b, nl_v8 c)
+{
+#if defined(__FMA__) && defined(__AVX__)
+    return (nl_v8)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+#else
+    return a * b + c;
+#endif
+}
 
 static inline nl_v8 nl_v8_splat(float x) { return (nl_v8){x, x, x, x, x, x, x, x}; }
 
@@ -107,15 +127,15 @@ static inline void nl_sum_shifted_moments(const float *x, size_t n, float shift,
             a1 += d1;
             a2 += d2;
             a3 += d3;
-            b0 += d0 * d0;
-            b1 += d1 * d1;
-            b2 += d2 * d2;
-            b3 += d3 * d3;
+            b0 = nl_v8_fma(d0, d0, b0);
+            b1 = nl_v8_fma(d1, d1, b1);
+            b2 = nl_v8_fma(d2, d2, b2);
+            b3 = nl_v8_fma(d3, d3, b3);
         }
         for (; i + 8 <= end; i += 8) {
             const nl_v8 d = nl_v8_load(x + i) - s;
             a0 += d;
-            b0 += d * d;
+            b0 = nl_v8_fma(d, d, b0);
         }
         t1 += nl_v8_total((a0 + a1) + (a2 + a3));
         t2 += nl_v8_total((b0 + b1) + (b2 + b3));
@@ -123,7 +143,7 @@ static inline void nl_sum_shifted_moments(const float *x, size_t n, float shift,
     for (; i < n; i++) {
         const double d = (double)x[i] - shift;
         t1 += d;
-        t2 += d * d;
+        t2 = fma(d, d, t2);
     }
     *sum += t1;
     *sum_sq += t2;
