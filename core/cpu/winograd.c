@@ -88,36 +88,53 @@ size_t nl_cpu_winograd_workspace(const nl_conv_geom *g, int threads)
  * file's terms. */
 static void transform_filters(const wg_shape *s, const float *weight, bool transpose, float *u)
 {
+    enum { INPUTS_PER_PASS = 32 };
     const int row_groups = s->out_c4 / ROW_GROUP;
     #pragma omp for schedule(static)
-    for (int o = 0; o < s->out_c4; o++) {
-        for (int i = 0; i < s->in_c; i++) {
-            float g[3][3];
-            for (int r = 0; r < 3; r++)
-                for (int q = 0; q < 3; q++) {
-                    if (o >= s->out_c)
-                        g[r][q] = 0.0f; /* padding rows of the register kernel */
-                    else if (!transpose)
-                        g[r][q] = weight[((size_t)o * s->in_c + i) * 9 + r * 3 + q];
-                    else
-                        g[r][q] = weight[((size_t)i * s->out_c + o) * 9 + (2 - r) * 3 + (2 - q)];
+    for (int og = 0; og < row_groups; og++) {
+        /* the 16 planes of U lie out_c4 * in_c floats apart: writing them
+         * element by element put 16 streams on the same cache sets (72 us
+         * for the bench CNN's 64 x 32 kernel, a quarter of its batch-2
+         * forward); a pass collects 32 inputs' values per plane first and
+         * copies each plane's run in one go */
+        for (int i0 = 0; i0 < s->in_c; i0 += INPUTS_PER_PASS) {
+            const int count = s->in_c - i0 < INPUTS_PER_PASS ? s->in_c - i0 : INPUTS_PER_PASS;
+            float planes[16][INPUTS_PER_PASS * ROW_GROUP];
+            for (int di = 0; di < count; di++) {
+                const int i = i0 + di;
+                for (int r4 = 0; r4 < ROW_GROUP; r4++) {
+                    const int o = og * ROW_GROUP + r4;
+                    float g[3][3];
+                    for (int r = 0; r < 3; r++)
+                        for (int q = 0; q < 3; q++) {
+                            if (o >= s->out_c)
+                                g[r][q] = 0.0f; /* padding rows of the register kernel */
+                            else if (!transpose)
+                                g[r][q] = weight[((size_t)o * s->in_c + i) * 9 + r * 3 + q];
+                            else
+                                g[r][q] = weight[((size_t)i * s->out_c + o) * 9 + (2 - r) * 3 +
+                                                 (2 - q)];
+                        }
+                    float t[4][3]; /* G g */
+                    for (int q = 0; q < 3; q++) {
+                        t[0][q] = g[0][q];
+                        t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
+                        t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
+                        t[3][q] = g[2][q];
+                    }
+                    for (int a = 0; a < 4; a++) { /* (G g) G^T */
+                        float *pa = &planes[a * 4][di * ROW_GROUP + r4];
+                        const size_t stride = INPUTS_PER_PASS * ROW_GROUP;
+                        pa[0] = t[a][0];
+                        pa[stride] = 0.5f * (t[a][0] + t[a][1] + t[a][2]);
+                        pa[2 * stride] = 0.5f * (t[a][0] - t[a][1] + t[a][2]);
+                        pa[3 * stride] = t[a][2];
+                    }
                 }
-            float t[4][3]; /* G g */
-            for (int q = 0; q < 3; q++) {
-                t[0][q] = g[0][q];
-                t[1][q] = 0.5f * (g[0][q] + g[1][q] + g[2][q]);
-                t[2][q] = 0.5f * (g[0][q] - g[1][q] + g[2][q]);
-                t[3][q] = g[2][q];
             }
-            for (int a = 0; a < 4; a++) {
-                const float ua[4] = {t[a][0], 0.5f * (t[a][0] + t[a][1] + t[a][2]),
-                                     0.5f * (t[a][0] - t[a][1] + t[a][2]), t[a][2]};
-                for (int b = 0; b < 4; b++) {
-                    const int xi = a * 4 + b;
-                    u[(((size_t)xi * row_groups + o / ROW_GROUP) * s->in_c + i) * ROW_GROUP +
-                      o % ROW_GROUP] = ua[b];
-                }
-            }
+            for (int xi = 0; xi < 16; xi++)
+                memcpy(u + (((size_t)xi * row_groups + og) * s->in_c + i0) * ROW_GROUP, planes[xi],
+                       (size_t)count * ROW_GROUP * sizeof(float));
         }
     }
 }
