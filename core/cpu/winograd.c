@@ -264,7 +264,9 @@ static void multiply(const wg_shape *s, const float *u, const float *v, float *m
                 /* into registers once: gcc would otherwise fold the loads
                  * into all four multiply-adds, 12 loads per 8 FMAs, and the
                  * load ports, not the FMA units, would set the pace */
+#if defined(__AVX__)
                 __asm__("" : "+x"(lo), "+x"(hi));
+#endif
                 const float *ui = ug + (size_t)i * ROW_GROUP;
                 const nl_v8 u0 = nl_v8_splat(ui[0]), u1 = nl_v8_splat(ui[1]);
                 const nl_v8 u2 = nl_v8_splat(ui[2]), u3 = nl_v8_splat(ui[3]);
