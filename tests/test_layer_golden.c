@@ -102,6 +102,8 @@ START_TEST(test_linear)
     check_layer("linear_nobias", (layer_ctx){.kind = K_LINEAR, .out = 4, .bias = false});
     check_layer("linear_skinny", (layer_ctx){.kind = K_LINEAR, .out = 7, .bias = true});
     check_layer("linear_gemm", (layer_ctx){.kind = K_LINEAR, .out = 7, .bias = true});
+    check_layer("linear_tall", (layer_ctx){.kind = K_LINEAR, .out = 7, .bias = true});
+    check_layer("linear_wide", (layer_ctx){.kind = K_LINEAR, .out = 257, .bias = true});
 }
 END_TEST
 

@@ -30,6 +30,13 @@ void nl_cpu_linear_forward(nl_backend *be, int n, int in, int out, const float *
 void nl_cpu_linear_backward(nl_backend *be, int n, int in, int out, const float *x,
                             const float *weight, const float *dy, float *dx, bool accumulate_dx,
                             float *dweight, float *dbias);
+/* gemm.c: register-tiled products without packing, for the linear layer's
+ * backward at small and mid-size batches. Row-major; C = A B (nn) or
+ * A^T B (tn), rows x cols, summed over depth. */
+void nl_cpu_gemm_nn(int rows, int cols, int depth, const float *a, int lda, const float *b,
+                    int ldb, float *c, int ldc, bool accumulate);
+void nl_cpu_gemm_tn(int rows, int cols, int depth, const float *a, int lda, const float *b,
+                    int ldb, float *c, int ldc);
 /* conv2d.c */
 size_t nl_cpu_conv2d_workspace(nl_backend *be, const nl_conv_geom *g, int n);
 void nl_cpu_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,

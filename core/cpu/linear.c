@@ -1,22 +1,34 @@
 /* Linear layer: y = x W^T + b with W (out, in), row-major.
  *
- * Large batches go to OpenBLAS. A batch of a few rows is a different
- * problem: every product is a pass over W with almost no arithmetic per
- * weight, and sgemm spends more time packing W and zeroing C than
- * multiplying (at batch 2 the first layer's backward ran at 4 GFLOP/s). The
- * skinny kernels below stream W once per pass, keep a few rows of x or dy
- * in registers, and write each output exactly once; every output is summed
- * by one thread in a fixed order, so results do not depend on the thread
- * count. */
+ * Large batches go to OpenBLAS. Small ones are a different problem: every
+ * product is a pass over W with little arithmetic per weight, and sgemm
+ * spends more time packing operands and clearing C (scalar stores, with
+ * beta = 0) than multiplying; at batch 2 the first layer's backward ran at
+ * 4 GFLOP/s, and at batch 32 sgemm's clearing of dW alone was 17% of an MLP
+ * step. Below the thresholds here, measured on this machine's bench shapes
+ * and on 1024- and 2048-wide layers, the forward pass streams W once per
+ * four rows (skinny_forward), and the backward uses the register-tiled
+ * products of gemm.c or, at the smallest batches, skinny_weight_grad. Each
+ * output is then summed by one thread in a fixed order, so results do not
+ * depend on the thread count. */
 #include <cblas.h>
 #include <string.h>
 
 #include "cpu/cpu.h"
 #include "cpu/reduce.h"
 
-/* Up to this batch the skinny kernels beat sgemm (2-3x at batch 2-8) on the bench shapes
- * (784-256, 256-256, 256-10, 3136-10) on this machine's 2 cores. */
+/* Up to this batch the skinny forward beats sgemm (2-3x at batch 2-8) on the bench
+ * shapes (784-256, 256-256, 256-10, 3136-10) on this machine's 2 cores, and the tiled
+ * input gradient beats both sgemm and a skinny one at any width. */
 #define NL_SKINNY_MAX_ROWS 12
+/* Below this batch a weight-gradient row is too short a sum for a register tile. */
+#define NL_SKINNY_DW_MAX_ROWS 7
+/* The tiled backward keeps a 16-column panel of its right operand in L1
+ * (depth x 64 bytes): up to 256-wide outputs it beat sgemm by 1.05-1.6x on
+ * dx to batch 512 and on dW to batch 128; at 1024 wide it lost 10-40%. */
+#define NL_TILED_MAX_OUT 256
+#define NL_TILED_DX_MAX_ROWS 512
+#define NL_TILED_DW_MAX_ROWS 128
 
 static inline float v8_sum(nl_v8 a)
 {
@@ -57,62 +69,6 @@ static void skinny_forward(int n, int in, int out, const float *x, const float *
             const float b = bias ? bias[o] : 0.0f;
             for (int k = 0; k < 4 && r + k < n; k++)
                 y[(size_t)(r + k) * out + o] = s[k] + b;
-        }
-    }
-}
-
-/* dx[r, i] (+)= sum_o dy[r, o] W[o, i]: 16 columns by 4 rows in registers
- * while W's rows go by; threads split the columns */
-static void skinny_input_grad(int n, int in, int out, const float *weight, const float *dy,
-                              float *dx, bool accumulate)
-{
-    const int blocks = (in + 15) / 16;
-    #pragma omp parallel for schedule(static) if ((long)out * in >= NL_PARALLEL_MIN)
-    for (int blk = 0; blk < blocks; blk++) {
-        const int i0 = blk * 16;
-        for (int r = 0; r < n; r += 4) {
-            const int rows = n - r < 4 ? n - r : 4;
-            const float *d0 = dy + (size_t)r * out;
-            const float *d1 = dy + (size_t)(r + 1 < n ? r + 1 : n - 1) * out;
-            const float *d2 = dy + (size_t)(r + 2 < n ? r + 2 : n - 1) * out;
-            const float *d3 = dy + (size_t)(r + 3 < n ? r + 3 : n - 1) * out;
-            if (i0 + 16 <= in) {
-                nl_v8 a0 = {0}, b0 = {0}, a1 = {0}, b1 = {0};
-                nl_v8 a2 = {0}, b2 = {0}, a3 = {0}, b3 = {0};
-                for (int o = 0; o < out; o++) {
-                    const float *wrow = weight + (size_t)o * in + i0;
-                    const nl_v8 wl = nl_v8_load(wrow), wh = nl_v8_load(wrow + 8);
-                    const nl_v8 g0 = nl_v8_splat(d0[o]), g1 = nl_v8_splat(d1[o]);
-                    const nl_v8 g2 = nl_v8_splat(d2[o]), g3 = nl_v8_splat(d3[o]);
-                    a0 += g0 * wl;
-                    b0 += g0 * wh;
-                    a1 += g1 * wl;
-                    b1 += g1 * wh;
-                    a2 += g2 * wl;
-                    b2 += g2 * wh;
-                    a3 += g3 * wl;
-                    b3 += g3 * wh;
-                }
-                const nl_v8 lo[4] = {a0, a1, a2, a3}, hi[4] = {b0, b1, b2, b3};
-                for (int k = 0; k < rows; k++) {
-                    float *dst = dx + (size_t)(r + k) * in + i0;
-                    for (int j = 0; j < 8; j++) {
-                        dst[j] = accumulate ? dst[j] + lo[k][j] : lo[k][j];
-                        dst[8 + j] = accumulate ? dst[8 + j] + hi[k][j] : hi[k][j];
-                    }
-                }
-            } else {
-                for (int k = 0; k < rows; k++) {
-                    const float *d = dy + (size_t)(r + k) * out;
-                    for (int i = i0; i < in; i++) {
-                        float s = 0.0f;
-                        for (int o = 0; o < out; o++)
-                            s += d[o] * weight[(size_t)o * in + i];
-                        float *dst = dx + (size_t)(r + k) * in + i;
-                        *dst = accumulate ? *dst + s : s;
-                    }
-                }
-            }
         }
     }
 }
@@ -190,25 +146,38 @@ void nl_cpu_linear_backward(nl_backend *be, int n, int in, int out, const float 
                             float *dweight, float *dbias)
 {
     (void)be;
-    if (n <= NL_SKINNY_MAX_ROWS) {
-        if (dx)
-            skinny_input_grad(n, in, out, weight, dy, dx, accumulate_dx);
-        skinny_weight_grad(n, in, out, x, dy, dweight);
-    } else {
-        if (dx)
+    const bool narrow = out <= NL_TILED_MAX_OUT;
+    if (dx) {
+        if (n <= NL_SKINNY_MAX_ROWS || (narrow && n <= NL_TILED_DX_MAX_ROWS))
+            nl_cpu_gemm_nn(n, in, out, dy, out, weight, in, dx, in, accumulate_dx);
+        else
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out,
                         weight, in, accumulate_dx ? 1.0f : 0.0f, dx, in);
+    }
+    if (n <= NL_SKINNY_DW_MAX_ROWS)
+        skinny_weight_grad(n, in, out, x, dy, dweight);
+    else if (n <= NL_SKINNY_MAX_ROWS || (narrow && n <= NL_TILED_DW_MAX_ROWS))
+        nl_cpu_gemm_tn(out, in, n, dy, out, x, in, dweight, in);
+    else
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in,
                     0.0f, dweight, in);
-    }
     if (dbias) {
-        /* summed over the batch in row order: independent of thread count */
+        /* summed over the batch in row order, independent of the thread
+         * count; 64 columns at a time so the additions run across columns
+         * as vectors instead of down a strided column (3% of an MLP step) */
+        enum { BIAS_BLOCK = 64 };
+        const int blocks = (out + BIAS_BLOCK - 1) / BIAS_BLOCK;
         #pragma omp parallel for schedule(static) if ((long)n * out >= NL_PARALLEL_MIN)
-        for (int j = 0; j < out; j++) {
-            float s = 0.0f;
-            for (int i = 0; i < n; i++)
-                s += dy[(size_t)i * out + j];
-            dbias[j] = s;
+        for (int b = 0; b < blocks; b++) {
+            const int j0 = b * BIAS_BLOCK;
+            const int width = out - j0 < BIAS_BLOCK ? out - j0 : BIAS_BLOCK;
+            float sums[BIAS_BLOCK] = {0};
+            for (int i = 0; i < n; i++) {
+                const float *row = dy + (size_t)i * out + j0;
+                for (int j = 0; j < width; j++)
+                    sums[j] += row[j];
+            }
+            memcpy(dbias + j0, sums, (size_t)width * sizeof *dbias);
         }
     }
 }

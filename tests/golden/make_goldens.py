@@ -174,11 +174,15 @@ def make_layer_goldens():
     fx = Fixture()
     layer_case(fx, "linear", nn.Linear(11, 7), (5, 11), 1, ("weight", "bias"))
     layer_case(fx, "linear_nobias", nn.Linear(9, 4, bias=False), (3, 9), 2, ("weight",))
-    # normlab multiplies batches of up to 12 rows with its own skinny kernels
-    # (16 columns and 4 rows at a time) and larger ones with sgemm: one case
-    # with ragged edges for the former, one past the switch for the latter
+    # normlab's linear layer switches kernels on the batch and the width
+    # (core/cpu/linear.c): skinny forward and skinny dW up to 7 rows (the
+    # cases above), skinny forward with register-tiled dx and dW to 12, sgemm
+    # forward with tiled backward for outputs up to 256 wide to 128 rows (dW)
+    # and 512 rows (dx), sgemm past those; ragged edges in every case
     layer_case(fx, "linear_skinny", nn.Linear(37, 7), (11, 37), 17, ("weight", "bias"))
     layer_case(fx, "linear_gemm", nn.Linear(37, 7), (13, 37), 18, ("weight", "bias"))
+    layer_case(fx, "linear_tall", nn.Linear(21, 7), (130, 21), 19, ("weight", "bias"))
+    layer_case(fx, "linear_wide", nn.Linear(19, 257), (13, 19), 20, ("weight", "bias"))
     layer_case(fx, "conv3x3", nn.Conv2d(3, 5, 3, padding=1), (2, 3, 7, 6), 3, ("weight", "bias"))
     layer_case(fx, "conv3x3_s2", nn.Conv2d(4, 6, 3, stride=2, padding=1, bias=False),
                (3, 4, 9, 8), 4, ("weight",))
