@@ -113,6 +113,7 @@ START_TEST(test_conv)
     check_layer("conv3x3_s2", (layer_ctx){.kind = K_CONV, .out = 6, .kernel = 3, .stride = 2, .pad = 1});
     check_layer("conv3x3_winograd", (layer_ctx){.kind = K_CONV, .out = 9, .kernel = 3, .stride = 1, .pad = 1, .bias = true});
     check_layer("conv3x3_winograd_wide", (layer_ctx){.kind = K_CONV, .out = 8, .kernel = 3, .stride = 1, .pad = 1});
+    check_layer("conv3x3_winograd_chunks", (layer_ctx){.kind = K_CONV, .out = 10, .kernel = 3, .stride = 1, .pad = 1, .bias = true});
     check_layer("conv1x1_s2", (layer_ctx){.kind = K_CONV, .out = 3, .kernel = 1, .stride = 2, .pad = 0});
     check_layer("conv1x1", (layer_ctx){.kind = K_CONV, .out = 2, .kernel = 1, .stride = 1, .pad = 0, .bias = true});
 }

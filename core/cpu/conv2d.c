@@ -62,11 +62,9 @@ static conv_plan plan_of(const nl_conv_geom *g, int n, int threads)
 size_t nl_cpu_conv2d_workspace(nl_backend *be, const nl_conv_geom *g, int n)
 {
     /* the plan for the largest batch needs the most; smaller batches use less */
-    const size_t lowering = plan_of(g, n, be->threads).per_thread * sizeof(float) * (size_t)be->threads;
-    if (!nl_cpu_winograd_applies(g))
-        return lowering;
-    const size_t winograd = nl_cpu_winograd_workspace(g, be->threads);
-    return winograd > lowering ? winograd : lowering;
+    if (nl_cpu_winograd_applies(g))
+        return nl_cpu_winograd_workspace(g, be->threads);
+    return plan_of(g, n, be->threads).per_thread * sizeof(float) * (size_t)be->threads;
 }
 
 /* Input column range [lo, hi) of output positions whose input index
@@ -292,10 +290,7 @@ void nl_cpu_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const 
                             float *dweight, float *dbias, void *workspace)
 {
     if (nl_cpu_winograd_applies(g)) {
-        /* the weight gradient still goes through the lowering (Winograd's
-         * F(3x3, 2x2) for it would need its own transforms); the input
-         * gradient, a convolution too, takes the Winograd path */
-        lowered_backward(be, g, n, x, weight, dy, NULL, false, dweight, dbias, workspace);
+        nl_cpu_winograd_weight_grad(g, n, x, dy, dweight, dbias, be->threads, workspace);
         if (dx)
             nl_cpu_winograd_input_grad(g, n, weight, dy, dx, accumulate_dx, be->threads,
                                        workspace);

@@ -37,6 +37,9 @@ void nl_cpu_gemm_nn(int rows, int cols, int depth, const float *a, int lda, cons
                     int ldb, float *c, int ldc, bool accumulate);
 void nl_cpu_gemm_tn(int rows, int cols, int depth, const float *a, int lda, const float *b,
                     int ldb, float *c, int ldc);
+/* nl_cpu_gemm_nn on the calling thread alone, for callers that split the work */
+void nl_cpu_gemm_nn_serial(int rows, int cols, int depth, const float *a, int lda,
+                           const float *b, int ldb, float *c, int ldc, bool accumulate);
 /* conv2d.c */
 size_t nl_cpu_conv2d_workspace(nl_backend *be, const nl_conv_geom *g, int n);
 void nl_cpu_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
@@ -52,6 +55,8 @@ void nl_cpu_winograd_forward(const nl_conv_geom *g, int n, const float *x, const
 void nl_cpu_winograd_input_grad(const nl_conv_geom *g, int n, const float *weight,
                                 const float *dy, float *dx, bool accumulate, int threads,
                                 void *workspace);
+void nl_cpu_winograd_weight_grad(const nl_conv_geom *g, int n, const float *x, const float *dy,
+                                 float *dweight, float *dbias, int threads, void *workspace);
 /* pool.c */
 void nl_cpu_pool_forward(nl_backend *be, const nl_pool_geom *g, int n, const float *x, float *y,
                          int32_t *argmax);

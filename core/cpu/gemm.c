@@ -82,11 +82,12 @@ static inline float column_sum(int depth, const float *a_row, size_t a_step, con
  * row tile repeats its last row and drops the copies. */
 static void tiled_product(int rows, int cols, int depth, const float *a, size_t a_row_step,
                           size_t a_step, const float *b, size_t ldb, float *c, size_t ldc,
-                          bool accumulate)
+                          bool accumulate, bool parallel)
 {
     const int panels = (cols + TILE_COLS - 1) / TILE_COLS;
-    /* waking the second thread costs about as much as 256k multiply-adds */
-    #pragma omp parallel for schedule(static) if ((long)rows * cols * depth >= 4 * NL_PARALLEL_MIN)
+    /* waking the second thread costs about as much as 128k multiply-adds */
+    #pragma omp parallel for schedule(static) \
+        if (parallel && (long)rows * cols * depth >= 4 * NL_PARALLEL_MIN)
     for (int p = 0; p < panels; p++) {
         const int j0 = p * TILE_COLS;
         const int width = cols - j0 < TILE_COLS ? cols - j0 : TILE_COLS;
@@ -128,11 +129,19 @@ void nl_cpu_gemm_nn(int rows, int cols, int depth, const float *a, int lda, cons
                     int ldb, float *c, int ldc, bool accumulate)
 {
     tiled_product(rows, cols, depth, a, (size_t)lda, 1, b, (size_t)ldb, c, (size_t)ldc,
-                  accumulate);
+                  accumulate, true);
+}
+
+void nl_cpu_gemm_nn_serial(int rows, int cols, int depth, const float *a, int lda,
+                           const float *b, int ldb, float *c, int ldc, bool accumulate)
+{
+    tiled_product(rows, cols, depth, a, (size_t)lda, 1, b, (size_t)ldb, c, (size_t)ldc,
+                  accumulate, false);
 }
 
 void nl_cpu_gemm_tn(int rows, int cols, int depth, const float *a, int lda, const float *b,
                     int ldb, float *c, int ldc)
 {
-    tiled_product(rows, cols, depth, a, 1, (size_t)lda, b, (size_t)ldb, c, (size_t)ldc, false);
+    tiled_product(rows, cols, depth, a, 1, (size_t)lda, b, (size_t)ldb, c, (size_t)ldc, false,
+                  true);
 }

@@ -67,6 +67,8 @@ bool nl_cpu_winograd_applies(const nl_conv_geom *g)
     return g->kernel == 3 && g->stride == 1 && g->pad == 1 && g->in_c >= 8 && g->out_c >= 8;
 }
 
+static size_t weight_grad_floats(const wg_shape *s);
+
 size_t nl_cpu_winograd_workspace(const nl_conv_geom *g, int threads)
 {
     /* the forward and the input gradient swap the channel roles */
@@ -77,7 +79,9 @@ size_t nl_cpu_winograd_workspace(const nl_conv_geom *g, int threads)
         filters = filters_floats(&bwd);
     if (per_thread_floats(&bwd) > per_thread)
         per_thread = per_thread_floats(&bwd);
-    return (filters + per_thread * (size_t)threads) * sizeof(float);
+    const size_t products = filters + per_thread * (size_t)threads;
+    const size_t weight_grad = weight_grad_floats(&fwd) * (size_t)threads;
+    return (products > weight_grad ? products : weight_grad) * sizeof(float);
 }
 
 /* U = G g G^T for every (output, input) channel pair, stored as
@@ -195,6 +199,23 @@ static inline nl_v8 odds(nl_v8 a, nl_v8 b)
     return __builtin_shuffle(a, b, (__attribute__((vector_size(32))) int){1, 3, 5, 7, 9, 11, 13, 15});
 }
 
+/* dst[0..count) = src[0..count) in 8-float vectors, the last one overlapping
+ * so no read leaves the run: gcc turned the plain loops into a libc memcpy
+ * call per short row, 4% of a CNN training step */
+static inline void copy_run(float *dst, const float *src, int count)
+{
+    if (count < 8) {
+        for (int k = 0; k < count; k++)
+            dst[k] = src[k];
+        return;
+    }
+    int k = 0;
+    for (; k + 8 <= count; k += 8)
+        nl_v8_store(dst + k, nl_v8_load(src + k));
+    if (k < count)
+        nl_v8_store(dst + count - 8, nl_v8_load(src + count - 8));
+}
+
 /* V[xi][c][column + j] = (B^T d B)[xi] of the segment's tiles */
 static void transform_inputs(const wg_shape *s, const float *x, const wg_segment *g, float *v)
 {
@@ -218,8 +239,7 @@ static void transform_inputs(const wg_shape *s, const float *x, const wg_segment
             if (y < 0 || y >= s->h)
                 continue;
             const float *xr = xc + (size_t)y * s->w + x_first;
-            for (int k = k_lo; k < k_hi; k++)
-                dr[k] = xr[k];
+            copy_run(dr + k_lo, xr + k_lo, k_hi - k_lo);
         }
         /* B^T d along the rows, over the part of the window used */
         for (int k = 0; k < used; k += 8) {
@@ -382,4 +402,221 @@ void nl_cpu_winograd_input_grad(const nl_conv_geom *g, int n, const float *weigh
 {
     const wg_shape s = shape_of(g->out_c, g->in_c, g->in_h, g->in_w);
     winograd(&s, n, dy, weight, true, NULL, dx, accumulate, threads, workspace);
+}
+
+/* The weight gradient in the Winograd domain. With M = sum_i U[i] . V[i]
+ * and Y = A^T M A per tile, the chain rule gives dM = A dY A^T for each
+ * tile and output channel, dU[o][i] = sum over tiles of dM[o] . V[i] (16
+ * GEMMs, out_c x in_c, summed over tiles), and, since U = G g G^T, dg =
+ * G^T dU G: 2.25x fewer multiplies than the lowered GEMM, and no im2col.
+ *
+ * A thread takes a run of blocks. For each it transforms the inputs (the
+ * forward's transform, into the block buffer) and the output gradients,
+ * then gathers CHUNK_TILES tiles: dM as [xi][o][tile] and V transposed to
+ * [xi][tile][i], so each of the 16 GEMMs reads dM by broadcast and V by
+ * vector with the register tile of gemm.c. Each thread sums its tiles in
+ * order into its own dU; the threads' dU are added in thread order, so a
+ * given thread count always gives the same bits (as the lowered path). */
+enum { CHUNK_TILES = 64, DM_ROW = CHUNK_TILES + 8 };
+
+static size_t weight_grad_floats(const wg_shape *s)
+{
+    return round_up((size_t)16 * s->in_c * ROW_FLOATS) +        /* V of a block */
+           round_up((size_t)16 * CHUNK_TILES * s->in_c) +       /* V^T of a chunk */
+           round_up((size_t)16 * s->out_c * DM_ROW) +           /* dM of a chunk */
+           round_up((size_t)16 * s->out_c * s->in_c);           /* this thread's dU */
+}
+
+/* dM[xi][o][column + j] = (A dY A^T)[xi] for the segment's tiles; dY is
+ * zero past the map's edge, and so are the lanes past the segment */
+static void transform_output_grads(const wg_shape *s, const float *dy, const wg_segment *g,
+                                   float *dm, int column)
+{
+    const size_t plane = (size_t)s->h * s->w;
+    const size_t xi_stride = (size_t)s->out_c * DM_ROW;
+    const int x_first = 2 * g->first_tile;
+    const int width = 2 * g->tiles <= s->w - x_first ? 2 * g->tiles : s->w - x_first;
+    const int used = 2 * ((g->tiles + 7) / 8 * 8);
+    for (int o = 0; o < s->out_c; o++) {
+        const float *dyo = dy + ((size_t)g->sample * s->out_c + o) * plane;
+        float win[2][WINDOW] __attribute__((aligned(32)));
+        for (int r = 0; r < 2; r++) {
+            const int y = 2 * g->tile_row + r;
+            for (int k = 0; k < used; k += 8)
+                *(nl_v8u *)(win[r] + k) = (nl_v8){0};
+            if (y < s->h)
+                copy_run(win[r], dyo + (size_t)y * s->w + x_first, width);
+        }
+        float *dmo = dm + (size_t)o * DM_ROW + column;
+        for (int j0 = 0; j0 < g->tiles; j0 += 8) {
+            const nl_v8 a0 = nl_v8_load(win[0] + 2 * j0), b0 = nl_v8_load(win[0] + 2 * j0 + 8);
+            const nl_v8 a1 = nl_v8_load(win[1] + 2 * j0), b1 = nl_v8_load(win[1] + 2 * j0 + 8);
+            const nl_v8 e0 = evens(a0, b0), o0 = odds(a0, b0); /* row 0: columns 2j, 2j+1 */
+            const nl_v8 e1 = evens(a1, b1), o1 = odds(a1, b1); /* row 1 */
+            /* A dY: rows y0, y0 + y1, y0 - y1, -y1 */
+            const nl_v8 te[4] = {e0, e0 + e1, e0 - e1, -e1};
+            const nl_v8 to[4] = {o0, o0 + o1, o0 - o1, -o1};
+            for (int a = 0; a < 4; a++) { /* ... A^T: the same along the columns */
+                float *row = dmo + (size_t)(a * 4) * xi_stride + j0;
+                *(nl_v8u *)row = te[a];
+                *(nl_v8u *)(row + xi_stride) = te[a] + to[a];
+                *(nl_v8u *)(row + 2 * xi_stride) = te[a] - to[a];
+                *(nl_v8u *)(row + 3 * xi_stride) = -to[a];
+            }
+        }
+    }
+}
+
+/* the 8 x 8 transpose of rows r[0..8) */
+static inline void transpose8(nl_v8 r[8])
+{
+    typedef int iv8 __attribute__((vector_size(32)));
+    const iv8 lo = {0, 8, 1, 9, 4, 12, 5, 13}, hi = {2, 10, 3, 11, 6, 14, 7, 15};
+    const iv8 lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
+    const iv8 lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
+    nl_v8 a[8], b[8];
+    for (int k = 0; k < 8; k += 2) {
+        a[k] = __builtin_shuffle(r[k], r[k + 1], lo);
+        a[k + 1] = __builtin_shuffle(r[k], r[k + 1], hi);
+    }
+    for (int k = 0; k < 8; k += 4) {
+        b[k] = __builtin_shuffle(a[k], a[k + 2], lo2);
+        b[k + 1] = __builtin_shuffle(a[k], a[k + 2], hi2);
+        b[k + 2] = __builtin_shuffle(a[k + 1], a[k + 3], lo2);
+        b[k + 3] = __builtin_shuffle(a[k + 1], a[k + 3], hi2);
+    }
+    for (int k = 0; k < 4; k++) {
+        r[k] = __builtin_shuffle(b[k], b[k + 4], lo4);
+        r[k + 4] = __builtin_shuffle(b[k], b[k + 4], hi4);
+    }
+}
+
+/* V^T[xi][row0 + t][i] = V[xi][i][t] for the block's first `tiles` columns */
+static void transpose_inputs(const wg_shape *s, const float *v, int tiles, float *vt, int row0)
+{
+    for (int xi = 0; xi < 16; xi++) {
+        const float *src = v + (size_t)xi * s->in_c * ROW_FLOATS;
+        float *dst = vt + ((size_t)xi * CHUNK_TILES + row0) * s->in_c;
+        int i = 0;
+        for (; i + 8 <= s->in_c; i += 8)
+            for (int t = 0; t < tiles; t += 8) {
+                nl_v8 r[8];
+                for (int k = 0; k < 8; k++)
+                    r[k] = nl_v8_load(src + (size_t)(i + k) * ROW_FLOATS + t);
+                transpose8(r);
+                const int rows = tiles - t < 8 ? tiles - t : 8;
+                for (int k = 0; k < rows; k++)
+                    *(nl_v8u *)(dst + (size_t)(t + k) * s->in_c + i) = r[k];
+            }
+        for (; i < s->in_c; i++)
+            for (int t = 0; t < tiles; t++)
+                dst[(size_t)t * s->in_c + i] = src[(size_t)i * ROW_FLOATS + t];
+    }
+}
+
+/* dU[xi] (+)= dM[xi] V^T[xi] over the chunk's tiles */
+static void accumulate_chunk(const wg_shape *s, const float *dm, const float *vt, int tiles,
+                             float *du, bool first)
+{
+    for (int xi = 0; xi < 16; xi++)
+        nl_cpu_gemm_nn_serial(s->out_c, s->in_c, tiles, dm + (size_t)xi * s->out_c * DM_ROW,
+                              DM_ROW, vt + (size_t)xi * CHUNK_TILES * s->in_c, s->in_c,
+                              du + (size_t)xi * s->out_c * s->in_c, s->in_c, !first);
+}
+
+void nl_cpu_winograd_weight_grad(const nl_conv_geom *geom, int n, const float *x,
+                                 const float *dy, float *dweight, float *dbias, int threads,
+                                 void *workspace)
+{
+    const wg_shape s = shape_of(geom->in_c, geom->out_c, geom->in_h, geom->in_w);
+    const wg_blocking b = blocking_of(&s, n);
+    const size_t per_thread = weight_grad_floats(&s);
+    const size_t v_floats = round_up((size_t)16 * s.in_c * ROW_FLOATS);
+    const size_t du_offset = v_floats + round_up((size_t)16 * CHUNK_TILES * s.in_c) +
+                             round_up((size_t)16 * s.out_c * DM_ROW);
+    const size_t pairs = (size_t)s.out_c * s.in_c;
+    float *ws = workspace;
+    #pragma omp parallel num_threads(threads)
+    {
+        const int team = omp_get_num_threads_safe();
+        float *v = ws + per_thread * (size_t)omp_get_thread_num_safe();
+        float *vt = v + v_floats;
+        float *dm = vt + round_up((size_t)16 * CHUNK_TILES * s.in_c);
+        float *du = v + du_offset;
+        /* the transpose reads whole vectors past a block's last tile */
+        memset(v, 0, v_floats * sizeof *v);
+        bool first = true;
+        int filled = 0;
+        #pragma omp for schedule(static)
+        for (long blk = 0; blk < b.blocks; blk++) {
+            const long seg0 = blk * b.segments_per_block;
+            const long seg_end = seg0 + b.segments_per_block < b.segments
+                                     ? seg0 + b.segments_per_block : b.segments;
+            const wg_segment last = segment_at(&s, &b, seg_end - 1);
+            const int tiles = last.column + last.tiles;
+            if (filled + tiles > CHUNK_TILES) {
+                accumulate_chunk(&s, dm, vt, filled, du, first);
+                first = false;
+                filled = 0;
+            }
+            for (long seg = seg0; seg < seg_end; seg++) {
+                const wg_segment g = segment_at(&s, &b, seg);
+                transform_inputs(&s, x, &g, v);
+                transform_output_grads(&s, dy, &g, dm, filled + g.column);
+            }
+            transpose_inputs(&s, v, tiles, vt, filled);
+            filled += tiles;
+        }
+        if (filled > 0) {
+            accumulate_chunk(&s, dm, vt, filled, du, first);
+            first = false;
+        }
+        if (first) /* a thread without blocks contributes zeros */
+            memset(du, 0, (size_t)16 * pairs * sizeof *du);
+        #pragma omp barrier
+        /* the threads' dU added in thread order, into the first thread's */
+        float *total = ws + du_offset;
+        #pragma omp for schedule(static)
+        for (size_t e = 0; e < 16 * pairs; e++) {
+            float sum = total[e];
+            for (int u = 1; u < team; u++)
+                sum += ws[per_thread * (size_t)u + du_offset + e];
+            total[e] = sum;
+        }
+        /* dg = G^T dU G */
+        #pragma omp for schedule(static)
+        for (size_t p = 0; p < pairs; p++) {
+            float d[4][4];
+            for (int xi = 0; xi < 16; xi++)
+                d[xi / 4][xi % 4] = total[(size_t)xi * pairs + p];
+            float h[4][3]; /* dU G */
+            for (int a = 0; a < 4; a++) {
+                h[a][0] = d[a][0] + 0.5f * (d[a][1] + d[a][2]);
+                h[a][1] = 0.5f * (d[a][1] - d[a][2]);
+                h[a][2] = 0.5f * (d[a][1] + d[a][2]) + d[a][3];
+            }
+            float *dw = dweight + p * 9;
+            for (int q = 0; q < 3; q++) { /* G^T (dU G) */
+                dw[0 * 3 + q] = h[0][q] + 0.5f * (h[1][q] + h[2][q]);
+                dw[1 * 3 + q] = 0.5f * (h[1][q] - h[2][q]);
+                dw[2 * 3 + q] = 0.5f * (h[1][q] + h[2][q]) + h[3][q];
+            }
+        }
+        if (dbias) {
+            const size_t plane = (size_t)s.h * s.w;
+            #pragma omp for schedule(static)
+            for (int o = 0; o < s.out_c; o++) {
+                float sum = 0.0f;
+                for (int i = 0; i < n; i++) {
+                    const float *r = dy + ((size_t)i * s.out_c + o) * plane;
+                    float part = 0.0f;
+                    #pragma omp simd reduction(+ : part)
+                    for (size_t q = 0; q < plane; q++)
+                        part += r[q];
+                    sum += part;
+                }
+                dbias[o] = sum;
+            }
+        }
+    }
 }
