@@ -161,6 +161,27 @@ static bool is_pointwise(const nl_conv_geom *g)
     return g->kernel == 1 && g->stride == 1 && g->pad == 0;
 }
 
+/* Up to this depth (in_c * k * k; a first layer on 1-3 input channels has 9-27) the
+ * lowered forward GEMM is too shallow for sgemm, which packs both operands for a few
+ * multiply-adds per output (the bench CNN's first layer ran at 50 GFLOP/s); the
+ * register tile of gemm.c reads the weights and the column matrix in place. */
+#define TILED_MAX_DEPTH 32
+
+/* y = W col (+ y): W is (out_c, rows), col (rows, cols) */
+static void lowered_product(int out_c, int cols, int rows, const float *weight, const float *col,
+                            float *y, bool accumulate)
+{
+    if (rows <= TILED_MAX_DEPTH) {
+        /* inside the chunks' team a nested team would oversubscribe the cores */
+        if (omp_in_parallel_safe())
+            nl_cpu_gemm_nn_serial(out_c, cols, rows, weight, rows, col, cols, y, cols, accumulate);
+        else
+            nl_cpu_gemm_nn(out_c, cols, rows, weight, rows, col, cols, y, cols, accumulate);
+    } else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out_c, cols, rows, 1.0f, weight,
+                    rows, col, cols, accumulate ? 1.0f : 0.0f, y, cols);
+}
+
 /* forward of samples [i0, i0 + m) */
 static void forward_chunk(const nl_conv_geom *g, const conv_plan *p, int i0, int m,
                           const float *x, const float *weight, const float *bias, float *y,
@@ -180,14 +201,12 @@ static void forward_chunk(const nl_conv_geom *g, const conv_plan *p, int i0, int
             im2col(g, b_matrix, col, ld);
             b_matrix = col;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->out_c, p->pixels, p->rows, 1.0f,
-                    weight, p->rows, b_matrix, p->pixels, bias ? 1.0f : 0.0f, yi, p->pixels);
+        lowered_product(g->out_c, p->pixels, p->rows, weight, b_matrix, yi, bias != NULL);
         return;
     }
     for (int j = 0; j < m; j++)
         im2col(g, x + (size_t)(i0 + j) * in_stride, col + (size_t)j * p->pixels, ld);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->out_c, (int)ld, p->rows, 1.0f,
-                weight, p->rows, col, (int)ld, 0.0f, out, (int)ld);
+    lowered_product(g->out_c, (int)ld, p->rows, weight, col, out, false);
     /* (out_c, m*pixels) -> m samples of (out_c, pixels), adding the bias */
     for (int j = 0; j < m; j++) {
         float *yi = y + (size_t)(i0 + j) * g->out_c * p->pixels;

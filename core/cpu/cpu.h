@@ -12,7 +12,9 @@
 #include <omp.h>
 static inline int omp_get_thread_num_safe(void) { return omp_get_thread_num(); }
 static inline int omp_get_num_threads_safe(void) { return omp_get_num_threads(); }
+static inline int omp_in_parallel_safe(void) { return omp_in_parallel(); }
 #else
+static inline int omp_in_parallel_safe(void) { return 0; }
 static inline int omp_get_num_threads_safe(void) { return 1; }
 static inline int omp_get_thread_num_safe(void) { return 0; }
 #endif
