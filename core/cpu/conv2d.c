@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "cpu/cpu.h"
+#include "cpu/reduce.h"
 
 enum { TARGET_COLUMNS = 256, ALIGN_FLOATS = 16 };
 
@@ -95,11 +96,9 @@ static void im2col(const nl_conv_geom *g, const float *x, float *col, size_t ld)
                 for (int oh = 0; oh < oh_n; oh++) {
                     const int ih = oh * s - p + kh;
                     float *row = dst + (size_t)oh * ow_n;
-                    /* rows are short (14 floats in the bench CNN): inline
-                     * loops, not memcpy/memset calls */
+                    /* rows are short (14-28 floats in the bench CNN) */
                     if (ih < 0 || ih >= ih_n) {
-                        for (int ow = 0; ow < ow_n; ow++)
-                            row[ow] = 0.0f;
+                        nl_zero_run(row, ow_n);
                         continue;
                     }
                     /* xr[j] is the input under output column lo + j */
@@ -107,9 +106,7 @@ static void im2col(const nl_conv_geom *g, const float *x, float *col, size_t ld)
                     for (int ow = 0; ow < lo; ow++)
                         row[ow] = 0.0f;
                     if (s == 1) {
-                        float *dst_row = row + lo;
-                        for (int j = 0; j < hi - lo; j++)
-                            dst_row[j] = xr[j];
+                        nl_copy_run(row + lo, xr, hi - lo);
                     } else {
                         for (int ow = lo; ow < hi; ow++)
                             row[ow] = xr[(ow - lo) * s];

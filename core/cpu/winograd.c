@@ -199,23 +199,6 @@ static inline nl_v8 odds(nl_v8 a, nl_v8 b)
     return __builtin_shuffle(a, b, (__attribute__((vector_size(32))) int){1, 3, 5, 7, 9, 11, 13, 15});
 }
 
-/* dst[0..count) = src[0..count) in 8-float vectors, the last one overlapping
- * so no read leaves the run: gcc turned the plain loops into a libc memcpy
- * call per short row, 4% of a CNN training step */
-static inline void copy_run(float *dst, const float *src, int count)
-{
-    if (count < 8) {
-        for (int k = 0; k < count; k++)
-            dst[k] = src[k];
-        return;
-    }
-    int k = 0;
-    for (; k + 8 <= count; k += 8)
-        nl_v8_store(dst + k, nl_v8_load(src + k));
-    if (k < count)
-        nl_v8_store(dst + count - 8, nl_v8_load(src + count - 8));
-}
-
 /* V[xi][c][column + j] = (B^T d B)[xi] of the segment's tiles */
 static void transform_inputs(const wg_shape *s, const float *x, const wg_segment *g, float *v)
 {
@@ -239,7 +222,7 @@ static void transform_inputs(const wg_shape *s, const float *x, const wg_segment
             if (y < 0 || y >= s->h)
                 continue;
             const float *xr = xc + (size_t)y * s->w + x_first;
-            copy_run(dr + k_lo, xr + k_lo, k_hi - k_lo);
+            nl_copy_run(dr + k_lo, xr + k_lo, k_hi - k_lo);
         }
         /* B^T d along the rows, over the part of the window used */
         for (int k = 0; k < used; k += 8) {
@@ -445,7 +428,7 @@ static void transform_output_grads(const wg_shape *s, const float *dy, const wg_
             for (int k = 0; k < used; k += 8)
                 *(nl_v8u *)(win[r] + k) = (nl_v8){0};
             if (y < s->h)
-                copy_run(win[r], dyo + (size_t)y * s->w + x_first, width);
+                nl_copy_run(win[r], dyo + (size_t)y * s->w + x_first, width);
         }
         float *dmo = dm + (size_t)o * DM_ROW + column;
         for (int j0 = 0; j0 < g->tiles; j0 += 8) {
