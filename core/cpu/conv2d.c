@@ -159,9 +159,11 @@ static bool is_pointwise(const nl_conv_geom *g)
 }
 
 /* Up to this depth (in_c * k * k; a first layer on 1-3 input channels has 9-27) the
- * lowered forward GEMM is too shallow for sgemm, which packs both operands for a few
- * multiply-adds per output (the bench CNN's first layer ran at 50 GFLOP/s); the
- * register tile of gemm.c reads the weights and the column matrix in place. */
+ * lowered GEMMs are too small for sgemm, which packs both operands for a few
+ * multiply-adds per output (the bench CNN's first layer ran at 25-50 GFLOP/s); gemm.c's
+ * kernels read the weights, column matrix and output gradient in place: the forward
+ * with its register tile, the weight gradient (few outputs, long sums) as dot products
+ * when each thread already has its own chunk. */
 #define TILED_MAX_DEPTH 32
 
 /* y = W col (+ y): W is (out_c, rows), col (rows, cols) */
@@ -267,8 +269,12 @@ static void backward_chunk(const nl_conv_geom *g, const conv_plan *p, int i0, in
                        dyi + (size_t)co * p->pixels, (size_t)p->pixels * sizeof *dy_cat);
         }
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->out_c, p->rows, (int)ld, 1.0f, dy_cat,
-                (int)ld, col, (int)ld, first ? 0.0f : 1.0f, dw, p->rows);
+    if (p->rows <= TILED_MAX_DEPTH && omp_in_parallel_safe())
+        nl_cpu_gemm_nt_serial(g->out_c, p->rows, (int)ld, dy_cat, (int)ld, col, (int)ld, dw,
+                              p->rows, !first);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->out_c, p->rows, (int)ld, 1.0f,
+                    dy_cat, (int)ld, col, (int)ld, first ? 0.0f : 1.0f, dw, p->rows);
     if (db) {
         for (int co = 0; co < g->out_c; co++) {
             const float *r = dy_cat + (size_t)co * ld;

@@ -42,6 +42,9 @@ void nl_cpu_gemm_tn(int rows, int cols, int depth, const float *a, int lda, cons
 /* nl_cpu_gemm_nn on the calling thread alone, for callers that split the work */
 void nl_cpu_gemm_nn_serial(int rows, int cols, int depth, const float *a, int lda,
                            const float *b, int ldb, float *c, int ldc, bool accumulate);
+/* C (+)= A B^T on the calling thread: dot products, for long depths and few outputs */
+void nl_cpu_gemm_nt_serial(int rows, int cols, int depth, const float *a, int lda,
+                           const float *b, int ldb, float *c, int ldc, bool accumulate);
 /* conv2d.c */
 size_t nl_cpu_conv2d_workspace(nl_backend *be, const nl_conv_geom *g, int n);
 void nl_cpu_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
