@@ -418,11 +418,11 @@ void nl_cpu_winograd_input_grad(const nl_conv_geom *g, int n, const float *weigh
  * GEMMs, out_c x in_c, summed over tiles), and, since U = G g G^T, dg =
  * G^T dU G: 2.25x fewer multiplies than the lowered GEMM, and no im2col.
  *
- * A thread takes a run of blocks. For each it transforms the inputs (the
- * forward's transform, into the block buffer) and the output gradients,
- * then gathers CHUNK_TILES tiles: dM as [xi][o][tile] and V transposed to
- * [xi][tile][i], so each of the 16 GEMMs reads dM by broadcast and V by
- * vector with the register tile of gemm.c. Each thread sums its tiles in
+ * A thread takes a run of segments (tile rows or parts of them). For each
+ * it transforms the inputs (the forward's transform, into the block buffer)
+ * and the output gradients, and gathers up to CHUNK_TILES tiles: dM as
+ * [xi][o][tile] and V transposed to [xi][tile][i], so each of the 16 GEMMs
+ * reads dM by broadcast and V by vector with the register tile of gemm.c. Each thread sums its tiles in
  * order into its own dU; the threads' dU are added in thread order, so a
  * given thread count always gives the same bits (as the lowered path). */
 enum { CHUNK_TILES = 64, DM_ROW = CHUNK_TILES + 8 };
@@ -552,25 +552,22 @@ void nl_cpu_winograd_weight_grad(const nl_conv_geom *geom, int n, const float *x
         memset(v, 0, v_floats * sizeof *v);
         bool first = true;
         int filled = 0;
+        /* segments, not the forward's blocks, are split over the threads:
+         * nothing here needs 16 columns at once, and at batch 2 the bench
+         * CNN has 7 blocks (4 + 3 per thread) but 14 segments */
         #pragma omp for schedule(static)
-        for (long blk = 0; blk < b.blocks; blk++) {
-            const long seg0 = blk * b.segments_per_block;
-            const long seg_end = seg0 + b.segments_per_block < b.segments
-                                     ? seg0 + b.segments_per_block : b.segments;
-            const wg_segment last = segment_at(&s, &b, seg_end - 1);
-            const int tiles = last.column + last.tiles;
-            if (filled + tiles > CHUNK_TILES) {
+        for (long seg = 0; seg < b.segments; seg++) {
+            wg_segment g = segment_at(&s, &b, seg);
+            g.column = 0;
+            if (filled + g.tiles > CHUNK_TILES) {
                 accumulate_chunk(&s, dm, vt, filled, du, first);
                 first = false;
                 filled = 0;
             }
-            for (long seg = seg0; seg < seg_end; seg++) {
-                const wg_segment g = segment_at(&s, &b, seg);
-                transform_inputs(&s, x, &g, v);
-                transform_output_grads(&s, dy, &g, dm, filled + g.column);
-            }
-            transpose_inputs(&s, v, tiles, vt, filled);
-            filled += tiles;
+            transform_inputs(&s, x, &g, v);
+            transform_output_grads(&s, dy, &g, dm, filled);
+            transpose_inputs(&s, v, g.tiles, vt, filled);
+            filled += g.tiles;
         }
         if (filled > 0) {
             accumulate_chunk(&s, dm, vt, filled, du, first);
