@@ -184,6 +184,9 @@ START_TEST(test_conv)
                     3, 8, 5, 7, 1e-2f, TOL, false);
         check_graph("conv 3x3 winograd wide", (graph){.kind = G_CONV, .out = 8, .kernel = 3, .stride = 1, .pad = 1, .residual = res},
                     2, 8, 3, 37, 1e-2f, TOL, false);
+        /* rows of exactly 8 tiles: the input transform reads one vector further */
+        check_graph("conv 3x3 winograd 8 tiles", (graph){.kind = G_CONV, .out = 8, .kernel = 3, .stride = 1, .pad = 1, .residual = res},
+                    2, 8, 4, 16, 1e-2f, TOL, false);
     }
     check_graph("conv 3x3 stride 2", (graph){.kind = G_CONV, .out = 5, .kernel = 3, .stride = 2, .pad = 1},
                 3, 6, 5, 7, 1e-2f, TOL, false);

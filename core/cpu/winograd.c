@@ -235,14 +235,18 @@ static void transform_inputs(const wg_shape *s, const float *x, const wg_segment
      * the 8-tile steps below read up to column 2 * (tiles rounded up to 8) + 2 */
     const int k_lo = x_first < 0 ? -x_first : 0;
     const int k_hi = x_first + span <= s->w ? span : s->w - x_first;
-    const int used = 2 * ((g->tiles + 7) / 8 * 8) + 8; /* whole vectors, >= the + 2 read */
+    /* whole vectors; the column stage's 8-tile step reads one vector past its
+     * 16 columns for the last tile's right neighbour, needed only when that
+     * tile exists (a 14x14 map's 7-tile rows skip a third of the row work) */
+    const int used = 2 * ((g->tiles + 7) / 8 * 8) + (g->tiles % 8 ? 0 : 8);
     bool inside[4];
     for (int r = 0; r < 4; r++) {
         const int y = 2 * g->tile_row - 1 + r;
         inside[r] = y >= 0 && y < s->h;
     }
     const int y0 = 2 * g->tile_row - 1;
-    float e[4][WINDOW] __attribute__((aligned(32)));
+    /* zero: a vector the rows do not reach still feeds the unused last lane */
+    float e[4][WINDOW] __attribute__((aligned(32))) = {{0}};
     for (int c = 0; c < s->in_c; c++) {
         const float *xc = x + ((size_t)g->sample * s->in_c + c) * plane + x_first;
         /* B^T d along the rows, the window's rows loaded straight into registers */
