@@ -1,4 +1,7 @@
 /* 2-D convolution on the CPU: im2col + sgemm over chunks of samples.
+ * (3x3 stride-1 convolutions with >= 8 channels in and out go to winograd.c
+ * for all three products instead, and lowerings at most TILED_MAX_DEPTH
+ * deep, a first layer's, to gemm.c's kernels.)
  *
  * OpenBLAS runs one sample's GEMM at full speed once it has a couple of
  * hundred columns (the bench CNN's 64 x 196 x 288: 84 GFLOP/s on one Zen 3

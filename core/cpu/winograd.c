@@ -1,6 +1,7 @@
 /* Winograd F(2x2, 3x3) for 3x3 convolutions with stride 1 and padding 1:
- * the forward pass and the input gradient (a 3x3 convolution of dy with
- * the flipped, transposed kernel, also stride 1 and padding 1).
+ * the forward pass, the input gradient (a 3x3 convolution of dy with the
+ * flipped, transposed kernel, also stride 1 and padding 1) and the weight
+ * gradient (at the end of this file).
  *
  * A 4x4 input tile d gives a 2x2 output tile as A^T [(G g G^T) . (B^T d B)] A
  * (Lavin & Gray 2016): 16 products per 4 outputs where im2col + GEMM does
