@@ -13,15 +13,6 @@
 #include "cpu/cpu.h"
 #include "cpu/reduce.h"
 
-/* Keep a loaded vector in a register. gcc otherwise folds the load into
- * every multiply-add that uses it (6 loads where 1 will do), and the load
- * ports, not the FMA units, set the pace. */
-#if defined(__AVX__)
-#define NL_IN_REGISTER(v) __asm__("" : "+x"(v))
-#else
-#define NL_IN_REGISTER(v) ((void)0)
-#endif
-
 enum { TILE_ROWS = 6, TILE_COLS = 16 };
 
 /* out[k][0..16) = sum_d a_k[d * a_step] * b[d * ldb + 0..16), for the six
@@ -146,11 +137,6 @@ void nl_cpu_gemm_tn(int rows, int cols, int depth, const float *a, int lda, cons
                   true);
 }
 
-static inline float v8_sum(nl_v8 a)
-{
-    return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
-}
-
 enum { DOT_ROWS = 4, DOT_COLS = 3 };
 
 /* C[r][j] (+)= sum_d A[r][d] B[j][d]: both operands run along the depth, so
@@ -191,10 +177,10 @@ void nl_cpu_gemm_nt_serial(int rows, int cols, int depth, const float *a, int ld
                 s30 = nl_v8_fma(v, w0, s30), s31 = nl_v8_fma(v, w1, s31), s32 = nl_v8_fma(v, w2, s32);
             }
             const float sums[DOT_ROWS][DOT_COLS] = {
-                {v8_sum(s00), v8_sum(s01), v8_sum(s02)},
-                {v8_sum(s10), v8_sum(s11), v8_sum(s12)},
-                {v8_sum(s20), v8_sum(s21), v8_sum(s22)},
-                {v8_sum(s30), v8_sum(s31), v8_sum(s32)},
+                {nl_v8_sum(s00), nl_v8_sum(s01), nl_v8_sum(s02)},
+                {nl_v8_sum(s10), nl_v8_sum(s11), nl_v8_sum(s12)},
+                {nl_v8_sum(s20), nl_v8_sum(s21), nl_v8_sum(s22)},
+                {nl_v8_sum(s30), nl_v8_sum(s31), nl_v8_sum(s32)},
             };
             const float *xs[DOT_ROWS] = {x0, x1, x2, x3}, *ws[DOT_COLS] = {b0, b1, b2};
             for (int k = 0; k < height; k++)

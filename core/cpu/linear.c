@@ -30,11 +30,6 @@
 #define NL_TILED_DX_MAX_ROWS 512
 #define NL_TILED_DW_MAX_ROWS 128
 
-static inline float v8_sum(nl_v8 a)
-{
-    return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
-}
-
 /* y[r, o] = b[o] + sum_i x[r, i] W[o, i]: four rows of x against one row of
  * W at a time, W's row staying in L1 while the rows go by */
 static void skinny_forward(int n, int in, int out, const float *x, const float *weight,
@@ -59,7 +54,7 @@ static void skinny_forward(int n, int in, int out, const float *x, const float *
                 a2 += w * nl_v8_load(x2 + i);
                 a3 += w * nl_v8_load(x3 + i);
             }
-            float s[4] = {v8_sum(a0), v8_sum(a1), v8_sum(a2), v8_sum(a3)};
+            float s[4] = {nl_v8_sum(a0), nl_v8_sum(a1), nl_v8_sum(a2), nl_v8_sum(a3)};
             for (; i < in; i++) {
                 s[0] += wrow[i] * x0[i];
                 s[1] += wrow[i] * x1[i];

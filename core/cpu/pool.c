@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cpu/cpu.h"
+#include "cpu/reduce.h"
 
 static bool is_2x2_s2(const nl_pool_geom *g)
 {
@@ -27,24 +28,6 @@ typedef int32_t v8i __attribute__((vector_size(32)));
 typedef float v8f_u __attribute__((vector_size(32), aligned(4), may_alias));
 typedef int32_t v8i_u __attribute__((vector_size(32), aligned(4), may_alias));
 
-static inline v8f even_of(v8f lo, v8f hi)
-{
-#if defined(__clang__)
-    return __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14);
-#else
-    return __builtin_shuffle(lo, hi, (v8i){0, 2, 4, 6, 8, 10, 12, 14});
-#endif
-}
-
-static inline v8f odd_of(v8f lo, v8f hi)
-{
-#if defined(__clang__)
-    return __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15);
-#else
-    return __builtin_shuffle(lo, hi, (v8i){1, 3, 5, 7, 9, 11, 13, 15});
-#endif
-}
-
 /* the candidate replaces the running maximum where it is greater or NaN */
 #define TAKE_V(v, index)                                                                           \
     do {                                                                                           \
@@ -61,9 +44,9 @@ static inline void max_2x2_vec(const float *r0, const float *r1, int w, int32_t 
     const v8f a_lo = *(const v8f_u *)(r0 + 2 * ow), a_hi = *(const v8f_u *)(r0 + 2 * ow + 8);
     const v8f b_lo = *(const v8f_u *)(r1 + 2 * ow), b_hi = *(const v8f_u *)(r1 + 2 * ow + 8);
     const v8i i0 = (row0 + 2 * ow) + lanes;
-    v8f best = even_of(a_lo, a_hi);
+    v8f best = nl_v8_evens(a_lo, a_hi);
     v8i at = i0;
-    const v8f a1 = odd_of(a_lo, a_hi), b0 = even_of(b_lo, b_hi), b1 = odd_of(b_lo, b_hi);
+    const v8f a1 = nl_v8_odds(a_lo, a_hi), b0 = nl_v8_evens(b_lo, b_hi), b1 = nl_v8_odds(b_lo, b_hi);
     TAKE_V(a1, i0 + 1);
     TAKE_V(b0, i0 + w);
     TAKE_V(b1, i0 + (w + 1));

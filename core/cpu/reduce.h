@@ -45,6 +45,41 @@ static inline nl_v8 nl_v8_fma(nl_v8 a, nl_v8 b, nl_v8 c)
 
 static inline nl_v8 nl_v8_splat(float x) { return (nl_v8){x, x, x, x, x, x, x, x}; }
 
+/* the sum of the 8 lanes, pairwise in a fixed order */
+static inline float nl_v8_sum(nl_v8 a)
+{
+    return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+}
+
+/* lanes 0, 2, .., 14 and 1, 3, .., 15 of the 16 floats (lo, hi) */
+static inline nl_v8 nl_v8_evens(nl_v8 lo, nl_v8 hi)
+{
+#if defined(__clang__)
+    return __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14);
+#else
+    return __builtin_shuffle(lo, hi, (__attribute__((vector_size(32))) int){0, 2, 4, 6, 8, 10, 12, 14});
+#endif
+}
+
+static inline nl_v8 nl_v8_odds(nl_v8 lo, nl_v8 hi)
+{
+#if defined(__clang__)
+    return __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15);
+#else
+    return __builtin_shuffle(lo, hi, (__attribute__((vector_size(32))) int){1, 3, 5, 7, 9, 11, 13, 15});
+#endif
+}
+
+/* Keep a loaded vector in a register. In register kernels gcc otherwise
+ * folds the load into every multiply-add that uses it (6 loads where 1
+ * will do), and the load ports, not the FMA units, set the pace. Only
+ * where 32-byte vectors live in registers. */
+#if defined(__AVX__)
+#define NL_IN_REGISTER(v) __asm__("" : "+x"(v))
+#else
+#define NL_IN_REGISTER(v) ((void)0)
+#endif
+
 /* Short runs (an image row of 7-28 floats) copied or cleared in 8-float
  * vectors, the last one overlapping and shorter runs masked, so nothing is
  * read or written outside the run: one or two stores where a vectorized

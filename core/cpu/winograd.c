@@ -191,15 +191,6 @@ static wg_segment segment_at(const wg_shape *s, const wg_blocking *b, long index
  * segment start stay inside their row */
 enum { ROW_FLOATS = BLOCK_TILES + 8, WINDOW = 2 * BLOCK_TILES + 8 };
 
-static inline nl_v8 evens(nl_v8 a, nl_v8 b)
-{
-    return __builtin_shuffle(a, b, (__attribute__((vector_size(32))) int){0, 2, 4, 6, 8, 10, 12, 14});
-}
-
-static inline nl_v8 odds(nl_v8 a, nl_v8 b)
-{
-    return __builtin_shuffle(a, b, (__attribute__((vector_size(32))) int){1, 3, 5, 7, 9, 11, 13, 15});
-}
 
 /* p[l] for the lanes lo <= l < hi, zero elsewhere; nothing outside those
  * lanes is read. Building a transform's window this way, in registers, and
@@ -268,9 +259,9 @@ static void transform_inputs(const wg_shape *s, const float *x, const wg_segment
                 const float *ea = e[a] + 2 * j0;
                 const nl_v8 lo = nl_v8_load(ea), hi = nl_v8_load(ea + 8);
                 const nl_v8 next = nl_v8_load(ea + 16);
-                const nl_v8 col0 = evens(lo, hi), col1 = odds(lo, hi); /* 2j-1, 2j */
-                const nl_v8 col2 = next_lane(col0, evens(next, next));  /* 2j+1 */
-                const nl_v8 col3 = next_lane(col1, odds(next, next));   /* 2j+2 */
+                const nl_v8 col0 = nl_v8_evens(lo, hi), col1 = nl_v8_odds(lo, hi); /* 2j-1, 2j */
+                const nl_v8 col2 = next_lane(col0, nl_v8_evens(next, next));  /* 2j+1 */
+                const nl_v8 col3 = next_lane(col1, nl_v8_odds(next, next));   /* 2j+2 */
                 float *va = v + (size_t)(a * 4) * xi_stride + (size_t)c * ROW_FLOATS + g->column + j0;
                 *(nl_v8u *)va = col0 - col2;
                 *(nl_v8u *)(va + xi_stride) = col1 + col2;
@@ -294,12 +285,10 @@ static void multiply(const wg_shape *s, const float *u, const float *v, float *m
             for (int i = 0; i < s->in_c; i++) {
                 nl_v8 lo = nl_v8_load(vx + (size_t)i * ROW_FLOATS);
                 nl_v8 hi = nl_v8_load(vx + (size_t)i * ROW_FLOATS + 8);
-                /* into registers once: gcc would otherwise fold the loads
-                 * into all four multiply-adds, 12 loads per 8 FMAs, and the
-                 * load ports, not the FMA units, would set the pace */
-#if defined(__AVX__)
-                __asm__("" : "+x"(lo), "+x"(hi));
-#endif
+                /* into registers once: folded into all four multiply-adds
+                 * they were 12 loads per 8 FMAs */
+                NL_IN_REGISTER(lo);
+                NL_IN_REGISTER(hi);
                 const float *ui = ug + (size_t)i * ROW_GROUP;
                 const nl_v8 u0 = nl_v8_splat(ui[0]), u1 = nl_v8_splat(ui[1]);
                 const nl_v8 u2 = nl_v8_splat(ui[2]), u3 = nl_v8_splat(ui[3]);
@@ -461,8 +450,8 @@ static void transform_output_grads(const wg_shape *s, const float *dy, const wg_
             const nl_v8 a1 = second_row ? load_lanes(dyo + s->w + k, 0, width - k) : (nl_v8){0};
             const nl_v8 b1 = second_row ? load_lanes(dyo + s->w + k + 8, 0, width - k - 8)
                                         : (nl_v8){0};
-            const nl_v8 e0 = evens(a0, b0), o0 = odds(a0, b0); /* row 0: columns 2j, 2j+1 */
-            const nl_v8 e1 = evens(a1, b1), o1 = odds(a1, b1); /* row 1 */
+            const nl_v8 e0 = nl_v8_evens(a0, b0), o0 = nl_v8_odds(a0, b0); /* row 0: columns 2j, 2j+1 */
+            const nl_v8 e1 = nl_v8_evens(a1, b1), o1 = nl_v8_odds(a1, b1); /* row 1 */
             /* A dY: rows y0, y0 + y1, y0 - y1, -y1 */
             const nl_v8 te[4] = {e0, e0 + e1, e0 - e1, -e1};
             const nl_v8 to[4] = {o0, o0 + o1, o0 - o1, -o1};
