@@ -419,7 +419,7 @@ void nl_cpu_winograd_input_grad(const nl_conv_geom *g, int n, const float *weigh
  * reads dM by broadcast and V by vector with the register tile of gemm.c. Each thread sums its tiles in
  * order into its own dU; the threads' dU are added in thread order, so a
  * given thread count always gives the same bits (as the lowered path). */
-enum { CHUNK_TILES = 64, DM_ROW = CHUNK_TILES + 8 };
+enum { CHUNK_TILES = 64, DM_ROW = CHUNK_TILES + 8, REDUCE_SPAN = 1024 };
 
 static size_t weight_grad_floats(const wg_shape *s)
 {
@@ -570,33 +570,53 @@ void nl_cpu_winograd_weight_grad(const nl_conv_geom *geom, int n, const float *x
         if (first) /* a thread without blocks contributes zeros */
             memset(du, 0, (size_t)16 * pairs * sizeof *du);
         #pragma omp barrier
-        /* the threads' dU added in thread order, into the first thread's */
+        /* the threads' dU added in thread order, into the first thread's;
+         * threads outermost so that the element loop is a vector loop */
         float *total = ws + du_offset;
         #pragma omp for schedule(static)
-        for (size_t e = 0; e < 16 * pairs; e++) {
-            float sum = total[e];
-            for (int u = 1; u < team; u++)
-                sum += ws[per_thread * (size_t)u + du_offset + e];
-            total[e] = sum;
+        for (size_t e0 = 0; e0 < 16 * pairs; e0 += REDUCE_SPAN) {
+            const size_t e1 = 16 * pairs - e0 < REDUCE_SPAN ? 16 * pairs : e0 + REDUCE_SPAN;
+            for (int u = 1; u < team; u++) {
+                const float *part = ws + per_thread * (size_t)u + du_offset;
+                #pragma omp simd
+                for (size_t e = e0; e < e1; e++)
+                    total[e] += part[e];
+            }
         }
-        /* dg = G^T dU G */
+        /* dg = G^T dU G, for 8 channel pairs at a time: each of the 16
+         * planes of dU gives one contiguous vector (one pair at a time read
+         * the planes 16 x 8 KiB apart, a gather per value) */
+        const nl_v8 half = nl_v8_splat(0.5f);
         #pragma omp for schedule(static)
-        for (size_t p = 0; p < pairs; p++) {
-            float d[4][4];
-            for (int xi = 0; xi < 16; xi++)
-                d[xi / 4][xi % 4] = total[(size_t)xi * pairs + p];
-            float h[4][3]; /* dU G */
+        for (size_t p0 = 0; p0 < pairs; p0 += 8) {
+            const int count = pairs - p0 < 8 ? (int)(pairs - p0) : 8;
+            nl_v8 d[4][4];
+            for (int xi = 0; xi < 16; xi++) {
+                const float *plane = total + (size_t)xi * pairs + p0;
+                if (count == 8) {
+                    d[xi / 4][xi % 4] = nl_v8_load(plane);
+                } else {
+                    nl_v8 v = {0};
+                    for (int l = 0; l < count; l++)
+                        v[l] = plane[l];
+                    d[xi / 4][xi % 4] = v;
+                }
+            }
+            nl_v8 h[4][3]; /* dU G */
             for (int a = 0; a < 4; a++) {
-                h[a][0] = d[a][0] + 0.5f * (d[a][1] + d[a][2]);
-                h[a][1] = 0.5f * (d[a][1] - d[a][2]);
-                h[a][2] = 0.5f * (d[a][1] + d[a][2]) + d[a][3];
+                h[a][0] = d[a][0] + half * (d[a][1] + d[a][2]);
+                h[a][1] = half * (d[a][1] - d[a][2]);
+                h[a][2] = half * (d[a][1] + d[a][2]) + d[a][3];
             }
-            float *dw = dweight + p * 9;
+            nl_v8 dw[9];
             for (int q = 0; q < 3; q++) { /* G^T (dU G) */
-                dw[0 * 3 + q] = h[0][q] + 0.5f * (h[1][q] + h[2][q]);
-                dw[1 * 3 + q] = 0.5f * (h[1][q] - h[2][q]);
-                dw[2 * 3 + q] = 0.5f * (h[1][q] + h[2][q]) + h[3][q];
+                dw[0 * 3 + q] = h[0][q] + half * (h[1][q] + h[2][q]);
+                dw[1 * 3 + q] = half * (h[1][q] - h[2][q]);
+                dw[2 * 3 + q] = half * (h[1][q] + h[2][q]) + h[3][q];
             }
+            for (int l = 0; l < count; l++)
+                for (int k = 0; k < 9; k++)
+                    dweight[(p0 + l) * 9 + k] = dw[k][l];
         }
         if (dbias) {
             const size_t plane = (size_t)s.h * s.w;
