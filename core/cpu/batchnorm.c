@@ -48,59 +48,6 @@ static void update_running(float *running_mean, float *running_var, int c, doubl
     running_var[c] = (1.0f - momentum) * running_var[c] + momentum * (float)unbiased;
 }
 
-/* y = (x - mean) * scale + offset over one run, and the shifted moments of
- * another run of the same length (the next block's statistics) in the same
- * loop, so that the statistics read overlaps the writes of y. The moments are
- * summed exactly as nl_sum_shifted_moments sums them (same lanes, chunks,
- * tail and explicit FMAs), and y is rounded as in normalize_run, so nothing
- * depends on whether a block was fused with another or done alone. */
-static inline void normalize_run_with_moments(const float *xn, float *yn, float mean,
-                                              float scale, float offset, const float *xs,
-                                              size_t len, float shift, double *sum,
-                                              double *sum_sq)
-{
-    const nl_v8 s = nl_v8_splat(shift), m = nl_v8_splat(mean), sc = nl_v8_splat(scale),
-                off = nl_v8_splat(offset);
-    double t1 = 0.0, t2 = 0.0;
-    size_t i = 0;
-    while (i + 8 <= len) {
-        const size_t end = i + NL_CHUNK < len ? i + NL_CHUNK : len;
-        nl_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
-        for (; i + 32 <= end; i += 32) {
-            const nl_v8 d0 = nl_v8_load(xs + i) - s, d1 = nl_v8_load(xs + i + 8) - s;
-            const nl_v8 d2 = nl_v8_load(xs + i + 16) - s, d3 = nl_v8_load(xs + i + 24) - s;
-            nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - m, sc, off));
-            nl_v8_store(yn + i + 8, nl_v8_fma(nl_v8_load(xn + i + 8) - m, sc, off));
-            nl_v8_store(yn + i + 16, nl_v8_fma(nl_v8_load(xn + i + 16) - m, sc, off));
-            nl_v8_store(yn + i + 24, nl_v8_fma(nl_v8_load(xn + i + 24) - m, sc, off));
-            a0 += d0;
-            a1 += d1;
-            a2 += d2;
-            a3 += d3;
-            b0 = nl_v8_fma(d0, d0, b0);
-            b1 = nl_v8_fma(d1, d1, b1);
-            b2 = nl_v8_fma(d2, d2, b2);
-            b3 = nl_v8_fma(d3, d3, b3);
-        }
-        for (; i + 8 <= end; i += 8) {
-            const nl_v8 d = nl_v8_load(xs + i) - s;
-            nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - m, sc, off));
-            a0 += d;
-            b0 = nl_v8_fma(d, d, b0);
-        }
-        t1 += nl_v8_total((a0 + a1) + (a2 + a3));
-        t2 += nl_v8_total((b0 + b1) + (b2 + b3));
-    }
-    for (; i < len; i++) {
-        const double d = (double)xs[i] - shift;
-        t1 += d;
-        t2 = fma(d, d, t2);
-        yn[i] = fmaf(xn[i] - mean, scale, offset);
-    }
-    *sum += t1;
-    *sum_sq += t2;
-}
-
 static inline void normalize_run(const float *xn, float *yn, float mean, float scale,
                                  float offset, size_t len)
 {
@@ -153,8 +100,9 @@ static void block_finish_stats(bn_block *b, size_t count, float eps, const float
  * block b+1, so that the statistics read overlaps the write traffic of y
  * instead of following it (one pass after the other, each waits on memory in
  * turn). The first block of a range is summed alone and the last normalized
- * alone; which blocks those are depends on the thread count, hence the
- * bit-for-bit equal loops above. Centring before scaling avoids the
+ * alone; which blocks those are depends on the thread count, hence one
+ * loop for both (reduce.h's nl_moments_normalizing, whose sums do not
+ * change with the fused pass), and normalize_run rounds y as it does. Centring before scaling avoids the
  * cancellation of x*scale - mean*scale when |mean| >> std. */
 static void forward_train_spatial(int n, int c, int hw, float eps, const float *x,
                                   const float *gamma, const float *beta, float *y,
@@ -191,9 +139,9 @@ static void forward_train_spatial(int n, int c, int hw, float eps, const float *
                 for (; more && j < cur.width && j < next.width; j++) {
                     const size_t at = sample + (size_t)(cur.c0 + j) * hw;
                     const size_t at_next = sample + (size_t)(next.c0 + j) * hw;
-                    normalize_run_with_moments(x + at, y + at, cur.mean[j], cur.scale[j],
-                                               cur.offset[j], x + at_next, (size_t)hw,
-                                               next.shift[j], &next.sum[j], &next.sum_sq[j]);
+                    nl_moments_normalizing(x + at_next, (size_t)hw, next.shift[j], &next.sum[j],
+                                           &next.sum_sq[j], x + at, y + at, cur.mean[j],
+                                           cur.scale[j], cur.offset[j]);
                 }
                 for (int k = j; k < cur.width; k++) {
                     const size_t at = sample + (size_t)(cur.c0 + k) * hw;

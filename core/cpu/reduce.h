@@ -195,11 +195,17 @@ static inline double nl_sum_sq_dev(const float *x, size_t n, float shift)
 
 /* adds the sums of (x - shift) and (x - shift)^2 over x[0..n): one pass for
  * mean and variance; with a shift near the mean (a value of the data) the
- * variance sum - sum^2/n loses nothing worth speaking of */
-static inline void nl_sum_shifted_moments(const float *x, size_t n, float shift, double *sum,
-                                          double *sum_sq)
+ * variance sum - sum^2/n loses nothing worth speaking of. With xn != NULL
+ * the same loop also writes yn = (xn - mean) * scale + offset over another
+ * run of n floats (BatchNorm normalizes one block while summing the next, so
+ * the statistics read overlaps the writes of y); the sums' operations are
+ * the same either way, so they do not depend on which run was fused. */
+static inline __attribute__((always_inline)) void
+nl_moments_normalizing(const float *x, size_t n, float shift, double *sum, double *sum_sq,
+                       const float *xn, float *yn, float mean, float scale, float offset)
 {
-    const nl_v8 s = nl_v8_splat(shift);
+    const nl_v8 s = nl_v8_splat(shift), m = nl_v8_splat(mean), sc = nl_v8_splat(scale),
+                off = nl_v8_splat(offset);
     double t1 = 0.0, t2 = 0.0;
     size_t i = 0;
     while (i + 8 <= n) {
@@ -208,6 +214,12 @@ static inline void nl_sum_shifted_moments(const float *x, size_t n, float shift,
         for (; i + 32 <= end; i += 32) {
             const nl_v8 d0 = nl_v8_load(x + i) - s, d1 = nl_v8_load(x + i + 8) - s;
             const nl_v8 d2 = nl_v8_load(x + i + 16) - s, d3 = nl_v8_load(x + i + 24) - s;
+            if (xn) {
+                nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - m, sc, off));
+                nl_v8_store(yn + i + 8, nl_v8_fma(nl_v8_load(xn + i + 8) - m, sc, off));
+                nl_v8_store(yn + i + 16, nl_v8_fma(nl_v8_load(xn + i + 16) - m, sc, off));
+                nl_v8_store(yn + i + 24, nl_v8_fma(nl_v8_load(xn + i + 24) - m, sc, off));
+            }
             a0 += d0;
             a1 += d1;
             a2 += d2;
@@ -219,6 +231,8 @@ static inline void nl_sum_shifted_moments(const float *x, size_t n, float shift,
         }
         for (; i + 8 <= end; i += 8) {
             const nl_v8 d = nl_v8_load(x + i) - s;
+            if (xn)
+                nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - m, sc, off));
             a0 += d;
             b0 = nl_v8_fma(d, d, b0);
         }
@@ -229,9 +243,17 @@ static inline void nl_sum_shifted_moments(const float *x, size_t n, float shift,
         const double d = (double)x[i] - shift;
         t1 += d;
         t2 = fma(d, d, t2);
+        if (xn)
+            yn[i] = fmaf(xn[i] - mean, scale, offset);
     }
     *sum += t1;
     *sum_sq += t2;
+}
+
+static inline void nl_sum_shifted_moments(const float *x, size_t n, float shift, double *sum,
+                                          double *sum_sq)
+{
+    nl_moments_normalizing(x, n, shift, sum, sum_sq, NULL, NULL, 0.0f, 0.0f, 0.0f);
 }
 
 /* adds the sums of dy and of dy * (x - shift) over [0..n) */
