@@ -35,6 +35,9 @@ typedef struct {
     nl_pool_kind kind;
     int c, in_h, in_w, out_h, out_w;
     int kernel_h, kernel_w, stride, pad;
+    /* max pooling of relu(x), one pass instead of two over the (larger) input;
+     * argmax is -1 where the output is 0, since relu passes no gradient there */
+    bool relu_input;
 } nl_pool_geom;
 
 typedef struct {
@@ -76,7 +79,8 @@ typedef struct nl_ops {
                             const float *weight, const float *dy, float *dx, bool accumulate_dx,
                             float *dweight, float *dbias, void *workspace);
 
-    /* ---- pooling; argmax (max pooling only) holds flat input offsets ---- */
+    /* ---- pooling; argmax (max pooling only) holds flat input offsets, or -1
+     * for outputs that pass no gradient (relu_input) ---- */
     void (*pool_forward)(nl_backend *be, const nl_pool_geom *g, int n, const float *x, float *y,
                          int32_t *argmax);
     void (*pool_backward)(nl_backend *be, const nl_pool_geom *g, int n, const float *dy,

@@ -417,12 +417,14 @@ END_TEST
 
 START_TEST(test_pool)
 {
-    /* kind, c, in_h, in_w, kernel_h, kernel_w, stride, pad; kernel 0: global */
-    const int cases[][8] = {
-        {NL_POOL_MAX, 3, 5, 7, 2, 2, 2, 0}, {NL_POOL_AVG, 3, 5, 7, 2, 2, 2, 0},
-        {NL_POOL_MAX, 2, 6, 6, 3, 3, 2, 1}, {NL_POOL_AVG, 2, 6, 6, 3, 3, 2, 1},
-        {NL_POOL_MAX, 4, 7, 5, 3, 3, 1, 1}, {NL_POOL_AVG, 5, 5, 7, 0, 0, 1, 0},
-        {NL_POOL_MAX, 8, 32, 32, 2, 2, 2, 0},
+    /* kind, c, in_h, in_w, kernel_h, kernel_w, stride, pad, relu_input;
+     * kernel 0: global */
+    const int cases[][9] = {
+        {NL_POOL_MAX, 3, 5, 7, 2, 2, 2, 0, 0}, {NL_POOL_AVG, 3, 5, 7, 2, 2, 2, 0, 0},
+        {NL_POOL_MAX, 2, 6, 6, 3, 3, 2, 1, 0}, {NL_POOL_AVG, 2, 6, 6, 3, 3, 2, 1, 0},
+        {NL_POOL_MAX, 4, 7, 5, 3, 3, 1, 1, 0}, {NL_POOL_AVG, 5, 5, 7, 0, 0, 1, 0, 0},
+        {NL_POOL_MAX, 8, 32, 32, 2, 2, 2, 0, 0}, {NL_POOL_MAX, 3, 5, 7, 2, 2, 2, 0, 1},
+        {NL_POOL_MAX, 2, 6, 6, 3, 3, 2, 1, 1},   {NL_POOL_MAX, 8, 32, 33, 2, 2, 2, 0, 1},
     };
     const int n = 3;
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
@@ -435,6 +437,7 @@ START_TEST(test_pool)
         g.kernel_w = cases[t][5] ? cases[t][5] : g.in_w;
         g.stride = cases[t][6];
         g.pad = cases[t][7];
+        g.relu_input = cases[t][8] != 0;
         g.out_h = (g.in_h + 2 * g.pad - g.kernel_h) / g.stride + 1;
         g.out_w = (g.in_w + 2 * g.pad - g.kernel_w) / g.stride + 1;
         const size_t in_n = (size_t)n * g.c * g.in_h * g.in_w;

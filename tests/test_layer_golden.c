@@ -10,7 +10,7 @@
 
 #define TOL 1e-5
 
-typedef enum { K_LINEAR, K_CONV, K_POOL, K_GAP, K_ACT } kind;
+typedef enum { K_LINEAR, K_CONV, K_POOL, K_RELU_POOL, K_GAP, K_ACT } kind;
 
 typedef struct {
     kind kind;
@@ -32,6 +32,8 @@ static nl_act *build_layer(nl_builder *b, nl_act *input, void *vctx)
         return nl_conv2d(b, "layer", input, c->out, c->kernel, c->stride, c->pad, c->bias, 0.1f);
     case K_POOL:
         return nl_pool2d(b, "layer", input, c->pool, c->kernel, c->stride, c->pad);
+    case K_RELU_POOL:
+        return nl_relu_maxpool2d(b, "layer", input, c->kernel, c->stride, c->pad);
     case K_GAP:
         return nl_global_avgpool(b, "layer", input);
     case K_ACT:
@@ -127,6 +129,85 @@ START_TEST(test_pool)
     check_layer("maxpool2_wide", (layer_ctx){.kind = K_POOL, .pool = NL_POOL_MAX, .kernel = 2, .stride = 2});
     check_layer("avgpool2_wide", (layer_ctx){.kind = K_POOL, .pool = NL_POOL_AVG, .kernel = 2, .stride = 2});
     check_layer("gap", (layer_ctx){.kind = K_GAP});
+    check_layer("relu_maxpool2", (layer_ctx){.kind = K_RELU_POOL, .kernel = 2, .stride = 2});
+    check_layer("relu_maxpool2_wide", (layer_ctx){.kind = K_RELU_POOL, .kernel = 2, .stride = 2});
+    check_layer("relu_maxpool3_s2_p1", (layer_ctx){.kind = K_RELU_POOL, .kernel = 3, .stride = 2, .pad = 1});
+}
+END_TEST
+
+/* The fused layer must give the numbers of ReLU then max pooling exactly,
+ * including where the goldens' random normals rarely go: exact zeros, ties,
+ * all-negative windows, NaN (which normlab's ReLU maps to 0), signed zeros
+ * in dy, and a gradient added to one already there. The reference is the
+ * two separate ops (which the goldens check against PyTorch). */
+static void check_fused_exact(nl_backend *be, int n, int c, int h, int w, int kernel, int stride,
+                              int pad)
+{
+    nl_pool_geom g = {.kind = NL_POOL_MAX, .c = c, .in_h = h, .in_w = w, .kernel_h = kernel,
+                      .kernel_w = kernel, .stride = stride, .pad = pad};
+    g.out_h = (h + 2 * pad - kernel) / stride + 1;
+    g.out_w = (w + 2 * pad - kernel) / stride + 1;
+    const size_t in_n = (size_t)n * c * h * w, out_n = (size_t)n * c * g.out_h * g.out_w;
+    float *x = malloc(in_n * sizeof *x), *r = malloc(in_n * sizeof *r);
+    float *y_ref = malloc(out_n * sizeof *y_ref), *y = malloc(out_n * sizeof *y);
+    float *dy = malloc(out_n * sizeof *dy), *da = malloc(in_n * sizeof *da);
+    float *dx_ref = malloc(in_n * sizeof *dx_ref), *dx = malloc(in_n * sizeof *dx);
+    int32_t *am_ref = malloc(out_n * sizeof *am_ref), *am = malloc(out_n * sizeof *am);
+    tu_fill_normal(x, in_n, 31, 0.0f, 1.0f);
+    for (size_t i = 0; i < in_n; i++) {
+        x[i] = roundf(x[i] * 2.0f) / 2.0f; /* ties and exact zeros */
+        if (i % 97 == 5)
+            x[i] = NAN;
+        if (i % 89 == 7)
+            x[i] = -0.0f;
+    }
+    tu_fill_normal(dy, out_n, 32, 0.0f, 1.0f);
+    for (size_t i = 0; i < out_n; i += 13)
+        dy[i] = -0.0f;
+    for (int accumulate = 0; accumulate < 2; accumulate++) {
+        /* reference: relu, plain pooling, pooling's backward, relu's backward */
+        be->ops->activation_forward(be, NL_ACT_RELU, in_n, x, r);
+        be->ops->pool_forward(be, &g, n, r, y_ref, am_ref);
+        be->ops->pool_backward(be, &g, n, dy, am_ref, da, false);
+        tu_fill_normal(dx_ref, in_n, 33, 0.0f, 1.0f);
+        memcpy(dx, dx_ref, in_n * sizeof *dx);
+        be->ops->activation_backward(be, NL_ACT_RELU, in_n, r, da, dx_ref, accumulate);
+        /* fused */
+        nl_pool_geom fused = g;
+        fused.relu_input = true;
+        be->ops->pool_forward(be, &fused, n, x, y, am);
+        be->ops->pool_backward(be, &fused, n, dy, am, dx, accumulate);
+        char what[128];
+        snprintf(what, sizeof what, "relu+maxpool %dx%dx%dx%d k%d s%d p%d acc=%d", n, c, h, w,
+                 kernel, stride, pad, accumulate);
+        ck_assert_msg(memcmp(y, y_ref, out_n * sizeof *y) == 0, "%s: forward differs", what);
+        for (size_t o = 0; o < out_n; o++)
+            ck_assert_msg(y[o] > 0.0f ? am[o] == am_ref[o] : am[o] == -1,
+                          "%s: argmax %zu is %d (unfused %d, y %g)", what, o, am[o], am_ref[o],
+                          y[o]);
+        /* overlapping windows adding to a gradient: the fused backward adds
+         * each window's share in turn, the two layers add their sum */
+        const bool rounds = accumulate && stride < kernel;
+        for (size_t i = 0; i < in_n; i++)
+            ck_assert_msg(rounds ? fabsf(dx[i] - dx_ref[i]) <= 1e-6f * (1.0f + fabsf(dx_ref[i]))
+                                 : memcmp(&dx[i], &dx_ref[i], sizeof *dx) == 0,
+                          "%s: dx[%zu] %.9g, unfused %.9g", what, i, dx[i], dx_ref[i]);
+    }
+    free(x), free(r), free(y_ref), free(y), free(dy), free(da), free(dx_ref), free(dx);
+    free(am_ref), free(am);
+}
+
+START_TEST(test_relu_pool_fused_exact)
+{
+    for (int threads = 1; threads <= 2; threads++) {
+        nl_backend *be = tu_cpu(threads);
+        check_fused_exact(be, 3, 5, 7, 6, 2, 2, 0);    /* rows under 8 windows, odd height */
+        check_fused_exact(be, 2, 4, 6, 38, 2, 2, 0);   /* 19 windows: vectors and an overlap */
+        check_fused_exact(be, 2, 3, 9, 33, 2, 2, 0);   /* odd width and height */
+        check_fused_exact(be, 8, 32, 28, 28, 2, 2, 0); /* the bench CNN's first stage */
+        check_fused_exact(be, 8, 64, 14, 14, 2, 2, 0); /* and its second */
+        check_fused_exact(be, 2, 3, 7, 7, 3, 2, 1);    /* overlapping windows */
+    }
 }
 END_TEST
 
@@ -166,6 +247,7 @@ int main(void)
     tcase_add_test(tc, test_linear);
     tcase_add_test(tc, test_conv);
     tcase_add_test(tc, test_pool);
+    tcase_add_test(tc, test_relu_pool_fused_exact);
     tcase_add_test(tc, test_activations);
     tcase_add_test(tc, test_softmax_xent);
     suite_add_tcase(s, tc);

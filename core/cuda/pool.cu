@@ -3,7 +3,9 @@
  *
  * Forward: one thread per output element scans its window in (kh, kw)
  * order with the CPU's rules (first maximum wins, NaN propagates), and max
- * pooling records the flat input offset of the maximum.
+ * pooling records the flat input offset of the maximum. relu_input clamps
+ * each candidate as the ReLU layer does before the comparisons, and an output
+ * of 0 records -1 (no gradient), as on the CPU.
  * Backward: one thread per input element gathers from the outputs whose
  * window covers it, in (oh, ow) order, which is the order in which the CPU
  * backend's scatter adds them: max pooling takes dy where the output's
@@ -18,6 +20,7 @@ using namespace nlk;
 struct PoolDims {
     int kind, in_h, in_w, out_h, out_w, kh, kw, s, pad;
     float inv_area;
+    int relu_input;
 };
 
 __global__ void __launch_bounds__(256)
@@ -43,7 +46,9 @@ __global__ void __launch_bounds__(256)
                 const int iw = w0 + kw;
                 if (iw < 0 || iw >= g.in_w)
                     continue;
-                const float v = __ldg(xp + ih * g.in_w + iw);
+                float v = __ldg(xp + ih * g.in_w + iw);
+                if (g.relu_input)
+                    v = v > 0.0f ? v : 0.0f;
                 sum += v;
                 if (best_at < 0 || v > best || v != v) {
                     best = v;
@@ -53,7 +58,7 @@ __global__ void __launch_bounds__(256)
         }
         if (g.kind == NL_POOL_MAX) {
             y[e] = best;
-            argmax[e] = (int32_t)(pl * in_plane + best_at);
+            argmax[e] = g.relu_input && !(best > 0.0f) ? -1 : (int32_t)(pl * in_plane + best_at);
         } else {
             y[e] = sum * g.inv_area;
         }
@@ -99,7 +104,7 @@ static PoolDims dims_of(const nl_pool_geom *g)
 {
     PoolDims d = {(int)g->kind, g->in_h,     g->in_w,   g->out_h, g->out_w,
                   g->kernel_h,  g->kernel_w, g->stride, g->pad,
-                  1.0f / (float)(g->kernel_h * g->kernel_w)};
+                  1.0f / (float)(g->kernel_h * g->kernel_w), g->relu_input ? 1 : 0};
     return d;
 }
 

@@ -112,6 +112,10 @@ nl_act *nl_conv2d(nl_builder *b, const char *name, nl_act *in, int out_c, int ke
 nl_act *nl_pool2d(nl_builder *b, const char *name, nl_act *in, nl_pool_kind kind, int kernel,
                   int stride, int pad);
 nl_act *nl_global_avgpool(nl_builder *b, const char *name, nl_act *in);
+/* ReLU followed by max pooling as one layer (the same numbers, one pass over
+ * the input and no ReLU output kept) */
+nl_act *nl_relu_maxpool2d(nl_builder *b, const char *name, nl_act *in, int kernel, int stride,
+                          int pad);
 nl_act *nl_activation_layer(nl_builder *b, const char *name, nl_act *in, nl_activation kind);
 nl_act *nl_flatten(nl_builder *b, const char *name, nl_act *in);
 nl_act *nl_residual_add(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut);

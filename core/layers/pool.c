@@ -1,4 +1,5 @@
-/* Max pooling, average pooling and global average pooling. */
+/* Max pooling, average pooling, global average pooling, and ReLU + max
+ * pooling fused. */
 #include "layers/layer.h"
 
 typedef struct {
@@ -24,9 +25,10 @@ static void pool_backward(nl_layer *self, const nl_pass *pass)
 }
 
 static const nl_layer_vtable pool_vtable = {"pool2d", pool_forward, pool_backward};
+static const nl_layer_vtable relu_pool_vtable = {"relu+maxpool", pool_forward, pool_backward};
 
 static nl_act *make_pool(nl_builder *b, const char *name, nl_act *in, nl_pool_kind kind,
-                         int kernel_h, int kernel_w, int stride, int pad)
+                         int kernel_h, int kernel_w, int stride, int pad, bool relu_input)
 {
     if (in->shape.ndim != 4) {
         nl_builder_fail(b, NL_ERR_CONFIG, "layer %s: pooling needs (N, C, H, W) input", name);
@@ -35,6 +37,7 @@ static nl_act *make_pool(nl_builder *b, const char *name, nl_act *in, nl_pool_ki
     nl_pool_geom g = {
         .kind = kind, .c = in->shape.c, .in_h = in->shape.h, .in_w = in->shape.w,
         .kernel_h = kernel_h, .kernel_w = kernel_w, .stride = stride, .pad = pad,
+        .relu_input = relu_input,
     };
     g.out_h = (g.in_h + 2 * pad - kernel_h) / stride + 1;
     g.out_w = (g.in_w + 2 * pad - kernel_w) / stride + 1;
@@ -52,7 +55,7 @@ static nl_act *make_pool(nl_builder *b, const char *name, nl_act *in, nl_pool_ki
     if (kind == NL_POOL_MAX)
         nl_builder_saved(b, (void **)&l->argmax, nl_shape_count(out_shape) * sizeof(int32_t));
     nl_act *out = nl_builder_act(b, name, out_shape);
-    nl_layer_init(&l->base, &pool_vtable, name, in, NULL, out);
+    nl_layer_init(&l->base, relu_input ? &relu_pool_vtable : &pool_vtable, name, in, NULL, out);
     nl_builder_add(b, &l->base);
     return out;
 }
@@ -60,10 +63,16 @@ static nl_act *make_pool(nl_builder *b, const char *name, nl_act *in, nl_pool_ki
 nl_act *nl_pool2d(nl_builder *b, const char *name, nl_act *in, nl_pool_kind kind, int kernel,
                   int stride, int pad)
 {
-    return make_pool(b, name, in, kind, kernel, kernel, stride, pad);
+    return make_pool(b, name, in, kind, kernel, kernel, stride, pad, false);
+}
+
+nl_act *nl_relu_maxpool2d(nl_builder *b, const char *name, nl_act *in, int kernel, int stride,
+                          int pad)
+{
+    return make_pool(b, name, in, NL_POOL_MAX, kernel, kernel, stride, pad, true);
 }
 
 nl_act *nl_global_avgpool(nl_builder *b, const char *name, nl_act *in)
 {
-    return make_pool(b, name, in, NL_POOL_AVG, in->shape.h, in->shape.w, 1, 0);
+    return make_pool(b, name, in, NL_POOL_AVG, in->shape.h, in->shape.w, 1, 0, false);
 }

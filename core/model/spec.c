@@ -36,4 +36,5 @@ void nl_model_spec_defaults(nl_model_spec *spec)
     spec->bias = -1;
     spec->init = NL_INIT_AUTO;
     spec->init_std = 0.01f;
+    spec->fuse_relu_pool = true;
 }

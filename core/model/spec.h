@@ -35,6 +35,11 @@ typedef struct {
     int bias;             /* -1 auto: a layer feeding a norm with a learned shift has none */
     nl_init_kind init;
     float init_std;       /* init: gaussian */
+    /* cnn: a stage's last ReLU and its max pooling built as one layer
+     * (nl_relu_maxpool2d: the same numbers, no ReLU output tensor). Default
+     * true; off where every activation must stay a tensor of its own, as for
+     * tracing one. Not a config key. */
+    bool fuse_relu_pool;
 } nl_model_spec;
 
 void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind);

@@ -244,7 +244,11 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
     const int capacity = train->batch_size > train->eval_batch_size ? train->batch_size
                                                                     : train->eval_batch_size;
     nl_model *model = NULL;
-    if ((rc = nl_model_build(&cfg->model, be, capacity, train->batch_size, cfg->seed, &model, err))) {
+    nl_model_spec model_spec = cfg->model;
+    /* a traced activation must be a tensor: no ReLU folded into a pooling */
+    if (train->trace.activation[0])
+        model_spec.fuse_relu_pool = false;
+    if ((rc = nl_model_build(&model_spec, be, capacity, train->batch_size, cfg->seed, &model, err))) {
         nl_dataset_free(&data);
         nl_backend_close(be);
         return rc;

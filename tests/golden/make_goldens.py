@@ -2,8 +2,9 @@
 """Writes the PyTorch reference fixtures that normlab's C tests compare against.
 
 Run with Debian's PyTorch (never a CI dependency; the outputs are committed):
-    /usr/bin/python3 tests/golden/make_goldens.py
-It writes tests/fixtures/{norm,layers,e2e}_goldens.nlfx.
+    /usr/bin/python3 tests/golden/make_goldens.py [norm] [layer] [e2e]
+It writes tests/fixtures/{norm,layer,e2e}_goldens.nlfx (all three without
+arguments).
 
 File format (little endian), read by tests/testutil.c:
     b"NLFX", u32 version = 1, u32 count, then per tensor:
@@ -207,6 +208,14 @@ def make_layer_goldens():
     # rows wide enough for the vectorized 2x2 path (8 outputs at a time) and its tail
     layer_case(fx, "maxpool2_wide", nn.MaxPool2d(2, 2), (2, 3, 6, 38), 15)
     layer_case(fx, "avgpool2_wide", nn.AvgPool2d(2, 2), (2, 3, 6, 38), 16)
+    # ReLU followed by max pooling, which normlab's CNN builds as one layer:
+    # narrow rows with an odd height, rows for the 8-wide path and its tail,
+    # and an overlapping 3x3 window; about 1 window in 16 is all negative
+    relu_pool2 = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2, 2))
+    layer_case(fx, "relu_maxpool2", relu_pool2, (2, 3, 7, 6), 22)
+    layer_case(fx, "relu_maxpool2_wide", relu_pool2, (2, 3, 6, 38), 23)
+    layer_case(fx, "relu_maxpool3_s2_p1", nn.Sequential(nn.ReLU(), nn.MaxPool2d(3, 2, padding=1)),
+               (2, 2, 7, 7), 24)
     layer_case(fx, "gap", nn.AdaptiveAvgPool2d(1), (3, 4, 5, 3), 10)
     layer_case(fx, "relu", nn.ReLU(), (4, 3, 5, 5), 11)
     layer_case(fx, "sigmoid", nn.Sigmoid(), (4, 3, 5, 5), 12)
@@ -341,6 +350,11 @@ def make_e2e_goldens():
 
 if __name__ == "__main__":
     print("torch", torch.__version__, file=sys.stderr)
-    make_norm_goldens()
-    make_layer_goldens()
-    make_e2e_goldens()
+    # with arguments, only those sets: norm layer e2e
+    wanted = set(sys.argv[1:]) or {"norm", "layer", "e2e"}
+    if "norm" in wanted:
+        make_norm_goldens()
+    if "layer" in wanted:
+        make_layer_goldens()
+    if "e2e" in wanted:
+        make_e2e_goldens()
