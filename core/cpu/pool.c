@@ -46,7 +46,34 @@ typedef int32_t v8i_u __attribute__((vector_size(32), aligned(4), may_alias));
     } while (0)
 
 /* relu as the ReLU layer computes it, lane by lane */
-static inline v8f relu_v(v8f v) { return (v8f)((v8i)v & (v > (v8f){0})); }
+static inline v8f relu_v(v8f v)
+{
+#if defined(__AVX__)
+    return (v8f)_mm256_max_ps((__m256)v, _mm256_setzero_ps()); /* v > 0 ? v : 0 */
+#else
+    return (v8f)((v8i)v & (v > (v8f){0}));
+#endif
+}
+
+/* a > b ? a : b, for values that are not NaN */
+static inline v8f max_v(v8f a, v8f b)
+{
+#if defined(__AVX__)
+    return (v8f)_mm256_max_ps((__m256)a, (__m256)b);
+#else
+    return (v8f)(((v8i)a & (a > b)) | ((v8i)b & ~(a > b)));
+#endif
+}
+
+/* mask ? a : b lane by lane; mask lanes are all ones or all zeros */
+static inline v8i select_v(v8i mask, v8i a, v8i b)
+{
+#if defined(__AVX__)
+    return (v8i)_mm256_blendv_ps((__m256)b, (__m256)a, (__m256)mask);
+#else
+    return (a & mask) | (b & ~mask);
+#endif
+}
 
 /* eight outputs of one output row starting at column ow */
 static inline void max_2x2_vec(const float *r0, const float *r1, int w, int32_t row0, int ow,
@@ -59,17 +86,27 @@ static inline void max_2x2_vec(const float *r0, const float *r1, int w, int32_t 
     v8f best = nl_v8_evens(a_lo, a_hi);
     v8f a1 = nl_v8_odds(a_lo, a_hi), b0 = nl_v8_evens(b_lo, b_hi), b1 = nl_v8_odds(b_lo, b_hi);
     if (relu) {
-        best = relu_v(best);
+        /* clamped, nothing is NaN: the maximum first, then the first
+         * candidate equal to it, instead of three compare-and-select steps
+         * that must also watch for NaN */
+        const v8f a0 = relu_v(best);
         a1 = relu_v(a1);
         b0 = relu_v(b0);
         b1 = relu_v(b1);
+        best = max_v(max_v(a0, a1), max_v(b0, b1));
+        v8i at = i0 + (w + 1);
+        at = select_v(b0 == best, i0 + w, at);
+        at = select_v(a1 == best, i0 + 1, at);
+        at = select_v(a0 == best, i0, at);
+        at |= ~(v8i)(best > (v8f){0}); /* -1: no gradient */
+        *(v8f_u *)(yr + ow) = best;
+        *(v8i_u *)(ar + ow) = at;
+        return;
     }
     v8i at = i0;
     TAKE_V(a1, i0 + 1);
     TAKE_V(b0, i0 + w);
     TAKE_V(b1, i0 + (w + 1));
-    if (relu)
-        at |= ~(v8i)(best > (v8f){0}); /* -1: no gradient */
     *(v8f_u *)(yr + ow) = best;
     *(v8i_u *)(ar + ow) = at;
 }
