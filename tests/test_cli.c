@@ -161,6 +161,41 @@ START_TEST(test_divergence_is_a_result)
 }
 END_TEST
 
+/* A CNN builds each stage's ReLU into its max pooling; a traced run keeps
+ * them apart (the traced activation must be a tensor). Both must train to
+ * the same bits. */
+START_TEST(test_trace_keeps_relu_pool_apart)
+{
+    tu_tmp_make("cli");
+    tu_tmp_write("cnn.yaml",
+                 "name: cnn\nseed: 5\n"
+                 "data: {dataset: synthetic, shape: [2, 12, 12], classes: 3, train_size: 128, "
+                 "test_size: 32}\n"
+                 "model: {arch: cnn, widths: [4, 8], norm: {type: group, groups: 2}}\n"
+                 "train: {batch_size: 8, steps: 24, eval_every: 12, log_every: 4,\n"
+                 "        optimizer: {lr: 0.05, momentum: 0.9}}\n");
+    ck_assert_int_eq(tu_normlab("run cnn.yaml --quiet --threads 2 --out fused"), 0);
+    ck_assert_int_eq(tu_normlab("run cnn.yaml --quiet --threads 2 --out traced "
+                             "--set train.trace.activation=act2 --set train.trace.every=4"),
+                     0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/traced/trace.csv", tu_tmp);
+    char *trace = read_text(path);
+    int lines = 0;
+    for (const char *c = trace; *c; c++)
+        lines += *c == '\n';
+    ck_assert_msg(lines >= 3, "trace.csv: a header and rows expected, got %d lines", lines);
+    free(trace);
+    row a[64], b[64];
+    const int na = read_metrics("fused", a, 64), nb = read_metrics("traced", b, 64);
+    ck_assert_int_eq(na, nb);
+    ck_assert_int_gt(na, 4);
+    for (int i = 0; i < na; i++)
+        ck_assert_msg(a[i].loss == b[i].loss && a[i].accuracy == b[i].accuracy,
+                      "row %d: fused %.9g, separate layers %.9g", i, a[i].loss, b[i].loss);
+}
+END_TEST
+
 START_TEST(test_bad_input_writes_nothing)
 {
     tu_tmp_make("cli");
@@ -294,6 +329,7 @@ int main(void)
     tcase_add_test(tc, test_run_outputs);
     tcase_add_test(tc, test_same_seed_same_metrics);
     tcase_add_test(tc, test_divergence_is_a_result);
+    tcase_add_test(tc, test_trace_keeps_relu_pool_apart);
     tcase_add_test(tc, test_bad_input_writes_nothing);
     tcase_add_test(tc, test_interrupt_and_kill);
     tcase_add_test(tc, test_validate_list_version);
