@@ -163,9 +163,9 @@ max_2x2(const nl_pool_geom *g, const float *xp, float *yp, int32_t *am, size_t b
  * replaces cleared the plane first and then wrote a quarter of it again.
  * Same values as that scatter bit for bit, signed zeros included: a new dx
  * is 0 + dy, an accumulated one old + dy where matched and old elsewhere. */
-static inline v8f grad_select(v8f match, v8f dy2, v8f old, bool accumulate)
+/* match ? base + dy2 : base, where base is the old dx or 0 */
+static inline v8f grad_select(v8f match, v8f dy2, v8f base)
 {
-    const v8f base = accumulate ? old : (v8f){0};
     const v8i m = (v8i)match;
     return (v8f)(((v8i)(base + dy2) & m) | ((v8i)base & ~m));
 }
@@ -180,14 +180,15 @@ static inline void max_2x2_grad_vec(const float *dyr, const int32_t *ar, int w, 
     const v8f bottom_even = (v8f)(offset == w), bottom_odd = (v8f)(offset == w + 1);
     const v8f d_lo = nl_v8_interleave_lo(d, d), d_hi = nl_v8_interleave_hi(d, d);
     float *t = r0 + 2 * ow, *b = r1 + 2 * ow;
+    const v8f zero = {0};
     const v8f t_lo = grad_select(nl_v8_interleave_lo(top_even, top_odd), d_lo,
-                                 accumulate ? (v8f)(*(v8f_u *)t) : (v8f){0}, accumulate);
+                                 accumulate ? (v8f)(*(v8f_u *)t) : zero);
     const v8f t_hi = grad_select(nl_v8_interleave_hi(top_even, top_odd), d_hi,
-                                 accumulate ? (v8f)(*(v8f_u *)(t + 8)) : (v8f){0}, accumulate);
+                                 accumulate ? (v8f)(*(v8f_u *)(t + 8)) : zero);
     const v8f b_lo = grad_select(nl_v8_interleave_lo(bottom_even, bottom_odd), d_lo,
-                                 accumulate ? (v8f)(*(v8f_u *)b) : (v8f){0}, accumulate);
+                                 accumulate ? (v8f)(*(v8f_u *)b) : zero);
     const v8f b_hi = grad_select(nl_v8_interleave_hi(bottom_even, bottom_odd), d_hi,
-                                 accumulate ? (v8f)(*(v8f_u *)(b + 8)) : (v8f){0}, accumulate);
+                                 accumulate ? (v8f)(*(v8f_u *)(b + 8)) : zero);
     *(v8f_u *)t = t_lo;
     *(v8f_u *)(t + 8) = t_hi;
     *(v8f_u *)b = b_lo;

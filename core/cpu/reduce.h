@@ -51,43 +51,33 @@ static inline float nl_v8_sum(nl_v8 a)
     return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
 }
 
+/* lanes of the 16 floats (a, b) picked by 8 constant indices */
+#if defined(__clang__)
+#define NL_V8_SHUFFLE(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define NL_V8_SHUFFLE(a, b, ...)                                                                   \
+    __builtin_shuffle(a, b, (__attribute__((vector_size(32))) int){__VA_ARGS__})
+#endif
+
 /* lanes 0, 2, .., 14 and 1, 3, .., 15 of the 16 floats (lo, hi) */
 static inline nl_v8 nl_v8_evens(nl_v8 lo, nl_v8 hi)
 {
-#if defined(__clang__)
-    return __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14);
-#else
-    return __builtin_shuffle(lo, hi, (__attribute__((vector_size(32))) int){0, 2, 4, 6, 8, 10, 12, 14});
-#endif
+    return NL_V8_SHUFFLE(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14);
 }
-
 static inline nl_v8 nl_v8_odds(nl_v8 lo, nl_v8 hi)
 {
-#if defined(__clang__)
-    return __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15);
-#else
-    return __builtin_shuffle(lo, hi, (__attribute__((vector_size(32))) int){1, 3, 5, 7, 9, 11, 13, 15});
-#endif
+    return NL_V8_SHUFFLE(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15);
 }
 
 /* the 16 floats e0 o0 e1 o1 .. e7 o7 of lanes e (even) and o (odd), as
  * (lo, hi): the inverse of nl_v8_evens and nl_v8_odds */
 static inline nl_v8 nl_v8_interleave_lo(nl_v8 e, nl_v8 o)
 {
-#if defined(__clang__)
-    return __builtin_shufflevector(e, o, 0, 8, 1, 9, 2, 10, 3, 11);
-#else
-    return __builtin_shuffle(e, o, (__attribute__((vector_size(32))) int){0, 8, 1, 9, 2, 10, 3, 11});
-#endif
+    return NL_V8_SHUFFLE(e, o, 0, 8, 1, 9, 2, 10, 3, 11);
 }
-
 static inline nl_v8 nl_v8_interleave_hi(nl_v8 e, nl_v8 o)
 {
-#if defined(__clang__)
-    return __builtin_shufflevector(e, o, 4, 12, 5, 13, 6, 14, 7, 15);
-#else
-    return __builtin_shuffle(e, o, (__attribute__((vector_size(32))) int){4, 12, 5, 13, 6, 14, 7, 15});
-#endif
+    return NL_V8_SHUFFLE(e, o, 4, 12, 5, 13, 6, 14, 7, 15);
 }
 
 /* Keep a loaded vector in a register. In register kernels gcc otherwise

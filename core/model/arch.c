@@ -72,12 +72,16 @@ static nl_act *classifier(nl_builder *b, const nl_model_spec *spec, nl_act *in)
                      NL_FILL_NORMAL, nl_arch_init_std(spec, flat->shape.c, spec->classes, false));
 }
 
-/* weight layer output -> norm and activation in the order the placement says */
-static nl_act *norm_and_act(nl_builder *b, const nl_model_spec *spec, nl_act *x, int index)
+/* weight layer output -> norm and activation in the order the placement
+ * says; relu_in_pool: the activation is left to a fused ReLU + pooling layer */
+static nl_act *norm_and_act(nl_builder *b, const nl_model_spec *spec, nl_act *x, int index,
+                            bool relu_in_pool)
 {
     char norm_name[32], act_name[32];
     snprintf(norm_name, sizeof norm_name, "norm%d", index);
     snprintf(act_name, sizeof act_name, "act%d", index);
+    if (relu_in_pool)
+        return norm(b, spec, norm_name, x);
     if (spec->norm.placement == NL_PLACE_AFTER)
         return norm(b, spec, norm_name, act(b, spec, act_name, x));
     return act(b, spec, act_name, norm(b, spec, norm_name, x));
@@ -93,7 +97,7 @@ static nl_act *build_mlp(nl_builder *b, const nl_model_spec *spec, nl_act *input
         const int width = spec->widths[i];
         x = nl_linear(b, name, x, width, layer_bias(spec, feeds_norm), NL_FILL_NORMAL,
                       nl_arch_init_std(spec, x->shape.c, width, true));
-        x = norm_and_act(b, spec, x, i + 1);
+        x = norm_and_act(b, spec, x, i + 1, false);
     }
     return classifier(b, spec, x);
 }
@@ -113,12 +117,7 @@ static nl_act *build_cnn(nl_builder *b, const nl_model_spec *spec, nl_act *input
             index++;
             snprintf(name, sizeof name, "conv%d", index);
             x = conv(b, spec, name, x, spec->widths[s], 3, 1, feeds_norm);
-            if (j == spec->convs_per_stage - 1 && fuse_relu_pool) {
-                snprintf(name, sizeof name, "norm%d", index);
-                x = norm(b, spec, name, x); /* its ReLU goes with the pooling */
-            } else {
-                x = norm_and_act(b, spec, x, index);
-            }
+            x = norm_and_act(b, spec, x, index, fuse_relu_pool && j == spec->convs_per_stage - 1);
         }
         if (!x)
             break;
