@@ -2,6 +2,7 @@
  * losses and weights; our own kernels give the same bits for any thread
  * count (OpenBLAS may not: see the README). */
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model/model.h"
@@ -81,38 +82,79 @@ START_TEST(test_same_seed_same_bits)
 END_TEST
 
 /* Our normalization kernels reduce each block on one thread in a fixed
- * order, so their bits do not depend on the thread count. */
+ * order, and pipelined loops sum a block the same way whether or not they
+ * also write the one before it, so their bits do not depend on the thread
+ * count. The shapes are large enough to be split over threads (3 threads
+ * split them differently from 2), with an odd row count for the features'
+ * 32-row chunks. */
+typedef struct {
+    int n, c, hw, groups; /* groups 0: BatchNorm */
+} norm_case;
+
+static void run_norm(nl_backend *be, const norm_case *k, const float *x, const float *dy,
+                     const float *gamma, const float *beta, float *out, double *ws)
+{
+    const size_t count = (size_t)k->n * k->c * k->hw;
+    const int stats = k->groups ? k->n * k->groups : k->c;
+    float *y = out, *dx = y + count, *mean = dx + count, *rstd = mean + stats;
+    float *dg = rstd + stats, *db = dg + k->c;
+    for (size_t i = 0; i < count; i++)
+        dx[i] = 0.25f; /* accumulated into below */
+    if (k->groups) {
+        be->ops->groupnorm_forward(be, k->n, k->c, k->hw, k->groups, 1e-5f, x, gamma, beta, y,
+                                   mean, rstd, NULL, NULL, 0.1f);
+        be->ops->groupnorm_backward(be, k->n, k->c, k->hw, k->groups, x, dy, gamma, mean, rstd, dx,
+                                    true, dg, db, ws);
+    } else {
+        be->ops->batchnorm_forward_train(be, k->n, k->c, k->hw, 1e-5f, x, gamma, beta, y, mean,
+                                         rstd, NULL, NULL, 0.1f);
+        be->ops->batchnorm_backward(be, k->n, k->c, k->hw, x, dy, gamma, mean, rstd, dx, true, dg,
+                                    db);
+    }
+}
+
 START_TEST(test_norm_kernels_thread_independent)
 {
+    const norm_case cases[] = {
+        {8, 32, 196, 0}, {8, 32, 196, 1}, {8, 32, 196, 4}, {8, 32, 196, 32},
+        {8, 16, 784, 4}, {97, 512, 1, 0}, {97, 512, 1, 1}, {97, 512, 1, 8}, {97, 520, 1, 65},
+    };
     nl_backend *be = tu_cpu(2);
-    const int n = 8, c = 16, hw = 49;
-    const size_t count = (size_t)n * c * hw;
-    static float x[8 * 16 * 49], dy[8 * 16 * 49], y1[8 * 16 * 49], y2[8 * 16 * 49],
-        dx1[8 * 16 * 49], dx2[8 * 16 * 49];
-    float mean[128], rstd[128], gamma[16], beta[16], dg1[16], dg2[16], db1[16], db2[16];
-    static double ws[8 * 16 * 2];
-    tu_fill_normal(x, count, 1, 0.5f, 2.0f);
-    tu_fill_normal(dy, count, 2, 0.0f, 1.0f);
-    tu_fill_uniform(gamma, 16, 3, 0.5f, 1.5f);
-    tu_fill_uniform(beta, 16, 4, -0.5f, 0.5f);
-    for (int threads = 1; threads <= 2; threads++) {
-        be->threads = threads;
-        omp_set_num_threads(threads);
-        float *y = threads == 1 ? y1 : y2, *dx = threads == 1 ? dx1 : dx2;
-        float *dg = threads == 1 ? dg1 : dg2, *db = threads == 1 ? db1 : db2;
-        be->ops->batchnorm_forward_train(be, n, c, hw, 1e-5f, x, gamma, beta, y, mean, rstd, NULL,
-                                         NULL, 0.1f);
-        be->ops->batchnorm_backward(be, n, c, hw, x, dy, gamma, mean, rstd, dx, false, dg, db);
-        be->ops->groupnorm_forward(be, n, c, hw, 4, 1e-5f, x, gamma, beta, y + 0, mean, rstd,
-                                   NULL, NULL, 0.1f);
-        be->ops->groupnorm_backward(be, n, c, hw, 4, x, dy, gamma, mean, rstd, dx, true, dg, db, ws);
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const norm_case *k = &cases[ci];
+        const size_t count = (size_t)k->n * k->c * k->hw;
+        const size_t stats = k->groups ? (size_t)k->n * k->groups : (size_t)k->c;
+        const size_t out_floats = 2 * count + 2 * stats + 2 * (size_t)k->c;
+        float *x = malloc(count * sizeof *x), *dy = malloc(count * sizeof *dy);
+        float *gamma = malloc(k->c * sizeof *gamma), *beta = malloc(k->c * sizeof *beta);
+        float *out[3];
+        double *ws = malloc((size_t)k->n * k->c * 2 * sizeof *ws);
+        ck_assert(x && dy && gamma && beta && ws);
+        tu_fill_normal(x, count, 1 + ci, 0.5f, 2.0f);
+        tu_fill_normal(dy, count, 20 + ci, 0.0f, 1.0f);
+        tu_fill_uniform(gamma, k->c, 3, 0.5f, 1.5f);
+        tu_fill_uniform(beta, k->c, 4, -0.5f, 0.5f);
+        for (int threads = 1; threads <= 3; threads++) {
+            out[threads - 1] = malloc(out_floats * sizeof(float));
+            ck_assert(out[threads - 1]);
+            be->threads = threads;
+            omp_set_num_threads(threads);
+            run_norm(be, k, x, dy, gamma, beta, out[threads - 1], ws);
+        }
+        for (int t = 1; t < 3; t++)
+            ck_assert_msg(memcmp(out[0], out[t], out_floats * sizeof(float)) == 0,
+                          "case %zu (n %d, c %d, hw %d, groups %d): %d threads differ from 1", ci,
+                          k->n, k->c, k->hw, k->groups, t + 1);
+        for (int t = 0; t < 3; t++)
+            free(out[t]);
+        free(x);
+        free(dy);
+        free(gamma);
+        free(beta);
+        free(ws);
     }
     be->threads = 2;
     omp_set_num_threads(2);
-    ck_assert(memcmp(y1, y2, sizeof y1) == 0);
-    ck_assert(memcmp(dx1, dx2, sizeof dx1) == 0);
-    ck_assert(memcmp(dg1, dg2, sizeof dg1) == 0);
-    ck_assert(memcmp(db1, db2, sizeof db1) == 0);
 }
 END_TEST
 

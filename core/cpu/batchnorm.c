@@ -141,7 +141,7 @@ static void forward_train_spatial(int n, int c, int hw, float eps, const float *
                     const size_t at_next = sample + (size_t)(next.c0 + j) * hw;
                     nl_moments_normalizing(x + at_next, (size_t)hw, next.shift[j], &next.sum[j],
                                            &next.sum_sq[j], x + at, y + at, cur.mean[j],
-                                           cur.scale[j], cur.offset[j]);
+                                           cur.scale[j], cur.offset[j], NULL, NULL);
                 }
                 for (int k = j; k < cur.width; k++) {
                     const size_t at = sample + (size_t)(cur.c0 + k) * hw;

@@ -12,6 +12,7 @@
 #define NL_REDUCE_H
 
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #if defined(__AVX__)
 #include <immintrin.h>
@@ -209,10 +210,13 @@ static inline double nl_sum_sq_dev(const float *x, size_t n, float shift)
  * the same loop also writes yn = (xn - mean) * scale + offset over another
  * run of n floats (BatchNorm normalizes one block while summing the next, so
  * the statistics read overlaps the writes of y); the sums' operations are
- * the same either way, so they do not depend on which run was fused. */
+ * the same either way, so they do not depend on which run was fused. With
+ * gamma_n != NULL the scale and offset are per element, scale * gamma_n[k]
+ * and beta_n[k] (group norm on feature vectors). */
 static inline __attribute__((always_inline)) void
 nl_moments_normalizing(const float *x, size_t n, float shift, double *sum, double *sum_sq,
-                       const float *xn, float *yn, float mean, float scale, float offset)
+                       const float *xn, float *yn, float mean, float scale, float offset,
+                       const float *gamma_n, const float *beta_n)
 {
     const nl_v8 s = nl_v8_splat(shift), m = nl_v8_splat(mean), sc = nl_v8_splat(scale),
                 off = nl_v8_splat(offset);
@@ -224,7 +228,12 @@ nl_moments_normalizing(const float *x, size_t n, float shift, double *sum, doubl
         for (; i + 32 <= end; i += 32) {
             const nl_v8 d0 = nl_v8_load(x + i) - s, d1 = nl_v8_load(x + i + 8) - s;
             const nl_v8 d2 = nl_v8_load(x + i + 16) - s, d3 = nl_v8_load(x + i + 24) - s;
-            if (xn) {
+            if (xn && gamma_n) {
+                for (int q = 0; q < 32; q += 8)
+                    nl_v8_store(yn + i + q,
+                                nl_v8_fma(nl_v8_load(xn + i + q) - m, sc * nl_v8_load(gamma_n + i + q),
+                                          nl_v8_load(beta_n + i + q)));
+            } else if (xn) {
                 nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - m, sc, off));
                 nl_v8_store(yn + i + 8, nl_v8_fma(nl_v8_load(xn + i + 8) - m, sc, off));
                 nl_v8_store(yn + i + 16, nl_v8_fma(nl_v8_load(xn + i + 16) - m, sc, off));
@@ -241,7 +250,10 @@ nl_moments_normalizing(const float *x, size_t n, float shift, double *sum, doubl
         }
         for (; i + 8 <= end; i += 8) {
             const nl_v8 d = nl_v8_load(x + i) - s;
-            if (xn)
+            if (xn && gamma_n)
+                nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - m, sc * nl_v8_load(gamma_n + i),
+                                              nl_v8_load(beta_n + i)));
+            else if (xn)
                 nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - m, sc, off));
             a0 += d;
             b0 = nl_v8_fma(d, d, b0);
@@ -254,7 +266,8 @@ nl_moments_normalizing(const float *x, size_t n, float shift, double *sum, doubl
         t1 += d;
         t2 = fma(d, d, t2);
         if (xn)
-            yn[i] = fmaf(xn[i] - mean, scale, offset);
+            yn[i] = gamma_n ? fmaf(xn[i] - mean, scale * gamma_n[i], beta_n[i])
+                            : fmaf(xn[i] - mean, scale, offset);
     }
     *sum += t1;
     *sum_sq += t2;
@@ -263,7 +276,7 @@ nl_moments_normalizing(const float *x, size_t n, float shift, double *sum, doubl
 static inline void nl_sum_shifted_moments(const float *x, size_t n, float shift, double *sum,
                                           double *sum_sq)
 {
-    nl_moments_normalizing(x, n, shift, sum, sum_sq, NULL, NULL, 0.0f, 0.0f, 0.0f);
+    nl_moments_normalizing(x, n, shift, sum, sum_sq, NULL, NULL, 0.0f, 0.0f, 0.0f, NULL, NULL);
 }
 
 /* adds the sums of dy and of dy * (x - shift) over [0..n) */
@@ -299,6 +312,70 @@ static inline void nl_sum_dy_dyx(const float *x, const float *dy, size_t n, floa
     for (; i < n; i++) {
         t_dy += dy[i];
         t_dyx += (double)dy[i] * ((double)x[i] - shift);
+    }
+    *sum_dy += t_dy;
+    *sum_dy_x += t_dyx;
+}
+
+/* adds the sums of dy and of dy * (x - shift) over [0..n), as nl_sum_dy_dyx
+ * but with every multiply-add written out, so that the sums are the same
+ * whether or not the loop also writes dxn = a*dyn + (b*(xn - mean) + k) over
+ * another run of n floats (added to dxn with accumulate): GroupNorm's
+ * backward writes one block's input gradient while summing the next. */
+static inline __attribute__((always_inline)) void
+nl_dy_moments_writing(const float *x, const float *dy, size_t n, float shift, double *sum_dy,
+                      double *sum_dy_x, const float *xn, const float *dyn, float *dxn,
+                      bool accumulate, float a, float b, float mean, float k)
+{
+    const nl_v8 s = nl_v8_splat(shift), va = nl_v8_splat(a), vb = nl_v8_splat(b),
+                vm = nl_v8_splat(mean), vk = nl_v8_splat(k);
+    double t_dy = 0.0, t_dyx = 0.0;
+    size_t i = 0;
+    while (i + 8 <= n) {
+        const size_t end = i + NL_CHUNK < n ? i + NL_CHUNK : n;
+        nl_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
+        for (; i + 32 <= end; i += 32) {
+            const nl_v8 g0 = nl_v8_load(dy + i), g1 = nl_v8_load(dy + i + 8);
+            const nl_v8 g2 = nl_v8_load(dy + i + 16), g3 = nl_v8_load(dy + i + 24);
+            if (dxn) {
+                for (int q = 0; q < 32; q += 8) {
+                    nl_v8 v = nl_v8_fma(va, nl_v8_load(dyn + i + q),
+                                        nl_v8_fma(vb, nl_v8_load(xn + i + q) - vm, vk));
+                    if (accumulate)
+                        v += nl_v8_load(dxn + i + q);
+                    nl_v8_store(dxn + i + q, v);
+                }
+            }
+            a0 += g0;
+            a1 += g1;
+            a2 += g2;
+            a3 += g3;
+            b0 = nl_v8_fma(g0, nl_v8_load(x + i) - s, b0);
+            b1 = nl_v8_fma(g1, nl_v8_load(x + i + 8) - s, b1);
+            b2 = nl_v8_fma(g2, nl_v8_load(x + i + 16) - s, b2);
+            b3 = nl_v8_fma(g3, nl_v8_load(x + i + 24) - s, b3);
+        }
+        for (; i + 8 <= end; i += 8) {
+            const nl_v8 g = nl_v8_load(dy + i);
+            if (dxn) {
+                nl_v8 v = nl_v8_fma(va, nl_v8_load(dyn + i), nl_v8_fma(vb, nl_v8_load(xn + i) - vm, vk));
+                if (accumulate)
+                    v += nl_v8_load(dxn + i);
+                nl_v8_store(dxn + i, v);
+            }
+            a0 += g;
+            b0 = nl_v8_fma(g, nl_v8_load(x + i) - s, b0);
+        }
+        t_dy += nl_v8_total((a0 + a1) + (a2 + a3));
+        t_dyx += nl_v8_total((b0 + b1) + (b2 + b3));
+    }
+    for (; i < n; i++) {
+        t_dy += dy[i];
+        t_dyx = fma((double)dy[i], (double)x[i] - shift, t_dyx);
+        if (dxn) {
+            const float v = fmaf(a, dyn[i], fmaf(b, xn[i] - mean, k));
+            dxn[i] = accumulate ? dxn[i] + v : v;
+        }
     }
     *sum_dy += t_dy;
     *sum_dy_x += t_dyx;
