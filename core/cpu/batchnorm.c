@@ -10,15 +10,15 @@
  * always reduced by one thread, in sample order, with the same float
  * operations whatever loop it is in, and block sizes depend on the shape
  * alone, so results do not depend on the thread count. Feature vectors
- * (hw == 1) walk rows with a block of features per thread, because a
- * feature's values are strided. */
+ * (hw == 1) are walked row by row, with partial sums per chunk of rows
+ * (see forward_train_features). */
 #include <math.h>
 #include <stdlib.h>
 
 #include "cpu/cpu.h"
 #include "cpu/reduce.h"
 
-enum { FEATURE_BLOCK = 128, CHANNEL_BLOCK_MAX = 32 };
+enum { CHANNEL_BLOCK_MAX = 32 };
 
 /* adjacent channels per block: enough for runs of 16 KiB per sample, and at
  * least 8 blocks, so that every thread has several to pipeline (the first
@@ -156,59 +156,139 @@ static void forward_train_spatial(int n, int c, int hw, float eps, const float *
     }
 }
 
-/* Feature vectors: a block of features is summed over the rows, 32 rows at a
- * time into float lanes (one per feature) and chunk totals into double, in
- * one pass about the first row; the normalizing pass finds the block (n x 64
- * floats) in cache. */
-enum { ROW_CHUNK = 32 };
+/* Feature vectors: a feature's values are d floats apart. Walking a block of
+ * features down the rows (runs of 512 B, 4 KiB apart) put every run of a
+ * 256-row block in the same few L2 sets, so the normalizing pass re-read x
+ * from L3, and ran at 0.3 of copy. Rows are walked whole instead: the sums
+ * are taken as float partials per 32-row chunk and column range (work items
+ * spread over the threads), the chunks' partials added in double in chunk
+ * order per feature (the bits do not depend on the thread count), then the
+ * rows are normalized as contiguous runs. Features go in panels of up to
+ * PANEL and rows in passes of CHUNKS_PER_PASS chunks, so the partials fit a
+ * fixed buffer on the caller's stack. */
+enum { ROW_CHUNK = 32, PANEL = 1024, CHUNKS_PER_PASS = 8, ITEM_WIDTH = 256 };
+
+typedef struct {
+    float partial[CHUNKS_PER_PASS][2][PANEL];
+    double sum1[PANEL], sum2[PANEL];
+    float center[PANEL], scale[PANEL], offset[PANEL], extra[PANEL];
+} feature_panel;
+
+/* one work item: the sums over `rows` rows (d apart) of `width` columns into
+ * a1 and a2, each column's rows in order in float. 16 columns at a time stay
+ * in registers down the rows (accumulating into memory, row after row, made
+ * every add wait on the previous row's store). */
+static void feature_item_sums(const float *x, const float *dy, int d, int rows, int width,
+                              const float *center, float *a1, float *a2)
+{
+    int q = 0;
+    for (; q + 16 <= width; q += 16) {
+        const nl_v8 c0 = nl_v8_load(center + q), c1 = nl_v8_load(center + q + 8);
+        nl_v8 s0 = {0}, s1 = {0}, t0 = {0}, t1 = {0};
+        for (int r = 0; r < rows; r++) {
+            const float *xr = x + (size_t)r * d + q;
+            const nl_v8 v0 = nl_v8_load(xr) - c0, v1 = nl_v8_load(xr + 8) - c1;
+            if (dy) {
+                const nl_v8 g0 = nl_v8_load(dy + (size_t)r * d + q);
+                const nl_v8 g1 = nl_v8_load(dy + (size_t)r * d + q + 8);
+                s0 += g0;
+                s1 += g1;
+                t0 = nl_v8_fma(g0, v0, t0);
+                t1 = nl_v8_fma(g1, v1, t1);
+            } else {
+                s0 += v0;
+                s1 += v1;
+                t0 = nl_v8_fma(v0, v0, t0);
+                t1 = nl_v8_fma(v1, v1, t1);
+            }
+        }
+        nl_v8_store(a1 + q, s0);
+        nl_v8_store(a1 + q + 8, s1);
+        nl_v8_store(a2 + q, t0);
+        nl_v8_store(a2 + q + 8, t1);
+    }
+    for (; q < width; q++) {
+        float s = 0.0f, t = 0.0f;
+        for (int r = 0; r < rows; r++) {
+            const float v = x[(size_t)r * d + q] - center[q];
+            if (dy) {
+                s += dy[(size_t)r * d + q];
+                t = fmaf(dy[(size_t)r * d + q], v, t);
+            } else {
+                s += v;
+                t = fmaf(v, v, t);
+            }
+        }
+        a1[q] = s;
+        a2[q] = t;
+    }
+}
+
+/* sum1 += the sum over rows of (x - center), sum2 += of (x - center)^2 (or,
+ * with dy, of dy and dy * (x - center)), for the columns [j0, j0 + width):
+ * called by every thread of the team, work shared with omp for */
+static void feature_sums(feature_panel *p, int n, int d, int j0, int width, const float *x,
+                         const float *dy)
+{
+    const int item_cols = (width + ITEM_WIDTH - 1) / ITEM_WIDTH;
+    for (int i0 = 0; i0 < n; i0 += ROW_CHUNK * CHUNKS_PER_PASS) {
+        const int rows = n - i0 < ROW_CHUNK * CHUNKS_PER_PASS ? n - i0 : ROW_CHUNK * CHUNKS_PER_PASS;
+        const int chunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
+        #pragma omp for schedule(static)
+        for (int item = 0; item < chunks * item_cols; item++) {
+            const int chunk = item / item_cols, q0 = (item % item_cols) * ITEM_WIDTH;
+            const int qw = width - q0 < ITEM_WIDTH ? width - q0 : ITEM_WIDTH;
+            float *a1 = p->partial[chunk][0] + q0, *a2 = p->partial[chunk][1] + q0;
+            const int r0 = i0 + chunk * ROW_CHUNK, r1 = n - r0 < ROW_CHUNK ? n : r0 + ROW_CHUNK;
+            const float *x0 = x + (size_t)r0 * d + j0 + q0;
+            const float *dy0 = dy ? dy + (size_t)r0 * d + j0 + q0 : NULL;
+            feature_item_sums(x0, dy0, d, r1 - r0, qw, p->center + q0, a1, a2);
+        }
+        #pragma omp for schedule(static)
+        for (int j = 0; j < width; j++) {
+            for (int chunk = 0; chunk < chunks; chunk++) {
+                p->sum1[j] += p->partial[chunk][0][j];
+                p->sum2[j] += p->partial[chunk][1][j];
+            }
+        }
+    }
+}
 
 static void forward_train_features(int n, int d, float eps, const float *x, const float *gamma,
                                    const float *beta, float *y, float *save_mean,
                                    float *save_rstd, float *running_mean, float *running_var,
                                    float momentum)
 {
-    const int blocks = (d + FEATURE_BLOCK - 1) / FEATURE_BLOCK;
-    #pragma omp parallel for schedule(static) if ((long)n * d >= NL_PARALLEL_MIN)
-    for (int blk = 0; blk < blocks; blk++) {
-        const int j0 = blk * FEATURE_BLOCK;
-        const int width = d - j0 < FEATURE_BLOCK ? d - j0 : FEATURE_BLOCK;
-        float k0[FEATURE_BLOCK], mean_f[FEATURE_BLOCK], scale[FEATURE_BLOCK], shift[FEATURE_BLOCK];
-        double s1[FEATURE_BLOCK] = {0}, s2[FEATURE_BLOCK] = {0};
-        for (int j = 0; j < width; j++)
-            k0[j] = x[j0 + j];
-        for (int i0 = 0; i0 < n; i0 += ROW_CHUNK) {
-            const int i1 = n - i0 < ROW_CHUNK ? n : i0 + ROW_CHUNK;
-            float a1[FEATURE_BLOCK] = {0}, a2[FEATURE_BLOCK] = {0};
-            for (int i = i0; i < i1; i++) {
-                const float *xr = x + (size_t)i * d + j0;
-                #pragma omp simd
-                for (int j = 0; j < width; j++) {
-                    const float dv = xr[j] - k0[j];
-                    a1[j] += dv;
-                    a2[j] += dv * dv;
-                }
-            }
-            for (int j = 0; j < width; j++) {
-                s1[j] += a1[j];
-                s2[j] += a2[j];
-            }
-        }
+    feature_panel panel;
+    feature_panel *p = &panel;
+    #pragma omp parallel if ((long)n * d >= NL_PARALLEL_MIN)
+    for (int j0 = 0; j0 < d; j0 += PANEL) {
+        const int width = d - j0 < PANEL ? d - j0 : PANEL;
+        #pragma omp for schedule(static)
         for (int j = 0; j < width; j++) {
-            const double dmean = s1[j] / n, mean = (double)k0[j] + dmean;
-            double var = s2[j] / n - dmean * dmean;
+            p->center[j] = x[j0 + j]; /* shift: a value of the feature */
+            p->sum1[j] = p->sum2[j] = 0.0;
+        }
+        feature_sums(p, n, d, j0, width, x, NULL);
+        #pragma omp for schedule(static)
+        for (int j = 0; j < width; j++) {
+            const double dmean = p->sum1[j] / n, mean = (double)p->center[j] + dmean;
+            double var = p->sum2[j] / n - dmean * dmean;
             if (var < 0.0)
                 var = 0.0;
             const double rstd = 1.0 / sqrt(var + (double)eps);
-            mean_f[j] = (float)mean;
-            scale[j] = (float)(rstd * gamma_at(gamma, j0 + j));
-            shift[j] = beta_at(beta, j0 + j);
-            save_mean[j0 + j] = mean_f[j];
+            p->extra[j] = (float)mean;
+            p->scale[j] = (float)(rstd * gamma_at(gamma, j0 + j));
+            p->offset[j] = beta_at(beta, j0 + j);
+            save_mean[j0 + j] = p->extra[j];
             save_rstd[j0 + j] = (float)rstd;
             update_running(running_mean, running_var, j0 + j, mean, var, (size_t)n, momentum);
         }
+        #pragma omp for schedule(static)
         for (int i = 0; i < n; i++) {
             const float *xr = x + (size_t)i * d + j0;
             float *yr = y + (size_t)i * d + j0;
+            const float *mean_f = p->extra, *scale = p->scale, *shift = p->offset;
             #pragma omp simd
             for (int j = 0; j < width; j++)
                 yr[j] = (xr[j] - mean_f[j]) * scale[j] + shift[j];
@@ -328,54 +408,43 @@ static void backward_spatial(int n, int c, int hw, const float *x, const float *
     }
 }
 
+/* the sums as in the forward (feature_sums), then dx row by row */
 static void backward_features(int n, int d, const float *x, const float *dy, const float *gamma,
                               const float *save_mean, const float *save_rstd, float *dx,
                               bool accumulate_dx, float *dgamma, float *dbeta)
 {
-    const int blocks = (d + FEATURE_BLOCK - 1) / FEATURE_BLOCK;
-    #pragma omp parallel for schedule(static) if ((long)n * d >= NL_PARALLEL_MIN)
-    for (int blk = 0; blk < blocks; blk++) {
-        const int j0 = blk * FEATURE_BLOCK;
-        const int width = d - j0 < FEATURE_BLOCK ? d - j0 : FEATURE_BLOCK;
-        double sum_dy[FEATURE_BLOCK] = {0}, sum_dy_xc[FEATURE_BLOCK] = {0};
-        float mean_f[FEATURE_BLOCK], af[FEATURE_BLOCK], bf[FEATURE_BLOCK], kf[FEATURE_BLOCK];
-        for (int j = 0; j < width; j++)
-            mean_f[j] = save_mean[j0 + j];
-        /* sums of dy and dy * (x - mean), 32 rows at a time in float lanes */
-        for (int i0 = 0; i0 < n; i0 += ROW_CHUNK) {
-            const int i1 = n - i0 < ROW_CHUNK ? n : i0 + ROW_CHUNK;
-            float a1[FEATURE_BLOCK] = {0}, a2[FEATURE_BLOCK] = {0};
-            for (int i = i0; i < i1; i++) {
-                const float *xr = x + (size_t)i * d + j0;
-                const float *dyr = dy + (size_t)i * d + j0;
-                #pragma omp simd
-                for (int j = 0; j < width; j++) {
-                    a1[j] += dyr[j];
-                    a2[j] += dyr[j] * (xr[j] - mean_f[j]);
-                }
-            }
-            for (int j = 0; j < width; j++) {
-                sum_dy[j] += a1[j];
-                sum_dy_xc[j] += a2[j];
-            }
-        }
+    feature_panel panel;
+    feature_panel *p = &panel;
+    #pragma omp parallel if ((long)n * d >= NL_PARALLEL_MIN)
+    for (int j0 = 0; j0 < d; j0 += PANEL) {
+        const int width = d - j0 < PANEL ? d - j0 : PANEL;
+        #pragma omp for schedule(static)
         for (int j = 0; j < width; j++) {
-            const double rstd = save_rstd[j0 + j], sum_dy_xhat = sum_dy_xc[j] * rstd;
+            p->center[j] = save_mean[j0 + j];
+            p->sum1[j] = p->sum2[j] = 0.0;
+        }
+        /* sums of dy and dy * (x - mean) */
+        feature_sums(p, n, d, j0, width, x, dy);
+        #pragma omp for schedule(static)
+        for (int j = 0; j < width; j++) {
+            const double rstd = save_rstd[j0 + j], sum_dy_xhat = p->sum2[j] * rstd;
             if (dbeta)
-                dbeta[j0 + j] = (float)sum_dy[j];
+                dbeta[j0 + j] = (float)p->sum1[j];
             if (dgamma)
                 dgamma[j0 + j] = (float)sum_dy_xhat;
             const double a = gamma_at(gamma, j0 + j) * rstd;
-            af[j] = (float)a;
-            bf[j] = (float)(-a * rstd * (sum_dy_xhat / n));
-            kf[j] = (float)(-a * (sum_dy[j] / n));
+            p->scale[j] = (float)a;
+            p->offset[j] = (float)(-a * rstd * (sum_dy_xhat / n));
+            p->extra[j] = (float)(-a * (p->sum1[j] / n));
         }
         if (!dx)
             continue;
+        #pragma omp for schedule(static)
         for (int i = 0; i < n; i++) {
             const float *xr = x + (size_t)i * d + j0;
             const float *dyr = dy + (size_t)i * d + j0;
             float *dxr = dx + (size_t)i * d + j0;
+            const float *mean_f = p->center, *af = p->scale, *bf = p->offset, *kf = p->extra;
             if (accumulate_dx) {
                 #pragma omp simd
                 for (int j = 0; j < width; j++)
