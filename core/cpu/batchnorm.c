@@ -270,19 +270,33 @@ static void forward_train_features(int n, int d, float eps, const float *x, cons
             p->sum1[j] = p->sum2[j] = 0.0;
         }
         feature_sums(p, n, d, j0, width, x, NULL);
-        #pragma omp for schedule(static)
+        /* a vector loop: a feature's divisions and square root one at a time
+         * were most of a small batch's forward (256 features at batch 2) */
+        #pragma omp for simd schedule(simd : static)
         for (int j = 0; j < width; j++) {
             const double dmean = p->sum1[j] / n, mean = (double)p->center[j] + dmean;
             double var = p->sum2[j] / n - dmean * dmean;
-            if (var < 0.0)
-                var = 0.0;
+            var = var < 0.0 ? 0.0 : var;
             const double rstd = 1.0 / sqrt(var + (double)eps);
+            p->sum1[j] = mean;
+            p->sum2[j] = var;
             p->extra[j] = (float)mean;
-            p->scale[j] = (float)(rstd * gamma_at(gamma, j0 + j));
-            p->offset[j] = beta_at(beta, j0 + j);
-            save_mean[j0 + j] = p->extra[j];
+            p->scale[j] = (float)(rstd * (gamma ? gamma[j0 + j] : 1.0f));
+            p->offset[j] = beta ? beta[j0 + j] : 0.0f;
+            save_mean[j0 + j] = (float)mean;
             save_rstd[j0 + j] = (float)rstd;
-            update_running(running_mean, running_var, j0 + j, mean, var, (size_t)n, momentum);
+        }
+        if (running_mean) {
+            /* update_running's arithmetic, as a vector loop */
+            const double count = n, count_less_1 = n > 1 ? n - 1 : 1;
+            #pragma omp for simd schedule(simd : static)
+            for (int j = 0; j < width; j++) {
+                const double unbiased = n > 1 ? p->sum2[j] * count / count_less_1 : p->sum2[j];
+                running_mean[j0 + j] =
+                    (1.0f - momentum) * running_mean[j0 + j] + momentum * (float)p->sum1[j];
+                running_var[j0 + j] =
+                    (1.0f - momentum) * running_var[j0 + j] + momentum * (float)unbiased;
+            }
         }
         #pragma omp for schedule(static)
         for (int i = 0; i < n; i++) {
