@@ -114,9 +114,8 @@ static void forward_train_spatial(int n, int c, int hw, float eps, const float *
     const int cb = channel_block(c, hw), blocks = (c + cb - 1) / cb;
     #pragma omp parallel if (count * c >= NL_PARALLEL_MIN)
     {
-        const int threads = omp_get_num_threads_safe(), t = omp_get_thread_num_safe();
-        const int first = (int)((long)blocks * t / threads);
-        const int last = (int)((long)blocks * (t + 1) / threads);
+        int first, last;
+        nl_thread_range(blocks, &first, &last);
         bn_block cur, next;
         if (first < last) {
             block_begin(&next, first, cb, c, hw, x);

@@ -19,6 +19,16 @@ static inline int omp_get_num_threads_safe(void) { return 1; }
 static inline int omp_get_thread_num_safe(void) { return 0; }
 #endif
 
+/* This thread's contiguous share [first, last) of `count` items, called
+ * inside a parallel region (the pipelined norm kernels fuse item i with
+ * item i+1, so a thread's items must be adjacent). */
+static inline void nl_thread_range(int count, int *first, int *last)
+{
+    const int threads = omp_get_num_threads_safe(), t = omp_get_thread_num_safe();
+    *first = (int)((long)count * t / threads);
+    *last = (int)((long)count * (t + 1) / threads);
+}
+
 /* Below this many elements of work a loop runs on one thread: waking the
  * other threads costs more than the loop (small batches are full of such
  * loops, and at batch 8 fork/join dominated the step). */

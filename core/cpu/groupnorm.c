@@ -67,8 +67,8 @@ static void forward_features(int n, int c, int groups, float eps, const float *x
     const int cpg = c / groups;
     #pragma omp parallel if ((long)n * c >= NL_PARALLEL_MIN)
     {
-        const int threads = omp_get_num_threads_safe(), t = omp_get_thread_num_safe();
-        const int first = (int)((long)n * t / threads), last = (int)((long)n * (t + 1) / threads);
+        int first, last;
+        nl_thread_range(n, &first, &last);
         double sum[STATS_BATCH], sum_sq[STATS_BATCH];
         float shift[STATS_BATCH];
         for (int g0 = 0; first < last && g0 < groups; g0 += STATS_BATCH) {
@@ -223,9 +223,8 @@ static void forward_spatial(int n, int c, int hw, int groups, float eps, const f
     const int blocks = n * groups;
     #pragma omp parallel if ((size_t)blocks * block >= NL_PARALLEL_MIN)
     {
-        const int threads = omp_get_num_threads_safe(), t = omp_get_thread_num_safe();
-        const int first = (int)((long)blocks * t / threads);
-        const int last = (int)((long)blocks * (t + 1) / threads);
+        int first, last;
+        nl_thread_range(blocks, &first, &last);
         block_stats cur, next;
         if (first < last) {
             block_sums(&next, x + (size_t)first * block, cpg, hw);
@@ -306,8 +305,7 @@ static void block_gradient_sums(const float *xb, const float *dyb, int cpg, int 
 {
     for (int j = 0; j < cpg; j++) {
         double s_dy = 0.0, s_dy_xc = 0.0;
-        nl_dy_moments_writing(xb + (size_t)j * hw, dyb + (size_t)j * hw, (size_t)hw, mean, &s_dy,
-                              &s_dy_xc, NULL, NULL, NULL, false, 0.0f, 0.0f, 0.0f, 0.0f);
+        nl_sum_dy_dyx(xb + (size_t)j * hw, dyb + (size_t)j * hw, (size_t)hw, mean, &s_dy, &s_dy_xc);
         partial[2 * j] = s_dy;
         partial[2 * j + 1] = s_dy_xc * rstd;
     }
@@ -328,9 +326,8 @@ static void backward_spatial(int n, int c, int hw, int groups, const float *x, c
     const int blocks = n * groups;
     #pragma omp parallel if ((size_t)blocks * block >= NL_PARALLEL_MIN)
     {
-        const int threads = omp_get_num_threads_safe(), t = omp_get_thread_num_safe();
-        const int first = (int)((long)blocks * t / threads);
-        const int last = (int)((long)blocks * (t + 1) / threads);
+        int first, last;
+        nl_thread_range(blocks, &first, &last);
         if (first < last)
             block_gradient_sums(x + (size_t)first * block, dy + (size_t)first * block, cpg, hw,
                                 save_mean[first], save_rstd[first],

@@ -279,47 +279,9 @@ static inline void nl_sum_shifted_moments(const float *x, size_t n, float shift,
     nl_moments_normalizing(x, n, shift, sum, sum_sq, NULL, NULL, 0.0f, 0.0f, 0.0f, NULL, NULL);
 }
 
-/* adds the sums of dy and of dy * (x - shift) over [0..n) */
-static inline void nl_sum_dy_dyx(const float *x, const float *dy, size_t n, float shift,
-                                 double *sum_dy, double *sum_dy_x)
-{
-    const nl_v8 s = nl_v8_splat(shift);
-    double t_dy = 0.0, t_dyx = 0.0;
-    size_t i = 0;
-    while (i + 8 <= n) {
-        const size_t end = i + NL_CHUNK < n ? i + NL_CHUNK : n;
-        nl_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
-        for (; i + 32 <= end; i += 32) {
-            const nl_v8 g0 = nl_v8_load(dy + i), g1 = nl_v8_load(dy + i + 8);
-            const nl_v8 g2 = nl_v8_load(dy + i + 16), g3 = nl_v8_load(dy + i + 24);
-            a0 += g0;
-            a1 += g1;
-            a2 += g2;
-            a3 += g3;
-            b0 += g0 * (nl_v8_load(x + i) - s);
-            b1 += g1 * (nl_v8_load(x + i + 8) - s);
-            b2 += g2 * (nl_v8_load(x + i + 16) - s);
-            b3 += g3 * (nl_v8_load(x + i + 24) - s);
-        }
-        for (; i + 8 <= end; i += 8) {
-            const nl_v8 g = nl_v8_load(dy + i);
-            a0 += g;
-            b0 += g * (nl_v8_load(x + i) - s);
-        }
-        t_dy += nl_v8_total((a0 + a1) + (a2 + a3));
-        t_dyx += nl_v8_total((b0 + b1) + (b2 + b3));
-    }
-    for (; i < n; i++) {
-        t_dy += dy[i];
-        t_dyx += (double)dy[i] * ((double)x[i] - shift);
-    }
-    *sum_dy += t_dy;
-    *sum_dy_x += t_dyx;
-}
-
-/* adds the sums of dy and of dy * (x - shift) over [0..n), as nl_sum_dy_dyx
- * but with every multiply-add written out, so that the sums are the same
- * whether or not the loop also writes dxn = a*dyn + (b*(xn - mean) + k) over
+/* adds the sums of dy and of dy * (x - shift) over [0..n), every multiply-add
+ * written out, so that the sums are the same whether or not the loop also
+ * writes dxn = a*dyn + (b*(xn - mean) + k) over
  * another run of n floats (added to dxn with accumulate): GroupNorm's
  * backward writes one block's input gradient while summing the next. */
 static inline __attribute__((always_inline)) void
@@ -379,6 +341,13 @@ nl_dy_moments_writing(const float *x, const float *dy, size_t n, float shift, do
     }
     *sum_dy += t_dy;
     *sum_dy_x += t_dyx;
+}
+
+static inline void nl_sum_dy_dyx(const float *x, const float *dy, size_t n, float shift,
+                                 double *sum_dy, double *sum_dy_x)
+{
+    nl_dy_moments_writing(x, dy, n, shift, sum_dy, sum_dy_x, NULL, NULL, NULL, false, 0.0f, 0.0f,
+                          0.0f, 0.0f);
 }
 
 /* adds the sums of g*dy and g*dy * (x - shift) over [0..n), g = gamma[i]
