@@ -1,6 +1,7 @@
 /* Layers against PyTorch: linear, convolutions, pooling, activations and
  * softmax cross-entropy, forward and backward, normalized error <= 1e-5. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,105 @@ START_TEST(test_relu_pool_fused_exact)
 }
 END_TEST
 
+/* The 2x2 stride-2 max pooling's vector paths (eight windows from two
+ * in-lane shuffled rows, narrow rows written past their end or masked, the
+ * overlapping last vector) against a plain loop written here: every width
+ * from 2 to 40, odd and even heights, ReLU fused or not, a new gradient or
+ * one added to, 1 and 2 threads. NaN, ties, zeros and signed zeros as in
+ * check_fused_exact. */
+static void reference_max_2x2(int planes, int h, int w, bool relu, const float *x, float *y,
+                              int32_t *argmax)
+{
+    const int oh_n = h / 2, ow_n = w / 2;
+    for (int p = 0; p < planes; p++)
+        for (int oh = 0; oh < oh_n; oh++)
+            for (int ow = 0; ow < ow_n; ow++) {
+                float best = 0.0f;
+                int32_t at = -1;
+                for (int k = 0; k < 4; k++) {
+                    const int32_t i = (int32_t)((size_t)p * h * w + (size_t)(2 * oh + k / 2) * w +
+                                                2 * ow + k % 2);
+                    float v = x[i];
+                    if (relu)
+                        v = v > 0.0f ? v : 0.0f;
+                    if (k == 0 || v > best || v != v) {
+                        best = v;
+                        at = i;
+                    }
+                }
+                const size_t o = ((size_t)p * oh_n + oh) * ow_n + ow;
+                y[o] = best;
+                argmax[o] = relu && !(best > 0.0f) ? -1 : at;
+            }
+}
+
+START_TEST(test_max_pool_2x2_against_loop)
+{
+    nl_backend *be = tu_cpu(2);
+    for (int threads = 1; threads <= 2; threads++) {
+        be->threads = threads;
+        omp_set_num_threads(threads);
+        for (int w = 2; w <= 40; w++)
+            for (int h = 2; h <= 5; h += 3) {
+                /* enough planes to be split over threads (a narrow row's
+                 * vector must not reach into another thread's plane) */
+                const int n = 3, c = 32768 / (n * h * w) + 1, planes = n * c;
+                nl_pool_geom g = {.kind = NL_POOL_MAX, .c = c, .in_h = h, .in_w = w,
+                                  .out_h = h / 2, .out_w = w / 2, .kernel_h = 2, .kernel_w = 2,
+                                  .stride = 2};
+                const size_t in_n = (size_t)planes * h * w, out_n = (size_t)planes * (h / 2) * (w / 2);
+                float *x = malloc(in_n * sizeof *x), *y = malloc(out_n * sizeof *y);
+                float *y_ref = malloc(out_n * sizeof *y_ref), *dy = malloc(out_n * sizeof *dy);
+                float *dx = malloc(in_n * sizeof *dx), *dx_ref = malloc(in_n * sizeof *dx_ref);
+                int32_t *am = malloc(out_n * sizeof *am), *am_ref = malloc(out_n * sizeof *am_ref);
+                tu_fill_normal(x, in_n, 40 + w, 0.0f, 1.0f);
+                for (size_t i = 0; i < in_n; i++) {
+                    x[i] = roundf(x[i] * 2.0f) / 2.0f;
+                    if (i % 61 == 3)
+                        x[i] = NAN;
+                    if (i % 53 == 9)
+                        x[i] = -0.0f;
+                }
+                tu_fill_normal(dy, out_n, 90 + w, 0.0f, 1.0f);
+                for (int relu = 0; relu < 2; relu++)
+                    for (int accumulate = 0; accumulate < 2; accumulate++) {
+                        g.relu_input = relu;
+                        reference_max_2x2(planes, h, w, relu, x, y_ref, am_ref);
+                        be->ops->pool_forward(be, &g, n, x, y, am);
+                        char what[96];
+                        snprintf(what, sizeof what, "%dx%dx%dx%d relu=%d acc=%d threads=%d", n, c,
+                                 h, w, relu, accumulate, threads);
+                        ck_assert_msg(memcmp(y, y_ref, out_n * sizeof *y) == 0,
+                                      "%s: forward differs", what);
+                        ck_assert_msg(memcmp(am, am_ref, out_n * sizeof *am) == 0,
+                                      "%s: argmax differs", what);
+                        /* dx starts as garbage-free values to add to, or to overwrite */
+                        tu_fill_normal(dx_ref, in_n, 7, 0.0f, 1.0f);
+                        if (!accumulate)
+                            for (size_t i = 0; i < in_n; i++)
+                                dx_ref[i] = 0.0f;
+                        tu_fill_normal(dx, in_n, 7, 0.0f, 1.0f);
+                        for (size_t o = 0; o < out_n; o++)
+                            if (am_ref[o] >= 0)
+                                dx_ref[am_ref[o]] += dy[o];
+                        be->ops->pool_backward(be, &g, n, dy, am, dx, accumulate);
+                        /* one assertion per case: each ck_assert is a message to
+                         * check's parent process */
+                        size_t bad = 0;
+                        while (bad < in_n && memcmp(&dx[bad], &dx_ref[bad], sizeof *dx) == 0)
+                            bad++;
+                        ck_assert_msg(bad == in_n, "%s: dx[%zu] %.9g, expected %.9g", what, bad,
+                                      dx[bad < in_n ? bad : 0], dx_ref[bad < in_n ? bad : 0]);
+                    }
+                free(x), free(y), free(y_ref), free(dy), free(dx), free(dx_ref), free(am),
+                    free(am_ref);
+            }
+    }
+    be->threads = 2;
+    omp_set_num_threads(2);
+}
+END_TEST
+
 START_TEST(test_activations)
 {
     check_layer("relu", (layer_ctx){.kind = K_ACT, .act = NL_ACT_RELU});
@@ -248,6 +348,7 @@ int main(void)
     tcase_add_test(tc, test_conv);
     tcase_add_test(tc, test_pool);
     tcase_add_test(tc, test_relu_pool_fused_exact);
+    tcase_add_test(tc, test_max_pool_2x2_against_loop);
     tcase_add_test(tc, test_activations);
     tcase_add_test(tc, test_softmax_xent);
     suite_add_tcase(s, tc);

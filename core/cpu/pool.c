@@ -75,16 +75,33 @@ static inline v8i select_v(v8i mask, v8i a, v8i b)
 #endif
 }
 
-/* eight outputs of one output row starting at column ow */
-static inline void max_2x2_vec(const float *r0, const float *r1, int w, int32_t row0, int ow,
-                               bool relu, float *yr, int32_t *ar)
+/* The 2x2 kernels take a window row's 16 input columns as two vectors and
+ * split them into even and odd columns with in-lane shuffles (vshufps), which
+ * leaves the eight windows in the lane order WINDOW_ORDER; everything after
+ * is lane by lane, and one 64-bit permute puts the results back in order.
+ * Splitting with cross-lane permutes (what even/odd selection across two
+ * vectors compiles to) took eight vpermd per eight outputs: the forward on
+ * (8, 32, 28, 28) took 28 us against 15 now, slower than the backward. */
+#define WINDOW_ORDER 0, 1, 4, 5, 2, 3, 6, 7
+static inline v8f evens_in_lane(v8f lo, v8f hi) { return NL_V8_SHUFFLE(lo, hi, 0, 2, 8, 10, 4, 6, 12, 14); }
+static inline v8f odds_in_lane(v8f lo, v8f hi) { return NL_V8_SHUFFLE(lo, hi, 1, 3, 9, 11, 5, 7, 13, 15); }
+/* WINDOW_ORDER to window order and back (the permutation is its own inverse) */
+static inline v8f window_order_f(v8f v) { return NL_V8_SHUFFLE(v, v, WINDOW_ORDER); }
+static inline v8i window_order_i(v8i v) { return NL_V8_SHUFFLE(v, v, WINDOW_ORDER); }
+
+/* the maxima of the eight windows over 16 columns of input rows a (top) and
+ * b (bottom); i0: the windows' first input indices in WINDOW_ORDER, the
+ * order of the result too */
+typedef struct {
+    v8f best;
+    v8i at;
+} window_max;
+
+static inline window_max max_2x2_windows(v8f a_lo, v8f a_hi, v8f b_lo, v8f b_hi, v8i i0, int w,
+                                         bool relu)
 {
-    const v8i lanes = {0, 2, 4, 6, 8, 10, 12, 14};
-    const v8f a_lo = *(const v8f_u *)(r0 + 2 * ow), a_hi = *(const v8f_u *)(r0 + 2 * ow + 8);
-    const v8f b_lo = *(const v8f_u *)(r1 + 2 * ow), b_hi = *(const v8f_u *)(r1 + 2 * ow + 8);
-    const v8i i0 = (row0 + 2 * ow) + lanes;
-    v8f best = nl_v8_evens(a_lo, a_hi);
-    v8f a1 = nl_v8_odds(a_lo, a_hi), b0 = nl_v8_evens(b_lo, b_hi), b1 = nl_v8_odds(b_lo, b_hi);
+    v8f best = evens_in_lane(a_lo, a_hi);
+    v8f a1 = odds_in_lane(a_lo, a_hi), b0 = evens_in_lane(b_lo, b_hi), b1 = odds_in_lane(b_lo, b_hi);
     if (relu) {
         /* clamped, nothing is NaN: the maximum first, then the first
          * candidate equal to it, instead of three compare-and-select steps
@@ -99,17 +116,58 @@ static inline void max_2x2_vec(const float *r0, const float *r1, int w, int32_t 
         at = select_v(a1 == best, i0 + 1, at);
         at = select_v(a0 == best, i0, at);
         at |= ~(v8i)(best > (v8f){0}); /* -1: no gradient */
-        *(v8f_u *)(yr + ow) = best;
-        *(v8i_u *)(ar + ow) = at;
-        return;
+        return (window_max){best, at};
     }
     v8i at = i0;
     TAKE_V(a1, i0 + 1);
     TAKE_V(b0, i0 + w);
     TAKE_V(b1, i0 + (w + 1));
-    *(v8f_u *)(yr + ow) = best;
-    *(v8i_u *)(ar + ow) = at;
+    return (window_max){best, at};
 }
+
+/* each window's first column relative to the first window's, in WINDOW_ORDER */
+static const v8i window_columns = {0, 2, 8, 10, 4, 6, 12, 14};
+
+/* eight outputs of one output row starting at column ow */
+static inline void max_2x2_vec(const float *r0, const float *r1, int w, int32_t row0, int ow,
+                               bool relu, float *yr, int32_t *ar)
+{
+    const float *t = r0 + 2 * ow, *u = r1 + 2 * ow;
+    const window_max m = max_2x2_windows(*(const v8f_u *)t, *(const v8f_u *)(t + 8),
+                                         *(const v8f_u *)u, *(const v8f_u *)(u + 8),
+                                         (row0 + 2 * ow) + window_columns, w, relu);
+    *(v8f_u *)(yr + ow) = window_order_f(m.best);
+    *(v8i_u *)(ar + ow) = window_order_i(m.at);
+}
+
+#if defined(__AVX2__)
+/* lanes below count set, as a mask vector */
+static inline v8i lanes_below(int count) { return (v8i){0, 1, 2, 3, 4, 5, 6, 7} < count; }
+static inline v8f load_lanes(const float *p, v8i mask)
+{
+    return (v8f)_mm256_maskload_ps(p, (__m256i)mask); /* masked-off lanes: 0, never read */
+}
+
+/* a row of fewer than eight windows that a whole vector may not run past (a
+ * plane's last row, or inputs under 8 wide): the loads stop at the row's
+ * end, and the outputs go out one by one (a masked store, vmaskmovps, made
+ * the 14x14 pooling 1.6x slower on this Zen 3) */
+static inline void max_2x2_narrow_row(const float *r0, const float *r1, int w,
+                                           int32_t row0, int ow_n, bool relu, float *yr,
+                                           int32_t *ar)
+{
+    const v8i lo = lanes_below(2 * ow_n), hi = lanes_below(2 * ow_n - 8);
+    const window_max m = max_2x2_windows(load_lanes(r0, lo), load_lanes(r0 + 8, hi),
+                                         load_lanes(r1, lo), load_lanes(r1 + 8, hi),
+                                         row0 + window_columns, w, relu);
+    const v8f best = window_order_f(m.best);
+    const v8i at = window_order_i(m.at);
+    for (int k = 0; k < ow_n; k++) {
+        yr[k] = best[k];
+        ar[k] = at[k];
+    }
+}
+#endif
 
 static inline float relu_s(float v) { return v > 0.0f ? v : 0.0f; }
 
@@ -122,7 +180,6 @@ max_2x2(const nl_pool_geom *g, const float *xp, float *yp, int32_t *am, size_t b
         float *yr = yp + (size_t)oh * ow_n;
         int32_t *ar = am + (size_t)oh * ow_n;
         const int32_t row0 = (int32_t)(base + (size_t)(2 * oh) * w);
-        const bool last_row = oh == g->out_h - 1;
         int ow = 0;
         for (; ow + 8 <= ow_n; ow += 8)
             max_2x2_vec(r0, r1, w, row0, ow, relu, yr, ar);
@@ -131,13 +188,20 @@ max_2x2(const nl_pool_geom *g, const float *xp, float *yp, int32_t *am, size_t b
             max_2x2_vec(r0, r1, w, row0, ow_n - 8, relu, yr, ar);
             continue;
         }
-        if (ow < ow_n && !last_row && 2 * ow + 16 <= 2 * w) {
+        if (ow < ow_n && oh < g->out_h - 1 && 2 * w >= 16) {
             /* a row narrower than eight outputs: the vector also writes the
-             * first outputs of the next row, which that row then rewrites;
-             * the reads stay inside the next input rows (2 * w floats) */
+             * first outputs of the next row, which that row then rewrites
+             * (the same thread: a plane is one thread's); the reads stay
+             * inside the next input rows (2 * w floats) */
             max_2x2_vec(r0, r1, w, row0, ow, relu, yr, ar);
             continue;
         }
+#if defined(__AVX2__)
+        if (ow < ow_n) {
+            max_2x2_narrow_row(r0, r1, w, row0, ow_n, relu, yr, ar);
+            continue;
+        }
+#endif
         for (; ow < ow_n; ow++) {
             const int32_t i0 = row0 + 2 * ow;
             float c1 = r0[2 * ow + 1], c2 = r1[2 * ow], c3 = r1[2 * ow + 1];
@@ -170,30 +234,69 @@ static inline v8f grad_select(v8f match, v8f dy2, v8f base)
     return (v8f)(((v8i)(base + dy2) & m) | ((v8i)base & ~m));
 }
 
+/* each of eight values twice, for the 16 columns of the eight windows:
+ * v in WINDOW_ORDER gives columns 0-7 (lo) and 8-15 (hi) with in-lane
+ * unpacks */
+static inline v8f twice_lo(v8f v) { return NL_V8_SHUFFLE(v, v, 0, 8, 1, 9, 4, 12, 5, 13); }
+static inline v8f twice_hi(v8f v) { return NL_V8_SHUFFLE(v, v, 2, 10, 3, 11, 6, 14, 7, 15); }
+
+/* dx of the 2 x 16 inputs under eight windows, as four vectors (top row lo and
+ * hi, bottom row lo and hi); the windows' dy and argmax in window order, base
+ * the old dx (accumulating) or 0 */
+typedef struct {
+    v8f top_lo, top_hi, bottom_lo, bottom_hi;
+} window_grad;
+
+static inline window_grad max_2x2_grads(v8f d, v8i argmax, int w, int32_t first, v8f t_lo,
+                                        v8f t_hi, v8f b_lo, v8f b_hi)
+{
+    const v8i window_starts = {0, 2, 4, 6, 8, 10, 12, 14};
+    const v8f offset = (v8f)window_order_i(argmax - (first + window_starts));
+    const v8f d_ordered = window_order_f(d);
+    const v8f d_lo = twice_lo(d_ordered), d_hi = twice_hi(d_ordered);
+    const v8i off_lo = (v8i)twice_lo(offset), off_hi = (v8i)twice_hi(offset);
+    const v8i parity = {0, 1, 0, 1, 0, 1, 0, 1};
+    return (window_grad){grad_select((v8f)(off_lo == parity), d_lo, t_lo),
+                         grad_select((v8f)(off_hi == parity), d_hi, t_hi),
+                         grad_select((v8f)(off_lo == parity + w), d_lo, b_lo),
+                         grad_select((v8f)(off_hi == parity + w), d_hi, b_hi)};
+}
+
 static inline void max_2x2_grad_vec(const float *dyr, const int32_t *ar, int w, int32_t row0,
                                     int ow, bool accumulate, float *r0, float *r1)
 {
-    const v8i lanes = {0, 2, 4, 6, 8, 10, 12, 14};
-    const v8i offset = *(const v8i_u *)(ar + ow) - ((row0 + 2 * ow) + lanes);
-    const v8f d = *(const v8f_u *)(dyr + ow);
-    const v8f top_even = (v8f)(offset == 0), top_odd = (v8f)(offset == 1);
-    const v8f bottom_even = (v8f)(offset == w), bottom_odd = (v8f)(offset == w + 1);
-    const v8f d_lo = nl_v8_interleave_lo(d, d), d_hi = nl_v8_interleave_hi(d, d);
     float *t = r0 + 2 * ow, *b = r1 + 2 * ow;
     const v8f zero = {0};
-    const v8f t_lo = grad_select(nl_v8_interleave_lo(top_even, top_odd), d_lo,
-                                 accumulate ? (v8f)(*(v8f_u *)t) : zero);
-    const v8f t_hi = grad_select(nl_v8_interleave_hi(top_even, top_odd), d_hi,
-                                 accumulate ? (v8f)(*(v8f_u *)(t + 8)) : zero);
-    const v8f b_lo = grad_select(nl_v8_interleave_lo(bottom_even, bottom_odd), d_lo,
-                                 accumulate ? (v8f)(*(v8f_u *)b) : zero);
-    const v8f b_hi = grad_select(nl_v8_interleave_hi(bottom_even, bottom_odd), d_hi,
-                                 accumulate ? (v8f)(*(v8f_u *)(b + 8)) : zero);
-    *(v8f_u *)t = t_lo;
-    *(v8f_u *)(t + 8) = t_hi;
-    *(v8f_u *)b = b_lo;
-    *(v8f_u *)(b + 8) = b_hi;
+    const window_grad g = max_2x2_grads(
+        *(const v8f_u *)(dyr + ow), *(const v8i_u *)(ar + ow), w, row0 + 2 * ow,
+        accumulate ? (v8f)(*(v8f_u *)t) : zero, accumulate ? (v8f)(*(v8f_u *)(t + 8)) : zero,
+        accumulate ? (v8f)(*(v8f_u *)b) : zero, accumulate ? (v8f)(*(v8f_u *)(b + 8)) : zero);
+    *(v8f_u *)t = g.top_lo;
+    *(v8f_u *)(t + 8) = g.top_hi;
+    *(v8f_u *)b = g.bottom_lo;
+    *(v8f_u *)(b + 8) = g.bottom_hi;
 }
+
+#if defined(__AVX2__)
+/* a row of fewer than eight windows where whole vectors may not be written
+ * (a plane's last row, accumulating, an odd width): masked loads, and the
+ * 2 x 2 ow_n inputs written one by one */
+static inline void max_2x2_grad_narrow(const float *dyr, const int32_t *ar, int w, int32_t row0,
+                                       int ow_n, bool accumulate, float *r0, float *r1)
+{
+    const v8i windows = lanes_below(ow_n), lo = lanes_below(2 * ow_n),
+              hi = lanes_below(2 * ow_n - 8);
+    const v8f zero = {0};
+    const window_grad g = max_2x2_grads(
+        load_lanes(dyr, windows), (v8i)_mm256_maskload_epi32(ar, (__m256i)windows), w, row0,
+        accumulate ? load_lanes(r0, lo) : zero, accumulate ? load_lanes(r0 + 8, hi) : zero,
+        accumulate ? load_lanes(r1, lo) : zero, accumulate ? load_lanes(r1 + 8, hi) : zero);
+    for (int k = 0; k < 2 * ow_n; k++) {
+        r0[k] = k < 8 ? g.top_lo[k] : g.top_hi[k - 8];
+        r1[k] = k < 8 ? g.bottom_lo[k] : g.bottom_hi[k - 8];
+    }
+}
+#endif
 
 static void max_2x2_backward(const nl_pool_geom *g, const float *dyp, const int32_t *am,
                              size_t base, float *dxp, bool accumulate)
@@ -210,11 +313,25 @@ static void max_2x2_backward(const nl_pool_geom *g, const float *dyp, const int3
         int ow = 0;
         for (; ow + 8 <= ow_n; ow += 8)
             max_2x2_grad_vec(dyr, ar, w, row0, ow, accumulate, r0, r1);
-        if (ow < ow_n && !accumulate) {
+        if (ow < ow_n && ow_n >= 8 && !accumulate) {
             /* the last eight windows again, overlapping: the same values */
             max_2x2_grad_vec(dyr, ar, w, row0, ow_n - 8, false, r0, r1);
             continue;
         }
+        if (ow < ow_n && !accumulate && w == 2 * ow_n && w >= 8 && oh < g->out_h - 1) {
+            /* a row of fewer than eight windows, as a whole vector: what it
+             * writes past the row's end lands in the next input rows, which
+             * this thread (a plane is one thread's) writes again next, and
+             * its reads stay inside this plane's dy and argmax */
+            max_2x2_grad_vec(dyr, ar, w, row0, 0, false, r0, r1);
+            continue;
+        }
+#if defined(__AVX2__)
+        if (ow < ow_n && ow_n < 8) {
+            max_2x2_grad_narrow(dyr, ar, w, row0, ow_n, accumulate, r0, r1);
+            continue;
+        }
+#endif
         for (; ow < ow_n; ow++) {
             const int32_t offset = ar[ow] - (row0 + 2 * ow);
             const float d = dyr[ow];
@@ -308,9 +425,7 @@ void nl_cpu_pool_backward(nl_backend *be, const nl_pool_geom *g, int n, const fl
     const int planes = n * g->c;
     const size_t in_plane = (size_t)g->in_h * g->in_w, out_plane = (size_t)g->out_h * g->out_w;
     const float inv_area = 1.0f / (float)(g->kernel_h * g->kernel_w);
-    /* at fewer than 8 windows a row, the scalar tail costs more than the
-     * clearing it saves (14x14 maps: 38 against 14 us at batch 8) */
-    const bool fast = is_2x2_s2(g) && g->kind == NL_POOL_MAX && g->out_w >= 8;
+    const bool fast = is_2x2_s2(g) && g->kind == NL_POOL_MAX;
     #pragma omp parallel for schedule(static) if (planes * in_plane >= NL_PARALLEL_MIN)
     for (int pl = 0; pl < planes; pl++) {
         float *dxp = dx + pl * in_plane;
