@@ -21,6 +21,11 @@
  * shapes (784-256, 256-256, 256-10, 3136-10) on this machine's 2 cores, and the tiled
  * input gradient beats both sgemm and a skinny one at any width. */
 #define NL_SKINNY_MAX_ROWS 12
+/* Up to this many outputs narrow_forward beats sgemm at any batch above the
+ * skinny one (2 threads: 3136 -> 10 at batch 128 87 against 194 us, 256 -> 10
+ * 18 against 22, 1024 -> 12 at 64 19 against 36); at 16 outputs, sgemm's
+ * kernel width, they tie or sgemm wins */
+#define NL_NARROW_MAX_OUT 12
 /* Below this batch a weight-gradient row is too short a sum for a register tile. */
 #define NL_SKINNY_DW_MAX_ROWS 7
 /* The tiled backward keeps a 16-column panel of its right operand in L1
@@ -64,6 +69,51 @@ static void skinny_forward(int n, int in, int out, const float *x, const float *
             const float b = bias ? bias[o] : 0.0f;
             for (int k = 0; k < 4 && r + k < n; k++)
                 y[(size_t)(r + k) * out + o] = s[k] + b;
+        }
+    }
+}
+
+/* y[r, o] = b[o] + sum_i x[r, i] W[o, i] for layers with few outputs (a
+ * classifier), any batch: four rows of x against two rows of W at a time,
+ * the rows of x staying in L1 while all of W (10 x 3136 floats for the bench
+ * CNN's classifier: 125 KB) goes by from L2. sgemm ran these at 18-37
+ * GFLOP/s (it packs W for ten columns), and skinny_forward, W row outermost,
+ * streams all of x once per output. */
+static void narrow_forward(int n, int in, int out, const float *x, const float *weight,
+                           const float *bias, float *y)
+{
+    const int quads = (n + 3) / 4;
+    #pragma omp parallel for schedule(static) if ((long)n * out * in >= NL_PARALLEL_MIN)
+    for (int q = 0; q < quads; q++) {
+        const int r = 4 * q;
+        /* a ragged last quad or pair repeats its last row and drops the copies */
+        const float *xr[4];
+        for (int k = 0; k < 4; k++)
+            xr[k] = x + (size_t)(r + k < n ? r + k : n - 1) * in;
+        for (int o = 0; o < out; o += 2) {
+            const float *w0 = weight + (size_t)o * in;
+            const float *w1 = weight + (size_t)(o + 1 < out ? o + 1 : o) * in;
+            nl_v8 a[4] = {{0}}, b[4] = {{0}};
+            int i = 0;
+            for (; i + 8 <= in; i += 8) {
+                const nl_v8 u = nl_v8_load(w0 + i), v = nl_v8_load(w1 + i);
+                for (int k = 0; k < 4; k++) {
+                    const nl_v8 xv = nl_v8_load(xr[k] + i);
+                    a[k] += u * xv;
+                    b[k] += v * xv;
+                }
+            }
+            for (int k = 0; k < 4 && r + k < n; k++) {
+                float s0 = nl_v8_sum(a[k]), s1 = nl_v8_sum(b[k]);
+                for (int t = i; t < in; t++) {
+                    s0 += w0[t] * xr[k][t];
+                    s1 += w1[t] * xr[k][t];
+                }
+                float *yr = y + (size_t)(r + k) * out;
+                yr[o] = s0 + (bias ? bias[o] : 0.0f);
+                if (o + 1 < out)
+                    yr[o + 1] = s1 + (bias ? bias[o + 1] : 0.0f);
+            }
         }
     }
 }
@@ -123,6 +173,10 @@ void nl_cpu_linear_forward(nl_backend *be, int n, int in, int out, const float *
     (void)be;
     if (n <= NL_SKINNY_MAX_ROWS) {
         skinny_forward(n, in, out, x, weight, bias, y);
+        return;
+    }
+    if (out <= NL_NARROW_MAX_OUT) {
+        narrow_forward(n, in, out, x, weight, bias, y);
         return;
     }
     float beta = 0.0f;

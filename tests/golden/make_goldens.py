@@ -177,9 +177,11 @@ def make_layer_goldens():
     layer_case(fx, "linear_nobias", nn.Linear(9, 4, bias=False), (3, 9), 2, ("weight",))
     # normlab's linear layer switches kernels on the batch and the width
     # (core/cpu/linear.c): skinny forward and skinny dW up to 7 rows (the
-    # cases above), skinny forward with register-tiled dx and dW to 12, sgemm
-    # forward with tiled backward for outputs up to 256 wide to 128 rows (dW)
-    # and 512 rows (dx), sgemm past those; ragged edges in every case
+    # cases above), skinny forward with register-tiled dx and dW to 12; past
+    # 12 rows a row-tiled forward for outputs up to 12 wide (linear_gemm,
+    # linear_tall) and sgemm for wider ones (linear_wide), with tiled backward
+    # for outputs up to 256 wide to 128 rows (dW) and 512 rows (dx), sgemm
+    # past those; ragged edges in every case
     layer_case(fx, "linear_skinny", nn.Linear(37, 7), (11, 37), 17, ("weight", "bias"))
     layer_case(fx, "linear_gemm", nn.Linear(37, 7), (13, 37), 18, ("weight", "bias"))
     layer_case(fx, "linear_tall", nn.Linear(21, 7), (130, 21), 19, ("weight", "bias"))
