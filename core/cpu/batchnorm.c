@@ -223,12 +223,18 @@ static void feature_item_sums(const float *x, const float *dy, int d, int rows, 
     }
 }
 
-/* sum1 += the sum over rows of (x - center), sum2 += of (x - center)^2 (or,
- * with dy, of dy and dy * (x - center)), for the columns [j0, j0 + width):
- * called by every thread of the team, work shared with omp for */
-static void feature_sums(feature_panel *p, int n, int d, int j0, int width, const float *x,
-                         const float *dy)
+/* sum1 = the sum over rows of (x - center), sum2 = of (x - center)^2 (or,
+ * with dy, of dy and dy * (x - center)), for the columns [j0, j0 + width),
+ * center[j] given for column j0 + j: called by every thread of the team,
+ * work shared with omp for */
+static void feature_sums(feature_panel *p, int n, int d, int j0, int width, const float *center,
+                         const float *x, const float *dy)
 {
+    #pragma omp for schedule(static)
+    for (int j = 0; j < width; j++) {
+        p->center[j] = center[j];
+        p->sum1[j] = p->sum2[j] = 0.0;
+    }
     const int item_cols = (width + ITEM_WIDTH - 1) / ITEM_WIDTH;
     for (int i0 = 0; i0 < n; i0 += ROW_CHUNK * CHUNKS_PER_PASS) {
         const int rows = n - i0 < ROW_CHUNK * CHUNKS_PER_PASS ? n - i0 : ROW_CHUNK * CHUNKS_PER_PASS;
@@ -263,12 +269,8 @@ static void forward_train_features(int n, int d, float eps, const float *x, cons
     #pragma omp parallel if ((long)n * d >= NL_PARALLEL_MIN)
     for (int j0 = 0; j0 < d; j0 += PANEL) {
         const int width = d - j0 < PANEL ? d - j0 : PANEL;
-        #pragma omp for schedule(static)
-        for (int j = 0; j < width; j++) {
-            p->center[j] = x[j0 + j]; /* shift: a value of the feature */
-            p->sum1[j] = p->sum2[j] = 0.0;
-        }
-        feature_sums(p, n, d, j0, width, x, NULL);
+        /* shifted by the first row: a value of each feature */
+        feature_sums(p, n, d, j0, width, x + j0, x, NULL);
         /* a vector loop: a feature's divisions and square root one at a time
          * were most of a small batch's forward (256 features at batch 2) */
         #pragma omp for simd schedule(simd : static)
@@ -431,13 +433,8 @@ static void backward_features(int n, int d, const float *x, const float *dy, con
     #pragma omp parallel if ((long)n * d >= NL_PARALLEL_MIN)
     for (int j0 = 0; j0 < d; j0 += PANEL) {
         const int width = d - j0 < PANEL ? d - j0 : PANEL;
-        #pragma omp for schedule(static)
-        for (int j = 0; j < width; j++) {
-            p->center[j] = save_mean[j0 + j];
-            p->sum1[j] = p->sum2[j] = 0.0;
-        }
         /* sums of dy and dy * (x - mean) */
-        feature_sums(p, n, d, j0, width, x, dy);
+        feature_sums(p, n, d, j0, width, save_mean + j0, x, dy);
         #pragma omp for schedule(static)
         for (int j = 0; j < width; j++) {
             const double rstd = save_rstd[j0 + j], sum_dy_xhat = p->sum2[j] * rstd;

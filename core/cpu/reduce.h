@@ -70,17 +70,6 @@ static inline nl_v8 nl_v8_odds(nl_v8 lo, nl_v8 hi)
     return NL_V8_SHUFFLE(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15);
 }
 
-/* the 16 floats e0 o0 e1 o1 .. e7 o7 of lanes e (even) and o (odd), as
- * (lo, hi): the inverse of nl_v8_evens and nl_v8_odds */
-static inline nl_v8 nl_v8_interleave_lo(nl_v8 e, nl_v8 o)
-{
-    return NL_V8_SHUFFLE(e, o, 0, 8, 1, 9, 2, 10, 3, 11);
-}
-static inline nl_v8 nl_v8_interleave_hi(nl_v8 e, nl_v8 o)
-{
-    return NL_V8_SHUFFLE(e, o, 4, 12, 5, 13, 6, 14, 7, 15);
-}
-
 /* Keep a loaded vector in a register. In register kernels gcc otherwise
  * folds the load into every multiply-add that uses it (6 loads where 1
  * will do), and the load ports, not the FMA units, set the pace. Only
