@@ -170,17 +170,31 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
     }
     if (!params)
         return;
+    /* chunks outermost, features across the vector lanes: each feature's
+     * partials are still added in chunk order, but not as one scalar chain
+     * per feature with strided loads (12% of the (256, 1024) backward) */
+    enum { FEATURE_BLOCK = 64 };
+    const int feature_blocks = (c + FEATURE_BLOCK - 1) / FEATURE_BLOCK;
     #pragma omp parallel for schedule(static) if ((long)n * c >= NL_PARALLEL_MIN)
-    for (int j = 0; j < c; j++) {
-        double total_dy = 0.0, total_dy_xhat = 0.0;
+    for (int fb = 0; fb < feature_blocks; fb++) {
+        const int j0 = fb * FEATURE_BLOCK;
+        const int width = c - j0 < FEATURE_BLOCK ? c - j0 : FEATURE_BLOCK;
+        double total_dy[FEATURE_BLOCK] = {0}, total_dy_xhat[FEATURE_BLOCK] = {0};
         for (int chunk = 0; chunk < chunks; chunk++) {
-            total_dy += partial[(size_t)chunk * 2 * c + j];
-            total_dy_xhat += partial[(size_t)chunk * 2 * c + c + j];
+            const float *part_dy = partial + (size_t)chunk * 2 * c + j0;
+            const float *part_dy_xhat = part_dy + c;
+            #pragma omp simd
+            for (int j = 0; j < width; j++) {
+                total_dy[j] += part_dy[j];
+                total_dy_xhat[j] += part_dy_xhat[j];
+            }
         }
-        if (dbeta)
-            dbeta[j] = (float)total_dy;
-        if (dgamma)
-            dgamma[j] = (float)total_dy_xhat;
+        for (int j = 0; j < width; j++) {
+            if (dbeta)
+                dbeta[j0 + j] = (float)total_dy[j];
+            if (dgamma)
+                dgamma[j0 + j] = (float)total_dy_xhat[j];
+        }
     }
 }
 
