@@ -44,14 +44,16 @@ void nl_cpu_linear_backward(nl_backend *be, int n, int in, int out, const float 
                             float *dweight, float *dbias);
 /* gemm.c: register-tiled products without packing, for the linear layer's
  * backward at small and mid-size batches. Row-major; C = A B (nn) or
- * A^T B (tn), rows x cols, summed over depth. */
+ * A^T B (tn), rows x cols, summed over depth; nn adds row_bias[row] to
+ * every column of a row when row_bias is not NULL. */
 void nl_cpu_gemm_nn(int rows, int cols, int depth, const float *a, int lda, const float *b,
-                    int ldb, float *c, int ldc, bool accumulate);
+                    int ldb, const float *row_bias, float *c, int ldc, bool accumulate);
 void nl_cpu_gemm_tn(int rows, int cols, int depth, const float *a, int lda, const float *b,
                     int ldb, float *c, int ldc);
 /* nl_cpu_gemm_nn on the calling thread alone, for callers that split the work */
 void nl_cpu_gemm_nn_serial(int rows, int cols, int depth, const float *a, int lda,
-                           const float *b, int ldb, float *c, int ldc, bool accumulate);
+                           const float *b, int ldb, const float *row_bias, float *c, int ldc,
+                           bool accumulate);
 /* C (+)= A B^T on the calling thread: dot products, for long depths and few outputs */
 void nl_cpu_gemm_nt_serial(int rows, int cols, int depth, const float *a, int lda,
                            const float *b, int ldb, float *c, int ldc, bool accumulate);

@@ -67,13 +67,14 @@ static inline float column_sum(int depth, const float *a_row, size_t a_step, con
     return s;
 }
 
-/* C[rows x cols] (+)= A B where row k of A is read as a_row(k)[d * a_step].
- * Threads split the 16-column panels of B; within a panel (depth x 64 bytes,
- * in L1 for depths up to a few hundred) the row tiles go by. A ragged last
- * row tile repeats its last row and drops the copies. */
+/* C[rows x cols] (+)= A B (+ row_bias[row]) where row k of A is read as
+ * a_row(k)[d * a_step]. Threads split the 16-column panels of B; within a
+ * panel (depth x 64 bytes, in L1 for depths up to a few hundred) the row
+ * tiles go by. A ragged last row tile repeats its last row and drops the
+ * copies. */
 static void tiled_product(int rows, int cols, int depth, const float *a, size_t a_row_step,
-                          size_t a_step, const float *b, size_t ldb, float *c, size_t ldc,
-                          bool accumulate, bool parallel)
+                          size_t a_step, const float *b, size_t ldb, const float *row_bias,
+                          float *c, size_t ldc, bool accumulate, bool parallel)
 {
     const int panels = (cols + TILE_COLS - 1) / TILE_COLS;
     /* waking the second thread costs about as much as 128k multiply-adds */
@@ -90,7 +91,8 @@ static void tiled_product(int rows, int cols, int depth, const float *a, size_t 
                     for (int j = 0; j < width; j++) {
                         const float s =
                             column_sum(depth, a + (size_t)(r + k) * a_row_step, a_step,
-                                       b + j0 + j, ldb);
+                                       b + j0 + j, ldb) +
+                            (row_bias ? row_bias[r + k] : 0.0f);
                         float *dst = c0 + (size_t)k * ldc + j;
                         *dst = accumulate ? *dst + s : s;
                     }
@@ -103,7 +105,11 @@ static void tiled_product(int rows, int cols, int depth, const float *a, size_t 
             tile_6x16(depth, a_rows, a_step, b + j0, ldb, out);
             for (int k = 0; k < height; k++) {
                 float *dst = c0 + (size_t)k * ldc;
-                const nl_v8 lo = nl_v8_load(out[k]), hi = nl_v8_load(out[k] + 8);
+                nl_v8 lo = nl_v8_load(out[k]), hi = nl_v8_load(out[k] + 8);
+                if (row_bias) {
+                    lo += nl_v8_splat(row_bias[r + k]);
+                    hi += nl_v8_splat(row_bias[r + k]);
+                }
                 if (accumulate) {
                     nl_v8_store(dst, nl_v8_load(dst) + lo);
                     nl_v8_store(dst + 8, nl_v8_load(dst + 8) + hi);
@@ -117,24 +123,25 @@ static void tiled_product(int rows, int cols, int depth, const float *a, size_t 
 }
 
 void nl_cpu_gemm_nn(int rows, int cols, int depth, const float *a, int lda, const float *b,
-                    int ldb, float *c, int ldc, bool accumulate)
+                    int ldb, const float *row_bias, float *c, int ldc, bool accumulate)
 {
-    tiled_product(rows, cols, depth, a, (size_t)lda, 1, b, (size_t)ldb, c, (size_t)ldc,
-                  accumulate, true);
+    tiled_product(rows, cols, depth, a, (size_t)lda, 1, b, (size_t)ldb, row_bias, c,
+                  (size_t)ldc, accumulate, true);
 }
 
 void nl_cpu_gemm_nn_serial(int rows, int cols, int depth, const float *a, int lda,
-                           const float *b, int ldb, float *c, int ldc, bool accumulate)
+                           const float *b, int ldb, const float *row_bias, float *c, int ldc,
+                           bool accumulate)
 {
-    tiled_product(rows, cols, depth, a, (size_t)lda, 1, b, (size_t)ldb, c, (size_t)ldc,
-                  accumulate, false);
+    tiled_product(rows, cols, depth, a, (size_t)lda, 1, b, (size_t)ldb, row_bias, c,
+                  (size_t)ldc, accumulate, false);
 }
 
 void nl_cpu_gemm_tn(int rows, int cols, int depth, const float *a, int lda, const float *b,
                     int ldb, float *c, int ldc)
 {
-    tiled_product(rows, cols, depth, a, 1, (size_t)lda, b, (size_t)ldb, c, (size_t)ldc, false,
-                  true);
+    tiled_product(rows, cols, depth, a, 1, (size_t)lda, b, (size_t)ldb, NULL, c, (size_t)ldc,
+                  false, true);
 }
 
 enum { DOT_ROWS = 4, DOT_COLS = 3 };
@@ -167,13 +174,19 @@ void nl_cpu_gemm_nt_serial(int rows, int cols, int depth, const float *a, int ld
                 NL_IN_REGISTER(w0);
                 NL_IN_REGISTER(w1);
                 NL_IN_REGISTER(w2);
+                /* each x vector loaded once: left to itself gcc folds it into all
+                 * three FMAs as a memory operand, 15 loads for 12 FMAs */
                 nl_v8 v = nl_v8_load(x0 + d);
+                NL_IN_REGISTER(v);
                 s00 = nl_v8_fma(v, w0, s00), s01 = nl_v8_fma(v, w1, s01), s02 = nl_v8_fma(v, w2, s02);
                 v = nl_v8_load(x1 + d);
+                NL_IN_REGISTER(v);
                 s10 = nl_v8_fma(v, w0, s10), s11 = nl_v8_fma(v, w1, s11), s12 = nl_v8_fma(v, w2, s12);
                 v = nl_v8_load(x2 + d);
+                NL_IN_REGISTER(v);
                 s20 = nl_v8_fma(v, w0, s20), s21 = nl_v8_fma(v, w1, s21), s22 = nl_v8_fma(v, w2, s22);
                 v = nl_v8_load(x3 + d);
+                NL_IN_REGISTER(v);
                 s30 = nl_v8_fma(v, w0, s30), s31 = nl_v8_fma(v, w1, s31), s32 = nl_v8_fma(v, w2, s32);
             }
             const float sums[DOT_ROWS][DOT_COLS] = {

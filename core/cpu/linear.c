@@ -198,7 +198,7 @@ void nl_cpu_linear_backward(nl_backend *be, int n, int in, int out, const float 
     const bool narrow = out <= NL_TILED_MAX_OUT;
     if (dx) {
         if (n <= NL_SKINNY_MAX_ROWS || (narrow && n <= NL_TILED_DX_MAX_ROWS))
-            nl_cpu_gemm_nn(n, in, out, dy, out, weight, in, dx, in, accumulate_dx);
+            nl_cpu_gemm_nn(n, in, out, dy, out, weight, in, NULL, dx, in, accumulate_dx);
         else
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out,
                         weight, in, accumulate_dx ? 1.0f : 0.0f, dx, in);

@@ -542,7 +542,7 @@ static void accumulate_chunk(const wg_shape *s, const float *dm, const float *vt
 {
     for (int xi = 0; xi < 16; xi++)
         nl_cpu_gemm_nn_serial(s->out_c, s->in_c, tiles, dm + (size_t)xi * s->out_c * DM_ROW,
-                              DM_ROW, vt + (size_t)xi * CHUNK_TILES * s->in_c, s->in_c,
+                              DM_ROW, vt + (size_t)xi * CHUNK_TILES * s->in_c, s->in_c, NULL,
                               du + (size_t)xi * s->out_c * s->in_c, s->in_c, !first);
 }
 
