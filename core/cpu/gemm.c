@@ -67,59 +67,74 @@ static inline float column_sum(int depth, const float *a_row, size_t a_step, con
     return s;
 }
 
-/* C[rows x cols] (+)= A B (+ row_bias[row]) where row k of A is read as
- * a_row(k)[d * a_step]. Threads split the 16-column panels of B; within a
- * panel (depth x 64 bytes, in L1 for depths up to a few hundred) the row
- * tiles go by. A ragged last row tile repeats its last row and drops the
- * copies. */
+/* One 16-column panel p of C[rows x cols] (+)= A B (+ row_bias[row]) where
+ * row k of A is read as a_row(k)[d * a_step]: within a panel (depth x 64
+ * bytes of B, in L1 for depths up to a few hundred) the row tiles go by. A
+ * ragged last row tile repeats its last row and drops the copies. */
+static inline void product_panel(int p, int rows, int cols, int depth, const float *a,
+                                 size_t a_row_step, size_t a_step, const float *b, size_t ldb,
+                                 const float *row_bias, float *c, size_t ldc, bool accumulate)
+{
+    const int j0 = p * TILE_COLS;
+    const int width = cols - j0 < TILE_COLS ? cols - j0 : TILE_COLS;
+    for (int r = 0; r < rows; r += TILE_ROWS) {
+        const int height = rows - r < TILE_ROWS ? rows - r : TILE_ROWS;
+        float *c0 = c + (size_t)r * ldc + j0;
+        if (width < TILE_COLS) {
+            for (int k = 0; k < height; k++)
+                for (int j = 0; j < width; j++) {
+                    const float s =
+                        column_sum(depth, a + (size_t)(r + k) * a_row_step, a_step,
+                                   b + j0 + j, ldb) +
+                        (row_bias ? row_bias[r + k] : 0.0f);
+                    float *dst = c0 + (size_t)k * ldc + j;
+                    *dst = accumulate ? *dst + s : s;
+                }
+            continue;
+        }
+        const float *a_rows[TILE_ROWS];
+        for (int k = 0; k < TILE_ROWS; k++)
+            a_rows[k] = a + (size_t)(r + (k < height ? k : height - 1)) * a_row_step;
+        float out[TILE_ROWS][TILE_COLS];
+        tile_6x16(depth, a_rows, a_step, b + j0, ldb, out);
+        for (int k = 0; k < height; k++) {
+            float *dst = c0 + (size_t)k * ldc;
+            nl_v8 lo = nl_v8_load(out[k]), hi = nl_v8_load(out[k] + 8);
+            if (row_bias) {
+                lo += nl_v8_splat(row_bias[r + k]);
+                hi += nl_v8_splat(row_bias[r + k]);
+            }
+            if (accumulate) {
+                nl_v8_store(dst, nl_v8_load(dst) + lo);
+                nl_v8_store(dst + 8, nl_v8_load(dst + 8) + hi);
+            } else {
+                nl_v8_store(dst, lo);
+                nl_v8_store(dst + 8, hi);
+            }
+        }
+    }
+}
+
+/* the panels split over threads, or all on the calling thread: not an
+ * `omp parallel if (0)`, which still opens a team of one, and a team
+ * allocates (libc's free showed in the Winograd weight gradient, which
+ * calls this 16 times per chunk inside its own team) */
 static void tiled_product(int rows, int cols, int depth, const float *a, size_t a_row_step,
                           size_t a_step, const float *b, size_t ldb, const float *row_bias,
                           float *c, size_t ldc, bool accumulate, bool parallel)
 {
     const int panels = (cols + TILE_COLS - 1) / TILE_COLS;
     /* waking the second thread costs about as much as 128k multiply-adds */
-    #pragma omp parallel for schedule(static) \
-        if (parallel && (long)rows * cols * depth >= 4 * NL_PARALLEL_MIN)
-    for (int p = 0; p < panels; p++) {
-        const int j0 = p * TILE_COLS;
-        const int width = cols - j0 < TILE_COLS ? cols - j0 : TILE_COLS;
-        for (int r = 0; r < rows; r += TILE_ROWS) {
-            const int height = rows - r < TILE_ROWS ? rows - r : TILE_ROWS;
-            float *c0 = c + (size_t)r * ldc + j0;
-            if (width < TILE_COLS) {
-                for (int k = 0; k < height; k++)
-                    for (int j = 0; j < width; j++) {
-                        const float s =
-                            column_sum(depth, a + (size_t)(r + k) * a_row_step, a_step,
-                                       b + j0 + j, ldb) +
-                            (row_bias ? row_bias[r + k] : 0.0f);
-                        float *dst = c0 + (size_t)k * ldc + j;
-                        *dst = accumulate ? *dst + s : s;
-                    }
-                continue;
-            }
-            const float *a_rows[TILE_ROWS];
-            for (int k = 0; k < TILE_ROWS; k++)
-                a_rows[k] = a + (size_t)(r + (k < height ? k : height - 1)) * a_row_step;
-            float out[TILE_ROWS][TILE_COLS];
-            tile_6x16(depth, a_rows, a_step, b + j0, ldb, out);
-            for (int k = 0; k < height; k++) {
-                float *dst = c0 + (size_t)k * ldc;
-                nl_v8 lo = nl_v8_load(out[k]), hi = nl_v8_load(out[k] + 8);
-                if (row_bias) {
-                    lo += nl_v8_splat(row_bias[r + k]);
-                    hi += nl_v8_splat(row_bias[r + k]);
-                }
-                if (accumulate) {
-                    nl_v8_store(dst, nl_v8_load(dst) + lo);
-                    nl_v8_store(dst + 8, nl_v8_load(dst + 8) + hi);
-                } else {
-                    nl_v8_store(dst, lo);
-                    nl_v8_store(dst + 8, hi);
-                }
-            }
-        }
+    if (parallel && (long)rows * cols * depth >= 4 * NL_PARALLEL_MIN) {
+        #pragma omp parallel for schedule(static)
+        for (int p = 0; p < panels; p++)
+            product_panel(p, rows, cols, depth, a, a_row_step, a_step, b, ldb, row_bias, c, ldc,
+                          accumulate);
+        return;
     }
+    for (int p = 0; p < panels; p++)
+        product_panel(p, rows, cols, depth, a, a_row_step, a_step, b, ldb, row_bias, c, ldc,
+                      accumulate);
 }
 
 void nl_cpu_gemm_nn(int rows, int cols, int depth, const float *a, int lda, const float *b,
