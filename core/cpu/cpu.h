@@ -34,6 +34,29 @@ static inline void nl_thread_range(int count, int *first, int *last)
  * loops, and at batch 8 fork/join dominated the step). */
 #define NL_PARALLEL_MIN 32768
 
+/* A loop split over the team only when it is worth waking it, written once
+ * and expanded twice. Not an `if` clause: `omp parallel for if (0)` still
+ * opens a team of one, ~0.4 us a call in libgomp (0.75 us inside another
+ * team), a dozen times per MLP step at batch 2. The loop must not contain
+ * preprocessor directives (use _Pragma). */
+#define NL_PARALLEL_FOR_IF(cond, ...)                                                     \
+    do {                                                                                  \
+        if (cond) {                                                                       \
+            _Pragma("omp parallel for schedule(static)") __VA_ARGS__                      \
+        } else {                                                                          \
+            __VA_ARGS__                                                                   \
+        }                                                                                 \
+    } while (0)
+/* the same for a loop the compiler should vectorize on either path */
+#define NL_PARALLEL_FOR_SIMD_IF(cond, ...)                                                \
+    do {                                                                                  \
+        if (cond) {                                                                       \
+            _Pragma("omp parallel for simd schedule(static)") __VA_ARGS__                 \
+        } else {                                                                          \
+            _Pragma("omp simd") __VA_ARGS__                                               \
+        }                                                                                 \
+    } while (0)
+
 const nl_ops *nl_cpu_ops(void);
 
 /* linear.c */

@@ -10,19 +10,22 @@ void nl_cpu_activation_forward(nl_backend *be, nl_activation kind, size_t count,
     (void)be;
     switch (kind) {
     case NL_ACT_RELU:
-        #pragma omp parallel for simd schedule(static) if (parallel: count >= NL_PARALLEL_MIN)
+        NL_PARALLEL_FOR_SIMD_IF(count >= NL_PARALLEL_MIN,
         for (size_t i = 0; i < count; i++)
             y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        );
         break;
     case NL_ACT_SIGMOID:
-        #pragma omp parallel for schedule(static) if (count >= NL_PARALLEL_MIN)
+        NL_PARALLEL_FOR_IF(count >= NL_PARALLEL_MIN,
         for (size_t i = 0; i < count; i++)
             y[i] = 1.0f / (1.0f + expf(-x[i]));
+        );
         break;
     case NL_ACT_TANH:
-        #pragma omp parallel for schedule(static) if (count >= NL_PARALLEL_MIN)
+        NL_PARALLEL_FOR_IF(count >= NL_PARALLEL_MIN,
         for (size_t i = 0; i < count; i++)
             y[i] = tanhf(x[i]);
+        );
         break;
     default:
         break;
@@ -37,24 +40,28 @@ void nl_cpu_activation_backward(nl_backend *be, nl_activation kind, size_t count
     switch (kind) {
     case NL_ACT_RELU:
         if (accumulate_dx) {
-            #pragma omp parallel for simd schedule(static) if (parallel: count >= NL_PARALLEL_MIN)
+            NL_PARALLEL_FOR_SIMD_IF(count >= NL_PARALLEL_MIN,
             for (size_t i = 0; i < count; i++)
                 dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
+            );
         } else {
-            #pragma omp parallel for simd schedule(static) if (parallel: count >= NL_PARALLEL_MIN)
+            NL_PARALLEL_FOR_SIMD_IF(count >= NL_PARALLEL_MIN,
             for (size_t i = 0; i < count; i++)
                 dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+            );
         }
         break;
     case NL_ACT_SIGMOID:
-        #pragma omp parallel for simd schedule(static) if (parallel: count >= NL_PARALLEL_MIN)
+        NL_PARALLEL_FOR_SIMD_IF(count >= NL_PARALLEL_MIN,
         for (size_t i = 0; i < count; i++)
             dx[i] = (accumulate_dx ? keep * dx[i] : 0.0f) + dy[i] * y[i] * (1.0f - y[i]);
+        );
         break;
     case NL_ACT_TANH:
-        #pragma omp parallel for simd schedule(static) if (parallel: count >= NL_PARALLEL_MIN)
+        NL_PARALLEL_FOR_SIMD_IF(count >= NL_PARALLEL_MIN,
         for (size_t i = 0; i < count; i++)
             dx[i] = (accumulate_dx ? keep * dx[i] : 0.0f) + dy[i] * (1.0f - y[i] * y[i]);
+        );
         break;
     default:
         break;
@@ -64,9 +71,10 @@ void nl_cpu_activation_backward(nl_backend *be, nl_activation kind, size_t count
 void nl_cpu_add_forward(nl_backend *be, size_t count, const float *a, const float *b, float *y)
 {
     (void)be;
-    #pragma omp parallel for simd schedule(static) if (parallel: count >= NL_PARALLEL_MIN)
+    NL_PARALLEL_FOR_SIMD_IF(count >= NL_PARALLEL_MIN,
     for (size_t i = 0; i < count; i++)
         y[i] = a[i] + b[i];
+    );
 }
 
 void nl_cpu_pass_gradient(nl_backend *be, size_t count, const float *src, float *dst,
@@ -74,12 +82,14 @@ void nl_cpu_pass_gradient(nl_backend *be, size_t count, const float *src, float 
 {
     (void)be;
     if (accumulate) {
-        #pragma omp parallel for simd schedule(static) if (parallel: count >= NL_PARALLEL_MIN)
+        NL_PARALLEL_FOR_SIMD_IF(count >= NL_PARALLEL_MIN,
         for (size_t i = 0; i < count; i++)
             dst[i] += src[i];
+        );
     } else {
-        #pragma omp parallel for simd schedule(static) if (parallel: count >= NL_PARALLEL_MIN)
+        NL_PARALLEL_FOR_SIMD_IF(count >= NL_PARALLEL_MIN,
         for (size_t i = 0; i < count; i++)
             dst[i] = src[i];
+        );
     }
 }

@@ -40,7 +40,7 @@
 static void skinny_forward(int n, int in, int out, const float *x, const float *weight,
                            const float *bias, float *y)
 {
-    #pragma omp parallel for schedule(static) if ((long)out * in >= NL_PARALLEL_MIN)
+    NL_PARALLEL_FOR_IF((long)out * in >= NL_PARALLEL_MIN,
     for (int o = 0; o < out; o++) {
         const float *wrow = weight + (size_t)o * in;
         for (int r = 0; r < n; r += 4) {
@@ -70,7 +70,7 @@ static void skinny_forward(int n, int in, int out, const float *x, const float *
             for (int k = 0; k < 4 && r + k < n; k++)
                 y[(size_t)(r + k) * out + o] = s[k] + b;
         }
-    }
+    });
 }
 
 /* y[r, o] = b[o] + sum_i x[r, i] W[o, i] for layers with few outputs (a
@@ -83,7 +83,7 @@ static void narrow_forward(int n, int in, int out, const float *x, const float *
                            const float *bias, float *y)
 {
     const int quads = (n + 3) / 4;
-    #pragma omp parallel for schedule(static) if ((long)n * out * in >= NL_PARALLEL_MIN)
+    NL_PARALLEL_FOR_IF((long)n * out * in >= NL_PARALLEL_MIN,
     for (int q = 0; q < quads; q++) {
         const int r = 4 * q;
         /* a ragged last quad or pair repeats its last row and drops the copies */
@@ -115,7 +115,7 @@ static void narrow_forward(int n, int in, int out, const float *x, const float *
                     yr[o + 1] = s1 + (bias ? bias[o + 1] : 0.0f);
             }
         }
-    }
+    });
 }
 
 /* dW[o, i] = sum_r dy[r, o] x[r, i]: each row of dW written once, four at
@@ -124,7 +124,7 @@ static void skinny_weight_grad(int n, int in, int out, const float *x, const flo
                                float *dweight)
 {
     const int quads = (out + 3) / 4;
-    #pragma omp parallel for schedule(static) if ((long)out * in >= NL_PARALLEL_MIN)
+    NL_PARALLEL_FOR_IF((long)out * in >= NL_PARALLEL_MIN,
     for (int q = 0; q < quads; q++) {
         const int o = q * 4;
         const int rows = out - o < 4 ? out - o : 4;
@@ -164,7 +164,7 @@ static void skinny_weight_grad(int n, int in, int out, const float *x, const flo
                     s += dy[(size_t)r * out + o + k] * x[(size_t)r * in + i];
                 w0[(size_t)k * in + i] = s;
             }
-    }
+    });
 }
 
 void nl_cpu_linear_forward(nl_backend *be, int n, int in, int out, const float *x,
@@ -216,7 +216,7 @@ void nl_cpu_linear_backward(nl_backend *be, int n, int in, int out, const float 
          * as vectors instead of down a strided column (3% of an MLP step) */
         enum { BIAS_BLOCK = 64 };
         const int blocks = (out + BIAS_BLOCK - 1) / BIAS_BLOCK;
-        #pragma omp parallel for schedule(static) if ((long)n * out >= NL_PARALLEL_MIN)
+        NL_PARALLEL_FOR_IF((long)n * out >= NL_PARALLEL_MIN,
         for (int b = 0; b < blocks; b++) {
             const int j0 = b * BIAS_BLOCK;
             const int width = out - j0 < BIAS_BLOCK ? out - j0 : BIAS_BLOCK;
@@ -227,6 +227,6 @@ void nl_cpu_linear_backward(nl_backend *be, int n, int in, int out, const float 
                     sums[j] += row[j];
             }
             memcpy(dbias + j0, sums, (size_t)width * sizeof *dbias);
-        }
+        });
     }
 }

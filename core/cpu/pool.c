@@ -402,7 +402,7 @@ void nl_cpu_pool_forward(nl_backend *be, const nl_pool_geom *g, int n, const flo
     const int planes = n * g->c;
     const size_t in_plane = (size_t)g->in_h * g->in_w, out_plane = (size_t)g->out_h * g->out_w;
     const bool fast = is_2x2_s2(g);
-    #pragma omp parallel for schedule(static) if (planes * in_plane >= NL_PARALLEL_MIN)
+    NL_PARALLEL_FOR_IF(planes * in_plane >= NL_PARALLEL_MIN,
     for (int pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * in_plane;
         float *yp = y + pl * out_plane;
@@ -415,7 +415,7 @@ void nl_cpu_pool_forward(nl_backend *be, const nl_pool_geom *g, int n, const flo
             avg_2x2(g, xp, yp);
         else
             pool_general(g, xp, yp, am, pl * in_plane);
-    }
+    });
 }
 
 void nl_cpu_pool_backward(nl_backend *be, const nl_pool_geom *g, int n, const float *dy,
@@ -426,7 +426,7 @@ void nl_cpu_pool_backward(nl_backend *be, const nl_pool_geom *g, int n, const fl
     const size_t in_plane = (size_t)g->in_h * g->in_w, out_plane = (size_t)g->out_h * g->out_w;
     const float inv_area = 1.0f / (float)(g->kernel_h * g->kernel_w);
     const bool fast = is_2x2_s2(g) && g->kind == NL_POOL_MAX;
-    #pragma omp parallel for schedule(static) if (planes * in_plane >= NL_PARALLEL_MIN)
+    NL_PARALLEL_FOR_IF(planes * in_plane >= NL_PARALLEL_MIN,
     for (int pl = 0; pl < planes; pl++) {
         float *dxp = dx + pl * in_plane;
         const float *dyp = dy + pl * out_plane;
@@ -459,5 +459,5 @@ void nl_cpu_pool_backward(nl_backend *be, const nl_pool_geom *g, int n, const fl
                 }
             }
         }
-    }
+    });
 }

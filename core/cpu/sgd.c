@@ -10,7 +10,7 @@ void nl_cpu_sgd_step(nl_backend *be, size_t count, float *param, const float *gr
     const float lr = args->lr, momentum = args->momentum, wd = args->weight_decay;
     const float keep = 1.0f - args->dampening;
     const bool nesterov = args->nesterov, first = args->first_step;
-    #pragma omp parallel for schedule(static) if (count >= NL_PARALLEL_MIN)
+    NL_PARALLEL_FOR_IF(count >= NL_PARALLEL_MIN,
     for (size_t i = 0; i < count; i++) {
         float d = grad[i];
         if (wd != 0.0f)
@@ -21,5 +21,5 @@ void nl_cpu_sgd_step(nl_backend *be, size_t count, float *param, const float *gr
             d = nesterov ? d + momentum * v : v;
         }
         param[i] = param[i] + (-lr) * d;
-    }
+    });
 }
