@@ -65,8 +65,9 @@ typedef struct nl_ops {
     nl_code (*synchronize)(nl_backend *be, nl_error *err);
 
     /* ---- dense layers; weight is (out, in) as in PyTorch ---- */
+    size_t (*linear_workspace)(nl_backend *be, int n, int in, int out); /* bytes, batches up to n */
     void (*linear_forward)(nl_backend *be, int n, int in, int out, const float *x,
-                           const float *weight, const float *bias, float *y);
+                           const float *weight, const float *bias, float *y, void *workspace);
     void (*linear_backward)(nl_backend *be, int n, int in, int out, const float *x,
                             const float *weight, const float *dy, float *dx, bool accumulate_dx,
                             float *dweight, float *dbias);

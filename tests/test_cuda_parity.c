@@ -299,10 +299,17 @@ START_TEST(test_linear)
         twin y = twin_empty((size_t)n * out), dy = twin_normal((size_t)n * out, 73 + s, 0, 1);
         twin dx0 = twin_normal((size_t)n * in, 74 + s, 0.0f, 1.0f), dx = twin_empty((size_t)n * in);
         twin dw = twin_empty((size_t)out * in), db = twin_empty(out);
+        void *ws[2];
+        for (int b = 0; b < 2; b++) {
+            nl_error err = {0};
+            size_t bytes = be_of(b)->ops->linear_workspace(be_of(b), n, in, out);
+            ck_assert_msg(be_of(b)->ops->alloc(be_of(b), bytes ? bytes : 4, &ws[b], &err) == NL_OK,
+                          "%s", err.msg);
+        }
         for (int with_bias = 0; with_bias < 2; with_bias++) {
             for (int b = 0; b < 2; b++)
                 be_of(b)->ops->linear_forward(be_of(b), n, in, out, F(x, b), F(w, b),
-                                              with_bias ? F(bias, b) : NULL, F(y, b));
+                                              with_bias ? F(bias, b) : NULL, F(y, b), ws[b]);
             snprintf(what, sizeof what, "linear forward %dx%d->%d bias=%d", n, in, out,
                      with_bias);
             check_close(y, 1e-4, what);
@@ -326,6 +333,8 @@ START_TEST(test_linear)
         gpu_be->ops->linear_backward(gpu_be, n, in, out, F(x, 1), F(w, 1), F(dy, 1), NULL, false,
                                      F(dw, 1), F(db, 1));
         check_repeat(dw, snap, "linear dweight");
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->release(be_of(b), ws[b]);
         twin_free(&x);
         twin_free(&w);
         twin_free(&bias);

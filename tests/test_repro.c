@@ -158,6 +158,55 @@ START_TEST(test_norm_kernels_thread_independent)
 }
 END_TEST
 
+/* The linear layer's own kernels (everything but the sgemm paths) also sum
+ * each output on one thread in an order fixed by the shapes: the tiled
+ * forward, with depth slices past 400 inputs, split by rows of W or by
+ * runs of tiles that cut a panel (odd panel counts), and the tiled
+ * backward. */
+START_TEST(test_linear_kernels_thread_independent)
+{
+    const int cases[][3] = {{37, 410, 29}, {48, 803, 61}, {64, 784, 256}, {20, 300, 24}};
+    nl_backend *be = tu_cpu(2);
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const int n = cases[ci][0], in = cases[ci][1], out = cases[ci][2];
+        const size_t xs = (size_t)n * in, ws_ = (size_t)out * in, ys = (size_t)n * out;
+        const size_t out_floats = ys + xs + ws_ + out;
+        float *x = malloc(xs * sizeof *x), *w = malloc(ws_ * sizeof *w);
+        float *bias = malloc(out * sizeof *bias), *dy = malloc(ys * sizeof *dy);
+        void *workspace = malloc(be->ops->linear_workspace(be, n, in, out) + 64);
+        ck_assert(x && w && bias && dy && workspace);
+        ck_assert_msg(be->ops->linear_workspace(be, n, in, out) > 0, "case %zu is not tiled", ci);
+        tu_fill_normal(x, xs, 40 + ci, 0.0f, 1.0f);
+        tu_fill_normal(w, ws_, 50 + ci, 0.0f, 0.1f);
+        tu_fill_normal(bias, out, 60 + ci, 0.0f, 1.0f);
+        tu_fill_normal(dy, ys, 70 + ci, 0.0f, 1.0f);
+        float *results[3];
+        for (int threads = 1; threads <= 3; threads++) {
+            float *r = results[threads - 1] = malloc(out_floats * sizeof(float));
+            ck_assert(r);
+            be->threads = threads;
+            omp_set_num_threads(threads);
+            float *y = r, *dx = y + ys, *dw = dx + xs, *db = dw + ws_;
+            be->ops->linear_forward(be, n, in, out, x, w, bias, y, workspace);
+            be->ops->linear_backward(be, n, in, out, x, w, dy, dx, false, dw, db);
+            if (threads > 1)
+                ck_assert_msg(memcmp(r, results[0], out_floats * sizeof(float)) == 0,
+                              "linear %d x %d -> %d: %d threads differ from 1", n, in, out,
+                              threads);
+        }
+        for (int t = 0; t < 3; t++)
+            free(results[t]);
+        free(x);
+        free(w);
+        free(bias);
+        free(dy);
+        free(workspace);
+    }
+    be->threads = 2;
+    omp_set_num_threads(2);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("repro");
@@ -165,6 +214,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_same_seed_same_bits);
     tcase_add_test(tc, test_norm_kernels_thread_independent);
+    tcase_add_test(tc, test_linear_kernels_thread_independent);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -68,6 +68,7 @@ static const nl_ops cpu_ops = {
     .fill = cpu_fill,
     .copy = cpu_copy,
     .synchronize = cpu_synchronize,
+    .linear_workspace = nl_cpu_linear_workspace,
     .linear_forward = nl_cpu_linear_forward,
     .linear_backward = nl_cpu_linear_backward,
     .conv2d_workspace = nl_cpu_conv2d_workspace,

@@ -60,8 +60,9 @@ static inline void nl_thread_range(int count, int *first, int *last)
 const nl_ops *nl_cpu_ops(void);
 
 /* linear.c */
+size_t nl_cpu_linear_workspace(nl_backend *be, int n, int in, int out);
 void nl_cpu_linear_forward(nl_backend *be, int n, int in, int out, const float *x,
-                           const float *weight, const float *bias, float *y);
+                           const float *weight, const float *bias, float *y, void *workspace);
 void nl_cpu_linear_backward(nl_backend *be, int n, int in, int out, const float *x,
                             const float *weight, const float *dy, float *dx, bool accumulate_dx,
                             float *dweight, float *dbias);
@@ -77,6 +78,13 @@ void nl_cpu_gemm_tn(int rows, int cols, int depth, const float *a, int lda, cons
 void nl_cpu_gemm_nn_serial(int rows, int cols, int depth, const float *a, int lda,
                            const float *b, int ldb, const float *row_bias, float *c, int ldc,
                            bool accumulate);
+/* C^T = A B (+ row_bias[row]), written as c[col * ldc + row]: the share
+ * `part` of `parts` of A's rows, for callers that run it inside their own
+ * team. B is read as whole 16-column panels: ldb must be a multiple of 16
+ * and B's columns past `cols` readable (their sums are dropped). */
+void nl_cpu_gemm_nn_transposed_share(int rows, int cols, int depth, const float *a, int lda,
+                                     const float *b, int ldb, const float *row_bias, float *c,
+                                     int ldc, int part, int parts);
 /* C (+)= A B^T on the calling thread: dot products, for long depths and few outputs */
 void nl_cpu_gemm_nt_serial(int rows, int cols, int depth, const float *a, int lda,
                            const float *b, int ldb, float *c, int ldc, bool accumulate);

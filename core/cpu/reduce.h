@@ -70,6 +70,25 @@ static inline nl_v8 nl_v8_odds(nl_v8 lo, nl_v8 hi)
     return NL_V8_SHUFFLE(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15);
 }
 
+/* v[k][j] <- v[j][k]: an 8 x 8 block transposed in registers */
+static inline void nl_v8_transpose8(nl_v8 v[8])
+{
+    nl_v8 t[8], s[8];
+    for (int k = 0; k < 8; k += 2) {
+        t[k] = NL_V8_SHUFFLE(v[k], v[k + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[k + 1] = NL_V8_SHUFFLE(v[k], v[k + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    for (int k = 0; k < 8; k += 4)
+        for (int h = 0; h < 2; h++) {
+            s[k + 2 * h] = NL_V8_SHUFFLE(t[k + h], t[k + h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            s[k + 2 * h + 1] = NL_V8_SHUFFLE(t[k + h], t[k + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        }
+    for (int k = 0; k < 4; k++) {
+        v[k] = NL_V8_SHUFFLE(s[k], s[k + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        v[k + 4] = NL_V8_SHUFFLE(s[k], s[k + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+}
+
 /* Keep a loaded vector in a register. In register kernels gcc otherwise
  * folds the load into every multiply-add that uses it (6 loads where 1
  * will do), and the load ports, not the FMA units, set the pace. Only

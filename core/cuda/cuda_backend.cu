@@ -195,6 +195,7 @@ static nl_ops make_ops(void)
     o.fill = nl_cuda_fill;
     o.copy = cuda_copy;
     o.synchronize = cuda_synchronize;
+    o.linear_workspace = nl_cuda_linear_workspace;
     o.linear_forward = nl_cuda_linear_forward;
     o.linear_backward = nl_cuda_linear_backward;
     o.conv2d_workspace = nl_cuda_conv2d_workspace;

@@ -122,8 +122,9 @@ void nl_cuda_add_forward(nl_backend *be, size_t count, const float *a, const flo
 void nl_cuda_pass_gradient(nl_backend *be, size_t count, const float *src, float *dst,
                            bool accumulate);
 /* linear.cu */
+size_t nl_cuda_linear_workspace(nl_backend *be, int n, int in, int out);
 void nl_cuda_linear_forward(nl_backend *be, int n, int in, int out, const float *x,
-                            const float *weight, const float *bias, float *y);
+                            const float *weight, const float *bias, float *y, void *workspace);
 void nl_cuda_linear_backward(nl_backend *be, int n, int in, int out, const float *x,
                              const float *weight, const float *dy, float *dx, bool accumulate_dx,
                              float *dweight, float *dbias);

@@ -15,7 +15,8 @@ static void linear_forward(nl_layer *self, const nl_pass *pass)
     linear_layer *l = (linear_layer *)self;
     pass->be->ops->linear_forward(pass->be, pass->n, l->in_features, l->out_features,
                                   self->in[0]->data, l->weight->data,
-                                  l->bias ? l->bias->data : NULL, self->out->data);
+                                  l->bias ? l->bias->data : NULL, self->out->data,
+                                  pass->workspace);
 }
 
 static void linear_backward(nl_layer *self, const nl_pass *pass)
@@ -48,6 +49,9 @@ nl_act *nl_linear(nl_builder *b, const char *name, nl_act *in, int out_features,
         snprintf(pname, sizeof pname, "%s.bias", name);
         l->bias = nl_builder_param(b, pname, 1, (int[]){out_features}, true, NL_FILL_ZEROS, 0.0f);
     }
+    nl_backend *be = nl_builder_backend(b);
+    nl_builder_workspace(b, be->ops->linear_workspace(be, in->shape.n, l->in_features,
+                                                      out_features));
     nl_act *out = nl_builder_act(
         b, name, (nl_shape){.n = in->shape.n, .c = out_features, .h = 1, .w = 1, .ndim = 2});
     nl_layer_init(&l->base, &linear_vtable, name, in, NULL, out);
