@@ -53,7 +53,7 @@ static inline void normalize_run(const float *xn, float *yn, float mean, float s
 {
     #pragma omp simd
     for (size_t k = 0; k < len; k++)
-        yn[k] = fmaf(xn[k] - mean, scale, offset);
+        yn[k] = nl_fmaf(xn[k] - mean, scale, offset);
 }
 
 /* Per-channel state of a block between its statistics and its normalizing
@@ -205,10 +205,10 @@ static void feature_item_sums(const float *x, const float *dy, int d, int rows, 
             for (int q = vec_width; q < width; q++) {
                 const float c = center[q];
                 float t = a2[q];
-                t = fmaf(g0[q], x0[q] - c, t);
-                t = fmaf(g1[q], x1[q] - c, t);
-                t = fmaf(g2[q], x2[q] - c, t);
-                t = fmaf(g3[q], x3[q] - c, t);
+                t = nl_fmaf(g0[q], x0[q] - c, t);
+                t = nl_fmaf(g1[q], x1[q] - c, t);
+                t = nl_fmaf(g2[q], x2[q] - c, t);
+                t = nl_fmaf(g3[q], x3[q] - c, t);
                 a1[q] += (g0[q] + g1[q]) + (g2[q] + g3[q]);
                 a2[q] = t;
             }
@@ -229,10 +229,10 @@ static void feature_item_sums(const float *x, const float *dy, int d, int rows, 
                 const float c = center[q];
                 const float v0 = x0[q] - c, v1 = x1[q] - c, v2 = x2[q] - c, v3 = x3[q] - c;
                 float t = a2[q];
-                t = fmaf(v0, v0, t);
-                t = fmaf(v1, v1, t);
-                t = fmaf(v2, v2, t);
-                t = fmaf(v3, v3, t);
+                t = nl_fmaf(v0, v0, t);
+                t = nl_fmaf(v1, v1, t);
+                t = nl_fmaf(v2, v2, t);
+                t = nl_fmaf(v3, v3, t);
                 a1[q] += (v0 + v1) + (v2 + v3);
                 a2[q] = t;
             }
@@ -244,10 +244,10 @@ static void feature_item_sums(const float *x, const float *dy, int d, int rows, 
             const float v = xr[q] - center[q];
             if (gr) {
                 a1[q] += gr[q];
-                a2[q] = fmaf(gr[q], v, a2[q]);
+                a2[q] = nl_fmaf(gr[q], v, a2[q]);
             } else {
                 a1[q] += v;
-                a2[q] = fmaf(v, v, a2[q]);
+                a2[q] = nl_fmaf(v, v, a2[q]);
             }
         }
     }

@@ -43,11 +43,11 @@ static void normalize_features(const float *x, float *y, int count, float mean, 
     if (gamma) {
         #pragma omp simd
         for (int j = 0; j < count; j++)
-            y[j] = fmaf(x[j] - mean, rstd * gamma[j], beta[j]);
+            y[j] = nl_fmaf(x[j] - mean, rstd * gamma[j], beta[j]);
     } else {
         #pragma omp simd
         for (int j = 0; j < count; j++)
-            y[j] = fmaf(x[j] - mean, rstd, 0.0f);
+            y[j] = nl_fmaf(x[j] - mean, rstd, 0.0f);
     }
 }
 
@@ -268,7 +268,7 @@ static void forward_spatial(int n, int c, int hw, int groups, float eps, const f
                 } else {
                     #pragma omp simd
                     for (int k = 0; k < hw; k++)
-                        yp[k] = fmaf(xp[k] - cur.mean, scale, offset);
+                        yp[k] = nl_fmaf(xp[k] - cur.mean, scale, offset);
                 }
             }
             if (more)
@@ -383,7 +383,7 @@ static void backward_spatial(int n, int c, int hw, int groups, const float *x, c
                 } else {
                     #pragma omp simd
                     for (int k = 0; k < hw; k++) {
-                        const float v = fmaf(af, dyp[k], fmaf(bf, xp[k] - mean_f, kf));
+                        const float v = nl_fmaf(af, dyp[k], nl_fmaf(bf, xp[k] - mean_f, kf));
                         dxp[k] = accumulate_dx ? dxp[k] + v : v;
                     }
                 }

@@ -44,6 +44,20 @@ static inline nl_v8 nl_v8_fma(nl_v8 a, nl_v8 b, nl_v8 c)
 #endif
 }
 
+/* The scalar twin of nl_v8_fma, for the tails of the same loops and for
+ * loops that must round as a vector body does: fused exactly where
+ * nl_v8_fma is. Without FMA, fmaf is libm's correctly fused software
+ * version while the vectors round twice, and BatchNorm's y then depended
+ * on which loop a thread count sent a channel to. */
+static inline float nl_fmaf(float a, float b, float c)
+{
+#if defined(__FMA__) && defined(__AVX__)
+    return fmaf(a, b, c);
+#else
+    return a * b + c;
+#endif
+}
+
 static inline nl_v8 nl_v8_splat(float x) { return (nl_v8){x, x, x, x, x, x, x, x}; }
 
 /* the sum of the 8 lanes, pairwise in a fixed order */
@@ -274,8 +288,8 @@ nl_moments_normalizing(const float *x, size_t n, float shift, double *sum, doubl
         t1 += d;
         t2 = fma(d, d, t2);
         if (xn)
-            yn[i] = gamma_n ? fmaf(xn[i] - mean, scale * gamma_n[i], beta_n[i])
-                            : fmaf(xn[i] - mean, scale, offset);
+            yn[i] = gamma_n ? nl_fmaf(xn[i] - mean, scale * gamma_n[i], beta_n[i])
+                            : nl_fmaf(xn[i] - mean, scale, offset);
     }
     *sum += t1;
     *sum_sq += t2;
@@ -343,7 +357,7 @@ nl_dy_moments_writing(const float *x, const float *dy, size_t n, float shift, do
         t_dy += dy[i];
         t_dyx = fma((double)dy[i], (double)x[i] - shift, t_dyx);
         if (dxn) {
-            const float v = fmaf(a, dyn[i], fmaf(b, xn[i] - mean, k));
+            const float v = nl_fmaf(a, dyn[i], nl_fmaf(b, xn[i] - mean, k));
             dxn[i] = accumulate ? dxn[i] + v : v;
         }
     }
