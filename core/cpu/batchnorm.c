@@ -406,6 +406,38 @@ void nl_cpu_batchnorm_forward_eval(nl_backend *be, int n, int c, int hw, float e
 
 /* dx = gamma * rstd * (dy - mean(dy) - xhat * mean(dy * xhat)),
  * dbeta = sum(dy), dgamma = sum(dy * xhat), sums over N*HW per channel */
+/* Per-channel state of a block between its gradient sums and its dx pass. */
+typedef struct {
+    int c0, width;
+    double sum_dy[CHANNEL_BLOCK_MAX], sum_dy_xc[CHANNEL_BLOCK_MAX];
+} bn_grad_block;
+
+static void grad_block_begin(bn_grad_block *b, int blk, int cb, int c)
+{
+    b->c0 = blk * cb;
+    b->width = c - b->c0 < cb ? c - b->c0 : cb;
+    for (int j = 0; j < b->width; j++)
+        b->sum_dy[j] = b->sum_dy_xc[j] = 0.0;
+}
+
+/* the sums of sample i's runs of the block's channels */
+static void grad_block_sum_runs(bn_grad_block *b, int first_channel, size_t sample, int hw,
+                                const float *x, const float *dy, const float *save_mean)
+{
+    for (int j = first_channel; j < b->width; j++) {
+        const size_t at = sample + (size_t)(b->c0 + j) * hw;
+        nl_sum_dy_dyx(x + at, dy + at, (size_t)hw, save_mean[b->c0 + j], &b->sum_dy[j],
+                      &b->sum_dy_xc[j]);
+    }
+}
+
+/* The sums must be complete before any of a block's dx, which made the
+ * backward two passes one after the other, each waiting on memory in turn.
+ * As in the forward, each thread pipelines its range of channel blocks:
+ * block b's dx is written in the loop that sums block b+1
+ * (nl_dy_moments_writing, whose sums do not change with the fused write),
+ * and a range's last block writes alone, rounding dx as the fused loop
+ * does, since which block is last depends on the thread count. */
 static void backward_spatial(int n, int c, int hw, const float *x, const float *dy,
                              const float *gamma, const float *save_mean, const float *save_rstd,
                              float *dx, bool accumulate_dx, float *dgamma, float *dbeta)
@@ -413,48 +445,61 @@ static void backward_spatial(int n, int c, int hw, const float *x, const float *
     const size_t count = (size_t)n * hw;
     const size_t plane_stride = (size_t)c * hw;
     const int cb = channel_block(c, hw), blocks = (c + cb - 1) / cb;
-    #pragma omp parallel for schedule(static) if (count * c >= NL_PARALLEL_MIN)
-    for (int blk = 0; blk < blocks; blk++) {
-        const int c0 = blk * cb, width = c - c0 < cb ? c - c0 : cb;
-        double sum_dy[CHANNEL_BLOCK_MAX] = {0}, sum_dy_xc[CHANNEL_BLOCK_MAX] = {0};
-        for (int i = 0; i < n; i++) {
-            const size_t at = i * plane_stride + (size_t)c0 * hw;
-            for (int j = 0; j < width; j++)
-                nl_sum_dy_dyx(x + at + (size_t)j * hw, dy + at + (size_t)j * hw, (size_t)hw,
-                              save_mean[c0 + j], &sum_dy[j], &sum_dy_xc[j]);
+    #pragma omp parallel if (count * c >= NL_PARALLEL_MIN)
+    {
+        int first, last;
+        nl_thread_range(blocks, &first, &last);
+        bn_grad_block cur, next;
+        if (first < last) {
+            grad_block_begin(&next, first, cb, c);
+            for (int i = 0; i < n; i++)
+                grad_block_sum_runs(&next, 0, i * plane_stride, hw, x, dy, save_mean);
         }
-        float af[CHANNEL_BLOCK_MAX], bf[CHANNEL_BLOCK_MAX], kf[CHANNEL_BLOCK_MAX];
-        for (int j = 0; j < width; j++) {
-            const int ch = c0 + j;
-            const double rstd = save_rstd[ch], sum_dy_xhat = sum_dy_xc[j] * rstd;
-            if (dbeta)
-                dbeta[ch] = (float)sum_dy[j];
-            if (dgamma)
-                dgamma[ch] = (float)sum_dy_xhat;
-            /* dx = a*dy + b*(x - mean) + k with the per-channel constants folded;
-             * centring first keeps precision when |mean| >> std */
-            const double a = gamma_at(gamma, ch) * rstd;
-            af[j] = (float)a;
-            bf[j] = (float)(-a * rstd * (sum_dy_xhat / (double)count));
-            kf[j] = (float)(-a * (sum_dy[j] / (double)count));
-        }
-        if (!dx)
-            continue;
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < width; j++) {
-                const size_t at = i * plane_stride + (size_t)(c0 + j) * hw;
-                const float *xp = x + at, *dyp = dy + at;
-                float *dxp = dx + at;
-                const float a = af[j], b = bf[j], k = kf[j], m = save_mean[c0 + j];
-                if (accumulate_dx) {
-                    #pragma omp simd
-                    for (int q = 0; q < hw; q++)
-                        dxp[q] += a * dyp[q] + b * (xp[q] - m) + k;
-                } else {
-                    #pragma omp simd
-                    for (int q = 0; q < hw; q++)
-                        dxp[q] = a * dyp[q] + b * (xp[q] - m) + k;
+        for (int blk = first; blk < last; blk++) {
+            cur = next;
+            float af[CHANNEL_BLOCK_MAX], bf[CHANNEL_BLOCK_MAX], kf[CHANNEL_BLOCK_MAX];
+            for (int j = 0; j < cur.width; j++) {
+                const int ch = cur.c0 + j;
+                const double rstd = save_rstd[ch], sum_dy_xhat = cur.sum_dy_xc[j] * rstd;
+                if (dbeta)
+                    dbeta[ch] = (float)cur.sum_dy[j];
+                if (dgamma)
+                    dgamma[ch] = (float)sum_dy_xhat;
+                /* dx = a*dy + b*(x - mean) + k with the per-channel constants
+                 * folded; centring first keeps precision when |mean| >> std */
+                const double a = gamma_at(gamma, ch) * rstd;
+                af[j] = (float)a;
+                bf[j] = (float)(-a * rstd * (sum_dy_xhat / (double)count));
+                kf[j] = (float)(-a * (cur.sum_dy[j] / (double)count));
+            }
+            const bool more = blk + 1 < last;
+            if (more)
+                grad_block_begin(&next, blk + 1, cb, c);
+            for (int i = 0; i < n; i++) {
+                const size_t sample = i * plane_stride;
+                int j = 0;
+                for (; dx && more && j < cur.width && j < next.width; j++) {
+                    const size_t at = sample + (size_t)(cur.c0 + j) * hw;
+                    const size_t at_next = sample + (size_t)(next.c0 + j) * hw;
+                    nl_dy_moments_writing(x + at_next, dy + at_next, (size_t)hw,
+                                          save_mean[next.c0 + j], &next.sum_dy[j],
+                                          &next.sum_dy_xc[j], x + at, dy + at, dx + at,
+                                          accumulate_dx, af[j], bf[j], save_mean[cur.c0 + j],
+                                          kf[j]);
                 }
+                for (int k = j; dx && k < cur.width; k++) {
+                    const size_t at = sample + (size_t)(cur.c0 + k) * hw;
+                    const float *xp = x + at, *dyp = dy + at;
+                    float *dxp = dx + at;
+                    const float a = af[k], b = bf[k], kk = kf[k], m = save_mean[cur.c0 + k];
+                    #pragma omp simd
+                    for (int q = 0; q < hw; q++) {
+                        const float v = nl_fmaf(a, dyp[q], nl_fmaf(b, xp[q] - m, kk));
+                        dxp[q] = accumulate_dx ? dxp[q] + v : v;
+                    }
+                }
+                if (more)
+                    grad_block_sum_runs(&next, j, sample, hw, x, dy, save_mean);
             }
         }
     }
