@@ -104,7 +104,7 @@ static void block_finish_stats(bn_block *b, size_t count, float eps, const float
  * loop for both (reduce.h's nl_moments_normalizing, whose sums do not
  * change with the fused pass), and normalize_run rounds y as it does. Centring before scaling avoids the
  * cancellation of x*scale - mean*scale when |mean| >> std. */
-static void forward_train_spatial(int n, int c, int hw, float eps, const float *x,
+static void forward_spatial_share(int n, int c, int hw, float eps, const float *x,
                                   const float *gamma, const float *beta, float *y,
                                   float *save_mean, float *save_rstd, float *running_mean,
                                   float *running_var, float momentum)
@@ -112,7 +112,6 @@ static void forward_train_spatial(int n, int c, int hw, float eps, const float *
     const size_t count = (size_t)n * hw;
     const size_t plane_stride = (size_t)c * hw;
     const int cb = channel_block(c, hw), blocks = (c + cb - 1) / cb;
-    #pragma omp parallel if (count * c >= NL_PARALLEL_MIN)
     {
         int first, last;
         nl_thread_range(blocks, &first, &last);
@@ -153,6 +152,16 @@ static void forward_train_spatial(int n, int c, int hw, float eps, const float *
             }
         }
     }
+}
+
+static void forward_train_spatial(int n, int c, int hw, float eps, const float *x,
+                                  const float *gamma, const float *beta, float *y,
+                                  float *save_mean, float *save_rstd, float *running_mean,
+                                  float *running_var, float momentum)
+{
+    NL_PARALLEL_CALL_IF((size_t)n * hw * c >= NL_PARALLEL_MIN,
+                        forward_spatial_share(n, c, hw, eps, x, gamma, beta, y, save_mean,
+                                              save_rstd, running_mean, running_var, momentum));
 }
 
 /* Feature vectors: a feature's values are d floats apart. Walking a block of
@@ -296,14 +305,11 @@ static void feature_sums(feature_panel *p, int n, int d, int j0, int width, cons
     }
 }
 
-static void forward_train_features(int n, int d, float eps, const float *x, const float *gamma,
+static void forward_features_share(int n, int d, float eps, const float *x, const float *gamma,
                                    const float *beta, float *y, float *save_mean,
                                    float *save_rstd, float *running_mean, float *running_var,
-                                   float momentum)
+                                   float momentum, feature_panel *p)
 {
-    feature_panel panel;
-    feature_panel *p = &panel;
-    #pragma omp parallel if ((long)n * d >= NL_PARALLEL_MIN)
     for (int j0 = 0; j0 < d; j0 += PANEL) {
         const int width = d - j0 < PANEL ? d - j0 : PANEL;
         /* shifted by the first row: a value of each feature */
@@ -348,6 +354,18 @@ static void forward_train_features(int n, int d, float eps, const float *x, cons
     }
 }
 
+static void forward_train_features(int n, int d, float eps, const float *x, const float *gamma,
+                                   const float *beta, float *y, float *save_mean,
+                                   float *save_rstd, float *running_mean, float *running_var,
+                                   float momentum)
+{
+    feature_panel panel; /* shared by the team */
+    NL_PARALLEL_CALL_IF((long)n * d >= NL_PARALLEL_MIN,
+                        forward_features_share(n, d, eps, x, gamma, beta, y, save_mean,
+                                               save_rstd, running_mean, running_var, momentum,
+                                               &panel));
+}
+
 void nl_cpu_batchnorm_forward_train(nl_backend *be, int n, int c, int hw, float eps,
                                     const float *x, const float *gamma, const float *beta,
                                     float *y, float *save_mean, float *save_rstd,
@@ -380,27 +398,27 @@ void nl_cpu_batchnorm_forward_eval(nl_backend *be, int n, int c, int hw, float e
             shift[j] = beta_at(beta, c0 + j);
         }
         if (hw == 1) {
-            #pragma omp parallel for schedule(static) if ((long)n * width >= NL_PARALLEL_MIN)
+            NL_PARALLEL_FOR_IF((long)n * width >= NL_PARALLEL_MIN,
             for (int i = 0; i < n; i++) {
                 const float *xr = x + (size_t)i * c + c0;
                 float *yr = y + (size_t)i * c + c0;
-                #pragma omp simd
+                _Pragma("omp simd")
                 for (int j = 0; j < width; j++)
                     yr[j] = (xr[j] - mean[j]) * scale[j] + shift[j];
-            }
+            });
             continue;
         }
-        #pragma omp parallel for collapse(2) schedule(static) if ((long)n * width * hw >= NL_PARALLEL_MIN)
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < width; j++) {
-                const float *xp = x + ((size_t)i * c + c0 + j) * hw;
-                float *yp = y + ((size_t)i * c + c0 + j) * hw;
-                const float m = mean[j], sc = scale[j], sh = shift[j];
-                #pragma omp simd
-                for (int k = 0; k < hw; k++)
-                    yp[k] = (xp[k] - m) * sc + sh;
-            }
-        }
+        const long planes = (long)n * width;
+        NL_PARALLEL_FOR_IF(planes * hw >= NL_PARALLEL_MIN,
+        for (long plane = 0; plane < planes; plane++) {
+            const int i = (int)(plane / width), j = (int)(plane % width);
+            const float *xp = x + ((size_t)i * c + c0 + j) * hw;
+            float *yp = y + ((size_t)i * c + c0 + j) * hw;
+            const float m = mean[j], sc = scale[j], sh = shift[j];
+            _Pragma("omp simd")
+            for (int k = 0; k < hw; k++)
+                yp[k] = (xp[k] - m) * sc + sh;
+        });
     }
 }
 
@@ -438,14 +456,14 @@ static void grad_block_sum_runs(bn_grad_block *b, int first_channel, size_t samp
  * (nl_dy_moments_writing, whose sums do not change with the fused write),
  * and a range's last block writes alone, rounding dx as the fused loop
  * does, since which block is last depends on the thread count. */
-static void backward_spatial(int n, int c, int hw, const float *x, const float *dy,
-                             const float *gamma, const float *save_mean, const float *save_rstd,
-                             float *dx, bool accumulate_dx, float *dgamma, float *dbeta)
+static void backward_spatial_share(int n, int c, int hw, const float *x, const float *dy,
+                                   const float *gamma, const float *save_mean,
+                                   const float *save_rstd, float *dx, bool accumulate_dx,
+                                   float *dgamma, float *dbeta)
 {
     const size_t count = (size_t)n * hw;
     const size_t plane_stride = (size_t)c * hw;
     const int cb = channel_block(c, hw), blocks = (c + cb - 1) / cb;
-    #pragma omp parallel if (count * c >= NL_PARALLEL_MIN)
     {
         int first, last;
         nl_thread_range(blocks, &first, &last);
@@ -505,14 +523,21 @@ static void backward_spatial(int n, int c, int hw, const float *x, const float *
     }
 }
 
-/* the sums as in the forward (feature_sums), then dx row by row */
-static void backward_features(int n, int d, const float *x, const float *dy, const float *gamma,
-                              const float *save_mean, const float *save_rstd, float *dx,
-                              bool accumulate_dx, float *dgamma, float *dbeta)
+static void backward_spatial(int n, int c, int hw, const float *x, const float *dy,
+                             const float *gamma, const float *save_mean, const float *save_rstd,
+                             float *dx, bool accumulate_dx, float *dgamma, float *dbeta)
 {
-    feature_panel panel;
-    feature_panel *p = &panel;
-    #pragma omp parallel if ((long)n * d >= NL_PARALLEL_MIN)
+    NL_PARALLEL_CALL_IF((size_t)n * hw * c >= NL_PARALLEL_MIN,
+                        backward_spatial_share(n, c, hw, x, dy, gamma, save_mean, save_rstd, dx,
+                                               accumulate_dx, dgamma, dbeta));
+}
+
+/* the sums as in the forward (feature_sums), then dx row by row */
+static void backward_features_share(int n, int d, const float *x, const float *dy,
+                                    const float *gamma, const float *save_mean,
+                                    const float *save_rstd, float *dx, bool accumulate_dx,
+                                    float *dgamma, float *dbeta, feature_panel *p)
+{
     for (int j0 = 0; j0 < d; j0 += PANEL) {
         const int width = d - j0 < PANEL ? d - j0 : PANEL;
         /* sums of dy and dy * (x - mean) */
@@ -548,6 +573,16 @@ static void backward_features(int n, int d, const float *x, const float *dy, con
             }
         }
     }
+}
+
+static void backward_features(int n, int d, const float *x, const float *dy, const float *gamma,
+                              const float *save_mean, const float *save_rstd, float *dx,
+                              bool accumulate_dx, float *dgamma, float *dbeta)
+{
+    feature_panel panel; /* shared by the team */
+    NL_PARALLEL_CALL_IF((long)n * d >= NL_PARALLEL_MIN,
+                        backward_features_share(n, d, x, dy, gamma, save_mean, save_rstd, dx,
+                                                accumulate_dx, dgamma, dbeta, &panel));
 }
 
 void nl_cpu_batchnorm_backward(nl_backend *be, int n, int c, int hw, const float *x,

@@ -57,6 +57,18 @@ static inline void nl_thread_range(int count, int *first, int *last)
         }                                                                                 \
     } while (0)
 
+/* The same for a parallel region around a call, whose body may hold
+ * orphaned worksharing (omp for, omp barrier): with no region around them
+ * they run on the calling thread as a team of one, and no team is opened. */
+#define NL_PARALLEL_CALL_IF(cond, call)                                                   \
+    do {                                                                                  \
+        if (cond) {                                                                       \
+            _Pragma("omp parallel") call;                                                 \
+        } else {                                                                          \
+            call;                                                                         \
+        }                                                                                 \
+    } while (0)
+
 const nl_ops *nl_cpu_ops(void);
 
 /* linear.c */

@@ -60,12 +60,11 @@ static void normalize_features(const float *x, float *y, int count, float mean, 
  * stalling it (a (256, 1024) input in 8 groups ran at 0.38 of copy one
  * group at a time). The sums do not depend on the fusion (reduce.h), so
  * nothing depends on the thread count. */
-static void forward_features(int n, int c, int groups, float eps, const float *x,
-                             const float *gamma, const float *beta, float *y, float *save_mean,
-                             float *save_rstd)
+static void forward_features_share(int n, int c, int groups, float eps, const float *x,
+                                   const float *gamma, const float *beta, float *y,
+                                   float *save_mean, float *save_rstd)
 {
     const int cpg = c / groups;
-    #pragma omp parallel if ((long)n * c >= NL_PARALLEL_MIN)
     {
         int first, last;
         nl_thread_range(n, &first, &last);
@@ -112,6 +111,15 @@ static void forward_features(int n, int c, int groups, float eps, const float *x
     }
 }
 
+static void forward_features(int n, int c, int groups, float eps, const float *x,
+                             const float *gamma, const float *beta, float *y, float *save_mean,
+                             float *save_rstd)
+{
+    NL_PARALLEL_CALL_IF((long)n * c >= NL_PARALLEL_MIN,
+                        forward_features_share(n, c, groups, eps, x, gamma, beta, y, save_mean,
+                                               save_rstd));
+}
+
 enum { FEATURE_ROW_CHUNK = 32 }; /* rows per float partial of the parameter gradients */
 
 /* The input gradient of a (row, group) needs the group's sums first; the
@@ -127,11 +135,11 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
     const int cpg = c / groups;
     const bool params = dgamma || dbeta;
     const int chunks = (n + FEATURE_ROW_CHUNK - 1) / FEATURE_ROW_CHUNK;
-    #pragma omp parallel for schedule(static) if ((long)n * c >= NL_PARALLEL_MIN)
+    NL_PARALLEL_FOR_IF((long)n * c >= NL_PARALLEL_MIN,
     for (int chunk = 0; chunk < chunks; chunk++) {
         float *sum_dy = partial + (size_t)chunk * 2 * c, *sum_dy_xhat = sum_dy + c;
         if (params) {
-            #pragma omp simd
+            _Pragma("omp simd")
             for (int j = 0; j < c; j++)
                 sum_dy[j] = sum_dy_xhat[j] = 0.0f;
         }
@@ -145,7 +153,7 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
                 const float m = save_mean[b], r = save_rstd[b];
                 float *acc_dy = sum_dy + c0, *acc_dyx = sum_dy_xhat + c0;
                 if (params) {
-                    #pragma omp simd
+                    _Pragma("omp simd")
                     for (int j = 0; j < cpg; j++) {
                         acc_dy[j] += dyb[j];
                         acc_dyx[j] += dyb[j] * ((xb[j] - m) * r);
@@ -160,14 +168,14 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
                 const float bf = (float)(-(double)r * r * r * s2 / cpg);
                 const float kf = (float)(-(double)r * s1 / cpg);
                 float *dxb = dx + (size_t)i * c + c0;
-                #pragma omp simd
+                _Pragma("omp simd")
                 for (int j = 0; j < cpg; j++) {
                     const float v = r * (gamma_g ? gamma_g[j] : 1.0f) * dyb[j] + bf * (xb[j] - m) + kf;
                     dxb[j] = accumulate_dx ? dxb[j] + v : v;
                 }
             }
         }
-    }
+    });
     if (!params)
         return;
     /* chunks outermost, features across the vector lanes: each feature's
@@ -175,7 +183,7 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
      * per feature with strided loads (12% of the (256, 1024) backward) */
     enum { FEATURE_BLOCK = 64 };
     const int feature_blocks = (c + FEATURE_BLOCK - 1) / FEATURE_BLOCK;
-    #pragma omp parallel for schedule(static) if ((long)n * c >= NL_PARALLEL_MIN)
+    NL_PARALLEL_FOR_IF((long)n * c >= NL_PARALLEL_MIN,
     for (int fb = 0; fb < feature_blocks; fb++) {
         const int j0 = fb * FEATURE_BLOCK;
         const int width = c - j0 < FEATURE_BLOCK ? c - j0 : FEATURE_BLOCK;
@@ -183,7 +191,7 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
         for (int chunk = 0; chunk < chunks; chunk++) {
             const float *part_dy = partial + (size_t)chunk * 2 * c + j0;
             const float *part_dy_xhat = part_dy + c;
-            #pragma omp simd
+            _Pragma("omp simd")
             for (int j = 0; j < width; j++) {
                 total_dy[j] += part_dy[j];
                 total_dy_xhat[j] += part_dy_xhat[j];
@@ -195,7 +203,7 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
             if (dgamma)
                 dgamma[j0 + j] = (float)total_dy_xhat[j];
         }
-    }
+    });
 }
 
 /* A (sample, group) block's statistics, summed channel run by channel run
@@ -228,14 +236,13 @@ static void block_finish(block_stats *st, size_t count, float eps)
  * that sums block b+1, so that reading the next block overlaps writing this
  * one (a block alone is summed, then normalized from cache: the two phases
  * each wait on memory in turn). */
-static void forward_spatial(int n, int c, int hw, int groups, float eps, const float *x,
-                            const float *gamma, const float *beta, float *y, float *save_mean,
-                            float *save_rstd)
+static void forward_spatial_share(int n, int c, int hw, int groups, float eps, const float *x,
+                                  const float *gamma, const float *beta, float *y,
+                                  float *save_mean, float *save_rstd)
 {
     const int cpg = c / groups;
     const size_t block = (size_t)cpg * hw;
     const int blocks = n * groups;
-    #pragma omp parallel if ((size_t)blocks * block >= NL_PARALLEL_MIN)
     {
         int first, last;
         nl_thread_range(blocks, &first, &last);
@@ -277,6 +284,17 @@ static void forward_spatial(int n, int c, int hw, int groups, float eps, const f
     }
 }
 
+static void forward_spatial(int n, int c, int hw, int groups, float eps, const float *x,
+                            const float *gamma, const float *beta, float *y, float *save_mean,
+                            float *save_rstd)
+{
+    const size_t block = (size_t)(c / groups) * hw;
+    const int blocks = n * groups;
+    NL_PARALLEL_CALL_IF((size_t)blocks * block >= NL_PARALLEL_MIN,
+                        forward_spatial_share(n, c, hw, groups, eps, x, gamma, beta, y,
+                                              save_mean, save_rstd));
+}
+
 void nl_cpu_groupnorm_forward(nl_backend *be, int n, int c, int hw, int groups, float eps,
                               const float *x, const float *gamma, const float *beta, float *y,
                               float *save_mean, float *save_rstd, float *running_mean,
@@ -294,7 +312,7 @@ void nl_cpu_groupnorm_forward(nl_backend *be, int n, int c, int hw, int groups, 
      * per-instance means and unbiased variances over the batch. The variance
      * is recomputed exactly here rather than recovered from rstd; this path
      * runs only in that rarely used configuration. */
-    #pragma omp parallel for schedule(static) if ((long)n * c * hw >= NL_PARALLEL_MIN)
+    NL_PARALLEL_FOR_IF((long)n * c * hw >= NL_PARALLEL_MIN,
     for (int ch = 0; ch < c; ch++) {
         double mean_sum = 0.0, var_sum = 0.0;
         for (int i = 0; i < n; i++) {
@@ -310,7 +328,7 @@ void nl_cpu_groupnorm_forward(nl_backend *be, int n, int c, int hw, int groups, 
         }
         running_mean[ch] = (1.0f - momentum) * running_mean[ch] + momentum * (float)(mean_sum / n);
         running_var[ch] = (1.0f - momentum) * running_var[ch] + momentum * (float)(var_sum / n);
-    }
+    });
 }
 
 /* the per-channel sums of a block's dy and dy * xhat into partial */
@@ -331,14 +349,14 @@ static void block_gradient_sums(const float *xb, const float *dyb, int cpg, int 
  * pipelines its range of blocks as the forward does: block b's dx is written
  * in the loop that sums block b+1. Per-channel sums go to partial (N, C, 2),
  * added over samples afterwards in sample order. */
-static void backward_spatial(int n, int c, int hw, int groups, const float *x, const float *dy,
-                             const float *gamma, const float *save_mean, const float *save_rstd,
-                             float *dx, bool accumulate_dx, double *partial)
+static void backward_spatial_share(int n, int c, int hw, int groups, const float *x,
+                                   const float *dy, const float *gamma, const float *save_mean,
+                                   const float *save_rstd, float *dx, bool accumulate_dx,
+                                   double *partial)
 {
     const int cpg = c / groups;
     const size_t block = (size_t)cpg * hw;
     const int blocks = n * groups;
-    #pragma omp parallel if ((size_t)blocks * block >= NL_PARALLEL_MIN)
     {
         int first, last;
         nl_thread_range(blocks, &first, &last);
@@ -392,6 +410,17 @@ static void backward_spatial(int n, int c, int hw, int groups, const float *x, c
     }
 }
 
+static void backward_spatial(int n, int c, int hw, int groups, const float *x, const float *dy,
+                             const float *gamma, const float *save_mean, const float *save_rstd,
+                             float *dx, bool accumulate_dx, double *partial)
+{
+    const size_t block = (size_t)(c / groups) * hw;
+    const int blocks = n * groups;
+    NL_PARALLEL_CALL_IF((size_t)blocks * block >= NL_PARALLEL_MIN,
+                        backward_spatial_share(n, c, hw, groups, x, dy, gamma, save_mean,
+                                               save_rstd, dx, accumulate_dx, partial));
+}
+
 size_t nl_cpu_groupnorm_backward_workspace(nl_backend *be, int n, int c, int hw, int groups)
 {
     (void)be;
@@ -416,7 +445,7 @@ void nl_cpu_groupnorm_backward(nl_backend *be, int n, int c, int hw, int groups,
                      partial);
     if (!dgamma && !dbeta)
         return;
-    #pragma omp parallel for schedule(static) if ((long)n * c >= NL_PARALLEL_MIN)
+    NL_PARALLEL_FOR_IF((long)n * c >= NL_PARALLEL_MIN,
     for (int ch = 0; ch < c; ch++) {
         double s_dy = 0.0, s_dy_xhat = 0.0;
         for (int i = 0; i < n; i++) {
@@ -427,5 +456,5 @@ void nl_cpu_groupnorm_backward(nl_backend *be, int n, int c, int hw, int groups,
             dbeta[ch] = (float)s_dy;
         if (dgamma)
             dgamma[ch] = (float)s_dy_xhat;
-    }
+    });
 }
