@@ -81,6 +81,13 @@ START_TEST(test_same_seed_same_bits)
 }
 END_TEST
 
+/* the backend's and OpenMP's thread counts, set together */
+static void use_threads(nl_backend *be, int threads)
+{
+    be->threads = threads;
+    omp_set_num_threads(threads);
+}
+
 /* Our normalization kernels reduce each block on one thread in a fixed
  * order, and pipelined loops sum a block the same way whether or not they
  * also write the one before it, so their bits do not depend on the thread
@@ -151,8 +158,7 @@ START_TEST(test_norm_kernels_thread_independent)
         for (int threads = 1; threads <= 3; threads++) {
             out[threads - 1] = malloc(out_floats * sizeof(float));
             ck_assert(out[threads - 1]);
-            be->threads = threads;
-            omp_set_num_threads(threads);
+            use_threads(be, threads);
             run_norm(be, k, x, dy, gamma, beta, out[threads - 1], ws);
         }
         for (int t = 1; t < 3; t++)
@@ -167,8 +173,7 @@ START_TEST(test_norm_kernels_thread_independent)
         free(beta);
         free(ws);
     }
-    be->threads = 2;
-    omp_set_num_threads(2);
+    use_threads(be, 2);
 }
 END_TEST
 
@@ -198,8 +203,7 @@ START_TEST(test_linear_kernels_thread_independent)
         for (int threads = 1; threads <= 3; threads++) {
             float *r = results[threads - 1] = malloc(out_floats * sizeof(float));
             ck_assert(r);
-            be->threads = threads;
-            omp_set_num_threads(threads);
+            use_threads(be, threads);
             float *y = r, *dx = y + ys, *dw = dx + xs, *db = dw + ws_;
             be->ops->linear_forward(be, n, in, out, x, w, bias, y, workspace);
             be->ops->linear_backward(be, n, in, out, x, w, dy, dx, false, dw, db);
@@ -216,8 +220,7 @@ START_TEST(test_linear_kernels_thread_independent)
         free(dy);
         free(workspace);
     }
-    be->threads = 2;
-    omp_set_num_threads(2);
+    use_threads(be, 2);
 }
 END_TEST
 

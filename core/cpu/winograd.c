@@ -489,30 +489,6 @@ static void transform_output_grads(const wg_shape *s, const float *dy, const wg_
     }
 }
 
-/* the 8 x 8 transpose of rows r[0..8) */
-static inline void transpose8(nl_v8 r[8])
-{
-    typedef int iv8 __attribute__((vector_size(32)));
-    const iv8 lo = {0, 8, 1, 9, 4, 12, 5, 13}, hi = {2, 10, 3, 11, 6, 14, 7, 15};
-    const iv8 lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
-    const iv8 lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
-    nl_v8 a[8], b[8];
-    for (int k = 0; k < 8; k += 2) {
-        a[k] = __builtin_shuffle(r[k], r[k + 1], lo);
-        a[k + 1] = __builtin_shuffle(r[k], r[k + 1], hi);
-    }
-    for (int k = 0; k < 8; k += 4) {
-        b[k] = __builtin_shuffle(a[k], a[k + 2], lo2);
-        b[k + 1] = __builtin_shuffle(a[k], a[k + 2], hi2);
-        b[k + 2] = __builtin_shuffle(a[k + 1], a[k + 3], lo2);
-        b[k + 3] = __builtin_shuffle(a[k + 1], a[k + 3], hi2);
-    }
-    for (int k = 0; k < 4; k++) {
-        r[k] = __builtin_shuffle(b[k], b[k + 4], lo4);
-        r[k + 4] = __builtin_shuffle(b[k], b[k + 4], hi4);
-    }
-}
-
 /* V^T[xi][row0 + t][i] = V[xi][i][t] for the block's first `tiles` columns */
 static void transpose_inputs(const wg_shape *s, const float *v, int tiles, float *vt, int row0)
 {
@@ -525,7 +501,7 @@ static void transpose_inputs(const wg_shape *s, const float *v, int tiles, float
                 nl_v8 r[8];
                 for (int k = 0; k < 8; k++)
                     r[k] = nl_v8_load(src + (size_t)(i + k) * ROW_FLOATS + t);
-                transpose8(r);
+                nl_v8_transpose8(r);
                 const int rows = tiles - t < 8 ? tiles - t : 8;
                 for (int k = 0; k < rows; k++)
                     *(nl_v8u *)(dst + (size_t)(t + k) * s->in_c + i) = r[k];
