@@ -109,6 +109,8 @@ START_TEST(test_linear)
     check_layer("linear_wide", (layer_ctx){.kind = K_LINEAR, .out = 257, .bias = true});
     check_layer("linear_deep", (layer_ctx){.kind = K_LINEAR, .out = 29, .bias = true});
     check_layer("linear_packed", (layer_ctx){.kind = K_LINEAR, .out = 50, .bias = true});
+    check_layer("linear_packed_tall", (layer_ctx){.kind = K_LINEAR, .out = 50, .bias = true});
+    check_layer("linear_sgemm_forward", (layer_ctx){.kind = K_LINEAR, .out = 30, .bias = true});
     check_layer("linear_sgemm", (layer_ctx){.kind = K_LINEAR, .out = 30, .bias = true});
 }
 END_TEST

@@ -92,10 +92,16 @@ void nl_cpu_gemm_nn_serial(int rows, int cols, int depth, const float *a, int ld
                            bool accumulate);
 /* C^T = A B (+ row_bias[row]), written as c[col * ldc + row]: the share
  * `part` of `parts` of A's rows, for callers that run it inside their own
- * team. B is read as whole 16-column panels: ldb must be a multiple of 16
- * and B's columns past `cols` readable (their sums are dropped). */
+ * team. B comes as whole 16-column panels one after another, each depth x 16
+ * floats in row order (NL_GEMM_PANEL_AT); columns past `cols` must be
+ * readable (their sums are dropped). */
+#define NL_GEMM_PANEL_COLS 16
+#define NL_GEMM_PANEL_AT(depth, row, col)                                                  \
+    (((size_t)(col) / NL_GEMM_PANEL_COLS * (size_t)(depth) + (size_t)(row)) *              \
+         NL_GEMM_PANEL_COLS +                                                              \
+     (size_t)(col) % NL_GEMM_PANEL_COLS)
 void nl_cpu_gemm_nn_transposed_share(int rows, int cols, int depth, const float *a, int lda,
-                                     const float *b, int ldb, const float *row_bias, float *c,
+                                     const float *b_panels, const float *row_bias, float *c,
                                      int ldc, int part, int parts);
 /* C (+)= A B^T on the calling thread: dot products, for long depths and few outputs */
 void nl_cpu_gemm_nt_serial(int rows, int cols, int depth, const float *a, int lda,

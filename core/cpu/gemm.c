@@ -205,17 +205,11 @@ void nl_cpu_gemm_tn(int rows, int cols, int depth, const float *a, int lda, cons
                   false, true);
 }
 
-/* Up to this depth a 16-column panel of B (depth x 64 bytes) stays in L1
- * while the row tiles go by; deeper products run in equal slices of at
- * most this many, each slice adding into the output (784 deep: two slices
- * of 392 ran at 177 GFLOP/s on 2 threads, one slice from L2 at 156) */
-#define DEPTH_SLICE 400
-
-/* dst[j * ldc + k] (+)= tile[k][j] (+ bias[k]): the tile turned in
- * registers (two 8 x 8 blocks, rows 6 and 7 unused), six contiguous floats
- * a column instead of 96 scalar stores */
+/* dst[j * ldc + k] = tile[k][j] (+ bias[k]): the tile turned in registers
+ * (two 8 x 8 blocks, rows 6 and 7 unused), six contiguous floats a column
+ * instead of 96 scalar stores */
 static inline void store_transposed(float tile[TILE_ROWS][TILE_COLS], int height, int width,
-                                    bool accumulate, const float *bias, float *dst, size_t ldc)
+                                    const float *bias, float *dst, size_t ldc)
 {
     nl_v8 bias_lanes = {0};
     for (int k = 0; bias && k < height; k++)
@@ -230,12 +224,11 @@ static inline void store_transposed(float tile[TILE_ROWS][TILE_COLS], int height
             float *d = dst + (size_t)(8 * half + j) * ldc;
             float lanes[8];
             nl_v8_store(lanes, v[j] + bias_lanes);
-            if (height == TILE_ROWS && !accumulate) {
+            if (height == TILE_ROWS)
                 memcpy(d, lanes, TILE_ROWS * sizeof *d);
-                continue;
-            }
-            for (int k = 0; k < height; k++)
-                d[k] = accumulate ? d[k] + lanes[k] : lanes[k];
+            else
+                for (int k = 0; k < height; k++)
+                    d[k] = lanes[k];
         }
     }
 }
@@ -246,9 +239,12 @@ static inline void store_transposed(float tile[TILE_ROWS][TILE_COLS], int height
  * W is read by one thread only (when both threads read all of W, the SGD
  * step's stores to it ran 70% slower: every line was shared with the other
  * core); with fewer, equal runs of the (panel, row tile) pairs, panel by
- * panel, which keeps both threads busy on a narrow A. */
+ * panel, which keeps both threads busy on a narrow A. B's panels are
+ * contiguous, so the whole depth runs in one go: cutting it into slices
+ * of at most 400 (to keep a panel in L1 while B's rows were a row of x^T
+ * apart) cost 8% at 784 deep once the panel streamed. */
 void nl_cpu_gemm_nn_transposed_share(int rows, int cols, int depth, const float *a, int lda,
-                                     const float *b, int ldb, const float *row_bias, float *c,
+                                     const float *b_panels, const float *row_bias, float *c,
                                      int ldc, int part, int parts)
 {
     const int row_tiles = (rows + TILE_ROWS - 1) / TILE_ROWS;
@@ -263,27 +259,21 @@ void nl_cpu_gemm_nn_transposed_share(int rows, int cols, int depth, const float 
         first = items * part / parts;
         last = items * (part + 1) / parts;
     }
-    const int slices = (depth + DEPTH_SLICE - 1) / DEPTH_SLICE;
-    const int slice = slices ? (depth + slices - 1) / slices : 0;
-    for (int d0 = 0; d0 < depth; d0 += slice) {
-        const int slice_depth = depth - d0 < slice ? depth - d0 : slice;
-        const bool accumulate = d0 > 0;
-        for (int p = (int)(first / row_tiles); p < panels && (long)p * row_tiles < last; p++) {
-            const long base = (long)p * row_tiles;
-            const int t_begin = first - base > own_first ? (int)(first - base) : own_first;
-            const int t_end = last - base < own_last ? (int)(last - base) : own_last;
-            const int j0 = p * TILE_COLS, width = cols - j0 < TILE_COLS ? cols - j0 : TILE_COLS;
-            for (int t = t_begin; t < t_end; t++) {
-                const int r = t * TILE_ROWS, height = rows - r < TILE_ROWS ? rows - r : TILE_ROWS;
-                const float *a_rows[TILE_ROWS];
-                for (int k = 0; k < TILE_ROWS; k++)
-                    a_rows[k] = a + (size_t)(r + (k < height ? k : height - 1)) * lda + d0;
-                float out[TILE_ROWS][TILE_COLS];
-                tile_6x16(slice_depth, a_rows, 1, b + (size_t)d0 * ldb + j0, (size_t)ldb, out);
-                store_transposed(out, height, width, accumulate,
-                                 row_bias && !accumulate ? row_bias + r : NULL,
-                                 c + (size_t)j0 * ldc + r, (size_t)ldc);
-            }
+    for (int p = (int)(first / row_tiles); p < panels && (long)p * row_tiles < last; p++) {
+        const long base = (long)p * row_tiles;
+        const int t_begin = first - base > own_first ? (int)(first - base) : own_first;
+        const int t_end = last - base < own_last ? (int)(last - base) : own_last;
+        const int j0 = p * TILE_COLS, width = cols - j0 < TILE_COLS ? cols - j0 : TILE_COLS;
+        for (int t = t_begin; t < t_end; t++) {
+            const int r = t * TILE_ROWS, height = rows - r < TILE_ROWS ? rows - r : TILE_ROWS;
+            const float *a_rows[TILE_ROWS];
+            for (int k = 0; k < TILE_ROWS; k++)
+                a_rows[k] = a + (size_t)(r + (k < height ? k : height - 1)) * lda;
+            float out[TILE_ROWS][TILE_COLS];
+            tile_6x16(depth, a_rows, 1, b_panels + (size_t)p * depth * TILE_COLS, TILE_COLS,
+                      out);
+            store_transposed(out, height, width, row_bias ? row_bias + r : NULL,
+                             c + (size_t)j0 * ldc + r, (size_t)ldc);
         }
     }
 }

@@ -32,20 +32,22 @@
 #define NL_SKINNY_DW_MAX_ROWS 7
 /* The tiled backward keeps a 16-column panel of its right operand in L1
  * (depth x 64 bytes): up to 256-wide outputs it beat sgemm by 1.05-1.6x on
- * dx to batch 512 and on dW to batch 128; at 1024 wide it lost 10-40%. */
+ * dx to batch 512 and on dW to batch 128; at 1024 wide it lost 10-40%.
+ * Where gemm.c copies x's panels (dW of 48 rows or more), dW beats sgemm
+ * to batch 256 (1.03-1.12x there, 784 -> 256 to 3136 -> 128); unpacked,
+ * 30 rows at batch 256 lost 25%. */
 #define NL_TILED_MAX_OUT 256
 #define NL_TILED_DX_MAX_ROWS 512
 #define NL_TILED_DW_MAX_ROWS 128
+#define NL_TILED_DW_PACKED_MIN_OUT 48
+#define NL_TILED_DW_PACKED_MAX_ROWS 256
 /* The tiled forward (y^T = W x^T, tiled_forward) against sgemm on 2
- * threads, over 15 shapes from 64 -> 64 to 4096 -> 4096: 1.1-1.8x faster at
- * 13-64 rows for weights up to 1024 x 1024 and outputs at least 24 wide
- * (MLP step at batch 32: 411 -> 386 us). Past 64 rows the gain fades (at
- * 128 rows it is none within a training step) and at 512 rows sgemm's
- * packed kernel wins by 20-30%; on 16 outputs the few row tiles split
- * unevenly over threads. */
-#define NL_TILED_FORWARD_MAX_ROWS 64
+ * threads, over 15 shapes from 64 -> 64 to 4096 -> 4096 (time ratios):
+ * 1.3-1.7x at 32 rows, 1.1-1.5x at 64, 1.04-1.85x at 128, 1.01-1.76x at
+ * 256; at 512 rows 0.97-1.66x, sgemm's packed kernel ahead on the largest
+ * weights. On 16 outputs the few row tiles split unevenly over threads. */
+#define NL_TILED_FORWARD_MAX_ROWS 256
 #define NL_TILED_FORWARD_MIN_OUT 24
-#define NL_TILED_FORWARD_MAX_WEIGHTS (1L << 20)
 
 /* y[r, o] = b[o] + sum_i x[r, i] W[o, i]: four rows of x against one row of
  * W at a time, W's row staying in L1 while the rows go by */
@@ -130,19 +132,24 @@ static void narrow_forward(int n, int in, int out, const float *x, const float *
     });
 }
 
-/* x_t = x^T for an 8 x 8 block: rows of x at stride `in`, of x_t at `ld` */
-static inline void transpose_8x8(const float *x, size_t in, float *x_t, size_t ld)
+/* an 8 x 8 block of x (rows at stride `in`) turned into 8 rows of 8 in a
+ * panel of x_t (rows 16 floats apart) */
+static inline void transpose_8x8(const float *x, size_t in, float *x_t)
 {
     nl_v8 v[8];
     for (int k = 0; k < 8; k++)
         v[k] = nl_v8_load(x + k * in);
     nl_v8_transpose8(v);
     for (int k = 0; k < 8; k++)
-        nl_v8_store(x_t + k * ld, v[k]);
+        nl_v8_store(x_t + k * NL_GEMM_PANEL_COLS, v[k]);
 }
 
-/* This share of x_t (in, ld) = x^T, by 8-row blocks of x_t; the columns
- * past n are zeroed, since the product reads whole panels */
+/* This share of x_t = x^T (in x ld) in the product's panel layout, each
+ * panel of 16 samples contiguous, so that the tiles stream it instead of
+ * reading 16 floats a row apart (rows ld floats apart fell into a few L1
+ * sets); by 8-row blocks of x_t. The product reads whole panels and drops
+ * the sums of the columns past n; they are zeroed all the same, since
+ * stale floats there could be subnormals that slow the multiply-adds. */
 static void transpose_share(int n, int in, const float *x, float *x_t, int ld, int part,
                             int parts)
 {
@@ -154,14 +161,13 @@ static void transpose_share(int n, int in, const float *x, float *x_t, int ld, i
         int r0 = 0;
         if (width == 8)
             for (; r0 + 8 <= n; r0 += 8)
-                transpose_8x8(x + (size_t)r0 * in + c0, (size_t)in, x_t + (size_t)c0 * ld + r0,
-                              (size_t)ld);
+                transpose_8x8(x + (size_t)r0 * in + c0, (size_t)in,
+                              x_t + NL_GEMM_PANEL_AT(in, c0, r0));
         for (int c = c0; c < c0 + width; c++) {
-            float *row = x_t + (size_t)c * ld;
             for (int r = r0; r < n; r++)
-                row[r] = x[(size_t)r * in + c];
+                x_t[NL_GEMM_PANEL_AT(in, c, r)] = x[(size_t)r * in + c];
             for (int r = n; r < ld; r++)
-                row[r] = 0.0f;
+                x_t[NL_GEMM_PANEL_AT(in, c, r)] = 0.0f;
         }
     }
 }
@@ -182,13 +188,13 @@ static void tiled_forward(int n, int in, int out, const float *x, const float *w
             const int part = omp_get_thread_num_safe(), parts = omp_get_num_threads_safe();
             transpose_share(n, in, x, x_t, ld, part, parts);
             #pragma omp barrier
-            nl_cpu_gemm_nn_transposed_share(out, n, in, weight, in, x_t, ld, bias, y, out, part,
+            nl_cpu_gemm_nn_transposed_share(out, n, in, weight, in, x_t, bias, y, out, part,
                                             parts);
         }
         return;
     }
     transpose_share(n, in, x, x_t, ld, 0, 1);
-    nl_cpu_gemm_nn_transposed_share(out, n, in, weight, in, x_t, ld, bias, y, out, 0, 1);
+    nl_cpu_gemm_nn_transposed_share(out, n, in, weight, in, x_t, bias, y, out, 0, 1);
 }
 
 /* dW[o, i] = sum_r dy[r, o] x[r, i]: each row of dW written once, four at
@@ -240,10 +246,10 @@ static void skinny_weight_grad(int n, int in, int out, const float *x, const flo
     });
 }
 
-static bool uses_tiled_forward(int n, int in, int out)
+static bool uses_tiled_forward(int n, int out)
 {
     return n > NL_SKINNY_MAX_ROWS && n <= NL_TILED_FORWARD_MAX_ROWS &&
-           out >= NL_TILED_FORWARD_MIN_OUT && (long)in * out <= NL_TILED_FORWARD_MAX_WEIGHTS;
+           out >= NL_TILED_FORWARD_MIN_OUT;
 }
 
 size_t nl_cpu_linear_workspace(nl_backend *be, int n, int in, int out)
@@ -251,7 +257,7 @@ size_t nl_cpu_linear_workspace(nl_backend *be, int n, int in, int out)
     (void)be;
     /* any batch up to n may run, and the largest tiled one needs the most */
     const int rows = n < NL_TILED_FORWARD_MAX_ROWS ? n : NL_TILED_FORWARD_MAX_ROWS;
-    return uses_tiled_forward(rows, in, out) ? (size_t)in * padded_batch(rows) * sizeof(float)
+    return uses_tiled_forward(rows, out) ? (size_t)in * padded_batch(rows) * sizeof(float)
                                              : 0;
 }
 
@@ -267,7 +273,7 @@ void nl_cpu_linear_forward(nl_backend *be, int n, int in, int out, const float *
         narrow_forward(n, in, out, x, weight, bias, y);
         return;
     }
-    if (uses_tiled_forward(n, in, out)) {
+    if (uses_tiled_forward(n, out)) {
         tiled_forward(n, in, out, x, weight, bias, y, workspace);
         return;
     }
@@ -297,7 +303,8 @@ void nl_cpu_linear_backward(nl_backend *be, int n, int in, int out, const float 
     }
     if (n <= NL_SKINNY_DW_MAX_ROWS)
         skinny_weight_grad(n, in, out, x, dy, dweight);
-    else if (n <= NL_SKINNY_MAX_ROWS || (narrow && n <= NL_TILED_DW_MAX_ROWS))
+    else if (n <= NL_SKINNY_MAX_ROWS || (narrow && n <= NL_TILED_DW_MAX_ROWS) ||
+             (narrow && out >= NL_TILED_DW_PACKED_MIN_OUT && n <= NL_TILED_DW_PACKED_MAX_ROWS))
         nl_cpu_gemm_tn(out, in, n, dy, out, x, in, dweight, in);
     else
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in,

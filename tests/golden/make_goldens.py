@@ -180,12 +180,13 @@ def make_layer_goldens():
     # cases above), skinny forward with register-tiled dx and dW to 12; past
     # 12 rows a row-tiled forward for outputs up to 12 wide (linear_gemm,
     # linear_tall); for outputs 24 or more wide a tile over W and the
-    # transposed input to 64 rows (linear_wide; linear_deep, whose 410 inputs
-    # run in two depth slices over three 16-row panels) and sgemm past those
-    # (linear_sgemm); tiled backward for outputs up to 256 wide to
-    # 128 rows (dW) and 512 rows (dx), sgemm past those; a dW of 48 rows or
-    # more from 32 to 256 deep copies each panel of x first (linear_packed);
-    # ragged edges in every case
+    # transposed input (in 16-row panels) to 256 rows (linear_wide,
+    # linear_deep, linear_sgemm at 130 rows) and sgemm past those
+    # (linear_sgemm_forward); tiled backward for outputs up to 256 wide to
+    # 128 rows (dW; linear_sgemm's 130 rows go to sgemm) and 512 rows (dx),
+    # sgemm past those; a dW of 48 rows or more from 32 to 256 deep copies
+    # each panel of x first and stays tiled to 256 rows (linear_packed,
+    # linear_packed_tall); ragged edges in every case
     layer_case(fx, "linear_skinny", nn.Linear(37, 7), (11, 37), 17, ("weight", "bias"))
     layer_case(fx, "linear_gemm", nn.Linear(37, 7), (13, 37), 18, ("weight", "bias"))
     layer_case(fx, "linear_tall", nn.Linear(21, 7), (130, 21), 19, ("weight", "bias"))
@@ -193,6 +194,8 @@ def make_layer_goldens():
     layer_case(fx, "linear_deep", nn.Linear(410, 29), (37, 410), 21, ("weight", "bias"))
     layer_case(fx, "linear_sgemm", nn.Linear(40, 30), (130, 40), 22, ("weight", "bias"))
     layer_case(fx, "linear_packed", nn.Linear(70, 50), (40, 70), 23, ("weight", "bias"))
+    layer_case(fx, "linear_packed_tall", nn.Linear(40, 50), (200, 40), 24, ("weight", "bias"))
+    layer_case(fx, "linear_sgemm_forward", nn.Linear(20, 30), (260, 20), 25, ("weight", "bias"))
     layer_case(fx, "conv3x3", nn.Conv2d(3, 5, 3, padding=1), (2, 3, 7, 6), 3, ("weight", "bias"))
     layer_case(fx, "conv3x3_s2", nn.Conv2d(4, 6, 3, stride=2, padding=1, bias=False),
                (3, 4, 9, 8), 4, ("weight",))
