@@ -42,10 +42,12 @@
 #define NL_TILED_DW_PACKED_MIN_OUT 48
 #define NL_TILED_DW_PACKED_MAX_ROWS 256
 /* The tiled forward (y^T = W x^T, tiled_forward) against sgemm on 2
- * threads, over 15 shapes from 64 -> 64 to 4096 -> 4096 (time ratios):
- * 1.3-1.7x at 32 rows, 1.1-1.5x at 64, 1.04-1.85x at 128, 1.01-1.76x at
- * 256; at 512 rows 0.97-1.66x, sgemm's packed kernel ahead on the largest
- * weights. On 16 outputs the few row tiles split unevenly over threads. */
+ * threads, over 15 shapes from 64 -> 64 to 4096 -> 4096 (time ratios,
+ * repeated runs): 1.3-1.7x at 32 rows, 1.1-1.5x at 64, 1.01-1.85x at 128;
+ * at 192-256 rows a tie on 256-wide outputs (0.96-1.08) and up to 1.76x
+ * on narrower ones; at 512 rows 0.97-1.66x, sgemm's packed kernel ahead
+ * on the largest weights. On 16 outputs the few row tiles split unevenly
+ * over threads. */
 #define NL_TILED_FORWARD_MAX_ROWS 256
 #define NL_TILED_FORWARD_MIN_OUT 24
 
