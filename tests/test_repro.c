@@ -184,7 +184,8 @@ END_TEST
  * backward. */
 START_TEST(test_linear_kernels_thread_independent)
 {
-    const int cases[][3] = {{37, 410, 29}, {48, 803, 61}, {64, 784, 256}, {20, 300, 24}};
+    const int cases[][3] = {{37, 410, 29},  {48, 803, 61},  {64, 784, 256},
+                            {20, 300, 24},  {128, 784, 256}, {200, 100, 50}};
     nl_backend *be = tu_cpu(2);
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         const int n = cases[ci][0], in = cases[ci][1], out = cases[ci][2];
