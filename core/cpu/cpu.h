@@ -86,13 +86,16 @@ void nl_cpu_gemm_nn(int rows, int cols, int depth, const float *a, int lda, cons
                     int ldb, const float *row_bias, float *c, int ldc, bool accumulate);
 void nl_cpu_gemm_tn(int rows, int cols, int depth, const float *a, int lda, const float *b,
                     int ldb, float *c, int ldc);
+/* whether nl_cpu_gemm_tn copies B's panels before its row tiles read them
+ * (enough rows to reuse a copy, a depth that fits the stack block) */
+bool nl_cpu_gemm_tn_packs(int rows, int depth);
 /* nl_cpu_gemm_nn on the calling thread alone, for callers that split the work */
 void nl_cpu_gemm_nn_serial(int rows, int cols, int depth, const float *a, int lda,
                            const float *b, int ldb, const float *row_bias, float *c, int ldc,
                            bool accumulate);
 /* C^T = A B (+ row_bias[row]), written as c[col * ldc + row]: the share
- * `part` of `parts` of A's rows, for callers that run it inside their own
- * team. B comes as whole 16-column panels one after another, each depth x 16
+ * `part` of `parts` of the (row tile, panel) pairs, for callers that run
+ * it inside their own team. B comes as whole 16-column panels one after another, each depth x 16
  * floats in row order (NL_GEMM_PANEL_AT); columns past `cols` must be
  * readable (their sums are dropped). */
 #define NL_GEMM_PANEL_COLS 16

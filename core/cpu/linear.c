@@ -33,14 +33,12 @@
 /* The tiled backward keeps a 16-column panel of its right operand in L1
  * (depth x 64 bytes): up to 256-wide outputs it beat sgemm by 1.05-1.6x on
  * dx to batch 512 and on dW to batch 128; at 1024 wide it lost 10-40%.
- * Where gemm.c copies x's panels (dW of 48 rows or more), dW beats sgemm
- * to batch 256 (1.03-1.12x there, 784 -> 256 to 3136 -> 128); unpacked,
- * 30 rows at batch 256 lost 25%. */
+ * Where gemm.c copies x's panels (nl_cpu_gemm_tn_packs: 48 rows of dW or
+ * more, 32-256 deep), dW beats sgemm to batch 256 (1.03-1.12x there,
+ * 784 -> 256 to 3136 -> 128); unpacked, 30 rows at batch 256 lost 25%. */
 #define NL_TILED_MAX_OUT 256
 #define NL_TILED_DX_MAX_ROWS 512
 #define NL_TILED_DW_MAX_ROWS 128
-#define NL_TILED_DW_PACKED_MIN_OUT 48
-#define NL_TILED_DW_PACKED_MAX_ROWS 256
 /* The tiled forward (y^T = W x^T, tiled_forward) against sgemm on 2
  * threads, over 15 shapes from 64 -> 64 to 4096 -> 4096 (time ratios,
  * repeated runs): 1.3-1.7x at 32 rows, 1.1-1.5x at 64, 1.01-1.85x at 128;
@@ -306,7 +304,7 @@ void nl_cpu_linear_backward(nl_backend *be, int n, int in, int out, const float 
     if (n <= NL_SKINNY_DW_MAX_ROWS)
         skinny_weight_grad(n, in, out, x, dy, dweight);
     else if (n <= NL_SKINNY_MAX_ROWS || (narrow && n <= NL_TILED_DW_MAX_ROWS) ||
-             (narrow && out >= NL_TILED_DW_PACKED_MIN_OUT && n <= NL_TILED_DW_PACKED_MAX_ROWS))
+             (narrow && nl_cpu_gemm_tn_packs(out, n)))
         nl_cpu_gemm_tn(out, in, n, dy, out, x, in, dweight, in);
     else
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in,
