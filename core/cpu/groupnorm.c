@@ -8,6 +8,7 @@
  * workspace, then one pass adds them over samples in order, so nothing
  * depends on the thread count. */
 #include <math.h>
+#include <stdint.h>
 
 #include "cpu/cpu.h"
 #include "cpu/reduce.h"
@@ -122,6 +123,99 @@ static void forward_features(int n, int c, int groups, float eps, const float *x
 
 enum { FEATURE_ROW_CHUNK = 32 }; /* rows per float partial of the parameter gradients */
 
+/* The loop that reads x and dy stores into the partials as it goes. A load
+ * whose address agrees in its low 12 bits with a store still in flight waits
+ * for it (4K aliasing), and a model's arena gives x, dy and dx of one size the
+ * same offset within a page: partials at that offset, or just past it, made
+ * the (256, 1024) backward 10-20% slower. Each partial array therefore starts
+ * half a page from x, and arrays are a whole number of pages apart, which the
+ * workspace leaves room for. */
+enum { ALIAS_SPAN = 4096 };
+
+static size_t feature_partial_stride(int c)
+{
+    const size_t page_floats = ALIAS_SPAN / sizeof(float);
+    return ((size_t)c + page_floats - 1) / page_floats * page_floats;
+}
+
+static size_t feature_workspace(int n, int c)
+{
+    const size_t chunks = ((size_t)n + FEATURE_ROW_CHUNK - 1) / FEATURE_ROW_CHUNK;
+    return chunks * 2 * feature_partial_stride(c) * sizeof(float) + ALIAS_SPAN;
+}
+
+static float *feature_partials(void *workspace, const float *x)
+{
+    const uintptr_t want = ((uintptr_t)x + ALIAS_SPAN / 2) % ALIAS_SPAN;
+    const uintptr_t have = (uintptr_t)workspace % ALIAS_SPAN;
+    return (float *)((char *)workspace + (want - have + ALIAS_SPAN) % ALIAS_SPAN);
+}
+
+/* nl_sum_gdy_gdyx's sums (the same float operations in the same order, so the
+ * same bits) and, in the same loop, the group's terms of the parameter
+ * gradients added to the chunk partials acc_dy and acc_dyx: x and dy are
+ * loaded from memory once for both. As a separate loop before the sums, the
+ * partials had cost a third pass over the row, more than the memory pass
+ * itself (the backward is bound by loads and stores into L1, not memory). */
+static inline __attribute__((always_inline)) void
+group_sums_and_partials_body(const float *x, const float *dy, const float *gamma, int n, float mean,
+                             float rstd, double *sum, double *sum_x, float *acc_dy, float *acc_dyx)
+{
+    const nl_v8 s = nl_v8_splat(mean), r = nl_v8_splat(rstd), one = nl_v8_splat(1.0f);
+    double t1 = 0.0, t2 = 0.0;
+    int i = 0;
+    while (i + 8 <= n) {
+        const int end = i + NL_CHUNK < n ? i + NL_CHUNK : n;
+        nl_v8 a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
+        for (; i + 16 <= end; i += 16) {
+            const nl_v8 d0 = nl_v8_load(dy + i), d1 = nl_v8_load(dy + i + 8);
+            const nl_v8 c0 = nl_v8_load(x + i) - s, c1 = nl_v8_load(x + i + 8) - s;
+            const nl_v8 g0 = d0 * (gamma ? nl_v8_load(gamma + i) : one);
+            const nl_v8 g1 = d1 * (gamma ? nl_v8_load(gamma + i + 8) : one);
+            a0 += g0;
+            a1 += g1;
+            b0 += g0 * c0;
+            b1 += g1 * c1;
+            nl_v8_store(acc_dy + i, nl_v8_load(acc_dy + i) + d0);
+            nl_v8_store(acc_dy + i + 8, nl_v8_load(acc_dy + i + 8) + d1);
+            nl_v8_store(acc_dyx + i, nl_v8_load(acc_dyx + i) + d0 * (c0 * r));
+            nl_v8_store(acc_dyx + i + 8, nl_v8_load(acc_dyx + i + 8) + d1 * (c1 * r));
+        }
+        for (; i + 8 <= end; i += 8) {
+            const nl_v8 d = nl_v8_load(dy + i), c = nl_v8_load(x + i) - s;
+            const nl_v8 g = d * (gamma ? nl_v8_load(gamma + i) : one);
+            a0 += g;
+            b0 += g * c;
+            nl_v8_store(acc_dy + i, nl_v8_load(acc_dy + i) + d);
+            nl_v8_store(acc_dyx + i, nl_v8_load(acc_dyx + i) + d * (c * r));
+        }
+        t1 += nl_v8_total(a0 + a1);
+        t2 += nl_v8_total(b0 + b1);
+    }
+    for (; i < n; i++) {
+        const double g = (double)dy[i] * (gamma ? gamma[i] : 1.0f);
+        t1 += g;
+        t2 += g * ((double)x[i] - mean);
+        acc_dy[i] += dy[i];
+        acc_dyx[i] += dy[i] * ((x[i] - mean) * rstd);
+    }
+    *sum += t1;
+    *sum_x += t2;
+}
+
+/* one copy without gamma and one with: a gamma test inside the loop took a
+ * register, and gcc then kept a sum on the stack, a store and a load in the
+ * loop's dependency chain (6-7 cycles per 8 values) */
+static void group_sums_and_partials(const float *x, const float *dy, const float *gamma, int n,
+                                    float mean, float rstd, double *sum, double *sum_x,
+                                    float *acc_dy, float *acc_dyx)
+{
+    if (gamma)
+        group_sums_and_partials_body(x, dy, gamma, n, mean, rstd, sum, sum_x, acc_dy, acc_dyx);
+    else
+        group_sums_and_partials_body(x, dy, NULL, n, mean, rstd, sum, sum_x, acc_dy, acc_dyx);
+}
+
 /* The input gradient of a (row, group) needs the group's sums first; the
  * per-feature parameter gradients are summed in the same pass (x and dy are
  * in L1 then), as float partials over chunks of 32 rows that are then added
@@ -130,14 +224,16 @@ enum { FEATURE_ROW_CHUNK = 32 }; /* rows per float partial of the parameter grad
 static void backward_features(int n, int c, int groups, const float *x, const float *dy,
                               const float *gamma, const float *save_mean, const float *save_rstd,
                               float *dx, bool accumulate_dx, float *dgamma, float *dbeta,
-                              float *partial)
+                              void *workspace)
 {
     const int cpg = c / groups;
     const bool params = dgamma || dbeta;
+    float *partial = feature_partials(workspace, x);
+    const size_t stride = feature_partial_stride(c);
     const int chunks = (n + FEATURE_ROW_CHUNK - 1) / FEATURE_ROW_CHUNK;
     NL_PARALLEL_FOR_IF((long)n * c >= NL_PARALLEL_MIN,
     for (int chunk = 0; chunk < chunks; chunk++) {
-        float *sum_dy = partial + (size_t)chunk * 2 * c, *sum_dy_xhat = sum_dy + c;
+        float *sum_dy = partial + (size_t)chunk * 2 * stride, *sum_dy_xhat = sum_dy + stride;
         if (params) {
             _Pragma("omp simd")
             for (int j = 0; j < c; j++)
@@ -146,32 +242,58 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
         const int i0 = chunk * FEATURE_ROW_CHUNK;
         const int i1 = n - i0 < FEATURE_ROW_CHUNK ? n : i0 + FEATURE_ROW_CHUNK;
         for (int i = i0; i < i1; i++) {
-            for (int g = 0; g < groups; g++) {
-                const int b = i * groups + g, c0 = g * cpg;
-                const float *xb = x + (size_t)i * c + c0, *dyb = dy + (size_t)i * c + c0;
-                const float *gamma_g = gamma ? gamma + c0 : NULL;
-                const float m = save_mean[b], r = save_rstd[b];
-                float *acc_dy = sum_dy + c0, *acc_dyx = sum_dy_xhat + c0;
-                if (params) {
-                    _Pragma("omp simd")
-                    for (int j = 0; j < cpg; j++) {
-                        acc_dy[j] += dyb[j];
-                        acc_dyx[j] += dyb[j] * ((xb[j] - m) * r);
+            for (int g0 = 0; g0 < groups; g0 += STATS_BATCH) {
+                const int k = groups - g0 < STATS_BATCH ? groups - g0 : STATS_BATCH;
+                const float *mean = save_mean + (size_t)i * groups + g0;
+                const float *rstd = save_rstd + (size_t)i * groups + g0;
+                double s1[STATS_BATCH], s2[STATS_BATCH];
+                for (int q = 0; q < k; q++) {
+                    const int c0 = (g0 + q) * cpg;
+                    const float *xb = x + (size_t)i * c + c0, *dyb = dy + (size_t)i * c + c0;
+                    const float m = mean[q], r = rstd[q];
+                    float *acc_dy = sum_dy + c0, *acc_dyx = sum_dy_xhat + c0;
+                    if (!dx) {
+                        _Pragma("omp simd")
+                        for (int j = 0; j < cpg; j++) {
+                            acc_dy[j] += dyb[j];
+                            acc_dyx[j] += dyb[j] * ((xb[j] - m) * r);
+                        }
+                        continue;
                     }
+                    /* dxhat = gamma * dy; sums over the group in float lanes,
+                     * chunks added in double (see reduce.h) */
+                    const float *gamma_g = gamma ? gamma + c0 : NULL;
+                    s1[q] = s2[q] = 0.0;
+                    if (params)
+                        group_sums_and_partials(xb, dyb, gamma_g, cpg, m, r, &s1[q], &s2[q],
+                                                acc_dy, acc_dyx);
+                    else
+                        nl_sum_gdy_gdyx(xb, dyb, gamma_g, (size_t)cpg, m, &s1[q], &s2[q]);
                 }
                 if (!dx)
                     continue;
-                /* dxhat = gamma * dy; sums over the group in float lanes, chunks
-                 * added in double (see reduce.h) */
-                double s1 = 0.0, s2 = 0.0;
-                nl_sum_gdy_gdyx(xb, dyb, gamma_g, (size_t)cpg, m, &s1, &s2);
-                const float bf = (float)(-(double)r * r * r * s2 / cpg);
-                const float kf = (float)(-(double)r * s1 / cpg);
-                float *dxb = dx + (size_t)i * c + c0;
+                /* the groups' coefficients as one vector loop: a double division
+                 * per group, one after the other, had cost more than the
+                 * group's 128 values at 8 groups of (256, 1024) */
+                float bf[STATS_BATCH], kf[STATS_BATCH];
                 _Pragma("omp simd")
-                for (int j = 0; j < cpg; j++) {
-                    const float v = r * (gamma_g ? gamma_g[j] : 1.0f) * dyb[j] + bf * (xb[j] - m) + kf;
-                    dxb[j] = accumulate_dx ? dxb[j] + v : v;
+                for (int q = 0; q < k; q++) {
+                    const double r = rstd[q];
+                    bf[q] = (float)(-r * r * r * s2[q] / cpg);
+                    kf[q] = (float)(-r * s1[q] / cpg);
+                }
+                for (int q = 0; q < k; q++) {
+                    const int c0 = (g0 + q) * cpg;
+                    const float *xb = x + (size_t)i * c + c0, *dyb = dy + (size_t)i * c + c0;
+                    const float *gamma_g = gamma ? gamma + c0 : NULL;
+                    const float m = mean[q], r = rstd[q], b = bf[q], kq = kf[q];
+                    float *dxb = dx + (size_t)i * c + c0;
+                    _Pragma("omp simd")
+                    for (int j = 0; j < cpg; j++) {
+                        const float v =
+                            r * (gamma_g ? gamma_g[j] : 1.0f) * dyb[j] + b * (xb[j] - m) + kq;
+                        dxb[j] = accumulate_dx ? dxb[j] + v : v;
+                    }
                 }
             }
         }
@@ -189,8 +311,8 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
         const int width = c - j0 < FEATURE_BLOCK ? c - j0 : FEATURE_BLOCK;
         double total_dy[FEATURE_BLOCK] = {0}, total_dy_xhat[FEATURE_BLOCK] = {0};
         for (int chunk = 0; chunk < chunks; chunk++) {
-            const float *part_dy = partial + (size_t)chunk * 2 * c + j0;
-            const float *part_dy_xhat = part_dy + c;
+            const float *part_dy = partial + (size_t)chunk * 2 * stride + j0;
+            const float *part_dy_xhat = part_dy + stride;
             _Pragma("omp simd")
             for (int j = 0; j < width; j++) {
                 total_dy[j] += part_dy[j];
@@ -424,9 +546,9 @@ static void backward_spatial(int n, int c, int hw, int groups, const float *x, c
 size_t nl_cpu_groupnorm_backward_workspace(nl_backend *be, int n, int c, int hw, int groups)
 {
     (void)be;
-    (void)hw;
     (void)groups;
-    return (size_t)n * c * 2 * sizeof(double);
+    const size_t spatial = (size_t)n * c * 2 * sizeof(double);
+    return hw == 1 && feature_workspace(n, c) > spatial ? feature_workspace(n, c) : spatial;
 }
 
 void nl_cpu_groupnorm_backward(nl_backend *be, int n, int c, int hw, int groups, const float *x,
