@@ -20,9 +20,9 @@ $kernels << EOD
 "layer 128x256x14x14" 2.749 2.363 1.215 1.525
 "group(8) 128x256x14x14" 2.508 2.325 1.341 1.667
 "instance 128x256x14x14" 7.54 7.969 1.813 4.054
-"batch 256x1024" 2.471 3.164 2.269 2.69
-"layer 256x1024" 3.743 3.68 2.423 2.985
-"group(8) 256x1024" 12.16 12.03 13.39 13.06
+"batch 256x1024" 2.488 3.164 2.298 2.773
+"layer 256x1024" 3.743 3.68 2.706 3.236
+"group(8) 256x1024" 12.16 12.03 14.04 13.57
 EOD
 set terminal pngcairo size 1100,1140 font 'DejaVu Sans,10' noenhanced
 set output 'ratios.png'
