@@ -144,6 +144,19 @@ static void run_norm(nl_backend *be, const norm_case *k, const float *x, const f
     ck_assert_msg(memcmp(dg, dg_alone, 2 * k->c * sizeof(float)) == 0,
                   "(n %d, c %d, hw %d, groups %d): parameter gradients change without gamma",
                   k->n, k->c, k->hw, k->groups);
+    /* and the input gradient does not depend on whether the parameter
+     * gradients are wanted (frozen gamma and beta take other loops) */
+    for (size_t i = 0; i < count; i++)
+        dx_plain[i] = 0.25f;
+    if (k->groups)
+        be->ops->groupnorm_backward(be, k->n, k->c, k->hw, k->groups, x, dy, gamma, mean, rstd,
+                                    dx_plain, true, NULL, NULL, ws);
+    else
+        be->ops->batchnorm_backward(be, k->n, k->c, k->hw, x, dy, gamma, mean, rstd, dx_plain,
+                                    true, NULL, NULL);
+    ck_assert_msg(memcmp(dx, dx_plain, count * sizeof(float)) == 0,
+                  "(n %d, c %d, hw %d, groups %d): dx changes without parameter gradients", k->n,
+                  k->c, k->hw, k->groups);
     free(dx_plain);
     free(dg_alone);
 }

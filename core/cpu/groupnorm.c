@@ -151,15 +151,17 @@ static float *feature_partials(void *workspace, const float *x)
     return (float *)((char *)workspace + (want - have + ALIAS_SPAN) % ALIAS_SPAN);
 }
 
-/* nl_sum_gdy_gdyx's sums (the same float operations in the same order, so the
- * same bits) and, in the same loop, the group's terms of the parameter
- * gradients added to the chunk partials acc_dy and acc_dyx: x and dy are
- * loaded from memory once for both. As a separate loop before the sums, the
- * partials had cost a third pass over the row, more than the memory pass
- * itself (the backward is bound by loads and stores into L1, not memory). */
+/* The group's sums of g*dy and g*dy * (x - mean), g = gamma[i] (1 without
+ * gamma), in float lanes per chunk added in double (see reduce.h); with
+ * acc_dy, in the same loop, the group's terms of the parameter gradients
+ * added to the chunk partials acc_dy and acc_dyx, so x and dy are loaded once
+ * for both. As a separate loop before the sums, the partials had cost a third
+ * pass over the row, more than the memory pass itself (the backward is bound
+ * by loads and stores into L1, not memory). The partials do not change the
+ * sums' operations, so dx has the same bits with or without them. */
 static inline __attribute__((always_inline)) void
-group_sums_and_partials_body(const float *x, const float *dy, const float *gamma, int n, float mean,
-                             float rstd, double *sum, double *sum_x, float *acc_dy, float *acc_dyx)
+group_sums_body(const float *x, const float *dy, const float *gamma, int n, float mean, float rstd,
+                double *sum, double *sum_x, float *acc_dy, float *acc_dyx)
 {
     const nl_v8 s = nl_v8_splat(mean), r = nl_v8_splat(rstd), one = nl_v8_splat(1.0f);
     double t1 = 0.0, t2 = 0.0;
@@ -176,18 +178,22 @@ group_sums_and_partials_body(const float *x, const float *dy, const float *gamma
             a1 += g1;
             b0 += g0 * c0;
             b1 += g1 * c1;
-            nl_v8_store(acc_dy + i, nl_v8_load(acc_dy + i) + d0);
-            nl_v8_store(acc_dy + i + 8, nl_v8_load(acc_dy + i + 8) + d1);
-            nl_v8_store(acc_dyx + i, nl_v8_load(acc_dyx + i) + d0 * (c0 * r));
-            nl_v8_store(acc_dyx + i + 8, nl_v8_load(acc_dyx + i + 8) + d1 * (c1 * r));
+            if (acc_dy) {
+                nl_v8_store(acc_dy + i, nl_v8_load(acc_dy + i) + d0);
+                nl_v8_store(acc_dy + i + 8, nl_v8_load(acc_dy + i + 8) + d1);
+                nl_v8_store(acc_dyx + i, nl_v8_load(acc_dyx + i) + d0 * (c0 * r));
+                nl_v8_store(acc_dyx + i + 8, nl_v8_load(acc_dyx + i + 8) + d1 * (c1 * r));
+            }
         }
         for (; i + 8 <= end; i += 8) {
             const nl_v8 d = nl_v8_load(dy + i), c = nl_v8_load(x + i) - s;
             const nl_v8 g = d * (gamma ? nl_v8_load(gamma + i) : one);
             a0 += g;
             b0 += g * c;
-            nl_v8_store(acc_dy + i, nl_v8_load(acc_dy + i) + d);
-            nl_v8_store(acc_dyx + i, nl_v8_load(acc_dyx + i) + d * (c * r));
+            if (acc_dy) {
+                nl_v8_store(acc_dy + i, nl_v8_load(acc_dy + i) + d);
+                nl_v8_store(acc_dyx + i, nl_v8_load(acc_dyx + i) + d * (c * r));
+            }
         }
         t1 += nl_v8_total(a0 + a1);
         t2 += nl_v8_total(b0 + b1);
@@ -196,24 +202,29 @@ group_sums_and_partials_body(const float *x, const float *dy, const float *gamma
         const double g = (double)dy[i] * (gamma ? gamma[i] : 1.0f);
         t1 += g;
         t2 += g * ((double)x[i] - mean);
-        acc_dy[i] += dy[i];
-        acc_dyx[i] += dy[i] * ((x[i] - mean) * rstd);
+        if (acc_dy) {
+            acc_dy[i] += dy[i];
+            acc_dyx[i] += dy[i] * ((x[i] - mean) * rstd);
+        }
     }
     *sum += t1;
     *sum_x += t2;
 }
 
-/* one copy without gamma and one with: a gamma test inside the loop took a
+/* one copy of the loop per case: a gamma test inside the loop took a
  * register, and gcc then kept a sum on the stack, a store and a load in the
  * loop's dependency chain (6-7 cycles per 8 values) */
-static void group_sums_and_partials(const float *x, const float *dy, const float *gamma, int n,
-                                    float mean, float rstd, double *sum, double *sum_x,
-                                    float *acc_dy, float *acc_dyx)
+static void group_sums(const float *x, const float *dy, const float *gamma, int n, float mean,
+                       float rstd, double *sum, double *sum_x, float *acc_dy, float *acc_dyx)
 {
-    if (gamma)
-        group_sums_and_partials_body(x, dy, gamma, n, mean, rstd, sum, sum_x, acc_dy, acc_dyx);
+    if (acc_dy && gamma)
+        group_sums_body(x, dy, gamma, n, mean, rstd, sum, sum_x, acc_dy, acc_dyx);
+    else if (acc_dy)
+        group_sums_body(x, dy, NULL, n, mean, rstd, sum, sum_x, acc_dy, acc_dyx);
+    else if (gamma)
+        group_sums_body(x, dy, gamma, n, mean, rstd, sum, sum_x, NULL, NULL);
     else
-        group_sums_and_partials_body(x, dy, NULL, n, mean, rstd, sum, sum_x, acc_dy, acc_dyx);
+        group_sums_body(x, dy, NULL, n, mean, rstd, sum, sum_x, NULL, NULL);
 }
 
 /* The input gradient of a (row, group) needs the group's sums first; the
@@ -264,11 +275,8 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
                      * chunks added in double (see reduce.h) */
                     const float *gamma_g = gamma ? gamma + c0 : NULL;
                     s1[q] = s2[q] = 0.0;
-                    if (params)
-                        group_sums_and_partials(xb, dyb, gamma_g, cpg, m, r, &s1[q], &s2[q],
-                                                acc_dy, acc_dyx);
-                    else
-                        nl_sum_gdy_gdyx(xb, dyb, gamma_g, (size_t)cpg, m, &s1[q], &s2[q]);
+                    group_sums(xb, dyb, gamma_g, cpg, m, r, &s1[q], &s2[q],
+                               params ? acc_dy : NULL, acc_dyx);
                 }
                 if (!dx)
                     continue;

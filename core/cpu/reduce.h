@@ -372,40 +372,4 @@ static inline void nl_sum_dy_dyx(const float *x, const float *dy, size_t n, floa
                           0.0f, 0.0f);
 }
 
-/* adds the sums of g*dy and g*dy * (x - shift) over [0..n), g = gamma[i]
- * (1 when gamma is NULL) */
-static inline void nl_sum_gdy_gdyx(const float *x, const float *dy, const float *gamma, size_t n,
-                                   float shift, double *sum, double *sum_x)
-{
-    const nl_v8 s = nl_v8_splat(shift), one = nl_v8_splat(1.0f);
-    double t1 = 0.0, t2 = 0.0;
-    size_t i = 0;
-    while (i + 8 <= n) {
-        const size_t end = i + NL_CHUNK < n ? i + NL_CHUNK : n;
-        nl_v8 a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
-        for (; i + 16 <= end; i += 16) {
-            const nl_v8 g0 = nl_v8_load(dy + i) * (gamma ? nl_v8_load(gamma + i) : one);
-            const nl_v8 g1 = nl_v8_load(dy + i + 8) * (gamma ? nl_v8_load(gamma + i + 8) : one);
-            a0 += g0;
-            a1 += g1;
-            b0 += g0 * (nl_v8_load(x + i) - s);
-            b1 += g1 * (nl_v8_load(x + i + 8) - s);
-        }
-        for (; i + 8 <= end; i += 8) {
-            const nl_v8 g = nl_v8_load(dy + i) * (gamma ? nl_v8_load(gamma + i) : one);
-            a0 += g;
-            b0 += g * (nl_v8_load(x + i) - s);
-        }
-        t1 += nl_v8_total(a0 + a1);
-        t2 += nl_v8_total(b0 + b1);
-    }
-    for (; i < n; i++) {
-        const double g = (double)dy[i] * (gamma ? gamma[i] : 1.0f);
-        t1 += g;
-        t2 += g * ((double)x[i] - shift);
-    }
-    *sum += t1;
-    *sum_x += t2;
-}
-
 #endif
