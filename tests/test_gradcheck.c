@@ -237,6 +237,13 @@ static void check_norm(const char *label, nl_norm_kind kind, bool affine, bool t
         g.kind = G_NORM2D;
         snprintf(what, sizeof what, "%s 2-D%s%s", label, affine ? "" : " no affine", res ? " residual" : "");
         check_graph(what, g, 5, 12, 1, 1, 1e-2f, TOL, false);
+        if (kind != NL_NORM_GROUP)
+            continue;
+        /* 8 groups of 8 features: the CPU's eight-groups-at-a-time path */
+        g.norm.groups = 8;
+        snprintf(what, sizeof what, "%s 2-D 8 groups%s%s", label, affine ? "" : " no affine",
+                 res ? " residual" : "");
+        check_graph(what, g, 3, 64, 1, 1, 1e-2f, TOL, false);
     }
 }
 

@@ -112,13 +112,116 @@ static void forward_features_share(int n, int c, int groups, float eps, const fl
     }
 }
 
+/* Small groups (8 or more groups of at most NL_CHUNK features each, multiples
+ * of 8), eight at a time: at 128 features a group, the horizontal sums and
+ * the set-up of a loop per group had cost as much as the group's values
+ * (0.50 of copy against LayerNorm's 0.67 on (256, 1024)). Each group's lanes
+ * are added in registers, the eight groups' vectors are reduced by one
+ * transposed sum, and the statistics of the eight follow as vectors. */
+enum { GROUP_BATCH = 8 };
+
+static bool eight_at_a_time(int c, int groups)
+{
+    const int cpg = c / groups;
+    return groups % GROUP_BATCH == 0 && cpg % 8 == 0 && cpg <= NL_CHUNK;
+}
+
+/* sums about shift[q] of (x - shift[q]) and its square for the 8 groups of
+ * cpg values from x, into sum[q] and sum_sq[q]; with xn, the same loop
+ * normalizes the 8 groups from xn into yn with mean[q] and rstd[q], rounded
+ * as normalize_features rounds, and the sums do not depend on it */
+static inline __attribute__((always_inline)) void
+moments_of_8_groups(const float *x, int cpg, const float *shift, float *sum, float *sum_sq,
+                    const float *xn, float *yn, const float *mean, const float *rstd,
+                    const float *gamma, const float *beta)
+{
+    nl_v8 group_sum[GROUP_BATCH], group_sum_sq[GROUP_BATCH];
+    for (int q = 0; q < GROUP_BATCH; q++) {
+        const size_t at = (size_t)q * cpg;
+        nl_moment_lanes_normalizing(x + at, 0, (size_t)cpg, shift[q], &group_sum[q],
+                                    &group_sum_sq[q], xn ? xn + at : NULL, xn ? yn + at : NULL,
+                                    xn ? mean[q] : 0.0f, xn ? rstd[q] : 0.0f, 0.0f,
+                                    gamma ? gamma + at : NULL, gamma ? beta + at : NULL);
+    }
+    nl_v8_store(sum, nl_v8_totals8(group_sum));
+    nl_v8_store(sum_sq, nl_v8_totals8(group_sum_sq));
+}
+
+/* one copy per case, so that no test on gamma or xn is left in the loops */
+static void moments_of_8(const float *x, int cpg, const float *shift, float *sum, float *sum_sq,
+                         const float *xn, float *yn, const float *mean, const float *rstd,
+                         const float *gamma, const float *beta)
+{
+    if (xn && gamma)
+        moments_of_8_groups(x, cpg, shift, sum, sum_sq, xn, yn, mean, rstd, gamma, beta);
+    else if (xn)
+        moments_of_8_groups(x, cpg, shift, sum, sum_sq, xn, yn, mean, rstd, NULL, NULL);
+    else
+        moments_of_8_groups(x, cpg, shift, sum, sum_sq, NULL, NULL, NULL, NULL, NULL, NULL);
+}
+
+/* the statistics of one row's 8 groups from x, normalizing xn into yn with
+ * the previous row's statistics when xn is given */
+static void stats_of_8(const float *x, int cpg, float eps, float *mean_out, float *rstd_out,
+                       const float *xn, float *yn, const float *mean, const float *rstd,
+                       const float *gamma, const float *beta)
+{
+    float shift[GROUP_BATCH], sum[GROUP_BATCH], sum_sq[GROUP_BATCH];
+    for (int q = 0; q < GROUP_BATCH; q++)
+        shift[q] = x[(size_t)q * cpg];
+    moments_of_8(x, cpg, shift, sum, sum_sq, xn, yn, mean, rstd, gamma, beta);
+    double sum_d[GROUP_BATCH], sum_sq_d[GROUP_BATCH];
+    for (int q = 0; q < GROUP_BATCH; q++) {
+        sum_d[q] = sum[q];
+        sum_sq_d[q] = sum_sq[q];
+    }
+    finish_stats(sum_d, sum_sq_d, shift, GROUP_BATCH, (size_t)cpg, eps, mean_out, rstd_out);
+}
+
+/* forward_features_share's pipeline, eight groups at a time */
+static void forward_features_by_8_share(int n, int c, int groups, float eps, const float *x,
+                                        const float *gamma, const float *beta, float *y,
+                                        float *save_mean, float *save_rstd)
+{
+    const int cpg = c / groups;
+    int first, last;
+    nl_thread_range(n, &first, &last);
+    for (int g0 = 0; first < last && g0 < groups; g0 += GROUP_BATCH) {
+        const size_t b = (size_t)first * groups + g0;
+        stats_of_8(x + (size_t)first * c + (size_t)g0 * cpg, cpg, eps, &save_mean[b],
+                   &save_rstd[b], NULL, NULL, NULL, NULL, NULL, NULL);
+    }
+    for (int i = first; i < last; i++) {
+        for (int g0 = 0; g0 < groups; g0 += GROUP_BATCH) {
+            const size_t b = (size_t)i * groups + g0, at = (size_t)i * c + (size_t)g0 * cpg;
+            const float *gamma_g = gamma ? gamma + (size_t)g0 * cpg : NULL;
+            const float *beta_g = gamma ? beta + (size_t)g0 * cpg : NULL;
+            if (i + 1 < last) {
+                stats_of_8(x + at + c, cpg, eps, &save_mean[b + groups], &save_rstd[b + groups],
+                           x + at, y + at, &save_mean[b], &save_rstd[b], gamma_g, beta_g);
+                continue;
+            }
+            for (int q = 0; q < GROUP_BATCH; q++)
+                normalize_features(x + at + (size_t)q * cpg, y + at + (size_t)q * cpg, cpg,
+                                   save_mean[b + q], save_rstd[b + q],
+                                   gamma_g ? gamma_g + (size_t)q * cpg : NULL,
+                                   beta_g ? beta_g + (size_t)q * cpg : NULL);
+        }
+    }
+}
+
 static void forward_features(int n, int c, int groups, float eps, const float *x,
                              const float *gamma, const float *beta, float *y, float *save_mean,
                              float *save_rstd)
 {
-    NL_PARALLEL_CALL_IF((long)n * c >= NL_PARALLEL_MIN,
-                        forward_features_share(n, c, groups, eps, x, gamma, beta, y, save_mean,
-                                               save_rstd));
+    if (eight_at_a_time(c, groups))
+        NL_PARALLEL_CALL_IF((long)n * c >= NL_PARALLEL_MIN,
+                            forward_features_by_8_share(n, c, groups, eps, x, gamma, beta, y,
+                                                        save_mean, save_rstd));
+    else
+        NL_PARALLEL_CALL_IF((long)n * c >= NL_PARALLEL_MIN,
+                            forward_features_share(n, c, groups, eps, x, gamma, beta, y, save_mean,
+                                                   save_rstd));
 }
 
 enum { FEATURE_ROW_CHUNK = 32 }; /* rows per float partial of the parameter gradients */
@@ -151,80 +254,133 @@ static float *feature_partials(void *workspace, const float *x)
     return (float *)((char *)workspace + (want - have + ALIAS_SPAN) % ALIAS_SPAN);
 }
 
-/* The group's sums of g*dy and g*dy * (x - mean), g = gamma[i] (1 without
- * gamma), in float lanes per chunk added in double (see reduce.h); with
- * acc_dy, in the same loop, the group's terms of the parameter gradients
- * added to the chunk partials acc_dy and acc_dyx, so x and dy are loaded once
- * for both. As a separate loop before the sums, the partials had cost a third
- * pass over the row, more than the memory pass itself (the backward is bound
- * by loads and stores into L1, not memory). The partials do not change the
- * sums' operations, so dx has the same bits with or without them. */
-static inline __attribute__((always_inline)) void
-group_sums_body(const float *x, const float *dy, const float *gamma, int n, float mean, float rstd,
-                double *sum, double *sum_x, float *acc_dy, float *acc_dyx)
+/* The lanes of a group's sums of g*dy and g*dy * (x - mean) over [i, end),
+ * g = gamma[i] (1 without gamma), stepping while 8 values remain, into
+ * *lanes_dy and *lanes_dyx; returns where it stopped. With acc_dy, in the
+ * same loop, the group's terms of the parameter gradients are added to the
+ * chunk partials acc_dy and acc_dyx, so x and dy are loaded once for both.
+ * As a separate loop before the sums, the partials had cost a third pass over
+ * the row, more than the memory pass itself (the backward is bound by loads
+ * and stores into L1, not memory). The partials do not change the sums'
+ * operations, so dx has the same bits with or without them. */
+static inline __attribute__((always_inline)) int
+group_lane_sums(const float *x, const float *dy, const float *gamma, int i, int end, float mean,
+                float rstd, nl_v8 *lanes_dy, nl_v8 *lanes_dyx, float *acc_dy, float *acc_dyx)
 {
     const nl_v8 s = nl_v8_splat(mean), r = nl_v8_splat(rstd), one = nl_v8_splat(1.0f);
-    double t1 = 0.0, t2 = 0.0;
-    int i = 0;
-    while (i + 8 <= n) {
-        const int end = i + NL_CHUNK < n ? i + NL_CHUNK : n;
-        nl_v8 a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
-        for (; i + 16 <= end; i += 16) {
-            const nl_v8 d0 = nl_v8_load(dy + i), d1 = nl_v8_load(dy + i + 8);
-            const nl_v8 c0 = nl_v8_load(x + i) - s, c1 = nl_v8_load(x + i + 8) - s;
-            const nl_v8 g0 = d0 * (gamma ? nl_v8_load(gamma + i) : one);
-            const nl_v8 g1 = d1 * (gamma ? nl_v8_load(gamma + i + 8) : one);
-            a0 += g0;
-            a1 += g1;
-            b0 += g0 * c0;
-            b1 += g1 * c1;
-            if (acc_dy) {
-                nl_v8_store(acc_dy + i, nl_v8_load(acc_dy + i) + d0);
-                nl_v8_store(acc_dy + i + 8, nl_v8_load(acc_dy + i + 8) + d1);
-                nl_v8_store(acc_dyx + i, nl_v8_load(acc_dyx + i) + d0 * (c0 * r));
-                nl_v8_store(acc_dyx + i + 8, nl_v8_load(acc_dyx + i + 8) + d1 * (c1 * r));
-            }
-        }
-        for (; i + 8 <= end; i += 8) {
-            const nl_v8 d = nl_v8_load(dy + i), c = nl_v8_load(x + i) - s;
-            const nl_v8 g = d * (gamma ? nl_v8_load(gamma + i) : one);
-            a0 += g;
-            b0 += g * c;
-            if (acc_dy) {
-                nl_v8_store(acc_dy + i, nl_v8_load(acc_dy + i) + d);
-                nl_v8_store(acc_dyx + i, nl_v8_load(acc_dyx + i) + d * (c * r));
-            }
-        }
-        t1 += nl_v8_total(a0 + a1);
-        t2 += nl_v8_total(b0 + b1);
-    }
-    for (; i < n; i++) {
-        const double g = (double)dy[i] * (gamma ? gamma[i] : 1.0f);
-        t1 += g;
-        t2 += g * ((double)x[i] - mean);
+    nl_v8 a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
+    for (; i + 16 <= end; i += 16) {
+        const nl_v8 d0 = nl_v8_load(dy + i), d1 = nl_v8_load(dy + i + 8);
+        const nl_v8 c0 = nl_v8_load(x + i) - s, c1 = nl_v8_load(x + i + 8) - s;
+        const nl_v8 g0 = d0 * (gamma ? nl_v8_load(gamma + i) : one);
+        const nl_v8 g1 = d1 * (gamma ? nl_v8_load(gamma + i + 8) : one);
+        a0 += g0;
+        a1 += g1;
+        b0 += g0 * c0;
+        b1 += g1 * c1;
         if (acc_dy) {
-            acc_dy[i] += dy[i];
-            acc_dyx[i] += dy[i] * ((x[i] - mean) * rstd);
+            nl_v8_store(acc_dy + i, nl_v8_load(acc_dy + i) + d0);
+            nl_v8_store(acc_dy + i + 8, nl_v8_load(acc_dy + i + 8) + d1);
+            nl_v8_store(acc_dyx + i, nl_v8_load(acc_dyx + i) + d0 * (c0 * r));
+            nl_v8_store(acc_dyx + i + 8, nl_v8_load(acc_dyx + i + 8) + d1 * (c1 * r));
         }
     }
-    *sum += t1;
-    *sum_x += t2;
+    for (; i + 8 <= end; i += 8) {
+        const nl_v8 d = nl_v8_load(dy + i), c = nl_v8_load(x + i) - s;
+        const nl_v8 g = d * (gamma ? nl_v8_load(gamma + i) : one);
+        a0 += g;
+        b0 += g * c;
+        if (acc_dy) {
+            nl_v8_store(acc_dy + i, nl_v8_load(acc_dy + i) + d);
+            nl_v8_store(acc_dyx + i, nl_v8_load(acc_dyx + i) + d * (c * r));
+        }
+    }
+    *lanes_dy = a0 + a1;
+    *lanes_dyx = b0 + b1;
+    return i;
 }
 
-/* one copy of the loop per case: a gamma test inside the loop took a
- * register, and gcc then kept a sum on the stack, a store and a load in the
- * loop's dependency chain (6-7 cycles per 8 values) */
-static void group_sums(const float *x, const float *dy, const float *gamma, int n, float mean,
-                       float rstd, double *sum, double *sum_x, float *acc_dy, float *acc_dyx)
+/* The sums of `count` adjacent groups of cpg values (count 1, or
+ * GROUP_BATCH where eight_at_a_time), into sum[q] and sum_x[q]. One
+ * group is summed in float lanes per chunk added in double (see reduce.h);
+ * eight at a time, each group's lanes are reduced with the other seven's by
+ * one transposed sum, as the forward does. */
+static inline __attribute__((always_inline)) void
+group_sums_body(const float *x, const float *dy, const float *gamma, int cpg, int count,
+                const float *mean, const float *rstd, double *sum, double *sum_x, float *acc_dy,
+                float *acc_dyx)
 {
-    if (acc_dy && gamma)
-        group_sums_body(x, dy, gamma, n, mean, rstd, sum, sum_x, acc_dy, acc_dyx);
-    else if (acc_dy)
-        group_sums_body(x, dy, NULL, n, mean, rstd, sum, sum_x, acc_dy, acc_dyx);
-    else if (gamma)
-        group_sums_body(x, dy, gamma, n, mean, rstd, sum, sum_x, NULL, NULL);
-    else
-        group_sums_body(x, dy, NULL, n, mean, rstd, sum, sum_x, NULL, NULL);
+    if (count == GROUP_BATCH) {
+        nl_v8 lanes_dy[GROUP_BATCH], lanes_dyx[GROUP_BATCH];
+        for (int q = 0; q < GROUP_BATCH; q++) {
+            const size_t at = (size_t)q * cpg;
+            group_lane_sums(x + at, dy + at, gamma ? gamma + at : NULL, 0, cpg, mean[q], rstd[q],
+                            &lanes_dy[q], &lanes_dyx[q], acc_dy ? acc_dy + at : NULL,
+                            acc_dy ? acc_dyx + at : NULL);
+        }
+        float total_dy[GROUP_BATCH], total_dyx[GROUP_BATCH];
+        nl_v8_store(total_dy, nl_v8_totals8(lanes_dy));
+        nl_v8_store(total_dyx, nl_v8_totals8(lanes_dyx));
+        for (int q = 0; q < GROUP_BATCH; q++) {
+            sum[q] = total_dy[q];
+            sum_x[q] = total_dyx[q];
+        }
+        return;
+    }
+    const float m = mean[0], r = rstd[0];
+    double t1 = 0.0, t2 = 0.0;
+    int i = 0;
+    while (i + 8 <= cpg) {
+        const int end = i + NL_CHUNK < cpg ? i + NL_CHUNK : cpg;
+        nl_v8 lanes_dy, lanes_dyx;
+        i = group_lane_sums(x, dy, gamma, i, end, m, r, &lanes_dy, &lanes_dyx, acc_dy, acc_dyx);
+        t1 += nl_v8_total(lanes_dy);
+        t2 += nl_v8_total(lanes_dyx);
+    }
+    for (; i < cpg; i++) {
+        const double g = (double)dy[i] * (gamma ? gamma[i] : 1.0f);
+        t1 += g;
+        t2 += g * ((double)x[i] - m);
+        if (acc_dy) {
+            acc_dy[i] += dy[i];
+            acc_dyx[i] += dy[i] * ((x[i] - m) * r);
+        }
+    }
+    sum[0] = t1;
+    sum_x[0] = t2;
+}
+
+/* one copy of the loop per case, the group count included: a gamma test
+ * inside the loop, or one loop body serving both counts, took a register, and
+ * gcc then kept a sum on the stack, a store and a load in the loop's
+ * dependency chain (6-7 cycles per 8 values) */
+#define GROUP_SUMS_CASE(count, gamma_or_null, acc_dy_or_null, acc_dyx_or_null)                    \
+    group_sums_body(x, dy, gamma_or_null, cpg, count, mean, rstd, sum, sum_x, acc_dy_or_null,      \
+                    acc_dyx_or_null)
+#define GROUP_SUMS_CASES(count)                                                                    \
+    do {                                                                                           \
+        if (acc_dy && gamma)                                                                       \
+            GROUP_SUMS_CASE(count, gamma, acc_dy, acc_dyx);                                        \
+        else if (acc_dy)                                                                           \
+            GROUP_SUMS_CASE(count, NULL, acc_dy, acc_dyx);                                         \
+        else if (gamma)                                                                            \
+            GROUP_SUMS_CASE(count, gamma, NULL, NULL);                                             \
+        else                                                                                       \
+            GROUP_SUMS_CASE(count, NULL, NULL, NULL);                                              \
+    } while (0)
+
+static void group_sums_of_1(const float *x, const float *dy, const float *gamma, int cpg,
+                            const float *mean, const float *rstd, double *sum, double *sum_x,
+                            float *acc_dy, float *acc_dyx)
+{
+    GROUP_SUMS_CASES(1);
+}
+
+static void group_sums_of_8(const float *x, const float *dy, const float *gamma, int cpg,
+                            const float *mean, const float *rstd, double *sum, double *sum_x,
+                            float *acc_dy, float *acc_dyx)
+{
+    GROUP_SUMS_CASES(GROUP_BATCH);
 }
 
 /* The input gradient of a (row, group) needs the group's sums first; the
@@ -237,7 +393,7 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
                               float *dx, bool accumulate_dx, float *dgamma, float *dbeta,
                               void *workspace)
 {
-    const int cpg = c / groups;
+    const int cpg = c / groups, by = eight_at_a_time(c, groups) ? GROUP_BATCH : 1;
     const bool params = dgamma || dbeta;
     float *partial = feature_partials(workspace, x);
     const size_t stride = feature_partial_stride(c);
@@ -258,25 +414,26 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
                 const float *mean = save_mean + (size_t)i * groups + g0;
                 const float *rstd = save_rstd + (size_t)i * groups + g0;
                 double s1[STATS_BATCH], s2[STATS_BATCH];
-                for (int q = 0; q < k; q++) {
+                for (int q = 0; q < k; q += by) {
                     const int c0 = (g0 + q) * cpg;
                     const float *xb = x + (size_t)i * c + c0, *dyb = dy + (size_t)i * c + c0;
-                    const float m = mean[q], r = rstd[q];
                     float *acc_dy = sum_dy + c0, *acc_dyx = sum_dy_xhat + c0;
                     if (!dx) {
-                        _Pragma("omp simd")
-                        for (int j = 0; j < cpg; j++) {
-                            acc_dy[j] += dyb[j];
-                            acc_dyx[j] += dyb[j] * ((xb[j] - m) * r);
+                        for (int p = q; p < q + by; p++) {
+                            const float m = mean[p], r = rstd[p];
+                            const int at = (p - q) * cpg;
+                            _Pragma("omp simd")
+                            for (int j = at; j < at + cpg; j++) {
+                                acc_dy[j] += dyb[j];
+                                acc_dyx[j] += dyb[j] * ((xb[j] - m) * r);
+                            }
                         }
                         continue;
                     }
-                    /* dxhat = gamma * dy; sums over the group in float lanes,
-                     * chunks added in double (see reduce.h) */
-                    const float *gamma_g = gamma ? gamma + c0 : NULL;
-                    s1[q] = s2[q] = 0.0;
-                    group_sums(xb, dyb, gamma_g, cpg, m, r, &s1[q], &s2[q],
-                               params ? acc_dy : NULL, acc_dyx);
+                    /* dxhat = gamma * dy */
+                    (by == GROUP_BATCH ? group_sums_of_8 : group_sums_of_1)(
+                        xb, dyb, gamma ? gamma + c0 : NULL, cpg, &mean[q], &rstd[q], &s1[q],
+                        &s2[q], params ? acc_dy : NULL, acc_dyx);
                 }
                 if (!dx)
                     continue;

@@ -163,6 +163,22 @@ static inline void nl_zero_run(float *dst, int count)
 #endif
 }
 
+/* lane q of the result is the sum of v[q]'s 8 lanes, in a fixed order:
+ * eight sums for 9 shuffles and adds, where one nl_v8_total each costs about
+ * as many (GroupNorm's small groups paid that per 128 values) */
+static inline nl_v8 nl_v8_totals8(const nl_v8 v[8])
+{
+    nl_v8 pair[4], quad[2];
+    for (int k = 0; k < 4; k++) /* lanes (v2k: 01 23, v2k+1: 01 23 | the same of 4-7) */
+        pair[k] = NL_V8_SHUFFLE(v[2 * k], v[2 * k + 1], 0, 2, 8, 10, 4, 6, 12, 14) +
+                  NL_V8_SHUFFLE(v[2 * k], v[2 * k + 1], 1, 3, 9, 11, 5, 7, 13, 15);
+    for (int k = 0; k < 2; k++) /* lanes (v4k..v4k+3: 0-3 | the same of 4-7) */
+        quad[k] = NL_V8_SHUFFLE(pair[2 * k], pair[2 * k + 1], 0, 2, 8, 10, 4, 6, 12, 14) +
+                  NL_V8_SHUFFLE(pair[2 * k], pair[2 * k + 1], 1, 3, 9, 11, 5, 7, 13, 15);
+    return NL_V8_SHUFFLE(quad[0], quad[1], 0, 1, 2, 3, 8, 9, 10, 11) +
+           NL_V8_SHUFFLE(quad[0], quad[1], 4, 5, 6, 7, 12, 13, 14, 15);
+}
+
 static inline double nl_v8_total(nl_v8 a)
 {
     /* pairwise, in a fixed order */
@@ -226,6 +242,59 @@ static inline double nl_sum_sq_dev(const float *x, size_t n, float shift)
     return total;
 }
 
+/* The lanes of the sums of (x - shift) and (x - shift)^2 over x[i..end),
+ * stepping while 8 values remain, into *lanes_sum and *lanes_sum_sq; returns
+ * where it stopped. With xn != NULL the same loop also writes
+ * yn = (xn - mean) * scale + offset over the same range of another run (see
+ * nl_moments_normalizing); with gamma_n != NULL the scale and offset are per
+ * element, scale * gamma_n[k] and beta_n[k] (group norm on feature
+ * vectors). */
+static inline __attribute__((always_inline)) size_t
+nl_moment_lanes_normalizing(const float *x, size_t i, size_t end, float shift, nl_v8 *lanes_sum,
+                            nl_v8 *lanes_sum_sq, const float *xn, float *yn, float mean,
+                            float scale, float offset, const float *gamma_n, const float *beta_n)
+{
+    const nl_v8 s = nl_v8_splat(shift), m = nl_v8_splat(mean), sc = nl_v8_splat(scale),
+                off = nl_v8_splat(offset);
+    nl_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
+    for (; i + 32 <= end; i += 32) {
+        const nl_v8 d0 = nl_v8_load(x + i) - s, d1 = nl_v8_load(x + i + 8) - s;
+        const nl_v8 d2 = nl_v8_load(x + i + 16) - s, d3 = nl_v8_load(x + i + 24) - s;
+        if (xn && gamma_n) {
+            for (int q = 0; q < 32; q += 8)
+                nl_v8_store(yn + i + q,
+                            nl_v8_fma(nl_v8_load(xn + i + q) - m, sc * nl_v8_load(gamma_n + i + q),
+                                      nl_v8_load(beta_n + i + q)));
+        } else if (xn) {
+            nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - m, sc, off));
+            nl_v8_store(yn + i + 8, nl_v8_fma(nl_v8_load(xn + i + 8) - m, sc, off));
+            nl_v8_store(yn + i + 16, nl_v8_fma(nl_v8_load(xn + i + 16) - m, sc, off));
+            nl_v8_store(yn + i + 24, nl_v8_fma(nl_v8_load(xn + i + 24) - m, sc, off));
+        }
+        a0 += d0;
+        a1 += d1;
+        a2 += d2;
+        a3 += d3;
+        b0 = nl_v8_fma(d0, d0, b0);
+        b1 = nl_v8_fma(d1, d1, b1);
+        b2 = nl_v8_fma(d2, d2, b2);
+        b3 = nl_v8_fma(d3, d3, b3);
+    }
+    for (; i + 8 <= end; i += 8) {
+        const nl_v8 d = nl_v8_load(x + i) - s;
+        if (xn && gamma_n)
+            nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - m, sc * nl_v8_load(gamma_n + i),
+                                          nl_v8_load(beta_n + i)));
+        else if (xn)
+            nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - m, sc, off));
+        a0 += d;
+        b0 = nl_v8_fma(d, d, b0);
+    }
+    *lanes_sum = (a0 + a1) + (a2 + a3);
+    *lanes_sum_sq = (b0 + b1) + (b2 + b3);
+    return i;
+}
+
 /* adds the sums of (x - shift) and (x - shift)^2 over x[0..n): one pass for
  * mean and variance; with a shift near the mean (a value of the data) the
  * variance sum - sum^2/n loses nothing worth speaking of. With xn != NULL
@@ -240,48 +309,15 @@ nl_moments_normalizing(const float *x, size_t n, float shift, double *sum, doubl
                        const float *xn, float *yn, float mean, float scale, float offset,
                        const float *gamma_n, const float *beta_n)
 {
-    const nl_v8 s = nl_v8_splat(shift), m = nl_v8_splat(mean), sc = nl_v8_splat(scale),
-                off = nl_v8_splat(offset);
     double t1 = 0.0, t2 = 0.0;
     size_t i = 0;
     while (i + 8 <= n) {
         const size_t end = i + NL_CHUNK < n ? i + NL_CHUNK : n;
-        nl_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
-        for (; i + 32 <= end; i += 32) {
-            const nl_v8 d0 = nl_v8_load(x + i) - s, d1 = nl_v8_load(x + i + 8) - s;
-            const nl_v8 d2 = nl_v8_load(x + i + 16) - s, d3 = nl_v8_load(x + i + 24) - s;
-            if (xn && gamma_n) {
-                for (int q = 0; q < 32; q += 8)
-                    nl_v8_store(yn + i + q,
-                                nl_v8_fma(nl_v8_load(xn + i + q) - m, sc * nl_v8_load(gamma_n + i + q),
-                                          nl_v8_load(beta_n + i + q)));
-            } else if (xn) {
-                nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - m, sc, off));
-                nl_v8_store(yn + i + 8, nl_v8_fma(nl_v8_load(xn + i + 8) - m, sc, off));
-                nl_v8_store(yn + i + 16, nl_v8_fma(nl_v8_load(xn + i + 16) - m, sc, off));
-                nl_v8_store(yn + i + 24, nl_v8_fma(nl_v8_load(xn + i + 24) - m, sc, off));
-            }
-            a0 += d0;
-            a1 += d1;
-            a2 += d2;
-            a3 += d3;
-            b0 = nl_v8_fma(d0, d0, b0);
-            b1 = nl_v8_fma(d1, d1, b1);
-            b2 = nl_v8_fma(d2, d2, b2);
-            b3 = nl_v8_fma(d3, d3, b3);
-        }
-        for (; i + 8 <= end; i += 8) {
-            const nl_v8 d = nl_v8_load(x + i) - s;
-            if (xn && gamma_n)
-                nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - m, sc * nl_v8_load(gamma_n + i),
-                                              nl_v8_load(beta_n + i)));
-            else if (xn)
-                nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - m, sc, off));
-            a0 += d;
-            b0 = nl_v8_fma(d, d, b0);
-        }
-        t1 += nl_v8_total((a0 + a1) + (a2 + a3));
-        t2 += nl_v8_total((b0 + b1) + (b2 + b3));
+        nl_v8 lanes_sum, lanes_sum_sq;
+        i = nl_moment_lanes_normalizing(x, i, end, shift, &lanes_sum, &lanes_sum_sq, xn, yn, mean,
+                                        scale, offset, gamma_n, beta_n);
+        t1 += nl_v8_total(lanes_sum);
+        t2 += nl_v8_total(lanes_sum_sq);
     }
     for (; i < n; i++) {
         const double d = (double)x[i] - shift;

@@ -138,6 +138,12 @@ def make_norm_goldens():
     case("group2d", "group", (5, 12), groups=4, seed=22)
     case("group4d_noaffine", "group", (2, 8, 3, 5), groups=2, affine=False, eps=1e-3, seed=23)
     case("group4d_offset", "group", (3, 6, 5, 7), groups=2, mean=20.0, std=0.5, seed=24)
+    # feature vectors in 8 or more groups of a multiple of 8 take the CPU's
+    # eight-groups-at-a-time path: 8 features a group, 40 (a 32-wide step and
+    # an 8-wide one), and 32 without affine
+    case("group2d_by8", "group", (5, 64), groups=8, seed=25)
+    case("group2d_by8_wide_offset", "group", (3, 640), groups=16, mean=20.0, std=0.5, seed=26)
+    case("group2d_by8_noaffine", "group", (4, 256), groups=8, affine=False, eps=1e-3, seed=27)
     case("instance4d", "instance", (3, 6, 5, 7), groups=6, seed=31)
     case("instance4d_affine_tracked", "instance", (3, 6, 5, 7), groups=6, affine=True,
          track=True, momentum=0.2, seed=32)
