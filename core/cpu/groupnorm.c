@@ -414,26 +414,14 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
                 const float *mean = save_mean + (size_t)i * groups + g0;
                 const float *rstd = save_rstd + (size_t)i * groups + g0;
                 double s1[STATS_BATCH], s2[STATS_BATCH];
+                /* without dx the sums run all the same, so that the
+                 * partials have the same bits with or without dx */
                 for (int q = 0; q < k; q += by) {
                     const int c0 = (g0 + q) * cpg;
-                    const float *xb = x + (size_t)i * c + c0, *dyb = dy + (size_t)i * c + c0;
-                    float *acc_dy = sum_dy + c0, *acc_dyx = sum_dy_xhat + c0;
-                    if (!dx) {
-                        for (int p = q; p < q + by; p++) {
-                            const float m = mean[p], r = rstd[p];
-                            const int at = (p - q) * cpg;
-                            _Pragma("omp simd")
-                            for (int j = at; j < at + cpg; j++) {
-                                acc_dy[j] += dyb[j];
-                                acc_dyx[j] += dyb[j] * ((xb[j] - m) * r);
-                            }
-                        }
-                        continue;
-                    }
-                    /* dxhat = gamma * dy */
                     (by == GROUP_BATCH ? group_sums_of_8 : group_sums_of_1)(
-                        xb, dyb, gamma ? gamma + c0 : NULL, cpg, &mean[q], &rstd[q], &s1[q],
-                        &s2[q], params ? acc_dy : NULL, acc_dyx);
+                        x + (size_t)i * c + c0, dy + (size_t)i * c + c0, gamma ? gamma + c0 : NULL,
+                        cpg, &mean[q], &rstd[q], &s1[q], &s2[q], params ? sum_dy + c0 : NULL,
+                        sum_dy_xhat + c0);
                 }
                 if (!dx)
                     continue;
