@@ -178,7 +178,10 @@ static void stats_of_8(const float *x, int cpg, float eps, float *mean_out, floa
     finish_stats(sum_d, sum_sq_d, shift, GROUP_BATCH, (size_t)cpg, eps, mean_out, rstd_out);
 }
 
-/* forward_features_share's pipeline, eight groups at a time */
+/* forward_features_share's pipeline, eight groups at a time. A separate
+ * driver: one driver with a per-batch step serving both paths (always
+ * inlined, one copy per path) ran LayerNorm's (256, 1024) forward at 24.5
+ * us against 23.1 and 32 groups at 42.9 against 39.9. */
 static void forward_features_by_8_share(int n, int c, int groups, float eps, const float *x,
                                         const float *gamma, const float *beta, float *y,
                                         float *save_mean, float *save_rstd)
