@@ -171,43 +171,59 @@ static void forward_train_spatial(int n, int c, int hw, float eps, const float *
  * from L3, and ran at 0.3 of copy. Rows are walked whole instead: the sums
  * are taken as float partials per 32-row chunk and column range (work items
  * spread over the threads), the chunks' partials added in double in chunk
- * order per feature (the bits do not depend on the thread count), then the
- * rows are normalized as contiguous runs. Features go in panels of up to
- * PANEL and rows in passes of CHUNKS_PER_PASS chunks, so the partials fit a
- * fixed buffer on the caller's stack. */
-enum { ROW_CHUNK = 32, PANEL = 1024, CHUNKS_PER_PASS = 8, ITEM_WIDTH = 256, SUM_BLOCK = 64 };
+ * order per feature (the bits do not depend on the thread count, nor on the
+ * items' width), then the rows are normalized as contiguous runs. Features go
+ * in panels of up to PANEL and rows in passes of CHUNKS_PER_PASS chunks, so
+ * the partials fit a fixed buffer on the caller's stack. Splitting the
+ * features between the threads instead (no barriers at all) ran at 0.75 of
+ * the speed on two threads: each thread streamed half of every 4 KiB row. */
+enum { ROW_CHUNK = 32, PANEL = 1024, CHUNKS_PER_PASS = 8, ITEM_WIDTH_MIN = 256, SUM_BLOCK = 64 };
 
 /* The per-feature vectors (center, scale, offset, extra) are loaded in the
  * loop that stores y or dx, one vector a step behind the loads. Where their
  * offset within a page came just after the output row's, each load waited on
  * a store in flight with the same low 12 bits (4K aliasing): the forward on
  * one thread took 60-76 us by y's page offset alone. They are placed half a
- * page from the output's offset, out of reach of that window. */
+ * page from the output's offset, out of reach of that window; the partials,
+ * stored as x is read, half a page from x. */
 enum { PAGE_FLOATS = 4096 / sizeof(float) };
 
 typedef struct {
-    float partial[CHUNKS_PER_PASS][2][PANEL];
+    float *partial; /* [CHUNKS_PER_PASS][2][PANEL] */
     double sum1[PANEL], sum2[PANEL];
     float *center, *scale, *offset, *extra;
     float vectors[4 * PANEL + PAGE_FLOATS];
+    float partial_store[CHUNKS_PER_PASS * 2 * PANEL + PAGE_FLOATS];
 } feature_panel;
 
-static void panel_place_vectors(feature_panel *p, const float *out)
+static float *half_a_page_from(float *buffer, const void *other)
 {
-    const uintptr_t want = ((uintptr_t)out + 2048) % 4096, have = (uintptr_t)p->vectors % 4096;
-    float *base = (float *)((char *)p->vectors + (want - have + 4096) % 4096);
+    const uintptr_t want = ((uintptr_t)other + 2048) % 4096, have = (uintptr_t)buffer % 4096;
+    return (float *)((char *)buffer + (want - have + 4096) % 4096);
+}
+
+static void panel_place(feature_panel *p, const float *in, const float *out)
+{
+    float *base = half_a_page_from(p->vectors, out);
     p->center = base;
     p->scale = base + PANEL;
     p->offset = base + 2 * PANEL;
     p->extra = base + 3 * PANEL;
+    p->partial = half_a_page_from(p->partial_store, in);
+}
+
+static inline float *chunk_partial(const feature_panel *p, int chunk, int which)
+{
+    return p->partial + ((size_t)chunk * 2 + which) * PANEL;
 }
 
 /* one work item: the sums over `rows` rows (d apart) of `width` columns into
- * a1 and a2, in float, rows in a fixed order. Rows are read whole, four at a
- * time, and their sums added to a1 and a2 in L1: walking 16 columns down the
- * rows instead (sums in registers) read one 64-byte line per 4 KiB row, all
- * in one L1 set, and waited on every load (44% of the forward and backward
- * on (256, 1024)). */
+ * a1 and a2, in float, rows in a fixed order. Rows are read four at a time,
+ * and their sums added to a1 and a2 in L1: walking 16 columns down the rows
+ * instead (sums in registers) read one 64-byte line per 4 KiB row, all in one
+ * L1 set, and waited on every load (44% of the forward and backward on
+ * (256, 1024)). Each column's operations are the same in the vector loop and
+ * the scalar one, so an item's width does not change a bit. */
 static void feature_item_sums(const float *x, const float *dy, int d, int rows, int width,
                               const float *center, float *a1, float *a2)
 {
@@ -282,49 +298,91 @@ static void feature_item_sums(const float *x, const float *dy, int d, int rows, 
     }
 }
 
-/* sum1 = the sum over rows of (x - center), sum2 = of (x - center)^2 (or,
- * with dy, of dy and dy * (x - center)), for the columns [j0, j0 + width),
- * center[j] given for column j0 + j: called by every thread of the team,
- * work shared with omp for */
-static void feature_sums(feature_panel *p, int n, int d, int j0, int width, const float *center,
-                         const float *x, const float *dy)
+/* Items as wide as still gives each thread four: whole 4 KiB rows stream
+ * faster than 1 KiB runs of them (sums pass 23.5 -> 17.5 us on one thread,
+ * (256, 1024)), while at 8+ threads narrower items keep every thread busy. */
+static int item_width_for(int width, int chunks)
 {
-    #pragma omp for schedule(static)
-    for (int j = 0; j < width; j++) {
-        p->center[j] = center[j];
-        p->sum1[j] = p->sum2[j] = 0.0;
+    const int threads = omp_get_num_threads_safe();
+    int w = ITEM_WIDTH_MIN;
+    while (w < width && (long)chunks * ((width + 2 * w - 1) / (2 * w)) >= 4L * threads)
+        w *= 2;
+    return w;
+}
+
+/* the sums over one block of features [b0, b0 + bw): the totals of earlier
+ * passes (p->sum1, p->sum2, when `earlier`) plus the chunks' partials, in
+ * chunk order, into sum1 and sum2 */
+static void block_totals(const feature_panel *p, int b0, int bw, int chunks, bool earlier,
+                         double *sum1, double *sum2)
+{
+    #pragma omp simd
+    for (int j = 0; j < bw; j++) {
+        sum1[j] = earlier ? p->sum1[b0 + j] : 0.0;
+        sum2[j] = earlier ? p->sum2[b0 + j] : 0.0;
     }
-    const int item_cols = (width + ITEM_WIDTH - 1) / ITEM_WIDTH;
-    for (int i0 = 0; i0 < n; i0 += ROW_CHUNK * CHUNKS_PER_PASS) {
-        const int rows = n - i0 < ROW_CHUNK * CHUNKS_PER_PASS ? n - i0 : ROW_CHUNK * CHUNKS_PER_PASS;
-        const int chunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
-        #pragma omp for schedule(static)
-        for (int item = 0; item < chunks * item_cols; item++) {
-            const int chunk = item / item_cols, q0 = (item % item_cols) * ITEM_WIDTH;
-            const int qw = width - q0 < ITEM_WIDTH ? width - q0 : ITEM_WIDTH;
-            float *a1 = p->partial[chunk][0] + q0, *a2 = p->partial[chunk][1] + q0;
-            const int r0 = i0 + chunk * ROW_CHUNK, r1 = n - r0 < ROW_CHUNK ? n : r0 + ROW_CHUNK;
-            const float *x0 = x + (size_t)r0 * d + j0 + q0;
-            const float *dy0 = dy ? dy + (size_t)r0 * d + j0 + q0 : NULL;
-            feature_item_sums(x0, dy0, d, r1 - r0, qw, p->center + q0, a1, a2);
-        }
-        /* chunks in order for each feature, features across the lanes */
-        #pragma omp for schedule(static)
-        for (int j0 = 0; j0 < width; j0 += SUM_BLOCK) {
-            const int bw = width - j0 < SUM_BLOCK ? width - j0 : SUM_BLOCK;
-            for (int chunk = 0; chunk < chunks; chunk++) {
-                const float *part1 = p->partial[chunk][0] + j0, *part2 = p->partial[chunk][1] + j0;
-                double *sum1 = p->sum1 + j0, *sum2 = p->sum2 + j0;
-                #pragma omp simd
-                for (int j = 0; j < bw; j++) {
-                    sum1[j] += part1[j];
-                    sum2[j] += part2[j];
-                }
-            }
+    for (int chunk = 0; chunk < chunks; chunk++) {
+        const float *part1 = chunk_partial(p, chunk, 0) + b0;
+        const float *part2 = chunk_partial(p, chunk, 1) + b0;
+        #pragma omp simd
+        for (int j = 0; j < bw; j++) {
+            sum1[j] += part1[j];
+            sum2[j] += part2[j];
         }
     }
 }
 
+/* The chunk partials of the sums of (x - center) and (x - center)^2 (or,
+ * with dy, of dy and dy * (x - center)) for the columns [j0, j0 + width),
+ * center[j] given for column j0 + j: called by every thread of the team, work
+ * shared with omp for, a barrier at the end. The partials of the last pass
+ * are left in p for the caller to total with block_totals (in the loop that
+ * also turns them into statistics, which saves a barrier); earlier passes
+ * are totalled into p->sum1 and p->sum2. Returns the last pass's chunk
+ * count and sets *earlier when there were earlier passes. */
+static int feature_sums(feature_panel *p, int n, int d, int j0, int width, const float *center,
+                        const float *x, const float *dy, bool *earlier)
+{
+    const int pass_rows = ROW_CHUNK * CHUNKS_PER_PASS;
+    int chunks = 0;
+    *earlier = false;
+    for (int i0 = 0; i0 < n; i0 += pass_rows) {
+        if (i0 > 0) {
+            #pragma omp for schedule(static)
+            for (int b0 = 0; b0 < width; b0 += SUM_BLOCK) {
+                const int bw = width - b0 < SUM_BLOCK ? width - b0 : SUM_BLOCK;
+                double sum1[SUM_BLOCK], sum2[SUM_BLOCK];
+                block_totals(p, b0, bw, chunks, *earlier, sum1, sum2);
+                for (int j = 0; j < bw; j++) {
+                    p->sum1[b0 + j] = sum1[j];
+                    p->sum2[b0 + j] = sum2[j];
+                }
+            }
+            *earlier = true;
+        }
+        const int rows = n - i0 < pass_rows ? n - i0 : pass_rows;
+        chunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
+        const int item_width = item_width_for(width, chunks);
+        const int item_cols = (width + item_width - 1) / item_width;
+        #pragma omp for schedule(static)
+        for (int item = 0; item < chunks * item_cols; item++) {
+            const int chunk = item / item_cols, q0 = (item % item_cols) * item_width;
+            const int qw = width - q0 < item_width ? width - q0 : item_width;
+            float *a1 = chunk_partial(p, chunk, 0) + q0, *a2 = chunk_partial(p, chunk, 1) + q0;
+            const int r0 = i0 + chunk * ROW_CHUNK, r1 = n - r0 < ROW_CHUNK ? n : r0 + ROW_CHUNK;
+            const float *x0 = x + (size_t)r0 * d + j0 + q0;
+            const float *dy0 = dy ? dy + (size_t)r0 * d + j0 + q0 : NULL;
+            feature_item_sums(x0, dy0, d, r1 - r0, qw, center + q0, a1, a2);
+        }
+    }
+    return chunks;
+}
+
+/* Three barriers a panel: after the sums, after the statistics, and the
+ * team's at the end (the normalizing loop of one panel and the sums of the
+ * next touch different memory). Six, with the zeroing, the chunk totals and
+ * the running statistics each a loop of their own, cost ~2 us of a 32 us
+ * forward on two threads. */
 static void forward_features_share(int n, int d, float eps, const float *x, const float *gamma,
                                    const float *beta, float *y, float *save_mean,
                                    float *save_rstd, float *running_mean, float *running_var,
@@ -333,36 +391,44 @@ static void forward_features_share(int n, int d, float eps, const float *x, cons
     for (int j0 = 0; j0 < d; j0 += PANEL) {
         const int width = d - j0 < PANEL ? d - j0 : PANEL;
         /* shifted by the first row: a value of each feature */
-        feature_sums(p, n, d, j0, width, x + j0, x, NULL);
-        /* a vector loop: a feature's divisions and square root one at a time
+        const float *center = x + j0;
+        bool earlier;
+        const int chunks = feature_sums(p, n, d, j0, width, center, x, NULL, &earlier);
+        /* vector loops: a feature's divisions and square root one at a time
          * were most of a small batch's forward (256 features at batch 2) */
-        #pragma omp for simd schedule(simd : static)
-        for (int j = 0; j < width; j++) {
-            const double dmean = p->sum1[j] / n, mean = (double)p->center[j] + dmean;
-            double var = p->sum2[j] / n - dmean * dmean;
-            var = var < 0.0 ? 0.0 : var;
-            const double rstd = 1.0 / sqrt(var + (double)eps);
-            p->sum1[j] = mean;
-            p->sum2[j] = var;
-            p->extra[j] = (float)mean;
-            p->scale[j] = (float)(rstd * (gamma ? gamma[j0 + j] : 1.0f));
-            p->offset[j] = beta ? beta[j0 + j] : 0.0f;
-            save_mean[j0 + j] = (float)mean;
-            save_rstd[j0 + j] = (float)rstd;
-        }
-        if (running_mean) {
-            /* update_running's arithmetic, as a vector loop */
-            const double count = n, count_less_1 = n > 1 ? n - 1 : 1;
-            #pragma omp for simd schedule(simd : static)
-            for (int j = 0; j < width; j++) {
-                const double unbiased = n > 1 ? p->sum2[j] * count / count_less_1 : p->sum2[j];
-                running_mean[j0 + j] =
-                    (1.0f - momentum) * running_mean[j0 + j] + momentum * (float)p->sum1[j];
-                running_var[j0 + j] =
-                    (1.0f - momentum) * running_var[j0 + j] + momentum * (float)unbiased;
+        #pragma omp for schedule(static)
+        for (int b0 = 0; b0 < width; b0 += SUM_BLOCK) {
+            const int bw = width - b0 < SUM_BLOCK ? width - b0 : SUM_BLOCK;
+            double sum1[SUM_BLOCK], sum2[SUM_BLOCK], mean[SUM_BLOCK], var[SUM_BLOCK];
+            block_totals(p, b0, bw, chunks, earlier, sum1, sum2);
+            #pragma omp simd
+            for (int j = 0; j < bw; j++) {
+                const int f = j0 + b0 + j;
+                const double dmean = sum1[j] / n;
+                double v = sum2[j] / n - dmean * dmean;
+                v = v < 0.0 ? 0.0 : v;
+                const double rstd = 1.0 / sqrt(v + (double)eps);
+                mean[j] = (double)center[b0 + j] + dmean;
+                var[j] = v;
+                p->extra[b0 + j] = (float)mean[j];
+                p->scale[b0 + j] = (float)(rstd * (gamma ? gamma[f] : 1.0f));
+                p->offset[b0 + j] = beta ? beta[f] : 0.0f;
+                save_mean[f] = (float)mean[j];
+                save_rstd[f] = (float)rstd;
+            }
+            if (running_mean) {
+                /* update_running's arithmetic, as a vector loop */
+                const double count = n, count_less_1 = n > 1 ? n - 1 : 1;
+                #pragma omp simd
+                for (int j = 0; j < bw; j++) {
+                    const int f = j0 + b0 + j;
+                    const double unbiased = n > 1 ? var[j] * count / count_less_1 : var[j];
+                    running_mean[f] = (1.0f - momentum) * running_mean[f] + momentum * (float)mean[j];
+                    running_var[f] = (1.0f - momentum) * running_var[f] + momentum * (float)unbiased;
+                }
             }
         }
-        #pragma omp for schedule(static)
+        #pragma omp for schedule(static) nowait
         for (int i = 0; i < n; i++) {
             const float *xr = x + (size_t)i * d + j0;
             float *yr = y + (size_t)i * d + j0;
@@ -380,7 +446,7 @@ static void forward_train_features(int n, int d, float eps, const float *x, cons
                                    float momentum)
 {
     feature_panel panel; /* shared by the team */
-    panel_place_vectors(&panel, y);
+    panel_place(&panel, x, y);
     NL_PARALLEL_CALL_IF((long)n * d >= NL_PARALLEL_MIN,
                         forward_features_share(n, d, eps, x, gamma, beta, y, save_mean,
                                                save_rstd, running_mean, running_var, momentum,
@@ -553,7 +619,8 @@ static void backward_spatial(int n, int c, int hw, const float *x, const float *
                                                accumulate_dx, dgamma, dbeta));
 }
 
-/* the sums as in the forward (feature_sums), then dx row by row */
+/* the sums as in the forward (feature_sums), then dx row by row; three
+ * barriers a panel, as there */
 static void backward_features_share(int n, int d, const float *x, const float *dy,
                                     const float *gamma, const float *save_mean,
                                     const float *save_rstd, float *dx, bool accumulate_dx,
@@ -562,22 +629,30 @@ static void backward_features_share(int n, int d, const float *x, const float *d
     for (int j0 = 0; j0 < d; j0 += PANEL) {
         const int width = d - j0 < PANEL ? d - j0 : PANEL;
         /* sums of dy and dy * (x - mean) */
-        feature_sums(p, n, d, j0, width, save_mean + j0, x, dy);
+        bool earlier;
+        const int chunks = feature_sums(p, n, d, j0, width, save_mean + j0, x, dy, &earlier);
         #pragma omp for schedule(static)
-        for (int j = 0; j < width; j++) {
-            const double rstd = save_rstd[j0 + j], sum_dy_xhat = p->sum2[j] * rstd;
-            if (dbeta)
-                dbeta[j0 + j] = (float)p->sum1[j];
-            if (dgamma)
-                dgamma[j0 + j] = (float)sum_dy_xhat;
-            const double a = gamma_at(gamma, j0 + j) * rstd;
-            p->scale[j] = (float)a;
-            p->offset[j] = (float)(-a * rstd * (sum_dy_xhat / n));
-            p->extra[j] = (float)(-a * (p->sum1[j] / n));
+        for (int b0 = 0; b0 < width; b0 += SUM_BLOCK) {
+            const int bw = width - b0 < SUM_BLOCK ? width - b0 : SUM_BLOCK;
+            double sum_dy[SUM_BLOCK], sum_dy_xc[SUM_BLOCK];
+            block_totals(p, b0, bw, chunks, earlier, sum_dy, sum_dy_xc);
+            for (int j = 0; j < bw; j++) {
+                const int f = j0 + b0 + j;
+                const double rstd = save_rstd[f], sum_dy_xhat = sum_dy_xc[j] * rstd;
+                if (dbeta)
+                    dbeta[f] = (float)sum_dy[j];
+                if (dgamma)
+                    dgamma[f] = (float)sum_dy_xhat;
+                const double a = gamma_at(gamma, f) * rstd;
+                p->center[b0 + j] = save_mean[f];
+                p->scale[b0 + j] = (float)a;
+                p->offset[b0 + j] = (float)(-a * rstd * (sum_dy_xhat / n));
+                p->extra[b0 + j] = (float)(-a * (sum_dy[j] / n));
+            }
         }
         if (!dx)
             continue;
-        #pragma omp for schedule(static)
+        #pragma omp for schedule(static) nowait
         for (int i = 0; i < n; i++) {
             const float *xr = x + (size_t)i * d + j0;
             const float *dyr = dy + (size_t)i * d + j0;
@@ -601,7 +676,7 @@ static void backward_features(int n, int d, const float *x, const float *dy, con
                               bool accumulate_dx, float *dgamma, float *dbeta)
 {
     feature_panel panel; /* shared by the team */
-    panel_place_vectors(&panel, dx ? dx : x);
+    panel_place(&panel, x, dx ? dx : x);
     NL_PARALLEL_CALL_IF((long)n * d >= NL_PARALLEL_MIN,
                         backward_features_share(n, d, x, dy, gamma, save_mean, save_rstd, dx,
                                                 accumulate_dx, dgamma, dbeta, &panel));
