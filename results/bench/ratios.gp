@@ -20,9 +20,9 @@ $kernels << EOD
 "layer 128x256x14x14" 2.749 2.363 1.215 1.525
 "group(8) 128x256x14x14" 2.508 2.325 1.341 1.667
 "instance 128x256x14x14" 7.54 7.969 1.813 4.054
-"batch 256x1024" 2.825 3.164 2.298 2.773
-"layer 256x1024" 3.743 3.68 2.897 3.312
-"group(8) 256x1024" 15.07 15.13 16.56 15.61
+"batch 256x1024" 3.307 3.164 2.4 2.977
+"layer 256x1024" 3.743 3.68 2.897 3.316
+"group(8) 256x1024" 15.07 15.13 16.56 15.81
 EOD
 set terminal pngcairo size 1100,1140 font 'DejaVu Sans,10' noenhanced
 set output 'ratios.png'
