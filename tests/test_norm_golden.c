@@ -167,12 +167,91 @@ START_TEST(test_running_stats_convention)
 }
 END_TEST
 
+/* BatchNorm on feature vectors walks more than 256 rows in several passes
+ * and more than 1024 features in several panels (core/cpu/batchnorm.c); the
+ * golden shapes are far smaller, so this case checks those paths against the
+ * same formulas in double: forward with running statistics, then backward
+ * with dx added to a gradient already there. Data offset from zero (mean 20,
+ * std 0.5), so that the shifted sums matter. */
+START_TEST(test_batchnorm_features_passes_and_panels)
+{
+    enum { N = 300, D = 1100 };
+    const float eps = 1e-5f, momentum = 0.1f;
+    nl_backend *be = tu_cpu(2);
+    float *x = malloc(sizeof(float) * N * D), *dy = malloc(sizeof(float) * N * D);
+    float *y = malloc(sizeof(float) * N * D), *dx = malloc(sizeof(float) * N * D);
+    float *y_ref = malloc(sizeof(float) * N * D), *dx_ref = malloc(sizeof(float) * N * D);
+    float gamma[D], beta[D], mean[D], rstd[D], running_mean[D], running_var[D], dgamma[D],
+        dbeta[D];
+    float mean_ref[D], rstd_ref[D], running_mean_ref[D], running_var_ref[D], dgamma_ref[D],
+        dbeta_ref[D];
+    tu_fill_normal(x, (size_t)N * D, 91, 20.0f, 0.5f);
+    tu_fill_normal(dy, (size_t)N * D, 92, 0.0f, 1.0f);
+    tu_fill_uniform(gamma, D, 93, 0.5f, 1.5f);
+    tu_fill_uniform(beta, D, 94, -0.5f, 0.5f);
+    for (int j = 0; j < D; j++) {
+        running_mean[j] = 0.0f;
+        running_var[j] = 1.0f;
+    }
+    for (size_t i = 0; i < (size_t)N * D; i++)
+        dx[i] = dx_ref[i] = 0.5f;
+    for (int j = 0; j < D; j++) {
+        double sum = 0.0, sum_sq = 0.0;
+        for (int i = 0; i < N; i++)
+            sum += x[(size_t)i * D + j];
+        const double m = sum / N;
+        for (int i = 0; i < N; i++) {
+            const double v = x[(size_t)i * D + j] - m;
+            sum_sq += v * v;
+        }
+        const double var = sum_sq / N, r = 1.0 / sqrt(var + eps);
+        mean_ref[j] = (float)m;
+        rstd_ref[j] = (float)r;
+        running_mean_ref[j] = (float)(momentum * m);
+        running_var_ref[j] = (float)((1.0 - momentum) + momentum * var * N / (N - 1));
+        double sum_dy = 0.0, sum_dy_xhat = 0.0;
+        for (int i = 0; i < N; i++) {
+            const size_t at = (size_t)i * D + j;
+            const double xhat = (x[at] - m) * r;
+            y_ref[at] = (float)(xhat * gamma[j] + beta[j]);
+            sum_dy += dy[at];
+            sum_dy_xhat += dy[at] * xhat;
+        }
+        dbeta_ref[j] = (float)sum_dy;
+        dgamma_ref[j] = (float)sum_dy_xhat;
+        for (int i = 0; i < N; i++) {
+            const size_t at = (size_t)i * D + j;
+            const double xhat = (x[at] - m) * r;
+            dx_ref[at] += (float)(gamma[j] * r / N * (N * (double)dy[at] - sum_dy - xhat * sum_dy_xhat));
+        }
+    }
+    be->ops->batchnorm_forward_train(be, N, D, 1, eps, x, gamma, beta, y, mean, rstd, running_mean,
+                                     running_var, momentum);
+    be->ops->batchnorm_backward(be, N, D, 1, x, dy, gamma, mean, rstd, dx, true, dgamma, dbeta);
+    tu_assert_close(y, y_ref, (size_t)N * D, TOL, "y");
+    tu_assert_close(mean, mean_ref, D, TOL, "mean");
+    tu_assert_close(rstd, rstd_ref, D, TOL, "rstd");
+    tu_assert_close(running_mean, running_mean_ref, D, TOL, "running_mean");
+    tu_assert_close(running_var, running_var_ref, D, TOL, "running_var");
+    tu_assert_close(dx, dx_ref, (size_t)N * D, TOL, "dx (accumulated)");
+    tu_assert_close(dgamma, dgamma_ref, D, TOL, "dgamma");
+    tu_assert_close(dbeta, dbeta_ref, D, TOL, "dbeta");
+    free(x);
+    free(dy);
+    free(y);
+    free(dx);
+    free(y_ref);
+    free(dx_ref);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("norm_golden");
     TCase *tc = tcase_create("pytorch");
     tcase_add_loop_test(tc, test_norm_case, 0, 17);
     tcase_add_test(tc, test_running_stats_convention);
+    tcase_add_test(tc, test_batchnorm_features_passes_and_panels);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
