@@ -186,30 +186,22 @@ enum { ROW_CHUNK = 32, PANEL = 1024, CHUNKS_PER_PASS = 8, ITEM_WIDTH_MIN = 256, 
  * one thread took 60-76 us by y's page offset alone. They are placed half a
  * page from the output's offset, out of reach of that window; the partials,
  * stored as x is read, half a page from x. */
-enum { PAGE_FLOATS = 4096 / sizeof(float) };
-
 typedef struct {
     float *partial; /* [CHUNKS_PER_PASS][2][PANEL] */
     double sum1[PANEL], sum2[PANEL];
     float *center, *scale, *offset, *extra;
-    float vectors[4 * PANEL + PAGE_FLOATS];
-    float partial_store[CHUNKS_PER_PASS * 2 * PANEL + PAGE_FLOATS];
+    float vectors[4 * PANEL + NL_PAGE_FLOATS];
+    float partial_store[CHUNKS_PER_PASS * 2 * PANEL + NL_PAGE_FLOATS];
 } feature_panel;
-
-static float *half_a_page_from(float *buffer, const void *other)
-{
-    const uintptr_t want = ((uintptr_t)other + 2048) % 4096, have = (uintptr_t)buffer % 4096;
-    return (float *)((char *)buffer + (want - have + 4096) % 4096);
-}
 
 static void panel_place(feature_panel *p, const float *in, const float *out)
 {
-    float *base = half_a_page_from(p->vectors, out);
+    float *base = nl_half_page_from(p->vectors, out);
     p->center = base;
     p->scale = base + PANEL;
     p->offset = base + 2 * PANEL;
     p->extra = base + 3 * PANEL;
-    p->partial = half_a_page_from(p->partial_store, in);
+    p->partial = nl_half_page_from(p->partial_store, in);
 }
 
 static inline float *chunk_partial(const feature_panel *p, int chunk, int which)

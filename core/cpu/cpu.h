@@ -6,6 +6,8 @@
 #ifndef NL_CPU_H
 #define NL_CPU_H
 
+#include <stdint.h>
+
 #include "backend.h"
 
 #ifdef _OPENMP
@@ -18,6 +20,21 @@ static inline int omp_in_parallel_safe(void) { return 0; }
 static inline int omp_get_num_threads_safe(void) { return 1; }
 static inline int omp_get_thread_num_safe(void) { return 0; }
 #endif
+
+/* A load whose address agrees in its low 12 bits with a store still in
+ * flight waits for it (4K aliasing), and a model's arena gives tensors of one
+ * size the same offset within a page. Scratch arrays that a loop stores into
+ * while it streams a tensor (or loads while it stores one) are therefore
+ * placed half a page from that tensor: the first float of `buffer`, which
+ * must have NL_PAGE_FLOATS floats of slack, at that offset from `other`. */
+enum { NL_PAGE_BYTES = 4096, NL_PAGE_FLOATS = NL_PAGE_BYTES / sizeof(float) };
+
+static inline float *nl_half_page_from(void *buffer, const void *other)
+{
+    const uintptr_t want = ((uintptr_t)other + NL_PAGE_BYTES / 2) % NL_PAGE_BYTES;
+    const uintptr_t have = (uintptr_t)buffer % NL_PAGE_BYTES;
+    return (float *)((char *)buffer + (want - have + NL_PAGE_BYTES) % NL_PAGE_BYTES);
+}
 
 /* This thread's contiguous share [first, last) of `count` items, called
  * inside a parallel region (the pipelined norm kernels fuse item i with

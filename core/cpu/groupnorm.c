@@ -229,32 +229,20 @@ static void forward_features(int n, int c, int groups, float eps, const float *x
 
 enum { FEATURE_ROW_CHUNK = 32 }; /* rows per float partial of the parameter gradients */
 
-/* The loop that reads x and dy stores into the partials as it goes. A load
- * whose address agrees in its low 12 bits with a store still in flight waits
- * for it (4K aliasing), and a model's arena gives x, dy and dx of one size the
- * same offset within a page: partials at that offset, or just past it, made
- * the (256, 1024) backward 10-20% slower. Each partial array therefore starts
- * half a page from x, and arrays are a whole number of pages apart, which the
- * workspace leaves room for. */
-enum { ALIAS_SPAN = 4096 };
-
+/* The loop that reads x and dy stores into the partials as it goes: partials
+ * at x's offset within a page, or just past it, made the (256, 1024)
+ * backward 10-20% slower (4K aliasing, see nl_half_page_from). Each partial
+ * array therefore starts half a page from x, and arrays are a whole number
+ * of pages apart, which the workspace leaves room for. */
 static size_t feature_partial_stride(int c)
 {
-    const size_t page_floats = ALIAS_SPAN / sizeof(float);
-    return ((size_t)c + page_floats - 1) / page_floats * page_floats;
+    return ((size_t)c + NL_PAGE_FLOATS - 1) / NL_PAGE_FLOATS * NL_PAGE_FLOATS;
 }
 
 static size_t feature_workspace(int n, int c)
 {
     const size_t chunks = ((size_t)n + FEATURE_ROW_CHUNK - 1) / FEATURE_ROW_CHUNK;
-    return chunks * 2 * feature_partial_stride(c) * sizeof(float) + ALIAS_SPAN;
-}
-
-static float *feature_partials(void *workspace, const float *x)
-{
-    const uintptr_t want = ((uintptr_t)x + ALIAS_SPAN / 2) % ALIAS_SPAN;
-    const uintptr_t have = (uintptr_t)workspace % ALIAS_SPAN;
-    return (float *)((char *)workspace + (want - have + ALIAS_SPAN) % ALIAS_SPAN);
+    return chunks * 2 * feature_partial_stride(c) * sizeof(float) + NL_PAGE_BYTES;
 }
 
 /* The lanes of a group's sums of g*dy and g*dy * (x - mean) over [i, end),
@@ -398,7 +386,7 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
 {
     const int cpg = c / groups, by = eight_at_a_time(c, groups) ? GROUP_BATCH : 1;
     const bool params = dgamma || dbeta;
-    float *partial = feature_partials(workspace, x);
+    float *partial = nl_half_page_from(workspace, x);
     const size_t stride = feature_partial_stride(c);
     const int chunks = (n + FEATURE_ROW_CHUNK - 1) / FEATURE_ROW_CHUNK;
     NL_PARALLEL_FOR_IF((long)n * c >= NL_PARALLEL_MIN,
