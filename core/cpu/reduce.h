@@ -242,6 +242,28 @@ static inline double nl_sum_sq_dev(const float *x, size_t n, float shift)
     return total;
 }
 
+/* one vector's share of nl_moment_lanes_normalizing's sums about shift */
+static inline __attribute__((always_inline)) void nl_moment_step(nl_v8 v, nl_v8 shift,
+                                                                 nl_v8 *sum, nl_v8 *sum_sq)
+{
+    const nl_v8 d = v - shift;
+    *sum += d;
+    *sum_sq = nl_v8_fma(d, d, *sum_sq);
+}
+
+/* yn[i..i+8) = (xn - mean) * scale + offset, or with per-element
+ * scale * gamma_n and beta_n; nothing without xn */
+static inline __attribute__((always_inline)) void
+nl_normalize_step(const float *xn, float *yn, size_t i, nl_v8 mean, nl_v8 scale, nl_v8 offset,
+                  const float *gamma_n, const float *beta_n)
+{
+    if (xn && gamma_n)
+        nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - mean, scale * nl_v8_load(gamma_n + i),
+                                      nl_v8_load(beta_n + i)));
+    else if (xn)
+        nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - mean, scale, offset));
+}
+
 /* The lanes of the sums of (x - shift) and (x - shift)^2 over x[i..end),
  * stepping while 8 values remain, into *lanes_sum and *lanes_sum_sq; returns
  * where it stopped. With xn != NULL the same loop also writes
@@ -257,38 +279,24 @@ nl_moment_lanes_normalizing(const float *x, size_t i, size_t end, float shift, n
     const nl_v8 s = nl_v8_splat(shift), m = nl_v8_splat(mean), sc = nl_v8_splat(scale),
                 off = nl_v8_splat(offset);
     nl_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
+    /* each vector's sums are taken before the next vector is loaded: with
+     * the four loads first, the eight accumulators, the constants and four
+     * loaded vectors outnumbered the 16 registers and gcc kept an
+     * accumulator on the stack, a store-to-load chain that held LayerNorm's
+     * forward to ~2.5 cycles a vector */
     for (; i + 32 <= end; i += 32) {
-        const nl_v8 d0 = nl_v8_load(x + i) - s, d1 = nl_v8_load(x + i + 8) - s;
-        const nl_v8 d2 = nl_v8_load(x + i + 16) - s, d3 = nl_v8_load(x + i + 24) - s;
-        if (xn && gamma_n) {
-            for (int q = 0; q < 32; q += 8)
-                nl_v8_store(yn + i + q,
-                            nl_v8_fma(nl_v8_load(xn + i + q) - m, sc * nl_v8_load(gamma_n + i + q),
-                                      nl_v8_load(beta_n + i + q)));
-        } else if (xn) {
-            nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - m, sc, off));
-            nl_v8_store(yn + i + 8, nl_v8_fma(nl_v8_load(xn + i + 8) - m, sc, off));
-            nl_v8_store(yn + i + 16, nl_v8_fma(nl_v8_load(xn + i + 16) - m, sc, off));
-            nl_v8_store(yn + i + 24, nl_v8_fma(nl_v8_load(xn + i + 24) - m, sc, off));
-        }
-        a0 += d0;
-        a1 += d1;
-        a2 += d2;
-        a3 += d3;
-        b0 = nl_v8_fma(d0, d0, b0);
-        b1 = nl_v8_fma(d1, d1, b1);
-        b2 = nl_v8_fma(d2, d2, b2);
-        b3 = nl_v8_fma(d3, d3, b3);
+        nl_moment_step(nl_v8_load(x + i), s, &a0, &b0);
+        nl_normalize_step(xn, yn, i, m, sc, off, gamma_n, beta_n);
+        nl_moment_step(nl_v8_load(x + i + 8), s, &a1, &b1);
+        nl_normalize_step(xn, yn, i + 8, m, sc, off, gamma_n, beta_n);
+        nl_moment_step(nl_v8_load(x + i + 16), s, &a2, &b2);
+        nl_normalize_step(xn, yn, i + 16, m, sc, off, gamma_n, beta_n);
+        nl_moment_step(nl_v8_load(x + i + 24), s, &a3, &b3);
+        nl_normalize_step(xn, yn, i + 24, m, sc, off, gamma_n, beta_n);
     }
     for (; i + 8 <= end; i += 8) {
-        const nl_v8 d = nl_v8_load(x + i) - s;
-        if (xn && gamma_n)
-            nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - m, sc * nl_v8_load(gamma_n + i),
-                                          nl_v8_load(beta_n + i)));
-        else if (xn)
-            nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - m, sc, off));
-        a0 += d;
-        b0 = nl_v8_fma(d, d, b0);
+        nl_moment_step(nl_v8_load(x + i), s, &a0, &b0);
+        nl_normalize_step(xn, yn, i, m, sc, off, gamma_n, beta_n);
     }
     *lanes_sum = (a0 + a1) + (a2 + a3);
     *lanes_sum_sq = (b0 + b1) + (b2 + b3);
@@ -337,6 +345,31 @@ static inline void nl_sum_shifted_moments(const float *x, size_t n, float shift,
     nl_moments_normalizing(x, n, shift, sum, sum_sq, NULL, NULL, 0.0f, 0.0f, 0.0f, NULL, NULL);
 }
 
+/* one vector's share of nl_dy_moments_writing's sums of dy and
+ * dy * (x - shift) */
+static inline __attribute__((always_inline)) void
+nl_dy_moment_step(const float *x, const float *dy, size_t i, nl_v8 shift, nl_v8 *sum_dy,
+                  nl_v8 *sum_dy_x)
+{
+    const nl_v8 g = nl_v8_load(dy + i);
+    *sum_dy += g;
+    *sum_dy_x = nl_v8_fma(g, nl_v8_load(x + i) - shift, *sum_dy_x);
+}
+
+/* dxn[i..i+8) = a*dyn + (b*(xn - mean) + k), added to dxn with accumulate;
+ * nothing without dxn */
+static inline __attribute__((always_inline)) void nl_dx_step(const float *xn, const float *dyn,
+                                                             float *dxn, size_t i, bool accumulate,
+                                                             nl_v8 a, nl_v8 b, nl_v8 mean, nl_v8 k)
+{
+    if (!dxn)
+        return;
+    nl_v8 v = nl_v8_fma(a, nl_v8_load(dyn + i), nl_v8_fma(b, nl_v8_load(xn + i) - mean, k));
+    if (accumulate)
+        v += nl_v8_load(dxn + i);
+    nl_v8_store(dxn + i, v);
+}
+
 /* adds the sums of dy and of dy * (x - shift) over [0..n), every multiply-add
  * written out, so that the sums are the same whether or not the loop also
  * writes dxn = a*dyn + (b*(xn - mean) + k) over
@@ -354,37 +387,21 @@ nl_dy_moments_writing(const float *x, const float *dy, size_t n, float shift, do
     while (i + 8 <= n) {
         const size_t end = i + NL_CHUNK < n ? i + NL_CHUNK : n;
         nl_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
+        /* vector by vector, for the registers' sake (see
+         * nl_moment_lanes_normalizing) */
         for (; i + 32 <= end; i += 32) {
-            const nl_v8 g0 = nl_v8_load(dy + i), g1 = nl_v8_load(dy + i + 8);
-            const nl_v8 g2 = nl_v8_load(dy + i + 16), g3 = nl_v8_load(dy + i + 24);
-            if (dxn) {
-                for (int q = 0; q < 32; q += 8) {
-                    nl_v8 v = nl_v8_fma(va, nl_v8_load(dyn + i + q),
-                                        nl_v8_fma(vb, nl_v8_load(xn + i + q) - vm, vk));
-                    if (accumulate)
-                        v += nl_v8_load(dxn + i + q);
-                    nl_v8_store(dxn + i + q, v);
-                }
-            }
-            a0 += g0;
-            a1 += g1;
-            a2 += g2;
-            a3 += g3;
-            b0 = nl_v8_fma(g0, nl_v8_load(x + i) - s, b0);
-            b1 = nl_v8_fma(g1, nl_v8_load(x + i + 8) - s, b1);
-            b2 = nl_v8_fma(g2, nl_v8_load(x + i + 16) - s, b2);
-            b3 = nl_v8_fma(g3, nl_v8_load(x + i + 24) - s, b3);
+            nl_dy_moment_step(x, dy, i, s, &a0, &b0);
+            nl_dx_step(xn, dyn, dxn, i, accumulate, va, vb, vm, vk);
+            nl_dy_moment_step(x, dy, i + 8, s, &a1, &b1);
+            nl_dx_step(xn, dyn, dxn, i + 8, accumulate, va, vb, vm, vk);
+            nl_dy_moment_step(x, dy, i + 16, s, &a2, &b2);
+            nl_dx_step(xn, dyn, dxn, i + 16, accumulate, va, vb, vm, vk);
+            nl_dy_moment_step(x, dy, i + 24, s, &a3, &b3);
+            nl_dx_step(xn, dyn, dxn, i + 24, accumulate, va, vb, vm, vk);
         }
         for (; i + 8 <= end; i += 8) {
-            const nl_v8 g = nl_v8_load(dy + i);
-            if (dxn) {
-                nl_v8 v = nl_v8_fma(va, nl_v8_load(dyn + i), nl_v8_fma(vb, nl_v8_load(xn + i) - vm, vk));
-                if (accumulate)
-                    v += nl_v8_load(dxn + i);
-                nl_v8_store(dxn + i, v);
-            }
-            a0 += g;
-            b0 = nl_v8_fma(g, nl_v8_load(x + i) - s, b0);
+            nl_dy_moment_step(x, dy, i, s, &a0, &b0);
+            nl_dx_step(xn, dyn, dxn, i, accumulate, va, vb, vm, vk);
         }
         t_dy += nl_v8_total((a0 + a1) + (a2 + a3));
         t_dyx += nl_v8_total((b0 + b1) + (b2 + b3));
