@@ -53,62 +53,80 @@ static void normalize_features(const float *x, float *y, int count, float mean, 
 }
 
 /* Feature vectors (hw == 1): a group is cpg adjacent features whose gamma and
- * beta differ element by element. Each thread takes a contiguous range of
- * rows and pipelines them as BatchNorm pipelines its channel blocks: row i is
- * normalized in the same loop that sums row i+1, group by group, so the
- * reads of the next row overlap the writes of this one, and each group's
- * square root and divisions run while the next group streams instead of
- * stalling it (a (256, 1024) input in 8 groups ran at 0.38 of copy one
- * group at a time). The sums do not depend on the fusion (reduce.h), so
+ * beta differ element by element, and a thread's rows are one contiguous run
+ * of (row, group) units of cpg floats. The run is pipelined in batches of
+ * units, as BatchNorm pipelines its channel blocks: unit k of batch b is
+ * normalized in the loop that sums unit k of batch b+1, so the reads of the
+ * next units overlap the writes of these (a (256, 1024) input in 8 groups
+ * ran at 0.38 of copy one group at a time), and a batch's statistics are
+ * finished together, one vector loop of divisions and square roots. A
+ * batch is 2048 floats: LayerNorm's statistics finished row by row cost
+ * ~40 cycles a row (their division and square-root latency holds up the
+ * reorder buffer), two rows together save 3% of the (256, 1024) forward,
+ * and four lost it again to the normalizing pass reading rows 16 KiB back.
+ * The sums do not depend on the fusion (reduce.h) nor on the batching, so
  * nothing depends on the thread count. */
+enum { FEATURE_BATCH_FLOATS = 2048 };
+
+/* the sums of unit x_next, normalizing unit xn into yn on the way; one
+ * call per case, so that no test on gamma is left in the loop */
+static inline void unit_sums_normalizing(const float *x_next, int cpg, float shift, double *sum,
+                                         double *sum_sq, const float *xn, float *yn, float mean,
+                                         float rstd, const float *gamma, const float *beta)
+{
+    if (gamma)
+        nl_moments_normalizing(x_next, (size_t)cpg, shift, sum, sum_sq, xn, yn, mean, rstd, 0.0f,
+                               gamma, beta);
+    else
+        nl_moments_normalizing(x_next, (size_t)cpg, shift, sum, sum_sq, xn, yn, mean, rstd, 0.0f,
+                               NULL, NULL);
+}
+
 static void forward_features_share(int n, int c, int groups, float eps, const float *x,
                                    const float *gamma, const float *beta, float *y,
                                    float *save_mean, float *save_rstd)
 {
     const int cpg = c / groups;
-    {
-        int first, last;
-        nl_thread_range(n, &first, &last);
-        double sum[STATS_BATCH], sum_sq[STATS_BATCH];
-        float shift[STATS_BATCH];
-        for (int g0 = 0; first < last && g0 < groups; g0 += STATS_BATCH) {
-            const int k = groups - g0 < STATS_BATCH ? groups - g0 : STATS_BATCH;
-            for (int q = 0; q < k; q++) {
-                const float *xg = x + (size_t)first * c + (size_t)(g0 + q) * cpg;
-                shift[q] = xg[0];
+    int batch = FEATURE_BATCH_FLOATS / cpg;
+    batch = batch < 1 ? 1 : batch > STATS_BATCH ? STATS_BATCH : batch;
+    int first, last;
+    nl_thread_range(n, &first, &last);
+    const size_t unit_end = (size_t)last * groups;
+    double sum[STATS_BATCH], sum_sq[STATS_BATCH];
+    float shift[STATS_BATCH];
+    size_t u0 = (size_t)first * groups;
+    if (u0 < unit_end) {
+        const int k = unit_end - u0 < (size_t)batch ? (int)(unit_end - u0) : batch;
+        for (int q = 0; q < k; q++) {
+            const float *xu = x + (u0 + q) * cpg;
+            shift[q] = xu[0];
+            sum[q] = sum_sq[q] = 0.0;
+            nl_sum_shifted_moments(xu, (size_t)cpg, shift[q], &sum[q], &sum_sq[q]);
+        }
+        finish_stats(sum, sum_sq, shift, k, (size_t)cpg, eps, &save_mean[u0], &save_rstd[u0]);
+    }
+    for (; u0 < unit_end; u0 += (size_t)batch) {
+        const int k = unit_end - u0 < (size_t)batch ? (int)(unit_end - u0) : batch;
+        const size_t u1 = u0 + (size_t)k;
+        const int k_next = unit_end - u1 < (size_t)batch ? (int)(unit_end - u1) : batch;
+        for (int q = 0; q < k; q++) {
+            const size_t u = u0 + (size_t)q, c0 = (u % (size_t)groups) * cpg;
+            const float *gamma_g = gamma ? gamma + c0 : NULL;
+            const float *beta_g = gamma ? beta + c0 : NULL;
+            if (q < k_next) {
+                const float *x_next = x + (u1 + q) * cpg;
+                shift[q] = x_next[0];
                 sum[q] = sum_sq[q] = 0.0;
-                nl_sum_shifted_moments(xg, (size_t)cpg, shift[q], &sum[q], &sum_sq[q]);
-            }
-            finish_stats(sum, sum_sq, shift, k, (size_t)cpg, eps, &save_mean[first * groups + g0],
-                         &save_rstd[first * groups + g0]);
-        }
-        for (int i = first; i < last; i++) {
-            const bool more = i + 1 < last;
-            for (int g0 = 0; g0 < groups; g0 += STATS_BATCH) {
-                const int k = groups - g0 < STATS_BATCH ? groups - g0 : STATS_BATCH;
-                for (int q = 0; q < k; q++) {
-                    const int b = i * groups + g0 + q, c0 = (g0 + q) * cpg;
-                    const float *xg = x + (size_t)i * c + c0;
-                    float *yg = y + (size_t)i * c + c0;
-                    const float *gamma_g = gamma ? gamma + c0 : NULL;
-                    const float *beta_g = gamma ? beta + c0 : NULL;
-                    if (more) {
-                        const float *x_next = xg + c;
-                        shift[q] = x_next[0];
-                        sum[q] = sum_sq[q] = 0.0;
-                        nl_moments_normalizing(x_next, (size_t)cpg, shift[q], &sum[q], &sum_sq[q],
-                                               xg, yg, save_mean[b], save_rstd[b], 0.0f, gamma_g,
-                                               beta_g);
-                    } else {
-                        normalize_features(xg, yg, cpg, save_mean[b], save_rstd[b], gamma_g,
-                                           beta_g);
-                    }
-                }
-                if (more)
-                    finish_stats(sum, sum_sq, shift, k, (size_t)cpg, eps,
-                                 &save_mean[(i + 1) * groups + g0], &save_rstd[(i + 1) * groups + g0]);
+                unit_sums_normalizing(x_next, cpg, shift[q], &sum[q], &sum_sq[q], x + u * cpg,
+                                      y + u * cpg, save_mean[u], save_rstd[u], gamma_g, beta_g);
+            } else {
+                normalize_features(x + u * cpg, y + u * cpg, cpg, save_mean[u], save_rstd[u],
+                                   gamma_g, beta_g);
             }
         }
+        if (k_next > 0)
+            finish_stats(sum, sum_sq, shift, k_next, (size_t)cpg, eps, &save_mean[u1],
+                         &save_rstd[u1]);
     }
 }
 
