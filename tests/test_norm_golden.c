@@ -4,6 +4,7 @@
  * through the model planner, so the layer glue (modes, momentum, running
  * statistics) is tested along with the kernels. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,6 +246,75 @@ START_TEST(test_batchnorm_features_passes_and_panels)
 }
 END_TEST
 
+/* group and layer norm on feature vectors, forward, against the formulas in
+ * double: a thread's (row, group) units are pipelined in batches (groupnorm.c),
+ * and these shapes end threads' ranges on partial batches, span several
+ * batches, and take every batch size from 1 to 16 units */
+START_TEST(test_groupnorm_features_batches)
+{
+    static const struct {
+        int n, c, groups;
+    } shapes[] = {{37, 1024, 1}, {37, 700, 2}, {29, 96, 3}, {5, 13, 13}, {3, 2100, 1}, {21, 40, 5}};
+    const float eps = 1e-5f;
+    nl_backend *be = tu_cpu(2);
+    const int threads_before = be->threads;
+    for (int threads = 1; threads <= 3; threads++) {
+        be->threads = threads;
+        omp_set_num_threads(threads);
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            const int n = shapes[s].n, c = shapes[s].c, groups = shapes[s].groups,
+                      cpg = c / groups;
+            const size_t count = (size_t)n * c;
+            float *x = malloc(sizeof(float) * count), *y = malloc(sizeof(float) * count);
+            float *y_ref = malloc(sizeof(float) * count), *gamma = malloc(sizeof(float) * c);
+            float *beta = malloc(sizeof(float) * c);
+            float *mean = malloc(sizeof(float) * n * groups), *rstd = malloc(sizeof(float) * n * groups);
+            float *mean_ref = malloc(sizeof(float) * n * groups);
+            float *rstd_ref = malloc(sizeof(float) * n * groups);
+            tu_fill_normal(x, count, 101 + (uint64_t)s, 20.0f, 0.5f);
+            tu_fill_uniform(gamma, (size_t)c, 102, 0.5f, 1.5f);
+            tu_fill_uniform(beta, (size_t)c, 103, -0.5f, 0.5f);
+            for (int affine = 0; affine < 2; affine++) {
+                for (int u = 0; u < n * groups; u++) {
+                    const float *xu = x + (size_t)u * cpg;
+                    double sum = 0.0, sum_sq = 0.0;
+                    for (int j = 0; j < cpg; j++)
+                        sum += xu[j];
+                    const double m = sum / cpg;
+                    for (int j = 0; j < cpg; j++)
+                        sum_sq += (xu[j] - m) * (xu[j] - m);
+                    const double r = 1.0 / sqrt(sum_sq / cpg + eps);
+                    mean_ref[u] = (float)m;
+                    rstd_ref[u] = (float)r;
+                    for (int j = 0; j < cpg; j++) {
+                        const int ch = (u % groups) * cpg + j;
+                        const double xhat = (xu[j] - m) * r;
+                        y_ref[(size_t)u * cpg + j] =
+                            (float)(affine ? xhat * gamma[ch] + beta[ch] : xhat);
+                    }
+                }
+                be->ops->groupnorm_forward(be, n, c, 1, groups, eps, x, affine ? gamma : NULL,
+                                           affine ? beta : NULL, y, mean, rstd, NULL, NULL, 0.1f);
+                tu_assert_close(y, y_ref, count, TOL, "y");
+                tu_assert_close(mean, mean_ref, (size_t)n * groups, TOL, "mean");
+                tu_assert_close(rstd, rstd_ref, (size_t)n * groups, TOL, "rstd");
+            }
+            free(x);
+            free(y);
+            free(y_ref);
+            free(gamma);
+            free(beta);
+            free(mean);
+            free(rstd);
+            free(mean_ref);
+            free(rstd_ref);
+        }
+    }
+    be->threads = threads_before;
+    omp_set_num_threads(threads_before);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("norm_golden");
@@ -252,6 +322,7 @@ int main(void)
     tcase_add_loop_test(tc, test_norm_case, 0, 17);
     tcase_add_test(tc, test_running_stats_convention);
     tcase_add_test(tc, test_batchnorm_features_passes_and_panels);
+    tcase_add_test(tc, test_groupnorm_features_batches);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
