@@ -14,15 +14,15 @@ EOD
 $kernels << EOD
 "batch 32x64x28x28" 12.19 2.293 2.054 5.494
 "layer 32x64x28x28" 3.546 3.569 1.392 2.232
-"group(8) 32x64x28x28" 3.905 3.868 1.474 2.26
-"instance 32x64x28x28" 15.87 15.8 2.2 6.575
-"batch 128x256x14x14" 7.346 1.741 1.984 3.624
-"layer 128x256x14x14" 2.749 2.363 1.215 1.525
-"group(8) 128x256x14x14" 2.508 2.325 1.341 1.667
-"instance 128x256x14x14" 7.54 7.969 1.813 4.054
-"batch 256x1024" 3.307 3.164 2.4 2.977
-"layer 256x1024" 3.743 3.68 2.897 3.316
-"group(8) 256x1024" 15.07 15.13 16.56 15.81
+"group(8) 32x64x28x28" 3.936 3.868 1.504 2.548
+"instance 32x64x28x28" 15.87 15.8 2.2 7.061
+"batch 128x256x14x14" 7.346 1.741 2.012 3.624
+"layer 128x256x14x14" 2.749 2.474 1.232 1.525
+"group(8) 128x256x14x14" 2.535 2.469 1.474 1.801
+"instance 128x256x14x14" 7.873 7.969 1.813 4.054
+"batch 256x1024" 3.307 3.164 2.4 3.003
+"layer 256x1024" 3.845 3.715 2.945 3.316
+"group(8) 256x1024" 15.29 15.13 16.56 16.7
 EOD
 set terminal pngcairo size 1100,1140 font 'DejaVu Sans,10' noenhanced
 set output 'ratios.png'
@@ -32,7 +32,7 @@ set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set logscale y
-set yrange [0.333:24.8]
+set yrange [0.333:25]
 set grid ytics
 set ytics (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 1.5, 2, 3, 5, 10, 20, 50, 100)
 set lmargin 14
