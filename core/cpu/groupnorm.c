@@ -82,6 +82,12 @@ static inline void unit_sums_normalizing(const float *x_next, int cpg, float shi
                                NULL, NULL);
 }
 
+/* how many of a batch's units remain from unit `from` to `end` */
+static inline int units_in_batch(size_t from, size_t end, int batch)
+{
+    return from >= end ? 0 : end - from < (size_t)batch ? (int)(end - from) : batch;
+}
+
 static void forward_features_share(int n, int c, int groups, float eps, const float *x,
                                    const float *gamma, const float *beta, float *y,
                                    float *save_mean, float *save_rstd)
@@ -96,7 +102,7 @@ static void forward_features_share(int n, int c, int groups, float eps, const fl
     float shift[STATS_BATCH];
     size_t u0 = (size_t)first * groups;
     if (u0 < unit_end) {
-        const int k = unit_end - u0 < (size_t)batch ? (int)(unit_end - u0) : batch;
+        const int k = units_in_batch(u0, unit_end, batch);
         for (int q = 0; q < k; q++) {
             const float *xu = x + (u0 + q) * cpg;
             shift[q] = xu[0];
@@ -106,9 +112,9 @@ static void forward_features_share(int n, int c, int groups, float eps, const fl
         finish_stats(sum, sum_sq, shift, k, (size_t)cpg, eps, &save_mean[u0], &save_rstd[u0]);
     }
     for (; u0 < unit_end; u0 += (size_t)batch) {
-        const int k = unit_end - u0 < (size_t)batch ? (int)(unit_end - u0) : batch;
+        const int k = units_in_batch(u0, unit_end, batch);
         const size_t u1 = u0 + (size_t)k;
-        const int k_next = unit_end - u1 < (size_t)batch ? (int)(unit_end - u1) : batch;
+        const int k_next = units_in_batch(u1, unit_end, batch);
         for (int q = 0; q < k; q++) {
             const size_t u = u0 + (size_t)q, c0 = (u % (size_t)groups) * cpg;
             const float *gamma_g = gamma ? gamma + c0 : NULL;
