@@ -277,7 +277,10 @@ static size_t feature_workspace(int n, int c)
  * As a separate loop before the sums, the partials had cost a third pass over
  * the row, more than the memory pass itself (the backward is bound by loads
  * and stores into L1, not memory). The partials do not change the sums'
- * operations, so dx has the same bits with or without them. */
+ * operations, so dx has the same bits with or without them; the multiply-adds
+ * are written out for that: left to gcc's contraction, one copy of the loop
+ * had an FMA where another had a multiply and an add (rows of 1000 features
+ * then gave another dx when the parameter gradients were not asked for). */
 static inline __attribute__((always_inline)) int
 group_lane_sums(const float *x, const float *dy, const float *gamma, int i, int end, float mean,
                 float rstd, nl_v8 *lanes_dy, nl_v8 *lanes_dyx, float *acc_dy, float *acc_dyx)
@@ -291,23 +294,23 @@ group_lane_sums(const float *x, const float *dy, const float *gamma, int i, int 
         const nl_v8 g1 = d1 * (gamma ? nl_v8_load(gamma + i + 8) : one);
         a0 += g0;
         a1 += g1;
-        b0 += g0 * c0;
-        b1 += g1 * c1;
+        b0 = nl_v8_fma(g0, c0, b0);
+        b1 = nl_v8_fma(g1, c1, b1);
         if (acc_dy) {
             nl_v8_store(acc_dy + i, nl_v8_load(acc_dy + i) + d0);
             nl_v8_store(acc_dy + i + 8, nl_v8_load(acc_dy + i + 8) + d1);
-            nl_v8_store(acc_dyx + i, nl_v8_load(acc_dyx + i) + d0 * (c0 * r));
-            nl_v8_store(acc_dyx + i + 8, nl_v8_load(acc_dyx + i + 8) + d1 * (c1 * r));
+            nl_v8_store(acc_dyx + i, nl_v8_fma(d0, c0 * r, nl_v8_load(acc_dyx + i)));
+            nl_v8_store(acc_dyx + i + 8, nl_v8_fma(d1, c1 * r, nl_v8_load(acc_dyx + i + 8)));
         }
     }
     for (; i + 8 <= end; i += 8) {
         const nl_v8 d = nl_v8_load(dy + i), c = nl_v8_load(x + i) - s;
         const nl_v8 g = d * (gamma ? nl_v8_load(gamma + i) : one);
         a0 += g;
-        b0 += g * c;
+        b0 = nl_v8_fma(g, c, b0);
         if (acc_dy) {
             nl_v8_store(acc_dy + i, nl_v8_load(acc_dy + i) + d);
-            nl_v8_store(acc_dyx + i, nl_v8_load(acc_dyx + i) + d * (c * r));
+            nl_v8_store(acc_dyx + i, nl_v8_fma(d, c * r, nl_v8_load(acc_dyx + i)));
         }
     }
     *lanes_dy = a0 + a1;
@@ -355,10 +358,10 @@ group_sums_body(const float *x, const float *dy, const float *gamma, int cpg, in
     for (; i < cpg; i++) {
         const double g = (double)dy[i] * (gamma ? gamma[i] : 1.0f);
         t1 += g;
-        t2 += g * ((double)x[i] - m);
+        t2 = fma(g, (double)x[i] - m, t2);
         if (acc_dy) {
             acc_dy[i] += dy[i];
-            acc_dyx[i] += dy[i] * ((x[i] - m) * r);
+            acc_dyx[i] = nl_fmaf(dy[i], (x[i] - m) * r, acc_dyx[i]);
         }
     }
     sum[0] = t1;
