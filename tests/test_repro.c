@@ -167,6 +167,10 @@ START_TEST(test_norm_kernels_thread_independent)
         {8, 32, 196, 0}, {8, 32, 196, 1}, {8, 32, 196, 4}, {8, 32, 196, 32},
         {8, 16, 784, 4}, {97, 512, 1, 0}, {97, 512, 1, 1}, {97, 512, 1, 8}, {97, 520, 1, 65},
         {300, 1100, 1, 0}, /* BatchNorm: two row passes, two feature panels */
+        /* rows of 1000: the feature loops' 8-wide tail; groups of 125: their
+         * scalar tails (where gcc once contracted one copy of a loop into
+         * FMAs and not another, so dx moved with the outputs asked for) */
+        {64, 1000, 1, 1}, {64, 1000, 1, 8},
     };
     nl_backend *be = tu_cpu(2);
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
