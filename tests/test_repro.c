@@ -98,6 +98,19 @@ typedef struct {
     int n, c, hw, groups; /* groups 0: BatchNorm */
 } norm_case;
 
+/* the backward of case k, batch or group norm */
+static void norm_backward(nl_backend *be, const norm_case *k, const float *x, const float *dy,
+                          const float *gamma, const float *mean, const float *rstd, float *dx,
+                          bool accumulate_dx, float *dgamma, float *dbeta, void *ws)
+{
+    if (k->groups)
+        be->ops->groupnorm_backward(be, k->n, k->c, k->hw, k->groups, x, dy, gamma, mean, rstd, dx,
+                                    accumulate_dx, dgamma, dbeta, ws);
+    else
+        be->ops->batchnorm_backward(be, k->n, k->c, k->hw, x, dy, gamma, mean, rstd, dx,
+                                    accumulate_dx, dgamma, dbeta);
+}
+
 static void run_norm(nl_backend *be, const norm_case *k, const float *x, const float *dy,
                      const float *gamma, const float *beta, float *out, void *ws)
 {
@@ -110,24 +123,16 @@ static void run_norm(nl_backend *be, const norm_case *k, const float *x, const f
     if (k->groups) {
         be->ops->groupnorm_forward(be, k->n, k->c, k->hw, k->groups, 1e-5f, x, gamma, beta, y,
                                    mean, rstd, NULL, NULL, 0.1f);
-        be->ops->groupnorm_backward(be, k->n, k->c, k->hw, k->groups, x, dy, gamma, mean, rstd, dx,
-                                    true, dg, db, ws);
     } else {
         be->ops->batchnorm_forward_train(be, k->n, k->c, k->hw, 1e-5f, x, gamma, beta, y, mean,
                                          rstd, NULL, NULL, 0.1f);
-        be->ops->batchnorm_backward(be, k->n, k->c, k->hw, x, dy, gamma, mean, rstd, dx, true, dg,
-                                    db);
     }
+    norm_backward(be, k, x, dy, gamma, mean, rstd, dx, true, dg, db, ws);
     /* without an input gradient (a norm on the network's input) the
      * parameter gradients take another path, and must come out the same */
     float *dg_alone = malloc(2 * k->c * sizeof(float)), *db_alone = dg_alone + k->c;
     ck_assert(dg_alone);
-    if (k->groups)
-        be->ops->groupnorm_backward(be, k->n, k->c, k->hw, k->groups, x, dy, gamma, mean, rstd,
-                                    NULL, false, dg_alone, db_alone, ws);
-    else
-        be->ops->batchnorm_backward(be, k->n, k->c, k->hw, x, dy, gamma, mean, rstd, NULL, false,
-                                    dg_alone, db_alone);
+    norm_backward(be, k, x, dy, gamma, mean, rstd, NULL, false, dg_alone, db_alone, ws);
     ck_assert_msg(memcmp(dg, dg_alone, 2 * k->c * sizeof(float)) == 0,
                   "(n %d, c %d, hw %d, groups %d): parameter gradients change without dx", k->n,
                   k->c, k->hw, k->groups);
@@ -135,12 +140,7 @@ static void run_norm(nl_backend *be, const norm_case *k, const float *x, const f
      * taken as 1) the kernels run other loops, which must give the same bits */
     float *dx_plain = malloc(count * sizeof(float));
     ck_assert(dx_plain);
-    if (k->groups)
-        be->ops->groupnorm_backward(be, k->n, k->c, k->hw, k->groups, x, dy, NULL, mean, rstd,
-                                    dx_plain, false, dg_alone, db_alone, ws);
-    else
-        be->ops->batchnorm_backward(be, k->n, k->c, k->hw, x, dy, NULL, mean, rstd, dx_plain,
-                                    false, dg_alone, db_alone);
+    norm_backward(be, k, x, dy, NULL, mean, rstd, dx_plain, false, dg_alone, db_alone, ws);
     ck_assert_msg(memcmp(dg, dg_alone, 2 * k->c * sizeof(float)) == 0,
                   "(n %d, c %d, hw %d, groups %d): parameter gradients change without gamma",
                   k->n, k->c, k->hw, k->groups);
@@ -148,12 +148,7 @@ static void run_norm(nl_backend *be, const norm_case *k, const float *x, const f
      * gradients are wanted (frozen gamma and beta take other loops) */
     for (size_t i = 0; i < count; i++)
         dx_plain[i] = 0.25f;
-    if (k->groups)
-        be->ops->groupnorm_backward(be, k->n, k->c, k->hw, k->groups, x, dy, gamma, mean, rstd,
-                                    dx_plain, true, NULL, NULL, ws);
-    else
-        be->ops->batchnorm_backward(be, k->n, k->c, k->hw, x, dy, gamma, mean, rstd, dx_plain,
-                                    true, NULL, NULL);
+    norm_backward(be, k, x, dy, gamma, mean, rstd, dx_plain, true, NULL, NULL, ws);
     ck_assert_msg(memcmp(dx, dx_plain, count * sizeof(float)) == 0,
                   "(n %d, c %d, hw %d, groups %d): dx changes without parameter gradients", k->n,
                   k->c, k->hw, k->groups);
