@@ -22,6 +22,12 @@ static inline float beta_at(const float *beta, int c) { return beta ? beta[c] : 
  * which had taken 40% of a (256, 1024) forward in 8 groups) */
 enum { STATS_BATCH = 16 };
 
+/* Narrow units (short groups, or short rows) are taken in batches of up to
+ * this many floats, forward and backward, so that one latency chain of
+ * finish_stats (or of the backward's coefficients) serves several of them;
+ * a batch's x and dy then still sit in L1 when it is normalized. */
+enum { NARROW_BATCH_FLOATS = 1024 };
+
 static void finish_stats(const double *sum, const double *sum_sq, const float *shift, int k,
                          size_t count, float eps, float *mean_out, float *rstd_out)
 {
@@ -184,7 +190,7 @@ static void moments_of_8(const float *x, int cpg, const float *shift, float *sum
         moments_of_8_groups(x, cpg, shift, sum, sum_sq, NULL, NULL, NULL, NULL, NULL, NULL);
 }
 
-enum { OCTET_BATCH_FLOATS = 1024, MAX_OCTET_BATCH = 4 };
+enum { MAX_OCTET_BATCH = 4 };
 
 /* the shifts and float sums of the 8 groups (an octet of units) from x,
  * normalizing the octet xn into yn on the way when xn is given */
@@ -210,7 +216,7 @@ static void finish_octets(const float *sum, const float *sum_sq, const float *sh
 
 /* forward_features_share's pipeline, eight groups at a time: a thread's
  * units as octets (eight groups of one row, since groups is a multiple of
- * eight), in batches of up to OCTET_BATCH_FLOATS whose statistics are
+ * eight), in batches of up to NARROW_BATCH_FLOATS whose statistics are
  * finished together. With the statistics finished octet by octet, the
  * divisions' and square roots' latency held up retirement at every octet,
  * as LayerNorm's had row by row: (256, 1024) in 32 groups (four octets a
@@ -229,7 +235,7 @@ static void forward_features_by_8_share(int n, int c, int groups, float eps, con
     int first, last;
     nl_thread_range(n, &first, &last);
     const size_t octet_end = (size_t)last * (groups / GROUP_BATCH);
-    int batch = (int)(OCTET_BATCH_FLOATS / octet_floats);
+    int batch = (int)(NARROW_BATCH_FLOATS / octet_floats);
     batch = batch < 1 ? 1 : batch > MAX_OCTET_BATCH ? MAX_OCTET_BATCH : batch;
     float shift[MAX_OCTET_BATCH * GROUP_BATCH], sum[MAX_OCTET_BATCH * GROUP_BATCH],
         sum_sq[MAX_OCTET_BATCH * GROUP_BATCH];
@@ -247,9 +253,9 @@ static void forward_features_by_8_share(int n, int c, int groups, float eps, con
         const int k = units_in_batch(o0, octet_end, batch);
         const size_t o1 = o0 + (size_t)k;
         const int k_next = units_in_batch(o1, octet_end, batch);
-        for (int q = 0; q < k; q++) {
+        size_t c0 = o0 * octet_floats % (size_t)c;
+        for (int q = 0; q < k; q++, c0 = c0 + octet_floats == (size_t)c ? 0 : c0 + octet_floats) {
             const size_t u = (o0 + q) * GROUP_BATCH;
-            const size_t c0 = (u % (size_t)groups) * cpg;
             const float *gamma_g = gamma ? gamma + c0 : NULL;
             const float *beta_g = gamma ? beta + c0 : NULL;
             const float *xn = x + u * cpg;
@@ -287,15 +293,6 @@ static void forward_features(int n, int c, int groups, float eps, const float *x
 }
 
 enum { FEATURE_ROW_CHUNK = 32 }; /* rows per float partial of the parameter gradients */
-
-/* The backward takes a chunk's (row, group) units in batches of up to
- * UNIT_BATCH_FLOATS (and MAX_UNIT_BATCH units), across rows: the sums of a
- * batch, its coefficients as one vector loop, then its dx. Row by row, the
- * coefficients' divisions held up retirement at every row of a narrow input,
- * as the forward's statistics did: LayerNorm (128, 256) 6.9 -> 6.1 us,
- * (32, 256) 2.7 -> 2.3; 8 groups 9.2-9.5 -> 8.5-8.7 and 3.9 -> 3.5. Rows of
- * 1024 floats keep one row a batch (a batch's x and dy stay in L1). */
-enum { UNIT_BATCH_FLOATS = 1024, MAX_UNIT_BATCH = 16 };
 
 /* The loop that reads x and dy stores into the partials as it goes: partials
  * at x's offset within a page, or just past it, made the (256, 1024)
@@ -456,8 +453,15 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
                               void *workspace)
 {
     const int cpg = c / groups, by = eight_at_a_time(c, groups) ? GROUP_BATCH : 1;
-    int batch = UNIT_BATCH_FLOATS / cpg;
-    batch = batch < by ? by : batch > MAX_UNIT_BATCH ? MAX_UNIT_BATCH : batch / by * by;
+    /* A chunk's (row, group) units are taken in batches of up to
+     * NARROW_BATCH_FLOATS (and STATS_BATCH units), across rows: the sums of
+     * a batch, its coefficients as one vector loop, then its dx. Row by row,
+     * the coefficients' divisions held up retirement at every row of a
+     * narrow input: LayerNorm (128, 256) 6.9 -> 6.1 us, (32, 256) 2.7 ->
+     * 2.3; 8 groups 9.2-9.5 -> 8.5-8.7 and 3.9 -> 3.5. Rows of 1024 floats
+     * keep one row a batch. */
+    int batch = NARROW_BATCH_FLOATS / cpg;
+    batch = batch < by ? by : batch > STATS_BATCH ? STATS_BATCH : batch / by * by;
     const bool params = dgamma || dbeta;
     float *partial = nl_half_page_from(workspace, x);
     const size_t stride = feature_partial_stride(c);
@@ -476,7 +480,7 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
         for (size_t u0 = (size_t)i0 * groups; u0 < unit_end; u0 += (size_t)batch) {
             const int k = units_in_batch(u0, unit_end, batch);
             const float *mean = save_mean + u0, *rstd = save_rstd + u0;
-            double s1[MAX_UNIT_BATCH], s2[MAX_UNIT_BATCH];
+            double s1[STATS_BATCH], s2[STATS_BATCH];
             /* Without dx the sums run all the same, so that the partials
              * have the same bits with or without dx. A unit's feature
              * offset c0 is carried from unit to unit: a 64-bit modulo per
@@ -494,7 +498,7 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
             /* the units' coefficients as one vector loop: a double division
              * per group, one after the other, had cost more than the
              * group's 128 values at 8 groups of (256, 1024) */
-            float bf[MAX_UNIT_BATCH], kf[MAX_UNIT_BATCH];
+            float bf[STATS_BATCH], kf[STATS_BATCH];
             _Pragma("omp simd")
             for (int q = 0; q < k; q++) {
                 const double r = rstd[q];
