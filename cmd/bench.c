@@ -3,10 +3,16 @@
  * normalizers, sgemm for conv/linear layers and training). A table goes to
  * stdout, one CSV row per measurement to --csv; experiments/bench/ holds the
  * PyTorch side, which writes the same CSV columns, and the comparison. */
+#include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "bench/bench.h"
@@ -20,7 +26,7 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: normlab bench [--kernels] [--training] [--threads N] [--reps K] [--warmup K]\n"
+            "usage: normlab bench [--kernels] [--training] [--threads N] [--busy N] [--reps K] [--warmup K]\n"
             "                     [--csv FILE] [--quick] [--model mlp|cnn] [--norm LIST]\n"
             "                     [--batch LIST] [--groups G]\n\n"
             "Measures the CPU engine (both parts unless one is named):\n"
@@ -36,7 +42,10 @@ static void usage(FILE *out)
             "              256-10 and cnn conv(32)-pool-conv(64)-pool-linear, against the\n"
             "              sgemm-bound ceiling (sgemm 1024 GFLOP/s / FLOPs per sample)\n\n"
             "options:\n"
-            "  --threads N   OpenMP (and OpenBLAS) threads (default: all cores)\n"
+            "  --threads N   OpenMP (and OpenBLAS) threads (default 0: as a run picks them, the\n"
+            "                cores other processes leave free)\n"
+            "  --busy N      keep N processes spinning beside the measurement (started before\n"
+            "                the threads are picked), to measure a shared machine\n"
             "  --reps K      timed repetitions, median reported (default 7 kernels, 5 training)\n"
             "  --warmup K    untimed calls or steps first (default 3 kernels, 5 training)\n"
             "  --csv FILE    also write one row per measurement\n"
@@ -54,7 +63,7 @@ static void usage(FILE *out)
 
 typedef struct {
     bool kernels, training, quick;
-    int threads, reps, warmup, groups;
+    int threads, busy, reps, warmup, groups;
     bool reps_set, warmup_set;
     const char *csv;
     bool model[NL_ARCH_COUNT];
@@ -109,7 +118,8 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
             o->training = true;
         } else if (strcmp(a, "--quick") == 0) {
             o->quick = true;
-        } else if (strcmp(a, "--threads") == 0 || strcmp(a, "--reps") == 0 ||
+        } else if (strcmp(a, "--threads") == 0 || strcmp(a, "--busy") == 0 ||
+                   strcmp(a, "--reps") == 0 ||
                    strcmp(a, "--warmup") == 0 || strcmp(a, "--csv") == 0 ||
                    strcmp(a, "--model") == 0 || strcmp(a, "--norm") == 0 ||
                    strcmp(a, "--batch") == 0 || strcmp(a, "--groups") == 0) {
@@ -118,7 +128,9 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
             const char *v = argv[++i];
             int rc = 0;
             if (strcmp(a, "--threads") == 0) {
-                rc = parse_int(a, v, 1, 1024, &o->threads);
+                rc = parse_int(a, v, 0, 1024, &o->threads);
+            } else if (strcmp(a, "--busy") == 0) {
+                rc = parse_int(a, v, 0, 1024, &o->busy);
             } else if (strcmp(a, "--reps") == 0) {
                 rc = parse_int(a, v, 1, NL_BENCH_MAX_REPS, &o->reps);
                 o->reps_set = true;
@@ -173,7 +185,8 @@ static const char *const columns[] = {
     "section", "impl", "setting", "threads", "model", "norm", "groups", "batch", "kernel",
     "shape", "mode", "reps", "calls", "median_us", "min_us", "samples_per_s", "median_ms",
     "flops", "gflops", "ref_gflops", "square_gflops", "ceiling_samples_per_s",
-    "bytes_per_elem", "gbps", "copy_gbps", "fraction",
+    "bytes_per_elem", "gbps", "copy_gbps", "fraction", "busy", "flush_subnormals", "cpu_model",
+    "isa", "build_isa", "l1d_kib", "l2_kib", "l3_kib", "openblas_core",
 };
 enum { N_COLUMNS = sizeof columns / sizeof columns[0] };
 
@@ -196,7 +209,9 @@ typedef struct {
     nl_csv csv;
     bool open;
     char setting[256];
-    int threads;
+    int threads, busy;
+    bool flush_subnormals;
+    nl_bench_machine machine;
     int failures;
 } output;
 
@@ -246,6 +261,16 @@ static void emit_csv(output *out, const row *r)
                         r->fraction};
     for (size_t k = 0; k < sizeof v / sizeof v[0]; k++, i++)
         f[i] = num(b[i], sizeof b[i], v[k]);
+    const nl_bench_machine *m = &out->machine;
+    snprintf(b[i], sizeof b[i], "%d", out->busy), f[i] = b[i], i++;
+    f[i++] = out->flush_subnormals ? "true" : "false";
+    f[i++] = m->cpu_model;
+    f[i++] = m->isa;
+    f[i++] = m->build_isa;
+    f[i] = inum(b[i], sizeof b[i], m->l1d_kib), i++;
+    f[i] = inum(b[i], sizeof b[i], m->l2_kib), i++;
+    f[i] = inum(b[i], sizeof b[i], m->l3_kib), i++;
+    f[i++] = m->openblas_core;
     nl_error err = {0};
     if (nl_csv_row(&out->csv, f, &err) != NL_OK) {
         nl_cmd_report("bench", &err);
@@ -549,6 +574,53 @@ static void bench_training(output *out, const options *o, nl_backend *be, double
     printf("\n");
 }
 
+/* ---- --busy: other work on the machine ---- */
+
+typedef struct {
+    pid_t pids[1024];
+    int count;
+} busy_loops;
+
+static void stop_busy_loops(busy_loops *b)
+{
+    for (int i = 0; i < b->count; i++)
+        kill(b->pids[i], SIGKILL);
+    for (int i = 0; i < b->count; i++)
+        waitpid(b->pids[i], NULL, 0);
+    b->count = 0;
+}
+
+/* n processes spinning on the CPU, as another user's job would; they die
+ * with the bench, however it ends */
+static int start_busy_loops(busy_loops *b, int n)
+{
+    const pid_t parent = getpid();
+    for (int i = 0; i < n; i++) {
+        fflush(NULL);
+        const pid_t pid = fork();
+        if (pid < 0) {
+            fprintf(stderr, "normlab bench: --busy: fork: %s\n", strerror(errno));
+            stop_busy_loops(b);
+            return -1;
+        }
+        if (pid == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != parent)
+                _exit(0);
+            volatile unsigned long spin = 0;
+            for (;;)
+                spin++;
+        }
+        b->pids[b->count++] = pid;
+    }
+    if (n > 0) {
+        /* let the scheduler see them before the threads are picked */
+        const struct timespec settle = {.tv_sec = 0, .tv_nsec = 200 * 1000000L};
+        nanosleep(&settle, NULL);
+    }
+    return 0;
+}
+
 /* the threading knobs that change the numbers, as "default" or "VAR=value+..." */
 static void describe_setting(char *buf, size_t size)
 {
@@ -590,14 +662,22 @@ int cmd_bench(int argc, char **argv)
         return 0;
     }
     nl_error err = {0};
+    busy_loops busy = {0};
+    if (start_busy_loops(&busy, o.busy) != 0)
+        return 1;
     nl_backend *be = NULL;
-    if (nl_backend_open(NL_DEVICE_CPU, o.threads, &be, &err) != NL_OK)
+    const nl_backend_options backend_opt = {.threads = o.threads};
+    if (nl_backend_open(NL_DEVICE_CPU, &backend_opt, &be, &err) != NL_OK) {
+        stop_busy_loops(&busy);
         return nl_cmd_report("bench", &err);
-    output out = {.threads = be->threads};
+    }
+    output out = {.threads = be->threads, .busy = o.busy, .flush_subnormals = be->flush_subnormals};
+    nl_bench_machine_describe(&out.machine);
     describe_setting(out.setting, sizeof out.setting);
     if (o.csv) {
         if (nl_csv_open(&out.csv, o.csv, columns, N_COLUMNS, &err) != NL_OK) {
             nl_backend_close(be);
+            stop_busy_loops(&busy);
             return nl_cmd_report("bench", &err);
         }
         out.open = true;
@@ -607,6 +687,14 @@ int cmd_bench(int argc, char **argv)
     printf("normlab bench %s (commit %s), %d threads, setting %s%s\n", NORMLAB_VERSION,
            NORMLAB_GIT_COMMIT, be->threads, out.setting, o.quick ? ", quick" : "");
     printf("cpu: %s\n", nl_backend_cpu_description(cpu, sizeof cpu));
+    const nl_bench_machine *m = &out.machine;
+    printf("machine: %s; %s (built for %s); L1d %d KiB, L2 %d KiB, L3 %d KiB; OpenBLAS core %s\n",
+           m->cpu_model[0] ? m->cpu_model : "unknown CPU", m->isa, m->build_isa, m->l1d_kib,
+           m->l2_kib, m->l3_kib, m->openblas_core);
+    printf("threads: %d of %d usable cores (%.1f busy with other work at the start, %d busy "
+           "loop%s started by --busy); subnormals %s\n",
+           be->threads, be->usable_cores, be->busy_cores, o.busy, o.busy == 1 ? "" : "s",
+           be->flush_subnormals ? "flushed to zero" : "kept");
     print_load("start");
     printf("\n");
 
@@ -623,5 +711,6 @@ int cmd_bench(int argc, char **argv)
         out.failures++;
     }
     nl_backend_close(be);
+    stop_busy_loops(&busy);
     return out.failures ? 1 : 0;
 }

@@ -154,12 +154,28 @@ struct nl_backend {
     const nl_ops *ops;
     nl_device device;
     int threads;
+    /* how the thread count was chosen: the cores this process may use, and
+     * those other processes kept busy when it was opened (threads: 0 only) */
+    int usable_cores;
+    double busy_cores;
+    bool flush_subnormals; /* host threads flush subnormal floats to zero */
     void *impl; /* backend-private state (CUDA handles and streams) */
 };
 
-/* Opens a backend. threads <= 0 keeps the default (all cores, or
- * OMP_NUM_THREADS). CUDA is an error in a build without it. */
-nl_code nl_backend_open(nl_device device, int threads, nl_backend **out, nl_error *err);
+typedef struct {
+    /* > 0: exactly this many host threads; <= 0: OMP_NUM_THREADS when set,
+     * else the usable cores less those other processes keep busy at the
+     * start (at least one) */
+    int threads;
+    /* false (the zero default): host threads flush subnormal floats to zero
+     * (FTZ and DAZ); true keeps IEEE gradual underflow */
+    bool keep_subnormals;
+} nl_backend_options;
+
+/* Opens a backend; opt NULL means the defaults. CUDA is an error in a build
+ * without it. */
+nl_code nl_backend_open(nl_device device, const nl_backend_options *opt, nl_backend **out,
+                        nl_error *err);
 void nl_backend_close(nl_backend *be);
 
 /* What this build and machine offer, for --version and `list`. */

@@ -183,7 +183,7 @@ int main(int argc, char **argv)
     }
     nl_backend *be = NULL;
     nl_error err = {0};
-    if (nl_backend_open(NL_DEVICE_CUDA, 0, &be, &err) != NL_OK) {
+    if (nl_backend_open(NL_DEVICE_CUDA, NULL, &be, &err) != NL_OK) {
         fprintf(stderr, "bench_cuda_norm: %s\n", err.msg);
         return 1;
     }

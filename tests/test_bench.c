@@ -12,11 +12,13 @@
 static const char *header =
     "section,impl,setting,threads,model,norm,groups,batch,kernel,shape,mode,reps,calls,"
     "median_us,min_us,samples_per_s,median_ms,flops,gflops,ref_gflops,square_gflops,"
-    "ceiling_samples_per_s,bytes_per_elem,gbps,copy_gbps,fraction\n";
+    "ceiling_samples_per_s,bytes_per_elem,gbps,copy_gbps,fraction,busy,flush_subnormals,"
+    "cpu_model,isa,build_isa,l1d_kib,l2_kib,l3_kib,openblas_core\n";
 
 enum { SECTION, IMPL, SETTING, THREADS, MODEL, NORM, GROUPS, BATCH, KERNEL, SHAPE, MODE, REPS,
        CALLS, MEDIAN_US, MIN_US, SAMPLES, MEDIAN_MS, FLOPS, GFLOPS, REF_GFLOPS, SQUARE, CEILING,
-       BYTES, GBPS, COPY_GBPS, FRACTION, N_FIELDS };
+       BYTES, GBPS, COPY_GBPS, FRACTION, BUSY, FLUSH, CPU_MODEL, ISA, BUILD_ISA, L1D, L2, L3,
+       OPENBLAS_CORE, N_FIELDS };
 
 static char tmp[256];
 
@@ -85,6 +87,11 @@ START_TEST(test_quick_csv)
         positive(fld, MEDIAN_US, desc);
         positive(fld, MIN_US, desc);
         ck_assert(strtod(fld[MIN_US], NULL) <= strtod(fld[MEDIAN_US], NULL));
+        /* every row says what machine it ran on */
+        ck_assert_str_eq(fld[BUSY], "0");
+        ck_assert_str_eq(fld[FLUSH], "true");
+        ck_assert_msg(fld[BUILD_ISA][0] && fld[OPENBLAS_CORE][0], "no build ISA or OpenBLAS core: %s",
+                      desc);
         if (strcmp(fld[SECTION], "sgemm") == 0) {
             sgemm++;
             positive(fld, FLOPS, desc);

@@ -364,7 +364,7 @@ static const bad_case bad_cases[] = {
      "| momentum | affine | track_running_stats"},
     {"seed: 1\nbatch_size: 64\n", SRC ":2:1: batch_size: ",
      "unknown key (did you mean 'train.batch_size'?); accepted at the top level: name | seed | "
-     "device | threads | data | model | train"},
+     "device | threads | flush_subnormals | data | model | train"},
     {"train:\n  lr: 0.1\n", SRC ":2:3: train.lr: ", "did you mean 'train.optimizer.lr'?"},
     {"foo: 1\n", SRC ":1:1: foo: ", "unknown key; accepted at the top level"},
     {"data:\n  seed: 3\n", SRC ":2:3: data.seed: ", "not a key: the synthetic data and the data "

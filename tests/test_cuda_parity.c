@@ -43,7 +43,7 @@ static void open_gpu(void)
 {
     nl_error err = {0};
     cpu_be = tu_cpu(0);
-    ck_assert_msg(nl_backend_open(NL_DEVICE_CUDA, 0, &gpu_be, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_backend_open(NL_DEVICE_CUDA, NULL, &gpu_be, &err) == NL_OK, "%s", err.msg);
 }
 
 static void close_gpu(void)
@@ -929,7 +929,7 @@ static int probe_gpu(char *msg, size_t size)
         } else {
             nl_backend *be = NULL;
             nl_error err = {0};
-            nl_code rc = nl_backend_open(NL_DEVICE_CUDA, 0, &be, &err);
+            nl_code rc = nl_backend_open(NL_DEVICE_CUDA, NULL, &be, &err);
             if (rc == NL_ERR_UNSUPPORTED && be == NULL && err.msg[0])
                 snprintf(out, sizeof out, "0%s; opening the CUDA backend fails cleanly: %s", buf,
                          err.msg);

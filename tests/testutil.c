@@ -1,6 +1,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,10 @@ nl_backend *tu_cpu(int threads)
     static nl_backend *be;
     if (!be) {
         nl_error err = {0};
-        ck_assert_msg(nl_backend_open(NL_DEVICE_CPU, threads, &be, &err) == NL_OK, "%s", err.msg);
+        /* 0: every core, not the run's load-dependent choice, so that a test
+         * exercises the same team whatever runs beside it */
+        const nl_backend_options opt = {.threads = threads > 0 ? threads : omp_get_num_procs()};
+        ck_assert_msg(nl_backend_open(NL_DEVICE_CPU, &opt, &be, &err) == NL_OK, "%s", err.msg);
     }
     return be;
 }

@@ -151,4 +151,16 @@ typedef struct {
 nl_code nl_bench_train(nl_backend *be, const nl_model_spec *spec, int batch, float lr,
                        const nl_bench_timing *t, nl_bench_train_result *out, nl_error *err);
 
+/* What a benchmark row must say about the machine it ran on: speeds differ
+ * between CPUs more than between commits. */
+typedef struct {
+    char cpu_model[128];     /* /proc/cpuinfo's model name */
+    char isa[160];           /* the CPU's vector extensions that matter here, '+'-joined */
+    char build_isa[32];      /* the widest the binary was compiled for (-march) */
+    int l1d_kib, l2_kib, l3_kib; /* one core's L1d and L2, one L3 instance; 0 unknown */
+    char openblas_core[64];  /* the kernel set OpenBLAS picked at run time */
+} nl_bench_machine;
+
+void nl_bench_machine_describe(nl_bench_machine *m);
+
 #endif

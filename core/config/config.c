@@ -131,6 +131,7 @@ void nl_config_defaults(nl_config *cfg)
     cfg->seed = 1;
     cfg->device = NL_DEVICE_CPU;
     cfg->threads = 0;
+    cfg->flush_subnormals = true;
     nl_data_spec_defaults(&cfg->data);
     cfg->data.seed = cfg->seed;
     nl_model_spec_defaults(&cfg->model);

@@ -29,7 +29,8 @@ typedef struct {
     char name[128];   /* run name; the run directory is named after it */
     uint64_t seed;
     nl_device device;
-    int threads;      /* 0: all cores (or OMP_NUM_THREADS) */
+    int threads;      /* 0: the cores not busy with other work (or OMP_NUM_THREADS) */
+    bool flush_subnormals; /* CPU threads flush subnormal floats to zero */
     nl_data_spec data;
     nl_model_spec model;
     nl_train_spec train;

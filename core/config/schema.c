@@ -32,7 +32,10 @@ const nl_key_def nl_config_schema[] = {
      .doc = "seeds everything random: initialization, data order, synthetic data"},
     {.key = "device", .type = NL_KT_ENUM, FIELD(device), .names = &nl_device_names,
      .doc = "where to train; cuda needs a CUDA build and a GPU (checked when the run starts)"},
-    {.key = "threads", .type = NL_KT_INT, FIELD(threads), GE(0), .doc = "CPU threads; 0 = all cores (or OMP_NUM_THREADS)"},
+    {.key = "threads", .type = NL_KT_INT, FIELD(threads), GE(0), .doc = "CPU threads; 0 = the cores other processes leave free when the run starts (or OMP_NUM_THREADS)"},
+    {.key = "flush_subnormals", .type = NL_KT_BOOL, FIELD(flush_subnormals),
+     .doc = "CPU threads flush subnormal floats to zero (FTZ+DAZ), which Intel cores compute "
+            "slowly; false keeps IEEE gradual underflow"},
 
     {.key = "data.dataset", .type = NL_KT_ENUM, FIELD(data.kind), .names = &nl_dataset_names,
      .doc = "which dataset"},

@@ -117,11 +117,37 @@ nl_code nl_cuda_backend_open(int threads, nl_backend **out, nl_error *err);
 void nl_cuda_backend_close(nl_backend *be);
 #endif
 
-nl_code nl_backend_open(nl_device device, int threads, nl_backend **out, nl_error *err)
+/* how long the other processes' load is sampled when threads: 0 picks the
+ * team: 5 scheduler ticks of /proc/stat at USER_HZ 100 */
+#define BUSY_SAMPLE_MS 50
+
+static int host_threads(const nl_backend_options *opt, nl_backend *be)
 {
+    be->usable_cores = nl_cpu_usable_cores();
+    be->busy_cores = 0.0;
+    if (opt->threads > 0)
+        return opt->threads;
+    const char *omp = getenv("OMP_NUM_THREADS");
+    if (omp && *omp)
+        return omp_get_max_threads();
+    if (be->usable_cores > 1)
+        be->busy_cores = nl_cpu_busy_cores(BUSY_SAMPLE_MS);
+    return nl_cpu_auto_threads(be->usable_cores, be->busy_cores);
+}
+
+nl_code nl_backend_open(nl_device device, const nl_backend_options *options, nl_backend **out,
+                        nl_error *err)
+{
+    const nl_backend_options defaults = {0};
+    const nl_backend_options *opt = options ? options : &defaults;
     if (device == NL_DEVICE_CUDA) {
 #ifdef NORMLAB_HAVE_CUDA
-        return nl_cuda_backend_open(threads, out, err);
+        nl_code rc = nl_cuda_backend_open(opt->threads, out, err);
+        if (rc == NL_OK) {
+            (*out)->usable_cores = nl_cpu_usable_cores();
+            (*out)->flush_subnormals = false; /* the GPU keeps IEEE subnormals */
+        }
+        return rc;
 #else
         return nl_fail(err, NL_ERR_UNSUPPORTED,
                        "device 'cuda' was asked for, but this normlab was built without CUDA "
@@ -134,11 +160,12 @@ nl_code nl_backend_open(nl_device device, int threads, nl_backend **out, nl_erro
         return nl_fail(err, NL_ERR_NOMEM, "cannot allocate the CPU backend");
     be->ops = &cpu_ops;
     be->device = NL_DEVICE_CPU;
-    if (threads > 0)
-        omp_set_num_threads(threads);
+    omp_set_num_threads(host_threads(opt, be));
     be->threads = omp_get_max_threads();
     /* the OpenMP build of OpenBLAS takes its threads from the same pool */
     openblas_set_num_threads(be->threads);
+    be->flush_subnormals = !opt->keep_subnormals && nl_cpu_flush_supported();
+    nl_cpu_set_flush_subnormals(be->threads, be->flush_subnormals);
     *out = be;
     return NL_OK;
 }

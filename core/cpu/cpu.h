@@ -21,6 +21,18 @@ static inline int omp_get_num_threads_safe(void) { return 1; }
 static inline int omp_get_thread_num_safe(void) { return 0; }
 #endif
 
+/* Threads and floating-point mode (cores.c). */
+int nl_cpu_usable_cores(void); /* the CPUs this process may run on */
+/* cores kept busy by other processes over a sample of sample_ms */
+double nl_cpu_busy_cores(int sample_ms);
+/* the team for threads: 0: the usable cores not taken by `busy`, at least 1 */
+int nl_cpu_auto_threads(int usable, double busy);
+/* flush-to-zero and denormals-are-zero on or off in this thread and in each
+ * of a team of `threads` */
+void nl_cpu_set_flush_subnormals(int threads, bool flush);
+bool nl_cpu_flushes_subnormals(void); /* in the calling thread */
+bool nl_cpu_flush_supported(void);
+
 /* A load whose address agrees in its low 12 bits with a store still in
  * flight waits for it (4K aliasing), and a model's arena gives tensors of one
  * size the same offset within a page. Scratch arrays that a loop stores into

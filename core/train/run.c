@@ -71,6 +71,8 @@ typedef struct {
     char dir[1024];
     char started[32];
     int threads;
+    int usable_cores;  /* the CPUs the run may use */
+    double busy_cores; /* of those, busy with other work at the start */
 } run_state;
 
 static nl_code sink_metric(void *ctx, const nl_metric_row *row, nl_error *err)
@@ -133,6 +135,8 @@ static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *
     nl_json_number(&j, "samples_per_s", r->samples_per_s);
     nl_json_int(&j, "seed", (long long)cfg->seed);
     nl_json_int(&j, "threads", st->threads);
+    nl_json_int(&j, "usable_cores", st->usable_cores);
+    nl_json_number(&j, "busy_cores_at_start", st->busy_cores);
     nl_json_string(&j, "device", nl_name_of(&nl_device_names, st->opt->device >= 0 ? st->opt->device : (int)cfg->device));
     nl_json_string(&j, "dataset", st->data ? st->data->description : "");
     nl_json_int(&j, "parameters", st->model ? (long long)nl_model_param_total(st->model) : 0);
@@ -228,11 +232,19 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
 
     /* everything that can fail on bad input fails before the directory is touched */
     const nl_device device = opt->device >= 0 ? (nl_device)opt->device : cfg->device;
-    const int threads = opt->threads > 0 ? opt->threads : cfg->threads;
+    const nl_backend_options backend_opt = {
+        .threads = opt->threads > 0 ? opt->threads : cfg->threads,
+        .keep_subnormals = !cfg->flush_subnormals};
     nl_backend *be = NULL;
-    if ((rc = nl_backend_open(device, threads, &be, err)))
+    if ((rc = nl_backend_open(device, &backend_opt, &be, err)))
         return rc;
+    if (be->busy_cores >= 0.5)
+        note(opt, "%.1f of %d cores busy with other work: training on %d thread%s (threads: N "
+                  "insists on N)", be->busy_cores, be->usable_cores, be->threads,
+             be->threads == 1 ? "" : "s");
     st.threads = be->threads;
+    st.usable_cores = be->usable_cores;
+    st.busy_cores = be->busy_cores;
     out->threads = be->threads;
     nl_dataset data = {0};
     if ((rc = nl_dataset_load(&cfg->data, &data, err))) {
