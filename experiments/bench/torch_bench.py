@@ -49,8 +49,51 @@ COLUMNS = [
     "section", "impl", "setting", "threads", "model", "norm", "groups", "batch", "kernel",
     "shape", "mode", "reps", "calls", "median_us", "min_us", "samples_per_s", "median_ms",
     "flops", "gflops", "ref_gflops", "square_gflops", "ceiling_samples_per_s",
-    "bytes_per_elem", "gbps", "copy_gbps", "fraction",
+    "bytes_per_elem", "gbps", "copy_gbps", "fraction", "busy", "flush_subnormals", "cpu_model",
+    "isa", "build_isa", "l1d_kib", "l2_kib", "l3_kib", "openblas_core",
 ]
+# the CPU's extensions that change which kernels run fastest (as normlab bench lists them)
+ISA_FLAGS = ["amx_tile", "avx512_bf16", "avx512_vnni", "avx512bw", "avx512vl", "avx512f", "avx2",
+             "fma", "sse4_2"]
+
+
+def machine():
+    """the machine columns every row carries, as normlab bench writes them"""
+    info = {"cpu_model": "", "isa": "", "l1d_kib": "", "l2_kib": "", "l3_kib": "",
+            "openblas_core": "", "build_isa": "", "busy": 0,
+            # PyTorch keeps IEEE subnormals unless torch.set_flush_denormal(True),
+            # which this script never calls
+            "flush_subnormals": "false"}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and not info["cpu_model"]:
+                    info["cpu_model"] = value.strip()
+                elif key == "flags" and not info["isa"]:
+                    flags = set(value.split())
+                    info["isa"] = "+".join(x for x in ISA_FLAGS if x in flags)
+    except OSError:
+        pass
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    for index in range(8):
+        try:
+            level = int(open("%s/index%d/level" % (base, index)).read())
+            kind = open("%s/index%d/type" % (base, index)).read().strip()
+            size = open("%s/index%d/size" % (base, index)).read().strip()
+        except OSError:
+            break
+        if kind != "Instruction" and size.endswith("K") and level in (1, 2, 3):
+            info[("l1d_kib", "l2_kib", "l3_kib")[level - 1]] = int(size[:-1])
+    try:
+        import ctypes
+        blas = ctypes.CDLL("libopenblas.so.0")
+        blas.openblas_get_corename.restype = ctypes.c_char_p
+        info["openblas_core"] = blas.openblas_get_corename().decode()
+    except (OSError, AttributeError):
+        pass
+    return info
 NORMS = ["none", "batch", "layer", "group", "instance"]
 MODE_BYTES = {"fwd_train": 8.0, "fwd_eval": 8.0, "bwd": 12.0, "fwd_bwd": 20.0}
 TRAIN_LR = 0.01
@@ -85,6 +128,7 @@ class Out:
 
     def __init__(self, path, setting, threads):
         self.setting, self.threads = setting, threads
+        self.machine = machine()
         self.file = None
         if path:
             new = not os.path.exists(path) or os.path.getsize(path) == 0
@@ -95,6 +139,7 @@ class Out:
 
     def row(self, section, timing=None, **kw):
         r = {c: "" for c in COLUMNS}
+        r.update(self.machine)
         r.update(section=section, impl="torch", setting=self.setting, threads=self.threads)
         if timing:
             med, mn, calls, reps = timing
