@@ -1,9 +1,12 @@
 /* normlab: git-style subcommands from one table. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdarg.h>
-#include <time.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "base/names.h"
@@ -59,6 +62,39 @@ const char *nl_cmd_duration(char *buf, size_t size, double s)
 
 int nl_cmd_is_help(const char *arg) { return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0; }
 
+/* A variable as this image was started with it, which is what libgomp read
+ * when it was loaded (setenv later changes only getenv's view); from
+ * /proc/self/environ, or getenv without /proc. */
+static bool startup_env(const char *name, char *value, size_t size)
+{
+    FILE *f = fopen("/proc/self/environ", "rb");
+    if (!f) {
+        const char *v = getenv(name);
+        if (v)
+            snprintf(value, size, "%s", v);
+        return v != NULL;
+    }
+    const size_t len = strlen(name);
+    char entry[4096];
+    size_t used = 0;
+    bool found = false;
+    for (int c; !found && (c = fgetc(f)) != EOF;) {
+        if (c != '\0') {
+            if (used + 1 < sizeof entry)
+                entry[used++] = (char)c;
+            continue;
+        }
+        entry[used] = '\0';
+        used = 0;
+        if (strncmp(entry, name, len) == 0 && entry[len] == '=') {
+            snprintf(value, size, "%s", entry + len + 1);
+            found = true;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
 void nl_cmd_print_version(void)
 {
     char cpu[256], cuda[256];
@@ -66,6 +102,13 @@ void nl_cmd_print_version(void)
     printf("cpu:  %s\n", nl_backend_cpu_description(cpu, sizeof cpu));
     nl_backend_cuda_describe(cuda, sizeof cuda);
     printf("cuda: %s\n", cuda);
+    char policy[64], spin[64];
+    if (startup_env("OMP_WAIT_POLICY", policy, sizeof policy))
+        printf("openmp wait: OMP_WAIT_POLICY=%s\n", policy);
+    else if (startup_env("GOMP_SPINCOUNT", spin, sizeof spin))
+        printf("openmp wait: GOMP_SPINCOUNT=%s (spins at a barrier before sleeping)\n", spin);
+    else
+        printf("openmp wait: libgomp's default\n");
 }
 
 static void print_help(FILE *out)
@@ -75,17 +118,41 @@ static void print_help(FILE *out)
                  "Trains and compares neural-network normalization schemes.\n\ncommands:\n");
     for (int i = 0; i < n_commands; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\n'normlab <command> --help' describes a command.\n"
+    fprintf(out, "\n'normlab <command> --help' or 'normlab help <command>' describes a command.\n"
                  "Exit status: 0 success, 1 failure at run time, 2 bad usage, config or data.\n");
+}
+
+/* How long an idle OpenMP thread spins at a barrier before it sleeps, in
+ * libgomp's pause-loop iterations (its default is 300000, milliseconds of
+ * spinning). When another process takes a core after the team was sized,
+ * every barrier of a spinning team waits for a descheduled thread: a 2-thread
+ * MLP step beside a busy build ran 100x slower. A bounded spin keeps the
+ * quiet machine's speed and lets the waiting thread give its core away
+ * within microseconds; the value was chosen with `normlab bench --busy`
+ * (results/bench/NOTES.md, "OpenMP spinning"). */
+#define NL_OMP_SPINCOUNT "3000"
+
+/* libgomp reads its environment once, when it is loaded, before main: the
+ * bound can only take effect in a fresh image, so normlab re-executes itself
+ * once with GOMP_SPINCOUNT set. A wait policy the user set wins. */
+static void bound_openmp_spinning(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT"))
+        return;
+    if (setenv("GOMP_SPINCOUNT", NL_OMP_SPINCOUNT, 1) != 0)
+        return;
+    execv("/proc/self/exe", argv);
+    /* no /proc: carry on with libgomp's default policy */
 }
 
 int main(int argc, char **argv)
 {
+    bound_openmp_spinning(argv);
     if (argc < 2) {
         print_help(stderr);
         return 2;
     }
-    if (nl_cmd_is_help(argv[1])) {
+    if (nl_cmd_is_help(argv[1]) || (strcmp(argv[1], "help") == 0 && argc == 2)) {
         print_help(stdout);
         return 0;
     }
@@ -93,14 +160,21 @@ int main(int argc, char **argv)
         nl_cmd_print_version();
         return 0;
     }
-    for (int i = 0; i < n_commands; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
+    /* git's `help CMD` is `CMD --help` */
+    const bool help_for = strcmp(argv[1], "help") == 0;
+    const char *name = help_for ? argv[2] : argv[1];
+    for (int i = 0; i < n_commands; i++) {
+        if (strcmp(name, commands[i].name) != 0)
+            continue;
+        if (help_for)
+            return commands[i].run(2, (char *[]){argv[2], "--help", NULL});
+        return commands[i].run(argc - 1, argv + 1);
+    }
     const char *names[32];
     for (int i = 0; i < n_commands && i < 32; i++)
         names[i] = commands[i].name;
-    const char *guess = nl_closest_name(argv[1], names, n_commands);
-    fprintf(stderr, "normlab: '%s' is not a command%s%s%s. See 'normlab --help'.\n", argv[1],
+    const char *guess = nl_closest_name(name, names, n_commands);
+    fprintf(stderr, "normlab: '%s' is not a command%s%s%s. See 'normlab --help'.\n", name,
             guess ? " (did you mean '" : "", guess ? guess : "", guess ? "'?)" : "");
     return 2;
 }

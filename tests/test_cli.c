@@ -318,6 +318,42 @@ START_TEST(test_validate_list_version)
     ck_assert_int_eq(tu_normlab("--help"), 0);
     ck_assert_int_eq(tu_normlab("run --help"), 0);
     ck_assert_int_eq(tu_normlab("validate --help"), 0);
+    ck_assert_int_eq(tu_normlab("help sweep"), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "usage: normlab sweep"), "%s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("help swep"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "'swep' is not a command") && strstr(out, "sweep"), "%s", out);
+    free(out);
+}
+END_TEST
+
+/* normlab bounds libgomp's barrier spinning by re-executing itself with
+ * GOMP_SPINCOUNT set, unless the user chose a wait policy */
+static char *version_with_env(const char *env)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd %s && env -u GOMP_SPINCOUNT -u OMP_WAIT_POLICY %s %s --version > out.txt 2>&1",
+             tu_tmp, env, NORMLAB_BINARY);
+    const int status = system(cmd);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return tu_normlab_output();
+}
+
+START_TEST(test_openmp_spinning_bounded)
+{
+    tu_tmp_make("cli-spin");
+    char *out = version_with_env("");
+    ck_assert_msg(strstr(out, "openmp wait: GOMP_SPINCOUNT="), "%s", out);
+    ck_assert_msg(!strstr(out, "GOMP_SPINCOUNT=300000"), "%s", out);
+    free(out);
+    out = version_with_env("OMP_WAIT_POLICY=passive");
+    ck_assert_msg(strstr(out, "openmp wait: OMP_WAIT_POLICY=passive"), "%s", out);
+    free(out);
+    out = version_with_env("GOMP_SPINCOUNT=77");
+    ck_assert_msg(strstr(out, "openmp wait: GOMP_SPINCOUNT=77 "), "%s", out);
+    free(out);
 }
 END_TEST
 
@@ -333,6 +369,7 @@ int main(void)
     tcase_add_test(tc, test_bad_input_writes_nothing);
     tcase_add_test(tc, test_interrupt_and_kill);
     tcase_add_test(tc, test_validate_list_version);
+    tcase_add_test(tc, test_openmp_spinning_bounded);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
