@@ -4,6 +4,7 @@
  * key table in configs/README.md. */
 #include <dirent.h>
 #include <errno.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -801,9 +802,23 @@ static void assert_same_config(const nl_config *a, const nl_config *b, const cha
     ck_assert_msg(!memcmp(&a->train, &b->train, sizeof a->train), "%s: train differs", what);
 }
 
+/* YAML 1.1 readers (PyYAML) take an exponent float only with a dot in the
+ * mantissa; "1e-05" would come back as a string */
+static void assert_yaml11_numbers(const char *text, const char *what)
+{
+    regex_t dotless;
+    ck_assert_int_eq(regcomp(&dotless, "(^|[^0-9.a-zA-Z_])[-+]?[0-9]+[eE][-+]?[0-9]", REG_EXTENDED | REG_NEWLINE), 0);
+    regmatch_t m;
+    const bool found = regexec(&dotless, text, 1, &m, 0) == 0;
+    ck_assert_msg(!found, "%s: a number YAML 1.1 reads as a string at \"%.20s\"\n%s", what,
+                  found ? text + m.rm_so : "", text);
+    regfree(&dotless);
+}
+
 static void round_trip(const nl_config *cfg, const char *what)
 {
     char *text = write_config(cfg);
+    assert_yaml11_numbers(text, what);
     nl_config *back = cfg_new();
     nl_error err = {0};
     nl_code code = nl_config_load_string(text, "resolved.yaml", NULL, 0, back, &err);

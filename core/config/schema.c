@@ -396,6 +396,15 @@ const char *nl_format_float(float value, char *buf, size_t size)
         if (strtof(buf, NULL) == value)
             break;
     }
+    /* YAML 1.1 (PyYAML, and readers built on it) takes a float only with a
+     * dot in the mantissa: "1e-05" would read as a string, "1.0e-05" as 1e-5 */
+    char *e = strchr(buf, 'e');
+    const size_t len = strlen(buf);
+    if (e && !memchr(buf, '.', (size_t)(e - buf)) && len + 2 < size) {
+        memmove(e + 2, e, len - (size_t)(e - buf) + 1);
+        e[0] = '.';
+        e[1] = '0';
+    }
     return buf;
 }
 
