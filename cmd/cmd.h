@@ -26,10 +26,16 @@ int nl_cmd_report(const char *command, const nl_error *err);
 /* usage error: prints the message and a pointer to --help, returns 2 */
 int nl_cmd_usage_error(const char *command, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* checks a --set argument (KEY=VALUE in one word); `next` is the argument
+ * after it or NULL. 0 when fine, else prints a usage error and returns 2 */
+int nl_cmd_check_set(const char *command, const char *assignment, const char *next);
 /* true for -h and --help */
 int nl_cmd_is_help(const char *arg);
 /* monotonic seconds, for progress displays */
 double nl_cmd_now(void);
+/* redraws the progress line on a terminal: a bar and `text`, fitted to the
+ * terminal's width (the bar shrinks, then goes; the text is cut last) */
+void nl_cmd_draw_bar(double fraction, const char *text);
 /* "42s", "3m07s", "1h05m" ("?" for a negative or non-finite time) */
 const char *nl_cmd_duration(char *buf, size_t size, double seconds);
 /* the version line: version, commit, CPU backend, CUDA support */

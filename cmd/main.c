@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -58,6 +59,37 @@ const char *nl_cmd_duration(char *buf, size_t size, double s)
     else
         snprintf(buf, size, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
     return buf;
+}
+
+/* the terminal's width: stderr's window, else $COLUMNS, else 80 */
+static int terminal_columns(void)
+{
+    struct winsize ws;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    const char *env = getenv("COLUMNS");
+    const int cols = env ? atoi(env) : 0;
+    return cols > 0 ? cols : 80;
+}
+
+void nl_cmd_draw_bar(double fraction, const char *text)
+{
+    /* one column short of the width: a line that fills the last column makes
+     * some terminals wrap, and every redraw would then start a new line */
+    const int room = terminal_columns() - 1;
+    const int text_len = (int)strlen(text);
+    int width = room - text_len - 3; /* "[" bar "] " */
+    width = width > 24 ? 24 : width;
+    if (width < 8) { /* no room for a useful bar: the text alone, cut to fit */
+        fprintf(stderr, "\r%.*s\033[K", room > 0 ? room : 0, text);
+        return;
+    }
+    char bar[32];
+    const int filled = (int)(fraction * width);
+    for (int i = 0; i < width; i++)
+        bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');
+    bar[width] = '\0';
+    fprintf(stderr, "\r[%s] %s\033[K", bar, text);
 }
 
 int nl_cmd_is_help(const char *arg) { return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0; }
@@ -145,9 +177,50 @@ static void bound_openmp_spinning(char **argv)
     /* no /proc: carry on with libgomp's default policy */
 }
 
+int nl_cmd_check_set(const char *command, const char *assignment, const char *next)
+{
+    if (strchr(assignment, '='))
+        return 0;
+    if (next && next[0] != '-')
+        return nl_cmd_usage_error(command, "--set takes KEY=VALUE as one argument: --set %s=%s",
+                                  assignment, next);
+    return nl_cmd_usage_error(command, "--set takes KEY=VALUE, e.g. --set train.batch_size=64; "
+                                       "got '%s'", assignment);
+}
+
+/* "--name=value" is "--name value" for every option of every command, as in
+ * getopt_long; returns the new argv (argc grows by one per split), or the
+ * old one when nothing was split or memory is short */
+static char **split_long_options(int *argc, char **argv)
+{
+    int splits = 0;
+    for (int i = 2; i < *argc; i++)
+        splits += strncmp(argv[i], "--", 2) == 0 && strchr(argv[i], '=') != NULL;
+    if (!splits)
+        return argv;
+    char **out = calloc((size_t)(*argc + splits + 1), sizeof *out);
+    if (!out)
+        return argv;
+    int n = 0;
+    for (int i = 0; i < *argc; i++) {
+        const char *eq = i >= 2 && strncmp(argv[i], "--", 2) == 0 ? strchr(argv[i], '=') : NULL;
+        if (!eq) {
+            out[n++] = argv[i];
+            continue;
+        }
+        out[n++] = strndup(argv[i], (size_t)(eq - argv[i]));
+        out[n++] = (char *)eq + 1;
+        if (!out[n - 2])
+            return argv;
+    }
+    *argc = n;
+    return out;
+}
+
 int main(int argc, char **argv)
 {
     bound_openmp_spinning(argv);
+    argv = split_long_options(&argc, argv);
     if (argc < 2) {
         print_help(stderr);
         return 2;

@@ -65,14 +65,11 @@ static void show_progress(void *ctx, const nl_progress *p)
         snprintf(acc, sizeof acc, "%.2f%%", 100.0 * p->test_accuracy);
     const double frac = p->total_steps ? (double)p->step / (double)p->total_steps : 1.0;
     if (ps->tty) {
-        char bar[26];
-        const int filled = (int)(frac * 24.0);
-        for (int i = 0; i < 24; i++)
-            bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');
-        bar[24] = '\0';
-        fprintf(stderr, "\r[%s] %ld/%ld ep %.2f loss %.4f test acc %s %.0f samples/s ETA %s\033[K",
-                bar, p->step, p->total_steps, p->epoch, p->train_loss, acc, p->samples_per_s,
-                nl_cmd_duration(eta, sizeof eta, p->eta_s));
+        char text[160];
+        snprintf(text, sizeof text, "%ld/%ld ep %.2f loss %.4f test acc %s %.0f samples/s ETA %s",
+                 p->step, p->total_steps, p->epoch, p->train_loss, acc, p->samples_per_s,
+                 nl_cmd_duration(eta, sizeof eta, p->eta_s));
+        nl_cmd_draw_bar(frac, text);
         ps->drew_bar = true;
         return;
     }
@@ -109,6 +106,8 @@ int cmd_run(int argc, char **argv)
                 return nl_cmd_usage_error("run", "%s needs a value", a);
             const char *v = argv[++i];
             if (strcmp(a, "--set") == 0) {
+                if (nl_cmd_check_set("run", v, i + 1 < argc ? argv[i + 1] : NULL))
+                    return 2;
                 if (n_overrides == 256)
                     return nl_cmd_usage_error("run", "too many --set options (at most 256)");
                 overrides[n_overrides++] = v;
@@ -128,8 +127,6 @@ int cmd_run(int argc, char **argv)
                                               nl_name_choices(&nl_device_names, choices, sizeof choices));
                 }
             }
-        } else if (strncmp(a, "--set=", 6) == 0 && n_overrides < 256) {
-            overrides[n_overrides++] = a + 6;
         } else if (strcmp(a, "--force") == 0) {
             force = true;
         } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
@@ -185,8 +182,9 @@ int cmd_run(int argc, char **argv)
     printf("%s: %s", out.dir, nl_run_status_name(r->status));
     if (r->reason[0])
         printf(" (%s)", r->reason);
-    printf(", test accuracy %.2f%% (best %.2f%%), test loss %.4f, %ld steps in %s, %.0f samples/s on %d threads\n",
+    printf(", test accuracy %.2f%% (best %.2f%%), test loss %.4f, %ld steps in %s, %.0f samples/s on %d thread%s\n",
            100.0 * r->final_test_accuracy, 100.0 * r->best_test_accuracy, r->final_test_loss,
-           r->steps, nl_cmd_duration(wall, sizeof wall, r->wall_s), r->samples_per_s, out.threads);
+           r->steps, nl_cmd_duration(wall, sizeof wall, r->wall_s), r->samples_per_s, out.threads,
+           out.threads == 1 ? "" : "s");
     return r->status == NL_RUN_FAILED ? 1 : 0;
 }

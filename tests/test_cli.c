@@ -322,10 +322,63 @@ START_TEST(test_validate_list_version)
     out = tu_normlab_output();
     ck_assert_msg(strstr(out, "usage: normlab sweep"), "%s", out);
     free(out);
+    /* --name=value is --name value everywhere; --set KEY VALUE gets a pointed message */
+    ck_assert_int_eq(tu_normlab("validate --set=model.norm.type=group --print good.yaml"), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "type: group"), "%s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("run good.yaml --set model.norm.type group"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "--set model.norm.type=group"), "%s", out);
+    free(out);
     ck_assert_int_eq(tu_normlab("help swep"), 2);
     out = tu_normlab_output();
     ck_assert_msg(strstr(out, "'swep' is not a command") && strstr(out, "sweep"), "%s", out);
     free(out);
+}
+END_TEST
+
+/* On a terminal the progress line is redrawn in place: every redraw must
+ * fit the terminal's width (a wrapped line leaves a new line per redraw),
+ * and the test accuracy shows "-" until the model has been evaluated after
+ * training started. `script` (util-linux) gives normlab a terminal. */
+static void check_progress_fits(int columns)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && rm -rf tty-run && script -qfec 'stty cols %d; %s run small.yaml --threads 1 "
+             "--set train.steps=96 --set train.log_every=1 --out tty-run' /dev/null > tty.txt 2>&1",
+             tu_tmp, columns, NORMLAB_BINARY);
+    ck_assert_int_eq(system(cmd), 0);
+    char *out = tu_tmp_read("tty.txt");
+    int redraws = 0;
+    bool saw_unevaluated = false;
+    for (char *seg = strtok(out, "\r\n"); seg; seg = strtok(NULL, "\r\n")) {
+        char *clear = strstr(seg, "\033[K");
+        if (!clear)
+            continue; /* a plain line (the result), not a redraw */
+        *clear = '\0';
+        redraws++;
+        ck_assert_msg((int)strlen(seg) < columns, "a %d-column redraw at %d columns: '%s'",
+                      (int)strlen(seg), columns, seg);
+        const char *acc = strstr(seg, "test acc ");
+        ck_assert_msg(acc, "no test accuracy in '%s'", seg);
+        long step = strtol(strchr(seg, ']') ? strchr(seg, ']') + 2 : seg, NULL, 10);
+        if (step < 32)
+            ck_assert_msg(acc[9] == '-', "step %ld shows an accuracy before any evaluation: '%s'", step, seg);
+        saw_unevaluated |= acc[9] == '-';
+    }
+    ck_assert_msg(redraws >= 2 && saw_unevaluated, "%d redraws", redraws);
+    free(out);
+}
+
+START_TEST(test_progress_fits_terminal)
+{
+    tu_tmp_make("cli-tty");
+    tu_tmp_write("small.yaml", small_config);
+    check_progress_fits(60);
+    check_progress_fits(80);
+    check_progress_fits(200);
 }
 END_TEST
 
@@ -370,6 +423,7 @@ int main(void)
     tcase_add_test(tc, test_interrupt_and_kill);
     tcase_add_test(tc, test_validate_list_version);
     tcase_add_test(tc, test_openmp_spinning_bounded);
+    tcase_add_test(tc, test_progress_fits_terminal);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -101,6 +101,23 @@ static nl_code trace_point(nl_model *m, tracer *t, const nl_split *test, int bat
     return sink->trace ? sink->trace(sink->ctx, step, out, t->spec->n_percentiles, err) : NL_OK;
 }
 
+/* Time left: the remaining steps at the training pace so far plus the
+ * remaining evaluations at theirs. The elapsed time over the steps done
+ * would count the step-0 evaluation and the set-up against the first few
+ * steps, which made the first estimate several times too long. */
+static double remaining_seconds(long step, long total, long eval_every, double train_time,
+                                double eval_time, long evaluations)
+{
+    if (step <= 0)
+        return NAN;
+    /* evaluations still to come: every eval_every steps, and one at the end */
+    long evals_left = total / eval_every - step / eval_every;
+    if (total % eval_every != 0)
+        evals_left++;
+    const double per_eval = evaluations > 0 ? eval_time / (double)evaluations : 0.0;
+    return train_time / (double)step * (double)(total - step) + per_eval * (double)evals_left;
+}
+
 static bool loss_diverged(double loss, float bound) { return !isfinite(loss) || loss > bound; }
 
 nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, uint64_t seed,
@@ -172,6 +189,8 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
     const double start = now_s();
     double train_time = 0.0, lr = nl_schedule_lr(&spec->schedule, spec->optimizer.lr, 0, total);
     long step = 0, window_steps = 0;
+    double eval_time = 0.0; /* in evaluations, over `evaluations` of them */
+    long evaluations = 0, last_eval_step = 0;
     double last_progress = -1.0;
     /* the training window's sums, moved to the host when an evaluation in
      * the middle of a window needs the model's metric counters */
@@ -199,6 +218,7 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
         }
         if (evaluate_now) {
             double loss, acc;
+            const double eval_t0 = now_s();
             if ((rc = nl_evaluate(m, &eval_batches, NL_MODE_EVAL, &loss, &acc, err)))
                 goto done;
             EMIT(NL_SPLIT_TEST, loss, acc);
@@ -215,6 +235,9 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
                 EMIT(NL_SPLIT_TEST_TRAINMODE, loss, acc);
                 out->final_trainmode_accuracy = acc;
             }
+            eval_time += now_s() - eval_t0;
+            evaluations++;
+            last_eval_step = step;
             evaluate_now = false;
         }
         if (traces_now && (rc = trace_point(m, &tr, &ds->test, eval_batch, step, sink, err)))
@@ -269,11 +292,13 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
                 const double elapsed = now_s() - start;
                 if (elapsed - last_progress >= 0.1 || step == total) {
                     last_progress = elapsed;
+                    /* the untrained model's accuracy says nothing about this run */
                     nl_progress p = {step, total, (double)step / per_epoch, loss,
-                                     out->final_test_accuracy,
+                                     last_eval_step > 0 ? out->final_test_accuracy : NAN,
                                      step * (double)spec->batch_size / (train_time > 0 ? train_time : 1e-9),
                                      elapsed, 0.0};
-                    p.eta_s = elapsed / (double)step * (double)(total - step);
+                    p.eta_s = remaining_seconds(step, total, spec->eval_every, train_time,
+                                                eval_time, evaluations);
                     sink->progress(sink->ctx, &p);
                 }
             }
