@@ -880,7 +880,7 @@ START_TEST(test_repository_configs)
     DIR *dir = opendir(dir_path);
     ck_assert_msg(dir != NULL, "cannot open %s: %s", dir_path, strerror(errno));
     int count = 0;
-    static const char *const required[] = {"quickstart.yaml", "mlp-batch.yaml", "cnn-group.yaml",
+    static const char *const required[] = {"quickstart-cnn.yaml", "mlp-batch.yaml", "cnn-group.yaml",
                                            "resnet-pre-layer.yaml", "mlp-sigmoid-ioffe.yaml",
                                            "synthetic-smoke.yaml"};
     int found[6] = {0};
