@@ -17,6 +17,7 @@
 static const nl_command commands[] = {
     {"run", cmd_run, "train one model from a YAML config"},
     {"validate", cmd_validate, "check configs without training (--print shows the resolved config)"},
+    {"show", cmd_show, "print the model a config builds, or a run directory's status and model"},
     {"list", cmd_list, "print the architectures, normalizers, placements, datasets and more"},
     {"sweep", cmd_sweep, "run every configuration of an experiment file, resumably, N at a time"},
     {"plot", cmd_plot, "write gnuplot scripts for a run or sweep directory and render them"},

@@ -120,6 +120,35 @@ START_TEST(test_run_outputs)
 }
 END_TEST
 
+/* show: the model a config builds, and a run directory's outcome; the
+ * parameter count agrees with the one the run recorded */
+START_TEST(test_show)
+{
+    tu_tmp_make("cli-show");
+    tu_tmp_write("small.yaml", small_config);
+    ck_assert_int_eq(tu_normlab("run small.yaml --quiet --threads 1"), 0);
+    char path[512], recorded[64], line[96];
+    snprintf(path, sizeof path, "%s/results/small/summary.json", tu_tmp);
+    char *summary = read_text(path);
+    ck_assert(nl_json_flat_get(summary, "parameters", recorded, sizeof recorded));
+    free(summary);
+    snprintf(line, sizeof line, "\n  %s parameters (", recorded);
+    ck_assert_int_eq(tu_normlab("show small.yaml"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, line) && strstr(out, "batchnorm") && strstr(out, "linear") &&
+                      strstr(out, "train.trace.activation accepts: input"),
+                  "no '%s' in:\n%s", line, out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("show results/small"), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "results/small: ok, 96 steps, final test accuracy") && strstr(out, line),
+                  "%s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("show results"), 2); /* no config.yaml: not a run */
+    ck_assert_int_eq(tu_normlab("show small.yaml --set model.widths=[0]"), 2);
+}
+END_TEST
+
 START_TEST(test_same_seed_same_metrics)
 {
     tu_tmp_make("cli");
@@ -422,6 +451,7 @@ int main(void)
     tcase_add_test(tc, test_bad_input_writes_nothing);
     tcase_add_test(tc, test_interrupt_and_kill);
     tcase_add_test(tc, test_validate_list_version);
+    tcase_add_test(tc, test_show);
     tcase_add_test(tc, test_openmp_spinning_bounded);
     tcase_add_test(tc, test_progress_fits_terminal);
     suite_add_tcase(s, tc);

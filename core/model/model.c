@@ -1,6 +1,7 @@
 /* Running a built model: load a batch, forward through the loss, backward. */
 #include <string.h>
 
+#include "log/files.h"
 #include "model/model.h"
 
 void nl_model_load_batch(nl_model *m, const float *x, const int32_t *labels, int n)
@@ -109,23 +110,38 @@ double nl_model_forward_flops(const nl_model *m)
     return flops;
 }
 
-void nl_model_summary(const nl_model *m, FILE *out)
+/* "(N, 64)" or "(N, 32, 14, 14)" */
+static const char *shape_text(nl_shape s, char *buf, size_t size)
 {
+    if (s.ndim == 2)
+        snprintf(buf, size, "(N, %d)", s.c);
+    else
+        snprintf(buf, size, "(N, %d, %d, %d)", s.c, s.h, s.w);
+    return buf;
+}
+
+void nl_model_summary(const nl_model *m, nl_buf *out)
+{
+    char shape[64];
+    nl_buf_printf(out, "  %-14s %-14s %-20s %10s\n", "layer", "kind", "output", "parameters");
+    nl_buf_printf(out, "  %-14s %-14s %-20s %10s\n", "input", "", shape_text(m->input->shape, shape, sizeof shape), "");
     for (int i = 0; i < m->n_layers; i++) {
         const nl_layer *l = m->layers[i];
-        const nl_shape s = l->out->shape;
         size_t params = 0;
-        size_t len = strlen(l->name);
+        const size_t len = strlen(l->name);
         for (int k = 0; k < m->n_params; k++)
             if (strncmp(m->params[k]->name, l->name, len) == 0 && m->params[k]->name[len] == '.')
                 params += m->params[k]->count;
-        if (s.ndim == 2)
-            fprintf(out, "  %-28s %-13s (N, %d)%*s %8zu params\n", l->name, l->vt->kind, s.c, 13,
-                    "", params);
-        else
-            fprintf(out, "  %-28s %-13s (N, %d, %d, %d)%*s %8zu params\n", l->name, l->vt->kind,
-                    s.c, s.h, s.w, 5, "", params);
+        nl_buf_printf(out, "  %-14s %-14s %-20s %10zu\n", l->name, l->vt->kind,
+                      shape_text(l->out->shape, shape, sizeof shape), params);
     }
-    fprintf(out, "  total: %zu parameters, %.1f MFLOP per sample forward\n",
-            nl_model_param_total(m), nl_model_forward_flops(m) / 1e6);
+    size_t norm_params = 0, running = 0;
+    for (int k = 0; k < m->n_params; k++)
+        norm_params += m->params[k]->is_norm_or_bias ? m->params[k]->count : 0;
+    for (int k = 0; k < m->n_states; k++)
+        running += m->states[k]->count;
+    nl_buf_printf(out, "  %zu parameters (%zu in normalizers and biases), %zu running statistics\n",
+                  nl_model_param_total(m), norm_params, running);
+    nl_buf_printf(out, "  %.2f MFLOP per sample forward; %.1f MB planned for batches of up to %d\n",
+                  nl_model_forward_flops(m) / 1e6, (double)m->device_bytes / 1e6, m->capacity);
 }

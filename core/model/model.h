@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "layers/layer.h"
+#include "log/files.h"
 #include "model/spec.h"
 
 typedef struct nl_model {
@@ -84,7 +85,8 @@ nl_act *nl_model_act(const nl_model *m, const char *name);
 size_t nl_model_param_total(const nl_model *m);
 /* multiply-adds per sample of forward, times 2 (FLOPs), for throughput reports */
 double nl_model_forward_flops(const nl_model *m);
-/* one line per layer: name, kind, output shape, parameters */
-void nl_model_summary(const nl_model *m, FILE *out);
+/* a table of the layers (name, kind, output shape, parameters) and the
+ * totals: parameters, running statistics, FLOPs, planned memory */
+void nl_model_summary(const nl_model *m, nl_buf *out);
 
 #endif

@@ -1,0 +1,154 @@
+/* normlab show: what a config builds, or what a run directory holds. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "cmd.h"
+#include "config/config.h"
+#include "log/files.h"
+#include "model/model.h"
+#include "train/run.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: normlab show CONFIG.yaml [--set KEY=VALUE]...\n"
+            "       normlab show RUN_DIR\n\n"
+            "Builds the model a config describes (on the CPU, without data or training) and\n"
+            "prints its layers with their output shapes and parameter counts, the totals,\n"
+            "and the activation names train.trace.activation accepts. For a run directory it\n"
+            "first prints the run's status and results from summary.json, then the model of\n"
+            "its config.yaml.\n\n"
+            "Exit status: 0 shown, 1 failure at run time, 2 bad usage, config or directory.\n");
+}
+
+/* the run's outcome, one line, from its summary.json */
+static void print_run_status(const char *dir)
+{
+    char path[1200], *json = NULL;
+    size_t len = 0;
+    nl_error err = {0};
+    nl_path_join(path, sizeof path, dir, "summary.json");
+    if (nl_read_file(path, &json, &len, &err) != NL_OK) {
+        printf("%s: no summary.json (the run never started, or was killed before writing one)\n", dir);
+        return;
+    }
+    char status[32] = "?", reason[512] = "", steps[32] = "?", acc[32] = "", sps[32] = "", wall[32] = "";
+    nl_json_flat_get(json, "status", status, sizeof status);
+    nl_json_flat_get(json, "reason", reason, sizeof reason);
+    nl_json_flat_get(json, "steps", steps, sizeof steps);
+    nl_json_flat_get(json, "final_test_accuracy", acc, sizeof acc);
+    nl_json_flat_get(json, "samples_per_s", sps, sizeof sps);
+    nl_json_flat_get(json, "wall_s", wall, sizeof wall);
+    free(json);
+    printf("%s: %s%s%s%s, %s steps", dir, status, reason[0] ? " (" : "", reason, reason[0] ? ")" : "",
+           steps);
+    char duration[32];
+    if (acc[0] && strcmp(acc, "null") != 0)
+        printf(", final test accuracy %.2f%%", 100.0 * atof(acc));
+    if (wall[0] && strcmp(wall, "null") != 0)
+        printf(", %s", nl_cmd_duration(duration, sizeof duration, atof(wall)));
+    if (sps[0] && strcmp(sps, "null") != 0)
+        printf(", %.0f samples/s", atof(sps));
+    printf("\n");
+}
+
+static int show_model(const char *what, const nl_config *cfg)
+{
+    nl_error err = {0};
+    nl_backend *be = NULL;
+    const nl_backend_options one_thread = {.threads = 1};
+    if (nl_backend_open(NL_DEVICE_CPU, &one_thread, &be, &err) != NL_OK)
+        return nl_cmd_report("show", &err);
+    const nl_train_spec *train = &cfg->train;
+    const int capacity = train->batch_size > train->eval_batch_size ? train->batch_size
+                                                                    : train->eval_batch_size;
+    nl_model *m = NULL;
+    if (nl_model_build(&cfg->model, be, capacity, train->batch_size, cfg->seed, &m, &err) != NL_OK) {
+        nl_backend_close(be);
+        return nl_cmd_report("show", &err);
+    }
+    nl_buf text = {0};
+    nl_buf_printf(&text, "%s: model of '%s'\n", what, cfg->name);
+    nl_model_summary(m, &text);
+    /* a run with train.trace keeps ReLU and max pooling apart, so its
+     * activations are those of the unfused model (planned for the training
+     * batch alone: only the names are needed) */
+    nl_model *traced = NULL;
+    nl_model_spec unfused = cfg->model;
+    unfused.fuse_relu_pool = false;
+    if (nl_model_build(&unfused, be, train->batch_size, train->batch_size, cfg->seed, &traced, &err) != NL_OK)
+        traced = NULL;
+    const nl_model *names = traced ? traced : m;
+    nl_buf_printf(&text, "  train.trace.activation accepts:");
+    for (int i = 0; i < names->n_acts; i++)
+        nl_buf_printf(&text, " %s", names->acts[i]->name);
+    nl_buf_printf(&text, ", or <layer>.in for the input of a layer\n");
+    nl_model_free(traced);
+    int status = 0;
+    if (text.failed) {
+        fprintf(stderr, "normlab show: out of memory\n");
+        status = 1;
+    } else {
+        fputs(text.data, stdout);
+    }
+    nl_buf_free(&text);
+    nl_model_free(m);
+    nl_backend_close(be);
+    return status;
+}
+
+int cmd_show(int argc, char **argv)
+{
+    const char *target = NULL, *overrides[256];
+    int n_overrides = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (nl_cmd_is_help(a)) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--set") == 0) {
+            if (i + 1 >= argc)
+                return nl_cmd_usage_error("show", "--set needs KEY=VALUE");
+            if (nl_cmd_check_set("show", argv[i + 1], i + 2 < argc ? argv[i + 2] : NULL))
+                return 2;
+            if (n_overrides == 256)
+                return nl_cmd_usage_error("show", "too many --set options (at most 256)");
+            overrides[n_overrides++] = argv[++i];
+        } else if (a[0] == '-' && a[1]) {
+            return nl_cmd_usage_error("show", "unknown option '%s'", a);
+        } else if (target) {
+            return nl_cmd_usage_error("show", "one config or run directory at a time ('%s' and '%s')",
+                                      target, a);
+        } else {
+            target = a;
+        }
+    }
+    if (!target)
+        return nl_cmd_usage_error("show", "no config file or run directory given");
+    char config_path[1200];
+    snprintf(config_path, sizeof config_path, "%s", target);
+    const bool run_dir = nl_is_dir(target);
+    if (run_dir) {
+        if (n_overrides)
+            return nl_cmd_usage_error("show", "--set applies to a config, not to a run directory");
+        nl_path_join(config_path, sizeof config_path, target, "config.yaml");
+        if (!nl_path_exists(config_path)) {
+            fprintf(stderr, "normlab show: %s is not a run directory (it has no config.yaml)\n", target);
+            return 2;
+        }
+        print_run_status(target);
+    }
+    nl_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg)
+        return 1;
+    nl_error err = {0};
+    int status;
+    if (nl_config_load(config_path, overrides, n_overrides, cfg, &err) != NL_OK)
+        status = nl_cmd_report("show", &err);
+    else
+        status = show_model(config_path, cfg);
+    free(cfg);
+    return status;
+}
