@@ -20,6 +20,7 @@ int cmd_run(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_table(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 
 /* prints "normlab <cmd>: <message>" on stderr and returns the exit status */

@@ -20,6 +20,7 @@ static const nl_command commands[] = {
     {"show", cmd_show, "print the model a config builds, or a run directory's status and model"},
     {"list", cmd_list, "print the architectures, normalizers, placements, datasets and more"},
     {"sweep", cmd_sweep, "run every configuration of an experiment file, resumably, N at a time"},
+    {"table", cmd_table, "mean, spread and 95% intervals over seeds per cell; paired differences"},
     {"plot", cmd_plot, "write gnuplot scripts for a run or sweep directory and render them"},
     {"bench", cmd_bench, "measure kernels and training throughput against sgemm and copy rates"},
 };

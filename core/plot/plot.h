@@ -31,6 +31,7 @@
 
 #include "base/names.h"
 #include "base/status.h"
+#include "log/files.h"
 
 typedef enum {
     NL_PLOT_CURVES,
@@ -109,5 +110,22 @@ nl_code nl_plot_render(nl_plot_report *rep, unsigned formats, nl_error *err);
 
 /* gnuplot's path on PATH into buf; false when there is none */
 bool nl_plot_find_gnuplot(char *buf, size_t size);
+
+/* ---- tables (core/plot/table.c) ---- */
+typedef struct {
+    const char *metric; /* a summary.csv metric column, e.g. final_test_error */
+    const char *by[32]; /* cell keys; none: every varied key but the seed and
+                         * those the others determine */
+    int n_by;
+    /* paired differences pair_b - pair_a of pair_key, matched by seed (and
+     * every other varied key); pair_key NULL: none */
+    const char *pair_key, *pair_a, *pair_b;
+} nl_table_spec;
+/* Markdown into md (accuracies and errors in percent), and when csv is not
+ * NULL the same numbers as CSV (in summary.csv's units: fractions) */
+nl_code nl_table_write(const char *dir, const nl_table_spec *spec, nl_buf *md, nl_buf *csv,
+                       nl_error *err);
+/* t such that P(|T| > t) = 0.05 for Student's t with df degrees of freedom */
+double nl_student_t_quantile_975(double df);
 
 #endif

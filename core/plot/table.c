@@ -1,0 +1,390 @@
+/* The table a report needs next to its figure: a final metric per cell of
+ * chosen keys, over seeds (mean, standard deviation, Student-t 95%
+ * interval), and optionally paired differences between two variants run
+ * with the same seeds (and so the same data order), which cancel
+ * the seed-to-seed spread that the two share. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot/internal.h"
+#include "plot/plot.h"
+#include "sweep/sweep.h"
+
+/* ---- Student's t ---- */
+
+/* The regularized incomplete beta function I_x(a, b), by its continued
+ * fraction (modified Lentz), on the side of x where it converges fast. */
+static double incomplete_beta(double x, double a, double b)
+{
+    if (x <= 0.0)
+        return 0.0;
+    if (x >= 1.0)
+        return 1.0;
+    if (x > (a + 1.0) / (a + b + 2.0))
+        return 1.0 - incomplete_beta(1.0 - x, b, a);
+    const double tiny = 1e-300;
+    const double front = exp(lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x)) / a;
+    double f = 1.0, c = 1.0, d = 0.0;
+    for (int i = 0; i <= 400; i++) {
+        const int m = i / 2;
+        double numerator;
+        if (i == 0)
+            numerator = 1.0;
+        else if (i % 2 == 0)
+            numerator = m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m));
+        else
+            numerator = -((a + m) * (a + b + m) * x) / ((a + 2.0 * m) * (a + 2.0 * m + 1.0));
+        d = 1.0 + numerator * d;
+        d = fabs(d) < tiny ? tiny : d;
+        d = 1.0 / d;
+        c = 1.0 + numerator / c;
+        c = fabs(c) < tiny ? tiny : c;
+        f *= c * d;
+        if (fabs(1.0 - c * d) < 1e-14)
+            break;
+    }
+    return front * (f - 1.0);
+}
+
+/* P(|T| > t) for Student's t with `df` degrees of freedom */
+static double t_two_sided_tail(double t, double df) { return incomplete_beta(df / (df + t * t), df / 2.0, 0.5); }
+
+double nl_student_t_quantile_975(double df)
+{
+    /* the t with P(|T| > t) = 0.05, by bisection: the tail falls with t */
+    double lo = 0.0, hi = 1e4;
+    for (int i = 0; i < 200; i++) {
+        const double mid = 0.5 * (lo + hi);
+        if (t_two_sided_tail(mid, df) > 0.05)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+/* ---- cells ---- */
+
+typedef struct {
+    int n;
+    double mean, sd, half_width; /* sd and interval NaN below two values */
+} moments;
+
+static moments moments_of(const double *v, int n)
+{
+    moments m = {n, NAN, NAN, NAN};
+    if (n == 0)
+        return m;
+    double sum = 0.0;
+    for (int i = 0; i < n; i++)
+        sum += v[i];
+    m.mean = sum / n;
+    if (n < 2)
+        return m;
+    double squares = 0.0;
+    for (int i = 0; i < n; i++)
+        squares += (v[i] - m.mean) * (v[i] - m.mean);
+    m.sd = sqrt(squares / (n - 1));
+    m.half_width = nl_student_t_quantile_975(n - 1) * m.sd / sqrt((double)n);
+    return m;
+}
+
+/* accuracies and errors are fractions in files and percent for people */
+static bool is_fraction(const char *metric)
+{
+    return strstr(metric, "accuracy") != NULL || strstr(metric, "error") != NULL;
+}
+
+static void md_number(nl_buf *b, double v, double scale)
+{
+    if (isnan(v))
+        nl_buf_printf(b, " | –");
+    else
+        nl_buf_printf(b, " | %.2f", v * scale);
+}
+
+static void csv_number(nl_buf *b, double v)
+{
+    if (isnan(v))
+        nl_buf_printf(b, ",");
+    else
+        nl_buf_printf(b, ",%.9g", v);
+}
+
+/* the CSV field of a value (quoted when it holds a comma or a quote) */
+static void csv_text(nl_buf *b, const char *s)
+{
+    if (!strpbrk(s, ",\"\n")) {
+        nl_buf_printf(b, ",%s", s);
+        return;
+    }
+    nl_buf_printf(b, ",\"");
+    for (; *s; s++)
+        nl_buf_printf(b, *s == '"' ? "\"\"" : "%c", *s);
+    nl_buf_printf(b, "\"");
+}
+
+static int metric_index(const char *name)
+{
+    for (int m = 0; m < PL_M_COUNT; m++)
+        if (!strcmp(name, nl_sweep_metric_names[m]))
+            return m;
+    return -1;
+}
+
+static nl_code resolve_keys(const pl_results *r, const nl_table_spec *spec, int *keys, int *n_keys,
+                            int *pair_key, nl_error *err)
+{
+    *pair_key = -1;
+    if (spec->pair_key) {
+        *pair_key = pl_key(r, spec->pair_key);
+        if (*pair_key < 0)
+            return nl_fail(err, NL_ERR_USAGE, "--pair: %s does not vary in %s", spec->pair_key, r->dir);
+        if (*pair_key == r->seed_key)
+            return nl_fail(err, NL_ERR_USAGE, "--pair: the seed is what pairs runs; pair two variants of another key");
+    }
+    if (spec->n_by == 0) {
+        *n_keys = pl_group_keys(r, NULL, 0, keys);
+        return NL_OK;
+    }
+    *n_keys = 0;
+    for (int i = 0; i < spec->n_by; i++) {
+        const int k = pl_key(r, spec->by[i]);
+        if (k < 0) {
+            char varied[1024] = "";
+            size_t used = 0;
+            for (int j = 0; j < r->n_keys && used < sizeof varied - 100; j++)
+                used += (size_t)snprintf(varied + used, sizeof varied - used, "%s%s", j ? ", " : "", r->keys[j]);
+            return nl_fail(err, NL_ERR_USAGE, "--by: %s does not vary in %s; the varied keys are: %s",
+                           spec->by[i], r->dir, used ? varied : "none (a single run)");
+        }
+        if (k == r->seed_key)
+            return nl_fail(err, NL_ERR_USAGE, "--by: the table aggregates over seeds; leave %s out", spec->by[i]);
+        keys[(*n_keys)++] = k;
+    }
+    if (*pair_key >= 0) {
+        bool listed = false;
+        for (int i = 0; i < *n_keys; i++)
+            listed |= keys[i] == *pair_key;
+        if (!listed)
+            keys[(*n_keys)++] = *pair_key;
+    }
+    return NL_OK;
+}
+
+static bool same_values(const pl_run *a, const pl_run *b, const int *keys, int n, int except)
+{
+    for (int i = 0; i < n; i++)
+        if (keys[i] != except && strcmp(a->values[keys[i]], b->values[keys[i]]))
+            return false;
+    return true;
+}
+
+/* the cell table; values[] and diverged counts per group */
+static void write_cells(const pl_results *r, const nl_table_spec *spec, int metric, const int *keys,
+                        int n_keys, nl_buf *md, nl_buf *csv)
+{
+    const double scale = is_fraction(spec->metric) ? 100.0 : 1.0;
+    int *group_of = calloc((size_t)r->n_runs + 1, sizeof *group_of);
+    char (*labels)[256] = calloc((size_t)r->n_runs + 1, sizeof *labels);
+    double *values = calloc((size_t)r->n_runs + 1, sizeof *values);
+    if (!group_of || !labels || !values) {
+        md->failed = true;
+        goto done;
+    }
+    const int groups = pl_groups(r, keys, n_keys, group_of, labels, r->n_runs);
+    nl_buf_printf(md, "|");
+    for (int k = 0; k < n_keys; k++)
+        nl_buf_printf(md, " %s |", r->keys[keys[k]]);
+    nl_buf_printf(md, " seeds | diverged | mean | sd | 95%% interval |\n|");
+    for (int k = 0; k < n_keys; k++)
+        nl_buf_printf(md, "---|");
+    nl_buf_printf(md, "---:|---:|---:|---:|---|\n");
+    for (int g = 0; g < groups; g++) {
+        int n = 0, diverged = 0, first = -1;
+        for (int i = 0; i < r->n_runs; i++) {
+            if (group_of[i] != g || !pl_run_finished(&r->runs[i]))
+                continue;
+            first = first < 0 ? i : first;
+            const double v = r->runs[i].m[metric];
+            if (!strcmp(r->runs[i].status, "diverged") || !isfinite(v))
+                diverged++;
+            else
+                values[n++] = v;
+        }
+        if (first < 0)
+            continue;
+        const moments m = moments_of(values, n);
+        nl_buf_printf(md, "|");
+        for (int k = 0; k < n_keys; k++)
+            nl_buf_printf(md, " %s |", r->runs[first].values[keys[k]]);
+        nl_buf_printf(md, " %d | %d", n, diverged);
+        md_number(md, m.mean, scale);
+        md_number(md, m.sd, scale);
+        if (isnan(m.half_width))
+            nl_buf_printf(md, " | – |\n");
+        else
+            nl_buf_printf(md, " | %.2f – %.2f |\n", (m.mean - m.half_width) * scale,
+                          (m.mean + m.half_width) * scale);
+        if (csv) {
+            nl_buf_printf(csv, "cell");
+            for (int k = 0; k < n_keys; k++)
+                csv_text(csv, r->runs[first].values[keys[k]]);
+            nl_buf_printf(csv, ",%d,%d", n, diverged);
+            csv_number(csv, m.mean);
+            csv_number(csv, m.sd);
+            csv_number(csv, m.mean - m.half_width);
+            csv_number(csv, m.mean + m.half_width);
+            nl_buf_printf(csv, ",\n");
+        }
+    }
+done:
+    free(group_of);
+    free(labels);
+    free(values);
+}
+
+/* B - A over runs that share the seed and every other key */
+static void write_pairs(const pl_results *r, const nl_table_spec *spec, int metric, const int *keys,
+                        int n_keys, int pair_key, nl_buf *md, nl_buf *csv)
+{
+    const double scale = is_fraction(spec->metric) ? 100.0 : 1.0;
+    /* lower is better for errors and losses, higher for accuracies */
+    const bool higher_better = strstr(spec->metric, "accuracy") != NULL;
+    int others[256], n_others = 0, all_keys[256];
+    for (int k = 0; k < n_keys; k++)
+        if (keys[k] != pair_key)
+            others[n_others++] = keys[k];
+    for (int k = 0; k < r->n_keys && k < 256; k++)
+        all_keys[k] = k == r->seed_key ? pair_key : k; /* the seed is compared below */
+    int *group_of = calloc((size_t)r->n_runs + 1, sizeof *group_of);
+    char (*labels)[256] = calloc((size_t)r->n_runs + 1, sizeof *labels);
+    double *diffs = calloc((size_t)r->n_runs + 1, sizeof *diffs);
+    if (!group_of || !labels || !diffs) {
+        md->failed = true;
+        goto done;
+    }
+    const int groups = pl_groups(r, others, n_others, group_of, labels, r->n_runs);
+    nl_buf_printf(md, "\n%s %s − %s, paired by seed (same seed: same data order):\n\n|",
+                  r->keys[pair_key], spec->pair_b, spec->pair_a);
+    for (int k = 0; k < n_others; k++)
+        nl_buf_printf(md, " %s |", r->keys[others[k]]);
+    nl_buf_printf(md, " pairs | mean difference | sd | 95%% interval | %s better |\n|", spec->pair_b);
+    for (int k = 0; k < n_others; k++)
+        nl_buf_printf(md, "---|");
+    nl_buf_printf(md, "---:|---:|---:|---|---:|\n");
+    for (int g = 0; g < groups; g++) {
+        int n = 0, wins = 0, first = -1;
+        for (int i = 0; i < r->n_runs; i++) {
+            const pl_run *a = &r->runs[i];
+            if (group_of[i] != g || strcmp(a->values[pair_key], spec->pair_a) || strcmp(a->status, "ok"))
+                continue;
+            for (int j = 0; j < r->n_runs; j++) {
+                const pl_run *b = &r->runs[j];
+                if (group_of[j] != g || strcmp(b->values[pair_key], spec->pair_b) || strcmp(b->status, "ok"))
+                    continue;
+                if (r->seed_key >= 0 && strcmp(a->values[r->seed_key], b->values[r->seed_key]))
+                    continue;
+                /* every other varied key must agree too, in the table or not */
+                if (!same_values(a, b, all_keys, r->n_keys, pair_key))
+                    continue;
+                const double d = b->m[metric] - a->m[metric];
+                if (!isfinite(d))
+                    continue;
+                first = first < 0 ? i : first;
+                diffs[n++] = d;
+                wins += higher_better ? d > 0 : d < 0;
+            }
+        }
+        if (first < 0)
+            continue;
+        const moments m = moments_of(diffs, n);
+        nl_buf_printf(md, "|");
+        for (int k = 0; k < n_others; k++)
+            nl_buf_printf(md, " %s |", r->runs[first].values[others[k]]);
+        nl_buf_printf(md, " %d", n);
+        md_number(md, m.mean, scale);
+        md_number(md, m.sd, scale);
+        if (isnan(m.half_width))
+            nl_buf_printf(md, " | – | %d of %d |\n", wins, n);
+        else
+            nl_buf_printf(md, " | %.2f – %.2f | %d of %d |\n", (m.mean - m.half_width) * scale,
+                          (m.mean + m.half_width) * scale, wins, n);
+        if (csv) {
+            nl_buf_printf(csv, "paired");
+            for (int k = 0; k < n_keys; k++) {
+                char pair[256];
+                snprintf(pair, sizeof pair, "%s-%s", spec->pair_b, spec->pair_a);
+                csv_text(csv, keys[k] == pair_key ? pair : r->runs[first].values[keys[k]]);
+            }
+            nl_buf_printf(csv, ",%d,", n);
+            csv_number(csv, m.mean);
+            csv_number(csv, m.sd);
+            csv_number(csv, m.mean - m.half_width);
+            csv_number(csv, m.mean + m.half_width);
+            nl_buf_printf(csv, ",%d\n", wins);
+        }
+    }
+done:
+    free(group_of);
+    free(labels);
+    free(diffs);
+}
+
+nl_code nl_table_write(const char *dir, const nl_table_spec *spec, nl_buf *md, nl_buf *csv,
+                       nl_error *err)
+{
+    const int metric = metric_index(spec->metric);
+    if (metric < 0) {
+        char names[512] = "";
+        size_t used = 0;
+        for (int m = 0; m < PL_M_COUNT && used < sizeof names - 64; m++)
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", m ? " | " : "",
+                                     nl_sweep_metric_names[m]);
+        return nl_fail(err, NL_ERR_USAGE, "--metric: '%s' is not a summary.csv metric; accepted: %s",
+                       spec->metric, names);
+    }
+    pl_results r;
+    nl_code rc = pl_results_load(dir, &r, err);
+    if (rc)
+        return rc;
+    int keys[256], n_keys = 0, pair_key = -1;
+    if ((rc = resolve_keys(&r, spec, keys, &n_keys, &pair_key, err)))
+        goto done;
+    if (pair_key >= 0) {
+        const char *values[256];
+        const int n = pl_distinct(&r, pair_key, values, 256);
+        bool has_a = false, has_b = false;
+        for (int i = 0; i < n; i++) {
+            has_a |= !strcmp(values[i], spec->pair_a);
+            has_b |= !strcmp(values[i], spec->pair_b);
+        }
+        if (!has_a || !has_b) {
+            rc = nl_fail(err, NL_ERR_USAGE, "--pair: %s takes no value '%s' in %s",
+                         spec->pair_key, has_a ? spec->pair_b : spec->pair_a, dir);
+            goto done;
+        }
+    }
+    int finished = 0;
+    for (int i = 0; i < r.n_runs; i++)
+        finished += pl_run_finished(&r.runs[i]);
+    const bool percent = is_fraction(spec->metric);
+    nl_buf_printf(md, "%s%s over seeds in %s (%d of %d runs finished; failed and unfinished runs left out):\n\n",
+                  spec->metric, percent ? " (%)" : "", dir, finished, r.n_runs);
+    if (csv) {
+        nl_buf_printf(csv, "table");
+        for (int k = 0; k < n_keys; k++)
+            csv_text(csv, r.keys[keys[k]]);
+        nl_buf_printf(csv, ",n,diverged,%s_mean,%s_sd,%s_ci95_low,%s_ci95_high,wins\n", spec->metric,
+                      spec->metric, spec->metric, spec->metric);
+    }
+    write_cells(&r, spec, metric, keys, n_keys, md, csv);
+    if (pair_key >= 0)
+        write_pairs(&r, spec, metric, keys, n_keys, pair_key, md, csv);
+    if (md->failed || (csv && csv->failed))
+        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory building the table");
+done:
+    pl_results_free(&r);
+    return rc;
+}

@@ -1,0 +1,222 @@
+/* normlab table: cells over seeds (mean, sd, Student-t interval) and paired
+ * differences, on a sweep summary written here with known values; the
+ * t quantiles against published values; errors for bad keys. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot/plot.h"
+#include "testutil.h"
+
+START_TEST(test_t_quantiles)
+{
+    /* two-sided 95% points of Student's t, from statistical tables */
+    static const struct {
+        double df, t;
+    } known[] = {{1, 12.7062}, {2, 4.3027}, {3, 3.1824}, {9, 2.2622}, {29, 2.0452}, {1000, 1.9623}};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        const double t = nl_student_t_quantile_975(known[i].df);
+        ck_assert_msg(fabs(t - known[i].t) < 5e-4, "df %g: %.5f, tables say %.4f", known[i].df, t,
+                      known[i].t);
+    }
+}
+END_TEST
+
+/* a sweep of norm x batch x seed; test error = base + seed effect + noise,
+ * so the paired differences are much tighter than the cells */
+static const char *const norms[] = {"batch", "group"};
+static const int batches[] = {2, 32};
+static const double seed_effect[] = {0.00, 0.04, -0.03, 0.02};
+
+static double error_of(int norm, int batch, int seed)
+{
+    const double base = norm == 0 && batch == 0 ? 0.40 : 0.15;
+    return base + seed_effect[seed] + 0.001 * (norm + 1) * (seed + 1);
+}
+
+static void write_sweep(void)
+{
+    char dir[600];
+    nl_error err = {0};
+    snprintf(dir, sizeof dir, "%s/sweep", tu_tmp);
+    ck_assert_msg(nl_make_dirs(dir, &err) == NL_OK, "%s", err.msg);
+    nl_buf b = {0};
+    nl_buf_printf(&b, "run,model.norm.type,train.batch_size,seed,train.optimizer.lr,status,final_test_loss,"
+                      "final_test_accuracy,final_test_error,best_test_accuracy,final_train_loss,"
+                      "final_test_trainmode_accuracy,steps,wall_s,samples_per_s\n");
+    for (int n = 0; n < 2; n++)
+        for (int bi = 0; bi < 2; bi++)
+            for (int s = 0; s < 4; s++) {
+                const double e = error_of(n, bi, s);
+                /* one failed run: left out of its cell and of the pairs */
+                const bool failed = n == 1 && bi == 1 && s == 3;
+                nl_buf_printf(&b, "%s-%d-%d,%s,%d,%d,%g,%s,0.5,%.9g,%.9g,0.9,0.3,,100,1,1000\n", norms[n],
+                              batches[bi], s, norms[n], batches[bi], s + 1, 0.01 * batches[bi],
+                              failed ? "failed" : "ok", 1.0 - e, e);
+            }
+    tu_tmp_write("sweep/summary.csv", b.data);
+    nl_buf_free(&b);
+}
+
+/* the mean, sd and interval the table must print for these values */
+static void expected(const double *v, int n, double *mean, double *sd, double *half)
+{
+    double sum = 0, sq = 0;
+    for (int i = 0; i < n; i++)
+        sum += v[i];
+    *mean = sum / n;
+    for (int i = 0; i < n; i++)
+        sq += (v[i] - *mean) * (v[i] - *mean);
+    *sd = sqrt(sq / (n - 1));
+    *half = nl_student_t_quantile_975(n - 1) * *sd / sqrt((double)n);
+}
+
+/* finds the CSV row starting with `prefix` and reads its numbers */
+static void csv_row(const char *csv, const char *prefix, double *mean, double *sd, double *lo, double *hi, int *n)
+{
+    const char *row = strstr(csv, prefix);
+    ck_assert_msg(row, "no row '%s' in\n%s", prefix, csv);
+    row += strlen(prefix);
+    /* ,n,diverged,mean,sd,low,high,wins: diverged is empty on paired rows */
+    double f[6];
+    for (int i = 0; i < 6; i++) {
+        ck_assert_msg(*row == ',', "short row after '%s'", prefix);
+        row++;
+        char *end;
+        f[i] = strtod(row, &end);
+        if (end == row)
+            f[i] = NAN;
+        row = end;
+    }
+    *n = (int)f[0];
+    *mean = f[2];
+    *sd = f[3];
+    *lo = f[4];
+    *hi = f[5];
+}
+
+START_TEST(test_cells_and_pairs)
+{
+    tu_tmp_make("table");
+    write_sweep();
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/sweep", tu_tmp);
+    nl_table_spec spec = {.metric = "final_test_error", .pair_key = "model.norm.type", .pair_a = "batch",
+                          .pair_b = "group"};
+    nl_buf md = {0}, csv = {0};
+    nl_error err = {0};
+    ck_assert_msg(nl_table_write(dir, &spec, &md, &csv, &err) == NL_OK, "%s", err.msg);
+    /* the default cells: norm x batch; the lr follows the batch and the seed is aggregated */
+    ck_assert_msg(strstr(csv.data, "table,model.norm.type,train.batch_size,n,") != NULL, "%s", csv.data);
+    for (int n = 0; n < 2; n++)
+        for (int bi = 0; bi < 2; bi++) {
+            double v[4], mean, sd, half, got_mean, got_sd, lo, hi;
+            int count = 0, got_n;
+            for (int s = 0; s < 4; s++)
+                if (!(n == 1 && bi == 1 && s == 3))
+                    v[count++] = error_of(n, bi, s);
+            expected(v, count, &mean, &sd, &half);
+            char prefix[64];
+            snprintf(prefix, sizeof prefix, "cell,%s,%d", norms[n], batches[bi]);
+            csv_row(csv.data, prefix, &got_mean, &got_sd, &lo, &hi, &got_n);
+            ck_assert_int_eq(got_n, count);
+            ck_assert_msg(fabs(got_mean - mean) < 1e-9 && fabs(got_sd - sd) < 1e-9, "%s: %g %g vs %g %g",
+                          prefix, got_mean, got_sd, mean, sd);
+            ck_assert_msg(fabs(lo - (mean - half)) < 1e-9 && fabs(hi - (mean + half)) < 1e-9, "%s interval",
+                          prefix);
+        }
+    /* paired: group - batch at the same seed and batch size; the failed run
+     * leaves 3 pairs at batch 32 */
+    for (int bi = 0; bi < 2; bi++) {
+        double d[4], mean, sd, half, got_mean, got_sd, lo, hi;
+        int count = 0, got_n;
+        for (int s = 0; s < 4; s++)
+            if (!(bi == 1 && s == 3))
+                d[count++] = error_of(1, bi, s) - error_of(0, bi, s);
+        expected(d, count, &mean, &sd, &half);
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "paired,group-batch,%d", batches[bi]);
+        csv_row(csv.data, prefix, &got_mean, &got_sd, &lo, &hi, &got_n);
+        ck_assert_int_eq(got_n, count);
+        ck_assert_msg(fabs(got_mean - mean) < 1e-9 && fabs(got_sd - sd) < 1e-9, "%s", prefix);
+        ck_assert_msg(fabs(lo - (mean - half)) < 1e-9, "%s interval", prefix);
+    }
+    /* cells by the normalizer alone: pairs still match the batch size */
+    nl_buf md2 = {0}, csv2 = {0};
+    nl_table_spec by_norm = spec;
+    by_norm.by[0] = "model.norm.type";
+    by_norm.n_by = 1;
+    ck_assert_msg(nl_table_write(dir, &by_norm, &md2, &csv2, &err) == NL_OK, "%s", err.msg);
+    {
+        double d[8], mean, sd, half, got_mean, got_sd, lo, hi;
+        int count = 0, got_n;
+        for (int bi = 0; bi < 2; bi++)
+            for (int s2 = 0; s2 < 4; s2++)
+                if (!(bi == 1 && s2 == 3))
+                    d[count++] = error_of(1, bi, s2) - error_of(0, bi, s2);
+        expected(d, count, &mean, &sd, &half);
+        csv_row(csv2.data, "paired,group-batch", &got_mean, &got_sd, &lo, &hi, &got_n);
+        ck_assert_int_eq(got_n, count);
+        ck_assert_msg(fabs(got_mean - mean) < 1e-9, "pairs across batch sizes: %g vs %g", got_mean, mean);
+    }
+    nl_buf_free(&md2);
+    nl_buf_free(&csv2);
+    /* Markdown: percent, and the pair header */
+    double v[4] = {error_of(0, 0, 0), error_of(0, 0, 1), error_of(0, 0, 2), error_of(0, 0, 3)};
+    double mean, sd, half;
+    expected(v, 4, &mean, &sd, &half);
+    char row[128];
+    snprintf(row, sizeof row, "| batch | 2 | 4 | 0 | %.2f | %.2f | %.2f – %.2f |", 100 * mean, 100 * sd,
+             100 * (mean - half), 100 * (mean + half));
+    ck_assert_msg(strstr(md.data, "final_test_error (%)") && strstr(md.data, row) &&
+                      strstr(md.data, "group − batch, paired by seed"),
+                  "no '%s' in\n%s", row, md.data);
+    nl_buf_free(&md);
+    nl_buf_free(&csv);
+}
+END_TEST
+
+START_TEST(test_bad_keys)
+{
+    tu_tmp_make("table-bad");
+    write_sweep();
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/sweep", tu_tmp);
+    static const struct {
+        nl_table_spec spec;
+        const char *message;
+    } bad[] = {
+        {{.metric = "final_test_eror"}, "accepted: final_test_loss"},
+        {{.metric = "final_test_error", .by = {"model.norm.groups"}, .n_by = 1}, "the varied keys are: model.norm.type"},
+        {{.metric = "final_test_error", .by = {"seed"}, .n_by = 1}, "aggregates over seeds"},
+        {{.metric = "final_test_error", .pair_key = "model.norm.type", .pair_a = "batch", .pair_b = "layer"},
+         "takes no value 'layer'"},
+        {{.metric = "final_test_error", .pair_key = "seed", .pair_a = "1", .pair_b = "2"}, "the seed is what pairs"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        nl_buf md = {0};
+        nl_error err = {0};
+        ck_assert_int_eq(nl_table_write(dir, &bad[i].spec, &md, NULL, &err), NL_ERR_USAGE);
+        ck_assert_msg(strstr(err.msg, bad[i].message), "case %zu: %s", i, err.msg);
+        nl_buf_free(&md);
+    }
+    /* the command: exit 2 on bad usage, the CSV written on success */
+    ck_assert_int_eq(tu_normlab("table sweep --pair model.norm.type=batch"), 2);
+    ck_assert_int_eq(tu_normlab("table sweep --by model.norm.type --csv cells.csv"), 0);
+    char *out = tu_tmp_read("cells.csv");
+    ck_assert_msg(strstr(out, "cell,batch,8,0,"), "%s", out);
+    free(out);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("table");
+    TCase *tc = tcase_create("table");
+    tcase_add_test(tc, test_t_quantiles);
+    tcase_add_test(tc, test_cells_and_pairs);
+    tcase_add_test(tc, test_bad_keys);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
