@@ -217,6 +217,47 @@ START_TEST(test_set_key_that_does_not_apply)
 }
 END_TEST
 
+/* a grid key that only some runs can use is left out of the others: of
+ * their names and summary rows, and the combinations that then coincide
+ * run once */
+START_TEST(test_grid_key_that_does_not_apply)
+{
+    tu_tmp_make("sweep");
+    nl_experiment *e = parse("base: base.yaml\n"
+                             "grid:\n  model.norm.type: [group, batch, layer]\n  model.norm.groups: [2, 4]\n"
+                             "  seed: [1, 2]\n");
+    nl_sweep_plan p;
+    plan(e, &p);
+    /* group: 2 x 2 seeds; batch and layer: 2 seeds each, whatever the groups */
+    ck_assert_int_eq(p.n_runs, 8);
+    ck_assert_int_eq(p.n_coinciding, 4);
+    static const char *const names[] = {"type-group_groups-2_seed-1", "type-group_groups-2_seed-2",
+                                        "type-group_groups-4_seed-1", "type-group_groups-4_seed-2",
+                                        "type-batch_seed-1", "type-batch_seed-2",
+                                        "type-layer_seed-1", "type-layer_seed-2"};
+    char v[128];
+    for (int i = 0; i < 8; i++) {
+        ck_assert_str_eq(p.runs[i].dir, names[i]);
+        /* the run's config is named after its directory */
+        char want[200];
+        snprintf(want, sizeof want, "name: \"%s\"", names[i]);
+        ck_assert_msg(strstr(p.runs[i].config_text, want), "%s", p.runs[i].config_text);
+        const bool group = i < 4;
+        ck_assert_str_eq(nl_sweep_run_value(e, &p, &p.runs[i], 1), group ? (i < 2 ? "2" : "4") : "");
+        if (group)
+            ck_assert_str_eq(flat_value(&p.runs[i], "model.norm.groups", v, sizeof v), i < 2 ? "2" : "4");
+        else
+            ck_assert_msg(strstr(p.runs[i].config_text, "# groups: "), "%s", p.runs[i].config_text);
+    }
+    bool noted = false;
+    for (int w = 0; w < p.n_warnings; w++)
+        noted |= strstr(p.warnings[w], "exp.yaml:4:3: grid: model.norm.groups does not apply to some runs") != NULL;
+    ck_assert_msg(noted, "%s", p.n_warnings ? p.warnings[0] : "no warning");
+    drop(e, &p);
+    tu_tmp_remove();
+}
+END_TEST
+
 START_TEST(test_shards_partition)
 {
     tu_tmp_make("sweep");
@@ -284,9 +325,13 @@ START_TEST(test_bad_experiment_files)
         {"base: base.yaml\ngrid: {train.batchsize: [8]}\n", {"bad.yaml:2:8:", "not a config key", "train.batch_size"}},
         {"base: base.yaml\ngrid: {seed: 3}\n", {"bad.yaml:2:14:", "expected a list", "[3]"}},
         {"base: base.yaml\ngrid: {seed: [1, 2, 1]}\n", {"bad.yaml:2:21:", "given twice"}},
-        /* an invalid run config names the run, and points at the value */
+        /* an invalid run config names the run, and points at the value
+         * (groups does not apply to batch norm: that run just leaves it out) */
         {"base: base.yaml\ngrid:\n  model.norm.type: [batch, group]\n  model.norm.groups: [3]\n",
-         {"bad.yaml:4:23:", "type-batch_groups-3", "model.norm.groups"}},
+         {"bad.yaml:4:23:", "type-group_groups-3", "model.norm.groups"}},
+        /* a grid key that applies to no run is a mistake */
+        {"base: base.yaml\ngrid:\n  model.norm.type: [batch, layer]\n  model.norm.groups: [2, 4]\n",
+         {"bad.yaml:4:3:", "model.norm.groups applies to none of the runs"}},
         {"base: base.yaml\ngrid:\n  model.norm.type: [group]\n  model.norm.groups: [3]\n",
          {"bad.yaml:4:23:", "type-group_groups-3", "groups"}},
         {"base: base.yaml\nset: {train.epochs: many}\ngrid: {seed: [1]}\n", {"bad.yaml:2:21:", "run seed-1", "train.epochs"}},
@@ -727,6 +772,7 @@ int main(void)
     tcase_add_test(plan_case, test_derived_values);
     tcase_add_test(plan_case, test_exclusions);
     tcase_add_test(plan_case, test_set_key_that_does_not_apply);
+    tcase_add_test(plan_case, test_grid_key_that_does_not_apply);
     tcase_add_test(plan_case, test_shards_partition);
     tcase_add_test(plan_case, test_values_equal);
     tcase_add_test(plan_case, test_bad_experiment_files);

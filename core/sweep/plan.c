@@ -129,8 +129,9 @@ static void dir_name(const nl_experiment *e, char ***labels, const int *choice, 
     size_t used = 0;
     full[0] = '\0';
     for (int a = 0; a < e->n_axes && used < sizeof full - 1; a++)
-        used += (size_t)snprintf(full + used, sizeof full - used, "%s%s", a ? "_" : "",
-                                 labels[a][choice[a]]);
+        if (choice[a] >= 0) /* -1: a grid key that does not apply to this run */
+            used += (size_t)snprintf(full + used, sizeof full - used, "%s%s", used ? "_" : "",
+                                     labels[a][choice[a]]);
     if (strlen(full) <= MAX_DIR_NAME) {
         nl_copy_string(out, size, full);
         return;
@@ -159,23 +160,25 @@ static nl_code load_with(const nl_experiment *e, const char *const *overrides, i
 }
 
 /* Loads base + overrides. A fixed setting (set:, the first e->n_sets
- * overrides) that does not apply to this run, say model.norm.groups where
- * the grid chose batch norm, is left out rather than an error, the way the
- * config module drops a file's key that an override made inapplicable:
- * when the load fails on a set: key, it is tried again without it, and the
- * key is left out only if the run then loads and the key does not apply
- * (the resolved config writes it as a comment). dropped[i] marks them. */
+ * overrides) or a grid value (the next e->n_axes) that does not apply to
+ * this run, say model.norm.groups where the grid chose batch norm, is left
+ * out rather than an error, the way the config module drops a file's key
+ * that an override made inapplicable: when the load fails on such a key,
+ * it is tried again without it, and the key is left out only if the run
+ * then loads and the key does not apply (the resolved config writes it as
+ * a comment). dropped[i] marks them. */
 static nl_code load(const nl_experiment *e, const override_list *o, int n, nl_config *cfg, nl_error *err,
                     bool *dropped)
 {
-    for (int i = 0; i < e->n_sets; i++)
+    const int droppable = e->n_sets + e->n_axes < n ? e->n_sets + e->n_axes : n;
+    for (int i = 0; i < droppable; i++)
         dropped[i] = false;
     nl_error first = {0};
-    const char *list[NL_SWEEP_MAX_SETS + 64 + NL_SWEEP_MAX_DERIVED];
-    for (int attempt = 0; attempt <= e->n_sets; attempt++) {
+    const char *list[NL_SWEEP_MAX_SETS + NL_SWEEP_MAX_AXES + 64 + NL_SWEEP_MAX_DERIVED];
+    for (int attempt = 0; attempt <= droppable; attempt++) {
         int m = 0;
         for (int i = 0; i < n; i++)
-            if (i >= e->n_sets || !dropped[i])
+            if (i >= droppable || !dropped[i])
                 list[m++] = o->overrides[i];
         nl_error this_err = {0};
         if (load_with(e, list, m, cfg, &this_err) == NL_OK) {
@@ -188,8 +191,8 @@ static nl_code load(const nl_experiment *e, const override_list *o, int n, nl_co
             bool ok = nl_flat_from_config(cfg, &flat, &text, &ignored) == NL_OK;
             if (ok)
                 nl_flat_free(&flat);
-            for (int i = 0; i < e->n_sets && ok; i++)
-                ok = !dropped[i] || nl_flat_inapplicable(text, e->sets[i].key);
+            for (int i = 0; i < droppable && ok; i++)
+                ok = !dropped[i] || nl_flat_inapplicable(text, o->override_keys[i]);
             free(text);
             if (ok)
                 return NL_OK;
@@ -198,14 +201,14 @@ static nl_code load(const nl_experiment *e, const override_list *o, int n, nl_co
         if (attempt == 0)
             first = this_err;
         int culprit = -1;
-        for (int i = 0; i < e->n_sets && this_err.key[0]; i++)
-            if (!dropped[i] && !strcmp(e->sets[i].key, this_err.key))
+        for (int i = 0; i < droppable && this_err.key[0]; i++)
+            if (!dropped[i] && !strcmp(o->override_keys[i], this_err.key))
                 culprit = i;
         if (culprit < 0)
             break;
         dropped[culprit] = true;
     }
-    for (int i = 0; i < e->n_sets; i++)
+    for (int i = 0; i < droppable; i++)
         dropped[i] = false;
     *err = first;
     return first.code ? first.code : NL_ERR_CONFIG;
@@ -388,8 +391,10 @@ nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error
         int count;
     } notes[NL_SWEEP_MAX_WARNINGS];
     int n_notes = 0;
-    bool dropped[NL_SWEEP_MAX_SETS];
-    if (!o.overrides || !o.override_pos || !o.override_keys || !o.texts || !cfg || !choice) {
+    bool dropped[NL_SWEEP_MAX_SETS + NL_SWEEP_MAX_AXES];
+    int *runs_with_axis = calloc((size_t)e->n_axes + 1, sizeof *runs_with_axis);
+    long coinciding = 0; /* combinations that are another run once inapplicable grid keys are left out */
+    if (!o.overrides || !o.override_pos || !o.override_keys || !o.texts || !cfg || !choice || !runs_with_axis) {
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -498,6 +503,63 @@ nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error
             rc = run_error(e, &o, n, dir, label, err);
             goto done;
         }
+        /* grid keys that do not apply to this run (groups where the grid
+         * chose batch norm): left out of its name and its summary row, and
+         * combinations that then coincide run once */
+        bool axis_dropped = false;
+        for (int a = 0; a < e->n_axes; a++) {
+            if (dropped[e->n_sets + a]) {
+                choice[a] = -1;
+                axis_dropped = true;
+            }
+        }
+        if (axis_dropped) {
+            dir_name(e, labels, choice, dir, sizeof dir);
+            bool seen = false;
+            for (int j = 0; j < out->n_runs && !seen; j++)
+                seen = !memcmp(out->runs[j].choice, choice, (size_t)e->n_axes * sizeof *choice);
+            free(out->runs[out->n_runs].config_text);
+            out->runs[out->n_runs].config_text = NULL;
+            if (seen) {
+                coinciding++;
+                continue;
+            }
+            /* the run's name follows its directory: load again with it */
+            const int name_at = e->n_sets + e->n_axes;
+            snprintf(o.texts[name_at], sizeof o.texts[name_at], "name=\"%s\"", dir);
+            nl_error_clear(&load_err);
+            char *text = NULL;
+            if (load(e, &o, n, cfg, &load_err, dropped) != NL_OK) {
+                *err = load_err;
+                rc = run_error(e, &o, n, dir, label, err);
+                goto done;
+            }
+            if ((rc = nl_flat_from_config(cfg, &flat, &text, err)))
+                goto done;
+            nl_flat_free(&flat);
+            out->runs[out->n_runs].config_text = text;
+        }
+        for (int a = 0; a < e->n_axes; a++)
+            runs_with_axis[a] += choice[a] >= 0;
+        for (int a = 0; a < e->n_axes; a++) {
+            if (choice[a] >= 0)
+                continue;
+            char text[sizeof notes[0].text];
+            snprintf(text, sizeof text, "%.120s:%d:%d: grid: %s does not apply to some runs and is left out "
+                     "of their names and summary rows", e->path, e->axes[a].pos.line, e->axes[a].pos.column,
+                     e->axes[a].key);
+            int u = 0;
+            while (u < n_notes && strcmp(notes[u].text, text))
+                u++;
+            if (u == n_notes && n_notes < NL_SWEEP_MAX_WARNINGS) {
+                nl_copy_string(notes[u].text, sizeof notes[u].text, text);
+                nl_copy_string(notes[u].first, sizeof notes[u].first, dir);
+                notes[u].count = 0;
+                n_notes++;
+            }
+            if (u < n_notes)
+                notes[u].count++;
+        }
         /* set: keys that do not apply to this run */
         for (int i = 0; i < e->n_sets; i++) {
             if (!dropped[i])
@@ -557,6 +619,19 @@ nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error
                      "to run", e->path, combos);
         goto done;
     }
+    /* a grid key that applies to no run at all is a mistake, not a choice */
+    for (int a = 0; a < e->n_axes; a++)
+        if (runs_with_axis[a] == 0) {
+            rc = nl_fail(err, NL_ERR_CONFIG, "%s:%d:%d: grid: %s applies to none of the runs (the config "
+                         "module ignores it for every one of them); remove it from the grid", e->path,
+                         e->axes[a].pos.line, e->axes[a].pos.column, e->axes[a].key);
+            nl_error_key(err, e->axes[a].key);
+            goto done;
+        }
+    out->n_coinciding = coinciding;
+    if (coinciding > 0)
+        add_warning(out, "%s: %ld grid combinations are the same run as another once the grid keys that "
+                    "do not apply to them are left out; each such run runs once", e->path, coinciding);
     /* names made unique (truncated names could meet) */
     for (int i = 0; i < out->n_runs; i++)
         for (int j = 0; j < i; j++)
@@ -591,6 +666,7 @@ done:
     free(o.texts);
     free(cfg);
     free(choice);
+    free(runs_with_axis);
     free_labels(e, labels);
     nl_flat_free(&base);
     if (rc)
@@ -621,8 +697,8 @@ const char *nl_sweep_run_value(const nl_experiment *e, const nl_sweep_plan *p, c
                                int column)
 {
     (void)p;
-    if (column < e->n_axes)
-        return e->axes[column].values[r->choice[column]];
+    if (column < e->n_axes) /* "" for a grid key that does not apply to the run */
+        return r->choice[column] >= 0 ? e->axes[column].values[r->choice[column]] : "";
     return r->derived[column - e->n_axes];
 }
 
@@ -632,8 +708,9 @@ void nl_sweep_run_overrides(const nl_experiment *e, const nl_sweep_plan *p, cons
     size_t used = 0;
     buf[0] = '\0';
     for (int c = 0; c < p->n_columns && used < size - 1; c++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%s=%s", c ? " " : "", p->columns[c],
-                                 nl_sweep_run_value(e, p, r, c));
+        if (c >= e->n_axes || r->choice[c] >= 0)
+            used += (size_t)snprintf(buf + used, size - used, "%s%s=%s", used ? " " : "", p->columns[c],
+                                     nl_sweep_run_value(e, p, r, c));
 }
 
 nl_code nl_shard_parse(const char *text, nl_shard *out, nl_error *err)

@@ -95,7 +95,7 @@ typedef struct {
     int index;          /* among the runs, in grid order (shards split on it) */
     long combo;         /* index in the full grid product */
     char dir[160];      /* run directory name */
-    int *choice;        /* value index per axis */
+    int *choice;        /* value index per axis; -1: the key does not apply to this run */
     char **derived;     /* value text per derived key */
     char *config_text;  /* the resolved config (YAML) */
 } nl_sweep_run;
@@ -114,6 +114,9 @@ typedef struct {
     nl_sweep_excluded *excluded;
     int n_excluded;
     long n_combos;
+    /* combinations that are the same run as another once the grid keys that
+     * do not apply to them are left out (they run once) */
+    long n_coinciding;
     /* varied keys, the summary.csv columns: the grid keys, then the derived keys */
     int n_columns;
     char (*columns)[96];
