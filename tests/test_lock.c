@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -57,6 +58,8 @@ static pid_t start_normlab(const char *args, const char *log)
     const pid_t pid = fork();
     ck_assert(pid >= 0);
     if (pid == 0) {
+        /* a failed check ends the test's process: what it started goes too */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         setpgid(0, 0);
         if (chdir(tu_tmp) != 0)
             _exit(99);

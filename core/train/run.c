@@ -206,11 +206,9 @@ static nl_code claim_dir(const char *dir, const nl_run_options *opt, bool locked
         nl_run_writer w;
         if (nl_run_dir_busy(dir, &w))
             return nl_run_dir_busy_error(err, dir, &w);
-        if (!nl_run_dir_is_normlab(dir) && !nl_dir_is_empty(dir))
-            return nl_fail(err, NL_ERR_USAGE,
-                           "%s is not empty and normlab did not make it (no %s in it); nothing "
-                           "was written: choose another --out, or empty it",
-                           dir, NL_RUN_MARKER);
+        nl_code rc = nl_run_dir_check_ours(dir, err);
+        if (rc)
+            return rc;
     }
     char summary[1100];
     nl_path_join(summary, sizeof summary, dir, "summary.json");

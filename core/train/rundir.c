@@ -81,6 +81,16 @@ bool nl_run_dir_is_normlab(const char *dir)
     return ours;
 }
 
+nl_code nl_run_dir_check_ours(const char *dir, nl_error *err)
+{
+    if (nl_run_dir_is_normlab(dir) || nl_dir_is_empty(dir))
+        return NL_OK;
+    return nl_fail(err, NL_ERR_USAGE,
+                   "%s is not empty and normlab did not make it (no %s in it); nothing was "
+                   "written: choose another --out, or empty it",
+                   dir, NL_RUN_MARKER);
+}
+
 nl_code nl_run_dir_make(const char *dir, nl_error *err)
 {
     nl_code rc = nl_make_dirs(dir, err);
@@ -112,11 +122,8 @@ nl_code nl_run_dir_lock(const char *dir, int *fd_out, nl_error *err)
     nl_code rc = nl_make_dirs(dir, err);
     if (rc)
         return rc;
-    if (!nl_run_dir_is_normlab(dir) && !nl_dir_is_empty(dir))
-        return nl_fail(err, NL_ERR_USAGE,
-                       "%s is not empty and normlab did not make it (no %s in it); nothing was "
-                       "written: choose another --out, or empty it",
-                       dir, NL_RUN_MARKER);
+    if ((rc = nl_run_dir_check_ours(dir, err)))
+        return rc;
     char path[1100];
     marker_path(dir, path, sizeof path);
     const int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);

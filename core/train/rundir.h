@@ -39,6 +39,10 @@ bool nl_run_dir_is_normlab(const char *dir);
 /* true when `dir` has no entries but . and .. (false when it cannot be read) */
 bool nl_dir_is_empty(const char *dir);
 
+/* NL_OK when normlab made the existing directory `dir` or it is empty; else
+ * the NL_ERR_USAGE error that refuses it */
+nl_code nl_run_dir_check_ours(const char *dir, nl_error *err);
+
 /* Makes `dir` (mkdir -p) a run directory: creates the marker when missing.
  * For a sweep, whose runs/<run>/ directories are its own and which puts a
  * run's log there before the run starts; the marker's content is left. */
