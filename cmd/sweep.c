@@ -3,8 +3,15 @@
  * from the run directories and replaced atomically after every run); resumes
  * where a killed sweep stopped; makes the experiment's plots at the end.
  *
- * Children stay in the sweep's process group (a kill of the group reaches
- * them all). Signals are taken synchronously with sigtimedwait: the first
+ * Children stay in the sweep's process group (a kill of the group, or the
+ * terminal's Ctrl-C, reaches them all) and get SIGTERM when the sweep dies
+ * alone (PR_SET_PDEATHSIG; kill -9 of the sweep's pid): SIGTERM rather than
+ * SIGKILL so that the run records itself as failed, and a run left writing
+ * would hold its directory's lock and make the next sweep wait for it. A run
+ * directory another process is writing (its lock is held: a run started by
+ * hand, or one a dying sweep left that has not stopped yet) is not started
+ * again: the sweep waits for that writer, then takes its result or runs it.
+ * Signals are taken synchronously with sigtimedwait: the first
  * Ctrl-C or SIGTERM asks every child to stop (SIGTERM: a child that also got
  * the terminal's SIGINT still stops cleanly, since `normlab run` handles each
  * signal once), the second kills them; then summary.csv is written and the
@@ -19,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -29,6 +37,7 @@
 #include "plot/plot.h"
 #include "sweep/sweep.h"
 #include "train/run.h"
+#include "train/rundir.h"
 
 static void usage(FILE *out)
 {
@@ -230,7 +239,8 @@ static pid_t start_child(sweep_state *s, const char *exe, int run, int threads, 
     if (rc)
         return -1;
     run_dir_of(s, run, out_dir, sizeof out_dir);
-    if (nl_make_dirs(out_dir, err))
+    /* marked as normlab's before stderr.txt goes in, so that the run takes it */
+    if (nl_run_dir_make(out_dir, err))
         return -1;
     snprintf(log_path, sizeof log_path, "%s/stderr.txt", out_dir);
     snprintf(threads_text, sizeof threads_text, "%d", threads);
@@ -265,6 +275,7 @@ static pid_t start_child(sweep_state *s, const char *exe, int run, int threads, 
         dprintf(log, "\n");
     }
     fflush(NULL);
+    const pid_t sweep_pid = getpid();
     const pid_t pid = fork();
     if (pid < 0) {
         nl_fail(err, NL_ERR_RUNTIME, "cannot start a run: fork: %s", strerror(errno));
@@ -272,6 +283,11 @@ static pid_t start_child(sweep_state *s, const char *exe, int run, int threads, 
         return -1;
     }
     if (pid == 0) {
+        /* the death signal follows the thread that forked: this (main)
+         * thread, which lives as long as the sweep. A sweep that died
+         * before prctl took effect has left this process to another parent. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != sweep_pid)
+            _exit(1);
         const int null = open("/dev/null", O_RDONLY);
         if (null >= 0)
             dup2(null, 0);
@@ -345,6 +361,54 @@ static void finish_run(sweep_state *s, const child_proc *c, int status)
              r->state == NL_SWEEP_DIVERGED && r->reason[0] ? r->reason : "",
              r->state == NL_SWEEP_DIVERGED && r->reason[0] ? ")" : acc, nl_cmd_duration(wall, sizeof wall, took));
     show_progress(s, event, true);
+}
+
+/* true when another process holds run `run`'s directory; `event` (when not
+ * NULL) tells the user, naming the holder: the sweep then waits for it */
+static bool run_dir_busy(sweep_state *s, int run, const char *event)
+{
+    char run_dir[1200], who[200] = "", line[1600];
+    run_dir_of(s, run, run_dir, sizeof run_dir);
+    nl_run_writer w;
+    if (!nl_run_dir_busy(run_dir, &w))
+        return false;
+    if (event) {
+        if (w.pid > 0)
+            snprintf(who, sizeof who, " (pid %ld%s%s)", w.pid, w.host[0] ? " on " : "", w.host);
+        snprintf(line, sizeof line, "%s: %s%s; waiting for it", s->p->runs[run].dir, event, who);
+        show_progress(s, line, true);
+    }
+    return true;
+}
+
+/* After another process let go of a run's directory: true when it left a
+ * finished run (taken as this sweep's result if its config is the
+ * experiment's), false when the run is still to do. */
+static bool take_result(sweep_state *s, int run)
+{
+    char run_dir[1200], saved[1300], why[512], event[1200];
+    run_dir_of(s, run, run_dir, sizeof run_dir);
+    nl_sweep_result *r = &s->results[run];
+    nl_sweep_read_result(run_dir, r);
+    if (r->state != NL_SWEEP_OK && r->state != NL_SWEEP_DIVERGED)
+        return false;
+    snprintf(saved, sizeof saved, "%s/config.yaml", run_dir);
+    s->done++;
+    s->finished_now++;
+    if (nl_sweep_config_diff(saved, s->p->runs[run].config_text, why, sizeof why) != 0) {
+        r->state = NL_SWEEP_FAILED;
+        snprintf(r->reason, sizeof r->reason, "another process finished it with another config");
+        s->failed++;
+        snprintf(event, sizeof event, "normlab sweep: run %s: %s (%s); the next sweep reports it",
+                 s->p->runs[run].dir, r->reason, why);
+        show_progress(s, event, false);
+        return true;
+    }
+    s->diverged += r->state == NL_SWEEP_DIVERGED;
+    snprintf(event, sizeof event, "%s: %s, finished by the other process", s->p->runs[run].dir,
+             nl_sweep_state_name(r->state));
+    show_progress(s, event, true);
+    return true;
 }
 
 /* ---- plots ---- */
@@ -558,6 +622,14 @@ int cmd_sweep(int argc, char **argv)
             default:
                 break;
             }
+            char run_dir[1200];
+            run_dir_of(&s, i, run_dir, sizeof run_dir);
+            nl_run_writer w;
+            if (action[i] != ACT_SKIP && nl_run_dir_busy(run_dir, &w)) {
+                what = "wait";
+                snprintf(detail, sizeof detail, " (another process is writing it: pid %ld%s%s)", w.pid,
+                         w.host[0] ? " on " : "", w.host);
+            }
             printf("%4d  %-40s  %s  %s%s\n", i, p.runs[i].dir, overrides, what, detail);
         }
         for (int i = 0; i < p.n_excluded; i++)
@@ -589,7 +661,7 @@ int cmd_sweep(int argc, char **argv)
         char sub[1200];
         nl_sweep_remove_stale_temps(s.dir);
         for (int i = 0; i < p.n_runs; i++)
-            if (nl_shard_has(shard, i) || merge) {
+            if ((nl_shard_has(shard, i) || merge) && !run_dir_busy(&s, i, NULL)) {
                 run_dir_of(&s, i, sub, sizeof sub);
                 nl_sweep_remove_stale_temps(sub);
             }
@@ -666,9 +738,11 @@ int cmd_sweep(int argc, char **argv)
         goto done;
     }
     int *queue = calloc((size_t)p.n_runs + 1, sizeof *queue);
+    int *waiting = calloc((size_t)p.n_runs + 1, sizeof *waiting); /* runs another process is writing */
     child_proc *children = calloc((size_t)jobs, sizeof *children);
-    if (!queue || !children) {
+    if (!queue || !waiting || !children) {
         free(queue);
+        free(waiting);
         free(children);
         fprintf(stderr, "normlab sweep: out of memory\n");
         exit_status = 1;
@@ -697,16 +771,38 @@ int cmd_sweep(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &wait_set, &orig_mask);
 
     s.t0 = nl_cmd_now();
-    int next = 0, stopping = 0, n_children = 0;
+    int next = 0, stopping = 0, n_children = 0, n_waiting = 0;
     bool start_failed = false, launched = false;
     show_progress(&s, NULL, false);
-    while (n_children > 0 || (next < n_queue && !stopping && !start_failed)) {
-        while (!stopping && !start_failed && n_children < jobs && next < n_queue) {
+    while (n_children > 0 || (n_waiting > 0 && !stopping) || (next < n_queue && !stopping && !start_failed)) {
+        /* a run whose other writer let go: its result, or back to the queue's front */
+        for (int w = 0; w < n_waiting && !stopping;) {
+            const int run = waiting[w];
+            if (run_dir_busy(&s, run, NULL)) {
+                w++;
+                continue;
+            }
+            waiting[w] = waiting[--n_waiting];
+            if (take_result(&s, run)) {
+                nl_error werr = {0};
+                if (nl_sweep_write_summary(&e, &p, s.results, s.dir, &werr) != NL_OK) {
+                    clear_bar(&s);
+                    nl_cmd_report("sweep", &werr);
+                }
+            } else {
+                queue[--next] = run; /* `next` has passed it: that slot is free */
+            }
+        }
+        while (!stopping && !start_failed && n_children + n_waiting < jobs && next < n_queue) {
             /* a Ctrl-C already waiting: no new run (it would miss the terminal's signal) */
             sigset_t pending;
             if (sigpending(&pending) == 0 && (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)))
                 break;
             const int run = queue[next++];
+            if (run_dir_busy(&s, run, "is being written by another process")) {
+                waiting[n_waiting++] = run;
+                continue;
+            }
             const pid_t pid = start_child(&s, exe, run, threads, action[run] == ACT_FORCE, &orig_mask, &err);
             if (pid < 0) {
                 clear_bar(&s);
@@ -729,6 +825,15 @@ int cmd_sweep(int argc, char **argv)
                 break;
             for (int c = 0; c < n_children; c++)
                 if (children[c].pid == pid) {
+                    /* another writer took the directory between the check and the run's lock */
+                    if (WIFEXITED(status) && WEXITSTATUS(status) == 2 &&
+                        run_dir_busy(&s, children[c].run, "was taken by another process")) {
+                        waiting[n_waiting++] = children[c].run;
+                        children[c] = children[--n_children];
+                        s.running--;
+                        reaped = true;
+                        break;
+                    }
                     finish_run(&s, &children[c], status);
                     children[c] = children[--n_children];
                     reaped = true;
@@ -743,10 +848,13 @@ int cmd_sweep(int argc, char **argv)
         }
         if (reaped)
             continue;
-        if (n_children == 0 && (stopping || start_failed || next >= n_queue))
+        if (n_children == 0 && (n_waiting == 0 || stopping) && (stopping || start_failed || next >= n_queue))
             break;
-        /* a TTY's bar shows the clock; plain output needs a heartbeat only */
-        const struct timespec timeout = {s.tty ? 0 : 5, s.tty ? 500000000L : 0};
+        /* a TTY's bar shows the clock; plain output needs a heartbeat only;
+         * another process's writer is polled */
+        struct timespec timeout = {s.tty ? 0 : 5, s.tty ? 500000000L : 0};
+        if (n_waiting > 0)
+            timeout = (struct timespec){0, 100000000L};
         siginfo_t info;
         const int sig = sigtimedwait(&wait_set, &info, &timeout);
         if (sig == SIGINT || sig == SIGTERM) {
@@ -768,9 +876,11 @@ int cmd_sweep(int argc, char **argv)
     for (int i = 0; i < n_queue; i++) {
         char run_dir[1200];
         run_dir_of(&s, queue[i], run_dir, sizeof run_dir);
-        nl_sweep_remove_stale_temps(run_dir);
+        if (!run_dir_busy(&s, queue[i], NULL))
+            nl_sweep_remove_stale_temps(run_dir);
     }
     free(queue);
+    free(waiting);
     free(children);
 
     /* the final summary.csv: everything read again from the run directories,

@@ -253,60 +253,83 @@ void nl_json_null(nl_json *j, const char *key)
 
 /* ---- CSV ---- */
 
-static void csv_field(FILE *f, const char *s)
+/* appends s to the row being built; false when the row buffer is full */
+static bool row_put(nl_csv *csv, const char *s, size_t n)
 {
-    if (strpbrk(s, ",\"\n\r") == NULL) {
-        fputs(s, f);
-        return;
+    if (csv->row_len + n > sizeof csv->row)
+        return false;
+    memcpy(csv->row + csv->row_len, s, n);
+    csv->row_len += n;
+    return true;
+}
+
+static bool csv_field(nl_csv *csv, const char *s)
+{
+    if (strpbrk(s, ",\"\n\r") == NULL)
+        return row_put(csv, s, strlen(s));
+    bool ok = row_put(csv, "\"", 1);
+    for (; *s && ok; s++)
+        ok = (*s != '"' || row_put(csv, "\"", 1)) && row_put(csv, s, 1);
+    return ok && row_put(csv, "\"", 1);
+}
+
+/* One write(2) of a whole row on an O_APPEND descriptor: a kill leaves the
+ * row entirely or not at all (a kernel may still cut a write at a page
+ * boundary on a fatal signal, hence readers skip one unterminated last line).
+ * A write that fails part-way (disk full) is cut back to the last whole row. */
+static nl_code write_row(nl_csv *csv, const char *const *fields, nl_error *err)
+{
+    csv->row_len = 0;
+    bool ok = true;
+    for (int i = 0; i < csv->columns && ok; i++)
+        ok = (i == 0 || row_put(csv, ",", 1)) && csv_field(csv, fields[i]);
+    if (!ok || !row_put(csv, "\n", 1))
+        return nl_fail(err, NL_ERR_RUNTIME, "%s: a row longer than %zu bytes", csv->path,
+                       sizeof csv->row);
+    size_t done = 0;
+    while (done < csv->row_len) {
+        const ssize_t w = write(csv->fd, csv->row + done, csv->row_len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            const int e = w < 0 ? errno : ENOSPC;
+            if (done > 0 && ftruncate(csv->fd, csv->size) != 0)
+                return nl_fail(err, NL_ERR_IO, "cannot write %s: %s (and cannot cut its torn last row: %s)",
+                               csv->path, strerror(e), strerror(errno));
+            return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", csv->path, strerror(e));
+        }
+        done += (size_t)w;
     }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
+    csv->size += (off_t)done;
+    return NL_OK;
 }
 
 nl_code nl_csv_open(nl_csv *csv, const char *path, const char *const *columns, int n, nl_error *err)
 {
     memset(csv, 0, sizeof *csv);
+    csv->fd = -1;
     snprintf(csv->path, sizeof csv->path, "%s", path);
-    csv->file = fopen(path, "w");
-    if (!csv->file)
+    csv->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0666);
+    if (csv->fd < 0)
         return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    csv->open = true;
     csv->columns = n;
-    for (int i = 0; i < n; i++) {
-        if (i)
-            fputc(',', csv->file);
-        csv_field(csv->file, columns[i]);
-    }
-    fputc('\n', csv->file);
-    if (fflush(csv->file) != 0)
-        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    return NL_OK;
+    return write_row(csv, columns, err);
 }
 
 nl_code nl_csv_row(nl_csv *csv, const char *const *fields, nl_error *err)
 {
-    for (int i = 0; i < csv->columns; i++) {
-        if (i)
-            fputc(',', csv->file);
-        csv_field(csv->file, fields[i]);
-    }
-    fputc('\n', csv->file);
-    if (fflush(csv->file) != 0)
-        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", csv->path, strerror(errno));
-    return NL_OK;
+    return write_row(csv, fields, err);
 }
 
 nl_code nl_csv_close(nl_csv *csv, nl_error *err)
 {
-    if (!csv->file)
+    if (!csv->open)
         return NL_OK;
-    int bad = fsync(fileno(csv->file)) != 0 && errno != EINVAL;
-    bad |= fclose(csv->file) != 0;
-    csv->file = NULL;
+    int bad = fsync(csv->fd) != 0 && errno != EINVAL;
+    bad |= close(csv->fd) != 0;
+    csv->open = false;
+    csv->fd = -1;
     if (bad)
         return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", csv->path, strerror(errno));
     return NL_OK;

@@ -1,13 +1,15 @@
 /* Writing results that survive a crash: whole files are written to a
  * temporary name, flushed and renamed over the target (a reader sees the old
- * file or the new one, never half of one); CSV rows are appended and flushed
- * one by one, so a killed run leaves every complete row it logged. */
+ * file or the new one, never half of one); a CSV row is appended with one
+ * write(2), so a killed run leaves every complete row it logged and, but for
+ * the rare cut described at write_row in files.c, no partial one. */
 #ifndef NL_FILES_H
 #define NL_FILES_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "base/status.h"
 
@@ -48,11 +50,15 @@ void nl_json_int(nl_json *j, const char *key, long long value);
 void nl_json_bool(nl_json *j, const char *key, bool value);
 void nl_json_null(nl_json *j, const char *key);
 
-/* ---- CSV: header once, then rows appended and flushed ---- */
+/* ---- CSV: header once, then whole rows appended ---- */
 typedef struct {
-    FILE *file;
+    bool open;
+    int fd;          /* O_APPEND */
+    off_t size;      /* bytes of whole rows written: where a failed write is cut back to */
     char path[1024];
     int columns;
+    char row[4096];  /* the row being built: no allocation per row */
+    size_t row_len;
 } nl_csv;
 
 nl_code nl_csv_open(nl_csv *csv, const char *path, const char *const *columns, int n, nl_error *err);

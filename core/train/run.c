@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log/files.h"
+#include "train/rundir.h"
 #include "version_git.h"
 
 bool nl_json_flat_get(const char *json, const char *key, char *value, size_t size)
@@ -191,14 +192,24 @@ static void note(const nl_run_options *opt, const char *fmt, ...)
     opt->note(opt->ctx, msg);
 }
 
-/* Decides whether the run directory may be (re)used. */
-static nl_code claim_dir(const char *dir, const nl_run_options *opt, nl_error *err)
+/* Decides whether the run directory may be (re)used: first before the
+ * checks, writing nothing (`locked` false), then again once this process
+ * holds its lock, since another writer may have finished it meanwhile. */
+static nl_code claim_dir(const char *dir, const nl_run_options *opt, bool locked, nl_error *err)
 {
     if (!nl_path_exists(dir))
         return NL_OK;
     if (!nl_is_dir(dir))
         return nl_fail(err, NL_ERR_USAGE, "%s exists and is not a directory; choose another --out",
                        dir);
+    if (!locked) {
+        nl_run_writer w;
+        if (nl_run_dir_busy(dir, &w))
+            return nl_run_dir_busy_error(err, dir, &w);
+        nl_code rc = nl_run_dir_check_ours(dir, err);
+        if (rc)
+            return rc;
+    }
     char summary[1100];
     nl_path_join(summary, sizeof summary, dir, "summary.json");
     if (!nl_path_exists(summary))
@@ -209,6 +220,8 @@ static nl_code claim_dir(const char *dir, const nl_run_options *opt, nl_error *e
                        "%s already holds a finished run (status %s); use --force to replace it, "
                        "or --out DIR to write elsewhere",
                        dir, nl_run_status_name(status));
+    if (!locked)
+        return NL_OK;
     if (status == NL_RUN_OK || status == NL_RUN_DIVERGED)
         note(opt, "replacing the finished run in %s (--force)", dir);
     else
@@ -221,12 +234,14 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
 {
     memset(out, 0, sizeof *out);
     run_state st = {.cfg = cfg, .opt = opt};
+    st.metrics.fd = st.trace.fd = -1;
+    int lock_fd = -1;
     if (opt->out_dir && opt->out_dir[0])
         snprintf(st.dir, sizeof st.dir, "%s", opt->out_dir);
     else
         snprintf(st.dir, sizeof st.dir, "results/%s", cfg->name);
     snprintf(out->dir, sizeof out->dir, "%s", st.dir);
-    nl_code rc = claim_dir(st.dir, opt, err);
+    nl_code rc = claim_dir(st.dir, opt, false, err);
     if (rc)
         return rc;
 
@@ -282,12 +297,21 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
     }
 
     iso_time(st.started, sizeof st.started);
-    if ((rc = nl_make_dirs(st.dir, err)) || (rc = write_config(&st, err)))
+    /* the lock before the first write, held until the last one */
+    if ((rc = nl_run_dir_lock(st.dir, &lock_fd, err)) || (rc = claim_dir(st.dir, opt, true, err)))
+        goto cleanup;
+    char path[1100];
+    /* a trace of the run this one replaces would pass for this run's */
+    nl_path_join(path, sizeof path, st.dir, "trace.csv");
+    if (!train->trace.activation[0] && unlink(path) != 0 && errno != ENOENT) {
+        rc = nl_fail(err, NL_ERR_IO, "cannot remove the old %s: %s", path, strerror(errno));
+        goto cleanup;
+    }
+    if ((rc = write_config(&st, err)))
         goto cleanup;
     nl_train_result running = {.status = NL_RUN_RUNNING};
     if ((rc = write_summary(&st, &running, err)))
         goto cleanup;
-    char path[1100];
     nl_path_join(path, sizeof path, st.dir, "metrics.csv");
     static const char *const metric_columns[] = {"step", "epoch", "split", "loss", "accuracy",
                                                  "lr", "elapsed_s"};
@@ -323,12 +347,12 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
         rc = summary_err.code;
     }
 cleanup:
-    if (st.metrics.file)
-        nl_csv_close(&st.metrics, &(nl_error){0});
-    if (st.trace.file)
-        nl_csv_close(&st.trace, &(nl_error){0});
+    nl_csv_close(&st.metrics, &(nl_error){0});
+    nl_csv_close(&st.trace, &(nl_error){0});
     nl_model_free(model);
     nl_dataset_free(&data);
     nl_backend_close(be);
+    if (lock_fd >= 0)
+        close(lock_fd); /* the last write is done: another writer may come */
     return rc;
 }

@@ -1,0 +1,160 @@
+#include "train/rundir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log/files.h"
+#include "train/run.h"
+
+static void marker_path(const char *dir, char *out, size_t size)
+{
+    nl_path_join(out, size, dir, NL_RUN_MARKER);
+}
+
+/* the "pid host" line a holder wrote into the marker */
+static void read_holder(int fd, nl_run_writer *w)
+{
+    char text[200];
+    const ssize_t got = pread(fd, text, sizeof text - 1, 0);
+    if (got <= 0)
+        return;
+    text[got] = '\0';
+    long pid = 0;
+    char host[128] = "";
+    if (sscanf(text, "%ld %127s", &pid, host) >= 1) {
+        if (w->pid <= 0)
+            w->pid = pid;
+        nl_copy_string(w->host, sizeof w->host, host);
+    }
+}
+
+bool nl_run_dir_busy(const char *dir, nl_run_writer *w)
+{
+    *w = (nl_run_writer){0};
+    char path[1100];
+    marker_path(dir, path, sizeof path);
+    /* read-only is enough to ask; this process holds no lock on another
+     * writer's marker, so closing it drops nothing */
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    const bool busy = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+    if (busy) {
+        w->pid = fl.l_pid; /* 0 or another machine's pid over NFS: the file says */
+        read_holder(fd, w);
+    }
+    close(fd);
+    return busy;
+}
+
+bool nl_dir_is_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    bool empty = true;
+    struct dirent *e;
+    while (empty && (e = readdir(d)) != NULL)
+        empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+    closedir(d);
+    return empty;
+}
+
+bool nl_run_dir_is_normlab(const char *dir)
+{
+    char path[1100], *text = NULL, version[64];
+    marker_path(dir, path, sizeof path);
+    if (nl_path_exists(path))
+        return true;
+    nl_path_join(path, sizeof path, dir, "summary.json");
+    nl_error err = {0};
+    if (nl_read_file(path, &text, NULL, &err) != NL_OK)
+        return false;
+    const bool ours = nl_json_flat_get(text, "normlab_version", version, sizeof version);
+    free(text);
+    return ours;
+}
+
+nl_code nl_run_dir_check_ours(const char *dir, nl_error *err)
+{
+    if (nl_run_dir_is_normlab(dir) || nl_dir_is_empty(dir))
+        return NL_OK;
+    return nl_fail(err, NL_ERR_USAGE,
+                   "%s is not empty and normlab did not make it (no %s in it); nothing was "
+                   "written: choose another --out, or empty it",
+                   dir, NL_RUN_MARKER);
+}
+
+nl_code nl_run_dir_make(const char *dir, nl_error *err)
+{
+    nl_code rc = nl_make_dirs(dir, err);
+    if (rc)
+        return rc;
+    char path[1100];
+    marker_path(dir, path, sizeof path);
+    const int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    close(fd);
+    return NL_OK;
+}
+
+nl_code nl_run_dir_busy_error(nl_error *err, const char *dir, const nl_run_writer *w)
+{
+    char who[200] = "";
+    if (w->pid > 0)
+        snprintf(who, sizeof who, " (pid %ld%s%s)", w->pid, w->host[0] ? " on " : "", w->host);
+    return nl_fail(err, NL_ERR_USAGE,
+                   "%s is being written by another normlab process%s; nothing was written: wait for "
+                   "it to finish, or choose another --out",
+                   dir, who);
+}
+
+nl_code nl_run_dir_lock(const char *dir, int *fd_out, nl_error *err)
+{
+    *fd_out = -1;
+    nl_code rc = nl_make_dirs(dir, err);
+    if (rc)
+        return rc;
+    if ((rc = nl_run_dir_check_ours(dir, err)))
+        return rc;
+    char path[1100];
+    marker_path(dir, path, sizeof path);
+    const int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    int r;
+    while ((r = fcntl(fd, F_SETLK, &fl)) != 0 && errno == EINTR)
+        ;
+    if (r != 0) {
+        const int e = errno;
+        if (e == EACCES || e == EAGAIN) {
+            nl_run_writer w = {0};
+            struct flock probe = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+            if (fcntl(fd, F_GETLK, &probe) == 0 && probe.l_type != F_UNLCK)
+                w.pid = probe.l_pid;
+            read_holder(fd, &w);
+            close(fd);
+            return nl_run_dir_busy_error(err, dir, &w);
+        }
+        close(fd);
+        return nl_fail(err, NL_ERR_IO, "cannot lock %s: %s", path, strerror(e));
+    }
+    char host[100] = "", line[160];
+    gethostname(host, sizeof host - 1);
+    const int len = snprintf(line, sizeof line, "%ld %s\n", (long)getpid(), host[0] ? host : "-");
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)len, 0) != len) {
+        const int e = errno;
+        close(fd);
+        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", path, strerror(e));
+    }
+    *fd_out = fd;
+    return NL_OK;
+}

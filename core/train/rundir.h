@@ -1,0 +1,61 @@
+/* Who may write a run directory.
+ *
+ * A directory normlab creates for a run holds NL_RUN_MARKER, made before any
+ * other file; `normlab run --out` writes only into a directory that has it,
+ * is empty or does not exist yet (or, from before the marker existed, holds a
+ * summary.json that normlab wrote), so nothing a user keeps there is replaced.
+ *
+ * The same file is the writer's lock: the process that writes the run holds
+ * a POSIX (fcntl) write lock on it from before its first write until it is
+ * done, and the kernel drops the lock when that process dies, kill -9
+ * included. fcntl locks rather than flock(2): they work across machines on
+ * NFS (NFSv4, or lockd for v3), where a run directory may be shared by the
+ * nodes of a cluster; flock on NFS is emulated with them anyway. Their catch:
+ * a process loses its lock when it closes *any* descriptor of the file, so a
+ * writer never opens the marker a second time, and a child does not inherit
+ * the lock (the process that writes must take it itself). */
+#ifndef NL_RUNDIR_H
+#define NL_RUNDIR_H
+
+#include <stdbool.h>
+
+#include "base/status.h"
+
+#define NL_RUN_MARKER ".normlab-run"
+
+/* The process holding a run directory's lock. */
+typedef struct {
+    long pid;       /* as the lock reports it, else as the holder wrote it; 0 unknown */
+    char host[128]; /* as the holder wrote it; "" unknown */
+} nl_run_writer;
+
+/* true when another process holds the lock of `dir` (and who, into *w) */
+bool nl_run_dir_busy(const char *dir, nl_run_writer *w);
+
+/* a directory normlab made for a run: the marker, or a summary.json that
+ * normlab wrote (run directories from before the marker) */
+bool nl_run_dir_is_normlab(const char *dir);
+
+/* true when `dir` has no entries but . and .. (false when it cannot be read) */
+bool nl_dir_is_empty(const char *dir);
+
+/* NL_OK when normlab made the existing directory `dir` or it is empty; else
+ * the NL_ERR_USAGE error that refuses it */
+nl_code nl_run_dir_check_ours(const char *dir, nl_error *err);
+
+/* Makes `dir` (mkdir -p) a run directory: creates the marker when missing.
+ * For a sweep, whose runs/<run>/ directories are its own and which puts a
+ * run's log there before the run starts; the marker's content is left. */
+nl_code nl_run_dir_make(const char *dir, nl_error *err);
+
+/* Takes the write lock of run directory `dir` for this process: makes the
+ * directory and the marker when missing, refuses (NL_ERR_USAGE) a directory
+ * normlab did not make or one another process holds, and records this pid
+ * and host in the marker. *fd is the descriptor to keep open while writing;
+ * closing it (or exiting) releases the lock. */
+nl_code nl_run_dir_lock(const char *dir, int *fd, nl_error *err);
+
+/* the error for a directory held by `w` */
+nl_code nl_run_dir_busy_error(nl_error *err, const char *dir, const nl_run_writer *w);
+
+#endif
