@@ -353,6 +353,28 @@ static nl_code run_error(const nl_experiment *e, const override_list *o, int n, 
     return NL_ERR_CONFIG;
 }
 
+/* a message that several runs share, said once with a count and the first run */
+typedef struct {
+    char text[512];
+    char first[160];
+    int count;
+} plan_note;
+
+static void count_note(plan_note *notes, int *n_notes, const char *text, const char *run)
+{
+    int u = 0;
+    while (u < *n_notes && strcmp(notes[u].text, text))
+        u++;
+    if (u == *n_notes && *n_notes < NL_SWEEP_MAX_WARNINGS) {
+        nl_copy_string(notes[u].text, sizeof notes[u].text, text);
+        nl_copy_string(notes[u].first, sizeof notes[u].first, run);
+        notes[u].count = 0;
+        (*n_notes)++;
+    }
+    if (u < *n_notes)
+        notes[u].count++;
+}
+
 nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -385,11 +407,7 @@ nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error
     char ***labels = NULL;
     nl_flat base = {0};
     nl_code rc = NL_OK;
-    struct {
-        char text[512];
-        char first[160];
-        int count;
-    } notes[NL_SWEEP_MAX_WARNINGS];
+    plan_note notes[NL_SWEEP_MAX_WARNINGS];
     int n_notes = 0;
     bool dropped[NL_SWEEP_MAX_SETS + NL_SWEEP_MAX_AXES];
     int *runs_with_axis = calloc((size_t)e->n_axes + 1, sizeof *runs_with_axis);
@@ -548,17 +566,7 @@ nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error
             snprintf(text, sizeof text, "%.120s:%d:%d: grid: %s does not apply to some runs and is left out "
                      "of their names and summary rows", e->path, e->axes[a].pos.line, e->axes[a].pos.column,
                      e->axes[a].key);
-            int u = 0;
-            while (u < n_notes && strcmp(notes[u].text, text))
-                u++;
-            if (u == n_notes && n_notes < NL_SWEEP_MAX_WARNINGS) {
-                nl_copy_string(notes[u].text, sizeof notes[u].text, text);
-                nl_copy_string(notes[u].first, sizeof notes[u].first, dir);
-                notes[u].count = 0;
-                n_notes++;
-            }
-            if (u < n_notes)
-                notes[u].count++;
+            count_note(notes, &n_notes, text, dir);
         }
         /* set: keys that do not apply to this run */
         for (int i = 0; i < e->n_sets; i++) {
@@ -567,32 +575,12 @@ nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error
             char text[sizeof notes[0].text];
             snprintf(text, sizeof text, "%.120s:%d:%d: set: %s=%.60s does not apply to some runs and is left out of "
                      "them", e->path, e->sets[i].pos.line, e->sets[i].pos.column, e->sets[i].key, e->sets[i].value);
-            int u = 0;
-            while (u < n_notes && strcmp(notes[u].text, text))
-                u++;
-            if (u == n_notes && n_notes < NL_SWEEP_MAX_WARNINGS) {
-                nl_copy_string(notes[u].text, sizeof notes[u].text, text);
-                nl_copy_string(notes[u].first, sizeof notes[u].first, dir);
-                notes[u].count = 0;
-                n_notes++;
-            }
-            if (u < n_notes)
-                notes[u].count++;
+            count_note(notes, &n_notes, text, dir);
         }
         /* what the config module dropped (a key that no longer
          * applies once a grid value is set), once per message */
         for (int w = 0; w < cfg->n_warnings; w++) {
-            int u = 0;
-            while (u < n_notes && strcmp(notes[u].text, cfg->warnings[w]))
-                u++;
-            if (u == n_notes && n_notes < NL_SWEEP_MAX_WARNINGS) {
-                nl_copy_string(notes[u].text, sizeof notes[u].text, cfg->warnings[w]);
-                nl_copy_string(notes[u].first, sizeof notes[u].first, dir);
-                notes[u].count = 0;
-                n_notes++;
-            }
-            if (u < n_notes)
-                notes[u].count++;
+            count_note(notes, &n_notes, cfg->warnings[w], dir);
         }
         nl_sweep_run *r = &out->runs[out->n_runs];
         r->index = out->n_runs;
