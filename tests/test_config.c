@@ -38,6 +38,8 @@ static void assert_contains(const char *msg, const char *fragment, const char *w
                       "%s: message lacks '%s'\n  message: %s", what, fragment, msg);
 }
 
+static void round_trip(const nl_config *cfg, const char *what);
+
 /* ---- defaults ---- */
 
 START_TEST(test_defaults)
@@ -340,6 +342,15 @@ START_TEST(test_good_variants)
     cfg = load_ok("model: {bias: false}\n", NULL, 0);
     ck_assert_int_eq(cfg->model.bias, 0);
     free(cfg);
+    /* feature vectors above the images' 16 channels (issue 29: [32] was refused) */
+    for (int d = 17; d <= 65536; d *= 2) {
+        char yaml[128];
+        snprintf(yaml, sizeof yaml, "data: {shape: [%d], classes: 2}\nmodel: {widths: [4]}\n", d);
+        cfg = load_ok(yaml, NULL, 0);
+        ck_assert_int_eq(cfg->model.in_c, d);
+        round_trip(cfg, "feature vectors");
+        free(cfg);
+    }
     cfg = load_ok("data: {shape: [16], classes: 2}\n", NULL, 0);
     ck_assert_int_eq(cfg->model.in_c, 16);
     ck_assert_int_eq(cfg->model.in_h, 1);
@@ -536,6 +547,24 @@ static const bad_case bad_cases[] = {
      "placement 'before' does not apply to arch 'resnet'"},
     {"model:\n  arch: cnn\n  widths: [8, 8, 8, 8, 8, 8]\n", SRC ":3:11: model.widths: ",
      "2x2 pooling does not fit its 1x1 input (too many stages for this image size?)"},
+    /* issue 29: limits */
+    {"threads: 100000\n", SRC ":1:10: threads: ",
+     "100000 is out of range; accepted: an integer in [0, 1024]"},
+    {"train:\n  steps: 9223372036854775807\n", SRC ":2:10: train.steps: ",
+     "9223372036854775807 is out of range; accepted: an integer in [1, 1000000000]"},
+    {"train:\n  epochs: 1000000001\n", SRC ":2:11: train.epochs: ",
+     "1000000001 is out of range; accepted: an integer in [1, 1000000000]"},
+    {"data: {shape: [65537]}\n", SRC ":1:16: data.shape[0]: ", "65537 features is more than"},
+    {"data: {shape: [17, 4, 4]}\n", SRC ":1:16: data.shape[0]: ", "17 channels is more than"},
+    /* a type error on the unbounded seed formats its range without overflow */
+    {"seed: {a: 1}\n", SRC ":1:7: seed: ", "expected an integer, got a mapping; accepted: an "
+     "integer >= 0"},
+    {"seed: -1\n", SRC ":1:7: seed: ", "-1 is out of range; accepted: an integer >= 0"},
+    /* explicit tags: quoted numbers are errors, so tagged strings are too */
+    {"train:\n  batch_size: !!str 16\n", SRC ":2:15: ", "YAML tags such as '!!str' are not "
+     "accepted: a value's type comes from its key"},
+    {"model: !!map {arch: mlp}\n", SRC ":1:8: ", "YAML tags such as '!!map' are not accepted"},
+    {"name: !local x\n", SRC ":1:7: ", "YAML tags such as '!local' are not accepted"},
 };
 
 START_TEST(test_bad_config)
@@ -573,7 +602,7 @@ static const struct {
      NL_ERR_CONFIG},
     {"groups.yaml", "groups.yaml:8:13: model.norm.groups: layer norm1: group norm with 6 groups", NL_ERR_CONFIG},
     {"empty.yaml", "empty.yaml: the config is empty", NL_ERR_CONFIG},
-    {"missing.yaml", "missing.yaml': No such file or directory", NL_ERR_IO},
+    {"missing.yaml", "missing.yaml': No such file or directory", NL_ERR_CONFIG},
 };
 
 START_TEST(test_bad_file)
@@ -598,12 +627,14 @@ START_TEST(test_io_errors)
 {
     nl_config *cfg = cfg_new();
     nl_error err = {0};
-    ck_assert_int_eq(nl_config_load("/nonexistent/dir/x.yaml", NULL, 0, cfg, &err), NL_ERR_IO);
+    /* a missing file or a directory is bad input: exit status 2 */
+    ck_assert_int_eq(nl_config_load("/nonexistent/dir/x.yaml", NULL, 0, cfg, &err), NL_ERR_CONFIG);
     ck_assert_str_eq(err.msg, "cannot read config '/nonexistent/dir/x.yaml': No such file or "
                               "directory");
     nl_error_clear(&err);
-    ck_assert_int_eq(nl_config_load(NORMLAB_SOURCE_DIR "/configs", NULL, 0, cfg, &err), NL_ERR_IO);
-    assert_contains(err.msg, "Is a directory", "directory");
+    ck_assert_int_eq(nl_config_load(NORMLAB_SOURCE_DIR "/configs", NULL, 0, cfg, &err),
+                     NL_ERR_CONFIG);
+    assert_contains(err.msg, "it is a directory, not a YAML file", "directory");
     free(cfg);
 
     /* a writer that cannot write */
@@ -659,7 +690,62 @@ static const struct {
      "~--set model.norm={type: group, grops: 2}: model.norm.grops: unknown key (did you mean "
      "'groups'?)"},
     {"{}", {"train.optimizer.lr=\"0.1\""}, "~expected a number, got the quoted string \"0.1\""},
+    {"{}", {"threads=!!int 3"}, "~--set threads=!!int 3: YAML tags such as '!!int' are not "
+     "accepted"},
+    {"{}", {"threads=2000"}, "--set threads=2000: threads: 2000 is out of range; accepted: an "
+     "integer in [0, 1024]"},
 };
+
+/* libyaml takes tens of seconds on 100k levels of nesting: the screen stops
+ * at the 65th, wherever the nesting is */
+START_TEST(test_deep_nesting)
+{
+    const int levels = 100000;
+    char *deep = malloc((size_t)levels * 5 + 64); /* "{a: " and "}" per level */
+    ck_assert_ptr_nonnull(deep);
+    const char *forms[][2] = {{"[", "]"}, {"{a: ", "}"}};
+    for (int f = 0; f < 2; f++) {
+        size_t used = (size_t)sprintf(deep, "seed: 1\nmodel:\n  widths: ");
+        for (int i = 0; i < levels; i++)
+            used += (size_t)sprintf(deep + used, "%s", forms[f][0]);
+        for (int i = 0; i < levels; i++)
+            used += (size_t)sprintf(deep + used, "%s", forms[f][1]);
+        nl_config *cfg = cfg_new();
+        nl_error err = {0};
+        ck_assert_int_eq(nl_config_load_string(deep, SRC, NULL, 0, cfg, &err), NL_ERR_CONFIG);
+        /* the top-level mapping and model: are two levels: the 65th is the
+         * 63rd opener, at column 11 + 62 * its width */
+        char where[64];
+        snprintf(where, sizeof where, SRC ":3:%zu: nested more than 64 levels deep",
+                 11 + 62 * strlen(forms[f][0]));
+        assert_contains(err.msg, where, "deep nesting");
+        /* the same through --set */
+        const char *set = strstr(deep, "widths: ") + strlen("widths: ");
+        char *override = malloc(strlen(set) + 32);
+        sprintf(override, "model.widths=%s", set);
+        const char *ov[] = {override};
+        nl_error_clear(&err);
+        ck_assert_int_eq(nl_config_load_string("{}", SRC, ov, 1, cfg, &err), NL_ERR_CONFIG);
+        assert_contains(err.msg, "nested more than 64 levels deep", "deep --set");
+        ck_assert_msg(strncmp(err.msg, "--set model.widths=", 19) == 0, "%s", err.msg);
+        free(override);
+        free(cfg);
+    }
+    /* 64 levels are still parsed (and then refused for the type, not the depth) */
+    size_t used = (size_t)sprintf(deep, "model:\n  widths: ");
+    for (int i = 0; i < 62; i++)
+        used += (size_t)sprintf(deep + used, "[");
+    for (int i = 0; i < 62; i++)
+        used += (size_t)sprintf(deep + used, "]");
+    nl_config *cfg = cfg_new();
+    nl_error err = {0};
+    ck_assert_int_eq(nl_config_load_string(deep, SRC, NULL, 0, cfg, &err), NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "nested") == NULL, "%s", err.msg);
+    assert_contains(err.msg, "model.widths[0]: expected an integer, got a list", "64 levels");
+    free(cfg);
+    free(deep);
+}
+END_TEST
 
 START_TEST(test_bad_override)
 {
@@ -974,6 +1060,7 @@ int main(void)
     tcase_add_loop_test(tc, test_bad_config, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
     tcase_add_loop_test(tc, test_bad_file, 0, (int)(sizeof bad_files / sizeof bad_files[0]));
     tcase_add_test(tc, test_io_errors);
+    tcase_add_test(tc, test_deep_nesting);
     tcase_add_loop_test(tc, test_bad_override, 0,
                         (int)(sizeof bad_overrides / sizeof bad_overrides[0]));
     tcase_add_test(tc, test_overrides);

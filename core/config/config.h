@@ -15,6 +15,11 @@
 
 #define NL_CONFIG_MAX_ORIGINS 256
 #define NL_CONFIG_MAX_WARNINGS 8
+/* threads: and --threads: the largest OpenMP team accepted. Above the cores
+ * a team only oversubscribes them (each barrier then waits for time slices);
+ * 1024 is above the CPUs of any single machine normlab targets, so a larger
+ * value can only be a typo. */
+#define NL_CONFIG_MAX_THREADS 1024
 
 /* where a key's value came from, for errors raised after parsing */
 typedef struct {
@@ -54,6 +59,17 @@ nl_code nl_config_load_string(const char *text, const char *source, const char *
 /* Cross-key checks (also run by the loaders): builds the model graph without
  * memory (nl_model_check) and points any error at the key that caused it. */
 nl_code nl_config_validate(nl_config *cfg, nl_error *err);
+
+/* Screens YAML text before libyaml builds a document from it, reading
+ * events only up to the first problem: nesting deeper than
+ * NL_YAML_MAX_DEPTH (libyaml takes minutes on 100k levels and no config
+ * needs more than a few), and explicit tags (`!!str 16`: a value's type
+ * comes from its key, and a tagged string would otherwise read as a
+ * number). The error names source:line:col, or the --set override when
+ * `setting` is given. Syntax errors are left to the loader that follows. */
+#define NL_YAML_MAX_DEPTH 64
+nl_code nl_yaml_screen(const char *text, size_t length, const char *source, const char *setting,
+                       nl_error *err);
 
 /* The resolved config as YAML, every key present, in documentation order. */
 nl_code nl_config_write(const nl_config *cfg, FILE *out, nl_error *err);
