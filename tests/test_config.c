@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "model/model.h"
 #include "testutil.h"
 
 #define SRC "bad.yaml"
@@ -416,12 +417,12 @@ static const bad_case bad_cases[] = {
     {"? [a]\n: 1\n", SRC ":1:3: ", "keys must be names, got a list"},
     /* lists */
     {"model:\n  widths: 64\n", SRC ":2:11: model.widths: ",
-     "expected a list of 1 to 16 integers >= 1, got the single value 64 (write [64])"},
+     "expected a list of 1 to 16 integers in [1, 1048576], got the single value 64 (write [64])"},
     {"model:\n  widths: []\n", SRC ":2:11: model.widths: ", "got an empty list"},
     {"model:\n  widths: [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]\n", SRC ":2:11: model.widths: ",
-     "expected a list of 1 to 16 integers >= 1, got 17 items"},
+     "expected a list of 1 to 16 integers in [1, 1048576], got 17 items"},
     {"model:\n  widths: [64, 0]\n", SRC ":2:16: model.widths[1]: ",
-     "0 is out of range; accepted: an integer >= 1"},
+     "0 is out of range; accepted: an integer in [1, 1048576]"},
     {"data:\n  shape: [3, 32]\n", SRC ":2:10: data.shape: ",
      "expected [c, h, w] (images) or [d] (feature vectors), got 2 items"},
     {"data:\n  shape: [70000]\n", SRC ":2:11: data.shape[0]: ",
@@ -548,6 +549,10 @@ static const bad_case bad_cases[] = {
     {"model:\n  arch: cnn\n  widths: [8, 8, 8, 8, 8, 8]\n", SRC ":3:11: model.widths: ",
      "2x2 pooling does not fit its 1x1 input (too many stages for this image size?)"},
     /* issue 29: limits */
+    {"model: {widths: [1000000000]}\n", SRC ":1:18: model.widths[0]: ",
+     "1000000000 is out of range; accepted: an integer in [1, 1048576]"},
+    {"model: {arch: resnet, stem_width: 2000000}\n", SRC ":1:35: model.stem_width: ",
+     "2000000 is out of range; accepted: an integer in [0, 1048576]"},
     {"threads: 100000\n", SRC ":1:10: threads: ",
      "100000 is out of range; accepted: an integer in [0, 1024]"},
     {"train:\n  steps: 9223372036854775807\n", SRC ":2:10: train.steps: ",
@@ -695,6 +700,45 @@ static const struct {
     {"{}", {"threads=2000"}, "--set threads=2000: threads: 2000 is out of range; accepted: an "
      "integer in [0, 1024]"},
 };
+
+/* the memory check's estimate is what building the model takes, to the byte */
+START_TEST(test_model_plan_matches_build)
+{
+    const char *yamls[] = {
+        "model: {widths: [64, 32], norm: {type: batch}}\ntrain: {eval_batch_size: 100}\n",
+        "data: {shape: [3, 16, 16]}\nmodel: {arch: cnn, widths: [8, 16], norm: {type: group, "
+        "groups: 4}}\n",
+        "data: {shape: [3, 16, 16]}\nmodel: {arch: resnet, widths: [8, 16], norm: {type: layer, "
+        "placement: pre}}\ntrain: {batch_size: 4, eval_batch_size: 6}\n",
+        "data: {shape: [2, 12, 12]}\nmodel: {arch: cnn, widths: [4], pool: avg, norm: {type: "
+        "instance, track_running_stats: true}}\n",
+    };
+    nl_backend *be = NULL;
+    nl_error err = {0};
+    ck_assert_int_eq(nl_backend_open(NL_DEVICE_CPU, NULL, &be, &err), NL_OK);
+    for (size_t i = 0; i < sizeof yamls / sizeof yamls[0]; i++) {
+        nl_config *cfg = load_ok(yamls[i], NULL, 0);
+        const int capacity = cfg->train.eval_batch_size > cfg->train.batch_size
+                                 ? cfg->train.eval_batch_size
+                                 : cfg->train.batch_size;
+        nl_model *plan = NULL, *built = NULL;
+        ck_assert_int_eq(nl_model_plan(&cfg->model, capacity, cfg->train.batch_size, &plan, &err),
+                         NL_OK);
+        ck_assert_int_eq(nl_model_build(&cfg->model, be, capacity, cfg->train.batch_size, 1,
+                                        &built, &err), NL_OK);
+        ck_assert_msg(plan->planned.total == (double)built->device_bytes,
+                      "case %zu: planned %.0f bytes, built %zu", i, plan->planned.total,
+                      built->device_bytes);
+        ck_assert(plan->planned.parameters == 3.0 * sizeof(float) * (double)built->param_floats);
+        ck_assert_ptr_null(plan->param_arena);
+        ck_assert_int_eq(plan->n_acts, built->n_acts);
+        nl_model_free(plan);
+        nl_model_free(built);
+        free(cfg);
+    }
+    nl_backend_close(be);
+}
+END_TEST
 
 /* libyaml takes tens of seconds on 100k levels of nesting: the screen stops
  * at the 65th, wherever the nesting is */
@@ -1061,6 +1105,7 @@ int main(void)
     tcase_add_loop_test(tc, test_bad_file, 0, (int)(sizeof bad_files / sizeof bad_files[0]));
     tcase_add_test(tc, test_io_errors);
     tcase_add_test(tc, test_deep_nesting);
+    tcase_add_test(tc, test_model_plan_matches_build);
     tcase_add_loop_test(tc, test_bad_override, 0,
                         (int)(sizeof bad_overrides / sizeof bad_overrides[0]));
     tcase_add_test(tc, test_overrides);

@@ -109,17 +109,34 @@ static const char *key_prefix(const nl_config *cfg, const char *key, char *buf, 
     return buf;
 }
 
+static nl_code vkey_fail(const nl_config *cfg, nl_error *err, nl_code code, const char *key,
+                         const char *fmt, va_list ap)
+{
+    char prefix[1024], msg[NL_ERROR_MSG_MAX];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    key_prefix(cfg, key, prefix, sizeof prefix);
+    nl_fail(err, code, "%s%s", prefix, msg);
+    nl_error_key(err, key);
+    return code;
+}
+
 __attribute__((format(printf, 4, 5))) static nl_code key_fail(const nl_config *cfg, nl_error *err,
                                                              const char *key, const char *fmt, ...)
 {
-    char prefix[1024], msg[NL_ERROR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    nl_code code = vkey_fail(cfg, err, NL_ERR_CONFIG, key, fmt, ap);
     va_end(ap);
-    key_prefix(cfg, key, prefix, sizeof prefix);
-    nl_code code = nl_fail(err, NL_ERR_CONFIG, "%s%s", prefix, msg);
-    nl_error_key(err, key);
+    return code;
+}
+
+nl_code nl_config_key_error(const nl_config *cfg, nl_error *err, nl_code code, const char *key,
+                            const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    code = vkey_fail(cfg, err, code, key, fmt, ap);
+    va_end(ap);
     return code;
 }
 

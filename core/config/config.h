@@ -80,6 +80,12 @@ const nl_config_origin *nl_config_origin_of(const nl_config *cfg, const char *ke
  * "default" */
 const char *nl_config_where(const nl_config *cfg, const char *key, char *buf, int size);
 
+/* An error about a key, led by where it was set ("file:line:col: key: ",
+ * "--set k=v: key: ", or "key (default V): "); sets err->key. For checks
+ * made after loading (the data, memory) that still point at the line. */
+nl_code nl_config_key_error(const nl_config *cfg, nl_error *err, nl_code code, const char *key,
+                            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* The schema, for documentation and tools: the number of keys and the i-th
  * dotted key path (in documentation order), NULL past the end. */
 int nl_config_key_count(void);
