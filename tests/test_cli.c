@@ -252,6 +252,10 @@ static const struct {
      "lying/train-images-idx3-ubyte: truncated: the header promises 2147483648 images"},
     {"data: {dataset: mnist, path: x.yaml}\n", "x.yaml:1:30: data.path:",
      "is a file, not a directory"},
+    {"data: {shape: [1], classes: 2, train_size: 2147483648}\nmodel: {widths: [1]}\n",
+     "x.yaml:1:44: data.train_size:", "2147483648 samples; accepted: at most 2147483647"},
+    {"data: {train_size: 9223372036854775807}\n", "x.yaml:1:20: data.train_size:",
+     "9223372036854775807 samples; accepted: at most 2147483647"},
     /* the run's length */
     {"data: {dataset: synthetic}\ntrain: {batch_size: 20000, steps: 3}\n", "x.yaml:2:21: "
      "train.batch_size:", "20000 is larger than the 10000 training samples (the whole training "

@@ -37,10 +37,19 @@ static nl_code relay(const nl_config *cfg, const nl_error *from, const char *fal
 static nl_code check_data(const nl_config *cfg, nl_run_plan *plan, nl_error *err)
 {
     nl_error data_err = {0};
-    if (nl_dataset_probe(&cfg->data, &plan->data, &data_err) == NL_OK)
-        return NL_OK;
-    const char *key = nl_config_origin_of(cfg, "data.path") ? "data.path" : "data.dataset";
-    return relay(cfg, &data_err, key, err);
+    if (nl_dataset_probe(&cfg->data, &plan->data, &data_err) != NL_OK) {
+        const char *key = nl_config_origin_of(cfg, "data.path") ? "data.path" : "data.dataset";
+        return relay(cfg, &data_err, key, err);
+    }
+    /* the batcher numbers samples with 32-bit indices */
+    const long most = 2147483647L;
+    if (plan->data.train_n > most || plan->data.test_n > most) {
+        const bool train = plan->data.train_n > most;
+        return nl_config_key_error(cfg, err, NL_ERR_CONFIG, train ? "data.train_size" :
+                                   "data.test_size", "%ld samples; accepted: at most %ld",
+                                   train ? plan->data.train_n : plan->data.test_n, most);
+    }
+    return NL_OK;
 }
 
 static nl_code check_length(const nl_config *cfg, nl_run_plan *plan, nl_error *err)
@@ -187,7 +196,7 @@ nl_code nl_run_check(const nl_config *cfg, int device, bool available, nl_run_pl
 {
     memset(plan, 0, sizeof *plan);
     nl_code rc;
-    if ((rc = check_data(cfg, plan, err)) || (rc = check_length(cfg, plan, err)))
+    if ((rc = check_data(cfg, plan, err)))
         return rc;
     nl_model_spec spec;
     nl_run_model_spec(cfg, &spec);
@@ -199,8 +208,11 @@ nl_code nl_run_check(const nl_config *cfg, int device, bool available, nl_run_pl
     const nl_model_bytes model = graph->planned;
     rc = check_trace(cfg, graph, err);
     nl_model_free(graph);
+    /* memory before the run's length: a huge subset is first of all too big */
     if (rc == NL_OK)
         rc = check_memory(cfg, device >= 0 ? device : (int)cfg->device, available, &model, plan,
                           err);
+    if (rc == NL_OK)
+        rc = check_length(cfg, plan, err);
     return rc;
 }
