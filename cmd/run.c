@@ -116,8 +116,9 @@ int cmd_run(int argc, char **argv)
             } else if (strcmp(a, "--threads") == 0) {
                 char *end;
                 long t = strtol(v, &end, 10);
-                if (*end || t < 1 || t > 1024)
-                    return nl_cmd_usage_error("run", "--threads: '%s' is not a thread count (1..1024)", v);
+                if (*end || t < 1 || t > NL_CONFIG_MAX_THREADS)
+                    return nl_cmd_usage_error("run", "--threads: '%s' is not a thread count (1..%d)",
+                                              v, NL_CONFIG_MAX_THREADS);
                 threads = (int)t;
             } else {
                 device = nl_name_lookup(&nl_device_names, v);

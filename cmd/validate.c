@@ -5,13 +5,17 @@
 
 #include "cmd.h"
 #include "config/config.h"
+#include "train/check.h"
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: normlab validate CONFIG.yaml... [--set KEY=VALUE]... [--print]\n\n"
-                 "Checks each config as 'normlab run' would (keys, types, ranges, and whether\n"
-                 "the model can be built: group counts, image sizes, batch norm at batch 1),\n"
-                 "without loading data or training.\n\n"
+                 "Checks each config as 'normlab run' does before it writes anything: keys,\n"
+                 "types, ranges, whether the model can be built (group counts, image sizes,\n"
+                 "batch norm at batch 1), the dataset's files (headers against the files'\n"
+                 "lengths, subsets), the traced activation and unit, the run's length, and\n"
+                 "the memory the model and the data need against the machine's. It reads no\n"
+                 "samples and trains nothing.\n\n"
                  "  --set KEY=VALUE  apply an override to every config (repeatable)\n"
                  "  --print          print the resolved config (defaults filled in) as YAML\n\n"
                  "Exit status: 0 all valid, 2 at least one is not.\n");
@@ -52,7 +56,9 @@ int cmd_validate(int argc, char **argv)
         return 1;
     for (int i = 0; i < n_files; i++) {
         nl_error err = {0};
-        if (nl_config_load(files[i], overrides, n_overrides, cfg, &err) != NL_OK) {
+        nl_run_plan plan;
+        if (nl_config_load(files[i], overrides, n_overrides, cfg, &err) != NL_OK ||
+            nl_run_check(cfg, -1, false, &plan, &err) != NL_OK) {
             int s = nl_cmd_report("validate", &err);
             if (s > status)
                 status = s;

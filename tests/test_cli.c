@@ -255,6 +255,88 @@ START_TEST(test_bad_input_writes_nothing)
 }
 END_TEST
 
+/* issue 29: what can make a run fail on bad input is found by validate,
+ * by run before it writes anything, and by a sweep before its first run,
+ * each with the file, line and key */
+static const struct {
+    const char *yaml, *where, *what;
+} unrunnable[] = {
+    /* the traced unit and activation against the model */
+    {"data: {shape: [8], classes: 3, train_size: 64, test_size: 32}\nmodel: {widths: [16]}\n"
+     "train: {batch_size: 16, steps: 5, trace: {activation: act1, unit: 16}}\n",
+     "x.yaml:3:67: train.trace.unit:", "16 is out of range: 'act1' has 16 features; accepted: 0 to 15"},
+    {"data: {shape: [8], classes: 3, train_size: 64, test_size: 32}\nmodel: {widths: [16]}\n"
+     "train: {batch_size: 16, steps: 5, trace: {activation: norm7}}\n",
+     "x.yaml:3:55: train.trace.activation:", "no activation 'norm7'; it has: input"},
+    /* sizes against the machine's memory */
+    {"model: {widths: [1048576, 1048576]}\n", "x.yaml:1:17: model.widths:",
+     "the run needs 12.0 TiB of memory"},
+    {"train: {eval_batch_size: 2147483647}\n", "x.yaml:1:26: train.eval_batch_size:",
+     "activations for batches of 2147483647"},
+    {"data: {shape: [16, 1024, 1024], train_size: 400000}\nmodel: {arch: cnn, widths: [4]}\n",
+     "x.yaml:1:45: data.train_size:", "the dataset 24.5 TiB, 400000 + 2000 samples"},
+    /* IDX headers against the files: more images claimed than held */
+    {"data: {dataset: mnist, path: lying, train_size: 10}\ntrain: {batch_size: 5}\n",
+     "x.yaml:1:30: data.path:",
+     "lying/train-images-idx3-ubyte: truncated: the header promises 2147483648 images"},
+    {"data: {dataset: mnist, path: x.yaml}\n", "x.yaml:1:30: data.path:",
+     "is a file, not a directory"},
+    {"data: {shape: [1], classes: 2, train_size: 2147483648}\nmodel: {widths: [1]}\n",
+     "x.yaml:1:44: data.train_size:", "2147483648 samples; accepted: at most 2147483647"},
+    {"data: {train_size: 9223372036854775807}\n", "x.yaml:1:20: data.train_size:",
+     "9223372036854775807 samples; accepted: at most 2147483647"},
+    /* the run's length */
+    {"data: {dataset: synthetic}\ntrain: {batch_size: 20000, steps: 3}\n", "x.yaml:2:21: "
+     "train.batch_size:", "20000 is larger than the 10000 training samples (the whole training "
+     "split)"},
+    {"data: {train_size: 1000}\ntrain: {batch_size: 2, epochs: 3000000}\n",
+     "x.yaml:2:32: train.epochs:", "3000000 epochs of 500 batches are 1500000000 steps; "
+     "accepted: at most 1000000000 steps in all"},
+};
+
+START_TEST(test_checks_before_work)
+{
+    tu_tmp_make("cli");
+    tu_tmp_write_idx("lying", 30, 12, 0x80000000u, -1);
+    char results[512], dir[512];
+    snprintf(results, sizeof results, "%s/results", tu_tmp);
+    for (size_t i = 0; i < sizeof unrunnable / sizeof unrunnable[0]; i++) {
+        tu_tmp_write("x.yaml", unrunnable[i].yaml);
+        const char *commands[] = {"validate x.yaml", "run x.yaml", "run x.yaml --out out"};
+        for (int c = 0; c < 3; c++) {
+            ck_assert_msg(tu_normlab(commands[c]) == 2, "case %zu: %s: not exit 2", i, commands[c]);
+            char *out = tu_normlab_output();
+            ck_assert_msg(strstr(out, unrunnable[i].where) && strstr(out, unrunnable[i].what),
+                          "case %zu, %s: expected '%s ... %s', got:\n%s", i, commands[c],
+                          unrunnable[i].where, unrunnable[i].what, out);
+            free(out);
+        }
+        snprintf(dir, sizeof dir, "%s/out", tu_tmp);
+        ck_assert_msg(!nl_path_exists(results) && !nl_path_exists(dir), "case %zu wrote", i);
+    }
+    /* the sweep's pre-check is the same function: nothing runs, nothing is written */
+    tu_tmp_write("x.yaml", unrunnable[0].yaml);
+    tu_tmp_write("exp.yaml", "name: e\nbase: x.yaml\ngrid:\n  seed: [1, 2]\n");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "train.trace.unit") && strstr(out, "16 is out of range"), "%s", out);
+    free(out);
+    ck_assert(!nl_path_exists(results));
+
+    /* a config that is not there, or a directory: bad input, exit 2 */
+    const char *missing[] = {"run nowhere.yaml", "validate nowhere.yaml", "run .",
+                             "validate lying"};
+    for (int c = 0; c < 4; c++) {
+        ck_assert_msg(tu_normlab(missing[c]) == 2, "%s: not exit 2", missing[c]);
+        out = tu_normlab_output();
+        ck_assert_msg(strstr(out, "cannot read config"), "%s: %s", missing[c], out);
+        free(out);
+    }
+    ck_assert(!nl_path_exists(results));
+    tu_tmp_remove();
+}
+END_TEST
+
 static const char *long_config =
     "name: long\n"
     "data: {dataset: synthetic, train_size: 512, test_size: 64}\n"
@@ -449,6 +531,7 @@ int main(void)
     tcase_add_test(tc, test_divergence_is_a_result);
     tcase_add_test(tc, test_trace_keeps_relu_pool_apart);
     tcase_add_test(tc, test_bad_input_writes_nothing);
+    tcase_add_test(tc, test_checks_before_work);
     tcase_add_test(tc, test_interrupt_and_kill);
     tcase_add_test(tc, test_validate_list_version);
     tcase_add_test(tc, test_show);

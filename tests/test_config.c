@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "model/model.h"
 #include "testutil.h"
 
 #define SRC "bad.yaml"
@@ -38,6 +39,8 @@ static void assert_contains(const char *msg, const char *fragment, const char *w
         ck_assert_msg(strstr(msg, fragment) != NULL,
                       "%s: message lacks '%s'\n  message: %s", what, fragment, msg);
 }
+
+static void round_trip(const nl_config *cfg, const char *what);
 
 /* ---- defaults ---- */
 
@@ -341,6 +344,15 @@ START_TEST(test_good_variants)
     cfg = load_ok("model: {bias: false}\n", NULL, 0);
     ck_assert_int_eq(cfg->model.bias, 0);
     free(cfg);
+    /* feature vectors above the images' 16 channels (issue 29: [32] was refused) */
+    for (int d = 17; d <= 65536; d *= 2) {
+        char yaml[128];
+        snprintf(yaml, sizeof yaml, "data: {shape: [%d], classes: 2}\nmodel: {widths: [4]}\n", d);
+        cfg = load_ok(yaml, NULL, 0);
+        ck_assert_int_eq(cfg->model.in_c, d);
+        round_trip(cfg, "feature vectors");
+        free(cfg);
+    }
     cfg = load_ok("data: {shape: [16], classes: 2}\n", NULL, 0);
     ck_assert_int_eq(cfg->model.in_c, 16);
     ck_assert_int_eq(cfg->model.in_h, 1);
@@ -406,12 +418,12 @@ static const bad_case bad_cases[] = {
     {"? [a]\n: 1\n", SRC ":1:3: ", "keys must be names, got a list"},
     /* lists */
     {"model:\n  widths: 64\n", SRC ":2:11: model.widths: ",
-     "expected a list of 1 to 16 integers >= 1, got the single value 64 (write [64])"},
+     "expected a list of 1 to 16 integers in [1, 1048576], got the single value 64 (write [64])"},
     {"model:\n  widths: []\n", SRC ":2:11: model.widths: ", "got an empty list"},
     {"model:\n  widths: [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]\n", SRC ":2:11: model.widths: ",
-     "expected a list of 1 to 16 integers >= 1, got 17 items"},
+     "expected a list of 1 to 16 integers in [1, 1048576], got 17 items"},
     {"model:\n  widths: [64, 0]\n", SRC ":2:16: model.widths[1]: ",
-     "0 is out of range; accepted: an integer >= 1"},
+     "0 is out of range; accepted: an integer in [1, 1048576]"},
     {"data:\n  shape: [3, 32]\n", SRC ":2:10: data.shape: ",
      "expected [c, h, w] (images) or [d] (feature vectors), got 2 items"},
     {"data:\n  shape: [70000]\n", SRC ":2:11: data.shape[0]: ",
@@ -537,6 +549,28 @@ static const bad_case bad_cases[] = {
      "placement 'before' does not apply to arch 'resnet'"},
     {"model:\n  arch: cnn\n  widths: [8, 8, 8, 8, 8, 8]\n", SRC ":3:11: model.widths: ",
      "2x2 pooling does not fit its 1x1 input (too many stages for this image size?)"},
+    /* issue 29: limits */
+    {"model: {widths: [1000000000]}\n", SRC ":1:18: model.widths[0]: ",
+     "1000000000 is out of range; accepted: an integer in [1, 1048576]"},
+    {"model: {arch: resnet, stem_width: 2000000}\n", SRC ":1:35: model.stem_width: ",
+     "2000000 is out of range; accepted: an integer in [0, 1048576]"},
+    {"threads: 100000\n", SRC ":1:10: threads: ",
+     "100000 is out of range; accepted: an integer in [0, 1024]"},
+    {"train:\n  steps: 9223372036854775807\n", SRC ":2:10: train.steps: ",
+     "9223372036854775807 is out of range; accepted: an integer in [1, 1000000000]"},
+    {"train:\n  epochs: 1000000001\n", SRC ":2:11: train.epochs: ",
+     "1000000001 is out of range; accepted: an integer in [1, 1000000000]"},
+    {"data: {shape: [65537]}\n", SRC ":1:16: data.shape[0]: ", "65537 features is more than"},
+    {"data: {shape: [17, 4, 4]}\n", SRC ":1:16: data.shape[0]: ", "17 channels is more than"},
+    /* a type error on the unbounded seed formats its range without overflow */
+    {"seed: {a: 1}\n", SRC ":1:7: seed: ", "expected an integer, got a mapping; accepted: an "
+     "integer >= 0"},
+    {"seed: -1\n", SRC ":1:7: seed: ", "-1 is out of range; accepted: an integer >= 0"},
+    /* explicit tags: quoted numbers are errors, so tagged strings are too */
+    {"train:\n  batch_size: !!str 16\n", SRC ":2:15: ", "YAML tags such as '!!str' are not "
+     "accepted: a value's type comes from its key"},
+    {"model: !!map {arch: mlp}\n", SRC ":1:8: ", "YAML tags such as '!!map' are not accepted"},
+    {"name: !local x\n", SRC ":1:7: ", "YAML tags such as '!local' are not accepted"},
 };
 
 START_TEST(test_bad_config)
@@ -574,7 +608,7 @@ static const struct {
      NL_ERR_CONFIG},
     {"groups.yaml", "groups.yaml:8:13: model.norm.groups: layer norm1: group norm with 6 groups", NL_ERR_CONFIG},
     {"empty.yaml", "empty.yaml: the config is empty", NL_ERR_CONFIG},
-    {"missing.yaml", "missing.yaml': No such file or directory", NL_ERR_IO},
+    {"missing.yaml", "missing.yaml': No such file or directory", NL_ERR_CONFIG},
 };
 
 START_TEST(test_bad_file)
@@ -599,12 +633,14 @@ START_TEST(test_io_errors)
 {
     nl_config *cfg = cfg_new();
     nl_error err = {0};
-    ck_assert_int_eq(nl_config_load("/nonexistent/dir/x.yaml", NULL, 0, cfg, &err), NL_ERR_IO);
+    /* a missing file or a directory is bad input: exit status 2 */
+    ck_assert_int_eq(nl_config_load("/nonexistent/dir/x.yaml", NULL, 0, cfg, &err), NL_ERR_CONFIG);
     ck_assert_str_eq(err.msg, "cannot read config '/nonexistent/dir/x.yaml': No such file or "
                               "directory");
     nl_error_clear(&err);
-    ck_assert_int_eq(nl_config_load(NORMLAB_SOURCE_DIR "/configs", NULL, 0, cfg, &err), NL_ERR_IO);
-    assert_contains(err.msg, "Is a directory", "directory");
+    ck_assert_int_eq(nl_config_load(NORMLAB_SOURCE_DIR "/configs", NULL, 0, cfg, &err),
+                     NL_ERR_CONFIG);
+    assert_contains(err.msg, "it is a directory, not a YAML file", "directory");
     free(cfg);
 
     /* a writer that cannot write */
@@ -660,7 +696,101 @@ static const struct {
      "~--set model.norm={type: group, grops: 2}: model.norm.grops: unknown key (did you mean "
      "'groups'?)"},
     {"{}", {"train.optimizer.lr=\"0.1\""}, "~expected a number, got the quoted string \"0.1\""},
+    {"{}", {"threads=!!int 3"}, "~--set threads=!!int 3: YAML tags such as '!!int' are not "
+     "accepted"},
+    {"{}", {"threads=2000"}, "--set threads=2000: threads: 2000 is out of range; accepted: an "
+     "integer in [0, 1024]"},
 };
+
+/* the memory check's estimate is what building the model takes, to the byte */
+START_TEST(test_model_plan_matches_build)
+{
+    const char *yamls[] = {
+        "model: {widths: [64, 32], norm: {type: batch}}\ntrain: {eval_batch_size: 100}\n",
+        "data: {shape: [3, 16, 16]}\nmodel: {arch: cnn, widths: [8, 16], norm: {type: group, "
+        "groups: 4}}\n",
+        "data: {shape: [3, 16, 16]}\nmodel: {arch: resnet, widths: [8, 16], norm: {type: layer, "
+        "placement: pre}}\ntrain: {batch_size: 4, eval_batch_size: 6}\n",
+        "data: {shape: [2, 12, 12]}\nmodel: {arch: cnn, widths: [4], pool: avg, norm: {type: "
+        "instance, track_running_stats: true}}\n",
+    };
+    nl_backend *be = NULL;
+    nl_error err = {0};
+    ck_assert_int_eq(nl_backend_open(NL_DEVICE_CPU, NULL, &be, &err), NL_OK);
+    for (size_t i = 0; i < sizeof yamls / sizeof yamls[0]; i++) {
+        nl_config *cfg = load_ok(yamls[i], NULL, 0);
+        const int capacity = cfg->train.eval_batch_size > cfg->train.batch_size
+                                 ? cfg->train.eval_batch_size
+                                 : cfg->train.batch_size;
+        nl_model *plan = NULL, *built = NULL;
+        ck_assert_int_eq(nl_model_plan(&cfg->model, capacity, cfg->train.batch_size, &plan, &err),
+                         NL_OK);
+        ck_assert_int_eq(nl_model_build(&cfg->model, be, capacity, cfg->train.batch_size, 1,
+                                        &built, &err), NL_OK);
+        ck_assert_msg(plan->planned.total == (double)built->device_bytes,
+                      "case %zu: planned %.0f bytes, built %zu", i, plan->planned.total,
+                      built->device_bytes);
+        ck_assert(plan->planned.parameters == 3.0 * sizeof(float) * (double)built->param_floats);
+        ck_assert_ptr_null(plan->param_arena);
+        ck_assert_int_eq(plan->n_acts, built->n_acts);
+        nl_model_free(plan);
+        nl_model_free(built);
+        free(cfg);
+    }
+    nl_backend_close(be);
+}
+END_TEST
+
+/* libyaml takes tens of seconds on 100k levels of nesting: the screen stops
+ * at the 65th, wherever the nesting is */
+START_TEST(test_deep_nesting)
+{
+    const int levels = 100000;
+    char *deep = malloc((size_t)levels * 5 + 64); /* "{a: " and "}" per level */
+    ck_assert_ptr_nonnull(deep);
+    const char *forms[][2] = {{"[", "]"}, {"{a: ", "}"}};
+    for (int f = 0; f < 2; f++) {
+        size_t used = (size_t)sprintf(deep, "seed: 1\nmodel:\n  widths: ");
+        for (int i = 0; i < levels; i++)
+            used += (size_t)sprintf(deep + used, "%s", forms[f][0]);
+        for (int i = 0; i < levels; i++)
+            used += (size_t)sprintf(deep + used, "%s", forms[f][1]);
+        nl_config *cfg = cfg_new();
+        nl_error err = {0};
+        ck_assert_int_eq(nl_config_load_string(deep, SRC, NULL, 0, cfg, &err), NL_ERR_CONFIG);
+        /* the top-level mapping and model: are two levels: the 65th is the
+         * 63rd opener, at column 11 + 62 * its width */
+        char where[64];
+        snprintf(where, sizeof where, SRC ":3:%zu: nested more than 64 levels deep",
+                 11 + 62 * strlen(forms[f][0]));
+        assert_contains(err.msg, where, "deep nesting");
+        /* the same through --set */
+        const char *set = strstr(deep, "widths: ") + strlen("widths: ");
+        char *override = malloc(strlen(set) + 32);
+        sprintf(override, "model.widths=%s", set);
+        const char *ov[] = {override};
+        nl_error_clear(&err);
+        ck_assert_int_eq(nl_config_load_string("{}", SRC, ov, 1, cfg, &err), NL_ERR_CONFIG);
+        assert_contains(err.msg, "nested more than 64 levels deep", "deep --set");
+        ck_assert_msg(strncmp(err.msg, "--set model.widths=", 19) == 0, "%s", err.msg);
+        free(override);
+        free(cfg);
+    }
+    /* 64 levels are still parsed (and then refused for the type, not the depth) */
+    size_t used = (size_t)sprintf(deep, "model:\n  widths: ");
+    for (int i = 0; i < 62; i++)
+        used += (size_t)sprintf(deep + used, "[");
+    for (int i = 0; i < 62; i++)
+        used += (size_t)sprintf(deep + used, "]");
+    nl_config *cfg = cfg_new();
+    nl_error err = {0};
+    ck_assert_int_eq(nl_config_load_string(deep, SRC, NULL, 0, cfg, &err), NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "nested") == NULL, "%s", err.msg);
+    assert_contains(err.msg, "model.widths[0]: expected an integer, got a list", "64 levels");
+    free(cfg);
+    free(deep);
+}
+END_TEST
 
 START_TEST(test_bad_override)
 {
@@ -989,6 +1119,8 @@ int main(void)
     tcase_add_loop_test(tc, test_bad_config, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
     tcase_add_loop_test(tc, test_bad_file, 0, (int)(sizeof bad_files / sizeof bad_files[0]));
     tcase_add_test(tc, test_io_errors);
+    tcase_add_test(tc, test_deep_nesting);
+    tcase_add_test(tc, test_model_plan_matches_build);
     tcase_add_loop_test(tc, test_bad_override, 0,
                         (int)(sizeof bad_overrides / sizeof bad_overrides[0]));
     tcase_add_test(tc, test_overrides);

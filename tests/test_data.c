@@ -163,6 +163,26 @@ static void expect_error(const nl_data_spec *spec, nl_code code, const char *con
                       err.msg);
     ck_assert_ptr_null(ds.train.x);
     ck_assert_ptr_null(ds.test.x);
+    /* what the probe finds, it reports as the load does; what only reading
+     * the samples finds (a bad label, corrupt bytes), it passes */
+    nl_dataset_shape shape;
+    nl_error probe_err = {0};
+    if (nl_dataset_probe(spec, &shape, &probe_err) != NL_OK)
+        ck_assert_str_eq(probe_err.msg, err.msg);
+}
+
+/* the probe refuses too, with the same words */
+static void expect_probe_error(const nl_data_spec *spec, const char *const *words)
+{
+    nl_dataset_shape shape;
+    nl_error err = {0};
+    nl_code rc = nl_dataset_probe(spec, &shape, &err);
+    ck_assert_msg(rc == NL_ERR_DATA, "probe: expected a data error, got %s: %s", nl_code_name(rc),
+                  err.msg);
+    for (int i = 0; words && words[i]; i++)
+        ck_assert_msg(strstr(err.msg, words[i]) != NULL, "probe message lacks \"%s\": %s",
+                      words[i], err.msg);
+    expect_error(spec, NL_ERR_DATA, words);
 }
 
 static nl_dataset load_ok(const nl_data_spec *spec)
@@ -703,6 +723,174 @@ START_TEST(test_idx_bad_gzip)
 }
 END_TEST
 
+/* issue 29: a header's count against the file's real length, whatever the
+ * subset; trailing data; a gzip stream without its end */
+START_TEST(test_idx_integrity)
+{
+    for (int gz = 0; gz <= 1; gz++) {
+        char dir[512], path[1024], name[64];
+        make_tmpdir(dir, sizeof dir);
+        write_idx_set(dir, gz, 0);
+        idx_name("train-images-idx3-ubyte", gz, name);
+        join(path, sizeof path, dir, name);
+        nl_data_spec s;
+        spec_for(&s, NL_DATA_MNIST, dir);
+        s.train_size = 10; /* fewer than the file holds, and than it claims */
+
+        /* the probe of a good set: counts and shape without loading */
+        nl_dataset_shape shape;
+        nl_error err = {0};
+        ck_assert_int_eq(nl_dataset_probe(&s, &shape, &err), NL_OK);
+        ck_assert_int_eq(shape.train_n, 10);
+        ck_assert_int_eq(shape.test_n, NTEST);
+        ck_assert_int_eq(shape.c * shape.h * shape.w, 784);
+        ck_assert_int_eq(shape.classes, 10);
+        ck_assert(nl_dataset_bytes(&shape) == (10.0 + NTEST) * (784 * 4 + 4));
+
+        size_t n, ln;
+        char lname[64], lpath[1024];
+        idx_name("train-labels-idx1-ubyte", gz, lname);
+        join(lpath, sizeof lpath, dir, lname);
+        unsigned char *b = idx_images(0x803, NTRAIN, 28, 28, &n);
+        unsigned char *l = idx_labels(0x801, NTRAIN, 0, &ln);
+        /* headers that claim more samples than the files hold */
+        const uint32_t claims[] = {NTRAIN + 5, 0x80000000u};
+        for (int c = 0; c < 2; c++) {
+            put_be32(b + 4, claims[c]);
+            put_be32(l + 4, claims[c]);
+            write_bytes(dir, name, b, n, gz);
+            write_bytes(dir, lname, l, ln, gz);
+            char promise[64];
+            snprintf(promise, sizeof promise, "promises %u images", claims[c]);
+            expect_probe_error(&s, (const char *const[]){path, "truncated", promise, "30 whole",
+                                                         NULL});
+            /* 2^31 images with no subset: refused for the length, not by
+             * a failed allocation */
+            s.train_size = 0;
+            expect_probe_error(&s, (const char *const[]){path, promise, NULL});
+            s.train_size = 10;
+        }
+        put_be32(b + 4, NTRAIN);
+        put_be32(l + 4, NTRAIN);
+        write_bytes(dir, lname, l, ln, gz);
+
+        /* trailing data after the images the header promises */
+        unsigned char *junk = malloc(n + 7);
+        memcpy(junk, b, n);
+        memcpy(junk + n, "garbage", 7);
+        write_bytes(dir, name, junk, n + 7, gz);
+        expect_probe_error(&s, (const char *const[]){path, "7 bytes of trailing data", NULL});
+        free(junk);
+
+        /* the labels too: 31 images, a label file that claims 31 and holds 30 */
+        free(b);
+        b = idx_images(0x803, NTRAIN + 1, 28, 28, &n);
+        write_bytes(dir, name, b, n, gz);
+        put_be32(l + 4, NTRAIN + 1);
+        write_bytes(dir, lname, l, ln, gz);
+        expect_probe_error(&s, (const char *const[]){lpath, "truncated", "31 labels", NULL});
+        free(l);
+        free(b);
+        remove_tree(dir);
+    }
+}
+END_TEST
+
+/* the bytes of a gzip file as written by zlib */
+static unsigned char *gz_bytes(const void *data, size_t n, size_t *gzn)
+{
+    uLongf cap = compressBound((uLong)n) + 64;
+    unsigned char *out = malloc(cap);
+    z_stream z = {0};
+    ck_assert_int_eq(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    z.next_in = (unsigned char *)data;
+    z.avail_in = (uInt)n;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    ck_assert_int_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+    *gzn = z.total_out;
+    deflateEnd(&z);
+    return out;
+}
+
+START_TEST(test_idx_gzip_stream_end)
+{
+    char dir[512], path[1024];
+    make_tmpdir(dir, sizeof dir);
+    write_idx_set(dir, true, 0);
+    join(path, sizeof path, dir, "train-images-idx3-ubyte.gz");
+    nl_data_spec s;
+    spec_for(&s, NL_DATA_MNIST, dir);
+    s.train_size = 5;
+    size_t n, gzn;
+    unsigned char *b = idx_images(0x803, NTRAIN, 28, 28, &n);
+    unsigned char *z = gz_bytes(b, n, &gzn);
+
+    /* without its CRC and length trailer, or without part of it */
+    write_bytes(dir, "train-images-idx3-ubyte.gz", z, gzn - 8, false);
+    expect_probe_error(&s, (const char *const[]){path, "truncated", "cut off", NULL});
+    write_bytes(dir, "train-images-idx3-ubyte.gz", z, gzn - 3, false);
+    expect_probe_error(&s, (const char *const[]){path, "cut off", NULL});
+    /* junk after the end of the stream */
+    unsigned char *tail = malloc(gzn + 9);
+    memcpy(tail, z, gzn);
+    memcpy(tail + gzn, "appended!", 9);
+    write_bytes(dir, "train-images-idx3-ubyte.gz", tail, gzn + 9, false);
+    expect_probe_error(&s, (const char *const[]){path, "trailing data after the end of the gzip "
+                                                       "stream", NULL});
+    /* junk that ends with the right length, so the trailer check passes:
+     * reading the whole file finds it after the stream's end */
+    memcpy(tail + gzn, "xx", 2);
+    memcpy(tail + gzn + 2, z + gzn - 4, 4);
+    write_bytes(dir, "train-images-idx3-ubyte.gz", tail, gzn + 6, false);
+    s.train_size = 0;
+    expect_error(&s, NL_ERR_DATA, (const char *const[]){path, "trailing data", NULL});
+    s.train_size = 5;
+    /* a wrong CRC (the trailer's first four bytes) */
+    memcpy(tail, z, gzn);
+    tail[gzn - 8] ^= 0x5a;
+    write_bytes(dir, "train-images-idx3-ubyte.gz", tail, gzn, false);
+    s.train_size = 0; /* the whole file is read, so its CRC is checked */
+    expect_error(&s, NL_ERR_DATA, (const char *const[]){path, "incorrect data check", NULL});
+    s.train_size = 5;
+
+    /* two gzip members, as `cat a.gz b.gz` makes: valid gzip, read as one */
+    size_t half = 16 + 784 * 7 + 100, z1n, z2n;
+    unsigned char *z1 = gz_bytes(b, half, &z1n), *z2 = gz_bytes(b + half, n - half, &z2n);
+    unsigned char *two = malloc(z1n + z2n);
+    memcpy(two, z1, z1n);
+    memcpy(two + z1n, z2, z2n);
+    write_bytes(dir, "train-images-idx3-ubyte.gz", two, z1n + z2n, false);
+    s.train_size = 0;
+    nl_dataset ds = load_ok(&s);
+    check_idx_values(&ds, NTRAIN, NTEST, 0);
+    nl_dataset_free(&ds);
+    free(two);
+    free(z1);
+    free(z2);
+    free(tail);
+    free(z);
+    free(b);
+    remove_tree(dir);
+}
+END_TEST
+
+START_TEST(test_data_path_is_a_file)
+{
+    char dir[512], path[1024];
+    make_tmpdir(dir, sizeof dir);
+    write_bytes(dir, "not-a-dir", "x", 1, false);
+    join(path, sizeof path, dir, "not-a-dir");
+    nl_data_spec s;
+    const nl_dataset_kind kinds[] = {NL_DATA_MNIST, NL_DATA_FASHION_MNIST, NL_DATA_CIFAR10};
+    for (int k = 0; k < 3; k++) {
+        spec_for(&s, kinds[k], path);
+        expect_probe_error(&s, (const char *const[]){path, "is a file, not a directory", NULL});
+    }
+    remove_tree(dir);
+}
+END_TEST
+
 START_TEST(test_idx_missing)
 {
     char dir[512], path[1024];
@@ -1110,6 +1298,9 @@ int main(void)
     tcase_add_test(tc, test_idx_corrupt);
     tcase_add_test(tc, test_idx_bad_gzip);
     tcase_add_test(tc, test_idx_missing);
+    tcase_add_test(tc, test_idx_integrity);
+    tcase_add_test(tc, test_idx_gzip_stream_end);
+    tcase_add_test(tc, test_data_path_is_a_file);
     tcase_add_test(tc, test_cifar);
     tcase_add_test(tc, test_cifar_corrupt);
     suite_add_tcase(s, tc);

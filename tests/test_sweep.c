@@ -517,14 +517,16 @@ START_TEST(test_failed_run_and_shards)
 {
     tu_tmp_make("sweep");
     tu_tmp_write("base.yaml", base_config);
-    /* a run that fails at run time (the traced activation does not exist
-     * without a normalizer): the others run, the sweep exits 1, the failure
-     * is shown, and summary.csv says failed */
-    tu_tmp_write("exp.yaml", "name: fails\nbase: base.yaml\nset: {train.trace.activation: norm1}\n"
-                           "grid:\n  model.norm.type: [batch, none]\n");
+    /* a run that fails at run time (its subset reaches a bad label that no
+     * check before the run can see): the others run, the sweep exits 1, the
+     * failure is shown, and summary.csv says failed */
+    tu_tmp_write_idx("idx", 64, 16, 64, 40); /* headers and lengths right: only reading finds it */
+    tu_tmp_write("idx.yaml", "data: {dataset: mnist, path: idx}\nmodel: {arch: mlp, widths: [16]}\n"
+                             "train: {batch_size: 16, steps: 30, eval_every: 10, log_every: 10}\n");
+    tu_tmp_write("exp.yaml", "name: fails\nbase: idx.yaml\ngrid:\n  data.train_size: [32, 64]\n");
     ck_assert_int_eq(tu_normlab("sweep exp.yaml -j 2"), 1);
     char *out = tu_normlab_output();
-    ck_assert_msg(strstr(out, "run type-none failed") && strstr(out, "no activation 'norm1'") &&
+    ck_assert_msg(strstr(out, "run train_size-64 failed") && strstr(out, "label 10 of sample 40") &&
                       strstr(out, "stderr.txt"), "%.3000s", out);
     free(out);
     summary_row rows[4];
@@ -534,7 +536,7 @@ START_TEST(test_failed_run_and_shards)
     /* the failed one is tried again, the finished one is not */
     ck_assert_int_eq(tu_normlab("sweep exp.yaml --dry-run"), 0);
     out = tu_normlab_output();
-    ck_assert_msg(strstr(out, "type-batch") && strstr(out, "skip (ok)") && strstr(out, "rerun"), "%.3000s", out);
+    ck_assert_msg(strstr(out, "train_size-32") && strstr(out, "skip (ok)") && strstr(out, "rerun"), "%.3000s", out);
     free(out);
 
     /* shards: disjoint slices, then --merge */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "base/rng.h"
@@ -168,6 +169,36 @@ int tu_normlab(const char *args)
 }
 
 char *tu_normlab_output(void) { return tu_tmp_read("out.txt"); }
+
+void tu_tmp_write_idx(const char *dir, uint32_t n_train, uint32_t n_test, uint32_t train_claim,
+                      int bad_label)
+{
+    const struct {
+        const char *name;
+        uint32_t magic, n, claim, per, header;
+    } files[] = {{"train-images-idx3-ubyte", 0x803, n_train, train_claim, 784, 16},
+                 {"train-labels-idx1-ubyte", 0x801, n_train, train_claim, 1, 8},
+                 {"t10k-images-idx3-ubyte", 0x803, n_test, n_test, 784, 16},
+                 {"t10k-labels-idx1-ubyte", 0x801, n_test, n_test, 1, 8}};
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", tu_tmp, dir);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    for (int f = 0; f < 4; f++) {
+        snprintf(path, sizeof path, "%s/%s/%s", tu_tmp, dir, files[f].name);
+        FILE *out = fopen(path, "wb");
+        ck_assert_ptr_nonnull(out);
+        const uint32_t head[4] = {files[f].magic, files[f].claim, 28, 28};
+        for (uint32_t i = 0; i < files[f].header / 4; i++)
+            for (int b = 3; b >= 0; b--)
+                fputc((int)(head[i] >> (8 * b)) & 255, out);
+        for (uint32_t i = 0; i < files[f].n * files[f].per; i++) {
+            const bool label = files[f].per == 1;
+            const bool bad = f == 1 && bad_label >= 0 && i == (uint32_t)bad_label;
+            fputc(label ? (bad ? 10 : (int)(i % 10)) : (int)(i & 255), out);
+        }
+        ck_assert_int_eq(fclose(out), 0);
+    }
+}
 
 void tu_tmp_remove(void)
 {

@@ -63,6 +63,12 @@ char *tu_tmp_read(const char *name);
 /* runs `normlab <args>` in tu_tmp with its output in tu_tmp/out.txt; returns the exit status */
 int tu_normlab(const char *args);
 char *tu_normlab_output(void);
+/* writes an MNIST-style set (plain IDX files) into tu_tmp/<dir>: n_train
+ * training and n_test test images of 28x28; the training files' headers
+ * claim train_claim samples, and training label bad_label (when >= 0) is 10,
+ * out of range */
+void tu_tmp_write_idx(const char *dir, uint32_t n_train, uint32_t n_test, uint32_t train_claim,
+                      int bad_label);
 /* removes tu_tmp (tests call it when they pass: a failing test leaves it to look at) */
 void tu_tmp_remove(void);
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "config/schema.h"
@@ -108,17 +109,34 @@ static const char *key_prefix(const nl_config *cfg, const char *key, char *buf, 
     return buf;
 }
 
+static nl_code vkey_fail(const nl_config *cfg, nl_error *err, nl_code code, const char *key,
+                         const char *fmt, va_list ap)
+{
+    char prefix[1024], msg[NL_ERROR_MSG_MAX];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    key_prefix(cfg, key, prefix, sizeof prefix);
+    nl_fail(err, code, "%s%s", prefix, msg);
+    nl_error_key(err, key);
+    return code;
+}
+
 __attribute__((format(printf, 4, 5))) static nl_code key_fail(const nl_config *cfg, nl_error *err,
                                                              const char *key, const char *fmt, ...)
 {
-    char prefix[1024], msg[NL_ERROR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    nl_code code = vkey_fail(cfg, err, NL_ERR_CONFIG, key, fmt, ap);
     va_end(ap);
-    key_prefix(cfg, key, prefix, sizeof prefix);
-    nl_code code = nl_fail(err, NL_ERR_CONFIG, "%s%s", prefix, msg);
-    nl_error_key(err, key);
+    return code;
+}
+
+nl_code nl_config_key_error(const nl_config *cfg, nl_error *err, nl_code code, const char *key,
+                            const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    code = vkey_fail(cfg, err, code, key, fmt, ap);
+    va_end(ap);
     return code;
 }
 
@@ -872,6 +890,66 @@ static nl_code yaml_error(const yaml_parser_t *p, const char *source, const char
                    hint);
 }
 
+nl_code nl_yaml_screen(const char *text, size_t length, const char *source, const char *setting,
+                       nl_error *err)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory while parsing %s", source);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, length);
+    nl_code code = NL_OK;
+    int depth = 0;
+    for (bool done = false; !done && !code;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev))
+            break; /* the loader reports syntax errors with its own context */
+        const yaml_char_t *tag = NULL;
+        switch (ev.type) {
+        case YAML_SCALAR_EVENT:
+            tag = ev.data.scalar.tag;
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+            tag = ev.data.sequence_start.tag;
+            depth++;
+            break;
+        case YAML_MAPPING_START_EVENT:
+            tag = ev.data.mapping_start.tag;
+            depth++;
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            break;
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            break;
+        default:
+            break;
+        }
+        char where[800];
+        if (setting)
+            snprintf(where, sizeof where, "--set %s", setting);
+        else
+            snprintf(where, sizeof where, "%s:%zu:%zu", source, ev.start_mark.line + 1,
+                     ev.start_mark.column + 1);
+        if (depth > NL_YAML_MAX_DEPTH)
+            code = nl_fail(err, NL_ERR_CONFIG, "%s: nested more than %d levels deep; a config "
+                           "needs a few", where, NL_YAML_MAX_DEPTH);
+        else if (tag) {
+            /* shown as written: !!str rather than tag:yaml.org,2002:str */
+            const char *shown_tag = (const char *)tag, *core = "tag:yaml.org,2002:";
+            const bool short_form = !strncmp(shown_tag, core, strlen(core));
+            code = nl_fail(err, NL_ERR_CONFIG, "%s: YAML tags such as '%s%.40s' are not "
+                           "accepted: a value's type comes from its key (write 16 for a number, "
+                           "\"16\" for a string)", where, short_form ? "!!" : "",
+                           short_form ? shown_tag + strlen(core) : shown_tag);
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    return code;
+}
+
 /* ---- overrides ---- */
 
 static nl_code apply_override(nl_config *cfg, const char *text, nl_error *err)
@@ -891,6 +969,9 @@ static nl_code apply_override(nl_config *cfg, const char *text, nl_error *err)
     snprintf(key, sizeof key, "%.*s", (int)(k1 - k0), k0);
     const char *value = eq + 1;
 
+    nl_code screened = nl_yaml_screen(value, strlen(value), "--set", text, err);
+    if (screened)
+        return screened;
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser))
@@ -1039,6 +1120,9 @@ static nl_code load_text(const char *text, size_t length, const char *source,
     snprintf(out->source, sizeof out->source, "%s", source);
     default_name(source, out->name, sizeof out->name);
 
+    nl_code screened = nl_yaml_screen(text, length, source, NULL, err);
+    if (screened)
+        return screened;
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser))
@@ -1100,9 +1184,20 @@ nl_code nl_config_load_string(const char *text, const char *source, const char *
 nl_code nl_config_load(const char *path, const char *const *overrides, int n_overrides,
                        nl_config *out, nl_error *err)
 {
+    /* a path that names nothing readable is bad input (exit 2), like a bad
+     * key; only the OS failing a read of a real file is a run-time failure */
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return nl_fail(err, NL_ERR_CONFIG, "cannot read config '%s': it is a directory, not a "
+                       "YAML file", path);
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return nl_fail(err, NL_ERR_IO, "cannot read config '%s': %s", path, strerror(errno));
+    if (!f) {
+        const int e = errno;
+        const bool bad_input = e == ENOENT || e == ENOTDIR || e == EACCES || e == ENAMETOOLONG ||
+                               e == ELOOP;
+        return nl_fail(err, bad_input ? NL_ERR_CONFIG : NL_ERR_IO, "cannot read config '%s': %s",
+                       path, strerror(e));
+    }
     size_t cap = 4096, len = 0;
     char *text = malloc(cap);
     nl_code code = NL_OK;

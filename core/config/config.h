@@ -15,6 +15,11 @@
 
 #define NL_CONFIG_MAX_ORIGINS 256
 #define NL_CONFIG_MAX_WARNINGS 8
+/* threads: and --threads: the largest OpenMP team accepted. Above the cores
+ * a team only oversubscribes them (each barrier then waits for time slices);
+ * 1024 is above the CPUs of any single machine normlab targets, so a larger
+ * value can only be a typo. */
+#define NL_CONFIG_MAX_THREADS 1024
 
 /* where a key's value came from, for errors raised after parsing */
 typedef struct {
@@ -55,6 +60,17 @@ nl_code nl_config_load_string(const char *text, const char *source, const char *
  * memory (nl_model_check) and points any error at the key that caused it. */
 nl_code nl_config_validate(nl_config *cfg, nl_error *err);
 
+/* Screens YAML text before libyaml builds a document from it, reading
+ * events only up to the first problem: nesting deeper than
+ * NL_YAML_MAX_DEPTH (libyaml takes minutes on 100k levels and no config
+ * needs more than a few), and explicit tags (`!!str 16`: a value's type
+ * comes from its key, and a tagged string would otherwise read as a
+ * number). The error names source:line:col, or the --set override when
+ * `setting` is given. Syntax errors are left to the loader that follows. */
+#define NL_YAML_MAX_DEPTH 64
+nl_code nl_yaml_screen(const char *text, size_t length, const char *source, const char *setting,
+                       nl_error *err);
+
 /* The resolved config as YAML, every key present, in documentation order. */
 nl_code nl_config_write(const nl_config *cfg, FILE *out, nl_error *err);
 
@@ -63,6 +79,12 @@ const nl_config_origin *nl_config_origin_of(const nl_config *cfg, const char *ke
 /* where a key was set, as text: "configs/x.yaml:12:11", "--set a.b=1", or
  * "default" */
 const char *nl_config_where(const nl_config *cfg, const char *key, char *buf, int size);
+
+/* An error about a key, led by where it was set ("file:line:col: key: ",
+ * "--set k=v: key: ", or "key (default V): "); sets err->key. For checks
+ * made after loading (the data, memory) that still point at the line. */
+nl_code nl_config_key_error(const nl_config *cfg, nl_error *err, nl_code code, const char *key,
+                            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* The schema, for documentation and tools: the number of keys and the i-th
  * dotted key path (in documentation order), NULL past the end. */

@@ -32,7 +32,8 @@ const nl_key_def nl_config_schema[] = {
      .doc = "seeds everything random: initialization, data order, synthetic data"},
     {.key = "device", .type = NL_KT_ENUM, FIELD(device), .names = &nl_device_names,
      .doc = "where to train; cuda needs a CUDA build and a GPU (checked when the run starts)"},
-    {.key = "threads", .type = NL_KT_INT, FIELD(threads), GE(0), .doc = "CPU threads; 0 = the cores other processes leave free when the run starts (or OMP_NUM_THREADS)"},
+    {.key = "threads", .type = NL_KT_INT, FIELD(threads), .lo = 0, .hi = NL_CONFIG_MAX_THREADS,
+     .flags = NL_KF_LO | NL_KF_HI, .doc = "CPU threads; 0 = the cores other processes leave free when the run starts (or OMP_NUM_THREADS)"},
     {.key = "flush_subnormals", .type = NL_KT_BOOL, FIELD(flush_subnormals),
      .doc = "CPU threads flush subnormal floats to zero (FTZ+DAZ), which Intel cores compute "
             "slowly; false keeps IEEE gradual underflow"},
@@ -58,7 +59,8 @@ const nl_key_def nl_config_schema[] = {
     {.key = "model.arch", .type = NL_KT_ENUM, FIELD(model.arch), .names = &nl_arch_names,
      .doc = "architecture"},
     {.key = "model.widths", .type = NL_KT_INT_LIST, LIST(model.widths, model.n_widths),
-     .min_items = 1, .max_items = NL_MAX_WIDTHS, GE(1),
+     .min_items = 1, .max_items = NL_MAX_WIDTHS, .lo = 1, .hi = NL_MAX_WIDTH,
+     .flags = NL_KF_LO | NL_KF_HI,
      .doc = "mlp: hidden layer widths; cnn/resnet: channels of each stage (each stage after "
             "the first halves the image)"},
     {.key = "model.activation", .type = NL_KT_ENUM, FIELD(model.activation),
@@ -72,7 +74,8 @@ const nl_key_def nl_config_schema[] = {
     {.key = "model.blocks_per_stage", .type = NL_KT_INT, FIELD(model.blocks_per_stage), GE(1),
      .when_key = "model.arch",
      .when_mask = BIT(NL_ARCH_RESNET), .doc = "basic residual blocks per stage"},
-    {.key = "model.stem_width", .type = NL_KT_INT, FIELD(model.stem_width), GE(0),
+    {.key = "model.stem_width", .type = NL_KT_INT, FIELD(model.stem_width), .lo = 0,
+     .hi = NL_MAX_WIDTH, .flags = NL_KF_LO | NL_KF_HI,
      .when_key = "model.arch", .when_mask = BIT(NL_ARCH_RESNET),
      .doc = "channels of the stem convolution; 0 = widths[0]"},
     {.key = "model.bias", .type = NL_KT_BIAS, FIELD(model.bias),
@@ -111,11 +114,11 @@ const nl_key_def nl_config_schema[] = {
     {.key = "train.batch_size", .type = NL_KT_INT, FIELD(train.batch_size), GE(1), .doc = "training batch size"},
     {.key = "train.eval_batch_size", .type = NL_KT_INT, FIELD(train.eval_batch_size), GE(1),
      .doc = "evaluation batch size (eval mode; train-mode evaluation uses batch_size)"},
-    {.key = "train.epochs", .type = NL_KT_INT, FIELD(train.epochs), .lo = 1,
-     .flags = NL_KF_LO | NL_KF_ZERO_UNSET, .default_doc = "1 (when steps is not given)",
+    {.key = "train.epochs", .type = NL_KT_INT, FIELD(train.epochs), .lo = 1, .hi = NL_MAX_STEPS,
+     .flags = NL_KF_LO | NL_KF_HI | NL_KF_ZERO_UNSET, .default_doc = "1 (when steps is not given)",
      .doc = "passes over the training split; give epochs or steps, not both"},
-    {.key = "train.steps", .type = NL_KT_INT, FIELD(train.steps), .lo = 1,
-     .flags = NL_KF_LO | NL_KF_ZERO_UNSET, .default_doc = "not set (epochs is used)",
+    {.key = "train.steps", .type = NL_KT_INT, FIELD(train.steps), .lo = 1, .hi = NL_MAX_STEPS,
+     .flags = NL_KF_LO | NL_KF_HI | NL_KF_ZERO_UNSET, .default_doc = "not set (epochs is used)",
      .doc = "optimizer steps (batches); give epochs or steps, not both"},
 
     {.key = "train.optimizer.type", .type = NL_KT_ENUM, .names = &nl_optimizer_names,
@@ -257,8 +260,12 @@ static const char *article(const char *word)
 
 static void fmt_bound(double x, bool is_int, char *buf, size_t size)
 {
-    if (is_int)
+    /* seed's bound is (double)INT64_MAX = 2^63, one past what a long long
+     * holds: converting it would be undefined, and %.0f prints it exactly */
+    if (is_int && fabs(x) < 9e18)
         snprintf(buf, size, "%lld", (long long)x);
+    else if (is_int)
+        snprintf(buf, size, "%.0f", x);
     else
         snprintf(buf, size, "%g", x);
 }
@@ -674,7 +681,12 @@ bool nl_schema_check_value(const nl_key_def *def, const nl_config *cfg, char *ms
     }
     case NL_KT_SHAPE: {
         const nl_data_spec *d = &cfg->data;
-        if (!in_range(def, d->synthetic_c) || d->synthetic_h < 1 || d->synthetic_w < 1 ||
+        /* [d] is stored as d x 1 x 1: feature vectors take the features'
+         * limit, not the images' channel limit */
+        const bool features = d->synthetic_h == 1 && d->synthetic_w == 1;
+        const bool c_ok = features ? d->synthetic_c >= 1 && d->synthetic_c <= NL_SHAPE_MAX_FEATURES
+                                   : in_range(def, d->synthetic_c);
+        if (!c_ok || d->synthetic_h < 1 || d->synthetic_w < 1 ||
             d->synthetic_h > NL_SHAPE_MAX_SIDE || d->synthetic_w > NL_SHAPE_MAX_SIDE)
             return range_fail(def, nl_schema_format(def, cfg, val, sizeof val), msg, size);
         return true;

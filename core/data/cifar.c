@@ -78,23 +78,34 @@ static nl_code read_records(const cifar_file *f, long n, nl_split *out, long at,
     return rc;
 }
 
-static nl_code load_split(const char *dir, cifar_file *files, int nfiles, long want,
-                          const char *which, nl_split *out, nl_error *err)
+/* a subset larger than the split, or NL_OK */
+static nl_code check_subset(const char *dir, const cifar_file *files, int nfiles, long want,
+                            const char *which, long *total_out, nl_error *err)
 {
     long total = 0;
     for (int i = 0; i < nfiles; i++)
         total += files[i].records;
-    if (want > total) {
-        char where[1300];
-        if (nfiles == 1)
-            snprintf(where, sizeof where, "%s", files[0].path);
-        else
-            snprintf(where, sizeof where, "data_batch_1.bin .. data_batch_%d.bin in %.1000s",
-                     nfiles, dir);
-        return nl_data_too_few(err, which, want, total, where);
-    }
+    *total_out = total;
+    if (want <= total)
+        return NL_OK;
+    char where[1300];
+    if (nfiles == 1)
+        snprintf(where, sizeof where, "%s", files[0].path);
+    else
+        snprintf(where, sizeof where, "data_batch_1.bin .. data_batch_%d.bin in %.1000s", nfiles,
+                 dir);
+    return nl_data_too_few(err, which, want, total, where);
+}
+
+static nl_code load_split(const char *dir, cifar_file *files, int nfiles, long want,
+                          const char *which, nl_split *out, nl_error *err)
+{
+    long total;
+    nl_code rc = check_subset(dir, files, nfiles, want, which, &total, err);
+    if (rc != NL_OK)
+        return rc;
     long n = want ? want : total;
-    nl_code rc = nl_split_alloc(out, n, 3, CIFAR_SIDE, CIFAR_SIDE, err);
+    rc = nl_split_alloc(out, n, 3, CIFAR_SIDE, CIFAR_SIDE, err);
     if (rc != NL_OK)
         return rc;
     unsigned char *buf = malloc(CIFAR_RECORD);
@@ -114,31 +125,32 @@ static nl_code load_split(const char *dir, cifar_file *files, int nfiles, long w
     return rc;
 }
 
-nl_code nl_cifar10_load(const nl_data_request *req, nl_dataset *out, char *dir_used,
-                        size_t dir_used_size, nl_error *err)
+/* the batch files: their directory (the one given, or the cifar-10-batches-bin
+ * the archive unpacks to inside it) and their sizes */
+static nl_code locate(const nl_data_request *req, char *dir, size_t dir_size,
+                      cifar_file train[CIFAR_TRAIN_FILES], cifar_file *test, nl_error *err)
 {
+    if (nl_data_is_file(req->dir))
+        return nl_fail(err, NL_ERR_DATA, "cifar10: data.path %s is a file, not a directory; "
+                       CIFAR_HINT, req->dir);
     if (!nl_data_is_dir(req->dir))
         return nl_fail(err, NL_ERR_DATA, "cifar10: the directory %s does not exist; " CIFAR_HINT,
                        req->dir);
-    /* the files themselves, or the directory the archive unpacks to */
-    char dir[1100], probe[1200];
-    snprintf(dir, sizeof dir, "%s", req->dir);
+    char probe[1200];
+    snprintf(dir, dir_size, "%s", req->dir);
     nl_data_join(probe, sizeof probe, req->dir, "data_batch_1.bin");
     if (!nl_data_is_file(probe)) {
         char sub[1100];
         nl_data_join(sub, sizeof sub, req->dir, "cifar-10-batches-bin");
         nl_data_join(probe, sizeof probe, sub, "data_batch_1.bin");
         if (nl_data_is_file(probe))
-            snprintf(dir, sizeof dir, "%s", sub);
+            snprintf(dir, dir_size, "%s", sub);
         else
             return nl_fail(err, NL_ERR_DATA,
                            "cifar10: no data_batch_1.bin in %s or in %s; expected "
                            "data_batch_1.bin .. data_batch_5.bin and test_batch.bin; " CIFAR_HINT,
                            req->dir, sub);
     }
-    snprintf(dir_used, dir_used_size, "%s", dir);
-
-    cifar_file train[CIFAR_TRAIN_FILES], test;
     nl_code rc = NL_OK;
     for (int i = 0; i < CIFAR_TRAIN_FILES && rc == NL_OK; i++) {
         char name[32];
@@ -146,9 +158,40 @@ nl_code nl_cifar10_load(const nl_data_request *req, nl_dataset *out, char *dir_u
         rc = size_file(dir, name, &train[i], err);
     }
     if (rc == NL_OK)
-        rc = size_file(dir, "test_batch.bin", &test, err);
+        rc = size_file(dir, "test_batch.bin", test, err);
+    return rc;
+}
+
+nl_code nl_cifar10_probe(const nl_data_request *req, nl_dataset_shape *out, nl_error *err)
+{
+    char dir[1100];
+    cifar_file train[CIFAR_TRAIN_FILES], test;
+    long ntr, nte;
+    nl_code rc = locate(req, dir, sizeof dir, train, &test, err);
     if (rc == NL_OK)
-        rc = load_split(dir, train, CIFAR_TRAIN_FILES, req->train_size, "train", &out->train, err);
+        rc = check_subset(dir, train, CIFAR_TRAIN_FILES, req->train_size, "train", &ntr, err);
+    if (rc == NL_OK)
+        rc = check_subset(dir, &test, 1, req->test_size, "test", &nte, err);
+    if (rc != NL_OK)
+        return rc;
+    out->train_n = req->train_size ? req->train_size : ntr;
+    out->test_n = req->test_size ? req->test_size : nte;
+    out->c = 3;
+    out->h = out->w = CIFAR_SIDE;
+    out->classes = CIFAR_CLASSES;
+    return NL_OK;
+}
+
+nl_code nl_cifar10_load(const nl_data_request *req, nl_dataset *out, char *dir_used,
+                        size_t dir_used_size, nl_error *err)
+{
+    char dir[1100];
+    cifar_file train[CIFAR_TRAIN_FILES], test;
+    nl_code rc = locate(req, dir, sizeof dir, train, &test, err);
+    if (rc != NL_OK)
+        return rc;
+    snprintf(dir_used, dir_used_size, "%s", dir);
+    rc = load_split(dir, train, CIFAR_TRAIN_FILES, req->train_size, "train", &out->train, err);
     if (rc == NL_OK)
         rc = load_split(dir, &test, 1, req->test_size, "test", &out->test, err);
     if (rc != NL_OK)

@@ -194,6 +194,26 @@ static void standardize(nl_dataset *ds)
     }
 }
 
+/* where the files are: the spec's path, or the dataset's default; for the
+ * file datasets, the error that says how to get them when there is none */
+static nl_code data_dir(const nl_data_spec *spec, const char **dir, nl_error *err)
+{
+    *dir = spec->path[0] ? spec->path : nl_data_default_path(spec->kind);
+    if (spec->kind == NL_DATA_SYNTHETIC || (*dir)[0])
+        return NL_OK;
+    const char *files = spec->kind == NL_DATA_CIFAR10
+                            ? "data_batch_1.bin .. data_batch_5.bin and test_batch.bin "
+                              "(the CIFAR-10 binary version)"
+                            : "train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+                              "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each "
+                              "plain or .gz)";
+    nl_fail(err, NL_ERR_DATA,
+            "dataset %s has no default location: set data.path to the directory that holds %s",
+            nl_name_of(&nl_dataset_names, (int)spec->kind), files);
+    nl_error_key(err, "data.path");
+    return NL_ERR_DATA;
+}
+
 nl_code nl_dataset_load(const nl_data_spec *spec, nl_dataset *out, nl_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -202,7 +222,9 @@ nl_code nl_dataset_load(const nl_data_spec *spec, nl_dataset *out, nl_error *err
         return rc;
     const char *name = nl_name_of(&nl_dataset_names, (int)spec->kind);
 
-    const char *dir = spec->path[0] ? spec->path : nl_data_default_path(spec->kind);
+    const char *dir;
+    if ((rc = data_dir(spec, &dir, err)) != NL_OK)
+        return rc;
     char shown_dir[1024];
     snprintf(shown_dir, sizeof shown_dir, "%s", dir);
 
@@ -211,20 +233,6 @@ nl_code nl_dataset_load(const nl_data_spec *spec, nl_dataset *out, nl_error *err
         long nte = spec->test_size ? spec->test_size : spec->synthetic_test;
         rc = nl_synthetic_load(spec, ntr, nte, out, err);
     } else {
-        if (!dir[0]) {
-            const char *files = spec->kind == NL_DATA_CIFAR10
-                                    ? "data_batch_1.bin .. data_batch_5.bin and test_batch.bin "
-                                      "(the CIFAR-10 binary version)"
-                                    : "train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-                                      "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each "
-                                      "plain or .gz)";
-            nl_fail(err, NL_ERR_DATA,
-                    "dataset %s has no default location: set data.path to the directory that "
-                    "holds %s",
-                    name, files);
-            nl_error_key(err, "data.path");
-            return NL_ERR_DATA;
-        }
         nl_data_request req = {dir, spec->train_size, spec->test_size};
         if (spec->kind == NL_DATA_CIFAR10)
             rc = nl_cifar10_load(&req, out, shown_dir, sizeof shown_dir, err);
@@ -254,6 +262,37 @@ nl_code nl_dataset_load(const nl_data_spec *spec, nl_dataset *out, nl_error *err
                  "%s (%.400s): %ld train, %ld test, %dx%dx%d, %d classes", name, shown_dir, tr->n,
                  out->test.n, tr->c, tr->h, tr->w, out->classes);
     return NL_OK;
+}
+
+nl_code nl_dataset_probe(const nl_data_spec *spec, nl_dataset_shape *out, nl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    const char *dir;
+    nl_code rc = check_spec(spec, err);
+    if (rc == NL_OK)
+        rc = data_dir(spec, &dir, err);
+    if (rc != NL_OK)
+        return rc;
+    if (spec->kind == NL_DATA_SYNTHETIC) {
+        out->train_n = spec->train_size ? spec->train_size : spec->synthetic_train;
+        out->test_n = spec->test_size ? spec->test_size : spec->synthetic_test;
+        out->c = spec->synthetic_c;
+        out->h = spec->synthetic_h;
+        out->w = spec->synthetic_w;
+        out->classes = spec->synthetic_classes;
+        return NL_OK;
+    }
+    nl_data_request req = {dir, spec->train_size, spec->test_size};
+    if (spec->kind == NL_DATA_CIFAR10)
+        return nl_cifar10_probe(&req, out, err);
+    return nl_idx_probe(spec->kind, &req, out, err);
+}
+
+double nl_dataset_bytes(const nl_dataset_shape *shape)
+{
+    /* float pixels and int32 labels, as nl_split_alloc takes them */
+    const double per = (double)shape->c * shape->h * shape->w * sizeof(float) + sizeof(int32_t);
+    return ((double)shape->train_n + (double)shape->test_n) * per;
 }
 
 void nl_dataset_free(nl_dataset *ds)

@@ -62,6 +62,23 @@ const char *nl_data_default_path(nl_dataset_kind kind);
 nl_code nl_dataset_load(const nl_data_spec *spec, nl_dataset *out, nl_error *err);
 void nl_dataset_free(nl_dataset *ds);
 
+/* What nl_dataset_load would load, found without loading it */
+typedef struct {
+    long train_n, test_n; /* samples of each split, subsets applied */
+    int c, h, w;
+    int classes;
+} nl_dataset_shape;
+
+/* Checks the dataset as far as it can without reading the samples: the
+ * files exist, their headers are valid and agree with each other, and each
+ * file's length is what its header promises (plain files by their size,
+ * gzip files by the length their trailer records, or by inflating them
+ * into a small buffer when it disagrees); the subsets fit. The same errors
+ * as nl_dataset_load; nothing is allocated for the samples. */
+nl_code nl_dataset_probe(const nl_data_spec *spec, nl_dataset_shape *out, nl_error *err);
+/* the bytes nl_dataset_load allocates for a dataset of this shape */
+double nl_dataset_bytes(const nl_dataset_shape *shape);
+
 /* Walks a split in batches. Training shuffles every epoch from its own RNG
  * stream (so the order depends only on the seed and the epoch) and drops an
  * incomplete last batch; evaluation keeps the order and the short last batch.

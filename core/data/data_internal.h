@@ -32,6 +32,10 @@ nl_code nl_synthetic_load(const nl_data_spec *spec, long train_n, long test_n, n
 /* MNIST and Fashion-MNIST: `name` is the dataset's name for messages */
 nl_code nl_idx_load(nl_dataset_kind kind, const nl_data_request *req, nl_dataset *out,
                     nl_error *err);
+/* nl_dataset_probe for those two readers */
+nl_code nl_idx_probe(nl_dataset_kind kind, const nl_data_request *req, nl_dataset_shape *out,
+                     nl_error *err);
+nl_code nl_cifar10_probe(const nl_data_request *req, nl_dataset_shape *out, nl_error *err);
 /* CIFAR-10 binary version; *dir_used is set to the directory the batches were found in */
 nl_code nl_cifar10_load(const nl_data_request *req, nl_dataset *out, char *dir_used,
                         size_t dir_used_size, nl_error *err);

@@ -1,11 +1,15 @@
-/* MNIST and Fashion-MNIST in IDX format, plain or gzip-compressed: zlib's
- * gzread reads both, so one reader serves either. Only the samples asked for
- * are read; everything read is validated, and every error names its file. */
+/* MNIST and Fashion-MNIST in IDX format, plain or gzip-compressed. Before
+ * anything is allocated, each file's header is checked against the file's
+ * real length; then only the samples asked for are read, everything read is
+ * validated, and every error names its file. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "data/data_internal.h"
@@ -36,80 +40,192 @@ static const char *install_hint(nl_dataset_kind kind)
     return "put " IDX_FILE_LIST " in a directory and set data.path to it";
 }
 
-/* ---- a gzip-or-plain reader that names its file in every error ---- */
+/* ---- a gzip-or-plain reader that names its file in every error ----
+ *
+ * zlib's inflate rather than gzread: gzread ignores whatever follows a gzip
+ * stream, and a file with bytes after its data is not the file it claims to
+ * be. Concatenated gzip members (valid gzip) are read as one stream. */
+
+#define RD_BUFFER (1u << 17)
 
 typedef struct {
-    gzFile f;
+    int fd;
     const char *path;
+    bool gz;
+    bool live;       /* inflateInit2 done */
+    bool member_end; /* inflate reached the end of a member (its CRC and length checked) */
+    bool input_end;  /* read() returned 0 */
+    bool cut_off;    /* the input ended inside a gzip member */
+    z_stream z;
+    unsigned char *in;
+    size_t in_len, in_pos; /* plain files: buffered bytes not yet delivered */
+    uint64_t file_size;
 } idx_reader;
+
+static nl_code rd_fill(idx_reader *r, nl_error *err)
+{
+    ssize_t k;
+    do
+        k = read(r->fd, r->in, RD_BUFFER);
+    while (k < 0 && errno == EINTR);
+    if (k < 0)
+        return nl_fail(err, NL_ERR_IO, "reading %s: %s", r->path, strerror(errno));
+    r->in_len = (size_t)k;
+    r->in_pos = 0;
+    r->input_end = k == 0;
+    r->z.next_in = r->in;
+    r->z.avail_in = (uInt)k;
+    return NL_OK;
+}
 
 static nl_code rd_open(idx_reader *r, const char *path, nl_error *err)
 {
+    memset(r, 0, sizeof *r);
     r->path = path;
-    errno = 0;
-    r->f = gzopen(path, "rb");
-    if (!r->f) {
-        if (errno)
-            return nl_fail(err, NL_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-        return nl_fail(err, NL_ERR_NOMEM, "out of memory opening %s", path);
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0) {
+        r->fd = -1;
+        return nl_fail(err, NL_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     }
-    gzbuffer(r->f, 1u << 17);
+    struct stat st;
+    if (fstat(r->fd, &st) != 0)
+        return nl_fail(err, NL_ERR_IO, "reading %s: %s", path, strerror(errno));
+    r->file_size = (uint64_t)st.st_size;
+    r->in = malloc(RD_BUFFER);
+    if (!r->in)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory opening %s", path);
+    nl_code rc = rd_fill(r, err);
+    if (rc != NL_OK)
+        return rc;
+    r->gz = r->in_len >= 2 && r->in[0] == 0x1f && r->in[1] == 0x8b;
+    if (r->gz) {
+        /* 16 + MAX_WBITS: a gzip wrapper, whose CRC-32 and length inflate checks */
+        int zr = inflateInit2(&r->z, 16 + MAX_WBITS);
+        if (zr != Z_OK)
+            return nl_fail(err, NL_ERR_NOMEM, "out of memory opening %s", path);
+        r->live = true;
+        r->z.next_in = r->in;
+        r->z.avail_in = (uInt)r->in_len;
+    }
     return NL_OK;
 }
 
 static void rd_close(idx_reader *r)
 {
-    if (r->f)
-        gzclose(r->f);
-    r->f = NULL;
+    if (r->live)
+        inflateEnd(&r->z);
+    if (r->fd >= 0 && r->path)
+        close(r->fd);
+    free(r->in);
+    memset(r, 0, sizeof *r);
+    r->fd = -1;
 }
 
-/* reads up to n bytes; *got is how many came (fewer at the end of the file).
- * Errors: corrupt gzip data (NL_ERR_DATA) or the OS failing (NL_ERR_IO). */
+/* reads up to n bytes; *got is how many came (fewer at the end of the data).
+ * Errors: corrupt gzip data or bytes after the gzip stream (NL_ERR_DATA),
+ * the OS failing (NL_ERR_IO). */
 static nl_code rd_read(idx_reader *r, void *buf, size_t n, size_t *got, nl_error *err)
 {
     unsigned char *p = buf;
     size_t total = 0;
+    nl_code rc;
     while (total < n) {
-        size_t want = n - total;
-        if (want > (1u << 30))
-            want = 1u << 30;
-        errno = 0;
-        int k = gzread(r->f, p + total, (unsigned)want);
-        if (k < 0) {
-            int zerr;
-            const char *msg = gzerror(r->f, &zerr);
-            if (zerr == Z_ERRNO)
-                return nl_fail(err, NL_ERR_IO, "reading %s: %s", r->path, strerror(errno));
-            if (zerr == Z_MEM_ERROR)
-                return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", r->path);
-            /* zlib's message starts with the path; say it once */
-            size_t plen = strlen(r->path);
-            if (msg && strncmp(msg, r->path, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0)
-                msg += plen + 2;
-            return nl_fail(err, NL_ERR_DATA, "%s: corrupt gzip data (%s)", r->path,
-                           msg ? msg : "?");
+        if (!r->gz) {
+            if (r->in_pos == r->in_len) {
+                if (r->input_end)
+                    break;
+                if ((rc = rd_fill(r, err)) != NL_OK)
+                    return rc;
+                if (r->input_end)
+                    break;
+            }
+            size_t k = r->in_len - r->in_pos < n - total ? r->in_len - r->in_pos : n - total;
+            memcpy(p + total, r->in + r->in_pos, k);
+            r->in_pos += k;
+            total += k;
+            continue;
         }
-        if (k == 0)
+        if (r->z.avail_in == 0 && !r->input_end && (rc = rd_fill(r, err)) != NL_OK)
+            return rc;
+        if (r->member_end) {
+            if (r->z.avail_in == 0)
+                break; /* the end of the file, right after a whole member */
+            if (r->z.next_in[0] != 0x1f) /* a further member starts 1f 8b */
+                return nl_fail(err, NL_ERR_DATA, "%s: trailing data after the end of the gzip "
+                               "stream (two files joined, or not the file it claims to be)",
+                               r->path);
+            inflateReset(&r->z);
+            r->member_end = false;
+        }
+        if (r->z.avail_in == 0 && r->input_end) {
+            r->cut_off = true;
             break;
-        total += (size_t)k;
+        }
+        size_t want = n - total > (1u << 30) ? (1u << 30) : n - total;
+        r->z.next_out = p + total;
+        r->z.avail_out = (uInt)want;
+        int zr = inflate(&r->z, Z_NO_FLUSH);
+        total += want - r->z.avail_out;
+        if (zr == Z_STREAM_END) {
+            r->member_end = true;
+        } else if (zr == Z_MEM_ERROR) {
+            return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", r->path);
+        } else if (zr != Z_OK && zr != Z_BUF_ERROR) {
+            return nl_fail(err, NL_ERR_DATA, "%s: corrupt gzip data (%s)", r->path,
+                           r->z.msg ? r->z.msg : "?");
+        }
     }
     *got = total;
     return NL_OK;
 }
 
-/* after a short read: true when a gzip stream was cut off (zlib then drops
- * the last partial read, so the position where the data ends is unknown) */
-static bool rd_cut_off(idx_reader *r)
-{
-    int zerr = Z_OK;
-    gzerror(r->f, &zerr);
-    return zerr == Z_BUF_ERROR;
-}
+/* after a short read: true when a gzip stream was cut off */
+static bool rd_cut_off(idx_reader *r) { return r->cut_off; }
 
 static const char *rd_why_short(idx_reader *r)
 {
     return rd_cut_off(r) ? " (the gzip stream is cut off)" : "";
+}
+
+/* The data's real length, found without keeping it: plain files by their
+ * size; gzip files by their trailer's length (the size modulo 2^32), which
+ * must say exactly `expected`, or else by inflating the rest of the stream
+ * into a small buffer (checking CRCs, and that nothing follows the stream).
+ * The reader's own position is left alone. */
+static nl_code rd_data_length(idx_reader *r, uint64_t expected, uint64_t *length, bool *cut_off,
+                              nl_error *err)
+{
+    *cut_off = false;
+    if (!r->gz) {
+        *length = r->file_size;
+        return NL_OK;
+    }
+    unsigned char t[4];
+    if (expected < (1ull << 32) && r->file_size >= 18 &&
+        pread(r->fd, t, 4, (off_t)r->file_size - 4) == 4) {
+        const uint32_t isize = t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 |
+                               (uint32_t)t[3] << 24;
+        if (isize == expected) {
+            *length = expected;
+            return NL_OK;
+        }
+    }
+    /* the trailer disagrees (or cannot tell): count what really inflates */
+    idx_reader counter;
+    nl_code rc = rd_open(&counter, r->path, err);
+    unsigned char *scratch = rc == NL_OK ? malloc(RD_BUFFER) : NULL;
+    if (rc == NL_OK && !scratch)
+        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", r->path);
+    uint64_t total = 0;
+    for (size_t got = RD_BUFFER; rc == NL_OK && got == RD_BUFFER;) {
+        rc = rd_read(&counter, scratch, RD_BUFFER, &got, err);
+        total += got;
+    }
+    *cut_off = counter.cut_off;
+    free(scratch);
+    rd_close(&counter);
+    *length = total;
+    return rc;
 }
 
 static uint32_t be32(const unsigned char *p)
@@ -177,34 +293,101 @@ static nl_code read_labels_header(idx_reader *r, uint32_t *count, nl_error *err)
 
 /* ---- one split: an image file and its label file ---- */
 
+/* the header's count against the bytes the file really holds */
+static nl_code check_length(idx_reader *r, uint64_t header, uint32_t count, uint64_t record,
+                            const char *what, nl_error *err)
+{
+    const uint64_t expected = header + (uint64_t)count * record;
+    uint64_t length;
+    bool cut_off;
+    nl_code rc = rd_data_length(r, expected, &length, &cut_off, err);
+    if (rc != NL_OK)
+        return rc;
+    if (cut_off)
+        return nl_fail(err, NL_ERR_DATA, "%s: truncated: the gzip stream is cut off (no end and "
+                       "CRC trailer) after %llu bytes of data; the header promises %u %s",
+                       r->path, (unsigned long long)length, count, what);
+    if (length < expected)
+        return nl_fail(err, NL_ERR_DATA, "%s: truncated: the header promises %u %s (%llu bytes "
+                       "of data) but the %s holds %llu bytes, %llu whole %s",
+                       r->path, count, what, (unsigned long long)expected,
+                       r->gz ? "gzip stream" : "file", (unsigned long long)length,
+                       (unsigned long long)(length > header ? (length - header) / record : 0),
+                       what);
+    if (length > expected)
+        return nl_fail(err, NL_ERR_DATA, "%s: %llu bytes of trailing data after the %u %s the "
+                       "header promises (%llu bytes); not the file it claims to be?",
+                       r->path, (unsigned long long)(length - expected), count, what,
+                       (unsigned long long)expected);
+    return NL_OK;
+}
+
+typedef struct {
+    idx_reader images, labels;
+    uint32_t count;
+} idx_split_files;
+
+/* Opens a split's two files and checks their headers against each other and
+ * against the files' lengths: nothing is allocated for the samples yet. */
+static nl_code open_split(const char *img_path, const char *lbl_path, long want, const char *which,
+                          idx_split_files *f, nl_error *err)
+{
+    uint32_t n_img = 0, n_lbl = 0;
+    nl_code rc = rd_open(&f->images, img_path, err);
+    if (rc == NL_OK)
+        rc = rd_open(&f->labels, lbl_path, err);
+    if (rc == NL_OK)
+        rc = read_images_header(&f->images, &n_img, err);
+    if (rc == NL_OK)
+        rc = read_labels_header(&f->labels, &n_lbl, err);
+    if (rc != NL_OK)
+        return rc;
+    if (n_img != n_lbl)
+        return nl_fail(err, NL_ERR_DATA, "%s holds %u images but %s holds %u labels", img_path,
+                       n_img, lbl_path, n_lbl);
+    if (n_img == 0)
+        return nl_fail(err, NL_ERR_DATA, "%s holds no images", img_path);
+    if ((rc = check_length(&f->images, 16, n_img, IDX_SIDE * IDX_SIDE, "images of 28x28", err)) ||
+        (rc = check_length(&f->labels, 8, n_lbl, 1, "labels", err)))
+        return rc;
+    if (want > (long)n_img)
+        return nl_data_too_few(err, which, want, (long)n_img, img_path);
+    f->count = n_img;
+    return NL_OK;
+}
+
+static void close_split(idx_split_files *f)
+{
+    rd_close(&f->images);
+    rd_close(&f->labels);
+}
+
+/* after the last sample of a file: a gzip stream must end here, CRC checked */
+static nl_code check_end(idx_reader *r, nl_error *err)
+{
+    unsigned char extra;
+    size_t got = 0;
+    nl_code rc = rd_read(r, &extra, 1, &got, err);
+    if (rc != NL_OK)
+        return rc;
+    if (got || rd_cut_off(r))
+        return nl_fail(err, NL_ERR_DATA, "%s: %s after the data its header promises", r->path,
+                       got ? "trailing data" : "the gzip stream is cut off (truncated)");
+    return NL_OK;
+}
+
 static nl_code load_split(const char *img_path, const char *lbl_path, long want,
                           const char *which, nl_split *out, nl_error *err)
 {
-    idx_reader ri = {0}, rl = {0};
+    idx_split_files f;
+    memset(&f, 0, sizeof f);
+    f.images.fd = f.labels.fd = -1;
     unsigned char *buf = NULL;
-    uint32_t n_img = 0, n_lbl = 0;
-    nl_code rc = rd_open(&ri, img_path, err);
-    if (rc == NL_OK)
-        rc = rd_open(&rl, lbl_path, err);
-    if (rc == NL_OK)
-        rc = read_images_header(&ri, &n_img, err);
-    if (rc == NL_OK)
-        rc = read_labels_header(&rl, &n_lbl, err);
+    nl_code rc = open_split(img_path, lbl_path, want, which, &f, err);
     if (rc != NL_OK)
         goto done;
-    if (n_img != n_lbl) {
-        rc = nl_fail(err, NL_ERR_DATA, "%s holds %u images but %s holds %u labels", img_path,
-                     n_img, lbl_path, n_lbl);
-        goto done;
-    }
-    if (n_img == 0) {
-        rc = nl_fail(err, NL_ERR_DATA, "%s holds no images", img_path);
-        goto done;
-    }
-    if (want > (long)n_img) {
-        rc = nl_data_too_few(err, which, want, (long)n_img, img_path);
-        goto done;
-    }
+    const uint32_t n_img = f.count, n_lbl = f.count;
+    idx_reader *const ri = &f.images, *const rl = &f.labels;
     long n = want ? want : (long)n_img;
     rc = nl_split_alloc(out, n, 1, IDX_SIDE, IDX_SIDE, err);
     if (rc != NL_OK)
@@ -221,11 +404,11 @@ static nl_code load_split(const char *img_path, const char *lbl_path, long want,
     }
     for (long i0 = 0; i0 < n; i0 += (long)bufsize) {
         size_t k = (size_t)(n - i0) < bufsize ? (size_t)(n - i0) : bufsize, got;
-        rc = rd_read(&rl, buf, k, &got, err);
+        rc = rd_read(rl, buf, k, &got, err);
         if (rc != NL_OK)
             goto done;
         if (got < k) {
-            if (rd_cut_off(&rl))
+            if (rd_cut_off(rl))
                 rc = nl_fail(err, NL_ERR_DATA,
                              "%s: truncated: the header promises %u labels but the gzip stream "
                              "is cut off before their end",
@@ -251,11 +434,11 @@ static nl_code load_split(const char *img_path, const char *lbl_path, long want,
     for (long i0 = 0; i0 < n; i0 += chunk) {
         long k = n - i0 < chunk ? n - i0 : chunk;
         size_t bytes = (size_t)k * per, got;
-        rc = rd_read(&ri, buf, bytes, &got, err);
+        rc = rd_read(ri, buf, bytes, &got, err);
         if (rc != NL_OK)
             goto done;
         if (got < bytes) {
-            if (rd_cut_off(&ri))
+            if (rd_cut_off(ri))
                 rc = nl_fail(err, NL_ERR_DATA,
                              "%s: truncated: the header promises %u images of %dx%d but the "
                              "gzip stream is cut off before their end",
@@ -271,11 +454,13 @@ static nl_code load_split(const char *img_path, const char *lbl_path, long want,
         for (size_t j = 0; j < bytes; j++)
             dst[j] = (float)buf[j] * (1.0f / 255.0f);
     }
+    /* a whole file read: its stream's end and CRC are checked for free */
+    if (n == (long)n_img && ((rc = check_end(rl, err)) != NL_OK || (rc = check_end(ri, err))))
+        goto done;
 
 done:
     free(buf);
-    rd_close(&ri);
-    rd_close(&rl);
+    close_split(&f);
     if (rc != NL_OK)
         nl_split_free(out);
     return rc;
@@ -294,32 +479,70 @@ static bool find_file(const char *dir, const char *name, char *path, size_t size
     return false;
 }
 
-nl_code nl_idx_load(nl_dataset_kind kind, const nl_data_request *req, nl_dataset *out,
-                    nl_error *err)
+/* the four files of a set in a directory, or the error that says what is missing */
+static nl_code locate(nl_dataset_kind kind, const char *dir, char paths[F_COUNT][1200],
+                      nl_error *err)
 {
     const char *name = nl_name_of(&nl_dataset_names, (int)kind);
-    if (!nl_data_is_dir(req->dir))
-        return nl_fail(err, NL_ERR_DATA, "%s: the directory %s does not exist; %s", name,
-                       req->dir, install_hint(kind));
-
-    char paths[F_COUNT][1200];
+    if (nl_data_is_file(dir))
+        return nl_fail(err, NL_ERR_DATA, "%s: data.path %s is a file, not a directory; set it to "
+                       "the directory that holds " IDX_FILE_LIST, name, dir);
+    if (!nl_data_is_dir(dir))
+        return nl_fail(err, NL_ERR_DATA, "%s: the directory %s does not exist; %s", name, dir,
+                       install_hint(kind));
     int missing = 0, first_missing = -1;
     for (int f = 0; f < F_COUNT; f++) {
-        if (!find_file(req->dir, idx_names[f], paths[f], sizeof paths[f])) {
+        if (!find_file(dir, idx_names[f], paths[f], sizeof paths[f])) {
             missing++;
             if (first_missing < 0)
                 first_missing = f;
         }
     }
     if (missing == F_COUNT)
-        return nl_fail(err, NL_ERR_DATA, "%s: no dataset files in %s; %s", name, req->dir,
+        return nl_fail(err, NL_ERR_DATA, "%s: no dataset files in %s; %s", name, dir,
                        install_hint(kind));
     if (missing)
         return nl_fail(err, NL_ERR_DATA, "%s: missing %s (or %s.gz); %s", name,
                        paths[first_missing], paths[first_missing], install_hint(kind));
+    return NL_OK;
+}
 
-    nl_code rc = load_split(paths[F_TRAIN_IMAGES], paths[F_TRAIN_LABELS], req->train_size,
-                            "train", &out->train, err);
+nl_code nl_idx_probe(nl_dataset_kind kind, const nl_data_request *req, nl_dataset_shape *out,
+                     nl_error *err)
+{
+    char paths[F_COUNT][1200];
+    nl_code rc = locate(kind, req->dir, paths, err);
+    if (rc != NL_OK)
+        return rc;
+    idx_split_files train, test;
+    memset(&train, 0, sizeof train);
+    memset(&test, 0, sizeof test);
+    train.images.fd = train.labels.fd = test.images.fd = test.labels.fd = -1;
+    rc = open_split(paths[F_TRAIN_IMAGES], paths[F_TRAIN_LABELS], req->train_size, "train",
+                    &train, err);
+    if (rc == NL_OK)
+        rc = open_split(paths[F_TEST_IMAGES], paths[F_TEST_LABELS], req->test_size, "test", &test,
+                        err);
+    if (rc == NL_OK) {
+        out->train_n = req->train_size ? req->train_size : (long)train.count;
+        out->test_n = req->test_size ? req->test_size : (long)test.count;
+        out->c = 1;
+        out->h = out->w = IDX_SIDE;
+        out->classes = IDX_CLASSES;
+    }
+    close_split(&train);
+    close_split(&test);
+    return rc;
+}
+
+nl_code nl_idx_load(nl_dataset_kind kind, const nl_data_request *req, nl_dataset *out,
+                    nl_error *err)
+{
+    char paths[F_COUNT][1200];
+    nl_code rc = locate(kind, req->dir, paths, err);
+    if (rc == NL_OK)
+        rc = load_split(paths[F_TRAIN_IMAGES], paths[F_TRAIN_LABELS], req->train_size,
+                        "train", &out->train, err);
     if (rc == NL_OK)
         rc = load_split(paths[F_TEST_IMAGES], paths[F_TEST_LABELS], req->test_size, "test",
                         &out->test, err);

@@ -1,5 +1,6 @@
 /* The builder collects what layer constructors declare, then plans and
  * allocates all memory of the model in a handful of arenas. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,6 +205,8 @@ static nl_act *root_of(nl_act *a)
 
 static size_t round_floats(size_t n) { return (n + 15) & ~(size_t)15; }
 static size_t round_bytes(size_t n) { return (n + 63) & ~(size_t)63; }
+static double round_floats_d(double n) { return ceil(n / 16) * 16; }
+static double round_bytes_d(double n) { return ceil(n / 64) * 64; }
 
 static void free_builder_lists(nl_builder *b, bool keep_objects)
 {
@@ -398,6 +401,39 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
     return rc;
 }
 
+/* What plan_and_allocate would take, in double so that an impossible model
+ * gives a huge number rather than a wrapped one; the test that builds a
+ * model checks the two agree. */
+static nl_model_bytes planned_bytes(const nl_builder *b, const nl_model *m)
+{
+    nl_model_bytes out = {0};
+    const double floats = (double)sizeof(float);
+    for (int i = 0; i < b->n_params; i++) {
+        double count = 1;
+        for (int d = 0; d < b->params[i]->ndim; d++)
+            count *= b->params[i]->dims[d];
+        out.parameters += 3 * floats * (double)round_floats_d(count); /* value, gradient, velocity */
+    }
+    double total = out.parameters;
+    for (int i = 0; i < b->n_states; i++)
+        total += floats * round_floats_d((double)b->states[i]->count);
+    for (int i = 0; i < b->n_acts; i++) {
+        const nl_act *a = b->acts[i];
+        if (a->alias_of)
+            continue;
+        const double bytes = round_bytes_d(floats * a->shape.n * a->shape.c * a->shape.h * a->shape.w);
+        total += a->needs_grad ? 2 * bytes : bytes;
+    }
+    for (int i = 0; i < b->n_saved; i++)
+        total += round_bytes_d((double)b->saved[i].bytes);
+    total += round_bytes_d((double)m->capacity * sizeof(int32_t));
+    total += round_bytes_d(floats * m->capacity * m->spec.classes);
+    total += round_bytes_d(2 * sizeof(double));
+    total += (double)b->workspace;
+    out.total = total;
+    return out;
+}
+
 static nl_code build(const nl_model_spec *spec, nl_backend *be, bool plan_only, int capacity,
                      int train_batch, uint64_t seed, nl_graph_fn construct, void *ctx,
                      nl_model **out, nl_error *err)
@@ -447,8 +483,14 @@ static nl_code build(const nl_model_spec *spec, nl_backend *be, bool plan_only, 
     m->input = input;
     m->logits = logits;
     if (plan_only) {
+        /* the graph is kept (without memory) only when asked for */
+        m->planned = planned_bytes(&b, m);
+        m->be = NULL;
         free_builder_lists(&b, true);
-        nl_model_free(m);
+        if (out)
+            *out = m;
+        else
+            nl_model_free(m);
         return NL_OK;
     }
     nl_code rc = plan_and_allocate(&b, m, seed, err);
@@ -480,6 +522,14 @@ nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err
      * touching memory */
     nl_backend probe = {.ops = nl_cpu_ops(), .device = NL_DEVICE_CPU, .threads = 1};
     return build(spec, &probe, true, train_batch, train_batch, 0, NULL, NULL, NULL, err);
+}
+
+nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, nl_model **out,
+                      nl_error *err)
+{
+    *out = NULL;
+    nl_backend probe = {.ops = nl_cpu_ops(), .device = NL_DEVICE_CPU, .threads = 1};
+    return build(spec, &probe, true, capacity, train_batch, 0, NULL, NULL, out, err);
 }
 
 void nl_model_free(nl_model *m)

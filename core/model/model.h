@@ -13,6 +13,12 @@
 #include "log/files.h"
 #include "model/spec.h"
 
+/* bytes a model takes, as planned (double: an impossible model does not wrap) */
+typedef struct {
+    double total;      /* every arena: parameters, activations, saved tensors, workspace */
+    double parameters; /* of those, parameters with their gradients and velocities */
+} nl_model_bytes;
+
 typedef struct nl_model {
     nl_backend *be;
     nl_model_spec spec;
@@ -43,6 +49,7 @@ typedef struct nl_model {
     void *act_arena, *saved_arena, *workspace;
     size_t workspace_bytes;
     size_t device_bytes; /* everything allocated on the backend */
+    nl_model_bytes planned; /* nl_model_plan: what nl_model_build would allocate */
 } nl_model;
 
 /* Builds the model for batches of up to `capacity` samples; `train_batch`
@@ -54,6 +61,13 @@ nl_code nl_model_build(const nl_model_spec *spec, nl_backend *be, int capacity, 
  * makes a valid model at this training batch size (group counts, image sizes,
  * batch norm's N*H*W > 1, instance norm on features). */
 nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err);
+/* nl_model_check at the real batch sizes, keeping the graph: layers,
+ * activations (nl_model_act finds them) and parameters with their shapes,
+ * and in planned the bytes nl_model_build would allocate. No memory is taken
+ * for tensors (their pointers are NULL, and there is no backend); free it
+ * with nl_model_free. */
+nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, nl_model **out,
+                      nl_error *err);
 void nl_model_free(nl_model *m);
 
 /* Builds any graph through the same planner: `construct` adds layers after

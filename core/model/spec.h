@@ -8,6 +8,11 @@
 #include "base/names.h"
 
 #define NL_MAX_WIDTHS 16
+/* The widest layer: 2^20 units or channels keeps a 3x3 convolution's
+ * fan-in and a layer's values per sample on 28x28 or 32x32 images inside
+ * an int; a model that wide no longer fits in memory beyond its first
+ * layer anyway, which the memory check before a run reports. */
+#define NL_MAX_WIDTH (1 << 20)
 
 typedef struct {
     nl_norm_kind kind;

@@ -702,6 +702,9 @@ nl_code nl_experiment_parse(const char *text, const char *path, nl_experiment *o
 {
     memset(out, 0, sizeof *out);
     nl_copy_string(out->path, sizeof out->path, path);
+    nl_code screened = nl_yaml_screen(text, strlen(text), path, NULL, err);
+    if (screened)
+        return screened;
     yaml_parser_t yp;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&yp))

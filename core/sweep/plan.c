@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "sweep/flat.h"
 #include "sweep/sweep.h"
+#include "train/check.h"
 
 #define MAX_DIR_NAME 120
 
@@ -516,6 +517,11 @@ nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error
                          dir, label, derived_why);
             goto done;
         }
+        /* what `normlab run` checks before it writes (the data, memory,
+         * the trace unit): a sweep whose runs cannot run does not start */
+        nl_run_plan run_plan;
+        if (loaded && nl_run_check(cfg, -1, false, &run_plan, &load_err) != NL_OK)
+            loaded = false;
         if (!loaded) {
             *err = load_err;
             rc = run_error(e, &o, n, dir, label, err);

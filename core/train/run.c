@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log/files.h"
+#include "train/check.h"
 #include "train/rundir.h"
 #include "version_git.h"
 
@@ -233,6 +234,12 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
                nl_error *err)
 {
     memset(out, 0, sizeof *out);
+    /* everything that can fail on bad input fails before the directory is
+     * touched: what validate checks, then the memory available now */
+    nl_run_plan plan;
+    nl_code rc = nl_run_check(cfg, opt->device, true, &plan, err);
+    if (rc)
+        return rc;
     run_state st = {.cfg = cfg, .opt = opt};
     st.metrics.fd = st.trace.fd = -1;
     int lock_fd = -1;
@@ -241,11 +248,10 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
     else
         snprintf(st.dir, sizeof st.dir, "results/%s", cfg->name);
     snprintf(out->dir, sizeof out->dir, "%s", st.dir);
-    nl_code rc = claim_dir(st.dir, opt, false, err);
+    rc = claim_dir(st.dir, opt, false, err);
     if (rc)
         return rc;
 
-    /* everything that can fail on bad input fails before the directory is touched */
     const nl_device device = opt->device >= 0 ? (nl_device)opt->device : cfg->device;
     const nl_backend_options backend_opt = {
         .threads = opt->threads > 0 ? opt->threads : cfg->threads,
@@ -268,33 +274,16 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
     }
     st.data = &data;
     const nl_train_spec *train = &cfg->train;
-    const int capacity = train->batch_size > train->eval_batch_size ? train->batch_size
-                                                                    : train->eval_batch_size;
     nl_model *model = NULL;
-    nl_model_spec model_spec = cfg->model;
-    /* a traced activation must be a tensor: no ReLU folded into a pooling */
-    if (train->trace.activation[0])
-        model_spec.fuse_relu_pool = false;
-    if ((rc = nl_model_build(&model_spec, be, capacity, train->batch_size, cfg->seed, &model, err))) {
+    nl_model_spec model_spec;
+    nl_run_model_spec(cfg, &model_spec);
+    if ((rc = nl_model_build(&model_spec, be, nl_run_capacity(cfg), train->batch_size, cfg->seed,
+                             &model, err))) {
         nl_dataset_free(&data);
         nl_backend_close(be);
         return rc;
     }
     st.model = model;
-    if (train->trace.activation[0] && !nl_model_act(model, train->trace.activation)) {
-        /* a name the user can look up: every activation of this model */
-        char names[1024] = "";
-        size_t used = 0;
-        for (int i = 0; i < model->n_acts && used < sizeof names - 64; i++)
-            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
-                                     model->acts[i]->name);
-        rc = nl_fail(err, NL_ERR_CONFIG,
-                     "train.trace.activation: the model has no activation '%s'; it has: %s "
-                     "(or <layer>.in for the input of a layer, e.g. act1.in)",
-                     train->trace.activation, names);
-        nl_error_key(err, "train.trace.activation");
-        goto cleanup;
-    }
 
     iso_time(st.started, sizeof st.started);
     /* the lock before the first write, held until the last one */

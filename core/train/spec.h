@@ -7,6 +7,11 @@
 #include "optim/optim.h"
 
 #define NL_MAX_PERCENTILES 8
+/* The longest run, in optimizer steps (train.steps, or epochs times the
+ * batches of an epoch): the smallest models here take tens of microseconds
+ * a step, so a billion steps is hours to days of training; a larger count
+ * is a typo, and keeping it far below 2^63 keeps every step product exact. */
+#define NL_MAX_STEPS 1000000000L
 
 /* Activation-statistics tracing (Ioffe & Szegedy Fig. 1 b, c): percentiles of
  * one unit of one activation over a fixed batch of test samples. */

@@ -1,0 +1,43 @@
+/* Everything a run checks before it writes anything, as one function that
+ * `normlab validate`, `normlab run` and the sweep's pre-check all call: a
+ * config that cannot run does not validate. */
+#ifndef NL_TRAIN_CHECK_H
+#define NL_TRAIN_CHECK_H
+
+#include <stdbool.h>
+
+#include "config/config.h"
+#include "data/data.h"
+
+typedef struct {
+    nl_dataset_shape data;  /* the samples the run would load */
+    long total_steps;       /* optimizer steps the run would take */
+    double model_bytes;     /* what the model's arenas take (CPU runs; 0 for cuda) */
+    double data_bytes;      /* what the loaded dataset takes */
+    double machine_bytes;   /* physical memory (sysconf) */
+    double available_bytes; /* MemAvailable from /proc/meminfo when asked for; else 0 */
+} nl_run_plan;
+
+/* Checks a loaded (so already validated) config for the run it describes:
+ *  - the dataset's files (nl_dataset_probe: headers against the files' real
+ *    lengths, subsets that fit), without loading the samples;
+ *  - the run's length: train.steps, or train.epochs times the batches of an
+ *    epoch, at least one step and at most NL_MAX_STEPS;
+ *  - the traced activation and unit against the model's graph;
+ *  - the memory the model (at the larger of the two batch sizes) and the
+ *    dataset take against the machine's physical memory: more can never run
+ *    here. With `available`, also against MemAvailable now (normlab run,
+ *    just before it loads): more would swap or be killed half-way.
+ * `device` >= 0 overrides the config's. Errors name the key and where it was
+ * set; bad input is NL_ERR_CONFIG or NL_ERR_DATA (exit 2), too little memory
+ * available now NL_ERR_NOMEM (exit 1). */
+nl_code nl_run_check(const nl_config *cfg, int device, bool available, nl_run_plan *plan,
+                     nl_error *err);
+
+/* The model a run builds (the config's, with ReLU kept apart from pooling
+ * when an activation is traced) and its batch capacity (the larger of the
+ * training and evaluation batch sizes). */
+void nl_run_model_spec(const nl_config *cfg, nl_model_spec *spec);
+int nl_run_capacity(const nl_config *cfg);
+
+#endif
