@@ -322,6 +322,12 @@ START_TEST(test_checks_before_work)
     ck_assert_msg(strstr(out, "train.trace.unit") && strstr(out, "16 is out of range"), "%s", out);
     free(out);
     ck_assert(!nl_path_exists(results));
+    /* a directory as a sweep's base config */
+    tu_tmp_write("dirbase.yaml", "name: d\nbase: lying\ngrid:\n  seed: [1]\n");
+    ck_assert_int_eq(tu_normlab("sweep dirbase.yaml"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "dirbase.yaml:2:7: base:") && strstr(out, "is a directory"), "%s", out);
+    free(out);
 
     /* a config that is not there, or a directory: bad input, exit 2 */
     const char *missing[] = {"run nowhere.yaml", "validate nowhere.yaml", "run .",

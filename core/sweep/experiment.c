@@ -10,6 +10,7 @@
 #include <yaml.h>
 
 #include "config/config.h"
+#include "log/files.h"
 #include "sweep/flat.h"
 #include "sweep/sweep.h"
 
@@ -258,6 +259,9 @@ static nl_code parse_base(parser *P, yaml_node_t *n)
         if (!nl_path_exists(e->base_path))
             return fail_at(P, n, "base", "the config file %s does not exist (a relative base is read "
                            "relative to the experiment file)", e->base_path);
+        if (nl_is_dir(e->base_path))
+            return fail_at(P, n, "base", "%s is a directory; base names a config file (or is an "
+                           "inline config)", e->base_path);
         return NL_OK;
     }
     if (n->type != YAML_MAPPING_NODE)
