@@ -190,7 +190,7 @@ START_TEST(test_emitted_script_runs_every_run_once)
     tu_tmp_write("bin/sbatch", "#!/bin/sh\n"
                                "# the last argument is the --wrap command\n"
                                "for a; do last=$a; done\n"
-                               "printf '%s\\n' \"$*\" >> \"$SBATCH_LOG\"\n"
+                               "printf 'task %s: %s\\n' \"$SLURM_ARRAY_TASK_ID\" \"$*\" >> \"$SBATCH_LOG\"\n"
                                "printf '%s\\n' \"$last\" > \"$MERGE_CMD\"\n");
     char cmd[4096];
     for (int task = 1; task <= 3; task++) {
@@ -209,7 +209,9 @@ START_TEST(test_emitted_script_runs_every_run_once)
     }
     /* the first task alone queued the merge, after the whole array */
     char *log = tu_tmp_read("sbatch.log");
-    ck_assert_msg(strstr(log, "--dependency=afterany:77 ") && !strchr(strchr(log, '\n') + 1, '\n'), "%s", log);
+    ck_assert_msg(!strncmp(log, "task 1: ", 8) && strstr(log, "--dependency=afterany:77 ") &&
+                      !strchr(strchr(log, '\n') + 1, '\n'),
+                  "%s", log);
     free(log);
     /* the tasks' shards: 1/3 has seeds 1 and 4 */
     char *task1 = tu_tmp_read("task1.txt");
