@@ -108,7 +108,8 @@ START_TEST(test_emit_sbatch_script)
     snprintf(want, sizeof want, "\nnormlab='%s'\nexperiment='%s/exp.yaml'\nout='%s/o'\n", NORMLAB_BINARY, tu_tmp,
              tu_tmp);
     ck_assert_msg(strstr(script, want), "no\n%s\nin\n%s", want, script);
-    ck_assert(strstr(script, "exec \"$normlab\" sweep \"$experiment\" --out \"$out\" --shard auto -j 3\n"));
+    /* one run per task: one at a time, on the task's 3 cores */
+    ck_assert(strstr(script, "exec \"$normlab\" sweep \"$experiment\" --out \"$out\" --shard auto -j 1\n"));
     ck_assert(strstr(script, "--dependency=afterany:\"$SLURM_ARRAY_JOB_ID\""));
     free(script);
     /* more tasks than runs are fewer; the throttle is at most the tasks */
@@ -120,10 +121,11 @@ START_TEST(test_emit_sbatch_script)
     ck_assert_msg(strstr(script, want), "no\n%s\nin\n%s", want, script);
     ck_assert(strstr(script, "--shard auto -j 1\n"));
     free(script);
-    ck_assert_int_eq(tu_normlab("sweep exp.yaml --emit-sbatch --array-tasks 2"), 0);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --emit-sbatch --array-tasks 2 --cpus-per-task 2"), 0);
     script = tu_normlab_output();
     sbatch_value(script, "array", value, sizeof value);
     ck_assert_str_eq(value, "1-2%2");
+    ck_assert(strstr(script, "--shard auto -j 2\n")); /* 3 runs in a task, 2 at once */
     free(script);
     /* it runs nothing and writes nothing */
     struct stat st;

@@ -93,6 +93,10 @@ nl_code nl_sbatch_script(const nl_sbatch_spec *sp, nl_buf *out, nl_error *err)
     if (throttle > tasks)
         throttle = tasks;
     const int cpus = sp->cpus_per_task > 0 ? sp->cpus_per_task : 1;
+    /* as many runs at once as the task has CPUs and runs; a task of fewer
+     * runs than CPUs gives each run more threads (the sweep's cores / -j) */
+    const int per_task = (sp->n_runs + tasks - 1) / tasks;
+    const int jobs = cpus < per_task ? cpus : per_task;
     /* the experiment checked the name: a file name's letters, no quoting */
     const char *name = sp->name;
 
@@ -116,7 +120,7 @@ nl_code nl_sbatch_script(const nl_sbatch_spec *sp, nl_buf *out, nl_error *err)
                   "#SBATCH --cpus-per-task=%d\n"
                   "#SBATCH --output=normlab-%s-%%A_%%a.out\n",
                   sp->name, sp->n_runs, sp->n_runs == 1 ? "" : "s", tasks, tasks == 1 ? "" : "s", throttle,
-                  cpus, cpus == 1 ? "" : "s", name, tasks, throttle, cpus, name);
+                  jobs, jobs == 1 ? "" : "s", name, tasks, throttle, cpus, name);
     nl_buf_printf(out, "set -u\nnormlab=");
     shell_quote(out, sp->normlab);
     nl_buf_printf(out, "\nexperiment=");
@@ -136,7 +140,7 @@ nl_code nl_sbatch_script(const nl_sbatch_spec *sp, nl_buf *out, nl_error *err)
                   "    echo \"normlab: could not queue the merge; run it once the array is done: $merge\" >&2\n"
                   "fi\n"
                   "exec \"$normlab\" sweep \"$experiment\" --out \"$out\" --shard auto -j %d\n",
-                  name, name, cpus);
+                  name, name, jobs);
     nl_buf_free(&merge);
     if (out->failed)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");

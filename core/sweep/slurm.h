@@ -25,7 +25,7 @@ typedef struct {
     int n_runs;
     int tasks;              /* array tasks; 0: one per run, at most NL_SBATCH_MAX_TASKS */
     int throttle;           /* tasks at once; 0: NL_SBATCH_DEFAULT_THROTTLE */
-    int cpus_per_task;      /* and runs at once per task (-j) */
+    int cpus_per_task;      /* runs at once per task (-j): this many, at most its share of the runs */
 } nl_sbatch_spec;
 
 #define NL_SBATCH_MAX_TASKS 1000 /* Slurm's default MaxArraySize is 1001 */
