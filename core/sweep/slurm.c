@@ -134,7 +134,7 @@ nl_code nl_sbatch_script(const nl_sbatch_spec *sp, nl_buf *out, nl_error *err)
                   "# that Slurm starts once every task of this array has ended, whichever way they\n"
                   "# ended (afterany: a failed run is a row of summary.csv, not a reason to skip it).\n"
                   "# The first task queues it; if that is requeued the merge runs twice, harmlessly.\n"
-                  "if [ \"$SLURM_ARRAY_TASK_ID\" = \"${SLURM_ARRAY_TASK_MIN:-1}\" ]; then\n"
+                  "if [ \"${SLURM_ARRAY_TASK_ID:-}\" = \"${SLURM_ARRAY_TASK_MIN:-1}\" ]; then\n"
                   "  sbatch --job-name=normlab-%s-merge --dependency=afterany:\"$SLURM_ARRAY_JOB_ID\" \\\n"
                   "    --output=normlab-%s-merge-%%j.out --wrap \"$merge\" ||\n"
                   "    echo \"normlab: could not queue the merge; run it once the array is done: $merge\" >&2\n"
