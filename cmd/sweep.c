@@ -35,6 +35,8 @@
 #include "cmd.h"
 #include "log/files.h"
 #include "plot/plot.h"
+#include "sweep/claim.h"
+#include "sweep/slurm.h"
 #include "sweep/sweep.h"
 #include "train/run.h"
 #include "train/rundir.h"
@@ -42,8 +44,10 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: normlab sweep EXPERIMENT.yaml [-j N] [--shard I/N] [--dry-run] [--merge]\n"
-            "                     [--out DIR] [--force]\n\n"
+            "usage: normlab sweep EXPERIMENT.yaml [-j N] [--shard I/N|auto] [--claim] [--dry-run]\n"
+            "                     [--merge] [--out DIR] [--force]\n"
+            "       normlab sweep EXPERIMENT.yaml --emit-sbatch [--array-tasks N] [--array-throttle N]\n"
+            "                     [--cpus-per-task C] [--out DIR]\n\n"
             "Runs every configuration of an experiment file, each as its own `normlab run`\n"
             "process, and gathers the results in the sweep directory (default results/<name>/):\n"
             "  summary.csv         a row per run: the varied keys, status (ok, diverged, failed,\n"
@@ -78,6 +82,18 @@ static void usage(FILE *out)
             "  -j, --jobs N     run N runs at once (default 1)\n"
             "  --shard I/N      run only the runs whose index modulo N is I-1 (I in 1..N), e.g.\n"
             "                   one slice per Slurm array task; then --merge\n"
+            "  --shard auto     the slice of this Slurm array task (SLURM_ARRAY_TASK_ID, _COUNT,\n"
+            "                   _MIN, _MAX, _STEP)\n"
+            "  --claim          take the runs one at a time, together with any number of other\n"
+            "                   --claim workers sharing the sweep directory (other machines over\n"
+            "                   NFS too): each run runs once; a dead worker's run is done again\n"
+            "  --emit-sbatch    print an sbatch script that runs the sweep as a Slurm array job\n"
+            "                   (each task runs its --shard auto), then the merge as a job that\n"
+            "                   waits for the whole array; runs nothing\n"
+            "  --array-tasks N  array tasks (default: one per run, at most %d)\n"
+            "  --array-throttle N  tasks running at once (default %d)\n"
+            "  --cpus-per-task C   CPUs per task (default 1), and runs at once in it (at most\n"
+            "                   the task's share of the runs)\n"
             "  --merge          rebuild summary.csv (and the plots) from the run directories,\n"
             "                   running nothing\n"
             "  --dry-run        list the runs and what would happen to each, run nothing\n"
@@ -89,13 +105,14 @@ static void usage(FILE *out)
             "Ctrl-C stops the running runs (a second Ctrl-C kills them), writes summary.csv and\n"
             "exits 1.\n"
             "Exit status: 0 every run ok or diverged, 1 some failed or interrupted, 2 bad usage\n"
-            "or experiment file.\n");
+            "or experiment file.\n", NL_SBATCH_MAX_TASKS, NL_SBATCH_DEFAULT_THROTTLE);
 }
 
 typedef struct {
     pid_t pid;
     int run;
     double started;
+    nl_claim claim; /* --claim: held until the run's process has ended */
 } child_proc;
 
 typedef struct {
@@ -411,6 +428,48 @@ static bool take_result(sweep_state *s, int run)
     return true;
 }
 
+/* ---- --claim ---- */
+
+/* under a run's claim: whether its directory holds a finished run of the
+ * experiment's config */
+static bool claimed_run_finished(const char *run_dir, void *ctx)
+{
+    const nl_sweep_run *run = ctx;
+    nl_sweep_result r;
+    nl_sweep_read_result(run_dir, &r);
+    if (r.state != NL_SWEEP_OK && r.state != NL_SWEEP_DIVERGED)
+        return false;
+    char saved[1300], why[512];
+    snprintf(saved, sizeof saved, "%s/config.yaml", run_dir);
+    return nl_sweep_config_diff(saved, run->config_text, why, sizeof why) == 0;
+}
+
+static nl_code claim_run(sweep_state *s, int run, long seen, bool force, nl_claim *claim,
+                         nl_claim_outcome *got, nl_error *err)
+{
+    char run_dir[1200];
+    run_dir_of(s, run, run_dir, sizeof run_dir);
+    nl_code rc = nl_run_dir_make(run_dir, err);
+    if (rc)
+        return rc;
+    return nl_claim_try(run_dir, seen, claimed_run_finished, &s->p->runs[run], force, claim, got, err);
+}
+
+/* a run another worker finished since this one started: its result, a
+ * failure included (it is not run twice in one go) */
+static void take_claimed_result(sweep_state *s, int run)
+{
+    if (take_result(s, run))
+        return;
+    char event[1200];
+    s->done++;
+    s->finished_now++;
+    s->failed++;
+    s->results[run].state = NL_SWEEP_FAILED;
+    snprintf(event, sizeof event, "%s: failed, in another worker", s->p->runs[run].dir);
+    show_progress(s, event, true);
+}
+
 /* ---- plots ---- */
 
 /* makes the experiment's plots, one at a time: a plot the results cannot
@@ -467,6 +526,51 @@ static int make_plots(const nl_experiment *e, const char *dir, char *where, size
     return status;
 }
 
+/* ---- Slurm ---- */
+
+/* `path` made absolute against the working directory (it need not exist) */
+static bool absolute_path(const char *path, char *out, size_t size)
+{
+    char cwd[1024];
+    if (path[0] == '/')
+        return (size_t)snprintf(out, size, "%s", path) < size;
+    if (!getcwd(cwd, sizeof cwd))
+        return false;
+    while (path[0] == '.' && path[1] == '/')
+        path += 2;
+    return (size_t)snprintf(out, size, "%s/%s", cwd, path) < size;
+}
+
+/* prints the sbatch script, with absolute paths, so that it can be
+ * submitted from anywhere; returns the exit status */
+static int emit_sbatch_script(nl_sbatch_spec spec, const char *experiment, const char *sweep_dir)
+{
+    char exe[1024], exp_abs[4096], dir_abs[2048];
+    const ssize_t exe_len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (exe_len <= 0) {
+        fprintf(stderr, "normlab sweep: cannot find the normlab binary (/proc/self/exe): %s\n", strerror(errno));
+        return 1;
+    }
+    exe[exe_len] = '\0';
+    if (!realpath(experiment, exp_abs) || !absolute_path(sweep_dir, dir_abs, sizeof dir_abs)) {
+        fprintf(stderr, "normlab sweep: cannot make %s and %s absolute paths: %s\n", experiment, sweep_dir,
+                strerror(errno));
+        return 1;
+    }
+    spec.normlab = exe;
+    spec.experiment = exp_abs;
+    spec.sweep_dir = dir_abs;
+    nl_buf script = {0};
+    nl_error err = {0};
+    if (nl_sbatch_script(&spec, &script, &err) != NL_OK) {
+        nl_buf_free(&script);
+        return nl_cmd_report("sweep", &err);
+    }
+    fputs(script.data, stdout);
+    nl_buf_free(&script);
+    return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+}
+
 /* ---- the command ---- */
 
 typedef enum { ACT_RUN, ACT_SKIP, ACT_RERUN, ACT_FORCE, ACT_CHANGED } run_action;
@@ -475,7 +579,8 @@ int cmd_sweep(int argc, char **argv)
 {
     const char *path = NULL, *out_dir = NULL;
     int jobs = 1;
-    bool dry_run = false, merge = false, force = false;
+    bool dry_run = false, merge = false, force = false, shard_auto = false, claim = false, emit_sbatch = false;
+    int array_tasks = 0, array_throttle = 0, cpus_per_task = 1;
     nl_shard shard = {1, 1};
     nl_error err = {0};
     for (int i = 1; i < argc; i++) {
@@ -497,9 +602,23 @@ int cmd_sweep(int argc, char **argv)
         } else if (!strcmp(a, "--shard") || !strncmp(a, "--shard=", 8)) {
             const char *v = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
             if (!v)
-                return nl_cmd_usage_error("sweep", "--shard needs I/N, e.g. --shard 2/4");
-            if (nl_shard_parse(v, &shard, &err) != NL_OK)
+                return nl_cmd_usage_error("sweep", "--shard needs I/N, e.g. --shard 2/4, or auto");
+            shard_auto = !strcmp(v, "auto");
+            if (!shard_auto && nl_shard_parse(v, &shard, &err) != NL_OK)
                 return nl_cmd_usage_error("sweep", "%s", err.msg);
+        } else if (!strcmp(a, "--array-tasks") || !strcmp(a, "--array-throttle") || !strcmp(a, "--cpus-per-task")) {
+            const char *v = i + 1 < argc ? argv[++i] : NULL;
+            char *end = NULL;
+            const long n = v ? strtol(v, &end, 10) : 0;
+            const long most = !strcmp(a, "--array-tasks") ? NL_SBATCH_MAX_TASKS : 4096;
+            if (!v || end == v || *end || n < 1 || n > most)
+                return nl_cmd_usage_error("sweep", "%s: '%s' is not a number in 1..%ld", a, v ? v : "", most);
+            *(!strcmp(a, "--array-tasks") ? &array_tasks : !strcmp(a, "--array-throttle") ? &array_throttle
+                                                                                           : &cpus_per_task) = (int)n;
+        } else if (!strcmp(a, "--emit-sbatch")) {
+            emit_sbatch = true;
+        } else if (!strcmp(a, "--claim")) {
+            claim = true;
         } else if (!strcmp(a, "--out")) {
             if (i + 1 >= argc)
                 return nl_cmd_usage_error("sweep", "--out needs a directory");
@@ -522,6 +641,22 @@ int cmd_sweep(int argc, char **argv)
         return nl_cmd_usage_error("sweep", "no experiment file given");
     if (merge && dry_run)
         return nl_cmd_usage_error("sweep", "--merge and --dry-run do not go together");
+    if (claim && (merge || dry_run || shard_auto || shard.count > 1))
+        return nl_cmd_usage_error("sweep", "--claim does not go with %s: claim workers share all the runs",
+                                  merge ? "--merge" : dry_run ? "--dry-run" : "--shard");
+    if (emit_sbatch && (merge || dry_run || claim || shard_auto || shard.count > 1 || force))
+        return nl_cmd_usage_error("sweep", "--emit-sbatch runs nothing; it goes with --out, --array-tasks, "
+                                  "--array-throttle and --cpus-per-task only");
+    if (!emit_sbatch && (array_tasks || array_throttle || cpus_per_task != 1))
+        return nl_cmd_usage_error("sweep", "--array-tasks, --array-throttle and --cpus-per-task go with "
+                                  "--emit-sbatch");
+    if (shard_auto) {
+        const nl_slurm_array_env env = {getenv("SLURM_ARRAY_TASK_ID"), getenv("SLURM_ARRAY_TASK_COUNT"),
+                                        getenv("SLURM_ARRAY_TASK_MIN"), getenv("SLURM_ARRAY_TASK_MAX"),
+                                        getenv("SLURM_ARRAY_TASK_STEP")};
+        if (nl_shard_from_slurm(&env, &shard, &err) != NL_OK)
+            return nl_cmd_usage_error("sweep", "%s", err.msg);
+    }
 
     nl_experiment e;
     if (nl_experiment_load(path, &e, &err) != NL_OK)
@@ -542,11 +677,20 @@ int cmd_sweep(int argc, char **argv)
     size_t dir_len = strlen(s.dir);
     while (dir_len > 1 && s.dir[dir_len - 1] == '/')
         s.dir[--dir_len] = '\0';
+    if (emit_sbatch) {
+        const nl_sbatch_spec spec = {.name = e.name, .n_runs = p.n_runs, .tasks = array_tasks,
+                                     .throttle = array_throttle, .cpus_per_task = cpus_per_task};
+        const int status = emit_sbatch_script(spec, path, s.dir);
+        nl_sweep_plan_free(&p);
+        nl_experiment_free(&e);
+        return status;
+    }
     s.results = calloc((size_t)p.n_runs, sizeof *s.results);
     run_action *action = calloc((size_t)p.n_runs, sizeof *action);
     char (*why)[512] = calloc((size_t)p.n_runs, sizeof *why);
+    long *seen = calloc((size_t)p.n_runs, sizeof *seen); /* --claim: claim generations at the start */
     int exit_status = 0;
-    if (!s.results || !action || !why) {
+    if (!s.results || !action || !why || !seen) {
         fprintf(stderr, "normlab sweep: out of memory\n");
         exit_status = 1;
         goto done;
@@ -557,6 +701,8 @@ int cmd_sweep(int argc, char **argv)
     for (int i = 0; i < p.n_runs; i++) {
         char run_dir[1200];
         run_dir_of(&s, i, run_dir, sizeof run_dir);
+        if (claim)
+            seen[i] = nl_claim_generation(run_dir);
         nl_sweep_read_result(run_dir, &s.results[i]);
         const nl_sweep_state st = s.results[i].state;
         if (!nl_shard_has(shard, i))
@@ -713,15 +859,15 @@ int cmd_sweep(int argc, char **argv)
     }
     /* one sweep of a directory at a time, or one per shard: an unsharded
      * sweep holds .lock exclusively, a shard holds it shared and its own
-     * shard lock exclusively (held until exit; not inherited by the runs,
-     * so a killed sweep releases them) */
+     * shard lock exclusively, a --claim worker holds it shared (held until
+     * exit; not inherited by the runs, so a killed sweep releases them) */
     {
         char lock_path[1200], shard_path[1200];
         snprintf(lock_path, sizeof lock_path, "%s/.lock", s.dir);
         snprintf(shard_path, sizeof shard_path, "%s/.lock-shard-%d-of-%d", s.dir, shard.index, shard.count);
         const int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
         const int shard_lock = shard.count > 1 ? open(shard_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666) : -1;
-        const bool whole_busy = lock >= 0 && flock(lock, (shard.count > 1 ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 &&
+        const bool whole_busy = lock >= 0 && flock(lock, (shard.count > 1 || claim ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 &&
                                 errno == EWOULDBLOCK;
         const bool shard_busy = !whole_busy && shard_lock >= 0 && flock(shard_lock, LOCK_EX | LOCK_NB) != 0 &&
                                 errno == EWOULDBLOCK;
@@ -739,10 +885,12 @@ int cmd_sweep(int argc, char **argv)
     }
     int *queue = calloc((size_t)p.n_runs + 1, sizeof *queue);
     int *waiting = calloc((size_t)p.n_runs + 1, sizeof *waiting); /* runs another process is writing */
+    int *held = calloc((size_t)p.n_runs + 1, sizeof *held);       /* --claim: runs another worker holds */
     child_proc *children = calloc((size_t)jobs, sizeof *children);
-    if (!queue || !waiting || !children) {
+    if (!queue || !waiting || !held || !children) {
         free(queue);
         free(waiting);
+        free(held);
         free(children);
         fprintf(stderr, "normlab sweep: out of memory\n");
         exit_status = 1;
@@ -771,10 +919,19 @@ int cmd_sweep(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &wait_set, &orig_mask);
 
     s.t0 = nl_cmd_now();
-    int next = 0, stopping = 0, n_children = 0, n_waiting = 0;
+    int next = 0, stopping = 0, n_children = 0, n_waiting = 0, n_held = 0;
     bool start_failed = false, launched = false;
+    double held_polled = 0;
     show_progress(&s, NULL, false);
-    while (n_children > 0 || (n_waiting > 0 && !stopping) || (next < n_queue && !stopping && !start_failed)) {
+    while (n_children > 0 || ((n_waiting > 0 || n_held > 0) && !stopping) ||
+           (next < n_queue && !stopping && !start_failed)) {
+        /* runs other workers hold: tried again now and then (their worker
+         * may finish them, or die and leave them to be done again) */
+        if (n_held > 0 && !stopping && nl_cmd_now() - held_polled >= 0.5) {
+            while (n_held > 0)
+                queue[--next] = held[--n_held];
+            held_polled = nl_cmd_now();
+        }
         /* a run whose other writer let go: its result, or back to the queue's front */
         for (int w = 0; w < n_waiting && !stopping;) {
             const int run = waiting[w];
@@ -799,18 +956,38 @@ int cmd_sweep(int argc, char **argv)
             if (sigpending(&pending) == 0 && (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)))
                 break;
             const int run = queue[next++];
+            nl_claim run_claim = {-1, 0};
+            if (claim) {
+                nl_claim_outcome got;
+                if (claim_run(&s, run, seen[run], action[run] == ACT_FORCE, &run_claim, &got, &err) != NL_OK) {
+                    clear_bar(&s);
+                    nl_cmd_report("sweep", &err);
+                    start_failed = true;
+                    break;
+                }
+                if (got == NL_CLAIM_HELD) {
+                    held[n_held++] = run;
+                    continue;
+                }
+                if (got == NL_CLAIM_FINISHED) {
+                    take_claimed_result(&s, run);
+                    continue;
+                }
+            }
             if (run_dir_busy(&s, run, "is being written by another process")) {
+                nl_claim_release(&run_claim, false);
                 waiting[n_waiting++] = run;
                 continue;
             }
             const pid_t pid = start_child(&s, exe, run, threads, action[run] == ACT_FORCE, &orig_mask, &err);
             if (pid < 0) {
+                nl_claim_release(&run_claim, false);
                 clear_bar(&s);
                 nl_cmd_report("sweep", &err);
                 start_failed = true;
                 break;
             }
-            children[n_children++] = (child_proc){pid, run, nl_cmd_now()};
+            children[n_children++] = (child_proc){pid, run, nl_cmd_now(), run_claim};
             s.running++;
             launched = true;
         }
@@ -828,6 +1005,7 @@ int cmd_sweep(int argc, char **argv)
                     /* another writer took the directory between the check and the run's lock */
                     if (WIFEXITED(status) && WEXITSTATUS(status) == 2 &&
                         run_dir_busy(&s, children[c].run, "was taken by another process")) {
+                        nl_claim_release(&children[c].claim, false);
                         waiting[n_waiting++] = children[c].run;
                         children[c] = children[--n_children];
                         s.running--;
@@ -835,6 +1013,8 @@ int cmd_sweep(int argc, char **argv)
                         break;
                     }
                     finish_run(&s, &children[c], status);
+                    /* a stopped run is left claimed, for another worker to do */
+                    nl_claim_release(&children[c].claim, !stopping);
                     children[c] = children[--n_children];
                     reaped = true;
                     /* the source of truth changed: summary.csv follows */
@@ -848,13 +1028,16 @@ int cmd_sweep(int argc, char **argv)
         }
         if (reaped)
             continue;
-        if (n_children == 0 && (n_waiting == 0 || stopping) && (stopping || start_failed || next >= n_queue))
+        if (n_children == 0 && ((n_waiting == 0 && n_held == 0) || stopping) &&
+            (stopping || start_failed || next >= n_queue))
             break;
         /* a TTY's bar shows the clock; plain output needs a heartbeat only;
          * another process's writer is polled */
         struct timespec timeout = {s.tty ? 0 : 5, s.tty ? 500000000L : 0};
         if (n_waiting > 0)
             timeout = (struct timespec){0, 100000000L};
+        else if (n_held > 0)
+            timeout = (struct timespec){0, 250000000L};
         siginfo_t info;
         const int sig = sigtimedwait(&wait_set, &info, &timeout);
         if (sig == SIGINT || sig == SIGTERM) {
@@ -881,6 +1064,7 @@ int cmd_sweep(int argc, char **argv)
     }
     free(queue);
     free(waiting);
+    free(held);
     free(children);
 
     /* the final summary.csv: everything read again from the run directories,
@@ -929,6 +1113,7 @@ done:
     free(s.results);
     free(action);
     free(why);
+    free(seen);
     nl_sweep_plan_free(&p);
     nl_experiment_free(&e);
     return exit_status;

@@ -1,10 +1,12 @@
 #!/bin/sh
 # The test command: installs what is missing, builds into build/, and runs
-# the default test suite (everything but the "long" label) through CTest.
+# the default test suite (everything but the "long", "slurm", "fuzz" and
+# "sanitize" labels) through CTest.
 # Long checks: ctest --test-dir build -L long --output-on-failure
+# Slurm (starts daemons; root): ctest --test-dir build -L slurm --output-on-failure
 set -eu
 cd "$(dirname "$0")/.."
 tests/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$(nproc)"
-ctest --test-dir build --output-on-failure -j "$(nproc)" -LE long "$@"
+ctest --test-dir build --output-on-failure -j "$(nproc)" -LE "long|slurm|fuzz|sanitize" "$@"

@@ -1,0 +1,115 @@
+#include "sweep/claim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log/files.h"
+
+typedef struct {
+    long generation;
+    bool finished;
+} claim_line;
+
+static claim_line read_line(int fd)
+{
+    claim_line l = {0, true};
+    char text[200], state[16] = "";
+    const ssize_t got = pread(fd, text, sizeof text - 1, 0);
+    if (got <= 0)
+        return l;
+    text[got] = '\0';
+    if (sscanf(text, "%ld %15s", &l.generation, state) == 2)
+        l.finished = strcmp(state, "claimed") != 0;
+    else
+        l.generation = 0;
+    return l;
+}
+
+static int write_line(int fd, long generation, const char *state)
+{
+    char host[100] = "", line[200];
+    gethostname(host, sizeof host - 1);
+    const int len = snprintf(line, sizeof line, "%ld %s %ld %s\n", generation, state, (long)getpid(),
+                             host[0] ? host : "-");
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)len, 0) != len)
+        return -1;
+    return fsync(fd);
+}
+
+static void claim_path(const char *run_dir, char *out, size_t size)
+{
+    nl_path_join(out, size, run_dir, NL_RUN_CLAIM);
+}
+
+long nl_claim_generation(const char *run_dir)
+{
+    char path[1100];
+    claim_path(run_dir, path, sizeof path);
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    const long g = read_line(fd).generation;
+    close(fd);
+    return g;
+}
+
+nl_code nl_claim_try(const char *run_dir, long seen, bool (*finished_now)(const char *run_dir, void *ctx),
+                     void *ctx, bool force, nl_claim *claim, nl_claim_outcome *out, nl_error *err)
+{
+    *claim = (nl_claim){-1, 0};
+    char path[1100];
+    claim_path(run_dir, path, sizeof path);
+    const int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return nl_fail(err, NL_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    int r;
+    while ((r = fcntl(fd, F_SETLK, &fl)) != 0 && errno == EINTR)
+        ;
+    if (r != 0) {
+        const int e = errno;
+        close(fd);
+        if (e == EACCES || e == EAGAIN) {
+            *out = NL_CLAIM_HELD;
+            return NL_OK;
+        }
+        return nl_fail(err, NL_ERR_IO, "cannot lock %s: %s", path, strerror(e));
+    }
+    const claim_line l = read_line(fd);
+    /* "claimed" under a lock nobody holds: its worker died, and the run is
+     * done again unless it finished before the worker went */
+    const bool dead_claimant = l.generation > 0 && !l.finished;
+    bool finished;
+    if (dead_claimant)
+        finished = finished_now(run_dir, ctx);
+    else
+        finished = l.generation > seen || (!force && finished_now(run_dir, ctx));
+    if (finished) {
+        close(fd);
+        *out = NL_CLAIM_FINISHED;
+        return NL_OK;
+    }
+    if (write_line(fd, l.generation + 1, "claimed") != 0) {
+        const int e = errno;
+        close(fd);
+        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", path, strerror(e));
+    }
+    *claim = (nl_claim){fd, l.generation + 1};
+    *out = NL_CLAIM_OURS;
+    return NL_OK;
+}
+
+void nl_claim_release(nl_claim *claim, bool done)
+{
+    if (claim->fd < 0)
+        return;
+    /* a line that cannot be written leaves "claimed": the run is done again,
+     * which is the safe side */
+    if (done)
+        (void)write_line(claim->fd, claim->generation, "finished");
+    close(claim->fd);
+    claim->fd = -1;
+}
