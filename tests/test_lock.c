@@ -7,8 +7,11 @@
  * kill -9 of the sweep process alone at random moments, then a resumed
  * sweep, ends as an uninterrupted sweep does.
  *
- * The random-kill trials: NL_KILL_TRIALS of them (3 by default; the CTest
- * test test_lock_long, label long, runs 20). */
+ * The random-kill trials: NL_KILL_TRIALS of them (3 by default), runs of
+ * NL_KILL_STEPS steps (300). A second writer shows only when a run the
+ * killed sweep left goes on training for longer than a new `normlab run`
+ * takes to start, so the CTest test test_lock_long (label long) runs 20
+ * trials of runs 20 times as long. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -41,9 +44,8 @@ static const char *base_config =
     "train: {batch_size: 16, steps: 300, eval_every: 100, log_every: 10, optimizer: {lr: 0.05, momentum: 0.9}}\n";
 
 static const char *experiment =
-    "name: k\nbase: base.yaml\nthreads: 1\n"
-    "grid:\n  seed: [1, 2, 3, 4, 5, 6]\n";
-#define N_RUNS 6
+    "name: k\nbase: base.yaml\nthreads: 1\ngrid:\n  seed: [1, 2, 3, 4]\n";
+#define N_RUNS 4
 
 static double now_s(void)
 {
@@ -402,14 +404,20 @@ START_TEST(test_resumed_sweep_waits_for_a_live_writer)
     stamp("results/k/runs/seed-3/metrics.csv", metrics_before, sizeof metrics_before);
 
     const pid_t sweep = start_normlab("sweep exp.yaml -j 2", "sweep.txt");
-    usleep(1500000);
+    /* until the sweep says it waits (or 60 s), and a while longer */
+    char *out = NULL;
+    for (int i = 0; i < 600 && !(out && strstr(out, "seed-3: ") && strstr(out, "waiting for it")); i++) {
+        free(out);
+        usleep(100000);
+        out = tu_tmp_read("sweep.txt");
+    }
+    usleep(500000);
     int status;
     ck_assert_int_eq(waitpid(sweep, &status, WNOHANG), 0); /* still waiting */
     stamp("results/k/runs/seed-3/stderr.txt", now, sizeof now);
     ck_assert_msg(!strcmp(now, log_before), "the sweep started seed-3 while it was locked");
     stamp("results/k/runs/seed-3/metrics.csv", now, sizeof now);
     ck_assert_str_eq(now, metrics_before);
-    char *out = tu_tmp_read("sweep.txt");
     char want[80];
     snprintf(want, sizeof want, "seed-3: is being written by another process (pid %ld", (long)getpid());
     ck_assert_msg(strstr(out, want), "%s", out);
@@ -465,7 +473,11 @@ START_TEST(test_kill_sweep_alone_at_random)
     const int trials = env && atoi(env) > 0 ? atoi(env) : 3;
     tu_tmp_make("lock");
     tu_tmp_write("base.yaml", base_config);
-    tu_tmp_write("exp.yaml", experiment);
+    const char *steps = getenv("NL_KILL_STEPS");
+    nl_buf exp = {0};
+    nl_buf_printf(&exp, "%sset: {train.steps: %ld}\n", experiment, steps && atol(steps) > 0 ? atol(steps) : 300);
+    tu_tmp_write("exp.yaml", exp.data);
+    nl_buf_free(&exp);
     double t0 = now_s();
     ck_assert_int_eq(tu_normlab("sweep exp.yaml -j 2 --out ref"), 0);
     const double sweep_s = now_s() - t0;
