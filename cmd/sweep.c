@@ -1004,19 +1004,23 @@ int cmd_sweep(int argc, char **argv)
                 break;
             for (int c = 0; c < n_children; c++)
                 if (children[c].pid == pid) {
-                    /* another writer took the directory between the check and the run's lock */
-                    if (WIFEXITED(status) && WEXITSTATUS(status) == 2 &&
-                        run_dir_busy(&s, children[c].run, "was taken by another process")) {
+                    /* refused because another writer took the directory between
+                     * the check and the run's lock (it may even have finished
+                     * the run): wait for it, or take its result */
+                    const int run = children[c].run;
+                    const bool refused = WIFEXITED(status) && WEXITSTATUS(status) == 2 && action[run] != ACT_FORCE;
+                    if (refused && run_dir_busy(&s, run, "was taken by another process")) {
                         nl_claim_release(&children[c].claim, false);
-                        waiting[n_waiting++] = children[c].run;
-                        children[c] = children[--n_children];
+                        waiting[n_waiting++] = run;
                         s.running--;
-                        reaped = true;
-                        break;
+                    } else if (refused && take_result(&s, run)) {
+                        nl_claim_release(&children[c].claim, true);
+                        s.running--;
+                    } else {
+                        finish_run(&s, &children[c], status);
+                        /* a stopped run is left claimed, for another worker to do */
+                        nl_claim_release(&children[c].claim, !stopping);
                     }
-                    finish_run(&s, &children[c], status);
-                    /* a stopped run is left claimed, for another worker to do */
-                    nl_claim_release(&children[c].claim, !stopping);
                     children[c] = children[--n_children];
                     reaped = true;
                     /* the source of truth changed: summary.csv follows */

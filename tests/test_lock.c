@@ -532,7 +532,8 @@ int main(void)
     tcase_add_test(run, test_short_write_leaves_whole_rows);
     suite_add_tcase(s, run);
     TCase *sweep = tcase_create("sweep");
-    tcase_set_timeout(sweep, 900);
+    const char *trials = getenv("NL_KILL_TRIALS");
+    tcase_set_timeout(sweep, 300 + 60 * (trials && atoi(trials) > 0 ? atoi(trials) : 3));
     tcase_add_test(sweep, test_sweep_killed_alone_stops_its_runs);
     tcase_add_test(sweep, test_resumed_sweep_waits_for_a_live_writer);
     tcase_add_test(sweep, test_kill_sweep_alone_at_random);

@@ -10,7 +10,10 @@
  * done, and the kernel drops the lock when that process dies, kill -9
  * included. fcntl locks rather than flock(2): they work across machines on
  * NFS (NFSv4, or lockd for v3), where a run directory may be shared by the
- * nodes of a cluster; flock on NFS is emulated with them anyway. Their catch:
+ * nodes of a cluster; flock on NFS is emulated with them anyway. Not safe: an
+ * NFS mount with `nolock` (each machine sees only its own locks). A file
+ * system without locks makes the run fail (exit 1) rather than write
+ * unguarded. Their catch:
  * a process loses its lock when it closes *any* descriptor of the file, so a
  * writer never opens the marker a second time, and a child does not inherit
  * the lock (the process that writes must take it itself). */
