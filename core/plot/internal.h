@@ -66,6 +66,8 @@ bool pl_run_finished(const pl_run *run); /* ok or diverged */
 /* a config value: the run's varied value, or the representative config's */
 const char *pl_value(const pl_results *r, const pl_run *run, const char *key);
 
+/* does the value of `key` follow from the values of `others` in every run? */
+bool pl_determined(const pl_results *r, int key, const int *others, int n_others);
 /* The keys that tell variants apart: the varied keys other than seed and
  * `fixed` (x axes), without those determined by the others (a derived
  * learning rate next to the batch size it scales with). */

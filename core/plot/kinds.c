@@ -125,16 +125,55 @@ typedef struct {
     double top; /* screen y where the plots may start (below the titles) */
 } layout;
 
+/* breaks the lines of `text` that are wider than `max_chars` after a
+ * separator (" | " or ", "), so a narrow figure does not clip its subtitle;
+ * returns the number of lines */
+static int wrap_lines(char *text, size_t size, int max_chars)
+{
+    char out[1024];
+    size_t k = 0;
+    int lines = 1, col = 0;
+    for (const char *p = text; *p && k + 2 < sizeof out; p++) {
+        if (*p == '\n') {
+            out[k++] = '\n';
+            lines++;
+            col = 0;
+            continue;
+        }
+        /* before a separator: does the next part still fit on this line? */
+        const bool bar = !strncmp(p, " | ", 3), comma = !strncmp(p, ", ", 2);
+        if ((bar || comma) && col > 0) {
+            const char *next = p + (bar ? 3 : 2);
+            const int part = (int)strcspn(next, "|,\n");
+            if (col + (bar ? 3 : 1) + part > max_chars) {
+                if (comma)
+                    out[k++] = ',';
+                out[k++] = '\n';
+                lines++;
+                col = 0;
+                p = next - 1;
+                continue;
+            }
+        }
+        out[k++] = *p;
+        col++;
+    }
+    out[k] = '\0';
+    nl_copy_string(text, size, out);
+    return lines;
+}
+
 static layout title_block(pl_script *s, const pl_results *r, const char *title, int width, int height)
 {
     char sub[1024], q[2200];
     pl_subtitle(r, sub, sizeof sub);
-    const int lines = 1 + (strchr(sub, '\n') != NULL);
+    /* about 7 px a character at the subtitle's font */
+    const int lines = wrap_lines(sub, sizeof sub, (width - 30) / 7);
     nl_buf *b = &s->gp;
     nl_buf_printf(b, "set label 101 %s at screen 0.5, screen %.4f center font \",15\"\n",
                   pl_q(title, q, sizeof q), 1.0 - 22.0 / height);
     nl_buf_printf(b, "set label 102 %s at screen 0.5, screen %.4f center font \",10\" tc rgb \"#505050\"\n",
-                  pl_q(sub, q, sizeof q), 1.0 - (46.0 + 8.0 * (lines - 1)) / height);
+                  pl_q(sub, q, sizeof q), 1.0 - (46.0 + 8.0 * (lines > 1)) / height);
     layout L = {width, height, 1.0 - (64.0 + 16.0 * lines) / height};
     return L;
 }
@@ -209,6 +248,49 @@ static void lr_tics(pl_script *s, const double *values, int n)
     for (int i = 0; i < n; i++)
         nl_buf_printf(&s->gp, "%s\"%g\" %g", i ? ", " : "", values[i], values[i]);
     nl_buf_printf(&s->gp, ")\nset xrange [%g:%g]\n", values[0] / 1.6, values[n - 1] * 1.6);
+}
+
+/* a step count as a tick label: exact, shortened with k or M (1500 is
+ * "1.5k"; gnuplot's "%.0s%c" would print "2k") */
+static const char *step_label(double v, char *buf, size_t size)
+{
+    if (v >= 1e6)
+        snprintf(buf, size, "%gM", v / 1e6);
+    else if (v >= 1e3)
+        snprintf(buf, size, "%gk", v / 1e3);
+    else
+        snprintf(buf, size, "%g", v);
+    return buf;
+}
+
+/* step-axis tics at a round interval (1, 2 or 5 times a power of ten), at
+ * most 8 of them so a narrow panel's labels stay apart. With `extend`, the
+ * axis runs from 0 to the first tic at or past x_max (as gnuplot's own
+ * autoscaling does); returns where the axis ends. */
+static double step_tics(pl_script *s, double x_max, bool extend)
+{
+    if (!(x_max > 0))
+        x_max = 1;
+    const double raw = x_max / 7, mag = pow(10, floor(log10(raw)));
+    double interval = 10 * mag;
+    if (raw <= mag)
+        interval = mag;
+    else if (raw <= 2 * mag)
+        interval = 2 * mag;
+    else if (raw <= 5 * mag)
+        interval = 5 * mag;
+    if (interval < 1)
+        interval = 1;
+    const double end = extend ? ceil(x_max / interval - 1e-9) * interval : x_max;
+    nl_buf_printf(&s->gp, "set xtics (");
+    for (int i = 0; i * interval <= end * (1 + 1e-9); i++) {
+        char l[32];
+        nl_buf_printf(&s->gp, "%s\"%s\" %.10g", i ? ", " : "", step_label(i * interval, l, sizeof l), i * interval);
+    }
+    nl_buf_printf(&s->gp, ")\n");
+    if (extend)
+        nl_buf_printf(&s->gp, "set xrange [0:%.10g]\n", end);
+    return end;
 }
 
 /* groups of runs for a plot: ids, labels, colors, the runs of each */
@@ -380,6 +462,15 @@ static void emit_y_axis(pl_script *s, y_axis y)
         nl_buf_printf(&s->gp, "unset logscale y\nset yrange [%g:%g]\n", y.lo, y.hi);
 }
 
+/* how a curve is drawn: a line cannot show a single point */
+static const char *curve_style(const curve *c)
+{
+    int points = 0;
+    for (int j = 0; j < c->n; j++)
+        points += c->p[j].a.n > 0;
+    return points == 1 ? "linespoints pt 7 ps 0.9" : "lines";
+}
+
 /* values far above the axis are written just above it: a diverging curve
  * leaves through the top instead of upsetting gnuplot's clipping */
 static double clamp_to_axis(double v, y_axis y) { return fmin(v, y.log ? y.hi * 10 : y.hi * 1.5); }
@@ -389,6 +480,8 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
     const char *metric = spec->metric[0] ? spec->metric : "error";
     const char *split = spec->split[0] ? spec->split : "test";
     const bool percent = strcmp(metric, "loss") != 0;
+    /* the training loss is the left panel already: a right panel of it would be its copy */
+    const bool one_panel = !strcmp(split, "train") && !strcmp(metric, "loss");
     char right_label[160], right_title[160], q[2048], q2[600];
     snprintf(right_label, sizeof right_label, "%s %s%s", !strcmp(split, "train") ? "training" : "test", metric,
              percent ? " (%)" : " (cross-entropy, nats)");
@@ -489,7 +582,7 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
     if (r->sweep) {
         nl_buf_printf(&data, "variant,label,panel,step,epoch,mean,min,max,n\n");
         for (int panel_i = 0; panel_i < 2; panel_i++)
-            for (int v = 0; v < g.n; v++) {
+            for (int v = 0; v < g.n && !(one_panel && panel_i); v++) {
                 const curve *c = panel_i ? &right[v] : &left[v];
                 char l[256], a[32], b[32], d[32];
                 for (int j = 0; j < c->n; j++) {
@@ -518,9 +611,15 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
     const int legend_px = (int)(90.0 + 9.0 * (double)longest);
     const int width = r->sweep ? 1040 + (legend_px > 260 ? legend_px : 260) : 1300;
     const double panels_right = r->sweep ? 1040.0 / width : 0.98;
-    const int height = 150 + 345 * n_rows;
+    /* one panel per row, or, with a single panel per row, the rows side by side in two columns */
+    const int n_panels = one_panel ? 1 : 2, grid_cols = one_panel && n_rows == 1 ? 1 : 2,
+              grid_rows = one_panel ? (n_rows + grid_cols - 1) / grid_cols : n_rows;
+    const int height = 150 + 345 * grid_rows;
     char title[512];
-    snprintf(title, sizeof title, "Training loss and %s against %s", right_title, x);
+    if (one_panel)
+        snprintf(title, sizeof title, "Training loss against %s", x);
+    else
+        snprintf(title, sizeof title, "Training loss and %s against %s", right_title, x);
     pl_header(s, title, width, height);
     layout L = title_block(s, r, title, width, height);
     char foot[1300], spread[128];
@@ -537,15 +636,14 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
     footnote(s, &L, foot);
     nl_buf_printf(&s->gp, "set xlabel %s\nset multiplot\n",
                   pl_q(by_epoch ? "epoch (passes over the training set)" : "step (optimizer updates)", q, sizeof q));
-    /* 50000 steps on a narrow panel: 10k, 20k, ... keeps the labels apart */
     if (!by_epoch)
-        nl_buf_printf(&s->gp, "set format x \"%%.0s%%c\"\n");
+        step_tics(s, x_max, true);
     char data_file[128];
     snprintf(data_file, sizeof data_file, "%s.csv", s->name);
     for (int row = 0; row < n_rows; row++)
-        for (int panel_i = 0; panel_i < 2; panel_i++) {
-            panel(s, &L, row, panel_i, n_rows, 2, 0.07 * 1300.0 / width, panels_right, 80.0 / height,
-                  L.top - 26.0 / height, 90, 105);
+        for (int panel_i = 0; panel_i < n_panels; panel_i++) {
+            panel(s, &L, one_panel ? row / grid_cols : row, one_panel ? row % grid_cols : panel_i, grid_rows,
+                  grid_cols, 0.07 * 1300.0 / width, panels_right, 80.0 / height, L.top - 26.0 / height, 90, 105);
             char ptitle[400];
             const char *what = panel_i ? right_title : "training loss";
             if (row_key >= 0)
@@ -563,9 +661,11 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
             if (!panel_data) {
                 char none[256];
                 snprintf(none, sizeof none, "no %s rows in these runs", panel_i ? split : "train");
-                nl_buf_printf(&s->gp, "set xrange [0:%g]\nset label 5 %s at graph 0.5, graph 0.5 center "
-                              "tc rgb \"#777777\"\nplot NaN notitle\nunset label 5\nset autoscale x\n",
-                              x_max > 0 ? x_max : 1, pl_q(none, q, sizeof q));
+                if (by_epoch)
+                    nl_buf_printf(&s->gp, "set xrange [0:%g]\n", x_max > 0 ? x_max : 1);
+                nl_buf_printf(&s->gp, "set label 5 %s at graph 0.5, graph 0.5 center tc rgb \"#777777\"\n"
+                              "plot NaN notitle\nunset label 5\n%s", pl_q(none, q, sizeof q),
+                              by_epoch ? "set autoscale x\n" : "");
                 if (row == 0 && panel_i == 0)
                     after_first_plot(s);
                 continue;
@@ -576,8 +676,8 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
                 nl_buf_printf(&s->gp, "set datafile missing NaN\n");
                 if (panel_i == 0)
                     nl_buf_printf(&s->gp, "plot \"../metrics.csv\" using (strcol(\"split\") eq \"train\" ? "
-                                  "column(\"%s\") : NaN):(column(\"loss\")) with lines lw 2 lc rgb \"#1f77b4\" "
-                                  "title \"training loss\"\n", x);
+                                  "column(\"%s\") : NaN):(column(\"loss\")) with %s lw 2 lc rgb \"#1f77b4\" "
+                                  "title \"training loss\"\n", x, curve_style(&left[0]));
                 else {
                     const char *expr = !strcmp(metric, "loss") ? "column(\"loss\")"
                                        : !strcmp(metric, "accuracy") ? "100*column(\"accuracy\")"
@@ -600,9 +700,9 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
                               "column(\"%s\") : NaN):(column(\"min\")):(column(\"max\")) with filledcurves "
                               "fc rgb \"%s\" notitle, \\\n"
                               "  \"\" using (column(\"variant\") == %d && column(\"panel\") == %d ? column(\"%s\") "
-                              ": NaN):(column(\"mean\")) with lines lw 2 lc rgb \"%s\" title %s",
-                              drawn ? ", \\\n  " : "", data_file, v, panel_i, x, color, v, panel_i, x, color,
-                              pl_q(series_label[v], q, sizeof q));
+                              ": NaN):(column(\"mean\")) with %s lw 2 lc rgb \"%s\" title %s",
+                              drawn ? ", \\\n  " : "", data_file, v, panel_i, x, color, v, panel_i, x,
+                              curve_style(panel_i ? &right[v] : &left[v]), color, pl_q(series_label[v], q, sizeof q));
                 drawn++;
             }
             nl_buf_printf(&s->gp, "\n");
@@ -778,6 +878,12 @@ nl_code pl_lr(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_er
     nl_code rc = need_varied(r, "lr", "train.optimizer.lr", &lr, xs, &nx, err);
     if (rc)
         return rc;
+    /* a learning rate derived from the batch size moves with it: its effect
+     * cannot be told from the batch size's (the batch_size plot shows them) */
+    const int bs = pl_key(r, "train.batch_size");
+    if (bs >= 0 && pl_determined(r, lr, &bs, 1))
+        return not_applicable(err, "lr", "the learning rate follows the batch size (one learning rate per "
+                              "batch size), so its effect cannot be told from the batch size's");
     const metric_info m = final_metric(spec);
     grouping g;
     cell_agg *cells = NULL;
@@ -1175,10 +1281,14 @@ nl_code pl_train_eval_gap(const pl_results *r, const nl_plot_spec *spec, pl_scri
         pl_table t;
         if ((rc = pl_table_read(path, &t, err)))
             return rc;
-        const int c_split = pl_table_col(&t, "split");
+        const int c_split = pl_table_col(&t, "split"), c_step = pl_table_col(&t, "step");
         bool have = false;
-        for (int i = 0; i < t.n_rows && c_split >= 0 && !have; i++)
-            have = !strcmp(t.rows[i][c_split], "test_trainmode");
+        double last_step = 0;
+        for (int i = 0; i < t.n_rows && c_split >= 0; i++) {
+            have |= !strcmp(t.rows[i][c_split], "test_trainmode");
+            if (c_step >= 0 && isfinite(pl_num(t.rows[i][c_step])))
+                last_step = fmax(last_step, pl_num(t.rows[i][c_step]));
+        }
         pl_table_free(&t);
         if (!have)
             return not_applicable(err, "train_eval_gap", "the run has no test_trainmode rows "
@@ -1188,8 +1298,9 @@ nl_code pl_train_eval_gap(const pl_results *r, const nl_plot_spec *spec, pl_scri
         pl_header(s, title, width, height);
         layout L = title_block(s, r, title, width, height);
         margins(s, 0.08, 0.97, 80.0 / height, L.top);
+        step_tics(s, last_step, true);
         nl_buf_printf(&s->gp, "set datafile missing NaN\n"
-                      "set xlabel \"step (optimizer updates)\"\nset format x \"%%.0s%%c\"\n"
+                      "set xlabel \"step (optimizer updates)\"\n"
                       "set ylabel \"test accuracy (%%)\"\n"
                       "set key bottom right\n"
                       "plot \"../metrics.csv\" using (strcol(\"split\") eq \"test\" ? column(\"step\") : NaN):"
@@ -1415,8 +1526,9 @@ nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
     char ylabel[160];
     snprintf(ylabel, sizeof ylabel, "value of %s (over %s test samples)", act ? act : "the activation",
              nl_flat_get(&r->config, "train.trace.samples") ? nl_flat_get(&r->config, "train.trace.samples") : "the");
-    nl_buf_printf(&s->gp, "set multiplot\nset xlabel \"step (optimizer updates)\"\n"
-                          "set format x \"%%.0s%%c\"\nset ylabel %s\n", pl_q(ylabel, q, sizeof q));
+    nl_buf_printf(&s->gp, "set multiplot\nset xlabel \"step (optimizer updates)\"\nset ylabel %s\n",
+                  pl_q(ylabel, q, sizeof q));
+    step_tics(s, last_step, false);
     nl_buf_printf(&s->gp,
                   "set yrange [%g:%g]\nset xrange [0:%g]\n", lo - pad, hi + pad,
                   last_step > 0 ? last_step : 1);
