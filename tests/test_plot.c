@@ -379,9 +379,9 @@ START_TEST(test_rough_edges)
     ck_assert_int_eq(tu_normlab("plot keyed --kind curves --kind curves:loss:train"), 0);
     char *gp = tu_tmp_read("keyed/plots/curves.gp");
     /* exact tick labels at a round interval */
-    ck_assert_msg(strstr(gp, "\"1.5k\" 1500") && strstr(gp, "\"500\" 500") && !strstr(gp, "%c"), "%.4000s", gp);
+    ck_assert_msg(strstr(gp, "\"1.5k\" 1500") && strstr(gp, "\"500\" 500") && !strstr(gp, "%c"), "%.3000s", gp);
     /* legends name which "type" they mean */
-    ck_assert_msg(strstr(gp, "\"schedule.type=cosine, optimizer.type=sgd\""), "%.4000s", gp);
+    ck_assert_msg(strstr(gp, "\"schedule.type=cosine, optimizer.type=sgd\""), "%.3000s", gp);
     /* each run's single test point is drawn as a point: one per series, and
      * the training loss panel keeps its lines */
     ck_assert_int_eq(count(gp, "linespoints pt 7"), 3);
@@ -389,7 +389,7 @@ START_TEST(test_rough_edges)
     free(gp);
     /* the training loss against itself: one panel (and the legend), not two copies */
     gp = tu_tmp_read("keyed/plots/curves-loss-train.gp");
-    ck_assert_msg(strstr(gp, "Training loss against step") && count(gp, "\nplot ") == 2, "%.4000s", gp);
+    ck_assert_msg(strstr(gp, "Training loss against step") && count(gp, "\nplot ") == 2, "%.3000s", gp);
     free(gp);
     char path[1024];
     pl_table t;
@@ -417,7 +417,7 @@ START_TEST(test_rough_edges)
     snprintf(path, sizeof path, "%s/derived/plots/lr.gp", tu_tmp);
     ck_assert(!nl_path_exists(path));
     gp = tu_tmp_read("derived/plots/batch_size.gp");
-    ck_assert_msg(strstr(gp, "lr 0.02 at batch 16, linear in the batch"), "%.4000s", gp);
+    ck_assert_msg(strstr(gp, "lr 0.02 at batch 16, linear in the batch"), "%.3000s", gp);
     free(gp);
     ck_assert_int_eq(tu_normlab("plot derived --kind lr"), 2);
 
@@ -442,6 +442,71 @@ START_TEST(test_rough_edges)
 }
 END_TEST
 
+/* runs still going or stopped early: their curves are drawn as far as they
+ * got and marked; final-metric plots leave them out and say how many */
+START_TEST(test_unfinished_runs)
+{
+    setup();
+    const fake_row rows[] = {
+        {"batch_s1", "batch,1", "ok", 1500},       {"batch_s2", "batch,2", "ok", 1500},
+        {"layer_s1", "layer,1", "pending", 700},   {"layer_s2", "layer,2", "failed", 500},
+        {"group_s1", "group,1", "ok", 1500},       {"group_s2", "group,2", "pending", 0},
+    };
+    fake_sweep("partial", "model.norm.type,seed", rows, 6, 100, 100);
+    /* the last run has not started: no metrics.csv */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/partial/runs/group_s2/metrics.csv", tu_tmp);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(tu_normlab("plot partial --kind curves"), 0);
+    char *gp = tu_tmp_read("partial/plots/curves.gp");
+    ck_assert_msg(strstr(gp, "title \"layer (unfinished)\"") && strstr(gp, "title \"batch\"") &&
+                      strstr(gp, "title \"group (unfinished)\"") &&
+                      strstr(gp, "3 of 6 runs still going, stopped early or not started"), "%.3000s", gp);
+    free(gp);
+    /* the layer variant's curve: the pending run to step 700, the failed one to 500 */
+    pl_table t;
+    nl_error err = {0};
+    snprintf(path, sizeof path, "%s/partial/plots/curves.csv", tu_tmp);
+    ck_assert_msg(pl_table_read(path, &t, &err) == NL_OK, "%s", err.msg);
+    const int c_label = pl_table_col(&t, "label"), c_step = pl_table_col(&t, "step"), c_n = pl_table_col(&t, "n"),
+              c_panel = pl_table_col(&t, "panel");
+    double last = 0;
+    for (int i = 0; i < t.n_rows; i++)
+        if (!strcmp(t.rows[i][c_label], "layer") && !strcmp(t.rows[i][c_panel], "0")) {
+            last = fmax(last, atof(t.rows[i][c_step]));
+            ck_assert_int_eq(atoi(t.rows[i][c_n]), atof(t.rows[i][c_step]) <= 500 ? 2 : 1);
+        }
+    ck_assert_double_eq(last, 700);
+    pl_table_free(&t);
+
+    /* a final metric: finished runs only, and how many were left out */
+    ck_assert_int_eq(tu_normlab("plot partial --kind batch_size"), 2); /* one batch size */
+    const fake_row bs_rows[] = {
+        {"b8", "8", "ok", 300}, {"b16", "16", "ok", 300}, {"b32", "32", "pending", 100}, {"b64", "64", "failed", 100},
+    };
+    fake_sweep("bs", "train.batch_size", bs_rows, 4, 50, 100);
+    ck_assert_int_eq(tu_normlab("plot bs --kind batch_size"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "batch_size: 2 unfinished runs left out"), "%.3000s", out);
+    free(out);
+    gp = tu_tmp_read("bs/plots/batch_size.gp");
+    ck_assert_msg(strstr(gp, "2 unfinished runs left out"), "%.3000s", gp);
+    free(gp);
+    char *csv = tu_tmp_read("bs/plots/batch_size.csv");
+    ck_assert_msg(strstr(csv, ",8,") && strstr(csv, ",16,") && !strstr(csv, ",32,") && !strstr(csv, ",64,"),
+                  "%.2000s", csv);
+    free(csv);
+
+    /* a single run killed half way */
+    fake_run("killed", 700, 100, 100, NULL, 0);
+    ck_assert_int_eq(tu_normlab("plot killed"), 0);
+    gp = tu_tmp_read("killed/plots/curves.gp");
+    ck_assert_msg(strstr(gp, "training loss (unfinished)") && strstr(gp, "still running, or killed"), "%.3000s", gp);
+    free(gp);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plot");
@@ -451,6 +516,7 @@ int main(void)
     tcase_add_test(tc, test_aggregation_matches_summary);
     tcase_add_test(tc, test_single_run_and_usage);
     tcase_add_test(tc, test_rough_edges);
+    tcase_add_test(tc, test_unfinished_runs);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

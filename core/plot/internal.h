@@ -41,6 +41,7 @@ typedef struct {
     char name[160];  /* run directory name */
     char dir[1200];  /* its path */
     char status[16]; /* ok, diverged, failed, pending */
+    char reason[256]; /* why a single run stopped early ("interrupted at step 700 of 1500"), or "" */
     char **values;   /* one per key */
     double m[PL_M_COUNT];
 } pl_run;

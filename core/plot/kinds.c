@@ -228,6 +228,24 @@ static void join_notes(char *out, size_t size, const char *a, const char *b)
     snprintf(out, size, "%s%s%s", a, a[0] && b[0] ? ". " : "", b);
 }
 
+/* final metrics exist for finished runs only: how many others (of those
+ * `use` selects) were left out goes into the footnote and onto stdout */
+static void unfinished_left_out(const pl_results *r, const bool *use, pl_script *s, char *foot, size_t size)
+{
+    int n = 0;
+    for (int i = 0; i < r->n_runs; i++)
+        n += (!use || use[i]) && !pl_run_finished(&r->runs[i]);
+    if (n == 0)
+        return;
+    char what[128], with[1500];
+    snprintf(what, sizeof what, "%d unfinished run%s left out (still going, stopped early or failed)", n,
+             n == 1 ? "" : "s");
+    join_notes(with, sizeof with, foot, what);
+    nl_copy_string(foot, size, with);
+    const size_t used = strlen(s->note);
+    snprintf(s->note + used, sizeof s->note - used, "%s%s: %s", used ? "\n" : "", s->name, what);
+}
+
 static nl_code not_applicable(nl_error *err, const char *kind, const char *why)
 {
     return nl_fail(err, NL_ERR_USAGE, "%s: %s", kind, why);
@@ -494,13 +512,20 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
     nl_buf data = {0};
     if (rc == NL_OK && (!left || !right))
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
-    int used_runs = 0;
+    int used_runs = 0, unfinished_runs = 0;
     /* the axes fit the variants whose runs did not diverge; diverging curves
-     * leave through the top */
-    bool diverging[MAX_SERIES] = {false}, any_stable = false;
+     * leave through the top. Runs still going (or stopped early) are drawn as
+     * far as their metrics.csv goes, and marked. */
+    bool diverging[MAX_SERIES] = {false}, unfinished[MAX_SERIES] = {false}, any_stable = false;
     for (int i = 0; i < r->n_runs && rc == NL_OK; i++) {
         const int id = g.group_of[i];
-        if (id < 0 || !pl_run_finished(&r->runs[i]))
+        char path[1300];
+        snprintf(path, sizeof path, "%s/metrics.csv", r->runs[i].dir);
+        if (id < 0)
+            continue;
+        unfinished[id] |= !pl_run_finished(&r->runs[i]);
+        unfinished_runs += !pl_run_finished(&r->runs[i]);
+        if (!nl_path_exists(path))
             continue;
         rc = add_metrics(&r->runs[i], split, metric, &left[id], &right[id], err);
         diverging[id] |= !strcmp(r->runs[i].status, "diverged");
@@ -511,7 +536,7 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
     if (rc)
         goto done;
     if (used_runs == 0) {
-        rc = not_applicable(err, "curves", "no finished run to draw");
+        rc = not_applicable(err, "curves", "no run has a metrics.csv yet");
         goto done;
     }
     for (int v = 0; v < g.n; v++) {
@@ -608,6 +633,8 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
     for (int u = 0; u < n_unique; u++)
         if (strlen(series_label[unique[u]]) > longest)
             longest = strlen(series_label[unique[u]]);
+    if (unfinished_runs)
+        longest += strlen(" (unfinished)");
     const int legend_px = (int)(90.0 + 9.0 * (double)longest);
     const int width = r->sweep ? 1040 + (legend_px > 260 ? legend_px : 260) : 1300;
     const double panels_right = r->sweep ? 1040.0 / width : 0.98;
@@ -631,6 +658,18 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
     if (some_diverged && any_stable) {
         char with[1400];
         join_notes(with, sizeof with, foot, "the axes fit the runs that did not diverge");
+        nl_copy_string(foot, sizeof foot, with);
+    }
+    if (unfinished_runs) {
+        char what[300], with[1700];
+        if (r->sweep)
+            snprintf(what, sizeof what, "(unfinished): %d of %d runs still going, stopped early or not started; "
+                     "drawn as far as they got", unfinished_runs, r->n_runs);
+        else
+            snprintf(what, sizeof what, "unfinished run (%s), drawn as far as it got",
+                     r->runs[0].reason[0] ? r->runs[0].reason
+                     : !strcmp(r->runs[0].status, "pending") ? "still running, or killed" : r->runs[0].status);
+        join_notes(with, sizeof with, foot, what);
         nl_copy_string(foot, sizeof foot, with);
     }
     footnote(s, &L, foot);
@@ -677,14 +716,17 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
                 if (panel_i == 0)
                     nl_buf_printf(&s->gp, "plot \"../metrics.csv\" using (strcol(\"split\") eq \"train\" ? "
                                   "column(\"%s\") : NaN):(column(\"loss\")) with %s lw 2 lc rgb \"#1f77b4\" "
-                                  "title \"training loss\"\n", x, curve_style(&left[0]));
+                                  "title \"training loss%s\"\n", x, curve_style(&left[0]),
+                                  unfinished_runs ? " (unfinished)" : "");
                 else {
                     const char *expr = !strcmp(metric, "loss") ? "column(\"loss\")"
                                        : !strcmp(metric, "accuracy") ? "100*column(\"accuracy\")"
                                                                      : "100*(1-column(\"accuracy\"))";
+                    char key_title[200];
+                    snprintf(key_title, sizeof key_title, "%s%s", right_title, unfinished_runs ? " (unfinished)" : "");
                     nl_buf_printf(&s->gp, "plot \"../metrics.csv\" using (strcol(\"split\") eq \"%s\" ? "
                                   "column(\"%s\") : NaN):(%s) with linespoints lw 2 pt 7 ps 0.6 lc rgb "
-                                  "\"#d62728\" title %s\n", split, x, expr, pl_q(right_title, q, sizeof q));
+                                  "\"#d62728\" title %s\n", split, x, expr, pl_q(key_title, q, sizeof q));
                 }
                 if (row == 0 && panel_i == 0)
                     after_first_plot(s);
@@ -717,9 +759,16 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
                       panels_right + 10.0 / width, L.top - 26.0 / height);
         margins(s, panels_right + 10.0 / width, 0.99, 80.0 / height, L.top - 26.0 / height);
         nl_buf_printf(&s->gp, "plot ");
-        for (int u = 0; u < n_unique; u++)
+        for (int u = 0; u < n_unique; u++) {
+            bool some_unfinished = false;
+            for (int v = 0; v < g.n; v++)
+                some_unfinished |= color_index[v] == u && unfinished[v];
+            char key_title[300];
+            snprintf(key_title, sizeof key_title, "%s%s", series_label[unique[u]],
+                     some_unfinished ? " (unfinished)" : "");
             nl_buf_printf(&s->gp, "%sNaN with lines lw 2 lc rgb \"%s\" title %s", u ? ", " : "",
-                          pl_color(series_label[unique[u]], u), pl_q(series_label[unique[u]], q, sizeof q));
+                          pl_color(series_label[unique[u]], u), pl_q(key_title, q, sizeof q));
+        }
         nl_buf_printf(&s->gp, "\n");
     }
     nl_buf_printf(&s->gp, "unset multiplot\n");
@@ -837,6 +886,7 @@ nl_code pl_batch_size(const pl_results *r, const nl_plot_spec *spec, pl_script *
     diverged_note(r, NULL, div_note, sizeof div_note);
     spread_note(r, "bars", spread, sizeof spread);
     join_notes(foot, sizeof foot, spread, div_note);
+    unfinished_left_out(r, NULL, s, foot, sizeof foot);
     footnote(s, &L, foot);
     margins(s, 0.08, 0.80, 90.0 / height, L.top);
     batch_tics(s, xs, nx);
@@ -1013,6 +1063,7 @@ nl_code pl_lr(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_er
         diverged_note(r, NULL, div_note, sizeof div_note);
         spread_note(r, "bars", spread, sizeof spread);
         join_notes(foot, sizeof foot, spread, div_note[0] ? "diverged runs: crosses at the top, left out of the means" : "");
+        unfinished_left_out(r, NULL, s, foot, sizeof foot);
         footnote(s, &L, foot);
     }
     if (isfinite(threshold)) {
@@ -1194,9 +1245,10 @@ nl_code pl_heatmap(const pl_results *r, const nl_plot_spec *spec, pl_script *s, 
              m.short_label);
     pl_header(s, title, width, height);
     layout L = title_block(s, r, title, width, height);
-    char foot[256];
+    char foot[1300];
     snprintf(foot, sizeof foot, "cells: mean over %s; hatched: every run diverged; (k div): k runs diverged and are "
              "left out of the mean", r->seed_key >= 0 ? "seeds" : "runs");
+    unfinished_left_out(r, NULL, s, foot, sizeof foot);
     footnote(s, &L, foot);
     const double right = 1.0 - 120.0 / width;
     nl_buf_printf(&s->gp, "set multiplot\nunset grid\nunset key\nset style fill solid 1.0 noborder\n"
@@ -1393,6 +1445,7 @@ nl_code pl_train_eval_gap(const pl_results *r, const nl_plot_spec *spec, pl_scri
         char foot[1300], spread[128];
         spread_note(r, "bars", spread, sizeof spread);
         join_notes(foot, sizeof foot, spread, "train mode normalizes each test batch with its own statistics");
+        unfinished_left_out(r, use, s, foot, sizeof foot);
         footnote(s, &L, foot);
     }
     nl_buf_printf(&s->gp, "plot ");
@@ -1454,7 +1507,7 @@ nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
         const int id = g.group_of[i];
         char path[1300];
         snprintf(path, sizeof path, "%s/trace.csv", r->runs[i].dir);
-        if (id < 0 || !nl_path_exists(path) || !strcmp(r->runs[i].status, "pending"))
+        if (id < 0 || !nl_path_exists(path))
             continue;
         pl_table t;
         if ((rc = pl_table_read(path, &t, err)))
@@ -1541,13 +1594,15 @@ nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
     for (int k = 0; k < n_ids; k++) {
         panel(s, &L, k / cols_n, k % cols_n, rows, cols_n, 0.08, 0.98, 105.0 / height, L.top - 26.0 / height,
               90, 110);
-        bool all_diverged = true;
+        bool all_diverged = true, some_unfinished = false;
         for (int i = 0; i < r->n_runs; i++)
-            if (g.group_of[i] == ids[k] && strcmp(r->runs[i].status, "diverged"))
-                all_diverged = false;
+            if (g.group_of[i] == ids[k]) {
+                all_diverged &= !strcmp(r->runs[i].status, "diverged");
+                some_unfinished |= !pl_run_finished(&r->runs[i]);
+            }
         char ptitle[320];
-        snprintf(ptitle, sizeof ptitle, "%s%s", g.n_keys ? g.labels[ids[k]] : r->runs[0].name,
-                 all_diverged ? " (diverged)" : "");
+        snprintf(ptitle, sizeof ptitle, "%s%s%s", g.n_keys ? g.labels[ids[k]] : r->runs[0].name,
+                 all_diverged ? " (diverged)" : "", some_unfinished ? " (unfinished)" : "");
         nl_buf_printf(&s->gp, "unset key\nset title %s\nplot ", pl_q(ptitle, q, sizeof q));
         for (int p = 0; p < n_cols; p++) {
             /* the median dark and solid, the outer percentiles lighter */

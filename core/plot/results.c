@@ -251,6 +251,7 @@ static nl_code load_single(const char *dir, pl_results *r, nl_error *err)
     nl_sweep_result res;
     nl_sweep_read_result(dir, &res);
     nl_copy_string(run->status, sizeof run->status, nl_sweep_state_name(res.state));
+    nl_copy_string(run->reason, sizeof run->reason, res.reason);
     for (int m = 0; m < PL_M_COUNT; m++)
         run->m[m] = pl_num(res.metrics[m]);
     return NL_OK;
