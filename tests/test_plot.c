@@ -507,6 +507,60 @@ START_TEST(test_unfinished_runs)
 }
 END_TEST
 
+/* PDF beside PNG and SVG, when gnuplot has the pdfcairo terminal; a clear
+ * message and the other formats when it has not */
+START_TEST(test_pdf)
+{
+    setup();
+    if (!have_gnuplot) {
+        fprintf(stderr, "test_plot: SKIPPING test_pdf: gnuplot is not on PATH\n");
+        tu_tmp_remove();
+        return;
+    }
+    fake_run("one", 300, 50, 100, "ok", 0);
+    ck_assert_int_eq(tu_normlab("plot one --kind curves --format pdf"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "curves.gp -> ") && strstr(out, "one/plots/curves.pdf") && !strstr(out, "curves.png"),
+                  "%.3000s", out);
+    free(out);
+    char *pdf = tu_tmp_read("one/plots/curves.pdf");
+    ck_assert_msg(!strncmp(pdf, "%PDF-", 5), "not a PDF: %.20s", pdf);
+    free(pdf);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/one/plots/curves.png", tu_tmp);
+    ck_assert(!nl_path_exists(path));
+    ck_assert_int_eq(tu_normlab("plot one --kind curves --format png,svg,pdf"), 0);
+    expect_file("one/plots", "curves.png");
+    expect_file("one/plots", "curves.svg");
+    ck_assert_int_eq(tu_normlab("plot one --format png,jpg"), 2);
+    ck_assert_int_eq(tu_normlab("plot one --format ,pdf"), 2);
+
+    /* a gnuplot built without cairo's PDF terminal */
+    char gnuplot[1024];
+    ck_assert(nl_plot_find_gnuplot(gnuplot, sizeof gnuplot));
+    char script[1400];
+    snprintf(script, sizeof script, "#!/bin/sh\ncase \"$*\" in *pdfcairo*) echo 'unknown or ambiguous terminal type' >&2; "
+             "exit 1;; esac\nexec %s \"$@\"\n", gnuplot);
+    write_at("bin", "gnuplot", script);
+    snprintf(path, sizeof path, "%s/bin/gnuplot", tu_tmp);
+    ck_assert_int_eq(chmod(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/one/plots/curves.pdf", tu_tmp);
+    ck_assert_int_eq(unlink(path), 0);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd %s && env PATH=%s/bin:$PATH %s plot one --kind curves --format png,pdf > out.txt 2>&1",
+             tu_tmp, tu_tmp, NORMLAB_BINARY);
+    const int status = system(cmd);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "has no pdfcairo terminal: wrote no PDFs") && strstr(out, "curves.png") &&
+                      !strstr(out, "curves.pdf"), "%.3000s", out);
+    free(out);
+    ck_assert(!nl_path_exists(path));
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plot");
@@ -517,6 +571,7 @@ int main(void)
     tcase_add_test(tc, test_single_run_and_usage);
     tcase_add_test(tc, test_rough_edges);
     tcase_add_test(tc, test_unfinished_runs);
+    tcase_add_test(tc, test_pdf);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

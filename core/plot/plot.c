@@ -108,17 +108,15 @@ bool nl_plot_find_gnuplot(char *buf, size_t size)
     return false;
 }
 
-/* runs `gnuplot -e 'fmt="FMT"' NAME.gp` in the plots directory; what it
- * prints on stderr goes to `messages` */
-static nl_code run_gnuplot(const char *gnuplot, const char *dir, const char *name, const char *fmt,
+const char *const nl_plot_format_names[NL_PLOT_N_FORMATS] = {"png", "svg", "pdf"};
+
+/* runs `gnuplot -e EXPR [SCRIPT]` in `dir`; what it prints on stderr goes to `messages` */
+static nl_code run_gnuplot(const char *gnuplot, const char *dir, const char *expr, const char *script,
                            char *messages, size_t size, int *status, nl_error *err)
 {
     int fds[2];
     if (pipe(fds) != 0)
         return nl_fail(err, NL_ERR_RUNTIME, "cannot run gnuplot: pipe: %s", strerror(errno));
-    char expr[64], script[128];
-    snprintf(expr, sizeof expr, "fmt=\"%s\"", fmt);
-    snprintf(script, sizeof script, "%s.gp", name);
     fflush(NULL);
     const pid_t pid = fork();
     if (pid < 0) {
@@ -140,7 +138,7 @@ static nl_code run_gnuplot(const char *gnuplot, const char *dir, const char *nam
         sigprocmask(SIG_SETMASK, &none, NULL);
         if (chdir(dir) != 0)
             _exit(126);
-        execl(gnuplot, "gnuplot", "-e", expr, script, (char *)NULL);
+        execl(gnuplot, "gnuplot", "-e", expr, script, (char *)NULL); /* script NULL ends the list early */
         _exit(127);
     }
     close(fds[1]);
@@ -164,6 +162,16 @@ static nl_code run_gnuplot(const char *gnuplot, const char *dir, const char *nam
     return NL_OK;
 }
 
+/* does this gnuplot have the terminal? (builds without cairo lack pdfcairo) */
+static bool has_terminal(const char *gnuplot, const char *terminal, nl_error *err, nl_code *rc)
+{
+    char expr[64], said[1024];
+    snprintf(expr, sizeof expr, "set terminal %s", terminal);
+    int status = 0;
+    *rc = run_gnuplot(gnuplot, ".", expr, NULL, said, sizeof said, &status, err);
+    return *rc == NL_OK && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 nl_code nl_plot_render(nl_plot_report *rep, unsigned formats, nl_error *err)
 {
     rep->messages[0] = '\0';
@@ -171,16 +179,27 @@ nl_code nl_plot_render(nl_plot_report *rep, unsigned formats, nl_error *err)
         rep->gnuplot_missing = true;
         return NL_OK;
     }
+    if (formats & NL_PLOT_PDF) {
+        nl_code rc;
+        if (!has_terminal(rep->gnuplot, "pdfcairo", err, &rc)) {
+            if (rc)
+                return rc;
+            rep->pdf_missing = true;
+            formats &= ~(unsigned)NL_PLOT_PDF;
+        }
+    }
     size_t used = 0;
     for (int i = 0; i < rep->n; i++) {
         nl_plot_output *o = &rep->items[i];
-        for (int f = 0; f < 2; f++) {
-            if (!(formats & (f ? NL_PLOT_SVG : NL_PLOT_PNG)))
+        for (int f = 0; f < NL_PLOT_N_FORMATS; f++) {
+            if (!(formats & (1u << f)))
                 continue;
-            const char *fmt = f ? "svg" : "png";
-            char said[4096];
+            const char *fmt = nl_plot_format_names[f];
+            char said[4096], expr[64], script[128];
+            snprintf(expr, sizeof expr, "fmt=\"%s\"", fmt);
+            snprintf(script, sizeof script, "%s.gp", o->name);
             int status = 0;
-            nl_code rc = run_gnuplot(rep->gnuplot, rep->plots_dir, o->name, fmt, said, sizeof said, &status, err);
+            nl_code rc = run_gnuplot(rep->gnuplot, rep->plots_dir, expr, script, said, sizeof said, &status, err);
             if (rc)
                 return rc;
             if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
