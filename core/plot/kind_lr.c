@@ -1,0 +1,231 @@
+/* The lr kind: a final metric against learning rate, divergence marked, and
+ * the widest range of learning rates each series tolerates. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot/common.h"
+
+nl_code pl_lr(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
+{
+    double xs[MAX_VALUES];
+    int lr, nx;
+    nl_code rc = pl_need_varied(r, "lr", "train.optimizer.lr", &lr, xs, &nx, err);
+    if (rc)
+        return rc;
+    /* a learning rate derived from the batch size moves with it: its effect
+     * cannot be told from the batch size's (the batch_size plot shows them) */
+    const int bs = pl_key(r, "train.batch_size");
+    if (bs >= 0 && pl_determined(r, lr, &bs, 1))
+        return pl_not_applicable(err, "lr", "the learning rate follows the batch size (one learning rate per "
+                              "batch size), so its effect cannot be told from the batch size's");
+    const metric_info m = pl_final_metric(spec);
+    grouping g;
+    cell_agg *cells = NULL;
+    nl_buf data = {0}, ranges = {0};
+    char q[2048];
+    if ((rc = pl_group_runs(r, &lr, 1, &g, err)))
+        goto done;
+    if (!(cells = calloc((size_t)g.n * nx, sizeof *cells))) {
+        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    pl_aggregate(r, &g, lr, xs, nx, &m, NULL, cells);
+
+    /* the threshold: within a margin of the best mean without divergence */
+    double best = m.higher_better ? -INFINITY : INFINITY, top = 0;
+    for (int i = 0; i < g.n * nx; i++) {
+        const cell_agg *c = &cells[i];
+        if (c->a.n) {
+            top = fmax(top, c->a.max);
+            if (!c->diverged)
+                best = m.higher_better ? fmax(best, pl_agg_mean(&c->a)) : fmin(best, pl_agg_mean(&c->a));
+        }
+    }
+    double threshold = spec->threshold * m.scale;
+    char threshold_rule[128] = "given";
+    if (isnan(spec->threshold) && isfinite(best)) {
+        if (m.is_loss) {
+            threshold = best * NL_PLOT_LR_DEFAULT_LOSS_FACTOR;
+            snprintf(threshold_rule, sizeof threshold_rule, "best x %.2f", NL_PLOT_LR_DEFAULT_LOSS_FACTOR);
+        } else {
+            const double margin = NL_PLOT_LR_DEFAULT_MARGIN * m.scale;
+            threshold = m.higher_better ? best - margin : best + margin;
+            snprintf(threshold_rule, sizeof threshold_rule, "best %s %g%s", m.higher_better ? "-" : "+",
+                     margin, m.scale == 100 ? " points" : "");
+        }
+    }
+    if (!isfinite(top) || top <= 0)
+        top = m.scale == 100 ? 100 : 1;
+    if (isfinite(threshold))
+        top = fmax(top, threshold);
+    const double ytop = m.scale == 100 && !m.higher_better ? fmin(top * 1.18, 112) : top * 1.18;
+    const double y_div = ytop * 0.955;
+
+    nl_buf_printf(&data, "series,label,lr,mean,min,max,n,diverged,tolerated\n");
+    nl_buf_printf(&ranges, "series,label,row,lo,hi,lo_box,hi_box,text\n");
+    char *note = s->note;
+    size_t used = (size_t)snprintf(note, sizeof s->note, "%s: learning rates each %s tolerates (no run "
+                                   "diverged, mean %s %s %.4g%s, %s):", s->name,
+                                   g.n_keys ? "series" : "setting", m.short_label, m.higher_better ? ">=" : "<=",
+                                   threshold, m.scale == 100 ? "%" : "", threshold_rule);
+    int n_ranges = 0;
+    bool has_range[MAX_SERIES] = {false};
+    for (int id = 0; id < g.n; id++) {
+        int run_start = -1, best_lo = -1, best_hi = -1;
+        for (int xi = 0; xi <= nx; xi++) {
+            const cell_agg *c = xi < nx ? &cells[id * nx + xi] : NULL;
+            const double mean = c ? pl_agg_mean(&c->a) : NAN;
+            const bool tolerated = c && c->runs > 0 && c->diverged == 0 && c->a.n > 0 &&
+                                   (m.higher_better ? mean >= threshold : mean <= threshold);
+            if (c && c->runs > 0) {
+                char l[256], a[32], b[32], d[32];
+                nl_buf_printf(&data, "%d,%s,%g,%s,%s,%s,%d,%d,%d\n", id, pl_cell_text(g.labels[id], l, sizeof l),
+                              xs[xi], pl_fmt_num(a, sizeof a, mean), pl_fmt_num(b, sizeof b, c->a.min),
+                              pl_fmt_num(d, sizeof d, c->a.max), c->a.n, c->diverged, tolerated);
+            }
+            if (c && c->runs == 0)
+                continue; /* not measured (excluded): neither breaks nor extends a range */
+            if (tolerated && run_start < 0)
+                run_start = xi;
+            if (!tolerated && run_start >= 0) {
+                int last = xi - 1;
+                while (last > run_start && cells[id * nx + last].runs == 0)
+                    last--;
+                if (best_lo < 0 || log10(xs[last] / xs[run_start]) > log10(xs[best_hi] / xs[best_lo])) {
+                    best_lo = run_start;
+                    best_hi = last;
+                }
+                run_start = -1;
+            }
+        }
+        char text[256];
+        if (best_lo < 0) {
+            snprintf(text, sizeof text, "none");
+        } else {
+            const double decades = log10(xs[best_hi] / xs[best_lo]);
+            if (best_lo == best_hi)
+                snprintf(text, sizeof text, "%g only", xs[best_lo]);
+            else
+                snprintf(text, sizeof text, "%g to %g (%.1f decade%s)", xs[best_lo], xs[best_hi], decades,
+                         fabs(decades - 1.0) < 0.05 ? "" : "s");
+            char l[256], t[256];
+            nl_buf_printf(&ranges, "%d,%s,%d,%g,%g,%g,%g,%s\n", id, pl_cell_text(g.labels[id], l, sizeof l), id,
+                          xs[best_lo], xs[best_hi], xs[best_lo] / 1.25, xs[best_hi] * 1.25, pl_cell_text(text, t, sizeof t));
+            n_ranges++;
+            has_range[id] = true;
+        }
+        if (used < sizeof s->note)
+            used += (size_t)snprintf(note + used, sizeof s->note - used, "\n  %s: %s", g.labels[id], text);
+    }
+    char file[128], ranges_file[128];
+    snprintf(file, sizeof file, "%s.csv", s->name);
+    snprintf(ranges_file, sizeof ranges_file, "%s-ranges.csv", s->name);
+    if ((rc = pl_write_data(s, file, &data, err)) || (rc = pl_write_data(s, ranges_file, &ranges, err)))
+        goto done;
+
+    char title[256];
+    snprintf(title, sizeof title, "%s%s against learning rate", m.short_label[0] == 't' ? "Final " : "",
+             m.short_label);
+    const int strip_px = 40 + 26 * g.n;
+    const int width = 1150, height = 640 + strip_px;
+    pl_header(s, title, width, height);
+    layout L = pl_title_block(s, r, title, width, height);
+    size_t longest = 0;
+    for (int id = 0; id < g.n; id++)
+        longest = strlen(g.labels[id]) > longest ? strlen(g.labels[id]) : longest;
+    const double left = fmax(0.09, (6.2 * (double)longest + 30.0) / width);
+    const double right = 0.76, strip_top = (60.0 + strip_px) / height, main_bottom = strip_top + 75.0 / height;
+    nl_buf_printf(&s->gp, "set multiplot\n");
+    /* the main panel */
+    pl_margins(s, left, right, main_bottom, L.top);
+    pl_lr_tics(s, xs, nx);
+    nl_buf_printf(&s->gp, "set xlabel \"learning rate (log scale)\"\nset ylabel %s\nset yrange [0:%g]\n",
+                  pl_q(m.label, q, sizeof q), ytop);
+    pl_key_outside(s);
+    {
+        char foot[1300], div_note[1024], spread[128];
+        pl_diverged_note(r, NULL, div_note, sizeof div_note);
+        pl_spread_note(r, "bars", spread, sizeof spread);
+        pl_join_notes(foot, sizeof foot, spread, div_note[0] ? "diverged runs: crosses at the top, left out of the means" : "");
+        pl_unfinished_left_out(r, NULL, s, foot, sizeof foot);
+        pl_footnote(s, &L, foot);
+    }
+    if (isfinite(threshold)) {
+        char t[128];
+        snprintf(t, sizeof t, "threshold %.3g%s", threshold, m.scale == 100 ? "%" : "");
+        nl_buf_printf(&s->gp, "set arrow 1 from graph 0, first %g to graph 1, first %g nohead dt 2 lw 1.5 "
+                      "lc rgb \"#777777\" back\nset label 1 %s at graph 0.99, first %g right offset 0,0.6 front "
+                      "font \",8\" tc rgb \"#555555\"\n", threshold, threshold, pl_q(t, q, sizeof q), threshold);
+    }
+    int any_diverged = 0;
+    for (int i = 0; i < g.n * nx; i++)
+        any_diverged += cells[i].diverged;
+    if (any_diverged)
+        nl_buf_printf(&s->gp, "set label 2 \"diverged\" at graph 0.01, first %g left offset 0,1.1 font \",9\" "
+                      "tc rgb \"#555555\"\nset arrow 2 from graph 0, first %g to graph 1, first %g nohead lw 0.5 "
+                      "lc rgb \"#bbbbbb\"\n", y_div, (y_div + ytop * 0.86) / 2, (y_div + ytop * 0.86) / 2);
+    nl_buf_printf(&s->gp, "plot ");
+    int drawn = 0;
+    for (int id = 0; id < g.n; id++) {
+        const double offset = 0.02 * (id - (g.n - 1) / 2.0);
+        bool points = false, divergences = false;
+        for (int xi = 0; xi < nx; xi++) {
+            points |= cells[id * nx + xi].a.n > 0;
+            divergences |= cells[id * nx + xi].diverged > 0;
+        }
+        /* a series with no point at all still gets its legend entry */
+        if (points)
+            nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"series\") == %d && column(\"n\") > 0 ? "
+                          "column(\"lr\")*10**(%.4f) : NaN):(column(\"mean\")):(column(\"min\")):(column(\"max\")) "
+                          "with yerrorlines lw 2 pt 7 ps 1.1 lc rgb \"%s\" title %s",
+                          drawn++ ? ", \\\n  " : "", file, id, offset, pl_color_of(&g, id), pl_q(g.labels[id], q, sizeof q));
+        else
+            nl_buf_printf(&s->gp, "%sNaN with linespoints lw 2 pt 7 lc rgb \"%s\" title %s", drawn++ ? ", \\\n  " : "",
+                          pl_color_of(&g, id), pl_q(g.labels[id], q, sizeof q));
+        if (divergences)
+            nl_buf_printf(&s->gp, ", \\\n  \"%s\" using (column(\"series\") == %d && column(\"diverged\") > 0 ? "
+                          "column(\"lr\")*10**(%.4f) : NaN):(%g) with points pt 2 ps 2.2 lw 2.5 lc rgb \"%s\" notitle",
+                          file, id, offset, y_div, pl_color_of(&g, id));
+    }
+    if (any_diverged)
+        nl_buf_printf(&s->gp, ", \\\n  NaN with points pt 2 ps 2.2 lw 2.5 lc rgb \"#444444\" title \"diverged (any seed)\"");
+    nl_buf_printf(&s->gp, "\n");
+    pl_after_first_plot(s);
+    /* the strip: the widest tolerated range of each series */
+    char strip_title[256];
+    snprintf(strip_title, sizeof strip_title, "widest tolerated range: no run diverged and mean %s %s %.3g%s (%s)",
+             m.short_label, m.higher_better ? ">=" : "<=", threshold, m.scale == 100 ? "%" : "", threshold_rule);
+    nl_buf_printf(&s->gp, "unset arrow\nunset label\nunset key\nunset title\n");
+    pl_margins(s, left, right, 55.0 / height, strip_top);
+    nl_buf_printf(&s->gp, "set xlabel \"\"\nset format x \"\"\nset ylabel \"\"\nset yrange [%g:-0.6]\n"
+                  "set ytics (", g.n - 0.4);
+    for (int id = 0; id < g.n; id++)
+        nl_buf_printf(&s->gp, "%s%s %d", id ? ", " : "", pl_q(g.labels[id], q, sizeof q), id);
+    nl_buf_printf(&s->gp, ") font \",9\"\nset grid xtics noytics\n"
+                  "set label 3 %s at graph 0, graph 1 left offset 0,0.7 font \",9\" tc rgb \"#555555\"\n",
+                  pl_q(strip_title, q, sizeof q));
+    if (n_ranges == 0)
+        nl_buf_printf(&s->gp, "set label 4 \"no learning rate meets the threshold\" at graph 0.5, graph 0.5 center\n"
+                      "plot NaN notitle\n");
+    else {
+        nl_buf_printf(&s->gp, "plot ");
+        int bars = 0;
+        for (int id = 0; id < g.n; id++)
+            if (has_range[id])
+                nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"series\") == %d ? sqrt(column(\"lo\")*column(\"hi\")) : NaN):"
+                          "(column(\"row\")):(column(\"lo_box\")):(column(\"hi_box\")):(column(\"row\")-0.3):"
+                          "(column(\"row\")+0.3) with boxxyerror fs solid 0.75 noborder lc rgb \"%s\" notitle",
+                          bars++ ? ", \\\n  " : "", ranges_file, id, pl_color_of(&g, id));
+        nl_buf_printf(&s->gp, ", \\\n  \"%s\" using (column(\"hi_box\")):(column(\"row\")):(strcol(\"text\")) "
+                      "with labels left offset 0.8,0 font \",9\" notitle\n", ranges_file);
+    }
+    nl_buf_printf(&s->gp, "unset multiplot\n");
+    rc = pl_finish(s, err);
+done:
+    free(cells);
+    nl_buf_free(&data);
+    nl_buf_free(&ranges);
+    pl_ungroup(&g);
+    return rc;
+}
