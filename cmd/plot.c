@@ -13,7 +13,8 @@ static void usage(FILE *out)
     char kinds[256];
     fprintf(out,
             "usage: normlab plot RESULTS_DIR [--format F[,F...]] [--kind K[:METRIC[:SPLIT]]]...\n"
-            "                    [--threshold T]\n\n"
+            "                    [--threshold T] [--templates DIR]\n"
+            "       normlab plot --write-templates DIR\n\n"
             "Writes gnuplot scripts into RESULTS_DIR/plots/ and renders them when gnuplot is on\n"
             "PATH. RESULTS_DIR is a sweep directory (summary.csv, runs/) or a run directory\n"
             "(metrics.csv). Each script reads CSV files by column name and can be rendered again\n"
@@ -31,6 +32,11 @@ static void usage(FILE *out)
             "                     repeatable\n"
             "  --format F[,F...]  png (default), svg, pdf, both (png and svg) or all; a PDF\n"
             "                     needs gnuplot's pdfcairo terminal (Debian's gnuplot-nox has it)\n"
+            "  --templates DIR    gnuplot templates to use instead of the built-in ones: DIR/style.gp\n"
+            "                     (the look every figure shares) and DIR/KIND.gp (a kind's lines and\n"
+            "                     markers), each where it exists\n"
+            "  --write-templates DIR\n"
+            "                     writes the built-in templates into DIR, to edit for --templates\n"
             "  --threshold T      lr: a learning rate is tolerated when no run diverged and the\n"
             "                     mean final metric is at most T (at least T for accuracies), as a\n"
             "                     fraction for errors and accuracies (0.2 = 20%%); default: the best\n"
@@ -72,16 +78,26 @@ int cmd_plot(int argc, char **argv)
     nl_plot_spec specs[NL_PLOT_MAX_OUTPUTS];
     int n_specs = 0;
     double threshold = NAN;
+    const char *templates = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (nl_cmd_is_help(a)) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(a, "--format") || !strcmp(a, "--kind") || !strcmp(a, "--threshold")) {
+        } else if (!strcmp(a, "--format") || !strcmp(a, "--kind") || !strcmp(a, "--threshold") ||
+                   !strcmp(a, "--templates") || !strcmp(a, "--write-templates")) {
             if (i + 1 >= argc)
                 return nl_cmd_usage_error("plot", "%s needs a value", a);
             const char *v = argv[++i];
-            if (!strcmp(a, "--format")) {
+            if (!strcmp(a, "--write-templates")) {
+                nl_error err = {0};
+                if (nl_plot_write_templates(v, &err) != NL_OK)
+                    return nl_cmd_report("plot", &err);
+                printf("templates written to %s/: edit them, then normlab plot RESULTS_DIR --templates %s\n", v, v);
+                return 0;
+            } else if (!strcmp(a, "--templates")) {
+                templates = v;
+            } else if (!strcmp(a, "--format")) {
                 if (!parse_formats(v, &formats))
                     return nl_cmd_usage_error("plot", "--format: '%s' is not a list of png, svg, pdf, both or all",
                                               v);
@@ -150,7 +166,7 @@ int cmd_plot(int argc, char **argv)
         return 1;
     nl_error err = {0};
     int status = 0;
-    if (nl_plot_write(dir, specs, n_specs, rep, &err) != NL_OK) {
+    if (nl_plot_write_with(dir, specs, n_specs, templates, rep, &err) != NL_OK) {
         status = nl_cmd_report("plot", &err);
         free(rep);
         return status;

@@ -344,8 +344,8 @@ END_TEST
 static void expect_subtitle_fits(const char *gp)
 {
     int width = 0;
-    const char *size = strstr(gp, "pngcairo size ");
-    ck_assert(size && sscanf(size, "pngcairo size %d", &width) == 1);
+    const char *size = strstr(gp, "fig_width = ");
+    ck_assert(size && sscanf(size, "fig_width = %d", &width) == 1);
     const char *label = strstr(gp, "set label 102 \"");
     ck_assert(label);
     label += strlen("set label 102 \"");
@@ -384,8 +384,8 @@ START_TEST(test_rough_edges)
     ck_assert_msg(strstr(gp, "\"schedule.type=cosine, optimizer.type=sgd\""), "%.3000s", gp);
     /* each run's single test point is drawn as a point: one per series, and
      * the training loss panel keeps its lines */
-    ck_assert_int_eq(count(gp, "linespoints pt 7"), 3);
-    ck_assert_int_eq(count(gp, "with lines lw 2"), 3 + 3);
+    ck_assert_int_eq(count(gp, "linespoints pt point_type"), 3);
+    ck_assert_int_eq(count(gp, "with lines lw curve_lw"), 3 + 3);
     free(gp);
     /* the training loss against itself: one panel (and the legend), not two copies */
     gp = tu_tmp_read("keyed/plots/curves-loss-train.gp");
@@ -561,6 +561,66 @@ START_TEST(test_pdf)
 }
 END_TEST
 
+/* the look lives in gnuplot templates (plots/ in the source tree, built in):
+ * --write-templates gives a user copies to edit, --templates uses them, and
+ * every generated script stays self-contained */
+START_TEST(test_templates)
+{
+    setup();
+    ck_assert_int_eq(tu_normlab("plot --write-templates tpl"), 0);
+    /* the built-in templates are the source tree's, one per kind and the style */
+    for (int k = -1; k < nl_plot_kind_names.count; k++) {
+        char name[128], source[1024];
+        snprintf(name, sizeof name, "tpl/%s.gp", k < 0 ? "style" : nl_plot_kind_names.entries[k].name);
+        snprintf(source, sizeof source, "%s/plots/%s.gp", NORMLAB_SOURCE_DIR,
+                 k < 0 ? "style" : nl_plot_kind_names.entries[k].name);
+        char *written = tu_tmp_read(name), *text = NULL;
+        nl_error err = {0};
+        ck_assert_msg(nl_read_file(source, &text, NULL, &err) == NL_OK, "%s", err.msg);
+        ck_assert_msg(!strcmp(written, text), "%s differs from %s", name, source);
+        free(written);
+        free(text);
+    }
+    fake_run("one", 300, 50, 100, "ok", 0);
+    ck_assert_int_eq(tu_normlab("plot one --kind curves"), 0);
+    char *gp = tu_tmp_read("one/plots/curves.gp");
+    ck_assert_msg(strstr(gp, "curve_lw = 2 ") && strstr(gp, "lw curve_lw") && !strstr(gp, "#ff0000") &&
+                      !strstr(gp, "load ") && !strstr(gp, "call "), "%.3000s", gp);
+    free(gp);
+    /* edited copies: a grid colour in the style, a line width in the kind's own */
+    char *style = tu_tmp_read("tpl/style.gp");
+    char *grid = strstr(style, "set grid lc rgb \"#e0e0e0\"");
+    ck_assert(grid);
+    memcpy(grid + strlen("set grid lc rgb \""), "#ff0000", 7);
+    tu_tmp_write("tpl/style.gp", style);
+    free(style);
+    tu_tmp_write("tpl/curves.gp", "curve_lw = 5\npoint_type = 5\npoint_size = 2\nrun_train_color = \"black\"\n"
+                                  "run_test_color = \"red\"\nrun_point_size = 1\n");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tpl/lr.gp", tu_tmp);
+    ck_assert_int_eq(unlink(path), 0); /* a template left out: the built-in one */
+    ck_assert_int_eq(tu_normlab("plot one --kind curves --templates tpl"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(!strstr(out, "gnuplot said"), "%.3000s", out);
+    free(out);
+    gp = tu_tmp_read("one/plots/curves.gp");
+    ck_assert_msg(strstr(gp, "set grid lc rgb \"#ff0000\"") && strstr(gp, "curve_lw = 5"), "%.3000s", gp);
+    free(gp);
+    if (have_gnuplot)
+        expect_file("one/plots", "curves.png");
+    ck_assert_int_eq(tu_normlab("plot one --templates nonexistent-dir"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "nonexistent-dir: no such directory"), "%.3000s", out);
+    free(out);
+    write_at("empty", "README", "no templates here\n");
+    ck_assert_int_eq(tu_normlab("plot one --templates empty"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "holds none of the templates (") && strstr(out, "style.gp"), "%.3000s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plot");
@@ -572,6 +632,7 @@ int main(void)
     tcase_add_test(tc, test_rough_edges);
     tcase_add_test(tc, test_unfinished_runs);
     tcase_add_test(tc, test_pdf);
+    tcase_add_test(tc, test_templates);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

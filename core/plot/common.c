@@ -143,9 +143,9 @@ layout pl_title_block(pl_script *s, const pl_results *r, const char *title, int 
     /* about 7 px a character at the subtitle's font */
     const int lines = wrap_lines(sub, sizeof sub, (width - 30) / 7);
     nl_buf *b = &s->gp;
-    nl_buf_printf(b, "set label 101 %s at screen 0.5, screen %.4f center font \",15\"\n",
+    nl_buf_printf(b, "set label 101 %s at screen 0.5, screen %.4f center font title_font\n",
                   pl_q(title, q, sizeof q), 1.0 - 22.0 / height);
-    nl_buf_printf(b, "set label 102 %s at screen 0.5, screen %.4f center font \",10\" tc rgb \"#505050\"\n",
+    nl_buf_printf(b, "set label 102 %s at screen 0.5, screen %.4f center font subtitle_font tc rgb subtitle_color\n",
                   pl_q(sub, q, sizeof q), 1.0 - (46.0 + 8.0 * (lines > 1)) / height);
     layout L = {width, height, 1.0 - (64.0 + 16.0 * lines) / height};
     return L;
@@ -174,7 +174,7 @@ void pl_footnote(pl_script *s, const layout *L, const char *text)
 {
     char q[1200];
     if (text[0])
-        nl_buf_printf(&s->gp, "set label 103 %s at screen 0.01, screen %.4f left font \",9\" tc rgb \"#606060\"\n",
+        nl_buf_printf(&s->gp, "set label 103 %s at screen 0.01, screen %.4f left font footnote_font tc rgb footnote_color\n",
                       pl_q(text, q, sizeof q), 10.0 / L->height);
 }
 

@@ -8,6 +8,7 @@
 
 #include "log/files.h"
 #include "plot/plot.h"
+#include "plot/templates.h"
 #include "sweep/flat.h"
 
 /* ---- CSV ---- */
@@ -90,10 +91,13 @@ typedef struct {
     char name[64];
     char plots_dir[1100];
     char note[2048];
+    const char *kind;              /* its template's name: "curves" */
+    const pl_templates *templates;
 } pl_script;
 
 /* a gnuplot double-quoted string (escaped) */
 const char *pl_q(const char *s, char *buf, size_t size);
+/* the script's start: its size, then plots/style.gp and the kind's template */
 void pl_header(pl_script *s, const char *what, int width, int height);
 nl_code pl_finish(pl_script *s, nl_error *err);
 nl_code pl_write_data(const pl_script *s, const char *file, const nl_buf *data, nl_error *err);

@@ -75,7 +75,7 @@ nl_code pl_batch_size(const pl_results *r, const nl_plot_spec *spec, pl_script *
         /* series side by side, so their bars do not hide each other */
         const double offset = 0.045 * (id - (g.n - 1) / 2.0);
         nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"series\") == %d ? column(\"batch_size\")*2**(%.4f) : NaN):"
-                      "(column(\"mean\")):(column(\"min\")):(column(\"max\")) with yerrorlines lw 2 pt 7 ps 1.1 "
+                      "(column(\"mean\")):(column(\"min\")):(column(\"max\")) with yerrorlines lw series_lw pt series_pt ps series_ps "
                       "lc rgb \"%s\" title %s",
                       drawn++ ? ", \\\n  " : "", file, id, offset, pl_color_of(&g, id), pl_q(g.labels[id], q, sizeof q));
     }

@@ -95,7 +95,7 @@ static const char *curve_style(const curve *c)
     int points = 0;
     for (int j = 0; j < c->n; j++)
         points += c->p[j].a.n > 0;
-    return points == 1 ? "linespoints pt 7 ps 0.9" : "lines";
+    return points == 1 ? "linespoints pt point_type ps point_size" : "lines";
 }
 
 /* values far above the axis are written just above it: a diverging curve
@@ -324,7 +324,7 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
                 nl_buf_printf(&s->gp, "set datafile missing NaN\n");
                 if (panel_i == 0)
                     nl_buf_printf(&s->gp, "plot \"../metrics.csv\" using (strcol(\"split\") eq \"train\" ? "
-                                  "column(\"%s\") : NaN):(column(\"loss\")) with %s lw 2 lc rgb \"#1f77b4\" "
+                                  "column(\"%s\") : NaN):(column(\"loss\")) with %s lw curve_lw lc rgb run_train_color "
                                   "title \"training loss%s\"\n", x, curve_style(&left[0]),
                                   unfinished_runs ? " (unfinished)" : "");
                 else {
@@ -334,8 +334,8 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
                     char key_title[200];
                     snprintf(key_title, sizeof key_title, "%s%s", right_title, unfinished_runs ? " (unfinished)" : "");
                     nl_buf_printf(&s->gp, "plot \"../metrics.csv\" using (strcol(\"split\") eq \"%s\" ? "
-                                  "column(\"%s\") : NaN):(%s) with linespoints lw 2 pt 7 ps 0.6 lc rgb "
-                                  "\"#d62728\" title %s\n", split, x, expr, pl_q(key_title, q, sizeof q));
+                                  "column(\"%s\") : NaN):(%s) with linespoints lw curve_lw pt point_type ps run_point_size "
+                                  "lc rgb run_test_color title %s\n", split, x, expr, pl_q(key_title, q, sizeof q));
                 }
                 if (row == 0 && panel_i == 0)
                     pl_after_first_plot(s);
@@ -351,7 +351,7 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
                               "column(\"%s\") : NaN):(column(\"min\")):(column(\"max\")) with filledcurves "
                               "fc rgb \"%s\" notitle, \\\n"
                               "  \"\" using (column(\"variant\") == %d && column(\"panel\") == %d ? column(\"%s\") "
-                              ": NaN):(column(\"mean\")) with %s lw 2 lc rgb \"%s\" title %s",
+                              ": NaN):(column(\"mean\")) with %s lw curve_lw lc rgb \"%s\" title %s",
                               drawn ? ", \\\n  " : "", data_file, v, panel_i, x, color, v, panel_i, x,
                               curve_style(panel_i ? &right[v] : &left[v]), color, pl_q(series_label[v], q, sizeof q));
                 drawn++;
@@ -375,7 +375,7 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
             char key_title[300];
             snprintf(key_title, sizeof key_title, "%s%s", series_label[unique[u]],
                      some_unfinished ? " (unfinished)" : "");
-            nl_buf_printf(&s->gp, "%sNaN with lines lw 2 lc rgb \"%s\" title %s", u ? ", " : "",
+            nl_buf_printf(&s->gp, "%sNaN with lines lw curve_lw lc rgb \"%s\" title %s", u ? ", " : "",
                           pl_color(series_label[unique[u]], u), pl_q(key_title, q, sizeof q));
         }
         nl_buf_printf(&s->gp, "\n");

@@ -110,7 +110,6 @@ nl_code pl_heatmap(const pl_results *r, const nl_plot_spec *spec, pl_script *s, 
     pl_footnote(s, &L, foot);
     const double right = 1.0 - 120.0 / width;
     nl_buf_printf(&s->gp, "set multiplot\nunset grid\nunset key\nset style fill solid 1.0 noborder\n"
-                  "set palette defined (0 \"#fde725\", 0.25 \"#5ec962\", 0.5 \"#21918c\", 0.75 \"#3b528b\", 1 \"#440154\")\n"
                   "set cbrange [%g:%g]\nset cblabel %s\n"
                   "set colorbox user origin screen %.4f, screen %.4f size screen %.4f, screen %.4f\n",
                   lo, hi, pl_q(m.label, q, sizeof q), right + 20.0 / width, 80.0 / height, 18.0 / width,

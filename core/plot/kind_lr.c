@@ -155,7 +155,7 @@ nl_code pl_lr(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_er
         char t[128];
         snprintf(t, sizeof t, "threshold %.3g%s", threshold, m.scale == 100 ? "%" : "");
         nl_buf_printf(&s->gp, "set arrow 1 from graph 0, first %g to graph 1, first %g nohead dt 2 lw 1.5 "
-                      "lc rgb \"#777777\" back\nset label 1 %s at graph 0.99, first %g right offset 0,0.6 front "
+                      "lc rgb threshold_color back\nset label 1 %s at graph 0.99, first %g right offset 0,0.6 front "
                       "font \",8\" tc rgb \"#555555\"\n", threshold, threshold, pl_q(t, q, sizeof q), threshold);
     }
     int any_diverged = 0;
@@ -178,18 +178,18 @@ nl_code pl_lr(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_er
         if (points)
             nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"series\") == %d && column(\"n\") > 0 ? "
                           "column(\"lr\")*10**(%.4f) : NaN):(column(\"mean\")):(column(\"min\")):(column(\"max\")) "
-                          "with yerrorlines lw 2 pt 7 ps 1.1 lc rgb \"%s\" title %s",
+                          "with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb \"%s\" title %s",
                           drawn++ ? ", \\\n  " : "", file, id, offset, pl_color_of(&g, id), pl_q(g.labels[id], q, sizeof q));
         else
-            nl_buf_printf(&s->gp, "%sNaN with linespoints lw 2 pt 7 lc rgb \"%s\" title %s", drawn++ ? ", \\\n  " : "",
+            nl_buf_printf(&s->gp, "%sNaN with linespoints lw series_lw pt series_pt lc rgb \"%s\" title %s", drawn++ ? ", \\\n  " : "",
                           pl_color_of(&g, id), pl_q(g.labels[id], q, sizeof q));
         if (divergences)
             nl_buf_printf(&s->gp, ", \\\n  \"%s\" using (column(\"series\") == %d && column(\"diverged\") > 0 ? "
-                          "column(\"lr\")*10**(%.4f) : NaN):(%g) with points pt 2 ps 2.2 lw 2.5 lc rgb \"%s\" notitle",
+                          "column(\"lr\")*10**(%.4f) : NaN):(%g) with points pt diverged_pt ps diverged_ps lw diverged_lw lc rgb \"%s\" notitle",
                           file, id, offset, y_div, pl_color_of(&g, id));
     }
     if (any_diverged)
-        nl_buf_printf(&s->gp, ", \\\n  NaN with points pt 2 ps 2.2 lw 2.5 lc rgb \"#444444\" title \"diverged (any seed)\"");
+        nl_buf_printf(&s->gp, ", \\\n  NaN with points pt diverged_pt ps diverged_ps lw diverged_lw lc rgb diverged_key_color title \"diverged (any seed)\"");
     nl_buf_printf(&s->gp, "\n");
     pl_after_first_plot(s);
     /* the strip: the widest tolerated range of each series */
@@ -215,7 +215,7 @@ nl_code pl_lr(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_er
             if (has_range[id])
                 nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"series\") == %d ? sqrt(column(\"lo\")*column(\"hi\")) : NaN):"
                           "(column(\"row\")):(column(\"lo_box\")):(column(\"hi_box\")):(column(\"row\")-0.3):"
-                          "(column(\"row\")+0.3) with boxxyerror fs solid 0.75 noborder lc rgb \"%s\" notitle",
+                          "(column(\"row\")+0.3) with boxxyerror fs solid range_opacity noborder lc rgb \"%s\" notitle",
                           bars++ ? ", \\\n  " : "", ranges_file, id, pl_color_of(&g, id));
         nl_buf_printf(&s->gp, ", \\\n  \"%s\" using (column(\"hi_box\")):(column(\"row\")):(strcol(\"text\")) "
                       "with labels left offset 0.8,0 font \",9\" notitle\n", ranges_file);

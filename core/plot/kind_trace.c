@@ -8,6 +8,17 @@
 
 #define MAX_PERCENTILES 16
 
+/* the gnuplot expression of percentile column p's colour: the median (an
+ * odd count's middle column) dark, the others paired from the outside in,
+ * from the template's list of shades */
+static void percentile_color(int p, int n_cols, char *buf, size_t size)
+{
+    if (n_cols % 2 == 1 && p == n_cols / 2)
+        snprintf(buf, size, "median_color");
+    else
+        snprintf(buf, size, "word(percentile_colors, %d)", (p < n_cols / 2 ? p : n_cols - 1 - p) % 6 + 1);
+}
+
 nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
 {
     (void)spec;
@@ -114,7 +125,6 @@ nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
         snprintf(foot, sizeof foot, "showing the first %d of %d variants", n_ids, g.n);
         pl_footnote(s, &L, foot);
     }
-    static const char *const shades[] = {"#4292c6", "#6baed6", "#2171b5", "#9ecae1", "#08519c", "#c6dbef"};
     for (int k = 0; k < n_ids; k++) {
         pl_panel(s, &L, k / cols_n, k % cols_n, rows, cols_n, 0.08, 0.98, 105.0 / height, L.top - 26.0 / height,
               90, 110);
@@ -131,15 +141,16 @@ nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
         for (int p = 0; p < n_cols; p++) {
             /* the median dark and solid, the outer percentiles lighter */
             const bool middle = n_cols % 2 == 1 && p == n_cols / 2;
-            const char *color = middle ? "#08306b" : shades[(p < n_cols / 2 ? p : n_cols - 1 - p) % 6];
+            char color[64];
+            percentile_color(p, n_cols, color, sizeof color);
             if (!r->sweep)
                 nl_buf_printf(&s->gp, "%s\"../trace.csv\" using (column(\"step\")):(column(\"%s\")) with linespoints "
-                              "pt 7 ps 0.3 lw %s %s lc rgb \"%s\" title \"%sth percentile\"", p ? ", \\\n  " : "", cols[p],
-                              middle ? "2.5" : "1.8", middle ? "dt 1" : "dt 2", color, cols[p][0] == 'p' ? cols[p] + 1 : cols[p]);
+                              "pt 7 ps 0.3 lw %s %s lc rgb %s title \"%sth percentile\"", p ? ", \\\n  " : "", cols[p],
+                              middle ? "median_lw" : "percentile_lw", middle ? "dt median_dt" : "dt percentile_dt", color, cols[p][0] == 'p' ? cols[p] + 1 : cols[p]);
             else
                 nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"variant\") == %d ? column(\"step\") : NaN):"
-                              "(column(\"%s\")) with linespoints pt 7 ps 0.3 lw %s %s lc rgb \"%s\" title \"%sth percentile\"",
-                              p ? ", \\\n  " : "", file, k, cols[p], middle ? "2.5" : "1.8", middle ? "dt 1" : "dt 2",
+                              "(column(\"%s\")) with linespoints pt 7 ps 0.3 lw %s %s lc rgb %s title \"%sth percentile\"",
+                              p ? ", \\\n  " : "", file, k, cols[p], middle ? "median_lw" : "percentile_lw", middle ? "dt median_dt" : "dt percentile_dt",
                               color, cols[p][0] == 'p' ? cols[p] + 1 : cols[p]);
         }
         nl_buf_printf(&s->gp, "\n");
@@ -155,10 +166,11 @@ nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
     nl_buf_printf(&s->gp, "plot ");
     for (int p = 0; p < n_cols; p++) {
         const bool middle = n_cols % 2 == 1 && p == n_cols / 2;
-        nl_buf_printf(&s->gp, "%sNaN with linespoints pt 7 ps 0.3 lw %s %s lc rgb \"%s\" title \"%sth percentile\"",
-                      p ? ", " : "", middle ? "2.5" : "1.8", middle ? "dt 1" : "dt 2",
-                      middle ? "#08306b" : shades[(p < n_cols / 2 ? p : n_cols - 1 - p) % 6],
-                      cols[p][0] == 'p' ? cols[p] + 1 : cols[p]);
+        char color[64];
+        percentile_color(p, n_cols, color, sizeof color);
+        nl_buf_printf(&s->gp, "%sNaN with linespoints pt 7 ps 0.3 lw %s %s lc rgb %s title \"%sth percentile\"",
+                      p ? ", " : "", middle ? "median_lw" : "percentile_lw", middle ? "dt median_dt" : "dt percentile_dt",
+                      color, cols[p][0] == 'p' ? cols[p] + 1 : cols[p]);
     }
     nl_buf_printf(&s->gp, "\nunset multiplot\n");
     rc = pl_finish(s, err);

@@ -157,9 +157,9 @@ nl_code pl_train_eval_gap(const pl_results *r, const nl_plot_spec *spec, pl_scri
                 continue;
             nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"series\") == %d && strcol(\"mode\") eq \"%s\" ? "
                           "column(\"batch_size\")*2**(%.4f) : NaN):(column(\"mean\")):(column(\"min\")):(column(\"max\")) "
-                          "with yerrorlines lw 2 %s pt %d ps 1.1 lc rgb \"%s\" title %s",
+                          "with yerrorlines lw series_lw %s pt %s ps series_ps lc rgb \"%s\" title %s",
                           gap_drawn++ ? ", \\\n  " : "", file, k, mode ? "train" : "eval", offset,
-                          mode ? "dt 2" : "dt 1", mode ? 6 : 7, color, pl_q(label, q, sizeof q));
+                          mode ? "dt train_dt" : "dt eval_dt", mode ? "train_pt" : "eval_pt", color, pl_q(label, q, sizeof q));
         }
     }
     nl_buf_printf(&s->gp, "\n");

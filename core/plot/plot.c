@@ -22,13 +22,16 @@ static const writer writers[NL_PLOT_KIND_COUNT] = {
     [NL_PLOT_TRACE] = pl_trace,
 };
 
-static nl_code write_one(const pl_results *r, const nl_plot_spec *spec, nl_plot_report *rep, nl_error *err)
+static nl_code write_one(const pl_results *r, const nl_plot_spec *spec, const pl_templates *templates,
+                         nl_plot_report *rep, nl_error *err)
 {
     if (rep->n >= NL_PLOT_MAX_OUTPUTS)
         return nl_fail(err, NL_ERR_USAGE, "at most %d plots at a time", NL_PLOT_MAX_OUTPUTS);
     pl_script s = {0};
     nl_plot_spec_name(spec, s.name, sizeof s.name);
     nl_copy_string(s.plots_dir, sizeof s.plots_dir, rep->plots_dir);
+    s.kind = nl_name_of(&nl_plot_kind_names, spec->kind);
+    s.templates = templates;
     nl_code rc = writers[spec->kind](r, spec, &s, err);
     nl_buf_free(&s.gp);
     if (rc)
@@ -44,18 +47,31 @@ static nl_code write_one(const pl_results *r, const nl_plot_spec *spec, nl_plot_
 nl_code nl_plot_write(const char *dir, const nl_plot_spec *specs, int n_specs, nl_plot_report *rep,
                       nl_error *err)
 {
+    return nl_plot_write_with(dir, specs, n_specs, NULL, rep, err);
+}
+
+nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_specs, const char *templates_dir,
+                           nl_plot_report *rep, nl_error *err)
+{
     memset(rep, 0, sizeof *rep);
     for (int i = 0; i < n_specs; i++) {
         char msg[512];
         if (!nl_plot_spec_check(&specs[i], msg, sizeof msg))
             return nl_fail(err, NL_ERR_USAGE, "%s: %s", nl_name_of(&nl_plot_kind_names, specs[i].kind), msg);
     }
+    pl_templates *templates = calloc(1, sizeof *templates);
     pl_results *r = calloc(1, sizeof *r);
-    if (!r)
+    if (!r || !templates) {
+        free(r);
+        free(templates);
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-    nl_code rc = pl_results_load(dir, r, err);
+    }
+    nl_code rc = pl_templates_load(templates_dir, templates, err);
+    if (rc == NL_OK && (rc = pl_results_load(dir, r, err)) != NL_OK)
+        pl_templates_free(templates);
     if (rc) {
         free(r);
+        free(templates);
         return rc;
     }
     nl_path_join(rep->plots_dir, sizeof rep->plots_dir, r->dir, "plots");
@@ -67,7 +83,7 @@ nl_code nl_plot_write(const char *dir, const nl_plot_spec *specs, int n_specs, n
             nl_plot_spec spec;
             nl_plot_spec_init(&spec, (nl_plot_kind)k);
             nl_error why = {0};
-            rc = write_one(r, &spec, rep, &why);
+            rc = write_one(r, &spec, templates, rep, &why);
             if (rc == NL_ERR_USAGE) {
                 nl_copy_string(rep->skipped[rep->n_skipped++], sizeof rep->skipped[0], why.msg);
                 rc = NL_OK;
@@ -81,13 +97,17 @@ nl_code nl_plot_write(const char *dir, const nl_plot_spec *specs, int n_specs, n
                          rep->n_skipped ? rep->skipped[0] : "no runs");
     } else {
         for (int i = 0; i < n_specs && rc == NL_OK; i++)
-            rc = write_one(r, &specs[i], rep, err);
+            rc = write_one(r, &specs[i], templates, rep, err);
     }
 done:
     pl_results_free(r);
     free(r);
+    pl_templates_free(templates);
+    free(templates);
     return rc;
 }
+
+nl_code nl_plot_write_templates(const char *dir, nl_error *err) { return pl_templates_write(dir, err); }
 
 bool nl_plot_find_gnuplot(char *buf, size_t size)
 {

@@ -4,6 +4,8 @@
  * it reads CSV files by column name, next to it or in the run directories,
  * and picks its output with the variable fmt ("png", the default, "svg" or "pdf"):
  *   cd <dir>/plots && gnuplot -e 'fmt="svg"' curves.gp
+ * The scripts start with the gnuplot templates of plots/ (built into the
+ * binary): style.gp for the look every figure shares, and one per kind.
  * Where values must be aggregated (mean and range over seeds) the C code
  * writes a small CSV next to the script (plots/<name>.csv).
  *
@@ -105,6 +107,12 @@ typedef struct {
  * NL_ERR_USAGE error naming the reason. */
 nl_code nl_plot_write(const char *dir, const nl_plot_spec *specs, int n_specs, nl_plot_report *rep,
                       nl_error *err);
+/* the same with edited templates: DIR/style.gp, DIR/curves.gp, ... replace
+ * the built-in ones (plots/ in the source tree) where they exist */
+nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_specs, const char *templates_dir,
+                           nl_plot_report *rep, nl_error *err);
+/* writes the built-in templates into dir, to edit for --templates */
+nl_code nl_plot_write_templates(const char *dir, nl_error *err);
 
 /* Renders every script of the report with gnuplot (PNG, SVG and/or PDF).
  * When gnuplot is not on PATH, sets rep->gnuplot_missing and returns NL_OK;
