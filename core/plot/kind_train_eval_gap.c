@@ -12,50 +12,85 @@ static bool is_batch_norm(const pl_results *r, const pl_run *run)
     return norm && !strcmp(norm, "batch");
 }
 
+/* a single run: both accuracies against step, from its metrics.csv */
+static nl_code single_run(const pl_results *r, pl_script *s, nl_error *err)
+{
+    nl_code rc;
+    if (!is_batch_norm(r, &r->runs[0]))
+        return pl_not_applicable(err, "train_eval_gap", "the run does not use batch norm");
+    char path[1300];
+    snprintf(path, sizeof path, "%s/metrics.csv", r->runs[0].dir);
+    pl_table t;
+    if ((rc = pl_table_read(path, &t, err)))
+        return rc;
+    const int c_split = pl_table_col(&t, "split"), c_step = pl_table_col(&t, "step");
+    bool have = false;
+    double last_step = 0;
+    for (int i = 0; i < t.n_rows && c_split >= 0; i++) {
+        have |= !strcmp(t.rows[i][c_split], "test_trainmode");
+        if (c_step >= 0 && isfinite(pl_num(t.rows[i][c_step])))
+            last_step = fmax(last_step, pl_num(t.rows[i][c_step]));
+    }
+    pl_table_free(&t);
+    if (!have)
+        return pl_not_applicable(err, "train_eval_gap", "the run has no test_trainmode rows "
+                              "(train.eval_trainmode is off)");
+    const char *title = "Batch norm: test accuracy with running statistics (eval) and batch statistics (train mode)";
+    const int width = 1100, height = 640;
+    pl_header(s, title, width, height);
+    layout L = pl_title_block(s, r, title, width, height);
+    pl_margins(s, 0.08, 0.97, 80.0 / height, L.top);
+    pl_step_tics(s, last_step, true);
+    nl_buf_printf(&s->gp, "set datafile missing NaN\n"
+                  "set xlabel \"step (optimizer updates)\"\n"
+                  "set ylabel \"test accuracy (%%)\"\n"
+                  "set key bottom right\n"
+                  "plot \"../metrics.csv\" using (strcol(\"split\") eq \"test\" ? column(\"step\") : NaN):"
+                  "(100*column(\"accuracy\")) with linespoints lw series_lw dt eval_dt pt eval_pt ps run_point_size "
+                  "lc rgb run_color "
+                  "title \"eval mode (running statistics)\", \\\n"
+                  "  \"\" using (strcol(\"split\") eq \"test_trainmode\" ? column(\"step\") : NaN):"
+                  "(100*column(\"accuracy\")) with linespoints lw series_lw dt train_dt pt train_pt ps run_point_size "
+                  "lc rgb run_color "
+                  "title \"train mode (batch statistics)\"\n");
+    return pl_finish(s, err);
+}
+
+/* a series per batch-norm variant and mode (eval, train), side by side */
+static void plot_modes(pl_script *s, const grouping *g, const int *ids, int n_ids, const cell_agg *eval,
+                       const cell_agg *train, int nx, const char *file)
+{
+    char q[600];
+    nl_buf_printf(&s->gp, "plot ");
+    int gap_drawn = 0;
+    for (int k = 0; k < n_ids; k++) {
+        const char *color = n_ids == 1 ? "#1f77b4" : pl_color(g->labels[ids[k]], k);
+        for (int mode = 0; mode < 2; mode++) {
+            char label[400];
+            snprintf(label, sizeof label, "%s%s%s", n_ids > 1 || g->n_keys ? g->labels[ids[k]] : "",
+                     n_ids > 1 || g->n_keys ? ": " : "", mode ? "train mode (batch statistics)" : "eval mode (running statistics)");
+            const double offset = 0.03 * (2 * k + mode - (2 * n_ids - 1) / 2.0);
+            bool any = false;
+            for (int xi = 0; xi < nx; xi++)
+                any |= (mode ? train : eval)[ids[k] * nx + xi].a.n > 0;
+            if (!any)
+                continue;
+            nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"series\") == %d && strcol(\"mode\") eq \"%s\" ? "
+                          "column(\"batch_size\")*2**(%.4f) : NaN):(column(\"mean\")):(column(\"min\")):(column(\"max\")) "
+                          "with yerrorlines lw series_lw %s pt %s ps series_ps lc rgb \"%s\" title %s",
+                          gap_drawn++ ? ", \\\n  " : "", file, k, mode ? "train" : "eval", offset,
+                          mode ? "dt train_dt" : "dt eval_dt", mode ? "train_pt" : "eval_pt", color, pl_q(label, q, sizeof q));
+        }
+    }
+    nl_buf_printf(&s->gp, "\n");
+}
+
 nl_code pl_train_eval_gap(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
 {
     (void)spec;
-    char q[2048];
     nl_code rc;
-    if (!r->sweep) {
-        /* a single run: both accuracies against step, from its metrics.csv */
-        if (!is_batch_norm(r, &r->runs[0]))
-            return pl_not_applicable(err, "train_eval_gap", "the run does not use batch norm");
-        char path[1300];
-        snprintf(path, sizeof path, "%s/metrics.csv", r->runs[0].dir);
-        pl_table t;
-        if ((rc = pl_table_read(path, &t, err)))
-            return rc;
-        const int c_split = pl_table_col(&t, "split"), c_step = pl_table_col(&t, "step");
-        bool have = false;
-        double last_step = 0;
-        for (int i = 0; i < t.n_rows && c_split >= 0; i++) {
-            have |= !strcmp(t.rows[i][c_split], "test_trainmode");
-            if (c_step >= 0 && isfinite(pl_num(t.rows[i][c_step])))
-                last_step = fmax(last_step, pl_num(t.rows[i][c_step]));
-        }
-        pl_table_free(&t);
-        if (!have)
-            return pl_not_applicable(err, "train_eval_gap", "the run has no test_trainmode rows "
-                                  "(train.eval_trainmode is off)");
-        const char *title = "Batch norm: test accuracy with running statistics (eval) and batch statistics (train mode)";
-        const int width = 1100, height = 640;
-        pl_header(s, title, width, height);
-        layout L = pl_title_block(s, r, title, width, height);
-        pl_margins(s, 0.08, 0.97, 80.0 / height, L.top);
-        pl_step_tics(s, last_step, true);
-        nl_buf_printf(&s->gp, "set datafile missing NaN\n"
-                      "set xlabel \"step (optimizer updates)\"\n"
-                      "set ylabel \"test accuracy (%%)\"\n"
-                      "set key bottom right\n"
-                      "plot \"../metrics.csv\" using (strcol(\"split\") eq \"test\" ? column(\"step\") : NaN):"
-                      "(100*column(\"accuracy\")) with linespoints lw 2 pt 7 ps 0.7 lc rgb \"#1f77b4\" "
-                      "title \"eval mode (running statistics)\", \\\n"
-                      "  \"\" using (strcol(\"split\") eq \"test_trainmode\" ? column(\"step\") : NaN):"
-                      "(100*column(\"accuracy\")) with linespoints lw 2 dt 2 pt 6 ps 0.7 lc rgb \"#1f77b4\" "
-                      "title \"train mode (batch statistics)\"\n");
-        return pl_finish(s, err);
-    }
+    if (!r->sweep)
+        return single_run(r, s, err);
     double xs[MAX_VALUES];
     int bs, nx;
     if ((rc = pl_need_varied(r, "train_eval_gap", "train.batch_size", &bs, xs, &nx, err)))
@@ -141,28 +176,7 @@ nl_code pl_train_eval_gap(const pl_results *r, const nl_plot_spec *spec, pl_scri
         pl_unfinished_left_out(r, use, s, foot, sizeof foot);
         pl_footnote(s, &L, foot);
     }
-    nl_buf_printf(&s->gp, "plot ");
-    int gap_drawn = 0;
-    for (int k = 0; k < n_ids; k++) {
-        const char *color = n_ids == 1 ? "#1f77b4" : pl_color(g.labels[ids[k]], k);
-        for (int mode = 0; mode < 2; mode++) {
-            char label[400];
-            snprintf(label, sizeof label, "%s%s%s", n_ids > 1 || g.n_keys ? g.labels[ids[k]] : "",
-                     n_ids > 1 || g.n_keys ? ": " : "", mode ? "train mode (batch statistics)" : "eval mode (running statistics)");
-            const double offset = 0.03 * (2 * k + mode - (2 * n_ids - 1) / 2.0);
-            bool any = false;
-            for (int xi = 0; xi < nx; xi++)
-                any |= (mode ? train : eval)[ids[k] * nx + xi].a.n > 0;
-            if (!any)
-                continue;
-            nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"series\") == %d && strcol(\"mode\") eq \"%s\" ? "
-                          "column(\"batch_size\")*2**(%.4f) : NaN):(column(\"mean\")):(column(\"min\")):(column(\"max\")) "
-                          "with yerrorlines lw series_lw %s pt %s ps series_ps lc rgb \"%s\" title %s",
-                          gap_drawn++ ? ", \\\n  " : "", file, k, mode ? "train" : "eval", offset,
-                          mode ? "dt train_dt" : "dt eval_dt", mode ? "train_pt" : "eval_pt", color, pl_q(label, q, sizeof q));
-        }
-    }
-    nl_buf_printf(&s->gp, "\n");
+    plot_modes(s, &g, ids, n_ids, eval, train, nx, file);
     rc = pl_finish(s, err);
 done:
     free(use);
