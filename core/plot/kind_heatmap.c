@@ -5,6 +5,50 @@
 
 #include "plot/common.h"
 
+/* how many distinct (key a, key b) pairs the runs have */
+static int distinct_pairs(const pl_results *r, int a, int b)
+{
+    int pairs = 0;
+    for (int i = 0; i < r->n_runs; i++) {
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++)
+            seen = !strcmp(r->runs[i].values[a], r->runs[j].values[a]) &&
+                   !strcmp(r->runs[i].values[b], r->runs[j].values[b]);
+        pairs += !seen;
+    }
+    return pairs;
+}
+
+/* one panel's cells (n of them, with their run counts): colour, hatching
+ * where every run diverged, and the values as text */
+static void plot_cells(pl_script *s, const char *file, int id, const agg *cells, const int *runs, int n,
+                       const char *font)
+{
+    bool measured = false, all_diverged = false, any_cell = false;
+    for (int c = 0; c < n; c++) {
+        measured |= cells[c].n > 0;
+        all_diverged |= runs[c] > 0 && cells[c].n == 0;
+        any_cell |= runs[c] > 0;
+    }
+    if (!any_cell) {
+        nl_buf_printf(&s->gp, "set label 5 \"no finished runs\" at graph 0.5, graph 0.5 center\nplot NaN notitle\n"
+                      "unset label 5\n");
+        return;
+    }
+    nl_buf_printf(&s->gp, "plot ");
+    if (measured)
+        nl_buf_printf(&s->gp, "\"%s\" using (column(\"panel\") == %d && column(\"n\") > 0 ? column(\"xi\") : NaN):"
+                      "(column(\"yi\")):(0.5):(0.5):(column(\"mean\")) with boxxyerror fs solid 1.0 noborder "
+                      "fc palette, \\\n  ", file, id);
+    if (all_diverged)
+        nl_buf_printf(&s->gp, "\"%s\" using (column(\"panel\") == %d && column(\"n\") == 0 ? column(\"xi\") : NaN):"
+                      "(column(\"yi\")):(0.5):(0.5) with boxxyerror fs pattern 4 noborder fc rgb \"#9a9a9a\", \\\n  ",
+                      file, id);
+    nl_buf_printf(&s->gp, "\"%s\" using (column(\"panel\") == %d ? column(\"xi\") : NaN):(column(\"yi\")):"
+                  "(strcol(\"text\")):(column(\"dark\") > 0 ? 0xffffff : 0x202020) with labels tc rgb variable "
+                  "font \"%s\"\n", file, id, font);
+}
+
 nl_code pl_heatmap(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
 {
     double bsv[MAX_VALUES], lrv[MAX_VALUES];
@@ -13,15 +57,7 @@ nl_code pl_heatmap(const pl_results *r, const nl_plot_spec *spec, pl_script *s, 
     if (rc || (rc = pl_need_varied(r, "heatmap", "train.optimizer.lr", &lr, lrv, &nl, err)))
         return rc;
     /* a learning rate that follows the batch size (derived) makes a diagonal, not a map */
-    int pairs = 0;
-    for (int i = 0; i < r->n_runs; i++) {
-        bool seen = false;
-        for (int j = 0; j < i && !seen; j++)
-            seen = !strcmp(r->runs[i].values[bs], r->runs[j].values[bs]) &&
-                   !strcmp(r->runs[i].values[lr], r->runs[j].values[lr]);
-        pairs += !seen;
-    }
-    if (pairs <= (nb > nl ? nb : nl))
+    if (distinct_pairs(r, bs, lr) <= (nb > nl ? nb : nl))
         return pl_not_applicable(err, "heatmap", "the learning rate and the batch size do not vary independently "
                               "(one learning rate per batch size)");
     const metric_info m = pl_final_metric(spec);
@@ -129,31 +165,7 @@ nl_code pl_heatmap(const pl_results *r, const nl_plot_spec *spec, pl_script *s, 
         pl_panel(s, &L, id / cols, id % cols, rows, cols, 0.08, right - 60.0 / width, 80.0 / height,
               L.top - 26.0 / height, 95, 110);
         nl_buf_printf(&s->gp, "set title %s\n", pl_q(g.n_keys ? g.labels[id] : "", q, sizeof q));
-        bool measured = false, all_diverged = false, any_cell = false;
-        for (int c = id * nl * nb; c < (id + 1) * nl * nb; c++) {
-            measured |= cells[c].n > 0;
-            all_diverged |= runs[c] > 0 && cells[c].n == 0;
-            any_cell |= runs[c] > 0;
-        }
-        if (!any_cell) {
-            nl_buf_printf(&s->gp, "set label 5 \"no finished runs\" at graph 0.5, graph 0.5 center\nplot NaN notitle\n"
-                          "unset label 5\n");
-            if (id == 0)
-                pl_after_first_plot(s);
-            continue;
-        }
-        nl_buf_printf(&s->gp, "plot ");
-        if (measured)
-            nl_buf_printf(&s->gp, "\"%s\" using (column(\"panel\") == %d && column(\"n\") > 0 ? column(\"xi\") : NaN):"
-                          "(column(\"yi\")):(0.5):(0.5):(column(\"mean\")) with boxxyerror fs solid 1.0 noborder "
-                          "fc palette, \\\n  ", file, id);
-        if (all_diverged)
-            nl_buf_printf(&s->gp, "\"%s\" using (column(\"panel\") == %d && column(\"n\") == 0 ? column(\"xi\") : NaN):"
-                          "(column(\"yi\")):(0.5):(0.5) with boxxyerror fs pattern 4 noborder fc rgb \"#9a9a9a\", \\\n  ",
-                          file, id);
-        nl_buf_printf(&s->gp, "\"%s\" using (column(\"panel\") == %d ? column(\"xi\") : NaN):(column(\"yi\")):"
-                      "(strcol(\"text\")):(column(\"dark\") > 0 ? 0xffffff : 0x202020) with labels tc rgb variable "
-                      "font \"%s\"\n", file, id, font);
+        plot_cells(s, file, id, cells + id * nl * nb, runs + id * nl * nb, nl * nb, font);
         if (id == 0)
             pl_after_first_plot(s);
     }
