@@ -19,6 +19,60 @@ static void percentile_color(int p, int n_cols, char *buf, size_t size)
         snprintf(buf, size, "word(percentile_colors, %d)", (p < n_cols / 2 ? p : n_cols - 1 - p) % 6 + 1);
 }
 
+/* every run's trace.csv into its variant's curves, one per percentile
+ * column (the columns of the first file) */
+static nl_code read_traces(const pl_results *r, const grouping *g, curve *curves, char (*cols)[16], int *n_cols,
+                           bool *traced_variant, int *traced, nl_error *err)
+{
+    for (int i = 0; i < r->n_runs; i++) {
+        const int id = g->group_of[i];
+        char path[1300];
+        snprintf(path, sizeof path, "%s/trace.csv", r->runs[i].dir);
+        if (id < 0 || !nl_path_exists(path))
+            continue;
+        pl_table t;
+        nl_code rc = pl_table_read(path, &t, err);
+        if (rc)
+            return rc;
+        if (*n_cols == 0)
+            for (int c = 1; c < t.n_cols && *n_cols < MAX_PERCENTILES; c++)
+                nl_copy_string(cols[(*n_cols)++], sizeof cols[0], t.header[c]);
+        const int c_step = pl_table_col(&t, "step");
+        for (int row = 0; row < t.n_rows && c_step >= 0; row++) {
+            const double step = pl_num(t.rows[row][c_step]);
+            for (int p = 0; p < *n_cols; p++) {
+                const int c = pl_table_col(&t, cols[p]);
+                curve_point *pt = c >= 0 && isfinite(step) ? pl_curve_at(&curves[id * MAX_PERCENTILES + p], step, 0) : NULL;
+                if (pt)
+                    pl_agg_add(&pt->a, pl_num(t.rows[row][c]));
+            }
+        }
+        pl_table_free(&t);
+        (*traced)++;
+        traced_variant[id] = true;
+    }
+    return NL_OK;
+}
+
+/* one legend for all panels: a plot of its own, a row across the bottom
+ * (a panel's own key cannot be wider than the panel) */
+static void plot_legend_row(pl_script *s, const char (*cols)[16], int n_cols, int height)
+{
+    nl_buf_printf(&s->gp, "unset title\nunset xlabel\nunset ylabel\nunset border\nunset tics\nunset grid\n"
+                  "set xrange [0:1]\nset yrange [0:1]\nunset logscale\n"
+                  "set key center center horizontal maxrows 1 nobox noopaque\n");
+    pl_margins(s, 0.08, 0.98, 0.0, 45.0 / height);
+    nl_buf_printf(&s->gp, "plot ");
+    for (int p = 0; p < n_cols; p++) {
+        const bool middle = n_cols % 2 == 1 && p == n_cols / 2;
+        char color[64];
+        percentile_color(p, n_cols, color, sizeof color);
+        nl_buf_printf(&s->gp, "%sNaN with linespoints pt 7 ps 0.3 lw %s %s lc rgb %s title \"%sth percentile\"",
+                      p ? ", " : "", middle ? "median_lw" : "percentile_lw", middle ? "dt median_dt" : "dt percentile_dt",
+                      color, cols[p][0] == 'p' ? cols[p] + 1 : cols[p]);
+    }
+}
+
 nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
 {
     (void)spec;
@@ -38,32 +92,8 @@ nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
     }
     int traced = 0;
     bool traced_variant[MAX_SERIES] = {false};
-    for (int i = 0; i < r->n_runs; i++) {
-        const int id = g.group_of[i];
-        char path[1300];
-        snprintf(path, sizeof path, "%s/trace.csv", r->runs[i].dir);
-        if (id < 0 || !nl_path_exists(path))
-            continue;
-        pl_table t;
-        if ((rc = pl_table_read(path, &t, err)))
-            goto done;
-        if (n_cols == 0)
-            for (int c = 1; c < t.n_cols && n_cols < MAX_PERCENTILES; c++)
-                nl_copy_string(cols[n_cols++], sizeof cols[0], t.header[c]);
-        const int c_step = pl_table_col(&t, "step");
-        for (int row = 0; row < t.n_rows && c_step >= 0; row++) {
-            const double step = pl_num(t.rows[row][c_step]);
-            for (int p = 0; p < n_cols; p++) {
-                const int c = pl_table_col(&t, cols[p]);
-                curve_point *pt = c >= 0 && isfinite(step) ? pl_curve_at(&curves[id * MAX_PERCENTILES + p], step, 0) : NULL;
-                if (pt)
-                    pl_agg_add(&pt->a, pl_num(t.rows[row][c]));
-            }
-        }
-        pl_table_free(&t);
-        traced++;
-        traced_variant[id] = true;
-    }
+    if ((rc = read_traces(r, &g, curves, cols, &n_cols, traced_variant, &traced, err)))
+        goto done;
     if (!traced || n_cols == 0) {
         rc = pl_not_applicable(err, "trace", "no run has a trace.csv (set train.trace.activation)");
         goto done;
@@ -157,21 +187,7 @@ nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
         if (k == 0)
             pl_after_first_plot(s);
     }
-    /* one legend for all panels: a plot of its own, a row across the bottom
-     * (a panel's own key cannot be wider than the panel) */
-    nl_buf_printf(&s->gp, "unset title\nunset xlabel\nunset ylabel\nunset border\nunset tics\nunset grid\n"
-                  "set xrange [0:1]\nset yrange [0:1]\nunset logscale\n"
-                  "set key center center horizontal maxrows 1 nobox noopaque\n");
-    pl_margins(s, 0.08, 0.98, 0.0, 45.0 / height);
-    nl_buf_printf(&s->gp, "plot ");
-    for (int p = 0; p < n_cols; p++) {
-        const bool middle = n_cols % 2 == 1 && p == n_cols / 2;
-        char color[64];
-        percentile_color(p, n_cols, color, sizeof color);
-        nl_buf_printf(&s->gp, "%sNaN with linespoints pt 7 ps 0.3 lw %s %s lc rgb %s title \"%sth percentile\"",
-                      p ? ", " : "", middle ? "median_lw" : "percentile_lw", middle ? "dt median_dt" : "dt percentile_dt",
-                      color, cols[p][0] == 'p' ? cols[p] + 1 : cols[p]);
-    }
+    plot_legend_row(s, cols, n_cols, height);
     nl_buf_printf(&s->gp, "\nunset multiplot\n");
     rc = pl_finish(s, err);
 done:
