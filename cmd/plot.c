@@ -12,12 +12,13 @@ static void usage(FILE *out)
 {
     char kinds[256];
     fprintf(out,
-            "usage: normlab plot RESULTS_DIR [--format png|svg|both] [--kind K[:METRIC[:SPLIT]]]...\n"
-            "                    [--threshold T]\n\n"
+            "usage: normlab plot RESULTS_DIR [--format F[,F...]] [--kind K[:METRIC[:SPLIT]]]...\n"
+            "                    [--threshold T] [--templates DIR]\n"
+            "       normlab plot --write-templates DIR\n\n"
             "Writes gnuplot scripts into RESULTS_DIR/plots/ and renders them when gnuplot is on\n"
             "PATH. RESULTS_DIR is a sweep directory (summary.csv, runs/) or a run directory\n"
             "(metrics.csv). Each script reads CSV files by column name and can be rendered again\n"
-            "by hand: cd RESULTS_DIR/plots && gnuplot NAME.gp (or -e 'fmt=\"svg\"').\n\n"
+            "by hand: cd RESULTS_DIR/plots && gnuplot NAME.gp (or -e 'fmt=\"svg\"', or \"pdf\").\n\n"
             "kinds (default: every kind that applies):\n");
     for (int k = 0; k < nl_plot_kind_names.count; k++)
         fprintf(out, "  %-15s %s\n", nl_plot_kind_names.entries[k].name, nl_plot_kind_names.entries[k].help);
@@ -29,7 +30,13 @@ static void usage(FILE *out)
             "                     for curves one of error, loss, accuracy, and a split: test,\n"
             "                     train, test_trainmode (e.g. curves:error:test_trainmode);\n"
             "                     repeatable\n"
-            "  --format F         png (default), svg or both\n"
+            "  --format F[,F...]  png (default), svg, pdf, both (png and svg) or all; a PDF\n"
+            "                     needs gnuplot's pdfcairo terminal (Debian's gnuplot-nox has it)\n"
+            "  --templates DIR    gnuplot templates to use instead of the built-in ones: DIR/style.gp\n"
+            "                     (the look every figure shares) and DIR/KIND.gp (a kind's lines and\n"
+            "                     markers), each where it exists\n"
+            "  --write-templates DIR\n"
+            "                     writes the built-in templates into DIR, to edit for --templates\n"
             "  --threshold T      lr: a learning rate is tolerated when no run diverged and the\n"
             "                     mean final metric is at most T (at least T for accuracies), as a\n"
             "                     fraction for errors and accuracies (0.2 = 20%%); default: the best\n"
@@ -41,6 +48,29 @@ static void usage(FILE *out)
             100 * NL_PLOT_LR_DEFAULT_MARGIN, NL_PLOT_LR_DEFAULT_LOSS_FACTOR);
 }
 
+/* "png", "svg,pdf", "both" (png and svg), "all" */
+static bool parse_formats(const char *v, unsigned *formats)
+{
+    *formats = 0;
+    while (*v) {
+        const size_t len = strcspn(v, ",");
+        bool known = false;
+        for (int f = 0; f < NL_PLOT_N_FORMATS && !known; f++)
+            if (strlen(nl_plot_format_names[f]) == len && !strncmp(v, nl_plot_format_names[f], len)) {
+                *formats |= 1u << f;
+                known = true;
+            }
+        if (len == 4 && !strncmp(v, "both", 4))
+            *formats |= NL_PLOT_PNG | NL_PLOT_SVG;
+        else if (len == 3 && !strncmp(v, "all", 3))
+            *formats |= (1u << NL_PLOT_N_FORMATS) - 1;
+        else if (!known)
+            return false;
+        v += len + (v[len] == ',');
+    }
+    return *formats != 0;
+}
+
 int cmd_plot(int argc, char **argv)
 {
     const char *dir = NULL;
@@ -48,24 +78,29 @@ int cmd_plot(int argc, char **argv)
     nl_plot_spec specs[NL_PLOT_MAX_OUTPUTS];
     int n_specs = 0;
     double threshold = NAN;
+    const char *templates = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (nl_cmd_is_help(a)) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(a, "--format") || !strcmp(a, "--kind") || !strcmp(a, "--threshold")) {
+        } else if (!strcmp(a, "--format") || !strcmp(a, "--kind") || !strcmp(a, "--threshold") ||
+                   !strcmp(a, "--templates") || !strcmp(a, "--write-templates")) {
             if (i + 1 >= argc)
                 return nl_cmd_usage_error("plot", "%s needs a value", a);
             const char *v = argv[++i];
-            if (!strcmp(a, "--format")) {
-                if (!strcmp(v, "png"))
-                    formats = NL_PLOT_PNG;
-                else if (!strcmp(v, "svg"))
-                    formats = NL_PLOT_SVG;
-                else if (!strcmp(v, "both"))
-                    formats = NL_PLOT_PNG | NL_PLOT_SVG;
-                else
-                    return nl_cmd_usage_error("plot", "--format: '%s' is not png, svg or both", v);
+            if (!strcmp(a, "--write-templates")) {
+                nl_error err = {0};
+                if (nl_plot_write_templates(v, &err) != NL_OK)
+                    return nl_cmd_report("plot", &err);
+                printf("templates written to %s/: edit them, then normlab plot RESULTS_DIR --templates %s\n", v, v);
+                return 0;
+            } else if (!strcmp(a, "--templates")) {
+                templates = v;
+            } else if (!strcmp(a, "--format")) {
+                if (!parse_formats(v, &formats))
+                    return nl_cmd_usage_error("plot", "--format: '%s' is not a list of png, svg, pdf, both or all",
+                                              v);
             } else if (!strcmp(a, "--threshold")) {
                 char *end;
                 threshold = strtod(v, &end);
@@ -131,7 +166,7 @@ int cmd_plot(int argc, char **argv)
         return 1;
     nl_error err = {0};
     int status = 0;
-    if (nl_plot_write(dir, specs, n_specs, rep, &err) != NL_OK) {
+    if (nl_plot_write_with(dir, specs, n_specs, templates, rep, &err) != NL_OK) {
         status = nl_cmd_report("plot", &err);
         free(rep);
         return status;
@@ -142,6 +177,9 @@ int cmd_plot(int argc, char **argv)
         status = nl_cmd_report("plot", &err);
     if (rep->messages[0])
         fprintf(stderr, "normlab plot: gnuplot said:\n%s\n", rep->messages);
+    if (rep->pdf_missing)
+        fprintf(stderr, "normlab plot: %s has no pdfcairo terminal: wrote no PDFs (Debian's gnuplot-nox has it)\n",
+                rep->gnuplot);
     if (rep->gnuplot_missing)
         fprintf(stderr, "normlab plot: gnuplot is not on PATH: wrote the scripts but rendered nothing; install "
                 "gnuplot (Debian: apt-get install gnuplot-nox), then: cd %s && gnuplot NAME.gp\n", rep->plots_dir);
@@ -151,10 +189,10 @@ int cmd_plot(int argc, char **argv)
     for (int i = 0; i < rep->n; i++) {
         const nl_plot_output *o = &rep->items[i];
         printf("%s", o->script);
-        if (o->rendered && (formats & NL_PLOT_PNG))
-            printf(" -> %s/%s.png", rep->plots_dir, o->name);
-        if (o->rendered && (formats & NL_PLOT_SVG))
-            printf("%s%s/%s.svg", formats & NL_PLOT_PNG ? ", " : " -> ", rep->plots_dir, o->name);
+        int shown = 0;
+        for (int f = 0; f < NL_PLOT_N_FORMATS && o->rendered; f++)
+            if ((formats & (1u << f)) && !((1u << f) == NL_PLOT_PDF && rep->pdf_missing))
+                printf("%s%s/%s.%s", shown++ ? ", " : " -> ", rep->plots_dir, o->name, nl_plot_format_names[f]);
         printf("\n");
     }
     free(rep);

@@ -18,10 +18,86 @@
 
 static bool have_gnuplot;
 
+/* ---- results written by hand: exact steps, statuses and keys in a few
+ * milliseconds, where a sweep would take seconds and choose its own ---- */
 
+static void write_at(const char *dir, const char *name, const char *text)
+{
+    char path[1024], parent[1024];
+    snprintf(path, sizeof path, "%s/%s/%s", tu_tmp, dir, name);
+    snprintf(parent, sizeof parent, "%s/%s", tu_tmp, dir);
+    nl_error err = {0};
+    ck_assert_msg(nl_make_dirs(parent, &err) == NL_OK, "%s", err.msg);
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
 
+static const char *fake_config =
+    "seed: 1\ndata:\n  dataset: synthetic\n  shape: [8]\n  classes: 3\n  train_size: 256\n"
+    "model:\n  arch: mlp\n  widths: [16]\n  activation: relu\n  norm:\n    type: batch\n    placement: before\n"
+    "train:\n  batch_size: 16\n  steps: 1500\n  optimizer:\n    lr: 0.05\n    momentum: 0.9\n"
+    "  schedule:\n    type: constant\n  trace:\n    activation: act1\n";
 
+/* a run directory: config.yaml, metrics.csv with a training row every
+ * log_every steps up to `steps` and a test row every eval_every, and
+ * summary.json saying `status` (none: a run still going, or killed) */
+static void fake_run(const char *dir, int steps, int log_every, int eval_every, const char *status, double offset)
+{
+    write_at(dir, "config.yaml", fake_config);
+    char *csv = malloc(1 << 16);
+    size_t k = (size_t)sprintf(csv, "step,epoch,split,loss,accuracy,lr,elapsed_s\n");
+    for (int step = log_every; step <= steps; step += log_every) {
+        k += (size_t)sprintf(csv + k, "%d,%.4f,train,%.4f,%.4f,0.05,0.1\n", step, step / 16.0,
+                             2.0 / (1 + step / 100.0) + offset, 0.5 + offset);
+        if (step % eval_every == 0)
+            k += (size_t)sprintf(csv + k, "%d,%.4f,test,%.4f,%.4f,0.05,0.1\n", step, step / 16.0,
+                                 2.0 / (1 + step / 150.0) + offset, 0.6 + offset);
+    }
+    write_at(dir, "metrics.csv", csv);
+    free(csv);
+    if (status) {
+        char json[512];
+        snprintf(json, sizeof json, "{\n  \"status\": \"%s\",\n  \"final_test_accuracy\": 0.6,\n"
+                 "  \"final_test_loss\": 0.9,\n  \"final_train_loss\": 0.8,\n  \"steps\": %d\n}\n", status, steps);
+        write_at(dir, "summary.json", json);
+    }
+}
 
+typedef struct {
+    const char *name, *values, *status; /* values: the key columns, comma-separated */
+    int steps;
+} fake_row;
+
+/* a sweep directory: summary.csv over `keys` and a run directory per row */
+static void fake_sweep(const char *dir, const char *keys, const fake_row *rows, int n, int log_every, int eval_every)
+{
+    char *csv = malloc(1 << 16);
+    size_t k = (size_t)sprintf(csv, "run,%s,status,final_test_loss,final_test_accuracy,final_test_error,"
+                                    "best_test_accuracy,final_train_loss,final_test_trainmode_accuracy,steps,wall_s,"
+                                    "samples_per_s\n", keys);
+    for (int i = 0; i < n; i++) {
+        const bool done = !strcmp(rows[i].status, "ok") || !strcmp(rows[i].status, "diverged");
+        k += (size_t)sprintf(csv + k, "%s,%s,%s,%s\n", rows[i].name, rows[i].values, rows[i].status,
+                             done ? "0.9,0.6,0.4,0.6,0.8,,1500,1,100" : ",,,,,,,,");
+        char run[512];
+        snprintf(run, sizeof run, "%s/runs/%s", dir, rows[i].name);
+        fake_run(run, rows[i].steps, log_every, eval_every, !strcmp(rows[i].status, "pending") ? NULL : rows[i].status,
+                 0.01 * i);
+    }
+    write_at(dir, "summary.csv", csv);
+    free(csv);
+}
+
+/* how many times `needle` occurs in `hay` */
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
 
 /* a file that exists and is not empty */
 static void expect_file(const char *dir, const char *name)
@@ -264,6 +340,287 @@ START_TEST(test_single_run_and_usage)
 }
 END_TEST
 
+/* every line of a script's subtitle fits its figure (about 7 px a character) */
+static void expect_subtitle_fits(const char *gp)
+{
+    int width = 0;
+    const char *size = strstr(gp, "fig_width = ");
+    ck_assert(size && sscanf(size, "fig_width = %d", &width) == 1);
+    const char *label = strstr(gp, "set label 102 \"");
+    ck_assert(label);
+    label += strlen("set label 102 \"");
+    int lines = 0;
+    while (*label && *label != '"') {
+        const size_t len = strcspn(label, "\\\"");
+        ck_assert_msg(7 * (int)len + 30 <= width, "a %zu-character subtitle line in a %d px figure:\n%.3000s", len,
+                      width, gp);
+        lines++;
+        label += len;
+        if (!strncmp(label, "\\n", 2))
+            label += 2;
+    }
+    ck_assert_int_ge(lines, 1);
+}
+
+/* the rough edges a first week finds: step ticks that round 1500 to "2k",
+ * an lr plot of a learning rate derived from the batch size, a training-loss
+ * panel drawn twice, invisible one-point series, ambiguous legend keys, a
+ * derived learning rate missing from the subtitle, a clipped subtitle */
+START_TEST(test_rough_edges)
+{
+    setup();
+    /* two keys ending in .type; 1500 steps; one test row per run */
+    const fake_row keyed[] = {
+        {"a", "constant,sgd", "ok", 1500},
+        {"b", "cosine,sgd", "ok", 1500},
+        {"c", "constant,adam", "ok", 1500},
+    };
+    fake_sweep("keyed", "train.schedule.type,train.optimizer.type", keyed, 3, 100, 1500);
+    ck_assert_int_eq(tu_normlab("plot keyed --kind curves --kind curves:loss:train"), 0);
+    char *gp = tu_tmp_read("keyed/plots/curves.gp");
+    /* exact tick labels at a round interval */
+    ck_assert_msg(strstr(gp, "\"1.5k\" 1500") && strstr(gp, "\"500\" 500") && !strstr(gp, "%c"), "%.3000s", gp);
+    /* legends name which "type" they mean */
+    ck_assert_msg(strstr(gp, "\"schedule.type=cosine, optimizer.type=sgd\""), "%.3000s", gp);
+    /* each run's single test point is drawn as a point: one per series, and
+     * the training loss panel keeps its lines */
+    ck_assert_int_eq(count(gp, "linespoints pt point_type"), 3);
+    ck_assert_int_eq(count(gp, "with lines lw curve_lw"), 3 + 3);
+    free(gp);
+    /* the training loss against itself: one panel (and the legend), not two copies */
+    gp = tu_tmp_read("keyed/plots/curves-loss-train.gp");
+    ck_assert_msg(strstr(gp, "Training loss against step") && count(gp, "\nplot ") == 2, "%.3000s", gp);
+    free(gp);
+    char path[1024];
+    pl_table t;
+    nl_error err = {0};
+    snprintf(path, sizeof path, "%s/keyed/plots/curves-loss-train.csv", tu_tmp);
+    ck_assert_msg(pl_table_read(path, &t, &err) == NL_OK, "%s", err.msg);
+    const int c_panel = pl_table_col(&t, "panel");
+    ck_assert(c_panel >= 0 && t.n_rows > 0);
+    for (int i = 0; i < t.n_rows; i++)
+        ck_assert_msg(!strcmp(t.rows[i][c_panel], "0"), "row %d is in panel %s", i, t.rows[i][c_panel]);
+    pl_table_free(&t);
+
+    /* the learning rate follows the batch size: no lr plot, no tolerated
+     * ranges; the subtitle says how the learning rate was set */
+    const fake_row derived[] = {
+        {"b8_s1", "8,1,0.01", "ok", 300},  {"b8_s2", "8,2,0.01", "ok", 300},
+        {"b16_s1", "16,1,0.02", "ok", 300}, {"b16_s2", "16,2,0.02", "ok", 300},
+    };
+    fake_sweep("derived", "train.batch_size,seed,train.optimizer.lr", derived, 4, 50, 100);
+    ck_assert_int_eq(tu_normlab("plot derived"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "skipped lr: the learning rate follows the batch size") &&
+                      !strstr(out, "tolerates"), "%.3000s", out);
+    free(out);
+    snprintf(path, sizeof path, "%s/derived/plots/lr.gp", tu_tmp);
+    ck_assert(!nl_path_exists(path));
+    gp = tu_tmp_read("derived/plots/batch_size.gp");
+    ck_assert_msg(strstr(gp, "lr 0.02 at batch 16, linear in the batch"), "%.3000s", gp);
+    free(gp);
+    ck_assert_int_eq(tu_normlab("plot derived --kind lr"), 2);
+
+    /* a single run's trace: every subtitle line fits the figure (about 7 px
+     * a character) */
+    fake_run("one", 1500, 100, 500, "ok", 0);
+    write_at("one", "trace.csv", "step,p15,p50,p85\n0,-1,0,1\n500,-2,0,2\n1000,-2,0,2\n1500,-2,0,2\n");
+    ck_assert_int_eq(tu_normlab("plot one --kind trace --kind curves"), 0);
+    gp = tu_tmp_read("one/plots/trace.gp");
+    expect_subtitle_fits(gp);
+    free(gp);
+    /* a heatmap of one panel is narrow */
+    const fake_row grid[] = {
+        {"a", "8,0.01", "ok", 300}, {"b", "8,0.1", "ok", 300}, {"c", "16,0.01", "ok", 300}, {"d", "16,0.1", "ok", 300},
+    };
+    fake_sweep("grid", "train.batch_size,train.optimizer.lr", grid, 4, 50, 100);
+    ck_assert_int_eq(tu_normlab("plot grid --kind heatmap"), 0);
+    gp = tu_tmp_read("grid/plots/heatmap.gp");
+    expect_subtitle_fits(gp);
+    free(gp);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* runs still going or stopped early: their curves are drawn as far as they
+ * got and marked; final-metric plots leave them out and say how many */
+START_TEST(test_unfinished_runs)
+{
+    setup();
+    const fake_row rows[] = {
+        {"batch_s1", "batch,1", "ok", 1500},       {"batch_s2", "batch,2", "ok", 1500},
+        {"layer_s1", "layer,1", "pending", 700},   {"layer_s2", "layer,2", "failed", 500},
+        {"group_s1", "group,1", "ok", 1500},       {"group_s2", "group,2", "pending", 0},
+    };
+    fake_sweep("partial", "model.norm.type,seed", rows, 6, 100, 100);
+    /* the last run has not started: no metrics.csv */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/partial/runs/group_s2/metrics.csv", tu_tmp);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(tu_normlab("plot partial --kind curves"), 0);
+    char *gp = tu_tmp_read("partial/plots/curves.gp");
+    ck_assert_msg(strstr(gp, "title \"layer (unfinished)\"") && strstr(gp, "title \"batch\"") &&
+                      strstr(gp, "title \"group (unfinished)\"") &&
+                      strstr(gp, "3 of 6 runs still going, stopped early or not started"), "%.3000s", gp);
+    free(gp);
+    /* the layer variant's curve: the pending run to step 700, the failed one to 500 */
+    pl_table t;
+    nl_error err = {0};
+    snprintf(path, sizeof path, "%s/partial/plots/curves.csv", tu_tmp);
+    ck_assert_msg(pl_table_read(path, &t, &err) == NL_OK, "%s", err.msg);
+    const int c_label = pl_table_col(&t, "label"), c_step = pl_table_col(&t, "step"), c_n = pl_table_col(&t, "n"),
+              c_panel = pl_table_col(&t, "panel");
+    double last = 0;
+    for (int i = 0; i < t.n_rows; i++)
+        if (!strcmp(t.rows[i][c_label], "layer") && !strcmp(t.rows[i][c_panel], "0")) {
+            last = fmax(last, atof(t.rows[i][c_step]));
+            ck_assert_int_eq(atoi(t.rows[i][c_n]), atof(t.rows[i][c_step]) <= 500 ? 2 : 1);
+        }
+    ck_assert_double_eq(last, 700);
+    pl_table_free(&t);
+
+    /* a final metric: finished runs only, and how many were left out */
+    ck_assert_int_eq(tu_normlab("plot partial --kind batch_size"), 2); /* one batch size */
+    const fake_row bs_rows[] = {
+        {"b8", "8", "ok", 300}, {"b16", "16", "ok", 300}, {"b32", "32", "pending", 100}, {"b64", "64", "failed", 100},
+    };
+    fake_sweep("bs", "train.batch_size", bs_rows, 4, 50, 100);
+    ck_assert_int_eq(tu_normlab("plot bs --kind batch_size"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "batch_size: 2 unfinished runs left out"), "%.3000s", out);
+    free(out);
+    gp = tu_tmp_read("bs/plots/batch_size.gp");
+    ck_assert_msg(strstr(gp, "2 unfinished runs left out"), "%.3000s", gp);
+    free(gp);
+    char *csv = tu_tmp_read("bs/plots/batch_size.csv");
+    ck_assert_msg(strstr(csv, ",8,") && strstr(csv, ",16,") && !strstr(csv, ",32,") && !strstr(csv, ",64,"),
+                  "%.2000s", csv);
+    free(csv);
+
+    /* a single run killed half way */
+    fake_run("killed", 700, 100, 100, NULL, 0);
+    ck_assert_int_eq(tu_normlab("plot killed"), 0);
+    gp = tu_tmp_read("killed/plots/curves.gp");
+    ck_assert_msg(strstr(gp, "training loss (unfinished)") && strstr(gp, "still running, or killed"), "%.3000s", gp);
+    free(gp);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* PDF beside PNG and SVG, when gnuplot has the pdfcairo terminal; a clear
+ * message and the other formats when it has not */
+START_TEST(test_pdf)
+{
+    setup();
+    if (!have_gnuplot) {
+        fprintf(stderr, "test_plot: SKIPPING test_pdf: gnuplot is not on PATH\n");
+        tu_tmp_remove();
+        return;
+    }
+    fake_run("one", 300, 50, 100, "ok", 0);
+    ck_assert_int_eq(tu_normlab("plot one --kind curves --format pdf"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "curves.gp -> ") && strstr(out, "one/plots/curves.pdf") && !strstr(out, "curves.png"),
+                  "%.3000s", out);
+    free(out);
+    char *pdf = tu_tmp_read("one/plots/curves.pdf");
+    ck_assert_msg(!strncmp(pdf, "%PDF-", 5), "not a PDF: %.20s", pdf);
+    free(pdf);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/one/plots/curves.png", tu_tmp);
+    ck_assert(!nl_path_exists(path));
+    ck_assert_int_eq(tu_normlab("plot one --kind curves --format png,svg,pdf"), 0);
+    expect_file("one/plots", "curves.png");
+    expect_file("one/plots", "curves.svg");
+    ck_assert_int_eq(tu_normlab("plot one --format png,jpg"), 2);
+    ck_assert_int_eq(tu_normlab("plot one --format ,pdf"), 2);
+
+    /* a gnuplot built without cairo's PDF terminal */
+    char gnuplot[1024];
+    ck_assert(nl_plot_find_gnuplot(gnuplot, sizeof gnuplot));
+    char script[1400];
+    snprintf(script, sizeof script, "#!/bin/sh\ncase \"$*\" in *pdfcairo*) echo 'unknown or ambiguous terminal type' >&2; "
+             "exit 1;; esac\nexec %s \"$@\"\n", gnuplot);
+    write_at("bin", "gnuplot", script);
+    snprintf(path, sizeof path, "%s/bin/gnuplot", tu_tmp);
+    ck_assert_int_eq(chmod(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/one/plots/curves.pdf", tu_tmp);
+    ck_assert_int_eq(unlink(path), 0);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd %s && env PATH=%s/bin:$PATH %s plot one --kind curves --format png,pdf > out.txt 2>&1",
+             tu_tmp, tu_tmp, NORMLAB_BINARY);
+    const int status = system(cmd);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "has no pdfcairo terminal: wrote no PDFs") && strstr(out, "curves.png") &&
+                      !strstr(out, "curves.pdf"), "%.3000s", out);
+    free(out);
+    ck_assert(!nl_path_exists(path));
+    tu_tmp_remove();
+}
+END_TEST
+
+/* the look lives in gnuplot templates (plots/ in the source tree, built in):
+ * --write-templates gives a user copies to edit, --templates uses them, and
+ * every generated script stays self-contained */
+START_TEST(test_templates)
+{
+    setup();
+    ck_assert_int_eq(tu_normlab("plot --write-templates tpl"), 0);
+    /* the built-in templates are the source tree's, one per kind and the style */
+    for (int k = -1; k < nl_plot_kind_names.count; k++) {
+        char name[128], source[1024];
+        snprintf(name, sizeof name, "tpl/%s.gp", k < 0 ? "style" : nl_plot_kind_names.entries[k].name);
+        snprintf(source, sizeof source, "%s/plots/%s.gp", NORMLAB_SOURCE_DIR,
+                 k < 0 ? "style" : nl_plot_kind_names.entries[k].name);
+        char *written = tu_tmp_read(name), *text = NULL;
+        nl_error err = {0};
+        ck_assert_msg(nl_read_file(source, &text, NULL, &err) == NL_OK, "%s", err.msg);
+        ck_assert_msg(!strcmp(written, text), "%s differs from %s", name, source);
+        free(written);
+        free(text);
+    }
+    fake_run("one", 300, 50, 100, "ok", 0);
+    ck_assert_int_eq(tu_normlab("plot one --kind curves"), 0);
+    char *gp = tu_tmp_read("one/plots/curves.gp");
+    ck_assert_msg(strstr(gp, "curve_lw = 2 ") && strstr(gp, "lw curve_lw") && !strstr(gp, "#ff0000") &&
+                      !strstr(gp, "load ") && !strstr(gp, "call "), "%.3000s", gp);
+    free(gp);
+    /* edited copies: a grid colour in the style, a line width in the kind's own */
+    char *style = tu_tmp_read("tpl/style.gp");
+    char *grid = strstr(style, "set grid lc rgb \"#e0e0e0\"");
+    ck_assert(grid);
+    memcpy(grid + strlen("set grid lc rgb \""), "#ff0000", 7);
+    tu_tmp_write("tpl/style.gp", style);
+    free(style);
+    tu_tmp_write("tpl/curves.gp", "curve_lw = 5\npoint_type = 5\npoint_size = 2\nrun_train_color = \"black\"\n"
+                                  "run_test_color = \"red\"\nrun_point_size = 1\n");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tpl/lr.gp", tu_tmp);
+    ck_assert_int_eq(unlink(path), 0); /* a template left out: the built-in one */
+    ck_assert_int_eq(tu_normlab("plot one --kind curves --templates tpl"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(!strstr(out, "gnuplot said"), "%.3000s", out);
+    free(out);
+    gp = tu_tmp_read("one/plots/curves.gp");
+    ck_assert_msg(strstr(gp, "set grid lc rgb \"#ff0000\"") && strstr(gp, "curve_lw = 5"), "%.3000s", gp);
+    free(gp);
+    if (have_gnuplot)
+        expect_file("one/plots", "curves.png");
+    ck_assert_int_eq(tu_normlab("plot one --templates nonexistent-dir"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "nonexistent-dir: no such directory"), "%.3000s", out);
+    free(out);
+    write_at("empty", "README", "no templates here\n");
+    ck_assert_int_eq(tu_normlab("plot one --templates empty"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "holds none of the templates (") && strstr(out, "style.gp"), "%.3000s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plot");
@@ -272,6 +629,10 @@ int main(void)
     tcase_add_test(tc, test_sweep_plots);
     tcase_add_test(tc, test_aggregation_matches_summary);
     tcase_add_test(tc, test_single_run_and_usage);
+    tcase_add_test(tc, test_rough_edges);
+    tcase_add_test(tc, test_unfinished_runs);
+    tcase_add_test(tc, test_pdf);
+    tcase_add_test(tc, test_templates);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -8,6 +8,7 @@
 
 #include "log/files.h"
 #include "plot/plot.h"
+#include "plot/templates.h"
 #include "sweep/flat.h"
 
 /* ---- CSV ---- */
@@ -41,6 +42,7 @@ typedef struct {
     char name[160];  /* run directory name */
     char dir[1200];  /* its path */
     char status[16]; /* ok, diverged, failed, pending */
+    char reason[256]; /* why a single run stopped early ("interrupted at step 700 of 1500"), or "" */
     char **values;   /* one per key */
     double m[PL_M_COUNT];
 } pl_run;
@@ -66,6 +68,8 @@ bool pl_run_finished(const pl_run *run); /* ok or diverged */
 /* a config value: the run's varied value, or the representative config's */
 const char *pl_value(const pl_results *r, const pl_run *run, const char *key);
 
+/* does the value of `key` follow from the values of `others` in every run? */
+bool pl_determined(const pl_results *r, int key, const int *others, int n_others);
 /* The keys that tell variants apart: the varied keys other than seed and
  * `fixed` (x axes), without those determined by the others (a derived
  * learning rate next to the batch size it scales with). */
@@ -87,10 +91,13 @@ typedef struct {
     char name[64];
     char plots_dir[1100];
     char note[2048];
+    const char *kind;              /* its template's name: "curves" */
+    const pl_templates *templates;
 } pl_script;
 
 /* a gnuplot double-quoted string (escaped) */
 const char *pl_q(const char *s, char *buf, size_t size);
+/* the script's start: its size, then plots/style.gp and the kind's template */
 void pl_header(pl_script *s, const char *what, int width, int height);
 nl_code pl_finish(pl_script *s, nl_error *err);
 nl_code pl_write_data(const pl_script *s, const char *file, const nl_buf *data, nl_error *err);

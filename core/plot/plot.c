@@ -22,13 +22,16 @@ static const writer writers[NL_PLOT_KIND_COUNT] = {
     [NL_PLOT_TRACE] = pl_trace,
 };
 
-static nl_code write_one(const pl_results *r, const nl_plot_spec *spec, nl_plot_report *rep, nl_error *err)
+static nl_code write_one(const pl_results *r, const nl_plot_spec *spec, const pl_templates *templates,
+                         nl_plot_report *rep, nl_error *err)
 {
     if (rep->n >= NL_PLOT_MAX_OUTPUTS)
         return nl_fail(err, NL_ERR_USAGE, "at most %d plots at a time", NL_PLOT_MAX_OUTPUTS);
     pl_script s = {0};
     nl_plot_spec_name(spec, s.name, sizeof s.name);
     nl_copy_string(s.plots_dir, sizeof s.plots_dir, rep->plots_dir);
+    s.kind = nl_name_of(&nl_plot_kind_names, spec->kind);
+    s.templates = templates;
     nl_code rc = writers[spec->kind](r, spec, &s, err);
     nl_buf_free(&s.gp);
     if (rc)
@@ -44,18 +47,31 @@ static nl_code write_one(const pl_results *r, const nl_plot_spec *spec, nl_plot_
 nl_code nl_plot_write(const char *dir, const nl_plot_spec *specs, int n_specs, nl_plot_report *rep,
                       nl_error *err)
 {
+    return nl_plot_write_with(dir, specs, n_specs, NULL, rep, err);
+}
+
+nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_specs, const char *templates_dir,
+                           nl_plot_report *rep, nl_error *err)
+{
     memset(rep, 0, sizeof *rep);
     for (int i = 0; i < n_specs; i++) {
         char msg[512];
         if (!nl_plot_spec_check(&specs[i], msg, sizeof msg))
             return nl_fail(err, NL_ERR_USAGE, "%s: %s", nl_name_of(&nl_plot_kind_names, specs[i].kind), msg);
     }
+    pl_templates *templates = calloc(1, sizeof *templates);
     pl_results *r = calloc(1, sizeof *r);
-    if (!r)
+    if (!r || !templates) {
+        free(r);
+        free(templates);
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-    nl_code rc = pl_results_load(dir, r, err);
+    }
+    nl_code rc = pl_templates_load(templates_dir, templates, err);
+    if (rc == NL_OK && (rc = pl_results_load(dir, r, err)) != NL_OK)
+        pl_templates_free(templates);
     if (rc) {
         free(r);
+        free(templates);
         return rc;
     }
     nl_path_join(rep->plots_dir, sizeof rep->plots_dir, r->dir, "plots");
@@ -67,7 +83,7 @@ nl_code nl_plot_write(const char *dir, const nl_plot_spec *specs, int n_specs, n
             nl_plot_spec spec;
             nl_plot_spec_init(&spec, (nl_plot_kind)k);
             nl_error why = {0};
-            rc = write_one(r, &spec, rep, &why);
+            rc = write_one(r, &spec, templates, rep, &why);
             if (rc == NL_ERR_USAGE) {
                 nl_copy_string(rep->skipped[rep->n_skipped++], sizeof rep->skipped[0], why.msg);
                 rc = NL_OK;
@@ -81,13 +97,17 @@ nl_code nl_plot_write(const char *dir, const nl_plot_spec *specs, int n_specs, n
                          rep->n_skipped ? rep->skipped[0] : "no runs");
     } else {
         for (int i = 0; i < n_specs && rc == NL_OK; i++)
-            rc = write_one(r, &specs[i], rep, err);
+            rc = write_one(r, &specs[i], templates, rep, err);
     }
 done:
     pl_results_free(r);
     free(r);
+    pl_templates_free(templates);
+    free(templates);
     return rc;
 }
+
+nl_code nl_plot_write_templates(const char *dir, nl_error *err) { return pl_templates_write(dir, err); }
 
 bool nl_plot_find_gnuplot(char *buf, size_t size)
 {
@@ -108,17 +128,15 @@ bool nl_plot_find_gnuplot(char *buf, size_t size)
     return false;
 }
 
-/* runs `gnuplot -e 'fmt="FMT"' NAME.gp` in the plots directory; what it
- * prints on stderr goes to `messages` */
-static nl_code run_gnuplot(const char *gnuplot, const char *dir, const char *name, const char *fmt,
+const char *const nl_plot_format_names[NL_PLOT_N_FORMATS] = {"png", "svg", "pdf"};
+
+/* runs `gnuplot -e EXPR [SCRIPT]` in `dir`; what it prints on stderr goes to `messages` */
+static nl_code run_gnuplot(const char *gnuplot, const char *dir, const char *expr, const char *script,
                            char *messages, size_t size, int *status, nl_error *err)
 {
     int fds[2];
     if (pipe(fds) != 0)
         return nl_fail(err, NL_ERR_RUNTIME, "cannot run gnuplot: pipe: %s", strerror(errno));
-    char expr[64], script[128];
-    snprintf(expr, sizeof expr, "fmt=\"%s\"", fmt);
-    snprintf(script, sizeof script, "%s.gp", name);
     fflush(NULL);
     const pid_t pid = fork();
     if (pid < 0) {
@@ -140,7 +158,7 @@ static nl_code run_gnuplot(const char *gnuplot, const char *dir, const char *nam
         sigprocmask(SIG_SETMASK, &none, NULL);
         if (chdir(dir) != 0)
             _exit(126);
-        execl(gnuplot, "gnuplot", "-e", expr, script, (char *)NULL);
+        execl(gnuplot, "gnuplot", "-e", expr, script, (char *)NULL); /* script NULL ends the list early */
         _exit(127);
     }
     close(fds[1]);
@@ -164,6 +182,16 @@ static nl_code run_gnuplot(const char *gnuplot, const char *dir, const char *nam
     return NL_OK;
 }
 
+/* does this gnuplot have the terminal? (builds without cairo lack pdfcairo) */
+static bool has_terminal(const char *gnuplot, const char *terminal, nl_error *err, nl_code *rc)
+{
+    char expr[64], said[1024];
+    snprintf(expr, sizeof expr, "set terminal %s", terminal);
+    int status = 0;
+    *rc = run_gnuplot(gnuplot, ".", expr, NULL, said, sizeof said, &status, err);
+    return *rc == NL_OK && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 nl_code nl_plot_render(nl_plot_report *rep, unsigned formats, nl_error *err)
 {
     rep->messages[0] = '\0';
@@ -171,16 +199,27 @@ nl_code nl_plot_render(nl_plot_report *rep, unsigned formats, nl_error *err)
         rep->gnuplot_missing = true;
         return NL_OK;
     }
+    if (formats & NL_PLOT_PDF) {
+        nl_code rc;
+        if (!has_terminal(rep->gnuplot, "pdfcairo", err, &rc)) {
+            if (rc)
+                return rc;
+            rep->pdf_missing = true;
+            formats &= ~(unsigned)NL_PLOT_PDF;
+        }
+    }
     size_t used = 0;
     for (int i = 0; i < rep->n; i++) {
         nl_plot_output *o = &rep->items[i];
-        for (int f = 0; f < 2; f++) {
-            if (!(formats & (f ? NL_PLOT_SVG : NL_PLOT_PNG)))
+        for (int f = 0; f < NL_PLOT_N_FORMATS; f++) {
+            if (!(formats & (1u << f)))
                 continue;
-            const char *fmt = f ? "svg" : "png";
-            char said[4096];
+            const char *fmt = nl_plot_format_names[f];
+            char said[4096], expr[64], script[128];
+            snprintf(expr, sizeof expr, "fmt=\"%s\"", fmt);
+            snprintf(script, sizeof script, "%s.gp", o->name);
             int status = 0;
-            nl_code rc = run_gnuplot(rep->gnuplot, rep->plots_dir, o->name, fmt, said, sizeof said, &status, err);
+            nl_code rc = run_gnuplot(rep->gnuplot, rep->plots_dir, expr, script, said, sizeof said, &status, err);
             if (rc)
                 return rc;
             if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {

@@ -2,8 +2,10 @@
  * sweep (summary.csv and runs/<run>/metrics.csv) or a single run
  * (metrics.csv). Scripts go to <dir>/plots/<name>.gp, each self-contained:
  * it reads CSV files by column name, next to it or in the run directories,
- * and picks its output with the variable fmt ("png", the default, or "svg"):
+ * and picks its output with the variable fmt ("png", the default, "svg" or "pdf"):
  *   cd <dir>/plots && gnuplot -e 'fmt="svg"' curves.gp
+ * The scripts start with the gnuplot templates of plots/ (built into the
+ * binary): style.gp for the look every figure shares, and one per kind.
  * Where values must be aggregated (mean and range over seeds) the C code
  * writes a small CSV next to the script (plots/<name>.csv).
  *
@@ -72,7 +74,10 @@ bool nl_plot_spec_check(const nl_plot_spec *s, char *msg, size_t size);
 /* the file name (spec name, or kind[-metric][-split]) */
 const char *nl_plot_spec_name(const nl_plot_spec *s, char *buf, size_t size);
 
-enum { NL_PLOT_PNG = 1, NL_PLOT_SVG = 2 };
+enum { NL_PLOT_PNG = 1, NL_PLOT_SVG = 2, NL_PLOT_PDF = 4 };
+#define NL_PLOT_N_FORMATS 3
+/* the file extension (and the script's fmt value) of format bit i */
+extern const char *const nl_plot_format_names[NL_PLOT_N_FORMATS];
 
 #define NL_PLOT_MAX_OUTPUTS 32
 
@@ -92,6 +97,7 @@ typedef struct {
     int n_skipped;
     /* rendering */
     bool gnuplot_missing;
+    bool pdf_missing;         /* PDF asked for, but this gnuplot has no pdfcairo terminal: none written */
     char gnuplot[1024];       /* path of the gnuplot binary used */
     char messages[4096];      /* warnings gnuplot printed */
 } nl_plot_report;
@@ -102,10 +108,18 @@ typedef struct {
  * NL_ERR_USAGE error naming the reason. */
 nl_code nl_plot_write(const char *dir, const nl_plot_spec *specs, int n_specs, nl_plot_report *rep,
                       nl_error *err);
+/* the same with edited templates: DIR/style.gp, DIR/curves.gp, ... replace
+ * the built-in ones (plots/ in the source tree) where they exist */
+nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_specs, const char *templates_dir,
+                           nl_plot_report *rep, nl_error *err);
+/* writes the built-in templates into dir, to edit for --templates */
+nl_code nl_plot_write_templates(const char *dir, nl_error *err);
 
-/* Renders every script of the report with gnuplot (PNG and/or SVG). When
- * gnuplot is not on PATH, sets rep->gnuplot_missing and returns NL_OK. A
- * script gnuplot rejects is an NL_ERR_RUNTIME error with its message. */
+/* Renders every script of the report with gnuplot (PNG, SVG and/or PDF).
+ * When gnuplot is not on PATH, sets rep->gnuplot_missing and returns NL_OK;
+ * when PDF is asked for and gnuplot lacks the pdfcairo terminal, sets
+ * rep->pdf_missing and renders the other formats. A script gnuplot rejects
+ * is an NL_ERR_RUNTIME error with its message. */
 nl_code nl_plot_render(nl_plot_report *rep, unsigned formats, nl_error *err);
 
 /* gnuplot's path on PATH into buf; false when there is none */

@@ -251,6 +251,7 @@ static nl_code load_single(const char *dir, pl_results *r, nl_error *err)
     nl_sweep_result res;
     nl_sweep_read_result(dir, &res);
     nl_copy_string(run->status, sizeof run->status, nl_sweep_state_name(res.state));
+    nl_copy_string(run->reason, sizeof run->reason, res.reason);
     for (int m = 0; m < PL_M_COUNT; m++)
         run->m[m] = pl_num(res.metrics[m]);
     return NL_OK;
@@ -338,8 +339,7 @@ const char *pl_value(const pl_results *r, const pl_run *run, const char *key)
     return nl_flat_get(&r->config, key);
 }
 
-/* does the value of `key` follow from the values of `others`? */
-static bool determined(const pl_results *r, int key, const int *others, int n_others)
+bool pl_determined(const pl_results *r, int key, const int *others, int n_others)
 {
     for (int i = 0; i < r->n_runs; i++)
         for (int j = 0; j < i; j++) {
@@ -371,7 +371,7 @@ int pl_group_keys(const pl_results *r, const int *fixed, int n_fixed, int *out)
         for (int j = 0; j < n && m < 256; j++)
             if (j != i)
                 others[m++] = out[j];
-        if (determined(r, out[i], others, m)) {
+        if (pl_determined(r, out[i], others, m)) {
             memmove(&out[i], &out[i + 1], (size_t)(n - i - 1) * sizeof *out);
             n--;
         }
@@ -379,10 +379,24 @@ int pl_group_keys(const pl_results *r, const int *fixed, int n_fixed, int *out)
     return n;
 }
 
-static const char *short_key(const char *key)
+/* the last components of `key` that no other varied key ends with:
+ * "type", or "norm.type" and "schedule.type" when both vary */
+static const char *short_key(const pl_results *r, const char *key)
 {
-    const char *dot = strrchr(key, '.');
-    return dot ? dot + 1 : key;
+    const char *tail = key + strlen(key);
+    for (;;) {
+        while (tail > key && tail[-1] != '.')
+            tail--;
+        bool shared = false;
+        for (int k = 0; k < r->n_keys && !shared && tail > key; k++) {
+            const size_t len = strlen(r->keys[k]), tlen = strlen(tail);
+            shared = strcmp(r->keys[k], key) && len > tlen && r->keys[k][len - tlen - 1] == '.' &&
+                     !strcmp(r->keys[k] + len - tlen, tail);
+        }
+        if (!shared || tail == key)
+            return tail;
+        tail--; /* onto the dot: take one more component */
+    }
 }
 
 void pl_label(const pl_results *r, const pl_run *run, const int *keys, int n, char *buf, size_t size)
@@ -399,7 +413,7 @@ void pl_label(const pl_results *r, const pl_run *run, const int *keys, int n, ch
         if (!strcmp(key, "model.norm.type"))
             used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", run->values[keys[i]]);
         else
-            used += (size_t)snprintf(buf + used, size - used, "%s%s=%s", i ? ", " : "", short_key(key),
+            used += (size_t)snprintf(buf + used, size - used, "%s%s=%s", i ? ", " : "", short_key(r, key),
                                      run->values[keys[i]]);
     }
 }
@@ -463,6 +477,39 @@ static void list_text(const char *flow, const char *sep, char *out, size_t size)
     out[k] = '\0';
 }
 
+/* a learning rate that varies only with the batch size, as the subtitle
+ * says it: " lr 0.04 at batch 64, linear in the batch" (the largest batch);
+ * "" when the learning rate does not follow the batch size */
+static void derived_lr(const pl_results *r, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    const int lr = pl_key(r, "train.optimizer.lr"), bs = pl_key(r, "train.batch_size");
+    if (lr < 0 || bs < 0 || !varied(r, "train.optimizer.lr") || !pl_determined(r, lr, &bs, 1))
+        return;
+    double lo = INFINITY, hi = -INFINITY, ratio = NAN, top_bs = -INFINITY, top_lr = NAN;
+    bool linear = true;
+    for (int i = 0; i < r->n_runs; i++) {
+        const double l = pl_num(r->runs[i].values[lr]), b = pl_num(r->runs[i].values[bs]);
+        if (!isfinite(l) || !(b > 0))
+            continue;
+        lo = fmin(lo, l);
+        hi = fmax(hi, l);
+        if (isnan(ratio))
+            ratio = l / b;
+        linear &= fabs(l / b - ratio) <= 1e-6 * fabs(ratio);
+        if (b > top_bs) {
+            top_bs = b;
+            top_lr = l;
+        }
+    }
+    if (!isfinite(lo))
+        return;
+    if (linear)
+        snprintf(buf, size, " lr %g at batch %g, linear in the batch", top_lr, top_bs);
+    else
+        snprintf(buf, size, " lr %g to %g, set by the batch size", lo, hi);
+}
+
 void pl_subtitle(const pl_results *r, char *buf, size_t size)
 {
     buf[0] = '\0';
@@ -514,8 +561,13 @@ void pl_subtitle(const pl_results *r, char *buf, size_t size)
     /* training */
     used = 0;
     used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, "SGD");
-    if (!varied(r, "train.optimizer.lr"))
+    if (!varied(r, "train.optimizer.lr")) {
         used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, " lr %s", cfg(r, "train.optimizer.lr"));
+    } else {
+        char derived[128];
+        derived_lr(r, derived, sizeof derived);
+        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, "%s", derived);
+    }
     if (!varied(r, "train.optimizer.momentum"))
         used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, ", momentum %s",
                                  cfg(r, "train.optimizer.momentum"));

@@ -1,5 +1,6 @@
-/* The parts every script shares: the output (PNG or SVG, chosen by the
- * variable fmt), the look, and writing the script and its data. */
+/* The parts every script shares: the start (its size and the templates
+ * that set the output format and the look), and writing the script and
+ * its data. */
 #include <string.h>
 
 #include "plot/internal.h"
@@ -28,26 +29,17 @@ const char *pl_q(const char *s, char *buf, size_t size)
 
 void pl_header(pl_script *s, const char *what, int width, int height)
 {
-    nl_buf *b = &s->gp;
-    nl_buf_printf(b,
+    char q[600];
+    nl_buf_printf(&s->gp,
                   "# %s\n"
-                  "# Written by normlab plot. Reads the CSV files it names by column name.\n"
+                  "# Written by normlab plot from its templates (plots/style.gp, plots/%s.gp) and\n"
+                  "# the results; reads the CSV files it names by column name.\n"
                   "# Render from this directory: gnuplot %s.gp (PNG), or\n"
-                  "#   gnuplot -e 'fmt=\"svg\"' %s.gp (SVG)\n"
-                  "if (!exists(\"fmt\")) fmt = \"png\"\n"
-                  "if (fmt eq \"svg\") {\n"
-                  "    set terminal svg size %d,%d dynamic font \"Sans,12\" background rgb \"white\"\n"
-                  "} else {\n"
-                  "    set terminal pngcairo size %d,%d font \"Sans,11\" background rgb \"white\"\n"
-                  "}\n"
-                  "set output \"%s.\".fmt\n"
-                  "set termoption noenhanced\n"
-                  "set datafile separator comma\n"
-                  "set border lc rgb \"#444444\"\n"
-                  "set grid lc rgb \"#e0e0e0\" lt 1\n"
-                  "set key opaque box lc rgb \"#cccccc\" samplen 2.5 spacing 1.1\n"
-                  "set style fill transparent solid 0.18 noborder\n",
-                  what, s->name, s->name, width, height, width, height, s->name);
+                  "#   gnuplot -e 'fmt=\"svg\"' %s.gp (SVG; \"pdf\" for PDF)\n"
+                  "fig_name = %s\nfig_width = %d\nfig_height = %d\n\n"
+                  "%s\n%s\n",
+                  what, s->kind, s->name, s->name, pl_q(s->name, q, sizeof q), width, height,
+                  pl_template_text(s->templates, "style"), pl_template_text(s->templates, s->kind));
 }
 
 nl_code pl_write_data(const pl_script *s, const char *file, const nl_buf *data, nl_error *err)

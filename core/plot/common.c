@@ -1,0 +1,405 @@
+/* The helpers the plot kinds share (see common.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot/common.h"
+
+/* ---- small helpers ---- */
+
+void pl_agg_init(agg *a)
+{
+    a->sum = 0;
+    a->min = INFINITY;
+    a->max = -INFINITY;
+    a->n = 0;
+}
+
+void pl_agg_add(agg *a, double v)
+{
+    if (!isfinite(v))
+        return;
+    a->sum += v;
+    a->min = fmin(a->min, v);
+    a->max = fmax(a->max, v);
+    a->n++;
+}
+
+double pl_agg_mean(const agg *a) { return a->n ? a->sum / a->n : NAN; }
+
+const char *pl_fmt_num(char *buf, size_t size, double v)
+{
+    if (!isfinite(v))
+        snprintf(buf, size, "NaN");
+    else
+        snprintf(buf, size, "%.6g", v);
+    return buf;
+}
+
+/* a label for a CSV cell: no commas, quotes or newlines */
+const char *pl_cell_text(const char *s, char *buf, size_t size)
+{
+    size_t k = 0;
+    for (; *s && k + 1 < size; s++)
+        buf[k++] = *s == ',' ? ';' : (*s == '"' || *s == '\n') ? ' ' : *s;
+    buf[k] = '\0';
+    return buf;
+}
+
+int pl_cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* distinct numeric values of key over the runs `use` selects, sorted */
+int pl_numeric_values(const pl_results *r, int key, const bool *use, double *out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < r->n_runs; i++) {
+        if (use && !use[i])
+            continue;
+        const double v = pl_num(r->runs[i].values[key]);
+        if (!isfinite(v))
+            continue;
+        bool seen = false;
+        for (int j = 0; j < n && !seen; j++)
+            seen = out[j] == v;
+        if (!seen && n < max)
+            out[n++] = v;
+    }
+    qsort(out, (size_t)n, sizeof *out, pl_cmp_double);
+    return n;
+}
+
+int pl_value_index(const double *values, int n, double v)
+{
+    for (int i = 0; i < n; i++)
+        if (values[i] == v)
+            return i;
+    return -1;
+}
+
+/* ---- metrics ---- */
+
+metric_info pl_final_metric(const nl_plot_spec *spec)
+{
+    const char *m = spec->metric[0] ? spec->metric : "test_error";
+    if (!strcmp(m, "test_loss"))
+        return (metric_info){PL_M_TEST_LOSS, m, "final test loss (cross-entropy, nats)", "test loss", 1, false, true};
+    if (!strcmp(m, "test_accuracy"))
+        return (metric_info){PL_M_TEST_ACC, m, "final test accuracy (%)", "test accuracy", 100, true, false};
+    if (!strcmp(m, "best_test_accuracy"))
+        return (metric_info){PL_M_BEST_ACC, m, "best test accuracy (%)", "best test accuracy", 100, true, false};
+    if (!strcmp(m, "train_loss"))
+        return (metric_info){PL_M_TRAIN_LOSS, m, "final training loss (cross-entropy, nats)", "training loss", 1, false, true};
+    return (metric_info){PL_M_TEST_ERR, "test_error", "final test error (%)", "test error", 100, false, false};
+}
+
+/* ---- layout ---- */
+
+/* breaks the lines of `text` that are wider than `max_chars` after a
+ * separator (" | " or ", "), so a narrow figure does not clip its subtitle;
+ * returns the number of lines */
+static int wrap_lines(char *text, size_t size, int max_chars)
+{
+    char out[1024];
+    size_t k = 0;
+    int lines = 1, col = 0;
+    for (const char *p = text; *p && k + 2 < sizeof out; p++) {
+        if (*p == '\n') {
+            out[k++] = '\n';
+            lines++;
+            col = 0;
+            continue;
+        }
+        /* before a separator: does the next part still fit on this line? */
+        const bool bar = !strncmp(p, " | ", 3), comma = !strncmp(p, ", ", 2);
+        if ((bar || comma) && col > 0) {
+            const char *next = p + (bar ? 3 : 2);
+            const int part = (int)strcspn(next, "|,\n");
+            if (col + (bar ? 3 : 1) + part > max_chars) {
+                if (comma)
+                    out[k++] = ',';
+                out[k++] = '\n';
+                lines++;
+                col = 0;
+                p = next - 1;
+                continue;
+            }
+        }
+        out[k++] = *p;
+        col++;
+    }
+    out[k] = '\0';
+    nl_copy_string(text, size, out);
+    return lines;
+}
+
+layout pl_title_block(pl_script *s, const pl_results *r, const char *title, int width, int height)
+{
+    char sub[1024], q[2200];
+    pl_subtitle(r, sub, sizeof sub);
+    /* about 7 px a character at the subtitle's font */
+    const int lines = wrap_lines(sub, sizeof sub, (width - 30) / 7);
+    nl_buf *b = &s->gp;
+    nl_buf_printf(b, "set label 101 %s at screen 0.5, screen %.4f center font title_font\n",
+                  pl_q(title, q, sizeof q), 1.0 - 22.0 / height);
+    nl_buf_printf(b, "set label 102 %s at screen 0.5, screen %.4f center font subtitle_font tc rgb subtitle_color\n",
+                  pl_q(sub, q, sizeof q), 1.0 - (46.0 + 8.0 * (lines > 1)) / height);
+    layout L = {width, height, 1.0 - (64.0 + 16.0 * lines) / height};
+    return L;
+}
+
+/* the titles are drawn with the first panel only */
+void pl_after_first_plot(pl_script *s) { nl_buf_printf(&s->gp, "unset label 101\nunset label 102\n"); }
+
+void pl_margins(pl_script *s, double l, double r, double b, double t)
+{
+    nl_buf_printf(&s->gp, "set lmargin at screen %.4f\nset rmargin at screen %.4f\n"
+                          "set bmargin at screen %.4f\nset tmargin at screen %.4f\n", l, r, b, t);
+}
+
+/* panel (row, col) of a rows x cols grid inside [l, r] x [b, t]; gaps in pixels */
+void pl_panel(pl_script *s, const layout *L, int row, int col, int rows, int cols, double l, double r,
+                  double b, double t, double hgap_px, double vgap_px)
+{
+    const double hgap = hgap_px / L->width, vgap = vgap_px / L->height;
+    const double w = (r - l - (cols - 1) * hgap) / cols, h = (t - b - (rows - 1) * vgap) / rows;
+    const double x0 = l + col * (w + hgap), y1 = t - row * (h + vgap);
+    pl_margins(s, x0, x0 + w, y1 - h, y1);
+}
+
+void pl_footnote(pl_script *s, const layout *L, const char *text)
+{
+    char q[1200];
+    if (text[0])
+        nl_buf_printf(&s->gp, "set label 103 %s at screen 0.01, screen %.4f left font footnote_font tc rgb footnote_color\n",
+                      pl_q(text, q, sizeof q), 10.0 / L->height);
+}
+
+/* the legend to the right of the plot, entries left-aligned with their samples first */
+void pl_key_outside(pl_script *s)
+{
+    nl_buf_printf(&s->gp, "set key outside right top Left reverse nobox noopaque width 1 spacing 1.2\n");
+}
+
+/* "points: mean over 3 seeds; bars: min to max" */
+void pl_spread_note(const pl_results *r, const char *what, char *buf, size_t size)
+{
+    if (r->seed_key < 0) {
+        buf[0] = '\0';
+        return;
+    }
+    const char *seeds[1024];
+    snprintf(buf, size, "%s: mean over %d seeds; %s: min to max", !strcmp(what, "bands") ? "lines" : "points",
+             pl_distinct(r, r->seed_key, seeds, 1024), what);
+}
+
+void pl_join_notes(char *out, size_t size, const char *a, const char *b)
+{
+    snprintf(out, size, "%s%s%s", a, a[0] && b[0] ? ". " : "", b);
+}
+
+/* final metrics exist for finished runs only: how many others (of those
+ * `use` selects) were left out goes into the footnote and onto stdout */
+void pl_unfinished_left_out(const pl_results *r, const bool *use, pl_script *s, char *foot, size_t size)
+{
+    int n = 0;
+    for (int i = 0; i < r->n_runs; i++)
+        n += (!use || use[i]) && !pl_run_finished(&r->runs[i]);
+    if (n == 0)
+        return;
+    char what[128], with[1500];
+    snprintf(what, sizeof what, "%d unfinished run%s left out (still going, stopped early or failed)", n,
+             n == 1 ? "" : "s");
+    pl_join_notes(with, sizeof with, foot, what);
+    nl_copy_string(foot, size, with);
+    const size_t used = strlen(s->note);
+    snprintf(s->note + used, sizeof s->note - used, "%s%s: %s", used ? "\n" : "", s->name, what);
+}
+
+nl_code pl_not_applicable(nl_error *err, const char *kind, const char *why)
+{
+    return nl_fail(err, NL_ERR_USAGE, "%s: %s", kind, why);
+}
+
+/* log2 x tics at the batch sizes */
+void pl_batch_tics(pl_script *s, const double *values, int n)
+{
+    nl_buf_printf(&s->gp, "set logscale x 2\nset xtics (");
+    for (int i = 0; i < n; i++)
+        nl_buf_printf(&s->gp, "%s\"%g\" %g", i ? ", " : "", values[i], values[i]);
+    nl_buf_printf(&s->gp, ")\nset xrange [%g:%g]\n", values[0] / 1.45, values[n - 1] * 1.45);
+}
+
+void pl_lr_tics(pl_script *s, const double *values, int n)
+{
+    nl_buf_printf(&s->gp, "set logscale x 10\nset xtics (");
+    for (int i = 0; i < n; i++)
+        nl_buf_printf(&s->gp, "%s\"%g\" %g", i ? ", " : "", values[i], values[i]);
+    nl_buf_printf(&s->gp, ")\nset xrange [%g:%g]\n", values[0] / 1.6, values[n - 1] * 1.6);
+}
+
+/* a step count as a tick label: exact, shortened with k or M (1500 is
+ * "1.5k"; gnuplot's "%.0s%c" would print "2k") */
+static const char *step_label(double v, char *buf, size_t size)
+{
+    if (v >= 1e6)
+        snprintf(buf, size, "%gM", v / 1e6);
+    else if (v >= 1e3)
+        snprintf(buf, size, "%gk", v / 1e3);
+    else
+        snprintf(buf, size, "%g", v);
+    return buf;
+}
+
+/* step-axis tics at a round interval (1, 2 or 5 times a power of ten), at
+ * most 8 of them so a narrow panel's labels stay apart. With `extend`, the
+ * axis runs from 0 to the first tic at or past x_max (as gnuplot's own
+ * autoscaling does); returns where the axis ends. */
+double pl_step_tics(pl_script *s, double x_max, bool extend)
+{
+    if (!(x_max > 0))
+        x_max = 1;
+    const double raw = x_max / 7, mag = pow(10, floor(log10(raw)));
+    double interval = 10 * mag;
+    if (raw <= mag)
+        interval = mag;
+    else if (raw <= 2 * mag)
+        interval = 2 * mag;
+    else if (raw <= 5 * mag)
+        interval = 5 * mag;
+    if (interval < 1)
+        interval = 1;
+    const double end = extend ? ceil(x_max / interval - 1e-9) * interval : x_max;
+    nl_buf_printf(&s->gp, "set xtics (");
+    for (int i = 0; i * interval <= end * (1 + 1e-9); i++) {
+        char l[32];
+        nl_buf_printf(&s->gp, "%s\"%s\" %.10g", i ? ", " : "", step_label(i * interval, l, sizeof l), i * interval);
+    }
+    nl_buf_printf(&s->gp, ")\n");
+    if (extend)
+        nl_buf_printf(&s->gp, "set xrange [0:%.10g]\n", end);
+    return end;
+}
+
+/* groups of runs for a plot: ids, labels, colors, the runs of each */
+
+nl_code pl_group_runs(const pl_results *r, const int *fixed, int n_fixed, grouping *g, nl_error *err)
+{
+    memset(g, 0, sizeof *g);
+    g->n_keys = pl_group_keys(r, fixed, n_fixed, g->keys);
+    g->group_of = malloc((size_t)(r->n_runs + 1) * sizeof *g->group_of);
+    g->labels = calloc(MAX_SERIES, sizeof *g->labels);
+    if (!g->group_of || !g->labels)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    g->n = pl_groups(r, g->keys, g->n_keys, g->group_of, g->labels, MAX_SERIES);
+    return NL_OK;
+}
+
+void pl_ungroup(grouping *g)
+{
+    free(g->group_of);
+    free(g->labels);
+    memset(g, 0, sizeof *g);
+}
+
+const char *pl_color_of(const grouping *g, int id) { return pl_color(g->labels[id], id); }
+
+/* "2 diverged runs left out of the means: ..." */
+void pl_diverged_note(const pl_results *r, const bool *use, char *buf, size_t size)
+{
+    int n = 0;
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < r->n_runs; i++)
+        if ((!use || use[i]) && !strcmp(r->runs[i].status, "diverged")) {
+            if (n < 3 && used < size)
+                used += (size_t)snprintf(buf + used, size - used, "%s%s", n ? ", " : ": ", r->runs[i].name);
+            n++;
+        }
+    if (n == 0)
+        return;
+    char names[900];
+    nl_copy_string(names, sizeof names, buf);
+    snprintf(buf, size, "%d diverged run%s left out of the means%s%s", n, n == 1 ? "" : "s", names,
+             n > 3 ? ", ..." : "");
+}
+
+curve_point *pl_curve_at(curve *c, double step, double epoch)
+{
+    for (int i = c->n - 1; i >= 0; i--)
+        if (c->p[i].step == step)
+            return &c->p[i];
+    if (c->n == c->cap) {
+        const int cap = c->cap ? 2 * c->cap : 128;
+        curve_point *p = realloc(c->p, (size_t)cap * sizeof *p);
+        if (!p)
+            return NULL;
+        c->p = p;
+        c->cap = cap;
+    }
+    curve_point *pt = &c->p[c->n++];
+    pt->step = step;
+    pt->epoch = epoch;
+    pl_agg_init(&pt->a);
+    return pt;
+}
+
+int pl_cmp_point(const void *a, const void *b)
+{
+    return pl_cmp_double(&((const curve_point *)a)->step, &((const curve_point *)b)->step);
+}
+
+void pl_sort_curve(curve *c)
+{
+    /* an empty curve has no array at all, and qsort must not be given a
+     * null pointer even for zero items */
+    if (c->n > 0)
+        qsort(c->p, (size_t)c->n, sizeof *c->p, pl_cmp_point);
+}
+
+/* ---- final metrics per (series, x value) ---- */
+
+/* aggregates metric m of the finished runs by series id and x index */
+void pl_aggregate(const pl_results *r, const grouping *g, int x_key, const double *xs, int nx,
+                      const metric_info *m, const bool *use, cell_agg *cells)
+{
+    for (int i = 0; i < g->n * nx; i++) {
+        pl_agg_init(&cells[i].a);
+        cells[i].diverged = cells[i].runs = 0;
+    }
+    for (int i = 0; i < r->n_runs; i++) {
+        const pl_run *run = &r->runs[i];
+        const int id = g->group_of[i];
+        const int xi = pl_value_index(xs, nx, pl_num(run->values[x_key]));
+        if (id < 0 || xi < 0 || (use && !use[i]) || !pl_run_finished(run))
+            continue;
+        cell_agg *c = &cells[id * nx + xi];
+        c->runs++;
+        if (!strcmp(run->status, "diverged"))
+            c->diverged++;
+        else
+            pl_agg_add(&c->a, m->scale * run->m[m->index]);
+    }
+}
+
+nl_code pl_need_varied(const pl_results *r, const char *kind, const char *key, int *k_out, double *xs,
+                           int *nx, nl_error *err)
+{
+    char why[1400];
+    const int k = pl_key(r, key);
+    if (!r->sweep) {
+        snprintf(why, sizeof why, "needs a sweep directory (summary.csv) where %s varies; %s is a single run",
+                 key, r->dir);
+        return pl_not_applicable(err, kind, why);
+    }
+    *nx = k >= 0 ? pl_numeric_values(r, k, NULL, xs, MAX_VALUES) : 0;
+    if (k < 0 || *nx < 2) {
+        snprintf(why, sizeof why, "%s does not vary in this sweep", key);
+        return pl_not_applicable(err, kind, why);
+    }
+    *k_out = k;
+    return NL_OK;
+}

@@ -1,0 +1,124 @@
+/* What the plot kinds (kind_*.c) share: aggregates over seeds, the final
+ * metrics, grouping runs into series, the figure's layout (titles, panels,
+ * footnotes, axis tics) and the notes about runs left out. */
+#ifndef NL_PLOT_COMMON_H
+#define NL_PLOT_COMMON_H
+
+#include "plot/internal.h"
+
+#define MAX_SERIES 64
+#define MAX_VALUES 256
+
+/* ---- numbers ---- */
+typedef struct {
+    double sum, min, max;
+    int n;
+} agg;
+
+void pl_agg_init(agg *a);
+void pl_agg_add(agg *a, double v); /* ignores NaN and inf */
+double pl_agg_mean(const agg *a);  /* NaN when empty */
+/* a number for a data CSV: %.6g, NaN when not finite */
+const char *pl_fmt_num(char *buf, size_t size, double v);
+/* a label for a CSV cell: no commas, quotes or newlines */
+const char *pl_cell_text(const char *s, char *buf, size_t size);
+int pl_cmp_double(const void *a, const void *b);
+/* distinct numeric values of key over the runs `use` selects, sorted */
+int pl_numeric_values(const pl_results *r, int key, const bool *use, double *out, int max);
+int pl_value_index(const double *values, int n, double v); /* -1 when absent */
+
+/* ---- the final metric a plot shows ---- */
+typedef struct {
+    int index;          /* PL_M_* */
+    const char *name;   /* test_error */
+    const char *label;  /* axis label, with units */
+    const char *short_label;
+    double scale;       /* 100 for percentages */
+    bool higher_better;
+    bool is_loss;
+} metric_info;
+
+metric_info pl_final_metric(const nl_plot_spec *spec);
+
+/* ---- series ---- */
+typedef struct {
+    int keys[256], n_keys;
+    int *group_of; /* per run; -1: beyond MAX_SERIES */
+    char (*labels)[256];
+    int n;
+} grouping;
+
+/* groups the runs by the varied keys other than seed and `fixed` */
+nl_code pl_group_runs(const pl_results *r, const int *fixed, int n_fixed, grouping *g, nl_error *err);
+void pl_ungroup(grouping *g);
+const char *pl_color_of(const grouping *g, int id);
+
+/* a series' values against step (or epoch), aggregated over its runs */
+typedef struct {
+    double step, epoch;
+    agg a;
+} curve_point;
+
+typedef struct {
+    curve_point *p;
+    int n, cap;
+} curve;
+
+/* the point at `step`, added when new; NULL when out of memory */
+curve_point *pl_curve_at(curve *c, double step, double epoch);
+int pl_cmp_point(const void *a, const void *b); /* by step */
+void pl_sort_curve(curve *c);                   /* its points by step */
+
+/* final metrics per (series, x value) */
+typedef struct {
+    agg a;
+    int diverged, runs;
+} cell_agg;
+
+/* aggregates metric m of the finished runs by series id and x index */
+void pl_aggregate(const pl_results *r, const grouping *g, int x_key, const double *xs, int nx,
+                  const metric_info *m, const bool *use, cell_agg *cells);
+/* `key` must vary (at least two numeric values) in a sweep: its index and
+ * sorted values; NL_ERR_USAGE with the reason otherwise */
+nl_code pl_need_varied(const pl_results *r, const char *kind, const char *key, int *k_out, double *xs,
+                       int *nx, nl_error *err);
+nl_code pl_not_applicable(nl_error *err, const char *kind, const char *why);
+
+/* ---- layout ---- */
+typedef struct {
+    int width, height;
+    double top; /* screen y where the plots may start (below the titles) */
+} layout;
+
+/* the title and the subtitle (wrapped to the width) at the top */
+layout pl_title_block(pl_script *s, const pl_results *r, const char *title, int width, int height);
+/* the titles are drawn with the first panel only */
+void pl_after_first_plot(pl_script *s);
+void pl_margins(pl_script *s, double l, double r, double b, double t);
+/* panel (row, col) of a rows x cols grid inside [l, r] x [b, t]; gaps in pixels */
+void pl_panel(pl_script *s, const layout *L, int row, int col, int rows, int cols, double l, double r, double b,
+              double t, double hgap_px, double vgap_px);
+void pl_footnote(pl_script *s, const layout *L, const char *text);
+/* the legend to the right of the plot, entries left-aligned with their samples first */
+void pl_key_outside(pl_script *s);
+/* log2 x tics at the batch sizes */
+void pl_batch_tics(pl_script *s, const double *values, int n);
+/* log10 x tics at the learning rates */
+void pl_lr_tics(pl_script *s, const double *values, int n);
+/* step-axis tics at a round interval (1, 2 or 5 times a power of ten), at
+ * most 8 of them so a narrow panel's labels stay apart. With `extend`, the
+ * axis runs from 0 to the first tic at or past x_max (as gnuplot's own
+ * autoscaling does); returns where the axis ends. */
+double pl_step_tics(pl_script *s, double x_max, bool extend);
+
+/* ---- notes ---- */
+/* "points: mean over 3 seeds; bars: min to max" */
+void pl_spread_note(const pl_results *r, const char *what, char *buf, size_t size);
+void pl_join_notes(char *out, size_t size, const char *a, const char *b); /* "a. b" */
+/* final metrics exist for finished runs only: how many others (of those
+ * `use` selects) were left out goes into the footnote and onto stdout */
+void pl_unfinished_left_out(const pl_results *r, const bool *use, pl_script *s, char *foot, size_t size);
+/* "2 diverged runs left out of the means: ..." */
+void pl_diverged_note(const pl_results *r, const bool *use, char *buf, size_t size);
+
+#endif
