@@ -257,8 +257,12 @@ static const char *article(const char *word)
 
 static void fmt_bound(double x, bool is_int, char *buf, size_t size)
 {
-    if (is_int)
+    /* seed's bound is (double)INT64_MAX = 2^63, one past what a long long
+     * holds: converting it would be undefined, and %.0f prints it exactly */
+    if (is_int && fabs(x) < 9e18)
         snprintf(buf, size, "%lld", (long long)x);
+    else if (is_int)
+        snprintf(buf, size, "%.0f", x);
     else
         snprintf(buf, size, "%g", x);
 }

@@ -297,6 +297,14 @@ static int cmp_point(const void *a, const void *b)
     return cmp_double(&((const curve_point *)a)->step, &((const curve_point *)b)->step);
 }
 
+/* a curve's points by step; an empty curve has no array at all, and qsort
+ * must not be given a null pointer even for zero items */
+static void sort_curve(curve *c)
+{
+    if (c->n > 0)
+        qsort(c->p, (size_t)c->n, sizeof *c->p, cmp_point);
+}
+
 static double curve_value(const char *metric, double loss, double accuracy)
 {
     if (!strcmp(metric, "loss"))
@@ -422,8 +430,8 @@ nl_code pl_curves(const pl_results *r, const nl_plot_spec *spec, pl_script *s, n
         goto done;
     }
     for (int v = 0; v < g.n; v++) {
-        qsort(left[v].p, (size_t)left[v].n, sizeof *left[v].p, cmp_point);
-        qsort(right[v].p, (size_t)right[v].n, sizeof *right[v].p, cmp_point);
+        sort_curve(&left[v]);
+        sort_curve(&right[v]);
     }
     /* x: epochs when the batch size varies (steps per epoch differ), steps otherwise */
     const int bs = pl_key(r, "train.batch_size");
@@ -1381,7 +1389,7 @@ nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
     for (int k = 0; k < n_ids; k++) {
         curve *c0 = &curves[ids[k] * MAX_PERCENTILES];
         for (int p = 0; p < n_cols; p++)
-            qsort(c0[p].p, (size_t)c0[p].n, sizeof *c0[p].p, cmp_point);
+            sort_curve(&c0[p]);
         for (int j = 0; j < c0[0].n; j++) {
             char l[256], a[32];
             nl_buf_printf(&data, "%d,%s,%.0f", k, cell(g.labels[ids[k]], l, sizeof l), c0[0].p[j].step);
