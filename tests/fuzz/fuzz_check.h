@@ -5,8 +5,10 @@
 #ifndef NL_FUZZ_CHECK_H
 #define NL_FUZZ_CHECK_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/status.h"
 
@@ -30,6 +32,18 @@ static inline void fuzz_check_error(nl_code rc, const nl_error *err, const char 
     FUZZ_REQUIRE(nl_code_exit_status(rc) == 2 || rc == NL_ERR_NOMEM || rc == NL_ERR_IO,
                  "%s: bad input reported as %s (exit status %d): %s", what, nl_code_name(rc),
                  nl_code_exit_status(rc), err->msg);
+}
+
+/* the input as a NUL-terminated string (caller frees); NULL when out of
+ * memory, an input to skip */
+static inline char *fuzz_text(const uint8_t *data, size_t size)
+{
+    char *text = malloc(size + 1);
+    if (text) {
+        memcpy(text, data, size);
+        text[size] = '\0';
+    }
+    return text;
 }
 
 #endif

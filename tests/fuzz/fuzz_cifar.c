@@ -42,23 +42,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fuzz_write_file(in_sub ? sub : dir, cifar_name(i, name, sizeof name), part[i], len[i],
                             false);
 
-    nl_data_spec spec;
-    nl_data_spec_defaults(&spec);
-    spec.kind = NL_DATA_CIFAR10;
-    snprintf(spec.path, sizeof spec.path, "%s", dir);
-    spec.train_size = data[1];
-    spec.test_size = data[2];
-    nl_dataset ds;
-    memset(&ds, 0, sizeof ds);
-    nl_error err = {0};
-    nl_code rc = nl_dataset_load(&spec, &ds, &err);
-    if (rc != NL_OK) {
-        fuzz_check_error(rc, &err, "nl_dataset_load (cifar10)");
-    } else {
-        FUZZ_REQUIRE(ds.classes == 10, "%d classes", ds.classes);
-        fuzz_check_split(&ds.train, spec.train_size, 3, 32, ds.classes);
-        fuzz_check_split(&ds.test, spec.test_size, 3, 32, ds.classes);
-    }
-    nl_dataset_free(&ds);
+    fuzz_load_dataset(NL_DATA_CIFAR10, dir, data, 3, 32);
     return 0;
 }

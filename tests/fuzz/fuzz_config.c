@@ -30,11 +30,9 @@ static char *resolved_text(const nl_config *cfg)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
     const char *overrides[FUZZ_MAX_OVERRIDES];
     int n_overrides = 0;
     for (size_t pos = strlen(text) + 1; pos <= size && n_overrides < FUZZ_MAX_OVERRIDES;

@@ -29,11 +29,9 @@ static long grid_combos(const nl_experiment *e)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
     nl_experiment *e = calloc(1, sizeof *e);
     if (!e)
         abort();

@@ -117,4 +117,30 @@ static void fuzz_check_split(const nl_split *s, long want, int c, int side, int 
         FUZZ_REQUIRE(isfinite(s->x[j]), "pixel %zu is %g", j, (double)s->x[j]);
 }
 
+/* loads the dataset in `dir` with the sizes bytes 1 and 2 of the input ask
+ * for (0 = all) and checks what comes back: an error that follows the
+ * rules, or both splits in the format's shape (c x side x side, 10 classes) */
+static void fuzz_load_dataset(nl_dataset_kind kind, const char *dir, const uint8_t *data, int c,
+                              int side)
+{
+    nl_data_spec spec;
+    nl_data_spec_defaults(&spec);
+    spec.kind = kind;
+    snprintf(spec.path, sizeof spec.path, "%s", dir);
+    spec.train_size = data[1];
+    spec.test_size = data[2];
+    nl_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    nl_error err = {0};
+    nl_code rc = nl_dataset_load(&spec, &ds, &err);
+    if (rc != NL_OK) {
+        fuzz_check_error(rc, &err, "nl_dataset_load");
+    } else {
+        FUZZ_REQUIRE(ds.classes == 10, "%d classes", ds.classes);
+        fuzz_check_split(&ds.train, spec.train_size, c, side, ds.classes);
+        fuzz_check_split(&ds.test, spec.test_size, c, side, ds.classes);
+    }
+    nl_dataset_free(&ds);
+}
+
 #endif

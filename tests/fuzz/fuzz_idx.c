@@ -34,23 +34,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_write_file(dir, compress ? gz : idx_names[i], part[i], len[i], compress);
     }
 
-    nl_data_spec spec;
-    nl_data_spec_defaults(&spec);
-    spec.kind = NL_DATA_MNIST;
-    snprintf(spec.path, sizeof spec.path, "%s", dir);
-    spec.train_size = data[1];
-    spec.test_size = data[2];
-    nl_dataset ds;
-    memset(&ds, 0, sizeof ds);
-    nl_error err = {0};
-    nl_code rc = nl_dataset_load(&spec, &ds, &err);
-    if (rc != NL_OK) {
-        fuzz_check_error(rc, &err, "nl_dataset_load (idx)");
-    } else {
-        FUZZ_REQUIRE(ds.classes == 10, "%d classes", ds.classes);
-        fuzz_check_split(&ds.train, spec.train_size, 1, 28, ds.classes);
-        fuzz_check_split(&ds.test, spec.test_size, 1, 28, ds.classes);
-    }
-    nl_dataset_free(&ds);
+    fuzz_load_dataset(NL_DATA_MNIST, dir, data, 1, 28);
     return 0;
 }
