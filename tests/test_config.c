@@ -608,6 +608,8 @@ static const struct {
      NL_ERR_CONFIG},
     {"groups.yaml", "groups.yaml:8:13: model.norm.groups: layer norm1: group norm with 6 groups", NL_ERR_CONFIG},
     {"empty.yaml", "empty.yaml: the config is empty", NL_ERR_CONFIG},
+    {"seed-mapping.yaml", "seed-mapping.yaml:3:7: seed: expected an integer, got a mapping; "
+                          "accepted: an integer >= 0", NL_ERR_CONFIG},
     {"missing.yaml", "missing.yaml': No such file or directory", NL_ERR_CONFIG},
 };
 

@@ -231,7 +231,7 @@ static inline nl_v8 load_masked(const float *p, lane_mask m)
 /* (a[1..8), b[0]): the vector one lane on */
 static inline nl_v8 next_lane(nl_v8 a, nl_v8 b)
 {
-    return __builtin_shuffle(a, b, (__attribute__((vector_size(32))) int){1, 2, 3, 4, 5, 6, 7, 8});
+    return NL_V8_SHUFFLE(a, b, 1, 2, 3, 4, 5, 6, 7, 8);
 }
 
 /* V[xi][c][column + j] = (B^T d B)[xi] of the segment's tiles */
@@ -364,8 +364,8 @@ static void transform_outputs(const wg_shape *s, const float *m, const wg_segmen
                 const nl_v8 even = t[a][0] + t[a][1] + t[a][2];
                 const nl_v8 odd = t[a][1] - t[a][2] - t[a][3];
                 float out[16] __attribute__((aligned(32)));
-                *(nl_v8u *)out = __builtin_shuffle(even, odd, (__attribute__((vector_size(32))) int){0, 8, 1, 9, 2, 10, 3, 11});
-                *(nl_v8u *)(out + 8) = __builtin_shuffle(even, odd, (__attribute__((vector_size(32))) int){4, 12, 5, 13, 6, 14, 7, 15});
+                *(nl_v8u *)out = NL_V8_SHUFFLE(even, odd, 0, 8, 1, 9, 2, 10, 3, 11);
+                *(nl_v8u *)(out + 8) = NL_V8_SHUFFLE(even, odd, 4, 12, 5, 13, 6, 14, 7, 15);
                 float *row = yo + (size_t)(oy + a) * s->w + ox;
                 if (accumulate)
                     for (int k = 0; k < width; k++)

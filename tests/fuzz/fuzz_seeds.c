@@ -1,0 +1,317 @@
+/* Writes the generated part of the fuzzers' seed corpora and the config
+ * dictionary into OUTDIR, derived from the library rather than typed in:
+ *   OUTDIR/config.dict   every key (dotted and by component) and every name
+ *                        the schema accepts, from the configs/README.md table
+ *   OUTDIR/config/       the resolved form of every .yaml file in configs/ (every key
+ *                        present), and "{}" plus one --set override per key
+ *   OUTDIR/idx/, cifar/  small valid datasets in the harnesses' input layout
+ *                        (fuzz_idx.c, fuzz_cifar.c)
+ * The example configs, experiments and test fixtures are read by the fuzzers
+ * where they are. Usage: fuzz_seeds SOURCE_DIR OUTDIR */
+#define _GNU_SOURCE /* memmem */
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include "config/config.h"
+#include "sweep/flat.h"
+
+static void die(const char *what, const char *detail)
+{
+    fprintf(stderr, "fuzz_seeds: %s: %s\n", what, detail);
+    exit(1);
+}
+
+static void make_dir(const char *path)
+{
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        die(path, strerror(errno));
+}
+
+static void write_file(const char *dir, const char *name, const void *data, size_t n)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || (n && fwrite(data, 1, n, f) != n) || fclose(f) != 0)
+        die(path, strerror(errno));
+}
+
+/* ---- the dictionary ---- */
+
+/* one dictionary entry, quoted and escaped the way libFuzzer reads them */
+static void dict_entry(FILE *out, const char *word, size_t len)
+{
+    if (!len)
+        return;
+    fputc('"', out);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)word[i];
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 32 || c > 126)
+            fprintf(out, "\\x%02x", c);
+        else
+            fputc(c, out);
+    }
+    fputs("\"\n", out);
+}
+
+/* the i-th cell of a markdown table row (0-based), trimmed; "\|" inside a
+ * cell separates accepted names, it does not end the cell */
+static const char *cell(const char *row, int i, size_t *len)
+{
+    const char *start = NULL;
+    int k = -1;
+    for (const char *p = row; *p && *p != '\n'; p++) {
+        if (*p != '|' || (p > row && p[-1] == '\\'))
+            continue;
+        if (k == i) {
+            const char *end = p;
+            while (start < end && *start == ' ')
+                start++;
+            while (end > start && end[-1] == ' ')
+                end--;
+            *len = (size_t)(end - start);
+            return start;
+        }
+        k++;
+        start = p + 1;
+    }
+    return NULL;
+}
+
+static void write_dict(const char *outdir)
+{
+    char *table = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&table, &size);
+    if (!mem)
+        die("open_memstream", strerror(errno));
+    nl_config_write_key_table(mem);
+    fclose(mem);
+
+    char path[1200];
+    snprintf(path, sizeof path, "%s/config.dict", outdir);
+    FILE *out = fopen(path, "w");
+    if (!out)
+        die(path, strerror(errno));
+    for (const char *row = table; row && *row; row = strchr(row, '\n') ? strchr(row, '\n') + 1 : NULL) {
+        size_t len;
+        const char *key = cell(row, 0, &len);
+        if (!key || len < 3 || key[0] != '`')
+            continue;
+        key++;
+        len -= 2;
+        dict_entry(out, key, len); /* for --set */
+        for (const char *c = key; c < key + len;) {
+            const char *dot = memchr(c, '.', (size_t)(key + len - c));
+            size_t n = dot ? (size_t)(dot - c) : (size_t)(key + len - c);
+            char leaf[100];
+            snprintf(leaf, sizeof leaf, "%.*s:", (int)n, c);
+            dict_entry(out, leaf, strlen(leaf));
+            c += n + 1;
+        }
+        /* accepted names: "a \| b \| c" */
+        const char *acc = cell(row, 3, &len);
+        if (acc && memmem(acc, len, "\\|", 2)) {
+            for (const char *w = acc, *end = acc + len; w < end;) {
+                const char *bar = memmem(w, (size_t)(end - w), " \\| ", 4);
+                const char *stop = bar ? bar : end;
+                dict_entry(out, w, (size_t)(stop - w));
+                w = bar ? bar + 4 : end;
+            }
+        }
+    }
+    fclose(out);
+    free(table);
+}
+
+/* ---- config seeds ---- */
+
+static void write_config_seeds(const char *srcdir, const char *outdir)
+{
+    char dir[1200], configs[1200];
+    snprintf(dir, sizeof dir, "%s/config", outdir);
+    make_dir(dir);
+    snprintf(configs, sizeof configs, "%s/configs", srcdir);
+    nl_config *cfg = malloc(sizeof *cfg);
+    nl_error err = {0};
+    DIR *d = opendir(configs);
+    if (!d || !cfg)
+        die(configs, strerror(errno));
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 6 || strcmp(e->d_name + n - 5, ".yaml") != 0)
+            continue;
+        char path[1200], name[300];
+        snprintf(path, sizeof path, "%s/%s", configs, e->d_name);
+        if (nl_config_load(path, NULL, 0, cfg, &err) != NL_OK)
+            die(path, err.msg);
+        nl_flat flat;
+        char *text = NULL;
+        if (nl_flat_from_config(cfg, &flat, &text, &err) != NL_OK)
+            die(path, err.msg);
+        snprintf(name, sizeof name, "resolved-%s", e->d_name);
+        write_file(dir, name, text, strlen(text));
+        free(text);
+        nl_flat_free(&flat);
+    }
+    closedir(d);
+
+    /* "{}", NUL, "key=value": one override per key of the defaults */
+    if (nl_config_load_string("{}", "defaults", NULL, 0, cfg, &err) != NL_OK)
+        die("defaults", err.msg);
+    nl_flat flat;
+    if (nl_flat_from_config(cfg, &flat, NULL, &err) != NL_OK)
+        die("defaults", err.msg);
+    for (int i = 0; i < flat.n; i++) {
+        char seed[1200], name[120];
+        int len = snprintf(seed, sizeof seed, "{}%c%s=%s", 0, flat.items[i].key, flat.items[i].value);
+        snprintf(name, sizeof name, "set-%s", flat.items[i].key);
+        write_file(dir, name, seed, (size_t)len);
+    }
+    nl_flat_free(&flat);
+    free(cfg);
+}
+
+/* ---- dataset seeds: a header, n - 1 16-bit lengths, the files ---- */
+
+typedef struct {
+    unsigned char *data;
+    size_t len;
+} bytes;
+
+static void put(bytes *b, const void *p, size_t n)
+{
+    b->data = realloc(b->data, b->len + n);
+    if (!b->data)
+        die("realloc", "out of memory");
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+static void put_be32(bytes *b, uint32_t v)
+{
+    unsigned char p[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+    put(b, p, 4);
+}
+
+static void write_seed(const char *dir, const char *name, const unsigned char header[3],
+                       const bytes *files, int n)
+{
+    bytes seed = {0};
+    put(&seed, header, 3);
+    for (int i = 0; i < n - 1; i++) {
+        if (files[i].len > 0xffff)
+            die(name, "a file of the seed is longer than a 16-bit length");
+        unsigned char len[2] = {(unsigned char)files[i].len, (unsigned char)(files[i].len >> 8)};
+        put(&seed, len, 2);
+    }
+    for (int i = 0; i < n; i++)
+        put(&seed, files[i].data, files[i].len);
+    write_file(dir, name, seed.data, seed.len);
+    free(seed.data);
+}
+
+static bytes gzip_of(const bytes *plain)
+{
+    z_stream z = {0};
+    if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        die("deflateInit2", "failed");
+    bytes out = {malloc(deflateBound(&z, plain->len)), 0};
+    z.next_in = plain->data;
+    z.avail_in = (uInt)plain->len;
+    z.next_out = out.data;
+    z.avail_out = (uInt)deflateBound(&z, plain->len);
+    if (deflate(&z, Z_FINISH) != Z_STREAM_END)
+        die("deflate", "failed");
+    out.len = z.total_out;
+    deflateEnd(&z);
+    return out;
+}
+
+static void write_idx_seeds(const char *outdir)
+{
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/idx", outdir);
+    make_dir(dir);
+    const uint32_t counts[4] = {3, 3, 2, 2};
+    bytes files[4] = {{0}};
+    for (int f = 0; f < 4; f++) {
+        bool images = f % 2 == 0;
+        put_be32(&files[f], images ? 0x803 : 0x801);
+        put_be32(&files[f], counts[f]);
+        if (images) {
+            put_be32(&files[f], 28);
+            put_be32(&files[f], 28);
+        }
+        for (uint32_t i = 0; i < counts[f]; i++) {
+            if (!images) {
+                unsigned char label = (unsigned char)((i * 3 + (uint32_t)f) % 10);
+                put(&files[f], &label, 1);
+                continue;
+            }
+            for (int j = 0; j < 28 * 28; j++) {
+                unsigned char px = (unsigned char)((i * 31 + (uint32_t)j * 7) & 255);
+                put(&files[f], &px, 1);
+            }
+        }
+    }
+    write_seed(dir, "plain", (unsigned char[3]){0x00, 0, 0}, files, 4);
+    write_seed(dir, "gzip-by-harness", (unsigned char[3]){0x0f, 0, 0}, files, 4);
+    write_seed(dir, "subset", (unsigned char[3]){0x05, 2, 1}, files, 4);
+    bytes gz[4];
+    for (int f = 0; f < 4; f++)
+        gz[f] = gzip_of(&files[f]);
+    write_seed(dir, "gzip-in-input", (unsigned char[3]){0x00, 0, 0}, gz, 4);
+    for (int f = 0; f < 4; f++) {
+        free(files[f].data);
+        free(gz[f].data);
+    }
+}
+
+static void write_cifar_seeds(const char *outdir)
+{
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/cifar", outdir);
+    make_dir(dir);
+    bytes files[6] = {{0}};
+    for (int f = 0; f < 6; f++) {
+        int records = f == 0 ? 2 : 1;
+        for (int r = 0; r < records; r++) {
+            unsigned char label = (unsigned char)((f + r) % 10);
+            put(&files[f], &label, 1);
+            for (int j = 0; j < 3 * 32 * 32; j++) {
+                unsigned char px = (unsigned char)((r * 31 + j * 7 + f) & 255);
+                put(&files[f], &px, 1);
+            }
+        }
+    }
+    write_seed(dir, "all", (unsigned char[3]){0x00, 0, 0}, files, 6);
+    write_seed(dir, "archive-subdir", (unsigned char[3]){0x40, 0, 0}, files, 6);
+    write_seed(dir, "subset", (unsigned char[3]){0x00, 3, 1}, files, 6);
+    for (int f = 0; f < 6; f++)
+        free(files[f].data);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: fuzz_seeds SOURCE_DIR OUTDIR\n");
+        return 2;
+    }
+    make_dir(argv[2]);
+    write_dict(argv[2]);
+    write_config_seeds(argv[1], argv[2]);
+    write_idx_seeds(argv[2]);
+    write_cifar_seeds(argv[2]);
+    return 0;
+}
