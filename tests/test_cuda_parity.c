@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "model/model.h"
+#include "norm/registry.h"
 #include "optim/optim.h"
 #include "testutil.h"
 
@@ -814,8 +815,7 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
     nl_norm_spec_defaults(&spec.norm, tc->norm);
     spec.norm.groups = 4;
     spec.norm.placement = tc->placement;
-    if (tc->norm == NL_NORM_INSTANCE)
-        spec.norm.track_running_stats = true;
+    spec.norm.track_running_stats = nl_norm_info_of(tc->norm)->running_stats;
     nl_model *m = NULL;
     nl_error err = {0};
     ck_assert_msg(nl_model_build(&spec, be, BATCH, BATCH, 7, &m, &err) == NL_OK, "%s", err.msg);
@@ -854,20 +854,29 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
 /* smooth models (tanh, average pooling): the GPU follows the CPU's loss
  * curve. With ReLU and max pooling a 1e-7 difference can flip a ReLU or an
  * argmax and the runs then part by more than rounding; those layers are
- * checked op by op above and by the repeatability test below. */
-static const train_case smooth_cases[] = {
-    {NL_ARCH_CNN, NL_NORM_NONE, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
-    {NL_ARCH_CNN, NL_NORM_BATCH, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
-    {NL_ARCH_CNN, NL_NORM_LAYER, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
-    {NL_ARCH_CNN, NL_NORM_GROUP, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
-    {NL_ARCH_CNN, NL_NORM_INSTANCE, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
-    {NL_ARCH_MLP, NL_NORM_NONE, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
-    {NL_ARCH_MLP, NL_NORM_BATCH, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
-    {NL_ARCH_MLP, NL_NORM_LAYER, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
-    {NL_ARCH_MLP, NL_NORM_GROUP, NL_PLACE_AFTER, NL_ACT_SIGMOID, NL_POOL_AVG},
-    {NL_ARCH_RESNET, NL_NORM_BATCH, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG},
-    {NL_ARCH_RESNET, NL_NORM_GROUP, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG},
-};
+ * checked op by op above and by the repeatability test below. Every
+ * normalizer on the cnn, the mlp (where it takes feature vectors) and the
+ * post-activation resnet; then the other placements once. */
+static train_case smooth_cases[3 * NL_NORM_COUNT + 2];
+static int n_smooth_cases;
+
+static void add_smooth_cases(void)
+{
+    for (int k = 0; k < NL_NORM_COUNT; k++) {
+        const nl_norm_kind kind = (nl_norm_kind)k;
+        smooth_cases[n_smooth_cases++] =
+            (train_case){NL_ARCH_CNN, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG};
+        if (nl_norm_info_of(kind)->features)
+            smooth_cases[n_smooth_cases++] =
+                (train_case){NL_ARCH_MLP, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG};
+        smooth_cases[n_smooth_cases++] =
+            (train_case){NL_ARCH_RESNET, kind, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG};
+    }
+    smooth_cases[n_smooth_cases++] =
+        (train_case){NL_ARCH_MLP, NL_NORM_GROUP, NL_PLACE_AFTER, NL_ACT_SIGMOID, NL_POOL_AVG};
+    smooth_cases[n_smooth_cases++] =
+        (train_case){NL_ARCH_RESNET, NL_NORM_GROUP, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG};
+}
 
 START_TEST(test_training_parity)
 {
@@ -890,11 +899,10 @@ END_TEST
 START_TEST(test_training_repeats)
 {
     /* the default ReLU / max-pooling models: two GPU runs, the same bits */
-    const nl_norm_kind norms[] = {NL_NORM_NONE, NL_NORM_BATCH, NL_NORM_LAYER, NL_NORM_GROUP,
-                                  NL_NORM_INSTANCE};
-    train_case tc = {_i < 5 ? NL_ARCH_CNN : NL_ARCH_MLP, norms[_i % 5], NL_PLACE_BEFORE,
-                     NL_ACT_RELU, NL_POOL_MAX};
-    if (tc.arch == NL_ARCH_MLP && tc.norm == NL_NORM_INSTANCE)
+    train_case tc = {_i < NL_NORM_COUNT ? NL_ARCH_CNN : NL_ARCH_MLP,
+                     (nl_norm_kind)(_i % NL_NORM_COUNT), NL_PLACE_BEFORE, NL_ACT_RELU,
+                     NL_POOL_MAX};
+    if (tc.arch == NL_ARCH_MLP && !nl_norm_info_of(tc.norm)->features)
         return;
     double a[STEPS], b[STEPS], ea, eb;
     train(gpu_be, &tc, a, &ea);
@@ -1001,9 +1009,9 @@ int main(void)
     TCase *training = tcase_create("training");
     tcase_add_checked_fixture(training, open_gpu, close_gpu);
     tcase_set_timeout(training, 600);
-    tcase_add_loop_test(training, test_training_parity, 0,
-                        (int)(sizeof smooth_cases / sizeof smooth_cases[0]));
-    tcase_add_loop_test(training, test_training_repeats, 0, 10);
+    add_smooth_cases();
+    tcase_add_loop_test(training, test_training_parity, 0, n_smooth_cases);
+    tcase_add_loop_test(training, test_training_repeats, 0, 2 * NL_NORM_COUNT);
     suite_add_tcase(s, training);
     return tu_run_suite(s);
 }

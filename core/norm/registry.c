@@ -1,0 +1,49 @@
+#include "norm/registry.h"
+
+#include "norm/norm.h"
+
+#define STATS_KEYS (NL_NORM_KEY_EPS | NL_NORM_KEY_AFFINE)
+#define RUNNING_KEYS (NL_NORM_KEY_MOMENTUM | NL_NORM_KEY_TRACK_RUNNING_STATS)
+
+/* Colours: the first of matplotlib's tab10 per kind, grey for none, so a
+ * normalizer keeps its colour across every plot. */
+static const nl_norm_info rows[] = {
+    [NL_NORM_NONE] = {{"none", "no normalization"},
+                      .keys = 0, .features = true, .images = true, .adds_layer = false,
+                      .color = "#7f7f7f", .build = nl_norm_none},
+    [NL_NORM_BATCH] = {{"batch", "BatchNorm: statistics per channel over N*H*W, running statistics for eval"},
+                       .keys = STATS_KEYS | RUNNING_KEYS, .learned_shift = true,
+                       .running_stats = true, .running_stats_default = true, .features = true,
+                       .images = true, .adds_layer = true, .color = "#1f77b4",
+                       .build = nl_batchnorm},
+    [NL_NORM_LAYER] = {{"layer", "LayerNorm as in Wu & He: statistics per sample over C*H*W, per-channel affine"},
+                       .keys = STATS_KEYS, .learned_shift = true, .features = true, .images = true,
+                       .adds_layer = true, .color = "#2ca02c", .build = nl_layernorm},
+    [NL_NORM_GROUP] = {{"group", "GroupNorm: statistics per sample and group of channels, per-channel affine"},
+                       .keys = STATS_KEYS | NL_NORM_KEY_GROUPS, .learned_shift = true,
+                       .features = true, .images = true, .adds_layer = true, .color = "#ff7f0e",
+                       .build = nl_groupnorm},
+    [NL_NORM_INSTANCE] = {{"instance", "InstanceNorm: statistics per sample and channel over H*W (images only)"},
+                          .keys = STATS_KEYS | RUNNING_KEYS, .learned_shift = true,
+                          .running_stats = true, .running_stats_default = false,
+                          .features = false, .images = true, .adds_layer = true,
+                          .color = "#9467bd", .build = nl_instancenorm},
+};
+_Static_assert(sizeof rows / sizeof rows[0] == NL_NORM_COUNT, "one registry row per nl_norm_kind");
+_Static_assert(offsetof(nl_norm_info, id) == 0, "nl_norm_names reads the rows as name entries");
+
+const nl_name_table nl_norm_names = {"normalizer", &rows[0].id, NL_NORM_COUNT, sizeof rows[0]};
+
+const nl_norm_info *nl_norm_info_of(nl_norm_kind k)
+{
+    return &rows[k];
+}
+
+unsigned nl_norm_kinds_with_keys(unsigned keys)
+{
+    unsigned mask = 0;
+    for (int k = 0; k < NL_NORM_COUNT; k++)
+        if ((rows[k].keys & keys) == keys)
+            mask |= 1u << k;
+    return mask;
+}
