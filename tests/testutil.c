@@ -57,43 +57,71 @@ double tu_norm_err(const float *got, const float *want, size_t n)
 
 static int read_u32(FILE *f, uint32_t *v) { return fread(v, sizeof *v, 1, f) == 1; }
 
-tu_fixture *tu_fixture_load(const char *file)
+/* NULL with the reason in why when the file is missing or corrupt */
+tu_fixture *tu_fixture_read(const char *file, char *why, size_t size)
 {
     tu_fixture *fx = calloc(1, sizeof *fx);
     snprintf(fx->path, sizeof fx->path, "%s/tests/fixtures/%s", NORMLAB_SOURCE_DIR, file);
     FILE *f = fopen(fx->path, "rb");
-    ck_assert_msg(f != NULL, "cannot open fixture %s (generate with tests/golden/make_goldens.py)",
-                  fx->path);
+    if (!f) {
+        snprintf(why, size, "cannot open fixture %s (generate with tests/golden/make_goldens.py)",
+                 fx->path);
+        free(fx);
+        return NULL;
+    }
     char magic[4];
     uint32_t version = 0, count = 0;
-    ck_assert_msg(fread(magic, 1, 4, f) == 4 && memcmp(magic, "NLFX", 4) == 0,
-                  "%s: not a fixture file", fx->path);
-    ck_assert(read_u32(f, &version) && version == 1);
-    ck_assert(read_u32(f, &count) && count < 100000);
-    fx->tensors = calloc(count, sizeof *fx->tensors);
-    fx->count = (int)count;
-    for (uint32_t i = 0; i < count; i++) {
-        tu_tensor *t = &fx->tensors[i];
-        uint32_t len = 0, dtype = 0, ndim = 0;
-        ck_assert(read_u32(f, &len) && len < sizeof t->name);
-        ck_assert(fread(t->name, 1, len, f) == len);
-        t->name[len] = '\0';
-        ck_assert(read_u32(f, &dtype) && dtype <= 1);
-        ck_assert(read_u32(f, &ndim) && ndim <= 8);
-        t->dtype = (int)dtype;
-        t->ndim = (int)ndim;
-        t->count = 1;
-        for (uint32_t d = 0; d < ndim; d++) {
-            uint32_t dim = 0;
-            ck_assert(read_u32(f, &dim));
-            t->dims[d] = (int)dim;
-            t->count *= dim;
+    const char *bad = NULL;
+    if (fread(magic, 1, 4, f) != 4 || memcmp(magic, "NLFX", 4) != 0)
+        bad = "not a fixture file";
+    else if (!read_u32(f, &version) || version != 1)
+        bad = "not version 1";
+    else if (!read_u32(f, &count) || count >= 100000)
+        bad = "bad tensor count";
+    if (!bad) {
+        fx->tensors = calloc(count, sizeof *fx->tensors);
+        for (uint32_t i = 0; i < count && !bad; i++, fx->count++) {
+            tu_tensor *t = &fx->tensors[i];
+            uint32_t len = 0, dtype = 0, ndim = 0;
+            if (!read_u32(f, &len) || len >= sizeof t->name || fread(t->name, 1, len, f) != len) {
+                bad = "bad tensor name";
+                break;
+            }
+            t->name[len] = '\0';
+            if (!read_u32(f, &dtype) || dtype > 1 || !read_u32(f, &ndim) || ndim > 8) {
+                bad = "bad tensor header";
+                break;
+            }
+            t->dtype = (int)dtype;
+            t->ndim = (int)ndim;
+            t->count = 1;
+            for (uint32_t d = 0; d < ndim && !bad; d++) {
+                uint32_t dim = 0;
+                if (!read_u32(f, &dim))
+                    bad = "truncated dims";
+                t->dims[d] = (int)dim;
+                t->count *= dim;
+            }
+            t->data = malloc(t->count * 4 + 4);
+            if (!bad && fread(t->data, 4, t->count, f) != t->count)
+                bad = "truncated data";
         }
-        t->data = malloc(t->count * 4 + 4);
-        ck_assert_msg(fread(t->data, 4, t->count, f) == t->count, "%s: truncated at %s",
-                      fx->path, t->name);
     }
     fclose(f);
+    if (bad) {
+        snprintf(why, size, "%s: %s%s%s", fx->path, bad, fx->count ? " at tensor " : "",
+                 fx->count ? fx->tensors[fx->count - 1].name : "");
+        tu_fixture_free(fx);
+        return NULL;
+    }
+    return fx;
+}
+
+tu_fixture *tu_fixture_load(const char *file)
+{
+    char why[700];
+    tu_fixture *fx = tu_fixture_read(file, why, sizeof why);
+    ck_assert_msg(fx != NULL, "%s", why);
     return fx;
 }
 

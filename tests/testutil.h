@@ -46,6 +46,8 @@ typedef struct {
 
 /* loads tests/fixtures/<file>; fails the test when missing or corrupt */
 tu_fixture *tu_fixture_load(const char *file);
+/* the same without check's asserts (usable in main): NULL and the reason in why */
+tu_fixture *tu_fixture_read(const char *file, char *why, size_t size);
 void tu_fixture_free(tu_fixture *f);
 /* fails the test when the tensor is missing */
 const tu_tensor *tu_get(const tu_fixture *f, const char *name);

@@ -60,9 +60,6 @@ class Fixture:
 # normalizers: forward (train) over several steps so running statistics move,
 # backward of the last step with a random dy, then eval mode.
 
-NORM_KIND = {"batch": 1, "layer": 2, "group": 3, "instance": 4}
-
-
 def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, affine=True,
               track=None, mean=0.5, std=2.0, seed=0):
     g = torch.Generator().manual_seed(seed)
@@ -108,8 +105,9 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
         fx.add(name + ".x_eval", x_eval)
         fx.add(name + ".y_eval", module(x_eval))
     dims = list(shape) + [1] * (4 - len(shape))
+    fx.add(name + ".kind", torch.tensor(list(kind.encode()), dtype=torch.int32))
     fx.add(name + ".meta", torch.tensor(
-        [NORM_KIND[kind], len(shape)] + dims + [groups, int(affine), int(track),
+        [len(shape)] + dims + [groups, int(affine), int(track),
                                                 int(momentum is None), steps], dtype=torch.int32))
     fx.add(name + ".eps", torch.tensor([eps]))
     fx.add(name + ".momentum", torch.tensor([0.0 if momentum is None else momentum]))
