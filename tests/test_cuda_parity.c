@@ -587,11 +587,11 @@ static void batchnorm_case(const norm_shape *s, int affine, int running, const c
     twin beta = affine ? twin_normal(c, seed + 2, 0.0f, 0.5f) : twin_new(NULL, 0);
     twin sm = twin_empty(c), sr = twin_empty(c);
     twin rm = twin_normal(c, seed + 3, 0.0f, 0.1f), rv = twin_const(c, 1.5f);
+    const nl_norm_geom g = {.n = n, .c = c, .hw = hw, .groups = 0, .center = true, .eps = eps};
     for (int b = 0; b < 2; b++)
-        be_of(b)->ops->batchnorm_forward_train(be_of(b), n, c, hw, eps, F(x, b), FN(gamma, b),
-                                               FN(beta, b), F(y, b), F(sm, b), F(sr, b),
-                                               running ? F(rm, b) : NULL,
-                                               running ? F(rv, b) : NULL, momentum);
+        be_of(b)->ops->norm_forward(be_of(b), &g, F(x, b), FN(gamma, b), FN(beta, b), F(y, b),
+                                    F(sm, b), F(sr, b), running ? F(rm, b) : NULL,
+                                    running ? F(rv, b) : NULL, momentum);
     check_close(y, 1e-5, WHAT("y"));
     check_close(sm, 1e-5, WHAT("save_mean"));
     check_close(sr, 1e-5, WHAT("save_rstd"));
@@ -600,14 +600,13 @@ static void batchnorm_case(const norm_shape *s, int affine, int running, const c
         check_close(rv, 1e-5, WHAT("running_var"));
     }
     void *snap = snapshot(y);
-    gpu_be->ops->batchnorm_forward_train(gpu_be, n, c, hw, eps, F(x, 1), FN(gamma, 1),
-                                         FN(beta, 1), F(y, 1), F(sm, 1), F(sr, 1), NULL, NULL,
-                                         momentum);
+    gpu_be->ops->norm_forward(gpu_be, &g, F(x, 1), FN(gamma, 1), FN(beta, 1), F(y, 1), F(sm, 1),
+                              F(sr, 1), NULL, NULL, momentum);
     check_repeat(y, snap, WHAT("y repeat"));
 
     for (int b = 0; b < 2; b++)
-        be_of(b)->ops->batchnorm_forward_eval(be_of(b), n, c, hw, eps, F(x, b), FN(gamma, b),
-                                              FN(beta, b), F(rm, b), F(rv, b), F(y, b));
+        be_of(b)->ops->norm_forward_eval(be_of(b), &g, F(x, b), FN(gamma, b), FN(beta, b),
+                                         F(rm, b), F(rv, b), F(y, b));
     check_close(y, 1e-5, WHAT("eval y"));
 
     twin dy = twin_normal(count, seed + 4, 0.0f, 1.0f), dx0 = twin_normal(count, seed + 5, 0, 1);
@@ -618,10 +617,9 @@ static void batchnorm_case(const norm_shape *s, int affine, int running, const c
             continue;
         twin_copy(dx, dx0);
         for (int b = 0; b < 2; b++)
-            be_of(b)->ops->batchnorm_backward(be_of(b), n, c, hw, F(x, b), F(dy, b),
-                                              FN(gamma, b), F(sm, b), F(sr, b),
-                                              mode_dx == 2 ? NULL : F(dx, b), mode_dx == 1,
-                                              FN(dg, b), FN(db, b));
+            be_of(b)->ops->norm_backward(be_of(b), &g, F(x, b), F(dy, b), FN(gamma, b), F(sm, b),
+                                         F(sr, b), mode_dx == 2 ? NULL : F(dx, b), mode_dx == 1,
+                                         FN(dg, b), FN(db, b), NULL);
         check_close(dx, 1e-5, WHAT(mode_dx == 0 ? "dx" : mode_dx == 1 ? "dx accumulated" : "dx untouched"));
         if (affine) {
             check_close(dg, 1e-5, WHAT("dgamma"));
@@ -629,18 +627,27 @@ static void batchnorm_case(const norm_shape *s, int affine, int running, const c
         }
     }
     twin_copy(dx, dx0);
-    gpu_be->ops->batchnorm_backward(gpu_be, n, c, hw, F(x, 1), F(dy, 1), FN(gamma, 1), F(sm, 1),
-                                    F(sr, 1), F(dx, 1), true, FN(dg, 1), FN(db, 1));
+    gpu_be->ops->norm_backward(gpu_be, &g, F(x, 1), F(dy, 1), FN(gamma, 1), F(sm, 1), F(sr, 1),
+                               F(dx, 1), true, FN(dg, 1), FN(db, 1), NULL);
     snap = snapshot(dx);
     twin_copy(dx, dx0);
-    gpu_be->ops->batchnorm_backward(gpu_be, n, c, hw, F(x, 1), F(dy, 1), FN(gamma, 1), F(sm, 1),
-                                    F(sr, 1), F(dx, 1), true, FN(dg, 1), FN(db, 1));
+    gpu_be->ops->norm_backward(gpu_be, &g, F(x, 1), F(dy, 1), FN(gamma, 1), F(sm, 1), F(sr, 1),
+                               F(dx, 1), true, FN(dg, 1), FN(db, 1), NULL);
     check_repeat(dx, snap, WHAT("dx repeat"));
 #undef WHAT
     twin *all[] = {&x, &y, &gamma, &beta, &sm, &sr, &rm, &rv, &dy, &dx0, &dx, &dg, &db};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         twin_free(all[i]);
 }
+
+/* every slot of the CUDA ops table is filled (the CPU's: test_backend_ops) */
+START_TEST(test_ops_filled)
+{
+    char missing[512];
+    const int unfilled = tu_ops_unfilled(gpu_be->ops, missing, sizeof missing);
+    ck_assert_msg(unfilled == 0, "cuda ops: %d empty slots (%s in nl_ops)", unfilled, missing);
+}
+END_TEST
 
 START_TEST(test_batchnorm)
 {
@@ -656,8 +663,8 @@ START_TEST(test_batchnorm)
 }
 END_TEST
 
-static void groupnorm_case(const norm_shape *s, int groups, int affine, int running,
-                           const char *mode, void *ws[2])
+static void groupnorm_case(const norm_shape *s, int groups, bool center, int affine,
+                           int running, const char *mode, void *ws[2])
 {
     const int n = s->n, c = s->c, hw = s->hw;
     const size_t count = (size_t)n * c * hw, stats = (size_t)n * groups;
@@ -665,19 +672,21 @@ static void groupnorm_case(const norm_shape *s, int groups, int affine, int runn
     const uint64_t seed = 2000 + (uint64_t)n * 31 + c * 7 + hw + groups;
     char what[200];
 #define WHAT(part)                                                                                 \
-    (snprintf(what, sizeof what, "groupnorm (%d,%d,%d) groups=%d affine=%d running=%d [%s]: %s",   \
-              n, c, hw, groups, affine, running, mode, part),                                      \
+    (snprintf(what, sizeof what,                                                                  \
+              "%s (%d,%d,%d) groups=%d affine=%d running=%d [%s]: %s",                             \
+              center ? "groupnorm" : "rmsnorm", n, c, hw, groups, affine, running, mode, part),   \
      what)
     twin x = twin_normal(count, seed, s->mean, 2.0f), y = twin_empty(count);
     twin gamma = affine ? twin_normal(c, seed + 1, 1.0f, 0.3f) : twin_new(NULL, 0);
     twin beta = affine ? twin_normal(c, seed + 2, 0.0f, 0.5f) : twin_new(NULL, 0);
     twin sm = twin_empty(stats), sr = twin_empty(stats);
     twin rm = twin_normal(c, seed + 3, 0.0f, 0.1f), rv = twin_const(c, 1.5f);
+    const nl_norm_geom g = {.n = n, .c = c, .hw = hw, .groups = groups, .center = center,
+                            .eps = eps};
     for (int b = 0; b < 2; b++)
-        be_of(b)->ops->groupnorm_forward(be_of(b), n, c, hw, groups, eps, F(x, b), FN(gamma, b),
-                                         FN(beta, b), F(y, b), F(sm, b), F(sr, b),
-                                         running ? F(rm, b) : NULL, running ? F(rv, b) : NULL,
-                                         momentum);
+        be_of(b)->ops->norm_forward(be_of(b), &g, F(x, b), FN(gamma, b), FN(beta, b), F(y, b),
+                                    F(sm, b), F(sr, b), running ? F(rm, b) : NULL,
+                                    running ? F(rv, b) : NULL, momentum);
     check_close(y, 1e-5, WHAT("y"));
     check_close(sm, 1e-5, WHAT("save_mean"));
     check_close(sr, 1e-5, WHAT("save_rstd"));
@@ -686,8 +695,8 @@ static void groupnorm_case(const norm_shape *s, int groups, int affine, int runn
         check_close(rv, 1e-5, WHAT("running_var"));
     }
     void *snap = snapshot(y);
-    gpu_be->ops->groupnorm_forward(gpu_be, n, c, hw, groups, eps, F(x, 1), FN(gamma, 1),
-                                   FN(beta, 1), F(y, 1), F(sm, 1), F(sr, 1), NULL, NULL, momentum);
+    gpu_be->ops->norm_forward(gpu_be, &g, F(x, 1), FN(gamma, 1), FN(beta, 1), F(y, 1), F(sm, 1),
+                              F(sr, 1), NULL, NULL, momentum);
     check_repeat(y, snap, WHAT("y repeat"));
 
     twin dy = twin_normal(count, seed + 4, 0.0f, 1.0f), dx0 = twin_normal(count, seed + 5, 0, 1);
@@ -698,10 +707,9 @@ static void groupnorm_case(const norm_shape *s, int groups, int affine, int runn
             continue;
         twin_copy(dx, dx0);
         for (int b = 0; b < 2; b++)
-            be_of(b)->ops->groupnorm_backward(be_of(b), n, c, hw, groups, F(x, b), F(dy, b),
-                                              FN(gamma, b), F(sm, b), F(sr, b),
-                                              mode_dx == 2 ? NULL : F(dx, b), mode_dx == 1,
-                                              FN(dg, b), FN(db, b), ws[b]);
+            be_of(b)->ops->norm_backward(be_of(b), &g, F(x, b), F(dy, b), FN(gamma, b), F(sm, b),
+                                         F(sr, b), mode_dx == 2 ? NULL : F(dx, b), mode_dx == 1,
+                                         FN(dg, b), FN(db, b), ws[b]);
         check_close(dx, 1e-5, WHAT(mode_dx == 0 ? "dx" : mode_dx == 1 ? "dx accumulated" : "dx untouched"));
         if (affine) {
             check_close(dg, 1e-5, WHAT("dgamma"));
@@ -709,13 +717,11 @@ static void groupnorm_case(const norm_shape *s, int groups, int affine, int runn
         }
     }
     twin_copy(dx, dx0);
-    gpu_be->ops->groupnorm_backward(gpu_be, n, c, hw, groups, F(x, 1), F(dy, 1), FN(gamma, 1),
-                                    F(sm, 1), F(sr, 1), F(dx, 1), false, FN(dg, 1), FN(db, 1),
-                                    ws[1]);
+    gpu_be->ops->norm_backward(gpu_be, &g, F(x, 1), F(dy, 1), FN(gamma, 1), F(sm, 1), F(sr, 1),
+                               F(dx, 1), false, FN(dg, 1), FN(db, 1), ws[1]);
     snap = snapshot(dx);
-    gpu_be->ops->groupnorm_backward(gpu_be, n, c, hw, groups, F(x, 1), F(dy, 1), FN(gamma, 1),
-                                    F(sm, 1), F(sr, 1), F(dx, 1), false, FN(dg, 1), FN(db, 1),
-                                    ws[1]);
+    gpu_be->ops->norm_backward(gpu_be, &g, F(x, 1), F(dy, 1), FN(gamma, 1), F(sm, 1), F(sr, 1),
+                               F(dx, 1), false, FN(dg, 1), FN(db, 1), ws[1]);
     check_repeat(dx, snap, WHAT("dx repeat"));
 #undef WHAT
     twin *all[] = {&x, &y, &gamma, &beta, &sm, &sr, &rm, &rv, &dy, &dx0, &dx, &dg, &db};
@@ -734,8 +740,8 @@ START_TEST(test_groupnorm)
         void *ws[2];
         for (int b = 0; b < 2; b++) {
             nl_error err = {0};
-            size_t bytes = be_of(b)->ops->groupnorm_backward_workspace(be_of(b), sh->n, sh->c,
-                                                                       sh->hw, 1);
+            const nl_norm_geom widest = {sh->n, sh->c, sh->hw, 1, true, 1e-5f};
+            size_t bytes = be_of(b)->ops->norm_backward_workspace(be_of(b), &widest);
             ck_assert_msg(be_of(b)->ops->alloc(be_of(b), bytes, &ws[b], &err) == NL_OK, "%s",
                           err.msg);
         }
@@ -752,7 +758,10 @@ START_TEST(test_groupnorm)
             if (groups == 0 || (gi == 2 && sh->c == 1))
                 continue;
             for (int affine = 0; affine < 2; affine++)
-                groupnorm_case(sh, groups, affine, gi == 2 && sh->hw > 1 && affine, mode, ws);
+                groupnorm_case(sh, groups, true, affine, gi == 2 && sh->hw > 1 && affine, mode,
+                               ws);
+            /* no centring (RMS): the same kernels, the mean fixed at 0 */
+            groupnorm_case(sh, groups, false, 1, 0, mode, ws);
         }
         for (int b = 0; b < 2; b++)
             be_of(b)->ops->release(be_of(b), ws[b]);
@@ -991,6 +1000,7 @@ int main(void)
     TCase *ops = tcase_create("ops");
     tcase_add_checked_fixture(ops, open_gpu, close_gpu);
     tcase_set_timeout(ops, 600);
+    tcase_add_test(ops, test_ops_filled);
     tcase_add_test(ops, test_memory_and_errors);
     tcase_add_test(ops, test_elementwise);
     tcase_add_test(ops, test_sgd);

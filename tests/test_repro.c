@@ -98,17 +98,18 @@ typedef struct {
     int n, c, hw, groups; /* groups 0: BatchNorm */
 } norm_case;
 
+static nl_norm_geom geom_of(const norm_case *k)
+{
+    return (nl_norm_geom){k->n, k->c, k->hw, k->groups, true, 1e-5f};
+}
+
 /* the backward of case k, batch or group norm */
 static void norm_backward(nl_backend *be, const norm_case *k, const float *x, const float *dy,
                           const float *gamma, const float *mean, const float *rstd, float *dx,
                           bool accumulate_dx, float *dgamma, float *dbeta, void *ws)
 {
-    if (k->groups)
-        be->ops->groupnorm_backward(be, k->n, k->c, k->hw, k->groups, x, dy, gamma, mean, rstd, dx,
-                                    accumulate_dx, dgamma, dbeta, ws);
-    else
-        be->ops->batchnorm_backward(be, k->n, k->c, k->hw, x, dy, gamma, mean, rstd, dx,
-                                    accumulate_dx, dgamma, dbeta);
+    const nl_norm_geom g = geom_of(k);
+    be->ops->norm_backward(be, &g, x, dy, gamma, mean, rstd, dx, accumulate_dx, dgamma, dbeta, ws);
 }
 
 static void run_norm(nl_backend *be, const norm_case *k, const float *x, const float *dy,
@@ -120,13 +121,8 @@ static void run_norm(nl_backend *be, const norm_case *k, const float *x, const f
     float *dg = rstd + stats, *db = dg + k->c;
     for (size_t i = 0; i < count; i++)
         dx[i] = 0.25f; /* accumulated into below */
-    if (k->groups) {
-        be->ops->groupnorm_forward(be, k->n, k->c, k->hw, k->groups, 1e-5f, x, gamma, beta, y,
-                                   mean, rstd, NULL, NULL, 0.1f);
-    } else {
-        be->ops->batchnorm_forward_train(be, k->n, k->c, k->hw, 1e-5f, x, gamma, beta, y, mean,
-                                         rstd, NULL, NULL, 0.1f);
-    }
+    const nl_norm_geom g = geom_of(k);
+    be->ops->norm_forward(be, &g, x, gamma, beta, y, mean, rstd, NULL, NULL, 0.1f);
     norm_backward(be, k, x, dy, gamma, mean, rstd, dx, true, dg, db, ws);
     /* without an input gradient (a norm on the network's input) the
      * parameter gradients take another path, and must come out the same */
@@ -176,8 +172,8 @@ START_TEST(test_norm_kernels_thread_independent)
         float *x = malloc(count * sizeof *x), *dy = malloc(count * sizeof *dy);
         float *gamma = malloc(k->c * sizeof *gamma), *beta = malloc(k->c * sizeof *beta);
         float *out[3];
-        void *ws = malloc(be->ops->groupnorm_backward_workspace(be, k->n, k->c, k->hw,
-                                                                 k->groups ? k->groups : 1));
+        const nl_norm_geom g = geom_of(k);
+        void *ws = malloc(be->ops->norm_backward_workspace(be, &g) + 1);
         ck_assert(x && dy && gamma && beta && ws);
         tu_fill_normal(x, count, 1 + ci, 0.5f, 2.0f);
         tu_fill_normal(dy, count, 20 + ci, 0.0f, 1.0f);

@@ -24,6 +24,31 @@ nl_backend *tu_cpu(int threads)
     return be;
 }
 
+typedef void (*any_fn)(void);
+/* nl_ops is `name` and then function pointers only, so it can be walked as
+ * an array of them (a data member added later breaks this on purpose) */
+_Static_assert((sizeof(nl_ops) - offsetof(nl_ops, alloc)) % sizeof(any_fn) == 0 &&
+                   offsetof(nl_ops, alloc) == sizeof(const char *),
+               "nl_ops: a name, then function pointers only");
+
+int tu_ops_unfilled(const nl_ops *ops, char *missing, size_t size)
+{
+    int unfilled = 0;
+    size_t used = 0;
+    missing[0] = '\0';
+    for (size_t off = offsetof(nl_ops, alloc); off < sizeof(nl_ops); off += sizeof(any_fn)) {
+        any_fn fn;
+        memcpy(&fn, (const char *)ops + off, sizeof fn);
+        if (fn)
+            continue;
+        unfilled++;
+        if (used < size)
+            used += (size_t)snprintf(missing + used, size - used, "%soffset %zu",
+                                     unfilled > 1 ? ", " : "", off);
+    }
+    return unfilled;
+}
+
 void tu_fill_normal(float *x, size_t n, uint64_t seed, float mean, float std)
 {
     nl_rng rng;

@@ -12,6 +12,11 @@
 /* a CPU backend with a fixed thread count (opened once per process) */
 nl_backend *tu_cpu(int threads);
 
+/* Walks every function slot of an ops table (all members after `name`):
+ * returns how many are NULL and lists their byte offsets in nl_ops into
+ * missing ("offset 208, offset 216"). */
+int tu_ops_unfilled(const nl_ops *ops, char *missing, size_t size);
+
 void tu_fill_normal(float *x, size_t n, uint64_t seed, float mean, float std);
 void tu_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi);
 

@@ -31,6 +31,7 @@ typedef struct {
     /* with affine: a learned per-channel shift (beta), so the linear or conv
      * layer before it needs no bias of its own (model.bias: auto) */
     bool learned_shift;
+    bool center;                 /* subtracts the mean (false: RMS statistics) */
     bool running_stats;          /* can keep running statistics for eval mode */
     bool running_stats_default;  /* track_running_stats when the config does not say */
     bool features;               /* accepts (N, D) feature vectors */
