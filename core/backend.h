@@ -10,7 +10,8 @@
  *   (the planner sets it for the second consumer of a tensor, e.g. the
  *   identity shortcut of a residual block). dx may be NULL: not needed.
  * - gamma/beta may be NULL (affine: false): gamma = 1, beta = 0, and then
- *   dgamma/dbeta are NULL too.
+ *   dgamma/dbeta are NULL too. The norm ops also take gamma without beta
+ *   (a scale and no shift, as RMSNorm), except with batch statistics.
  * - Reductions use a fixed order for a given thread count, so runs repeat
  *   bit for bit. */
 #ifndef NL_BACKEND_H

@@ -463,8 +463,7 @@ static const bad_case bad_cases[] = {
      "up to 63 bytes"},
     /* names */
     {"model:\n  norm:\n    type: bach\n", SRC ":3:11: model.norm.type: ",
-     "'bach' is not a normalizer; accepted: none | batch | layer | group | instance (did you mean "
-     "'batch'?)"},
+     "'bach' is not a normalizer; accepted: none | batch | "}, /* the rest: the registry's */
     {"model:\n  arch: resent\n", SRC ":2:9: model.arch: ",
      "'resent' is not an architecture; accepted: mlp | cnn | resnet (did you mean 'resnet'?)"},
     {"data:\n  dataset: fashion_mnist\n", SRC ":2:12: data.dataset: ",
@@ -566,7 +565,7 @@ static const struct {
     nl_code code;
 } bad_files[] = {
     {"bad-enum.yaml", "bad-enum.yaml:7:11: model.norm.type: 'bach' is not a normalizer; accepted: "
-                      "none | batch | layer | group | instance (did you mean 'batch'?)",
+                      "none | batch | ",
      NL_ERR_CONFIG},
     {"tabs.yaml", "tabs.yaml:4:1: YAML syntax error", NL_ERR_CONFIG},
     {"not-a-mapping.yaml", "not-a-mapping.yaml:2:1: expected a mapping of keys at the top level",
@@ -639,8 +638,8 @@ static const struct {
                              "'train.batch_size'?)"},
     {"{}", {"model.widths=[32,"}, "~--set model.widths=[32,: the value is not valid YAML"},
     {"{}", {"model.norm.type=bach"},
-     "--set model.norm.type=bach: model.norm.type: 'bach' is not a normalizer; accepted: none | "
-     "batch | layer | group | instance (did you mean 'batch'?)"},
+     "~--set model.norm.type=bach: model.norm.type: 'bach' is not a normalizer; accepted: none | "
+     "batch | "},
     {"{}", {"model.widths=abc"}, "~--set model.widths=abc: model.widths: expected a list"},
     {"{}", {"model.widths=[32, 3.5]"}, "~--set model.widths=[32, 3.5]: model.widths[1]: 3.5 is "
                                        "not an integer"},

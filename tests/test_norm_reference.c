@@ -2,8 +2,8 @@
  * core/norm/reference.c: the tuned batch-statistics and group kernels
  * behind the norm ops, and the general grouped kernel (centred and not),
  * over a table of shapes (odd planes, feature vectors, shapes large enough
- * to split over threads, a mean far from zero), 1 to 3 threads, affine on
- * and off, running statistics where a geometry has them, dx written and
+ * to split over threads, a mean far from zero), 1 to 3 threads, affine on,
+ * off and scale only, running statistics where a geometry has them, dx written and
  * accumulated. */
 #include <math.h>
 #include <omp.h>
@@ -43,7 +43,8 @@ typedef struct {
     size_t count;
 } inputs;
 
-static void check(nl_backend *be, const shape *s, const inputs *in, nl_norm_geom g, bool affine,
+/* affine: 0 none, 1 gamma and beta, 2 gamma only (a scale without shift) */
+static void check(nl_backend *be, const shape *s, const inputs *in, nl_norm_geom g, int affine,
                   bool running, path via, int threads)
 {
     char what[200];
@@ -53,7 +54,7 @@ static void check(nl_backend *be, const shape *s, const inputs *in, nl_norm_geom
               g.center, affine, running, threads, part),                                           \
      what)
     const size_t count = in->count, stats = (size_t)nl_norm_stat_groups(&g);
-    const float *gamma = affine ? in->gamma : NULL, *beta = affine ? in->beta : NULL;
+    const float *gamma = affine ? in->gamma : NULL, *beta = affine == 1 ? in->beta : NULL;
     float *y[2], *mean[2], *rstd[2], *rm[2], *rv[2], *dx[2], *dg[2], *db[2];
     for (int k = 0; k < 2; k++) { /* 0: reference, 1: under test */
         y[k] = malloc(count * sizeof(float));
@@ -98,16 +99,16 @@ static void check(nl_backend *be, const shape *s, const inputs *in, nl_norm_geom
         /* both paths backpropagate from the statistics they saved themselves */
         if (via == VIA_OPS)
             be->ops->norm_backward(be, &g, in->x, in->dy, gamma, mean[1], rstd[1], dx[1],
-                                   accumulate, affine ? dg[1] : NULL, affine ? db[1] : NULL, ws);
+                                   accumulate, affine ? dg[1] : NULL, beta ? db[1] : NULL, ws);
         else
             nl_cpu_norm_grouped_backward(&g, in->x, in->dy, gamma, mean[1], rstd[1], dx[1],
                                          accumulate, affine ? dg[1] : NULL,
-                                         affine ? db[1] : NULL, ws);
+                                         beta ? db[1] : NULL, ws);
         tu_assert_close(dx[1], dx[0], count, TOL, WHAT(accumulate ? "dx accumulated" : "dx"));
-        if (affine) {
+        if (affine)
             tu_assert_close(dg[1], dg[0], (size_t)s->c, TOL, WHAT("dgamma"));
+        if (beta)
             tu_assert_close(db[1], db[0], (size_t)s->c, TOL, WHAT("dbeta"));
-        }
     }
 #undef WHAT
     for (int k = 0; k < 2; k++) {
@@ -150,15 +151,15 @@ START_TEST(test_cpu_paths_match_reference)
     for (int threads = 1; threads <= 3; threads++) {
         be->threads = threads;
         omp_set_num_threads(threads);
-        for (int affine = 0; affine < 2; affine++) {
+        for (int affine = 0; affine < 3; affine++) {
             const nl_norm_geom batch = {s->n, s->c, s->hw, 0, true, 1e-5f};
-            if ((long)s->n * s->hw > 1)
+            if ((long)s->n * s->hw > 1 && affine < 2)
                 check(be, s, &in, batch, affine, affine, VIA_OPS, threads);
             for (int gi = 0; gi < 3; gi++) {
                 const int groups = group_counts[gi];
                 if (groups == 0 || (gi == 2 && s->hw == 1))
                     continue; /* no middle count; instance statistics of one value */
-                const bool instance_running = gi == 2 && affine;
+                const bool instance_running = gi == 2 && affine == 1;
                 for (int center = 0; center < 2; center++) {
                     const nl_norm_geom g = {s->n, s->c, s->hw, groups, center, 1e-5f};
                     check(be, s, &in, g, affine, center && instance_running, VIA_OPS, threads);

@@ -140,9 +140,14 @@ void nl_cpu_norm_grouped_backward(const nl_norm_geom *g, const float *x, const f
     }
 }
 
-/* the tuned kernels serve centred statistics */
+/* The tuned kernels serve centred statistics with both or neither of the
+ * affine parameters (beta and gamma, dbeta and dgamma), as every kind with a
+ * learned shift passes them; batch statistics have no other path. */
 static bool batch_tuned(const nl_norm_geom *g) { return g->center && g->groups == 0; }
-static bool group_tuned(const nl_norm_geom *g) { return g->center && g->groups >= 1; }
+static bool group_tuned(const nl_norm_geom *g, const float *a, const float *b)
+{
+    return g->center && g->groups >= 1 && !a == !b;
+}
 
 void nl_cpu_norm_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
                          const float *gamma, const float *beta, float *y, float *save_mean,
@@ -151,7 +156,7 @@ void nl_cpu_norm_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
     if (batch_tuned(g))
         nl_cpu_batchnorm_forward_train(be, g->n, g->c, g->hw, g->eps, x, gamma, beta, y,
                                        save_mean, save_rstd, running_mean, running_var, momentum);
-    else if (group_tuned(g))
+    else if (group_tuned(g, gamma, beta))
         nl_cpu_groupnorm_forward(be, g->n, g->c, g->hw, g->groups, g->eps, x, gamma, beta, y,
                                  save_mean, save_rstd, running_mean, running_var, momentum);
     else {
@@ -172,9 +177,10 @@ size_t nl_cpu_norm_backward_workspace(nl_backend *be, const nl_norm_geom *g)
 {
     if (batch_tuned(g))
         return 0;
-    if (group_tuned(g))
-        return nl_cpu_groupnorm_backward_workspace(be, g->n, g->c, g->hw, g->groups);
-    return nl_cpu_norm_grouped_workspace(g);
+    /* either grouped path may run, depending on the parameters passed */
+    const size_t tuned = nl_cpu_groupnorm_backward_workspace(be, g->n, g->c, g->hw, g->groups);
+    const size_t general = nl_cpu_norm_grouped_workspace(g);
+    return tuned > general ? tuned : general;
 }
 
 void nl_cpu_norm_backward(nl_backend *be, const nl_norm_geom *g, const float *x, const float *dy,
@@ -185,7 +191,7 @@ void nl_cpu_norm_backward(nl_backend *be, const nl_norm_geom *g, const float *x,
     if (batch_tuned(g))
         nl_cpu_batchnorm_backward(be, g->n, g->c, g->hw, x, dy, gamma, save_mean, save_rstd, dx,
                                   accumulate_dx, dgamma, dbeta);
-    else if (group_tuned(g))
+    else if (group_tuned(g, dgamma, dbeta))
         nl_cpu_groupnorm_backward(be, g->n, g->c, g->hw, g->groups, x, dy, gamma, save_mean,
                                   save_rstd, dx, accumulate_dx, dgamma, dbeta, workspace);
     else
