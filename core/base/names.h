@@ -14,6 +14,7 @@ typedef enum {
     NL_NORM_LAYER,
     NL_NORM_GROUP,
     NL_NORM_INSTANCE,
+    NL_NORM_RMS,
     NL_NORM_COUNT
 } nl_norm_kind;
 

@@ -29,6 +29,10 @@ static const nl_norm_info rows[] = {
                           .running_stats = true, .running_stats_default = false,
                           .features = false, .images = true, .adds_layer = true,
                           .color = "#9467bd", .build = nl_instancenorm},
+    [NL_NORM_RMS] = {{"rms", "RMSNorm (Zhang & Sennrich): layer norm's axes, no centring, scale gamma only"},
+                     .keys = STATS_KEYS, .learned_shift = false, .center = false,
+                     .features = true, .images = true, .adds_layer = true,
+                     .color = "#d62728", .build = nl_rmsnorm},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == NL_NORM_COUNT, "one registry row per nl_norm_kind");
 _Static_assert(offsetof(nl_norm_info, id) == 0, "nl_norm_names reads the rows as name entries");
