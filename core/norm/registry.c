@@ -44,6 +44,38 @@ const nl_norm_info *nl_norm_info_of(nl_norm_kind k)
     return &rows[k];
 }
 
+static const struct {
+    unsigned bit;
+    const char *key;
+} key_names[] = {
+    {NL_NORM_KEY_EPS, "eps"},
+    {NL_NORM_KEY_AFFINE, "affine"},
+    {NL_NORM_KEY_GROUPS, "groups"},
+    {NL_NORM_KEY_MOMENTUM, "momentum"},
+    {NL_NORM_KEY_TRACK_RUNNING_STATS, "track_running_stats"},
+};
+
+void nl_norm_write_table(FILE *out)
+{
+    fprintf(out, "| `type` | what | keys (model.norm.) | learned shift | running statistics "
+                 "| inputs |\n");
+    fprintf(out, "|---|---|---|---|---|---|\n");
+    for (int k = 0; k < NL_NORM_COUNT; k++) {
+        const nl_norm_info *r = &rows[k];
+        fprintf(out, "| `%s` | %s | ", r->id.name, r->id.help);
+        int shown = 0;
+        for (size_t i = 0; i < sizeof key_names / sizeof key_names[0]; i++)
+            if (r->keys & key_names[i].bit)
+                fprintf(out, "%s`%s`", shown++ ? ", " : "", key_names[i].key);
+        fprintf(out, "%s | %s | %s | %s |\n", shown ? "" : "-",
+                r->learned_shift ? "beta" : "no",
+                !r->running_stats          ? "no"
+                : r->running_stats_default ? "yes (default on)"
+                                           : "optional (default off)",
+                r->features && r->images ? "features, images" : r->images ? "images" : "features");
+    }
+}
+
 unsigned nl_norm_kinds_with_keys(unsigned keys)
 {
     unsigned mask = 0;

@@ -8,6 +8,7 @@
 #define NL_NORM_REGISTRY_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "base/names.h"
 #include "layers/layer.h"
@@ -45,5 +46,7 @@ typedef struct {
 const nl_norm_info *nl_norm_info_of(nl_norm_kind k);
 /* bit k set for every kind whose row has all of `keys` */
 unsigned nl_norm_kinds_with_keys(unsigned keys);
+/* the normalizer table of configs/README.md (markdown), from the rows */
+void nl_norm_write_table(FILE *out);
 
 #endif
