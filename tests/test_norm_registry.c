@@ -1,7 +1,6 @@
 /* The normalizer registry (core/norm/registry.c): its rows are consistent
  * with what the builder makes of them, and configs/README.md's normalizer
  * table is the one the rows generate. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,40 +77,10 @@ END_TEST
 
 START_TEST(test_readme_table_is_generated)
 {
-    const char *path = NORMLAB_SOURCE_DIR "/configs/README.md";
-    const char *begin_marker = "<!-- BEGIN NORMALIZER TABLE (generated; do not edit by hand) -->\n";
-    const char *end_marker = "<!-- END NORMALIZER TABLE -->";
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f, "cannot open %s: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    const long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *readme = malloc((size_t)n + 1);
-    ck_assert_int_eq(fread(readme, 1, (size_t)n, f), (size_t)n);
-    readme[n] = '\0';
-    fclose(f);
-    char *begin = strstr(readme, begin_marker), *end = strstr(readme, end_marker);
-    ck_assert_msg(begin && end && end > begin, "configs/README.md lacks the normalizer table markers");
-    begin += strlen(begin_marker);
-    char *table = NULL;
-    size_t size = 0;
-    FILE *mem = open_memstream(&table, &size);
-    nl_norm_write_table(mem);
-    fclose(mem);
-    const bool same = (size_t)(end - begin) == size && !memcmp(begin, table, size);
-    if (!same && getenv("NL_UPDATE_README")) {
-        FILE *out = fopen(path, "wb");
-        ck_assert_ptr_nonnull(out);
-        fwrite(readme, 1, (size_t)(begin - readme), out);
-        fwrite(table, 1, size, out);
-        fputs(end, out);
-        fclose(out);
-    } else {
-        ck_assert_msg(same, "the normalizer table in configs/README.md is out of date with the "
-                            "registry; rerun this test with NL_UPDATE_README=1 to regenerate it");
-    }
-    free(table);
-    free(readme);
+    free(tu_check_generated_section(
+        NORMLAB_SOURCE_DIR "/configs/README.md",
+        "<!-- BEGIN NORMALIZER TABLE (generated; do not edit by hand) -->\n",
+        "<!-- END NORMALIZER TABLE -->", nl_norm_write_table, "the normalizer table"));
 }
 END_TEST
 

@@ -24,6 +24,43 @@ nl_backend *tu_cpu(int threads)
     return be;
 }
 
+char *tu_check_generated_section(const char *path, const char *begin_marker,
+                                 const char *end_marker, void (*write)(FILE *out),
+                                 const char *what)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    const long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = malloc((size_t)n + 1);
+    ck_assert_int_eq(fread(text, 1, (size_t)n, f), (size_t)n);
+    text[n] = '\0';
+    fclose(f);
+    char *begin = strstr(text, begin_marker), *end = strstr(text, end_marker);
+    ck_assert_msg(begin && end && end > begin, "%s lacks the markers of %s", path, what);
+    begin += strlen(begin_marker);
+    char *generated = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&generated, &size);
+    write(mem);
+    fclose(mem);
+    const bool same = (size_t)(end - begin) == size && !memcmp(begin, generated, size);
+    if (!same && getenv("NL_UPDATE_README")) {
+        FILE *out = fopen(path, "wb");
+        ck_assert_ptr_nonnull(out);
+        fwrite(text, 1, (size_t)(begin - text), out);
+        fwrite(generated, 1, size, out);
+        fputs(end, out);
+        fclose(out);
+    } else {
+        ck_assert_msg(same, "%s in %s is out of date; rerun this test with NL_UPDATE_README=1 "
+                            "to regenerate it", what, path);
+    }
+    free(generated);
+    return text;
+}
+
 typedef void (*any_fn)(void);
 /* nl_ops is `name` and then function pointers only, so it can be walked as
  * an array of them (a data member added later breaks this on purpose) */

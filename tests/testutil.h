@@ -5,6 +5,7 @@
 
 #include <check.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "backend.h"
@@ -59,6 +60,15 @@ const tu_tensor *tu_get(const tu_fixture *f, const char *name);
 const tu_tensor *tu_find(const tu_fixture *f, const char *name); /* NULL when missing */
 const float *tu_getf(const tu_fixture *f, const char *name);
 float tu_scalar(const tu_fixture *f, const char *name);
+
+/* ---- generated sections of the documentation ----
+ * Checks that the text of `path` between begin_marker (a whole line) and
+ * end_marker is what write() produces; with NL_UPDATE_README set, rewrites
+ * it instead. `what` names the section in the failure message. Returns the
+ * file's text as read (the caller frees it). */
+char *tu_check_generated_section(const char *path, const char *begin_marker,
+                                 const char *end_marker, void (*write)(FILE *out),
+                                 const char *what);
 
 /* ---- scratch directories for tests that run the normlab binary ---- */
 extern char tu_tmp[256]; /* the current test's directory */
