@@ -36,6 +36,14 @@ void nl_cpu_norm_grouped_forward(const nl_norm_geom *g, const float *x, const fl
         save_mean[s] = mean_f;
         save_rstd[s] = (float)rstd;
         const int ch0 = (int)(s % g->groups) * cpg;
+        if (hw == 1) { /* feature vectors: one loop over the group's features */
+            const float r = (float)rstd;
+            _Pragma("omp simd")
+            for (int k = 0; k < cpg; k++)
+                ys[k] = nl_fmaf(xs[k] - mean_f, r * gamma_at(gamma, ch0 + k),
+                                beta_at(beta, ch0 + k));
+            continue;
+        }
         for (int k = 0; k < cpg; k++) {
             const float scale = (float)(rstd * gamma_at(gamma, ch0 + k));
             const float shift = beta_at(beta, ch0 + k);
@@ -76,7 +84,8 @@ static void plane_grad_sums(const float *x, const float *dy, int hw, float mean,
 
 size_t nl_cpu_norm_grouped_workspace(const nl_norm_geom *g)
 {
-    return (size_t)g->n * g->c * 2 * sizeof(double);
+    /* the planes' sums, then the channels' totals */
+    return ((size_t)g->n + 1) * g->c * 2 * sizeof(double);
 }
 
 void nl_cpu_norm_grouped_backward(const nl_norm_geom *g, const float *x, const float *dy,
@@ -97,8 +106,14 @@ void nl_cpu_norm_grouped_backward(const nl_norm_geom *g, const float *x, const f
         double sum_dxhat = 0.0, sum_dxhat_xhat = 0.0;
         for (int k = 0; k < cpg; k++) {
             double s_dy, s_dyxm;
-            plane_grad_sums(x + (size_t)s * count + (size_t)k * hw,
-                            dy + (size_t)s * count + (size_t)k * hw, hw, mean, &s_dy, &s_dyxm);
+            if (hw == 1) { /* feature vectors: no plane to sum over */
+                s_dy = dy[(size_t)s * count + k];
+                s_dyxm = s_dy * ((double)x[(size_t)s * count + k] - mean);
+            } else {
+                plane_grad_sums(x + (size_t)s * count + (size_t)k * hw,
+                                dy + (size_t)s * count + (size_t)k * hw, hw, mean, &s_dy,
+                                &s_dyxm);
+            }
             ps[2 * k] = s_dy;
             ps[2 * k + 1] = s_dyxm * rstd;
             sum_dxhat += gamma_at(gamma, ch0 + k) * s_dy;
@@ -109,6 +124,22 @@ void nl_cpu_norm_grouped_backward(const nl_norm_geom *g, const float *x, const f
         /* dx = rstd * gamma_c * dy + bf * (x - mean) + kf */
         const float bf = (float)(-rstd * rstd * sum_dxhat_xhat / (double)count);
         const float kf = g->center ? (float)(-rstd * sum_dxhat / (double)count) : 0.0f;
+        if (hw == 1) { /* feature vectors: one loop over the group's features */
+            const size_t at = (size_t)s * count;
+            const float r = (float)rstd;
+            if (accumulate_dx) {
+                _Pragma("omp simd")
+                for (int k = 0; k < cpg; k++)
+                    dx[at + k] += r * gamma_at(gamma, ch0 + k) * dy[at + k] +
+                                  bf * (x[at + k] - mean) + kf;
+            } else {
+                _Pragma("omp simd")
+                for (int k = 0; k < cpg; k++)
+                    dx[at + k] = r * gamma_at(gamma, ch0 + k) * dy[at + k] +
+                                 bf * (x[at + k] - mean) + kf;
+            }
+            continue;
+        }
         for (int k = 0; k < cpg; k++) {
             const float af = (float)(rstd * gamma_at(gamma, ch0 + k));
             const size_t at = (size_t)s * count + (size_t)k * hw;
@@ -127,16 +158,21 @@ void nl_cpu_norm_grouped_backward(const nl_norm_geom *g, const float *x, const f
     });
     if (!dgamma && !dbeta)
         return;
+    /* sample by sample, so the planes' sums are read in order (a channel's
+     * column of them is a stride of 2c apart) */
+    double *total = partial + (size_t)g->n * g->c * 2;
+    for (int j = 0; j < 2 * g->c; j++)
+        total[j] = 0.0;
+    for (int i = 0; i < g->n; i++) {
+        const double *pi = partial + (size_t)i * g->c * 2;
+        for (int j = 0; j < 2 * g->c; j++)
+            total[j] += pi[j];
+    }
     for (int ch = 0; ch < g->c; ch++) {
-        double s_dy = 0.0, s_dy_xhat = 0.0;
-        for (int i = 0; i < g->n; i++) {
-            s_dy += partial[((size_t)i * g->c + ch) * 2];
-            s_dy_xhat += partial[((size_t)i * g->c + ch) * 2 + 1];
-        }
         if (dbeta)
-            dbeta[ch] = (float)s_dy;
+            dbeta[ch] = (float)total[2 * ch];
         if (dgamma)
-            dgamma[ch] = (float)s_dy_xhat;
+            dgamma[ch] = (float)total[2 * ch + 1];
     }
 }
 
