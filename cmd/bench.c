@@ -18,6 +18,7 @@
 #include "bench/bench.h"
 #include "cmd.h"
 #include "log/files.h"
+#include "norm/registry.h"
 #include "version_git.h"
 
 #define MAX_LIST 16
@@ -30,7 +31,7 @@ static void usage(FILE *out)
             "                     [--csv FILE] [--quick] [--model mlp|cnn] [--norm LIST]\n"
             "                     [--batch LIST] [--groups G]\n\n"
             "Measures the CPU engine (both parts unless one is named):\n"
-            "  --kernels   normalizers (batch, layer, group, instance) on (32,64,28,28),\n"
+            "  --kernels   every normalizer (normlab list) on (32,64,28,28),\n"
             "              (128,256,14,14) and features (256,1024): forward train, forward eval,\n"
             "              backward, forward+backward, as effective GB/s against an OpenMP\n"
             "              float copy of the same size (minimal traffic counted: forward 8\n"
@@ -52,8 +53,12 @@ static void usage(FILE *out)
             "  --quick       a smoke run: 2 repetitions, 1 warm-up, short repetitions\n"
             "  --model M     mlp or cnn (repeatable or comma-separated; default both); for the\n"
             "                normalizer kernels mlp picks the feature shape, cnn the images\n"
-            "  --norm LIST   normalizers, e.g. none,batch,layer,group,instance (default all;\n"
-            "                instance on the cnn only)\n"
+            "  --norm LIST   comma-separated normalizers (default all; those for images\n"
+            "                only on the cnn):");
+    for (int k = 0; k < NL_NORM_COUNT; k++)
+        fprintf(out, "%s %s", k ? "," : "", nl_name_of(&nl_norm_names, k));
+    fprintf(out, "\n");
+    fprintf(out,
             "  --batch LIST  training and layer batch sizes (default 2,8,32,128)\n"
             "  --groups G    group norm's group count (default 8, on every shape)\n\n"
             "Numbers from a loaded machine are noisy: compare medians of quiet runs.\n");
@@ -341,11 +346,30 @@ typedef struct {
     bool features;
 } norm_shape;
 
+/* whether normalizer kind k takes feature vectors (features) or images */
+static bool accepts(const nl_norm_info *info, bool features)
+{
+    return features ? info->features : info->images;
+}
+
+static bool uses_groups(int k)
+{
+    return (nl_norm_info_of((nl_norm_kind)k)->keys & NL_NORM_KEY_GROUPS) != 0;
+}
+
+/* "group(8)" for kinds with a group count, else the name */
+static void norm_label(int k, int groups, char *label, size_t size)
+{
+    if (uses_groups(k))
+        snprintf(label, size, "%s(%d)", nl_name_of(&nl_norm_names, k), groups);
+    else
+        nl_copy_string(label, size, nl_name_of(&nl_norm_names, k));
+}
+
 static void bench_norms(output *out, const options *o, nl_backend *be)
 {
     const norm_shape shapes[] = {
         {32, 64, 28, 28, false}, {128, 256, 14, 14, false}, {256, 1024, 1, 1, true}};
-    const nl_norm_kind kinds[] = {NL_NORM_BATCH, NL_NORM_LAYER, NL_NORM_GROUP, NL_NORM_INSTANCE};
     const nl_bench_timing t = kernel_timing(o);
     printf("normalizers: effective GB/s = minimal bytes / median time; minimal traffic counted:\n"
            "  fwd_train, fwd_eval 8 B/elem (read x, write y); bwd 12 B/elem (read x, dy; write\n"
@@ -384,14 +408,15 @@ static void bench_norms(output *out, const options *o, nl_backend *be)
         r.gbps = r.copy_gbps = copy_gbps;
         r.fraction = 1.0;
         emit_csv(out, &r);
-        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
-            if (!o->norm[kinds[k]] || (sh->features && kinds[k] == NL_NORM_INSTANCE))
+        for (int k = 0; k < NL_NORM_COUNT; k++) {
+            const nl_norm_info *info = nl_norm_info_of((nl_norm_kind)k);
+            if (!o->norm[k] || !info->adds_layer || !accepts(info, sh->features))
                 continue;
-            const nl_bench_norm_case nc = {.kind = kinds[k], .groups = o->groups, .n = sh->n,
+            const nl_bench_norm_case nc = {.kind = (nl_norm_kind)k, .groups = o->groups, .n = sh->n,
                                            .c = sh->c, .h = sh->h, .w = sh->w,
                                            .features = sh->features};
             nl_bench_time times[NL_BENCH_NORM_MODES];
-            const char *name = nl_name_of(&nl_norm_names, kinds[k]);
+            const char *name = nl_name_of(&nl_norm_names, k);
             char kernel[32];
             snprintf(kernel, sizeof kernel, "%snorm", name);
             if (nl_bench_norm(be, &nc, &t, times, &err) != NL_OK) {
@@ -405,16 +430,13 @@ static void bench_norms(output *out, const options *o, nl_backend *be)
                 const double bytes = nl_bench_norm_mode_bytes(mode);
                 const double gbps = bytes * (double)count / times[mode].median_s / 1e9;
                 char label[32];
-                if (kinds[k] == NL_NORM_GROUP)
-                    snprintf(label, sizeof label, "group(%d)", o->groups);
-                else
-                    nl_copy_string(label, sizeof label, name);
+                norm_label(k, o->groups, label, sizeof label);
                 printf("  %-10s %-16s %-10s %11.1f %8.1f %9.1f %9.3f\n", label, shape,
                        nl_bench_norm_mode_name(mode), times[mode].median_s * 1e6, gbps, copy_gbps,
                        gbps / copy_gbps);
                 r = blank_row("norm");
                 r.norm = name;
-                r.groups = kinds[k] == NL_NORM_GROUP ? o->groups : 0;
+                r.groups = uses_groups(k) ? o->groups : 0;
                 r.batch = sh->n;
                 r.kernel = kernel;
                 r.shape = shape;
@@ -525,7 +547,7 @@ static void bench_training(output *out, const options *o, nl_backend *be, double
             continue;
         const char *model = nl_name_of(&nl_arch_names, archs[a]);
         for (int k = 0; k < NL_NORM_COUNT; k++) {
-            if (!o->norm[k] || (archs[a] == NL_ARCH_MLP && k == NL_NORM_INSTANCE))
+            if (!o->norm[k] || !accepts(nl_norm_info_of((nl_norm_kind)k), archs[a] == NL_ARCH_MLP))
                 continue;
             const char *norm = nl_name_of(&nl_norm_names, k);
             for (int bi = 0; bi < o->n_batches; bi++) {
@@ -543,10 +565,7 @@ static void bench_training(output *out, const options *o, nl_backend *be, double
                 const double gf = res.samples_per_s * res.train_flops / 1e9;
                 const double ceiling = square * 1e9 / res.train_flops;
                 char label[32];
-                if (k == NL_NORM_GROUP)
-                    snprintf(label, sizeof label, "group(%d)", o->groups);
-                else
-                    nl_copy_string(label, sizeof label, norm);
+                norm_label(k, o->groups, label, sizeof label);
                 printf("  %-5s %-10s %5d %11.0f %9.3f %12.3f %8.1f %11.0f %8.3f%s\n", model, label,
                        n, res.samples_per_s, res.step.median_s * 1e3, res.train_flops / 1e6, gf,
                        ceiling, res.samples_per_s / ceiling,
@@ -554,7 +573,7 @@ static void bench_training(output *out, const options *o, nl_backend *be, double
                 row r = blank_row("train");
                 r.model = model;
                 r.norm = norm;
-                r.groups = k == NL_NORM_GROUP ? o->groups : 0;
+                r.groups = uses_groups(k) ? o->groups : 0;
                 r.batch = n;
                 r.kernel = "train_step";
                 r.mode = "train";

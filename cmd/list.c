@@ -9,7 +9,7 @@ static void print_table(const nl_name_table *table, const char *heading)
 {
     printf("%s:\n", heading);
     for (int i = 0; i < table->count; i++)
-        printf("  %-14s %s\n", table->entries[i].name, table->entries[i].help);
+        printf("  %-14s %s\n", nl_name_entry_at(table, i)->name, nl_name_entry_at(table, i)->help);
     printf("\n");
 }
 

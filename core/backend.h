@@ -10,7 +10,8 @@
  *   (the planner sets it for the second consumer of a tensor, e.g. the
  *   identity shortcut of a residual block). dx may be NULL: not needed.
  * - gamma/beta may be NULL (affine: false): gamma = 1, beta = 0, and then
- *   dgamma/dbeta are NULL too.
+ *   dgamma/dbeta are NULL too. The norm ops also take gamma without beta
+ *   (a scale and no shift, as RMSNorm), except with batch statistics.
  * - Reductions use a fixed order for a given thread count, so runs repeat
  *   bit for bit. */
 #ifndef NL_BACKEND_H
@@ -39,6 +40,30 @@ typedef struct {
      * argmax is -1 where the output is 0, since relu passes no gradient there */
     bool relu_input;
 } nl_pool_geom;
+
+/* Where a normalizer takes its statistics. A plane is one (sample, channel)
+ * run of hw floats; statistics are taken over groups of planes:
+ *   groups == 0: batch statistics, per channel over its N planes (N*HW values)
+ *   groups >= 1: per sample over each group of c/groups planes (1: layer
+ *                norm over C*HW, c: instance norm over HW)
+ * center false: no mean is subtracted (RMS normalization); the saved mean
+ * is 0 and the variance is the mean square. */
+typedef struct {
+    int n, c, hw;
+    int groups;
+    bool center;
+    float eps;
+} nl_norm_geom;
+
+/* statistics groups (entries of save_mean/save_rstd) and values per group */
+static inline long nl_norm_stat_groups(const nl_norm_geom *g)
+{
+    return g->groups == 0 ? g->c : (long)g->n * g->groups;
+}
+static inline long nl_norm_group_count(const nl_norm_geom *g)
+{
+    return g->groups == 0 ? (long)g->n * g->hw : (long)(g->c / g->groups) * g->hw;
+}
 
 typedef struct {
     float lr;
@@ -108,42 +133,30 @@ typedef struct nl_ops {
     void (*softmax_xent_backward)(nl_backend *be, int n, int classes, const float *probs,
                                   const int32_t *labels, float *dlogits);
 
-    /* ---- normalization; x, y are (N, C, HW) ----
-     * BatchNorm, training: statistics per channel over N*HW; the biased
-     * variance normalizes; when running_mean is not NULL the running
-     * statistics take (1 - momentum) of themselves plus momentum of the batch
-     * mean and of the unbiased batch variance. save_mean/save_rstd (C) keep
-     * the batch mean and 1/sqrt(var + eps) for backward. */
-    void (*batchnorm_forward_train)(nl_backend *be, int n, int c, int hw, float eps,
-                                    const float *x, const float *gamma, const float *beta,
-                                    float *y, float *save_mean, float *save_rstd,
-                                    float *running_mean, float *running_var, float momentum);
-    /* normalizes with given per-channel statistics (BatchNorm and tracked
-     * InstanceNorm in eval mode) */
-    void (*batchnorm_forward_eval)(nl_backend *be, int n, int c, int hw, float eps,
-                                   const float *x, const float *gamma, const float *beta,
-                                   const float *running_mean, const float *running_var, float *y);
-    void (*batchnorm_backward)(nl_backend *be, int n, int c, int hw, const float *x,
-                               const float *dy, const float *gamma, const float *save_mean,
-                               const float *save_rstd, float *dx, bool accumulate_dx,
-                               float *dgamma, float *dbeta);
-
-    /* GroupNorm: statistics per sample over each group of c/groups channels
-     * (groups = 1: LayerNorm of Wu & He; groups = c: InstanceNorm); per-channel
-     * affine. save_mean/save_rstd are (N, groups). When running_mean is not
-     * NULL (InstanceNorm with tracked statistics; requires groups == c) the
-     * per-channel running statistics take momentum of the batch average of
-     * the per-instance means and unbiased variances. */
-    void (*groupnorm_forward)(nl_backend *be, int n, int c, int hw, int groups, float eps,
-                              const float *x, const float *gamma, const float *beta, float *y,
-                              float *save_mean, float *save_rstd, float *running_mean,
-                              float *running_var, float momentum);
-    size_t (*groupnorm_backward_workspace)(nl_backend *be, int n, int c, int hw,
-                                           int groups); /* bytes */
-    void (*groupnorm_backward)(nl_backend *be, int n, int c, int hw, int groups, const float *x,
-                               const float *dy, const float *gamma, const float *save_mean,
-                               const float *save_rstd, float *dx, bool accumulate_dx,
-                               float *dgamma, float *dbeta, void *workspace);
+    /* ---- normalization: one family over "groups of planes" (nl_norm_geom);
+     * x, y are (N, C, HW), gamma/beta (C). Training: each statistics group's
+     * mean (0 when !center) and rstd = 1/sqrt(var + eps), var the biased
+     * mean square about the mean, go to save_mean/save_rstd (one per
+     * statistics group: C for batch statistics, N*groups otherwise), and
+     * y = (x - mean) * rstd * gamma_c + beta_c. When running_mean is not NULL
+     * (centred kinds with per-channel groups: groups == 0, or groups == c)
+     * the per-channel running statistics take (1 - momentum) of themselves
+     * plus momentum of the batch mean and unbiased variance (for groups == c
+     * the batch average of the per-instance ones). */
+    void (*norm_forward)(nl_backend *be, const nl_norm_geom *g, const float *x,
+                         const float *gamma, const float *beta, float *y, float *save_mean,
+                         float *save_rstd, float *running_mean, float *running_var,
+                         float momentum);
+    /* normalizes with given per-channel statistics (eval mode of the kinds
+     * with running statistics); g->groups is not used */
+    void (*norm_forward_eval)(nl_backend *be, const nl_norm_geom *g, const float *x,
+                              const float *gamma, const float *beta, const float *running_mean,
+                              const float *running_var, float *y);
+    size_t (*norm_backward_workspace)(nl_backend *be, const nl_norm_geom *g); /* bytes */
+    void (*norm_backward)(nl_backend *be, const nl_norm_geom *g, const float *x, const float *dy,
+                          const float *gamma, const float *save_mean, const float *save_rstd,
+                          float *dx, bool accumulate_dx, float *dgamma, float *dbeta,
+                          void *workspace);
 
     /* ---- optimizer: SGD with PyTorch's momentum convention ---- */
     void (*sgd_step)(nl_backend *be, size_t count, float *param, const float *grad,

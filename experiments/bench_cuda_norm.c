@@ -85,28 +85,27 @@ typedef struct {
     void *workspace;
 } norm_bench;
 
+static nl_norm_geom geom_of(const norm_bench *b)
+{
+    return (nl_norm_geom){b->n, b->c, b->hw, b->groups, true, 1e-5f};
+}
+
 static void run_forward(const norm_bench *b)
 {
     nl_backend *be = b->be;
-    if (b->groups == 0)
-        be->ops->batchnorm_forward_train(be, b->n, b->c, b->hw, 1e-5f, b->x, b->gamma, b->beta,
-                                         b->y, b->save_mean, b->save_rstd, b->running_mean,
-                                         b->running_var, 0.1f);
-    else
-        be->ops->groupnorm_forward(be, b->n, b->c, b->hw, b->groups, 1e-5f, b->x, b->gamma,
-                                   b->beta, b->y, b->save_mean, b->save_rstd, NULL, NULL, 0.1f);
+    const nl_norm_geom g = geom_of(b);
+    const bool running = b->groups == 0; /* batch norm keeps running statistics */
+    be->ops->norm_forward(be, &g, b->x, b->gamma, b->beta, b->y, b->save_mean, b->save_rstd,
+                          running ? b->running_mean : NULL, running ? b->running_var : NULL,
+                          0.1f);
 }
 
 static void run_backward(const norm_bench *b)
 {
     nl_backend *be = b->be;
-    if (b->groups == 0)
-        be->ops->batchnorm_backward(be, b->n, b->c, b->hw, b->x, b->dy, b->gamma, b->save_mean,
-                                    b->save_rstd, b->dx, false, b->dgamma, b->dbeta);
-    else
-        be->ops->groupnorm_backward(be, b->n, b->c, b->hw, b->groups, b->x, b->dy, b->gamma,
-                                    b->save_mean, b->save_rstd, b->dx, false, b->dgamma, b->dbeta,
-                                    b->workspace);
+    const nl_norm_geom g = geom_of(b);
+    be->ops->norm_backward(be, &g, b->x, b->dy, b->gamma, b->save_mean, b->save_rstd, b->dx,
+                           false, b->dgamma, b->dbeta, b->workspace);
 }
 
 /* median seconds per call */
@@ -222,7 +221,8 @@ int main(int argc, char **argv)
         const size_t stats = (size_t)n * c; /* enough for any group count */
         b.save_mean = dev_alloc(be, stats * sizeof(float));
         b.save_rstd = dev_alloc(be, stats * sizeof(float));
-        b.workspace = dev_alloc(be, be->ops->groupnorm_backward_workspace(be, n, c, hw, 1));
+        const nl_norm_geom widest = {n, c, hw, 1, true, 1e-5f};
+        b.workspace = dev_alloc(be, be->ops->norm_backward_workspace(be, &widest));
         for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
             b.groups = kinds[k].groups < 0 ? c : kinds[k].groups;
             if (b.groups > 0 && c % b.groups != 0) {

@@ -476,8 +476,7 @@ static const bad_case bad_cases[] = {
      "up to 63 bytes"},
     /* names */
     {"model:\n  norm:\n    type: bach\n", SRC ":3:11: model.norm.type: ",
-     "'bach' is not a normalizer; accepted: none | batch | layer | group | instance (did you mean "
-     "'batch'?)"},
+     "'bach' is not a normalizer; accepted: none | batch | "}, /* the rest: the registry's */
     {"model:\n  arch: resent\n", SRC ":2:9: model.arch: ",
      "'resent' is not an architecture; accepted: mlp | cnn | resnet (did you mean 'resnet'?)"},
     {"data:\n  dataset: fashion_mnist\n", SRC ":2:12: data.dataset: ",
@@ -601,7 +600,7 @@ static const struct {
     nl_code code;
 } bad_files[] = {
     {"bad-enum.yaml", "bad-enum.yaml:7:11: model.norm.type: 'bach' is not a normalizer; accepted: "
-                      "none | batch | layer | group | instance (did you mean 'batch'?)",
+                      "none | batch | ",
      NL_ERR_CONFIG},
     {"tabs.yaml", "tabs.yaml:4:1: YAML syntax error", NL_ERR_CONFIG},
     {"not-a-mapping.yaml", "not-a-mapping.yaml:2:1: expected a mapping of keys at the top level",
@@ -678,8 +677,8 @@ static const struct {
                              "'train.batch_size'?)"},
     {"{}", {"model.widths=[32,"}, "~--set model.widths=[32,: the value is not valid YAML"},
     {"{}", {"model.norm.type=bach"},
-     "--set model.norm.type=bach: model.norm.type: 'bach' is not a normalizer; accepted: none | "
-     "batch | layer | group | instance (did you mean 'batch'?)"},
+     "~--set model.norm.type=bach: model.norm.type: 'bach' is not a normalizer; accepted: none | "
+     "batch | "},
     {"{}", {"model.widths=abc"}, "~--set model.widths=abc: model.widths: expected a list"},
     {"{}", {"model.widths=[32, 3.5]"}, "~--set model.widths=[32, 3.5]: model.widths[1]: 3.5 is "
                                        "not an integer"},
@@ -1051,47 +1050,12 @@ END_TEST
 
 /* ---- configs/README.md documents every key ---- */
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)n + 1);
-    ck_assert_int_eq(fread(text, 1, (size_t)n, f), (size_t)n);
-    text[n] = '\0';
-    fclose(f);
-    return text;
-}
-
 START_TEST(test_readme_documents_every_key)
 {
-    const char *path = NORMLAB_SOURCE_DIR "/configs/README.md";
-    const char *begin_marker = "<!-- BEGIN KEY TABLE (generated; do not edit by hand) -->\n";
-    const char *end_marker = "<!-- END KEY TABLE -->";
-    char *readme = read_file(path);
-    char *begin = strstr(readme, begin_marker), *end = strstr(readme, end_marker);
-    ck_assert_msg(begin && end && end > begin, "configs/README.md lacks the key table markers");
-    begin += strlen(begin_marker);
-
-    char *table = NULL;
-    size_t size = 0;
-    FILE *mem = open_memstream(&table, &size);
-    nl_config_write_key_table(mem);
-    fclose(mem);
-    const bool same = (size_t)(end - begin) == size && !memcmp(begin, table, size);
-    if (!same && getenv("NL_UPDATE_README")) {
-        FILE *out = fopen(path, "wb");
-        ck_assert_ptr_nonnull(out);
-        fwrite(readme, 1, (size_t)(begin - readme), out);
-        fwrite(table, 1, size, out);
-        fputs(end, out);
-        fclose(out);
-    } else {
-        ck_assert_msg(same, "the key table in configs/README.md is out of date with the schema; "
-                            "rerun this test with NL_UPDATE_README=1 to regenerate it");
-    }
+    char *readme = tu_check_generated_section(
+        NORMLAB_SOURCE_DIR "/configs/README.md",
+        "<!-- BEGIN KEY TABLE (generated; do not edit by hand) -->\n", "<!-- END KEY TABLE -->",
+        nl_config_write_key_table, "the key table (from the config schema)");
     /* and, independently of the generator, every key is named */
     for (int i = 0; i < nl_config_key_count(); i++) {
         char needle[128];
@@ -1105,7 +1069,6 @@ START_TEST(test_readme_documents_every_key)
     assert_contains(readme, "InstanceNorm2d(affine=False)", "README instance affine");
     assert_contains(readme, "GroupNorm with one group", "README layer norm");
     assert_contains(readme, "--set", "README overrides");
-    free(table);
     free(readme);
 }
 END_TEST

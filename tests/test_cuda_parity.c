@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "model/model.h"
+#include "norm/registry.h"
 #include "optim/optim.h"
 #include "testutil.h"
 
@@ -586,11 +587,11 @@ static void batchnorm_case(const norm_shape *s, int affine, int running, const c
     twin beta = affine ? twin_normal(c, seed + 2, 0.0f, 0.5f) : twin_new(NULL, 0);
     twin sm = twin_empty(c), sr = twin_empty(c);
     twin rm = twin_normal(c, seed + 3, 0.0f, 0.1f), rv = twin_const(c, 1.5f);
+    const nl_norm_geom g = {.n = n, .c = c, .hw = hw, .groups = 0, .center = true, .eps = eps};
     for (int b = 0; b < 2; b++)
-        be_of(b)->ops->batchnorm_forward_train(be_of(b), n, c, hw, eps, F(x, b), FN(gamma, b),
-                                               FN(beta, b), F(y, b), F(sm, b), F(sr, b),
-                                               running ? F(rm, b) : NULL,
-                                               running ? F(rv, b) : NULL, momentum);
+        be_of(b)->ops->norm_forward(be_of(b), &g, F(x, b), FN(gamma, b), FN(beta, b), F(y, b),
+                                    F(sm, b), F(sr, b), running ? F(rm, b) : NULL,
+                                    running ? F(rv, b) : NULL, momentum);
     check_close(y, 1e-5, WHAT("y"));
     check_close(sm, 1e-5, WHAT("save_mean"));
     check_close(sr, 1e-5, WHAT("save_rstd"));
@@ -599,14 +600,13 @@ static void batchnorm_case(const norm_shape *s, int affine, int running, const c
         check_close(rv, 1e-5, WHAT("running_var"));
     }
     void *snap = snapshot(y);
-    gpu_be->ops->batchnorm_forward_train(gpu_be, n, c, hw, eps, F(x, 1), FN(gamma, 1),
-                                         FN(beta, 1), F(y, 1), F(sm, 1), F(sr, 1), NULL, NULL,
-                                         momentum);
+    gpu_be->ops->norm_forward(gpu_be, &g, F(x, 1), FN(gamma, 1), FN(beta, 1), F(y, 1), F(sm, 1),
+                              F(sr, 1), NULL, NULL, momentum);
     check_repeat(y, snap, WHAT("y repeat"));
 
     for (int b = 0; b < 2; b++)
-        be_of(b)->ops->batchnorm_forward_eval(be_of(b), n, c, hw, eps, F(x, b), FN(gamma, b),
-                                              FN(beta, b), F(rm, b), F(rv, b), F(y, b));
+        be_of(b)->ops->norm_forward_eval(be_of(b), &g, F(x, b), FN(gamma, b), FN(beta, b),
+                                         F(rm, b), F(rv, b), F(y, b));
     check_close(y, 1e-5, WHAT("eval y"));
 
     twin dy = twin_normal(count, seed + 4, 0.0f, 1.0f), dx0 = twin_normal(count, seed + 5, 0, 1);
@@ -617,10 +617,9 @@ static void batchnorm_case(const norm_shape *s, int affine, int running, const c
             continue;
         twin_copy(dx, dx0);
         for (int b = 0; b < 2; b++)
-            be_of(b)->ops->batchnorm_backward(be_of(b), n, c, hw, F(x, b), F(dy, b),
-                                              FN(gamma, b), F(sm, b), F(sr, b),
-                                              mode_dx == 2 ? NULL : F(dx, b), mode_dx == 1,
-                                              FN(dg, b), FN(db, b));
+            be_of(b)->ops->norm_backward(be_of(b), &g, F(x, b), F(dy, b), FN(gamma, b), F(sm, b),
+                                         F(sr, b), mode_dx == 2 ? NULL : F(dx, b), mode_dx == 1,
+                                         FN(dg, b), FN(db, b), NULL);
         check_close(dx, 1e-5, WHAT(mode_dx == 0 ? "dx" : mode_dx == 1 ? "dx accumulated" : "dx untouched"));
         if (affine) {
             check_close(dg, 1e-5, WHAT("dgamma"));
@@ -628,18 +627,27 @@ static void batchnorm_case(const norm_shape *s, int affine, int running, const c
         }
     }
     twin_copy(dx, dx0);
-    gpu_be->ops->batchnorm_backward(gpu_be, n, c, hw, F(x, 1), F(dy, 1), FN(gamma, 1), F(sm, 1),
-                                    F(sr, 1), F(dx, 1), true, FN(dg, 1), FN(db, 1));
+    gpu_be->ops->norm_backward(gpu_be, &g, F(x, 1), F(dy, 1), FN(gamma, 1), F(sm, 1), F(sr, 1),
+                               F(dx, 1), true, FN(dg, 1), FN(db, 1), NULL);
     snap = snapshot(dx);
     twin_copy(dx, dx0);
-    gpu_be->ops->batchnorm_backward(gpu_be, n, c, hw, F(x, 1), F(dy, 1), FN(gamma, 1), F(sm, 1),
-                                    F(sr, 1), F(dx, 1), true, FN(dg, 1), FN(db, 1));
+    gpu_be->ops->norm_backward(gpu_be, &g, F(x, 1), F(dy, 1), FN(gamma, 1), F(sm, 1), F(sr, 1),
+                               F(dx, 1), true, FN(dg, 1), FN(db, 1), NULL);
     check_repeat(dx, snap, WHAT("dx repeat"));
 #undef WHAT
     twin *all[] = {&x, &y, &gamma, &beta, &sm, &sr, &rm, &rv, &dy, &dx0, &dx, &dg, &db};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         twin_free(all[i]);
 }
+
+/* every slot of the CUDA ops table is filled (the CPU's: test_backend_ops) */
+START_TEST(test_ops_filled)
+{
+    char missing[512];
+    const int unfilled = tu_ops_unfilled(gpu_be->ops, missing, sizeof missing);
+    ck_assert_msg(unfilled == 0, "cuda ops: %d empty slots (%s in nl_ops)", unfilled, missing);
+}
+END_TEST
 
 START_TEST(test_batchnorm)
 {
@@ -655,8 +663,8 @@ START_TEST(test_batchnorm)
 }
 END_TEST
 
-static void groupnorm_case(const norm_shape *s, int groups, int affine, int running,
-                           const char *mode, void *ws[2])
+static void groupnorm_case(const norm_shape *s, int groups, bool center, int affine,
+                           int running, const char *mode, void *ws[2])
 {
     const int n = s->n, c = s->c, hw = s->hw;
     const size_t count = (size_t)n * c * hw, stats = (size_t)n * groups;
@@ -664,19 +672,22 @@ static void groupnorm_case(const norm_shape *s, int groups, int affine, int runn
     const uint64_t seed = 2000 + (uint64_t)n * 31 + c * 7 + hw + groups;
     char what[200];
 #define WHAT(part)                                                                                 \
-    (snprintf(what, sizeof what, "groupnorm (%d,%d,%d) groups=%d affine=%d running=%d [%s]: %s",   \
-              n, c, hw, groups, affine, running, mode, part),                                      \
+    (snprintf(what, sizeof what,                                                                  \
+              "%s (%d,%d,%d) groups=%d affine=%d running=%d [%s]: %s",                             \
+              center ? "groupnorm" : "rmsnorm", n, c, hw, groups, affine, running, mode, part),   \
      what)
     twin x = twin_normal(count, seed, s->mean, 2.0f), y = twin_empty(count);
     twin gamma = affine ? twin_normal(c, seed + 1, 1.0f, 0.3f) : twin_new(NULL, 0);
-    twin beta = affine ? twin_normal(c, seed + 2, 0.0f, 0.5f) : twin_new(NULL, 0);
+    /* without centring, a scale and no shift, as RMSNorm has */
+    twin beta = affine && center ? twin_normal(c, seed + 2, 0.0f, 0.5f) : twin_new(NULL, 0);
     twin sm = twin_empty(stats), sr = twin_empty(stats);
     twin rm = twin_normal(c, seed + 3, 0.0f, 0.1f), rv = twin_const(c, 1.5f);
+    const nl_norm_geom g = {.n = n, .c = c, .hw = hw, .groups = groups, .center = center,
+                            .eps = eps};
     for (int b = 0; b < 2; b++)
-        be_of(b)->ops->groupnorm_forward(be_of(b), n, c, hw, groups, eps, F(x, b), FN(gamma, b),
-                                         FN(beta, b), F(y, b), F(sm, b), F(sr, b),
-                                         running ? F(rm, b) : NULL, running ? F(rv, b) : NULL,
-                                         momentum);
+        be_of(b)->ops->norm_forward(be_of(b), &g, F(x, b), FN(gamma, b), FN(beta, b), F(y, b),
+                                    F(sm, b), F(sr, b), running ? F(rm, b) : NULL,
+                                    running ? F(rv, b) : NULL, momentum);
     check_close(y, 1e-5, WHAT("y"));
     check_close(sm, 1e-5, WHAT("save_mean"));
     check_close(sr, 1e-5, WHAT("save_rstd"));
@@ -685,36 +696,34 @@ static void groupnorm_case(const norm_shape *s, int groups, int affine, int runn
         check_close(rv, 1e-5, WHAT("running_var"));
     }
     void *snap = snapshot(y);
-    gpu_be->ops->groupnorm_forward(gpu_be, n, c, hw, groups, eps, F(x, 1), FN(gamma, 1),
-                                   FN(beta, 1), F(y, 1), F(sm, 1), F(sr, 1), NULL, NULL, momentum);
+    gpu_be->ops->norm_forward(gpu_be, &g, F(x, 1), FN(gamma, 1), FN(beta, 1), F(y, 1), F(sm, 1),
+                              F(sr, 1), NULL, NULL, momentum);
     check_repeat(y, snap, WHAT("y repeat"));
 
     twin dy = twin_normal(count, seed + 4, 0.0f, 1.0f), dx0 = twin_normal(count, seed + 5, 0, 1);
     twin dx = twin_empty(count);
-    twin dg = affine ? twin_empty(c) : twin_new(NULL, 0), db = affine ? twin_empty(c) : twin_new(NULL, 0);
+    twin dg = affine ? twin_empty(c) : twin_new(NULL, 0);
+    twin db = affine && center ? twin_empty(c) : twin_new(NULL, 0);
     for (int mode_dx = 0; mode_dx < 3; mode_dx++) {
         if (mode_dx == 2 && !affine)
             continue;
         twin_copy(dx, dx0);
         for (int b = 0; b < 2; b++)
-            be_of(b)->ops->groupnorm_backward(be_of(b), n, c, hw, groups, F(x, b), F(dy, b),
-                                              FN(gamma, b), F(sm, b), F(sr, b),
-                                              mode_dx == 2 ? NULL : F(dx, b), mode_dx == 1,
-                                              FN(dg, b), FN(db, b), ws[b]);
+            be_of(b)->ops->norm_backward(be_of(b), &g, F(x, b), F(dy, b), FN(gamma, b), F(sm, b),
+                                         F(sr, b), mode_dx == 2 ? NULL : F(dx, b), mode_dx == 1,
+                                         FN(dg, b), FN(db, b), ws[b]);
         check_close(dx, 1e-5, WHAT(mode_dx == 0 ? "dx" : mode_dx == 1 ? "dx accumulated" : "dx untouched"));
-        if (affine) {
+        if (affine)
             check_close(dg, 1e-5, WHAT("dgamma"));
+        if (affine && center)
             check_close(db, 1e-5, WHAT("dbeta"));
-        }
     }
     twin_copy(dx, dx0);
-    gpu_be->ops->groupnorm_backward(gpu_be, n, c, hw, groups, F(x, 1), F(dy, 1), FN(gamma, 1),
-                                    F(sm, 1), F(sr, 1), F(dx, 1), false, FN(dg, 1), FN(db, 1),
-                                    ws[1]);
+    gpu_be->ops->norm_backward(gpu_be, &g, F(x, 1), F(dy, 1), FN(gamma, 1), F(sm, 1), F(sr, 1),
+                               F(dx, 1), false, FN(dg, 1), FN(db, 1), ws[1]);
     snap = snapshot(dx);
-    gpu_be->ops->groupnorm_backward(gpu_be, n, c, hw, groups, F(x, 1), F(dy, 1), FN(gamma, 1),
-                                    F(sm, 1), F(sr, 1), F(dx, 1), false, FN(dg, 1), FN(db, 1),
-                                    ws[1]);
+    gpu_be->ops->norm_backward(gpu_be, &g, F(x, 1), F(dy, 1), FN(gamma, 1), F(sm, 1), F(sr, 1),
+                               F(dx, 1), false, FN(dg, 1), FN(db, 1), ws[1]);
     check_repeat(dx, snap, WHAT("dx repeat"));
 #undef WHAT
     twin *all[] = {&x, &y, &gamma, &beta, &sm, &sr, &rm, &rv, &dy, &dx0, &dx, &dg, &db};
@@ -733,8 +742,8 @@ START_TEST(test_groupnorm)
         void *ws[2];
         for (int b = 0; b < 2; b++) {
             nl_error err = {0};
-            size_t bytes = be_of(b)->ops->groupnorm_backward_workspace(be_of(b), sh->n, sh->c,
-                                                                       sh->hw, 1);
+            const nl_norm_geom widest = {sh->n, sh->c, sh->hw, 1, true, 1e-5f};
+            size_t bytes = be_of(b)->ops->norm_backward_workspace(be_of(b), &widest);
             ck_assert_msg(be_of(b)->ops->alloc(be_of(b), bytes, &ws[b], &err) == NL_OK, "%s",
                           err.msg);
         }
@@ -751,7 +760,10 @@ START_TEST(test_groupnorm)
             if (groups == 0 || (gi == 2 && sh->c == 1))
                 continue;
             for (int affine = 0; affine < 2; affine++)
-                groupnorm_case(sh, groups, affine, gi == 2 && sh->hw > 1 && affine, mode, ws);
+                groupnorm_case(sh, groups, true, affine, gi == 2 && sh->hw > 1 && affine, mode,
+                               ws);
+            /* no centring (RMS): the same kernels, the mean fixed at 0 */
+            groupnorm_case(sh, groups, false, 1, 0, mode, ws);
         }
         for (int b = 0; b < 2; b++)
             be_of(b)->ops->release(be_of(b), ws[b]);
@@ -814,8 +826,7 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
     nl_norm_spec_defaults(&spec.norm, tc->norm);
     spec.norm.groups = 4;
     spec.norm.placement = tc->placement;
-    if (tc->norm == NL_NORM_INSTANCE)
-        spec.norm.track_running_stats = true;
+    spec.norm.track_running_stats = nl_norm_info_of(tc->norm)->running_stats;
     nl_model *m = NULL;
     nl_error err = {0};
     ck_assert_msg(nl_model_build(&spec, be, BATCH, BATCH, 7, &m, &err) == NL_OK, "%s", err.msg);
@@ -854,20 +865,29 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
 /* smooth models (tanh, average pooling): the GPU follows the CPU's loss
  * curve. With ReLU and max pooling a 1e-7 difference can flip a ReLU or an
  * argmax and the runs then part by more than rounding; those layers are
- * checked op by op above and by the repeatability test below. */
-static const train_case smooth_cases[] = {
-    {NL_ARCH_CNN, NL_NORM_NONE, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
-    {NL_ARCH_CNN, NL_NORM_BATCH, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
-    {NL_ARCH_CNN, NL_NORM_LAYER, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
-    {NL_ARCH_CNN, NL_NORM_GROUP, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
-    {NL_ARCH_CNN, NL_NORM_INSTANCE, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
-    {NL_ARCH_MLP, NL_NORM_NONE, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
-    {NL_ARCH_MLP, NL_NORM_BATCH, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
-    {NL_ARCH_MLP, NL_NORM_LAYER, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG},
-    {NL_ARCH_MLP, NL_NORM_GROUP, NL_PLACE_AFTER, NL_ACT_SIGMOID, NL_POOL_AVG},
-    {NL_ARCH_RESNET, NL_NORM_BATCH, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG},
-    {NL_ARCH_RESNET, NL_NORM_GROUP, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG},
-};
+ * checked op by op above and by the repeatability test below. Every
+ * normalizer on the cnn, the mlp (where it takes feature vectors) and the
+ * post-activation resnet; then the other placements once. */
+static train_case smooth_cases[3 * NL_NORM_COUNT + 2];
+static int n_smooth_cases;
+
+static void add_smooth_cases(void)
+{
+    for (int k = 0; k < NL_NORM_COUNT; k++) {
+        const nl_norm_kind kind = (nl_norm_kind)k;
+        smooth_cases[n_smooth_cases++] =
+            (train_case){NL_ARCH_CNN, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG};
+        if (nl_norm_info_of(kind)->features)
+            smooth_cases[n_smooth_cases++] =
+                (train_case){NL_ARCH_MLP, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG};
+        smooth_cases[n_smooth_cases++] =
+            (train_case){NL_ARCH_RESNET, kind, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG};
+    }
+    smooth_cases[n_smooth_cases++] =
+        (train_case){NL_ARCH_MLP, NL_NORM_GROUP, NL_PLACE_AFTER, NL_ACT_SIGMOID, NL_POOL_AVG};
+    smooth_cases[n_smooth_cases++] =
+        (train_case){NL_ARCH_RESNET, NL_NORM_GROUP, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG};
+}
 
 START_TEST(test_training_parity)
 {
@@ -890,11 +910,10 @@ END_TEST
 START_TEST(test_training_repeats)
 {
     /* the default ReLU / max-pooling models: two GPU runs, the same bits */
-    const nl_norm_kind norms[] = {NL_NORM_NONE, NL_NORM_BATCH, NL_NORM_LAYER, NL_NORM_GROUP,
-                                  NL_NORM_INSTANCE};
-    train_case tc = {_i < 5 ? NL_ARCH_CNN : NL_ARCH_MLP, norms[_i % 5], NL_PLACE_BEFORE,
-                     NL_ACT_RELU, NL_POOL_MAX};
-    if (tc.arch == NL_ARCH_MLP && tc.norm == NL_NORM_INSTANCE)
+    train_case tc = {_i < NL_NORM_COUNT ? NL_ARCH_CNN : NL_ARCH_MLP,
+                     (nl_norm_kind)(_i % NL_NORM_COUNT), NL_PLACE_BEFORE, NL_ACT_RELU,
+                     NL_POOL_MAX};
+    if (tc.arch == NL_ARCH_MLP && !nl_norm_info_of(tc.norm)->features)
         return;
     double a[STEPS], b[STEPS], ea, eb;
     train(gpu_be, &tc, a, &ea);
@@ -983,6 +1002,7 @@ int main(void)
     TCase *ops = tcase_create("ops");
     tcase_add_checked_fixture(ops, open_gpu, close_gpu);
     tcase_set_timeout(ops, 600);
+    tcase_add_test(ops, test_ops_filled);
     tcase_add_test(ops, test_memory_and_errors);
     tcase_add_test(ops, test_elementwise);
     tcase_add_test(ops, test_sgd);
@@ -1001,9 +1021,9 @@ int main(void)
     TCase *training = tcase_create("training");
     tcase_add_checked_fixture(training, open_gpu, close_gpu);
     tcase_set_timeout(training, 600);
-    tcase_add_loop_test(training, test_training_parity, 0,
-                        (int)(sizeof smooth_cases / sizeof smooth_cases[0]));
-    tcase_add_loop_test(training, test_training_repeats, 0, 10);
+    add_smooth_cases();
+    tcase_add_loop_test(training, test_training_parity, 0, n_smooth_cases);
+    tcase_add_loop_test(training, test_training_repeats, 0, 2 * NL_NORM_COUNT);
     suite_add_tcase(s, training);
     return tu_run_suite(s);
 }

@@ -17,6 +17,7 @@
 #include "base/rng.h"
 #include "model/model.h"
 #include "norm/norm.h"
+#include "norm/registry.h"
 #include "testutil.h"
 
 #define SAMPLES 20 /* entries checked per tensor */
@@ -221,8 +222,10 @@ START_TEST(test_activations)
 }
 END_TEST
 
-static void check_norm(const char *label, nl_norm_kind kind, bool affine, bool track)
+static void check_norm(nl_norm_kind kind, bool affine, bool track)
 {
+    const nl_norm_info *info = nl_norm_info_of(kind);
+    const char *label = info->id.name;
     for (int res = 0; res < 2; res++) {
         graph g = {.kind = G_NORM, .residual = res};
         nl_norm_spec_defaults(&g.norm, kind);
@@ -230,14 +233,16 @@ static void check_norm(const char *label, nl_norm_kind kind, bool affine, bool t
         g.norm.affine = affine;
         g.norm.track_running_stats = track;
         char what[128];
-        snprintf(what, sizeof what, "%s 4-D%s%s", label, affine ? "" : " no affine", res ? " residual" : "");
-        check_graph(what, g, 3, 6, 5, 7, 1e-2f, TOL, false);
-        if (kind == NL_NORM_INSTANCE)
-            continue; /* refused on feature vectors */
+        if (info->images) {
+            snprintf(what, sizeof what, "%s 4-D%s%s", label, affine ? "" : " no affine", res ? " residual" : "");
+            check_graph(what, g, 3, 6, 5, 7, 1e-2f, TOL, false);
+        }
+        if (!info->features)
+            continue;
         g.kind = G_NORM2D;
         snprintf(what, sizeof what, "%s 2-D%s%s", label, affine ? "" : " no affine", res ? " residual" : "");
         check_graph(what, g, 5, 12, 1, 1, 1e-2f, TOL, false);
-        if (kind != NL_NORM_GROUP)
+        if (!(info->keys & NL_NORM_KEY_GROUPS))
             continue;
         /* 8 groups of 8 features: the CPU's eight-groups-at-a-time path */
         g.norm.groups = 8;
@@ -247,17 +252,16 @@ static void check_norm(const char *label, nl_norm_kind kind, bool affine, bool t
     }
 }
 
+/* every registered normalizer, with and without affine; those that can
+ * keep running statistics once with them (they do not change the training
+ * gradient, but the layer must still run its update path) */
 START_TEST(test_norms)
 {
-    check_norm("batch", NL_NORM_BATCH, true, true);
-    check_norm("batch", NL_NORM_BATCH, false, false);
-    check_norm("layer", NL_NORM_LAYER, true, false);
-    check_norm("layer", NL_NORM_LAYER, false, false);
-    check_norm("group", NL_NORM_GROUP, true, false);
-    check_norm("group", NL_NORM_GROUP, false, false);
-    check_norm("instance", NL_NORM_INSTANCE, true, true);
-    check_norm("instance", NL_NORM_INSTANCE, false, false);
-    check_norm("none", NL_NORM_NONE, true, false);
+    for (int k = 0; k < NL_NORM_COUNT; k++) {
+        const bool running = nl_norm_info_of((nl_norm_kind)k)->running_stats;
+        check_norm((nl_norm_kind)k, true, running);
+        check_norm((nl_norm_kind)k, false, false);
+    }
 }
 END_TEST
 
@@ -345,17 +349,16 @@ static void check_model(nl_arch arch, nl_placement placement, nl_norm_kind kind)
 
 START_TEST(test_models)
 {
-    const nl_norm_kind kinds[] = {NL_NORM_NONE, NL_NORM_BATCH, NL_NORM_LAYER, NL_NORM_GROUP,
-                                  NL_NORM_INSTANCE};
-    for (int k = 0; k < 5; k++) {
-        if (kinds[k] != NL_NORM_INSTANCE) {
-            check_model(NL_ARCH_MLP, NL_PLACE_BEFORE, kinds[k]);
-            check_model(NL_ARCH_MLP, NL_PLACE_AFTER, kinds[k]);
+    for (int k = 0; k < NL_NORM_COUNT; k++) {
+        const nl_norm_kind kind = (nl_norm_kind)k;
+        if (nl_norm_info_of(kind)->features) {
+            check_model(NL_ARCH_MLP, NL_PLACE_BEFORE, kind);
+            check_model(NL_ARCH_MLP, NL_PLACE_AFTER, kind);
         }
-        check_model(NL_ARCH_CNN, NL_PLACE_BEFORE, kinds[k]);
-        check_model(NL_ARCH_CNN, NL_PLACE_AFTER, kinds[k]);
-        check_model(NL_ARCH_RESNET, NL_PLACE_POST, kinds[k]);
-        check_model(NL_ARCH_RESNET, NL_PLACE_PRE, kinds[k]);
+        check_model(NL_ARCH_CNN, NL_PLACE_BEFORE, kind);
+        check_model(NL_ARCH_CNN, NL_PLACE_AFTER, kind);
+        check_model(NL_ARCH_RESNET, NL_PLACE_POST, kind);
+        check_model(NL_ARCH_RESNET, NL_PLACE_PRE, kind);
     }
 }
 END_TEST

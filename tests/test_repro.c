@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "model/model.h"
+#include "norm/registry.h"
 #include "optim/optim.h"
 #include "testutil.h"
 
@@ -57,24 +58,23 @@ START_TEST(test_same_seed_same_bits)
 {
     nl_backend *be = tu_cpu(2);
     const nl_arch archs[] = {NL_ARCH_MLP, NL_ARCH_CNN, NL_ARCH_RESNET};
-    const nl_norm_kind norms[] = {NL_NORM_BATCH, NL_NORM_GROUP, NL_NORM_LAYER, NL_NORM_INSTANCE,
-                                  NL_NORM_NONE};
     for (int a = 0; a < 3; a++) {
-        for (int k = 0; k < 5; k++) {
-            if (archs[a] == NL_ARCH_MLP && norms[k] == NL_NORM_INSTANCE)
+        for (int k = 0; k < NL_NORM_COUNT; k++) {
+            const nl_norm_kind norm = (nl_norm_kind)k;
+            if (archs[a] == NL_ARCH_MLP && !nl_norm_info_of(norm)->features)
                 continue;
             double la[12], lb[12];
             size_t na, nb;
-            train(be, archs[a], norms[k], 3, la, 12, params_a, &na);
-            train(be, archs[a], norms[k], 3, lb, 12, params_b, &nb);
+            train(be, archs[a], norm, 3, la, 12, params_a, &na);
+            train(be, archs[a], norm, 3, lb, 12, params_b, &nb);
             ck_assert_uint_eq(na, nb);
             ck_assert_msg(memcmp(la, lb, sizeof la) == 0, "%s/%s: losses differ between runs",
-                          nl_name_of(&nl_arch_names, archs[a]), nl_name_of(&nl_norm_names, norms[k]));
+                          nl_name_of(&nl_arch_names, archs[a]), nl_name_of(&nl_norm_names, norm));
             ck_assert_msg(memcmp(params_a, params_b, na * sizeof(float)) == 0,
                           "%s/%s: weights differ between runs", nl_name_of(&nl_arch_names, archs[a]),
-                          nl_name_of(&nl_norm_names, norms[k]));
+                          nl_name_of(&nl_norm_names, norm));
             /* and a different seed gives a different run */
-            train(be, archs[a], norms[k], 4, lb, 12, params_b, &nb);
+            train(be, archs[a], norm, 4, lb, 12, params_b, &nb);
             ck_assert(memcmp(la, lb, sizeof la) != 0);
         }
     }
@@ -98,17 +98,18 @@ typedef struct {
     int n, c, hw, groups; /* groups 0: BatchNorm */
 } norm_case;
 
+static nl_norm_geom geom_of(const norm_case *k)
+{
+    return (nl_norm_geom){k->n, k->c, k->hw, k->groups, true, 1e-5f};
+}
+
 /* the backward of case k, batch or group norm */
 static void norm_backward(nl_backend *be, const norm_case *k, const float *x, const float *dy,
                           const float *gamma, const float *mean, const float *rstd, float *dx,
                           bool accumulate_dx, float *dgamma, float *dbeta, void *ws)
 {
-    if (k->groups)
-        be->ops->groupnorm_backward(be, k->n, k->c, k->hw, k->groups, x, dy, gamma, mean, rstd, dx,
-                                    accumulate_dx, dgamma, dbeta, ws);
-    else
-        be->ops->batchnorm_backward(be, k->n, k->c, k->hw, x, dy, gamma, mean, rstd, dx,
-                                    accumulate_dx, dgamma, dbeta);
+    const nl_norm_geom g = geom_of(k);
+    be->ops->norm_backward(be, &g, x, dy, gamma, mean, rstd, dx, accumulate_dx, dgamma, dbeta, ws);
 }
 
 static void run_norm(nl_backend *be, const norm_case *k, const float *x, const float *dy,
@@ -120,13 +121,8 @@ static void run_norm(nl_backend *be, const norm_case *k, const float *x, const f
     float *dg = rstd + stats, *db = dg + k->c;
     for (size_t i = 0; i < count; i++)
         dx[i] = 0.25f; /* accumulated into below */
-    if (k->groups) {
-        be->ops->groupnorm_forward(be, k->n, k->c, k->hw, k->groups, 1e-5f, x, gamma, beta, y,
-                                   mean, rstd, NULL, NULL, 0.1f);
-    } else {
-        be->ops->batchnorm_forward_train(be, k->n, k->c, k->hw, 1e-5f, x, gamma, beta, y, mean,
-                                         rstd, NULL, NULL, 0.1f);
-    }
+    const nl_norm_geom g = geom_of(k);
+    be->ops->norm_forward(be, &g, x, gamma, beta, y, mean, rstd, NULL, NULL, 0.1f);
     norm_backward(be, k, x, dy, gamma, mean, rstd, dx, true, dg, db, ws);
     /* without an input gradient (a norm on the network's input) the
      * parameter gradients take another path, and must come out the same */
@@ -176,8 +172,8 @@ START_TEST(test_norm_kernels_thread_independent)
         float *x = malloc(count * sizeof *x), *dy = malloc(count * sizeof *dy);
         float *gamma = malloc(k->c * sizeof *gamma), *beta = malloc(k->c * sizeof *beta);
         float *out[3];
-        void *ws = malloc(be->ops->groupnorm_backward_workspace(be, k->n, k->c, k->hw,
-                                                                 k->groups ? k->groups : 1));
+        const nl_norm_geom g = geom_of(k);
+        void *ws = malloc(be->ops->norm_backward_workspace(be, &g) + 1);
         ck_assert(x && dy && gamma && beta && ws);
         tu_fill_normal(x, count, 1 + ci, 0.5f, 2.0f);
         tu_fill_normal(dy, count, 20 + ci, 0.0f, 1.0f);

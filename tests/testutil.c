@@ -25,6 +25,68 @@ nl_backend *tu_cpu(int threads)
     return be;
 }
 
+char *tu_check_generated_section(const char *path, const char *begin_marker,
+                                 const char *end_marker, void (*write)(FILE *out),
+                                 const char *what)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    const long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = malloc((size_t)n + 1);
+    ck_assert_int_eq(fread(text, 1, (size_t)n, f), (size_t)n);
+    text[n] = '\0';
+    fclose(f);
+    char *begin = strstr(text, begin_marker), *end = strstr(text, end_marker);
+    ck_assert_msg(begin && end && end > begin, "%s lacks the markers of %s", path, what);
+    begin += strlen(begin_marker);
+    char *generated = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&generated, &size);
+    write(mem);
+    fclose(mem);
+    const bool same = (size_t)(end - begin) == size && !memcmp(begin, generated, size);
+    if (!same && getenv("NL_UPDATE_README")) {
+        FILE *out = fopen(path, "wb");
+        ck_assert_ptr_nonnull(out);
+        fwrite(text, 1, (size_t)(begin - text), out);
+        fwrite(generated, 1, size, out);
+        fputs(end, out);
+        fclose(out);
+    } else {
+        ck_assert_msg(same, "%s in %s is out of date; rerun this test with NL_UPDATE_README=1 "
+                            "to regenerate it", what, path);
+    }
+    free(generated);
+    return text;
+}
+
+typedef void (*any_fn)(void);
+/* nl_ops is `name` and then function pointers only, so it can be walked as
+ * an array of them (a data member added later breaks this on purpose) */
+_Static_assert((sizeof(nl_ops) - offsetof(nl_ops, alloc)) % sizeof(any_fn) == 0 &&
+                   offsetof(nl_ops, alloc) == sizeof(const char *),
+               "nl_ops: a name, then function pointers only");
+
+int tu_ops_unfilled(const nl_ops *ops, char *missing, size_t size)
+{
+    int unfilled = 0;
+    size_t used = 0;
+    missing[0] = '\0';
+    for (size_t off = offsetof(nl_ops, alloc); off < sizeof(nl_ops); off += sizeof(any_fn)) {
+        any_fn fn;
+        memcpy(&fn, (const char *)ops + off, sizeof fn);
+        if (fn)
+            continue;
+        unfilled++;
+        if (used < size)
+            used += (size_t)snprintf(missing + used, size - used, "%soffset %zu",
+                                     unfilled > 1 ? ", " : "", off);
+    }
+    return unfilled;
+}
+
 void tu_fill_normal(float *x, size_t n, uint64_t seed, float mean, float std)
 {
     nl_rng rng;
@@ -58,43 +120,71 @@ double tu_norm_err(const float *got, const float *want, size_t n)
 
 static int read_u32(FILE *f, uint32_t *v) { return fread(v, sizeof *v, 1, f) == 1; }
 
-tu_fixture *tu_fixture_load(const char *file)
+/* NULL with the reason in why when the file is missing or corrupt */
+tu_fixture *tu_fixture_read(const char *file, char *why, size_t size)
 {
     tu_fixture *fx = calloc(1, sizeof *fx);
     snprintf(fx->path, sizeof fx->path, "%s/tests/fixtures/%s", NORMLAB_SOURCE_DIR, file);
     FILE *f = fopen(fx->path, "rb");
-    ck_assert_msg(f != NULL, "cannot open fixture %s (generate with tests/golden/make_goldens.py)",
-                  fx->path);
+    if (!f) {
+        snprintf(why, size, "cannot open fixture %s (generate with tests/golden/make_goldens.py)",
+                 fx->path);
+        free(fx);
+        return NULL;
+    }
     char magic[4];
     uint32_t version = 0, count = 0;
-    ck_assert_msg(fread(magic, 1, 4, f) == 4 && memcmp(magic, "NLFX", 4) == 0,
-                  "%s: not a fixture file", fx->path);
-    ck_assert(read_u32(f, &version) && version == 1);
-    ck_assert(read_u32(f, &count) && count < 100000);
-    fx->tensors = calloc(count, sizeof *fx->tensors);
-    fx->count = (int)count;
-    for (uint32_t i = 0; i < count; i++) {
-        tu_tensor *t = &fx->tensors[i];
-        uint32_t len = 0, dtype = 0, ndim = 0;
-        ck_assert(read_u32(f, &len) && len < sizeof t->name);
-        ck_assert(fread(t->name, 1, len, f) == len);
-        t->name[len] = '\0';
-        ck_assert(read_u32(f, &dtype) && dtype <= 1);
-        ck_assert(read_u32(f, &ndim) && ndim <= 8);
-        t->dtype = (int)dtype;
-        t->ndim = (int)ndim;
-        t->count = 1;
-        for (uint32_t d = 0; d < ndim; d++) {
-            uint32_t dim = 0;
-            ck_assert(read_u32(f, &dim));
-            t->dims[d] = (int)dim;
-            t->count *= dim;
+    const char *bad = NULL;
+    if (fread(magic, 1, 4, f) != 4 || memcmp(magic, "NLFX", 4) != 0)
+        bad = "not a fixture file";
+    else if (!read_u32(f, &version) || version != 1)
+        bad = "not version 1";
+    else if (!read_u32(f, &count) || count >= 100000)
+        bad = "bad tensor count";
+    if (!bad) {
+        fx->tensors = calloc(count, sizeof *fx->tensors);
+        for (uint32_t i = 0; i < count && !bad; i++, fx->count++) {
+            tu_tensor *t = &fx->tensors[i];
+            uint32_t len = 0, dtype = 0, ndim = 0;
+            if (!read_u32(f, &len) || len >= sizeof t->name || fread(t->name, 1, len, f) != len) {
+                bad = "bad tensor name";
+                break;
+            }
+            t->name[len] = '\0';
+            if (!read_u32(f, &dtype) || dtype > 1 || !read_u32(f, &ndim) || ndim > 8) {
+                bad = "bad tensor header";
+                break;
+            }
+            t->dtype = (int)dtype;
+            t->ndim = (int)ndim;
+            t->count = 1;
+            for (uint32_t d = 0; d < ndim && !bad; d++) {
+                uint32_t dim = 0;
+                if (!read_u32(f, &dim))
+                    bad = "truncated dims";
+                t->dims[d] = (int)dim;
+                t->count *= dim;
+            }
+            t->data = malloc(t->count * 4 + 4);
+            if (!bad && fread(t->data, 4, t->count, f) != t->count)
+                bad = "truncated data";
         }
-        t->data = malloc(t->count * 4 + 4);
-        ck_assert_msg(fread(t->data, 4, t->count, f) == t->count, "%s: truncated at %s",
-                      fx->path, t->name);
     }
     fclose(f);
+    if (bad) {
+        snprintf(why, size, "%s: %s%s%s", fx->path, bad, fx->count ? " at tensor " : "",
+                 fx->count ? fx->tensors[fx->count - 1].name : "");
+        tu_fixture_free(fx);
+        return NULL;
+    }
+    return fx;
+}
+
+tu_fixture *tu_fixture_load(const char *file)
+{
+    char why[700];
+    tu_fixture *fx = tu_fixture_read(file, why, sizeof why);
+    ck_assert_msg(fx != NULL, "%s", why);
     return fx;
 }
 

@@ -5,12 +5,18 @@
 
 #include <check.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "backend.h"
 
 /* a CPU backend with a fixed thread count (opened once per process) */
 nl_backend *tu_cpu(int threads);
+
+/* Walks every function slot of an ops table (all members after `name`):
+ * returns how many are NULL and lists their byte offsets in nl_ops into
+ * missing ("offset 208, offset 216"). */
+int tu_ops_unfilled(const nl_ops *ops, char *missing, size_t size);
 
 void tu_fill_normal(float *x, size_t n, uint64_t seed, float mean, float std);
 void tu_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi);
@@ -46,12 +52,23 @@ typedef struct {
 
 /* loads tests/fixtures/<file>; fails the test when missing or corrupt */
 tu_fixture *tu_fixture_load(const char *file);
+/* the same without check's asserts (usable in main): NULL and the reason in why */
+tu_fixture *tu_fixture_read(const char *file, char *why, size_t size);
 void tu_fixture_free(tu_fixture *f);
 /* fails the test when the tensor is missing */
 const tu_tensor *tu_get(const tu_fixture *f, const char *name);
 const tu_tensor *tu_find(const tu_fixture *f, const char *name); /* NULL when missing */
 const float *tu_getf(const tu_fixture *f, const char *name);
 float tu_scalar(const tu_fixture *f, const char *name);
+
+/* ---- generated sections of the documentation ----
+ * Checks that the text of `path` between begin_marker (a whole line) and
+ * end_marker is what write() produces; with NL_UPDATE_README set, rewrites
+ * it instead. `what` names the section in the failure message. Returns the
+ * file's text as read (the caller frees it). */
+char *tu_check_generated_section(const char *path, const char *begin_marker,
+                                 const char *end_marker, void (*write)(FILE *out),
+                                 const char *what);
 
 /* ---- scratch directories for tests that run the normlab binary ---- */
 extern char tu_tmp[256]; /* the current test's directory */

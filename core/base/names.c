@@ -4,7 +4,7 @@
 #include <string.h>
 
 #define TABLE(var, label, array)                                                                   \
-    const nl_name_table var = {label, array, (int)(sizeof array / sizeof array[0])}
+    const nl_name_table var = {label, array, (int)(sizeof array / sizeof array[0]), 0}
 
 static const nl_name_entry arch_entries[] = {
     [NL_ARCH_MLP] = {"mlp", "fully connected: input -> hidden widths -> classes"},
@@ -13,16 +13,6 @@ static const nl_name_entry arch_entries[] = {
 };
 _Static_assert(sizeof arch_entries / sizeof arch_entries[0] == NL_ARCH_COUNT, "arch table");
 TABLE(nl_arch_names, "architecture", arch_entries);
-
-static const nl_name_entry norm_entries[] = {
-    [NL_NORM_NONE] = {"none", "no normalization"},
-    [NL_NORM_BATCH] = {"batch", "BatchNorm: statistics per channel over N*H*W, running statistics for eval"},
-    [NL_NORM_LAYER] = {"layer", "LayerNorm as in Wu & He: statistics per sample over C*H*W, per-channel affine"},
-    [NL_NORM_GROUP] = {"group", "GroupNorm: statistics per sample and group of channels, per-channel affine"},
-    [NL_NORM_INSTANCE] = {"instance", "InstanceNorm: statistics per sample and channel over H*W (images only)"},
-};
-_Static_assert(sizeof norm_entries / sizeof norm_entries[0] == NL_NORM_COUNT, "norm table");
-TABLE(nl_norm_names, "normalizer", norm_entries);
 
 static const nl_name_entry placement_entries[] = {
     [NL_PLACE_BEFORE] = {"before", "mlp/cnn: Linear/Conv -> Norm -> Activation (Ioffe & Szegedy)"},
@@ -84,14 +74,14 @@ TABLE(nl_init_names, "initialization", init_entries);
 int nl_name_lookup(const nl_name_table *table, const char *name)
 {
     for (int i = 0; i < table->count; i++)
-        if (strcmp(table->entries[i].name, name) == 0)
+        if (strcmp(nl_name_entry_at(table, i)->name, name) == 0)
             return i;
     return -1;
 }
 
 const char *nl_name_of(const nl_name_table *table, int value)
 {
-    return (value >= 0 && value < table->count) ? table->entries[value].name : "?";
+    return (value >= 0 && value < table->count) ? nl_name_entry_at(table, value)->name : "?";
 }
 
 const char *nl_name_choices(const nl_name_table *table, char *buf, int size)
@@ -100,7 +90,7 @@ const char *nl_name_choices(const nl_name_table *table, char *buf, int size)
     buf[0] = '\0';
     for (int i = 0; i < table->count && used < size; i++)
         used += snprintf(buf + used, (size_t)(size - used), "%s%s", i ? " | " : "",
-                         table->entries[i].name);
+                         nl_name_entry_at(table, i)->name);
     return buf;
 }
 
@@ -158,6 +148,6 @@ const char *nl_closest_in_table(const nl_name_table *table, const char *word)
     const char *names[32];
     int count = table->count < 32 ? table->count : 32;
     for (int i = 0; i < count; i++)
-        names[i] = table->entries[i].name;
+        names[i] = nl_name_entry_at(table, i)->name;
     return nl_closest_name(word, names, count);
 }

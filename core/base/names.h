@@ -4,6 +4,8 @@
 #ifndef NL_NAMES_H
 #define NL_NAMES_H
 
+#include <stddef.h>
+
 typedef enum { NL_ARCH_MLP, NL_ARCH_CNN, NL_ARCH_RESNET, NL_ARCH_COUNT } nl_arch;
 
 typedef enum {
@@ -12,6 +14,7 @@ typedef enum {
     NL_NORM_LAYER,
     NL_NORM_GROUP,
     NL_NORM_INSTANCE,
+    NL_NORM_RMS,
     NL_NORM_COUNT
 } nl_norm_kind;
 
@@ -50,10 +53,13 @@ typedef struct {
     const char *what; /* "normalizer", "architecture", ... */
     const nl_name_entry *entries;
     int count;
+    /* bytes from one entry to the next, for tables whose rows carry more than
+     * a name (each row starting with its nl_name_entry); 0: a plain array */
+    size_t stride;
 } nl_name_table;
 
 extern const nl_name_table nl_arch_names;
-extern const nl_name_table nl_norm_names;
+extern const nl_name_table nl_norm_names; /* the rows of core/norm/registry.c */
 extern const nl_name_table nl_placement_names;
 extern const nl_name_table nl_activation_names;
 extern const nl_name_table nl_pool_names;
@@ -62,6 +68,12 @@ extern const nl_name_table nl_dataset_names;
 extern const nl_name_table nl_device_names;
 extern const nl_name_table nl_init_names;
 
+/* entry i (0 <= i < count) */
+static inline const nl_name_entry *nl_name_entry_at(const nl_name_table *table, int i)
+{
+    const size_t stride = table->stride ? table->stride : sizeof(nl_name_entry);
+    return (const nl_name_entry *)((const char *)table->entries + (size_t)i * stride);
+}
 /* value for a name, or -1 */
 int nl_name_lookup(const nl_name_table *table, const char *name);
 /* name for a value ("?" when out of range) */

@@ -14,6 +14,7 @@
 #include "base/rng.h"
 #include "model/model.h"
 #include "norm/norm.h"
+#include "norm/registry.h"
 #include "optim/optim.h"
 
 #define BENCH_SEED 20240501u
@@ -275,7 +276,7 @@ nl_code nl_bench_norm(nl_backend *be, const nl_bench_norm_case *nc, const nl_ben
 {
     norm_graph g = {.features = nc->features};
     nl_norm_spec_defaults(&g.norm, nc->kind);
-    if (nc->kind == NL_NORM_GROUP)
+    if (nl_norm_info_of(nc->kind)->keys & NL_NORM_KEY_GROUPS)
         g.norm.groups = nc->groups;
     nl_model_spec spec;
     nl_model_spec_defaults(&spec);

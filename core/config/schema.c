@@ -10,10 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "norm/registry.h"
+
 static const nl_name_entry optimizer_entries[] = {
     {"sgd", "stochastic gradient descent with momentum (PyTorch's convention)"},
 };
-const nl_name_table nl_optimizer_names = {"optimizer", optimizer_entries, 1};
+const nl_name_table nl_optimizer_names = {"optimizer", optimizer_entries, 1, 0};
 
 #define FIELD(f) .off = offsetof(nl_config, f), .size = sizeof(((nl_config *)0)->f)
 #define LIST(f, n) FIELD(f), .count_off = offsetof(nl_config, n)
@@ -93,21 +95,20 @@ const nl_key_def nl_config_schema[] = {
      .doc = "where the norm sits: before/after the activation (mlp, cnn); post/pre-activation "
             "blocks (resnet)"},
     {.key = "model.norm.groups", .type = NL_KT_INT, FIELD(model.norm.groups), GE(1),
-     .when_key = "model.norm.type",
-     .when_mask = BIT(NL_NORM_GROUP),
+     .when_key = "model.norm.type", .when_norm_keys = NL_NORM_KEY_GROUPS,
      .doc = "channel groups; must divide the channels of every normalized layer"},
     {.key = "model.norm.eps", .type = NL_KT_FLOAT, FIELD(model.norm.eps), GT(0),
      .doc = "added to the variance inside the square root"},
     {.key = "model.norm.momentum", .type = NL_KT_MOMENTUM, FIELD(model.norm.momentum), .lo = 0,
      .hi = 1, .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.norm.type",
-     .when_mask = BIT(NL_NORM_BATCH) | BIT(NL_NORM_INSTANCE),
+     .when_norm_keys = NL_NORM_KEY_MOMENTUM,
      .doc = "running statistics: running = (1 - m) * running + m * batch (PyTorch); "
             "cumulative (or null): plain average of all batches"},
     {.key = "model.norm.affine", .type = NL_KT_BOOL, FIELD(model.norm.affine),
      .doc = "learned per-channel scale (gamma) and shift (beta)"},
     {.key = "model.norm.track_running_stats", .type = NL_KT_BOOL,
      FIELD(model.norm.track_running_stats), .when_key = "model.norm.type",
-     .when_mask = BIT(NL_NORM_BATCH) | BIT(NL_NORM_INSTANCE),
+     .when_norm_keys = NL_NORM_KEY_TRACK_RUNNING_STATS,
      .default_doc = "true for batch, false for instance",
      .doc = "keep running statistics and use them in eval mode; false: batch statistics in eval too"},
 
@@ -372,6 +373,11 @@ const char *nl_schema_type_name(const nl_key_def *def)
     return "?";
 }
 
+static unsigned when_mask_of(const nl_key_def *def)
+{
+    return def->when_norm_keys ? nl_norm_kinds_with_keys(def->when_norm_keys) : def->when_mask;
+}
+
 const char *nl_schema_when_text(const nl_key_def *def, char *buf, size_t size)
 {
     buf[0] = '\0';
@@ -381,9 +387,9 @@ const char *nl_schema_when_text(const nl_key_def *def, char *buf, size_t size)
     int used = snprintf(buf, size, "%s is ", def->when_key);
     int shown = 0;
     for (int v = 0; v < on->names->count && used >= 0 && (size_t)used < size; v++)
-        if (def->when_mask & BIT(v))
+        if (when_mask_of(def) & BIT(v))
             used += snprintf(buf + used, size - (size_t)used, "%s%s", shown++ ? " or " : "",
-                             on->names->entries[v].name);
+                             nl_name_of(on->names, v));
     return buf;
 }
 
@@ -393,7 +399,7 @@ bool nl_schema_applies(const nl_key_def *def, const nl_config *cfg)
         return true;
     const nl_key_def *on = nl_schema_find(def->when_key);
     const int v = get_enum(on, cfg);
-    return v >= 0 && v < 32 && (def->when_mask & BIT(v));
+    return v >= 0 && v < 32 && (when_mask_of(def) & BIT(v));
 }
 
 const char *nl_format_float(float value, char *buf, size_t size)

@@ -56,6 +56,9 @@ typedef struct {
      * (bit per value); NULL: always */
     const char *when_key;
     unsigned when_mask;
+    /* when_key model.norm.type: the kinds whose registry row (core/norm)
+     * has all these NL_NORM_KEY_* bits, instead of when_mask */
+    unsigned when_norm_keys;
     const char *default_doc; /* default, when it is not simply the default config's value */
     const char *doc;         /* one line */
 } nl_key_def;

@@ -101,12 +101,10 @@ static const nl_ops cpu_ops = {
     .pass_gradient = nl_cpu_pass_gradient,
     .softmax_xent_forward = nl_cpu_softmax_xent_forward,
     .softmax_xent_backward = nl_cpu_softmax_xent_backward,
-    .batchnorm_forward_train = nl_cpu_batchnorm_forward_train,
-    .batchnorm_forward_eval = nl_cpu_batchnorm_forward_eval,
-    .batchnorm_backward = nl_cpu_batchnorm_backward,
-    .groupnorm_forward = nl_cpu_groupnorm_forward,
-    .groupnorm_backward_workspace = nl_cpu_groupnorm_backward_workspace,
-    .groupnorm_backward = nl_cpu_groupnorm_backward,
+    .norm_forward = nl_cpu_norm_forward,
+    .norm_forward_eval = nl_cpu_norm_forward_eval,
+    .norm_backward_workspace = nl_cpu_norm_backward_workspace,
+    .norm_backward = nl_cpu_norm_backward,
     .sgd_step = nl_cpu_sgd_step,
 };
 

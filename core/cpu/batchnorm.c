@@ -2,9 +2,9 @@
  *
  * A channel's values are N segments of H*W floats, C*H*W apart. Channels are
  * taken in blocks of adjacent channels, so each sample contributes one
- * contiguous run of block * H*W floats; runs of 16 KiB and more stream
- * markedly faster than one 28x28 channel (3 KiB) or 14x14 (784 B) at a time,
- * more than keeping a block in L2 between its two passes gained. Statistics
+ * contiguous run of block * H*W floats: long runs stream faster than one
+ * small channel at a time (results/bench/NOTES.md, "Moved from the kernel
+ * comments"). Statistics
  * use the shifted one-pass sums of reduce.h (float lanes per chunk, double
  * across chunks). Each thread takes a contiguous range of blocks; a channel is
  * always reduced by one thread, in sample order, with the same float
@@ -212,9 +212,9 @@ static inline float *chunk_partial(const feature_panel *p, int chunk, int which)
 /* one work item: the sums over `rows` rows (d apart) of `width` columns into
  * a1 and a2, in float, rows in a fixed order. Rows are read four at a time,
  * and their sums added to a1 and a2 in L1: walking 16 columns down the rows
- * instead (sums in registers) read one 64-byte line per 4 KiB row, all in one
- * L1 set, and waited on every load (44% of the forward and backward on
- * (256, 1024)). Each column's operations are the same in the vector loop and
+ * instead (sums in registers) reads one 64-byte line per 4 KiB row, all in
+ * one L1 set, and waits on every load. Each column's operations are the same
+ * in the vector loop and
  * the scalar one, so an item's width does not change a bit. */
 static void feature_item_sums(const float *x, const float *dy, int d, int rows, int width,
                               const float *center, float *a1, float *a2)
@@ -291,8 +291,8 @@ static void feature_item_sums(const float *x, const float *dy, int d, int rows, 
 }
 
 /* Items as wide as still gives each thread four: whole 4 KiB rows stream
- * faster than 1 KiB runs of them (sums pass 23.5 -> 17.5 us on one thread,
- * (256, 1024)), while at 8+ threads narrower items keep every thread busy. */
+ * faster than 1 KiB runs of them, while at 8+ threads narrower items keep
+ * every thread busy. */
 static int item_width_for(int width, int chunks)
 {
     const int threads = omp_get_num_threads_safe();

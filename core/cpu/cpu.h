@@ -195,6 +195,27 @@ void nl_cpu_groupnorm_backward(nl_backend *be, int n, int c, int hw, int groups,
                                const float *dy, const float *gamma, const float *save_mean,
                                const float *save_rstd, float *dx, bool accumulate_dx,
                                float *dgamma, float *dbeta, void *workspace);
+/* norm.c: the ops, dispatching to batchnorm.c, groupnorm.c or the general
+ * grouped kernel (groups >= 1, centring on or off) */
+void nl_cpu_norm_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
+                         const float *gamma, const float *beta, float *y, float *save_mean,
+                         float *save_rstd, float *running_mean, float *running_var,
+                         float momentum);
+void nl_cpu_norm_forward_eval(nl_backend *be, const nl_norm_geom *g, const float *x,
+                              const float *gamma, const float *beta, const float *running_mean,
+                              const float *running_var, float *y);
+size_t nl_cpu_norm_backward_workspace(nl_backend *be, const nl_norm_geom *g);
+void nl_cpu_norm_backward(nl_backend *be, const nl_norm_geom *g, const float *x, const float *dy,
+                          const float *gamma, const float *save_mean, const float *save_rstd,
+                          float *dx, bool accumulate_dx, float *dgamma, float *dbeta,
+                          void *workspace);
+void nl_cpu_norm_grouped_forward(const nl_norm_geom *g, const float *x, const float *gamma,
+                                 const float *beta, float *y, float *save_mean, float *save_rstd);
+size_t nl_cpu_norm_grouped_workspace(const nl_norm_geom *g);
+void nl_cpu_norm_grouped_backward(const nl_norm_geom *g, const float *x, const float *dy,
+                                  const float *gamma, const float *save_mean,
+                                  const float *save_rstd, float *dx, bool accumulate_dx,
+                                  float *dgamma, float *dbeta, void *workspace);
 /* sgd.c */
 void nl_cpu_sgd_step(nl_backend *be, size_t count, float *param, const float *grad,
                      float *velocity, const nl_sgd_args *args);

@@ -18,8 +18,7 @@ static inline float beta_at(const float *beta, int c) { return beta ? beta[c] : 
 
 /* mean and 1/std of k groups of `count` values each, from their sums about
  * their shifts: a loop over groups, so the divisions and square roots run as
- * vectors (one latency chain per batch of groups rather than one per group,
- * which had taken 40% of a (256, 1024) forward in 8 groups) */
+ * vectors (one latency chain per batch of groups rather than one per group) */
 enum { STATS_BATCH = 16 };
 
 /* Narrow units (short groups, or short rows) are taken in batches of up to
@@ -63,13 +62,11 @@ static void normalize_features(const float *x, float *y, int count, float mean, 
  * of (row, group) units of cpg floats. The run is pipelined in batches of
  * units, as BatchNorm pipelines its channel blocks: unit k of batch b is
  * normalized in the loop that sums unit k of batch b+1, so the reads of the
- * next units overlap the writes of these (a (256, 1024) input in 8 groups
- * ran at 0.38 of copy one group at a time), and a batch's statistics are
- * finished together, one vector loop of divisions and square roots. A
- * batch is 2048 floats: LayerNorm's statistics finished row by row cost
- * ~40 cycles a row (their division and square-root latency holds up the
- * reorder buffer), two rows together save 3% of the (256, 1024) forward,
- * and four lost it again to the normalizing pass reading rows 16 KiB back.
+ * next units overlap the writes of these, and a batch's statistics are
+ * finished together, one vector loop of divisions and square roots (their
+ * latency, paid row by row, holds up the reorder buffer). A batch is 2048
+ * floats: two rows of 1024 share that latency, while larger batches make the
+ * normalizing pass read rows back from too far (NOTES.md).
  * The sums do not depend on the fusion (reduce.h) nor on the batching, so
  * nothing depends on the thread count. */
 enum { FEATURE_BATCH_FLOATS = 2048 };
@@ -217,15 +214,12 @@ static void finish_octets(const float *sum, const float *sum_sq, const float *sh
 /* forward_features_share's pipeline, eight groups at a time: a thread's
  * units as octets (eight groups of one row, since groups is a multiple of
  * eight), in batches of up to NARROW_BATCH_FLOATS whose statistics are
- * finished together. With the statistics finished octet by octet, the
- * divisions' and square roots' latency held up retirement at every octet,
- * as LayerNorm's had row by row: (256, 1024) in 32 groups (four octets a
- * batch) ran 41-42 us against 35-37 now, 64 groups 66 against 57. Batches
- * of two 1024-float rows lost 3% to the normalizing pass reading 8 KiB back,
- * so 8 groups of 128 keep one octet a batch. A separate driver: one driver
- * with a per-batch step serving both paths (always inlined, one copy per
- * path) ran LayerNorm's (256, 1024) forward at 24.5 us against 23.1 and 32
- * groups at 42.9 against 39.9. */
+ * finished together: finished octet by octet, the divisions' and square
+ * roots' latency holds up retirement at every octet. 8 groups of 128 keep
+ * one octet a batch, since a batch of two 1024-float rows makes the
+ * normalizing pass read 8 KiB back. A separate driver rather than one
+ * shared with forward_features_share: the shared one was slower on both
+ * paths (NOTES.md). */
 static void forward_features_by_8_share(int n, int c, int groups, float eps, const float *x,
                                         const float *gamma, const float *beta, float *y,
                                         float *save_mean, float *save_rstd)
@@ -295,8 +289,8 @@ static void forward_features(int n, int c, int groups, float eps, const float *x
 enum { FEATURE_ROW_CHUNK = 32 }; /* rows per float partial of the parameter gradients */
 
 /* The loop that reads x and dy stores into the partials as it goes: partials
- * at x's offset within a page, or just past it, made the (256, 1024)
- * backward 10-20% slower (4K aliasing, see nl_half_page_from). Each partial
+ * at x's offset within a page, or just past it, alias x's loads (4K
+ * aliasing, see nl_half_page_from). Each partial
  * array therefore starts half a page from x, and arrays are a whole number
  * of pages apart, which the workspace leaves room for. */
 static size_t feature_partial_stride(int c)
@@ -483,8 +477,8 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
             double s1[STATS_BATCH], s2[STATS_BATCH];
             /* Without dx the sums run all the same, so that the partials
              * have the same bits with or without dx. A unit's feature
-             * offset c0 is carried from unit to unit: a 64-bit modulo per
-             * unit had cost 7% at groups of 8 features. */
+             * offset c0 is carried from unit to unit rather than taken
+             * by a 64-bit modulo per unit, which is slow on short units. */
             const size_t first_c0 = u0 % (size_t)groups * cpg, step = (size_t)by * cpg;
             size_t c0 = first_c0;
             for (int q = 0; q < k; q += by, c0 = c0 + step == (size_t)c ? 0 : c0 + step) {
@@ -525,7 +519,7 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
         return;
     /* chunks outermost, features across the vector lanes: each feature's
      * partials are still added in chunk order, but not as one scalar chain
-     * per feature with strided loads (12% of the (256, 1024) backward) */
+     * per feature with strided loads */
     enum { FEATURE_BLOCK = 64 };
     const int feature_blocks = (c + FEATURE_BLOCK - 1) / FEATURE_BLOCK;
     NL_PARALLEL_FOR_IF((long)n * c >= NL_PARALLEL_MIN,

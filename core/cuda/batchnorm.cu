@@ -379,6 +379,7 @@ void nl_cuda_batchnorm_forward_train(nl_backend *be, int n, int c, int hw, float
     a.c = c;
     a.hw = hw;
     a.groups = 0;
+    a.center = 1;
     a.eps = eps;
     a.x = x;
     a.gamma = gamma;
@@ -412,6 +413,7 @@ void nl_cuda_batchnorm_forward_eval(nl_backend *be, int n, int c, int hw, float 
     a.c = c;
     a.hw = hw;
     a.groups = 0;
+    a.center = 1;
     a.eps = eps;
     a.x = x;
     a.gamma = gamma;

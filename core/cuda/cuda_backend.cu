@@ -209,14 +209,68 @@ static nl_ops make_ops(void)
     o.pass_gradient = nl_cuda_pass_gradient;
     o.softmax_xent_forward = nl_cuda_softmax_xent_forward;
     o.softmax_xent_backward = nl_cuda_softmax_xent_backward;
-    o.batchnorm_forward_train = nl_cuda_batchnorm_forward_train;
-    o.batchnorm_forward_eval = nl_cuda_batchnorm_forward_eval;
-    o.batchnorm_backward = nl_cuda_batchnorm_backward;
-    o.groupnorm_forward = nl_cuda_groupnorm_forward;
-    o.groupnorm_backward_workspace = nl_cuda_groupnorm_backward_workspace;
-    o.groupnorm_backward = nl_cuda_groupnorm_backward;
+    o.norm_forward = nl_cuda_norm_op_forward;
+    o.norm_forward_eval = nl_cuda_norm_op_forward_eval;
+    o.norm_backward_workspace = nl_cuda_norm_op_backward_workspace;
+    o.norm_backward = nl_cuda_norm_op_backward;
     o.sgd_step = nl_cuda_sgd_step;
     return o;
+}
+
+/* ---- the norm ops: batch statistics to batchnorm.cu, per-sample groups
+ * (centred or not) to groupnorm.cu ---- */
+
+static bool uncentred_batch(nl_backend *be, const nl_norm_geom *g)
+{
+    if (g->center || g->groups != 0)
+        return false;
+    nl_cuda_record(nl_cuda_of(be), NL_ERR_UNSUPPORTED,
+                   "CUDA normalization: uncentred statistics need per-sample groups");
+    return true;
+}
+
+void nl_cuda_norm_op_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
+                             const float *gamma, const float *beta, float *y, float *save_mean,
+                             float *save_rstd, float *running_mean, float *running_var,
+                             float momentum)
+{
+    if (uncentred_batch(be, g))
+        return;
+    if (g->groups == 0)
+        nl_cuda_batchnorm_forward_train(be, g->n, g->c, g->hw, g->eps, x, gamma, beta, y,
+                                        save_mean, save_rstd, running_mean, running_var,
+                                        momentum);
+    else
+        nl_cuda_groupnorm_forward(be, g, x, gamma, beta, y, save_mean, save_rstd, running_mean,
+                                  running_var, momentum);
+}
+
+void nl_cuda_norm_op_forward_eval(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                  const float *gamma, const float *beta,
+                                  const float *running_mean, const float *running_var, float *y)
+{
+    nl_cuda_batchnorm_forward_eval(be, g->n, g->c, g->hw, g->eps, x, gamma, beta, running_mean,
+                                   running_var, y);
+}
+
+size_t nl_cuda_norm_op_backward_workspace(nl_backend *be, const nl_norm_geom *g)
+{
+    return g->groups == 0 ? 0 : nl_cuda_groupnorm_backward_workspace(be, g);
+}
+
+void nl_cuda_norm_op_backward(nl_backend *be, const nl_norm_geom *g, const float *x,
+                              const float *dy, const float *gamma, const float *save_mean,
+                              const float *save_rstd, float *dx, bool accumulate_dx,
+                              float *dgamma, float *dbeta, void *workspace)
+{
+    if (uncentred_batch(be, g))
+        return;
+    if (g->groups == 0)
+        nl_cuda_batchnorm_backward(be, g->n, g->c, g->hw, x, dy, gamma, save_mean, save_rstd, dx,
+                                   accumulate_dx, dgamma, dbeta);
+    else
+        nl_cuda_groupnorm_backward(be, g, x, dy, gamma, save_mean, save_rstd, dx, accumulate_dx,
+                                   dgamma, dbeta, workspace);
 }
 
 static const nl_ops cuda_ops = make_ops();

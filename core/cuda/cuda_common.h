@@ -158,16 +158,30 @@ void nl_cuda_batchnorm_backward(nl_backend *be, int n, int c, int hw, const floa
                                 const float *dy, const float *gamma, const float *save_mean,
                                 const float *save_rstd, float *dx, bool accumulate_dx,
                                 float *dgamma, float *dbeta);
-/* groupnorm.cu */
-void nl_cuda_groupnorm_forward(nl_backend *be, int n, int c, int hw, int groups, float eps,
-                               const float *x, const float *gamma, const float *beta, float *y,
+/* groupnorm.cu: per-sample groups (g->groups >= 1), centred or not */
+void nl_cuda_groupnorm_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
+                               const float *gamma, const float *beta, float *y,
                                float *save_mean, float *save_rstd, float *running_mean,
                                float *running_var, float momentum);
-size_t nl_cuda_groupnorm_backward_workspace(nl_backend *be, int n, int c, int hw, int groups);
-void nl_cuda_groupnorm_backward(nl_backend *be, int n, int c, int hw, int groups, const float *x,
+size_t nl_cuda_groupnorm_backward_workspace(nl_backend *be, const nl_norm_geom *g);
+void nl_cuda_groupnorm_backward(nl_backend *be, const nl_norm_geom *g, const float *x,
                                 const float *dy, const float *gamma, const float *save_mean,
                                 const float *save_rstd, float *dx, bool accumulate_dx,
                                 float *dgamma, float *dbeta, void *workspace);
+/* the norm ops (cuda_backend.cu): batch statistics to batchnorm.cu, the rest
+ * to groupnorm.cu */
+void nl_cuda_norm_op_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
+                             const float *gamma, const float *beta, float *y, float *save_mean,
+                             float *save_rstd, float *running_mean, float *running_var,
+                             float momentum);
+void nl_cuda_norm_op_forward_eval(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                  const float *gamma, const float *beta,
+                                  const float *running_mean, const float *running_var, float *y);
+size_t nl_cuda_norm_op_backward_workspace(nl_backend *be, const nl_norm_geom *g);
+void nl_cuda_norm_op_backward(nl_backend *be, const nl_norm_geom *g, const float *x,
+                              const float *dy, const float *gamma, const float *save_mean,
+                              const float *save_rstd, float *dx, bool accumulate_dx,
+                              float *dgamma, float *dbeta, void *workspace);
 /* sgd.cu */
 void nl_cuda_sgd_step(nl_backend *be, size_t count, float *param, const float *grad,
                       float *velocity, const nl_sgd_args *args);
@@ -179,6 +193,7 @@ void nl_cuda_sgd_step(nl_backend *be, size_t count, float *param, const float *g
 typedef struct {
     int n, c, hw;
     int groups;        /* GroupNorm: groups per sample; 0: BatchNorm (a group per channel) */
+    int center;        /* 0: RMS, no mean subtracted (GroupNorm geometry only) */
     float eps;
     const float *x, *gamma, *beta;
     float *y;

@@ -61,7 +61,13 @@ __device__ __forceinline__ void finish_group(const nl_cuda_norm_fwd_args &p, con
         return;
     }
     double mean, var;
-    finalize_stats(K, sum, sum2, g.count, p.eps, mean, var, rstd);
+    if (p.center) {
+        finalize_stats(K, sum, sum2, g.count, p.eps, mean, var, rstd);
+    } else { /* K = 0: sum2 is the plain sum of squares */
+        mean = 0.0;
+        var = sum2 / g.count;
+        rstd = 1.0 / sqrt(var + (double)p.eps);
+    }
     mean_f = (float)mean;
     if (!write)
         return;
@@ -127,14 +133,14 @@ __device__ __forceinline__ void apply_range(const nl_cuda_norm_fwd_args &p, cons
 /* split path, stage 1: partial sums of one (group, split) */
 template <int V>
 __global__ void __launch_bounds__(256, 4)
-    norm_stats_kernel(const float *x, GroupGeom g, double *__restrict__ partial)
+    norm_stats_kernel(const float *x, GroupGeom g, int center, double *__restrict__ partial)
 {
     const long long b = blockIdx.x;
     const long long i = b / g.S, s = b - i * g.S;
     const long long base = i * g.gstride;
     const long long j0 = s * g.chunk;
     const long long j1 = j0 + g.chunk < g.Lv ? j0 + g.chunk : g.Lv;
-    const double K = (double)__ldg(x + base * V);
+    const double K = center ? (double)__ldg(x + base * V) : 0.0;
     double sum = 0.0, sum2 = 0.0;
     Cursor c;
     c.init(g, j0 + threadIdx.x);
@@ -192,7 +198,7 @@ __global__ void __launch_bounds__(256, 4)
         if (threadIdx.x == 0) {
             float mean_f;
             double rstd;
-            const double K = p.eval_mean ? 0.0 : (double)__ldg(p.x + base * V);
+            const double K = p.eval_mean || !p.center ? 0.0 : (double)__ldg(p.x + base * V);
             finish_group(p, g, i, K, sum, sum2, s == 0, mean_f, rstd);
             s_mean = mean_f;
             s_rstd = rstd;
@@ -220,7 +226,7 @@ __global__ void __launch_bounds__(256, 4)
     double sum = 0.0, sum2 = 0.0, K = 0.0;
     if (!p.eval_mean) {
         if (active) {
-            K = (double)__ldg(p.x + base * V);
+            K = p.center ? (double)__ldg(p.x + base * V) : 0.0;
             Cursor c;
             c.init(g, lt);
             while (c.j < g.Lv) {
@@ -276,7 +282,8 @@ template <int V> static void norm_forward_v(nl_cuda *cu, const nl_cuda_norm_fwd_
         return;
     }
     if (!eval) {
-        norm_stats_kernel<V><<<pl.blocks, pl.T, 0, cu->stream>>>(a->x, pl.g, cu->scratch);
+        norm_stats_kernel<V><<<pl.blocks, pl.T, 0, cu->stream>>>(a->x, pl.g, a->center,
+                                                                  cu->scratch);
         NL_CU_LAUNCHED(cu, "norm_stats_kernel");
     }
     norm_apply_kernel<V><<<pl.blocks, pl.T, 0, cu->stream>>>(*a, pl.g, cu->scratch);
@@ -349,21 +356,23 @@ __global__ void __launch_bounds__(256)
     }
 }
 
-void nl_cuda_groupnorm_forward(nl_backend *be, int n, int c, int hw, int groups, float eps,
-                               const float *x, const float *gamma, const float *beta, float *y,
+void nl_cuda_groupnorm_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
+                               const float *gamma, const float *beta, float *y,
                                float *save_mean, float *save_rstd, float *running_mean,
                                float *running_var, float momentum)
 {
     nl_cuda *cu = nl_cuda_of(be);
-    if (n <= 0 || c <= 0 || hw <= 0 || groups <= 0)
+    const int n = g->n, c = g->c, hw = g->hw;
+    if (n <= 0 || c <= 0 || hw <= 0 || g->groups <= 0)
         return;
     nl_cuda_norm_fwd_args a;
     memset(&a, 0, sizeof a);
     a.n = n;
     a.c = c;
     a.hw = hw;
-    a.groups = groups;
-    a.eps = eps;
+    a.groups = g->groups;
+    a.center = g->center;
+    a.eps = g->eps;
     a.x = x;
     a.gamma = gamma;
     a.beta = beta;
@@ -383,12 +392,10 @@ void nl_cuda_groupnorm_forward(nl_backend *be, int n, int c, int hw, int groups,
 /* ------------------------------------------------------------------------ */
 /* backward                                                                  */
 
-size_t nl_cuda_groupnorm_backward_workspace(nl_backend *be, int n, int c, int hw, int groups)
+size_t nl_cuda_groupnorm_backward_workspace(nl_backend *be, const nl_norm_geom *g)
 {
     (void)be;
-    (void)hw;
-    (void)groups;
-    return (size_t)n * c * 2 * sizeof(double); /* per plane: sum dy, sum dy*xhat */
+    return (size_t)g->n * g->c * 2 * sizeof(double); /* per plane: sum dy, sum dy*xhat */
 }
 
 /* per plane: sum(dy), sum(dy * xhat); 2^tpp_log2 threads per plane */
@@ -467,6 +474,7 @@ struct GnBwdArgs {
     const float *x, *dy, *gamma, *save_mean, *save_rstd;
     float *dx;
     int accumulate;
+    int center; /* 0: the mean was not subtracted, so dx has no mean term (kf = 0) */
 };
 
 /* dx = rstd*gamma_c*dy + bf*(x - mean) + kf per (group, split) block */
@@ -500,7 +508,7 @@ __global__ void __launch_bounds__(256, 4)
             s_mean = (float)mean;
             s_rstd = rstd;
             s_bf = (float)(-rstd * rstd * sdx / block);
-            s_kf = (float)(-rstd * sd / block);
+            s_kf = a.center ? (float)(-rstd * sd / block) : 0.0f;
         }
     }
     __syncthreads();
@@ -669,7 +677,7 @@ __global__ void __launch_bounds__(256, 3) /* 4 would spill; shared memory limits
         if (lane == 0 && active) {
             s_mean[slot] = (float)mean;
             s_bf[slot] = (float)(-rstd * rstd * sdx / g.count);
-            s_kf[slot] = (float)(-rstd * sd / g.count);
+            s_kf[slot] = a.center ? (float)(-rstd * sd / g.count) : 0.0f;
         }
     }
     __syncthreads();
@@ -772,15 +780,17 @@ static void gn_backward_v(nl_cuda *cu, int n, int c, int hw, int groups, const G
     }
 }
 
-void nl_cuda_groupnorm_backward(nl_backend *be, int n, int c, int hw, int groups, const float *x,
+void nl_cuda_groupnorm_backward(nl_backend *be, const nl_norm_geom *g, const float *x,
                                 const float *dy, const float *gamma, const float *save_mean,
                                 const float *save_rstd, float *dx, bool accumulate_dx,
                                 float *dgamma, float *dbeta, void *workspace)
 {
     nl_cuda *cu = nl_cuda_of(be);
+    const int n = g->n, c = g->c, hw = g->hw, groups = g->groups;
     if (n <= 0 || c <= 0 || hw <= 0 || groups <= 0 || (!dx && !dgamma && !dbeta))
         return;
-    GnBwdArgs a = {x, dy, gamma, save_mean, save_rstd, dx, accumulate_dx ? 1 : 0};
+    GnBwdArgs a = {x, dy, gamma, save_mean, save_rstd, dx, accumulate_dx ? 1 : 0,
+                   g->center ? 1 : 0};
     double *partial = (double *)workspace;
     const bool vec = hw % 4 == 0 && nl_cuda_aligned16(x, dy, dx);
     if (vec)

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "norm/registry.h"
+
 void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind)
 {
     memset(norm, 0, sizeof *norm);
@@ -13,7 +15,7 @@ void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind)
     norm->cumulative = false;
     norm->affine = true;
     /* PyTorch: BatchNorm tracks running statistics, InstanceNorm does not */
-    norm->track_running_stats = kind == NL_NORM_BATCH;
+    norm->track_running_stats = nl_norm_info_of(kind)->running_stats_default;
 }
 
 void nl_model_spec_defaults(nl_model_spec *spec)

@@ -17,6 +17,13 @@ typedef struct {
     long batches_tracked;
 } batchnorm_layer;
 
+/* batch statistics: per channel over N*H*W */
+static nl_norm_geom geom(const batchnorm_layer *l, int n)
+{
+    return (nl_norm_geom){.n = n, .c = l->channels, .hw = l->hw, .groups = 0, .center = true,
+                          .eps = l->spec.eps};
+}
+
 static void batchnorm_forward(nl_layer *self, const nl_pass *pass)
 {
     batchnorm_layer *l = (batchnorm_layer *)self;
@@ -24,10 +31,10 @@ static void batchnorm_forward(nl_layer *self, const nl_pass *pass)
     const float *gamma = l->gamma ? l->gamma->data : NULL;
     const float *beta = l->beta ? l->beta->data : NULL;
     const bool tracked = l->running_mean != NULL;
+    const nl_norm_geom g = geom(l, pass->n);
     if (pass->mode == NL_MODE_EVAL && tracked) {
-        be->ops->batchnorm_forward_eval(be, pass->n, l->channels, l->hw, l->spec.eps,
-                                        self->in[0]->data, gamma, beta, l->running_mean->data,
-                                        l->running_var->data, self->out->data);
+        be->ops->norm_forward_eval(be, &g, self->in[0]->data, gamma, beta, l->running_mean->data,
+                                   l->running_var->data, self->out->data);
         return;
     }
     const bool update = pass->mode == NL_MODE_TRAIN && tracked;
@@ -37,21 +44,20 @@ static void batchnorm_forward(nl_layer *self, const nl_pass *pass)
         if (l->spec.cumulative)
             momentum = 1.0f / (float)l->batches_tracked;
     }
-    be->ops->batchnorm_forward_train(be, pass->n, l->channels, l->hw, l->spec.eps,
-                                     self->in[0]->data, gamma, beta, self->out->data,
-                                     l->save_mean, l->save_rstd,
-                                     update ? l->running_mean->data : NULL,
-                                     update ? l->running_var->data : NULL, momentum);
+    be->ops->norm_forward(be, &g, self->in[0]->data, gamma, beta, self->out->data, l->save_mean,
+                          l->save_rstd, update ? l->running_mean->data : NULL,
+                          update ? l->running_var->data : NULL, momentum);
 }
 
 static void batchnorm_backward(nl_layer *self, const nl_pass *pass)
 {
     batchnorm_layer *l = (batchnorm_layer *)self;
-    pass->be->ops->batchnorm_backward(
-        pass->be, pass->n, l->channels, l->hw, self->in[0]->data, self->out->grad,
-        l->gamma ? l->gamma->data : NULL, l->save_mean, l->save_rstd, self->in[0]->grad,
-        self->accumulate_din[0], l->gamma ? l->gamma->grad : NULL,
-        l->beta ? l->beta->grad : NULL);
+    const nl_norm_geom g = geom(l, pass->n);
+    pass->be->ops->norm_backward(pass->be, &g, self->in[0]->data, self->out->grad,
+                                 l->gamma ? l->gamma->data : NULL, l->save_mean, l->save_rstd,
+                                 self->in[0]->grad, self->accumulate_din[0],
+                                 l->gamma ? l->gamma->grad : NULL,
+                                 l->beta ? l->beta->grad : NULL, pass->workspace);
 }
 
 static const nl_layer_vtable batchnorm_vtable = {"batchnorm", batchnorm_forward,
@@ -90,6 +96,9 @@ nl_act *nl_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_
     }
     nl_builder_saved(b, (void **)&l->save_mean, (size_t)channels * sizeof(float));
     nl_builder_saved(b, (void **)&l->save_rstd, (size_t)channels * sizeof(float));
+    nl_backend *be = nl_builder_backend(b);
+    const nl_norm_geom g = geom(l, in->shape.n);
+    nl_builder_workspace(b, be->ops->norm_backward_workspace(be, &g));
     nl_act *out = nl_builder_act(b, name, in->shape);
     nl_layer_init(&l->base, &batchnorm_vtable, name, in, NULL, out);
     nl_builder_add(b, &l->base);

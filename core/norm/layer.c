@@ -9,3 +9,11 @@ nl_act *nl_layernorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_
 {
     return nl_groupwise_norm(b, name, in, spec, 1, false, "layer");
 }
+
+/* RMSNorm (Zhang & Sennrich 2019) over the same axes: y = x / sqrt(mean(x^2)
+ * + eps) * gamma_c, no centring and no beta (its registry row), so the layer
+ * before it keeps its bias. */
+nl_act *nl_rmsnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
+{
+    return nl_groupwise_norm(b, name, in, spec, 1, false, "rms");
+}

@@ -2,6 +2,7 @@
  * normalization runs exactly the layers it names: forward is y = x and
  * backward passes dy through, both for free. */
 #include "norm/norm.h"
+#include "norm/registry.h"
 
 nl_act *nl_norm_none(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
@@ -13,24 +14,14 @@ nl_act *nl_norm_none(nl_builder *b, const char *name, nl_act *in, const nl_norm_
 
 bool nl_norm_has_shift(const nl_norm_spec *spec)
 {
-    return spec->kind != NL_NORM_NONE && spec->affine;
+    return nl_norm_info_of(spec->kind)->learned_shift && spec->affine;
 }
 
 nl_act *nl_norm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
-    switch (spec->kind) {
-    case NL_NORM_NONE:
-        return nl_norm_none(b, name, in, spec);
-    case NL_NORM_BATCH:
-        return nl_batchnorm(b, name, in, spec);
-    case NL_NORM_LAYER:
-        return nl_layernorm(b, name, in, spec);
-    case NL_NORM_GROUP:
-        return nl_groupnorm(b, name, in, spec);
-    case NL_NORM_INSTANCE:
-        return nl_instancenorm(b, name, in, spec);
-    default:
+    if ((int)spec->kind < 0 || spec->kind >= NL_NORM_COUNT) {
         nl_builder_fail(b, NL_ERR_CONFIG, "layer %s: unknown normalizer %d", name, spec->kind);
         return NULL;
     }
+    return nl_norm_info_of(spec->kind)->build(b, name, in, spec);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "norm/registry.h"
 #include "plot/internal.h"
 #include "sweep/sweep.h"
 #include "train/run.h"
@@ -602,13 +603,9 @@ void pl_subtitle(const pl_results *r, char *buf, size_t size)
 
 const char *pl_color(const char *label, int index)
 {
-    static const struct {
-        const char *name, *color;
-    } norms[] = {{"none", "#7f7f7f"}, {"batch", "#1f77b4"}, {"layer", "#2ca02c"},
-                 {"group", "#ff7f0e"}, {"instance", "#9467bd"}};
-    for (size_t i = 0; i < sizeof norms / sizeof norms[0]; i++)
-        if (!strcmp(label, norms[i].name))
-            return norms[i].color;
+    const int kind = nl_name_lookup(&nl_norm_names, label);
+    if (kind >= 0)
+        return nl_norm_info_of((nl_norm_kind)kind)->color;
     static const char *const palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                                           "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"};
     return palette[index % 10];

@@ -14,7 +14,7 @@ static const nl_name_entry kind_entries[] = {
     [NL_PLOT_TRACE] = {"trace", "activation percentiles over training (trace.csv)"},
 };
 _Static_assert(sizeof kind_entries / sizeof kind_entries[0] == NL_PLOT_KIND_COUNT, "plot kinds");
-const nl_name_table nl_plot_kind_names = {"plot kind", kind_entries, NL_PLOT_KIND_COUNT};
+const nl_name_table nl_plot_kind_names = {"plot kind", kind_entries, NL_PLOT_KIND_COUNT, 0};
 
 static const nl_name_entry final_entries[] = {
     {"test_error", "1 - final test accuracy"},
@@ -23,21 +23,21 @@ static const nl_name_entry final_entries[] = {
     {"best_test_accuracy", "best test accuracy over the evaluations"},
     {"train_loss", "final training loss"},
 };
-const nl_name_table nl_plot_final_metric_names = {"metric", final_entries, 5};
+const nl_name_table nl_plot_final_metric_names = {"metric", final_entries, 5, 0};
 
 static const nl_name_entry curve_entries[] = {
     {"error", "1 - accuracy"},
     {"loss", "cross-entropy loss"},
     {"accuracy", "fraction correct"},
 };
-const nl_name_table nl_plot_curve_metric_names = {"metric", curve_entries, 3};
+const nl_name_table nl_plot_curve_metric_names = {"metric", curve_entries, 3, 0};
 
 static const nl_name_entry split_entries[] = {
     {"test", "the test split, eval mode"},
     {"train", "training batches (as logged)"},
     {"test_trainmode", "the test split with batch statistics"},
 };
-static const nl_name_table split_names = {"split", split_entries, 3};
+static const nl_name_table split_names = {"split", split_entries, 3, 0};
 
 void nl_plot_spec_init(nl_plot_spec *s, nl_plot_kind kind)
 {

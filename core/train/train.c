@@ -12,7 +12,7 @@ static const nl_name_entry status_entries[] = {
     [NL_RUN_FAILED] = {"failed", "stopped by an error or an interruption"},
 };
 _Static_assert(sizeof status_entries / sizeof status_entries[0] == NL_RUN_STATUS_COUNT, "status");
-static const nl_name_table status_names = {"run status", status_entries, NL_RUN_STATUS_COUNT};
+static const nl_name_table status_names = {"run status", status_entries, NL_RUN_STATUS_COUNT, 0};
 
 const char *nl_run_status_name(nl_run_status status) { return nl_name_of(&status_names, status); }
 
@@ -22,7 +22,7 @@ static const nl_name_entry split_entries[] = {
     [NL_SPLIT_TEST_TRAINMODE] = {"test_trainmode", "the test split with batch statistics"},
 };
 _Static_assert(sizeof split_entries / sizeof split_entries[0] == NL_SPLIT_COUNT, "split");
-const nl_name_table nl_split_names = {"split", split_entries, NL_SPLIT_COUNT};
+const nl_name_table nl_split_names = {"split", split_entries, NL_SPLIT_COUNT, 0};
 
 static double now_s(void)
 {

@@ -60,7 +60,24 @@ class Fixture:
 # normalizers: forward (train) over several steps so running statistics move,
 # backward of the last step with a random dy, then eval mode.
 
-NORM_KIND = {"batch": 1, "layer": 2, "group": 3, "instance": 4}
+class RMSNorm(nn.Module):
+    """RMSNorm (Zhang & Sennrich 2019) in torch ops, since PyTorch 1.13 has no
+    nn.RMSNorm: statistics per sample over every axis but the batch (layer
+    norm's), no centring, a per-channel gamma and no beta; autograd gives the
+    gradients."""
+
+    def __init__(self, c, eps, affine):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(c)) if affine else None
+        self.bias = None
+
+    def forward(self, x):
+        dims = tuple(range(1, x.dim()))
+        y = x / torch.sqrt(x.pow(2).mean(dim=dims, keepdim=True) + self.eps)
+        if self.weight is not None:
+            y = y * self.weight.view(1, -1, *([1] * (x.dim() - 2)))
+        return y
 
 
 def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, affine=True,
@@ -80,12 +97,16 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
     elif kind == "instance":
         module = nn.InstanceNorm2d(c, eps=eps, momentum=momentum, affine=affine,
                                    track_running_stats=track)
+    elif kind == "rms":
+        module = RMSNorm(c, eps, affine)
     if affine:
         with torch.no_grad():
             module.weight.copy_(0.5 + torch.rand(c, generator=g))
-            module.bias.copy_(torch.rand(c, generator=g) - 0.5)
+            if module.bias is not None:
+                module.bias.copy_(torch.rand(c, generator=g) - 0.5)
         fx.add(name + ".gamma", module.weight)
-        fx.add(name + ".beta", module.bias)
+        if module.bias is not None:
+            fx.add(name + ".beta", module.bias)
     module.train()
     for step in range(steps):
         x = (mean + std * torch.randn(*shape, generator=g)).requires_grad_(True)
@@ -98,7 +119,8 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
     fx.add(name + ".dx", x.grad)
     if affine:
         fx.add(name + ".dgamma", module.weight.grad)
-        fx.add(name + ".dbeta", module.bias.grad)
+        if module.bias is not None:
+            fx.add(name + ".dbeta", module.bias.grad)
     if track:
         fx.add(name + ".running_mean", module.running_mean)
         fx.add(name + ".running_var", module.running_var)
@@ -108,8 +130,9 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
         fx.add(name + ".x_eval", x_eval)
         fx.add(name + ".y_eval", module(x_eval))
     dims = list(shape) + [1] * (4 - len(shape))
+    fx.add(name + ".kind", torch.tensor(list(kind.encode()), dtype=torch.int32))
     fx.add(name + ".meta", torch.tensor(
-        [NORM_KIND[kind], len(shape)] + dims + [groups, int(affine), int(track),
+        [len(shape)] + dims + [groups, int(affine), int(track),
                                                 int(momentum is None), steps], dtype=torch.int32))
     fx.add(name + ".eps", torch.tensor([eps]))
     fx.add(name + ".momentum", torch.tensor([0.0 if momentum is None else momentum]))
@@ -148,6 +171,11 @@ def make_norm_goldens():
     case("instance4d_affine_tracked", "instance", (3, 6, 5, 7), groups=6, affine=True,
          track=True, momentum=0.2, seed=32)
     case("instance4d_plain", "instance", (2, 4, 6, 3), groups=4, affine=False, seed=33)
+    case("rms4d", "rms", (3, 6, 5, 7), seed=41)
+    case("rms2d", "rms", (7, 10), seed=42)
+    case("rms2d_noaffine", "rms", (4, 13), affine=False, eps=1e-3, seed=43)
+    case("rms4d_offset", "rms", (3, 6, 5, 7), mean=20.0, std=0.5, seed=44)
+    case("rms2d_wide", "rms", (5, 640), mean=-1.0, seed=45)
     fx.add("cases", torch.tensor([len(cases)], dtype=torch.int32))
     for i, name in enumerate(cases):
         fx.add("case%d" % i, torch.tensor(list(name.encode()), dtype=torch.int32))

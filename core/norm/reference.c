@@ -1,0 +1,157 @@
+/* Normalization over groups of planes, written to be read (llm.c style):
+ * forward and backward side by side, every sum in double, two passes.
+ *
+ * Statistics group s holds `planes` planes of hw values each:
+ *   groups == 0: s is a channel; its planes are (0, s), (1, s), ... (n-1, s)
+ *   groups >= 1: s = i * groups + q; planes (i, q*cpg) ... (i, q*cpg + cpg-1)
+ *
+ * forward:  mean = center ? E[x] : 0        (over the group)
+ *           var  = E[(x - mean)^2]           (biased)
+ *           xhat = (x - mean) / sqrt(var + eps)
+ *           y    = gamma_c * xhat + beta_c
+ * backward: dxhat = gamma_c * dy
+ *           dx = rstd * (dxhat - E[dxhat] - xhat * E[dxhat * xhat])
+ *                (without the E[dxhat] term when not centred: the mean was
+ *                 not a function of x)
+ *           dgamma_c = sum dy * xhat, dbeta_c = sum dy (over the channel) */
+#include "norm/reference.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/* offset of plane k of statistics group s */
+static size_t plane_offset(const nl_norm_geom *g, long s, int k)
+{
+    if (g->groups == 0)
+        return ((size_t)k * g->c + (size_t)s) * g->hw;
+    const long i = s / g->groups, q = s % g->groups, cpg = g->c / g->groups;
+    return ((size_t)i * g->c + (size_t)(q * cpg + k)) * g->hw;
+}
+
+static int plane_channel(const nl_norm_geom *g, long s, int k)
+{
+    return g->groups == 0 ? (int)s : (int)((s % g->groups) * (g->c / g->groups) + k);
+}
+
+static int planes_per_group(const nl_norm_geom *g)
+{
+    return g->groups == 0 ? g->n : g->c / g->groups;
+}
+
+void nl_norm_reference_forward(const nl_norm_geom *g, const float *x, const float *gamma,
+                               const float *beta, float *y, float *save_mean, float *save_rstd,
+                               float *running_mean, float *running_var, float momentum)
+{
+    const long groups = nl_norm_stat_groups(g);
+    const double count = (double)nl_norm_group_count(g);
+    const int planes = planes_per_group(g);
+    /* instance statistics fold into per-channel running statistics as the
+     * batch average of each instance's mean and unbiased variance */
+    double *chan_mean = calloc((size_t)g->c, sizeof(double));
+    double *chan_var = calloc((size_t)g->c, sizeof(double));
+    for (long s = 0; s < groups; s++) {
+        double sum = 0.0;
+        for (int k = 0; k < planes; k++)
+            for (int j = 0; j < g->hw; j++)
+                sum += x[plane_offset(g, s, k) + j];
+        const double mean = g->center ? sum / count : 0.0;
+        double sum_sq = 0.0;
+        for (int k = 0; k < planes; k++)
+            for (int j = 0; j < g->hw; j++) {
+                const double d = x[plane_offset(g, s, k) + j] - mean;
+                sum_sq += d * d;
+            }
+        const double var = sum_sq / count, rstd = 1.0 / sqrt(var + (double)g->eps);
+        save_mean[s] = (float)mean;
+        save_rstd[s] = (float)rstd;
+        for (int k = 0; k < planes; k++) {
+            const int ch = plane_channel(g, s, k);
+            const double gm = gamma ? gamma[ch] : 1.0, bt = beta ? beta[ch] : 0.0;
+            for (int j = 0; j < g->hw; j++) {
+                const size_t at = plane_offset(g, s, k) + j;
+                y[at] = (float)((x[at] - mean) * rstd * gm + bt);
+            }
+        }
+        const double unbiased = count > 1.0 ? sum_sq / (count - 1.0) : var;
+        chan_mean[plane_channel(g, s, 0)] += mean;
+        chan_var[plane_channel(g, s, 0)] += unbiased;
+    }
+    if (running_mean) {
+        /* one statistics group per channel (groups == 0), or one per
+         * instance (groups == c): n of them per channel */
+        const double per_channel = g->groups == 0 ? 1.0 : (double)g->n;
+        for (int ch = 0; ch < g->c; ch++) {
+            running_mean[ch] = (float)((1.0 - momentum) * running_mean[ch] +
+                                       momentum * (chan_mean[ch] / per_channel));
+            running_var[ch] = (float)((1.0 - momentum) * running_var[ch] +
+                                      momentum * (chan_var[ch] / per_channel));
+        }
+    }
+    free(chan_mean);
+    free(chan_var);
+}
+
+void nl_norm_reference_forward_eval(const nl_norm_geom *g, const float *x, const float *gamma,
+                                    const float *beta, const float *running_mean,
+                                    const float *running_var, float *y)
+{
+    for (int i = 0; i < g->n; i++)
+        for (int ch = 0; ch < g->c; ch++) {
+            const double rstd = 1.0 / sqrt((double)running_var[ch] + (double)g->eps);
+            const double gm = gamma ? gamma[ch] : 1.0, bt = beta ? beta[ch] : 0.0;
+            for (int j = 0; j < g->hw; j++) {
+                const size_t at = ((size_t)i * g->c + ch) * g->hw + j;
+                y[at] = (float)((x[at] - running_mean[ch]) * rstd * gm + bt);
+            }
+        }
+}
+
+void nl_norm_reference_backward(const nl_norm_geom *g, const float *x, const float *dy,
+                                const float *gamma, const float *save_mean,
+                                const float *save_rstd, float *dx, bool accumulate_dx,
+                                float *dgamma, float *dbeta)
+{
+    const long groups = nl_norm_stat_groups(g);
+    const double count = (double)nl_norm_group_count(g);
+    const int planes = planes_per_group(g);
+    double *dgamma_sum = calloc((size_t)g->c, sizeof(double));
+    double *dbeta_sum = calloc((size_t)g->c, sizeof(double));
+    for (long s = 0; s < groups; s++) {
+        const double mean = save_mean[s], rstd = save_rstd[s];
+        double sum_dxhat = 0.0, sum_dxhat_xhat = 0.0;
+        for (int k = 0; k < planes; k++) {
+            const int ch = plane_channel(g, s, k);
+            const double gm = gamma ? gamma[ch] : 1.0;
+            for (int j = 0; j < g->hw; j++) {
+                const size_t at = plane_offset(g, s, k) + j;
+                const double xhat = (x[at] - mean) * rstd;
+                sum_dxhat += gm * dy[at];
+                sum_dxhat_xhat += gm * dy[at] * xhat;
+                dgamma_sum[ch] += dy[at] * xhat;
+                dbeta_sum[ch] += dy[at];
+            }
+        }
+        const double mean_dxhat = g->center ? sum_dxhat / count : 0.0;
+        const double mean_dxhat_xhat = sum_dxhat_xhat / count;
+        if (!dx)
+            continue;
+        for (int k = 0; k < planes; k++) {
+            const int ch = plane_channel(g, s, k);
+            const double gm = gamma ? gamma[ch] : 1.0;
+            for (int j = 0; j < g->hw; j++) {
+                const size_t at = plane_offset(g, s, k) + j;
+                const double xhat = (x[at] - mean) * rstd;
+                const double d = rstd * (gm * dy[at] - mean_dxhat - xhat * mean_dxhat_xhat);
+                dx[at] = (float)(accumulate_dx ? dx[at] + d : d);
+            }
+        }
+    }
+    for (int ch = 0; ch < g->c; ch++) {
+        if (dgamma)
+            dgamma[ch] = (float)dgamma_sum[ch];
+        if (dbeta)
+            dbeta[ch] = (float)dbeta_sum[ch];
+    }
+    free(dgamma_sum);
+    free(dbeta_sum);
+}

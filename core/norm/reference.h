@@ -1,0 +1,22 @@
+/* The plain reference of the normalization family (nl_norm_geom in
+ * backend.h): one thread, double accumulation, no tricks. The tuned CPU
+ * kernels (core/cpu) and, through them, the CUDA ones are tested against it
+ * (tests/test_norm_reference.c); nothing in a training run calls it.
+ * Arguments as the norm ops of backend.h, on host memory. */
+#ifndef NL_NORM_REFERENCE_H
+#define NL_NORM_REFERENCE_H
+
+#include "backend.h"
+
+void nl_norm_reference_forward(const nl_norm_geom *g, const float *x, const float *gamma,
+                               const float *beta, float *y, float *save_mean, float *save_rstd,
+                               float *running_mean, float *running_var, float momentum);
+void nl_norm_reference_forward_eval(const nl_norm_geom *g, const float *x, const float *gamma,
+                                    const float *beta, const float *running_mean,
+                                    const float *running_var, float *y);
+void nl_norm_reference_backward(const nl_norm_geom *g, const float *x, const float *dy,
+                                const float *gamma, const float *save_mean,
+                                const float *save_rstd, float *dx, bool accumulate_dx,
+                                float *dgamma, float *dbeta);
+
+#endif

@@ -1,0 +1,86 @@
+#include "norm/registry.h"
+
+#include "norm/norm.h"
+
+#define STATS_KEYS (NL_NORM_KEY_EPS | NL_NORM_KEY_AFFINE)
+#define RUNNING_KEYS (NL_NORM_KEY_MOMENTUM | NL_NORM_KEY_TRACK_RUNNING_STATS)
+
+/* Colours: the first of matplotlib's tab10 per kind, grey for none, so a
+ * normalizer keeps its colour across every plot. */
+static const nl_norm_info rows[] = {
+    [NL_NORM_NONE] = {{"none", "no normalization"},
+                      .keys = 0, .features = true, .images = true, .adds_layer = false,
+                      .color = "#7f7f7f", .build = nl_norm_none},
+    [NL_NORM_BATCH] = {{"batch", "BatchNorm: statistics per channel over N*H*W, running statistics for eval"},
+                       .keys = STATS_KEYS | RUNNING_KEYS, .learned_shift = true, .center = true,
+                       .running_stats = true, .running_stats_default = true,
+                       .features = true, .images = true, .adds_layer = true,
+                       .color = "#1f77b4", .build = nl_batchnorm},
+    [NL_NORM_LAYER] = {{"layer", "LayerNorm as in Wu & He: statistics per sample over C*H*W, per-channel affine"},
+                       .keys = STATS_KEYS, .learned_shift = true, .center = true,
+                       .features = true, .images = true, .adds_layer = true,
+                       .color = "#2ca02c", .build = nl_layernorm},
+    [NL_NORM_GROUP] = {{"group", "GroupNorm: statistics per sample and group of channels, per-channel affine"},
+                       .keys = STATS_KEYS | NL_NORM_KEY_GROUPS, .learned_shift = true, .center = true,
+                       .features = true, .images = true, .adds_layer = true,
+                       .color = "#ff7f0e", .build = nl_groupnorm},
+    [NL_NORM_INSTANCE] = {{"instance", "InstanceNorm: statistics per sample and channel over H*W (images only)"},
+                          .keys = STATS_KEYS | RUNNING_KEYS, .learned_shift = true, .center = true,
+                          .running_stats = true, .running_stats_default = false,
+                          .features = false, .images = true, .adds_layer = true,
+                          .color = "#9467bd", .build = nl_instancenorm},
+    [NL_NORM_RMS] = {{"rms", "RMSNorm (Zhang & Sennrich): layer norm's axes, no centring, scale gamma only"},
+                     .keys = STATS_KEYS, .learned_shift = false, .center = false,
+                     .features = true, .images = true, .adds_layer = true,
+                     .color = "#d62728", .build = nl_rmsnorm},
+};
+_Static_assert(sizeof rows / sizeof rows[0] == NL_NORM_COUNT, "one registry row per nl_norm_kind");
+_Static_assert(offsetof(nl_norm_info, id) == 0, "nl_norm_names reads the rows as name entries");
+
+const nl_name_table nl_norm_names = {"normalizer", &rows[0].id, NL_NORM_COUNT, sizeof rows[0]};
+
+const nl_norm_info *nl_norm_info_of(nl_norm_kind k)
+{
+    return &rows[k];
+}
+
+static const struct {
+    unsigned bit;
+    const char *key;
+} key_names[] = {
+    {NL_NORM_KEY_EPS, "eps"},
+    {NL_NORM_KEY_AFFINE, "affine"},
+    {NL_NORM_KEY_GROUPS, "groups"},
+    {NL_NORM_KEY_MOMENTUM, "momentum"},
+    {NL_NORM_KEY_TRACK_RUNNING_STATS, "track_running_stats"},
+};
+
+void nl_norm_write_table(FILE *out)
+{
+    fprintf(out, "| `type` | what | keys (model.norm.) | learned shift | running statistics "
+                 "| inputs |\n");
+    fprintf(out, "|---|---|---|---|---|---|\n");
+    for (int k = 0; k < NL_NORM_COUNT; k++) {
+        const nl_norm_info *r = &rows[k];
+        fprintf(out, "| `%s` | %s | ", r->id.name, r->id.help);
+        int shown = 0;
+        for (size_t i = 0; i < sizeof key_names / sizeof key_names[0]; i++)
+            if (r->keys & key_names[i].bit)
+                fprintf(out, "%s`%s`", shown++ ? ", " : "", key_names[i].key);
+        fprintf(out, "%s | %s | %s | %s |\n", shown ? "" : "-",
+                r->learned_shift ? "beta" : "no",
+                !r->running_stats          ? "no"
+                : r->running_stats_default ? "yes (default on)"
+                                           : "optional (default off)",
+                r->features && r->images ? "features, images" : r->images ? "images" : "features");
+    }
+}
+
+unsigned nl_norm_kinds_with_keys(unsigned keys)
+{
+    unsigned mask = 0;
+    for (int k = 0; k < NL_NORM_COUNT; k++)
+        if ((rows[k].keys & keys) == keys)
+            mask |= 1u << k;
+    return mask;
+}

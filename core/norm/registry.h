@@ -1,0 +1,52 @@
+/* The normalizer registry: one row per nl_norm_kind with everything the rest
+ * of normlab needs to know about a kind (its name and help, the config keys
+ * that apply to it, whether it has a learned shift or running statistics,
+ * the inputs it accepts, its plot colour, its builder). The config schema,
+ * `normlab list`, the plots, the bench and the tests iterate these rows;
+ * no other file lists normalizer kinds. */
+#ifndef NL_NORM_REGISTRY_H
+#define NL_NORM_REGISTRY_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "base/names.h"
+#include "layers/layer.h"
+#include "model/spec.h"
+
+/* config keys under model.norm that a kind reads (placement applies to all) */
+enum {
+    NL_NORM_KEY_EPS = 1u << 0,
+    NL_NORM_KEY_AFFINE = 1u << 1,
+    NL_NORM_KEY_GROUPS = 1u << 2,
+    NL_NORM_KEY_MOMENTUM = 1u << 3,
+    NL_NORM_KEY_TRACK_RUNNING_STATS = 1u << 4,
+};
+
+typedef nl_act *(*nl_norm_build_fn)(nl_builder *b, const char *name, nl_act *in,
+                                    const nl_norm_spec *spec);
+
+typedef struct {
+    nl_name_entry id;   /* first: nl_norm_names walks the rows as its entries */
+    unsigned keys;      /* NL_NORM_KEY_* bits */
+    /* with affine: a learned per-channel shift (beta), so the linear or conv
+     * layer before it needs no bias of its own (model.bias: auto) */
+    bool learned_shift;
+    bool center;                 /* subtracts the mean (false: RMS statistics) */
+    bool running_stats;          /* can keep running statistics for eval mode */
+    bool running_stats_default;  /* track_running_stats when the config does not say */
+    bool features;               /* accepts (N, D) feature vectors */
+    bool images;                 /* accepts (N, C, H, W) images */
+    bool adds_layer;             /* false only for the identity: nothing to run or time */
+    const char *color;           /* plots: "#rrggbb" */
+    nl_norm_build_fn build;
+} nl_norm_info;
+
+/* row of kind k; k must be in [0, NL_NORM_COUNT) */
+const nl_norm_info *nl_norm_info_of(nl_norm_kind k);
+/* bit k set for every kind whose row has all of `keys` */
+unsigned nl_norm_kinds_with_keys(unsigned keys);
+/* the normalizer table of configs/README.md (markdown), from the rows */
+void nl_norm_write_table(FILE *out);
+
+#endif

@@ -1,0 +1,211 @@
+/* Every CPU normalization path against the plain reference of
+ * core/norm/reference.c: the tuned batch-statistics and group kernels
+ * behind the norm ops, and the general grouped kernel (centred and not),
+ * over a table of shapes (odd planes, feature vectors, shapes large enough
+ * to split over threads, a mean far from zero), 1 to 3 threads, affine on,
+ * off and scale only, running statistics where a geometry has them, dx written and
+ * accumulated. */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/cpu.h"
+#include "norm/reference.h"
+#include "testutil.h"
+
+#define TOL 1e-5
+
+typedef struct {
+    int n, c, hw;
+    float mean; /* of x */
+} shape;
+
+static const shape shapes[] = {
+    {3, 6, 35, 0.0f},    /* 5x7: odd planes */
+    {7, 10, 1, 0.5f},    /* feature vectors */
+    {5, 64, 1, 0.0f},    /* features in groups of 8 */
+    {300, 40, 1, 0.0f},  /* many rows */
+    {4, 300, 4, 0.0f},   /* many channels, tiny planes */
+    {2, 8, 4096, 0.0f},  /* few channels, large planes */
+    {5, 4, 49, 100.0f},  /* |mean| >> std */
+    {1, 3, 12, -3.0f},   /* one sample */
+    {16, 32, 225, 0.0f}, /* 15x15, enough work for several threads */
+};
+
+/* which kernel: the ops (dispatching to the tuned ones), or the general
+ * grouped kernel called directly */
+typedef enum { VIA_OPS, VIA_GROUPED } path;
+
+typedef struct {
+    float *x, *dy, *gamma, *beta, *dx0;
+    size_t count;
+} inputs;
+
+/* affine: 0 none, 1 gamma and beta, 2 gamma only (a scale without shift) */
+static void check(nl_backend *be, const shape *s, const inputs *in, nl_norm_geom g, int affine,
+                  bool running, path via, int threads)
+{
+    char what[200];
+#define WHAT(part)                                                                                 \
+    (snprintf(what, sizeof what, "%s (%d,%d,%d) groups=%d center=%d affine=%d running=%d "        \
+              "threads=%d: %s", via == VIA_OPS ? "ops" : "grouped", s->n, s->c, s->hw, g.groups,  \
+              g.center, affine, running, threads, part),                                           \
+     what)
+    const size_t count = in->count, stats = (size_t)nl_norm_stat_groups(&g);
+    const float *gamma = affine ? in->gamma : NULL, *beta = affine == 1 ? in->beta : NULL;
+    float *y[2], *mean[2], *rstd[2], *rm[2], *rv[2], *dx[2], *dg[2], *db[2];
+    for (int k = 0; k < 2; k++) { /* 0: reference, 1: under test */
+        y[k] = malloc(count * sizeof(float));
+        dx[k] = malloc(count * sizeof(float));
+        mean[k] = malloc(stats * sizeof(float));
+        rstd[k] = malloc(stats * sizeof(float));
+        rm[k] = malloc((size_t)s->c * sizeof(float));
+        rv[k] = malloc((size_t)s->c * sizeof(float));
+        dg[k] = malloc((size_t)s->c * sizeof(float));
+        db[k] = malloc((size_t)s->c * sizeof(float));
+        for (int ch = 0; ch < s->c; ch++) {
+            rm[k][ch] = 0.1f * (float)ch;
+            rv[k][ch] = 1.5f;
+        }
+    }
+    const size_t ws_bytes = via == VIA_OPS ? be->ops->norm_backward_workspace(be, &g)
+                                           : nl_cpu_norm_grouped_workspace(&g);
+    void *ws = malloc(ws_bytes + 1);
+
+    nl_norm_reference_forward(&g, in->x, gamma, beta, y[0], mean[0], rstd[0],
+                              running ? rm[0] : NULL, running ? rv[0] : NULL, 0.1f);
+    if (via == VIA_OPS)
+        be->ops->norm_forward(be, &g, in->x, gamma, beta, y[1], mean[1], rstd[1],
+                              running ? rm[1] : NULL, running ? rv[1] : NULL, 0.1f);
+    else
+        nl_cpu_norm_grouped_forward(&g, in->x, gamma, beta, y[1], mean[1], rstd[1]);
+    tu_assert_close(y[1], y[0], count, TOL, WHAT("y"));
+    tu_assert_close(mean[1], mean[0], stats, TOL, WHAT("save_mean"));
+    tu_assert_close(rstd[1], rstd[0], stats, TOL, WHAT("save_rstd"));
+    if (running) {
+        tu_assert_close(rm[1], rm[0], (size_t)s->c, TOL, WHAT("running_mean"));
+        tu_assert_close(rv[1], rv[0], (size_t)s->c, TOL, WHAT("running_var"));
+        nl_norm_reference_forward_eval(&g, in->x, gamma, beta, rm[0], rv[0], y[0]);
+        be->ops->norm_forward_eval(be, &g, in->x, gamma, beta, rm[0], rv[0], y[1]);
+        tu_assert_close(y[1], y[0], count, TOL, WHAT("eval y"));
+    }
+    for (int accumulate = 0; accumulate < 2; accumulate++) {
+        for (int k = 0; k < 2; k++)
+            memcpy(dx[k], in->dx0, count * sizeof(float));
+        nl_norm_reference_backward(&g, in->x, in->dy, gamma, mean[0], rstd[0], dx[0],
+                                   accumulate, dg[0], db[0]);
+        /* both paths backpropagate from the statistics they saved themselves */
+        if (via == VIA_OPS)
+            be->ops->norm_backward(be, &g, in->x, in->dy, gamma, mean[1], rstd[1], dx[1],
+                                   accumulate, affine ? dg[1] : NULL, beta ? db[1] : NULL, ws);
+        else
+            nl_cpu_norm_grouped_backward(&g, in->x, in->dy, gamma, mean[1], rstd[1], dx[1],
+                                         accumulate, affine ? dg[1] : NULL,
+                                         beta ? db[1] : NULL, ws);
+        tu_assert_close(dx[1], dx[0], count, TOL, WHAT(accumulate ? "dx accumulated" : "dx"));
+        if (affine)
+            tu_assert_close(dg[1], dg[0], (size_t)s->c, TOL, WHAT("dgamma"));
+        if (beta)
+            tu_assert_close(db[1], db[0], (size_t)s->c, TOL, WHAT("dbeta"));
+    }
+#undef WHAT
+    for (int k = 0; k < 2; k++) {
+        float *all[] = {y[k], dx[k], mean[k], rstd[k], rm[k], rv[k], dg[k], db[k]};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+            free(all[i]);
+    }
+    free(ws);
+}
+
+/* a divisor of c strictly between 1 and c, or 0 */
+static int middle_groups(int c)
+{
+    for (int g = 2; g < c; g++)
+        if (c % g == 0 && c / g <= 8)
+            return g;
+    for (int g = 2; g < c; g++)
+        if (c % g == 0)
+            return g;
+    return 0;
+}
+
+START_TEST(test_cpu_paths_match_reference)
+{
+    const shape *s = &shapes[_i];
+    nl_backend *be = tu_cpu(3);
+    inputs in;
+    in.count = (size_t)s->n * s->c * s->hw;
+    in.x = malloc(in.count * sizeof(float));
+    in.dy = malloc(in.count * sizeof(float));
+    in.dx0 = malloc(in.count * sizeof(float));
+    in.gamma = malloc((size_t)s->c * sizeof(float));
+    in.beta = malloc((size_t)s->c * sizeof(float));
+    tu_fill_normal(in.x, in.count, 100 + _i, s->mean, 2.0f);
+    tu_fill_normal(in.dy, in.count, 200 + _i, 0.0f, 1.0f);
+    tu_fill_normal(in.dx0, in.count, 300 + _i, 0.0f, 1.0f);
+    tu_fill_uniform(in.gamma, (size_t)s->c, 400 + _i, 0.5f, 1.5f);
+    tu_fill_uniform(in.beta, (size_t)s->c, 500 + _i, -0.5f, 0.5f);
+    const int group_counts[] = {1, middle_groups(s->c), s->c};
+    for (int threads = 1; threads <= 3; threads++) {
+        be->threads = threads;
+        omp_set_num_threads(threads);
+        for (int affine = 0; affine < 3; affine++) {
+            const nl_norm_geom batch = {s->n, s->c, s->hw, 0, true, 1e-5f};
+            if ((long)s->n * s->hw > 1 && affine < 2)
+                check(be, s, &in, batch, affine, affine, VIA_OPS, threads);
+            for (int gi = 0; gi < 3; gi++) {
+                const int groups = group_counts[gi];
+                if (groups == 0 || (gi == 2 && s->hw == 1))
+                    continue; /* no middle count; instance statistics of one value */
+                const bool instance_running = gi == 2 && affine == 1;
+                for (int center = 0; center < 2; center++) {
+                    const nl_norm_geom g = {s->n, s->c, s->hw, groups, center, 1e-5f};
+                    check(be, s, &in, g, affine, center && instance_running, VIA_OPS, threads);
+                    check(be, s, &in, g, affine, false, VIA_GROUPED, threads);
+                }
+            }
+        }
+    }
+    free(in.x);
+    free(in.dy);
+    free(in.dx0);
+    free(in.gamma);
+    free(in.beta);
+}
+END_TEST
+
+/* the reference itself, on numbers worked by hand: one channel {1, 3} with
+ * batch statistics (mean 2, biased var 1, unbiased 2), and the RMS of
+ * {3, 4} per sample (mean square 12.5) */
+START_TEST(test_reference_by_hand)
+{
+    const float x[2] = {1.0f, 3.0f};
+    float y[2], mean, rstd, rm = 0.0f, rv = 1.0f;
+    const nl_norm_geom batch = {2, 1, 1, 0, true, 0.0f};
+    nl_norm_reference_forward(&batch, x, NULL, NULL, y, &mean, &rstd, &rm, &rv, 0.1f);
+    ck_assert_float_eq_tol(mean, 2.0f, 1e-7f);
+    ck_assert_float_eq_tol(rstd, 1.0f, 1e-7f);
+    ck_assert_float_eq_tol(y[0], -1.0f, 1e-7f);
+    ck_assert_float_eq_tol(rm, 0.2f, 1e-7f);
+    ck_assert_float_eq_tol(rv, 0.9f + 0.1f * 2.0f, 1e-7f);
+    const float x2[2] = {3.0f, 4.0f};
+    const nl_norm_geom rms = {1, 2, 1, 1, false, 0.0f};
+    nl_norm_reference_forward(&rms, x2, NULL, NULL, y, &mean, &rstd, NULL, NULL, 0.0f);
+    ck_assert_float_eq(mean, 0.0f);
+    ck_assert_float_eq_tol(rstd, 1.0f / sqrtf(12.5f), 1e-7f);
+    ck_assert_float_eq_tol(y[1], 4.0f / sqrtf(12.5f), 1e-6f);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("norm_reference");
+    TCase *tc = tcase_create("cpu");
+    tcase_add_test(tc, test_reference_by_hand);
+    tcase_add_loop_test(tc, test_cpu_paths_match_reference, 0,
+                        (int)(sizeof shapes / sizeof shapes[0]));
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}

@@ -1,0 +1,96 @@
+/* The normalizer registry (core/norm/registry.c): its rows are consistent
+ * with what the builder makes of them, and configs/README.md's normalizer
+ * table is the one the rows generate. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+#include "norm/registry.h"
+#include "testutil.h"
+
+START_TEST(test_rows_are_distinct)
+{
+    for (int a = 0; a < NL_NORM_COUNT; a++) {
+        const nl_norm_info *ra = nl_norm_info_of((nl_norm_kind)a);
+        ck_assert_ptr_nonnull(ra->build);
+        ck_assert_msg(strlen(ra->color) == 7 && ra->color[0] == '#', "%s: colour %s",
+                      ra->id.name, ra->color);
+        ck_assert_msg(ra->features || ra->images, "%s accepts no input", ra->id.name);
+        ck_assert_int_eq(nl_name_lookup(&nl_norm_names, ra->id.name), a);
+        for (int b = a + 1; b < NL_NORM_COUNT; b++) {
+            const nl_norm_info *rb = nl_norm_info_of((nl_norm_kind)b);
+            ck_assert_str_ne(ra->id.name, rb->id.name);
+            ck_assert_msg(strcmp(ra->color, rb->color) != 0, "%s and %s share a colour",
+                          ra->id.name, rb->id.name);
+        }
+        /* a kind with running statistics reads momentum and track_running_stats */
+        const unsigned running = NL_NORM_KEY_MOMENTUM | NL_NORM_KEY_TRACK_RUNNING_STATS;
+        ck_assert_int_eq((ra->keys & running) == running, ra->running_stats);
+        ck_assert(!ra->running_stats_default || ra->running_stats);
+    }
+}
+END_TEST
+
+/* What the builder makes of each row, on each input the row accepts: a
+ * model with model.bias auto has a bias on the layer before the norm exactly
+ * when the norm has no learned shift, the norm has a beta exactly when it
+ * has one, and running statistics exactly when they are asked for. */
+START_TEST(test_builder_follows_rows)
+{
+    for (int k = 0; k < NL_NORM_COUNT; k++) {
+        const nl_norm_info *r = nl_norm_info_of((nl_norm_kind)k);
+        for (int arch = 0; arch < 2; arch++) {
+            const bool images = arch == 1;
+            if (images ? !r->images : !r->features)
+                continue;
+            nl_model_spec spec;
+            nl_model_spec_defaults(&spec);
+            spec.arch = images ? NL_ARCH_CNN : NL_ARCH_MLP;
+            spec.in_c = 1;
+            spec.in_h = spec.in_w = 8;
+            spec.widths[0] = 8;
+            spec.n_widths = 1;
+            nl_norm_spec_defaults(&spec.norm, (nl_norm_kind)k);
+            spec.norm.groups = 2;
+            spec.norm.track_running_stats = r->running_stats;
+            nl_model *m = NULL;
+            nl_error err = {0};
+            ck_assert_msg(nl_model_build(&spec, tu_cpu(2), 4, 4, 1, &m, &err) == NL_OK, "%s: %s",
+                          r->id.name, err.msg);
+            const char *first = images ? "conv1.bias" : "fc1.bias";
+            const bool has_norm = nl_model_param(m, "norm1.weight") != NULL;
+            ck_assert_msg(has_norm == r->adds_layer, "%s: norm1.weight %d", r->id.name, has_norm);
+            ck_assert_msg((nl_model_param(m, first) != NULL) == !r->learned_shift,
+                          "%s on %s: %s present: %d, learned shift: %d", r->id.name,
+                          images ? "images" : "features", first,
+                          nl_model_param(m, first) != NULL, r->learned_shift);
+            ck_assert_msg((nl_model_param(m, "norm1.bias") != NULL) == r->learned_shift,
+                          "%s: beta", r->id.name);
+            ck_assert_msg((nl_model_state(m, "norm1.running_mean") != NULL) == r->running_stats,
+                          "%s: running statistics", r->id.name);
+            nl_model_free(m);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_readme_table_is_generated)
+{
+    free(tu_check_generated_section(
+        NORMLAB_SOURCE_DIR "/configs/README.md",
+        "<!-- BEGIN NORMALIZER TABLE (generated; do not edit by hand) -->\n",
+        "<!-- END NORMALIZER TABLE -->", nl_norm_write_table, "the normalizer table"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("norm_registry");
+    TCase *tc = tcase_create("registry");
+    tcase_add_test(tc, test_rows_are_distinct);
+    tcase_add_test(tc, test_builder_follows_rows);
+    tcase_add_test(tc, test_readme_table_is_generated);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
