@@ -194,6 +194,10 @@ void nl_backend_close(nl_backend *be);
 /* What this build and machine offer, for --version and `list`. */
 const char *nl_backend_cpu_description(char *buf, size_t size);
 int nl_backend_cuda_built(void);
+/* The most host threads a run with `threads` (the config's or --threads;
+ * <= 0: the usable cores, before busy ones are left out) can use: what the
+ * memory plan sizes per-thread workspaces for. */
+int nl_backend_max_threads(int threads);
 /* Describes the visible GPU, or why there is none; returns 1 when usable. */
 int nl_backend_cuda_describe(char *buf, size_t size);
 

@@ -343,6 +343,8 @@ START_TEST(test_bad_experiment_files)
         {"base: base.yaml\ngrid: {seed: [1]}\nderived: {train.optimizer.lr: {scale_with: train.batch_size, base_value: "
          "0.1, base_at: 8, powr: 2}}\n", {"bad.yaml:3:", "unknown key 'powr'", "did you mean 'power'"}},
         {"base: nope.yaml\ngrid: {seed: [1]}\n", {"bad.yaml:1:7:", "nope.yaml", "does not exist"}},
+        /* read to the end, /dev/zero would take all memory */
+        {"base: /dev/zero\ngrid: {seed: [1]}\n", {"bad.yaml:1:7:", "/dev/zero is not a regular file"}},
         {"base: base.yaml\ngrid: {seed: [1]\n", {"bad.yaml:3:", "not valid YAML"}},
         {"base: base.yaml\ngrid: {seed: [1]}\nplots: [{kind: batchsize}]\n", {"bad.yaml:3:16:", "did you mean 'batch_size'"}},
         {"base: base.yaml\ngrid: {seed: [1, 2]}\nplots: [{kind: lr}]\n", {"bad.yaml:3:9:", "train.optimizer.lr"}},
@@ -374,6 +376,11 @@ START_TEST(test_bad_experiment_files)
     for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++)
         ck_assert_msg(tu_normlab(usage[i]) == 2, "'%s' did not exit 2", usage[i]);
     char *out = tu_normlab_output();
+    free(out);
+    /* an experiment "file" without end is refused after 16 MiB, not read into all memory */
+    ck_assert_int_eq(tu_normlab("sweep /dev/zero"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "/dev/zero: larger than 16 MiB"), "%s", out);
     free(out);
     ck_assert_int_eq(tu_normlab("sweep --help"), 0);
     tu_tmp_remove();

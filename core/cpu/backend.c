@@ -119,6 +119,8 @@ void nl_cuda_backend_close(nl_backend *be);
  * team: 5 scheduler ticks of /proc/stat at USER_HZ 100 */
 #define BUSY_SAMPLE_MS 50
 
+int nl_backend_max_threads(int threads) { return threads > 0 ? threads : nl_cpu_usable_cores(); }
+
 static int host_threads(const nl_backend_options *opt, nl_backend *be)
 {
     be->usable_cores = nl_cpu_usable_cores();

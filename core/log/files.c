@@ -84,6 +84,11 @@ nl_code nl_write_atomic(const char *path, const void *data, size_t len, nl_error
 
 nl_code nl_read_file(const char *path, char **out, size_t *len, nl_error *err)
 {
+    return nl_read_file_max(path, NL_READ_FILE_MAX, out, len, err);
+}
+
+nl_code nl_read_file_max(const char *path, size_t max_bytes, char **out, size_t *len, nl_error *err)
+{
     FILE *f = fopen(path, "rb");
     if (!f)
         return nl_fail(err, NL_ERR_IO, "cannot read %s: %s", path, strerror(errno));
@@ -91,6 +96,13 @@ nl_code nl_read_file(const char *path, char **out, size_t *len, nl_error *err)
     char chunk[65536];
     size_t got;
     while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        /* /dev/zero, a FIFO that never ends, a file given by mistake */
+        if (b.len + got > max_bytes) {
+            fclose(f);
+            free(b.data);
+            return nl_fail(err, NL_ERR_CONFIG, "%s: larger than %zu MiB; is it the file you meant?", path,
+                           max_bytes >> 20);
+        }
         if (b.len + got + 1 > b.cap) {
             size_t cap = (b.len + got + 1) * 2;
             char *p = realloc(b.data, cap);

@@ -23,6 +23,11 @@ void nl_path_join(char *out, size_t size, const char *dir, const char *name);
 nl_code nl_write_atomic(const char *path, const void *data, size_t len, nl_error *err);
 /* reads a whole (small) file; caller frees */
 nl_code nl_read_file(const char *path, char **out, size_t *len, nl_error *err);
+/* the same, refusing (NL_ERR_CONFIG: bad input) a file longer than max_bytes;
+ * nl_read_file allows NL_READ_FILE_MAX, more than any file normlab writes */
+#define NL_READ_FILE_MAX ((size_t)1 << 30)
+#define NL_READ_TEXT_MAX ((size_t)16 << 20) /* a config or experiment file */
+nl_code nl_read_file_max(const char *path, size_t max_bytes, char **out, size_t *len, nl_error *err);
 
 /* A growing text buffer for building files in memory. */
 typedef struct {

@@ -524,11 +524,12 @@ nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err
     return build(spec, &probe, true, train_batch, train_batch, 0, NULL, NULL, NULL, err);
 }
 
-nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, nl_model **out,
-                      nl_error *err)
+nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, int threads,
+                      nl_model **out, nl_error *err)
 {
     *out = NULL;
-    nl_backend probe = {.ops = nl_cpu_ops(), .device = NL_DEVICE_CPU, .threads = 1};
+    /* some CPU kernels keep a workspace per thread */
+    nl_backend probe = {.ops = nl_cpu_ops(), .device = NL_DEVICE_CPU, .threads = threads > 0 ? threads : 1};
     return build(spec, &probe, true, capacity, train_batch, 0, NULL, NULL, out, err);
 }
 

@@ -64,10 +64,10 @@ nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err
 /* nl_model_check at the real batch sizes, keeping the graph: layers,
  * activations (nl_model_act finds them) and parameters with their shapes,
  * and in planned the bytes nl_model_build would allocate. No memory is taken
- * for tensors (their pointers are NULL, and there is no backend); free it
- * with nl_model_free. */
-nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, nl_model **out,
-                      nl_error *err);
+ * for tensors (their pointers are NULL, and there is no backend); `threads`
+ * host threads size the per-thread workspaces. Free it with nl_model_free. */
+nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, int threads,
+                      nl_model **out, nl_error *err);
 void nl_model_free(nl_model *m);
 
 /* Builds any graph through the same planner: `construct` adds layers after

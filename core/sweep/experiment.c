@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "config/config.h"
@@ -262,6 +263,10 @@ static nl_code parse_base(parser *P, yaml_node_t *n)
         if (nl_is_dir(e->base_path))
             return fail_at(P, n, "base", "%s is a directory; base names a config file (or is an "
                            "inline config)", e->base_path);
+        struct stat st;
+        if (stat(e->base_path, &st) == 0 && !S_ISREG(st.st_mode)) /* /dev/zero, a FIFO */
+            return fail_at(P, n, "base", "%s is not a regular file; base names a config file (or is "
+                           "an inline config)", e->base_path);
         return NL_OK;
     }
     if (n->type != YAML_MAPPING_NODE)
@@ -738,7 +743,7 @@ nl_code nl_experiment_load(const char *path, nl_experiment *out, nl_error *err)
     memset(out, 0, sizeof *out);
     char *text = NULL;
     size_t len = 0;
-    nl_code rc = nl_read_file(path, &text, &len, err);
+    nl_code rc = nl_read_file_max(path, NL_READ_TEXT_MAX, &text, &len, err);
     if (rc) {
         if (rc == NL_ERR_IO)
             err->code = NL_ERR_USAGE; /* a missing experiment file is a usage error: exit 2 */

@@ -295,7 +295,7 @@ static nl_code base_flat(const nl_experiment *e, nl_flat *out, nl_error *err)
     if (rc)
         return rc;
     char *text = NULL;
-    if (!e->base_text && (rc = nl_read_file(e->base_path, &text, NULL, err)))
+    if (!e->base_text && (rc = nl_read_file_max(e->base_path, NL_READ_TEXT_MAX, &text, NULL, err)))
         return rc;
     nl_flat written = {0};
     nl_error ignored = {0};

@@ -1,3 +1,4 @@
+#include "backend.h"
 #include "train/check.h"
 
 #include <math.h>
@@ -202,8 +203,8 @@ nl_code nl_run_check(const nl_config *cfg, int device, bool available, nl_run_pl
     nl_run_model_spec(cfg, &spec);
     nl_model *graph = NULL;
     nl_error model_err = {0};
-    if ((rc = nl_model_plan(&spec, nl_run_capacity(cfg), cfg->train.batch_size, &graph,
-                            &model_err)))
+    if ((rc = nl_model_plan(&spec, nl_run_capacity(cfg), cfg->train.batch_size,
+                            nl_backend_max_threads(cfg->threads), &graph, &model_err)))
         return relay(cfg, &model_err, "model", err);
     const nl_model_bytes model = graph->planned;
     rc = check_trace(cfg, graph, err);
