@@ -162,8 +162,8 @@ static void print_help(FILE *out)
  * every barrier of a spinning team waits for a descheduled thread: a 2-thread
  * MLP step beside a busy build ran 100x slower. A bounded spin keeps the
  * quiet machine's speed and lets the waiting thread give its core away
- * within microseconds; the value was chosen with `normlab bench --busy`
- * (results/bench/NOTES.md, "OpenMP spinning"). */
+ * after about a tenth of a millisecond; the value was chosen with
+ * `normlab bench --busy` (results/bench/NOTES.md, "OpenMP spinning"). */
 #define NL_OMP_SPINCOUNT "3000"
 
 /* libgomp reads its environment once, when it is loaded, before main: the
