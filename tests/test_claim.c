@@ -33,20 +33,7 @@ static const char *slow_config =
 /* `normlab ARGS` in tu_tmp, its own process group, output in `log` */
 static pid_t start_normlab(const char *args, const char *log)
 {
-    const pid_t pid = fork();
-    ck_assert(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        setpgid(0, 0);
-        if (chdir(tu_tmp) != 0 || !freopen(log, "w", stdout) || !freopen(log, "a", stderr))
-            _exit(98);
-        char cmd[1024];
-        snprintf(cmd, sizeof cmd, "exec %s %s", NORMLAB_BINARY, args);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(97);
-    }
-    setpgid(pid, pid);
-    return pid;
+    return tu_normlab_start(args, log, log);
 }
 
 static int wait_exit(pid_t pid)

@@ -583,21 +583,7 @@ static const char *slow_experiment =
 
 static pid_t start_sweep(const char *args)
 {
-    pid_t pid = fork();
-    ck_assert(pid >= 0);
-    if (pid == 0) {
-        setpgid(0, 0); /* its own process group, with its children */
-        if (chdir(tu_tmp) != 0)
-            _exit(99);
-        if (!freopen("sweep-out.txt", "w", stdout) || !freopen("sweep-err.txt", "w", stderr))
-            _exit(98);
-        char cmd[1024];
-        snprintf(cmd, sizeof cmd, "exec %s %s", NORMLAB_BINARY, args);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(97);
-    }
-    setpgid(pid, pid);
-    return pid;
+    return tu_normlab_start(args, "sweep-out.txt", "sweep-err.txt");
 }
 
 static int count_finished(const char *sweep_dir, char names[][160], int max)

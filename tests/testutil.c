@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "base/rng.h"
 #include "log/files.h"
@@ -256,6 +258,26 @@ int tu_normlab(const char *args)
     const int status = system(cmd);
     ck_assert(WIFEXITED(status));
     return WEXITSTATUS(status);
+}
+
+pid_t tu_normlab_start(const char *args, const char *out_log, const char *err_log)
+{
+    const pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        /* a failed check ends the test's process: what it started goes too */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        setpgid(0, 0);
+        const char *err_mode = strcmp(out_log, err_log) ? "w" : "a";
+        if (chdir(tu_tmp) != 0 || !freopen(out_log, "w", stdout) || !freopen(err_log, err_mode, stderr))
+            _exit(98);
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "exec %s %s", NORMLAB_BINARY, args);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(97);
+    }
+    setpgid(pid, pid);
+    return pid;
 }
 
 char *tu_normlab_output(void) { return tu_tmp_read("out.txt"); }

@@ -4,6 +4,7 @@
 #define NL_TESTUTIL_H
 
 #include <check.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -79,6 +80,10 @@ void tu_tmp_write(const char *name, const char *text);
 char *tu_tmp_read(const char *name);
 /* runs `normlab <args>` in tu_tmp with its output in tu_tmp/out.txt; returns the exit status */
 int tu_normlab(const char *args);
+/* starts `normlab ARGS` in the test's directory without waiting: its own
+ * process group (kill(-pid) reaches its children), stdout and stderr to the
+ * two files (the same name: both into it), and killed with the test */
+pid_t tu_normlab_start(const char *args, const char *out_log, const char *err_log);
 char *tu_normlab_output(void);
 /* writes an MNIST-style set (plain IDX files) into tu_tmp/<dir>: n_train
  * training and n_test test images of 28x28; the training files' headers
