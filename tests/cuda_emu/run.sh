@@ -12,6 +12,8 @@ B=${1:-/tmp/normlab-cuda-emu}
 mkdir -p "$B/obj" "$B/gen"
 rm -rf "$B/src" && python3 "$E/prep.py" "$R/core/cuda" "$B/src/cuda"
 echo '#define NORMLAB_GIT_COMMIT "emulated"' > "$B/gen/version_git.h"
+# the plot templates, embedded as CMake's build embeds them
+cmake -DOUTPUT="$B/gen/plot_templates.c" -DTEMPLATE_DIR="$R/plots" -P "$R/core/plot/embed_templates.cmake"
 OB=/usr/include/$(gcc -print-multiarch)/openblas-openmp
 OL=/usr/lib/$(gcc -print-multiarch)/openblas-openmp
 FL="-O1 -g -ffp-contract=off"
@@ -31,6 +33,8 @@ for f in $(cd "$R" && find core -name '*.c') tests/testutil.c tests/test_cuda_pa
         -c "$R/$f" -o "$o" &
     objs="$objs $o"
 done
+gcc -std=c11 $FL -I"$R/core" -c "$B/gen/plot_templates.c" -o "$B/obj/plot_templates.o"
+objs="$objs $B/obj/plot_templates.o"
 wait
 g++ -fopenmp -o "$B/test_cuda_parity" $objs "$B"/obj/cuda_*.o "$B/obj/emu.o" -L"$OL" \
     -Wl,-rpath,"$OL" -lopenblas $(pkg-config --libs check yaml-0.1) -lz -lm
