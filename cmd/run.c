@@ -36,8 +36,8 @@ static void usage(FILE *out)
             "options:\n"
             "  --set KEY=VALUE  override a config key, e.g. --set model.norm.type=group (repeatable)\n"
             "  --out DIR        write the run directory here\n"
-            "  --threads N      CPU threads (default: the config's threads; its 0 = the cores\n"
-            "                   other processes leave free when the run starts)\n"
+            "  --threads N      CPU threads, as the config's threads key (0: the cores other\n"
+            "                   processes leave free when the run starts)\n"
             "  --device D       cpu or cuda (overrides the config)\n"
             "  --force          replace a finished run in the directory (never a directory\n"
             "                   normlab did not make, nor one another process is writing)\n"
@@ -97,7 +97,8 @@ int cmd_run(int argc, char **argv)
 {
     const char *config_path = NULL, *out_dir = NULL;
     const char *overrides[256];
-    int n_overrides = 0, threads = 0, device = -1;
+    int n_overrides = 0, device = -1;
+    char threads_set[32];
     bool force = false, quiet = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -120,10 +121,16 @@ int cmd_run(int argc, char **argv)
             } else if (strcmp(a, "--threads") == 0) {
                 char *end;
                 long t = strtol(v, &end, 10);
-                if (*end || t < 1 || t > NL_CONFIG_MAX_THREADS)
-                    return nl_cmd_usage_error("run", "--threads: '%s' is not a thread count (1..%d)",
-                                              v, NL_CONFIG_MAX_THREADS);
-                threads = (int)t;
+                if (*end || end == v || t < 0 || t > NL_CONFIG_MAX_THREADS)
+                    return nl_cmd_usage_error("run", "--threads: '%s' is not a thread count (0..%d; 0: "
+                                              "the cores other processes leave free)", v,
+                                              NL_CONFIG_MAX_THREADS);
+                /* the config's own key, so that 0 means what threads: 0 means
+                 * and config.yaml records the count asked for */
+                if (n_overrides == 256)
+                    return nl_cmd_usage_error("run", "too many --set options (at most 256)");
+                snprintf(threads_set, sizeof threads_set, "threads=%ld", t);
+                overrides[n_overrides++] = threads_set;
             } else {
                 device = nl_name_lookup(&nl_device_names, v);
                 if (device < 0) {
@@ -171,7 +178,7 @@ int cmd_run(int argc, char **argv)
 
     progress_state ps = {.quiet = quiet, .tty = isatty(STDERR_FILENO), .last_line = -1e9};
     nl_run_options opt = {
-        .out_dir = out_dir, .force = force, .threads = threads, .device = device,
+        .out_dir = out_dir, .force = force, .device = device,
         .command_line = command, .progress = show_progress, .note = show_note, .ctx = &ps,
         .stop = &stop_requested,
     };

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "sweep/sweep.h"
 #include "config/config.h"
 #include "train/check.h"
 
@@ -19,6 +20,26 @@ static void usage(FILE *out)
                  "  --set KEY=VALUE  apply an override to every config (repeatable)\n"
                  "  --print          print the resolved config (defaults filled in) as YAML\n\n"
                  "Exit status: 0 all valid, 2 at least one is not.\n");
+}
+
+static int validate_experiment(const char *path)
+{
+    nl_experiment e;
+    nl_sweep_plan p;
+    nl_error err = {0};
+    if (nl_experiment_load(path, &e, &err) != NL_OK)
+        return nl_cmd_report("validate", &err);
+    int status = 0;
+    if (nl_sweep_plan_build(&e, &p, &err) != NL_OK) {
+        status = nl_cmd_report("validate", &err);
+    } else {
+        for (int w = 0; w < p.n_warnings; w++)
+            fprintf(stderr, "normlab validate: warning: %s\n", p.warnings[w]);
+        printf("%s: ok (an experiment: %d run%s checked)\n", path, p.n_runs, p.n_runs == 1 ? "" : "s");
+        nl_sweep_plan_free(&p);
+    }
+    nl_experiment_free(&e);
+    return status;
 }
 
 int cmd_validate(int argc, char **argv)
@@ -57,8 +78,22 @@ int cmd_validate(int argc, char **argv)
     for (int i = 0; i < n_files; i++) {
         nl_error err = {0};
         nl_run_plan plan;
-        if (nl_config_load(files[i], overrides, n_overrides, cfg, &err) != NL_OK ||
-            nl_run_check(cfg, -1, false, &plan, &err) != NL_OK) {
+        const nl_code loaded = nl_config_load(files[i], overrides, n_overrides, cfg, &err);
+        /* a file with base: is an experiment: check every run it plans, as
+         * the sweep's pre-check does */
+        if (loaded != NL_OK && (!strcmp(err.key, "base") || !strcmp(err.key, "grid"))) {
+            if (n_overrides || print) {
+                fprintf(stderr, "normlab validate: %s is an experiment file; --set and --print apply to "
+                                "configs (normlab sweep %s --dry-run lists its runs)\n", files[i], files[i]);
+                status = 2;
+                continue;
+            }
+            const int s = validate_experiment(files[i]);
+            if (s > status)
+                status = s;
+            continue;
+        }
+        if (loaded != NL_OK || nl_run_check(cfg, -1, false, &plan, &err) != NL_OK) {
             int s = nl_cmd_report("validate", &err);
             if (s > status)
                 status = s;

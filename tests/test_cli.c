@@ -448,6 +448,19 @@ START_TEST(test_validate_list_version)
     out = tu_normlab_output();
     ck_assert_msg(strstr(out, "--set model.norm.type=group"), "%s", out);
     free(out);
+    /* --threads 0 is threads: 0, recorded in the resolved config */
+    ck_assert_int_eq(tu_normlab("run good.yaml --quiet --threads 0 --set train.steps=2 --out t0"), 0);
+    out = tu_tmp_read("t0/config.yaml");
+    ck_assert_msg(strstr(out, "\nthreads: 0\n"), "%s", out);
+    free(out);
+    /* validate on an experiment file checks every run it plans */
+    tu_tmp_write("exp.yaml", "base: good.yaml\ngrid: {seed: [1, 2]}\n");
+    ck_assert_int_eq(tu_normlab("validate exp.yaml"), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "exp.yaml: ok (an experiment: 2 runs checked)"), "%s", out);
+    free(out);
+    tu_tmp_write("exp.yaml", "base: good.yaml\ngrid: {model.widths: [[0]]}\n");
+    ck_assert_int_eq(tu_normlab("validate exp.yaml"), 2);
     ck_assert_int_eq(tu_normlab("help swep"), 2);
     out = tu_normlab_output();
     ck_assert_msg(strstr(out, "'swep' is not a command") && strstr(out, "sweep"), "%s", out);
