@@ -98,6 +98,8 @@ static void usage(FILE *out)
             "                   running nothing\n"
             "  --dry-run        list the runs and what would happen to each, run nothing\n"
             "  --out DIR        the sweep directory\n"
+            "  --set KEY=VALUE  a fixed setting for every run, over the file's set: (repeatable;\n"
+            "                   e.g. --set train.steps=20 --out /tmp/try to try an experiment)\n"
             "  --force          re-run finished runs whose saved config differs from the\n"
             "                   experiment's (without it, that is an error)\n\n"
             "Running the same sweep again skips finished runs (ok or diverged: a diverged run\n"
@@ -579,7 +581,8 @@ typedef enum { ACT_RUN, ACT_SKIP, ACT_RERUN, ACT_FORCE, ACT_CHANGED } run_action
 
 int cmd_sweep(int argc, char **argv)
 {
-    const char *path = NULL, *out_dir = NULL;
+    const char *path = NULL, *out_dir = NULL, *sets[64];
+    int n_sets = 0;
     int jobs = 1;
     bool dry_run = false, merge = false, force = false, shard_auto = false, claim = false, emit_sbatch = false;
     int array_tasks = 0, array_throttle = 0, cpus_per_task = 1;
@@ -625,6 +628,14 @@ int cmd_sweep(int argc, char **argv)
             if (i + 1 >= argc)
                 return nl_cmd_usage_error("sweep", "--out needs a directory");
             out_dir = argv[++i];
+        } else if (!strcmp(a, "--set")) {
+            if (i + 1 >= argc)
+                return nl_cmd_usage_error("sweep", "--set needs KEY=VALUE");
+            if (nl_cmd_check_set("sweep", argv[i + 1], i + 2 < argc ? argv[i + 2] : NULL))
+                return 2;
+            if (n_sets == 64)
+                return nl_cmd_usage_error("sweep", "too many --set options (at most 64)");
+            sets[n_sets++] = argv[++i];
         } else if (!strcmp(a, "--dry-run") || !strcmp(a, "-n")) {
             dry_run = true;
         } else if (!strcmp(a, "--merge")) {
@@ -646,6 +657,9 @@ int cmd_sweep(int argc, char **argv)
     if (claim && (merge || dry_run || shard_auto || shard.count > 1))
         return nl_cmd_usage_error("sweep", "--claim does not go with %s: claim workers share all the runs",
                                   merge ? "--merge" : dry_run ? "--dry-run" : "--shard");
+    if (emit_sbatch && n_sets)
+        return nl_cmd_usage_error("sweep", "--set is for trying an experiment out; for a cluster run "
+                                  "write the settings into the experiment's set:");
     if (emit_sbatch && (merge || dry_run || claim || shard_auto || shard.count > 1 || force))
         return nl_cmd_usage_error("sweep", "--emit-sbatch runs nothing; it goes with --out, --array-tasks, "
                                   "--array-throttle and --cpus-per-task only");
@@ -663,6 +677,11 @@ int cmd_sweep(int argc, char **argv)
     nl_experiment e;
     if (nl_experiment_load(path, &e, &err) != NL_OK)
         return nl_cmd_report("sweep", &err);
+    for (int i = 0; i < n_sets; i++)
+        if (nl_experiment_set(&e, sets[i], &err) != NL_OK) {
+            nl_experiment_free(&e);
+            return nl_cmd_report("sweep", &err);
+        }
     nl_sweep_plan p;
     if (nl_sweep_plan_build(&e, &p, &err) != NL_OK) {
         nl_experiment_free(&e);

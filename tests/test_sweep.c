@@ -372,10 +372,16 @@ START_TEST(test_bad_experiment_files)
     tu_tmp_write("exp.yaml", "base: base.yaml\ngrid: {seed: [1, 2]}\n");
     const char *usage[] = {"sweep exp.yaml --shard 3/2", "sweep exp.yaml --shard x", "sweep exp.yaml --shard 0/2",
                            "sweep exp.yaml -j 0", "sweep exp.yaml --bogus", "sweep", "sweep nothere.yaml",
-                           "sweep exp.yaml --merge --dry-run"};
+                           "sweep exp.yaml --merge --dry-run", "sweep exp.yaml --set seed=3",
+                           "sweep exp.yaml --set train.steps", "sweep exp.yaml --set train.steps=4 --emit-sbatch"};
     for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++)
         ck_assert_msg(tu_normlab(usage[i]) == 2, "'%s' did not exit 2", usage[i]);
     char *out = tu_normlab_output();
+    free(out);
+    /* --set: a fixed setting for every run, to try an experiment out */
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --set train.steps=4 --set train.eval_every=2 --out tried"), 0);
+    out = tu_tmp_read("tried/runs/seed-2/config.yaml");
+    ck_assert_msg(strstr(out, "\n  steps: 4\n"), "%s", out);
     free(out);
     /* an experiment "file" without end is refused after 16 MiB, not read into all memory */
     ck_assert_int_eq(tu_normlab("sweep /dev/zero"), 2);

@@ -758,6 +758,51 @@ nl_code nl_experiment_load(const char *path, nl_experiment *out, nl_error *err)
     return rc;
 }
 
+nl_code nl_experiment_set(nl_experiment *e, const char *assignment, nl_error *err)
+{
+    const char *eq = strchr(assignment, '=');
+    if (!eq || eq == assignment || (size_t)(eq - assignment) >= sizeof e->sets[0].key)
+        return nl_fail(err, NL_ERR_USAGE, "--set %s: expected KEY=VALUE, e.g. --set train.steps=20",
+                       assignment);
+    char key[96];
+    snprintf(key, sizeof key, "%.*s", (int)(eq - assignment), assignment);
+    for (int i = 0; i < e->n_axes; i++)
+        if (!strcmp(e->axes[i].key, key))
+            return nl_fail(err, NL_ERR_USAGE, "--set %s: %s is a grid key of %s (line %d); a --set would "
+                           "give every run the same value", assignment, key, e->path, e->axes[i].pos.line);
+    for (int i = 0; i < e->n_derived; i++)
+        if (!strcmp(e->derived[i].key, key))
+            return nl_fail(err, NL_ERR_USAGE, "--set %s: %s is derived in %s (line %d)", assignment, key,
+                           e->path, e->derived[i].pos.line);
+    char *value = strdup(eq + 1);
+    if (!value)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    nl_sweep_setting *s = NULL;
+    for (int i = 0; i < e->n_sets && !s; i++)
+        if (!strcmp(e->sets[i].key, key))
+            s = &e->sets[i];
+    if (!s) {
+        if (e->n_sets >= NL_SWEEP_MAX_SETS) {
+            free(value);
+            return nl_fail(err, NL_ERR_USAGE, "--set %s: at most %d fixed settings", assignment,
+                           NL_SWEEP_MAX_SETS);
+        }
+        nl_sweep_setting *grown = realloc(e->sets, (size_t)(e->n_sets + 2) * sizeof *grown);
+        if (!grown) {
+            free(value);
+            return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        }
+        e->sets = grown;
+        s = &e->sets[e->n_sets++];
+        memset(s, 0, sizeof *s);
+        nl_copy_string(s->key, sizeof s->key, key);
+    }
+    free(s->value);
+    s->value = value;
+    s->pos = s->value_pos = (nl_sweep_pos){0, 0}; /* from the command line: no line to point at */
+    return NL_OK;
+}
+
 static void free_settings(nl_sweep_setting *s, int n)
 {
     for (int i = 0; i < n; i++)

@@ -88,6 +88,9 @@ nl_code nl_experiment_load(const char *path, nl_experiment *out, nl_error *err);
 /* the same from text; `path` names it and anchors a relative base */
 nl_code nl_experiment_parse(const char *text, const char *path, nl_experiment *out, nl_error *err);
 void nl_experiment_free(nl_experiment *e);
+/* a --set KEY=VALUE from the command line: a fixed setting for every run,
+ * replacing the file's set: value of KEY; a grid or derived key is refused */
+nl_code nl_experiment_set(nl_experiment *e, const char *assignment, nl_error *err);
 
 /* ---- the plan ---- */
 
