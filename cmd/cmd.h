@@ -31,6 +31,10 @@ int nl_cmd_usage_error(const char *command, const char *fmt, ...)
 /* checks a --set argument (KEY=VALUE in one word); `next` is the argument
  * after it or NULL. 0 when fine, else prints a usage error and returns 2 */
 int nl_cmd_check_set(const char *command, const char *assignment, const char *next);
+/* takes the --set at argv[*i] (and its KEY=VALUE) into list[*n], moving *i
+ * past it; 0, or a usage error's exit status */
+int nl_cmd_take_set(const char *command, int argc, char **argv, int *i, const char **list, int *n,
+                    int max);
 /* true for -h and --help */
 int nl_cmd_is_help(const char *arg);
 /* monotonic seconds, for progress displays */

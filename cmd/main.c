@@ -190,6 +190,19 @@ int nl_cmd_check_set(const char *command, const char *assignment, const char *ne
                                        "got '%s'", assignment);
 }
 
+int nl_cmd_take_set(const char *command, int argc, char **argv, int *i, const char **list, int *n,
+                    int max)
+{
+    if (*i + 1 >= argc)
+        return nl_cmd_usage_error(command, "--set needs KEY=VALUE");
+    if (nl_cmd_check_set(command, argv[*i + 1], *i + 2 < argc ? argv[*i + 2] : NULL))
+        return 2;
+    if (*n == max)
+        return nl_cmd_usage_error(command, "too many --set options (at most %d)", max);
+    list[(*n)++] = argv[++*i];
+    return 0;
+}
+
 /* "--name=value" is "--name value" for every option of every command, as in
  * getopt_long; returns the new argv (argc grows by one per split), or the
  * old one when nothing was split or memory is short */

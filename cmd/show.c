@@ -109,13 +109,9 @@ int cmd_show(int argc, char **argv)
             usage(stdout);
             return 0;
         } else if (strcmp(a, "--set") == 0) {
-            if (i + 1 >= argc)
-                return nl_cmd_usage_error("show", "--set needs KEY=VALUE");
-            if (nl_cmd_check_set("show", argv[i + 1], i + 2 < argc ? argv[i + 2] : NULL))
-                return 2;
-            if (n_overrides == 256)
-                return nl_cmd_usage_error("show", "too many --set options (at most 256)");
-            overrides[n_overrides++] = argv[++i];
+            const int bad = nl_cmd_take_set("show", argc, argv, &i, overrides, &n_overrides, 256);
+            if (bad)
+                return bad;
         } else if (a[0] == '-' && a[1]) {
             return nl_cmd_usage_error("show", "unknown option '%s'", a);
         } else if (target) {

@@ -629,13 +629,9 @@ int cmd_sweep(int argc, char **argv)
                 return nl_cmd_usage_error("sweep", "--out needs a directory");
             out_dir = argv[++i];
         } else if (!strcmp(a, "--set")) {
-            if (i + 1 >= argc)
-                return nl_cmd_usage_error("sweep", "--set needs KEY=VALUE");
-            if (nl_cmd_check_set("sweep", argv[i + 1], i + 2 < argc ? argv[i + 2] : NULL))
-                return 2;
-            if (n_sets == 64)
-                return nl_cmd_usage_error("sweep", "too many --set options (at most 64)");
-            sets[n_sets++] = argv[++i];
+            const int bad = nl_cmd_take_set("sweep", argc, argv, &i, sets, &n_sets, 64);
+            if (bad)
+                return bad;
         } else if (!strcmp(a, "--dry-run") || !strcmp(a, "-n")) {
             dry_run = true;
         } else if (!strcmp(a, "--merge")) {

@@ -54,13 +54,9 @@ int cmd_validate(int argc, char **argv)
         } else if (strcmp(argv[i], "--print") == 0) {
             print = true;
         } else if (strcmp(argv[i], "--set") == 0) {
-            if (i + 1 >= argc)
-                return nl_cmd_usage_error("validate", "--set needs KEY=VALUE");
-            if (nl_cmd_check_set("validate", argv[i + 1], i + 2 < argc ? argv[i + 2] : NULL))
-                return 2;
-            if (n_overrides == 256)
-                return nl_cmd_usage_error("validate", "too many --set options");
-            overrides[n_overrides++] = argv[++i];
+            const int bad = nl_cmd_take_set("validate", argc, argv, &i, overrides, &n_overrides, 256);
+            if (bad)
+                return bad;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return nl_cmd_usage_error("validate", "unknown option '%s'", argv[i]);
         } else {
