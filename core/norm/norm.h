@@ -22,6 +22,11 @@ nl_act *nl_rmsnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_sp
 nl_act *nl_groupwise_norm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
                           int groups, bool running_stats, const char *kind);
 
+/* stats_layer.c: the layer of every normalizer with statistics, on the
+ * geometry its kind computes them over (n is taken from the input) */
+nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
+                            nl_norm_geom geom, bool running_stats);
+
 /* The group counts that divide `channels`, as "1, 2, 4, ..." */
 const char *nl_valid_group_counts(int channels, char *buf, int size);
 
