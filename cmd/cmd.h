@@ -22,6 +22,7 @@ int cmd_validate(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_table(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 /* prints "normlab <cmd>: <message>" on stderr and returns the exit status */
 int nl_cmd_report(const char *command, const nl_error *err);

@@ -22,6 +22,7 @@ static const nl_command commands[] = {
     {"sweep", cmd_sweep, "run every configuration of an experiment file, resumably, N at a time"},
     {"table", cmd_table, "mean, spread and 95% intervals over seeds per cell; paired differences"},
     {"plot", cmd_plot, "write gnuplot scripts for a run or sweep directory and render them"},
+    {"compare", cmd_compare, "the curves of several run or sweep directories in one figure"},
     {"bench", cmd_bench, "measure kernels and training throughput against sgemm and copy rates"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);

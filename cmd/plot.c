@@ -48,6 +48,8 @@ static void usage(FILE *out)
             100 * NL_PLOT_LR_DEFAULT_MARGIN, NL_PLOT_LR_DEFAULT_LOSS_FACTOR);
 }
 
+static int render_and_print(const char *command, nl_plot_report *rep, unsigned formats);
+
 /* "png", "svg,pdf", "both" (png and svg), "all" */
 static bool parse_formats(const char *v, unsigned *formats)
 {
@@ -173,16 +175,27 @@ int cmd_plot(int argc, char **argv)
     }
     for (int i = 0; i < rep->n_skipped; i++)
         fprintf(stderr, "normlab plot: skipped %s\n", rep->skipped[i]);
+    status = render_and_print("plot", rep, formats);
+    free(rep);
+    return status;
+}
+
+/* renders the scripts of rep and prints what was written; the exit status */
+static int render_and_print(const char *command, nl_plot_report *rep, unsigned formats)
+{
+    nl_error err = {0};
+    int status = 0;
     if (nl_plot_render(rep, formats, &err) != NL_OK)
-        status = nl_cmd_report("plot", &err);
+        status = nl_cmd_report(command, &err);
     if (rep->messages[0])
-        fprintf(stderr, "normlab plot: gnuplot said:\n%s\n", rep->messages);
+        fprintf(stderr, "normlab %s: gnuplot said:\n%s\n", command, rep->messages);
     if (rep->pdf_missing)
-        fprintf(stderr, "normlab plot: %s has no pdfcairo terminal: wrote no PDFs (Debian's gnuplot-nox has it)\n",
-                rep->gnuplot);
+        fprintf(stderr, "normlab %s: %s has no pdfcairo terminal: wrote no PDFs (Debian's gnuplot-nox has it)\n",
+                command, rep->gnuplot);
     if (rep->gnuplot_missing)
-        fprintf(stderr, "normlab plot: gnuplot is not on PATH: wrote the scripts but rendered nothing; install "
-                "gnuplot (Debian: apt-get install gnuplot-nox), then: cd %s && gnuplot NAME.gp\n", rep->plots_dir);
+        fprintf(stderr, "normlab %s: gnuplot is not on PATH: wrote the scripts but rendered nothing; install "
+                "gnuplot (Debian: apt-get install gnuplot-nox), then: cd %s && gnuplot NAME.gp\n", command,
+                rep->plots_dir);
     for (int i = 0; i < rep->n; i++)
         if (rep->items[i].note[0])
             printf("%s\n", rep->items[i].note);
@@ -195,6 +208,82 @@ int cmd_plot(int argc, char **argv)
                 printf("%s%s/%s.%s", shown++ ? ", " : " -> ", rep->plots_dir, o->name, nl_plot_format_names[f]);
         printf("\n");
     }
+    return status;
+}
+
+static void compare_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: normlab compare DIR DIR... --out OUT_DIR [--metric M] [--split S]\n"
+            "                       [--format F[,F...]] [--templates DIR]\n\n"
+            "Draws the curves of several run or sweep directories (any mix) in one figure:\n"
+            "training loss and a test metric against step, a line per variant, mean over seeds\n"
+            "with a min-max band. The legend names what differs between the runs (a varied key,\n"
+            "or a setting the directories' configs have differently), the directories' names\n"
+            "when nothing else does. Writes OUT_DIR/compare.gp (and the compare.csv it reads)\n"
+            "and renders it when gnuplot is on PATH: cd OUT_DIR && gnuplot compare.gp.\n\n"
+            "options:\n"
+            "  --out DIR          where the figure goes: a new or empty directory, or one an\n"
+            "                     earlier compare wrote (anything else is refused)\n"
+            "  --metric M         the right panel's metric: error (default), loss, accuracy\n"
+            "  --split S          its split: test (default), train, test_trainmode\n"
+            "  --format F[,F...]  png (default), svg, pdf, both (png and svg) or all\n"
+            "  --templates DIR    edited gnuplot templates (DIR/style.gp, DIR/compare.gp), as\n"
+            "                     for normlab plot\n\n"
+            "Exit status: 0 figure written (rendered, or gnuplot missing), 1 gnuplot failed,\n"
+            "2 bad usage, a directory that is neither a run nor a sweep, or an --out refused.\n");
+}
+
+int cmd_compare(int argc, char **argv)
+{
+    const char *dirs[256], *out = NULL, *templates = NULL;
+    int n_dirs = 0;
+    unsigned formats = NL_PLOT_PNG;
+    nl_plot_spec spec;
+    nl_plot_spec_init(&spec, NL_PLOT_CURVES);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (nl_cmd_is_help(a)) {
+            compare_usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--out") || !strcmp(a, "--metric") || !strcmp(a, "--split") ||
+                   !strcmp(a, "--format") || !strcmp(a, "--templates")) {
+            if (i + 1 >= argc)
+                return nl_cmd_usage_error("compare", "%s needs a value", a);
+            const char *v = argv[++i];
+            if (!strcmp(a, "--out"))
+                out = v;
+            else if (!strcmp(a, "--templates"))
+                templates = v;
+            else if (!strcmp(a, "--metric"))
+                snprintf(spec.metric, sizeof spec.metric, "%s", v);
+            else if (!strcmp(a, "--split"))
+                snprintf(spec.split, sizeof spec.split, "%s", v);
+            else if (!parse_formats(v, &formats))
+                return nl_cmd_usage_error("compare", "--format: '%s' is not a list of png, svg, pdf, both or all",
+                                          v);
+        } else if (a[0] == '-' && a[1]) {
+            return nl_cmd_usage_error("compare", "unknown option '%s'", a);
+        } else if (n_dirs == (int)(sizeof dirs / sizeof dirs[0])) {
+            return nl_cmd_usage_error("compare", "too many directories (at most %d)", n_dirs);
+        } else {
+            dirs[n_dirs++] = a;
+        }
+    }
+    char msg[512];
+    if (n_dirs < 2)
+        return nl_cmd_usage_error("compare", "give at least two run or sweep directories (got %d)", n_dirs);
+    if (!out)
+        return nl_cmd_usage_error("compare", "no --out DIR given (where the figure goes)");
+    if (!nl_plot_spec_check(&spec, msg, sizeof msg))
+        return nl_cmd_usage_error("compare", "%s", msg);
+    nl_plot_report *rep = calloc(1, sizeof *rep);
+    if (!rep)
+        return 1;
+    nl_error err = {0};
+    int status = nl_plot_compare(dirs, n_dirs, &spec, out, templates, rep, &err) == NL_OK
+                     ? render_and_print("compare", rep, formats)
+                     : nl_cmd_report("compare", &err);
     free(rep);
     return status;
 }

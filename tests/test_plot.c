@@ -621,6 +621,144 @@ START_TEST(test_templates)
 }
 END_TEST
 
+
+/* the series labels of a compare figure's data file, in order, one per line */
+static char *compare_labels(const char *csv_name)
+{
+    pl_table t;
+    nl_error err = {0};
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", tu_tmp, csv_name);
+    ck_assert_msg(pl_table_read(path, &t, &err) == NL_OK, "%s", err.msg);
+    const int c_label = pl_table_col(&t, "label"), c_panel = pl_table_col(&t, "panel");
+    ck_assert(c_label >= 0 && c_panel >= 0);
+    char *labels = calloc(1, 4096);
+    size_t used = 0;
+    for (int i = 0; i < t.n_rows; i++) {
+        char line[300];
+        snprintf(line, sizeof line, "%s\n", t.rows[i][c_label]);
+        if (!strcmp(t.rows[i][c_panel], "0") && !strstr(labels, line) && used + strlen(line) < 4096)
+            used += (size_t)snprintf(labels + used, 4096 - used, "%s", line);
+    }
+    pl_table_free(&t);
+    return labels;
+}
+
+/* replaces fake_run's config.yaml in dir by one that differs in one line */
+static void edit_config(const char *dir, const char *from, const char *to)
+{
+    const char *at = strstr(fake_config, from);
+    ck_assert(at);
+    char edited[2048];
+    snprintf(edited, sizeof edited, "%.*s%s%s", (int)(at - fake_config), fake_config, to, at + strlen(from));
+    write_at(dir, "config.yaml", edited);
+}
+
+static void fake_run_with(const char *dir, const char *from, const char *to)
+{
+    fake_run(dir, 300, 50, 100, "ok", 0);
+    edit_config(dir, from, to);
+}
+
+/* normlab compare: the legend names what differs between the directories
+ * (a setting, a sweep's varied key), their names when nothing does; seeds
+ * are averaged; the output directory is normlab's or refused */
+START_TEST(test_compare)
+{
+    setup();
+    /* the same config twice: the directories' names tell them apart */
+    fake_run("a/first", 300, 50, 100, "ok", 0);
+    fake_run("b/second", 300, 50, 100, "ok", 0.1);
+    ck_assert_int_eq(tu_normlab("compare a/first b/second --out cmp"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "cmp/compare.gp") && !strstr(out, "gnuplot said"), "%.3000s", out);
+    free(out);
+    char *labels = compare_labels("cmp/compare.csv");
+    ck_assert_msg(!strcmp(labels, "first\nsecond\n"), "%s", labels);
+    free(labels);
+    char *gp = tu_tmp_read("cmp/compare.gp");
+    ck_assert_msg(strstr(gp, "title \"first\"") && strstr(gp, "\"compare.csv\"") && strstr(gp, "curve_lw = 2 "),
+                  "%.3000s", gp);
+    free(gp);
+    if (have_gnuplot)
+        expect_file("cmp", "compare.png");
+
+    /* a setting that differs names the runs; one written two ways does not */
+    fake_run_with("lr-high", "lr: 0.05", "lr: 0.1");
+    fake_run_with("lr-low", "momentum: 0.9", "momentum: 9e-1");
+    ck_assert_int_eq(tu_normlab("compare lr-high lr-low --out cmp2 --metric loss --split train"), 0);
+    labels = compare_labels("cmp2/compare-loss-train.csv");
+    ck_assert_msg(!strcmp(labels, "lr=0.1\nlr=0.05\n"), "%s", labels);
+    free(labels);
+    gp = tu_tmp_read("cmp2/compare-loss-train.gp");
+    ck_assert_msg(strstr(gp, "momentum 0.9,"), "the subtitle lost the shared momentum:\n%.3000s", gp);
+    free(gp);
+
+    /* the architecture varies: the subtitle does not name one */
+    fake_run_with("cnn-run", "arch: mlp", "arch: cnn");
+    ck_assert_int_eq(tu_normlab("compare a/first cnn-run --out cmp-arch"), 0);
+    labels = compare_labels("cmp-arch/compare.csv");
+    ck_assert_msg(!strcmp(labels, "arch=mlp\narch=cnn\n"), "%s", labels);
+    free(labels);
+    gp = tu_tmp_read("cmp-arch/compare.gp");
+    ck_assert_msg(strstr(gp, "| 16 relu") && !strstr(gp, "MLP"), "%.3000s", gp);
+    free(gp);
+
+    /* a sweep (two normalizers, two seeds) beside a run with another group
+     * count, which only the sweep's group-norm runs have in their configs */
+    const fake_row rows[] = {
+        {"none_seed-1", "none,1", "ok", 300},
+        {"none_seed-2", "none,2", "ok", 300},
+        {"group_seed-1", "group,1", "ok", 300},
+        {"group_seed-2", "group,2", "ok", 300},
+    };
+    fake_sweep("sweep", "model.norm.type,seed", rows, 4, 50, 100);
+    edit_config("sweep/runs/none_seed-1", "type: batch", "type: none");
+    edit_config("sweep/runs/none_seed-2", "type: batch", "type: none");
+    edit_config("sweep/runs/group_seed-1", "type: batch", "type: group\n    groups: 4");
+    edit_config("sweep/runs/group_seed-2", "type: batch", "type: group\n    groups: 4");
+    fake_run_with("group-run", "type: batch", "type: group\n    groups: 8");
+    ck_assert_int_eq(tu_normlab("compare sweep group-run --out cmp3 --format svg"), 0);
+    labels = compare_labels("cmp3/compare.csv");
+    ck_assert_msg(!strcmp(labels, "none\ngroup; groups=4\ngroup; groups=8\n"), "%s", labels);
+    free(labels);
+    char *csv = tu_tmp_read("cmp3/compare.csv");
+    ck_assert_msg(strstr(csv, "0,none,0,50,3.1250,") && strstr(csv, ",2\n") && strstr(csv, ",1\n"), "%.3000s", csv);
+    free(csv);
+    if (have_gnuplot)
+        expect_file("cmp3", "compare.svg");
+    /* written again into its own directory */
+    ck_assert_int_eq(tu_normlab("compare sweep group-run --out cmp3"), 0);
+
+    /* refused, with nothing written: a directory that is neither, one named
+     * twice, an --out that is not compare's */
+    write_at("neither", "notes.txt", "not results\n");
+    ck_assert_int_eq(tu_normlab("compare a/first neither --out cmp4"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "neither is neither a sweep directory"), "%.3000s", out);
+    free(out);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/cmp4", tu_tmp);
+    ck_assert(!nl_path_exists(path));
+    ck_assert_int_eq(tu_normlab("compare a/first a/../a/first --out cmp4"), 2);
+    ck_assert(!nl_path_exists(path));
+    ck_assert_int_eq(tu_normlab("compare a/first b/second --out neither"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "normlab compare did not write it"), "%.3000s", out);
+    free(out);
+    snprintf(path, sizeof path, "%s/neither/compare.gp", tu_tmp);
+    ck_assert(!nl_path_exists(path));
+    ck_assert_int_eq(tu_normlab("compare a/first --out cmp4"), 2);
+    ck_assert_int_eq(tu_normlab("compare a/first b/second"), 2);
+    ck_assert_int_eq(tu_normlab("compare a/first b/second --out cmp4 --metric eror"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "did you mean 'error'"), "%.3000s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("compare --help"), 0);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plot");
@@ -633,6 +771,7 @@ int main(void)
     tcase_add_test(tc, test_unfinished_runs);
     tcase_add_test(tc, test_pdf);
     tcase_add_test(tc, test_templates);
+    tcase_add_test(tc, test_compare);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

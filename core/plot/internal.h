@@ -60,6 +60,11 @@ typedef struct {
 } pl_results;
 
 nl_code pl_results_load(const char *dir, pl_results *r, nl_error *err);
+/* the key normlab compare adds when nothing else tells its directories
+ * apart: the directory's name is the value */
+#define PL_DIRECTORY_KEY "directory"
+/* "seed", or a key ending in ".seed": what plots aggregate over */
+bool pl_is_seed_key(const char *key);
 void pl_results_free(pl_results *r);
 int pl_key(const pl_results *r, const char *key); /* -1 when not varied */
 /* distinct values of a key, in first-appearance order (pointers into runs) */
@@ -109,5 +114,10 @@ nl_code pl_lr(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_er
 nl_code pl_heatmap(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
 nl_code pl_train_eval_gap(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
 nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
+
+/* runs the kind's writer into rep->plots_dir and adds the output to rep;
+ * name NULL: the spec's name, template_name NULL: the kind's template */
+nl_code pl_write_one(const pl_results *r, const nl_plot_spec *spec, const char *name, const char *template_name,
+                     const pl_templates *templates, nl_plot_report *rep, nl_error *err);
 
 #endif

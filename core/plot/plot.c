@@ -22,15 +22,18 @@ static const writer writers[NL_PLOT_KIND_COUNT] = {
     [NL_PLOT_TRACE] = pl_trace,
 };
 
-static nl_code write_one(const pl_results *r, const nl_plot_spec *spec, const pl_templates *templates,
-                         nl_plot_report *rep, nl_error *err)
+nl_code pl_write_one(const pl_results *r, const nl_plot_spec *spec, const char *name, const char *template_name,
+                     const pl_templates *templates, nl_plot_report *rep, nl_error *err)
 {
     if (rep->n >= NL_PLOT_MAX_OUTPUTS)
         return nl_fail(err, NL_ERR_USAGE, "at most %d plots at a time", NL_PLOT_MAX_OUTPUTS);
     pl_script s = {0};
-    nl_plot_spec_name(spec, s.name, sizeof s.name);
+    if (name)
+        nl_copy_string(s.name, sizeof s.name, name);
+    else
+        nl_plot_spec_name(spec, s.name, sizeof s.name);
     nl_copy_string(s.plots_dir, sizeof s.plots_dir, rep->plots_dir);
-    s.kind = nl_name_of(&nl_plot_kind_names, spec->kind);
+    s.kind = template_name ? template_name : nl_name_of(&nl_plot_kind_names, spec->kind);
     s.templates = templates;
     nl_code rc = writers[spec->kind](r, spec, &s, err);
     nl_buf_free(&s.gp);
@@ -83,7 +86,7 @@ nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_spe
             nl_plot_spec spec;
             nl_plot_spec_init(&spec, (nl_plot_kind)k);
             nl_error why = {0};
-            rc = write_one(r, &spec, templates, rep, &why);
+            rc = pl_write_one(r, &spec, NULL, NULL, templates, rep, &why);
             if (rc == NL_ERR_USAGE) {
                 nl_copy_string(rep->skipped[rep->n_skipped++], sizeof rep->skipped[0], why.msg);
                 rc = NL_OK;
@@ -97,7 +100,7 @@ nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_spe
                          rep->n_skipped ? rep->skipped[0] : "no runs");
     } else {
         for (int i = 0; i < n_specs && rc == NL_OK; i++)
-            rc = write_one(r, &specs[i], templates, rep, err);
+            rc = pl_write_one(r, &specs[i], NULL, NULL, templates, rep, err);
     }
 done:
     pl_results_free(r);

@@ -112,6 +112,17 @@ nl_code nl_plot_write(const char *dir, const nl_plot_spec *specs, int n_specs, n
  * the built-in ones (plots/ in the source tree) where they exist */
 nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_specs, const char *templates_dir,
                            nl_plot_report *rep, nl_error *err);
+/* The curves of several run or sweep directories (at least two, any mix)
+ * in one figure, written to out_dir/compare[-METRIC[-SPLIT]].gp (and .csv).
+ * spec is a curves spec (metric, split). The legend tells the variants
+ * apart by the keys whose values differ between the runs (each directory's
+ * varied keys and the settings its config has differently), by the
+ * directories' names when those do not tell the directories apart. out_dir
+ * is made, or must be empty or one compare wrote (NL_ERR_USAGE otherwise,
+ * nothing written); a directory that is neither a run nor a sweep is an
+ * NL_ERR_USAGE error. Render with nl_plot_render. */
+nl_code nl_plot_compare(const char *const *dirs, int n_dirs, const nl_plot_spec *spec, const char *out_dir,
+                        const char *templates_dir, nl_plot_report *rep, nl_error *err);
 /* writes the built-in templates into dir, to edit for --templates */
 nl_code nl_plot_write_templates(const char *dir, nl_error *err);
 

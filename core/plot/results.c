@@ -173,7 +173,7 @@ double pl_num(const char *s)
 
 /* ---- results ---- */
 
-static bool is_seed_key(const char *key)
+bool pl_is_seed_key(const char *key)
 {
     const size_t len = strlen(key);
     return !strcmp(key, "seed") || (len > 5 && !strcmp(key + len - 5, ".seed"));
@@ -285,7 +285,7 @@ nl_code pl_results_load(const char *dir, pl_results *r, nl_error *err)
     }
     r->seed_key = -1;
     for (int k = 0; k < r->n_keys; k++)
-        if (is_seed_key(r->keys[k]))
+        if (pl_is_seed_key(r->keys[k]))
             r->seed_key = k;
     load_config(r);
     return NL_OK;
@@ -353,6 +353,15 @@ bool pl_determined(const pl_results *r, int key, const int *others, int n_others
     return true;
 }
 
+/* a key some runs have no value of */
+static bool partial_key(const pl_results *r, int key)
+{
+    for (int i = 0; i < r->n_runs; i++)
+        if (!r->runs[i].values[key][0])
+            return true;
+    return false;
+}
+
 int pl_group_keys(const pl_results *r, const int *fixed, int n_fixed, int *out)
 {
     int n = 0;
@@ -364,13 +373,16 @@ int pl_group_keys(const pl_results *r, const int *fixed, int n_fixed, int *out)
             out[n++] = k;
     }
     /* from the last key back (derived keys come last): drop a key that the
-     * fixed keys and the other remaining keys determine */
+     * fixed keys and the other remaining keys determine. A key that does not
+     * apply to some runs (empty there) determines nothing: a group count
+     * would otherwise stand for the normalizer, and the runs without one
+     * would have no label. */
     for (int i = n - 1; i >= 0; i--) {
         int others[256], m = 0;
         for (int f = 0; f < n_fixed && m < 256; f++)
             others[m++] = fixed[f];
         for (int j = 0; j < n && m < 256; j++)
-            if (j != i)
+            if (j != i && !partial_key(r, out[j]))
                 others[m++] = out[j];
         if (pl_determined(r, out[i], others, m)) {
             memmove(&out[i], &out[i + 1], (size_t)(n - i - 1) * sizeof *out);
@@ -408,13 +420,16 @@ void pl_label(const pl_results *r, const pl_run *run, const int *keys, int n, ch
         snprintf(buf, size, "%s", r->sweep ? "all runs" : run->name);
         return;
     }
-    /* a normalizer needs no key name: "batch" reads better than "type=batch" */
+    /* a normalizer needs no key name: "batch" reads better than "type=batch";
+     * nor does a directory compared with others */
     for (int i = 0; i < n && used < size - 1; i++) {
         const char *key = r->keys[keys[i]];
-        if (!strcmp(key, "model.norm.type"))
-            used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", run->values[keys[i]]);
+        if (!run->values[keys[i]][0])
+            continue; /* a key that does not apply to the run (a group count without group norm) */
+        if (!strcmp(key, "model.norm.type") || !strcmp(key, PL_DIRECTORY_KEY))
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "", run->values[keys[i]]);
         else
-            used += (size_t)snprintf(buf + used, size - used, "%s%s=%s", i ? ", " : "", short_key(r, key),
+            used += (size_t)snprintf(buf + used, size - used, "%s%s=%s", used ? ", " : "", short_key(r, key),
                                      run->values[keys[i]]);
     }
 }
@@ -539,7 +554,8 @@ void pl_subtitle(const pl_results *r, char *buf, size_t size)
     nl_copy_string(arch, sizeof arch, cfg(r, "model.arch"));
     for (char *c = arch; *c; c++)
         *c = (char)toupper((unsigned char)*c);
-    used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, "%s", arch);
+    if (!varied(r, "model.arch"))
+        used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, "%s", arch);
     if (!varied(r, "model.widths")) {
         char widths[128];
         list_text(cfg(r, "model.widths"), "-", widths, sizeof widths);
@@ -559,6 +575,8 @@ void pl_subtitle(const pl_results *r, char *buf, size_t size)
     }
     if (!varied(r, "model.norm.placement") && strcmp(cfg(r, "model.norm.type"), "none"))
         snprintf(part[1] + used, sizeof part[1] - used, " %s act", cfg(r, "model.norm.placement"));
+    if (part[1][0] == ' ') /* the architecture varies: no name before the widths */
+        memmove(part[1], part[1] + 1, strlen(part[1]));
     /* training */
     used = 0;
     used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, "SGD");

@@ -1,0 +1,343 @@
+/* normlab compare: the curves of several run or sweep directories in one
+ * figure. Their runs are merged into one set of results whose keys are what
+ * differs between the runs: each directory's varied keys and the settings
+ * its config has differently from another's. Where those do not tell two
+ * directories apart (the same config run twice), the directory is a key of
+ * its own. The curves kind draws the merged set with its own template
+ * (plots/compare.gp) into an output directory that is normlab's. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot/internal.h"
+#include "train/rundir.h"
+
+/* marks an output directory as compare's: it may be written again */
+#define COMPARE_MARKER ".normlab-compare"
+
+/* settings that change neither what a run learns nor what it measures */
+static bool ignored_key(const char *key) { return !strcmp(key, "name") || !strcmp(key, "threads"); }
+
+/* the merged set: every input's runs, in order, and where each came from */
+typedef struct {
+    pl_results *in;
+    int n_in;
+    int *source; /* per merged run: its input */
+    const pl_run **run;
+    nl_flat *config; /* per merged run: its own config.yaml (empty when it has none) */
+    int n_runs;
+    char (*keys)[96]; /* the candidate keys */
+    int n_keys;
+} merge;
+
+static nl_code add_candidate(merge *M, const char *key, nl_error *err)
+{
+    if (ignored_key(key))
+        return NL_OK;
+    for (int k = 0; k < M->n_keys; k++)
+        if (!strcmp(M->keys[k], key))
+            return NL_OK;
+    if (M->n_keys % 64 == 0) {
+        char (*grown)[96] = realloc(M->keys, (size_t)(M->n_keys + 64) * sizeof *grown);
+        if (!grown)
+            return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        M->keys = grown;
+    }
+    nl_copy_string(M->keys[M->n_keys++], sizeof M->keys[0], key);
+    return NL_OK;
+}
+
+/* a run's value of `key`: its varied value, else its own config's, else
+ * (a run not started) its directory's; NULL when unknown (not applicable to
+ * the run, or no config to read) */
+static const char *raw_value(const merge *M, int i, const char *key)
+{
+    const pl_results *r = &M->in[M->source[i]];
+    const int k = pl_key(r, key);
+    const char *v = k >= 0                 ? M->run[i]->values[k]
+                    : M->config[i].n > 0   ? nl_flat_get(&M->config[i], key)
+                    : r->have_config       ? nl_flat_get(&r->config, key)
+                                           : NULL;
+    return v && v[0] ? v : NULL;
+}
+
+/* every run's config.yaml, where it has one: within a sweep, a setting the
+ * grid does not vary can still differ from run to run (a normalizer's
+ * group count applies to group norm's runs only) */
+static nl_code load_run_configs(merge *M, nl_error *err)
+{
+    M->config = calloc((size_t)M->n_runs + 1, sizeof *M->config);
+    if (!M->config)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < M->n_runs; i++) {
+        char path[1300], *text = NULL;
+        nl_error ignored = {0};
+        snprintf(path, sizeof path, "%s/config.yaml", M->run[i]->dir);
+        if (nl_read_file(path, &text, NULL, &ignored) != NL_OK)
+            continue;
+        if (nl_flat_from_yaml(text, path, &M->config[i], &ignored) != NL_OK)
+            nl_flat_free(&M->config[i]);
+        free(text);
+    }
+    return NL_OK;
+}
+
+/* the key's value per run, as one text per class of equal values (1e-05
+ * and 0.00001 are one value), unquoted; false when every known value is the
+ * same (the key does not tell runs apart) */
+static bool key_values(const merge *M, const char *key, char **out, nl_error *err, nl_code *rc)
+{
+    const char **first = calloc((size_t)M->n_runs, sizeof *first);
+    if (!first) {
+        *rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        return false;
+    }
+    int n_classes = 0;
+    for (int i = 0; i < M->n_runs; i++) {
+        const char *v = raw_value(M, i, key);
+        first[i] = v;
+        if (!v)
+            continue;
+        bool known = false;
+        for (int j = 0; j < i && !known; j++)
+            if (first[j] && nl_values_equal(first[j], v)) {
+                first[i] = first[j];
+                known = true;
+            }
+        n_classes += !known;
+    }
+    const bool differs = n_classes > 1;
+    for (int i = 0; differs && i < M->n_runs; i++) {
+        char buf[1024];
+        out[i] = strdup(first[i] ? nl_unquote(first[i], buf, sizeof buf) : "");
+        if (!out[i]) {
+            *rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+            free(first);
+            return false;
+        }
+    }
+    free(first);
+    return differs;
+}
+
+/* do the runs of inputs a and b fall into a common variant by the keys
+ * other than seed? */
+static bool inputs_overlap(const pl_results *m, const int *source, int a, int b)
+{
+    for (int i = 0; i < m->n_runs; i++)
+        for (int j = 0; j < m->n_runs && source[i] == a; j++) {
+            if (source[j] != b)
+                continue;
+            bool same = true;
+            for (int k = 0; k < m->n_keys && same; k++)
+                same = k == m->seed_key || !strcmp(m->runs[i].values[k], m->runs[j].values[k]);
+            if (same)
+                return true;
+        }
+    return false;
+}
+
+/* the name an input goes by in the legend: its last path component, or the
+ * path as given when another input ends the same way */
+static const char *input_label(const pl_results *in, int n_in, int i)
+{
+    const char *base = strrchr(in[i].dir, '/') ? strrchr(in[i].dir, '/') + 1 : in[i].dir;
+    for (int j = 0; j < n_in; j++) {
+        const char *other = strrchr(in[j].dir, '/') ? strrchr(in[j].dir, '/') + 1 : in[j].dir;
+        if (j != i && !strcmp(base, other))
+            return in[i].dir;
+    }
+    return base;
+}
+
+static nl_code add_key(pl_results *m, const char *key, char **values, nl_error *err)
+{
+    char (*keys)[96] = realloc(m->keys, (size_t)(m->n_keys + 1) * sizeof *keys);
+    if (!keys)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    m->keys = keys;
+    for (int i = 0; i < m->n_runs; i++) {
+        char **grown = realloc(m->runs[i].values, (size_t)(m->n_keys + 1) * sizeof *grown);
+        if (!grown)
+            return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        m->runs[i].values = grown;
+        grown[m->n_keys] = values[i];
+        values[i] = NULL;
+    }
+    nl_copy_string(m->keys[m->n_keys++], sizeof m->keys[0], key);
+    return NL_OK;
+}
+
+/* builds the merged results m from M's inputs */
+static nl_code build_merged(merge *M, pl_results *m, const char *out_dir, nl_error *err)
+{
+    memset(m, 0, sizeof *m);
+    nl_copy_string(m->dir, sizeof m->dir, out_dir);
+    m->sweep = true;
+    m->seed_key = -1;
+    m->runs = calloc((size_t)M->n_runs + 1, sizeof *m->runs);
+    char **values = calloc((size_t)M->n_runs + 1, sizeof *values);
+    if (!m->runs || !values) {
+        free(values);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    }
+    m->n_runs = M->n_runs;
+    for (int i = 0; i < M->n_runs; i++) {
+        m->runs[i] = *M->run[i];
+        m->runs[i].values = NULL;
+    }
+    nl_code rc = NL_OK;
+    /* each input's varied keys first, in its order, then its config's */
+    for (int s = 0; s < M->n_in && rc == NL_OK; s++) {
+        const pl_results *r = &M->in[s];
+        for (int k = 0; k < r->n_keys && rc == NL_OK; k++)
+            rc = add_candidate(M, r->keys[k], err);
+        for (int e = 0; e < r->config.n && rc == NL_OK; e++)
+            rc = add_candidate(M, r->config.items[e].key, err);
+    }
+    for (int i = 0; i < M->n_runs && rc == NL_OK; i++)
+        for (int e = 0; e < M->config[i].n && rc == NL_OK; e++)
+            rc = add_candidate(M, M->config[i].items[e].key, err);
+    for (int k = 0; k < M->n_keys && rc == NL_OK; k++)
+        if (key_values(M, M->keys[k], values, err, &rc) && (rc = add_key(m, M->keys[k], values, err)) == NL_OK &&
+            pl_is_seed_key(M->keys[k]))
+            m->seed_key = m->n_keys - 1;
+    bool apart = true;
+    for (int a = 0; a < M->n_in && apart && rc == NL_OK; a++)
+        for (int b = a + 1; b < M->n_in && apart; b++)
+            apart = !inputs_overlap(m, M->source, a, b);
+    for (int i = 0; !apart && i < M->n_runs && rc == NL_OK; i++)
+        if (!(values[i] = strdup(input_label(M->in, M->n_in, M->source[i]))))
+            rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    if (!apart && rc == NL_OK)
+        rc = add_key(m, PL_DIRECTORY_KEY, values, err);
+    for (int i = 0; i < M->n_runs; i++)
+        free(values[i]);
+    free(values);
+    /* the subtitle's fixed settings: the first input's config that there is */
+    for (int s = 0; s < M->n_in && rc == NL_OK && !m->have_config; s++)
+        if (M->in[s].have_config) {
+            m->config = M->in[s].config;
+            memset(&M->in[s].config, 0, sizeof M->in[s].config);
+            M->in[s].have_config = false;
+            m->have_config = true;
+        }
+    return rc;
+}
+
+/* NL_OK when out_dir does not exist, is empty or was written by compare */
+static nl_code check_out_dir(const char *out_dir, nl_error *err)
+{
+    char marker[1200];
+    nl_path_join(marker, sizeof marker, out_dir, COMPARE_MARKER);
+    if (!nl_path_exists(out_dir) || nl_path_exists(marker))
+        return NL_OK;
+    if (!nl_is_dir(out_dir))
+        return nl_fail(err, NL_ERR_USAGE, "--out %s is not a directory; nothing was written", out_dir);
+    if (!nl_dir_is_empty(out_dir))
+        return nl_fail(err, NL_ERR_USAGE, "--out %s is not empty and normlab compare did not write it (no %s "
+                       "in it); nothing was written: choose another --out, or empty it", out_dir, COMPARE_MARKER);
+    return NL_OK;
+}
+
+static nl_code make_out_dir(const char *out_dir, nl_error *err)
+{
+    nl_code rc = nl_make_dirs(out_dir, err);
+    char marker[1200];
+    nl_path_join(marker, sizeof marker, out_dir, COMPARE_MARKER);
+    if (rc == NL_OK && !nl_path_exists(marker))
+        rc = nl_write_atomic(marker, "", 0, err);
+    return rc;
+}
+
+/* the same directory named twice would draw each run twice */
+static nl_code check_distinct(const char *const *dirs, int n, nl_error *err)
+{
+    for (int i = 0; i < n; i++) {
+        char a[PATH_MAX];
+        if (!realpath(dirs[i], a))
+            continue; /* loading it says why */
+        for (int j = 0; j < i; j++) {
+            char b[PATH_MAX];
+            if (realpath(dirs[j], b) && !strcmp(a, b))
+                return nl_fail(err, NL_ERR_USAGE, "%s and %s are the same directory", dirs[j], dirs[i]);
+        }
+    }
+    return NL_OK;
+}
+
+nl_code nl_plot_compare(const char *const *dirs, int n_dirs, const nl_plot_spec *spec, const char *out_dir,
+                        const char *templates_dir, nl_plot_report *rep, nl_error *err)
+{
+    memset(rep, 0, sizeof *rep);
+    char msg[512];
+    if (n_dirs < 2)
+        return nl_fail(err, NL_ERR_USAGE, "compare needs at least two run or sweep directories, got %d", n_dirs);
+    if (spec->kind != NL_PLOT_CURVES)
+        return nl_fail(err, NL_ERR_USAGE, "compare draws curves only");
+    if (!nl_plot_spec_check(spec, msg, sizeof msg))
+        return nl_fail(err, NL_ERR_USAGE, "%s", msg);
+    nl_code rc = check_distinct(dirs, n_dirs, err);
+    if (rc == NL_OK)
+        rc = check_out_dir(out_dir, err);
+    if (rc)
+        return rc;
+    merge M = {0};
+    pl_results *m = calloc(1, sizeof *m);
+    pl_templates *templates = calloc(1, sizeof *templates);
+    M.in = calloc((size_t)n_dirs, sizeof *M.in);
+    if (!m || !templates || !M.in) {
+        free(m);
+        free(templates);
+        free(M.in);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    }
+    rc = pl_templates_load(templates_dir, templates, err);
+    for (; M.n_in < n_dirs && rc == NL_OK; M.n_in++) {
+        if ((rc = pl_results_load(dirs[M.n_in], &M.in[M.n_in], err)))
+            break;
+        M.n_runs += M.in[M.n_in].n_runs;
+    }
+    M.source = calloc((size_t)M.n_runs + 1, sizeof *M.source);
+    M.run = calloc((size_t)M.n_runs + 1, sizeof *M.run);
+    if (rc == NL_OK && (!M.source || !M.run))
+        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (int s = 0, i = 0; s < M.n_in && rc == NL_OK; s++)
+        for (int j = 0; j < M.in[s].n_runs; j++, i++) {
+            M.source[i] = s;
+            M.run[i] = &M.in[s].runs[j];
+        }
+    if (rc == NL_OK)
+        rc = load_run_configs(&M, err);
+    if (rc == NL_OK)
+        rc = build_merged(&M, m, out_dir, err);
+    if (rc == NL_OK && (rc = make_out_dir(out_dir, err)) == NL_OK) {
+        char curves_name[64], name[80];
+        nl_plot_spec_name(spec, curves_name, sizeof curves_name);
+        /* compare[-metric][-split], as curves names its files */
+        snprintf(name, sizeof name, "compare%s", spec->name[0] ? "" : curves_name + strlen("curves"));
+        nl_copy_string(rep->plots_dir, sizeof rep->plots_dir, out_dir);
+        rc = pl_write_one(m, spec, spec->name[0] ? spec->name : name, "compare", templates, rep, err);
+    }
+    for (int i = 0; i < m->n_runs && m->runs; i++) {
+        for (int k = 0; k < m->n_keys; k++)
+            free(m->runs[i].values[k]);
+        free(m->runs[i].values);
+        m->runs[i].values = NULL;
+    }
+    m->n_runs = 0;
+    pl_results_free(m);
+    free(m);
+    for (int s = 0; s < M.n_in; s++)
+        pl_results_free(&M.in[s]);
+    free(M.in);
+    for (int i = 0; M.config && i < M.n_runs; i++)
+        nl_flat_free(&M.config[i]);
+    free(M.config);
+    free(M.source);
+    free(M.run);
+    free(M.keys);
+    pl_templates_free(templates);
+    free(templates);
+    return rc;
+}
