@@ -13,7 +13,7 @@ static void usage(FILE *out)
     char kinds[256];
     fprintf(out,
             "usage: normlab plot RESULTS_DIR [--format F[,F...]] [--kind K[:METRIC[:SPLIT]]]...\n"
-            "                    [--threshold T] [--templates DIR]\n"
+            "                    [--threshold T] [--x KEY [--color KEY] [--panel KEY]] [--templates DIR]\n"
             "       normlab plot --write-templates DIR\n\n"
             "Writes gnuplot scripts into RESULTS_DIR/plots/ and renders them when gnuplot is on\n"
             "PATH. RESULTS_DIR is a sweep directory (summary.csv, runs/) or a run directory\n"
@@ -25,8 +25,8 @@ static void usage(FILE *out)
     fprintf(out,
             "\noptions:\n"
             "  --kind K[:METRIC[:SPLIT]]\n"
-            "                     a plot kind, optionally with its metric: for batch_size, lr and\n"
-            "                     heatmap one of %s;\n"
+            "                     a plot kind, optionally with its metric: for batch_size, lr,\n"
+            "                     heatmap and final one of %s;\n"
             "                     for curves one of error, loss, accuracy, and a split: test,\n"
             "                     train, test_trainmode (e.g. curves:error:test_trainmode);\n"
             "                     repeatable\n"
@@ -37,6 +37,12 @@ static void usage(FILE *out)
             "                     markers), each where it exists\n"
             "  --write-templates DIR\n"
             "                     writes the built-in templates into DIR, to edit for --templates\n"
+            "  --x KEY, --color KEY, --panel KEY\n"
+            "                     final: the swept key on the x axis (required), the key whose\n"
+            "                     values are the series (default: every varied key but x, panel\n"
+            "                     and seed) and the key whose values are the panels (default:\n"
+            "                     one panel); e.g. --kind final:test_error --x model.norm.groups\n"
+            "                     --color model.norm.type --panel train.batch_size\n"
             "  --threshold T      lr: a learning rate is tolerated when no run diverged and the\n"
             "                     mean final metric is at most T (at least T for accuracies), as a\n"
             "                     fraction for errors and accuracies (0.2 = 20%%); default: the best\n"
@@ -81,17 +87,27 @@ int cmd_plot(int argc, char **argv)
     int n_specs = 0;
     double threshold = NAN;
     const char *templates = NULL;
+    /* final's keys: --x, --color, --panel */
+    const char *final_keys[3] = {NULL, NULL, NULL};
+    static const char *const final_options[3] = {"--x", "--color", "--panel"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (nl_cmd_is_help(a)) {
             usage(stdout);
             return 0;
         } else if (!strcmp(a, "--format") || !strcmp(a, "--kind") || !strcmp(a, "--threshold") ||
-                   !strcmp(a, "--templates") || !strcmp(a, "--write-templates")) {
+                   !strcmp(a, "--templates") || !strcmp(a, "--write-templates") || !strcmp(a, "--x") ||
+                   !strcmp(a, "--color") || !strcmp(a, "--panel")) {
             if (i + 1 >= argc)
                 return nl_cmd_usage_error("plot", "%s needs a value", a);
             const char *v = argv[++i];
-            if (!strcmp(a, "--write-templates")) {
+            int final_option = -1;
+            for (int o = 0; o < 3; o++)
+                if (!strcmp(a, final_options[o]))
+                    final_option = o;
+            if (final_option >= 0) {
+                final_keys[final_option] = v;
+            } else if (!strcmp(a, "--write-templates")) {
                 nl_error err = {0};
                 if (nl_plot_write_templates(v, &err) != NL_OK)
                     return nl_cmd_report("plot", &err);
@@ -129,14 +145,6 @@ int cmd_plot(int argc, char **argv)
                     if (strchr(metric, ':'))
                         snprintf(s->split, sizeof s->split, "%s", strchr(metric, ':') + 1);
                 }
-                char msg[512];
-                if (!nl_plot_spec_check(s, msg, sizeof msg))
-                    return nl_cmd_usage_error("plot", "--kind %s: %s", v, msg);
-                for (int j = 0; j < n_specs - 1; j++) {
-                    char x[64], y[64];
-                    if (!strcmp(nl_plot_spec_name(&specs[j], x, sizeof x), nl_plot_spec_name(s, y, sizeof y)))
-                        return nl_cmd_usage_error("plot", "--kind %s is given twice", v);
-                }
             }
         } else if (a[0] == '-' && a[1]) {
             return nl_cmd_usage_error("plot", "unknown option '%s'", a);
@@ -148,6 +156,31 @@ int cmd_plot(int argc, char **argv)
     }
     if (!dir)
         return nl_cmd_usage_error("plot", "no results directory given");
+    /* --x, --color and --panel go to every final plot; --x alone asks for one */
+    if (final_keys[0] && !n_specs)
+        nl_plot_spec_init(&specs[n_specs++], NL_PLOT_FINAL);
+    bool any_final = false;
+    for (int i = 0; i < n_specs; i++)
+        if (specs[i].kind == NL_PLOT_FINAL) {
+            any_final = true;
+            snprintf(specs[i].x, sizeof specs[i].x, "%s", final_keys[0] ? final_keys[0] : "");
+            snprintf(specs[i].color, sizeof specs[i].color, "%s", final_keys[1] ? final_keys[1] : "");
+            snprintf(specs[i].panel, sizeof specs[i].panel, "%s", final_keys[2] ? final_keys[2] : "");
+        }
+    for (int o = 0; o < 3 && !any_final; o++)
+        if (final_keys[o])
+            return nl_cmd_usage_error("plot", "%s applies to final plots; add --kind final", final_options[o]);
+    for (int i = 0; i < n_specs; i++) {
+        char msg[512], kind[64];
+        nl_plot_spec_name(&specs[i], kind, sizeof kind);
+        if (!nl_plot_spec_check(&specs[i], msg, sizeof msg))
+            return nl_cmd_usage_error("plot", "--kind %s: %s", nl_name_of(&nl_plot_kind_names, specs[i].kind), msg);
+        for (int j = 0; j < i; j++) {
+            char other[64];
+            if (!strcmp(nl_plot_spec_name(&specs[j], other, sizeof other), kind))
+                return nl_cmd_usage_error("plot", "--kind %s is given twice", kind);
+        }
+    }
     if (!isnan(threshold)) {
         bool any = false;
         for (int i = 0; i < n_specs; i++)

@@ -759,6 +759,114 @@ START_TEST(test_compare)
 }
 END_TEST
 
+/* a sweep's summary.csv written by hand (no run directories): group norm
+ * with 2 or 16 groups and batch norm (no group count), placed before or
+ * after the activation, at batch sizes 8 and 32, seeds 1 and 2; the error
+ * is 10% + 1% per group-count step + 5% after + 0.1% per seed */
+static void final_sweep(const char *dir)
+{
+    char *csv = malloc(1 << 16);
+    size_t k = (size_t)sprintf(csv, "run,model.norm.type,model.norm.groups,model.norm.placement,train.batch_size,"
+                                    "seed,status,final_test_loss,final_test_accuracy,final_test_error,"
+                                    "best_test_accuracy,final_train_loss,final_test_trainmode_accuracy,steps,wall_s,"
+                                    "samples_per_s\n");
+    const char *types[] = {"batch", "group"}, *groups[] = {"2", "16"}, *placements[] = {"before", "after"};
+    const int batches[] = {8, 32};
+    int run = 0;
+    for (int t = 0; t < 2; t++)
+        for (int g = 0; g < (t ? 2 : 1); g++)
+            for (int p = 0; p < 2; p++)
+                for (int b = 0; b < 2; b++)
+                    for (int seed = 1; seed <= 2; seed++) {
+                        const double error = 0.1 + 0.01 * g + 0.05 * p + 0.001 * seed;
+                        /* one run diverged: left out of its cell's mean */
+                        const bool diverged = t == 1 && g == 1 && p == 1 && b == 1 && seed == 2;
+                        k += (size_t)sprintf(csv + k, "r%d,%s,%s,%s,%d,%d,%s,0.5,%.4f,%.4f,%.4f,0.4,,100,1,100\n",
+                                             run++, types[t], t ? groups[g] : "", placements[p], batches[b], seed,
+                                             diverged ? "diverged" : "ok", 1 - error, error, 1 - error);
+                    }
+    write_at(dir, "summary.csv", csv);
+    free(csv);
+}
+
+/* the final kind: any swept key on x (numeric on a log2 or linear axis,
+ * categorical at equal spacing), colour and panel keys chosen, means and
+ * spreads over seeds; from the command line and from an experiment file */
+START_TEST(test_final_plot)
+{
+    setup();
+    final_sweep("fin");
+    ck_assert_int_eq(tu_normlab("plot fin --kind final --x model.norm.groups --color model.norm.type "
+                                "--panel train.batch_size"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "fin/plots/final-groups.gp") && !strstr(out, "gnuplot said"), "%.3000s", out);
+    free(out);
+    char *csv = tu_tmp_read("fin/plots/final-groups.csv");
+    /* panel 0 is batch 8: 2 groups before the activation, seeds 1 and 2 */
+    ck_assert_msg(strstr(csv, ",group; placement=before,2,2,10.15,10.1,10.2,2,0\n") &&
+                      strstr(csv, ",group; placement=after,16,16,16.15,16.1,16.2,2,0\n") &&
+                      !strstr(csv, "batch;"), "%.3000s", csv);
+    /* panel 1 (batch 32): the diverged run is counted, not averaged */
+    ck_assert_msg(strstr(csv, "1,") && strstr(csv, ",16,16,16.1,16.1,16.1,1,1\n"), "%.3000s", csv);
+    free(csv);
+    char *gp = tu_tmp_read("fin/plots/final-groups.gp");
+    ck_assert_msg(strstr(gp, "set logscale x 2") && strstr(gp, "model.norm.groups (log2 scale)") &&
+                      strstr(gp, "set title \"batch_size=32\"") && strstr(gp, "8 runs without model.norm.groups left out") &&
+                      strstr(gp, "1 diverged run left out") && strstr(gp, "curve_lw") == NULL, "%.3000s", gp);
+    free(gp);
+    if (have_gnuplot)
+        expect_file("fin/plots", "final-groups.png");
+
+    /* categorical x: the placements at 0 and 1, labelled */
+    ck_assert_int_eq(tu_normlab("plot fin --kind final:test_accuracy --x model.norm.placement --color model.norm.type"),
+                     0);
+    gp = tu_tmp_read("fin/plots/final-test_accuracy-placement.gp");
+    ck_assert_msg(strstr(gp, "set xtics (\"before\" 0, \"after\" 1)") && strstr(gp, "set xrange [-0.5:1.5]") &&
+                      strstr(gp, "with yerrorbars"), "%.3000s", gp);
+    free(gp);
+    csv = tu_tmp_read("fin/plots/final-test_accuracy-placement.csv");
+    ck_assert_msg(strstr(csv, ",1,after,"), "%.3000s", csv);
+    free(csv);
+    /* numbers spanning less than a factor of 8: a linear axis */
+    ck_assert_int_eq(tu_normlab("plot fin --kind final --x train.batch_size"), 0);
+    gp = tu_tmp_read("fin/plots/final-batch_size.gp");
+    ck_assert_msg(strstr(gp, "unset logscale x") && strstr(gp, "set xtics (\"8\" 8, \"32\" 32)") &&
+                      strstr(gp, "with yerrorlines"), "%.3000s", gp);
+    free(gp);
+
+    /* refused: a key that does not vary, no x, a single run, keys without a final plot */
+    ck_assert_int_eq(tu_normlab("plot fin --kind final --x model.norm.eps"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "'model.norm.eps' does not vary") && strstr(out, "varied keys: model.norm.type, "),
+                  "%.3000s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("plot fin --kind final"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "needs x"), "%.3000s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("plot fin --kind batch_size --color model.norm.type"), 2);
+    ck_assert_int_eq(tu_normlab("plot fin --kind final --x seed --panel seed"), 2);
+    fake_run("one", 300, 50, 100, "ok", 0);
+    ck_assert_int_eq(tu_normlab("plot one --x model.norm.groups"), 2);
+
+    /* in an experiment file; its keys checked against the grid */
+    tu_tmp_write("base.yaml", base_config);
+    tu_tmp_write("final.yaml", "name: fin\nbase: base.yaml\ngrid:\n  model.norm.type: [batch, group]\n"
+                               "  model.norm.groups: [2, 4]\nplots:\n"
+                               "  - {kind: final, x: model.norm.groups, color: model.norm.type}\n");
+    ck_assert_int_eq(tu_normlab("validate final.yaml"), 0);
+    tu_tmp_write("final.yaml", "name: fin\nbase: base.yaml\ngrid:\n  model.norm.type: [batch, group]\n"
+                               "  model.norm.groups: [2, 4]\nplots:\n"
+                               "  - {kind: final, x: model.norm.groups, panel: train.batch_size}\n");
+    ck_assert_int_eq(tu_normlab("validate final.yaml"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "final.yaml:7:5: plots: panel: 'train.batch_size' is not a key the grid varies") &&
+                      strstr(out, "accepted: model.norm.type, model.norm.groups"), "%.3000s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plot");
@@ -772,6 +880,7 @@ int main(void)
     tcase_add_test(tc, test_pdf);
     tcase_add_test(tc, test_templates);
     tcase_add_test(tc, test_compare);
+    tcase_add_test(tc, test_final_plot);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

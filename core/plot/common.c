@@ -196,6 +196,14 @@ void pl_spread_note(const pl_results *r, const char *what, char *buf, size_t siz
              pl_distinct(r, r->seed_key, seeds, 1024), what);
 }
 
+void pl_error_bar_note(const pl_results *r, char *buf, size_t size)
+{
+    char div_note[1024], spread[128];
+    pl_diverged_note(r, NULL, div_note, sizeof div_note);
+    pl_spread_note(r, "bars", spread, sizeof spread);
+    pl_join_notes(buf, size, spread, div_note);
+}
+
 void pl_join_notes(char *out, size_t size, const char *a, const char *b)
 {
     snprintf(out, size, "%s%s%s", a, a[0] && b[0] ? ". " : "", b);
@@ -288,8 +296,15 @@ double pl_step_tics(pl_script *s, double x_max, bool extend)
 
 nl_code pl_group_runs(const pl_results *r, const int *fixed, int n_fixed, grouping *g, nl_error *err)
 {
+    return pl_group_runs_by(r, -1, fixed, n_fixed, g, err);
+}
+
+nl_code pl_group_runs_by(const pl_results *r, int first, const int *fixed, int n_fixed, grouping *g, nl_error *err)
+{
     memset(g, 0, sizeof *g);
-    g->n_keys = pl_group_keys(r, fixed, n_fixed, g->keys);
+    if (first >= 0)
+        g->keys[g->n_keys++] = first;
+    g->n_keys += pl_group_keys(r, fixed, n_fixed, g->keys + g->n_keys);
     g->group_of = malloc((size_t)(r->n_runs + 1) * sizeof *g->group_of);
     g->labels = calloc(MAX_SERIES, sizeof *g->labels);
     if (!g->group_of || !g->labels)

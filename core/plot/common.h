@@ -50,6 +50,9 @@ typedef struct {
 
 /* groups the runs by the varied keys other than seed and `fixed` */
 nl_code pl_group_runs(const pl_results *r, const int *fixed, int n_fixed, grouping *g, nl_error *err);
+/* the same with the key `first` (-1: none) first in every label; `fixed`
+ * should hold it too */
+nl_code pl_group_runs_by(const pl_results *r, int first, const int *fixed, int n_fixed, grouping *g, nl_error *err);
 void pl_ungroup(grouping *g);
 const char *pl_color_of(const grouping *g, int id);
 
@@ -115,6 +118,8 @@ double pl_step_tics(pl_script *s, double x_max, bool extend);
 /* "points: mean over 3 seeds; bars: min to max" */
 void pl_spread_note(const pl_results *r, const char *what, char *buf, size_t size);
 void pl_join_notes(char *out, size_t size, const char *a, const char *b); /* "a. b" */
+/* a final-metric plot's footnote: the spread note for bars and the diverged runs */
+void pl_error_bar_note(const pl_results *r, char *buf, size_t size);
 /* final metrics exist for finished runs only: how many others (of those
  * `use` selects) were left out goes into the footnote and onto stdout */
 void pl_unfinished_left_out(const pl_results *r, const bool *use, pl_script *s, char *foot, size_t size);

@@ -114,6 +114,7 @@ nl_code pl_lr(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_er
 nl_code pl_heatmap(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
 nl_code pl_train_eval_gap(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
 nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
+nl_code pl_final(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
 
 /* runs the kind's writer into rep->plots_dir and adds the output to rep;
  * name NULL: the spec's name, template_name NULL: the kind's template */

@@ -51,10 +51,8 @@ nl_code pl_batch_size(const pl_results *r, const nl_plot_spec *spec, pl_script *
     const int width = 1100, height = 680;
     pl_header(s, title, width, height);
     layout L = pl_title_block(s, r, title, width, height);
-    char foot[1300], div_note[1024], spread[128];
-    pl_diverged_note(r, NULL, div_note, sizeof div_note);
-    pl_spread_note(r, "bars", spread, sizeof spread);
-    pl_join_notes(foot, sizeof foot, spread, div_note);
+    char foot[1300];
+    pl_error_bar_note(r, foot, sizeof foot);
     pl_unfinished_left_out(r, NULL, s, foot, sizeof foot);
     pl_footnote(s, &L, foot);
     pl_margins(s, 0.08, 0.80, 90.0 / height, L.top);

@@ -20,6 +20,7 @@ static const writer writers[NL_PLOT_KIND_COUNT] = {
     [NL_PLOT_HEATMAP] = pl_heatmap,
     [NL_PLOT_TRAIN_EVAL_GAP] = pl_train_eval_gap,
     [NL_PLOT_TRACE] = pl_trace,
+    [NL_PLOT_FINAL] = pl_final,
 };
 
 nl_code pl_write_one(const pl_results *r, const nl_plot_spec *spec, const char *name, const char *template_name,
@@ -83,6 +84,8 @@ nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_spe
     if (n_specs == 0) {
         /* every kind that applies; the others are reported, not errors */
         for (int k = 0; k < NL_PLOT_KIND_COUNT; k++) {
+            if (nl_plot_kind_on_request((nl_plot_kind)k))
+                continue;
             nl_plot_spec spec;
             nl_plot_spec_init(&spec, (nl_plot_kind)k);
             nl_error why = {0};

@@ -24,7 +24,11 @@
  *                   statistics) and train mode (batch statistics) against
  *                   batch size; for a single run, against step
  *   trace           activation percentiles over training (trace.csv), a panel
- *                   per variant (Ioffe & Szegedy, Fig. 1 b, c) */
+ *                   per variant (Ioffe & Szegedy, Fig. 1 b, c)
+ *   final           a final metric against any swept key (x), a series per
+ *                   value of the colour key, a panel per value of the panel
+ *                   key; categorical x at equal spacing, numeric x on a
+ *                   linear or log axis, error bars over seeds */
 #ifndef NL_PLOT_H
 #define NL_PLOT_H
 
@@ -42,11 +46,12 @@ typedef enum {
     NL_PLOT_HEATMAP,
     NL_PLOT_TRAIN_EVAL_GAP,
     NL_PLOT_TRACE,
+    NL_PLOT_FINAL,
     NL_PLOT_KIND_COUNT
 } nl_plot_kind;
 
 extern const nl_name_table nl_plot_kind_names;
-/* final metrics (batch_size, lr, heatmap): test_error (default), test_loss,
+/* final metrics (batch_size, lr, heatmap, final): test_error (default), test_loss,
  * test_accuracy, best_test_accuracy, train_loss */
 extern const nl_name_table nl_plot_final_metric_names;
 /* curves: error (default), loss, accuracy; with split train, test (default),
@@ -66,12 +71,19 @@ typedef struct {
     char split[32];    /* curves only; "" for test */
     double threshold;  /* lr only: the tolerance threshold; NaN: the default */
     char name[64];     /* file name without extension; "" for the kind's name */
+    /* final only: the swept key on the x axis (required), the key whose
+     * values are the series ("" for every varied key but x, panel and
+     * seed) and the key whose values are the panels ("" for one panel) */
+    char x[96], color[96], panel[96];
 } nl_plot_spec;
 
 void nl_plot_spec_init(nl_plot_spec *s, nl_plot_kind kind);
 /* metric and split valid for the kind; a message with the accepted values otherwise */
 bool nl_plot_spec_check(const nl_plot_spec *s, char *msg, size_t size);
-/* the file name (spec name, or kind[-metric][-split]) */
+/* a kind drawn only on request, never by nl_plot_write's "every kind
+ * that applies" (final: it needs its x key) */
+bool nl_plot_kind_on_request(nl_plot_kind kind);
+/* the file name (spec name, or kind[-metric][-split], final-[metric-]X) */
 const char *nl_plot_spec_name(const nl_plot_spec *s, char *buf, size_t size);
 
 enum { NL_PLOT_PNG = 1, NL_PLOT_SVG = 2, NL_PLOT_PDF = 4 };

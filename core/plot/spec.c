@@ -12,6 +12,7 @@ static const nl_name_entry kind_entries[] = {
     [NL_PLOT_HEATMAP] = {"heatmap", "final test error over learning rate x batch size, a panel per normalizer"},
     [NL_PLOT_TRAIN_EVAL_GAP] = {"train_eval_gap", "batch norm: eval-mode vs train-mode test accuracy"},
     [NL_PLOT_TRACE] = {"trace", "activation percentiles over training (trace.csv)"},
+    [NL_PLOT_FINAL] = {"final", "a final metric against any swept key (x), colour and panel keys selectable"},
 };
 _Static_assert(sizeof kind_entries / sizeof kind_entries[0] == NL_PLOT_KIND_COUNT, "plot kinds");
 const nl_name_table nl_plot_kind_names = {"plot kind", kind_entries, NL_PLOT_KIND_COUNT, 0};
@@ -58,13 +59,29 @@ static bool check_name(const nl_name_table *t, const char *what, const char *val
     return false;
 }
 
+bool nl_plot_kind_on_request(nl_plot_kind kind) { return kind == NL_PLOT_FINAL; }
+
 bool nl_plot_spec_check(const nl_plot_spec *s, char *msg, size_t size)
 {
     const char *kind = nl_name_of(&nl_plot_kind_names, s->kind);
+    if (s->kind != NL_PLOT_FINAL && (s->x[0] || s->color[0] || s->panel[0])) {
+        snprintf(msg, size, "x, color and panel apply to final plots only");
+        return false;
+    }
     switch (s->kind) {
     case NL_PLOT_CURVES:
         return check_name(&nl_plot_curve_metric_names, "metric", s->metric, msg, size) &&
                check_name(&split_names, "split", s->split, msg, size);
+    case NL_PLOT_FINAL:
+        if (!s->x[0]) {
+            snprintf(msg, size, "a final plot needs x: the swept key on its x axis (e.g. model.norm.groups)");
+            return false;
+        }
+        if (!strcmp(s->x, s->color) || !strcmp(s->x, s->panel) || (s->color[0] && !strcmp(s->color, s->panel))) {
+            snprintf(msg, size, "x, color and panel must be different keys");
+            return false;
+        }
+        /* fall through - a final metric, as the other final-metric kinds */
     case NL_PLOT_BATCH_SIZE:
     case NL_PLOT_LR:
     case NL_PLOT_HEATMAP:
@@ -97,5 +114,9 @@ const char *nl_plot_spec_name(const nl_plot_spec *s, char *buf, size_t size)
     const bool default_split = !s->split[0] || !strcmp(s->split, "test");
     snprintf(buf, size, "%s%s%s%s%s", nl_name_of(&nl_plot_kind_names, s->kind), default_metric ? "" : "-",
              default_metric ? "" : s->metric, default_split ? "" : "-", default_split ? "" : s->split);
+    if (s->kind == NL_PLOT_FINAL) { /* final-groups: one file per x key */
+        const size_t used = strlen(buf);
+        snprintf(buf + used, size - used, "-%s", strrchr(s->x, '.') ? strrchr(s->x, '.') + 1 : s->x);
+    }
     return buf;
 }

@@ -529,7 +529,8 @@ static nl_code parse_plots(parser *P, yaml_node_t *n)
         return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
     if (count > NL_PLOT_MAX_OUTPUTS)
         return fail_at(P, n, "plots", "at most %d plots", NL_PLOT_MAX_OUTPUTS);
-    static const char *const plot_keys[] = {"kind", "metric", "split", "threshold", "name"};
+    static const char *const plot_keys[] = {"kind", "metric", "split", "threshold", "name", "x", "color", "panel"};
+    const int n_plot_keys = (int)(sizeof plot_keys / sizeof plot_keys[0]);
     for (int i = 0; i < count; i++) {
         yaml_node_t *m = node(P, n->data.sequence.items.start[i]);
         nl_code rc = expect_mapping(P, m, "plots", "a plot {kind: K, ...}");
@@ -571,8 +572,14 @@ static nl_code parse_plots(parser *P, yaml_node_t *n)
                     if (!isalnum((unsigned char)*c) && !strchr("._-", *c))
                         return fail_at(P, v, "plots: name", "'%s' is not a file name; accepted: "
                                        "letters, digits, '.', '_', '-'", pl->spec.name);
+            } else if (!strcmp(name, "x") || !strcmp(name, "color") || !strcmp(name, "panel")) {
+                char *field = !strcmp(name, "x") ? pl->spec.x : !strcmp(name, "color") ? pl->spec.color : pl->spec.panel;
+                char what[32];
+                snprintf(what, sizeof what, "plots: %s", name);
+                if ((rc = parse_string(P, v, what, field, sizeof pl->spec.x)))
+                    return rc;
             } else {
-                return unknown_key(P, k, "plots", plot_keys, 5);
+                return unknown_key(P, k, "plots", plot_keys, n_plot_keys);
             }
         }
         if (!have_kind)
@@ -605,6 +612,33 @@ static nl_code check_plots_apply(parser *P)
         else if (kind == NL_PLOT_HEATMAP) {
             need[0] = "train.batch_size";
             need[1] = "train.optimizer.lr";
+        }
+        /* a final plot's keys: x must vary; colour and panel keys, when given, too */
+        const nl_plot_spec *spec = &e->plots[i].spec;
+        const char *final_keys[3] = {spec->x, spec->color, spec->panel};
+        static const char *const final_names[3] = {"x", "color", "panel"};
+        for (int f = 0; f < 3 && kind == NL_PLOT_FINAL; f++) {
+            if (!final_keys[f][0])
+                continue;
+            bool varied = false;
+            for (int a = 0; a < e->n_axes; a++)
+                varied |= !strcmp(e->axes[a].key, final_keys[f]) && e->axes[a].n > 1;
+            for (int a = 0; a < e->n_derived; a++)
+                varied |= !strcmp(e->derived[a].key, final_keys[f]);
+            if (!varied) {
+                char accepted[1024] = "";
+                size_t used = 0;
+                for (int a = 0; a < e->n_axes && used < sizeof accepted; a++)
+                    if (e->axes[a].n > 1)
+                        used += (size_t)snprintf(accepted + used, sizeof accepted - used, "%s%s", used ? ", " : "",
+                                                 e->axes[a].key);
+                for (int a = 0; a < e->n_derived && used < sizeof accepted; a++)
+                    used += (size_t)snprintf(accepted + used, sizeof accepted - used, "%s%s", used ? ", " : "",
+                                             e->derived[a].key);
+                return nl_fail(P->err, NL_ERR_CONFIG, "%s:%d:%d: plots: %s: '%s' is not a key the grid varies "
+                               "(or derives) with more than one value; accepted: %s", P->path, e->plots[i].pos.line,
+                               e->plots[i].pos.column, final_names[f], final_keys[f], used ? accepted : "none");
+            }
         }
         for (int k = 0; k < 2 && need[k]; k++) {
             bool varied = false;

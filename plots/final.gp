@@ -1,0 +1,6 @@
+# The final plot's own style (a final metric against any swept key, a
+# series per colour value, a panel per panel value); plots/style.gp holds
+# what every figure shares.
+series_lw = 2                # a series' line (numeric x) and error bars
+series_pt = 7                # its markers
+series_ps = 1.1
