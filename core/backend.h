@@ -191,6 +191,11 @@ nl_code nl_backend_open(nl_device device, const nl_backend_options *opt, nl_back
                         nl_error *err);
 void nl_backend_close(nl_backend *be);
 
+/* A backend that only answers shape questions (workspace sizes for
+ * `threads` host threads): for planning a model's memory without opening a
+ * device. It allocates nothing and must not run ops or be closed. */
+nl_backend nl_backend_probe(int threads);
+
 /* What this build and machine offer, for --version and `list`. */
 const char *nl_backend_cpu_description(char *buf, size_t size);
 int nl_backend_cuda_built(void);

@@ -110,16 +110,9 @@ static const nl_ops cpu_ops = {
 
 const nl_ops *nl_cpu_ops(void) { return &cpu_ops; }
 
-#ifdef NORMLAB_HAVE_CUDA
-nl_code nl_cuda_backend_open(int threads, nl_backend **out, nl_error *err);
-void nl_cuda_backend_close(nl_backend *be);
-#endif
-
 /* how long the other processes' load is sampled when threads: 0 picks the
  * team: 5 scheduler ticks of /proc/stat at USER_HZ 100 */
 #define BUSY_SAMPLE_MS 50
-
-int nl_backend_max_threads(int threads) { return threads > 0 ? threads : nl_cpu_usable_cores(); }
 
 static int host_threads(const nl_backend_options *opt, nl_backend *be)
 {
@@ -135,26 +128,8 @@ static int host_threads(const nl_backend_options *opt, nl_backend *be)
     return nl_cpu_auto_threads(be->usable_cores, be->busy_cores);
 }
 
-nl_code nl_backend_open(nl_device device, const nl_backend_options *options, nl_backend **out,
-                        nl_error *err)
+nl_code nl_cpu_backend_open(const nl_backend_options *opt, nl_backend **out, nl_error *err)
 {
-    const nl_backend_options defaults = {0};
-    const nl_backend_options *opt = options ? options : &defaults;
-    if (device == NL_DEVICE_CUDA) {
-#ifdef NORMLAB_HAVE_CUDA
-        nl_code rc = nl_cuda_backend_open(opt->threads, out, err);
-        if (rc == NL_OK) {
-            (*out)->usable_cores = nl_cpu_usable_cores();
-            (*out)->flush_subnormals = false; /* the GPU keeps IEEE subnormals */
-        }
-        return rc;
-#else
-        return nl_fail(err, NL_ERR_UNSUPPORTED,
-                       "device 'cuda' was asked for, but this normlab was built without CUDA "
-                       "support (rebuild with the CUDA toolkit in /usr/local/cuda and "
-                       "-DNORMLAB_CUDA=ON), or use device: cpu");
-#endif
-    }
     nl_backend *be = calloc(1, sizeof *be);
     if (!be)
         return nl_fail(err, NL_ERR_NOMEM, "cannot allocate the CPU backend");
@@ -168,19 +143,6 @@ nl_code nl_backend_open(nl_device device, const nl_backend_options *options, nl_
     nl_cpu_set_flush_subnormals(be->threads, be->flush_subnormals);
     *out = be;
     return NL_OK;
-}
-
-void nl_backend_close(nl_backend *be)
-{
-    if (!be)
-        return;
-#ifdef NORMLAB_HAVE_CUDA
-    if (be->device == NL_DEVICE_CUDA) {
-        nl_cuda_backend_close(be);
-        return;
-    }
-#endif
-    free(be);
 }
 
 const char *nl_backend_cpu_description(char *buf, size_t size)

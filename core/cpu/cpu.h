@@ -99,6 +99,8 @@ static inline void nl_thread_range(int count, int *first, int *last)
     } while (0)
 
 const nl_ops *nl_cpu_ops(void);
+/* the CPU backend (nl_backend_open picks it; opt not NULL); freed with free() */
+nl_code nl_cpu_backend_open(const nl_backend_options *opt, nl_backend **out, nl_error *err);
 
 /* linear.c */
 size_t nl_cpu_linear_workspace(nl_backend *be, int n, int in, int out);

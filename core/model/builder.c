@@ -9,7 +9,6 @@
 #include "base/rng.h"
 #include "model/arch.h"
 #include "model/model.h"
-#include "cpu/cpu.h"
 
 typedef struct {
     void **slot;
@@ -520,7 +519,7 @@ nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err
 {
     /* shapes only: a CPU backend answers the workspace questions without
      * touching memory */
-    nl_backend probe = {.ops = nl_cpu_ops(), .device = NL_DEVICE_CPU, .threads = 1};
+    nl_backend probe = nl_backend_probe(1);
     return build(spec, &probe, true, train_batch, train_batch, 0, NULL, NULL, NULL, err);
 }
 
@@ -529,7 +528,7 @@ nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, 
 {
     *out = NULL;
     /* some CPU kernels keep a workspace per thread */
-    nl_backend probe = {.ops = nl_cpu_ops(), .device = NL_DEVICE_CPU, .threads = threads > 0 ? threads : 1};
+    nl_backend probe = nl_backend_probe(threads);
     return build(spec, &probe, true, capacity, train_batch, 0, NULL, NULL, out, err);
 }
 
