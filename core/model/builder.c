@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "base/rng.h"
-#include "model/arch.h"
+#include "arch/arch.h"
 #include "model/model.h"
 
 typedef struct {

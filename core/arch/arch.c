@@ -16,7 +16,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "model/arch.h"
+#include "arch/arch.h"
 #include "norm/norm.h"
 
 static bool layer_bias(const nl_model_spec *spec, bool feeds_norm)
