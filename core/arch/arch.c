@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "arch/arch.h"
+#include "model/model.h"
 #include "norm/norm.h"
 
 static bool layer_bias(const nl_model_spec *spec, bool feeds_norm)
@@ -233,4 +234,34 @@ nl_act *nl_arch_build(nl_builder *b, const nl_model_spec *spec, nl_act *input)
         nl_builder_fail(b, NL_ERR_CONFIG, "model: unknown architecture");
         return NULL;
     }
+}
+
+/* the spec's architecture as a graph for the builder */
+static nl_act *spec_graph(nl_builder *b, nl_act *input, void *spec)
+{
+    return nl_arch_build(b, (const nl_model_spec *)spec, input);
+}
+
+nl_code nl_model_build(const nl_model_spec *spec, nl_backend *be, int capacity, int train_batch,
+                       uint64_t seed, nl_model **out, nl_error *err)
+{
+    return nl_model_assemble(spec, be, false, capacity, train_batch, seed, spec_graph, (void *)spec, true, out,
+                             err);
+}
+
+nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err)
+{
+    nl_backend probe = nl_backend_probe(1);
+    return nl_model_assemble(spec, &probe, true, train_batch, train_batch, 0, spec_graph, (void *)spec, true, NULL,
+                             err);
+}
+
+nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, int threads,
+                      nl_model **out, nl_error *err)
+{
+    *out = NULL;
+    /* some CPU kernels keep a workspace per thread */
+    nl_backend probe = nl_backend_probe(threads);
+    return nl_model_assemble(spec, &probe, true, capacity, train_batch, 0, spec_graph, (void *)spec, true, out,
+                             err);
 }

@@ -1,4 +1,7 @@
-/* Architectures built from a spec: mlp, cnn, resnet. */
+/* Architectures built from a spec: mlp, cnn, resnet. They sit above the
+ * layers and the builder: nl_model_build, nl_model_check and nl_model_plan
+ * (declared in model/model.h, defined in arch.c) hand the builder the
+ * spec's architecture as its graph. */
 #ifndef NL_ARCH_H
 #define NL_ARCH_H
 

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "base/rng.h"
-#include "arch/arch.h"
 #include "model/model.h"
 
 typedef struct {
@@ -433,9 +432,9 @@ static nl_model_bytes planned_bytes(const nl_builder *b, const nl_model *m)
     return out;
 }
 
-static nl_code build(const nl_model_spec *spec, nl_backend *be, bool plan_only, int capacity,
-                     int train_batch, uint64_t seed, nl_graph_fn construct, void *ctx,
-                     nl_model **out, nl_error *err)
+nl_code nl_model_assemble(const nl_model_spec *spec, nl_backend *be, bool plan_only, int capacity, int train_batch,
+                          uint64_t seed, nl_graph_fn construct, void *ctx, bool with_loss, nl_model **out,
+                          nl_error *err)
 {
     if (capacity < 1 || train_batch < 1 || train_batch > capacity)
         return nl_fail(err, NL_ERR_CONFIG, "model: batch sizes must be >= 1 (capacity %d, train %d)",
@@ -455,7 +454,7 @@ static nl_code build(const nl_model_spec *spec, nl_backend *be, bool plan_only, 
     nl_act *logits = NULL;
     if (input) {
         input->needs_grad = 0; /* nothing upstream of the data */
-        logits = construct ? construct(&b, input, ctx) : nl_arch_build(&b, spec, input);
+        logits = construct(&b, input, ctx);
     }
     if (!logits || b.failed) {
         if (!b.failed)
@@ -464,7 +463,7 @@ static nl_code build(const nl_model_spec *spec, nl_backend *be, bool plan_only, 
         free(m);
         return err ? err->code : NL_ERR_CONFIG;
     }
-    m->has_loss = construct == NULL;
+    m->has_loss = with_loss;
     if (m->has_loss && (logits->shape.ndim != 2 || logits->shape.c != spec->classes)) {
         free_builder_lists(&b, false);
         free(m);
@@ -502,34 +501,11 @@ static nl_code build(const nl_model_spec *spec, nl_backend *be, bool plan_only, 
     return NL_OK;
 }
 
-nl_code nl_model_build(const nl_model_spec *spec, nl_backend *be, int capacity, int train_batch,
-                       uint64_t seed, nl_model **out, nl_error *err)
-{
-    return build(spec, be, false, capacity, train_batch, seed, NULL, NULL, out, err);
-}
-
 nl_code nl_model_build_graph(const nl_model_spec *spec, nl_backend *be, int capacity,
                              int train_batch, uint64_t seed, nl_graph_fn construct, void *ctx,
                              nl_model **out, nl_error *err)
 {
-    return build(spec, be, false, capacity, train_batch, seed, construct, ctx, out, err);
-}
-
-nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err)
-{
-    /* shapes only: a CPU backend answers the workspace questions without
-     * touching memory */
-    nl_backend probe = nl_backend_probe(1);
-    return build(spec, &probe, true, train_batch, train_batch, 0, NULL, NULL, NULL, err);
-}
-
-nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, int threads,
-                      nl_model **out, nl_error *err)
-{
-    *out = NULL;
-    /* some CPU kernels keep a workspace per thread */
-    nl_backend probe = nl_backend_probe(threads);
-    return build(spec, &probe, true, capacity, train_batch, 0, NULL, NULL, out, err);
+    return nl_model_assemble(spec, be, false, capacity, train_batch, seed, construct, ctx, false, out, err);
 }
 
 void nl_model_free(nl_model *m)

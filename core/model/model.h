@@ -79,6 +79,15 @@ typedef nl_act *(*nl_graph_fn)(nl_builder *b, nl_act *input, void *ctx);
 nl_code nl_model_build_graph(const nl_model_spec *spec, nl_backend *be, int capacity,
                              int train_batch, uint64_t seed, nl_graph_fn construct, void *ctx,
                              nl_model **out, nl_error *err);
+/* What every build goes through (core/model/builder.c): `construct` adds the
+ * layers; with_loss adds the softmax cross-entropy (the logits must be
+ * (N, classes)); plan_only keeps shapes and the byte plan, allocating
+ * nothing (out NULL: just the check). The builder knows no architecture:
+ * nl_model_build, nl_model_check and nl_model_plan (core/arch/arch.c) pass
+ * the spec's as `construct`. */
+nl_code nl_model_assemble(const nl_model_spec *spec, nl_backend *be, bool plan_only, int capacity, int train_batch,
+                          uint64_t seed, nl_graph_fn construct, void *ctx, bool with_loss, nl_model **out,
+                          nl_error *err);
 /* host output gradient (n samples) -> backward through all layers */
 void nl_model_backward_from(nl_model *m, int n, const float *output_grad);
 
