@@ -8,7 +8,7 @@
 
 #include "norm/registry.h"
 #include "plot/internal.h"
-#include "sweep/sweep.h"
+#include "sweep/result.h"
 #include "train/run.h"
 
 /* ---- CSV ---- */

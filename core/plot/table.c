@@ -9,7 +9,7 @@
 
 #include "plot/internal.h"
 #include "plot/plot.h"
-#include "sweep/sweep.h"
+#include "sweep/result.h"
 
 /* ---- Student's t ---- */
 

@@ -14,6 +14,7 @@
 #include "base/status.h"
 #include "log/files.h"
 #include "plot/plot.h"
+#include "sweep/result.h"
 
 /* where something was written in the experiment file (1-based) */
 typedef struct {
@@ -160,32 +161,7 @@ static inline bool nl_shard_has(nl_shard s, int run_index)
  * saved config cannot be read. */
 int nl_sweep_config_diff(const char *saved_path, const char *wanted_text, char *diff, size_t size);
 
-/* ---- results ---- */
-
-typedef enum {
-    NL_SWEEP_PENDING, /* not run, still running, or killed */
-    NL_SWEEP_OK,
-    NL_SWEEP_DIVERGED,
-    NL_SWEEP_FAILED,
-} nl_sweep_state;
-
-const char *nl_sweep_state_name(nl_sweep_state s);
-
-/* summary.csv metric columns, after run, the varied keys and status */
-#define NL_SWEEP_N_METRICS 9
-extern const char *const nl_sweep_metric_names[NL_SWEEP_N_METRICS];
-
-typedef struct {
-    nl_sweep_state state;
-    char metrics[NL_SWEEP_N_METRICS][40]; /* "" when unknown */
-    char started_at[32];
-    char reason[256];
-    double wall_s;
-} nl_sweep_result;
-
-/* Reads a run directory's summary.json; a missing or unreadable one (a run
- * killed before it wrote one) is pending. Never fails. */
-void nl_sweep_read_result(const char *run_dir, nl_sweep_result *out);
+/* ---- results (the run results themselves: sweep/result.h) ---- */
 
 /* summary.csv text for all runs of the plan (results[i] for plan->runs[i]) */
 nl_code nl_sweep_summary_text(const nl_experiment *e, const nl_sweep_plan *p,

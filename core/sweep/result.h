@@ -1,0 +1,33 @@
+/* A run's result as sweeps and plots read it: its state, summary.csv's
+ * metric columns and what summary.json says. A header of its own, with no
+ * sweep plan or plot in it, so that the plots (which read results) and the
+ * sweeps (which write them and name plots) do not include each other. */
+#ifndef NL_SWEEP_RESULT_H
+#define NL_SWEEP_RESULT_H
+
+typedef enum {
+    NL_SWEEP_PENDING, /* not run, still running, or killed */
+    NL_SWEEP_OK,
+    NL_SWEEP_DIVERGED,
+    NL_SWEEP_FAILED,
+} nl_sweep_state;
+
+const char *nl_sweep_state_name(nl_sweep_state s);
+
+/* summary.csv metric columns, after run, the varied keys and status */
+#define NL_SWEEP_N_METRICS 9
+extern const char *const nl_sweep_metric_names[NL_SWEEP_N_METRICS];
+
+typedef struct {
+    nl_sweep_state state;
+    char metrics[NL_SWEEP_N_METRICS][40]; /* "" when unknown */
+    char started_at[32];
+    char reason[256];
+    double wall_s;
+} nl_sweep_result;
+
+/* Reads a run directory's summary.json; a missing or unreadable one (a run
+ * killed before it wrote one) is pending. Never fails. */
+void nl_sweep_read_result(const char *run_dir, nl_sweep_result *out);
+
+#endif
