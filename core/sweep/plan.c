@@ -376,6 +376,115 @@ static void count_note(plan_note *notes, int *n_notes, const char *text, const c
         notes[u].count++;
 }
 
+/* the overrides of one combination, into o: the set: values, the grid's
+ * choices and the run's name; returns how many */
+static int combo_overrides(const nl_experiment *e, override_list *o, const int *choice, const char *dir)
+{
+    int n = 0;
+    for (int i = 0; i < e->n_sets; i++, n++) {
+        snprintf(o->texts[n], sizeof o->texts[n], "%s=%s", e->sets[i].key, e->sets[i].value);
+        o->override_keys[n] = (char *)e->sets[i].key;
+        o->override_pos[n] = e->sets[i].value_pos;
+    }
+    for (int a = 0; a < e->n_axes; a++, n++) {
+        snprintf(o->texts[n], sizeof o->texts[n], "%s=%s", e->axes[a].key, e->axes[a].values[choice[a]]);
+        o->override_keys[n] = (char *)e->axes[a].key;
+        o->override_pos[n] = e->axes[a].value_pos[choice[a]];
+    }
+    snprintf(o->texts[n], sizeof o->texts[n], "name=\"%s\"", dir);
+    o->override_keys[n] = "name";
+    o->override_pos[n] = (nl_sweep_pos){0, 0};
+    n++;
+    for (int i = 0; i < n; i++)
+        o->overrides[i] = o->texts[i];
+    return n;
+}
+
+static nl_code record_excluded(nl_sweep_plan *out, long combo, int exclusion, const char *label, nl_error *err)
+{
+    nl_sweep_excluded *grown = realloc(out->excluded, (size_t)(out->n_excluded + 1) * sizeof *grown);
+    if (!grown)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    out->excluded = grown;
+    nl_sweep_excluded *x = &out->excluded[out->n_excluded++];
+    x->combo = combo;
+    x->exclusion = exclusion;
+    nl_copy_string(x->label, sizeof x->label, label);
+    return NL_OK;
+}
+
+/* what was left out of run `dir`, counted once per message: grid keys and
+ * set: keys that do not apply to it, and what the config module dropped (a
+ * key that no longer applies once a grid value is set) */
+static void note_left_out(const nl_experiment *e, const int *choice, const bool *dropped, const nl_config *cfg,
+                          const char *dir, plan_note *notes, int *n_notes)
+{
+    for (int a = 0; a < e->n_axes; a++) {
+        if (choice[a] >= 0)
+            continue;
+        char text[sizeof notes[0].text];
+        snprintf(text, sizeof text, "%.120s:%d:%d: grid: %s does not apply to some runs and is left out "
+                 "of their names and summary rows", e->path, e->axes[a].pos.line, e->axes[a].pos.column,
+                 e->axes[a].key);
+        count_note(notes, n_notes, text, dir);
+    }
+    for (int i = 0; i < e->n_sets; i++) {
+        if (!dropped[i])
+            continue;
+        char text[sizeof notes[0].text];
+        snprintf(text, sizeof text, "%.120s:%d:%d: set: %s=%.60s does not apply to some runs and is left out of "
+                 "them", e->path, e->sets[i].pos.line, e->sets[i].pos.column, e->sets[i].key, e->sets[i].value);
+        count_note(notes, n_notes, text, dir);
+    }
+    for (int w = 0; w < cfg->n_warnings; w++)
+        count_note(notes, n_notes, cfg->warnings[w], dir);
+}
+
+/* a grid key that applies to no run at all is a mistake, not a choice */
+static nl_code check_axes_apply(const nl_experiment *e, const int *runs_with_axis, nl_error *err)
+{
+    for (int a = 0; a < e->n_axes; a++)
+        if (runs_with_axis[a] == 0) {
+            nl_fail(err, NL_ERR_CONFIG, "%s:%d:%d: grid: %s applies to none of the runs (the config "
+                    "module ignores it for every one of them); remove it from the grid", e->path,
+                    e->axes[a].pos.line, e->axes[a].pos.column, e->axes[a].key);
+            nl_error_key(err, e->axes[a].key);
+            return NL_ERR_CONFIG;
+        }
+    return NL_OK;
+}
+
+/* names made unique (truncated names could meet) */
+static void unique_names(nl_sweep_plan *out)
+{
+    for (int i = 0; i < out->n_runs; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(out->runs[i].dir, out->runs[j].dir)) {
+                char tail[16];
+                snprintf(tail, sizeof tail, "-%d", i);
+                out->runs[i].dir[sizeof out->runs[i].dir - strlen(tail) - 1] = '\0';
+                strcat(out->runs[i].dir, tail);
+            }
+}
+
+static void warn_unmatched_excludes(const nl_experiment *e, nl_sweep_plan *out)
+{
+    for (int x = 0; x < e->n_excludes; x++) {
+        int matched = 0;
+        for (int i = 0; i < out->n_excluded; i++)
+            matched += out->excluded[i].exclusion == x;
+        if (matched == 0) {
+            char what[512] = "";
+            size_t used = 0;
+            for (int i = 0; i < e->excludes[x].n && used < sizeof what - 1; i++)
+                used += (size_t)snprintf(what + used, sizeof what - used, "%s%s: %s", i ? ", " : "",
+                                         e->excludes[x].items[i].key, e->excludes[x].items[i].value);
+            add_warning(out, "%s:%d:%d: exclude {%s} matches no run (a misspelled value?)", e->path,
+                        e->excludes[x].pos.line, e->excludes[x].pos.column, what);
+        }
+    }
+}
+
 nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -429,23 +538,7 @@ nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error
         char dir[160], label[1024];
         dir_name(e, labels, choice, dir, sizeof dir);
         combo_label(e, choice, label, sizeof label);
-        int n = 0;
-        for (int i = 0; i < e->n_sets; i++, n++) {
-            snprintf(o.texts[n], sizeof o.texts[n], "%s=%s", e->sets[i].key, e->sets[i].value);
-            o.override_keys[n] = (char *)e->sets[i].key;
-            o.override_pos[n] = e->sets[i].value_pos;
-        }
-        for (int a = 0; a < e->n_axes; a++, n++) {
-            snprintf(o.texts[n], sizeof o.texts[n], "%s=%s", e->axes[a].key, e->axes[a].values[choice[a]]);
-            o.override_keys[n] = (char *)e->axes[a].key;
-            o.override_pos[n] = e->axes[a].value_pos[choice[a]];
-        }
-        snprintf(o.texts[n], sizeof o.texts[n], "name=\"%s\"", dir);
-        o.override_keys[n] = "name";
-        o.override_pos[n] = (nl_sweep_pos){0, 0};
-        n++;
-        for (int i = 0; i < n; i++)
-            o.overrides[i] = o.texts[i];
+        int n = combo_overrides(e, &o, choice, dir);
 
         /* the grid (and set) values first: the derived values read them */
         nl_error load_err = {0};
@@ -496,16 +589,8 @@ nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error
         if (excluded_by >= 0) {
             free(out->runs[out->n_runs].config_text);
             out->runs[out->n_runs].config_text = NULL;
-            nl_sweep_excluded *grown = realloc(out->excluded, (size_t)(out->n_excluded + 1) * sizeof *grown);
-            if (!grown) {
-                rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+            if ((rc = record_excluded(out, c, excluded_by, label, err)))
                 goto done;
-            }
-            out->excluded = grown;
-            nl_sweep_excluded *x = &out->excluded[out->n_excluded++];
-            x->combo = c;
-            x->exclusion = excluded_by;
-            nl_copy_string(x->label, sizeof x->label, label);
             continue;
         }
         if (derived_why[0]) {
@@ -565,29 +650,7 @@ nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error
         }
         for (int a = 0; a < e->n_axes; a++)
             runs_with_axis[a] += choice[a] >= 0;
-        for (int a = 0; a < e->n_axes; a++) {
-            if (choice[a] >= 0)
-                continue;
-            char text[sizeof notes[0].text];
-            snprintf(text, sizeof text, "%.120s:%d:%d: grid: %s does not apply to some runs and is left out "
-                     "of their names and summary rows", e->path, e->axes[a].pos.line, e->axes[a].pos.column,
-                     e->axes[a].key);
-            count_note(notes, &n_notes, text, dir);
-        }
-        /* set: keys that do not apply to this run */
-        for (int i = 0; i < e->n_sets; i++) {
-            if (!dropped[i])
-                continue;
-            char text[sizeof notes[0].text];
-            snprintf(text, sizeof text, "%.120s:%d:%d: set: %s=%.60s does not apply to some runs and is left out of "
-                     "them", e->path, e->sets[i].pos.line, e->sets[i].pos.column, e->sets[i].key, e->sets[i].value);
-            count_note(notes, &n_notes, text, dir);
-        }
-        /* what the config module dropped (a key that no longer
-         * applies once a grid value is set), once per message */
-        for (int w = 0; w < cfg->n_warnings; w++) {
-            count_note(notes, &n_notes, cfg->warnings[w], dir);
-        }
+        note_left_out(e, choice, dropped, cfg, dir, notes, &n_notes);
         nl_sweep_run *r = &out->runs[out->n_runs];
         r->index = out->n_runs;
         r->combo = c;
@@ -613,46 +676,18 @@ nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error
                      "to run", e->path, combos);
         goto done;
     }
-    /* a grid key that applies to no run at all is a mistake, not a choice */
-    for (int a = 0; a < e->n_axes; a++)
-        if (runs_with_axis[a] == 0) {
-            rc = nl_fail(err, NL_ERR_CONFIG, "%s:%d:%d: grid: %s applies to none of the runs (the config "
-                         "module ignores it for every one of them); remove it from the grid", e->path,
-                         e->axes[a].pos.line, e->axes[a].pos.column, e->axes[a].key);
-            nl_error_key(err, e->axes[a].key);
-            goto done;
-        }
+    if ((rc = check_axes_apply(e, runs_with_axis, err)))
+        goto done;
     out->n_coinciding = coinciding;
     if (coinciding > 0)
         add_warning(out, "%s: %ld grid combinations are the same run as another once the grid keys that "
                     "do not apply to them are left out; each such run runs once", e->path, coinciding);
-    /* names made unique (truncated names could meet) */
-    for (int i = 0; i < out->n_runs; i++)
-        for (int j = 0; j < i; j++)
-            if (!strcmp(out->runs[i].dir, out->runs[j].dir)) {
-                char tail[16];
-                snprintf(tail, sizeof tail, "-%d", i);
-                out->runs[i].dir[sizeof out->runs[i].dir - strlen(tail) - 1] = '\0';
-                strcat(out->runs[i].dir, tail);
-            }
+    unique_names(out);
     for (int i = 0; i < n_notes; i++) {
         add_warning(out, "%s (%d run%s, e.g. %s)", notes[i].text, notes[i].count, notes[i].count == 1 ? "" : "s",
                     notes[i].first);
     }
-    for (int x = 0; x < e->n_excludes; x++) {
-        int matched = 0;
-        for (int i = 0; i < out->n_excluded; i++)
-            matched += out->excluded[i].exclusion == x;
-        if (matched == 0) {
-            char what[512] = "";
-            size_t used = 0;
-            for (int i = 0; i < e->excludes[x].n && used < sizeof what - 1; i++)
-                used += (size_t)snprintf(what + used, sizeof what - used, "%s%s: %s", i ? ", " : "",
-                                         e->excludes[x].items[i].key, e->excludes[x].items[i].value);
-            add_warning(out, "%s:%d:%d: exclude {%s} matches no run (a misspelled value?)", e->path,
-                        e->excludes[x].pos.line, e->excludes[x].pos.column, what);
-        }
-    }
+    warn_unmatched_excludes(e, out);
 done:
     free(o.overrides);
     free(o.override_pos);
