@@ -49,6 +49,34 @@ static void plot_cells(pl_script *s, const char *file, int id, const agg *cells,
                   "font \"%s\"\n", file, id, font);
 }
 
+/* the cells as CSV: position, mean, run counts, the text shown in the cell
+ * and whether it is dark (text drawn white) */
+static void heatmap_csv(const grouping *g, const metric_info *mi, const double *bsv, int nb, const double *lrv,
+                        int nl, const agg *cells, const int *div, const int *runs, double lo, double hi,
+                        nl_buf *data)
+{
+    const double mid = (lo + hi) / 2;
+    nl_buf_printf(data, "panel,label,xi,yi,batch_size,lr,mean,n,diverged,text,dark\n");
+    for (int id = 0; id < g->n; id++)
+        for (int yi = 0; yi < nl; yi++)
+            for (int xi = 0; xi < nb; xi++) {
+                const int c = (id * nl + yi) * nb + xi;
+                if (!runs[c])
+                    continue;
+                char l[256], a[32], text[64];
+                const double mean = pl_agg_mean(&cells[c]);
+                if (!cells[c].n)
+                    snprintf(text, sizeof text, "diverged");
+                else if (div[c])
+                    snprintf(text, sizeof text, mi->scale == 100 ? "%.1f (%d div)" : "%.3f (%d div)", mean, div[c]);
+                else
+                    snprintf(text, sizeof text, mi->scale == 100 ? "%.1f" : "%.3f", mean);
+                const bool dark = cells[c].n && (mi->higher_better ? mean < mid : mean > mid);
+                nl_buf_printf(data, "%d,%s,%d,%d,%g,%g,%s,%d,%d,%s,%d\n", id, pl_cell_text(g->labels[id], l, sizeof l), xi,
+                              yi, bsv[xi], lrv[yi], pl_fmt_num(a, sizeof a, mean), cells[c].n, div[c], text, dark);
+            }
+}
+
 nl_code pl_heatmap(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
 {
     double bsv[MAX_VALUES], lrv[MAX_VALUES];
@@ -104,26 +132,7 @@ nl_code pl_heatmap(const pl_results *r, const nl_plot_spec *spec, pl_script *s, 
     }
     if (hi <= lo)
         hi = lo + (m.scale == 100 ? 1 : 0.01);
-    const double mid = (lo + hi) / 2;
-    nl_buf_printf(&data, "panel,label,xi,yi,batch_size,lr,mean,n,diverged,text,dark\n");
-    for (int id = 0; id < g.n; id++)
-        for (int yi = 0; yi < nl; yi++)
-            for (int xi = 0; xi < nb; xi++) {
-                const int c = (id * nl + yi) * nb + xi;
-                if (!runs[c])
-                    continue;
-                char l[256], a[32], text[64];
-                const double mean = pl_agg_mean(&cells[c]);
-                if (!cells[c].n)
-                    snprintf(text, sizeof text, "diverged");
-                else if (div[c])
-                    snprintf(text, sizeof text, m.scale == 100 ? "%.1f (%d div)" : "%.3f (%d div)", mean, div[c]);
-                else
-                    snprintf(text, sizeof text, m.scale == 100 ? "%.1f" : "%.3f", mean);
-                const bool dark = cells[c].n && (m.higher_better ? mean < mid : mean > mid);
-                nl_buf_printf(&data, "%d,%s,%d,%d,%g,%g,%s,%d,%d,%s,%d\n", id, pl_cell_text(g.labels[id], l, sizeof l), xi,
-                              yi, bsv[xi], lrv[yi], pl_fmt_num(a, sizeof a, mean), cells[c].n, div[c], text, dark);
-            }
+    heatmap_csv(&g, &m, bsv, nb, lrv, nl, cells, div, runs, lo, hi, &data);
     char file[128];
     snprintf(file, sizeof file, "%s.csv", s->name);
     if ((rc = pl_write_data(s, file, &data, err)))
