@@ -694,6 +694,13 @@ START_TEST(test_compare)
     ck_assert_msg(strstr(gp, "momentum 0.9,"), "the subtitle lost the shared momentum:\n%.3000s", gp);
     free(gp);
 
+    /* two settings differ: the legend names both */
+    fake_run_with("lr-momentum", "lr: 0.05\n    momentum: 0.9", "lr: 0.1\n    momentum: 0.5");
+    ck_assert_int_eq(tu_normlab("compare a/first lr-momentum --out cmp-two"), 0);
+    labels = compare_labels("cmp-two/compare.csv");
+    ck_assert_msg(!strcmp(labels, "lr=0.05; momentum=0.9\nlr=0.1; momentum=0.5\n"), "%s", labels);
+    free(labels);
+
     /* the architecture varies: the subtitle does not name one */
     fake_run_with("cnn-run", "arch: mlp", "arch: cnn");
     ck_assert_int_eq(tu_normlab("compare a/first cnn-run --out cmp-arch"), 0);

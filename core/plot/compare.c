@@ -175,6 +175,7 @@ static nl_code build_merged(merge *M, pl_results *m, const char *out_dir, nl_err
     nl_copy_string(m->dir, sizeof m->dir, out_dir);
     m->sweep = true;
     m->seed_key = -1;
+    m->label_determined = true;
     m->runs = calloc((size_t)M->n_runs + 1, sizeof *m->runs);
     char **values = calloc((size_t)M->n_runs + 1, sizeof *values);
     if (!m->runs || !values) {

@@ -57,6 +57,10 @@ typedef struct {
     int seed_key;     /* index of the seed key, -1 when seeds do not vary */
     nl_flat config;   /* config.yaml of one run, for subtitles */
     bool have_config;
+    /* labels name every key that tells variants apart, also those the
+     * others determine (normlab compare: two runs differing in two settings
+     * show both) */
+    bool label_determined;
 } pl_results;
 
 nl_code pl_results_load(const char *dir, pl_results *r, nl_error *err);

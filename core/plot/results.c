@@ -377,7 +377,7 @@ int pl_group_keys(const pl_results *r, const int *fixed, int n_fixed, int *out)
      * apply to some runs (empty there) determines nothing: a group count
      * would otherwise stand for the normalizer, and the runs without one
      * would have no label. */
-    for (int i = n - 1; i >= 0; i--) {
+    for (int i = n - 1; i >= 0 && !r->label_determined; i--) {
         int others[256], m = 0;
         for (int f = 0; f < n_fixed && m < 256; f++)
             others[m++] = fixed[f];
