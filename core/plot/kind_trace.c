@@ -73,6 +73,72 @@ static void plot_legend_row(pl_script *s, const char (*cols)[16], int n_cols, in
     }
 }
 
+/* the mean percentiles of the shown variants by step, as CSV; their range
+ * and the last step */
+static void trace_csv(const grouping *g, curve *curves, const int *ids, int n_ids, char (*cols)[16], int n_cols,
+                      double *lo, double *hi, double *last_step, nl_buf *data)
+{
+    *lo = INFINITY;
+    *hi = -INFINITY;
+    *last_step = 0;
+    nl_buf_printf(data, "variant,label,step");
+    for (int p = 0; p < n_cols; p++)
+        nl_buf_printf(data, ",%s", cols[p]);
+    nl_buf_printf(data, "\n");
+    for (int k = 0; k < n_ids; k++) {
+        curve *c0 = &curves[ids[k] * MAX_PERCENTILES];
+        for (int p = 0; p < n_cols; p++)
+            pl_sort_curve(&c0[p]);
+        for (int j = 0; j < c0[0].n; j++) {
+            char l[256], a[32];
+            nl_buf_printf(data, "%d,%s,%.0f", k, pl_cell_text(g->labels[ids[k]], l, sizeof l), c0[0].p[j].step);
+            *last_step = fmax(*last_step, c0[0].p[j].step);
+            for (int p = 0; p < n_cols; p++) {
+                const double v = j < c0[p].n ? pl_agg_mean(&c0[p].p[j].a) : NAN;
+                if (isfinite(v)) {
+                    *lo = fmin(*lo, v);
+                    *hi = fmax(*hi, v);
+                }
+                nl_buf_printf(data, ",%s", pl_fmt_num(a, sizeof a, v));
+            }
+            nl_buf_printf(data, "\n");
+        }
+    }
+}
+
+/* variant `id`'s panel (the k-th shown): its percentiles against step */
+static void plot_variant(pl_script *s, const pl_results *r, const grouping *g, int id, int k, char (*cols)[16],
+                         int n_cols, const char *file)
+{
+    char q[2048];
+    bool all_diverged = true, some_unfinished = false;
+    for (int i = 0; i < r->n_runs; i++)
+        if (g->group_of[i] == id) {
+            all_diverged &= !strcmp(r->runs[i].status, "diverged");
+            some_unfinished |= !pl_run_finished(&r->runs[i]);
+        }
+    char ptitle[320];
+    snprintf(ptitle, sizeof ptitle, "%s%s%s", g->n_keys ? g->labels[id] : r->runs[0].name,
+             all_diverged ? " (diverged)" : "", some_unfinished ? " (unfinished)" : "");
+    nl_buf_printf(&s->gp, "unset key\nset title %s\nplot ", pl_q(ptitle, q, sizeof q));
+    for (int p = 0; p < n_cols; p++) {
+        /* the median dark and solid, the outer percentiles lighter */
+        const bool middle = n_cols % 2 == 1 && p == n_cols / 2;
+        char color[64];
+        percentile_color(p, n_cols, color, sizeof color);
+        if (!r->sweep)
+            nl_buf_printf(&s->gp, "%s\"../trace.csv\" using (column(\"step\")):(column(\"%s\")) with linespoints "
+                          "pt 7 ps 0.3 lw %s %s lc rgb %s title \"%sth percentile\"", p ? ", \\\n  " : "", cols[p],
+                          middle ? "median_lw" : "percentile_lw", middle ? "dt median_dt" : "dt percentile_dt", color, cols[p][0] == 'p' ? cols[p] + 1 : cols[p]);
+        else
+            nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"variant\") == %d ? column(\"step\") : NaN):"
+                          "(column(\"%s\")) with linespoints pt 7 ps 0.3 lw %s %s lc rgb %s title \"%sth percentile\"",
+                          p ? ", \\\n  " : "", file, k, cols[p], middle ? "median_lw" : "percentile_lw", middle ? "dt median_dt" : "dt percentile_dt",
+                          color, cols[p][0] == 'p' ? cols[p] + 1 : cols[p]);
+    }
+    nl_buf_printf(&s->gp, "\n");
+}
+
 nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
 {
     (void)spec;
@@ -102,30 +168,8 @@ nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
     for (int id = 0; id < g.n; id++)
         if (traced_variant[id] && n_ids < 12)
             ids[n_ids++] = id;
-    double lo = INFINITY, hi = -INFINITY, last_step = 0;
-    nl_buf_printf(&data, "variant,label,step");
-    for (int p = 0; p < n_cols; p++)
-        nl_buf_printf(&data, ",%s", cols[p]);
-    nl_buf_printf(&data, "\n");
-    for (int k = 0; k < n_ids; k++) {
-        curve *c0 = &curves[ids[k] * MAX_PERCENTILES];
-        for (int p = 0; p < n_cols; p++)
-            pl_sort_curve(&c0[p]);
-        for (int j = 0; j < c0[0].n; j++) {
-            char l[256], a[32];
-            nl_buf_printf(&data, "%d,%s,%.0f", k, pl_cell_text(g.labels[ids[k]], l, sizeof l), c0[0].p[j].step);
-            last_step = fmax(last_step, c0[0].p[j].step);
-            for (int p = 0; p < n_cols; p++) {
-                const double v = j < c0[p].n ? pl_agg_mean(&c0[p].p[j].a) : NAN;
-                if (isfinite(v)) {
-                    lo = fmin(lo, v);
-                    hi = fmax(hi, v);
-                }
-                nl_buf_printf(&data, ",%s", pl_fmt_num(a, sizeof a, v));
-            }
-            nl_buf_printf(&data, "\n");
-        }
-    }
+    double lo, hi, last_step;
+    trace_csv(&g, curves, ids, n_ids, cols, n_cols, &lo, &hi, &last_step, &data);
     char file[128];
     snprintf(file, sizeof file, "%s.csv", s->name);
     if (r->sweep && (rc = pl_write_data(s, file, &data, err)))
@@ -158,32 +202,7 @@ nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
     for (int k = 0; k < n_ids; k++) {
         pl_panel(s, &L, k / cols_n, k % cols_n, rows, cols_n, 0.08, 0.98, 105.0 / height, L.top - 26.0 / height,
               90, 110);
-        bool all_diverged = true, some_unfinished = false;
-        for (int i = 0; i < r->n_runs; i++)
-            if (g.group_of[i] == ids[k]) {
-                all_diverged &= !strcmp(r->runs[i].status, "diverged");
-                some_unfinished |= !pl_run_finished(&r->runs[i]);
-            }
-        char ptitle[320];
-        snprintf(ptitle, sizeof ptitle, "%s%s%s", g.n_keys ? g.labels[ids[k]] : r->runs[0].name,
-                 all_diverged ? " (diverged)" : "", some_unfinished ? " (unfinished)" : "");
-        nl_buf_printf(&s->gp, "unset key\nset title %s\nplot ", pl_q(ptitle, q, sizeof q));
-        for (int p = 0; p < n_cols; p++) {
-            /* the median dark and solid, the outer percentiles lighter */
-            const bool middle = n_cols % 2 == 1 && p == n_cols / 2;
-            char color[64];
-            percentile_color(p, n_cols, color, sizeof color);
-            if (!r->sweep)
-                nl_buf_printf(&s->gp, "%s\"../trace.csv\" using (column(\"step\")):(column(\"%s\")) with linespoints "
-                              "pt 7 ps 0.3 lw %s %s lc rgb %s title \"%sth percentile\"", p ? ", \\\n  " : "", cols[p],
-                              middle ? "median_lw" : "percentile_lw", middle ? "dt median_dt" : "dt percentile_dt", color, cols[p][0] == 'p' ? cols[p] + 1 : cols[p]);
-            else
-                nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"variant\") == %d ? column(\"step\") : NaN):"
-                              "(column(\"%s\")) with linespoints pt 7 ps 0.3 lw %s %s lc rgb %s title \"%sth percentile\"",
-                              p ? ", \\\n  " : "", file, k, cols[p], middle ? "median_lw" : "percentile_lw", middle ? "dt median_dt" : "dt percentile_dt",
-                              color, cols[p][0] == 'p' ? cols[p] + 1 : cols[p]);
-        }
-        nl_buf_printf(&s->gp, "\n");
+        plot_variant(s, r, &g, ids[k], k, cols, n_cols, file);
         if (k == 0)
             pl_after_first_plot(s);
     }
