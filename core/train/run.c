@@ -80,15 +80,18 @@ typedef struct {
 static nl_code sink_metric(void *ctx, const nl_metric_row *row, nl_error *err)
 {
     run_state *st = ctx;
-    char step[32], epoch[32], loss[32], acc[32], lr[32], elapsed[32];
+    char step[32], epoch[32], loss[32], acc[32], lr[32], elapsed[32], grad_norm[32] = "";
     snprintf(step, sizeof step, "%ld", row->step);
     snprintf(epoch, sizeof epoch, "%.4f", row->epoch);
     nl_fmt_float(loss, sizeof loss, row->loss);
     nl_fmt_float(acc, sizeof acc, row->accuracy);
     snprintf(lr, sizeof lr, "%.7g", row->lr); /* a float: 7 digits are all it has */
     snprintf(elapsed, sizeof elapsed, "%.3f", row->elapsed_s);
+    if (!isnan(row->grad_norm))
+        nl_fmt_float(grad_norm, sizeof grad_norm, row->grad_norm);
+    /* the last field is read only when the file has the grad_norm column */
     const char *fields[] = {step, epoch, nl_name_of(&nl_split_names, row->split), loss, acc, lr,
-                            elapsed};
+                            elapsed, grad_norm};
     return nl_csv_row(&st->metrics, fields, err);
 }
 
@@ -303,8 +306,9 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
         goto cleanup;
     nl_path_join(path, sizeof path, st.dir, "metrics.csv");
     static const char *const metric_columns[] = {"step", "epoch", "split", "loss", "accuracy",
-                                                 "lr", "elapsed_s"};
-    if ((rc = nl_csv_open(&st.metrics, path, metric_columns, 7, err)))
+                                                 "lr", "elapsed_s", "grad_norm"};
+    const int n_metric_columns = train->clip_grad_norm > 0.0f ? 8 : 7;
+    if ((rc = nl_csv_open(&st.metrics, path, metric_columns, n_metric_columns, err)))
         goto cleanup;
     if (train->trace.activation[0]) {
         char columns[NL_MAX_PERCENTILES + 1][16];

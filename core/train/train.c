@@ -195,12 +195,14 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
     /* the training window's sums, moved to the host when an evaluation in
      * the middle of a window needs the model's metric counters */
     double window[2] = {0.0, 0.0};
+    double window_grad_norm = 0.0; /* sum of the window's pre-clip gradient norms */
+    const bool clips = spec->clip_grad_norm > 0.0f;
 
     /* emits a metric row */
-#define EMIT(split_, loss_, acc_)                                                                  \
+#define EMIT(split_, loss_, acc_, grad_norm_)                                                      \
     do {                                                                                           \
         nl_metric_row row_ = {step, (double)step / (double)per_epoch, (split_), (loss_), (acc_),   \
-                              lr, now_s() - start};                                                \
+                              lr, now_s() - start, (grad_norm_)};                                  \
         if ((rc = sink->metric(sink->ctx, &row_, err)) != NL_OK)                                   \
             goto done;                                                                             \
     } while (0)
@@ -221,7 +223,7 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
             const double eval_t0 = now_s();
             if ((rc = nl_evaluate(m, &eval_batches, NL_MODE_EVAL, &loss, &acc, err)))
                 goto done;
-            EMIT(NL_SPLIT_TEST, loss, acc);
+            EMIT(NL_SPLIT_TEST, loss, acc, NAN);
             out->final_test_loss = loss;
             out->final_test_accuracy = acc;
             if (loss < out->best_test_loss)
@@ -232,7 +234,7 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
                 if ((rc = nl_evaluate(m, &trainmode_batches, NL_MODE_TRAIN_FROZEN, &loss, &acc,
                                       err)))
                     goto done;
-                EMIT(NL_SPLIT_TEST_TRAINMODE, loss, acc);
+                EMIT(NL_SPLIT_TEST_TRAINMODE, loss, acc, NAN);
                 out->final_trainmode_accuracy = acc;
             }
             eval_time += now_s() - eval_t0;
@@ -261,13 +263,16 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
             n = nl_batcher_next(&batches, &x, &y);
         if (window_steps == 0) {
             nl_model_reset_metrics(m);
-            window[0] = window[1] = 0.0;
+            window[0] = window[1] = window_grad_norm = 0.0;
         }
         lr = nl_schedule_lr(&spec->schedule, spec->optimizer.lr, step, total);
         nl_model_load_batch(m, x, y, n);
         nl_model_forward(m, n, NL_MODE_TRAIN);
         nl_model_backward(m, n);
-        nl_sgd_step(m, &spec->optimizer, (float)lr, step);
+        /* the gradients are complete here; clipping and the update read them */
+        if (clips)
+            window_grad_norm += nl_clip_grad_norm(m, spec->clip_grad_norm);
+        nl_optim_step(m, &spec->optimizer, (float)lr, step);
         step++;
         window_steps++;
         train_time += now_s() - t0;
@@ -278,8 +283,9 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
             const double samples = (double)window_steps * spec->batch_size;
             const double loss = (metrics[0] + window[0]) / samples;
             const double acc = (metrics[1] + window[1]) / samples;
+            const double grad_norm = clips ? window_grad_norm / (double)window_steps : NAN;
             window_steps = 0;
-            EMIT(NL_SPLIT_TRAIN, loss, acc);
+            EMIT(NL_SPLIT_TRAIN, loss, acc, grad_norm);
             out->final_train_loss = loss;
             if (loss_diverged(loss, spec->diverge_loss)) {
                 out->status = NL_RUN_DIVERGED;

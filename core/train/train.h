@@ -32,6 +32,9 @@ typedef struct {
     double accuracy;  /* fraction correct, 0..1 */
     double lr;        /* learning rate of the last step */
     double elapsed_s; /* since training started */
+    /* train rows with train.clip_grad_norm: the mean gradient norm before
+     * clipping over the row's steps; NaN otherwise */
+    double grad_norm;
 } nl_metric_row;
 
 typedef struct {
