@@ -167,6 +167,9 @@ const nl_key_def nl_config_schema[] = {
      .when_key = "train.schedule.type", .when_mask = BIT(NL_SCHED_COSINE),
      .doc = "learning rate reached at the last step"},
 
+    {.key = "train.checkpoint_every", .type = NL_KT_INT, FIELD(train.checkpoint_every), GE(0),
+     .doc = "steps between checkpoints of the whole training state in the run directory; a "
+            "killed run run again resumes from the last one, bit for bit; 0 = none"},
     {.key = "train.eval_every", .type = NL_KT_INT, FIELD(train.eval_every), GE(1),
      .doc = "steps between evaluations on the test split (and one at the end)"},
     {.key = "train.log_every", .type = NL_KT_INT, FIELD(train.log_every), GE(1),

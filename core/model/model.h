@@ -97,6 +97,8 @@ void nl_model_backward(nl_model *m, int n);
 /* metrics[0] = summed loss, metrics[1] = correct predictions since the last reset */
 void nl_model_read_metrics(nl_model *m, double out[2]);
 void nl_model_reset_metrics(nl_model *m);
+/* sets the counters (a resumed run continues its sums) */
+void nl_model_write_metrics(nl_model *m, const double in[2]);
 
 nl_param *nl_model_param(const nl_model *m, const char *name);
 nl_state *nl_model_state(const nl_model *m, const char *name);

@@ -197,20 +197,48 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
     double window[2] = {0.0, 0.0};
     double window_grad_norm = 0.0; /* sum of the window's pre-clip gradient norms */
     const bool clips = spec->clip_grad_norm > 0.0f;
+    double elapsed_before = 0.0; /* a resumed run's time before this process */
+    const nl_train_snapshot *resume = sink->resume;
+    if (resume && (rc = nl_batcher_seek(&batches, resume->data_epoch, resume->data_pos,
+                                        &resume->data_rng, resume->data_order, resume->data_n,
+                                        err)))
+        goto done;
+    if (resume) {
+        step = resume->step;
+        lr = resume->lr;
+        window_steps = resume->window_steps;
+        window[0] = resume->window_sums[0];
+        window[1] = resume->window_sums[1];
+        window_grad_norm = resume->window_sums[2];
+        nl_model_write_metrics(m, resume->model_metrics);
+        out->final_train_loss = resume->final_train_loss;
+        out->final_test_loss = resume->final_test_loss;
+        out->final_test_accuracy = resume->final_test_accuracy;
+        out->best_test_loss = resume->best_test_loss;
+        out->best_test_accuracy = resume->best_test_accuracy;
+        out->final_trainmode_accuracy = resume->final_trainmode_accuracy;
+        elapsed_before = resume->elapsed_s;
+        train_time = resume->train_s;
+        eval_time = resume->eval_s;
+        evaluations = resume->evaluations;
+        last_eval_step = resume->last_eval_step;
+    }
 
     /* emits a metric row */
 #define EMIT(split_, loss_, acc_, grad_norm_)                                                      \
     do {                                                                                           \
         nl_metric_row row_ = {step, (double)step / (double)per_epoch, (split_), (loss_), (acc_),   \
-                              lr, now_s() - start, (grad_norm_)};                                  \
+                              lr, elapsed_before + now_s() - start, (grad_norm_)};                 \
         if ((rc = sink->metric(sink->ctx, &row_, err)) != NL_OK)                                   \
             goto done;                                                                             \
     } while (0)
 
-    /* the initial model, so curves start at step 0 */
-    bool evaluate_now = true;
+    /* the initial model, so curves start at step 0; a resumed run measured
+     * its step before the checkpoint */
+    bool evaluate_now = !resume;
     for (;;) {
-        const bool traces_now = tr.spec && step % spec->trace.every == 0;
+        const bool traces_now = tr.spec && step % spec->trace.every == 0 &&
+                                !(resume && step == resume->step);
         const bool measures_now = evaluate_now || traces_now;
         if (measures_now && window_steps > 0) {
             double partial[2];
@@ -248,6 +276,25 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
             nl_model_reset_metrics(m);
         if (out->status != NL_RUN_RUNNING || step >= total)
             break;
+        if (spec->checkpoint_every > 0 && sink->checkpoint && step % spec->checkpoint_every == 0 &&
+            step > 0 && !(resume && step == resume->step)) {
+            nl_train_snapshot s = {
+                .step = step, .lr = lr, .window_steps = window_steps,
+                .window_sums = {window[0], window[1], window_grad_norm},
+                .final_train_loss = out->final_train_loss,
+                .final_test_loss = out->final_test_loss,
+                .final_test_accuracy = out->final_test_accuracy,
+                .best_test_loss = out->best_test_loss,
+                .best_test_accuracy = out->best_test_accuracy,
+                .final_trainmode_accuracy = out->final_trainmode_accuracy,
+                .elapsed_s = elapsed_before + now_s() - start, .train_s = train_time,
+                .eval_s = eval_time, .evaluations = evaluations, .last_eval_step = last_eval_step,
+                .data_epoch = batches.epoch, .data_pos = batches.pos, .data_rng = batches.rng,
+                .data_order = batches.order, .data_n = batches.split->n};
+            nl_model_read_metrics(m, s.model_metrics);
+            if ((rc = sink->checkpoint(sink->ctx, &s, err)))
+                goto done;
+        }
         if (stop && *stop) {
             out->status = NL_RUN_FAILED;
             snprintf(out->reason, sizeof out->reason, "interrupted at step %ld of %ld", step, total);
@@ -323,7 +370,7 @@ done:
 #undef EMIT
     out->steps = step;
     out->epochs = (double)step / (double)per_epoch;
-    out->wall_s = now_s() - start;
+    out->wall_s = elapsed_before + now_s() - start;
     out->train_s = train_time;
     out->samples_per_s = train_time > 0 ? step * (double)spec->batch_size / train_time : 0.0;
     if (isinf(out->best_test_loss))
