@@ -93,7 +93,7 @@ static array_sizes sizes_of(const nl_model *m, long data_n)
 
 static size_t payload_bytes(const array_sizes *a)
 {
-    const size_t scalars = 7 + 15 + 2 + 5; /* i64s, f64s, file lengths, array sizes */
+    const size_t scalars = 7 + 15 + 3 + 5; /* i64s, f64s, files and threads, array sizes */
     return scalars * 8 + sizeof(nl_rng) +
            (size_t)(a->param_floats + a->optim_floats + a->state_floats) * sizeof(float) +
            (size_t)a->counters * sizeof(int64_t) + (size_t)a->order * sizeof(int32_t);
@@ -117,6 +117,7 @@ nl_code nl_checkpoint_write(const char *dir, uint64_t config_hash, const nl_mode
     put(&c, &s->data_rng, sizeof s->data_rng);
     put_i64(&c, files->metrics_bytes);
     put_i64(&c, files->trace_bytes);
+    put_i64(&c, m->be->threads);
     put(&c, &a, sizeof a);
     nl_backend *be = m->be;
     be->ops->download(be, c.p + c.len, m->param_arena, (size_t)a.param_floats * sizeof(float));
@@ -215,6 +216,7 @@ nl_code nl_checkpoint_read(const char *dir, uint64_t config_hash, nl_model *m,
     get(&c, &r.data_rng, sizeof r.data_rng);
     files->metrics_bytes = get_i64(&c);
     files->trace_bytes = get_i64(&c);
+    files->threads = get_i64(&c);
     array_sizes a;
     get(&c, &a, sizeof a);
     const array_sizes want = sizes_of(m, r.data_n);

@@ -120,7 +120,7 @@ static nl_code sink_checkpoint(void *ctx, const nl_train_snapshot *s, nl_error *
     /* the rows the checkpoint counts are on disk before it is */
     if (fsync(st->metrics.fd) != 0 || (st->trace.open && fsync(st->trace.fd) != 0))
         return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", st->metrics.path, strerror(errno));
-    const nl_checkpoint_files files = {st->metrics.size, st->trace.open ? st->trace.size : 0};
+    const nl_checkpoint_files files = {st->metrics.size, st->trace.open ? st->trace.size : 0, 0};
     return nl_checkpoint_write(st->dir, st->config_hash, st->model, s, &files, err);
 }
 
@@ -322,7 +322,7 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
 
     iso_time(st.started, sizeof st.started);
     nl_train_snapshot resume;
-    nl_checkpoint_files resume_files = {0, 0};
+    nl_checkpoint_files resume_files = {0, 0, 0};
     nl_checkpoint_found found = NL_CHECKPOINT_NONE;
     int32_t *resume_order = NULL;
     char path[1100];
@@ -346,6 +346,10 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
     if (found == NL_CHECKPOINT_LOADED) {
         note(opt, "resuming %s from its checkpoint at step %ld", st.dir, resume.step);
         out->resumed_from = resume.step;
+        if (resume_files.threads != be->threads)
+            note(opt, "the checkpoint was taken on %lld threads, this run has %d: matrix "
+                      "products may differ in their last bits from an uninterrupted run (threads: "
+                      "N fixes the count)", (long long)resume_files.threads, be->threads);
     }
     else if (found == NL_CHECKPOINT_OTHER_CONFIG)
         note(opt, "%s was written for another config: starting over", path);
