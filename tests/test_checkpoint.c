@@ -31,12 +31,12 @@ static const char *config =
     "model: {arch: cnn, widths: [8, 16], norm: {type: batch, momentum: cumulative}}\n"
     "train:\n"
     "  batch_size: 16\n"
-    "  steps: 2000\n"
+    "  steps: 1000\n"
     "  optimizer: {type: adamw, lr: 0.003}\n"
     "  clip_grad_norm: 1.0\n"
     "  eval_every: 250\n"
     "  log_every: 30\n"
-    "  checkpoint_every: 100\n"
+    "  checkpoint_every: 50\n"
     "  trace: {activation: norm1, unit: 0, every: 150, samples: 64}\n"
     "threads: 1\n";
 
@@ -140,7 +140,7 @@ START_TEST(test_kill_and_resume)
     for (int t = 0; t < trials; t++) {
         char dir[64], what[200];
         snprintf(dir, sizeof dir, "trial%d", t);
-        const double extra = 0.8 * run_s * rand() / RAND_MAX;
+        const double extra = 0.6 * run_s * rand() / RAND_MAX;
         snprintf(what, sizeof what, "trial %d (seed %u, killed %.2f s after the first checkpoint)",
                  t, seed, extra);
         run_and_kill(dir, extra);
