@@ -108,18 +108,38 @@ static double now_s(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* starts the run into `dir`, waits for its first checkpoint, lets it go on
- * for `extra` seconds and kills it with SIGKILL */
-static void run_and_kill(const char *dir, double extra)
+/* the step of the last whole row of dir/metrics.csv (0 before any) */
+static long last_logged_step(const char *dir)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s/metrics.csv", tu_tmp, dir);
+    char *text = NULL;
+    size_t len = 0;
+    nl_error err = {0};
+    if (nl_read_file(path, &text, &len, &err) != NL_OK)
+        return 0;
+    long step = 0;
+    char *end = len > 0 && text[len - 1] == '\n' ? text + len - 1 : strrchr(text, '\n');
+    if (end) {
+        *end = '\0';
+        const char *line = strrchr(text, '\n');
+        step = atol(line ? line + 1 : text);
+    }
+    free(text);
+    return step;
+}
+
+/* starts the run into `dir`, waits until it has a checkpoint and has
+ * logged step `at` or later, and kills it with SIGKILL */
+static void run_and_kill(const char *dir, long at)
 {
     char args[600];
     snprintf(args, sizeof args, "run c.yaml --out %s --quiet", dir);
     const pid_t pid = tu_normlab_start(args, "killed.txt", "killed.txt");
     const double t0 = now_s();
-    while (!exists(dir, NL_CHECKPOINT_FILE) && now_s() - t0 < 60)
-        usleep(2000);
-    ck_assert_msg(exists(dir, NL_CHECKPOINT_FILE), "no checkpoint within 60 s");
-    usleep((useconds_t)(extra * 1e6));
+    while (!(exists(dir, NL_CHECKPOINT_FILE) && last_logged_step(dir) >= at) && now_s() - t0 < 120)
+        usleep(1000);
+    ck_assert_msg(exists(dir, NL_CHECKPOINT_FILE), "no checkpoint within 120 s");
     int status;
     ck_assert_int_eq(kill(pid, SIGKILL), 0);
     ck_assert(waitpid(pid, &status, 0) == pid);
@@ -132,18 +152,16 @@ START_TEST(test_kill_and_resume)
     const int trials = env && atoi(env) > 0 ? atoi(env) : 2;
     tu_tmp_make("checkpoint");
     tu_tmp_write("c.yaml", config);
-    const double t0 = now_s();
     ck_assert_int_eq(tu_normlab("run c.yaml --out ref --quiet"), 0);
-    const double run_s = now_s() - t0;
     const unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
     srand(seed);
     for (int t = 0; t < trials; t++) {
         char dir[64], what[200];
         snprintf(dir, sizeof dir, "trial%d", t);
-        const double extra = 0.6 * run_s * rand() / RAND_MAX;
-        snprintf(what, sizeof what, "trial %d (seed %u, killed %.2f s after the first checkpoint)",
-                 t, seed, extra);
-        run_and_kill(dir, extra);
+        /* the steps of 1000 where a kill leaves something to resume */
+        const long at = 60 + rand() % 880;
+        snprintf(what, sizeof what, "trial %d (seed %u, killed after step %ld)", t, seed, at);
+        run_and_kill(dir, at);
         char args[600];
         snprintf(args, sizeof args, "run c.yaml --out %s", dir);
         const int rc = tu_normlab(args);
@@ -204,7 +222,7 @@ START_TEST(test_bad_checkpoint_refused)
     tu_tmp_make("checkpoint");
     tu_tmp_write("c.yaml", config);
     ck_assert_int_eq(tu_normlab("run c.yaml --out ref --quiet"), 0);
-    run_and_kill("k", 0.05);
+    run_and_kill("k", 100);
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "cp -a '%s/k' '%s/k.orig'", tu_tmp, tu_tmp);
     ck_assert_int_eq(system(cmd), 0);
