@@ -198,5 +198,7 @@ int cmd_run(int argc, char **argv)
            100.0 * r->final_test_accuracy, 100.0 * r->best_test_accuracy, r->final_test_loss,
            r->steps, nl_cmd_duration(wall, sizeof wall, r->wall_s), r->samples_per_s, out.threads,
            out.threads == 1 ? "" : "s");
+    if (out.resumed_from > 0)
+        printf("%s: resumed from the checkpoint at step %ld\n", out.dir, out.resumed_from);
     return r->status == NL_RUN_FAILED ? 1 : 0;
 }

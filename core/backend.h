@@ -74,6 +74,26 @@ typedef struct {
     bool first_step; /* PyTorch: the velocity starts as the first gradient */
 } nl_sgd_args;
 
+/* One AdamW step (torch.optim.AdamW, amsgrad off), its scalars computed on
+ * the host in double as PyTorch does and rounded to float:
+ *   p = p * decay;  m = m * beta1 + (1 - beta1) * g;
+ *   v = v * beta2 + (1 - beta2) * g * g;
+ *   p = p + neg_step_size * (m / (sqrt(v) / bias_correction2_sqrt + eps)) */
+typedef struct {
+    float decay;          /* 1 - lr * weight_decay: decoupled weight decay */
+    float beta1, one_minus_beta1;
+    float beta2, one_minus_beta2;
+    float neg_step_size;  /* -lr / (1 - beta1^t) */
+    float bias_correction2_sqrt; /* sqrt(1 - beta2^t) */
+    float eps;
+} nl_adamw_args;
+
+/* sum_squares splits its input into this many contiguous parts of
+ * ceil(count / parts) floats and writes one double per part: the same split
+ * on every backend and thread count, so the sum the caller takes over the
+ * parts, in order, repeats bit for bit */
+#define NL_SUM_SQUARES_PARTS 64
+
 typedef struct nl_ops {
     const char *name;
 
@@ -158,9 +178,16 @@ typedef struct nl_ops {
                           float *dx, bool accumulate_dx, float *dgamma, float *dbeta,
                           void *workspace);
 
-    /* ---- optimizer: SGD with PyTorch's momentum convention ---- */
+    /* ---- optimizers (PyTorch's conventions) ---- */
     void (*sgd_step)(nl_backend *be, size_t count, float *param, const float *grad,
                      float *velocity, const nl_sgd_args *args);
+    void (*adamw_step)(nl_backend *be, size_t count, float *param, const float *grad,
+                       float *exp_avg, float *exp_avg_sq, const nl_adamw_args *args);
+    /* partials (device, NL_SUM_SQUARES_PARTS doubles): the sum of x[i]^2 over
+     * each part, in double (gradient-norm clipping) */
+    void (*sum_squares)(nl_backend *be, size_t count, const float *x, double *partials);
+    /* x = x * factor */
+    void (*scale)(nl_backend *be, size_t count, float *x, float factor);
 } nl_ops;
 
 struct nl_backend {

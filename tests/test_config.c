@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "model/model.h"
+#include "optim/optim.h"
 #include "testutil.h"
 
 #define SRC "bad.yaml"
@@ -570,6 +571,20 @@ static const bad_case bad_cases[] = {
      "accepted: a value's type comes from its key"},
     {"model: !!map {arch: mlp}\n", SRC ":1:8: ", "YAML tags such as '!!map' are not accepted"},
     {"name: !local x\n", SRC ":1:7: ", "YAML tags such as '!local' are not accepted"},
+    /* optimizer keys apply per kind (the optimizer table) */
+    {"train:\n  optimizer: {type: adamw, momentum: 0.9}\n", SRC ":2:38: train.optimizer.momentum: ",
+     "applies only when train.optimizer.type is sgd, but train.optimizer.type is 'adamw'"},
+    {"train:\n  optimizer: {betas: [0.9, 0.99]}\n", SRC ":2:22: train.optimizer.betas: ",
+     "applies only when train.optimizer.type is adamw, but train.optimizer.type is 'sgd'"},
+    {"train:\n  optimizer: {type: adamw, betas: [0.9]}\n", SRC ":2:35: train.optimizer.betas: ",
+     "expected a list of 2 numbers in [0, 1), got 1 item"},
+    {"train:\n  optimizer: {type: adamw, betas: [0.9, 1.0]}\n", SRC ":2:41: train.optimizer.betas[1]: ",
+     "1.0 is out of range; accepted: a number in [0, 1)"},
+    {"train:\n  optimizer: {type: adamw, eps: 0}\n", SRC ":2:33: train.optimizer.eps: ",
+     "0 is out of range"},
+    {"train:\n  optimizer: {type: adam}\n", SRC ":2:21: train.optimizer.type: ",
+     "'adam' is not an optimizer; accepted: sgd | adamw"},
+    {"train:\n  clip_grad_norm: -1\n", SRC ":2:19: train.clip_grad_norm: ", "-1 is out of range"},
 };
 
 START_TEST(test_bad_config)
@@ -714,6 +729,7 @@ START_TEST(test_model_plan_matches_build)
         "placement: pre}}\ntrain: {batch_size: 4, eval_batch_size: 6}\n",
         "data: {shape: [2, 12, 12]}\nmodel: {arch: cnn, widths: [4], pool: avg, norm: {type: "
         "instance, track_running_stats: true}}\n",
+        "model: {widths: [16]}\ntrain: {optimizer: {type: adamw}}\n",
     };
     nl_backend *be = NULL;
     nl_error err = {0};
@@ -731,7 +747,9 @@ START_TEST(test_model_plan_matches_build)
         ck_assert_msg(plan->planned.total == (double)built->device_bytes,
                       "case %zu: planned %.0f bytes, built %zu", i, plan->planned.total,
                       built->device_bytes);
-        ck_assert(plan->planned.parameters == 3.0 * sizeof(float) * (double)built->param_floats);
+        /* value, gradient and the optimizer's state */
+        ck_assert(plan->planned.parameters == (2.0 + nl_optim_info_of(cfg->train.optimizer.kind)->state_slots) *
+                                                  sizeof(float) * (double)built->param_floats);
         ck_assert_ptr_null(plan->param_arena);
         ck_assert_int_eq(plan->n_acts, built->n_acts);
         nl_model_free(plan);

@@ -285,6 +285,84 @@ START_TEST(test_sgd)
 }
 END_TEST
 
+/* AdamW's scalars as nl_adamw_step makes them, at 1-based step t */
+static nl_adamw_args adamw_args(float lr, float beta1, float beta2, float eps, float wd, int t)
+{
+    const double bc1 = 1.0 - pow(beta1, t), bc2 = 1.0 - pow(beta2, t);
+    nl_adamw_args a = {(float)(1.0 - (double)lr * wd), beta1, (float)(1.0 - beta1), beta2,
+                       (float)(1.0 - beta2), (float)(-(double)lr / bc1), (float)sqrt(bc2), eps};
+    return a;
+}
+
+START_TEST(test_adamw)
+{
+    const size_t n = 1001;
+    const struct {
+        nl_adamw_args args;
+        float grad_std, exp_avg_std, exp_avg_sq; /* the state it starts from */
+    } cases[] = {
+        {adamw_args(1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1), 1.0f, 0.0f, 0.0f},
+        {adamw_args(1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f, 2), 1.0f, 0.1f, 0.01f},
+        {adamw_args(3e-3f, 0.8f, 0.95f, 1e-6f, 0.1f, 50), 1.0f, 0.1f, 0.01f},
+        /* gradients near eps, where its place outside the square root shows */
+        {adamw_args(1e-2f, 0.9f, 0.999f, 1e-6f, 0.0f, 1), 1e-6f, 0.0f, 0.0f},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        /* offset 1: the scalar path (pointers not 16-byte aligned) */
+        for (int offset = 0; offset < 2; offset++) {
+            twin p = twin_normal(n + 1, 70 + k, 0.0f, 0.1f);
+            twin g = twin_normal(n + 1, 80 + k, 0.0f, cases[k].grad_std);
+            twin m = twin_normal(n + 1, 90 + k, 0.0f, cases[k].exp_avg_std);
+            twin v = twin_const(n + 1, cases[k].exp_avg_sq);
+            for (int rep = 0; rep < 3; rep++)
+                for (int b = 0; b < 2; b++)
+                    be_of(b)->ops->adamw_step(be_of(b), n, F(p, b) + offset, F(g, b) + offset,
+                                              F(m, b) + offset, F(v, b) + offset,
+                                              &cases[k].args);
+            char what[96];
+            snprintf(what, sizeof what, "adamw case %zu offset %d: parameters", k, offset);
+            check_close(p, 1e-6, what);
+            snprintf(what, sizeof what, "adamw case %zu offset %d: exp_avg", k, offset);
+            check_close(m, 1e-6, what);
+            snprintf(what, sizeof what, "adamw case %zu offset %d: exp_avg_sq", k, offset);
+            check_close(v, 1e-6, what);
+            twin_free(&p);
+            twin_free(&g);
+            twin_free(&m);
+            twin_free(&v);
+        }
+    }
+}
+END_TEST
+
+/* gradient-norm clipping's ops: the parts' sums of squares, then the scale */
+START_TEST(test_clip_ops)
+{
+    const size_t sizes[] = {1, 63, 1000, 70001};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        const size_t n = sizes[k];
+        twin x = twin_normal(n, 100 + k, 0.5f, 2.0f);
+        twin partials = twin_empty(2 * NL_SUM_SQUARES_PARTS);
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->sum_squares(be_of(b), n, F(x, b), (double *)partials.d[b]);
+        gpu_sync_ok();
+        double *got = fetch(partials, 1), *want = fetch(partials, 0);
+        for (int i = 0; i < NL_SUM_SQUARES_PARTS; i++)
+            ck_assert_msg(fabs(got[i] - want[i]) <= 1e-12 * fabs(want[i]),
+                          "size %zu part %d: GPU %.17g, CPU %.17g", n, i, got[i], want[i]);
+        free(got);
+        free(want);
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->scale(be_of(b), n, F(x, b), 0.37f);
+        char what[64];
+        snprintf(what, sizeof what, "scale of %zu", n);
+        check_equal_bytes(x, what);
+        twin_free(&x);
+        twin_free(&partials);
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* dense, convolution, pooling, loss                                         */
 
@@ -781,6 +859,8 @@ typedef struct {
     nl_placement placement;
     nl_activation act;
     nl_pool_kind pool;
+    nl_optim_kind optim; /* SGD when not named */
+    float clip;          /* train.clip_grad_norm; 0 = off */
 } train_case;
 
 enum { BATCH = 16, STEPS = 100 };
@@ -827,15 +907,17 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
     spec.norm.groups = 4;
     spec.norm.placement = tc->placement;
     spec.norm.track_running_stats = nl_norm_info_of(tc->norm)->running_stats;
+    spec.optimizer_state_slots = nl_optim_info_of(tc->optim)->state_slots;
     nl_model *m = NULL;
     nl_error err = {0};
     ck_assert_msg(nl_model_build(&spec, be, BATCH, BATCH, 7, &m, &err) == NL_OK, "%s", err.msg);
     const size_t per = (size_t)spec.in_c * spec.in_h * spec.in_w;
     float *x = malloc(BATCH * per * sizeof *x);
     int32_t y[BATCH];
-    nl_sgd_spec sgd;
-    nl_sgd_spec_defaults(&sgd);
-    sgd.weight_decay = 1e-4f;
+    nl_optim_spec optim;
+    nl_optim_spec_defaults(&optim, tc->optim);
+    if (tc->optim == NL_OPTIM_SGD)
+        optim.weight_decay = 1e-4f;
     for (int step = 0; step < STEPS; step++) {
         tu_fill_normal(x, BATCH * per, 5000 + step, 0.0f, 1.0f);
         teacher_labels(x, BATCH, per, y);
@@ -843,7 +925,9 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
         nl_model_load_batch(m, x, y, BATCH);
         nl_model_forward(m, BATCH, NL_MODE_TRAIN);
         nl_model_backward(m, BATCH);
-        nl_sgd_step(m, &sgd, 0.05f, step);
+        if (tc->clip > 0.0f)
+            nl_clip_grad_norm(m, tc->clip);
+        nl_optim_step(m, &optim, tc->optim == NL_OPTIM_SGD ? 0.05f : 0.003f, step);
         double met[2];
         nl_model_read_metrics(m, met);
         loss[step] = met[0] / BATCH;
@@ -868,7 +952,7 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
  * checked op by op above and by the repeatability test below. Every
  * normalizer on the cnn, the mlp (where it takes feature vectors) and the
  * post-activation resnet; then the other placements once. */
-static train_case smooth_cases[3 * NL_NORM_COUNT + 2];
+static train_case smooth_cases[3 * NL_NORM_COUNT + 4];
 static int n_smooth_cases;
 
 static void add_smooth_cases(void)
@@ -876,17 +960,22 @@ static void add_smooth_cases(void)
     for (int k = 0; k < NL_NORM_COUNT; k++) {
         const nl_norm_kind kind = (nl_norm_kind)k;
         smooth_cases[n_smooth_cases++] =
-            (train_case){NL_ARCH_CNN, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG};
+            (train_case){NL_ARCH_CNN, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG, NL_OPTIM_SGD, 0.0f};
         if (nl_norm_info_of(kind)->features)
             smooth_cases[n_smooth_cases++] =
-                (train_case){NL_ARCH_MLP, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG};
+                (train_case){NL_ARCH_MLP, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG, NL_OPTIM_SGD, 0.0f};
         smooth_cases[n_smooth_cases++] =
-            (train_case){NL_ARCH_RESNET, kind, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG};
+            (train_case){NL_ARCH_RESNET, kind, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG, NL_OPTIM_SGD, 0.0f};
     }
     smooth_cases[n_smooth_cases++] =
-        (train_case){NL_ARCH_MLP, NL_NORM_GROUP, NL_PLACE_AFTER, NL_ACT_SIGMOID, NL_POOL_AVG};
+        (train_case){NL_ARCH_MLP, NL_NORM_GROUP, NL_PLACE_AFTER, NL_ACT_SIGMOID, NL_POOL_AVG, NL_OPTIM_SGD, 0.0f};
     smooth_cases[n_smooth_cases++] =
-        (train_case){NL_ARCH_RESNET, NL_NORM_GROUP, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG};
+        (train_case){NL_ARCH_RESNET, NL_NORM_GROUP, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG, NL_OPTIM_SGD, 0.0f};
+    /* AdamW, with gradient-norm clipping on one */
+    smooth_cases[n_smooth_cases++] = (train_case){NL_ARCH_CNN, NL_NORM_BATCH, NL_PLACE_BEFORE,
+                                                  NL_ACT_TANH, NL_POOL_AVG, NL_OPTIM_ADAMW, 0.0f};
+    smooth_cases[n_smooth_cases++] = (train_case){NL_ARCH_MLP, NL_NORM_LAYER, NL_PLACE_BEFORE,
+                                                  NL_ACT_TANH, NL_POOL_AVG, NL_OPTIM_ADAMW, 0.5f};
 }
 
 START_TEST(test_training_parity)
@@ -912,7 +1001,7 @@ START_TEST(test_training_repeats)
     /* the default ReLU / max-pooling models: two GPU runs, the same bits */
     train_case tc = {_i < NL_NORM_COUNT ? NL_ARCH_CNN : NL_ARCH_MLP,
                      (nl_norm_kind)(_i % NL_NORM_COUNT), NL_PLACE_BEFORE, NL_ACT_RELU,
-                     NL_POOL_MAX};
+                     NL_POOL_MAX, NL_OPTIM_SGD, 0.0f};
     if (tc.arch == NL_ARCH_MLP && !nl_norm_info_of(tc.norm)->features)
         return;
     double a[STEPS], b[STEPS], ea, eb;
@@ -1006,6 +1095,8 @@ int main(void)
     tcase_add_test(ops, test_memory_and_errors);
     tcase_add_test(ops, test_elementwise);
     tcase_add_test(ops, test_sgd);
+    tcase_add_test(ops, test_adamw);
+    tcase_add_test(ops, test_clip_ops);
     tcase_add_test(ops, test_linear);
     tcase_add_test(ops, test_conv2d);
     tcase_add_test(ops, test_pool);

@@ -1,7 +1,8 @@
 /* End-to-end equivalence with PyTorch: a small MLP and a small CNN with
  * batch, group and layer norm, started from the same weights and fed the
  * same batches, trained 20 SGD steps (momentum; weight decay and Nesterov in
- * some cases). The loss must agree at every step to <= 1e-4 relative, and
+ * some cases) or 20 AdamW steps (with weight decay, and with gradient-norm
+ * clipping in some cases). The loss must agree at every step to <= 1e-4 relative, and
  * the final parameters and running statistics to <= 1e-4 (normalized). */
 #include <math.h>
 #include <stdio.h>
@@ -26,6 +27,10 @@ static const e2e_case cases[] = {
     {"cnn_group", NL_ARCH_CNN, NL_NORM_GROUP, {4, 8}, 2},
     {"mlp_layer", NL_ARCH_MLP, NL_NORM_LAYER, {32, 24}, 1},
     {"cnn_layer", NL_ARCH_CNN, NL_NORM_LAYER, {4, 8}, 1},
+    {"mlp_batch_adamw", NL_ARCH_MLP, NL_NORM_BATCH, {32, 24}, 4},
+    {"cnn_group_adamw", NL_ARCH_CNN, NL_NORM_GROUP, {4, 8}, 2},
+    {"mlp_layer_adamw_clip", NL_ARCH_MLP, NL_NORM_LAYER, {32, 24}, 1},
+    {"cnn_batch_adamw_clip", NL_ARCH_CNN, NL_NORM_BATCH, {4, 8}, 2},
 };
 
 START_TEST(test_e2e)
@@ -48,6 +53,12 @@ START_TEST(test_e2e)
     snprintf(key, sizeof key, "%s.x", c->name);
     const tu_tensor *xs = tu_get(fx, key);
     const int steps = xs->dims[0], batch = xs->dims[1];
+    /* the cases trained with AdamW have its hyperparameters (beta1, beta2,
+     * eps, clip), and the model needs room for its two moments */
+    snprintf(key, sizeof key, "%s.adamw", c->name);
+    const tu_tensor *adamw = tu_find(fx, key);
+    spec.optimizer_state_slots =
+        nl_optim_info_of(adamw ? NL_OPTIM_ADAMW : NL_OPTIM_SGD)->state_slots;
     nl_model *m = NULL;
     nl_error err = {0};
     ck_assert_msg(nl_model_build(&spec, be, batch, batch, 1, &m, &err) == NL_OK, "%s", err.msg);
@@ -70,12 +81,21 @@ START_TEST(test_e2e)
 
     snprintf(key, sizeof key, "%s.hyper", c->name);
     const float *hyper = tu_getf(fx, key);
-    nl_sgd_spec sgd;
-    nl_sgd_spec_defaults(&sgd);
-    sgd.lr = hyper[0];
-    sgd.momentum = hyper[1];
-    sgd.weight_decay = hyper[2];
-    sgd.nesterov = hyper[3] != 0.0f;
+    nl_optim_spec optim;
+    nl_optim_spec_defaults(&optim, adamw ? NL_OPTIM_ADAMW : NL_OPTIM_SGD);
+    optim.lr = hyper[0];
+    optim.momentum = hyper[1];
+    optim.weight_decay = hyper[2];
+    optim.nesterov = hyper[3] != 0.0f;
+    float clip = 0.0f;
+    if (adamw) {
+        const float *a = adamw->data;
+        optim.betas[0] = a[0];
+        optim.betas[1] = a[1];
+        optim.eps = a[2];
+        clip = a[3];
+    }
+    ck_assert_int_eq(m->spec.optimizer_state_slots, nl_optim_info_of(optim.kind)->state_slots);
     snprintf(key, sizeof key, "%s.y", c->name);
     const int32_t *labels = tu_get(fx, key)->data;
     snprintf(key, sizeof key, "%s.losses", c->name);
@@ -88,7 +108,9 @@ START_TEST(test_e2e)
                             batch);
         nl_model_forward(m, batch, NL_MODE_TRAIN);
         nl_model_backward(m, batch);
-        nl_sgd_step(m, &sgd, sgd.lr, step);
+        if (clip > 0.0f)
+            nl_clip_grad_norm(m, clip);
+        nl_optim_step(m, &optim, optim.lr, step);
         double metrics[2];
         nl_model_read_metrics(m, metrics);
         const double loss = metrics[0] / batch;

@@ -31,8 +31,8 @@ static void train(nl_backend *be, nl_arch arch, nl_norm_kind norm, uint64_t seed
     ck_assert_msg(nl_model_build(&spec, be, batch, batch, seed, &m, &err) == NL_OK, "%s", err.msg);
     float x[16 * 144];
     int32_t y[16];
-    nl_sgd_spec sgd;
-    nl_sgd_spec_defaults(&sgd);
+    nl_optim_spec sgd;
+    nl_optim_spec_defaults(&sgd, NL_OPTIM_SGD);
     sgd.weight_decay = 1e-4f;
     for (int step = 0; step < steps; step++) {
         tu_fill_normal(x, sizeof x / sizeof x[0], 1000 + step, 0.0f, 1.0f);

@@ -457,7 +457,7 @@ static double train_flops(const nl_model *m)
 
 typedef struct {
     nl_model *m;
-    nl_sgd_spec sgd;
+    nl_optim_spec sgd;
     float lr;
     const float *x;
     const int32_t *y;
@@ -508,7 +508,7 @@ nl_code nl_bench_train(nl_backend *be, const nl_model_spec *spec, int batch, flo
 
     train_ctx c = {.m = m, .lr = lr, .x = x, .y = y, .batch = batch,
                    .pool_batches = pool_batches, .per_sample = per_sample};
-    nl_sgd_spec_defaults(&c.sgd);
+    nl_optim_spec_defaults(&c.sgd, NL_OPTIM_SGD);
     c.sgd.lr = lr;
     c.sgd.momentum = 0.9f;
     nl_bench_timing warm = *t;

@@ -100,7 +100,7 @@ static const char *key_prefix(const nl_config *cfg, const char *key, char *buf, 
         char where[800];
         nl_config_where(cfg, key, where, sizeof where);
         snprintf(buf, size, "%s: %s: ", where, key);
-    } else if (def && !(def->flags & NL_KF_NO_FIELD) && cfg->source[0]) {
+    } else if (def && cfg->source[0]) {
         char value[512];
         snprintf(buf, size, "%s (default %s): ", key, nl_schema_format(def, cfg, value, sizeof value));
     } else {
@@ -644,7 +644,7 @@ static nl_code set_key(loader *L, const nl_key_def *def, const yaml_node_t *n)
         break;
     case NL_KT_ENUM: {
         int v;
-        if (!(code = parse_name(L, def->names, def->key, n, &v)) && !(def->flags & NL_KF_NO_FIELD))
+        if (!(code = parse_name(L, def->names, def->key, n, &v)))
             memcpy(nl_schema_field(cfg, def), &v, sizeof v);
         break;
     }
@@ -1079,6 +1079,14 @@ static nl_code resolve(nl_config *cfg, nl_error *err)
     if (!nl_config_origin_of(cfg, "model.norm.placement"))
         cfg->model.norm.placement = cfg->model.arch == NL_ARCH_RESNET ? NL_PLACE_POST
                                                                       : NL_PLACE_BEFORE;
+    /* the optimizer's own defaults (PyTorch's AdamW: lr 0.001, weight decay
+     * 0.01) where the config does not say, and its state in the model plan */
+    const nl_optim_info *optim = nl_optim_info_of(cfg->train.optimizer.kind);
+    if (!nl_config_origin_of(cfg, "train.optimizer.lr"))
+        cfg->train.optimizer.lr = optim->default_lr;
+    if (!nl_config_origin_of(cfg, "train.optimizer.weight_decay"))
+        cfg->train.optimizer.weight_decay = optim->default_weight_decay;
+    cfg->model.optimizer_state_slots = optim->state_slots;
     if (!nl_config_origin_of(cfg, "model.norm.track_running_stats")) {
         nl_norm_spec d;
         nl_norm_spec_defaults(&d, cfg->model.norm.kind);
@@ -1304,7 +1312,7 @@ nl_code nl_config_validate(nl_config *cfg, nl_error *err)
         return key_fail(cfg, err, "train.epochs", "neither train.epochs nor train.steps is set; "
                         "give exactly one");
 
-    const nl_sgd_spec *o = &t->optimizer;
+    const nl_optim_spec *o = &t->optimizer;
     if (o->nesterov && (o->momentum <= 0 || o->dampening != 0)) {
         const bool no_momentum = o->momentum <= 0;
         const char *other = no_momentum ? "train.optimizer.momentum" : "train.optimizer.dampening";
@@ -1386,9 +1394,7 @@ nl_code nl_config_write(const nl_config *cfg, FILE *out, nl_error *err)
             fprintf(out, "%*s%s:\n", 2 * s, "", cur[s]);
         const int indent = 2 * (n - 1);
         const char *leaf = cur[n - 1];
-        if (def->flags & NL_KF_NO_FIELD)
-            fprintf(out, "%*s%s: %s\n", indent, "", leaf, nl_name_of(def->names, 0));
-        else if ((def->flags & NL_KF_ZERO_UNSET) && nl_schema_get_int(def, cfg) == 0)
+        if ((def->flags & NL_KF_ZERO_UNSET) && nl_schema_get_int(def, cfg) == 0)
             fprintf(out, "%*s# %s: not set\n", indent, "", leaf);
         else if (!nl_schema_applies(def, cfg))
             fprintf(out, "%*s# %s: %s  # applies only when %s\n", indent, "", leaf,

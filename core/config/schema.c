@@ -11,11 +11,7 @@
 #include <string.h>
 
 #include "norm/registry.h"
-
-static const nl_name_entry optimizer_entries[] = {
-    {"sgd", "stochastic gradient descent with momentum (PyTorch's convention)"},
-};
-const nl_name_table nl_optimizer_names = {"optimizer", optimizer_entries, 1, 0};
+#include "optim/optim.h"
 
 #define FIELD(f) .off = offsetof(nl_config, f), .size = sizeof(((nl_config *)0)->f)
 #define LIST(f, n) FIELD(f), .count_off = offsetof(nl_config, n)
@@ -122,22 +118,38 @@ const nl_key_def nl_config_schema[] = {
      .flags = NL_KF_LO | NL_KF_HI | NL_KF_ZERO_UNSET, .default_doc = "not set (epochs is used)",
      .doc = "optimizer steps (batches); give epochs or steps, not both"},
 
-    {.key = "train.optimizer.type", .type = NL_KT_ENUM, .names = &nl_optimizer_names,
-     .flags = NL_KF_NO_FIELD, .default_doc = "sgd", .doc = "optimizer"},
+    {.key = "train.optimizer.type", .type = NL_KT_ENUM, FIELD(train.optimizer.kind),
+     .names = &nl_optim_names, .doc = "optimizer (the optimizer table below)"},
     {.key = "train.optimizer.lr", .type = NL_KT_FLOAT, FIELD(train.optimizer.lr), GT(0),
-     .doc = "base learning rate"},
+     .default_doc = "per optimizer (the optimizer table)", .doc = "base learning rate"},
     {.key = "train.optimizer.momentum", .type = NL_KT_FLOAT, FIELD(train.optimizer.momentum),
      .lo = 0, .hi = 1, .flags = NL_KF_LO | NL_KF_HI | NL_KF_HI_OPEN,
+     .when_key = "train.optimizer.type", .when_optim_keys = NL_OPTIM_KEY_MOMENTUM,
      .doc = "SGD momentum (PyTorch: v = momentum * v + (1 - dampening) * g; p -= lr * v)"},
     {.key = "train.optimizer.dampening", .type = NL_KT_FLOAT, FIELD(train.optimizer.dampening),
-     .lo = 0, .hi = 1, .flags = NL_KF_LO | NL_KF_HI, .doc = "momentum dampening"},
+     .lo = 0, .hi = 1, .flags = NL_KF_LO | NL_KF_HI, .when_key = "train.optimizer.type",
+     .when_optim_keys = NL_OPTIM_KEY_MOMENTUM, .doc = "momentum dampening"},
     {.key = "train.optimizer.nesterov", .type = NL_KT_BOOL, FIELD(train.optimizer.nesterov),
+     .when_key = "train.optimizer.type", .when_optim_keys = NL_OPTIM_KEY_MOMENTUM,
      .doc = "Nesterov momentum; needs momentum > 0 and dampening 0"},
+    {.key = "train.optimizer.betas", .type = NL_KT_FLOAT_LIST,
+     LIST(train.optimizer.betas, train.optimizer.n_betas), .min_items = 2, .max_items = 2,
+     .lo = 0, .hi = 1, .flags = NL_KF_LO | NL_KF_HI | NL_KF_HI_OPEN,
+     .when_key = "train.optimizer.type", .when_optim_keys = NL_OPTIM_KEY_BETAS,
+     .doc = "decay rates of the first and second moment estimates"},
+    {.key = "train.optimizer.eps", .type = NL_KT_FLOAT, FIELD(train.optimizer.eps), GT(0),
+     .when_key = "train.optimizer.type", .when_optim_keys = NL_OPTIM_KEY_BETAS,
+     .doc = "added to the bias-corrected square root of the second moment (outside the root)"},
     {.key = "train.optimizer.weight_decay", .type = NL_KT_FLOAT,
-     FIELD(train.optimizer.weight_decay), GE(0), .doc = "L2 penalty added to the gradient"},
+     FIELD(train.optimizer.weight_decay), GE(0), .default_doc = "per optimizer (the optimizer table)",
+     .doc = "sgd: L2 penalty added to the gradient; adamw: decoupled, p *= 1 - lr * "
+            "weight_decay before the Adam update"},
     {.key = "train.optimizer.decay_norm_and_bias", .type = NL_KT_BOOL,
-     FIELD(train.optimizer.decay_norm_and_bias),
-     .doc = "false: norm gammas/betas and biases get no weight decay"},
+     FIELD(train.optimizer.decay_norm_and_bias), .doc = "false: norm gammas/betas and biases get no weight decay (true, the default, "
+            "decays every parameter, as torch.optim.*(model.parameters()) does)"},
+    {.key = "train.clip_grad_norm", .type = NL_KT_FLOAT, FIELD(train.clip_grad_norm), GE(0),
+     .doc = "clip the L2 norm of all gradients together to this (torch.nn.utils.clip_grad_norm_) "
+            "and log it as metrics.csv's grad_norm; 0 = off"},
 
     {.key = "train.schedule.type", .type = NL_KT_ENUM, FIELD(train.schedule.kind),
      .names = &nl_schedule_names, .doc = "learning-rate schedule"},
@@ -155,6 +167,9 @@ const nl_key_def nl_config_schema[] = {
      .when_key = "train.schedule.type", .when_mask = BIT(NL_SCHED_COSINE),
      .doc = "learning rate reached at the last step"},
 
+    {.key = "train.checkpoint_every", .type = NL_KT_INT, FIELD(train.checkpoint_every), GE(0),
+     .doc = "steps between checkpoints of the whole training state in the run directory; a "
+            "killed run run again resumes from the last one, bit for bit; 0 = none"},
     {.key = "train.eval_every", .type = NL_KT_INT, FIELD(train.eval_every), GE(1),
      .doc = "steps between evaluations on the test split (and one at the end)"},
     {.key = "train.log_every", .type = NL_KT_INT, FIELD(train.log_every), GE(1),
@@ -231,8 +246,6 @@ void nl_schema_set_int(const nl_key_def *def, nl_config *cfg, long long value)
 
 static int get_enum(const nl_key_def *def, const nl_config *cfg)
 {
-    if (def->flags & NL_KF_NO_FIELD)
-        return 0;
     int v;
     memcpy(&v, nl_schema_cfield(cfg, def), sizeof v);
     return v;
@@ -375,7 +388,11 @@ const char *nl_schema_type_name(const nl_key_def *def)
 
 static unsigned when_mask_of(const nl_key_def *def)
 {
-    return def->when_norm_keys ? nl_norm_kinds_with_keys(def->when_norm_keys) : def->when_mask;
+    if (def->when_norm_keys)
+        return nl_norm_kinds_with_keys(def->when_norm_keys);
+    if (def->when_optim_keys)
+        return nl_optim_kinds_with_keys(def->when_optim_keys);
+    return def->when_mask;
 }
 
 const char *nl_schema_when_text(const nl_key_def *def, char *buf, size_t size)
@@ -534,8 +551,7 @@ void nl_schema_copy(const nl_key_def *def, nl_config *dst, const nl_config *src)
     default:
         break;
     }
-    if (!(def->flags & NL_KF_NO_FIELD))
-        memcpy(nl_schema_field(dst, def), nl_schema_cfield(src, def), def->size);
+    memcpy(nl_schema_field(dst, def), nl_schema_cfield(src, def), def->size);
 }
 
 bool nl_schema_equal(const nl_key_def *def, const nl_config *a, const nl_config *b)

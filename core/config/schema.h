@@ -39,7 +39,6 @@ enum {
     NL_KF_INCREASING = 1 << 4, /* list items strictly increasing */
     NL_KF_ZERO_UNSET = 1 << 5, /* 0 in the struct means "not given" (train.epochs/steps) */
     NL_KF_RUN_NAME = 1 << 6,   /* a run name: restricted characters */
-    NL_KF_NO_FIELD = 1 << 7,   /* checked but stored nowhere (train.optimizer.type) */
 };
 
 typedef struct {
@@ -59,14 +58,15 @@ typedef struct {
     /* when_key model.norm.type: the kinds whose registry row (core/norm)
      * has all these NL_NORM_KEY_* bits, instead of when_mask */
     unsigned when_norm_keys;
+    /* when_key train.optimizer.type: the kinds whose row (core/optim) has
+     * all these NL_OPTIM_KEY_* bits */
+    unsigned when_optim_keys;
     const char *default_doc; /* default, when it is not simply the default config's value */
     const char *doc;         /* one line */
 } nl_key_def;
 
 extern const nl_key_def nl_config_schema[];
 extern const int nl_config_schema_count;
-/* optimizer types (only sgd for now); move to base/names.h when a second appears */
-extern const nl_name_table nl_optimizer_names;
 
 const nl_key_def *nl_schema_find(const char *key);
 /* true when `path` is a section ("model", "train.optimizer") */

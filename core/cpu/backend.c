@@ -106,6 +106,9 @@ static const nl_ops cpu_ops = {
     .norm_backward_workspace = nl_cpu_norm_backward_workspace,
     .norm_backward = nl_cpu_norm_backward,
     .sgd_step = nl_cpu_sgd_step,
+    .adamw_step = nl_cpu_adamw_step,
+    .sum_squares = nl_cpu_sum_squares,
+    .scale = nl_cpu_scale,
 };
 
 const nl_ops *nl_cpu_ops(void) { return &cpu_ops; }

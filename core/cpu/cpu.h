@@ -221,5 +221,10 @@ void nl_cpu_norm_grouped_backward(const nl_norm_geom *g, const float *x, const f
 /* sgd.c */
 void nl_cpu_sgd_step(nl_backend *be, size_t count, float *param, const float *grad,
                      float *velocity, const nl_sgd_args *args);
+/* adamw.c */
+void nl_cpu_adamw_step(nl_backend *be, size_t count, float *param, const float *grad,
+                       float *exp_avg, float *exp_avg_sq, const nl_adamw_args *args);
+void nl_cpu_sum_squares(nl_backend *be, size_t count, const float *x, double *partials);
+void nl_cpu_scale(nl_backend *be, size_t count, float *x, float factor);
 
 #endif

@@ -214,6 +214,9 @@ static nl_ops make_ops(void)
     o.norm_backward_workspace = nl_cuda_norm_op_backward_workspace;
     o.norm_backward = nl_cuda_norm_op_backward;
     o.sgd_step = nl_cuda_sgd_step;
+    o.adamw_step = nl_cuda_adamw_step;
+    o.sum_squares = nl_cuda_sum_squares;
+    o.scale = nl_cuda_scale;
     return o;
 }
 

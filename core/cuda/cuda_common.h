@@ -185,6 +185,11 @@ void nl_cuda_norm_op_backward(nl_backend *be, const nl_norm_geom *g, const float
 /* sgd.cu */
 void nl_cuda_sgd_step(nl_backend *be, size_t count, float *param, const float *grad,
                       float *velocity, const nl_sgd_args *args);
+/* adamw.cu */
+void nl_cuda_adamw_step(nl_backend *be, size_t count, float *param, const float *grad,
+                        float *exp_avg, float *exp_avg_sq, const nl_adamw_args *args);
+void nl_cuda_sum_squares(nl_backend *be, size_t count, const float *x, double *partials);
+void nl_cuda_scale(nl_backend *be, size_t count, float *x, float factor);
 
 /* ---- shared by batchnorm.cu and groupnorm.cu (defined in groupnorm.cu) ----
  * The normalizing forward over "groups" of planes, a plane being one

@@ -374,6 +374,23 @@ int nl_batcher_next(nl_batcher *b, const float **x, const int32_t **y)
     return k;
 }
 
+nl_code nl_batcher_seek(nl_batcher *b, long epoch, long pos, const nl_rng *rng,
+                        const int32_t *order, long n, nl_error *err)
+{
+    if (n != b->split->n || pos < 0 || pos > n || epoch < 0)
+        return nl_fail(err, NL_ERR_DATA, "the data position (epoch %ld, sample %ld of %ld) does "
+                       "not fit a split of %ld samples", epoch, pos, n, b->split->n);
+    for (long i = 0; i < n; i++)
+        if (order[i] < 0 || order[i] >= n)
+            return nl_fail(err, NL_ERR_DATA, "the data order names sample %ld of %ld",
+                           (long)order[i], n);
+    memcpy(b->order, order, (size_t)n * sizeof *order);
+    b->epoch = epoch;
+    b->pos = pos;
+    b->rng = *rng;
+    return NL_OK;
+}
+
 long nl_batcher_batches(const nl_batcher *b)
 {
     long n = b->split->n;

@@ -104,6 +104,11 @@ nl_code nl_batcher_init(nl_batcher *b, const nl_split *split, int batch, bool sh
 int nl_batcher_next(nl_batcher *b, const float **x, const int32_t **y);
 /* batches per epoch */
 long nl_batcher_batches(const nl_batcher *b);
+/* Puts a batcher where another one over the same split was (checkpoints):
+ * its epoch, position in the epoch, shuffle RNG and this epoch's order
+ * (split->n entries, copied). NL_ERR_DATA when they cannot belong to it. */
+nl_code nl_batcher_seek(nl_batcher *b, long epoch, long pos, const nl_rng *rng,
+                        const int32_t *order, long n, nl_error *err);
 void nl_batcher_free(nl_batcher *b);
 
 #endif

@@ -82,6 +82,9 @@ nl_act *nl_builder_alias(nl_builder *b, const char *name, nl_act *of, nl_shape s
 nl_param *nl_builder_param(nl_builder *b, const char *name, int ndim, const int *dims,
                            bool is_norm_or_bias, nl_fill fill, float std);
 nl_state *nl_builder_state(nl_builder *b, const char *name, size_t count, float init_value);
+/* a layer's host-side count that training advances (batch norm's batches
+ * tracked): part of the training state a checkpoint keeps */
+void nl_builder_counter(nl_builder *b, long *counter);
 /* per-layer device memory that lives through forward and backward */
 void nl_builder_saved(nl_builder *b, void **slot, size_t bytes);
 /* shared scratch: the largest request wins */

@@ -329,6 +329,39 @@ nl_code nl_csv_open(nl_csv *csv, const char *path, const char *const *columns, i
     return write_row(csv, columns, err);
 }
 
+nl_code nl_csv_continue(nl_csv *csv, const char *path, int n, off_t bytes, nl_error *err)
+{
+    memset(csv, 0, sizeof *csv);
+    csv->fd = -1;
+    snprintf(csv->path, sizeof csv->path, "%s", path);
+    const int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        const int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return nl_fail(err, e == ENOENT ? NL_ERR_DATA : NL_ERR_IO, "cannot continue %s: %s",
+                       path, strerror(e));
+    }
+    if (st.st_size < bytes) {
+        close(fd);
+        return nl_fail(err, NL_ERR_DATA, "%s has %lld bytes, fewer than the %lld it had at the "
+                       "checkpoint: it was cut; remove the checkpoint or run with --force to start "
+                       "over", path, (long long)st.st_size, (long long)bytes);
+    }
+    if (ftruncate(fd, bytes) != 0) {
+        const int e = errno;
+        close(fd);
+        return nl_fail(err, NL_ERR_IO, "cannot cut %s back to the checkpoint: %s", path,
+                       strerror(e));
+    }
+    csv->fd = fd;
+    csv->open = true;
+    csv->columns = n;
+    csv->size = bytes;
+    return NL_OK;
+}
+
 nl_code nl_csv_row(nl_csv *csv, const char *const *fields, nl_error *err)
 {
     return write_row(csv, fields, err);

@@ -67,6 +67,10 @@ typedef struct {
 } nl_csv;
 
 nl_code nl_csv_open(nl_csv *csv, const char *path, const char *const *columns, int n, nl_error *err);
+/* Continues a CSV this program wrote before: cuts it back to its first
+ * `bytes` (header and whole rows, as a checkpoint recorded them) and appends
+ * from there. NL_ERR_DATA when the file is shorter than that. */
+nl_code nl_csv_continue(nl_csv *csv, const char *path, int n, off_t bytes, nl_error *err);
 /* values are preformatted fields; quoted when they need it */
 nl_code nl_csv_row(nl_csv *csv, const char *const *fields, nl_error *err);
 nl_code nl_csv_close(nl_csv *csv, nl_error *err);

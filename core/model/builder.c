@@ -31,6 +31,8 @@ struct nl_builder {
     int n_layers, cap_layers;
     saved_request *saved;
     int n_saved, cap_saved;
+    long **counters;
+    int n_counters, cap_counters;
     size_t workspace;
     bool out_of_memory;
 };
@@ -161,6 +163,12 @@ nl_state *nl_builder_state(nl_builder *b, const char *name, size_t count, float 
     return s;
 }
 
+void nl_builder_counter(nl_builder *b, long *counter)
+{
+    if (grow(b, (void **)&b->counters, &b->cap_counters, b->n_counters + 1, sizeof *b->counters))
+        b->counters[b->n_counters++] = counter;
+}
+
 void nl_builder_saved(nl_builder *b, void **slot, size_t bytes)
 {
     if (!grow(b, (void **)&b->saved, &b->cap_saved, b->n_saved + 1, sizeof *b->saved))
@@ -221,6 +229,7 @@ static void free_builder_lists(nl_builder *b, bool keep_objects)
         free(b->params);
         free(b->states);
         free(b->layers);
+        free(b->counters);
     }
     free(b->saved);
 }
@@ -268,10 +277,13 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
             decay_floats += round_floats(b->params[i]->count);
     m->param_floats = total_floats;
     m->decay_floats = decay_floats;
+    const size_t optim_floats = total_floats * (size_t)m->spec.optimizer_state_slots;
     nl_code rc;
     if ((rc = allocate(m, be, total_floats * sizeof(float), (void **)&m->param_arena, err)) ||
         (rc = allocate(m, be, total_floats * sizeof(float), (void **)&m->grad_arena, err)) ||
-        (rc = allocate(m, be, total_floats * sizeof(float), (void **)&m->velocity_arena, err)))
+        (rc = allocate(m, be, optim_floats * sizeof(float), (void **)&m->optim_arena, err)) ||
+        (rc = allocate(m, be, NL_SUM_SQUARES_PARTS * sizeof(double),
+                       (void **)&m->grad_norm_partials, err)))
         return rc;
     size_t offset = 0;
     for (int pass = 0; pass < 2; pass++) {
@@ -281,7 +293,7 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
                 continue;
             p->data = m->param_arena + offset;
             p->grad = m->grad_arena + offset;
-            p->velocity = m->velocity_arena + offset;
+            p->velocity = m->optim_arena + offset;
             offset += round_floats(p->count);
         }
     }
@@ -289,7 +301,7 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
         /* padding between parameters stays zero so whole-arena ops are harmless */
         be->ops->fill(be, m->param_arena, 0.0f, total_floats);
         be->ops->fill(be, m->grad_arena, 0.0f, total_floats);
-        be->ops->fill(be, m->velocity_arena, 0.0f, total_floats);
+        be->ops->fill(be, m->optim_arena, 0.0f, optim_floats);
     }
 
     /* running statistics */
@@ -410,9 +422,10 @@ static nl_model_bytes planned_bytes(const nl_builder *b, const nl_model *m)
         double count = 1;
         for (int d = 0; d < b->params[i]->ndim; d++)
             count *= b->params[i]->dims[d];
-        out.parameters += 3 * floats * (double)round_floats_d(count); /* value, gradient, velocity */
+        /* value, gradient, optimizer state */
+        out.parameters += (2 + m->spec.optimizer_state_slots) * floats * (double)round_floats_d(count);
     }
-    double total = out.parameters;
+    double total = out.parameters + round_bytes_d(NL_SUM_SQUARES_PARTS * sizeof(double));
     for (int i = 0; i < b->n_states; i++)
         total += floats * round_floats_d((double)b->states[i]->count);
     for (int i = 0; i < b->n_acts; i++) {
@@ -478,6 +491,8 @@ nl_code nl_model_assemble(const nl_model_spec *spec, nl_backend *be, bool plan_o
     m->n_params = b.n_params;
     m->states = b.states;
     m->n_states = b.n_states;
+    m->counters = b.counters;
+    m->n_counters = b.n_counters;
     m->input = input;
     m->logits = logits;
     if (plan_only) {
@@ -514,8 +529,8 @@ void nl_model_free(nl_model *m)
         return;
     nl_backend *be = m->be;
     if (be && be->ops) {
-        void *arenas[] = {m->param_arena, m->grad_arena, m->velocity_arena, m->state_arena,
-                          m->act_arena,   m->saved_arena, m->workspace};
+        void *arenas[] = {m->param_arena, m->grad_arena,  m->optim_arena, m->grad_norm_partials,
+                          m->state_arena, m->act_arena,   m->saved_arena, m->workspace};
         for (size_t i = 0; i < sizeof arenas / sizeof arenas[0]; i++)
             if (arenas[i])
                 be->ops->release(be, arenas[i]);
@@ -532,5 +547,6 @@ void nl_model_free(nl_model *m)
     free(m->params);
     free(m->states);
     free(m->layers);
+    free(m->counters);
     free(m);
 }

@@ -47,7 +47,12 @@ void nl_model_read_metrics(nl_model *m, double out[2])
 void nl_model_reset_metrics(nl_model *m)
 {
     const double zero[2] = {0.0, 0.0};
-    m->be->ops->upload(m->be, m->metrics, zero, sizeof zero);
+    nl_model_write_metrics(m, zero);
+}
+
+void nl_model_write_metrics(nl_model *m, const double in[2])
+{
+    m->be->ops->upload(m->be, m->metrics, in, 2 * sizeof(double));
 }
 
 nl_param *nl_model_param(const nl_model *m, const char *name)

@@ -1,8 +1,8 @@
 /* A model: the layers built from a spec, with all memory planned and
- * allocated at build time. Parameters, gradients and optimizer velocity each
- * live in one arena with the same layout (decayed parameters first), so the
- * optimizer is one call per parameter group and nothing is allocated while
- * training. */
+ * allocated at build time. Parameters, gradients and each slot of optimizer
+ * state (SGD's velocity, AdamW's two moments) live in arenas with the same
+ * layout (decayed parameters first), so the optimizer is one call per
+ * parameter group and nothing is allocated while training. */
 #ifndef NL_MODEL_H
 #define NL_MODEL_H
 
@@ -16,7 +16,7 @@
 /* bytes a model takes, as planned (double: an impossible model does not wrap) */
 typedef struct {
     double total;      /* every arena: parameters, activations, saved tensors, workspace */
-    double parameters; /* of those, parameters with their gradients and velocities */
+    double parameters; /* of those, parameters with their gradients and optimizer state */
 } nl_model_bytes;
 
 typedef struct nl_model {
@@ -33,6 +33,8 @@ typedef struct nl_model {
     int n_params;
     nl_state **states;
     int n_states;
+    long **counters; /* host counts inside layers (nl_builder_counter) */
+    int n_counters;
 
     nl_act *input;  /* (N, C, H, W) batch, uploaded by nl_model_load_batch */
     nl_act *logits; /* (N, classes) */
@@ -41,7 +43,11 @@ typedef struct nl_model {
     double *metrics; /* device [loss sum, correct count] since the last reset */
     bool has_loss;   /* false for graphs built with nl_model_build_graph */
 
-    float *param_arena, *grad_arena, *velocity_arena;
+    float *param_arena, *grad_arena;
+    /* spec.optimizer_state_slots arenas of param_floats each, one after the
+     * other: slot k of parameter float i is optim_arena[k * param_floats + i] */
+    float *optim_arena;
+    double *grad_norm_partials; /* device, NL_SUM_SQUARES_PARTS: gradient-norm clipping */
     size_t param_floats; /* all parameters */
     size_t decay_floats; /* the leading part that weight decay applies to when norms/biases are excluded */
     float *state_arena;
@@ -100,6 +106,8 @@ void nl_model_backward(nl_model *m, int n);
 /* metrics[0] = summed loss, metrics[1] = correct predictions since the last reset */
 void nl_model_read_metrics(nl_model *m, double out[2]);
 void nl_model_reset_metrics(nl_model *m);
+/* sets the counters (a resumed run continues its sums) */
+void nl_model_write_metrics(nl_model *m, const double in[2]);
 
 nl_param *nl_model_param(const nl_model *m, const char *name);
 nl_state *nl_model_state(const nl_model *m, const char *name);

@@ -39,4 +39,5 @@ void nl_model_spec_defaults(nl_model_spec *spec)
     spec->init = NL_INIT_AUTO;
     spec->init_std = 0.01f;
     spec->fuse_relu_pool = true;
+    spec->optimizer_state_slots = 1;
 }

@@ -45,6 +45,9 @@ typedef struct {
      * true; off where every activation must stay a tensor of its own, as for
      * tracing one. Not a config key. */
     bool fuse_relu_pool;
+    /* floats of optimizer state per parameter: the optimizer row's
+     * state_slots (core/optim/registry.c); default 1. Not a config key. */
+    int optimizer_state_slots;
 } nl_model_spec;
 
 void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind);

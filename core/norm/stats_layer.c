@@ -89,6 +89,7 @@ nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const n
         l->running_mean = nl_builder_state(b, pname, (size_t)channels, 0.0f);
         snprintf(pname, sizeof pname, "%s.running_var", name);
         l->running_var = nl_builder_state(b, pname, (size_t)channels, 1.0f);
+        nl_builder_counter(b, &l->batches_tracked);
     }
     /* per channel (batch statistics), or per sample and group */
     const size_t stats =

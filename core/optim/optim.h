@@ -1,21 +1,56 @@
-/* SGD with momentum (PyTorch's convention) and learning-rate schedules. */
+/* Optimizers (one registry row per kind: SGD with momentum, AdamW, each with
+ * PyTorch's semantics), gradient-norm clipping and learning-rate schedules.
+ * The optimizer state lives in the model's optimizer arena, planned at build
+ * time from the row's state_slots, so a step allocates nothing. */
 #ifndef NL_OPTIM_H
 #define NL_OPTIM_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "model/model.h"
 
 #define NL_MAX_MILESTONES 16
 
+typedef enum { NL_OPTIM_SGD, NL_OPTIM_ADAMW, NL_OPTIM_COUNT } nl_optim_kind;
+
+/* config keys under train.optimizer that a kind reads besides those every
+ * kind reads (lr, weight_decay, decay_norm_and_bias) */
+enum {
+    NL_OPTIM_KEY_MOMENTUM = 1u << 0, /* momentum, dampening, nesterov */
+    NL_OPTIM_KEY_BETAS = 1u << 1,    /* betas, eps */
+};
+
 typedef struct {
+    nl_optim_kind kind;
     float lr;            /* base learning rate */
-    float momentum;
-    float dampening;
-    float weight_decay;
-    bool nesterov;
+    float momentum;      /* sgd */
+    float dampening;     /* sgd */
+    bool nesterov;       /* sgd */
+    float betas[2];      /* adamw: moment decay rates */
+    int n_betas;         /* always 2 (the config parser's list count) */
+    float eps;           /* adamw: added to the square root of the second moment */
+    float weight_decay;  /* sgd: L2 added to the gradient; adamw: decoupled */
     bool decay_norm_and_bias; /* false: normalization parameters and biases get no decay */
-} nl_sgd_spec;
+} nl_optim_spec;
+
+typedef struct nl_optim_info {
+    nl_name_entry id; /* first: nl_optim_names walks the rows as its entries */
+    unsigned keys;    /* NL_OPTIM_KEY_* bits */
+    /* floats of state per parameter (sgd: velocity; adamw: both moments) */
+    int state_slots;
+    /* defaults when the config does not give them (PyTorch's for adamw) */
+    float default_lr, default_weight_decay;
+    /* one update over the whole parameter arena; `step` is 0 on the first call */
+    void (*step)(nl_model *m, const nl_optim_spec *spec, float lr, long step);
+} nl_optim_info;
+
+extern const nl_name_table nl_optim_names; /* the rows of core/optim/registry.c */
+const nl_optim_info *nl_optim_info_of(nl_optim_kind k);
+/* bit k set for every kind whose row has all of `keys` */
+unsigned nl_optim_kinds_with_keys(unsigned keys);
+/* the optimizer table of configs/README.md (markdown), from the rows */
+void nl_optim_write_table(FILE *out);
 
 typedef struct {
     nl_schedule_kind kind;
@@ -26,13 +61,25 @@ typedef struct {
     float min_lr;         /* cosine: the value reached at the last step */
 } nl_schedule_spec;
 
-void nl_sgd_spec_defaults(nl_sgd_spec *sgd);
+/* the defaults of `kind` (lr, weight decay, its own keys) */
+void nl_optim_spec_defaults(nl_optim_spec *spec, nl_optim_kind kind);
 void nl_schedule_spec_defaults(nl_schedule_spec *schedule);
 
 /* learning rate for 0-based step `step` of `total_steps` */
 float nl_schedule_lr(const nl_schedule_spec *schedule, float base_lr, long step, long total_steps);
 
-/* one SGD step over all parameters; `step` is 0 on the first call */
-void nl_sgd_step(nl_model *m, const nl_sgd_spec *sgd, float lr, long step);
+/* One optimizer step of spec->kind over all parameters, from the gradients
+ * backward left in the gradient arena; `step` is 0 on the first call. */
+void nl_optim_step(nl_model *m, const nl_optim_spec *spec, float lr, long step);
+
+/* torch.nn.utils.clip_grad_norm_: the L2 norm of all parameter gradients
+ * together (summed in double, in a fixed order); when max_norm / (norm +
+ * 1e-6) is below 1 the gradients are scaled by it. Returns the norm before
+ * clipping. */
+double nl_clip_grad_norm(nl_model *m, float max_norm);
+
+/* The kinds' steps (nl_optim_step picks one by spec->kind). */
+void nl_sgd_step(nl_model *m, const nl_optim_spec *spec, float lr, long step);
+void nl_adamw_step(nl_model *m, const nl_optim_spec *spec, float lr, long step);
 
 #endif

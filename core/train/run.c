@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log/files.h"
 #include "train/check.h"
+#include "train/checkpoint.h"
 #include "train/rundir.h"
 #include "version_git.h"
 
@@ -75,20 +77,26 @@ typedef struct {
     int threads;
     int usable_cores;  /* the CPUs the run may use */
     double busy_cores; /* of those, busy with other work at the start */
+    char *config_text; /* the resolved config, as config.yaml holds it */
+    size_t config_len;
+    uint64_t config_hash; /* what a checkpoint must have been written for */
 } run_state;
 
 static nl_code sink_metric(void *ctx, const nl_metric_row *row, nl_error *err)
 {
     run_state *st = ctx;
-    char step[32], epoch[32], loss[32], acc[32], lr[32], elapsed[32];
+    char step[32], epoch[32], loss[32], acc[32], lr[32], elapsed[32], grad_norm[32] = "";
     snprintf(step, sizeof step, "%ld", row->step);
     snprintf(epoch, sizeof epoch, "%.4f", row->epoch);
     nl_fmt_float(loss, sizeof loss, row->loss);
     nl_fmt_float(acc, sizeof acc, row->accuracy);
     snprintf(lr, sizeof lr, "%.7g", row->lr); /* a float: 7 digits are all it has */
     snprintf(elapsed, sizeof elapsed, "%.3f", row->elapsed_s);
+    if (!isnan(row->grad_norm))
+        nl_fmt_float(grad_norm, sizeof grad_norm, row->grad_norm);
+    /* the last field is read only when the file has the grad_norm column */
     const char *fields[] = {step, epoch, nl_name_of(&nl_split_names, row->split), loss, acc, lr,
-                            elapsed};
+                            elapsed, grad_norm};
     return nl_csv_row(&st->metrics, fields, err);
 }
 
@@ -104,6 +112,16 @@ static nl_code sink_trace(void *ctx, long step, const double *values, int n, nl_
         fields[i + 1] = cells[i + 1];
     }
     return nl_csv_row(&st->trace, fields, err);
+}
+
+static nl_code sink_checkpoint(void *ctx, const nl_train_snapshot *s, nl_error *err)
+{
+    run_state *st = ctx;
+    /* the rows the checkpoint counts are on disk before it is */
+    if (fsync(st->metrics.fd) != 0 || (st->trace.open && fsync(st->trace.fd) != 0))
+        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", st->metrics.path, strerror(errno));
+    const nl_checkpoint_files files = {st->metrics.size, st->trace.open ? st->trace.size : 0, 0};
+    return nl_checkpoint_write(st->dir, st->config_hash, st->model, s, &files, err);
 }
 
 static void sink_progress(void *ctx, const nl_progress *p)
@@ -162,22 +180,38 @@ static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *
     return rc;
 }
 
-static nl_code write_config(run_state *st, nl_error *err)
+/* a checkpoint's output file holds at least the rows it counted (checked
+ * before anything is written; nl_csv_continue cuts it back to them) */
+static nl_code output_reaches(const char *dir, const char *name, long long bytes, nl_error *err)
 {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
+    char path[1100];
+    nl_path_join(path, sizeof path, dir, name);
+    struct stat st;
+    if (stat(path, &st) == 0 && st.st_size >= bytes)
+        return NL_OK;
+    return nl_fail(err, NL_ERR_DATA, "%s has %lld bytes, fewer than the %lld it had at the "
+                   "checkpoint in %s/%s; remove the checkpoint or run with --force to start over",
+                   path, stat(path, &st) == 0 ? (long long)st.st_size : 0LL, bytes, dir,
+                   NL_CHECKPOINT_FILE);
+}
+
+/* the resolved config's text and hash, before anything is written */
+static nl_code resolve_config_text(run_state *st, nl_error *err)
+{
+    FILE *mem = open_memstream(&st->config_text, &st->config_len);
     if (!mem)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory writing the resolved config");
     nl_code rc = nl_config_write(st->cfg, mem, err);
     fclose(mem);
-    if (rc == NL_OK) {
-        char path[1100];
-        nl_path_join(path, sizeof path, st->dir, "config.yaml");
-        rc = nl_write_atomic(path, text, len, err);
-    }
-    free(text);
+    st->config_hash = nl_checkpoint_hash(st->config_text, st->config_len);
     return rc;
+}
+
+static nl_code write_config(run_state *st, nl_error *err)
+{
+    char path[1100];
+    nl_path_join(path, sizeof path, st->dir, "config.yaml");
+    return nl_write_atomic(path, st->config_text, st->config_len, err);
 }
 
 static void note(const nl_run_options *opt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -211,8 +245,9 @@ static nl_code claim_dir(const char *dir, const nl_run_options *opt, bool locked
         if (rc)
             return rc;
     }
-    char summary[1100];
+    char summary[1100], checkpoint[1100];
     nl_path_join(summary, sizeof summary, dir, "summary.json");
+    nl_path_join(checkpoint, sizeof checkpoint, dir, NL_CHECKPOINT_FILE);
     if (!nl_path_exists(summary))
         return NL_OK;
     const nl_run_status status = nl_run_dir_status(dir);
@@ -225,7 +260,7 @@ static nl_code claim_dir(const char *dir, const nl_run_options *opt, bool locked
         return NL_OK;
     if (status == NL_RUN_OK || status == NL_RUN_DIVERGED)
         note(opt, "replacing the finished run in %s (--force)", dir);
-    else
+    else if (!nl_path_exists(checkpoint))
         note(opt, "replacing the unfinished run in %s (status %s)", dir, nl_run_status_name(status));
     return NL_OK;
 }
@@ -286,10 +321,42 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
     st.model = model;
 
     iso_time(st.started, sizeof st.started);
-    /* the lock before the first write, held until the last one */
-    if ((rc = nl_run_dir_lock(st.dir, &lock_fd, err)) || (rc = claim_dir(st.dir, opt, true, err)))
-        goto cleanup;
+    nl_train_snapshot resume;
+    nl_checkpoint_files resume_files = {0, 0, 0};
+    nl_checkpoint_found found = NL_CHECKPOINT_NONE;
+    int32_t *resume_order = NULL;
     char path[1100];
+    nl_path_join(path, sizeof path, st.dir, NL_CHECKPOINT_FILE);
+    /* the lock before the first write, held until the last one */
+    if ((rc = nl_run_dir_lock(st.dir, &lock_fd, err)) || (rc = claim_dir(st.dir, opt, true, err)) ||
+        (rc = resolve_config_text(&st, err)))
+        goto cleanup;
+    /* an unfinished run of this config with a checkpoint goes on from it
+     * (claim_dir has refused a finished one without --force); a damaged
+     * checkpoint stops the run before anything is written */
+    if (!opt->force &&
+        (rc = nl_checkpoint_read(st.dir, st.config_hash, model, &resume, &resume_files,
+                                 &resume_order, &found, err)))
+        goto cleanup;
+    if (found == NL_CHECKPOINT_LOADED &&
+        ((rc = output_reaches(st.dir, "metrics.csv", resume_files.metrics_bytes, err)) ||
+         (train->trace.activation[0] &&
+          (rc = output_reaches(st.dir, "trace.csv", resume_files.trace_bytes, err)))))
+        goto cleanup;
+    if (found == NL_CHECKPOINT_LOADED) {
+        note(opt, "resuming %s from its checkpoint at step %ld", st.dir, resume.step);
+        out->resumed_from = resume.step;
+        if (resume_files.threads != be->threads)
+            note(opt, "the checkpoint was taken on %lld threads, this run has %d: matrix "
+                      "products may differ in their last bits from an uninterrupted run (threads: "
+                      "N fixes the count)", (long long)resume_files.threads, be->threads);
+    }
+    else if (found == NL_CHECKPOINT_OTHER_CONFIG)
+        note(opt, "%s was written for another config: starting over", path);
+    if (found != NL_CHECKPOINT_LOADED && unlink(path) != 0 && errno != ENOENT) {
+        rc = nl_fail(err, NL_ERR_IO, "cannot remove the old %s: %s", path, strerror(errno));
+        goto cleanup;
+    }
     /* a trace of the run this one replaces would pass for this run's */
     nl_path_join(path, sizeof path, st.dir, "trace.csv");
     if (!train->trace.activation[0] && unlink(path) != 0 && errno != ENOENT) {
@@ -303,10 +370,21 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
         goto cleanup;
     nl_path_join(path, sizeof path, st.dir, "metrics.csv");
     static const char *const metric_columns[] = {"step", "epoch", "split", "loss", "accuracy",
-                                                 "lr", "elapsed_s"};
-    if ((rc = nl_csv_open(&st.metrics, path, metric_columns, 7, err)))
+                                                 "lr", "elapsed_s", "grad_norm"};
+    const int n_metric_columns = train->clip_grad_norm > 0.0f ? 8 : 7;
+    if (found == NL_CHECKPOINT_LOADED) {
+        if ((rc = nl_csv_continue(&st.metrics, path, n_metric_columns, resume_files.metrics_bytes,
+                                  err)))
+            goto cleanup;
+        nl_path_join(path, sizeof path, st.dir, "trace.csv");
+        if (train->trace.activation[0] &&
+            (rc = nl_csv_continue(&st.trace, path, train->trace.n_percentiles + 1,
+                                  resume_files.trace_bytes, err)))
+            goto cleanup;
+    } else if ((rc = nl_csv_open(&st.metrics, path, metric_columns, n_metric_columns, err))) {
         goto cleanup;
-    if (train->trace.activation[0]) {
+    }
+    if (found != NL_CHECKPOINT_LOADED && train->trace.activation[0]) {
         char columns[NL_MAX_PERCENTILES + 1][16];
         const char *names[NL_MAX_PERCENTILES + 1] = {"step"};
         for (int i = 0; i < train->trace.n_percentiles; i++) {
@@ -318,7 +396,8 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
             goto cleanup;
     }
 
-    nl_train_sink sink = {&st, sink_metric, sink_trace, sink_progress};
+    nl_train_sink sink = {&st, sink_metric, sink_trace, sink_progress, sink_checkpoint,
+                          found == NL_CHECKPOINT_LOADED ? &resume : NULL};
     rc = nl_train(model, &data, train, cfg->seed, &sink, opt->stop, &out->result, err);
     nl_error close_err = {0};
     nl_csv_close(&st.metrics, &close_err);
@@ -335,7 +414,15 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
         *err = summary_err;
         rc = summary_err.code;
     }
+    /* a finished run is not resumed: its checkpoint is only weight now
+     * (an unfinished one keeps it for the next start) */
+    const bool finished = out->result.status == NL_RUN_OK || out->result.status == NL_RUN_DIVERGED;
+    nl_path_join(path, sizeof path, st.dir, NL_CHECKPOINT_FILE);
+    if (rc == NL_OK && finished && unlink(path) != 0 && errno != ENOENT)
+        note(opt, "cannot remove %s: %s", path, strerror(errno));
 cleanup:
+    free(resume_order);
+    free(st.config_text);
     nl_csv_close(&st.metrics, &(nl_error){0});
     nl_csv_close(&st.trace, &(nl_error){0});
     nl_model_free(model);

@@ -29,6 +29,7 @@ typedef struct {
     nl_train_result result;
     char dir[1024];
     int threads;
+    long resumed_from; /* the checkpoint's step it went on from; 0: started fresh */
 } nl_run_outcome;
 
 nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *out,

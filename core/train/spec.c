@@ -9,7 +9,8 @@ void nl_train_spec_defaults(nl_train_spec *train)
     train->eval_batch_size = 500;
     train->epochs = 1;
     train->steps = 0;
-    nl_sgd_spec_defaults(&train->optimizer);
+    nl_optim_spec_defaults(&train->optimizer, NL_OPTIM_SGD);
+    train->clip_grad_norm = 0.0f;
     nl_schedule_spec_defaults(&train->schedule);
     train->eval_every = 200;
     train->log_every = 20;

@@ -29,7 +29,9 @@ typedef struct {
     int eval_batch_size;   /* evaluation batches (eval mode); train-mode eval uses batch_size */
     long epochs;           /* exactly one of epochs and steps is > 0 */
     long steps;
-    nl_sgd_spec optimizer;
+    nl_optim_spec optimizer;
+    float clip_grad_norm;  /* > 0: clip the global gradient norm to this; 0 = off */
+    long checkpoint_every; /* > 0: write the training state every this many steps; 0 = never */
     nl_schedule_spec schedule;
     long eval_every;       /* steps; also at the end */
     long log_every;        /* training loss/accuracy rows: mean over this many steps */

@@ -195,20 +195,50 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
     /* the training window's sums, moved to the host when an evaluation in
      * the middle of a window needs the model's metric counters */
     double window[2] = {0.0, 0.0};
+    double window_grad_norm = 0.0; /* sum of the window's pre-clip gradient norms */
+    const bool clips = spec->clip_grad_norm > 0.0f;
+    double elapsed_before = 0.0; /* a resumed run's time before this process */
+    const nl_train_snapshot *resume = sink->resume;
+    if (resume && (rc = nl_batcher_seek(&batches, resume->data_epoch, resume->data_pos,
+                                        &resume->data_rng, resume->data_order, resume->data_n,
+                                        err)))
+        goto done;
+    if (resume) {
+        step = resume->step;
+        lr = resume->lr;
+        window_steps = resume->window_steps;
+        window[0] = resume->window_sums[0];
+        window[1] = resume->window_sums[1];
+        window_grad_norm = resume->window_sums[2];
+        nl_model_write_metrics(m, resume->model_metrics);
+        out->final_train_loss = resume->final_train_loss;
+        out->final_test_loss = resume->final_test_loss;
+        out->final_test_accuracy = resume->final_test_accuracy;
+        out->best_test_loss = resume->best_test_loss;
+        out->best_test_accuracy = resume->best_test_accuracy;
+        out->final_trainmode_accuracy = resume->final_trainmode_accuracy;
+        elapsed_before = resume->elapsed_s;
+        train_time = resume->train_s;
+        eval_time = resume->eval_s;
+        evaluations = resume->evaluations;
+        last_eval_step = resume->last_eval_step;
+    }
 
     /* emits a metric row */
-#define EMIT(split_, loss_, acc_)                                                                  \
+#define EMIT(split_, loss_, acc_, grad_norm_)                                                      \
     do {                                                                                           \
         nl_metric_row row_ = {step, (double)step / (double)per_epoch, (split_), (loss_), (acc_),   \
-                              lr, now_s() - start};                                                \
+                              lr, elapsed_before + now_s() - start, (grad_norm_)};                 \
         if ((rc = sink->metric(sink->ctx, &row_, err)) != NL_OK)                                   \
             goto done;                                                                             \
     } while (0)
 
-    /* the initial model, so curves start at step 0 */
-    bool evaluate_now = true;
+    /* the initial model, so curves start at step 0; a resumed run measured
+     * its step before the checkpoint */
+    bool evaluate_now = !resume;
     for (;;) {
-        const bool traces_now = tr.spec && step % spec->trace.every == 0;
+        const bool traces_now = tr.spec && step % spec->trace.every == 0 &&
+                                !(resume && step == resume->step);
         const bool measures_now = evaluate_now || traces_now;
         if (measures_now && window_steps > 0) {
             double partial[2];
@@ -221,7 +251,7 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
             const double eval_t0 = now_s();
             if ((rc = nl_evaluate(m, &eval_batches, NL_MODE_EVAL, &loss, &acc, err)))
                 goto done;
-            EMIT(NL_SPLIT_TEST, loss, acc);
+            EMIT(NL_SPLIT_TEST, loss, acc, NAN);
             out->final_test_loss = loss;
             out->final_test_accuracy = acc;
             if (loss < out->best_test_loss)
@@ -232,7 +262,7 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
                 if ((rc = nl_evaluate(m, &trainmode_batches, NL_MODE_TRAIN_FROZEN, &loss, &acc,
                                       err)))
                     goto done;
-                EMIT(NL_SPLIT_TEST_TRAINMODE, loss, acc);
+                EMIT(NL_SPLIT_TEST_TRAINMODE, loss, acc, NAN);
                 out->final_trainmode_accuracy = acc;
             }
             eval_time += now_s() - eval_t0;
@@ -246,6 +276,25 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
             nl_model_reset_metrics(m);
         if (out->status != NL_RUN_RUNNING || step >= total)
             break;
+        if (spec->checkpoint_every > 0 && sink->checkpoint && step % spec->checkpoint_every == 0 &&
+            step > 0 && !(resume && step == resume->step)) {
+            nl_train_snapshot s = {
+                .step = step, .lr = lr, .window_steps = window_steps,
+                .window_sums = {window[0], window[1], window_grad_norm},
+                .final_train_loss = out->final_train_loss,
+                .final_test_loss = out->final_test_loss,
+                .final_test_accuracy = out->final_test_accuracy,
+                .best_test_loss = out->best_test_loss,
+                .best_test_accuracy = out->best_test_accuracy,
+                .final_trainmode_accuracy = out->final_trainmode_accuracy,
+                .elapsed_s = elapsed_before + now_s() - start, .train_s = train_time,
+                .eval_s = eval_time, .evaluations = evaluations, .last_eval_step = last_eval_step,
+                .data_epoch = batches.epoch, .data_pos = batches.pos, .data_rng = batches.rng,
+                .data_order = batches.order, .data_n = batches.split->n};
+            nl_model_read_metrics(m, s.model_metrics);
+            if ((rc = sink->checkpoint(sink->ctx, &s, err)))
+                goto done;
+        }
         if (stop && *stop) {
             out->status = NL_RUN_FAILED;
             snprintf(out->reason, sizeof out->reason, "interrupted at step %ld of %ld", step, total);
@@ -261,13 +310,16 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
             n = nl_batcher_next(&batches, &x, &y);
         if (window_steps == 0) {
             nl_model_reset_metrics(m);
-            window[0] = window[1] = 0.0;
+            window[0] = window[1] = window_grad_norm = 0.0;
         }
         lr = nl_schedule_lr(&spec->schedule, spec->optimizer.lr, step, total);
         nl_model_load_batch(m, x, y, n);
         nl_model_forward(m, n, NL_MODE_TRAIN);
         nl_model_backward(m, n);
-        nl_sgd_step(m, &spec->optimizer, (float)lr, step);
+        /* the gradients are complete here; clipping and the update read them */
+        if (clips)
+            window_grad_norm += nl_clip_grad_norm(m, spec->clip_grad_norm);
+        nl_optim_step(m, &spec->optimizer, (float)lr, step);
         step++;
         window_steps++;
         train_time += now_s() - t0;
@@ -278,8 +330,9 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
             const double samples = (double)window_steps * spec->batch_size;
             const double loss = (metrics[0] + window[0]) / samples;
             const double acc = (metrics[1] + window[1]) / samples;
+            const double grad_norm = clips ? window_grad_norm / (double)window_steps : NAN;
             window_steps = 0;
-            EMIT(NL_SPLIT_TRAIN, loss, acc);
+            EMIT(NL_SPLIT_TRAIN, loss, acc, grad_norm);
             out->final_train_loss = loss;
             if (loss_diverged(loss, spec->diverge_loss)) {
                 out->status = NL_RUN_DIVERGED;
@@ -317,7 +370,7 @@ done:
 #undef EMIT
     out->steps = step;
     out->epochs = (double)step / (double)per_epoch;
-    out->wall_s = now_s() - start;
+    out->wall_s = elapsed_before + now_s() - start;
     out->train_s = train_time;
     out->samples_per_s = train_time > 0 ? step * (double)spec->batch_size / train_time : 0.0;
     if (isinf(out->best_test_loss))

@@ -2,8 +2,8 @@
 """Writes the PyTorch reference fixtures that normlab's C tests compare against.
 
 Run with Debian's PyTorch (never a CI dependency; the outputs are committed):
-    /usr/bin/python3 tests/golden/make_goldens.py [norm] [layer] [e2e]
-It writes tests/fixtures/{norm,layer,e2e}_goldens.nlfx (all three without
+    /usr/bin/python3 tests/golden/make_goldens.py [norm] [layer] [e2e] [optim]
+It writes tests/fixtures/{norm,layer,e2e,optim}_goldens.nlfx (all four without
 arguments).
 
 File format (little endian), read by tests/testutil.c:
@@ -339,7 +339,10 @@ class Cnn(nn.Module):
 
 
 def e2e_case(fx, name, model, in_shape, batch, steps, lr, momentum, weight_decay, nesterov,
-             seed):
+             seed, adamw=None):
+    """adamw: (beta1, beta2, eps, clip) trains with torch.optim.AdamW (and
+    clip_grad_norm_ when clip > 0) instead of SGD; momentum and nesterov are
+    then unused"""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for pname, p in model.named_parameters():
@@ -349,8 +352,14 @@ def e2e_case(fx, name, model, in_shape, batch, steps, lr, momentum, weight_decay
                 p.copy_(0.1 * torch.randn(*p.shape, generator=g) + (1.0 if pname.endswith("weight") else 0.0))
     for pname, p in model.named_parameters():
         fx.add("%s.param.%s" % (name, pname), p)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
-                          weight_decay=weight_decay, nesterov=nesterov)
+    if adamw:
+        beta1, beta2, eps, clip = adamw
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(beta1, beta2), eps=eps,
+                                weight_decay=weight_decay)
+    else:
+        clip = 0.0
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
+                              weight_decay=weight_decay, nesterov=nesterov)
     xs = torch.randn(steps, batch, *in_shape, generator=g)
     ys = torch.randint(0, 10, (steps, batch), generator=g)
     losses = []
@@ -359,12 +368,16 @@ def e2e_case(fx, name, model, in_shape, batch, steps, lr, momentum, weight_decay
         opt.zero_grad()
         loss = F.cross_entropy(model(xs[step]), ys[step])
         loss.backward()
+        if clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         opt.step()
         losses.append(loss.item())
     fx.add(name + ".x", xs)
     fx.add(name + ".y", ys)
     fx.add(name + ".losses", torch.tensor(losses))
     fx.add(name + ".hyper", torch.tensor([lr, momentum, weight_decay, float(nesterov)]))
+    if adamw:
+        fx.add(name + ".adamw", torch.tensor([beta1, beta2, eps, clip]))
     for pname, p in model.named_parameters():
         fx.add("%s.final.%s" % (name, pname), p)
     for bname, b in model.named_buffers():
@@ -383,24 +396,115 @@ def make_e2e_goldens():
         ("cnn_group", "cnn", "group", [4, 8], 2, 0.05, 0.9, 5e-4, False),
         ("mlp_layer", "mlp", "layer", [32, 24], 1, 0.1, 0.5, 0.0, False),
         ("cnn_layer", "cnn", "layer", [4, 8], 1, 0.05, 0.9, 0.0, True),
+        # AdamW (beta1, beta2, eps, clip); every value a float32 so that both
+        # sides start from the same numbers
+        ("mlp_batch_adamw", "mlp", "batch", [32, 24], 4, 0.01, 0.0, 0.01, False,
+         (0.9, 0.999, 1e-8, 0.0)),
+        ("cnn_group_adamw", "cnn", "group", [4, 8], 2, 0.01, 0.0, 0.0, False,
+         (0.9, 0.999, 1e-8, 0.0)),
+        ("mlp_layer_adamw_clip", "mlp", "layer", [32, 24], 1, 0.005, 0.0, 0.05, False,
+         (0.8, 0.99, 1e-6, 0.5)),
+        ("cnn_batch_adamw_clip", "cnn", "batch", [4, 8], 2, 0.005, 0.0, 0.01, False,
+         (0.9, 0.999, 1e-8, 0.25)),
     ]
-    for i, (name, arch, norm, widths, groups, lr, mom, wd, nest) in enumerate(specs):
+    for i, (name, arch, norm, widths, groups, lr, mom, wd, nest, *adamw) in enumerate(specs):
         torch.manual_seed(100 + i)
         if arch == "mlp":
             model = Mlp(144, widths, 10, norm, groups)
         else:
             model = Cnn(1, 12, widths, 10, norm, groups)
-        e2e_case(fx, name, model, in_shape, 8, 20, lr, mom, wd, nest, seed=200 + i)
+        adamw = tuple(f32(v) for v in adamw[0]) if adamw else None
+        e2e_case(fx, name, model, in_shape, 8, 20, f32(lr) if adamw else lr, mom,
+                 f32(wd) if adamw else wd, nest, seed=200 + i, adamw=adamw)
     fx.write("e2e_goldens.nlfx")
+
+
+def f32(value):
+    """the float32 nearest to value, as a Python float"""
+    return float(torch.tensor(value, dtype=torch.float32))
+
+
+# ---------------------------------------------------------------------------
+# optimizer trajectories: the parameters of a small normlab MLP (names and
+# shapes as normlab builds them: 1x4x4 input, widths [8], batch norm, 10
+# classes), given gradients for several steps (some large enough that
+# clipping acts, some not), a learning rate per step; the parameters, the
+# optimizer state and the pre-clip gradient norm after each run.
+
+OPTIM_PARAMS = [("fc1.weight", (8, 16)), ("norm1.weight", (8,)), ("norm1.bias", (8,)),
+                ("classifier.weight", (10, 8)), ("classifier.bias", (10,))]
+
+
+def is_norm_or_bias(pname):
+    return pname.startswith("norm") or pname.endswith(".bias")
+
+
+def optim_case(fx, name, kind, seed, steps=7, lr=1e-2, betas=(0.9, 0.999), eps=1e-8,
+               weight_decay=0.0, decay_norm_and_bias=True, momentum=0.9, clip=0.0):
+    g = torch.Generator().manual_seed(seed)
+    params = {}
+    for pname, shape in OPTIM_PARAMS:
+        params[pname] = nn.Parameter(torch.randn(*shape, generator=g) * 0.5)
+        fx.add("%s.param.%s" % (name, pname), params[pname])
+    lr, eps, weight_decay, momentum, clip = map(f32, (lr, eps, weight_decay, momentum, clip))
+    betas = tuple(f32(b) for b in betas)
+    decayed = [p for n, p in params.items() if decay_norm_and_bias or not is_norm_or_bias(n)]
+    exempt = [p for n, p in params.items() if not (decay_norm_and_bias or not is_norm_or_bias(n))]
+    groups = [{"params": decayed}] + ([{"params": exempt, "weight_decay": 0.0}] if exempt else [])
+    if kind == "adamw":
+        opt = torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    else:
+        opt = torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    lrs = [f32(lr * (0.5 + 0.25 * (k % 3))) for k in range(steps)]
+    norms = []
+    for k in range(steps):
+        # a gradient scale that varies over four orders of magnitude
+        scale = 10.0 ** ((k % 4) - 2)
+        for pname, p in params.items():
+            p.grad = torch.randn(*p.shape, generator=g) * scale
+            fx.add("%s.grad%d.%s" % (name, k, pname), p.grad)
+        if clip > 0:
+            norms.append(float(torch.nn.utils.clip_grad_norm_(list(params.values()), clip)))
+        for group in opt.param_groups:
+            group["lr"] = lrs[k]
+        opt.step()
+    fx.add(name + ".lrs", torch.tensor(lrs))
+    # kind (0 sgd, 1 adamw), beta1, beta2, eps, weight decay, decay_norm_and_bias, momentum, clip
+    fx.add(name + ".hyper", torch.tensor([float(kind == "adamw"), betas[0], betas[1], eps,
+                                          weight_decay, float(decay_norm_and_bias), momentum,
+                                          clip]))
+    if norms:
+        fx.add(name + ".grad_norms", torch.tensor(norms))
+    for pname, p in params.items():
+        fx.add("%s.final.%s" % (name, pname), p)
+        state = opt.state[p]
+        for key in ("exp_avg", "exp_avg_sq", "momentum_buffer"):
+            if key in state:
+                fx.add("%s.%s.%s" % (name, key, pname), state[key])
+
+
+def make_optim_goldens():
+    fx = Fixture()
+    optim_case(fx, "adamw_plain", "adamw", 1)
+    optim_case(fx, "adamw_decay", "adamw", 2, weight_decay=0.01)
+    optim_case(fx, "adamw_exempt", "adamw", 3, weight_decay=0.1, decay_norm_and_bias=False,
+               betas=(0.8, 0.95), eps=1e-6)
+    optim_case(fx, "adamw_clip", "adamw", 4, weight_decay=0.01, clip=0.5)
+    optim_case(fx, "adamw_clip_exempt", "adamw", 5, weight_decay=0.05, clip=2.0,
+               decay_norm_and_bias=False, steps=12)
+    optim_case(fx, "sgd_clip", "sgd", 6, weight_decay=1e-3, clip=1.0)
+    fx.write("optim_goldens.nlfx")
 
 
 if __name__ == "__main__":
     print("torch", torch.__version__, file=sys.stderr)
     # with arguments, only those sets: norm layer e2e
-    wanted = set(sys.argv[1:]) or {"norm", "layer", "e2e"}
+    wanted = set(sys.argv[1:]) or {"norm", "layer", "e2e", "optim"}
     if "norm" in wanted:
         make_norm_goldens()
     if "layer" in wanted:
         make_layer_goldens()
     if "e2e" in wanted:
         make_e2e_goldens()
+    if "optim" in wanted:
+        make_optim_goldens()

@@ -1,0 +1,31 @@
+#include <math.h>
+
+#include "optim/optim.h"
+
+void nl_adamw_step(nl_model *m, const nl_optim_spec *spec, float lr, long step)
+{
+    nl_backend *be = m->be;
+    /* PyTorch computes these in Python floats (double) from its step count,
+     * which is 1 at the first step, and the tensor ops round them to float */
+    const double t = (double)(step + 1), beta1 = spec->betas[0], beta2 = spec->betas[1];
+    const double bias_correction1 = 1.0 - pow(beta1, t), bias_correction2 = 1.0 - pow(beta2, t);
+    nl_adamw_args args = {
+        .decay = (float)(1.0 - (double)lr * (double)spec->weight_decay),
+        .beta1 = (float)beta1,
+        .one_minus_beta1 = (float)(1.0 - beta1),
+        .beta2 = (float)beta2,
+        .one_minus_beta2 = (float)(1.0 - beta2),
+        .neg_step_size = (float)(-((double)lr / bias_correction1)),
+        .bias_correction2_sqrt = (float)sqrt(bias_correction2),
+        .eps = spec->eps,
+    };
+    float *exp_avg = m->optim_arena, *exp_avg_sq = m->optim_arena + m->param_floats;
+    /* the arena holds decayed parameters first, then norms and biases */
+    const size_t decayed = spec->decay_norm_and_bias ? m->param_floats : m->decay_floats;
+    be->ops->adamw_step(be, decayed, m->param_arena, m->grad_arena, exp_avg, exp_avg_sq, &args);
+    if (decayed == m->param_floats)
+        return;
+    args.decay = 1.0f;
+    be->ops->adamw_step(be, m->param_floats - decayed, m->param_arena + decayed,
+                        m->grad_arena + decayed, exp_avg + decayed, exp_avg_sq + decayed, &args);
+}

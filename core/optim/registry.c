@@ -1,0 +1,79 @@
+/* The optimizer table: one row per nl_optim_kind. The config schema (which
+ * keys apply to which kind), the per-kind defaults, the model's optimizer
+ * state and the documentation all read these rows. */
+#include "optim/optim.h"
+
+#include <stddef.h>
+
+static const nl_optim_info rows[] = {
+    [NL_OPTIM_SGD] = {{"sgd", "stochastic gradient descent with momentum (torch.optim.SGD)"},
+                      .keys = NL_OPTIM_KEY_MOMENTUM,
+                      .state_slots = 1, .default_lr = 0.05f, .default_weight_decay = 0.0f,
+                      .step = nl_sgd_step},
+    [NL_OPTIM_ADAMW] = {{"adamw", "Adam with decoupled weight decay (torch.optim.AdamW, amsgrad off)"},
+                        .keys = NL_OPTIM_KEY_BETAS,
+                        .state_slots = 2, .default_lr = 0.001f, .default_weight_decay = 0.01f,
+                        .step = nl_adamw_step},
+};
+_Static_assert(sizeof rows / sizeof rows[0] == NL_OPTIM_COUNT, "one registry row per nl_optim_kind");
+_Static_assert(offsetof(nl_optim_info, id) == 0, "nl_optim_names reads the rows as name entries");
+
+const nl_name_table nl_optim_names = {"optimizer", &rows[0].id, NL_OPTIM_COUNT, sizeof rows[0]};
+
+const nl_optim_info *nl_optim_info_of(nl_optim_kind k) { return &rows[k]; }
+
+unsigned nl_optim_kinds_with_keys(unsigned keys)
+{
+    unsigned mask = 0;
+    for (int k = 0; k < NL_OPTIM_COUNT; k++)
+        if ((rows[k].keys & keys) == keys)
+            mask |= 1u << k;
+    return mask;
+}
+
+static const struct {
+    unsigned bit;
+    const char *keys;
+} key_names[] = {
+    {NL_OPTIM_KEY_MOMENTUM, "`momentum`, `dampening`, `nesterov`"},
+    {NL_OPTIM_KEY_BETAS, "`betas`, `eps`"},
+};
+
+void nl_optim_write_table(FILE *out)
+{
+    fprintf(out, "| `type` | what | its own keys (train.optimizer.) | default lr "
+                 "| default weight_decay | state per parameter |\n");
+    fprintf(out, "|---|---|---|---|---|---|\n");
+    for (int k = 0; k < NL_OPTIM_COUNT; k++) {
+        const nl_optim_info *r = &rows[k];
+        fprintf(out, "| `%s` | %s | ", r->id.name, r->id.help);
+        int shown = 0;
+        for (size_t i = 0; i < sizeof key_names / sizeof key_names[0]; i++)
+            if (r->keys & key_names[i].bit)
+                fprintf(out, "%s%s", shown++ ? ", " : "", key_names[i].keys);
+        fprintf(out, "%s | %g | %g | %d float%s |\n", shown ? "" : "-", (double)r->default_lr,
+                (double)r->default_weight_decay, r->state_slots, r->state_slots == 1 ? "" : "s");
+    }
+}
+
+void nl_optim_spec_defaults(nl_optim_spec *spec, nl_optim_kind kind)
+{
+    const nl_optim_info *r = &rows[kind];
+    spec->kind = kind;
+    spec->lr = r->default_lr;
+    spec->momentum = 0.9f;
+    spec->dampening = 0.0f;
+    spec->nesterov = false;
+    spec->betas[0] = 0.9f;
+    spec->betas[1] = 0.999f;
+    spec->n_betas = 2;
+    spec->eps = 1e-8f;
+    spec->weight_decay = r->default_weight_decay;
+    /* torch.optim.*(model.parameters()) decays everything */
+    spec->decay_norm_and_bias = true;
+}
+
+void nl_optim_step(nl_model *m, const nl_optim_spec *spec, float lr, long step)
+{
+    rows[spec->kind].step(m, spec, lr, step);
+}

@@ -1,0 +1,341 @@
+/* Checkpoints (train.checkpoint_every): a run killed with SIGKILL at a
+ * random moment and started again with the same command ends with the same
+ * metrics.csv (every column but elapsed_s, the wall clock), trace.csv and
+ * results as an uninterrupted run, bit for bit; a damaged, truncated or
+ * foreign checkpoint, or output cut shorter than it records, is refused
+ * (exit 2) without touching the run directory, and --force starts over; a
+ * checkpoint of another config is not used; a sweep killed alone resumes its
+ * runs from their checkpoints. NL_KILL_TRIALS sets the random-kill trials
+ * (2 by default). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log/files.h"
+#include "testutil.h"
+#include "train/checkpoint.h"
+#include "train/run.h"
+#include "train/rundir.h"
+
+/* a few seconds of training on one thread: batch norm with cumulative
+ * running statistics (the layer counter), AdamW with clipping (the moments,
+ * the grad_norm column), a trace, evaluations and log rows between
+ * checkpoints (the windows a checkpoint cuts) */
+static const char *config =
+    "data: {dataset: synthetic, shape: [1, 12, 12], classes: 4, train_size: 512, test_size: 128}\n"
+    "model: {arch: cnn, widths: [8, 16], norm: {type: batch, momentum: cumulative}}\n"
+    "train:\n"
+    "  batch_size: 16\n"
+    "  steps: 1000\n"
+    "  optimizer: {type: adamw, lr: 0.003}\n"
+    "  clip_grad_norm: 1.0\n"
+    "  eval_every: 250\n"
+    "  log_every: 30\n"
+    "  checkpoint_every: 50\n"
+    "  trace: {activation: norm1, unit: 0, every: 150, samples: 64}\n"
+    "threads: 1\n";
+
+static char *read_rel(const char *dir, const char *name)
+{
+    char rel[700];
+    snprintf(rel, sizeof rel, "%s/%s", dir, name);
+    return tu_tmp_read(rel);
+}
+
+static bool exists(const char *dir, const char *name)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s/%s", tu_tmp, dir, name);
+    return access(path, F_OK) == 0;
+}
+
+/* metrics.csv without its elapsed_s column (the 7th) */
+static char *metrics_without_time(const char *dir)
+{
+    char *text = read_rel(dir, "metrics.csv");
+    nl_buf b = {0};
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        int field = 1;
+        for (const char *p = line; *p; p++) {
+            if (*p == ',')
+                field++;
+            if (field != 7 || *p == ',')
+                nl_buf_printf(&b, "%c", *p);
+        }
+        nl_buf_printf(&b, "\n");
+    }
+    free(text);
+    return b.data;
+}
+
+/* the results in summary.json a resumed run must reproduce */
+static void check_same_results(const char *dir, const char *ref, const char *what)
+{
+    char *got = read_rel(dir, "summary.json"), *want = read_rel(ref, "summary.json");
+    static const char *const keys[] = {"status",          "steps",          "final_train_loss",
+                                       "final_test_loss", "best_test_loss", "final_test_accuracy",
+                                       "best_test_accuracy"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        char a[64] = "", b[64] = "";
+        ck_assert(nl_json_flat_get(got, keys[k], a, sizeof a));
+        ck_assert(nl_json_flat_get(want, keys[k], b, sizeof b));
+        ck_assert_msg(!strcmp(a, b), "%s: %s is %s, uninterrupted %s", what, keys[k], a, b);
+    }
+    free(got);
+    free(want);
+    char *m = metrics_without_time(dir), *mw = metrics_without_time(ref);
+    ck_assert_msg(!strcmp(m, mw), "%s: metrics.csv differs from the uninterrupted run's", what);
+    free(m);
+    free(mw);
+    char *t = read_rel(dir, "trace.csv"), *tw = read_rel(ref, "trace.csv");
+    ck_assert_msg(!strcmp(t, tw), "%s: trace.csv differs from the uninterrupted run's", what);
+    free(t);
+    free(tw);
+    ck_assert_msg(!exists(dir, NL_CHECKPOINT_FILE), "%s: the finished run kept its checkpoint",
+                  what);
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* the step of the last whole row of dir/metrics.csv (0 before any) */
+static long last_logged_step(const char *dir)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s/metrics.csv", tu_tmp, dir);
+    char *text = NULL;
+    size_t len = 0;
+    nl_error err = {0};
+    if (nl_read_file(path, &text, &len, &err) != NL_OK)
+        return 0;
+    long step = 0;
+    char *end = len > 0 && text[len - 1] == '\n' ? text + len - 1 : strrchr(text, '\n');
+    if (end) {
+        *end = '\0';
+        const char *line = strrchr(text, '\n');
+        step = atol(line ? line + 1 : text);
+    }
+    free(text);
+    return step;
+}
+
+/* starts the run into `dir`, waits until it has a checkpoint and has
+ * logged step `at` or later, and kills it with SIGKILL */
+static void run_and_kill(const char *dir, long at)
+{
+    char args[600];
+    snprintf(args, sizeof args, "run c.yaml --out %s --quiet", dir);
+    const pid_t pid = tu_normlab_start(args, "killed.txt", "killed.txt");
+    const double t0 = now_s();
+    while (!(exists(dir, NL_CHECKPOINT_FILE) && last_logged_step(dir) >= at) && now_s() - t0 < 120)
+        usleep(1000);
+    ck_assert_msg(exists(dir, NL_CHECKPOINT_FILE), "no checkpoint within 120 s");
+    int status;
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    ck_assert_msg(WIFSIGNALED(status), "the run ended before the kill (make it longer)");
+}
+
+START_TEST(test_kill_and_resume)
+{
+    const char *env = getenv("NL_KILL_TRIALS");
+    const int trials = env && atoi(env) > 0 ? atoi(env) : 2;
+    tu_tmp_make("checkpoint");
+    tu_tmp_write("c.yaml", config);
+    ck_assert_int_eq(tu_normlab("run c.yaml --out ref --quiet"), 0);
+    const unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+    srand(seed);
+    for (int t = 0; t < trials; t++) {
+        char dir[64], what[200];
+        snprintf(dir, sizeof dir, "trial%d", t);
+        /* the steps of 1000 where a kill leaves something to resume */
+        const long at = 60 + rand() % 880;
+        snprintf(what, sizeof what, "trial %d (seed %u, killed after step %ld)", t, seed, at);
+        run_and_kill(dir, at);
+        char args[600];
+        snprintf(args, sizeof args, "run c.yaml --out %s", dir);
+        const int rc = tu_normlab(args);
+        char *out = tu_normlab_output();
+        ck_assert_msg(rc == 0, "%s: exit %d: %s", what, rc, out);
+        ck_assert_msg(strstr(out, "resuming"), "%s: the run did not resume: %s", what, out);
+        free(out);
+        check_same_results(dir, "ref", what);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
+/* the files of `dir` that a refused start must leave as they were */
+static char *dir_state(const char *dir)
+{
+    nl_buf b = {0};
+    static const char *const names[] = {"metrics.csv", "trace.csv", "summary.json", "config.yaml",
+                                        NL_CHECKPOINT_FILE};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s/%s", tu_tmp, dir, names[i]);
+        char *text = NULL;
+        size_t len = 0;
+        nl_error err = {0};
+        if (nl_read_file(path, &text, &len, &err) == NL_OK) {
+            nl_buf_printf(&b, "%s %zu %llx\n", names[i], len,
+                          (unsigned long long)nl_checkpoint_hash(text, len));
+            free(text);
+        }
+    }
+    return b.data;
+}
+
+/* rewrites the checkpoint of `dir`: one byte flipped at `at` (from the end
+ * when negative), or cut by `cut` bytes */
+static void damage(const char *dir, long at, long cut)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s/%s", tu_tmp, dir, NL_CHECKPOINT_FILE);
+    char *text = NULL;
+    size_t len = 0;
+    nl_error err = {0};
+    ck_assert_int_eq(nl_read_file(path, &text, &len, &err), NL_OK);
+    if (cut == 0) {
+        const size_t i = at >= 0 ? (size_t)at : len - (size_t)-at;
+        text[i] ^= 0x40;
+    }
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(text, 1, len - (size_t)cut, f), len - (size_t)cut);
+    ck_assert_int_eq(fclose(f), 0);
+    free(text);
+}
+
+START_TEST(test_bad_checkpoint_refused)
+{
+    tu_tmp_make("checkpoint");
+    tu_tmp_write("c.yaml", config);
+    ck_assert_int_eq(tu_normlab("run c.yaml --out ref --quiet"), 0);
+    run_and_kill("k", 100);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cp -a '%s/k' '%s/k.orig'", tu_tmp, tu_tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    const struct {
+        long at, cut;
+        const char *fragment;
+    } cases[] = {
+        {-5, 0, "checksum does not match"},        /* in the data order */
+        {100, 0, "checksum does not match"},       /* in the loop's state */
+        {0, 0, "not a normlab checkpoint"},        /* the magic */
+        {8, 0, "format"},                          /* the version */
+        {0, 7, "truncated"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        snprintf(cmd, sizeof cmd, "rm -rf '%s/k' && cp -a '%s/k.orig' '%s/k'", tu_tmp, tu_tmp,
+                 tu_tmp);
+        ck_assert_int_eq(system(cmd), 0);
+        damage("k", cases[k].at, cases[k].cut);
+        char *before = dir_state("k");
+        const int rc = tu_normlab("run c.yaml --out k");
+        char *out = tu_normlab_output();
+        ck_assert_msg(rc == 2, "case %zu: exit %d: %s", k, rc, out);
+        ck_assert_msg(strstr(out, NL_CHECKPOINT_FILE) && strstr(out, cases[k].fragment) &&
+                          strstr(out, "--force"),
+                      "case %zu: the message does not say what is wrong: %s", k, out);
+        char *after = dir_state("k");
+        ck_assert_msg(!strcmp(before, after), "case %zu: the refused run changed its directory",
+                      k);
+        free(before);
+        free(after);
+        free(out);
+    }
+    /* --force starts over and ends as the uninterrupted run */
+    ck_assert_int_eq(tu_normlab("run c.yaml --out k --force"), 0);
+    check_same_results("k", "ref", "--force over a damaged checkpoint");
+
+    /* metrics.csv shorter than the checkpoint counts */
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/k' && cp -a '%s/k.orig' '%s/k' && truncate -s 100 '%s/k/metrics.csv'",
+             tu_tmp, tu_tmp, tu_tmp, tu_tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    char *before = dir_state("k");
+    ck_assert_int_eq(tu_normlab("run c.yaml --out k"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "metrics.csv has 100 bytes, fewer than"), "%s", out);
+    char *after = dir_state("k");
+    ck_assert_msg(!strcmp(before, after), "the refused run changed its directory");
+    free(before);
+    free(after);
+    free(out);
+
+    /* a sound checkpoint of another config is not used */
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/k' && cp -a '%s/k.orig' '%s/k'", tu_tmp, tu_tmp, tu_tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(tu_normlab("run c.yaml --out k --set train.log_every=25"), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "another config: starting over") && !strstr(out, "resuming"), "%s",
+                  out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* a sweep killed alone: its runs stop (SIGTERM) and keep their checkpoints;
+ * the sweep run again resumes them and ends as an uninterrupted one */
+START_TEST(test_sweep_resumes_runs)
+{
+    tu_tmp_make("checkpoint");
+    tu_tmp_write("c.yaml", config);
+    tu_tmp_write("exp.yaml", "name: ck\nbase: c.yaml\ngrid:\n  seed: [1, 2]\n");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml -j 2 --out ref"), 0);
+    const pid_t sweep = tu_normlab_start("sweep exp.yaml -j 2 --out s", "sweep.txt", "sweep.txt");
+    const double t0 = now_s();
+    while (!(exists("s/runs/seed-1", NL_CHECKPOINT_FILE) &&
+             exists("s/runs/seed-2", NL_CHECKPOINT_FILE)) &&
+           now_s() - t0 < 60)
+        usleep(2000);
+    int status;
+    ck_assert_int_eq(kill(sweep, SIGKILL), 0);
+    ck_assert(waitpid(sweep, &status, 0) == sweep);
+    /* the runs stop on their own (the sweep's death signal) */
+    for (int i = 0; i < 3000; i++) {
+        nl_run_writer w;
+        char d1[1200], d2[1200];
+        snprintf(d1, sizeof d1, "%s/s/runs/seed-1", tu_tmp);
+        snprintf(d2, sizeof d2, "%s/s/runs/seed-2", tu_tmp);
+        if (!nl_run_dir_busy(d1, &w) && !nl_run_dir_busy(d2, &w))
+            break;
+        usleep(10000);
+    }
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml -j 2 --out s"), 0);
+    for (int seed = 1; seed <= 2; seed++) {
+        char dir[64], ref[64];
+        snprintf(dir, sizeof dir, "s/runs/seed-%d", seed);
+        snprintf(ref, sizeof ref, "ref/runs/seed-%d", seed);
+        char *log = read_rel(dir, "stderr.txt");
+        ck_assert_msg(strstr(log, "resumed from the checkpoint at step"), "seed %d did not resume: %s",
+                      seed, log);
+        free(log);
+        check_same_results(dir, ref, dir);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("checkpoint");
+    TCase *tc = tcase_create("checkpoint");
+    const char *trials = getenv("NL_KILL_TRIALS");
+    tcase_set_timeout(tc, 300 + 60 * (trials && atoi(trials) > 0 ? atoi(trials) : 2));
+    tcase_add_test(tc, test_kill_and_resume);
+    tcase_add_test(tc, test_bad_checkpoint_refused);
+    tcase_add_test(tc, test_sweep_resumes_runs);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}

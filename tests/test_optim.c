@@ -1,0 +1,199 @@
+/* The optimizers and gradient-norm clipping against PyTorch: trajectories of
+ * several steps from the same parameters and gradients (tests/golden/
+ * make_goldens.py, optim_goldens.nlfx) with AdamW (with and without weight
+ * decay, with norm/bias exemption, with clipping) and SGD with clipping;
+ * the per-kind defaults and key rules of the config; the optimizer table of
+ * configs/README.md. The end-to-end training equivalence with AdamW is in
+ * test_e2e_torch.c, the CUDA twin in test_cuda_parity.c. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "model/model.h"
+#include "optim/optim.h"
+#include "testutil.h"
+
+static const char *const golden_cases[] = {"adamw_plain",       "adamw_decay", "adamw_exempt",
+                                           "adamw_clip",        "adamw_clip_exempt",
+                                           "sgd_clip"};
+
+/* the model whose parameters the goldens name: 1x4x4 -> fc 8 -> batch norm -> 10 */
+static nl_model *golden_model(nl_optim_kind kind)
+{
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.in_h = spec.in_w = 4;
+    spec.n_widths = 1;
+    spec.widths[0] = 8;
+    spec.optimizer_state_slots = nl_optim_info_of(kind)->state_slots;
+    nl_model *m = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_model_build(&spec, tu_cpu(2), 4, 4, 1, &m, &err) == NL_OK, "%s", err.msg);
+    return m;
+}
+
+/* the optimizer state of parameter p in slot k */
+static const float *state_of(const nl_model *m, const nl_param *p, int slot)
+{
+    return m->optim_arena + (size_t)slot * m->param_floats + (size_t)(p->data - m->param_arena);
+}
+
+START_TEST(test_golden_trajectory)
+{
+    const char *name = golden_cases[_i];
+    tu_fixture *fx = tu_fixture_load("optim_goldens.nlfx");
+    char key[200];
+    snprintf(key, sizeof key, "%s.hyper", name);
+    const float *h = tu_getf(fx, key);
+    nl_optim_spec spec;
+    nl_optim_spec_defaults(&spec, h[0] != 0.0f ? NL_OPTIM_ADAMW : NL_OPTIM_SGD);
+    spec.betas[0] = h[1];
+    spec.betas[1] = h[2];
+    spec.eps = h[3];
+    spec.weight_decay = h[4];
+    spec.decay_norm_and_bias = h[5] != 0.0f;
+    spec.momentum = h[6];
+    const float clip = h[7];
+    snprintf(key, sizeof key, "%s.lrs", name);
+    const tu_tensor *lrs = tu_get(fx, key);
+    const int steps = (int)lrs->count;
+    const float *want_norms = NULL;
+    if (clip > 0) {
+        snprintf(key, sizeof key, "%s.grad_norms", name);
+        want_norms = tu_getf(fx, key);
+    }
+
+    nl_model *m = golden_model(spec.kind);
+    nl_backend *be = m->be;
+    ck_assert_int_eq(m->n_params, 5);
+    for (int i = 0; i < m->n_params; i++) {
+        nl_param *p = m->params[i];
+        snprintf(key, sizeof key, "%s.param.%s", name, p->name);
+        const tu_tensor *t = tu_get(fx, key);
+        ck_assert_uint_eq(t->count, p->count);
+        be->ops->upload(be, p->data, t->data, p->count * sizeof(float));
+    }
+    for (int step = 0; step < steps; step++) {
+        for (int i = 0; i < m->n_params; i++) {
+            nl_param *p = m->params[i];
+            snprintf(key, sizeof key, "%s.grad%d.%s", name, step, p->name);
+            be->ops->upload(be, p->grad, tu_getf(fx, key), p->count * sizeof(float));
+        }
+        if (clip > 0) {
+            const double norm = nl_clip_grad_norm(m, clip);
+            ck_assert_msg(fabs(norm - want_norms[step]) <= 1e-6 * want_norms[step],
+                          "%s step %d: gradient norm %.9g, PyTorch %.9g", name, step, norm,
+                          (double)want_norms[step]);
+        }
+        nl_optim_step(m, &spec, ((const float *)lrs->data)[step], step);
+    }
+    static const char *const slot_names[2][2] = {{"momentum_buffer", NULL},
+                                                 {"exp_avg", "exp_avg_sq"}};
+    for (int i = 0; i < m->n_params; i++) {
+        nl_param *p = m->params[i];
+        char what[200];
+        snprintf(key, sizeof key, "%s.final.%s", name, p->name);
+        snprintf(what, sizeof what, "%s: %s after %d steps", name, p->name, steps);
+        tu_assert_close(p->data, tu_getf(fx, key), p->count, 2e-6, what);
+        for (int slot = 0; slot < nl_optim_info_of(spec.kind)->state_slots; slot++) {
+            const char *state = slot_names[spec.kind == NL_OPTIM_ADAMW][slot];
+            snprintf(key, sizeof key, "%s.%s.%s", name, state, p->name);
+            snprintf(what, sizeof what, "%s: %s of %s", name, state, p->name);
+            tu_assert_close(state_of(m, p, slot), tu_getf(fx, key), p->count, 2e-6, what);
+        }
+    }
+    nl_model_free(m);
+    tu_fixture_free(fx);
+}
+END_TEST
+
+/* clipping leaves gradients under the bound alone, bit for bit, and scales
+ * those over it to the bound */
+START_TEST(test_clip_bounds)
+{
+    nl_model *m = golden_model(NL_OPTIM_SGD);
+    float *g = calloc(m->param_floats, sizeof *g), *before = malloc(m->param_floats * sizeof *g);
+    ck_assert(g && before);
+    for (int i = 0; i < m->n_params; i++)
+        tu_fill_normal(m->params[i]->grad, m->params[i]->count, 10 + i, 0.0f, 1.0f);
+    memcpy(before, m->grad_arena, m->param_floats * sizeof *g);
+    double sum = 0.0;
+    for (size_t i = 0; i < m->param_floats; i++)
+        sum += (double)before[i] * before[i];
+    const double norm = nl_clip_grad_norm(m, (float)(2.0 * sqrt(sum)));
+    ck_assert_double_eq_tol(norm, sqrt(sum), 1e-9 * sqrt(sum));
+    ck_assert_mem_eq(m->grad_arena, before, m->param_floats * sizeof *g);
+    nl_clip_grad_norm(m, 1.0f);
+    double clipped = 0.0;
+    for (size_t i = 0; i < m->param_floats; i++)
+        clipped += (double)m->grad_arena[i] * m->grad_arena[i];
+    ck_assert_double_eq_tol(sqrt(clipped), 1.0, 1e-5);
+    free(g);
+    free(before);
+    nl_model_free(m);
+}
+END_TEST
+
+static nl_config *load(const char *yaml)
+{
+    nl_config *cfg = calloc(1, sizeof *cfg);
+    nl_error err = {0};
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_msg(nl_config_load_string(yaml, "t.yaml", NULL, 0, cfg, &err) == NL_OK, "%s: %s",
+                  yaml, err.msg);
+    return cfg;
+}
+
+/* each kind's defaults come from its row, and given values win */
+START_TEST(test_config_defaults_per_kind)
+{
+    for (int k = 0; k < NL_OPTIM_COUNT; k++) {
+        const nl_optim_info *r = nl_optim_info_of(k);
+        char yaml[200];
+        snprintf(yaml, sizeof yaml, "train:\n  optimizer: {type: %s}\n", r->id.name);
+        nl_config *cfg = load(yaml);
+        ck_assert_int_eq(cfg->train.optimizer.kind, k);
+        ck_assert_float_eq(cfg->train.optimizer.lr, r->default_lr);
+        ck_assert_float_eq(cfg->train.optimizer.weight_decay, r->default_weight_decay);
+        ck_assert_int_eq(cfg->model.optimizer_state_slots, r->state_slots);
+        free(cfg);
+        snprintf(yaml, sizeof yaml,
+                 "train:\n  optimizer: {type: %s, lr: 0.25, weight_decay: 0.5}\n", r->id.name);
+        cfg = load(yaml);
+        ck_assert_float_eq(cfg->train.optimizer.lr, 0.25f);
+        ck_assert_float_eq(cfg->train.optimizer.weight_decay, 0.5f);
+        free(cfg);
+    }
+    nl_config *cfg = load("train:\n  optimizer: {type: adamw, betas: [0.8, 0.95], eps: 1.0e-6}\n"
+                          "  clip_grad_norm: 1.5\n");
+    ck_assert_float_eq(cfg->train.optimizer.betas[0], 0.8f);
+    ck_assert_float_eq(cfg->train.optimizer.betas[1], 0.95f);
+    ck_assert_float_eq(cfg->train.optimizer.eps, 1e-6f);
+    ck_assert_float_eq(cfg->train.clip_grad_norm, 1.5f);
+    free(cfg);
+}
+END_TEST
+
+START_TEST(test_readme_table_is_generated)
+{
+    free(tu_check_generated_section(
+        NORMLAB_SOURCE_DIR "/configs/README.md",
+        "<!-- BEGIN OPTIMIZER TABLE (generated; do not edit by hand) -->\n",
+        "<!-- END OPTIMIZER TABLE -->", nl_optim_write_table, "the optimizer table"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("optim");
+    TCase *tc = tcase_create("optim");
+    tcase_add_loop_test(tc, test_golden_trajectory, 0,
+                        (int)(sizeof golden_cases / sizeof golden_cases[0]));
+    tcase_add_test(tc, test_clip_bounds);
+    tcase_add_test(tc, test_config_defaults_per_kind);
+    tcase_add_test(tc, test_readme_table_is_generated);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
