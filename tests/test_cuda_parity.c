@@ -781,6 +781,7 @@ typedef struct {
     nl_placement placement;
     nl_activation act;
     nl_pool_kind pool;
+    bool weight_standardization;
 } train_case;
 
 enum { BATCH = 16, STEPS = 100 };
@@ -827,6 +828,7 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
     spec.norm.groups = 4;
     spec.norm.placement = tc->placement;
     spec.norm.track_running_stats = nl_norm_info_of(tc->norm)->running_stats;
+    spec.weight_standardization = tc->weight_standardization;
     nl_model *m = NULL;
     nl_error err = {0};
     ck_assert_msg(nl_model_build(&spec, be, BATCH, BATCH, 7, &m, &err) == NL_OK, "%s", err.msg);
@@ -868,7 +870,7 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
  * checked op by op above and by the repeatability test below. Every
  * normalizer on the cnn, the mlp (where it takes feature vectors) and the
  * post-activation resnet; then the other placements once. */
-static train_case smooth_cases[3 * NL_NORM_COUNT + 2];
+static train_case smooth_cases[3 * NL_NORM_COUNT + 4];
 static int n_smooth_cases;
 
 static void add_smooth_cases(void)
@@ -876,17 +878,22 @@ static void add_smooth_cases(void)
     for (int k = 0; k < NL_NORM_COUNT; k++) {
         const nl_norm_kind kind = (nl_norm_kind)k;
         smooth_cases[n_smooth_cases++] =
-            (train_case){NL_ARCH_CNN, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG};
+            (train_case){NL_ARCH_CNN, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG, false};
         if (nl_norm_info_of(kind)->features)
             smooth_cases[n_smooth_cases++] =
-                (train_case){NL_ARCH_MLP, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG};
+                (train_case){NL_ARCH_MLP, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG, false};
         smooth_cases[n_smooth_cases++] =
-            (train_case){NL_ARCH_RESNET, kind, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG};
+            (train_case){NL_ARCH_RESNET, kind, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG, false};
     }
     smooth_cases[n_smooth_cases++] =
-        (train_case){NL_ARCH_MLP, NL_NORM_GROUP, NL_PLACE_AFTER, NL_ACT_SIGMOID, NL_POOL_AVG};
+        (train_case){NL_ARCH_MLP, NL_NORM_GROUP, NL_PLACE_AFTER, NL_ACT_SIGMOID, NL_POOL_AVG, false};
     smooth_cases[n_smooth_cases++] =
-        (train_case){NL_ARCH_RESNET, NL_NORM_GROUP, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG};
+        (train_case){NL_ARCH_RESNET, NL_NORM_GROUP, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG, false};
+    /* weight standardization (GN + WS, BN + WS): the norm ops on the weights */
+    smooth_cases[n_smooth_cases++] =
+        (train_case){NL_ARCH_CNN, NL_NORM_GROUP, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG, true};
+    smooth_cases[n_smooth_cases++] =
+        (train_case){NL_ARCH_RESNET, NL_NORM_BATCH, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG, true};
 }
 
 START_TEST(test_training_parity)
@@ -912,7 +919,7 @@ START_TEST(test_training_repeats)
     /* the default ReLU / max-pooling models: two GPU runs, the same bits */
     train_case tc = {_i < NL_NORM_COUNT ? NL_ARCH_CNN : NL_ARCH_MLP,
                      (nl_norm_kind)(_i % NL_NORM_COUNT), NL_PLACE_BEFORE, NL_ACT_RELU,
-                     NL_POOL_MAX};
+                     NL_POOL_MAX, false};
     if (tc.arch == NL_ARCH_MLP && !nl_norm_info_of(tc.norm)->features)
         return;
     double a[STEPS], b[STEPS], ea, eb;

@@ -103,12 +103,32 @@ void nl_builder_key(nl_builder *b, const char *key);
 void nl_layer_init(nl_layer *l, const nl_layer_vtable *vt, const char *name, nl_act *in0,
                    nl_act *in1, nl_act *out);
 
+/* Weight standardization of a linear or conv layer (weight_std.c): the
+ * standardized weight and its gradient, planned at build time. */
+typedef struct {
+    nl_norm_geom geom; /* n = output units, c = 1, hw = fan-in, one group */
+    float *weight;     /* w_hat, what the layer's own kernels use */
+    float *grad;       /* dL/dw_hat, which backward turns into dL/dw */
+    float *save_mean, *save_rstd;
+} nl_weight_std;
+void nl_weight_std_plan(nl_builder *b, nl_weight_std *ws, int units, int fan_in, float eps);
+/* standardizes `weight` into ws->weight and returns it */
+const float *nl_weight_std_forward(nl_weight_std *ws, nl_backend *be, const float *weight);
+/* dweight = (dL/dw_hat through the standardization), written */
+void nl_weight_std_backward(nl_weight_std *ws, nl_backend *be, const float *weight,
+                            float *dweight, void *workspace);
+
 /* ---- layer constructors (core/layers, core/norm) ----
  * Each returns the output activation, or NULL after recording an error. */
 nl_act *nl_linear(nl_builder *b, const char *name, nl_act *in, int out_features, bool bias,
                   nl_fill weight_fill, float weight_std);
 nl_act *nl_conv2d(nl_builder *b, const char *name, nl_act *in, int out_c, int kernel, int stride,
                   int pad, bool bias, float weight_std);
+/* the same with weight standardization when ws_eps > 0 (its eps) */
+nl_act *nl_linear_ws(nl_builder *b, const char *name, nl_act *in, int out_features, bool bias,
+                     nl_fill weight_fill, float weight_std, float ws_eps);
+nl_act *nl_conv2d_ws(nl_builder *b, const char *name, nl_act *in, int out_c, int kernel,
+                     int stride, int pad, bool bias, float weight_std, float ws_eps);
 nl_act *nl_pool2d(nl_builder *b, const char *name, nl_act *in, nl_pool_kind kind, int kernel,
                   int stride, int pad);
 nl_act *nl_global_avgpool(nl_builder *b, const char *name, nl_act *in);

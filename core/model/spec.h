@@ -45,6 +45,10 @@ typedef struct {
      * true; off where every activation must stay a tensor of its own, as for
      * tracing one. Not a config key. */
     bool fuse_relu_pool;
+    /* Qiao et al. 2019: every conv and hidden linear weight (not the
+     * classifier's) standardized per output unit, eps inside the sqrt */
+    bool weight_standardization;
+    float weight_standardization_eps;
 } nl_model_spec;
 
 void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind);
