@@ -16,12 +16,21 @@ typedef enum {
     NL_MODE_TRAIN,        /* batch statistics; running statistics updated */
     NL_MODE_EVAL,         /* running statistics where a layer has them */
     NL_MODE_TRAIN_FROZEN, /* batch statistics, running statistics untouched (train-mode eval) */
+    /* training with frozen statistics (train.freeze_bn_after): running
+     * statistics where a layer has them, untouched, and backward through
+     * that fixed affine map; batch statistics elsewhere */
+    NL_MODE_RUNNING_STATS,
+    /* forward only (train.bn_recalibrate): batch statistics, and running
+     * statistics the plain average of this batch and the
+     * `recalibrated` before it */
+    NL_MODE_RECALIBRATE,
 } nl_mode;
 
 typedef struct {
     nl_backend *be;
     int n; /* the batch at hand, <= the planned capacity */
     nl_mode mode;
+    long recalibrated; /* NL_MODE_RECALIBRATE: batches averaged before this one */
     void *workspace; /* shared scratch, as large as the largest request */
 } nl_pass;
 

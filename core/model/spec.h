@@ -23,6 +23,10 @@ typedef struct {
     bool cumulative;  /* momentum: null in PyTorch: running stats are a plain average */
     bool affine;      /* learned per-channel gamma and beta */
     bool track_running_stats; /* batch: default true; instance: default false */
+    /* layers with running statistics plan what training with them frozen
+     * needs (NL_MODE_RUNNING_STATS); set from train.freeze_bn_after, not a
+     * config key */
+    bool freezable;
 } nl_norm_spec;
 
 typedef struct {
