@@ -782,6 +782,9 @@ typedef struct {
     nl_activation act;
     nl_pool_kind pool;
     bool weight_standardization;
+    /* > 0: the steps from this one on train with frozen running statistics,
+     * and they are recalibrated over 3 batches before the evaluation */
+    int freeze_after;
 } train_case;
 
 enum { BATCH = 16, STEPS = 100 };
@@ -829,6 +832,7 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
     spec.norm.placement = tc->placement;
     spec.norm.track_running_stats = nl_norm_info_of(tc->norm)->running_stats;
     spec.weight_standardization = tc->weight_standardization;
+    spec.norm.freezable = tc->freeze_after > 0;
     nl_model *m = NULL;
     nl_error err = {0};
     ck_assert_msg(nl_model_build(&spec, be, BATCH, BATCH, 7, &m, &err) == NL_OK, "%s", err.msg);
@@ -843,12 +847,18 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
         teacher_labels(x, BATCH, per, y);
         nl_model_reset_metrics(m);
         nl_model_load_batch(m, x, y, BATCH);
-        nl_model_forward(m, BATCH, NL_MODE_TRAIN);
+        const bool frozen = tc->freeze_after > 0 && step >= tc->freeze_after;
+        nl_model_forward(m, BATCH, frozen ? NL_MODE_RUNNING_STATS : NL_MODE_TRAIN);
         nl_model_backward(m, BATCH);
         nl_sgd_step(m, &sgd, 0.05f, step);
         double met[2];
         nl_model_read_metrics(m, met);
         loss[step] = met[0] / BATCH;
+    }
+    for (int k = 0; tc->freeze_after > 0 && k < 3; k++) {
+        tu_fill_normal(x, BATCH * per, 7000 + k, 0.0f, 1.0f);
+        nl_model_load_batch(m, x, y, BATCH);
+        nl_model_recalibrate_forward(m, BATCH, k);
     }
     /* eval mode (running statistics) on a fresh batch */
     tu_fill_normal(x, BATCH * per, 9999, 0.0f, 1.0f);
@@ -870,7 +880,7 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
  * checked op by op above and by the repeatability test below. Every
  * normalizer on the cnn, the mlp (where it takes feature vectors) and the
  * post-activation resnet; then the other placements once. */
-static train_case smooth_cases[3 * NL_NORM_COUNT + 4];
+static train_case smooth_cases[3 * NL_NORM_COUNT + 5];
 static int n_smooth_cases;
 
 static void add_smooth_cases(void)
@@ -878,22 +888,27 @@ static void add_smooth_cases(void)
     for (int k = 0; k < NL_NORM_COUNT; k++) {
         const nl_norm_kind kind = (nl_norm_kind)k;
         smooth_cases[n_smooth_cases++] =
-            (train_case){NL_ARCH_CNN, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG, false};
+            (train_case){NL_ARCH_CNN, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG, false, 0};
         if (nl_norm_info_of(kind)->features)
             smooth_cases[n_smooth_cases++] =
-                (train_case){NL_ARCH_MLP, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG, false};
+                (train_case){NL_ARCH_MLP, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG, false, 0};
         smooth_cases[n_smooth_cases++] =
-            (train_case){NL_ARCH_RESNET, kind, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG, false};
+            (train_case){NL_ARCH_RESNET, kind, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG, false, 0};
     }
     smooth_cases[n_smooth_cases++] =
-        (train_case){NL_ARCH_MLP, NL_NORM_GROUP, NL_PLACE_AFTER, NL_ACT_SIGMOID, NL_POOL_AVG, false};
+        (train_case){NL_ARCH_MLP, NL_NORM_GROUP, NL_PLACE_AFTER, NL_ACT_SIGMOID, NL_POOL_AVG, false, 0};
     smooth_cases[n_smooth_cases++] =
-        (train_case){NL_ARCH_RESNET, NL_NORM_GROUP, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG, false};
+        (train_case){NL_ARCH_RESNET, NL_NORM_GROUP, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG, false, 0};
     /* weight standardization (GN + WS, BN + WS): the norm ops on the weights */
     smooth_cases[n_smooth_cases++] =
-        (train_case){NL_ARCH_CNN, NL_NORM_GROUP, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG, true};
+        (train_case){NL_ARCH_CNN, NL_NORM_GROUP, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG, true, 0};
     smooth_cases[n_smooth_cases++] =
-        (train_case){NL_ARCH_RESNET, NL_NORM_BATCH, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG, true};
+        (train_case){NL_ARCH_RESNET, NL_NORM_BATCH, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG, true, 0};
+    /* frozen batch norm, where a norm adds into the shortcut's gradient, then
+     * recalibrated */
+    smooth_cases[n_smooth_cases++] =
+        (train_case){NL_ARCH_RESNET, NL_NORM_BATCH, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG, false,
+                     STEPS / 2};
 }
 
 START_TEST(test_training_parity)
@@ -919,7 +934,7 @@ START_TEST(test_training_repeats)
     /* the default ReLU / max-pooling models: two GPU runs, the same bits */
     train_case tc = {_i < NL_NORM_COUNT ? NL_ARCH_CNN : NL_ARCH_MLP,
                      (nl_norm_kind)(_i % NL_NORM_COUNT), NL_PLACE_BEFORE, NL_ACT_RELU,
-                     NL_POOL_MAX, false};
+                     NL_POOL_MAX, false, 0};
     if (tc.arch == NL_ARCH_MLP && !nl_norm_info_of(tc.norm)->features)
         return;
     double a[STEPS], b[STEPS], ea, eb;
