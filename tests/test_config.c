@@ -402,7 +402,11 @@ static const bad_case bad_cases[] = {
     {"seed: {a: 1}\n", SRC ":1:7: seed: ", "expected an integer, got a mapping"},
     {"model: mlp\n", SRC ":1:8: model: ",
      "expected a mapping of model keys (arch, widths, activation, pool, convs_per_stage, "
-     "blocks_per_stage, stem_width, bias, init, init_std, norm), got 'mlp'"},
+     "blocks_per_stage, stem_width, bias, init, init_std, weight_standardization, "
+     "weight_standardization_eps, norm), got 'mlp'"},
+    {"model:\n  weight_standardization_eps: 1.0e-5\n", SRC ":2:31: model.weight_standardization_eps: ",
+     "applies only when model.weight_standardization is true, but model.weight_standardization "
+     "is 'false' (default)"},
     {"train:\n  optimizer: sgd\n", SRC ":2:14: train.optimizer: ", "expected a mapping of "
      "train.optimizer keys"},
     {"train:\n  optimizer:\n    lr: fast\n", SRC ":3:9: train.optimizer.lr: ",

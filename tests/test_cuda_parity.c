@@ -861,6 +861,10 @@ typedef struct {
     nl_pool_kind pool;
     nl_optim_kind optim; /* SGD when not named */
     float clip;          /* train.clip_grad_norm; 0 = off */
+    bool weight_standardization;
+    /* > 0: the steps from this one on train with frozen running statistics,
+     * and they are recalibrated over 3 batches before the evaluation */
+    int freeze_after;
 } train_case;
 
 enum { BATCH = 16, STEPS = 100 };
@@ -908,6 +912,8 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
     spec.norm.placement = tc->placement;
     spec.norm.track_running_stats = nl_norm_info_of(tc->norm)->running_stats;
     spec.optimizer_state_slots = nl_optim_info_of(tc->optim)->state_slots;
+    spec.weight_standardization = tc->weight_standardization;
+    spec.norm.freezable = tc->freeze_after > 0;
     nl_model *m = NULL;
     nl_error err = {0};
     ck_assert_msg(nl_model_build(&spec, be, BATCH, BATCH, 7, &m, &err) == NL_OK, "%s", err.msg);
@@ -923,7 +929,8 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
         teacher_labels(x, BATCH, per, y);
         nl_model_reset_metrics(m);
         nl_model_load_batch(m, x, y, BATCH);
-        nl_model_forward(m, BATCH, NL_MODE_TRAIN);
+        const bool frozen = tc->freeze_after > 0 && step >= tc->freeze_after;
+        nl_model_forward(m, BATCH, frozen ? NL_MODE_RUNNING_STATS : NL_MODE_TRAIN);
         nl_model_backward(m, BATCH);
         if (tc->clip > 0.0f)
             nl_clip_grad_norm(m, tc->clip);
@@ -931,6 +938,11 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
         double met[2];
         nl_model_read_metrics(m, met);
         loss[step] = met[0] / BATCH;
+    }
+    for (int k = 0; tc->freeze_after > 0 && k < 3; k++) {
+        tu_fill_normal(x, BATCH * per, 7000 + k, 0.0f, 1.0f);
+        nl_model_load_batch(m, x, y, BATCH);
+        nl_model_recalibrate_forward(m, BATCH, k);
     }
     /* eval mode (running statistics) on a fresh batch */
     tu_fill_normal(x, BATCH * per, 9999, 0.0f, 1.0f);
@@ -952,7 +964,7 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
  * checked op by op above and by the repeatability test below. Every
  * normalizer on the cnn, the mlp (where it takes feature vectors) and the
  * post-activation resnet; then the other placements once. */
-static train_case smooth_cases[3 * NL_NORM_COUNT + 4];
+static train_case smooth_cases[3 * NL_NORM_COUNT + 7];
 static int n_smooth_cases;
 
 static void add_smooth_cases(void)
@@ -960,22 +972,35 @@ static void add_smooth_cases(void)
     for (int k = 0; k < NL_NORM_COUNT; k++) {
         const nl_norm_kind kind = (nl_norm_kind)k;
         smooth_cases[n_smooth_cases++] =
-            (train_case){NL_ARCH_CNN, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG, NL_OPTIM_SGD, 0.0f};
+            (train_case){NL_ARCH_CNN, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG};
         if (nl_norm_info_of(kind)->features)
             smooth_cases[n_smooth_cases++] =
-                (train_case){NL_ARCH_MLP, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG, NL_OPTIM_SGD, 0.0f};
+                (train_case){NL_ARCH_MLP, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG};
         smooth_cases[n_smooth_cases++] =
-            (train_case){NL_ARCH_RESNET, kind, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG, NL_OPTIM_SGD, 0.0f};
+            (train_case){NL_ARCH_RESNET, kind, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG};
     }
     smooth_cases[n_smooth_cases++] =
-        (train_case){NL_ARCH_MLP, NL_NORM_GROUP, NL_PLACE_AFTER, NL_ACT_SIGMOID, NL_POOL_AVG, NL_OPTIM_SGD, 0.0f};
+        (train_case){NL_ARCH_MLP, NL_NORM_GROUP, NL_PLACE_AFTER, NL_ACT_SIGMOID, NL_POOL_AVG};
     smooth_cases[n_smooth_cases++] =
-        (train_case){NL_ARCH_RESNET, NL_NORM_GROUP, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG, NL_OPTIM_SGD, 0.0f};
+        (train_case){NL_ARCH_RESNET, NL_NORM_GROUP, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG};
+    /* weight standardization (GN + WS, BN + WS): the norm ops on the weights */
+    smooth_cases[n_smooth_cases++] =
+        (train_case){NL_ARCH_CNN, NL_NORM_GROUP, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG,
+                     .weight_standardization = true};
+    smooth_cases[n_smooth_cases++] =
+        (train_case){NL_ARCH_RESNET, NL_NORM_BATCH, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG,
+                     .weight_standardization = true};
+    /* frozen batch norm, where a norm adds into the shortcut's gradient, then
+     * recalibrated */
+    smooth_cases[n_smooth_cases++] =
+        (train_case){NL_ARCH_RESNET, NL_NORM_BATCH, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG,
+                     .freeze_after = STEPS / 2};
     /* AdamW, with gradient-norm clipping on one */
     smooth_cases[n_smooth_cases++] = (train_case){NL_ARCH_CNN, NL_NORM_BATCH, NL_PLACE_BEFORE,
-                                                  NL_ACT_TANH, NL_POOL_AVG, NL_OPTIM_ADAMW, 0.0f};
+                                                  NL_ACT_TANH, NL_POOL_AVG, .optim = NL_OPTIM_ADAMW};
     smooth_cases[n_smooth_cases++] = (train_case){NL_ARCH_MLP, NL_NORM_LAYER, NL_PLACE_BEFORE,
-                                                  NL_ACT_TANH, NL_POOL_AVG, NL_OPTIM_ADAMW, 0.5f};
+                                                  NL_ACT_TANH, NL_POOL_AVG, .optim = NL_OPTIM_ADAMW,
+                                                  .clip = 0.5f};
 }
 
 START_TEST(test_training_parity)
@@ -1001,7 +1026,7 @@ START_TEST(test_training_repeats)
     /* the default ReLU / max-pooling models: two GPU runs, the same bits */
     train_case tc = {_i < NL_NORM_COUNT ? NL_ARCH_CNN : NL_ARCH_MLP,
                      (nl_norm_kind)(_i % NL_NORM_COUNT), NL_PLACE_BEFORE, NL_ACT_RELU,
-                     NL_POOL_MAX, NL_OPTIM_SGD, 0.0f};
+                     NL_POOL_MAX};
     if (tc.arch == NL_ARCH_MLP && !nl_norm_info_of(tc.norm)->features)
         return;
     double a[STEPS], b[STEPS], ea, eb;

@@ -37,15 +37,17 @@ typedef struct {
     nl_activation act;
     nl_norm_spec norm;
     bool residual; /* y = add(layer(x), x) (or two pools), exercising accumulate */
+    float ws_eps;  /* linear, conv: > 0 standardizes the weight */
 } graph;
 
 static nl_act *layer_of(nl_builder *b, const graph *g, nl_act *x, const char *name)
 {
     switch (g->kind) {
     case G_LINEAR:
-        return nl_linear(b, name, x, g->out, g->bias, NL_FILL_NORMAL, 0.4f);
+        return nl_linear_ws(b, name, x, g->out, g->bias, NL_FILL_NORMAL, 0.4f, g->ws_eps);
     case G_CONV:
-        return nl_conv2d(b, name, x, g->out, g->kernel, g->stride, g->pad, g->bias, 0.3f);
+        return nl_conv2d_ws(b, name, x, g->out, g->kernel, g->stride, g->pad, g->bias, 0.3f,
+                            g->ws_eps);
     case G_POOL:
         return nl_pool2d(b, name, x, g->pool, g->kernel, g->stride, g->pad);
     case G_GAP:
@@ -169,6 +171,8 @@ START_TEST(test_linear)
         /* batches up to 12 take the skinny kernels, larger ones sgemm */
         check_graph("linear batch 14", (graph){.kind = G_LINEAR, .out = res ? 35 : 9, .bias = true, .residual = res},
                     14, 5, 7, 1, 1e-2f, TOL, false);
+        check_graph("linear ws", (graph){.kind = G_LINEAR, .out = res ? 35 : 5, .bias = true, .residual = res, .ws_eps = 1e-2f},
+                    3, 5, 7, 1, 1e-2f, TOL, false);
     }
 }
 END_TEST
@@ -188,6 +192,10 @@ START_TEST(test_conv)
         /* rows of exactly 8 tiles: the input transform reads one vector further */
         check_graph("conv 3x3 winograd 8 tiles", (graph){.kind = G_CONV, .out = 8, .kernel = 3, .stride = 1, .pad = 1, .residual = res},
                     2, 8, 4, 16, 1e-2f, TOL, false);
+        check_graph("conv 3x3 ws", (graph){.kind = G_CONV, .out = res ? 6 : 4, .kernel = 3, .stride = 1, .pad = 1, .bias = true, .residual = res, .ws_eps = 1e-2f},
+                    3, 6, 5, 7, 1e-2f, TOL, false);
+        check_graph("conv 3x3 winograd ws", (graph){.kind = G_CONV, .out = 8, .kernel = 3, .stride = 1, .pad = 1, .residual = res, .ws_eps = 1e-5f},
+                    3, 8, 5, 7, 1e-2f, TOL, false);
     }
     check_graph("conv 3x3 stride 2", (graph){.kind = G_CONV, .out = 5, .kernel = 3, .stride = 2, .pad = 1},
                 3, 6, 5, 7, 1e-2f, TOL, false);
@@ -277,7 +285,8 @@ static double mean_loss(nl_model *m, int n)
     return metrics[0] / n;
 }
 
-static void check_model(nl_arch arch, nl_placement placement, nl_norm_kind kind)
+static void check_model(nl_arch arch, nl_placement placement, nl_norm_kind kind,
+                        bool weight_standardization)
 {
     nl_backend *be = tu_cpu(2);
     nl_model_spec spec;
@@ -298,12 +307,14 @@ static void check_model(nl_arch arch, nl_placement placement, nl_norm_kind kind)
     nl_norm_spec_defaults(&spec.norm, kind);
     spec.norm.placement = placement;
     spec.norm.groups = 2;
+    spec.weight_standardization = weight_standardization;
     /* batch norm over 3 feature vectors is very curved; 5 keep central
      * differences accurate */
     const int n = 5;
     char what[160];
-    snprintf(what, sizeof what, "%s/%s/%s", nl_name_of(&nl_arch_names, arch),
-             nl_name_of(&nl_placement_names, placement), nl_name_of(&nl_norm_names, kind));
+    snprintf(what, sizeof what, "%s/%s/%s%s", nl_name_of(&nl_arch_names, arch),
+             nl_name_of(&nl_placement_names, placement), nl_name_of(&nl_norm_names, kind),
+             weight_standardization ? "+ws" : "");
     nl_model *m = NULL;
     nl_error err = {0};
     ck_assert_msg(nl_model_build(&spec, be, n, n, 5, &m, &err) == NL_OK, "%s: %s", what, err.msg);
@@ -352,13 +363,22 @@ START_TEST(test_models)
     for (int k = 0; k < NL_NORM_COUNT; k++) {
         const nl_norm_kind kind = (nl_norm_kind)k;
         if (nl_norm_info_of(kind)->features) {
-            check_model(NL_ARCH_MLP, NL_PLACE_BEFORE, kind);
-            check_model(NL_ARCH_MLP, NL_PLACE_AFTER, kind);
+            check_model(NL_ARCH_MLP, NL_PLACE_BEFORE, kind, false);
+            check_model(NL_ARCH_MLP, NL_PLACE_AFTER, kind, false);
         }
-        check_model(NL_ARCH_CNN, NL_PLACE_BEFORE, kind);
-        check_model(NL_ARCH_CNN, NL_PLACE_AFTER, kind);
-        check_model(NL_ARCH_RESNET, NL_PLACE_POST, kind);
-        check_model(NL_ARCH_RESNET, NL_PLACE_PRE, kind);
+        check_model(NL_ARCH_CNN, NL_PLACE_BEFORE, kind, false);
+        check_model(NL_ARCH_CNN, NL_PLACE_AFTER, kind, false);
+        check_model(NL_ARCH_RESNET, NL_PLACE_POST, kind, false);
+        check_model(NL_ARCH_RESNET, NL_PLACE_PRE, kind, false);
+        /* weight standardization composes with every normalizer; without
+         * one, unit-variance weights blow the deep models' activations up
+         * (fan-in times He's variance per layer), too curved for central
+         * differences */
+        if (nl_norm_info_of(kind)->adds_layer) {
+            check_model(nl_norm_info_of(kind)->features ? NL_ARCH_MLP : NL_ARCH_CNN,
+                        NL_PLACE_BEFORE, kind, true);
+            check_model(NL_ARCH_RESNET, NL_PLACE_POST, kind, true);
+        }
     }
 }
 END_TEST

@@ -19,6 +19,7 @@ typedef struct {
     bool bias;
     nl_pool_kind pool;
     nl_activation act;
+    float ws_eps; /* > 0: weight standardization */
 } layer_ctx;
 
 static nl_act *build_layer(nl_builder *b, nl_act *input, void *vctx)
@@ -27,10 +28,11 @@ static nl_act *build_layer(nl_builder *b, nl_act *input, void *vctx)
     input->needs_grad = 1;
     switch (c->kind) {
     case K_LINEAR:
-        return nl_linear(b, "layer", nl_flatten(b, "flat", input), c->out, c->bias, NL_FILL_NORMAL,
-                         0.1f);
+        return nl_linear_ws(b, "layer", nl_flatten(b, "flat", input), c->out, c->bias,
+                            NL_FILL_NORMAL, 0.1f, c->ws_eps);
     case K_CONV:
-        return nl_conv2d(b, "layer", input, c->out, c->kernel, c->stride, c->pad, c->bias, 0.1f);
+        return nl_conv2d_ws(b, "layer", input, c->out, c->kernel, c->stride, c->pad, c->bias, 0.1f,
+                            c->ws_eps);
     case K_POOL:
         return nl_pool2d(b, "layer", input, c->pool, c->kernel, c->stride, c->pad);
     case K_RELU_POOL:
@@ -124,6 +126,14 @@ START_TEST(test_conv)
     check_layer("conv3x3_winograd_chunks", (layer_ctx){.kind = K_CONV, .out = 10, .kernel = 3, .stride = 1, .pad = 1, .bias = true});
     check_layer("conv1x1_s2", (layer_ctx){.kind = K_CONV, .out = 3, .kernel = 1, .stride = 2, .pad = 0});
     check_layer("conv1x1", (layer_ctx){.kind = K_CONV, .out = 2, .kernel = 1, .stride = 1, .pad = 0, .bias = true});
+}
+END_TEST
+
+START_TEST(test_weight_standardization)
+{
+    check_layer("linear_ws", (layer_ctx){.kind = K_LINEAR, .out = 7, .bias = true, .ws_eps = 1e-6f});
+    check_layer("conv3x3_ws", (layer_ctx){.kind = K_CONV, .out = 5, .kernel = 3, .stride = 1, .pad = 1, .ws_eps = 0.05f});
+    check_layer("conv3x3_ws_winograd", (layer_ctx){.kind = K_CONV, .out = 9, .kernel = 3, .stride = 1, .pad = 1, .bias = true, .ws_eps = 1e-6f});
 }
 END_TEST
 
@@ -351,6 +361,7 @@ int main(void)
     TCase *tc = tcase_create("pytorch");
     tcase_add_test(tc, test_linear);
     tcase_add_test(tc, test_conv);
+    tcase_add_test(tc, test_weight_standardization);
     tcase_add_test(tc, test_pool);
     tcase_add_test(tc, test_relu_pool_fused_exact);
     tcase_add_test(tc, test_max_pool_2x2_against_loop);

@@ -438,7 +438,7 @@ static int read_summary(const char *dir, const char *want_header, summary_row *r
 
 static const char *summary_header_tail =
     "status,final_test_loss,final_test_accuracy,final_test_error,best_test_accuracy,final_train_loss,"
-    "final_test_trainmode_accuracy,steps,wall_s,samples_per_s";
+    "final_test_trainmode_accuracy,steps,wall_s,samples_per_s,test_accuracy_before_recalibration";
 
 START_TEST(test_sweep_runs_and_resumes)
 {
@@ -470,7 +470,7 @@ START_TEST(test_sweep_runs_and_resumes)
     ck_assert_int_eq(n, 8);
     for (int i = 0; i < n; i++) {
         ck_assert_str_eq(rows[i].status, "ok");
-        ck_assert_int_eq(rows[i].n_fields, 15);
+        ck_assert_int_eq(rows[i].n_fields, 6 + NL_SWEEP_N_METRICS); /* run, 4 keys, status */
     }
     ck_assert_str_eq(rows[0].run, "type-none_batch_size-8_seed-1");
     ck_assert_str_eq(rows[7].run, "type-batch_batch_size-16_seed-2");

@@ -12,7 +12,11 @@
  *               with a final norm-act before pooling;
  *         then global average pool and the classifier.
  * A layer whose output feeds a normalizer with a learned shift has no bias
- * of its own (the shift absorbs it), unless spec->bias says otherwise. */
+ * of its own (the shift absorbs it), unless spec->bias says otherwise.
+ * Weight standardization applies to every conv (shortcuts and stem too, as
+ * in Qiao et al. and timm) and every hidden linear layer, not to the
+ * classifier: nothing normalizes after it, and unit-variance rows would fix
+ * the logits' scale that the loss needs to be free. */
 #include <math.h>
 #include <stdio.h>
 
@@ -42,14 +46,21 @@ float nl_arch_init_std(const nl_model_spec *spec, int fan_in, int fan_out, bool 
     return gain * sqrtf(2.0f / (float)(fan_in + fan_out));
 }
 
+/* the eps the hidden weight layers standardize with; 0: off */
+static float ws_eps(const nl_model_spec *spec)
+{
+    return spec->weight_standardization ? spec->weight_standardization_eps : 0.0f;
+}
+
 static nl_act *conv(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in,
                     int out_c, int kernel, int stride, bool feeds_norm)
 {
     if (!in)
         return NULL;
     const int fan_in = in->shape.c * kernel * kernel, fan_out = out_c * kernel * kernel;
-    return nl_conv2d(b, name, in, out_c, kernel, stride, kernel / 2, layer_bias(spec, feeds_norm),
-                     nl_arch_init_std(spec, fan_in, fan_out, true));
+    return nl_conv2d_ws(b, name, in, out_c, kernel, stride, kernel / 2,
+                        layer_bias(spec, feeds_norm), nl_arch_init_std(spec, fan_in, fan_out, true),
+                        ws_eps(spec));
 }
 
 static nl_act *norm(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in)
@@ -96,8 +107,8 @@ static nl_act *build_mlp(nl_builder *b, const nl_model_spec *spec, nl_act *input
         char name[32];
         snprintf(name, sizeof name, "fc%d", i + 1);
         const int width = spec->widths[i];
-        x = nl_linear(b, name, x, width, layer_bias(spec, feeds_norm), NL_FILL_NORMAL,
-                      nl_arch_init_std(spec, x->shape.c, width, true));
+        x = nl_linear_ws(b, name, x, width, layer_bias(spec, feeds_norm), NL_FILL_NORMAL,
+                         nl_arch_init_std(spec, x->shape.c, width, true), ws_eps(spec));
         x = norm_and_act(b, spec, x, i + 1, false);
     }
     return classifier(b, spec, x);

@@ -83,6 +83,14 @@ const nl_key_def nl_config_schema[] = {
     {.key = "model.init_std", .type = NL_KT_FLOAT, FIELD(model.init_std), GT(0),
      .when_key = "model.init", .when_mask = BIT(NL_INIT_GAUSSIAN),
      .doc = "standard deviation of the gaussian initialization"},
+    {.key = "model.weight_standardization", .type = NL_KT_BOOL,
+     FIELD(model.weight_standardization),
+     .doc = "weight standardization (Qiao et al. 2019): every conv and hidden linear weight, not "
+            "the classifier's, used as (w - mean) / sqrt(var + eps) per output unit over its "
+            "fan-in (biased var); composes with any model.norm.type (GN + WS)"},
+    {.key = "model.weight_standardization_eps", .type = NL_KT_FLOAT,
+     FIELD(model.weight_standardization_eps), GT(0), .when_key = "model.weight_standardization",
+     .when_mask = BIT(true), .doc = "eps of weight standardization (timm's StdConv2d: 1e-6)"},
 
     {.key = "model.norm.type", .type = NL_KT_ENUM, FIELD(model.norm.kind), .names = &nl_norm_names,
      .doc = "normalizer"},
@@ -178,6 +186,18 @@ const nl_key_def nl_config_schema[] = {
      .doc = "a training loss above this (or NaN/inf) ends the run as diverged"},
     {.key = "train.eval_trainmode", .type = NL_KT_BOOL, FIELD(train.eval_trainmode),
      .doc = "also evaluate with batch statistics (train mode), reported as test_trainmode"},
+    {.key = "train.freeze_bn_after", .type = NL_KT_INT, FIELD(train.freeze_bn_after), .lo = 1,
+     .hi = NL_MAX_STEPS, .flags = NL_KF_LO | NL_KF_HI | NL_KF_ZERO_UNSET,
+     .default_doc = "not set (never)",
+     .doc = "after this many steps every normalizer with running statistics normalizes with them "
+            "in training too (eval mode, gradient through that fixed affine map) and stops "
+            "updating them; must be below the run's steps"},
+    {.key = "train.bn_recalibrate.batches", .type = NL_KT_INT,
+     FIELD(train.bn_recalibrate_batches), .lo = 1, .hi = NL_MAX_STEPS,
+     .flags = NL_KF_LO | NL_KF_HI | NL_KF_ZERO_UNSET, .default_doc = "not set (no recalibration)",
+     .doc = "after training, reset the running statistics and recompute them as the plain average "
+            "(PyTorch's momentum=None) over this many training batches in train mode, weights "
+            "fixed, before the final evaluation"},
 
     {.key = "train.trace.activation", .type = NL_KT_STRING, FIELD(train.trace.activation),
      .doc = "activation to trace: a layer name (\"norm3\") or a layer's input (\"act3.in\"); \"\" = no tracing"},
@@ -246,6 +266,11 @@ void nl_schema_set_int(const nl_key_def *def, nl_config *cfg, long long value)
 
 static int get_enum(const nl_key_def *def, const nl_config *cfg)
 {
+    if (def->type == NL_KT_BOOL) { /* a when_key: false 0, true 1 */
+        bool b;
+        memcpy(&b, nl_schema_cfield(cfg, def), sizeof b);
+        return b;
+    }
     int v;
     memcpy(&v, nl_schema_cfield(cfg, def), sizeof v);
     return v;
@@ -401,6 +426,10 @@ const char *nl_schema_when_text(const nl_key_def *def, char *buf, size_t size)
     if (!def->when_key)
         return buf;
     const nl_key_def *on = nl_schema_find(def->when_key);
+    if (on->type == NL_KT_BOOL) {
+        snprintf(buf, size, "%s is %s", def->when_key, (def->when_mask & BIT(1)) ? "true" : "false");
+        return buf;
+    }
     int used = snprintf(buf, size, "%s is ", def->when_key);
     int shown = 0;
     for (int v = 0; v < on->names->count && used >= 0 && (size_t)used < size; v++)

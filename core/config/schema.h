@@ -51,8 +51,8 @@ typedef struct {
     const nl_name_table *names; /* NL_KT_ENUM */
     double lo, hi;
     unsigned flags;
-    /* applies only when the enum key `when_key` has a value in `when_mask`
-     * (bit per value); NULL: always */
+    /* applies only when the enum (or bool: bit 1 true) key `when_key` has
+     * a value in `when_mask` (bit per value); NULL: always */
     const char *when_key;
     unsigned when_mask;
     /* when_key model.norm.type: the kinds whose registry row (core/norm)

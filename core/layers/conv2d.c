@@ -1,4 +1,5 @@
-/* 2-D convolution with square kernels; weight (out_c, in_c, k, k). */
+/* 2-D convolution with square kernels; weight (out_c, in_c, k, k), used
+ * standardized per output channel when weight standardization is on. */
 #include <stdio.h>
 
 #include "layers/layer.h"
@@ -8,12 +9,16 @@ typedef struct {
     nl_conv_geom geom;
     nl_param *weight;
     nl_param *bias;
+    bool standardized;
+    nl_weight_std ws;
 } conv_layer;
 
 static void conv_forward(nl_layer *self, const nl_pass *pass)
 {
     conv_layer *l = (conv_layer *)self;
-    pass->be->ops->conv2d_forward(pass->be, &l->geom, pass->n, self->in[0]->data, l->weight->data,
+    const float *weight =
+        l->standardized ? nl_weight_std_forward(&l->ws, pass->be, l->weight->data) : l->weight->data;
+    pass->be->ops->conv2d_forward(pass->be, &l->geom, pass->n, self->in[0]->data, weight,
                                   l->bias ? l->bias->data : NULL, self->out->data,
                                   pass->workspace);
 }
@@ -22,15 +27,26 @@ static void conv_backward(nl_layer *self, const nl_pass *pass)
 {
     conv_layer *l = (conv_layer *)self;
     pass->be->ops->conv2d_backward(pass->be, &l->geom, pass->n, self->in[0]->data,
-                                   l->weight->data, self->out->grad, self->in[0]->grad,
-                                   self->accumulate_din[0], l->weight->grad,
+                                   l->standardized ? l->ws.weight : l->weight->data,
+                                   self->out->grad, self->in[0]->grad, self->accumulate_din[0],
+                                   l->standardized ? l->ws.grad : l->weight->grad,
                                    l->bias ? l->bias->grad : NULL, pass->workspace);
+    if (l->standardized)
+        nl_weight_std_backward(&l->ws, pass->be, l->weight->data, l->weight->grad,
+                               pass->workspace);
 }
 
 static const nl_layer_vtable conv_vtable = {"conv2d", conv_forward, conv_backward};
+static const nl_layer_vtable conv_ws_vtable = {"conv2d+ws", conv_forward, conv_backward};
 
 nl_act *nl_conv2d(nl_builder *b, const char *name, nl_act *in, int out_c, int kernel, int stride,
                   int pad, bool bias, float weight_std)
+{
+    return nl_conv2d_ws(b, name, in, out_c, kernel, stride, pad, bias, weight_std, 0.0f);
+}
+
+nl_act *nl_conv2d_ws(nl_builder *b, const char *name, nl_act *in, int out_c, int kernel,
+                     int stride, int pad, bool bias, float weight_std, float ws_eps)
 {
     if (in->shape.ndim != 4) {
         nl_builder_fail(b, NL_ERR_CONFIG, "layer %s: a convolution needs (N, C, H, W) input",
@@ -61,11 +77,14 @@ nl_act *nl_conv2d(nl_builder *b, const char *name, nl_act *in, int out_c, int ke
         snprintf(pname, sizeof pname, "%s.bias", name);
         l->bias = nl_builder_param(b, pname, 1, (int[]){out_c}, true, NL_FILL_ZEROS, 0.0f);
     }
+    l->standardized = ws_eps > 0.0f;
+    if (l->standardized)
+        nl_weight_std_plan(b, &l->ws, out_c, g.in_c * kernel * kernel, ws_eps);
     nl_backend *be = nl_builder_backend(b);
     nl_builder_workspace(b, be->ops->conv2d_workspace(be, &g, in->shape.n));
     nl_act *out = nl_builder_act(
         b, name, (nl_shape){.n = in->shape.n, .c = out_c, .h = g.out_h, .w = g.out_w, .ndim = 4});
-    nl_layer_init(&l->base, &conv_vtable, name, in, NULL, out);
+    nl_layer_init(&l->base, l->standardized ? &conv_ws_vtable : &conv_vtable, name, in, NULL, out);
     nl_builder_add(b, &l->base);
     return out;
 }

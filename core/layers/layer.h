@@ -16,12 +16,21 @@ typedef enum {
     NL_MODE_TRAIN,        /* batch statistics; running statistics updated */
     NL_MODE_EVAL,         /* running statistics where a layer has them */
     NL_MODE_TRAIN_FROZEN, /* batch statistics, running statistics untouched (train-mode eval) */
+    /* training with frozen statistics (train.freeze_bn_after): running
+     * statistics where a layer has them, untouched, and backward through
+     * that fixed affine map; batch statistics elsewhere */
+    NL_MODE_RUNNING_STATS,
+    /* forward only (train.bn_recalibrate): batch statistics, and running
+     * statistics the plain average of this batch and the
+     * `recalibrated` before it */
+    NL_MODE_RECALIBRATE,
 } nl_mode;
 
 typedef struct {
     nl_backend *be;
     int n; /* the batch at hand, <= the planned capacity */
     nl_mode mode;
+    long recalibrated; /* NL_MODE_RECALIBRATE: batches averaged before this one */
     void *workspace; /* shared scratch, as large as the largest request */
 } nl_pass;
 
@@ -106,12 +115,32 @@ void nl_builder_key(nl_builder *b, const char *key);
 void nl_layer_init(nl_layer *l, const nl_layer_vtable *vt, const char *name, nl_act *in0,
                    nl_act *in1, nl_act *out);
 
+/* Weight standardization of a linear or conv layer (weight_std.c): the
+ * standardized weight and its gradient, planned at build time. */
+typedef struct {
+    nl_norm_geom geom; /* n = output units, c = 1, hw = fan-in, one group */
+    float *weight;     /* w_hat, what the layer's own kernels use */
+    float *grad;       /* dL/dw_hat, which backward turns into dL/dw */
+    float *save_mean, *save_rstd;
+} nl_weight_std;
+void nl_weight_std_plan(nl_builder *b, nl_weight_std *ws, int units, int fan_in, float eps);
+/* standardizes `weight` into ws->weight and returns it */
+const float *nl_weight_std_forward(nl_weight_std *ws, nl_backend *be, const float *weight);
+/* dweight = (dL/dw_hat through the standardization), written */
+void nl_weight_std_backward(nl_weight_std *ws, nl_backend *be, const float *weight,
+                            float *dweight, void *workspace);
+
 /* ---- layer constructors (core/layers, core/norm) ----
  * Each returns the output activation, or NULL after recording an error. */
 nl_act *nl_linear(nl_builder *b, const char *name, nl_act *in, int out_features, bool bias,
                   nl_fill weight_fill, float weight_std);
 nl_act *nl_conv2d(nl_builder *b, const char *name, nl_act *in, int out_c, int kernel, int stride,
                   int pad, bool bias, float weight_std);
+/* the same with weight standardization when ws_eps > 0 (its eps) */
+nl_act *nl_linear_ws(nl_builder *b, const char *name, nl_act *in, int out_features, bool bias,
+                     nl_fill weight_fill, float weight_std, float ws_eps);
+nl_act *nl_conv2d_ws(nl_builder *b, const char *name, nl_act *in, int out_c, int kernel,
+                     int stride, int pad, bool bias, float weight_std, float ws_eps);
 nl_act *nl_pool2d(nl_builder *b, const char *name, nl_act *in, nl_pool_kind kind, int kernel,
                   int stride, int pad);
 nl_act *nl_global_avgpool(nl_builder *b, const char *name, nl_act *in);

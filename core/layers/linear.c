@@ -1,4 +1,5 @@
-/* Linear layer: y = x W^T + b, W (out, in) as in PyTorch. */
+/* Linear layer: y = x W^T + b, W (out, in) as in PyTorch; with weight
+ * standardization W is replaced by its standardized copy in both passes. */
 #include <stdio.h>
 
 #include "layers/layer.h"
@@ -8,13 +9,17 @@ typedef struct {
     int in_features, out_features;
     nl_param *weight;
     nl_param *bias; /* NULL when dropped */
+    bool standardized;
+    nl_weight_std ws;
 } linear_layer;
 
 static void linear_forward(nl_layer *self, const nl_pass *pass)
 {
     linear_layer *l = (linear_layer *)self;
+    const float *weight =
+        l->standardized ? nl_weight_std_forward(&l->ws, pass->be, l->weight->data) : l->weight->data;
     pass->be->ops->linear_forward(pass->be, pass->n, l->in_features, l->out_features,
-                                  self->in[0]->data, l->weight->data,
+                                  self->in[0]->data, weight,
                                   l->bias ? l->bias->data : NULL, self->out->data,
                                   pass->workspace);
 }
@@ -23,15 +28,26 @@ static void linear_backward(nl_layer *self, const nl_pass *pass)
 {
     linear_layer *l = (linear_layer *)self;
     pass->be->ops->linear_backward(pass->be, pass->n, l->in_features, l->out_features,
-                                   self->in[0]->data, l->weight->data, self->out->grad,
-                                   self->in[0]->grad, self->accumulate_din[0], l->weight->grad,
+                                   self->in[0]->data, l->standardized ? l->ws.weight : l->weight->data,
+                                   self->out->grad, self->in[0]->grad, self->accumulate_din[0],
+                                   l->standardized ? l->ws.grad : l->weight->grad,
                                    l->bias ? l->bias->grad : NULL);
+    if (l->standardized)
+        nl_weight_std_backward(&l->ws, pass->be, l->weight->data, l->weight->grad,
+                               pass->workspace);
 }
 
 static const nl_layer_vtable linear_vtable = {"linear", linear_forward, linear_backward};
+static const nl_layer_vtable linear_ws_vtable = {"linear+ws", linear_forward, linear_backward};
 
 nl_act *nl_linear(nl_builder *b, const char *name, nl_act *in, int out_features, bool bias,
                   nl_fill weight_fill, float weight_std)
+{
+    return nl_linear_ws(b, name, in, out_features, bias, weight_fill, weight_std, 0.0f);
+}
+
+nl_act *nl_linear_ws(nl_builder *b, const char *name, nl_act *in, int out_features, bool bias,
+                     nl_fill weight_fill, float weight_std, float ws_eps)
 {
     if (in->shape.ndim != 2) {
         nl_builder_fail(b, NL_ERR_CONFIG, "layer %s: a linear layer needs (N, D) input, got %s",
@@ -49,12 +65,16 @@ nl_act *nl_linear(nl_builder *b, const char *name, nl_act *in, int out_features,
         snprintf(pname, sizeof pname, "%s.bias", name);
         l->bias = nl_builder_param(b, pname, 1, (int[]){out_features}, true, NL_FILL_ZEROS, 0.0f);
     }
+    l->standardized = ws_eps > 0.0f;
+    if (l->standardized)
+        nl_weight_std_plan(b, &l->ws, out_features, l->in_features, ws_eps);
     nl_backend *be = nl_builder_backend(b);
     nl_builder_workspace(b, be->ops->linear_workspace(be, in->shape.n, l->in_features,
                                                       out_features));
     nl_act *out = nl_builder_act(
         b, name, (nl_shape){.n = in->shape.n, .c = out_features, .h = 1, .w = 1, .ndim = 2});
-    nl_layer_init(&l->base, &linear_vtable, name, in, NULL, out);
+    nl_layer_init(&l->base, l->standardized ? &linear_ws_vtable : &linear_vtable, name, in, NULL,
+                  out);
     nl_builder_add(b, &l->base);
     return out;
 }

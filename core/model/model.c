@@ -21,6 +21,14 @@ void nl_model_forward(nl_model *m, int n, nl_mode mode)
                                      m->probs, m->metrics);
 }
 
+void nl_model_recalibrate_forward(nl_model *m, int n, long recalibrated)
+{
+    nl_pass pass = {.be = m->be, .n = n, .mode = NL_MODE_RECALIBRATE,
+                    .recalibrated = recalibrated, .workspace = m->workspace};
+    for (int i = 0; i < m->n_layers; i++)
+        m->layers[i]->vt->forward(m->layers[i], &pass);
+}
+
 void nl_model_backward(nl_model *m, int n)
 {
     nl_pass pass = {.be = m->be, .n = n, .mode = NL_MODE_TRAIN, .workspace = m->workspace};

@@ -101,7 +101,11 @@ void nl_model_backward_from(nl_model *m, int n, const float *output_grad);
 void nl_model_load_batch(nl_model *m, const float *x, const int32_t *labels, int n);
 /* forward through the loss; adds the batch loss sum and correct count to the metrics */
 void nl_model_forward(nl_model *m, int n, nl_mode mode);
-/* backward from the loss of the last forward (which must have used batch statistics) */
+/* forward through the layers only, in NL_MODE_RECALIBRATE: the running
+ * statistics become the plain average of this batch and the `recalibrated`
+ * batches before it (0: this batch's statistics alone) */
+void nl_model_recalibrate_forward(nl_model *m, int n, long recalibrated);
+/* backward from the loss of the last forward (in NL_MODE_TRAIN or NL_MODE_RUNNING_STATS) */
 void nl_model_backward(nl_model *m, int n);
 /* metrics[0] = summed loss, metrics[1] = correct predictions since the last reset */
 void nl_model_read_metrics(nl_model *m, double out[2]);

@@ -40,4 +40,6 @@ void nl_model_spec_defaults(nl_model_spec *spec)
     spec->init_std = 0.01f;
     spec->fuse_relu_pool = true;
     spec->optimizer_state_slots = 1;
+    spec->weight_standardization = false;
+    spec->weight_standardization_eps = 1e-6f; /* timm's StdConv2d */
 }

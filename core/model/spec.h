@@ -23,6 +23,10 @@ typedef struct {
     bool cumulative;  /* momentum: null in PyTorch: running stats are a plain average */
     bool affine;      /* learned per-channel gamma and beta */
     bool track_running_stats; /* batch: default true; instance: default false */
+    /* layers with running statistics plan what training with them frozen
+     * needs (NL_MODE_RUNNING_STATS); set from train.freeze_bn_after, not a
+     * config key */
+    bool freezable;
 } nl_norm_spec;
 
 typedef struct {
@@ -48,6 +52,10 @@ typedef struct {
     /* floats of optimizer state per parameter: the optimizer row's
      * state_slots (core/optim/registry.c); default 1. Not a config key. */
     int optimizer_state_slots;
+    /* Qiao et al. 2019: every conv and hidden linear weight (not the
+     * classifier's) standardized per output unit, eps inside the sqrt */
+    bool weight_standardization;
+    float weight_standardization_eps;
 } nl_model_spec;
 
 void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind);

@@ -15,7 +15,7 @@ typedef enum {
 const char *nl_sweep_state_name(nl_sweep_state s);
 
 /* summary.csv metric columns, after run, the varied keys and status */
-#define NL_SWEEP_N_METRICS 9
+#define NL_SWEEP_N_METRICS 10
 extern const char *const nl_sweep_metric_names[NL_SWEEP_N_METRICS];
 
 typedef struct {

@@ -17,6 +17,7 @@ const char *const nl_sweep_metric_names[NL_SWEEP_N_METRICS] = {
     "final_test_loss",  "final_test_accuracy",           "final_test_error",
     "best_test_accuracy", "final_train_loss",            "final_test_trainmode_accuracy",
     "steps",            "wall_s",                        "samples_per_s",
+    "test_accuracy_before_recalibration",
 };
 
 const char *nl_sweep_state_name(nl_sweep_state s)

@@ -141,6 +141,7 @@ void nl_run_model_spec(const nl_config *cfg, nl_model_spec *spec)
     /* a traced activation must be a tensor: no ReLU folded into a pooling */
     if (cfg->train.trace.activation[0])
         spec->fuse_relu_pool = false;
+    spec->norm.freezable = cfg->train.freeze_bn_after > 0;
 }
 
 int nl_run_capacity(const nl_config *cfg)
@@ -208,12 +209,16 @@ nl_code nl_run_check(const nl_config *cfg, int device, bool available, nl_run_pl
         return relay(cfg, &model_err, "model", err);
     const nl_model_bytes model = graph->planned;
     rc = check_trace(cfg, graph, err);
-    nl_model_free(graph);
     /* memory before the run's length: a huge subset is first of all too big */
     if (rc == NL_OK)
         rc = check_memory(cfg, device >= 0 ? device : (int)cfg->device, available, &model, plan,
                           err);
     if (rc == NL_OK)
         rc = check_length(cfg, plan, err);
+    /* freezing and recalibration need running statistics and a step to freeze at */
+    if (rc == NL_OK &&
+        (rc = nl_train_check_stats(graph, &cfg->train, plan->total_steps, &model_err)) != NL_OK)
+        rc = relay(cfg, &model_err, NULL, err);
+    nl_model_free(graph);
     return rc;
 }

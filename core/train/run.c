@@ -148,6 +148,10 @@ static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *
     nl_json_number(&j, "final_test_loss", r->final_test_loss);
     nl_json_number(&j, "final_test_accuracy", r->final_test_accuracy);
     nl_json_number(&j, "final_test_trainmode_accuracy", r->final_trainmode_accuracy);
+    /* train.bn_recalibrate: the final evaluation before it (final_* are after) */
+    nl_json_number(&j, "test_loss_before_recalibration", r->unrecalibrated_test_loss);
+    nl_json_number(&j, "test_accuracy_before_recalibration", r->unrecalibrated_test_accuracy);
+    nl_json_number(&j, "bn_frozen_from_step", r->frozen_from_step > 0 ? (double)r->frozen_from_step : NAN);
     nl_json_number(&j, "best_test_loss", r->best_test_loss);
     nl_json_number(&j, "best_test_accuracy", r->best_test_accuracy);
     nl_json_number(&j, "wall_s", r->wall_s);
@@ -399,6 +403,13 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
     nl_train_sink sink = {&st, sink_metric, sink_trace, sink_progress, sink_checkpoint,
                           found == NL_CHECKPOINT_LOADED ? &resume : NULL};
     rc = nl_train(model, &data, train, cfg->seed, &sink, opt->stop, &out->result, err);
+    if (out->result.frozen_from_step > 0)
+        note(opt, "running statistics frozen from step %ld on (train.freeze_bn_after)",
+             out->result.frozen_from_step);
+    if (isfinite(out->result.unrecalibrated_test_accuracy))
+        note(opt, "running statistics recalibrated over %ld training batches: test accuracy "
+             "%.2f%% before, %.2f%% after (train.bn_recalibrate)", train->bn_recalibrate_batches,
+             100 * out->result.unrecalibrated_test_accuracy, 100 * out->result.final_test_accuracy);
     nl_error close_err = {0};
     nl_csv_close(&st.metrics, &close_err);
     nl_csv_close(&st.trace, &close_err);

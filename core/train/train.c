@@ -130,6 +130,7 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
     out->best_test_loss = INFINITY;
     out->best_test_accuracy = NAN;
     out->final_trainmode_accuracy = NAN;
+    out->unrecalibrated_test_loss = out->unrecalibrated_test_accuracy = NAN;
     out->final_train_loss = NAN;
     const long total = nl_train_total_steps(spec, ds->train.n);
     const long per_epoch = ds->train.n / spec->batch_size;
@@ -138,6 +139,9 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
                        "train.batch_size: %d is larger than the %ld training samples, so an epoch "
                        "has no full batch",
                        spec->batch_size, ds->train.n);
+    nl_code rc = nl_train_check_stats(m, spec, total, err);
+    if (rc)
+        return rc;
     const int eval_batch = spec->eval_batch_size < m->capacity ? spec->eval_batch_size : m->capacity;
     /* train-mode evaluation only tells something when eval mode differs, and
      * needs at least one whole training-size batch of test data */
@@ -173,7 +177,7 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
 
     /* every batcher is made here, once: nothing allocates while the run goes */
     nl_batcher batches = {0}, eval_batches = {0}, trainmode_batches = {0};
-    nl_code rc = nl_batcher_init(&batches, &ds->train, spec->batch_size, true, true, seed, err);
+    rc = nl_batcher_init(&batches, &ds->train, spec->batch_size, true, true, seed, err);
     if (rc == NL_OK)
         rc = nl_batcher_init(&eval_batches, &ds->test, eval_batch, false, false, 0, err);
     if (rc == NL_OK && trainmode)
@@ -314,7 +318,10 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
         }
         lr = nl_schedule_lr(&spec->schedule, spec->optimizer.lr, step, total);
         nl_model_load_batch(m, x, y, n);
-        nl_model_forward(m, n, NL_MODE_TRAIN);
+        const nl_mode mode = nl_train_mode_at(spec, step);
+        if (mode == NL_MODE_RUNNING_STATS && !out->frozen_from_step)
+            out->frozen_from_step = step;
+        nl_model_forward(m, n, mode);
         nl_model_backward(m, n);
         /* the gradients are complete here; clipping and the update read them */
         if (clips)
@@ -361,6 +368,9 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
     }
     if (out->status == NL_RUN_RUNNING)
         out->status = NL_RUN_OK;
+    if (out->status == NL_RUN_OK &&
+        (rc = nl_train_recalibrate(m, &batches, &eval_batches, spec, out, err)))
+        goto done;
     if (out->status == NL_RUN_OK && loss_diverged(out->final_test_loss, spec->diverge_loss)) {
         out->status = NL_RUN_DIVERGED;
         snprintf(out->reason, sizeof out->reason, "test loss %g at the end", out->final_test_loss);

@@ -88,6 +88,10 @@ typedef struct {
     double final_test_loss, final_test_accuracy;
     double best_test_loss, best_test_accuracy; /* over all evaluations */
     double final_trainmode_accuracy;           /* NaN when not measured */
+    /* train.bn_recalibrate: the last evaluation before recalibrating (the
+     * final_test_* are after it); NaN without */
+    double unrecalibrated_test_loss, unrecalibrated_test_accuracy;
+    long frozen_from_step; /* train.freeze_bn_after when training reached it; else 0 */
     double wall_s;         /* everything */
     double train_s;        /* optimizer steps only (no evaluation) */
     double samples_per_s;  /* training samples / train_s */
@@ -98,6 +102,24 @@ typedef struct {
 nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, uint64_t seed,
                  const nl_train_sink *sink, volatile sig_atomic_t *stop, nl_train_result *out,
                  nl_error *err);
+
+/* ---- recalibrate.c: train.freeze_bn_after and train.bn_recalibrate ---- */
+/* Errors (NL_ERR_CONFIG) when the spec freezes or recalibrates a model
+ * without running statistics, or freezes at or past its last step; runtime
+ * when a frozen run's model was not built freezable. */
+nl_code nl_train_check_stats(const nl_model *m, const nl_train_spec *spec, long total_steps,
+                             nl_error *err);
+/* the mode of the training forward at `step` (0-based) */
+nl_mode nl_train_mode_at(const nl_train_spec *spec, long step);
+/* Resets the running statistics to their initial values and recomputes
+ * them as the plain average over `batches` batches of `train` (forward
+ * only, weights fixed). */
+nl_code nl_recalibrate(nl_model *m, nl_batcher *train, long batches, nl_error *err);
+/* After a finished run: with train.bn_recalibrate, keeps the last
+ * evaluation as unrecalibrated_*, recalibrates over the training batches
+ * and evaluates again into final_test_* (and best_*). */
+nl_code nl_train_recalibrate(nl_model *m, nl_batcher *train, nl_batcher *eval,
+                             const nl_train_spec *spec, nl_train_result *out, nl_error *err);
 
 /* total optimizer steps the spec asks for on a training split of n samples */
 long nl_train_total_steps(const nl_train_spec *spec, long n_train);

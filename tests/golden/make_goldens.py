@@ -186,6 +186,33 @@ def make_norm_goldens():
 # layers: forward and backward with a random dy
 
 
+def standardized(weight, eps):
+    """Weight standardization (Qiao et al. 2019) as timm's StdConv2d writes
+    it: per output unit over its fan-in, biased variance, eps inside the
+    square root; autograd carries the weight gradient through it."""
+    flat = weight.reshape(1, weight.shape[0], -1)
+    return F.batch_norm(flat, None, None, training=True, momentum=0.0, eps=eps).reshape_as(weight)
+
+
+class StdLinear(nn.Linear):
+    def __init__(self, *args, eps, **kw):
+        super().__init__(*args, **kw)
+        self.eps = eps
+
+    def forward(self, x):
+        return F.linear(x, standardized(self.weight, self.eps), self.bias)
+
+
+class StdConv2d(nn.Conv2d):
+    def __init__(self, *args, eps, **kw):
+        super().__init__(*args, **kw)
+        self.eps = eps
+
+    def forward(self, x):
+        return F.conv2d(x, standardized(self.weight, self.eps), self.bias, self.stride,
+                        self.padding)
+
+
 def layer_case(fx, name, module, shape, seed, params=()):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -248,6 +275,12 @@ def make_layer_goldens():
     # a transpose tail
     layer_case(fx, "conv3x3_winograd_chunks", nn.Conv2d(9, 10, 3, padding=1), (7, 9, 13, 11),
                21, ("weight", "bias"))
+    # weight standardization: the default eps, and an eps large enough to matter
+    layer_case(fx, "linear_ws", StdLinear(11, 7, eps=1e-6), (5, 11), 26, ("weight", "bias"))
+    layer_case(fx, "conv3x3_ws", StdConv2d(3, 5, 3, padding=1, bias=False, eps=0.05), (2, 3, 7, 6),
+               27, ("weight",))
+    layer_case(fx, "conv3x3_ws_winograd", StdConv2d(8, 9, 3, padding=1, eps=1e-6), (3, 8, 7, 6),
+               28, ("weight", "bias"))
     layer_case(fx, "maxpool2", nn.MaxPool2d(2, 2), (2, 3, 7, 6), 7)
     layer_case(fx, "avgpool2", nn.AvgPool2d(2, 2), (2, 3, 7, 6), 8)
     layer_case(fx, "maxpool3_s2_p1", nn.MaxPool2d(3, 2, padding=1), (2, 2, 7, 7), 9)
