@@ -972,17 +972,17 @@ static void add_smooth_cases(void)
     for (int k = 0; k < NL_NORM_COUNT; k++) {
         const nl_norm_kind kind = (nl_norm_kind)k;
         smooth_cases[n_smooth_cases++] =
-            (train_case){NL_ARCH_CNN, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG};
+            (train_case){NL_ARCH_CNN, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG, .optim = NL_OPTIM_SGD};
         if (nl_norm_info_of(kind)->features)
             smooth_cases[n_smooth_cases++] =
-                (train_case){NL_ARCH_MLP, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG};
+                (train_case){NL_ARCH_MLP, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG, .optim = NL_OPTIM_SGD};
         smooth_cases[n_smooth_cases++] =
-            (train_case){NL_ARCH_RESNET, kind, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG};
+            (train_case){NL_ARCH_RESNET, kind, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG, .optim = NL_OPTIM_SGD};
     }
     smooth_cases[n_smooth_cases++] =
-        (train_case){NL_ARCH_MLP, NL_NORM_GROUP, NL_PLACE_AFTER, NL_ACT_SIGMOID, NL_POOL_AVG};
+        (train_case){NL_ARCH_MLP, NL_NORM_GROUP, NL_PLACE_AFTER, NL_ACT_SIGMOID, NL_POOL_AVG, .optim = NL_OPTIM_SGD};
     smooth_cases[n_smooth_cases++] =
-        (train_case){NL_ARCH_RESNET, NL_NORM_GROUP, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG};
+        (train_case){NL_ARCH_RESNET, NL_NORM_GROUP, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG, .optim = NL_OPTIM_SGD};
     /* weight standardization (GN + WS, BN + WS): the norm ops on the weights */
     smooth_cases[n_smooth_cases++] =
         (train_case){NL_ARCH_CNN, NL_NORM_GROUP, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG,
@@ -1026,7 +1026,7 @@ START_TEST(test_training_repeats)
     /* the default ReLU / max-pooling models: two GPU runs, the same bits */
     train_case tc = {_i < NL_NORM_COUNT ? NL_ARCH_CNN : NL_ARCH_MLP,
                      (nl_norm_kind)(_i % NL_NORM_COUNT), NL_PLACE_BEFORE, NL_ACT_RELU,
-                     NL_POOL_MAX};
+                     NL_POOL_MAX, .optim = NL_OPTIM_SGD};
     if (tc.arch == NL_ARCH_MLP && !nl_norm_info_of(tc.norm)->features)
         return;
     double a[STEPS], b[STEPS], ea, eb;
