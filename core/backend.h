@@ -157,6 +157,22 @@ typedef struct nl_ops {
                           const float *gamma, const float *save_mean, const float *save_rstd,
                           float *dx, bool accumulate_dx, float *dgamma, float *dbeta,
                           void *workspace);
+    /* The backward of batch statistics (g->groups == 0) in two steps, for
+     * synchronized batch norm: the ranks add their per-channel sums between
+     * them. norm_backward_reduce: per channel sum_dy = sum dy and
+     * sum_dy_xhat = sum dy * xhat over the N*HW values (exactly
+     * norm_backward's dbeta and dgamma). norm_backward_apply: dx = rstd *
+     * gamma_c * (dy - (sum_dy + xhat * sum_dy_xhat) / count) from sums over
+     * `count` values per channel (all ranks' N*HW). With this rank's own
+     * sums and count N*HW the two give norm_backward's dx to rounding. */
+    void (*norm_backward_reduce)(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                 const float *dy, const float *save_mean, const float *save_rstd,
+                                 float *sum_dy, float *sum_dy_xhat);
+    void (*norm_backward_apply)(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                const float *dy, const float *gamma, const float *save_mean,
+                                const float *save_rstd, const float *sum_dy,
+                                const float *sum_dy_xhat, double count, float *dx,
+                                bool accumulate_dx);
 
     /* ---- optimizer: SGD with PyTorch's momentum convention ---- */
     void (*sgd_step)(nl_backend *be, size_t count, float *param, const float *grad,

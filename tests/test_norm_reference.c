@@ -176,6 +176,89 @@ START_TEST(test_cpu_paths_match_reference)
 }
 END_TEST
 
+/* The backward of batch statistics in two steps (synchronized batch norm):
+ * the ops' reduce against the reference's; then the batch cut in two
+ * slices as two ranks hold it: each slice's sums, added, and applied to
+ * each slice with the whole batch's count give the whole batch's dx, by
+ * the ops and by the reference. */
+START_TEST(test_backward_split_matches_whole_batch)
+{
+    const shape *s = &shapes[_i];
+    if (s->n < 2)
+        return; /* nothing to cut */
+    nl_backend *be = tu_cpu(3);
+    const size_t count = (size_t)s->n * s->c * s->hw, plane_floats = (size_t)s->c * s->hw;
+    float *x = malloc(count * sizeof(float)), *dy = malloc(count * sizeof(float));
+    float *dx0 = malloc(count * sizeof(float)), *want = malloc(count * sizeof(float));
+    float *got = malloc(count * sizeof(float)), *gamma = malloc((size_t)s->c * sizeof(float));
+    float *mean = malloc((size_t)s->c * sizeof(float)), *rstd = malloc((size_t)s->c * sizeof(float));
+    float *y = malloc(count * sizeof(float)), *dg = malloc((size_t)s->c * sizeof(float));
+    float *db = malloc((size_t)s->c * sizeof(float));
+    float *sums[2][2]; /* [slice][sum_dy, sum_dy_xhat] */
+    for (int k = 0; k < 4; k++)
+        sums[k / 2][k % 2] = malloc((size_t)s->c * sizeof(float));
+    float *total[2] = {malloc((size_t)s->c * sizeof(float)), malloc((size_t)s->c * sizeof(float))};
+    tu_fill_normal(x, count, 600 + _i, s->mean, 2.0f);
+    tu_fill_normal(dy, count, 700 + _i, 0.0f, 1.0f);
+    tu_fill_normal(dx0, count, 800 + _i, 0.0f, 1.0f);
+    tu_fill_uniform(gamma, (size_t)s->c, 900 + _i, 0.5f, 1.5f);
+    const nl_norm_geom whole = {s->n, s->c, s->hw, 0, true, 1e-5f};
+    nl_norm_reference_forward(&whole, x, gamma, NULL, y, mean, rstd, NULL, NULL, 0.0f);
+    const int cut = s->n / 3 > 0 ? s->n / 3 : 1; /* uneven slices */
+    const int rows[2] = {cut, s->n - cut};
+    for (int threads = 1; threads <= 3; threads += 2) {
+        be->threads = threads;
+        omp_set_num_threads(threads);
+        for (int accumulate = 0; accumulate < 2; accumulate++) {
+            memcpy(want, dx0, count * sizeof(float));
+            nl_norm_reference_backward(&whole, x, dy, gamma, mean, rstd, want, accumulate, dg, db);
+            /* the whole batch at once: the sums are dgamma and dbeta */
+            be->ops->norm_backward_reduce(be, &whole, x, dy, mean, rstd, total[0], total[1]);
+            tu_assert_close(total[0], db, (size_t)s->c, TOL, "reduce: sum dy = dbeta");
+            tu_assert_close(total[1], dg, (size_t)s->c, TOL, "reduce: sum dy*xhat = dgamma");
+            nl_norm_reference_backward_reduce(&whole, x, dy, mean, rstd, total[0], total[1]);
+            tu_assert_close(total[0], db, (size_t)s->c, TOL, "reference reduce: sum dy");
+            tu_assert_close(total[1], dg, (size_t)s->c, TOL, "reference reduce: sum dy*xhat");
+            for (int by_ops = 0; by_ops < 2; by_ops++) {
+                memcpy(got, dx0, count * sizeof(float));
+                for (int k = 0; k < 2; k++) {
+                    const nl_norm_geom slice = {rows[k], s->c, s->hw, 0, true, 1e-5f};
+                    const size_t at = k ? (size_t)rows[0] * plane_floats : 0;
+                    if (by_ops)
+                        be->ops->norm_backward_reduce(be, &slice, x + at, dy + at, mean, rstd,
+                                                      sums[k][0], sums[k][1]);
+                    else
+                        nl_norm_reference_backward_reduce(&slice, x + at, dy + at, mean, rstd,
+                                                          sums[k][0], sums[k][1]);
+                }
+                for (int ch = 0; ch < s->c; ch++)
+                    for (int j = 0; j < 2; j++)
+                        total[j][ch] = sums[0][j][ch] + sums[1][j][ch];
+                for (int k = 0; k < 2; k++) {
+                    const nl_norm_geom slice = {rows[k], s->c, s->hw, 0, true, 1e-5f};
+                    const size_t at = k ? (size_t)rows[0] * plane_floats : 0;
+                    const double values = (double)s->n * s->hw;
+                    if (by_ops)
+                        be->ops->norm_backward_apply(be, &slice, x + at, dy + at, gamma, mean,
+                                                     rstd, total[0], total[1], values, got + at,
+                                                     accumulate);
+                    else
+                        nl_norm_reference_backward_apply(&slice, x + at, dy + at, gamma, mean,
+                                                         rstd, total[0], total[1], values,
+                                                         got + at, accumulate);
+                }
+                tu_assert_close(got, want, count, TOL,
+                                by_ops ? "ops: two slices' dx" : "reference: two slices' dx");
+            }
+        }
+    }
+    float *all[] = {x, dy, dx0, want, got, gamma, mean, rstd, y, dg, db, total[0], total[1],
+                    sums[0][0], sums[0][1], sums[1][0], sums[1][1]};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        free(all[i]);
+}
+END_TEST
+
 /* the reference itself, on numbers worked by hand: one channel {1, 3} with
  * batch statistics (mean 2, biased var 1, unbiased 2), and the RMS of
  * {3, 4} per sample (mean square 12.5) */
@@ -205,6 +288,8 @@ int main(void)
     TCase *tc = tcase_create("cpu");
     tcase_add_test(tc, test_reference_by_hand);
     tcase_add_loop_test(tc, test_cpu_paths_match_reference, 0,
+                        (int)(sizeof shapes / sizeof shapes[0]));
+    tcase_add_loop_test(tc, test_backward_split_matches_whole_batch, 0,
                         (int)(sizeof shapes / sizeof shapes[0]));
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -105,6 +105,8 @@ static const nl_ops cpu_ops = {
     .norm_forward_eval = nl_cpu_norm_forward_eval,
     .norm_backward_workspace = nl_cpu_norm_backward_workspace,
     .norm_backward = nl_cpu_norm_backward,
+    .norm_backward_reduce = nl_cpu_norm_backward_reduce,
+    .norm_backward_apply = nl_cpu_norm_backward_apply,
     .sgd_step = nl_cpu_sgd_step,
 };
 

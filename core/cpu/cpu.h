@@ -195,6 +195,16 @@ void nl_cpu_groupnorm_backward(nl_backend *be, int n, int c, int hw, int groups,
                                const float *dy, const float *gamma, const float *save_mean,
                                const float *save_rstd, float *dx, bool accumulate_dx,
                                float *dgamma, float *dbeta, void *workspace);
+/* norm_sync.c: the backward of batch statistics in two steps */
+void nl_cpu_norm_backward_reduce(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                 const float *dy, const float *save_mean, const float *save_rstd,
+                                 float *sum_dy, float *sum_dy_xhat);
+void nl_cpu_norm_backward_apply(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                const float *dy, const float *gamma, const float *save_mean,
+                                const float *save_rstd, const float *sum_dy,
+                                const float *sum_dy_xhat, double count, float *dx,
+                                bool accumulate_dx);
+
 /* norm.c: the ops, dispatching to batchnorm.c, groupnorm.c or the general
  * grouped kernel (groups >= 1, centring on or off) */
 void nl_cpu_norm_forward(nl_backend *be, const nl_norm_geom *g, const float *x,

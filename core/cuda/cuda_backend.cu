@@ -213,6 +213,8 @@ static nl_ops make_ops(void)
     o.norm_forward_eval = nl_cuda_norm_op_forward_eval;
     o.norm_backward_workspace = nl_cuda_norm_op_backward_workspace;
     o.norm_backward = nl_cuda_norm_op_backward;
+    o.norm_backward_reduce = nl_cuda_norm_op_backward_reduce;
+    o.norm_backward_apply = nl_cuda_norm_op_backward_apply;
     o.sgd_step = nl_cuda_sgd_step;
     return o;
 }

@@ -168,6 +168,15 @@ void nl_cuda_groupnorm_backward(nl_backend *be, const nl_norm_geom *g, const flo
                                 const float *dy, const float *gamma, const float *save_mean,
                                 const float *save_rstd, float *dx, bool accumulate_dx,
                                 float *dgamma, float *dbeta, void *workspace);
+/* norm_sync.cu: the backward of batch statistics in two steps */
+void nl_cuda_norm_op_backward_reduce(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                     const float *dy, const float *save_mean,
+                                     const float *save_rstd, float *sum_dy, float *sum_dy_xhat);
+void nl_cuda_norm_op_backward_apply(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                    const float *dy, const float *gamma, const float *save_mean,
+                                    const float *save_rstd, const float *sum_dy,
+                                    const float *sum_dy_xhat, double count, float *dx,
+                                    bool accumulate_dx);
 /* the norm ops (cuda_backend.cu): batch statistics to batchnorm.cu, the rest
  * to groupnorm.cu */
 void nl_cuda_norm_op_forward(nl_backend *be, const nl_norm_geom *g, const float *x,

@@ -18,9 +18,14 @@ typedef enum {
     NL_MODE_TRAIN_FROZEN, /* batch statistics, running statistics untouched (train-mode eval) */
 } nl_mode;
 
+struct nl_dist;
+
 typedef struct {
     nl_backend *be;
-    int n; /* the batch at hand, <= the planned capacity */
+    /* the ranks of a data-parallel run (NULL: one process); layers that
+     * synchronize statistics across ranks call its collectives */
+    struct nl_dist *dist;
+    int n; /* the batch at hand on this rank, <= the planned capacity */
     nl_mode mode;
     void *workspace; /* shared scratch, as large as the largest request */
 } nl_pass;

@@ -49,6 +49,9 @@ typedef struct nl_model {
     void *act_arena, *saved_arena, *workspace;
     size_t workspace_bytes;
     size_t device_bytes; /* everything allocated on the backend */
+    /* data-parallel training (nl_model_set_dist); NULL: one process */
+    struct nl_dist *dist;
+    float *host_grads; /* param_floats: gradients staged for the all-reduce */
     nl_model_bytes planned; /* nl_model_plan: what nl_model_build would allocate */
 } nl_model;
 
@@ -88,8 +91,19 @@ void nl_model_load_batch(nl_model *m, const float *x, const int32_t *labels, int
 void nl_model_forward(nl_model *m, int n, nl_mode mode);
 /* backward from the loss of the last forward (which must have used batch statistics) */
 void nl_model_backward(nl_model *m, int n);
-/* metrics[0] = summed loss, metrics[1] = correct predictions since the last reset */
+/* metrics[0] = summed loss, metrics[1] = correct predictions since the last
+ * reset, over every rank's samples (all ranks must call it together) */
 void nl_model_read_metrics(nl_model *m, double out[2]);
+
+/* Makes the model one replica of a data-parallel run over `dist` (kept, not
+ * owned): layers that synchronize statistics use it, and the exchange
+ * buffers are reserved now so that no step allocates. */
+nl_code nl_model_set_dist(nl_model *m, struct nl_dist *dist, nl_error *err);
+/* After backward: every rank's gradients replaced by their mean over the
+ * ranks (each rank's loss is the mean over its equal share of the batch, so
+ * this is the gradient of the global batch's mean loss). Nothing to do on
+ * one rank. */
+void nl_model_reduce_gradients(nl_model *m);
 void nl_model_reset_metrics(nl_model *m);
 
 nl_param *nl_model_param(const nl_model *m, const char *name);

@@ -155,3 +155,43 @@ void nl_norm_reference_backward(const nl_norm_geom *g, const float *x, const flo
     free(dgamma_sum);
     free(dbeta_sum);
 }
+
+/* The backward of batch statistics in two steps (synchronized batch norm
+ * adds the ranks' sums between them), per channel ch over its N*HW values:
+ *   reduce: sum_dy = sum dy, sum_dy_xhat = sum dy * xhat
+ *   apply:  dx = rstd * gamma_c * (dy - (sum_dy + xhat * sum_dy_xhat) / count)
+ * count is the number of values the sums cover (every rank's). */
+void nl_norm_reference_backward_reduce(const nl_norm_geom *g, const float *x, const float *dy,
+                                       const float *save_mean, const float *save_rstd,
+                                       float *sum_dy, float *sum_dy_xhat)
+{
+    for (int ch = 0; ch < g->c; ch++) {
+        double s_dy = 0.0, s_dy_xhat = 0.0;
+        for (int k = 0; k < g->n; k++)
+            for (int j = 0; j < g->hw; j++) {
+                const size_t at = plane_offset(g, ch, k) + j;
+                s_dy += dy[at];
+                s_dy_xhat += dy[at] * ((x[at] - (double)save_mean[ch]) * save_rstd[ch]);
+            }
+        sum_dy[ch] = (float)s_dy;
+        sum_dy_xhat[ch] = (float)s_dy_xhat;
+    }
+}
+
+void nl_norm_reference_backward_apply(const nl_norm_geom *g, const float *x, const float *dy,
+                                      const float *gamma, const float *save_mean,
+                                      const float *save_rstd, const float *sum_dy,
+                                      const float *sum_dy_xhat, double count, float *dx,
+                                      bool accumulate_dx)
+{
+    for (int ch = 0; ch < g->c; ch++) {
+        const double rstd = save_rstd[ch], gm = gamma ? gamma[ch] : 1.0;
+        for (int k = 0; k < g->n; k++)
+            for (int j = 0; j < g->hw; j++) {
+                const size_t at = plane_offset(g, ch, k) + j;
+                const double xhat = (x[at] - (double)save_mean[ch]) * rstd;
+                const double d = rstd * gm * (dy[at] - (sum_dy[ch] + xhat * sum_dy_xhat[ch]) / count);
+                dx[at] = (float)(accumulate_dx ? dx[at] + d : d);
+            }
+    }
+}

@@ -18,5 +18,14 @@ void nl_norm_reference_backward(const nl_norm_geom *g, const float *x, const flo
                                 const float *gamma, const float *save_mean,
                                 const float *save_rstd, float *dx, bool accumulate_dx,
                                 float *dgamma, float *dbeta);
+/* batch statistics only (g->groups == 0) */
+void nl_norm_reference_backward_reduce(const nl_norm_geom *g, const float *x, const float *dy,
+                                       const float *save_mean, const float *save_rstd,
+                                       float *sum_dy, float *sum_dy_xhat);
+void nl_norm_reference_backward_apply(const nl_norm_geom *g, const float *x, const float *dy,
+                                      const float *gamma, const float *save_mean,
+                                      const float *save_rstd, const float *sum_dy,
+                                      const float *sum_dy_xhat, double count, float *dx,
+                                      bool accumulate_dx);
 
 #endif

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "dist/dist.h"
+
 static const nl_name_entry status_entries[] = {
     [NL_RUN_RUNNING] = {"running", "in progress, or killed before it could say otherwise"},
     [NL_RUN_OK] = {"ok", "finished"},
@@ -31,6 +33,18 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Loads this rank's rows of a batch of n (all of it on one rank); returns
+ * how many that is. */
+static int load_slice(nl_model *m, const nl_split *split, const float *x, const int32_t *y, int n)
+{
+    int start, count;
+    nl_dist_slice(nl_dist_rank(m->dist), nl_dist_size(m->dist), n, &start, &count);
+    const size_t per_sample = (size_t)split->c * split->h * split->w;
+    if (count > 0)
+        nl_model_load_batch(m, x + (size_t)start * per_sample, y + start, count);
+    return count;
+}
+
 long nl_train_total_steps(const nl_train_spec *spec, long n_train)
 {
     if (spec->steps > 0)
@@ -47,8 +61,12 @@ nl_code nl_evaluate(nl_model *m, nl_batcher *batches, nl_mode mode, double *loss
     const int32_t *y;
     int n;
     while ((n = nl_batcher_next(batches, &x, &y)) > 0) {
-        nl_model_load_batch(m, x, y, n);
-        nl_model_forward(m, n, mode);
+        /* eval mode exchanges nothing between ranks, so a rank may sit out
+         * a short last batch; batch statistics (train mode) come in whole
+         * training-size batches, which every rank shares */
+        const int mine = load_slice(m, batches->split, x, y, n);
+        if (mine > 0)
+            nl_model_forward(m, mine, mode);
         seen += n;
     }
     double metrics[2];
@@ -116,6 +134,15 @@ static double remaining_seconds(long step, long total, long eval_every, double t
         evals_left++;
     const double per_eval = evaluations > 0 ? eval_time / (double)evaluations : 0.0;
     return train_time / (double)step * (double)(total - step) + per_eval * (double)evals_left;
+}
+
+/* A signal reaches the ranks at different moments: they all stop at the
+ * step where any of them saw it, or some would wait for the others forever. */
+static bool stop_requested(nl_dist *d, volatile sig_atomic_t *stop)
+{
+    double seen = stop && *stop ? 1.0 : 0.0;
+    nl_dist_sum(d, &seen, 1);
+    return seen > 0.0;
 }
 
 static bool loss_diverged(double loss, float bound) { return !isfinite(loss) || loss > bound; }
@@ -246,7 +273,7 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
             nl_model_reset_metrics(m);
         if (out->status != NL_RUN_RUNNING || step >= total)
             break;
-        if (stop && *stop) {
+        if (stop_requested(m->dist, stop)) {
             out->status = NL_RUN_FAILED;
             snprintf(out->reason, sizeof out->reason, "interrupted at step %ld of %ld", step, total);
             break;
@@ -264,9 +291,12 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
             window[0] = window[1] = 0.0;
         }
         lr = nl_schedule_lr(&spec->schedule, spec->optimizer.lr, step, total);
-        nl_model_load_batch(m, x, y, n);
-        nl_model_forward(m, n, NL_MODE_TRAIN);
-        nl_model_backward(m, n);
+        const int mine = load_slice(m, &ds->train, x, y, n);
+        nl_model_forward(m, mine, NL_MODE_TRAIN);
+        nl_model_backward(m, mine);
+        nl_model_reduce_gradients(m);
+        if ((rc = nl_dist_status(m->dist, err)))
+            goto done;
         nl_sgd_step(m, &spec->optimizer, (float)lr, step);
         step++;
         window_steps++;
