@@ -152,6 +152,22 @@ typedef struct nl_ops {
     void (*norm_forward_eval)(nl_backend *be, const nl_norm_geom *g, const float *x,
                               const float *gamma, const float *beta, const float *running_mean,
                               const float *running_var, float *y);
+    /* The forward in two steps, for normalizers that change the statistics
+     * between them (batch renormalization; synchronized batch norm merges
+     * the ranks' statistics). norm_stats: each statistics group's mean (0
+     * when !center) and biased variance var (the mean square about the mean;
+     * variances, not rstd, so that partial statistics combine), and the
+     * running statistics updated exactly as norm_forward does when
+     * running_mean is not NULL. norm_apply: y = (x - mean) * rstd * gamma_c
+     * + beta_c with rstd = 1/sqrt(var + eps) of the given per-group
+     * statistics, rstd also written to save_rstd when it is not NULL (for
+     * norm_backward, with mean as save_mean). stats then apply computes
+     * norm_forward's y and saved statistics to rounding. */
+    void (*norm_stats)(nl_backend *be, const nl_norm_geom *g, const float *x, float *mean,
+                       float *var, float *running_mean, float *running_var, float momentum);
+    void (*norm_apply)(nl_backend *be, const nl_norm_geom *g, const float *x, const float *mean,
+                       const float *var, const float *gamma, const float *beta, float *y,
+                       float *save_rstd);
     size_t (*norm_backward_workspace)(nl_backend *be, const nl_norm_geom *g); /* bytes */
     void (*norm_backward)(nl_backend *be, const nl_norm_geom *g, const float *x, const float *dy,
                           const float *gamma, const float *save_mean, const float *save_rstd,

@@ -571,6 +571,43 @@ static const norm_shape norm_shapes[] = {
     {32, 64, 3136, 0.0f, 1}, /* (32, 64, 56, 56) */
 };
 
+/* the forward in two steps, norm_stats then norm_apply, each backend from
+ * its own statistics (as a run does), also against its fused forward's y */
+static void split_case(const nl_norm_geom *g, twin x, twin gamma, twin beta, twin y_fused,
+                       int running, uint64_t seed, const char *what_case)
+{
+    const size_t stats = (size_t)nl_norm_stat_groups(g), c = (size_t)g->c;
+    const size_t count = (size_t)g->n * c * g->hw;
+    char what[240];
+#define WHAT(part) (snprintf(what, sizeof what, "%s: split: %s", what_case, part), what)
+    twin mean = twin_empty(stats), var = twin_empty(stats), rstd = twin_empty(stats);
+    twin y = twin_empty(count);
+    twin rm = twin_normal(c, seed + 6, 0.0f, 0.1f), rv = twin_const(c, 1.5f);
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->norm_stats(be_of(b), g, F(x, b), F(mean, b), F(var, b),
+                                  running ? F(rm, b) : NULL, running ? F(rv, b) : NULL, 0.1f);
+    check_close(mean, 1e-5, WHAT("mean"));
+    check_close(var, 1e-5, WHAT("var"));
+    if (running) {
+        check_close(rm, 1e-5, WHAT("running_mean"));
+        check_close(rv, 1e-5, WHAT("running_var"));
+    }
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->norm_apply(be_of(b), g, F(x, b), F(mean, b), F(var, b), FN(gamma, b),
+                                  FN(beta, b), F(y, b), F(rstd, b));
+    check_close(y, 1e-5, WHAT("y"));
+    check_close(rstd, 1e-5, WHAT("rstd"));
+    gpu_sync_ok();
+    float *split_y = fetch(y, 1), *fused_y = fetch(y_fused, 1);
+    tu_assert_close(split_y, fused_y, count, 1e-5, WHAT("GPU y against its fused forward"));
+    free(split_y);
+    free(fused_y);
+#undef WHAT
+    twin *all[] = {&mean, &var, &rstd, &y, &rm, &rv};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        twin_free(all[i]);
+}
+
 static void batchnorm_case(const norm_shape *s, int affine, int running, const char *mode)
 {
     const int n = s->n, c = s->c, hw = s->hw;
@@ -603,6 +640,7 @@ static void batchnorm_case(const norm_shape *s, int affine, int running, const c
     gpu_be->ops->norm_forward(gpu_be, &g, F(x, 1), FN(gamma, 1), FN(beta, 1), F(y, 1), F(sm, 1),
                               F(sr, 1), NULL, NULL, momentum);
     check_repeat(y, snap, WHAT("y repeat"));
+    split_case(&g, x, gamma, beta, y, running, seed, WHAT("batchnorm"));
 
     for (int b = 0; b < 2; b++)
         be_of(b)->ops->norm_forward_eval(be_of(b), &g, F(x, b), FN(gamma, b), FN(beta, b),
@@ -699,6 +737,7 @@ static void groupnorm_case(const norm_shape *s, int groups, bool center, int aff
     gpu_be->ops->norm_forward(gpu_be, &g, F(x, 1), FN(gamma, 1), FN(beta, 1), F(y, 1), F(sm, 1),
                               F(sr, 1), NULL, NULL, momentum);
     check_repeat(y, snap, WHAT("y repeat"));
+    split_case(&g, x, gamma, beta, y, running, seed, WHAT("groupnorm"));
 
     twin dy = twin_normal(count, seed + 4, 0.0f, 1.0f), dx0 = twin_normal(count, seed + 5, 0, 1);
     twin dx = twin_empty(count);

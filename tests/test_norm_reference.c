@@ -4,7 +4,7 @@
  * over a table of shapes (odd planes, feature vectors, shapes large enough
  * to split over threads, a mean far from zero), 1 to 3 threads, affine on,
  * off and scale only, running statistics where a geometry has them, dx written and
- * accumulated. */
+ * accumulated; and the forward in two steps (norm_stats, norm_apply). */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -119,6 +119,69 @@ static void check(nl_backend *be, const shape *s, const inputs *in, nl_norm_geom
     free(ws);
 }
 
+/* The forward in two steps: norm_stats against the reference's statistics
+ * and running statistics, norm_apply (from the reference's statistics)
+ * against the reference's apply, and stats then apply against the fused
+ * reference forward. */
+static void check_split(nl_backend *be, const shape *s, const inputs *in, nl_norm_geom g,
+                        int affine, bool running, int threads)
+{
+    char what[200];
+#define WHAT(part)                                                                                 \
+    (snprintf(what, sizeof what, "split (%d,%d,%d) groups=%d center=%d affine=%d running=%d "     \
+              "threads=%d: %s", s->n, s->c, s->hw, g.groups, g.center, affine, running, threads,  \
+              part),                                                                               \
+     what)
+    const size_t count = in->count, stats = (size_t)nl_norm_stat_groups(&g), c = (size_t)s->c;
+    const float *gamma = affine ? in->gamma : NULL, *beta = affine == 1 ? in->beta : NULL;
+    float *y[3], *mean[3], *var[3], *rstd[3], *rm[2], *rv[2];
+    for (int k = 0; k < 3; k++) { /* 0: reference, 1: under test, 2: fused reference */
+        y[k] = malloc(count * sizeof(float));
+        mean[k] = malloc(stats * sizeof(float));
+        var[k] = malloc(stats * sizeof(float));
+        rstd[k] = malloc(stats * sizeof(float));
+    }
+    for (int k = 0; k < 2; k++) {
+        rm[k] = malloc(c * sizeof(float));
+        rv[k] = malloc(c * sizeof(float));
+        for (size_t ch = 0; ch < c; ch++) {
+            rm[k][ch] = 0.1f * (float)ch;
+            rv[k][ch] = 1.5f;
+        }
+    }
+    nl_norm_reference_stats(&g, in->x, mean[0], var[0], running ? rm[0] : NULL,
+                            running ? rv[0] : NULL, 0.1f);
+    be->ops->norm_stats(be, &g, in->x, mean[1], var[1], running ? rm[1] : NULL,
+                        running ? rv[1] : NULL, 0.1f);
+    tu_assert_close(mean[1], mean[0], stats, TOL, WHAT("mean"));
+    tu_assert_close(var[1], var[0], stats, TOL, WHAT("var"));
+    if (running) {
+        tu_assert_close(rm[1], rm[0], c, TOL, WHAT("running_mean"));
+        tu_assert_close(rv[1], rv[0], c, TOL, WHAT("running_var"));
+    }
+    nl_norm_reference_apply(&g, in->x, mean[0], var[0], gamma, beta, y[0], rstd[0]);
+    be->ops->norm_apply(be, &g, in->x, mean[0], var[0], gamma, beta, y[1], rstd[1]);
+    tu_assert_close(y[1], y[0], count, TOL, WHAT("apply y"));
+    tu_assert_close(rstd[1], rstd[0], stats, TOL, WHAT("apply rstd"));
+    be->ops->norm_apply(be, &g, in->x, mean[0], var[0], gamma, beta, y[1], NULL);
+    tu_assert_close(y[1], y[0], count, TOL, WHAT("apply y without rstd"));
+    nl_norm_reference_forward(&g, in->x, gamma, beta, y[2], mean[2], rstd[2], NULL, NULL, 0.0f);
+    tu_assert_close(y[0], y[2], count, TOL, WHAT("stats + apply = forward: y"));
+    tu_assert_close(mean[0], mean[2], stats, TOL, WHAT("stats + apply = forward: mean"));
+    tu_assert_close(rstd[0], rstd[2], stats, TOL, WHAT("stats + apply = forward: rstd"));
+#undef WHAT
+    for (int k = 0; k < 3; k++) {
+        free(y[k]);
+        free(mean[k]);
+        free(var[k]);
+        free(rstd[k]);
+    }
+    for (int k = 0; k < 2; k++) {
+        free(rm[k]);
+        free(rv[k]);
+    }
+}
+
 /* a divisor of c strictly between 1 and c, or 0 */
 static int middle_groups(int c)
 {
@@ -153,8 +216,10 @@ START_TEST(test_cpu_paths_match_reference)
         omp_set_num_threads(threads);
         for (int affine = 0; affine < 3; affine++) {
             const nl_norm_geom batch = {s->n, s->c, s->hw, 0, true, 1e-5f};
-            if ((long)s->n * s->hw > 1 && affine < 2)
+            if ((long)s->n * s->hw > 1 && affine < 2) {
                 check(be, s, &in, batch, affine, affine, VIA_OPS, threads);
+                check_split(be, s, &in, batch, affine, affine, threads);
+            }
             for (int gi = 0; gi < 3; gi++) {
                 const int groups = group_counts[gi];
                 if (groups == 0 || (gi == 2 && s->hw == 1))
@@ -163,6 +228,7 @@ START_TEST(test_cpu_paths_match_reference)
                 for (int center = 0; center < 2; center++) {
                     const nl_norm_geom g = {s->n, s->c, s->hw, groups, center, 1e-5f};
                     check(be, s, &in, g, affine, center && instance_running, VIA_OPS, threads);
+                    check_split(be, s, &in, g, affine, center && instance_running, threads);
                     check(be, s, &in, g, affine, false, VIA_GROUPED, threads);
                 }
             }

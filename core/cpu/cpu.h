@@ -214,6 +214,11 @@ void nl_cpu_norm_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
 void nl_cpu_norm_forward_eval(nl_backend *be, const nl_norm_geom *g, const float *x,
                               const float *gamma, const float *beta, const float *running_mean,
                               const float *running_var, float *y);
+void nl_cpu_norm_stats(nl_backend *be, const nl_norm_geom *g, const float *x, float *mean,
+                       float *var, float *running_mean, float *running_var, float momentum);
+void nl_cpu_norm_apply(nl_backend *be, const nl_norm_geom *g, const float *x, const float *mean,
+                       const float *var, const float *gamma, const float *beta, float *y,
+                       float *save_rstd);
 size_t nl_cpu_norm_backward_workspace(nl_backend *be, const nl_norm_geom *g);
 void nl_cpu_norm_backward(nl_backend *be, const nl_norm_geom *g, const float *x, const float *dy,
                           const float *gamma, const float *save_mean, const float *save_rstd,

@@ -186,6 +186,11 @@ void nl_cuda_norm_op_forward(nl_backend *be, const nl_norm_geom *g, const float 
 void nl_cuda_norm_op_forward_eval(nl_backend *be, const nl_norm_geom *g, const float *x,
                                   const float *gamma, const float *beta,
                                   const float *running_mean, const float *running_var, float *y);
+void nl_cuda_norm_op_stats(nl_backend *be, const nl_norm_geom *g, const float *x, float *mean,
+                           float *var, float *running_mean, float *running_var, float momentum);
+void nl_cuda_norm_op_apply(nl_backend *be, const nl_norm_geom *g, const float *x,
+                           const float *mean, const float *var, const float *gamma,
+                           const float *beta, float *y, float *save_rstd);
 size_t nl_cuda_norm_op_backward_workspace(nl_backend *be, const nl_norm_geom *g);
 void nl_cuda_norm_op_backward(nl_backend *be, const nl_norm_geom *g, const float *x,
                               const float *dy, const float *gamma, const float *save_mean,
@@ -205,16 +210,23 @@ typedef struct {
     int center;        /* 0: RMS, no mean subtracted (GroupNorm geometry only) */
     float eps;
     const float *x, *gamma, *beta;
-    float *y;
-    /* training: statistics of the batch, saved for backward */
-    float *save_mean, *save_rstd;
+    float *y; /* NULL: statistics only (norm_stats) */
+    /* training: statistics of the batch, saved for backward; each may be
+     * NULL. save_var: the biased variance (norm_stats) */
+    float *save_mean, *save_rstd, *save_var;
     /* BatchNorm training: running statistics to update (NULL: none) */
     float *running_mean, *running_var;
     float momentum;
-    /* BatchNorm eval: normalize with these instead (save_* are then NULL) */
+    /* normalize with these per-group statistics instead (BatchNorm eval,
+     * norm_apply); save_rstd then receives their rstd unless NULL */
     const float *eval_mean, *eval_var;
 } nl_cuda_norm_fwd_args;
 
 void nl_cuda_norm_forward(nl_cuda *cu, const nl_cuda_norm_fwd_args *a);
+/* any variant of the forward (train, eval, statistics only, given
+ * statistics): batch statistics (groups 0, features or planes) and
+ * per-sample groups, whose running statistics (instance norm) are per channel */
+void nl_cuda_batchnorm_run(nl_backend *be, const nl_cuda_norm_fwd_args *a);
+void nl_cuda_groupnorm_run(nl_backend *be, const nl_cuda_norm_fwd_args *a);
 
 #endif

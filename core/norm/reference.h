@@ -11,6 +11,11 @@
 void nl_norm_reference_forward(const nl_norm_geom *g, const float *x, const float *gamma,
                                const float *beta, float *y, float *save_mean, float *save_rstd,
                                float *running_mean, float *running_var, float momentum);
+void nl_norm_reference_stats(const nl_norm_geom *g, const float *x, float *mean, float *var,
+                             float *running_mean, float *running_var, float momentum);
+void nl_norm_reference_apply(const nl_norm_geom *g, const float *x, const float *mean,
+                             const float *var, const float *gamma, const float *beta, float *y,
+                             float *save_rstd);
 void nl_norm_reference_forward_eval(const nl_norm_geom *g, const float *x, const float *gamma,
                                     const float *beta, const float *running_mean,
                                     const float *running_var, float *y);
