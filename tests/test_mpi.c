@@ -5,7 +5,10 @@
  *
  * R ranks x B samples give the losses of one process at batch R*B to float
  * rounding (1e-6 relative, every step of 20), and the same bits run after
- * run; the errors of a launch exit 2 and write nothing. */
+ * run: with per-sample normalization, and with batch norm when its
+ * statistics are synchronized (model.norm.sync: true); unsynchronized, each
+ * rank's batch norm sees only its B samples and the losses differ. The
+ * errors of a launch exit 2 and write nothing. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +17,7 @@
 
 #include "dist/dist.h"
 #include "testutil.h"
+#include "train/run.h"
 
 #define STEPS 20
 #define MAX_ROWS 64
@@ -110,6 +114,49 @@ START_TEST(test_ranks_match_one_process)
 }
 END_TEST
 
+/* batch norm: synchronized, the global batch's statistics on every rank */
+START_TEST(test_sync_batchnorm_matches_one_process)
+{
+    setup();
+    const char *bn = "--set model.norm.type=batch";
+    char args[512];
+    snprintf(args, sizeof args, "run c.yaml --quiet %s --out one", bn);
+    ck_assert_int_eq(tu_normlab(args), 0);
+    for (int ranks = 2; ranks <= 4; ranks += 2) {
+        snprintf(args, sizeof args, "run c.yaml --quiet %s --set model.norm.sync=true --out sync%d",
+                 bn, ranks);
+        ck_assert_int_eq(mpirun(ranks, args), 0);
+        char dir[32], what[64];
+        snprintf(dir, sizeof dir, "sync%d", ranks);
+        snprintf(what, sizeof what, "sync: %d ranks x %d vs 16", ranks, 16 / ranks);
+        same_losses(dir, "one", 1e-6, what);
+    }
+    snprintf(args, sizeof args, "run c.yaml --quiet %s --set model.norm.sync=true --out again", bn);
+    ck_assert_int_eq(mpirun(2, args), 0);
+    same_losses("again", "sync2", 0.0, "sync: 2 ranks, twice");
+    /* the running statistics are the global batch's too (eval mode uses them) */
+    char *a = tu_tmp_read("sync2/summary.json"), *b = tu_tmp_read("one/summary.json");
+    char va[64], vb[64];
+    ck_assert(nl_json_flat_get(a, "final_test_loss", va, sizeof va));
+    ck_assert(nl_json_flat_get(b, "final_test_loss", vb, sizeof vb));
+    ck_assert_msg(fabs(atof(va) - atof(vb)) <= 1e-6 * fabs(atof(vb)), "test loss %s vs %s", va, vb);
+    free(a);
+    free(b);
+    /* unsynchronized: per-rank statistics of 8 samples, another training */
+    snprintf(args, sizeof args, "run c.yaml --quiet %s --out apart", bn);
+    ck_assert_int_eq(mpirun(2, args), 0);
+    char ra[MAX_ROWS][32], rb[MAX_ROWS][32];
+    ck_assert_int_eq(train_losses("apart", ra), STEPS);
+    ck_assert_int_eq(train_losses("one", rb), STEPS);
+    double apart = 0.0;
+    for (int i = 0; i < STEPS; i++)
+        apart = fmax(apart, fabs(atof(ra[i]) - atof(rb[i])));
+    ck_assert_msg(apart > 1e-2, "sync: false gave the global batch's losses (at most %g apart)",
+                  apart);
+    tu_tmp_remove();
+}
+END_TEST
+
 START_TEST(test_launch_errors)
 {
     setup();
@@ -147,6 +194,7 @@ int main(void)
     TCase *tc = tcase_create("ranks");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_ranks_match_one_process);
+    tcase_add_test(tc, test_sync_batchnorm_matches_one_process);
     tcase_add_test(tc, test_launch_errors);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -111,6 +111,10 @@ const nl_key_def nl_config_schema[] = {
      .when_norm_keys = NL_NORM_KEY_TRACK_RUNNING_STATS,
      .default_doc = "true for batch, false for instance",
      .doc = "keep running statistics and use them in eval mode; false: batch statistics in eval too"},
+    {.key = "model.norm.sync", .type = NL_KT_BOOL, FIELD(model.norm.sync),
+     .when_key = "model.norm.type", .when_norm_keys = NL_NORM_KEY_SYNC,
+     .doc = "under MPI: batch statistics of the global batch, all-reduced across the ranks "
+            "(PyTorch's SyncBatchNorm); false: each rank normalizes its own slice"},
 
     {.key = "train.batch_size", .type = NL_KT_INT, FIELD(train.batch_size), GE(1), .doc = "training batch size"},
     {.key = "train.eval_batch_size", .type = NL_KT_INT, FIELD(train.eval_batch_size), GE(1),

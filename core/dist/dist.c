@@ -136,6 +136,8 @@ nl_code nl_dist_reserve(nl_dist *d, size_t bytes, nl_error *err)
 
 const void *nl_dist_allgather(nl_dist *d, const void *mine, size_t bytes)
 {
+    if (!d || d->size == 1)
+        return mine;
     if (d->first_error.code != NL_OK)
         return NULL;
     if (bytes > d->capacity) {
@@ -156,13 +158,12 @@ const void *nl_dist_allgather(nl_dist *d, const void *mine, size_t bytes)
         return d->all;
     }
 #endif
-    memcpy(d->all, mine, bytes);
-    return d->all;
+    return mine;
 }
 
 void nl_dist_sum(nl_dist *d, double *values, size_t count)
 {
-    if (d->size == 1)
+    if (!d || d->size == 1)
         return;
     const double *all = nl_dist_allgather(d, values, count * sizeof *values);
     if (!all)
@@ -177,7 +178,7 @@ void nl_dist_sum(nl_dist *d, double *values, size_t count)
 
 void nl_dist_mean_floats(nl_dist *d, float *values, size_t count)
 {
-    if (d->size == 1)
+    if (!d || d->size == 1)
         return;
     const float *all = nl_dist_allgather(d, values, count * sizeof *values);
     if (!all)

@@ -10,7 +10,8 @@
  * Collectives called inside a training step (from layers, which return
  * nothing) cannot return an error: the first failure is kept in the
  * communicator, later collectives do nothing, and nl_dist_status reports it
- * after the step. Nothing allocates after nl_dist_reserve. */
+ * after the step. Nothing allocates after nl_dist_reserve. A NULL
+ * communicator is one rank, as is one opened without a launcher. */
 #ifndef NL_DIST_H
 #define NL_DIST_H
 
@@ -38,8 +39,8 @@ bool nl_dist_built(void);
 nl_code nl_dist_reserve(nl_dist *d, size_t bytes, nl_error *err);
 
 /* Every rank's `bytes` of `mine`, rank after rank: a pointer into the
- * communicator's buffer, valid until the next collective; NULL after an
- * error. */
+ * communicator's buffer, valid until the next collective (on one rank:
+ * `mine` itself); NULL after an error. */
 const void *nl_dist_allgather(nl_dist *d, const void *mine, size_t bytes);
 /* values[i] = sum over ranks of values[i], added in rank order */
 void nl_dist_sum(nl_dist *d, double *values, size_t count);

@@ -23,6 +23,9 @@ typedef struct {
     bool cumulative;  /* momentum: null in PyTorch: running stats are a plain average */
     bool affine;      /* learned per-channel gamma and beta */
     bool track_running_stats; /* batch: default true; instance: default false */
+    /* data-parallel (MPI) training: batch statistics over the global batch,
+     * reduced across the ranks; false: each rank's own slice */
+    bool sync;
 } nl_norm_spec;
 
 typedef struct {

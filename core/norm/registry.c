@@ -12,8 +12,8 @@ static const nl_norm_info rows[] = {
                       .keys = 0, .features = true, .images = true, .adds_layer = false,
                       .color = "#7f7f7f", .build = nl_norm_none},
     [NL_NORM_BATCH] = {{"batch", "BatchNorm: statistics per channel over N*H*W, running statistics for eval"},
-                       .keys = STATS_KEYS | RUNNING_KEYS, .learned_shift = true, .center = true,
-                       .running_stats = true, .running_stats_default = true,
+                       .keys = STATS_KEYS | RUNNING_KEYS | NL_NORM_KEY_SYNC, .learned_shift = true,
+                       .center = true, .running_stats = true, .running_stats_default = true,
                        .features = true, .images = true, .adds_layer = true,
                        .color = "#1f77b4", .build = nl_batchnorm},
     [NL_NORM_LAYER] = {{"layer", "LayerNorm as in Wu & He: statistics per sample over C*H*W, per-channel affine"},
@@ -53,6 +53,7 @@ static const struct {
     {NL_NORM_KEY_GROUPS, "groups"},
     {NL_NORM_KEY_MOMENTUM, "momentum"},
     {NL_NORM_KEY_TRACK_RUNNING_STATS, "track_running_stats"},
+    {NL_NORM_KEY_SYNC, "sync"},
 };
 
 void nl_norm_write_table(FILE *out)
