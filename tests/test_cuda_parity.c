@@ -672,8 +672,28 @@ static void batchnorm_case(const norm_shape *s, int affine, int running, const c
     gpu_be->ops->norm_backward(gpu_be, &g, F(x, 1), F(dy, 1), FN(gamma, 1), F(sm, 1), F(sr, 1),
                                F(dx, 1), true, FN(dg, 1), FN(db, 1), NULL);
     check_repeat(dx, snap, WHAT("dx repeat"));
+
+    /* the backward in two steps (synchronized batch norm), here with this
+     * batch's own sums and count */
+    twin sum_dy = twin_empty(c), sum_dy_xhat = twin_empty(c);
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->norm_backward_reduce(be_of(b), &g, F(x, b), F(dy, b), F(sm, b), F(sr, b),
+                                            F(sum_dy, b), F(sum_dy_xhat, b));
+    check_close(sum_dy, 1e-5, WHAT("split backward: sum dy"));
+    check_close(sum_dy_xhat, 1e-5, WHAT("split backward: sum dy*xhat"));
+    for (int accumulate = 0; accumulate < 2; accumulate++) {
+        twin_copy(dx, dx0);
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->norm_backward_apply(be_of(b), &g, F(x, b), F(dy, b), FN(gamma, b),
+                                               F(sm, b), F(sr, b), F(sum_dy, b),
+                                               F(sum_dy_xhat, b), (double)n * hw, F(dx, b),
+                                               accumulate);
+        check_close(dx, 1e-5, WHAT(accumulate ? "split backward: dx accumulated"
+                                              : "split backward: dx"));
+    }
 #undef WHAT
-    twin *all[] = {&x, &y, &gamma, &beta, &sm, &sr, &rm, &rv, &dy, &dx0, &dx, &dg, &db};
+    twin *all[] = {&x, &y, &gamma, &beta, &sm, &sr, &rm, &rv, &dy, &dx0, &dx, &dg, &db,
+                   &sum_dy, &sum_dy_xhat};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         twin_free(all[i]);
 }
