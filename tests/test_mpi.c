@@ -153,6 +153,19 @@ START_TEST(test_sync_batchnorm_matches_one_process)
         apart = fmax(apart, fabs(atof(ra[i]) - atof(rb[i])));
     ck_assert_msg(apart > 1e-2, "sync: false gave the global batch's losses (at most %g apart)",
                   apart);
+    /* every rank evaluates with rank 0's running statistics: how the test
+     * split falls on the ranks (the evaluation batch) changes nothing */
+    snprintf(args, sizeof args, "run c.yaml --quiet %s --set train.eval_batch_size=100 --out apart-eval",
+             bn);
+    ck_assert_int_eq(mpirun(2, args), 0);
+    a = tu_tmp_read("apart/summary.json");
+    b = tu_tmp_read("apart-eval/summary.json");
+    ck_assert(nl_json_flat_get(a, "final_test_loss", va, sizeof va));
+    ck_assert(nl_json_flat_get(b, "final_test_loss", vb, sizeof vb));
+    ck_assert_msg(fabs(atof(va) - atof(vb)) <= 1e-6 * fabs(atof(vb)),
+                  "sync: false: test loss %s with evaluation batches of 30, %s of 100", va, vb);
+    free(a);
+    free(b);
     tu_tmp_remove();
 }
 END_TEST

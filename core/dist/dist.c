@@ -161,6 +161,26 @@ const void *nl_dist_allgather(nl_dist *d, const void *mine, size_t bytes)
     return mine;
 }
 
+void nl_dist_broadcast(nl_dist *d, void *buf, size_t bytes)
+{
+    if (!d || d->size == 1 || d->first_error.code != NL_OK)
+        return;
+#ifdef NORMLAB_HAVE_MPI
+    /* in pieces: MPI counts are ints */
+    for (size_t done = 0; done < bytes;) {
+        const size_t piece = bytes - done < (1u << 30) ? bytes - done : (1u << 30);
+        const int rc = MPI_Bcast((char *)buf + done, (int)piece, MPI_BYTE, 0, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) {
+            keep_error(d, "broadcast", rc);
+            return;
+        }
+        done += piece;
+    }
+#else
+    (void)buf, (void)bytes;
+#endif
+}
+
 void nl_dist_sum(nl_dist *d, double *values, size_t count)
 {
     if (!d || d->size == 1)

@@ -42,6 +42,8 @@ nl_code nl_dist_reserve(nl_dist *d, size_t bytes, nl_error *err);
  * communicator's buffer, valid until the next collective (on one rank:
  * `mine` itself); NULL after an error. */
 const void *nl_dist_allgather(nl_dist *d, const void *mine, size_t bytes);
+/* rank 0's `bytes` of buf into every rank's buf */
+void nl_dist_broadcast(nl_dist *d, void *buf, size_t bytes);
 /* values[i] = sum over ranks of values[i], added in rank order */
 void nl_dist_sum(nl_dist *d, double *values, size_t count);
 /* values[i] = (sum over ranks of values[i], in double in rank order) / ranks */

@@ -557,6 +557,6 @@ void nl_model_free(nl_model *m)
     free(m->params);
     free(m->states);
     free(m->layers);
-    free(m->host_grads);
+    free(m->host_staging);
     free(m);
 }

@@ -65,11 +65,11 @@ nl_code nl_model_set_dist(nl_model *m, nl_dist *dist, nl_error *err)
     nl_code rc = nl_dist_reserve(dist, bytes, err);
     if (rc)
         return rc;
-    free(m->host_grads);
-    m->host_grads = malloc((m->param_floats ? m->param_floats : 1) * sizeof(float));
-    if (!m->host_grads)
-        return nl_fail(err, NL_ERR_NOMEM, "out of memory staging %zu gradients for the ranks",
-                       m->param_floats);
+    const size_t staged = m->param_floats > m->state_floats ? m->param_floats : m->state_floats;
+    free(m->host_staging);
+    m->host_staging = malloc((staged ? staged : 1) * sizeof(float));
+    if (!m->host_staging)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory staging %zu values for the ranks", staged);
     return NL_OK;
 }
 
@@ -79,9 +79,19 @@ void nl_model_reduce_gradients(nl_model *m)
         return;
     /* host-staged: a copy on the CPU backend, the PCIe round trip on CUDA */
     const size_t bytes = m->param_floats * sizeof(float);
-    m->be->ops->download(m->be, m->host_grads, m->grad_arena, bytes);
-    nl_dist_mean_floats(m->dist, m->host_grads, m->param_floats);
-    m->be->ops->upload(m->be, m->grad_arena, m->host_grads, bytes);
+    m->be->ops->download(m->be, m->host_staging, m->grad_arena, bytes);
+    nl_dist_mean_floats(m->dist, m->host_staging, m->param_floats);
+    m->be->ops->upload(m->be, m->grad_arena, m->host_staging, bytes);
+}
+
+void nl_model_share_state(nl_model *m)
+{
+    if (nl_dist_size(m->dist) == 1 || m->state_floats == 0)
+        return;
+    const size_t bytes = m->state_floats * sizeof(float);
+    m->be->ops->download(m->be, m->host_staging, m->state_arena, bytes);
+    nl_dist_broadcast(m->dist, m->host_staging, bytes);
+    m->be->ops->upload(m->be, m->state_arena, m->host_staging, bytes);
 }
 
 void nl_model_reset_metrics(nl_model *m)

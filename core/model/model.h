@@ -51,7 +51,9 @@ typedef struct nl_model {
     size_t device_bytes; /* everything allocated on the backend */
     /* data-parallel training (nl_model_set_dist); NULL: one process */
     struct nl_dist *dist;
-    float *host_grads; /* param_floats: gradients staged for the all-reduce */
+    /* gradients staged for the all-reduce, running statistics for the
+     * broadcast: the larger of param_floats and state_floats */
+    float *host_staging;
     nl_model_bytes planned; /* nl_model_plan: what nl_model_build would allocate */
 } nl_model;
 
@@ -104,6 +106,11 @@ nl_code nl_model_set_dist(nl_model *m, struct nl_dist *dist, nl_error *err);
  * this is the gradient of the global batch's mean loss). Nothing to do on
  * one rank. */
 void nl_model_reduce_gradients(nl_model *m);
+/* Every rank takes rank 0's running statistics (and other state), as
+ * PyTorch's DistributedDataParallel broadcasts its buffers: with batch norm
+ * not synchronized each rank's follow its own slices, and an evaluation
+ * must use one model. Nothing to do on one rank. */
+void nl_model_share_state(nl_model *m);
 void nl_model_reset_metrics(nl_model *m);
 
 nl_param *nl_model_param(const nl_model *m, const char *name);

@@ -237,6 +237,8 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
     for (;;) {
         const bool traces_now = tr.spec && step % spec->trace.every == 0;
         const bool measures_now = evaluate_now || traces_now;
+        if (measures_now)
+            nl_model_share_state(m);
         if (measures_now && window_steps > 0) {
             double partial[2];
             nl_model_read_metrics(m, partial);
