@@ -265,6 +265,7 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
         }
         lr = nl_schedule_lr(&spec->schedule, spec->optimizer.lr, step, total);
         nl_model_load_batch(m, x, y, n);
+        m->step = step;
         nl_model_forward(m, n, NL_MODE_TRAIN);
         nl_model_backward(m, n);
         nl_sgd_step(m, &spec->optimizer, (float)lr, step);
