@@ -864,6 +864,7 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
     spec.pool = tc->pool;
     nl_norm_spec_defaults(&spec.norm, tc->norm);
     spec.norm.groups = 4;
+    spec.norm.virtual_batch = 4; /* read by the kinds with that key only */
     spec.norm.placement = tc->placement;
     spec.norm.track_running_stats = nl_norm_info_of(tc->norm)->running_stats;
     nl_model *m = NULL;
