@@ -168,6 +168,22 @@ typedef struct nl_ops {
     void (*norm_apply)(nl_backend *be, const nl_norm_geom *g, const float *x, const float *mean,
                        const float *var, const float *gamma, const float *beta, float *y,
                        float *save_rstd);
+    /* Batch renormalization (Ioffe 2017), per channel of c, from the batch
+     * statistics (norm_stats) and the running ones before this batch's
+     * update, sigma = sqrt(var + eps):
+     *   r = clip(sigma_batch / sigma_running, 1/r_max, r_max)
+     *   d = clip((mean - running_mean) / sigma_running, -d_max, d_max)
+     * writes r, d and the affine map norm_apply then takes: scale = gamma*r,
+     * shift = gamma*d + beta (gamma/beta NULL: 1/0). */
+    void (*renorm_correction)(nl_backend *be, int c, float eps, float r_max, float d_max,
+                              const float *mean, const float *var, const float *running_mean,
+                              const float *running_var, const float *gamma, const float *beta,
+                              float *r, float *d, float *scale, float *shift);
+    /* r and d are constants to the gradient (the paper's stop-gradient): from
+     * norm_backward's sums with gamma*r as the scale (dgamma = sum dy*xhat,
+     * dbeta = sum dy), dgamma = r*dgamma + d*dbeta, in place */
+    void (*renorm_param_grads)(nl_backend *be, int c, const float *r, const float *d,
+                               float *dgamma, const float *dbeta);
     size_t (*norm_backward_workspace)(nl_backend *be, const nl_norm_geom *g); /* bytes */
     void (*norm_backward)(nl_backend *be, const nl_norm_geom *g, const float *x, const float *dy,
                           const float *gamma, const float *save_mean, const float *save_rstd,

@@ -608,6 +608,38 @@ static void split_case(const nl_norm_geom *g, twin x, twin gamma, twin beta, twi
         twin_free(all[i]);
 }
 
+/* batch renorm's per-channel ops: r and d clipped on both sides and not */
+static void renorm_ops_case(int c, twin gamma, twin beta, uint64_t seed, const char *what_case)
+{
+    char what[240];
+#define WHAT(part) (snprintf(what, sizeof what, "%s: renorm: %s", what_case, part), what)
+    twin mean = twin_normal(c, seed + 7, 0.0f, 2.0f), var = twin_normal(c, seed + 8, 3.0f, 2.0f);
+    twin rm = twin_normal(c, seed + 9, 0.0f, 1.0f), rv = twin_normal(c, seed + 10, 2.0f, 0.5f);
+    twin r = twin_empty(c), d = twin_empty(c), scale = twin_empty(c), shift = twin_empty(c);
+    twin dg = twin_normal(c, seed + 11, 0.0f, 1.0f), db = twin_normal(c, seed + 12, 0.0f, 1.0f);
+    float *h = fetch(var, 0);
+    for (int ch = 0; ch < c; ch++)
+        h[ch] = fabsf(h[ch]); /* variances */
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->upload(be_of(b), F(var, b), h, (size_t)c * sizeof *h);
+    free(h);
+    for (int b = 0; b < 2; b++) {
+        be_of(b)->ops->renorm_correction(be_of(b), c, 1e-5f, 1.5f, 0.7f, F(mean, b), F(var, b),
+                                         F(rm, b), F(rv, b), FN(gamma, b), FN(beta, b), F(r, b),
+                                         F(d, b), F(scale, b), F(shift, b));
+        be_of(b)->ops->renorm_param_grads(be_of(b), c, F(r, b), F(d, b), F(dg, b), F(db, b));
+    }
+    check_close(r, 1e-6, WHAT("r"));
+    check_close(d, 1e-6, WHAT("d"));
+    check_close(scale, 1e-6, WHAT("scale"));
+    check_close(shift, 1e-6, WHAT("shift"));
+    check_close(dg, 1e-6, WHAT("dgamma"));
+#undef WHAT
+    twin *all[] = {&mean, &var, &rm, &rv, &r, &d, &scale, &shift, &dg, &db};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        twin_free(all[i]);
+}
+
 static void batchnorm_case(const norm_shape *s, int affine, int running, const char *mode)
 {
     const int n = s->n, c = s->c, hw = s->hw;
@@ -641,6 +673,7 @@ static void batchnorm_case(const norm_shape *s, int affine, int running, const c
                               F(sr, 1), NULL, NULL, momentum);
     check_repeat(y, snap, WHAT("y repeat"));
     split_case(&g, x, gamma, beta, y, running, seed, WHAT("batchnorm"));
+    renorm_ops_case(c, gamma, beta, seed, WHAT("batchnorm"));
 
     for (int b = 0; b < 2; b++)
         be_of(b)->ops->norm_forward_eval(be_of(b), &g, F(x, b), FN(gamma, b), FN(beta, b),
@@ -884,6 +917,7 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
     spec.pool = tc->pool;
     nl_norm_spec_defaults(&spec.norm, tc->norm);
     spec.norm.groups = 4;
+    spec.norm.virtual_batch = 4; /* read by the kinds with that key only */
     spec.norm.placement = tc->placement;
     spec.norm.track_running_stats = nl_norm_info_of(tc->norm)->running_stats;
     nl_model *m = NULL;

@@ -348,11 +348,54 @@ START_TEST(test_reference_by_hand)
 }
 END_TEST
 
+/* batch renorm's per-channel ops against the reference: r, d clipped on
+ * both sides and inside the limits, with and without affine parameters */
+START_TEST(test_renorm_ops_match_reference)
+{
+    enum { C = 40 };
+    float mean[C], var[C], rm[C], rv[C], gamma[C], beta[C], dg0[C], db[C];
+    tu_fill_normal(mean, C, 601, 0.0f, 2.0f);
+    tu_fill_uniform(var, C, 602, 0.0f, 9.0f);
+    tu_fill_normal(rm, C, 603, 0.0f, 1.0f);
+    tu_fill_uniform(rv, C, 604, 0.2f, 4.0f);
+    tu_fill_uniform(gamma, C, 605, 0.5f, 1.5f);
+    tu_fill_uniform(beta, C, 606, -0.5f, 0.5f);
+    tu_fill_normal(dg0, C, 607, 0.0f, 1.0f);
+    tu_fill_normal(db, C, 608, 0.0f, 1.0f);
+    nl_backend *be = tu_cpu(1);
+    for (int affine = 0; affine < 2; affine++) {
+        float out[2][4][C], dg[2][C];
+        const float *gm = affine ? gamma : NULL, *bt = affine ? beta : NULL;
+        nl_norm_reference_renorm_correction(C, 1e-3f, 1.7f, 0.8f, mean, var, rm, rv, gm, bt,
+                                            out[0][0], out[0][1], out[0][2], out[0][3]);
+        be->ops->renorm_correction(be, C, 1e-3f, 1.7f, 0.8f, mean, var, rm, rv, gm, bt, out[1][0],
+                                   out[1][1], out[1][2], out[1][3]);
+        const char *names[4] = {"r", "d", "scale", "shift"};
+        for (int k = 0; k < 4; k++)
+            tu_assert_close(out[1][k], out[0][k], C, TOL, names[k]);
+        int clipped[2] = {0, 0}, inside = 0;
+        for (int ch = 0; ch < C; ch++) {
+            clipped[0] += out[0][0][ch] == 1.7f || out[0][0][ch] == 1.0f / 1.7f;
+            clipped[1] += fabsf(out[0][1][ch]) == 0.8f;
+            inside += out[0][0][ch] < 1.7f && out[0][0][ch] > 1.0f / 1.7f;
+        }
+        ck_assert_msg(clipped[0] && clipped[1] && inside, "the inputs clip r (%d), d (%d) and "
+                      "leave some r inside (%d)", clipped[0], clipped[1], inside);
+        memcpy(dg[0], dg0, sizeof dg0);
+        memcpy(dg[1], dg0, sizeof dg0);
+        nl_norm_reference_renorm_param_grads(C, out[0][0], out[0][1], dg[0], db);
+        be->ops->renorm_param_grads(be, C, out[1][0], out[1][1], dg[1], db);
+        tu_assert_close(dg[1], dg[0], C, TOL, "renorm dgamma");
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("norm_reference");
     TCase *tc = tcase_create("cpu");
     tcase_add_test(tc, test_reference_by_hand);
+    tcase_add_test(tc, test_renorm_ops_match_reference);
     tcase_add_loop_test(tc, test_cpu_paths_match_reference, 0,
                         (int)(sizeof shapes / sizeof shapes[0]));
     tcase_add_loop_test(tc, test_backward_split_matches_whole_batch, 0,

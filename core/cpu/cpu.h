@@ -219,6 +219,12 @@ void nl_cpu_norm_stats(nl_backend *be, const nl_norm_geom *g, const float *x, fl
 void nl_cpu_norm_apply(nl_backend *be, const nl_norm_geom *g, const float *x, const float *mean,
                        const float *var, const float *gamma, const float *beta, float *y,
                        float *save_rstd);
+void nl_cpu_renorm_correction(nl_backend *be, int c, float eps, float r_max, float d_max,
+                              const float *mean, const float *var, const float *running_mean,
+                              const float *running_var, const float *gamma, const float *beta,
+                              float *r, float *d, float *scale, float *shift);
+void nl_cpu_renorm_param_grads(nl_backend *be, int c, const float *r, const float *d,
+                               float *dgamma, const float *dbeta);
 size_t nl_cpu_norm_backward_workspace(nl_backend *be, const nl_norm_geom *g);
 void nl_cpu_norm_backward(nl_backend *be, const nl_norm_geom *g, const float *x, const float *dy,
                           const float *gamma, const float *save_mean, const float *save_rstd,

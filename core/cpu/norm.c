@@ -374,3 +374,34 @@ void nl_cpu_norm_apply(nl_backend *be, const nl_norm_geom *g, const float *x, co
         group_apply(g, s, x, gamma, beta, y, mean[s], rstd);
     });
 }
+
+/* ---- batch renormalization's per-channel correction (backend.h) ---- */
+
+static inline float clipf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+void nl_cpu_renorm_correction(nl_backend *be, int c, float eps, float r_max, float d_max,
+                              const float *mean, const float *var, const float *running_mean,
+                              const float *running_var, const float *gamma, const float *beta,
+                              float *r, float *d, float *scale, float *shift)
+{
+    (void)be;
+    for (int ch = 0; ch < c; ch++) {
+        const double sigma_running = sqrt((double)running_var[ch] + (double)eps);
+        const float rc = clipf((float)(sqrt((double)var[ch] + (double)eps) / sigma_running),
+                               1.0f / r_max, r_max);
+        const float dc = clipf((float)(((double)mean[ch] - running_mean[ch]) / sigma_running),
+                               -d_max, d_max);
+        r[ch] = rc;
+        d[ch] = dc;
+        scale[ch] = gamma_at(gamma, ch) * rc;
+        shift[ch] = nl_fmaf(gamma_at(gamma, ch), dc, beta_at(beta, ch));
+    }
+}
+
+void nl_cpu_renorm_param_grads(nl_backend *be, int c, const float *r, const float *d,
+                               float *dgamma, const float *dbeta)
+{
+    (void)be;
+    for (int ch = 0; ch < c; ch++)
+        dgamma[ch] = nl_fmaf(r[ch], dgamma[ch], d[ch] * dbeta[ch]);
+}

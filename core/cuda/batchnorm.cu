@@ -437,6 +437,69 @@ void nl_cuda_batchnorm_backward(nl_backend *be, int n, int c, int hw, const floa
         bn_backward_v<1>(cu, a, pl);
 }
 
+/* ------------------------------------------------------------------------ */
+/* batch renormalization's per-channel correction (backend.h): one thread a
+ * channel, the arithmetic of core/cpu/norm.c                                 */
+
+__device__ __forceinline__ float clipf(float v, float lo, float hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+__global__ void renorm_correction_kernel(int c, float eps, float r_max, float d_max,
+                                         const float *mean, const float *var,
+                                         const float *running_mean, const float *running_var,
+                                         const float *gamma, const float *beta, float *r,
+                                         float *d, float *scale, float *shift)
+{
+    const int ch = blockIdx.x * blockDim.x + threadIdx.x;
+    if (ch >= c)
+        return;
+    const double sigma_running = sqrt((double)running_var[ch] + (double)eps);
+    const float rc = clipf((float)(sqrt((double)var[ch] + (double)eps) / sigma_running),
+                           1.0f / r_max, r_max);
+    const float dc = clipf((float)(((double)mean[ch] - running_mean[ch]) / sigma_running),
+                           -d_max, d_max);
+    const float gm = gamma ? gamma[ch] : 1.0f;
+    r[ch] = rc;
+    d[ch] = dc;
+    scale[ch] = gm * rc;
+    shift[ch] = fmaf(gm, dc, beta ? beta[ch] : 0.0f);
+}
+
+__global__ void renorm_param_grads_kernel(int c, const float *r, const float *d, float *dgamma,
+                                          const float *dbeta)
+{
+    const int ch = blockIdx.x * blockDim.x + threadIdx.x;
+    if (ch < c)
+        dgamma[ch] = fmaf(r[ch], dgamma[ch], d[ch] * dbeta[ch]);
+}
+
+void nl_cuda_renorm_correction(nl_backend *be, int c, float eps, float r_max, float d_max,
+                               const float *mean, const float *var, const float *running_mean,
+                               const float *running_var, const float *gamma, const float *beta,
+                               float *r, float *d, float *scale, float *shift)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    if (c <= 0)
+        return;
+    renorm_correction_kernel<<<(unsigned)((c + 255) / 256), 256, 0, cu->stream>>>(
+        c, eps, r_max, d_max, mean, var, running_mean, running_var, gamma, beta, r, d, scale,
+        shift);
+    NL_CU_LAUNCHED(cu, "renorm_correction_kernel");
+}
+
+void nl_cuda_renorm_param_grads(nl_backend *be, int c, const float *r, const float *d,
+                                float *dgamma, const float *dbeta)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    if (c <= 0)
+        return;
+    renorm_param_grads_kernel<<<(unsigned)((c + 255) / 256), 256, 0, cu->stream>>>(c, r, d, dgamma,
+                                                                                  dbeta);
+    NL_CU_LAUNCHED(cu, "renorm_param_grads_kernel");
+}
+
 cudaError_t nl_cuda_batchnorm_setup(size_t smem_bytes)
 {
     cudaError_t e = cudaFuncSetAttribute(bn_bwd_fused_kernel<4>,

@@ -213,6 +213,8 @@ static nl_ops make_ops(void)
     o.norm_forward_eval = nl_cuda_norm_op_forward_eval;
     o.norm_stats = nl_cuda_norm_op_stats;
     o.norm_apply = nl_cuda_norm_op_apply;
+    o.renorm_correction = nl_cuda_renorm_correction;
+    o.renorm_param_grads = nl_cuda_renorm_param_grads;
     o.norm_backward_workspace = nl_cuda_norm_op_backward_workspace;
     o.norm_backward = nl_cuda_norm_op_backward;
     o.norm_backward_reduce = nl_cuda_norm_op_backward_reduce;

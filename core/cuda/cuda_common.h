@@ -154,6 +154,12 @@ void nl_cuda_batchnorm_forward_eval(nl_backend *be, int n, int c, int hw, float 
                                     const float *x, const float *gamma, const float *beta,
                                     const float *running_mean, const float *running_var,
                                     float *y);
+void nl_cuda_renorm_correction(nl_backend *be, int c, float eps, float r_max, float d_max,
+                               const float *mean, const float *var, const float *running_mean,
+                               const float *running_var, const float *gamma, const float *beta,
+                               float *r, float *d, float *scale, float *shift);
+void nl_cuda_renorm_param_grads(nl_backend *be, int c, const float *r, const float *d,
+                                float *dgamma, const float *dbeta);
 void nl_cuda_batchnorm_backward(nl_backend *be, int n, int c, int hw, const float *x,
                                 const float *dy, const float *gamma, const float *save_mean,
                                 const float *save_rstd, float *dx, bool accumulate_dx,

@@ -28,6 +28,7 @@ typedef struct {
     int n; /* the batch at hand on this rank, <= the planned capacity */
     nl_mode mode;
     void *workspace; /* shared scratch, as large as the largest request */
+    long step; /* optimizer steps taken before this pass (batch renorm's ramp) */
 } nl_pass;
 
 typedef struct nl_layer nl_layer;

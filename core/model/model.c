@@ -15,7 +15,8 @@ void nl_model_load_batch(nl_model *m, const float *x, const int32_t *labels, int
 
 void nl_model_forward(nl_model *m, int n, nl_mode mode)
 {
-    nl_pass pass = {.be = m->be, .dist = m->dist, .n = n, .mode = mode, .workspace = m->workspace};
+    nl_pass pass = {.be = m->be, .dist = m->dist, .n = n, .mode = mode, .workspace = m->workspace,
+                    .step = m->step};
     for (int i = 0; i < m->n_layers; i++)
         m->layers[i]->vt->forward(m->layers[i], &pass);
     if (m->has_loss)
@@ -25,7 +26,8 @@ void nl_model_forward(nl_model *m, int n, nl_mode mode)
 
 void nl_model_backward(nl_model *m, int n)
 {
-    nl_pass pass = {.be = m->be, .dist = m->dist, .n = n, .mode = NL_MODE_TRAIN, .workspace = m->workspace};
+    nl_pass pass = {.be = m->be, .dist = m->dist, .n = n, .mode = NL_MODE_TRAIN, .workspace = m->workspace,
+                    .step = m->step};
     m->be->ops->softmax_xent_backward(m->be, n, m->spec.classes, m->probs, m->labels,
                                       m->logits->grad);
     for (int i = m->n_layers - 1; i >= 0; i--)
@@ -34,7 +36,8 @@ void nl_model_backward(nl_model *m, int n)
 
 void nl_model_backward_from(nl_model *m, int n, const float *output_grad)
 {
-    nl_pass pass = {.be = m->be, .dist = m->dist, .n = n, .mode = NL_MODE_TRAIN, .workspace = m->workspace};
+    nl_pass pass = {.be = m->be, .dist = m->dist, .n = n, .mode = NL_MODE_TRAIN, .workspace = m->workspace,
+                    .step = m->step};
     m->be->ops->upload(m->be, m->logits->grad, output_grad,
                        (size_t)n * nl_shape_per_sample(m->logits->shape) * sizeof *output_grad);
     for (int i = m->n_layers - 1; i >= 0; i--)

@@ -40,6 +40,7 @@ typedef struct nl_model {
     float *probs;    /* device (N, classes), kept for the loss backward */
     double *metrics; /* device [loss sum, correct count] since the last reset */
     bool has_loss;   /* false for graphs built with nl_model_build_graph */
+    long step;       /* optimizer steps taken: the training loop sets it, passes carry it */
 
     float *param_arena, *grad_arena, *velocity_arena;
     size_t param_floats; /* all parameters */

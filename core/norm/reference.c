@@ -221,6 +221,35 @@ void nl_norm_reference_backward(const nl_norm_geom *g, const float *x, const flo
     free(dbeta_sum);
 }
 
+static double clip(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* batch renormalization's r and d (Ioffe 2017, Algorithm 1) */
+void nl_norm_reference_renorm_correction(int c, float eps, float r_max, float d_max,
+                                         const float *mean, const float *var,
+                                         const float *running_mean, const float *running_var,
+                                         const float *gamma, const float *beta, float *r,
+                                         float *d, float *scale, float *shift)
+{
+    for (int ch = 0; ch < c; ch++) {
+        const double sigma_batch = sqrt((double)var[ch] + (double)eps);
+        const double sigma_running = sqrt((double)running_var[ch] + (double)eps);
+        const double rc = clip(sigma_batch / sigma_running, 1.0 / r_max, r_max);
+        const double dc = clip(((double)mean[ch] - running_mean[ch]) / sigma_running, -d_max, d_max);
+        const double gm = gamma ? gamma[ch] : 1.0, bt = beta ? beta[ch] : 0.0;
+        r[ch] = (float)rc;
+        d[ch] = (float)dc;
+        scale[ch] = (float)(gm * rc);
+        shift[ch] = (float)(gm * dc + bt);
+    }
+}
+
+void nl_norm_reference_renorm_param_grads(int c, const float *r, const float *d, float *dgamma,
+                                          const float *dbeta)
+{
+    for (int ch = 0; ch < c; ch++)
+        dgamma[ch] = (float)((double)r[ch] * dgamma[ch] + (double)d[ch] * dbeta[ch]);
+}
+
 /* The backward of batch statistics in two steps (synchronized batch norm
  * adds the ranks' sums between them), per channel ch over its N*HW values:
  *   reduce: sum_dy = sum dy, sum_dy_xhat = sum dy * xhat

@@ -16,6 +16,13 @@ void nl_norm_reference_stats(const nl_norm_geom *g, const float *x, float *mean,
 void nl_norm_reference_apply(const nl_norm_geom *g, const float *x, const float *mean,
                              const float *var, const float *gamma, const float *beta, float *y,
                              float *save_rstd);
+void nl_norm_reference_renorm_correction(int c, float eps, float r_max, float d_max,
+                                         const float *mean, const float *var,
+                                         const float *running_mean, const float *running_var,
+                                         const float *gamma, const float *beta, float *r,
+                                         float *d, float *scale, float *shift);
+void nl_norm_reference_renorm_param_grads(int c, const float *r, const float *d, float *dgamma,
+                                          const float *dbeta);
 void nl_norm_reference_forward_eval(const nl_norm_geom *g, const float *x, const float *gamma,
                                     const float *beta, const float *running_mean,
                                     const float *running_var, float *y);

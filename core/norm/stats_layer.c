@@ -3,7 +3,10 @@
  * per-sample ones (group, layer, instance, rms: groups of channels per
  * sample). They differ only in the geometry the norm ops take, so one
  * forward, one backward and one constructor serve them all; batch.c and
- * group.c keep the checks and the geometry of their kinds. */
+ * group.c keep the checks and the geometry of their kinds. Two variants of
+ * batch norm differ in training only: batch renorm (the forward in two
+ * steps, corrected by r and d between them) and ghost batch norm (batch
+ * statistics per virtual batch: the same ops on slices of the batch). */
 #include <stdio.h>
 
 #include "dist/dist.h"
@@ -26,8 +29,13 @@ typedef struct {
     nl_norm_geom geom; /* n is the planned capacity; each pass sets its own */
     nl_param *gamma, *beta;
     nl_state *running_mean, *running_var;
-    float *save_mean, *save_rstd;
+    float *save_mean, *save_rstd; /* ghost batch: one set per virtual batch */
     long batches_tracked;
+    /* batch renorm (per channel): the batch variance, the running statistics
+     * before this batch's update, r, d, and the affine map they give */
+    float *batch_var, *prior_mean, *prior_var, *r, *d, *scale, *shift;
+    /* ghost batch: a later virtual batch's parameter gradients, added in */
+    float *chunk_dgamma, *chunk_dbeta;
     sync_state sync; /* used when spec.sync */
 } stats_layer;
 
@@ -41,6 +49,59 @@ static nl_norm_geom geom_at(const stats_layer *l, int n)
 {
     nl_norm_geom g = l->geom;
     g.n = n;
+    return g;
+}
+
+/* 0 before ramp[0], 1 from ramp[1] on, linear in between */
+static float ramp_fraction(const int ramp[2], long step)
+{
+    if (step >= ramp[1])
+        return 1.0f;
+    if (step <= ramp[0])
+        return 0.0f;
+    return (float)(step - ramp[0]) / (float)(ramp[1] - ramp[0]);
+}
+
+/* batch renorm in training: statistics, r and d against the running
+ * statistics as they were before this batch, then the corrected apply.
+ * Train-mode evaluation (update false) corrects the same way and leaves the
+ * running statistics alone. */
+static void renorm_forward(stats_layer *l, const nl_pass *pass, const nl_norm_geom *g,
+                           const float *gamma, const float *beta, bool update, float momentum)
+{
+    nl_backend *be = pass->be;
+    const float *x = l->base.in[0]->data;
+    const float r_max = 1.0f + (l->spec.r_max - 1.0f) * ramp_fraction(l->spec.r_max_ramp, pass->step);
+    const float d_max = l->spec.d_max * ramp_fraction(l->spec.d_max_ramp, pass->step);
+    const float *prior_mean = l->running_mean->data, *prior_var = l->running_var->data;
+    if (update) {
+        be->ops->copy(be, l->prior_mean, l->running_mean->data, (size_t)g->c);
+        be->ops->copy(be, l->prior_var, l->running_var->data, (size_t)g->c);
+        prior_mean = l->prior_mean;
+        prior_var = l->prior_var;
+    }
+    be->ops->norm_stats(be, g, x, l->save_mean, l->batch_var,
+                        update ? l->running_mean->data : NULL,
+                        update ? l->running_var->data : NULL, momentum);
+    be->ops->renorm_correction(be, g->c, g->eps, r_max, d_max, l->save_mean, l->batch_var,
+                               prior_mean, prior_var, gamma, beta, l->r, l->d, l->scale, l->shift);
+    be->ops->norm_apply(be, g, x, l->save_mean, l->batch_var, l->scale, l->shift,
+                        l->base.out->data, l->save_rstd);
+}
+
+/* number of virtual batches of n samples, the last one holding the rest */
+static int ghost_chunks(const stats_layer *l, int n)
+{
+    return (n + l->spec.virtual_batch - 1) / l->spec.virtual_batch;
+}
+
+/* virtual batch k: its geometry and the offset of its first value */
+static nl_norm_geom ghost_chunk(const stats_layer *l, int n, int k, size_t *offset)
+{
+    nl_norm_geom g = l->geom;
+    const int first = k * l->spec.virtual_batch;
+    g.n = n - first < l->spec.virtual_batch ? n - first : l->spec.virtual_batch;
+    *offset = (size_t)first * g.c * g.hw;
     return g;
 }
 
@@ -59,6 +120,22 @@ static void stats_forward(nl_layer *self, const nl_pass *pass)
     }
     const bool update = pass->mode == NL_MODE_TRAIN && tracked;
     float momentum = l->spec.momentum;
+    if (l->spec.kind == NL_NORM_GHOST_BATCH) {
+        /* PyTorch's bn(chunk) for chunk in x.split(V): the running
+         * statistics take one update per virtual batch */
+        for (int k = 0; k < ghost_chunks(l, pass->n); k++) {
+            size_t at;
+            const nl_norm_geom gk = ghost_chunk(l, pass->n, k, &at);
+            if (update && ++l->batches_tracked && l->spec.cumulative)
+                momentum = 1.0f / (float)l->batches_tracked;
+            be->ops->norm_forward(be, &gk, self->in[0]->data + at, gamma, beta,
+                                  self->out->data + at, l->save_mean + (size_t)k * g.c,
+                                  l->save_rstd + (size_t)k * g.c,
+                                  update ? l->running_mean->data : NULL,
+                                  update ? l->running_var->data : NULL, momentum);
+        }
+        return;
+    }
     if (update) {
         l->batches_tracked++;
         if (l->spec.cumulative) /* PyTorch's momentum=None: the plain average */
@@ -66,6 +143,10 @@ static void stats_forward(nl_layer *self, const nl_pass *pass)
     }
     if (l->spec.sync) {
         sync_forward(l, pass, &g, update, momentum);
+        return;
+    }
+    if (l->spec.kind == NL_NORM_BATCH_RENORM) {
+        renorm_forward(l, pass, &g, gamma, beta, update, momentum);
         return;
     }
     be->ops->norm_forward(be, &g, self->in[0]->data, gamma, beta, self->out->data, l->save_mean,
@@ -79,6 +160,37 @@ static void stats_backward(nl_layer *self, const nl_pass *pass)
     const nl_norm_geom g = geom_at(l, pass->n);
     if (l->spec.sync) {
         sync_backward(l, pass, &g);
+        return;
+    }
+    nl_backend *be = pass->be;
+    float *dgamma = l->gamma ? l->gamma->grad : NULL, *dbeta = l->beta ? l->beta->grad : NULL;
+    if (l->spec.kind == NL_NORM_BATCH_RENORM) {
+        /* batch norm's backward with gamma*r as the scale; r, d constants */
+        be->ops->norm_backward(be, &g, self->in[0]->data, self->out->grad, l->scale,
+                               l->save_mean, l->save_rstd, self->in[0]->grad,
+                               self->accumulate_din[0], dgamma, dbeta, pass->workspace);
+        if (dgamma)
+            be->ops->renorm_param_grads(be, g.c, l->r, l->d, dgamma, dbeta);
+        return;
+    }
+    if (l->spec.kind == NL_NORM_GHOST_BATCH) {
+        /* parameter gradients are written, not accumulated: virtual batch 0
+         * writes them, each later one writes its own and adds them in */
+        for (int k = 0; k < ghost_chunks(l, pass->n); k++) {
+            size_t at;
+            const nl_norm_geom gk = ghost_chunk(l, pass->n, k, &at);
+            float *din = self->in[0]->grad;
+            be->ops->norm_backward(be, &gk, self->in[0]->data + at, self->out->grad + at,
+                                   l->gamma ? l->gamma->data : NULL,
+                                   l->save_mean + (size_t)k * g.c, l->save_rstd + (size_t)k * g.c,
+                                   din ? din + at : NULL, self->accumulate_din[0],
+                                   k && dgamma ? l->chunk_dgamma : dgamma,
+                                   k && dbeta ? l->chunk_dbeta : dbeta, pass->workspace);
+            if (k && dgamma)
+                be->ops->pass_gradient(be, (size_t)g.c, l->chunk_dgamma, dgamma, true);
+            if (k && dbeta)
+                be->ops->pass_gradient(be, (size_t)g.c, l->chunk_dbeta, dbeta, true);
+        }
         return;
     }
     pass->be->ops->norm_backward(pass->be, &g, self->in[0]->data, self->out->grad,
@@ -120,11 +232,25 @@ nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const n
         snprintf(pname, sizeof pname, "%s.running_var", name);
         l->running_var = nl_builder_state(b, pname, (size_t)channels, 1.0f);
     }
-    /* per channel (batch statistics), or per sample and group */
+    /* per channel (batch statistics; ghost batch: per virtual batch too), or
+     * per sample and group */
+    const size_t chunks = spec->kind == NL_NORM_GHOST_BATCH ? (size_t)ghost_chunks(l, in->shape.n) : 1;
     const size_t stats =
-        (geom.groups == 0 ? (size_t)channels : (size_t)in->shape.n * geom.groups) * sizeof(float);
+        (geom.groups == 0 ? (size_t)channels * chunks : (size_t)in->shape.n * geom.groups) *
+        sizeof(float);
     nl_builder_saved(b, (void **)&l->save_mean, stats);
     nl_builder_saved(b, (void **)&l->save_rstd, stats);
+    const size_t per_channel = (size_t)channels * sizeof(float);
+    if (spec->kind == NL_NORM_BATCH_RENORM) {
+        float **renorm[] = {&l->batch_var, &l->prior_mean, &l->prior_var, &l->r,
+                            &l->d,         &l->scale,      &l->shift};
+        for (size_t i = 0; i < sizeof renorm / sizeof renorm[0]; i++)
+            nl_builder_saved(b, (void **)renorm[i], per_channel);
+    }
+    if (spec->kind == NL_NORM_GHOST_BATCH && chunks > 1) {
+        nl_builder_saved(b, (void **)&l->chunk_dgamma, per_channel);
+        nl_builder_saved(b, (void **)&l->chunk_dbeta, per_channel);
+    }
     if (spec->sync) {
         nl_builder_saved(b, (void **)&l->sync.var, stats);
         nl_builder_saved(b, (void **)&l->sync.sum_dy, stats);

@@ -294,6 +294,7 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
         }
         lr = nl_schedule_lr(&spec->schedule, spec->optimizer.lr, step, total);
         const int mine = load_slice(m, &ds->train, x, y, n);
+        m->step = step;
         nl_model_forward(m, mine, NL_MODE_TRAIN);
         nl_model_backward(m, mine);
         nl_model_reduce_gradients(m);
