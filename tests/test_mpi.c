@@ -7,8 +7,9 @@
  * rounding (1e-6 relative, every step of 20), and the same bits run after
  * run: with per-sample normalization, and with batch norm when its
  * statistics are synchronized (model.norm.sync: true); unsynchronized, each
- * rank's batch norm sees only its B samples and the losses differ. The
- * errors of a launch exit 2 and write nothing. */
+ * rank's batch norm sees only its B samples, and the losses are those of
+ * ghost batch norm with virtual batches of B on one process. The errors of
+ * a launch exit 2 and write nothing. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,6 +154,19 @@ START_TEST(test_sync_batchnorm_matches_one_process)
         apart = fmax(apart, fabs(atof(ra[i]) - atof(rb[i])));
     ck_assert_msg(apart > 1e-2, "sync: false gave the global batch's losses (at most %g apart)",
                   apart);
+    /* ... which are ghost batch norm's with virtual batches of 8 (the
+     * training losses: evaluation uses rank 0's running statistics, which
+     * saw only its slices, where ghost batch norm's saw every virtual batch) */
+    ck_assert_int_eq(tu_normlab("run c.yaml --quiet --set model.norm.type=ghost_batch "
+                                "--set model.norm.virtual_batch=8 --out ghost"),
+                     0);
+    same_losses("apart", "ghost", 1e-6, "sync: false, 2 ranks x 8 vs ghost batch norm, V = 8");
+    snprintf(args, sizeof args, "run c.yaml --quiet %s --out apart4", bn);
+    ck_assert_int_eq(mpirun(4, args), 0);
+    ck_assert_int_eq(tu_normlab("run c.yaml --quiet --set model.norm.type=ghost_batch "
+                                "--set model.norm.virtual_batch=4 --out ghost4"),
+                     0);
+    same_losses("apart4", "ghost4", 1e-6, "sync: false, 4 ranks x 4 vs ghost batch norm, V = 4");
     /* every rank evaluates with rank 0's running statistics: how the test
      * split falls on the ranks (the evaluation batch) changes nothing */
     snprintf(args, sizeof args, "run c.yaml --quiet %s --set train.eval_batch_size=100 --out apart-eval",
