@@ -1,6 +1,7 @@
 /* normlab run: trains one model from a config. Progress goes to stderr (a
  * bar on a terminal, a line every few seconds otherwise); the one-line
  * result goes to stdout. */
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include "cmd.h"
 #include "config/config.h"
+#include "dist/dist.h"
 #include "train/run.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -47,7 +49,11 @@ static void usage(FILE *out)
             "is refused (exit status 2) and nothing is written.\n"
             "A diverged run (NaN or exploding loss) is a result: exit status 0.\n"
             "Ctrl-C stops after the current step and records the run as failed; a second\n"
-            "Ctrl-C stops at once.\n"
+            "Ctrl-C stops at once.\n\n"
+            "Under MPI (mpirun -np R normlab run ...) the R ranks train one model: each takes\n"
+            "1/R of every batch (train.batch_size is the global batch, a multiple of R) and the\n"
+            "gradients are averaged over the ranks; rank 0 alone writes the run directory.\n"
+            "model.norm.sync: true makes batch norm's statistics those of the global batch.\n"
             "Exit status: 0 ok or diverged, 1 failed at run time, 2 bad usage, config or data.\n");
 }
 
@@ -93,7 +99,44 @@ static void show_note(void *ctx, const char *message)
         fprintf(stderr, "normlab run: %s\n", message);
 }
 
+static int run_command(int argc, char **argv, nl_dist *dist);
+/* a rank other than 0: its stderr while /dev/null stands in for it */
+static int saved_stderr = -1;
+
+/* Under MPI every rank runs the command; rank 0 speaks for them all. The
+ * others read the same config and fail on bad input exactly as rank 0
+ * does, so they stay quiet, except for an error at run time that is their
+ * own (its message goes to their saved stderr). */
 int cmd_run(int argc, char **argv)
+{
+    nl_dist *dist = NULL;
+    nl_error err = {0};
+    if (nl_dist_open(&dist, &err) != NL_OK)
+        return nl_cmd_report("run", &err);
+    if (nl_dist_rank(dist) != 0) {
+        const int null_fd = open("/dev/null", O_WRONLY);
+        saved_stderr = dup(STDERR_FILENO);
+        if (null_fd >= 0) {
+            dup2(null_fd, STDOUT_FILENO);
+            dup2(null_fd, STDERR_FILENO);
+            close(null_fd);
+        }
+    }
+    int status = run_command(argc, argv, dist);
+    if (saved_stderr >= 0) {
+        dup2(saved_stderr, STDERR_FILENO);
+        close(saved_stderr);
+        saved_stderr = -1;
+    }
+    /* a rank that failed while training leaves the others inside a
+     * collective it will never join */
+    if (status == 1 && nl_dist_size(dist) > 1)
+        nl_dist_abort(dist, status);
+    nl_dist_close(dist);
+    return status;
+}
+
+static int run_command(int argc, char **argv, nl_dist *dist)
 {
     const char *config_path = NULL, *out_dir = NULL;
     const char *overrides[256];
@@ -180,15 +223,20 @@ int cmd_run(int argc, char **argv)
     nl_run_options opt = {
         .out_dir = out_dir, .force = force, .device = device,
         .command_line = command, .progress = show_progress, .note = show_note, .ctx = &ps,
-        .stop = &stop_requested,
+        .stop = &stop_requested, .dist = dist,
     };
     nl_run_outcome out;
     nl_code rc = nl_run(cfg, &opt, &out, &err);
     if (ps.drew_bar)
         fprintf(stderr, "\n");
     free(cfg);
-    if (rc != NL_OK)
+    if (rc != NL_OK) {
+        if (saved_stderr >= 0 && nl_code_exit_status(rc) == 1) {
+            dup2(saved_stderr, STDERR_FILENO);
+            fprintf(stderr, "normlab run: rank %d: ", nl_dist_rank(dist));
+        }
         return nl_cmd_report("run", &err);
+    }
     const nl_train_result *r = &out.result;
     char wall[32];
     printf("%s: %s", out.dir, nl_run_status_name(r->status));
@@ -200,5 +248,7 @@ int cmd_run(int argc, char **argv)
            out.threads == 1 ? "" : "s");
     if (out.resumed_from > 0)
         printf("%s: resumed from the checkpoint at step %ld\n", out.dir, out.resumed_from);
+    if (out.ranks > 1)
+        printf("  (%d MPI ranks, %d samples each per step)\n", out.ranks, out.rank_batch);
     return r->status == NL_RUN_FAILED ? 1 : 0;
 }

@@ -172,11 +172,59 @@ typedef struct nl_ops {
     void (*norm_forward_eval)(nl_backend *be, const nl_norm_geom *g, const float *x,
                               const float *gamma, const float *beta, const float *running_mean,
                               const float *running_var, float *y);
+    /* The forward in two steps, for normalizers that change the statistics
+     * between them (batch renormalization; synchronized batch norm merges
+     * the ranks' statistics). norm_stats: each statistics group's mean (0
+     * when !center) and biased variance var (the mean square about the mean;
+     * variances, not rstd, so that partial statistics combine), and the
+     * running statistics updated exactly as norm_forward does when
+     * running_mean is not NULL. norm_apply: y = (x - mean) * rstd * gamma_c
+     * + beta_c with rstd = 1/sqrt(var + eps) of the given per-group
+     * statistics, rstd also written to save_rstd when it is not NULL (for
+     * norm_backward, with mean as save_mean). stats then apply computes
+     * norm_forward's y and saved statistics to rounding. */
+    void (*norm_stats)(nl_backend *be, const nl_norm_geom *g, const float *x, float *mean,
+                       float *var, float *running_mean, float *running_var, float momentum);
+    void (*norm_apply)(nl_backend *be, const nl_norm_geom *g, const float *x, const float *mean,
+                       const float *var, const float *gamma, const float *beta, float *y,
+                       float *save_rstd);
+    /* Batch renormalization (Ioffe 2017), per channel of c, from the batch
+     * statistics (norm_stats) and the running ones before this batch's
+     * update, sigma = sqrt(var + eps):
+     *   r = clip(sigma_batch / sigma_running, 1/r_max, r_max)
+     *   d = clip((mean - running_mean) / sigma_running, -d_max, d_max)
+     * writes r, d and the affine map norm_apply then takes: scale = gamma*r,
+     * shift = gamma*d + beta (gamma/beta NULL: 1/0). */
+    void (*renorm_correction)(nl_backend *be, int c, float eps, float r_max, float d_max,
+                              const float *mean, const float *var, const float *running_mean,
+                              const float *running_var, const float *gamma, const float *beta,
+                              float *r, float *d, float *scale, float *shift);
+    /* r and d are constants to the gradient (the paper's stop-gradient): from
+     * norm_backward's sums with gamma*r as the scale (dgamma = sum dy*xhat,
+     * dbeta = sum dy), dgamma = r*dgamma + d*dbeta, in place */
+    void (*renorm_param_grads)(nl_backend *be, int c, const float *r, const float *d,
+                               float *dgamma, const float *dbeta);
     size_t (*norm_backward_workspace)(nl_backend *be, const nl_norm_geom *g); /* bytes */
     void (*norm_backward)(nl_backend *be, const nl_norm_geom *g, const float *x, const float *dy,
                           const float *gamma, const float *save_mean, const float *save_rstd,
                           float *dx, bool accumulate_dx, float *dgamma, float *dbeta,
                           void *workspace);
+    /* The backward of batch statistics (g->groups == 0) in two steps, for
+     * synchronized batch norm: the ranks add their per-channel sums between
+     * them. norm_backward_reduce: per channel sum_dy = sum dy and
+     * sum_dy_xhat = sum dy * xhat over the N*HW values (exactly
+     * norm_backward's dbeta and dgamma). norm_backward_apply: dx = rstd *
+     * gamma_c * (dy - (sum_dy + xhat * sum_dy_xhat) / count) from sums over
+     * `count` values per channel (all ranks' N*HW). With this rank's own
+     * sums and count N*HW the two give norm_backward's dx to rounding. */
+    void (*norm_backward_reduce)(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                 const float *dy, const float *save_mean, const float *save_rstd,
+                                 float *sum_dy, float *sum_dy_xhat);
+    void (*norm_backward_apply)(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                const float *dy, const float *gamma, const float *save_mean,
+                                const float *save_rstd, const float *sum_dy,
+                                const float *sum_dy_xhat, double count, float *dx,
+                                bool accumulate_dx);
 
     /* ---- optimizers (PyTorch's conventions) ---- */
     void (*sgd_step)(nl_backend *be, size_t count, float *param, const float *grad,

@@ -2,7 +2,7 @@
 # Installs the Debian packages normlab needs to build, test and render plots,
 # when they are missing. Runs apt-get as root, or through sudo.
 set -eu
-packages="cmake make gcc pkg-config libyaml-dev libopenblas-openmp-dev zlib1g-dev check gnuplot-nox dataset-fashion-mnist"
+packages="cmake make gcc pkg-config libyaml-dev libopenblas-openmp-dev zlib1g-dev check gnuplot-nox dataset-fashion-mnist libopenmpi-dev openmpi-bin"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -649,6 +649,75 @@ static const norm_shape norm_shapes[] = {
     {32, 64, 3136, 0.0f, 1}, /* (32, 64, 56, 56) */
 };
 
+/* the forward in two steps, norm_stats then norm_apply, each backend from
+ * its own statistics (as a run does), also against its fused forward's y */
+static void split_case(const nl_norm_geom *g, twin x, twin gamma, twin beta, twin y_fused,
+                       int running, uint64_t seed, const char *what_case)
+{
+    const size_t stats = (size_t)nl_norm_stat_groups(g), c = (size_t)g->c;
+    const size_t count = (size_t)g->n * c * g->hw;
+    char what[240];
+#define WHAT(part) (snprintf(what, sizeof what, "%s: split: %s", what_case, part), what)
+    twin mean = twin_empty(stats), var = twin_empty(stats), rstd = twin_empty(stats);
+    twin y = twin_empty(count);
+    twin rm = twin_normal(c, seed + 6, 0.0f, 0.1f), rv = twin_const(c, 1.5f);
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->norm_stats(be_of(b), g, F(x, b), F(mean, b), F(var, b),
+                                  running ? F(rm, b) : NULL, running ? F(rv, b) : NULL, 0.1f);
+    check_close(mean, 1e-5, WHAT("mean"));
+    check_close(var, 1e-5, WHAT("var"));
+    if (running) {
+        check_close(rm, 1e-5, WHAT("running_mean"));
+        check_close(rv, 1e-5, WHAT("running_var"));
+    }
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->norm_apply(be_of(b), g, F(x, b), F(mean, b), F(var, b), FN(gamma, b),
+                                  FN(beta, b), F(y, b), F(rstd, b));
+    check_close(y, 1e-5, WHAT("y"));
+    check_close(rstd, 1e-5, WHAT("rstd"));
+    gpu_sync_ok();
+    float *split_y = fetch(y, 1), *fused_y = fetch(y_fused, 1);
+    tu_assert_close(split_y, fused_y, count, 1e-5, WHAT("GPU y against its fused forward"));
+    free(split_y);
+    free(fused_y);
+#undef WHAT
+    twin *all[] = {&mean, &var, &rstd, &y, &rm, &rv};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        twin_free(all[i]);
+}
+
+/* batch renorm's per-channel ops: r and d clipped on both sides and not */
+static void renorm_ops_case(int c, twin gamma, twin beta, uint64_t seed, const char *what_case)
+{
+    char what[240];
+#define WHAT(part) (snprintf(what, sizeof what, "%s: renorm: %s", what_case, part), what)
+    twin mean = twin_normal(c, seed + 7, 0.0f, 2.0f), var = twin_normal(c, seed + 8, 3.0f, 2.0f);
+    twin rm = twin_normal(c, seed + 9, 0.0f, 1.0f), rv = twin_normal(c, seed + 10, 2.0f, 0.5f);
+    twin r = twin_empty(c), d = twin_empty(c), scale = twin_empty(c), shift = twin_empty(c);
+    twin dg = twin_normal(c, seed + 11, 0.0f, 1.0f), db = twin_normal(c, seed + 12, 0.0f, 1.0f);
+    float *h = fetch(var, 0);
+    for (int ch = 0; ch < c; ch++)
+        h[ch] = fabsf(h[ch]); /* variances */
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->upload(be_of(b), F(var, b), h, (size_t)c * sizeof *h);
+    free(h);
+    for (int b = 0; b < 2; b++) {
+        be_of(b)->ops->renorm_correction(be_of(b), c, 1e-5f, 1.5f, 0.7f, F(mean, b), F(var, b),
+                                         F(rm, b), F(rv, b), FN(gamma, b), FN(beta, b), F(r, b),
+                                         F(d, b), F(scale, b), F(shift, b));
+        be_of(b)->ops->renorm_param_grads(be_of(b), c, F(r, b), F(d, b), F(dg, b), F(db, b));
+    }
+    check_close(r, 1e-6, WHAT("r"));
+    check_close(d, 1e-6, WHAT("d"));
+    check_close(scale, 1e-6, WHAT("scale"));
+    check_close(shift, 1e-6, WHAT("shift"));
+    check_close(dg, 1e-6, WHAT("dgamma"));
+#undef WHAT
+    twin *all[] = {&mean, &var, &rm, &rv, &r, &d, &scale, &shift, &dg, &db};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        twin_free(all[i]);
+}
+
 static void batchnorm_case(const norm_shape *s, int affine, int running, const char *mode)
 {
     const int n = s->n, c = s->c, hw = s->hw;
@@ -681,6 +750,8 @@ static void batchnorm_case(const norm_shape *s, int affine, int running, const c
     gpu_be->ops->norm_forward(gpu_be, &g, F(x, 1), FN(gamma, 1), FN(beta, 1), F(y, 1), F(sm, 1),
                               F(sr, 1), NULL, NULL, momentum);
     check_repeat(y, snap, WHAT("y repeat"));
+    split_case(&g, x, gamma, beta, y, running, seed, WHAT("batchnorm"));
+    renorm_ops_case(c, gamma, beta, seed, WHAT("batchnorm"));
 
     for (int b = 0; b < 2; b++)
         be_of(b)->ops->norm_forward_eval(be_of(b), &g, F(x, b), FN(gamma, b), FN(beta, b),
@@ -712,8 +783,28 @@ static void batchnorm_case(const norm_shape *s, int affine, int running, const c
     gpu_be->ops->norm_backward(gpu_be, &g, F(x, 1), F(dy, 1), FN(gamma, 1), F(sm, 1), F(sr, 1),
                                F(dx, 1), true, FN(dg, 1), FN(db, 1), NULL);
     check_repeat(dx, snap, WHAT("dx repeat"));
+
+    /* the backward in two steps (synchronized batch norm), here with this
+     * batch's own sums and count */
+    twin sum_dy = twin_empty(c), sum_dy_xhat = twin_empty(c);
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->norm_backward_reduce(be_of(b), &g, F(x, b), F(dy, b), F(sm, b), F(sr, b),
+                                            F(sum_dy, b), F(sum_dy_xhat, b));
+    check_close(sum_dy, 1e-5, WHAT("split backward: sum dy"));
+    check_close(sum_dy_xhat, 1e-5, WHAT("split backward: sum dy*xhat"));
+    for (int accumulate = 0; accumulate < 2; accumulate++) {
+        twin_copy(dx, dx0);
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->norm_backward_apply(be_of(b), &g, F(x, b), F(dy, b), FN(gamma, b),
+                                               F(sm, b), F(sr, b), F(sum_dy, b),
+                                               F(sum_dy_xhat, b), (double)n * hw, F(dx, b),
+                                               accumulate);
+        check_close(dx, 1e-5, WHAT(accumulate ? "split backward: dx accumulated"
+                                              : "split backward: dx"));
+    }
 #undef WHAT
-    twin *all[] = {&x, &y, &gamma, &beta, &sm, &sr, &rm, &rv, &dy, &dx0, &dx, &dg, &db};
+    twin *all[] = {&x, &y, &gamma, &beta, &sm, &sr, &rm, &rv, &dy, &dx0, &dx, &dg, &db,
+                   &sum_dy, &sum_dy_xhat};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         twin_free(all[i]);
 }
@@ -777,6 +868,7 @@ static void groupnorm_case(const norm_shape *s, int groups, bool center, int aff
     gpu_be->ops->norm_forward(gpu_be, &g, F(x, 1), FN(gamma, 1), FN(beta, 1), F(y, 1), F(sm, 1),
                               F(sr, 1), NULL, NULL, momentum);
     check_repeat(y, snap, WHAT("y repeat"));
+    split_case(&g, x, gamma, beta, y, running, seed, WHAT("groupnorm"));
 
     twin dy = twin_normal(count, seed + 4, 0.0f, 1.0f), dx0 = twin_normal(count, seed + 5, 0, 1);
     twin dx = twin_empty(count);
@@ -909,6 +1001,7 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
     spec.pool = tc->pool;
     nl_norm_spec_defaults(&spec.norm, tc->norm);
     spec.norm.groups = 4;
+    spec.norm.virtual_batch = 4; /* read by the kinds with that key only */
     spec.norm.placement = tc->placement;
     spec.norm.track_running_stats = nl_norm_info_of(tc->norm)->running_stats;
     spec.optimizer_state_slots = nl_optim_info_of(tc->optim)->state_slots;

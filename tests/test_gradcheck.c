@@ -238,6 +238,7 @@ static void check_norm(nl_norm_kind kind, bool affine, bool track)
         graph g = {.kind = G_NORM, .residual = res};
         nl_norm_spec_defaults(&g.norm, kind);
         g.norm.groups = 3;
+        g.norm.virtual_batch = 1; /* images: virtual batches of one sample */
         g.norm.affine = affine;
         g.norm.track_running_stats = track;
         char what[128];
@@ -248,6 +249,7 @@ static void check_norm(nl_norm_kind kind, bool affine, bool track)
         if (!info->features)
             continue;
         g.kind = G_NORM2D;
+        g.norm.virtual_batch = 5; /* the whole batch: feature vectors need two or more */
         snprintf(what, sizeof what, "%s 2-D%s%s", label, affine ? "" : " no affine", res ? " residual" : "");
         check_graph(what, g, 5, 12, 1, 1, 1e-2f, TOL, false);
         if (!(info->keys & NL_NORM_KEY_GROUPS))
@@ -308,6 +310,7 @@ static void check_model(nl_arch arch, nl_placement placement, nl_norm_kind kind,
     spec.norm.placement = placement;
     spec.norm.groups = 2;
     spec.weight_standardization = weight_standardization;
+    spec.norm.virtual_batch = 5; /* read by the kinds with that key only */
     /* batch norm over 3 feature vectors is very curved; 5 keep central
      * differences accurate */
     const int n = 5;

@@ -80,6 +80,20 @@ static void check_case(const tu_fixture *fx, const char *name)
     ctx.norm.eps = tu_scalar(fx, key);
     snprintf(key, sizeof key, "%s.momentum", name);
     ctx.norm.momentum = tu_scalar(fx, key);
+    snprintf(key, sizeof key, "%s.renorm", name);
+    const tu_tensor *renorm = tu_find(fx, key);
+    if (renorm) { /* r_max, d_max; the ramps [from, to] of each */
+        ctx.norm.r_max = ((const float *)renorm->data)[0];
+        ctx.norm.d_max = ((const float *)renorm->data)[1];
+        snprintf(key, sizeof key, "%s.renorm_ramps", name);
+        const int32_t *ramps = tu_get(fx, key)->data;
+        memcpy(ctx.norm.r_max_ramp, ramps, sizeof ctx.norm.r_max_ramp);
+        memcpy(ctx.norm.d_max_ramp, ramps + 2, sizeof ctx.norm.d_max_ramp);
+    }
+    snprintf(key, sizeof key, "%s.virtual_batch", name);
+    const tu_tensor *virtual_batch = tu_find(fx, key);
+    if (virtual_batch)
+        ctx.norm.virtual_batch = ((const int32_t *)virtual_batch->data)[0];
 
     nl_model_spec spec;
     nl_model_spec_defaults(&spec);
@@ -107,6 +121,7 @@ static void check_case(const tu_fixture *fx, const char *name)
     for (int step = 0; step < steps; step++) {
         snprintf(key, sizeof key, "%s.x%d", name, step);
         upload(m, m->input->data, tu_getf(fx, key), count);
+        m->step = step; /* the golden's training step (batch renorm's ramp) */
         nl_model_forward(m, n, NL_MODE_TRAIN);
     }
     char what[200];

@@ -4,7 +4,7 @@
  * over a table of shapes (odd planes, feature vectors, shapes large enough
  * to split over threads, a mean far from zero), 1 to 3 threads, affine on,
  * off and scale only, running statistics where a geometry has them, dx written and
- * accumulated. */
+ * accumulated; and the forward in two steps (norm_stats, norm_apply). */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -119,6 +119,69 @@ static void check(nl_backend *be, const shape *s, const inputs *in, nl_norm_geom
     free(ws);
 }
 
+/* The forward in two steps: norm_stats against the reference's statistics
+ * and running statistics, norm_apply (from the reference's statistics)
+ * against the reference's apply, and stats then apply against the fused
+ * reference forward. */
+static void check_split(nl_backend *be, const shape *s, const inputs *in, nl_norm_geom g,
+                        int affine, bool running, int threads)
+{
+    char what[200];
+#define WHAT(part)                                                                                 \
+    (snprintf(what, sizeof what, "split (%d,%d,%d) groups=%d center=%d affine=%d running=%d "     \
+              "threads=%d: %s", s->n, s->c, s->hw, g.groups, g.center, affine, running, threads,  \
+              part),                                                                               \
+     what)
+    const size_t count = in->count, stats = (size_t)nl_norm_stat_groups(&g), c = (size_t)s->c;
+    const float *gamma = affine ? in->gamma : NULL, *beta = affine == 1 ? in->beta : NULL;
+    float *y[3], *mean[3], *var[3], *rstd[3], *rm[2], *rv[2];
+    for (int k = 0; k < 3; k++) { /* 0: reference, 1: under test, 2: fused reference */
+        y[k] = malloc(count * sizeof(float));
+        mean[k] = malloc(stats * sizeof(float));
+        var[k] = malloc(stats * sizeof(float));
+        rstd[k] = malloc(stats * sizeof(float));
+    }
+    for (int k = 0; k < 2; k++) {
+        rm[k] = malloc(c * sizeof(float));
+        rv[k] = malloc(c * sizeof(float));
+        for (size_t ch = 0; ch < c; ch++) {
+            rm[k][ch] = 0.1f * (float)ch;
+            rv[k][ch] = 1.5f;
+        }
+    }
+    nl_norm_reference_stats(&g, in->x, mean[0], var[0], running ? rm[0] : NULL,
+                            running ? rv[0] : NULL, 0.1f);
+    be->ops->norm_stats(be, &g, in->x, mean[1], var[1], running ? rm[1] : NULL,
+                        running ? rv[1] : NULL, 0.1f);
+    tu_assert_close(mean[1], mean[0], stats, TOL, WHAT("mean"));
+    tu_assert_close(var[1], var[0], stats, TOL, WHAT("var"));
+    if (running) {
+        tu_assert_close(rm[1], rm[0], c, TOL, WHAT("running_mean"));
+        tu_assert_close(rv[1], rv[0], c, TOL, WHAT("running_var"));
+    }
+    nl_norm_reference_apply(&g, in->x, mean[0], var[0], gamma, beta, y[0], rstd[0]);
+    be->ops->norm_apply(be, &g, in->x, mean[0], var[0], gamma, beta, y[1], rstd[1]);
+    tu_assert_close(y[1], y[0], count, TOL, WHAT("apply y"));
+    tu_assert_close(rstd[1], rstd[0], stats, TOL, WHAT("apply rstd"));
+    be->ops->norm_apply(be, &g, in->x, mean[0], var[0], gamma, beta, y[1], NULL);
+    tu_assert_close(y[1], y[0], count, TOL, WHAT("apply y without rstd"));
+    nl_norm_reference_forward(&g, in->x, gamma, beta, y[2], mean[2], rstd[2], NULL, NULL, 0.0f);
+    tu_assert_close(y[0], y[2], count, TOL, WHAT("stats + apply = forward: y"));
+    tu_assert_close(mean[0], mean[2], stats, TOL, WHAT("stats + apply = forward: mean"));
+    tu_assert_close(rstd[0], rstd[2], stats, TOL, WHAT("stats + apply = forward: rstd"));
+#undef WHAT
+    for (int k = 0; k < 3; k++) {
+        free(y[k]);
+        free(mean[k]);
+        free(var[k]);
+        free(rstd[k]);
+    }
+    for (int k = 0; k < 2; k++) {
+        free(rm[k]);
+        free(rv[k]);
+    }
+}
+
 /* a divisor of c strictly between 1 and c, or 0 */
 static int middle_groups(int c)
 {
@@ -153,8 +216,10 @@ START_TEST(test_cpu_paths_match_reference)
         omp_set_num_threads(threads);
         for (int affine = 0; affine < 3; affine++) {
             const nl_norm_geom batch = {s->n, s->c, s->hw, 0, true, 1e-5f};
-            if ((long)s->n * s->hw > 1 && affine < 2)
+            if ((long)s->n * s->hw > 1 && affine < 2) {
                 check(be, s, &in, batch, affine, affine, VIA_OPS, threads);
+                check_split(be, s, &in, batch, affine, affine, threads);
+            }
             for (int gi = 0; gi < 3; gi++) {
                 const int groups = group_counts[gi];
                 if (groups == 0 || (gi == 2 && s->hw == 1))
@@ -163,6 +228,7 @@ START_TEST(test_cpu_paths_match_reference)
                 for (int center = 0; center < 2; center++) {
                     const nl_norm_geom g = {s->n, s->c, s->hw, groups, center, 1e-5f};
                     check(be, s, &in, g, affine, center && instance_running, VIA_OPS, threads);
+                    check_split(be, s, &in, g, affine, center && instance_running, threads);
                     check(be, s, &in, g, affine, false, VIA_GROUPED, threads);
                 }
             }
@@ -173,6 +239,89 @@ START_TEST(test_cpu_paths_match_reference)
     free(in.dx0);
     free(in.gamma);
     free(in.beta);
+}
+END_TEST
+
+/* The backward of batch statistics in two steps (synchronized batch norm):
+ * the ops' reduce against the reference's; then the batch cut in two
+ * slices as two ranks hold it: each slice's sums, added, and applied to
+ * each slice with the whole batch's count give the whole batch's dx, by
+ * the ops and by the reference. */
+START_TEST(test_backward_split_matches_whole_batch)
+{
+    const shape *s = &shapes[_i];
+    if (s->n < 2)
+        return; /* nothing to cut */
+    nl_backend *be = tu_cpu(3);
+    const size_t count = (size_t)s->n * s->c * s->hw, plane_floats = (size_t)s->c * s->hw;
+    float *x = malloc(count * sizeof(float)), *dy = malloc(count * sizeof(float));
+    float *dx0 = malloc(count * sizeof(float)), *want = malloc(count * sizeof(float));
+    float *got = malloc(count * sizeof(float)), *gamma = malloc((size_t)s->c * sizeof(float));
+    float *mean = malloc((size_t)s->c * sizeof(float)), *rstd = malloc((size_t)s->c * sizeof(float));
+    float *y = malloc(count * sizeof(float)), *dg = malloc((size_t)s->c * sizeof(float));
+    float *db = malloc((size_t)s->c * sizeof(float));
+    float *sums[2][2]; /* [slice][sum_dy, sum_dy_xhat] */
+    for (int k = 0; k < 4; k++)
+        sums[k / 2][k % 2] = malloc((size_t)s->c * sizeof(float));
+    float *total[2] = {malloc((size_t)s->c * sizeof(float)), malloc((size_t)s->c * sizeof(float))};
+    tu_fill_normal(x, count, 600 + _i, s->mean, 2.0f);
+    tu_fill_normal(dy, count, 700 + _i, 0.0f, 1.0f);
+    tu_fill_normal(dx0, count, 800 + _i, 0.0f, 1.0f);
+    tu_fill_uniform(gamma, (size_t)s->c, 900 + _i, 0.5f, 1.5f);
+    const nl_norm_geom whole = {s->n, s->c, s->hw, 0, true, 1e-5f};
+    nl_norm_reference_forward(&whole, x, gamma, NULL, y, mean, rstd, NULL, NULL, 0.0f);
+    const int cut = s->n / 3 > 0 ? s->n / 3 : 1; /* uneven slices */
+    const int rows[2] = {cut, s->n - cut};
+    for (int threads = 1; threads <= 3; threads += 2) {
+        be->threads = threads;
+        omp_set_num_threads(threads);
+        for (int accumulate = 0; accumulate < 2; accumulate++) {
+            memcpy(want, dx0, count * sizeof(float));
+            nl_norm_reference_backward(&whole, x, dy, gamma, mean, rstd, want, accumulate, dg, db);
+            /* the whole batch at once: the sums are dgamma and dbeta */
+            be->ops->norm_backward_reduce(be, &whole, x, dy, mean, rstd, total[0], total[1]);
+            tu_assert_close(total[0], db, (size_t)s->c, TOL, "reduce: sum dy = dbeta");
+            tu_assert_close(total[1], dg, (size_t)s->c, TOL, "reduce: sum dy*xhat = dgamma");
+            nl_norm_reference_backward_reduce(&whole, x, dy, mean, rstd, total[0], total[1]);
+            tu_assert_close(total[0], db, (size_t)s->c, TOL, "reference reduce: sum dy");
+            tu_assert_close(total[1], dg, (size_t)s->c, TOL, "reference reduce: sum dy*xhat");
+            for (int by_ops = 0; by_ops < 2; by_ops++) {
+                memcpy(got, dx0, count * sizeof(float));
+                for (int k = 0; k < 2; k++) {
+                    const nl_norm_geom slice = {rows[k], s->c, s->hw, 0, true, 1e-5f};
+                    const size_t at = k ? (size_t)rows[0] * plane_floats : 0;
+                    if (by_ops)
+                        be->ops->norm_backward_reduce(be, &slice, x + at, dy + at, mean, rstd,
+                                                      sums[k][0], sums[k][1]);
+                    else
+                        nl_norm_reference_backward_reduce(&slice, x + at, dy + at, mean, rstd,
+                                                          sums[k][0], sums[k][1]);
+                }
+                for (int ch = 0; ch < s->c; ch++)
+                    for (int j = 0; j < 2; j++)
+                        total[j][ch] = sums[0][j][ch] + sums[1][j][ch];
+                for (int k = 0; k < 2; k++) {
+                    const nl_norm_geom slice = {rows[k], s->c, s->hw, 0, true, 1e-5f};
+                    const size_t at = k ? (size_t)rows[0] * plane_floats : 0;
+                    const double values = (double)s->n * s->hw;
+                    if (by_ops)
+                        be->ops->norm_backward_apply(be, &slice, x + at, dy + at, gamma, mean,
+                                                     rstd, total[0], total[1], values, got + at,
+                                                     accumulate);
+                    else
+                        nl_norm_reference_backward_apply(&slice, x + at, dy + at, gamma, mean,
+                                                         rstd, total[0], total[1], values,
+                                                         got + at, accumulate);
+                }
+                tu_assert_close(got, want, count, TOL,
+                                by_ops ? "ops: two slices' dx" : "reference: two slices' dx");
+            }
+        }
+    }
+    float *all[] = {x, dy, dx0, want, got, gamma, mean, rstd, y, dg, db, total[0], total[1],
+                    sums[0][0], sums[0][1], sums[1][0], sums[1][1]};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        free(all[i]);
 }
 END_TEST
 
@@ -199,12 +348,57 @@ START_TEST(test_reference_by_hand)
 }
 END_TEST
 
+/* batch renorm's per-channel ops against the reference: r, d clipped on
+ * both sides and inside the limits, with and without affine parameters */
+START_TEST(test_renorm_ops_match_reference)
+{
+    enum { C = 40 };
+    float mean[C], var[C], rm[C], rv[C], gamma[C], beta[C], dg0[C], db[C];
+    tu_fill_normal(mean, C, 601, 0.0f, 2.0f);
+    tu_fill_uniform(var, C, 602, 0.0f, 9.0f);
+    tu_fill_normal(rm, C, 603, 0.0f, 1.0f);
+    tu_fill_uniform(rv, C, 604, 0.2f, 4.0f);
+    tu_fill_uniform(gamma, C, 605, 0.5f, 1.5f);
+    tu_fill_uniform(beta, C, 606, -0.5f, 0.5f);
+    tu_fill_normal(dg0, C, 607, 0.0f, 1.0f);
+    tu_fill_normal(db, C, 608, 0.0f, 1.0f);
+    nl_backend *be = tu_cpu(1);
+    for (int affine = 0; affine < 2; affine++) {
+        float out[2][4][C], dg[2][C];
+        const float *gm = affine ? gamma : NULL, *bt = affine ? beta : NULL;
+        nl_norm_reference_renorm_correction(C, 1e-3f, 1.7f, 0.8f, mean, var, rm, rv, gm, bt,
+                                            out[0][0], out[0][1], out[0][2], out[0][3]);
+        be->ops->renorm_correction(be, C, 1e-3f, 1.7f, 0.8f, mean, var, rm, rv, gm, bt, out[1][0],
+                                   out[1][1], out[1][2], out[1][3]);
+        const char *names[4] = {"r", "d", "scale", "shift"};
+        for (int k = 0; k < 4; k++)
+            tu_assert_close(out[1][k], out[0][k], C, TOL, names[k]);
+        int clipped[2] = {0, 0}, inside = 0;
+        for (int ch = 0; ch < C; ch++) {
+            clipped[0] += out[0][0][ch] == 1.7f || out[0][0][ch] == 1.0f / 1.7f;
+            clipped[1] += fabsf(out[0][1][ch]) == 0.8f;
+            inside += out[0][0][ch] < 1.7f && out[0][0][ch] > 1.0f / 1.7f;
+        }
+        ck_assert_msg(clipped[0] && clipped[1] && inside, "the inputs clip r (%d), d (%d) and "
+                      "leave some r inside (%d)", clipped[0], clipped[1], inside);
+        memcpy(dg[0], dg0, sizeof dg0);
+        memcpy(dg[1], dg0, sizeof dg0);
+        nl_norm_reference_renorm_param_grads(C, out[0][0], out[0][1], dg[0], db);
+        be->ops->renorm_param_grads(be, C, out[1][0], out[1][1], dg[1], db);
+        tu_assert_close(dg[1], dg[0], C, TOL, "renorm dgamma");
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("norm_reference");
     TCase *tc = tcase_create("cpu");
     tcase_add_test(tc, test_reference_by_hand);
+    tcase_add_test(tc, test_renorm_ops_match_reference);
     tcase_add_loop_test(tc, test_cpu_paths_match_reference, 0,
+                        (int)(sizeof shapes / sizeof shapes[0]));
+    tcase_add_loop_test(tc, test_backward_split_matches_whole_batch, 0,
                         (int)(sizeof shapes / sizeof shapes[0]));
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

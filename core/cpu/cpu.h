@@ -197,6 +197,16 @@ void nl_cpu_groupnorm_backward(nl_backend *be, int n, int c, int hw, int groups,
                                const float *dy, const float *gamma, const float *save_mean,
                                const float *save_rstd, float *dx, bool accumulate_dx,
                                float *dgamma, float *dbeta, void *workspace);
+/* norm_sync.c: the backward of batch statistics in two steps */
+void nl_cpu_norm_backward_reduce(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                 const float *dy, const float *save_mean, const float *save_rstd,
+                                 float *sum_dy, float *sum_dy_xhat);
+void nl_cpu_norm_backward_apply(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                const float *dy, const float *gamma, const float *save_mean,
+                                const float *save_rstd, const float *sum_dy,
+                                const float *sum_dy_xhat, double count, float *dx,
+                                bool accumulate_dx);
+
 /* norm.c: the ops, dispatching to batchnorm.c, groupnorm.c or the general
  * grouped kernel (groups >= 1, centring on or off) */
 void nl_cpu_norm_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
@@ -206,6 +216,17 @@ void nl_cpu_norm_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
 void nl_cpu_norm_forward_eval(nl_backend *be, const nl_norm_geom *g, const float *x,
                               const float *gamma, const float *beta, const float *running_mean,
                               const float *running_var, float *y);
+void nl_cpu_norm_stats(nl_backend *be, const nl_norm_geom *g, const float *x, float *mean,
+                       float *var, float *running_mean, float *running_var, float momentum);
+void nl_cpu_norm_apply(nl_backend *be, const nl_norm_geom *g, const float *x, const float *mean,
+                       const float *var, const float *gamma, const float *beta, float *y,
+                       float *save_rstd);
+void nl_cpu_renorm_correction(nl_backend *be, int c, float eps, float r_max, float d_max,
+                              const float *mean, const float *var, const float *running_mean,
+                              const float *running_var, const float *gamma, const float *beta,
+                              float *r, float *d, float *scale, float *shift);
+void nl_cpu_renorm_param_grads(nl_backend *be, int c, const float *r, const float *d,
+                               float *dgamma, const float *dbeta);
 size_t nl_cpu_norm_backward_workspace(nl_backend *be, const nl_norm_geom *g);
 void nl_cpu_norm_backward(nl_backend *be, const nl_norm_geom *g, const float *x, const float *dy,
                           const float *gamma, const float *save_mean, const float *save_rstd,

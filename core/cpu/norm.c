@@ -13,46 +13,63 @@
 static inline float gamma_at(const float *gamma, int c) { return gamma ? gamma[c] : 1.0f; }
 static inline float beta_at(const float *beta, int c) { return beta ? beta[c] : 0.0f; }
 
+/* mean (0 when !center) and biased variance of `count` values, the squares
+ * taken about the float mean and corrected to the double one */
+static void group_moments(const float *xs, size_t count, bool center, float *mean_out,
+                          double *var_out)
+{
+    const double mean = center ? nl_sum(xs, count) / (double)count : 0.0;
+    const float mean_f = (float)mean;
+    const double off = mean - (double)mean_f;
+    double sq = nl_sum_sq_dev(xs, count, mean_f) - (double)count * off * off;
+    *mean_out = mean_f;
+    *var_out = sq > 0.0 ? sq / (double)count : 0.0;
+}
+
+/* y = (x - mean) * rstd * gamma_c + beta_c over statistics group s of a
+ * per-sample geometry (cpg contiguous planes) */
+static void group_apply(const nl_norm_geom *g, long s, const float *x, const float *gamma,
+                        const float *beta, float *y, float mean_f, double rstd)
+{
+    const int cpg = g->c / g->groups, hw = g->hw;
+    const size_t count = (size_t)cpg * hw;
+    const float *xs = x + (size_t)s * count;
+    float *ys = y + (size_t)s * count;
+    const int ch0 = (int)(s % g->groups) * cpg;
+    if (hw == 1) { /* feature vectors: one loop over the group's features */
+        const float r = (float)rstd;
+        _Pragma("omp simd")
+        for (int k = 0; k < cpg; k++)
+            ys[k] = nl_fmaf(xs[k] - mean_f, r * gamma_at(gamma, ch0 + k), beta_at(beta, ch0 + k));
+        return;
+    }
+    for (int k = 0; k < cpg; k++) {
+        const float scale = (float)(rstd * gamma_at(gamma, ch0 + k));
+        const float shift = beta_at(beta, ch0 + k);
+        const float *xp = xs + (size_t)k * hw;
+        float *yp = ys + (size_t)k * hw;
+        _Pragma("omp simd")
+        for (int j = 0; j < hw; j++)
+            yp[j] = nl_fmaf(xp[j] - mean_f, scale, shift);
+    }
+}
+
 /* A statistics group (sample i, group q) is cpg planes, contiguous in x.
  * Each is reduced by one thread, so nothing depends on the thread count. */
 void nl_cpu_norm_grouped_forward(const nl_norm_geom *g, const float *x, const float *gamma,
                                  const float *beta, float *y, float *save_mean, float *save_rstd)
 {
     const long groups = nl_norm_stat_groups(g);
-    const int cpg = g->c / g->groups, hw = g->hw;
-    const size_t count = (size_t)cpg * hw;
-    NL_PARALLEL_FOR_IF((long)g->n * g->c * hw >= NL_PARALLEL_MIN,
+    const size_t count = (size_t)(g->c / g->groups) * g->hw;
+    NL_PARALLEL_FOR_IF((long)g->n * g->c * g->hw >= NL_PARALLEL_MIN,
     for (long s = 0; s < groups; s++) {
-        const float *xs = x + (size_t)s * count;
-        float *ys = y + (size_t)s * count;
-        const double mean = g->center ? nl_sum(xs, count) / (double)count : 0.0;
-        const float mean_f = (float)mean;
-        /* squares about the float mean, corrected to the double one */
-        const double off = mean - (double)mean_f;
-        double sq = nl_sum_sq_dev(xs, count, mean_f) - (double)count * off * off;
-        if (sq < 0.0)
-            sq = 0.0;
-        const double rstd = 1.0 / sqrt(sq / (double)count + (double)g->eps);
+        float mean_f;
+        double var;
+        group_moments(x + (size_t)s * count, count, g->center, &mean_f, &var);
+        const double rstd = 1.0 / sqrt(var + (double)g->eps);
         save_mean[s] = mean_f;
         save_rstd[s] = (float)rstd;
-        const int ch0 = (int)(s % g->groups) * cpg;
-        if (hw == 1) { /* feature vectors: one loop over the group's features */
-            const float r = (float)rstd;
-            _Pragma("omp simd")
-            for (int k = 0; k < cpg; k++)
-                ys[k] = nl_fmaf(xs[k] - mean_f, r * gamma_at(gamma, ch0 + k),
-                                beta_at(beta, ch0 + k));
-            continue;
-        }
-        for (int k = 0; k < cpg; k++) {
-            const float scale = (float)(rstd * gamma_at(gamma, ch0 + k));
-            const float shift = beta_at(beta, ch0 + k);
-            const float *xp = xs + (size_t)k * hw;
-            float *yp = ys + (size_t)k * hw;
-            _Pragma("omp simd")
-            for (int j = 0; j < hw; j++)
-                yp[j] = nl_fmaf(xp[j] - mean_f, scale, shift);
-        }
+        group_apply(g, s, x, gamma, beta, y, mean_f, rstd);
     });
 }
 
@@ -233,4 +250,158 @@ void nl_cpu_norm_backward(nl_backend *be, const nl_norm_geom *g, const float *x,
     else
         nl_cpu_norm_grouped_backward(g, x, dy, gamma, save_mean, save_rstd, dx, accumulate_dx,
                                      dgamma, dbeta, workspace);
+}
+
+/* ---- the forward in two steps (backend.h, norm_stats / norm_apply) ---- */
+
+/* mean and biased variance from shifted sums over `count` values */
+static void shifted_finish(float shift, double sum, double sum_sq, double count, float *mean,
+                           float *var)
+{
+    const double dmean = sum / count, v = sum_sq / count - dmean * dmean;
+    *mean = (float)((double)shift + dmean);
+    *var = (float)(v > 0.0 ? v : 0.0);
+}
+
+/* batch statistics of images: a channel is n planes of hw floats, c*hw
+ * apart; one thread per channel, in sample order */
+static void batch_stats_planes(const nl_norm_geom *g, const float *x, float *mean, float *var)
+{
+    const size_t hw = (size_t)g->hw, stride = (size_t)g->c * hw;
+    const double count = (double)g->n * (double)hw;
+    NL_PARALLEL_FOR_IF((long)g->n * g->c * g->hw >= NL_PARALLEL_MIN,
+    for (int ch = 0; ch < g->c; ch++) {
+        const float *xc = x + (size_t)ch * hw;
+        const float shift = xc[0]; /* a value of the channel */
+        double sum = 0.0, sum_sq = 0.0;
+        for (int i = 0; i < g->n; i++)
+            nl_sum_shifted_moments(xc + (size_t)i * stride, hw, shift, &sum, &sum_sq);
+        shifted_finish(shift, sum, sum_sq, count, &mean[ch], &var[ch]);
+    });
+}
+
+/* batch statistics of feature vectors: rows are walked whole, a block of
+ * features at a time per thread, shifted by the first row */
+static void batch_stats_features(const nl_norm_geom *g, const float *x, float *mean, float *var)
+{
+    enum { BLOCK = 64 };
+    const int n = g->n, d = g->c;
+    NL_PARALLEL_FOR_IF((long)n * d >= NL_PARALLEL_MIN,
+    for (int b0 = 0; b0 < d; b0 += BLOCK) {
+        const int bw = d - b0 < BLOCK ? d - b0 : BLOCK;
+        const float *shift = x + b0;
+        double sum[BLOCK] = {0}, sum_sq[BLOCK] = {0};
+        for (int i = 0; i < n; i++) {
+            const float *xr = x + (size_t)i * d + b0;
+            _Pragma("omp simd")
+            for (int j = 0; j < bw; j++) {
+                const double v = (double)xr[j] - (double)shift[j];
+                sum[j] += v;
+                sum_sq[j] += v * v;
+            }
+        }
+        for (int j = 0; j < bw; j++)
+            shifted_finish(shift[j], sum[j], sum_sq[j], (double)n, &mean[b0 + j], &var[b0 + j]);
+    });
+}
+
+/* per-channel running statistics from per-group ones: batch statistics
+ * (a group per channel) or instance statistics (n per channel, averaged),
+ * each group's variance made unbiased as PyTorch does */
+static void running_from_groups(const nl_norm_geom *g, const float *mean, const float *var,
+                                float *running_mean, float *running_var, float momentum)
+{
+    assert((g->groups == 0 || g->groups == g->c) && "running statistics are per channel");
+    const double count = (double)nl_norm_group_count(g);
+    const double unbias = count > 1.0 ? count / (count - 1.0) : 1.0;
+    const int per_channel = g->groups == 0 ? 1 : g->n;
+    for (int ch = 0; ch < g->c; ch++) {
+        double mean_sum = 0.0, var_sum = 0.0;
+        for (int i = 0; i < per_channel; i++) {
+            const size_t s = g->groups == 0 ? (size_t)ch : (size_t)i * g->c + ch;
+            mean_sum += mean[s];
+            var_sum += var[s] * unbias;
+        }
+        running_mean[ch] =
+            (1.0f - momentum) * running_mean[ch] + momentum * (float)(mean_sum / per_channel);
+        running_var[ch] =
+            (1.0f - momentum) * running_var[ch] + momentum * (float)(var_sum / per_channel);
+    }
+}
+
+void nl_cpu_norm_stats(nl_backend *be, const nl_norm_geom *g, const float *x, float *mean,
+                       float *var, float *running_mean, float *running_var, float momentum)
+{
+    (void)be;
+    if (g->groups == 0) {
+        assert(g->center && "uncentred statistics need per-sample groups");
+        if (g->hw == 1)
+            batch_stats_features(g, x, mean, var);
+        else
+            batch_stats_planes(g, x, mean, var);
+    } else {
+        const long groups = nl_norm_stat_groups(g);
+        const size_t count = (size_t)(g->c / g->groups) * g->hw;
+        NL_PARALLEL_FOR_IF((long)g->n * g->c * g->hw >= NL_PARALLEL_MIN,
+        for (long s = 0; s < groups; s++) {
+            double v;
+            group_moments(x + (size_t)s * count, count, g->center, &mean[s], &v);
+            var[s] = (float)v;
+        });
+    }
+    if (running_mean)
+        running_from_groups(g, mean, var, running_mean, running_var, momentum);
+}
+
+void nl_cpu_norm_apply(nl_backend *be, const nl_norm_geom *g, const float *x, const float *mean,
+                       const float *var, const float *gamma, const float *beta, float *y,
+                       float *save_rstd)
+{
+    if (g->groups == 0) {
+        /* per-channel statistics: eval mode's streaming pass */
+        nl_cpu_batchnorm_forward_eval(be, g->n, g->c, g->hw, g->eps, x, gamma, beta, mean, var,
+                                      y);
+        for (int ch = 0; save_rstd && ch < g->c; ch++)
+            save_rstd[ch] = (float)(1.0 / sqrt((double)var[ch] + (double)g->eps));
+        return;
+    }
+    const long groups = nl_norm_stat_groups(g);
+    NL_PARALLEL_FOR_IF((long)g->n * g->c * g->hw >= NL_PARALLEL_MIN,
+    for (long s = 0; s < groups; s++) {
+        const double rstd = 1.0 / sqrt((double)var[s] + (double)g->eps);
+        if (save_rstd)
+            save_rstd[s] = (float)rstd;
+        group_apply(g, s, x, gamma, beta, y, mean[s], rstd);
+    });
+}
+
+/* ---- batch renormalization's per-channel correction (backend.h) ---- */
+
+static inline float clipf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+void nl_cpu_renorm_correction(nl_backend *be, int c, float eps, float r_max, float d_max,
+                              const float *mean, const float *var, const float *running_mean,
+                              const float *running_var, const float *gamma, const float *beta,
+                              float *r, float *d, float *scale, float *shift)
+{
+    (void)be;
+    for (int ch = 0; ch < c; ch++) {
+        const double sigma_running = sqrt((double)running_var[ch] + (double)eps);
+        const float rc = clipf((float)(sqrt((double)var[ch] + (double)eps) / sigma_running),
+                               1.0f / r_max, r_max);
+        const float dc = clipf((float)(((double)mean[ch] - running_mean[ch]) / sigma_running),
+                               -d_max, d_max);
+        r[ch] = rc;
+        d[ch] = dc;
+        scale[ch] = gamma_at(gamma, ch) * rc;
+        shift[ch] = nl_fmaf(gamma_at(gamma, ch), dc, beta_at(beta, ch));
+    }
+}
+
+void nl_cpu_renorm_param_grads(nl_backend *be, int c, const float *r, const float *d,
+                               float *dgamma, const float *dbeta)
+{
+    (void)be;
+    for (int ch = 0; ch < c; ch++)
+        dgamma[ch] = nl_fmaf(r[ch], dgamma[ch], d[ch] * dbeta[ch]);
 }

@@ -33,22 +33,16 @@ enum { FEAT_X = 32, FEAT_Y = 8 };
 /* ------------------------------------------------------------------------ */
 /* feature vectors (hw == 1)                                                 */
 
-struct BnFeatArgs {
-    int n, d;
-    float eps, momentum;
-    const float *x, *gamma, *beta;
-    float *y, *save_mean, *save_rstd, *running_mean, *running_var;
-    const float *eval_mean, *eval_var; /* eval: normalize with these */
-};
-
-__global__ void __launch_bounds__(FEAT_X *FEAT_Y) bn_features_forward_kernel(BnFeatArgs a)
+/* the forward's variants as nl_cuda_norm_forward takes them (c features) */
+__global__ void __launch_bounds__(FEAT_X *FEAT_Y)
+    bn_features_forward_kernel(nl_cuda_norm_fwd_args a)
 {
     __shared__ double sh[2][FEAT_Y][FEAT_X];
     __shared__ float s_mean[FEAT_X], s_scale[FEAT_X], s_shift[FEAT_X];
     const int tx = threadIdx.x, ty = threadIdx.y;
     const int j = blockIdx.x * FEAT_X + tx;
-    const bool valid = j < a.d;
-    const int n = a.n, d = a.d;
+    const bool valid = j < a.c;
+    const int n = a.n, d = a.c;
     if (!a.eval_mean) {
         const double K = valid ? (double)a.x[j] : 0.0;
         double sum = 0.0, sum2 = 0.0;
@@ -71,8 +65,12 @@ __global__ void __launch_bounds__(FEAT_X *FEAT_Y) bn_features_forward_kernel(BnF
             }
             double mean, var, rstd;
             finalize_stats(K, s, s2, (double)n, a.eps, mean, var, rstd);
-            a.save_mean[j] = (float)mean;
-            a.save_rstd[j] = (float)rstd;
+            if (a.save_mean)
+                a.save_mean[j] = (float)mean;
+            if (a.save_rstd)
+                a.save_rstd[j] = (float)rstd;
+            if (a.save_var)
+                a.save_var[j] = (float)var;
             if (a.running_mean) {
                 const double unbiased = n > 1 ? var * (double)n / (double)(n - 1) : var;
                 const float m = a.momentum;
@@ -85,12 +83,14 @@ __global__ void __launch_bounds__(FEAT_X *FEAT_Y) bn_features_forward_kernel(BnF
         }
     } else if (ty == 0 && valid) {
         const double rstd = 1.0 / sqrt((double)a.eval_var[j] + (double)a.eps);
+        if (a.save_rstd)
+            a.save_rstd[j] = (float)rstd;
         s_mean[tx] = a.eval_mean[j];
         s_scale[tx] = (float)(rstd * (a.gamma ? (double)a.gamma[j] : 1.0));
         s_shift[tx] = a.beta ? a.beta[j] : 0.0f;
     }
     __syncthreads();
-    if (!valid)
+    if (!valid || !a.y)
         return;
     const float mean_f = s_mean[tx], scale = s_scale[tx], shift = s_shift[tx];
 #pragma unroll 4
@@ -352,10 +352,17 @@ template <int V> static void bn_backward_v(nl_cuda *cu, const BnBwdArgs &a, cons
 /* ------------------------------------------------------------------------ */
 /* ops                                                                       */
 
-static void features_forward(nl_cuda *cu, const BnFeatArgs &a)
+void nl_cuda_batchnorm_run(nl_backend *be, const nl_cuda_norm_fwd_args *a)
 {
-    bn_features_forward_kernel<<<(unsigned)((a.d + FEAT_X - 1) / FEAT_X), dim3(FEAT_X, FEAT_Y), 0,
-                                 cu->stream>>>(a);
+    nl_cuda *cu = nl_cuda_of(be);
+    if (a->n <= 0 || a->c <= 0 || a->hw <= 0)
+        return;
+    if (a->hw > 1) {
+        nl_cuda_norm_forward(cu, a);
+        return;
+    }
+    bn_features_forward_kernel<<<(unsigned)((a->c + FEAT_X - 1) / FEAT_X), dim3(FEAT_X, FEAT_Y),
+                                 0, cu->stream>>>(*a);
     NL_CU_LAUNCHED(cu, "bn_features_forward_kernel");
 }
 
@@ -364,15 +371,6 @@ void nl_cuda_batchnorm_forward_train(nl_backend *be, int n, int c, int hw, float
                                      float *y, float *save_mean, float *save_rstd,
                                      float *running_mean, float *running_var, float momentum)
 {
-    nl_cuda *cu = nl_cuda_of(be);
-    if (n <= 0 || c <= 0 || hw <= 0)
-        return;
-    if (hw == 1) {
-        BnFeatArgs a = {n,     c,         eps,       momentum,     x,           gamma, beta,
-                        y,     save_mean, save_rstd, running_mean, running_var, NULL,  NULL};
-        features_forward(cu, a);
-        return;
-    }
     nl_cuda_norm_fwd_args a;
     memset(&a, 0, sizeof a);
     a.n = n;
@@ -390,7 +388,7 @@ void nl_cuda_batchnorm_forward_train(nl_backend *be, int n, int c, int hw, float
     a.running_mean = running_mean;
     a.running_var = running_var;
     a.momentum = momentum;
-    nl_cuda_norm_forward(cu, &a);
+    nl_cuda_batchnorm_run(be, &a);
 }
 
 void nl_cuda_batchnorm_forward_eval(nl_backend *be, int n, int c, int hw, float eps,
@@ -398,15 +396,6 @@ void nl_cuda_batchnorm_forward_eval(nl_backend *be, int n, int c, int hw, float 
                                     const float *running_mean, const float *running_var,
                                     float *y)
 {
-    nl_cuda *cu = nl_cuda_of(be);
-    if (n <= 0 || c <= 0 || hw <= 0)
-        return;
-    if (hw == 1) {
-        BnFeatArgs a = {n, c,    eps,  0.0f, x,    gamma,        beta,
-                        y, NULL, NULL, NULL, NULL, running_mean, running_var};
-        features_forward(cu, a);
-        return;
-    }
     nl_cuda_norm_fwd_args a;
     memset(&a, 0, sizeof a);
     a.n = n;
@@ -421,7 +410,7 @@ void nl_cuda_batchnorm_forward_eval(nl_backend *be, int n, int c, int hw, float 
     a.y = y;
     a.eval_mean = running_mean;
     a.eval_var = running_var;
-    nl_cuda_norm_forward(cu, &a);
+    nl_cuda_batchnorm_run(be, &a);
 }
 
 void nl_cuda_batchnorm_backward(nl_backend *be, int n, int c, int hw, const float *x,
@@ -446,6 +435,69 @@ void nl_cuda_batchnorm_backward(nl_backend *be, int n, int c, int hw, const floa
         bn_backward_v<4>(cu, a, pl);
     else
         bn_backward_v<1>(cu, a, pl);
+}
+
+/* ------------------------------------------------------------------------ */
+/* batch renormalization's per-channel correction (backend.h): one thread a
+ * channel, the arithmetic of core/cpu/norm.c                                 */
+
+__device__ __forceinline__ float clipf(float v, float lo, float hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+__global__ void renorm_correction_kernel(int c, float eps, float r_max, float d_max,
+                                         const float *mean, const float *var,
+                                         const float *running_mean, const float *running_var,
+                                         const float *gamma, const float *beta, float *r,
+                                         float *d, float *scale, float *shift)
+{
+    const int ch = blockIdx.x * blockDim.x + threadIdx.x;
+    if (ch >= c)
+        return;
+    const double sigma_running = sqrt((double)running_var[ch] + (double)eps);
+    const float rc = clipf((float)(sqrt((double)var[ch] + (double)eps) / sigma_running),
+                           1.0f / r_max, r_max);
+    const float dc = clipf((float)(((double)mean[ch] - running_mean[ch]) / sigma_running),
+                           -d_max, d_max);
+    const float gm = gamma ? gamma[ch] : 1.0f;
+    r[ch] = rc;
+    d[ch] = dc;
+    scale[ch] = gm * rc;
+    shift[ch] = fmaf(gm, dc, beta ? beta[ch] : 0.0f);
+}
+
+__global__ void renorm_param_grads_kernel(int c, const float *r, const float *d, float *dgamma,
+                                          const float *dbeta)
+{
+    const int ch = blockIdx.x * blockDim.x + threadIdx.x;
+    if (ch < c)
+        dgamma[ch] = fmaf(r[ch], dgamma[ch], d[ch] * dbeta[ch]);
+}
+
+void nl_cuda_renorm_correction(nl_backend *be, int c, float eps, float r_max, float d_max,
+                               const float *mean, const float *var, const float *running_mean,
+                               const float *running_var, const float *gamma, const float *beta,
+                               float *r, float *d, float *scale, float *shift)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    if (c <= 0)
+        return;
+    renorm_correction_kernel<<<(unsigned)((c + 255) / 256), 256, 0, cu->stream>>>(
+        c, eps, r_max, d_max, mean, var, running_mean, running_var, gamma, beta, r, d, scale,
+        shift);
+    NL_CU_LAUNCHED(cu, "renorm_correction_kernel");
+}
+
+void nl_cuda_renorm_param_grads(nl_backend *be, int c, const float *r, const float *d,
+                                float *dgamma, const float *dbeta)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    if (c <= 0)
+        return;
+    renorm_param_grads_kernel<<<(unsigned)((c + 255) / 256), 256, 0, cu->stream>>>(c, r, d, dgamma,
+                                                                                  dbeta);
+    NL_CU_LAUNCHED(cu, "renorm_param_grads_kernel");
 }
 
 cudaError_t nl_cuda_batchnorm_setup(size_t smem_bytes)

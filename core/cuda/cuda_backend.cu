@@ -211,8 +211,14 @@ static nl_ops make_ops(void)
     o.softmax_xent_backward = nl_cuda_softmax_xent_backward;
     o.norm_forward = nl_cuda_norm_op_forward;
     o.norm_forward_eval = nl_cuda_norm_op_forward_eval;
+    o.norm_stats = nl_cuda_norm_op_stats;
+    o.norm_apply = nl_cuda_norm_op_apply;
+    o.renorm_correction = nl_cuda_renorm_correction;
+    o.renorm_param_grads = nl_cuda_renorm_param_grads;
     o.norm_backward_workspace = nl_cuda_norm_op_backward_workspace;
     o.norm_backward = nl_cuda_norm_op_backward;
+    o.norm_backward_reduce = nl_cuda_norm_op_backward_reduce;
+    o.norm_backward_apply = nl_cuda_norm_op_backward_apply;
     o.sgd_step = nl_cuda_sgd_step;
     o.adamw_step = nl_cuda_adamw_step;
     o.sum_squares = nl_cuda_sum_squares;
@@ -254,6 +260,56 @@ void nl_cuda_norm_op_forward_eval(nl_backend *be, const nl_norm_geom *g, const f
 {
     nl_cuda_batchnorm_forward_eval(be, g->n, g->c, g->hw, g->eps, x, gamma, beta, running_mean,
                                    running_var, y);
+}
+
+static nl_cuda_norm_fwd_args norm_args(const nl_norm_geom *g, const float *x)
+{
+    nl_cuda_norm_fwd_args a;
+    memset(&a, 0, sizeof a);
+    a.n = g->n;
+    a.c = g->c;
+    a.hw = g->hw;
+    a.groups = g->groups;
+    a.center = g->center;
+    a.eps = g->eps;
+    a.x = x;
+    return a;
+}
+
+static void norm_run(nl_backend *be, const nl_norm_geom *g, const nl_cuda_norm_fwd_args *a)
+{
+    if (uncentred_batch(be, g))
+        return;
+    if (g->groups == 0)
+        nl_cuda_batchnorm_run(be, a);
+    else
+        nl_cuda_groupnorm_run(be, a);
+}
+
+void nl_cuda_norm_op_stats(nl_backend *be, const nl_norm_geom *g, const float *x, float *mean,
+                           float *var, float *running_mean, float *running_var, float momentum)
+{
+    nl_cuda_norm_fwd_args a = norm_args(g, x);
+    a.save_mean = mean;
+    a.save_var = var;
+    a.running_mean = running_mean;
+    a.running_var = running_var;
+    a.momentum = momentum;
+    norm_run(be, g, &a);
+}
+
+void nl_cuda_norm_op_apply(nl_backend *be, const nl_norm_geom *g, const float *x,
+                           const float *mean, const float *var, const float *gamma,
+                           const float *beta, float *y, float *save_rstd)
+{
+    nl_cuda_norm_fwd_args a = norm_args(g, x);
+    a.gamma = gamma;
+    a.beta = beta;
+    a.y = y;
+    a.save_rstd = save_rstd;
+    a.eval_mean = mean;
+    a.eval_var = var;
+    norm_run(be, g, &a);
 }
 
 size_t nl_cuda_norm_op_backward_workspace(nl_backend *be, const nl_norm_geom *g)

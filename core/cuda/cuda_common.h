@@ -154,6 +154,12 @@ void nl_cuda_batchnorm_forward_eval(nl_backend *be, int n, int c, int hw, float 
                                     const float *x, const float *gamma, const float *beta,
                                     const float *running_mean, const float *running_var,
                                     float *y);
+void nl_cuda_renorm_correction(nl_backend *be, int c, float eps, float r_max, float d_max,
+                               const float *mean, const float *var, const float *running_mean,
+                               const float *running_var, const float *gamma, const float *beta,
+                               float *r, float *d, float *scale, float *shift);
+void nl_cuda_renorm_param_grads(nl_backend *be, int c, const float *r, const float *d,
+                                float *dgamma, const float *dbeta);
 void nl_cuda_batchnorm_backward(nl_backend *be, int n, int c, int hw, const float *x,
                                 const float *dy, const float *gamma, const float *save_mean,
                                 const float *save_rstd, float *dx, bool accumulate_dx,
@@ -168,6 +174,15 @@ void nl_cuda_groupnorm_backward(nl_backend *be, const nl_norm_geom *g, const flo
                                 const float *dy, const float *gamma, const float *save_mean,
                                 const float *save_rstd, float *dx, bool accumulate_dx,
                                 float *dgamma, float *dbeta, void *workspace);
+/* norm_sync.cu: the backward of batch statistics in two steps */
+void nl_cuda_norm_op_backward_reduce(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                     const float *dy, const float *save_mean,
+                                     const float *save_rstd, float *sum_dy, float *sum_dy_xhat);
+void nl_cuda_norm_op_backward_apply(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                    const float *dy, const float *gamma, const float *save_mean,
+                                    const float *save_rstd, const float *sum_dy,
+                                    const float *sum_dy_xhat, double count, float *dx,
+                                    bool accumulate_dx);
 /* the norm ops (cuda_backend.cu): batch statistics to batchnorm.cu, the rest
  * to groupnorm.cu */
 void nl_cuda_norm_op_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
@@ -177,6 +192,11 @@ void nl_cuda_norm_op_forward(nl_backend *be, const nl_norm_geom *g, const float 
 void nl_cuda_norm_op_forward_eval(nl_backend *be, const nl_norm_geom *g, const float *x,
                                   const float *gamma, const float *beta,
                                   const float *running_mean, const float *running_var, float *y);
+void nl_cuda_norm_op_stats(nl_backend *be, const nl_norm_geom *g, const float *x, float *mean,
+                           float *var, float *running_mean, float *running_var, float momentum);
+void nl_cuda_norm_op_apply(nl_backend *be, const nl_norm_geom *g, const float *x,
+                           const float *mean, const float *var, const float *gamma,
+                           const float *beta, float *y, float *save_rstd);
 size_t nl_cuda_norm_op_backward_workspace(nl_backend *be, const nl_norm_geom *g);
 void nl_cuda_norm_op_backward(nl_backend *be, const nl_norm_geom *g, const float *x,
                               const float *dy, const float *gamma, const float *save_mean,
@@ -201,16 +221,23 @@ typedef struct {
     int center;        /* 0: RMS, no mean subtracted (GroupNorm geometry only) */
     float eps;
     const float *x, *gamma, *beta;
-    float *y;
-    /* training: statistics of the batch, saved for backward */
-    float *save_mean, *save_rstd;
+    float *y; /* NULL: statistics only (norm_stats) */
+    /* training: statistics of the batch, saved for backward; each may be
+     * NULL. save_var: the biased variance (norm_stats) */
+    float *save_mean, *save_rstd, *save_var;
     /* BatchNorm training: running statistics to update (NULL: none) */
     float *running_mean, *running_var;
     float momentum;
-    /* BatchNorm eval: normalize with these instead (save_* are then NULL) */
+    /* normalize with these per-group statistics instead (BatchNorm eval,
+     * norm_apply); save_rstd then receives their rstd unless NULL */
     const float *eval_mean, *eval_var;
 } nl_cuda_norm_fwd_args;
 
 void nl_cuda_norm_forward(nl_cuda *cu, const nl_cuda_norm_fwd_args *a);
+/* any variant of the forward (train, eval, statistics only, given
+ * statistics): batch statistics (groups 0, features or planes) and
+ * per-sample groups, whose running statistics (instance norm) are per channel */
+void nl_cuda_batchnorm_run(nl_backend *be, const nl_cuda_norm_fwd_args *a);
+void nl_cuda_groupnorm_run(nl_backend *be, const nl_cuda_norm_fwd_args *a);
 
 #endif

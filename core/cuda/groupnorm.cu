@@ -17,6 +17,9 @@
  *   apply grid runs in reverse block order, so the slices the stats pass
  *   read last, still in L2, are normalized first; x is read there with an
  *   evict-first hint since it is not needed again.
+ * The same kernels serve norm_stats (y NULL: statistics only, written as
+ * mean and biased variance) and norm_apply (given per-group statistics, as
+ * BatchNorm's eval mode).
  * Statistics: each thread accumulates (x - K) and (x - K)^2 in double,
  * K being the group's first value; see finalize_stats. mean, rstd, scale
  * and y are then formed exactly as core/cpu/groupnorm.c forms them.
@@ -50,7 +53,8 @@ using namespace nlk;
 /* forward, shared with BatchNorm                                            */
 
 /* thread 0 of a group's block: the statistics to normalize with; with
- * `write`, also save_mean/save_rstd and the running statistics */
+ * `write`, also those of save_mean/save_rstd/save_var that are not NULL and
+ * the running statistics */
 __device__ __forceinline__ void finish_group(const nl_cuda_norm_fwd_args &p, const GroupGeom &g,
                                              long long i, double K, double sum, double sum2,
                                              bool write, float &mean_f, double &rstd)
@@ -58,6 +62,8 @@ __device__ __forceinline__ void finish_group(const nl_cuda_norm_fwd_args &p, con
     if (p.eval_mean) {
         mean_f = p.eval_mean[i];
         rstd = 1.0 / sqrt((double)p.eval_var[i] + (double)p.eps);
+        if (write && p.save_rstd)
+            p.save_rstd[i] = (float)rstd;
         return;
     }
     double mean, var;
@@ -71,8 +77,12 @@ __device__ __forceinline__ void finish_group(const nl_cuda_norm_fwd_args &p, con
     mean_f = (float)mean;
     if (!write)
         return;
-    p.save_mean[i] = mean_f;
-    p.save_rstd[i] = (float)rstd;
+    if (p.save_mean)
+        p.save_mean[i] = mean_f;
+    if (p.save_rstd)
+        p.save_rstd[i] = (float)rstd;
+    if (p.save_var)
+        p.save_var[i] = (float)var;
     if (p.running_mean) {
         /* PyTorch: the unbiased variance; count > 1 is checked at build time */
         const double cnt = g.count;
@@ -205,7 +215,8 @@ __global__ void __launch_bounds__(256, 4)
         }
     }
     __syncthreads();
-    apply_range<V>(p, g, i, base, j0, j1, s_mean, s_rstd, false, threadIdx.x, 0);
+    if (p.y)
+        apply_range<V>(p, g, i, base, j0, j1, s_mean, s_rstd, false, threadIdx.x, 0);
 }
 
 /* whole groups per block, 2^tpg_log2 threads (a slot) each: statistics and
@@ -265,7 +276,7 @@ __global__ void __launch_bounds__(256, 4)
         s_rstd[slot] = rstd;
     }
     __syncthreads();
-    if (active)
+    if (active && p.y)
         apply_range<V>(p, g, i, base, 0, g.Lv, s_mean[slot], s_rstd[slot], cached != 0, lt,
                        cache_base);
 }
@@ -275,7 +286,7 @@ template <int V> static void norm_forward_v(nl_cuda *cu, const nl_cuda_norm_fwd_
 {
     const bool eval = a->eval_mean != NULL;
     if (pl.S == 1) {
-        const size_t smem = eval ? 0 : pl.smem;
+        const size_t smem = eval || !a->y ? 0 : pl.smem; /* nothing read twice */
         norm_fused_kernel<V><<<pl.blocks, pl.T, smem, cu->stream>>>(*a, pl.g, pl.tpg_log2,
                                                                    smem > 0);
         NL_CU_LAUNCHED(cu, "norm_fused_kernel");
@@ -356,20 +367,35 @@ __global__ void __launch_bounds__(256)
     }
 }
 
+void nl_cuda_groupnorm_run(nl_backend *be, const nl_cuda_norm_fwd_args *a)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    if (a->n <= 0 || a->c <= 0 || a->hw <= 0 || a->groups <= 0)
+        return;
+    /* running statistics are per channel: not finish_group's per group */
+    nl_cuda_norm_fwd_args per_group = *a;
+    per_group.running_mean = per_group.running_var = NULL;
+    nl_cuda_norm_forward(cu, &per_group);
+    if (!a->running_mean)
+        return;
+    int t = (a->hw + 31) / 32 * 32;
+    t = t < 32 ? 32 : t > 256 ? 256 : t;
+    instance_running_kernel<<<a->c, t, 0, cu->stream>>>(a->x, a->n, a->c, a->hw, a->save_mean,
+                                                        a->running_mean, a->running_var,
+                                                        a->momentum);
+    NL_CU_LAUNCHED(cu, "instance_running_kernel");
+}
+
 void nl_cuda_groupnorm_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
                                const float *gamma, const float *beta, float *y,
                                float *save_mean, float *save_rstd, float *running_mean,
                                float *running_var, float momentum)
 {
-    nl_cuda *cu = nl_cuda_of(be);
-    const int n = g->n, c = g->c, hw = g->hw;
-    if (n <= 0 || c <= 0 || hw <= 0 || g->groups <= 0)
-        return;
     nl_cuda_norm_fwd_args a;
     memset(&a, 0, sizeof a);
-    a.n = n;
-    a.c = c;
-    a.hw = hw;
+    a.n = g->n;
+    a.c = g->c;
+    a.hw = g->hw;
     a.groups = g->groups;
     a.center = g->center;
     a.eps = g->eps;
@@ -379,14 +405,10 @@ void nl_cuda_groupnorm_forward(nl_backend *be, const nl_norm_geom *g, const floa
     a.y = y;
     a.save_mean = save_mean;
     a.save_rstd = save_rstd;
-    nl_cuda_norm_forward(cu, &a);
-    if (!running_mean)
-        return;
-    int t = (hw + 31) / 32 * 32;
-    t = t < 32 ? 32 : t > 256 ? 256 : t;
-    instance_running_kernel<<<c, t, 0, cu->stream>>>(x, n, c, hw, save_mean, running_mean,
-                                                     running_var, momentum);
-    NL_CU_LAUNCHED(cu, "instance_running_kernel");
+    a.running_mean = running_mean;
+    a.running_var = running_var;
+    a.momentum = momentum;
+    nl_cuda_groupnorm_run(be, &a);
 }
 
 /* ------------------------------------------------------------------------ */

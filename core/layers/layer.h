@@ -26,12 +26,18 @@ typedef enum {
     NL_MODE_RECALIBRATE,
 } nl_mode;
 
+struct nl_dist;
+
 typedef struct {
     nl_backend *be;
-    int n; /* the batch at hand, <= the planned capacity */
+    /* the ranks of a data-parallel run (NULL: one process); layers that
+     * synchronize statistics across ranks call its collectives */
+    struct nl_dist *dist;
+    int n; /* the batch at hand on this rank, <= the planned capacity */
     nl_mode mode;
     long recalibrated; /* NL_MODE_RECALIBRATE: batches averaged before this one */
     void *workspace; /* shared scratch, as large as the largest request */
+    long step; /* optimizer steps taken before this pass (batch renorm's ramp) */
 } nl_pass;
 
 typedef struct nl_layer nl_layer;

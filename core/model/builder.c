@@ -548,5 +548,6 @@ void nl_model_free(nl_model *m)
     free(m->states);
     free(m->layers);
     free(m->counters);
+    free(m->host_staging);
     free(m);
 }

@@ -1,6 +1,8 @@
 /* Running a built model: load a batch, forward through the loss, backward. */
+#include <stdlib.h>
 #include <string.h>
 
+#include "dist/dist.h"
 #include "log/files.h"
 #include "model/model.h"
 
@@ -13,7 +15,8 @@ void nl_model_load_batch(nl_model *m, const float *x, const int32_t *labels, int
 
 void nl_model_forward(nl_model *m, int n, nl_mode mode)
 {
-    nl_pass pass = {.be = m->be, .n = n, .mode = mode, .workspace = m->workspace};
+    nl_pass pass = {.be = m->be, .dist = m->dist, .n = n, .mode = mode, .workspace = m->workspace,
+                    .step = m->step};
     for (int i = 0; i < m->n_layers; i++)
         m->layers[i]->vt->forward(m->layers[i], &pass);
     if (m->has_loss)
@@ -31,7 +34,8 @@ void nl_model_recalibrate_forward(nl_model *m, int n, long recalibrated)
 
 void nl_model_backward(nl_model *m, int n)
 {
-    nl_pass pass = {.be = m->be, .n = n, .mode = NL_MODE_TRAIN, .workspace = m->workspace};
+    nl_pass pass = {.be = m->be, .dist = m->dist, .n = n, .mode = NL_MODE_TRAIN, .workspace = m->workspace,
+                    .step = m->step};
     m->be->ops->softmax_xent_backward(m->be, n, m->spec.classes, m->probs, m->labels,
                                       m->logits->grad);
     for (int i = m->n_layers - 1; i >= 0; i--)
@@ -40,7 +44,8 @@ void nl_model_backward(nl_model *m, int n)
 
 void nl_model_backward_from(nl_model *m, int n, const float *output_grad)
 {
-    nl_pass pass = {.be = m->be, .n = n, .mode = NL_MODE_TRAIN, .workspace = m->workspace};
+    nl_pass pass = {.be = m->be, .dist = m->dist, .n = n, .mode = NL_MODE_TRAIN, .workspace = m->workspace,
+                    .step = m->step};
     m->be->ops->upload(m->be, m->logits->grad, output_grad,
                        (size_t)n * nl_shape_per_sample(m->logits->shape) * sizeof *output_grad);
     for (int i = m->n_layers - 1; i >= 0; i--)
@@ -50,6 +55,54 @@ void nl_model_backward_from(nl_model *m, int n, const float *output_grad)
 void nl_model_read_metrics(nl_model *m, double out[2])
 {
     m->be->ops->download(m->be, out, m->metrics, 2 * sizeof(double));
+    if (m->dist)
+        nl_dist_sum(m->dist, out, 2);
+}
+
+nl_code nl_model_set_dist(nl_model *m, nl_dist *dist, nl_error *err)
+{
+    m->dist = dist;
+    if (nl_dist_size(dist) == 1)
+        return NL_OK;
+    /* the largest collective: the gradients, or three doubles per channel
+     * (and a count) of a normalizer that synchronizes its statistics */
+    int widest = 0;
+    for (int i = 0; i < m->n_acts; i++)
+        if (m->acts[i]->shape.c > widest)
+            widest = m->acts[i]->shape.c;
+    size_t bytes = m->param_floats * sizeof(float);
+    if ((3 * (size_t)widest + 1) * sizeof(double) > bytes)
+        bytes = (3 * (size_t)widest + 1) * sizeof(double);
+    nl_code rc = nl_dist_reserve(dist, bytes, err);
+    if (rc)
+        return rc;
+    const size_t staged = m->param_floats > m->state_floats ? m->param_floats : m->state_floats;
+    free(m->host_staging);
+    m->host_staging = malloc((staged ? staged : 1) * sizeof(float));
+    if (!m->host_staging)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory staging %zu values for the ranks", staged);
+    return NL_OK;
+}
+
+void nl_model_reduce_gradients(nl_model *m)
+{
+    if (nl_dist_size(m->dist) == 1 || m->param_floats == 0)
+        return;
+    /* host-staged: a copy on the CPU backend, the PCIe round trip on CUDA */
+    const size_t bytes = m->param_floats * sizeof(float);
+    m->be->ops->download(m->be, m->host_staging, m->grad_arena, bytes);
+    nl_dist_mean_floats(m->dist, m->host_staging, m->param_floats);
+    m->be->ops->upload(m->be, m->grad_arena, m->host_staging, bytes);
+}
+
+void nl_model_share_state(nl_model *m)
+{
+    if (nl_dist_size(m->dist) == 1 || m->state_floats == 0)
+        return;
+    const size_t bytes = m->state_floats * sizeof(float);
+    m->be->ops->download(m->be, m->host_staging, m->state_arena, bytes);
+    nl_dist_broadcast(m->dist, m->host_staging, bytes);
+    m->be->ops->upload(m->be, m->state_arena, m->host_staging, bytes);
 }
 
 void nl_model_reset_metrics(nl_model *m)

@@ -42,6 +42,7 @@ typedef struct nl_model {
     float *probs;    /* device (N, classes), kept for the loss backward */
     double *metrics; /* device [loss sum, correct count] since the last reset */
     bool has_loss;   /* false for graphs built with nl_model_build_graph */
+    long step;       /* optimizer steps taken: the training loop sets it, passes carry it */
 
     float *param_arena, *grad_arena;
     /* spec.optimizer_state_slots arenas of param_floats each, one after the
@@ -55,6 +56,11 @@ typedef struct nl_model {
     void *act_arena, *saved_arena, *workspace;
     size_t workspace_bytes;
     size_t device_bytes; /* everything allocated on the backend */
+    /* data-parallel training (nl_model_set_dist); NULL: one process */
+    struct nl_dist *dist;
+    /* gradients staged for the all-reduce, running statistics for the
+     * broadcast: the larger of param_floats and state_floats */
+    float *host_staging;
     nl_model_bytes planned; /* nl_model_plan: what nl_model_build would allocate */
 } nl_model;
 
@@ -107,8 +113,24 @@ void nl_model_forward(nl_model *m, int n, nl_mode mode);
 void nl_model_recalibrate_forward(nl_model *m, int n, long recalibrated);
 /* backward from the loss of the last forward (in NL_MODE_TRAIN or NL_MODE_RUNNING_STATS) */
 void nl_model_backward(nl_model *m, int n);
-/* metrics[0] = summed loss, metrics[1] = correct predictions since the last reset */
+/* metrics[0] = summed loss, metrics[1] = correct predictions since the last
+ * reset, over every rank's samples (all ranks must call it together) */
 void nl_model_read_metrics(nl_model *m, double out[2]);
+
+/* Makes the model one replica of a data-parallel run over `dist` (kept, not
+ * owned): layers that synchronize statistics use it, and the exchange
+ * buffers are reserved now so that no step allocates. */
+nl_code nl_model_set_dist(nl_model *m, struct nl_dist *dist, nl_error *err);
+/* After backward: every rank's gradients replaced by their mean over the
+ * ranks (each rank's loss is the mean over its equal share of the batch, so
+ * this is the gradient of the global batch's mean loss). Nothing to do on
+ * one rank. */
+void nl_model_reduce_gradients(nl_model *m);
+/* Every rank takes rank 0's running statistics (and other state), as
+ * PyTorch's DistributedDataParallel broadcasts its buffers: with batch norm
+ * not synchronized each rank's follow its own slices, and an evaluation
+ * must use one model. Nothing to do on one rank. */
+void nl_model_share_state(nl_model *m);
 void nl_model_reset_metrics(nl_model *m);
 /* sets the counters (a resumed run continues its sums) */
 void nl_model_write_metrics(nl_model *m, const double in[2]);

@@ -16,6 +16,16 @@ void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind)
     norm->affine = true;
     /* PyTorch: BatchNorm tracks running statistics, InstanceNorm does not */
     norm->track_running_stats = nl_norm_info_of(kind)->running_stats_default;
+    /* the paper's limits; its ramps (5k-40k and 5k-25k of ~130k steps)
+     * scaled to the few thousand steps of a run here */
+    norm->r_max = 3.0f;
+    norm->d_max = 5.0f;
+    norm->r_max_ramp[0] = 500;
+    norm->r_max_ramp[1] = 4000;
+    norm->n_r_max_ramp = 2;
+    norm->d_max_ramp[0] = 500;
+    norm->d_max_ramp[1] = 2500;
+    norm->n_d_max_ramp = 2;
 }
 
 void nl_model_spec_defaults(nl_model_spec *spec)

@@ -27,6 +27,16 @@ typedef struct {
      * needs (NL_MODE_RUNNING_STATS); set from train.freeze_bn_after, not a
      * config key */
     bool freezable;
+    /* batch_renorm (Ioffe 2017): r clipped to [1/r_max, r_max], d to
+     * [-d_max, d_max]; each limit ramps linearly from (1, 0) over the
+     * training steps [ramp[0], ramp[1]] */
+    float r_max, d_max;
+    int r_max_ramp[2], n_r_max_ramp;
+    int d_max_ramp[2], n_d_max_ramp;
+    int virtual_batch; /* ghost_batch: samples per virtual batch; 0 = not given */
+    /* data-parallel (MPI) training: batch statistics over the global batch,
+     * reduced across the ranks; false: each rank's own slice */
+    bool sync;
 } nl_norm_spec;
 
 typedef struct {

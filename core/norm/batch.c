@@ -23,3 +23,63 @@ nl_act *nl_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_
     const nl_norm_geom geom = {.c = channels, .hw = hw, .groups = 0, .center = true, .eps = spec->eps};
     return nl_stats_norm_layer(b, name, in, spec, geom, spec->track_running_stats);
 }
+
+/* Batch Renormalization (Ioffe 2017): batch norm whose training output is
+ * corrected toward the running statistics, y = gamma * (r * xhat + d) +
+ * beta, r and d clipped (limits ramped over the training steps) and held
+ * constant in the backward. Eval mode is batch norm's. */
+nl_act *nl_batch_renorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
+{
+    const struct {
+        const char *key;
+        const int *ramp;
+    } ramps[] = {{"model.norm.r_max_ramp", spec->r_max_ramp},
+                 {"model.norm.d_max_ramp", spec->d_max_ramp}};
+    for (size_t i = 0; i < sizeof ramps / sizeof ramps[0]; i++)
+        if (ramps[i].ramp[0] > ramps[i].ramp[1]) {
+            nl_builder_fail(b, NL_ERR_CONFIG,
+                            "layer %s: %s [%d, %d] ends before it starts; give [from, to] "
+                            "training steps with from <= to",
+                            name, ramps[i].key, ramps[i].ramp[0], ramps[i].ramp[1]);
+            nl_builder_key(b, ramps[i].key);
+            return NULL;
+        }
+    nl_norm_spec renorm = *spec;
+    renorm.track_running_stats = true; /* r and d are taken against them */
+    return nl_batchnorm(b, name, in, &renorm);
+}
+
+/* Ghost batch norm (Hoffer et al. 2017): in training, batch statistics over
+ * each virtual batch of `virtual_batch` samples, PyTorch's
+ * [bn(chunk) for chunk in x.split(V)], so a batch that V does not divide
+ * (train-mode evaluation's last batch) ends with a smaller one. Eval mode
+ * is batch norm's. */
+nl_act *nl_ghost_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
+{
+    const int batch = nl_builder_train_batch(b), v = spec->virtual_batch;
+    if (v <= 0) {
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "layer %s: ghost_batch needs model.norm.virtual_batch, the samples per "
+                        "virtual batch (a divisor of train.batch_size %d)",
+                        name, batch);
+        nl_builder_key(b, "model.norm.virtual_batch");
+        return NULL;
+    }
+    if (batch % v != 0) {
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "layer %s: model.norm.virtual_batch %d does not divide train.batch_size "
+                        "%d; use a divisor of the batch size",
+                        name, v, batch);
+        nl_builder_key(b, "model.norm.virtual_batch");
+        return NULL;
+    }
+    if ((long)v * in->shape.h * in->shape.w == 1) {
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "layer %s: model.norm.virtual_batch 1 gives one value per channel for "
+                        "the batch statistics of a %dx%d input; use 2 or more",
+                        name, in->shape.h, in->shape.w);
+        nl_builder_key(b, "model.norm.virtual_batch");
+        return NULL;
+    }
+    return nl_batchnorm(b, name, in, spec);
+}

@@ -9,6 +9,7 @@
  *           var  = E[(x - mean)^2]           (biased)
  *           xhat = (x - mean) / sqrt(var + eps)
  *           y    = gamma_c * xhat + beta_c
+ *           (stats: mean and var; apply: y from given mean and var)
  * backward: dxhat = gamma_c * dy
  *           dx = rstd * (dxhat - E[dxhat] - xhat * E[dxhat * xhat])
  *                (without the E[dxhat] term when not centred: the mean was
@@ -38,57 +39,121 @@ static int planes_per_group(const nl_norm_geom *g)
     return g->groups == 0 ? g->n : g->c / g->groups;
 }
 
+/* mean (0 when !center) and the sum of squares about it, over group s */
+static void group_moments(const nl_norm_geom *g, const float *x, long s, double *mean,
+                          double *sum_sq)
+{
+    const int planes = planes_per_group(g);
+    double sum = 0.0;
+    for (int k = 0; k < planes; k++)
+        for (int j = 0; j < g->hw; j++)
+            sum += x[plane_offset(g, s, k) + j];
+    *mean = g->center ? sum / (double)nl_norm_group_count(g) : 0.0;
+    *sum_sq = 0.0;
+    for (int k = 0; k < planes; k++)
+        for (int j = 0; j < g->hw; j++) {
+            const double d = x[plane_offset(g, s, k) + j] - *mean;
+            *sum_sq += d * d;
+        }
+}
+
+/* y = (x - mean) * rstd * gamma_c + beta_c over group s */
+static void group_apply(const nl_norm_geom *g, const float *x, long s, double mean, double rstd,
+                        const float *gamma, const float *beta, float *y)
+{
+    for (int k = 0; k < planes_per_group(g); k++) {
+        const int ch = plane_channel(g, s, k);
+        const double gm = gamma ? gamma[ch] : 1.0, bt = beta ? beta[ch] : 0.0;
+        for (int j = 0; j < g->hw; j++) {
+            const size_t at = plane_offset(g, s, k) + j;
+            y[at] = (float)((x[at] - mean) * rstd * gm + bt);
+        }
+    }
+}
+
+/* Running statistics from each group's mean and unbiased variance: one
+ * group per channel (groups == 0), or one per instance (groups == c), n of
+ * them per channel, folded in as their batch average. */
+static void update_running(const nl_norm_geom *g, const double *group_mean,
+                           const double *group_unbiased, float *running_mean, float *running_var,
+                           float momentum)
+{
+    const int per_channel = g->groups == 0 ? 1 : g->n;
+    for (int ch = 0; ch < g->c; ch++) {
+        double mean = 0.0, unbiased = 0.0;
+        for (int i = 0; i < per_channel; i++) {
+            const long s = g->groups == 0 ? ch : (long)i * g->c + ch;
+            mean += group_mean[s] / per_channel;
+            unbiased += group_unbiased[s] / per_channel;
+        }
+        running_mean[ch] = (float)((1.0 - momentum) * running_mean[ch] + momentum * mean);
+        running_var[ch] = (float)((1.0 - momentum) * running_var[ch] + momentum * unbiased);
+    }
+}
+
+/* the statistics of every group, to (double) buffers the caller frees */
+static void all_moments(const nl_norm_geom *g, const float *x, double **mean, double **var,
+                        double **unbiased)
+{
+    const long groups = nl_norm_stat_groups(g);
+    const double count = (double)nl_norm_group_count(g);
+    *mean = malloc((size_t)groups * sizeof(double));
+    *var = malloc((size_t)groups * sizeof(double));
+    *unbiased = malloc((size_t)groups * sizeof(double));
+    for (long s = 0; s < groups; s++) {
+        double sum_sq;
+        group_moments(g, x, s, &(*mean)[s], &sum_sq);
+        (*var)[s] = sum_sq / count;
+        (*unbiased)[s] = count > 1.0 ? sum_sq / (count - 1.0) : (*var)[s];
+    }
+}
+
 void nl_norm_reference_forward(const nl_norm_geom *g, const float *x, const float *gamma,
                                const float *beta, float *y, float *save_mean, float *save_rstd,
                                float *running_mean, float *running_var, float momentum)
 {
-    const long groups = nl_norm_stat_groups(g);
-    const double count = (double)nl_norm_group_count(g);
-    const int planes = planes_per_group(g);
-    /* instance statistics fold into per-channel running statistics as the
-     * batch average of each instance's mean and unbiased variance */
-    double *chan_mean = calloc((size_t)g->c, sizeof(double));
-    double *chan_var = calloc((size_t)g->c, sizeof(double));
-    for (long s = 0; s < groups; s++) {
-        double sum = 0.0;
-        for (int k = 0; k < planes; k++)
-            for (int j = 0; j < g->hw; j++)
-                sum += x[plane_offset(g, s, k) + j];
-        const double mean = g->center ? sum / count : 0.0;
-        double sum_sq = 0.0;
-        for (int k = 0; k < planes; k++)
-            for (int j = 0; j < g->hw; j++) {
-                const double d = x[plane_offset(g, s, k) + j] - mean;
-                sum_sq += d * d;
-            }
-        const double var = sum_sq / count, rstd = 1.0 / sqrt(var + (double)g->eps);
-        save_mean[s] = (float)mean;
+    double *mean, *var, *unbiased;
+    all_moments(g, x, &mean, &var, &unbiased);
+    for (long s = 0; s < nl_norm_stat_groups(g); s++) {
+        const double rstd = 1.0 / sqrt(var[s] + (double)g->eps);
+        save_mean[s] = (float)mean[s];
         save_rstd[s] = (float)rstd;
-        for (int k = 0; k < planes; k++) {
-            const int ch = plane_channel(g, s, k);
-            const double gm = gamma ? gamma[ch] : 1.0, bt = beta ? beta[ch] : 0.0;
-            for (int j = 0; j < g->hw; j++) {
-                const size_t at = plane_offset(g, s, k) + j;
-                y[at] = (float)((x[at] - mean) * rstd * gm + bt);
-            }
-        }
-        const double unbiased = count > 1.0 ? sum_sq / (count - 1.0) : var;
-        chan_mean[plane_channel(g, s, 0)] += mean;
-        chan_var[plane_channel(g, s, 0)] += unbiased;
+        group_apply(g, x, s, mean[s], rstd, gamma, beta, y);
     }
-    if (running_mean) {
-        /* one statistics group per channel (groups == 0), or one per
-         * instance (groups == c): n of them per channel */
-        const double per_channel = g->groups == 0 ? 1.0 : (double)g->n;
-        for (int ch = 0; ch < g->c; ch++) {
-            running_mean[ch] = (float)((1.0 - momentum) * running_mean[ch] +
-                                       momentum * (chan_mean[ch] / per_channel));
-            running_var[ch] = (float)((1.0 - momentum) * running_var[ch] +
-                                      momentum * (chan_var[ch] / per_channel));
-        }
+    if (running_mean)
+        update_running(g, mean, unbiased, running_mean, running_var, momentum);
+    free(mean);
+    free(var);
+    free(unbiased);
+}
+
+void nl_norm_reference_stats(const nl_norm_geom *g, const float *x, float *mean_out,
+                             float *var_out, float *running_mean, float *running_var,
+                             float momentum)
+{
+    double *mean, *var, *unbiased;
+    all_moments(g, x, &mean, &var, &unbiased);
+    for (long s = 0; s < nl_norm_stat_groups(g); s++) {
+        mean_out[s] = (float)mean[s];
+        var_out[s] = (float)var[s];
     }
-    free(chan_mean);
-    free(chan_var);
+    if (running_mean)
+        update_running(g, mean, unbiased, running_mean, running_var, momentum);
+    free(mean);
+    free(var);
+    free(unbiased);
+}
+
+void nl_norm_reference_apply(const nl_norm_geom *g, const float *x, const float *mean,
+                             const float *var, const float *gamma, const float *beta, float *y,
+                             float *save_rstd)
+{
+    for (long s = 0; s < nl_norm_stat_groups(g); s++) {
+        const double rstd = 1.0 / sqrt((double)var[s] + (double)g->eps);
+        if (save_rstd)
+            save_rstd[s] = (float)rstd;
+        group_apply(g, x, s, mean[s], rstd, gamma, beta, y);
+    }
 }
 
 void nl_norm_reference_forward_eval(const nl_norm_geom *g, const float *x, const float *gamma,
@@ -154,4 +219,73 @@ void nl_norm_reference_backward(const nl_norm_geom *g, const float *x, const flo
     }
     free(dgamma_sum);
     free(dbeta_sum);
+}
+
+static double clip(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* batch renormalization's r and d (Ioffe 2017, Algorithm 1) */
+void nl_norm_reference_renorm_correction(int c, float eps, float r_max, float d_max,
+                                         const float *mean, const float *var,
+                                         const float *running_mean, const float *running_var,
+                                         const float *gamma, const float *beta, float *r,
+                                         float *d, float *scale, float *shift)
+{
+    for (int ch = 0; ch < c; ch++) {
+        const double sigma_batch = sqrt((double)var[ch] + (double)eps);
+        const double sigma_running = sqrt((double)running_var[ch] + (double)eps);
+        const double rc = clip(sigma_batch / sigma_running, 1.0 / r_max, r_max);
+        const double dc = clip(((double)mean[ch] - running_mean[ch]) / sigma_running, -d_max, d_max);
+        const double gm = gamma ? gamma[ch] : 1.0, bt = beta ? beta[ch] : 0.0;
+        r[ch] = (float)rc;
+        d[ch] = (float)dc;
+        scale[ch] = (float)(gm * rc);
+        shift[ch] = (float)(gm * dc + bt);
+    }
+}
+
+void nl_norm_reference_renorm_param_grads(int c, const float *r, const float *d, float *dgamma,
+                                          const float *dbeta)
+{
+    for (int ch = 0; ch < c; ch++)
+        dgamma[ch] = (float)((double)r[ch] * dgamma[ch] + (double)d[ch] * dbeta[ch]);
+}
+
+/* The backward of batch statistics in two steps (synchronized batch norm
+ * adds the ranks' sums between them), per channel ch over its N*HW values:
+ *   reduce: sum_dy = sum dy, sum_dy_xhat = sum dy * xhat
+ *   apply:  dx = rstd * gamma_c * (dy - (sum_dy + xhat * sum_dy_xhat) / count)
+ * count is the number of values the sums cover (every rank's). */
+void nl_norm_reference_backward_reduce(const nl_norm_geom *g, const float *x, const float *dy,
+                                       const float *save_mean, const float *save_rstd,
+                                       float *sum_dy, float *sum_dy_xhat)
+{
+    for (int ch = 0; ch < g->c; ch++) {
+        double s_dy = 0.0, s_dy_xhat = 0.0;
+        for (int k = 0; k < g->n; k++)
+            for (int j = 0; j < g->hw; j++) {
+                const size_t at = plane_offset(g, ch, k) + j;
+                s_dy += dy[at];
+                s_dy_xhat += dy[at] * ((x[at] - (double)save_mean[ch]) * save_rstd[ch]);
+            }
+        sum_dy[ch] = (float)s_dy;
+        sum_dy_xhat[ch] = (float)s_dy_xhat;
+    }
+}
+
+void nl_norm_reference_backward_apply(const nl_norm_geom *g, const float *x, const float *dy,
+                                      const float *gamma, const float *save_mean,
+                                      const float *save_rstd, const float *sum_dy,
+                                      const float *sum_dy_xhat, double count, float *dx,
+                                      bool accumulate_dx)
+{
+    for (int ch = 0; ch < g->c; ch++) {
+        const double rstd = save_rstd[ch], gm = gamma ? gamma[ch] : 1.0;
+        for (int k = 0; k < g->n; k++)
+            for (int j = 0; j < g->hw; j++) {
+                const size_t at = plane_offset(g, ch, k) + j;
+                const double xhat = (x[at] - (double)save_mean[ch]) * rstd;
+                const double d = rstd * gm * (dy[at] - (sum_dy[ch] + xhat * sum_dy_xhat[ch]) / count);
+                dx[at] = (float)(accumulate_dx ? dx[at] + d : d);
+            }
+    }
 }

@@ -11,6 +11,18 @@
 void nl_norm_reference_forward(const nl_norm_geom *g, const float *x, const float *gamma,
                                const float *beta, float *y, float *save_mean, float *save_rstd,
                                float *running_mean, float *running_var, float momentum);
+void nl_norm_reference_stats(const nl_norm_geom *g, const float *x, float *mean, float *var,
+                             float *running_mean, float *running_var, float momentum);
+void nl_norm_reference_apply(const nl_norm_geom *g, const float *x, const float *mean,
+                             const float *var, const float *gamma, const float *beta, float *y,
+                             float *save_rstd);
+void nl_norm_reference_renorm_correction(int c, float eps, float r_max, float d_max,
+                                         const float *mean, const float *var,
+                                         const float *running_mean, const float *running_var,
+                                         const float *gamma, const float *beta, float *r,
+                                         float *d, float *scale, float *shift);
+void nl_norm_reference_renorm_param_grads(int c, const float *r, const float *d, float *dgamma,
+                                          const float *dbeta);
 void nl_norm_reference_forward_eval(const nl_norm_geom *g, const float *x, const float *gamma,
                                     const float *beta, const float *running_mean,
                                     const float *running_var, float *y);
@@ -18,5 +30,14 @@ void nl_norm_reference_backward(const nl_norm_geom *g, const float *x, const flo
                                 const float *gamma, const float *save_mean,
                                 const float *save_rstd, float *dx, bool accumulate_dx,
                                 float *dgamma, float *dbeta);
+/* batch statistics only (g->groups == 0) */
+void nl_norm_reference_backward_reduce(const nl_norm_geom *g, const float *x, const float *dy,
+                                       const float *save_mean, const float *save_rstd,
+                                       float *sum_dy, float *sum_dy_xhat);
+void nl_norm_reference_backward_apply(const nl_norm_geom *g, const float *x, const float *dy,
+                                      const float *gamma, const float *save_mean,
+                                      const float *save_rstd, const float *sum_dy,
+                                      const float *sum_dy_xhat, double count, float *dx,
+                                      bool accumulate_dx);
 
 #endif

@@ -12,8 +12,8 @@ static const nl_norm_info rows[] = {
                       .keys = 0, .features = true, .images = true, .adds_layer = false,
                       .color = "#7f7f7f", .build = nl_norm_none},
     [NL_NORM_BATCH] = {{"batch", "BatchNorm: statistics per channel over N*H*W, running statistics for eval"},
-                       .keys = STATS_KEYS | RUNNING_KEYS, .learned_shift = true, .center = true,
-                       .running_stats = true, .running_stats_default = true,
+                       .keys = STATS_KEYS | RUNNING_KEYS | NL_NORM_KEY_SYNC, .learned_shift = true,
+                       .center = true, .running_stats = true, .running_stats_default = true,
                        .features = true, .images = true, .adds_layer = true,
                        .color = "#1f77b4", .build = nl_batchnorm},
     [NL_NORM_LAYER] = {{"layer", "LayerNorm as in Wu & He: statistics per sample over C*H*W, per-channel affine"},
@@ -33,6 +33,16 @@ static const nl_norm_info rows[] = {
                      .keys = STATS_KEYS, .learned_shift = false, .center = false,
                      .features = true, .images = true, .adds_layer = true,
                      .color = "#d62728", .build = nl_rmsnorm},
+    [NL_NORM_BATCH_RENORM] = {{"batch_renorm", "Batch Renormalization (Ioffe 2017): batch norm corrected by clipped r, d toward the running statistics"},
+                              .keys = STATS_KEYS | NL_NORM_KEY_MOMENTUM | NL_NORM_KEY_RENORM,
+                              .learned_shift = true, .center = true, .running_stats = true,
+                              .running_stats_default = true, .features = true, .images = true,
+                              .adds_layer = true, .color = "#8c564b", .build = nl_batch_renorm},
+    [NL_NORM_GHOST_BATCH] = {{"ghost_batch", "Ghost batch norm (Hoffer et al. 2017): batch statistics per virtual batch in training"},
+                             .keys = STATS_KEYS | RUNNING_KEYS | NL_NORM_KEY_VIRTUAL_BATCH,
+                             .learned_shift = true, .center = true, .running_stats = true,
+                             .running_stats_default = true, .features = true, .images = true,
+                             .adds_layer = true, .color = "#e377c2", .build = nl_ghost_batchnorm},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == NL_NORM_COUNT, "one registry row per nl_norm_kind");
 _Static_assert(offsetof(nl_norm_info, id) == 0, "nl_norm_names reads the rows as name entries");
@@ -53,6 +63,9 @@ static const struct {
     {NL_NORM_KEY_GROUPS, "groups"},
     {NL_NORM_KEY_MOMENTUM, "momentum"},
     {NL_NORM_KEY_TRACK_RUNNING_STATS, "track_running_stats"},
+    {NL_NORM_KEY_RENORM, "r_max, d_max, r_max_ramp, d_max_ramp"},
+    {NL_NORM_KEY_VIRTUAL_BATCH, "virtual_batch"},
+    {NL_NORM_KEY_SYNC, "sync"},
 };
 
 void nl_norm_write_table(FILE *out)

@@ -21,6 +21,9 @@ enum {
     NL_NORM_KEY_GROUPS = 1u << 2,
     NL_NORM_KEY_MOMENTUM = 1u << 3,
     NL_NORM_KEY_TRACK_RUNNING_STATS = 1u << 4,
+    NL_NORM_KEY_RENORM = 1u << 5,        /* r_max, d_max and their ramps */
+    NL_NORM_KEY_VIRTUAL_BATCH = 1u << 6,
+    NL_NORM_KEY_SYNC = 1u << 7, /* batch statistics that MPI ranks can share */
 };
 
 typedef nl_act *(*nl_norm_build_fn)(nl_builder *b, const char *name, nl_act *in,

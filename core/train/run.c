@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dist/dist.h"
 #include "log/files.h"
 #include "train/check.h"
 #include "train/checkpoint.h"
@@ -80,6 +81,7 @@ typedef struct {
     char *config_text; /* the resolved config, as config.yaml holds it */
     size_t config_len;
     uint64_t config_hash; /* what a checkpoint must have been written for */
+    int ranks, rank_batch;
 } run_state;
 
 static nl_code sink_metric(void *ctx, const nl_metric_row *row, nl_error *err)
@@ -124,6 +126,20 @@ static nl_code sink_checkpoint(void *ctx, const nl_train_snapshot *s, nl_error *
     return nl_checkpoint_write(st->dir, st->config_hash, st->model, s, &files, err);
 }
 
+/* the sink of the ranks other than 0: rank 0 writes every row */
+static nl_code sink_metric_elsewhere(void *ctx, const nl_metric_row *row, nl_error *err)
+{
+    (void)ctx, (void)row, (void)err;
+    return NL_OK;
+}
+
+static nl_code sink_trace_elsewhere(void *ctx, long step, const double *values, int n,
+                                    nl_error *err)
+{
+    (void)ctx, (void)step, (void)values, (void)n, (void)err;
+    return NL_OK;
+}
+
 static void sink_progress(void *ctx, const nl_progress *p)
 {
     run_state *st = ctx;
@@ -159,6 +175,8 @@ static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *
     nl_json_number(&j, "samples_per_s", r->samples_per_s);
     nl_json_int(&j, "seed", (long long)cfg->seed);
     nl_json_int(&j, "threads", st->threads);
+    nl_json_int(&j, "ranks", st->ranks);
+    nl_json_int(&j, "rank_batch_size", st->rank_batch);
     nl_json_int(&j, "usable_cores", st->usable_cores);
     nl_json_number(&j, "busy_cores_at_start", st->busy_cores);
     nl_json_string(&j, "device", nl_name_of(&nl_device_names, st->opt->device >= 0 ? st->opt->device : (int)cfg->device));
@@ -269,26 +287,58 @@ static nl_code claim_dir(const char *dir, const nl_run_options *opt, bool locked
     return NL_OK;
 }
 
+/* the batch each rank trains on, or an error when the ranks cannot share
+ * the global batch equally */
+static nl_code check_ranks(const nl_config *cfg, int ranks, int *rank_batch, nl_error *err)
+{
+    const int batch = cfg->train.batch_size;
+    *rank_batch = batch / ranks;
+    /* a checkpoint holds one process's state; the other ranks' (their
+     * running statistics without sync) would be lost on resume */
+    if (ranks > 1 && cfg->train.checkpoint_every > 0)
+        return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.checkpoint_every",
+                                   "%ld: MPI runs (%d ranks here) take no checkpoints; accepted "
+                                   "under mpirun: 0 (off)", (long)cfg->train.checkpoint_every,
+                                   ranks);
+    if (batch % ranks == 0)
+        return NL_OK;
+    const int below = batch - batch % ranks, above = below + ranks;
+    return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.batch_size",
+                               "%d cannot be shared by the %d MPI ranks (train.batch_size is the "
+                               "global batch; each rank takes an equal slice of it); accepted: "
+                               "a multiple of %d, e.g. %d or %d", batch, ranks, ranks,
+                               below > 0 ? below : above, below > 0 ? above : above + ranks);
+}
+
 nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *out,
                nl_error *err)
 {
     memset(out, 0, sizeof *out);
+    nl_dist *dist = opt->dist;
+    const bool root = nl_dist_rank(dist) == 0;
+    const int ranks = nl_dist_size(dist);
     /* everything that can fail on bad input fails before the directory is
-     * touched: what validate checks, then the memory available now */
+     * touched: what validate checks, then the memory available now. Every
+     * rank reads the same config, so they all fail here alike. */
     nl_run_plan plan;
+    int rank_batch = 0;
     nl_code rc = nl_run_check(cfg, opt->device, true, &plan, err);
+    if (rc == NL_OK)
+        rc = check_ranks(cfg, ranks, &rank_batch, err);
     if (rc)
         return rc;
-    run_state st = {.cfg = cfg, .opt = opt};
+    run_state st = {.cfg = cfg, .opt = opt, .ranks = ranks, .rank_batch = rank_batch};
     st.metrics.fd = st.trace.fd = -1;
+    out->ranks = ranks;
+    out->rank_batch = rank_batch;
     int lock_fd = -1;
     if (opt->out_dir && opt->out_dir[0])
         snprintf(st.dir, sizeof st.dir, "%s", opt->out_dir);
     else
         snprintf(st.dir, sizeof st.dir, "results/%s", cfg->name);
     snprintf(out->dir, sizeof out->dir, "%s", st.dir);
-    rc = claim_dir(st.dir, opt, false, err);
-    if (rc)
+    rc = root ? claim_dir(st.dir, opt, false, err) : NL_OK;
+    if ((rc = nl_dist_agree(dist, rc, err)))
         return rc;
 
     const nl_device device = opt->device >= 0 ? (nl_device)opt->device : cfg->device;
@@ -296,9 +346,17 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
         .threads = opt->threads > 0 ? opt->threads : cfg->threads,
         .keep_subnormals = !cfg->flush_subnormals};
     nl_backend *be = NULL;
+    nl_dataset data = {0};
+    nl_model *model = NULL;
+    const nl_train_spec *train = &cfg->train;
+    /* what a checkpoint of this run holds, when one is found */
+    nl_train_snapshot resume;
+    nl_checkpoint_files resume_files = {0, 0, 0};
+    nl_checkpoint_found found = NL_CHECKPOINT_NONE;
+    int32_t *resume_order = NULL;
     if ((rc = nl_backend_open(device, &backend_opt, &be, err)))
-        return rc;
-    if (be->busy_cores >= 0.5)
+        goto agree;
+    if (root && be->busy_cores >= 0.5)
         note(opt, "%.1f of %d cores busy with other work: training on %d thread%s (threads: N "
                   "insists on N)", be->busy_cores, be->usable_cores, be->threads,
              be->threads == 1 ? "" : "s");
@@ -306,47 +364,48 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
     st.usable_cores = be->usable_cores;
     st.busy_cores = be->busy_cores;
     out->threads = be->threads;
-    nl_dataset data = {0};
-    if ((rc = nl_dataset_load(&cfg->data, &data, err))) {
-        nl_backend_close(be);
-        return rc;
-    }
+    if ((rc = nl_dataset_load(&cfg->data, &data, err)))
+        goto agree;
     st.data = &data;
-    const nl_train_spec *train = &cfg->train;
-    nl_model *model = NULL;
     nl_model_spec model_spec;
     nl_run_model_spec(cfg, &model_spec);
-    if ((rc = nl_model_build(&model_spec, be, nl_run_capacity(cfg), train->batch_size, cfg->seed,
-                             &model, err))) {
-        nl_dataset_free(&data);
-        nl_backend_close(be);
-        return rc;
-    }
+    /* each rank holds its slice of a training batch and of an evaluation one */
+    int capacity = (train->eval_batch_size + ranks - 1) / ranks;
+    if (capacity < rank_batch)
+        capacity = rank_batch;
+    if ((rc = nl_model_build(&model_spec, be, capacity, rank_batch, cfg->seed, &model, err)))
+        goto agree;
     st.model = model;
+    rc = nl_model_set_dist(model, dist, err);
+agree:
+    if ((rc = nl_dist_agree(dist, rc, err)))
+        goto cleanup;
+    if (ranks > 1 && root)
+        note(opt, "training on %d MPI ranks: each takes %d samples of every batch of %d", ranks,
+             rank_batch, train->batch_size);
 
     iso_time(st.started, sizeof st.started);
-    nl_train_snapshot resume;
-    nl_checkpoint_files resume_files = {0, 0, 0};
-    nl_checkpoint_found found = NL_CHECKPOINT_NONE;
-    int32_t *resume_order = NULL;
     char path[1100];
+    if (!root)
+        goto train;
     nl_path_join(path, sizeof path, st.dir, NL_CHECKPOINT_FILE);
     /* the lock before the first write, held until the last one */
     if ((rc = nl_run_dir_lock(st.dir, &lock_fd, err)) || (rc = claim_dir(st.dir, opt, true, err)) ||
         (rc = resolve_config_text(&st, err)))
-        goto cleanup;
+        goto train;
     /* an unfinished run of this config with a checkpoint goes on from it
      * (claim_dir has refused a finished one without --force); a damaged
-     * checkpoint stops the run before anything is written */
-    if (!opt->force &&
+     * checkpoint stops the run before anything is written. MPI runs take no
+     * checkpoints (check_ranks), so they never resume one. */
+    if (!opt->force && ranks == 1 &&
         (rc = nl_checkpoint_read(st.dir, st.config_hash, model, &resume, &resume_files,
                                  &resume_order, &found, err)))
-        goto cleanup;
+        goto train;
     if (found == NL_CHECKPOINT_LOADED &&
         ((rc = output_reaches(st.dir, "metrics.csv", resume_files.metrics_bytes, err)) ||
          (train->trace.activation[0] &&
           (rc = output_reaches(st.dir, "trace.csv", resume_files.trace_bytes, err)))))
-        goto cleanup;
+        goto train;
     if (found == NL_CHECKPOINT_LOADED) {
         note(opt, "resuming %s from its checkpoint at step %ld", st.dir, resume.step);
         out->resumed_from = resume.step;
@@ -359,19 +418,19 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
         note(opt, "%s was written for another config: starting over", path);
     if (found != NL_CHECKPOINT_LOADED && unlink(path) != 0 && errno != ENOENT) {
         rc = nl_fail(err, NL_ERR_IO, "cannot remove the old %s: %s", path, strerror(errno));
-        goto cleanup;
+        goto train;
     }
     /* a trace of the run this one replaces would pass for this run's */
     nl_path_join(path, sizeof path, st.dir, "trace.csv");
     if (!train->trace.activation[0] && unlink(path) != 0 && errno != ENOENT) {
         rc = nl_fail(err, NL_ERR_IO, "cannot remove the old %s: %s", path, strerror(errno));
-        goto cleanup;
+        goto train;
     }
     if ((rc = write_config(&st, err)))
-        goto cleanup;
+        goto train;
     nl_train_result running = {.status = NL_RUN_RUNNING};
     if ((rc = write_summary(&st, &running, err)))
-        goto cleanup;
+        goto train;
     nl_path_join(path, sizeof path, st.dir, "metrics.csv");
     static const char *const metric_columns[] = {"step", "epoch", "split", "loss", "accuracy",
                                                  "lr", "elapsed_s", "grad_norm"};
@@ -379,14 +438,14 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
     if (found == NL_CHECKPOINT_LOADED) {
         if ((rc = nl_csv_continue(&st.metrics, path, n_metric_columns, resume_files.metrics_bytes,
                                   err)))
-            goto cleanup;
+            goto train;
         nl_path_join(path, sizeof path, st.dir, "trace.csv");
         if (train->trace.activation[0] &&
             (rc = nl_csv_continue(&st.trace, path, train->trace.n_percentiles + 1,
                                   resume_files.trace_bytes, err)))
-            goto cleanup;
+            goto train;
     } else if ((rc = nl_csv_open(&st.metrics, path, metric_columns, n_metric_columns, err))) {
-        goto cleanup;
+        goto train;
     }
     if (found != NL_CHECKPOINT_LOADED && train->trace.activation[0]) {
         char columns[NL_MAX_PERCENTILES + 1][16];
@@ -397,12 +456,19 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
         }
         nl_path_join(path, sizeof path, st.dir, "trace.csv");
         if ((rc = nl_csv_open(&st.trace, path, names, train->trace.n_percentiles + 1, err)))
-            goto cleanup;
+            goto train;
     }
 
+train:
+    if ((rc = nl_dist_agree(dist, rc, err)))
+        goto cleanup;
     nl_train_sink sink = {&st, sink_metric, sink_trace, sink_progress, sink_checkpoint,
                           found == NL_CHECKPOINT_LOADED ? &resume : NULL};
+    if (!root)
+        sink = (nl_train_sink){&st, sink_metric_elsewhere, sink_trace_elsewhere, NULL, NULL, NULL};
     rc = nl_train(model, &data, train, cfg->seed, &sink, opt->stop, &out->result, err);
+    if (!root)
+        goto cleanup;
     if (out->result.frozen_from_step > 0)
         note(opt, "running statistics frozen from step %ld on (train.freeze_bn_after)",
              out->result.frozen_from_step);

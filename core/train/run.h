@@ -23,6 +23,9 @@ typedef struct {
     void (*note)(void *ctx, const char *message);
     void *ctx;
     volatile sig_atomic_t *stop; /* set by a signal handler: stop after the current step */
+    /* the ranks of a data-parallel run (NULL: one process): every rank
+     * calls nl_run; rank 0 alone writes the run directory and reports */
+    struct nl_dist *dist;
 } nl_run_options;
 
 typedef struct {
@@ -30,6 +33,8 @@ typedef struct {
     char dir[1024];
     int threads;
     long resumed_from; /* the checkpoint's step it went on from; 0: started fresh */
+    int ranks;      /* MPI ranks that trained the model */
+    int rank_batch; /* each rank's share of a training batch */
 } nl_run_outcome;
 
 nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *out,

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "dist/dist.h"
+
 static const nl_name_entry status_entries[] = {
     [NL_RUN_RUNNING] = {"running", "in progress, or killed before it could say otherwise"},
     [NL_RUN_OK] = {"ok", "finished"},
@@ -31,6 +33,18 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Loads this rank's rows of a batch of n (all of it on one rank); returns
+ * how many that is. */
+static int load_slice(nl_model *m, const nl_split *split, const float *x, const int32_t *y, int n)
+{
+    int start, count;
+    nl_dist_slice(nl_dist_rank(m->dist), nl_dist_size(m->dist), n, &start, &count);
+    const size_t per_sample = (size_t)split->c * split->h * split->w;
+    if (count > 0)
+        nl_model_load_batch(m, x + (size_t)start * per_sample, y + start, count);
+    return count;
+}
+
 long nl_train_total_steps(const nl_train_spec *spec, long n_train)
 {
     if (spec->steps > 0)
@@ -47,8 +61,12 @@ nl_code nl_evaluate(nl_model *m, nl_batcher *batches, nl_mode mode, double *loss
     const int32_t *y;
     int n;
     while ((n = nl_batcher_next(batches, &x, &y)) > 0) {
-        nl_model_load_batch(m, x, y, n);
-        nl_model_forward(m, n, mode);
+        /* eval mode exchanges nothing between ranks, so a rank may sit out
+         * a short last batch; batch statistics (train mode) come in whole
+         * training-size batches, which every rank shares */
+        const int mine = load_slice(m, batches->split, x, y, n);
+        if (mine > 0)
+            nl_model_forward(m, mine, mode);
         seen += n;
     }
     double metrics[2];
@@ -116,6 +134,15 @@ static double remaining_seconds(long step, long total, long eval_every, double t
         evals_left++;
     const double per_eval = evaluations > 0 ? eval_time / (double)evaluations : 0.0;
     return train_time / (double)step * (double)(total - step) + per_eval * (double)evals_left;
+}
+
+/* A signal reaches the ranks at different moments: they all stop at the
+ * step where any of them saw it, or some would wait for the others forever. */
+static bool stop_requested(nl_dist *d, volatile sig_atomic_t *stop)
+{
+    double seen = stop && *stop ? 1.0 : 0.0;
+    nl_dist_sum(d, &seen, 1);
+    return seen > 0.0;
 }
 
 static bool loss_diverged(double loss, float bound) { return !isfinite(loss) || loss > bound; }
@@ -244,6 +271,8 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
         const bool traces_now = tr.spec && step % spec->trace.every == 0 &&
                                 !(resume && step == resume->step);
         const bool measures_now = evaluate_now || traces_now;
+        if (measures_now)
+            nl_model_share_state(m);
         if (measures_now && window_steps > 0) {
             double partial[2];
             nl_model_read_metrics(m, partial);
@@ -299,7 +328,7 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
             if ((rc = sink->checkpoint(sink->ctx, &s, err)))
                 goto done;
         }
-        if (stop && *stop) {
+        if (stop_requested(m->dist, stop)) {
             out->status = NL_RUN_FAILED;
             snprintf(out->reason, sizeof out->reason, "interrupted at step %ld of %ld", step, total);
             break;
@@ -317,13 +346,18 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
             window[0] = window[1] = window_grad_norm = 0.0;
         }
         lr = nl_schedule_lr(&spec->schedule, spec->optimizer.lr, step, total);
-        nl_model_load_batch(m, x, y, n);
+        const int mine = load_slice(m, &ds->train, x, y, n);
+        m->step = step;
         const nl_mode mode = nl_train_mode_at(spec, step);
         if (mode == NL_MODE_RUNNING_STATS && !out->frozen_from_step)
             out->frozen_from_step = step;
-        nl_model_forward(m, n, mode);
-        nl_model_backward(m, n);
-        /* the gradients are complete here; clipping and the update read them */
+        nl_model_forward(m, mine, mode);
+        nl_model_backward(m, mine);
+        /* the gradients are complete (over every rank) here; clipping and
+         * the update read them */
+        nl_model_reduce_gradients(m);
+        if ((rc = nl_dist_status(m->dist, err)))
+            goto done;
         if (clips)
             window_grad_norm += nl_clip_grad_norm(m, spec->clip_grad_norm);
         nl_optim_step(m, &spec->optimizer, (float)lr, step);

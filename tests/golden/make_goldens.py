@@ -80,14 +80,78 @@ class RMSNorm(nn.Module):
         return y
 
 
+class BatchRenorm(nn.Module):
+    """Batch Renormalization (Ioffe 2017, Algorithm 1) in torch ops: r and d
+    from the batch statistics against the running ones before this batch's
+    update, clipped to limits that ramp linearly over training steps, and
+    detach()ed (the paper's stop-gradient); running statistics as batch
+    norm's (momentum, unbiased variance); eval mode as batch norm's."""
+
+    def __init__(self, c, eps, momentum, affine, r_max, d_max, r_ramp, d_ramp):
+        super().__init__()
+        self.eps, self.momentum = eps, momentum
+        self.r_max, self.d_max, self.r_ramp, self.d_ramp = r_max, d_max, r_ramp, d_ramp
+        self.weight = nn.Parameter(torch.ones(c)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(c)) if affine else None
+        self.register_buffer("running_mean", torch.zeros(c))
+        self.register_buffer("running_var", torch.ones(c))
+        self.step = 0
+
+    @staticmethod
+    def ramp(r, step):
+        return 1.0 if step >= r[1] else 0.0 if step <= r[0] else (step - r[0]) / (r[1] - r[0])
+
+    def forward(self, x):
+        dims = [0] + list(range(2, x.dim()))
+        view = (1, -1) + (1,) * (x.dim() - 2)
+        if self.training:
+            mean, var = x.mean(dims), x.var(dims, unbiased=False)
+            sigma = torch.sqrt(var + self.eps)
+            sigma_running = torch.sqrt(self.running_var + self.eps)
+            r_max = 1.0 + (self.r_max - 1.0) * self.ramp(self.r_ramp, self.step)
+            d_max = self.d_max * self.ramp(self.d_ramp, self.step)
+            r = (sigma / sigma_running).detach().clamp(1.0 / r_max, r_max)
+            d = ((mean - self.running_mean) / sigma_running).detach().clamp(-d_max, d_max)
+            y = (x - mean.view(view)) / sigma.view(view) * r.view(view) + d.view(view)
+            with torch.no_grad():
+                count = x.numel() // x.shape[1]
+                self.running_mean += self.momentum * (mean - self.running_mean)
+                self.running_var += self.momentum * (var * count / (count - 1) - self.running_var)
+            self.step += 1
+        else:
+            y = (x - self.running_mean.view(view)) / torch.sqrt(self.running_var.view(view) + self.eps)
+        if self.weight is not None:
+            y = y * self.weight.view(view) + self.bias.view(view)
+        return y
+
+
+def ghost_batchnorm(base, virtual_batch):
+    """Ghost batch norm (Hoffer et al. 2017): the batch norm module on each
+    virtual batch of x.split(V) in training, itself in eval mode."""
+
+    class Ghost(base):
+        def forward(self, x):
+            if not self.training:
+                return super().forward(x)
+            return torch.cat([super(Ghost, self).forward(chunk) for chunk in x.split(virtual_batch)])
+
+    return Ghost
+
+
 def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, affine=True,
-              track=None, mean=0.5, std=2.0, seed=0):
+              track=None, mean=0.5, std=2.0, seed=0, renorm=(3.0, 5.0, (0, 2), (0, 2)),
+              virtual_batch=0):
     g = torch.Generator().manual_seed(seed)
     n, c = shape[0], shape[1]
     if track is None:
-        track = kind == "batch"
+        track = kind in ("batch", "batch_renorm", "ghost_batch")
+    bn_class = nn.BatchNorm1d if len(shape) == 2 else nn.BatchNorm2d
     if kind == "batch":
-        module = (nn.BatchNorm1d if len(shape) == 2 else nn.BatchNorm2d)(
+        module = bn_class(c, eps=eps, momentum=momentum, affine=affine, track_running_stats=track)
+    elif kind == "batch_renorm":
+        module = BatchRenorm(c, eps, momentum, affine, *renorm)
+    elif kind == "ghost_batch":
+        module = ghost_batchnorm(bn_class, virtual_batch)(
             c, eps=eps, momentum=momentum, affine=affine, track_running_stats=track)
     elif kind == "layer":
         # the Wu & He LayerNorm: one group, per-channel affine; on (N, D) the same as LayerNorm(D)
@@ -136,6 +200,12 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
                                                 int(momentum is None), steps], dtype=torch.int32))
     fx.add(name + ".eps", torch.tensor([eps]))
     fx.add(name + ".momentum", torch.tensor([0.0 if momentum is None else momentum]))
+    if kind == "batch_renorm":  # r_max, d_max, then the two ramps [from, to]
+        fx.add(name + ".renorm", torch.tensor([renorm[0], renorm[1]]))
+        fx.add(name + ".renorm_ramps", torch.tensor(list(renorm[2]) + list(renorm[3]),
+                                                    dtype=torch.int32))
+    if kind == "ghost_batch":
+        fx.add(name + ".virtual_batch", torch.tensor([virtual_batch], dtype=torch.int32))
 
 
 def make_norm_goldens():
@@ -176,6 +246,17 @@ def make_norm_goldens():
     case("rms2d_noaffine", "rms", (4, 13), affine=False, eps=1e-3, seed=43)
     case("rms4d_offset", "rms", (3, 6, 5, 7), mean=20.0, std=0.5, seed=44)
     case("rms2d_wide", "rms", (5, 640), mean=-1.0, seed=45)
+    # renorm: limits reached at once, r and d clipped at step 2 (r_max 1.5),
+    # and at steps 0-1 of a ramp (batch norm at step 0, partly open at 1)
+    case("renorm4d", "batch_renorm", (4, 6, 5, 7), renorm=(1.5, 0.5, (0, 0), (0, 0)), seed=51)
+    case("renorm2d", "batch_renorm", (8, 10), std=3.0, renorm=(2.0, 1.0, (0, 2), (0, 4)),
+         seed=52)
+    case("renorm2d_noaffine", "batch_renorm", (6, 9), affine=False, momentum=0.3, eps=1e-3,
+         renorm=(1.2, 0.2, (0, 1), (0, 1)), seed=53)
+    case("ghost4d", "ghost_batch", (8, 6, 5, 7), virtual_batch=2, seed=61)
+    case("ghost2d", "ghost_batch", (12, 10), virtual_batch=4, seed=62)
+    case("ghost2d_cumulative_noaffine", "ghost_batch", (6, 5), virtual_batch=3, momentum=None,
+         affine=False, seed=63)
     fx.add("cases", torch.tensor([len(cases)], dtype=torch.int32))
     for i, name in enumerate(cases):
         fx.add("case%d" % i, torch.tensor(list(name.encode()), dtype=torch.int32))

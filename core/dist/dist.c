@@ -1,0 +1,257 @@
+#include "dist/dist.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef NORMLAB_HAVE_MPI
+#include <mpi.h>
+#endif
+
+struct nl_dist {
+    int rank, size;
+    bool mpi;            /* this process initialized MPI and finalizes it */
+    unsigned char *all;  /* size * capacity bytes: what the ranks gathered */
+    size_t capacity;     /* bytes per rank */
+    nl_error first_error;
+};
+
+/* the environment an MPI launcher gives each rank it starts, and the
+ * variable that holds the rank count where the launcher says it */
+static const struct {
+    const char *marker, *size;
+} launchers[] = {
+    {"OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_SIZE"}, /* Open MPI's mpirun */
+    {"PMIX_RANK", NULL},                               /* PMIx: srun --mpi=pmix, prterun */
+    {"PMI_RANK", "PMI_SIZE"},                          /* MPICH's hydra, srun --mpi=pmi2 */
+};
+
+static bool launched(int *ranks)
+{
+    *ranks = 0;
+    bool found = false;
+    for (size_t i = 0; i < sizeof launchers / sizeof launchers[0]; i++) {
+        if (!getenv(launchers[i].marker))
+            continue;
+        found = true;
+        const char *size = launchers[i].size ? getenv(launchers[i].size) : NULL;
+        if (size && atoi(size) > *ranks)
+            *ranks = atoi(size);
+    }
+    return found;
+}
+
+bool nl_dist_built(void)
+{
+#ifdef NORMLAB_HAVE_MPI
+    return true;
+#else
+    return false;
+#endif
+}
+
+#ifdef NORMLAB_HAVE_MPI
+static void keep_error(nl_dist *d, const char *what, int mpi_code)
+{
+    if (d->first_error.code != NL_OK)
+        return;
+    char text[MPI_MAX_ERROR_STRING] = "";
+    int len = 0;
+    if (MPI_Error_string(mpi_code, text, &len) != MPI_SUCCESS)
+        text[0] = '\0';
+    nl_fail(&d->first_error, NL_ERR_RUNTIME, "MPI %s failed on rank %d of %d%s%s", what, d->rank,
+            d->size, text[0] ? ": " : "", text);
+}
+#endif
+
+nl_code nl_dist_open(nl_dist **out, nl_error *err)
+{
+    *out = NULL;
+    nl_dist *d = calloc(1, sizeof *d);
+    if (!d)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory opening the ranks");
+    d->size = 1;
+    int ranks = 0;
+    if (launched(&ranks)) {
+#ifdef NORMLAB_HAVE_MPI
+        /* only the main thread calls MPI; OpenMP teams never do */
+        int provided = 0;
+        int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+        if (rc != MPI_SUCCESS) {
+            free(d);
+            return nl_fail(err, NL_ERR_RUNTIME, "MPI_Init failed (code %d)", rc);
+        }
+        d->mpi = true;
+        /* errors come back as codes: the library reports, it does not abort */
+        MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+        MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
+        MPI_Comm_size(MPI_COMM_WORLD, &d->size);
+#else
+        if (ranks > 1) {
+            free(d);
+            return nl_fail(err, NL_ERR_UNSUPPORTED,
+                           "started by an MPI launcher as one of %d ranks, but this normlab was "
+                           "built without MPI, so each rank would train the whole model alone; "
+                           "rebuild with MPI (apt-get install libopenmpi-dev, then cmake -S . "
+                           "-B build -DNORMLAB_MPI=ON), or run without mpirun",
+                           ranks);
+        }
+#endif
+    }
+    nl_code rc = nl_dist_reserve(d, 64, err);
+    if (rc) {
+        nl_dist_close(d);
+        return rc;
+    }
+    *out = d;
+    return NL_OK;
+}
+
+void nl_dist_close(nl_dist *d)
+{
+    if (!d)
+        return;
+#ifdef NORMLAB_HAVE_MPI
+    if (d->mpi)
+        MPI_Finalize();
+#endif
+    free(d->all);
+    free(d);
+}
+
+int nl_dist_rank(const nl_dist *d) { return d ? d->rank : 0; }
+int nl_dist_size(const nl_dist *d) { return d ? d->size : 1; }
+
+nl_code nl_dist_reserve(nl_dist *d, size_t bytes, nl_error *err)
+{
+    if (bytes <= d->capacity)
+        return NL_OK;
+    unsigned char *all = realloc(d->all, bytes * (size_t)d->size);
+    if (!all)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory for the ranks' exchange buffer (%zu bytes)",
+                       bytes * (size_t)d->size);
+    d->all = all;
+    d->capacity = bytes;
+    return NL_OK;
+}
+
+const void *nl_dist_allgather(nl_dist *d, const void *mine, size_t bytes)
+{
+    if (!d || d->size == 1)
+        return mine;
+    if (d->first_error.code != NL_OK)
+        return NULL;
+    if (bytes > d->capacity) {
+        nl_fail(&d->first_error, NL_ERR_RUNTIME,
+                "a collective of %zu bytes exceeds the %zu bytes reserved for it", bytes,
+                d->capacity);
+        return NULL;
+    }
+#ifdef NORMLAB_HAVE_MPI
+    if (d->mpi && d->size > 1) {
+        /* bytes fit an int: the reserve is sized from one model's tensors */
+        int rc = MPI_Allgather(mine, (int)bytes, MPI_BYTE, d->all, (int)bytes, MPI_BYTE,
+                               MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) {
+            keep_error(d, "all-gather", rc);
+            return NULL;
+        }
+        return d->all;
+    }
+#endif
+    return mine;
+}
+
+void nl_dist_broadcast(nl_dist *d, void *buf, size_t bytes)
+{
+    if (!d || d->size == 1 || d->first_error.code != NL_OK)
+        return;
+#ifdef NORMLAB_HAVE_MPI
+    /* in pieces: MPI counts are ints */
+    for (size_t done = 0; done < bytes;) {
+        const size_t piece = bytes - done < (1u << 30) ? bytes - done : (1u << 30);
+        const int rc = MPI_Bcast((char *)buf + done, (int)piece, MPI_BYTE, 0, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) {
+            keep_error(d, "broadcast", rc);
+            return;
+        }
+        done += piece;
+    }
+#else
+    (void)buf, (void)bytes;
+#endif
+}
+
+void nl_dist_sum(nl_dist *d, double *values, size_t count)
+{
+    if (!d || d->size == 1)
+        return;
+    const double *all = nl_dist_allgather(d, values, count * sizeof *values);
+    if (!all)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        double sum = 0.0;
+        for (int r = 0; r < d->size; r++)
+            sum += all[(size_t)r * count + i];
+        values[i] = sum;
+    }
+}
+
+void nl_dist_mean_floats(nl_dist *d, float *values, size_t count)
+{
+    if (!d || d->size == 1)
+        return;
+    const float *all = nl_dist_allgather(d, values, count * sizeof *values);
+    if (!all)
+        return;
+    const double ranks = (double)d->size;
+    for (size_t i = 0; i < count; i++) {
+        double sum = 0.0;
+        for (int r = 0; r < d->size; r++)
+            sum += all[(size_t)r * count + i];
+        values[i] = (float)(sum / ranks);
+    }
+}
+
+nl_code nl_dist_status(const nl_dist *d, nl_error *err)
+{
+    if (!d || d->first_error.code == NL_OK)
+        return NL_OK;
+    *err = d->first_error;
+    return d->first_error.code;
+}
+
+nl_code nl_dist_agree(nl_dist *d, nl_code mine, nl_error *err)
+{
+    if (!d || d->size == 1)
+        return mine;
+    const int code = (int)mine;
+    const int *codes = nl_dist_allgather(d, &code, sizeof code);
+    if (!codes)
+        return mine != NL_OK ? mine : nl_dist_status(d, err);
+    if (mine != NL_OK)
+        return mine;
+    /* the failed rank's code: bad input on rank 0 is bad input for all */
+    for (int r = 0; r < d->size; r++)
+        if (codes[r] != NL_OK)
+            return nl_fail(err, (nl_code)codes[r], "rank %d of %d stopped with an error (%s), "
+                           "so rank %d stops too", r, d->size, nl_code_name((nl_code)codes[r]),
+                           d->rank);
+    return NL_OK;
+}
+
+void nl_dist_abort(nl_dist *d, int status)
+{
+#ifdef NORMLAB_HAVE_MPI
+    if (d && d->mpi && d->size > 1)
+        MPI_Abort(MPI_COMM_WORLD, status);
+#else
+    (void)d, (void)status;
+#endif
+}
+
+void nl_dist_slice(int rank, int size, int n, int *start, int *count)
+{
+    const int base = n / size, extra = n % size;
+    *count = base + (rank < extra ? 1 : 0);
+    *start = rank * base + (rank < extra ? rank : extra);
+}

@@ -1,0 +1,228 @@
+// ctest-labels: mpi long
+/* Data-parallel training over MPI, through mpirun (label mpi: not in the
+ * default suite; `ctest --test-dir build -L mpi`). Skips itself (77) in a
+ * build without MPI or without mpirun on PATH.
+ *
+ * R ranks x B samples give the losses of one process at batch R*B to float
+ * rounding (1e-6 relative, every step of 20), and the same bits run after
+ * run: with per-sample normalization, and with batch norm when its
+ * statistics are synchronized (model.norm.sync: true); unsynchronized, each
+ * rank's batch norm sees only its B samples, and the losses are those of
+ * ghost batch norm with virtual batches of B on one process. The errors of
+ * a launch exit 2 and write nothing. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dist/dist.h"
+#include "testutil.h"
+#include "train/run.h"
+
+#define STEPS 20
+#define MAX_ROWS 64
+
+/* runs `mpirun -np ranks normlab ARGS` in the test's directory, output in out.txt */
+static int mpirun(int ranks, const char *args)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && OMP_NUM_THREADS=1 mpirun --allow-run-as-root --oversubscribe -np %d %s %s "
+             "> out.txt 2>&1",
+             tu_tmp, ranks, NORMLAB_BINARY, args);
+    const int status = system(cmd);
+    ck_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* the loss column of the train rows of DIR/metrics.csv, as written */
+static int train_losses(const char *dir, char rows[][32])
+{
+    char name[300];
+    snprintf(name, sizeof name, "%s/metrics.csv", dir);
+    char *text = tu_tmp_read(name);
+    int n = 0;
+    for (char *line = strtok(text, "\n"); line && n < MAX_ROWS; line = strtok(NULL, "\n")) {
+        char split[32], loss[32];
+        if (sscanf(line, "%*[^,],%*[^,],%31[^,],%31[^,]", split, loss) == 2 &&
+            strcmp(split, "train") == 0)
+            snprintf(rows[n++], sizeof rows[0], "%s", loss);
+    }
+    free(text);
+    return n;
+}
+
+/* every step's training loss of two runs within `tol` relative (0: the same text) */
+static void same_losses(const char *a, const char *b, double tol, const char *what)
+{
+    char ra[MAX_ROWS][32], rb[MAX_ROWS][32];
+    const int na = train_losses(a, ra), nb = train_losses(b, rb);
+    ck_assert_int_eq(na, STEPS);
+    ck_assert_int_eq(nb, STEPS);
+    double worst = 0.0;
+    for (int i = 0; i < na; i++) {
+        if (tol == 0.0) {
+            ck_assert_msg(strcmp(ra[i], rb[i]) == 0, "%s: step %d: %s vs %s", what, i + 1, ra[i],
+                          rb[i]);
+            continue;
+        }
+        const double x = atof(ra[i]), y = atof(rb[i]);
+        const double rel = fabs(x - y) / fabs(y);
+        worst = rel > worst ? rel : worst;
+        ck_assert_msg(rel <= tol, "%s: step %d: %s vs %s (relative %.2g > %.2g)", what, i + 1,
+                      ra[i], rb[i], rel, tol);
+    }
+    if (tol > 0.0)
+        printf("%s: worst relative difference %.2g over %d steps\n", what, worst, na);
+}
+
+static const char *config = "name: mpi\n"
+                            "seed: 3\n"
+                            "data: {dataset: synthetic, shape: [24], classes: 5, "
+                            "train_size: 512, test_size: 100}\n"
+                            "model: {arch: mlp, widths: [32, 32], norm: {type: group, groups: 4}}\n"
+                            "train: {batch_size: 16, steps: 20, log_every: 1, eval_every: 10, "
+                            "eval_batch_size: 30, optimizer: {lr: 0.02, momentum: 0.9}}\n"
+                            "threads: 1\n";
+
+static void setup(void)
+{
+    tu_tmp_make("mpi");
+    tu_tmp_write("c.yaml", config);
+}
+
+/* per-sample normalization: nothing but the gradients crosses ranks */
+START_TEST(test_ranks_match_one_process)
+{
+    setup();
+    ck_assert_int_eq(tu_normlab("run c.yaml --quiet --out one"), 0);
+    ck_assert_int_eq(mpirun(2, "run c.yaml --quiet --out two"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "2 MPI ranks, 8 samples each"), "%s", out);
+    free(out);
+    char *summary = tu_tmp_read("two/summary.json");
+    ck_assert_msg(strstr(summary, "\"ranks\": 2") && strstr(summary, "\"rank_batch_size\": 8"),
+                  "%s", summary);
+    free(summary);
+    same_losses("two", "one", 1e-6, "2 ranks x 8 vs 16");
+    ck_assert_int_eq(mpirun(4, "run c.yaml --quiet --out four"), 0);
+    same_losses("four", "one", 1e-6, "4 ranks x 4 vs 16");
+    /* run to run: the same bits */
+    ck_assert_int_eq(mpirun(2, "run c.yaml --quiet --out two-again"), 0);
+    same_losses("two-again", "two", 0.0, "2 ranks, twice");
+    tu_tmp_remove();
+}
+END_TEST
+
+/* batch norm: synchronized, the global batch's statistics on every rank */
+START_TEST(test_sync_batchnorm_matches_one_process)
+{
+    setup();
+    const char *bn = "--set model.norm.type=batch";
+    char args[512];
+    snprintf(args, sizeof args, "run c.yaml --quiet %s --out one", bn);
+    ck_assert_int_eq(tu_normlab(args), 0);
+    for (int ranks = 2; ranks <= 4; ranks += 2) {
+        snprintf(args, sizeof args, "run c.yaml --quiet %s --set model.norm.sync=true --out sync%d",
+                 bn, ranks);
+        ck_assert_int_eq(mpirun(ranks, args), 0);
+        char dir[32], what[64];
+        snprintf(dir, sizeof dir, "sync%d", ranks);
+        snprintf(what, sizeof what, "sync: %d ranks x %d vs 16", ranks, 16 / ranks);
+        same_losses(dir, "one", 1e-6, what);
+    }
+    snprintf(args, sizeof args, "run c.yaml --quiet %s --set model.norm.sync=true --out again", bn);
+    ck_assert_int_eq(mpirun(2, args), 0);
+    same_losses("again", "sync2", 0.0, "sync: 2 ranks, twice");
+    /* the running statistics are the global batch's too (eval mode uses them) */
+    char *a = tu_tmp_read("sync2/summary.json"), *b = tu_tmp_read("one/summary.json");
+    char va[64], vb[64];
+    ck_assert(nl_json_flat_get(a, "final_test_loss", va, sizeof va));
+    ck_assert(nl_json_flat_get(b, "final_test_loss", vb, sizeof vb));
+    ck_assert_msg(fabs(atof(va) - atof(vb)) <= 1e-6 * fabs(atof(vb)), "test loss %s vs %s", va, vb);
+    free(a);
+    free(b);
+    /* unsynchronized: per-rank statistics of 8 samples, another training */
+    snprintf(args, sizeof args, "run c.yaml --quiet %s --out apart", bn);
+    ck_assert_int_eq(mpirun(2, args), 0);
+    char ra[MAX_ROWS][32], rb[MAX_ROWS][32];
+    ck_assert_int_eq(train_losses("apart", ra), STEPS);
+    ck_assert_int_eq(train_losses("one", rb), STEPS);
+    double apart = 0.0;
+    for (int i = 0; i < STEPS; i++)
+        apart = fmax(apart, fabs(atof(ra[i]) - atof(rb[i])));
+    ck_assert_msg(apart > 1e-2, "sync: false gave the global batch's losses (at most %g apart)",
+                  apart);
+    /* ... which are ghost batch norm's with virtual batches of 8 (the
+     * training losses: evaluation uses rank 0's running statistics, which
+     * saw only its slices, where ghost batch norm's saw every virtual batch) */
+    ck_assert_int_eq(tu_normlab("run c.yaml --quiet --set model.norm.type=ghost_batch "
+                                "--set model.norm.virtual_batch=8 --out ghost"),
+                     0);
+    same_losses("apart", "ghost", 1e-6, "sync: false, 2 ranks x 8 vs ghost batch norm, V = 8");
+    snprintf(args, sizeof args, "run c.yaml --quiet %s --out apart4", bn);
+    ck_assert_int_eq(mpirun(4, args), 0);
+    ck_assert_int_eq(tu_normlab("run c.yaml --quiet --set model.norm.type=ghost_batch "
+                                "--set model.norm.virtual_batch=4 --out ghost4"),
+                     0);
+    same_losses("apart4", "ghost4", 1e-6, "sync: false, 4 ranks x 4 vs ghost batch norm, V = 4");
+    /* every rank evaluates with rank 0's running statistics: how the test
+     * split falls on the ranks (the evaluation batch) changes nothing */
+    snprintf(args, sizeof args, "run c.yaml --quiet %s --set train.eval_batch_size=100 --out apart-eval",
+             bn);
+    ck_assert_int_eq(mpirun(2, args), 0);
+    a = tu_tmp_read("apart/summary.json");
+    b = tu_tmp_read("apart-eval/summary.json");
+    ck_assert(nl_json_flat_get(a, "final_test_loss", va, sizeof va));
+    ck_assert(nl_json_flat_get(b, "final_test_loss", vb, sizeof vb));
+    ck_assert_msg(fabs(atof(va) - atof(vb)) <= 1e-6 * fabs(atof(vb)),
+                  "sync: false: test loss %s with evaluation batches of 30, %s of 100", va, vb);
+    free(a);
+    free(b);
+    tu_tmp_remove();
+}
+END_TEST
+
+START_TEST(test_launch_errors)
+{
+    setup();
+    /* a global batch the ranks cannot share: exit 2, nothing written */
+    ck_assert_int_eq(mpirun(3, "run c.yaml --quiet --out three"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "c.yaml:5:") && strstr(out, "train.batch_size: 16 cannot be shared "
+                                                           "by the 3 MPI ranks") &&
+                      strstr(out, "e.g. 15 or 18"),
+                  "%s", out);
+    /* said once, by rank 0 */
+    ck_assert_ptr_null(strstr(strstr(out, "cannot be shared") + 1, "cannot be shared"));
+    free(out);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/three", tu_tmp);
+    ck_assert_int_ne(access(dir, F_OK), 0);
+    /* rank 0 alone finds the directory taken: every rank stops, exit 2 */
+    ck_assert_int_eq(tu_normlab("run c.yaml --quiet --out done"), 0);
+    ck_assert_int_eq(mpirun(2, "run c.yaml --quiet --out done"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "already holds a finished run"), "%s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
+int main(void)
+{
+    if (!nl_dist_built() || system("command -v mpirun > /dev/null 2>&1") != 0) {
+        printf("SKIPPED: %s\n", nl_dist_built() ? "no mpirun on PATH"
+                                                : "normlab was built without MPI");
+        return 77;
+    }
+    Suite *s = suite_create("mpi");
+    TCase *tc = tcase_create("ranks");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_ranks_match_one_process);
+    tcase_add_test(tc, test_sync_batchnorm_matches_one_process);
+    tcase_add_test(tc, test_launch_errors);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
