@@ -263,6 +263,14 @@ typedef struct {
     bool features;
 } norm_graph;
 
+/* ghost batch norm's virtual batch in the bench: a quarter of the batch
+ * (experiments/bench/torch_bench.py takes the same), the whole batch when
+ * that does not divide it */
+static int bench_virtual_batch(int n)
+{
+    return n >= 8 && n % 4 == 0 ? n / 4 : n;
+}
+
 static nl_act *build_norm(nl_builder *b, nl_act *input, void *ctx)
 {
     const norm_graph *g = ctx;
@@ -278,6 +286,7 @@ nl_code nl_bench_norm(nl_backend *be, const nl_bench_norm_case *nc, const nl_ben
     nl_norm_spec_defaults(&g.norm, nc->kind);
     if (nl_norm_info_of(nc->kind)->keys & NL_NORM_KEY_GROUPS)
         g.norm.groups = nc->groups;
+    g.norm.virtual_batch = bench_virtual_batch(nc->n);
     nl_model_spec spec;
     nl_model_spec_defaults(&spec);
     spec.in_c = nc->c;
@@ -482,7 +491,10 @@ nl_code nl_bench_train(nl_backend *be, const nl_model_spec *spec, int batch, flo
                        const nl_bench_timing *t, nl_bench_train_result *out, nl_error *err)
 {
     nl_model *m = NULL;
-    nl_code rc = nl_model_build(spec, be, batch, batch, BENCH_SEED, &m, err);
+    nl_model_spec with_batch = *spec;
+    if (with_batch.norm.virtual_batch == 0)
+        with_batch.norm.virtual_batch = bench_virtual_batch(batch);
+    nl_code rc = nl_model_build(&with_batch, be, batch, batch, BENCH_SEED, &m, err);
     if (rc != NL_OK)
         return rc;
     /* a pool of random samples, generated once: 16 batches, at least 256 samples */

@@ -366,53 +366,6 @@ void nl_cuda_batchnorm_run(nl_backend *be, const nl_cuda_norm_fwd_args *a)
     NL_CU_LAUNCHED(cu, "bn_features_forward_kernel");
 }
 
-void nl_cuda_batchnorm_forward_train(nl_backend *be, int n, int c, int hw, float eps,
-                                     const float *x, const float *gamma, const float *beta,
-                                     float *y, float *save_mean, float *save_rstd,
-                                     float *running_mean, float *running_var, float momentum)
-{
-    nl_cuda_norm_fwd_args a;
-    memset(&a, 0, sizeof a);
-    a.n = n;
-    a.c = c;
-    a.hw = hw;
-    a.groups = 0;
-    a.center = 1;
-    a.eps = eps;
-    a.x = x;
-    a.gamma = gamma;
-    a.beta = beta;
-    a.y = y;
-    a.save_mean = save_mean;
-    a.save_rstd = save_rstd;
-    a.running_mean = running_mean;
-    a.running_var = running_var;
-    a.momentum = momentum;
-    nl_cuda_batchnorm_run(be, &a);
-}
-
-void nl_cuda_batchnorm_forward_eval(nl_backend *be, int n, int c, int hw, float eps,
-                                    const float *x, const float *gamma, const float *beta,
-                                    const float *running_mean, const float *running_var,
-                                    float *y)
-{
-    nl_cuda_norm_fwd_args a;
-    memset(&a, 0, sizeof a);
-    a.n = n;
-    a.c = c;
-    a.hw = hw;
-    a.groups = 0;
-    a.center = 1;
-    a.eps = eps;
-    a.x = x;
-    a.gamma = gamma;
-    a.beta = beta;
-    a.y = y;
-    a.eval_mean = running_mean;
-    a.eval_var = running_var;
-    nl_cuda_batchnorm_run(be, &a);
-}
-
 void nl_cuda_batchnorm_backward(nl_backend *be, int n, int c, int hw, const float *x,
                                 const float *dy, const float *gamma, const float *save_mean,
                                 const float *save_rstd, float *dx, bool accumulate_dx,

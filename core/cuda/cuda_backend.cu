@@ -238,30 +238,7 @@ static bool uncentred_batch(nl_backend *be, const nl_norm_geom *g)
     return true;
 }
 
-void nl_cuda_norm_op_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
-                             const float *gamma, const float *beta, float *y, float *save_mean,
-                             float *save_rstd, float *running_mean, float *running_var,
-                             float momentum)
-{
-    if (uncentred_batch(be, g))
-        return;
-    if (g->groups == 0)
-        nl_cuda_batchnorm_forward_train(be, g->n, g->c, g->hw, g->eps, x, gamma, beta, y,
-                                        save_mean, save_rstd, running_mean, running_var,
-                                        momentum);
-    else
-        nl_cuda_groupnorm_forward(be, g, x, gamma, beta, y, save_mean, save_rstd, running_mean,
-                                  running_var, momentum);
-}
-
-void nl_cuda_norm_op_forward_eval(nl_backend *be, const nl_norm_geom *g, const float *x,
-                                  const float *gamma, const float *beta,
-                                  const float *running_mean, const float *running_var, float *y)
-{
-    nl_cuda_batchnorm_forward_eval(be, g->n, g->c, g->hw, g->eps, x, gamma, beta, running_mean,
-                                   running_var, y);
-}
-
+/* the forward kernels' arguments for geometry g, all outputs unset */
 static nl_cuda_norm_fwd_args norm_args(const nl_norm_geom *g, const float *x)
 {
     nl_cuda_norm_fwd_args a;
@@ -284,6 +261,23 @@ static void norm_run(nl_backend *be, const nl_norm_geom *g, const nl_cuda_norm_f
         nl_cuda_batchnorm_run(be, a);
     else
         nl_cuda_groupnorm_run(be, a);
+}
+
+void nl_cuda_norm_op_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
+                             const float *gamma, const float *beta, float *y, float *save_mean,
+                             float *save_rstd, float *running_mean, float *running_var,
+                             float momentum)
+{
+    nl_cuda_norm_fwd_args a = norm_args(g, x);
+    a.gamma = gamma;
+    a.beta = beta;
+    a.y = y;
+    a.save_mean = save_mean;
+    a.save_rstd = save_rstd;
+    a.running_mean = running_mean;
+    a.running_var = running_var;
+    a.momentum = momentum;
+    norm_run(be, g, &a);
 }
 
 void nl_cuda_norm_op_stats(nl_backend *be, const nl_norm_geom *g, const float *x, float *mean,
@@ -310,6 +304,15 @@ void nl_cuda_norm_op_apply(nl_backend *be, const nl_norm_geom *g, const float *x
     a.eval_mean = mean;
     a.eval_var = var;
     norm_run(be, g, &a);
+}
+
+void nl_cuda_norm_op_forward_eval(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                  const float *gamma, const float *beta,
+                                  const float *running_mean, const float *running_var, float *y)
+{
+    /* per-channel statistics, whatever geometry the kind trains with */
+    const nl_norm_geom per_channel = {g->n, g->c, g->hw, 0, true, g->eps};
+    nl_cuda_norm_op_apply(be, &per_channel, x, running_mean, running_var, gamma, beta, y, NULL);
 }
 
 size_t nl_cuda_norm_op_backward_workspace(nl_backend *be, const nl_norm_geom *g)

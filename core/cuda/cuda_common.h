@@ -146,14 +146,6 @@ void nl_cuda_softmax_xent_forward(nl_backend *be, int n, int classes, const floa
 void nl_cuda_softmax_xent_backward(nl_backend *be, int n, int classes, const float *probs,
                                    const int32_t *labels, float *dlogits);
 /* batchnorm.cu */
-void nl_cuda_batchnorm_forward_train(nl_backend *be, int n, int c, int hw, float eps,
-                                     const float *x, const float *gamma, const float *beta,
-                                     float *y, float *save_mean, float *save_rstd,
-                                     float *running_mean, float *running_var, float momentum);
-void nl_cuda_batchnorm_forward_eval(nl_backend *be, int n, int c, int hw, float eps,
-                                    const float *x, const float *gamma, const float *beta,
-                                    const float *running_mean, const float *running_var,
-                                    float *y);
 void nl_cuda_renorm_correction(nl_backend *be, int c, float eps, float r_max, float d_max,
                                const float *mean, const float *var, const float *running_mean,
                                const float *running_var, const float *gamma, const float *beta,
@@ -165,10 +157,6 @@ void nl_cuda_batchnorm_backward(nl_backend *be, int n, int c, int hw, const floa
                                 const float *save_rstd, float *dx, bool accumulate_dx,
                                 float *dgamma, float *dbeta);
 /* groupnorm.cu: per-sample groups (g->groups >= 1), centred or not */
-void nl_cuda_groupnorm_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
-                               const float *gamma, const float *beta, float *y,
-                               float *save_mean, float *save_rstd, float *running_mean,
-                               float *running_var, float momentum);
 size_t nl_cuda_groupnorm_backward_workspace(nl_backend *be, const nl_norm_geom *g);
 void nl_cuda_groupnorm_backward(nl_backend *be, const nl_norm_geom *g, const float *x,
                                 const float *dy, const float *gamma, const float *save_mean,

@@ -386,31 +386,6 @@ void nl_cuda_groupnorm_run(nl_backend *be, const nl_cuda_norm_fwd_args *a)
     NL_CU_LAUNCHED(cu, "instance_running_kernel");
 }
 
-void nl_cuda_groupnorm_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
-                               const float *gamma, const float *beta, float *y,
-                               float *save_mean, float *save_rstd, float *running_mean,
-                               float *running_var, float momentum)
-{
-    nl_cuda_norm_fwd_args a;
-    memset(&a, 0, sizeof a);
-    a.n = g->n;
-    a.c = g->c;
-    a.hw = g->hw;
-    a.groups = g->groups;
-    a.center = g->center;
-    a.eps = g->eps;
-    a.x = x;
-    a.gamma = gamma;
-    a.beta = beta;
-    a.y = y;
-    a.save_mean = save_mean;
-    a.save_rstd = save_rstd;
-    a.running_mean = running_mean;
-    a.running_var = running_var;
-    a.momentum = momentum;
-    nl_cuda_groupnorm_run(be, &a);
-}
-
 /* ------------------------------------------------------------------------ */
 /* backward                                                                  */
 

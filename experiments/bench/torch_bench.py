@@ -43,6 +43,11 @@ import time
 
 import torch
 import torch.nn as nn
+
+# batch renorm has no PyTorch layer: the goldens' formula in torch ops is timed
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests",
+                                "golden"))
+from make_goldens import BatchRenorm  # noqa: E402
 import torch.nn.functional as F
 
 COLUMNS = [
@@ -94,7 +99,7 @@ def machine():
     except (OSError, AttributeError):
         pass
     return info
-NORMS = ["none", "batch", "layer", "group", "instance"]
+NORMS = ["none", "batch", "layer", "group", "instance", "batch_renorm", "ghost_batch"]
 MODE_BYTES = {"fwd_train": 8.0, "fwd_eval": 8.0, "bwd": 12.0, "fwd_bwd": 20.0}
 TRAIN_LR = 0.01
 
@@ -184,7 +189,27 @@ def bench_mm(gemms, t):
 
 # ---- models ----
 
+def bench_virtual_batch(n):
+    """ghost batch norm's virtual batch, as core/bench/bench.c picks it"""
+    return n // 4 if n >= 8 and n % 4 == 0 else n
+
+
+def ghost_module(base):
+    """ghost batch norm as in the goldens, with the bench's virtual batch"""
+    class BenchGhost(base):
+        def forward(self, x):
+            if not self.training:
+                return super().forward(x)
+            chunks = x.split(bench_virtual_batch(x.shape[0]))
+            return torch.cat([super(BenchGhost, self).forward(chunk) for chunk in chunks])
+    return BenchGhost
+
+
 def norm_module(kind, c, groups, image):
+    if kind == "batch_renorm":  # normlab's defaults: r_max 3, d_max 5, ramps [500, 4000], [500, 2500]
+        return BatchRenorm(c, 1e-5, 0.1, True, 3.0, 5.0, (500, 4000), (500, 2500))
+    if kind == "ghost_batch":
+        return ghost_module(nn.BatchNorm2d if image else nn.BatchNorm1d)(c)
     if kind == "none":
         return nn.Identity()
     if kind == "batch":
