@@ -15,6 +15,8 @@ typedef enum {
     NL_NORM_GROUP,
     NL_NORM_INSTANCE,
     NL_NORM_RMS,
+    NL_NORM_DYT,
+    NL_NORM_FRN,
     NL_NORM_COUNT
 } nl_norm_kind;
 

@@ -105,6 +105,11 @@ static const nl_ops cpu_ops = {
     .norm_forward_eval = nl_cpu_norm_forward_eval,
     .norm_backward_workspace = nl_cpu_norm_backward_workspace,
     .norm_backward = nl_cpu_norm_backward,
+    .dyt_forward = nl_cpu_dyt_forward,
+    .dyt_backward_workspace = nl_cpu_dyt_backward_workspace,
+    .dyt_backward = nl_cpu_dyt_backward,
+    .tlu_forward = nl_cpu_tlu_forward,
+    .tlu_backward = nl_cpu_tlu_backward,
     .sgd_step = nl_cpu_sgd_step,
 };
 

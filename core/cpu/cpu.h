@@ -220,4 +220,17 @@ void nl_cpu_norm_grouped_backward(const nl_norm_geom *g, const float *x, const f
 void nl_cpu_sgd_step(nl_backend *be, size_t count, float *param, const float *grad,
                      float *velocity, const nl_sgd_args *args);
 
+/* pointnorm.c: DyT and FRN's TLU, the normalizers without statistics */
+void nl_cpu_dyt_forward(nl_backend *be, int n, int c, int hw, const float *alpha, const float *x,
+                        const float *gamma, const float *beta, float *y);
+size_t nl_cpu_dyt_backward_workspace(nl_backend *be, int c);
+void nl_cpu_dyt_backward(nl_backend *be, int n, int c, int hw, const float *alpha,
+                         const float *x, const float *dy, const float *gamma, float *dx,
+                         bool accumulate_dx, float *dgamma, float *dbeta, float *dalpha,
+                         void *workspace);
+void nl_cpu_tlu_forward(nl_backend *be, int n, int c, int hw, const float *x, const float *tau,
+                        float *y);
+void nl_cpu_tlu_backward(nl_backend *be, int n, int c, int hw, const float *y, const float *tau,
+                         const float *dy, float *dx, bool accumulate_dx, float *dtau);
+
 #endif

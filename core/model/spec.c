@@ -16,6 +16,7 @@ void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind)
     norm->affine = true;
     /* PyTorch: BatchNorm tracks running statistics, InstanceNorm does not */
     norm->track_running_stats = nl_norm_info_of(kind)->running_stats_default;
+    norm->alpha_init = 0.5f; /* Zhu et al. 2025's default */
 }
 
 void nl_model_spec_defaults(nl_model_spec *spec)

@@ -23,6 +23,7 @@ typedef struct {
     bool cumulative;  /* momentum: null in PyTorch: running stats are a plain average */
     bool affine;      /* learned per-channel gamma and beta */
     bool track_running_stats; /* batch: default true; instance: default false */
+    float alpha_init; /* dyt: the learned scalar alpha's starting value */
 } nl_norm_spec;
 
 typedef struct {

@@ -16,6 +16,8 @@ nl_act *nl_layernorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_
 nl_act *nl_groupnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
 nl_act *nl_instancenorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
 nl_act *nl_rmsnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
+nl_act *nl_dyt(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
+nl_act *nl_frn(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
 
 /* group.c: the per-sample group statistics shared by layer, group and
  * instance norm; `kind` names the normalizer in errors */

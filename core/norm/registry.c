@@ -33,6 +33,17 @@ static const nl_norm_info rows[] = {
                      .keys = STATS_KEYS, .learned_shift = false, .center = false,
                      .features = true, .images = true, .adds_layer = true,
                      .color = "#d62728", .build = nl_rmsnorm},
+    [NL_NORM_DYT] = {{"dyt", "Dynamic Tanh (Zhu et al. 2025): gamma * tanh(alpha * x) + beta, "
+                             "learned scalar alpha, no statistics"},
+                     .keys = NL_NORM_KEY_AFFINE | NL_NORM_KEY_ALPHA_INIT, .learned_shift = true,
+                     .features = true, .images = true, .adds_layer = true,
+                     .color = "#8c564b", .build = nl_dyt},
+    [NL_NORM_FRN] = {{"frn", "Filter Response Normalization + TLU (Singh & Krishnan 2020): "
+                             "max(gamma * x / sqrt(mean_HW(x^2) + eps) + beta, tau), learned tau "
+                             "(images only)"},
+                     .keys = STATS_KEYS, .learned_shift = true, .center = false,
+                     .features = false, .images = true, .adds_layer = true,
+                     .color = "#e377c2", .build = nl_frn},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == NL_NORM_COUNT, "one registry row per nl_norm_kind");
 _Static_assert(offsetof(nl_norm_info, id) == 0, "nl_norm_names reads the rows as name entries");
@@ -53,6 +64,7 @@ static const struct {
     {NL_NORM_KEY_GROUPS, "groups"},
     {NL_NORM_KEY_MOMENTUM, "momentum"},
     {NL_NORM_KEY_TRACK_RUNNING_STATS, "track_running_stats"},
+    {NL_NORM_KEY_ALPHA_INIT, "alpha_init"},
 };
 
 void nl_norm_write_table(FILE *out)

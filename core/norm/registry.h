@@ -21,6 +21,7 @@ enum {
     NL_NORM_KEY_GROUPS = 1u << 2,
     NL_NORM_KEY_MOMENTUM = 1u << 3,
     NL_NORM_KEY_TRACK_RUNNING_STATS = 1u << 4,
+    NL_NORM_KEY_ALPHA_INIT = 1u << 5,
 };
 
 typedef nl_act *(*nl_norm_build_fn)(nl_builder *b, const char *name, nl_act *in,
