@@ -772,6 +772,87 @@ START_TEST(test_groupnorm)
 }
 END_TEST
 
+/* the normalizers without statistics: DyT (alpha in tanh's linear range and
+ * into saturation) and FRN's TLU, dx written, accumulated and absent, the
+ * GPU's gradients repeating bit for bit */
+static void pointwise_case(const norm_shape *s, int affine, float alpha_value)
+{
+    const int n = s->n, c = s->c, hw = s->hw;
+    const size_t count = (size_t)n * c * hw;
+    const uint64_t seed = 2000 + (uint64_t)n * 31 + c * 7 + hw;
+    char what[200];
+#define WHAT(part)                                                                                 \
+    (snprintf(what, sizeof what, "dyt/tlu (%d,%d,%d) affine=%d alpha=%g: %s", n, c, hw, affine,   \
+              (double)alpha_value, part),                                                          \
+     what)
+    twin x = twin_normal(count, seed, s->mean / 50.0f, 2.0f), y = twin_empty(count);
+    twin alpha = twin_const(1, alpha_value), dalpha = twin_empty(1);
+    twin gamma = affine ? twin_normal(c, seed + 1, 1.0f, 0.3f) : twin_new(NULL, 0);
+    twin beta = affine ? twin_normal(c, seed + 2, 0.0f, 0.5f) : twin_new(NULL, 0);
+    twin tau = twin_normal(c, seed + 3, 0.0f, 0.5f), dtau = twin_empty(c);
+    twin dy = twin_normal(count, seed + 4, 0.0f, 1.0f), dx0 = twin_normal(count, seed + 5, 0, 1);
+    twin dx = twin_empty(count);
+    twin dg = affine ? twin_empty(c) : twin_new(NULL, 0), db = affine ? twin_empty(c) : twin_new(NULL, 0);
+    void *ws[2];
+    for (int b = 0; b < 2; b++) {
+        nl_error err = {0};
+        ck_assert_msg(be_of(b)->ops->alloc(be_of(b), be_of(b)->ops->dyt_backward_workspace(be_of(b), c),
+                                           &ws[b], &err) == NL_OK, "%s", err.msg);
+        be_of(b)->ops->dyt_forward(be_of(b), n, c, hw, F(alpha, b), F(x, b), FN(gamma, b),
+                                   FN(beta, b), F(y, b));
+    }
+    check_close(y, 1e-5, WHAT("dyt y"));
+    for (int mode_dx = 0; mode_dx < 3; mode_dx++) { /* written, accumulated, absent */
+        twin_copy(dx, dx0);
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->dyt_backward(be_of(b), n, c, hw, F(alpha, b), F(x, b), F(dy, b),
+                                        FN(gamma, b), mode_dx == 2 ? NULL : F(dx, b),
+                                        mode_dx == 1, FN(dg, b), FN(db, b), F(dalpha, b), ws[b]);
+        check_close(dx, 1e-5, WHAT(mode_dx == 0 ? "dyt dx" : mode_dx == 1 ? "dyt dx accumulated"
+                                                                          : "dyt dx untouched"));
+        check_close(dalpha, 1e-4, WHAT("dalpha"));
+        if (affine) {
+            check_close(dg, 1e-5, WHAT("dgamma"));
+            check_close(db, 1e-5, WHAT("dbeta"));
+        }
+    }
+    void *snap = snapshot(dalpha);
+    gpu_be->ops->dyt_backward(gpu_be, n, c, hw, F(alpha, 1), F(x, 1), F(dy, 1), FN(gamma, 1),
+                              F(dx, 1), false, FN(dg, 1), FN(db, 1), F(dalpha, 1), ws[1]);
+    check_repeat(dalpha, snap, WHAT("dalpha repeat"));
+
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->tlu_forward(be_of(b), n, c, hw, F(x, b), F(tau, b), F(y, b));
+    check_equal_bytes(y, WHAT("tlu y"));
+    for (int mode_dx = 0; mode_dx < 3; mode_dx++) {
+        twin_copy(dx, dx0);
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->tlu_backward(be_of(b), n, c, hw, F(y, b), F(tau, b), F(dy, b),
+                                        mode_dx == 2 ? NULL : F(dx, b), mode_dx == 1, F(dtau, b));
+        check_equal_bytes(dx, WHAT("tlu dx"));
+        check_close(dtau, 1e-5, WHAT("dtau"));
+    }
+#undef WHAT
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->release(be_of(b), ws[b]);
+    twin *all[] = {&x, &y, &alpha, &dalpha, &gamma, &beta, &tau, &dtau, &dy, &dx0, &dx, &dg, &db};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        twin_free(all[i]);
+}
+
+START_TEST(test_pointwise_norms)
+{
+    open_gpu();
+    for (size_t s = 0; s < sizeof norm_shapes / sizeof norm_shapes[0]; s++) {
+        if (norm_shapes[s].large && quick())
+            continue;
+        for (int affine = 0; affine < 2; affine++)
+            pointwise_case(&norm_shapes[s], affine, affine ? 1.5f : 0.5f);
+    }
+    close_gpu();
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* training                                                                  */
 
@@ -1016,6 +1097,7 @@ int main(void)
     tcase_set_timeout(norms, 600);
     tcase_add_loop_test(norms, test_batchnorm, 0, 4);
     tcase_add_loop_test(norms, test_groupnorm, 0, 4);
+    tcase_add_test(norms, test_pointwise_norms);
     suite_add_tcase(s, norms);
 
     TCase *training = tcase_create("training");

@@ -213,6 +213,11 @@ static nl_ops make_ops(void)
     o.norm_forward_eval = nl_cuda_norm_op_forward_eval;
     o.norm_backward_workspace = nl_cuda_norm_op_backward_workspace;
     o.norm_backward = nl_cuda_norm_op_backward;
+    o.dyt_forward = nl_cuda_dyt_forward;
+    o.dyt_backward_workspace = nl_cuda_dyt_backward_workspace;
+    o.dyt_backward = nl_cuda_dyt_backward;
+    o.tlu_forward = nl_cuda_tlu_forward;
+    o.tlu_backward = nl_cuda_tlu_backward;
     o.sgd_step = nl_cuda_sgd_step;
     return o;
 }
