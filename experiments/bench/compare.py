@@ -30,7 +30,7 @@ import subprocess
 import sys
 from collections import defaultdict
 
-NORM_ORDER = ["none", "batch", "layer", "group", "instance"]
+NORM_ORDER = ["none", "batch", "layer", "group", "instance", "rms", "dyt", "frn"]  # normlab list's order
 MODE_ORDER = ["fwd_train", "fwd_eval", "bwd", "fwd_bwd"]
 
 
