@@ -284,37 +284,54 @@ void nl_cpu_tlu_forward(nl_backend *be, int n, int c, int hw, const float *x, co
     });
 }
 
+/* one plane of the TLU's backward: dx where y passes the threshold, and the
+ * plane's sum of dy where it does not, in one pass (vector lanes in chunks,
+ * chunk totals in double, the tail through a buffer of zeros) */
+static double tlu_plane_backward(const float *y, const float *dy, float *dx, bool accumulate,
+                                 int hw, float tau)
+{
+    const nl_v8 vt = nl_v8_splat(tau);
+    double total = 0.0;
+    int j = 0;
+    while (j + 8 <= hw) {
+        const int end = j + NL_CHUNK < hw ? j + NL_CHUNK : hw;
+        nl_v8 held = {0};
+        for (; j + 8 <= end; j += 8) {
+            const nl_v8i passes = nl_v8_load(y + j) > vt;
+            const nl_v8 d = nl_v8_load(dy + j);
+            held += (nl_v8)((nl_v8i)d & ~passes);
+            if (dx)
+                store_dx(dx, (size_t)j, (nl_v8)((nl_v8i)d & passes), accumulate);
+        }
+        total += nl_v8_sum(held);
+    }
+    if (j < hw) {
+        const int left = hw - j;
+        float yb[8], db[8], ob[8];
+        load_tail(yb, y + j, left);
+        load_tail(db, dy + j, left); /* dy = 0 in the padding: adds nothing */
+        load_tail(ob, dx && accumulate ? dx + j : NULL, left);
+        const nl_v8i passes = nl_v8_load(yb) > vt;
+        const nl_v8 d = nl_v8_load(db);
+        total += nl_v8_sum((nl_v8)((nl_v8i)d & ~passes));
+        store_dx(ob, 0, (nl_v8)((nl_v8i)d & passes), accumulate);
+        if (dx)
+            memcpy(dx + j, ob, (size_t)left * sizeof(float));
+    }
+    return total;
+}
+
 void nl_cpu_tlu_backward(nl_backend *be, int n, int c, int hw, const float *y, const float *tau,
                          const float *dy, float *dx, bool accumulate_dx, float *dtau)
 {
     (void)be;
     NL_PARALLEL_FOR_IF((long)n * c * hw >= NL_PARALLEL_MIN,
     for (int ch = 0; ch < c; ch++) {
-        const float t = tau[ch];
         double total = 0.0;
         for (int i = 0; i < n; i++) {
             const size_t at = ((size_t)i * c + ch) * hw;
-            const float *ys = y + at, *ds = dy + at;
-            for (int j0 = 0; j0 < hw; j0 += NL_CHUNK) {
-                const int j1 = j0 + NL_CHUNK < hw ? j0 + NL_CHUNK : hw;
-                float held = 0.0f; /* dy where the threshold holds */
-                _Pragma("omp simd reduction(+ : held)")
-                for (int j = j0; j < j1; j++)
-                    held += ys[j] > t ? 0.0f : ds[j];
-                total += held;
-            }
-            if (!dx)
-                continue;
-            float *xs = dx + at;
-            if (accumulate_dx) {
-                _Pragma("omp simd")
-                for (int j = 0; j < hw; j++)
-                    xs[j] += ys[j] > t ? ds[j] : 0.0f;
-            } else {
-                _Pragma("omp simd")
-                for (int j = 0; j < hw; j++)
-                    xs[j] = ys[j] > t ? ds[j] : 0.0f;
-            }
+            total += tlu_plane_backward(y + at, dy + at, dx ? dx + at : NULL, accumulate_dx, hw,
+                                        tau[ch]);
         }
         dtau[ch] = (float)total;
     });
