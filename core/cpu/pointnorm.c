@@ -7,8 +7,7 @@
  * channel order.
  *
  * tanh is computed in 8-float vectors (tanh8 below): glibc's scalar tanhf
- * made DyT several times slower per element than batch norm, whose passes
- * are bounded by memory. Tested against the reference (core/norm/reference.c)
+ * is ~24x slower per element (results/bench/NOTES.md). Tested against the reference (core/norm/reference.c)
  * at 1e-5, and against tanhf over a sweep of inputs in test_norm_reference. */
 #include <math.h>
 #include <string.h>
@@ -144,6 +143,23 @@ static inline void store_dx(float *dx, size_t j, nl_v8 d, bool accumulate)
     nl_v8_store(dx + j, accumulate ? nl_v8_load(dx + j) + d : d);
 }
 
+/* The last `left` (< 8) values of a backward run, padded with zeros: the
+ * input (x or y), dy (0 in the padding adds nothing to the sums) and, when
+ * accumulating, the old dx. put_tail_dx writes the run's dx back. */
+static void get_tail(float in_b[8], const float *in, float dy_b[8], const float *dy,
+                     float dx_b[8], const float *dx, bool accumulate, int left)
+{
+    load_tail(in_b, in, left);
+    load_tail(dy_b, dy, left);
+    load_tail(dx_b, dx && accumulate ? dx : NULL, left);
+}
+
+static void put_tail_dx(float *dx, const float dx_b[8], int left)
+{
+    if (dx)
+        memcpy(dx, dx_b, (size_t)left * sizeof(float));
+}
+
 /* a plane of hw floats of one channel: sums[0..2] += its sum of dy, dy * t,
  * dy * (1 - t^2) * x; dx (when not NULL) = dy * gamma * alpha * (1 - t^2) */
 static void dyt_plane_backward(const float *x, const float *dy, float *dx, bool accumulate, int hw,
@@ -165,14 +181,10 @@ static void dyt_plane_backward(const float *x, const float *dy, float *dx, bool 
     if (j < hw) {
         const int left = hw - j;
         float xb[8], db[8], ob[8];
-        load_tail(xb, x + j, left);
-        load_tail(db, dy + j, left); /* dy = 0 in the padding: adds nothing */
-        load_tail(ob, dx && accumulate ? dx + j : NULL, left);
+        get_tail(xb, x + j, db, dy + j, ob, dx ? dx + j : NULL, accumulate, left);
         nl_v8 acc[3] = {{0}, {0}, {0}};
-        const nl_v8 d = dyt_grad8(nl_v8_load(xb), nl_v8_load(db), va, scale, acc);
-        store_dx(ob, 0, d, accumulate);
-        if (dx)
-            memcpy(dx + j, ob, (size_t)left * sizeof(float));
+        store_dx(ob, 0, dyt_grad8(nl_v8_load(xb), nl_v8_load(db), va, scale, acc), accumulate);
+        put_tail_dx(dx ? dx + j : NULL, ob, left);
         for (int k = 0; k < 3; k++)
             sums[k] += nl_v8_sum(acc[k]);
     }
@@ -210,13 +222,10 @@ static void dyt_features_backward(int n, int c, const float *x, const float *dy,
                     continue;
                 }
                 float xb[8], db[8], ob[8];
-                load_tail(xb, x + at, width);
-                load_tail(db, dy + at, width);
-                load_tail(ob, dx && accumulate ? dx + at : NULL, width);
+                get_tail(xb, x + at, db, dy + at, ob, dx ? dx + at : NULL, accumulate, width);
                 store_dx(ob, 0, dyt_grad8(nl_v8_load(xb), nl_v8_load(db), va, scale, acc),
                          accumulate);
-                if (dx)
-                    memcpy(dx + at, ob, (size_t)width * sizeof(float));
+                put_tail_dx(dx ? dx + at : NULL, ob, width);
             }
             for (int k = 0; k < 3; k++)
                 for (int l = 0; l < 8; l++)
@@ -308,15 +317,12 @@ static double tlu_plane_backward(const float *y, const float *dy, float *dx, boo
     if (j < hw) {
         const int left = hw - j;
         float yb[8], db[8], ob[8];
-        load_tail(yb, y + j, left);
-        load_tail(db, dy + j, left); /* dy = 0 in the padding: adds nothing */
-        load_tail(ob, dx && accumulate ? dx + j : NULL, left);
+        get_tail(yb, y + j, db, dy + j, ob, dx ? dx + j : NULL, accumulate, left);
         const nl_v8i passes = nl_v8_load(yb) > vt;
         const nl_v8 d = nl_v8_load(db);
         total += nl_v8_sum((nl_v8)((nl_v8i)d & ~passes));
         store_dx(ob, 0, (nl_v8)((nl_v8i)d & passes), accumulate);
-        if (dx)
-            memcpy(dx + j, ob, (size_t)left * sizeof(float));
+        put_tail_dx(dx ? dx + j : NULL, ob, left);
     }
     return total;
 }
