@@ -226,6 +226,27 @@ typedef struct nl_ops {
                                 const float *sum_dy_xhat, double count, float *dx,
                                 bool accumulate_dx);
 
+    /* ---- normalizers without statistics, on (N, C, HW) like the norm ops ----
+     * Dynamic Tanh (Zhu et al. 2025): y = gamma_c * tanh(alpha * x) + beta_c,
+     * alpha one learned float (a device pointer, read by the kernel). Backward
+     * writes dgamma, dbeta and dalpha, a sum over every element taken in a
+     * fixed order (per channel, then over the channels); the workspace holds
+     * the channels' partial sums. */
+    void (*dyt_forward)(nl_backend *be, int n, int c, int hw, const float *alpha, const float *x,
+                        const float *gamma, const float *beta, float *y);
+    size_t (*dyt_backward_workspace)(nl_backend *be, int c); /* bytes */
+    void (*dyt_backward)(nl_backend *be, int n, int c, int hw, const float *alpha,
+                         const float *x, const float *dy, const float *gamma, float *dx,
+                         bool accumulate_dx, float *dgamma, float *dbeta, float *dalpha,
+                         void *workspace);
+    /* FRN's thresholded linear unit (Singh & Krishnan 2020): y = max(x, tau_c),
+     * y may be x. Backward reads y (y > tau_c exactly where x > tau_c):
+     * dx = dy there, and dtau_c sums dy over the rest of channel c. */
+    void (*tlu_forward)(nl_backend *be, int n, int c, int hw, const float *x, const float *tau,
+                        float *y);
+    void (*tlu_backward)(nl_backend *be, int n, int c, int hw, const float *y, const float *tau,
+                         const float *dy, float *dx, bool accumulate_dx, float *dtau);
+
     /* ---- optimizers (PyTorch's conventions) ---- */
     void (*sgd_step)(nl_backend *be, size_t count, float *param, const float *grad,
                      float *velocity, const nl_sgd_args *args);

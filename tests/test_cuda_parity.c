@@ -942,6 +942,87 @@ START_TEST(test_groupnorm)
 }
 END_TEST
 
+/* the normalizers without statistics: DyT (alpha in tanh's linear range and
+ * into saturation) and FRN's TLU, dx written, accumulated and absent, the
+ * GPU's gradients repeating bit for bit */
+static void pointwise_case(const norm_shape *s, int affine, float alpha_value)
+{
+    const int n = s->n, c = s->c, hw = s->hw;
+    const size_t count = (size_t)n * c * hw;
+    const uint64_t seed = 2000 + (uint64_t)n * 31 + c * 7 + hw;
+    char what[200];
+#define WHAT(part)                                                                                 \
+    (snprintf(what, sizeof what, "dyt/tlu (%d,%d,%d) affine=%d alpha=%g: %s", n, c, hw, affine,   \
+              (double)alpha_value, part),                                                          \
+     what)
+    twin x = twin_normal(count, seed, s->mean / 50.0f, 2.0f), y = twin_empty(count);
+    twin alpha = twin_const(1, alpha_value), dalpha = twin_empty(1);
+    twin gamma = affine ? twin_normal(c, seed + 1, 1.0f, 0.3f) : twin_new(NULL, 0);
+    twin beta = affine ? twin_normal(c, seed + 2, 0.0f, 0.5f) : twin_new(NULL, 0);
+    twin tau = twin_normal(c, seed + 3, 0.0f, 0.5f), dtau = twin_empty(c);
+    twin dy = twin_normal(count, seed + 4, 0.0f, 1.0f), dx0 = twin_normal(count, seed + 5, 0, 1);
+    twin dx = twin_empty(count);
+    twin dg = affine ? twin_empty(c) : twin_new(NULL, 0), db = affine ? twin_empty(c) : twin_new(NULL, 0);
+    void *ws[2];
+    for (int b = 0; b < 2; b++) {
+        nl_error err = {0};
+        ck_assert_msg(be_of(b)->ops->alloc(be_of(b), be_of(b)->ops->dyt_backward_workspace(be_of(b), c),
+                                           &ws[b], &err) == NL_OK, "%s", err.msg);
+        be_of(b)->ops->dyt_forward(be_of(b), n, c, hw, F(alpha, b), F(x, b), FN(gamma, b),
+                                   FN(beta, b), F(y, b));
+    }
+    check_close(y, 1e-5, WHAT("dyt y"));
+    for (int mode_dx = 0; mode_dx < 3; mode_dx++) { /* written, accumulated, absent */
+        twin_copy(dx, dx0);
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->dyt_backward(be_of(b), n, c, hw, F(alpha, b), F(x, b), F(dy, b),
+                                        FN(gamma, b), mode_dx == 2 ? NULL : F(dx, b),
+                                        mode_dx == 1, FN(dg, b), FN(db, b), F(dalpha, b), ws[b]);
+        check_close(dx, 1e-5, WHAT(mode_dx == 0 ? "dyt dx" : mode_dx == 1 ? "dyt dx accumulated"
+                                                                          : "dyt dx untouched"));
+        check_close(dalpha, 1e-4, WHAT("dalpha"));
+        if (affine) {
+            check_close(dg, 1e-5, WHAT("dgamma"));
+            check_close(db, 1e-5, WHAT("dbeta"));
+        }
+    }
+    void *snap = snapshot(dalpha);
+    gpu_be->ops->dyt_backward(gpu_be, n, c, hw, F(alpha, 1), F(x, 1), F(dy, 1), FN(gamma, 1),
+                              F(dx, 1), false, FN(dg, 1), FN(db, 1), F(dalpha, 1), ws[1]);
+    check_repeat(dalpha, snap, WHAT("dalpha repeat"));
+
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->tlu_forward(be_of(b), n, c, hw, F(x, b), F(tau, b), F(y, b));
+    check_equal_bytes(y, WHAT("tlu y"));
+    for (int mode_dx = 0; mode_dx < 3; mode_dx++) {
+        twin_copy(dx, dx0);
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->tlu_backward(be_of(b), n, c, hw, F(y, b), F(tau, b), F(dy, b),
+                                        mode_dx == 2 ? NULL : F(dx, b), mode_dx == 1, F(dtau, b));
+        check_equal_bytes(dx, WHAT("tlu dx"));
+        check_close(dtau, 1e-5, WHAT("dtau"));
+    }
+#undef WHAT
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->release(be_of(b), ws[b]);
+    twin *all[] = {&x, &y, &alpha, &dalpha, &gamma, &beta, &tau, &dtau, &dy, &dx0, &dx, &dg, &db};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        twin_free(all[i]);
+}
+
+START_TEST(test_pointwise_norms)
+{
+    open_gpu();
+    for (size_t s = 0; s < sizeof norm_shapes / sizeof norm_shapes[0]; s++) {
+        if (norm_shapes[s].large && quick())
+            continue;
+        for (int affine = 0; affine < 2; affine++)
+            pointwise_case(&norm_shapes[s], affine, affine ? 1.5f : 0.5f);
+    }
+    close_gpu();
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* training                                                                  */
 
@@ -957,6 +1038,7 @@ typedef struct {
     /* > 0: the steps from this one on train with frozen running statistics,
      * and they are recalibrated over 3 batches before the evaluation */
     int freeze_after;
+    bool smooth; /* FRN's thresholds start far below every value (see add_smooth_cases) */
 } train_case;
 
 enum { BATCH = 16, STEPS = 100 };
@@ -1010,6 +1092,15 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
     nl_model *m = NULL;
     nl_error err = {0};
     ck_assert_msg(nl_model_build(&spec, be, BATCH, BATCH, 7, &m, &err) == NL_OK, "%s", err.msg);
+    for (int i = 0; tc->smooth && i < m->n_params; i++)
+        if (strstr(m->params[i]->name, ".tau")) {
+            float *below = malloc(m->params[i]->count * sizeof *below);
+            for (size_t k = 0; k < m->params[i]->count; k++)
+                below[k] = -100.0f;
+            be->ops->upload(be, m->params[i]->data, below, m->params[i]->count * sizeof *below);
+            be->ops->synchronize(be, &err);
+            free(below);
+        }
     const size_t per = (size_t)spec.in_c * spec.in_h * spec.in_w;
     float *x = malloc(BATCH * per * sizeof *x);
     int32_t y[BATCH];
@@ -1054,7 +1145,10 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
 /* smooth models (tanh, average pooling): the GPU follows the CPU's loss
  * curve. With ReLU and max pooling a 1e-7 difference can flip a ReLU or an
  * argmax and the runs then part by more than rounding; those layers are
- * checked op by op above and by the repeatability test below. Every
+ * checked op by op above and by the repeatability test below. FRN's TLU,
+ * max(z, tau), is such a kink too (a ResNet's runs parted by 1.2e-3 at step
+ * 13): here its thresholds start far below every value, so the TLU passes
+ * all and the FRN layer's glue still runs on both backends. Every
  * normalizer on the cnn, the mlp (where it takes feature vectors) and the
  * post-activation resnet; then the other placements once. */
 static train_case smooth_cases[3 * NL_NORM_COUNT + 7];
@@ -1065,35 +1159,35 @@ static void add_smooth_cases(void)
     for (int k = 0; k < NL_NORM_COUNT; k++) {
         const nl_norm_kind kind = (nl_norm_kind)k;
         smooth_cases[n_smooth_cases++] =
-            (train_case){NL_ARCH_CNN, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG, .optim = NL_OPTIM_SGD};
+            (train_case){NL_ARCH_CNN, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG, .optim = NL_OPTIM_SGD, .smooth = true};
         if (nl_norm_info_of(kind)->features)
             smooth_cases[n_smooth_cases++] =
-                (train_case){NL_ARCH_MLP, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG, .optim = NL_OPTIM_SGD};
+                (train_case){NL_ARCH_MLP, kind, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG, .optim = NL_OPTIM_SGD, .smooth = true};
         smooth_cases[n_smooth_cases++] =
-            (train_case){NL_ARCH_RESNET, kind, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG, .optim = NL_OPTIM_SGD};
+            (train_case){NL_ARCH_RESNET, kind, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG, .optim = NL_OPTIM_SGD, .smooth = true};
     }
     smooth_cases[n_smooth_cases++] =
-        (train_case){NL_ARCH_MLP, NL_NORM_GROUP, NL_PLACE_AFTER, NL_ACT_SIGMOID, NL_POOL_AVG, .optim = NL_OPTIM_SGD};
+        (train_case){NL_ARCH_MLP, NL_NORM_GROUP, NL_PLACE_AFTER, NL_ACT_SIGMOID, NL_POOL_AVG, .optim = NL_OPTIM_SGD, .smooth = true};
     smooth_cases[n_smooth_cases++] =
-        (train_case){NL_ARCH_RESNET, NL_NORM_GROUP, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG, .optim = NL_OPTIM_SGD};
+        (train_case){NL_ARCH_RESNET, NL_NORM_GROUP, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG, .optim = NL_OPTIM_SGD, .smooth = true};
     /* weight standardization (GN + WS, BN + WS): the norm ops on the weights */
     smooth_cases[n_smooth_cases++] =
         (train_case){NL_ARCH_CNN, NL_NORM_GROUP, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG,
-                     .weight_standardization = true};
+                     .weight_standardization = true, .smooth = true};
     smooth_cases[n_smooth_cases++] =
         (train_case){NL_ARCH_RESNET, NL_NORM_BATCH, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG,
-                     .weight_standardization = true};
+                     .weight_standardization = true, .smooth = true};
     /* frozen batch norm, where a norm adds into the shortcut's gradient, then
      * recalibrated */
     smooth_cases[n_smooth_cases++] =
         (train_case){NL_ARCH_RESNET, NL_NORM_BATCH, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG,
-                     .freeze_after = STEPS / 2};
+                     .freeze_after = STEPS / 2, .smooth = true};
     /* AdamW, with gradient-norm clipping on one */
     smooth_cases[n_smooth_cases++] = (train_case){NL_ARCH_CNN, NL_NORM_BATCH, NL_PLACE_BEFORE,
-                                                  NL_ACT_TANH, NL_POOL_AVG, .optim = NL_OPTIM_ADAMW};
+                                                  NL_ACT_TANH, NL_POOL_AVG, .optim = NL_OPTIM_ADAMW, .smooth = true};
     smooth_cases[n_smooth_cases++] = (train_case){NL_ARCH_MLP, NL_NORM_LAYER, NL_PLACE_BEFORE,
                                                   NL_ACT_TANH, NL_POOL_AVG, .optim = NL_OPTIM_ADAMW,
-                                                  .clip = 0.5f};
+                                                  .clip = 0.5f, .smooth = true};
 }
 
 START_TEST(test_training_parity)
@@ -1225,6 +1319,7 @@ int main(void)
     tcase_set_timeout(norms, 600);
     tcase_add_loop_test(norms, test_batchnorm, 0, 4);
     tcase_add_loop_test(norms, test_groupnorm, 0, 4);
+    tcase_add_test(norms, test_pointwise_norms);
     suite_add_tcase(s, norms);
 
     TCase *training = tcase_create("training");

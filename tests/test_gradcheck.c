@@ -109,6 +109,44 @@ static double fd_error(nl_model *m, int n, const float *r, float *values, const 
     return max_diff / (max_grad > 1e-12 ? max_grad : 1.0);
 }
 
+static int compare_doubles(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* FRN's TLU is a kink at tau_c: each channel's threshold goes to the middle
+ * of the widest gap among the middle half of its normalized values, so some
+ * values pass and some are clipped, and no perturbation crosses it */
+static void frn_thresholds_in_gaps(nl_model *m, const float *x, int n, int c, int hw, float eps)
+{
+    nl_param *tau = nl_model_param(m, "layer.tau");
+    if (!tau)
+        return;
+    const nl_param *gamma = nl_model_param(m, "layer.weight"), *beta = nl_model_param(m, "layer.bias");
+    double *z = malloc((size_t)n * hw * sizeof *z);
+    for (int ch = 0; ch < c; ch++) {
+        for (int i = 0; i < n; i++) {
+            const float *plane = x + ((size_t)i * c + ch) * hw;
+            double sq = 0.0;
+            for (int j = 0; j < hw; j++)
+                sq += (double)plane[j] * plane[j];
+            const double rstd = 1.0 / sqrt(sq / hw + eps);
+            for (int j = 0; j < hw; j++)
+                z[(size_t)i * hw + j] = (gamma ? gamma->data[ch] : 1.0) * plane[j] * rstd +
+                                        (beta ? beta->data[ch] : 0.0);
+        }
+        const size_t count = (size_t)n * hw;
+        qsort(z, count, sizeof *z, compare_doubles);
+        size_t widest = count / 4;
+        for (size_t k = count / 4; k < 3 * count / 4; k++)
+            if (z[k + 1] - z[k] > z[widest + 1] - z[widest])
+                widest = k;
+        tau->data[ch] = (float)(0.5 * (z[widest] + z[widest + 1]));
+    }
+    free(z);
+}
+
 static void check_graph(const char *what, graph g, int n, int c, int h, int w, float fd_h,
                         double tol, bool spaced_input)
 {
@@ -136,6 +174,8 @@ static void check_graph(const char *what, graph g, int n, int c, int h, int w, f
     for (int i = 0; i < m->n_params; i++)
         if (m->params[i]->ndim == 1)
             tu_fill_uniform(m->params[i]->data, m->params[i]->count, 20 + i, 0.5f, 1.5f);
+    if (g.kind == G_NORM)
+        frn_thresholds_in_gaps(m, x, n, c, h * w, g.norm.eps);
     const size_t out_count = (size_t)n * nl_shape_per_sample(m->logits->shape);
     float *r = malloc(out_count * sizeof *r);
     tu_fill_normal(r, out_count, 13, 0.0f, 1.0f);
@@ -329,6 +369,12 @@ static void check_model(nl_arch arch, nl_placement placement, nl_norm_kind kind,
     for (int i = 0; i < m->n_params; i++)
         if (m->params[i]->ndim == 1)
             tu_fill_uniform(m->params[i]->data, m->params[i]->count, 40 + i, 0.5f, 1.5f);
+    /* FRN's thresholds below every value: the TLU passes all, the model is
+     * smooth (the kink itself is checked on the layer above) */
+    for (int i = 0; i < m->n_params; i++)
+        if (strstr(m->params[i]->name, ".tau"))
+            for (size_t k = 0; k < m->params[i]->count; k++)
+                m->params[i]->data[k] = -100.0f;
     mean_loss(m, n);
     nl_model_backward(m, n);
     const float h = 1e-2f;

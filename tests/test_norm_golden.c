@@ -94,6 +94,9 @@ static void check_case(const tu_fixture *fx, const char *name)
     const tu_tensor *virtual_batch = tu_find(fx, key);
     if (virtual_batch)
         ctx.norm.virtual_batch = ((const int32_t *)virtual_batch->data)[0];
+    snprintf(key, sizeof key, "%s.alpha", name);
+    if (tu_find(fx, key))
+        ctx.norm.alpha_init = tu_scalar(fx, key);
 
     nl_model_spec spec;
     nl_model_spec_defaults(&spec);
@@ -117,6 +120,18 @@ static void check_case(const tu_fixture *fx, const char *name)
     if (beta) {
         snprintf(key, sizeof key, "%s.beta", name);
         upload(m, beta->data, tu_getf(fx, key), (size_t)c);
+    }
+    /* the parameters only some kinds have (DyT's alpha, FRN's tau): the
+     * fixture holds their values and gradients exactly when the model has them */
+    static const char *const extras[] = {"alpha", "tau"};
+    nl_param *extra[2];
+    for (int e = 0; e < 2; e++) {
+        snprintf(key, sizeof key, "norm.%s", extras[e]);
+        extra[e] = nl_model_param(m, key);
+        snprintf(key, sizeof key, "%s.%s", name, extras[e]);
+        ck_assert_msg((extra[e] != NULL) == (tu_find(fx, key) != NULL), "%s: %s", name, extras[e]);
+        if (extra[e])
+            upload(m, extra[e]->data, tu_getf(fx, key), extra[e]->count);
     }
     for (int step = 0; step < steps; step++) {
         snprintf(key, sizeof key, "%s.x%d", name, step);
@@ -151,6 +166,15 @@ static void check_case(const tu_fixture *fx, const char *name)
         snprintf(what, sizeof what, "%s dbeta", name);
         tu_assert_close(db, tu_getf(fx, key), (size_t)c, TOL, what);
         free(db);
+    }
+    for (int e = 0; e < 2; e++) {
+        if (!extra[e])
+            continue;
+        float *d = download(m, extra[e]->grad, extra[e]->count);
+        snprintf(key, sizeof key, "%s.d%s", name, extras[e]);
+        snprintf(what, sizeof what, "%s d%s", name, extras[e]);
+        tu_assert_close(d, tu_getf(fx, key), extra[e]->count, TOL, what);
+        free(d);
     }
     nl_state *rm = nl_model_state(m, "norm.running_mean"), *rv = nl_model_state(m, "norm.running_var");
     ck_assert_msg((rm != NULL) == (ctx.norm.track_running_stats != 0), "%s: running stats", name);

@@ -4,7 +4,10 @@
  * over a table of shapes (odd planes, feature vectors, shapes large enough
  * to split over threads, a mean far from zero), 1 to 3 threads, affine on,
  * off and scale only, running statistics where a geometry has them, dx written and
- * accumulated; and the forward in two steps (norm_stats, norm_apply). */
+ * accumulated; and the forward in two steps (norm_stats, norm_apply). The same
+ * shapes drive the normalizers without statistics (DyT and FRN's TLU)
+ * against their references. */
+#include <float.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -325,6 +328,133 @@ START_TEST(test_backward_split_matches_whole_batch)
 }
 END_TEST
 
+/* DyT and the TLU against their references on every shape, 1 to 3 threads,
+ * affine on and off, alpha in tanh's linear range and well into saturation,
+ * dx written and accumulated; the gradients repeat bit for bit across
+ * thread counts */
+START_TEST(test_pointwise_match_reference)
+{
+    const shape *s = &shapes[_i];
+    nl_backend *be = tu_cpu(3);
+    const size_t count = (size_t)s->n * s->c * s->hw, c = (size_t)s->c;
+    float *x = malloc(count * sizeof(float)), *dy = malloc(count * sizeof(float));
+    float *dx0 = malloc(count * sizeof(float)), *param = malloc(3 * c * sizeof(float));
+    float *y[2], *dx[2], *dg[2], *db[2], first_dalpha = 0.0f;
+    for (int k = 0; k < 2; k++) {
+        y[k] = malloc(count * sizeof(float));
+        dx[k] = malloc(count * sizeof(float));
+        dg[k] = malloc(c * sizeof(float));
+        db[k] = malloc(c * sizeof(float));
+    }
+    float *dx_one_thread = malloc(count * sizeof(float));
+    tu_fill_normal(x, count, 600 + _i, s->mean / 20.0f, 2.0f);
+    tu_fill_normal(dy, count, 700 + _i, 0.0f, 1.0f);
+    tu_fill_normal(dx0, count, 800 + _i, 0.0f, 1.0f);
+    tu_fill_uniform(param, 3 * c, 900 + _i, -0.5f, 1.5f); /* gamma, beta, tau */
+    const float *gamma_all = param, *beta_all = param + c, *tau = param + 2 * c;
+    void *ws = malloc(be->ops->dyt_backward_workspace(be, s->c));
+    char what[160];
+    for (int threads = 1; threads <= 3; threads++) {
+        be->threads = threads;
+        omp_set_num_threads(threads);
+        for (int affine = 0; affine < 2; affine++)
+            for (int ai = 0; ai < 2; ai++) {
+                const float alpha = ai ? 3.0f : 0.5f;
+                const float *gamma = affine ? gamma_all : NULL, *beta = affine ? beta_all : NULL;
+                snprintf(what, sizeof what, "dyt (%d,%d,%d) alpha=%g affine=%d threads=%d", s->n,
+                         s->c, s->hw, alpha, affine, threads);
+                nl_dyt_reference_forward(s->n, s->c, s->hw, alpha, x, gamma, beta, y[0]);
+                be->ops->dyt_forward(be, s->n, s->c, s->hw, &alpha, x, gamma, beta, y[1]);
+                tu_assert_close(y[1], y[0], count, TOL, what);
+                for (int accumulate = 0; accumulate < 2; accumulate++) {
+                    float dalpha[2];
+                    for (int k = 0; k < 2; k++)
+                        memcpy(dx[k], dx0, count * sizeof(float));
+                    nl_dyt_reference_backward(s->n, s->c, s->hw, alpha, x, dy, gamma, dx[0],
+                                              accumulate, dg[0], db[0], &dalpha[0]);
+                    be->ops->dyt_backward(be, s->n, s->c, s->hw, &alpha, x, dy, gamma, dx[1],
+                                          accumulate, affine ? dg[1] : NULL,
+                                          affine ? db[1] : NULL, &dalpha[1], ws);
+                    tu_assert_close(dx[1], dx[0], count, TOL, what);
+                    /* dalpha sums terms of both signs, each holding 1 - t^2, which
+                     * keeps only the absolute accuracy of t where tanh saturates:
+                     * its error is measured against the sum of the terms' sizes */
+                    double size = 0.0;
+                    for (size_t at = 0; at < count; at++)
+                        size += fabs((double)dy[at] * x[at] *
+                                     (gamma ? gamma[at / (size_t)s->hw % c] : 1.0f));
+                    ck_assert_msg(fabs((double)dalpha[1] - dalpha[0]) <= TOL * size,
+                                  "%s: dalpha %.9g, reference %.9g (terms' size %.3g)", what,
+                                  (double)dalpha[1], (double)dalpha[0], size);
+                    if (affine) {
+                        tu_assert_close(dg[1], dg[0], c, TOL, what);
+                        tu_assert_close(db[1], db[0], c, TOL, what);
+                    }
+                    if (affine && ai && accumulate) { /* the same bits on every team */
+                        if (threads == 1) {
+                            memcpy(dx_one_thread, dx[1], count * sizeof(float));
+                            first_dalpha = dalpha[1];
+                        }
+                        ck_assert_msg(memcmp(dx_one_thread, dx[1], count * sizeof(float)) == 0 &&
+                                          first_dalpha == dalpha[1],
+                                      "%s: differs from one thread", what);
+                    }
+                }
+            }
+        snprintf(what, sizeof what, "tlu (%d,%d,%d) threads=%d", s->n, s->c, s->hw, threads);
+        nl_tlu_reference_forward(s->n, s->c, s->hw, x, tau, y[0]);
+        be->ops->tlu_forward(be, s->n, s->c, s->hw, x, tau, y[1]);
+        ck_assert_msg(memcmp(y[1], y[0], count * sizeof(float)) == 0, "%s: y", what);
+        memcpy(y[1], x, count * sizeof(float)); /* in place, as the FRN layer runs it */
+        be->ops->tlu_forward(be, s->n, s->c, s->hw, y[1], tau, y[1]);
+        ck_assert_msg(memcmp(y[1], y[0], count * sizeof(float)) == 0, "%s: y in place", what);
+        for (int accumulate = 0; accumulate < 2; accumulate++) {
+            for (int k = 0; k < 2; k++)
+                memcpy(dx[k], dx0, count * sizeof(float));
+            nl_tlu_reference_backward(s->n, s->c, s->hw, y[0], tau, dy, dx[0], accumulate, dg[0]);
+            be->ops->tlu_backward(be, s->n, s->c, s->hw, y[0], tau, dy, dx[1], accumulate, dg[1]);
+            ck_assert_msg(memcmp(dx[1], dx[0], count * sizeof(float)) == 0, "%s: dx", what);
+            tu_assert_close(dg[1], dg[0], c, TOL, what);
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        free(y[k]);
+        free(dx[k]);
+        free(dg[k]);
+        free(db[k]);
+    }
+    free(dx_one_thread);
+    free(ws);
+    free(x);
+    free(dy);
+    free(dx0);
+    free(param);
+}
+END_TEST
+
+/* the CPU's vector tanh (DyT with alpha 1, no affine) against tanh in
+ * double over [-12, 12], densely near 0 where the two formulas meet */
+START_TEST(test_dyt_tanh_accuracy)
+{
+    enum { COUNT = 48001 };
+    float *x = malloc(COUNT * sizeof(float)), *y = malloc(COUNT * sizeof(float));
+    for (int k = 0; k < COUNT; k++)
+        x[k] = -12.0f + 24.0f * (float)k / (COUNT - 1);
+    nl_backend *be = tu_cpu(1);
+    const float one = 1.0f;
+    be->ops->dyt_forward(be, 1, 1, COUNT, &one, x, NULL, NULL, y);
+    double worst = 0.0;
+    for (int k = 0; k < COUNT; k++) {
+        const double want = tanh((double)x[k]);
+        const double err = fabs(y[k] - want) / fmax(fabs(want), 1e-30);
+        worst = fmax(worst, err);
+    }
+    ck_assert_msg(worst < 4.0 * FLT_EPSILON, "tanh: relative error %.3g", worst);
+    free(x);
+    free(y);
+}
+END_TEST
+
 /* the reference itself, on numbers worked by hand: one channel {1, 3} with
  * batch statistics (mean 2, biased var 1, unbiased 2), and the RMS of
  * {3, 4} per sample (mean square 12.5) */
@@ -400,6 +530,9 @@ int main(void)
                         (int)(sizeof shapes / sizeof shapes[0]));
     tcase_add_loop_test(tc, test_backward_split_matches_whole_batch, 0,
                         (int)(sizeof shapes / sizeof shapes[0]));
+    tcase_add_loop_test(tc, test_pointwise_match_reference, 0,
+                        (int)(sizeof shapes / sizeof shapes[0]));
+    tcase_add_test(tc, test_dyt_tanh_accuracy);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -17,6 +17,8 @@ typedef enum {
     NL_NORM_RMS,
     NL_NORM_BATCH_RENORM,
     NL_NORM_GHOST_BATCH,
+    NL_NORM_DYT,
+    NL_NORM_FRN,
     NL_NORM_COUNT
 } nl_norm_kind;
 

@@ -140,6 +140,9 @@ const nl_key_def nl_config_schema[] = {
      .when_key = "model.norm.type", .when_norm_keys = NL_NORM_KEY_SYNC,
      .doc = "under MPI: batch statistics of the global batch, all-reduced across the ranks "
             "(PyTorch's SyncBatchNorm); false: each rank normalizes its own slice"},
+    {.key = "model.norm.alpha_init", .type = NL_KT_FLOAT, FIELD(model.norm.alpha_init), GT(0),
+     .when_key = "model.norm.type", .when_norm_keys = NL_NORM_KEY_ALPHA_INIT,
+     .doc = "starting value of the learned scalar alpha inside tanh (Zhu et al.: 0.5)"},
 
     {.key = "train.batch_size", .type = NL_KT_INT, FIELD(train.batch_size), GE(1), .doc = "training batch size"},
     {.key = "train.eval_batch_size", .type = NL_KT_INT, FIELD(train.eval_batch_size), GE(1),

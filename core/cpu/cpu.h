@@ -248,4 +248,17 @@ void nl_cpu_adamw_step(nl_backend *be, size_t count, float *param, const float *
 void nl_cpu_sum_squares(nl_backend *be, size_t count, const float *x, double *partials);
 void nl_cpu_scale(nl_backend *be, size_t count, float *x, float factor);
 
+/* pointnorm.c: DyT and FRN's TLU, the normalizers without statistics */
+void nl_cpu_dyt_forward(nl_backend *be, int n, int c, int hw, const float *alpha, const float *x,
+                        const float *gamma, const float *beta, float *y);
+size_t nl_cpu_dyt_backward_workspace(nl_backend *be, int c);
+void nl_cpu_dyt_backward(nl_backend *be, int n, int c, int hw, const float *alpha,
+                         const float *x, const float *dy, const float *gamma, float *dx,
+                         bool accumulate_dx, float *dgamma, float *dbeta, float *dalpha,
+                         void *workspace);
+void nl_cpu_tlu_forward(nl_backend *be, int n, int c, int hw, const float *x, const float *tau,
+                        float *y);
+void nl_cpu_tlu_backward(nl_backend *be, int n, int c, int hw, const float *y, const float *tau,
+                         const float *dy, float *dx, bool accumulate_dx, float *dtau);
+
 #endif

@@ -219,6 +219,11 @@ static nl_ops make_ops(void)
     o.norm_backward = nl_cuda_norm_op_backward;
     o.norm_backward_reduce = nl_cuda_norm_op_backward_reduce;
     o.norm_backward_apply = nl_cuda_norm_op_backward_apply;
+    o.dyt_forward = nl_cuda_dyt_forward;
+    o.dyt_backward_workspace = nl_cuda_dyt_backward_workspace;
+    o.dyt_backward = nl_cuda_dyt_backward;
+    o.tlu_forward = nl_cuda_tlu_forward;
+    o.tlu_backward = nl_cuda_tlu_backward;
     o.sgd_step = nl_cuda_sgd_step;
     o.adamw_step = nl_cuda_adamw_step;
     o.sum_squares = nl_cuda_sum_squares;

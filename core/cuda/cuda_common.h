@@ -190,6 +190,18 @@ void nl_cuda_norm_op_backward(nl_backend *be, const nl_norm_geom *g, const float
                               const float *dy, const float *gamma, const float *save_mean,
                               const float *save_rstd, float *dx, bool accumulate_dx,
                               float *dgamma, float *dbeta, void *workspace);
+/* pointnorm.cu: DyT and FRN's TLU, the normalizers without statistics */
+void nl_cuda_dyt_forward(nl_backend *be, int n, int c, int hw, const float *alpha, const float *x,
+                         const float *gamma, const float *beta, float *y);
+size_t nl_cuda_dyt_backward_workspace(nl_backend *be, int c);
+void nl_cuda_dyt_backward(nl_backend *be, int n, int c, int hw, const float *alpha,
+                          const float *x, const float *dy, const float *gamma, float *dx,
+                          bool accumulate_dx, float *dgamma, float *dbeta, float *dalpha,
+                          void *workspace);
+void nl_cuda_tlu_forward(nl_backend *be, int n, int c, int hw, const float *x, const float *tau,
+                         float *y);
+void nl_cuda_tlu_backward(nl_backend *be, int n, int c, int hw, const float *y, const float *tau,
+                          const float *dy, float *dx, bool accumulate_dx, float *dtau);
 /* sgd.cu */
 void nl_cuda_sgd_step(nl_backend *be, size_t count, float *param, const float *grad,
                       float *velocity, const nl_sgd_args *args);

@@ -64,6 +64,7 @@ typedef enum {
     NL_FILL_ZEROS,
     NL_FILL_ONES,
     NL_FILL_NORMAL, /* std below */
+    NL_FILL_CONSTANT, /* every entry the value given as std */
 } nl_fill;
 
 typedef struct {

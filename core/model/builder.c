@@ -402,6 +402,9 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
             case NL_FILL_NORMAL:
                 host[k] = (float)(nl_rng_normal(&rng) * p->std);
                 break;
+            case NL_FILL_CONSTANT:
+                host[k] = p->std;
+                break;
             }
         }
         be->ops->upload(be, p->data, host, p->count * sizeof *host);

@@ -37,6 +37,7 @@ typedef struct {
     /* data-parallel (MPI) training: batch statistics over the global batch,
      * reduced across the ranks; false: each rank's own slice */
     bool sync;
+    float alpha_init; /* dyt: the learned scalar alpha's starting value */
 } nl_norm_spec;
 
 typedef struct {

@@ -18,6 +18,8 @@ nl_act *nl_instancenorm(nl_builder *b, const char *name, nl_act *in, const nl_no
 nl_act *nl_rmsnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
 nl_act *nl_batch_renorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
 nl_act *nl_ghost_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
+nl_act *nl_dyt(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
+nl_act *nl_frn(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
 
 /* group.c: the per-sample group statistics shared by layer, group and
  * instance norm; `kind` names the normalizer in errors */

@@ -14,7 +14,13 @@
  *           dx = rstd * (dxhat - E[dxhat] - xhat * E[dxhat * xhat])
  *                (without the E[dxhat] term when not centred: the mean was
  *                 not a function of x)
- *           dgamma_c = sum dy * xhat, dbeta_c = sum dy (over the channel) */
+ *           dgamma_c = sum dy * xhat, dbeta_c = sum dy (over the channel)
+ *
+ * Without statistics (the dyt_* and tlu_* ops), element at of channel c:
+ * DyT:  t = tanh(alpha * x), y = gamma_c * t + beta_c
+ *       dx = dy * gamma_c * alpha * (1 - t^2), dgamma_c = sum dy * t,
+ *       dbeta_c = sum dy, dalpha = sum over everything of dy * gamma_c * (1 - t^2) * x
+ * TLU:  y = max(x, tau_c); dx = dy where y > tau_c, dtau_c = sum of dy elsewhere */
 #include "norm/reference.h"
 
 #include <math.h>
@@ -288,4 +294,74 @@ void nl_norm_reference_backward_apply(const nl_norm_geom *g, const float *x, con
                 dx[at] = (float)(accumulate_dx ? dx[at] + d : d);
             }
     }
+}
+
+/* element `at` of an (n, c, hw) tensor is in channel (at / hw) % c */
+void nl_dyt_reference_forward(int n, int c, int hw, float alpha, const float *x,
+                              const float *gamma, const float *beta, float *y)
+{
+    const size_t count = (size_t)n * c * hw;
+    for (size_t at = 0; at < count; at++) {
+        const int ch = (int)(at / hw % c);
+        const double t = tanh((double)alpha * x[at]);
+        y[at] = (float)((gamma ? gamma[ch] : 1.0) * t + (beta ? beta[ch] : 0.0));
+    }
+}
+
+void nl_dyt_reference_backward(int n, int c, int hw, float alpha, const float *x,
+                               const float *dy, const float *gamma, float *dx, bool accumulate_dx,
+                               float *dgamma, float *dbeta, float *dalpha)
+{
+    double *sum_dy_t = calloc((size_t)c, sizeof(double));
+    double *sum_dy = calloc((size_t)c, sizeof(double));
+    double sum_dalpha = 0.0;
+    const size_t count = (size_t)n * c * hw;
+    for (size_t at = 0; at < count; at++) {
+        const int ch = (int)(at / hw % c);
+        const double gm = gamma ? gamma[ch] : 1.0;
+        const double t = tanh((double)alpha * x[at]), slope = 1.0 - t * t;
+        sum_dy_t[ch] += dy[at] * t;
+        sum_dy[ch] += dy[at];
+        sum_dalpha += dy[at] * gm * slope * x[at];
+        if (dx) {
+            const double d = dy[at] * gm * alpha * slope;
+            dx[at] = (float)(accumulate_dx ? dx[at] + d : d);
+        }
+    }
+    for (int ch = 0; ch < c; ch++) {
+        if (dgamma)
+            dgamma[ch] = (float)sum_dy_t[ch];
+        if (dbeta)
+            dbeta[ch] = (float)sum_dy[ch];
+    }
+    *dalpha = (float)sum_dalpha;
+    free(sum_dy_t);
+    free(sum_dy);
+}
+
+void nl_tlu_reference_forward(int n, int c, int hw, const float *x, const float *tau, float *y)
+{
+    const size_t count = (size_t)n * c * hw;
+    for (size_t at = 0; at < count; at++)
+        y[at] = fmaxf(x[at], tau[at / hw % c]);
+}
+
+void nl_tlu_reference_backward(int n, int c, int hw, const float *y, const float *tau,
+                               const float *dy, float *dx, bool accumulate_dx, float *dtau)
+{
+    double *sum = calloc((size_t)c, sizeof(double));
+    const size_t count = (size_t)n * c * hw;
+    for (size_t at = 0; at < count; at++) {
+        const int ch = (int)(at / hw % c);
+        const bool passes = y[at] > tau[ch];
+        if (!passes)
+            sum[ch] += dy[at];
+        if (dx) {
+            const float d = passes ? dy[at] : 0.0f;
+            dx[at] = accumulate_dx ? dx[at] + d : d;
+        }
+    }
+    for (int ch = 0; ch < c; ch++)
+        dtau[ch] = (float)sum[ch];
+    free(sum);
 }

@@ -40,4 +40,15 @@ void nl_norm_reference_backward_apply(const nl_norm_geom *g, const float *x, con
                                       const float *sum_dy_xhat, double count, float *dx,
                                       bool accumulate_dx);
 
+/* the normalizers without statistics, as the dyt_* and tlu_* ops (alpha on
+ * the host here) */
+void nl_dyt_reference_forward(int n, int c, int hw, float alpha, const float *x,
+                              const float *gamma, const float *beta, float *y);
+void nl_dyt_reference_backward(int n, int c, int hw, float alpha, const float *x,
+                               const float *dy, const float *gamma, float *dx, bool accumulate_dx,
+                               float *dgamma, float *dbeta, float *dalpha);
+void nl_tlu_reference_forward(int n, int c, int hw, const float *x, const float *tau, float *y);
+void nl_tlu_reference_backward(int n, int c, int hw, const float *y, const float *tau,
+                               const float *dy, float *dx, bool accumulate_dx, float *dtau);
+
 #endif

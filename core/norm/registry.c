@@ -43,6 +43,17 @@ static const nl_norm_info rows[] = {
                              .learned_shift = true, .center = true, .running_stats = true,
                              .running_stats_default = true, .features = true, .images = true,
                              .adds_layer = true, .color = "#e377c2", .build = nl_ghost_batchnorm},
+    [NL_NORM_DYT] = {{"dyt", "Dynamic Tanh (Zhu et al. 2025): gamma * tanh(alpha * x) + beta, "
+                             "learned scalar alpha, no statistics"},
+                     .keys = NL_NORM_KEY_AFFINE | NL_NORM_KEY_ALPHA_INIT, .learned_shift = true,
+                     .features = true, .images = true, .adds_layer = true,
+                     .color = "#bcbd22", .build = nl_dyt},
+    [NL_NORM_FRN] = {{"frn", "Filter Response Normalization + TLU (Singh & Krishnan 2020): "
+                             "max(gamma * x / sqrt(mean_HW(x^2) + eps) + beta, tau), learned tau "
+                             "(images only)"},
+                     .keys = STATS_KEYS, .learned_shift = true, .center = false,
+                     .features = false, .images = true, .adds_layer = true,
+                     .color = "#17becf", .build = nl_frn},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == NL_NORM_COUNT, "one registry row per nl_norm_kind");
 _Static_assert(offsetof(nl_norm_info, id) == 0, "nl_norm_names reads the rows as name entries");
@@ -66,6 +77,7 @@ static const struct {
     {NL_NORM_KEY_RENORM, "r_max, d_max, r_max_ramp, d_max_ramp"},
     {NL_NORM_KEY_VIRTUAL_BATCH, "virtual_batch"},
     {NL_NORM_KEY_SYNC, "sync"},
+    {NL_NORM_KEY_ALPHA_INIT, "alpha_init"},
 };
 
 void nl_norm_write_table(FILE *out)

@@ -24,6 +24,7 @@ enum {
     NL_NORM_KEY_RENORM = 1u << 5,        /* r_max, d_max and their ramps */
     NL_NORM_KEY_VIRTUAL_BATCH = 1u << 6,
     NL_NORM_KEY_SYNC = 1u << 7, /* batch statistics that MPI ranks can share */
+    NL_NORM_KEY_ALPHA_INIT = 1u << 8,
 };
 
 typedef nl_act *(*nl_norm_build_fn)(nl_builder *b, const char *name, nl_act *in,

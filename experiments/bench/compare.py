@@ -30,7 +30,7 @@ import subprocess
 import sys
 from collections import defaultdict
 
-NORM_ORDER = ["none", "batch", "layer", "group", "instance"]
+NORM_ORDER = []  # main fills it: the order normlab measured the normalizers in (its registry's)
 MODE_ORDER = ["fwd_train", "fwd_eval", "bwd", "fwd_bwd"]
 
 
@@ -305,6 +305,7 @@ def main():
     torch_rows = [r for p in a.torch_csv.split(",") for r in read(p) if r["impl"] == "torch"]
     if not nl_rows or not torch_rows:
         sys.exit("compare.py: no %s rows" % ("normlab" if not nl_rows else "torch"))
+    NORM_ORDER[:] = list(dict.fromkeys(r["norm"] for r in nl_rows if r["norm"]))
     joined = join(nl_rows, torch_rows, a.fastest)
     if a.fastest:
         print("(fastest repetitions, not medians)")

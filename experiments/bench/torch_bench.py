@@ -16,7 +16,10 @@ Mirrors normlab's bench (cmd/bench.c, core/bench/bench.h):
   them affine) has no bias, the classifier has one. normlab's "layer" is
   GroupNorm(1, C) on images (per-channel affine) and LayerNorm(D) on features;
   "group" is GroupNorm(G, C) (G = --groups, 8); "instance" is
-  InstanceNorm2d(C, affine=True) (no running statistics), cnn only.
+  InstanceNorm2d(C, affine=True) (no running statistics), cnn only. PyTorch
+  1.13 has no RMSNorm, DyT or FRN: they are the torch-op modules the goldens
+  are made with (tests/golden/make_goldens.py), FRN on images only; RMSNorm
+  has no shift, so the layer before it keeps its bias.
 - training step: zero_grad(set_to_none), forward, cross-entropy (mean),
   backward, SGD(lr 0.01, momentum 0.9) on a pool of random N(0,1) images and
   random labels generated once (16 batches, at least 256 samples), cycled.
@@ -44,10 +47,6 @@ import time
 import torch
 import torch.nn as nn
 
-# batch renorm has no PyTorch layer: the goldens' formula in torch ops is timed
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests",
-                                "golden"))
-from make_goldens import BatchRenorm  # noqa: E402
 import torch.nn.functional as F
 
 COLUMNS = [
@@ -99,7 +98,29 @@ def machine():
     except (OSError, AttributeError):
         pass
     return info
-NORMS = ["none", "batch", "layer", "group", "instance", "batch_renorm", "ghost_batch"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "tests", "golden"))
+import make_goldens  # noqa: E402  (the torch-op normalizers PyTorch lacks)
+
+# kind: (module for c channels, groups, image?), takes feature vectors, has a learned shift
+NORM_MODULES = {
+    "none": (lambda c, groups, image: nn.Identity(), True, True),
+    "batch": (lambda c, groups, image: nn.BatchNorm2d(c) if image else nn.BatchNorm1d(c),
+              True, True),
+    "layer": (lambda c, groups, image: nn.GroupNorm(1, c) if image else nn.LayerNorm(c),
+              True, True),
+    "group": (lambda c, groups, image: nn.GroupNorm(groups, c), True, True),
+    "instance": (lambda c, groups, image: nn.InstanceNorm2d(c, affine=True), False, True),
+    "rms": (lambda c, groups, image: make_goldens.RMSNorm(c, 1e-5, True), True, False),
+    "dyt": (lambda c, groups, image: make_goldens.DyT(c, 0.5, True), True, True),
+    "frn": (lambda c, groups, image: make_goldens.FRN(c, 1e-5, True), False, True),
+    # normlab's defaults: r_max 3, d_max 5, ramps [500, 4000], [500, 2500]
+    "batch_renorm": (lambda c, groups, image: make_goldens.BatchRenorm(
+        c, 1e-5, 0.1, True, 3.0, 5.0, (500, 4000), (500, 2500)), True, True),
+    "ghost_batch": (lambda c, groups, image: ghost_module(
+        nn.BatchNorm2d if image else nn.BatchNorm1d)(c), True, True),
+}
+NORMS = list(NORM_MODULES)
 MODE_BYTES = {"fwd_train": 8.0, "fwd_eval": 8.0, "bwd": 12.0, "fwd_bwd": 20.0}
 TRAIN_LR = 0.01
 
@@ -206,25 +227,15 @@ def ghost_module(base):
 
 
 def norm_module(kind, c, groups, image):
-    if kind == "batch_renorm":  # normlab's defaults: r_max 3, d_max 5, ramps [500, 4000], [500, 2500]
-        return BatchRenorm(c, 1e-5, 0.1, True, 3.0, 5.0, (500, 4000), (500, 2500))
-    if kind == "ghost_batch":
-        return ghost_module(nn.BatchNorm2d if image else nn.BatchNorm1d)(c)
-    if kind == "none":
-        return nn.Identity()
-    if kind == "batch":
-        return nn.BatchNorm2d(c) if image else nn.BatchNorm1d(c)
-    if kind == "layer":
-        return nn.GroupNorm(1, c) if image else nn.LayerNorm(c)
-    if kind == "group":
-        return nn.GroupNorm(groups, c)
-    if kind == "instance":
-        return nn.InstanceNorm2d(c, affine=True)
-    raise ValueError(kind)
+    return NORM_MODULES[kind][0](c, groups, image)
+
+
+def takes_features(kind):
+    return NORM_MODULES[kind][1]
 
 
 def make_model(arch, norm, groups):
-    bias = norm == "none"  # every normalizer here has a learned shift
+    bias = norm == "none" or not NORM_MODULES[norm][2]
     if arch == "mlp":
         layers, d = [nn.Flatten()], 784
         for _ in range(3):
@@ -315,8 +326,8 @@ def bench_norms(out, a, t):
         out.row("copy", tc, batch=shape[0], kernel="copy", shape=sh, mode="copy",
                 bytes_per_elem=8.0, gbps=copy_gbps, copy_gbps=copy_gbps, fraction=1.0)
         del src, dst
-        for kind in ("batch", "layer", "group", "instance"):
-            if kind not in a.norms or (kind == "instance" and not image):
+        for kind in NORMS[1:]:
+            if kind not in a.norms or not (image or takes_features(kind)):
                 continue
             m = norm_module(kind, shape[1], a.groups, image)
             x = (torch.rand(*shape) * 2 - 1).requires_grad_()
@@ -400,7 +411,7 @@ def bench_training(out, a, t, square):
         if arch not in a.models:
             continue
         for norm in NORMS:
-            if norm not in a.norms or (arch == "mlp" and norm == "instance"):
+            if norm not in a.norms or (arch == "mlp" and not takes_features(norm)):
                 continue
             for n in a.batches:
                 torch.manual_seed(0)

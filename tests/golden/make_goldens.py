@@ -138,9 +138,46 @@ def ghost_batchnorm(base, virtual_batch):
     return Ghost
 
 
+class DyT(nn.Module):
+    """Dynamic Tanh (Zhu et al. 2025) in torch ops: gamma * tanh(alpha * x) +
+    beta, one scalar alpha, per-channel gamma and beta."""
+
+    def __init__(self, c, alpha_init, affine):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.tensor([alpha_init]))
+        self.weight = nn.Parameter(torch.ones(c)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(c)) if affine else None
+
+    def forward(self, x):
+        y = torch.tanh(self.alpha * x)
+        if self.weight is not None:
+            shape = (1, -1) + (1,) * (x.dim() - 2)
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        return y
+
+
+class FRN(nn.Module):
+    """Filter Response Normalization + TLU (Singh & Krishnan 2020) in torch
+    ops: nu2 = mean over H, W of x^2 per sample and channel,
+    max(gamma * x / sqrt(nu2 + eps) + beta, tau)."""
+
+    def __init__(self, c, eps, affine):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(c)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(c)) if affine else None
+        self.tau = nn.Parameter(torch.zeros(c))
+
+    def forward(self, x):
+        y = x / torch.sqrt(x.pow(2).mean(dim=(2, 3), keepdim=True) + self.eps)
+        if self.weight is not None:
+            y = y * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+        return torch.max(y, self.tau.view(1, -1, 1, 1))
+
+
 def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, affine=True,
               track=None, mean=0.5, std=2.0, seed=0, renorm=(3.0, 5.0, (0, 2), (0, 2)),
-              virtual_batch=0):
+              virtual_batch=0, alpha_init=0.5):
     g = torch.Generator().manual_seed(seed)
     n, c = shape[0], shape[1]
     if track is None:
@@ -163,6 +200,14 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
                                    track_running_stats=track)
     elif kind == "rms":
         module = RMSNorm(c, eps, affine)
+    elif kind == "dyt":
+        module = DyT(c, alpha_init, affine)
+        fx.add(name + ".alpha", module.alpha)
+    elif kind == "frn":
+        module = FRN(c, eps, affine)
+        with torch.no_grad():  # thresholds that clip some values of every channel
+            module.tau.copy_(torch.rand(c, generator=g) - 0.5)
+        fx.add(name + ".tau", module.tau)
     if affine:
         with torch.no_grad():
             module.weight.copy_(0.5 + torch.rand(c, generator=g))
@@ -185,6 +230,9 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
         fx.add(name + ".dgamma", module.weight.grad)
         if module.bias is not None:
             fx.add(name + ".dbeta", module.bias.grad)
+    for extra in ("alpha", "tau"):
+        if hasattr(module, extra):
+            fx.add(name + ".d" + extra, getattr(module, extra).grad)
     if track:
         fx.add(name + ".running_mean", module.running_mean)
         fx.add(name + ".running_var", module.running_var)
@@ -257,6 +305,13 @@ def make_norm_goldens():
     case("ghost2d", "ghost_batch", (12, 10), virtual_batch=4, seed=62)
     case("ghost2d_cumulative_noaffine", "ghost_batch", (6, 5), virtual_batch=3, momentum=None,
          affine=False, seed=63)
+    case("dyt4d", "dyt", (3, 6, 5, 7), seed=51)
+    case("dyt2d", "dyt", (7, 10), seed=52)
+    case("dyt2d_noaffine_alpha2", "dyt", (4, 13), affine=False, alpha_init=2.0, seed=53)
+    case("dyt4d_offset_alpha01", "dyt", (3, 6, 5, 7), mean=20.0, std=0.5, alpha_init=0.1, seed=54)
+    case("frn4d", "frn", (3, 6, 5, 7), eps=1e-6, seed=61)
+    case("frn4d_noaffine", "frn", (2, 8, 3, 5), affine=False, eps=1e-3, seed=62)
+    case("frn4d_offset", "frn", (3, 6, 5, 7), mean=20.0, std=0.5, eps=1e-6, seed=63)
     fx.add("cases", torch.tensor([len(cases)], dtype=torch.int32))
     for i, name in enumerate(cases):
         fx.add("case%d" % i, torch.tensor(list(name.encode()), dtype=torch.int32))

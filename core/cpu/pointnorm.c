@@ -1,0 +1,344 @@
+/* The normalizers without statistics (backend.h): Dynamic Tanh and FRN's
+ * thresholded linear unit. Every output element depends on its own input
+ * and its channel's parameters; the parameter gradients are sums over a
+ * channel, each taken by one thread in a fixed order (planes in sample
+ * order, chunks of a plane in vector lanes, chunk totals in double), so
+ * nothing depends on the thread count. dalpha adds the channels' sums in
+ * channel order.
+ *
+ * tanh is computed in 8-float vectors (tanh8 below): glibc's scalar tanhf
+ * is ~24x slower per element (results/bench/NOTES.md). Tested against the reference (core/norm/reference.c)
+ * at 1e-5, and against tanhf over a sweep of inputs in test_norm_reference. */
+#include <math.h>
+#include <string.h>
+
+#include "cpu/cpu.h"
+#include "cpu/reduce.h"
+
+typedef int nl_v8i __attribute__((vector_size(32)));
+
+/* bits of a where mask is set, of b elsewhere */
+static inline nl_v8 v8_select(nl_v8i mask, nl_v8 a, nl_v8 b)
+{
+    return (nl_v8)(((nl_v8i)a & mask) | ((nl_v8i)b & ~mask));
+}
+
+/* exp(u) for u in [-80, 0] (Cephes expf: u = n ln2 + r, |r| <= ln2 / 2,
+ * a degree-6 polynomial in r, times 2^n built in the exponent bits) */
+static inline nl_v8 v8_exp_nonpositive(nl_v8 u)
+{
+    const nl_v8 round_magic = nl_v8_splat(0x1.8p23f); /* adding it rounds to an integer */
+    const nl_v8 nf = (u * nl_v8_splat(1.44269504088896341f) + round_magic) - round_magic;
+    const nl_v8 r = u - nf * nl_v8_splat(0.693359375f) - nf * nl_v8_splat(-2.12194440e-4f);
+    nl_v8 p = nl_v8_splat(1.9875691500e-4f);
+    p = nl_v8_fma(p, r, nl_v8_splat(1.3981999507e-3f));
+    p = nl_v8_fma(p, r, nl_v8_splat(8.3334519073e-3f));
+    p = nl_v8_fma(p, r, nl_v8_splat(4.1665795894e-2f));
+    p = nl_v8_fma(p, r, nl_v8_splat(1.6666665459e-1f));
+    p = nl_v8_fma(p, r, nl_v8_splat(5.0000001201e-1f));
+    p = nl_v8_fma(p, r * r, r + nl_v8_splat(1.0f));
+    const nl_v8i n = __builtin_convertvector(nf, nl_v8i);
+    return p * (nl_v8)((n + 127) << 23);
+}
+
+/* tanh to a few ulps (Cephes tanhf): an odd polynomial below |x| = 0.625,
+ * (1 - e) / (1 + e) with e = exp(-2|x|) above, the sign put back */
+static inline nl_v8 tanh8(nl_v8 x)
+{
+    const nl_v8i sign = (nl_v8i)x & (nl_v8i){INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN,
+                                             INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN};
+    const nl_v8 a = (nl_v8)((nl_v8i)x ^ sign);
+    const nl_v8 z = x * x;
+    nl_v8 p = nl_v8_splat(-5.70498872745e-3f);
+    p = nl_v8_fma(p, z, nl_v8_splat(2.06390887954e-2f));
+    p = nl_v8_fma(p, z, nl_v8_splat(-5.37397155531e-2f));
+    p = nl_v8_fma(p, z, nl_v8_splat(1.33314422036e-1f));
+    p = nl_v8_fma(p, z, nl_v8_splat(-3.33332819422e-1f));
+    const nl_v8 small = nl_v8_fma(p * z, x, x);
+    const nl_v8 u = nl_v8_splat(-2.0f) * a;
+    const nl_v8 e = v8_exp_nonpositive(v8_select(u > nl_v8_splat(-80.0f), u, nl_v8_splat(-80.0f)));
+    const nl_v8 large = (nl_v8)((nl_v8i)((nl_v8_splat(1.0f) - e) / (nl_v8_splat(1.0f) + e)) | sign);
+    return v8_select(a < nl_v8_splat(0.625f), small, large);
+}
+
+/* A run of `len` contiguous floats: a plane (one gamma and beta, row NULL)
+ * or a feature vector (per-element parameters from the rows). Short tails go
+ * through an 8-float buffer, so they round exactly as the vector body. */
+typedef struct {
+    const float *gamma_row, *beta_row; /* per element, or NULL */
+    float gamma, beta;                 /* otherwise */
+} run_params;
+
+static inline nl_v8 param8(const float *row, float value, int j)
+{
+    return row ? nl_v8_load(row + j) : nl_v8_splat(value);
+}
+
+static inline void load_tail(float *buf, const float *src, int left)
+{
+    memset(buf, 0, 8 * sizeof(float));
+    if (src)
+        memcpy(buf, src, (size_t)left * sizeof(float));
+}
+
+static void dyt_run_forward(const float *x, float *y, int len, float alpha, const run_params *p)
+{
+    const nl_v8 va = nl_v8_splat(alpha);
+    int j = 0;
+    for (; j + 8 <= len; j += 8)
+        nl_v8_store(y + j, nl_v8_fma(param8(p->gamma_row, p->gamma, j),
+                                     tanh8(va * nl_v8_load(x + j)),
+                                     param8(p->beta_row, p->beta, j)));
+    if (j < len) {
+        const int left = len - j;
+        float xb[8], gb[8], bb[8], yb[8];
+        load_tail(xb, x + j, left);
+        load_tail(gb, p->gamma_row ? p->gamma_row + j : NULL, left);
+        load_tail(bb, p->beta_row ? p->beta_row + j : NULL, left);
+        const run_params tail = {p->gamma_row ? gb : NULL, p->beta_row ? bb : NULL, p->gamma,
+                                 p->beta};
+        nl_v8_store(yb, nl_v8_fma(param8(tail.gamma_row, tail.gamma, 0),
+                                  tanh8(va * nl_v8_load(xb)),
+                                  param8(tail.beta_row, tail.beta, 0)));
+        memcpy(y + j, yb, (size_t)left * sizeof(float));
+    }
+}
+
+void nl_cpu_dyt_forward(nl_backend *be, int n, int c, int hw, const float *alpha, const float *x,
+                        const float *gamma, const float *beta, float *y)
+{
+    (void)be;
+    const float a = *alpha;
+    const long planes = (long)n * c;
+    if (hw == 1) { /* feature vectors: a row of c features per sample */
+        const run_params p = {gamma, beta, 1.0f, 0.0f};
+        NL_PARALLEL_FOR_IF(planes >= NL_PARALLEL_MIN,
+        for (int i = 0; i < n; i++)
+            dyt_run_forward(x + (size_t)i * c, y + (size_t)i * c, c, a, &p);
+        );
+        return;
+    }
+    NL_PARALLEL_FOR_IF(planes * hw >= NL_PARALLEL_MIN,
+    for (long s = 0; s < planes; s++) {
+        const int ch = (int)(s % c);
+        const run_params p = {NULL, NULL, gamma ? gamma[ch] : 1.0f, beta ? beta[ch] : 0.0f};
+        dyt_run_forward(x + (size_t)s * hw, y + (size_t)s * hw, hw, a, &p);
+    });
+}
+
+/* one vector of the backward: dx, and the lanes' dy, dy * t and
+ * dy * (1 - t^2) * x added to the accumulators */
+static inline nl_v8 dyt_grad8(nl_v8 xv, nl_v8 dyv, nl_v8 va, nl_v8 scale, nl_v8 acc[3])
+{
+    const nl_v8 t = tanh8(va * xv);
+    const nl_v8 slope = nl_v8_splat(1.0f) - t * t;
+    acc[0] += dyv;
+    acc[1] = nl_v8_fma(dyv, t, acc[1]);
+    acc[2] = nl_v8_fma(dyv * slope, xv, acc[2]);
+    return dyv * scale * slope;
+}
+
+static inline void store_dx(float *dx, size_t j, nl_v8 d, bool accumulate)
+{
+    nl_v8_store(dx + j, accumulate ? nl_v8_load(dx + j) + d : d);
+}
+
+/* The last `left` (< 8) values of a backward run, padded with zeros: the
+ * input (x or y), dy (0 in the padding adds nothing to the sums) and, when
+ * accumulating, the old dx. put_tail_dx writes the run's dx back. */
+static void get_tail(float in_b[8], const float *in, float dy_b[8], const float *dy,
+                     float dx_b[8], const float *dx, bool accumulate, int left)
+{
+    load_tail(in_b, in, left);
+    load_tail(dy_b, dy, left);
+    load_tail(dx_b, dx && accumulate ? dx : NULL, left);
+}
+
+static void put_tail_dx(float *dx, const float dx_b[8], int left)
+{
+    if (dx)
+        memcpy(dx, dx_b, (size_t)left * sizeof(float));
+}
+
+/* a plane of hw floats of one channel: sums[0..2] += its sum of dy, dy * t,
+ * dy * (1 - t^2) * x; dx (when not NULL) = dy * gamma * alpha * (1 - t^2) */
+static void dyt_plane_backward(const float *x, const float *dy, float *dx, bool accumulate, int hw,
+                               float alpha, float gamma, double sums[3])
+{
+    const nl_v8 va = nl_v8_splat(alpha), scale = nl_v8_splat(gamma * alpha);
+    int j = 0;
+    while (j + 8 <= hw) {
+        const int end = j + NL_CHUNK < hw ? j + NL_CHUNK : hw;
+        nl_v8 acc[3] = {{0}, {0}, {0}};
+        for (; j + 8 <= end; j += 8) {
+            const nl_v8 d = dyt_grad8(nl_v8_load(x + j), nl_v8_load(dy + j), va, scale, acc);
+            if (dx)
+                store_dx(dx, j, d, accumulate);
+        }
+        for (int k = 0; k < 3; k++)
+            sums[k] += nl_v8_sum(acc[k]);
+    }
+    if (j < hw) {
+        const int left = hw - j;
+        float xb[8], db[8], ob[8];
+        get_tail(xb, x + j, db, dy + j, ob, dx ? dx + j : NULL, accumulate, left);
+        nl_v8 acc[3] = {{0}, {0}, {0}};
+        store_dx(ob, 0, dyt_grad8(nl_v8_load(xb), nl_v8_load(db), va, scale, acc), accumulate);
+        put_tail_dx(dx ? dx + j : NULL, ob, left);
+        for (int k = 0; k < 3; k++)
+            sums[k] += nl_v8_sum(acc[k]);
+    }
+}
+
+/* rows of features, 8 channels at a time: each lane is a channel, summed
+ * over the rows in float for up to ROWS rows, then in double */
+enum { ROWS = 32 };
+
+static void dyt_features_backward(int n, int c, const float *x, const float *dy,
+                                  const float *gamma, float alpha, float *dx, bool accumulate,
+                                  double *sums /* (c, 3) */)
+{
+    const int blocks = (c + 7) / 8;
+    const nl_v8 va = nl_v8_splat(alpha);
+    NL_PARALLEL_FOR_IF((long)n * c >= NL_PARALLEL_MIN,
+    for (int blk = 0; blk < blocks; blk++) {
+        const int ch0 = blk * 8, width = c - ch0 < 8 ? c - ch0 : 8;
+        float gb[8];
+        load_tail(gb, NULL, 8);
+        for (int k = 0; k < width; k++)
+            gb[k] = gamma ? gamma[ch0 + k] : 1.0f;
+        const nl_v8 scale = nl_v8_load(gb) * va;
+        double tot[3][8] = {{0}};
+        for (int i0 = 0; i0 < n; i0 += ROWS) {
+            const int i1 = i0 + ROWS < n ? i0 + ROWS : n;
+            nl_v8 acc[3] = {{0}, {0}, {0}};
+            for (int i = i0; i < i1; i++) {
+                const size_t at = (size_t)i * c + ch0;
+                if (width == 8) {
+                    const nl_v8 d = dyt_grad8(nl_v8_load(x + at), nl_v8_load(dy + at), va,
+                                              scale, acc);
+                    if (dx)
+                        store_dx(dx, at, d, accumulate);
+                    continue;
+                }
+                float xb[8], db[8], ob[8];
+                get_tail(xb, x + at, db, dy + at, ob, dx ? dx + at : NULL, accumulate, width);
+                store_dx(ob, 0, dyt_grad8(nl_v8_load(xb), nl_v8_load(db), va, scale, acc),
+                         accumulate);
+                put_tail_dx(dx ? dx + at : NULL, ob, width);
+            }
+            for (int k = 0; k < 3; k++)
+                for (int l = 0; l < 8; l++)
+                    tot[k][l] += acc[k][l];
+        }
+        for (int l = 0; l < width; l++)
+            for (int k = 0; k < 3; k++)
+                sums[(size_t)(ch0 + l) * 3 + k] = tot[k][l];
+    });
+}
+
+size_t nl_cpu_dyt_backward_workspace(nl_backend *be, int c)
+{
+    (void)be;
+    return (size_t)c * 3 * sizeof(double); /* each channel's three sums */
+}
+
+void nl_cpu_dyt_backward(nl_backend *be, int n, int c, int hw, const float *alpha,
+                         const float *x, const float *dy, const float *gamma, float *dx,
+                         bool accumulate_dx, float *dgamma, float *dbeta, float *dalpha,
+                         void *workspace)
+{
+    (void)be;
+    const float a = *alpha;
+    double *sums = workspace; /* (c, 3): dy, dy * t, dy * (1 - t^2) * x */
+    if (hw == 1) {
+        dyt_features_backward(n, c, x, dy, gamma, a, dx, accumulate_dx, sums);
+    } else {
+        NL_PARALLEL_FOR_IF((long)n * c * hw >= NL_PARALLEL_MIN,
+        for (int ch = 0; ch < c; ch++) {
+            double *cs = sums + (size_t)ch * 3;
+            cs[0] = cs[1] = cs[2] = 0.0;
+            for (int i = 0; i < n; i++) {
+                const size_t at = ((size_t)i * c + ch) * hw;
+                dyt_plane_backward(x + at, dy + at, dx ? dx + at : NULL, accumulate_dx, hw, a,
+                                   gamma ? gamma[ch] : 1.0f, cs);
+            }
+        });
+    }
+    double total = 0.0;
+    for (int ch = 0; ch < c; ch++) {
+        const double *cs = sums + (size_t)ch * 3;
+        if (dbeta)
+            dbeta[ch] = (float)cs[0];
+        if (dgamma)
+            dgamma[ch] = (float)cs[1];
+        total += (gamma ? gamma[ch] : 1.0) * cs[2];
+    }
+    *dalpha = (float)total;
+}
+
+void nl_cpu_tlu_forward(nl_backend *be, int n, int c, int hw, const float *x, const float *tau,
+                        float *y)
+{
+    (void)be;
+    const long planes = (long)n * c;
+    NL_PARALLEL_FOR_IF(planes * hw >= NL_PARALLEL_MIN,
+    for (long s = 0; s < planes; s++) {
+        const float t = tau[s % c];
+        const float *xs = x + (size_t)s * hw;
+        float *ys = y + (size_t)s * hw;
+        _Pragma("omp simd")
+        for (int j = 0; j < hw; j++)
+            ys[j] = xs[j] > t ? xs[j] : t;
+    });
+}
+
+/* one plane of the TLU's backward: dx where y passes the threshold, and the
+ * plane's sum of dy where it does not, in one pass (vector lanes in chunks,
+ * chunk totals in double, the tail through a buffer of zeros) */
+static double tlu_plane_backward(const float *y, const float *dy, float *dx, bool accumulate,
+                                 int hw, float tau)
+{
+    const nl_v8 vt = nl_v8_splat(tau);
+    double total = 0.0;
+    int j = 0;
+    while (j + 8 <= hw) {
+        const int end = j + NL_CHUNK < hw ? j + NL_CHUNK : hw;
+        nl_v8 held = {0};
+        for (; j + 8 <= end; j += 8) {
+            const nl_v8i passes = nl_v8_load(y + j) > vt;
+            const nl_v8 d = nl_v8_load(dy + j);
+            held += (nl_v8)((nl_v8i)d & ~passes);
+            if (dx)
+                store_dx(dx, (size_t)j, (nl_v8)((nl_v8i)d & passes), accumulate);
+        }
+        total += nl_v8_sum(held);
+    }
+    if (j < hw) {
+        const int left = hw - j;
+        float yb[8], db[8], ob[8];
+        get_tail(yb, y + j, db, dy + j, ob, dx ? dx + j : NULL, accumulate, left);
+        const nl_v8i passes = nl_v8_load(yb) > vt;
+        const nl_v8 d = nl_v8_load(db);
+        total += nl_v8_sum((nl_v8)((nl_v8i)d & ~passes));
+        store_dx(ob, 0, (nl_v8)((nl_v8i)d & passes), accumulate);
+        put_tail_dx(dx ? dx + j : NULL, ob, left);
+    }
+    return total;
+}
+
+void nl_cpu_tlu_backward(nl_backend *be, int n, int c, int hw, const float *y, const float *tau,
+                         const float *dy, float *dx, bool accumulate_dx, float *dtau)
+{
+    (void)be;
+    NL_PARALLEL_FOR_IF((long)n * c * hw >= NL_PARALLEL_MIN,
+    for (int ch = 0; ch < c; ch++) {
+        double total = 0.0;
+        for (int i = 0; i < n; i++) {
+            const size_t at = ((size_t)i * c + ch) * hw;
+            total += tlu_plane_backward(y + at, dy + at, dx ? dx + at : NULL, accumulate_dx, hw,
+                                        tau[ch]);
+        }
+        dtau[ch] = (float)total;
+    });
+}

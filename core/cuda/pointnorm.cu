@@ -1,0 +1,159 @@
+/* The normalizers without statistics (backend.h): Dynamic Tanh and FRN's
+ * thresholded linear unit, the twins of core/cpu/pointnorm.c.
+ *
+ * Forward passes are grid-stride loops over elements (channel = (i / hw) %
+ * c). Each backward runs one block per channel: thread t takes the channel's
+ * values t, t + T, ... in (sample, position) order, writes their dx and adds
+ * its share of the parameter gradients in double; block_sum2 adds the
+ * threads in a fixed tree. dalpha is then one block adding the channels'
+ * partial sums (the workspace) in channel order. Nothing depends on timing,
+ * so runs repeat bit for bit. */
+#include "cuda/norm_common.cuh"
+
+using namespace nlk;
+
+enum { POINT_THREADS = 256 };
+
+__global__ void __launch_bounds__(POINT_THREADS)
+    dyt_forward_kernel(size_t count, int c, int hw, const float *alpha, const float *x,
+                       const float *gamma, const float *beta, float *y)
+{
+    const float a = *alpha;
+    const size_t stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count; i += stride) {
+        const int ch = (int)(i / hw % c);
+        const float t = tanhf(a * x[i]);
+        y[i] = (gamma ? gamma[ch] : 1.0f) * t + (beta ? beta[ch] : 0.0f);
+    }
+}
+
+/* values k = t, t + T, ... of channel ch: k = i * hw + j over samples i */
+__global__ void __launch_bounds__(POINT_THREADS)
+    dyt_backward_kernel(int n, int c, int hw, const float *alpha, const float *x,
+                        const float *dy, const float *gamma, float *dx, int accumulate,
+                        float *dgamma, float *dbeta, double *dalpha_part)
+{
+    const int ch = blockIdx.x;
+    const float a = *alpha, gm = gamma ? gamma[ch] : 1.0f, scale = gm * a;
+    const long long values = (long long)n * hw;
+    double s_dy = 0.0, s_dyt = 0.0, s_da = 0.0, unused = 0.0;
+    for (long long k = threadIdx.x; k < values; k += blockDim.x) {
+        const size_t at = ((size_t)(k / hw) * c + ch) * hw + (size_t)(k % hw);
+        const float xv = x[at], g = dy[at];
+        const float t = tanhf(a * xv), slope = 1.0f - t * t;
+        s_dy += g;
+        s_dyt += (double)g * t;
+        s_da += (double)(g * slope) * xv;
+        if (dx) {
+            const float d = g * scale * slope;
+            dx[at] = accumulate ? dx[at] + d : d;
+        }
+    }
+    block_sum2(s_dy, s_dyt);
+    block_sum2(s_da, unused);
+    if (threadIdx.x == 0) {
+        if (dbeta)
+            dbeta[ch] = (float)s_dy;
+        if (dgamma)
+            dgamma[ch] = (float)s_dyt;
+        dalpha_part[ch] = (double)gm * s_da;
+    }
+}
+
+__global__ void __launch_bounds__(POINT_THREADS)
+    channel_total_kernel(int c, const double *part, float *total)
+{
+    double s = 0.0, unused = 0.0;
+    for (int ch = threadIdx.x; ch < c; ch += blockDim.x)
+        s += part[ch];
+    block_sum2(s, unused);
+    if (threadIdx.x == 0)
+        *total = (float)s;
+}
+
+__global__ void __launch_bounds__(POINT_THREADS)
+    tlu_forward_kernel(size_t count, int c, int hw, const float *x, const float *tau, float *y)
+{
+    const size_t stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count; i += stride) {
+        const float t = tau[i / hw % c], v = x[i];
+        y[i] = v > t ? v : t;
+    }
+}
+
+__global__ void __launch_bounds__(POINT_THREADS)
+    tlu_backward_kernel(int n, int c, int hw, const float *y, const float *tau, const float *dy,
+                        float *dx, int accumulate, float *dtau)
+{
+    const int ch = blockIdx.x;
+    const float t = tau[ch];
+    const long long values = (long long)n * hw;
+    double held = 0.0, unused = 0.0;
+    for (long long k = threadIdx.x; k < values; k += blockDim.x) {
+        const size_t at = ((size_t)(k / hw) * c + ch) * hw + (size_t)(k % hw);
+        const bool passes = y[at] > t;
+        const float g = dy[at];
+        if (!passes)
+            held += g;
+        if (dx) {
+            const float d = passes ? g : 0.0f;
+            dx[at] = accumulate ? dx[at] + d : d;
+        }
+    }
+    block_sum2(held, unused);
+    if (threadIdx.x == 0)
+        dtau[ch] = (float)held;
+}
+
+void nl_cuda_dyt_forward(nl_backend *be, int n, int c, int hw, const float *alpha, const float *x,
+                         const float *gamma, const float *beta, float *y)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    const size_t count = (size_t)n * c * hw;
+    if (count == 0)
+        return;
+    dyt_forward_kernel<<<nl_cuda_grid(cu, count, POINT_THREADS), POINT_THREADS, 0, cu->stream>>>(
+        count, c, hw, alpha, x, gamma, beta, y);
+    NL_CU_LAUNCHED(cu, "dyt_forward_kernel");
+}
+
+size_t nl_cuda_dyt_backward_workspace(nl_backend *be, int c)
+{
+    (void)be;
+    return (size_t)c * sizeof(double); /* each channel's share of dalpha */
+}
+
+void nl_cuda_dyt_backward(nl_backend *be, int n, int c, int hw, const float *alpha,
+                          const float *x, const float *dy, const float *gamma, float *dx,
+                          bool accumulate_dx, float *dgamma, float *dbeta, float *dalpha,
+                          void *workspace)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    double *part = (double *)workspace;
+    dyt_backward_kernel<<<c, POINT_THREADS, 0, cu->stream>>>(
+        n, c, hw, alpha, x, dy, gamma, dx, accumulate_dx ? 1 : 0, dgamma, dbeta, part);
+    NL_CU_LAUNCHED(cu, "dyt_backward_kernel");
+    channel_total_kernel<<<1, POINT_THREADS, 0, cu->stream>>>(c, part, dalpha);
+    NL_CU_LAUNCHED(cu, "channel_total_kernel");
+}
+
+void nl_cuda_tlu_forward(nl_backend *be, int n, int c, int hw, const float *x, const float *tau,
+                         float *y)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    const size_t count = (size_t)n * c * hw;
+    if (count == 0)
+        return;
+    tlu_forward_kernel<<<nl_cuda_grid(cu, count, POINT_THREADS), POINT_THREADS, 0, cu->stream>>>(
+        count, c, hw, x, tau, y);
+    NL_CU_LAUNCHED(cu, "tlu_forward_kernel");
+}
+
+void nl_cuda_tlu_backward(nl_backend *be, int n, int c, int hw, const float *y, const float *tau,
+                          const float *dy, float *dx, bool accumulate_dx, float *dtau)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    tlu_backward_kernel<<<c, POINT_THREADS, 0, cu->stream>>>(n, c, hw, y, tau, dy, dx,
+                                                            accumulate_dx ? 1 : 0, dtau);
+    NL_CU_LAUNCHED(cu, "tlu_backward_kernel");
+}

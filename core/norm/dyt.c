@@ -1,0 +1,56 @@
+/* Dynamic Tanh (Zhu, Chen, He, LeCun, Liu 2025): y = gamma_c * tanh(alpha *
+ * x) + beta_c with one learned scalar alpha per layer (model.norm.alpha_init)
+ * and, with affine, per-channel gamma and beta. No statistics: the same
+ * function in training and eval, on features and images alike. Its beta is a
+ * learned shift (the registry row), so the layer before it has no bias. */
+#include <stdio.h>
+
+#include "norm/norm.h"
+
+typedef struct {
+    nl_layer base;
+    int c, hw;
+    nl_param *alpha, *gamma, *beta;
+} dyt_layer;
+
+static void dyt_forward(nl_layer *self, const nl_pass *pass)
+{
+    dyt_layer *l = (dyt_layer *)self;
+    pass->be->ops->dyt_forward(pass->be, pass->n, l->c, l->hw, l->alpha->data,
+                               self->in[0]->data, l->gamma ? l->gamma->data : NULL,
+                               l->beta ? l->beta->data : NULL, self->out->data);
+}
+
+static void dyt_backward(nl_layer *self, const nl_pass *pass)
+{
+    dyt_layer *l = (dyt_layer *)self;
+    pass->be->ops->dyt_backward(pass->be, pass->n, l->c, l->hw, l->alpha->data,
+                                self->in[0]->data, self->out->grad,
+                                l->gamma ? l->gamma->data : NULL, self->in[0]->grad,
+                                self->accumulate_din[0], l->gamma ? l->gamma->grad : NULL,
+                                l->beta ? l->beta->grad : NULL, l->alpha->grad, pass->workspace);
+}
+
+static const nl_layer_vtable dyt_vtable = {"dyt", dyt_forward, dyt_backward};
+
+nl_act *nl_dyt(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
+{
+    dyt_layer *l = nl_builder_layer_alloc(b, sizeof *l);
+    l->c = in->shape.c;
+    l->hw = in->shape.h * in->shape.w;
+    char pname[96];
+    snprintf(pname, sizeof pname, "%s.alpha", name);
+    l->alpha = nl_builder_param(b, pname, 1, (int[]){1}, true, NL_FILL_CONSTANT, spec->alpha_init);
+    if (spec->affine) {
+        snprintf(pname, sizeof pname, "%s.weight", name);
+        l->gamma = nl_builder_param(b, pname, 1, (int[]){l->c}, true, NL_FILL_ONES, 0.0f);
+        snprintf(pname, sizeof pname, "%s.bias", name);
+        l->beta = nl_builder_param(b, pname, 1, (int[]){l->c}, true, NL_FILL_ZEROS, 0.0f);
+    }
+    nl_backend *be = nl_builder_backend(b);
+    nl_builder_workspace(b, be->ops->dyt_backward_workspace(be, l->c));
+    nl_act *out = nl_builder_act(b, name, in->shape);
+    nl_layer_init(&l->base, &dyt_vtable, name, in, NULL, out);
+    nl_builder_add(b, &l->base);
+    return out;
+}

@@ -1,0 +1,95 @@
+/* Filter Response Normalization with its thresholded linear unit (Singh &
+ * Krishnan 2020): y = max(gamma_c * x / sqrt(mean_HW(x^2) + eps) + beta_c,
+ * tau_c), tau learned per channel (starting at 0). The statistics are
+ * instance norm's geometry without centring (groups = C, center = false), so
+ * the norm ops compute them; the TLU is applied in place on their output.
+ * Its backward reads that output (y > tau exactly where the normalized value
+ * was) and hands the norm's backward its gradient through the workspace.
+ * One value per channel has mean_HW(x^2) = x^2 and normalizes to +-1, so
+ * feature vectors and 1x1 maps are refused. */
+#include <stdio.h>
+
+#include "norm/norm.h"
+#include "norm/registry.h"
+
+typedef struct {
+    nl_layer base;
+    nl_norm_geom geom; /* n is the planned capacity; each pass sets its own */
+    nl_param *gamma, *beta, *tau;
+    float *save_mean, *save_rstd;
+    size_t grad_offset; /* bytes into the workspace where the TLU's dx goes */
+} frn_layer;
+
+static void frn_forward(nl_layer *self, const nl_pass *pass)
+{
+    frn_layer *l = (frn_layer *)self;
+    nl_backend *be = pass->be;
+    nl_norm_geom g = l->geom;
+    g.n = pass->n;
+    be->ops->norm_forward(be, &g, self->in[0]->data, l->gamma ? l->gamma->data : NULL,
+                          l->beta ? l->beta->data : NULL, self->out->data, l->save_mean,
+                          l->save_rstd, NULL, NULL, 0.0f);
+    be->ops->tlu_forward(be, g.n, g.c, g.hw, self->out->data, l->tau->data, self->out->data);
+}
+
+static void frn_backward(nl_layer *self, const nl_pass *pass)
+{
+    frn_layer *l = (frn_layer *)self;
+    nl_backend *be = pass->be;
+    nl_norm_geom g = l->geom;
+    g.n = pass->n;
+    float *dz = (float *)((char *)pass->workspace + l->grad_offset);
+    be->ops->tlu_backward(be, g.n, g.c, g.hw, self->out->data, l->tau->data, self->out->grad, dz,
+                          false, l->tau->grad);
+    be->ops->norm_backward(be, &g, self->in[0]->data, dz, l->gamma ? l->gamma->data : NULL,
+                           l->save_mean, l->save_rstd, self->in[0]->grad,
+                           self->accumulate_din[0], l->gamma ? l->gamma->grad : NULL,
+                           l->beta ? l->beta->grad : NULL, pass->workspace);
+}
+
+static const nl_layer_vtable frn_vtable = {"frn", frn_forward, frn_backward};
+
+nl_act *nl_frn(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
+{
+    if (in->shape.ndim != 4 || in->shape.h * in->shape.w == 1) {
+        char accepted[256];
+        int used = 0;
+        accepted[0] = '\0';
+        for (int k = 0; k < NL_NORM_COUNT && used < (int)sizeof accepted; k++)
+            if (nl_norm_info_of((nl_norm_kind)k)->features)
+                used += snprintf(accepted + used, sizeof accepted - (size_t)used, "%s%s",
+                                 used ? ", " : "", nl_norm_info_of((nl_norm_kind)k)->id.name);
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "layer %s: frn normalizes each channel over its H*W values and needs "
+                        "images with more than one pixel per channel, but this layer sees %s; "
+                        "normalizers for this layer: %s",
+                        name, in->shape.ndim != 4 ? "(N, D) feature vectors" : "1x1 maps",
+                        accepted);
+        nl_builder_key(b, "model.norm.type");
+        return NULL;
+    }
+    const int channels = in->shape.c;
+    frn_layer *l = nl_builder_layer_alloc(b, sizeof *l);
+    l->geom = (nl_norm_geom){.n = in->shape.n, .c = channels, .hw = in->shape.h * in->shape.w,
+                             .groups = channels, .center = false, .eps = spec->eps};
+    char pname[96];
+    if (spec->affine) {
+        snprintf(pname, sizeof pname, "%s.weight", name);
+        l->gamma = nl_builder_param(b, pname, 1, (int[]){channels}, true, NL_FILL_ONES, 0.0f);
+        snprintf(pname, sizeof pname, "%s.bias", name);
+        l->beta = nl_builder_param(b, pname, 1, (int[]){channels}, true, NL_FILL_ZEROS, 0.0f);
+    }
+    snprintf(pname, sizeof pname, "%s.tau", name);
+    l->tau = nl_builder_param(b, pname, 1, (int[]){channels}, true, NL_FILL_ZEROS, 0.0f);
+    const size_t stats = (size_t)in->shape.n * channels * sizeof(float);
+    nl_builder_saved(b, (void **)&l->save_mean, stats);
+    nl_builder_saved(b, (void **)&l->save_rstd, stats);
+    nl_backend *be = nl_builder_backend(b);
+    /* the norm's scratch first, then the TLU's dx on a 256-byte boundary */
+    l->grad_offset = (be->ops->norm_backward_workspace(be, &l->geom) + 255) / 256 * 256;
+    nl_builder_workspace(b, l->grad_offset + nl_shape_count(in->shape) * sizeof(float));
+    nl_act *out = nl_builder_act(b, name, in->shape);
+    nl_layer_init(&l->base, &frn_vtable, name, in, NULL, out);
+    nl_builder_add(b, &l->base);
+    return out;
+}
