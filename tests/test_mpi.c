@@ -200,6 +200,14 @@ START_TEST(test_launch_errors)
     char dir[512];
     snprintf(dir, sizeof dir, "%s/three", tu_tmp);
     ck_assert_int_ne(access(dir, F_OK), 0);
+    /* a checkpoint would hold rank 0's state only: refused, nothing written */
+    ck_assert_int_eq(mpirun(2, "run c.yaml --quiet --out ckpt --set train.checkpoint_every=5"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "train.checkpoint_every") && strstr(out, "take no checkpoints"),
+                  "%s", out);
+    free(out);
+    snprintf(dir, sizeof dir, "%s/ckpt", tu_tmp);
+    ck_assert_int_ne(access(dir, F_OK), 0);
     /* rank 0 alone finds the directory taken: every rank stops, exit 2 */
     ck_assert_int_eq(tu_normlab("run c.yaml --quiet --out done"), 0);
     ck_assert_int_eq(mpirun(2, "run c.yaml --quiet --out done"), 2);
