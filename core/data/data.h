@@ -24,6 +24,15 @@ typedef struct {
     int synthetic_c, synthetic_h, synthetic_w;
     int synthetic_classes;
     long synthetic_train, synthetic_test; /* sizes when train_size/test_size are 0 */
+    /* text and synthetic_text (core/data/tokens.h): train_size and test_size
+     * count tokens there, of the training and the validation split */
+    nl_vocab_kind vocab;   /* text: bytes (256 tokens) or the file's own chars */
+    double valid_fraction; /* the share of the tokens, at the end, held out for validation */
+    /* synthetic_text: seq_length tokens of a Markov chain of order seq_order
+     * over seq_vocab tokens in which every context allows seq_branching next
+     * tokens, equally likely, so no model can beat ln(seq_branching) nats */
+    int seq_vocab, seq_order, seq_branching;
+    long seq_length;
 } nl_data_spec;
 
 typedef struct {
