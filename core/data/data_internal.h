@@ -40,4 +40,23 @@ nl_code nl_cifar10_probe(const nl_data_request *req, nl_dataset_shape *out, nl_e
 nl_code nl_cifar10_load(const nl_data_request *req, nl_dataset *out, char *dir_used,
                         size_t dir_used_size, nl_error *err);
 
+/* ---- token datasets (tokens.c, text.c, markov.c) ---- */
+#include "data/tokens.h"
+
+/* What a text file holds, found by reading it once: its length and the
+ * bytes it uses. tokens (length ints) receives the bytes when not NULL.
+ * Errors: missing, not a regular file, empty, binary (a NUL byte, or more
+ * than 1% control characters), too large, unreadable. */
+typedef struct {
+    long length;
+    bool used[256];
+} nl_text_scan;
+nl_code nl_text_read(const char *path, bool is_default, int32_t **tokens, nl_text_scan *scan,
+                     nl_error *err);
+
+/* synthetic_text: checks the chain's sizes (NL_ERR_CONFIG, key set) */
+nl_code nl_markov_check(const nl_data_spec *spec, nl_error *err);
+/* the spec->markov_length tokens of the chain, into a new array */
+nl_code nl_markov_generate(const nl_data_spec *spec, int32_t **tokens, nl_error *err);
+
 #endif

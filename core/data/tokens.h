@@ -31,9 +31,19 @@ typedef struct {
     char description[512];
 } nl_token_dataset;
 
+/* limits of synthetic_text's chain (the config schema's ranges) */
+#define NL_MARKOV_MAX_VOCAB 256
+#define NL_MARKOV_MAX_ORDER 8
+#define NL_MARKOV_MAX_LENGTH 2147483647L
+
 /* whether a dataset kind yields tokens (text, synthetic_text) rather than
  * images or feature vectors */
 bool nl_dataset_kind_is_tokens(nl_dataset_kind kind);
+
+/* Checks what a token spec asks for without touching files: the kind,
+ * data.valid_fraction, the subsets, the chain's sizes together (branching
+ * at most vocab, a table that fits). NL_ERR_CONFIG with err->key set. */
+nl_code nl_token_spec_check(const nl_data_spec *spec, nl_error *err);
 
 /* Loads a token dataset (spec->kind text or synthetic_text). For text,
  * spec->path names the file ("" = the default corpus, see
@@ -48,10 +58,9 @@ nl_code nl_token_dataset_load(const nl_data_spec *spec, long min_window, nl_toke
 void nl_token_dataset_free(nl_token_dataset *ds);
 
 /* What nl_token_dataset_load would load, found without loading it: the
- * file is opened and its size read, but not its text (so a binary file or
- * a chars vocabulary is only known on loading); sizes are those of the
- * splits. vocab is 256 for bytes, the spec's for synthetic_text, 0 for
- * chars (unknown until read). */
+ * file is read once in small blocks, nothing kept, so the probe refuses
+ * exactly what loading refuses and knows the chars vocabulary; sizes are
+ * those of the splits, subsets applied. */
 typedef struct {
     long train_length, valid_length;
     int vocab;
