@@ -443,6 +443,12 @@ START_TEST(test_windows_eval)
         ck_assert_int_eq(nl_window_batcher_next(&b, &x, &y), 0);
     }
     nl_window_batcher_free(&b);
+    /* 20 tokens hold 3 windows of 5, not 4: the fourth has no target for
+     * its last token */
+    split.length = 20;
+    ck_assert_int_eq(nl_window_batcher_init(&b, &split, 8, 5, false, 1, &err), NL_OK);
+    ck_assert_int_eq(nl_window_batcher_next(&b, NULL, NULL), 3);
+    nl_window_batcher_free(&b);
     /* exactly one window */
     split.length = 6;
     ck_assert_int_eq(nl_window_batcher_init(&b, &split, 3, 5, false, 1, &err), NL_OK);
