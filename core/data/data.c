@@ -127,6 +127,16 @@ bool nl_data_is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+nl_code nl_data_key_fail(nl_error *err, nl_code code, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    nl_vfail(err, code, fmt, ap);
+    va_end(ap);
+    nl_error_key(err, key);
+    return code;
+}
+
 nl_code nl_data_too_few(nl_error *err, const char *which, long want, long have, const char *where)
 {
     bool train = strcmp(which, "train") == 0;

@@ -23,6 +23,10 @@ bool nl_data_join(char *buf, size_t size, const char *dir, const char *name);
 bool nl_data_is_file(const char *path);
 bool nl_data_is_dir(const char *path);
 
+/* records an error about a config key (err->key) and returns its code */
+nl_code nl_data_key_fail(nl_error *err, nl_code code, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* the "data.train_size = N, but ..." error for a subset larger than the data;
  * which: "train" or "test", where: the file(s) */
 nl_code nl_data_too_few(nl_error *err, const char *which, long want, long have, const char *where);

@@ -14,18 +14,6 @@
 /* entries of the transition table (contexts * branching): 16 MiB of bytes */
 #define MARKOV_MAX_TABLE (1L << 24)
 
-static nl_code key_fail(nl_error *err, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static nl_code key_fail(nl_error *err, const char *key, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    nl_vfail(err, NL_ERR_CONFIG, fmt, ap);
-    va_end(ap);
-    nl_error_key(err, key);
-    return NL_ERR_CONFIG;
-}
-
 /* V^k, or -1 when it exceeds the table's limit */
 static long contexts_of(int vocab, int order)
 {
@@ -42,23 +30,33 @@ nl_code nl_markov_check(const nl_data_spec *spec, nl_error *err)
 {
     const int v = spec->markov_vocab, k = spec->markov_order, b = spec->markov_branching;
     if (v < 2 || v > NL_MARKOV_MAX_VOCAB)
-        return key_fail(err, "data.markov.vocab", "data.markov.vocab = %d is out of range; "
-                        "accepted: 2 to %d", v, NL_MARKOV_MAX_VOCAB);
+        return nl_data_key_fail(err, NL_ERR_CONFIG, "data.markov.vocab",
+                                "data.markov.vocab = %d is out of range; "
+                                "accepted: 2 to %d",
+                                v, NL_MARKOV_MAX_VOCAB);
     if (k < 1 || k > NL_MARKOV_MAX_ORDER)
-        return key_fail(err, "data.markov.order", "data.markov.order = %d is out of range; "
-                        "accepted: 1 to %d", k, NL_MARKOV_MAX_ORDER);
+        return nl_data_key_fail(err, NL_ERR_CONFIG, "data.markov.order",
+                                "data.markov.order = %d is out of range; "
+                                "accepted: 1 to %d",
+                                k, NL_MARKOV_MAX_ORDER);
     if (b < 1 || b > v)
-        return key_fail(err, "data.markov.branching", "data.markov.branching = %d is out of "
-                        "range; accepted: 1 to data.markov.vocab (%d)", b, v);
+        return nl_data_key_fail(err, NL_ERR_CONFIG, "data.markov.branching",
+                                "data.markov.branching = %d is out of "
+                                "range; accepted: 1 to data.markov.vocab (%d)",
+                                b, v);
     const long contexts = contexts_of(v, k);
     if (contexts < 0 || contexts > MARKOV_MAX_TABLE / b)
-        return key_fail(err, "data.markov.order", "a chain of order %d over %d tokens with %d "
-                        "next tokens each has a table of %d^%d x %d entries; accepted: at most "
-                        "%ld (lower data.markov.order or data.markov.vocab)", k, v, b, v, k, b,
-                        MARKOV_MAX_TABLE);
+        return nl_data_key_fail(
+            err, NL_ERR_CONFIG, "data.markov.order",
+            "a chain of order %d over %d tokens with %d "
+            "next tokens each has a table of %d^%d x %d entries; accepted: at most "
+            "%ld (lower data.markov.order or data.markov.vocab)",
+            k, v, b, v, k, b, MARKOV_MAX_TABLE);
     if (spec->markov_length < 2 || spec->markov_length > NL_MARKOV_MAX_LENGTH)
-        return key_fail(err, "data.markov.length", "data.markov.length = %ld is out of range; "
-                        "accepted: 2 to %ld", spec->markov_length, NL_MARKOV_MAX_LENGTH);
+        return nl_data_key_fail(err, NL_ERR_CONFIG, "data.markov.length",
+                                "data.markov.length = %ld is out of range; "
+                                "accepted: 2 to %ld",
+                                spec->markov_length, NL_MARKOV_MAX_LENGTH);
     return NL_OK;
 }
 

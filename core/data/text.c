@@ -22,8 +22,7 @@
 
 static bool is_control(unsigned char c)
 {
-    return (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v') ||
-           c == 0x7f;
+    return (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v') || c == 0x7f;
 }
 
 /* what to do about a file that is not there, as the error's tail */
@@ -35,48 +34,46 @@ static const char *missing_hint(bool is_default)
                       : "set data.path to a plain-text file";
 }
 
-static nl_code path_error(nl_error *err, nl_code code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static nl_code path_error(nl_error *err, nl_code code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    nl_vfail(err, code, fmt, ap);
-    va_end(ap);
-    nl_error_key(err, "data.path");
-    return code;
-}
-
 static nl_code open_text(const char *path, bool is_default, int *fd, long *size, nl_error *err)
 {
     *fd = -1;
     if (!path[0])
-        return path_error(err, NL_ERR_DATA, "text: no text file named and this build has no "
-                          "default corpus; set data.path to a plain-text file");
+        return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                                "text: no text file named and this build has no "
+                                "default corpus; set data.path to a plain-text file");
     struct stat st;
     if (stat(path, &st) != 0) {
         if (errno == ENOENT || errno == ENOTDIR)
-            return path_error(err, NL_ERR_DATA, "text: %s%s does not exist; %s",
-                              is_default ? "the default corpus " : "", path,
-                              missing_hint(is_default));
-        return path_error(err, NL_ERR_IO, "text: cannot stat %s: %s", path, strerror(errno));
+            return nl_data_key_fail(err, NL_ERR_DATA, "data.path", "text: %s%s does not exist; %s",
+                                    is_default ? "the default corpus " : "", path,
+                                    missing_hint(is_default));
+        return nl_data_key_fail(err, NL_ERR_IO, "data.path", "text: cannot stat %s: %s", path,
+                                strerror(errno));
     }
     if (S_ISDIR(st.st_mode))
-        return path_error(err, NL_ERR_DATA, "text: data.path %s is a directory; set it to a "
-                          "plain-text file", path);
+        return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                                "text: data.path %s is a directory; set it to a "
+                                "plain-text file",
+                                path);
     if (!S_ISREG(st.st_mode))
-        return path_error(err, NL_ERR_DATA, "text: %s is not a regular file; set data.path to "
-                          "a plain-text file", path);
+        return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                                "text: %s is not a regular file; set data.path to "
+                                "a plain-text file",
+                                path);
     if (st.st_size == 0)
-        return path_error(err, NL_ERR_DATA, "text: %s is empty; set data.path to a plain-text "
-                          "file", path);
+        return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                                "text: %s is empty; set data.path to a plain-text "
+                                "file",
+                                path);
     if (st.st_size > TEXT_MAX_BYTES)
-        return path_error(err, NL_ERR_DATA, "text: %s holds %lld bytes; accepted: at most %ld "
-                          "(one int32 token per byte)", path, (long long)st.st_size,
-                          TEXT_MAX_BYTES);
+        return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                                "text: %s holds %lld bytes; accepted: at most %ld "
+                                "(one int32 token per byte)",
+                                path, (long long)st.st_size, TEXT_MAX_BYTES);
     *fd = open(path, O_RDONLY | O_CLOEXEC);
     if (*fd < 0)
-        return path_error(err, NL_ERR_IO, "text: cannot open %s: %s", path, strerror(errno));
+        return nl_data_key_fail(err, NL_ERR_IO, "data.path", "text: cannot open %s: %s", path,
+                                strerror(errno));
     *size = (long)st.st_size;
     return NL_OK;
 }
@@ -95,8 +92,7 @@ nl_code nl_text_read(const char *path, bool is_default, int32_t **tokens, nl_tex
     unsigned char *block = malloc(TEXT_BLOCK);
     int32_t *out = tokens ? malloc((size_t)size * sizeof *out) : NULL;
     if (!block || (tokens && !out)) {
-        rc = nl_fail(err, NL_ERR_NOMEM, "text: out of memory for the %ld tokens of %s", size,
-                     path);
+        rc = nl_fail(err, NL_ERR_NOMEM, "text: out of memory for the %ld tokens of %s", size, path);
         goto done;
     }
     long control = 0, first_control = -1, at = 0;
@@ -105,21 +101,26 @@ nl_code nl_text_read(const char *path, bool is_default, int32_t **tokens, nl_tex
         if (got < 0) {
             if (errno == EINTR)
                 continue;
-            rc = path_error(err, NL_ERR_IO, "text: cannot read %s: %s", path, strerror(errno));
+            rc = nl_data_key_fail(err, NL_ERR_IO, "data.path", "text: cannot read %s: %s", path,
+                                  strerror(errno));
             goto done;
         }
         if (got == 0)
             break;
         if (at + got > size) {
-            rc = path_error(err, NL_ERR_IO, "text: %s grew while it was read (%ld bytes when "
-                            "opened); read it when nothing writes it", path, size);
+            rc = nl_data_key_fail(err, NL_ERR_IO, "data.path",
+                                  "text: %s grew while it was read (%ld bytes when "
+                                  "opened); read it when nothing writes it",
+                                  path, size);
             goto done;
         }
         for (ssize_t i = 0; i < got; i++) {
             const unsigned char c = block[i];
             if (c == 0) {
-                rc = path_error(err, NL_ERR_DATA, "text: %s is binary, not text: byte %ld is "
-                                "NUL; set data.path to a plain-text file", path, at + (long)i);
+                rc = nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                                      "text: %s is binary, not text: byte %ld is "
+                                      "NUL; set data.path to a plain-text file",
+                                      path, at + (long)i);
                 goto done;
             }
             if (is_control(c) && control++ == 0)
@@ -131,15 +132,18 @@ nl_code nl_text_read(const char *path, bool is_default, int32_t **tokens, nl_tex
         at += (long)got;
     }
     if (at != size) {
-        rc = path_error(err, NL_ERR_IO, "text: %s shrank while it was read (%ld of the %ld bytes "
-                        "it had when opened); read it when nothing writes it", path, at, size);
+        rc = nl_data_key_fail(err, NL_ERR_IO, "data.path",
+                              "text: %s shrank while it was read (%ld of the %ld bytes "
+                              "it had when opened); read it when nothing writes it",
+                              path, at, size);
         goto done;
     }
     if (control * 1000 > (long)TEXT_MAX_CONTROL_PER_MILLE * size) {
-        rc = path_error(err, NL_ERR_DATA, "text: %s does not look like text: %ld of its %ld bytes "
-                        "are control characters (the first at byte %ld; text has at most %d "
-                        "per 1000); set data.path to a plain-text file", path, control, size,
-                        first_control, TEXT_MAX_CONTROL_PER_MILLE);
+        rc = nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                              "text: %s does not look like text: %ld of its %ld bytes "
+                              "are control characters (the first at byte %ld; text has at most %d "
+                              "per 1000); set data.path to a plain-text file",
+                              path, control, size, first_control, TEXT_MAX_CONTROL_PER_MILLE);
         goto done;
     }
     scan->length = size;

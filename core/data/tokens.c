@@ -15,37 +15,32 @@ bool nl_dataset_kind_is_tokens(nl_dataset_kind kind)
     return kind == NL_DATA_TEXT || kind == NL_DATA_SYNTHETIC_TEXT;
 }
 
-static nl_code key_fail(nl_error *err, nl_code code, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static nl_code key_fail(nl_error *err, nl_code code, const char *key, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    nl_vfail(err, code, fmt, ap);
-    va_end(ap);
-    nl_error_key(err, key);
-    return code;
-}
-
 nl_code nl_token_spec_check(const nl_data_spec *spec, nl_error *err)
 {
     if (!nl_dataset_kind_is_tokens(spec->kind))
-        return key_fail(err, NL_ERR_CONFIG, "data.dataset", "data.dataset %s holds images or "
-                        "feature vectors, not tokens; accepted for a language model: text, "
-                        "synthetic_text", nl_name_of(&nl_dataset_names, (int)spec->kind));
+        return nl_data_key_fail(err, NL_ERR_CONFIG, "data.dataset",
+                                "data.dataset %s holds images or "
+                                "feature vectors, not tokens; accepted for a language model: text, "
+                                "synthetic_text",
+                                nl_name_of(&nl_dataset_names, (int)spec->kind));
     if (!(spec->valid_fraction > 0.0f && spec->valid_fraction < 1.0f))
-        return key_fail(err, NL_ERR_CONFIG, "data.valid_fraction", "data.valid_fraction = %g is "
-                        "out of range; accepted: a number in (0, 1)",
-                        (double)spec->valid_fraction);
+        return nl_data_key_fail(err, NL_ERR_CONFIG, "data.valid_fraction",
+                                "data.valid_fraction = %g is "
+                                "out of range; accepted: a number in (0, 1)",
+                                (double)spec->valid_fraction);
     if (spec->kind == NL_DATA_TEXT && ((int)spec->vocab < 0 || spec->vocab >= NL_VOCAB_COUNT))
-        return key_fail(err, NL_ERR_CONFIG, "data.vocabulary", "unknown vocabulary %d",
-                        (int)spec->vocab);
+        return nl_data_key_fail(err, NL_ERR_CONFIG, "data.vocabulary", "unknown vocabulary %d",
+                                (int)spec->vocab);
     if (spec->train_size < 0)
-        return key_fail(err, NL_ERR_CONFIG, "data.train_size", "data.train_size must be >= 0 "
-                        "(0 = all), got %ld", spec->train_size);
+        return nl_data_key_fail(err, NL_ERR_CONFIG, "data.train_size",
+                                "data.train_size must be >= 0 "
+                                "(0 = all), got %ld",
+                                spec->train_size);
     if (spec->test_size < 0)
-        return key_fail(err, NL_ERR_CONFIG, "data.test_size", "data.test_size must be >= 0 "
-                        "(0 = all), got %ld", spec->test_size);
+        return nl_data_key_fail(err, NL_ERR_CONFIG, "data.test_size",
+                                "data.test_size must be >= 0 "
+                                "(0 = all), got %ld",
+                                spec->test_size);
     if (spec->kind == NL_DATA_SYNTHETIC_TEXT)
         return nl_markov_check(spec, err);
     return NL_OK;
@@ -82,33 +77,40 @@ static nl_code split_sizes(const nl_data_spec *spec, long total, long min_window
     const long valid_all = (long)floor((double)total * (double)spec->valid_fraction);
     const long train_all = total - valid_all;
     if (train_all < min_window)
-        return key_fail(err, NL_ERR_DATA, size_key, "%s holds %ld tokens: its training split "
-                        "(the first %g%%) holds %ld, fewer than one window (the context plus "
-                        "one: %ld tokens); use a longer text or a shorter context", source,
-                        total, 100.0 * (1.0 - (double)spec->valid_fraction), train_all,
-                        min_window);
+        return nl_data_key_fail(
+            err, NL_ERR_DATA, size_key,
+            "%s holds %ld tokens: its training split "
+            "(the first %g%%) holds %ld, fewer than one window (the context plus "
+            "one: %ld tokens); use a longer text or a shorter context",
+            source, total, 100.0 * (1.0 - (double)spec->valid_fraction), train_all, min_window);
     if (valid_all < min_window)
-        return key_fail(err, NL_ERR_DATA, "data.valid_fraction", "%s holds %ld tokens: its "
-                        "validation split (data.valid_fraction = %g: the last %ld) holds fewer "
-                        "than one window (the context plus one: %ld tokens); raise "
-                        "data.valid_fraction or use a longer text", source, total,
-                        (double)spec->valid_fraction, valid_all, min_window);
+        return nl_data_key_fail(
+            err, NL_ERR_DATA, "data.valid_fraction",
+            "%s holds %ld tokens: its "
+            "validation split (data.valid_fraction = %g: the last %ld) holds fewer "
+            "than one window (the context plus one: %ld tokens); raise "
+            "data.valid_fraction or use a longer text",
+            source, total, (double)spec->valid_fraction, valid_all, min_window);
     if (spec->train_size > train_all)
-        return key_fail(err, NL_ERR_DATA, "data.train_size", "data.train_size = %ld, but the "
-                        "training split of %s holds only %ld tokens", spec->train_size, source,
-                        train_all);
+        return nl_data_key_fail(err, NL_ERR_DATA, "data.train_size",
+                                "data.train_size = %ld, but the "
+                                "training split of %s holds only %ld tokens",
+                                spec->train_size, source, train_all);
     if (spec->test_size > valid_all)
-        return key_fail(err, NL_ERR_DATA, "data.test_size", "data.test_size = %ld, but the "
-                        "validation split of %s holds only %ld tokens", spec->test_size, source,
-                        valid_all);
+        return nl_data_key_fail(err, NL_ERR_DATA, "data.test_size",
+                                "data.test_size = %ld, but the "
+                                "validation split of %s holds only %ld tokens",
+                                spec->test_size, source, valid_all);
     if (spec->train_size && spec->train_size < min_window)
-        return key_fail(err, NL_ERR_DATA, "data.train_size", "data.train_size = %ld tokens is "
-                        "shorter than one window (the context plus one: %ld tokens)",
-                        spec->train_size, min_window);
+        return nl_data_key_fail(err, NL_ERR_DATA, "data.train_size",
+                                "data.train_size = %ld tokens is "
+                                "shorter than one window (the context plus one: %ld tokens)",
+                                spec->train_size, min_window);
     if (spec->test_size && spec->test_size < min_window)
-        return key_fail(err, NL_ERR_DATA, "data.test_size", "data.test_size = %ld tokens is "
-                        "shorter than one window (the context plus one: %ld tokens)",
-                        spec->test_size, min_window);
+        return nl_data_key_fail(err, NL_ERR_DATA, "data.test_size",
+                                "data.test_size = %ld tokens is "
+                                "shorter than one window (the context plus one: %ld tokens)",
+                                spec->test_size, min_window);
     *train = spec->train_size ? spec->train_size : train_all;
     *valid = spec->test_size ? spec->test_size : valid_all;
     return NL_OK;
@@ -174,8 +176,7 @@ static int chars_vocabulary(const nl_text_scan *scan, int32_t *tokens, long n,
 /* how synthetic_text tokens print: letters, then digits, then '?' */
 static void markov_symbols(int vocab, unsigned char symbols[256])
 {
-    static const char alphabet[] =
-        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     for (int t = 0; t < vocab; t++)
         symbols[t] = t < (int)sizeof alphabet - 1 ? (unsigned char)alphabet[t] : '?';
 }
@@ -235,8 +236,8 @@ nl_code nl_token_dataset_load(const nl_data_spec *spec, long min_window, nl_toke
 
     if (spec->kind == NL_DATA_TEXT)
         snprintf(out->description, sizeof out->description,
-                 "text (%.300s, %s vocabulary of %d): %ld train, %ld validation tokens",
-                 path, nl_name_of(&nl_vocab_names, (int)spec->vocab), out->vocab, train, valid);
+                 "text (%.300s, %s vocabulary of %d): %ld train, %ld validation tokens", path,
+                 nl_name_of(&nl_vocab_names, (int)spec->vocab), out->vocab, train, valid);
     else
         snprintf(out->description, sizeof out->description,
                  "synthetic_text (seed %llu): a Markov chain of order %d over %d tokens, %d next "
@@ -271,11 +272,12 @@ nl_code nl_window_batcher_init(nl_window_batcher *b, const nl_token_split *split
     if (batch < 1)
         return nl_fail(err, NL_ERR_CONFIG, "the batch size must be at least 1, got %d", batch);
     if (context < 1)
-        return nl_fail(err, NL_ERR_CONFIG, "the context must be at least 1 token, got %d",
-                       context);
+        return nl_fail(err, NL_ERR_CONFIG, "the context must be at least 1 token, got %d", context);
     if (split->length < (long)context + 1)
-        return nl_fail(err, NL_ERR_DATA, "a split of %ld tokens holds no window of %d tokens "
-                       "and its next-token targets", split->length, context);
+        return nl_fail(err, NL_ERR_DATA,
+                       "a split of %ld tokens holds no window of %d tokens "
+                       "and its next-token targets",
+                       split->length, context);
     if (split->length > 2147483647L)
         return nl_fail(err, NL_ERR_DATA, "a split of %ld tokens is too large for the batcher",
                        split->length);
@@ -353,14 +355,14 @@ void nl_window_batcher_tell(const nl_window_batcher *b, nl_window_position *at)
     at->rng = b->rng;
 }
 
-nl_code nl_window_batcher_seek(nl_window_batcher *b, const nl_window_position *at,
-                               nl_error *err)
+nl_code nl_window_batcher_seek(nl_window_batcher *b, const nl_window_position *at, nl_error *err)
 {
     const long most = b->random_windows ? nl_window_batcher_batches(b) : eval_windows(b);
     if (at->epoch < 0 || at->pos < 0 || at->pos > most || !(at->rng.inc & 1u))
-        return nl_fail(err, NL_ERR_DATA, "the data position (epoch %ld, %s %ld) does not fit "
-                       "this split (%ld %s per epoch)", at->epoch,
-                       b->random_windows ? "batch" : "window", at->pos, most,
+        return nl_fail(err, NL_ERR_DATA,
+                       "the data position (epoch %ld, %s %ld) does not fit "
+                       "this split (%ld %s per epoch)",
+                       at->epoch, b->random_windows ? "batch" : "window", at->pos, most,
                        b->random_windows ? "batches" : "windows");
     b->epoch = at->epoch;
     b->pos = at->pos;
