@@ -41,35 +41,43 @@ static nl_code open_text(const char *path, bool is_default, int *fd, long *size,
         return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
                                 "text: no text file named and this build has no default corpus; "
                                 "set data.path to a plain-text file");
-    struct stat st;
-    if (stat(path, &st) != 0) {
+    /* opened first and checked through the descriptor, so what is checked
+     * is what is read; non-blocking, so a FIFO cannot hang the open */
+    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (*fd < 0) {
         if (errno == ENOENT || errno == ENOTDIR)
             return nl_data_key_fail(err, NL_ERR_DATA, "data.path", "text: %s%s does not exist; %s",
                                     is_default ? "the default corpus " : "", path,
                                     missing_hint(is_default));
-        return nl_data_key_fail(err, NL_ERR_IO, "data.path", "text: cannot stat %s: %s", path,
+        return nl_data_key_fail(err, NL_ERR_IO, "data.path", "text: cannot open %s: %s", path,
                                 strerror(errno));
     }
-    if (S_ISDIR(st.st_mode))
-        return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
-                                "text: data.path %s is a directory; set it to a plain-text file",
-                                path);
-    if (!S_ISREG(st.st_mode))
-        return nl_data_key_fail(
-            err, NL_ERR_DATA, "data.path",
-            "text: %s is not a regular file; set data.path to a plain-text file", path);
-    if (st.st_size == 0)
-        return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
-                                "text: %s is empty; set data.path to a plain-text file", path);
-    if (st.st_size > TEXT_MAX_BYTES)
-        return nl_data_key_fail(
+    struct stat st;
+    nl_code rc = NL_OK;
+    if (fstat(*fd, &st) != 0)
+        rc = nl_data_key_fail(err, NL_ERR_IO, "data.path", "text: cannot stat %s: %s", path,
+                              strerror(errno));
+    else if (S_ISDIR(st.st_mode))
+        rc = nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                              "text: data.path %s is a directory; set it to a plain-text file",
+                              path);
+    else if (!S_ISREG(st.st_mode))
+        rc = nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                              "text: %s is not a regular file; set data.path to a plain-text file",
+                              path);
+    else if (st.st_size == 0)
+        rc = nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                              "text: %s is empty; set data.path to a plain-text file", path);
+    else if (st.st_size > TEXT_MAX_BYTES)
+        rc = nl_data_key_fail(
             err, NL_ERR_DATA, "data.path",
             "text: %s holds %lld bytes; accepted: at most %ld (one int32 token per byte)", path,
             (long long)st.st_size, TEXT_MAX_BYTES);
-    *fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (*fd < 0)
-        return nl_data_key_fail(err, NL_ERR_IO, "data.path", "text: cannot open %s: %s", path,
-                                strerror(errno));
+    if (rc != NL_OK) {
+        close(*fd);
+        *fd = -1;
+        return rc;
+    }
     *size = (long)st.st_size;
     return NL_OK;
 }
