@@ -348,18 +348,30 @@ static double tlu_plane_backward(const float *y, const float *dy, float *dx, boo
     return total;
 }
 
+/* Channels in blocks of TLU_BLOCK, each block's planes walked sample by
+ * sample, so a thread streams through contiguous runs of planes; every
+ * channel's plane sums are still added in sample order, so nothing depends
+ * on the blocks or the thread count. (Channel by channel, sample by sample,
+ * the pass read one plane every c planes and ran at 0.75x batch norm's
+ * whole backward on (32, 64, 28, 28).) */
+enum { TLU_BLOCK = 64 };
+
 void nl_cpu_tlu_backward(nl_backend *be, int n, int c, int hw, const float *y, const float *tau,
                          const float *dy, float *dx, bool accumulate_dx, float *dtau)
 {
     (void)be;
+    const int blocks = (c + TLU_BLOCK - 1) / TLU_BLOCK;
     NL_PARALLEL_FOR_IF((long)n * c * hw >= NL_PARALLEL_MIN,
-    for (int ch = 0; ch < c; ch++) {
-        double total = 0.0;
-        for (int i = 0; i < n; i++) {
-            const size_t at = ((size_t)i * c + ch) * hw;
-            total += tlu_plane_backward(y + at, dy + at, dx ? dx + at : NULL, accumulate_dx, hw,
-                                        tau[ch]);
-        }
-        dtau[ch] = (float)total;
+    for (int blk = 0; blk < blocks; blk++) {
+        const int ch0 = blk * TLU_BLOCK, width = c - ch0 < TLU_BLOCK ? c - ch0 : TLU_BLOCK;
+        double total[TLU_BLOCK] = {0};
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < width; k++) {
+                const size_t at = ((size_t)i * c + ch0 + k) * hw;
+                total[k] += tlu_plane_backward(y + at, dy + at, dx ? dx + at : NULL,
+                                               accumulate_dx, hw, tau[ch0 + k]);
+            }
+        for (int k = 0; k < width; k++)
+            dtau[ch0 + k] = (float)total[k];
     });
 }
