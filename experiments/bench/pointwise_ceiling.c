@@ -31,14 +31,9 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "cpu/cpu.h"
+#include "best_time.h"
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
+#include "cpu/cpu.h"
 
 static float *make(size_t count, unsigned seed)
 {
@@ -65,18 +60,6 @@ static void axpb(size_t count, const float *x, float *y)
     for (size_t i = 0; i < count; i++)
         y[i] = x[i] * 1.5f + 0.25f;
 }
-
-#define BEST(expr, reps)                                                                           \
-    ({                                                                                             \
-        double best_ = 1e30;                                                                       \
-        for (int r_ = 0; r_ < (reps); r_++) {                                                      \
-            const double t0_ = now();                                                              \
-            expr;                                                                                  \
-            const double t_ = now() - t0_;                                                         \
-            best_ = t_ < best_ ? t_ : best_;                                                       \
-        }                                                                                          \
-        best_;                                                                                     \
-    })
 
 enum { BLOCK = 2048 }; /* floats of the L1-resident block: 8 KiB in, 8 KiB out */
 
