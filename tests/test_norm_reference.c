@@ -435,6 +435,9 @@ START_TEST(test_dyt_tanh_accuracy)
         worst = fmax(worst, err);
     }
     ck_assert_msg(worst < 4.0 * FLT_EPSILON, "tanh: relative error %.3g", worst);
+    x[0] = NAN; /* a diverged run's NaN stays a NaN */
+    be->ops->dyt_forward(be, 1, 1, 8, &one, x, NULL, NULL, y);
+    ck_assert_msg(isnan(y[0]) && !isnan(y[1]), "tanh(NaN) = %g", (double)y[0]);
     free(x);
     free(y);
 }

@@ -26,16 +26,15 @@ static inline nl_v8 v8_select(nl_v8i mask, nl_v8 a, nl_v8 b)
 
 /* tanh as one rational function, a (1 + z p(z)) / (1 + z q(z)) with z = a^2,
  * a = |x| clamped to 9.02 (tanh rounds to 1 in float above 9.01), the sign
- * put back: 16 vector operations and a division per 8 floats, where the
- * Cephes pair it replaces (an odd polynomial below 0.625, an exp above, both
- * computed and selected) took ~40 and kept DyT at 2-8x batch norm's time.
- * The coefficients are a minimax fit of tanh(a)/a in relative error
- * (experiments/bench/tanh_rational_fit.py: 7e-9 in exact arithmetic); in
- * float the result is within 2.7 FLT_EPSILON of tanh relative (5.3 ulp
- * where tanh is near 1, 2.4 ulp for |x| < 1; the Cephes pair: 1.3
- * FLT_EPSILON, 1.5 ulp), far inside the 1e-5 of the PyTorch goldens. 1 + z p is formed as a + a z p,
- * so that near 0 its rounding falls on the small term. The comparisons
- * are written so that a NaN passes through. */
+ * put back: 16 vector operations and a division per 8 floats, since DyT is
+ * bound by this arithmetic, not by memory (experiments/bench/
+ * pointwise_ceiling.c). The coefficients are a minimax fit of tanh(a)/a in
+ * relative error (experiments/bench/tanh_rational_fit.py: 7e-9 in exact
+ * arithmetic); in float the result is within 2.7 FLT_EPSILON of tanh
+ * relative (5.3 ulp where tanh is near 1, 2.4 ulp for |x| < 1), far inside
+ * the 1e-5 of the PyTorch goldens. 1 + z p is formed as a + a z p, so that
+ * near 0 its rounding falls on the small term. The comparisons are written
+ * so that a NaN passes through. */
 static inline nl_v8 tanh8(nl_v8 x)
 {
     const nl_v8i sign = (nl_v8i)x & (nl_v8i){INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN,
@@ -188,12 +187,11 @@ static void dyt_plane_backward(const float *x, const float *dy, float *dx, bool 
 }
 
 /* Rows of features: each thread takes a contiguous span of 8-feature units
- * and walks its rows whole, up to FEATURE_BLOCK features at a time, each
- * feature's sums kept in a float lane over ROWS rows, then added in double.
- * A feature's sums see the same operations in the same order whatever the
- * span, so nothing depends on the thread count. (Eight features walked down
- * the rows, a 32-byte read every row, ran the (256, 1024) backward at 6x
- * batch norm's.) */
+ * and walks its rows whole, up to FEATURE_BLOCK features at a time (a few
+ * features walked down the rows read 32 bytes a row and wait on every
+ * load), each feature's sums kept in a float lane over ROWS rows, then
+ * added in double. A feature's sums see the same operations in the same
+ * order whatever the span, so nothing depends on the thread count. */
 enum { ROWS = 32, FEATURE_BLOCK = 256 };
 
 static void dyt_features_block(int n, int c, int b0, int width, const float *x, const float *dy,
@@ -349,11 +347,9 @@ static double tlu_plane_backward(const float *y, const float *dy, float *dx, boo
 }
 
 /* Channels in blocks of TLU_BLOCK, each block's planes walked sample by
- * sample, so a thread streams through contiguous runs of planes; every
- * channel's plane sums are still added in sample order, so nothing depends
- * on the blocks or the thread count. (Channel by channel, sample by sample,
- * the pass read one plane every c planes and ran at 0.75x batch norm's
- * whole backward on (32, 64, 28, 28).) */
+ * sample, so a thread streams through contiguous runs of planes rather than
+ * one plane every c; every channel's plane sums are still added in sample
+ * order, so nothing depends on the blocks or the thread count. */
 enum { TLU_BLOCK = 64 };
 
 void nl_cpu_tlu_backward(nl_backend *be, int n, int c, int hw, const float *y, const float *tau,
