@@ -1,5 +1,15 @@
-/* What stops DyT and FRN+TLU at batch norm's time per element (issue 24,
- * "Speed"), measured on the real kernels of core/cpu beside plain loops.
+/* What stops the newer normalizers at batch norm's time per element (issue
+ * 24, "Speed"), measured on the real kernels of core/cpu beside plain loops,
+ * each repetition short (a few ms at most), so that the best of many is
+ * clean even on a loaded host where `normlab bench`'s 30 ms repetitions are
+ * cut by the scheduler.
+ *
+ * RMSNorm and layer norm are one tuned per-sample kernel, centring a
+ * parameter: RMS should cost what layer norm costs, or less.
+ *
+ * Batch renorm's forward is two ops, statistics then the corrected apply:
+ * two passes over x where batch norm pipelines one into the other, so its
+ * floor is a read of x plus a one-pass y = a x + b (two_pass_ceiling.c).
  *
  * DyT has no statistics: one pass, y = gamma * tanh(alpha * x) + beta. Its
  * floor is the larger of that pass's memory traffic (axpb below: a plain
@@ -52,6 +62,17 @@ static void copy(size_t count, const float *x, float *y)
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < count; i++)
         y[i] = x[i];
+}
+
+static volatile float sink;
+
+static void read_x(size_t count, const float *x)
+{
+    float total = 0.0f;
+#pragma omp parallel for simd schedule(static) reduction(+ : total)
+    for (size_t i = 0; i < count; i++)
+        total += x[i];
+    sink = total;
 }
 
 static void axpb(size_t count, const float *x, float *y)
@@ -115,6 +136,22 @@ int main(void)
             BEST(nl_cpu_dyt_forward(NULL, n, c, hw, &alpha, x, gamma, beta, y), reps);
         const double t_tanh = BEST(dyt_in_l1(blocks, &alpha, xb, yb), reps) * count /
                               (double)(blocks * BLOCK);
+        const nl_norm_geom batch = {n, c, hw, 0, true, eps};
+        float *var = make((size_t)c, 16), *r = make((size_t)c, 17), *d = make((size_t)c, 18),
+              *scale = make((size_t)c, 19), *shift = make((size_t)c, 20);
+        const double t_renorm =
+            BEST((nl_cpu_norm_stats(NULL, &batch, x, mean, var, NULL, NULL, 0.0f),
+                  nl_cpu_renorm_correction(NULL, c, eps, 3.0f, 5.0f, mean, var, rm, rv, gamma,
+                                           beta, r, d, scale, shift),
+                  nl_cpu_norm_apply(NULL, &batch, x, mean, var, scale, shift, y, rstd)),
+                 reps);
+        const double t_two_pass = BEST((read_x(count, x), axpb(count, x, y)), reps);
+        const double t_layer = BEST(nl_cpu_groupnorm_forward(NULL, n, c, hw, 1, true, eps, x, gamma,
+                                                             beta, y, mean, rstd, NULL, NULL, 0.0f),
+                                    reps);
+        const double t_rms = BEST(nl_cpu_groupnorm_forward(NULL, n, c, hw, 1, false, eps, x, gamma,
+                                                           NULL, y, mean, rstd, NULL, NULL, 0.0f),
+                                  reps);
         printf(" forward                                       ns/elem  / batch\n");
         row("copy (the bench's reference)", t_copy, count, t_bn);
         row("axpb: y = a x + b, a one-pass floor", t_axpb, count, t_bn);
@@ -122,9 +159,13 @@ int main(void)
         row("batch norm, eval (tuned)", t_bn_eval, count, t_bn);
         row("DyT (tuned)", t_dyt, count, t_bn);
         row("DyT's arithmetic alone (block in L1)", t_tanh, count, t_bn);
-        double t_rms = 0.0, t_tlu = 0.0, t_frn = 0.0;
+        row("layer norm (tuned)", t_layer, count, t_bn);
+        row("RMSNorm (the same kernel, uncentred)", t_rms, count, t_bn);
+        row("batch renorm: statistics, correction, apply", t_renorm, count, t_bn);
+        row("two-pass floor: read x, then y = a x + b", t_two_pass, count, t_bn);
+        double t_frn_stats = 0.0, t_tlu = 0.0, t_frn = 0.0;
         if (images) {
-            t_rms = BEST(nl_cpu_groupnorm_forward(NULL, n, c, hw, c, false, eps, x, gamma, beta, y,
+            t_frn_stats = BEST(nl_cpu_groupnorm_forward(NULL, n, c, hw, c, false, eps, x, gamma, beta, y,
                                                   mean, rstd, NULL, NULL, 0.0f),
                          reps);
             t_tlu = BEST(nl_cpu_tlu_forward(NULL, n, c, hw, y, tau, y), reps);
@@ -132,10 +173,10 @@ int main(void)
                                                    y, mean, rstd, NULL, NULL, 0.0f),
                           nl_cpu_tlu_forward(NULL, n, c, hw, y, tau, y)),
                          reps);
-            row("FRN's statistics and apply (tuned, uncentred)", t_rms, count, t_bn);
+            row("FRN's statistics and apply (tuned, uncentred)", t_frn_stats, count, t_bn);
             row("TLU in place (the second pass)", t_tlu, count, t_bn);
             row("FRN as it runs (the two)", t_frn, count, t_bn);
-            row("FRN floor as two ops: statistics + copy", t_rms + t_copy, count, t_bn);
+            row("FRN floor as two ops: statistics + copy", t_frn_stats + t_copy, count, t_bn);
         }
 
         nl_cpu_batchnorm_forward_train(NULL, n, c, hw, eps, x, gamma, beta, y, mean, rstd, rm, rv,
@@ -146,26 +187,41 @@ int main(void)
         const double t_dyt_bwd = BEST(nl_cpu_dyt_backward(NULL, n, c, hw, &alpha, x, dy, gamma,
                                                           dx, false, dgamma, dbeta, &dalpha, ws),
                                       reps);
+        nl_cpu_groupnorm_forward(NULL, n, c, hw, 1, true, eps, x, gamma, beta, y, mean, rstd, NULL,
+                                 NULL, 0.0f);
+        const double t_layer_bwd =
+            BEST(nl_cpu_groupnorm_backward(NULL, n, c, hw, 1, true, x, dy, gamma, mean, rstd, dx,
+                                           false, dgamma, dbeta, ws),
+                 reps);
+        nl_cpu_groupnorm_forward(NULL, n, c, hw, 1, false, eps, x, gamma, NULL, y, mean, rstd, NULL,
+                                 NULL, 0.0f);
+        const double t_rms_bwd =
+            BEST(nl_cpu_groupnorm_backward(NULL, n, c, hw, 1, false, x, dy, gamma, mean, rstd, dx,
+                                           false, dgamma, NULL, ws),
+                 reps);
         printf(" backward\n");
         row("batch norm (tuned)", t_bn_bwd, count, t_bn_bwd);
         row("DyT (tuned)", t_dyt_bwd, count, t_bn_bwd);
+        row("layer norm (tuned)", t_layer_bwd, count, t_bn_bwd);
+        row("RMSNorm (the same kernel, uncentred)", t_rms_bwd, count, t_bn_bwd);
         if (images) {
             nl_cpu_groupnorm_forward(NULL, n, c, hw, c, false, eps, x, gamma, beta, y, mean, rstd,
                                      NULL, NULL, 0.0f);
             nl_cpu_tlu_forward(NULL, n, c, hw, y, tau, y);
             const double t_tlu_bwd =
                 BEST(nl_cpu_tlu_backward(NULL, n, c, hw, y, tau, dy, dx, false, dbeta), reps);
-            const double t_rms_bwd =
+            const double t_frn_bwd =
                 BEST(nl_cpu_groupnorm_backward(NULL, n, c, hw, c, false, x, dy, gamma, mean, rstd,
                                                dx, false, dgamma, dbeta, ws),
                      reps);
-            row("FRN's norm backward (tuned, uncentred)", t_rms_bwd, count, t_bn_bwd);
+            row("FRN's norm backward (tuned, uncentred)", t_frn_bwd, count, t_bn_bwd);
             row("TLU backward (the mask pass)", t_tlu_bwd, count, t_bn_bwd);
-            row("FRN as it runs (the two)", t_tlu_bwd + t_rms_bwd, count, t_bn_bwd);
-            row("FRN floor as two ops: norm backward + 1.5 copy", t_rms_bwd + 1.5 * t_copy,
+            row("FRN as it runs (the two)", t_tlu_bwd + t_frn_bwd, count, t_bn_bwd);
+            row("FRN floor as two ops: norm backward + 1.5 copy", t_frn_bwd + 1.5 * t_copy,
                 count, t_bn_bwd);
         }
-        float *all[] = {x, y, dy, dx, xb, yb, gamma, beta, tau, dgamma, dbeta, rm, rv, mean, rstd};
+        float *all[] = {x,      y,  dy, dx,   xb,   yb,  gamma, beta,  tau,  dgamma,
+                        dbeta,  rm, rv, mean, rstd, var, r,     d,     scale, shift};
         for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
             free(all[k]);
         free(ws);
