@@ -91,6 +91,26 @@ static void dyt_in_l1(size_t blocks, const float *alpha, const float *xb, float 
         nl_cpu_dyt_forward(NULL, 1, 1, BLOCK, alpha, xb, NULL, NULL, yb);
 }
 
+/* the buffers of the per-sample kernels' backward */
+typedef struct {
+    const float *x, *dy, *gamma, *beta;
+    float *y, *mean, *rstd, *dx, *dgamma, *dbeta;
+    void *ws;
+} group_buffers;
+
+/* groupnorm.c's backward (gamma always, beta with shift), after its
+ * forward has saved the statistics */
+static double group_backward(const group_buffers *b, int n, int c, int hw, int groups,
+                             bool center, bool shift, int reps)
+{
+    nl_cpu_groupnorm_forward(NULL, n, c, hw, groups, center, 1e-5f, b->x, b->gamma,
+                             shift ? b->beta : NULL, b->y, b->mean, b->rstd, NULL, NULL, 0.0f);
+    return BEST(nl_cpu_groupnorm_backward(NULL, n, c, hw, groups, center, b->x, b->dy, b->gamma,
+                                          b->mean, b->rstd, b->dx, false, b->dgamma,
+                                          shift ? b->dbeta : NULL, b->ws),
+                reps);
+}
+
 static void row(const char *what, double t, size_t count, double bn)
 {
     printf("  %-44s %8.3f %7.2f\n", what, t * 1e9 / (double)count, t / bn);
@@ -187,18 +207,9 @@ int main(void)
         const double t_dyt_bwd = BEST(nl_cpu_dyt_backward(NULL, n, c, hw, &alpha, x, dy, gamma,
                                                           dx, false, dgamma, dbeta, &dalpha, ws),
                                       reps);
-        nl_cpu_groupnorm_forward(NULL, n, c, hw, 1, true, eps, x, gamma, beta, y, mean, rstd, NULL,
-                                 NULL, 0.0f);
-        const double t_layer_bwd =
-            BEST(nl_cpu_groupnorm_backward(NULL, n, c, hw, 1, true, x, dy, gamma, mean, rstd, dx,
-                                           false, dgamma, dbeta, ws),
-                 reps);
-        nl_cpu_groupnorm_forward(NULL, n, c, hw, 1, false, eps, x, gamma, NULL, y, mean, rstd, NULL,
-                                 NULL, 0.0f);
-        const double t_rms_bwd =
-            BEST(nl_cpu_groupnorm_backward(NULL, n, c, hw, 1, false, x, dy, gamma, mean, rstd, dx,
-                                           false, dgamma, NULL, ws),
-                 reps);
+        const group_buffers buffers = {x, dy, gamma, beta, y, mean, rstd, dx, dgamma, dbeta, ws};
+        const double t_layer_bwd = group_backward(&buffers, n, c, hw, 1, true, true, reps);
+        const double t_rms_bwd = group_backward(&buffers, n, c, hw, 1, false, false, reps);
         printf(" backward\n");
         row("batch norm (tuned)", t_bn_bwd, count, t_bn_bwd);
         row("DyT (tuned)", t_dyt_bwd, count, t_bn_bwd);
@@ -210,10 +221,7 @@ int main(void)
             nl_cpu_tlu_forward(NULL, n, c, hw, y, tau, y);
             const double t_tlu_bwd =
                 BEST(nl_cpu_tlu_backward(NULL, n, c, hw, y, tau, dy, dx, false, dbeta), reps);
-            const double t_frn_bwd =
-                BEST(nl_cpu_groupnorm_backward(NULL, n, c, hw, c, false, x, dy, gamma, mean, rstd,
-                                               dx, false, dgamma, dbeta, ws),
-                     reps);
+            const double t_frn_bwd = group_backward(&buffers, n, c, hw, c, false, true, reps);
             row("FRN's norm backward (tuned, uncentred)", t_frn_bwd, count, t_bn_bwd);
             row("TLU backward (the mask pass)", t_tlu_bwd, count, t_bn_bwd);
             row("FRN as it runs (the two)", t_tlu_bwd + t_frn_bwd, count, t_bn_bwd);
