@@ -84,11 +84,18 @@ static void axpb(size_t count, const float *x, float *y)
 
 enum { BLOCK = 2048 }; /* floats of the L1-resident block: 8 KiB in, 8 KiB out */
 
-/* the DyT kernel over one block, `blocks` times: its arithmetic alone */
+/* the DyT kernel over one block, `blocks` times shared by the threads (each
+ * writes its own block of yb; a block is too small for the kernel to open a
+ * team of its own): its arithmetic alone */
 static void dyt_in_l1(size_t blocks, const float *alpha, const float *xb, float *yb)
 {
-    for (size_t b = 0; b < blocks; b++)
-        nl_cpu_dyt_forward(NULL, 1, 1, BLOCK, alpha, xb, NULL, NULL, yb);
+#pragma omp parallel
+    {
+        float *mine = yb + (size_t)omp_get_thread_num() * BLOCK;
+#pragma omp for schedule(static)
+        for (size_t b = 0; b < blocks; b++)
+            nl_cpu_dyt_forward(NULL, 1, 1, BLOCK, alpha, xb, NULL, NULL, mine);
+    }
 }
 
 /* the buffers of the per-sample kernels' backward */
@@ -129,7 +136,8 @@ int main(void)
         const size_t count = (size_t)n * c * hw, blocks = count / BLOCK;
         const float alpha = 0.5f, eps = 1e-5f;
         float *x = make(count, 1), *y = make(count, 2), *dy = make(count, 3),
-              *dx = make(count, 4), *xb = make(BLOCK, 5), *yb = make(BLOCK, 6);
+              *dx = make(count, 4), *xb = make(BLOCK, 5),
+              *yb = make((size_t)BLOCK * omp_get_max_threads(), 6);
         float *gamma = make((size_t)c, 7), *beta = make((size_t)c, 8), *tau = make((size_t)c, 9),
               *dgamma = make((size_t)c, 10), *dbeta = make((size_t)c, 11);
         float *rm = make((size_t)c, 12), *rv = make((size_t)c, 13);
