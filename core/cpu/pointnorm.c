@@ -26,7 +26,7 @@ static inline nl_v8 v8_select(nl_v8i mask, nl_v8 a, nl_v8 b)
 
 /* tanh as one rational function, a (1 + z p(z)) / (1 + z q(z)) with z = a^2,
  * a = |x| clamped to 9.02 (tanh rounds to 1 in float above 9.01), the sign
- * put back: 16 vector operations and a division per 8 floats, since DyT is
+ * put back: 18 vector operations and a division per 8 floats, since DyT is
  * bound by this arithmetic, not by memory (experiments/bench/
  * pointwise_ceiling.c). The coefficients are a minimax fit of tanh(a)/a in
  * relative error (experiments/bench/tanh_rational_fit.py: 7e-9 in exact
