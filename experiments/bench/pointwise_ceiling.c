@@ -193,9 +193,9 @@ int main(void)
         row("two-pass floor: read x, then y = a x + b", t_two_pass, count, t_bn);
         double t_frn_stats = 0.0, t_tlu = 0.0, t_frn = 0.0;
         if (images) {
-            t_frn_stats = BEST(nl_cpu_groupnorm_forward(NULL, n, c, hw, c, false, eps, x, gamma, beta, y,
-                                                  mean, rstd, NULL, NULL, 0.0f),
-                         reps);
+            t_frn_stats = BEST(nl_cpu_groupnorm_forward(NULL, n, c, hw, c, false, eps, x, gamma,
+                                                        beta, y, mean, rstd, NULL, NULL, 0.0f),
+                               reps);
             t_tlu = BEST(nl_cpu_tlu_forward(NULL, n, c, hw, y, tau, y), reps);
             t_frn = BEST((nl_cpu_groupnorm_forward(NULL, n, c, hw, c, false, eps, x, gamma, beta,
                                                    y, mean, rstd, NULL, NULL, 0.0f),
