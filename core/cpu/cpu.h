@@ -188,15 +188,15 @@ void nl_cpu_batchnorm_backward(nl_backend *be, int n, int c, int hw, const float
                                const float *save_rstd, float *dx, bool accumulate_dx,
                                float *dgamma, float *dbeta);
 /* groupnorm.c */
-void nl_cpu_groupnorm_forward(nl_backend *be, int n, int c, int hw, int groups, float eps,
-                              const float *x, const float *gamma, const float *beta, float *y,
-                              float *save_mean, float *save_rstd, float *running_mean,
+void nl_cpu_groupnorm_forward(nl_backend *be, int n, int c, int hw, int groups, bool center,
+                              float eps, const float *x, const float *gamma, const float *beta,
+                              float *y, float *save_mean, float *save_rstd, float *running_mean,
                               float *running_var, float momentum);
 size_t nl_cpu_groupnorm_backward_workspace(nl_backend *be, int n, int c, int hw, int groups);
-void nl_cpu_groupnorm_backward(nl_backend *be, int n, int c, int hw, int groups, const float *x,
-                               const float *dy, const float *gamma, const float *save_mean,
-                               const float *save_rstd, float *dx, bool accumulate_dx,
-                               float *dgamma, float *dbeta, void *workspace);
+void nl_cpu_groupnorm_backward(nl_backend *be, int n, int c, int hw, int groups, bool center,
+                               const float *x, const float *dy, const float *gamma,
+                               const float *save_mean, const float *save_rstd, float *dx,
+                               bool accumulate_dx, float *dgamma, float *dbeta, void *workspace);
 /* norm_sync.c: the backward of batch statistics in two steps */
 void nl_cpu_norm_backward_reduce(nl_backend *be, const nl_norm_geom *g, const float *x,
                                  const float *dy, const float *save_mean, const float *save_rstd,
@@ -207,8 +207,7 @@ void nl_cpu_norm_backward_apply(nl_backend *be, const nl_norm_geom *g, const flo
                                 const float *sum_dy_xhat, double count, float *dx,
                                 bool accumulate_dx);
 
-/* norm.c: the ops, dispatching to batchnorm.c, groupnorm.c or the general
- * grouped kernel (groups >= 1, centring on or off) */
+/* norm.c: the ops, dispatching to batchnorm.c or groupnorm.c */
 void nl_cpu_norm_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
                          const float *gamma, const float *beta, float *y, float *save_mean,
                          float *save_rstd, float *running_mean, float *running_var,
@@ -232,13 +231,6 @@ void nl_cpu_norm_backward(nl_backend *be, const nl_norm_geom *g, const float *x,
                           const float *gamma, const float *save_mean, const float *save_rstd,
                           float *dx, bool accumulate_dx, float *dgamma, float *dbeta,
                           void *workspace);
-void nl_cpu_norm_grouped_forward(const nl_norm_geom *g, const float *x, const float *gamma,
-                                 const float *beta, float *y, float *save_mean, float *save_rstd);
-size_t nl_cpu_norm_grouped_workspace(const nl_norm_geom *g);
-void nl_cpu_norm_grouped_backward(const nl_norm_geom *g, const float *x, const float *dy,
-                                  const float *gamma, const float *save_mean,
-                                  const float *save_rstd, float *dx, bool accumulate_dx,
-                                  float *dgamma, float *dbeta, void *workspace);
 /* sgd.c */
 void nl_cpu_sgd_step(nl_backend *be, size_t count, float *param, const float *grad,
                      float *velocity, const nl_sgd_args *args);

@@ -1,5 +1,7 @@
 /* GroupNorm on the CPU (LayerNorm with groups = 1, InstanceNorm with
- * groups = C), forward and backward side by side.
+ * groups = C; without centring, RMSNorm and FRN's statistics), forward and
+ * backward side by side. Centring is a parameter: without it the sums are
+ * taken about 0, the mean is 0 and the backward has no mean term.
  *
  * A (sample, group) block is (C/G)*HW contiguous floats; blocks are split
  * over threads and each is reduced by one thread in double with two passes
@@ -17,8 +19,10 @@ static inline float gamma_at(const float *gamma, int c) { return gamma ? gamma[c
 static inline float beta_at(const float *beta, int c) { return beta ? beta[c] : 0.0f; }
 
 /* mean and 1/std of k groups of `count` values each, from their sums about
- * their shifts: a loop over groups, so the divisions and square roots run as
- * vectors (one latency chain per batch of groups rather than one per group) */
+ * their shifts (without centring the shifts are 0, the mean is 0 and the
+ * variance is the mean square): a loop over groups, so the divisions and
+ * square roots run as vectors (one latency chain per batch of groups rather
+ * than one per group) */
 enum { STATS_BATCH = 16 };
 
 /* Narrow units (short groups, or short rows) are taken in batches of up to
@@ -28,12 +32,12 @@ enum { STATS_BATCH = 16 };
 enum { NARROW_BATCH_FLOATS = 1024 };
 
 static void finish_stats(const double *sum, const double *sum_sq, const float *shift, int k,
-                         size_t count, float eps, float *mean_out, float *rstd_out)
+                         size_t count, bool center, float eps, float *mean_out, float *rstd_out)
 {
     const double n = (double)count;
     #pragma omp simd
     for (int q = 0; q < k; q++) {
-        const double dmean = sum[q] / n, mean = (double)shift[q] + dmean;
+        const double dmean = center ? sum[q] / n : 0.0, mean = (double)shift[q] + dmean;
         double var = sum_sq[q] / n - dmean * dmean;
         var = var < 0.0 ? 0.0 : var;
         mean_out[q] = (float)mean;
@@ -46,10 +50,14 @@ static void finish_stats(const double *sum, const double *sum_sq, const float *s
 static void normalize_features(const float *x, float *y, int count, float mean, float rstd,
                                const float *gamma, const float *beta)
 {
-    if (gamma) {
+    if (gamma && beta) {
         #pragma omp simd
         for (int j = 0; j < count; j++)
             y[j] = nl_fmaf(x[j] - mean, rstd * gamma[j], beta[j]);
+    } else if (gamma) {
+        #pragma omp simd
+        for (int j = 0; j < count; j++)
+            y[j] = nl_fmaf(x[j] - mean, rstd * gamma[j], 0.0f);
     } else {
         #pragma omp simd
         for (int j = 0; j < count; j++)
@@ -77,9 +85,12 @@ static inline void unit_sums_normalizing(const float *x_next, int cpg, float shi
                                          double *sum_sq, const float *xn, float *yn, float mean,
                                          float rstd, const float *gamma, const float *beta)
 {
-    if (gamma)
+    if (gamma && beta)
         nl_moments_normalizing(x_next, (size_t)cpg, shift, sum, sum_sq, xn, yn, mean, rstd, 0.0f,
                                gamma, beta);
+    else if (gamma)
+        nl_moments_normalizing(x_next, (size_t)cpg, shift, sum, sum_sq, xn, yn, mean, rstd, 0.0f,
+                               gamma, NULL);
     else
         nl_moments_normalizing(x_next, (size_t)cpg, shift, sum, sum_sq, xn, yn, mean, rstd, 0.0f,
                                NULL, NULL);
@@ -91,7 +102,7 @@ static inline int units_in_batch(size_t from, size_t end, int batch)
     return from >= end ? 0 : end - from < (size_t)batch ? (int)(end - from) : batch;
 }
 
-static void forward_features_share(int n, int c, int groups, float eps, const float *x,
+static void forward_features_share(int n, int c, int groups, bool center, float eps, const float *x,
                                    const float *gamma, const float *beta, float *y,
                                    float *save_mean, float *save_rstd)
 {
@@ -108,11 +119,12 @@ static void forward_features_share(int n, int c, int groups, float eps, const fl
         const int k = units_in_batch(u0, unit_end, batch);
         for (int q = 0; q < k; q++) {
             const float *xu = x + (u0 + q) * cpg;
-            shift[q] = xu[0];
+            shift[q] = center ? xu[0] : 0.0f;
             sum[q] = sum_sq[q] = 0.0;
             nl_sum_shifted_moments(xu, (size_t)cpg, shift[q], &sum[q], &sum_sq[q]);
         }
-        finish_stats(sum, sum_sq, shift, k, (size_t)cpg, eps, &save_mean[u0], &save_rstd[u0]);
+        finish_stats(sum, sum_sq, shift, k, (size_t)cpg, center, eps, &save_mean[u0],
+                     &save_rstd[u0]);
     }
     for (; u0 < unit_end; u0 += (size_t)batch) {
         const int k = units_in_batch(u0, unit_end, batch);
@@ -121,10 +133,10 @@ static void forward_features_share(int n, int c, int groups, float eps, const fl
         for (int q = 0; q < k; q++) {
             const size_t u = u0 + (size_t)q, c0 = (u % (size_t)groups) * cpg;
             const float *gamma_g = gamma ? gamma + c0 : NULL;
-            const float *beta_g = gamma ? beta + c0 : NULL;
+            const float *beta_g = gamma && beta ? beta + c0 : NULL;
             if (q < k_next) {
                 const float *x_next = x + (u1 + q) * cpg;
-                shift[q] = x_next[0];
+                shift[q] = center ? x_next[0] : 0.0f;
                 sum[q] = sum_sq[q] = 0.0;
                 unit_sums_normalizing(x_next, cpg, shift[q], &sum[q], &sum_sq[q], x + u * cpg,
                                       y + u * cpg, save_mean[u], save_rstd[u], gamma_g, beta_g);
@@ -134,7 +146,7 @@ static void forward_features_share(int n, int c, int groups, float eps, const fl
             }
         }
         if (k_next > 0)
-            finish_stats(sum, sum_sq, shift, k_next, (size_t)cpg, eps, &save_mean[u1],
+            finish_stats(sum, sum_sq, shift, k_next, (size_t)cpg, center, eps, &save_mean[u1],
                          &save_rstd[u1]);
     }
 }
@@ -168,7 +180,7 @@ moments_of_8_groups(const float *x, int cpg, const float *shift, float *sum, flo
         nl_moment_lanes_normalizing(x + at, 0, (size_t)cpg, shift[q], &group_sum[q],
                                     &group_sum_sq[q], xn ? xn + at : NULL, xn ? yn + at : NULL,
                                     xn ? mean[q] : 0.0f, xn ? rstd[q] : 0.0f, 0.0f,
-                                    gamma ? gamma + at : NULL, gamma ? beta + at : NULL);
+                                    gamma ? gamma + at : NULL, beta ? beta + at : NULL);
     }
     nl_v8_store(sum, nl_v8_totals8(group_sum));
     nl_v8_store(sum_sq, nl_v8_totals8(group_sum_sq));
@@ -179,8 +191,10 @@ static void moments_of_8(const float *x, int cpg, const float *shift, float *sum
                          const float *xn, float *yn, const float *mean, const float *rstd,
                          const float *gamma, const float *beta)
 {
-    if (xn && gamma)
+    if (xn && gamma && beta)
         moments_of_8_groups(x, cpg, shift, sum, sum_sq, xn, yn, mean, rstd, gamma, beta);
+    else if (xn && gamma)
+        moments_of_8_groups(x, cpg, shift, sum, sum_sq, xn, yn, mean, rstd, gamma, NULL);
     else if (xn)
         moments_of_8_groups(x, cpg, shift, sum, sum_sq, xn, yn, mean, rstd, NULL, NULL);
     else
@@ -191,24 +205,24 @@ enum { MAX_OCTET_BATCH = 4 };
 
 /* the shifts and float sums of the 8 groups (an octet of units) from x,
  * normalizing the octet xn into yn on the way when xn is given */
-static void octet_sums(const float *x, int cpg, float *shift, float *sum, float *sum_sq,
-                       const float *xn, float *yn, const float *mean, const float *rstd,
-                       const float *gamma, const float *beta)
+static void octet_sums(const float *x, int cpg, bool center, float *shift, float *sum,
+                       float *sum_sq, const float *xn, float *yn, const float *mean,
+                       const float *rstd, const float *gamma, const float *beta)
 {
     for (int q = 0; q < GROUP_BATCH; q++)
-        shift[q] = x[(size_t)q * cpg];
+        shift[q] = center ? x[(size_t)q * cpg] : 0.0f;
     moments_of_8(x, cpg, shift, sum, sum_sq, xn, yn, mean, rstd, gamma, beta);
 }
 
 static void finish_octets(const float *sum, const float *sum_sq, const float *shift, int units,
-                          int cpg, float eps, float *mean_out, float *rstd_out)
+                          int cpg, bool center, float eps, float *mean_out, float *rstd_out)
 {
     double sum_d[MAX_OCTET_BATCH * GROUP_BATCH], sum_sq_d[MAX_OCTET_BATCH * GROUP_BATCH];
     for (int q = 0; q < units; q++) {
         sum_d[q] = sum[q];
         sum_sq_d[q] = sum_sq[q];
     }
-    finish_stats(sum_d, sum_sq_d, shift, units, (size_t)cpg, eps, mean_out, rstd_out);
+    finish_stats(sum_d, sum_sq_d, shift, units, (size_t)cpg, center, eps, mean_out, rstd_out);
 }
 
 /* forward_features_share's pipeline, eight groups at a time: a thread's
@@ -220,7 +234,8 @@ static void finish_octets(const float *sum, const float *sum_sq, const float *sh
  * normalizing pass read 8 KiB back. A separate driver rather than one
  * shared with forward_features_share: the shared one was slower on both
  * paths (NOTES.md). */
-static void forward_features_by_8_share(int n, int c, int groups, float eps, const float *x,
+static void forward_features_by_8_share(int n, int c, int groups, bool center, float eps,
+                                        const float *x,
                                         const float *gamma, const float *beta, float *y,
                                         float *save_mean, float *save_rstd)
 {
@@ -237,11 +252,11 @@ static void forward_features_by_8_share(int n, int c, int groups, float eps, con
     if (o0 < octet_end) {
         const int k = units_in_batch(o0, octet_end, batch);
         for (int q = 0; q < k; q++)
-            octet_sums(x + (o0 + q) * octet_floats, cpg, shift + q * GROUP_BATCH,
+            octet_sums(x + (o0 + q) * octet_floats, cpg, center, shift + q * GROUP_BATCH,
                        sum + q * GROUP_BATCH, sum_sq + q * GROUP_BATCH, NULL, NULL, NULL, NULL,
                        NULL, NULL);
-        finish_octets(sum, sum_sq, shift, k * GROUP_BATCH, cpg, eps, &save_mean[o0 * GROUP_BATCH],
-                      &save_rstd[o0 * GROUP_BATCH]);
+        finish_octets(sum, sum_sq, shift, k * GROUP_BATCH, cpg, center, eps,
+                      &save_mean[o0 * GROUP_BATCH], &save_rstd[o0 * GROUP_BATCH]);
     }
     for (; o0 < octet_end; o0 += (size_t)batch) {
         const int k = units_in_batch(o0, octet_end, batch);
@@ -251,11 +266,11 @@ static void forward_features_by_8_share(int n, int c, int groups, float eps, con
         for (int q = 0; q < k; q++, c0 = c0 + octet_floats == (size_t)c ? 0 : c0 + octet_floats) {
             const size_t u = (o0 + q) * GROUP_BATCH;
             const float *gamma_g = gamma ? gamma + c0 : NULL;
-            const float *beta_g = gamma ? beta + c0 : NULL;
+            const float *beta_g = gamma && beta ? beta + c0 : NULL;
             const float *xn = x + u * cpg;
             float *yn = y + u * cpg;
             if (q < k_next) {
-                octet_sums(x + (o1 + q) * octet_floats, cpg, shift + q * GROUP_BATCH,
+                octet_sums(x + (o1 + q) * octet_floats, cpg, center, shift + q * GROUP_BATCH,
                            sum + q * GROUP_BATCH, sum_sq + q * GROUP_BATCH, xn, yn,
                            &save_mean[u], &save_rstd[u], gamma_g, beta_g);
                 continue;
@@ -267,23 +282,23 @@ static void forward_features_by_8_share(int n, int c, int groups, float eps, con
                                    beta_g ? beta_g + (size_t)g * cpg : NULL);
         }
         if (k_next > 0)
-            finish_octets(sum, sum_sq, shift, k_next * GROUP_BATCH, cpg, eps,
+            finish_octets(sum, sum_sq, shift, k_next * GROUP_BATCH, cpg, center, eps,
                           &save_mean[o1 * GROUP_BATCH], &save_rstd[o1 * GROUP_BATCH]);
     }
 }
 
-static void forward_features(int n, int c, int groups, float eps, const float *x,
+static void forward_features(int n, int c, int groups, bool center, float eps, const float *x,
                              const float *gamma, const float *beta, float *y, float *save_mean,
                              float *save_rstd)
 {
     if (eight_at_a_time(c, groups))
         NL_PARALLEL_CALL_IF((long)n * c >= NL_PARALLEL_MIN,
-                            forward_features_by_8_share(n, c, groups, eps, x, gamma, beta, y,
-                                                        save_mean, save_rstd));
+                            forward_features_by_8_share(n, c, groups, center, eps, x, gamma,
+                                                        beta, y, save_mean, save_rstd));
     else
         NL_PARALLEL_CALL_IF((long)n * c >= NL_PARALLEL_MIN,
-                            forward_features_share(n, c, groups, eps, x, gamma, beta, y, save_mean,
-                                                   save_rstd));
+                            forward_features_share(n, c, groups, center, eps, x, gamma, beta, y,
+                                                   save_mean, save_rstd));
 }
 
 enum { FEATURE_ROW_CHUNK = 32 }; /* rows per float partial of the parameter gradients */
@@ -441,7 +456,8 @@ static void group_sums_of_8(const float *x, const float *dy, const float *gamma,
  * in L1 then), as float partials over chunks of 32 rows that are then added
  * in double in chunk order, so the result does not depend on the thread
  * count and x and dy are read from memory once, not twice. */
-static void backward_features(int n, int c, int groups, const float *x, const float *dy,
+static void backward_features(int n, int c, int groups, bool center, const float *x,
+                              const float *dy,
                               const float *gamma, const float *save_mean, const float *save_rstd,
                               float *dx, bool accumulate_dx, float *dgamma, float *dbeta,
                               void *workspace)
@@ -497,7 +513,7 @@ static void backward_features(int n, int c, int groups, const float *x, const fl
             for (int q = 0; q < k; q++) {
                 const double r = rstd[q];
                 bf[q] = (float)(-r * r * r * s2[q] / cpg);
-                kf[q] = (float)(-r * s1[q] / cpg);
+                kf[q] = center ? (float)(-r * s1[q] / cpg) : 0.0f;
             }
             c0 = first_c0;
             for (int q = 0; q < k; q++, c0 = c0 + cpg == (size_t)c ? 0 : c0 + cpg) {
@@ -552,17 +568,18 @@ typedef struct {
     double sum, sum_sq, rstd;
 } block_stats;
 
-static void block_sums(block_stats *st, const float *xb, int cpg, int hw)
+static void block_sums(block_stats *st, const float *xb, int cpg, int hw, bool center)
 {
-    st->shift = xb[0];
+    st->shift = center ? xb[0] : 0.0f;
     st->sum = st->sum_sq = 0.0;
     for (int j = 0; j < cpg; j++)
         nl_sum_shifted_moments(xb + (size_t)j * hw, (size_t)hw, st->shift, &st->sum, &st->sum_sq);
 }
 
-static void block_finish(block_stats *st, size_t count, float eps)
+static void block_finish(block_stats *st, size_t count, bool center, float eps)
 {
-    const double dmean = st->sum / (double)count, mean = (double)st->shift + dmean;
+    const double dmean = center ? st->sum / (double)count : 0.0,
+                 mean = (double)st->shift + dmean;
     double var = st->sum_sq / (double)count - dmean * dmean;
     if (var < 0.0)
         var = 0.0;
@@ -575,7 +592,8 @@ static void block_finish(block_stats *st, size_t count, float eps)
  * that sums block b+1, so that reading the next block overlaps writing this
  * one (a block alone is summed, then normalized from cache: the two phases
  * each wait on memory in turn). */
-static void forward_spatial_share(int n, int c, int hw, int groups, float eps, const float *x,
+static void forward_spatial_share(int n, int c, int hw, int groups, bool center, float eps,
+                                  const float *x,
                                   const float *gamma, const float *beta, float *y,
                                   float *save_mean, float *save_rstd)
 {
@@ -587,8 +605,8 @@ static void forward_spatial_share(int n, int c, int hw, int groups, float eps, c
         nl_thread_range(blocks, &first, &last);
         block_stats cur, next;
         if (first < last) {
-            block_sums(&next, x + (size_t)first * block, cpg, hw);
-            block_finish(&next, block, eps);
+            block_sums(&next, x + (size_t)first * block, cpg, hw, center);
+            block_finish(&next, block, center, eps);
         }
         for (int b = first; b < last; b++) {
             cur = next;
@@ -598,7 +616,7 @@ static void forward_spatial_share(int n, int c, int hw, int groups, float eps, c
             const float *xb = x + (size_t)b * block;
             float *yb = y + (size_t)b * block;
             if (more) {
-                next.shift = xb[block];
+                next.shift = center ? xb[block] : 0.0f;
                 next.sum = next.sum_sq = 0.0;
             }
             const int g = b % groups;
@@ -618,33 +636,35 @@ static void forward_spatial_share(int n, int c, int hw, int groups, float eps, c
                 }
             }
             if (more)
-                block_finish(&next, block, eps);
+                block_finish(&next, block, center, eps);
         }
     }
 }
 
-static void forward_spatial(int n, int c, int hw, int groups, float eps, const float *x,
+static void forward_spatial(int n, int c, int hw, int groups, bool center, float eps,
+                            const float *x,
                             const float *gamma, const float *beta, float *y, float *save_mean,
                             float *save_rstd)
 {
     const size_t block = (size_t)(c / groups) * hw;
     const int blocks = n * groups;
     NL_PARALLEL_CALL_IF((size_t)blocks * block >= NL_PARALLEL_MIN,
-                        forward_spatial_share(n, c, hw, groups, eps, x, gamma, beta, y,
+                        forward_spatial_share(n, c, hw, groups, center, eps, x, gamma, beta, y,
                                               save_mean, save_rstd));
 }
 
-void nl_cpu_groupnorm_forward(nl_backend *be, int n, int c, int hw, int groups, float eps,
+void nl_cpu_groupnorm_forward(nl_backend *be, int n, int c, int hw, int groups, bool center,
+                              float eps,
                               const float *x, const float *gamma, const float *beta, float *y,
                               float *save_mean, float *save_rstd, float *running_mean,
                               float *running_var, float momentum)
 {
     (void)be;
     if (hw == 1 && !running_mean) {
-        forward_features(n, c, groups, eps, x, gamma, beta, y, save_mean, save_rstd);
+        forward_features(n, c, groups, center, eps, x, gamma, beta, y, save_mean, save_rstd);
         return;
     }
-    forward_spatial(n, c, hw, groups, eps, x, gamma, beta, y, save_mean, save_rstd);
+    forward_spatial(n, c, hw, groups, center, eps, x, gamma, beta, y, save_mean, save_rstd);
     if (!running_mean)
         return;
     /* InstanceNorm with tracked statistics (groups == c): PyTorch averages the
@@ -688,7 +708,7 @@ static void block_gradient_sums(const float *xb, const float *dyb, int cpg, int 
  * pipelines its range of blocks as the forward does: block b's dx is written
  * in the loop that sums block b+1. Per-channel sums go to partial (N, C, 2),
  * added over samples afterwards in sample order. */
-static void backward_spatial_share(int n, int c, int hw, int groups, const float *x,
+static void backward_spatial_share(int n, int c, int hw, int groups, bool center, const float *x,
                                    const float *dy, const float *gamma, const float *save_mean,
                                    const float *save_rstd, float *dx, bool accumulate_dx,
                                    double *partial)
@@ -723,7 +743,7 @@ static void backward_spatial_share(int n, int c, int hw, int groups, const float
             }
             const float mean_f = save_mean[b];
             const float bf = (float)(-rstd * rstd * sum_dxhat_xhat / (double)block);
-            const float kf = (float)(-rstd * sum_dxhat / (double)block);
+            const float kf = center ? (float)(-rstd * sum_dxhat / (double)block) : 0.0f;
             float *dxb = dx + (size_t)b * block;
             double *part_next = partial + (size_t)(b + 1) * cpg * 2;
             for (int j = 0; j < cpg; j++) {
@@ -749,14 +769,15 @@ static void backward_spatial_share(int n, int c, int hw, int groups, const float
     }
 }
 
-static void backward_spatial(int n, int c, int hw, int groups, const float *x, const float *dy,
+static void backward_spatial(int n, int c, int hw, int groups, bool center, const float *x,
+                             const float *dy,
                              const float *gamma, const float *save_mean, const float *save_rstd,
                              float *dx, bool accumulate_dx, double *partial)
 {
     const size_t block = (size_t)(c / groups) * hw;
     const int blocks = n * groups;
     NL_PARALLEL_CALL_IF((size_t)blocks * block >= NL_PARALLEL_MIN,
-                        backward_spatial_share(n, c, hw, groups, x, dy, gamma, save_mean,
+                        backward_spatial_share(n, c, hw, groups, center, x, dy, gamma, save_mean,
                                                save_rstd, dx, accumulate_dx, partial));
 }
 
@@ -768,19 +789,22 @@ size_t nl_cpu_groupnorm_backward_workspace(nl_backend *be, int n, int c, int hw,
     return hw == 1 && feature_workspace(n, c) > spatial ? feature_workspace(n, c) : spatial;
 }
 
-void nl_cpu_groupnorm_backward(nl_backend *be, int n, int c, int hw, int groups, const float *x,
+void nl_cpu_groupnorm_backward(nl_backend *be, int n, int c, int hw, int groups, bool center,
+                               const float *x,
                                const float *dy, const float *gamma, const float *save_mean,
                                const float *save_rstd, float *dx, bool accumulate_dx,
                                float *dgamma, float *dbeta, void *workspace)
 {
     (void)be;
     if (hw == 1) {
-        backward_features(n, c, groups, x, dy, gamma, save_mean, save_rstd, dx, accumulate_dx,
+        backward_features(n, c, groups, center, x, dy, gamma, save_mean, save_rstd, dx,
+                          accumulate_dx,
                           dgamma, dbeta, workspace);
         return;
     }
     double *partial = workspace; /* (N, C, 2): sum dy, sum dy*xhat */
-    backward_spatial(n, c, hw, groups, x, dy, gamma, save_mean, save_rstd, dx, accumulate_dx,
+    backward_spatial(n, c, hw, groups, center, x, dy, gamma, save_mean, save_rstd, dx,
+                     accumulate_dx,
                      partial);
     if (!dgamma && !dbeta)
         return;

@@ -1,9 +1,8 @@
-/* The CPU's normalization ops (backend.h, nl_norm_geom): each geometry goes
- * to the kernel that serves it best. Centred batch statistics are
- * batchnorm.c's, centred per-sample groups groupnorm.c's (both tuned, see
- * results/bench/NOTES.md); every other geometry (RMS, no centring) takes the
- * general grouped kernel below, which handles centring either way and is
- * tested on both against core/norm/reference.c. */
+/* The CPU's normalization ops (backend.h, nl_norm_geom): batch statistics go
+ * to batchnorm.c's kernels, per-sample groups (layer, group, instance, RMS,
+ * FRN: centred or not) to groupnorm.c's, both tuned (results/bench/NOTES.md)
+ * and tested against core/norm/reference.c. The forward in two steps
+ * (norm_stats, norm_apply) and batch renorm's correction are here. */
 #include <assert.h>
 #include <math.h>
 
@@ -54,167 +53,24 @@ static void group_apply(const nl_norm_geom *g, long s, const float *x, const flo
     }
 }
 
-/* A statistics group (sample i, group q) is cpg planes, contiguous in x.
- * Each is reduced by one thread, so nothing depends on the thread count. */
-void nl_cpu_norm_grouped_forward(const nl_norm_geom *g, const float *x, const float *gamma,
-                                 const float *beta, float *y, float *save_mean, float *save_rstd)
-{
-    const long groups = nl_norm_stat_groups(g);
-    const size_t count = (size_t)(g->c / g->groups) * g->hw;
-    NL_PARALLEL_FOR_IF((long)g->n * g->c * g->hw >= NL_PARALLEL_MIN,
-    for (long s = 0; s < groups; s++) {
-        float mean_f;
-        double var;
-        group_moments(x + (size_t)s * count, count, g->center, &mean_f, &var);
-        const double rstd = 1.0 / sqrt(var + (double)g->eps);
-        save_mean[s] = mean_f;
-        save_rstd[s] = (float)rstd;
-        group_apply(g, s, x, gamma, beta, y, mean_f, rstd);
-    });
-}
-
-/* sum of dy and of dy * (x - mean) over one plane */
-static void plane_grad_sums(const float *x, const float *dy, int hw, float mean, double *s_dy,
-                            double *s_dyxm)
-{
-    const nl_v8 m = nl_v8_splat(mean);
-    double t_dy = 0.0, t_dyxm = 0.0;
-    int j = 0;
-    while (j + 8 <= hw) {
-        const int end = j + NL_CHUNK < hw ? j + NL_CHUNK : hw;
-        nl_v8 a = {0}, b = {0};
-        for (; j + 8 <= end; j += 8) {
-            const nl_v8 d = nl_v8_load(dy + j);
-            a += d;
-            b = nl_v8_fma(d, nl_v8_load(x + j) - m, b);
-        }
-        t_dy += nl_v8_total(a);
-        t_dyxm += nl_v8_total(b);
-    }
-    for (; j < hw; j++) {
-        t_dy += dy[j];
-        t_dyxm += (double)dy[j] * ((double)x[j] - mean);
-    }
-    *s_dy = t_dy;
-    *s_dyxm = t_dyxm;
-}
-
-size_t nl_cpu_norm_grouped_workspace(const nl_norm_geom *g)
-{
-    /* the planes' sums, then the channels' totals */
-    return ((size_t)g->n + 1) * g->c * 2 * sizeof(double);
-}
-
-void nl_cpu_norm_grouped_backward(const nl_norm_geom *g, const float *x, const float *dy,
-                                  const float *gamma, const float *save_mean,
-                                  const float *save_rstd, float *dx, bool accumulate_dx,
-                                  float *dgamma, float *dbeta, void *workspace)
-{
-    const long groups = nl_norm_stat_groups(g);
-    const int cpg = g->c / g->groups, hw = g->hw;
-    const size_t count = (size_t)cpg * hw;
-    double *partial = workspace; /* (N, C, 2): sum dy, sum dy * xhat per plane */
-    NL_PARALLEL_FOR_IF((long)g->n * g->c * hw >= NL_PARALLEL_MIN,
-    for (long s = 0; s < groups; s++) {
-        const float mean = save_mean[s];
-        const double rstd = save_rstd[s];
-        const int ch0 = (int)(s % g->groups) * cpg;
-        double *ps = partial + (size_t)s * cpg * 2;
-        double sum_dxhat = 0.0, sum_dxhat_xhat = 0.0;
-        for (int k = 0; k < cpg; k++) {
-            double s_dy, s_dyxm;
-            if (hw == 1) { /* feature vectors: no plane to sum over */
-                s_dy = dy[(size_t)s * count + k];
-                s_dyxm = s_dy * ((double)x[(size_t)s * count + k] - mean);
-            } else {
-                plane_grad_sums(x + (size_t)s * count + (size_t)k * hw,
-                                dy + (size_t)s * count + (size_t)k * hw, hw, mean, &s_dy,
-                                &s_dyxm);
-            }
-            ps[2 * k] = s_dy;
-            ps[2 * k + 1] = s_dyxm * rstd;
-            sum_dxhat += gamma_at(gamma, ch0 + k) * s_dy;
-            sum_dxhat_xhat += gamma_at(gamma, ch0 + k) * s_dyxm * rstd;
-        }
-        if (!dx)
-            continue;
-        /* dx = rstd * gamma_c * dy + bf * (x - mean) + kf */
-        const float bf = (float)(-rstd * rstd * sum_dxhat_xhat / (double)count);
-        const float kf = g->center ? (float)(-rstd * sum_dxhat / (double)count) : 0.0f;
-        if (hw == 1) { /* feature vectors: one loop over the group's features */
-            const size_t at = (size_t)s * count;
-            const float r = (float)rstd;
-            if (accumulate_dx) {
-                _Pragma("omp simd")
-                for (int k = 0; k < cpg; k++)
-                    dx[at + k] += r * gamma_at(gamma, ch0 + k) * dy[at + k] +
-                                  bf * (x[at + k] - mean) + kf;
-            } else {
-                _Pragma("omp simd")
-                for (int k = 0; k < cpg; k++)
-                    dx[at + k] = r * gamma_at(gamma, ch0 + k) * dy[at + k] +
-                                 bf * (x[at + k] - mean) + kf;
-            }
-            continue;
-        }
-        for (int k = 0; k < cpg; k++) {
-            const float af = (float)(rstd * gamma_at(gamma, ch0 + k));
-            const size_t at = (size_t)s * count + (size_t)k * hw;
-            const float *xp = x + at, *dyp = dy + at;
-            float *dxp = dx + at;
-            if (accumulate_dx) {
-                _Pragma("omp simd")
-                for (int j = 0; j < hw; j++)
-                    dxp[j] += af * dyp[j] + bf * (xp[j] - mean) + kf;
-            } else {
-                _Pragma("omp simd")
-                for (int j = 0; j < hw; j++)
-                    dxp[j] = af * dyp[j] + bf * (xp[j] - mean) + kf;
-            }
-        }
-    });
-    if (!dgamma && !dbeta)
-        return;
-    /* sample by sample, so the planes' sums are read in order (a channel's
-     * column of them is a stride of 2c apart) */
-    double *total = partial + (size_t)g->n * g->c * 2;
-    for (int j = 0; j < 2 * g->c; j++)
-        total[j] = 0.0;
-    for (int i = 0; i < g->n; i++) {
-        const double *pi = partial + (size_t)i * g->c * 2;
-        for (int j = 0; j < 2 * g->c; j++)
-            total[j] += pi[j];
-    }
-    for (int ch = 0; ch < g->c; ch++) {
-        if (dbeta)
-            dbeta[ch] = (float)total[2 * ch];
-        if (dgamma)
-            dgamma[ch] = (float)total[2 * ch + 1];
-    }
-}
-
-/* The tuned kernels serve centred statistics with both or neither of the
- * affine parameters (beta and gamma, dbeta and dgamma), as every kind with a
- * learned shift passes them; batch statistics have no other path. */
-static bool batch_tuned(const nl_norm_geom *g) { return g->center && g->groups == 0; }
-static bool group_tuned(const nl_norm_geom *g, const float *a, const float *b)
-{
-    return g->center && g->groups >= 1 && !a == !b;
-}
+/* Batch statistics are centred (stats_layer builds no other); per-sample
+ * groups take either centring, and gamma with or without beta (RMSNorm has
+ * no shift), in groupnorm.c's kernels. */
+static bool batch_stats(const nl_norm_geom *g) { return g->groups == 0; }
 
 void nl_cpu_norm_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
                          const float *gamma, const float *beta, float *y, float *save_mean,
                          float *save_rstd, float *running_mean, float *running_var, float momentum)
 {
-    if (batch_tuned(g))
+    if (batch_stats(g)) {
+        assert(g->center && "uncentred statistics need per-sample groups");
         nl_cpu_batchnorm_forward_train(be, g->n, g->c, g->hw, g->eps, x, gamma, beta, y,
                                        save_mean, save_rstd, running_mean, running_var, momentum);
-    else if (group_tuned(g, gamma, beta))
-        nl_cpu_groupnorm_forward(be, g->n, g->c, g->hw, g->groups, g->eps, x, gamma, beta, y,
-                                 save_mean, save_rstd, running_mean, running_var, momentum);
-    else {
-        assert(g->groups >= 1 && "uncentred statistics need per-sample groups");
-        nl_cpu_norm_grouped_forward(g, x, gamma, beta, y, save_mean, save_rstd);
+    } else {
+        assert((gamma || !beta) && "a shift comes with a scale");
+        nl_cpu_groupnorm_forward(be, g->n, g->c, g->hw, g->groups, g->center, g->eps, x, gamma,
+                                 beta, y, save_mean, save_rstd, running_mean, running_var,
+                                 momentum);
     }
 }
 
@@ -228,12 +84,8 @@ void nl_cpu_norm_forward_eval(nl_backend *be, const nl_norm_geom *g, const float
 
 size_t nl_cpu_norm_backward_workspace(nl_backend *be, const nl_norm_geom *g)
 {
-    if (batch_tuned(g))
-        return 0;
-    /* either grouped path may run, depending on the parameters passed */
-    const size_t tuned = nl_cpu_groupnorm_backward_workspace(be, g->n, g->c, g->hw, g->groups);
-    const size_t general = nl_cpu_norm_grouped_workspace(g);
-    return tuned > general ? tuned : general;
+    return batch_stats(g) ? 0
+                          : nl_cpu_groupnorm_backward_workspace(be, g->n, g->c, g->hw, g->groups);
 }
 
 void nl_cpu_norm_backward(nl_backend *be, const nl_norm_geom *g, const float *x, const float *dy,
@@ -241,15 +93,13 @@ void nl_cpu_norm_backward(nl_backend *be, const nl_norm_geom *g, const float *x,
                           float *dx, bool accumulate_dx, float *dgamma, float *dbeta,
                           void *workspace)
 {
-    if (batch_tuned(g))
+    if (batch_stats(g))
         nl_cpu_batchnorm_backward(be, g->n, g->c, g->hw, x, dy, gamma, save_mean, save_rstd, dx,
                                   accumulate_dx, dgamma, dbeta);
-    else if (group_tuned(g, dgamma, dbeta))
-        nl_cpu_groupnorm_backward(be, g->n, g->c, g->hw, g->groups, x, dy, gamma, save_mean,
-                                  save_rstd, dx, accumulate_dx, dgamma, dbeta, workspace);
     else
-        nl_cpu_norm_grouped_backward(g, x, dy, gamma, save_mean, save_rstd, dx, accumulate_dx,
-                                     dgamma, dbeta, workspace);
+        nl_cpu_groupnorm_backward(be, g->n, g->c, g->hw, g->groups, g->center, x, dy, gamma,
+                                  save_mean, save_rstd, dx, accumulate_dx, dgamma, dbeta,
+                                  workspace);
 }
 
 /* ---- the forward in two steps (backend.h, norm_stats / norm_apply) ---- */

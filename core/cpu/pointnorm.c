@@ -7,8 +7,9 @@
  * channel order.
  *
  * tanh is computed in 8-float vectors (tanh8 below): glibc's scalar tanhf
- * is ~24x slower per element (results/bench/NOTES.md). Tested against the reference (core/norm/reference.c)
- * at 1e-5, and against tanhf over a sweep of inputs in test_norm_reference. */
+ * is ~24x slower per element (results/bench/NOTES.md). Tested against the
+ * reference (core/norm/reference.c) at 1e-5, and against tanh in double over
+ * a sweep of inputs in test_norm_reference. */
 #include <math.h>
 #include <string.h>
 
@@ -23,42 +24,37 @@ static inline nl_v8 v8_select(nl_v8i mask, nl_v8 a, nl_v8 b)
     return (nl_v8)(((nl_v8i)a & mask) | ((nl_v8i)b & ~mask));
 }
 
-/* exp(u) for u in [-80, 0] (Cephes expf: u = n ln2 + r, |r| <= ln2 / 2,
- * a degree-6 polynomial in r, times 2^n built in the exponent bits) */
-static inline nl_v8 v8_exp_nonpositive(nl_v8 u)
-{
-    const nl_v8 round_magic = nl_v8_splat(0x1.8p23f); /* adding it rounds to an integer */
-    const nl_v8 nf = (u * nl_v8_splat(1.44269504088896341f) + round_magic) - round_magic;
-    const nl_v8 r = u - nf * nl_v8_splat(0.693359375f) - nf * nl_v8_splat(-2.12194440e-4f);
-    nl_v8 p = nl_v8_splat(1.9875691500e-4f);
-    p = nl_v8_fma(p, r, nl_v8_splat(1.3981999507e-3f));
-    p = nl_v8_fma(p, r, nl_v8_splat(8.3334519073e-3f));
-    p = nl_v8_fma(p, r, nl_v8_splat(4.1665795894e-2f));
-    p = nl_v8_fma(p, r, nl_v8_splat(1.6666665459e-1f));
-    p = nl_v8_fma(p, r, nl_v8_splat(5.0000001201e-1f));
-    p = nl_v8_fma(p, r * r, r + nl_v8_splat(1.0f));
-    const nl_v8i n = __builtin_convertvector(nf, nl_v8i);
-    return p * (nl_v8)((n + 127) << 23);
-}
-
-/* tanh to a few ulps (Cephes tanhf): an odd polynomial below |x| = 0.625,
- * (1 - e) / (1 + e) with e = exp(-2|x|) above, the sign put back */
+/* tanh as one rational function, a (1 + z p(z)) / (1 + z q(z)) with z = a^2,
+ * a = |x| clamped to 9.02 (tanh rounds to 1 in float above 9.01), the sign
+ * put back: 18 vector operations and a division per 8 floats, since DyT is
+ * bound by this arithmetic, not by memory (experiments/bench/
+ * pointwise_ceiling.c). The coefficients are a minimax fit of tanh(a)/a in
+ * relative error (experiments/bench/tanh_rational_fit.py: 7e-9 in exact
+ * arithmetic); in float the result is within 2.7 FLT_EPSILON of tanh
+ * relative (5.3 ulp where tanh is near 1, 2.4 ulp for |x| < 1), far inside
+ * the 1e-5 of the PyTorch goldens. 1 + z p is formed as a + a z p, so that
+ * near 0 its rounding falls on the small term. The comparisons are written
+ * so that a NaN passes through. */
 static inline nl_v8 tanh8(nl_v8 x)
 {
     const nl_v8i sign = (nl_v8i)x & (nl_v8i){INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN,
                                              INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN};
-    const nl_v8 a = (nl_v8)((nl_v8i)x ^ sign);
-    const nl_v8 z = x * x;
-    nl_v8 p = nl_v8_splat(-5.70498872745e-3f);
-    p = nl_v8_fma(p, z, nl_v8_splat(2.06390887954e-2f));
-    p = nl_v8_fma(p, z, nl_v8_splat(-5.37397155531e-2f));
-    p = nl_v8_fma(p, z, nl_v8_splat(1.33314422036e-1f));
-    p = nl_v8_fma(p, z, nl_v8_splat(-3.33332819422e-1f));
-    const nl_v8 small = nl_v8_fma(p * z, x, x);
-    const nl_v8 u = nl_v8_splat(-2.0f) * a;
-    const nl_v8 e = v8_exp_nonpositive(v8_select(u > nl_v8_splat(-80.0f), u, nl_v8_splat(-80.0f)));
-    const nl_v8 large = (nl_v8)((nl_v8i)((nl_v8_splat(1.0f) - e) / (nl_v8_splat(1.0f) + e)) | sign);
-    return v8_select(a < nl_v8_splat(0.625f), small, large);
+    const nl_v8 a_max = nl_v8_splat(9.02f), one = nl_v8_splat(1.0f);
+    nl_v8 a = (nl_v8)((nl_v8i)x ^ sign);
+    a = v8_select(a > a_max, a_max, a);
+    const nl_v8 z = a * a;
+    nl_v8 p = nl_v8_splat(-8.508892821e-14f);
+    p = nl_v8_fma(p, z, nl_v8_splat(5.289178136e-11f));
+    p = nl_v8_fma(p, z, nl_v8_splat(-2.025582329e-08f));
+    p = nl_v8_fma(p, z, nl_v8_splat(1.116346647e-05f));
+    p = nl_v8_fma(p, z, nl_v8_splat(3.104936354e-03f));
+    p = nl_v8_fma(p, z, nl_v8_splat(1.308492303e-01f));
+    nl_v8 q = nl_v8_splat(2.547508111e-04f);
+    q = nl_v8_fma(q, z, nl_v8_splat(2.449919005e-02f));
+    q = nl_v8_fma(q, z, nl_v8_splat(4.641825211e-01f));
+    nl_v8 t = nl_v8_fma(a * z, p, a) / nl_v8_fma(z, q, one);
+    t = v8_select(t > one, one, t);
+    return (nl_v8)((nl_v8i)t | sign);
 }
 
 /* A run of `len` contiguous floats: a plane (one gamma and beta, row NULL)
@@ -190,51 +186,74 @@ static void dyt_plane_backward(const float *x, const float *dy, float *dx, bool 
     }
 }
 
-/* rows of features, 8 channels at a time: each lane is a channel, summed
- * over the rows in float for up to ROWS rows, then in double */
-enum { ROWS = 32 };
+/* Rows of features: each thread takes a contiguous span of 8-feature units
+ * and walks its rows whole, up to FEATURE_BLOCK features at a time (a few
+ * features walked down the rows read 32 bytes a row and wait on every
+ * load), each feature's sums kept in a float lane over ROWS rows, then
+ * added in double. A feature's sums see the same operations in the same
+ * order whatever the span, so nothing depends on the thread count. */
+enum { ROWS = 32, FEATURE_BLOCK = 256 };
+
+static void dyt_features_block(int n, int c, int b0, int width, const float *x, const float *dy,
+                               const float *gamma, float alpha, float *dx, bool accumulate,
+                               double *sums)
+{
+    const int vecs = (width + 7) / 8, tail = width - (vecs - 1) * 8;
+    const nl_v8 va = nl_v8_splat(alpha);
+    float gb[FEATURE_BLOCK];
+    for (int j = 0; j < vecs * 8; j++)
+        gb[j] = j >= width ? 0.0f : gamma ? gamma[b0 + j] : 1.0f;
+    double tot[3][FEATURE_BLOCK] = {{0}};
+    for (int i0 = 0; i0 < n; i0 += ROWS) {
+        const int i1 = i0 + ROWS < n ? i0 + ROWS : n;
+        nl_v8 acc[FEATURE_BLOCK / 8][3];
+        memset(acc, 0, sizeof acc);
+        for (int i = i0; i < i1; i++) {
+            const size_t at = (size_t)i * c + b0;
+            for (int v = 0; v < vecs; v++) {
+                const size_t j = at + (size_t)v * 8;
+                const nl_v8 scale = nl_v8_load(gb + v * 8) * va;
+                if (v < vecs - 1 || tail == 8) {
+                    const nl_v8 d = dyt_grad8(nl_v8_load(x + j), nl_v8_load(dy + j), va, scale,
+                                              acc[v]);
+                    if (dx)
+                        store_dx(dx, j, d, accumulate);
+                    continue;
+                }
+                float xb[8], db[8], ob[8];
+                get_tail(xb, x + j, db, dy + j, ob, dx ? dx + j : NULL, accumulate, tail);
+                store_dx(ob, 0, dyt_grad8(nl_v8_load(xb), nl_v8_load(db), va, scale, acc[v]),
+                         accumulate);
+                put_tail_dx(dx ? dx + j : NULL, ob, tail);
+            }
+        }
+        for (int v = 0; v < vecs; v++)
+            for (int k = 0; k < 3; k++)
+                for (int l = 0; l < 8; l++)
+                    tot[k][v * 8 + l] += acc[v][k][l];
+    }
+    for (int j = 0; j < width; j++)
+        for (int k = 0; k < 3; k++)
+            sums[(size_t)(b0 + j) * 3 + k] = tot[k][j];
+}
+
+static void dyt_features_share(int n, int c, const float *x, const float *dy, const float *gamma,
+                               float alpha, float *dx, bool accumulate, double *sums)
+{
+    int first, last;
+    nl_thread_range((c + 7) / 8, &first, &last);
+    const int end = last * 8 < c ? last * 8 : c;
+    for (int b0 = first * 8; b0 < end; b0 += FEATURE_BLOCK)
+        dyt_features_block(n, c, b0, end - b0 < FEATURE_BLOCK ? end - b0 : FEATURE_BLOCK, x, dy,
+                           gamma, alpha, dx, accumulate, sums);
+}
 
 static void dyt_features_backward(int n, int c, const float *x, const float *dy,
                                   const float *gamma, float alpha, float *dx, bool accumulate,
                                   double *sums /* (c, 3) */)
 {
-    const int blocks = (c + 7) / 8;
-    const nl_v8 va = nl_v8_splat(alpha);
-    NL_PARALLEL_FOR_IF((long)n * c >= NL_PARALLEL_MIN,
-    for (int blk = 0; blk < blocks; blk++) {
-        const int ch0 = blk * 8, width = c - ch0 < 8 ? c - ch0 : 8;
-        float gb[8];
-        load_tail(gb, NULL, 8);
-        for (int k = 0; k < width; k++)
-            gb[k] = gamma ? gamma[ch0 + k] : 1.0f;
-        const nl_v8 scale = nl_v8_load(gb) * va;
-        double tot[3][8] = {{0}};
-        for (int i0 = 0; i0 < n; i0 += ROWS) {
-            const int i1 = i0 + ROWS < n ? i0 + ROWS : n;
-            nl_v8 acc[3] = {{0}, {0}, {0}};
-            for (int i = i0; i < i1; i++) {
-                const size_t at = (size_t)i * c + ch0;
-                if (width == 8) {
-                    const nl_v8 d = dyt_grad8(nl_v8_load(x + at), nl_v8_load(dy + at), va,
-                                              scale, acc);
-                    if (dx)
-                        store_dx(dx, at, d, accumulate);
-                    continue;
-                }
-                float xb[8], db[8], ob[8];
-                get_tail(xb, x + at, db, dy + at, ob, dx ? dx + at : NULL, accumulate, width);
-                store_dx(ob, 0, dyt_grad8(nl_v8_load(xb), nl_v8_load(db), va, scale, acc),
-                         accumulate);
-                put_tail_dx(dx ? dx + at : NULL, ob, width);
-            }
-            for (int k = 0; k < 3; k++)
-                for (int l = 0; l < 8; l++)
-                    tot[k][l] += acc[k][l];
-        }
-        for (int l = 0; l < width; l++)
-            for (int k = 0; k < 3; k++)
-                sums[(size_t)(ch0 + l) * 3 + k] = tot[k][l];
-    });
+    NL_PARALLEL_CALL_IF((long)n * c >= NL_PARALLEL_MIN,
+                        dyt_features_share(n, c, x, dy, gamma, alpha, dx, accumulate, sums));
 }
 
 size_t nl_cpu_dyt_backward_workspace(nl_backend *be, int c)
@@ -327,18 +346,28 @@ static double tlu_plane_backward(const float *y, const float *dy, float *dx, boo
     return total;
 }
 
+/* Channels in blocks of TLU_BLOCK, each block's planes walked sample by
+ * sample, so a thread streams through contiguous runs of planes rather than
+ * one plane every c; every channel's plane sums are still added in sample
+ * order, so nothing depends on the blocks or the thread count. */
+enum { TLU_BLOCK = 64 };
+
 void nl_cpu_tlu_backward(nl_backend *be, int n, int c, int hw, const float *y, const float *tau,
                          const float *dy, float *dx, bool accumulate_dx, float *dtau)
 {
     (void)be;
+    const int blocks = (c + TLU_BLOCK - 1) / TLU_BLOCK;
     NL_PARALLEL_FOR_IF((long)n * c * hw >= NL_PARALLEL_MIN,
-    for (int ch = 0; ch < c; ch++) {
-        double total = 0.0;
-        for (int i = 0; i < n; i++) {
-            const size_t at = ((size_t)i * c + ch) * hw;
-            total += tlu_plane_backward(y + at, dy + at, dx ? dx + at : NULL, accumulate_dx, hw,
-                                        tau[ch]);
-        }
-        dtau[ch] = (float)total;
+    for (int blk = 0; blk < blocks; blk++) {
+        const int ch0 = blk * TLU_BLOCK, width = c - ch0 < TLU_BLOCK ? c - ch0 : TLU_BLOCK;
+        double total[TLU_BLOCK] = {0};
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < width; k++) {
+                const size_t at = ((size_t)i * c + ch0 + k) * hw;
+                total[k] += tlu_plane_backward(y + at, dy + at, dx ? dx + at : NULL,
+                                               accumulate_dx, hw, tau[ch0 + k]);
+            }
+        for (int k = 0; k < width; k++)
+            dtau[ch0 + k] = (float)total[k];
     });
 }

@@ -252,14 +252,15 @@ static inline __attribute__((always_inline)) void nl_moment_step(nl_v8 v, nl_v8 
 }
 
 /* yn[i..i+8) = (xn - mean) * scale + offset, or with per-element
- * scale * gamma_n and beta_n; nothing without xn */
+ * scale * gamma_n and beta_n (offset where beta_n is NULL); nothing without
+ * xn */
 static inline __attribute__((always_inline)) void
 nl_normalize_step(const float *xn, float *yn, size_t i, nl_v8 mean, nl_v8 scale, nl_v8 offset,
                   const float *gamma_n, const float *beta_n)
 {
     if (xn && gamma_n)
         nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - mean, scale * nl_v8_load(gamma_n + i),
-                                      nl_v8_load(beta_n + i)));
+                                      beta_n ? nl_v8_load(beta_n + i) : offset));
     else if (xn)
         nl_v8_store(yn + i, nl_v8_fma(nl_v8_load(xn + i) - mean, scale, offset));
 }
@@ -332,7 +333,8 @@ nl_moments_normalizing(const float *x, size_t n, float shift, double *sum, doubl
         t1 += d;
         t2 = fma(d, d, t2);
         if (xn)
-            yn[i] = gamma_n ? nl_fmaf(xn[i] - mean, scale * gamma_n[i], beta_n[i])
+            yn[i] = gamma_n ? nl_fmaf(xn[i] - mean, scale * gamma_n[i],
+                                      beta_n ? beta_n[i] : offset)
                             : nl_fmaf(xn[i] - mean, scale, offset);
     }
     *sum += t1;

@@ -31,14 +31,9 @@
 #include <stdlib.h>
 #include <time.h>
 
-typedef float v8 __attribute__((vector_size(32), aligned(4)));
+#include "best_time.h"
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
+typedef float v8 __attribute__((vector_size(32), aligned(4)));
 
 static float *make(long count)
 {
@@ -127,18 +122,6 @@ static void backward_like(long count, const float *x, const float *dy, float *dx
     for (long i = 0; i < count; i++)
         dx[i] = x[i] * 1.5f + dy[i] * 0.5f + 0.25f;
 }
-
-#define BEST(expr, reps)                                                                           \
-    ({                                                                                             \
-        double best_ = 1e30;                                                                       \
-        for (int r_ = 0; r_ < (reps); r_++) {                                                      \
-            const double t0_ = now();                                                              \
-            expr;                                                                                  \
-            const double t_ = now() - t0_;                                                         \
-            best_ = t_ < best_ ? t_ : best_;                                                       \
-        }                                                                                          \
-        best_;                                                                                     \
-    })
 
 int main(void)
 {

@@ -1,0 +1,28 @@
+/* The timing the ceiling programs of this folder share: the best of `reps`
+ * runs of an expression, in seconds (the host's noise only ever adds time).
+ * Needs _POSIX_C_SOURCE 200809L before the first system header. */
+#ifndef NL_BENCH_BEST_TIME_H
+#define NL_BENCH_BEST_TIME_H
+
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+#define BEST(expr, reps)                                                                           \
+    ({                                                                                             \
+        double best_ = 1e30;                                                                       \
+        for (int r_ = 0; r_ < (reps); r_++) {                                                      \
+            const double t0_ = now();                                                              \
+            expr;                                                                                  \
+            const double t_ = now() - t0_;                                                         \
+            best_ = t_ < best_ ? t_ : best_;                                                       \
+        }                                                                                          \
+        best_;                                                                                     \
+    })
+
+#endif
