@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "log/files.h"
 #include "testutil.h"
@@ -197,8 +198,9 @@ static char *dir_state(const char *dir)
 }
 
 /* rewrites the checkpoint of `dir`: one byte flipped at `at` (from the end
- * when negative), or cut by `cut` bytes */
-static void damage(const char *dir, long at, long cut)
+ * when negative), or cut by `cut` bytes; `resign`: with the CRC of the
+ * changed payload, as a writer with a bug would leave it */
+static void damage(const char *dir, long at, long cut, bool resign)
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s/%s", tu_tmp, dir, NL_CHECKPOINT_FILE);
@@ -209,6 +211,10 @@ static void damage(const char *dir, long at, long cut)
     if (cut == 0) {
         const size_t i = at >= 0 ? (size_t)at : len - (size_t)-at;
         text[i] ^= 0x40;
+    }
+    if (resign) {
+        const uint64_t crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)text + 48, (uInt)(len - 48));
+        memcpy(text + 24, &crc, 8); /* the header's CRC field (checkpoint.h) */
     }
     FILE *f = fopen(path, "wb");
     ck_assert_ptr_nonnull(f);
@@ -228,19 +234,25 @@ START_TEST(test_bad_checkpoint_refused)
     ck_assert_int_eq(system(cmd), 0);
     const struct {
         long at, cut;
+        bool resign;
         const char *fragment;
     } cases[] = {
-        {-5, 0, "checksum does not match"},        /* in the data order */
-        {100, 0, "checksum does not match"},       /* in the loop's state */
-        {0, 0, "not a normlab checkpoint"},        /* the magic */
-        {8, 0, "format"},                          /* the version */
-        {0, 7, "truncated"},
+        {-5, 0, false, "checksum does not match"},        /* in the data order */
+        {100, 0, false, "checksum does not match"},       /* in the loop's state */
+        {0, 0, false, "not a normlab checkpoint"},        /* the magic */
+        {8, 0, false, "format"},                          /* the version */
+        {0, 7, false, "truncated"},
+        /* a sound CRC over a state the training loop cannot go on from
+         * (found by fuzz_checkpoint): refused before the run writes anything */
+        {-5, 0, true, "names sample"},                    /* the data order */
+        {95, 0, true, "data position"},                   /* data_pos's top byte */
+        {63, 0, true, "log window"},                      /* window_steps's top byte */
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         snprintf(cmd, sizeof cmd, "rm -rf '%s/k' && cp -a '%s/k.orig' '%s/k'", tu_tmp, tu_tmp,
                  tu_tmp);
         ck_assert_int_eq(system(cmd), 0);
-        damage("k", cases[k].at, cases[k].cut);
+        damage("k", cases[k].at, cases[k].cut, cases[k].resign);
         char *before = dir_state("k");
         const int rc = tu_normlab("run c.yaml --out k");
         char *out = tu_normlab_output();
