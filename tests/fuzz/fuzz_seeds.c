@@ -22,9 +22,9 @@
 #include <zlib.h>
 
 #include "config/config.h"
+#include "config/flat.h"
 #include "fuzz_checkpoint.h"
 #include "log/files.h"
-#include "sweep/flat.h"
 #include "train/checkpoint.h"
 #include "train/run.h"
 
