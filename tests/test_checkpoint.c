@@ -130,12 +130,12 @@ static long last_logged_step(const char *dir)
     return step;
 }
 
-/* starts the run into `dir`, waits until it has a checkpoint and has
- * logged step `at` or later, and kills it with SIGKILL */
-static void run_and_kill(const char *dir, long at)
+/* starts the run of `config_file` into `dir`, waits until it has a
+ * checkpoint and has logged step `at` or later, and kills it with SIGKILL */
+static void run_config_and_kill(const char *config_file, const char *dir, long at)
 {
     char args[600];
-    snprintf(args, sizeof args, "run c.yaml --out %s --quiet", dir);
+    snprintf(args, sizeof args, "run %s --out %s --quiet", config_file, dir);
     const pid_t pid = tu_normlab_start(args, "killed.txt", "killed.txt");
     const double t0 = now_s();
     while (!(exists(dir, NL_CHECKPOINT_FILE) && last_logged_step(dir) >= at) && now_s() - t0 < 120)
@@ -145,6 +145,11 @@ static void run_and_kill(const char *dir, long at)
     ck_assert_int_eq(kill(pid, SIGKILL), 0);
     ck_assert(waitpid(pid, &status, 0) == pid);
     ck_assert_msg(WIFSIGNALED(status), "the run ended before the kill (make it longer)");
+}
+
+static void run_and_kill(const char *dir, long at)
+{
+    run_config_and_kill("c.yaml", dir, at);
 }
 
 START_TEST(test_kill_and_resume)
@@ -297,6 +302,34 @@ START_TEST(test_bad_checkpoint_refused)
 }
 END_TEST
 
+/* the same config over data files that changed since the checkpoint (all
+ * of them taken: train_size 0): refused before anything is written */
+START_TEST(test_checkpoint_of_other_data_refused)
+{
+    tu_tmp_make("checkpoint");
+    tu_tmp_write_idx("idx", 64, 16, 64, -1);
+    tu_tmp_write("i.yaml", "data: {dataset: mnist, path: idx}\nmodel: {arch: mlp, widths: [16]}\n"
+                           "train: {batch_size: 16, steps: 200000, log_every: 10, checkpoint_every: 20}\n"
+                           "threads: 1\n");
+    run_config_and_kill("i.yaml", "k", 100);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -r '%s/idx'", tu_tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    tu_tmp_write_idx("idx", 48, 16, 48, -1);
+    char *before = dir_state("k");
+    ck_assert_int_eq(tu_normlab("run i.yaml --out k"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "was taken over 64 training samples, the data now has 48") &&
+                      !strstr(out, "resuming"), "%s", out);
+    char *after = dir_state("k");
+    ck_assert_msg(!strcmp(before, after), "the refused run changed its directory");
+    free(before);
+    free(after);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* a sweep killed alone: its runs stop (SIGTERM) and keep their checkpoints;
  * the sweep run again resumes them and ends as an uninterrupted one */
 START_TEST(test_sweep_resumes_runs)
@@ -347,6 +380,7 @@ int main(void)
     tcase_set_timeout(tc, 300 + 60 * (trials && atoi(trials) > 0 ? atoi(trials) : 2));
     tcase_add_test(tc, test_kill_and_resume);
     tcase_add_test(tc, test_bad_checkpoint_refused);
+    tcase_add_test(tc, test_checkpoint_of_other_data_refused);
     tcase_add_test(tc, test_sweep_resumes_runs);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
