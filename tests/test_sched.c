@@ -122,12 +122,18 @@ static char *execute(sweep_fixture *f, nl_sweep_outcome *out, recorder *r)
     return r->seq.data;
 }
 
-START_TEST(test_events_of_a_failing_then_resumed_sweep)
+/* a scratch directory with the data whose label 40 is bad, and the sweep */
+static void failing_sweep(sweep_fixture *f)
 {
     tu_tmp_make("sched");
     tu_tmp_write_idx("idx", 64, 16, 64, 40);
+    load_sweep(f, "");
+}
+
+START_TEST(test_events_of_a_failing_then_resumed_sweep)
+{
     sweep_fixture f;
-    load_sweep(&f, "");
+    failing_sweep(&f);
     nl_sweep_outcome out;
     recorder r;
     char *seq = execute(&f, &out, &r);
@@ -180,10 +186,8 @@ END_TEST
  * force, run again (FORCE) with it; the merge counts what is there */
 START_TEST(test_prepare_changed_config_and_merge)
 {
-    tu_tmp_make("sched");
-    tu_tmp_write_idx("idx", 64, 16, 64, 40);
     sweep_fixture f;
-    load_sweep(&f, "");
+    failing_sweep(&f);
     nl_sweep_outcome out;
     recorder r;
     free(execute(&f, &out, &r));
