@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "log/files.h"
 #include "testutil.h"
@@ -129,12 +130,12 @@ static long last_logged_step(const char *dir)
     return step;
 }
 
-/* starts the run into `dir`, waits until it has a checkpoint and has
- * logged step `at` or later, and kills it with SIGKILL */
-static void run_and_kill(const char *dir, long at)
+/* starts the run of `config_file` into `dir`, waits until it has a
+ * checkpoint and has logged step `at` or later, and kills it with SIGKILL */
+static void run_config_and_kill(const char *config_file, const char *dir, long at)
 {
     char args[600];
-    snprintf(args, sizeof args, "run c.yaml --out %s --quiet", dir);
+    snprintf(args, sizeof args, "run %s --out %s --quiet", config_file, dir);
     const pid_t pid = tu_normlab_start(args, "killed.txt", "killed.txt");
     const double t0 = now_s();
     while (!(exists(dir, NL_CHECKPOINT_FILE) && last_logged_step(dir) >= at) && now_s() - t0 < 120)
@@ -144,6 +145,11 @@ static void run_and_kill(const char *dir, long at)
     ck_assert_int_eq(kill(pid, SIGKILL), 0);
     ck_assert(waitpid(pid, &status, 0) == pid);
     ck_assert_msg(WIFSIGNALED(status), "the run ended before the kill (make it longer)");
+}
+
+static void run_and_kill(const char *dir, long at)
+{
+    run_config_and_kill("c.yaml", dir, at);
 }
 
 START_TEST(test_kill_and_resume)
@@ -197,8 +203,9 @@ static char *dir_state(const char *dir)
 }
 
 /* rewrites the checkpoint of `dir`: one byte flipped at `at` (from the end
- * when negative), or cut by `cut` bytes */
-static void damage(const char *dir, long at, long cut)
+ * when negative), or cut by `cut` bytes; `resign`: with the CRC of the
+ * changed payload, as a writer with a bug would leave it */
+static void damage(const char *dir, long at, long cut, bool resign)
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s/%s", tu_tmp, dir, NL_CHECKPOINT_FILE);
@@ -209,6 +216,10 @@ static void damage(const char *dir, long at, long cut)
     if (cut == 0) {
         const size_t i = at >= 0 ? (size_t)at : len - (size_t)-at;
         text[i] ^= 0x40;
+    }
+    if (resign) {
+        const uint64_t crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)text + 48, (uInt)(len - 48));
+        memcpy(text + 24, &crc, 8); /* the header's CRC field (checkpoint.h) */
     }
     FILE *f = fopen(path, "wb");
     ck_assert_ptr_nonnull(f);
@@ -228,19 +239,25 @@ START_TEST(test_bad_checkpoint_refused)
     ck_assert_int_eq(system(cmd), 0);
     const struct {
         long at, cut;
+        bool resign;
         const char *fragment;
     } cases[] = {
-        {-5, 0, "checksum does not match"},        /* in the data order */
-        {100, 0, "checksum does not match"},       /* in the loop's state */
-        {0, 0, "not a normlab checkpoint"},        /* the magic */
-        {8, 0, "format"},                          /* the version */
-        {0, 7, "truncated"},
+        {-5, 0, false, "checksum does not match"},        /* in the data order */
+        {100, 0, false, "checksum does not match"},       /* in the loop's state */
+        {0, 0, false, "not a normlab checkpoint"},        /* the magic */
+        {8, 0, false, "format"},                          /* the version */
+        {0, 7, false, "truncated"},
+        /* a sound CRC over a state the training loop cannot go on from
+         * (found by fuzz_checkpoint): refused before the run writes anything */
+        {-5, 0, true, "names sample"},                    /* the data order */
+        {95, 0, true, "data position"},                   /* data_pos's top byte */
+        {63, 0, true, "log window"},                      /* window_steps's top byte */
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         snprintf(cmd, sizeof cmd, "rm -rf '%s/k' && cp -a '%s/k.orig' '%s/k'", tu_tmp, tu_tmp,
                  tu_tmp);
         ck_assert_int_eq(system(cmd), 0);
-        damage("k", cases[k].at, cases[k].cut);
+        damage("k", cases[k].at, cases[k].cut, cases[k].resign);
         char *before = dir_state("k");
         const int rc = tu_normlab("run c.yaml --out k");
         char *out = tu_normlab_output();
@@ -280,6 +297,34 @@ START_TEST(test_bad_checkpoint_refused)
     out = tu_normlab_output();
     ck_assert_msg(strstr(out, "another config: starting over") && !strstr(out, "resuming"), "%s",
                   out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* the same config over data files that changed since the checkpoint (all
+ * of them taken: train_size 0): refused before anything is written */
+START_TEST(test_checkpoint_of_other_data_refused)
+{
+    tu_tmp_make("checkpoint");
+    tu_tmp_write_idx("idx", 64, 16, 64, -1);
+    tu_tmp_write("i.yaml", "data: {dataset: mnist, path: idx}\nmodel: {arch: mlp, widths: [16]}\n"
+                           "train: {batch_size: 16, steps: 200000, log_every: 10, checkpoint_every: 20}\n"
+                           "threads: 1\n");
+    run_config_and_kill("i.yaml", "k", 100);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -r '%s/idx'", tu_tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    tu_tmp_write_idx("idx", 48, 16, 48, -1);
+    char *before = dir_state("k");
+    ck_assert_int_eq(tu_normlab("run i.yaml --out k"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "was taken over 64 training samples, the data now has 48") &&
+                      !strstr(out, "resuming"), "%s", out);
+    char *after = dir_state("k");
+    ck_assert_msg(!strcmp(before, after), "the refused run changed its directory");
+    free(before);
+    free(after);
     free(out);
     tu_tmp_remove();
 }
@@ -335,6 +380,7 @@ int main(void)
     tcase_set_timeout(tc, 300 + 60 * (trials && atoi(trials) > 0 ? atoi(trials) : 2));
     tcase_add_test(tc, test_kill_and_resume);
     tcase_add_test(tc, test_bad_checkpoint_refused);
+    tcase_add_test(tc, test_checkpoint_of_other_data_refused);
     tcase_add_test(tc, test_sweep_resumes_runs);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

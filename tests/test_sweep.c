@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config/flat.h"
 #include "log/files.h"
-#include "sweep/flat.h"
 #include "sweep/sweep.h"
 #include "testutil.h"
 #include "train/run.h"

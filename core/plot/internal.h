@@ -6,10 +6,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config/flat.h"
 #include "log/files.h"
 #include "plot/plot.h"
 #include "plot/templates.h"
-#include "sweep/flat.h"
 
 /* ---- CSV ---- */
 typedef struct {

@@ -11,8 +11,8 @@
 #include <yaml.h>
 
 #include "config/config.h"
+#include "config/flat.h"
 #include "log/files.h"
-#include "sweep/flat.h"
 #include "sweep/sweep.h"
 
 typedef struct {

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "config/config.h"
-#include "sweep/flat.h"
+#include "config/flat.h"
 #include "sweep/sweep.h"
 #include "train/check.h"
 

@@ -1,7 +1,9 @@
 /* A run's result as sweeps and plots read it: its state, summary.csv's
- * metric columns and what summary.json says. A header of its own, with no
- * sweep plan or plot in it, so that the plots (which read results) and the
- * sweeps (which write them and name plots) do not include each other. */
+ * metric columns and what summary.json says. A header and source of their
+ * own (result.c), with no sweep plan or plot in them, so that the plots
+ * (which read results) depend on this file pair alone and the sweeps
+ * (which write results and name plots) and the plots do not include each
+ * other. */
 #ifndef NL_SWEEP_RESULT_H
 #define NL_SWEEP_RESULT_H
 

@@ -4,8 +4,8 @@
  * name; the summary gathers the runs' summary.json files into one CSV.
  *
  * Everything here is a pure function of the experiment file, the configs and
- * the run directories; running the runs (processes, signals, progress) is
- * the job of cmd/sweep.c. */
+ * the run directories; running the runs (processes, signals, progress
+ * events) is the scheduler's, sweep/sched.h. */
 #ifndef NL_SWEEP_H
 #define NL_SWEEP_H
 

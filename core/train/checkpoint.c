@@ -1,6 +1,7 @@
 #include "train/checkpoint.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,38 @@ static nl_code damaged(nl_error *err, const char *path, const char *what)
                    path, what);
 }
 
+/* A sound checksum over a state the training loop could not have written (a
+ * writer's bug, or a crafted file) would be refused only once the run had
+ * cut its metrics.csv back and rewritten its summary: it is refused here,
+ * before anything is written. True, with `what` saying why, when unusable. */
+static bool state_unusable(const nl_train_snapshot *r, const nl_checkpoint_files *files,
+                           const unsigned char *order, char *what, size_t size)
+{
+    if (r->step < 1 || r->window_steps < 0 || r->window_steps > r->step)
+        snprintf(what, size, "its log window of %ld steps does not fit step %ld", r->window_steps, r->step);
+    else if (r->last_eval_step < 0 || r->last_eval_step > r->step || r->evaluations < 0 ||
+             r->evaluations > r->step + 1)
+        snprintf(what, size, "its %ld evaluations, the last at step %ld, do not fit step %ld", r->evaluations,
+                 r->last_eval_step, r->step);
+    else if (r->data_epoch < 0 || r->data_pos < 0 || r->data_pos > r->data_n)
+        snprintf(what, size, "its data position (epoch %ld, sample %ld of %ld) is out of range", r->data_epoch,
+                 r->data_pos, r->data_n);
+    else if (!isfinite(r->lr) || !(r->elapsed_s >= 0 && r->train_s >= 0 && r->eval_s >= 0) ||
+             !isfinite(r->elapsed_s + r->train_s + r->eval_s))
+        snprintf(what, size, "its learning rate or times are not finite");
+    else if (files->metrics_bytes < 0 || files->trace_bytes < 0)
+        snprintf(what, size, "its output lengths are negative");
+    else
+        what[0] = '\0';
+    for (long i = 0; !what[0] && i < r->data_n; i++) {
+        int32_t k;
+        memcpy(&k, order + (size_t)i * sizeof k, sizeof k); /* the payload need not be aligned */
+        if (k < 0 || k >= r->data_n)
+            snprintf(what, size, "its data order names sample %ld of %ld", (long)k, r->data_n);
+    }
+    return what[0] != '\0';
+}
+
 nl_code nl_checkpoint_read(const char *dir, uint64_t config_hash, nl_model *m,
                            nl_train_snapshot *s, nl_checkpoint_files *files, int32_t **order_buf,
                            nl_checkpoint_found *found, nl_error *err)
@@ -220,11 +253,16 @@ nl_code nl_checkpoint_read(const char *dir, uint64_t config_hash, nl_model *m,
     array_sizes a;
     get(&c, &a, sizeof a);
     const array_sizes want = sizes_of(m, r.data_n);
-    if (c.short_read || memcmp(&a, &want, sizeof a) != 0 || payload_bytes(&a) != payload_len ||
-        r.step < 1 || files->metrics_bytes < 0 || files->trace_bytes < 0) {
+    if (c.short_read || memcmp(&a, &want, sizeof a) != 0 || payload_bytes(&a) != payload_len) {
         free(text);
         return damaged(err, path, "its arrays do not fit this run's model and data "
                                   "(written by another build?)");
+    }
+    /* the order is the payload's tail */
+    const unsigned char *saved_order = (const unsigned char *)text + len - (size_t)a.order * sizeof(int32_t);
+    if (state_unusable(&r, files, saved_order, what, sizeof what)) {
+        free(text);
+        return damaged(err, path, what);
     }
     int32_t *order = malloc((size_t)(a.order ? a.order : 1) * sizeof *order);
     if (!order) {

@@ -217,6 +217,20 @@ static nl_code output_reaches(const char *dir, const char *name, long long bytes
                    NL_CHECKPOINT_FILE);
 }
 
+/* a checkpoint's data order is over the training split it was taken on:
+ * the same config over data files that have since changed (train_size: 0
+ * takes them all) is refused before anything is written, not by the
+ * training loop after metrics.csv has been cut back */
+static nl_code resume_fits_data(const char *dir, const nl_train_snapshot *s, const nl_split *train,
+                                nl_error *err)
+{
+    if (s->data_n == train->n)
+        return NL_OK;
+    return nl_fail(err, NL_ERR_DATA, "%s/%s was taken over %ld training samples, the data now has %ld; "
+                   "remove the checkpoint or run with --force to start over",
+                   dir, NL_CHECKPOINT_FILE, s->data_n, train->n);
+}
+
 /* the resolved config's text and hash, before anything is written */
 static nl_code resolve_config_text(run_state *st, nl_error *err)
 {
@@ -402,7 +416,8 @@ agree:
                                  &resume_order, &found, err)))
         goto train;
     if (found == NL_CHECKPOINT_LOADED &&
-        ((rc = output_reaches(st.dir, "metrics.csv", resume_files.metrics_bytes, err)) ||
+        ((rc = resume_fits_data(st.dir, &resume, &data.train, err)) ||
+         (rc = output_reaches(st.dir, "metrics.csv", resume_files.metrics_bytes, err)) ||
          (train->trace.activation[0] &&
           (rc = output_reaches(st.dir, "trace.csv", resume_files.trace_bytes, err)))))
         goto train;

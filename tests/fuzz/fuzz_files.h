@@ -77,7 +77,7 @@ static void fuzz_write_file(const char *dir, const char *name, const uint8_t *da
     }
 }
 
-static void fuzz_remove_file(const char *dir, const char *name)
+static inline void fuzz_remove_file(const char *dir, const char *name)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -87,7 +87,7 @@ static void fuzz_remove_file(const char *dir, const char *name)
 /* the input cut into `n` files: after `header` bytes, n - 1 little-endian
  * 16-bit lengths; file i is the next len[i] bytes (fewer where the input
  * ends), the last file is the rest */
-static size_t fuzz_split(const uint8_t *data, size_t size, size_t header, int n,
+static inline size_t fuzz_split(const uint8_t *data, size_t size, size_t header, int n,
                          const uint8_t **part, size_t *len)
 {
     size_t pos = header + 2 * (size_t)(n - 1);
@@ -120,7 +120,7 @@ static void fuzz_check_split(const nl_split *s, long want, int c, int side, int 
 /* loads the dataset in `dir` with the sizes bytes 1 and 2 of the input ask
  * for (0 = all) and checks what comes back: an error that follows the
  * rules, or both splits in the format's shape (c x side x side, 10 classes) */
-static void fuzz_load_dataset(nl_dataset_kind kind, const char *dir, const uint8_t *data, int c,
+static inline void fuzz_load_dataset(nl_dataset_kind kind, const char *dir, const uint8_t *data, int c,
                               int side)
 {
     nl_data_spec spec;

@@ -7,6 +7,8 @@
  *   OUTDIR/idx/, cifar/  small valid datasets in the harnesses' input layout
  *                        (fuzz_idx.c, fuzz_cifar.c)
  *   OUTDIR/text/         the README's start as text files (fuzz_text.c)
+ *   OUTDIR/checkpoint/   checkpoints written by short runs of
+ *                        fuzz_checkpoint.h's config (fuzz_checkpoint.c)
  * The example configs, experiments and test fixtures are read by the fuzzers
  * where they are. Usage: fuzz_seeds SOURCE_DIR OUTDIR */
 #define _GNU_SOURCE /* memmem */
@@ -17,10 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "config/config.h"
-#include "sweep/flat.h"
+#include "config/flat.h"
+#include "fuzz_checkpoint.h"
+#include "log/files.h"
+#include "train/checkpoint.h"
+#include "train/run.h"
 
 static void die(const char *what, const char *detail)
 {
@@ -333,6 +340,66 @@ static void write_text_seeds(const char *srcdir, const char *outdir)
         write_file(dir, seeds[i].name, seed.data, seed.len);
         free(seed.data);
     }
+/* ---- checkpoint seeds: a mode byte, then a checkpoint file ---- */
+
+typedef struct {
+    long stop_at;
+    volatile sig_atomic_t stop;
+} stopper;
+
+/* called after each step once a tenth of a second has passed since the
+ * last call: the pause makes it every step, so the run stops (and its last
+ * checkpoint is taken, checkpoint_every being 1) at step stop_at */
+static void stop_at_step(void *ctx, const nl_progress *p)
+{
+    stopper *s = ctx;
+    usleep(100000);
+    if (p->step >= s->stop_at)
+        s->stop = 1;
+}
+
+static void write_checkpoint_seeds(const char *outdir)
+{
+    char dir[1200], work[1200];
+    snprintf(dir, sizeof dir, "%s/checkpoint", outdir);
+    make_dir(dir);
+    snprintf(work, sizeof work, "%s/checkpoint-runs", outdir);
+    make_dir(work);
+    nl_config *cfg = malloc(sizeof *cfg);
+    nl_error err = {0};
+    if (!cfg || nl_config_load_string(fuzz_checkpoint_config, "fuzz-checkpoint.yaml", NULL, 0, cfg, &err) != NL_OK)
+        die("fuzz_checkpoint_config", err.msg);
+    /* mid-epoch before the first evaluation, just after one, and in the
+     * second epoch (8 steps per epoch) */
+    const long steps[] = {3, 7, 11};
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        char out_dir[1300], path[1400], name[64];
+        snprintf(out_dir, sizeof out_dir, "%s/step-%ld", work, steps[i]);
+        stopper st = {steps[i], 0};
+        const nl_run_options opt = {.out_dir = out_dir, .threads = 1, .device = -1, .progress = stop_at_step,
+                                    .ctx = &st, .stop = &st.stop};
+        nl_run_outcome outcome;
+        nl_run(cfg, &opt, &outcome, &err); /* stopped: a failed run by design */
+        nl_error_clear(&err);
+        snprintf(path, sizeof path, "%s/" NL_CHECKPOINT_FILE, out_dir);
+        char *file = NULL;
+        size_t len = 0;
+        if (nl_read_file(path, &file, &len, &err) != NL_OK)
+            die(path, err.msg);
+        const unsigned char modes[] = {0, FUZZ_CKPT_FIX_CRC | FUZZ_CKPT_OWN_HASH};
+        for (size_t k = 0; k < sizeof modes; k++) {
+            unsigned char *seed = malloc(len + 1);
+            if (!seed)
+                die("malloc", "out of memory");
+            seed[0] = modes[k];
+            memcpy(seed + 1, file, len);
+            snprintf(name, sizeof name, "step-%ld-mode-%d", steps[i], modes[k]);
+            write_file(dir, name, seed, len + 1);
+            free(seed);
+        }
+        free(file);
+    }
+    free(cfg);
 }
 
 int main(int argc, char **argv)
@@ -347,5 +414,6 @@ int main(int argc, char **argv)
     write_idx_seeds(argv[2]);
     write_cifar_seeds(argv[2]);
     write_text_seeds(argv[1], argv[2]);
+    write_checkpoint_seeds(argv[2]);
     return 0;
 }

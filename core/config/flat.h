@@ -1,10 +1,10 @@
 /* Flat views of YAML: a config (or any nested mapping) as dotted keys and
  * value texts, so a sweep can compare what a run would use with what an
- * exclusion names or with what an older run directory holds, without
- * knowing the config schema. Values are kept as YAML flow text: scalars as
+ * exclusion names or with what an older run directory holds, and a plot
+ * can name runs by their config.yaml, without knowing the config schema. Values are kept as YAML flow text: scalars as
  * their value, lists as "[a, b]", mappings as "{k: v}". */
-#ifndef NL_SWEEP_FLAT_H
-#define NL_SWEEP_FLAT_H
+#ifndef NL_CONFIG_FLAT_H
+#define NL_CONFIG_FLAT_H
 
 #include <stdbool.h>
 #include <yaml.h>

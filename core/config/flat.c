@@ -1,4 +1,4 @@
-#include "sweep/flat.h"
+#include "config/flat.h"
 
 #include <ctype.h>
 #include <math.h>

@@ -1,0 +1,770 @@
+/* The sweep scheduler (sched.h): what to do with each run, the sweep
+ * directory's locks, and the loop that starts the runs' processes, reaps
+ * them and reads their results. */
+#define _GNU_SOURCE /* sched_getaffinity: the cores this process may use */
+#include "sweep/sched.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sweep/claim.h"
+#include "train/rundir.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int nl_sweep_cpu_count(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+void nl_sweep_run_dir(const nl_sweep_job *j, int run, char *out, size_t size)
+{
+    snprintf(out, size, "%s/runs/%s", j->dir, j->p->runs[run].dir);
+}
+
+/* ---- what to do with each run ---- */
+
+static nl_sweep_action classify(nl_sweep_job *j, int run, const char *run_dir, bool force)
+{
+    const nl_sweep_state st = j->results[run].state;
+    if (st != NL_SWEEP_OK && st != NL_SWEEP_DIVERGED)
+        return nl_path_exists(run_dir) ? NL_SWEEP_RERUN : NL_SWEEP_RUN;
+    char saved[1300], *why = j->why[run];
+    snprintf(saved, sizeof saved, "%s/config.yaml", run_dir);
+    const int diff = nl_sweep_config_diff(saved, j->p->runs[run].config_text, why, sizeof j->why[run]);
+    if (diff == 0)
+        return NL_SWEEP_SKIP;
+    if (diff < 0) {
+        char reason[512];
+        snprintf(reason, sizeof reason, "its config.yaml cannot be read: %s", why);
+        snprintf(why, sizeof j->why[run], "%s", reason);
+    }
+    return force ? NL_SWEEP_FORCE : NL_SWEEP_CHANGED;
+}
+
+nl_code nl_sweep_prepare(nl_sweep_job *j, const nl_experiment *e, const nl_sweep_plan *p,
+                         const char *dir, nl_shard shard, bool claim, bool force, nl_error *err)
+{
+    *j = (nl_sweep_job){.e = e, .p = p, .shard = shard, .claim = claim, .lock_fd = -1, .shard_lock_fd = -1};
+    nl_copy_string(j->dir, sizeof j->dir, dir);
+    size_t dir_len = strlen(j->dir);
+    while (dir_len > 1 && j->dir[dir_len - 1] == '/')
+        j->dir[--dir_len] = '\0';
+    const size_t n = p->n_runs > 0 ? (size_t)p->n_runs : 1;
+    j->results = calloc(n, sizeof *j->results);
+    j->action = calloc(n, sizeof *j->action);
+    j->why = calloc(n, sizeof *j->why);
+    j->seen = calloc(n, sizeof *j->seen);
+    if (!j->results || !j->action || !j->why || !j->seen) {
+        nl_sweep_job_free(j);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < p->n_runs; i++) {
+        char run_dir[1200];
+        nl_sweep_run_dir(j, i, run_dir, sizeof run_dir);
+        if (claim)
+            j->seen[i] = nl_claim_generation(run_dir);
+        nl_sweep_read_result(run_dir, &j->results[i]);
+        if (!nl_shard_has(shard, i))
+            continue;
+        j->total++;
+        j->action[i] = classify(j, i, run_dir, force);
+        if (j->action[i] == NL_SWEEP_SKIP) {
+            j->finished_before++;
+            j->diverged_before += j->results[i].state == NL_SWEEP_DIVERGED;
+        }
+        j->changed += j->action[i] == NL_SWEEP_CHANGED;
+    }
+    return NL_OK;
+}
+
+void nl_sweep_job_free(nl_sweep_job *j)
+{
+    free(j->results);
+    free(j->action);
+    free(j->why);
+    free(j->seen);
+    if (j->lock_fd >= 0)
+        close(j->lock_fd);
+    if (j->shard_lock_fd >= 0)
+        close(j->shard_lock_fd);
+    j->results = NULL;
+    j->action = NULL;
+    j->why = NULL;
+    j->seen = NULL;
+    j->lock_fd = j->shard_lock_fd = -1;
+}
+
+void nl_sweep_clean_temps(const nl_sweep_job *j, bool runs_of_all)
+{
+    char sub[1200];
+    nl_sweep_remove_stale_temps(j->dir);
+    for (int i = 0; i < j->p->n_runs; i++) {
+        if (!nl_shard_has(j->shard, i) && !runs_of_all)
+            continue;
+        nl_sweep_run_dir(j, i, sub, sizeof sub);
+        nl_run_writer w;
+        if (!nl_run_dir_busy(sub, &w))
+            nl_sweep_remove_stale_temps(sub);
+    }
+    snprintf(sub, sizeof sub, "%s/configs", j->dir);
+    nl_sweep_remove_stale_temps(sub);
+}
+
+static void count_states(const nl_sweep_job *j, nl_sweep_counts *counts)
+{
+    *counts = (nl_sweep_counts){{0}};
+    for (int i = 0; i < j->p->n_runs; i++)
+        counts->n[j->results[i].state]++;
+}
+
+nl_code nl_sweep_merge(nl_sweep_job *j, nl_sweep_counts *counts, nl_error *err)
+{
+    if (!nl_is_dir(j->dir))
+        return nl_fail(err, NL_ERR_USAGE, "--merge: %s does not exist; nothing to merge", j->dir);
+    count_states(j, counts);
+    return nl_sweep_write_summary(j->e, j->p, j->results, j->dir, err);
+}
+
+/* ---- the sweep directory's locks ---- */
+
+/* one sweep of a directory at a time, or one per shard: an unsharded sweep
+ * holds .lock exclusively, a shard holds it shared and its own shard lock
+ * exclusively, a --claim worker holds it shared (flock: not inherited by
+ * the runs, which are exec'd with the descriptors closed on exec) */
+static nl_code lock_sweep_dir(nl_sweep_job *j, nl_error *err)
+{
+    char lock_path[1200], shard_path[1200];
+    const nl_shard shard = j->shard;
+    snprintf(lock_path, sizeof lock_path, "%s/.lock", j->dir);
+    snprintf(shard_path, sizeof shard_path, "%s/.lock-shard-%d-of-%d", j->dir, shard.index, shard.count);
+    j->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    j->shard_lock_fd = shard.count > 1 ? open(shard_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666) : -1;
+    const int whole_mode = shard.count > 1 || j->claim ? LOCK_SH : LOCK_EX;
+    const bool whole_busy = j->lock_fd >= 0 && flock(j->lock_fd, whole_mode | LOCK_NB) != 0 &&
+                            errno == EWOULDBLOCK;
+    const bool shard_busy = !whole_busy && j->shard_lock_fd >= 0 &&
+                            flock(j->shard_lock_fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    if (!whole_busy && !shard_busy)
+        return NL_OK;
+    return nl_fail(err, NL_ERR_RUNTIME, "another normlab sweep is running %s%s (it holds %s); wait for it",
+                   shard_busy ? "this shard of " : (shard.count > 1 ? "all of " : ""), j->dir,
+                   shard_busy ? shard_path : lock_path);
+}
+
+/* ---- the running sweep ---- */
+
+typedef struct {
+    pid_t pid;
+    int run;
+    double started;
+    nl_claim claim; /* --claim: held until the run's process has ended */
+} child_proc;
+
+typedef struct {
+    nl_sweep_job *j;
+    const nl_sweep_exec_options *opt;
+    int threads;
+    nl_sweep_progress pr;
+    double t0, wall_sum;           /* wall_sum: of the runs finished in this sweep */
+    int *queue, n_queue, next;     /* the runs to do, in order; next: the first not taken */
+    int *waiting, n_waiting;       /* runs another process is writing */
+    int *held, n_held;             /* --claim: runs another worker holds */
+    double held_polled;
+    child_proc *children;
+    int n_children;
+    bool start_failed;
+    sigset_t wait_set, orig_mask;
+    struct sigaction orig_chld;
+} sched;
+
+static void update_progress(sched *s)
+{
+    nl_sweep_progress *pr = &s->pr;
+    pr->elapsed_s = now() - s->t0;
+    const int left = pr->to_run - pr->finished_now;
+    pr->eta_s = NAN;
+    if (pr->finished_now > 0 && left > 0) {
+        const int parallel = left < pr->jobs ? left : pr->jobs;
+        pr->eta_s = s->wall_sum / pr->finished_now * left / parallel;
+    } else if (left == 0) {
+        pr->eta_s = 0;
+    }
+}
+
+/* tells the caller: `ev` with the run's name and the counts as they are now */
+static void emit(sched *s, nl_sweep_event ev)
+{
+    if (ev.run >= 0)
+        ev.name = s->j->p->runs[ev.run].dir;
+    update_progress(s);
+    ev.progress = s->pr;
+    s->opt->on_event(s->opt->ctx, &ev);
+}
+
+static void emit_error(sched *s, const nl_error *err)
+{
+    emit(s, (nl_sweep_event){.kind = NL_SWEEP_EV_ERROR, .run = -1, .error = err});
+}
+
+/* the source of truth changed: summary.csv follows */
+static void rewrite_summary(sched *s)
+{
+    nl_error err = {0};
+    if (nl_sweep_write_summary(s->j->e, s->j->p, s->j->results, s->j->dir, &err) != NL_OK)
+        emit_error(s, &err);
+}
+
+/* the last lines the run printed in its latest attempt (after the last
+ * "== " line the sweep wrote before starting it) */
+static void stderr_tail(const char *path, char *out, size_t size)
+{
+    out[0] = '\0';
+    char *text = NULL;
+    nl_error err = {0};
+    if (nl_read_file(path, &text, NULL, &err) != NL_OK)
+        return;
+    char *start = text, *mark;
+    while ((mark = strstr(start, "\n== ")) != NULL)
+        start = mark + 1;
+    if (!strncmp(start, "== ", 3)) {
+        char *nl = strchr(start, '\n');
+        start = nl ? nl + 1 : start + strlen(start);
+    }
+    size_t len = strlen(start);
+    while (len && (start[len - 1] == '\n' || start[len - 1] == ' '))
+        start[--len] = '\0';
+    const char *p = start + len;
+    int lines = 0;
+    while (p > start && lines < 3) {
+        p--;
+        if (*p == '\n' && ++lines == 3) {
+            p++;
+            break;
+        }
+    }
+    snprintf(out, size, "%s", p);
+    free(text);
+}
+
+/* ---- a run's process ---- */
+
+typedef struct {
+    char config[1200], out_dir[1200], threads[16];
+    char *argv[12];
+    int argc;
+} run_command;
+
+static void command_of(sched *s, int run, run_command *c)
+{
+    snprintf(c->config, sizeof c->config, "%s/configs/%s.yaml", s->j->dir, s->j->p->runs[run].dir);
+    nl_sweep_run_dir(s->j, run, c->out_dir, sizeof c->out_dir);
+    snprintf(c->threads, sizeof c->threads, "%d", s->threads);
+    c->argc = 0;
+    char **argv = c->argv;
+    argv[c->argc++] = "normlab";
+    argv[c->argc++] = "run";
+    argv[c->argc++] = c->config;
+    argv[c->argc++] = "--out";
+    argv[c->argc++] = c->out_dir;
+    argv[c->argc++] = "--quiet";
+    argv[c->argc++] = "--threads";
+    argv[c->argc++] = c->threads;
+    if (s->j->action[run] == NL_SWEEP_FORCE)
+        argv[c->argc++] = "--force";
+    argv[c->argc] = NULL;
+}
+
+/* the run's stderr.txt, opened for appending, headed by a line with the
+ * time and the command (a run's attempts follow each other in it) */
+static int open_run_log(const run_command *c, nl_error *err)
+{
+    char log_path[1300], stamp[32];
+    snprintf(log_path, sizeof log_path, "%s/stderr.txt", c->out_dir);
+    const int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    if (log < 0) {
+        nl_fail(err, NL_ERR_IO, "cannot write %s: %s", log_path, strerror(errno));
+        return -1;
+    }
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    dprintf(log, "== %s normlab", stamp);
+    for (int i = 1; i < c->argc; i++)
+        dprintf(log, " %s", c->argv[i]);
+    dprintf(log, "\n");
+    return log;
+}
+
+/* In the child, before exec. The death signal follows the thread that
+ * forked: the sweep's thread, which lives as long as the sweep. A sweep that
+ * died before prctl took effect has left this process to another parent.
+ * What it writes goes to the run's stderr.txt; it ends the child only. */
+static void exec_run(sched *s, const run_command *c, int log, pid_t sweep_pid)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != sweep_pid)
+        _exit(1);
+    const int null = open("/dev/null", O_RDONLY);
+    if (null >= 0)
+        dup2(null, 0);
+    dup2(log, 1);
+    dup2(log, 2);
+    signal(SIGCHLD, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &s->orig_mask, NULL);
+    execv(s->opt->exe, c->argv);
+    dprintf(2, "normlab sweep: cannot run %s: %s\n", s->opt->exe, strerror(errno));
+    _exit(127);
+}
+
+/* writes the run's config, marks its directory as normlab's (before
+ * stderr.txt goes in, so that the run takes it) and starts the run */
+static pid_t start_child(sched *s, int run, nl_error *err)
+{
+    run_command c;
+    command_of(s, run, &c);
+    const char *text = s->j->p->runs[run].config_text;
+    if (nl_write_atomic(c.config, text, strlen(text), err) || nl_run_dir_make(c.out_dir, err))
+        return -1;
+    const int log = open_run_log(&c, err);
+    if (log < 0)
+        return -1;
+    fflush(NULL);
+    const pid_t sweep_pid = getpid();
+    const pid_t pid = fork();
+    if (pid == 0)
+        exec_run(s, &c, log, sweep_pid);
+    if (pid < 0)
+        nl_fail(err, NL_ERR_RUNTIME, "cannot start a run: fork: %s", strerror(errno));
+    close(log);
+    return pid;
+}
+
+/* ---- results ---- */
+
+/* what a run's end means: the summary it left, or how its process ended */
+static void finish_run(sched *s, const child_proc *c, int status)
+{
+    char run_dir[1200], log_path[1300], how[64], tail[1024] = "";
+    nl_sweep_run_dir(s->j, c->run, run_dir, sizeof run_dir);
+    nl_sweep_result *r = &s->j->results[c->run];
+    nl_sweep_read_result(run_dir, r);
+    const double took = now() - c->started;
+    s->pr.running--;
+    s->pr.done++;
+    s->pr.finished_now++;
+    s->wall_sum += took;
+    nl_sweep_event ev = {.kind = NL_SWEEP_EV_FINISHED, .run = c->run, .result = r, .took_s = took};
+    if (r->state == NL_SWEEP_PENDING || r->state == NL_SWEEP_FAILED ||
+        !(WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 1))) {
+        /* failed, or ended without a final summary (killed, crashed, bad
+         * config): failed for this sweep; the next one runs it again */
+        if (WIFSIGNALED(status))
+            snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(status));
+        else
+            snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(status));
+        if (r->state != NL_SWEEP_FAILED) {
+            r->state = NL_SWEEP_FAILED;
+            snprintf(r->reason, sizeof r->reason, "%s", how);
+        }
+        snprintf(log_path, sizeof log_path, "%s/stderr.txt", run_dir);
+        stderr_tail(log_path, tail, sizeof tail);
+        s->pr.failed++;
+        ev.kind = NL_SWEEP_EV_FAILED;
+        ev.how = how;
+        ev.detail = tail;
+        ev.log_path = log_path;
+    }
+    s->pr.diverged += r->state == NL_SWEEP_DIVERGED;
+    emit(s, ev);
+}
+
+/* true when another process holds run `run`'s directory; `how` (when not
+ * NULL) is told in a WAITING event naming the holder: the sweep then waits
+ * for it */
+static bool run_dir_busy(sched *s, int run, const char *how)
+{
+    char run_dir[1200];
+    nl_sweep_run_dir(s->j, run, run_dir, sizeof run_dir);
+    nl_run_writer w;
+    if (!nl_run_dir_busy(run_dir, &w))
+        return false;
+    if (how)
+        emit(s, (nl_sweep_event){.kind = NL_SWEEP_EV_WAITING, .run = run, .how = how,
+                                 .writer_pid = w.pid, .writer_host = w.host});
+    return true;
+}
+
+/* After another process let go of a run's directory: true when it left a
+ * finished run (taken as this sweep's result if its config is the
+ * experiment's), false when the run is still to do. */
+static bool take_result(sched *s, int run)
+{
+    char run_dir[1200], saved[1300], why[512] = "";
+    nl_sweep_run_dir(s->j, run, run_dir, sizeof run_dir);
+    nl_sweep_result *r = &s->j->results[run];
+    nl_sweep_read_result(run_dir, r);
+    if (r->state != NL_SWEEP_OK && r->state != NL_SWEEP_DIVERGED)
+        return false;
+    snprintf(saved, sizeof saved, "%s/config.yaml", run_dir);
+    s->pr.done++;
+    s->pr.finished_now++;
+    if (nl_sweep_config_diff(saved, s->j->p->runs[run].config_text, why, sizeof why) != 0) {
+        r->state = NL_SWEEP_FAILED;
+        snprintf(r->reason, sizeof r->reason, "another process finished it with another config");
+        s->pr.failed++;
+    }
+    s->pr.diverged += r->state == NL_SWEEP_DIVERGED;
+    emit(s, (nl_sweep_event){.kind = NL_SWEEP_EV_TAKEN, .run = run, .result = r, .detail = why});
+    return true;
+}
+
+/* under a run's claim: whether its directory holds a finished run of the
+ * experiment's config */
+static bool claimed_run_finished(const char *run_dir, void *ctx)
+{
+    const nl_sweep_run *run = ctx;
+    nl_sweep_result r;
+    nl_sweep_read_result(run_dir, &r);
+    if (r.state != NL_SWEEP_OK && r.state != NL_SWEEP_DIVERGED)
+        return false;
+    char saved[1300], why[512];
+    snprintf(saved, sizeof saved, "%s/config.yaml", run_dir);
+    return nl_sweep_config_diff(saved, run->config_text, why, sizeof why) == 0;
+}
+
+static nl_code claim_run(sched *s, int run, nl_claim *claim, nl_claim_outcome *got, nl_error *err)
+{
+    char run_dir[1200];
+    nl_sweep_run_dir(s->j, run, run_dir, sizeof run_dir);
+    nl_code rc = nl_run_dir_make(run_dir, err);
+    if (rc)
+        return rc;
+    return nl_claim_try(run_dir, s->j->seen[run], claimed_run_finished, &s->j->p->runs[run],
+                        s->j->action[run] == NL_SWEEP_FORCE, claim, got, err);
+}
+
+/* a run another worker finished since this one started: its result, a
+ * failure included (it is not run twice in one go) */
+static void take_claimed_result(sched *s, int run)
+{
+    if (take_result(s, run))
+        return;
+    s->pr.done++;
+    s->pr.finished_now++;
+    s->pr.failed++;
+    s->j->results[run].state = NL_SWEEP_FAILED;
+    emit(s, (nl_sweep_event){.kind = NL_SWEEP_EV_TAKEN, .run = run, .result = &s->j->results[run]});
+}
+
+/* ---- the loop ---- */
+
+/* runs other workers hold: tried again now and then (their worker may
+ * finish them, or die and leave them to be done again) */
+static void requeue_held(sched *s)
+{
+    if (s->n_held == 0 || s->pr.stopping || now() - s->held_polled < 0.5)
+        return;
+    while (s->n_held > 0)
+        s->queue[--s->next] = s->held[--s->n_held];
+    s->held_polled = now();
+}
+
+/* a run whose other writer let go: its result, or back to the queue's front */
+static void poll_waiting(sched *s)
+{
+    for (int w = 0; w < s->n_waiting && !s->pr.stopping;) {
+        const int run = s->waiting[w];
+        if (run_dir_busy(s, run, NULL)) {
+            w++;
+            continue;
+        }
+        s->waiting[w] = s->waiting[--s->n_waiting];
+        if (take_result(s, run))
+            rewrite_summary(s);
+        else
+            s->queue[--s->next] = run; /* `next` has passed it: that slot is free */
+    }
+}
+
+/* a Ctrl-C already waiting: no new run (it would miss the terminal's signal) */
+static bool stop_signal_pending(void)
+{
+    sigset_t pending;
+    return sigpending(&pending) == 0 && (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM));
+}
+
+/* Takes the next run of the queue and starts it, unless a claim or another
+ * writer says otherwise. */
+static void launch_next(sched *s)
+{
+    const int run = s->queue[s->next++];
+    nl_claim run_claim = {-1, 0};
+    nl_error err = {0};
+    if (s->j->claim) {
+        nl_claim_outcome got;
+        if (claim_run(s, run, &run_claim, &got, &err) != NL_OK) {
+            emit_error(s, &err);
+            s->start_failed = true;
+            return;
+        }
+        if (got == NL_CLAIM_HELD) {
+            s->held[s->n_held++] = run;
+            return;
+        }
+        if (got == NL_CLAIM_FINISHED) {
+            take_claimed_result(s, run);
+            return;
+        }
+    }
+    if (run_dir_busy(s, run, "is being written by another process")) {
+        nl_claim_release(&run_claim, false);
+        s->waiting[s->n_waiting++] = run;
+        return;
+    }
+    const pid_t pid = start_child(s, run, &err);
+    if (pid < 0) {
+        nl_claim_release(&run_claim, false);
+        emit_error(s, &err);
+        s->start_failed = true;
+        return;
+    }
+    s->children[s->n_children++] = (child_proc){pid, run, now(), run_claim};
+    s->pr.running++;
+    emit(s, (nl_sweep_event){.kind = NL_SWEEP_EV_STARTED, .run = run});
+}
+
+static void launch_runs(sched *s)
+{
+    while (!s->pr.stopping && !s->start_failed && s->n_children + s->n_waiting < s->pr.jobs &&
+           s->next < s->n_queue && !stop_signal_pending())
+        launch_next(s);
+}
+
+/* child c ended with `status` */
+static void reap(sched *s, child_proc *c, int status)
+{
+    /* refused because another writer took the directory between the check
+     * and the run's lock (it may even have finished the run): wait for it,
+     * or take its result */
+    const int run = c->run;
+    const bool refused = WIFEXITED(status) && WEXITSTATUS(status) == 2 && s->j->action[run] != NL_SWEEP_FORCE;
+    if (refused && run_dir_busy(s, run, "was taken by another process")) {
+        nl_claim_release(&c->claim, false);
+        s->waiting[s->n_waiting++] = run;
+        s->pr.running--;
+    } else if (refused && take_result(s, run)) {
+        nl_claim_release(&c->claim, true);
+        s->pr.running--;
+    } else {
+        finish_run(s, c, status);
+        /* a stopped run is left claimed, for another worker to do */
+        nl_claim_release(&c->claim, !s->pr.stopping);
+    }
+    *c = s->children[--s->n_children];
+    rewrite_summary(s);
+}
+
+/* reaps the runs that ended; true when there was one */
+static bool reap_children(sched *s)
+{
+    bool reaped = false;
+    for (;;) {
+        int status;
+        const pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0)
+            return reaped;
+        for (int c = 0; c < s->n_children; c++)
+            if (s->children[c].pid == pid) {
+                reap(s, &s->children[c], status);
+                reaped = true;
+                break;
+            }
+    }
+}
+
+static bool work_left(const sched *s)
+{
+    const bool stopping = s->pr.stopping > 0;
+    return s->n_children > 0 || ((s->n_waiting > 0 || s->n_held > 0) && !stopping) ||
+           (s->next < s->n_queue && !stopping && !s->start_failed);
+}
+
+/* waits for a run's end, a signal or the clock: a TICK when nothing came
+ * for tick_s; another process's writer is polled more often */
+static void wait_for_news(sched *s)
+{
+    const double tick = s->opt->tick_s > 0 ? s->opt->tick_s : 0.5;
+    struct timespec timeout = {(time_t)tick, (long)((tick - (double)(time_t)tick) * 1e9)};
+    if (s->n_waiting > 0)
+        timeout = (struct timespec){0, 100000000L};
+    else if (s->n_held > 0)
+        timeout = (struct timespec){0, 250000000L};
+    siginfo_t info;
+    const int sig = sigtimedwait(&s->wait_set, &info, &timeout);
+    if (sig == SIGINT || sig == SIGTERM) {
+        s->pr.stopping++;
+        emit(s, (nl_sweep_event){.kind = NL_SWEEP_EV_INTERRUPTED, .run = -1});
+        for (int c = 0; c < s->n_children; c++)
+            kill(s->children[c].pid, s->pr.stopping == 1 ? SIGTERM : SIGKILL);
+    } else if (sig < 0) {
+        emit(s, (nl_sweep_event){.kind = NL_SWEEP_EV_TICK, .run = -1});
+    }
+}
+
+static void on_sigchld(int sig) { (void)sig; }
+
+/* signals are taken synchronously: blocked here, waited for in the loop */
+static void block_signals(sched *s)
+{
+    sigemptyset(&s->wait_set);
+    sigaddset(&s->wait_set, SIGCHLD);
+    sigaddset(&s->wait_set, SIGINT);
+    sigaddset(&s->wait_set, SIGTERM);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_sigchld;
+    sigaction(SIGCHLD, &sa, &s->orig_chld);
+    sigprocmask(SIG_BLOCK, &s->wait_set, &s->orig_mask);
+}
+
+static void restore_signals(sched *s)
+{
+    sigprocmask(SIG_SETMASK, &s->orig_mask, NULL);
+    sigaction(SIGCHLD, &s->orig_chld, NULL);
+}
+
+static void run_loop(sched *s)
+{
+    block_signals(s);
+    s->t0 = now();
+    emit(s, (nl_sweep_event){.kind = NL_SWEEP_EV_TICK, .run = -1});
+    while (work_left(s)) {
+        requeue_held(s);
+        poll_waiting(s);
+        launch_runs(s);
+        if (reap_children(s) || !work_left(s))
+            continue;
+        wait_for_news(s);
+    }
+    restore_signals(s);
+    /* leftovers of runs killed in an earlier sweep whose processes were not
+     * yet gone when this one started */
+    for (int i = 0; i < s->n_queue; i++) {
+        char run_dir[1200];
+        nl_sweep_run_dir(s->j, s->queue[i], run_dir, sizeof run_dir);
+        if (!run_dir_busy(s, s->queue[i], NULL))
+            nl_sweep_remove_stale_temps(run_dir);
+    }
+}
+
+/* the final counts: everything read again from the run directories, except
+ * what this sweep saw fail without a summary saying so */
+static void final_results(nl_sweep_job *j, nl_sweep_outcome *out)
+{
+    for (int i = 0; i < j->p->n_runs; i++) {
+        char run_dir[1200];
+        nl_sweep_run_dir(j, i, run_dir, sizeof run_dir);
+        nl_sweep_result fresh;
+        nl_sweep_read_result(run_dir, &fresh);
+        if (!(fresh.state == NL_SWEEP_PENDING && j->results[i].state == NL_SWEEP_FAILED))
+            j->results[i] = fresh;
+        if (nl_shard_has(j->shard, i)) {
+            out->shard_failed += j->results[i].state == NL_SWEEP_FAILED;
+            out->shard_pending += j->results[i].state == NL_SWEEP_PENDING;
+        }
+    }
+    count_states(j, &out->counts);
+}
+
+/* the sweep's directories, its locks and a first summary.csv */
+static nl_code open_sweep_dir(nl_sweep_job *j, nl_error *err)
+{
+    char sub[1200];
+    snprintf(sub, sizeof sub, "%s/configs", j->dir);
+    nl_code rc = nl_make_dirs(sub, err);
+    snprintf(sub, sizeof sub, "%s/runs", j->dir);
+    if (rc || (rc = nl_make_dirs(sub, err)) || (rc = lock_sweep_dir(j, err)))
+        return rc;
+    return nl_sweep_write_summary(j->e, j->p, j->results, j->dir, err);
+}
+
+static nl_code sched_alloc(sched *s, nl_error *err)
+{
+    const size_t n = (size_t)s->j->p->n_runs + 1;
+    s->queue = calloc(n, sizeof *s->queue);
+    s->waiting = calloc(n, sizeof *s->waiting);
+    s->held = calloc(n, sizeof *s->held);
+    s->children = calloc((size_t)s->pr.jobs, sizeof *s->children);
+    if (!s->queue || !s->waiting || !s->held || !s->children)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    return NL_OK;
+}
+
+static void sched_free(sched *s)
+{
+    free(s->queue);
+    free(s->waiting);
+    free(s->held);
+    free(s->children);
+}
+
+/* the queue: the shard's runs not skipped; a SKIPPED event for the others */
+static void fill_queue(sched *s)
+{
+    nl_sweep_job *j = s->j;
+    for (int i = 0; i < j->p->n_runs; i++) {
+        if (!nl_shard_has(j->shard, i))
+            continue;
+        if (j->action[i] != NL_SWEEP_SKIP)
+            s->queue[s->n_queue++] = i;
+        else
+            emit(s, (nl_sweep_event){.kind = NL_SWEEP_EV_SKIPPED, .run = i, .result = &j->results[i]});
+    }
+    s->pr.to_run = s->n_queue;
+}
+
+nl_code nl_sweep_execute(nl_sweep_job *j, const nl_sweep_exec_options *opt, nl_sweep_outcome *out,
+                         nl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    sched s = {.j = j, .opt = opt};
+    s.pr = (nl_sweep_progress){.total = j->total, .done = j->finished_before, .diverged = j->diverged_before,
+                               .jobs = opt->jobs};
+    nl_code rc = open_sweep_dir(j, err);
+    if (rc || (rc = sched_alloc(&s, err))) {
+        sched_free(&s);
+        return rc;
+    }
+    const int cores = nl_sweep_cpu_count();
+    s.threads = j->e->threads > 0 ? j->e->threads : (cores / opt->jobs > 1 ? cores / opt->jobs : 1);
+    s.t0 = now();
+    fill_queue(&s);
+    emit(&s, (nl_sweep_event){.kind = NL_SWEEP_EV_BEGIN, .run = -1, .threads = s.threads});
+    run_loop(&s);
+    sched_free(&s);
+    out->stopping = s.pr.stopping;
+    out->start_failed = s.start_failed;
+    final_results(j, out);
+    out->elapsed_s = now() - s.t0;
+    return nl_sweep_write_summary(j->e, j->p, j->results, j->dir, err);
+}

@@ -1,0 +1,162 @@
+/* The sweep scheduler: runs a plan's runs, each as its own `normlab run`
+ * process, N at a time, in one slice (shard) of the plan or claiming runs
+ * one at a time with other workers; skips the runs a sweep before finished,
+ * runs the failed and interrupted ones again, waits for a run directory
+ * another process is writing instead of starting it twice, and keeps
+ * summary.csv (rebuilt from the run directories) up to date after every run.
+ * It never prints: what happens is told to a callback as events, with the
+ * counts a progress display needs; cmd/sweep.c prints them.
+ *
+ * The runs stay in the caller's process group (a kill of the group, or the
+ * terminal's Ctrl-C, reaches them all) and get SIGTERM when the sweep's
+ * process dies alone (PR_SET_PDEATHSIG; kill -9 of its pid): SIGTERM rather
+ * than SIGKILL so that a run records itself as failed, and a run left
+ * writing would hold its directory's lock and make the next sweep wait for
+ * it. While nl_sweep_execute runs it blocks SIGCHLD, SIGINT and SIGTERM and
+ * takes them synchronously (sigtimedwait): the first SIGINT or SIGTERM asks
+ * every run to stop (SIGTERM: a run that also got the terminal's SIGINT
+ * still stops cleanly, since `normlab run` handles each signal once), the
+ * second kills them; it then writes summary.csv and returns. */
+#ifndef NL_SWEEP_SCHED_H
+#define NL_SWEEP_SCHED_H
+
+#include <stdbool.h>
+
+#include "base/status.h"
+#include "sweep/sweep.h"
+
+/* what a sweep does with a run, from its directory's state and saved config */
+typedef enum {
+    NL_SWEEP_RUN,     /* never started */
+    NL_SWEEP_SKIP,    /* finished (ok or diverged) with the experiment's config */
+    NL_SWEEP_RERUN,   /* failed or interrupted: run again */
+    NL_SWEEP_FORCE,   /* finished with another config, run again (force) */
+    NL_SWEEP_CHANGED, /* finished with another config: refused without force */
+} nl_sweep_action;
+
+/* A sweep of one plan into one directory: what each run needs and what is
+ * known of it. Made by nl_sweep_prepare, freed by nl_sweep_job_free (which
+ * also lets go of the sweep directory's locks). */
+typedef struct {
+    const nl_experiment *e;
+    const nl_sweep_plan *p;
+    char dir[1024];          /* the sweep directory, without a trailing / */
+    nl_shard shard;
+    bool claim;              /* --claim: take runs one at a time with other workers */
+    nl_sweep_result *results;  /* per run of the plan */
+    nl_sweep_action *action;   /* per run (meaningful in the shard) */
+    char (*why)[512];          /* per run: how its saved config differs */
+    long *seen;                /* --claim: claim generations at the start */
+    int total;                 /* runs in the shard */
+    int finished_before;       /* of them: finished by an earlier sweep (skipped) */
+    int diverged_before;
+    int changed;               /* of them: NL_SWEEP_CHANGED */
+    int lock_fd, shard_lock_fd;
+} nl_sweep_job;
+
+/* Reads every run directory of the plan under `dir` (trailing slashes are
+ * dropped) and decides what to do with each run of the shard; `force` makes
+ * a finished run with another config NL_SWEEP_FORCE instead of
+ * NL_SWEEP_CHANGED. Writes nothing. */
+nl_code nl_sweep_prepare(nl_sweep_job *j, const nl_experiment *e, const nl_sweep_plan *p,
+                         const char *dir, nl_shard shard, bool claim, bool force, nl_error *err);
+void nl_sweep_job_free(nl_sweep_job *j);
+
+/* <dir>/runs/<run's directory name> */
+void nl_sweep_run_dir(const nl_sweep_job *j, int run, char *out, size_t size);
+
+/* Removes what a kill -9 during an atomic write left: the sweep's own
+ * temporary files and those of the runs in `runs_of_all` ? every run : the
+ * shard's runs, when no other process is writing them. */
+void nl_sweep_clean_temps(const nl_sweep_job *j, bool runs_of_all);
+
+/* how many runs are in each state (indexed by nl_sweep_state) */
+typedef struct {
+    int n[4];
+} nl_sweep_counts;
+
+/* --merge: summary.csv rebuilt from the run directories, running nothing.
+ * NL_ERR_USAGE when the sweep directory does not exist. */
+nl_code nl_sweep_merge(nl_sweep_job *j, nl_sweep_counts *counts, nl_error *err);
+
+/* ---- running ---- */
+
+typedef enum {
+    NL_SWEEP_EV_BEGIN,    /* the runs are about to start (counts, jobs, threads) */
+    NL_SWEEP_EV_SKIPPED,  /* a run finished by an earlier sweep (before BEGIN) */
+    NL_SWEEP_EV_STARTED,  /* a run's process started */
+    NL_SWEEP_EV_TICK,     /* the runs began, or tick_s passed with no other event */
+    NL_SWEEP_EV_FINISHED, /* a run of this sweep ended ok or diverged */
+    NL_SWEEP_EV_FAILED,   /* a run of this sweep failed, or was stopped (progress.stopping) */
+    NL_SWEEP_EV_WAITING,  /* another process writes the run's directory: waited for */
+    NL_SWEEP_EV_TAKEN,    /* the result another process or worker left (result->state) */
+    NL_SWEEP_EV_INTERRUPTED, /* SIGINT or SIGTERM: progress.stopping is 1 (runs asked to
+                                stop) or 2 (killed) */
+    NL_SWEEP_EV_ERROR,    /* a failure the sweep goes on after, or stops starting runs at */
+} nl_sweep_event_kind;
+
+/* the counts of the shard's runs, as a progress display shows them */
+typedef struct {
+    int total;        /* in the shard */
+    int done;         /* finished, before this sweep or in it */
+    int running, failed, diverged;
+    int to_run;       /* runs this sweep set out to run */
+    int finished_now; /* of them, finished */
+    int jobs;         /* runs at once */
+    double elapsed_s; /* since the runs began */
+    double eta_s;     /* until the last run ends; NAN before one has finished */
+    int stopping;     /* 0, or the SIGINT/SIGTERM count (1 stop, 2 kill) */
+} nl_sweep_progress;
+
+typedef struct {
+    nl_sweep_event_kind kind;
+    int run;                       /* index in the plan; -1 for the sweep's own events */
+    const char *name;              /* the run's directory name; NULL for the sweep's */
+    const nl_sweep_result *result; /* SKIPPED, FINISHED, FAILED, TAKEN */
+    double took_s;                 /* FINISHED, FAILED: since the run started */
+    /* FAILED: how the process ended ("exit status 3", "killed by signal 9");
+     * WAITING: what the other process did ("is being written by another process") */
+    const char *how;
+    /* FAILED: the last lines of the run's latest attempt in its stderr.txt;
+     * TAKEN: how the other process's config differs ("" when it is the same,
+     * NULL when another --claim worker failed the run) */
+    const char *detail;
+    const char *log_path;          /* FAILED: the run's stderr.txt */
+    long writer_pid;               /* WAITING: the other writer (0: unknown) */
+    const char *writer_host;       /* WAITING: "" unknown */
+    int threads;                   /* BEGIN: per run */
+    const nl_error *error;         /* ERROR */
+    nl_sweep_progress progress;    /* after the event */
+} nl_sweep_event;
+
+typedef struct {
+    const char *exe;       /* the normlab binary the runs are started with */
+    int jobs;              /* runs at once, >= 1 */
+    double tick_s;         /* TICK events while nothing happens, this often (0: 0.5 s) */
+    void (*on_event)(void *ctx, const nl_sweep_event *ev);
+    void *ctx;
+} nl_sweep_exec_options;
+
+typedef struct {
+    nl_sweep_counts counts;     /* every run of the plan, at the end */
+    int shard_failed, shard_pending;
+    int stopping;               /* SIGINT/SIGTERM count: nonzero when interrupted */
+    bool start_failed;          /* a run could not be started (an ERROR event said why) */
+    double elapsed_s;
+} nl_sweep_outcome;
+
+/* Runs the shard's runs that are not NL_SWEEP_SKIP (the job must have no
+ * NL_SWEEP_CHANGED runs). Takes the sweep directory's lock first: an
+ * unsharded sweep holds it exclusively, a shard shared with its own shard
+ * lock exclusively, a --claim worker shared (released by nl_sweep_job_free
+ * or the process's end, never inherited by the runs, so that a killed sweep
+ * releases them); NL_ERR_RUNTIME when another sweep holds them. Errors after
+ * the runs began are ERROR events; the return value is for the ones that
+ * stop the sweep before it starts, and for the final summary.csv. */
+nl_code nl_sweep_execute(nl_sweep_job *j, const nl_sweep_exec_options *opt, nl_sweep_outcome *out,
+                         nl_error *err);
+
+/* the number of cores this process may run on */
+int nl_sweep_cpu_count(void);
+
+#endif

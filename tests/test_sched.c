@@ -1,0 +1,269 @@
+/* The sweep scheduler as a library (core/sweep/sched.h), driven with a
+ * callback that records its events: the sequence for a small experiment
+ * with a run that fails at run time, the same sweep resumed (the finished
+ * run skipped, the failed one run again, then finished once its data is
+ * fixed), what nl_sweep_prepare decides for a changed config with and
+ * without force, and a sweep directory another sweep holds. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "log/files.h"
+#include "sweep/sched.h"
+#include "testutil.h"
+
+/* the events of one nl_sweep_execute, as text: "KIND run:detail" per event,
+ * TICKs left out (they follow the clock) */
+typedef struct {
+    nl_buf seq;
+    int n_events;
+    char fail_detail[1024], fail_log[1300];
+} recorder;
+
+static const char *kind_name(nl_sweep_event_kind k)
+{
+    static const char *const names[] = {"BEGIN", "SKIPPED", "STARTED", "TICK", "FINISHED",
+                                        "FAILED", "WAITING", "TAKEN", "INTERRUPTED", "ERROR"};
+    return names[k];
+}
+
+/* every event's counts are consistent with each other */
+static void check_progress(const nl_sweep_progress *p)
+{
+    ck_assert_int_ge(p->done, 0);
+    ck_assert_int_le(p->done + p->running, p->total);
+    ck_assert_int_le(p->failed + p->diverged, p->done);
+    ck_assert_int_le(p->finished_now, p->to_run);
+    ck_assert_int_ge(p->running, 0);
+}
+
+static void record(void *ctx, const nl_sweep_event *ev)
+{
+    recorder *r = ctx;
+    const nl_sweep_progress *p = &ev->progress;
+    check_progress(p);
+    r->n_events++;
+    if (ev->kind == NL_SWEEP_EV_TICK)
+        return;
+    nl_buf_printf(&r->seq, "%s", kind_name(ev->kind));
+    if (ev->run >= 0)
+        nl_buf_printf(&r->seq, " %s", ev->name);
+    switch (ev->kind) {
+    case NL_SWEEP_EV_BEGIN:
+        nl_buf_printf(&r->seq, " total=%d to_run=%d done=%d jobs=%d", p->total, p->to_run, p->done, p->jobs);
+        break;
+    case NL_SWEEP_EV_SKIPPED:
+    case NL_SWEEP_EV_FINISHED:
+    case NL_SWEEP_EV_FAILED:
+        nl_buf_printf(&r->seq, ":%s done=%d failed=%d", nl_sweep_state_name(ev->result->state), p->done,
+                      p->failed);
+        break;
+    case NL_SWEEP_EV_ERROR:
+        nl_buf_printf(&r->seq, ": %s", ev->error->msg);
+        break;
+    default:
+        break;
+    }
+    if (ev->kind == NL_SWEEP_EV_FAILED) {
+        nl_buf_printf(&r->seq, " (%s)", ev->how);
+        nl_copy_string(r->fail_detail, sizeof r->fail_detail, ev->detail);
+        nl_copy_string(r->fail_log, sizeof r->fail_log, ev->log_path);
+    }
+    nl_buf_printf(&r->seq, "\n");
+}
+
+typedef struct {
+    nl_experiment e;
+    nl_sweep_plan p;
+    char dir[600];
+} sweep_fixture;
+
+/* runs of 30 steps on a tiny MLP over IDX files in tu_tmp/idx; the second
+ * run's subset reaches a label of 10, which only reading the data finds */
+static void load_sweep(sweep_fixture *f, const char *set)
+{
+    char base[1024], exp[256], path[600];
+    snprintf(base, sizeof base,
+             "data: {dataset: mnist, path: %s/idx}\nmodel: {arch: mlp, widths: [16]}\n"
+             "train: {batch_size: 16, steps: 30, eval_every: 10, log_every: 10}\nthreads: 1\n",
+             tu_tmp);
+    tu_tmp_write("idx.yaml", base);
+    snprintf(exp, sizeof exp, "name: fails\nbase: idx.yaml\n%sgrid:\n  data.train_size: [32, 64]\n", set);
+    tu_tmp_write("exp.yaml", exp);
+    snprintf(path, sizeof path, "%s/exp.yaml", tu_tmp);
+    nl_error err = {0};
+    ck_assert_msg(nl_experiment_load(path, &f->e, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_sweep_plan_build(&f->e, &f->p, &err) == NL_OK, "%s", err.msg);
+    snprintf(f->dir, sizeof f->dir, "%s/results/fails/", tu_tmp);
+}
+
+static void free_sweep(sweep_fixture *f)
+{
+    nl_sweep_plan_free(&f->p);
+    nl_experiment_free(&f->e);
+}
+
+/* prepares and executes the sweep one run at a time; returns its events */
+static char *execute(sweep_fixture *f, nl_sweep_outcome *out, recorder *r)
+{
+    nl_sweep_job j;
+    nl_error err = {0};
+    ck_assert_int_eq(nl_sweep_prepare(&j, &f->e, &f->p, f->dir, (nl_shard){1, 1}, false, false, &err), NL_OK);
+    ck_assert_int_eq(j.changed, 0);
+    memset(r, 0, sizeof *r);
+    const nl_sweep_exec_options opt = {.exe = NORMLAB_BINARY, .jobs = 1, .tick_s = 0.05, .on_event = record,
+                                       .ctx = r};
+    ck_assert_msg(nl_sweep_execute(&j, &opt, out, &err) == NL_OK, "%s", err.msg);
+    ck_assert(j.dir[strlen(j.dir) - 1] != '/'); /* the trailing / is dropped */
+    nl_sweep_job_free(&j);
+    return r->seq.data;
+}
+
+/* a scratch directory with the data whose label 40 is bad, and the sweep */
+static void failing_sweep(sweep_fixture *f)
+{
+    tu_tmp_make("sched");
+    tu_tmp_write_idx("idx", 64, 16, 64, 40);
+    load_sweep(f, "");
+}
+
+START_TEST(test_events_of_a_failing_then_resumed_sweep)
+{
+    sweep_fixture f;
+    failing_sweep(&f);
+    nl_sweep_outcome out;
+    recorder r;
+    char *seq = execute(&f, &out, &r);
+    ck_assert_str_eq(seq, "BEGIN total=2 to_run=2 done=0 jobs=1\n"
+                          "STARTED train_size-32\n"
+                          "FINISHED train_size-32:ok done=1 failed=0\n"
+                          "STARTED train_size-64\n"
+                          "FAILED train_size-64:failed done=2 failed=1 (exit status 2)\n");
+    ck_assert_msg(strstr(r.fail_detail, "label 10 of sample 40"), "%s", r.fail_detail);
+    ck_assert_msg(strstr(r.fail_log, "runs/train_size-64/stderr.txt") && nl_path_exists(r.fail_log), "%s",
+                  r.fail_log);
+    ck_assert_int_eq(out.counts.n[NL_SWEEP_OK], 1);
+    ck_assert_int_eq(out.counts.n[NL_SWEEP_FAILED], 1);
+    ck_assert_int_eq(out.shard_failed, 1);
+    ck_assert_int_eq(out.shard_pending, 0);
+    ck_assert(!out.stopping && !out.start_failed);
+    free(seq);
+    char *summary = tu_tmp_read("results/fails/summary.csv");
+    ck_assert_msg(strstr(summary, "\ntrain_size-32,32,ok,") && strstr(summary, "\ntrain_size-64,64,failed,"),
+                  "%s", summary);
+    free(summary);
+
+    /* resumed: the finished run is skipped, the failed one runs again */
+    seq = execute(&f, &out, &r);
+    ck_assert_str_eq(seq, "SKIPPED train_size-32:ok done=1 failed=0\n"
+                          "BEGIN total=2 to_run=1 done=1 jobs=1\n"
+                          "STARTED train_size-64\n"
+                          "FAILED train_size-64:failed done=2 failed=1 (exit status 2)\n");
+    free(seq);
+
+    /* the data fixed: resumed again, the sweep finishes */
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -r '%s/idx'", tu_tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    tu_tmp_write_idx("idx", 64, 16, 64, -1);
+    seq = execute(&f, &out, &r);
+    ck_assert_str_eq(seq, "SKIPPED train_size-32:ok done=1 failed=0\n"
+                          "BEGIN total=2 to_run=1 done=1 jobs=1\n"
+                          "STARTED train_size-64\n"
+                          "FINISHED train_size-64:ok done=2 failed=0\n");
+    ck_assert_int_eq(out.counts.n[NL_SWEEP_OK], 2);
+    ck_assert_int_eq(out.shard_failed + out.shard_pending, 0);
+    free(seq);
+    free_sweep(&f);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* a finished run whose saved config differs: refused (CHANGED) without
+ * force, run again (FORCE) with it; the merge counts what is there */
+START_TEST(test_prepare_changed_config_and_merge)
+{
+    sweep_fixture f;
+    failing_sweep(&f);
+    nl_sweep_outcome out;
+    recorder r;
+    free(execute(&f, &out, &r));
+    free_sweep(&f);
+
+    load_sweep(&f, "set: {train.steps: 20}\n");
+    nl_sweep_job j;
+    nl_error err = {0};
+    ck_assert_int_eq(nl_sweep_prepare(&j, &f.e, &f.p, f.dir, (nl_shard){1, 1}, false, false, &err), NL_OK);
+    ck_assert_int_eq(j.changed, 1);
+    ck_assert_int_eq(j.action[0], NL_SWEEP_CHANGED);
+    ck_assert_msg(strstr(j.why[0], "train.steps: 30 -> 20"), "%s", j.why[0]);
+    ck_assert_int_eq(j.action[1], NL_SWEEP_RERUN);
+    nl_sweep_counts counts;
+    ck_assert_int_eq(nl_sweep_merge(&j, &counts, &err), NL_OK);
+    ck_assert_int_eq(counts.n[NL_SWEEP_OK], 1);
+    /* the failed run stopped before it wrote a summary.json: from its
+     * directory alone it is pending */
+    ck_assert_int_eq(counts.n[NL_SWEEP_PENDING], 1);
+    nl_sweep_job_free(&j);
+    ck_assert_int_eq(nl_sweep_prepare(&j, &f.e, &f.p, f.dir, (nl_shard){1, 1}, false, true, &err), NL_OK);
+    ck_assert_int_eq(j.changed, 0);
+    ck_assert_int_eq(j.action[0], NL_SWEEP_FORCE);
+    nl_sweep_job_free(&j);
+    /* the second shard of two holds only the second run */
+    ck_assert_int_eq(nl_sweep_prepare(&j, &f.e, &f.p, f.dir, (nl_shard){2, 2}, false, true, &err), NL_OK);
+    ck_assert_int_eq(j.total, 1);
+    ck_assert_int_eq(j.action[1], NL_SWEEP_RERUN);
+    nl_sweep_job_free(&j);
+    free_sweep(&f);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* another sweep holds the directory: an error before anything runs, no
+ * event; a --merge of a directory that does not exist is a usage error */
+START_TEST(test_held_directory)
+{
+    tu_tmp_make("sched");
+    tu_tmp_write_idx("idx", 64, 16, 64, -1);
+    sweep_fixture f;
+    load_sweep(&f, "");
+    char lock_path[1100];
+    nl_error err = {0};
+    nl_sweep_job j;
+    ck_assert_int_eq(nl_sweep_prepare(&j, &f.e, &f.p, f.dir, (nl_shard){1, 1}, false, false, &err), NL_OK);
+    nl_sweep_counts counts;
+    ck_assert_int_eq(nl_sweep_merge(&j, &counts, &err), NL_ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "does not exist"), "%s", err.msg);
+    nl_error_clear(&err);
+    ck_assert_int_eq(nl_make_dirs(j.dir, &err), NL_OK);
+    snprintf(lock_path, sizeof lock_path, "%s/.lock", j.dir);
+    const int held = open(lock_path, O_RDWR | O_CREAT, 0666);
+    ck_assert_int_eq(flock(held, LOCK_SH), 0);
+    recorder r;
+    memset(&r, 0, sizeof r);
+    nl_sweep_outcome out;
+    const nl_sweep_exec_options opt = {.exe = NORMLAB_BINARY, .jobs = 2, .on_event = record, .ctx = &r};
+    ck_assert_int_eq(nl_sweep_execute(&j, &opt, &out, &err), NL_ERR_RUNTIME);
+    ck_assert_msg(strstr(err.msg, "another normlab sweep is running"), "%s", err.msg);
+    ck_assert_int_eq(r.n_events, 0);
+    nl_sweep_job_free(&j);
+    close(held);
+    free_sweep(&f);
+    tu_tmp_remove();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("sched");
+    TCase *c = tcase_create("sched");
+    tcase_set_timeout(c, 120);
+    tcase_add_test(c, test_events_of_a_failing_then_resumed_sweep);
+    tcase_add_test(c, test_prepare_changed_config_and_merge);
+    tcase_add_test(c, test_held_directory);
+    suite_add_tcase(s, c);
+    return tu_run_suite(s);
+}
