@@ -103,6 +103,19 @@ void nl_norm_write_table(FILE *out)
     }
 }
 
+const char *nl_norm_kinds_accepting(int ndim, const char *sep, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < NL_NORM_COUNT && used < size; k++) {
+        const nl_norm_info *r = &rows[k];
+        const bool accepts = ndim == 2 ? r->features : ndim == 3 ? r->tokens : r->images;
+        if (accepts)
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? sep : "", r->id.name);
+    }
+    return buf;
+}
+
 unsigned nl_norm_kinds_with_keys(unsigned keys)
 {
     unsigned mask = 0;
