@@ -238,6 +238,8 @@ static const struct {
     {"data: {dataset: synthetic_text}\nmodel: {arch: lm, norm: {type: batch}}\n"
      "train: {bn_recalibrate: {batches: 4}}\n",
      "train.bn_recalibrate.batches: 4: token models take no recalibration"},
+    {"data: {dataset: synthetic_text}\nmodel: {arch: lm, d_model: 65536, layers: 16}\n",
+     "model.d_model: the run needs"},
 };
 
 START_TEST(test_lm_run_refusals)

@@ -158,7 +158,7 @@ static const char *memory_key(const nl_config *cfg, const nl_run_plan *plan,
         return cfg->data.kind == NL_DATA_SYNTHETIC || cfg->data.train_size ? "data.train_size"
                                                                            : "data.dataset";
     if (model->parameters > model->total / 2)
-        return "model.widths";
+        return nl_model_spec_tokens(&cfg->model) ? "model.d_model" : "model.widths";
     return cfg->train.eval_batch_size > cfg->train.batch_size ? "train.eval_batch_size"
                                                                : "train.batch_size";
 }
