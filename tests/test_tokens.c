@@ -528,6 +528,8 @@ static const bad_key_case bad_keys[] = {
     {"data:\n  dataset: text\n  markov:\n    order: 2\n", "applies only when data.dataset is "
                                                           "synthetic_text"},
     {"data:\n  dataset: synthetic_text\n  markov:\n    order: 9\n", "accepted: an integer in [1, 8]"},
+    {"data:\n  dataset: text\n  standardize: false\n",
+     "cfg.yaml:3:16: data.standardize: applies only when data.dataset is synthetic or"},
 };
 
 START_TEST(test_config_keys)
