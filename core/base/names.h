@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-typedef enum { NL_ARCH_MLP, NL_ARCH_CNN, NL_ARCH_RESNET, NL_ARCH_COUNT } nl_arch;
+typedef enum { NL_ARCH_MLP, NL_ARCH_CNN, NL_ARCH_RESNET, NL_ARCH_LM, NL_ARCH_COUNT } nl_arch;
 
 typedef enum {
     NL_NORM_NONE,
@@ -26,11 +26,16 @@ typedef enum {
     NL_PLACE_BEFORE, /* Linear/Conv -> Norm -> Act (Ioffe & Szegedy) */
     NL_PLACE_AFTER,  /* Linear/Conv -> Act -> Norm */
     NL_PLACE_POST,   /* residual: Conv-Norm-ReLU-Conv-Norm, add, ReLU */
-    NL_PLACE_PRE,    /* residual: Norm-ReLU-Conv (He et al. 2016) */
+    NL_PLACE_PRE,    /* residual: Norm-ReLU-Conv (He et al. 2016); lm: x + f(norm(x)) */
+    NL_PLACE_PERI,   /* lm: x + norm(f(norm(x))) (sandwich / peri-LN) */
+    NL_PLACE_NONE,   /* lm: x + f(x), no normalizer in the blocks or after them */
     NL_PLACE_COUNT
 } nl_placement;
 
 typedef enum { NL_ACT_RELU, NL_ACT_SIGMOID, NL_ACT_TANH, NL_ACT_COUNT } nl_activation;
+
+/* GELU: PyTorch's exact form x * Phi(x), or its approximate='tanh' */
+typedef enum { NL_GELU_ERF, NL_GELU_TANH, NL_GELU_COUNT } nl_gelu_kind;
 
 typedef enum { NL_POOL_MAX, NL_POOL_AVG, NL_POOL_COUNT } nl_pool_kind;
 
@@ -71,6 +76,7 @@ extern const nl_name_table nl_arch_names;
 extern const nl_name_table nl_norm_names; /* the rows of core/norm/registry.c */
 extern const nl_name_table nl_placement_names;
 extern const nl_name_table nl_activation_names;
+extern const nl_name_table nl_gelu_names;
 extern const nl_name_table nl_pool_names;
 extern const nl_name_table nl_schedule_names;
 extern const nl_name_table nl_dataset_names;
