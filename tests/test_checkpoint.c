@@ -349,6 +349,29 @@ START_TEST(test_checkpoint_of_other_data_refused)
 }
 END_TEST
 
+/* a token run's checkpoint has no data order, only the batcher's place:
+ * a place its split cannot have (under a sound CRC) is refused before the
+ * run writes anything, as for image runs */
+START_TEST(test_token_position_refused)
+{
+    tu_tmp_make("checkpoint");
+    tu_tmp_write("t.yaml", token_config);
+    run_config_and_kill("t.yaml", "k", 100);
+    damage("k", 95, 0, true); /* data_pos's top byte */
+    char *before = dir_state("k");
+    ck_assert_int_eq(tu_normlab("run t.yaml --out k"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, NL_CHECKPOINT_FILE) && strstr(out, "does not fit this split") &&
+                      !strstr(out, "resuming"), "%s", out);
+    char *after = dir_state("k");
+    ck_assert_msg(!strcmp(before, after), "the refused run changed its directory");
+    free(before);
+    free(after);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* a sweep killed alone: its runs stop (SIGTERM) and keep their checkpoints;
  * the sweep run again resumes them and ends as an uninterrupted one */
 START_TEST(test_sweep_resumes_runs)
@@ -400,6 +423,7 @@ int main(void)
     tcase_add_loop_test(tc, test_kill_and_resume, 0, 2);
     tcase_add_test(tc, test_bad_checkpoint_refused);
     tcase_add_test(tc, test_checkpoint_of_other_data_refused);
+    tcase_add_test(tc, test_token_position_refused);
     tcase_add_test(tc, test_sweep_resumes_runs);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -239,6 +239,25 @@ static nl_code resume_fits_data(const char *dir, const nl_train_snapshot *s, con
                    dir, NL_CHECKPOINT_FILE, s->data_n, train->n);
 }
 
+/* a token run's checkpoint holds no order, only the batcher's place: it is
+ * tried on a batcher over this run's training split now, so a place the
+ * split cannot have is refused before anything is written */
+static nl_code resume_fits_tokens(const char *dir, const nl_train_snapshot *s,
+                                  const nl_token_split *train, int batch, int context,
+                                  nl_error *err)
+{
+    nl_window_batcher trial;
+    nl_code rc = nl_window_batcher_init(&trial, train, batch, context, true, 0, err);
+    const nl_window_position at = {s->data_epoch, s->data_pos, s->data_rng};
+    if (rc == NL_OK && s->data_n != 0)
+        rc = nl_fail(err, NL_ERR_DATA, "%s/%s was taken over an image dataset's order", dir,
+                     NL_CHECKPOINT_FILE);
+    else if (rc == NL_OK && (rc = nl_window_batcher_seek(&trial, &at, err)))
+        nl_error_prefix(err, "%s/%s: ", dir, NL_CHECKPOINT_FILE);
+    nl_window_batcher_free(&trial);
+    return rc;
+}
+
 /* the resolved config's text and hash, before anything is written */
 static nl_code resolve_config_text(run_state *st, nl_error *err)
 {
@@ -433,7 +452,9 @@ agree:
                                  &resume_order, &found, err)))
         goto train;
     if (found == NL_CHECKPOINT_LOADED &&
-        ((rc = resume_fits_data(st.dir, &resume, &data.train, err)) ||
+        ((rc = plan.tokens ? resume_fits_tokens(st.dir, &resume, &token_data.train, rank_batch,
+                                                model_spec.context, err)
+                           : resume_fits_data(st.dir, &resume, &data.train, err)) ||
          (rc = output_reaches(st.dir, "metrics.csv", resume_files.metrics_bytes, err)) ||
          (train->trace.activation[0] &&
           (rc = output_reaches(st.dir, "trace.csv", resume_files.trace_bytes, err)))))
