@@ -323,6 +323,25 @@ END_TEST
 
 /* the same config over data files that changed since the checkpoint (all
  * of them taken: train_size 0): refused before anything is written */
+/* runs `config` into `dir` again, which must be refused before resuming
+ * (exit 2, a message naming the checkpoint and holding `fragment`) with
+ * the directory's files as they were */
+static void expect_refused_unchanged(const char *config, const char *dir, const char *fragment)
+{
+    char *before = dir_state(dir);
+    char args[600];
+    snprintf(args, sizeof args, "run %s --out %s", config, dir);
+    const int rc = tu_normlab(args);
+    char *out = tu_normlab_output();
+    ck_assert_msg(rc == 2 && strstr(out, NL_CHECKPOINT_FILE) && strstr(out, fragment) &&
+                      !strstr(out, "resuming"), "exit %d: %s", rc, out);
+    char *after = dir_state(dir);
+    ck_assert_msg(!strcmp(before, after), "the refused run changed its directory");
+    free(before);
+    free(after);
+    free(out);
+}
+
 START_TEST(test_checkpoint_of_other_data_refused)
 {
     tu_tmp_make("checkpoint");
@@ -335,16 +354,7 @@ START_TEST(test_checkpoint_of_other_data_refused)
     snprintf(cmd, sizeof cmd, "rm -r '%s/idx'", tu_tmp);
     ck_assert_int_eq(system(cmd), 0);
     tu_tmp_write_idx("idx", 48, 16, 48, -1);
-    char *before = dir_state("k");
-    ck_assert_int_eq(tu_normlab("run i.yaml --out k"), 2);
-    char *out = tu_normlab_output();
-    ck_assert_msg(strstr(out, "was taken over 64 training samples, the data now has 48") &&
-                      !strstr(out, "resuming"), "%s", out);
-    char *after = dir_state("k");
-    ck_assert_msg(!strcmp(before, after), "the refused run changed its directory");
-    free(before);
-    free(after);
-    free(out);
+    expect_refused_unchanged("i.yaml", "k", "was taken over 64 training samples, the data now has 48");
     tu_tmp_remove();
 }
 END_TEST
@@ -358,16 +368,7 @@ START_TEST(test_token_position_refused)
     tu_tmp_write("t.yaml", token_config);
     run_config_and_kill("t.yaml", "k", 100);
     damage("k", 95, 0, true); /* data_pos's top byte */
-    char *before = dir_state("k");
-    ck_assert_int_eq(tu_normlab("run t.yaml --out k"), 2);
-    char *out = tu_normlab_output();
-    ck_assert_msg(strstr(out, NL_CHECKPOINT_FILE) && strstr(out, "does not fit this split") &&
-                      !strstr(out, "resuming"), "%s", out);
-    char *after = dir_state("k");
-    ck_assert_msg(!strcmp(before, after), "the refused run changed its directory");
-    free(before);
-    free(after);
-    free(out);
+    expect_refused_unchanged("t.yaml", "k", "does not fit this split");
     tu_tmp_remove();
 }
 END_TEST
