@@ -1,8 +1,6 @@
 /* Fill, activations, residual add and gradient passing.
  *
- * One grid-stride kernel template (ew_kernel) runs every op: thread t takes
- * items t, t + stride, ...; items are float4 vectors when every pointer is
- * 16-byte aligned (then the count % 4 tail is done as floats), else floats.
+ * Every op runs on the grid-stride walk of norm_common.cuh (ew_kernel).
  * Each output element depends on its own inputs only, with the expressions
  * of core/cpu/elementwise.c (compiled without FMA contraction), so results
  * do not depend on the decomposition; relu, add and gradient passing match
@@ -10,34 +8,6 @@
 #include "cuda/norm_common.cuh"
 
 using namespace nlk;
-
-template <class Op> __global__ void __launch_bounds__(256) ew_kernel(Op op, size_t n, int vec)
-{
-    const size_t tid = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-    const size_t stride = (size_t)gridDim.x * blockDim.x;
-    if (vec) {
-        const size_t n4 = n / 4;
-        for (size_t i = tid; i < n4; i += stride)
-            op.template run<4>(i);
-        for (size_t i = n4 * 4 + tid; i < n; i += stride)
-            op.template run<1>(i);
-    } else {
-        for (size_t i = tid; i < n; i += stride)
-            op.template run<1>(i);
-    }
-}
-
-template <class Op>
-static void launch(nl_cuda *cu, const Op &op, size_t n, bool vec, const char *name)
-{
-    if (n == 0)
-        return;
-    const unsigned blocks = nl_cuda_grid(cu, vec ? (n + 3) / 4 : n, 256);
-    ew_kernel<Op><<<blocks, 256, 0, cu->stream>>>(op, n, vec ? 1 : 0);
-    cudaError_t e = cudaGetLastError();
-    if (e != cudaSuccess)
-        nl_cuda_record_cuda(cu, name, e, __FILE__, __LINE__);
-}
 
 struct FillOp {
     float *dst;
@@ -139,7 +109,7 @@ void nl_cuda_fill(nl_backend *be, float *dst, float value, size_t count)
         NL_CU(cu, cudaMemsetAsync(dst, 0, count * sizeof *dst, cu->stream));
         return;
     }
-    launch(cu, FillOp{dst, value}, count, nl_cuda_aligned16(dst), "launch of fill");
+    ew_launch(cu, FillOp{dst, value}, count, nl_cuda_aligned16(dst), "launch of fill");
 }
 
 void nl_cuda_activation_forward(nl_backend *be, nl_activation kind, size_t count, const float *x,
@@ -149,13 +119,13 @@ void nl_cuda_activation_forward(nl_backend *be, nl_activation kind, size_t count
     const bool vec = nl_cuda_aligned16(x, y);
     switch (kind) {
     case NL_ACT_RELU:
-        launch(cu, ActForwardOp<NL_ACT_RELU>{x, y}, count, vec, "launch of relu forward");
+        ew_launch(cu, ActForwardOp<NL_ACT_RELU>{x, y}, count, vec, "launch of relu forward");
         break;
     case NL_ACT_SIGMOID:
-        launch(cu, ActForwardOp<NL_ACT_SIGMOID>{x, y}, count, vec, "launch of sigmoid forward");
+        ew_launch(cu, ActForwardOp<NL_ACT_SIGMOID>{x, y}, count, vec, "launch of sigmoid forward");
         break;
     case NL_ACT_TANH:
-        launch(cu, ActForwardOp<NL_ACT_TANH>{x, y}, count, vec, "launch of tanh forward");
+        ew_launch(cu, ActForwardOp<NL_ACT_TANH>{x, y}, count, vec, "launch of tanh forward");
         break;
     default:
         break;
@@ -170,16 +140,16 @@ void nl_cuda_activation_backward(nl_backend *be, nl_activation kind, size_t coun
     const int acc = accumulate_dx ? 1 : 0;
     switch (kind) {
     case NL_ACT_RELU:
-        launch(cu, ActBackwardOp<NL_ACT_RELU>{y, dy, dx, acc}, count, vec,
-               "launch of relu backward");
+        ew_launch(cu, ActBackwardOp<NL_ACT_RELU>{y, dy, dx, acc}, count, vec,
+                  "launch of relu backward");
         break;
     case NL_ACT_SIGMOID:
-        launch(cu, ActBackwardOp<NL_ACT_SIGMOID>{y, dy, dx, acc}, count, vec,
-               "launch of sigmoid backward");
+        ew_launch(cu, ActBackwardOp<NL_ACT_SIGMOID>{y, dy, dx, acc}, count, vec,
+                  "launch of sigmoid backward");
         break;
     case NL_ACT_TANH:
-        launch(cu, ActBackwardOp<NL_ACT_TANH>{y, dy, dx, acc}, count, vec,
-               "launch of tanh backward");
+        ew_launch(cu, ActBackwardOp<NL_ACT_TANH>{y, dy, dx, acc}, count, vec,
+                  "launch of tanh backward");
         break;
     default:
         break;
@@ -189,13 +159,13 @@ void nl_cuda_activation_backward(nl_backend *be, nl_activation kind, size_t coun
 void nl_cuda_add_forward(nl_backend *be, size_t count, const float *a, const float *b, float *y)
 {
     nl_cuda *cu = nl_cuda_of(be);
-    launch(cu, AddOp{a, b, y}, count, nl_cuda_aligned16(a, b, y), "launch of add");
+    ew_launch(cu, AddOp{a, b, y}, count, nl_cuda_aligned16(a, b, y), "launch of add");
 }
 
 void nl_cuda_pass_gradient(nl_backend *be, size_t count, const float *src, float *dst,
                            bool accumulate)
 {
     nl_cuda *cu = nl_cuda_of(be);
-    launch(cu, PassOp{src, dst, accumulate ? 1 : 0}, count, nl_cuda_aligned16(src, dst),
-           "launch of pass_gradient");
+    ew_launch(cu, PassOp{src, dst, accumulate ? 1 : 0}, count, nl_cuda_aligned16(src, dst),
+              "launch of pass_gradient");
 }
