@@ -6,6 +6,10 @@
  * Conventions shared by all ops:
  * - Parameter gradients are written (=), never accumulated: each parameter
  *   belongs to one layer, so no zeroing pass is needed before backward.
+ *   The one exception is embedding_backward's token table, which takes an
+ *   accumulate flag: a table tied to the LM head gets the head's weight
+ *   gradient first (linear_backward writes it; the head runs backward
+ *   before the embedding) and the embedding adds its own.
  * - Input gradients honour `accumulate_dx`: false writes dx, true adds to it
  *   (the planner sets it for the second consumer of a tensor, e.g. the
  *   identity shortcut of a residual block). dx may be NULL: not needed.
@@ -64,6 +68,26 @@ static inline long nl_norm_group_count(const nl_norm_geom *g)
 {
     return g->groups == 0 ? (long)g->n * g->hw : (long)(g->c / g->groups) * g->hw;
 }
+
+/* Tokens. A batch of sequences is (N, T, D), stored as nl_shape ndim 3 with
+ * c = D, h = T, w = 1: token (i, t) is the row of D floats at (i*T + t)*D.
+ * Ops over the last axis see N*T rows of D: linear (n = N*T), the norm
+ * family (n = N*T, c = D, hw = 1; groups 1 for layer/RMS norm, 0 for batch
+ * norm over the N*T tokens of each feature), dyt, softmax_xent
+ * (n = N*T rows of vocabulary logits).
+ *
+ * Causal multi-head self-attention over q, k, v of shape (N, T, D),
+ * D = heads * head_dim, head h in columns [h*head_dim, (h+1)*head_dim) of
+ * each token's row. Rows are ld_q (ld_k, ld_v) floats apart, so that q, k
+ * and v can be the three thirds of one fused (N, T, 3D) projection (ld 3D,
+ * k = q + D, v = q + 2D) or separate (N, T, D) tensors (ld D, e.g. after
+ * QK-norm). The output y is (N, T, D) with rows D apart. */
+typedef struct {
+    int n, t;
+    int heads, head_dim;
+    int ld_q, ld_k, ld_v;
+    float scale; /* multiplies q.k before the softmax: 1/sqrt(head_dim) */
+} nl_attn_geom;
 
 typedef struct {
     float lr;
@@ -246,6 +270,65 @@ typedef struct nl_ops {
                         float *y);
     void (*tlu_backward)(nl_backend *be, int n, int c, int hw, const float *y, const float *tau,
                          const float *dy, float *dx, bool accumulate_dx, float *dtau);
+
+    /* ---- tokens (layout above nl_attn_geom) ----
+     * Embedding: y[i,t,:] = token_table[tokens[i*T+t], :] + pos_table[t, :]
+     * for t < T; token_table is (vocab, D), pos_table (context >= T, D) or
+     * NULL (no position term). Token ids must lie in [0, vocab): the data
+     * loader guarantees it and the op does not check. */
+    void (*embedding_forward)(nl_backend *be, int n, int t, int d, const int32_t *tokens,
+                              const float *token_table, const float *pos_table, float *y);
+    size_t (*embedding_backward_workspace)(nl_backend *be, int n, int t, int vocab); /* bytes */
+    /* Scatter-add in a fixed order, so that runs repeat bit for bit on any
+     * backend and thread count: each row v of dtoken_table (vocab, D) starts
+     * at its own value (accumulate_dtoken, see the conventions above) or at
+     * 0, and the rows dy[p, :] of the positions p = i*T + t holding token v
+     * are added to it one at a time, in increasing p, in float. Rows of
+     * tokens absent from the batch end as they started (0 or unchanged).
+     * dpos_table may be NULL; else rows t' < t are written (=) as
+     * ((0 + dy[0,t',:]) + dy[1,t',:]) + ... over the samples in order, in
+     * float, and rows t' >= t are left alone. The workspace is the
+     * backend's (e.g. the positions sorted by token). */
+    void (*embedding_backward)(nl_backend *be, int n, int t, int d, int vocab,
+                               const int32_t *tokens, const float *dy, float *dtoken_table,
+                               bool accumulate_dtoken, float *dpos_table, void *workspace);
+
+    /* Causal multi-head scaled dot-product attention (nl_attn_geom). For
+     * sample i, head h, query token s and key token u:
+     *   logit[s,u] = scale * sum_j q[i,s,h,j] * k[i,u,h,j]  for u <= s,
+     *                -inf for u > s (the causal mask, before the softmax)
+     *   probs[i,h,s,u] = exp(logit[s,u] - max_u' logit[s,u']) / sum over u'
+     *   y[i,s,h,:] = sum_u probs[i,h,s,u] * v[i,u,h,:]
+     * probs (N, heads, T, T), saved for backward, holds exact zeros above
+     * the diagonal. max_logit (one device float) may be NULL; else it is
+     * written as the largest unmasked logit (scaled) of the whole batch,
+     * the quantity whose growth QK-norm prevents. The workspace
+     * (attention_workspace bytes) serves forward and backward. */
+    size_t (*attention_workspace)(nl_backend *be, const nl_attn_geom *g); /* bytes */
+    void (*attention_forward)(nl_backend *be, const nl_attn_geom *g, const float *q,
+                              const float *k, const float *v, float *probs, float *y,
+                              float *max_logit, void *workspace);
+    /* From probs, with dprobs[s,u] = dy[i,s,h,:] . v[i,u,h,:] and
+     *   dlogit[s,u] = probs[s,u] * (dprobs[s,u] - sum_u' probs[s,u'] dprobs[s,u'])
+     *   dq[s] = scale * sum_u dlogit[s,u] k[u],  dk[u] = scale * sum_s dlogit[s,u] q[s]
+     *   dv[u] = sum_s probs[s,u] dy[s]
+     * dq, dk, dv are written (=), never accumulated, with the row strides of
+     * q, k, v (they may be thirds of one fused gradient buffer). */
+    void (*attention_backward)(nl_backend *be, const nl_attn_geom *g, const float *q,
+                               const float *k, const float *v, const float *probs,
+                               const float *dy, float *dq, float *dk, float *dv,
+                               void *workspace);
+
+    /* GELU, its derivative from the input x (not the output, as
+     * activation_backward: GELU is not invertible); nothing saved.
+     *   erf:  y = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))
+     *         dy/dx = Phi(x) + x * exp(-x^2 / 2) / sqrt(2 pi)
+     *   tanh: u = sqrt(2/pi) (x + 0.044715 x^3), y = 0.5 x (1 + tanh u)
+     *         dy/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2) */
+    void (*gelu_forward)(nl_backend *be, nl_gelu_kind kind, size_t count, const float *x,
+                         float *y);
+    void (*gelu_backward)(nl_backend *be, nl_gelu_kind kind, size_t count, const float *x,
+                          const float *dy, float *dx, bool accumulate_dx);
 
     /* ---- optimizers (PyTorch's conventions) ---- */
     void (*sgd_step)(nl_backend *be, size_t count, float *param, const float *grad,

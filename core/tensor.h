@@ -1,6 +1,9 @@
 /* Shapes and activations. Data are float32, NCHW for images; feature vectors
  * are (N, D) and stored as C = D, H = W = 1 with ndim 2, so every kernel sees
- * one layout. Pointers are device pointers of the model's backend. */
+ * one layout. Token sequences are (N, T, D) with ndim 3, recorded as C = D,
+ * H = T, W = 1 but laid out token-major, not as NCHW: token (i, t) is the
+ * row of D floats at (i*T + t)*D (see backend.h), so ops over the last axis
+ * see N*T rows. Pointers are device pointers of the model's backend. */
 #ifndef NL_TENSOR_H
 #define NL_TENSOR_H
 
@@ -9,7 +12,7 @@
 typedef struct {
     int n; /* capacity: the largest batch the model was planned for */
     int c, h, w;
-    int ndim; /* 2: (N, D=c); 4: (N, C, H, W) */
+    int ndim; /* 2: (N, D=c); 3: (N, T=h, D=c), w = 1; 4: (N, C, H, W) */
 } nl_shape;
 
 static inline size_t nl_shape_per_sample(nl_shape s) { return (size_t)s.c * s.h * s.w; }

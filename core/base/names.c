@@ -31,6 +31,13 @@ static const nl_name_entry activation_entries[] = {
 _Static_assert(sizeof activation_entries / sizeof activation_entries[0] == NL_ACT_COUNT, "activation table");
 TABLE(nl_activation_names, "activation", activation_entries);
 
+static const nl_name_entry gelu_entries[] = {
+    [NL_GELU_ERF] = {"erf", "x * Phi(x) with the exact normal CDF (torch.nn.GELU())"},
+    [NL_GELU_TANH] = {"tanh", "the tanh approximation (torch.nn.GELU(approximate='tanh'))"},
+};
+_Static_assert(sizeof gelu_entries / sizeof gelu_entries[0] == NL_GELU_COUNT, "gelu table");
+TABLE(nl_gelu_names, "gelu", gelu_entries);
+
 static const nl_name_entry pool_entries[] = {
     [NL_POOL_MAX] = {"max", "2x2 max pooling, stride 2"},
     [NL_POOL_AVG] = {"avg", "2x2 average pooling, stride 2"},

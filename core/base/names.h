@@ -32,6 +32,9 @@ typedef enum {
 
 typedef enum { NL_ACT_RELU, NL_ACT_SIGMOID, NL_ACT_TANH, NL_ACT_COUNT } nl_activation;
 
+/* GELU: PyTorch's exact form x * Phi(x), or its approximate='tanh' */
+typedef enum { NL_GELU_ERF, NL_GELU_TANH, NL_GELU_COUNT } nl_gelu_kind;
+
 typedef enum { NL_POOL_MAX, NL_POOL_AVG, NL_POOL_COUNT } nl_pool_kind;
 
 typedef enum { NL_SCHED_CONSTANT, NL_SCHED_STEP, NL_SCHED_COSINE, NL_SCHED_COUNT } nl_schedule_kind;
@@ -66,6 +69,7 @@ extern const nl_name_table nl_arch_names;
 extern const nl_name_table nl_norm_names; /* the rows of core/norm/registry.c */
 extern const nl_name_table nl_placement_names;
 extern const nl_name_table nl_activation_names;
+extern const nl_name_table nl_gelu_names;
 extern const nl_name_table nl_pool_names;
 extern const nl_name_table nl_schedule_names;
 extern const nl_name_table nl_dataset_names;

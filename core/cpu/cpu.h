@@ -261,4 +261,23 @@ void nl_cpu_tlu_forward(nl_backend *be, int n, int c, int hw, const float *x, co
 void nl_cpu_tlu_backward(nl_backend *be, int n, int c, int hw, const float *y, const float *tau,
                          const float *dy, float *dx, bool accumulate_dx, float *dtau);
 
+/* embedding.c, attention.c, gelu.c: the token ops */
+void nl_cpu_embedding_forward(nl_backend *be, int n, int t, int d, const int32_t *tokens,
+                              const float *token_table, const float *pos_table, float *y);
+size_t nl_cpu_embedding_backward_workspace(nl_backend *be, int n, int t, int vocab);
+void nl_cpu_embedding_backward(nl_backend *be, int n, int t, int d, int vocab,
+                               const int32_t *tokens, const float *dy, float *dtoken_table,
+                               bool accumulate_dtoken, float *dpos_table, void *workspace);
+size_t nl_cpu_attention_workspace(nl_backend *be, const nl_attn_geom *g);
+void nl_cpu_attention_forward(nl_backend *be, const nl_attn_geom *g, const float *q,
+                              const float *k, const float *v, float *probs, float *y,
+                              float *max_logit, void *workspace);
+void nl_cpu_attention_backward(nl_backend *be, const nl_attn_geom *g, const float *q,
+                               const float *k, const float *v, const float *probs,
+                               const float *dy, float *dq, float *dk, float *dv, void *workspace);
+void nl_cpu_gelu_forward(nl_backend *be, nl_gelu_kind kind, size_t count, const float *x,
+                         float *y);
+void nl_cpu_gelu_backward(nl_backend *be, nl_gelu_kind kind, size_t count, const float *x,
+                          const float *dy, float *dx, bool accumulate_dx);
+
 #endif
