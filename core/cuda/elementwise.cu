@@ -1,4 +1,4 @@
-/* Fill, activations, residual add and gradient passing.
+/* Fill, activations (GELU too), residual add and gradient passing.
  *
  * Every op runs on the grid-stride walk of norm_common.cuh (ew_kernel).
  * Each output element depends on its own inputs only, with the expressions
@@ -100,6 +100,60 @@ struct PassOp {
     }
 };
 
+/* GELU with core/cpu/gelu.c's constants and expressions; the derivative
+ * from the input x */
+#define NL_GELU_SQRT_2_OVER_PI 0.7978845608f
+#define NL_GELU_CUBIC 0.044715f
+#define NL_GELU_INV_SQRT_2 0.7071067812f
+#define NL_GELU_INV_SQRT_2PI 0.3989422804f
+
+template <int KIND> struct GeluForwardOp {
+    const float *x;
+    float *y;
+    template <int V> __device__ void run(size_t i) const
+    {
+        const Vec<V> a = ld<V>(x, (long long)i);
+        Vec<V> o;
+#pragma unroll
+        for (int e = 0; e < V; e++) {
+            const float v = a.v[e];
+            if (KIND == NL_GELU_TANH)
+                o.v[e] = 0.5f * v *
+                         (1.0f + tanhf(NL_GELU_SQRT_2_OVER_PI * (v + NL_GELU_CUBIC * v * v * v)));
+            else
+                o.v[e] = 0.5f * v * (1.0f + erff(v * NL_GELU_INV_SQRT_2));
+        }
+        st<V>(y, (long long)i, o);
+    }
+};
+
+template <int KIND> struct GeluBackwardOp {
+    const float *x, *dy;
+    float *dx;
+    int accumulate;
+    template <int V> __device__ void run(size_t i) const
+    {
+        const Vec<V> a = ld<V>(x, (long long)i), g = ld<V>(dy, (long long)i);
+        const Vec<V> old = accumulate ? ld_rw<V>(dx, (long long)i) : zero_vec<V>();
+        Vec<V> o;
+#pragma unroll
+        for (int e = 0; e < V; e++) {
+            const float v = a.v[e];
+            float grad;
+            if (KIND == NL_GELU_TANH) {
+                const float th = tanhf(NL_GELU_SQRT_2_OVER_PI * (v + NL_GELU_CUBIC * v * v * v));
+                grad = 0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * NL_GELU_SQRT_2_OVER_PI *
+                                                (1.0f + 3.0f * NL_GELU_CUBIC * v * v);
+            } else {
+                grad = 0.5f * (1.0f + erff(v * NL_GELU_INV_SQRT_2)) +
+                       v * expf(-0.5f * v * v) * NL_GELU_INV_SQRT_2PI;
+            }
+            o.v[e] = accumulate ? old.v[e] + g.v[e] * grad : g.v[e] * grad;
+        }
+        st<V>(dx, (long long)i, o);
+    }
+};
+
 void nl_cuda_fill(nl_backend *be, float *dst, float value, size_t count)
 {
     nl_cuda *cu = nl_cuda_of(be);
@@ -168,4 +222,29 @@ void nl_cuda_pass_gradient(nl_backend *be, size_t count, const float *src, float
     nl_cuda *cu = nl_cuda_of(be);
     ew_launch(cu, PassOp{src, dst, accumulate ? 1 : 0}, count, nl_cuda_aligned16(src, dst),
               "launch of pass_gradient");
+}
+
+void nl_cuda_gelu_forward(nl_backend *be, nl_gelu_kind kind, size_t count, const float *x,
+                          float *y)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    const bool vec = nl_cuda_aligned16(x, y);
+    if (kind == NL_GELU_TANH)
+        ew_launch(cu, GeluForwardOp<NL_GELU_TANH>{x, y}, count, vec, "launch of gelu forward");
+    else
+        ew_launch(cu, GeluForwardOp<NL_GELU_ERF>{x, y}, count, vec, "launch of gelu forward");
+}
+
+void nl_cuda_gelu_backward(nl_backend *be, nl_gelu_kind kind, size_t count, const float *x,
+                           const float *dy, float *dx, bool accumulate_dx)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    const bool vec = nl_cuda_aligned16(x, dy, dx);
+    const int acc = accumulate_dx ? 1 : 0;
+    if (kind == NL_GELU_TANH)
+        ew_launch(cu, GeluBackwardOp<NL_GELU_TANH>{x, dy, dx, acc}, count, vec,
+                  "launch of gelu backward");
+    else
+        ew_launch(cu, GeluBackwardOp<NL_GELU_ERF>{x, dy, dx, acc}, count, vec,
+                  "launch of gelu backward");
 }
