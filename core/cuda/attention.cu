@@ -72,6 +72,24 @@ __device__ __forceinline__ void load_rows(float *dst, const float *src, int ld, 
     }
 }
 
+/* the warp's rows r (ROWS_PER_WARP of them) of `rows` dotted with row
+ * `lane` of the tile: one tile load serves all of them */
+__device__ __forceinline__ void dot_rows(float dot[ROWS_PER_WARP], const float *rows,
+                                         const float *tile, const AttnDims &a)
+{
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, P = a.hd + 1;
+    const float *r0 = rows + warp * ROWS_PER_WARP * P, *t = tile + lane * P;
+#pragma unroll
+    for (int rr = 0; rr < ROWS_PER_WARP; rr++)
+        dot[rr] = 0.0f;
+    for (int j = 0; j < a.hd; j++) {
+        const float tv = t[j];
+#pragma unroll
+        for (int rr = 0; rr < ROWS_PER_WARP; rr++)
+            dot[rr] += r0[rr * P + j] * tv;
+    }
+}
+
 /* every lane gets the warp's sum (lane 0's, from the fixed tree) */
 __device__ __forceinline__ double warp_sum_all(double v)
 {
@@ -129,14 +147,15 @@ __global__ void __launch_bounds__(THREADS)
         __syncthreads();
         load_rows(ts, kh, a.ld_k, u0, TILE, a);
         __syncthreads();
+        if (s0 + warp * ROWS_PER_WARP > s_last)
+            continue; /* a warp past the last row */
+        float dot[ROWS_PER_WARP];
+        dot_rows(dot, qs, ts, a);
         for (int rr = 0; rr < ROWS_PER_WARP; rr++) {
-            const int r = warp * ROWS_PER_WARP + rr, s = s0 + r;
+            const int s = s0 + warp * ROWS_PER_WARP + rr;
             if (s > s_last || u > s)
                 continue;
-            float dot = 0.0f;
-            for (int j = 0; j < a.hd; j++)
-                dot += qs[r * P + j] * ts[lane * P + j];
-            const float logit = a.scale * dot;
+            const float logit = a.scale * dot[rr];
             ph[(size_t)s * a.T + u] = logit;
             row_max[rr] = logit > row_max[rr] ? logit : row_max[rr];
         }
@@ -234,15 +253,16 @@ __global__ void __launch_bounds__(THREADS)
         __syncthreads();
         load_rows(ts, vh, a.ld_v, u0, TILE, a);
         __syncthreads();
+        if (s0 + warp * ROWS_PER_WARP > s_last)
+            continue;
+        float dot[ROWS_PER_WARP];
+        dot_rows(dot, ds, ts, a);
         for (int rr = 0; rr < ROWS_PER_WARP; rr++) {
-            const int r = warp * ROWS_PER_WARP + rr, s = s0 + r;
+            const int s = s0 + warp * ROWS_PER_WARP + rr;
             if (s > s_last || u > s)
                 continue;
-            float dot = 0.0f;
-            for (int j = 0; j < a.hd; j++)
-                dot += ds[r * P + j] * ts[lane * P + j];
-            lh[(size_t)s * a.T + u] = dot;
-            weighted[rr] += __ldg(ph + (size_t)s * a.T + u) * dot;
+            lh[(size_t)s * a.T + u] = dot[rr];
+            weighted[rr] += __ldg(ph + (size_t)s * a.T + u) * dot[rr];
         }
     }
     /* dlogit = P * (dprobs - weighted); entries above the diagonal are never

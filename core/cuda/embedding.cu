@@ -171,6 +171,7 @@ __global__ void __launch_bounds__(TABLE_THREADS)
     const int v = (int)(f / d), j = (int)(f - (long long)v * d);
     float acc = accumulate ? dtable[f] : 0.0f;
     const int32_t end = start[v + 1];
+#pragma unroll 4 /* the loads of a few rows in flight; the adds stay in order */
     for (int32_t at = start[v]; at < end; at++)
         acc += __ldg(dy + (size_t)sorted[at] * d + j);
     dtable[f] = acc;
