@@ -122,6 +122,56 @@ __device__ __forceinline__ void accumulate_rows(float *out, const float *w_row, 
     }
 }
 
+/* For the block's rows s0 .. s_last: the dot product of every row (in
+ * shared memory) with every row u <= s of src, streamed through ts by
+ * tiles; on_dot(rr, s, u, dot) gets each, on the lane that owns key u. */
+template <class OnDot>
+__device__ __forceinline__ void dots_by_tiles(const float *rows, float *ts, const float *src,
+                                              int ld_src, int s0, int s_last, const AttnDims &a,
+                                              OnDot on_dot)
+{
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, tiles = s_last / TILE + 1;
+    for (int tl = 0; tl < tiles; tl++) {
+        const int u0 = tl * TILE, u = u0 + lane;
+        __syncthreads();
+        load_rows(ts, src, ld_src, u0, TILE, a);
+        __syncthreads();
+        if (s0 + warp * ROWS_PER_WARP > s_last)
+            continue; /* a warp past the last row */
+        float dot[ROWS_PER_WARP];
+        dot_rows(dot, rows, ts, a);
+        for (int rr = 0; rr < ROWS_PER_WARP; rr++) {
+            const int s = s0 + warp * ROWS_PER_WARP + rr;
+            if (s <= s_last && u <= s)
+                on_dot(rr, s, u, dot[rr]);
+        }
+    }
+}
+
+/* out[s] = scale * sum over u <= s of w[s * T + u] * src[u] for the block's
+ * rows s0 .. s_last, src streamed through ts by tiles; the barrier at each
+ * tile also makes the weights other lanes wrote visible */
+__device__ __forceinline__ void weights_times_rows(float *out, int ld_out, const float *w,
+                                                  const float *src, int ld_src, float *ts,
+                                                  int s0, int s_last, float scale,
+                                                  const AttnDims &a)
+{
+    const int warp = threadIdx.x >> 5, tiles = s_last / TILE + 1;
+    for (int tl = 0; tl < tiles; tl++) {
+        const int u0 = tl * TILE;
+        __syncthreads();
+        load_rows(ts, src, ld_src, u0, TILE, a);
+        __syncthreads();
+        for (int rr = 0; rr < ROWS_PER_WARP; rr++) {
+            const int s = s0 + warp * ROWS_PER_WARP + rr;
+            if (s > s_last || u0 > s)
+                continue;
+            accumulate_rows(out + (size_t)s * ld_out, w + (size_t)s * a.T, ts, u0,
+                            min(u0 + TILE - 1, s), tl == 0, scale, s < u0 + TILE, a);
+        }
+    }
+}
+
 /* ---- forward ---- */
 
 __global__ void __launch_bounds__(THREADS)
@@ -135,31 +185,18 @@ __global__ void __launch_bounds__(THREADS)
                 *vh = v + head_base(a, a.ld_v, pair);
     float *ph = probs + (size_t)pair * a.T * a.T;
     float *yh = y + head_base(a, a.D, pair);
-    const int s_last = min(s0 + ROWS, a.T) - 1, tiles = s_last / TILE + 1;
+    const int s_last = min(s0 + ROWS, a.T) - 1;
     load_rows(qs, qh, a.ld_q, s0, ROWS, a);
 
     /* logits: lane takes key u = u0 + lane of each tile */
     float row_max[ROWS_PER_WARP];
     for (int rr = 0; rr < ROWS_PER_WARP; rr++)
         row_max[rr] = -INFINITY;
-    for (int tl = 0; tl < tiles; tl++) {
-        const int u0 = tl * TILE, u = u0 + lane;
-        __syncthreads();
-        load_rows(ts, kh, a.ld_k, u0, TILE, a);
-        __syncthreads();
-        if (s0 + warp * ROWS_PER_WARP > s_last)
-            continue; /* a warp past the last row */
-        float dot[ROWS_PER_WARP];
-        dot_rows(dot, qs, ts, a);
-        for (int rr = 0; rr < ROWS_PER_WARP; rr++) {
-            const int s = s0 + warp * ROWS_PER_WARP + rr;
-            if (s > s_last || u > s)
-                continue;
-            const float logit = a.scale * dot[rr];
-            ph[(size_t)s * a.T + u] = logit;
-            row_max[rr] = logit > row_max[rr] ? logit : row_max[rr];
-        }
-    }
+    dots_by_tiles(qs, ts, kh, a.ld_k, s0, s_last, a, [&](int rr, int s, int u, float dot) {
+        const float logit = a.scale * dot;
+        ph[(size_t)s * a.T + u] = logit;
+        row_max[rr] = logit > row_max[rr] ? logit : row_max[rr];
+    });
     /* softmax in place; each lane touches the keys u = lane (mod 32) it wrote */
     float warp_largest = -INFINITY;
     for (int rr = 0; rr < ROWS_PER_WARP; rr++) {
@@ -179,21 +216,8 @@ __global__ void __launch_bounds__(THREADS)
         for (int u = lane; u < a.T; u += 32)
             row[u] = u <= s ? row[u] * inv : 0.0f;
     }
-    /* y = P V; the barrier at each tile also makes the probabilities the
-     * other lanes wrote visible */
-    for (int tl = 0; tl < tiles; tl++) {
-        const int u0 = tl * TILE;
-        __syncthreads();
-        load_rows(ts, vh, a.ld_v, u0, TILE, a);
-        __syncthreads();
-        for (int rr = 0; rr < ROWS_PER_WARP; rr++) {
-            const int s = s0 + warp * ROWS_PER_WARP + rr;
-            if (s > s_last || u0 > s)
-                continue;
-            accumulate_rows(yh + (size_t)s * a.D, ph + (size_t)s * a.T, ts, u0,
-                            min(u0 + TILE - 1, s), tl == 0, 1.0f, false, a);
-        }
-    }
+    /* y = P V */
+    weights_times_rows(yh, a.D, ph, vh, a.ld_v, ts, s0, s_last, 1.0f, a);
     if (block_max) {
         __shared__ float warp_max[WARPS];
         if (lane == 0)
@@ -241,30 +265,17 @@ __global__ void __launch_bounds__(THREADS)
     const float *ph = probs + (size_t)pair * a.T * a.T;
     float *lh = dlogit + (size_t)pair * a.T * a.T;
     float *dqh = dq + head_base(a, a.ld_q, pair);
-    const int s_last = min(s0 + ROWS, a.T) - 1, tiles = s_last / TILE + 1;
+    const int s_last = min(s0 + ROWS, a.T) - 1;
     load_rows(ds, dy + head_base(a, a.D, pair), a.D, s0, ROWS, a);
 
     /* dprobs[s, u] = dy[s] . v[u], and each lane's part of sum_u P * dprobs */
     float weighted[ROWS_PER_WARP];
     for (int rr = 0; rr < ROWS_PER_WARP; rr++)
         weighted[rr] = 0.0f;
-    for (int tl = 0; tl < tiles; tl++) {
-        const int u0 = tl * TILE, u = u0 + lane;
-        __syncthreads();
-        load_rows(ts, vh, a.ld_v, u0, TILE, a);
-        __syncthreads();
-        if (s0 + warp * ROWS_PER_WARP > s_last)
-            continue;
-        float dot[ROWS_PER_WARP];
-        dot_rows(dot, ds, ts, a);
-        for (int rr = 0; rr < ROWS_PER_WARP; rr++) {
-            const int s = s0 + warp * ROWS_PER_WARP + rr;
-            if (s > s_last || u > s)
-                continue;
-            lh[(size_t)s * a.T + u] = dot[rr];
-            weighted[rr] += __ldg(ph + (size_t)s * a.T + u) * dot[rr];
-        }
-    }
+    dots_by_tiles(ds, ts, vh, a.ld_v, s0, s_last, a, [&](int rr, int s, int u, float dot) {
+        lh[(size_t)s * a.T + u] = dot;
+        weighted[rr] += __ldg(ph + (size_t)s * a.T + u) * dot;
+    });
     /* dlogit = P * (dprobs - weighted); entries above the diagonal are never
      * read, so they are not written */
     for (int rr = 0; rr < ROWS_PER_WARP; rr++) {
@@ -277,19 +288,7 @@ __global__ void __launch_bounds__(THREADS)
             row[u] = __ldg(ph + (size_t)s * a.T + u) * (row[u] - w);
     }
     /* dq = scale * dlogit K */
-    for (int tl = 0; tl < tiles; tl++) {
-        const int u0 = tl * TILE;
-        __syncthreads();
-        load_rows(ts, kh, a.ld_k, u0, TILE, a);
-        __syncthreads();
-        for (int rr = 0; rr < ROWS_PER_WARP; rr++) {
-            const int s = s0 + warp * ROWS_PER_WARP + rr;
-            if (s > s_last || u0 > s)
-                continue;
-            accumulate_rows(dqh + (size_t)s * a.ld_q, lh + (size_t)s * a.T, ts, u0,
-                            min(u0 + TILE - 1, s), tl == 0, a.scale, s < u0 + TILE, a);
-        }
-    }
+    weights_times_rows(dqh, a.ld_q, lh, kh, a.ld_k, ts, s0, s_last, a.scale, a);
 }
 
 /* out[u][j] (+)= sum over s in [max(s0, u), s_hi] of w[s * T + u] *
