@@ -750,6 +750,7 @@ START_TEST(test_attention)
         {2, 5, 2, 3, true, false},    {1, 33, 3, 16, false, false}, /* past one tile of keys */
         {2, 40, 2, 64, true, false},  {1, 1, 1, 8, false, false},
         {1, 70, 1, 40, false, false}, /* three tiles; head_dim not a multiple of 32 */
+        {1, 9, 2, 200, true, false},  /* tiles over 48 KiB of shared memory */
         {4, 256, 4, 64, true, true},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -815,6 +816,24 @@ START_TEST(test_attention)
         twin_free(&big);
         twin_free(&dy);
     }
+}
+END_TEST
+
+/* heads wider than a block's shared memory holds: an error at
+ * synchronize, not a crash or a result */
+START_TEST(test_attention_too_wide)
+{
+    const int hd = 1000;
+    nl_attn_geom g = {1, 2, 1, hd, hd, hd, hd, 1.0f};
+    twin x = twin_normal(2 * hd, 300, 0.0f, 1.0f), probs = twin_empty(4), y = twin_empty(2 * hd);
+    gpu_be->ops->attention_forward(gpu_be, &g, F(x, 1), F(x, 1), F(x, 1), F(probs, 1), F(y, 1),
+                                   NULL, NULL);
+    nl_error err = {0};
+    ck_assert_int_eq(gpu_be->ops->synchronize(gpu_be, &err), NL_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(err.msg, "head_dim 1000") != NULL, "message: %s", err.msg);
+    twin_free(&x);
+    twin_free(&probs);
+    twin_free(&y);
 }
 END_TEST
 
@@ -1535,6 +1554,7 @@ int main(void)
     tcase_add_test(tokens, test_gelu);
     tcase_add_test(tokens, test_embedding);
     tcase_add_test(tokens, test_attention);
+    tcase_add_test(tokens, test_attention_too_wide);
     suite_add_tcase(s, tokens);
 
     TCase *training = tcase_create("training");
