@@ -17,6 +17,11 @@ typedef struct {
 
 static inline size_t nl_shape_per_sample(nl_shape s) { return (size_t)s.c * s.h * s.w; }
 static inline size_t nl_shape_count(nl_shape s) { return (size_t)s.n * nl_shape_per_sample(s); }
+/* Ops over the last axis see rows_per_sample rows per sample (T for token
+ * sequences, 1 otherwise), and the norm family's planes of a channel hold
+ * plane values per row (1 for tokens and feature vectors, H*W for images). */
+static inline int nl_shape_rows_per_sample(nl_shape s) { return s.ndim == 3 ? s.h : 1; }
+static inline int nl_shape_plane(nl_shape s) { return s.ndim == 3 ? 1 : s.h * s.w; }
 
 /* an activation and its gradient, planned when the model is built */
 typedef struct nl_act {

@@ -11,6 +11,17 @@
  *         pre:  norm-act-conv-norm-act-conv, add shortcut (He et al. 2016),
  *               with a final norm-act before pooling;
  *         then global average pool and the classifier.
+ * lm:     token + position embedding; `layers` blocks of causal multi-head
+ *         attention (q, k, v, proj linear layers; QK-norm optional) and an
+ *         MLP (fc1 to mlp_ratio * d_model, GELU, fc2), each a residual
+ *         branch f with the normalizer placed as
+ *           pre:  x + f(norm(x)), and a final norm after the blocks
+ *           post: norm(x + f(x))
+ *           peri: x + norm(f(norm(x))), and a final norm
+ *           none: x + f(x);
+ *         then the LM head (no bias), tied to the token embedding or not.
+ *         Every linear layer has a bias unless model.bias is false; weights
+ *         start N(0, 0.02) (GPT-2) under init auto.
  * A layer whose output feeds a normalizer with a learned shift has no bias
  * of its own (the shift absorbs it), unless spec->bias says otherwise.
  * Weight standardization applies to every conv (shortcuts and stem too, as
@@ -217,21 +228,163 @@ static nl_act *build_resnet(nl_builder *b, const nl_model_spec *spec, nl_act *in
     return classifier(b, spec, nl_global_avgpool(b, "pool", x));
 }
 
+/* ---- lm ---- */
+
+/* a weight's initial std: init auto is GPT-2's N(0, 0.02) */
+static float lm_std(const nl_model_spec *spec, int fan_in, int fan_out)
+{
+    if (spec->init == NL_INIT_AUTO)
+        return 0.02f;
+    return nl_arch_init_std(spec, fan_in, fan_out, false);
+}
+
+static nl_act *lm_linear(nl_builder *b, const nl_model_spec *spec, const char *prefix,
+                         const char *name, nl_act *in, int out)
+{
+    if (!in)
+        return NULL;
+    char full[96];
+    snprintf(full, sizeof full, "%s.%s", prefix, name);
+    return nl_linear(b, full, in, out, spec->bias != 0, NL_FILL_NORMAL,
+                     lm_std(spec, in->shape.c, out));
+}
+
+static nl_act *lm_norm(nl_builder *b, const nl_model_spec *spec, const char *prefix,
+                       const char *name, nl_act *in)
+{
+    if (!in)
+        return NULL;
+    char full[96];
+    snprintf(full, sizeof full, "%s.%s", prefix, name);
+    return nl_norm(b, full, in, &spec->norm);
+}
+
+/* q or k: with QK-norm, each head's vector normalized (a view of
+ * (N, T*heads, head_dim) rows) */
+static nl_act *lm_qk(nl_builder *b, const nl_model_spec *spec, const char *prefix,
+                     const char *name, nl_act *h)
+{
+    nl_act *x = lm_linear(b, spec, prefix, name, h, spec->d_model);
+    if (!x || !spec->qk_norm)
+        return x;
+    char view[96], norm[32];
+    snprintf(view, sizeof view, "%s.%s_heads", prefix, name);
+    snprintf(norm, sizeof norm, "%s_norm", name);
+    const int head_dim = spec->d_model / spec->heads;
+    nl_act *heads = nl_view(b, view, x,
+                            (nl_shape){.n = x->shape.n, .c = head_dim,
+                                       .h = x->shape.h * spec->heads, .w = 1, .ndim = 3});
+    return heads ? lm_norm(b, spec, prefix, norm, heads) : NULL;
+}
+
+static nl_act *lm_attention(nl_builder *b, const nl_model_spec *spec, const char *block,
+                            nl_act *h)
+{
+    char prefix[80];
+    snprintf(prefix, sizeof prefix, "%s.attn", block);
+    nl_act *q = lm_qk(b, spec, prefix, "q", h), *k = lm_qk(b, spec, prefix, "k", h);
+    nl_act *v = lm_linear(b, spec, prefix, "v", h, spec->d_model);
+    if (!q || !k || !v)
+        return NULL;
+    char name[96];
+    snprintf(name, sizeof name, "%s.heads", prefix);
+    nl_act *y = nl_attention(b, name, q, k, v, spec->heads);
+    return lm_linear(b, spec, prefix, "proj", y, spec->d_model);
+}
+
+static nl_act *lm_mlp(nl_builder *b, const nl_model_spec *spec, const char *block, nl_act *h)
+{
+    char prefix[80], name[96];
+    snprintf(prefix, sizeof prefix, "%s.mlp", block);
+    nl_act *x = lm_linear(b, spec, prefix, "fc1", h, spec->mlp_ratio * spec->d_model);
+    snprintf(name, sizeof name, "%s.gelu", prefix);
+    x = x ? nl_gelu_layer(b, name, x, spec->gelu) : NULL;
+    return lm_linear(b, spec, prefix, "fc2", x, spec->d_model);
+}
+
+/* one residual branch of a block in the spec's placement: f is the
+ * attention (index 1) or the MLP (index 2) */
+static nl_act *lm_branch(nl_builder *b, const nl_model_spec *spec, const char *block, nl_act *x,
+                         int index)
+{
+    char norm_in[32], norm_out[32], add[96];
+    snprintf(norm_in, sizeof norm_in, "norm%d", index);
+    snprintf(norm_out, sizeof norm_out, "norm%d_out", index);
+    snprintf(add, sizeof add, "%s.add%d", block, index);
+    const nl_placement p = spec->norm.placement;
+    nl_act *h = (p == NL_PLACE_PRE || p == NL_PLACE_PERI) ? lm_norm(b, spec, block, norm_in, x) : x;
+    nl_act *f = index == 1 ? lm_attention(b, spec, block, h) : lm_mlp(b, spec, block, h);
+    if (p == NL_PLACE_PERI)
+        f = lm_norm(b, spec, block, norm_out, f);
+    if (!f || !x)
+        return NULL;
+    nl_act *y = nl_residual_add(b, add, f, x);
+    return p == NL_PLACE_POST ? lm_norm(b, spec, block, norm_in, y) : y;
+}
+
+static nl_act *build_lm(nl_builder *b, const nl_model_spec *spec, nl_act *input)
+{
+    const int d = spec->d_model;
+    if (spec->heads < 1 || d % spec->heads != 0) {
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "model: d_model %d is not a multiple of heads %d; each head takes "
+                        "d_model / heads features",
+                        d, spec->heads);
+        nl_builder_key(b, "model.heads");
+        return NULL;
+    }
+    const float emb_std = spec->init == NL_INIT_GAUSSIAN ? spec->init_std : 0.02f;
+    nl_param *table = NULL;
+    nl_act *x = nl_embedding(b, "tok_emb", "pos_emb", input, spec->classes, d, emb_std,
+                             spec->tie_embeddings, &table);
+    for (int i = 0; i < spec->layers && x; i++) {
+        char block[32];
+        snprintf(block, sizeof block, "blocks.%d", i);
+        x = lm_branch(b, spec, block, x, 1);
+        x = x ? lm_branch(b, spec, block, x, 2) : NULL;
+    }
+    const nl_placement p = spec->norm.placement;
+    if (x && (p == NL_PLACE_PRE || p == NL_PLACE_PERI))
+        x = nl_norm(b, "final_norm", x, &spec->norm);
+    if (!x)
+        return NULL;
+    if (spec->tie_embeddings)
+        return nl_linear_tied(b, "head", x, table);
+    return nl_linear(b, "head", x, spec->classes, false, NL_FILL_NORMAL,
+                     lm_std(spec, d, spec->classes));
+}
+
+/* the placements each architecture takes */
+static const unsigned arch_placements[NL_ARCH_COUNT] = {
+    [NL_ARCH_MLP] = 1u << NL_PLACE_BEFORE | 1u << NL_PLACE_AFTER,
+    [NL_ARCH_CNN] = 1u << NL_PLACE_BEFORE | 1u << NL_PLACE_AFTER,
+    [NL_ARCH_RESNET] = 1u << NL_PLACE_POST | 1u << NL_PLACE_PRE,
+    [NL_ARCH_LM] = 1u << NL_PLACE_PRE | 1u << NL_PLACE_POST | 1u << NL_PLACE_PERI | 1u << NL_PLACE_NONE,
+};
+
 nl_act *nl_arch_build(nl_builder *b, const nl_model_spec *spec, nl_act *input)
 {
+    const nl_placement p = spec->norm.placement;
+    if ((unsigned)spec->arch < NL_ARCH_COUNT && !(arch_placements[spec->arch] >> p & 1u)) {
+        char accepted[128];
+        int used = 0;
+        accepted[0] = '\0';
+        for (int k = 0; k < NL_PLACE_COUNT; k++)
+            if (arch_placements[spec->arch] >> k & 1u)
+                used += snprintf(accepted + used, sizeof accepted - (size_t)used, "%s%s",
+                                 used ? " | " : "", nl_name_of(&nl_placement_names, k));
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "model: placement '%s' does not apply to arch '%s'; accepted: %s",
+                        nl_name_of(&nl_placement_names, p), nl_name_of(&nl_arch_names, spec->arch),
+                        accepted);
+        nl_builder_key(b, "model.norm.placement");
+        return NULL;
+    }
+    if (spec->arch == NL_ARCH_LM)
+        return build_lm(b, spec, input);
     if (spec->n_widths < 1) {
         nl_builder_fail(b, NL_ERR_CONFIG, "model: widths must name at least one width");
         nl_builder_key(b, "model.widths");
-        return NULL;
-    }
-    const nl_placement p = spec->norm.placement;
-    const bool residual = spec->arch == NL_ARCH_RESNET;
-    if (residual != (p == NL_PLACE_POST || p == NL_PLACE_PRE)) {
-        nl_builder_fail(b, NL_ERR_CONFIG,
-                        "model: placement '%s' does not apply to arch '%s' (mlp and cnn take "
-                        "before | after; resnet takes post | pre)",
-                        nl_name_of(&nl_placement_names, p), nl_name_of(&nl_arch_names, spec->arch));
-        nl_builder_key(b, "model.norm.placement");
         return NULL;
     }
     switch (spec->arch) {

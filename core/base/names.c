@@ -10,6 +10,7 @@ static const nl_name_entry arch_entries[] = {
     [NL_ARCH_MLP] = {"mlp", "fully connected: input -> hidden widths -> classes"},
     [NL_ARCH_CNN] = {"cnn", "stages of 3x3 convolutions, each followed by pooling, then a linear classifier"},
     [NL_ARCH_RESNET] = {"resnet", "stem conv, stages of basic residual blocks, global average pool, linear"},
+    [NL_ARCH_LM] = {"lm", "decoder-only transformer on token ids: embeddings, causal attention and GELU MLP blocks, LM head"},
 };
 _Static_assert(sizeof arch_entries / sizeof arch_entries[0] == NL_ARCH_COUNT, "arch table");
 TABLE(nl_arch_names, "architecture", arch_entries);
@@ -17,8 +18,10 @@ TABLE(nl_arch_names, "architecture", arch_entries);
 static const nl_name_entry placement_entries[] = {
     [NL_PLACE_BEFORE] = {"before", "mlp/cnn: Linear/Conv -> Norm -> Activation (Ioffe & Szegedy)"},
     [NL_PLACE_AFTER] = {"after", "mlp/cnn: Linear/Conv -> Activation -> Norm"},
-    [NL_PLACE_POST] = {"post", "resnet: Conv-Norm-ReLU-Conv-Norm, add, ReLU (He et al. 2015)"},
-    [NL_PLACE_PRE] = {"pre", "resnet: Norm-ReLU-Conv-Norm-ReLU-Conv, add (He et al. 2016)"},
+    [NL_PLACE_POST] = {"post", "resnet: Conv-Norm-ReLU-Conv-Norm, add, ReLU (He et al. 2015); lm: norm(x + f(x)) (Post-LN)"},
+    [NL_PLACE_PRE] = {"pre", "resnet: Norm-ReLU-Conv-Norm-ReLU-Conv, add (He et al. 2016); lm: x + f(norm(x)) and a final norm (Pre-LN)"},
+    [NL_PLACE_PERI] = {"peri", "lm: x + norm(f(norm(x))) and a final norm (sandwich, Peri-LN)"},
+    [NL_PLACE_NONE] = {"none", "lm: x + f(x), no normalizer in or after the blocks (QK-norm still applies)"},
 };
 _Static_assert(sizeof placement_entries / sizeof placement_entries[0] == NL_PLACE_COUNT, "placement table");
 TABLE(nl_placement_names, "placement", placement_entries);

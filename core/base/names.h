@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-typedef enum { NL_ARCH_MLP, NL_ARCH_CNN, NL_ARCH_RESNET, NL_ARCH_COUNT } nl_arch;
+typedef enum { NL_ARCH_MLP, NL_ARCH_CNN, NL_ARCH_RESNET, NL_ARCH_LM, NL_ARCH_COUNT } nl_arch;
 
 typedef enum {
     NL_NORM_NONE,
@@ -26,7 +26,9 @@ typedef enum {
     NL_PLACE_BEFORE, /* Linear/Conv -> Norm -> Act (Ioffe & Szegedy) */
     NL_PLACE_AFTER,  /* Linear/Conv -> Act -> Norm */
     NL_PLACE_POST,   /* residual: Conv-Norm-ReLU-Conv-Norm, add, ReLU */
-    NL_PLACE_PRE,    /* residual: Norm-ReLU-Conv (He et al. 2016) */
+    NL_PLACE_PRE,    /* residual: Norm-ReLU-Conv (He et al. 2016); lm: x + f(norm(x)) */
+    NL_PLACE_PERI,   /* lm: x + norm(f(norm(x))) (sandwich / peri-LN) */
+    NL_PLACE_NONE,   /* lm: x + f(x), no normalizer in the blocks or after them */
     NL_PLACE_COUNT
 } nl_placement;
 

@@ -1078,6 +1078,7 @@ static nl_code resolve(nl_config *cfg, nl_error *err)
         snprintf(cfg->data.path, sizeof cfg->data.path, "%s", nl_data_default_path(cfg->data.kind));
     if (!nl_config_origin_of(cfg, "model.norm.placement"))
         cfg->model.norm.placement = cfg->model.arch == NL_ARCH_RESNET ? NL_PLACE_POST
+                                    : cfg->model.arch == NL_ARCH_LM   ? NL_PLACE_PRE
                                                                       : NL_PLACE_BEFORE;
     /* the optimizer's own defaults (PyTorch's AdamW: lr 0.001, weight decay
      * 0.01) where the config does not say, and its state in the model plan */

@@ -8,3 +8,13 @@ nl_act *nl_flatten(nl_builder *b, const char *name, nl_act *in)
                      .ndim = 2};
     return nl_builder_alias(b, name, in, flat);
 }
+
+nl_act *nl_view(nl_builder *b, const char *name, nl_act *in, nl_shape shape)
+{
+    if (nl_shape_count(shape) != nl_shape_count(in->shape)) {
+        nl_builder_fail(b, NL_ERR_CONFIG, "layer %s: a view of %s must keep its size", name,
+                        in->name);
+        return NULL;
+    }
+    return nl_builder_alias(b, name, in, shape);
+}

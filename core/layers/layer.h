@@ -48,15 +48,22 @@ typedef struct {
     void (*backward)(nl_layer *self, const nl_pass *pass);
 } nl_layer_vtable;
 
+#define NL_LAYER_MAX_IN 3 /* attention reads q, k and v */
+
 struct nl_layer {
     const nl_layer_vtable *vt;
     char name[64];
-    nl_act *in[2];
+    nl_act *in[NL_LAYER_MAX_IN];
     int n_in;
     nl_act *out;
     /* planner: add into the input gradient instead of writing it, because a
      * later layer (whose backward runs first) already wrote it */
-    bool accumulate_din[2];
+    bool accumulate_din[NL_LAYER_MAX_IN];
+    /* forward FLOPs per sample, set by layers whose cost is not that of a
+     * weight named after them applied at each output position (the rule of
+     * nl_model_forward_flops) */
+    bool own_flops;
+    double flops;
 };
 
 /* How a parameter starts. */
@@ -121,6 +128,9 @@ void nl_builder_key(nl_builder *b, const char *key);
 /* a layer reading its inputs: nl_layer_init sets vt, name, inputs, output */
 void nl_layer_init(nl_layer *l, const nl_layer_vtable *vt, const char *name, nl_act *in0,
                    nl_act *in1, nl_act *out);
+/* the same for a layer with three inputs */
+void nl_layer_init3(nl_layer *l, const nl_layer_vtable *vt, const char *name, nl_act *in0,
+                    nl_act *in1, nl_act *in2, nl_act *out);
 
 /* Weight standardization of a linear or conv layer (weight_std.c): the
  * standardized weight and its gradient, planned at build time. */
@@ -158,5 +168,27 @@ nl_act *nl_relu_maxpool2d(nl_builder *b, const char *name, nl_act *in, int kerne
 nl_act *nl_activation_layer(nl_builder *b, const char *name, nl_act *in, nl_activation kind);
 nl_act *nl_flatten(nl_builder *b, const char *name, nl_act *in);
 nl_act *nl_residual_add(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut);
+
+/* ---- token sequences (N, T, D), see tensor.h; core/layers ----
+ * Linear layers take (N, T, D) as N*T rows (nl_linear). */
+/* token + learned position embedding of the int32 ids in `tokens` (N, T):
+ * parameters `<token_name>.weight` (vocab, d) and, when pos_name is not
+ * NULL, `<pos_name>.weight` (T, d), both N(0, std). With
+ * accumulate_table the token table's gradient is added to (a tied LM head
+ * writes it first); *table (may be NULL) receives the token table. */
+nl_act *nl_embedding(nl_builder *b, const char *token_name, const char *pos_name,
+                     nl_act *tokens, int vocab, int d, float std, bool accumulate_table,
+                     nl_param **table);
+/* y = x W^T with a weight another layer owns (an LM head tied to the token
+ * embedding, W (out, in)); no bias. Its gradient is written here, so the
+ * owner must add its own after (nl_embedding's accumulate_table). */
+nl_act *nl_linear_tied(nl_builder *b, const char *name, nl_act *in, nl_param *weight);
+/* causal multi-head self-attention of q, k, v (N, T, D) -> (N, T, D);
+ * q and k may come as (N, T*heads, head_dim) views (after QK-norm). */
+nl_act *nl_attention(nl_builder *b, const char *name, nl_act *q, nl_act *k, nl_act *v,
+                     int heads);
+nl_act *nl_gelu_layer(nl_builder *b, const char *name, nl_act *in, nl_gelu_kind kind);
+/* the same storage seen as another shape of equal size (a view) */
+nl_act *nl_view(nl_builder *b, const char *name, nl_act *in, nl_shape shape);
 
 #endif

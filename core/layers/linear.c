@@ -1,5 +1,6 @@
 /* Linear layer: y = x W^T + b, W (out, in) as in PyTorch; with weight
- * standardization W is replaced by its standardized copy in both passes. */
+ * standardization W is replaced by its standardized copy in both passes.
+ * Token sequences (N, T, D) are N*T rows over the last axis. */
 #include <stdio.h>
 
 #include "layers/layer.h"
@@ -9,6 +10,8 @@ typedef struct {
     int in_features, out_features;
     nl_param *weight;
     nl_param *bias; /* NULL when dropped */
+    int rows_per_sample;
+    bool tied; /* the weight belongs to another layer */
     bool standardized;
     nl_weight_std ws;
 } linear_layer;
@@ -18,7 +21,7 @@ static void linear_forward(nl_layer *self, const nl_pass *pass)
     linear_layer *l = (linear_layer *)self;
     const float *weight =
         l->standardized ? nl_weight_std_forward(&l->ws, pass->be, l->weight->data) : l->weight->data;
-    pass->be->ops->linear_forward(pass->be, pass->n, l->in_features, l->out_features,
+    pass->be->ops->linear_forward(pass->be, pass->n * l->rows_per_sample, l->in_features, l->out_features,
                                   self->in[0]->data, weight,
                                   l->bias ? l->bias->data : NULL, self->out->data,
                                   pass->workspace);
@@ -27,7 +30,7 @@ static void linear_forward(nl_layer *self, const nl_pass *pass)
 static void linear_backward(nl_layer *self, const nl_pass *pass)
 {
     linear_layer *l = (linear_layer *)self;
-    pass->be->ops->linear_backward(pass->be, pass->n, l->in_features, l->out_features,
+    pass->be->ops->linear_backward(pass->be, pass->n * l->rows_per_sample, l->in_features, l->out_features,
                                    self->in[0]->data, l->standardized ? l->ws.weight : l->weight->data,
                                    self->out->grad, self->in[0]->grad, self->accumulate_din[0],
                                    l->standardized ? l->ws.grad : l->weight->grad,
@@ -39,6 +42,31 @@ static void linear_backward(nl_layer *self, const nl_pass *pass)
 
 static const nl_layer_vtable linear_vtable = {"linear", linear_forward, linear_backward};
 static const nl_layer_vtable linear_ws_vtable = {"linear+ws", linear_forward, linear_backward};
+static const nl_layer_vtable linear_tied_vtable = {"linear(tied)", linear_forward,
+                                                   linear_backward};
+
+/* the workspace and the output, (N, out) or (N, T, out) as the input */
+static nl_act *linear_finish(nl_builder *b, linear_layer *l, const char *name, nl_act *in)
+{
+    nl_backend *be = nl_builder_backend(b);
+    nl_builder_workspace(b, be->ops->linear_workspace(be, in->shape.n * l->rows_per_sample,
+                                                      l->in_features, l->out_features));
+    nl_shape shape = in->shape;
+    shape.c = l->out_features;
+    if (shape.ndim == 2)
+        shape.h = shape.w = 1;
+    nl_act *out = nl_builder_act(b, name, shape);
+    nl_layer_init(&l->base,
+                  l->tied           ? &linear_tied_vtable
+                  : l->standardized ? &linear_ws_vtable
+                                    : &linear_vtable,
+                  name, in, NULL, out);
+    /* a tied weight is not named after this layer: its cost from the shapes */
+    l->base.own_flops = l->tied;
+    l->base.flops = 2.0 * l->in_features * l->out_features * l->rows_per_sample;
+    nl_builder_add(b, &l->base);
+    return out;
+}
 
 nl_act *nl_linear(nl_builder *b, const char *name, nl_act *in, int out_features, bool bias,
                   nl_fill weight_fill, float weight_std)
@@ -49,14 +77,16 @@ nl_act *nl_linear(nl_builder *b, const char *name, nl_act *in, int out_features,
 nl_act *nl_linear_ws(nl_builder *b, const char *name, nl_act *in, int out_features, bool bias,
                      nl_fill weight_fill, float weight_std, float ws_eps)
 {
-    if (in->shape.ndim != 2) {
-        nl_builder_fail(b, NL_ERR_CONFIG, "layer %s: a linear layer needs (N, D) input, got %s",
-                        name, in->name);
+    if (in->shape.ndim != 2 && in->shape.ndim != 3) {
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "layer %s: a linear layer needs (N, D) or (N, T, D) input, got %s", name,
+                        in->name);
         return NULL;
     }
     linear_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->in_features = in->shape.c;
     l->out_features = out_features;
+    l->rows_per_sample = nl_shape_rows_per_sample(in->shape);
     char pname[96];
     snprintf(pname, sizeof pname, "%s.weight", name);
     l->weight = nl_builder_param(b, pname, 2, (int[]){out_features, l->in_features}, false,
@@ -68,13 +98,24 @@ nl_act *nl_linear_ws(nl_builder *b, const char *name, nl_act *in, int out_featur
     l->standardized = ws_eps > 0.0f;
     if (l->standardized)
         nl_weight_std_plan(b, &l->ws, out_features, l->in_features, ws_eps);
-    nl_backend *be = nl_builder_backend(b);
-    nl_builder_workspace(b, be->ops->linear_workspace(be, in->shape.n, l->in_features,
-                                                      out_features));
-    nl_act *out = nl_builder_act(
-        b, name, (nl_shape){.n = in->shape.n, .c = out_features, .h = 1, .w = 1, .ndim = 2});
-    nl_layer_init(&l->base, l->standardized ? &linear_ws_vtable : &linear_vtable, name, in, NULL,
-                  out);
-    nl_builder_add(b, &l->base);
-    return out;
+    return linear_finish(b, l, name, in);
+}
+
+nl_act *nl_linear_tied(nl_builder *b, const char *name, nl_act *in, nl_param *weight)
+{
+    if ((in->shape.ndim != 2 && in->shape.ndim != 3) || weight->ndim != 2 ||
+        weight->dims[1] != in->shape.c) {
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "layer %s: a tied linear layer needs (N, D) or (N, T, D) input with D "
+                        "the width of %s",
+                        name, weight->name);
+        return NULL;
+    }
+    linear_layer *l = nl_builder_layer_alloc(b, sizeof *l);
+    l->in_features = in->shape.c;
+    l->out_features = weight->dims[0];
+    l->rows_per_sample = nl_shape_rows_per_sample(in->shape);
+    l->weight = weight;
+    l->tied = true;
+    return linear_finish(b, l, name, in);
 }

@@ -200,6 +200,14 @@ void nl_layer_init(nl_layer *l, const nl_layer_vtable *vt, const char *name, nl_
     l->out = out;
 }
 
+void nl_layer_init3(nl_layer *l, const nl_layer_vtable *vt, const char *name, nl_act *in0,
+                    nl_act *in1, nl_act *in2, nl_act *out)
+{
+    nl_layer_init(l, vt, name, in0, in1, out);
+    l->in[2] = in2;
+    l->n_in = 3;
+}
+
 static nl_act *root_of(nl_act *a)
 {
     while (a->alias_of)
@@ -357,8 +365,9 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
     size_t saved_bytes = 0;
     for (int i = 0; i < b->n_saved; i++)
         saved_bytes += round_bytes(b->saved[i].bytes);
-    size_t labels_bytes = round_bytes((size_t)m->capacity * sizeof(int32_t));
-    size_t probs_bytes = round_bytes((size_t)m->capacity * classes * sizeof(float));
+    const size_t rows = (size_t)m->capacity * m->rows_per_sample;
+    size_t labels_bytes = round_bytes(rows * sizeof(int32_t));
+    size_t probs_bytes = round_bytes(rows * classes * sizeof(float));
     size_t metrics_bytes = round_bytes(2 * sizeof(double));
     if ((rc = allocate(m, be, saved_bytes + labels_bytes + probs_bytes + metrics_bytes,
                        &m->saved_arena, err)))
@@ -440,8 +449,9 @@ static nl_model_bytes planned_bytes(const nl_builder *b, const nl_model *m)
     }
     for (int i = 0; i < b->n_saved; i++)
         total += round_bytes_d((double)b->saved[i].bytes);
-    total += round_bytes_d((double)m->capacity * sizeof(int32_t));
-    total += round_bytes_d(floats * m->capacity * m->spec.classes);
+    const double rows = (double)m->capacity * m->rows_per_sample;
+    total += round_bytes_d(rows * sizeof(int32_t));
+    total += round_bytes_d(floats * rows * m->spec.classes);
     total += round_bytes_d(2 * sizeof(double));
     total += (double)b->workspace;
     out.total = total;
@@ -464,9 +474,13 @@ nl_code nl_model_assemble(const nl_model_spec *spec, nl_backend *be, bool plan_o
     m->capacity = capacity;
     m->train_batch = train_batch;
 
-    nl_act *input = nl_builder_act(
-        &b, "input",
-        (nl_shape){.n = capacity, .c = spec->in_c, .h = spec->in_h, .w = spec->in_w, .ndim = 4});
+    /* token ids (N, T) are held in an (N, T, 1) activation's slots */
+    const nl_shape input_shape =
+        nl_model_spec_tokens(spec)
+            ? (nl_shape){.n = capacity, .c = 1, .h = spec->context, .w = 1, .ndim = 3}
+            : (nl_shape){.n = capacity, .c = spec->in_c, .h = spec->in_h, .w = spec->in_w,
+                         .ndim = 4};
+    nl_act *input = nl_builder_act(&b, "input", input_shape);
     nl_act *logits = NULL;
     if (input) {
         input->needs_grad = 0; /* nothing upstream of the data */
@@ -480,7 +494,8 @@ nl_code nl_model_assemble(const nl_model_spec *spec, nl_backend *be, bool plan_o
         return err ? err->code : NL_ERR_CONFIG;
     }
     m->has_loss = with_loss;
-    if (m->has_loss && (logits->shape.ndim != 2 || logits->shape.c != spec->classes)) {
+    const int logits_ndim = nl_model_spec_tokens(spec) ? 3 : 2;
+    if (m->has_loss && (logits->shape.ndim != logits_ndim || logits->shape.c != spec->classes)) {
         free_builder_lists(&b, false);
         free(m);
         return nl_fail(err, NL_ERR_RUNTIME, "model: logits have the wrong shape");
@@ -498,6 +513,7 @@ nl_code nl_model_assemble(const nl_model_spec *spec, nl_backend *be, bool plan_o
     m->n_counters = b.n_counters;
     m->input = input;
     m->logits = logits;
+    m->rows_per_sample = nl_shape_rows_per_sample(logits->shape);
     if (plan_only) {
         /* the graph is kept (without memory) only when asked for */
         m->planned = planned_bytes(&b, m);

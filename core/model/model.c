@@ -13,6 +13,14 @@ void nl_model_load_batch(nl_model *m, const float *x, const int32_t *labels, int
     be->ops->upload(be, m->labels, labels, (size_t)n * sizeof *labels);
 }
 
+void nl_model_load_tokens(nl_model *m, const int32_t *tokens, const int32_t *targets, int n)
+{
+    nl_backend *be = m->be;
+    const size_t count = (size_t)n * m->rows_per_sample;
+    be->ops->upload(be, m->input->data, tokens, count * sizeof *tokens);
+    be->ops->upload(be, m->labels, targets, count * sizeof *targets);
+}
+
 void nl_model_forward(nl_model *m, int n, nl_mode mode)
 {
     nl_pass pass = {.be = m->be, .dist = m->dist, .n = n, .mode = mode, .workspace = m->workspace,
@@ -20,7 +28,8 @@ void nl_model_forward(nl_model *m, int n, nl_mode mode)
     for (int i = 0; i < m->n_layers; i++)
         m->layers[i]->vt->forward(m->layers[i], &pass);
     if (m->has_loss)
-        m->be->ops->softmax_xent_forward(m->be, n, m->spec.classes, m->logits->data, m->labels,
+        m->be->ops->softmax_xent_forward(m->be, n * m->rows_per_sample, m->spec.classes,
+                                         m->logits->data, m->labels,
                                      m->probs, m->metrics);
 }
 
@@ -36,7 +45,8 @@ void nl_model_backward(nl_model *m, int n)
 {
     nl_pass pass = {.be = m->be, .dist = m->dist, .n = n, .mode = NL_MODE_TRAIN, .workspace = m->workspace,
                     .step = m->step};
-    m->be->ops->softmax_xent_backward(m->be, n, m->spec.classes, m->probs, m->labels,
+    m->be->ops->softmax_xent_backward(m->be, n * m->rows_per_sample, m->spec.classes, m->probs,
+                                      m->labels,
                                       m->logits->grad);
     for (int i = m->n_layers - 1; i >= 0; i--)
         m->layers[i]->vt->backward(m->layers[i], &pass);
@@ -164,6 +174,10 @@ double nl_model_forward_flops(const nl_model *m)
     double flops = 0.0;
     for (int i = 0; i < m->n_layers; i++) {
         const nl_layer *l = m->layers[i];
+        if (l->own_flops) {
+            flops += l->flops;
+            continue;
+        }
         for (int k = 0; k < m->n_params; k++) {
             const nl_param *p = m->params[k];
             size_t len = strlen(l->name);
@@ -181,6 +195,8 @@ static const char *shape_text(nl_shape s, char *buf, size_t size)
 {
     if (s.ndim == 2)
         snprintf(buf, size, "(N, %d)", s.c);
+    else if (s.ndim == 3)
+        snprintf(buf, size, "(N, %d, %d)", s.h, s.c);
     else
         snprintf(buf, size, "(N, %d, %d, %d)", s.c, s.h, s.w);
     return buf;

@@ -36,10 +36,16 @@ typedef struct nl_model {
     long **counters; /* host counts inside layers (nl_builder_counter) */
     int n_counters;
 
-    nl_act *input;  /* (N, C, H, W) batch, uploaded by nl_model_load_batch */
-    nl_act *logits; /* (N, classes) */
-    int32_t *labels; /* device (N) */
-    float *probs;    /* device (N, classes), kept for the loss backward */
+    /* (N, C, H, W) batch, uploaded by nl_model_load_batch; for token models
+     * (nl_model_spec_tokens) (N, T) int32 token ids in its 4-byte slots,
+     * uploaded by nl_model_load_tokens */
+    nl_act *input;
+    nl_act *logits; /* (N, classes), or (N, T, classes) for token models */
+    /* the loss's rows per sample: 1, or T (one prediction per token; the
+     * loss and its metrics are over the N*T tokens) */
+    int rows_per_sample;
+    int32_t *labels; /* device (N * rows_per_sample) */
+    float *probs;    /* device (N * rows_per_sample, classes), kept for the loss backward */
     double *metrics; /* device [loss sum, correct count] since the last reset */
     bool has_loss;   /* false for graphs built with nl_model_build_graph */
     long step;       /* optimizer steps taken: the training loop sets it, passes carry it */
@@ -105,6 +111,8 @@ void nl_model_backward_from(nl_model *m, int n, const float *output_grad);
 
 /* host batch: x (n, C, H, W) float, labels (n) in [0, classes) */
 void nl_model_load_batch(nl_model *m, const float *x, const int32_t *labels, int n);
+/* host token batch of a token model: tokens and targets (n, T) in [0, classes) */
+void nl_model_load_tokens(nl_model *m, const int32_t *tokens, const int32_t *targets, int n);
 /* forward through the loss; adds the batch loss sum and correct count to the metrics */
 void nl_model_forward(nl_model *m, int n, nl_mode mode);
 /* forward through the layers only, in NL_MODE_RECALIBRATE: the running

@@ -53,4 +53,17 @@ void nl_model_spec_defaults(nl_model_spec *spec)
     spec->optimizer_state_slots = 1;
     spec->weight_standardization = false;
     spec->weight_standardization_eps = 1e-6f; /* timm's StdConv2d */
+    spec->d_model = 128;
+    spec->heads = 4;
+    spec->layers = 4;
+    spec->context = 64;
+    spec->mlp_ratio = 4;
+    spec->qk_norm = false;
+    spec->gelu = NL_GELU_ERF;
+    spec->tie_embeddings = true;
+}
+
+bool nl_model_spec_tokens(const nl_model_spec *spec)
+{
+    return spec->arch == NL_ARCH_LM;
 }

@@ -67,9 +67,20 @@ typedef struct {
      * classifier's) standardized per output unit, eps inside the sqrt */
     bool weight_standardization;
     float weight_standardization_eps;
+    /* lm: a decoder-only transformer over token ids; classes is the
+     * vocabulary. Blocks place spec.norm as norm.placement says (pre, post,
+     * peri, none). */
+    int d_model, heads, layers;
+    int context;   /* tokens per sequence: the position table's size */
+    int mlp_ratio; /* the MLP's hidden width is mlp_ratio * d_model */
+    bool qk_norm;  /* spec.norm on each head's q and k before the dot product */
+    nl_gelu_kind gelu;
+    bool tie_embeddings; /* the LM head's weight is the token embedding */
 } nl_model_spec;
 
 void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind);
+/* whether the spec's model reads token ids (N, T) rather than images */
+bool nl_model_spec_tokens(const nl_model_spec *spec);
 void nl_model_spec_defaults(nl_model_spec *spec);
 
 #endif

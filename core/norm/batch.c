@@ -7,9 +7,9 @@
 
 nl_act *nl_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
-    const int channels = in->shape.c, hw = in->shape.h * in->shape.w;
+    const int channels = in->shape.c, hw = nl_shape_plane(in->shape);
     const int batch = nl_builder_train_batch(b);
-    if ((long)batch * hw == 1) {
+    if ((long)batch * nl_shape_rows_per_sample(in->shape) * hw == 1) {
         nl_builder_fail(b, NL_ERR_CONFIG,
                         "layer %s: batch norm needs more than one value per channel in training, "
                         "but batch size %d x %dx%d gives 1 (PyTorch: 'Expected more than 1 value "

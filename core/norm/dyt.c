@@ -10,13 +10,14 @@
 typedef struct {
     nl_layer base;
     int c, hw;
+    int rows_per_sample; /* token sequences: N*T rows of c */
     nl_param *alpha, *gamma, *beta;
 } dyt_layer;
 
 static void dyt_forward(nl_layer *self, const nl_pass *pass)
 {
     dyt_layer *l = (dyt_layer *)self;
-    pass->be->ops->dyt_forward(pass->be, pass->n, l->c, l->hw, l->alpha->data,
+    pass->be->ops->dyt_forward(pass->be, pass->n * l->rows_per_sample, l->c, l->hw, l->alpha->data,
                                self->in[0]->data, l->gamma ? l->gamma->data : NULL,
                                l->beta ? l->beta->data : NULL, self->out->data);
 }
@@ -24,7 +25,7 @@ static void dyt_forward(nl_layer *self, const nl_pass *pass)
 static void dyt_backward(nl_layer *self, const nl_pass *pass)
 {
     dyt_layer *l = (dyt_layer *)self;
-    pass->be->ops->dyt_backward(pass->be, pass->n, l->c, l->hw, l->alpha->data,
+    pass->be->ops->dyt_backward(pass->be, pass->n * l->rows_per_sample, l->c, l->hw, l->alpha->data,
                                 self->in[0]->data, self->out->grad,
                                 l->gamma ? l->gamma->data : NULL, self->in[0]->grad,
                                 self->accumulate_din[0], l->gamma ? l->gamma->grad : NULL,
@@ -37,7 +38,8 @@ nl_act *nl_dyt(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *
 {
     dyt_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->c = in->shape.c;
-    l->hw = in->shape.h * in->shape.w;
+    l->hw = nl_shape_plane(in->shape);
+    l->rows_per_sample = nl_shape_rows_per_sample(in->shape);
     char pname[96];
     snprintf(pname, sizeof pname, "%s.alpha", name);
     l->alpha = nl_builder_param(b, pname, 1, (int[]){1}, true, NL_FILL_CONSTANT, spec->alpha_init);

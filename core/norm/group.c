@@ -22,7 +22,7 @@ const char *nl_valid_group_counts(int channels, char *buf, int size)
 nl_act *nl_groupwise_norm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
                           int groups, bool running_stats, const char *kind)
 {
-    const int channels = in->shape.c, hw = in->shape.h * in->shape.w;
+    const int channels = in->shape.c, hw = nl_shape_plane(in->shape);
     if (groups < 1 || channels % groups != 0) {
         char valid[256];
         nl_builder_fail(b, NL_ERR_CONFIG,

@@ -1,6 +1,8 @@
 /* "none": the identity. It adds no layer at all, so a model without
  * normalization runs exactly the layers it names: forward is y = x and
  * backward passes dy through, both for free. */
+#include <stdio.h>
+
 #include "norm/norm.h"
 #include "norm/registry.h"
 
@@ -23,5 +25,21 @@ nl_act *nl_norm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec 
         nl_builder_fail(b, NL_ERR_CONFIG, "layer %s: unknown normalizer %d", name, spec->kind);
         return NULL;
     }
-    return nl_norm_info_of(spec->kind)->build(b, name, in, spec);
+    const nl_norm_info *info = nl_norm_info_of(spec->kind);
+    if (in->shape.ndim == 3 && !info->tokens) {
+        char accepted[256];
+        int used = 0;
+        accepted[0] = '\0';
+        for (int k = 0; k < NL_NORM_COUNT && used < (int)sizeof accepted; k++)
+            if (nl_norm_info_of((nl_norm_kind)k)->tokens)
+                used += snprintf(accepted + used, sizeof accepted - (size_t)used, "%s%s",
+                                 used ? " | " : "", nl_norm_info_of((nl_norm_kind)k)->id.name);
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "layer %s: normalizer '%s' does not apply to token sequences (N, T, D) (the "
+                        "normalizer has no meaning there); accepted on tokens: %s",
+                        name, info->id.name, accepted);
+        nl_builder_key(b, "model.norm.type");
+        return NULL;
+    }
+    return info->build(b, name, in, spec);
 }

@@ -9,20 +9,20 @@
  * normalizer keeps its colour across every plot. */
 static const nl_norm_info rows[] = {
     [NL_NORM_NONE] = {{"none", "no normalization"},
-                      .keys = 0, .features = true, .images = true, .adds_layer = false,
+                      .keys = 0, .features = true, .images = true, .tokens = true, .adds_layer = false,
                       .color = "#7f7f7f", .build = nl_norm_none},
     [NL_NORM_BATCH] = {{"batch", "BatchNorm: statistics per channel over N*H*W, running statistics for eval"},
                        .keys = STATS_KEYS | RUNNING_KEYS | NL_NORM_KEY_SYNC, .learned_shift = true,
                        .center = true, .running_stats = true, .running_stats_default = true,
-                       .features = true, .images = true, .adds_layer = true,
+                       .features = true, .images = true, .tokens = true, .adds_layer = true,
                        .color = "#1f77b4", .build = nl_batchnorm},
     [NL_NORM_LAYER] = {{"layer", "LayerNorm as in Wu & He: statistics per sample over C*H*W, per-channel affine"},
                        .keys = STATS_KEYS, .learned_shift = true, .center = true,
-                       .features = true, .images = true, .adds_layer = true,
+                       .features = true, .images = true, .tokens = true, .adds_layer = true,
                        .color = "#2ca02c", .build = nl_layernorm},
     [NL_NORM_GROUP] = {{"group", "GroupNorm: statistics per sample and group of channels, per-channel affine"},
                        .keys = STATS_KEYS | NL_NORM_KEY_GROUPS, .learned_shift = true, .center = true,
-                       .features = true, .images = true, .adds_layer = true,
+                       .features = true, .images = true, .tokens = true, .adds_layer = true,
                        .color = "#ff7f0e", .build = nl_groupnorm},
     [NL_NORM_INSTANCE] = {{"instance", "InstanceNorm: statistics per sample and channel over H*W (images only)"},
                           .keys = STATS_KEYS | RUNNING_KEYS, .learned_shift = true, .center = true,
@@ -31,12 +31,12 @@ static const nl_norm_info rows[] = {
                           .color = "#9467bd", .build = nl_instancenorm},
     [NL_NORM_RMS] = {{"rms", "RMSNorm (Zhang & Sennrich): layer norm's axes, no centring, scale gamma only"},
                      .keys = STATS_KEYS, .learned_shift = false, .center = false,
-                     .features = true, .images = true, .adds_layer = true,
+                     .features = true, .images = true, .tokens = true, .adds_layer = true,
                      .color = "#d62728", .build = nl_rmsnorm},
     [NL_NORM_BATCH_RENORM] = {{"batch_renorm", "Batch Renormalization (Ioffe 2017): batch norm corrected by clipped r, d toward the running statistics"},
                               .keys = STATS_KEYS | NL_NORM_KEY_MOMENTUM | NL_NORM_KEY_RENORM,
                               .learned_shift = true, .center = true, .running_stats = true,
-                              .running_stats_default = true, .features = true, .images = true,
+                              .running_stats_default = true, .features = true, .images = true, .tokens = true,
                               .adds_layer = true, .color = "#8c564b", .build = nl_batch_renorm},
     [NL_NORM_GHOST_BATCH] = {{"ghost_batch", "Ghost batch norm (Hoffer et al. 2017): batch statistics per virtual batch in training"},
                              .keys = STATS_KEYS | RUNNING_KEYS | NL_NORM_KEY_VIRTUAL_BATCH,
@@ -46,7 +46,7 @@ static const nl_norm_info rows[] = {
     [NL_NORM_DYT] = {{"dyt", "Dynamic Tanh (Zhu et al. 2025): gamma * tanh(alpha * x) + beta, "
                              "learned scalar alpha, no statistics"},
                      .keys = NL_NORM_KEY_AFFINE | NL_NORM_KEY_ALPHA_INIT, .learned_shift = true,
-                     .features = true, .images = true, .adds_layer = true,
+                     .features = true, .images = true, .tokens = true, .adds_layer = true,
                      .color = "#bcbd22", .build = nl_dyt},
     [NL_NORM_FRN] = {{"frn", "Filter Response Normalization + TLU (Singh & Krishnan 2020): "
                              "max(gamma * x / sqrt(mean_HW(x^2) + eps) + beta, tau), learned tau "
@@ -97,7 +97,9 @@ void nl_norm_write_table(FILE *out)
                 !r->running_stats          ? "no"
                 : r->running_stats_default ? "yes (default on)"
                                            : "optional (default off)",
-                r->features && r->images ? "features, images" : r->images ? "images" : "features");
+                r->features && r->images ? (r->tokens ? "features, images, tokens" : "features, images")
+                : r->images                ? "images"
+                                           : "features");
     }
 }
 

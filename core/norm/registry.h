@@ -41,6 +41,10 @@ typedef struct {
     bool running_stats_default;  /* track_running_stats when the config does not say */
     bool features;               /* accepts (N, D) feature vectors */
     bool images;                 /* accepts (N, C, H, W) images */
+    /* accepts (N, T, D) token sequences, each token a row of D features:
+     * per-token statistics over D, or batch statistics per feature over the
+     * N*T tokens */
+    bool tokens;
     bool adds_layer;             /* false only for the identity: nothing to run or time */
     const char *color;           /* plots: "#rrggbb" */
     nl_norm_build_fn build;

@@ -27,6 +27,7 @@ typedef struct {
     nl_layer base;
     nl_norm_spec spec;
     nl_norm_geom geom; /* n is the planned capacity; each pass sets its own */
+    int rows_per_sample; /* token sequences: each token is a row (a sample of the norm ops) */
     nl_param *gamma, *beta;
     nl_state *running_mean, *running_var;
     float *save_mean, *save_rstd; /* ghost batch: one set per virtual batch */
@@ -52,7 +53,7 @@ static const float *self_input(const stats_layer *l) { return l->base.in[0]->dat
 static nl_norm_geom geom_at(const stats_layer *l, int n)
 {
     nl_norm_geom g = l->geom;
-    g.n = n;
+    g.n = n * l->rows_per_sample;
     return g;
 }
 
@@ -273,7 +274,8 @@ nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const n
     stats_layer *l = nl_builder_layer_alloc(b, sizeof *l + host_bytes);
     l->spec = *spec;
     l->geom = geom;
-    l->geom.n = in->shape.n;
+    l->rows_per_sample = nl_shape_rows_per_sample(in->shape);
+    l->geom.n = in->shape.n * l->rows_per_sample;
     char pname[96];
     if (spec->affine) {
         snprintf(pname, sizeof pname, "%s.weight", name);
@@ -294,7 +296,7 @@ nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const n
      * per sample and group */
     const size_t chunks = spec->kind == NL_NORM_GHOST_BATCH ? (size_t)ghost_chunks(l, in->shape.n) : 1;
     const size_t stats =
-        (geom.groups == 0 ? (size_t)channels * chunks : (size_t)in->shape.n * geom.groups) *
+        (geom.groups == 0 ? (size_t)channels * chunks : (size_t)l->geom.n * geom.groups) *
         sizeof(float);
     nl_builder_saved(b, (void **)&l->save_mean, stats);
     nl_builder_saved(b, (void **)&l->save_rstd, stats);

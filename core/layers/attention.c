@@ -1,0 +1,99 @@
+/* Causal multi-head self-attention of q, k, v (N, T, D), heads splitting D;
+ * the softmax probabilities are saved for backward, and the largest logit
+ * of each forward stays on the device for logging. q and k may arrive as
+ * (N, T*heads, head_dim) views (QK-norm normalizes each head's vector):
+ * the same memory, rows D apart per token. The op writes dq, dk, dv; an
+ * input whose gradient the planner says to add to (a second consumer) gets
+ * it through scratch space after the op. */
+#include <math.h>
+#include <stdio.h>
+
+#include "layers/layer.h"
+
+typedef struct {
+    nl_layer base;
+    nl_attn_geom geom; /* n set per pass */
+    float *probs;      /* saved (N, heads, T, T) */
+    float *max_logit;  /* saved, one float */
+    size_t scratch_offset; /* where in the workspace the added gradients go */
+} attention_layer;
+
+static void attention_forward(nl_layer *self, const nl_pass *pass)
+{
+    attention_layer *l = (attention_layer *)self;
+    nl_attn_geom g = l->geom;
+    g.n = pass->n;
+    pass->be->ops->attention_forward(pass->be, &g, self->in[0]->data, self->in[1]->data,
+                                     self->in[2]->data, l->probs, self->out->data, l->max_logit,
+                                     pass->workspace);
+}
+
+static void attention_backward(nl_layer *self, const nl_pass *pass)
+{
+    attention_layer *l = (attention_layer *)self;
+    nl_attn_geom g = l->geom;
+    g.n = pass->n;
+    const size_t count = (size_t)g.n * g.t * g.heads * g.head_dim;
+    float *scratch = (float *)((char *)pass->workspace + l->scratch_offset);
+    float *grads[3];
+    for (int k = 0; k < 3; k++)
+        grads[k] = self->accumulate_din[k] ? scratch + k * count : self->in[k]->grad;
+    pass->be->ops->attention_backward(pass->be, &g, self->in[0]->data, self->in[1]->data,
+                                      self->in[2]->data, l->probs, self->out->grad, grads[0],
+                                      grads[1], grads[2], pass->workspace);
+    for (int k = 0; k < 3; k++)
+        if (self->accumulate_din[k])
+            pass->be->ops->pass_gradient(pass->be, count, grads[k], self->in[k]->grad, true);
+}
+
+static const nl_layer_vtable attention_vtable = {"attention", attention_forward,
+                                                 attention_backward};
+
+/* (N, T, D) or its (N, T*heads, head_dim) view */
+static bool head_layout(nl_act *a, int t, int d, int heads)
+{
+    if (a->shape.ndim != 3)
+        return false;
+    return (a->shape.h == t && a->shape.c == d) ||
+           (a->shape.h == t * heads && a->shape.c * heads == d);
+}
+
+nl_act *nl_attention(nl_builder *b, const char *name, nl_act *q, nl_act *k, nl_act *v,
+                     int heads)
+{
+    nl_backend *be = nl_builder_backend(b);
+    if (!be->ops->attention_forward || !be->ops->attention_backward) {
+        nl_builder_fail(b, NL_ERR_UNSUPPORTED,
+                        "layer %s: the %s backend has no attention kernels yet; use device: cpu",
+                        name, be->ops->name);
+        nl_builder_key(b, "device");
+        return NULL;
+    }
+    const int t = v->shape.h, d = v->shape.c;
+    if (v->shape.ndim != 3 || heads < 1 || d % heads != 0 || !head_layout(q, t, d, heads) ||
+        !head_layout(k, t, d, heads)) {
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "layer %s: attention needs q, k, v of (N, T, D) with D a multiple of "
+                        "the %d heads (D = %d)",
+                        name, heads, d);
+        nl_builder_key(b, "model.heads");
+        return NULL;
+    }
+    attention_layer *l = nl_builder_layer_alloc(b, sizeof *l);
+    const int head_dim = d / heads;
+    l->geom = (nl_attn_geom){.n = v->shape.n, .t = t, .heads = heads, .head_dim = head_dim,
+                             .ld_q = d, .ld_k = d, .ld_v = d,
+                             .scale = 1.0f / sqrtf((float)head_dim)};
+    nl_builder_saved(b, (void **)&l->probs, (size_t)v->shape.n * heads * t * t * sizeof(float));
+    nl_builder_saved(b, (void **)&l->max_logit, sizeof(float));
+    const size_t op_bytes = be->ops->attention_workspace(be, &l->geom);
+    l->scratch_offset = (op_bytes + 255) / 256 * 256;
+    nl_builder_workspace(b, l->scratch_offset + 3 * nl_shape_count(v->shape) * sizeof(float));
+    nl_act *out = nl_builder_act(b, name, v->shape);
+    nl_layer_init3(&l->base, &attention_vtable, name, q, k, v, out);
+    /* q k^T and probs v over every (query, key) pair, as the dense products run */
+    l->base.own_flops = true;
+    l->base.flops = 4.0 * t * t * d;
+    nl_builder_add(b, &l->base);
+    return out;
+}

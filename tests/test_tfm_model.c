@@ -1,0 +1,224 @@
+/* The lm architecture: central finite differences of the whole model's
+ * mean token loss against backward, for every normalizer the registry
+ * places on tokens x every lm placement x QK-norm on and off, the head tied
+ * and untied; the refusals (normalizers without meaning on tokens, derived
+ * from the registry rows; a backend without the token kernels); causality
+ * through the whole model; and the loss as the mean over N*T tokens. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/rng.h"
+#include "model/model.h"
+#include "norm/registry.h"
+#include "testutil.h"
+
+enum { N = 3, T = 5, VOCAB = 11 };
+
+static void lm_spec(nl_model_spec *spec, nl_norm_kind kind, nl_placement placement, bool qk_norm,
+                    bool tie)
+{
+    nl_model_spec_defaults(spec);
+    spec->arch = NL_ARCH_LM;
+    spec->classes = VOCAB;
+    /* head_dim 12: group norm's groups of 2 on q and k keep 6 features
+     * each; fewer make the function too curved for central differences */
+    spec->d_model = 24;
+    spec->heads = 2;
+    spec->layers = 2;
+    spec->context = T;
+    spec->mlp_ratio = 2;
+    spec->qk_norm = qk_norm;
+    spec->tie_embeddings = tie;
+    nl_norm_spec_defaults(&spec->norm, kind);
+    spec->norm.placement = placement;
+    spec->norm.groups = 2;
+    /* weights large enough that every layer matters to the loss */
+    spec->init = NL_INIT_GAUSSIAN;
+    spec->init_std = 0.15f;
+}
+
+static void batch(int32_t *tokens, int32_t *targets, uint64_t seed)
+{
+    nl_rng rng;
+    nl_rng_seed(&rng, seed, NL_STREAM_TEST);
+    for (int p = 0; p < N * T; p++) {
+        tokens[p] = (int32_t)nl_rng_below(&rng, VOCAB);
+        targets[p] = (int32_t)nl_rng_below(&rng, VOCAB);
+    }
+}
+
+static double mean_loss(nl_model *m)
+{
+    nl_model_reset_metrics(m);
+    nl_model_forward(m, N, NL_MODE_TRAIN_FROZEN);
+    double metrics[2];
+    nl_model_read_metrics(m, metrics);
+    return metrics[0] / (N * T);
+}
+
+static void check_lm(nl_norm_kind kind, nl_placement placement, bool qk_norm, bool tie)
+{
+    nl_backend *be = tu_cpu(2);
+    nl_model_spec spec;
+    lm_spec(&spec, kind, placement, qk_norm, tie);
+    char what[160];
+    snprintf(what, sizeof what, "lm/%s/%s%s%s", nl_name_of(&nl_placement_names, placement),
+             nl_name_of(&nl_norm_names, kind), qk_norm ? "/qk_norm" : "", tie ? "/tied" : "");
+    nl_model *m = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_model_build(&spec, be, N, N, 5, &m, &err) == NL_OK, "%s: %s", what, err.msg);
+    int32_t tokens[N * T], targets[N * T];
+    batch(tokens, targets, 21);
+    nl_model_load_tokens(m, tokens, targets, N);
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i]->ndim == 1)
+            tu_fill_uniform(m->params[i]->data, m->params[i]->count, 40 + i, 0.5f, 1.5f);
+    mean_loss(m);
+    nl_model_backward(m, N);
+    /* sandwich batch norm over 15 tokens is curved enough that h = 1e-2
+     * leaves 2% of O(h^2) error; at 2.5e-3 the float loss's noise shows */
+    const float h = 5e-3f;
+    for (int i = 0; i < m->n_params; i++) {
+        nl_param *p = m->params[i];
+        float *grad = malloc(p->count * sizeof *grad);
+        memcpy(grad, p->grad, p->count * sizeof *grad);
+        nl_rng rng;
+        nl_rng_seed(&rng, 100 + i, NL_STREAM_TEST);
+        double max_diff = 0.0, max_grad = 1e-6;
+        for (int s = 0; s < 8; s++) {
+            size_t k = p->count <= 8 ? (size_t)s % p->count : nl_rng_below(&rng, (uint32_t)p->count);
+            const float saved = p->data[k];
+            p->data[k] = saved + h;
+            const double plus = mean_loss(m);
+            p->data[k] = saved - h;
+            const double minus = mean_loss(m);
+            p->data[k] = saved;
+            max_diff = fmax(max_diff, fabs((plus - minus) / (2.0 * h) - grad[k]));
+            max_grad = fmax(max_grad, fabs(grad[k]));
+        }
+        /* the absolute floor covers gradients that are exactly zero, where
+         * the float loss leaves ~4e-5 of noise in the differences: the key
+         * bias (softmax ignores a shift shared by a row's logits) and
+         * biases whose shift of every token a batch norm removes */
+        ck_assert_msg(max_diff <= 1e-2 * max_grad + 1e-4,
+                      "%s: d %s: |fd - backward| %.3g, max |grad| %.3g", what, p->name, max_diff,
+                      max_grad);
+        free(grad);
+    }
+    nl_model_free(m);
+}
+
+/* placements of the lm, from the names table's "lm:" rows */
+static bool lm_placement(int p)
+{
+    return strstr(nl_name_entry_at(&nl_placement_names, p)->help, "lm:") != NULL;
+}
+
+START_TEST(test_lm_gradcheck)
+{
+    const nl_norm_kind kind = (nl_norm_kind)_i;
+    if (!nl_norm_info_of(kind)->tokens)
+        return;
+    int cases = 0;
+    for (int p = 0; p < NL_PLACE_COUNT; p++) {
+        if (!lm_placement(p))
+            continue;
+        for (int qk = 0; qk < 2; qk++, cases++)
+            check_lm(kind, (nl_placement)p, qk, (cases % 2) == 0);
+    }
+    ck_assert_int_eq(cases, 8);
+}
+END_TEST
+
+/* a kind without meaning on tokens is refused at build, naming the kinds
+ * that are accepted */
+START_TEST(test_lm_refuses_image_norms)
+{
+    const nl_norm_kind kind = (nl_norm_kind)_i;
+    if (nl_norm_info_of(kind)->tokens)
+        return;
+    nl_model_spec spec;
+    lm_spec(&spec, kind, NL_PLACE_PRE, false, true);
+    spec.norm.virtual_batch = 1;
+    nl_error err = {0};
+    ck_assert_int_eq(nl_model_check(&spec, N, &err), NL_ERR_CONFIG);
+    ck_assert_str_eq(err.key, "model.norm.type");
+    ck_assert_msg(strstr(err.msg, nl_norm_info_of(kind)->id.name) && strstr(err.msg, "layer | ") &&
+                      strstr(err.msg, "rms"),
+                  "%s", err.msg);
+}
+END_TEST
+
+/* a backend that lacks the token kernels (CUDA before they land): a clear
+ * error at build, not a crash at the first forward */
+START_TEST(test_lm_needs_token_kernels)
+{
+    nl_ops ops = *tu_cpu(1)->ops;
+    ops.name = "partial";
+    ops.attention_forward = NULL;
+    nl_backend be = *tu_cpu(1);
+    be.ops = &ops;
+    nl_model_spec spec;
+    lm_spec(&spec, NL_NORM_LAYER, NL_PLACE_PRE, false, true);
+    nl_model *m = NULL;
+    nl_error err = {0};
+    ck_assert_int_eq(nl_model_build(&spec, &be, N, N, 5, &m, &err), NL_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(err.msg, "partial backend has no attention kernels"), "%s", err.msg);
+    ck_assert_ptr_null(m);
+}
+END_TEST
+
+/* the last token of each sequence changes: the logits of every earlier
+ * position stay bit for bit; the loss is the mean over the N*T tokens */
+START_TEST(test_lm_causal_and_mean_over_tokens)
+{
+    nl_model_spec spec;
+    lm_spec(&spec, NL_NORM_LAYER, NL_PLACE_PRE, true, true);
+    nl_model *m = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_model_build(&spec, tu_cpu(2), N, N, 5, &m, &err) == NL_OK, "%s", err.msg);
+    int32_t tokens[N * T], targets[N * T];
+    batch(tokens, targets, 31);
+    nl_model_load_tokens(m, tokens, targets, N);
+    const double loss = mean_loss(m);
+    const size_t count = (size_t)N * T * VOCAB;
+    float *before = malloc(count * sizeof *before);
+    memcpy(before, m->logits->data, count * sizeof *before);
+    /* the loss by hand from the logits */
+    double sum = 0.0;
+    for (int p = 0; p < N * T; p++) {
+        const float *row = before + (size_t)p * VOCAB;
+        double z = 0.0;
+        for (int v = 0; v < VOCAB; v++)
+            z += exp(row[v]);
+        sum += log(z) - row[targets[p]];
+    }
+    ck_assert_msg(fabs(sum / (N * T) - loss) < 1e-5, "loss %.8f, by hand %.8f", loss, sum / (N * T));
+    for (int i = 0; i < N; i++)
+        tokens[i * T + T - 1] = (tokens[i * T + T - 1] + 1) % VOCAB;
+    nl_model_load_tokens(m, tokens, targets, N);
+    mean_loss(m);
+    for (int p = 0; p < N * T; p++) {
+        const bool last = p % T == T - 1;
+        const bool same = memcmp(before + (size_t)p * VOCAB, m->logits->data + (size_t)p * VOCAB,
+                                 VOCAB * sizeof(float)) == 0;
+        ck_assert_msg(same != last, "position %d: logits %s", p, same ? "unchanged" : "changed");
+    }
+    free(before);
+    nl_model_free(m);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("tfm_model");
+    TCase *tc = tcase_create("lm");
+    tcase_add_loop_test(tc, test_lm_gradcheck, 0, NL_NORM_COUNT);
+    tcase_add_loop_test(tc, test_lm_refuses_image_norms, 0, NL_NORM_COUNT);
+    tcase_add_test(tc, test_lm_needs_token_kernels);
+    tcase_add_test(tc, test_lm_causal_and_mean_over_tokens);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
