@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/rng.h"
 #include "model/model.h"
 #include "norm/registry.h"
 #include "optim/optim.h"
@@ -1452,6 +1453,112 @@ START_TEST(test_training_repeats)
 }
 END_TEST
 
+/* ---- the transformer (arch lm) ---- */
+typedef struct {
+    nl_norm_kind norm;
+    nl_placement placement;
+    bool qk_norm, tie;
+    nl_gelu_kind gelu;
+    nl_optim_kind optim;
+    float clip;
+} lm_case;
+
+enum { LM_BATCH = 8, LM_T = 12, LM_VOCAB = 13 };
+
+/* a learnable task: each target is the token before it (the first: 0) */
+static void lm_batch(int32_t *tokens, int32_t *targets, uint64_t seed)
+{
+    nl_rng rng;
+    nl_rng_seed(&rng, seed, NL_STREAM_TEST);
+    for (int i = 0; i < LM_BATCH; i++)
+        for (int t = 0; t < LM_T; t++) {
+            const int p = i * LM_T + t;
+            tokens[p] = (int32_t)nl_rng_below(&rng, LM_VOCAB);
+            targets[p] = t ? tokens[p - 1] : 0;
+        }
+}
+
+/* STEPS steps of a 2-layer LM; loss per token at each step, then the eval
+ * loss on a fresh batch */
+static void train_lm(nl_backend *be, const lm_case *lc, double *loss, double *eval_loss)
+{
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.arch = NL_ARCH_LM;
+    spec.classes = LM_VOCAB;
+    spec.d_model = 32;
+    spec.heads = 2;
+    spec.layers = 2;
+    spec.context = LM_T;
+    spec.mlp_ratio = 2;
+    spec.qk_norm = lc->qk_norm;
+    spec.gelu = lc->gelu;
+    spec.tie_embeddings = lc->tie;
+    nl_norm_spec_defaults(&spec.norm, lc->norm);
+    spec.norm.placement = lc->placement;
+    spec.norm.track_running_stats = nl_norm_info_of(lc->norm)->running_stats;
+    spec.optimizer_state_slots = nl_optim_info_of(lc->optim)->state_slots;
+    nl_model *m = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_model_build(&spec, be, LM_BATCH, LM_BATCH, 11, &m, &err) == NL_OK, "%s",
+                  err.msg);
+    nl_optim_spec optim;
+    nl_optim_spec_defaults(&optim, lc->optim);
+    int32_t tokens[LM_BATCH * LM_T], targets[LM_BATCH * LM_T];
+    for (int step = 0; step < STEPS; step++) {
+        lm_batch(tokens, targets, 8000 + step);
+        nl_model_reset_metrics(m);
+        nl_model_load_tokens(m, tokens, targets, LM_BATCH);
+        nl_model_forward(m, LM_BATCH, NL_MODE_TRAIN);
+        nl_model_backward(m, LM_BATCH);
+        if (lc->clip > 0.0f)
+            nl_clip_grad_norm(m, lc->clip);
+        nl_optim_step(m, &optim, lc->optim == NL_OPTIM_SGD ? 0.1f : 3e-3f, step);
+        double met[2];
+        nl_model_read_metrics(m, met);
+        loss[step] = met[0] / (LM_BATCH * LM_T);
+    }
+    lm_batch(tokens, targets, 9999);
+    nl_model_reset_metrics(m);
+    nl_model_load_tokens(m, tokens, targets, LM_BATCH);
+    nl_model_forward(m, LM_BATCH, NL_MODE_EVAL);
+    double met[2];
+    nl_model_read_metrics(m, met);
+    *eval_loss = met[0] / (LM_BATCH * LM_T);
+    ck_assert_msg(be->ops->synchronize(be, &err) == NL_OK, "%s", err.msg);
+    nl_model_free(m);
+}
+
+/* Every piece of the LM is smooth (GELU, softmax, the norms on tokens), so
+ * the GPU follows the CPU's loss curve; then a second GPU run repeats the
+ * first bit for bit (the embedding's scatter-add included). */
+static const lm_case lm_cases[] = {
+    {NL_NORM_LAYER, NL_PLACE_PRE, false, true, NL_GELU_ERF, NL_OPTIM_ADAMW, 1.0f},
+    {NL_NORM_RMS, NL_PLACE_POST, true, false, NL_GELU_TANH, NL_OPTIM_ADAMW, 0.0f},
+    {NL_NORM_BATCH, NL_PLACE_PERI, false, false, NL_GELU_ERF, NL_OPTIM_SGD, 0.0f},
+};
+
+START_TEST(test_lm_training_parity)
+{
+    const lm_case *lc = &lm_cases[_i];
+    double lc_[STEPS], lg[STEPS], lg2[STEPS], ec, eg, eg2;
+    train_lm(cpu_be, lc, lc_, &ec);
+    train_lm(gpu_be, lc, lg, &eg);
+    const char *name = nl_name_of(&nl_norm_names, lc->norm);
+    for (int s = 0; s < STEPS; s++)
+        ck_assert_msg(isfinite(lg[s]) && fabs(lg[s] - lc_[s]) <= 1e-3 * fabs(lc_[s]),
+                      "lm %s: step %d loss %.9g on the GPU, %.9g on the CPU", name, s, lg[s],
+                      lc_[s]);
+    ck_assert_msg(fabs(eg - ec) <= 1e-3 * fabs(ec), "lm %s: eval loss %.9g vs %.9g", name, eg, ec);
+    /* it learned something: the last steps' loss is below the first's */
+    ck_assert_msg(lc_[STEPS - 1] < 0.9 * lc_[0], "lm %s: loss %.4g -> %.4g", name, lc_[0],
+                  lc_[STEPS - 1]);
+    train_lm(gpu_be, lc, lg2, &eg2);
+    ck_assert_msg(memcmp(lg, lg2, sizeof lg) == 0 && eg == eg2,
+                  "lm %s: two GPU runs gave different losses", name);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 
 /* Is a GPU usable? Asked in a child so that this process never initializes
@@ -1555,6 +1662,8 @@ int main(void)
     tcase_add_test(tokens, test_embedding);
     tcase_add_test(tokens, test_attention);
     tcase_add_test(tokens, test_attention_too_wide);
+    tcase_add_loop_test(tokens, test_lm_training_parity, 0,
+                        (int)(sizeof lm_cases / sizeof lm_cases[0]));
     suite_add_tcase(s, tokens);
 
     TCase *training = tcase_create("training");
