@@ -1545,11 +1545,16 @@ START_TEST(test_lm_training_parity)
     train_lm(cpu_be, lc, lc_, &ec);
     train_lm(gpu_be, lc, lg, &eg);
     const char *name = nl_name_of(&nl_norm_names, lc->norm);
+    /* 1e-3 relative, with a floor of 1e-5 nats for the late steps, where
+     * the losses fall to ~0.03 and differences carried from the early
+     * steps weigh more (batch norm: 4e-4 of the loss on the emulated GPU,
+     * whose expf and erff are the host's; a real GPU's differ) */
     for (int s = 0; s < STEPS; s++)
-        ck_assert_msg(isfinite(lg[s]) && fabs(lg[s] - lc_[s]) <= 1e-3 * fabs(lc_[s]),
+        ck_assert_msg(isfinite(lg[s]) && fabs(lg[s] - lc_[s]) <= 1e-3 * fabs(lc_[s]) + 1e-5,
                       "lm %s: step %d loss %.9g on the GPU, %.9g on the CPU", name, s, lg[s],
                       lc_[s]);
-    ck_assert_msg(fabs(eg - ec) <= 1e-3 * fabs(ec), "lm %s: eval loss %.9g vs %.9g", name, eg, ec);
+    ck_assert_msg(fabs(eg - ec) <= 1e-3 * fabs(ec) + 1e-5, "lm %s: eval loss %.9g vs %.9g", name,
+                  eg, ec);
     /* it learned something: the last steps' loss is below the first's */
     ck_assert_msg(lc_[STEPS - 1] < 0.9 * lc_[0], "lm %s: loss %.4g -> %.4g", name, lc_[0],
                   lc_[STEPS - 1]);
