@@ -31,6 +31,7 @@ int cmd_list(int argc, char **argv)
     print_table(&nl_pool_names, "pooling (model.pool)");
     print_table(&nl_init_names, "initializations (model.init)");
     print_table(&nl_dataset_names, "datasets (data.dataset)");
+    print_table(&nl_vocab_names, "text vocabularies (data.vocabulary)");
     print_table(&nl_schedule_names, "schedules (train.schedule.type)");
     print_table(&nl_device_names, "devices (device)");
     char cuda[256];

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs the Debian packages normlab needs to build, test and render plots,
-# when they are missing. Runs apt-get as root, or through sudo.
+# when they are missing (bible-kjv: the build makes the default text corpus
+# from it). Runs apt-get as root, or through sudo.
 set -eu
-packages="cmake make gcc pkg-config libyaml-dev libopenblas-openmp-dev zlib1g-dev check gnuplot-nox dataset-fashion-mnist libopenmpi-dev openmpi-bin"
+packages="cmake make gcc pkg-config libyaml-dev libopenblas-openmp-dev zlib1g-dev check gnuplot-nox dataset-fashion-mnist libopenmpi-dev openmpi-bin bible-kjv"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

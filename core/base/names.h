@@ -46,8 +46,13 @@ typedef enum {
     NL_DATA_FASHION_MNIST,
     NL_DATA_MNIST,
     NL_DATA_CIFAR10,
+    NL_DATA_TEXT,           /* tokens of a plain-text file (core/data/tokens.h) */
+    NL_DATA_SYNTHETIC_TEXT, /* tokens of a built-in random Markov chain */
     NL_DATA_COUNT
 } nl_dataset_kind;
+
+/* how a text file becomes tokens */
+typedef enum { NL_VOCAB_BYTES, NL_VOCAB_CHARS, NL_VOCAB_COUNT } nl_vocab_kind;
 
 typedef enum { NL_DEVICE_CPU, NL_DEVICE_CUDA, NL_DEVICE_COUNT } nl_device;
 
@@ -75,6 +80,7 @@ extern const nl_name_table nl_gelu_names;
 extern const nl_name_table nl_pool_names;
 extern const nl_name_table nl_schedule_names;
 extern const nl_name_table nl_dataset_names;
+extern const nl_name_table nl_vocab_names;
 extern const nl_name_table nl_device_names;
 extern const nl_name_table nl_init_names;
 

@@ -22,6 +22,7 @@ enum {
     NL_STREAM_SHUFFLE = 2,
     NL_STREAM_SYNTHETIC = 3,
     NL_STREAM_SUBSET = 4,
+    NL_STREAM_WINDOWS = 5, /* window starts of token batches */
     NL_STREAM_TEST = 100,
 };
 

@@ -20,6 +20,7 @@
 #include <yaml.h>
 
 #include "config/schema.h"
+#include "data/tokens.h"
 #include "model/model.h"
 
 #define MAX_CONFIG_BYTES (16u << 20)
@@ -1305,6 +1306,15 @@ nl_code nl_config_validate(nl_config *cfg, nl_error *err)
                         last_component(def->key), on->key);
     }
 
+    /* the token datasets' keys together (the chain's branching against its
+     * vocabulary, its table's size) */
+    if (nl_dataset_kind_is_tokens(cfg->data.kind)) {
+        nl_error data_err = {0};
+        if (nl_token_spec_check(&cfg->data, &data_err) != NL_OK)
+            return key_fail(cfg, err, data_err.key[0] ? data_err.key : "data.dataset", "%s",
+                            data_err.msg);
+    }
+
     const nl_train_spec *t = &cfg->train;
     if (t->epochs > 0 && t->steps > 0)
         return key_fail(cfg, err, "train.steps", "both train.epochs (%ld) and train.steps (%ld) are "
@@ -1339,12 +1349,15 @@ nl_code nl_config_validate(nl_config *cfg, nl_error *err)
         add_warning(cfg, "train.schedule.milestones: the first milestone (%d) is at or past the "
                     "last step (%ld); the learning rate never changes", s->milestones[0], t->steps);
 
-    if (cfg->data.train_size > 0 && t->batch_size > cfg->data.train_size)
+    /* token datasets count tokens in train_size and test_size, not samples */
+    const bool samples = !nl_dataset_kind_is_tokens(cfg->data.kind);
+    if (samples && cfg->data.train_size > 0 && t->batch_size > cfg->data.train_size)
         return key_fail(cfg, err, "train.batch_size", "%d is larger than data.train_size %ld "
                         "(%s); training drops incomplete batches, so no step would run",
                         t->batch_size, cfg->data.train_size,
                         nl_config_where(cfg, "data.train_size", where, sizeof where));
-    if (t->trace.activation[0] && cfg->data.test_size > 0 && t->trace.samples > cfg->data.test_size)
+    if (samples && t->trace.activation[0] && cfg->data.test_size > 0 &&
+        t->trace.samples > cfg->data.test_size)
         add_warning(cfg, "train.trace.samples %d is more than data.test_size %ld; the trace uses "
                     "all %ld test samples", t->trace.samples, cfg->data.test_size,
                     cfg->data.test_size);
@@ -1446,11 +1459,11 @@ void nl_config_write_key_table(FILE *out)
         if (def->default_doc) {
             cell(out, def->default_doc);
         } else if (def->off == offsetof(nl_config, data.path)) {
-            fprintf(out, "the dataset's default directory (");
+            fprintf(out, "the dataset's default (");
             for (int k = 0; k < NL_DATA_COUNT; k++)
-                if (nl_data_default_path(k)[0]) {
+                if (nl_data_default_path_doc(k)[0]) {
                     fprintf(out, "%s: `", nl_name_of(&nl_dataset_names, k));
-                    cell(out, nl_data_default_path(k));
+                    cell(out, nl_data_default_path_doc(k));
                     fprintf(out, "`; ");
                 }
             fprintf(out, "none for the others)");

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/tokens.h"
 #include "norm/registry.h"
 #include "optim/optim.h"
 
@@ -39,11 +40,14 @@ const nl_key_def nl_config_schema[] = {
     {.key = "data.dataset", .type = NL_KT_ENUM, FIELD(data.kind), .names = &nl_dataset_names,
      .doc = "which dataset"},
     {.key = "data.path", .type = NL_KT_STRING, FIELD(data.path),
-     .doc = "directory holding the dataset's files; \"\" = the dataset's default directory"},
+     .doc = "directory holding the dataset's files (text: the text file); \"\" = the "
+            "dataset's default"},
     {.key = "data.train_size", .type = NL_KT_INT, FIELD(data.train_size), GE(0),
-     .doc = "training samples used: the first N of the training split; 0 = all"},
+     .doc = "training samples used: the first N of the training split (text, synthetic_text: "
+            "tokens); 0 = all"},
     {.key = "data.test_size", .type = NL_KT_INT, FIELD(data.test_size), GE(0),
-     .doc = "test samples used: the first N of the test split; 0 = all"},
+     .doc = "test samples used: the first N of the test split (text, synthetic_text: tokens of "
+            "the validation split); 0 = all"},
     {.key = "data.standardize", .type = NL_KT_BOOL, FIELD(data.standardize),
      .doc = "subtract the training split's per-channel mean and divide by its std"},
     {.key = "data.shape", .type = NL_KT_SHAPE, .lo = 1, .hi = NL_SHAPE_MAX_CHANNELS,
@@ -53,6 +57,28 @@ const nl_key_def nl_config_schema[] = {
     {.key = "data.classes", .type = NL_KT_INT, FIELD(data.synthetic_classes), .lo = 2,
      .hi = 1000, .flags = NL_KF_LO | NL_KF_HI, .when_key = "data.dataset",
      .when_mask = BIT(NL_DATA_SYNTHETIC), .doc = "number of classes"},
+    {.key = "data.vocabulary", .type = NL_KT_ENUM, FIELD(data.vocab), .names = &nl_vocab_names,
+     .when_key = "data.dataset", .when_mask = BIT(NL_DATA_TEXT),
+     .doc = "tokens of a text: its bytes (256), or the distinct bytes it uses, in byte order"},
+    {.key = "data.valid_fraction", .type = NL_KT_FLOAT, FIELD(data.valid_fraction), .lo = 0,
+     .hi = 1, .flags = NL_KF_LO | NL_KF_LO_OPEN | NL_KF_HI | NL_KF_HI_OPEN,
+     .when_key = "data.dataset", .when_mask = BIT(NL_DATA_TEXT) | BIT(NL_DATA_SYNTHETIC_TEXT),
+     .doc = "share of the tokens, from the end, held out as the validation split"},
+    {.key = "data.markov.vocab", .type = NL_KT_INT, FIELD(data.markov_vocab), .lo = 2,
+     .hi = NL_MARKOV_MAX_VOCAB, .flags = NL_KF_LO | NL_KF_HI, .when_key = "data.dataset",
+     .when_mask = BIT(NL_DATA_SYNTHETIC_TEXT), .doc = "tokens of the synthetic Markov chain"},
+    {.key = "data.markov.order", .type = NL_KT_INT, FIELD(data.markov_order), .lo = 1,
+     .hi = NL_MARKOV_MAX_ORDER, .flags = NL_KF_LO | NL_KF_HI, .when_key = "data.dataset",
+     .when_mask = BIT(NL_DATA_SYNTHETIC_TEXT),
+     .doc = "how many previous tokens decide the next one (more than 1 needs attention)"},
+    {.key = "data.markov.branching", .type = NL_KT_INT, FIELD(data.markov_branching), .lo = 1,
+     .hi = NL_MARKOV_MAX_VOCAB, .flags = NL_KF_LO | NL_KF_HI, .when_key = "data.dataset",
+     .when_mask = BIT(NL_DATA_SYNTHETIC_TEXT),
+     .doc = "equally likely next tokens after each context (at most vocab): the best loss is "
+            "ln(branching) nats per token"},
+    {.key = "data.markov.length", .type = NL_KT_INT, FIELD(data.markov_length), .lo = 2,
+     .hi = NL_MARKOV_MAX_LENGTH, .flags = NL_KF_LO | NL_KF_HI, .when_key = "data.dataset",
+     .when_mask = BIT(NL_DATA_SYNTHETIC_TEXT), .doc = "tokens generated, both splits together"},
 
     {.key = "model.arch", .type = NL_KT_ENUM, FIELD(model.arch), .names = &nl_arch_names,
      .doc = "architecture"},

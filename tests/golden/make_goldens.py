@@ -2,9 +2,9 @@
 """Writes the PyTorch reference fixtures that normlab's C tests compare against.
 
 Run with Debian's PyTorch (never a CI dependency; the outputs are committed):
-    /usr/bin/python3 tests/golden/make_goldens.py [norm] [layer] [e2e] [optim]
-It writes tests/fixtures/{norm,layer,e2e,optim}_goldens.nlfx (all four without
-arguments).
+    /usr/bin/python3 tests/golden/make_goldens.py [norm] [layer] [e2e] [optim] [tfm]
+It writes tests/fixtures/{norm,layer,e2e,optim,tfm}_goldens.nlfx (all five
+without arguments).
 
 File format (little endian), read by tests/testutil.c:
     b"NLFX", u32 version = 1, u32 count, then per tensor:
@@ -13,6 +13,7 @@ File format (little endian), read by tests/testutil.c:
 
 Everything runs in float32 on one thread, as normlab does, from fixed seeds.
 """
+import math
 import os
 import struct
 import sys
@@ -588,6 +589,263 @@ def make_e2e_goldens():
     fx.write("e2e_goldens.nlfx")
 
 
+# ---------------------------------------------------------------------------
+# transformers: the token ops (embedding, causal attention written out by
+# hand, GELU in both forms), normlab's lm architecture (one block in every
+# placement, with and without QK-norm, and the normalizers placeable on
+# tokens), and 20 training steps of a 2-layer LM with SGD and AdamW. A
+# model case stores its shape as "<case>.spec" (ints, see LM_SPEC) and its
+# names as "<case>.names" ("norm,placement,gelu" in bytes), so the C test
+# builds what each case says.
+
+LM_SPEC = ["d_model", "heads", "layers", "context", "mlp_ratio", "qk_norm", "tie", "vocab",
+           "batch", "groups"]
+
+
+def causal_attention(q, k, v, heads):
+    """softmax(q k^T / sqrt(head_dim) + causal mask) v per head; q, k, v (N, T, D)"""
+    n, t, d = q.shape
+    hd = d // heads
+    q, k, v = (a.view(n, t, heads, hd).transpose(1, 2) for a in (q, k, v))
+    logits = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
+    mask = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
+    probs = torch.softmax(logits.masked_fill(mask, float("-inf")), dim=-1)
+    return (probs @ v).transpose(1, 2).reshape(n, t, d), probs, logits.masked_fill(mask, float("-inf")).max()
+
+
+def token_norm(kind, d, groups):
+    """a normalizer over the last axis of (..., d) rows, named as normlab names it"""
+    if kind == "layer":
+        return nn.LayerNorm(d)
+    if kind == "rms":
+        return RMSNorm(d, 1e-5, True)
+    if kind == "dyt":
+        return DyT(d, 0.5, True)
+    if kind == "batch":
+        return nn.BatchNorm1d(d)
+    if kind == "group":
+        return nn.GroupNorm(groups, d)
+    raise ValueError(kind)
+
+
+def rows(module, x):
+    """module applied to x's rows: (..., d) -> (rows, d) and back"""
+    return module(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+
+
+class LmBlock(nn.Module):
+    def __init__(self, d, heads, ratio, norm, placement, qk_norm, gelu, groups):
+        super().__init__()
+        self.heads, self.placement, self.qk = heads, placement, qk_norm
+        self.attn = nn.Module()
+        for name in ("q", "k", "v", "proj"):
+            setattr(self.attn, name, nn.Linear(d, d))
+        if qk_norm and norm != "none":
+            self.attn.q_norm = token_norm(norm, d // heads, groups)
+            self.attn.k_norm = token_norm(norm, d // heads, groups)
+        self.mlp = nn.Module()
+        self.mlp.fc1 = nn.Linear(d, ratio * d)
+        self.mlp.fc2 = nn.Linear(ratio * d, d)
+        self.gelu = nn.GELU(approximate=gelu)
+        if placement != "none" and norm != "none":
+            for i in (1, 2):
+                setattr(self, "norm%d" % i, token_norm(norm, d, groups))
+                if placement == "peri":
+                    setattr(self, "norm%d_out" % i, token_norm(norm, d, groups))
+
+    def norm(self, name, x):
+        return rows(getattr(self, name), x) if hasattr(self, name) else x
+
+    def qk_heads(self, name, x):
+        if not hasattr(self.attn, name):
+            return x
+        n, t, d = x.shape
+        return rows(getattr(self.attn, name), x.reshape(n, t * self.heads, d // self.heads)).reshape(n, t, d)
+
+    def attention(self, h):
+        q = self.qk_heads("q_norm", self.attn.q(h))
+        k = self.qk_heads("k_norm", self.attn.k(h))
+        y, _, _ = causal_attention(q, k, self.attn.v(h), self.heads)
+        return self.attn.proj(y)
+
+    def branch(self, x, i):
+        f = self.attention if i == 1 else lambda h: self.mlp.fc2(self.gelu(self.mlp.fc1(h)))
+        if self.placement == "post":
+            return self.norm("norm%d" % i, x + f(x))
+        h = self.norm("norm%d" % i, x) if self.placement in ("pre", "peri") else x
+        out = f(h)
+        if self.placement == "peri":
+            out = self.norm("norm%d_out" % i, out)
+        return x + out
+
+    def forward(self, x):
+        return self.branch(self.branch(x, 1), 2)
+
+
+class Lm(nn.Module):
+    """normlab's lm: token + position embeddings, blocks, a final norm for
+    pre and peri, the head (tied: the token table)"""
+
+    def __init__(self, vocab, d, heads, layers, context, ratio, norm, placement, qk_norm, gelu,
+                 tie, groups):
+        super().__init__()
+        self.tie = tie
+        self.tok_emb = nn.Embedding(vocab, d)
+        self.pos_emb = nn.Embedding(context, d)
+        self.blocks = nn.ModuleList(LmBlock(d, heads, ratio, norm, placement, qk_norm, gelu, groups)
+                                    for _ in range(layers))
+        if placement in ("pre", "peri") and norm != "none":
+            self.final_norm = token_norm(norm, d, groups)
+        if not tie:
+            self.head = nn.Linear(d, vocab, bias=False)
+
+    def forward(self, tokens):
+        x = self.tok_emb(tokens) + self.pos_emb(torch.arange(tokens.shape[1]))
+        for block in self.blocks:
+            x = block(x)
+        if hasattr(self, "final_norm"):
+            x = rows(self.final_norm, x)
+        return x @ self.tok_emb.weight.t() if self.tie else self.head(x)
+
+
+def lm_init(model, g):
+    """weights N(0, 0.3^2) (embeddings 0.5), norm scales 1 + N(0, 0.1^2),
+    biases and shifts N(0, 0.1^2), DyT's alpha 0.5 + N(0, 0.1^2): every
+    parameter matters to the loss"""
+    with torch.no_grad():
+        for pname, p in model.named_parameters():
+            if p.dim() > 1:
+                p.copy_(torch.randn(*p.shape, generator=g) * (0.5 if "emb" in pname else 0.3))
+            else:
+                base = 1.0 if pname.endswith("weight") else 0.5 if pname.endswith("alpha") else 0.0
+                p.copy_(base + 0.1 * torch.randn(*p.shape, generator=g))
+
+
+def lm_case_model(fx, name, seed, vocab=13, d=16, heads=2, layers=1, context=6, ratio=2,
+                  norm="layer", placement="pre", qk_norm=False, gelu="none", tie=True, groups=2,
+                  batch=3):
+    torch.manual_seed(seed)
+    model = Lm(vocab, d, heads, layers, context, ratio, norm, placement, qk_norm, gelu, tie, groups)
+    g = torch.Generator().manual_seed(seed)
+    lm_init(model, g)
+    fx.add(name + ".spec", torch.tensor([d, heads, layers, context, ratio, int(qk_norm), int(tie),
+                                         vocab, batch, groups], dtype=torch.int32))
+    fx.add(name + ".names", torch.tensor(list(("%s,%s,%s" % (norm, placement, "erf" if gelu == "none" else gelu)).encode()),
+                                         dtype=torch.int32))
+    for pname, p in model.named_parameters():
+        fx.add("%s.param.%s" % (name, pname), p)
+    return model, g
+
+
+def lm_golden(fx, name, seed, **kw):
+    """one forward and backward: logits, the mean token loss, every gradient"""
+    model, g = lm_case_model(fx, name, seed, **kw)
+    vocab, batch, context = kw.get("vocab", 13), kw.get("batch", 3), kw.get("context", 6)
+    tokens = torch.randint(0, vocab, (batch, context), generator=g)
+    targets = torch.randint(0, vocab, (batch, context), generator=g)
+    model.train()
+    logits = model(tokens)
+    loss = F.cross_entropy(logits.reshape(-1, vocab), targets.reshape(-1))
+    loss.backward()
+    fx.add(name + ".tokens", tokens)
+    fx.add(name + ".targets", targets)
+    fx.add(name + ".logits", logits)
+    fx.add(name + ".loss", torch.tensor([loss.item()]))
+    for pname, p in model.named_parameters():
+        fx.add("%s.grad.%s" % (name, pname), p.grad)
+
+
+def lm_train_golden(fx, name, seed, steps, lr, weight_decay=0.0, momentum=0.0, adamw=None, **kw):
+    """steps optimizer steps from the same weights on the same batches: the
+    loss at every step, the final parameters. adamw: (beta1, beta2, eps,
+    clip) as in e2e_case"""
+    model, g = lm_case_model(fx, name, seed, **kw)
+    vocab, batch, context = kw["vocab"], kw["batch"], kw["context"]
+    if adamw:
+        beta1, beta2, eps, clip = adamw
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(beta1, beta2), eps=eps,
+                                weight_decay=weight_decay)
+    else:
+        clip = 0.0
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
+                              weight_decay=weight_decay)
+    tokens = torch.randint(0, vocab, (steps, batch, context), generator=g)
+    targets = torch.randint(0, vocab, (steps, batch, context), generator=g)
+    losses = []
+    model.train()
+    for step in range(steps):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(tokens[step]).reshape(-1, vocab), targets[step].reshape(-1))
+        loss.backward()
+        if clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+        losses.append(loss.item())
+    fx.add(name + ".tokens", tokens)
+    fx.add(name + ".targets", targets)
+    fx.add(name + ".losses", torch.tensor(losses))
+    fx.add(name + ".hyper", torch.tensor([lr, momentum, weight_decay, 0.0]))
+    if adamw:
+        fx.add(name + ".adamw", torch.tensor([beta1, beta2, eps, clip]))
+    for pname, p in model.named_parameters():
+        fx.add("%s.final.%s" % (name, pname), p)
+
+
+def make_tfm_goldens():
+    fx = Fixture()
+    g = torch.Generator().manual_seed(2501)
+    # embedding: token ids with repeats (the scatter-add), positions
+    tokens = torch.randint(0, 7, (3, 5), generator=g)
+    table = nn.Parameter(torch.randn(7, 6, generator=g))
+    pos = nn.Parameter(torch.randn(5, 6, generator=g))
+    y = F.embedding(tokens, table) + pos.unsqueeze(0)
+    dy = torch.randn(*y.shape, generator=g)
+    y.backward(dy)
+    for key, value in (("tokens", tokens), ("table", table), ("pos", pos), ("y", y), ("dy", dy),
+                       ("dtable", table.grad), ("dpos", pos.grad)):
+        fx.add("embedding." + key, value)
+    # attention: (N, T, D) with several heads, and one token per sequence
+    for name, (n, t, d, heads) in (("attention", (2, 7, 12, 3)), ("attention_one", (2, 1, 8, 2)),
+                                   ("attention_long", (2, 33, 16, 4))):
+        q, k, v = (nn.Parameter(1.5 * torch.randn(n, t, d, generator=g)) for _ in range(3))
+        y, probs, largest = causal_attention(q, k, v, heads)
+        dy = torch.randn(*y.shape, generator=g)
+        y.backward(dy)
+        for key, value in (("q", q), ("k", k), ("v", v), ("y", y), ("probs", probs), ("dy", dy),
+                           ("dq", q.grad), ("dk", k.grad), ("dv", v.grad)):
+            fx.add("%s.%s" % (name, key), value)
+        fx.add(name + ".heads", torch.tensor([heads], dtype=torch.int32))
+        fx.add(name + ".max_logit", torch.tensor([largest.item()]))
+    # GELU over a range that reaches both tails
+    for form in ("none", "tanh"):
+        x = nn.Parameter(torch.linspace(-8.0, 8.0, 801))
+        y = F.gelu(x, approximate=form)
+        dy = torch.randn(*y.shape, generator=g)
+        y.backward(dy)
+        name = "gelu_" + ("erf" if form == "none" else "tanh")
+        for key, value in (("x", x), ("y", y), ("dy", dy), ("dx", x.grad)):
+            fx.add("%s.%s" % (name, key), value)
+    # one block in every placement, with and without QK-norm (layer norm),
+    # tied and untied; then every other normalizer placeable on tokens
+    seed = 10
+    for placement in ("pre", "post", "peri", "none"):
+        for qk in (False, True):
+            seed += 1
+            lm_golden(fx, "block_%s%s" % (placement, "_qk" if qk else ""), seed,
+                      placement=placement, qk_norm=qk, tie=seed % 2 == 0)
+    for norm in ("rms", "dyt", "batch", "group"):
+        seed += 1
+        lm_golden(fx, "block_pre_qk_" + norm, seed, norm=norm, qk_norm=True, groups=2)
+    lm_golden(fx, "lm_peri_tanh", 40, layers=2, placement="peri", gelu="tanh", tie=False)
+    # 20 steps of a 2-layer LM
+    train = dict(vocab=17, d=16, heads=2, layers=2, context=8, ratio=4, batch=4)
+    lm_train_golden(fx, "train_sgd", 50, 20, 0.1, momentum=0.9, weight_decay=1e-4, **train)
+    lm_train_golden(fx, "train_adamw", 51, 20, f32(3e-3), weight_decay=f32(0.1),
+                    adamw=(0.9, 0.95, f32(1e-8), 1.0), qk_norm=True, norm="rms",
+                    **train)
+    fx.write("tfm_goldens.nlfx")
+
+
 def f32(value):
     """the float32 nearest to value, as a Python float"""
     return float(torch.tensor(value, dtype=torch.float32))
@@ -668,7 +926,7 @@ def make_optim_goldens():
 if __name__ == "__main__":
     print("torch", torch.__version__, file=sys.stderr)
     # with arguments, only those sets: norm layer e2e
-    wanted = set(sys.argv[1:]) or {"norm", "layer", "e2e", "optim"}
+    wanted = set(sys.argv[1:]) or {"norm", "layer", "e2e", "optim", "tfm"}
     if "norm" in wanted:
         make_norm_goldens()
     if "layer" in wanted:
@@ -677,3 +935,5 @@ if __name__ == "__main__":
         make_e2e_goldens()
     if "optim" in wanted:
         make_optim_goldens()
+    if "tfm" in wanted:
+        make_tfm_goldens()

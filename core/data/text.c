@@ -1,0 +1,161 @@
+/* The text reader: a plain-text file as a stream of byte tokens. The file
+ * is read once, in blocks, checking as it goes that it is text (no NUL
+ * byte, few control characters); probing runs the same pass without
+ * keeping the bytes, so it refuses exactly what loading refuses. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "data/data_internal.h"
+
+#define TEXT_BLOCK 65536
+/* a text with more control characters than this (per mille of its bytes)
+ * is taken for binary; tabs, newlines, carriage returns and form feeds are
+ * text */
+#define TEXT_MAX_CONTROL_PER_MILLE 10
+/* token ids are int32, and the batcher draws window starts below 2^31 */
+#define TEXT_MAX_BYTES 2147483647L
+
+static bool is_control(unsigned char c)
+{
+    return (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v') || c == 0x7f;
+}
+
+/* what to do about a file that is not there, as the error's tail */
+static const char *missing_hint(bool is_default)
+{
+    return is_default ? "the build makes it from Debian's bible-kjv: install the package "
+                        "(tests/deps.sh does), then re-run cmake and build; or set data.path "
+                        "to a plain-text file"
+                      : "set data.path to a plain-text file";
+}
+
+static nl_code open_text(const char *path, bool is_default, int *fd, long *size, nl_error *err)
+{
+    *fd = -1;
+    if (!path[0])
+        return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                                "text: no text file named and this build has no "
+                                "default corpus; set data.path to a plain-text file");
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return nl_data_key_fail(err, NL_ERR_DATA, "data.path", "text: %s%s does not exist; %s",
+                                    is_default ? "the default corpus " : "", path,
+                                    missing_hint(is_default));
+        return nl_data_key_fail(err, NL_ERR_IO, "data.path", "text: cannot stat %s: %s", path,
+                                strerror(errno));
+    }
+    if (S_ISDIR(st.st_mode))
+        return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                                "text: data.path %s is a directory; set it to a "
+                                "plain-text file",
+                                path);
+    if (!S_ISREG(st.st_mode))
+        return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                                "text: %s is not a regular file; set data.path to "
+                                "a plain-text file",
+                                path);
+    if (st.st_size == 0)
+        return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                                "text: %s is empty; set data.path to a plain-text "
+                                "file",
+                                path);
+    if (st.st_size > TEXT_MAX_BYTES)
+        return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                                "text: %s holds %lld bytes; accepted: at most %ld "
+                                "(one int32 token per byte)",
+                                path, (long long)st.st_size, TEXT_MAX_BYTES);
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0)
+        return nl_data_key_fail(err, NL_ERR_IO, "data.path", "text: cannot open %s: %s", path,
+                                strerror(errno));
+    *size = (long)st.st_size;
+    return NL_OK;
+}
+
+nl_code nl_text_read(const char *path, bool is_default, int32_t **tokens, nl_text_scan *scan,
+                     nl_error *err)
+{
+    memset(scan, 0, sizeof *scan);
+    if (tokens)
+        *tokens = NULL;
+    int fd;
+    long size = 0;
+    nl_code rc = open_text(path, is_default, &fd, &size, err);
+    if (rc != NL_OK)
+        return rc;
+    unsigned char *block = malloc(TEXT_BLOCK);
+    int32_t *out = tokens ? malloc((size_t)size * sizeof *out) : NULL;
+    if (!block || (tokens && !out)) {
+        rc = nl_fail(err, NL_ERR_NOMEM, "text: out of memory for the %ld tokens of %s", size, path);
+        goto done;
+    }
+    long control = 0, first_control = -1, at = 0;
+    for (;;) {
+        ssize_t got = read(fd, block, TEXT_BLOCK);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = nl_data_key_fail(err, NL_ERR_IO, "data.path", "text: cannot read %s: %s", path,
+                                  strerror(errno));
+            goto done;
+        }
+        if (got == 0)
+            break;
+        if (at + got > size) {
+            rc = nl_data_key_fail(err, NL_ERR_IO, "data.path",
+                                  "text: %s grew while it was read (%ld bytes when "
+                                  "opened); read it when nothing writes it",
+                                  path, size);
+            goto done;
+        }
+        for (ssize_t i = 0; i < got; i++) {
+            const unsigned char c = block[i];
+            if (c == 0) {
+                rc = nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                                      "text: %s is binary, not text: byte %ld is "
+                                      "NUL; set data.path to a plain-text file",
+                                      path, at + (long)i);
+                goto done;
+            }
+            if (is_control(c) && control++ == 0)
+                first_control = at + (long)i;
+            scan->used[c] = true;
+            if (out)
+                out[at + i] = c;
+        }
+        at += (long)got;
+    }
+    if (at != size) {
+        rc = nl_data_key_fail(err, NL_ERR_IO, "data.path",
+                              "text: %s shrank while it was read (%ld of the %ld bytes "
+                              "it had when opened); read it when nothing writes it",
+                              path, at, size);
+        goto done;
+    }
+    if (control * 1000 > (long)TEXT_MAX_CONTROL_PER_MILLE * size) {
+        rc = nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                              "text: %s does not look like text: %ld of its %ld bytes "
+                              "are control characters (the first at byte %ld; text has at most %d "
+                              "per 1000); set data.path to a plain-text file",
+                              path, control, size, first_control, TEXT_MAX_CONTROL_PER_MILLE);
+        goto done;
+    }
+    scan->length = size;
+done:
+    free(block);
+    close(fd);
+    if (rc != NL_OK) {
+        free(out);
+        memset(scan, 0, sizeof *scan);
+        return rc;
+    }
+    if (tokens)
+        *tokens = out;
+    return NL_OK;
+}

@@ -1,0 +1,310 @@
+/* The transformer against PyTorch (tests/fixtures/tfm_goldens.nlfx, from
+ * tests/golden/make_goldens.py with attention written out by hand): the
+ * token ops on the CPU backend (embedding, causal attention with its
+ * probabilities and largest logit, GELU in both forms); normlab's lm in
+ * every placement with and without QK-norm and with each normalizer
+ * placeable on tokens, tied and untied (logits, loss, every parameter's
+ * gradient); and 20 steps of a 2-layer LM trained with SGD and with AdamW
+ * plus clipping from the same weights on the same batches. Each model case
+ * carries its own shape and names, so this file lists no cases. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/cpu.h"
+#include "model/model.h"
+#include "optim/optim.h"
+#include "testutil.h"
+
+#define TOL 1e-5
+
+static const tu_tensor *get(const tu_fixture *fx, const char *c, const char *what)
+{
+    char key[200];
+    snprintf(key, sizeof key, "%.63s.%.63s", c, what);
+    return tu_get(fx, key);
+}
+
+static const float *getf(const tu_fixture *fx, const char *c, const char *what)
+{
+    return get(fx, c, what)->data;
+}
+
+START_TEST(test_embedding)
+{
+    tu_fixture *fx = tu_fixture_load("tfm_goldens.nlfx");
+    const tu_tensor *tok = get(fx, "embedding", "tokens"), *table = get(fx, "embedding", "table");
+    const int n = tok->dims[0], t = tok->dims[1], vocab = table->dims[0], d = table->dims[1];
+    for (int threads = 1; threads <= 2; threads++) {
+        nl_backend *be = tu_cpu(threads);
+        float *y = malloc((size_t)n * t * d * sizeof *y);
+        be->ops->embedding_forward(be, n, t, d, tok->data, table->data,
+                                   getf(fx, "embedding", "pos"), y);
+        tu_assert_close(y, getf(fx, "embedding", "y"), (size_t)n * t * d, TOL, "embedding y");
+        float *dtable = malloc(table->count * sizeof *dtable), *dpos = malloc((size_t)t * d * 4);
+        void *ws = malloc(be->ops->embedding_backward_workspace(be, n, t, vocab));
+        be->ops->embedding_backward(be, n, t, d, vocab, tok->data, getf(fx, "embedding", "dy"),
+                                    dtable, false, dpos, ws);
+        tu_assert_close(dtable, getf(fx, "embedding", "dtable"), table->count, TOL,
+                        "embedding dtable");
+        tu_assert_close(dpos, getf(fx, "embedding", "dpos"), (size_t)t * d, TOL, "embedding dpos");
+        free(y), free(dtable), free(dpos), free(ws);
+    }
+    tu_fixture_free(fx);
+}
+END_TEST
+
+static const char *const attention_cases[] = {"attention", "attention_one", "attention_long"};
+
+START_TEST(test_attention)
+{
+    const char *c = attention_cases[_i];
+    tu_fixture *fx = tu_fixture_load("tfm_goldens.nlfx");
+    const tu_tensor *q = get(fx, c, "q");
+    const int heads = *(const int32_t *)get(fx, c, "heads")->data;
+    const int n = q->dims[0], t = q->dims[1], d = q->dims[2];
+    const nl_attn_geom g = {n, t, heads, d / heads, d, d, d, 1.0f / sqrtf((float)(d / heads))};
+    nl_backend *be = tu_cpu(2);
+    const size_t count = q->count, probs_count = (size_t)n * heads * t * t;
+    float *y = malloc(count * 4), *probs = malloc(probs_count * 4), largest = 0.0f;
+    float *dq = malloc(count * 4), *dk = malloc(count * 4), *dv = malloc(count * 4);
+    void *ws = malloc(be->ops->attention_workspace(be, &g));
+    be->ops->attention_forward(be, &g, q->data, getf(fx, c, "k"), getf(fx, c, "v"), probs, y,
+                               &largest, ws);
+    char what[96];
+    snprintf(what, sizeof what, "%s y", c);
+    tu_assert_close(y, getf(fx, c, "y"), count, TOL, what);
+    snprintf(what, sizeof what, "%s probs", c);
+    tu_assert_close(probs, getf(fx, c, "probs"), probs_count, TOL, what);
+    const float want = *getf(fx, c, "max_logit");
+    ck_assert_msg(fabsf(largest - want) <= 1e-5f * fmaxf(1.0f, fabsf(want)), "%s max logit %g, torch %g",
+                  c, largest, want);
+    be->ops->attention_backward(be, &g, q->data, getf(fx, c, "k"), getf(fx, c, "v"), probs,
+                                getf(fx, c, "dy"), dq, dk, dv, ws);
+    const float *got[] = {dq, dk, dv};
+    const char *names[] = {"dq", "dk", "dv"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(what, sizeof what, "%s %s", c, names[i]);
+        tu_assert_close(got[i], getf(fx, c, names[i]), count, TOL, what);
+    }
+    free(y), free(probs), free(dq), free(dk), free(dv), free(ws);
+    tu_fixture_free(fx);
+}
+END_TEST
+
+START_TEST(test_gelu)
+{
+    const nl_gelu_kind kind = (nl_gelu_kind)_i;
+    char c[32];
+    snprintf(c, sizeof c, "gelu_%s", nl_name_of(&nl_gelu_names, kind));
+    tu_fixture *fx = tu_fixture_load("tfm_goldens.nlfx");
+    const tu_tensor *x = get(fx, c, "x");
+    nl_backend *be = tu_cpu(1);
+    float *y = malloc(x->count * 4), *dx = malloc(x->count * 4);
+    be->ops->gelu_forward(be, kind, x->count, x->data, y);
+    char what[64];
+    snprintf(what, sizeof what, "%s y", c);
+    tu_assert_close(y, getf(fx, c, "y"), x->count, 1e-6, what);
+    be->ops->gelu_backward(be, kind, x->count, x->data, getf(fx, c, "dy"), dx, false);
+    snprintf(what, sizeof what, "%s dx", c);
+    tu_assert_close(dx, getf(fx, c, "dx"), x->count, 1e-6, what);
+    free(y), free(dx);
+    tu_fixture_free(fx);
+}
+END_TEST
+
+/* ---- whole models: the spec each case stores ---- */
+
+/* the model cases: every "<case>.spec" with `marker` ("logits": one pass,
+ * "losses": training), in fixture order */
+static int model_cases(const tu_fixture *fx, const char *marker, char names[][64], int max)
+{
+    int count = 0;
+    for (int i = 0; i < fx->count && count < max; i++) {
+        const char *name = fx->tensors[i].name;
+        const size_t len = strlen(name);
+        if (len < 6 || strcmp(name + len - 5, ".spec") != 0 || len - 5 >= 64)
+            continue;
+        char c[64];
+        snprintf(c, sizeof c, "%.*s", (int)(len - 5), name);
+        char key[128];
+        snprintf(key, sizeof key, "%.63s.%.32s", c, marker);
+        if (tu_find(fx, key))
+            snprintf(names[count++], 64, "%s", c);
+    }
+    return count;
+}
+
+/* builds the case's lm with PyTorch's parameters; every parameter on each
+ * side exists on the other under the same name */
+static nl_model *case_model(const tu_fixture *fx, const char *c, nl_optim_kind optim)
+{
+    const int32_t *s = get(fx, c, "spec")->data;
+    const tu_tensor *names = get(fx, c, "names");
+    char text[64] = {0}, *norm, *placement, *gelu;
+    for (size_t i = 0; i < names->count && i < sizeof text - 1; i++)
+        text[i] = (char)((const int32_t *)names->data)[i];
+    norm = strtok(text, ",");
+    placement = strtok(NULL, ",");
+    gelu = strtok(NULL, ",");
+    ck_assert(norm && placement && gelu);
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.arch = NL_ARCH_LM;
+    spec.d_model = s[0], spec.heads = s[1], spec.layers = s[2], spec.context = s[3];
+    spec.mlp_ratio = s[4], spec.qk_norm = s[5], spec.tie_embeddings = s[6], spec.classes = s[7];
+    const int kind = nl_name_lookup(&nl_norm_names, norm);
+    ck_assert_msg(kind >= 0, "%s: normalizer %s", c, norm);
+    nl_norm_spec_defaults(&spec.norm, (nl_norm_kind)kind);
+    spec.norm.groups = s[9];
+    spec.norm.placement = (nl_placement)nl_name_lookup(&nl_placement_names, placement);
+    spec.gelu = (nl_gelu_kind)nl_name_lookup(&nl_gelu_names, gelu);
+    spec.optimizer_state_slots = nl_optim_info_of(optim)->state_slots;
+    nl_model *m = NULL;
+    nl_error err = {0};
+    nl_backend *be = tu_cpu(2);
+    ck_assert_msg(nl_model_build(&spec, be, s[8], s[8], 1, &m, &err) == NL_OK, "%s: %s", c, err.msg);
+    char key[200];
+    for (int i = 0; i < m->n_params; i++) {
+        nl_param *p = m->params[i];
+        snprintf(key, sizeof key, "%.63s.param.%.79s", c, p->name);
+        const tu_tensor *t = tu_get(fx, key);
+        ck_assert_msg(t->count == p->count, "%s: %s has %zu values, PyTorch %zu", c, p->name,
+                      p->count, t->count);
+        be->ops->upload(be, p->data, t->data, p->count * sizeof(float));
+    }
+    int torch_params = 0;
+    snprintf(key, sizeof key, "%s.param.", c);
+    for (int i = 0; i < fx->count; i++)
+        torch_params += strncmp(fx->tensors[i].name, key, strlen(key)) == 0;
+    ck_assert_msg(m->n_params == torch_params, "%s: %d parameters, PyTorch %d", c, m->n_params,
+                  torch_params);
+    return m;
+}
+
+START_TEST(test_lm_pass)
+{
+    tu_fixture *fx = tu_fixture_load("tfm_goldens.nlfx");
+    char cases[64][64];
+    const int count = model_cases(fx, "logits", cases, 64);
+    ck_assert_int_ge(count, 13);
+    for (int k = 0; k < count; k++) {
+        const char *c = cases[k];
+        nl_model *m = case_model(fx, c, NL_OPTIM_SGD);
+        const int n = m->capacity;
+        nl_model_load_tokens(m, get(fx, c, "tokens")->data, get(fx, c, "targets")->data, n);
+        nl_model_reset_metrics(m);
+        nl_model_forward(m, n, NL_MODE_TRAIN);
+        char what[200];
+        snprintf(what, sizeof what, "%.63s logits", c);
+        const tu_tensor *logits = get(fx, c, "logits");
+        ck_assert_uint_eq(logits->count, (size_t)n * nl_shape_per_sample(m->logits->shape));
+        tu_assert_close(m->logits->data, logits->data, logits->count, TOL, what);
+        double metrics[2];
+        nl_model_read_metrics(m, metrics);
+        const double loss = metrics[0] / ((double)n * m->rows_per_sample), want = *getf(fx, c, "loss");
+        ck_assert_msg(fabs(loss - want) <= 1e-5 * fabs(want), "%s loss %.8g, PyTorch %.8g", c, loss,
+                      want);
+        nl_model_backward(m, n);
+        /* A gradient that is zero in exact arithmetic (the key bias: the
+         * softmax ignores a shift shared by a row's logits) is rounding
+         * noise on both sides, so each error is taken relative to the
+         * larger of its own scale and 1% of the model's largest gradient */
+        double largest = 0.0;
+        for (int i = 0; i < m->n_params; i++)
+            for (size_t j = 0; j < m->params[i]->count; j++)
+                largest = fmax(largest, fabs(m->params[i]->grad[j]));
+        for (int i = 0; i < m->n_params; i++) {
+            nl_param *p = m->params[i];
+            char key[200];
+            snprintf(key, sizeof key, "%.63s.grad.%.79s", c, p->name);
+            const float *want_grad = tu_getf(fx, key);
+            double diff = 0.0, scale = 1e-2 * largest;
+            for (size_t j = 0; j < p->count; j++) {
+                diff = fmax(diff, fabs(p->grad[j] - want_grad[j]));
+                scale = fmax(scale, fabs(want_grad[j]));
+            }
+            ck_assert_msg(diff <= 2e-5 * scale, "%s d%s: error %.3g of scale %.3g", c, p->name,
+                          diff / scale, scale);
+        }
+        nl_model_free(m);
+    }
+    tu_fixture_free(fx);
+}
+END_TEST
+
+START_TEST(test_lm_training)
+{
+    tu_fixture *fx = tu_fixture_load("tfm_goldens.nlfx");
+    char cases[8][64];
+    const int count = model_cases(fx, "losses", cases, 8);
+    ck_assert_int_eq(count, 2);
+    for (int k = 0; k < count; k++) {
+        const char *c = cases[k];
+        char key[200];
+        snprintf(key, sizeof key, "%.63s.adamw", c);
+        const tu_tensor *adamw = tu_find(fx, key);
+        const nl_optim_kind kind = adamw ? NL_OPTIM_ADAMW : NL_OPTIM_SGD;
+        nl_model *m = case_model(fx, c, kind);
+        nl_optim_spec optim;
+        nl_optim_spec_defaults(&optim, kind);
+        const float *hyper = getf(fx, c, "hyper");
+        optim.lr = hyper[0];
+        optim.momentum = hyper[1];
+        optim.weight_decay = hyper[2];
+        float clip = 0.0f;
+        if (adamw) {
+            const float *a = adamw->data;
+            optim.betas[0] = a[0], optim.betas[1] = a[1], optim.eps = a[2], clip = a[3];
+        }
+        const tu_tensor *tokens = get(fx, c, "tokens");
+        const int steps = tokens->dims[0], n = tokens->dims[1], t = tokens->dims[2];
+        const int32_t *targets = get(fx, c, "targets")->data;
+        const float *want = getf(fx, c, "losses");
+        double worst = 0.0;
+        for (int step = 0; step < steps; step++) {
+            const size_t at = (size_t)step * n * t;
+            nl_model_reset_metrics(m);
+            nl_model_load_tokens(m, (const int32_t *)tokens->data + at, targets + at, n);
+            nl_model_forward(m, n, NL_MODE_TRAIN);
+            nl_model_backward(m, n);
+            if (clip > 0.0f)
+                nl_clip_grad_norm(m, clip);
+            nl_optim_step(m, &optim, optim.lr, step);
+            double metrics[2];
+            nl_model_read_metrics(m, metrics);
+            const double loss = metrics[0] / ((double)n * t);
+            const double rel = fabs(loss - want[step]) / fabs(want[step]);
+            worst = fmax(worst, rel);
+            ck_assert_msg(rel <= 1e-4, "%s step %d: loss %.8g, PyTorch %.8g (relative %.3g)", c,
+                          step, loss, want[step], rel);
+        }
+        printf("%-12s %d steps: worst relative loss difference to PyTorch %.2g\n", c, steps,
+               worst);
+        for (int i = 0; i < m->n_params; i++) {
+            nl_param *p = m->params[i];
+            snprintf(key, sizeof key, "%.63s.final.%.79s", c, p->name);
+            char what[200];
+            snprintf(what, sizeof what, "%.63s final %.79s", c, p->name);
+            tu_assert_close(p->data, tu_getf(fx, key), p->count, 1e-4, what);
+        }
+        nl_model_free(m);
+    }
+    tu_fixture_free(fx);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("tfm_golden");
+    TCase *tc = tcase_create("pytorch");
+    tcase_add_test(tc, test_embedding);
+    tcase_add_loop_test(tc, test_attention, 0,
+                        (int)(sizeof attention_cases / sizeof attention_cases[0]));
+    tcase_add_loop_test(tc, test_gelu, 0, NL_GELU_COUNT);
+    tcase_add_test(tc, test_lm_pass);
+    tcase_add_test(tc, test_lm_training);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
