@@ -78,13 +78,19 @@ static int show_model(const char *what, const nl_config *cfg)
     nl_model *traced = NULL;
     nl_model_spec unfused = cfg->model;
     unfused.fuse_relu_pool = false;
-    if (nl_model_build(&unfused, be, train->batch_size, train->batch_size, cfg->seed, &traced, &err) != NL_OK)
+    /* token models take no trace (nl_run_check) */
+    if (nl_model_spec_tokens(&cfg->model) ||
+        nl_model_build(&unfused, be, train->batch_size, train->batch_size, cfg->seed, &traced, &err) != NL_OK)
         traced = NULL;
     const nl_model *names = traced ? traced : m;
-    nl_buf_printf(&text, "  train.trace.activation accepts:");
-    for (int i = 0; i < names->n_acts; i++)
-        nl_buf_printf(&text, " %s", names->acts[i]->name);
-    nl_buf_printf(&text, ", or <layer>.in for the input of a layer\n");
+    if (!nl_model_spec_tokens(&cfg->model)) {
+        nl_buf_printf(&text, "  train.trace.activation accepts:");
+        for (int i = 0; i < names->n_acts; i++)
+            nl_buf_printf(&text, " %s", names->acts[i]->name);
+        nl_buf_printf(&text, ", or <layer>.in for the input of a layer\n");
+    } else if (cfg->data.kind == NL_DATA_TEXT && cfg->data.vocab == NL_VOCAB_CHARS) {
+        nl_buf_printf(&text, "  (planned for 256 tokens: a run takes the text's own characters)\n");
+    }
     nl_model_free(traced);
     int status = 0;
     if (text.failed) {

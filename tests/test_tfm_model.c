@@ -3,14 +3,20 @@
  * places on tokens x every lm placement x QK-norm on and off, the head tied
  * and untied; the refusals (normalizers without meaning on tokens, derived
  * from the registry rows; a backend without the token kernels); causality
- * through the whole model; and the loss as the mean over N*T tokens. */
+ * through the whole model; the loss as the mean over N*T tokens; and
+ * `normlab run` of a small LM: the config pairs token models with token
+ * datasets, refuses what token runs do not take, and a run reports its
+ * losses in bits too. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/rng.h"
+#include "config/config.h"
+#include "log/files.h"
 #include "model/model.h"
+#include "train/run.h"
 #include "norm/registry.h"
 #include "testutil.h"
 
@@ -211,6 +217,80 @@ START_TEST(test_lm_causal_and_mean_over_tokens)
 }
 END_TEST
 
+/* config errors: a token model needs a token dataset and the reverse;
+ * what token runs do not take is refused with exit 2, nothing written */
+static const struct {
+    const char *yaml, *fragment;
+} bad_runs[] = {
+    {"model: {arch: lm}\n", "model.arch: 'lm' reads token sequences, but data.dataset synthetic "
+                             "has images or feature vectors; accepted datasets: text | "
+                             "synthetic_text"},
+    {"data: {dataset: synthetic_text}\nmodel: {arch: cnn}\n",
+     "data.dataset: 'synthetic_text' yields token sequences, but model.arch 'cnn' takes images"},
+    {"data: {dataset: synthetic_text}\nmodel: {arch: lm, norm: {type: instance}}\n",
+     "normalizer 'instance' does not apply to token sequences"},
+    {"data: {dataset: synthetic_text}\nmodel: {arch: lm, d_model: 30, heads: 4}\n",
+     "model.heads: d_model 30 is not a multiple of heads 4"},
+    {"data: {dataset: synthetic_text}\nmodel: {arch: lm, norm: {placement: before}}\n",
+     "placement 'before' does not apply to arch 'lm'; accepted: post | pre | peri | none"},
+    {"data: {dataset: synthetic_text}\nmodel: {arch: lm}\ntrain: {trace: {activation: tok_emb}}\n",
+     "train.trace.activation: 'tok_emb': token models (model.arch lm) take no activation trace"},
+    {"data: {dataset: synthetic_text}\nmodel: {arch: lm, norm: {type: batch}}\n"
+     "train: {bn_recalibrate: {batches: 4}}\n",
+     "train.bn_recalibrate.batches: 4: token models take no recalibration"},
+    {"data: {dataset: synthetic_text}\nmodel: {arch: lm, d_model: 65536, layers: 16}\n",
+     "model.d_model: the run needs"},
+};
+
+START_TEST(test_lm_run_refusals)
+{
+    tu_tmp_make("lmbad");
+    tu_tmp_write("c.yaml", bad_runs[_i].yaml);
+    const int rc = tu_normlab("run c.yaml --out r --quiet");
+    char *out = tu_normlab_output();
+    ck_assert_msg(rc == 2, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, bad_runs[_i].fragment), "'%s' not in: %s", bad_runs[_i].fragment,
+                  out);
+    free(out);
+    char path[700];
+    snprintf(path, sizeof path, "%s/r", tu_tmp);
+    ck_assert_msg(!nl_path_exists(path), "a refused run wrote %s", path);
+    tu_tmp_remove();
+}
+END_TEST
+
+START_TEST(test_lm_run)
+{
+    tu_tmp_make("lmrun");
+    tu_tmp_write("c.yaml",
+                 "data: {dataset: synthetic_text, markov: {vocab: 8, length: 20000}, test_size: 2000}\n"
+                 "model: {arch: lm, d_model: 32, heads: 2, layers: 2, context: 16}\n"
+                 "train: {batch_size: 8, steps: 60, eval_every: 30, optimizer: {type: adamw, "
+                 "lr: 0.01}}\nthreads: 1\n");
+    const int rc = tu_normlab("run c.yaml --out r --quiet");
+    char *out = tu_normlab_output();
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    free(out);
+    char *summary = tu_tmp_read("r/summary.json");
+    char loss[64], bits[64], acc[64], status[32];
+    ck_assert(nl_json_flat_get(summary, "status", status, sizeof status));
+    ck_assert_str_eq(status, "ok");
+    ck_assert(nl_json_flat_get(summary, "final_test_loss", loss, sizeof loss));
+    ck_assert(nl_json_flat_get(summary, "final_test_bits_per_token", bits, sizeof bits));
+    ck_assert(nl_json_flat_get(summary, "final_test_accuracy", acc, sizeof acc));
+    ck_assert_msg(fabs(atof(bits) - atof(loss) / log(2.0)) < 1e-6 * atof(bits), "%s bits, %s nats",
+                  bits, loss);
+    /* it learned: below the uniform ln 8 nats over 8 tokens */
+    ck_assert_msg(atof(loss) < log(8.0) - 0.2, "test loss %s", loss);
+    ck_assert(atof(acc) > 0.0 && atof(acc) <= 1.0);
+    free(summary);
+    char *metrics = tu_tmp_read("r/metrics.csv");
+    ck_assert_msg(strstr(metrics, "\n60,") && strstr(metrics, ",test,"), "%s", metrics);
+    free(metrics);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tfm_model");
@@ -219,6 +299,8 @@ int main(void)
     tcase_add_loop_test(tc, test_lm_refuses_image_norms, 0, NL_NORM_COUNT);
     tcase_add_test(tc, test_lm_needs_token_kernels);
     tcase_add_test(tc, test_lm_causal_and_mean_over_tokens);
+    tcase_add_loop_test(tc, test_lm_run_refusals, 0, (int)(sizeof bad_runs / sizeof bad_runs[0]));
+    tcase_add_test(tc, test_lm_run);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

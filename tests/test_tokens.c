@@ -528,6 +528,8 @@ static const bad_key_case bad_keys[] = {
     {"data:\n  dataset: text\n  markov:\n    order: 2\n", "applies only when data.dataset is "
                                                           "synthetic_text"},
     {"data:\n  dataset: synthetic_text\n  markov:\n    order: 9\n", "accepted: an integer in [1, 8]"},
+    {"data:\n  dataset: text\n  standardize: false\n",
+     "cfg.yaml:3:16: data.standardize: applies only when data.dataset is synthetic or"},
 };
 
 START_TEST(test_config_keys)
@@ -549,14 +551,14 @@ START_TEST(test_config_good)
     ck_assert_ptr_nonnull(cfg);
     nl_error err = {0};
     const char *yaml = "data:\n  dataset: text\n  path: /x.txt\n  vocabulary: chars\n"
-                       "  valid_fraction: 0.2\n  train_size: 1\n";
+                       "  valid_fraction: 0.2\n  train_size: 1\nmodel:\n  arch: lm\n";
     ck_assert_msg(nl_config_load_string(yaml, "cfg.yaml", NULL, 0, cfg, &err) == NL_OK, "%s",
                   err.msg);
     ck_assert_int_eq(cfg->data.kind, NL_DATA_TEXT);
     ck_assert_int_eq(cfg->data.vocab, NL_VOCAB_CHARS);
     ck_assert_float_eq(cfg->data.valid_fraction, 0.2f);
     yaml = "data:\n  dataset: synthetic_text\n  markov:\n    vocab: 8\n    order: 3\n"
-           "    branching: 8\n    length: 5000\n";
+           "    branching: 8\n    length: 5000\nmodel:\n  arch: lm\n";
     ck_assert_msg(nl_config_load_string(yaml, "cfg.yaml", NULL, 0, cfg, &err) == NL_OK, "%s",
                   err.msg);
     ck_assert_int_eq(cfg->data.markov_vocab, 8);
@@ -564,7 +566,7 @@ START_TEST(test_config_good)
     ck_assert_int_eq(cfg->data.markov_branching, 8);
     ck_assert_int_eq(cfg->data.markov_length, 5000);
     /* the text dataset's default is the build's corpus */
-    ck_assert_msg(nl_config_load_string("data: {dataset: text}\n", "cfg.yaml", NULL, 0, cfg,
+    ck_assert_msg(nl_config_load_string("data: {dataset: text}\nmodel: {arch: lm}\n", "cfg.yaml", NULL, 0, cfg,
                                         &err) == NL_OK, "%s", err.msg);
     ck_assert_str_eq(cfg->data.path, nl_data_default_path(NL_DATA_TEXT));
     free(cfg);

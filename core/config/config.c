@@ -1269,6 +1269,14 @@ static void derive(nl_config *cfg)
     case NL_DATA_CIFAR10:
         m->in_c = 3, m->in_h = 32, m->in_w = 32, m->classes = 10;
         break;
+    /* a token model's classes are its vocabulary: a text's characters are
+     * known only once it is read (the run sets them), 256 bounds them */
+    case NL_DATA_TEXT:
+        m->classes = 256;
+        break;
+    case NL_DATA_SYNTHETIC_TEXT:
+        m->classes = d->markov_vocab;
+        break;
     case NL_DATA_SYNTHETIC:
     default:
         m->in_c = d->synthetic_c, m->in_h = d->synthetic_h, m->in_w = d->synthetic_w;
@@ -1361,6 +1369,27 @@ nl_code nl_config_validate(nl_config *cfg, nl_error *err)
         add_warning(cfg, "train.trace.samples %d is more than data.test_size %ld; the trace uses "
                     "all %ld test samples", t->trace.samples, cfg->data.test_size,
                     cfg->data.test_size);
+
+    /* token models and token datasets go together */
+    if (nl_model_spec_tokens(&cfg->model) != nl_dataset_kind_is_tokens(cfg->data.kind)) {
+        char token_kinds[128];
+        int used = 0;
+        token_kinds[0] = '\0';
+        for (int k = 0; k < NL_DATA_COUNT; k++)
+            if (nl_dataset_kind_is_tokens((nl_dataset_kind)k))
+                used += snprintf(token_kinds + used, sizeof token_kinds - (size_t)used, "%s%s",
+                                 used ? " | " : "", nl_name_of(&nl_dataset_names, k));
+        if (nl_model_spec_tokens(&cfg->model))
+            return key_fail(cfg, err, "model.arch", "'%s' reads token sequences, but data.dataset "
+                            "%s has images or feature vectors; accepted datasets: %s",
+                            nl_name_of(&nl_arch_names, cfg->model.arch),
+                            nl_name_of(&nl_dataset_names, cfg->data.kind), token_kinds);
+        return key_fail(cfg, err, "data.dataset", "'%s' yields token sequences, but model.arch "
+                        "'%s' takes images or feature vectors; token datasets (%s) need "
+                        "model.arch %s", nl_name_of(&nl_dataset_names, cfg->data.kind),
+                        nl_name_of(&nl_arch_names, cfg->model.arch), token_kinds,
+                        nl_name_of(&nl_arch_names, NL_ARCH_LM));
+    }
 
     nl_error model_err = {0};
     if (nl_model_check(&cfg->model, t->batch_size, &model_err) != NL_OK) {

@@ -20,6 +20,10 @@
 #define GE(x) .lo = (x), .flags = NL_KF_LO
 #define GT(x) .lo = (x), .flags = NL_KF_LO | NL_KF_LO_OPEN
 
+/* the dataset kinds of images or feature vectors: all but the token kinds */
+#define NL_IMAGE_DATASETS \
+    ((BIT(NL_DATA_COUNT) - 1u) & ~(BIT(NL_DATA_TEXT) | BIT(NL_DATA_SYNTHETIC_TEXT)))
+
 /* Documentation order; sections must be contiguous (the writer opens each
  * section once). */
 const nl_key_def nl_config_schema[] = {
@@ -49,6 +53,7 @@ const nl_key_def nl_config_schema[] = {
      .doc = "test samples used: the first N of the test split (text, synthetic_text: tokens of "
             "the validation split); 0 = all"},
     {.key = "data.standardize", .type = NL_KT_BOOL, FIELD(data.standardize),
+     .when_key = "data.dataset", .when_mask = NL_IMAGE_DATASETS,
      .doc = "subtract the training split's per-channel mean and divide by its std"},
     {.key = "data.shape", .type = NL_KT_SHAPE, .lo = 1, .hi = NL_SHAPE_MAX_CHANNELS,
      .flags = NL_KF_LO | NL_KF_HI,

@@ -31,31 +31,27 @@ nl_code nl_markov_check(const nl_data_spec *spec, nl_error *err)
     const int v = spec->markov_vocab, k = spec->markov_order, b = spec->markov_branching;
     if (v < 2 || v > NL_MARKOV_MAX_VOCAB)
         return nl_data_key_fail(err, NL_ERR_CONFIG, "data.markov.vocab",
-                                "data.markov.vocab = %d is out of range; "
-                                "accepted: 2 to %d",
-                                v, NL_MARKOV_MAX_VOCAB);
+                                "data.markov.vocab = %d is out of range; accepted: 2 to %d", v,
+                                NL_MARKOV_MAX_VOCAB);
     if (k < 1 || k > NL_MARKOV_MAX_ORDER)
         return nl_data_key_fail(err, NL_ERR_CONFIG, "data.markov.order",
-                                "data.markov.order = %d is out of range; "
-                                "accepted: 1 to %d",
-                                k, NL_MARKOV_MAX_ORDER);
+                                "data.markov.order = %d is out of range; accepted: 1 to %d", k,
+                                NL_MARKOV_MAX_ORDER);
     if (b < 1 || b > v)
-        return nl_data_key_fail(err, NL_ERR_CONFIG, "data.markov.branching",
-                                "data.markov.branching = %d is out of "
-                                "range; accepted: 1 to data.markov.vocab (%d)",
-                                b, v);
+        return nl_data_key_fail(
+            err, NL_ERR_CONFIG, "data.markov.branching",
+            "data.markov.branching = %d is out of range; accepted: 1 to data.markov.vocab (%d)", b,
+            v);
     const long contexts = contexts_of(v, k);
     if (contexts < 0 || contexts > MARKOV_MAX_TABLE / b)
         return nl_data_key_fail(
             err, NL_ERR_CONFIG, "data.markov.order",
-            "a chain of order %d over %d tokens with %d "
-            "next tokens each has a table of %d^%d x %d entries; accepted: at most "
-            "%ld (lower data.markov.order or data.markov.vocab)",
+            "a chain of order %d over %d tokens with %d next tokens each has a table of %d^%d x %d "
+            "entries; accepted: at most %ld (lower data.markov.order or data.markov.vocab)",
             k, v, b, v, k, b, MARKOV_MAX_TABLE);
     if (spec->markov_length < 2 || spec->markov_length > NL_MARKOV_MAX_LENGTH)
         return nl_data_key_fail(err, NL_ERR_CONFIG, "data.markov.length",
-                                "data.markov.length = %ld is out of range; "
-                                "accepted: 2 to %ld",
+                                "data.markov.length = %ld is out of range; accepted: 2 to %ld",
                                 spec->markov_length, NL_MARKOV_MAX_LENGTH);
     return NL_OK;
 }

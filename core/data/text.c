@@ -28,10 +28,10 @@ static bool is_control(unsigned char c)
 /* what to do about a file that is not there, as the error's tail */
 static const char *missing_hint(bool is_default)
 {
-    return is_default ? "the build makes it from Debian's bible-kjv: install the package "
-                        "(tests/deps.sh does), then re-run cmake and build; or set data.path "
-                        "to a plain-text file"
-                      : "set data.path to a plain-text file";
+    return is_default
+               ? "the build makes it from Debian's bible-kjv: install the package (tests/deps.sh "
+                 "does), then re-run cmake and build; or set data.path to a plain-text file"
+               : "set data.path to a plain-text file";
 }
 
 static nl_code open_text(const char *path, bool is_default, int *fd, long *size, nl_error *err)
@@ -39,41 +39,45 @@ static nl_code open_text(const char *path, bool is_default, int *fd, long *size,
     *fd = -1;
     if (!path[0])
         return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
-                                "text: no text file named and this build has no "
-                                "default corpus; set data.path to a plain-text file");
-    struct stat st;
-    if (stat(path, &st) != 0) {
+                                "text: no text file named and this build has no default corpus; "
+                                "set data.path to a plain-text file");
+    /* opened first and checked through the descriptor, so what is checked
+     * is what is read; non-blocking, so a FIFO cannot hang the open */
+    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (*fd < 0) {
         if (errno == ENOENT || errno == ENOTDIR)
             return nl_data_key_fail(err, NL_ERR_DATA, "data.path", "text: %s%s does not exist; %s",
                                     is_default ? "the default corpus " : "", path,
                                     missing_hint(is_default));
-        return nl_data_key_fail(err, NL_ERR_IO, "data.path", "text: cannot stat %s: %s", path,
-                                strerror(errno));
-    }
-    if (S_ISDIR(st.st_mode))
-        return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
-                                "text: data.path %s is a directory; set it to a "
-                                "plain-text file",
-                                path);
-    if (!S_ISREG(st.st_mode))
-        return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
-                                "text: %s is not a regular file; set data.path to "
-                                "a plain-text file",
-                                path);
-    if (st.st_size == 0)
-        return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
-                                "text: %s is empty; set data.path to a plain-text "
-                                "file",
-                                path);
-    if (st.st_size > TEXT_MAX_BYTES)
-        return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
-                                "text: %s holds %lld bytes; accepted: at most %ld "
-                                "(one int32 token per byte)",
-                                path, (long long)st.st_size, TEXT_MAX_BYTES);
-    *fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (*fd < 0)
         return nl_data_key_fail(err, NL_ERR_IO, "data.path", "text: cannot open %s: %s", path,
                                 strerror(errno));
+    }
+    struct stat st;
+    nl_code rc = NL_OK;
+    if (fstat(*fd, &st) != 0)
+        rc = nl_data_key_fail(err, NL_ERR_IO, "data.path", "text: cannot stat %s: %s", path,
+                              strerror(errno));
+    else if (S_ISDIR(st.st_mode))
+        rc = nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                              "text: data.path %s is a directory; set it to a plain-text file",
+                              path);
+    else if (!S_ISREG(st.st_mode))
+        rc = nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                              "text: %s is not a regular file; set data.path to a plain-text file",
+                              path);
+    else if (st.st_size == 0)
+        rc = nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                              "text: %s is empty; set data.path to a plain-text file", path);
+    else if (st.st_size > TEXT_MAX_BYTES)
+        rc = nl_data_key_fail(
+            err, NL_ERR_DATA, "data.path",
+            "text: %s holds %lld bytes; accepted: at most %ld (one int32 token per byte)", path,
+            (long long)st.st_size, TEXT_MAX_BYTES);
+    if (rc != NL_OK) {
+        close(*fd);
+        *fd = -1;
+        return rc;
+    }
     *size = (long)st.st_size;
     return NL_OK;
 }
@@ -109,8 +113,8 @@ nl_code nl_text_read(const char *path, bool is_default, int32_t **tokens, nl_tex
             break;
         if (at + got > size) {
             rc = nl_data_key_fail(err, NL_ERR_IO, "data.path",
-                                  "text: %s grew while it was read (%ld bytes when "
-                                  "opened); read it when nothing writes it",
+                                  "text: %s grew while it was read (%ld bytes when opened); read "
+                                  "it when nothing writes it",
                                   path, size);
             goto done;
         }
@@ -118,8 +122,8 @@ nl_code nl_text_read(const char *path, bool is_default, int32_t **tokens, nl_tex
             const unsigned char c = block[i];
             if (c == 0) {
                 rc = nl_data_key_fail(err, NL_ERR_DATA, "data.path",
-                                      "text: %s is binary, not text: byte %ld is "
-                                      "NUL; set data.path to a plain-text file",
+                                      "text: %s is binary, not text: byte %ld is NUL; set "
+                                      "data.path to a plain-text file",
                                       path, at + (long)i);
                 goto done;
             }
@@ -133,17 +137,17 @@ nl_code nl_text_read(const char *path, bool is_default, int32_t **tokens, nl_tex
     }
     if (at != size) {
         rc = nl_data_key_fail(err, NL_ERR_IO, "data.path",
-                              "text: %s shrank while it was read (%ld of the %ld bytes "
-                              "it had when opened); read it when nothing writes it",
+                              "text: %s shrank while it was read (%ld of the %ld bytes it had when "
+                              "opened); read it when nothing writes it",
                               path, at, size);
         goto done;
     }
     if (control * 1000 > (long)TEXT_MAX_CONTROL_PER_MILLE * size) {
-        rc = nl_data_key_fail(err, NL_ERR_DATA, "data.path",
-                              "text: %s does not look like text: %ld of its %ld bytes "
-                              "are control characters (the first at byte %ld; text has at most %d "
-                              "per 1000); set data.path to a plain-text file",
-                              path, control, size, first_control, TEXT_MAX_CONTROL_PER_MILLE);
+        rc = nl_data_key_fail(
+            err, NL_ERR_DATA, "data.path",
+            "text: %s does not look like text: %ld of its %ld bytes are control characters (the "
+            "first at byte %ld; text has at most %d per 1000); set data.path to a plain-text file",
+            path, control, size, first_control, TEXT_MAX_CONTROL_PER_MILLE);
         goto done;
     }
     scan->length = size;

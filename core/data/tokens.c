@@ -19,28 +19,24 @@ nl_code nl_token_spec_check(const nl_data_spec *spec, nl_error *err)
 {
     if (!nl_dataset_kind_is_tokens(spec->kind))
         return nl_data_key_fail(err, NL_ERR_CONFIG, "data.dataset",
-                                "data.dataset %s holds images or "
-                                "feature vectors, not tokens; accepted for a language model: text, "
-                                "synthetic_text",
+                                "data.dataset %s holds images or feature vectors, not tokens; "
+                                "accepted for a language model: text, synthetic_text",
                                 nl_name_of(&nl_dataset_names, (int)spec->kind));
     if (!(spec->valid_fraction > 0.0f && spec->valid_fraction < 1.0f))
-        return nl_data_key_fail(err, NL_ERR_CONFIG, "data.valid_fraction",
-                                "data.valid_fraction = %g is "
-                                "out of range; accepted: a number in (0, 1)",
-                                (double)spec->valid_fraction);
+        return nl_data_key_fail(
+            err, NL_ERR_CONFIG, "data.valid_fraction",
+            "data.valid_fraction = %g is out of range; accepted: a number in (0, 1)",
+            (double)spec->valid_fraction);
     if (spec->kind == NL_DATA_TEXT && ((int)spec->vocab < 0 || spec->vocab >= NL_VOCAB_COUNT))
         return nl_data_key_fail(err, NL_ERR_CONFIG, "data.vocabulary", "unknown vocabulary %d",
                                 (int)spec->vocab);
     if (spec->train_size < 0)
         return nl_data_key_fail(err, NL_ERR_CONFIG, "data.train_size",
-                                "data.train_size must be >= 0 "
-                                "(0 = all), got %ld",
+                                "data.train_size must be >= 0 (0 = all), got %ld",
                                 spec->train_size);
     if (spec->test_size < 0)
         return nl_data_key_fail(err, NL_ERR_CONFIG, "data.test_size",
-                                "data.test_size must be >= 0 "
-                                "(0 = all), got %ld",
-                                spec->test_size);
+                                "data.test_size must be >= 0 (0 = all), got %ld", spec->test_size);
     if (spec->kind == NL_DATA_SYNTHETIC_TEXT)
         return nl_markov_check(spec, err);
     return NL_OK;
@@ -79,37 +75,34 @@ static nl_code split_sizes(const nl_data_spec *spec, long total, long min_window
     if (train_all < min_window)
         return nl_data_key_fail(
             err, NL_ERR_DATA, size_key,
-            "%s holds %ld tokens: its training split "
-            "(the first %g%%) holds %ld, fewer than one window (the context plus "
-            "one: %ld tokens); use a longer text or a shorter context",
+            "%s holds %ld tokens: its training split (the first %g%%) holds %ld, fewer than one "
+            "window (the context plus one: %ld tokens); use a longer text or a shorter context",
             source, total, 100.0 * (1.0 - (double)spec->valid_fraction), train_all, min_window);
     if (valid_all < min_window)
-        return nl_data_key_fail(
-            err, NL_ERR_DATA, "data.valid_fraction",
-            "%s holds %ld tokens: its "
-            "validation split (data.valid_fraction = %g: the last %ld) holds fewer "
-            "than one window (the context plus one: %ld tokens); raise "
-            "data.valid_fraction or use a longer text",
-            source, total, (double)spec->valid_fraction, valid_all, min_window);
+        return nl_data_key_fail(err, NL_ERR_DATA, "data.valid_fraction",
+                                "%s holds %ld tokens: its validation split (data.valid_fraction = "
+                                "%g: the last %ld) holds fewer than one window (the context plus "
+                                "one: %ld tokens); raise data.valid_fraction or use a longer text",
+                                source, total, (double)spec->valid_fraction, valid_all, min_window);
     if (spec->train_size > train_all)
-        return nl_data_key_fail(err, NL_ERR_DATA, "data.train_size",
-                                "data.train_size = %ld, but the "
-                                "training split of %s holds only %ld tokens",
-                                spec->train_size, source, train_all);
+        return nl_data_key_fail(
+            err, NL_ERR_DATA, "data.train_size",
+            "data.train_size = %ld, but the training split of %s holds only %ld tokens",
+            spec->train_size, source, train_all);
     if (spec->test_size > valid_all)
-        return nl_data_key_fail(err, NL_ERR_DATA, "data.test_size",
-                                "data.test_size = %ld, but the "
-                                "validation split of %s holds only %ld tokens",
-                                spec->test_size, source, valid_all);
+        return nl_data_key_fail(
+            err, NL_ERR_DATA, "data.test_size",
+            "data.test_size = %ld, but the validation split of %s holds only %ld tokens",
+            spec->test_size, source, valid_all);
     if (spec->train_size && spec->train_size < min_window)
         return nl_data_key_fail(err, NL_ERR_DATA, "data.train_size",
-                                "data.train_size = %ld tokens is "
-                                "shorter than one window (the context plus one: %ld tokens)",
+                                "data.train_size = %ld tokens is shorter than one window (the "
+                                "context plus one: %ld tokens)",
                                 spec->train_size, min_window);
     if (spec->test_size && spec->test_size < min_window)
         return nl_data_key_fail(err, NL_ERR_DATA, "data.test_size",
-                                "data.test_size = %ld tokens is "
-                                "shorter than one window (the context plus one: %ld tokens)",
+                                "data.test_size = %ld tokens is shorter than one window (the "
+                                "context plus one: %ld tokens)",
                                 spec->test_size, min_window);
     *train = spec->train_size ? spec->train_size : train_all;
     *valid = spec->test_size ? spec->test_size : valid_all;
@@ -274,10 +267,10 @@ nl_code nl_window_batcher_init(nl_window_batcher *b, const nl_token_split *split
     if (context < 1)
         return nl_fail(err, NL_ERR_CONFIG, "the context must be at least 1 token, got %d", context);
     if (split->length < (long)context + 1)
-        return nl_fail(err, NL_ERR_DATA,
-                       "a split of %ld tokens holds no window of %d tokens "
-                       "and its next-token targets",
-                       split->length, context);
+        return nl_fail(
+            err, NL_ERR_DATA,
+            "a split of %ld tokens holds no window of %d tokens and its next-token targets",
+            split->length, context);
     if (split->length > 2147483647L)
         return nl_fail(err, NL_ERR_DATA, "a split of %ld tokens is too large for the batcher",
                        split->length);
@@ -359,11 +352,11 @@ nl_code nl_window_batcher_seek(nl_window_batcher *b, const nl_window_position *a
 {
     const long most = b->random_windows ? nl_window_batcher_batches(b) : eval_windows(b);
     if (at->epoch < 0 || at->pos < 0 || at->pos > most || !(at->rng.inc & 1u))
-        return nl_fail(err, NL_ERR_DATA,
-                       "the data position (epoch %ld, %s %ld) does not fit "
-                       "this split (%ld %s per epoch)",
-                       at->epoch, b->random_windows ? "batch" : "window", at->pos, most,
-                       b->random_windows ? "batches" : "windows");
+        return nl_fail(
+            err, NL_ERR_DATA,
+            "the data position (epoch %ld, %s %ld) does not fit this split (%ld %s per epoch)",
+            at->epoch, b->random_windows ? "batch" : "window", at->pos, most,
+            b->random_windows ? "batches" : "windows");
     b->epoch = at->epoch;
     b->pos = at->pos;
     b->rng = at->rng;

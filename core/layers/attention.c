@@ -1,6 +1,5 @@
 /* Causal multi-head self-attention of q, k, v (N, T, D), heads splitting D;
- * the softmax probabilities are saved for backward, and the largest logit
- * of each forward stays on the device for logging. q and k may arrive as
+ * the softmax probabilities are saved for backward. q and k may arrive as
  * (N, T*heads, head_dim) views (QK-norm normalizes each head's vector):
  * the same memory, rows D apart per token. The op writes dq, dk, dv; an
  * input whose gradient the planner says to add to (a second consumer) gets
@@ -14,7 +13,6 @@ typedef struct {
     nl_layer base;
     nl_attn_geom geom; /* n set per pass */
     float *probs;      /* saved (N, heads, T, T) */
-    float *max_logit;  /* saved, one float */
     size_t scratch_offset; /* where in the workspace the added gradients go */
 } attention_layer;
 
@@ -24,7 +22,7 @@ static void attention_forward(nl_layer *self, const nl_pass *pass)
     nl_attn_geom g = l->geom;
     g.n = pass->n;
     pass->be->ops->attention_forward(pass->be, &g, self->in[0]->data, self->in[1]->data,
-                                     self->in[2]->data, l->probs, self->out->data, l->max_logit,
+                                     self->in[2]->data, l->probs, self->out->data, NULL,
                                      pass->workspace);
 }
 
@@ -85,7 +83,6 @@ nl_act *nl_attention(nl_builder *b, const char *name, nl_act *q, nl_act *k, nl_a
                              .ld_q = d, .ld_k = d, .ld_v = d,
                              .scale = 1.0f / sqrtf((float)head_dim)};
     nl_builder_saved(b, (void **)&l->probs, (size_t)v->shape.n * heads * t * t * sizeof(float));
-    nl_builder_saved(b, (void **)&l->max_logit, sizeof(float));
     const size_t op_bytes = be->ops->attention_workspace(be, &l->geom);
     l->scratch_offset = (op_bytes + 255) / 256 * 256;
     nl_builder_workspace(b, l->scratch_offset + 3 * nl_shape_count(v->shape) * sizeof(float));

@@ -21,8 +21,8 @@ static void linear_forward(nl_layer *self, const nl_pass *pass)
     linear_layer *l = (linear_layer *)self;
     const float *weight =
         l->standardized ? nl_weight_std_forward(&l->ws, pass->be, l->weight->data) : l->weight->data;
-    pass->be->ops->linear_forward(pass->be, pass->n * l->rows_per_sample, l->in_features, l->out_features,
-                                  self->in[0]->data, weight,
+    pass->be->ops->linear_forward(pass->be, pass->n * l->rows_per_sample, l->in_features,
+                                  l->out_features, self->in[0]->data, weight,
                                   l->bias ? l->bias->data : NULL, self->out->data,
                                   pass->workspace);
 }
@@ -30,8 +30,8 @@ static void linear_forward(nl_layer *self, const nl_pass *pass)
 static void linear_backward(nl_layer *self, const nl_pass *pass)
 {
     linear_layer *l = (linear_layer *)self;
-    pass->be->ops->linear_backward(pass->be, pass->n * l->rows_per_sample, l->in_features, l->out_features,
-                                   self->in[0]->data, l->standardized ? l->ws.weight : l->weight->data,
+    pass->be->ops->linear_backward(pass->be, pass->n * l->rows_per_sample, l->in_features,
+                                   l->out_features, self->in[0]->data, l->standardized ? l->ws.weight : l->weight->data,
                                    self->out->grad, self->in[0]->grad, self->accumulate_din[0],
                                    l->standardized ? l->ws.grad : l->weight->grad,
                                    l->bias ? l->bias->grad : NULL);

@@ -29,8 +29,7 @@ void nl_model_forward(nl_model *m, int n, nl_mode mode)
         m->layers[i]->vt->forward(m->layers[i], &pass);
     if (m->has_loss)
         m->be->ops->softmax_xent_forward(m->be, n * m->rows_per_sample, m->spec.classes,
-                                         m->logits->data, m->labels,
-                                     m->probs, m->metrics);
+                                         m->logits->data, m->labels, m->probs, m->metrics);
 }
 
 void nl_model_recalibrate_forward(nl_model *m, int n, long recalibrated)
@@ -46,8 +45,7 @@ void nl_model_backward(nl_model *m, int n)
     nl_pass pass = {.be = m->be, .dist = m->dist, .n = n, .mode = NL_MODE_TRAIN, .workspace = m->workspace,
                     .step = m->step};
     m->be->ops->softmax_xent_backward(m->be, n * m->rows_per_sample, m->spec.classes, m->probs,
-                                      m->labels,
-                                      m->logits->grad);
+                                      m->labels, m->logits->grad);
     for (int i = m->n_layers - 1; i >= 0; i--)
         m->layers[i]->vt->backward(m->layers[i], &pass);
 }

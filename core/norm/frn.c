@@ -53,12 +53,7 @@ nl_act *nl_frn(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *
 {
     if (in->shape.ndim != 4 || in->shape.h * in->shape.w == 1) {
         char accepted[256];
-        int used = 0;
-        accepted[0] = '\0';
-        for (int k = 0; k < NL_NORM_COUNT && used < (int)sizeof accepted; k++)
-            if (nl_norm_info_of((nl_norm_kind)k)->features)
-                used += snprintf(accepted + used, sizeof accepted - (size_t)used, "%s%s",
-                                 used ? ", " : "", nl_norm_info_of((nl_norm_kind)k)->id.name);
+        nl_norm_kinds_accepting(2, ", ", accepted, sizeof accepted);
         nl_builder_fail(b, NL_ERR_CONFIG,
                         "layer %s: frn normalizes each channel over its H*W values and needs "
                         "images with more than one pixel per channel, but this layer sees %s; "

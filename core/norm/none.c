@@ -28,12 +28,7 @@ nl_act *nl_norm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec 
     const nl_norm_info *info = nl_norm_info_of(spec->kind);
     if (in->shape.ndim == 3 && !info->tokens) {
         char accepted[256];
-        int used = 0;
-        accepted[0] = '\0';
-        for (int k = 0; k < NL_NORM_COUNT && used < (int)sizeof accepted; k++)
-            if (nl_norm_info_of((nl_norm_kind)k)->tokens)
-                used += snprintf(accepted + used, sizeof accepted - (size_t)used, "%s%s",
-                                 used ? " | " : "", nl_norm_info_of((nl_norm_kind)k)->id.name);
+        nl_norm_kinds_accepting(3, " | ", accepted, sizeof accepted);
         nl_builder_fail(b, NL_ERR_CONFIG,
                         "layer %s: normalizer '%s' does not apply to token sequences (N, T, D) (the "
                         "normalizer has no meaning there); accepted on tokens: %s",

@@ -9,7 +9,8 @@
  * normalizer keeps its colour across every plot. */
 static const nl_norm_info rows[] = {
     [NL_NORM_NONE] = {{"none", "no normalization"},
-                      .keys = 0, .features = true, .images = true, .tokens = true, .adds_layer = false,
+                      .keys = 0, .features = true, .images = true, .tokens = true,
+                      .adds_layer = false,
                       .color = "#7f7f7f", .build = nl_norm_none},
     [NL_NORM_BATCH] = {{"batch", "BatchNorm: statistics per channel over N*H*W, running statistics for eval"},
                        .keys = STATS_KEYS | RUNNING_KEYS | NL_NORM_KEY_SYNC, .learned_shift = true,
@@ -36,7 +37,8 @@ static const nl_norm_info rows[] = {
     [NL_NORM_BATCH_RENORM] = {{"batch_renorm", "Batch Renormalization (Ioffe 2017): batch norm corrected by clipped r, d toward the running statistics"},
                               .keys = STATS_KEYS | NL_NORM_KEY_MOMENTUM | NL_NORM_KEY_RENORM,
                               .learned_shift = true, .center = true, .running_stats = true,
-                              .running_stats_default = true, .features = true, .images = true, .tokens = true,
+                              .running_stats_default = true, .features = true, .images = true,
+                              .tokens = true,
                               .adds_layer = true, .color = "#8c564b", .build = nl_batch_renorm},
     [NL_NORM_GHOST_BATCH] = {{"ghost_batch", "Ghost batch norm (Hoffer et al. 2017): batch statistics per virtual batch in training"},
                              .keys = STATS_KEYS | RUNNING_KEYS | NL_NORM_KEY_VIRTUAL_BATCH,
@@ -101,6 +103,19 @@ void nl_norm_write_table(FILE *out)
                 : r->images                ? "images"
                                            : "features");
     }
+}
+
+const char *nl_norm_kinds_accepting(int ndim, const char *sep, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < NL_NORM_COUNT && used < size; k++) {
+        const nl_norm_info *r = &rows[k];
+        const bool accepts = ndim == 2 ? r->features : ndim == 3 ? r->tokens : r->images;
+        if (accepts)
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? sep : "", r->id.name);
+    }
+    return buf;
 }
 
 unsigned nl_norm_kinds_with_keys(unsigned keys)

@@ -54,6 +54,9 @@ typedef struct {
 const nl_norm_info *nl_norm_info_of(nl_norm_kind k);
 /* bit k set for every kind whose row has all of `keys` */
 unsigned nl_norm_kinds_with_keys(unsigned keys);
+/* the names of the kinds that accept inputs of `ndim` (2: features, 3:
+ * tokens, 4: images), joined by `sep`, into buf */
+const char *nl_norm_kinds_accepting(int ndim, const char *sep, char *buf, size_t size);
 /* the normalizer table of configs/README.md (markdown), from the rows */
 void nl_norm_write_table(FILE *out);
 

@@ -38,6 +38,17 @@ static nl_code relay(const nl_config *cfg, const nl_error *from, const char *fal
 static nl_code check_data(const nl_config *cfg, nl_run_plan *plan, nl_error *err)
 {
     nl_error data_err = {0};
+    plan->tokens = nl_dataset_kind_is_tokens(cfg->data.kind);
+    if (plan->tokens) {
+        if (nl_token_dataset_probe(&cfg->data, (long)cfg->model.context + 1, &plan->token_data,
+                                   &data_err) != NL_OK) {
+            const char *key = nl_config_origin_of(cfg, "data.path") ? "data.path" : "data.dataset";
+            return relay(cfg, &data_err, key, err);
+        }
+        plan->data.train_n = plan->token_data.train_length;
+        plan->data.test_n = plan->token_data.valid_length;
+        return NL_OK;
+    }
     if (nl_dataset_probe(&cfg->data, &plan->data, &data_err) != NL_OK) {
         const char *key = nl_config_origin_of(cfg, "data.path") ? "data.path" : "data.dataset";
         return relay(cfg, &data_err, key, err);
@@ -58,6 +69,18 @@ static nl_code check_length(const nl_config *cfg, nl_run_plan *plan, nl_error *e
     const nl_train_spec *t = &cfg->train;
     const long samples = plan->data.train_n;
     char where[800];
+    if (plan->tokens) {
+        /* nl_window_batcher's epoch */
+        const double windows = (double)t->batch_size * cfg->model.context;
+        const long per_epoch = samples / windows >= 1 ? (long)(samples / windows) : 1;
+        if (t->steps <= 0 && (double)t->epochs * (double)per_epoch > (double)NL_MAX_STEPS)
+            return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.epochs",
+                                       "%ld epochs of %ld batches are %.0f steps; accepted: at "
+                                       "most %ld steps in all", t->epochs, per_epoch,
+                                       (double)t->epochs * (double)per_epoch, NL_MAX_STEPS);
+        plan->total_steps = t->steps > 0 ? t->steps : t->epochs * per_epoch;
+        return NL_OK;
+    }
     if (samples < t->batch_size)
         return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.batch_size",
                                    "%d is larger than the %ld training samples (%s); training "
@@ -85,6 +108,11 @@ static nl_code check_trace(const nl_config *cfg, const nl_model *graph, nl_error
     const nl_trace_spec *tr = &cfg->train.trace;
     if (!tr->activation[0])
         return NL_OK;
+    if (nl_model_spec_tokens(&cfg->model))
+        return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.trace.activation",
+                                   "'%s': token models (model.arch %s) take no activation trace; "
+                                   "accepted: \"\" (none)", tr->activation,
+                                   nl_name_of(&nl_arch_names, cfg->model.arch));
     const nl_act *act = nl_model_act(graph, tr->activation);
     if (!act) {
         /* a name the user can look up: every activation of this model */
@@ -130,7 +158,7 @@ static const char *memory_key(const nl_config *cfg, const nl_run_plan *plan,
         return cfg->data.kind == NL_DATA_SYNTHETIC || cfg->data.train_size ? "data.train_size"
                                                                            : "data.dataset";
     if (model->parameters > model->total / 2)
-        return "model.widths";
+        return nl_model_spec_tokens(&cfg->model) ? "model.d_model" : "model.widths";
     return cfg->train.eval_batch_size > cfg->train.batch_size ? "train.eval_batch_size"
                                                                : "train.batch_size";
 }
@@ -155,7 +183,8 @@ static nl_code check_memory(const nl_config *cfg, int device, bool available,
 {
     /* a CUDA run keeps its model on the GPU: only the data is in host memory */
     plan->model_bytes = device == NL_DEVICE_CUDA ? 0 : model->total;
-    plan->data_bytes = nl_dataset_bytes(&plan->data);
+    plan->data_bytes = plan->tokens ? nl_token_dataset_bytes(&plan->token_data)
+                                    : nl_dataset_bytes(&plan->data);
     const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     plan->machine_bytes = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
     const double need = plan->model_bytes + plan->data_bytes;
@@ -164,11 +193,11 @@ static nl_code check_memory(const nl_config *cfg, int device, bool available,
     char detail[512];
     snprintf(detail, sizeof detail, "the run needs %s of memory (the model %s, of which "
              "parameters with gradients and momentum %s, the rest activations for batches of %d; "
-             "the dataset %s, %ld + %ld samples)", bytes_text(need, need_s, sizeof need_s),
+             "the dataset %s, %ld + %ld %s)", bytes_text(need, need_s, sizeof need_s),
              bytes_text(plan->model_bytes, model_s, sizeof model_s),
              bytes_text(device == NL_DEVICE_CUDA ? 0 : model->parameters, params_s, sizeof params_s),
              capacity, bytes_text(plan->data_bytes, data_s, sizeof data_s), plan->data.train_n,
-             plan->data.test_n);
+             plan->data.test_n, plan->tokens ? "tokens" : "samples");
     const char *key = memory_key(cfg, plan, model);
     /* physical memory: a run larger than the machine can never run here,
      * whatever else is running (that is bad input, like a bad value) */

@@ -8,9 +8,12 @@
 
 #include "config/config.h"
 #include "data/data.h"
+#include "data/tokens.h"
 
 typedef struct {
-    nl_dataset_shape data;  /* the samples the run would load */
+    nl_dataset_shape data;  /* the samples the run would load (image datasets) */
+    bool tokens;            /* a token dataset: `token_data` holds its shape */
+    nl_token_shape token_data;
     long total_steps;       /* optimizer steps the run would take */
     double model_bytes;     /* what the model's arenas take (CPU runs; 0 for cuda) */
     double data_bytes;      /* what the loaded dataset takes */
@@ -20,9 +23,11 @@ typedef struct {
 
 /* Checks a loaded (so already validated) config for the run it describes:
  *  - the dataset's files (nl_dataset_probe: headers against the files' real
- *    lengths, subsets that fit), without loading the samples;
+ *    lengths, subsets that fit; nl_token_dataset_probe for token datasets:
+ *    a window of the model's context in each split), without loading them;
  *  - the run's length: train.steps, or train.epochs times the batches of an
- *    epoch, at least one step and at most NL_MAX_STEPS;
+ *    epoch (token datasets: the split's tokens over batch_size * context,
+ *    at least one), at least one step and at most NL_MAX_STEPS;
  *  - the traced activation and unit against the model's graph;
  *  - the memory the model (at the larger of the two batch sizes) and the
  *    dataset take against the machine's physical memory: more can never run

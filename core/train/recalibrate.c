@@ -11,6 +11,12 @@ nl_code nl_train_check_stats(const nl_model *m, const nl_train_spec *spec, long 
                              nl_error *err)
 {
     const bool freeze = spec->freeze_bn_after > 0, recalibrate = spec->bn_recalibrate_batches > 0;
+    if (recalibrate && m->rows_per_sample > 1) {
+        nl_fail(err, NL_ERR_CONFIG, "%ld: token models take no recalibration of running "
+                "statistics; accepted: 0 (off)", spec->bn_recalibrate_batches);
+        nl_error_key(err, "train.bn_recalibrate.batches");
+        return NL_ERR_CONFIG;
+    }
     if ((freeze || recalibrate) && m->n_states == 0) {
         nl_fail(err, NL_ERR_CONFIG, "the model has no normalizer with running statistics to %s "
                 "(model.norm.type batch, or instance with track_running_stats: true)",

@@ -72,7 +72,7 @@ typedef struct {
     const nl_run_options *opt;
     nl_csv metrics, trace;
     const nl_model *model;
-    const nl_dataset *data;
+    const char *data_description; /* the loaded dataset's */
     char dir[1024];
     char started[32];
     int threads;
@@ -170,6 +170,14 @@ static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *
     nl_json_number(&j, "bn_frozen_from_step", r->frozen_from_step > 0 ? (double)r->frozen_from_step : NAN);
     nl_json_number(&j, "best_test_loss", r->best_test_loss);
     nl_json_number(&j, "best_test_accuracy", r->best_test_accuracy);
+    if (st->model && st->model->rows_per_sample > 1) {
+        /* token models: losses per token in nats; in bits, per character
+         * for a text of one byte per character */
+        nl_json_number(&j, "final_train_bits_per_token", r->final_train_loss / log(2.0));
+        nl_json_number(&j, "final_test_bits_per_token", r->final_test_loss / log(2.0));
+        nl_json_number(&j, "best_test_bits_per_token", r->best_test_loss / log(2.0));
+        nl_json_number(&j, "tokens_per_s", r->samples_per_s * st->model->rows_per_sample);
+    }
     nl_json_number(&j, "wall_s", r->wall_s);
     nl_json_number(&j, "train_s", r->train_s);
     nl_json_number(&j, "samples_per_s", r->samples_per_s);
@@ -180,7 +188,7 @@ static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *
     nl_json_int(&j, "usable_cores", st->usable_cores);
     nl_json_number(&j, "busy_cores_at_start", st->busy_cores);
     nl_json_string(&j, "device", nl_name_of(&nl_device_names, st->opt->device >= 0 ? st->opt->device : (int)cfg->device));
-    nl_json_string(&j, "dataset", st->data ? st->data->description : "");
+    nl_json_string(&j, "dataset", st->data_description ? st->data_description : "");
     nl_json_int(&j, "parameters", st->model ? (long long)nl_model_param_total(st->model) : 0);
     nl_json_number(&j, "mflop_per_sample_forward",
                    st->model ? nl_model_forward_flops(st->model) / 1e6 : NAN);
@@ -347,6 +355,7 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
         .keep_subnormals = !cfg->flush_subnormals};
     nl_backend *be = NULL;
     nl_dataset data = {0};
+    nl_token_dataset token_data = {0};
     nl_model *model = NULL;
     const nl_train_spec *train = &cfg->train;
     /* what a checkpoint of this run holds, when one is found */
@@ -364,11 +373,19 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
     st.usable_cores = be->usable_cores;
     st.busy_cores = be->busy_cores;
     out->threads = be->threads;
-    if ((rc = nl_dataset_load(&cfg->data, &data, err)))
-        goto agree;
-    st.data = &data;
     nl_model_spec model_spec;
     nl_run_model_spec(cfg, &model_spec);
+    if (plan.tokens) {
+        if ((rc = nl_token_dataset_load(&cfg->data, (long)model_spec.context + 1, &token_data,
+                                        err)))
+            goto agree;
+        st.data_description = token_data.description;
+        model_spec.classes = token_data.vocab; /* a text's characters are known now */
+    } else {
+        if ((rc = nl_dataset_load(&cfg->data, &data, err)))
+            goto agree;
+        st.data_description = data.description;
+    }
     /* each rank holds its slice of a training batch and of an evaluation one */
     int capacity = (train->eval_batch_size + ranks - 1) / ranks;
     if (capacity < rank_batch)
@@ -466,7 +483,10 @@ train:
                           found == NL_CHECKPOINT_LOADED ? &resume : NULL};
     if (!root)
         sink = (nl_train_sink){&st, sink_metric_elsewhere, sink_trace_elsewhere, NULL, NULL, NULL};
-    rc = nl_train(model, &data, train, cfg->seed, &sink, opt->stop, &out->result, err);
+    rc = plan.tokens ? nl_train_tokens(model, &token_data, train, cfg->seed, &sink, opt->stop,
+                                       &out->result, err)
+                     : nl_train(model, &data, train, cfg->seed, &sink, opt->stop, &out->result,
+                                err);
     if (!root)
         goto cleanup;
     if (out->result.frozen_from_step > 0)
@@ -504,6 +524,7 @@ cleanup:
     nl_csv_close(&st.trace, &(nl_error){0});
     nl_model_free(model);
     nl_dataset_free(&data);
+    nl_token_dataset_free(&token_data);
     nl_backend_close(be);
     if (lock_fd >= 0)
         close(lock_fd); /* the last write is done: another writer may come */

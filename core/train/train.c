@@ -76,6 +76,140 @@ nl_code nl_evaluate(nl_model *m, nl_batcher *batches, nl_mode mode, double *loss
     return m->be->ops->synchronize(m->be, err);
 }
 
+/* this rank's windows of a token batch of n; returns how many */
+static int load_token_slice(nl_model *m, const int32_t *tokens, const int32_t *targets, int n)
+{
+    int start, count;
+    nl_dist_slice(nl_dist_rank(m->dist), nl_dist_size(m->dist), n, &start, &count);
+    const size_t at = (size_t)start * m->rows_per_sample;
+    if (count > 0)
+        nl_model_load_tokens(m, tokens + at, targets + at, count);
+    return count;
+}
+
+nl_code nl_evaluate_tokens(nl_model *m, nl_window_batcher *batches, nl_mode mode, double *loss,
+                           double *accuracy, nl_error *err)
+{
+    nl_model_reset_metrics(m);
+    long seen = 0;
+    const int32_t *tokens, *targets;
+    int n;
+    while ((n = nl_window_batcher_next(batches, &tokens, &targets)) > 0) {
+        const int mine = load_token_slice(m, tokens, targets, n);
+        if (mine > 0)
+            nl_model_forward(m, mine, mode);
+        seen += n;
+    }
+    double metrics[2];
+    nl_model_read_metrics(m, metrics);
+    const double predictions = (double)seen * m->rows_per_sample;
+    *loss = seen ? metrics[0] / predictions : NAN;
+    *accuracy = seen ? metrics[1] / predictions : NAN;
+    return m->be->ops->synchronize(m->be, err);
+}
+
+/* What the loop trains and evaluates on: images (or feature vectors) with
+ * labels through nl_batcher, or token windows through nl_window_batcher.
+ * Exactly one of images and tokens is set; every batcher is made in
+ * feed_init, once, so nothing allocates while the run goes. */
+typedef struct {
+    const nl_dataset *images;
+    const nl_token_dataset *tokens;
+    bool trainmode; /* train-mode evaluation batches (images only) */
+    nl_batcher train, eval, trainmode_eval;
+    nl_window_batcher train_windows, eval_windows;
+} feed;
+
+static nl_code feed_init(feed *f, const nl_model *m, const nl_train_spec *spec, int eval_batch,
+                         uint64_t seed, nl_error *err)
+{
+    nl_code rc;
+    if (f->tokens) {
+        const int context = m->rows_per_sample;
+        rc = nl_window_batcher_init(&f->train_windows, &f->tokens->train, spec->batch_size,
+                                    context, true, seed, err);
+        if (rc == NL_OK)
+            rc = nl_window_batcher_init(&f->eval_windows, &f->tokens->valid, eval_batch, context,
+                                        false, 0, err);
+        return rc;
+    }
+    rc = nl_batcher_init(&f->train, &f->images->train, spec->batch_size, true, true, seed, err);
+    if (rc == NL_OK)
+        rc = nl_batcher_init(&f->eval, &f->images->test, eval_batch, false, false, 0, err);
+    if (rc == NL_OK && f->trainmode)
+        rc = nl_batcher_init(&f->trainmode_eval, &f->images->test, spec->batch_size, false, true,
+                             0, err);
+    return rc;
+}
+
+static void feed_free(feed *f)
+{
+    nl_batcher_free(&f->train);
+    nl_batcher_free(&f->eval);
+    nl_batcher_free(&f->trainmode_eval);
+    nl_window_batcher_free(&f->train_windows);
+    nl_window_batcher_free(&f->eval_windows);
+}
+
+static long feed_batches_per_epoch(const feed *f)
+{
+    return f->tokens ? nl_window_batcher_batches(&f->train_windows) : nl_batcher_batches(&f->train);
+}
+
+/* loads the next training batch (this rank's slice); returns the samples
+ * loaded here */
+static int feed_next(feed *f, nl_model *m)
+{
+    if (f->tokens) {
+        const int32_t *tokens, *targets;
+        int n = nl_window_batcher_next(&f->train_windows, &tokens, &targets);
+        if (n == 0) /* epoch boundary */
+            n = nl_window_batcher_next(&f->train_windows, &tokens, &targets);
+        return load_token_slice(m, tokens, targets, n);
+    }
+    const float *x;
+    const int32_t *y;
+    int n = nl_batcher_next(&f->train, &x, &y);
+    if (n == 0) /* epoch boundary: the batcher reshuffles */
+        n = nl_batcher_next(&f->train, &x, &y);
+    return load_slice(m, &f->images->train, x, y, n);
+}
+
+static nl_code feed_evaluate(feed *f, nl_model *m, bool trainmode, double *loss, double *acc,
+                             nl_error *err)
+{
+    if (f->tokens)
+        return nl_evaluate_tokens(m, &f->eval_windows, NL_MODE_EVAL, loss, acc, err);
+    return trainmode ? nl_evaluate(m, &f->trainmode_eval, NL_MODE_TRAIN_FROZEN, loss, acc, err)
+                     : nl_evaluate(m, &f->eval, NL_MODE_EVAL, loss, acc, err);
+}
+
+/* the training batcher's place, for a checkpoint (a token batcher has no
+ * order: its windows come from the RNG alone) */
+static void feed_tell(const feed *f, nl_train_snapshot *s)
+{
+    static const int32_t no_order[1];
+    if (f->tokens) {
+        nl_window_position at;
+        nl_window_batcher_tell(&f->train_windows, &at);
+        s->data_epoch = at.epoch, s->data_pos = at.pos, s->data_rng = at.rng;
+        s->data_order = no_order, s->data_n = 0;
+        return;
+    }
+    s->data_epoch = f->train.epoch, s->data_pos = f->train.pos, s->data_rng = f->train.rng;
+    s->data_order = f->train.order, s->data_n = f->train.split->n;
+}
+
+static nl_code feed_seek(feed *f, const nl_train_snapshot *s, nl_error *err)
+{
+    if (f->tokens) {
+        const nl_window_position at = {s->data_epoch, s->data_pos, s->data_rng};
+        return nl_window_batcher_seek(&f->train_windows, &at, err);
+    }
+    return nl_batcher_seek(&f->train, s->data_epoch, s->data_pos, &s->data_rng, s->data_order,
+                           s->data_n, err);
+}
+
 static int compare_float(const void *a, const void *b)
 {
     float x = *(const float *)a, y = *(const float *)b;
@@ -147,9 +281,9 @@ static bool stop_requested(nl_dist *d, volatile sig_atomic_t *stop)
 
 static bool loss_diverged(double loss, float bound) { return !isfinite(loss) || loss > bound; }
 
-nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, uint64_t seed,
-                 const nl_train_sink *sink, volatile sig_atomic_t *stop, nl_train_result *out,
-                 nl_error *err)
+static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint64_t seed,
+                          const nl_train_sink *sink, volatile sig_atomic_t *stop,
+                          nl_train_result *out, nl_error *err)
 {
     memset(out, 0, sizeof *out);
     out->status = NL_RUN_RUNNING;
@@ -159,24 +293,22 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
     out->final_trainmode_accuracy = NAN;
     out->unrecalibrated_test_loss = out->unrecalibrated_test_accuracy = NAN;
     out->final_train_loss = NAN;
-    const long total = nl_train_total_steps(spec, ds->train.n);
-    const long per_epoch = ds->train.n / spec->batch_size;
-    if (total < 1 || per_epoch < 1)
+    const nl_dataset *ds = f->images; /* NULL for tokens */
+    if (ds && ds->train.n / spec->batch_size < 1)
         return nl_fail(err, NL_ERR_CONFIG,
                        "train.batch_size: %d is larger than the %ld training samples, so an epoch "
                        "has no full batch",
                        spec->batch_size, ds->train.n);
-    nl_code rc = nl_train_check_stats(m, spec, total, err);
-    if (rc)
-        return rc;
+    if (f->tokens && (spec->trace.activation[0] || spec->bn_recalibrate_batches > 0))
+        return nl_fail(err, NL_ERR_CONFIG, "token models take no activation trace and no "
+                       "running-statistics recalibration");
     const int eval_batch = spec->eval_batch_size < m->capacity ? spec->eval_batch_size : m->capacity;
     /* train-mode evaluation only tells something when eval mode differs, and
      * needs at least one whole training-size batch of test data */
-    const bool trainmode = spec->eval_trainmode && m->n_states > 0 &&
+    const bool trainmode = ds && spec->eval_trainmode && m->n_states > 0 &&
                            ds->test.n >= spec->batch_size;
-
     tracer tr = {0};
-    if (spec->trace.activation[0]) {
+    if (ds && spec->trace.activation[0]) {
         tr.spec = &spec->trace;
         tr.act = nl_model_act(m, spec->trace.activation);
         if (!tr.act) {
@@ -202,21 +334,25 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
         }
     }
 
-    /* every batcher is made here, once: nothing allocates while the run goes */
-    nl_batcher batches = {0}, eval_batches = {0}, trainmode_batches = {0};
-    rc = nl_batcher_init(&batches, &ds->train, spec->batch_size, true, true, seed, err);
-    if (rc == NL_OK)
-        rc = nl_batcher_init(&eval_batches, &ds->test, eval_batch, false, false, 0, err);
-    if (rc == NL_OK && trainmode)
-        rc = nl_batcher_init(&trainmode_batches, &ds->test, spec->batch_size, false, true, 0, err);
+    f->trainmode = trainmode;
+    nl_code rc = feed_init(f, m, spec, eval_batch, seed, err);
     if (rc) {
-        nl_batcher_free(&batches);
-        nl_batcher_free(&eval_batches);
-        nl_batcher_free(&trainmode_batches);
+        feed_free(f);
         free(tr.values);
         free(tr.host);
         return rc;
     }
+    const long per_epoch = feed_batches_per_epoch(f);
+    const long total = spec->steps > 0 ? spec->steps : spec->epochs * per_epoch;
+    if ((rc = nl_train_check_stats(m, spec, total, err))) {
+        feed_free(f);
+        free(tr.values);
+        free(tr.host);
+        return rc;
+    }
+
+    /* the loss sums are per prediction: one per sample, or one per token */
+    const double predictions_per_step = (double)spec->batch_size * m->rows_per_sample;
     const double start = now_s();
     double train_time = 0.0, lr = nl_schedule_lr(&spec->schedule, spec->optimizer.lr, 0, total);
     long step = 0, window_steps = 0;
@@ -230,9 +366,7 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
     const bool clips = spec->clip_grad_norm > 0.0f;
     double elapsed_before = 0.0; /* a resumed run's time before this process */
     const nl_train_snapshot *resume = sink->resume;
-    if (resume && (rc = nl_batcher_seek(&batches, resume->data_epoch, resume->data_pos,
-                                        &resume->data_rng, resume->data_order, resume->data_n,
-                                        err)))
+    if (resume && (rc = feed_seek(f, resume, err)))
         goto done;
     if (resume) {
         step = resume->step;
@@ -282,7 +416,7 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
         if (evaluate_now) {
             double loss, acc;
             const double eval_t0 = now_s();
-            if ((rc = nl_evaluate(m, &eval_batches, NL_MODE_EVAL, &loss, &acc, err)))
+            if ((rc = feed_evaluate(f, m, false, &loss, &acc, err)))
                 goto done;
             EMIT(NL_SPLIT_TEST, loss, acc, NAN);
             out->final_test_loss = loss;
@@ -292,8 +426,7 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
             if (isnan(out->best_test_accuracy) || acc > out->best_test_accuracy)
                 out->best_test_accuracy = acc;
             if (trainmode) {
-                if ((rc = nl_evaluate(m, &trainmode_batches, NL_MODE_TRAIN_FROZEN, &loss, &acc,
-                                      err)))
+                if ((rc = feed_evaluate(f, m, true, &loss, &acc, err)))
                     goto done;
                 EMIT(NL_SPLIT_TEST_TRAINMODE, loss, acc, NAN);
                 out->final_trainmode_accuracy = acc;
@@ -321,9 +454,8 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
                 .best_test_accuracy = out->best_test_accuracy,
                 .final_trainmode_accuracy = out->final_trainmode_accuracy,
                 .elapsed_s = elapsed_before + now_s() - start, .train_s = train_time,
-                .eval_s = eval_time, .evaluations = evaluations, .last_eval_step = last_eval_step,
-                .data_epoch = batches.epoch, .data_pos = batches.pos, .data_rng = batches.rng,
-                .data_order = batches.order, .data_n = batches.split->n};
+                .eval_s = eval_time, .evaluations = evaluations, .last_eval_step = last_eval_step};
+            feed_tell(f, &s);
             nl_model_read_metrics(m, s.model_metrics);
             if ((rc = sink->checkpoint(sink->ctx, &s, err)))
                 goto done;
@@ -336,17 +468,12 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
 
         /* one optimizer step */
         const double t0 = now_s();
-        const float *x;
-        const int32_t *y;
-        int n = nl_batcher_next(&batches, &x, &y);
-        if (n == 0) /* epoch boundary: the batcher reshuffles */
-            n = nl_batcher_next(&batches, &x, &y);
+        const int mine = feed_next(f, m);
         if (window_steps == 0) {
             nl_model_reset_metrics(m);
             window[0] = window[1] = window_grad_norm = 0.0;
         }
         lr = nl_schedule_lr(&spec->schedule, spec->optimizer.lr, step, total);
-        const int mine = load_slice(m, &ds->train, x, y, n);
         m->step = step;
         const nl_mode mode = nl_train_mode_at(spec, step);
         if (mode == NL_MODE_RUNNING_STATS && !out->frozen_from_step)
@@ -368,9 +495,9 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
         if (window_steps == spec->log_every || step == total) {
             double metrics[2];
             nl_model_read_metrics(m, metrics);
-            const double samples = (double)window_steps * spec->batch_size;
-            const double loss = (metrics[0] + window[0]) / samples;
-            const double acc = (metrics[1] + window[1]) / samples;
+            const double predictions = (double)window_steps * predictions_per_step;
+            const double loss = (metrics[0] + window[0]) / predictions;
+            const double acc = (metrics[1] + window[1]) / predictions;
             const double grad_norm = clips ? window_grad_norm / (double)window_steps : NAN;
             window_steps = 0;
             EMIT(NL_SPLIT_TRAIN, loss, acc, grad_norm);
@@ -402,8 +529,8 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
     }
     if (out->status == NL_RUN_RUNNING)
         out->status = NL_RUN_OK;
-    if (out->status == NL_RUN_OK &&
-        (rc = nl_train_recalibrate(m, &batches, &eval_batches, spec, out, err)))
+    if (out->status == NL_RUN_OK && ds &&
+        (rc = nl_train_recalibrate(m, &f->train, &f->eval, spec, out, err)))
         goto done;
     if (out->status == NL_RUN_OK && loss_diverged(out->final_test_loss, spec->diverge_loss)) {
         out->status = NL_RUN_DIVERGED;
@@ -419,9 +546,7 @@ done:
     out->samples_per_s = train_time > 0 ? step * (double)spec->batch_size / train_time : 0.0;
     if (isinf(out->best_test_loss))
         out->best_test_loss = NAN;
-    nl_batcher_free(&batches);
-    nl_batcher_free(&eval_batches);
-    nl_batcher_free(&trainmode_batches);
+    feed_free(f);
     free(tr.values);
     free(tr.host);
     if (rc != NL_OK && out->status == NL_RUN_RUNNING) {
@@ -429,4 +554,20 @@ done:
         nl_copy_string(out->reason, sizeof out->reason, err ? err->msg : "error");
     }
     return rc;
+}
+
+nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, uint64_t seed,
+                 const nl_train_sink *sink, volatile sig_atomic_t *stop, nl_train_result *out,
+                 nl_error *err)
+{
+    feed f = {.images = ds};
+    return train_loop(m, &f, spec, seed, sink, stop, out, err);
+}
+
+nl_code nl_train_tokens(nl_model *m, const nl_token_dataset *ds, const nl_train_spec *spec,
+                        uint64_t seed, const nl_train_sink *sink, volatile sig_atomic_t *stop,
+                        nl_train_result *out, nl_error *err)
+{
+    feed f = {.tokens = ds};
+    return train_loop(m, &f, spec, seed, sink, stop, out, err);
 }

@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include "data/data.h"
+#include "data/tokens.h"
 #include "model/model.h"
 #include "train/spec.h"
 
@@ -102,6 +103,16 @@ typedef struct {
 nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, uint64_t seed,
                  const nl_train_sink *sink, volatile sig_atomic_t *stop, nl_train_result *out,
                  nl_error *err);
+/* The same for a token model (nl_model_spec_tokens) on a token dataset:
+ * random windows of the model's context from ds->train (nl_window_batcher,
+ * seeded), evaluation over the validation split's windows in order (the
+ * "test" rows). Losses and accuracies are per token (next-token
+ * prediction), in nats; samples are windows. No activation tracing and no
+ * recalibration (nl_run_check refuses them); train-mode evaluation is not
+ * taken. */
+nl_code nl_train_tokens(nl_model *m, const nl_token_dataset *ds, const nl_train_spec *spec,
+                        uint64_t seed, const nl_train_sink *sink, volatile sig_atomic_t *stop,
+                        nl_train_result *out, nl_error *err);
 
 /* ---- recalibrate.c: train.freeze_bn_after and train.bn_recalibrate ---- */
 /* Errors (NL_ERR_CONFIG) when the spec freezes or recalibrates a model
@@ -129,5 +140,9 @@ long nl_train_total_steps(const nl_train_spec *spec, long n_train);
  * statistics (then the batcher should drop a short last batch). */
 nl_code nl_evaluate(nl_model *m, nl_batcher *batches, nl_mode mode, double *loss,
                     double *accuracy, nl_error *err);
+/* The same for a token model over an evaluation window batcher: loss and
+ * accuracy per token */
+nl_code nl_evaluate_tokens(nl_model *m, nl_window_batcher *batches, nl_mode mode, double *loss,
+                           double *accuracy, nl_error *err);
 
 #endif

@@ -508,6 +508,17 @@ class Cnn(nn.Module):
         return self.classifier(x.flatten(1))
 
 
+def optimizer(model, lr, momentum, weight_decay, nesterov, adamw):
+    """torch.optim.AdamW when adamw = (beta1, beta2, eps, clip) is given, else
+    SGD; and the clipping norm (0: none)"""
+    if adamw:
+        beta1, beta2, eps, clip = adamw
+        return torch.optim.AdamW(model.parameters(), lr=lr, betas=(beta1, beta2), eps=eps,
+                                 weight_decay=weight_decay), clip
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
+                           weight_decay=weight_decay, nesterov=nesterov), 0.0
+
+
 def e2e_case(fx, name, model, in_shape, batch, steps, lr, momentum, weight_decay, nesterov,
              seed, adamw=None):
     """adamw: (beta1, beta2, eps, clip) trains with torch.optim.AdamW (and
@@ -522,14 +533,7 @@ def e2e_case(fx, name, model, in_shape, batch, steps, lr, momentum, weight_decay
                 p.copy_(0.1 * torch.randn(*p.shape, generator=g) + (1.0 if pname.endswith("weight") else 0.0))
     for pname, p in model.named_parameters():
         fx.add("%s.param.%s" % (name, pname), p)
-    if adamw:
-        beta1, beta2, eps, clip = adamw
-        opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(beta1, beta2), eps=eps,
-                                weight_decay=weight_decay)
-    else:
-        clip = 0.0
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
-                              weight_decay=weight_decay, nesterov=nesterov)
+    opt, clip = optimizer(model, lr, momentum, weight_decay, nesterov, adamw)
     xs = torch.randn(steps, batch, *in_shape, generator=g)
     ys = torch.randint(0, 10, (steps, batch), generator=g)
     losses = []
@@ -547,7 +551,7 @@ def e2e_case(fx, name, model, in_shape, batch, steps, lr, momentum, weight_decay
     fx.add(name + ".losses", torch.tensor(losses))
     fx.add(name + ".hyper", torch.tensor([lr, momentum, weight_decay, float(nesterov)]))
     if adamw:
-        fx.add(name + ".adamw", torch.tensor([beta1, beta2, eps, clip]))
+        fx.add(name + ".adamw", torch.tensor(list(adamw)))
     for pname, p in model.named_parameters():
         fx.add("%s.final.%s" % (name, pname), p)
     for bname, b in model.named_buffers():
@@ -761,14 +765,7 @@ def lm_train_golden(fx, name, seed, steps, lr, weight_decay=0.0, momentum=0.0, a
     clip) as in e2e_case"""
     model, g = lm_case_model(fx, name, seed, **kw)
     vocab, batch, context = kw["vocab"], kw["batch"], kw["context"]
-    if adamw:
-        beta1, beta2, eps, clip = adamw
-        opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(beta1, beta2), eps=eps,
-                                weight_decay=weight_decay)
-    else:
-        clip = 0.0
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
-                              weight_decay=weight_decay)
+    opt, clip = optimizer(model, lr, momentum, weight_decay, False, adamw)
     tokens = torch.randint(0, vocab, (steps, batch, context), generator=g)
     targets = torch.randint(0, vocab, (steps, batch, context), generator=g)
     losses = []
@@ -786,7 +783,7 @@ def lm_train_golden(fx, name, seed, steps, lr, weight_decay=0.0, momentum=0.0, a
     fx.add(name + ".losses", torch.tensor(losses))
     fx.add(name + ".hyper", torch.tensor([lr, momentum, weight_decay, 0.0]))
     if adamw:
-        fx.add(name + ".adamw", torch.tensor([beta1, beta2, eps, clip]))
+        fx.add(name + ".adamw", torch.tensor(list(adamw)))
     for pname, p in model.named_parameters():
         fx.add("%s.final.%s" % (name, pname), p)
 
