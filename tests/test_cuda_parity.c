@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/rng.h"
 #include "model/model.h"
 #include "norm/registry.h"
 #include "optim/optim.h"
@@ -80,9 +81,13 @@ static twin twin_new(const void *host, size_t bytes)
     return t;
 }
 
+/* an empty twin has nothing to upload: no host buffer that nobody wrote */
 static twin twin_normal(size_t n, uint64_t seed, float mean, float std)
 {
-    float *h = malloc((n ? n : 1) * sizeof *h);
+    if (n == 0)
+        return twin_new(NULL, 0);
+    float *h = malloc(n * sizeof *h);
+    ck_assert(h != NULL);
     tu_fill_normal(h, n, seed, mean, std);
     twin t = twin_new(h, n * sizeof *h);
     free(h);
@@ -91,7 +96,10 @@ static twin twin_normal(size_t n, uint64_t seed, float mean, float std)
 
 static twin twin_const(size_t n, float v)
 {
-    float *h = malloc((n ? n : 1) * sizeof *h);
+    if (n == 0)
+        return twin_new(NULL, 0);
+    float *h = malloc(n * sizeof *h);
+    ck_assert(h != NULL);
     for (size_t i = 0; i < n; i++)
         h[i] = v;
     twin t = twin_new(h, n * sizeof *h);
@@ -608,6 +616,225 @@ START_TEST(test_loss)
         twin_free(&dl);
         twin_free(&met);
     }
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* tokens: GELU, embedding, causal attention                                 */
+
+START_TEST(test_gelu)
+{
+    const size_t sizes[] = {1, 3, 1000, 100003};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        for (int offset = 0; offset < 2; offset++) { /* 1: misaligned, scalar path */
+            const size_t n = sizes[si];
+            char what[160];
+            twin x = twin_normal(n + 1, 110 + si, 0.0f, 3.0f), y = twin_const(n + 1, 0.0f);
+            twin dy = twin_normal(n + 1, 120 + si, 0.0f, 1.0f);
+            twin dx0 = twin_normal(n + 1, 130 + si, 0.0f, 1.0f), dx = twin_empty(n + 1);
+            for (int kind = 0; kind < NL_GELU_COUNT; kind++) {
+                for (int b = 0; b < 2; b++)
+                    be_of(b)->ops->gelu_forward(be_of(b), (nl_gelu_kind)kind, n, F(x, b) + offset,
+                                                F(y, b) + offset);
+                snprintf(what, sizeof what, "gelu %d forward, n=%zu offset %d", kind, n, offset);
+                check_close(y, 1e-5, what);
+                for (int acc = 0; acc < 2; acc++) {
+                    twin_copy(dx, dx0);
+                    for (int b = 0; b < 2; b++)
+                        be_of(b)->ops->gelu_backward(be_of(b), (nl_gelu_kind)kind, n,
+                                                     F(x, b) + offset, F(dy, b) + offset,
+                                                     F(dx, b) + offset, acc);
+                    snprintf(what, sizeof what, "gelu %d backward acc=%d, n=%zu offset %d", kind,
+                             acc, n, offset);
+                    check_close(dx, 1e-5, what);
+                }
+            }
+            twin *all[] = {&x, &y, &dy, &dx0, &dx};
+            for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+                twin_free(all[i]);
+        }
+    }
+}
+END_TEST
+
+static void *alloc_workspace(int b, size_t bytes)
+{
+    void *ws = NULL;
+    nl_error err = {0};
+    ck_assert_msg(be_of(b)->ops->alloc(be_of(b), bytes ? bytes : 4, &ws, &err) == NL_OK, "%s",
+                  err.msg);
+    return ws;
+}
+
+/* The embedding matches the CPU bit for bit, the backward's scatter-add too
+ * (backend.h fixes its order). Tokens skewed toward a few ids (many repeats,
+ * some ids absent), tables with more positions than the sequence. */
+START_TEST(test_embedding)
+{
+    /* n, t, d, vocab: odd d (scalar path), several sort tiles, a vocabulary
+     * larger than the offsets kernel's threads */
+    const int shapes[][4] = {{3, 7, 5, 11}, {4, 33, 16, 256}, {2, 300, 8, 50},
+                             {1, 1, 1, 1},  {2, 64, 4, 5000}};
+    for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
+        const int n = shapes[sh][0], t = shapes[sh][1], d = shapes[sh][2];
+        const int vocab = shapes[sh][3], context = t + 3;
+        const size_t rows = (size_t)n * t;
+        int32_t *tok = malloc(rows * sizeof *tok);
+        float *u = malloc(rows * sizeof *u);
+        tu_fill_uniform(u, rows, 140 + sh, 0.0f, 1.0f);
+        for (size_t p = 0; p < rows; p++) /* u^3: small ids far more often */
+            tok[p] = (int32_t)((double)u[p] * u[p] * u[p] * vocab) % vocab;
+        twin tokens = twin_new(tok, rows * sizeof *tok);
+        twin table = twin_normal((size_t)vocab * d, 150 + sh, 0.0f, 1.0f);
+        twin pos = twin_normal((size_t)context * d, 160 + sh, 0.0f, 1.0f);
+        twin y = twin_empty(rows * d), dy = twin_normal(rows * d, 170 + sh, 0.0f, 1.0f);
+        twin dtable0 = twin_normal((size_t)vocab * d, 180 + sh, 0.0f, 1.0f);
+        twin dtable = twin_empty((size_t)vocab * d);
+        twin dpos0 = twin_normal((size_t)context * d, 190 + sh, 0.0f, 1.0f);
+        twin dpos = twin_empty((size_t)context * d);
+        char what[160];
+        for (int with_pos = 0; with_pos < 2; with_pos++) {
+            for (int b = 0; b < 2; b++)
+                be_of(b)->ops->embedding_forward(be_of(b), n, t, d, (int32_t *)tokens.d[b],
+                                                 F(table, b), with_pos ? F(pos, b) : NULL,
+                                                 F(y, b));
+            snprintf(what, sizeof what, "embedding forward n=%d t=%d d=%d vocab=%d pos=%d", n, t,
+                     d, vocab, with_pos);
+            check_equal_bytes(y, what);
+        }
+        void *ws[2];
+        for (int b = 0; b < 2; b++)
+            ws[b] = alloc_workspace(
+                b, be_of(b)->ops->embedding_backward_workspace(be_of(b), n, t, vocab));
+        for (int mode = 0; mode < 3; mode++) { /* written, accumulated, no position table */
+            /* written: from NaN, so every row must be set (absent tokens to 0) */
+            if (mode == 1)
+                twin_copy(dtable, dtable0);
+            else
+                for (int b = 0; b < 2; b++)
+                    be_of(b)->ops->fill(be_of(b), F(dtable, b), NAN, (size_t)vocab * d);
+            twin_copy(dpos, dpos0); /* rows t.. of the table must stay as they are */
+            for (int b = 0; b < 2; b++)
+                be_of(b)->ops->embedding_backward(be_of(b), n, t, d, vocab,
+                                                  (int32_t *)tokens.d[b], F(dy, b), F(dtable, b),
+                                                  mode == 1, mode == 2 ? NULL : F(dpos, b), ws[b]);
+            snprintf(what, sizeof what, "embedding backward n=%d t=%d d=%d vocab=%d mode %d: token",
+                     n, t, d, vocab, mode);
+            check_equal_bytes(dtable, what);
+            snprintf(what, sizeof what, "embedding backward n=%d t=%d d=%d vocab=%d mode %d: pos",
+                     n, t, d, vocab, mode);
+            check_equal_bytes(dpos, what);
+        }
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->release(be_of(b), ws[b]);
+        free(tok);
+        free(u);
+        twin *all[] = {&tokens, &table, &pos, &y, &dy, &dtable0, &dtable, &dpos0, &dpos};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+            twin_free(all[i]);
+    }
+}
+END_TEST
+
+typedef struct {
+    int n, t, heads, head_dim;
+    bool fused; /* q, k, v the thirds of one (N, T, 3D) buffer */
+    bool large;
+} attn_case;
+
+/* Attention against the CPU: probs, y, the largest logit, and the three
+ * gradients, written over NaN (never accumulated); then a second GPU
+ * backward gives the same bits. */
+START_TEST(test_attention)
+{
+    const attn_case cases[] = {
+        {2, 5, 2, 3, true, false},    {1, 33, 3, 16, false, false}, /* past one tile of keys */
+        {2, 40, 2, 64, true, false},  {1, 1, 1, 8, false, false},
+        {1, 70, 1, 40, false, false}, /* three tiles; head_dim not a multiple of 32 */
+        {1, 9, 2, 200, true, false},  /* tiles over 48 KiB of shared memory */
+        {4, 256, 4, 64, true, true},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const attn_case ac = cases[c];
+        if (ac.large && quick())
+            continue;
+        const int D = ac.heads * ac.head_dim, ld = ac.fused ? 3 * D : D;
+        const size_t rows = (size_t)ac.n * ac.t, per = rows * ld;
+        nl_attn_geom g = {ac.n, ac.t, ac.heads, ac.head_dim, ld, ld, ld,
+                          1.0f / sqrtf((float)ac.head_dim)};
+        /* fused: one buffer, the thirds at 0, D, 2D; else three */
+        twin qkv[3], grad[3];
+        for (int i = 0; i < (ac.fused ? 1 : 3); i++) {
+            qkv[i] = twin_normal(per, 200 + 10 * c + i, 0.0f, 1.5f);
+            grad[i] = twin_empty(per);
+        }
+        const float *in[2][3];
+        float *gr[2][3];
+        for (int b = 0; b < 2; b++)
+            for (int i = 0; i < 3; i++) {
+                in[b][i] = ac.fused ? F(qkv[0], b) + (size_t)i * D : F(qkv[i], b);
+                gr[b][i] = ac.fused ? F(grad[0], b) + (size_t)i * D : F(grad[i], b);
+            }
+        const size_t pcount = (size_t)ac.n * ac.heads * ac.t * ac.t;
+        twin probs = twin_empty(pcount), y = twin_empty(rows * D), big = twin_empty(1);
+        twin dy = twin_normal(rows * D, 250 + c, 0.0f, 1.0f);
+        void *ws[2];
+        for (int b = 0; b < 2; b++)
+            ws[b] = alloc_workspace(b, be_of(b)->ops->attention_workspace(be_of(b), &g));
+        char what[160];
+#define WHAT(part)                                                                                 \
+    (snprintf(what, sizeof what, "attention n=%d t=%d heads=%d hd=%d fused=%d: %s", ac.n, ac.t,     \
+              ac.heads, ac.head_dim, ac.fused, part),                                             \
+     what)
+        for (int with_max = 0; with_max < 2; with_max++) {
+            for (int b = 0; b < 2; b++)
+                be_of(b)->ops->attention_forward(be_of(b), &g, in[b][0], in[b][1], in[b][2],
+                                                 F(probs, b), F(y, b),
+                                                 with_max ? F(big, b) : NULL, ws[b]);
+            check_close(probs, 1e-5, WHAT("probs"));
+            check_close(y, 1e-4, WHAT("y"));
+        }
+        check_close(big, 1e-5, WHAT("largest logit"));
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->attention_backward(be_of(b), &g, in[b][0], in[b][1], in[b][2],
+                                              F(probs, b), F(dy, b), gr[b][0], gr[b][1], gr[b][2],
+                                              ws[b]);
+        for (int i = 0; i < (ac.fused ? 1 : 3); i++)
+            check_close(grad[i], 1e-4, WHAT(ac.fused ? "dqkv" : i == 0 ? "dq" : i == 1 ? "dk" : "dv"));
+        void *snap = snapshot(grad[0]);
+        gpu_be->ops->attention_backward(gpu_be, &g, in[1][0], in[1][1], in[1][2], F(probs, 1),
+                                        F(dy, 1), gr[1][0], gr[1][1], gr[1][2], ws[1]);
+        check_repeat(grad[0], snap, WHAT("gradient"));
+#undef WHAT
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->release(be_of(b), ws[b]);
+        for (int i = 0; i < (ac.fused ? 1 : 3); i++) {
+            twin_free(&qkv[i]);
+            twin_free(&grad[i]);
+        }
+        twin_free(&probs);
+        twin_free(&y);
+        twin_free(&big);
+        twin_free(&dy);
+    }
+}
+END_TEST
+
+/* heads wider than a block's shared memory holds: an error at
+ * synchronize, not a crash or a result */
+START_TEST(test_attention_too_wide)
+{
+    const int hd = 1000;
+    nl_attn_geom g = {1, 2, 1, hd, hd, hd, hd, 1.0f};
+    twin x = twin_normal(2 * hd, 300, 0.0f, 1.0f), probs = twin_empty(4), y = twin_empty(2 * hd);
+    gpu_be->ops->attention_forward(gpu_be, &g, F(x, 1), F(x, 1), F(x, 1), F(probs, 1), F(y, 1),
+                                   NULL, NULL);
+    nl_error err = {0};
+    ck_assert_int_eq(gpu_be->ops->synchronize(gpu_be, &err), NL_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(err.msg, "head_dim 1000") != NULL, "message: %s", err.msg);
+    twin_free(&x);
+    twin_free(&probs);
+    twin_free(&y);
 }
 END_TEST
 
@@ -1226,6 +1453,117 @@ START_TEST(test_training_repeats)
 }
 END_TEST
 
+/* ---- the transformer (arch lm) ---- */
+typedef struct {
+    nl_norm_kind norm;
+    nl_placement placement;
+    bool qk_norm, tie;
+    nl_gelu_kind gelu;
+    nl_optim_kind optim;
+    float clip;
+} lm_case;
+
+enum { LM_BATCH = 8, LM_T = 12, LM_VOCAB = 13 };
+
+/* a learnable task: each target is the token before it (the first: 0) */
+static void lm_batch(int32_t *tokens, int32_t *targets, uint64_t seed)
+{
+    nl_rng rng;
+    nl_rng_seed(&rng, seed, NL_STREAM_TEST);
+    for (int i = 0; i < LM_BATCH; i++)
+        for (int t = 0; t < LM_T; t++) {
+            const int p = i * LM_T + t;
+            tokens[p] = (int32_t)nl_rng_below(&rng, LM_VOCAB);
+            targets[p] = t ? tokens[p - 1] : 0;
+        }
+}
+
+/* STEPS steps of a 2-layer LM; loss per token at each step, then the eval
+ * loss on a fresh batch */
+static void train_lm(nl_backend *be, const lm_case *lc, double *loss, double *eval_loss)
+{
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.arch = NL_ARCH_LM;
+    spec.classes = LM_VOCAB;
+    spec.d_model = 32;
+    spec.heads = 2;
+    spec.layers = 2;
+    spec.context = LM_T;
+    spec.mlp_ratio = 2;
+    spec.qk_norm = lc->qk_norm;
+    spec.gelu = lc->gelu;
+    spec.tie_embeddings = lc->tie;
+    nl_norm_spec_defaults(&spec.norm, lc->norm);
+    spec.norm.placement = lc->placement;
+    spec.norm.track_running_stats = nl_norm_info_of(lc->norm)->running_stats;
+    spec.optimizer_state_slots = nl_optim_info_of(lc->optim)->state_slots;
+    nl_model *m = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_model_build(&spec, be, LM_BATCH, LM_BATCH, 11, &m, &err) == NL_OK, "%s",
+                  err.msg);
+    nl_optim_spec optim;
+    nl_optim_spec_defaults(&optim, lc->optim);
+    int32_t tokens[LM_BATCH * LM_T], targets[LM_BATCH * LM_T];
+    for (int step = 0; step < STEPS; step++) {
+        lm_batch(tokens, targets, 8000 + step);
+        nl_model_reset_metrics(m);
+        nl_model_load_tokens(m, tokens, targets, LM_BATCH);
+        nl_model_forward(m, LM_BATCH, NL_MODE_TRAIN);
+        nl_model_backward(m, LM_BATCH);
+        if (lc->clip > 0.0f)
+            nl_clip_grad_norm(m, lc->clip);
+        nl_optim_step(m, &optim, lc->optim == NL_OPTIM_SGD ? 0.1f : 3e-3f, step);
+        double met[2];
+        nl_model_read_metrics(m, met);
+        loss[step] = met[0] / (LM_BATCH * LM_T);
+    }
+    lm_batch(tokens, targets, 9999);
+    nl_model_reset_metrics(m);
+    nl_model_load_tokens(m, tokens, targets, LM_BATCH);
+    nl_model_forward(m, LM_BATCH, NL_MODE_EVAL);
+    double met[2];
+    nl_model_read_metrics(m, met);
+    *eval_loss = met[0] / (LM_BATCH * LM_T);
+    ck_assert_msg(be->ops->synchronize(be, &err) == NL_OK, "%s", err.msg);
+    nl_model_free(m);
+}
+
+/* Every piece of the LM is smooth (GELU, softmax, the norms on tokens), so
+ * the GPU follows the CPU's loss curve; then a second GPU run repeats the
+ * first bit for bit (the embedding's scatter-add included). */
+static const lm_case lm_cases[] = {
+    {NL_NORM_LAYER, NL_PLACE_PRE, false, true, NL_GELU_ERF, NL_OPTIM_ADAMW, 1.0f},
+    {NL_NORM_RMS, NL_PLACE_POST, true, false, NL_GELU_TANH, NL_OPTIM_ADAMW, 0.0f},
+    {NL_NORM_BATCH, NL_PLACE_PERI, false, false, NL_GELU_ERF, NL_OPTIM_SGD, 0.0f},
+};
+
+START_TEST(test_lm_training_parity)
+{
+    const lm_case *lc = &lm_cases[_i];
+    double lc_[STEPS], lg[STEPS], lg2[STEPS], ec, eg, eg2;
+    train_lm(cpu_be, lc, lc_, &ec);
+    train_lm(gpu_be, lc, lg, &eg);
+    const char *name = nl_name_of(&nl_norm_names, lc->norm);
+    /* 1e-3 relative, with a floor of 1e-5 nats for the late steps, where
+     * the losses fall to ~0.03 and differences carried from the early
+     * steps weigh more (batch norm: 4e-4 of the loss on the emulated GPU,
+     * whose expf and erff are the host's; a real GPU's differ) */
+    for (int s = 0; s < STEPS; s++)
+        ck_assert_msg(isfinite(lg[s]) && fabs(lg[s] - lc_[s]) <= 1e-3 * fabs(lc_[s]) + 1e-5,
+                      "lm %s: step %d loss %.9g on the GPU, %.9g on the CPU", name, s, lg[s],
+                      lc_[s]);
+    ck_assert_msg(fabs(eg - ec) <= 1e-3 * fabs(ec) + 1e-5, "lm %s: eval loss %.9g vs %.9g", name,
+                  eg, ec);
+    /* it learned something: the last steps' loss is below the first's */
+    ck_assert_msg(lc_[STEPS - 1] < 0.9 * lc_[0], "lm %s: loss %.4g -> %.4g", name, lc_[0],
+                  lc_[STEPS - 1]);
+    train_lm(gpu_be, lc, lg2, &eg2);
+    ck_assert_msg(memcmp(lg, lg2, sizeof lg) == 0 && eg == eg2,
+                  "lm %s: two GPU runs gave different losses", name);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 
 /* Is a GPU usable? Asked in a child so that this process never initializes
@@ -1321,6 +1659,17 @@ int main(void)
     tcase_add_loop_test(norms, test_groupnorm, 0, 4);
     tcase_add_test(norms, test_pointwise_norms);
     suite_add_tcase(s, norms);
+
+    TCase *tokens = tcase_create("tokens");
+    tcase_add_checked_fixture(tokens, open_gpu, close_gpu);
+    tcase_set_timeout(tokens, 600);
+    tcase_add_test(tokens, test_gelu);
+    tcase_add_test(tokens, test_embedding);
+    tcase_add_test(tokens, test_attention);
+    tcase_add_test(tokens, test_attention_too_wide);
+    tcase_add_loop_test(tokens, test_lm_training_parity, 0,
+                        (int)(sizeof lm_cases / sizeof lm_cases[0]));
+    suite_add_tcase(s, tokens);
 
     TCase *training = tcase_create("training");
     tcase_add_checked_fixture(training, open_gpu, close_gpu);

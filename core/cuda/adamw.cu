@@ -1,7 +1,7 @@
 /* AdamW and the two ops of gradient-norm clipping, as core/cpu/adamw.c.
  *
- * adamw_kernel is elementwise (thread t updates t, t + stride, ..., float4
- * when aligned) with the CPU's expressions in the same order and no FMA
+ * The step and the scale are elementwise, on the grid-stride walk of
+ * norm_common.cuh, with the CPU's expressions in the same order and no FMA
  * contraction. sum_squares_kernel runs one block per part of
  * NL_SUM_SQUARES_PARTS: each thread adds its strided values in double, the
  * block adds the threads in a fixed tree, so a given count always gives the
@@ -30,34 +30,22 @@ __device__ __forceinline__ void adamw_item(float *param, const float *grad, floa
     st<V>(param, i, p);
 }
 
-__global__ void __launch_bounds__(256)
-    adamw_kernel(float *param, const float *grad, float *exp_avg, float *exp_avg_sq,
-                 nl_adamw_args a, size_t n, int vec)
-{
-    const size_t tid = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-    const size_t stride = (size_t)gridDim.x * blockDim.x;
-    size_t done = 0;
-    if (vec) {
-        const size_t n4 = n / 4;
-        for (size_t i = tid; i < n4; i += stride)
-            adamw_item<4>(param, grad, exp_avg, exp_avg_sq, a, (long long)i);
-        done = n4 * 4;
+struct AdamwOp {
+    float *param;
+    const float *grad;
+    float *exp_avg, *exp_avg_sq;
+    nl_adamw_args a;
+    template <int V> __device__ void run(size_t i) const
+    {
+        adamw_item<V>(param, grad, exp_avg, exp_avg_sq, a, (long long)i);
     }
-    for (size_t i = done + tid; i < n; i += stride)
-        adamw_item<1>(param, grad, exp_avg, exp_avg_sq, a, (long long)i);
-}
+};
 
 void nl_cuda_adamw_step(nl_backend *be, size_t count, float *param, const float *grad,
                         float *exp_avg, float *exp_avg_sq, const nl_adamw_args *args)
 {
-    nl_cuda *cu = nl_cuda_of(be);
-    if (count == 0)
-        return;
-    const bool vec = nl_cuda_aligned16(param, grad, exp_avg, exp_avg_sq);
-    const unsigned blocks = nl_cuda_grid(cu, vec ? (count + 3) / 4 : count, 256);
-    adamw_kernel<<<blocks, 256, 0, cu->stream>>>(param, grad, exp_avg, exp_avg_sq, *args, count,
-                                                 vec ? 1 : 0);
-    NL_CU_LAUNCHED(cu, "adamw_kernel");
+    ew_launch(nl_cuda_of(be), AdamwOp{param, grad, exp_avg, exp_avg_sq, *args}, count,
+              nl_cuda_aligned16(param, grad, exp_avg, exp_avg_sq), "launch of adamw step");
 }
 
 enum { SUMSQ_THREADS = 256 };
@@ -91,18 +79,20 @@ void nl_cuda_sum_squares(nl_backend *be, size_t count, const float *x, double *p
     NL_CU_LAUNCHED(cu, "sum_squares_kernel");
 }
 
-__global__ void __launch_bounds__(256) scale_kernel(float *x, size_t n, float factor)
-{
-    const size_t stride = (size_t)gridDim.x * blockDim.x;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += stride)
-        x[i] = x[i] * factor;
-}
+struct ScaleOp {
+    float *x;
+    float factor;
+    template <int V> __device__ void run(size_t i) const
+    {
+        Vec<V> v = ld_rw<V>(x, (long long)i);
+#pragma unroll
+        for (int e = 0; e < V; e++)
+            v.v[e] = v.v[e] * factor;
+        st<V>(x, (long long)i, v);
+    }
+};
 
 void nl_cuda_scale(nl_backend *be, size_t count, float *x, float factor)
 {
-    nl_cuda *cu = nl_cuda_of(be);
-    if (count == 0)
-        return;
-    scale_kernel<<<nl_cuda_grid(cu, count, 256), 256, 0, cu->stream>>>(x, count, factor);
-    NL_CU_LAUNCHED(cu, "scale_kernel");
+    ew_launch(nl_cuda_of(be), ScaleOp{x, factor}, count, nl_cuda_aligned16(x), "launch of scale");
 }

@@ -224,6 +224,14 @@ static nl_ops make_ops(void)
     o.dyt_backward = nl_cuda_dyt_backward;
     o.tlu_forward = nl_cuda_tlu_forward;
     o.tlu_backward = nl_cuda_tlu_backward;
+    o.embedding_forward = nl_cuda_embedding_forward;
+    o.embedding_backward_workspace = nl_cuda_embedding_backward_workspace;
+    o.embedding_backward = nl_cuda_embedding_backward;
+    o.attention_workspace = nl_cuda_attention_workspace;
+    o.attention_forward = nl_cuda_attention_forward;
+    o.attention_backward = nl_cuda_attention_backward;
+    o.gelu_forward = nl_cuda_gelu_forward;
+    o.gelu_backward = nl_cuda_gelu_backward;
     o.sgd_step = nl_cuda_sgd_step;
     o.adamw_step = nl_cuda_adamw_step;
     o.sum_squares = nl_cuda_sum_squares;

@@ -202,6 +202,26 @@ void nl_cuda_tlu_forward(nl_backend *be, int n, int c, int hw, const float *x, c
                          float *y);
 void nl_cuda_tlu_backward(nl_backend *be, int n, int c, int hw, const float *y, const float *tau,
                           const float *dy, float *dx, bool accumulate_dx, float *dtau);
+/* elementwise.cu: GELU */
+void nl_cuda_gelu_forward(nl_backend *be, nl_gelu_kind kind, size_t count, const float *x,
+                          float *y);
+void nl_cuda_gelu_backward(nl_backend *be, nl_gelu_kind kind, size_t count, const float *x,
+                           const float *dy, float *dx, bool accumulate_dx);
+/* embedding.cu */
+void nl_cuda_embedding_forward(nl_backend *be, int n, int t, int d, const int32_t *tokens,
+                               const float *token_table, const float *pos_table, float *y);
+size_t nl_cuda_embedding_backward_workspace(nl_backend *be, int n, int t, int vocab);
+void nl_cuda_embedding_backward(nl_backend *be, int n, int t, int d, int vocab,
+                                const int32_t *tokens, const float *dy, float *dtoken_table,
+                                bool accumulate_dtoken, float *dpos_table, void *workspace);
+/* attention.cu */
+size_t nl_cuda_attention_workspace(nl_backend *be, const nl_attn_geom *g);
+void nl_cuda_attention_forward(nl_backend *be, const nl_attn_geom *g, const float *q,
+                               const float *k, const float *v, float *probs, float *y,
+                               float *max_logit, void *workspace);
+void nl_cuda_attention_backward(nl_backend *be, const nl_attn_geom *g, const float *q,
+                                const float *k, const float *v, const float *probs,
+                                const float *dy, float *dq, float *dk, float *dv, void *workspace);
 /* sgd.cu */
 void nl_cuda_sgd_step(nl_backend *be, size_t count, float *param, const float *grad,
                       float *velocity, const nl_sgd_args *args);

@@ -1,8 +1,6 @@
-/* Fill, activations, residual add and gradient passing.
+/* Fill, activations (GELU too), residual add and gradient passing.
  *
- * One grid-stride kernel template (ew_kernel) runs every op: thread t takes
- * items t, t + stride, ...; items are float4 vectors when every pointer is
- * 16-byte aligned (then the count % 4 tail is done as floats), else floats.
+ * Every op runs on the grid-stride walk of norm_common.cuh (ew_kernel).
  * Each output element depends on its own inputs only, with the expressions
  * of core/cpu/elementwise.c (compiled without FMA contraction), so results
  * do not depend on the decomposition; relu, add and gradient passing match
@@ -10,34 +8,6 @@
 #include "cuda/norm_common.cuh"
 
 using namespace nlk;
-
-template <class Op> __global__ void __launch_bounds__(256) ew_kernel(Op op, size_t n, int vec)
-{
-    const size_t tid = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-    const size_t stride = (size_t)gridDim.x * blockDim.x;
-    if (vec) {
-        const size_t n4 = n / 4;
-        for (size_t i = tid; i < n4; i += stride)
-            op.template run<4>(i);
-        for (size_t i = n4 * 4 + tid; i < n; i += stride)
-            op.template run<1>(i);
-    } else {
-        for (size_t i = tid; i < n; i += stride)
-            op.template run<1>(i);
-    }
-}
-
-template <class Op>
-static void launch(nl_cuda *cu, const Op &op, size_t n, bool vec, const char *name)
-{
-    if (n == 0)
-        return;
-    const unsigned blocks = nl_cuda_grid(cu, vec ? (n + 3) / 4 : n, 256);
-    ew_kernel<Op><<<blocks, 256, 0, cu->stream>>>(op, n, vec ? 1 : 0);
-    cudaError_t e = cudaGetLastError();
-    if (e != cudaSuccess)
-        nl_cuda_record_cuda(cu, name, e, __FILE__, __LINE__);
-}
 
 struct FillOp {
     float *dst;
@@ -130,6 +100,60 @@ struct PassOp {
     }
 };
 
+/* GELU with core/cpu/gelu.c's constants and expressions; the derivative
+ * from the input x */
+#define NL_GELU_SQRT_2_OVER_PI 0.7978845608f
+#define NL_GELU_CUBIC 0.044715f
+#define NL_GELU_INV_SQRT_2 0.7071067812f
+#define NL_GELU_INV_SQRT_2PI 0.3989422804f
+
+template <int KIND> struct GeluForwardOp {
+    const float *x;
+    float *y;
+    template <int V> __device__ void run(size_t i) const
+    {
+        const Vec<V> a = ld<V>(x, (long long)i);
+        Vec<V> o;
+#pragma unroll
+        for (int e = 0; e < V; e++) {
+            const float v = a.v[e];
+            if (KIND == NL_GELU_TANH)
+                o.v[e] = 0.5f * v *
+                         (1.0f + tanhf(NL_GELU_SQRT_2_OVER_PI * (v + NL_GELU_CUBIC * v * v * v)));
+            else
+                o.v[e] = 0.5f * v * (1.0f + erff(v * NL_GELU_INV_SQRT_2));
+        }
+        st<V>(y, (long long)i, o);
+    }
+};
+
+template <int KIND> struct GeluBackwardOp {
+    const float *x, *dy;
+    float *dx;
+    int accumulate;
+    template <int V> __device__ void run(size_t i) const
+    {
+        const Vec<V> a = ld<V>(x, (long long)i), g = ld<V>(dy, (long long)i);
+        const Vec<V> old = accumulate ? ld_rw<V>(dx, (long long)i) : zero_vec<V>();
+        Vec<V> o;
+#pragma unroll
+        for (int e = 0; e < V; e++) {
+            const float v = a.v[e];
+            float grad;
+            if (KIND == NL_GELU_TANH) {
+                const float th = tanhf(NL_GELU_SQRT_2_OVER_PI * (v + NL_GELU_CUBIC * v * v * v));
+                grad = 0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * NL_GELU_SQRT_2_OVER_PI *
+                                                (1.0f + 3.0f * NL_GELU_CUBIC * v * v);
+            } else {
+                grad = 0.5f * (1.0f + erff(v * NL_GELU_INV_SQRT_2)) +
+                       v * expf(-0.5f * v * v) * NL_GELU_INV_SQRT_2PI;
+            }
+            o.v[e] = accumulate ? old.v[e] + g.v[e] * grad : g.v[e] * grad;
+        }
+        st<V>(dx, (long long)i, o);
+    }
+};
+
 void nl_cuda_fill(nl_backend *be, float *dst, float value, size_t count)
 {
     nl_cuda *cu = nl_cuda_of(be);
@@ -139,7 +163,7 @@ void nl_cuda_fill(nl_backend *be, float *dst, float value, size_t count)
         NL_CU(cu, cudaMemsetAsync(dst, 0, count * sizeof *dst, cu->stream));
         return;
     }
-    launch(cu, FillOp{dst, value}, count, nl_cuda_aligned16(dst), "launch of fill");
+    ew_launch(cu, FillOp{dst, value}, count, nl_cuda_aligned16(dst), "launch of fill");
 }
 
 void nl_cuda_activation_forward(nl_backend *be, nl_activation kind, size_t count, const float *x,
@@ -149,13 +173,13 @@ void nl_cuda_activation_forward(nl_backend *be, nl_activation kind, size_t count
     const bool vec = nl_cuda_aligned16(x, y);
     switch (kind) {
     case NL_ACT_RELU:
-        launch(cu, ActForwardOp<NL_ACT_RELU>{x, y}, count, vec, "launch of relu forward");
+        ew_launch(cu, ActForwardOp<NL_ACT_RELU>{x, y}, count, vec, "launch of relu forward");
         break;
     case NL_ACT_SIGMOID:
-        launch(cu, ActForwardOp<NL_ACT_SIGMOID>{x, y}, count, vec, "launch of sigmoid forward");
+        ew_launch(cu, ActForwardOp<NL_ACT_SIGMOID>{x, y}, count, vec, "launch of sigmoid forward");
         break;
     case NL_ACT_TANH:
-        launch(cu, ActForwardOp<NL_ACT_TANH>{x, y}, count, vec, "launch of tanh forward");
+        ew_launch(cu, ActForwardOp<NL_ACT_TANH>{x, y}, count, vec, "launch of tanh forward");
         break;
     default:
         break;
@@ -170,16 +194,16 @@ void nl_cuda_activation_backward(nl_backend *be, nl_activation kind, size_t coun
     const int acc = accumulate_dx ? 1 : 0;
     switch (kind) {
     case NL_ACT_RELU:
-        launch(cu, ActBackwardOp<NL_ACT_RELU>{y, dy, dx, acc}, count, vec,
-               "launch of relu backward");
+        ew_launch(cu, ActBackwardOp<NL_ACT_RELU>{y, dy, dx, acc}, count, vec,
+                  "launch of relu backward");
         break;
     case NL_ACT_SIGMOID:
-        launch(cu, ActBackwardOp<NL_ACT_SIGMOID>{y, dy, dx, acc}, count, vec,
-               "launch of sigmoid backward");
+        ew_launch(cu, ActBackwardOp<NL_ACT_SIGMOID>{y, dy, dx, acc}, count, vec,
+                  "launch of sigmoid backward");
         break;
     case NL_ACT_TANH:
-        launch(cu, ActBackwardOp<NL_ACT_TANH>{y, dy, dx, acc}, count, vec,
-               "launch of tanh backward");
+        ew_launch(cu, ActBackwardOp<NL_ACT_TANH>{y, dy, dx, acc}, count, vec,
+                  "launch of tanh backward");
         break;
     default:
         break;
@@ -189,13 +213,38 @@ void nl_cuda_activation_backward(nl_backend *be, nl_activation kind, size_t coun
 void nl_cuda_add_forward(nl_backend *be, size_t count, const float *a, const float *b, float *y)
 {
     nl_cuda *cu = nl_cuda_of(be);
-    launch(cu, AddOp{a, b, y}, count, nl_cuda_aligned16(a, b, y), "launch of add");
+    ew_launch(cu, AddOp{a, b, y}, count, nl_cuda_aligned16(a, b, y), "launch of add");
 }
 
 void nl_cuda_pass_gradient(nl_backend *be, size_t count, const float *src, float *dst,
                            bool accumulate)
 {
     nl_cuda *cu = nl_cuda_of(be);
-    launch(cu, PassOp{src, dst, accumulate ? 1 : 0}, count, nl_cuda_aligned16(src, dst),
-           "launch of pass_gradient");
+    ew_launch(cu, PassOp{src, dst, accumulate ? 1 : 0}, count, nl_cuda_aligned16(src, dst),
+              "launch of pass_gradient");
+}
+
+void nl_cuda_gelu_forward(nl_backend *be, nl_gelu_kind kind, size_t count, const float *x,
+                          float *y)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    const bool vec = nl_cuda_aligned16(x, y);
+    if (kind == NL_GELU_TANH)
+        ew_launch(cu, GeluForwardOp<NL_GELU_TANH>{x, y}, count, vec, "launch of gelu forward");
+    else
+        ew_launch(cu, GeluForwardOp<NL_GELU_ERF>{x, y}, count, vec, "launch of gelu forward");
+}
+
+void nl_cuda_gelu_backward(nl_backend *be, nl_gelu_kind kind, size_t count, const float *x,
+                           const float *dy, float *dx, bool accumulate_dx)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    const bool vec = nl_cuda_aligned16(x, dy, dx);
+    const int acc = accumulate_dx ? 1 : 0;
+    if (kind == NL_GELU_TANH)
+        ew_launch(cu, GeluBackwardOp<NL_GELU_TANH>{x, dy, dx, acc}, count, vec,
+                  "launch of gelu backward");
+    else
+        ew_launch(cu, GeluBackwardOp<NL_GELU_ERF>{x, dy, dx, acc}, count, vec,
+                  "launch of gelu backward");
 }

@@ -1,6 +1,8 @@
 /* Device helpers shared by the normalization kernels (batchnorm.cu,
- * groupnorm.cu) and the bias reductions: vector loads, deterministic warp and
- * block sums, and the "group of planes" walk with its launch planning.
+ * groupnorm.cu), the bias reductions and the elementwise ops (elementwise.cu,
+ * the optimizers): vector loads, the grid-stride elementwise walk,
+ * deterministic warp and block sums, and the "group of planes" walk with its
+ * launch planning.
  *
  * A plane is one (sample, channel) run of hw contiguous floats. Every
  * statistic is taken over a group of planes:
@@ -95,6 +97,40 @@ template <int V> __device__ __forceinline__ Vec<V> zero_vec()
     for (int e = 0; e < V; e++)
         r.v[e] = 0.0f;
     return r;
+}
+
+/* ---- elementwise ops: one grid-stride walk for all of them ----
+ * Thread t takes items t, t + stride, ...; an item is a float4 vector when
+ * every pointer is 16-byte aligned (then the count % 4 tail goes as floats),
+ * else a float. Op::run<V>(i) handles item i (floats V*i .. V*i + V-1); an
+ * op whose every output reads only its own inputs gives results that do not
+ * depend on this decomposition. */
+template <class Op> __global__ void __launch_bounds__(256) ew_kernel(Op op, size_t n, int vec)
+{
+    const size_t tid = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    const size_t stride = (size_t)gridDim.x * blockDim.x;
+    size_t done = 0;
+    if (vec) {
+        const size_t n4 = n / 4;
+        for (size_t i = tid; i < n4; i += stride)
+            op.template run<4>(i);
+        done = n4 * 4;
+    }
+    for (size_t i = done + tid; i < n; i += stride)
+        op.template run<1>(i);
+}
+
+/* queues op over n floats; `what` names it in a launch error */
+template <class Op>
+static inline void ew_launch(nl_cuda *cu, const Op &op, size_t n, bool vec, const char *what)
+{
+    if (n == 0)
+        return;
+    const unsigned blocks = nl_cuda_grid(cu, vec ? (n + 3) / 4 : n, 256);
+    ew_kernel<Op><<<blocks, 256, 0, cu->stream>>>(op, n, vec ? 1 : 0);
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess)
+        nl_cuda_record_cuda(cu, what, e, __FILE__, __LINE__);
 }
 
 /* the dynamic shared memory of every kernel that has some: one declaration

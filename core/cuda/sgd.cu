@@ -1,9 +1,9 @@
 /* SGD with PyTorch's momentum convention, exactly as core/cpu/sgd.c.
  *
- * Elementwise: thread t updates parameters t, t + stride, ... (float4 when
- * aligned). Each parameter's update reads only its own gradient and velocity
- * and uses the CPU's expressions in the same order, without FMA
- * contraction, so the result matches the CPU backend bit for bit. */
+ * Elementwise, on the grid-stride walk of norm_common.cuh. Each parameter's
+ * update reads only its own gradient and velocity and uses the CPU's
+ * expressions in the same order, without FMA contraction, so the result
+ * matches the CPU backend bit for bit. */
 #include "cuda/norm_common.cuh"
 
 using namespace nlk;
@@ -37,32 +37,22 @@ __device__ __forceinline__ void sgd_item(float *param, const float *grad, float 
     st<V>(param, i, p);
 }
 
-__global__ void __launch_bounds__(256)
-    sgd_kernel(float *param, const float *grad, float *velocity, SgdParams a, size_t n, int vec)
-{
-    const size_t tid = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-    const size_t stride = (size_t)gridDim.x * blockDim.x;
-    size_t done = 0;
-    if (vec) {
-        const size_t n4 = n / 4;
-        for (size_t i = tid; i < n4; i += stride)
-            sgd_item<4>(param, grad, velocity, a, (long long)i);
-        done = n4 * 4;
+struct SgdOp {
+    float *param;
+    const float *grad;
+    float *velocity;
+    SgdParams a;
+    template <int V> __device__ void run(size_t i) const
+    {
+        sgd_item<V>(param, grad, velocity, a, (long long)i);
     }
-    for (size_t i = done + tid; i < n; i += stride)
-        sgd_item<1>(param, grad, velocity, a, (long long)i);
-}
+};
 
 void nl_cuda_sgd_step(nl_backend *be, size_t count, float *param, const float *grad,
                       float *velocity, const nl_sgd_args *args)
 {
-    nl_cuda *cu = nl_cuda_of(be);
-    if (count == 0)
-        return;
     SgdParams a = {args->lr,          args->momentum,       args->weight_decay,
                    1.0f - args->dampening, args->nesterov ? 1 : 0, args->first_step ? 1 : 0};
-    const bool vec = nl_cuda_aligned16(param, grad, velocity);
-    const unsigned blocks = nl_cuda_grid(cu, vec ? (count + 3) / 4 : count, 256);
-    sgd_kernel<<<blocks, 256, 0, cu->stream>>>(param, grad, velocity, a, count, vec ? 1 : 0);
-    NL_CU_LAUNCHED(cu, "sgd_kernel");
+    ew_launch(nl_cuda_of(be), SgdOp{param, grad, velocity, a}, count,
+              nl_cuda_aligned16(param, grad, velocity), "launch of sgd step");
 }

@@ -95,7 +95,10 @@ static void warp_wait(void)
     emu_switch(&emu_cur->sp, sched_sp);
 }
 
-double emu_shfl_down(unsigned mask, double v, int delta, int width)
+/* every lane writes v, then lane `lane` reads lane src's value (src < 0:
+ * its own; the shuffle's source is outside its segment) */
+static double shfl_exchange(unsigned mask, double v, int width, int (*source)(int, int, int),
+                            int arg)
 {
     if (mask != 0xffffffffu)
         die("shuffle with a partial mask");
@@ -105,10 +108,9 @@ double emu_shfl_down(unsigned mask, double v, int delta, int width)
     shfl_slot[warp][lane] = v;
     shfl_in[warp][lane] = 1;
     warp_wait(); /* all 32 lanes have written */
-    const int seg = lane & ~(width - 1);
-    const int src = lane + delta;
+    const int src = source(lane, width, arg);
     double r = v;
-    if (src < seg + width) {
+    if (src >= 0) {
         if (!shfl_in[warp][src])
             die("shuffle reads a lane that did not take part");
         r = shfl_slot[warp][src];
@@ -116,6 +118,27 @@ double emu_shfl_down(unsigned mask, double v, int delta, int width)
     warp_wait(); /* all have read */
     shfl_in[warp][lane] = 0;
     return r;
+}
+
+static int source_down(int lane, int width, int delta)
+{
+    const int seg = lane & ~(width - 1);
+    return lane + delta < seg + width ? lane + delta : -1;
+}
+
+static int source_index(int lane, int width, int src_lane)
+{
+    return (lane & ~(width - 1)) + (src_lane & (width - 1));
+}
+
+double emu_shfl_down(unsigned mask, double v, int delta, int width)
+{
+    return shfl_exchange(mask, v, width, source_down, delta);
+}
+
+double emu_shfl_idx(unsigned mask, double v, int src_lane, int width)
+{
+    return shfl_exchange(mask, v, width, source_index, src_lane);
 }
 
 static char *smem_guard_end;

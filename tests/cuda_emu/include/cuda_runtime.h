@@ -49,6 +49,11 @@ template <class T> static inline T __shfl_down_sync(unsigned mask, T v, int delt
 {
     return (T)emu_shfl_down(mask, (double)v, delta, width);
 }
+double emu_shfl_idx(unsigned mask, double v, int src_lane, int width);
+template <class T> static inline T __shfl_sync(unsigned mask, T v, int src_lane, int width = 32)
+{
+    return (T)emu_shfl_idx(mask, (double)v, src_lane, width);
+}
 template <class T> static inline T __ldg(const T *p) { return *p; }
 template <class T> static inline T __ldcs(const T *p) { return *p; }
 static inline int min(int a, int b) { return a < b ? a : b; }
