@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The coefficients of DyT's vector tanh (core/cpu/pointnorm.c, tanh8).
+"""The coefficients of DyT's vector tanh (core/cpu/vmath.h, nl_v8_tanh).
 
 tanh(a) = a * (1 + z p(z)) / (1 + z q(z)), z = a^2, a = |x| clamped to
 [0, 9.02] (above 9.01 tanh rounds to 1 in float), p of degree 5 and q of
