@@ -4,7 +4,8 @@
  * FLT_EPSILON units of relative error a little above what they reach; NaN in
  * a lane stays NaN and leaves the other lanes alone; the clamps give the
  * right limits. And GELU's tanh form, evaluated through e^(-2u), keeps its
- * relative accuracy on the negative tail, where 1 + tanh would cancel.
+ * relative accuracy on the negative tail, where 1 + tanh would cancel; both
+ * GELU forms stay finite far out.
  * (tanh's sweep is test_norm_reference's, through DyT.) */
 #include <float.h>
 #include <math.h>
@@ -130,6 +131,28 @@ START_TEST(test_gelu_tanh_negative_tail)
 }
 END_TEST
 
+/* GELU far out, where v^3 and e^(-2u) leave float's range: y is x or 0 and
+ * the slope 1 or 0 in both forms, never NaN; a NaN stays NaN */
+START_TEST(test_gelu_extremes)
+{
+    const nl_gelu_kind kind = (nl_gelu_kind)_i;
+    const float x[8] = {-FLT_MAX, -1e30f, -30.0f, 30.0f, 1e30f, FLT_MAX, INFINITY, NAN};
+    const float one[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    float y[8], dx[8];
+    nl_backend *be = tu_cpu(1);
+    be->ops->gelu_forward(be, kind, 8, x, y);
+    be->ops->gelu_backward(be, kind, 8, x, one, dx, false);
+    for (int l = 0; l < 7; l++) {
+        const bool positive = x[l] > 0;
+        ck_assert_msg(positive ? y[l] == x[l] : fabsf(y[l]) < 1e-30f, "gelu %s(%g) = %g",
+                      nl_name_of(&nl_gelu_names, kind), (double)x[l], (double)y[l]);
+        ck_assert_msg(fabsf(dx[l] - (positive ? 1.0f : 0.0f)) < 1e-30f, "gelu %s'(%g) = %g",
+                      nl_name_of(&nl_gelu_names, kind), (double)x[l], (double)dx[l]);
+    }
+    ck_assert(isnan(y[7]) && isnan(dx[7]));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("vmath");
@@ -138,6 +161,7 @@ int main(void)
     tcase_add_test(tc, test_exp_accuracy);
     tcase_add_test(tc, test_special_values);
     tcase_add_test(tc, test_gelu_tanh_negative_tail);
+    tcase_add_loop_test(tc, test_gelu_extremes, 0, NL_GELU_COUNT);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

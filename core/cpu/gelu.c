@@ -17,6 +17,11 @@
 #define GELU_CUBIC 0.044715f
 #define INV_SQRT_2 0.7071067812f
 #define INV_SQRT_2PI 0.3989422804f
+/* Beyond +-20 GELU is x or 0 and its slope 1 or 0 in float, in both forms;
+ * inputs are clamped there, since past it v^3 and e^(-2u) leave float's
+ * range and the formulas would give inf * 0 (the old scalar loops returned
+ * NaN for |x| > 1e19). */
+#define SATURATION 20.0f
 
 /* 2u, the argument of tanh doubled */
 static inline nl_v8 tanh_arg2(nl_v8 v)
@@ -25,14 +30,25 @@ static inline nl_v8 tanh_arg2(nl_v8 v)
                          nl_v8_splat(TWO_SQRT_2_OVER_PI));
 }
 
+/* v clamped to [-SATURATION, SATURATION]; a NaN passes */
+static inline nl_v8 saturate(nl_v8 v)
+{
+    const nl_v8 lo = nl_v8_splat(-SATURATION), hi = nl_v8_splat(SATURATION);
+    v = nl_v8_select(v < lo, lo, v);
+    return nl_v8_select(v > hi, hi, v);
+}
+
 static inline nl_v8 gelu_erf8(nl_v8 v)
 {
     const nl_v8 half_v = nl_v8_splat(0.5f) * v;
     return nl_v8_fma(half_v, nl_v8_erf(v * nl_v8_splat(INV_SQRT_2)), half_v);
 }
 
+/* only the negative side is clamped: above, y = v */
 static inline nl_v8 gelu_tanh8(nl_v8 v)
 {
+    const nl_v8 lo = nl_v8_splat(-SATURATION);
+    v = nl_v8_select(v < lo, lo, v);
     return v / (nl_v8_splat(1.0f) + nl_v8_exp(-tanh_arg2(v)));
 }
 
@@ -40,6 +56,7 @@ static inline nl_v8 gelu_tanh8(nl_v8 v)
 static inline nl_v8 gelu_erf_grad8(nl_v8 v)
 {
     const nl_v8 half = nl_v8_splat(0.5f);
+    v = saturate(v);
     const nl_v8 cdf = nl_v8_fma(half, nl_v8_erf(v * nl_v8_splat(INV_SQRT_2)), half);
     return nl_v8_fma(v * nl_v8_splat(INV_SQRT_2PI), nl_v8_exp(-half * v * v), cdf);
 }
@@ -49,6 +66,7 @@ static inline nl_v8 gelu_erf_grad8(nl_v8 v)
  * 0, not inf * 0 */
 static inline nl_v8 gelu_tanh_grad8(nl_v8 v)
 {
+    v = saturate(v);
     const nl_v8 e = nl_v8_exp(-tanh_arg2(v));
     const nl_v8 s = nl_v8_splat(1.0f) / (nl_v8_splat(1.0f) + e);
     const nl_v8 slope = v * nl_v8_fma(v * v, nl_v8_splat(3.0f * GELU_CUBIC * TWO_SQRT_2_OVER_PI),
