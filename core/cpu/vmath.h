@@ -26,6 +26,20 @@ static inline nl_v8i nl_v8_sign_bits(nl_v8 x)
                                 INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN};
 }
 
+/* c[0] z^(n-1) + c[1] z^(n-2) + ... + c[n-1] in Horner's order, fused; with
+ * constant coefficients inlined, it unrolls to the plain chain of FMAs */
+static inline nl_v8 nl_v8_horner(nl_v8 z, const float *c, int n)
+{
+    nl_v8 p = nl_v8_splat(c[0]);
+    for (int k = 1; k < n; k++)
+        p = nl_v8_fma(p, z, nl_v8_splat(c[k]));
+    return p;
+}
+
+/* the same over a whole coefficient array */
+#define NL_V8_HORNER(z, coeffs)                                                                    \
+    nl_v8_horner((z), (coeffs), (int)(sizeof(coeffs) / sizeof((coeffs)[0])))
+
 /* tanh as one rational function, a (1 + z p(z)) / (1 + z q(z)) with z = a^2,
  * a = |x| clamped to 9.02 (tanh rounds to 1 in float above 9.01), the sign
  * put back: 18 vector operations and a division per 8 floats
@@ -43,15 +57,11 @@ static inline nl_v8 nl_v8_tanh(nl_v8 x)
     nl_v8 a = (nl_v8)((nl_v8i)x ^ sign);
     a = nl_v8_select(a > a_max, a_max, a);
     const nl_v8 z = a * a;
-    nl_v8 p = nl_v8_splat(-8.508892821e-14f);
-    p = nl_v8_fma(p, z, nl_v8_splat(5.289178136e-11f));
-    p = nl_v8_fma(p, z, nl_v8_splat(-2.025582329e-08f));
-    p = nl_v8_fma(p, z, nl_v8_splat(1.116346647e-05f));
-    p = nl_v8_fma(p, z, nl_v8_splat(3.104936354e-03f));
-    p = nl_v8_fma(p, z, nl_v8_splat(1.308492303e-01f));
-    nl_v8 q = nl_v8_splat(2.547508111e-04f);
-    q = nl_v8_fma(q, z, nl_v8_splat(2.449919005e-02f));
-    q = nl_v8_fma(q, z, nl_v8_splat(4.641825211e-01f));
+    static const float tanh_p[] = {-8.508892821e-14f, 5.289178136e-11f, -2.025582329e-08f,
+                                   1.116346647e-05f, 3.104936354e-03f, 1.308492303e-01f};
+    const nl_v8 p = NL_V8_HORNER(z, tanh_p);
+    static const float tanh_q[] = {2.547508111e-04f, 2.449919005e-02f, 4.641825211e-01f};
+    const nl_v8 q = NL_V8_HORNER(z, tanh_q);
     nl_v8 t = nl_v8_fma(a * z, p, a) / nl_v8_fma(z, q, one);
     t = nl_v8_select(t > one, one, t);
     return (nl_v8)((nl_v8i)t | sign);
@@ -75,14 +85,9 @@ static inline nl_v8 nl_v8_exp(nl_v8 x)
     const nl_v8 n = biased - round_bias;
     nl_v8 r = nl_v8_fma(n, nl_v8_splat(-6.931471825e-01f), x);
     r = nl_v8_fma(n, nl_v8_splat(1.904654323e-09f), r);
-    nl_v8 p = nl_v8_splat(1.984126984e-04f);
-    p = nl_v8_fma(p, r, nl_v8_splat(1.388888889e-03f));
-    p = nl_v8_fma(p, r, nl_v8_splat(8.333333333e-03f));
-    p = nl_v8_fma(p, r, nl_v8_splat(4.166666667e-02f));
-    p = nl_v8_fma(p, r, nl_v8_splat(1.666666667e-01f));
-    p = nl_v8_fma(p, r, nl_v8_splat(0.5f));
-    p = nl_v8_fma(p, r, nl_v8_splat(1.0f));
-    p = nl_v8_fma(p, r, nl_v8_splat(1.0f));
+    static const float exp_taylor[] = {1.984126984e-04f, 1.388888889e-03f, 8.333333333e-03f,
+                                       4.166666667e-02f, 1.666666667e-01f, 0.5f, 1.0f, 1.0f};
+    const nl_v8 p = NL_V8_HORNER(r, exp_taylor);
     const nl_v8i n_bits = (nl_v8i)biased - (nl_v8i)round_bias;
     const nl_v8 two_n = (nl_v8)((n_bits + 127) << 23);
     return p * two_n;
@@ -90,9 +95,10 @@ static inline nl_v8 nl_v8_exp(nl_v8 x)
 
 /* erf as a (c + z p(z)) / (1 + z q(z)), z = a^2, c = 2/sqrt(pi), a = |x|
  * clamped to 3.93, the sign put back, as tanh above; beyond the clamp the
- * result is exactly 1 (erf rounds to 1 in float above 3.92; the fit there is
- * 1.5 FLT_EPSILON below). The coefficients are a minimax fit of erf(a)/a in relative
- * error (experiments/bench/erf_rational_fit.py: 2e-8 in exact arithmetic);
+ * result is exactly 1 (erf rounds to 1 in float above 3.92; the fit there
+ * is 1.5 FLT_EPSILON below). The coefficients are a minimax fit of erf(a)/a
+ * in relative error (experiments/bench/erf_rational_fit.py: 2e-8 in exact
+ * arithmetic);
  * in float the result is within 3 FLT_EPSILON of erf relative (2.9 near
  * |x| = 3.8, 2.3 near 0). */
 static inline nl_v8 nl_v8_erf(nl_v8 x)
@@ -103,16 +109,12 @@ static inline nl_v8 nl_v8_erf(nl_v8 x)
     const nl_v8i saturated = a > a_max;
     a = nl_v8_select(saturated, a_max, a);
     const nl_v8 z = a * a;
-    nl_v8 p = nl_v8_splat(2.045697675e-06f);
-    p = nl_v8_fma(p, z, nl_v8_splat(2.842406052e-04f));
-    p = nl_v8_fma(p, z, nl_v8_splat(3.756283076e-03f));
-    p = nl_v8_fma(p, z, nl_v8_splat(5.271916791e-02f));
-    p = nl_v8_fma(p, z, nl_v8_splat(1.902457065e-01f));
-    nl_v8 q = nl_v8_splat(3.801263154e-05f);
-    q = nl_v8_fma(q, z, nl_v8_splat(1.159452803e-03f));
-    q = nl_v8_fma(q, z, nl_v8_splat(1.495114972e-02f));
-    q = nl_v8_fma(q, z, nl_v8_splat(1.140349596e-01f));
-    q = nl_v8_fma(q, z, nl_v8_splat(5.019337962e-01f));
+    static const float erf_p[] = {2.045697675e-06f, 2.842406052e-04f, 3.756283076e-03f,
+                                  5.271916791e-02f, 1.902457065e-01f};
+    const nl_v8 p = NL_V8_HORNER(z, erf_p);
+    static const float erf_q[] = {3.801263154e-05f, 1.159452803e-03f, 1.495114972e-02f,
+                                  1.140349596e-01f, 5.019337962e-01f};
+    const nl_v8 q = NL_V8_HORNER(z, erf_q);
     nl_v8 e = nl_v8_fma(a * z, p, a * nl_v8_splat(1.128379167f)) / nl_v8_fma(z, q, one);
     e = nl_v8_select((e > one) | saturated, one, e);
     return (nl_v8)((nl_v8i)e | sign);
