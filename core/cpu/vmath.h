@@ -109,7 +109,7 @@ static inline nl_v8 nl_v8_erf(nl_v8 x)
     const nl_v8i saturated = a > a_max;
     a = nl_v8_select(saturated, a_max, a);
     const nl_v8 z = a * a;
-    static const float erf_p[] = {2.045697675e-06f, 2.842406052e-04f, 3.756283076e-03f,
+    static const float erf_p[] = {2.045697676e-06f, 2.842406052e-04f, 3.756283076e-03f,
                                   5.271916791e-02f, 1.902457065e-01f};
     const nl_v8 p = NL_V8_HORNER(z, erf_p);
     static const float erf_q[] = {3.801263154e-05f, 1.159452803e-03f, 1.495114972e-02f,
