@@ -1,7 +1,8 @@
 /* The vector elementary functions of core/cpu/vmath.h against libm in
  * double, swept densely over their whole working range: erf (GELU's erf
  * form) and exp (GELU's tanh form and erf backward), each to a bound in
- * FLT_EPSILON units of relative error a little above what they reach; NaN in
+ * FLT_EPSILON units of relative error a little above what they reach with
+ * or without FMA (erf 2.9 and 3.6, exp 0.7 and 0.9); NaN in
  * a lane stays NaN and leaves the other lanes alone; the clamps give the
  * right limits. And GELU's tanh form, evaluated through e^(-2u), keeps its
  * relative accuracy on the negative tail, where 1 + tanh would cancel; both
@@ -66,9 +67,9 @@ START_TEST(test_erf_accuracy)
     float at = 0.0f;
     /* [-6, 6] crosses the clamp at |x| = 3.93, where erf is 1 in float */
     double e = sweep_error(nl_v8_erf, erf, -6.0f, 6.0f, &at);
-    ck_assert_msg(e < 3.5, "erf: relative error %.3g FLT_EPSILON at %.9g", e, (double)at);
+    ck_assert_msg(e < 4.0, "erf: relative error %.3g FLT_EPSILON at %.9g", e, (double)at);
     e = sweep_error_geometric(nl_v8_erf, erf, 1e-30f, 1.0f, &at);
-    ck_assert_msg(e < 3.5, "erf near 0: relative error %.3g FLT_EPSILON at %.9g", e, (double)at);
+    ck_assert_msg(e < 4.0, "erf near 0: relative error %.3g FLT_EPSILON at %.9g", e, (double)at);
 }
 END_TEST
 
@@ -76,9 +77,9 @@ START_TEST(test_exp_accuracy)
 {
     float at = 0.0f;
     double e = sweep_error(nl_v8_exp, exp, -87.0f, 88.0f, &at);
-    ck_assert_msg(e < 1.5, "exp: relative error %.3g FLT_EPSILON at %.9g", e, (double)at);
+    ck_assert_msg(e < 1.0, "exp: relative error %.3g FLT_EPSILON at %.9g", e, (double)at);
     e = sweep_error(nl_v8_exp, exp, -1.0f, 1.0f, &at);
-    ck_assert_msg(e < 1.5, "exp on [-1, 1]: relative error %.3g FLT_EPSILON at %.9g", e,
+    ck_assert_msg(e < 1.0, "exp on [-1, 1]: relative error %.3g FLT_EPSILON at %.9g", e,
                   (double)at);
 }
 END_TEST
