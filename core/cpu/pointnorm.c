@@ -6,8 +6,8 @@
  * nothing depends on the thread count. dalpha adds the channels' sums in
  * channel order.
  *
- * tanh is computed in 8-float vectors (tanh8 below): glibc's scalar tanhf
- * is ~24x slower per element (results/bench/NOTES.md). Tested against the
+ * tanh is computed in 8-float vectors (nl_v8_tanh, vmath.h): glibc's scalar
+ * tanhf is ~24x slower per element (results/bench/NOTES.md). Tested against the
  * reference (core/norm/reference.c) at 1e-5, and against tanh in double over
  * a sweep of inputs in test_norm_reference. */
 #include <math.h>
@@ -15,47 +15,7 @@
 
 #include "cpu/cpu.h"
 #include "cpu/reduce.h"
-
-typedef int nl_v8i __attribute__((vector_size(32)));
-
-/* bits of a where mask is set, of b elsewhere */
-static inline nl_v8 v8_select(nl_v8i mask, nl_v8 a, nl_v8 b)
-{
-    return (nl_v8)(((nl_v8i)a & mask) | ((nl_v8i)b & ~mask));
-}
-
-/* tanh as one rational function, a (1 + z p(z)) / (1 + z q(z)) with z = a^2,
- * a = |x| clamped to 9.02 (tanh rounds to 1 in float above 9.01), the sign
- * put back: 18 vector operations and a division per 8 floats, since DyT is
- * bound by this arithmetic, not by memory (experiments/bench/
- * pointwise_ceiling.c). The coefficients are a minimax fit of tanh(a)/a in
- * relative error (experiments/bench/tanh_rational_fit.py: 7e-9 in exact
- * arithmetic); in float the result is within 2.7 FLT_EPSILON of tanh
- * relative (5.3 ulp where tanh is near 1, 2.4 ulp for |x| < 1), far inside
- * the 1e-5 of the PyTorch goldens. 1 + z p is formed as a + a z p, so that
- * near 0 its rounding falls on the small term. The comparisons are written
- * so that a NaN passes through. */
-static inline nl_v8 tanh8(nl_v8 x)
-{
-    const nl_v8i sign = (nl_v8i)x & (nl_v8i){INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN,
-                                             INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN};
-    const nl_v8 a_max = nl_v8_splat(9.02f), one = nl_v8_splat(1.0f);
-    nl_v8 a = (nl_v8)((nl_v8i)x ^ sign);
-    a = v8_select(a > a_max, a_max, a);
-    const nl_v8 z = a * a;
-    nl_v8 p = nl_v8_splat(-8.508892821e-14f);
-    p = nl_v8_fma(p, z, nl_v8_splat(5.289178136e-11f));
-    p = nl_v8_fma(p, z, nl_v8_splat(-2.025582329e-08f));
-    p = nl_v8_fma(p, z, nl_v8_splat(1.116346647e-05f));
-    p = nl_v8_fma(p, z, nl_v8_splat(3.104936354e-03f));
-    p = nl_v8_fma(p, z, nl_v8_splat(1.308492303e-01f));
-    nl_v8 q = nl_v8_splat(2.547508111e-04f);
-    q = nl_v8_fma(q, z, nl_v8_splat(2.449919005e-02f));
-    q = nl_v8_fma(q, z, nl_v8_splat(4.641825211e-01f));
-    nl_v8 t = nl_v8_fma(a * z, p, a) / nl_v8_fma(z, q, one);
-    t = v8_select(t > one, one, t);
-    return (nl_v8)((nl_v8i)t | sign);
-}
+#include "cpu/vmath.h"
 
 /* A run of `len` contiguous floats: a plane (one gamma and beta, row NULL)
  * or a feature vector (per-element parameters from the rows). Short tails go
@@ -83,7 +43,7 @@ static void dyt_run_forward(const float *x, float *y, int len, float alpha, cons
     int j = 0;
     for (; j + 8 <= len; j += 8)
         nl_v8_store(y + j, nl_v8_fma(param8(p->gamma_row, p->gamma, j),
-                                     tanh8(va * nl_v8_load(x + j)),
+                                     nl_v8_tanh(va * nl_v8_load(x + j)),
                                      param8(p->beta_row, p->beta, j)));
     if (j < len) {
         const int left = len - j;
@@ -94,7 +54,7 @@ static void dyt_run_forward(const float *x, float *y, int len, float alpha, cons
         const run_params tail = {p->gamma_row ? gb : NULL, p->beta_row ? bb : NULL, p->gamma,
                                  p->beta};
         nl_v8_store(yb, nl_v8_fma(param8(tail.gamma_row, tail.gamma, 0),
-                                  tanh8(va * nl_v8_load(xb)),
+                                  nl_v8_tanh(va * nl_v8_load(xb)),
                                   param8(tail.beta_row, tail.beta, 0)));
         memcpy(y + j, yb, (size_t)left * sizeof(float));
     }
@@ -126,7 +86,7 @@ void nl_cpu_dyt_forward(nl_backend *be, int n, int c, int hw, const float *alpha
  * dy * (1 - t^2) * x added to the accumulators */
 static inline nl_v8 dyt_grad8(nl_v8 xv, nl_v8 dyv, nl_v8 va, nl_v8 scale, nl_v8 acc[3])
 {
-    const nl_v8 t = tanh8(va * xv);
+    const nl_v8 t = nl_v8_tanh(va * xv);
     const nl_v8 slope = nl_v8_splat(1.0f) - t * t;
     acc[0] += dyv;
     acc[1] = nl_v8_fma(dyv, t, acc[1]);

@@ -1,0 +1,124 @@
+/* Elementary functions on 8-float vectors (nl_v8, reduce.h) for the
+ * pointwise kernels: glibc's scalar tanhf and erff are each many times
+ * slower per element than these (results/bench/NOTES.md), and a pointwise
+ * op is bound by this arithmetic, not by memory. Every function is written
+ * so that a NaN input gives a NaN in its lane; the accuracy of each against
+ * libm in double is swept in test_norm_reference (tanh) and test_vmath
+ * (exp, erf). */
+#ifndef NL_VMATH_H
+#define NL_VMATH_H
+
+#include <stdint.h>
+
+#include "cpu/reduce.h"
+
+typedef int nl_v8i __attribute__((vector_size(32)));
+typedef unsigned nl_v8u32 __attribute__((vector_size(32)));
+
+/* bits of a where mask is set, of b elsewhere */
+static inline nl_v8 nl_v8_select(nl_v8i mask, nl_v8 a, nl_v8 b)
+{
+    return (nl_v8)(((nl_v8i)a & mask) | ((nl_v8i)b & ~mask));
+}
+
+static inline nl_v8i nl_v8_sign_bits(nl_v8 x)
+{
+    return (nl_v8i)x & (nl_v8i){INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN,
+                                INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN};
+}
+
+/* c[0] z^(n-1) + c[1] z^(n-2) + ... + c[n-1] in Horner's order, fused; with
+ * constant coefficients inlined, it unrolls to the plain chain of FMAs */
+static inline nl_v8 nl_v8_horner(nl_v8 z, const float *c, int n)
+{
+    nl_v8 p = nl_v8_splat(c[0]);
+    for (int k = 1; k < n; k++)
+        p = nl_v8_fma(p, z, nl_v8_splat(c[k]));
+    return p;
+}
+
+/* the same over a whole coefficient array */
+#define NL_V8_HORNER(z, coeffs)                                                                    \
+    nl_v8_horner((z), (coeffs), (int)(sizeof(coeffs) / sizeof((coeffs)[0])))
+
+/* tanh as one rational function, a (1 + z p(z)) / (1 + z q(z)) with z = a^2,
+ * a = |x| clamped to 9.02 (tanh rounds to 1 in float above 9.01), the sign
+ * put back: 18 vector operations and a division per 8 floats
+ * (experiments/bench/pointwise_ceiling.c). The coefficients are a minimax
+ * fit of tanh(a)/a in relative error (experiments/bench/tanh_rational_fit.py:
+ * 7e-9 in exact arithmetic); in float the result is within 2.7 FLT_EPSILON
+ * of tanh relative (5.3 ulp where tanh is near 1, 2.4 ulp for |x| < 1), far
+ * inside the 1e-5 of the PyTorch goldens. 1 + z p is formed as a + a z p, so
+ * that near 0 its rounding falls on the small term. The comparisons are
+ * written so that a NaN passes through. */
+static inline nl_v8 nl_v8_tanh(nl_v8 x)
+{
+    const nl_v8i sign = nl_v8_sign_bits(x);
+    const nl_v8 a_max = nl_v8_splat(9.02f), one = nl_v8_splat(1.0f);
+    nl_v8 a = (nl_v8)((nl_v8i)x ^ sign);
+    a = nl_v8_select(a > a_max, a_max, a);
+    const nl_v8 z = a * a;
+    static const float tanh_p[] = {-8.508892821e-14f, 5.289178136e-11f, -2.025582329e-08f,
+                                   1.116346647e-05f, 3.104936354e-03f, 1.308492303e-01f};
+    const nl_v8 p = NL_V8_HORNER(z, tanh_p);
+    static const float tanh_q[] = {2.547508111e-04f, 2.449919005e-02f, 4.641825211e-01f};
+    const nl_v8 q = NL_V8_HORNER(z, tanh_q);
+    nl_v8 t = nl_v8_fma(a * z, p, a) / nl_v8_fma(z, q, one);
+    t = nl_v8_select(t > one, one, t);
+    return (nl_v8)((nl_v8i)t | sign);
+}
+
+/* e^x as 2^n e^r, n = x / ln 2 rounded to nearest (by adding 1.5 * 2^23,
+ * whose low mantissa bits then hold n), r = x - n ln 2 in two steps (ln 2
+ * split into a float with 12 trailing zero bits, so that n times it is exact
+ * fused or not, and the rest), |r| <= ln 2 / 2, e^r by its Taylor series to r^7 (remainder
+ * below 6e-9 relative), 2^n built in the exponent bits. x is clamped to
+ * [-87, 88], where 2^n stays a normal float: below, e^x is under 1.7e-38
+ * (as good as 0 to every caller), above, it would overflow anyway. Within
+ * 0.7 FLT_EPSILON of exp relative (0.9 without FMA). */
+static inline nl_v8 nl_v8_exp(nl_v8 x)
+{
+    const nl_v8 lo = nl_v8_splat(-87.0f), hi = nl_v8_splat(88.0f);
+    const nl_v8 round_bias = nl_v8_splat(12582912.0f); /* 1.5 * 2^23 */
+    x = nl_v8_select(x > hi, hi, x);
+    x = nl_v8_select(x < lo, lo, x);
+    const nl_v8 biased = x * nl_v8_splat(1.442695041f) + round_bias;
+    const nl_v8 n = biased - round_bias;
+    nl_v8 r = nl_v8_fma(n, nl_v8_splat(-0.693145751953125f), x);
+    r = nl_v8_fma(n, nl_v8_splat(-1.428606820e-06f), r);
+    static const float exp_taylor[] = {1.984126984e-04f, 1.388888889e-03f, 8.333333333e-03f,
+                                       4.166666667e-02f, 1.666666667e-01f, 0.5f, 1.0f, 1.0f};
+    const nl_v8 p = NL_V8_HORNER(r, exp_taylor);
+    const nl_v8i n_bits = (nl_v8i)biased - (nl_v8i)round_bias;
+    const nl_v8 two_n = (nl_v8)((nl_v8u32)(n_bits + 127) << 23); /* unsigned: no UB on a NaN */
+    return p * two_n;
+}
+
+/* erf as a (c + z p(z)) / (1 + z q(z)), z = a^2, c = 2/sqrt(pi), a = |x|
+ * clamped to 3.93, the sign put back, as tanh above; beyond the clamp the
+ * result is exactly 1 (erf rounds to 1 in float above 3.92; the fit there
+ * is 1.5 FLT_EPSILON below). The coefficients are a minimax fit of erf(a)/a
+ * in relative error (experiments/bench/erf_rational_fit.py: 2e-8 in exact
+ * arithmetic);
+ * in float the result is within 3 FLT_EPSILON of erf relative (2.9 near
+ * |x| = 3.8, 2.3 near 0; 3.6 where the target has no FMA). */
+static inline nl_v8 nl_v8_erf(nl_v8 x)
+{
+    const nl_v8i sign = nl_v8_sign_bits(x);
+    const nl_v8 a_max = nl_v8_splat(3.93f), one = nl_v8_splat(1.0f);
+    nl_v8 a = (nl_v8)((nl_v8i)x ^ sign);
+    const nl_v8i saturated = a > a_max;
+    a = nl_v8_select(saturated, a_max, a);
+    const nl_v8 z = a * a;
+    static const float erf_p[] = {2.045697676e-06f, 2.842406052e-04f, 3.756283076e-03f,
+                                  5.271916791e-02f, 1.902457065e-01f};
+    const nl_v8 p = NL_V8_HORNER(z, erf_p);
+    static const float erf_q[] = {3.801263154e-05f, 1.159452803e-03f, 1.495114972e-02f,
+                                  1.140349596e-01f, 5.019337962e-01f};
+    const nl_v8 q = NL_V8_HORNER(z, erf_q);
+    nl_v8 e = nl_v8_fma(a * z, p, a * nl_v8_splat(1.128379167f)) / nl_v8_fma(z, q, one);
+    e = nl_v8_select((e > one) | saturated, one, e);
+    return (nl_v8)((nl_v8i)e | sign);
+}
+
+#endif

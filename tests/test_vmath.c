@@ -1,0 +1,168 @@
+/* The vector elementary functions of core/cpu/vmath.h against libm in
+ * double, swept densely over their whole working range: erf (GELU's erf
+ * form) and exp (GELU's tanh form and erf backward), each to a bound in
+ * FLT_EPSILON units of relative error a little above what they reach with
+ * or without FMA (erf 2.9 and 3.6, exp 0.7 and 0.9); NaN in
+ * a lane stays NaN and leaves the other lanes alone; the clamps give the
+ * right limits. And GELU's tanh form, evaluated through e^(-2u), keeps its
+ * relative accuracy on the negative tail, where 1 + tanh would cancel; both
+ * GELU forms stay finite far out.
+ * (tanh's sweep is test_norm_reference's, through DyT.) */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "cpu/vmath.h"
+#include "tfm/reference.h"
+#include "testutil.h"
+
+enum { SWEEP = 1 << 21 };
+
+typedef nl_v8 (*vec_fn)(nl_v8);
+typedef double (*ref_fn)(double);
+
+/* the largest relative error of f against ref over SWEEP evenly spaced
+ * floats in [lo, hi], in FLT_EPSILON units; the worst input in *at */
+static double sweep_error(vec_fn f, ref_fn ref, float lo, float hi, float *at)
+{
+    double worst = 0.0;
+    for (long k = 0; k < SWEEP; k += 8) {
+        float x[8];
+        for (int l = 0; l < 8; l++)
+            x[l] = lo + (hi - lo) * (float)((double)(k + l) / (SWEEP - 1));
+        const nl_v8 y = f(nl_v8_load(x));
+        for (int l = 0; l < 8; l++) {
+            const double want = ref(x[l]);
+            const double err = fabs(y[l] - want) / fmax(fabs(want), DBL_MIN);
+            if (err > worst)
+                worst = err, *at = x[l];
+        }
+    }
+    return worst / FLT_EPSILON;
+}
+
+/* the same over a geometric range [lo, hi], lo > 0: inputs near 0 */
+static double sweep_error_geometric(vec_fn f, ref_fn ref, float lo, float hi, float *at)
+{
+    double worst = 0.0;
+    const double ratio = pow((double)hi / lo, 1.0 / (SWEEP / 64 - 1));
+    double v = lo;
+    for (long k = 0; k < SWEEP / 64; k += 8) {
+        float x[8];
+        for (int l = 0; l < 8; l++, v *= ratio)
+            x[l] = (float)v;
+        const nl_v8 y = f(nl_v8_load(x));
+        for (int l = 0; l < 8; l++) {
+            const double want = ref(x[l]);
+            const double err = fabs(y[l] - want) / fabs(want);
+            if (err > worst)
+                worst = err, *at = x[l];
+        }
+    }
+    return worst / FLT_EPSILON;
+}
+
+START_TEST(test_erf_accuracy)
+{
+    float at = 0.0f;
+    /* [-6, 6] crosses the clamp at |x| = 3.93, where erf is 1 in float */
+    double e = sweep_error(nl_v8_erf, erf, -6.0f, 6.0f, &at);
+    ck_assert_msg(e < 4.0, "erf: relative error %.3g FLT_EPSILON at %.9g", e, (double)at);
+    e = sweep_error_geometric(nl_v8_erf, erf, 1e-30f, 1.0f, &at);
+    ck_assert_msg(e < 4.0, "erf near 0: relative error %.3g FLT_EPSILON at %.9g", e, (double)at);
+}
+END_TEST
+
+START_TEST(test_exp_accuracy)
+{
+    float at = 0.0f;
+    double e = sweep_error(nl_v8_exp, exp, -87.0f, 88.0f, &at);
+    ck_assert_msg(e < 1.0, "exp: relative error %.3g FLT_EPSILON at %.9g", e, (double)at);
+    e = sweep_error(nl_v8_exp, exp, -1.0f, 1.0f, &at);
+    ck_assert_msg(e < 1.0, "exp on [-1, 1]: relative error %.3g FLT_EPSILON at %.9g", e,
+                  (double)at);
+}
+END_TEST
+
+/* NaN in lane 0 stays NaN, the others are the function's values; the
+ * clamps: erf(+-inf) = +-1, exp(-inf) below 1.7e-38 and exp(+inf) huge,
+ * neither NaN */
+START_TEST(test_special_values)
+{
+    const float x[8] = {NAN, 0.5f, -0.5f, 0.0f, INFINITY, -INFINITY, 100.0f, -100.0f};
+    const nl_v8 e = nl_v8_erf(nl_v8_load(x)), p = nl_v8_exp(nl_v8_load(x));
+    ck_assert_msg(isnan(e[0]) && isnan(p[0]), "NaN gives erf %g, exp %g", (double)e[0],
+                  (double)p[0]);
+    for (int l = 1; l < 4; l++) {
+        ck_assert(fabs(e[l] - erf(x[l])) <= 4 * FLT_EPSILON * fabs(erf(x[l])));
+        ck_assert(fabs(p[l] - exp(x[l])) <= 2 * FLT_EPSILON * exp(x[l]));
+    }
+    for (int l = 4; l < 8; l++)
+        ck_assert_msg(e[l] == copysignf(1.0f, x[l]), "erf(%g) = %.9g", (double)x[l],
+                      (double)e[l]);
+    ck_assert(p[4] > 1e38f && !isinf(p[4]) && p[5] >= 0.0f && p[5] < 1.7e-38f);
+}
+END_TEST
+
+/* GELU's tanh form relative to its value over [-5, 0), where it falls to
+ * 1e-7 of |x|: 1 + tanh(u) in float would keep no digit there, e^(-2u) keeps
+ * all that the float argument 2u allows (its rounding, relative, comes out
+ * multiplied by |2u|: up to 17 at -5). Below -5 the reference's 1 + tanh in
+ * double loses digits too. */
+START_TEST(test_gelu_tanh_negative_tail)
+{
+    enum { COUNT = 9001 };
+    float x[COUNT], y[COUNT];
+    for (int i = 0; i < COUNT; i++)
+        x[i] = -5.0f + 5.0f * (float)i / COUNT;
+    nl_backend *be = tu_cpu(1);
+    be->ops->gelu_forward(be, NL_GELU_TANH, COUNT, x, y);
+    double worst = 0.0;
+    float at = 0.0f;
+    for (int i = 0; i < COUNT; i++) {
+        const double want = nl_gelu_reference(NL_GELU_TANH, x[i]);
+        const double two_u = 2 * 0.7978845608028654 * (x[i] + 0.044715 * pow(x[i], 3));
+        const double err = fabs(y[i] - want) / fabs(want) / (1 + fabs(two_u));
+        if (err > worst)
+            worst = err, at = x[i];
+    }
+    ck_assert_msg(worst < 2 * FLT_EPSILON,
+                  "gelu tanh(%.9g): relative error %.3g FLT_EPSILON times 1 + |2u|", (double)at,
+                  worst / FLT_EPSILON);
+}
+END_TEST
+
+/* GELU far out, where v^3 and e^(-2u) leave float's range: y is x or 0 and
+ * the slope 1 or 0 in both forms, never NaN; a NaN stays NaN */
+START_TEST(test_gelu_extremes)
+{
+    const nl_gelu_kind kind = (nl_gelu_kind)_i;
+    const float x[8] = {-FLT_MAX, -1e30f, -30.0f, 30.0f, 1e30f, FLT_MAX, INFINITY, NAN};
+    const float one[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    float y[8], dx[8];
+    nl_backend *be = tu_cpu(1);
+    be->ops->gelu_forward(be, kind, 8, x, y);
+    be->ops->gelu_backward(be, kind, 8, x, one, dx, false);
+    for (int l = 0; l < 7; l++) {
+        const bool positive = x[l] > 0;
+        ck_assert_msg(positive ? y[l] == x[l] : fabsf(y[l]) < 1e-30f, "gelu %s(%g) = %g",
+                      nl_name_of(&nl_gelu_names, kind), (double)x[l], (double)y[l]);
+        ck_assert_msg(fabsf(dx[l] - (positive ? 1.0f : 0.0f)) < 1e-30f, "gelu %s'(%g) = %g",
+                      nl_name_of(&nl_gelu_names, kind), (double)x[l], (double)dx[l]);
+    }
+    ck_assert(isnan(y[7]) && isnan(dx[7]));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("vmath");
+    TCase *tc = tcase_create("cpu");
+    tcase_add_test(tc, test_erf_accuracy);
+    tcase_add_test(tc, test_exp_accuracy);
+    tcase_add_test(tc, test_special_values);
+    tcase_add_test(tc, test_gelu_tanh_negative_tail);
+    tcase_add_loop_test(tc, test_gelu_extremes, 0, NL_GELU_COUNT);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
