@@ -18,18 +18,22 @@
 #include "bench/bench.h"
 #include "cmd.h"
 #include "log/files.h"
+#include "model/model.h"
 #include "norm/registry.h"
 #include "version_git.h"
 
 #define MAX_LIST 16
 #define TRAIN_LR 0.01f
+/* PyTorch's AdamW default */
+#define LM_LR 0.001f
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: normlab bench [--kernels] [--training] [--threads N] [--busy N] [--reps K] [--warmup K]\n"
-            "                     [--csv FILE] [--quick] [--model mlp|cnn] [--norm LIST]\n"
-            "                     [--batch LIST] [--groups G]\n\n"
+            "                     [--csv FILE] [--quick] [--model mlp|cnn|lm] [--norm LIST]\n"
+            "                     [--batch LIST] [--groups G] [--d-model D] [--heads H]\n"
+            "                     [--layers L] [--context T] [--vocab V] [--placement P]\n\n"
             "Measures the CPU engine (both parts unless one is named):\n"
             "  --kernels   every normalizer (normlab list) on (32,64,28,28),\n"
             "              (128,256,14,14) and features (256,1024): forward train, forward eval,\n"
@@ -41,7 +45,9 @@ static void usage(FILE *out)
             "  --training  samples/s of the training step (load batch, forward, backward, SGD\n"
             "              momentum 0.9) on random 1x28x28 data, 10 classes: mlp 784-256-256-\n"
             "              256-10 and cnn conv(32)-pool-conv(64)-pool-linear, against the\n"
-            "              sgemm-bound ceiling (sgemm 1024 GFLOP/s / FLOPs per sample)\n\n"
+            "              sgemm-bound ceiling (sgemm 1024 GFLOP/s / FLOPs per sample); with\n"
+            "              --model lm, tokens/s of the transformer LM's step (load tokens,\n"
+            "              forward, backward, AdamW lr 0.001) on random token windows\n\n"
             "options:\n"
             "  --threads N   OpenMP (and OpenBLAS) threads (default 0: as a run picks them, the\n"
             "                cores other processes leave free)\n"
@@ -51,16 +57,23 @@ static void usage(FILE *out)
             "  --warmup K    untimed calls or steps first (default 3 kernels, 5 training)\n"
             "  --csv FILE    also write one row per measurement\n"
             "  --quick       a smoke run: 2 repetitions, 1 warm-up, short repetitions\n"
-            "  --model M     mlp or cnn (repeatable or comma-separated; default both); for the\n"
-            "                normalizer kernels mlp picks the feature shape, cnn the images\n"
+            "  --model M     mlp, cnn or lm (repeatable or comma-separated; default mlp,cnn); for\n"
+            "                the normalizer kernels mlp picks the feature shape, cnn the images;\n"
+            "                lm is timed in training only\n"
             "  --norm LIST   comma-separated normalizers (default all; those for images\n"
             "                only on the cnn):");
     for (int k = 0; k < NL_NORM_COUNT; k++)
         fprintf(out, "%s %s", k ? "," : "", nl_name_of(&nl_norm_names, k));
     fprintf(out, "\n");
     fprintf(out,
-            "  --batch LIST  training and layer batch sizes (default 2,8,32,128)\n"
-            "  --groups G    group norm's group count (default 8, on every shape)\n\n"
+            "  --batch LIST  training and layer batch sizes (default 2,8,32,128; lm: windows\n"
+            "                per step, default 1,4,16,64)\n"
+            "  --groups G    group norm's group count (default 8, on every shape)\n"
+            "  the lm (defaults: about 1M parameters, as configs/lm-synthetic.yaml):\n"
+            "  --d-model D   width (default 128)        --heads H    attention heads (default 4)\n"
+            "  --layers L    blocks (default 5)         --context T  tokens per window (default 64)\n"
+            "  --vocab V     token ids (default 256)    --placement P  pre, post, peri or none\n"
+            "                (default pre); --norm defaults to every normalizer the lm takes\n\n"
             "Numbers from a loaded machine are noisy: compare medians of quiet runs.\n");
 }
 
@@ -74,6 +87,9 @@ typedef struct {
     bool model[NL_ARCH_COUNT];
     bool norm[NL_NORM_COUNT];
     int batches[MAX_LIST], n_batches;
+    bool lm_default_batches; /* no --batch: the lm takes its own list */
+    nl_bench_lm_case lm;
+    bool lm_norm[NL_NORM_COUNT]; /* --norm less what the lm does not take */
 } options;
 
 static int parse_int(const char *what, const char *v, int lo, int hi, int *out)
@@ -107,10 +123,41 @@ static int parse_names(const char *what, const char *v, const nl_name_table *tab
     return 0;
 }
 
+/* The lm's options, checked by building the model on paper (nl_model_check)
+ * for each normalizer before anything runs or is written. Without --norm,
+ * the normalizers the lm takes; a named one it refuses is an error. */
+static int check_lm(options *o, bool any_norm)
+{
+    nl_error err = {0};
+    for (int k = 0; k < NL_NORM_COUNT; k++) {
+        o->lm_norm[k] = o->norm[k];
+        if (!o->norm[k])
+            continue;
+        nl_model_spec spec;
+        nl_bench_lm_spec(&o->lm, (nl_norm_kind)k, o->groups, &spec);
+        if (nl_model_check(&spec, 1, &err) == NL_OK)
+            continue;
+        if (!any_norm) {
+            o->lm_norm[k] = false;
+            continue;
+        }
+        return nl_cmd_usage_error("bench", "--model lm with --norm %s (d_model %d, heads %d, "
+                                  "layers %d, context %d, vocab %d, placement %s): %s",
+                                  nl_name_of(&nl_norm_names, k), o->lm.d_model, o->lm.heads,
+                                  o->lm.layers, o->lm.context, o->lm.vocab,
+                                  nl_name_of(&nl_placement_names, o->lm.placement), err.msg);
+    }
+    for (int k = 0; k < NL_NORM_COUNT; k++)
+        if (o->lm_norm[k])
+            return 0;
+    return nl_cmd_usage_error("bench", "--model lm: no normalizer builds: %s", err.msg);
+}
+
 static int parse_options(int argc, char **argv, options *o, bool *help)
 {
     memset(o, 0, sizeof *o);
     o->groups = 8;
+    nl_bench_lm_defaults(&o->lm);
     bool any_model = false, any_norm = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -127,7 +174,10 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
                    strcmp(a, "--reps") == 0 ||
                    strcmp(a, "--warmup") == 0 || strcmp(a, "--csv") == 0 ||
                    strcmp(a, "--model") == 0 || strcmp(a, "--norm") == 0 ||
-                   strcmp(a, "--batch") == 0 || strcmp(a, "--groups") == 0) {
+                   strcmp(a, "--batch") == 0 || strcmp(a, "--groups") == 0 ||
+                   strcmp(a, "--d-model") == 0 || strcmp(a, "--heads") == 0 ||
+                   strcmp(a, "--layers") == 0 || strcmp(a, "--context") == 0 ||
+                   strcmp(a, "--vocab") == 0 || strcmp(a, "--placement") == 0) {
             if (i + 1 >= argc)
                 return nl_cmd_usage_error("bench", "%s needs a value", a);
             const char *v = argv[++i];
@@ -144,11 +194,29 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
                 o->warmup_set = true;
             } else if (strcmp(a, "--groups") == 0) {
                 rc = parse_int(a, v, 1, 1 << 20, &o->groups);
+            } else if (strcmp(a, "--d-model") == 0) {
+                rc = parse_int(a, v, 1, 1 << 14, &o->lm.d_model);
+            } else if (strcmp(a, "--heads") == 0) {
+                rc = parse_int(a, v, 1, 1 << 14, &o->lm.heads);
+            } else if (strcmp(a, "--layers") == 0) {
+                rc = parse_int(a, v, 1, 1024, &o->lm.layers);
+            } else if (strcmp(a, "--context") == 0) {
+                rc = parse_int(a, v, 1, 1 << 16, &o->lm.context);
+            } else if (strcmp(a, "--vocab") == 0) {
+                rc = parse_int(a, v, 2, 1 << 20, &o->lm.vocab);
+            } else if (strcmp(a, "--placement") == 0) {
+                bool place[NL_PLACE_COUNT] = {false};
+                rc = parse_names(a, v, &nl_placement_names, place, NL_PLACE_COUNT);
+                for (int k = 0; k < NL_PLACE_COUNT; k++)
+                    if (place[k])
+                        o->lm.placement = (nl_placement)k;
             } else if (strcmp(a, "--csv") == 0) {
                 o->csv = v;
             } else if (strcmp(a, "--model") == 0) {
-                /* resnet is not a bench model */
-                rc = parse_names(a, v, &nl_arch_names, o->model, NL_ARCH_RESNET);
+                rc = parse_names(a, v, &nl_arch_names, o->model, NL_ARCH_COUNT);
+                if (!rc && o->model[NL_ARCH_RESNET])
+                    return nl_cmd_usage_error("bench", "--model: resnet is not a bench model; "
+                                                       "accepted: mlp, cnn, lm");
                 any_model = true;
             } else if (strcmp(a, "--norm") == 0) {
                 rc = parse_names(a, v, &nl_norm_names, o->norm, NL_NORM_COUNT);
@@ -169,10 +237,13 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
             return nl_cmd_usage_error("bench", "unexpected argument '%s'", a);
         }
     }
-    if (!o->kernels && !o->training)
-        o->kernels = o->training = true;
     if (!any_model)
         o->model[NL_ARCH_MLP] = o->model[NL_ARCH_CNN] = true;
+    if (!o->kernels && !o->training) {
+        /* the lm has no kernel section of its own */
+        o->kernels = o->model[NL_ARCH_MLP] || o->model[NL_ARCH_CNN];
+        o->training = true;
+    }
     if (!any_norm)
         for (int k = 0; k < NL_NORM_COUNT; k++)
             o->norm[k] = true;
@@ -180,8 +251,9 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
         const int def[] = {2, 8, 32, 128};
         for (int i = 0; i < 4; i++)
             o->batches[o->n_batches++] = def[i];
+        o->lm_default_batches = true;
     }
-    return 0;
+    return o->model[NL_ARCH_LM] ? check_lm(o, any_norm) : 0;
 }
 
 /* ---- output: one row type for every section ---- */
@@ -593,6 +665,64 @@ static void bench_training(output *out, const options *o, nl_backend *be, double
     printf("\n");
 }
 
+static void bench_training_lm(output *out, const options *o, nl_backend *be)
+{
+    const nl_bench_timing t = train_timing(o);
+    const nl_bench_lm_case *lc = &o->lm;
+    const char *placement = nl_name_of(&nl_placement_names, lc->placement);
+    char shape[96];
+    snprintf(shape, sizeof shape, "d%d-h%d-L%d-T%d-V%d", lc->d_model, lc->heads, lc->layers,
+             lc->context, lc->vocab);
+    printf("lm training step (nl_model_load_tokens, forward, backward, nl_adamw_step: lr %g,\n"
+           "  PyTorch's defaults) on random windows of %d token ids with random targets:\n"
+           "  d_model %d, %d heads, %d layers, vocabulary %d, tied embeddings, GELU erf, MLP\n"
+           "  ratio 4, placement %s; median of %d repetitions of >= %.2f s after %d warm-up steps\n",
+           LM_LR, lc->context, lc->d_model, lc->heads, lc->layers, lc->vocab, placement, t.reps,
+           t.rep_s, t.warmup);
+    printf("  %-10s %5s %11s %10s %9s %9s %8s\n", "norm", "batch", "tokens/s", "windows/s",
+           "ms/step", "params", "loss");
+    const int lm_def[] = {1, 4, 16, 64};
+    const int *batches = o->lm_default_batches ? lm_def : o->batches;
+    const int n_batches = o->lm_default_batches ? 4 : o->n_batches;
+    for (int k = 0; k < NL_NORM_COUNT; k++) {
+        if (!o->lm_norm[k])
+            continue;
+        const char *norm = nl_name_of(&nl_norm_names, k);
+        for (int bi = 0; bi < n_batches; bi++) {
+            const int n = batches[bi];
+            nl_model_spec spec;
+            nl_bench_lm_spec(lc, (nl_norm_kind)k, o->groups, &spec);
+            nl_bench_train_result res;
+            nl_error err = {0};
+            if (nl_bench_train_lm(be, &spec, n, LM_LR, &t, &res, &err) != NL_OK) {
+                char what[96];
+                snprintf(what, sizeof what, "lm %s batch %d", norm, n);
+                failed(out, what, &err);
+                continue;
+            }
+            char label[32];
+            norm_label(k, o->groups, label, sizeof label);
+            printf("  %-10s %5d %11.0f %10.1f %9.3f %9zu %8.3f%s\n", label, n, res.tokens_per_s,
+                   res.samples_per_s, res.step.median_s * 1e3, res.params, res.mean_loss,
+                   isfinite(res.mean_loss) ? "" : "  (loss not finite)");
+            row r = blank_row("train_lm");
+            r.model = "lm";
+            r.norm = norm;
+            r.groups = uses_groups(k) ? o->groups : 0;
+            r.batch = n;
+            r.kernel = "train_step";
+            r.shape = shape;
+            r.mode = placement;
+            r.time = &res.step;
+            /* a token is the LM's sample: one prediction and its loss */
+            r.samples_per_s = res.tokens_per_s;
+            r.median_ms = res.step.median_s * 1e3;
+            emit_csv(out, &r);
+        }
+    }
+    printf("\n");
+}
+
 /* ---- --busy: other work on the machine ---- */
 
 typedef struct {
@@ -722,8 +852,10 @@ int cmd_bench(int argc, char **argv)
         bench_norms(&out, &o, be);
         bench_layers(&out, &o, be, square);
     }
-    if (o.training)
+    if (o.training && (o.model[NL_ARCH_MLP] || o.model[NL_ARCH_CNN]))
         bench_training(&out, &o, be, square);
+    if (o.training && o.model[NL_ARCH_LM])
+        bench_training_lm(&out, &o, be);
     print_load("end");
     if (out.open && nl_csv_close(&out.csv, &err) != NL_OK) {
         nl_cmd_report("bench", &err);

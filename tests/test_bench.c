@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "norm/registry.h"
 #include "testutil.h"
@@ -193,6 +194,115 @@ START_TEST(test_cnn_flops_and_usage)
 }
 END_TEST
 
+/* a small lm (the rows, not the speed): one train_lm row per normalizer and
+ * batch, saying the model and the machine */
+static const char *lm_small = "--quick --threads 2 --model lm --d-model 16 --heads 2 --layers 1 "
+                              "--context 8 --vocab 11 --batch 1,3";
+
+/* reads lm.csv under tmp: counts[kind][b] rows of kind at batches 1 (b 0) and 3 (b 1) */
+static void read_lm_rows(int counts[NL_NORM_COUNT][2], const char *placement)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/lm.csv", tmp);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f, "no %s", path);
+    char line[2048];
+    ck_assert(fgets(line, sizeof line, f));
+    ck_assert_str_eq(line, header);
+    memset(counts, 0, sizeof(int) * NL_NORM_COUNT * 2);
+    while (fgets(line, sizeof line, f)) {
+        char desc[2048];
+        snprintf(desc, sizeof desc, "%s", line);
+        char *fld[N_FIELDS + 1];
+        ck_assert_msg(split(line, fld, N_FIELDS + 1) == N_FIELDS, "field count: %s", desc);
+        if (strcmp(fld[SECTION], "sgemm") == 0)
+            continue;
+        ck_assert_str_eq(fld[SECTION], "train_lm");
+        ck_assert_str_eq(fld[MODEL], "lm");
+        ck_assert_str_eq(fld[SHAPE], "d16-h2-L1-T8-V11");
+        ck_assert_str_eq(fld[MODE], placement);
+        ck_assert_int_eq((int)positive(fld, THREADS, desc), 2);
+        positive(fld, SAMPLES, desc);
+        positive(fld, MEDIAN_MS, desc);
+        positive(fld, MEDIAN_US, desc);
+        /* tokens/s = context x windows per second of the median step */
+        const double batch = positive(fld, BATCH, desc);
+        const double expect = 8.0 * batch / (strtod(fld[MEDIAN_MS], NULL) * 1e-3);
+        ck_assert_msg(fabs(strtod(fld[SAMPLES], NULL) / expect - 1.0) < 1e-6, "tokens/s: %s", desc);
+        ck_assert_msg(fld[CPU_MODEL][0] && fld[ISA][0] && fld[OPENBLAS_CORE][0] &&
+                          fld[BUILD_ISA][0],
+                      "machine columns: %s", desc);
+        const int kind = nl_name_lookup(&nl_norm_names, fld[NORM]);
+        ck_assert_msg(kind >= 0, "unknown normalizer: %s", desc);
+        ck_assert_msg(batch == 1 || batch == 3, "batch: %s", desc);
+        counts[kind][batch == 3]++;
+    }
+    fclose(f);
+}
+
+START_TEST(test_lm_rows)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/normlab-bench-XXXXXX");
+    ck_assert(mkdtemp(tmp) != NULL);
+    char args[512];
+    int counts[NL_NORM_COUNT][2];
+    /* named normalizers, another placement */
+    snprintf(args, sizeof args, "bench %s --norm rms,none --placement post --csv lm.csv", lm_small);
+    ck_assert_int_eq(normlab(args), 0);
+    read_lm_rows(counts, "post");
+    for (int k = 0; k < NL_NORM_COUNT; k++) {
+        const bool named = k == NL_NORM_RMS || k == NL_NORM_NONE;
+        ck_assert_int_eq(counts[k][0], named);
+        ck_assert_int_eq(counts[k][1], named);
+    }
+    /* without --norm: every normalizer the registry places on tokens */
+    snprintf(args, sizeof args, "bench %s --csv lm.csv", lm_small);
+    ck_assert_int_eq(normlab(args), 0);
+    read_lm_rows(counts, "pre");
+    for (int k = 0; k < NL_NORM_COUNT; k++) {
+        const bool tokens = nl_norm_info_of((nl_norm_kind)k)->tokens;
+        ck_assert_msg(counts[k][0] == tokens && counts[k][1] == tokens, "%s: %d, %d rows",
+                      nl_name_of(&nl_norm_names, k), counts[k][0], counts[k][1]);
+    }
+}
+END_TEST
+
+/* bad lm options: exit 2, a message naming the option, no CSV */
+START_TEST(test_lm_usage)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/normlab-bench-XXXXXX");
+    ck_assert(mkdtemp(tmp) != NULL);
+    const struct {
+        const char *args, *says;
+    } bad[] = {
+        {"--model lm --heads 3 --csv bad.csv", "heads 3"},
+        {"--model lm --placement before --csv bad.csv", "placement 'before'"},
+        {"--model lm --placement sideways --csv bad.csv", "sideways"},
+        {"--model lm --norm instance --csv bad.csv", "instance"},
+        {"--model lm --d-model 0 --csv bad.csv", "--d-model"},
+        {"--model lm --vocab 1 --csv bad.csv", "--vocab"},
+        {"--model lm --context x --csv bad.csv", "--context"},
+        {"--model lm --layers --csv bad.csv", "--layers"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char args[256];
+        snprintf(args, sizeof args, "bench %s", bad[i].args);
+        ck_assert_msg(normlab(args) == 2, "%s: not exit 2", bad[i].args);
+        char path[512], msg[1024] = "";
+        snprintf(path, sizeof path, "%s/err.txt", tmp);
+        FILE *f = fopen(path, "r");
+        ck_assert(f);
+        const size_t got = fread(msg, 1, sizeof msg - 1, f);
+        msg[got] = '\0';
+        fclose(f);
+        ck_assert_msg(strstr(msg, bad[i].says), "%s: message '%s' lacks '%s'", bad[i].args, msg,
+                      bad[i].says);
+        snprintf(path, sizeof path, "%s/bad.csv", tmp);
+        ck_assert_msg(access(path, F_OK) != 0, "%s wrote %s", bad[i].args, path);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("bench");
@@ -200,6 +310,8 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_quick_csv);
     tcase_add_test(tc, test_cnn_flops_and_usage);
+    tcase_add_test(tc, test_lm_rows);
+    tcase_add_test(tc, test_lm_usage);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

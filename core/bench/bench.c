@@ -466,12 +466,12 @@ static double train_flops(const nl_model *m)
 
 typedef struct {
     nl_model *m;
-    nl_optim_spec sgd;
-    float lr;
-    const float *x;
-    const int32_t *y;
+    nl_optim_spec optim;
+    const float *x;        /* images; NULL for a token model */
+    const int32_t *tokens; /* token windows; NULL for an image model */
+    const int32_t *y;      /* a label per image, or a target id per token */
     int batch, pool_batches, next;
-    size_t per_sample;
+    size_t per_sample; /* floats per image, or tokens per window */
     long step;
 } train_ctx;
 
@@ -480,11 +480,48 @@ static void train_step(void *p)
     train_ctx *c = p;
     const size_t first = (size_t)c->next * c->batch;
     c->next = (c->next + 1) % c->pool_batches;
-    nl_model_load_batch(c->m, c->x + first * c->per_sample, c->y + first, c->batch);
+    if (c->tokens)
+        nl_model_load_tokens(c->m, c->tokens + first * c->per_sample, c->y + first * c->per_sample,
+                             c->batch);
+    else
+        nl_model_load_batch(c->m, c->x + first * c->per_sample, c->y + first, c->batch);
     nl_model_forward(c->m, c->batch, NL_MODE_TRAIN);
     nl_model_backward(c->m, c->batch);
-    nl_sgd_step(c->m, &c->sgd, c->lr, c->step);
+    nl_optim_step(c->m, &c->optim, c->optim.lr, c->step);
     c->step++;
+}
+
+/* a pool of samples generated once: 16 batches, at least 256 samples */
+static int pool_batches_for(int batch)
+{
+    int pool_batches = 16;
+    while (pool_batches * batch < 256)
+        pool_batches *= 2;
+    return pool_batches;
+}
+
+/* warm-up, then the timed steps; fills out's timing and loss */
+static nl_code time_training(train_ctx *c, const nl_bench_timing *t, nl_bench_train_result *out,
+                             nl_error *err)
+{
+    nl_model *m = c->m;
+    nl_bench_timing warm = *t;
+    /* the metrics count from the first timed step */
+    for (int i = 0; i < t->warmup; i++)
+        train_step(c);
+    warm.warmup = 0;
+    nl_model_reset_metrics(m);
+    const long first_step = c->step;
+    nl_bench_run(train_step, c, &warm, &out->step);
+    double metrics[2];
+    nl_model_read_metrics(m, metrics);
+    const nl_code rc = m->be->ops->synchronize(m->be, err);
+    out->samples_per_s = out->step.median_s > 0 ? c->batch / out->step.median_s : 0.0;
+    const long timed = c->step - first_step;
+    const double rows = (double)timed * c->batch * m->rows_per_sample;
+    out->mean_loss = timed > 0 ? metrics[0] / rows : NAN;
+    out->params = nl_model_param_total(m);
+    return rc;
 }
 
 nl_code nl_bench_train(nl_backend *be, const nl_model_spec *spec, int batch, float lr,
@@ -497,10 +534,7 @@ nl_code nl_bench_train(nl_backend *be, const nl_model_spec *spec, int batch, flo
     nl_code rc = nl_model_build(&with_batch, be, batch, batch, BENCH_SEED, &m, err);
     if (rc != NL_OK)
         return rc;
-    /* a pool of random samples, generated once: 16 batches, at least 256 samples */
-    int pool_batches = 16;
-    while (pool_batches * batch < 256)
-        pool_batches *= 2;
+    const int pool_batches = pool_batches_for(batch);
     const size_t per_sample = (size_t)spec->in_c * spec->in_h * spec->in_w;
     const size_t samples = (size_t)pool_batches * batch;
     float *x = alloc_floats(samples * per_sample);
@@ -518,30 +552,80 @@ nl_code nl_bench_train(nl_backend *be, const nl_model_spec *spec, int batch, flo
     for (size_t i = 0; i < samples; i++)
         y[i] = (int32_t)nl_rng_below(&rng, (uint32_t)spec->classes);
 
-    train_ctx c = {.m = m, .lr = lr, .x = x, .y = y, .batch = batch,
-                   .pool_batches = pool_batches, .per_sample = per_sample};
-    nl_optim_spec_defaults(&c.sgd, NL_OPTIM_SGD);
-    c.sgd.lr = lr;
-    c.sgd.momentum = 0.9f;
-    nl_bench_timing warm = *t;
-    /* the metrics count from the first timed step */
-    for (int i = 0; i < t->warmup; i++)
-        train_step(&c);
-    warm.warmup = 0;
-    nl_model_reset_metrics(m);
-    const long first_step = c.step;
-    nl_bench_run(train_step, &c, &warm, &out->step);
-    double metrics[2];
-    nl_model_read_metrics(m, metrics);
-    rc = be->ops->synchronize(be, err);
-    out->samples_per_s = out->step.median_s > 0 ? batch / out->step.median_s : 0.0;
+    train_ctx c = {.m = m, .x = x, .y = y, .batch = batch, .pool_batches = pool_batches,
+                   .per_sample = per_sample};
+    nl_optim_spec_defaults(&c.optim, NL_OPTIM_SGD);
+    c.optim.lr = lr;
+    c.optim.momentum = 0.9f;
+    rc = time_training(&c, t, out, err);
+    out->tokens_per_s = 0.0;
     out->fwd_flops = nl_model_forward_flops(m);
     out->train_flops = train_flops(m);
-    const long timed = c.step - first_step;
-    out->mean_loss = timed > 0 ? metrics[0] / ((double)timed * batch) : NAN;
-    out->params = nl_model_param_total(m);
     free(x);
     free(y);
+    nl_model_free(m);
+    return rc;
+}
+
+void nl_bench_lm_defaults(nl_bench_lm_case *lc)
+{
+    *lc = (nl_bench_lm_case){.d_model = 128, .heads = 4, .layers = 5, .context = 64, .vocab = 256,
+                             .placement = NL_PLACE_PRE};
+}
+
+void nl_bench_lm_spec(const nl_bench_lm_case *lc, nl_norm_kind norm, int groups,
+                      nl_model_spec *spec)
+{
+    nl_model_spec_defaults(spec);
+    spec->arch = NL_ARCH_LM;
+    spec->classes = lc->vocab;
+    spec->d_model = lc->d_model;
+    spec->heads = lc->heads;
+    spec->layers = lc->layers;
+    spec->context = lc->context;
+    spec->optimizer_state_slots = nl_optim_info_of(NL_OPTIM_ADAMW)->state_slots;
+    nl_norm_spec_defaults(&spec->norm, norm);
+    spec->norm.placement = lc->placement;
+    if (groups > 0)
+        spec->norm.groups = groups;
+}
+
+nl_code nl_bench_train_lm(nl_backend *be, const nl_model_spec *spec, int batch, float lr,
+                          const nl_bench_timing *t, nl_bench_train_result *out, nl_error *err)
+{
+    nl_model *m = NULL;
+    nl_model_spec with_batch = *spec;
+    if (with_batch.norm.virtual_batch == 0)
+        with_batch.norm.virtual_batch = bench_virtual_batch(batch);
+    nl_code rc = nl_model_build(&with_batch, be, batch, batch, BENCH_SEED, &m, err);
+    if (rc != NL_OK)
+        return rc;
+    const int pool_batches = pool_batches_for(batch);
+    const size_t per_window = (size_t)spec->context;
+    const size_t count = (size_t)pool_batches * batch * per_window;
+    int32_t *tokens = malloc(count * sizeof *tokens), *targets = malloc(count * sizeof *targets);
+    if (!tokens || !targets) {
+        free(tokens);
+        free(targets);
+        nl_model_free(m);
+        return nl_fail(err, NL_ERR_NOMEM, "bench: cannot allocate %zu tokens of data", count);
+    }
+    nl_rng rng;
+    nl_rng_seed(&rng, BENCH_SEED, NL_STREAM_SYNTHETIC);
+    for (size_t i = 0; i < count; i++) {
+        tokens[i] = (int32_t)nl_rng_below(&rng, (uint32_t)spec->classes);
+        targets[i] = (int32_t)nl_rng_below(&rng, (uint32_t)spec->classes);
+    }
+    train_ctx c = {.m = m, .tokens = tokens, .y = targets, .batch = batch,
+                   .pool_batches = pool_batches, .per_sample = per_window};
+    nl_optim_spec_defaults(&c.optim, NL_OPTIM_ADAMW);
+    c.optim.lr = lr;
+    rc = time_training(&c, t, out, err);
+    out->tokens_per_s = out->samples_per_s * (double)spec->context;
+    out->fwd_flops = nl_model_forward_flops(m);
+    out->train_flops = NAN;
+    free(tokens);
+    free(targets);
     nl_model_free(m);
     return rc;
 }

@@ -138,6 +138,7 @@ void nl_bench_model_spec(nl_arch arch, nl_norm_kind norm, int groups, nl_model_s
 typedef struct {
     nl_bench_time step;   /* one training step */
     double samples_per_s; /* batch / median step time */
+    double tokens_per_s;  /* LM: samples_per_s x context; else 0 */
     double fwd_flops;     /* per sample, nl_model_forward_flops */
     double train_flops;   /* per sample, forward + backward */
     double mean_loss;     /* over the timed steps: a check that nothing diverged */
@@ -150,6 +151,28 @@ typedef struct {
  * call. */
 nl_code nl_bench_train(nl_backend *be, const nl_model_spec *spec, int batch, float lr,
                        const nl_bench_timing *t, nl_bench_train_result *out, nl_error *err);
+
+/* the LM bench model: a decoder-only transformer (arch lm) over random
+ * token windows; tied embeddings, GELU erf, MLP ratio 4, the normalizer at
+ * `placement` with PyTorch's defaults. The default (d_model 128, 4 heads, 5
+ * layers, context 64, vocabulary 256) has about 1M parameters, as
+ * configs/lm-synthetic.yaml. */
+typedef struct {
+    int d_model, heads, layers, context, vocab;
+    nl_placement placement;
+} nl_bench_lm_case;
+
+void nl_bench_lm_defaults(nl_bench_lm_case *lc);
+void nl_bench_lm_spec(const nl_bench_lm_case *lc, nl_norm_kind norm, int groups,
+                      nl_model_spec *spec);
+
+/* Times the real LM training step (nl_model_load_tokens, nl_model_forward,
+ * nl_model_backward, nl_adamw_step with PyTorch's AdamW defaults at `lr`) on
+ * a pool of random windows of `context` token ids with random targets,
+ * generated once and cycled; `batch` windows per step. samples_per_s counts
+ * windows, tokens_per_s tokens (windows x context). */
+nl_code nl_bench_train_lm(nl_backend *be, const nl_model_spec *spec, int batch, float lr,
+                          const nl_bench_timing *t, nl_bench_train_result *out, nl_error *err);
 
 /* What a benchmark row must say about the machine it ran on: speeds differ
  * between CPUs more than between commits. */

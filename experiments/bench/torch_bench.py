@@ -33,6 +33,13 @@ Mirrors normlab's bench (cmd/bench.c, core/bench/bench.h):
   for the first layer), against torch.mm on the same whole-batch GEMM shapes
   and on a square 1024 (torch.mm goes to the BLAS PyTorch was built with:
   OpenBLAS for Debian's package).
+- lm (--model lm): tests/golden/make_goldens.py's Lm (the module the
+  transformer goldens are made with: token + position embeddings, blocks with
+  hand-written causal attention, GELU erf, MLP ratio 4, tied head) built from
+  --d-model/--heads/--layers/--context/--vocab/--placement and the normalizer;
+  the step is zero_grad, forward, cross-entropy over every token, backward,
+  AdamW (PyTorch's defaults, lr 0.001) on a pool of random token windows and
+  targets; samples_per_s is tokens/s (windows x context).
 - timing: warm-up calls, one call sizes the repetitions (each repeats the call
   for at least rep_s), the median of the per-call times of the repetitions.
 """
@@ -123,6 +130,7 @@ NORM_MODULES = {
 NORMS = list(NORM_MODULES)
 MODE_BYTES = {"fwd_train": 8.0, "fwd_eval": 8.0, "bwd": 12.0, "fwd_bwd": 20.0}
 TRAIN_LR = 0.01
+LM_LR = 0.001  # PyTorch's AdamW default, as normlab bench's lm
 
 
 class Timing:
@@ -453,6 +461,73 @@ def bench_training(out, a, t, square):
     print()
 
 
+def lm_norms():
+    """the normalizers make_goldens.token_norm builds, and none"""
+    found = ["none"]
+    for kind in NORMS:
+        try:
+            make_goldens.token_norm(kind, 8, 2)
+        except ValueError:
+            continue
+        found.append(kind)
+    return found
+
+
+def lm_shape(a):
+    return "d%d-h%d-L%d-T%d-V%d" % (a.d_model, a.heads, a.layers, a.context, a.vocab)
+
+
+def bench_training_lm(out, a, t):
+    print("lm training step (zero_grad, forward, cross-entropy, backward, AdamW lr %g, defaults)"
+          " on random windows of %d token ids: %s, placement %s" % (
+              LM_LR, a.context, lm_shape(a), a.placement))
+    print("  %-10s %5s %11s %10s %9s %9s %8s" % ("norm", "batch", "tokens/s", "windows/s", "ms/step",
+                                                 "params", "loss"))
+    for norm in a.lm_norms:
+        for n in a.lm_batches:
+            torch.manual_seed(0)
+            model = make_goldens.Lm(a.vocab, a.d_model, a.heads, a.layers, a.context, 4, norm,
+                                    a.placement, False, "none", True, a.groups)
+            # normlab's lm init: every weight matrix N(0, 0.02^2), biases 0
+            with torch.no_grad():
+                for pname, p in model.named_parameters():
+                    if p.dim() > 1:
+                        p.normal_(0.0, 0.02)
+                    elif pname.endswith("bias"):
+                        p.zero_()
+            model.train()
+            opt = torch.optim.AdamW(model.parameters(), lr=LM_LR)
+            pool = 16
+            while pool * n < 256:
+                pool *= 2
+            tokens = torch.randint(0, a.vocab, (pool, n, a.context))
+            targets = torch.randint(0, a.vocab, (pool, n, a.context))
+            state = {"next": 0}
+
+            def step():
+                i = state["next"]
+                state["next"] = (i + 1) % pool
+                opt.zero_grad(set_to_none=True)
+                logits = model(tokens[i])
+                loss = F.cross_entropy(logits.reshape(-1, a.vocab), targets[i].reshape(-1))
+                loss.backward()
+                opt.step()
+                return loss
+
+            r = measure(step, t)
+            loss = float(step().item())
+            tps = n * a.context / r[0]
+            params = sum(p.numel() for p in model.parameters())
+            label = "group(%d)" % a.groups if norm == "group" else norm
+            print("  %-10s %5d %11.0f %10.1f %9.3f %9d %8.3f%s" % (
+                label, n, tps, n / r[0], r[0] * 1e3, params, loss,
+                "" if math.isfinite(loss) else "  (loss not finite)"))
+            out.row("train_lm", r, model="lm", norm=norm,
+                    groups=a.groups if norm == "group" else "", batch=n, kernel="train_step",
+                    shape=lm_shape(a), mode=a.placement, samples_per_s=tps, median_ms=r[0] * 1e3)
+    print()
+
+
 def parse_list(s, cast=str):
     return [cast(v) for part in s for v in part.split(",") if v]
 
@@ -472,18 +547,33 @@ def main():
     ap.add_argument("--norm", action="append", default=[])
     ap.add_argument("--batch", action="append", default=[])
     ap.add_argument("--groups", type=int, default=8)
+    ap.add_argument("--d-model", type=int, default=128)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--layers", type=int, default=5)
+    ap.add_argument("--context", type=int, default=64)
+    ap.add_argument("--vocab", type=int, default=256)
+    ap.add_argument("--placement", default="pre", choices=["pre", "post", "peri", "none"])
     a = ap.parse_args()
     a.models = parse_list(a.model) or ["mlp", "cnn"]
     a.norms = parse_list(a.norm) or NORMS
     a.batches = parse_list(a.batch, int) or [2, 8, 32, 128]
+    a.lm_batches = parse_list(a.batch, int) or [1, 4, 16, 64]
     for m in a.models:
-        if m not in ("mlp", "cnn"):
-            ap.error("--model: %r is not mlp or cnn" % m)
+        if m not in ("mlp", "cnn", "lm"):
+            ap.error("--model: %r is not mlp, cnn or lm" % m)
     for nm in a.norms:
         if nm not in NORMS:
             ap.error("--norm: %r is not one of %s" % (nm, ", ".join(NORMS)))
+    a.lm_norms = [nm for nm in a.norms if nm in lm_norms()]
+    if "lm" in a.models:
+        if a.d_model % a.heads:
+            ap.error("--d-model %d is not a multiple of --heads %d" % (a.d_model, a.heads))
+        refused = [nm for nm in parse_list(a.norm) if nm not in a.lm_norms]
+        if refused:
+            ap.error("--norm: the lm takes %s, not %s" % (", ".join(lm_norms()), ", ".join(refused)))
     if not a.kernels and not a.training:
-        a.kernels = a.training = True
+        a.kernels = "mlp" in a.models or "cnn" in a.models
+        a.training = True
 
     if a.no_mkldnn:
         torch.backends.mkldnn.enabled = False
@@ -514,8 +604,10 @@ def main():
     if a.kernels:
         bench_norms(out, a, kt)
         bench_layers(out, a, kt, square)
-    if a.training:
+    if a.training and ("mlp" in a.models or "cnn" in a.models):
         bench_training(out, a, tt, square)
+    if a.training and "lm" in a.models:
+        bench_training_lm(out, a, tt)
     print("load (end): %s" % open("/proc/loadavg").read().strip())
     out.close()
 
