@@ -524,14 +524,22 @@ static nl_code time_training(train_ctx *c, const nl_bench_timing *t, nl_bench_tr
     return rc;
 }
 
+/* the model a training bench times, for batches of `batch` (ghost batch
+ * norm gets the bench's virtual batch unless the spec names one) */
+static nl_code build_bench_model(nl_backend *be, const nl_model_spec *spec, int batch,
+                                 nl_model **m, nl_error *err)
+{
+    nl_model_spec with_batch = *spec;
+    if (with_batch.norm.virtual_batch == 0)
+        with_batch.norm.virtual_batch = bench_virtual_batch(batch);
+    return nl_model_build(&with_batch, be, batch, batch, BENCH_SEED, m, err);
+}
+
 nl_code nl_bench_train(nl_backend *be, const nl_model_spec *spec, int batch, float lr,
                        const nl_bench_timing *t, nl_bench_train_result *out, nl_error *err)
 {
     nl_model *m = NULL;
-    nl_model_spec with_batch = *spec;
-    if (with_batch.norm.virtual_batch == 0)
-        with_batch.norm.virtual_batch = bench_virtual_batch(batch);
-    nl_code rc = nl_model_build(&with_batch, be, batch, batch, BENCH_SEED, &m, err);
+    nl_code rc = build_bench_model(be, spec, batch, &m, err);
     if (rc != NL_OK)
         return rc;
     const int pool_batches = pool_batches_for(batch);
@@ -594,10 +602,7 @@ nl_code nl_bench_train_lm(nl_backend *be, const nl_model_spec *spec, int batch, 
                           const nl_bench_timing *t, nl_bench_train_result *out, nl_error *err)
 {
     nl_model *m = NULL;
-    nl_model_spec with_batch = *spec;
-    if (with_batch.norm.virtual_batch == 0)
-        with_batch.norm.virtual_batch = bench_virtual_batch(batch);
-    nl_code rc = nl_model_build(&with_batch, be, batch, batch, BENCH_SEED, &m, err);
+    nl_code rc = build_bench_model(be, spec, batch, &m, err);
     if (rc != NL_OK)
         return rc;
     const int pool_batches = pool_batches_for(batch);
