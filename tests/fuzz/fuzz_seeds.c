@@ -340,6 +340,8 @@ static void write_text_seeds(const char *srcdir, const char *outdir)
         write_file(dir, seeds[i].name, seed.data, seed.len);
         free(seed.data);
     }
+}
+
 /* ---- checkpoint seeds: a mode byte, then a checkpoint file ---- */
 
 typedef struct {
