@@ -204,6 +204,10 @@ int nl_cmd_take_set(const char *command, int argc, char **argv, int *i, const ch
     return 0;
 }
 
+/* the argv split_long_options made: it lives as long as the process, held
+ * here so that it stays reachable (LeakSanitizer) after main returns */
+static char **volatile split_argv;
+
 /* "--name=value" is "--name value" for every option of every command, as in
  * getopt_long; returns the new argv (argc grows by one per split), or the
  * old one when nothing was split or memory is short */
@@ -215,6 +219,7 @@ static char **split_long_options(int *argc, char **argv)
     if (!splits)
         return argv;
     char **out = calloc((size_t)(*argc + splits + 1), sizeof *out);
+    split_argv = out;
     if (!out)
         return argv;
     int n = 0;
