@@ -318,15 +318,6 @@ END_TEST
 /* ---------------------------------------------------------------------- */
 /* whole models: every architecture x placement x normalizer, real loss */
 
-static double mean_loss(nl_model *m, int n)
-{
-    nl_model_reset_metrics(m);
-    nl_model_forward(m, n, NL_MODE_TRAIN_FROZEN);
-    double metrics[2];
-    nl_model_read_metrics(m, metrics);
-    return metrics[0] / n;
-}
-
 static void check_model(nl_arch arch, nl_placement placement, nl_norm_kind kind,
                         bool weight_standardization)
 {
@@ -375,34 +366,18 @@ static void check_model(nl_arch arch, nl_placement placement, nl_norm_kind kind,
         if (strstr(m->params[i]->name, ".tau"))
             for (size_t k = 0; k < m->params[i]->count; k++)
                 m->params[i]->data[k] = -100.0f;
-    mean_loss(m, n);
+    tu_model_mean_loss(m, n);
     nl_model_backward(m, n);
     const float h = 1e-2f;
     for (int i = 0; i < m->n_params; i++) {
-        nl_param *p = m->params[i];
-        float *grad = malloc(p->count * sizeof *grad);
-        memcpy(grad, p->grad, p->count * sizeof *grad);
-        nl_rng rng;
-        nl_rng_seed(&rng, 100 + i, NL_STREAM_TEST);
-        double max_diff = 0.0, max_grad = 1e-6;
-        for (int s = 0; s < 8; s++) {
-            size_t k = p->count <= 8 ? (size_t)s % p->count : nl_rng_below(&rng, (uint32_t)p->count);
-            const float saved = p->data[k];
-            p->data[k] = saved + h;
-            const double plus = mean_loss(m, n);
-            p->data[k] = saved - h;
-            const double minus = mean_loss(m, n);
-            p->data[k] = saved;
-            const double numeric = (plus - minus) / (2.0 * h);
-            max_diff = fmax(max_diff, fabs(numeric - grad[k]));
-            max_grad = fmax(max_grad, fabs(grad[k]));
-        }
+        const nl_param *p = m->params[i];
+        double max_grad;
+        const double max_diff = tu_param_fd_error(m, n, i, 100 + i, h, &max_grad);
         /* the loss is a float computation, so allow a little more than the
          * layers; the absolute floor covers gradients that are exactly zero
          * (a bias right before a normalizer that removes per-channel shifts) */
         ck_assert_msg(max_diff <= 1e-2 * max_grad + 2e-5, "%s: d %s: |fd - backward| %.3g, max |grad| %.3g",
                       what, p->name, max_diff, max_grad);
-        free(grad);
     }
     nl_model_free(m);
 }

@@ -57,11 +57,7 @@ static void batch(int32_t *tokens, int32_t *targets, uint64_t seed)
 
 static double mean_loss(nl_model *m)
 {
-    nl_model_reset_metrics(m);
-    nl_model_forward(m, N, NL_MODE_TRAIN_FROZEN);
-    double metrics[2];
-    nl_model_read_metrics(m, metrics);
-    return metrics[0] / (N * T);
+    return tu_model_mean_loss(m, N);
 }
 
 static void check_lm(nl_norm_kind kind, nl_placement placement, bool qk_norm, bool tie)
@@ -88,22 +84,8 @@ static void check_lm(nl_norm_kind kind, nl_placement placement, bool qk_norm, bo
     const float h = 5e-3f;
     for (int i = 0; i < m->n_params; i++) {
         nl_param *p = m->params[i];
-        float *grad = malloc(p->count * sizeof *grad);
-        memcpy(grad, p->grad, p->count * sizeof *grad);
-        nl_rng rng;
-        nl_rng_seed(&rng, 100 + i, NL_STREAM_TEST);
-        double max_diff = 0.0, max_grad = 1e-6;
-        for (int s = 0; s < 8; s++) {
-            size_t k = p->count <= 8 ? (size_t)s % p->count : nl_rng_below(&rng, (uint32_t)p->count);
-            const float saved = p->data[k];
-            p->data[k] = saved + h;
-            const double plus = mean_loss(m);
-            p->data[k] = saved - h;
-            const double minus = mean_loss(m);
-            p->data[k] = saved;
-            max_diff = fmax(max_diff, fabs((plus - minus) / (2.0 * h) - grad[k]));
-            max_grad = fmax(max_grad, fabs(grad[k]));
-        }
+        double max_grad;
+        const double max_diff = tu_param_fd_error(m, N, i, 100 + i, h, &max_grad);
         /* the absolute floor covers gradients that are exactly zero, where
          * the float loss leaves ~4e-5 of noise in the differences: the key
          * bias (softmax ignores a shift shared by a row's logits) and
@@ -111,7 +93,6 @@ static void check_lm(nl_norm_kind kind, nl_placement placement, bool qk_norm, bo
         ck_assert_msg(max_diff <= 1e-2 * max_grad + 1e-4,
                       "%s: d %s: |fd - backward| %.3g, max |grad| %.3g", what, p->name, max_diff,
                       max_grad);
-        free(grad);
     }
     nl_model_free(m);
 }

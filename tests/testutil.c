@@ -13,6 +13,7 @@
 
 #include "base/rng.h"
 #include "log/files.h"
+#include "model/model.h"
 
 nl_backend *tu_cpu(int threads)
 {
@@ -327,3 +328,38 @@ int tu_run_suite(Suite *s)
     srunner_free(runner);
     return failed == 0 ? 0 : 1;
 }
+
+double tu_model_mean_loss(nl_model *m, int n)
+{
+    nl_model_reset_metrics(m);
+    nl_model_forward(m, n, NL_MODE_TRAIN_FROZEN);
+    double metrics[2];
+    nl_model_read_metrics(m, metrics);
+    return metrics[0] / ((double)n * m->rows_per_sample);
+}
+
+double tu_param_fd_error(nl_model *m, int n, int index, uint64_t seed, float h, double *max_grad)
+{
+    nl_param *p = m->params[index];
+    float *grad = malloc(p->count * sizeof *grad);
+    ck_assert_ptr_nonnull(grad);
+    memcpy(grad, p->grad, p->count * sizeof *grad);
+    nl_rng rng;
+    nl_rng_seed(&rng, seed, NL_STREAM_TEST);
+    double max_diff = 0.0;
+    *max_grad = 1e-6;
+    for (int s = 0; s < 8; s++) {
+        const size_t k = p->count <= 8 ? (size_t)s % p->count : nl_rng_below(&rng, (uint32_t)p->count);
+        const float saved = p->data[k];
+        p->data[k] = saved + h;
+        const double plus = tu_model_mean_loss(m, n);
+        p->data[k] = saved - h;
+        const double minus = tu_model_mean_loss(m, n);
+        p->data[k] = saved;
+        max_diff = fmax(max_diff, fabs((plus - minus) / (2.0 * h) - grad[k]));
+        *max_grad = fmax(*max_grad, fabs(grad[k]));
+    }
+    free(grad);
+    return max_diff;
+}
+

@@ -94,6 +94,19 @@ void tu_tmp_write_idx(const char *dir, uint32_t n_train, uint32_t n_test, uint32
 /* removes tu_tmp (tests call it when they pass: a failing test leaves it to look at) */
 void tu_tmp_remove(void);
 
+struct nl_model;
+/* the model's mean loss per row (each sample holds m->rows_per_sample rows:
+ * tokens for an LM, 1 otherwise) over the n samples loaded, forward in
+ * NL_MODE_TRAIN_FROZEN so the running statistics stay put */
+double tu_model_mean_loss(struct nl_model *m, int n);
+/* Central finite differences (step h) of tu_model_mean_loss against the
+ * gradient the last backward left in parameter `index`, at 8 of its entries
+ * (all of them when it has 8 or fewer) picked from `seed`: returns the
+ * largest |difference - gradient| and puts the largest |gradient| seen (at
+ * least 1e-6) in *max_grad. */
+double tu_param_fd_error(struct nl_model *m, int n, int index, uint64_t seed, float h,
+                         double *max_grad);
+
 /* runs a check suite, returns the process exit status */
 int tu_run_suite(Suite *s);
 
