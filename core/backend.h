@@ -82,6 +82,12 @@ static inline long nl_norm_group_count(const nl_norm_geom *g)
  * and v can be the three thirds of one fused (N, T, 3D) projection (ld 3D,
  * k = q + D, v = q + 2D) or separate (N, T, D) tensors (ld D, e.g. after
  * QK-norm). The output y is (N, T, D) with rows D apart. */
+/* GELU's constants in float, shared by the backends' kernels (gelu_forward) */
+#define NL_GELU_SQRT_2_OVER_PI 0.7978845608f /* sqrt(2/pi), the tanh form's scale */
+#define NL_GELU_CUBIC 0.044715f             /* the tanh form's cubic coefficient */
+#define NL_GELU_INV_SQRT_2 0.7071067812f     /* 1/sqrt 2: Phi(x) = (1 + erf(x/sqrt 2)) / 2 */
+#define NL_GELU_INV_SQRT_2PI 0.3989422804f   /* 1/sqrt(2 pi): Phi's density at 0 */
+
 typedef struct {
     int n, t;
     int heads, head_dim;

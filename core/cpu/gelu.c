@@ -13,10 +13,7 @@
 #include "cpu/cpu.h"
 #include "cpu/vmath.h"
 
-#define TWO_SQRT_2_OVER_PI 1.595769122f /* 2 sqrt(2/pi): 2u = v (this + this c v^2) */
-#define GELU_CUBIC 0.044715f
-#define INV_SQRT_2 0.7071067812f
-#define INV_SQRT_2PI 0.3989422804f
+#define TWO_SQRT_2_OVER_PI (2.0f * NL_GELU_SQRT_2_OVER_PI) /* 2u = v (this + this c v^2) */
 /* Beyond +-20 GELU is x or 0 and its slope 1 or 0 in float, in both forms;
  * inputs are clamped there, since past it v^3 and e^(-2u) leave float's
  * range and the formulas would give inf * 0 (the old scalar loops returned
@@ -26,7 +23,7 @@
 /* 2u, the argument of tanh doubled */
 static inline nl_v8 tanh_arg2(nl_v8 v)
 {
-    return v * nl_v8_fma(v * v, nl_v8_splat(TWO_SQRT_2_OVER_PI * GELU_CUBIC),
+    return v * nl_v8_fma(v * v, nl_v8_splat(TWO_SQRT_2_OVER_PI * NL_GELU_CUBIC),
                          nl_v8_splat(TWO_SQRT_2_OVER_PI));
 }
 
@@ -41,7 +38,7 @@ static inline nl_v8 saturate(nl_v8 v)
 static inline nl_v8 gelu_erf8(nl_v8 v)
 {
     const nl_v8 half_v = nl_v8_splat(0.5f) * v;
-    return nl_v8_fma(half_v, nl_v8_erf(v * nl_v8_splat(INV_SQRT_2)), half_v);
+    return nl_v8_fma(half_v, nl_v8_erf(v * nl_v8_splat(NL_GELU_INV_SQRT_2)), half_v);
 }
 
 /* only the negative side is clamped: above, y = v */
@@ -57,8 +54,8 @@ static inline nl_v8 gelu_erf_grad8(nl_v8 v)
 {
     const nl_v8 half = nl_v8_splat(0.5f);
     v = saturate(v);
-    const nl_v8 cdf = nl_v8_fma(half, nl_v8_erf(v * nl_v8_splat(INV_SQRT_2)), half);
-    return nl_v8_fma(v * nl_v8_splat(INV_SQRT_2PI), nl_v8_exp(-half * v * v), cdf);
+    const nl_v8 cdf = nl_v8_fma(half, nl_v8_erf(v * nl_v8_splat(NL_GELU_INV_SQRT_2)), half);
+    return nl_v8_fma(v * nl_v8_splat(NL_GELU_INV_SQRT_2PI), nl_v8_exp(-half * v * v), cdf);
 }
 
 /* s + 2 K v (1 + 3 c v^2) e s^2, s = 1 / (1 + e), e = e^(-2u), K = sqrt(2/pi);
@@ -69,7 +66,7 @@ static inline nl_v8 gelu_tanh_grad8(nl_v8 v)
     v = saturate(v);
     const nl_v8 e = nl_v8_exp(-tanh_arg2(v));
     const nl_v8 s = nl_v8_splat(1.0f) / (nl_v8_splat(1.0f) + e);
-    const nl_v8 slope = v * nl_v8_fma(v * v, nl_v8_splat(3.0f * GELU_CUBIC * TWO_SQRT_2_OVER_PI),
+    const nl_v8 slope = v * nl_v8_fma(v * v, nl_v8_splat(3.0f * NL_GELU_CUBIC * TWO_SQRT_2_OVER_PI),
                                       nl_v8_splat(TWO_SQRT_2_OVER_PI));
     return nl_v8_fma(slope * (e * s), s, s);
 }

@@ -100,13 +100,8 @@ struct PassOp {
     }
 };
 
-/* GELU with core/cpu/gelu.c's constants and expressions; the derivative
- * from the input x */
-#define NL_GELU_SQRT_2_OVER_PI 0.7978845608f
-#define NL_GELU_CUBIC 0.044715f
-#define NL_GELU_INV_SQRT_2 0.7071067812f
-#define NL_GELU_INV_SQRT_2PI 0.3989422804f
-
+/* GELU with the constants of backend.h (NL_GELU_*) that core/cpu/gelu.c
+ * uses too; the derivative from the input x */
 template <int KIND> struct GeluForwardOp {
     const float *x;
     float *y;
