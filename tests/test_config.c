@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "model/model.h"
 #include "optim/optim.h"
+#include "sweep/sweep.h"
 #include "testutil.h"
 
 #define SRC "bad.yaml"
@@ -415,6 +417,12 @@ static const bad_case bad_cases[] = {
     {"model:\n  norm:\n    affine: yes\n", SRC ":3:13: model.norm.affine: ",
      "'yes' is not a boolean here (YAML 1.1's yes/no/on/off are not accepted); accepted: true | "
      "false"},
+    /* keys a normalizer's registry row does not list: dyt has no statistics
+     * to add eps to, none has no scale or shift */
+    {"model:\n  norm:\n    type: dyt\n    eps: 0.001\n", SRC ":4:10: model.norm.eps: ",
+     ", but model.norm.type is 'dyt' (" SRC ":3:11); remove eps or change model.norm.type"},
+    {"model:\n  norm:\n    type: none\n    affine: false\n", SRC ":4:13: model.norm.affine: ",
+     ", but model.norm.type is 'none' (" SRC ":3:11); remove affine or change model.norm.type"},
     {"data:\n  standardize: 1\n", SRC ":2:16: data.standardize: ",
      "expected true or false, got '1'"},
     {"name: [a]\n", SRC ":1:7: name: ", "expected a string, got a list"},
@@ -1026,6 +1034,47 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+/* A config.yaml an earlier normlab wrote for a none run held eps and affine
+ * uncommented (they applied to every kind then, and did nothing for none):
+ * such a resolved file still loads, warning about each key it drops, and a
+ * sweep still sees the run as the config it wants; the same text without the
+ * header is a user's config and is refused. */
+START_TEST(test_resolved_config_of_earlier_version)
+{
+    static const char body[] = "seed: 3\nmodel:\n  norm:\n    type: none\n    eps: 1.0e-05\n"
+                               "    affine: true\n";
+    char old_text[512];
+    snprintf(old_text, sizeof old_text, "# normlab resolved config of x.yaml: every key, "
+             "defaults filled in\n%s", body);
+    nl_config *cfg = cfg_new();
+    nl_error err = {0};
+    ck_assert_int_eq(nl_config_load_string(old_text, SRC, NULL, 0, cfg, &err), NL_OK);
+    ck_assert_int_eq(cfg->n_warnings, 2);
+    assert_contains(cfg->warnings[0], SRC ":6:10: model.norm.eps: ignored: it applies only when ",
+                    "eps warning");
+    assert_contains(cfg->warnings[0], "written by an earlier normlab", "eps warning");
+    assert_contains(cfg->warnings[1], SRC ":7:13: model.norm.affine: ignored", "affine warning");
+    char *now = write_config(cfg);
+    assert_contains(now, "\n    # eps: 1.0e-05  # applies only when", "eps written commented");
+    assert_contains(now, "\n    # affine: true  # applies only when", "affine written commented");
+
+    char path[] = "/tmp/nl-old-resolved-XXXXXX";
+    const int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, old_text, strlen(old_text)), (ssize_t)strlen(old_text));
+    close(fd);
+    char diff[512];
+    const int differing = nl_sweep_config_diff(path, now, diff, sizeof diff);
+    unlink(path);
+    ck_assert_msg(differing == 0, "the sweep sees a changed config: %s", diff);
+    free(now);
+
+    ck_assert_int_eq(nl_config_load_string(body, SRC, NULL, 0, cfg, &err), NL_ERR_CONFIG);
+    assert_contains(err.msg, SRC ":5:10: model.norm.eps: applies only when", "user's config");
+    free(cfg);
+}
+END_TEST
+
 /* ---- the repository's configs ---- */
 
 START_TEST(test_repository_configs)
@@ -1114,6 +1163,7 @@ int main(void)
     tcase_add_test(tc, test_overrides);
     tcase_add_test(tc, test_origins);
     tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_resolved_config_of_earlier_version);
     tcase_add_test(tc, test_repository_configs);
     tcase_add_test(tc, test_readme_documents_every_key);
     suite_add_tcase(s, tc);

@@ -1043,7 +1043,15 @@ static nl_code check_epochs_steps(nl_config *cfg, nl_error *err)
     return NL_OK;
 }
 
-static nl_code resolve(nl_config *cfg, nl_error *err)
+/* The first line nl_config_write gives a resolved config. */
+#define RESOLVED_HEADER "# normlab resolved config"
+
+/* `resolved_file`: the config is a config.yaml normlab wrote, whose keys a
+ * later normlab may no longer apply where they stood (an earlier version
+ * wrote eps and affine for every normalizer, though none and dyt never read
+ * them). Such a key had no effect when it was written, so it is dropped with
+ * a warning rather than making the user's finished runs unreadable. */
+static nl_code resolve(nl_config *cfg, bool resolved_file, nl_error *err)
 {
     nl_code code = check_epochs_steps(cfg, err);
     if (code)
@@ -1064,12 +1072,18 @@ static nl_code resolve(nl_config *cfg, nl_error *err)
         if (!def->when_key || !o || from_set(o) || nl_schema_applies(def, cfg))
             continue;
         const nl_config_origin *on = nl_config_origin_of(cfg, def->when_key);
-        if (!from_set(on))
-            continue;
         char when[256];
-        add_warning(cfg, "%s:%d:%d: %s: ignored: it applies only when %s, and --set %s changed "
-                    "that", o->source, o->line, o->column, def->key,
-                    nl_schema_when_text(def, when, sizeof when), on->setting);
+        if (from_set(on))
+            add_warning(cfg, "%s:%d:%d: %s: ignored: it applies only when %s, and --set %s "
+                        "changed that", o->source, o->line, o->column, def->key,
+                        nl_schema_when_text(def, when, sizeof when), on->setting);
+        else if (resolved_file)
+            add_warning(cfg, "%s:%d:%d: %s: ignored: it applies only when %s (this resolved "
+                        "config was written by an earlier normlab, where it had no effect)",
+                        o->source, o->line, o->column, def->key,
+                        nl_schema_when_text(def, when, sizeof when));
+        else
+            continue;
         nl_schema_copy(def, cfg, defaults);
         drop_origin(cfg, def->key);
     }
@@ -1178,7 +1192,9 @@ static nl_code load_text(const char *text, size_t length, const char *source,
     for (int i = 0; i < n_overrides && !code; i++)
         code = apply_override(out, overrides[i], err);
     if (!code)
-        code = resolve(out, err);
+        code = resolve(out, length >= sizeof RESOLVED_HEADER - 1 &&
+                                !memcmp(text, RESOLVED_HEADER, sizeof RESOLVED_HEADER - 1),
+                      err);
     if (!code)
         code = nl_config_validate(out, err);
     return code;
@@ -1425,7 +1441,7 @@ nl_code nl_config_write(const nl_config *cfg, FILE *out, nl_error *err)
 {
     char prev[8][48], cur[8][48], value[2048], when[256];
     int n_prev = 0;
-    fprintf(out, "# normlab resolved config%s%s: every key, defaults filled in\n",
+    fprintf(out, RESOLVED_HEADER "%s%s: every key, defaults filled in\n",
             cfg->source[0] ? " of " : "", cfg->source);
     for (int i = 0; i < nl_config_schema_count; i++) {
         const nl_key_def *def = &nl_config_schema[i];

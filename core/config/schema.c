@@ -157,6 +157,7 @@ const nl_key_def nl_config_schema[] = {
      .when_key = "model.norm.type", .when_norm_keys = NL_NORM_KEY_GROUPS,
      .doc = "channel groups; must divide the channels of every normalized layer"},
     {.key = "model.norm.eps", .type = NL_KT_FLOAT, FIELD(model.norm.eps), GT(0),
+     .when_key = "model.norm.type", .when_norm_keys = NL_NORM_KEY_EPS,
      .doc = "added to the variance inside the square root"},
     {.key = "model.norm.momentum", .type = NL_KT_MOMENTUM, FIELD(model.norm.momentum), .lo = 0,
      .hi = 1, .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.norm.type",
@@ -164,6 +165,7 @@ const nl_key_def nl_config_schema[] = {
      .doc = "running statistics: running = (1 - m) * running + m * batch (PyTorch); "
             "cumulative (or null): plain average of all batches"},
     {.key = "model.norm.affine", .type = NL_KT_BOOL, FIELD(model.norm.affine),
+     .when_key = "model.norm.type", .when_norm_keys = NL_NORM_KEY_AFFINE,
      .doc = "learned per-channel scale (gamma) and shift (beta)"},
     {.key = "model.norm.track_running_stats", .type = NL_KT_BOOL,
      FIELD(model.norm.track_running_stats), .when_key = "model.norm.type",
