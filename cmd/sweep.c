@@ -19,7 +19,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: normlab sweep EXPERIMENT.yaml [-j N] [--shard I/N|auto] [--claim] [--dry-run]\n"
-            "                     [--merge] [--out DIR] [--force]\n"
+            "                     [--merge] [--set KEY=VALUE]... [--out DIR] [--force]\n"
             "       normlab sweep EXPERIMENT.yaml --emit-sbatch [--array-tasks N] [--array-throttle N]\n"
             "                     [--cpus-per-task C] [--out DIR]\n\n"
             "Runs every configuration of an experiment file, each as its own `normlab run`\n"
