@@ -19,7 +19,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: normlab sweep EXPERIMENT.yaml [-j N] [--shard I/N|auto] [--claim] [--dry-run]\n"
-            "                     [--merge] [--out DIR] [--force]\n"
+            "                     [--merge] [--set KEY=VALUE]... [--out DIR] [--force]\n"
             "       normlab sweep EXPERIMENT.yaml --emit-sbatch [--array-tasks N] [--array-throttle N]\n"
             "                     [--cpus-per-task C] [--out DIR]\n\n"
             "Runs every configuration of an experiment file, each as its own `normlab run`\n"
@@ -103,11 +103,17 @@ static void clear_bar(printer *pr)
     }
 }
 
-static void status_text(const nl_sweep_progress *p, char *buf, size_t size)
+/* `terse` (the line redrawn on a terminal) leaves out counts that are zero,
+ * so the bar and the ETA fit 80 columns; a log keeps every count, to grep */
+static void status_text(const nl_sweep_progress *p, bool terse, char *buf, size_t size)
 {
-    char elapsed[32], eta[32];
-    snprintf(buf, size, "%d/%d done, %d running, %d failed, %d diverged, %s elapsed, ETA %s", p->done,
-             p->total, p->running, p->failed, p->diverged, nl_cmd_duration(elapsed, sizeof elapsed, p->elapsed_s),
+    char elapsed[32], eta[32], failed[32] = "", diverged[32] = "";
+    if (p->failed || !terse)
+        snprintf(failed, sizeof failed, ", %d failed", p->failed);
+    if (p->diverged || !terse)
+        snprintf(diverged, sizeof diverged, ", %d diverged", p->diverged);
+    snprintf(buf, size, "%d/%d done, %d running%s%s, %s elapsed, ETA %s", p->done, p->total, p->running,
+             failed, diverged, nl_cmd_duration(elapsed, sizeof elapsed, p->elapsed_s),
              nl_cmd_duration(eta, sizeof eta, p->eta_s));
 }
 
@@ -116,18 +122,12 @@ static void status_text(const nl_sweep_progress *p, char *buf, size_t size)
 static void show_progress(printer *pr, const nl_sweep_progress *p, const char *event, bool inline_event)
 {
     char text[512];
-    status_text(p, text, sizeof text);
+    status_text(p, pr->tty, text, sizeof text);
     if (pr->tty) {
         clear_bar(pr);
         if (event)
             fprintf(stderr, "%s\n", event);
-        char bar[32];
-        const int width = 24;
-        const int filled = p->total ? (int)((double)p->done / p->total * width) : width;
-        for (int i = 0; i < width; i++)
-            bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');
-        bar[width] = '\0';
-        fprintf(stderr, "\r[%s] %s\033[K", bar, text);
+        nl_cmd_draw_bar(p->total ? (double)p->done / p->total : 1.0, text);
         pr->bar_shown = true;
     } else if (event && inline_event) {
         fprintf(stderr, "sweep: %s; %s\n", event, text);

@@ -765,6 +765,60 @@ START_TEST(test_interrupt)
 }
 END_TEST
 
+/* On a terminal the sweep's status line is redrawn in place: every redraw
+ * must fit the terminal's width (a wrapped line leaves a new line per
+ * redraw), with the bar and the ETA in it at 80 columns; the diverged run
+ * of this grid puts the longest status on it. `script` (util-linux) gives
+ * normlab a terminal. */
+static void check_sweep_progress_fits(int columns)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && rm -rf tty-sweep && script -qfec 'stty cols %d; %s sweep exp.yaml -j 2 --out tty-sweep' "
+             "/dev/null > tty.txt 2>&1",
+             tu_tmp, columns, NORMLAB_BINARY);
+    ck_assert_int_eq(system(cmd), 0);
+    char *out = tu_tmp_read("tty.txt");
+    int redraws = 0;
+    bool saw_diverged = false;
+    for (char *seg = strtok(out, "\r\n"); seg; seg = strtok(NULL, "\r\n")) {
+        char *clear = strstr(seg, "\033[K");
+        if (!clear || clear == seg)
+            continue; /* a plain line (an event, the result) or a bare clear */
+        *clear = '\0';
+        redraws++;
+        ck_assert_msg((int)strlen(seg) < columns, "a %d-column redraw at %d columns: '%s'", (int)strlen(seg),
+                      columns, seg);
+        if (columns >= 80)
+            ck_assert_msg(seg[0] == '[' && strstr(seg, "ETA "), "no bar or no ETA at %d columns: '%s'", columns,
+                          seg);
+        saw_diverged |= strstr(seg, "1 diverged") != NULL;
+    }
+    ck_assert_msg(redraws >= 4, "%d redraws", redraws);
+    if (columns >= 80)
+        ck_assert_msg(saw_diverged, "the diverged run is not counted in any redraw");
+    free(out);
+}
+
+START_TEST(test_progress_fits_terminal)
+{
+    tu_tmp_make("sweep-tty");
+    tu_tmp_write("base.yaml", base_config);
+    tu_tmp_write("exp.yaml", "name: tty\nbase: base.yaml\n"
+                           "grid:\n  train.optimizer.lr: [0.05, 1e30]\n  seed: [1, 2, 3]\n");
+    check_sweep_progress_fits(40);
+    check_sweep_progress_fits(80);
+    check_sweep_progress_fits(200);
+    /* not a terminal: whole lines, nothing redrawn, every count spelled out */
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml -j 2 --out plain"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(!strchr(out, '\r') && !strchr(out, '\033'), "%.3000s", out);
+    ck_assert_msg(strstr(out, "sweep: ") && strstr(out, ", 0 failed, "), "%.3000s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sweep");
@@ -784,6 +838,7 @@ int main(void)
     tcase_add_test(runs, test_failed_run_and_shards);
     tcase_add_test(runs, test_kill9_and_resume);
     tcase_add_test(runs, test_interrupt);
+    tcase_add_test(runs, test_progress_fits_terminal);
     suite_add_tcase(s, runs);
     return tu_run_suite(s);
 }

@@ -1,0 +1,159 @@
+/* The documentation's relative links: every `](target)` in the pages a
+ * newcomer reads points at a file of the repository, and a `#anchor` into a
+ * Markdown page names one of its headings. Write-ups move between these
+ * pages; this is what tells a move that left a link behind. */
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "testutil.h"
+
+static const char *const pages[] = {"README.md", "results/README.md", "configs/README.md",
+                                    "results/bench/NOTES.md", "tests/README.md"};
+
+static char *read_source(const char *rel)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", NORMLAB_SOURCE_DIR, rel);
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    const long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = malloc((size_t)n + 1);
+    ck_assert(text && fread(text, 1, (size_t)n, f) == (size_t)n);
+    text[n] = '\0';
+    fclose(f);
+    return text;
+}
+
+/* GitHub's anchor for a heading: lower case, spaces to '-', letters, digits,
+ * '-' and '_' kept, the rest dropped. Non-ASCII bytes are dropped too: the
+ * headings of these pages are ASCII, and GitHub keeps non-ASCII letters but
+ * drops symbols such as an em dash, which bytes cannot tell apart. */
+static void slug(const char *heading, size_t len, char *out, size_t size)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < len && k + 1 < size; i++) {
+        const unsigned char c = (unsigned char)heading[i];
+        if (c == ' ')
+            out[k++] = '-';
+        else if (c < 0x80 && (isalnum(c) || c == '-' || c == '_'))
+            out[k++] = (char)tolower(c);
+    }
+    out[k] = '\0';
+}
+
+/* whether `page` (a path from the source root) has a heading whose anchor
+ * is `anchor`; a repeated heading's anchors get -1, -2, ... as on GitHub */
+static bool has_anchor(const char *page, const char *anchor)
+{
+    char *text = read_source(page);
+    char seen[512][128];
+    int n_seen = 0;
+    bool found = false, fenced = false;
+    for (char *line = text; line && *line && !found;) {
+        char *end = strchr(line, '\n');
+        const size_t len = end ? (size_t)(end - line) : strlen(line);
+        if (!strncmp(line, "```", 3))
+            fenced = !fenced;
+        if (!fenced && line[0] == '#') {
+            size_t h = 0;
+            while (h < len && line[h] == '#')
+                h++;
+            while (h < len && line[h] == ' ')
+                h++;
+            char s[128], name[160];
+            slug(line + h, len - h, s, sizeof s);
+            int repeats = 0;
+            for (int i = 0; i < n_seen; i++)
+                repeats += !strcmp(seen[i], s);
+            if (repeats)
+                snprintf(name, sizeof name, "%s-%d", s, repeats);
+            else
+                snprintf(name, sizeof name, "%s", s);
+            found = !strcmp(name, anchor);
+            if (n_seen < 512)
+                snprintf(seen[n_seen++], sizeof seen[0], "%s", s);
+        }
+        line = end ? end + 1 : NULL;
+    }
+    free(text);
+    return found;
+}
+
+/* checks one link target of `page`; returns a message, or NULL when it resolves */
+static const char *check_target(const char *page, const char *target, char *why, size_t size)
+{
+    if (strstr(target, "://") || !strncmp(target, "mailto:", 7))
+        return NULL;
+    char path[1024] = "", anchor[256] = "";
+    const char *hash = strchr(target, '#');
+    const size_t path_len = hash ? (size_t)(hash - target) : strlen(target);
+    if (hash)
+        snprintf(anchor, sizeof anchor, "%s", hash + 1);
+    /* relative to the page's directory; an empty path is the page itself */
+    const char *slash = strrchr(page, '/');
+    if (path_len == 0)
+        snprintf(path, sizeof path, "%s", page);
+    else
+        snprintf(path, sizeof path, "%.*s%.*s", slash ? (int)(slash - page + 1) : 0, page, (int)path_len,
+                 target);
+    char full[1400];
+    snprintf(full, sizeof full, "%s/%s", NORMLAB_SOURCE_DIR, path);
+    struct stat st;
+    if (stat(full, &st) != 0) {
+        snprintf(why, size, "%s: no file %s", target, path);
+        return why;
+    }
+    const size_t n = strlen(path);
+    if (anchor[0] && n > 3 && !strcmp(path + n - 3, ".md") && !has_anchor(path, anchor)) {
+        snprintf(why, size, "%s: %s has no heading with the anchor #%s", target, path, anchor);
+        return why;
+    }
+    return NULL;
+}
+
+START_TEST(test_relative_links_resolve)
+{
+    int links = 0, broken = 0;
+    for (size_t p = 0; p < sizeof pages / sizeof pages[0]; p++) {
+        char *text = read_source(pages[p]);
+        bool fenced = false;
+        int line_no = 1;
+        for (char *c = text; *c; c++) {
+            if (*c == '\n')
+                line_no++;
+            if ((c == text || c[-1] == '\n') && !strncmp(c, "```", 3))
+                fenced = !fenced;
+            if (fenced || c[0] != ']' || c[1] != '(')
+                continue;
+            const char *start = c + 2, *close = strchr(start, ')');
+            if (!close || memchr(start, '\n', (size_t)(close - start)))
+                continue;
+            char target[512], why[1600];
+            snprintf(target, sizeof target, "%.*s", (int)(close - start), start);
+            links++;
+            if (check_target(pages[p], target, why, sizeof why)) {
+                fprintf(stderr, "%s:%d: %s\n", pages[p], line_no, why);
+                broken++;
+            }
+        }
+        free(text);
+    }
+    ck_assert_msg(links > 50, "only %d links found: is the scanner still reading the pages?", links);
+    ck_assert_msg(broken == 0, "%d of %d links do not resolve (listed above)", broken, links);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("doc_links");
+    TCase *tc = tcase_create("links");
+    tcase_add_test(tc, test_relative_links_resolve);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
