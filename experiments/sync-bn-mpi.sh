@@ -20,8 +20,17 @@ steps=${STEPS:-400}
 speed_steps=${SPEED_STEPS:-300}
 root=""
 [ "$(id -u)" -eq 0 ] && root="--allow-run-as-root"
-# one OpenMP thread per rank; Open MPI yields the core while it waits
-mpi() { ranks=$1; shift; OMP_NUM_THREADS=1 mpirun $root --oversubscribe -np "$ranks" "$normlab" "$@"; }
+# one OpenMP thread per rank. Up to one rank per core, Open MPI polls while
+# it waits (a collective costs microseconds); more ranks than cores need
+# --oversubscribe, which makes a waiting rank yield its core, and each
+# collective then waits for a scheduler time slice.
+cores=$(nproc)
+mpi() {
+    ranks=$1; shift
+    over=""
+    [ "$ranks" -gt "$cores" ] && over="--oversubscribe"
+    OMP_NUM_THREADS=1 mpirun $root $over -np "$ranks" "$normlab" "$@"
+}
 mkdir -p "$out"
 
 # value of a number in a run's summary.json

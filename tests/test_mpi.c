@@ -10,7 +10,9 @@
  * rank's batch norm sees only its B samples, and the losses are those of
  * ghost batch norm with virtual batches of B on one process. The errors of
  * a launch exit 2 and write nothing. */
+#include <dirent.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +220,99 @@ START_TEST(test_launch_errors)
 }
 END_TEST
 
+/* the pid of the normlab process that is rank `rank` of a run whose
+ * command line names `config`, from /proc; 0 when there is none (yet) */
+static pid_t rank_pid(const char *config, int rank)
+{
+    char want[64];
+    snprintf(want, sizeof want, "OMPI_COMM_WORLD_RANK=%d", rank);
+    pid_t found = 0;
+    DIR *proc = opendir("/proc");
+    for (struct dirent *e; proc && !found && (e = readdir(proc));) {
+        const pid_t pid = (pid_t)atol(e->d_name);
+        if (pid <= 0)
+            continue;
+        char path[64], buf[16384];
+        bool named = false;
+        snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+        FILE *f = fopen(path, "rb");
+        if (f) {
+            const size_t n = fread(buf, 1, sizeof buf - 1, f);
+            fclose(f);
+            bool normlab = false;
+            for (size_t i = 0; i < n; i += strlen(buf + i) + 1) {
+                buf[n] = '\0';
+                normlab |= strstr(buf + i, "normlab") && i == 0;
+                named |= strcmp(buf + i, config) == 0;
+            }
+            named &= normlab;
+        }
+        snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+        if (named && (f = fopen(path, "rb"))) {
+            const size_t n = fread(buf, 1, sizeof buf - 1, f);
+            fclose(f);
+            buf[n] = '\0';
+            for (size_t i = 0; i < n && !found; i += strlen(buf + i) + 1)
+                if (strcmp(buf + i, want) == 0)
+                    found = pid;
+        }
+    }
+    if (proc)
+        closedir(proc);
+    return found;
+}
+
+/* Ctrl-C reaches every process of a terminal's job, but a scheduler or a
+ * user may signal one rank alone: every rank must still stop at the same
+ * step (none left waiting in a collective), and the run is recorded as
+ * interrupted, not finished. The stop requests ride in the gradient
+ * exchange, so this also checks that they arrive. */
+START_TEST(test_signal_to_one_rank_stops_every_rank)
+{
+    setup();
+    tu_tmp_write("long.yaml", "seed: 3\n"
+                 "data: {dataset: synthetic, shape: [24], classes: 5, train_size: 512, "
+                 "test_size: 100}\n"
+                 "model: {arch: mlp, widths: [32, 32], norm: {type: batch, sync: true}}\n"
+                 "train: {batch_size: 16, steps: 100000000, log_every: 20, eval_every: 100000000}\n"
+                 "threads: 1\n");
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && (OMP_NUM_THREADS=1 mpirun --allow-run-as-root --oversubscribe -np 2 %s run "
+             "long.yaml --quiet --out stopped > out.txt 2>&1; echo $? > rc.txt) &",
+             tu_tmp, NORMLAB_BINARY);
+    ck_assert_int_eq(system(cmd), 0);
+    char rows[MAX_ROWS][32], metrics[600];
+    snprintf(metrics, sizeof metrics, "%s/stopped/metrics.csv", tu_tmp);
+    pid_t rank1 = 0;
+    for (int tries = 0; tries < 600 && (!rank1 || access(metrics, F_OK) != 0 ||
+                                        train_losses("stopped", rows) < 2);
+         tries++) {
+        usleep(100000);
+        if (!rank1)
+            rank1 = rank_pid("long.yaml", 1);
+    }
+    ck_assert_msg(rank1 > 0, "rank 1 of the run was not found");
+    ck_assert_int_ge(train_losses("stopped", rows), 2);
+    ck_assert_int_eq(kill(rank1, SIGINT), 0);
+    char rc_path[600];
+    snprintf(rc_path, sizeof rc_path, "%s/rc.txt", tu_tmp);
+    for (int tries = 0; tries < 600 && access(rc_path, F_OK) != 0; tries++)
+        usleep(100000);
+    usleep(200000); /* the echo's write */
+    char *rc = tu_tmp_read("rc.txt");
+    ck_assert_msg(atoi(rc) == 1, "mpirun exited %s", rc);
+    free(rc);
+    char *summary = tu_tmp_read("stopped/summary.json");
+    ck_assert_msg(strstr(summary, "\"status\": \"failed\"") && strstr(summary, "interrupted at step"),
+                  "%s", summary);
+    free(summary);
+    ck_assert_int_eq(rank_pid("long.yaml", 0), 0);
+    ck_assert_int_eq(rank_pid("long.yaml", 1), 0);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     if (!nl_dist_built() || system("command -v mpirun > /dev/null 2>&1") != 0) {
@@ -231,6 +326,7 @@ int main(void)
     tcase_add_test(tc, test_ranks_match_one_process);
     tcase_add_test(tc, test_sync_batchnorm_matches_one_process);
     tcase_add_test(tc, test_launch_errors);
+    tcase_add_test(tc, test_signal_to_one_rank_stops_every_rank);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -78,29 +78,37 @@ nl_code nl_model_set_dist(nl_model *m, nl_dist *dist, nl_error *err)
     for (int i = 0; i < m->n_acts; i++)
         if (m->acts[i]->shape.c > widest)
             widest = m->acts[i]->shape.c;
-    size_t bytes = m->param_floats * sizeof(float);
+    /* the gradients and one float for the ranks' stop requests */
+    size_t bytes = (m->param_floats + 1) * sizeof(float);
     if ((3 * (size_t)widest + 1) * sizeof(double) > bytes)
         bytes = (3 * (size_t)widest + 1) * sizeof(double);
     nl_code rc = nl_dist_reserve(dist, bytes, err);
     if (rc)
         return rc;
-    const size_t staged = m->param_floats > m->state_floats ? m->param_floats : m->state_floats;
+    const size_t staged = m->param_floats + 1 > m->state_floats ? m->param_floats + 1
+                                                                 : m->state_floats;
     free(m->host_staging);
-    m->host_staging = malloc((staged ? staged : 1) * sizeof(float));
+    m->host_staging = malloc(staged * sizeof(float));
     if (!m->host_staging)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory staging %zu values for the ranks", staged);
     return NL_OK;
 }
 
-void nl_model_reduce_gradients(nl_model *m)
+bool nl_model_reduce_gradients(nl_model *m, bool stop_here)
 {
-    if (nl_dist_size(m->dist) == 1 || m->param_floats == 0)
-        return;
-    /* host-staged: a copy on the CPU backend, the PCIe round trip on CUDA */
+    if (nl_dist_size(m->dist) == 1)
+        return stop_here;
+    /* host-staged: a copy on the CPU backend, the PCIe round trip on CUDA;
+     * the stop request is the float after the gradients, whose mean is
+     * positive when any rank's is */
     const size_t bytes = m->param_floats * sizeof(float);
-    m->be->ops->download(m->be, m->host_staging, m->grad_arena, bytes);
-    nl_dist_mean_floats(m->dist, m->host_staging, m->param_floats);
-    m->be->ops->upload(m->be, m->grad_arena, m->host_staging, bytes);
+    if (bytes)
+        m->be->ops->download(m->be, m->host_staging, m->grad_arena, bytes);
+    m->host_staging[m->param_floats] = stop_here ? 1.0f : 0.0f;
+    nl_dist_mean_floats(m->dist, m->host_staging, m->param_floats + 1);
+    if (bytes)
+        m->be->ops->upload(m->be, m->grad_arena, m->host_staging, bytes);
+    return m->host_staging[m->param_floats] > 0.0f;
 }
 
 void nl_model_share_state(nl_model *m)

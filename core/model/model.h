@@ -131,9 +131,11 @@ void nl_model_read_metrics(nl_model *m, double out[2]);
 nl_code nl_model_set_dist(nl_model *m, struct nl_dist *dist, nl_error *err);
 /* After backward: every rank's gradients replaced by their mean over the
  * ranks (each rank's loss is the mean over its equal share of the batch, so
- * this is the gradient of the global batch's mean loss). Nothing to do on
- * one rank. */
-void nl_model_reduce_gradients(nl_model *m);
+ * this is the gradient of the global batch's mean loss). Each rank's wish to
+ * stop (`stop_here`) travels in the same exchange, so that a step needs one
+ * collective; returns whether any rank asked, the same on every rank.
+ * On one rank: nothing to exchange, returns stop_here. */
+bool nl_model_reduce_gradients(nl_model *m, bool stop_here);
 /* Every rank takes rank 0's running statistics (and other state), as
  * PyTorch's DistributedDataParallel broadcasts its buffers: with batch norm
  * not synchronized each rank's follow its own slices, and an evaluation

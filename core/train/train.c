@@ -272,12 +272,6 @@ static double remaining_seconds(long step, long total, long eval_every, double t
 
 /* A signal reaches the ranks at different moments: they all stop at the
  * step where any of them saw it, or some would wait for the others forever. */
-static bool stop_requested(nl_dist *d, volatile sig_atomic_t *stop)
-{
-    double seen = stop && *stop ? 1.0 : 0.0;
-    nl_dist_sum(d, &seen, 1);
-    return seen > 0.0;
-}
 
 static bool loss_diverged(double loss, float bound) { return !isfinite(loss) || loss > bound; }
 
@@ -401,6 +395,7 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
     /* the initial model, so curves start at step 0; a resumed run measured
      * its step before the checkpoint */
     bool evaluate_now = !resume;
+    bool ranks_stopping = false;
     for (;;) {
         const bool traces_now = tr.spec && step % spec->trace.every == 0 &&
                                 !(resume && step == resume->step);
@@ -460,7 +455,10 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
             if ((rc = sink->checkpoint(sink->ctx, &s, err)))
                 goto done;
         }
-        if (stop_requested(m->dist, stop)) {
+        /* one process stops at the signal; ranks stop together at the
+         * step after any of them saw one (the request rode in the step's
+         * gradient exchange: no collective of its own) */
+        if (ranks_stopping || (nl_dist_size(m->dist) == 1 && stop && *stop)) {
             out->status = NL_RUN_FAILED;
             snprintf(out->reason, sizeof out->reason, "interrupted at step %ld of %ld", step, total);
             break;
@@ -482,7 +480,7 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
         nl_model_backward(m, mine);
         /* the gradients are complete (over every rank) here; clipping and
          * the update read them */
-        nl_model_reduce_gradients(m);
+        ranks_stopping = nl_model_reduce_gradients(m, stop && *stop);
         if ((rc = nl_dist_status(m->dist, err)))
             goto done;
         if (clips)
