@@ -183,7 +183,8 @@ void nl_cpu_attention_backward(nl_backend *be, const nl_attn_geom *g, const floa
     for (int pair = 0; pair < pairs; pair++) {
         const int i = pair / g->heads, h = pair % g->heads;
         const float *p = probs + (size_t)pair * T * T;
-        const float *qh = q + head_offset(g, g->ld_q, i, h), *kh = k + head_offset(g, g->ld_k, i, h);
+        const float *qh = q + head_offset(g, g->ld_q, i, h);
+        const float *kh = k + head_offset(g, g->ld_k, i, h);
         const float *dyh = dy + head_offset(g, D, i, h);
         float *v_t = (float *)workspace + (size_t)omp_get_thread_num_safe() * thread_floats(g);
         float *dlogit = v_t + (size_t)hd * T;

@@ -19,7 +19,8 @@
  *
  *   cmake --build build --target normlab_core && gcc -O3 -march=native -std=gnu11 -fopenmp \
  *       -Icore -Iexperiments/bench experiments/bench/lm_gemm_ceiling.c build/libnormlab_core.a \
- *       -lopenblas -lm -o /tmp/lm_gemm_ceiling && OMP_NUM_THREADS=2 /tmp/lm_gemm_ceiling [WINDOWS [REPS [cpu]]]
+ *       -lopenblas -lm -o /tmp/lm_gemm_ceiling &&
+ *   OMP_NUM_THREADS=2 /tmp/lm_gemm_ceiling [WINDOWS [REPS [cpu]]]
  *
  * OMP_NUM_THREADS sets both OpenBLAS's threads (the OpenMP build) and the
  * attention kernel's. The host's noise only adds time; on a shared host run
@@ -127,11 +128,13 @@ int main(int argc, char **argv)
                                               1.0f, dy, out, x, in, 0.0f, dw, in),
                                   reps);
         /* normlab's layer as the step runs it (bias gradient included) */
-        const double own_fwd = BEST(nl_cpu_linear_forward(NULL, n, in, out, x, w, bias, y, ws), reps);
-        const double own_bwd = BEST(nl_cpu_linear_backward(NULL, n, in, out, x, w, dy, dx, false, dw,
-                                                           bias ? db : NULL),
-                                    reps);
-        const double own_dx = BEST(nl_cpu_gemm_nn(n, in, out, dy, out, w, in, NULL, dx, in, false), reps);
+        const double own_fwd =
+            BEST(nl_cpu_linear_forward(NULL, n, in, out, x, w, bias, y, ws), reps);
+        const double own_bwd = BEST(
+            nl_cpu_linear_backward(NULL, n, in, out, x, w, dy, dx, false, dw, bias ? db : NULL),
+            reps);
+        const double own_dx =
+            BEST(nl_cpu_gemm_nn(n, in, out, dy, out, w, in, NULL, dx, in, false), reps);
         const double own_dw = BEST(nl_cpu_gemm_tn(out, in, n, dy, out, x, in, dw, in), reps);
         const double flops = 3 * 2.0 * n * in * out;
         printf("%-12s %9.3f %9.3f %9.3f %9.1f  layer %.3f + %.3f; tiles dx %.3f dW %.3f\n",
@@ -162,7 +165,8 @@ int main(int argc, char **argv)
            gemm_step * 1e3, n / gemm_step);
     printf("  normlab's linear layers (+ bias)    %8.2f ms\n", normlab_linear_step * 1e3);
     printf("  normlab's attention                 %8.2f ms\n", LAYERS * (att_f + att_b) * 1e3);
+    const double with_attention = gemm_step + LAYERS * (att_f + att_b);
     printf("  sgemm + normlab's attention         %8.2f ms  -> %7.0f tokens/s\n",
-           (gemm_step + LAYERS * (att_f + att_b)) * 1e3, n / (gemm_step + LAYERS * (att_f + att_b)));
+           with_attention * 1e3, n / with_attention);
     return 0;
 }
