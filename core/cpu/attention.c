@@ -1,18 +1,37 @@
 /* Causal multi-head attention: one (sample, head) pair per loop iteration,
- * the pairs split over the threads, each pair's products by single-threaded
- * sgemm (OpenBLAS's OpenMP build runs one thread inside our parallel
- * region). The logits are written straight into the saved probabilities
- * and turned into them in place; backward's dprobs/dlogits take one T x T
- * block of workspace per thread. Each output is computed by one thread in a
- * fixed order, so results do not depend on the thread count. */
-#include <cblas.h>
+ * the pairs split over the threads, each pair's products by gemm.c's
+ * register tiles on the calling thread. At the LM's shapes (64 x 64 x 32
+ * per product) sgemm ran these at 7-13 GFLOP/s, packing both operands on
+ * every call, and attention took a fifth of the step's matrix time for a
+ * twelfth of its multiply-adds. The tiles read their right operand by rows,
+ * so a pair's K (V in backward) is transposed into the thread's workspace
+ * first (head_dim x T floats). Rows go ROW_BLOCK at
+ * a time, each block only as far along the keys as its last query sees: the
+ * masked upper triangle is neither computed nor multiplied by. The skipped
+ * terms are exact zeros of probs or dlogit, so the sums are those of the
+ * full products. Each output is computed by one thread in a fixed order, so
+ * results do not depend on the thread count. */
 #include <math.h>
 
 #include "cpu/cpu.h"
+#include "cpu/reduce.h"
+#include "cpu/vmath.h"
+
+/* gemm.c's register tile height: no tile of a block is ragged but the last */
+enum { ROW_BLOCK = 6 };
+
+/* one thread's workspace, in floats, rounded to whole cache lines so that
+ * the threads' blocks share none: a transposed head (head_dim x T) and two
+ * T x T matrices (backward's dlogit and the transpose of probs or dlogit) */
+static size_t thread_floats(const nl_attn_geom *g)
+{
+    const size_t floats = (size_t)g->head_dim * g->t + (size_t)g->t * g->t;
+    return (floats + 15) / 16 * 16;
+}
 
 size_t nl_cpu_attention_workspace(nl_backend *be, const nl_attn_geom *g)
 {
-    return (size_t)(be->threads > 0 ? be->threads : 1) * g->t * g->t * sizeof(float);
+    return (size_t)(be->threads > 0 ? be->threads : 1) * thread_floats(g) * sizeof(float);
 }
 
 /* enough work to wake the team: the pairs' products are T*T*head_dim each */
@@ -27,22 +46,78 @@ static size_t head_offset(const nl_attn_geom *g, int ld, int i, int h)
     return (size_t)i * g->t * ld + (size_t)h * g->head_dim;
 }
 
-/* softmax of row s over its first s+1 entries (the causal mask), the rest 0;
- * returns the row's largest logit */
-static float causal_softmax_row(float *row, int s, int t)
+/* keys that query s sees (the causal mask) */
+static int keys_seen(int s) { return s + 1; }
+
+/* columns of a product to compute for a block of rows ending before `end`:
+ * the keys its last row sees, rounded up to gemm.c's 16-column panels
+ * (a narrower panel falls to its scalar edge) */
+static int block_cols(int end, int t)
 {
-    float max = row[0];
-    for (int u = 1; u <= s; u++)
-        max = row[u] > max ? row[u] : max;
-    float sum = 0.0f;
-    for (int u = 0; u <= s; u++) {
-        row[u] = expf(row[u] - max);
-        sum += row[u];
+    const int cols = (keys_seen(end - 1) + 15) / 16 * 16;
+    return cols < t ? cols : t;
+}
+
+/* dst[c * ldd + r] = src[r * lds + c], 8 x 8 blocks in registers */
+static void transpose(int rows, int cols, const float *src, int lds, float *dst, int ldd)
+{
+    int r0 = 0;
+    for (; r0 + 8 <= rows; r0 += 8) {
+        int c0 = 0;
+        for (; c0 + 8 <= cols; c0 += 8) {
+            nl_v8 v[8];
+            for (int k = 0; k < 8; k++)
+                v[k] = nl_v8_load(src + (size_t)(r0 + k) * lds + c0);
+            nl_v8_transpose8(v);
+            for (int k = 0; k < 8; k++)
+                nl_v8_store(dst + (size_t)(c0 + k) * ldd + r0, v[k]);
+        }
+        for (int c = c0; c < cols; c++)
+            for (int r = r0; r < r0 + 8; r++)
+                dst[(size_t)c * ldd + r] = src[(size_t)r * lds + c];
     }
-    const float inv = 1.0f / sum;
-    for (int u = 0; u <= s; u++)
-        row[u] *= inv;
-    for (int u = s + 1; u < t; u++)
+    for (int r = r0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            dst[(size_t)c * ldd + r] = src[(size_t)r * lds + c];
+}
+
+/* row[0..seen) = softmax(scale * row[0..seen)), the rest of the t entries
+ * 0; returns the row's largest scaled logit. Exponentials 8 at a time
+ * (vmath.h's exp: glibc's scalar expf was most of the softmax), the last
+ * partial vector through a padded copy. */
+static float causal_softmax_row(float *row, int seen, int t, float scale)
+{
+    const int full = seen - seen % 8;
+    float max = -INFINITY;
+    for (int u = 0; u < seen; u++) {
+        row[u] *= scale;
+        max = row[u] > max ? row[u] : max;
+    }
+    const nl_v8 shift = nl_v8_splat(max);
+    nl_v8 sums = {0};
+    for (int u = 0; u < full; u += 8) {
+        const nl_v8 e = nl_v8_exp(nl_v8_load(row + u) - shift);
+        nl_v8_store(row + u, e);
+        sums += e;
+    }
+    float sum = nl_v8_sum(sums);
+    if (full < seen) {
+        float lanes[8] = {0};
+        for (int u = full; u < seen; u++)
+            lanes[u - full] = row[u];
+        nl_v8_store(lanes, nl_v8_exp(nl_v8_load(lanes) - shift));
+        for (int u = full; u < seen; u++) {
+            row[u] = lanes[u - full];
+            sum += row[u];
+        }
+    }
+    const nl_v8 inv = nl_v8_splat(1.0f / sum);
+    int u = 0;
+    for (; u < full; u += 8)
+        nl_v8_store(row + u, nl_v8_load(row + u) * inv);
+    for (; u < seen; u++)
+        row[u] *= inv[0];
+    for (; u < t; u++)
         row[u] = 0.0f;
     return max;
 }
@@ -52,28 +127,50 @@ void nl_cpu_attention_forward(nl_backend *be, const nl_attn_geom *g, const float
                               float *max_logit, void *workspace)
 {
     (void)be;
-    (void)workspace;
     const int T = g->t, hd = g->head_dim, D = g->heads * hd, pairs = g->n * g->heads;
     float largest = -INFINITY;
     #pragma omp parallel for schedule(static) reduction(max : largest) if (worth_threads(g))
     for (int pair = 0; pair < pairs; pair++) {
         const int i = pair / g->heads, h = pair % g->heads;
-        float *p = probs + (size_t)pair * T * T;
-        /* logits = scale * Q K^T; the masked upper triangle is computed and
-         * then overwritten, cheaper than T small products */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, g->scale,
-                    q + head_offset(g, g->ld_q, i, h), g->ld_q, k + head_offset(g, g->ld_k, i, h),
-                    g->ld_k, 0.0f, p, T);
+        const float *qh = q + head_offset(g, g->ld_q, i, h);
+        const float *vh = v + head_offset(g, g->ld_v, i, h);
+        float *p = probs + (size_t)pair * T * T, *yh = y + head_offset(g, D, i, h);
+        float *k_t = (float *)workspace + (size_t)omp_get_thread_num_safe() * thread_floats(g);
+        transpose(T, hd, k + head_offset(g, g->ld_k, i, h), g->ld_k, k_t, T);
+        /* logits = Q K^T, scaled in the softmax */
+        for (int s0 = 0; s0 < T; s0 += ROW_BLOCK) {
+            const int rows = T - s0 < ROW_BLOCK ? T - s0 : ROW_BLOCK;
+            nl_cpu_gemm_nn_serial(rows, block_cols(s0 + rows, T), hd, qh + (size_t)s0 * g->ld_q,
+                                  g->ld_q, k_t, T, NULL, p + (size_t)s0 * T, T, false);
+        }
         for (int s = 0; s < T; s++) {
-            const float row_max = causal_softmax_row(p + (size_t)s * T, s, T);
+            const float row_max = causal_softmax_row(p + (size_t)s * T, keys_seen(s), T, g->scale);
             largest = row_max > largest ? row_max : largest;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, p, T,
-                    v + head_offset(g, g->ld_v, i, h), g->ld_v, 0.0f, y + head_offset(g, D, i, h),
-                    D);
+        /* Y = P V */
+        for (int s0 = 0; s0 < T; s0 += ROW_BLOCK) {
+            const int rows = T - s0 < ROW_BLOCK ? T - s0 : ROW_BLOCK;
+            nl_cpu_gemm_nn_serial(rows, hd, keys_seen(s0 + rows - 1), p + (size_t)s0 * T, T, vh,
+                                  g->ld_v, NULL, yh + (size_t)s0 * D, D, false);
+        }
     }
     if (max_logit)
         *max_logit = largest;
+}
+
+/* c = a^T b for a (T x T) zero above its diagonal, b (T x cols): row u of
+ * c sums over a's column u, which is zero before row u, so each block of
+ * rows starts its sum at its first row. gemm.c's tn product reads a down its
+ * columns as cheaply as along its rows (one float a multiply-add, splat);
+ * at these sizes it stays on the calling thread. */
+static void lower_tn(int T, int cols, const float *a, const float *b, int ldb, float *c,
+                     int ldc)
+{
+    for (int u0 = 0; u0 < T; u0 += ROW_BLOCK) {
+        const int rows = T - u0 < ROW_BLOCK ? T - u0 : ROW_BLOCK;
+        nl_cpu_gemm_tn(rows, cols, T - u0, a + (size_t)u0 * T + u0, T, b + (size_t)u0 * ldb,
+                       ldb, c + (size_t)u0 * ldc, ldc);
+    }
 }
 
 void nl_cpu_attention_backward(nl_backend *be, const nl_attn_geom *g, const float *q,
@@ -86,30 +183,48 @@ void nl_cpu_attention_backward(nl_backend *be, const nl_attn_geom *g, const floa
     for (int pair = 0; pair < pairs; pair++) {
         const int i = pair / g->heads, h = pair % g->heads;
         const float *p = probs + (size_t)pair * T * T;
+        const float *qh = q + head_offset(g, g->ld_q, i, h);
+        const float *kh = k + head_offset(g, g->ld_k, i, h);
         const float *dyh = dy + head_offset(g, D, i, h);
-        float *dlogit = (float *)workspace + (size_t)omp_get_thread_num_safe() * T * T;
-        /* dprobs = dY V^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dyh, D,
-                    v + head_offset(g, g->ld_v, i, h), g->ld_v, 0.0f, dlogit, T);
+        float *v_t = (float *)workspace + (size_t)omp_get_thread_num_safe() * thread_floats(g);
+        float *dlogit = v_t + (size_t)hd * T;
+        transpose(T, hd, v + head_offset(g, g->ld_v, i, h), g->ld_v, v_t, T);
+        /* dprobs = dY V^T, below the diagonal */
+        for (int s0 = 0; s0 < T; s0 += ROW_BLOCK) {
+            const int rows = T - s0 < ROW_BLOCK ? T - s0 : ROW_BLOCK;
+            nl_cpu_gemm_nn_serial(rows, block_cols(s0 + rows, T), hd, dyh + (size_t)s0 * D, D,
+                                  v_t, T, NULL, dlogit + (size_t)s0 * T, T, false);
+        }
+        /* dlogit, with the scale of both of its products folded in */
         for (int s = 0; s < T; s++) {
             const float *ps = p + (size_t)s * T;
             float *ds = dlogit + (size_t)s * T;
-            float weighted = 0.0f;
-            for (int u = 0; u <= s; u++)
+            const int seen = keys_seen(s), full = seen - seen % 8;
+            nl_v8 acc = {0};
+            int u = 0;
+            for (; u < full; u += 8)
+                acc = nl_v8_fma(nl_v8_load(ps + u), nl_v8_load(ds + u), acc);
+            float weighted = nl_v8_sum(acc);
+            for (; u < seen; u++)
                 weighted += ps[u] * ds[u];
-            for (int u = 0; u <= s; u++)
-                ds[u] = ps[u] * (ds[u] - weighted);
-            for (int u = s + 1; u < T; u++)
+            const nl_v8 w = nl_v8_splat(weighted), scale = nl_v8_splat(g->scale);
+            for (u = 0; u < full; u += 8)
+                nl_v8_store(ds + u, scale * (nl_v8_load(ps + u) * (nl_v8_load(ds + u) - w)));
+            for (; u < seen; u++)
+                ds[u] = g->scale * (ps[u] * (ds[u] - weighted));
+            for (; u < T; u++)
                 ds[u] = 0.0f;
         }
-        /* dV = P^T dY, dQ = scale dL K, dK = scale dL^T Q */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, p, T, dyh, D, 0.0f,
-                    dv + head_offset(g, g->ld_v, i, h), g->ld_v);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, g->scale, dlogit, T,
-                    k + head_offset(g, g->ld_k, i, h), g->ld_k, 0.0f,
-                    dq + head_offset(g, g->ld_q, i, h), g->ld_q);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, g->scale, dlogit, T,
-                    q + head_offset(g, g->ld_q, i, h), g->ld_q, 0.0f,
-                    dk + head_offset(g, g->ld_k, i, h), g->ld_k);
+        /* dV = P^T dY */
+        lower_tn(T, hd, p, dyh, D, dv + head_offset(g, g->ld_v, i, h), g->ld_v);
+        /* dQ = dlogit K */
+        float *dqh = dq + head_offset(g, g->ld_q, i, h);
+        for (int s0 = 0; s0 < T; s0 += ROW_BLOCK) {
+            const int rows = T - s0 < ROW_BLOCK ? T - s0 : ROW_BLOCK;
+            nl_cpu_gemm_nn_serial(rows, hd, keys_seen(s0 + rows - 1), dlogit + (size_t)s0 * T, T,
+                                  kh, g->ld_k, NULL, dqh + (size_t)s0 * g->ld_q, g->ld_q, false);
+        }
+        /* dK = dlogit^T Q */
+        lower_tn(T, hd, dlogit, qh, g->ld_q, dk + head_offset(g, g->ld_k, i, h), g->ld_k);
     }
 }

@@ -246,6 +246,78 @@ static void skinny_weight_grad(int n, int in, int out, const float *x, const flo
     });
 }
 
+/* The sgemm products split over our own team, one single-threaded sgemm a
+ * thread on its share of the output's rows (OpenBLAS's OpenMP build runs
+ * one thread inside a parallel region). Left to its own threads, OpenBLAS
+ * synchronizes them many times a call, spinning and yielding, and on a
+ * shared host a descheduled thread stalls every one of those points: the
+ * LM's products at 4096 rows ran 2-7x slower on 2 threads than on 1 at
+ * load 9 (experiments/bench/lm_gemm_ceiling.c). Here a call has one join. */
+static bool sgemm_in_shares(int n, int in, int out)
+{
+    return (long)n * in * out >= 4L * NL_PARALLEL_MIN;
+}
+
+/* this thread's rows of `rows`, in whole 16-row blocks, when `split` (the
+ * caller opened the team); all of them otherwise, also when the layer runs
+ * inside a caller's team. As with OpenBLAS's own threads, the sums may round
+ * differently on another thread count (sgemm's kernels depend on the
+ * shape); on the same count they repeat. */
+static void share_of(int rows, bool split, int *first, int *count)
+{
+    if (!split) {
+        *first = 0;
+        *count = rows;
+        return;
+    }
+    const int blocks = (rows + 15) / 16, part = omp_get_thread_num_safe();
+    const int parts = omp_get_num_threads_safe();
+    const int lo = (int)((long)blocks * part / parts) * 16;
+    const int hi = (int)((long)blocks * (part + 1) / parts) * 16;
+    *first = lo < rows ? lo : rows;
+    *count = (hi < rows ? hi : rows) - *first;
+}
+
+/* this thread's rows of y = x W^T + b; starting y at the bias lets sgemm
+ * add the product in its own pass */
+static void sgemm_forward_share(bool split, int n, int in, int out, const float *x,
+                                const float *weight, const float *bias, float *y)
+{
+    int first, count;
+    share_of(n, split, &first, &count);
+    if (count <= 0)
+        return;
+    y += (size_t)first * out;
+    if (bias)
+        for (int i = 0; i < count; i++)
+            memcpy(y + (size_t)i * out, bias, (size_t)out * sizeof *y);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, count, out, in, 1.0f,
+                x + (size_t)first * in, in, weight, in, bias ? 1.0f : 0.0f, y, out);
+}
+
+/* this thread's rows of dx (+)= dy W */
+static void sgemm_input_grad_share(bool split, int n, int in, int out, const float *weight,
+                                   const float *dy, float *dx, bool accumulate)
+{
+    int first, count;
+    share_of(n, split, &first, &count);
+    if (count > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, count, in, out, 1.0f,
+                    dy + (size_t)first * out, out, weight, in, accumulate ? 1.0f : 0.0f,
+                    dx + (size_t)first * in, in);
+}
+
+/* this thread's rows of dW = dy^T x (its outputs: dW's rows are W's) */
+static void sgemm_weight_grad_share(bool split, int n, int in, int out, const float *x,
+                                    const float *dy, float *dweight)
+{
+    int first, count;
+    share_of(out, split, &first, &count);
+    if (count > 0)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, count, in, n, 1.0f, dy + first, out,
+                    x, in, 0.0f, dweight + (size_t)first * in, in);
+}
+
 static bool uses_tiled_forward(int n, int out)
 {
     return n > NL_SKINNY_MAX_ROWS && n <= NL_TILED_FORWARD_MAX_ROWS &&
@@ -277,15 +349,8 @@ void nl_cpu_linear_forward(nl_backend *be, int n, int in, int out, const float *
         tiled_forward(n, in, out, x, weight, bias, y, workspace);
         return;
     }
-    float beta = 0.0f;
-    if (bias) {
-        /* starting y at the bias lets sgemm add the product in its own pass */
-        for (int i = 0; i < n; i++)
-            memcpy(y + (size_t)i * out, bias, (size_t)out * sizeof *y);
-        beta = 1.0f;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, weight, in, beta,
-                y, out);
+    const bool split = sgemm_in_shares(n, in, out);
+    NL_PARALLEL_CALL_IF(split, sgemm_forward_share(split, n, in, out, x, weight, bias, y));
 }
 
 void nl_cpu_linear_backward(nl_backend *be, int n, int in, int out, const float *x,
@@ -293,13 +358,13 @@ void nl_cpu_linear_backward(nl_backend *be, int n, int in, int out, const float 
                             float *dweight, float *dbias)
 {
     (void)be;
-    const bool narrow = out <= NL_TILED_MAX_OUT;
+    const bool narrow = out <= NL_TILED_MAX_OUT, split = sgemm_in_shares(n, in, out);
     if (dx) {
         if (n <= NL_SKINNY_MAX_ROWS || (narrow && n <= NL_TILED_DX_MAX_ROWS))
             nl_cpu_gemm_nn(n, in, out, dy, out, weight, in, NULL, dx, in, accumulate_dx);
         else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out,
-                        weight, in, accumulate_dx ? 1.0f : 0.0f, dx, in);
+            NL_PARALLEL_CALL_IF(split, sgemm_input_grad_share(split, n, in, out, weight, dy, dx,
+                                                              accumulate_dx));
     }
     if (n <= NL_SKINNY_DW_MAX_ROWS)
         skinny_weight_grad(n, in, out, x, dy, dweight);
@@ -307,8 +372,7 @@ void nl_cpu_linear_backward(nl_backend *be, int n, int in, int out, const float 
              (narrow && nl_cpu_gemm_tn_packs(out, n)))
         nl_cpu_gemm_tn(out, in, n, dy, out, x, in, dweight, in);
     else
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in,
-                    0.0f, dweight, in);
+        NL_PARALLEL_CALL_IF(split, sgemm_weight_grad_share(split, n, in, out, x, dy, dweight));
     if (dbias) {
         /* summed over the batch in row order, independent of the thread
          * count; 64 columns at a time so the additions run across columns
