@@ -818,9 +818,23 @@ START_TEST(test_final_plot)
     free(csv);
     char *gp = tu_tmp_read("fin/plots/final-groups.gp");
     ck_assert_msg(strstr(gp, "set logscale x 2") && strstr(gp, "model.norm.groups (log2 scale)") &&
-                      strstr(gp, "set title \"batch_size=32\"") && strstr(gp, "8 runs without model.norm.groups left out") &&
+                      strstr(gp, "set title \"batch_size=32\"") &&
+                      strstr(gp, "8 runs without model.norm.groups (it does not apply to them): dashed") &&
                       strstr(gp, "1 diverged run left out") && strstr(gp, "curve_lw") == NULL, "%.3000s", gp);
+    /* batch norm has no group count: its series are the reference, a
+     * dashed mean over its seed band across the x range, titled in the
+     * legend as a dashed line */
+    ck_assert_msg(strstr(gp, "\"final-groups-reference.csv\" using (column(\"panel\") == 0") &&
+                      strstr(gp, "with filledcurves") && strstr(gp, "with lines lw series_lw dt reference_dt") &&
+                      strstr(gp, "NaN with lines lw series_lw dt reference_dt lc rgb") &&
+                      strstr(gp, "NaN with linespoints"), "%.3000s", gp);
     free(gp);
+    csv = tu_tmp_read("fin/plots/final-groups-reference.csv");
+    ck_assert_msg(strstr(csv, "0,0,batch; placement=before,2,10.15,10.1,10.2,2,0\n") &&
+                      strstr(csv, "0,0,batch; placement=before,16,10.15,10.1,10.2,2,0\n") &&
+                      strstr(csv, "1,1,batch; placement=after,16,15.15,15.1,15.2,2,0\n") && !strstr(csv, "group;"),
+                  "%.3000s", csv);
+    free(csv);
     if (have_gnuplot)
         expect_file("fin/plots", "final-groups.png");
 
