@@ -888,6 +888,26 @@ START_TEST(test_final_plot)
 }
 END_TEST
 
+/* the subtitle of a transformer's plots gives its size and AdamW, nothing
+ * an image model's config has (widths, activation, SGD's momentum) */
+START_TEST(test_subtitle_lm)
+{
+    setup();
+    fake_run("lm", 300, 50, 100, "ok", 0);
+    write_at("lm", "config.yaml",
+             "seed: 1\ndata:\n  dataset: text\nmodel:\n  arch: lm\n  d_model: 64\n  heads: 4\n  layers: 3\n"
+             "  context: 32\n  norm:\n    type: rms\n    placement: pre\ntrain:\n  batch_size: 16\n  steps: 300\n"
+             "  optimizer:\n    type: adamw\n    lr: 0.003\n    weight_decay: 0.1\n");
+    ck_assert_int_eq(tu_normlab("plot lm --kind curves"), 0);
+    char *gp = tu_tmp_read("lm/plots/curves.gp");
+    ck_assert_msg(strstr(gp, "text | LM d_model 64, layers 3, heads 4, context 32, rms norm, placement pre") &&
+                      strstr(gp, "AdamW lr 0.003, wd 0.1, batch 16, 300 steps") && !strstr(gp, "momentum") &&
+                      !strstr(gp, "SGD") && !strstr(gp, "relu"), "%.3000s", gp);
+    free(gp);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plot");
@@ -902,6 +922,7 @@ int main(void)
     tcase_add_test(tc, test_templates);
     tcase_add_test(tc, test_compare);
     tcase_add_test(tc, test_final_plot);
+    tcase_add_test(tc, test_subtitle_lm);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
