@@ -819,7 +819,7 @@ START_TEST(test_final_plot)
     char *gp = tu_tmp_read("fin/plots/final-groups.gp");
     ck_assert_msg(strstr(gp, "set logscale x 2") && strstr(gp, "model.norm.groups (log2 scale)") &&
                       strstr(gp, "set title \"batch_size=32\"") &&
-                      strstr(gp, "8 runs without model.norm.groups (it does not apply to them): dashed") &&
+                      strstr(gp, "8 runs without model.norm.groups: dashed line, band = seed range") &&
                       strstr(gp, "1 diverged run left out") && strstr(gp, "curve_lw") == NULL, "%.3000s", gp);
     /* batch norm has no group count: its series are the reference, a
      * dashed mean over its seed band across the x range, titled in the

@@ -356,7 +356,7 @@ static nl_code draw(final_fig *f, pl_script *s, nl_error *err)
     pl_error_bar_note(r, foot, sizeof foot);
     if (f->without_x) {
         char what[300], with[1700];
-        snprintf(what, sizeof what, "%d run%s without %s (it does not apply to them): dashed, mean and seed range",
+        snprintf(what, sizeof what, "%d run%s without %s: dashed line, band = seed range",
                  f->without_x, f->without_x == 1 ? "" : "s", r->keys[f->x_key]);
         pl_join_notes(with, sizeof with, foot, what);
         nl_copy_string(foot, sizeof foot, with);
