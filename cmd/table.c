@@ -22,7 +22,9 @@ static void usage(FILE *out)
             "  --pair KEY=A,B  also paired differences B - A of KEY's values A and B, between\n"
             "                  runs with the same seed and the same other keys (the same data\n"
             "                  order): the seed-to-seed spread they share cancels, e.g.\n"
-            "                  --pair model.norm.type=batch,group\n"
+            "                  --pair model.norm.type=batch,group. A key that applies to one of\n"
+            "                  A and B only (dyt's alpha_init) gives a row per value, paired\n"
+            "                  with the other's runs\n"
             "  --csv FILE      also write the rows as CSV, in summary.csv's units (fractions)\n\n"
             "Exit status: 0 written, 1 failure at run time, 2 bad usage or directory.\n");
 }

@@ -4,3 +4,4 @@
 series_lw = 2                # a series' line (numeric x) and error bars
 series_pt = 7                # its markers
 series_ps = 1.1
+reference_dt = 2             # the dashed line of runs the x key does not apply to

@@ -818,9 +818,23 @@ START_TEST(test_final_plot)
     free(csv);
     char *gp = tu_tmp_read("fin/plots/final-groups.gp");
     ck_assert_msg(strstr(gp, "set logscale x 2") && strstr(gp, "model.norm.groups (log2 scale)") &&
-                      strstr(gp, "set title \"batch_size=32\"") && strstr(gp, "8 runs without model.norm.groups left out") &&
+                      strstr(gp, "set title \"batch_size=32\"") &&
+                      strstr(gp, "8 runs without model.norm.groups: dashed line, band = seed range") &&
                       strstr(gp, "1 diverged run left out") && strstr(gp, "curve_lw") == NULL, "%.3000s", gp);
+    /* batch norm has no group count: its series are the reference, a
+     * dashed mean over its seed band across the x range, titled in the
+     * legend as a dashed line */
+    ck_assert_msg(strstr(gp, "\"final-groups-reference.csv\" using (column(\"panel\") == 0") &&
+                      strstr(gp, "with filledcurves") && strstr(gp, "with lines lw series_lw dt reference_dt") &&
+                      strstr(gp, "NaN with lines lw series_lw dt reference_dt lc rgb") &&
+                      strstr(gp, "NaN with linespoints"), "%.3000s", gp);
     free(gp);
+    csv = tu_tmp_read("fin/plots/final-groups-reference.csv");
+    ck_assert_msg(strstr(csv, "0,0,batch; placement=before,2,10.15,10.1,10.2,2,0\n") &&
+                      strstr(csv, "0,0,batch; placement=before,16,10.15,10.1,10.2,2,0\n") &&
+                      strstr(csv, "1,1,batch; placement=after,16,15.15,15.1,15.2,2,0\n") && !strstr(csv, "group;"),
+                  "%.3000s", csv);
+    free(csv);
     if (have_gnuplot)
         expect_file("fin/plots", "final-groups.png");
 
@@ -874,6 +888,26 @@ START_TEST(test_final_plot)
 }
 END_TEST
 
+/* the subtitle of a transformer's plots gives its size and AdamW, nothing
+ * an image model's config has (widths, activation, SGD's momentum) */
+START_TEST(test_subtitle_lm)
+{
+    setup();
+    fake_run("lm", 300, 50, 100, "ok", 0);
+    write_at("lm", "config.yaml",
+             "seed: 1\ndata:\n  dataset: text\nmodel:\n  arch: lm\n  d_model: 64\n  heads: 4\n  layers: 3\n"
+             "  context: 32\n  norm:\n    type: rms\n    placement: pre\ntrain:\n  batch_size: 16\n  steps: 300\n"
+             "  optimizer:\n    type: adamw\n    lr: 0.003\n    weight_decay: 0.1\n");
+    ck_assert_int_eq(tu_normlab("plot lm --kind curves"), 0);
+    char *gp = tu_tmp_read("lm/plots/curves.gp");
+    ck_assert_msg(strstr(gp, "text | LM d_model 64, layers 3, heads 4, context 32, rms norm, placement pre") &&
+                      strstr(gp, "AdamW lr 0.003, wd 0.1, batch 16, 300 steps") && !strstr(gp, "momentum") &&
+                      !strstr(gp, "SGD") && !strstr(gp, "relu"), "%.3000s", gp);
+    free(gp);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plot");
@@ -888,6 +922,7 @@ int main(void)
     tcase_add_test(tc, test_templates);
     tcase_add_test(tc, test_compare);
     tcase_add_test(tc, test_final_plot);
+    tcase_add_test(tc, test_subtitle_lm);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -210,6 +210,58 @@ START_TEST(test_bad_keys)
 }
 END_TEST
 
+/* a key that applies to one variant only (DyT's alpha_init; layer norm has
+ * none): each of its values is paired with the other variant by seed, one
+ * row per value, in either order of the pair */
+START_TEST(test_pairs_over_a_key_of_one_side)
+{
+    tu_tmp_make("table-one-side");
+    static const double layer_loss[] = {2.0, 2.2, 2.1}, alphas[] = {0.5, 2};
+    nl_buf b = {0};
+    nl_buf_printf(&b, "run,model.norm.type,model.norm.alpha_init,seed,status,final_test_loss,final_test_accuracy,"
+                      "final_test_error,best_test_accuracy,final_train_loss,final_test_trainmode_accuracy,steps,"
+                      "wall_s,samples_per_s\n");
+    for (int s = 0; s < 3; s++) {
+        nl_buf_printf(&b, "layer-%d,layer,,%d,ok,%.9g,0.4,0.6,0.4,2,,100,1,1000\n", s, s + 1, layer_loss[s]);
+        /* dyt at alpha a: layer's loss + a + 0.01 * seed */
+        for (int a = 0; a < 2; a++)
+            nl_buf_printf(&b, "dyt-%d-%d,dyt,%g,%d,ok,%.9g,0.4,0.6,0.4,2,,100,1,1000\n", a, s, alphas[a], s + 1,
+                          layer_loss[s] + alphas[a] + 0.01 * s);
+    }
+    char dir[600];
+    nl_error err = {0};
+    snprintf(dir, sizeof dir, "%s/sweep", tu_tmp);
+    ck_assert_msg(nl_make_dirs(dir, &err) == NL_OK, "%s", err.msg);
+    tu_tmp_write("sweep/summary.csv", b.data);
+    nl_buf_free(&b);
+    for (int order = 0; order < 2; order++) {
+        nl_table_spec spec = {.metric = "final_test_loss", .pair_key = "model.norm.type",
+                              .pair_a = order ? "dyt" : "layer", .pair_b = order ? "layer" : "dyt"};
+        nl_buf md = {0}, csv = {0};
+        ck_assert_msg(nl_table_write(dir, &spec, &md, &csv, &err) == NL_OK, "%s", err.msg);
+        const double diffs[] = {0, 0.01, 0.02};
+        double mean, sd, half;
+        expected(diffs, 3, &mean, &sd, &half);
+        for (int a = 0; a < 2; a++) {
+            char prefix[64];
+            snprintf(prefix, sizeof prefix, "paired,%s,%g", order ? "layer-dyt" : "dyt-layer", alphas[a]);
+            double got_mean, got_sd, lo, hi;
+            int got_n;
+            csv_row(csv.data, prefix, &got_mean, &got_sd, &lo, &hi, &got_n);
+            const double sign = order ? -1 : 1;
+            ck_assert_int_eq(got_n, 3);
+            ck_assert_msg(fabs(got_mean - sign * (alphas[a] + mean)) < 1e-9 && fabs(got_sd - sd) < 1e-9,
+                          "alpha %g: mean %g sd %g in\n%s", alphas[a], got_mean, got_sd, csv.data);
+        }
+        /* no row for layer norm's empty alpha_init */
+        ck_assert_msg(!strstr(csv.data, order ? "paired,layer-dyt,," : "paired,dyt-layer,,"), "%s", csv.data);
+        nl_buf_free(&md);
+        nl_buf_free(&csv);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("table");
@@ -217,6 +269,7 @@ int main(void)
     tcase_add_test(tc, test_t_quantiles);
     tcase_add_test(tc, test_cells_and_pairs);
     tcase_add_test(tc, test_bad_keys);
+    tcase_add_test(tc, test_pairs_over_a_key_of_one_side);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

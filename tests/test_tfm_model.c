@@ -5,8 +5,8 @@
  * from the registry rows; a backend without the token kernels); causality
  * through the whole model; the loss as the mean over N*T tokens; and
  * `normlab run` of a small LM: the config pairs token models with token
- * datasets, refuses what token runs do not take, and a run reports its
- * losses in bits too. */
+ * datasets, refuses what token runs do not take, a run reports its
+ * losses in bits too, and batch norm's train-mode evaluation on tokens. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,6 +272,65 @@ START_TEST(test_lm_run)
 }
 END_TEST
 
+/* counts metrics.csv rows of one split */
+static int split_rows(const char *metrics, const char *split)
+{
+    char needle[64];
+    snprintf(needle, sizeof needle, ",%s,", split);
+    int n = 0;
+    for (const char *at = metrics; (at = strstr(at, needle)); at += strlen(needle))
+        n++;
+    return n;
+}
+
+/* batch norm over tokens is also evaluated with the evaluation batch's own
+ * statistics (test_trainmode), which leaves the running statistics and so
+ * the training and the eval-mode numbers as they are; a normalizer without
+ * running statistics has nothing to compare */
+START_TEST(test_lm_trainmode_evaluation)
+{
+    tu_tmp_make("lmtrainmode");
+    static const char base[] =
+        "data: {dataset: synthetic_text, markov: {vocab: 8, length: 20000}, test_size: 2000}\n"
+        "model: {arch: lm, d_model: 16, heads: 2, layers: 1, context: 16, norm: {type: %s}}\n"
+        "train: {batch_size: 8, steps: 20, eval_every: 10, eval_trainmode: %s, "
+        "optimizer: {type: adamw, lr: 0.01}}\nthreads: 1\n";
+    char yaml[600], loss_with[64], loss_without[64], acc[64];
+    snprintf(yaml, sizeof yaml, base, "batch", "true");
+    tu_tmp_write("with.yaml", yaml);
+    snprintf(yaml, sizeof yaml, base, "batch", "false");
+    tu_tmp_write("without.yaml", yaml);
+    snprintf(yaml, sizeof yaml, base, "layer", "true");
+    tu_tmp_write("layer.yaml", yaml);
+    ck_assert_int_eq(tu_normlab("run with.yaml --out with --quiet"), 0);
+    ck_assert_int_eq(tu_normlab("run without.yaml --out without --quiet"), 0);
+    ck_assert_int_eq(tu_normlab("run layer.yaml --out layer --quiet"), 0);
+
+    char *metrics = tu_tmp_read("with/metrics.csv");
+    ck_assert_int_eq(split_rows(metrics, "test"), 3); /* steps 0, 10, 20 */
+    ck_assert_int_eq(split_rows(metrics, "test_trainmode"), 3);
+    free(metrics);
+    char *summary = tu_tmp_read("with/summary.json");
+    ck_assert(nl_json_flat_get(summary, "final_test_trainmode_accuracy", acc, sizeof acc));
+    ck_assert_msg(atof(acc) > 0.0 && atof(acc) <= 1.0, "train-mode accuracy %s", acc);
+    ck_assert(nl_json_flat_get(summary, "final_test_loss", loss_with, sizeof loss_with));
+    free(summary);
+    summary = tu_tmp_read("without/summary.json");
+    ck_assert(nl_json_flat_get(summary, "final_test_loss", loss_without, sizeof loss_without));
+    free(summary);
+    ck_assert_str_eq(loss_with, loss_without);
+
+    metrics = tu_tmp_read("without/metrics.csv");
+    ck_assert_int_eq(split_rows(metrics, "test_trainmode"), 0);
+    free(metrics);
+    metrics = tu_tmp_read("layer/metrics.csv");
+    ck_assert_int_eq(split_rows(metrics, "test"), 3);
+    ck_assert_int_eq(split_rows(metrics, "test_trainmode"), 0);
+    free(metrics);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tfm_model");
@@ -282,6 +341,7 @@ int main(void)
     tcase_add_test(tc, test_lm_causal_and_mean_over_tokens);
     tcase_add_loop_test(tc, test_lm_run_refusals, 0, (int)(sizeof bad_runs / sizeof bad_runs[0]));
     tcase_add_test(tc, test_lm_run);
+    tcase_add_test(tc, test_lm_trainmode_evaluation);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

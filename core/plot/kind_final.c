@@ -4,7 +4,11 @@
  * Categorical x (a placement, a normalizer) sits at equal spacing with its
  * values as labels; numeric x goes on a log axis when its values are
  * positive and span a factor of 8 or more (base 2 when all are powers of
- * two, as group counts and widths are), on a linear one otherwise. */
+ * two, as group counts and widths are), on a linear one otherwise. Runs the
+ * x key does not apply to (layer norm beside DyT's alpha_init, batch norm
+ * beside group counts) are the reference the swept values are read
+ * against: each of their series is a dashed line at its mean across the
+ * panel, over a band from its lowest to its highest seed. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +30,7 @@ typedef struct {
     const char *panel_text[MAX_PANELS];
     grouping g;
     cell_agg *cells; /* [panel][series][x] */
+    cell_agg *refs;  /* [panel][series]: the finished runs the x key does not apply to */
     int without_x;   /* runs the x key does not apply to */
     double y_lo, y_hi;
 } final_fig;
@@ -115,20 +120,22 @@ static nl_code aggregate(final_fig *f, nl_error *err)
 {
     const pl_results *r = f->r;
     const int n_cells = f->n_panels * f->g.n * f->nx;
-    if (!(f->cells = calloc((size_t)n_cells, sizeof *f->cells)))
+    const int n_refs = f->n_panels * f->g.n;
+    if (!(f->cells = calloc((size_t)n_cells, sizeof *f->cells)) || !(f->refs = calloc((size_t)n_refs, sizeof *f->refs)))
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     for (int c = 0; c < n_cells; c++)
         pl_agg_init(&f->cells[c].a);
+    for (int c = 0; c < n_refs; c++)
+        pl_agg_init(&f->refs[c].a);
     for (int i = 0; i < r->n_runs; i++) {
         const pl_run *run = &r->runs[i];
         const int id = f->g.group_of[i], xi = x_index(f, run->values[f->x_key]);
-        if (!run->values[f->x_key][0]) {
-            f->without_x++;
+        const bool without_x = !run->values[f->x_key][0];
+        f->without_x += without_x;
+        if (id < 0 || (xi < 0 && !without_x) || !pl_run_finished(run))
             continue;
-        }
-        if (id < 0 || xi < 0 || !pl_run_finished(run))
-            continue;
-        cell_agg *c = &f->cells[(panel_index(f, run) * f->g.n + id) * f->nx + xi];
+        cell_agg *c = without_x ? &f->refs[panel_index(f, run) * f->g.n + id]
+                                : &f->cells[(panel_index(f, run) * f->g.n + id) * f->nx + xi];
         c->runs++;
         if (!strcmp(run->status, "diverged"))
             c->diverged++;
@@ -137,11 +144,13 @@ static nl_code aggregate(final_fig *f, nl_error *err)
     }
     f->y_lo = INFINITY;
     f->y_hi = -INFINITY;
-    for (int c = 0; c < n_cells; c++)
-        if (f->cells[c].a.n) {
-            f->y_lo = fmin(f->y_lo, f->cells[c].a.min);
-            f->y_hi = fmax(f->y_hi, f->cells[c].a.max);
+    for (int c = 0; c < n_cells + n_refs; c++) {
+        const cell_agg *cell = c < n_cells ? &f->cells[c] : &f->refs[c - n_cells];
+        if (cell->a.n) {
+            f->y_lo = fmin(f->y_lo, cell->a.min);
+            f->y_hi = fmax(f->y_hi, cell->a.max);
         }
+    }
     if (!isfinite(f->y_lo))
         return pl_not_applicable(err, "final", "no finished run with a final metric");
     double span = f->y_hi - f->y_lo;
@@ -153,6 +162,38 @@ static nl_code aggregate(final_fig *f, nl_error *err)
     if (f->m.scale == 100)
         f->y_hi = fmin(100, f->y_hi);
     return NL_OK;
+}
+
+/* the x range a reference line spans: the swept values', a category's
+ * half width beyond them on a categorical axis */
+static void reference_span(const final_fig *f, double *lo, double *hi)
+{
+    *lo = f->numeric ? f->xs[0] : -0.4;
+    *hi = f->numeric ? f->xs[f->nx - 1] : f->nx - 0.6;
+}
+
+/* <name>-reference.csv: each reference series as two points, its mean and
+ * seed range at both ends of the x range */
+static nl_code write_references(const final_fig *f, pl_script *s, nl_error *err)
+{
+    nl_buf data = {0};
+    double ends[2];
+    reference_span(f, &ends[0], &ends[1]);
+    nl_buf_printf(&data, "panel,series,label,x,mean,min,max,n,diverged\n");
+    for (int p = 0; p < f->n_panels; p++)
+        for (int id = 0; id < f->g.n; id++) {
+            const cell_agg *c = &f->refs[p * f->g.n + id];
+            char l[256], a[32], b[32], d[32];
+            for (int e = 0; e < 2 && c->a.n; e++)
+                nl_buf_printf(&data, "%d,%d,%s,%.10g,%s,%s,%s,%d,%d\n", p, id, pl_cell_text(f->g.labels[id], l, sizeof l),
+                              ends[e], pl_fmt_num(a, sizeof a, pl_agg_mean(&c->a)), pl_fmt_num(b, sizeof b, c->a.min),
+                              pl_fmt_num(d, sizeof d, c->a.max), c->a.n, c->diverged);
+        }
+    char file[160];
+    snprintf(file, sizeof file, "%s-reference.csv", s->name);
+    nl_code rc = pl_write_data(s, file, &data, err);
+    nl_buf_free(&data);
+    return rc;
 }
 
 static nl_code write_data(const final_fig *f, pl_script *s, nl_error *err)
@@ -180,7 +221,7 @@ static nl_code write_data(const final_fig *f, pl_script *s, nl_error *err)
     snprintf(file, sizeof file, "%s.csv", s->name);
     nl_code rc = pl_write_data(s, file, &data, err);
     nl_buf_free(&data);
-    return rc;
+    return rc == NL_OK && f->without_x ? write_references(f, s, err) : rc;
 }
 
 /* the x axis: its scale, its tics and its label */
@@ -234,12 +275,32 @@ static bool series_has_data(const final_fig *f, int p, int id)
     return false;
 }
 
+/* a series drawn only as a reference line, in every panel */
+static bool reference_only(const final_fig *f, int id)
+{
+    for (int p = 0; p < f->n_panels; p++)
+        if (series_has_data(f, p, id))
+            return false;
+    return true;
+}
+
 static void plot_panel(const final_fig *f, pl_script *s, int p, const char *file)
 {
-    char q[600], xe[96];
+    char q[600], xe[96], ref_file[160];
     const char *style = f->numeric ? "yerrorlines" : "yerrorbars";
+    snprintf(ref_file, sizeof ref_file, "%s-reference.csv", s->name);
     nl_buf_printf(&s->gp, "plot ");
     int drawn = 0;
+    for (int id = 0; id < f->g.n; id++) {
+        if (!f->refs[p * f->g.n + id].a.n)
+            continue;
+        const char *color = pl_color_of(&f->g, id);
+        nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"panel\") == %d && column(\"series\") == %d ? column(\"x\") : NaN):"
+                      "(column(\"min\")):(column(\"max\")) with filledcurves lc rgb \"%s\" notitle, \\\n  "
+                      "\"%s\" using (column(\"panel\") == %d && column(\"series\") == %d ? column(\"x\") : NaN):"
+                      "(column(\"mean\")) with lines lw series_lw dt reference_dt lc rgb \"%s\" notitle",
+                      drawn++ ? ", \\\n  " : "", ref_file, p, id, color, ref_file, p, id, color);
+    }
     for (int id = 0; id < f->g.n; id++) {
         if (!series_has_data(f, p, id))
             continue;
@@ -264,9 +325,11 @@ static void plot_legend(const final_fig *f, pl_script *s, double left, double to
     pl_margins(s, left, 0.99, 80.0 / height, top);
     nl_buf_printf(&s->gp, "plot ");
     for (int id = 0; id < f->g.n; id++)
-        nl_buf_printf(&s->gp, "%sNaN with %s lw series_lw pt series_pt ps series_ps lc rgb \"%s\" title %s",
-                      id ? ", " : "", f->numeric ? "linespoints" : "points", pl_color_of(&f->g, id),
-                      pl_q(f->g.labels[id], q, sizeof q));
+        nl_buf_printf(&s->gp, "%sNaN with %s lc rgb \"%s\" title %s", id ? ", " : "",
+                      reference_only(f, id)       ? "lines lw series_lw dt reference_dt"
+                      : f->numeric                ? "linespoints lw series_lw pt series_pt ps series_ps"
+                                                  : "points lw series_lw pt series_pt ps series_ps",
+                      pl_color_of(&f->g, id), pl_q(f->g.labels[id], q, sizeof q));
     nl_buf_printf(&s->gp, "\n");
 }
 
@@ -293,8 +356,8 @@ static nl_code draw(final_fig *f, pl_script *s, nl_error *err)
     pl_error_bar_note(r, foot, sizeof foot);
     if (f->without_x) {
         char what[300], with[1700];
-        snprintf(what, sizeof what, "%d run%s without %s left out (it does not apply to them)", f->without_x,
-                 f->without_x == 1 ? "" : "s", r->keys[f->x_key]);
+        snprintf(what, sizeof what, "%d run%s without %s: dashed line, band = seed range",
+                 f->without_x, f->without_x == 1 ? "" : "s", r->keys[f->x_key]);
         pl_join_notes(with, sizeof with, foot, what);
         nl_copy_string(foot, sizeof foot, with);
     }
@@ -365,6 +428,7 @@ nl_code pl_final(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
     if (rc == NL_OK)
         rc = draw(f, s, err);
     free(f->cells);
+    free(f->refs);
     pl_ungroup(&f->g);
     free(f);
     return rc;

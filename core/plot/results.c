@@ -554,14 +554,23 @@ void pl_subtitle(const pl_results *r, char *buf, size_t size)
     nl_copy_string(arch, sizeof arch, cfg(r, "model.arch"));
     for (char *c = arch; *c; c++)
         *c = (char)toupper((unsigned char)*c);
+    const bool lm = !varied(r, "model.arch") && !strcmp(cfg(r, "model.arch"), "lm");
     if (!varied(r, "model.arch"))
         used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, "%s", arch);
-    if (!varied(r, "model.widths")) {
+    if (lm) {
+        /* a transformer has no widths list or activation key: its size */
+        static const char *const sizes[][2] = {{"model.d_model", "d_model"}, {"model.layers", "layers"},
+                                               {"model.heads", "heads"}, {"model.context", "context"}};
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+            if (!varied(r, sizes[k][0]))
+                used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, "%s %s %s", k ? "," : "",
+                                         sizes[k][1], cfg(r, sizes[k][0]));
+    } else if (!varied(r, "model.widths")) {
         char widths[128];
         list_text(cfg(r, "model.widths"), "-", widths, sizeof widths);
         used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, " %s", widths);
     }
-    if (!varied(r, "model.activation"))
+    if (!lm && !varied(r, "model.activation"))
         used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, " %s", cfg(r, "model.activation"));
     if (!varied(r, "model.norm.type")) {
         const char *norm = cfg(r, "model.norm.type");
@@ -574,12 +583,16 @@ void pl_subtitle(const pl_results *r, char *buf, size_t size)
             used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, ", %s norm", norm);
     }
     if (!varied(r, "model.norm.placement") && strcmp(cfg(r, "model.norm.type"), "none"))
-        snprintf(part[1] + used, sizeof part[1] - used, " %s act", cfg(r, "model.norm.placement"));
+        snprintf(part[1] + used, sizeof part[1] - used, lm ? ", placement %s" : " %s act",
+                 cfg(r, "model.norm.placement"));
     if (part[1][0] == ' ') /* the architecture varies: no name before the widths */
         memmove(part[1], part[1] + 1, strlen(part[1]));
     /* training */
     used = 0;
-    used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, "SGD");
+    /* a config without the key is SGD, the default */
+    const bool adamw = !varied(r, "train.optimizer.type") && !strcmp(cfg(r, "train.optimizer.type"), "adamw");
+    if (!varied(r, "train.optimizer.type"))
+        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, "%s", adamw ? "AdamW" : "SGD");
     if (!varied(r, "train.optimizer.lr")) {
         used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, " lr %s", cfg(r, "train.optimizer.lr"));
     } else {
@@ -587,13 +600,14 @@ void pl_subtitle(const pl_results *r, char *buf, size_t size)
         derived_lr(r, derived, sizeof derived);
         used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, "%s", derived);
     }
-    if (!varied(r, "train.optimizer.momentum"))
+    if (!varied(r, "train.optimizer.momentum") && cfg(r, "train.optimizer.momentum")[0])
         used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, ", momentum %s",
                                  cfg(r, "train.optimizer.momentum"));
     if (!varied(r, "train.optimizer.weight_decay") && pl_num(cfg(r, "train.optimizer.weight_decay")) > 0)
         used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, ", wd %s",
                                  cfg(r, "train.optimizer.weight_decay"));
-    if (!varied(r, "train.schedule.type") && strcmp(cfg(r, "train.schedule.type"), "constant"))
+    if (!varied(r, "train.schedule.type") && cfg(r, "train.schedule.type")[0] &&
+        strcmp(cfg(r, "train.schedule.type"), "constant"))
         used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, ", %s schedule",
                                  cfg(r, "train.schedule.type"));
     if (!varied(r, "train.batch_size"))
@@ -604,6 +618,8 @@ void pl_subtitle(const pl_results *r, char *buf, size_t size)
     else if (!varied(r, "train.steps") && nl_flat_get(&r->config, "train.steps"))
         used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, ", %s step%s", cfg(r, "train.steps"),
                                  strcmp(cfg(r, "train.steps"), "1") ? "s" : "");
+    if (part[2][0] == ' ') /* the optimizer varies: no name before the learning rate */
+        memmove(part[2], part[2] + 1, strlen(part[2]));
     /* seeds */
     if (r->seed_key >= 0) {
         const char *seeds[1024];

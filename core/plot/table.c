@@ -173,12 +173,26 @@ static nl_code resolve_keys(const pl_results *r, const nl_table_spec *spec, int 
     return NL_OK;
 }
 
-static bool same_values(const pl_run *a, const pl_run *b, const int *keys, int n, int except)
+/* whether two runs agree on every key but `except`; a key that does not
+ * apply to one of them (empty: layer norm has no alpha_init) matches any
+ * value of the other */
+static bool compatible_values(const pl_run *a, const pl_run *b, const int *keys, int n, int except)
 {
-    for (int i = 0; i < n; i++)
-        if (keys[i] != except && strcmp(a->values[keys[i]], b->values[keys[i]]))
+    for (int i = 0; i < n; i++) {
+        const char *va = a->values[keys[i]], *vb = b->values[keys[i]];
+        if (keys[i] != except && va[0] && vb[0] && strcmp(va, vb))
             return false;
+    }
     return true;
+}
+
+/* the keys a run has a value for */
+static int keys_set(const pl_run *run, const int *keys, int n, int except)
+{
+    int set = 0;
+    for (int i = 0; i < n; i++)
+        set += keys[i] != except && run->values[keys[i]][0];
+    return set;
 }
 
 /* the cell table; values[] and diverged counts per group */
@@ -245,7 +259,9 @@ done:
     free(values);
 }
 
-/* B - A over runs that share the seed and every other key */
+/* B - A over runs that share the seed and every other key; a key that
+ * applies to one side only (alpha_init of dyt against layer norm) pairs
+ * that side's every value with the other, one row per value */
 static void write_pairs(const pl_results *r, const nl_table_spec *spec, int metric, const int *keys,
                         int n_keys, int pair_key, nl_buf *md, nl_buf *csv)
 {
@@ -278,21 +294,28 @@ static void write_pairs(const pl_results *r, const nl_table_spec *spec, int metr
         int n = 0, wins = 0, first = -1;
         for (int i = 0; i < r->n_runs; i++) {
             const pl_run *a = &r->runs[i];
-            if (group_of[i] != g || strcmp(a->values[pair_key], spec->pair_a) || strcmp(a->status, "ok"))
+            if (strcmp(a->values[pair_key], spec->pair_a) || strcmp(a->status, "ok"))
                 continue;
             for (int j = 0; j < r->n_runs; j++) {
                 const pl_run *b = &r->runs[j];
-                if (group_of[j] != g || strcmp(b->values[pair_key], spec->pair_b) || strcmp(b->status, "ok"))
+                if (strcmp(b->values[pair_key], spec->pair_b) || strcmp(b->status, "ok"))
                     continue;
                 if (r->seed_key >= 0 && strcmp(a->values[r->seed_key], b->values[r->seed_key]))
                     continue;
                 /* every other varied key must agree too, in the table or not */
-                if (!same_values(a, b, all_keys, r->n_keys, pair_key))
+                if (!compatible_values(a, b, all_keys, r->n_keys, pair_key))
+                    continue;
+                /* the pair's row: that of the run with more keys set */
+                const int row_run = keys_set(a, all_keys, r->n_keys, pair_key) >=
+                                            keys_set(b, all_keys, r->n_keys, pair_key)
+                                        ? i
+                                        : j;
+                if (group_of[row_run] != g)
                     continue;
                 const double d = b->m[metric] - a->m[metric];
                 if (!isfinite(d))
                     continue;
-                first = first < 0 ? i : first;
+                first = first < 0 ? row_run : first;
                 diffs[n++] = d;
                 wins += higher_better ? d > 0 : d < 0;
             }

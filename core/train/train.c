@@ -115,9 +115,9 @@ nl_code nl_evaluate_tokens(nl_model *m, nl_window_batcher *batches, nl_mode mode
 typedef struct {
     const nl_dataset *images;
     const nl_token_dataset *tokens;
-    bool trainmode; /* train-mode evaluation batches (images only) */
+    bool trainmode; /* also evaluate with batch statistics, in training-size batches */
     nl_batcher train, eval, trainmode_eval;
-    nl_window_batcher train_windows, eval_windows;
+    nl_window_batcher train_windows, eval_windows, trainmode_windows;
 } feed;
 
 static nl_code feed_init(feed *f, const nl_model *m, const nl_train_spec *spec, int eval_batch,
@@ -131,6 +131,9 @@ static nl_code feed_init(feed *f, const nl_model *m, const nl_train_spec *spec, 
         if (rc == NL_OK)
             rc = nl_window_batcher_init(&f->eval_windows, &f->tokens->valid, eval_batch, context,
                                         false, 0, err);
+        if (rc == NL_OK && f->trainmode)
+            rc = nl_window_batcher_init(&f->trainmode_windows, &f->tokens->valid,
+                                        spec->batch_size, context, false, 0, err);
         return rc;
     }
     rc = nl_batcher_init(&f->train, &f->images->train, spec->batch_size, true, true, seed, err);
@@ -149,6 +152,7 @@ static void feed_free(feed *f)
     nl_batcher_free(&f->trainmode_eval);
     nl_window_batcher_free(&f->train_windows);
     nl_window_batcher_free(&f->eval_windows);
+    nl_window_batcher_free(&f->trainmode_windows);
 }
 
 static long feed_batches_per_epoch(const feed *f)
@@ -179,7 +183,9 @@ static nl_code feed_evaluate(feed *f, nl_model *m, bool trainmode, double *loss,
                              nl_error *err)
 {
     if (f->tokens)
-        return nl_evaluate_tokens(m, &f->eval_windows, NL_MODE_EVAL, loss, acc, err);
+        return trainmode ? nl_evaluate_tokens(m, &f->trainmode_windows, NL_MODE_TRAIN_FROZEN, loss,
+                                              acc, err)
+                         : nl_evaluate_tokens(m, &f->eval_windows, NL_MODE_EVAL, loss, acc, err);
     return trainmode ? nl_evaluate(m, &f->trainmode_eval, NL_MODE_TRAIN_FROZEN, loss, acc, err)
                      : nl_evaluate(m, &f->eval, NL_MODE_EVAL, loss, acc, err);
 }
@@ -298,9 +304,10 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
                        "running-statistics recalibration");
     const int eval_batch = spec->eval_batch_size < m->capacity ? spec->eval_batch_size : m->capacity;
     /* train-mode evaluation only tells something when eval mode differs, and
-     * needs at least one whole training-size batch of test data */
-    const bool trainmode = ds && spec->eval_trainmode && m->n_states > 0 &&
-                           ds->test.n >= spec->batch_size;
+     * needs at least one whole training-size batch of test data (a token
+     * split always holds a window, and one window's tokens make a batch) */
+    const bool trainmode = spec->eval_trainmode && m->n_states > 0 &&
+                           (!ds || ds->test.n >= spec->batch_size);
     tracer tr = {0};
     if (ds && spec->trace.activation[0]) {
         tr.spec = &spec->trace;
