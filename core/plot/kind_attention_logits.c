@@ -123,9 +123,13 @@ static nl_code draw(const pl_results *r, logit_fig *f, pl_script *s, const char 
                           "set ylabel \"largest pre-softmax logit\"\n");
     pl_step_tics(s, f->last_step, false);
     nl_buf_printf(&s->gp, "set xrange [0:%g]\n", f->last_step > 0 ? f->last_step : 1);
-    /* a log axis when every value is positive: growth is by factors */
+    /* a log axis when every value is positive (growth is by factors); the
+     * range padded, so that a flat series is not an empty range */
     if (f->lo > 0)
-        nl_buf_printf(&s->gp, "set logscale y\n");
+        nl_buf_printf(&s->gp, "set logscale y\nset yrange [%g:%g]\n", f->lo / 1.25, f->hi * 1.25);
+    else
+        nl_buf_printf(&s->gp, "set yrange [%g:%g]\n", f->lo - 0.1 * (f->hi - f->lo) - 0.1,
+                      f->hi + 0.1 * (f->hi - f->lo) + 0.1);
     const double right = 0.98 - 330.0 / width;
     for (int p = 0; p < f->n_panels; p++) {
         pl_panel(s, &L, p / cols, p % cols, rows, cols, 0.07, right, 90.0 / height,
