@@ -879,24 +879,28 @@ START_TEST(test_final_plot)
 END_TEST
 
 /* the series kinds from series.csv files written by hand: step 0's
- * gradient norms averaged over seeds per layer (later steps left out), and
- * each step's largest logit over the layers averaged over seeds */
+ * gradient norms averaged over seeds per layer (later steps left out; a
+ * layer only some runs have, Pre-LN's final norm, in its place between the
+ * others), and each step's largest logit over the layers averaged over
+ * seeds */
 START_TEST(test_series_plots)
 {
     setup();
-    const fake_row rows[] = {{"a", "pre,1", "ok", 20}, {"b", "pre,2", "ok", 20},
-                             {"c", "post,1", "ok", 20}, {"d", "post,2", "diverged", 20}};
+    const fake_row rows[] = {{"c", "post,1", "ok", 20}, {"d", "post,2", "diverged", 20},
+                             {"a", "pre,1", "ok", 20}, {"b", "pre,2", "ok", 20}};
     fake_sweep("ser", "model.norm.placement,seed", rows, 4, 10, 10);
-    /* per run: gradient norms of 3 layers at steps 0 and 10, logits of 2 layers */
-    const double norms[4][3] = {{1, 1, 1}, {3, 3, 3}, {1, 2, 4}, {1, 2, 8}};
-    const double logits[4][2][2] = {{{1, 2}, {5, 3}}, {{4, 0}, {1, 1}}, {{1, 1}, {2, 2}}, {{3, 3}, {NAN, 1}}};
-    const char *layer_names[] = {"tok_emb", "blocks.0", "head"};
+    /* per run: gradient norms of its layers at steps 0 and 10, logits of 2 layers */
+    const char *post_layers[] = {"tok_emb", "blocks.0", "head"};
+    const char *pre_layers[] = {"tok_emb", "blocks.0", "final_norm", "head"};
+    const double norms[4][4] = {{1, 2, 4}, {1, 2, 8}, {1, 1, 5, 1}, {3, 3, 7, 3}};
+    const double logits[4][2][2] = {{{1, 1}, {2, 2}}, {{3, 3}, {NAN, 1}}, {{1, 2}, {5, 3}}, {{4, 0}, {1, 1}}};
     for (int r = 0; r < 4; r++) {
+        const bool pre = r >= 2;
         nl_buf b = {0};
         nl_buf_printf(&b, "step,series,layer,name,value\n");
         for (int step = 0; step <= 10; step += 10) {
-            for (int l = 0; l < 3; l++)
-                nl_buf_printf(&b, "%d,grad_norm,%d,%s,%g\n", step, l, layer_names[l],
+            for (int l = 0; l < (pre ? 4 : 3); l++)
+                nl_buf_printf(&b, "%d,grad_norm,%d,%s,%g\n", step, l, pre ? pre_layers[l] : post_layers[l],
                               step ? 100.0 : norms[r][l]);
             for (int l = 0; l < 2; l++)
                 nl_buf_printf(&b, "%d,max_logit,%d,blocks.%d.attn.heads,%g\n", step, l, l,
@@ -913,12 +917,16 @@ START_TEST(test_series_plots)
     free(out);
     char *csv = tu_tmp_read("ser/plots/grad_norms.csv");
     ck_assert_msg(strstr(csv, "variant,label,layer,name,mean,min,max,n\n") &&
-                      strstr(csv, "0,placement=pre,0,tok_emb,2,1,3,2\n") && strstr(csv, "0,placement=pre,2,head,2,1,3,2\n") &&
-                      strstr(csv, "1,placement=post,1,blocks.0,2,2,2,2\n") && strstr(csv, "1,placement=post,2,head,6,4,8,2\n") &&
-                      !strstr(csv, ",100"), "%s", csv);
+                      strstr(csv, "0,placement=post,0,tok_emb,1,1,1,2\n") &&
+                      strstr(csv, "0,placement=post,1,blocks.0,2,2,2,2\n") &&
+                      strstr(csv, "0,placement=post,3,head,6,4,8,2\n") &&
+                      strstr(csv, "1,placement=pre,0,tok_emb,2,1,3,2\n") &&
+                      strstr(csv, "1,placement=pre,2,final_norm,6,5,7,2\n") &&
+                      strstr(csv, "1,placement=pre,3,head,2,1,3,2\n") && !strstr(csv, ",100"), "%s", csv);
     free(csv);
     char *gp = tu_tmp_read("ser/plots/grad_norms.gp");
-    ck_assert_msg(strstr(gp, "set xtics rotate by -40 left (\"tok_emb\" 0, \"blocks.0\" 1, \"head\" 2)") &&
+    ck_assert_msg(strstr(gp, "set xtics rotate by -40 left (\"tok_emb\" 0, \"blocks.0\" 1, \"final_norm\" 2, "
+                             "\"head\" 3)") &&
                       strstr(gp, "set logscale y") && strstr(gp, "\"grad_norms.csv\"") &&
                       strstr(gp, "title \"placement=post\""), "%s", gp);
     free(gp);
@@ -926,11 +934,11 @@ START_TEST(test_series_plots)
      * diverged run leaves its step to the other seed */
     csv = tu_tmp_read("ser/plots/attention_logits.csv");
     ck_assert_msg(strstr(csv, "panel,variant,label,step,mean,min,max,n\n") &&
-                      strstr(csv, "0,0,all runs,0,3,2,4,2\n") && strstr(csv, "0,0,all runs,10,3,1,5,2\n") &&
-                      strstr(csv, "1,0,all runs,0,2,1,3,2\n") && strstr(csv, "1,0,all runs,10,2,2,2,1\n"), "%s", csv);
+                      strstr(csv, "0,0,all runs,0,2,1,3,2\n") && strstr(csv, "0,0,all runs,10,2,2,2,1\n") &&
+                      strstr(csv, "1,0,all runs,0,3,2,4,2\n") && strstr(csv, "1,0,all runs,10,3,1,5,2\n"), "%s", csv);
     free(csv);
     gp = tu_tmp_read("ser/plots/attention_logits.gp");
-    ck_assert_msg(strstr(gp, "set title \"model.norm.placement = post\"") && strstr(gp, "column(\"panel\") == 1"),
+    ck_assert_msg(strstr(gp, "set title \"model.norm.placement = pre\"") && strstr(gp, "column(\"panel\") == 1"),
                   "%s", gp);
     free(gp);
     if (have_gnuplot) {

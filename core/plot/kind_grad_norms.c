@@ -13,41 +13,57 @@
 
 #define MAX_LAYERS 256
 
-/* every run's step-0 gradient norms into cells[variant * MAX_LAYERS + layer];
- * the layer names from the first run that has them */
+/* the slot of `name` among the first n names; -1 when absent */
+static int slot_of(char (*names)[NL_SERIES_NAME_MAX], int n, const char *name)
+{
+    for (int k = 0; k < n; k++)
+        if (!strcmp(names[k], name))
+            return k;
+    return -1;
+}
+
+/* Every run's step-0 gradient norms into cells[variant * MAX_LAYERS + slot].
+ * Runs of different models have different layers (Post-LN has no final
+ * norm): a layer is known by its name, and a name first met in a later
+ * run goes right after the layer before it there, so that x runs from
+ * input to output for every run. Two passes: the names, then the values. */
 static nl_code read_norms(const pl_results *r, const grouping *g, agg *cells,
                           char (*names)[NL_SERIES_NAME_MAX], int *n_layers, int *runs, nl_error *err)
 {
     const char *series = nl_name_of(&nl_series_names, NL_SERIES_GRAD_NORM);
-    for (int i = 0; i < r->n_runs; i++) {
-        const int id = g->group_of[i];
-        pl_series_file f;
-        nl_code rc = id < 0 ? NL_OK : pl_series_read(&r->runs[i], &f, err);
-        if (rc)
-            return rc;
-        if (id < 0)
-            continue;
-        bool any = false;
-        for (int row = 0; f.found && row < f.t.n_rows; row++) {
-            char **cell = f.t.rows[row];
-            const double layer = pl_num(cell[f.layer]);
-            if (strcmp(cell[f.series], series) != 0 || pl_num(cell[f.step]) != 0.0 ||
-                !(layer >= 0 && layer < MAX_LAYERS))
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < r->n_runs; i++) {
+            const int id = g->group_of[i];
+            if (id < 0)
                 continue;
-            const int l = (int)layer;
-            if (l >= *n_layers) {
-                for (int k = *n_layers; k <= l; k++)
-                    names[k][0] = '\0';
-                *n_layers = l + 1;
+            pl_series_file f;
+            nl_code rc = pl_series_read(&r->runs[i], &f, err);
+            if (rc)
+                return rc;
+            bool any = false;
+            int before = -1; /* the slot of this run's previous layer */
+            for (int row = 0; f.found && row < f.t.n_rows; row++) {
+                char **cell = f.t.rows[row];
+                if (strcmp(cell[f.series], series) != 0 || pl_num(cell[f.step]) != 0.0)
+                    continue;
+                char name[NL_SERIES_NAME_MAX];
+                nl_copy_string(name, sizeof name, cell[f.name]);
+                int slot = slot_of(names, *n_layers, name);
+                if (pass == 0 && slot < 0 && *n_layers < MAX_LAYERS) {
+                    slot = before + 1;
+                    memmove(names[slot + 1], names[slot], (size_t)(*n_layers - slot) * sizeof names[0]);
+                    nl_copy_string(names[slot], sizeof names[slot], name);
+                    (*n_layers)++;
+                }
+                before = slot >= 0 ? slot : before;
+                if (pass == 1 && slot >= 0) {
+                    pl_agg_add(&cells[id * MAX_LAYERS + slot], pl_num(cell[f.value]));
+                    any = true;
+                }
             }
-            if (!names[l][0])
-                nl_copy_string(names[l], sizeof names[l], cell[f.name]);
-            pl_agg_add(&cells[id * MAX_LAYERS + l], pl_num(cell[f.value]));
-            any = true;
+            *runs += any;
+            pl_series_free(&f);
         }
-        *runs += any;
-        pl_series_free(&f);
-    }
     return NL_OK;
 }
 
