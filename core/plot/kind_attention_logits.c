@@ -116,9 +116,14 @@ static nl_code draw(const pl_results *r, logit_fig *f, pl_script *s, const char 
     const int width = 700 + 450 * cols, height = 260 + 400 * rows;
     pl_header(s, title, width, height);
     layout L = pl_title_block(s, r, title, width, height);
-    char foot[1300];
-    pl_spread_note(r, "lines", foot, sizeof foot);
-    pl_footnote(s, &L, foot);
+    /* the lines are means; the spread over seeds is in the data file */
+    if (r->seed_key >= 0) {
+        const char *seeds[1024];
+        char foot[300];
+        snprintf(foot, sizeof foot, "lines: mean over %d seeds (min and max in %s)",
+                 pl_distinct(r, r->seed_key, seeds, 1024), file);
+        pl_footnote(s, &L, foot);
+    }
     nl_buf_printf(&s->gp, "set multiplot\nset xlabel \"step (optimizer updates)\"\n"
                           "set ylabel \"largest pre-softmax logit\"\n");
     pl_step_tics(s, f->last_step, false);
@@ -133,7 +138,7 @@ static nl_code draw(const pl_results *r, logit_fig *f, pl_script *s, const char 
     const double right = 0.98 - 330.0 / width;
     for (int p = 0; p < f->n_panels; p++) {
         pl_panel(s, &L, p / cols, p % cols, rows, cols, 0.07, right, 90.0 / height,
-                 L.top - 26.0 / height, 90, 110);
+                 L.top - 26.0 / height, 140, 110);
         char ptitle[300] = "";
         if (f->panel_key >= 0)
             snprintf(ptitle, sizeof ptitle, "%s = %s", r->keys[f->panel_key], f->panel_text[p]);

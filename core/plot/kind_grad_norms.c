@@ -129,7 +129,7 @@ nl_code pl_grad_norms(const pl_results *r, const nl_plot_spec *spec, pl_script *
     pl_header(s, title, width, height);
     layout L = pl_title_block(s, r, title, width, height);
     char foot[1300];
-    pl_spread_note(r, "points", foot, sizeof foot);
+    pl_spread_note(r, "bars", foot, sizeof foot);
     pl_footnote(s, &L, foot);
     pl_margins(s, 0.09, 0.78, 150.0 / height, L.top);
     layer_tics(s, names, n_layers);
