@@ -43,6 +43,7 @@ static void usage(FILE *out)
             "                     and seed) and the key whose values are the panels (default:\n"
             "                     one panel); e.g. --kind final:test_error --x model.norm.groups\n"
             "                     --color model.norm.type --panel train.batch_size\n"
+            "                     grad_norms takes --color, attention_logits --color and --panel\n"
             "  --threshold T      lr: a learning rate is tolerated when no run diverged and the\n"
             "                     mean final metric is at most T (at least T for accuracies), as a\n"
             "                     fraction for errors and accuracies (0.2 = 20%%); default: the best\n"
@@ -159,17 +160,26 @@ int cmd_plot(int argc, char **argv)
     /* --x, --color and --panel go to every final plot; --x alone asks for one */
     if (final_keys[0] && !n_specs)
         nl_plot_spec_init(&specs[n_specs++], NL_PLOT_FINAL);
-    bool any_final = false;
-    for (int i = 0; i < n_specs; i++)
-        if (specs[i].kind == NL_PLOT_FINAL) {
-            any_final = true;
-            snprintf(specs[i].x, sizeof specs[i].x, "%s", final_keys[0] ? final_keys[0] : "");
-            snprintf(specs[i].color, sizeof specs[i].color, "%s", final_keys[1] ? final_keys[1] : "");
-            snprintf(specs[i].panel, sizeof specs[i].panel, "%s", final_keys[2] ? final_keys[2] : "");
-        }
-    for (int o = 0; o < 3 && !any_final; o++)
-        if (final_keys[o])
-            return nl_cmd_usage_error("plot", "%s applies to final plots; add --kind final", final_options[o]);
+    /* --color also to grad_norms and attention_logits plots, --panel to
+     * attention_logits */
+    bool taken[3] = {false, false, false};
+    for (int i = 0; i < n_specs; i++) {
+        const nl_plot_kind k = specs[i].kind;
+        const bool takes[3] = {k == NL_PLOT_FINAL,
+                               k == NL_PLOT_FINAL || k == NL_PLOT_GRAD_NORMS || k == NL_PLOT_ATTENTION_LOGITS,
+                               k == NL_PLOT_FINAL || k == NL_PLOT_ATTENTION_LOGITS};
+        char *fields[3] = {specs[i].x, specs[i].color, specs[i].panel};
+        for (int o = 0; o < 3; o++)
+            if (takes[o] && final_keys[o]) {
+                taken[o] = true;
+                snprintf(fields[o], sizeof specs[i].x, "%s", final_keys[o]);
+            }
+    }
+    for (int o = 0; o < 3; o++)
+        if (final_keys[o] && !taken[o])
+            return nl_cmd_usage_error("plot", "%s applies to %s plots; add --kind final", final_options[o],
+                                      o == 0 ? "final" : o == 1 ? "final, grad_norms and attention_logits"
+                                                                : "final and attention_logits");
     for (int i = 0; i < n_specs; i++) {
         char msg[512], kind[64];
         nl_plot_spec_name(&specs[i], kind, sizeof kind);

@@ -1,7 +1,7 @@
 /* Checkpoints (train.checkpoint_every): a run killed with SIGKILL at a
  * random moment and started again with the same command ends with the same
- * metrics.csv (every column but elapsed_s, the wall clock), trace.csv and
- * results as an uninterrupted run, bit for bit; a damaged, truncated or
+ * metrics.csv (every column but elapsed_s, the wall clock), trace.csv,
+ * series.csv and results as an uninterrupted run, bit for bit; a damaged, truncated or
  * foreign checkpoint, or output cut shorter than it records, is refused
  * (exit 2) without touching the run directory, and --force starts over; a
  * checkpoint of another config is not used; a sweep killed alone resumes its
@@ -43,7 +43,8 @@ static const char *config =
     "threads: 1\n";
 
 /* the same for a small LM: windows drawn from the seed, AdamW with
- * clipping, batch norm over the tokens (running statistics) */
+ * clipping, batch norm over the tokens (running statistics), the logged
+ * series (rows between checkpoints that a resumed run must cut) */
 static const char *token_config =
     "data: {dataset: synthetic_text, markov: {vocab: 8, length: 20000}}\n"
     "model: {arch: lm, d_model: 32, heads: 2, layers: 2, context: 32, norm: {type: batch}}\n"
@@ -54,6 +55,7 @@ static const char *token_config =
     "  clip_grad_norm: 1.0\n"
     "  eval_every: 250\n"
     "  log_every: 30\n"
+    "  log: {grad_norms: true, attention_logits: true}\n"
     "  checkpoint_every: 50\n"
     "threads: 1\n";
 
@@ -110,9 +112,13 @@ static void check_same_results(const char *dir, const char *ref, const char *wha
     ck_assert_msg(!strcmp(m, mw), "%s: metrics.csv differs from the uninterrupted run's", what);
     free(m);
     free(mw);
-    if (exists(ref, "trace.csv")) {
-        char *t = read_rel(dir, "trace.csv"), *tw = read_rel(ref, "trace.csv");
-        ck_assert_msg(!strcmp(t, tw), "%s: trace.csv differs from the uninterrupted run's", what);
+    static const char *const optional[] = {"trace.csv", "series.csv"};
+    for (size_t k = 0; k < sizeof optional / sizeof optional[0]; k++) {
+        if (!exists(ref, optional[k]))
+            continue;
+        char *t = read_rel(dir, optional[k]), *tw = read_rel(ref, optional[k]);
+        ck_assert_msg(!strcmp(t, tw), "%s: %s differs from the uninterrupted run's", what,
+                      optional[k]);
         free(t);
         free(tw);
     }
@@ -177,6 +183,7 @@ START_TEST(test_kill_and_resume)
     tu_tmp_make("checkpoint");
     tu_tmp_write("c.yaml", _i == 0 ? config : token_config);
     ck_assert_int_eq(tu_normlab("run c.yaml --out ref --quiet"), 0);
+    ck_assert_msg(_i == 0 || exists("ref", "series.csv"), "the token run logged no series");
     const unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
     srand(seed);
     for (int t = 0; t < trials; t++) {
@@ -204,8 +211,8 @@ END_TEST
 static char *dir_state(const char *dir)
 {
     nl_buf b = {0};
-    static const char *const names[] = {"metrics.csv", "trace.csv", "summary.json", "config.yaml",
-                                        NL_CHECKPOINT_FILE};
+    static const char *const names[] = {"metrics.csv", "trace.csv", "series.csv", "summary.json",
+                                        "config.yaml", NL_CHECKPOINT_FILE};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char path[1200];
         snprintf(path, sizeof path, "%s/%s/%s", tu_tmp, dir, names[i]);

@@ -30,6 +30,7 @@
 #include "norm/registry.h"
 #include "optim/optim.h"
 #include "testutil.h"
+#include "train/series.h"
 
 static nl_backend *cpu_be, *gpu_be;
 
@@ -1478,9 +1479,18 @@ static void lm_batch(int32_t *tokens, int32_t *targets, uint64_t seed)
         }
 }
 
+/* the logged series of one step (train.log.*): the layers' gradient norms,
+ * then the attention layers' largest logits */
+enum { LM_SERIES_MAX = 16 };
+typedef struct {
+    double v[LM_SERIES_MAX];
+    int n;
+} lm_series;
+
 /* STEPS steps of a 2-layer LM; loss per token at each step, then the eval
- * loss on a fresh batch */
-static void train_lm(nl_backend *be, const lm_case *lc, double *loss, double *eval_loss)
+ * loss on a fresh batch; the series of the first and the last step */
+static void train_lm(nl_backend *be, const lm_case *lc, double *loss, double *eval_loss,
+                     lm_series series[2])
 {
     nl_model_spec spec;
     nl_model_spec_defaults(&spec);
@@ -1504,13 +1514,29 @@ static void train_lm(nl_backend *be, const lm_case *lc, double *loss, double *ev
                   err.msg);
     nl_optim_spec optim;
     nl_optim_spec_defaults(&optim, lc->optim);
+    nl_series ser;
+    ck_assert_msg(nl_series_init(&ser, m, true, true, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_le(ser.n_layers + ser.n_attention, LM_SERIES_MAX);
     int32_t tokens[LM_BATCH * LM_T], targets[LM_BATCH * LM_T];
     for (int step = 0; step < STEPS; step++) {
+        const bool logs = step == 0 || step == STEPS - 1;
         lm_batch(tokens, targets, 8000 + step);
         nl_model_reset_metrics(m);
         nl_model_load_tokens(m, tokens, targets, LM_BATCH);
+        m->record_max_logit = logs;
         nl_model_forward(m, LM_BATCH, NL_MODE_TRAIN);
+        m->record_max_logit = false;
         nl_model_backward(m, LM_BATCH);
+        if (logs) {
+            lm_series *out = &series[step > 0];
+            nl_series_measure_grads(&ser, m);
+            nl_series_read_logits(&ser, m);
+            out->n = 0;
+            for (int l = 0; l < ser.n_layers; l++)
+                out->v[out->n++] = ser.grad_norm[l];
+            for (int l = 0; l < ser.n_attention; l++)
+                out->v[out->n++] = ser.max_logit[l];
+        }
         if (lc->clip > 0.0f)
             nl_clip_grad_norm(m, lc->clip);
         nl_optim_step(m, &optim, lc->optim == NL_OPTIM_SGD ? 0.1f : 3e-3f, step);
@@ -1526,6 +1552,7 @@ static void train_lm(nl_backend *be, const lm_case *lc, double *loss, double *ev
     nl_model_read_metrics(m, met);
     *eval_loss = met[0] / (LM_BATCH * LM_T);
     ck_assert_msg(be->ops->synchronize(be, &err) == NL_OK, "%s", err.msg);
+    nl_series_free(&ser, m);
     nl_model_free(m);
 }
 
@@ -1542,8 +1569,9 @@ START_TEST(test_lm_training_parity)
 {
     const lm_case *lc = &lm_cases[_i];
     double lc_[STEPS], lg[STEPS], lg2[STEPS], ec, eg, eg2;
-    train_lm(cpu_be, lc, lc_, &ec);
-    train_lm(gpu_be, lc, lg, &eg);
+    lm_series sc[2], sg[2], sg2[2];
+    train_lm(cpu_be, lc, lc_, &ec, sc);
+    train_lm(gpu_be, lc, lg, &eg, sg);
     const char *name = nl_name_of(&nl_norm_names, lc->norm);
     /* 1e-3 relative, with a floor of 1e-5 nats for the late steps, where
      * the losses fall to ~0.03 and differences carried from the early
@@ -1558,9 +1586,22 @@ START_TEST(test_lm_training_parity)
     /* it learned something: the last steps' loss is below the first's */
     ck_assert_msg(lc_[STEPS - 1] < 0.9 * lc_[0], "lm %s: loss %.4g -> %.4g", name, lc_[0],
                   lc_[STEPS - 1]);
-    train_lm(gpu_be, lc, lg2, &eg2);
+    /* the logged series: gradient norms and largest logits as the CPU's
+     * (the tolerance of the losses), at initialization and after training */
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(sg[k].n, sc[k].n);
+        for (int i = 0; i < sc[k].n; i++)
+            ck_assert_msg(isfinite(sg[k].v[i]) &&
+                              fabs(sg[k].v[i] - sc[k].v[i]) <= 1e-3 * fabs(sc[k].v[i]) + 1e-5,
+                          "lm %s: series value %d of step %s %.9g on the GPU, %.9g on the CPU", name, i,
+                          k ? "last" : "0", sg[k].v[i], sc[k].v[i]);
+    }
+    train_lm(gpu_be, lc, lg2, &eg2, sg2);
     ck_assert_msg(memcmp(lg, lg2, sizeof lg) == 0 && eg == eg2,
                   "lm %s: two GPU runs gave different losses", name);
+    for (int k = 0; k < 2; k++)
+        ck_assert_msg(sg2[k].n == sg[k].n && memcmp(sg[k].v, sg2[k].v, (size_t)sg[k].n * sizeof(double)) == 0,
+                      "lm %s: two GPU runs logged different series", name);
 }
 END_TEST
 

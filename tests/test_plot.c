@@ -113,7 +113,7 @@ static const char *base_config =
     "data: {dataset: synthetic, shape: [8], classes: 3, train_size: 256, test_size: 64}\n"
     "model: {arch: mlp, widths: [16]}\n"
     "train: {batch_size: 16, steps: 30, eval_every: 10, log_every: 5, optimizer: {lr: 0.05, momentum: 0.9},\n"
-    "        trace: {activation: act1, every: 10}}\n";
+    "        trace: {activation: act1, every: 10}, log: {grad_norms: true}}\n";
 
 /* normalizers x learning rates (the largest diverges) x batch sizes x seeds,
  * every plot kind made at the end of the sweep */
@@ -131,9 +131,11 @@ static const char *experiment =
     "  - {kind: heatmap}\n"
     "  - {kind: train_eval_gap}\n"
     "  - {kind: trace}\n"
+    "  - {kind: grad_norms, color: model.norm.type}\n"
     "  - {kind: curves, split: test, metric: loss, name: test-loss}\n";
 
-static const char *const kinds[] = {"curves", "batch_size", "lr", "heatmap", "train_eval_gap", "trace"};
+static const char *const kinds[] = {"curves", "batch_size", "lr", "heatmap", "train_eval_gap", "trace",
+                                    "grad_norms"};
 
 static void setup(void)
 {
@@ -184,10 +186,12 @@ START_TEST(test_sweep_plots)
                       strstr(gp, "final test error (%)"), "%.3000s", gp);
     free(gp);
 
-    /* every kind again, by hand, in both formats */
+    /* every kind again, by hand, in both formats; an MLP has no attention logits */
     ck_assert_int_eq(tu_normlab("plot results/plots --format both"), 0);
     out = tu_normlab_output();
-    ck_assert_msg(!strstr(out, "gnuplot said") && !strstr(out, "skipped"), "%.3000s", out);
+    ck_assert_msg(!strstr(out, "gnuplot said") && count(out, "skipped") == 1 &&
+                      strstr(out, "skipped attention_logits: no run has attention logits"),
+                  "%.3000s", out);
     free(out);
     if (have_gnuplot)
         for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
@@ -904,6 +908,79 @@ START_TEST(test_subtitle_lm)
                       strstr(gp, "AdamW lr 0.003, wd 0.1, batch 16, 300 steps") && !strstr(gp, "momentum") &&
                       !strstr(gp, "SGD") && !strstr(gp, "relu"), "%.3000s", gp);
     free(gp);
+/* the series kinds from series.csv files written by hand: step 0's
+ * gradient norms averaged over seeds per layer (later steps left out; a
+ * layer only some runs have, Pre-LN's final norm, in its place between the
+ * others), and each step's largest logit over the layers averaged over
+ * seeds */
+START_TEST(test_series_plots)
+{
+    setup();
+    const fake_row rows[] = {{"c", "post,1", "ok", 20}, {"d", "post,2", "diverged", 20},
+                             {"a", "pre,1", "ok", 20}, {"b", "pre,2", "ok", 20}};
+    fake_sweep("ser", "model.norm.placement,seed", rows, 4, 10, 10);
+    /* per run: gradient norms of its layers at steps 0 and 10, logits of 2 layers */
+    const char *post_layers[] = {"tok_emb", "blocks.0", "head"};
+    const char *pre_layers[] = {"tok_emb", "blocks.0", "final_norm", "head"};
+    const double norms[4][4] = {{1, 2, 4}, {1, 2, 8}, {1, 1, 5, 1}, {3, 3, 7, 3}};
+    const double logits[4][2][2] = {{{1, 1}, {2, 2}}, {{3, 3}, {NAN, 1}}, {{1, 2}, {5, 3}}, {{4, 0}, {1, 1}}};
+    for (int r = 0; r < 4; r++) {
+        const bool pre = r >= 2;
+        nl_buf b = {0};
+        nl_buf_printf(&b, "step,series,layer,name,value\n");
+        for (int step = 0; step <= 10; step += 10) {
+            for (int l = 0; l < (pre ? 4 : 3); l++)
+                nl_buf_printf(&b, "%d,grad_norm,%d,%s,%g\n", step, l, pre ? pre_layers[l] : post_layers[l],
+                              step ? 100.0 : norms[r][l]);
+            for (int l = 0; l < 2; l++)
+                nl_buf_printf(&b, "%d,max_logit,%d,blocks.%d.attn.heads,%g\n", step, l, l,
+                              logits[r][step / 10][l]);
+        }
+        char dir[64];
+        snprintf(dir, sizeof dir, "ser/runs/%s", rows[r].name);
+        write_at(dir, "series.csv", b.data);
+        nl_buf_free(&b);
+    }
+    ck_assert_int_eq(tu_normlab("plot ser --kind grad_norms --kind attention_logits --panel model.norm.placement"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(!strstr(out, "gnuplot said"), "%.3000s", out);
+    free(out);
+    char *csv = tu_tmp_read("ser/plots/grad_norms.csv");
+    ck_assert_msg(strstr(csv, "variant,label,layer,name,mean,min,max,n\n") &&
+                      strstr(csv, "0,placement=post,0,tok_emb,1,1,1,2\n") &&
+                      strstr(csv, "0,placement=post,1,blocks.0,2,2,2,2\n") &&
+                      strstr(csv, "0,placement=post,3,head,6,4,8,2\n") &&
+                      strstr(csv, "1,placement=pre,0,tok_emb,2,1,3,2\n") &&
+                      strstr(csv, "1,placement=pre,2,final_norm,6,5,7,2\n") &&
+                      strstr(csv, "1,placement=pre,3,head,2,1,3,2\n") && !strstr(csv, ",100"), "%s", csv);
+    free(csv);
+    char *gp = tu_tmp_read("ser/plots/grad_norms.gp");
+    ck_assert_msg(strstr(gp, "set xtics rotate by -40 left (\"tok_emb\" 0, \"blocks.0\" 1, \"final_norm\" 2, "
+                             "\"head\" 3)") &&
+                      strstr(gp, "set logscale y") && strstr(gp, "\"grad_norms.csv\"") &&
+                      strstr(gp, "title \"placement=post\""), "%s", gp);
+    free(gp);
+    /* panels by placement, one series ("all runs"); the NaN step of the
+     * diverged run leaves its step to the other seed */
+    csv = tu_tmp_read("ser/plots/attention_logits.csv");
+    ck_assert_msg(strstr(csv, "panel,variant,label,step,mean,min,max,n\n") &&
+                      strstr(csv, "0,0,all runs,0,2,1,3,2\n") && strstr(csv, "0,0,all runs,10,2,2,2,1\n") &&
+                      strstr(csv, "1,0,all runs,0,3,2,4,2\n") && strstr(csv, "1,0,all runs,10,3,1,5,2\n"), "%s", csv);
+    free(csv);
+    gp = tu_tmp_read("ser/plots/attention_logits.gp");
+    ck_assert_msg(strstr(gp, "set title \"model.norm.placement = pre\"") && strstr(gp, "column(\"panel\") == 1"),
+                  "%s", gp);
+    free(gp);
+    if (have_gnuplot) {
+        expect_file("ser/plots", "grad_norms.png");
+        expect_file("ser/plots", "attention_logits.png");
+    }
+    /* a colour key that does not vary; --panel where it does not apply */
+    ck_assert_int_eq(tu_normlab("plot ser --kind grad_norms --color model.norm.type"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "color: 'model.norm.type' does not vary"), "%.3000s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("plot ser --kind grad_norms --panel model.norm.placement"), 2);
     tu_tmp_remove();
 }
 END_TEST
@@ -923,6 +1000,7 @@ int main(void)
     tcase_add_test(tc, test_compare);
     tcase_add_test(tc, test_final_plot);
     tcase_add_test(tc, test_subtitle_lm);
+    tcase_add_test(tc, test_series_plots);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

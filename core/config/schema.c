@@ -267,6 +267,13 @@ const nl_key_def nl_config_schema[] = {
      .doc = "steps between evaluations on the test split (and one at the end)"},
     {.key = "train.log_every", .type = NL_KT_INT, FIELD(train.log_every), GE(1),
      .doc = "steps per training log row (mean loss/accuracy over them)"},
+    {.key = "train.log.grad_norms", .type = NL_KT_BOOL, FIELD(train.log_grad_norms),
+     .doc = "log the L2 norm of each layer's parameter gradients (per block of a transformer) "
+            "to series.csv, before clipping, at step 0 and every train.log_every steps"},
+    {.key = "train.log.attention_logits", .type = NL_KT_BOOL,
+     FIELD(train.log_attention_logits),
+     .doc = "log each attention layer's largest pre-softmax logit of the step's forward pass "
+            "to series.csv, at step 0 and every train.log_every steps (models with attention)"},
     {.key = "train.diverge_loss", .type = NL_KT_FLOAT, FIELD(train.diverge_loss), GT(0),
      .doc = "a training loss above this (or NaN/inf) ends the run as diverged"},
     {.key = "train.eval_trainmode", .type = NL_KT_BOOL, FIELD(train.eval_trainmode),

@@ -13,6 +13,7 @@ typedef struct {
     nl_layer base;
     nl_attn_geom geom; /* n set per pass */
     float *probs;      /* saved (N, heads, T, T) */
+    float *max_logit;  /* one device float: the largest logit, when a pass records it */
     size_t scratch_offset; /* where in the workspace the added gradients go */
 } attention_layer;
 
@@ -22,7 +23,8 @@ static void attention_forward(nl_layer *self, const nl_pass *pass)
     nl_attn_geom g = l->geom;
     g.n = pass->n;
     pass->be->ops->attention_forward(pass->be, &g, self->in[0]->data, self->in[1]->data,
-                                     self->in[2]->data, l->probs, self->out->data, NULL,
+                                     self->in[2]->data, l->probs, self->out->data,
+                                     pass->record_max_logit ? l->max_logit : NULL,
                                      pass->workspace);
 }
 
@@ -46,6 +48,11 @@ static void attention_backward(nl_layer *self, const nl_pass *pass)
 
 static const nl_layer_vtable attention_vtable = {"attention", attention_forward,
                                                  attention_backward};
+
+const float *nl_attention_max_logit(const nl_layer *layer)
+{
+    return layer->vt == &attention_vtable ? ((const attention_layer *)layer)->max_logit : NULL;
+}
 
 /* (N, T, D) or its (N, T*heads, head_dim) view */
 static bool head_layout(nl_act *a, int t, int d, int heads)
@@ -83,6 +90,7 @@ nl_act *nl_attention(nl_builder *b, const char *name, nl_act *q, nl_act *k, nl_a
                              .ld_q = d, .ld_k = d, .ld_v = d,
                              .scale = 1.0f / sqrtf((float)head_dim)};
     nl_builder_saved(b, (void **)&l->probs, (size_t)v->shape.n * heads * t * t * sizeof(float));
+    nl_builder_saved(b, (void **)&l->max_logit, sizeof(float));
     const size_t op_bytes = be->ops->attention_workspace(be, &l->geom);
     l->scratch_offset = (op_bytes + 255) / 256 * 256;
     nl_builder_workspace(b, l->scratch_offset + 3 * nl_shape_count(v->shape) * sizeof(float));

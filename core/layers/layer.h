@@ -38,6 +38,8 @@ typedef struct {
     long recalibrated; /* NL_MODE_RECALIBRATE: batches averaged before this one */
     void *workspace; /* shared scratch, as large as the largest request */
     long step; /* optimizer steps taken before this pass (batch renorm's ramp) */
+    /* attention layers keep this pass's largest logit (nl_attention_max_logit) */
+    bool record_max_logit;
 } nl_pass;
 
 typedef struct nl_layer nl_layer;
@@ -187,6 +189,9 @@ nl_act *nl_linear_tied(nl_builder *b, const char *name, nl_act *in, nl_param *we
  * q and k may come as (N, T*heads, head_dim) views (after QK-norm). */
 nl_act *nl_attention(nl_builder *b, const char *name, nl_act *q, nl_act *k, nl_act *v,
                      int heads);
+/* an attention layer's largest logit (one device float) of its last
+ * forward with pass->record_max_logit; NULL for a layer of another kind */
+const float *nl_attention_max_logit(const nl_layer *layer);
 nl_act *nl_gelu_layer(nl_builder *b, const char *name, nl_act *in, nl_gelu_kind kind);
 /* the same storage seen as another shape of equal size (a view) */
 nl_act *nl_view(nl_builder *b, const char *name, nl_act *in, nl_shape shape);

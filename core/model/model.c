@@ -24,7 +24,7 @@ void nl_model_load_tokens(nl_model *m, const int32_t *tokens, const int32_t *tar
 void nl_model_forward(nl_model *m, int n, nl_mode mode)
 {
     nl_pass pass = {.be = m->be, .dist = m->dist, .n = n, .mode = mode, .workspace = m->workspace,
-                    .step = m->step};
+                    .step = m->step, .record_max_logit = m->record_max_logit};
     for (int i = 0; i < m->n_layers; i++)
         m->layers[i]->vt->forward(m->layers[i], &pass);
     if (m->has_loss)

@@ -49,6 +49,9 @@ typedef struct nl_model {
     double *metrics; /* device [loss sum, correct count] since the last reset */
     bool has_loss;   /* false for graphs built with nl_model_build_graph */
     long step;       /* optimizer steps taken: the training loop sets it, passes carry it */
+    /* while set, forwards record each attention layer's largest logit
+     * (nl_attention_max_logit); the training loop sets it on the steps it logs */
+    bool record_max_logit;
 
     float *param_arena, *grad_arena;
     /* spec.optimizer_state_slots arenas of param_floats each, one after the

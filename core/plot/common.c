@@ -313,6 +313,25 @@ nl_code pl_group_runs_by(const pl_results *r, int first, const int *fixed, int n
     return NL_OK;
 }
 
+nl_code pl_group_by_color(const pl_results *r, const char *kind, const char *color,
+                          const int *fixed, int n_fixed, grouping *g, nl_error *err)
+{
+    if (!color[0])
+        return pl_group_runs(r, fixed, n_fixed, g, err);
+    const int key = pl_key(r, color);
+    if (key < 0) {
+        char why[400];
+        snprintf(why, sizeof why, "color: '%s' does not vary in these runs", color);
+        memset(g, 0, sizeof *g);
+        return pl_not_applicable(err, kind, why);
+    }
+    /* every key fixed: the colour key alone tells the series apart */
+    int all[256], n_all = 0;
+    for (int k = 0; k < r->n_keys && n_all < 256; k++)
+        all[n_all++] = k;
+    return pl_group_runs_by(r, key, all, n_all, g, err);
+}
+
 void pl_ungroup(grouping *g)
 {
     free(g->group_of);
@@ -417,4 +436,29 @@ nl_code pl_need_varied(const pl_results *r, const char *kind, const char *key, i
     }
     *k_out = k;
     return NL_OK;
+}
+
+nl_code pl_series_read(const pl_run *run, pl_series_file *f, nl_error *err)
+{
+    memset(f, 0, sizeof *f);
+    char path[1300];
+    snprintf(path, sizeof path, "%s/series.csv", run->dir);
+    if (!nl_path_exists(path))
+        return NL_OK;
+    nl_code rc = pl_table_read(path, &f->t, err);
+    if (rc)
+        return rc;
+    f->step = pl_table_col(&f->t, "step");
+    f->series = pl_table_col(&f->t, "series");
+    f->layer = pl_table_col(&f->t, "layer");
+    f->name = pl_table_col(&f->t, "name");
+    f->value = pl_table_col(&f->t, "value");
+    f->found = f->step >= 0 && f->series >= 0 && f->layer >= 0 && f->name >= 0 && f->value >= 0;
+    return NL_OK;
+}
+
+void pl_series_free(pl_series_file *f)
+{
+    pl_table_free(&f->t);
+    memset(f, 0, sizeof *f);
 }

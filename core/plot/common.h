@@ -53,6 +53,10 @@ nl_code pl_group_runs(const pl_results *r, const int *fixed, int n_fixed, groupi
 /* the same with the key `first` (-1: none) first in every label; `fixed`
  * should hold it too */
 nl_code pl_group_runs_by(const pl_results *r, int first, const int *fixed, int n_fixed, grouping *g, nl_error *err);
+/* the series of a kind with a colour key: one per value of `color` when
+ * given (it must vary), else as pl_group_runs */
+nl_code pl_group_by_color(const pl_results *r, const char *kind, const char *color,
+                          const int *fixed, int n_fixed, grouping *g, nl_error *err);
 void pl_ungroup(grouping *g);
 const char *pl_color_of(const grouping *g, int id);
 
@@ -86,6 +90,17 @@ void pl_aggregate(const pl_results *r, const grouping *g, int x_key, const doubl
 nl_code pl_need_varied(const pl_results *r, const char *kind, const char *key, int *k_out, double *xs,
                        int *nx, nl_error *err);
 nl_code pl_not_applicable(nl_error *err, const char *kind, const char *why);
+
+/* ---- series.csv (train.log.*): step, series, layer, name, value ---- */
+typedef struct {
+    pl_table t;
+    bool found; /* the run has one, with those columns */
+    int step, series, layer, name, value; /* column indices */
+} pl_series_file;
+
+/* reads run's series.csv when it has one; free with pl_series_free */
+nl_code pl_series_read(const pl_run *run, pl_series_file *f, nl_error *err);
+void pl_series_free(pl_series_file *f);
 
 /* ---- layout ---- */
 typedef struct {

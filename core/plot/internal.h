@@ -119,6 +119,9 @@ nl_code pl_heatmap(const pl_results *r, const nl_plot_spec *spec, pl_script *s, 
 nl_code pl_train_eval_gap(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
 nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
 nl_code pl_final(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
+nl_code pl_grad_norms(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
+nl_code pl_attention_logits(const pl_results *r, const nl_plot_spec *spec, pl_script *s,
+                            nl_error *err);
 
 /* runs the kind's writer into rep->plots_dir and adds the output to rep;
  * name NULL: the spec's name, template_name NULL: the kind's template */

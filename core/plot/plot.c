@@ -21,6 +21,8 @@ static const writer writers[NL_PLOT_KIND_COUNT] = {
     [NL_PLOT_TRAIN_EVAL_GAP] = pl_train_eval_gap,
     [NL_PLOT_TRACE] = pl_trace,
     [NL_PLOT_FINAL] = pl_final,
+    [NL_PLOT_GRAD_NORMS] = pl_grad_norms,
+    [NL_PLOT_ATTENTION_LOGITS] = pl_attention_logits,
 };
 
 nl_code pl_write_one(const pl_results *r, const nl_plot_spec *spec, const char *name, const char *template_name,

@@ -28,7 +28,15 @@
  *   final           a final metric against any swept key (x), a series per
  *                   value of the colour key, a panel per value of the panel
  *                   key; categorical x at equal spacing, numeric x on a
- *                   linear or log axis, error bars over seeds */
+ *                   linear or log axis, error bars over seeds
+ *   grad_norms      each layer's gradient norm at step 0 (series.csv,
+ *                   train.log.grad_norms) against the layer, input to
+ *                   output, a line per value of the colour key (Xiong et al.,
+ *                   Fig. 3)
+ *   attention_logits the largest attention logit over all layers against
+ *                   step (series.csv, train.log.attention_logits), a line
+ *                   per value of the colour key, a panel per value of the
+ *                   panel key (Wortsman et al.) */
 #ifndef NL_PLOT_H
 #define NL_PLOT_H
 
@@ -47,6 +55,8 @@ typedef enum {
     NL_PLOT_TRAIN_EVAL_GAP,
     NL_PLOT_TRACE,
     NL_PLOT_FINAL,
+    NL_PLOT_GRAD_NORMS,
+    NL_PLOT_ATTENTION_LOGITS,
     NL_PLOT_KIND_COUNT
 } nl_plot_kind;
 
@@ -71,9 +81,11 @@ typedef struct {
     char split[32];    /* curves only; "" for test */
     double threshold;  /* lr only: the tolerance threshold; NaN: the default */
     char name[64];     /* file name without extension; "" for the kind's name */
-    /* final only: the swept key on the x axis (required), the key whose
-     * values are the series ("" for every varied key but x, panel and
-     * seed) and the key whose values are the panels ("" for one panel) */
+    /* final only: the swept key on the x axis (required); final,
+     * grad_norms and attention_logits: the key whose values are the series
+     * ("" for every varied key but x, panel and seed); final and
+     * attention_logits: the key whose values are the panels ("" for one
+     * panel) */
     char x[96], color[96], panel[96];
 } nl_plot_spec;
 

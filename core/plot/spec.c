@@ -13,6 +13,8 @@ static const nl_name_entry kind_entries[] = {
     [NL_PLOT_TRAIN_EVAL_GAP] = {"train_eval_gap", "batch norm: eval-mode vs train-mode test accuracy"},
     [NL_PLOT_TRACE] = {"trace", "activation percentiles over training (trace.csv)"},
     [NL_PLOT_FINAL] = {"final", "a final metric against any swept key (x), colour and panel keys selectable"},
+    [NL_PLOT_GRAD_NORMS] = {"grad_norms", "each layer's gradient norm at step 0, input to output (series.csv)"},
+    [NL_PLOT_ATTENTION_LOGITS] = {"attention_logits", "the largest attention logit against step (series.csv)"},
 };
 _Static_assert(sizeof kind_entries / sizeof kind_entries[0] == NL_PLOT_KIND_COUNT, "plot kinds");
 const nl_name_table nl_plot_kind_names = {"plot kind", kind_entries, NL_PLOT_KIND_COUNT, 0};
@@ -64,8 +66,17 @@ bool nl_plot_kind_on_request(nl_plot_kind kind) { return kind == NL_PLOT_FINAL; 
 bool nl_plot_spec_check(const nl_plot_spec *s, char *msg, size_t size)
 {
     const char *kind = nl_name_of(&nl_plot_kind_names, s->kind);
-    if (s->kind != NL_PLOT_FINAL && (s->x[0] || s->color[0] || s->panel[0])) {
-        snprintf(msg, size, "x, color and panel apply to final plots only");
+    const bool takes_color = s->kind == NL_PLOT_FINAL || s->kind == NL_PLOT_GRAD_NORMS ||
+                             s->kind == NL_PLOT_ATTENTION_LOGITS;
+    const bool takes_panel = s->kind == NL_PLOT_FINAL || s->kind == NL_PLOT_ATTENTION_LOGITS;
+    if ((s->kind != NL_PLOT_FINAL && s->x[0]) || (!takes_color && s->color[0]) ||
+        (!takes_panel && s->panel[0])) {
+        snprintf(msg, size, "x applies to final plots only, color to final, grad_norms and "
+                 "attention_logits, panel to final and attention_logits");
+        return false;
+    }
+    if (s->color[0] && !strcmp(s->color, s->panel)) {
+        snprintf(msg, size, "color and panel must be different keys");
         return false;
     }
     switch (s->kind) {

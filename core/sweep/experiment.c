@@ -613,11 +613,12 @@ static nl_code check_plots_apply(parser *P)
             need[0] = "train.batch_size";
             need[1] = "train.optimizer.lr";
         }
-        /* a final plot's keys: x must vary; colour and panel keys, when given, too */
+        /* a plot's keys (final: x; final and the series kinds: colour and
+         * panel) must vary when given */
         const nl_plot_spec *spec = &e->plots[i].spec;
         const char *final_keys[3] = {spec->x, spec->color, spec->panel};
         static const char *const final_names[3] = {"x", "color", "panel"};
-        for (int f = 0; f < 3 && kind == NL_PLOT_FINAL; f++) {
+        for (int f = 0; f < 3; f++) {
             if (!final_keys[f][0])
                 continue;
             bool varied = false;

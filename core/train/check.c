@@ -238,6 +238,9 @@ nl_code nl_run_check(const nl_config *cfg, int device, bool available, nl_run_pl
         return relay(cfg, &model_err, "model", err);
     const nl_model_bytes model = graph->planned;
     rc = check_trace(cfg, graph, err);
+    if (rc == NL_OK && (rc = nl_series_check(graph, cfg->train.log_attention_logits,
+                                             &model_err)) != NL_OK)
+        rc = relay(cfg, &model_err, NULL, err);
     /* memory before the run's length: a huge subset is first of all too big */
     if (rc == NL_OK)
         rc = check_memory(cfg, device >= 0 ? device : (int)cfg->device, available, &model, plan,

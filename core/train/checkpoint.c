@@ -94,7 +94,7 @@ static array_sizes sizes_of(const nl_model *m, long data_n)
 
 static size_t payload_bytes(const array_sizes *a)
 {
-    const size_t scalars = 7 + 15 + 3 + 5; /* i64s, f64s, files and threads, array sizes */
+    const size_t scalars = 7 + 15 + 4 + 5; /* i64s, f64s, files and threads, array sizes */
     return scalars * 8 + sizeof(nl_rng) +
            (size_t)(a->param_floats + a->optim_floats + a->state_floats) * sizeof(float) +
            (size_t)a->counters * sizeof(int64_t) + (size_t)a->order * sizeof(int32_t);
@@ -118,6 +118,7 @@ nl_code nl_checkpoint_write(const char *dir, uint64_t config_hash, const nl_mode
     put(&c, &s->data_rng, sizeof s->data_rng);
     put_i64(&c, files->metrics_bytes);
     put_i64(&c, files->trace_bytes);
+    put_i64(&c, files->series_bytes);
     put_i64(&c, m->be->threads);
     put(&c, &a, sizeof a);
     nl_backend *be = m->be;
@@ -179,7 +180,7 @@ static bool state_unusable(const nl_train_snapshot *r, const nl_checkpoint_files
     else if (!isfinite(r->lr) || !(r->elapsed_s >= 0 && r->train_s >= 0 && r->eval_s >= 0) ||
              !isfinite(r->elapsed_s + r->train_s + r->eval_s))
         snprintf(what, size, "its learning rate or times are not finite");
-    else if (files->metrics_bytes < 0 || files->trace_bytes < 0)
+    else if (files->metrics_bytes < 0 || files->trace_bytes < 0 || files->series_bytes < 0)
         snprintf(what, size, "its output lengths are negative");
     else
         what[0] = '\0';
@@ -251,6 +252,7 @@ nl_code nl_checkpoint_read(const char *dir, uint64_t config_hash, nl_model *m,
     get(&c, &r.data_rng, sizeof r.data_rng);
     files->metrics_bytes = get_i64(&c);
     files->trace_bytes = get_i64(&c);
+    files->series_bytes = get_i64(&c);
     files->threads = get_i64(&c);
     array_sizes a;
     get(&c, &a, sizeof a);

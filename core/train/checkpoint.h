@@ -8,7 +8,7 @@
  *   "NLCKPT\0\0", u32 format version, u32 header bytes, u64 payload bytes,
  *   u64 CRC-32 of the payload, u64 hash of the resolved config, i64 step,
  * then the payload: the loop's state (nl_train_snapshot), the byte lengths
- * of metrics.csv and trace.csv at the checkpoint, the thread count, the
+ * of metrics.csv, trace.csv and series.csv at the checkpoint, the thread count, the
  * array sizes, then the
  * parameters, the optimizer state, the running statistics, the layers'
  * counters and this epoch's data order. */
@@ -22,12 +22,12 @@
 #include "train/train.h"
 
 #define NL_CHECKPOINT_FILE "checkpoint.nlck"
-#define NL_CHECKPOINT_VERSION 1
+#define NL_CHECKPOINT_VERSION 2
 
 /* what the run's output files held when the checkpoint was taken, and the
  * host threads it trained on (another count may change the GEMMs' last bits) */
 typedef struct {
-    int64_t metrics_bytes, trace_bytes;
+    int64_t metrics_bytes, trace_bytes, series_bytes;
     int64_t threads; /* nl_checkpoint_write takes it from the model's backend */
 } nl_checkpoint_files;
 

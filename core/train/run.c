@@ -70,7 +70,7 @@ static void iso_time(char *buf, size_t size)
 typedef struct {
     const nl_config *cfg;
     const nl_run_options *opt;
-    nl_csv metrics, trace;
+    nl_csv metrics, trace, series;
     const nl_model *model;
     const char *data_description; /* the loaded dataset's */
     char dir[1024];
@@ -116,13 +116,29 @@ static nl_code sink_trace(void *ctx, long step, const double *values, int n, nl_
     return nl_csv_row(&st->trace, fields, err);
 }
 
+static nl_code sink_series(void *ctx, long step, nl_series_kind kind, int layer, const char *name,
+                           double value, nl_error *err)
+{
+    run_state *st = ctx;
+    char step_s[32], layer_s[16], value_s[32];
+    snprintf(step_s, sizeof step_s, "%ld", step);
+    snprintf(layer_s, sizeof layer_s, "%d", layer);
+    const char *fields[] = {step_s, nl_name_of(&nl_series_names, kind), layer_s, name,
+                            nl_fmt_float(value_s, sizeof value_s, value)};
+    return nl_csv_row(&st->series, fields, err);
+}
+
 static nl_code sink_checkpoint(void *ctx, const nl_train_snapshot *s, nl_error *err)
 {
     run_state *st = ctx;
     /* the rows the checkpoint counts are on disk before it is */
-    if (fsync(st->metrics.fd) != 0 || (st->trace.open && fsync(st->trace.fd) != 0))
-        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", st->metrics.path, strerror(errno));
-    const nl_checkpoint_files files = {st->metrics.size, st->trace.open ? st->trace.size : 0, 0};
+    const nl_csv *files_written[] = {&st->metrics, &st->trace, &st->series};
+    for (size_t i = 0; i < sizeof files_written / sizeof files_written[0]; i++)
+        if (files_written[i]->open && fsync(files_written[i]->fd) != 0)
+            return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", files_written[i]->path,
+                           strerror(errno));
+    const nl_checkpoint_files files = {st->metrics.size, st->trace.open ? st->trace.size : 0,
+                                       st->series.open ? st->series.size : 0, 0};
     return nl_checkpoint_write(st->dir, st->config_hash, st->model, s, &files, err);
 }
 
@@ -369,7 +385,7 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
     if (rc)
         return rc;
     run_state st = {.cfg = cfg, .opt = opt, .ranks = ranks, .rank_batch = rank_batch};
-    st.metrics.fd = st.trace.fd = -1;
+    st.metrics.fd = st.trace.fd = st.series.fd = -1;
     out->ranks = ranks;
     out->rank_batch = rank_batch;
     int lock_fd = -1;
@@ -391,9 +407,12 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
     nl_token_dataset token_data = {0};
     nl_model *model = NULL;
     const nl_train_spec *train = &cfg->train;
+    const bool logs_series = train->log_grad_norms || train->log_attention_logits;
+    static const char *const series_columns[] = {"step", "series", "layer", "name", "value"};
+    const int n_series_columns = (int)(sizeof series_columns / sizeof series_columns[0]);
     /* what a checkpoint of this run holds, when one is found */
     nl_train_snapshot resume;
-    nl_checkpoint_files resume_files = {0, 0, 0};
+    nl_checkpoint_files resume_files = {0, 0, 0, 0};
     nl_checkpoint_found found = NL_CHECKPOINT_NONE;
     int32_t *resume_order = NULL;
     if ((rc = nl_backend_open(device, &backend_opt, &be, err)))
@@ -457,7 +476,9 @@ agree:
                            : resume_fits_data(st.dir, &resume, &data.train, err)) ||
          (rc = output_reaches(st.dir, "metrics.csv", resume_files.metrics_bytes, err)) ||
          (train->trace.activation[0] &&
-          (rc = output_reaches(st.dir, "trace.csv", resume_files.trace_bytes, err)))))
+          (rc = output_reaches(st.dir, "trace.csv", resume_files.trace_bytes, err))) ||
+         (logs_series && (rc = output_reaches(st.dir, "series.csv", resume_files.series_bytes,
+                                              err)))))
         goto train;
     if (found == NL_CHECKPOINT_LOADED) {
         note(opt, "resuming %s from its checkpoint at step %ld", st.dir, resume.step);
@@ -473,11 +494,15 @@ agree:
         rc = nl_fail(err, NL_ERR_IO, "cannot remove the old %s: %s", path, strerror(errno));
         goto train;
     }
-    /* a trace of the run this one replaces would pass for this run's */
-    nl_path_join(path, sizeof path, st.dir, "trace.csv");
-    if (!train->trace.activation[0] && unlink(path) != 0 && errno != ENOENT) {
-        rc = nl_fail(err, NL_ERR_IO, "cannot remove the old %s: %s", path, strerror(errno));
-        goto train;
+    /* a trace or series of the run this one replaces would pass for this run's */
+    const struct { const char *name; bool written; } optional_files[] = {
+        {"trace.csv", train->trace.activation[0] != '\0'}, {"series.csv", logs_series}};
+    for (size_t i = 0; i < sizeof optional_files / sizeof optional_files[0]; i++) {
+        nl_path_join(path, sizeof path, st.dir, optional_files[i].name);
+        if (!optional_files[i].written && unlink(path) != 0 && errno != ENOENT) {
+            rc = nl_fail(err, NL_ERR_IO, "cannot remove the old %s: %s", path, strerror(errno));
+            goto train;
+        }
     }
     if ((rc = write_config(&st, err)))
         goto train;
@@ -497,9 +522,17 @@ agree:
             (rc = nl_csv_continue(&st.trace, path, train->trace.n_percentiles + 1,
                                   resume_files.trace_bytes, err)))
             goto train;
+        nl_path_join(path, sizeof path, st.dir, "series.csv");
+        if (logs_series && (rc = nl_csv_continue(&st.series, path, n_series_columns,
+                                                 resume_files.series_bytes, err)))
+            goto train;
     } else if ((rc = nl_csv_open(&st.metrics, path, metric_columns, n_metric_columns, err))) {
         goto train;
     }
+    nl_path_join(path, sizeof path, st.dir, "series.csv");
+    if (found != NL_CHECKPOINT_LOADED && logs_series &&
+        (rc = nl_csv_open(&st.series, path, series_columns, n_series_columns, err)))
+        goto train;
     if (found != NL_CHECKPOINT_LOADED && train->trace.activation[0]) {
         char columns[NL_MAX_PERCENTILES + 1][16];
         const char *names[NL_MAX_PERCENTILES + 1] = {"step"};
@@ -516,9 +549,10 @@ train:
     if ((rc = nl_dist_agree(dist, rc, err)))
         goto cleanup;
     nl_train_sink sink = {&st, sink_metric, sink_trace, sink_progress, sink_checkpoint,
-                          found == NL_CHECKPOINT_LOADED ? &resume : NULL};
+                          found == NL_CHECKPOINT_LOADED ? &resume : NULL, sink_series};
     if (!root)
-        sink = (nl_train_sink){&st, sink_metric_elsewhere, sink_trace_elsewhere, NULL, NULL, NULL};
+        sink = (nl_train_sink){&st, sink_metric_elsewhere, sink_trace_elsewhere, NULL, NULL, NULL,
+                               NULL};
     rc = plan.tokens ? nl_train_tokens(model, &token_data, train, cfg->seed, &sink, opt->stop,
                                        &out->result, err)
                      : nl_train(model, &data, train, cfg->seed, &sink, opt->stop, &out->result,
@@ -535,6 +569,7 @@ train:
     nl_error close_err = {0};
     nl_csv_close(&st.metrics, &close_err);
     nl_csv_close(&st.trace, &close_err);
+    nl_csv_close(&st.series, &close_err);
     if (rc == NL_OK && close_err.code != NL_OK) {
         *err = close_err;
         rc = close_err.code;
@@ -558,6 +593,7 @@ cleanup:
     free(st.config_text);
     nl_csv_close(&st.metrics, &(nl_error){0});
     nl_csv_close(&st.trace, &(nl_error){0});
+    nl_csv_close(&st.series, &(nl_error){0});
     nl_model_free(model);
     nl_dataset_free(&data);
     nl_token_dataset_free(&token_data);

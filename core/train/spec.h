@@ -38,6 +38,10 @@ typedef struct {
     float diverge_loss;    /* a training loss above this (or NaN/inf) ends the run: diverged */
     bool eval_trainmode;   /* also evaluate with batch statistics (split test_trainmode) */
     nl_trace_spec trace;
+    /* series.csv: per-layer gradient norms and per attention layer the
+     * largest logit, at step 0 and every log_every steps */
+    bool log_grad_norms;
+    bool log_attention_logits;
     long freeze_bn_after;        /* > 0: running statistics in training from this step on */
     long bn_recalibrate_batches; /* > 0: recompute running statistics over this many batches */
 } nl_train_spec;

@@ -259,6 +259,25 @@ static nl_code trace_point(nl_model *m, tracer *t, const nl_split *test, int bat
     return sink->trace ? sink->trace(sink->ctx, step, out, t->spec->n_percentiles, err) : NL_OK;
 }
 
+/* this step's series rows: the gradient norms (measured here, before
+ * clipping) and the logits its forward recorded */
+static nl_code emit_series(nl_series *series, nl_model *m, const nl_train_sink *sink, long step,
+                           nl_error *err)
+{
+    if (!sink->series)
+        return NL_OK;
+    nl_code rc = NL_OK;
+    if (series->grad_norms)
+        nl_series_measure_grads(series, m);
+    for (int l = 0; series->grad_norms && l < series->n_layers && rc == NL_OK; l++)
+        rc = sink->series(sink->ctx, step, NL_SERIES_GRAD_NORM, l, series->layer_names[l],
+                          series->grad_norm[l], err);
+    for (int l = 0; series->max_logits && l < series->n_attention && rc == NL_OK; l++)
+        rc = sink->series(sink->ctx, step, NL_SERIES_MAX_LOGIT, l, series->attention[l]->name,
+                          series->max_logit[l], err);
+    return rc;
+}
+
 /* Time left: the remaining steps at the training pace so far plus the
  * remaining evaluations at theirs. The elapsed time over the steps done
  * would count the step-0 evaluation and the set-up against the first few
@@ -336,9 +355,13 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
     }
 
     f->trainmode = trainmode;
-    nl_code rc = feed_init(f, m, spec, eval_batch, seed, err);
+    nl_series series = {0};
+    nl_code rc = nl_series_init(&series, m, spec->log_grad_norms, spec->log_attention_logits, err);
+    if (rc == NL_OK)
+        rc = feed_init(f, m, spec, eval_batch, seed, err);
     if (rc) {
         feed_free(f);
+        nl_series_free(&series, m);
         free(tr.values);
         free(tr.host);
         return rc;
@@ -347,6 +370,7 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
     const long total = spec->steps > 0 ? spec->steps : spec->epochs * per_epoch;
     if ((rc = nl_train_check_stats(m, spec, total, err))) {
         feed_free(f);
+        nl_series_free(&series, m);
         free(tr.values);
         free(tr.host);
         return rc;
@@ -483,12 +507,22 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
         const nl_mode mode = nl_train_mode_at(spec, step);
         if (mode == NL_MODE_RUNNING_STATS && !out->frozen_from_step)
             out->frozen_from_step = step;
+        /* the series at the logging cadence, from step 0 (the model at
+         * initialization) on */
+        const bool series_now = (series.grad_norms || series.max_logits) &&
+                                step % spec->log_every == 0;
+        m->record_max_logit = series_now && series.max_logits;
         nl_model_forward(m, mine, mode);
+        m->record_max_logit = false;
+        if (series_now && series.max_logits)
+            nl_series_read_logits(&series, m);
         nl_model_backward(m, mine);
         /* the gradients are complete (over every rank) here; clipping and
          * the update read them */
         ranks_stopping = nl_model_reduce_gradients(m, stop && *stop);
         if ((rc = nl_dist_status(m->dist, err)))
+            goto done;
+        if (series_now && (rc = emit_series(&series, m, sink, step, err)))
             goto done;
         if (clips)
             window_grad_norm += nl_clip_grad_norm(m, spec->clip_grad_norm);
@@ -552,6 +586,7 @@ done:
     if (isinf(out->best_test_loss))
         out->best_test_loss = NAN;
     feed_free(f);
+    nl_series_free(&series, m);
     free(tr.values);
     free(tr.host);
     if (rc != NL_OK && out->status == NL_RUN_RUNNING) {

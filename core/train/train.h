@@ -10,6 +10,7 @@
 #include "data/data.h"
 #include "data/tokens.h"
 #include "model/model.h"
+#include "train/series.h"
 #include "train/spec.h"
 
 typedef enum {
@@ -78,6 +79,11 @@ typedef struct {
     /* not NULL: continue from this state, the model's arrays already
      * restored by the caller (nl_checkpoint_read) */
     const nl_train_snapshot *resume;
+    /* train.log.*: one value of a series at `step` (the optimizer steps
+     * before the measured one), for layer `layer` (0 = nearest the input)
+     * named `name`; may be NULL when the spec logs no series */
+    nl_code (*series)(void *ctx, long step, nl_series_kind kind, int layer, const char *name,
+                      double value, nl_error *err);
 } nl_train_sink;
 
 typedef struct {

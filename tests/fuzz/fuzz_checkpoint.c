@@ -130,8 +130,9 @@ static void require_resumable(const nl_train_snapshot *s, const nl_checkpoint_fi
     FUZZ_REQUIRE(isfinite(s->lr), "lr %g", s->lr);
     FUZZ_REQUIRE(time_ok(s->elapsed_s) && time_ok(s->train_s) && time_ok(s->eval_s), "times %g %g %g",
                  s->elapsed_s, s->train_s, s->eval_s);
-    FUZZ_REQUIRE(files->metrics_bytes >= 0 && files->trace_bytes >= 0, "file lengths %lld %lld",
-                 (long long)files->metrics_bytes, (long long)files->trace_bytes);
+    FUZZ_REQUIRE(files->metrics_bytes >= 0 && files->trace_bytes >= 0 && files->series_bytes >= 0,
+                 "file lengths %lld %lld %lld", (long long)files->metrics_bytes,
+                 (long long)files->trace_bytes, (long long)files->series_bytes);
     nl_batcher b;
     nl_error err = {0};
     FUZZ_REQUIRE(nl_batcher_init(&b, &run.data.train, run.cfg.train.batch_size, true, true, 1, &err) == NL_OK,
@@ -180,7 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(file);
 
     nl_train_snapshot s;
-    nl_checkpoint_files files = {0, 0, 0};
+    nl_checkpoint_files files = {0, 0, 0, 0};
     int32_t *order = NULL;
     nl_checkpoint_found found = NL_CHECKPOINT_LOADED;
     nl_error err = {0};

@@ -1,0 +1,157 @@
+/* The grad_norms kind: each layer's gradient norm at initialization (the
+ * gradients of step 0, series.csv with train.log.grad_norms), layers from
+ * input to output on x, a line per variant, mean over seeds with a min-max
+ * bar (Xiong et al. 2020, Fig. 3). At step 0 the learning rate and its
+ * schedule have not acted yet, so a colour key (model.norm.placement)
+ * usually says more than every varied key. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot/common.h"
+#include "train/series.h"
+
+#define MAX_LAYERS 256
+
+/* the slot of `name` among the first n names; -1 when absent */
+static int slot_of(char (*names)[NL_SERIES_NAME_MAX], int n, const char *name)
+{
+    for (int k = 0; k < n; k++)
+        if (!strcmp(names[k], name))
+            return k;
+    return -1;
+}
+
+/* Every run's step-0 gradient norms into cells[variant * MAX_LAYERS + slot].
+ * Runs of different models have different layers (Post-LN has no final
+ * norm): a layer is known by its name, and a name first met in a later
+ * run goes right after the layer before it there, so that x runs from
+ * input to output for every run. Two passes: the names, then the values. */
+static nl_code read_norms(const pl_results *r, const grouping *g, agg *cells,
+                          char (*names)[NL_SERIES_NAME_MAX], int *n_layers, int *runs, nl_error *err)
+{
+    const char *series = nl_name_of(&nl_series_names, NL_SERIES_GRAD_NORM);
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < r->n_runs; i++) {
+            const int id = g->group_of[i];
+            if (id < 0)
+                continue;
+            pl_series_file f;
+            nl_code rc = pl_series_read(&r->runs[i], &f, err);
+            if (rc)
+                return rc;
+            bool any = false;
+            int before = -1; /* the slot of this run's previous layer */
+            for (int row = 0; f.found && row < f.t.n_rows; row++) {
+                char **cell = f.t.rows[row];
+                if (strcmp(cell[f.series], series) != 0 || pl_num(cell[f.step]) != 0.0)
+                    continue;
+                char name[NL_SERIES_NAME_MAX];
+                nl_copy_string(name, sizeof name, cell[f.name]);
+                int slot = slot_of(names, *n_layers, name);
+                if (pass == 0 && slot < 0 && *n_layers < MAX_LAYERS) {
+                    slot = before + 1;
+                    memmove(names[slot + 1], names[slot], (size_t)(*n_layers - slot) * sizeof names[0]);
+                    nl_copy_string(names[slot], sizeof names[slot], name);
+                    (*n_layers)++;
+                }
+                before = slot >= 0 ? slot : before;
+                if (pass == 1 && slot >= 0) {
+                    pl_agg_add(&cells[id * MAX_LAYERS + slot], pl_num(cell[f.value]));
+                    any = true;
+                }
+            }
+            *runs += any;
+            pl_series_free(&f);
+        }
+    return NL_OK;
+}
+
+/* x tics at the layer indices, labelled with the layers' names */
+static void layer_tics(pl_script *s, char (*names)[NL_SERIES_NAME_MAX], int n_layers)
+{
+    char q[256];
+    nl_buf_printf(&s->gp, "set xtics rotate by -40 left (");
+    for (int l = 0; l < n_layers; l++)
+        nl_buf_printf(&s->gp, "%s%s %d", l ? ", " : "", pl_q(names[l], q, sizeof q), l);
+    nl_buf_printf(&s->gp, ")\nset xrange [-0.5:%g]\n", n_layers - 0.5);
+}
+
+nl_code pl_grad_norms(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
+{
+    grouping g;
+    agg *cells = NULL;
+    char(*names)[NL_SERIES_NAME_MAX] = NULL;
+    nl_buf data = {0};
+    char q[2048];
+    nl_code rc = pl_group_by_color(r, "grad_norms", spec->color, NULL, 0, &g, err);
+    if (rc)
+        goto done;
+    cells = malloc((size_t)g.n * MAX_LAYERS * sizeof *cells);
+    names = calloc(MAX_LAYERS, sizeof *names);
+    if (!cells || !names) {
+        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (int k = 0; k < g.n * MAX_LAYERS; k++)
+        pl_agg_init(&cells[k]);
+    int n_layers = 0, runs = 0;
+    if ((rc = read_norms(r, &g, cells, names, &n_layers, &runs, err)))
+        goto done;
+    if (runs == 0) {
+        rc = pl_not_applicable(err, "grad_norms", "no run has gradient norms at step 0 in its "
+                               "series.csv (set train.log.grad_norms: true)");
+        goto done;
+    }
+    nl_buf_printf(&data, "variant,label,layer,name,mean,min,max,n\n");
+    double lo = INFINITY, hi = 0.0;
+    for (int id = 0; id < g.n; id++)
+        for (int l = 0; l < n_layers; l++) {
+            const agg *a = &cells[id * MAX_LAYERS + l];
+            char lab[256], nm[NL_SERIES_NAME_MAX], m[32], mn[32], mx[32];
+            if (!a->n)
+                continue;
+            if (a->min > 0)
+                lo = fmin(lo, a->min);
+            hi = fmax(hi, a->max);
+            nl_buf_printf(&data, "%d,%s,%d,%s,%s,%s,%s,%d\n", id,
+                          pl_cell_text(g.labels[id], lab, sizeof lab), l,
+                          pl_cell_text(names[l], nm, sizeof nm),
+                          pl_fmt_num(m, sizeof m, pl_agg_mean(a)), pl_fmt_num(mn, sizeof mn, a->min),
+                          pl_fmt_num(mx, sizeof mx, a->max), a->n);
+        }
+    char file[128];
+    snprintf(file, sizeof file, "%s.csv", s->name);
+    if ((rc = pl_write_data(s, file, &data, err)))
+        goto done;
+    const char *title = "Gradient norm per layer at initialization (step 0)";
+    const int width = 1100, height = 720;
+    pl_header(s, title, width, height);
+    layout L = pl_title_block(s, r, title, width, height);
+    char foot[1300];
+    pl_spread_note(r, "bars", foot, sizeof foot);
+    pl_footnote(s, &L, foot);
+    pl_margins(s, 0.09, 0.78, 150.0 / height, L.top);
+    layer_tics(s, names, n_layers);
+    /* a log axis when every norm is positive: layers differ by factors */
+    if (lo > 0 && isfinite(lo))
+        nl_buf_printf(&s->gp, "set logscale y\nset yrange [%g:%g]\n", lo / 1.25, hi * 1.25);
+    nl_buf_printf(&s->gp, "set xlabel \"layer (input to output)\" offset 0,-1\n"
+                          "set ylabel \"L2 norm of the layer's parameter gradients\"\n");
+    pl_key_outside(s);
+    nl_buf_printf(&s->gp, "plot ");
+    for (int id = 0; id < g.n; id++)
+        nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"variant\") == %d ? column(\"layer\") : NaN):"
+                      "(column(\"mean\")):(column(\"min\")):(column(\"max\")) with yerrorlines "
+                      "lw series_lw pt series_pt ps series_ps lc rgb \"%s\" title %s",
+                      id ? ", \\\n  " : "", file, id, pl_color_of(&g, id),
+                      pl_q(g.labels[id], q, sizeof q));
+    nl_buf_printf(&s->gp, "\n");
+    rc = pl_finish(s, err);
+done:
+    free(cells);
+    free(names);
+    nl_buf_free(&data);
+    pl_ungroup(&g);
+    return rc;
+}
