@@ -908,6 +908,10 @@ START_TEST(test_subtitle_lm)
                       strstr(gp, "AdamW lr 0.003, wd 0.1, batch 16, 300 steps") && !strstr(gp, "momentum") &&
                       !strstr(gp, "SGD") && !strstr(gp, "relu"), "%.3000s", gp);
     free(gp);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* the series kinds from series.csv files written by hand: step 0's
  * gradient norms averaged over seeds per layer (later steps left out; a
  * layer only some runs have, Pre-LN's final norm, in its place between the
