@@ -1,4 +1,4 @@
-/* Causal multi-head attention: one (sample, head) pair per loop iteration,
+/* Multi-head attention, causal or bidirectional (backend.h): one (sample, head) pair per loop iteration,
  * the pairs split over the threads, each pair's products by single-threaded
  * sgemm (OpenBLAS's OpenMP build runs one thread inside our parallel
  * region). The logits are written straight into the saved probabilities
@@ -27,22 +27,28 @@ static size_t head_offset(const nl_attn_geom *g, int ld, int i, int h)
     return (size_t)i * g->t * ld + (size_t)h * g->head_dim;
 }
 
-/* softmax of row s over its first s+1 entries (the causal mask), the rest 0;
- * returns the row's largest logit */
-static float causal_softmax_row(float *row, int s, int t)
+/* the last key query s sees: s under the causal mask, else every key */
+static int last_key(const nl_attn_geom *g, int s)
+{
+    return g->bidirectional ? g->t - 1 : s;
+}
+
+/* softmax of a row over its first last+1 entries, the rest 0; returns the
+ * row's largest logit */
+static float masked_softmax_row(float *row, int last, int t)
 {
     float max = row[0];
-    for (int u = 1; u <= s; u++)
+    for (int u = 1; u <= last; u++)
         max = row[u] > max ? row[u] : max;
     float sum = 0.0f;
-    for (int u = 0; u <= s; u++) {
+    for (int u = 0; u <= last; u++) {
         row[u] = expf(row[u] - max);
         sum += row[u];
     }
     const float inv = 1.0f / sum;
-    for (int u = 0; u <= s; u++)
+    for (int u = 0; u <= last; u++)
         row[u] *= inv;
-    for (int u = s + 1; u < t; u++)
+    for (int u = last + 1; u < t; u++)
         row[u] = 0.0f;
     return max;
 }
@@ -65,7 +71,7 @@ void nl_cpu_attention_forward(nl_backend *be, const nl_attn_geom *g, const float
                     q + head_offset(g, g->ld_q, i, h), g->ld_q, k + head_offset(g, g->ld_k, i, h),
                     g->ld_k, 0.0f, p, T);
         for (int s = 0; s < T; s++) {
-            const float row_max = causal_softmax_row(p + (size_t)s * T, s, T);
+            const float row_max = masked_softmax_row(p + (size_t)s * T, last_key(g, s), T);
             largest = row_max > largest ? row_max : largest;
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, p, T,
@@ -94,12 +100,13 @@ void nl_cpu_attention_backward(nl_backend *be, const nl_attn_geom *g, const floa
         for (int s = 0; s < T; s++) {
             const float *ps = p + (size_t)s * T;
             float *ds = dlogit + (size_t)s * T;
+            const int last = last_key(g, s);
             float weighted = 0.0f;
-            for (int u = 0; u <= s; u++)
+            for (int u = 0; u <= last; u++)
                 weighted += ps[u] * ds[u];
-            for (int u = 0; u <= s; u++)
+            for (int u = 0; u <= last; u++)
                 ds[u] = ps[u] * (ds[u] - weighted);
-            for (int u = s + 1; u < T; u++)
+            for (int u = last + 1; u < T; u++)
                 ds[u] = 0.0f;
         }
         /* dV = P^T dY, dQ = scale dL K, dK = scale dL^T Q */
