@@ -283,6 +283,10 @@ static const struct {
     {"model: {arch: vit, context: 16}\n", "model.context: applies only when model.arch is lm"},
     {"model: {arch: cnn, token_pool: mean}\n",
      "model.token_pool: applies only when model.arch is vit"},
+    {"data: {dataset: synthetic, shape: [1, 12, 12]}\nmodel: {arch: vit, patch: 4}\n"
+     "train: {trace: {activation: blocks.0.mlp.fc1}}\n",
+     "train.trace.activation: 'blocks.0.mlp.fc1' holds tokens (N, T, D), which take no activation "
+     "trace; accepted: input, pool, head"},
 };
 
 START_TEST(test_lm_run_refusals)
