@@ -519,6 +519,22 @@ def optimizer(model, lr, momentum, weight_decay, nesterov, adamw):
                            weight_decay=weight_decay, nesterov=nesterov), 0.0
 
 
+def train_steps(model, opt, clip, steps, loss_at):
+    """steps optimizer steps in train mode, loss_at(step) the step's loss,
+    clip_grad_norm_ when clip > 0; the losses"""
+    losses = []
+    model.train()
+    for step in range(steps):
+        opt.zero_grad()
+        loss = loss_at(step)
+        loss.backward()
+        if clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
 def e2e_case(fx, name, model, in_shape, batch, steps, lr, momentum, weight_decay, nesterov,
              seed, adamw=None):
     """adamw: (beta1, beta2, eps, clip) trains with torch.optim.AdamW (and
@@ -536,16 +552,8 @@ def e2e_case(fx, name, model, in_shape, batch, steps, lr, momentum, weight_decay
     opt, clip = optimizer(model, lr, momentum, weight_decay, nesterov, adamw)
     xs = torch.randn(steps, batch, *in_shape, generator=g)
     ys = torch.randint(0, 10, (steps, batch), generator=g)
-    losses = []
-    model.train()
-    for step in range(steps):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(xs[step]), ys[step])
-        loss.backward()
-        if clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        opt.step()
-        losses.append(loss.item())
+    losses = train_steps(model, opt, clip, steps,
+                         lambda step: F.cross_entropy(model(xs[step]), ys[step]))
     fx.add(name + ".x", xs)
     fx.add(name + ".y", ys)
     fx.add(name + ".losses", torch.tensor(losses))
@@ -774,16 +782,8 @@ def lm_train_golden(fx, name, seed, steps, lr, weight_decay=0.0, momentum=0.0, a
     opt, clip = optimizer(model, lr, momentum, weight_decay, False, adamw)
     tokens = torch.randint(0, vocab, (steps, batch, context), generator=g)
     targets = torch.randint(0, vocab, (steps, batch, context), generator=g)
-    losses = []
-    model.train()
-    for step in range(steps):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(tokens[step]).reshape(-1, vocab), targets[step].reshape(-1))
-        loss.backward()
-        if clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        opt.step()
-        losses.append(loss.item())
+    losses = train_steps(model, opt, clip, steps, lambda step: F.cross_entropy(
+        model(tokens[step]).reshape(-1, vocab), targets[step].reshape(-1)))
     fx.add(name + ".tokens", tokens)
     fx.add(name + ".targets", targets)
     fx.add(name + ".losses", torch.tensor(losses))
@@ -852,16 +852,8 @@ def vit_train_golden(fx, name, seed, steps, lr, weight_decay, adamw, in_c=1, sid
     opt, clip = optimizer(model, lr, 0.0, weight_decay, False, adamw)
     images = torch.randn(steps, batch, in_c, side, side, generator=g)
     labels = torch.randint(0, classes, (steps, batch), generator=g)
-    losses = []
-    model.train()
-    for step in range(steps):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(images[step]), labels[step])
-        loss.backward()
-        if clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        opt.step()
-        losses.append(loss.item())
+    losses = train_steps(model, opt, clip, steps,
+                         lambda step: F.cross_entropy(model(images[step]), labels[step]))
     fx.add(name + ".images", images)
     fx.add(name + ".labels", labels)
     fx.add(name + ".losses", torch.tensor(losses))
