@@ -690,6 +690,34 @@ static void bench_training(output *out, const options *o, nl_backend *be, double
     printf("\n");
 }
 
+/* the batch sizes of the lm and vit benches: --batch, or their own list */
+static const int *transformer_batches(const options *o, int *count)
+{
+    static const int def[] = {1, 4, 16, 64};
+    *count = o->lm_default_batches ? (int)(sizeof def / sizeof def[0]) : o->n_batches;
+    return o->lm_default_batches ? def : o->batches;
+}
+
+/* one CSV row of the lm or vit training bench; per_s: tokens/s or images/s */
+static void emit_transformer_row(output *out, const options *o, const char *section,
+                                 const char *model, int k, int batch, const char *shape,
+                                 const char *placement, const nl_bench_train_result *res,
+                                 double per_s)
+{
+    row r = blank_row(section);
+    r.model = model;
+    r.norm = nl_name_of(&nl_norm_names, k);
+    r.groups = uses_groups(k) ? o->groups : 0;
+    r.batch = batch;
+    r.kernel = "train_step";
+    r.shape = shape;
+    r.mode = placement;
+    r.time = &res->step;
+    r.samples_per_s = per_s;
+    r.median_ms = res->step.median_s * 1e3;
+    emit_csv(out, &r);
+}
+
 static void bench_training_lm(output *out, const options *o, nl_backend *be)
 {
     const nl_bench_timing t = train_timing(o);
@@ -706,9 +734,8 @@ static void bench_training_lm(output *out, const options *o, nl_backend *be)
            t.rep_s, t.warmup);
     printf("  %-10s %5s %11s %10s %9s %9s %8s\n", "norm", "batch", "tokens/s", "windows/s",
            "ms/step", "params", "loss");
-    const int lm_def[] = {1, 4, 16, 64};
-    const int *batches = o->lm_default_batches ? lm_def : o->batches;
-    const int n_batches = o->lm_default_batches ? 4 : o->n_batches;
+    int n_batches;
+    const int *batches = transformer_batches(o, &n_batches);
     for (int k = 0; k < NL_NORM_COUNT; k++) {
         if (!o->lm_norm[k])
             continue;
@@ -730,19 +757,9 @@ static void bench_training_lm(output *out, const options *o, nl_backend *be)
             printf("  %-10s %5d %11.0f %10.1f %9.3f %9zu %8.3f%s\n", label, n, res.tokens_per_s,
                    res.samples_per_s, res.step.median_s * 1e3, res.params, res.mean_loss,
                    isfinite(res.mean_loss) ? "" : "  (loss not finite)");
-            row r = blank_row("train_lm");
-            r.model = "lm";
-            r.norm = norm;
-            r.groups = uses_groups(k) ? o->groups : 0;
-            r.batch = n;
-            r.kernel = "train_step";
-            r.shape = shape;
-            r.mode = placement;
-            r.time = &res.step;
             /* a token is the LM's sample: one prediction and its loss */
-            r.samples_per_s = res.tokens_per_s;
-            r.median_ms = res.step.median_s * 1e3;
-            emit_csv(out, &r);
+            emit_transformer_row(out, o, "train_lm", "lm", k, n, shape, placement, &res,
+                                 res.tokens_per_s);
         }
     }
     printf("\n");
@@ -763,9 +780,8 @@ static void bench_training_vit(output *out, const options *o, nl_backend *be)
            t.rep_s, t.warmup);
     printf("  %-10s %5s %11s %9s %9s %8s\n", "norm", "batch", "images/s", "ms/step", "params",
            "loss");
-    const int def[] = {1, 4, 16, 64};
-    const int *batches = o->lm_default_batches ? def : o->batches;
-    const int n_batches = o->lm_default_batches ? 4 : o->n_batches;
+    int n_batches;
+    const int *batches = transformer_batches(o, &n_batches);
     for (int k = 0; k < NL_NORM_COUNT; k++) {
         if (!o->vit_norm[k])
             continue;
@@ -787,18 +803,8 @@ static void bench_training_vit(output *out, const options *o, nl_backend *be)
             printf("  %-10s %5d %11.1f %9.3f %9zu %8.3f%s\n", label, n, res.samples_per_s,
                    res.step.median_s * 1e3, res.params, res.mean_loss,
                    isfinite(res.mean_loss) ? "" : "  (loss not finite)");
-            row r = blank_row("train_vit");
-            r.model = "vit";
-            r.norm = norm;
-            r.groups = uses_groups(k) ? o->groups : 0;
-            r.batch = n;
-            r.kernel = "train_step";
-            r.shape = shape;
-            r.mode = placement;
-            r.time = &res.step;
-            r.samples_per_s = res.samples_per_s;
-            r.median_ms = res.step.median_s * 1e3;
-            emit_csv(out, &r);
+            emit_transformer_row(out, o, "train_vit", "vit", k, n, shape, placement, &res,
+                                 res.samples_per_s);
         }
     }
     printf("\n");

@@ -7,18 +7,26 @@
 
 #include "cpu/cpu.h"
 
+/* offset of the first value (channel 0, row 0, column 0) of token `row`'s
+ * patch in the (N, C, H, W) image batch */
+static size_t patch_origin(long row, int c, int h, int w, int p)
+{
+    const int gw = w / p, tokens = (h / p) * gw;
+    const long i = row / tokens;
+    const int tk = (int)(row % tokens);
+    return (size_t)i * c * h * w + (size_t)(tk / gw) * p * w + (size_t)(tk % gw) * p;
+}
+
 void nl_cpu_patchify_forward(nl_backend *be, int n, int c, int h, int w, int p, const float *x,
                              float *y)
 {
     (void)be;
-    const int gw = w / p, tokens = (h / p) * gw, width = c * p * p;
-    const long rows = (long)n * tokens;
+    const int width = c * p * p;
+    const long rows = (long)n * (h / p) * (w / p);
     /* one token per iteration: p runs of p contiguous floats per channel */
     NL_PARALLEL_FOR_IF(rows * width >= NL_PARALLEL_MIN,
     for (long row = 0; row < rows; row++) {
-        const int i = (int)(row / tokens), tk = (int)(row % tokens);
-        const float *patch = x + (size_t)i * c * h * w + (size_t)(tk / gw) * p * w +
-                             (size_t)(tk % gw) * p;
+        const float *patch = x + patch_origin(row, c, h, w, p);
         float *out = y + (size_t)row * width;
         for (int ch = 0; ch < c; ch++)
             for (int r = 0; r < p; r++)
@@ -32,14 +40,12 @@ void nl_cpu_patchify_backward(nl_backend *be, int n, int c, int h, int w, int p,
                               float *dx, bool accumulate_dx)
 {
     (void)be;
-    const int gw = w / p, tokens = (h / p) * gw, width = c * p * p;
-    const long rows = (long)n * tokens;
+    const int width = c * p * p;
+    const long rows = (long)n * (h / p) * (w / p);
     /* patches do not overlap: each dx value has one source */
     NL_PARALLEL_FOR_IF(rows * width >= NL_PARALLEL_MIN,
     for (long row = 0; row < rows; row++) {
-        const int i = (int)(row / tokens), tk = (int)(row % tokens);
-        float *patch = dx + (size_t)i * c * h * w + (size_t)(tk / gw) * p * w +
-                       (size_t)(tk % gw) * p;
+        float *patch = dx + patch_origin(row, c, h, w, p);
         const float *g = dy + (size_t)row * width;
         for (int ch = 0; ch < c; ch++)
             for (int r = 0; r < p; r++) {

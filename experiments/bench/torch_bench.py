@@ -483,6 +483,37 @@ def lm_shape(a):
     return "d%d-h%d-L%d-T%d-V%d" % (a.d_model, a.heads, a.layers, a.context, a.vocab)
 
 
+def transformer_step(model, n, make_batch, loss_of):
+    """the lm's and vit's bench step: normlab's init (every weight matrix
+    N(0, 0.02^2), biases 0), AdamW (PyTorch's defaults, lr LM_LR) over a
+    pool of batches from make_batch(pool) cycled step by step, loss_of(batch
+    at i) the step's loss"""
+    with torch.no_grad():
+        for pname, p in model.named_parameters():
+            if p.dim() > 1:
+                p.normal_(0.0, 0.02)
+            elif pname.endswith("bias"):
+                p.zero_()
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=LM_LR)
+    pool = 16
+    while pool * n < 256:
+        pool *= 2
+    batches = make_batch(pool)
+    state = {"next": 0}
+
+    def step():
+        i = state["next"]
+        state["next"] = (i + 1) % pool
+        opt.zero_grad(set_to_none=True)
+        loss = loss_of(batches, i)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
 def bench_training_lm(out, a, t):
     print("lm training step (zero_grad, forward, cross-entropy, backward, AdamW lr %g, defaults)"
           " on random windows of %d token ids: %s, placement %s" % (
@@ -494,32 +525,11 @@ def bench_training_lm(out, a, t):
             torch.manual_seed(0)
             model = make_goldens.Lm(a.vocab, a.d_model, a.heads, a.layers, a.context, 4, norm,
                                     a.placement, False, "none", True, a.groups)
-            # normlab's lm init: every weight matrix N(0, 0.02^2), biases 0
-            with torch.no_grad():
-                for pname, p in model.named_parameters():
-                    if p.dim() > 1:
-                        p.normal_(0.0, 0.02)
-                    elif pname.endswith("bias"):
-                        p.zero_()
-            model.train()
-            opt = torch.optim.AdamW(model.parameters(), lr=LM_LR)
-            pool = 16
-            while pool * n < 256:
-                pool *= 2
-            tokens = torch.randint(0, a.vocab, (pool, n, a.context))
-            targets = torch.randint(0, a.vocab, (pool, n, a.context))
-            state = {"next": 0}
-
-            def step():
-                i = state["next"]
-                state["next"] = (i + 1) % pool
-                opt.zero_grad(set_to_none=True)
-                logits = model(tokens[i])
-                loss = F.cross_entropy(logits.reshape(-1, a.vocab), targets[i].reshape(-1))
-                loss.backward()
-                opt.step()
-                return loss
-
+            step = transformer_step(
+                model, n,
+                lambda pool: (torch.randint(0, a.vocab, (pool, n, a.context)),
+                              torch.randint(0, a.vocab, (pool, n, a.context))),
+                lambda b, i: F.cross_entropy(model(b[0][i]).reshape(-1, a.vocab), b[1][i].reshape(-1)))
             r = measure(step, t)
             loss = float(step().item())
             tps = n * a.context / r[0]
@@ -547,31 +557,10 @@ def bench_training_vit(out, a, t):
             torch.manual_seed(0)
             model = make_goldens.Vit(1, 28, a.patch, 10, a.d_model, a.heads, a.layers, 4, norm,
                                      a.placement, False, "none", False, a.groups)
-            # normlab's vit init: every weight matrix N(0, 0.02^2), biases 0
-            with torch.no_grad():
-                for pname, p in model.named_parameters():
-                    if p.dim() > 1:
-                        p.normal_(0.0, 0.02)
-                    elif pname.endswith("bias"):
-                        p.zero_()
-            model.train()
-            opt = torch.optim.AdamW(model.parameters(), lr=LM_LR)
-            pool = 16
-            while pool * n < 256:
-                pool *= 2
-            images = torch.randn(pool, n, 1, 28, 28)
-            labels = torch.randint(0, 10, (pool, n))
-            state = {"next": 0}
-
-            def step():
-                i = state["next"]
-                state["next"] = (i + 1) % pool
-                opt.zero_grad(set_to_none=True)
-                loss = F.cross_entropy(model(images[i]), labels[i])
-                loss.backward()
-                opt.step()
-                return loss
-
+            step = transformer_step(
+                model, n,
+                lambda pool: (torch.randn(pool, n, 1, 28, 28), torch.randint(0, 10, (pool, n))),
+                lambda b, i: F.cross_entropy(model(b[0][i]), b[1][i]))
             r = measure(step, t)
             loss = float(step().item())
             params = sum(p.numel() for p in model.parameters())
