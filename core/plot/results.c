@@ -556,12 +556,21 @@ void pl_subtitle(const pl_results *r, char *buf, size_t size)
         *c = (char)toupper((unsigned char)*c);
     if (!varied(r, "model.arch"))
         used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, "%s", arch);
-    if (!varied(r, "model.widths")) {
+    /* the transformers have blocks of d_model features, not widths and an
+     * activation (their keys are refused for the others) */
+    const bool blocks = nl_flat_get(&r->config, "model.d_model") != NULL;
+    if (blocks && !varied(r, "model.d_model") && !varied(r, "model.layers"))
+        used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, " %sx%s",
+                                 cfg(r, "model.layers"), cfg(r, "model.d_model"));
+    if (nl_flat_get(&r->config, "model.patch") && !varied(r, "model.patch"))
+        used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, ", patch %s",
+                                 cfg(r, "model.patch"));
+    if (!blocks && !varied(r, "model.widths")) {
         char widths[128];
         list_text(cfg(r, "model.widths"), "-", widths, sizeof widths);
         used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, " %s", widths);
     }
-    if (!varied(r, "model.activation"))
+    if (!blocks && !varied(r, "model.activation"))
         used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, " %s", cfg(r, "model.activation"));
     if (!varied(r, "model.norm.type")) {
         const char *norm = cfg(r, "model.norm.type");
@@ -574,12 +583,17 @@ void pl_subtitle(const pl_results *r, char *buf, size_t size)
             used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, ", %s norm", norm);
     }
     if (!varied(r, "model.norm.placement") && strcmp(cfg(r, "model.norm.type"), "none"))
-        snprintf(part[1] + used, sizeof part[1] - used, " %s act", cfg(r, "model.norm.placement"));
+        snprintf(part[1] + used, sizeof part[1] - used, blocks ? " %s-norm" : " %s act",
+                 cfg(r, "model.norm.placement"));
     if (part[1][0] == ' ') /* the architecture varies: no name before the widths */
         memmove(part[1], part[1] + 1, strlen(part[1]));
     /* training */
     used = 0;
-    used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, "SGD");
+    /* configs written before there was a choice have no type: SGD */
+    const char *optimizer = cfg(r, "train.optimizer.type");
+    const bool sgd = !optimizer[0] || !strcmp(optimizer, "sgd");
+    used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, "%s",
+                             varied(r, "train.optimizer.type") ? "" : sgd ? "SGD" : "AdamW");
     if (!varied(r, "train.optimizer.lr")) {
         used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, " lr %s", cfg(r, "train.optimizer.lr"));
     } else {
@@ -587,7 +601,7 @@ void pl_subtitle(const pl_results *r, char *buf, size_t size)
         derived_lr(r, derived, sizeof derived);
         used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, "%s", derived);
     }
-    if (!varied(r, "train.optimizer.momentum"))
+    if (sgd && !varied(r, "train.optimizer.momentum"))
         used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, ", momentum %s",
                                  cfg(r, "train.optimizer.momentum"));
     if (!varied(r, "train.optimizer.weight_decay") && pl_num(cfg(r, "train.optimizer.weight_decay")) > 0)
