@@ -42,34 +42,31 @@ static const char *config =
     "  trace: {activation: norm1, unit: 0, every: 150, samples: 64}\n"
     "threads: 1\n";
 
-/* the same for a small LM: windows drawn from the seed, AdamW with
- * clipping, batch norm over the tokens (running statistics) */
+/* the transformers' training: AdamW with clipping, evaluations and log
+ * rows between checkpoints */
+#define TRANSFORMER_TRAIN                                                                          \
+    "train:\n"                                                                                     \
+    "  batch_size: 16\n"                                                                           \
+    "  steps: 1000\n"                                                                              \
+    "  optimizer: {type: adamw, lr: 0.003}\n"                                                      \
+    "  clip_grad_norm: 1.0\n"                                                                      \
+    "  eval_every: 250\n"                                                                          \
+    "  log_every: 30\n"                                                                            \
+    "  checkpoint_every: 50\n"                                                                     \
+    "threads: 1\n"
+
+/* a small LM: windows drawn from the seed, batch norm over the tokens
+ * (running statistics) */
 static const char *token_config =
     "data: {dataset: synthetic_text, markov: {vocab: 8, length: 20000}}\n"
     "model: {arch: lm, d_model: 32, heads: 2, layers: 2, context: 32, norm: {type: batch}}\n"
-    "train:\n"
-    "  batch_size: 16\n"
-    "  steps: 1000\n"
-    "  optimizer: {type: adamw, lr: 0.003}\n"
-    "  clip_grad_norm: 1.0\n"
-    "  eval_every: 250\n"
-    "  log_every: 30\n"
-    "  checkpoint_every: 50\n"
-    "threads: 1\n";
+    TRANSFORMER_TRAIN;
 
-/* a small vit: a class token, layer norm, AdamW with clipping */
+/* a small vit: a class token, layer norm */
 static const char *vit_config =
     "data: {dataset: synthetic, shape: [1, 12, 12], classes: 4, train_size: 512, test_size: 128}\n"
     "model: {arch: vit, patch: 4, d_model: 16, heads: 2, layers: 2, mlp_ratio: 2}\n"
-    "train:\n"
-    "  batch_size: 16\n"
-    "  steps: 1000\n"
-    "  optimizer: {type: adamw, lr: 0.003}\n"
-    "  clip_grad_norm: 1.0\n"
-    "  eval_every: 250\n"
-    "  log_every: 30\n"
-    "  checkpoint_every: 50\n"
-    "threads: 1\n";
+    TRANSFORMER_TRAIN;
 
 /* the configs the kill-and-resume test runs, one loop iteration each */
 static const struct {

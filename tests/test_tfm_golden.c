@@ -252,6 +252,30 @@ START_TEST(test_lm_pass)
 }
 END_TEST
 
+/* one step's mean loss against PyTorch's, to 1e-4 relative; returns the
+ * larger of worst and this step's difference */
+static double check_step_loss(const char *c, int step, double loss, double want, double worst)
+{
+    const double rel = fabs(loss - want) / fabs(want);
+    ck_assert_msg(rel <= 1e-4, "%s step %d: loss %.8g, PyTorch %.8g (relative %.3g)", c, step,
+                  loss, want, rel);
+    return fmax(worst, rel);
+}
+
+/* after training: the worst step, and every parameter against PyTorch's */
+static void check_final_params(const tu_fixture *fx, const char *c, const nl_model *m,
+                               int steps, double worst)
+{
+    printf("%-14s %d steps: worst relative loss difference to PyTorch %.2g\n", c, steps, worst);
+    for (int i = 0; i < m->n_params; i++) {
+        nl_param *p = m->params[i];
+        char key[200], what[200];
+        snprintf(key, sizeof key, "%.63s.final.%.79s", c, p->name);
+        snprintf(what, sizeof what, "%.63s final %.79s", c, p->name);
+        tu_assert_close(p->data, tu_getf(fx, key), p->count, 1e-4, what);
+    }
+}
+
 START_TEST(test_lm_training)
 {
     tu_fixture *fx = tu_fixture_load("tfm_goldens.nlfx");
@@ -292,21 +316,9 @@ START_TEST(test_lm_training)
             nl_optim_step(m, &optim, optim.lr, step);
             double metrics[2];
             nl_model_read_metrics(m, metrics);
-            const double loss = metrics[0] / ((double)n * t);
-            const double rel = fabs(loss - want[step]) / fabs(want[step]);
-            worst = fmax(worst, rel);
-            ck_assert_msg(rel <= 1e-4, "%s step %d: loss %.8g, PyTorch %.8g (relative %.3g)", c,
-                          step, loss, want[step], rel);
+            worst = check_step_loss(c, step, metrics[0] / ((double)n * t), want[step], worst);
         }
-        printf("%-12s %d steps: worst relative loss difference to PyTorch %.2g\n", c, steps,
-               worst);
-        for (int i = 0; i < m->n_params; i++) {
-            nl_param *p = m->params[i];
-            snprintf(key, sizeof key, "%.63s.final.%.79s", c, p->name);
-            char what[200];
-            snprintf(what, sizeof what, "%.63s final %.79s", c, p->name);
-            tu_assert_close(p->data, tu_getf(fx, key), p->count, 1e-4, what);
-        }
+        check_final_params(fx, c, m, steps, worst);
         nl_model_free(m);
     }
     tu_fixture_free(fx);
@@ -361,20 +373,9 @@ START_TEST(test_vit_training)
             nl_optim_step(m, &optim, optim.lr, step);
             double metrics[2];
             nl_model_read_metrics(m, metrics);
-            const double loss = metrics[0] / n, rel = fabs(loss - want[step]) / fabs(want[step]);
-            worst = fmax(worst, rel);
-            ck_assert_msg(rel <= 1e-4, "%s step %d: loss %.8g, PyTorch %.8g (relative %.3g)", c,
-                          step, loss, want[step], rel);
+            worst = check_step_loss(c, step, metrics[0] / n, want[step], worst);
         }
-        printf("%-14s %d steps: worst relative loss difference to PyTorch %.2g\n", c, steps,
-               worst);
-        for (int k = 0; k < m->n_params; k++) {
-            nl_param *p = m->params[k];
-            char key[200], what[200];
-            snprintf(key, sizeof key, "%.63s.final.%.79s", c, p->name);
-            snprintf(what, sizeof what, "%.63s final %.79s", c, p->name);
-            tu_assert_close(p->data, tu_getf(fx, key), p->count, 1e-4, what);
-        }
+        check_final_params(fx, c, m, steps, worst);
         nl_model_free(m);
     }
     ck_assert_int_eq(count, 2);
