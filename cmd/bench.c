@@ -31,9 +31,10 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: normlab bench [--kernels] [--training] [--threads N] [--busy N] [--reps K] [--warmup K]\n"
-            "                     [--csv FILE] [--quick] [--model mlp|cnn|lm] [--norm LIST]\n"
+            "                     [--csv FILE] [--quick] [--model mlp|cnn|lm|vit] [--norm LIST]\n"
             "                     [--batch LIST] [--groups G] [--d-model D] [--heads H]\n"
-            "                     [--layers L] [--context T] [--vocab V] [--placement P]\n\n"
+            "                     [--layers L] [--context T] [--vocab V] [--placement P]\n"
+            "                     [--patch P]\n\n"
             "Measures the CPU engine (both parts unless one is named):\n"
             "  --kernels   every normalizer (normlab list) on (32,64,28,28),\n"
             "              (128,256,14,14) and features (256,1024): forward train, forward eval,\n"
@@ -47,7 +48,9 @@ static void usage(FILE *out)
             "              256-10 and cnn conv(32)-pool-conv(64)-pool-linear, against the\n"
             "              sgemm-bound ceiling (sgemm 1024 GFLOP/s / FLOPs per sample); with\n"
             "              --model lm, tokens/s of the transformer LM's step (load tokens,\n"
-            "              forward, backward, AdamW lr 0.001) on random token windows\n\n"
+            "              forward, backward, AdamW lr 0.001) on random token windows; with\n"
+            "              --model vit, images/s of the ViT's step (the lm's blocks on random\n"
+            "              1x28x28 images in patches, a class token, 10 classes, AdamW lr 0.001)\n\n"
             "options:\n"
             "  --threads N   OpenMP (and OpenBLAS) threads (default 0: as a run picks them, the\n"
             "                cores other processes leave free)\n"
@@ -57,9 +60,9 @@ static void usage(FILE *out)
             "  --warmup K    untimed calls or steps first (default 3 kernels, 5 training)\n"
             "  --csv FILE    also write one row per measurement\n"
             "  --quick       a smoke run: 2 repetitions, 1 warm-up, short repetitions\n"
-            "  --model M     mlp, cnn or lm (repeatable or comma-separated; default mlp,cnn); for\n"
-            "                the normalizer kernels mlp picks the feature shape, cnn the images;\n"
-            "                lm is timed in training only\n"
+            "  --model M     mlp, cnn, lm or vit (repeatable or comma-separated; default mlp,cnn);\n"
+            "                for the normalizer kernels mlp picks the feature shape, cnn the\n"
+            "                images; lm and vit are timed in training only\n"
             "  --norm LIST   comma-separated normalizers (default all; those for images\n"
             "                only on the cnn):");
     for (int k = 0; k < NL_NORM_COUNT; k++)
@@ -67,13 +70,15 @@ static void usage(FILE *out)
     fprintf(out, "\n");
     fprintf(out,
             "  --batch LIST  training and layer batch sizes (default 2,8,32,128; lm: windows\n"
-            "                per step, default 1,4,16,64)\n"
+            "                per step, vit: images per step, default 1,4,16,64)\n"
             "  --groups G    group norm's group count (default 8, on every shape)\n"
             "  the lm (defaults: about 1M parameters, as configs/lm-synthetic.yaml):\n"
             "  --d-model D   width (default 128)        --heads H    attention heads (default 4)\n"
             "  --layers L    blocks (default 5)         --context T  tokens per window (default 64)\n"
             "  --vocab V     token ids (default 256)    --placement P  pre, post, peri or none\n"
-            "                (default pre); --norm defaults to every normalizer the lm takes\n\n"
+            "                (default pre); --norm defaults to every normalizer the lm takes\n"
+            "  the vit: the lm's --d-model, --heads, --layers and --placement, and\n"
+            "  --patch P     the patches' side, dividing 28 (default 7: 16 tokens)\n\n"
             "Numbers from a loaded machine are noisy: compare medians of quiet runs.\n");
 }
 
@@ -90,6 +95,8 @@ typedef struct {
     bool lm_default_batches; /* no --batch: the lm takes its own list */
     nl_bench_lm_case lm;
     bool lm_norm[NL_NORM_COUNT]; /* --norm less what the lm does not take */
+    int patch;                   /* the vit's */
+    bool vit_norm[NL_NORM_COUNT]; /* --norm less what the vit does not take */
 } options;
 
 static int parse_int(const char *what, const char *v, int lo, int hi, int *out)
@@ -123,34 +130,45 @@ static int parse_names(const char *what, const char *v, const nl_name_table *tab
     return 0;
 }
 
-/* The lm's options, checked by building the model on paper (nl_model_check)
- * for each normalizer before anything runs or is written. Without --norm,
- * the normalizers the lm takes; a named one it refuses is an error. */
-static int check_lm(options *o, bool any_norm)
+/* the bench's transformer (arch lm or vit) with normalizer k */
+static void transformer_spec(const options *o, nl_arch arch, int k, nl_model_spec *spec)
 {
+    if (arch == NL_ARCH_VIT)
+        nl_bench_vit_spec(&o->lm, o->patch, (nl_norm_kind)k, o->groups, spec);
+    else
+        nl_bench_lm_spec(&o->lm, (nl_norm_kind)k, o->groups, spec);
+}
+
+/* The lm's (or vit's) options, checked by building the model on paper
+ * (nl_model_check) for each normalizer before anything runs or is written.
+ * Without --norm, the normalizers the model takes (into takes); a named one
+ * it refuses is an error. */
+static int check_transformer(options *o, nl_arch arch, bool any_norm, bool *takes)
+{
+    const char *model = nl_name_of(&nl_arch_names, arch);
     nl_error err = {0};
     for (int k = 0; k < NL_NORM_COUNT; k++) {
-        o->lm_norm[k] = o->norm[k];
+        takes[k] = o->norm[k];
         if (!o->norm[k])
             continue;
         nl_model_spec spec;
-        nl_bench_lm_spec(&o->lm, (nl_norm_kind)k, o->groups, &spec);
+        transformer_spec(o, arch, k, &spec);
         if (nl_model_check(&spec, 1, &err) == NL_OK)
             continue;
         if (!any_norm) {
-            o->lm_norm[k] = false;
+            takes[k] = false;
             continue;
         }
-        return nl_cmd_usage_error("bench", "--model lm with --norm %s (d_model %d, heads %d, "
-                                  "layers %d, context %d, vocab %d, placement %s): %s",
-                                  nl_name_of(&nl_norm_names, k), o->lm.d_model, o->lm.heads,
-                                  o->lm.layers, o->lm.context, o->lm.vocab,
+        return nl_cmd_usage_error("bench", "--model %s with --norm %s (d_model %d, heads %d, "
+                                  "layers %d, context %d, vocab %d, patch %d, placement %s): %s",
+                                  model, nl_name_of(&nl_norm_names, k), o->lm.d_model,
+                                  o->lm.heads, o->lm.layers, o->lm.context, o->lm.vocab, o->patch,
                                   nl_name_of(&nl_placement_names, o->lm.placement), err.msg);
     }
     for (int k = 0; k < NL_NORM_COUNT; k++)
-        if (o->lm_norm[k])
+        if (takes[k])
             return 0;
-    return nl_cmd_usage_error("bench", "--model lm: no normalizer builds: %s", err.msg);
+    return nl_cmd_usage_error("bench", "--model %s: no normalizer builds: %s", model, err.msg);
 }
 
 static int parse_options(int argc, char **argv, options *o, bool *help)
@@ -158,6 +176,7 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
     memset(o, 0, sizeof *o);
     o->groups = 8;
     nl_bench_lm_defaults(&o->lm);
+    o->patch = 7;
     bool any_model = false, any_norm = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -177,7 +196,8 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
                    strcmp(a, "--batch") == 0 || strcmp(a, "--groups") == 0 ||
                    strcmp(a, "--d-model") == 0 || strcmp(a, "--heads") == 0 ||
                    strcmp(a, "--layers") == 0 || strcmp(a, "--context") == 0 ||
-                   strcmp(a, "--vocab") == 0 || strcmp(a, "--placement") == 0) {
+                   strcmp(a, "--vocab") == 0 || strcmp(a, "--placement") == 0 ||
+                   strcmp(a, "--patch") == 0) {
             if (i + 1 >= argc)
                 return nl_cmd_usage_error("bench", "%s needs a value", a);
             const char *v = argv[++i];
@@ -204,6 +224,8 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
                 rc = parse_int(a, v, 1, 1 << 16, &o->lm.context);
             } else if (strcmp(a, "--vocab") == 0) {
                 rc = parse_int(a, v, 2, 1 << 20, &o->lm.vocab);
+            } else if (strcmp(a, "--patch") == 0) {
+                rc = parse_int(a, v, 1, 28, &o->patch);
             } else if (strcmp(a, "--placement") == 0) {
                 bool place[NL_PLACE_COUNT] = {false};
                 rc = parse_names(a, v, &nl_placement_names, place, NL_PLACE_COUNT);
@@ -216,7 +238,7 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
                 rc = parse_names(a, v, &nl_arch_names, o->model, NL_ARCH_COUNT);
                 if (!rc && o->model[NL_ARCH_RESNET])
                     return nl_cmd_usage_error("bench", "--model: resnet is not a bench model; "
-                                                       "accepted: mlp, cnn, lm");
+                                                       "accepted: mlp, cnn, lm, vit");
                 any_model = true;
             } else if (strcmp(a, "--norm") == 0) {
                 rc = parse_names(a, v, &nl_norm_names, o->norm, NL_NORM_COUNT);
@@ -240,7 +262,7 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
     if (!any_model)
         o->model[NL_ARCH_MLP] = o->model[NL_ARCH_CNN] = true;
     if (!o->kernels && !o->training) {
-        /* the lm has no kernel section of its own */
+        /* the lm and vit have no kernel section of their own */
         o->kernels = o->model[NL_ARCH_MLP] || o->model[NL_ARCH_CNN];
         o->training = true;
     }
@@ -253,7 +275,10 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
             o->batches[o->n_batches++] = def[i];
         o->lm_default_batches = true;
     }
-    return o->model[NL_ARCH_LM] ? check_lm(o, any_norm) : 0;
+    int rc = o->model[NL_ARCH_LM] ? check_transformer(o, NL_ARCH_LM, any_norm, o->lm_norm) : 0;
+    if (!rc && o->model[NL_ARCH_VIT])
+        rc = check_transformer(o, NL_ARCH_VIT, any_norm, o->vit_norm);
+    return rc;
 }
 
 /* ---- output: one row type for every section ---- */
@@ -665,6 +690,34 @@ static void bench_training(output *out, const options *o, nl_backend *be, double
     printf("\n");
 }
 
+/* the batch sizes of the lm and vit benches: --batch, or their own list */
+static const int *transformer_batches(const options *o, int *count)
+{
+    static const int def[] = {1, 4, 16, 64};
+    *count = o->lm_default_batches ? (int)(sizeof def / sizeof def[0]) : o->n_batches;
+    return o->lm_default_batches ? def : o->batches;
+}
+
+/* one CSV row of the lm or vit training bench; per_s: tokens/s or images/s */
+static void emit_transformer_row(output *out, const options *o, const char *section,
+                                 const char *model, int k, int batch, const char *shape,
+                                 const char *placement, const nl_bench_train_result *res,
+                                 double per_s)
+{
+    row r = blank_row(section);
+    r.model = model;
+    r.norm = nl_name_of(&nl_norm_names, k);
+    r.groups = uses_groups(k) ? o->groups : 0;
+    r.batch = batch;
+    r.kernel = "train_step";
+    r.shape = shape;
+    r.mode = placement;
+    r.time = &res->step;
+    r.samples_per_s = per_s;
+    r.median_ms = res->step.median_s * 1e3;
+    emit_csv(out, &r);
+}
+
 static void bench_training_lm(output *out, const options *o, nl_backend *be)
 {
     const nl_bench_timing t = train_timing(o);
@@ -681,9 +734,8 @@ static void bench_training_lm(output *out, const options *o, nl_backend *be)
            t.rep_s, t.warmup);
     printf("  %-10s %5s %11s %10s %9s %9s %8s\n", "norm", "batch", "tokens/s", "windows/s",
            "ms/step", "params", "loss");
-    const int lm_def[] = {1, 4, 16, 64};
-    const int *batches = o->lm_default_batches ? lm_def : o->batches;
-    const int n_batches = o->lm_default_batches ? 4 : o->n_batches;
+    int n_batches;
+    const int *batches = transformer_batches(o, &n_batches);
     for (int k = 0; k < NL_NORM_COUNT; k++) {
         if (!o->lm_norm[k])
             continue;
@@ -705,19 +757,54 @@ static void bench_training_lm(output *out, const options *o, nl_backend *be)
             printf("  %-10s %5d %11.0f %10.1f %9.3f %9zu %8.3f%s\n", label, n, res.tokens_per_s,
                    res.samples_per_s, res.step.median_s * 1e3, res.params, res.mean_loss,
                    isfinite(res.mean_loss) ? "" : "  (loss not finite)");
-            row r = blank_row("train_lm");
-            r.model = "lm";
-            r.norm = norm;
-            r.groups = uses_groups(k) ? o->groups : 0;
-            r.batch = n;
-            r.kernel = "train_step";
-            r.shape = shape;
-            r.mode = placement;
-            r.time = &res.step;
             /* a token is the LM's sample: one prediction and its loss */
-            r.samples_per_s = res.tokens_per_s;
-            r.median_ms = res.step.median_s * 1e3;
-            emit_csv(out, &r);
+            emit_transformer_row(out, o, "train_lm", "lm", k, n, shape, placement, &res,
+                                 res.tokens_per_s);
+        }
+    }
+    printf("\n");
+}
+
+static void bench_training_vit(output *out, const options *o, nl_backend *be)
+{
+    const nl_bench_timing t = train_timing(o);
+    const nl_bench_lm_case *lc = &o->lm;
+    const char *placement = nl_name_of(&nl_placement_names, lc->placement);
+    char shape[96];
+    snprintf(shape, sizeof shape, "d%d-h%d-L%d-P%d", lc->d_model, lc->heads, lc->layers, o->patch);
+    printf("vit training step (nl_model_load_batch, forward, backward, nl_adamw_step: lr %g,\n"
+           "  PyTorch's defaults) on random N(0,1) 1x28x28 images in %dx%d patches, a class\n"
+           "  token, 10 random classes: d_model %d, %d heads, %d layers, GELU erf, MLP ratio 4,\n"
+           "  placement %s; median of %d repetitions of >= %.2f s after %d warm-up steps\n",
+           LM_LR, o->patch, o->patch, lc->d_model, lc->heads, lc->layers, placement, t.reps,
+           t.rep_s, t.warmup);
+    printf("  %-10s %5s %11s %9s %9s %8s\n", "norm", "batch", "images/s", "ms/step", "params",
+           "loss");
+    int n_batches;
+    const int *batches = transformer_batches(o, &n_batches);
+    for (int k = 0; k < NL_NORM_COUNT; k++) {
+        if (!o->vit_norm[k])
+            continue;
+        const char *norm = nl_name_of(&nl_norm_names, k);
+        for (int bi = 0; bi < n_batches; bi++) {
+            const int n = batches[bi];
+            nl_model_spec spec;
+            transformer_spec(o, NL_ARCH_VIT, k, &spec);
+            nl_bench_train_result res;
+            nl_error err = {0};
+            if (nl_bench_train(be, &spec, n, LM_LR, &t, &res, &err) != NL_OK) {
+                char what[96];
+                snprintf(what, sizeof what, "vit %s batch %d", norm, n);
+                failed(out, what, &err);
+                continue;
+            }
+            char label[32];
+            norm_label(k, o->groups, label, sizeof label);
+            printf("  %-10s %5d %11.1f %9.3f %9zu %8.3f%s\n", label, n, res.samples_per_s,
+                   res.step.median_s * 1e3, res.params, res.mean_loss,
+                   isfinite(res.mean_loss) ? "" : "  (loss not finite)");
+            emit_transformer_row(out, o, "train_vit", "vit", k, n, shape, placement, &res,
+                                 res.samples_per_s);
         }
     }
     printf("\n");
@@ -856,6 +943,8 @@ int cmd_bench(int argc, char **argv)
         bench_training(&out, &o, be, square);
     if (o.training && o.model[NL_ARCH_LM])
         bench_training_lm(&out, &o, be);
+    if (o.training && o.model[NL_ARCH_VIT])
+        bench_training_vit(&out, &o, be);
     print_load("end");
     if (out.open && nl_csv_close(&out.csv, &err) != NL_OK) {
         nl_cmd_report("bench", &err);

@@ -29,6 +29,7 @@ int cmd_list(int argc, char **argv)
     print_table(&nl_placement_names, "placements (model.norm.placement)");
     print_table(&nl_activation_names, "activations (model.activation)");
     print_table(&nl_pool_names, "pooling (model.pool)");
+    print_table(&nl_token_pool_names, "token pooling (model.token_pool)");
     print_table(&nl_init_names, "initializations (model.init)");
     print_table(&nl_dataset_names, "datasets (data.dataset)");
     print_table(&nl_vocab_names, "text vocabularies (data.vocabulary)");

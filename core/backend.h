@@ -76,8 +76,8 @@ static inline long nl_norm_group_count(const nl_norm_geom *g)
  * norm over the N*T tokens of each feature), dyt, softmax_xent
  * (n = N*T rows of vocabulary logits).
  *
- * Causal multi-head self-attention over q, k, v of shape (N, T, D),
- * D = heads * head_dim, head h in columns [h*head_dim, (h+1)*head_dim) of
+ * Multi-head self-attention over q, k, v of shape (N, T, D) (causal unless
+ * the geometry says bidirectional), D = heads * head_dim, head h in columns [h*head_dim, (h+1)*head_dim) of
  * each token's row. Rows are ld_q (ld_k, ld_v) floats apart, so that q, k
  * and v can be the three thirds of one fused (N, T, 3D) projection (ld 3D,
  * k = q + D, v = q + 2D) or separate (N, T, D) tensors (ld D, e.g. after
@@ -93,6 +93,10 @@ typedef struct {
     int heads, head_dim;
     int ld_q, ld_k, ld_v;
     float scale; /* multiplies q.k before the softmax: 1/sqrt(head_dim) */
+    /* every query sees every key (an encoder: the ViT); false, the zero
+     * default, keeps the causal mask (the LM). A flag that defaults to the
+     * mask, so that a geometry written without it stays causal. */
+    bool bidirectional;
 } nl_attn_geom;
 
 typedef struct {
@@ -299,14 +303,15 @@ typedef struct nl_ops {
                                const int32_t *tokens, const float *dy, float *dtoken_table,
                                bool accumulate_dtoken, float *dpos_table, void *workspace);
 
-    /* Causal multi-head scaled dot-product attention (nl_attn_geom). For
-     * sample i, head h, query token s and key token u:
+    /* Multi-head scaled dot-product attention (nl_attn_geom). For sample i,
+     * head h, query token s and key token u:
      *   logit[s,u] = scale * sum_j q[i,s,h,j] * k[i,u,h,j]  for u <= s,
-     *                -inf for u > s (the causal mask, before the softmax)
+     *                -inf for u > s (the causal mask, before the softmax);
+     *                bidirectional: every u < T unmasked
      *   probs[i,h,s,u] = exp(logit[s,u] - max_u' logit[s,u']) / sum over u'
      *   y[i,s,h,:] = sum_u probs[i,h,s,u] * v[i,u,h,:]
      * probs (N, heads, T, T), saved for backward, holds exact zeros above
-     * the diagonal. max_logit (one device float) may be NULL; else it is
+     * the diagonal (causal). max_logit (one device float) may be NULL; else it is
      * written as the largest unmasked logit (scaled) of the whole batch,
      * the quantity whose growth QK-norm prevents. The workspace
      * (attention_workspace bytes) serves forward and backward. */
@@ -335,6 +340,41 @@ typedef struct nl_ops {
                          float *y);
     void (*gelu_backward)(nl_backend *be, nl_gelu_kind kind, size_t count, const float *x,
                           const float *dy, float *dx, bool accumulate_dx);
+
+    /* ---- images as tokens (the ViT; token layout above nl_attn_geom) ----
+     * Patchify: an (N, C, H, W) image cut into p x p patches, the grid of
+     * (H/p) x (W/p) patches in row-major order, each patch's values in
+     * (channel, row, column) order (the order of a Conv2d(C, D, p, stride p)
+     * weight): tokens (N, T = HW/p^2, C*p*p). p divides H and W. A pure
+     * permutation; backward is its inverse, dx written or added. */
+    void (*patchify_forward)(nl_backend *be, int n, int c, int h, int w, int p, const float *x,
+                             float *y);
+    void (*patchify_backward)(nl_backend *be, int n, int c, int h, int w, int p,
+                              const float *dy, float *dx, bool accumulate_dx);
+    /* Position add over (N, T, D): y[i,t,:] = x[i,t,:] + pos[t,:]. Backward:
+     * dx = dy (written or added; dx may be NULL) and dpos[t,:] written as
+     * ((0 + dy[0,t,:]) + dy[1,t,:]) + ... over the samples in order, in
+     * float, on every backend (as embedding_backward's dpos_table). */
+    void (*pos_add_forward)(nl_backend *be, int n, int t, int d, const float *x,
+                            const float *pos, float *y);
+    void (*pos_add_backward)(nl_backend *be, int n, int t, int d, const float *dy, float *dx,
+                             bool accumulate_dx, float *dpos);
+    /* Class token: x (N, T, D) -> y (N, T + 1, D), row 0 of every sample the
+     * token cls (D), rows 1.. the sample's tokens. Backward: dx[i,t,:] =
+     * dy[i,t+1,:] (written or added; dx may be NULL), dcls written as the
+     * sum over the samples of dy[i,0,:] in the order above. */
+    void (*cls_prepend_forward)(nl_backend *be, int n, int t, int d, const float *x,
+                                const float *cls, float *y);
+    void (*cls_prepend_backward)(nl_backend *be, int n, int t, int d, const float *dy, float *dx,
+                                 bool accumulate_dx, float *dcls);
+    /* Token pooling (N, T, D) -> (N, D). mean: y[i,:] = (x[i,0,:] + ... +
+     * x[i,T-1,:]) / T, added in token order in float; cls: y[i,:] =
+     * x[i,0,:]. Backward: dx[i,t,:] = dy[i,:] / T (mean), or dy[i,:] at t = 0
+     * and 0 elsewhere (cls); written or added. */
+    void (*token_pool_forward)(nl_backend *be, nl_token_pool kind, int n, int t, int d,
+                               const float *x, float *y);
+    void (*token_pool_backward)(nl_backend *be, nl_token_pool kind, int n, int t, int d,
+                                const float *dy, float *dx, bool accumulate_dx);
 
     /* ---- optimizers (PyTorch's conventions) ---- */
     void (*sgd_step)(nl_backend *be, size_t count, float *param, const float *grad,

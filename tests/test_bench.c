@@ -267,6 +267,44 @@ START_TEST(test_lm_rows)
 }
 END_TEST
 
+/* a small vit: one train_vit row per batch, images/s = batch / median step */
+START_TEST(test_vit_rows)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/normlab-bench-XXXXXX");
+    ck_assert(mkdtemp(tmp) != NULL);
+    ck_assert_int_eq(normlab("bench --quick --threads 2 --model vit --d-model 16 --heads 2 "
+                             "--layers 1 --patch 14 --norm layer --batch 1,3 --csv vit.csv"),
+                     0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/vit.csv", tmp);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f, "no %s", path);
+    char line[2048];
+    ck_assert(fgets(line, sizeof line, f));
+    ck_assert_str_eq(line, header);
+    int rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        char desc[2048];
+        snprintf(desc, sizeof desc, "%s", line);
+        char *fld[N_FIELDS + 1];
+        ck_assert_msg(split(line, fld, N_FIELDS + 1) == N_FIELDS, "field count: %s", desc);
+        if (strcmp(fld[SECTION], "sgemm") == 0)
+            continue;
+        ck_assert_str_eq(fld[SECTION], "train_vit");
+        ck_assert_str_eq(fld[MODEL], "vit");
+        ck_assert_str_eq(fld[NORM], "layer");
+        ck_assert_str_eq(fld[SHAPE], "d16-h2-L1-P14");
+        const double batch = positive(fld, BATCH, desc);
+        const double expect = batch / (positive(fld, MEDIAN_MS, desc) * 1e-3);
+        ck_assert_msg(fabs(positive(fld, SAMPLES, desc) / expect - 1.0) < 1e-6, "images/s: %s",
+                      desc);
+        rows++;
+    }
+    fclose(f);
+    ck_assert_int_eq(rows, 2);
+}
+END_TEST
+
 /* bad lm options: exit 2, a message naming the option, no CSV */
 START_TEST(test_lm_usage)
 {
@@ -283,6 +321,9 @@ START_TEST(test_lm_usage)
         {"--model lm --vocab 1 --csv bad.csv", "--vocab"},
         {"--model lm --context x --csv bad.csv", "--context"},
         {"--model lm --layers --csv bad.csv", "--layers"},
+        {"--model vit --patch 5 --csv bad.csv", "patch side 5 does not divide the 28x28"},
+        {"--model vit --norm instance --csv bad.csv", "instance"},
+        {"--model vit --patch 0 --csv bad.csv", "--patch"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char args[256];
@@ -312,6 +353,7 @@ int main(void)
     tcase_add_test(tc, test_cnn_flops_and_usage);
     tcase_add_test(tc, test_lm_rows);
     tcase_add_test(tc, test_lm_usage);
+    tcase_add_test(tc, test_vit_rows);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

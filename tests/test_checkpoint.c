@@ -42,22 +42,37 @@ static const char *config =
     "  trace: {activation: norm1, unit: 0, every: 150, samples: 64}\n"
     "threads: 1\n";
 
-/* the same for a small LM: windows drawn from the seed, AdamW with
- * clipping, batch norm over the tokens (running statistics), the logged
- * series (rows between checkpoints that a resumed run must cut) */
+/* the transformers' training: AdamW with clipping, evaluations, log rows
+ * and the logged series between checkpoints (rows a resumed run must cut) */
+#define TRANSFORMER_TRAIN                                                                          \
+    "train:\n"                                                                                     \
+    "  batch_size: 16\n"                                                                           \
+    "  steps: 1000\n"                                                                              \
+    "  optimizer: {type: adamw, lr: 0.003}\n"                                                      \
+    "  clip_grad_norm: 1.0\n"                                                                      \
+    "  eval_every: 250\n"                                                                          \
+    "  log_every: 30\n"                                                                            \
+    "  log: {grad_norms: true, attention_logits: true}\n"                                          \
+    "  checkpoint_every: 50\n"                                                                     \
+    "threads: 1\n"
+
+/* a small LM: windows drawn from the seed, batch norm over the tokens
+ * (running statistics) */
 static const char *token_config =
     "data: {dataset: synthetic_text, markov: {vocab: 8, length: 20000}}\n"
     "model: {arch: lm, d_model: 32, heads: 2, layers: 2, context: 32, norm: {type: batch}}\n"
-    "train:\n"
-    "  batch_size: 16\n"
-    "  steps: 1000\n"
-    "  optimizer: {type: adamw, lr: 0.003}\n"
-    "  clip_grad_norm: 1.0\n"
-    "  eval_every: 250\n"
-    "  log_every: 30\n"
-    "  log: {grad_norms: true, attention_logits: true}\n"
-    "  checkpoint_every: 50\n"
-    "threads: 1\n";
+    TRANSFORMER_TRAIN;
+
+/* a small vit: a class token, layer norm */
+static const char *vit_config =
+    "data: {dataset: synthetic, shape: [1, 12, 12], classes: 4, train_size: 512, test_size: 128}\n"
+    "model: {arch: vit, patch: 4, d_model: 16, heads: 2, layers: 2, mlp_ratio: 2}\n"
+    TRANSFORMER_TRAIN;
+
+/* the configs the kill-and-resume test runs, one loop iteration each */
+static const struct {
+    const char *what, **yaml;
+} resume_cases[] = {{"image", &config}, {"token", &token_config}, {"vit", &vit_config}};
 
 static char *read_rel(const char *dir, const char *name)
 {
@@ -181,7 +196,7 @@ START_TEST(test_kill_and_resume)
     const char *env = getenv("NL_KILL_TRIALS");
     const int trials = env && atoi(env) > 0 ? atoi(env) : 2;
     tu_tmp_make("checkpoint");
-    tu_tmp_write("c.yaml", _i == 0 ? config : token_config);
+    tu_tmp_write("c.yaml", *resume_cases[_i].yaml);
     ck_assert_int_eq(tu_normlab("run c.yaml --out ref --quiet"), 0);
     ck_assert_msg(_i == 0 || exists("ref", "series.csv"), "the token run logged no series");
     const unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
@@ -192,7 +207,7 @@ START_TEST(test_kill_and_resume)
         /* the steps of 1000 where a kill leaves something to resume */
         const long at = 60 + rand() % 880;
         snprintf(what, sizeof what, "%s model, trial %d (seed %u, killed after step %ld)",
-                 _i == 0 ? "image" : "token", t, seed, at);
+                 resume_cases[_i].what, t, seed, at);
         run_and_kill(dir, at);
         char args[600];
         snprintf(args, sizeof args, "run c.yaml --out %s", dir);
@@ -428,7 +443,8 @@ int main(void)
     TCase *tc = tcase_create("checkpoint");
     const char *trials = getenv("NL_KILL_TRIALS");
     tcase_set_timeout(tc, 300 + 60 * (trials && atoi(trials) > 0 ? atoi(trials) : 2));
-    tcase_add_loop_test(tc, test_kill_and_resume, 0, 2);
+    tcase_add_loop_test(tc, test_kill_and_resume, 0,
+                        (int)(sizeof resume_cases / sizeof resume_cases[0]));
     tcase_add_test(tc, test_bad_checkpoint_refused);
     tcase_add_test(tc, test_checkpoint_of_other_data_refused);
     tcase_add_test(tc, test_token_position_refused);

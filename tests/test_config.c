@@ -405,7 +405,7 @@ static const bad_case bad_cases[] = {
     {"model: mlp\n", SRC ":1:8: model: ",
      "expected a mapping of model keys (arch, widths, activation, pool, convs_per_stage, "
      "blocks_per_stage, stem_width, d_model, heads, layers, context, mlp_ratio, qk_norm, gelu, "
-     "tie_embeddings, bias, init, init_std, weight_standardization, "
+     "tie_embeddings, patch, token_pool, bias, init, init_std, weight_standardization, "
      "weight_standardization_eps, norm), got 'mlp'"},
     {"model:\n  weight_standardization_eps: 1.0e-5\n", SRC ":2:31: model.weight_standardization_eps: ",
      "applies only when model.weight_standardization is true, but model.weight_standardization "
@@ -492,7 +492,7 @@ static const bad_case bad_cases[] = {
     {"model:\n  norm:\n    type: bach\n", SRC ":3:11: model.norm.type: ",
      "'bach' is not a normalizer; accepted: none | batch | "}, /* the rest: the registry's */
     {"model:\n  arch: resent\n", SRC ":2:9: model.arch: ",
-     "'resent' is not an architecture; accepted: mlp | cnn | resnet | lm (did you mean 'resnet'?)"},
+     "'resent' is not an architecture; accepted: mlp | cnn | resnet | lm | vit (did you mean 'resnet'?)"},
     {"data:\n  dataset: fashion_mnist\n", SRC ":2:12: data.dataset: ",
      "(did you mean 'fashion-mnist'?)"},
     {"device: gpu\n", SRC ":1:9: device: ",

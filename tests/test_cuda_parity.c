@@ -741,6 +741,7 @@ typedef struct {
     int n, t, heads, head_dim;
     bool fused; /* q, k, v the thirds of one (N, T, 3D) buffer */
     bool large;
+    bool bidirectional; /* no causal mask (the ViT) */
 } attn_case;
 
 /* Attention against the CPU: probs, y, the largest logit, and the three
@@ -749,11 +750,16 @@ typedef struct {
 START_TEST(test_attention)
 {
     const attn_case cases[] = {
-        {2, 5, 2, 3, true, false},    {1, 33, 3, 16, false, false}, /* past one tile of keys */
-        {2, 40, 2, 64, true, false},  {1, 1, 1, 8, false, false},
-        {1, 70, 1, 40, false, false}, /* three tiles; head_dim not a multiple of 32 */
-        {1, 9, 2, 200, true, false},  /* tiles over 48 KiB of shared memory */
-        {4, 256, 4, 64, true, true},
+        {2, 5, 2, 3, true, false, false},    {1, 33, 3, 16, false, false, false}, /* past one tile of keys */
+        {2, 40, 2, 64, true, false, false},  {1, 1, 1, 8, false, false, false},
+        {1, 70, 1, 40, false, false, false}, /* three tiles; head_dim not a multiple of 32 */
+        {1, 9, 2, 200, true, false, false},  /* tiles over 48 KiB of shared memory */
+        {4, 256, 4, 64, true, true, false},
+        /* bidirectional: one tile; keys past the query's tile in three
+         * tiles; the ViT's 17 tokens */
+        {2, 5, 2, 3, true, false, true},
+        {1, 70, 1, 40, false, false, true},
+        {3, 17, 4, 8, true, false, true},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         const attn_case ac = cases[c];
@@ -762,7 +768,7 @@ START_TEST(test_attention)
         const int D = ac.heads * ac.head_dim, ld = ac.fused ? 3 * D : D;
         const size_t rows = (size_t)ac.n * ac.t, per = rows * ld;
         nl_attn_geom g = {ac.n, ac.t, ac.heads, ac.head_dim, ld, ld, ld,
-                          1.0f / sqrtf((float)ac.head_dim)};
+                          1.0f / sqrtf((float)ac.head_dim), ac.bidirectional};
         /* fused: one buffer, the thirds at 0, D, 2D; else three */
         twin qkv[3], grad[3];
         for (int i = 0; i < (ac.fused ? 1 : 3); i++) {
@@ -784,8 +790,8 @@ START_TEST(test_attention)
             ws[b] = alloc_workspace(b, be_of(b)->ops->attention_workspace(be_of(b), &g));
         char what[160];
 #define WHAT(part)                                                                                 \
-    (snprintf(what, sizeof what, "attention n=%d t=%d heads=%d hd=%d fused=%d: %s", ac.n, ac.t,     \
-              ac.heads, ac.head_dim, ac.fused, part),                                             \
+    (snprintf(what, sizeof what, "attention n=%d t=%d heads=%d hd=%d fused=%d bidir=%d: %s", ac.n, \
+              ac.t, ac.heads, ac.head_dim, ac.fused, ac.bidirectional, part),                     \
      what)
         for (int with_max = 0; with_max < 2; with_max++) {
             for (int b = 0; b < 2; b++)
@@ -821,12 +827,94 @@ START_TEST(test_attention)
 }
 END_TEST
 
+/* The ViT's ops against the CPU bit for bit (copies, adds, and sums over
+ * the samples in the order backend.h fixes): outputs and gradients written
+ * over NaN, gradients also added to ones already there. */
+START_TEST(test_vit_ops)
+{
+    /* patchify: n, c, h, w, p; the token ops read (n, t = h, d = c) */
+    const int shapes[][5] = {{64, 1, 28, 28, 7}, {3, 2, 9, 9, 3}, {2, 3, 6, 4, 2}, {1, 1, 1, 1, 1},
+                             {5, 24, 17, 1, 1}};
+    for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
+        const int n = shapes[sh][0], c = shapes[sh][1], h = shapes[sh][2], w = shapes[sh][3];
+        const int p = shapes[sh][4], t = h, d = c;
+        const size_t image = (size_t)n * c * h * w, tokens = (size_t)n * t * d;
+        char what[160];
+#define VWHAT(part) (snprintf(what, sizeof what, "vit (%d,%d,%d,%d,%d): %s", n, c, h, w, p, part), what)
+        twin x = twin_normal(image, 1100 + sh, 0.0f, 1.0f), y = twin_empty(image);
+        twin dx0 = twin_normal(image, 1110 + sh, 0.0f, 1.0f), dx = twin_empty(image);
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->patchify_forward(be_of(b), n, c, h, w, p, F(x, b), F(y, b));
+        check_equal_bytes(y, VWHAT("patchify forward"));
+        for (int acc = 0; acc < 2; acc++) {
+            if (acc)
+                twin_copy(dx, dx0);
+            for (int b = 0; b < 2; b++)
+                be_of(b)->ops->patchify_backward(be_of(b), n, c, h, w, p, F(x, b), F(dx, b), acc);
+            check_equal_bytes(dx, VWHAT(acc ? "patchify backward, added" : "patchify backward"));
+        }
+        twin_free(&x), twin_free(&y), twin_free(&dx0), twin_free(&dx);
+
+        const size_t with_cls = tokens + (size_t)n * d;
+        twin tx = twin_normal(tokens, 1120 + sh, 0.0f, 1.0f), pos = twin_normal((size_t)t * d, 1130 + sh, 0.0f, 1.0f);
+        twin cls = twin_normal((size_t)d, 1140 + sh, 0.0f, 1.0f), ty = twin_empty(with_cls);
+        twin dy = twin_normal(with_cls, 1150 + sh, 0.0f, 1.0f), tdx0 = twin_normal(tokens, 1160 + sh, 0.0f, 1.0f);
+        twin tdx = twin_empty(tokens), dparam = twin_empty((size_t)t * d);
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->pos_add_forward(be_of(b), n, t, d, F(tx, b), F(pos, b), F(ty, b));
+        check_equal_bytes(ty, VWHAT("pos_add forward"));
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->cls_prepend_forward(be_of(b), n, t, d, F(tx, b), F(cls, b), F(ty, b));
+        check_equal_bytes(ty, VWHAT("cls_prepend forward"));
+        for (int kind = 0; kind < NL_TOKEN_POOL_COUNT; kind++) {
+            for (int b = 0; b < 2; b++)
+                be_of(b)->ops->token_pool_forward(be_of(b), (nl_token_pool)kind, n, t, d, F(tx, b),
+                                                  F(ty, b));
+            check_equal_bytes(ty, VWHAT(kind ? "mean pool forward" : "cls pool forward"));
+        }
+        for (int acc = 0; acc < 2; acc++) {
+            /* with_dx 0: the op without an input gradient (dx NULL) */
+            for (int with_dx = 0; with_dx < 2; with_dx++) {
+                twin_copy(tdx, tdx0);
+                for (int b = 0; b < 2; b++)
+                    be_of(b)->ops->pos_add_backward(be_of(b), n, t, d, F(dy, b),
+                                                    with_dx ? F(tdx, b) : NULL, acc, F(dparam, b));
+                check_equal_bytes(tdx, VWHAT("pos_add dx"));
+                check_equal_bytes(dparam, VWHAT("pos_add dpos"));
+                twin_copy(tdx, tdx0);
+                for (int b = 0; b < 2; b++)
+                    be_of(b)->ops->cls_prepend_backward(be_of(b), n, t, d, F(dy, b),
+                                                        with_dx ? F(tdx, b) : NULL, acc,
+                                                        F(dparam, b));
+                check_equal_bytes(tdx, VWHAT("cls_prepend dx"));
+                check_equal_bytes(dparam, VWHAT("cls_prepend dcls"));
+            }
+            for (int kind = 0; kind < NL_TOKEN_POOL_COUNT; kind++) {
+                if (acc)
+                    twin_copy(tdx, tdx0);
+                else
+                    for (int b = 0; b < 2; b++)
+                        be_of(b)->ops->fill(be_of(b), F(tdx, b), NAN, tokens);
+                for (int b = 0; b < 2; b++)
+                    be_of(b)->ops->token_pool_backward(be_of(b), (nl_token_pool)kind, n, t, d,
+                                                       F(dy, b), F(tdx, b), acc);
+                check_equal_bytes(tdx, VWHAT(kind ? "mean pool backward" : "cls pool backward"));
+            }
+        }
+#undef VWHAT
+        twin *all[] = {&tx, &pos, &cls, &ty, &dy, &tdx0, &tdx, &dparam};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+            twin_free(all[i]);
+    }
+}
+END_TEST
+
 /* heads wider than a block's shared memory holds: an error at
  * synchronize, not a crash or a result */
 START_TEST(test_attention_too_wide)
 {
     const int hd = 1000;
-    nl_attn_geom g = {1, 2, 1, hd, hd, hd, hd, 1.0f};
+    nl_attn_geom g = {1, 2, 1, hd, hd, hd, hd, 1.0f, false};
     twin x = twin_normal(2 * hd, 300, 0.0f, 1.0f), probs = twin_empty(4), y = twin_empty(2 * hd);
     gpu_be->ops->attention_forward(gpu_be, &g, F(x, 1), F(x, 1), F(x, 1), F(probs, 1), F(y, 1),
                                    NULL, NULL);
@@ -1708,6 +1796,7 @@ int main(void)
     tcase_add_test(tokens, test_embedding);
     tcase_add_test(tokens, test_attention);
     tcase_add_test(tokens, test_attention_too_wide);
+    tcase_add_test(tokens, test_vit_ops);
     tcase_add_loop_test(tokens, test_lm_training_parity, 0,
                         (int)(sizeof lm_cases / sizeof lm_cases[0]));
     suite_add_tcase(s, tokens);

@@ -697,6 +697,14 @@ START_TEST(test_compare)
     gp = tu_tmp_read("cmp2/compare-loss-train.gp");
     ck_assert_msg(strstr(gp, "momentum 0.9,"), "the subtitle lost the shared momentum:\n%.3000s", gp);
     free(gp);
+    /* AdamW runs say so, without SGD's momentum */
+    fake_run_with("adamw-a", "    lr: 0.05\n    momentum: 0.9", "    type: adamw\n    lr: 0.05");
+    fake_run_with("adamw-b", "    lr: 0.05\n    momentum: 0.9", "    type: adamw\n    lr: 0.1");
+    ck_assert_int_eq(tu_normlab("compare adamw-a adamw-b --out cmp-adamw"), 0);
+    gp = tu_tmp_read("cmp-adamw/compare.gp");
+    ck_assert_msg(strstr(gp, "AdamW") && !strstr(gp, "SGD") && !strstr(gp, "momentum"),
+                  "the subtitle misnames the optimizer:\n%.3000s", gp);
+    free(gp);
 
     /* two settings differ: the legend names both */
     fake_run_with("lr-momentum", "lr: 0.05\n    momentum: 0.9", "lr: 0.1\n    momentum: 0.5");

@@ -4,8 +4,9 @@
  * probabilities and largest logit, GELU in both forms); normlab's lm in
  * every placement with and without QK-norm and with each normalizer
  * placeable on tokens, tied and untied (logits, loss, every parameter's
- * gradient); and 20 steps of a 2-layer LM trained with SGD and with AdamW
- * plus clipping from the same weights on the same batches. Each model case
+ * gradient); 20 steps of a 2-layer LM trained with SGD and with AdamW
+ * plus clipping from the same weights on the same batches; and 20 AdamW
+ * steps of the vit (class token and mean pooling). Each model case
  * carries its own shape and names, so this file lists no cases. */
 #include <math.h>
 #include <stdio.h>
@@ -55,7 +56,8 @@ START_TEST(test_embedding)
 }
 END_TEST
 
-static const char *const attention_cases[] = {"attention", "attention_one", "attention_long"};
+static const char *const attention_cases[] = {"attention", "attention_one", "attention_long",
+                                              "attention_bidirectional"};
 
 START_TEST(test_attention)
 {
@@ -64,7 +66,10 @@ START_TEST(test_attention)
     const tu_tensor *q = get(fx, c, "q");
     const int heads = *(const int32_t *)get(fx, c, "heads")->data;
     const int n = q->dims[0], t = q->dims[1], d = q->dims[2];
-    const nl_attn_geom g = {n, t, heads, d / heads, d, d, d, 1.0f / sqrtf((float)(d / heads))};
+    char bidirectional_key[96]; /* present: no causal mask */
+    snprintf(bidirectional_key, sizeof bidirectional_key, "%s.bidirectional", c);
+    const nl_attn_geom g = {n, t, heads, d / heads, d, d, d, 1.0f / sqrtf((float)(d / heads)),
+                            tu_find(fx, bidirectional_key) != NULL};
     nl_backend *be = tu_cpu(2);
     const size_t count = q->count, probs_count = (size_t)n * heads * t * t;
     float *y = malloc(count * 4), *probs = malloc(probs_count * 4), largest = 0.0f;
@@ -136,11 +141,9 @@ static int model_cases(const tu_fixture *fx, const char *marker, char names[][64
     return count;
 }
 
-/* builds the case's lm with PyTorch's parameters; every parameter on each
- * side exists on the other under the same name */
-static nl_model *case_model(const tu_fixture *fx, const char *c, nl_optim_kind optim)
+/* the case's normalizer, placement and GELU ("<case>.names") into spec */
+static void case_names(const tu_fixture *fx, const char *c, nl_model_spec *spec, int groups)
 {
-    const int32_t *s = get(fx, c, "spec")->data;
     const tu_tensor *names = get(fx, c, "names");
     char text[64] = {0}, *norm, *placement, *gelu;
     for (size_t i = 0; i < names->count && i < sizeof text - 1; i++)
@@ -149,22 +152,23 @@ static nl_model *case_model(const tu_fixture *fx, const char *c, nl_optim_kind o
     placement = strtok(NULL, ",");
     gelu = strtok(NULL, ",");
     ck_assert(norm && placement && gelu);
-    nl_model_spec spec;
-    nl_model_spec_defaults(&spec);
-    spec.arch = NL_ARCH_LM;
-    spec.d_model = s[0], spec.heads = s[1], spec.layers = s[2], spec.context = s[3];
-    spec.mlp_ratio = s[4], spec.qk_norm = s[5], spec.tie_embeddings = s[6], spec.classes = s[7];
     const int kind = nl_name_lookup(&nl_norm_names, norm);
     ck_assert_msg(kind >= 0, "%s: normalizer %s", c, norm);
-    nl_norm_spec_defaults(&spec.norm, (nl_norm_kind)kind);
-    spec.norm.groups = s[9];
-    spec.norm.placement = (nl_placement)nl_name_lookup(&nl_placement_names, placement);
-    spec.gelu = (nl_gelu_kind)nl_name_lookup(&nl_gelu_names, gelu);
-    spec.optimizer_state_slots = nl_optim_info_of(optim)->state_slots;
+    nl_norm_spec_defaults(&spec->norm, (nl_norm_kind)kind);
+    spec->norm.groups = groups;
+    spec->norm.placement = (nl_placement)nl_name_lookup(&nl_placement_names, placement);
+    spec->gelu = (nl_gelu_kind)nl_name_lookup(&nl_gelu_names, gelu);
+}
+
+/* builds the spec's model with the case's PyTorch parameters; every
+ * parameter on each side exists on the other under the same name */
+static nl_model *case_build(const tu_fixture *fx, const char *c, const nl_model_spec *spec,
+                            int batch)
+{
     nl_model *m = NULL;
     nl_error err = {0};
     nl_backend *be = tu_cpu(2);
-    ck_assert_msg(nl_model_build(&spec, be, s[8], s[8], 1, &m, &err) == NL_OK, "%s: %s", c, err.msg);
+    ck_assert_msg(nl_model_build(spec, be, batch, batch, 1, &m, &err) == NL_OK, "%s: %s", c, err.msg);
     char key[200];
     for (int i = 0; i < m->n_params; i++) {
         nl_param *p = m->params[i];
@@ -181,6 +185,20 @@ static nl_model *case_model(const tu_fixture *fx, const char *c, nl_optim_kind o
     ck_assert_msg(m->n_params == torch_params, "%s: %d parameters, PyTorch %d", c, m->n_params,
                   torch_params);
     return m;
+}
+
+/* builds the case's lm with PyTorch's parameters */
+static nl_model *case_model(const tu_fixture *fx, const char *c, nl_optim_kind optim)
+{
+    const int32_t *s = get(fx, c, "spec")->data;
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.arch = NL_ARCH_LM;
+    spec.d_model = s[0], spec.heads = s[1], spec.layers = s[2], spec.context = s[3];
+    spec.mlp_ratio = s[4], spec.qk_norm = s[5], spec.tie_embeddings = s[6], spec.classes = s[7];
+    case_names(fx, c, &spec, s[9]);
+    spec.optimizer_state_slots = nl_optim_info_of(optim)->state_slots;
+    return case_build(fx, c, &spec, s[8]);
 }
 
 START_TEST(test_lm_pass)
@@ -234,6 +252,30 @@ START_TEST(test_lm_pass)
 }
 END_TEST
 
+/* one step's mean loss against PyTorch's, to 1e-4 relative; returns the
+ * larger of worst and this step's difference */
+static double check_step_loss(const char *c, int step, double loss, double want, double worst)
+{
+    const double rel = fabs(loss - want) / fabs(want);
+    ck_assert_msg(rel <= 1e-4, "%s step %d: loss %.8g, PyTorch %.8g (relative %.3g)", c, step,
+                  loss, want, rel);
+    return fmax(worst, rel);
+}
+
+/* after training: the worst step, and every parameter against PyTorch's */
+static void check_final_params(const tu_fixture *fx, const char *c, const nl_model *m,
+                               int steps, double worst)
+{
+    printf("%-14s %d steps: worst relative loss difference to PyTorch %.2g\n", c, steps, worst);
+    for (int i = 0; i < m->n_params; i++) {
+        nl_param *p = m->params[i];
+        char key[200], what[200];
+        snprintf(key, sizeof key, "%.63s.final.%.79s", c, p->name);
+        snprintf(what, sizeof what, "%.63s final %.79s", c, p->name);
+        tu_assert_close(p->data, tu_getf(fx, key), p->count, 1e-4, what);
+    }
+}
+
 START_TEST(test_lm_training)
 {
     tu_fixture *fx = tu_fixture_load("tfm_goldens.nlfx");
@@ -274,23 +316,69 @@ START_TEST(test_lm_training)
             nl_optim_step(m, &optim, optim.lr, step);
             double metrics[2];
             nl_model_read_metrics(m, metrics);
-            const double loss = metrics[0] / ((double)n * t);
-            const double rel = fabs(loss - want[step]) / fabs(want[step]);
-            worst = fmax(worst, rel);
-            ck_assert_msg(rel <= 1e-4, "%s step %d: loss %.8g, PyTorch %.8g (relative %.3g)", c,
-                          step, loss, want[step], rel);
+            worst = check_step_loss(c, step, metrics[0] / ((double)n * t), want[step], worst);
         }
-        printf("%-12s %d steps: worst relative loss difference to PyTorch %.2g\n", c, steps,
-               worst);
-        for (int i = 0; i < m->n_params; i++) {
-            nl_param *p = m->params[i];
-            snprintf(key, sizeof key, "%.63s.final.%.79s", c, p->name);
-            char what[200];
-            snprintf(what, sizeof what, "%.63s final %.79s", c, p->name);
-            tu_assert_close(p->data, tu_getf(fx, key), p->count, 1e-4, what);
-        }
+        check_final_params(fx, c, m, steps, worst);
         nl_model_free(m);
     }
+    tu_fixture_free(fx);
+}
+END_TEST
+
+/* the vit cases ("<case>.vit", VIT_SPEC of make_goldens.py): AdamW with
+ * clipping from PyTorch's weights on its images, the loss at every step
+ * and the final parameters to the LM's tolerances */
+START_TEST(test_vit_training)
+{
+    tu_fixture *fx = tu_fixture_load("tfm_goldens.nlfx");
+    int count = 0;
+    for (int i = 0; i < fx->count; i++) {
+        const char *name = fx->tensors[i].name;
+        const size_t len = strlen(name);
+        if (len < 5 || len - 4 >= 64 || strcmp(name + len - 4, ".vit") != 0)
+            continue;
+        char c[64];
+        snprintf(c, sizeof c, "%.*s", (int)(len - 4), name);
+        count++;
+        const int32_t *s = fx->tensors[i].data;
+        nl_model_spec spec;
+        nl_model_spec_defaults(&spec);
+        spec.arch = NL_ARCH_VIT;
+        spec.d_model = s[0], spec.heads = s[1], spec.layers = s[2], spec.patch = s[3];
+        spec.mlp_ratio = s[4], spec.qk_norm = s[5];
+        spec.token_pool = s[6] ? NL_TOKEN_POOL_MEAN : NL_TOKEN_POOL_CLS;
+        spec.classes = s[7], spec.in_c = s[10], spec.in_h = spec.in_w = s[11];
+        case_names(fx, c, &spec, s[9]);
+        spec.optimizer_state_slots = nl_optim_info_of(NL_OPTIM_ADAMW)->state_slots;
+        nl_model *m = case_build(fx, c, &spec, s[8]);
+        nl_optim_spec optim;
+        nl_optim_spec_defaults(&optim, NL_OPTIM_ADAMW);
+        const float *hyper = getf(fx, c, "hyper"), *a = getf(fx, c, "adamw");
+        optim.lr = hyper[0];
+        optim.weight_decay = hyper[2];
+        optim.betas[0] = a[0], optim.betas[1] = a[1], optim.eps = a[2];
+        const tu_tensor *images = get(fx, c, "images");
+        const int steps = images->dims[0], n = images->dims[1];
+        const size_t per_step = images->count / (size_t)steps;
+        const int32_t *labels = get(fx, c, "labels")->data;
+        const float *want = getf(fx, c, "losses");
+        double worst = 0.0;
+        for (int step = 0; step < steps; step++) {
+            nl_model_reset_metrics(m);
+            nl_model_load_batch(m, (const float *)images->data + (size_t)step * per_step,
+                                labels + (size_t)step * n, n);
+            nl_model_forward(m, n, NL_MODE_TRAIN);
+            nl_model_backward(m, n);
+            nl_clip_grad_norm(m, a[3]);
+            nl_optim_step(m, &optim, optim.lr, step);
+            double metrics[2];
+            nl_model_read_metrics(m, metrics);
+            worst = check_step_loss(c, step, metrics[0] / n, want[step], worst);
+        }
+        check_final_params(fx, c, m, steps, worst);
+        nl_model_free(m);
+    }
+    ck_assert_int_eq(count, 2);
     tu_fixture_free(fx);
 }
 END_TEST
@@ -305,6 +393,7 @@ int main(void)
     tcase_add_loop_test(tc, test_gelu, 0, NL_GELU_COUNT);
     tcase_add_test(tc, test_lm_pass);
     tcase_add_test(tc, test_lm_training);
+    tcase_add_test(tc, test_vit_training);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -1,4 +1,4 @@
-/* The lm architecture: central finite differences of the whole model's
+/* The lm and vit architectures: central finite differences of the whole model's
  * mean token loss against backward, for every normalizer the registry
  * places on tokens x every lm placement x QK-norm on and off, the head tied
  * and untied; the refusals (normalizers without meaning on tokens, derived
@@ -6,7 +6,9 @@
  * through the whole model; the loss as the mean over N*T tokens; and
  * `normlab run` of a small LM: the config pairs token models with token
  * datasets, refuses what token runs do not take, a run reports its
- * losses in bits too, and batch norm's train-mode evaluation on tokens. */
+ * losses in bits too, and batch norm's train-mode evaluation on tokens.
+ * The vit: finite differences for every token normalizer in three
+ * placements, class token and mean pooling; its refusals. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +98,58 @@ static void check_lm(nl_norm_kind kind, nl_placement placement, bool qk_norm, bo
     }
     nl_model_free(m);
 }
+
+/* the vit: 2-channel 6x6 images in 3x3 patches (4 tokens, 5 with the class
+ * token), the lm's block sizes; every parameter's gradient against central
+ * differences of the mean loss */
+static void check_vit(nl_norm_kind kind, nl_placement placement, nl_token_pool pool, bool qk_norm)
+{
+    enum { C = 2, SIDE = 6, CLASSES = 5 };
+    nl_backend *be = tu_cpu(2);
+    nl_model_spec spec;
+    lm_spec(&spec, kind, placement, qk_norm, false);
+    spec.arch = NL_ARCH_VIT;
+    spec.classes = CLASSES;
+    spec.in_c = C, spec.in_h = spec.in_w = SIDE;
+    spec.patch = 3;
+    spec.token_pool = pool;
+    char what[160];
+    snprintf(what, sizeof what, "vit/%s/%s/%s%s", nl_name_of(&nl_placement_names, placement),
+             nl_name_of(&nl_norm_names, kind), nl_name_of(&nl_token_pool_names, pool),
+             qk_norm ? "/qk_norm" : "");
+    nl_model *m = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_model_build(&spec, be, N, N, 5, &m, &err) == NL_OK, "%s: %s", what, err.msg);
+    float images[N * C * SIDE * SIDE];
+    int32_t labels[N] = {0, 3, 4};
+    tu_fill_normal(images, sizeof images / sizeof images[0], 22, 0.0f, 1.0f);
+    nl_model_load_batch(m, images, labels, N);
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i]->ndim == 1)
+            tu_fill_uniform(m->params[i]->data, m->params[i]->count, 40 + i, 0.5f, 1.5f);
+    mean_loss(m);
+    nl_model_backward(m, N);
+    for (int i = 0; i < m->n_params; i++) {
+        double max_grad;
+        const double max_diff = tu_param_fd_error(m, N, i, 100 + i, 5e-3f, &max_grad);
+        /* the floor as for the lm: gradients that are exactly zero */
+        ck_assert_msg(max_diff <= 1e-2 * max_grad + 1e-4,
+                      "%s: d %s: |fd - backward| %.3g, max |grad| %.3g", what,
+                      m->params[i]->name, max_diff, max_grad);
+    }
+    nl_model_free(m);
+}
+
+START_TEST(test_vit_gradcheck)
+{
+    const nl_norm_kind kind = (nl_norm_kind)_i;
+    if (!nl_norm_info_of(kind)->tokens)
+        return;
+    check_vit(kind, NL_PLACE_PRE, NL_TOKEN_POOL_CLS, false);
+    check_vit(kind, NL_PLACE_POST, NL_TOKEN_POOL_MEAN, true);
+    check_vit(kind, NL_PLACE_PERI, NL_TOKEN_POOL_CLS, true);
+}
+END_TEST
 
 /* placements of the lm, from the names table's "lm:" rows */
 static bool lm_placement(int p)
@@ -221,6 +275,18 @@ static const struct {
      "train.bn_recalibrate.batches: 4: token models take no recalibration"},
     {"data: {dataset: synthetic_text}\nmodel: {arch: lm, d_model: 65536, layers: 16}\n",
      "model.d_model: the run needs"},
+    {"data: {dataset: synthetic, shape: [1, 12, 12]}\nmodel: {arch: vit, patch: 5}\n",
+     "model.patch: layer patchify: patch side 5 does not divide the 12x12 image; accepted "
+     "(dividing both sides): 1, 2, 3, 4, 6, 12"},
+    {"data: {dataset: synthetic_text}\nmodel: {arch: vit}\n",
+     "data.dataset: 'synthetic_text' yields token sequences, but model.arch 'vit' takes images"},
+    {"model: {arch: vit, context: 16}\n", "model.context: applies only when model.arch is lm"},
+    {"model: {arch: cnn, token_pool: mean}\n",
+     "model.token_pool: applies only when model.arch is vit"},
+    {"data: {dataset: synthetic, shape: [1, 12, 12]}\nmodel: {arch: vit, patch: 4}\n"
+     "train: {trace: {activation: blocks.0.mlp.fc1}}\n",
+     "train.trace.activation: 'blocks.0.mlp.fc1' holds tokens (N, T, D), which take no activation "
+     "trace; accepted: input, pool, head"},
 };
 
 START_TEST(test_lm_run_refusals)
@@ -338,6 +404,7 @@ int main(void)
     tcase_add_loop_test(tc, test_lm_gradcheck, 0, NL_NORM_COUNT);
     tcase_add_loop_test(tc, test_lm_refuses_image_norms, 0, NL_NORM_COUNT);
     tcase_add_test(tc, test_lm_needs_token_kernels);
+    tcase_add_loop_test(tc, test_vit_gradcheck, 0, NL_NORM_COUNT);
     tcase_add_test(tc, test_lm_causal_and_mean_over_tokens);
     tcase_add_loop_test(tc, test_lm_run_refusals, 0, (int)(sizeof bad_runs / sizeof bad_runs[0]));
     tcase_add_test(tc, test_lm_run);

@@ -1,11 +1,13 @@
-/* The token ops (embedding, causal attention, GELU) on the CPU backend
- * against the plain reference of core/tfm/reference.c, over shapes with
- * odd sizes, fused (N, T, 3D) and separate q/k/v strides, 1 to 3 threads;
- * the embedding's scatter-add bit for bit (its order is part of the op),
- * the rest to float rounding. Then properties the formulas must have (the
- * causal mask: later tokens cannot change earlier outputs; probabilities
- * rows sum to 1 with exact zeros above the diagonal) and central finite
- * differences of the CPU ops' backward against their forward. */
+/* The token ops (embedding, causal and bidirectional attention, GELU, the
+ * ViT's patchify, position add, class token and token pooling) on the CPU
+ * backend against the plain reference of core/tfm/reference.c, over shapes
+ * with odd sizes, fused (N, T, 3D) and separate q/k/v strides, 1 to 3
+ * threads; the embedding's scatter-add and the ViT ops bit for bit (their
+ * order is part of the op), the rest to float rounding. Then properties the
+ * formulas must have (the causal mask: later tokens cannot change earlier
+ * outputs, and without it they change every output; probabilities rows sum
+ * to 1 with exact zeros above the diagonal) and central finite differences
+ * of the CPU ops' backward against their forward. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +37,14 @@ typedef struct {
     size_t qkv_count, out_count, probs_count;
 } attn_case;
 
-static attn_case attn_case_make(const attn_shape *s, uint64_t seed)
+#define N_ATTN_SHAPES ((int)(sizeof attn_shapes / sizeof attn_shapes[0]))
+
+static attn_case attn_case_make(const attn_shape *s, bool bidirectional, uint64_t seed)
 {
     attn_case c;
     const int D = s->heads * s->head_dim;
     c.g = (nl_attn_geom){s->n, s->t, s->heads, s->head_dim, 0, 0, 0,
-                         1.0f / sqrtf((float)s->head_dim)};
+                         1.0f / sqrtf((float)s->head_dim), bidirectional};
     c.out_count = (size_t)s->n * s->t * D;
     c.qkv_count = 3 * c.out_count;
     c.probs_count = (size_t)s->n * s->heads * s->t * s->t;
@@ -68,10 +72,11 @@ static void attn_grads(const attn_case *c, float *dqkv, float **dq, float **dk, 
     *dv = dqkv + (c->v - c->qkv);
 }
 
+/* _i: the shapes causal, then bidirectional */
 START_TEST(test_attention_matches_reference)
 {
-    const attn_shape *s = &attn_shapes[_i];
-    attn_case c = attn_case_make(s, 100 + _i);
+    const attn_shape *s = &attn_shapes[_i % N_ATTN_SHAPES];
+    attn_case c = attn_case_make(s, _i >= N_ATTN_SHAPES, 100 + _i);
     float *want_y = malloc(c.out_count * sizeof(float)), *got_y = malloc(c.out_count * sizeof(float));
     float *want_p = malloc(c.probs_count * sizeof(float)), *got_p = malloc(c.probs_count * sizeof(float));
     float *dy = malloc(c.out_count * sizeof(float));
@@ -88,8 +93,8 @@ START_TEST(test_attention_matches_reference)
         float got_max = 0.0f;
         be->ops->attention_forward(be, &c.g, c.q, c.k, c.v, got_p, got_y, &got_max, ws);
         char what[128];
-        snprintf(what, sizeof what, "attention (%d,%d,%d,%d) fused=%d threads=%d", s->n, s->t,
-                 s->heads, s->head_dim, s->fused, threads);
+        snprintf(what, sizeof what, "attention (%d,%d,%d,%d) fused=%d bidirectional=%d threads=%d",
+                 s->n, s->t, s->heads, s->head_dim, s->fused, c.g.bidirectional, threads);
         tu_assert_close(got_y, want_y, c.out_count, TOL, what);
         tu_assert_close(got_p, want_p, c.probs_count, TOL, what);
         ck_assert_msg(fabsf(got_max - want_max) <= 1e-5f * fmaxf(1.0f, fabsf(want_max)),
@@ -104,12 +109,15 @@ START_TEST(test_attention_matches_reference)
 }
 END_TEST
 
-/* changing the keys and values of the last token changes only the last
- * token's output; every probability row sums to 1 with zeros above s */
-START_TEST(test_attention_is_causal)
+/* causal (_i 0): changing the keys and values of the last token changes
+ * only the last token's output; every probability row sums to 1 with zeros
+ * above s. Bidirectional (_i 1): it changes every output, and no
+ * probability is 0. */
+START_TEST(test_attention_mask)
 {
     const attn_shape *s = &attn_shapes[3];
-    attn_case c = attn_case_make(s, 300);
+    const bool bidirectional = _i == 1;
+    attn_case c = attn_case_make(s, bidirectional, 300);
     nl_backend *be = tu_cpu(2);
     const int T = s->t, D = s->heads * s->head_dim;
     float *y0 = malloc(c.out_count * sizeof(float)), *y1 = malloc(c.out_count * sizeof(float));
@@ -121,8 +129,10 @@ START_TEST(test_attention_is_causal)
         double sum = 0.0;
         for (int u = 0; u < T; u++) {
             const float pu = p[row * T + u];
-            if (u > q_at)
+            if (u > q_at && !bidirectional)
                 ck_assert_msg(pu == 0.0f, "probs row %zu: %g above the diagonal", row, pu);
+            if (bidirectional)
+                ck_assert_msg(pu > 0.0f, "probs row %zu: key %d masked", row, u);
             sum += pu;
         }
         ck_assert_msg(fabs(sum - 1.0) < 1e-5, "probs row %zu sums to %.8f", row, sum);
@@ -134,10 +144,10 @@ START_TEST(test_attention_is_causal)
         }
     be->ops->attention_forward(be, &c.g, c.q, c.k, c.v, p, y1, NULL, ws);
     for (size_t r = 0; r < (size_t)s->n * T; r++) {
-        const bool last = r % T == (size_t)T - 1;
+        const bool sees_last = bidirectional || r % T == (size_t)T - 1;
         const int same = memcmp(y0 + r * D, y1 + r * D, D * sizeof(float)) == 0;
-        ck_assert_msg(same != last, "token row %zu: output %s when the last token changed", r,
-                      same ? "unchanged" : "changed");
+        ck_assert_msg(same != sees_last, "token row %zu: output %s when the last token changed",
+                      r, same ? "unchanged" : "changed");
     }
     free(y0), free(y1), free(p), free(ws), free(c.qkv);
 }
@@ -266,6 +276,187 @@ START_TEST(test_gelu_by_hand)
 }
 END_TEST
 
+/* ---- the ViT's ops ---- */
+
+typedef enum { VIT_PATCHIFY, VIT_POS_ADD, VIT_CLS, VIT_POOL_MEAN, VIT_POOL_CLS, VIT_OPS } vit_op;
+
+static const char *const vit_op_names[VIT_OPS] = {"patchify", "pos_add", "cls_prepend",
+                                                  "token_pool mean", "token_pool cls"};
+
+/* patchify: an (n, c, h, w) image and patch side p; the token ops: (n, t =
+ * h, d = c) tokens, w and p unused */
+typedef struct {
+    int n, c, h, w, p;
+} vit_shape;
+
+static const vit_shape vit_shapes[] = {
+    {1, 1, 1, 1, 1},    /* one value, one token */
+    {2, 3, 6, 4, 2},    /* several channels, a non-square grid */
+    {3, 2, 9, 9, 3},    /* odd sides */
+    {64, 1, 28, 28, 7}, /* Fashion-MNIST's 16 tokens, enough work for the threads */
+};
+
+#define N_VIT_SHAPES ((int)(sizeof vit_shapes / sizeof vit_shapes[0]))
+
+/* element counts of the input, the output and the parameter (0: none) */
+static void vit_sizes(vit_op op, const vit_shape *s, size_t *in, size_t *out, size_t *param)
+{
+    const size_t tokens = (size_t)s->n * s->h * s->c;
+    *param = 0;
+    *in = *out = op == VIT_PATCHIFY ? (size_t)s->n * s->c * s->h * s->w : tokens;
+    if (op == VIT_POS_ADD)
+        *param = (size_t)s->h * s->c;
+    if (op == VIT_CLS) {
+        *param = (size_t)s->c;
+        *out = tokens + (size_t)s->n * s->c;
+    }
+    if (op == VIT_POOL_MEAN || op == VIT_POOL_CLS)
+        *out = (size_t)s->n * s->c;
+}
+
+static nl_token_pool vit_pool(vit_op op)
+{
+    return op == VIT_POOL_MEAN ? NL_TOKEN_POOL_MEAN : NL_TOKEN_POOL_CLS;
+}
+
+/* be NULL: the reference */
+static void vit_forward(nl_backend *be, vit_op op, const vit_shape *s, const float *x,
+                        const float *param, float *y)
+{
+    const int n = s->n, t = s->h, d = s->c;
+    switch (op) {
+    case VIT_PATCHIFY:
+        if (be)
+            be->ops->patchify_forward(be, n, s->c, s->h, s->w, s->p, x, y);
+        else
+            nl_patchify_reference_forward(n, s->c, s->h, s->w, s->p, x, y);
+        break;
+    case VIT_POS_ADD:
+        if (be)
+            be->ops->pos_add_forward(be, n, t, d, x, param, y);
+        else
+            nl_pos_add_reference_forward(n, t, d, x, param, y);
+        break;
+    case VIT_CLS:
+        if (be)
+            be->ops->cls_prepend_forward(be, n, t, d, x, param, y);
+        else
+            nl_cls_prepend_reference_forward(n, t, d, x, param, y);
+        break;
+    default:
+        if (be)
+            be->ops->token_pool_forward(be, vit_pool(op), n, t, d, x, y);
+        else
+            nl_token_pool_reference_forward(vit_pool(op), n, t, d, x, y);
+    }
+}
+
+static void vit_backward(nl_backend *be, vit_op op, const vit_shape *s, const float *dy,
+                         float *dx, bool accumulate, float *dparam)
+{
+    const int n = s->n, t = s->h, d = s->c;
+    switch (op) {
+    case VIT_PATCHIFY:
+        if (be)
+            be->ops->patchify_backward(be, n, s->c, s->h, s->w, s->p, dy, dx, accumulate);
+        else
+            nl_patchify_reference_backward(n, s->c, s->h, s->w, s->p, dy, dx, accumulate);
+        break;
+    case VIT_POS_ADD:
+        if (be)
+            be->ops->pos_add_backward(be, n, t, d, dy, dx, accumulate, dparam);
+        else
+            nl_pos_add_reference_backward(n, t, d, dy, dx, accumulate, dparam);
+        break;
+    case VIT_CLS:
+        if (be)
+            be->ops->cls_prepend_backward(be, n, t, d, dy, dx, accumulate, dparam);
+        else
+            nl_cls_prepend_reference_backward(n, t, d, dy, dx, accumulate, dparam);
+        break;
+    default:
+        if (be)
+            be->ops->token_pool_backward(be, vit_pool(op), n, t, d, dy, dx, accumulate);
+        else
+            nl_token_pool_reference_backward(vit_pool(op), n, t, d, dy, dx, accumulate);
+    }
+}
+
+static float *normal_floats(size_t count, uint64_t seed)
+{
+    float *v = malloc((count ? count : 1) * sizeof *v);
+    tu_fill_normal(v, count, seed, 0.0f, 1.0f);
+    return v;
+}
+
+static float *copy_floats(const float *v, size_t count)
+{
+    float *c = malloc((count ? count : 1) * sizeof *c);
+    memcpy(c, v, count * sizeof *c);
+    return c;
+}
+
+/* _i: op * shapes + shape. Bit for bit against the reference, on 1 to 3
+ * threads; dx written over garbage and added to a gradient already there;
+ * the parameter's gradient written over garbage. */
+START_TEST(test_vit_ops_match_reference)
+{
+    const vit_op op = (vit_op)(_i / N_VIT_SHAPES);
+    const vit_shape *s = &vit_shapes[_i % N_VIT_SHAPES];
+    size_t in, out, param;
+    vit_sizes(op, s, &in, &out, &param);
+    float *x = normal_floats(in, 900 + _i), *w = normal_floats(param, 901 + _i);
+    float *dy = normal_floats(out, 902 + _i), *dx0 = normal_floats(in, 903 + _i);
+    float *want_y = normal_floats(out, 904), *got_y = normal_floats(out, 905);
+    vit_forward(NULL, op, s, x, w, want_y);
+    for (int threads = 1; threads <= 3; threads++) {
+        nl_backend *be = tu_cpu(threads);
+        char what[160];
+        snprintf(what, sizeof what, "%s (%d,%d,%d,%d,%d) threads %d", vit_op_names[op], s->n,
+                 s->c, s->h, s->w, s->p, threads);
+        vit_forward(be, op, s, x, w, got_y);
+        ck_assert_msg(memcmp(got_y, want_y, out * sizeof(float)) == 0, "%s: forward", what);
+        for (int accumulate = 0; accumulate < 2; accumulate++) {
+            float *want_dx = copy_floats(dx0, in), *got_dx = copy_floats(dx0, in);
+            float *want_dw = normal_floats(param, 906), *got_dw = normal_floats(param, 907);
+            vit_backward(NULL, op, s, dy, want_dx, accumulate, want_dw);
+            vit_backward(be, op, s, dy, got_dx, accumulate, got_dw);
+            ck_assert_msg(memcmp(got_dx, want_dx, in * sizeof(float)) == 0,
+                          "%s: dx (accumulate %d)", what, accumulate);
+            ck_assert_msg(memcmp(got_dw, want_dw, param * sizeof(float)) == 0,
+                          "%s: parameter gradient", what);
+            free(want_dx), free(got_dx), free(want_dw), free(got_dw);
+        }
+    }
+    free(x), free(w), free(dy), free(dx0), free(want_y), free(got_y);
+}
+END_TEST
+
+/* the conventions themselves, by hand: a 1x4x4 image x[r][c] = 10r + c in
+ * 2x2 patches is 4 tokens in row-major grid order, each patch row-major;
+ * the class token is row 0; the mean pool of rows 1, 2, 6 is 3 */
+START_TEST(test_vit_ops_by_hand)
+{
+    float img[16], tokens[16];
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 4; c++)
+            img[r * 4 + c] = (float)(10 * r + c);
+    nl_backend *be = tu_cpu(1);
+    be->ops->patchify_forward(be, 1, 1, 4, 4, 2, img, tokens);
+    const float want[16] = {0, 1, 10, 11, 2, 3, 12, 13, 20, 21, 30, 31, 22, 23, 32, 33};
+    for (int k = 0; k < 16; k++)
+        ck_assert_msg(tokens[k] == want[k], "patch value %d: %g, want %g", k, tokens[k], want[k]);
+    const float rows[3] = {1, 2, 6}, cls = -5;
+    float with_cls[4], pooled;
+    be->ops->cls_prepend_forward(be, 1, 3, 1, rows, &cls, with_cls);
+    ck_assert(with_cls[0] == -5 && with_cls[1] == 1 && with_cls[3] == 6);
+    be->ops->token_pool_forward(be, NL_TOKEN_POOL_MEAN, 1, 3, 1, rows, &pooled);
+    ck_assert(pooled == 3);
+    be->ops->token_pool_forward(be, NL_TOKEN_POOL_CLS, 1, 3, 1, rows, &pooled);
+    ck_assert(pooled == 1);
+}
+END_TEST
+
 /* ---- finite differences of the CPU ops ---- */
 
 typedef double (*objective)(void *ctx);
@@ -319,7 +510,7 @@ static double attn_objective(void *ctx)
 START_TEST(test_attention_gradcheck)
 {
     const attn_shape *s = &attn_shapes[1 + _i % 3];
-    attn_fd a = {.be = tu_cpu(2), .c = attn_case_make(s, 600 + _i)};
+    attn_fd a = {.be = tu_cpu(2), .c = attn_case_make(s, _i >= 3, 600 + _i)};
     a.probs = malloc(a.c.probs_count * sizeof(float));
     a.y = malloc(a.c.out_count * sizeof(float));
     a.r = malloc(a.c.out_count * sizeof(float));
@@ -404,20 +595,60 @@ START_TEST(test_gelu_gradcheck)
 }
 END_TEST
 
+typedef struct {
+    nl_backend *be;
+    vit_op op;
+    const vit_shape *s;
+    float *x, *w, *y, *r;
+    size_t out;
+} vit_fd;
+
+static double vit_objective(void *ctx)
+{
+    vit_fd *a = ctx;
+    vit_forward(a->be, a->op, a->s, a->x, a->w, a->y);
+    return project(a->y, a->r, a->out);
+}
+
+/* _i: the op; the input's gradient and the parameter's */
+START_TEST(test_vit_ops_gradcheck)
+{
+    size_t in, param;
+    vit_fd a = {.be = tu_cpu(2), .op = (vit_op)_i, .s = &vit_shapes[2]};
+    vit_sizes(a.op, a.s, &in, &a.out, &param);
+    a.x = normal_floats(in, 1000);
+    a.w = normal_floats(param, 1001);
+    a.r = normal_floats(a.out, 1002);
+    a.y = malloc(a.out * sizeof(float));
+    float *dx = malloc(in * sizeof(float)), *dw = malloc((param ? param : 1) * sizeof(float));
+    vit_backward(a.be, a.op, a.s, a.r, dx, false, dw);
+    double e = fd_error(vit_objective, &a, a.x, dx, in, 1e-2f, 1003);
+    ck_assert_msg(e < 1e-3, "%s: dx normalized error %.3g", vit_op_names[_i], e);
+    if (param) {
+        e = fd_error(vit_objective, &a, a.w, dw, param, 1e-2f, 1004);
+        ck_assert_msg(e < 1e-3, "%s: parameter gradient normalized error %.3g", vit_op_names[_i],
+                      e);
+    }
+    free(a.x), free(a.w), free(a.r), free(a.y), free(dx), free(dw);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tfm_ops");
     TCase *tc = tcase_create("cpu");
-    tcase_add_loop_test(tc, test_attention_matches_reference, 0,
-                        (int)(sizeof attn_shapes / sizeof attn_shapes[0]));
-    tcase_add_test(tc, test_attention_is_causal);
+    tcase_add_loop_test(tc, test_attention_matches_reference, 0, 2 * N_ATTN_SHAPES);
+    tcase_add_loop_test(tc, test_attention_mask, 0, 2);
     tcase_add_loop_test(tc, test_embedding_matches_reference, 0,
                         (int)(sizeof emb_shapes / sizeof emb_shapes[0]));
     tcase_add_loop_test(tc, test_gelu_matches_reference, 0, NL_GELU_COUNT);
     tcase_add_test(tc, test_gelu_by_hand);
-    tcase_add_loop_test(tc, test_attention_gradcheck, 0, 3);
+    tcase_add_loop_test(tc, test_attention_gradcheck, 0, 6);
     tcase_add_test(tc, test_embedding_gradcheck);
     tcase_add_loop_test(tc, test_gelu_gradcheck, 0, NL_GELU_COUNT);
+    tcase_add_loop_test(tc, test_vit_ops_match_reference, 0, VIT_OPS * N_VIT_SHAPES);
+    tcase_add_test(tc, test_vit_ops_by_hand);
+    tcase_add_loop_test(tc, test_vit_ops_gradcheck, 0, VIT_OPS);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

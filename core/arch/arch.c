@@ -22,6 +22,12 @@
  *         then the LM head (no bias), tied to the token embedding or not.
  *         Every linear layer has a bias unless model.bias is false; weights
  *         start N(0, 0.02) (GPT-2) under init auto.
+ * vit:    the image cut into patch x patch patches, each a token through a
+ *         linear patch embedding; a learned class token prepended (pool
+ *         cls); a learned position embedding added; the lm's blocks with
+ *         attention unmasked (every token sees every other) and its final
+ *         norm; the class token's output or the tokens' mean (pool mean);
+ *         a linear classifier.
  * A layer whose output feeds a normalizer with a learned shift has no bias
  * of its own (the shift absorbs it), unless spec->bias says otherwise.
  * Weight standardization applies to every conv (shortcuts and stem too, as
@@ -288,7 +294,7 @@ static nl_act *lm_attention(nl_builder *b, const nl_model_spec *spec, const char
         return NULL;
     char name[96];
     snprintf(name, sizeof name, "%s.heads", prefix);
-    nl_act *y = nl_attention(b, name, q, k, v, spec->heads);
+    nl_act *y = nl_attention(b, name, q, k, v, spec->heads, spec->arch == NL_ARCH_VIT);
     return lm_linear(b, spec, prefix, "proj", y, spec->d_model);
 }
 
@@ -322,21 +328,28 @@ static nl_act *lm_branch(nl_builder *b, const nl_model_spec *spec, const char *b
     return p == NL_PLACE_POST ? lm_norm(b, spec, block, norm_in, y) : y;
 }
 
-static nl_act *build_lm(nl_builder *b, const nl_model_spec *spec, nl_act *input)
+/* false (and the error recorded) when the heads do not split d_model */
+static bool heads_divide(nl_builder *b, const nl_model_spec *spec)
 {
-    const int d = spec->d_model;
-    if (spec->heads < 1 || d % spec->heads != 0) {
-        nl_builder_fail(b, NL_ERR_CONFIG,
-                        "model: d_model %d is not a multiple of heads %d; each head takes "
-                        "d_model / heads features",
-                        d, spec->heads);
-        nl_builder_key(b, "model.heads");
-        return NULL;
-    }
-    const float emb_std = spec->init == NL_INIT_GAUSSIAN ? spec->init_std : 0.02f;
-    nl_param *table = NULL;
-    nl_act *x = nl_embedding(b, "tok_emb", "pos_emb", input, spec->classes, d, emb_std,
-                             spec->tie_embeddings, &table);
+    if (spec->heads >= 1 && spec->d_model % spec->heads == 0)
+        return true;
+    nl_builder_fail(b, NL_ERR_CONFIG,
+                    "model: d_model %d is not a multiple of heads %d; each head takes "
+                    "d_model / heads features",
+                    spec->d_model, spec->heads);
+    nl_builder_key(b, "model.heads");
+    return false;
+}
+
+/* the embeddings' (and class token's) initial std */
+static float embedding_std(const nl_model_spec *spec)
+{
+    return spec->init == NL_INIT_GAUSSIAN ? spec->init_std : 0.02f;
+}
+
+/* the blocks the lm and the vit share, and the final norm of pre and peri */
+static nl_act *transformer_blocks(nl_builder *b, const nl_model_spec *spec, nl_act *x)
+{
     for (int i = 0; i < spec->layers && x; i++) {
         char block[32];
         snprintf(block, sizeof block, "blocks.%d", i);
@@ -346,11 +359,44 @@ static nl_act *build_lm(nl_builder *b, const nl_model_spec *spec, nl_act *input)
     const nl_placement p = spec->norm.placement;
     if (x && (p == NL_PLACE_PRE || p == NL_PLACE_PERI))
         x = nl_norm(b, "final_norm", x, &spec->norm);
+    return x;
+}
+
+static nl_act *build_lm(nl_builder *b, const nl_model_spec *spec, nl_act *input)
+{
+    const int d = spec->d_model;
+    if (!heads_divide(b, spec))
+        return NULL;
+    nl_param *table = NULL;
+    nl_act *x = nl_embedding(b, "tok_emb", "pos_emb", input, spec->classes, d,
+                             embedding_std(spec), spec->tie_embeddings, &table);
+    x = transformer_blocks(b, spec, x);
     if (!x)
         return NULL;
     if (spec->tie_embeddings)
         return nl_linear_tied(b, "head", x, table);
     return nl_linear(b, "head", x, spec->classes, false, NL_FILL_NORMAL,
+                     lm_std(spec, d, spec->classes));
+}
+
+static nl_act *build_vit(nl_builder *b, const nl_model_spec *spec, nl_act *input)
+{
+    const int d = spec->d_model;
+    if (!heads_divide(b, spec))
+        return NULL;
+    nl_act *x = nl_patchify(b, "patchify", input, spec->patch);
+    if (!x)
+        return NULL;
+    x = nl_linear(b, "patch_embed", x, d, spec->bias != 0, NL_FILL_NORMAL,
+                  lm_std(spec, x->shape.c, d));
+    if (x && spec->token_pool == NL_TOKEN_POOL_CLS)
+        x = nl_cls_token(b, "cls_token", x, embedding_std(spec));
+    x = x ? nl_pos_add(b, "pos_add", "pos_emb.weight", x, embedding_std(spec)) : NULL;
+    x = transformer_blocks(b, spec, x);
+    x = x ? nl_token_pool_layer(b, "pool", x, spec->token_pool) : NULL;
+    if (!x)
+        return NULL;
+    return nl_linear(b, "head", x, spec->classes, spec->bias != 0, NL_FILL_NORMAL,
                      lm_std(spec, d, spec->classes));
 }
 
@@ -360,6 +406,7 @@ static const unsigned arch_placements[NL_ARCH_COUNT] = {
     [NL_ARCH_CNN] = 1u << NL_PLACE_BEFORE | 1u << NL_PLACE_AFTER,
     [NL_ARCH_RESNET] = 1u << NL_PLACE_POST | 1u << NL_PLACE_PRE,
     [NL_ARCH_LM] = 1u << NL_PLACE_PRE | 1u << NL_PLACE_POST | 1u << NL_PLACE_PERI | 1u << NL_PLACE_NONE,
+    [NL_ARCH_VIT] = 1u << NL_PLACE_PRE | 1u << NL_PLACE_POST | 1u << NL_PLACE_PERI | 1u << NL_PLACE_NONE,
 };
 
 nl_act *nl_arch_build(nl_builder *b, const nl_model_spec *spec, nl_act *input)
@@ -382,6 +429,8 @@ nl_act *nl_arch_build(nl_builder *b, const nl_model_spec *spec, nl_act *input)
     }
     if (spec->arch == NL_ARCH_LM)
         return build_lm(b, spec, input);
+    if (spec->arch == NL_ARCH_VIT)
+        return build_vit(b, spec, input);
     if (spec->n_widths < 1) {
         nl_builder_fail(b, NL_ERR_CONFIG, "model: widths must name at least one width");
         nl_builder_key(b, "model.widths");

@@ -11,6 +11,7 @@ static const nl_name_entry arch_entries[] = {
     [NL_ARCH_CNN] = {"cnn", "stages of 3x3 convolutions, each followed by pooling, then a linear classifier"},
     [NL_ARCH_RESNET] = {"resnet", "stem conv, stages of basic residual blocks, global average pool, linear"},
     [NL_ARCH_LM] = {"lm", "decoder-only transformer on token ids: embeddings, causal attention and GELU MLP blocks, LM head"},
+    [NL_ARCH_VIT] = {"vit", "vision transformer: image patches as tokens, the lm's blocks without the causal mask, a linear classifier"},
 };
 _Static_assert(sizeof arch_entries / sizeof arch_entries[0] == NL_ARCH_COUNT, "arch table");
 TABLE(nl_arch_names, "architecture", arch_entries);
@@ -47,6 +48,14 @@ static const nl_name_entry pool_entries[] = {
 };
 _Static_assert(sizeof pool_entries / sizeof pool_entries[0] == NL_POOL_COUNT, "pool table");
 TABLE(nl_pool_names, "pooling", pool_entries);
+
+static const nl_name_entry token_pool_entries[] = {
+    [NL_TOKEN_POOL_CLS] = {"cls", "a learned class token prepended to the patches; the classifier reads its output"},
+    [NL_TOKEN_POOL_MEAN] = {"mean", "the classifier reads the mean over the tokens"},
+};
+_Static_assert(sizeof token_pool_entries / sizeof token_pool_entries[0] == NL_TOKEN_POOL_COUNT,
+               "token pool table");
+TABLE(nl_token_pool_names, "token pooling", token_pool_entries);
 
 static const nl_name_entry schedule_entries[] = {
     [NL_SCHED_CONSTANT] = {"constant", "lr stays at its base value"},

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-typedef enum { NL_ARCH_MLP, NL_ARCH_CNN, NL_ARCH_RESNET, NL_ARCH_LM, NL_ARCH_COUNT } nl_arch;
+typedef enum { NL_ARCH_MLP, NL_ARCH_CNN, NL_ARCH_RESNET, NL_ARCH_LM, NL_ARCH_VIT, NL_ARCH_COUNT } nl_arch;
 
 typedef enum {
     NL_NORM_NONE,
@@ -38,6 +38,9 @@ typedef enum { NL_ACT_RELU, NL_ACT_SIGMOID, NL_ACT_TANH, NL_ACT_COUNT } nl_activ
 typedef enum { NL_GELU_ERF, NL_GELU_TANH, NL_GELU_COUNT } nl_gelu_kind;
 
 typedef enum { NL_POOL_MAX, NL_POOL_AVG, NL_POOL_COUNT } nl_pool_kind;
+
+/* vit: what the classifier reads from the tokens */
+typedef enum { NL_TOKEN_POOL_CLS, NL_TOKEN_POOL_MEAN, NL_TOKEN_POOL_COUNT } nl_token_pool;
 
 typedef enum { NL_SCHED_CONSTANT, NL_SCHED_STEP, NL_SCHED_COSINE, NL_SCHED_COUNT } nl_schedule_kind;
 
@@ -78,6 +81,7 @@ extern const nl_name_table nl_placement_names;
 extern const nl_name_table nl_activation_names;
 extern const nl_name_table nl_gelu_names;
 extern const nl_name_table nl_pool_names;
+extern const nl_name_table nl_token_pool_names;
 extern const nl_name_table nl_schedule_names;
 extern const nl_name_table nl_dataset_names;
 extern const nl_name_table nl_vocab_names;

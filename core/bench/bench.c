@@ -562,9 +562,13 @@ nl_code nl_bench_train(nl_backend *be, const nl_model_spec *spec, int batch, flo
 
     train_ctx c = {.m = m, .x = x, .y = y, .batch = batch, .pool_batches = pool_batches,
                    .per_sample = per_sample};
-    nl_optim_spec_defaults(&c.optim, NL_OPTIM_SGD);
+    if (spec->arch == NL_ARCH_VIT) {
+        nl_optim_spec_defaults(&c.optim, NL_OPTIM_ADAMW);
+    } else {
+        nl_optim_spec_defaults(&c.optim, NL_OPTIM_SGD);
+        c.optim.momentum = 0.9f;
+    }
     c.optim.lr = lr;
-    c.optim.momentum = 0.9f;
     rc = time_training(&c, t, out, err);
     out->tokens_per_s = 0.0;
     out->fwd_flops = nl_model_forward_flops(m);
@@ -596,6 +600,18 @@ void nl_bench_lm_spec(const nl_bench_lm_case *lc, nl_norm_kind norm, int groups,
     spec->norm.placement = lc->placement;
     if (groups > 0)
         spec->norm.groups = groups;
+}
+
+void nl_bench_vit_spec(const nl_bench_lm_case *lc, int patch, nl_norm_kind norm, int groups,
+                       nl_model_spec *spec)
+{
+    nl_bench_lm_spec(lc, norm, groups, spec);
+    spec->arch = NL_ARCH_VIT;
+    spec->in_c = 1;
+    spec->in_h = spec->in_w = 28;
+    spec->classes = 10;
+    spec->patch = patch;
+    spec->token_pool = NL_TOKEN_POOL_CLS;
 }
 
 nl_code nl_bench_train_lm(nl_backend *be, const nl_model_spec *spec, int batch, float lr,

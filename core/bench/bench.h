@@ -146,7 +146,8 @@ typedef struct {
 } nl_bench_train_result;
 
 /* Times the real training step (nl_model_load_batch, nl_model_forward,
- * nl_model_backward, nl_sgd_step with momentum 0.9 at `lr`) on a pool of
+ * nl_model_backward, nl_sgd_step with momentum 0.9 at `lr`; a vit: nl_adamw_step
+ * with PyTorch's AdamW defaults, as the transformers train) on a pool of
  * random samples generated once, cycled batch by batch. A step is the timed
  * call. */
 nl_code nl_bench_train(nl_backend *be, const nl_model_spec *spec, int batch, float lr,
@@ -163,6 +164,11 @@ typedef struct {
 } nl_bench_lm_case;
 
 void nl_bench_lm_defaults(nl_bench_lm_case *lc);
+/* the ViT bench model: the lm case's blocks (d_model, heads, layers,
+ * placement; MLP ratio 4, GELU erf) over 1x28x28 images in patch x patch
+ * patches, a class token, 10 classes; about 1M parameters by default */
+void nl_bench_vit_spec(const nl_bench_lm_case *lc, int patch, nl_norm_kind norm, int groups,
+                       nl_model_spec *spec);
 void nl_bench_lm_spec(const nl_bench_lm_case *lc, nl_norm_kind norm, int groups,
                       nl_model_spec *spec);
 

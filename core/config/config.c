@@ -1094,6 +1094,7 @@ static nl_code resolve(nl_config *cfg, bool resolved_file, nl_error *err)
     if (!nl_config_origin_of(cfg, "model.norm.placement"))
         cfg->model.norm.placement = cfg->model.arch == NL_ARCH_RESNET ? NL_PLACE_POST
                                     : cfg->model.arch == NL_ARCH_LM   ? NL_PLACE_PRE
+                                    : cfg->model.arch == NL_ARCH_VIT  ? NL_PLACE_PRE
                                                                       : NL_PLACE_BEFORE;
     /* the optimizer's own defaults (PyTorch's AdamW: lr 0.001, weight decay
      * 0.01) where the config does not say, and its state in the model plan */

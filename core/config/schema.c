@@ -17,6 +17,8 @@
 #define FIELD(f) .off = offsetof(nl_config, f), .size = sizeof(((nl_config *)0)->f)
 #define LIST(f, n) FIELD(f), .count_off = offsetof(nl_config, n)
 #define BIT(v) (1u << (v))
+/* the architectures built of transformer blocks (arch.c) */
+#define TRANSFORMERS (BIT(NL_ARCH_LM) | BIT(NL_ARCH_VIT))
 #define GE(x) .lo = (x), .flags = NL_KF_LO
 #define GT(x) .lo = (x), .flags = NL_KF_LO | NL_KF_LO_OPEN
 
@@ -108,29 +110,37 @@ const nl_key_def nl_config_schema[] = {
      .when_key = "model.arch", .when_mask = BIT(NL_ARCH_RESNET),
      .doc = "channels of the stem convolution; 0 = widths[0]"},
     {.key = "model.d_model", .type = NL_KT_INT, FIELD(model.d_model), .lo = 1, .hi = NL_MAX_WIDTH,
-     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch", .when_mask = BIT(NL_ARCH_LM),
+     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch", .when_mask = TRANSFORMERS,
      .doc = "width of the token vectors (the residual stream)"},
     {.key = "model.heads", .type = NL_KT_INT, FIELD(model.heads), .lo = 1, .hi = 4096,
-     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch", .when_mask = BIT(NL_ARCH_LM),
+     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch", .when_mask = TRANSFORMERS,
      .doc = "attention heads; must divide d_model"},
     {.key = "model.layers", .type = NL_KT_INT, FIELD(model.layers), .lo = 0, .hi = 1024,
-     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch", .when_mask = BIT(NL_ARCH_LM),
+     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch", .when_mask = TRANSFORMERS,
      .doc = "transformer blocks"},
     {.key = "model.context", .type = NL_KT_INT, FIELD(model.context), .lo = 1, .hi = 1 << 16,
      .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch", .when_mask = BIT(NL_ARCH_LM),
      .doc = "tokens per training sequence (the position table's size)"},
     {.key = "model.mlp_ratio", .type = NL_KT_INT, FIELD(model.mlp_ratio), .lo = 1, .hi = 64,
-     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch", .when_mask = BIT(NL_ARCH_LM),
+     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch", .when_mask = TRANSFORMERS,
      .doc = "the MLP's hidden width in multiples of d_model"},
     {.key = "model.qk_norm", .type = NL_KT_BOOL, FIELD(model.qk_norm), .when_key = "model.arch",
-     .when_mask = BIT(NL_ARCH_LM),
+     .when_mask = TRANSFORMERS,
      .doc = "QK-norm: model.norm.type on each head's query and key before the dot product "
             "(applies with placement none too)"},
     {.key = "model.gelu", .type = NL_KT_ENUM, FIELD(model.gelu), .names = &nl_gelu_names,
-     .when_key = "model.arch", .when_mask = BIT(NL_ARCH_LM), .doc = "the MLP's GELU"},
+     .when_key = "model.arch", .when_mask = TRANSFORMERS, .doc = "the MLP's GELU"},
     {.key = "model.tie_embeddings", .type = NL_KT_BOOL, FIELD(model.tie_embeddings),
      .when_key = "model.arch", .when_mask = BIT(NL_ARCH_LM),
      .doc = "the LM head's weight is the token embedding table"},
+    {.key = "model.patch", .type = NL_KT_INT, FIELD(model.patch), .lo = 1, .hi = 4096,
+     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch", .when_mask = BIT(NL_ARCH_VIT),
+     .doc = "side of the square patches the image is cut into, one token each; must divide "
+            "the image's height and width (7 on 28x28: 16 tokens)"},
+    {.key = "model.token_pool", .type = NL_KT_ENUM, FIELD(model.token_pool),
+     .names = &nl_token_pool_names, .when_key = "model.arch", .when_mask = BIT(NL_ARCH_VIT),
+     .doc = "what the classifier reads: a learned class token's output, or the mean over the "
+            "tokens"},
     {.key = "model.bias", .type = NL_KT_BIAS, FIELD(model.bias),
      .doc = "biases of linear/conv layers; auto: none where a norm with a learned shift follows"},
     {.key = "model.init", .type = NL_KT_ENUM, FIELD(model.init), .names = &nl_init_names,

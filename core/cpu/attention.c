@@ -1,4 +1,5 @@
-/* Causal multi-head attention: one (sample, head) pair per loop iteration,
+/* Multi-head attention, causal or bidirectional (nl_attn_geom): one
+ * (sample, head) pair per loop iteration,
  * the pairs split over the threads, each pair's products by gemm.c's
  * register tiles on the calling thread. At the LM's shapes (64 x 64 x 32
  * per product) sgemm ran these at 7-13 GFLOP/s, packing both operands on
@@ -6,8 +7,8 @@
  * twelfth of its multiply-adds. The tiles read their right operand by rows,
  * so a pair's K (V in backward) is transposed into the thread's workspace
  * first (head_dim x T floats). Rows go ROW_BLOCK at
- * a time, each block only as far along the keys as its last query sees: the
- * masked upper triangle is neither computed nor multiplied by. The skipped
+ * a time, each block only as far along the keys as its last query sees: under
+ * the causal mask the upper triangle is neither computed nor multiplied by. The skipped
  * terms are exact zeros of probs or dlogit, so the sums are those of the
  * full products. Each output is computed by one thread in a fixed order, so
  * results do not depend on the thread count. */
@@ -46,16 +47,17 @@ static size_t head_offset(const nl_attn_geom *g, int ld, int i, int h)
     return (size_t)i * g->t * ld + (size_t)h * g->head_dim;
 }
 
-/* keys that query s sees (the causal mask) */
-static int keys_seen(int s) { return s + 1; }
+/* keys that query s sees: itself and those before it under the causal
+ * mask, all of them otherwise */
+static int keys_seen(const nl_attn_geom *g, int s) { return g->bidirectional ? g->t : s + 1; }
 
 /* columns of a product to compute for a block of rows ending before `end`:
  * the keys its last row sees, rounded up to gemm.c's 16-column panels
  * (a narrower panel falls to its scalar edge) */
-static int block_cols(int end, int t)
+static int block_cols(const nl_attn_geom *g, int end)
 {
-    const int cols = (keys_seen(end - 1) + 15) / 16 * 16;
-    return cols < t ? cols : t;
+    const int cols = (keys_seen(g, end - 1) + 15) / 16 * 16;
+    return cols < g->t ? cols : g->t;
 }
 
 /* dst[c * ldd + r] = src[r * lds + c], 8 x 8 blocks in registers */
@@ -85,7 +87,7 @@ static void transpose(int rows, int cols, const float *src, int lds, float *dst,
  * 0; returns the row's largest scaled logit. Exponentials 8 at a time
  * (vmath.h's exp: glibc's scalar expf was most of the softmax), the last
  * partial vector through a padded copy. */
-static float causal_softmax_row(float *row, int seen, int t, float scale)
+static float masked_softmax_row(float *row, int seen, int t, float scale)
 {
     const int full = seen - seen % 8;
     float max = -INFINITY;
@@ -140,17 +142,17 @@ void nl_cpu_attention_forward(nl_backend *be, const nl_attn_geom *g, const float
         /* logits = Q K^T, scaled in the softmax */
         for (int s0 = 0; s0 < T; s0 += ROW_BLOCK) {
             const int rows = T - s0 < ROW_BLOCK ? T - s0 : ROW_BLOCK;
-            nl_cpu_gemm_nn_serial(rows, block_cols(s0 + rows, T), hd, qh + (size_t)s0 * g->ld_q,
+            nl_cpu_gemm_nn_serial(rows, block_cols(g, s0 + rows), hd, qh + (size_t)s0 * g->ld_q,
                                   g->ld_q, k_t, T, NULL, p + (size_t)s0 * T, T, false);
         }
         for (int s = 0; s < T; s++) {
-            const float row_max = causal_softmax_row(p + (size_t)s * T, keys_seen(s), T, g->scale);
+            const float row_max = masked_softmax_row(p + (size_t)s * T, keys_seen(g, s), T, g->scale);
             largest = row_max > largest ? row_max : largest;
         }
         /* Y = P V */
         for (int s0 = 0; s0 < T; s0 += ROW_BLOCK) {
             const int rows = T - s0 < ROW_BLOCK ? T - s0 : ROW_BLOCK;
-            nl_cpu_gemm_nn_serial(rows, hd, keys_seen(s0 + rows - 1), p + (size_t)s0 * T, T, vh,
+            nl_cpu_gemm_nn_serial(rows, hd, keys_seen(g, s0 + rows - 1), p + (size_t)s0 * T, T, vh,
                                   g->ld_v, NULL, yh + (size_t)s0 * D, D, false);
         }
     }
@@ -158,18 +160,21 @@ void nl_cpu_attention_forward(nl_backend *be, const nl_attn_geom *g, const float
         *max_logit = largest;
 }
 
-/* c = a^T b for a (T x T) zero above its diagonal, b (T x cols): row u of
- * c sums over a's column u, which is zero before row u, so each block of
- * rows starts its sum at its first row. gemm.c's tn product reads a down its
- * columns as cheaply as along its rows (one float a multiply-add, splat);
- * at these sizes it stays on the calling thread. */
-static void lower_tn(int T, int cols, const float *a, const float *b, int ldb, float *c,
-                     int ldc)
+/* c = a^T b for a (T x T), b (T x cols). Under the causal mask a is zero
+ * above its diagonal: row u of c sums over a's column u, which is zero
+ * before row u, so each block of rows starts its sum at its first row.
+ * gemm.c's tn product reads a down its columns as cheaply as along its rows
+ * (one float a multiply-add, splat); at these sizes it stays on the calling
+ * thread. */
+static void masked_tn(const nl_attn_geom *g, int cols, const float *a, const float *b, int ldb,
+                      float *c, int ldc)
 {
+    const int T = g->t;
     for (int u0 = 0; u0 < T; u0 += ROW_BLOCK) {
         const int rows = T - u0 < ROW_BLOCK ? T - u0 : ROW_BLOCK;
-        nl_cpu_gemm_tn(rows, cols, T - u0, a + (size_t)u0 * T + u0, T, b + (size_t)u0 * ldb,
-                       ldb, c + (size_t)u0 * ldc, ldc);
+        const int first = g->bidirectional ? 0 : u0;
+        nl_cpu_gemm_tn(rows, cols, T - first, a + (size_t)first * T + u0, T,
+                       b + (size_t)first * ldb, ldb, c + (size_t)u0 * ldc, ldc);
     }
 }
 
@@ -189,17 +194,17 @@ void nl_cpu_attention_backward(nl_backend *be, const nl_attn_geom *g, const floa
         float *v_t = (float *)workspace + (size_t)omp_get_thread_num_safe() * thread_floats(g);
         float *dlogit = v_t + (size_t)hd * T;
         transpose(T, hd, v + head_offset(g, g->ld_v, i, h), g->ld_v, v_t, T);
-        /* dprobs = dY V^T, below the diagonal */
+        /* dprobs = dY V^T, as far as the mask lets the keys be seen */
         for (int s0 = 0; s0 < T; s0 += ROW_BLOCK) {
             const int rows = T - s0 < ROW_BLOCK ? T - s0 : ROW_BLOCK;
-            nl_cpu_gemm_nn_serial(rows, block_cols(s0 + rows, T), hd, dyh + (size_t)s0 * D, D,
+            nl_cpu_gemm_nn_serial(rows, block_cols(g, s0 + rows), hd, dyh + (size_t)s0 * D, D,
                                   v_t, T, NULL, dlogit + (size_t)s0 * T, T, false);
         }
         /* dlogit, with the scale of both of its products folded in */
         for (int s = 0; s < T; s++) {
             const float *ps = p + (size_t)s * T;
             float *ds = dlogit + (size_t)s * T;
-            const int seen = keys_seen(s), full = seen - seen % 8;
+            const int seen = keys_seen(g, s), full = seen - seen % 8;
             nl_v8 acc = {0};
             int u = 0;
             for (; u < full; u += 8)
@@ -216,15 +221,15 @@ void nl_cpu_attention_backward(nl_backend *be, const nl_attn_geom *g, const floa
                 ds[u] = 0.0f;
         }
         /* dV = P^T dY */
-        lower_tn(T, hd, p, dyh, D, dv + head_offset(g, g->ld_v, i, h), g->ld_v);
+        masked_tn(g, hd, p, dyh, D, dv + head_offset(g, g->ld_v, i, h), g->ld_v);
         /* dQ = dlogit K */
         float *dqh = dq + head_offset(g, g->ld_q, i, h);
         for (int s0 = 0; s0 < T; s0 += ROW_BLOCK) {
             const int rows = T - s0 < ROW_BLOCK ? T - s0 : ROW_BLOCK;
-            nl_cpu_gemm_nn_serial(rows, hd, keys_seen(s0 + rows - 1), dlogit + (size_t)s0 * T, T,
+            nl_cpu_gemm_nn_serial(rows, hd, keys_seen(g, s0 + rows - 1), dlogit + (size_t)s0 * T, T,
                                   kh, g->ld_k, NULL, dqh + (size_t)s0 * g->ld_q, g->ld_q, false);
         }
         /* dK = dlogit^T Q */
-        lower_tn(T, hd, dlogit, qh, g->ld_q, dk + head_offset(g, g->ld_k, i, h), g->ld_k);
+        masked_tn(g, hd, dlogit, qh, g->ld_q, dk + head_offset(g, g->ld_k, i, h), g->ld_k);
     }
 }

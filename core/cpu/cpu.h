@@ -272,4 +272,22 @@ void nl_cpu_gelu_forward(nl_backend *be, nl_gelu_kind kind, size_t count, const 
 void nl_cpu_gelu_backward(nl_backend *be, nl_gelu_kind kind, size_t count, const float *x,
                           const float *dy, float *dx, bool accumulate_dx);
 
+/* vit.c: images as tokens */
+void nl_cpu_patchify_forward(nl_backend *be, int n, int c, int h, int w, int p, const float *x,
+                             float *y);
+void nl_cpu_patchify_backward(nl_backend *be, int n, int c, int h, int w, int p, const float *dy,
+                              float *dx, bool accumulate_dx);
+void nl_cpu_pos_add_forward(nl_backend *be, int n, int t, int d, const float *x,
+                            const float *pos, float *y);
+void nl_cpu_pos_add_backward(nl_backend *be, int n, int t, int d, const float *dy, float *dx,
+                             bool accumulate_dx, float *dpos);
+void nl_cpu_cls_prepend_forward(nl_backend *be, int n, int t, int d, const float *x,
+                                const float *cls, float *y);
+void nl_cpu_cls_prepend_backward(nl_backend *be, int n, int t, int d, const float *dy,
+                                 float *dx, bool accumulate_dx, float *dcls);
+void nl_cpu_token_pool_forward(nl_backend *be, nl_token_pool kind, int n, int t, int d,
+                               const float *x, float *y);
+void nl_cpu_token_pool_backward(nl_backend *be, nl_token_pool kind, int n, int t, int d,
+                                const float *dy, float *dx, bool accumulate_dx);
+
 #endif

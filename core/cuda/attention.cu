@@ -1,5 +1,6 @@
-/* Causal multi-head attention (backend.h, nl_attn_geom), the CUDA twin of
- * core/cpu/attention.c.
+/* Multi-head attention, causal or bidirectional (backend.h, nl_attn_geom),
+ * the CUDA twin of core/cpu/attention.c. Query row s sees keys 0 .. last_key(s):
+ * s under the causal mask, T - 1 otherwise.
  *
  * Every kernel gives a block one (sample, head) pair and a chunk of ROWS
  * consecutive rows (query rows s for the forward and dq, key rows u for dk
@@ -37,6 +38,7 @@ struct AttnDims {
     int ld_q, ld_k, ld_v;
     int chunks; /* blocks per pair */
     float scale;
+    bool bidirectional;
 };
 
 static AttnDims dims_of(const nl_attn_geom *g)
@@ -51,7 +53,14 @@ static AttnDims dims_of(const nl_attn_geom *g)
     a.ld_v = g->ld_v;
     a.chunks = (g->t + ROWS - 1) / ROWS;
     a.scale = g->scale;
+    a.bidirectional = g->bidirectional;
     return a;
+}
+
+/* the last key query row s sees */
+__device__ __forceinline__ int last_key(const AttnDims &a, int s)
+{
+    return a.bidirectional ? a.T - 1 : s;
 }
 
 /* row 0 of head h of sample i in a tensor whose rows are ld floats apart */
@@ -123,14 +132,15 @@ __device__ __forceinline__ void accumulate_rows(float *out, const float *w_row, 
 }
 
 /* For the block's rows s0 .. s_last: the dot product of every row (in
- * shared memory) with every row u <= s of src, streamed through ts by
- * tiles; on_dot(rr, s, u, dot) gets each, on the lane that owns key u. */
+ * shared memory) with every row u <= last_key(s) of src, streamed through ts
+ * by tiles; on_dot(rr, s, u, dot) gets each, on the lane that owns key u. */
 template <class OnDot>
 __device__ __forceinline__ void dots_by_tiles(const float *rows, float *ts, const float *src,
                                               int ld_src, int s0, int s_last, const AttnDims &a,
                                               OnDot on_dot)
 {
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, tiles = s_last / TILE + 1;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int tiles = last_key(a, s_last) / TILE + 1;
     for (int tl = 0; tl < tiles; tl++) {
         const int u0 = tl * TILE, u = u0 + lane;
         __syncthreads();
@@ -142,13 +152,13 @@ __device__ __forceinline__ void dots_by_tiles(const float *rows, float *ts, cons
         dot_rows(dot, rows, ts, a);
         for (int rr = 0; rr < ROWS_PER_WARP; rr++) {
             const int s = s0 + warp * ROWS_PER_WARP + rr;
-            if (s <= s_last && u <= s)
+            if (s <= s_last && u <= last_key(a, s))
                 on_dot(rr, s, u, dot[rr]);
         }
     }
 }
 
-/* out[s] = scale * sum over u <= s of w[s * T + u] * src[u] for the block's
+/* out[s] = scale * sum over u <= last_key(s) of w[s * T + u] * src[u] for the block's
  * rows s0 .. s_last, src streamed through ts by tiles; the barrier at each
  * tile also makes the weights other lanes wrote visible */
 __device__ __forceinline__ void weights_times_rows(float *out, int ld_out, const float *w,
@@ -156,7 +166,7 @@ __device__ __forceinline__ void weights_times_rows(float *out, int ld_out, const
                                                   int s0, int s_last, float scale,
                                                   const AttnDims &a)
 {
-    const int warp = threadIdx.x >> 5, tiles = s_last / TILE + 1;
+    const int warp = threadIdx.x >> 5, tiles = last_key(a, s_last) / TILE + 1;
     for (int tl = 0; tl < tiles; tl++) {
         const int u0 = tl * TILE;
         __syncthreads();
@@ -164,10 +174,13 @@ __device__ __forceinline__ void weights_times_rows(float *out, int ld_out, const
         __syncthreads();
         for (int rr = 0; rr < ROWS_PER_WARP; rr++) {
             const int s = s0 + warp * ROWS_PER_WARP + rr;
-            if (s > s_last || u0 > s)
+            if (s > s_last)
+                continue;
+            const int last = last_key(a, s);
+            if (u0 > last)
                 continue;
             accumulate_rows(out + (size_t)s * ld_out, w + (size_t)s * a.T, ts, u0,
-                            min(u0 + TILE - 1, s), tl == 0, scale, s < u0 + TILE, a);
+                            min(u0 + TILE - 1, last), tl == 0, scale, last < u0 + TILE, a);
         }
     }
 }
@@ -206,15 +219,16 @@ __global__ void __launch_bounds__(THREADS)
         float *row = ph + (size_t)s * a.T;
         const float m = warp_max_all(row_max[rr]);
         warp_largest = m > warp_largest ? m : warp_largest;
+        const int last = last_key(a, s);
         float sum = 0.0f;
-        for (int u = lane; u <= s; u += 32) {
+        for (int u = lane; u <= last; u += 32) {
             const float e = expf(row[u] - m);
             row[u] = e;
             sum += e;
         }
         const float inv = 1.0f / (float)warp_sum_all((double)sum);
         for (int u = lane; u < a.T; u += 32)
-            row[u] = u <= s ? row[u] * inv : 0.0f;
+            row[u] = u <= last ? row[u] * inv : 0.0f;
     }
     /* y = P V */
     weights_times_rows(yh, a.D, ph, vh, a.ld_v, ts, s0, s_last, 1.0f, a);
@@ -284,21 +298,22 @@ __global__ void __launch_bounds__(THREADS)
             break;
         const float w = (float)warp_sum_all((double)weighted[rr]);
         float *row = lh + (size_t)s * a.T;
-        for (int u = lane; u <= s; u += 32)
+        for (int u = lane; u <= last_key(a, s); u += 32)
             row[u] = __ldg(ph + (size_t)s * a.T + u) * (row[u] - w);
     }
     /* dq = scale * dlogit K */
     weights_times_rows(dqh, a.ld_q, lh, kh, a.ld_k, ts, s0, s_last, a.scale, a);
 }
 
-/* out[u][j] (+)= sum over s in [max(s0, u), s_hi] of w[s * T + u] *
- * tile[s - s0][j]: a column of the weights, for the lane's columns j */
+/* out[u][j] (+)= sum over s in [max(s0, u), s_hi] (causal; [s0, s_hi]
+ * bidirectional) of w[s * T + u] * tile[s - s0][j]: a column of the
+ * weights, for the lane's columns j */
 __device__ __forceinline__ void accumulate_cols(float *out, const float *w, int u,
                                                 const float *tile, int s0, int s_hi, bool first,
                                                 float final_scale, bool last, const AttnDims &a)
 {
     const int lane = threadIdx.x & 31, P = a.hd + 1;
-    const int s_lo = s0 > u ? s0 : u;
+    const int s_lo = s0 > u || a.bidirectional ? s0 : u;
     for (int j = lane; j < a.hd; j += 32) {
         float acc = first ? 0.0f : out[j];
         for (int s = s_lo; s <= s_hi; s++)
@@ -307,7 +322,8 @@ __device__ __forceinline__ void accumulate_cols(float *out, const float *w, int 
     }
 }
 
-/* rows u: dv = P^T dY, dk = scale * dlogit^T Q, over the queries s >= u */
+/* rows u: dv = P^T dY, dk = scale * dlogit^T Q, over the queries that see
+ * key u (s >= u under the causal mask, every s otherwise) */
 __global__ void __launch_bounds__(THREADS)
     attn_bwd_kv_kernel(AttnDims a, const float *q, const float *probs, const float *dy,
                        const float *dlogit, float *dk, float *dv)
@@ -318,7 +334,7 @@ __global__ void __launch_bounds__(THREADS)
     const float *qh = q + head_base(a, a.ld_q, pair), *dyh = dy + head_base(a, a.D, pair);
     const float *ph = probs + (size_t)pair * a.T * a.T, *lh = dlogit + (size_t)pair * a.T * a.T;
     float *dkh = dk + head_base(a, a.ld_k, pair), *dvh = dv + head_base(a, a.ld_v, pair);
-    const int first_tile = u0 / TILE, tiles = (a.T + TILE - 1) / TILE;
+    const int first_tile = a.bidirectional ? 0 : u0 / TILE, tiles = (a.T + TILE - 1) / TILE;
     for (int tl = first_tile; tl < tiles; tl++) {
         const int s0 = tl * TILE, s_hi = min(s0 + TILE, a.T) - 1;
         __syncthreads();
@@ -327,7 +343,7 @@ __global__ void __launch_bounds__(THREADS)
         __syncthreads();
         for (int rr = 0; rr < ROWS_PER_WARP; rr++) {
             const int u = u0 + warp * ROWS_PER_WARP + rr;
-            if (u >= a.T || u > s_hi)
+            if (u >= a.T || (!a.bidirectional && u > s_hi))
                 continue;
             const bool first = tl == first_tile, last = tl == tiles - 1;
             accumulate_cols(dvh + (size_t)u * a.ld_v, ph, u, dys, s0, s_hi, first, 1.0f, false,

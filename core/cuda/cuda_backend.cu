@@ -230,6 +230,14 @@ static nl_ops make_ops(void)
     o.attention_workspace = nl_cuda_attention_workspace;
     o.attention_forward = nl_cuda_attention_forward;
     o.attention_backward = nl_cuda_attention_backward;
+    o.patchify_forward = nl_cuda_patchify_forward;
+    o.patchify_backward = nl_cuda_patchify_backward;
+    o.pos_add_forward = nl_cuda_pos_add_forward;
+    o.pos_add_backward = nl_cuda_pos_add_backward;
+    o.cls_prepend_forward = nl_cuda_cls_prepend_forward;
+    o.cls_prepend_backward = nl_cuda_cls_prepend_backward;
+    o.token_pool_forward = nl_cuda_token_pool_forward;
+    o.token_pool_backward = nl_cuda_token_pool_backward;
     o.gelu_forward = nl_cuda_gelu_forward;
     o.gelu_backward = nl_cuda_gelu_backward;
     o.sgd_step = nl_cuda_sgd_step;

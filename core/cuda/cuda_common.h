@@ -222,6 +222,23 @@ void nl_cuda_attention_forward(nl_backend *be, const nl_attn_geom *g, const floa
 void nl_cuda_attention_backward(nl_backend *be, const nl_attn_geom *g, const float *q,
                                 const float *k, const float *v, const float *probs,
                                 const float *dy, float *dq, float *dk, float *dv, void *workspace);
+/* vit.cu: images as tokens */
+void nl_cuda_patchify_forward(nl_backend *be, int n, int c, int h, int w, int p, const float *x,
+                              float *y);
+void nl_cuda_patchify_backward(nl_backend *be, int n, int c, int h, int w, int p,
+                               const float *dy, float *dx, bool accumulate_dx);
+void nl_cuda_pos_add_forward(nl_backend *be, int n, int t, int d, const float *x,
+                             const float *pos, float *y);
+void nl_cuda_pos_add_backward(nl_backend *be, int n, int t, int d, const float *dy, float *dx,
+                              bool accumulate_dx, float *dpos);
+void nl_cuda_cls_prepend_forward(nl_backend *be, int n, int t, int d, const float *x,
+                                 const float *cls, float *y);
+void nl_cuda_cls_prepend_backward(nl_backend *be, int n, int t, int d, const float *dy,
+                                  float *dx, bool accumulate_dx, float *dcls);
+void nl_cuda_token_pool_forward(nl_backend *be, nl_token_pool kind, int n, int t, int d,
+                                const float *x, float *y);
+void nl_cuda_token_pool_backward(nl_backend *be, nl_token_pool kind, int n, int t, int d,
+                                 const float *dy, float *dx, bool accumulate_dx);
 /* sgd.cu */
 void nl_cuda_sgd_step(nl_backend *be, size_t count, float *param, const float *grad,
                       float *velocity, const nl_sgd_args *args);

@@ -1,5 +1,6 @@
-/* Causal multi-head self-attention of q, k, v (N, T, D), heads splitting D;
- * the softmax probabilities are saved for backward. q and k may arrive as
+/* Multi-head self-attention (causal, or bidirectional for the ViT) of q, k,
+ * v (N, T, D), heads splitting D; the softmax probabilities are saved for
+ * backward. q and k may arrive as
  * (N, T*heads, head_dim) views (QK-norm normalizes each head's vector):
  * the same memory, rows D apart per token. The op writes dq, dk, dv; an
  * input whose gradient the planner says to add to (a second consumer) gets
@@ -64,7 +65,7 @@ static bool head_layout(nl_act *a, int t, int d, int heads)
 }
 
 nl_act *nl_attention(nl_builder *b, const char *name, nl_act *q, nl_act *k, nl_act *v,
-                     int heads)
+                     int heads, bool bidirectional)
 {
     nl_backend *be = nl_builder_backend(b);
     if (!be->ops->attention_forward || !be->ops->attention_backward) {
@@ -88,7 +89,8 @@ nl_act *nl_attention(nl_builder *b, const char *name, nl_act *q, nl_act *k, nl_a
     const int head_dim = d / heads;
     l->geom = (nl_attn_geom){.n = v->shape.n, .t = t, .heads = heads, .head_dim = head_dim,
                              .ld_q = d, .ld_k = d, .ld_v = d,
-                             .scale = 1.0f / sqrtf((float)head_dim)};
+                             .scale = 1.0f / sqrtf((float)head_dim),
+                             .bidirectional = bidirectional};
     nl_builder_saved(b, (void **)&l->probs, (size_t)v->shape.n * heads * t * t * sizeof(float));
     nl_builder_saved(b, (void **)&l->max_logit, sizeof(float));
     const size_t op_bytes = be->ops->attention_workspace(be, &l->geom);

@@ -185,14 +185,25 @@ nl_act *nl_embedding(nl_builder *b, const char *token_name, const char *pos_name
  * embedding, W (out, in)); no bias. Its gradient is written here, so the
  * owner must add its own after (nl_embedding's accumulate_table). */
 nl_act *nl_linear_tied(nl_builder *b, const char *name, nl_act *in, nl_param *weight);
-/* causal multi-head self-attention of q, k, v (N, T, D) -> (N, T, D);
- * q and k may come as (N, T*heads, head_dim) views (after QK-norm). */
+/* multi-head self-attention of q, k, v (N, T, D) -> (N, T, D), causal
+ * unless bidirectional; q and k may come as (N, T*heads, head_dim) views
+ * (after QK-norm). */
 nl_act *nl_attention(nl_builder *b, const char *name, nl_act *q, nl_act *k, nl_act *v,
-                     int heads);
+                     int heads, bool bidirectional);
 /* an attention layer's largest logit (one device float) of its last
  * forward with pass->record_max_logit; NULL for a layer of another kind */
 const float *nl_attention_max_logit(const nl_layer *layer);
 nl_act *nl_gelu_layer(nl_builder *b, const char *name, nl_act *in, nl_gelu_kind kind);
+/* images as tokens (the ViT; core/layers/vit.c): an (N, C, H, W) image
+ * as (N, HW/p^2, C*p*p) patches (p must divide H and W: a config error
+ * naming model.patch otherwise); a learned position table `param_name`
+ * (T, D), N(0, std), added to every sample; a learned class token
+ * `name` (1, 1, D), N(0, std), prepended as token 0; the tokens pooled to
+ * (N, D) by their mean or by taking token 0. */
+nl_act *nl_patchify(nl_builder *b, const char *name, nl_act *in, int patch);
+nl_act *nl_pos_add(nl_builder *b, const char *name, const char *param_name, nl_act *in, float std);
+nl_act *nl_cls_token(nl_builder *b, const char *name, nl_act *in, float std);
+nl_act *nl_token_pool_layer(nl_builder *b, const char *name, nl_act *in, nl_token_pool kind);
 /* the same storage seen as another shape of equal size (a view) */
 nl_act *nl_view(nl_builder *b, const char *name, nl_act *in, nl_shape shape);
 

@@ -61,6 +61,8 @@ void nl_model_spec_defaults(nl_model_spec *spec)
     spec->qk_norm = false;
     spec->gelu = NL_GELU_ERF;
     spec->tie_embeddings = true;
+    spec->patch = 7;
+    spec->token_pool = NL_TOKEN_POOL_CLS;
 }
 
 bool nl_model_spec_tokens(const nl_model_spec *spec)

@@ -76,6 +76,9 @@ typedef struct {
     bool qk_norm;  /* spec.norm on each head's q and k before the dot product */
     nl_gelu_kind gelu;
     bool tie_embeddings; /* the LM head's weight is the token embedding */
+    /* vit: the lm's blocks (d_model .. gelu above) over image patches */
+    int patch;                 /* patch side; divides the image's height and width */
+    nl_token_pool token_pool;  /* what the classifier reads: the class token or the mean */
 } nl_model_spec;
 
 void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind);

@@ -554,7 +554,9 @@ void pl_subtitle(const pl_results *r, char *buf, size_t size)
     nl_copy_string(arch, sizeof arch, cfg(r, "model.arch"));
     for (char *c = arch; *c; c++)
         *c = (char)toupper((unsigned char)*c);
-    const bool lm = !varied(r, "model.arch") && !strcmp(cfg(r, "model.arch"), "lm");
+    /* the transformers (lm, vit) have blocks of d_model features, not widths
+     * and an activation (their keys are refused for the others) */
+    const bool lm = nl_flat_get(&r->config, "model.d_model") != NULL;
     if (!varied(r, "model.arch"))
         used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, "%s", arch);
     if (lm) {
@@ -562,9 +564,12 @@ void pl_subtitle(const pl_results *r, char *buf, size_t size)
         static const char *const sizes[][2] = {{"model.d_model", "d_model"}, {"model.layers", "layers"},
                                                {"model.heads", "heads"}, {"model.context", "context"}};
         for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
-            if (!varied(r, sizes[k][0]))
+            if (nl_flat_get(&r->config, sizes[k][0]) && !varied(r, sizes[k][0]))
                 used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, "%s %s %s", k ? "," : "",
                                          sizes[k][1], cfg(r, sizes[k][0]));
+        if (nl_flat_get(&r->config, "model.patch") && !varied(r, "model.patch"))
+            used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, ", patch %s",
+                                     cfg(r, "model.patch"));
     } else if (!varied(r, "model.widths")) {
         char widths[128];
         list_text(cfg(r, "model.widths"), "-", widths, sizeof widths);

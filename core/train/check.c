@@ -126,6 +126,19 @@ static nl_code check_trace(const nl_config *cfg, const nl_model *graph, nl_error
                                    "for the input of a layer, e.g. act1.in)", tr->activation,
                                    names);
     }
+    if (act->shape.ndim == 3) {
+        /* the tracer reads a unit as a channel plane (NCHW); a token row
+         * layout (N, T, D) would give it the wrong values */
+        char names[1024] = "";
+        size_t used = 0;
+        for (int i = 0; i < graph->n_acts && used < sizeof names - 64; i++)
+            if (graph->acts[i]->shape.ndim != 3)
+                used += (size_t)snprintf(names + used, sizeof names - used, "%s%s",
+                                         used ? ", " : "", graph->acts[i]->name);
+        return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.trace.activation",
+                                   "'%s' holds tokens (N, T, D), which take no activation trace; "
+                                   "accepted: %s", tr->activation, names);
+    }
     if (tr->unit >= act->shape.c)
         return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.trace.unit",
                                    "%d is out of range: '%s' has %d %s; accepted: 0 to %d",

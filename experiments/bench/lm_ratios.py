@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""The LM speed table from run_lm.sh's rounds: tokens/s of normlab and of
-PyTorch's best threading setting, round by round, and their ratio.
+"""The transformer speed table from run_lm.sh's rounds: tokens/s (LM) or
+images/s (ViT) of normlab and of PyTorch's best threading setting, round by
+round, and their ratio.
 
 usage: python3 experiments/bench/lm_ratios.py DIR
   reads DIR/normlab-R.csv and DIR/torch-R.csv (R = 1, 2, ...: run_lm.sh's
   rounds), prints Markdown and writes DIR/lm_ratios.csv.
 
-Per round and per (norm, groups, placement, model shape, batch): normlab's
-tokens/s, PyTorch's best over the settings of the same round, ratio =
+Per round and per (model, norm, groups, placement, model shape, batch):
+normlab's tokens/s or images/s, PyTorch's best over the settings of the same round, ratio =
 normlab / PyTorch. Over the rounds: the median and the range (min..max) of
 each. Issue 25's targets: ratio >= 3 at the smallest batch, >= 1.5 at every
 other; "met" reads the median ratio, "every round" whether the worst round
@@ -23,13 +24,16 @@ import statistics
 import sys
 
 
+SECTIONS = ("train_lm", "train_vit")
+
+
 def rows_of(path):
     with open(path, newline="") as f:
-        return [r for r in csv.DictReader(f) if r["section"] == "train_lm"]
+        return [r for r in csv.DictReader(f) if r["section"] in SECTIONS]
 
 
 def key_of(r):
-    return (r["norm"], r["groups"], r["mode"], r["shape"], int(r["batch"]))
+    return (r["model"], r["norm"], r["groups"], r["mode"], r["shape"], int(r["batch"]))
 
 
 def best(rows):
@@ -70,38 +74,41 @@ def main():
             if k in th:
                 per_key.setdefault(k, []).append((v, th[k][0], th[k][1]))
     if not per_key:
-        sys.exit("lm_ratios: no round of %s has both sides' train_lm rows" % d)
-    smallest = min(k[4] for k in per_key)
-    print("LM training tokens/s, normlab vs PyTorch's best setting, %d round(s); %s, %s, "
+        sys.exit("lm_ratios: no round of %s has both sides' train_lm or train_vit rows" % d)
+    smallest = {}
+    for k in per_key:
+        smallest[k[0]] = min(smallest.get(k[0], k[5]), k[5])
+    print("Training speed (lm: tokens/s, vit: images/s), normlab vs PyTorch's best setting, "
+          "%d round(s); %s, %s, "
           "OpenBLAS core %s; threads: normlab %s, PyTorch %s" % (
               max(len(v) for v in per_key.values()), machine["cpu_model"], machine["isa"],
               machine["openblas_core"], "/".join(sorted(threads["normlab"])),
               "/".join(sorted(threads["torch"]))))
     print()
-    print("| norm | placement | model | batch | normlab tok/s | PyTorch tok/s (best setting) "
+    print("| model | norm | placement | shape | batch | normlab /s | PyTorch /s (best setting) "
           "| ratio | fastest | target | met (median) | every round |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     out_rows = []
-    for k in sorted(per_key, key=lambda k: (k[0], k[2], k[3], k[4])):
+    for k in sorted(per_key, key=lambda k: (k[0], k[1], k[3], k[4], k[5])):
         vals = per_key[k]
         ratios = [a / b for a, b, _ in vals]
-        target = 3.0 if k[4] == smallest else 1.5
+        target = 3.0 if k[5] == smallest[k[0]] else 1.5
         med = statistics.median(ratios)
         settings = "/".join(sorted({s for _, _, s in vals}))
-        norm = "%s(%s)" % (k[0], k[1]) if k[1] else k[0]
+        norm = "%s(%s)" % (k[1], k[2]) if k[2] else k[1]
         fastest = max(a for a, _, _ in vals) / max(b for _, b, _ in vals)
-        print("| %s | %s | %s | %d | %s | %s (%s) | %.2f (%.2f..%.2f) | %.2f | %.1f | %s | %s |" % (
-            norm, k[2], k[3], k[4], spread([a for a, _, _ in vals]), spread([b for _, b, _ in vals]),
+        print("| %s | %s | %s | %s | %d | %s | %s (%s) | %.2f (%.2f..%.2f) | %.2f | %.1f | %s | %s |" % (
+            k[0], norm, k[3], k[4], k[5], spread([a for a, _, _ in vals]), spread([b for _, b, _ in vals]),
             settings, med, min(ratios), max(ratios), fastest, target, "yes" if med >= target else "no",
             "yes" if min(ratios) >= target else "no"))
-        out_rows.append([k[0], k[1], k[2], k[3], k[4], len(vals),
+        out_rows.append([k[0], k[1], k[2], k[3], k[4], k[5], len(vals),
                          statistics.median([a for a, _, _ in vals]),
                          statistics.median([b for _, b, _ in vals]), med, min(ratios), max(ratios),
                          fastest, target])
     with open(os.path.join(d, "lm_ratios.csv"), "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(["norm", "groups", "placement", "shape", "batch", "rounds",
-                    "normlab_tokens_per_s", "torch_tokens_per_s", "ratio_median", "ratio_min",
+        w.writerow(["model", "norm", "groups", "placement", "shape", "batch", "rounds",
+                    "normlab_per_s", "torch_per_s", "ratio_median", "ratio_min",
                     "ratio_max", "ratio_fastest", "target"])
         for r in out_rows:
             w.writerow(["%.6g" % v if isinstance(v, float) else v for v in r])

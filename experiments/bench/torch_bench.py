@@ -40,6 +40,12 @@ Mirrors normlab's bench (cmd/bench.c, core/bench/bench.h):
   the step is zero_grad, forward, cross-entropy over every token, backward,
   AdamW (PyTorch's defaults, lr 0.001) on a pool of random token windows and
   targets; samples_per_s is tokens/s (windows x context).
+- vit (--model vit): make_goldens.py's Vit (the module the vit golden is made
+  with: patches, a linear patch embedding, a class token, learned positions,
+  the lm's blocks without the causal mask, a linear classifier) built from
+  --d-model/--heads/--layers/--placement/--patch and the normalizer, MLP ratio
+  4, GELU erf, on random N(0,1) 1x28x28 images and 10 classes; the step as
+  the lm's (AdamW, lr 0.001); samples_per_s is images/s.
 - timing: warm-up calls, one call sizes the repetitions (each repeats the call
   for at least rep_s), the median of the per-call times of the repetitions.
 """
@@ -477,6 +483,37 @@ def lm_shape(a):
     return "d%d-h%d-L%d-T%d-V%d" % (a.d_model, a.heads, a.layers, a.context, a.vocab)
 
 
+def transformer_step(model, n, make_batch, loss_of):
+    """the lm's and vit's bench step: normlab's init (every weight matrix
+    N(0, 0.02^2), biases 0), AdamW (PyTorch's defaults, lr LM_LR) over a
+    pool of batches from make_batch(pool) cycled step by step, loss_of(batch
+    at i) the step's loss"""
+    with torch.no_grad():
+        for pname, p in model.named_parameters():
+            if p.dim() > 1:
+                p.normal_(0.0, 0.02)
+            elif pname.endswith("bias"):
+                p.zero_()
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=LM_LR)
+    pool = 16
+    while pool * n < 256:
+        pool *= 2
+    batches = make_batch(pool)
+    state = {"next": 0}
+
+    def step():
+        i = state["next"]
+        state["next"] = (i + 1) % pool
+        opt.zero_grad(set_to_none=True)
+        loss = loss_of(batches, i)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
 def bench_training_lm(out, a, t):
     print("lm training step (zero_grad, forward, cross-entropy, backward, AdamW lr %g, defaults)"
           " on random windows of %d token ids: %s, placement %s" % (
@@ -488,32 +525,11 @@ def bench_training_lm(out, a, t):
             torch.manual_seed(0)
             model = make_goldens.Lm(a.vocab, a.d_model, a.heads, a.layers, a.context, 4, norm,
                                     a.placement, False, "none", True, a.groups)
-            # normlab's lm init: every weight matrix N(0, 0.02^2), biases 0
-            with torch.no_grad():
-                for pname, p in model.named_parameters():
-                    if p.dim() > 1:
-                        p.normal_(0.0, 0.02)
-                    elif pname.endswith("bias"):
-                        p.zero_()
-            model.train()
-            opt = torch.optim.AdamW(model.parameters(), lr=LM_LR)
-            pool = 16
-            while pool * n < 256:
-                pool *= 2
-            tokens = torch.randint(0, a.vocab, (pool, n, a.context))
-            targets = torch.randint(0, a.vocab, (pool, n, a.context))
-            state = {"next": 0}
-
-            def step():
-                i = state["next"]
-                state["next"] = (i + 1) % pool
-                opt.zero_grad(set_to_none=True)
-                logits = model(tokens[i])
-                loss = F.cross_entropy(logits.reshape(-1, a.vocab), targets[i].reshape(-1))
-                loss.backward()
-                opt.step()
-                return loss
-
+            step = transformer_step(
+                model, n,
+                lambda pool: (torch.randint(0, a.vocab, (pool, n, a.context)),
+                              torch.randint(0, a.vocab, (pool, n, a.context))),
+                lambda b, i: F.cross_entropy(model(b[0][i]).reshape(-1, a.vocab), b[1][i].reshape(-1)))
             r = measure(step, t)
             loss = float(step().item())
             tps = n * a.context / r[0]
@@ -525,6 +541,37 @@ def bench_training_lm(out, a, t):
             out.row("train_lm", r, model="lm", norm=norm,
                     groups=a.groups if norm == "group" else "", batch=n, kernel="train_step",
                     shape=lm_shape(a), mode=a.placement, samples_per_s=tps, median_ms=r[0] * 1e3)
+    print()
+
+
+def vit_shape(a):
+    return "d%d-h%d-L%d-P%d" % (a.d_model, a.heads, a.layers, a.patch)
+
+
+def bench_training_vit(out, a, t):
+    print("vit training step (zero_grad, forward, cross-entropy, backward, AdamW lr %g, defaults)"
+          " on random 1x28x28 images: %s, placement %s" % (LM_LR, vit_shape(a), a.placement))
+    print("  %-10s %5s %11s %9s %9s %8s" % ("norm", "batch", "images/s", "ms/step", "params", "loss"))
+    for norm in a.lm_norms:
+        for n in a.lm_batches:
+            torch.manual_seed(0)
+            model = make_goldens.Vit(1, 28, a.patch, 10, a.d_model, a.heads, a.layers, 4, norm,
+                                     a.placement, False, "none", False, a.groups)
+            step = transformer_step(
+                model, n,
+                lambda pool: (torch.randn(pool, n, 1, 28, 28), torch.randint(0, 10, (pool, n))),
+                lambda b, i: F.cross_entropy(model(b[0][i]), b[1][i]))
+            r = measure(step, t)
+            loss = float(step().item())
+            params = sum(p.numel() for p in model.parameters())
+            label = "group(%d)" % a.groups if norm == "group" else norm
+            print("  %-10s %5d %11.1f %9.3f %9d %8.3f%s" % (
+                label, n, n / r[0], r[0] * 1e3, params, loss,
+                "" if math.isfinite(loss) else "  (loss not finite)"))
+            out.row("train_vit", r, model="vit", norm=norm,
+                    groups=a.groups if norm == "group" else "", batch=n, kernel="train_step",
+                    shape=vit_shape(a), mode=a.placement, samples_per_s=n / r[0],
+                    median_ms=r[0] * 1e3)
     print()
 
 
@@ -553,19 +600,22 @@ def main():
     ap.add_argument("--context", type=int, default=64)
     ap.add_argument("--vocab", type=int, default=256)
     ap.add_argument("--placement", default="pre", choices=["pre", "post", "peri", "none"])
+    ap.add_argument("--patch", type=int, default=7)
     a = ap.parse_args()
     a.models = parse_list(a.model) or ["mlp", "cnn"]
     a.norms = parse_list(a.norm) or NORMS
     a.batches = parse_list(a.batch, int) or [2, 8, 32, 128]
     a.lm_batches = parse_list(a.batch, int) or [1, 4, 16, 64]
     for m in a.models:
-        if m not in ("mlp", "cnn", "lm"):
-            ap.error("--model: %r is not mlp, cnn or lm" % m)
+        if m not in ("mlp", "cnn", "lm", "vit"):
+            ap.error("--model: %r is not mlp, cnn, lm or vit" % m)
     for nm in a.norms:
         if nm not in NORMS:
             ap.error("--norm: %r is not one of %s" % (nm, ", ".join(NORMS)))
     a.lm_norms = [nm for nm in a.norms if nm in lm_norms()]
-    if "lm" in a.models:
+    if "vit" in a.models and 28 % a.patch:
+        ap.error("--patch %d does not divide 28" % a.patch)
+    if "lm" in a.models or "vit" in a.models:
         if a.d_model % a.heads:
             ap.error("--d-model %d is not a multiple of --heads %d" % (a.d_model, a.heads))
         refused = [nm for nm in parse_list(a.norm) if nm not in a.lm_norms]
@@ -608,6 +658,8 @@ def main():
         bench_training(out, a, tt, square)
     if a.training and "lm" in a.models:
         bench_training_lm(out, a, tt)
+    if a.training and "vit" in a.models:
+        bench_training_vit(out, a, tt)
     print("load (end): %s" % open("/proc/loadavg").read().strip())
     out.close()
 

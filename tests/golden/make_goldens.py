@@ -519,6 +519,22 @@ def optimizer(model, lr, momentum, weight_decay, nesterov, adamw):
                            weight_decay=weight_decay, nesterov=nesterov), 0.0
 
 
+def train_steps(model, opt, clip, steps, loss_at):
+    """steps optimizer steps in train mode, loss_at(step) the step's loss,
+    clip_grad_norm_ when clip > 0; the losses"""
+    losses = []
+    model.train()
+    for step in range(steps):
+        opt.zero_grad()
+        loss = loss_at(step)
+        loss.backward()
+        if clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
 def e2e_case(fx, name, model, in_shape, batch, steps, lr, momentum, weight_decay, nesterov,
              seed, adamw=None):
     """adamw: (beta1, beta2, eps, clip) trains with torch.optim.AdamW (and
@@ -536,16 +552,8 @@ def e2e_case(fx, name, model, in_shape, batch, steps, lr, momentum, weight_decay
     opt, clip = optimizer(model, lr, momentum, weight_decay, nesterov, adamw)
     xs = torch.randn(steps, batch, *in_shape, generator=g)
     ys = torch.randint(0, 10, (steps, batch), generator=g)
-    losses = []
-    model.train()
-    for step in range(steps):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(xs[step]), ys[step])
-        loss.backward()
-        if clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        opt.step()
-        losses.append(loss.item())
+    losses = train_steps(model, opt, clip, steps,
+                         lambda step: F.cross_entropy(model(xs[step]), ys[step]))
     fx.add(name + ".x", xs)
     fx.add(name + ".y", ys)
     fx.add(name + ".losses", torch.tensor(losses))
@@ -594,25 +602,31 @@ def make_e2e_goldens():
 
 
 # ---------------------------------------------------------------------------
-# transformers: the token ops (embedding, causal attention written out by
-# hand, GELU in both forms), normlab's lm architecture (one block in every
-# placement, with and without QK-norm, and the normalizers placeable on
-# tokens), and 20 training steps of a 2-layer LM with SGD and AdamW. A
-# model case stores its shape as "<case>.spec" (ints, see LM_SPEC) and its
-# names as "<case>.names" ("norm,placement,gelu" in bytes), so the C test
-# builds what each case says.
+# transformers: the token ops (embedding, causal and bidirectional attention
+# written out by hand, GELU in both forms), normlab's lm architecture (one
+# block in every placement, with and without QK-norm, and the normalizers
+# placeable on tokens), 20 training steps of a 2-layer LM with SGD and
+# AdamW, and 20 AdamW steps of the vit on images. A model case stores its
+# shape as "<case>.spec" (ints, see LM_SPEC; a vit "<case>.vit", see
+# VIT_SPEC) and its names as "<case>.names" ("norm,placement,gelu" in
+# bytes), so the C test builds what each case says.
 
 LM_SPEC = ["d_model", "heads", "layers", "context", "mlp_ratio", "qk_norm", "tie", "vocab",
            "batch", "groups"]
 
 
-def causal_attention(q, k, v, heads):
-    """softmax(q k^T / sqrt(head_dim) + causal mask) v per head; q, k, v (N, T, D)"""
+VIT_SPEC = ["d_model", "heads", "layers", "patch", "mlp_ratio", "qk_norm", "mean_pool", "classes",
+            "batch", "groups", "in_c", "side"]
+
+
+def causal_attention(q, k, v, heads, causal=True):
+    """softmax(q k^T / sqrt(head_dim) + causal mask) v per head; q, k, v (N, T, D);
+    causal False: no mask (the vit)"""
     n, t, d = q.shape
     hd = d // heads
     q, k, v = (a.view(n, t, heads, hd).transpose(1, 2) for a in (q, k, v))
     logits = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
-    mask = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
+    mask = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1 if causal else t)
     probs = torch.softmax(logits.masked_fill(mask, float("-inf")), dim=-1)
     return (probs @ v).transpose(1, 2).reshape(n, t, d), probs, logits.masked_fill(mask, float("-inf")).max()
 
@@ -638,9 +652,9 @@ def rows(module, x):
 
 
 class LmBlock(nn.Module):
-    def __init__(self, d, heads, ratio, norm, placement, qk_norm, gelu, groups):
+    def __init__(self, d, heads, ratio, norm, placement, qk_norm, gelu, groups, causal=True):
         super().__init__()
-        self.heads, self.placement, self.qk = heads, placement, qk_norm
+        self.heads, self.placement, self.qk, self.causal = heads, placement, qk_norm, causal
         self.attn = nn.Module()
         for name in ("q", "k", "v", "proj"):
             setattr(self.attn, name, nn.Linear(d, d))
@@ -669,7 +683,7 @@ class LmBlock(nn.Module):
     def attention(self, h):
         q = self.qk_heads("q_norm", self.attn.q(h))
         k = self.qk_heads("k_norm", self.attn.k(h))
-        y, _, _ = causal_attention(q, k, self.attn.v(h), self.heads)
+        y, _, _ = causal_attention(q, k, self.attn.v(h), self.heads, self.causal)
         return self.attn.proj(y)
 
     def branch(self, x, i):
@@ -768,22 +782,83 @@ def lm_train_golden(fx, name, seed, steps, lr, weight_decay=0.0, momentum=0.0, a
     opt, clip = optimizer(model, lr, momentum, weight_decay, False, adamw)
     tokens = torch.randint(0, vocab, (steps, batch, context), generator=g)
     targets = torch.randint(0, vocab, (steps, batch, context), generator=g)
-    losses = []
-    model.train()
-    for step in range(steps):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(tokens[step]).reshape(-1, vocab), targets[step].reshape(-1))
-        loss.backward()
-        if clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        opt.step()
-        losses.append(loss.item())
+    losses = train_steps(model, opt, clip, steps, lambda step: F.cross_entropy(
+        model(tokens[step]).reshape(-1, vocab), targets[step].reshape(-1)))
     fx.add(name + ".tokens", tokens)
     fx.add(name + ".targets", targets)
     fx.add(name + ".losses", torch.tensor(losses))
     fx.add(name + ".hyper", torch.tensor([lr, momentum, weight_decay, 0.0]))
     if adamw:
         fx.add(name + ".adamw", torch.tensor(list(adamw)))
+    for pname, p in model.named_parameters():
+        fx.add("%s.final.%s" % (name, pname), p)
+
+
+class Vit(nn.Module):
+    """normlab's vit: patches (a p x p patch's values in channel, row, column
+    order, the patches row-major), a linear patch embedding, a class token
+    (pool cls), learned positions, the lm's blocks without the causal mask,
+    a final norm for pre and peri, the class token's output or the tokens'
+    mean, a linear classifier"""
+
+    def __init__(self, in_c, side, patch, classes, d, heads, layers, ratio, norm, placement,
+                 qk_norm, gelu, mean_pool, groups):
+        super().__init__()
+        self.patch, self.mean_pool = patch, mean_pool
+        tokens = (side // patch) ** 2
+        self.patch_embed = nn.Linear(in_c * patch * patch, d)
+        if not mean_pool:
+            self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
+        self.pos_emb = nn.Embedding(tokens + (0 if mean_pool else 1), d)
+        self.blocks = nn.ModuleList(LmBlock(d, heads, ratio, norm, placement, qk_norm, gelu, groups,
+                                            causal=False) for _ in range(layers))
+        if placement in ("pre", "peri") and norm != "none":
+            self.final_norm = token_norm(norm, d, groups)
+        self.head = nn.Linear(d, classes)
+
+    def forward(self, images):
+        n, c, h, w = images.shape
+        p = self.patch
+        patches = images.unfold(2, p, p).unfold(3, p, p)  # n, c, h/p, w/p, p, p
+        patches = patches.permute(0, 2, 3, 1, 4, 5).reshape(n, (h // p) * (w // p), c * p * p)
+        x = self.patch_embed(patches)
+        if not self.mean_pool:
+            x = torch.cat([self.cls_token.expand(n, 1, -1), x], dim=1)
+        x = x + self.pos_emb.weight
+        for block in self.blocks:
+            x = block(x)
+        if hasattr(self, "final_norm"):
+            x = rows(self.final_norm, x)
+        return self.head(x.mean(dim=1) if self.mean_pool else x[:, 0])
+
+
+def vit_train_golden(fx, name, seed, steps, lr, weight_decay, adamw, in_c=1, side=8, patch=4,
+                     classes=5, d=16, heads=2, layers=2, ratio=2, norm="layer", placement="pre",
+                     qk_norm=False, gelu="none", mean_pool=False, groups=2, batch=4):
+    """steps AdamW steps of a vit from the same weights on the same images:
+    the loss at every step, the final parameters"""
+    torch.manual_seed(seed)
+    model = Vit(in_c, side, patch, classes, d, heads, layers, ratio, norm, placement, qk_norm, gelu,
+                mean_pool, groups)
+    g = torch.Generator().manual_seed(seed)
+    lm_init(model, g)
+    fx.add(name + ".vit", torch.tensor([d, heads, layers, patch, ratio, int(qk_norm),
+                                        int(mean_pool), classes, batch, groups, in_c, side],
+                                       dtype=torch.int32))
+    fx.add(name + ".names", torch.tensor(list(("%s,%s,%s" % (norm, placement, "erf" if gelu == "none" else gelu)).encode()),
+                                         dtype=torch.int32))
+    for pname, p in model.named_parameters():
+        fx.add("%s.param.%s" % (name, pname), p)
+    opt, clip = optimizer(model, lr, 0.0, weight_decay, False, adamw)
+    images = torch.randn(steps, batch, in_c, side, side, generator=g)
+    labels = torch.randint(0, classes, (steps, batch), generator=g)
+    losses = train_steps(model, opt, clip, steps,
+                         lambda step: F.cross_entropy(model(images[step]), labels[step]))
+    fx.add(name + ".images", images)
+    fx.add(name + ".labels", labels)
+    fx.add(name + ".losses", torch.tensor(losses))
+    fx.add(name + ".hyper", torch.tensor([lr, 0.0, weight_decay, 0.0]))
+    fx.add(name + ".adamw", torch.tensor(list(adamw)))
     for pname, p in model.named_parameters():
         fx.add("%s.final.%s" % (name, pname), p)
 
@@ -840,6 +915,30 @@ def make_tfm_goldens():
     lm_train_golden(fx, "train_adamw", 51, 20, f32(3e-3), weight_decay=f32(0.1),
                     adamw=(0.9, 0.95, f32(1e-8), 1.0), qk_norm=True, norm="rms",
                     **train)
+    # attention without the causal mask (the vit's), after every older case
+    # so that their random draws stay as they were
+    n, t, d, heads = 2, 9, 12, 3
+    q, k, v = (nn.Parameter(1.5 * torch.randn(n, t, d, generator=g)) for _ in range(3))
+    y, probs, largest = causal_attention(q, k, v, heads, causal=False)
+    dy = torch.randn(*y.shape, generator=g)
+    y.backward(dy)
+    for key, value in (("q", q), ("k", k), ("v", v), ("y", y), ("probs", probs), ("dy", dy),
+                       ("dq", q.grad), ("dk", k.grad), ("dv", v.grad)):
+        fx.add("attention_bidirectional.%s" % key, value)
+    fx.add("attention_bidirectional.heads", torch.tensor([heads], dtype=torch.int32))
+    fx.add("attention_bidirectional.max_logit", torch.tensor([largest.item()]))
+    fx.add("attention_bidirectional.bidirectional", torch.tensor([1], dtype=torch.int32))
+    # 20 AdamW steps of a 2-layer vit on 2-channel 8x8 images in 4x4
+    # patches: class token with pre-norm; mean pooling with post-norm and
+    # tanh GELU. QK-norm by RMSNorm in both, as in train_adamw: without it
+    # (or with a normalizer that has a shift) the key's bias gets an exactly
+    # zero gradient (a shift of every key leaves the softmax alone), and
+    # AdamW turns the two sides' rounding noise in it into steps of lr
+    vit_adamw = (0.9, 0.95, f32(1e-8), 1.0)
+    vit_train_golden(fx, "vit_cls_pre", 60, 20, f32(3e-3), f32(0.05), vit_adamw, in_c=2,
+                     qk_norm=True, norm="rms")
+    vit_train_golden(fx, "vit_mean_post", 61, 20, f32(3e-3), f32(0.05), vit_adamw, in_c=2,
+                     mean_pool=True, placement="post", qk_norm=True, norm="rms", gelu="tanh")
     fx.write("tfm_goldens.nlfx")
 
 

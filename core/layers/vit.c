@@ -1,0 +1,204 @@
+/* The layers that turn an image into tokens and tokens into one vector per
+ * image (the ViT): patchify, learned position add, class token, token
+ * pooling. Each is one op pair of backend.h. */
+#include <stdio.h>
+
+#include "layers/layer.h"
+
+/* the ViT's ops are one family: a backend has all of them or none */
+static bool vit_ops_ok(nl_builder *b, const char *name)
+{
+    nl_backend *be = nl_builder_backend(b);
+    const nl_ops *o = be->ops;
+    if (o->patchify_forward && o->patchify_backward && o->pos_add_forward &&
+        o->pos_add_backward && o->cls_prepend_forward && o->cls_prepend_backward &&
+        o->token_pool_forward && o->token_pool_backward)
+        return true;
+    nl_builder_fail(b, NL_ERR_UNSUPPORTED,
+                    "layer %s: the %s backend has no ViT kernels yet; use device: cpu", name,
+                    o->name);
+    nl_builder_key(b, "device");
+    return false;
+}
+
+/* ---- patchify: (N, C, H, W) -> (N, T, C*p*p) ---- */
+
+typedef struct {
+    nl_layer base;
+    int c, h, w, p;
+} patchify_layer;
+
+static void patchify_forward(nl_layer *self, const nl_pass *pass)
+{
+    patchify_layer *l = (patchify_layer *)self;
+    pass->be->ops->patchify_forward(pass->be, pass->n, l->c, l->h, l->w, l->p, self->in[0]->data,
+                                    self->out->data);
+}
+
+static void patchify_backward(nl_layer *self, const nl_pass *pass)
+{
+    patchify_layer *l = (patchify_layer *)self;
+    if (!self->in[0]->grad)
+        return;
+    pass->be->ops->patchify_backward(pass->be, pass->n, l->c, l->h, l->w, l->p, self->out->grad,
+                                     self->in[0]->grad, self->accumulate_din[0]);
+}
+
+static const nl_layer_vtable patchify_vtable = {"patchify", patchify_forward, patchify_backward};
+
+nl_act *nl_patchify(nl_builder *b, const char *name, nl_act *in, int patch)
+{
+    if (!vit_ops_ok(b, name))
+        return NULL;
+    const nl_shape s = in->shape;
+    if (patch < 1 || s.h % patch != 0 || s.w % patch != 0) {
+        char accepted[256];
+        int used = 0;
+        accepted[0] = '\0';
+        for (int side = 1; side <= s.h && side <= s.w && used < (int)sizeof accepted - 16; side++)
+            if (s.h % side == 0 && s.w % side == 0)
+                used += snprintf(accepted + used, sizeof accepted - (size_t)used, "%s%d",
+                                 used ? ", " : "", side);
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "layer %s: patch side %d does not divide the %dx%d image; accepted "
+                        "(dividing both sides): %s",
+                        name, patch, s.h, s.w, accepted);
+        nl_builder_key(b, "model.patch");
+        return NULL;
+    }
+    patchify_layer *l = nl_builder_layer_alloc(b, sizeof *l);
+    l->c = s.c, l->h = s.h, l->w = s.w, l->p = patch;
+    const int tokens = (s.h / patch) * (s.w / patch);
+    nl_act *out = nl_builder_act(
+        b, name, (nl_shape){.n = s.n, .c = s.c * patch * patch, .h = tokens, .w = 1, .ndim = 3});
+    nl_layer_init(&l->base, &patchify_vtable, name, in, NULL, out);
+    l->base.own_flops = true; /* a permutation */
+    l->base.flops = 0.0;
+    nl_builder_add(b, &l->base);
+    return out;
+}
+
+/* ---- position add: y = x + pos, pos (T, D) ---- */
+
+typedef struct {
+    nl_layer base;
+    nl_param *pos;
+} pos_add_layer;
+
+static void pos_add_forward(nl_layer *self, const nl_pass *pass)
+{
+    pos_add_layer *l = (pos_add_layer *)self;
+    const nl_shape s = self->out->shape;
+    pass->be->ops->pos_add_forward(pass->be, pass->n, s.h, s.c, self->in[0]->data, l->pos->data,
+                                   self->out->data);
+}
+
+static void pos_add_backward(nl_layer *self, const nl_pass *pass)
+{
+    pos_add_layer *l = (pos_add_layer *)self;
+    const nl_shape s = self->out->shape;
+    pass->be->ops->pos_add_backward(pass->be, pass->n, s.h, s.c, self->out->grad,
+                                    self->in[0]->grad, self->accumulate_din[0], l->pos->grad);
+}
+
+static const nl_layer_vtable pos_add_vtable = {"pos_add", pos_add_forward, pos_add_backward};
+
+nl_act *nl_pos_add(nl_builder *b, const char *name, const char *param_name, nl_act *in, float std)
+{
+    if (!vit_ops_ok(b, name))
+        return NULL;
+    pos_add_layer *l = nl_builder_layer_alloc(b, sizeof *l);
+    l->pos = nl_builder_param(b, param_name, 2, (int[]){in->shape.h, in->shape.c}, false,
+                              NL_FILL_NORMAL, std);
+    nl_act *out = nl_builder_act(b, name, in->shape);
+    nl_layer_init(&l->base, &pos_add_vtable, name, in, NULL, out);
+    l->base.own_flops = true; /* adds only */
+    l->base.flops = 0.0;
+    nl_builder_add(b, &l->base);
+    return out;
+}
+
+/* ---- class token: (N, T, D) -> (N, T + 1, D) ---- */
+
+typedef struct {
+    nl_layer base;
+    nl_param *cls;
+} cls_layer;
+
+static void cls_forward(nl_layer *self, const nl_pass *pass)
+{
+    cls_layer *l = (cls_layer *)self;
+    const nl_shape s = self->in[0]->shape;
+    pass->be->ops->cls_prepend_forward(pass->be, pass->n, s.h, s.c, self->in[0]->data,
+                                       l->cls->data, self->out->data);
+}
+
+static void cls_backward(nl_layer *self, const nl_pass *pass)
+{
+    cls_layer *l = (cls_layer *)self;
+    const nl_shape s = self->in[0]->shape;
+    pass->be->ops->cls_prepend_backward(pass->be, pass->n, s.h, s.c, self->out->grad,
+                                        self->in[0]->grad, self->accumulate_din[0],
+                                        l->cls->grad);
+}
+
+static const nl_layer_vtable cls_vtable = {"cls_token", cls_forward, cls_backward};
+
+nl_act *nl_cls_token(nl_builder *b, const char *name, nl_act *in, float std)
+{
+    if (!vit_ops_ok(b, name))
+        return NULL;
+    cls_layer *l = nl_builder_layer_alloc(b, sizeof *l);
+    l->cls = nl_builder_param(b, name, 3, (int[]){1, 1, in->shape.c}, false, NL_FILL_NORMAL, std);
+    nl_shape s = in->shape;
+    s.h += 1;
+    nl_act *out = nl_builder_act(b, name, s);
+    nl_layer_init(&l->base, &cls_vtable, name, in, NULL, out);
+    l->base.own_flops = true; /* a copy */
+    l->base.flops = 0.0;
+    nl_builder_add(b, &l->base);
+    return out;
+}
+
+/* ---- token pooling: (N, T, D) -> (N, D) ---- */
+
+typedef struct {
+    nl_layer base;
+    nl_token_pool kind;
+} token_pool_layer;
+
+static void token_pool_forward(nl_layer *self, const nl_pass *pass)
+{
+    token_pool_layer *l = (token_pool_layer *)self;
+    const nl_shape s = self->in[0]->shape;
+    pass->be->ops->token_pool_forward(pass->be, l->kind, pass->n, s.h, s.c, self->in[0]->data,
+                                      self->out->data);
+}
+
+static void token_pool_backward(nl_layer *self, const nl_pass *pass)
+{
+    token_pool_layer *l = (token_pool_layer *)self;
+    const nl_shape s = self->in[0]->shape;
+    if (!self->in[0]->grad)
+        return;
+    pass->be->ops->token_pool_backward(pass->be, l->kind, pass->n, s.h, s.c, self->out->grad,
+                                       self->in[0]->grad, self->accumulate_din[0]);
+}
+
+static const nl_layer_vtable token_pool_vtable = {"token_pool", token_pool_forward,
+                                                  token_pool_backward};
+
+nl_act *nl_token_pool_layer(nl_builder *b, const char *name, nl_act *in, nl_token_pool kind)
+{
+    if (!vit_ops_ok(b, name))
+        return NULL;
+    token_pool_layer *l = nl_builder_layer_alloc(b, sizeof *l);
+    l->kind = kind;
+    nl_act *out =
+        nl_builder_act(b, name, (nl_shape){.n = in->shape.n, .c = in->shape.c, .h = 1, .w = 1, .ndim = 2});
+    nl_layer_init(&l->base, &token_pool_vtable, name, in, NULL, out);
+    l->base.own_flops = true;
+    l->base.flops = kind == NL_TOKEN_POOL_MEAN ? (double)in->shape.h * in->shape.c : 0.0;
+    nl_builder_add(b, &l->base);
+    return out;
+}
