@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "base/rng.h"
 #include "log/files.h"
 #include "testutil.h"
 #include "train/checkpoint.h"
@@ -269,6 +270,45 @@ static void damage(const char *dir, long at, long cut, bool resign)
     free(text);
 }
 
+/* A checkpoint of format 1, as normlab wrote them before series.csv: the
+ * same payload without series.csv's length (after metrics.csv's and
+ * trace.csv's, checkpoint.h). An unfinished run of that version resumes and
+ * ends as the uninterrupted run. */
+START_TEST(test_format_1_checkpoint_resumes)
+{
+    tu_tmp_make("checkpoint");
+    tu_tmp_write("c.yaml", config);
+    ck_assert_int_eq(tu_normlab("run c.yaml --out ref --quiet"), 0);
+    run_and_kill("k", 100);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/k/%s", tu_tmp, NL_CHECKPOINT_FILE);
+    char *text = NULL;
+    size_t len = 0;
+    nl_error err = {0};
+    ck_assert_int_eq(nl_read_file(path, &text, &len, &err), NL_OK);
+    const size_t header = 48, series_at = header + (7 + 15) * 8 + sizeof(nl_rng) + 2 * 8;
+    memmove(text + series_at, text + series_at + 8, len - series_at - 8);
+    len -= 8;
+    const uint32_t version = 1;
+    const uint64_t payload = len - header;
+    const uint64_t crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)text + header, (uInt)payload);
+    memcpy(text + 8, &version, 4);
+    memcpy(text + 16, &payload, 8);
+    memcpy(text + 24, &crc, 8);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+    free(text);
+    const int rc = tu_normlab("run c.yaml --out k");
+    char *out = tu_normlab_output();
+    ck_assert_msg(rc == 0 && strstr(out, "resuming"), "exit %d: %s", rc, out);
+    free(out);
+    check_same_results("k", "ref", "resumed from a format-1 checkpoint");
+    tu_tmp_remove();
+}
+END_TEST
+
 START_TEST(test_bad_checkpoint_refused)
 {
     tu_tmp_make("checkpoint");
@@ -446,6 +486,7 @@ int main(void)
     tcase_add_loop_test(tc, test_kill_and_resume, 0,
                         (int)(sizeof resume_cases / sizeof resume_cases[0]));
     tcase_add_test(tc, test_bad_checkpoint_refused);
+    tcase_add_test(tc, test_format_1_checkpoint_resumes);
     tcase_add_test(tc, test_checkpoint_of_other_data_refused);
     tcase_add_test(tc, test_token_position_refused);
     tcase_add_test(tc, test_sweep_resumes_runs);

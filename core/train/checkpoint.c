@@ -92,9 +92,14 @@ static array_sizes sizes_of(const nl_model *m, long data_n)
                          (int64_t)m->state_floats, m->n_counters, data_n};
 }
 
-static size_t payload_bytes(const array_sizes *a)
+/* Format 1 (before series.csv) lacks series.csv's length; a run of that
+ * version logged no series, so its checkpoints still resume. */
+enum { OLDEST_READABLE_VERSION = 1 };
+
+static size_t payload_bytes(const array_sizes *a, uint32_t version)
 {
-    const size_t scalars = 7 + 15 + 4 + 5; /* i64s, f64s, files and threads, array sizes */
+    /* i64s, f64s, output lengths and threads, array sizes */
+    const size_t scalars = 7 + 15 + (version >= 2 ? 4 : 3) + 5;
     return scalars * 8 + sizeof(nl_rng) +
            (size_t)(a->param_floats + a->optim_floats + a->state_floats) * sizeof(float) +
            (size_t)a->counters * sizeof(int64_t) + (size_t)a->order * sizeof(int32_t);
@@ -105,7 +110,7 @@ nl_code nl_checkpoint_write(const char *dir, uint64_t config_hash, const nl_mode
                             nl_error *err)
 {
     const array_sizes a = sizes_of(m, s->data_n);
-    const size_t payload = payload_bytes(&a);
+    const size_t payload = payload_bytes(&a, NL_CHECKPOINT_VERSION);
     cursor c = {malloc(HEADER_BYTES + payload), 0, HEADER_BYTES + payload, false};
     if (!c.p)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory for a checkpoint of %zu bytes",
@@ -222,9 +227,10 @@ nl_code nl_checkpoint_read(const char *dir, uint64_t config_hash, nl_model *m,
     memcpy(&payload_len, h + 16, 8);
     memcpy(&crc, h + 24, 8);
     memcpy(&hash, h + 32, 8);
-    if (version != NL_CHECKPOINT_VERSION || header_bytes != HEADER_BYTES) {
-        snprintf(what, sizeof what, "checkpoint format %u, but this normlab reads format %d",
-                 version, NL_CHECKPOINT_VERSION);
+    if (version < OLDEST_READABLE_VERSION || version > NL_CHECKPOINT_VERSION ||
+        header_bytes != HEADER_BYTES) {
+        snprintf(what, sizeof what, "checkpoint format %u, but this normlab reads formats %d to %d",
+                 version, OLDEST_READABLE_VERSION, NL_CHECKPOINT_VERSION);
         free(text);
         return damaged(err, path, what);
     }
@@ -252,12 +258,12 @@ nl_code nl_checkpoint_read(const char *dir, uint64_t config_hash, nl_model *m,
     get(&c, &r.data_rng, sizeof r.data_rng);
     files->metrics_bytes = get_i64(&c);
     files->trace_bytes = get_i64(&c);
-    files->series_bytes = get_i64(&c);
+    files->series_bytes = version >= 2 ? get_i64(&c) : 0;
     files->threads = get_i64(&c);
     array_sizes a;
     get(&c, &a, sizeof a);
     const array_sizes want = sizes_of(m, r.data_n);
-    if (c.short_read || memcmp(&a, &want, sizeof a) != 0 || payload_bytes(&a) != payload_len) {
+    if (c.short_read || memcmp(&a, &want, sizeof a) != 0 || payload_bytes(&a, version) != payload_len) {
         free(text);
         return damaged(err, path, "its arrays do not fit this run's model and data "
                                   "(written by another build?)");

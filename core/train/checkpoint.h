@@ -22,6 +22,8 @@
 #include "train/train.h"
 
 #define NL_CHECKPOINT_FILE "checkpoint.nlck"
+/* 2: series.csv's length after trace.csv's; format 1 (without it) is still
+ * read, as a run that logged no series */
 #define NL_CHECKPOINT_VERSION 2
 
 /* what the run's output files held when the checkpoint was taken, and the
