@@ -1,12 +1,11 @@
 /* The vector elementary functions of core/cpu/vmath.h against libm in
- * double, swept densely over their whole working range: erf (GELU's erf
+ * double, swept densely over their whole working range: erfc (GELU's erf
  * form) and exp (GELU's tanh form and erf backward), each to a bound in
- * FLT_EPSILON units of relative error a little above what they reach with
- * or without FMA (erf 2.9 and 3.6, exp 0.7 and 0.9); NaN in
+ * FLT_EPSILON units of relative error a little above what they reach; NaN in
  * a lane stays NaN and leaves the other lanes alone; the clamps give the
- * right limits. And GELU's tanh form, evaluated through e^(-2u), keeps its
- * relative accuracy on the negative tail, where 1 + tanh would cancel; both
- * GELU forms stay finite far out.
+ * right limits. And both GELU forms keep their relative accuracy on the
+ * negative tail, where 1 + erf and 1 + tanh would cancel; both stay finite
+ * far out.
  * (tanh's sweep is test_norm_reference's, through DyT.) */
 #include <float.h>
 #include <math.h>
@@ -62,14 +61,20 @@ static double sweep_error_geometric(vec_fn f, ref_fn ref, float lo, float hi, fl
     return worst / FLT_EPSILON;
 }
 
-START_TEST(test_erf_accuracy)
+/* erfc relative to its value, which falls from 1 to 1e-38 over [0, 9.3]:
+ * the fit's own error (1.2e-7) and the rounding of the exponent -a^2 + P,
+ * half an ulp of a^2, which grows with it (34 FLT_EPSILON near a = 8.6) */
+START_TEST(test_erfc_accuracy)
 {
     float at = 0.0f;
-    /* [-6, 6] crosses the clamp at |x| = 3.93, where erf is 1 in float */
-    double e = sweep_error(nl_v8_erf, erf, -6.0f, 6.0f, &at);
-    ck_assert_msg(e < 4.0, "erf: relative error %.3g FLT_EPSILON at %.9g", e, (double)at);
-    e = sweep_error_geometric(nl_v8_erf, erf, 1e-30f, 1.0f, &at);
-    ck_assert_msg(e < 4.0, "erf near 0: relative error %.3g FLT_EPSILON at %.9g", e, (double)at);
+    double e = sweep_error(nl_v8_erfc_nonneg, erfc, 0.0f, 2.0f, &at);
+    ck_assert_msg(e < 6.0, "erfc on [0, 2]: relative error %.3g FLT_EPSILON at %.9g", e,
+                  (double)at);
+    e = sweep_error(nl_v8_erfc_nonneg, erfc, 2.0f, 9.2f, &at);
+    ck_assert_msg(e < 48.0, "erfc on [2, 9.2]: relative error %.3g FLT_EPSILON at %.9g", e,
+                  (double)at);
+    e = sweep_error_geometric(nl_v8_erfc_nonneg, erfc, 1e-30f, 1.0f, &at);
+    ck_assert_msg(e < 4.0, "erfc near 0: relative error %.3g FLT_EPSILON at %.9g", e, (double)at);
 }
 END_TEST
 
@@ -85,21 +90,21 @@ START_TEST(test_exp_accuracy)
 END_TEST
 
 /* NaN in lane 0 stays NaN, the others are the function's values; the
- * clamps: erf(+-inf) = +-1, exp(-inf) below 1.7e-38 and exp(+inf) huge,
- * neither NaN */
+ * limits: erfc is 0 from 9.3 on (below 1.7e-38) and at +inf; exp(-inf)
+ * below 1.7e-38 and exp(+inf) huge, neither NaN */
 START_TEST(test_special_values)
 {
     const float x[8] = {NAN, 0.5f, -0.5f, 0.0f, INFINITY, -INFINITY, 100.0f, -100.0f};
-    const nl_v8 e = nl_v8_erf(nl_v8_load(x)), p = nl_v8_exp(nl_v8_load(x));
-    ck_assert_msg(isnan(e[0]) && isnan(p[0]), "NaN gives erf %g, exp %g", (double)e[0],
+    const float a[8] = {NAN, 0.5f, 1.5f, 0.0f, INFINITY, 9.5f, 100.0f, FLT_MAX};
+    const nl_v8 e = nl_v8_erfc_nonneg(nl_v8_load(a)), p = nl_v8_exp(nl_v8_load(x));
+    ck_assert_msg(isnan(e[0]) && isnan(p[0]), "NaN gives erfc %g, exp %g", (double)e[0],
                   (double)p[0]);
     for (int l = 1; l < 4; l++) {
-        ck_assert(fabs(e[l] - erf(x[l])) <= 4 * FLT_EPSILON * fabs(erf(x[l])));
+        ck_assert(fabs(e[l] - erfc(a[l])) <= 4 * FLT_EPSILON * erfc(a[l]));
         ck_assert(fabs(p[l] - exp(x[l])) <= 2 * FLT_EPSILON * exp(x[l]));
     }
     for (int l = 4; l < 8; l++)
-        ck_assert_msg(e[l] == copysignf(1.0f, x[l]), "erf(%g) = %.9g", (double)x[l],
-                      (double)e[l]);
+        ck_assert_msg(e[l] == 0.0f, "erfc(%g) = %.9g", (double)a[l], (double)e[l]);
     ck_assert(p[4] > 1e38f && !isinf(p[4]) && p[5] >= 0.0f && p[5] < 1.7e-38f);
 }
 END_TEST
@@ -132,6 +137,32 @@ START_TEST(test_gelu_tanh_negative_tail)
 }
 END_TEST
 
+/* GELU's erf form relative to its value over [-12, 0), where it falls to
+ * 2e-32 (below, Phi nears float's smallest normal): x Phi(x) with Phi = erfc(-x / sqrt 2) / 2 keeps the digits that
+ * 1 + erf(x / sqrt 2) would lose (all of them below -5.5); the error grows
+ * with erfc's exponent, a^2 = x^2 / 2 (test_erfc_accuracy). */
+START_TEST(test_gelu_erf_negative_tail)
+{
+    enum { COUNT = 12001 };
+    float x[COUNT], y[COUNT];
+    for (int i = 0; i < COUNT; i++)
+        x[i] = -12.0f + 12.0f * (float)i / COUNT;
+    nl_backend *be = tu_cpu(1);
+    be->ops->gelu_forward(be, NL_GELU_ERF, COUNT, x, y);
+    double worst = 0.0;
+    float at = 0.0f;
+    for (int i = 0; i < COUNT; i++) {
+        const double want = nl_gelu_reference(NL_GELU_ERF, x[i]);
+        const double err = fabs(y[i] - want) / fabs(want) / (1 + 0.5 * x[i] * x[i]);
+        if (err > worst)
+            worst = err, at = x[i];
+    }
+    ck_assert_msg(worst < 4 * FLT_EPSILON,
+                  "gelu erf(%.9g): relative error %.3g FLT_EPSILON times 1 + x^2 / 2", (double)at,
+                  worst / FLT_EPSILON);
+}
+END_TEST
+
 /* GELU far out, where v^3 and e^(-2u) leave float's range: y is x or 0 and
  * the slope 1 or 0 in both forms, never NaN; a NaN stays NaN */
 START_TEST(test_gelu_extremes)
@@ -158,10 +189,11 @@ int main(void)
 {
     Suite *s = suite_create("vmath");
     TCase *tc = tcase_create("cpu");
-    tcase_add_test(tc, test_erf_accuracy);
+    tcase_add_test(tc, test_erfc_accuracy);
     tcase_add_test(tc, test_exp_accuracy);
     tcase_add_test(tc, test_special_values);
     tcase_add_test(tc, test_gelu_tanh_negative_tail);
+    tcase_add_test(tc, test_gelu_erf_negative_tail);
     tcase_add_loop_test(tc, test_gelu_extremes, 0, NL_GELU_COUNT);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

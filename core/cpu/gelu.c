@@ -4,10 +4,12 @@
  * independent, so nothing depends on the thread count; the last count % 8
  * go through an 8-float buffer and round exactly as the vector body.
  *
- * The tanh form is evaluated through the identity 0.5 (1 + tanh(u)) =
- * 1 / (1 + e^(-2u)), and 1 - tanh(u)^2 = 4 e^(-2u) / (1 + e^(-2u))^2: no
- * 1 + tanh cancellation for negative inputs, so the result keeps its relative
- * accuracy where GELU is small. */
+ * Both forms keep their relative accuracy where GELU is small (negative
+ * inputs), where 1 + erf and 1 + tanh would cancel to erf's or tanh's
+ * absolute error: the erf form takes Phi(v) = erfc(-v / sqrt 2) / 2 from an
+ * erfc accurate in relative terms (vmath.h), and the tanh form is evaluated
+ * through 0.5 (1 + tanh(u)) = 1 / (1 + e^(-2u)) and 1 - tanh(u)^2 =
+ * 4 e^(-2u) / (1 + e^(-2u))^2. */
 #include <string.h>
 
 #include "cpu/cpu.h"
@@ -35,10 +37,18 @@ static inline nl_v8 saturate(nl_v8 v)
     return nl_v8_select(v > hi, hi, v);
 }
 
+/* Phi(v), the standard normal CDF: erfc(|v| / sqrt 2) / 2 on the negative
+ * side, 1 minus it on the positive (a NaN passes) */
+static inline nl_v8 normal_cdf8(nl_v8 v)
+{
+    const nl_v8 a = (nl_v8)((nl_v8i)v ^ nl_v8_sign_bits(v)) * nl_v8_splat(NL_GELU_INV_SQRT_2);
+    const nl_v8 tail = nl_v8_splat(0.5f) * nl_v8_erfc_nonneg(a);
+    return nl_v8_select(v < nl_v8_splat(0.0f), tail, nl_v8_splat(1.0f) - tail);
+}
+
 static inline nl_v8 gelu_erf8(nl_v8 v)
 {
-    const nl_v8 half_v = nl_v8_splat(0.5f) * v;
-    return nl_v8_fma(half_v, nl_v8_erf(v * nl_v8_splat(NL_GELU_INV_SQRT_2)), half_v);
+    return v * normal_cdf8(v);
 }
 
 /* only the negative side is clamped: above, y = v */
@@ -52,10 +62,9 @@ static inline nl_v8 gelu_tanh8(nl_v8 v)
 /* d gelu / dv = Phi(v) + v phi(v) */
 static inline nl_v8 gelu_erf_grad8(nl_v8 v)
 {
-    const nl_v8 half = nl_v8_splat(0.5f);
     v = saturate(v);
-    const nl_v8 cdf = nl_v8_fma(half, nl_v8_erf(v * nl_v8_splat(NL_GELU_INV_SQRT_2)), half);
-    return nl_v8_fma(v * nl_v8_splat(NL_GELU_INV_SQRT_2PI), nl_v8_exp(-half * v * v), cdf);
+    return nl_v8_fma(v * nl_v8_splat(NL_GELU_INV_SQRT_2PI), nl_v8_exp(nl_v8_splat(-0.5f) * v * v),
+                     normal_cdf8(v));
 }
 
 /* s + 2 K v (1 + 3 c v^2) e s^2, s = 1 / (1 + e), e = e^(-2u), K = sqrt(2/pi);

@@ -116,7 +116,7 @@ template <int KIND> struct GeluForwardOp {
                 o.v[e] = 0.5f * v *
                          (1.0f + tanhf(NL_GELU_SQRT_2_OVER_PI * (v + NL_GELU_CUBIC * v * v * v)));
             else
-                o.v[e] = 0.5f * v * (1.0f + erff(v * NL_GELU_INV_SQRT_2));
+                o.v[e] = 0.5f * v * erfcf(-v * NL_GELU_INV_SQRT_2); /* no 1 + erf cancellation */
         }
         st<V>(y, (long long)i, o);
     }
@@ -140,7 +140,7 @@ template <int KIND> struct GeluBackwardOp {
                 grad = 0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * NL_GELU_SQRT_2_OVER_PI *
                                                 (1.0f + 3.0f * NL_GELU_CUBIC * v * v);
             } else {
-                grad = 0.5f * (1.0f + erff(v * NL_GELU_INV_SQRT_2)) +
+                grad = 0.5f * erfcf(-v * NL_GELU_INV_SQRT_2) +
                        v * expf(-0.5f * v * v) * NL_GELU_INV_SQRT_2PI;
             }
             o.v[e] = accumulate ? old.v[e] + g.v[e] * grad : g.v[e] * grad;

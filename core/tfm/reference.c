@@ -158,7 +158,7 @@ double nl_gelu_reference(nl_gelu_kind kind, double x)
 {
     if (kind == NL_GELU_TANH)
         return 0.5 * x * (1.0 + tanh(SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x)));
-    return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+    return 0.5 * x * erfc(-x / sqrt(2.0)); /* 1 + erf would cancel for x < 0 */
 }
 
 double nl_gelu_reference_derivative(nl_gelu_kind kind, double x)
@@ -168,7 +168,7 @@ double nl_gelu_reference_derivative(nl_gelu_kind kind, double x)
         return 0.5 * (1.0 + th) +
                0.5 * x * (1.0 - th * th) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_CUBIC * x * x);
     }
-    return 0.5 * (1.0 + erf(x / sqrt(2.0))) + x * exp(-0.5 * x * x) / sqrt(2.0 * M_PI);
+    return 0.5 * erfc(-x / sqrt(2.0)) + x * exp(-0.5 * x * x) / sqrt(2.0 * M_PI);
 }
 
 void nl_gelu_reference_forward(nl_gelu_kind kind, size_t count, const float *x, float *y)
