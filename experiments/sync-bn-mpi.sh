@@ -9,7 +9,8 @@
 #   experiments/sync-bn-mpi.sh speed [OUT]   # samples/s of 1, 2, 4 ranks, sync false / true
 #
 # OUT defaults to results/sync-bn-mpi. STEPS (default 400) trims the
-# training runs, SPEED_STEPS (default 300) the timed ones.
+# training runs, SPEED_STEPS (default 300) the timed ones, SPEED_BATCH
+# (default 64) their global batch.
 set -eu
 cd "$(dirname "$0")/.."
 what=${1:-repro}
@@ -18,6 +19,7 @@ normlab=${NORMLAB:-build/normlab}
 config=configs/mlp-sync-bn.yaml
 steps=${STEPS:-400}
 speed_steps=${SPEED_STEPS:-300}
+speed_batch=${SPEED_BATCH:-64}
 root=""
 [ "$(id -u)" -eq 0 ] && root="--allow-run-as-root"
 # one OpenMP thread per rank. Up to one rank per core, Open MPI polls while
@@ -75,16 +77,16 @@ elif [ "$what" = speed ]; then
         for ranks in 1 2 4; do
             for sync in false true; do
                 dir="$out/speed/r$ranks-sync$sync"
-                mpi $ranks run $config --quiet --force --set train.batch_size=64 \
+                mpi $ranks run $config --quiet --force --set train.batch_size=$speed_batch \
                     --set train.steps=$speed_steps --set train.eval_every=$speed_steps \
                     --set train.optimizer.lr=0.04 --set model.norm.sync=$sync --out "$dir" > /dev/null
             done
             a=$(field "$out/speed/r$ranks-syncfalse" samples_per_s)
             b=$(field "$out/speed/r$ranks-synctrue" samples_per_s)
-            echo "| $ranks | $((64 / ranks)) | ${a%.*} | ${b%.*} | $(awk "BEGIN { printf \"%+.0f%%\", 100 * ($a / $b - 1) }") |"
+            echo "| $ranks | $((speed_batch / ranks)) | ${a%.*} | ${b%.*} | $(awk "BEGIN { printf \"%+.0f%%\", 100 * ($a / $b - 1) }") |"
         done
         echo
-        echo "global batch 64, $speed_steps steps, one thread per rank; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+        echo "global batch $speed_batch, $speed_steps steps, one thread per rank; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     } > "$out/step-time.md"
     cat "$out/step-time.md"
 else

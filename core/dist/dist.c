@@ -203,12 +203,24 @@ void nl_dist_mean_floats(nl_dist *d, float *values, size_t count)
     const float *all = nl_dist_allgather(d, values, count * sizeof *values);
     if (!all)
         return;
+    /* rank by rank over a block of values, which vectorizes, where a sum
+     * over the ranks per value strides through them (three times the time
+     * for the gradients of a 270k-parameter MLP); the additions are the
+     * same, in rank order */
+    enum { BLOCK = 512 };
+    double sum[BLOCK];
     const double ranks = (double)d->size;
-    for (size_t i = 0; i < count; i++) {
-        double sum = 0.0;
-        for (int r = 0; r < d->size; r++)
-            sum += all[(size_t)r * count + i];
-        values[i] = (float)(sum / ranks);
+    for (size_t i0 = 0; i0 < count; i0 += BLOCK) {
+        const size_t m = count - i0 < BLOCK ? count - i0 : BLOCK;
+        for (size_t j = 0; j < m; j++)
+            sum[j] = all[i0 + j];
+        for (int r = 1; r < d->size; r++) {
+            const float *rank_values = all + (size_t)r * count + i0;
+            for (size_t j = 0; j < m; j++)
+                sum[j] += rank_values[j];
+        }
+        for (size_t j = 0; j < m; j++)
+            values[i0 + j] = (float)(sum[j] / ranks);
     }
 }
 
