@@ -565,10 +565,27 @@ START_TEST(test_config_good)
     ck_assert_int_eq(cfg->data.markov_order, 3);
     ck_assert_int_eq(cfg->data.markov_branching, 8);
     ck_assert_int_eq(cfg->data.markov_length, 5000);
-    /* the text dataset's default is the build's corpus */
+    /* the text dataset's default is the build's corpus, left unnamed in the
+     * resolved config (the build directory differs between checkouts) and
+     * opened as the build's own; a path given stays as given */
     ck_assert_msg(nl_config_load_string("data: {dataset: text}\nmodel: {arch: lm}\n", "cfg.yaml", NULL, 0, cfg,
                                         &err) == NL_OK, "%s", err.msg);
-    ck_assert_str_eq(cfg->data.path, nl_data_default_path(NL_DATA_TEXT));
+    ck_assert_str_eq(cfg->data.path, "");
+    char *written = NULL;
+    size_t written_len = 0;
+    FILE *mem = open_memstream(&written, &written_len);
+    ck_assert_int_eq(nl_config_write(cfg, mem, &err), NL_OK);
+    fclose(mem);
+    ck_assert_msg(strstr(written, "\n  path: \"\"\n"), "%s", written);
+    free(written);
+    if (nl_data_default_path(NL_DATA_TEXT)[0] && access(nl_data_default_path(NL_DATA_TEXT), R_OK) == 0) {
+        nl_token_shape shape;
+        ck_assert_msg(nl_token_dataset_probe(&cfg->data, 65, &shape, &err) == NL_OK, "%s", err.msg);
+        ck_assert_int_gt(shape.train_length, 1000000); /* the Bible's characters */
+    }
+    ck_assert_msg(nl_config_load_string("data: {dataset: text, path: /tmp/corpus.txt}\nmodel: {arch: lm}\n",
+                                        "cfg.yaml", NULL, 0, cfg, &err) == NL_OK, "%s", err.msg);
+    ck_assert_str_eq(cfg->data.path, "/tmp/corpus.txt");
     free(cfg);
 }
 END_TEST

@@ -1089,7 +1089,14 @@ static nl_code resolve(nl_config *cfg, bool resolved_file, nl_error *err)
     }
     free(defaults);
 
-    if (!nl_config_origin_of(cfg, "data.path") || !cfg->data.path[0])
+    /* the default text corpus is written into the build directory, which
+     * differs from checkout to checkout: the resolved config leaves it
+     * unnamed (""), which the data layer opens as the build's own, so a
+     * config.yaml means the same run in every checkout (and a sweep's
+     * committed runs stay finished there). The image datasets' defaults are
+     * the system's fixed directories. */
+    if ((!nl_config_origin_of(cfg, "data.path") || !cfg->data.path[0]) &&
+        cfg->data.kind != NL_DATA_TEXT)
         snprintf(cfg->data.path, sizeof cfg->data.path, "%s", nl_data_default_path(cfg->data.kind));
     if (!nl_config_origin_of(cfg, "model.norm.placement"))
         cfg->model.norm.placement = cfg->model.arch == NL_ARCH_RESNET ? NL_PLACE_POST

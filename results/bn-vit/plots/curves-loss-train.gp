@@ -52,7 +52,7 @@ run_test_color = "#d62728"   #   and its test metric
 run_point_size = 0.6
 
 set label 101 "Training loss against step" at screen 0.5, screen 0.9556 center font title_font
-set label 102 "fashion-mnist, 10000 training samples | VIT 256-256 relu pre act\nSGD lr 0.002, momentum , wd 0.05, cosine schedule, batch 64, 4 epochs | 3 seeds" at screen 0.5, screen 0.8909 center font subtitle_font tc rgb subtitle_color
+set label 102 "fashion-mnist, 10000 training samples | VIT d_model 64, layers 4, heads 4, patch 7, placement pre\nAdamW lr 0.002, wd 0.05, cosine schedule, batch 64, 4 epochs | 3 seeds" at screen 0.5, screen 0.8909 center font subtitle_font tc rgb subtitle_color
 set label 103 "lines: mean over 3 seeds; bands: min to max" at screen 0.01, screen 0.0202 left font footnote_font tc rgb footnote_color
 set xlabel "step (optimizer updates)"
 set multiplot

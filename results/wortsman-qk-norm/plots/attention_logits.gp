@@ -49,7 +49,7 @@ series_pt = 7
 series_ps = 0.5
 
 set label 101 "Largest attention logit over training (maximum over layers)" at screen 0.5, screen 0.9667 center font title_font
-set label 102 "text | LM 256-256 relu, layer norm pre act | SGD, momentum , wd 0.01, cosine schedule, batch 16, 300 steps | 3 seeds" at screen 0.5, screen 0.9303 center font subtitle_font tc rgb subtitle_color
+set label 102 "text | LM d_model 64, layers 4, heads 4, context 32, layer norm, placement pre\nAdamW, wd 0.01, cosine schedule, batch 16, 300 steps | 3 seeds" at screen 0.5, screen 0.9182 center font subtitle_font tc rgb subtitle_color
 set label 103 "lines: mean over 3 seeds (min and max in attention_logits.csv)" at screen 0.01, screen 0.0152 left font footnote_font tc rgb footnote_color
 set multiplot
 set xlabel "step (optimizer updates)"
@@ -61,7 +61,7 @@ set yrange [0.0999173:1.8016e+06]
 set lmargin at screen 0.0700
 set rmargin at screen 0.3781
 set bmargin at screen 0.1364
-set tmargin at screen 0.8394
+set tmargin at screen 0.8152
 set title "model.qk_norm = false"
 set key outside right top Left reverse nobox noopaque width 1 spacing 1.2
 plot "attention_logits.csv" using (column("panel") == 0 && column("variant") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "lr=0.001", \
@@ -75,7 +75,7 @@ unset label 102
 set lmargin at screen 0.4656
 set rmargin at screen 0.7737
 set bmargin at screen 0.1364
-set tmargin at screen 0.8394
+set tmargin at screen 0.8152
 set title "model.qk_norm = true"
 unset key
 plot "attention_logits.csv" using (column("panel") == 1 && column("variant") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "lr=0.001", \

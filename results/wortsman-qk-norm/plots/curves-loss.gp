@@ -52,7 +52,7 @@ run_test_color = "#d62728"   #   and its test metric
 run_point_size = 0.6
 
 set label 101 "Training loss and test loss against step" at screen 0.5, screen 0.9738 center font title_font
-set label 102 "text | LM 256-256 relu, layer norm pre act | SGD, momentum , wd 0.01, cosine schedule, batch 16, 300 steps | 3 seeds" at screen 0.5, screen 0.9452 center font subtitle_font tc rgb subtitle_color
+set label 102 "text | LM d_model 64, layers 4, heads 4, context 32, layer norm, placement pre\nAdamW, wd 0.01, cosine schedule, batch 16, 300 steps | 3 seeds" at screen 0.5, screen 0.9357 center font subtitle_font tc rgb subtitle_color
 set label 103 "lines: mean over 3 seeds; bands: min to max" at screen 0.01, screen 0.0119 left font footnote_font tc rgb footnote_color
 set xlabel "step (optimizer updates)"
 set multiplot
@@ -60,8 +60,8 @@ set xtics ("0" 0, "50" 50, "100" 100, "150" 150, "200" 200, "250" 250, "300" 300
 set xrange [0:300]
 set lmargin at screen 0.0700
 set rmargin at screen 0.4004
-set bmargin at screen 0.5470
-set tmargin at screen 0.8738
+set bmargin at screen 0.5375
+set tmargin at screen 0.8548
 set title "false: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
@@ -83,8 +83,8 @@ unset label 101
 unset label 102
 set lmargin at screen 0.4696
 set rmargin at screen 0.8000
-set bmargin at screen 0.5470
-set tmargin at screen 0.8738
+set bmargin at screen 0.5375
+set tmargin at screen 0.8548
 set title "false: test loss"
 set ylabel "test loss (cross-entropy, nats)"
 unset logscale y
@@ -105,7 +105,7 @@ plot "curves-loss.csv" using (column("variant") == 0 && column("panel") == 1 ? c
 set lmargin at screen 0.0700
 set rmargin at screen 0.4004
 set bmargin at screen 0.0952
-set tmargin at screen 0.4220
+set tmargin at screen 0.4125
 set title "true: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
@@ -126,7 +126,7 @@ plot "curves-loss.csv" using (column("variant") == 6 && column("panel") == 0 ? c
 set lmargin at screen 0.4696
 set rmargin at screen 0.8000
 set bmargin at screen 0.0952
-set tmargin at screen 0.4220
+set tmargin at screen 0.4125
 set title "true: test loss"
 set ylabel "test loss (cross-entropy, nats)"
 unset logscale y
@@ -153,11 +153,11 @@ unset grid
 unset logscale
 set xrange [0:1]
 set yrange [0:1]
-set key at screen 0.8077, screen 0.8738 top left Left reverse nobox noopaque spacing 1.2
+set key at screen 0.8077, screen 0.8548 top left Left reverse nobox noopaque spacing 1.2
 set lmargin at screen 0.8077
 set rmargin at screen 0.9900
 set bmargin at screen 0.0952
-set tmargin at screen 0.8738
+set tmargin at screen 0.8548
 plot NaN with lines lw curve_lw lc rgb "#1f77b4" title "lr=0.001", NaN with lines lw curve_lw lc rgb "#ff7f0e" title "lr=0.003", NaN with lines lw curve_lw lc rgb "#2ca02c" title "lr=0.01", NaN with lines lw curve_lw lc rgb "#d62728" title "lr=0.03", NaN with lines lw curve_lw lc rgb "#9467bd" title "lr=0.1", NaN with lines lw curve_lw lc rgb "#8c564b" title "lr=0.3"
 unset multiplot
 unset output

@@ -55,12 +55,12 @@ threshold_color = "#777777"  # the dashed tolerance threshold
 range_opacity = 0.75         # the bars of the tolerated ranges
 
 set label 101 "Final test loss against learning rate" at screen 0.5, screen 0.9699 center font title_font
-set label 102 "text | LM 256-256 relu, layer norm pre act | SGD, momentum , wd 0.01, cosine schedule, batch 16, 300 steps | 3 seeds" at screen 0.5, screen 0.9372 center font subtitle_font tc rgb subtitle_color
+set label 102 "text | LM d_model 64, layers 4, heads 4, context 32, layer norm, placement pre\nAdamW, wd 0.01, cosine schedule, batch 16, 300 steps | 3 seeds" at screen 0.5, screen 0.9262 center font subtitle_font tc rgb subtitle_color
 set multiplot
 set lmargin at screen 0.0962
 set rmargin at screen 0.7600
 set bmargin at screen 0.3101
-set tmargin at screen 0.8907
+set tmargin at screen 0.8689
 set logscale x 10
 set xtics ("0.001" 0.001, "0.003" 0.003, "0.01" 0.01, "0.03" 0.03, "0.1" 0.1, "0.3" 0.3)
 set xrange [0.000625:0.48]

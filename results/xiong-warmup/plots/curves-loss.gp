@@ -52,7 +52,7 @@ run_test_color = "#d62728"   #   and its test metric
 run_point_size = 0.6
 
 set label 101 "Training loss and test loss against step" at screen 0.5, screen 0.9738 center font title_font
-set label 102 "text | LM 256-256 relu, layer norm | SGD, momentum , wd 0.01, batch 16, 300 steps | 3 seeds" at screen 0.5, screen 0.9452 center font subtitle_font tc rgb subtitle_color
+set label 102 "text | LM d_model 64, layers 6, heads 4, context 32, layer norm | AdamW, wd 0.01, batch 16, 300 steps | 3 seeds" at screen 0.5, screen 0.9452 center font subtitle_font tc rgb subtitle_color
 set label 103 "lines: mean over 3 seeds; bands: min to max" at screen 0.01, screen 0.0119 left font footnote_font tc rgb footnote_color
 set xlabel "step (optimizer updates)"
 set multiplot

@@ -49,7 +49,7 @@ series_pt = 7
 series_ps = 1.0
 
 set label 101 "Gradient norm per layer at initialization (step 0)" at screen 0.5, screen 0.9694 center font title_font
-set label 102 "text | LM 256-256 relu, layer norm | SGD, momentum , wd 0.01, batch 16, 300 steps | 3 seeds" at screen 0.5, screen 0.9361 center font subtitle_font tc rgb subtitle_color
+set label 102 "text | LM d_model 64, layers 6, heads 4, context 32, layer norm | AdamW, wd 0.01, batch 16, 300 steps | 3 seeds" at screen 0.5, screen 0.9361 center font subtitle_font tc rgb subtitle_color
 set label 103 "points: mean over 3 seeds; bars: min to max" at screen 0.01, screen 0.0139 left font footnote_font tc rgb footnote_color
 set lmargin at screen 0.0900
 set rmargin at screen 0.7800

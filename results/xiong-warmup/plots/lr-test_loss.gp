@@ -55,7 +55,7 @@ threshold_color = "#777777"  # the dashed tolerance threshold
 range_opacity = 0.75         # the bars of the tolerated ranges
 
 set label 101 "Final test loss against learning rate" at screen 0.5, screen 0.9719 center font title_font
-set label 102 "text | LM 256-256 relu, layer norm | SGD, momentum , wd 0.01, batch 16, 300 steps | 3 seeds" at screen 0.5, screen 0.9413 center font subtitle_font tc rgb subtitle_color
+set label 102 "text | LM d_model 64, layers 6, heads 4, context 32, layer norm | AdamW, wd 0.01, batch 16, 300 steps | 3 seeds" at screen 0.5, screen 0.9413 center font subtitle_font tc rgb subtitle_color
 set multiplot
 set lmargin at screen 0.1986
 set rmargin at screen 0.7600
