@@ -102,6 +102,33 @@ struct PassOp {
 
 /* GELU with the constants of backend.h (NL_GELU_*) that core/cpu/gelu.c
  * uses too; the derivative from the input x */
+/* GELU's tanh form as core/cpu/gelu.c evaluates it, through
+ * 0.5 (1 + tanh(u)) = 1 / (1 + e^(-2u)): 1 + tanhf would cancel for negative
+ * inputs to tanhf's absolute error, where GELU is small. Past +-20 GELU is x
+ * or 0 and its slope 1 or 0 in float; the clamps keep e^(-2u) and v^3
+ * finite. */
+__device__ static float gelu_tanh_2u(float v)
+{
+    const float two_k = 2.0f * NL_GELU_SQRT_2_OVER_PI;
+    return v * (two_k + two_k * NL_GELU_CUBIC * v * v);
+}
+
+__device__ static float gelu_tanh_forward(float v)
+{
+    v = v < -20.0f ? -20.0f : v; /* a NaN passes (fmaxf would drop it) */
+    return v / (1.0f + expf(-gelu_tanh_2u(v)));
+}
+
+/* s + 2K v (1 + 3c v^2) e s^2, s = 1 / (1 + e), e = e^(-2u) */
+__device__ static float gelu_tanh_grad(float v)
+{
+    v = v < -20.0f ? -20.0f : v > 20.0f ? 20.0f : v;
+    const float e = expf(-gelu_tanh_2u(v)), s = 1.0f / (1.0f + e);
+    const float two_k = 2.0f * NL_GELU_SQRT_2_OVER_PI;
+    const float slope = v * (two_k + 3.0f * NL_GELU_CUBIC * two_k * v * v);
+    return slope * (e * s) * s + s;
+}
+
 template <int KIND> struct GeluForwardOp {
     const float *x;
     float *y;
@@ -113,8 +140,7 @@ template <int KIND> struct GeluForwardOp {
         for (int e = 0; e < V; e++) {
             const float v = a.v[e];
             if (KIND == NL_GELU_TANH)
-                o.v[e] = 0.5f * v *
-                         (1.0f + tanhf(NL_GELU_SQRT_2_OVER_PI * (v + NL_GELU_CUBIC * v * v * v)));
+                o.v[e] = gelu_tanh_forward(v);
             else
                 o.v[e] = 0.5f * v * erfcf(-v * NL_GELU_INV_SQRT_2); /* no 1 + erf cancellation */
         }
@@ -136,9 +162,7 @@ template <int KIND> struct GeluBackwardOp {
             const float v = a.v[e];
             float grad;
             if (KIND == NL_GELU_TANH) {
-                const float th = tanhf(NL_GELU_SQRT_2_OVER_PI * (v + NL_GELU_CUBIC * v * v * v));
-                grad = 0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * NL_GELU_SQRT_2_OVER_PI *
-                                                (1.0f + 3.0f * NL_GELU_CUBIC * v * v);
+                grad = gelu_tanh_grad(v);
             } else {
                 grad = 0.5f * erfcf(-v * NL_GELU_INV_SQRT_2) +
                        v * expf(-0.5f * v * v) * NL_GELU_INV_SQRT_2PI;
