@@ -471,7 +471,8 @@ END_TEST
 /* On a terminal the progress line is redrawn in place: every redraw must
  * fit the terminal's width (a wrapped line leaves a new line per redraw),
  * and the test accuracy shows "-" until the model has been evaluated after
- * training started. `script` (util-linux) gives normlab a terminal. */
+ * training started; the last redraw shows the final evaluation's, as the
+ * result line does. `script` (util-linux) gives normlab a terminal. */
 static void check_progress_fits(int columns)
 {
     char cmd[4096];
@@ -481,6 +482,10 @@ static void check_progress_fits(int columns)
              tu_tmp, columns, NORMLAB_BINARY);
     ck_assert_int_eq(system(cmd), 0);
     char *out = tu_tmp_read("tty.txt");
+    const char *result = strstr(out, "tty-run: ok, test accuracy ");
+    ck_assert_msg(result, "no result line: %s", out);
+    char final_acc[16] = "", last_acc[16] = "";
+    sscanf(result + strlen("tty-run: ok, test accuracy "), "%15[0-9.]", final_acc);
     int redraws = 0;
     bool saw_unevaluated = false;
     for (char *seg = strtok(out, "\r\n"); seg; seg = strtok(NULL, "\r\n")) {
@@ -497,8 +502,12 @@ static void check_progress_fits(int columns)
         if (step < 32)
             ck_assert_msg(acc[9] == '-', "step %ld shows an accuracy before any evaluation: '%s'", step, seg);
         saw_unevaluated |= acc[9] == '-';
+        last_acc[0] = '\0';
+        sscanf(acc + 9, "%15[0-9.]", last_acc);
     }
     ck_assert_msg(redraws >= 2 && saw_unevaluated, "%d redraws", redraws);
+    ck_assert_msg(!strcmp(last_acc, final_acc), "the last redraw shows test acc %s, the result %s%%",
+                  last_acc, final_acc);
     free(out);
 }
 

@@ -423,6 +423,21 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
             goto done;                                                                             \
     } while (0)
 
+    /* the progress line, with the last evaluation's accuracy; the untrained
+     * model's says nothing about the run */
+#define PROGRESS(loss_)                                                                            \
+    do {                                                                                           \
+        const double elapsed_ = now_s() - start;                                                   \
+        last_progress = elapsed_;                                                                  \
+        nl_progress p_ = {step, total, (double)step / per_epoch, (loss_),                          \
+                          last_eval_step > 0 ? out->final_test_accuracy : NAN,                     \
+                          step * (double)spec->batch_size / (train_time > 0 ? train_time : 1e-9),  \
+                          elapsed_, 0.0};                                                          \
+        p_.eta_s = remaining_seconds(step, total, spec->eval_every, train_time, eval_time,         \
+                                     evaluations);                                                 \
+        sink->progress(sink->ctx, &p_);                                                            \
+    } while (0)
+
     /* the initial model, so curves start at step 0; a resumed run measured
      * its step before the checkpoint */
     bool evaluate_now = !resume;
@@ -461,6 +476,9 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
             evaluations++;
             last_eval_step = step;
             evaluate_now = false;
+            /* the last line shows the final evaluation, as the result does */
+            if (sink->progress && step == total && step > 0)
+                PROGRESS(out->final_train_loss);
         }
         if (traces_now && (rc = trace_point(m, &tr, &ds->test, eval_batch, step, sink, err)))
             goto done;
@@ -544,24 +562,14 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
             if (loss_diverged(loss, spec->diverge_loss)) {
                 out->status = NL_RUN_DIVERGED;
                 snprintf(out->reason, sizeof out->reason,
-                         "training loss %g at step %ld (bound train.diverge_loss = %g)", loss, step,
+                         "training loss %g at step %ld (bound train.diverge_loss = %g)",
+                         isnan(loss) ? fabs(loss) : loss /* "nan", not "-nan" */, step,
                          spec->diverge_loss);
                 evaluate_now = true; /* record where it ended */
             }
-            if (sink->progress) {
-                const double elapsed = now_s() - start;
-                if (elapsed - last_progress >= 0.1 || step == total) {
-                    last_progress = elapsed;
-                    /* the untrained model's accuracy says nothing about this run */
-                    nl_progress p = {step, total, (double)step / per_epoch, loss,
-                                     last_eval_step > 0 ? out->final_test_accuracy : NAN,
-                                     step * (double)spec->batch_size / (train_time > 0 ? train_time : 1e-9),
-                                     elapsed, 0.0};
-                    p.eta_s = remaining_seconds(step, total, spec->eval_every, train_time,
-                                                eval_time, evaluations);
-                    sink->progress(sink->ctx, &p);
-                }
-            }
+            /* the last step's line waits for its evaluation (above) */
+            if (sink->progress && step < total && now_s() - start - last_progress >= 0.1)
+                PROGRESS(loss);
         }
         if (step % spec->eval_every == 0 || step == total)
             evaluate_now = true;
@@ -573,11 +581,13 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
         goto done;
     if (out->status == NL_RUN_OK && loss_diverged(out->final_test_loss, spec->diverge_loss)) {
         out->status = NL_RUN_DIVERGED;
-        snprintf(out->reason, sizeof out->reason, "test loss %g at the end", out->final_test_loss);
+        snprintf(out->reason, sizeof out->reason, "test loss %g at the end",
+                 isnan(out->final_test_loss) ? fabs(out->final_test_loss) : out->final_test_loss);
     }
     rc = NL_OK;
 done:
 #undef EMIT
+#undef PROGRESS
     out->steps = step;
     out->epochs = (double)step / (double)per_epoch;
     out->wall_s = elapsed_before + now_s() - start;
