@@ -123,7 +123,9 @@ __device__ static float gelu_tanh_forward(float v)
 __device__ static float gelu_tanh_grad(float v)
 {
     v = v < -20.0f ? -20.0f : v > 20.0f ? 20.0f : v;
-    const float e = expf(-gelu_tanh_2u(v)), s = 1.0f / (1.0f + e);
+    /* e stays finite (as the CPU's vector exp, clamped at 88) so that e s
+     * is e s and not inf * 0 */
+    const float e = expf(fminf(-gelu_tanh_2u(v), 88.0f)), s = 1.0f / (1.0f + e);
     const float two_k = 2.0f * NL_GELU_SQRT_2_OVER_PI;
     const float slope = v * (two_k + 3.0f * NL_GELU_CUBIC * two_k * v * v);
     return slope * (e * s) * s + s;
