@@ -1349,6 +1349,7 @@ typedef struct {
     nl_activation act;
     nl_pool_kind pool;
     nl_optim_kind optim; /* SGD when not named */
+    nl_token_pool token_pool; /* vit: what its classifier reads */
     float clip;          /* train.clip_grad_norm; 0 = off */
     bool weight_standardization;
     /* > 0: the steps from this one on train with frozen running statistics,
@@ -1388,6 +1389,16 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
         spec.in_h = spec.in_w = 8;
         spec.widths[0] = 32;
         spec.widths[1] = 24;
+    } else if (tc->arch == NL_ARCH_VIT) {
+        /* 9 patches of 4x4x3, 2 blocks of 16 features */
+        spec.in_c = 3;
+        spec.in_h = spec.in_w = 12;
+        spec.patch = 4;
+        spec.d_model = 16;
+        spec.heads = 2;
+        spec.layers = 2;
+        spec.mlp_ratio = 2;
+        spec.token_pool = tc->token_pool;
     } else {
         spec.in_c = 3;
         spec.in_h = spec.in_w = 12;
@@ -1506,9 +1517,19 @@ static void add_smooth_cases(void)
                                                   .clip = 0.5f, .smooth = true};
 }
 
-START_TEST(test_training_parity)
+/* the vit (GELU and softmax: smooth), in the tokens case with the other
+ * transformer tests: a class token with layer norm before each block and
+ * clipping, the tokens' mean with batch norm after */
+static const train_case vit_cases[] = {
+    {NL_ARCH_VIT, NL_NORM_LAYER, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG, .optim = NL_OPTIM_ADAMW,
+     .clip = 1.0f, .token_pool = NL_TOKEN_POOL_CLS, .smooth = true},
+    {NL_ARCH_VIT, NL_NORM_BATCH, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG, .optim = NL_OPTIM_ADAMW,
+     .token_pool = NL_TOKEN_POOL_MEAN, .smooth = true},
+};
+
+/* STEPS steps on each backend: the GPU's losses within 1e-3 of the CPU's */
+static void check_training_parity(const train_case *tc)
 {
-    const train_case *tc = &smooth_cases[_i];
     double lc[STEPS], lg[STEPS], ec, eg;
     train(cpu_be, tc, lc, &ec);
     train(gpu_be, tc, lg, &eg);
@@ -1521,6 +1542,17 @@ START_TEST(test_training_parity)
     for (int s = 0; s < STEPS; s++)
         ck_assert_msg(isfinite(lg[s]), "arch %d norm %d: step %d loss %g", tc->arch, tc->norm, s,
                       lg[s]);
+}
+
+START_TEST(test_training_parity)
+{
+    check_training_parity(&smooth_cases[_i]);
+}
+END_TEST
+
+START_TEST(test_vit_training_parity)
+{
+    check_training_parity(&vit_cases[_i]);
 }
 END_TEST
 
@@ -1797,6 +1829,8 @@ int main(void)
     tcase_add_test(tokens, test_attention);
     tcase_add_test(tokens, test_attention_too_wide);
     tcase_add_test(tokens, test_vit_ops);
+    tcase_add_loop_test(tokens, test_vit_training_parity, 0,
+                        (int)(sizeof vit_cases / sizeof vit_cases[0]));
     tcase_add_loop_test(tokens, test_lm_training_parity, 0,
                         (int)(sizeof lm_cases / sizeof lm_cases[0]));
     suite_add_tcase(s, tokens);

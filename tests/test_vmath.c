@@ -109,57 +109,47 @@ START_TEST(test_special_values)
 }
 END_TEST
 
-/* GELU's tanh form relative to its value over [-5, 0), where it falls to
- * 1e-7 of |x|: 1 + tanh(u) in float would keep no digit there, e^(-2u) keeps
- * all that the float argument 2u allows (its rounding, relative, comes out
- * multiplied by |2u|: up to 17 at -5). Below -5 the reference's 1 + tanh in
- * double loses digits too. */
-START_TEST(test_gelu_tanh_negative_tail)
+/* Each GELU form relative to its value on its negative tail, where 1 + erf
+ * and 1 + tanh in float would keep no digit. The tanh form, through
+ * e^(-2u), keeps all that the float argument 2u allows (its rounding,
+ * relative, comes out multiplied by |2u|: up to 17 at -5; below -5 the
+ * reference's 1 + tanh in double loses digits too). The erf form,
+ * x Phi(x) with Phi = erfc(-x / sqrt 2) / 2, down to -12 where GELU is
+ * 2e-32 (below, Phi nears float's smallest normal), with an error that grows
+ * with erfc's exponent x^2 / 2 (test_erfc_accuracy). */
+static double tail_scale(nl_gelu_kind kind, double x)
 {
-    enum { COUNT = 9001 };
-    float x[COUNT], y[COUNT];
-    for (int i = 0; i < COUNT; i++)
-        x[i] = -5.0f + 5.0f * (float)i / COUNT;
-    nl_backend *be = tu_cpu(1);
-    be->ops->gelu_forward(be, NL_GELU_TANH, COUNT, x, y);
-    double worst = 0.0;
-    float at = 0.0f;
-    for (int i = 0; i < COUNT; i++) {
-        const double want = nl_gelu_reference(NL_GELU_TANH, x[i]);
-        const double two_u = 2 * 0.7978845608028654 * (x[i] + 0.044715 * pow(x[i], 3));
-        const double err = fabs(y[i] - want) / fabs(want) / (1 + fabs(two_u));
-        if (err > worst)
-            worst = err, at = x[i];
-    }
-    ck_assert_msg(worst < 2 * FLT_EPSILON,
-                  "gelu tanh(%.9g): relative error %.3g FLT_EPSILON times 1 + |2u|", (double)at,
-                  worst / FLT_EPSILON);
+    if (kind == NL_GELU_TANH)
+        return 1 + fabs(2 * 0.7978845608028654 * (x + 0.044715 * pow(x, 3)));
+    return 1 + 0.5 * x * x;
 }
-END_TEST
 
-/* GELU's erf form relative to its value over [-12, 0), where it falls to
- * 2e-32 (below, Phi nears float's smallest normal): x Phi(x) with Phi = erfc(-x / sqrt 2) / 2 keeps the digits that
- * 1 + erf(x / sqrt 2) would lose (all of them below -5.5); the error grows
- * with erfc's exponent, a^2 = x^2 / 2 (test_erfc_accuracy). */
-START_TEST(test_gelu_erf_negative_tail)
+static const struct {
+    nl_gelu_kind kind;
+    float lo;     /* the tail swept: [lo, 0) */
+    double bound; /* in FLT_EPSILON, of the relative error over tail_scale */
+} gelu_tails[] = {{NL_GELU_TANH, -5.0f, 2.0}, {NL_GELU_ERF, -12.0f, 4.0}};
+
+START_TEST(test_gelu_negative_tail)
 {
     enum { COUNT = 12001 };
+    const nl_gelu_kind kind = gelu_tails[_i].kind;
     float x[COUNT], y[COUNT];
     for (int i = 0; i < COUNT; i++)
-        x[i] = -12.0f + 12.0f * (float)i / COUNT;
+        x[i] = gelu_tails[_i].lo - gelu_tails[_i].lo * (float)i / COUNT;
     nl_backend *be = tu_cpu(1);
-    be->ops->gelu_forward(be, NL_GELU_ERF, COUNT, x, y);
+    be->ops->gelu_forward(be, kind, COUNT, x, y);
     double worst = 0.0;
     float at = 0.0f;
     for (int i = 0; i < COUNT; i++) {
-        const double want = nl_gelu_reference(NL_GELU_ERF, x[i]);
-        const double err = fabs(y[i] - want) / fabs(want) / (1 + 0.5 * x[i] * x[i]);
+        const double want = nl_gelu_reference(kind, x[i]);
+        const double err = fabs(y[i] - want) / fabs(want) / tail_scale(kind, x[i]);
         if (err > worst)
             worst = err, at = x[i];
     }
-    ck_assert_msg(worst < 4 * FLT_EPSILON,
-                  "gelu erf(%.9g): relative error %.3g FLT_EPSILON times 1 + x^2 / 2", (double)at,
-                  worst / FLT_EPSILON);
+    ck_assert_msg(worst < gelu_tails[_i].bound * FLT_EPSILON,
+                  "gelu %s(%.9g): relative error %.3g FLT_EPSILON times its tail scale",
+                  nl_name_of(&nl_gelu_names, kind), (double)at, worst / FLT_EPSILON);
 }
 END_TEST
 
@@ -192,8 +182,8 @@ int main(void)
     tcase_add_test(tc, test_erfc_accuracy);
     tcase_add_test(tc, test_exp_accuracy);
     tcase_add_test(tc, test_special_values);
-    tcase_add_test(tc, test_gelu_tanh_negative_tail);
-    tcase_add_test(tc, test_gelu_erf_negative_tail);
+    tcase_add_loop_test(tc, test_gelu_negative_tail, 0,
+                        (int)(sizeof gelu_tails / sizeof gelu_tails[0]));
     tcase_add_loop_test(tc, test_gelu_extremes, 0, NL_GELU_COUNT);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

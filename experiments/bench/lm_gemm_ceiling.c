@@ -37,29 +37,7 @@
 
 #include "cpu/cpu.h"
 
-/* best_time.h's BEST on a chosen clock: with one thread, the calling
- * thread's CPU time leaves out the time the host gave to other processes
- * (the wall clock counts it), which on a shared host is most of the noise */
-static clockid_t clock_used = CLOCK_MONOTONIC;
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(clock_used, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-#define BEST(expr, reps)                                                                           \
-    ({                                                                                             \
-        double best_ = 1e30;                                                                       \
-        for (int r_ = 0; r_ < (reps); r_++) {                                                      \
-            const double t0_ = now();                                                              \
-            expr;                                                                                  \
-            const double t_ = now() - t0_;                                                         \
-            best_ = t_ < best_ ? t_ : best_;                                                       \
-        }                                                                                          \
-        best_;                                                                                     \
-    })
+#include "best_time.h"
 
 /* the bench's model (nl_bench_lm_defaults): d_model, heads, layers, context, vocab */
 enum { D = 128, HEADS = 4, LAYERS = 5, CONTEXT = 64, VOCAB = 256, MLP_RATIO = 4 };
@@ -92,7 +70,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (cpu_time)
-        clock_used = CLOCK_THREAD_CPUTIME_ID;
+        nl_bench_clock = CLOCK_THREAD_CPUTIME_ID;
     const int n = windows * CONTEXT, wide = MLP_RATIO * D;
     const linear_shape shapes[] = {
         {"qkv", D, 3 * D, LAYERS, true},     {"proj", D, D, LAYERS, true},
