@@ -132,8 +132,11 @@ static void check_vit(nl_norm_kind kind, nl_placement placement, nl_token_pool p
     for (int i = 0; i < m->n_params; i++) {
         double max_grad;
         const double max_diff = tu_param_fd_error(m, N, i, 100 + i, 5e-3f, &max_grad);
-        /* the floor as for the lm: gradients that are exactly zero */
-        ck_assert_msg(max_diff <= 1e-2 * max_grad + 1e-4,
+        /* the floor for gradients that are exactly zero (v's bias under a
+         * peri norm, which removes any per-feature constant): there the
+         * difference quotient is the loss's float noise over 2h, ~1e-4 in
+         * a build without FMA (the sanitizers' at 1.09e-4) */
+        ck_assert_msg(max_diff <= 1e-2 * max_grad + 3e-4,
                       "%s: d %s: |fd - backward| %.3g, max |grad| %.3g", what,
                       m->params[i]->name, max_diff, max_grad);
     }
