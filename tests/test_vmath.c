@@ -129,6 +129,8 @@ static const struct {
     float lo;     /* the tail swept: [lo, 0) */
     double bound; /* in FLT_EPSILON, of the relative error over tail_scale */
 } gelu_tails[] = {{NL_GELU_TANH, -5.0f, 2.0}, {NL_GELU_ERF, -12.0f, 4.0}};
+_Static_assert(sizeof gelu_tails / sizeof gelu_tails[0] == NL_GELU_COUNT,
+               "a negative-tail row per GELU form");
 
 START_TEST(test_gelu_negative_tail)
 {
