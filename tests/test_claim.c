@@ -71,6 +71,26 @@ static void wait_for_file(const char *rel)
     ck_assert_msg(stat(path, &st) == 0 && st.st_size > 0, "%s never appeared", rel);
 }
 
+/* waits (up to 60 s) until the claim file of run `rel_dir` starts with `prefix` */
+static void wait_for_claim(const char *rel_dir, const char *prefix)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s/%s", tu_tmp, rel_dir, NL_RUN_CLAIM);
+    char text[64] = "";
+    for (int i = 0; i < 6000; i++) {
+        FILE *f = fopen(path, "r");
+        if (f) {
+            const size_t n = fread(text, 1, sizeof text - 1, f);
+            text[n] = 0;
+            fclose(f);
+            if (!strncmp(text, prefix, strlen(prefix)))
+                return;
+        }
+        usleep(10000);
+    }
+    ck_abort_msg("%s: the claim file says \"%s\", never \"%s\"", rel_dir, text, prefix);
+}
+
 /* metrics.csv as one writer leaves it: per split, steps only go up */
 static void assert_one_writer(const char *rel_dir)
 {
@@ -218,7 +238,10 @@ START_TEST(test_dead_claim_expires_live_one_holds)
     waitpid(dead, NULL, 0);
     const pid_t live = hold_claim("results/d/runs/seed-2");
     const pid_t worker = start_normlab("sweep exp.yaml --claim", "worker.txt");
-    usleep(1500000);
+    /* the dead claim is done again; a fixed sleep here failed on a loaded
+     * machine, where the worker had not yet started it */
+    wait_for_claim("results/d/runs/seed-1", "2 finished ");
+    usleep(300000);
     ck_assert_int_eq(waitpid(worker, NULL, WNOHANG), 0);
     ck_assert_int_eq(attempts("results/d/runs/seed-1"), 1);
     ck_assert_int_eq(attempts("results/d/runs/seed-2"), 0);
