@@ -281,6 +281,10 @@ static const struct {
     {"data: {dataset: synthetic, shape: [1, 12, 12]}\nmodel: {arch: vit, patch: 5}\n",
      "model.patch: layer patchify: patch side 5 does not divide the 12x12 image; accepted "
      "(dividing both sides): 1, 2, 3, 4, 6, 12"},
+    {"data: {dataset: synthetic, shape: [16]}\nmodel: {arch: vit}\n",
+     "model.arch: 'vit' takes images (C, H, W) larger than 1x1, but the data are feature vectors "
+     "of 16 values; accepted for feature vectors: mlp"},
+    {"data: {dataset: synthetic, shape: [16]}\nmodel: {arch: cnn}\n", "model.arch: 'cnn' takes images"},
     {"data: {dataset: synthetic_text}\nmodel: {arch: vit}\n",
      "data.dataset: 'synthetic_text' yields token sequences, but model.arch 'vit' takes images"},
     {"model: {arch: vit, context: 16}\n", "model.context: applies only when model.arch is lm"},

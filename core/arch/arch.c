@@ -400,24 +400,34 @@ static nl_act *build_vit(nl_builder *b, const nl_model_spec *spec, nl_act *input
                      lm_std(spec, d, spec->classes));
 }
 
-/* the placements each architecture takes */
-static const unsigned arch_placements[NL_ARCH_COUNT] = {
-    [NL_ARCH_MLP] = 1u << NL_PLACE_BEFORE | 1u << NL_PLACE_AFTER,
-    [NL_ARCH_CNN] = 1u << NL_PLACE_BEFORE | 1u << NL_PLACE_AFTER,
-    [NL_ARCH_RESNET] = 1u << NL_PLACE_POST | 1u << NL_PLACE_PRE,
-    [NL_ARCH_LM] = 1u << NL_PLACE_PRE | 1u << NL_PLACE_POST | 1u << NL_PLACE_PERI | 1u << NL_PLACE_NONE,
-    [NL_ARCH_VIT] = 1u << NL_PLACE_PRE | 1u << NL_PLACE_POST | 1u << NL_PLACE_PERI | 1u << NL_PLACE_NONE,
+/* each architecture's row: the placements it takes, and whether it needs
+ * images (C, H, W) rather than also taking feature vectors */
+static const struct {
+    unsigned placements;
+    bool images_only;
+} arch_rows[NL_ARCH_COUNT] = {
+    [NL_ARCH_MLP] = {1u << NL_PLACE_BEFORE | 1u << NL_PLACE_AFTER, false},
+    [NL_ARCH_CNN] = {1u << NL_PLACE_BEFORE | 1u << NL_PLACE_AFTER, true},
+    [NL_ARCH_RESNET] = {1u << NL_PLACE_POST | 1u << NL_PLACE_PRE, true},
+    [NL_ARCH_LM] = {1u << NL_PLACE_PRE | 1u << NL_PLACE_POST | 1u << NL_PLACE_PERI | 1u << NL_PLACE_NONE,
+                    false},
+    [NL_ARCH_VIT] = {1u << NL_PLACE_PRE | 1u << NL_PLACE_POST | 1u << NL_PLACE_PERI | 1u << NL_PLACE_NONE,
+                     true},
 };
 
 nl_act *nl_arch_build(nl_builder *b, const nl_model_spec *spec, nl_act *input)
 {
+    if ((unsigned)spec->arch >= NL_ARCH_COUNT) {
+        nl_builder_fail(b, NL_ERR_CONFIG, "model: unknown architecture");
+        return NULL;
+    }
     const nl_placement p = spec->norm.placement;
-    if ((unsigned)spec->arch < NL_ARCH_COUNT && !(arch_placements[spec->arch] >> p & 1u)) {
+    if (!(arch_rows[spec->arch].placements >> p & 1u)) {
         char accepted[128];
         int used = 0;
         accepted[0] = '\0';
         for (int k = 0; k < NL_PLACE_COUNT; k++)
-            if (arch_placements[spec->arch] >> k & 1u)
+            if (arch_rows[spec->arch].placements >> k & 1u)
                 used += snprintf(accepted + used, sizeof accepted - (size_t)used, "%s%s",
                                  used ? " | " : "", nl_name_of(&nl_placement_names, k));
         nl_builder_fail(b, NL_ERR_CONFIG,
@@ -425,6 +435,26 @@ nl_act *nl_arch_build(nl_builder *b, const nl_model_spec *spec, nl_act *input)
                         nl_name_of(&nl_placement_names, p), nl_name_of(&nl_arch_names, spec->arch),
                         accepted);
         nl_builder_key(b, "model.norm.placement");
+        return NULL;
+    }
+    /* feature vectors arrive as (N, D, 1, 1); without this check a CNN or
+     * ViT on them failed deep in its layers, naming a pooling stage or a
+     * 1x1 image */
+    if (arch_rows[spec->arch].images_only && input->shape.h == 1 && input->shape.w == 1) {
+        char accepted[128];
+        int used = 0;
+        accepted[0] = '\0';
+        for (int k = 0; k < NL_ARCH_COUNT; k++) {
+            const nl_model_spec other = {.arch = (nl_arch)k};
+            if (!arch_rows[k].images_only && !nl_model_spec_tokens(&other))
+                used += snprintf(accepted + used, sizeof accepted - (size_t)used, "%s%s",
+                                 used ? " | " : "", nl_name_of(&nl_arch_names, k));
+        }
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "model: '%s' takes images (C, H, W) larger than 1x1, but the data are "
+                        "feature vectors of %d values; accepted for feature vectors: %s",
+                        nl_name_of(&nl_arch_names, spec->arch), input->shape.c, accepted);
+        nl_builder_key(b, "model.arch");
         return NULL;
     }
     if (spec->arch == NL_ARCH_LM)
