@@ -71,6 +71,7 @@ int cmd_validate(int argc, char **argv)
     nl_config *cfg = malloc(sizeof *cfg);
     if (!cfg)
         return 1;
+    nl_text_memo memo = {0}; /* configs of one corpus read it once */
     for (int i = 0; i < n_files; i++) {
         nl_error err = {0};
         nl_run_plan plan;
@@ -89,7 +90,7 @@ int cmd_validate(int argc, char **argv)
                 status = s;
             continue;
         }
-        if (loaded != NL_OK || nl_run_check(cfg, -1, false, &plan, &err) != NL_OK) {
+        if (loaded != NL_OK || nl_run_check(cfg, -1, false, &memo, &plan, &err) != NL_OK) {
             int s = nl_cmd_report("validate", &err);
             if (s > status)
                 status = s;

@@ -245,7 +245,7 @@ static void assert_run_check_fails(const char *norm, const char *extra, const ch
     nl_config *cfg = norm_config(norm, extra);
     nl_run_plan plan;
     nl_error err = {0};
-    ck_assert_int_eq(nl_run_check(cfg, -1, false, &plan, &err), NL_ERR_CONFIG);
+    ck_assert_int_eq(nl_run_check(cfg, -1, false, NULL, &plan, &err), NL_ERR_CONFIG);
     ck_assert_msg(strstr(err.msg, fragment), "'%s': message lacks '%s': %s", extra, fragment, err.msg);
     free(cfg);
 }

@@ -73,7 +73,7 @@ static void expect_fail(const nl_data_spec *s, long min_window, nl_code code, co
     nl_token_dataset_free(&ds);
     nl_token_shape shape;
     nl_error perr = {0};
-    ck_assert_msg(nl_token_dataset_probe(s, min_window, &shape, &perr) == code,
+    ck_assert_msg(nl_token_dataset_probe(s, min_window, NULL, &shape, &perr) == code,
                   "probe: expected %s, got: %s", nl_code_name(code), perr.msg);
     ck_assert_str_eq(perr.msg, err.msg);
 }
@@ -84,7 +84,7 @@ static nl_token_dataset load_ok(const nl_data_spec *s, long min_window)
     nl_error err = {0};
     ck_assert_msg(nl_token_dataset_load(s, min_window, &ds, &err) == NL_OK, "%s", err.msg);
     nl_token_shape shape;
-    ck_assert_msg(nl_token_dataset_probe(s, min_window, &shape, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_token_dataset_probe(s, min_window, NULL, &shape, &err) == NL_OK, "%s", err.msg);
     /* the probe knows what loading finds */
     ck_assert_int_eq(shape.train_length, ds.train.length);
     ck_assert_int_eq(shape.valid_length, ds.valid.length);
@@ -185,6 +185,56 @@ START_TEST(test_text_chars)
 }
 END_TEST
 
+/* a probe with a memo reads a corpus once: a second probe of the same file
+ * takes what the memo holds, and a file written since, or another file, is
+ * read again */
+START_TEST(test_text_memo)
+{
+    char path[512], other[512];
+    write_file("m.txt", "banana bread", 12, path, sizeof path);
+    write_file("o.txt", "cherry pie!!", 12, other, sizeof other);
+    nl_data_spec s;
+    text_spec(&s, path, NL_VOCAB_CHARS, 0.25f);
+    nl_text_memo memo = {0};
+    nl_token_shape plain, first, again;
+    nl_error err = {0};
+    ck_assert_msg(nl_token_dataset_probe(&s, 3, NULL, &plain, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_token_dataset_probe(&s, 3, &memo, &first, &err) == NL_OK, "%s", err.msg);
+    ck_assert(memo.valid);
+    ck_assert_int_eq(memo.length, 12);
+    ck_assert_int_eq(first.vocab, plain.vocab);
+    ck_assert_int_eq(first.train_length, plain.train_length);
+    ck_assert_int_eq(first.valid_length, plain.valid_length);
+
+    /* the memo is what the second probe uses: marked with a byte the file
+     * does not hold, it shows in the vocabulary */
+    memo.used['z'] = true;
+    ck_assert_msg(nl_token_dataset_probe(&s, 3, &memo, &again, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(again.vocab, plain.vocab + 1);
+
+    /* the same file rewritten (same size): read again */
+    write_file("m.txt", "bandana brea", 12, path, sizeof path);
+    ck_assert_msg(nl_token_dataset_probe(&s, 3, &memo, &again, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(again.vocab, plain.vocab); /* ' ' a b d e n r: no 'z' */
+    ck_assert(!memo.used['z']);
+
+    /* another file: read, and now the memo's */
+    text_spec(&s, other, NL_VOCAB_CHARS, 0.25f);
+    ck_assert_msg(nl_token_dataset_probe(&s, 3, &memo, &again, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(again.vocab, 9); /* ! ' ' c e h i p r y */
+
+    /* a refused file leaves the memo as it was, and is refused each time */
+    write_file("m.txt", "ban\0na bread", 12, path, sizeof path);
+    text_spec(&s, path, NL_VOCAB_CHARS, 0.25f);
+    for (int i = 0; i < 2; i++) {
+        nl_error_clear(&err);
+        ck_assert_int_eq(nl_token_dataset_probe(&s, 3, &memo, &again, &err), NL_ERR_DATA);
+        ck_assert_msg(strstr(err.msg, "byte 3 is NUL"), "%s", err.msg);
+    }
+    ck_assert(memo.valid && memo.used['y']);
+}
+END_TEST
+
 START_TEST(test_text_errors)
 {
     char path[512], missing[512];
@@ -226,6 +276,14 @@ START_TEST(test_text_errors)
     text_spec(&s, path, NL_VOCAB_BYTES, 0.1f);
     expect_fail(&s, 2, NL_ERR_DATA, "data.path", "2001 of its 200000 bytes are control "
                                                  "characters (the first at byte 3");
+    /* the first control character in a later block, named by its offset */
+    memset(big, 'a', sizeof big);
+    for (size_t i = 70000; i < sizeof big; i += 40)
+        big[i] = '\x02';
+    write_file("ctl3.txt", big, sizeof big, path, sizeof path);
+    text_spec(&s, path, NL_VOCAB_BYTES, 0.1f);
+    expect_fail(&s, 2, NL_ERR_DATA, "data.path", "3250 of its 200000 bytes are control "
+                                                 "characters (the first at byte 70000;");
 
     /* more bytes than int32 tokens can number: refused from the size alone
      * (a sparse file) */
@@ -580,7 +638,7 @@ START_TEST(test_config_good)
     free(written);
     if (nl_data_default_path(NL_DATA_TEXT)[0] && access(nl_data_default_path(NL_DATA_TEXT), R_OK) == 0) {
         nl_token_shape shape;
-        ck_assert_msg(nl_token_dataset_probe(&cfg->data, 65, &shape, &err) == NL_OK, "%s", err.msg);
+        ck_assert_msg(nl_token_dataset_probe(&cfg->data, 65, NULL, &shape, &err) == NL_OK, "%s", err.msg);
         ck_assert_int_gt(shape.train_length, 1000000); /* the Bible's characters */
     }
     ck_assert_msg(nl_config_load_string("data: {dataset: text, path: /tmp/corpus.txt}\nmodel: {arch: lm}\n",
@@ -635,6 +693,7 @@ int main(void)
     tcase_add_test(tc, test_text_bytes_split);
     tcase_add_test(tc, test_text_chars);
     tcase_add_test(tc, test_text_errors);
+    tcase_add_test(tc, test_text_memo);
     tcase_add_test(tc, test_text_too_short);
     tcase_add_test(tc, test_kjv);
     suite_add_tcase(s, tc);

@@ -50,13 +50,15 @@ nl_code nl_cifar10_load(const nl_data_request *req, nl_dataset *out, char *dir_u
 /* What a text file holds, found by reading it once: its length and the
  * bytes it uses. tokens (length ints) receives the bytes when not NULL.
  * Errors: missing, not a regular file, empty, binary (a NUL byte, or more
- * than 1% control characters), too large, unreadable. */
+ * than 1% control characters), too large, unreadable. With a memo (probes
+ * only, tokens NULL), a file the memo knows is not read again, and one it
+ * does not know is remembered once it has passed. */
 typedef struct {
     long length;
     bool used[256];
 } nl_text_scan;
-nl_code nl_text_read(const char *path, bool is_default, int32_t **tokens, nl_text_scan *scan,
-                     nl_error *err);
+nl_code nl_text_read(const char *path, bool is_default, int32_t **tokens, nl_text_memo *memo,
+                     nl_text_scan *scan, nl_error *err);
 
 /* synthetic_text: checks the chain's sizes (NL_ERR_CONFIG, key set) */
 nl_code nl_markov_check(const nl_data_spec *spec, nl_error *err);

@@ -34,7 +34,8 @@ static const char *missing_hint(bool is_default)
                : "set data.path to a plain-text file";
 }
 
-static nl_code open_text(const char *path, bool is_default, int *fd, long *size, nl_error *err)
+static nl_code open_text(const char *path, bool is_default, int *fd, struct stat *st,
+                         nl_error *err)
 {
     *fd = -1;
     if (!path[0])
@@ -52,53 +53,96 @@ static nl_code open_text(const char *path, bool is_default, int *fd, long *size,
         return nl_data_key_fail(err, NL_ERR_IO, "data.path", "text: cannot open %s: %s", path,
                                 strerror(errno));
     }
-    struct stat st;
     nl_code rc = NL_OK;
-    if (fstat(*fd, &st) != 0)
+    if (fstat(*fd, st) != 0)
         rc = nl_data_key_fail(err, NL_ERR_IO, "data.path", "text: cannot stat %s: %s", path,
                               strerror(errno));
-    else if (S_ISDIR(st.st_mode))
+    else if (S_ISDIR(st->st_mode))
         rc = nl_data_key_fail(err, NL_ERR_DATA, "data.path",
                               "text: data.path %s is a directory; set it to a plain-text file",
                               path);
-    else if (!S_ISREG(st.st_mode))
+    else if (!S_ISREG(st->st_mode))
         rc = nl_data_key_fail(err, NL_ERR_DATA, "data.path",
                               "text: %s is not a regular file; set data.path to a plain-text file",
                               path);
-    else if (st.st_size == 0)
+    else if (st->st_size == 0)
         rc = nl_data_key_fail(err, NL_ERR_DATA, "data.path",
                               "text: %s is empty; set data.path to a plain-text file", path);
-    else if (st.st_size > TEXT_MAX_BYTES)
+    else if (st->st_size > TEXT_MAX_BYTES)
         rc = nl_data_key_fail(
             err, NL_ERR_DATA, "data.path",
             "text: %s holds %lld bytes; accepted: at most %ld (one int32 token per byte)", path,
-            (long long)st.st_size, TEXT_MAX_BYTES);
+            (long long)st->st_size, TEXT_MAX_BYTES);
     if (rc != NL_OK) {
         close(*fd);
         *fd = -1;
-        return rc;
     }
-    *size = (long)st.st_size;
-    return NL_OK;
+    return rc;
 }
 
-nl_code nl_text_read(const char *path, bool is_default, int32_t **tokens, nl_text_scan *scan,
-                     nl_error *err)
+/* whether the memo holds the file `st` describes */
+static bool memo_knows(const nl_text_memo *memo, const struct stat *st)
+{
+    return memo->valid && memo->dev == (unsigned long long)st->st_dev &&
+           memo->ino == (unsigned long long)st->st_ino && memo->size == (long long)st->st_size &&
+           memo->mtime_sec == (long long)st->st_mtim.tv_sec &&
+           memo->mtime_nsec == (long long)st->st_mtim.tv_nsec &&
+           memo->ctime_sec == (long long)st->st_ctim.tv_sec &&
+           memo->ctime_nsec == (long long)st->st_ctim.tv_nsec;
+}
+
+static void memo_keep(nl_text_memo *memo, const struct stat *st, const nl_text_scan *scan)
+{
+    memo->valid = true;
+    memo->dev = (unsigned long long)st->st_dev;
+    memo->ino = (unsigned long long)st->st_ino;
+    memo->size = (long long)st->st_size;
+    memo->mtime_sec = (long long)st->st_mtim.tv_sec;
+    memo->mtime_nsec = (long long)st->st_mtim.tv_nsec;
+    memo->ctime_sec = (long long)st->st_ctim.tv_sec;
+    memo->ctime_nsec = (long long)st->st_ctim.tv_nsec;
+    memo->length = scan->length;
+    memcpy(memo->used, scan->used, sizeof memo->used);
+}
+
+/* the control characters among a count of each byte */
+static long control_count(const long count[256])
+{
+    long n = 0;
+    for (int c = 0; c < 256; c++)
+        if (is_control((unsigned char)c))
+            n += count[c];
+    return n;
+}
+
+nl_code nl_text_read(const char *path, bool is_default, int32_t **tokens, nl_text_memo *memo,
+                     nl_text_scan *scan, nl_error *err)
 {
     memset(scan, 0, sizeof *scan);
     if (tokens)
         *tokens = NULL;
     int fd;
-    long size = 0;
-    nl_code rc = open_text(path, is_default, &fd, &size, err);
+    struct stat st;
+    nl_code rc = open_text(path, is_default, &fd, &st, err);
     if (rc != NL_OK)
         return rc;
+    if (memo && !tokens && memo_knows(memo, &st)) {
+        close(fd);
+        scan->length = memo->length;
+        memcpy(scan->used, memo->used, sizeof scan->used);
+        return NL_OK;
+    }
+    const long size = (long)st.st_size;
     unsigned char *block = malloc(TEXT_BLOCK);
     int32_t *out = tokens ? malloc((size_t)size * sizeof *out) : NULL;
     if (!block || (tokens && !out)) {
         rc = nl_fail(err, NL_ERR_NOMEM, "text: out of memory for the %ld tokens of %s", size, path);
         goto done;
     }
+    /* each byte value counted without a branch per byte; a block that adds
+     * a NUL or the file's first control character is searched again for
+     * where, which the messages give */
+    long count[256] = {0};
     long control = 0, first_control = -1, at = 0;
     for (;;) {
         ssize_t got = read(fd, block, TEXT_BLOCK);
@@ -118,23 +162,30 @@ nl_code nl_text_read(const char *path, bool is_default, int32_t **tokens, nl_tex
                                   path, size);
             goto done;
         }
-        for (ssize_t i = 0; i < got; i++) {
-            const unsigned char c = block[i];
-            if (c == 0) {
-                rc = nl_data_key_fail(err, NL_ERR_DATA, "data.path",
-                                      "text: %s is binary, not text: byte %ld is NUL; set "
-                                      "data.path to a plain-text file",
-                                      path, at + (long)i);
-                goto done;
-            }
-            if (is_control(c) && control++ == 0)
-                first_control = at + (long)i;
-            scan->used[c] = true;
-            if (out)
-                out[at + i] = c;
+        for (ssize_t i = 0; i < got; i++)
+            count[block[i]]++;
+        if (out)
+            for (ssize_t i = 0; i < got; i++)
+                out[at + i] = block[i];
+        if (count[0]) {
+            const unsigned char *nul = memchr(block, 0, (size_t)got);
+            rc = nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                                  "text: %s is binary, not text: byte %ld is NUL; set "
+                                  "data.path to a plain-text file",
+                                  path, at + (long)(nul - block));
+            goto done;
+        }
+        if (first_control < 0 && control_count(count) > 0) {
+            ssize_t i = 0;
+            while (!is_control(block[i]))
+                i++;
+            first_control = at + (long)i;
         }
         at += (long)got;
     }
+    control = control_count(count);
+    for (int c = 0; c < 256; c++)
+        scan->used[c] = count[c] > 0;
     if (at != size) {
         rc = nl_data_key_fail(err, NL_ERR_IO, "data.path",
                               "text: %s shrank while it was read (%ld of the %ld bytes it had when "
@@ -151,6 +202,8 @@ nl_code nl_text_read(const char *path, bool is_default, int32_t **tokens, nl_tex
         goto done;
     }
     scan->length = size;
+    if (memo && !tokens)
+        memo_keep(memo, &st, scan);
 done:
     free(block);
     close(fd);

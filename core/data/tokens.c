@@ -117,8 +117,8 @@ static int count_used(const nl_text_scan *scan)
     return n;
 }
 
-nl_code nl_token_dataset_probe(const nl_data_spec *spec, long min_window, nl_token_shape *out,
-                               nl_error *err)
+nl_code nl_token_dataset_probe(const nl_data_spec *spec, long min_window, nl_text_memo *memo,
+                               nl_token_shape *out, nl_error *err)
 {
     memset(out, 0, sizeof *out);
     if (min_window < 2)
@@ -131,7 +131,7 @@ nl_code nl_token_dataset_probe(const nl_data_spec *spec, long min_window, nl_tok
         bool is_default;
         const char *path = text_path(spec, &is_default);
         nl_text_scan scan;
-        if ((rc = nl_text_read(path, is_default, NULL, &scan, err)) != NL_OK)
+        if ((rc = nl_text_read(path, is_default, NULL, memo, &scan, err)) != NL_OK)
             return rc;
         total = scan.length;
         out->vocab = spec->vocab == NL_VOCAB_CHARS ? count_used(&scan) : 256;
@@ -191,7 +191,7 @@ nl_code nl_token_dataset_load(const nl_data_spec *spec, long min_window, nl_toke
     if (spec->kind == NL_DATA_TEXT) {
         path = text_path(spec, &is_default);
         nl_text_scan scan;
-        if ((rc = nl_text_read(path, is_default, &all, &scan, err)) != NL_OK)
+        if ((rc = nl_text_read(path, is_default, &all, NULL, &scan, err)) != NL_OK)
             return rc;
         total = scan.length;
         if (spec->vocab == NL_VOCAB_CHARS) {

@@ -522,6 +522,7 @@ nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error
     bool dropped[NL_SWEEP_MAX_SETS + NL_SWEEP_MAX_AXES];
     int *runs_with_axis = calloc((size_t)e->n_axes + 1, sizeof *runs_with_axis);
     long coinciding = 0; /* combinations that are another run once inapplicable grid keys are left out */
+    nl_text_memo text_memo = {0}; /* a grid over one corpus reads it once, not once a run */
     if (!o.overrides || !o.override_pos || !o.override_keys || !o.texts || !cfg || !choice || !runs_with_axis) {
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
         goto done;
@@ -605,7 +606,7 @@ nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error
         /* what `normlab run` checks before it writes (the data, memory,
          * the trace unit): a sweep whose runs cannot run does not start */
         nl_run_plan run_plan;
-        if (loaded && nl_run_check(cfg, -1, false, &run_plan, &load_err) != NL_OK)
+        if (loaded && nl_run_check(cfg, -1, false, &text_memo, &run_plan, &load_err) != NL_OK)
             loaded = false;
         if (!loaded) {
             *err = load_err;

@@ -35,12 +35,13 @@ static nl_code relay(const nl_config *cfg, const nl_error *from, const char *fal
     return from->code;
 }
 
-static nl_code check_data(const nl_config *cfg, nl_run_plan *plan, nl_error *err)
+static nl_code check_data(const nl_config *cfg, nl_text_memo *memo, nl_run_plan *plan,
+                          nl_error *err)
 {
     nl_error data_err = {0};
     plan->tokens = nl_dataset_kind_is_tokens(cfg->data.kind);
     if (plan->tokens) {
-        if (nl_token_dataset_probe(&cfg->data, (long)cfg->model.context + 1, &plan->token_data,
+        if (nl_token_dataset_probe(&cfg->data, (long)cfg->model.context + 1, memo, &plan->token_data,
                                    &data_err) != NL_OK) {
             const char *key = nl_config_origin_of(cfg, "data.path") ? "data.path" : "data.dataset";
             return relay(cfg, &data_err, key, err);
@@ -235,12 +236,12 @@ static nl_code check_memory(const nl_config *cfg, int device, bool available,
     return NL_OK;
 }
 
-nl_code nl_run_check(const nl_config *cfg, int device, bool available, nl_run_plan *plan,
-                     nl_error *err)
+nl_code nl_run_check(const nl_config *cfg, int device, bool available, nl_text_memo *memo,
+                     nl_run_plan *plan, nl_error *err)
 {
     memset(plan, 0, sizeof *plan);
     nl_code rc;
-    if ((rc = check_data(cfg, plan, err)))
+    if ((rc = check_data(cfg, memo, plan, err)))
         return rc;
     nl_model_spec spec;
     nl_run_model_spec(cfg, &spec);

@@ -379,7 +379,7 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
      * rank reads the same config, so they all fail here alike. */
     nl_run_plan plan;
     int rank_batch = 0;
-    nl_code rc = nl_run_check(cfg, opt->device, true, &plan, err);
+    nl_code rc = nl_run_check(cfg, opt->device, true, NULL, &plan, err);
     if (rc == NL_OK)
         rc = check_ranks(cfg, ranks, &rank_batch, err);
     if (rc)

@@ -3,7 +3,8 @@
  * Input: byte 0 bit 0: vocabulary chars (else bytes); byte 1:
  * data.valid_fraction = (byte + 1) / 257; byte 2: the window (2 + byte % 32
  * tokens); bytes 3 and 4: data.train_size and data.test_size (0 = all);
- * the rest is the text file. */
+ * the rest is the text file. The probe also runs twice with a memo
+ * (nl_text_memo), reading the file and then not. */
 #include "data/tokens.h"
 /* fuzz_files.h's helpers for the image readers' directories go unused here */
 #pragma clang diagnostic ignored "-Wunused-function"
@@ -82,7 +83,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     nl_token_shape shape;
     nl_error probe_err = {0};
-    const nl_code probed = nl_token_dataset_probe(&spec, window, &shape, &probe_err);
+    const nl_code probed = nl_token_dataset_probe(&spec, window, NULL, &shape, &probe_err);
+    /* a memo's probes (the first reads and fills it, the second takes what
+     * it holds) answer as the plain probe does */
+    nl_text_memo memo = {0};
+    for (int pass = 0; pass < 2; pass++) {
+        nl_token_shape memo_shape;
+        nl_error memo_err = {0};
+        const nl_code memo_rc = nl_token_dataset_probe(&spec, window, &memo, &memo_shape, &memo_err);
+        FUZZ_REQUIRE(memo_rc == probed && !strcmp(memo_err.msg, probe_err.msg) &&
+                     (probed != NL_OK || !memcmp(&memo_shape, &shape, sizeof shape)),
+                     "probe with a memo (pass %d): %s %s, without: %s %s", pass,
+                     nl_code_name(memo_rc), memo_err.msg, nl_code_name(probed), probe_err.msg);
+    }
     nl_token_dataset ds;
     nl_error err = {0};
     const nl_code rc = nl_token_dataset_load(&spec, window, &ds, &err);
