@@ -127,6 +127,12 @@ typedef struct {
  * on every backend and thread count, so the sum the caller takes over the
  * parts, in order, repeats bit for bit */
 #define NL_SUM_SQUARES_PARTS 64
+/* gradient-norm clipping's device slots (doubles): the partials of
+ * sum_squares, then the sum of the norms since the training loop last set
+ * it (its log window), then the step's coefficient */
+#define NL_CLIP_NORM_SUM NL_SUM_SQUARES_PARTS
+#define NL_CLIP_COEF (NL_SUM_SQUARES_PARTS + 1)
+#define NL_CLIP_SLOTS (NL_SUM_SQUARES_PARTS + 2)
 
 typedef struct nl_ops {
     const char *name;
@@ -384,8 +390,14 @@ typedef struct nl_ops {
     /* partials (device, NL_SUM_SQUARES_PARTS doubles): the sum of x[i]^2 over
      * each part, in double (gradient-norm clipping) */
     void (*sum_squares)(nl_backend *be, size_t count, const float *x, double *partials);
-    /* x = x * factor */
-    void (*scale)(nl_backend *be, size_t count, float *x, float factor);
+    /* gradient-norm clipping after sum_squares wrote slots' partials (slots:
+     * device, NL_CLIP_SLOTS doubles): the norm is the square root of the
+     * partials' sum taken in order, so equal partials give the same norm on
+     * every backend; x is scaled by max_norm / (norm + 1e-6) in float when
+     * that is below 1 (by NaN for a NaN norm, as torch.nn.utils.clip_grad_norm_
+     * does), and the norm is added to slots[NL_CLIP_NORM_SUM]. Nothing
+     * comes back to the host, so no step waits for the device. */
+    void (*clip_by_norm)(nl_backend *be, size_t count, float *x, double *slots, float max_norm);
 } nl_ops;
 
 struct nl_backend {

@@ -344,30 +344,53 @@ START_TEST(test_adamw)
 }
 END_TEST
 
-/* gradient-norm clipping's ops: the parts' sums of squares, then the scale */
+/* gradient-norm clipping's ops: the parts' sums of squares, then, from the
+ * same partials on both, the norm added to the running sum and the scale
+ * (below 1, and not at all above) */
 START_TEST(test_clip_ops)
 {
     const size_t sizes[] = {1, 63, 1000, 70001};
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         const size_t n = sizes[k];
         twin x = twin_normal(n, 100 + k, 0.5f, 2.0f);
-        twin partials = twin_empty(2 * NL_SUM_SQUARES_PARTS);
+        twin slots = twin_empty(2 * NL_CLIP_SLOTS);
         for (int b = 0; b < 2; b++)
-            be_of(b)->ops->sum_squares(be_of(b), n, F(x, b), (double *)partials.d[b]);
+            be_of(b)->ops->sum_squares(be_of(b), n, F(x, b), (double *)slots.d[b]);
         gpu_sync_ok();
-        double *got = fetch(partials, 1), *want = fetch(partials, 0);
+        double *got = fetch(slots, 1), *want = fetch(slots, 0);
         for (int i = 0; i < NL_SUM_SQUARES_PARTS; i++)
             ck_assert_msg(fabs(got[i] - want[i]) <= 1e-12 * fabs(want[i]),
                           "size %zu part %d: GPU %.17g, CPU %.17g", n, i, got[i], want[i]);
+        double sum = 0.0;
+        for (int i = 0; i < NL_SUM_SQUARES_PARTS; i++)
+            sum += want[i];
+        const double norm = sqrt(sum);
+        /* the CPU's partials on both, and a sum of earlier norms */
+        want[NL_CLIP_NORM_SUM] = 0.25;
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->upload(be_of(b), slots.d[b], want, NL_CLIP_SLOTS * sizeof(double));
+        const float max_norms[] = {(float)(2.0 * norm), (float)(0.37 * norm)};
+        double expected_sum = 0.25;
+        for (int c = 0; c < 2; c++) {
+            expected_sum += norm;
+            for (int b = 0; b < 2; b++)
+                be_of(b)->ops->clip_by_norm(be_of(b), n, F(x, b), (double *)slots.d[b], max_norms[c]);
+            gpu_sync_ok();
+            char what[64];
+            snprintf(what, sizeof what, "clip of %zu to %g", n, (double)max_norms[c]);
+            check_equal_bytes(x, what);
+            double *gs = fetch(slots, 1), *cs = fetch(slots, 0);
+            ck_assert_msg(gs[NL_CLIP_NORM_SUM] == cs[NL_CLIP_NORM_SUM] &&
+                              cs[NL_CLIP_NORM_SUM] == expected_sum,
+                          "%s: sum of norms GPU %.17g, CPU %.17g, expected %.17g", what,
+                          gs[NL_CLIP_NORM_SUM], cs[NL_CLIP_NORM_SUM], expected_sum);
+            free(gs);
+            free(cs);
+        }
         free(got);
         free(want);
-        for (int b = 0; b < 2; b++)
-            be_of(b)->ops->scale(be_of(b), n, F(x, b), 0.37f);
-        char what[64];
-        snprintf(what, sizeof what, "scale of %zu", n);
-        check_equal_bytes(x, what);
         twin_free(&x);
-        twin_free(&partials);
+        twin_free(&slots);
     }
 }
 END_TEST

@@ -39,10 +39,19 @@ void nl_cpu_sum_squares(nl_backend *be, size_t count, const float *x, double *pa
     });
 }
 
-void nl_cpu_scale(nl_backend *be, size_t count, float *x, float factor)
+void nl_cpu_clip_by_norm(nl_backend *be, size_t count, float *x, double *slots, float max_norm)
 {
     (void)be;
+    double sum = 0.0;
+    for (int k = 0; k < NL_SUM_SQUARES_PARTS; k++)
+        sum += slots[k];
+    const double norm = sqrt(sum);
+    const float coef = max_norm / ((float)norm + 1e-6f);
+    slots[NL_CLIP_NORM_SUM] += norm;
+    slots[NL_CLIP_COEF] = coef;
+    if (coef >= 1.0f)
+        return;
     NL_PARALLEL_FOR_SIMD_IF(count >= NL_PARALLEL_MIN,
     for (size_t i = 0; i < count; i++)
-        x[i] = x[i] * factor;);
+        x[i] = x[i] * coef;);
 }

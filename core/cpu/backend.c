@@ -135,7 +135,7 @@ static const nl_ops cpu_ops = {
     .sgd_step = nl_cpu_sgd_step,
     .adamw_step = nl_cpu_adamw_step,
     .sum_squares = nl_cpu_sum_squares,
-    .scale = nl_cpu_scale,
+    .clip_by_norm = nl_cpu_clip_by_norm,
 };
 
 const nl_ops *nl_cpu_ops(void) { return &cpu_ops; }

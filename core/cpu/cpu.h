@@ -238,7 +238,7 @@ void nl_cpu_sgd_step(nl_backend *be, size_t count, float *param, const float *gr
 void nl_cpu_adamw_step(nl_backend *be, size_t count, float *param, const float *grad,
                        float *exp_avg, float *exp_avg_sq, const nl_adamw_args *args);
 void nl_cpu_sum_squares(nl_backend *be, size_t count, const float *x, double *partials);
-void nl_cpu_scale(nl_backend *be, size_t count, float *x, float factor);
+void nl_cpu_clip_by_norm(nl_backend *be, size_t count, float *x, double *slots, float max_norm);
 
 /* pointnorm.c: DyT and FRN's TLU, the normalizers without statistics */
 void nl_cpu_dyt_forward(nl_backend *be, int n, int c, int hw, const float *alpha, const float *x,

@@ -79,20 +79,40 @@ void nl_cuda_sum_squares(nl_backend *be, size_t count, const float *x, double *p
     NL_CU_LAUNCHED(cu, "sum_squares_kernel");
 }
 
-struct ScaleOp {
+/* one thread: the partials' sum in the CPU's order, so the norm and the
+ * coefficient are the CPU's bit for bit given the same partials */
+__global__ void clip_coef_kernel(double *slots, float max_norm)
+{
+    double sum = 0.0;
+    for (int k = 0; k < NL_SUM_SQUARES_PARTS; k++)
+        sum += slots[k];
+    const double norm = sqrt(sum);
+    slots[NL_CLIP_NORM_SUM] += norm;
+    slots[NL_CLIP_COEF] = max_norm / ((float)norm + 1e-6f);
+}
+
+/* x * coef where the coefficient, read on the device, is below 1 */
+struct ClipScaleOp {
     float *x;
-    float factor;
+    const double *coef_slot;
     template <int V> __device__ void run(size_t i) const
     {
+        const float coef = (float)*coef_slot;
+        if (coef >= 1.0f)
+            return;
         Vec<V> v = ld_rw<V>(x, (long long)i);
 #pragma unroll
         for (int e = 0; e < V; e++)
-            v.v[e] = v.v[e] * factor;
+            v.v[e] = v.v[e] * coef;
         st<V>(x, (long long)i, v);
     }
 };
 
-void nl_cuda_scale(nl_backend *be, size_t count, float *x, float factor)
+void nl_cuda_clip_by_norm(nl_backend *be, size_t count, float *x, double *slots, float max_norm)
 {
-    ew_launch(nl_cuda_of(be), ScaleOp{x, factor}, count, nl_cuda_aligned16(x), "launch of scale");
+    nl_cuda *cu = nl_cuda_of(be);
+    clip_coef_kernel<<<1, 1, 0, cu->stream>>>(slots, max_norm);
+    NL_CU_LAUNCHED(cu, "clip_coef_kernel");
+    ew_launch(cu, ClipScaleOp{x, slots + NL_CLIP_COEF}, count, nl_cuda_aligned16(x),
+              "launch of clip scale");
 }

@@ -243,7 +243,7 @@ static nl_ops make_ops(void)
     o.sgd_step = nl_cuda_sgd_step;
     o.adamw_step = nl_cuda_adamw_step;
     o.sum_squares = nl_cuda_sum_squares;
-    o.scale = nl_cuda_scale;
+    o.clip_by_norm = nl_cuda_clip_by_norm;
     return o;
 }
 

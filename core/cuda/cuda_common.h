@@ -246,7 +246,7 @@ void nl_cuda_sgd_step(nl_backend *be, size_t count, float *param, const float *g
 void nl_cuda_adamw_step(nl_backend *be, size_t count, float *param, const float *grad,
                         float *exp_avg, float *exp_avg_sq, const nl_adamw_args *args);
 void nl_cuda_sum_squares(nl_backend *be, size_t count, const float *x, double *partials);
-void nl_cuda_scale(nl_backend *be, size_t count, float *x, float factor);
+void nl_cuda_clip_by_norm(nl_backend *be, size_t count, float *x, double *slots, float max_norm);
 
 /* ---- shared by batchnorm.cu and groupnorm.cu (defined in groupnorm.cu) ----
  * The normalizing forward over "groups" of planes, a plane being one

@@ -290,8 +290,7 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
     if ((rc = allocate(m, be, total_floats * sizeof(float), (void **)&m->param_arena, err)) ||
         (rc = allocate(m, be, total_floats * sizeof(float), (void **)&m->grad_arena, err)) ||
         (rc = allocate(m, be, optim_floats * sizeof(float), (void **)&m->optim_arena, err)) ||
-        (rc = allocate(m, be, NL_SUM_SQUARES_PARTS * sizeof(double),
-                       (void **)&m->grad_norm_partials, err)))
+        (rc = allocate(m, be, NL_CLIP_SLOTS * sizeof(double), (void **)&m->clip_slots, err)))
         return rc;
     size_t offset = 0;
     for (int pass = 0; pass < 2; pass++) {
@@ -311,6 +310,10 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
         be->ops->fill(be, m->grad_arena, 0.0f, total_floats);
         be->ops->fill(be, m->optim_arena, 0.0f, optim_floats);
     }
+    /* the clipping norms' sum starts at zero (and nothing reads memory
+     * nobody wrote) */
+    static const double zero_slots[NL_CLIP_SLOTS];
+    be->ops->upload(be, m->clip_slots, zero_slots, sizeof zero_slots);
 
     /* running statistics */
     size_t state_floats = 0;
@@ -437,7 +440,7 @@ static nl_model_bytes planned_bytes(const nl_builder *b, const nl_model *m)
         /* value, gradient, optimizer state */
         out.parameters += (2 + m->spec.optimizer_state_slots) * floats * (double)round_floats_d(count);
     }
-    double total = out.parameters + round_bytes_d(NL_SUM_SQUARES_PARTS * sizeof(double));
+    double total = out.parameters + round_bytes_d(NL_CLIP_SLOTS * sizeof(double));
     for (int i = 0; i < b->n_states; i++)
         total += floats * round_floats_d((double)b->states[i]->count);
     for (int i = 0; i < b->n_acts; i++) {
@@ -548,7 +551,7 @@ void nl_model_free(nl_model *m)
         return;
     nl_backend *be = m->be;
     if (be && be->ops) {
-        void *arenas[] = {m->param_arena, m->grad_arena,  m->optim_arena, m->grad_norm_partials,
+        void *arenas[] = {m->param_arena, m->grad_arena,  m->optim_arena, m->clip_slots,
                           m->state_arena, m->act_arena,   m->saved_arena, m->workspace};
         for (size_t i = 0; i < sizeof arenas / sizeof arenas[0]; i++)
             if (arenas[i])

@@ -57,7 +57,7 @@ typedef struct nl_model {
     /* spec.optimizer_state_slots arenas of param_floats each, one after the
      * other: slot k of parameter float i is optim_arena[k * param_floats + i] */
     float *optim_arena;
-    double *grad_norm_partials; /* device, NL_SUM_SQUARES_PARTS: gradient-norm clipping */
+    double *clip_slots; /* device, NL_CLIP_SLOTS: gradient-norm clipping (backend.h) */
     size_t param_floats; /* all parameters */
     size_t decay_floats; /* the leading part that weight decay applies to when norms/biases are excluded */
     float *state_arena;

@@ -74,9 +74,13 @@ void nl_optim_step(nl_model *m, const nl_optim_spec *spec, float lr, long step);
 
 /* torch.nn.utils.clip_grad_norm_: the L2 norm of all parameter gradients
  * together (summed in double, in a fixed order); when max_norm / (norm +
- * 1e-6) is below 1 the gradients are scaled by it. Returns the norm before
- * clipping. */
-double nl_clip_grad_norm(nl_model *m, float max_norm);
+ * 1e-6) is below 1 the gradients are scaled by it. The norm before clipping
+ * stays on the device, added to a sum the training loop reads and sets
+ * with the two functions below at its log rows and checkpoints, so a step
+ * never waits for the device to hand it back. */
+void nl_clip_grad_norm(nl_model *m, float max_norm);
+double nl_clip_norm_sum(nl_model *m);
+void nl_clip_set_norm_sum(nl_model *m, double sum);
 
 /* The kinds' steps (nl_optim_step picks one by spec->kind). */
 void nl_sgd_step(nl_model *m, const nl_optim_spec *spec, float lr, long step);

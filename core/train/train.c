@@ -387,7 +387,6 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
     /* the training window's sums, moved to the host when an evaluation in
      * the middle of a window needs the model's metric counters */
     double window[2] = {0.0, 0.0};
-    double window_grad_norm = 0.0; /* sum of the window's pre-clip gradient norms */
     const bool clips = spec->clip_grad_norm > 0.0f;
     double elapsed_before = 0.0; /* a resumed run's time before this process */
     const nl_train_snapshot *resume = sink->resume;
@@ -399,7 +398,8 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
         window_steps = resume->window_steps;
         window[0] = resume->window_sums[0];
         window[1] = resume->window_sums[1];
-        window_grad_norm = resume->window_sums[2];
+        if (clips)
+            nl_clip_set_norm_sum(m, resume->window_sums[2]);
         nl_model_write_metrics(m, resume->model_metrics);
         out->final_train_loss = resume->final_train_loss;
         out->final_test_loss = resume->final_test_loss;
@@ -490,7 +490,7 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
             step > 0 && !(resume && step == resume->step)) {
             nl_train_snapshot s = {
                 .step = step, .lr = lr, .window_steps = window_steps,
-                .window_sums = {window[0], window[1], window_grad_norm},
+                .window_sums = {window[0], window[1], clips ? nl_clip_norm_sum(m) : 0.0},
                 .final_train_loss = out->final_train_loss,
                 .final_test_loss = out->final_test_loss,
                 .final_test_accuracy = out->final_test_accuracy,
@@ -518,7 +518,9 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
         const int mine = feed_next(f, m);
         if (window_steps == 0) {
             nl_model_reset_metrics(m);
-            window[0] = window[1] = window_grad_norm = 0.0;
+            window[0] = window[1] = 0.0;
+            if (clips)
+                nl_clip_set_norm_sum(m, 0.0);
         }
         lr = nl_schedule_lr(&spec->schedule, spec->optimizer.lr, step, total);
         m->step = step;
@@ -543,7 +545,7 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
         if (series_now && (rc = emit_series(&series, m, sink, step, err)))
             goto done;
         if (clips)
-            window_grad_norm += nl_clip_grad_norm(m, spec->clip_grad_norm);
+            nl_clip_grad_norm(m, spec->clip_grad_norm);
         nl_optim_step(m, &spec->optimizer, (float)lr, step);
         step++;
         window_steps++;
@@ -555,7 +557,7 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
             const double predictions = (double)window_steps * predictions_per_step;
             const double loss = (metrics[0] + window[0]) / predictions;
             const double acc = (metrics[1] + window[1]) / predictions;
-            const double grad_norm = clips ? window_grad_norm / (double)window_steps : NAN;
+            const double grad_norm = clips ? nl_clip_norm_sum(m) / (double)window_steps : NAN;
             window_steps = 0;
             EMIT(NL_SPLIT_TRAIN, loss, acc, grad_norm);
             out->final_train_loss = loss;
