@@ -440,7 +440,7 @@ static nl_model_bytes planned_bytes(const nl_builder *b, const nl_model *m)
         /* value, gradient, optimizer state */
         out.parameters += (2 + m->spec.optimizer_state_slots) * floats * (double)round_floats_d(count);
     }
-    double total = out.parameters + round_bytes_d(NL_CLIP_SLOTS * sizeof(double));
+    double total = out.parameters + (double)(NL_CLIP_SLOTS * sizeof(double)); /* allocated alone, unrounded */
     for (int i = 0; i < b->n_states; i++)
         total += floats * round_floats_d((double)b->states[i]->count);
     for (int i = 0; i < b->n_acts; i++) {
