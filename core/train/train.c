@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "dist/dist.h"
+#include "train/device_data.h"
 
 static const nl_name_entry status_entries[] = {
     [NL_RUN_RUNNING] = {"running", "in progress, or killed before it could say otherwise"},
@@ -45,6 +46,30 @@ static int load_slice(nl_model *m, const nl_split *split, const float *x, const 
     return count;
 }
 
+/* The batcher's next batch into the model: gathered on the device from the
+ * resident split when the model has one for the batcher's split, else
+ * gathered in host memory and uploaded. Returns the batch's size (0 at the
+ * end of an epoch) and in *mine the samples loaded on this rank. */
+static int next_batch(nl_model *m, nl_batcher *b, int *mine)
+{
+    const nl_device_split *resident = nl_device_data_find(m->device_data, b->split);
+    if (!resident) {
+        const float *x;
+        const int32_t *y;
+        const int n = nl_batcher_next(b, &x, &y);
+        *mine = n > 0 ? load_slice(m, b->split, x, y, n) : 0;
+        return n;
+    }
+    const int32_t *index;
+    const int n = nl_batcher_next_index(b, &index);
+    int start, count;
+    nl_dist_slice(nl_dist_rank(m->dist), nl_dist_size(m->dist), n, &start, &count);
+    if (n > 0 && count > 0)
+        nl_device_data_load(m->device_data, resident, m, index + start, count);
+    *mine = n > 0 ? count : 0;
+    return n;
+}
+
 long nl_train_total_steps(const nl_train_spec *spec, long n_train)
 {
     if (spec->steps > 0)
@@ -57,14 +82,11 @@ nl_code nl_evaluate(nl_model *m, nl_batcher *batches, nl_mode mode, double *loss
 {
     nl_model_reset_metrics(m);
     long seen = 0;
-    const float *x;
-    const int32_t *y;
-    int n;
-    while ((n = nl_batcher_next(batches, &x, &y)) > 0) {
+    int n, mine;
+    while ((n = next_batch(m, batches, &mine)) > 0) {
         /* eval mode exchanges nothing between ranks, so a rank may sit out
          * a short last batch; batch statistics (train mode) come in whole
          * training-size batches, which every rank shares */
-        const int mine = load_slice(m, batches->split, x, y, n);
         if (mine > 0)
             nl_model_forward(m, mine, mode);
         seen += n;
@@ -171,12 +193,10 @@ static int feed_next(feed *f, nl_model *m)
             n = nl_window_batcher_next(&f->train_windows, &tokens, &targets);
         return load_token_slice(m, tokens, targets, n);
     }
-    const float *x;
-    const int32_t *y;
-    int n = nl_batcher_next(&f->train, &x, &y);
-    if (n == 0) /* epoch boundary: the batcher reshuffles */
-        n = nl_batcher_next(&f->train, &x, &y);
-    return load_slice(m, &f->images->train, x, y, n);
+    int mine;
+    if (next_batch(m, &f->train, &mine) == 0) /* epoch boundary: the batcher reshuffles */
+        next_batch(m, &f->train, &mine);
+    return mine;
 }
 
 static nl_code feed_evaluate(feed *f, nl_model *m, bool trainmode, double *loss, double *acc,
