@@ -388,10 +388,22 @@ static nl_code place_data(const nl_config *cfg, const nl_run_options *opt, bool 
         note(opt, "%s (train.device_data)", why);
     if (!resident)
         return NL_OK;
-    nl_code rc = nl_device_data_upload(dd, be, ds, m->capacity, err);
-    if (rc == NL_OK)
-        m->device_data = dd;
-    return rc;
+    nl_error upload_err = {0};
+    nl_code rc = nl_device_data_upload(dd, be, ds, m->capacity, &upload_err);
+    if (rc == NL_ERR_NOMEM && cfg->train.device_data == NL_DEVICE_DATA_AUTO) {
+        /* free memory is a guess: auto falls back when the GPU says no */
+        if (root)
+            note(opt, "%s: batches are uploaded from host memory (train.device_data)",
+                 upload_err.msg);
+        return NL_OK;
+    }
+    if (rc) {
+        if (err)
+            *err = upload_err;
+        return rc;
+    }
+    m->device_data = dd;
+    return NL_OK;
 }
 
 nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *out,
