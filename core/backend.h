@@ -151,6 +151,12 @@ typedef struct nl_ops {
      * the batcher's permutation guarantees it and the op does not check. */
     void (*gather_rows)(nl_backend *be, int n, size_t row_words, const int32_t *index,
                         const void *src, void *dst);
+    /* Cuts n windows of t tokens out of a token array: tokens[i*t + k] =
+     * src[starts[i] + k] and targets[i*t + k] = src[starts[i] + k + 1], k < t
+     * (the next-token targets). starts is a device array; every window and
+     * its targets must lie in src (the window batcher guarantees it). */
+    void (*gather_windows)(nl_backend *be, int n, int t, const int32_t *starts,
+                           const int32_t *src, int32_t *tokens, int32_t *targets);
 
     /* ---- dense layers; weight is (out, in) as in PyTorch ---- */
     size_t (*linear_workspace)(nl_backend *be, int n, int in, int out); /* bytes, batches up to n */

@@ -17,8 +17,9 @@
  * and every group split over 5 blocks, so each kernel path meets every
  * shape whatever the GPU.
  *
- * The resident case: gather_rows, and runs fed from a dataset resident on
- * the GPU against the same runs fed from the host (train.device_data).
+ * The resident case: gather_rows and gather_windows, and runs (images and
+ * tokens) fed from a dataset resident on the GPU against the same runs fed
+ * from the host (train.device_data).
  *
  * NL_PARITY_QUICK=1 leaves out the large shapes (for slow debugging runs). */
 #include <math.h>
@@ -1761,8 +1762,33 @@ START_TEST(test_gather_rows)
 }
 END_TEST
 
-/* An MLP with batch norm (test and train-mode evaluation, shuffled epochs)
- * and a CNN: fed from resident splits, the GPU's rows are the rows it gives
+START_TEST(test_gather_windows)
+{
+    enum { LENGTH = 2000, N = 33, T = 24 };
+    int32_t *src = malloc(LENGTH * sizeof *src), starts[N];
+    for (int i = 0; i < LENGTH; i++)
+        src[i] = (int32_t)((i * 2654435761u) >> 8);
+    for (int i = 0; i < N; i++) /* the first and the last window, out of order, a repeat */
+        starts[i] = i == 0 ? LENGTH - T - 1 : i == N - 1 ? 0 : (int32_t)((i * 613L) % (LENGTH - T));
+    starts[5] = starts[4];
+    twin text = twin_new(src, LENGTH * sizeof *src), at = twin_new(starts, sizeof starts);
+    twin tokens = twin_empty(N * T + 1), targets = twin_empty(N * T + 1);
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->gather_windows(be_of(b), N, T, (const int32_t *)at.d[b],
+                                      (const int32_t *)text.d[b], (int32_t *)tokens.d[b],
+                                      (int32_t *)targets.d[b]);
+    check_equal_bytes(tokens, "gather_windows tokens");
+    check_equal_bytes(targets, "gather_windows targets");
+    twin_free(&text);
+    twin_free(&at);
+    twin_free(&tokens);
+    twin_free(&targets);
+    free(src);
+}
+END_TEST
+
+/* An MLP with batch norm (test and train-mode evaluation, shuffled epochs),
+ * a CNN and an LM with batch norm: fed from resident splits, the GPU's rows are the rows it gives
  * fed from the host, bit for bit */
 static const char *const resident_configs[] = {
     "data: {dataset: synthetic, train_size: 100, test_size: 40, shape: [1, 6, 6]}\n"
@@ -1771,6 +1797,9 @@ static const char *const resident_configs[] = {
     "data: {dataset: synthetic, train_size: 60, test_size: 20, shape: [3, 8, 8]}\n"
     "model: {arch: cnn, widths: [4, 8], norm: {type: batch}}\n"
     "train: {batch_size: 8, eval_batch_size: 16, steps: 12, eval_every: 5, log_every: 4}\n",
+    "data: {dataset: synthetic_text, markov: {vocab: 8, length: 3000}}\n"
+    "model: {arch: lm, context: 16, d_model: 16, heads: 2, layers: 1, norm: {type: batch}}\n"
+    "train: {batch_size: 8, eval_batch_size: 7, steps: 30, eval_every: 11, log_every: 5}\n",
 };
 
 START_TEST(test_resident_training)
@@ -1918,6 +1947,7 @@ int main(void)
     tcase_add_checked_fixture(resident, open_gpu, close_gpu);
     tcase_set_timeout(resident, 600);
     tcase_add_test(resident, test_gather_rows);
+    tcase_add_test(resident, test_gather_windows);
     tcase_add_loop_test(resident, test_resident_training, 0,
                         (int)(sizeof resident_configs / sizeof resident_configs[0]));
     suite_add_tcase(s, resident);

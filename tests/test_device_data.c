@@ -1,10 +1,10 @@
 /* The dataset resident on the backend (train.device_data,
- * core/train/device_data.h): the gather op against a plain loop, the
- * fit rule, the config checks, and whole runs fed from resident splits
- * giving the very rows of host-fed ones. The CPU backend stands in for the
+ * core/train/device_data.h): the gather ops against plain loops, the
+ * fit rule, the config checks, and whole runs (images and tokens) fed from
+ * resident splits giving the very rows of host-fed ones. The CPU backend stands in for the
  * GPU here (its memory is the host's, so a run never chooses this path on
  * its own; the test uploads the data itself). test_cuda_parity repeats the
- * op and the runs on the GPU, or on the emulator (tests/cuda_emu). */
+ * ops and the runs on the GPU, or on the emulator (tests/cuda_emu). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +45,33 @@ START_TEST(test_gather_rows_matches_a_plain_loop)
         free(src);
         free(dst);
     }
+}
+END_TEST
+
+START_TEST(test_gather_windows_matches_a_plain_loop)
+{
+    nl_backend *be = tu_cpu(2);
+    enum { LENGTH = 200, N = 9, T = 16, SPARE = 3 };
+    int32_t src[LENGTH], starts[N], tokens[N * T + SPARE], targets[N * T + SPARE];
+    for (int i = 0; i < LENGTH; i++)
+        src[i] = 1000 + i * 7;
+    nl_rng rng;
+    nl_rng_seed(&rng, 4, NL_STREAM_TEST);
+    for (int i = 0; i < N; i++) /* the first and the last window, repeats */
+        starts[i] = i == 0 ? 0 : i == 1 ? LENGTH - T - 1 : i == 2 ? 5 : i == 3 ? 5
+                  : (int32_t)nl_rng_below(&rng, LENGTH - T);
+    for (int i = 0; i < N * T + SPARE; i++)
+        tokens[i] = targets[i] = -7;
+    be->ops->gather_windows(be, N, T, starts, src, tokens, targets);
+    for (int i = 0; i < N; i++)
+        for (int k = 0; k < T; k++) {
+            ck_assert_msg(tokens[i * T + k] == src[starts[i] + k] &&
+                              targets[i * T + k] == src[starts[i] + k + 1],
+                          "window %d (from %d) position %d: token %d target %d", i, starts[i], k,
+                          tokens[i * T + k], targets[i * T + k]);
+        }
+    for (int i = N * T; i < N * T + SPARE; i++)
+        ck_assert_msg(tokens[i] == -7 && targets[i] == -7, "word %d past the batch written", i);
 }
 END_TEST
 
@@ -95,29 +122,29 @@ START_TEST(test_decide_by_the_free_memory)
 }
 END_TEST
 
-/* on where nothing can be resident is refused before the run, naming the key */
-START_TEST(test_on_needs_cuda_and_images)
+/* on with device cpu is refused before the run, naming the key; with
+ * device cuda (--device) it passes the checks, images or tokens */
+START_TEST(test_on_needs_cuda)
 {
-    static const struct {
-        const char *text;
-        int device;
-        const char *says;
-    } cases[] = {
-        {"train: {device_data: on}\n", -1, "on needs device cuda"},
-        {"data: {dataset: synthetic_text, markov: {vocab: 8, length: 20000}}\n"
-         "model: {arch: lm, context: 16, d_model: 16, heads: 2, layers: 1}\n"
-         "train: {device_data: on, batch_size: 4, steps: 2}\n", NL_DEVICE_CUDA, "token datasets"},
+    static const char *const texts[] = {
+        "data: {dataset: synthetic, train_size: 100, test_size: 40, shape: [1, 6, 6]}\n"
+        "train: {device_data: on, steps: 2}\n",
+        "data: {dataset: synthetic_text, markov: {vocab: 8, length: 20000}}\n"
+        "model: {arch: lm, context: 16, d_model: 16, heads: 2, layers: 1}\n"
+        "train: {device_data: on, batch_size: 4, steps: 2}\n",
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         nl_config *cfg = malloc(sizeof *cfg);
         nl_error err = {0};
-        ck_assert_msg(nl_config_load_string(cases[i].text, "on.yaml", NULL, 0, cfg, &err) == NL_OK,
+        ck_assert_msg(nl_config_load_string(texts[i], "on.yaml", NULL, 0, cfg, &err) == NL_OK,
                       "%s", err.msg);
         nl_run_plan plan;
-        ck_assert_int_eq(nl_run_check(cfg, cases[i].device, false, NULL, &plan, &err),
-                         NL_ERR_CONFIG);
+        ck_assert_int_eq(nl_run_check(cfg, -1, false, NULL, &plan, &err), NL_ERR_CONFIG);
         ck_assert_msg(strstr(err.msg, "on.yaml:") && strstr(err.msg, "train.device_data") &&
-                          strstr(err.msg, cases[i].says) && strstr(err.msg, "accepted"),
+                          strstr(err.msg, "on needs device cuda") &&
+                          strstr(err.msg, "accepted here: auto or off"),
+                      "case %zu: %s", i, err.msg);
+        ck_assert_msg(nl_run_check(cfg, NL_DEVICE_CUDA, false, NULL, &plan, &err) == NL_OK,
                       "case %zu: %s", i, err.msg);
         free(cfg);
     }
@@ -125,7 +152,7 @@ START_TEST(test_on_needs_cuda_and_images)
 END_TEST
 
 /* An MLP with batch norm (test and train-mode evaluation, a short last eval
- * batch, four shuffled epochs) and a CNN with group norm */
+ * batch, four shuffled epochs), a CNN with group norm and an LM */
 static const char *const run_configs[] = {
     "data: {dataset: synthetic, train_size: 100, test_size: 40, shape: [1, 6, 6]}\n"
     "model: {arch: mlp, widths: [16], norm: {type: batch}}\n"
@@ -133,6 +160,11 @@ static const char *const run_configs[] = {
     "data: {dataset: synthetic, train_size: 60, test_size: 20, shape: [3, 8, 8]}\n"
     "model: {arch: cnn, widths: [4, 8], norm: {type: group, groups: 2}}\n"
     "train: {batch_size: 8, eval_batch_size: 16, steps: 12, eval_every: 5, log_every: 4}\n",
+    /* an LM with batch norm over the tokens: random windows over epochs,
+     * the validation walk with a short last batch, train-mode evaluation */
+    "data: {dataset: synthetic_text, markov: {vocab: 8, length: 3000}}\n"
+    "model: {arch: lm, context: 16, d_model: 16, heads: 2, layers: 1, norm: {type: batch}}\n"
+    "train: {batch_size: 8, eval_batch_size: 7, steps: 30, eval_every: 11, log_every: 5}\n",
 };
 
 START_TEST(test_resident_runs_repeat_host_runs)
@@ -167,7 +199,8 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_gather_rows_matches_a_plain_loop);
     tcase_add_test(tc, test_decide_by_the_free_memory);
-    tcase_add_test(tc, test_on_needs_cuda_and_images);
+    tcase_add_test(tc, test_gather_windows_matches_a_plain_loop);
+    tcase_add_test(tc, test_on_needs_cuda);
     tcase_add_loop_test(tc, test_resident_runs_repeat_host_runs, 0,
                         (int)(sizeof run_configs / sizeof run_configs[0]));
     suite_add_tcase(s, tc);

@@ -75,10 +75,12 @@ char *tu_check_generated_section(const char *path, const char *begin_marker,
 
 /* ---- training from a dataset resident on the backend ----
  * Trains the model of a config text (its data, train: section and seed) on
- * `be` with nl_train, from host batches or (resident) from the dataset
+ * `be` with nl_train (nl_train_tokens for token data), from host batches or
+ * (resident) from the dataset
  * uploaded to the backend (core/train/device_data.h). Writes up to `max`
  * metric rows, their times set to 0 (the rest is what metrics.csv holds),
- * and returns their count; *gathers counts the backend's gather_rows calls. */
+ * and returns their count; *gathers counts the backend's gather_rows and
+ * gather_windows calls. */
 int tu_train_rows(nl_backend *be, const char *config_text, bool resident, nl_metric_row *rows,
                   int max, long *gathers);
 

@@ -89,6 +89,17 @@ static void cpu_gather_rows(nl_backend *be, int n, size_t row_words, const int32
                (const char *)src + (size_t)index[i] * row_bytes, row_bytes);
 }
 
+/* the reference the CUDA window gather is tested against */
+static void cpu_gather_windows(nl_backend *be, int n, int t, const int32_t *starts,
+                               const int32_t *src, int32_t *tokens, int32_t *targets)
+{
+    (void)be;
+    for (int i = 0; i < n; i++) {
+        memcpy(tokens + (size_t)i * t, src + starts[i], (size_t)t * sizeof *src);
+        memcpy(targets + (size_t)i * t, src + starts[i] + 1, (size_t)t * sizeof *src);
+    }
+}
+
 static nl_code cpu_synchronize(nl_backend *be, nl_error *err)
 {
     (void)be;
@@ -107,6 +118,7 @@ static const nl_ops cpu_ops = {
     .synchronize = cpu_synchronize,
     .memory_info = cpu_memory_info,
     .gather_rows = cpu_gather_rows,
+    .gather_windows = cpu_gather_windows,
     .linear_workspace = nl_cpu_linear_workspace,
     .linear_forward = nl_cpu_linear_forward,
     .linear_backward = nl_cpu_linear_backward,

@@ -203,6 +203,7 @@ static nl_ops make_ops(void)
     o.synchronize = cuda_synchronize;
     o.memory_info = cuda_memory_info;
     o.gather_rows = nl_cuda_gather_rows;
+    o.gather_windows = nl_cuda_gather_windows;
     o.linear_workspace = nl_cuda_linear_workspace;
     o.linear_forward = nl_cuda_linear_forward;
     o.linear_backward = nl_cuda_linear_backward;

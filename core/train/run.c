@@ -372,16 +372,23 @@ static nl_code check_ranks(const nl_config *cfg, int ranks, int *rank_batch, nl_
  * model (its memory is planned first) and before anything is written: an
  * `on` that does not fit is an error naming the key. */
 static nl_code place_data(const nl_config *cfg, const nl_run_options *opt, bool root,
-                          nl_backend *be, const nl_dataset *ds, nl_model *m, nl_device_data *dd,
-                          nl_error *err)
+                          nl_backend *be, const nl_dataset *ds, const nl_token_dataset *tokens,
+                          nl_model *m, nl_device_data *dd, nl_error *err)
 {
-    const nl_dataset_shape shape = {ds->train.n, ds->test.n, ds->train.c, ds->train.h,
-                                    ds->train.w, ds->classes};
+    double bytes;
+    if (tokens) {
+        const nl_token_shape shape = {tokens->train.length, tokens->valid.length, tokens->vocab};
+        bytes = nl_device_data_token_bytes(&shape, m->capacity);
+    } else {
+        const nl_dataset_shape shape = {ds->train.n, ds->test.n, ds->train.c, ds->train.h,
+                                        ds->train.w, ds->classes};
+        bytes = nl_device_data_bytes(&shape, m->capacity);
+    }
     bool resident;
     char why[512];
     nl_error decide_err = {0};
-    if (nl_device_data_decide(cfg->train.device_data, be, nl_device_data_bytes(&shape, m->capacity),
-                              &resident, why, sizeof why, &decide_err))
+    if (nl_device_data_decide(cfg->train.device_data, be, bytes, &resident, why, sizeof why,
+                              &decide_err))
         return nl_config_key_error(cfg, err, decide_err.code, "train.device_data", "%s",
                                    decide_err.msg);
     if (why[0] && root)
@@ -389,7 +396,8 @@ static nl_code place_data(const nl_config *cfg, const nl_run_options *opt, bool 
     if (!resident)
         return NL_OK;
     nl_error upload_err = {0};
-    nl_code rc = nl_device_data_upload(dd, be, ds, m->capacity, &upload_err);
+    nl_code rc = tokens ? nl_device_data_upload_tokens(dd, be, tokens, m->capacity, &upload_err)
+                        : nl_device_data_upload(dd, be, ds, m->capacity, &upload_err);
     if (rc == NL_ERR_NOMEM && cfg->train.device_data == NL_DEVICE_DATA_AUTO) {
         /* free memory is a guess: auto falls back when the GPU says no */
         if (root)
@@ -486,8 +494,9 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
         goto agree;
     st.model = model;
     rc = nl_model_set_dist(model, dist, err);
-    if (rc == NL_OK && !plan.tokens)
-        rc = place_data(cfg, opt, root, be, &data, model, &device_data, err);
+    if (rc == NL_OK)
+        rc = place_data(cfg, opt, root, be, &data, plan.tokens ? &token_data : NULL, model,
+                        &device_data, err);
 agree:
     if ((rc = nl_dist_agree(dist, rc, err)))
         goto cleanup;
