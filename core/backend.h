@@ -148,6 +148,21 @@ typedef struct nl_ops {
     void (*copy)(nl_backend *be, float *dst, const float *src, size_t count);
     /* waits for queued work; reports an error a kernel left behind */
     nl_code (*synchronize)(nl_backend *be, nl_error *err);
+    /* the device memory free now and in all, in bytes; both 0 on a backend
+     * whose memory is the host's (the CPU) */
+    void (*memory_info)(nl_backend *be, size_t *free_bytes, size_t *total_bytes);
+    /* Gathers rows by index: row i of dst = row index[i] of src, i < n, rows
+     * of row_words 4-byte words, copied bit for bit (floats and int32 labels
+     * alike). index is a device array; its entries must name rows of src:
+     * the batcher's permutation guarantees it and the op does not check. */
+    void (*gather_rows)(nl_backend *be, int n, size_t row_words, const int32_t *index,
+                        const void *src, void *dst);
+    /* Cuts n windows of t tokens out of a token array: tokens[i*t + k] =
+     * src[starts[i] + k] and targets[i*t + k] = src[starts[i] + k + 1], k < t
+     * (the next-token targets). starts is a device array; every window and
+     * its targets must lie in src (the window batcher guarantees it). */
+    void (*gather_windows)(nl_backend *be, int n, int t, const int32_t *starts,
+                           const int32_t *src, int32_t *tokens, int32_t *targets);
 
     /* ---- dense layers; weight is (out, in) as in PyTorch ---- */
     size_t (*linear_workspace)(nl_backend *be, int n, int in, int out); /* bytes, batches up to n */

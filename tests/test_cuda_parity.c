@@ -17,6 +17,10 @@
  * and every group split over 5 blocks, so each kernel path meets every
  * shape whatever the GPU.
  *
+ * The resident case: gather_rows and gather_windows, and runs (images and
+ * tokens) fed from a dataset resident on the GPU against the same runs fed
+ * from the host (train.device_data).
+ *
  * NL_PARITY_QUICK=1 leaves out the large shapes (for slow debugging runs). */
 #include <math.h>
 #include <stdio.h>
@@ -1750,6 +1754,102 @@ END_TEST
 
 /* ------------------------------------------------------------------------ */
 
+/* the dataset resident on the device (train.device_data)                    */
+
+START_TEST(test_gather_rows)
+{
+    /* one word (labels), odd widths, multiples of 4 (16 bytes a thread) and
+     * an MNIST image; every row index, out of order, with repeats */
+    const size_t widths[] = {1, 3, 4, 12, 784};
+    enum { ROWS = 300, N = 257 };
+    int32_t index[N];
+    for (int i = 0; i < N; i++)
+        index[i] = i == 0 ? ROWS - 1 : (int32_t)((i * 7919L + 13) % ROWS);
+    twin idx = twin_new(index, sizeof index);
+    for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
+        for (int offset = 0; offset < 2; offset++) { /* 1: misaligned, one word a thread */
+            const size_t w = widths[wi];
+            char what[96];
+            twin src = twin_normal(ROWS * w + 1, 40 + wi, 0.0f, 1.0f);
+            twin dst = twin_empty(N * w + 2); /* the words past the batch stay NaN */
+            for (int b = 0; b < 2; b++)
+                be_of(b)->ops->gather_rows(be_of(b), N, w, (const int32_t *)idx.d[b],
+                                           F(src, b) + offset, F(dst, b) + offset);
+            snprintf(what, sizeof what, "gather_rows width %zu offset %d", w, offset);
+            check_equal_bytes(dst, what);
+            twin_free(&src);
+            twin_free(&dst);
+        }
+    }
+    twin_free(&idx);
+}
+END_TEST
+
+START_TEST(test_gather_windows)
+{
+    enum { LENGTH = 2000, N = 33, T = 24 };
+    int32_t *src = malloc(LENGTH * sizeof *src), starts[N];
+    for (int i = 0; i < LENGTH; i++)
+        src[i] = (int32_t)((i * 2654435761u) >> 8);
+    for (int i = 0; i < N; i++) /* the first and the last window, out of order, a repeat */
+        starts[i] = i == 0 ? LENGTH - T - 1 : i == N - 1 ? 0 : (int32_t)((i * 613L) % (LENGTH - T));
+    starts[5] = starts[4];
+    twin text = twin_new(src, LENGTH * sizeof *src), at = twin_new(starts, sizeof starts);
+    twin tokens = twin_empty(N * T + 1), targets = twin_empty(N * T + 1);
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->gather_windows(be_of(b), N, T, (const int32_t *)at.d[b],
+                                      (const int32_t *)text.d[b], (int32_t *)tokens.d[b],
+                                      (int32_t *)targets.d[b]);
+    check_equal_bytes(tokens, "gather_windows tokens");
+    check_equal_bytes(targets, "gather_windows targets");
+    twin_free(&text);
+    twin_free(&at);
+    twin_free(&tokens);
+    twin_free(&targets);
+    free(src);
+}
+END_TEST
+
+/* An MLP with batch norm (test and train-mode evaluation, shuffled epochs),
+ * a CNN and an LM with batch norm: fed from resident splits, the GPU's rows are the rows it gives
+ * fed from the host, bit for bit */
+static const char *const resident_configs[] = {
+    "data: {dataset: synthetic, train_size: 100, test_size: 40, shape: [1, 6, 6]}\n"
+    "model: {arch: mlp, widths: [16], norm: {type: batch}}\n"
+    "train: {batch_size: 16, eval_batch_size: 16, steps: 20, eval_every: 7, log_every: 3}\n",
+    "data: {dataset: synthetic, train_size: 60, test_size: 20, shape: [3, 8, 8]}\n"
+    "model: {arch: cnn, widths: [4, 8], norm: {type: batch}}\n"
+    "train: {batch_size: 8, eval_batch_size: 16, steps: 12, eval_every: 5, log_every: 4}\n",
+    "data: {dataset: synthetic_text, markov: {vocab: 8, length: 3000}}\n"
+    "model: {arch: lm, context: 16, d_model: 16, heads: 2, layers: 1, norm: {type: batch}}\n"
+    "train: {batch_size: 8, eval_batch_size: 7, steps: 30, eval_every: 11, log_every: 5}\n",
+};
+
+START_TEST(test_resident_training)
+{
+    enum { MAX_ROWS = 64 };
+    nl_metric_row host[MAX_ROWS], resident[MAX_ROWS];
+    long host_gathers, resident_gathers;
+    const int n = tu_train_rows(gpu_be, resident_configs[_i], false, host, MAX_ROWS,
+                                &host_gathers);
+    ck_assert_int_eq(tu_train_rows(gpu_be, resident_configs[_i], true, resident, MAX_ROWS,
+                                   &resident_gathers), n);
+    ck_assert_int_eq(host_gathers, 0);
+    ck_assert_msg(resident_gathers > 0, "the resident run gathered nothing");
+    for (int r = 0; r < n; r++) {
+        const nl_metric_row *a = &host[r], *b = &resident[r];
+        ck_assert_msg(a->step == b->step && a->split == b->split &&
+                          memcmp(&a->loss, &b->loss, sizeof a->loss) == 0 &&
+                          memcmp(&a->accuracy, &b->accuracy, sizeof a->accuracy) == 0,
+                      "config %d row %d: step %ld split %d loss %.17g acc %.17g from the host, "
+                      "step %ld split %d loss %.17g acc %.17g resident", _i, r, a->step, a->split,
+                      a->loss, a->accuracy, b->step, b->split, b->loss, b->accuracy);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+
 /* Is a GPU usable? Asked in a child so that this process never initializes
  * CUDA before check forks. Without one, the child also checks that opening
  * the backend fails cleanly. Returns 1 usable, 0 not, -1 the probe failed. */
@@ -1865,5 +1965,14 @@ int main(void)
     tcase_add_loop_test(training, test_training_parity, 0, n_smooth_cases);
     tcase_add_loop_test(training, test_training_repeats, 0, 2 * NL_NORM_COUNT);
     suite_add_tcase(s, training);
+
+    TCase *resident = tcase_create("resident");
+    tcase_add_checked_fixture(resident, open_gpu, close_gpu);
+    tcase_set_timeout(resident, 600);
+    tcase_add_test(resident, test_gather_rows);
+    tcase_add_test(resident, test_gather_windows);
+    tcase_add_loop_test(resident, test_resident_training, 0,
+                        (int)(sizeof resident_configs / sizeof resident_configs[0]));
+    suite_add_tcase(s, resident);
     return tu_run_suite(s);
 }

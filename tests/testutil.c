@@ -14,6 +14,9 @@
 #include "base/rng.h"
 #include "log/files.h"
 #include "model/model.h"
+#include "train/check.h"
+#include "train/device_data.h"
+#include "train/train.h"
 
 nl_backend *tu_cpu(int threads)
 {
@@ -363,3 +366,94 @@ double tu_param_fd_error(nl_model *m, int n, int index, uint64_t seed, float h, 
     return max_diff;
 }
 
+
+/* ---- training from a dataset resident on the backend ---- */
+
+static const nl_ops *counted_ops;
+static long counted_gathers;
+
+static void counting_gather(nl_backend *be, int n, size_t row_words, const int32_t *index,
+                            const void *src, void *dst)
+{
+    counted_gathers++;
+    counted_ops->gather_rows(be, n, row_words, index, src, dst);
+}
+
+static void counting_gather_windows(nl_backend *be, int n, int t, const int32_t *starts,
+                                    const int32_t *src, int32_t *tokens, int32_t *targets)
+{
+    counted_gathers++;
+    counted_ops->gather_windows(be, n, t, starts, src, tokens, targets);
+}
+
+typedef struct {
+    nl_metric_row *rows;
+    int max, n;
+} row_sink;
+
+static nl_code keep_row(void *ctx, const nl_metric_row *row, nl_error *err)
+{
+    (void)err;
+    row_sink *s = ctx;
+    if (s->n < s->max) {
+        s->rows[s->n] = *row;
+        s->rows[s->n].elapsed_s = 0.0;
+    }
+    s->n++;
+    return NL_OK;
+}
+
+int tu_train_rows(nl_backend *be, const char *config_text, bool resident, nl_metric_row *rows,
+                  int max, long *gathers)
+{
+    nl_config *cfg = malloc(sizeof *cfg);
+    nl_error err = {0};
+    ck_assert_msg(nl_config_load_string(config_text, "resident.yaml", NULL, 0, cfg, &err) == NL_OK,
+                  "%s", err.msg);
+    nl_model_spec spec;
+    nl_run_model_spec(cfg, &spec);
+    const bool tokens = nl_dataset_kind_is_tokens(cfg->data.kind);
+    nl_dataset ds = {0};
+    nl_token_dataset tds = {0};
+    if (tokens) {
+        ck_assert_msg(nl_token_dataset_load(&cfg->data, (long)spec.context + 1, &tds, &err) ==
+                          NL_OK, "%s", err.msg);
+        spec.classes = tds.vocab;
+    } else {
+        ck_assert_msg(nl_dataset_load(&cfg->data, &ds, &err) == NL_OK, "%s", err.msg);
+    }
+    /* the backend with its gathers counted */
+    nl_ops ops = *be->ops;
+    ops.gather_rows = counting_gather;
+    ops.gather_windows = counting_gather_windows;
+    nl_backend counted = *be;
+    counted.ops = &ops;
+    counted_ops = be->ops;
+    counted_gathers = 0;
+    nl_model *m = NULL;
+    ck_assert_msg(nl_model_build(&spec, &counted, nl_run_capacity(cfg), cfg->train.batch_size,
+                                 cfg->seed, &m, &err) == NL_OK, "%s", err.msg);
+    nl_device_data dd = {0};
+    if (resident) {
+        ck_assert_msg((tokens ? nl_device_data_upload_tokens(&dd, &counted, &tds, m->capacity, &err)
+                              : nl_device_data_upload(&dd, &counted, &ds, m->capacity, &err)) ==
+                          NL_OK, "%s", err.msg);
+        m->device_data = &dd;
+    }
+    row_sink kept = {rows, max, 0};
+    nl_train_sink sink = {.ctx = &kept, .metric = keep_row};
+    nl_train_result result;
+    ck_assert_msg((tokens ? nl_train_tokens(m, &tds, &cfg->train, cfg->seed, &sink, NULL, &result,
+                                            &err)
+                          : nl_train(m, &ds, &cfg->train, cfg->seed, &sink, NULL, &result, &err)) ==
+                      NL_OK, "%s", err.msg);
+    ck_assert_int_eq(result.status, NL_RUN_OK);
+    ck_assert_int_le(kept.n, max);
+    nl_device_data_free(&dd);
+    nl_model_free(m);
+    nl_dataset_free(&ds);
+    nl_token_dataset_free(&tds);
+    free(cfg);
+    *gathers = counted_gathers;
+    return kept.n;
+}

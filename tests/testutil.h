@@ -4,12 +4,14 @@
 #define NL_TESTUTIL_H
 
 #include <check.h>
+#include <stdbool.h>
 #include <sys/types.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
 
 #include "backend.h"
+#include "train/train.h"
 
 /* a CPU backend with a fixed thread count (opened once per process) */
 nl_backend *tu_cpu(int threads);
@@ -70,6 +72,17 @@ float tu_scalar(const tu_fixture *f, const char *name);
 char *tu_check_generated_section(const char *path, const char *begin_marker,
                                  const char *end_marker, void (*write)(FILE *out),
                                  const char *what);
+
+/* ---- training from a dataset resident on the backend ----
+ * Trains the model of a config text (its data, train: section and seed) on
+ * `be` with nl_train (nl_train_tokens for token data), from host batches or
+ * (resident) from the dataset
+ * uploaded to the backend (core/train/device_data.h). Writes up to `max`
+ * metric rows, their times set to 0 (the rest is what metrics.csv holds),
+ * and returns their count; *gathers counts the backend's gather_rows and
+ * gather_windows calls. */
+int tu_train_rows(nl_backend *be, const char *config_text, bool resident, nl_metric_row *rows,
+                  int max, long *gathers);
 
 /* ---- scratch directories for tests that run the normlab binary ---- */
 extern char tu_tmp[256]; /* the current test's directory */

@@ -288,6 +288,12 @@ const nl_key_def nl_config_schema[] = {
      .doc = "a training loss above this (or NaN/inf) ends the run as diverged"},
     {.key = "train.eval_trainmode", .type = NL_KT_BOOL, FIELD(train.eval_trainmode),
      .doc = "also evaluate with batch statistics (train mode), reported as test_trainmode"},
+    {.key = "train.device_data", .type = NL_KT_ENUM, FIELD(train.device_data),
+     .names = &nl_device_data_names,
+     .doc = "device cuda: keep the dataset in GPU memory, uploaded once, and gather each batch "
+            "there from its sample indices or window starts (bit-identical results); auto does "
+            "when both splits fit in 3/4 of the GPU memory free once the model is built, on makes "
+            "that an error, off uploads every batch; device cpu: on is an error (nothing to gain)"},
     {.key = "train.freeze_bn_after", .type = NL_KT_INT, FIELD(train.freeze_bn_after), .lo = 1,
      .hi = NL_MAX_STEPS, .flags = NL_KF_LO | NL_KF_HI | NL_KF_ZERO_UNSET,
      .default_doc = "not set (never)",

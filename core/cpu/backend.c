@@ -71,6 +71,35 @@ static void cpu_copy(nl_backend *be, float *dst, const float *src, size_t count)
     memcpy(dst, src, count * sizeof *dst);
 }
 
+/* the host's memory is no device's: nothing to report */
+static void cpu_memory_info(nl_backend *be, size_t *free_bytes, size_t *total_bytes)
+{
+    (void)be;
+    *free_bytes = *total_bytes = 0;
+}
+
+/* the reference the CUDA gather is tested against: one row at a time */
+static void cpu_gather_rows(nl_backend *be, int n, size_t row_words, const int32_t *index,
+                            const void *src, void *dst)
+{
+    (void)be;
+    const size_t row_bytes = row_words * sizeof(int32_t);
+    for (int i = 0; i < n; i++)
+        memcpy((char *)dst + (size_t)i * row_bytes,
+               (const char *)src + (size_t)index[i] * row_bytes, row_bytes);
+}
+
+/* the reference the CUDA window gather is tested against */
+static void cpu_gather_windows(nl_backend *be, int n, int t, const int32_t *starts,
+                               const int32_t *src, int32_t *tokens, int32_t *targets)
+{
+    (void)be;
+    for (int i = 0; i < n; i++) {
+        memcpy(tokens + (size_t)i * t, src + starts[i], (size_t)t * sizeof *src);
+        memcpy(targets + (size_t)i * t, src + starts[i] + 1, (size_t)t * sizeof *src);
+    }
+}
+
 static nl_code cpu_synchronize(nl_backend *be, nl_error *err)
 {
     (void)be;
@@ -87,6 +116,9 @@ static const nl_ops cpu_ops = {
     .fill = cpu_fill,
     .copy = cpu_copy,
     .synchronize = cpu_synchronize,
+    .memory_info = cpu_memory_info,
+    .gather_rows = cpu_gather_rows,
+    .gather_windows = cpu_gather_windows,
     .linear_workspace = nl_cpu_linear_workspace,
     .linear_forward = nl_cpu_linear_forward,
     .linear_backward = nl_cpu_linear_backward,

@@ -180,6 +180,12 @@ static nl_code cuda_synchronize(nl_backend *be, nl_error *err)
     return NL_OK;
 }
 
+static void cuda_memory_info(nl_backend *be, size_t *free_bytes, size_t *total_bytes)
+{
+    *free_bytes = *total_bytes = 0;
+    NL_CU(nl_cuda_of(be), cudaMemGetInfo(free_bytes, total_bytes));
+}
+
 /* ------------------------------------------------------------------------ */
 /* the ops table                                                             */
 
@@ -195,6 +201,9 @@ static nl_ops make_ops(void)
     o.fill = nl_cuda_fill;
     o.copy = cuda_copy;
     o.synchronize = cuda_synchronize;
+    o.memory_info = cuda_memory_info;
+    o.gather_rows = nl_cuda_gather_rows;
+    o.gather_windows = nl_cuda_gather_windows;
     o.linear_workspace = nl_cuda_linear_workspace;
     o.linear_forward = nl_cuda_linear_forward;
     o.linear_backward = nl_cuda_linear_backward;

@@ -121,6 +121,10 @@ void nl_cuda_activation_backward(nl_backend *be, nl_activation kind, size_t coun
 void nl_cuda_add_forward(nl_backend *be, size_t count, const float *a, const float *b, float *y);
 void nl_cuda_pass_gradient(nl_backend *be, size_t count, const float *src, float *dst,
                            bool accumulate);
+void nl_cuda_gather_rows(nl_backend *be, int n, size_t row_words, const int32_t *index,
+                         const void *src, void *dst);
+void nl_cuda_gather_windows(nl_backend *be, int n, int t, const int32_t *starts,
+                            const int32_t *src, int32_t *tokens, int32_t *targets);
 /* linear.cu */
 size_t nl_cuda_linear_workspace(nl_backend *be, int n, int in, int out);
 void nl_cuda_linear_forward(nl_backend *be, int n, int in, int out, const float *x,

@@ -388,7 +388,7 @@ nl_code nl_batcher_init(nl_batcher *b, const nl_split *split, int batch, bool sh
     return NL_OK;
 }
 
-int nl_batcher_next(nl_batcher *b, const float **x, const int32_t **y)
+int nl_batcher_next_index(nl_batcher *b, const int32_t **index)
 {
     long n = b->split->n;
     long left = n - b->pos;
@@ -398,13 +398,22 @@ int nl_batcher_next(nl_batcher *b, const float **x, const int32_t **y)
         return 0;
     }
     int k = left < b->batch ? (int)left : b->batch;
+    *index = b->order + b->pos;
+    b->pos += k;
+    return k;
+}
+
+int nl_batcher_next(nl_batcher *b, const float **x, const int32_t **y)
+{
+    const int32_t *idx;
+    const int k = nl_batcher_next_index(b, &idx);
+    if (k == 0)
+        return 0;
     size_t chw = (size_t)b->split->c * (size_t)b->split->h * (size_t)b->split->w;
-    const int32_t *idx = b->order + b->pos;
     for (int i = 0; i < k; i++) {
         memcpy(b->x + (size_t)i * chw, b->split->x + (size_t)idx[i] * chw, chw * sizeof(float));
         b->y[i] = b->split->y[idx[i]];
     }
-    b->pos += k;
     if (x)
         *x = b->x;
     if (y)

@@ -114,6 +114,11 @@ nl_code nl_batcher_init(nl_batcher *b, const nl_split *split, int batch, bool sh
 /* next batch; returns its size, 0 when the epoch is over (the next call
  * starts a new epoch, reshuffled) */
 int nl_batcher_next(nl_batcher *b, const float **x, const int32_t **y);
+/* the same batch as nl_batcher_next, without gathering it: *index points
+ * at its k sample indices in the split (valid until the next call), for a
+ * caller that gathers the samples elsewhere (a split resident on the GPU).
+ * The two advance the batcher alike and may be mixed. */
+int nl_batcher_next_index(nl_batcher *b, const int32_t **index);
 /* batches per epoch */
 long nl_batcher_batches(const nl_batcher *b);
 /* Puts a batcher where another one over the same split was (checkpoints):

@@ -282,7 +282,8 @@ nl_code nl_window_batcher_init(nl_window_batcher *b, const nl_token_split *split
     const size_t n = (size_t)batch * (size_t)context;
     b->tokens = malloc(n * sizeof(int32_t));
     b->targets = malloc(n * sizeof(int32_t));
-    if (!b->tokens || !b->targets) {
+    b->starts = malloc((size_t)batch * sizeof(int32_t));
+    if (!b->tokens || !b->targets || !b->starts) {
         nl_window_batcher_free(b);
         return nl_fail(err, NL_ERR_NOMEM, "out of memory for batches of %d windows of %d tokens",
                        batch, context);
@@ -306,7 +307,7 @@ static void copy_window(nl_window_batcher *b, int row, long start)
     memcpy(b->targets + (size_t)row * t, b->split->tokens + start + 1, t * sizeof(int32_t));
 }
 
-int nl_window_batcher_next(nl_window_batcher *b, const int32_t **tokens, const int32_t **targets)
+int nl_window_batcher_next_starts(nl_window_batcher *b, const int32_t **starts)
 {
     int k;
     if (b->random_windows) {
@@ -316,9 +317,9 @@ int nl_window_batcher_next(nl_window_batcher *b, const int32_t **tokens, const i
             return 0;
         }
         /* starts in [0, length - T): every window has its T targets */
-        const uint32_t starts = (uint32_t)(b->split->length - b->context);
+        const uint32_t count = (uint32_t)(b->split->length - b->context);
         for (int i = 0; i < b->batch; i++)
-            copy_window(b, i, (long)nl_rng_below(&b->rng, starts));
+            b->starts[i] = (int32_t)nl_rng_below(&b->rng, count);
         b->pos++;
         k = b->batch;
     } else {
@@ -330,9 +331,21 @@ int nl_window_batcher_next(nl_window_batcher *b, const int32_t **tokens, const i
         }
         k = left < b->batch ? (int)left : b->batch;
         for (int i = 0; i < k; i++)
-            copy_window(b, i, (b->pos + i) * (long)b->context);
+            b->starts[i] = (int32_t)((b->pos + i) * (long)b->context);
         b->pos += k;
     }
+    *starts = b->starts;
+    return k;
+}
+
+int nl_window_batcher_next(nl_window_batcher *b, const int32_t **tokens, const int32_t **targets)
+{
+    const int32_t *starts;
+    const int k = nl_window_batcher_next_starts(b, &starts);
+    if (k == 0)
+        return 0;
+    for (int i = 0; i < k; i++)
+        copy_window(b, i, starts[i]);
     if (tokens)
         *tokens = b->tokens;
     if (targets)
@@ -369,5 +382,6 @@ void nl_window_batcher_free(nl_window_batcher *b)
         return;
     free(b->tokens);
     free(b->targets);
-    b->tokens = b->targets = NULL;
+    free(b->starts);
+    b->tokens = b->targets = b->starts = NULL;
 }

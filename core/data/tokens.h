@@ -100,6 +100,7 @@ typedef struct {
     long pos;  /* batches drawn in this epoch (random) or windows walked (evaluation) */
     nl_rng rng;
     int32_t *tokens, *targets; /* batch * context each, row-major (window, position) */
+    int32_t *starts;           /* batch: the last batch's window starts */
 } nl_window_batcher;
 
 /* The split must outlive the batcher. NL_ERR_CONFIG when batch or context
@@ -112,6 +113,11 @@ nl_code nl_window_batcher_init(nl_window_batcher *b, const nl_token_split *split
  * 0 when the epoch is over (the next call starts the next epoch). */
 int nl_window_batcher_next(nl_window_batcher *b, const int32_t **tokens, const int32_t **targets);
 /* batches per epoch */
+/* the same batch as nl_window_batcher_next, without copying its windows:
+ * *starts points at their k first tokens' positions in the split (valid
+ * until the next call), for a caller that cuts them elsewhere (a split
+ * resident on the GPU). The two advance the batcher alike. */
+int nl_window_batcher_next_starts(nl_window_batcher *b, const int32_t **starts);
 long nl_window_batcher_batches(const nl_window_batcher *b);
 
 /* Where a batcher is, for checkpoints: putting it back with

@@ -71,6 +71,10 @@ typedef struct nl_model {
      * broadcast: the larger of param_floats and state_floats */
     float *host_staging;
     nl_model_bytes planned; /* nl_model_plan: what nl_model_build would allocate */
+    /* the dataset resident on the backend (core/train/device_data.h), which
+     * the training loop gathers batches from; NULL: batches come from host
+     * memory. Not owned. */
+    const struct nl_device_data *device_data;
 } nl_model;
 
 /* Builds the model for batches of up to `capacity` samples; `train_batch`

@@ -236,12 +236,27 @@ static nl_code check_memory(const nl_config *cfg, int device, bool available,
     return NL_OK;
 }
 
+/* train.device_data: on only where a resident dataset exists (whether it
+ * fits is known when the GPU is open: nl_device_data_decide) */
+static nl_code check_device_data(const nl_config *cfg, int device, nl_error *err)
+{
+    if (cfg->train.device_data != NL_DEVICE_DATA_ON)
+        return NL_OK;
+    if (device != NL_DEVICE_CUDA)
+        return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.device_data",
+                                   "on needs device cuda (device %s gathers its batches in host "
+                                   "memory already); accepted here: auto or off",
+                                   nl_name_of(&nl_device_names, device));
+    return NL_OK;
+}
+
 nl_code nl_run_check(const nl_config *cfg, int device, bool available, nl_text_memo *memo,
                      nl_run_plan *plan, nl_error *err)
 {
     memset(plan, 0, sizeof *plan);
     nl_code rc;
-    if ((rc = check_data(cfg, memo, plan, err)))
+    if ((rc = check_data(cfg, memo, plan, err)) ||
+        (rc = check_device_data(cfg, device >= 0 ? device : (int)cfg->device, err)))
         return rc;
     nl_model_spec spec;
     nl_run_model_spec(cfg, &spec);

@@ -33,6 +33,7 @@ typedef struct {
  *    dataset take against the machine's physical memory: more can never run
  *    here. With `available`, also against MemAvailable now (normlab run,
  *    just before it loads): more would swap or be killed half-way.
+ *  - train.device_data: on only with device cuda.
  * `memo` (may be NULL) keeps the text corpus last probed, for callers that
  * check many runs (nl_text_memo). `device` >= 0 overrides the config's. Errors name the key and where it was
  * set; bad input is NL_ERR_CONFIG or NL_ERR_DATA (exit 2), too little memory

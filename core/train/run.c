@@ -14,6 +14,7 @@
 #include "log/files.h"
 #include "train/check.h"
 #include "train/checkpoint.h"
+#include "train/device_data.h"
 #include "train/rundir.h"
 #include "version_git.h"
 
@@ -367,6 +368,52 @@ static nl_code check_ranks(const nl_config *cfg, int ranks, int *rank_batch, nl_
                                below > 0 ? below : above, below > 0 ? above : above + ranks);
 }
 
+/* The dataset on the device when train.device_data says so, after the
+ * model (its memory is planned first) and before anything is written: an
+ * `on` that does not fit is an error naming the key. */
+static nl_code place_data(const nl_config *cfg, const nl_run_options *opt, bool root,
+                          nl_backend *be, const nl_dataset *ds, const nl_token_dataset *tokens,
+                          nl_model *m, nl_device_data *dd, nl_error *err)
+{
+    double bytes;
+    if (tokens) {
+        const nl_token_shape shape = {tokens->train.length, tokens->valid.length, tokens->vocab};
+        bytes = nl_device_data_token_bytes(&shape, m->capacity);
+    } else {
+        const nl_dataset_shape shape = {ds->train.n, ds->test.n, ds->train.c, ds->train.h,
+                                        ds->train.w, ds->classes};
+        bytes = nl_device_data_bytes(&shape, m->capacity);
+    }
+    bool resident;
+    char why[512];
+    nl_error decide_err = {0};
+    if (nl_device_data_decide(cfg->train.device_data, be, bytes, &resident, why, sizeof why,
+                              &decide_err))
+        return nl_config_key_error(cfg, err, decide_err.code, "train.device_data", "%s",
+                                   decide_err.msg);
+    if (why[0] && root)
+        note(opt, "%s (train.device_data)", why);
+    if (!resident)
+        return NL_OK;
+    nl_error upload_err = {0};
+    nl_code rc = tokens ? nl_device_data_upload_tokens(dd, be, tokens, m->capacity, &upload_err)
+                        : nl_device_data_upload(dd, be, ds, m->capacity, &upload_err);
+    if (rc == NL_ERR_NOMEM && cfg->train.device_data == NL_DEVICE_DATA_AUTO) {
+        /* free memory is a guess: auto falls back when the GPU says no */
+        if (root)
+            note(opt, "%s: batches are uploaded from host memory (train.device_data)",
+                 upload_err.msg);
+        return NL_OK;
+    }
+    if (rc) {
+        if (err)
+            *err = upload_err;
+        return rc;
+    }
+    m->device_data = dd;
+    return NL_OK;
+}
+
 nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *out,
                nl_error *err)
 {
@@ -406,6 +453,7 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
     nl_dataset data = {0};
     nl_token_dataset token_data = {0};
     nl_model *model = NULL;
+    nl_device_data device_data = {0};
     const nl_train_spec *train = &cfg->train;
     const bool logs_series = train->log_grad_norms || train->log_attention_logits;
     static const char *const series_columns[] = {"step", "series", "layer", "name", "value"};
@@ -446,6 +494,9 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
         goto agree;
     st.model = model;
     rc = nl_model_set_dist(model, dist, err);
+    if (rc == NL_OK)
+        rc = place_data(cfg, opt, root, be, &data, plan.tokens ? &token_data : NULL, model,
+                        &device_data, err);
 agree:
     if ((rc = nl_dist_agree(dist, rc, err)))
         goto cleanup;
@@ -594,6 +645,7 @@ cleanup:
     nl_csv_close(&st.metrics, &(nl_error){0});
     nl_csv_close(&st.trace, &(nl_error){0});
     nl_csv_close(&st.series, &(nl_error){0});
+    nl_device_data_free(&device_data);
     nl_model_free(model);
     nl_dataset_free(&data);
     nl_token_dataset_free(&token_data);

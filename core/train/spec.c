@@ -2,6 +2,17 @@
 
 #include <string.h>
 
+static const nl_name_entry device_data_entries[] = {
+    [NL_DEVICE_DATA_AUTO] = {"auto", "on the GPU when the dataset fits in 3/4 of its free memory, "
+                                     "else from host memory"},
+    [NL_DEVICE_DATA_ON] = {"on", "on the GPU; a dataset that does not fit is an error"},
+    [NL_DEVICE_DATA_OFF] = {"off", "every batch uploaded from host memory"},
+};
+_Static_assert(sizeof device_data_entries / sizeof device_data_entries[0] == NL_DEVICE_DATA_COUNT,
+               "device_data table");
+const nl_name_table nl_device_data_names = {"device data", device_data_entries,
+                                            NL_DEVICE_DATA_COUNT, 0};
+
 void nl_train_spec_defaults(nl_train_spec *train)
 {
     memset(train, 0, sizeof *train);

@@ -24,6 +24,17 @@ typedef struct {
     int samples;         /* test samples it is measured on */
 } nl_trace_spec;
 
+/* Where the batches come from on a backend with memory of its own (the
+ * GPU): auto keeps the dataset resident there when it fits, on insists, off
+ * uploads every batch from host memory (core/train/device_data.h). */
+typedef enum {
+    NL_DEVICE_DATA_AUTO,
+    NL_DEVICE_DATA_ON,
+    NL_DEVICE_DATA_OFF,
+    NL_DEVICE_DATA_COUNT
+} nl_device_data_mode;
+extern const nl_name_table nl_device_data_names;
+
 typedef struct {
     int batch_size;
     int eval_batch_size;   /* evaluation batches (eval mode); train-mode eval uses batch_size */
@@ -37,6 +48,7 @@ typedef struct {
     long log_every;        /* training loss/accuracy rows: mean over this many steps */
     float diverge_loss;    /* a training loss above this (or NaN/inf) ends the run: diverged */
     bool eval_trainmode;   /* also evaluate with batch statistics (split test_trainmode) */
+    nl_device_data_mode device_data;
     nl_trace_spec trace;
     /* series.csv: per-layer gradient norms and per attention layer the
      * largest logit, at step 0 and every log_every steps */

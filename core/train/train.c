@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "dist/dist.h"
+#include "train/device_data.h"
 
 static const nl_name_entry status_entries[] = {
     [NL_RUN_RUNNING] = {"running", "in progress, or killed before it could say otherwise"},
@@ -45,6 +46,37 @@ static int load_slice(nl_model *m, const nl_split *split, const float *x, const 
     return count;
 }
 
+/* this rank's part of a batch of n (0 when n is): how many, from *start */
+static int rank_share(const nl_model *m, int n, int *start)
+{
+    int count;
+    nl_dist_slice(nl_dist_rank(m->dist), nl_dist_size(m->dist), n, start, &count);
+    return n > 0 ? count : 0;
+}
+
+/* The batcher's next batch into the model: gathered on the device from the
+ * resident split when the model has one for the batcher's split, else
+ * gathered in host memory and uploaded. Returns the batch's size (0 at the
+ * end of an epoch) and in *mine the samples loaded on this rank. */
+static int next_batch(nl_model *m, nl_batcher *b, int *mine)
+{
+    const nl_device_split *resident = nl_device_data_find(m->device_data, b->split);
+    if (!resident) {
+        const float *x;
+        const int32_t *y;
+        const int n = nl_batcher_next(b, &x, &y);
+        *mine = n > 0 ? load_slice(m, b->split, x, y, n) : 0;
+        return n;
+    }
+    const int32_t *index;
+    const int n = nl_batcher_next_index(b, &index);
+    int start;
+    *mine = rank_share(m, n, &start);
+    if (*mine > 0)
+        nl_device_data_load(m->device_data, resident, m, index + start, *mine);
+    return n;
+}
+
 long nl_train_total_steps(const nl_train_spec *spec, long n_train)
 {
     if (spec->steps > 0)
@@ -57,14 +89,11 @@ nl_code nl_evaluate(nl_model *m, nl_batcher *batches, nl_mode mode, double *loss
 {
     nl_model_reset_metrics(m);
     long seen = 0;
-    const float *x;
-    const int32_t *y;
-    int n;
-    while ((n = nl_batcher_next(batches, &x, &y)) > 0) {
+    int n, mine;
+    while ((n = next_batch(m, batches, &mine)) > 0) {
         /* eval mode exchanges nothing between ranks, so a rank may sit out
          * a short last batch; batch statistics (train mode) come in whole
          * training-size batches, which every rank shares */
-        const int mine = load_slice(m, batches->split, x, y, n);
         if (mine > 0)
             nl_model_forward(m, mine, mode);
         seen += n;
@@ -87,15 +116,33 @@ static int load_token_slice(nl_model *m, const int32_t *tokens, const int32_t *t
     return count;
 }
 
+/* next_batch's twin for token windows: cut on the device from the resident
+ * split when there is one, else on the host and uploaded */
+static int next_windows(nl_model *m, nl_window_batcher *b, int *mine)
+{
+    const nl_device_token_split *resident = nl_device_data_find_tokens(m->device_data, b->split);
+    if (!resident) {
+        const int32_t *tokens, *targets;
+        const int n = nl_window_batcher_next(b, &tokens, &targets);
+        *mine = n > 0 ? load_token_slice(m, tokens, targets, n) : 0;
+        return n;
+    }
+    const int32_t *starts;
+    const int n = nl_window_batcher_next_starts(b, &starts);
+    int start;
+    *mine = rank_share(m, n, &start);
+    if (*mine > 0)
+        nl_device_data_load_windows(m->device_data, resident, m, starts + start, *mine);
+    return n;
+}
+
 nl_code nl_evaluate_tokens(nl_model *m, nl_window_batcher *batches, nl_mode mode, double *loss,
                            double *accuracy, nl_error *err)
 {
     nl_model_reset_metrics(m);
     long seen = 0;
-    const int32_t *tokens, *targets;
-    int n;
-    while ((n = nl_window_batcher_next(batches, &tokens, &targets)) > 0) {
-        const int mine = load_token_slice(m, tokens, targets, n);
+    int n, mine;
+    while ((n = next_windows(m, batches, &mine)) > 0) {
         if (mine > 0)
             nl_model_forward(m, mine, mode);
         seen += n;
@@ -164,19 +211,15 @@ static long feed_batches_per_epoch(const feed *f)
  * loaded here */
 static int feed_next(feed *f, nl_model *m)
 {
+    int mine;
     if (f->tokens) {
-        const int32_t *tokens, *targets;
-        int n = nl_window_batcher_next(&f->train_windows, &tokens, &targets);
-        if (n == 0) /* epoch boundary */
-            n = nl_window_batcher_next(&f->train_windows, &tokens, &targets);
-        return load_token_slice(m, tokens, targets, n);
+        if (next_windows(m, &f->train_windows, &mine) == 0) /* epoch boundary */
+            next_windows(m, &f->train_windows, &mine);
+        return mine;
     }
-    const float *x;
-    const int32_t *y;
-    int n = nl_batcher_next(&f->train, &x, &y);
-    if (n == 0) /* epoch boundary: the batcher reshuffles */
-        n = nl_batcher_next(&f->train, &x, &y);
-    return load_slice(m, &f->images->train, x, y, n);
+    if (next_batch(m, &f->train, &mine) == 0) /* epoch boundary: the batcher reshuffles */
+        next_batch(m, &f->train, &mine);
+    return mine;
 }
 
 static nl_code feed_evaluate(feed *f, nl_model *m, bool trainmode, double *loss, double *acc,

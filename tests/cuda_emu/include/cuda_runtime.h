@@ -26,6 +26,9 @@ struct dim3 {
 struct float4 {
     float x, y, z, w;
 };
+struct uint4 {
+    unsigned x, y, z, w;
+};
 static inline float4 make_float4(float a, float b, float c, float d) { return float4{a, b, c, d}; }
 
 struct EmuFiber {
