@@ -1827,24 +1827,7 @@ static const char *const resident_configs[] = {
 
 START_TEST(test_resident_training)
 {
-    enum { MAX_ROWS = 64 };
-    nl_metric_row host[MAX_ROWS], resident[MAX_ROWS];
-    long host_gathers, resident_gathers;
-    const int n = tu_train_rows(gpu_be, resident_configs[_i], false, host, MAX_ROWS,
-                                &host_gathers);
-    ck_assert_int_eq(tu_train_rows(gpu_be, resident_configs[_i], true, resident, MAX_ROWS,
-                                   &resident_gathers), n);
-    ck_assert_int_eq(host_gathers, 0);
-    ck_assert_msg(resident_gathers > 0, "the resident run gathered nothing");
-    for (int r = 0; r < n; r++) {
-        const nl_metric_row *a = &host[r], *b = &resident[r];
-        ck_assert_msg(a->step == b->step && a->split == b->split &&
-                          memcmp(&a->loss, &b->loss, sizeof a->loss) == 0 &&
-                          memcmp(&a->accuracy, &b->accuracy, sizeof a->accuracy) == 0,
-                      "config %d row %d: step %ld split %d loss %.17g acc %.17g from the host, "
-                      "step %ld split %d loss %.17g acc %.17g resident", _i, r, a->step, a->split,
-                      a->loss, a->accuracy, b->step, b->split, b->loss, b->accuracy);
-    }
+    tu_assert_resident_repeats_host(gpu_be, resident_configs[_i], _i);
 }
 END_TEST
 

@@ -457,3 +457,27 @@ int tu_train_rows(nl_backend *be, const char *config_text, bool resident, nl_met
     *gathers = counted_gathers;
     return kept.n;
 }
+
+void tu_assert_resident_repeats_host(nl_backend *be, const char *config_text, int config)
+{
+    enum { MAX_ROWS = 64 };
+    nl_metric_row host[MAX_ROWS], resident[MAX_ROWS];
+    long host_gathers, resident_gathers;
+    const int n = tu_train_rows(be, config_text, false, host, MAX_ROWS, &host_gathers);
+    ck_assert_int_eq(tu_train_rows(be, config_text, true, resident, MAX_ROWS, &resident_gathers),
+                     n);
+    ck_assert_int_eq(host_gathers, 0);
+    ck_assert_msg(resident_gathers > 0, "the resident run gathered nothing");
+    for (int r = 0; r < n; r++) {
+        const nl_metric_row *a = &host[r], *b = &resident[r];
+        ck_assert_msg(a->step == b->step && a->split == b->split &&
+                          memcmp(&a->epoch, &b->epoch, sizeof a->epoch) == 0 &&
+                          memcmp(&a->loss, &b->loss, sizeof a->loss) == 0 &&
+                          memcmp(&a->accuracy, &b->accuracy, sizeof a->accuracy) == 0 &&
+                          memcmp(&a->lr, &b->lr, sizeof a->lr) == 0 &&
+                          memcmp(&a->grad_norm, &b->grad_norm, sizeof a->grad_norm) == 0,
+                      "config %d row %d: step %ld split %d loss %.17g acc %.17g from the host, "
+                      "step %ld split %d loss %.17g acc %.17g resident", config, r, a->step,
+                      a->split, a->loss, a->accuracy, b->step, b->split, b->loss, b->accuracy);
+    }
+}

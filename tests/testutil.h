@@ -83,6 +83,10 @@ char *tu_check_generated_section(const char *path, const char *begin_marker,
  * gather_windows calls. */
 int tu_train_rows(nl_backend *be, const char *config_text, bool resident, nl_metric_row *rows,
                   int max, long *gathers);
+/* the run of `config_text` fed from a resident dataset logs the rows the
+ * host-fed run logs, bit for bit, and did gather on the device; `config`
+ * numbers it in messages */
+void tu_assert_resident_repeats_host(nl_backend *be, const char *config_text, int config);
 
 /* ---- scratch directories for tests that run the normlab binary ---- */
 extern char tu_tmp[256]; /* the current test's directory */
