@@ -103,11 +103,18 @@ START_TEST(test_subnormal_step_not_slower)
     ck_assert(be->flush_subnormals);
     const size_t count = 1 << 18;
     double normal = INFINITY, tiny = INFINITY;
-    for (int round = 0; round < 3; round++) { /* interleaved against drift */
-        const double n = sgd_seconds(be, count, 1.0f, 5);
-        const double s = sgd_seconds(be, count, subnormal, 5);
-        normal = n < normal ? n : normal;
-        tiny = s < tiny ? s : tiny;
+    /* a loaded machine can slow one series more than the other (once seen
+     * under the clang sanitizer suite beside two fuzzers: 3.7x), so a ratio
+     * over 2 is measured again; a step that really pays for subnormals
+     * fails all three attempts */
+    for (int attempt = 0; attempt < 3 && !(tiny < 2.0 * normal); attempt++) {
+        normal = tiny = INFINITY;
+        for (int round = 0; round < 3; round++) { /* interleaved against drift */
+            const double n = sgd_seconds(be, count, 1.0f, 5);
+            const double s = sgd_seconds(be, count, subnormal, 5);
+            normal = n < normal ? n : normal;
+            tiny = s < tiny ? s : tiny;
+        }
     }
     ck_assert_msg(tiny < 2.0 * normal,
                   "an SGD step over subnormal velocity took %.3g s, over normal %.3g s", tiny,
