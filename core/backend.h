@@ -99,6 +99,13 @@ typedef struct {
     bool bidirectional;
 } nl_attn_geom;
 
+/* Per-step scalars. Values that change from one training step to the next
+ * (the learning rate of a schedule, AdamW's bias corrections, a cumulative
+ * running-statistics momentum, batch renorm's ramped limits) reach the
+ * kernels through device memory, never as kernel arguments: the model
+ * uploads them before the step's kernels, so a recorded step (a CUDA graph)
+ * replays with the current values. The ops below that take such a pointer
+ * read it when their kernels run. */
 typedef struct {
     float lr;
     float momentum;
@@ -217,11 +224,13 @@ typedef struct nl_ops {
      * (centred kinds with per-channel groups: groups == 0, or groups == c)
      * the per-channel running statistics take (1 - momentum) of themselves
      * plus momentum of the batch mean and unbiased variance (for groups == c
-     * the batch average of the per-instance ones). */
+     * the batch average of the per-instance ones). momentum is one float in
+     * device memory, read when the kernels run (a per-step scalar: see
+     * "Per-step scalars" above); it is not read when running_mean is NULL. */
     void (*norm_forward)(nl_backend *be, const nl_norm_geom *g, const float *x,
                          const float *gamma, const float *beta, float *y, float *save_mean,
                          float *save_rstd, float *running_mean, float *running_var,
-                         float momentum);
+                         const float *momentum);
     /* normalizes with given per-channel statistics (eval mode of the kinds
      * with running statistics); g->groups is not used */
     void (*norm_forward_eval)(nl_backend *be, const nl_norm_geom *g, const float *x,
@@ -239,7 +248,8 @@ typedef struct nl_ops {
      * norm_backward, with mean as save_mean). stats then apply computes
      * norm_forward's y and saved statistics to rounding. */
     void (*norm_stats)(nl_backend *be, const nl_norm_geom *g, const float *x, float *mean,
-                       float *var, float *running_mean, float *running_var, float momentum);
+                       float *var, float *running_mean, float *running_var,
+                       const float *momentum);
     void (*norm_apply)(nl_backend *be, const nl_norm_geom *g, const float *x, const float *mean,
                        const float *var, const float *gamma, const float *beta, float *y,
                        float *save_rstd);
@@ -249,8 +259,9 @@ typedef struct nl_ops {
      *   r = clip(sigma_batch / sigma_running, 1/r_max, r_max)
      *   d = clip((mean - running_mean) / sigma_running, -d_max, d_max)
      * writes r, d and the affine map norm_apply then takes: scale = gamma*r,
-     * shift = gamma*d + beta (gamma/beta NULL: 1/0). */
-    void (*renorm_correction)(nl_backend *be, int c, float eps, float r_max, float d_max,
+     * shift = gamma*d + beta (gamma/beta NULL: 1/0). limits: {r_max, d_max}
+     * in device memory (per-step scalars: they ramp with the step). */
+    void (*renorm_correction)(nl_backend *be, int c, float eps, const float *limits,
                               const float *mean, const float *var, const float *running_mean,
                               const float *running_var, const float *gamma, const float *beta,
                               float *r, float *d, float *scale, float *shift);
@@ -397,7 +408,8 @@ typedef struct nl_ops {
     void (*token_pool_backward)(nl_backend *be, nl_token_pool kind, int n, int t, int d,
                                 const float *dy, float *dx, bool accumulate_dx);
 
-    /* ---- optimizers (PyTorch's conventions) ---- */
+    /* ---- optimizers (PyTorch's conventions); args in device memory,
+     * read when the kernels run (per-step scalars) ---- */
     void (*sgd_step)(nl_backend *be, size_t count, float *param, const float *grad,
                      float *velocity, const nl_sgd_args *args);
     void (*adamw_step)(nl_backend *be, size_t count, float *param, const float *grad,
@@ -413,6 +425,19 @@ typedef struct nl_ops {
      * does), and the norm is added to slots[NL_CLIP_NORM_SUM]. Nothing
      * comes back to the host, so no step waits for the device. */
     void (*clip_by_norm)(nl_backend *be, size_t count, float *x, double *slots, float max_norm);
+
+    /* ---- recording a sequence of ops (a CUDA graph); NULL on a backend
+     * without one ----
+     * The ops queued between record_begin and record_end are recorded, not
+     * run. replay runs them again in order, reading device memory as it is
+     * then (per-step scalars included) and the ops' other arguments as they
+     * were when recorded. No upload, download, allocation or synchronize may
+     * come in between. record_end returns NULL when recording failed (the
+     * backend's first error says why, at synchronize). */
+    bool (*record_begin)(nl_backend *be);
+    void *(*record_end)(nl_backend *be);
+    void (*replay)(nl_backend *be, void *recording);
+    void (*record_free)(nl_backend *be, void *recording);
 } nl_ops;
 
 struct nl_backend {

@@ -82,6 +82,7 @@ typedef struct {
     int n, c, hw, groups; /* groups 0: batch norm */
     float *x, *y, *dy, *dx, *gamma, *beta, *dgamma, *dbeta;
     float *save_mean, *save_rstd, *running_mean, *running_var;
+    float *momentum; /* device: one float, as the model's per-step scalars */
     void *workspace;
 } norm_bench;
 
@@ -97,7 +98,7 @@ static void run_forward(const norm_bench *b)
     const bool running = b->groups == 0; /* batch norm keeps running statistics */
     be->ops->norm_forward(be, &g, b->x, b->gamma, b->beta, b->y, b->save_mean, b->save_rstd,
                           running ? b->running_mean : NULL, running ? b->running_var : NULL,
-                          0.1f);
+                          b->momentum);
 }
 
 static void run_backward(const norm_bench *b)
@@ -218,6 +219,8 @@ int main(int argc, char **argv)
         b.running_var = dev_alloc(be, c * sizeof(float));
         be->ops->fill(be, b.running_mean, 0.0f, c);
         be->ops->fill(be, b.running_var, 1.0f, c);
+        b.momentum = dev_alloc(be, sizeof(float));
+        be->ops->fill(be, b.momentum, 0.1f, 1);
         const size_t stats = (size_t)n * c; /* enough for any group count */
         b.save_mean = dev_alloc(be, stats * sizeof(float));
         b.save_rstd = dev_alloc(be, stats * sizeof(float));
@@ -249,7 +252,7 @@ int main(int argc, char **argv)
         }
         void *bufs[] = {b.x,         b.dy,         b.y,          b.dx,          b.gamma,
                         b.beta,      b.dgamma,     b.dbeta,      b.running_mean, b.running_var,
-                        b.save_mean, b.save_rstd, b.workspace};
+                        b.save_mean, b.save_rstd, b.workspace,    b.momentum};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
             be->ops->release(be, bufs[i]);
     }

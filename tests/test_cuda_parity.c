@@ -281,10 +281,11 @@ START_TEST(test_sgd)
             twin p = twin_normal(n + 1, 40 + k, 0.0f, 1.0f);
             twin g = twin_normal(n + 1, 50 + k, 0.0f, 1.0f);
             twin v = twin_normal(n + 1, 60 + k, 0.0f, 0.1f);
+            twin args = twin_new(&cases[k], sizeof cases[k]); /* per-step scalars: device */
             for (int rep = 0; rep < 3; rep++)
                 for (int b = 0; b < 2; b++)
                     be_of(b)->ops->sgd_step(be_of(b), n, F(p, b) + offset, F(g, b) + offset,
-                                            F(v, b) + offset, &cases[k]);
+                                            F(v, b) + offset, args.d[b]);
             char what[96];
             snprintf(what, sizeof what, "sgd case %zu offset %d: parameters", k, offset);
             check_close(p, 1e-6, what);
@@ -293,6 +294,7 @@ START_TEST(test_sgd)
             twin_free(&p);
             twin_free(&g);
             twin_free(&v);
+            twin_free(&args);
         }
     }
 }
@@ -327,11 +329,11 @@ START_TEST(test_adamw)
             twin g = twin_normal(n + 1, 80 + k, 0.0f, cases[k].grad_std);
             twin m = twin_normal(n + 1, 90 + k, 0.0f, cases[k].exp_avg_std);
             twin v = twin_const(n + 1, cases[k].exp_avg_sq);
+            twin args = twin_new(&cases[k].args, sizeof cases[k].args);
             for (int rep = 0; rep < 3; rep++)
                 for (int b = 0; b < 2; b++)
                     be_of(b)->ops->adamw_step(be_of(b), n, F(p, b) + offset, F(g, b) + offset,
-                                              F(m, b) + offset, F(v, b) + offset,
-                                              &cases[k].args);
+                                              F(m, b) + offset, F(v, b) + offset, args.d[b]);
             char what[96];
             snprintf(what, sizeof what, "adamw case %zu offset %d: parameters", k, offset);
             check_close(p, 1e-6, what);
@@ -343,6 +345,7 @@ START_TEST(test_adamw)
             twin_free(&g);
             twin_free(&m);
             twin_free(&v);
+            twin_free(&args);
         }
     }
 }
@@ -1004,9 +1007,11 @@ static void split_case(const nl_norm_geom *g, twin x, twin gamma, twin beta, twi
     twin mean = twin_empty(stats), var = twin_empty(stats), rstd = twin_empty(stats);
     twin y = twin_empty(count);
     twin rm = twin_normal(c, seed + 6, 0.0f, 0.1f), rv = twin_const(c, 1.5f);
+    twin momentum = twin_const(1, 0.1f);
     for (int b = 0; b < 2; b++)
         be_of(b)->ops->norm_stats(be_of(b), g, F(x, b), F(mean, b), F(var, b),
-                                  running ? F(rm, b) : NULL, running ? F(rv, b) : NULL, 0.1f);
+                                  running ? F(rm, b) : NULL, running ? F(rv, b) : NULL,
+                                  F(momentum, b));
     check_close(mean, 1e-5, WHAT("mean"));
     check_close(var, 1e-5, WHAT("var"));
     if (running) {
@@ -1024,7 +1029,7 @@ static void split_case(const nl_norm_geom *g, twin x, twin gamma, twin beta, twi
     free(split_y);
     free(fused_y);
 #undef WHAT
-    twin *all[] = {&mean, &var, &rstd, &y, &rm, &rv};
+    twin *all[] = {&mean, &var, &rstd, &y, &rm, &rv, &momentum};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         twin_free(all[i]);
 }
@@ -1044,8 +1049,10 @@ static void renorm_ops_case(int c, twin gamma, twin beta, uint64_t seed, const c
     for (int b = 0; b < 2; b++)
         be_of(b)->ops->upload(be_of(b), F(var, b), h, (size_t)c * sizeof *h);
     free(h);
+    const float limit_values[2] = {1.5f, 0.7f}; /* r_max, d_max */
+    twin limits = twin_new(limit_values, sizeof limit_values);
     for (int b = 0; b < 2; b++) {
-        be_of(b)->ops->renorm_correction(be_of(b), c, 1e-5f, 1.5f, 0.7f, F(mean, b), F(var, b),
+        be_of(b)->ops->renorm_correction(be_of(b), c, 1e-5f, F(limits, b), F(mean, b), F(var, b),
                                          F(rm, b), F(rv, b), FN(gamma, b), FN(beta, b), F(r, b),
                                          F(d, b), F(scale, b), F(shift, b));
         be_of(b)->ops->renorm_param_grads(be_of(b), c, F(r, b), F(d, b), F(dg, b), F(db, b));
@@ -1056,7 +1063,7 @@ static void renorm_ops_case(int c, twin gamma, twin beta, uint64_t seed, const c
     check_close(shift, 1e-6, WHAT("shift"));
     check_close(dg, 1e-6, WHAT("dgamma"));
 #undef WHAT
-    twin *all[] = {&mean, &var, &rm, &rv, &r, &d, &scale, &shift, &dg, &db};
+    twin *all[] = {&mean, &var, &rm, &rv, &r, &d, &scale, &shift, &dg, &db, &limits};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         twin_free(all[i]);
 }
@@ -1065,7 +1072,7 @@ static void batchnorm_case(const norm_shape *s, int affine, int running, const c
 {
     const int n = s->n, c = s->c, hw = s->hw;
     const size_t count = (size_t)n * c * hw;
-    const float eps = 1e-5f, momentum = 0.1f;
+    const float eps = 1e-5f;
     const uint64_t seed = 1000 + (uint64_t)n * 31 + c * 7 + hw;
     char what[200];
 #define WHAT(part)                                                                                 \
@@ -1077,11 +1084,12 @@ static void batchnorm_case(const norm_shape *s, int affine, int running, const c
     twin beta = affine ? twin_normal(c, seed + 2, 0.0f, 0.5f) : twin_new(NULL, 0);
     twin sm = twin_empty(c), sr = twin_empty(c);
     twin rm = twin_normal(c, seed + 3, 0.0f, 0.1f), rv = twin_const(c, 1.5f);
+    twin momentum_slot = twin_const(1, 0.1f); /* a per-step scalar: device memory */
     const nl_norm_geom g = {.n = n, .c = c, .hw = hw, .groups = 0, .center = true, .eps = eps};
     for (int b = 0; b < 2; b++)
         be_of(b)->ops->norm_forward(be_of(b), &g, F(x, b), FN(gamma, b), FN(beta, b), F(y, b),
                                     F(sm, b), F(sr, b), running ? F(rm, b) : NULL,
-                                    running ? F(rv, b) : NULL, momentum);
+                                    running ? F(rv, b) : NULL, F(momentum_slot, b));
     check_close(y, 1e-5, WHAT("y"));
     check_close(sm, 1e-5, WHAT("save_mean"));
     check_close(sr, 1e-5, WHAT("save_rstd"));
@@ -1091,7 +1099,7 @@ static void batchnorm_case(const norm_shape *s, int affine, int running, const c
     }
     void *snap = snapshot(y);
     gpu_be->ops->norm_forward(gpu_be, &g, F(x, 1), FN(gamma, 1), FN(beta, 1), F(y, 1), F(sm, 1),
-                              F(sr, 1), NULL, NULL, momentum);
+                              F(sr, 1), NULL, NULL, NULL);
     check_repeat(y, snap, WHAT("y repeat"));
     split_case(&g, x, gamma, beta, y, running, seed, WHAT("batchnorm"));
     renorm_ops_case(c, gamma, beta, seed, WHAT("batchnorm"));
@@ -1147,7 +1155,7 @@ static void batchnorm_case(const norm_shape *s, int affine, int running, const c
     }
 #undef WHAT
     twin *all[] = {&x, &y, &gamma, &beta, &sm, &sr, &rm, &rv, &dy, &dx0, &dx, &dg, &db,
-                   &sum_dy, &sum_dy_xhat};
+                   &sum_dy, &sum_dy_xhat, &momentum_slot};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         twin_free(all[i]);
 }
@@ -1158,6 +1166,9 @@ START_TEST(test_ops_filled)
     char missing[512];
     const int unfilled = tu_ops_unfilled(gpu_be->ops, missing, sizeof missing);
     ck_assert_msg(unfilled == 0, "cuda ops: %d empty slots (%s in nl_ops)", unfilled, missing);
+    const nl_ops *ops = gpu_be->ops;
+    ck_assert_msg(ops->record_begin && ops->record_end && ops->replay && ops->record_free,
+                  "cuda ops: the recording slots (a CUDA graph of the training step) are empty");
 }
 END_TEST
 
@@ -1180,7 +1191,7 @@ static void groupnorm_case(const norm_shape *s, int groups, bool center, int aff
 {
     const int n = s->n, c = s->c, hw = s->hw;
     const size_t count = (size_t)n * c * hw, stats = (size_t)n * groups;
-    const float eps = 1e-5f, momentum = 0.1f;
+    const float eps = 1e-5f;
     const uint64_t seed = 2000 + (uint64_t)n * 31 + c * 7 + hw + groups;
     char what[200];
 #define WHAT(part)                                                                                 \
@@ -1194,12 +1205,13 @@ static void groupnorm_case(const norm_shape *s, int groups, bool center, int aff
     twin beta = affine && center ? twin_normal(c, seed + 2, 0.0f, 0.5f) : twin_new(NULL, 0);
     twin sm = twin_empty(stats), sr = twin_empty(stats);
     twin rm = twin_normal(c, seed + 3, 0.0f, 0.1f), rv = twin_const(c, 1.5f);
+    twin momentum_slot = twin_const(1, 0.1f); /* a per-step scalar: device memory */
     const nl_norm_geom g = {.n = n, .c = c, .hw = hw, .groups = groups, .center = center,
                             .eps = eps};
     for (int b = 0; b < 2; b++)
         be_of(b)->ops->norm_forward(be_of(b), &g, F(x, b), FN(gamma, b), FN(beta, b), F(y, b),
                                     F(sm, b), F(sr, b), running ? F(rm, b) : NULL,
-                                    running ? F(rv, b) : NULL, momentum);
+                                    running ? F(rv, b) : NULL, F(momentum_slot, b));
     check_close(y, 1e-5, WHAT("y"));
     check_close(sm, 1e-5, WHAT("save_mean"));
     check_close(sr, 1e-5, WHAT("save_rstd"));
@@ -1209,7 +1221,7 @@ static void groupnorm_case(const norm_shape *s, int groups, bool center, int aff
     }
     void *snap = snapshot(y);
     gpu_be->ops->norm_forward(gpu_be, &g, F(x, 1), FN(gamma, 1), FN(beta, 1), F(y, 1), F(sm, 1),
-                              F(sr, 1), NULL, NULL, momentum);
+                              F(sr, 1), NULL, NULL, NULL);
     check_repeat(y, snap, WHAT("y repeat"));
     split_case(&g, x, gamma, beta, y, running, seed, WHAT("groupnorm"));
 
@@ -1239,7 +1251,8 @@ static void groupnorm_case(const norm_shape *s, int groups, bool center, int aff
                                F(dx, 1), false, FN(dg, 1), FN(db, 1), ws[1]);
     check_repeat(dx, snap, WHAT("dx repeat"));
 #undef WHAT
-    twin *all[] = {&x, &y, &gamma, &beta, &sm, &sr, &rm, &rv, &dy, &dx0, &dx, &dg, &db};
+    twin *all[] = {&x, &y,  &gamma, &beta, &sm, &sr, &rm,
+                   &rv, &dy, &dx0,  &dx,   &dg, &db, &momentum_slot};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         twin_free(all[i]);
 }
@@ -1831,6 +1844,43 @@ START_TEST(test_resident_training)
 }
 END_TEST
 
+/* The training step recorded as a CUDA graph and replayed gives the rows of
+ * the step launched kernel by kernel, bit for bit: every value that changes
+ * from step to step must come from GPU memory, not a recorded argument.
+ * Each config changes some: a cosine schedule with warmup and SGD's first
+ * step over two parameter groups, clipped; AdamW's bias corrections and a
+ * cumulative momentum per virtual batch; batch renorm's ramps and the
+ * switch to frozen statistics (a second recording); an LM with AdamW. */
+static const char *const recorded_configs[] = {
+    "data: {dataset: synthetic, train_size: 100, test_size: 40, shape: [1, 6, 6]}\n"
+    "model: {arch: mlp, widths: [16, 12], norm: {type: batch}}\n"
+    "train: {batch_size: 16, eval_batch_size: 16, steps: 20, eval_every: 7, log_every: 3,\n"
+    "        eval_trainmode: true, clip_grad_norm: 0.5,\n"
+    "        optimizer: {type: sgd, lr: 0.1, momentum: 0.9, weight_decay: 0.01,\n"
+    "                    decay_norm_and_bias: false},\n"
+    "        schedule: {type: cosine, warmup_steps: 4}}\n",
+    "data: {dataset: synthetic, train_size: 60, test_size: 20, shape: [3, 8, 8]}\n"
+    "model: {arch: cnn, widths: [4, 8],\n"
+    "        norm: {type: ghost_batch, virtual_batch: 4, momentum: cumulative}}\n"
+    "train: {batch_size: 8, eval_batch_size: 16, steps: 12, eval_every: 5, log_every: 4,\n"
+    "        optimizer: {type: adamw, lr: 0.003, decay_norm_and_bias: false}}\n",
+    "data: {dataset: synthetic, train_size: 100, test_size: 40, shape: [1, 6, 6]}\n"
+    "model: {arch: mlp, widths: [16], norm: {type: batch_renorm, r_max_ramp: [2, 9],\n"
+    "        d_max_ramp: [3, 8]}}\n"
+    "train: {batch_size: 16, eval_batch_size: 16, steps: 16, eval_every: 5, log_every: 2,\n"
+    "        freeze_bn_after: 12}\n",
+    "data: {dataset: synthetic_text, markov: {vocab: 8, length: 3000}}\n"
+    "model: {arch: lm, context: 16, d_model: 16, heads: 2, layers: 1, norm: {type: layer}}\n"
+    "train: {batch_size: 8, eval_batch_size: 7, steps: 15, eval_every: 6, log_every: 5,\n"
+    "        optimizer: {type: adamw, lr: 0.003}}\n",
+};
+
+START_TEST(test_recorded_training)
+{
+    tu_assert_replayed_repeats_direct(gpu_be, recorded_configs[_i], _i);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 
 /* Is a GPU usable? Asked in a child so that this process never initializes
@@ -1957,5 +2007,12 @@ int main(void)
     tcase_add_loop_test(resident, test_resident_training, 0,
                         (int)(sizeof resident_configs / sizeof resident_configs[0]));
     suite_add_tcase(s, resident);
+
+    TCase *recorded = tcase_create("recorded");
+    tcase_add_checked_fixture(recorded, open_gpu, close_gpu);
+    tcase_set_timeout(recorded, 600);
+    tcase_add_loop_test(recorded, test_recorded_training, 0,
+                        (int)(sizeof recorded_configs / sizeof recorded_configs[0]));
+    suite_add_tcase(s, recorded);
     return tu_run_suite(s);
 }

@@ -73,8 +73,9 @@ static void check(nl_backend *be, const shape *s, const inputs *in, nl_norm_geom
 
     nl_norm_reference_forward(&g, in->x, gamma, beta, y[0], mean[0], rstd[0],
                               running ? rm[0] : NULL, running ? rv[0] : NULL, 0.1f);
+    const float momentum = 0.1f; /* the CPU backend's device memory is the host's */
     be->ops->norm_forward(be, &g, in->x, gamma, beta, y[1], mean[1], rstd[1],
-                          running ? rm[1] : NULL, running ? rv[1] : NULL, 0.1f);
+                          running ? rm[1] : NULL, running ? rv[1] : NULL, &momentum);
     tu_assert_close(y[1], y[0], count, TOL, WHAT("y"));
     tu_assert_close(mean[1], mean[0], stats, TOL, WHAT("save_mean"));
     tu_assert_close(rstd[1], rstd[0], stats, TOL, WHAT("save_rstd"));
@@ -140,8 +141,9 @@ static void check_split(nl_backend *be, const shape *s, const inputs *in, nl_nor
     }
     nl_norm_reference_stats(&g, in->x, mean[0], var[0], running ? rm[0] : NULL,
                             running ? rv[0] : NULL, 0.1f);
+    const float momentum = 0.1f;
     be->ops->norm_stats(be, &g, in->x, mean[1], var[1], running ? rm[1] : NULL,
-                        running ? rv[1] : NULL, 0.1f);
+                        running ? rv[1] : NULL, &momentum);
     tu_assert_close(mean[1], mean[0], stats, TOL, WHAT("mean"));
     tu_assert_close(var[1], var[0], stats, TOL, WHAT("var"));
     if (running) {
@@ -486,7 +488,8 @@ START_TEST(test_renorm_ops_match_reference)
         const float *gm = affine ? gamma : NULL, *bt = affine ? beta : NULL;
         nl_norm_reference_renorm_correction(C, 1e-3f, 1.7f, 0.8f, mean, var, rm, rv, gm, bt,
                                             out[0][0], out[0][1], out[0][2], out[0][3]);
-        be->ops->renorm_correction(be, C, 1e-3f, 1.7f, 0.8f, mean, var, rm, rv, gm, bt, out[1][0],
+        const float limits[2] = {1.7f, 0.8f}; /* r_max, d_max */
+        be->ops->renorm_correction(be, C, 1e-3f, limits, mean, var, rm, rv, gm, bt, out[1][0],
                                    out[1][1], out[1][2], out[1][3]);
         const char *names[4] = {"r", "d", "scale", "shift"};
         for (int k = 0; k < 4; k++)

@@ -43,7 +43,7 @@ static void train(nl_backend *be, nl_arch arch, nl_norm_kind norm, uint64_t seed
         nl_model_load_batch(m, x, y, batch);
         nl_model_forward(m, batch, NL_MODE_TRAIN);
         nl_model_backward(m, batch);
-        nl_sgd_step(m, &sgd, 0.05f, step);
+        nl_optim_step(m, &sgd, 0.05f, step);
         double metrics[2];
         nl_model_read_metrics(m, metrics);
         losses[step] = metrics[0];
@@ -123,7 +123,7 @@ static void run_norm(nl_backend *be, const norm_case *k, const float *x, const f
     for (size_t i = 0; i < count; i++)
         dx[i] = 0.25f; /* accumulated into below */
     const nl_norm_geom g = geom_of(k);
-    be->ops->norm_forward(be, &g, x, gamma, beta, y, mean, rstd, NULL, NULL, 0.1f);
+    be->ops->norm_forward(be, &g, x, gamma, beta, y, mean, rstd, NULL, NULL, NULL);
     norm_backward(be, k, x, dy, gamma, mean, rstd, dx, true, dg, db, ws);
     /* without an input gradient (a norm on the network's input) the
      * parameter gradients take another path, and must come out the same */

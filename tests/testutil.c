@@ -80,7 +80,9 @@ int tu_ops_unfilled(const nl_ops *ops, char *missing, size_t size)
     int unfilled = 0;
     size_t used = 0;
     missing[0] = '\0';
-    for (size_t off = offsetof(nl_ops, alloc); off < sizeof(nl_ops); off += sizeof(any_fn)) {
+    /* the recording slots, last, are optional (backend.h) */
+    for (size_t off = offsetof(nl_ops, alloc); off < offsetof(nl_ops, record_begin);
+         off += sizeof(any_fn)) {
         any_fn fn;
         memcpy(&fn, (const char *)ops + off, sizeof fn);
         if (fn)
@@ -403,15 +405,17 @@ static nl_code keep_row(void *ctx, const nl_metric_row *row, nl_error *err)
     return NL_OK;
 }
 
-int tu_train_rows(nl_backend *be, const char *config_text, bool resident, nl_metric_row *rows,
-                  int max, long *gathers)
+int tu_train_rows(nl_backend *be, const char *config_text, tu_train_variant *variant,
+                  nl_metric_row *rows, int max)
 {
+    const bool resident = variant->resident;
     nl_config *cfg = malloc(sizeof *cfg);
     nl_error err = {0};
     ck_assert_msg(nl_config_load_string(config_text, "resident.yaml", NULL, 0, cfg, &err) == NL_OK,
                   "%s", err.msg);
     nl_model_spec spec;
     nl_run_model_spec(cfg, &spec);
+    cfg->train.cuda_graph = variant->recorded ? NL_CUDA_GRAPH_AUTO : NL_CUDA_GRAPH_OFF;
     const bool tokens = nl_dataset_kind_is_tokens(cfg->data.kind);
     nl_dataset ds = {0};
     nl_token_dataset tds = {0};
@@ -454,30 +458,54 @@ int tu_train_rows(nl_backend *be, const char *config_text, bool resident, nl_met
     nl_dataset_free(&ds);
     nl_token_dataset_free(&tds);
     free(cfg);
-    *gathers = counted_gathers;
+    variant->gathers = counted_gathers;
+    variant->replayed_steps = result.replayed_steps;
     return kept.n;
 }
 
-void tu_assert_resident_repeats_host(nl_backend *be, const char *config_text, int config)
+/* the rows of two runs are the same, bit for bit (times aside) */
+static void assert_same_rows(const nl_metric_row *want, const nl_metric_row *got, int n,
+                             const char *want_name, const char *got_name, int config)
 {
-    enum { MAX_ROWS = 64 };
-    nl_metric_row host[MAX_ROWS], resident[MAX_ROWS];
-    long host_gathers, resident_gathers;
-    const int n = tu_train_rows(be, config_text, false, host, MAX_ROWS, &host_gathers);
-    ck_assert_int_eq(tu_train_rows(be, config_text, true, resident, MAX_ROWS, &resident_gathers),
-                     n);
-    ck_assert_int_eq(host_gathers, 0);
-    ck_assert_msg(resident_gathers > 0, "the resident run gathered nothing");
     for (int r = 0; r < n; r++) {
-        const nl_metric_row *a = &host[r], *b = &resident[r];
+        const nl_metric_row *a = &want[r], *b = &got[r];
         ck_assert_msg(a->step == b->step && a->split == b->split &&
                           memcmp(&a->epoch, &b->epoch, sizeof a->epoch) == 0 &&
                           memcmp(&a->loss, &b->loss, sizeof a->loss) == 0 &&
                           memcmp(&a->accuracy, &b->accuracy, sizeof a->accuracy) == 0 &&
                           memcmp(&a->lr, &b->lr, sizeof a->lr) == 0 &&
                           memcmp(&a->grad_norm, &b->grad_norm, sizeof a->grad_norm) == 0,
-                      "config %d row %d: step %ld split %d loss %.17g acc %.17g from the host, "
-                      "step %ld split %d loss %.17g acc %.17g resident", config, r, a->step,
-                      a->split, a->loss, a->accuracy, b->step, b->split, b->loss, b->accuracy);
+                      "config %d row %d: step %ld split %d loss %.17g acc %.17g %s, "
+                      "step %ld split %d loss %.17g acc %.17g %s", config, r, a->step,
+                      a->split, a->loss, a->accuracy, want_name, b->step, b->split, b->loss,
+                      b->accuracy, got_name);
+    }
+}
+
+void tu_assert_resident_repeats_host(nl_backend *be, const char *config_text, int config)
+{
+    enum { MAX_ROWS = 64 };
+    nl_metric_row host[MAX_ROWS], resident[MAX_ROWS];
+    tu_train_variant from_host = {.resident = false}, on_device = {.resident = true};
+    const int n = tu_train_rows(be, config_text, &from_host, host, MAX_ROWS);
+    ck_assert_int_eq(tu_train_rows(be, config_text, &on_device, resident, MAX_ROWS), n);
+    ck_assert_int_eq(from_host.gathers, 0);
+    ck_assert_msg(on_device.gathers > 0, "the resident run gathered nothing");
+    assert_same_rows(host, resident, n, "from the host", "resident", config);
+}
+
+void tu_assert_replayed_repeats_direct(nl_backend *be, const char *config_text, int config)
+{
+    enum { MAX_ROWS = 64 };
+    nl_metric_row direct[MAX_ROWS], replayed[MAX_ROWS];
+    for (int resident = 0; resident < 2; resident++) {
+        tu_train_variant launched = {.resident = resident, .recorded = false};
+        tu_train_variant recorded = {.resident = resident, .recorded = true};
+        const int n = tu_train_rows(be, config_text, &launched, direct, MAX_ROWS);
+        ck_assert_int_eq(tu_train_rows(be, config_text, &recorded, replayed, MAX_ROWS), n);
+        ck_assert_int_eq(launched.replayed_steps, 0);
+        ck_assert_msg(recorded.replayed_steps > 0, "config %d: no step was replayed", config);
+        assert_same_rows(direct, replayed, n, resident ? "launched, resident" : "launched",
+                         resident ? "replayed, resident" : "replayed", config);
     }
 }

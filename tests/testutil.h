@@ -16,9 +16,10 @@
 /* a CPU backend with a fixed thread count (opened once per process) */
 nl_backend *tu_cpu(int threads);
 
-/* Walks every function slot of an ops table (all members after `name`):
- * returns how many are NULL and lists their byte offsets in nl_ops into
- * missing ("offset 208, offset 216"). */
+/* Walks every required function slot of an ops table (the members after
+ * `name`, up to the optional recording slots): returns how many are NULL
+ * and lists their byte offsets in nl_ops into missing ("offset 208, offset
+ * 216"). */
 int tu_ops_unfilled(const nl_ops *ops, char *missing, size_t size);
 
 void tu_fill_normal(float *x, size_t n, uint64_t seed, float mean, float std);
@@ -79,14 +80,25 @@ char *tu_check_generated_section(const char *path, const char *begin_marker,
  * (resident) from the dataset
  * uploaded to the backend (core/train/device_data.h). Writes up to `max`
  * metric rows, their times set to 0 (the rest is what metrics.csv holds),
- * and returns their count; *gathers counts the backend's gather_rows and
- * gather_windows calls. */
-int tu_train_rows(nl_backend *be, const char *config_text, bool resident, nl_metric_row *rows,
-                  int max, long *gathers);
+ * and returns their count. The variant says how the run is fed and
+ * stepped, and receives what the run did: the backend's gather_rows and
+ * gather_windows calls, and the steps replayed from a recording. */
+typedef struct {
+    bool resident; /* from the dataset on the backend */
+    bool recorded; /* train.cuda_graph: auto (else off) */
+    long gathers, replayed_steps;
+} tu_train_variant;
+int tu_train_rows(nl_backend *be, const char *config_text, tu_train_variant *variant,
+                  nl_metric_row *rows, int max);
 /* the run of `config_text` fed from a resident dataset logs the rows the
  * host-fed run logs, bit for bit, and did gather on the device; `config`
  * numbers it in messages */
 void tu_assert_resident_repeats_host(nl_backend *be, const char *config_text, int config);
+/* the run of `config_text` with its training step recorded once and
+ * replayed (train.cuda_graph: auto) logs the rows of the run that launches
+ * every kernel, bit for bit, and did replay (every step but the logged
+ * series steps), fed from the host and from a resident dataset */
+void tu_assert_replayed_repeats_direct(nl_backend *be, const char *config_text, int config);
 
 /* ---- scratch directories for tests that run the normlab binary ---- */
 extern char tu_tmp[256]; /* the current test's directory */

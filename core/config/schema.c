@@ -294,6 +294,13 @@ const nl_key_def nl_config_schema[] = {
             "there from its sample indices or window starts (bit-identical results); auto does "
             "when both splits fit in 3/4 of the GPU memory free once the model is built, on makes "
             "that an error, off uploads every batch; device cpu: on is an error (nothing to gain)"},
+    {.key = "train.cuda_graph", .type = NL_KT_ENUM, FIELD(train.cuda_graph),
+     .names = &nl_cuda_graph_names,
+     .doc = "auto: on device cuda in one process, record the training step (forward, backward, "
+            "clipping, optimizer) once as a CUDA graph and replay it, each step's changing "
+            "values (learning rate, AdamW's corrections, momenta) read from GPU memory "
+            "(bit-identical results); steps that log series.csv run directly. off (the default "
+            "until it has been measured on a GPU): launch each kernel"},
     {.key = "train.freeze_bn_after", .type = NL_KT_INT, FIELD(train.freeze_bn_after), .lo = 1,
      .hi = NL_MAX_STEPS, .flags = NL_KF_LO | NL_KF_HI | NL_KF_ZERO_UNSET,
      .default_doc = "not set (never)",

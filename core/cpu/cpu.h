@@ -211,16 +211,17 @@ void nl_cpu_norm_backward_apply(nl_backend *be, const nl_norm_geom *g, const flo
 void nl_cpu_norm_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
                          const float *gamma, const float *beta, float *y, float *save_mean,
                          float *save_rstd, float *running_mean, float *running_var,
-                         float momentum);
+                         const float *momentum);
 void nl_cpu_norm_forward_eval(nl_backend *be, const nl_norm_geom *g, const float *x,
                               const float *gamma, const float *beta, const float *running_mean,
                               const float *running_var, float *y);
 void nl_cpu_norm_stats(nl_backend *be, const nl_norm_geom *g, const float *x, float *mean,
-                       float *var, float *running_mean, float *running_var, float momentum);
+                       float *var, float *running_mean, float *running_var,
+                       const float *momentum);
 void nl_cpu_norm_apply(nl_backend *be, const nl_norm_geom *g, const float *x, const float *mean,
                        const float *var, const float *gamma, const float *beta, float *y,
                        float *save_rstd);
-void nl_cpu_renorm_correction(nl_backend *be, int c, float eps, float r_max, float d_max,
+void nl_cpu_renorm_correction(nl_backend *be, int c, float eps, const float *limits,
                               const float *mean, const float *var, const float *running_mean,
                               const float *running_var, const float *gamma, const float *beta,
                               float *r, float *d, float *scale, float *shift);

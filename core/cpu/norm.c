@@ -60,8 +60,10 @@ static bool batch_stats(const nl_norm_geom *g) { return g->groups == 0; }
 
 void nl_cpu_norm_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
                          const float *gamma, const float *beta, float *y, float *save_mean,
-                         float *save_rstd, float *running_mean, float *running_var, float momentum)
+                         float *save_rstd, float *running_mean, float *running_var,
+                         const float *momentum_slot)
 {
+    const float momentum = running_mean ? *momentum_slot : 0.0f;
     if (batch_stats(g)) {
         assert(g->center && "uncentred statistics need per-sample groups");
         nl_cpu_batchnorm_forward_train(be, g->n, g->c, g->hw, g->eps, x, gamma, beta, y,
@@ -190,7 +192,8 @@ static void running_from_groups(const nl_norm_geom *g, const float *mean, const 
 }
 
 void nl_cpu_norm_stats(nl_backend *be, const nl_norm_geom *g, const float *x, float *mean,
-                       float *var, float *running_mean, float *running_var, float momentum)
+                       float *var, float *running_mean, float *running_var,
+                       const float *momentum)
 {
     (void)be;
     if (g->groups == 0) {
@@ -210,7 +213,7 @@ void nl_cpu_norm_stats(nl_backend *be, const nl_norm_geom *g, const float *x, fl
         });
     }
     if (running_mean)
-        running_from_groups(g, mean, var, running_mean, running_var, momentum);
+        running_from_groups(g, mean, var, running_mean, running_var, *momentum);
 }
 
 void nl_cpu_norm_apply(nl_backend *be, const nl_norm_geom *g, const float *x, const float *mean,
@@ -239,12 +242,13 @@ void nl_cpu_norm_apply(nl_backend *be, const nl_norm_geom *g, const float *x, co
 
 static inline float clipf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-void nl_cpu_renorm_correction(nl_backend *be, int c, float eps, float r_max, float d_max,
+void nl_cpu_renorm_correction(nl_backend *be, int c, float eps, const float *limits,
                               const float *mean, const float *var, const float *running_mean,
                               const float *running_var, const float *gamma, const float *beta,
                               float *r, float *d, float *scale, float *shift)
 {
     (void)be;
+    const float r_max = limits[0], d_max = limits[1];
     for (int ch = 0; ch < c; ch++) {
         const double sigma_running = sqrt((double)running_var[ch] + (double)eps);
         const float rc = clipf((float)(sqrt((double)var[ch] + (double)eps) / sigma_running),

@@ -34,9 +34,10 @@ struct AdamwOp {
     float *param;
     const float *grad;
     float *exp_avg, *exp_avg_sq;
-    nl_adamw_args a;
+    const nl_adamw_args *args; /* device: per-step scalars */
     template <int V> __device__ void run(size_t i) const
     {
+        const nl_adamw_args a = *args;
         adamw_item<V>(param, grad, exp_avg, exp_avg_sq, a, (long long)i);
     }
 };
@@ -44,7 +45,7 @@ struct AdamwOp {
 void nl_cuda_adamw_step(nl_backend *be, size_t count, float *param, const float *grad,
                         float *exp_avg, float *exp_avg_sq, const nl_adamw_args *args)
 {
-    ew_launch(nl_cuda_of(be), AdamwOp{param, grad, exp_avg, exp_avg_sq, *args}, count,
+    ew_launch(nl_cuda_of(be), AdamwOp{param, grad, exp_avg, exp_avg_sq, args}, count,
               nl_cuda_aligned16(param, grad, exp_avg, exp_avg_sq), "launch of adamw step");
 }
 

@@ -73,7 +73,7 @@ __global__ void __launch_bounds__(FEAT_X *FEAT_Y)
                 a.save_var[j] = (float)var;
             if (a.running_mean) {
                 const double unbiased = n > 1 ? var * (double)n / (double)(n - 1) : var;
-                const float m = a.momentum;
+                const float m = *a.momentum;
                 a.running_mean[j] = (1.0f - m) * a.running_mean[j] + m * (float)mean;
                 a.running_var[j] = (1.0f - m) * a.running_var[j] + m * (float)unbiased;
             }
@@ -399,7 +399,7 @@ __device__ __forceinline__ float clipf(float v, float lo, float hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-__global__ void renorm_correction_kernel(int c, float eps, float r_max, float d_max,
+__global__ void renorm_correction_kernel(int c, float eps, const float *limits,
                                          const float *mean, const float *var,
                                          const float *running_mean, const float *running_var,
                                          const float *gamma, const float *beta, float *r,
@@ -408,6 +408,7 @@ __global__ void renorm_correction_kernel(int c, float eps, float r_max, float d_
     const int ch = blockIdx.x * blockDim.x + threadIdx.x;
     if (ch >= c)
         return;
+    const float r_max = limits[0], d_max = limits[1];
     const double sigma_running = sqrt((double)running_var[ch] + (double)eps);
     const float rc = clipf((float)(sqrt((double)var[ch] + (double)eps) / sigma_running),
                            1.0f / r_max, r_max);
@@ -428,7 +429,7 @@ __global__ void renorm_param_grads_kernel(int c, const float *r, const float *d,
         dgamma[ch] = fmaf(r[ch], dgamma[ch], d[ch] * dbeta[ch]);
 }
 
-void nl_cuda_renorm_correction(nl_backend *be, int c, float eps, float r_max, float d_max,
+void nl_cuda_renorm_correction(nl_backend *be, int c, float eps, const float *limits,
                                const float *mean, const float *var, const float *running_mean,
                                const float *running_var, const float *gamma, const float *beta,
                                float *r, float *d, float *scale, float *shift)
@@ -437,7 +438,7 @@ void nl_cuda_renorm_correction(nl_backend *be, int c, float eps, float r_max, fl
     if (c <= 0)
         return;
     renorm_correction_kernel<<<(unsigned)((c + 255) / 256), 256, 0, cu->stream>>>(
-        c, eps, r_max, d_max, mean, var, running_mean, running_var, gamma, beta, r, d, scale,
+        c, eps, limits, mean, var, running_mean, running_var, gamma, beta, r, d, scale,
         shift);
     NL_CU_LAUNCHED(cu, "renorm_correction_kernel");
 }

@@ -186,6 +186,50 @@ static void cuda_memory_info(nl_backend *be, size_t *free_bytes, size_t *total_b
     NL_CU(nl_cuda_of(be), cudaMemGetInfo(free_bytes, total_bytes));
 }
 
+/* Recording: stream capture into a CUDA graph, instantiated once and
+ * launched on the same stream, so a replay is ordered with the uploads
+ * queued before it. Thread-local mode: only this thread's calls that a
+ * capture forbids (synchronization, allocation, pageable copies) break it,
+ * and such a call is a bug in the recorded region that the sticky error
+ * reports. */
+static bool cuda_record_begin(nl_backend *be)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    if (cu->code != NL_OK)
+        return false;
+    NL_CU(cu, cudaStreamBeginCapture(cu->stream, cudaStreamCaptureModeThreadLocal));
+    return cu->code == NL_OK;
+}
+
+static void *cuda_record_end(nl_backend *be)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    cudaGraph_t graph = NULL;
+    cudaGraphExec_t exec = NULL;
+    NL_CU(cu, cudaStreamEndCapture(cu->stream, &graph));
+    if (graph && cu->code == NL_OK)
+        NL_CU(cu, cudaGraphInstantiateWithFlags(&exec, graph, 0));
+    if (graph)
+        (void)cudaGraphDestroy(graph);
+    if (cu->code != NL_OK && exec) {
+        (void)cudaGraphExecDestroy(exec);
+        exec = NULL;
+    }
+    return exec;
+}
+
+static void cuda_replay(nl_backend *be, void *recording)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    NL_CU(cu, cudaGraphLaunch((cudaGraphExec_t)recording, cu->stream));
+}
+
+static void cuda_record_free(nl_backend *be, void *recording)
+{
+    if (recording)
+        NL_CU(nl_cuda_of(be), cudaGraphExecDestroy((cudaGraphExec_t)recording));
+}
+
 /* ------------------------------------------------------------------------ */
 /* the ops table                                                             */
 
@@ -198,6 +242,10 @@ static nl_ops make_ops(void)
     o.release = cuda_release;
     o.upload = cuda_upload;
     o.download = cuda_download;
+    o.record_begin = cuda_record_begin;
+    o.record_end = cuda_record_end;
+    o.replay = cuda_replay;
+    o.record_free = cuda_record_free;
     o.fill = nl_cuda_fill;
     o.copy = cuda_copy;
     o.synchronize = cuda_synchronize;
@@ -296,7 +344,7 @@ static void norm_run(nl_backend *be, const nl_norm_geom *g, const nl_cuda_norm_f
 void nl_cuda_norm_op_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
                              const float *gamma, const float *beta, float *y, float *save_mean,
                              float *save_rstd, float *running_mean, float *running_var,
-                             float momentum)
+                             const float *momentum)
 {
     nl_cuda_norm_fwd_args a = norm_args(g, x);
     a.gamma = gamma;
@@ -311,7 +359,8 @@ void nl_cuda_norm_op_forward(nl_backend *be, const nl_norm_geom *g, const float 
 }
 
 void nl_cuda_norm_op_stats(nl_backend *be, const nl_norm_geom *g, const float *x, float *mean,
-                           float *var, float *running_mean, float *running_var, float momentum)
+                           float *var, float *running_mean, float *running_var,
+                           const float *momentum)
 {
     nl_cuda_norm_fwd_args a = norm_args(g, x);
     a.save_mean = mean;

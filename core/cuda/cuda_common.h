@@ -150,7 +150,7 @@ void nl_cuda_softmax_xent_forward(nl_backend *be, int n, int classes, const floa
 void nl_cuda_softmax_xent_backward(nl_backend *be, int n, int classes, const float *probs,
                                    const int32_t *labels, float *dlogits);
 /* batchnorm.cu */
-void nl_cuda_renorm_correction(nl_backend *be, int c, float eps, float r_max, float d_max,
+void nl_cuda_renorm_correction(nl_backend *be, int c, float eps, const float *limits,
                                const float *mean, const float *var, const float *running_mean,
                                const float *running_var, const float *gamma, const float *beta,
                                float *r, float *d, float *scale, float *shift);
@@ -180,12 +180,13 @@ void nl_cuda_norm_op_backward_apply(nl_backend *be, const nl_norm_geom *g, const
 void nl_cuda_norm_op_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
                              const float *gamma, const float *beta, float *y, float *save_mean,
                              float *save_rstd, float *running_mean, float *running_var,
-                             float momentum);
+                             const float *momentum);
 void nl_cuda_norm_op_forward_eval(nl_backend *be, const nl_norm_geom *g, const float *x,
                                   const float *gamma, const float *beta,
                                   const float *running_mean, const float *running_var, float *y);
 void nl_cuda_norm_op_stats(nl_backend *be, const nl_norm_geom *g, const float *x, float *mean,
-                           float *var, float *running_mean, float *running_var, float momentum);
+                           float *var, float *running_mean, float *running_var,
+                           const float *momentum);
 void nl_cuda_norm_op_apply(nl_backend *be, const nl_norm_geom *g, const float *x,
                            const float *mean, const float *var, const float *gamma,
                            const float *beta, float *y, float *save_rstd);
@@ -268,7 +269,7 @@ typedef struct {
     float *save_mean, *save_rstd, *save_var;
     /* BatchNorm training: running statistics to update (NULL: none) */
     float *running_mean, *running_var;
-    float momentum;
+    const float *momentum; /* device: read when running_mean is not NULL */
     /* normalize with these per-group statistics instead (BatchNorm eval,
      * norm_apply); save_rstd then receives their rstd unless NULL */
     const float *eval_mean, *eval_var;

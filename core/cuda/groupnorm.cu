@@ -87,7 +87,7 @@ __device__ __forceinline__ void finish_group(const nl_cuda_norm_fwd_args &p, con
         /* PyTorch: the unbiased variance; count > 1 is checked at build time */
         const double cnt = g.count;
         const double unbiased = cnt > 1.0 ? var * cnt / (cnt - 1.0) : var;
-        const float m = p.momentum;
+        const float m = *p.momentum;
         p.running_mean[i] = (1.0f - m) * p.running_mean[i] + m * (float)mean;
         p.running_var[i] = (1.0f - m) * p.running_var[i] + m * (float)unbiased;
     }
@@ -342,7 +342,7 @@ void nl_cuda_norm_forward(nl_cuda *cu, const nl_cuda_norm_fwd_args *a)
 __global__ void __launch_bounds__(256)
     instance_running_kernel(const float *__restrict__ x, int n, int c, int hw,
                             const float *__restrict__ save_mean, float *running_mean,
-                            float *running_var, float momentum)
+                            float *running_var, const float *momentum_slot)
 {
     const int ch = blockIdx.x;
     double mean_sum = 0.0, var_sum = 0.0; /* meaningful in thread 0 */
@@ -362,6 +362,7 @@ __global__ void __launch_bounds__(256)
         }
     }
     if (threadIdx.x == 0) {
+        const float momentum = *momentum_slot;
         running_mean[ch] = (1.0f - momentum) * running_mean[ch] + momentum * (float)(mean_sum / n);
         running_var[ch] = (1.0f - momentum) * running_var[ch] + momentum * (float)(var_sum / n);
     }

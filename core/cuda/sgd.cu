@@ -13,6 +13,12 @@ struct SgdParams {
     int nesterov, first;
 };
 
+__device__ __forceinline__ SgdParams sgd_params(const nl_sgd_args *args)
+{
+    return SgdParams{args->lr,          args->momentum,         args->weight_decay,
+                     1.0f - args->dampening, args->nesterov ? 1 : 0, args->first_step ? 1 : 0};
+}
+
 template <int V>
 __device__ __forceinline__ void sgd_item(float *param, const float *grad, float *velocity,
                                          const SgdParams &a, long long i)
@@ -41,18 +47,16 @@ struct SgdOp {
     float *param;
     const float *grad;
     float *velocity;
-    SgdParams a;
+    const nl_sgd_args *args; /* device: per-step scalars */
     template <int V> __device__ void run(size_t i) const
     {
-        sgd_item<V>(param, grad, velocity, a, (long long)i);
+        sgd_item<V>(param, grad, velocity, sgd_params(args), (long long)i);
     }
 };
 
 void nl_cuda_sgd_step(nl_backend *be, size_t count, float *param, const float *grad,
                       float *velocity, const nl_sgd_args *args)
 {
-    SgdParams a = {args->lr,          args->momentum,       args->weight_decay,
-                   1.0f - args->dampening, args->nesterov ? 1 : 0, args->first_step ? 1 : 0};
-    ew_launch(nl_cuda_of(be), SgdOp{param, grad, velocity, a}, count,
+    ew_launch(nl_cuda_of(be), SgdOp{param, grad, velocity, args}, count,
               nl_cuda_aligned16(param, grad, velocity), "launch of sgd step");
 }

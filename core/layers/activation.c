@@ -25,8 +25,9 @@ static void activation_backward(nl_layer *self, const nl_pass *pass)
                                        self->accumulate_din[0]);
 }
 
-static const nl_layer_vtable activation_vtable = {"activation", activation_forward,
-                                                  activation_backward};
+static const nl_layer_vtable activation_vtable = {.kind = "activation",
+                                                  .forward = activation_forward,
+                                                  .backward = activation_backward};
 
 nl_act *nl_activation_layer(nl_builder *b, const char *name, nl_act *in, nl_activation kind)
 {

@@ -47,8 +47,8 @@ static void attention_backward(nl_layer *self, const nl_pass *pass)
             pass->be->ops->pass_gradient(pass->be, count, grads[k], self->in[k]->grad, true);
 }
 
-static const nl_layer_vtable attention_vtable = {"attention", attention_forward,
-                                                 attention_backward};
+static const nl_layer_vtable attention_vtable = {.kind = "attention", .forward = attention_forward,
+                                                 .backward = attention_backward};
 
 const float *nl_attention_max_logit(const nl_layer *layer)
 {

@@ -36,8 +36,10 @@ static void conv_backward(nl_layer *self, const nl_pass *pass)
                                pass->workspace);
 }
 
-static const nl_layer_vtable conv_vtable = {"conv2d", conv_forward, conv_backward};
-static const nl_layer_vtable conv_ws_vtable = {"conv2d+ws", conv_forward, conv_backward};
+static const nl_layer_vtable conv_vtable = {.kind = "conv2d", .forward = conv_forward,
+                                            .backward = conv_backward};
+static const nl_layer_vtable conv_ws_vtable = {.kind = "conv2d+ws", .forward = conv_forward,
+                                               .backward = conv_backward};
 
 nl_act *nl_conv2d(nl_builder *b, const char *name, nl_act *in, int out_c, int kernel, int stride,
                   int pad, bool bias, float weight_std)

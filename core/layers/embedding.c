@@ -29,8 +29,8 @@ static void embedding_backward(nl_layer *self, const nl_pass *pass)
                                       l->positions ? l->positions->grad : NULL, pass->workspace);
 }
 
-static const nl_layer_vtable embedding_vtable = {"embedding", embedding_forward,
-                                                 embedding_backward};
+static const nl_layer_vtable embedding_vtable = {.kind = "embedding", .forward = embedding_forward,
+                                                 .backward = embedding_backward};
 
 nl_act *nl_embedding(nl_builder *b, const char *token_name, const char *pos_name,
                      nl_act *tokens, int vocab, int d, float std, bool accumulate_table,

@@ -40,6 +40,11 @@ typedef struct {
     long step; /* optimizer steps taken before this pass (batch renorm's ramp) */
     /* attention layers keep this pass's largest logit (nl_attention_max_logit) */
     bool record_max_logit;
+    /* the model's per-step scalars (backend.h): the device block the
+     * kernels read, and its host image that prepare writes (indices from
+     * nl_builder_scalars) */
+    const float *scalars;
+    float *scalars_host;
 } nl_pass;
 
 typedef struct nl_layer nl_layer;
@@ -48,6 +53,12 @@ typedef struct {
     const char *kind;
     void (*forward)(nl_layer *self, const nl_pass *pass);
     void (*backward)(nl_layer *self, const nl_pass *pass);
+    /* optional: the host half of a forward, run for every layer before any
+     * forward's kernels are queued, on every pass, including a step replayed
+     * from a recording (where forward itself does not run): advances host
+     * counts and writes this pass's per-step scalars into
+     * pass->scalars_host, which the model uploads before the kernels. */
+    void (*prepare)(nl_layer *self, const nl_pass *pass);
 } nl_layer_vtable;
 
 #define NL_LAYER_MAX_IN 3 /* attention reads q, k and v */
@@ -112,6 +123,9 @@ nl_state *nl_builder_state(nl_builder *b, const char *name, size_t count, float 
 void nl_builder_counter(nl_builder *b, long *counter);
 /* per-layer device memory that lives through forward and backward */
 void nl_builder_saved(nl_builder *b, void **slot, size_t bytes);
+/* `count` floats of the model's per-step scalar block (backend.h): returns
+ * the index of the first, for pass->scalars and pass->scalars_host */
+int nl_builder_scalars(nl_builder *b, int count);
 /* shared scratch: the largest request wins */
 void nl_builder_workspace(nl_builder *b, size_t bytes);
 /* takes ownership of a layer allocated with nl_builder_layer_alloc */

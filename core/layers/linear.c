@@ -40,10 +40,13 @@ static void linear_backward(nl_layer *self, const nl_pass *pass)
                                pass->workspace);
 }
 
-static const nl_layer_vtable linear_vtable = {"linear", linear_forward, linear_backward};
-static const nl_layer_vtable linear_ws_vtable = {"linear+ws", linear_forward, linear_backward};
-static const nl_layer_vtable linear_tied_vtable = {"linear(tied)", linear_forward,
-                                                   linear_backward};
+static const nl_layer_vtable linear_vtable = {.kind = "linear", .forward = linear_forward,
+                                              .backward = linear_backward};
+static const nl_layer_vtable linear_ws_vtable = {.kind = "linear+ws", .forward = linear_forward,
+                                                 .backward = linear_backward};
+static const nl_layer_vtable linear_tied_vtable = {.kind = "linear(tied)",
+                                                   .forward = linear_forward,
+                                                   .backward = linear_backward};
 
 /* the workspace and the output, (N, out) or (N, T, out) as the input */
 static nl_act *linear_finish(nl_builder *b, linear_layer *l, const char *name, nl_act *in)

@@ -24,8 +24,10 @@ static void pool_backward(nl_layer *self, const nl_pass *pass)
                                  self->in[0]->grad, self->accumulate_din[0]);
 }
 
-static const nl_layer_vtable pool_vtable = {"pool2d", pool_forward, pool_backward};
-static const nl_layer_vtable relu_pool_vtable = {"relu+maxpool", pool_forward, pool_backward};
+static const nl_layer_vtable pool_vtable = {.kind = "pool2d", .forward = pool_forward,
+                                            .backward = pool_backward};
+static const nl_layer_vtable relu_pool_vtable = {.kind = "relu+maxpool", .forward = pool_forward,
+                                                 .backward = pool_backward};
 
 static nl_act *make_pool(nl_builder *b, const char *name, nl_act *in, nl_pool_kind kind,
                          int kernel_h, int kernel_w, int stride, int pad, bool relu_input)

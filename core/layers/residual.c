@@ -16,7 +16,8 @@ static void add_backward(nl_layer *self, const nl_pass *pass)
                                          self->accumulate_din[i]);
 }
 
-static const nl_layer_vtable add_vtable = {"residual_add", add_forward, add_backward};
+static const nl_layer_vtable add_vtable = {.kind = "residual_add", .forward = add_forward,
+                                           .backward = add_backward};
 
 nl_act *nl_residual_add(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut)
 {

@@ -44,7 +44,8 @@ static void patchify_backward(nl_layer *self, const nl_pass *pass)
                                      self->in[0]->grad, self->accumulate_din[0]);
 }
 
-static const nl_layer_vtable patchify_vtable = {"patchify", patchify_forward, patchify_backward};
+static const nl_layer_vtable patchify_vtable = {.kind = "patchify", .forward = patchify_forward,
+                                                .backward = patchify_backward};
 
 nl_act *nl_patchify(nl_builder *b, const char *name, nl_act *in, int patch)
 {
@@ -101,7 +102,8 @@ static void pos_add_backward(nl_layer *self, const nl_pass *pass)
                                     self->in[0]->grad, self->accumulate_din[0], l->pos->grad);
 }
 
-static const nl_layer_vtable pos_add_vtable = {"pos_add", pos_add_forward, pos_add_backward};
+static const nl_layer_vtable pos_add_vtable = {.kind = "pos_add", .forward = pos_add_forward,
+                                               .backward = pos_add_backward};
 
 nl_act *nl_pos_add(nl_builder *b, const char *name, const char *param_name, nl_act *in, float std)
 {
@@ -142,7 +144,8 @@ static void cls_backward(nl_layer *self, const nl_pass *pass)
                                         l->cls->grad);
 }
 
-static const nl_layer_vtable cls_vtable = {"cls_token", cls_forward, cls_backward};
+static const nl_layer_vtable cls_vtable = {.kind = "cls_token", .forward = cls_forward,
+                                           .backward = cls_backward};
 
 nl_act *nl_cls_token(nl_builder *b, const char *name, nl_act *in, float std)
 {
@@ -185,8 +188,9 @@ static void token_pool_backward(nl_layer *self, const nl_pass *pass)
                                        self->in[0]->grad, self->accumulate_din[0]);
 }
 
-static const nl_layer_vtable token_pool_vtable = {"token_pool", token_pool_forward,
-                                                  token_pool_backward};
+static const nl_layer_vtable token_pool_vtable = {.kind = "token_pool",
+                                                  .forward = token_pool_forward,
+                                                  .backward = token_pool_backward};
 
 nl_act *nl_token_pool_layer(nl_builder *b, const char *name, nl_act *in, nl_token_pool kind)
 {

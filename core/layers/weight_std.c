@@ -23,7 +23,7 @@ void nl_weight_std_plan(nl_builder *b, nl_weight_std *ws, int units, int fan_in,
 const float *nl_weight_std_forward(nl_weight_std *ws, nl_backend *be, const float *weight)
 {
     be->ops->norm_forward(be, &ws->geom, weight, NULL, NULL, ws->weight, ws->save_mean,
-                          ws->save_rstd, NULL, NULL, 0.0f);
+                          ws->save_rstd, NULL, NULL, NULL);
     return ws->weight;
 }
 

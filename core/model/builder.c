@@ -33,6 +33,7 @@ struct nl_builder {
     int n_saved, cap_saved;
     long **counters;
     int n_counters, cap_counters;
+    int n_scalars; /* the per-step scalar block, optimizer arguments first */
     size_t workspace;
     bool out_of_memory;
 };
@@ -176,6 +177,13 @@ void nl_builder_saved(nl_builder *b, void **slot, size_t bytes)
     b->saved[b->n_saved++] = (saved_request){slot, bytes};
 }
 
+int nl_builder_scalars(nl_builder *b, int count)
+{
+    const int first = b->n_scalars;
+    b->n_scalars += count;
+    return first;
+}
+
 void nl_builder_workspace(nl_builder *b, size_t bytes)
 {
     if (bytes > b->workspace)
@@ -290,8 +298,15 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
     if ((rc = allocate(m, be, total_floats * sizeof(float), (void **)&m->param_arena, err)) ||
         (rc = allocate(m, be, total_floats * sizeof(float), (void **)&m->grad_arena, err)) ||
         (rc = allocate(m, be, optim_floats * sizeof(float), (void **)&m->optim_arena, err)) ||
-        (rc = allocate(m, be, NL_CLIP_SLOTS * sizeof(double), (void **)&m->clip_slots, err)))
+        (rc = allocate(m, be, NL_CLIP_SLOTS * sizeof(double), (void **)&m->clip_slots, err)) ||
+        (rc = allocate(m, be, (size_t)m->n_scalars * sizeof(float), (void **)&m->scalars, err)))
         return rc;
+    /* the host image starts at zero and the block with it: no kernel reads
+     * memory nobody wrote */
+    m->scalars_host = calloc((size_t)m->n_scalars, sizeof(float));
+    if (!m->scalars_host)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory for %d per-step scalars", m->n_scalars);
+    nl_model_upload_scalars(m);
     size_t offset = 0;
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < b->n_params; i++) {
@@ -440,7 +455,9 @@ static nl_model_bytes planned_bytes(const nl_builder *b, const nl_model *m)
         /* value, gradient, optimizer state */
         out.parameters += (2 + m->spec.optimizer_state_slots) * floats * (double)round_floats_d(count);
     }
-    double total = out.parameters + (double)(NL_CLIP_SLOTS * sizeof(double)); /* allocated alone, unrounded */
+    /* the clipping slots and the per-step scalars are allocated alone, unrounded */
+    double total = out.parameters + (double)(NL_CLIP_SLOTS * sizeof(double)) +
+                   (double)b->n_scalars * sizeof(float);
     for (int i = 0; i < b->n_states; i++)
         total += floats * round_floats_d((double)b->states[i]->count);
     for (int i = 0; i < b->n_acts; i++) {
@@ -468,7 +485,8 @@ nl_code nl_model_assemble(const nl_model_spec *spec, nl_backend *be, bool plan_o
     if (capacity < 1 || train_batch < 1 || train_batch > capacity)
         return nl_fail(err, NL_ERR_CONFIG, "model: batch sizes must be >= 1 (capacity %d, train %d)",
                        capacity, train_batch);
-    nl_builder b = {.be = be, .plan_only = plan_only, .train_batch = train_batch, .err = err};
+    nl_builder b = {.be = be, .plan_only = plan_only, .train_batch = train_batch, .err = err,
+                    .n_scalars = NL_OPTIM_SCALARS};
     nl_model *m = calloc(1, sizeof *m);
     if (!m)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory building the model");
@@ -514,6 +532,7 @@ nl_code nl_model_assemble(const nl_model_spec *spec, nl_backend *be, bool plan_o
     m->n_states = b.n_states;
     m->counters = b.counters;
     m->n_counters = b.n_counters;
+    m->n_scalars = b.n_scalars;
     m->input = input;
     m->logits = logits;
     m->rows_per_sample = nl_shape_rows_per_sample(logits->shape);
@@ -551,8 +570,9 @@ void nl_model_free(nl_model *m)
         return;
     nl_backend *be = m->be;
     if (be && be->ops) {
-        void *arenas[] = {m->param_arena, m->grad_arena,  m->optim_arena, m->clip_slots,
-                          m->state_arena, m->act_arena,   m->saved_arena, m->workspace};
+        void *arenas[] = {m->param_arena, m->grad_arena, m->optim_arena, m->clip_slots,
+                          m->scalars,     m->state_arena, m->act_arena,  m->saved_arena,
+                          m->workspace};
         for (size_t i = 0; i < sizeof arenas / sizeof arenas[0]; i++)
             if (arenas[i])
                 be->ops->release(be, arenas[i]);
@@ -571,5 +591,6 @@ void nl_model_free(nl_model *m)
     free(m->layers);
     free(m->counters);
     free(m->host_staging);
+    free(m->scalars_host);
     free(m);
 }

@@ -21,10 +21,35 @@ void nl_model_load_tokens(nl_model *m, const int32_t *tokens, const int32_t *tar
     be->ops->upload(be, m->labels, targets, count * sizeof *targets);
 }
 
-void nl_model_forward(nl_model *m, int n, nl_mode mode)
+static nl_pass forward_pass(const nl_model *m, int n, nl_mode mode)
 {
-    nl_pass pass = {.be = m->be, .dist = m->dist, .n = n, .mode = mode, .workspace = m->workspace,
-                    .step = m->step, .record_max_logit = m->record_max_logit};
+    return (nl_pass){.be = m->be, .dist = m->dist, .n = n, .mode = mode,
+                     .workspace = m->workspace, .step = m->step,
+                     .record_max_logit = m->record_max_logit, .scalars = m->scalars,
+                     .scalars_host = m->scalars_host};
+}
+
+static void prepare_layers(nl_model *m, const nl_pass *pass)
+{
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i]->vt->prepare)
+            m->layers[i]->vt->prepare(m->layers[i], pass);
+}
+
+void nl_model_prepare_forward(nl_model *m, int n, nl_mode mode)
+{
+    const nl_pass pass = forward_pass(m, n, mode);
+    prepare_layers(m, &pass);
+}
+
+void nl_model_upload_scalars(nl_model *m)
+{
+    m->be->ops->upload(m->be, m->scalars, m->scalars_host, (size_t)m->n_scalars * sizeof(float));
+}
+
+void nl_model_launch_forward(nl_model *m, int n, nl_mode mode)
+{
+    const nl_pass pass = forward_pass(m, n, mode);
     for (int i = 0; i < m->n_layers; i++)
         m->layers[i]->vt->forward(m->layers[i], &pass);
     if (m->has_loss)
@@ -32,10 +57,23 @@ void nl_model_forward(nl_model *m, int n, nl_mode mode)
                                          m->logits->data, m->labels, m->probs, m->metrics);
 }
 
+void nl_model_forward(nl_model *m, int n, nl_mode mode)
+{
+    nl_model_prepare_forward(m, n, mode);
+    nl_model_upload_scalars(m);
+    nl_model_launch_forward(m, n, mode);
+}
+
 void nl_model_recalibrate_forward(nl_model *m, int n, long recalibrated)
 {
-    nl_pass pass = {.be = m->be, .n = n, .mode = NL_MODE_RECALIBRATE,
-                    .recalibrated = recalibrated, .workspace = m->workspace};
+    nl_pass pass = forward_pass(m, n, NL_MODE_RECALIBRATE);
+    /* one process's statistics; only the running statistics are kept */
+    pass.dist = NULL;
+    pass.step = 0;
+    pass.record_max_logit = false;
+    pass.recalibrated = recalibrated;
+    prepare_layers(m, &pass);
+    nl_model_upload_scalars(m);
     for (int i = 0; i < m->n_layers; i++)
         m->layers[i]->vt->forward(m->layers[i], &pass);
 }

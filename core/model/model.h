@@ -19,6 +19,13 @@ typedef struct {
     double parameters; /* of those, parameters with their gradients and optimizer state */
 } nl_model_bytes;
 
+/* The per-step scalar block (backend.h) starts with the optimizer's
+ * arguments, one args struct (nl_sgd_args or nl_adamw_args) per parameter
+ * group, NL_OPTIM_ARGS_FLOATS floats each: the decayed parameters', then
+ * the rest's. The layers' slots (nl_builder_scalars) follow. */
+#define NL_OPTIM_ARGS_FLOATS 16
+#define NL_OPTIM_SCALARS (2 * NL_OPTIM_ARGS_FLOATS)
+
 typedef struct nl_model {
     nl_backend *be;
     nl_model_spec spec;
@@ -58,6 +65,10 @@ typedef struct nl_model {
      * other: slot k of parameter float i is optim_arena[k * param_floats + i] */
     float *optim_arena;
     double *clip_slots; /* device, NL_CLIP_SLOTS: gradient-norm clipping (backend.h) */
+    /* the per-step scalars: the device block the kernels read and its host
+     * image, n_scalars floats each; nl_model_upload_scalars sends the image */
+    float *scalars, *scalars_host;
+    int n_scalars;
     size_t param_floats; /* all parameters */
     size_t decay_floats; /* the leading part that weight decay applies to when norms/biases are excluded */
     float *state_arena;
@@ -122,6 +133,13 @@ void nl_model_load_batch(nl_model *m, const float *x, const int32_t *labels, int
 void nl_model_load_tokens(nl_model *m, const int32_t *tokens, const int32_t *targets, int n);
 /* forward through the loss; adds the batch loss sum and correct count to the metrics */
 void nl_model_forward(nl_model *m, int n, nl_mode mode);
+/* nl_model_forward in its three parts, for a step that is replayed from a
+ * recording: the layers' host halves (prepare: counts and per-step scalars
+ * into the host image), the upload of the whole scalar block, and the
+ * kernels (launch). nl_model_forward is the three in that order. */
+void nl_model_prepare_forward(nl_model *m, int n, nl_mode mode);
+void nl_model_upload_scalars(nl_model *m);
+void nl_model_launch_forward(nl_model *m, int n, nl_mode mode);
 /* forward through the layers only, in NL_MODE_RECALIBRATE: the running
  * statistics become the plain average of this batch and the `recalibrated`
  * batches before it (0: this batch's statistics alone) */

@@ -32,7 +32,8 @@ static void dyt_backward(nl_layer *self, const nl_pass *pass)
                                 l->beta ? l->beta->grad : NULL, l->alpha->grad, pass->workspace);
 }
 
-static const nl_layer_vtable dyt_vtable = {"dyt", dyt_forward, dyt_backward};
+static const nl_layer_vtable dyt_vtable = {.kind = "dyt", .forward = dyt_forward,
+                                           .backward = dyt_backward};
 
 nl_act *nl_dyt(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {

@@ -28,7 +28,7 @@ static void frn_forward(nl_layer *self, const nl_pass *pass)
     g.n = pass->n;
     be->ops->norm_forward(be, &g, self->in[0]->data, l->gamma ? l->gamma->data : NULL,
                           l->beta ? l->beta->data : NULL, self->out->data, l->save_mean,
-                          l->save_rstd, NULL, NULL, 0.0f);
+                          l->save_rstd, NULL, NULL, NULL);
     be->ops->tlu_forward(be, g.n, g.c, g.hw, self->out->data, l->tau->data, self->out->data);
 }
 
@@ -47,7 +47,8 @@ static void frn_backward(nl_layer *self, const nl_pass *pass)
                            l->beta ? l->beta->grad : NULL, pass->workspace);
 }
 
-static const nl_layer_vtable frn_vtable = {"frn", frn_forward, frn_backward};
+static const nl_layer_vtable frn_vtable = {.kind = "frn", .forward = frn_forward,
+                                           .backward = frn_backward};
 
 nl_act *nl_frn(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {

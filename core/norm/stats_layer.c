@@ -32,6 +32,10 @@ typedef struct {
     nl_state *running_mean, *running_var;
     float *save_mean, *save_rstd; /* ghost batch: one set per virtual batch */
     long batches_tracked;
+    /* per-step scalars (nl_builder_scalars), from `scalars` on: the
+     * momentum of each running-statistics update of a pass (one per virtual
+     * batch), then batch renorm's {r_max, d_max} */
+    int scalars, momentum_slots;
     /* training with frozen running statistics: the last forward used them,
      * and (when freezable) per-channel ones, zeros and rstd for backward */
     bool ran_frozen;
@@ -44,8 +48,7 @@ typedef struct {
     sync_state sync; /* used when spec.sync */
 } stats_layer;
 
-static void sync_forward(stats_layer *l, const nl_pass *pass, const nl_norm_geom *g, bool update,
-                         float momentum);
+static void sync_forward(stats_layer *l, const nl_pass *pass, const nl_norm_geom *g, bool update);
 static void sync_backward(stats_layer *l, const nl_pass *pass, const nl_norm_geom *g);
 
 static const float *self_input(const stats_layer *l) { return l->base.in[0]->data; }
@@ -72,12 +75,10 @@ static float ramp_fraction(const int ramp[2], long step)
  * Train-mode evaluation (update false) corrects the same way and leaves the
  * running statistics alone. */
 static void renorm_forward(stats_layer *l, const nl_pass *pass, const nl_norm_geom *g,
-                           const float *gamma, const float *beta, bool update, float momentum)
+                           const float *gamma, const float *beta, bool update)
 {
     nl_backend *be = pass->be;
     const float *x = l->base.in[0]->data;
-    const float r_max = 1.0f + (l->spec.r_max - 1.0f) * ramp_fraction(l->spec.r_max_ramp, pass->step);
-    const float d_max = l->spec.d_max * ramp_fraction(l->spec.d_max_ramp, pass->step);
     const float *prior_mean = l->running_mean->data, *prior_var = l->running_var->data;
     if (update) {
         be->ops->copy(be, l->prior_mean, l->running_mean->data, (size_t)g->c);
@@ -87,8 +88,9 @@ static void renorm_forward(stats_layer *l, const nl_pass *pass, const nl_norm_ge
     }
     be->ops->norm_stats(be, g, x, l->save_mean, l->batch_var,
                         update ? l->running_mean->data : NULL,
-                        update ? l->running_var->data : NULL, momentum);
-    be->ops->renorm_correction(be, g->c, g->eps, r_max, d_max, l->save_mean, l->batch_var,
+                        update ? l->running_var->data : NULL, pass->scalars + l->scalars);
+    be->ops->renorm_correction(be, g->c, g->eps, pass->scalars + l->scalars + l->momentum_slots,
+                               l->save_mean, l->batch_var,
                                prior_mean, prior_var, gamma, beta, l->r, l->d, l->scale, l->shift);
     be->ops->norm_apply(be, g, x, l->save_mean, l->batch_var, l->scale, l->shift,
                         l->base.out->data, l->save_rstd);
@@ -126,54 +128,82 @@ static float next_momentum(stats_layer *l, long recalibrated)
     return l->spec.cumulative ? 1.0f / (float)l->batches_tracked : l->spec.momentum;
 }
 
+/* the pass normalizes with the running statistics (evaluation, or
+ * training frozen: a layer built without freezable cannot, nl_train
+ * refuses) */
+static bool uses_running(const stats_layer *l, const nl_pass *pass)
+{
+    return l->running_mean &&
+           (pass->mode == NL_MODE_EVAL || (l->frozen_consts && pass->mode == NL_MODE_RUNNING_STATS));
+}
+
+/* the pass updates the running statistics */
+static bool updates_running(const stats_layer *l, const nl_pass *pass)
+{
+    return l->running_mean && (pass->mode == NL_MODE_TRAIN || pass->mode == NL_MODE_RECALIBRATE);
+}
+
+/* The host half of the forward: the batches-tracked count and this pass's
+ * per-step scalars, the momentum of each update (ghost batch: PyTorch's
+ * bn(chunk) for chunk in x.split(V), one update per virtual batch) and
+ * batch renorm's ramped limits. */
+static void stats_prepare(nl_layer *self, const nl_pass *pass)
+{
+    stats_layer *l = (stats_layer *)self;
+    if (uses_running(l, pass))
+        return;
+    float *scalars = pass->scalars_host + l->scalars;
+    if (updates_running(l, pass)) {
+        const bool recalibrate = pass->mode == NL_MODE_RECALIBRATE;
+        const int updates = l->spec.kind == NL_NORM_GHOST_BATCH ? ghost_chunks(l, pass->n) : 1;
+        for (int k = 0; k < updates; k++)
+            scalars[k] = next_momentum(l, recalibrate ? pass->recalibrated * updates + k : -1);
+    }
+    if (l->spec.kind == NL_NORM_BATCH_RENORM) {
+        float *limits = scalars + l->momentum_slots;
+        limits[0] = 1.0f + (l->spec.r_max - 1.0f) * ramp_fraction(l->spec.r_max_ramp, pass->step);
+        limits[1] = l->spec.d_max * ramp_fraction(l->spec.d_max_ramp, pass->step);
+    }
+}
+
 static void stats_forward(nl_layer *self, const nl_pass *pass)
 {
     stats_layer *l = (stats_layer *)self;
     nl_backend *be = pass->be;
     const float *gamma = l->gamma ? l->gamma->data : NULL;
     const float *beta = l->beta ? l->beta->data : NULL;
-    const bool tracked = l->running_mean != NULL;
     const nl_norm_geom g = geom_at(l, pass->n);
-    /* a layer built without freezable cannot train frozen: nl_train refuses */
-    l->ran_frozen = tracked && l->frozen_consts && pass->mode == NL_MODE_RUNNING_STATS;
-    if (tracked && (pass->mode == NL_MODE_EVAL || l->ran_frozen)) {
+    l->ran_frozen = uses_running(l, pass) && pass->mode == NL_MODE_RUNNING_STATS;
+    if (uses_running(l, pass)) {
         be->ops->norm_forward_eval(be, &g, self->in[0]->data, gamma, beta, l->running_mean->data,
                                    l->running_var->data, self->out->data);
         return;
     }
-    const bool recalibrate = pass->mode == NL_MODE_RECALIBRATE;
-    const bool update = (pass->mode == NL_MODE_TRAIN || recalibrate) && tracked;
-    float momentum = l->spec.momentum;
+    const bool update = updates_running(l, pass);
+    float *running_mean = update ? l->running_mean->data : NULL;
+    float *running_var = update ? l->running_var->data : NULL;
+    const float *momentum = pass->scalars + l->scalars; /* read only with running_mean */
     if (l->spec.kind == NL_NORM_GHOST_BATCH) {
-        /* PyTorch's bn(chunk) for chunk in x.split(V): the running
-         * statistics take one update per virtual batch */
-        const int chunks = ghost_chunks(l, pass->n);
-        for (int k = 0; k < chunks; k++) {
+        for (int k = 0; k < ghost_chunks(l, pass->n); k++) {
             size_t at;
             const nl_norm_geom gk = ghost_chunk(l, pass->n, k, &at);
-            if (update)
-                momentum = next_momentum(l, recalibrate ? pass->recalibrated * chunks + k : -1);
             be->ops->norm_forward(be, &gk, self->in[0]->data + at, gamma, beta,
                                   self->out->data + at, l->save_mean + (size_t)k * g.c,
-                                  l->save_rstd + (size_t)k * g.c,
-                                  update ? l->running_mean->data : NULL,
-                                  update ? l->running_var->data : NULL, momentum);
+                                  l->save_rstd + (size_t)k * g.c, running_mean, running_var,
+                                  momentum + k);
         }
         return;
     }
-    if (update)
-        momentum = next_momentum(l, recalibrate ? pass->recalibrated : -1);
     if (l->spec.sync) {
-        sync_forward(l, pass, &g, update, momentum);
+        sync_forward(l, pass, &g, update);
         return;
     }
     if (l->spec.kind == NL_NORM_BATCH_RENORM) {
-        renorm_forward(l, pass, &g, gamma, beta, update, momentum);
+        renorm_forward(l, pass, &g, gamma, beta, update);
         return;
     }
     be->ops->norm_forward(be, &g, self->in[0]->data, gamma, beta, self->out->data, l->save_mean,
-                          l->save_rstd, update ? l->running_mean->data : NULL,
-                          update ? l->running_var->data : NULL, momentum);
+                          l->save_rstd, running_mean, running_var, momentum);
 }
 
 /* The gradient of y = (x - running_mean) * rstd * gamma + beta with the
@@ -259,8 +289,12 @@ static void stats_backward(nl_layer *self, const nl_pass *pass)
 }
 
 /* the kind names `show` and the tests see */
-static const nl_layer_vtable batchnorm_vtable = {"batchnorm", stats_forward, stats_backward};
-static const nl_layer_vtable groupnorm_vtable = {"groupnorm", stats_forward, stats_backward};
+static const nl_layer_vtable batchnorm_vtable = {.kind = "batchnorm", .forward = stats_forward,
+                                                 .backward = stats_backward,
+                                                 .prepare = stats_prepare};
+static const nl_layer_vtable groupnorm_vtable = {.kind = "groupnorm", .forward = stats_forward,
+                                                 .backward = stats_backward,
+                                                 .prepare = stats_prepare};
 
 nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
                             nl_norm_geom geom, bool running_stats)
@@ -295,6 +329,9 @@ nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const n
     /* per channel (batch statistics; ghost batch: per virtual batch too), or
      * per sample and group */
     const size_t chunks = spec->kind == NL_NORM_GHOST_BATCH ? (size_t)ghost_chunks(l, in->shape.n) : 1;
+    l->momentum_slots = running_stats ? (int)chunks : 0;
+    l->scalars = nl_builder_scalars(
+        b, l->momentum_slots + (spec->kind == NL_NORM_BATCH_RENORM ? 2 : 0));
     const size_t stats =
         (geom.groups == 0 ? (size_t)channels * chunks : (size_t)l->geom.n * geom.groups) *
         sizeof(float);
@@ -347,15 +384,17 @@ nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const n
  * evaluate a slice of its own size. On one rank the exchange is a copy and
  * the results are batch norm's. */
 
-static void sync_forward(stats_layer *l, const nl_pass *pass, const nl_norm_geom *g, bool update,
-                         float momentum)
+static void sync_forward(stats_layer *l, const nl_pass *pass, const nl_norm_geom *g, bool update)
 {
+    /* the running statistics are updated on the host here: the momentum
+     * comes from the host image */
+    const double momentum = update ? pass->scalars_host[l->scalars] : 0.0;
     nl_backend *be = pass->be;
     sync_state *s = &l->sync;
     const int c = g->c;
     const size_t bytes = (size_t)c * sizeof(float);
     float *mean_h = s->host, *var_h = s->host + c, *rm_h = s->host + 2 * c, *rv_h = s->host + 3 * c;
-    be->ops->norm_stats(be, g, self_input(l), l->save_mean, s->var, NULL, NULL, 0.0f);
+    be->ops->norm_stats(be, g, self_input(l), l->save_mean, s->var, NULL, NULL, NULL);
     s->synced = pass->mode != NL_MODE_EVAL;
     double count = (double)g->n * g->hw;
     if (s->synced) {

@@ -1,10 +1,10 @@
 #include <math.h>
+#include <string.h>
 
 #include "optim/optim.h"
 
-void nl_adamw_step(nl_model *m, const nl_optim_spec *spec, float lr, long step)
+void nl_adamw_prepare(nl_model *m, const nl_optim_spec *spec, float lr, long step)
 {
-    nl_backend *be = m->be;
     /* PyTorch computes these in Python floats (double) from its step count,
      * which is 1 at the first step, and the tensor ops round them to float */
     const double t = (double)(step + 1), beta1 = spec->betas[0], beta2 = spec->betas[1];
@@ -19,13 +19,24 @@ void nl_adamw_step(nl_model *m, const nl_optim_spec *spec, float lr, long step)
         .bias_correction2_sqrt = (float)sqrt(bias_correction2),
         .eps = spec->eps,
     };
+    memcpy(m->scalars_host, &args, sizeof args);
+    args.decay = 1.0f; /* norms and biases, when they are excluded from decay */
+    memcpy(m->scalars_host + NL_OPTIM_ARGS_FLOATS, &args, sizeof args);
+}
+
+void nl_adamw_launch(nl_model *m, const nl_optim_spec *spec)
+{
+    nl_backend *be = m->be;
+    const nl_adamw_args *decayed_args = (const nl_adamw_args *)m->scalars;
+    const nl_adamw_args *rest_args = (const nl_adamw_args *)(m->scalars + NL_OPTIM_ARGS_FLOATS);
     float *exp_avg = m->optim_arena, *exp_avg_sq = m->optim_arena + m->param_floats;
     /* the arena holds decayed parameters first, then norms and biases */
     const size_t decayed = spec->decay_norm_and_bias ? m->param_floats : m->decay_floats;
-    be->ops->adamw_step(be, decayed, m->param_arena, m->grad_arena, exp_avg, exp_avg_sq, &args);
+    be->ops->adamw_step(be, decayed, m->param_arena, m->grad_arena, exp_avg, exp_avg_sq,
+                        decayed_args);
     if (decayed == m->param_floats)
         return;
-    args.decay = 1.0f;
     be->ops->adamw_step(be, m->param_floats - decayed, m->param_arena + decayed,
-                        m->grad_arena + decayed, exp_avg + decayed, exp_avg_sq + decayed, &args);
+                        m->grad_arena + decayed, exp_avg + decayed, exp_avg_sq + decayed,
+                        rest_args);
 }

@@ -41,8 +41,12 @@ typedef struct nl_optim_info {
     int state_slots;
     /* defaults when the config does not give them (PyTorch's for adamw) */
     float default_lr, default_weight_decay;
-    /* one update over the whole parameter arena; `step` is 0 on the first call */
-    void (*step)(nl_model *m, const nl_optim_spec *spec, float lr, long step);
+    /* one update over the whole parameter arena in two halves: prepare
+     * writes the step's arguments into the model's per-step scalars (host
+     * image; `step` is 0 on the first call), launch queues the kernels that
+     * read them from the device block */
+    void (*prepare)(nl_model *m, const nl_optim_spec *spec, float lr, long step);
+    void (*launch)(nl_model *m, const nl_optim_spec *spec);
 } nl_optim_info;
 
 extern const nl_name_table nl_optim_names; /* the rows of core/optim/registry.c */
@@ -69,8 +73,12 @@ void nl_schedule_spec_defaults(nl_schedule_spec *schedule);
 float nl_schedule_lr(const nl_schedule_spec *schedule, float base_lr, long step, long total_steps);
 
 /* One optimizer step of spec->kind over all parameters, from the gradients
- * backward left in the gradient arena; `step` is 0 on the first call. */
+ * backward left in the gradient arena; `step` is 0 on the first call. It is
+ * nl_optim_prepare, nl_model_upload_scalars and nl_optim_launch, which a
+ * step replayed from a recording calls apart. */
 void nl_optim_step(nl_model *m, const nl_optim_spec *spec, float lr, long step);
+void nl_optim_prepare(nl_model *m, const nl_optim_spec *spec, float lr, long step);
+void nl_optim_launch(nl_model *m, const nl_optim_spec *spec);
 
 /* torch.nn.utils.clip_grad_norm_: the L2 norm of all parameter gradients
  * together (summed in double, in a fixed order); when max_norm / (norm +
@@ -82,8 +90,10 @@ void nl_clip_grad_norm(nl_model *m, float max_norm);
 double nl_clip_norm_sum(nl_model *m);
 void nl_clip_set_norm_sum(nl_model *m, double sum);
 
-/* The kinds' steps (nl_optim_step picks one by spec->kind). */
-void nl_sgd_step(nl_model *m, const nl_optim_spec *spec, float lr, long step);
-void nl_adamw_step(nl_model *m, const nl_optim_spec *spec, float lr, long step);
+/* The kinds' halves (the registry rows). */
+void nl_sgd_prepare(nl_model *m, const nl_optim_spec *spec, float lr, long step);
+void nl_sgd_launch(nl_model *m, const nl_optim_spec *spec);
+void nl_adamw_prepare(nl_model *m, const nl_optim_spec *spec, float lr, long step);
+void nl_adamw_launch(nl_model *m, const nl_optim_spec *spec);
 
 #endif

@@ -9,14 +9,17 @@ static const nl_optim_info rows[] = {
     [NL_OPTIM_SGD] = {{"sgd", "stochastic gradient descent with momentum (torch.optim.SGD)"},
                       .keys = NL_OPTIM_KEY_MOMENTUM,
                       .state_slots = 1, .default_lr = 0.05f, .default_weight_decay = 0.0f,
-                      .step = nl_sgd_step},
+                      .prepare = nl_sgd_prepare, .launch = nl_sgd_launch},
     [NL_OPTIM_ADAMW] = {{"adamw", "Adam with decoupled weight decay (torch.optim.AdamW, amsgrad off)"},
                         .keys = NL_OPTIM_KEY_BETAS,
                         .state_slots = 2, .default_lr = 0.001f, .default_weight_decay = 0.01f,
-                        .step = nl_adamw_step},
+                        .prepare = nl_adamw_prepare, .launch = nl_adamw_launch},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == NL_OPTIM_COUNT, "one registry row per nl_optim_kind");
 _Static_assert(offsetof(nl_optim_info, id) == 0, "nl_optim_names reads the rows as name entries");
+_Static_assert(sizeof(nl_sgd_args) <= NL_OPTIM_ARGS_FLOATS * sizeof(float) &&
+                   sizeof(nl_adamw_args) <= NL_OPTIM_ARGS_FLOATS * sizeof(float),
+               "an optimizer's arguments fit their part of the per-step scalar block");
 
 const nl_name_table nl_optim_names = {"optimizer", &rows[0].id, NL_OPTIM_COUNT, sizeof rows[0]};
 
@@ -73,7 +76,19 @@ void nl_optim_spec_defaults(nl_optim_spec *spec, nl_optim_kind kind)
     spec->decay_norm_and_bias = true;
 }
 
+void nl_optim_prepare(nl_model *m, const nl_optim_spec *spec, float lr, long step)
+{
+    rows[spec->kind].prepare(m, spec, lr, step);
+}
+
+void nl_optim_launch(nl_model *m, const nl_optim_spec *spec)
+{
+    rows[spec->kind].launch(m, spec);
+}
+
 void nl_optim_step(nl_model *m, const nl_optim_spec *spec, float lr, long step)
 {
-    rows[spec->kind].step(m, spec, lr, step);
+    nl_optim_prepare(m, spec, lr, step);
+    nl_model_upload_scalars(m);
+    nl_optim_launch(m, spec);
 }

@@ -610,6 +610,9 @@ train:
                                 err);
     if (!root)
         goto cleanup;
+    if (out->result.replayed_steps > 0)
+        note(opt, "%ld of %ld steps replayed from a CUDA graph of the training step "
+             "(train.cuda_graph)", out->result.replayed_steps, out->result.steps);
     if (out->result.frozen_from_step > 0)
         note(opt, "running statistics frozen from step %ld on (train.freeze_bn_after)",
              out->result.frozen_from_step);

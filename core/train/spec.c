@@ -13,6 +13,16 @@ _Static_assert(sizeof device_data_entries / sizeof device_data_entries[0] == NL_
 const nl_name_table nl_device_data_names = {"device data", device_data_entries,
                                             NL_DEVICE_DATA_COUNT, 0};
 
+static const nl_name_entry cuda_graph_entries[] = {
+    [NL_CUDA_GRAPH_OFF] = {"off", "every step's kernels launched one by one"},
+    [NL_CUDA_GRAPH_AUTO] = {"auto", "device cuda, one process: the step recorded once as a CUDA "
+                                    "graph and replayed"},
+};
+_Static_assert(sizeof cuda_graph_entries / sizeof cuda_graph_entries[0] == NL_CUDA_GRAPH_COUNT,
+               "cuda_graph table");
+const nl_name_table nl_cuda_graph_names = {"cuda graph mode", cuda_graph_entries,
+                                           NL_CUDA_GRAPH_COUNT, 0};
+
 void nl_train_spec_defaults(nl_train_spec *train)
 {
     memset(train, 0, sizeof *train);

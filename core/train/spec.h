@@ -35,6 +35,11 @@ typedef enum {
 } nl_device_data_mode;
 extern const nl_name_table nl_device_data_names;
 
+/* Whether the training step is recorded once (a CUDA graph) and replayed:
+ * auto where the backend can record (CUDA, one process), off never. */
+typedef enum { NL_CUDA_GRAPH_OFF, NL_CUDA_GRAPH_AUTO, NL_CUDA_GRAPH_COUNT } nl_cuda_graph_mode;
+extern const nl_name_table nl_cuda_graph_names;
+
 typedef struct {
     int batch_size;
     int eval_batch_size;   /* evaluation batches (eval mode); train-mode eval uses batch_size */
@@ -49,6 +54,7 @@ typedef struct {
     float diverge_loss;    /* a training loss above this (or NaN/inf) ends the run: diverged */
     bool eval_trainmode;   /* also evaluate with batch statistics (split test_trainmode) */
     nl_device_data_mode device_data;
+    nl_cuda_graph_mode cuda_graph;
     nl_trace_spec trace;
     /* series.csv: per-layer gradient norms and per attention layer the
      * largest logit, at step 0 and every log_every steps */

@@ -343,6 +343,63 @@ static double remaining_seconds(long step, long total, long eval_every, double t
 
 static bool loss_diverged(double loss, float bound) { return !isfinite(loss) || loss > bound; }
 
+/* The training step recorded once on the backend (a CUDA graph:
+ * train.cuda_graph) and replayed: the kernels of forward, backward,
+ * clipping and the optimizer. The batch and the per-step scalars are
+ * uploaded before each replay, so a replayed step computes what the direct
+ * one would, bit for bit. A step of another batch size or mode is recorded
+ * anew; a step that logs series.csv, or a data-parallel one (it exchanges
+ * through the host), runs directly. */
+typedef struct {
+    bool enabled;
+    void *recording;
+    int n;       /* the batch and mode it was recorded for */
+    nl_mode mode;
+    long replays;
+} step_recording;
+
+/* the kernels of a step whose host halves (prepare, upload) are done */
+static void launch_step(nl_model *m, const nl_train_spec *spec, int n, nl_mode mode)
+{
+    nl_model_launch_forward(m, n, mode);
+    nl_model_backward(m, n);
+    if (spec->clip_grad_norm > 0.0f)
+        nl_clip_grad_norm(m, spec->clip_grad_norm);
+    nl_optim_launch(m, &spec->optimizer);
+}
+
+/* replays the step, recording it first when there is no recording for this
+ * batch size and mode */
+static nl_code replay_step(nl_model *m, const nl_train_spec *spec, step_recording *rec, int n,
+                           nl_mode mode, nl_error *err)
+{
+    nl_backend *be = m->be;
+    if (rec->recording && (rec->n != n || rec->mode != mode)) {
+        /* no replay of the old recording may still be running when it goes */
+        nl_code rc = be->ops->synchronize(be, err);
+        if (rc)
+            return rc;
+        be->ops->record_free(be, rec->recording);
+        rec->recording = NULL;
+    }
+    if (!rec->recording) {
+        if (be->ops->record_begin(be)) {
+            launch_step(m, spec, n, mode);
+            rec->recording = be->ops->record_end(be);
+        }
+        if (!rec->recording) {
+            nl_code rc = be->ops->synchronize(be, err);
+            return rc ? rc : nl_fail(err, NL_ERR_RUNTIME, "the training step could not be "
+                                     "recorded (train.cuda_graph: off runs it directly)");
+        }
+        rec->n = n;
+        rec->mode = mode;
+    }
+    be->ops->replay(be, rec->recording);
+    rec->replays++;
+    return NL_OK;
+}
+
 static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint64_t seed,
                           const nl_train_sink *sink, volatile sig_atomic_t *stop,
                           nl_train_result *out, nl_error *err)
@@ -431,6 +488,8 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
      * the middle of a window needs the model's metric counters */
     double window[2] = {0.0, 0.0};
     const bool clips = spec->clip_grad_norm > 0.0f;
+    step_recording rec = {.enabled = spec->cuda_graph == NL_CUDA_GRAPH_AUTO &&
+                                     m->be->ops->record_begin && nl_dist_size(m->dist) == 1};
     double elapsed_before = 0.0; /* a resumed run's time before this process */
     const nl_train_snapshot *resume = sink->resume;
     if (resume && (rc = feed_seek(f, resume, err)))
@@ -575,21 +634,31 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
         const bool series_now = (series.grad_norms || series.max_logits) &&
                                 step % spec->log_every == 0;
         m->record_max_logit = series_now && series.max_logits;
-        nl_model_forward(m, mine, mode);
+        /* the host halves first: counts and per-step scalars, one upload */
+        nl_model_prepare_forward(m, mine, mode);
+        nl_optim_prepare(m, &spec->optimizer, (float)lr, step);
+        nl_model_upload_scalars(m);
+        if (rec.enabled && !series_now) {
+            if ((rc = replay_step(m, spec, &rec, mine, mode, err)))
+                goto done;
+        } else {
+            nl_model_launch_forward(m, mine, mode);
+            m->record_max_logit = false;
+            if (series_now && series.max_logits)
+                nl_series_read_logits(&series, m);
+            nl_model_backward(m, mine);
+            /* the gradients are complete (over every rank) here; clipping
+             * and the update read them */
+            ranks_stopping = nl_model_reduce_gradients(m, stop && *stop);
+            if ((rc = nl_dist_status(m->dist, err)))
+                goto done;
+            if (series_now && (rc = emit_series(&series, m, sink, step, err)))
+                goto done;
+            if (clips)
+                nl_clip_grad_norm(m, spec->clip_grad_norm);
+            nl_optim_launch(m, &spec->optimizer);
+        }
         m->record_max_logit = false;
-        if (series_now && series.max_logits)
-            nl_series_read_logits(&series, m);
-        nl_model_backward(m, mine);
-        /* the gradients are complete (over every rank) here; clipping and
-         * the update read them */
-        ranks_stopping = nl_model_reduce_gradients(m, stop && *stop);
-        if ((rc = nl_dist_status(m->dist, err)))
-            goto done;
-        if (series_now && (rc = emit_series(&series, m, sink, step, err)))
-            goto done;
-        if (clips)
-            nl_clip_grad_norm(m, spec->clip_grad_norm);
-        nl_optim_step(m, &spec->optimizer, (float)lr, step);
         step++;
         window_steps++;
         train_time += now_s() - t0;
@@ -640,6 +709,14 @@ done:
     out->samples_per_s = train_time > 0 ? step * (double)spec->batch_size / train_time : 0.0;
     if (isinf(out->best_test_loss))
         out->best_test_loss = NAN;
+    if (rec.recording) {
+        /* the last replay finishes before its recording goes; an error is
+         * the backend's sticky one, which the run reports already */
+        nl_error ignored = {0};
+        (void)m->be->ops->synchronize(m->be, &ignored);
+        m->be->ops->record_free(m->be, rec.recording);
+    }
+    out->replayed_steps = rec.replays;
     feed_free(f);
     nl_series_free(&series, m);
     free(tr.values);

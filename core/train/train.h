@@ -99,6 +99,7 @@ typedef struct {
      * final_test_* are after it); NaN without */
     double unrecalibrated_test_loss, unrecalibrated_test_accuracy;
     long frozen_from_step; /* train.freeze_bn_after when training reached it; else 0 */
+    long replayed_steps;   /* steps replayed from a recording (train.cuda_graph) */
     double wall_s;         /* everything */
     double train_s;        /* optimizer steps only (no evaluation) */
     double samples_per_s;  /* training samples / train_s */
