@@ -2,6 +2,8 @@
  * reference GEMMs (see README.md). */
 #include <sys/mman.h>
 #include <unistd.h>
+#include <memory>
+#include <thread>
 #include <vector>
 #include "cuda_runtime.h"
 #include "cublas_v2.h"
@@ -11,7 +13,7 @@ dim3 emu_blockIdx, emu_blockDim, emu_gridDim;
 cudaError_t emu_last_error = cudaSuccess;
 std::map<const void *, int> emu_smem_limit;
 float4 *nl_dyn_smem;
-long emu_launches, emu_threads;
+long emu_launches, emu_threads, emu_graph_launches, emu_graph_nodes;
 
 enum { RUN, READY, WAIT_BLOCK, WAIT_WARP, DONE };
 static const size_t STACK = 256 * 1024;
@@ -159,7 +161,6 @@ static void setup_smem(size_t smem)
 
 bool emu_check_launch(dim3 g, dim3 b, size_t smem, const void *kernel)
 {
-    emu_launches++;
     const unsigned long long nt = (unsigned long long)b.x * b.y * b.z;
     if (g.x == 0 || g.y == 0 || g.z == 0 || g.x > 0x7fffffffu || g.y > 65535 || g.z > 65535 ||
         nt == 0 || nt > 1024 || b.z > 64) {
@@ -175,8 +176,13 @@ bool emu_check_launch(dim3 g, dim3 b, size_t smem, const void *kernel)
         fprintf(stderr, "EMU: %zu bytes of dynamic shared memory over the kernel's limit %zu\n", smem, limit);
         abort();
     }
-    emu_threads += (long)(g.x * (long)g.y * g.z) * (long)nt;
     return true;
+}
+
+void emu_count_launch(dim3 g, dim3 b)
+{
+    emu_launches++;
+    emu_threads += (long)(g.x * (long)g.y * g.z) * (long)(b.x * b.y * b.z);
 }
 
 void emu_run_block(void (*body)(void *), void *arg, size_t smem)
@@ -247,11 +253,140 @@ void emu_run_block(void (*body)(void *), void *arg, size_t smem)
     emu_cur = NULL;
 }
 
+/* ---- streams and stream capture ----
+ * A capture belongs to one stream; what is queued on that stream is recorded. The rules below
+ * are CUDA's (cudaThreadExchangeStreamCaptureMode's documentation), plus one stricter rule,
+ * other_stream_work(); README.md lists them. */
+struct EmuNode {
+    EmuNodeKind kind;
+    std::function<void()> run;
+};
+typedef std::vector<EmuNode> EmuNodes;
+struct EmuCapture {
+    cudaStream_t stream;
+    cudaStreamCaptureMode mode;
+    std::thread::id thread;
+    unsigned long long id;
+    bool invalidated;
+    EmuNodes nodes;
+};
+struct emu_stream {
+    unsigned flags;
+    EmuCapture *capture; /* NULL: not capturing */
+};
+struct emu_event {
+    unsigned long long captured_in; /* the capture that last recorded it; 0: none */
+};
+static std::vector<EmuCapture *> open_captures; /* begun, not yet ended (invalidated or not) */
+static unsigned long long capture_serial;
+static thread_local cudaStreamCaptureMode thread_capture_mode = cudaStreamCaptureModeGlobal;
+
+/* as the runtime does, every failing call leaves its code for cudaGetLastError */
+static cudaError_t fail(cudaError_t e)
+{
+    emu_last_error = e;
+    return e;
+}
+
+static bool blocking_stream_captures(void)
+{
+    for (EmuCapture *c : open_captures)
+        if (!(c->stream->flags & cudaStreamNonBlocking))
+            return true;
+    return false;
+}
+
+/* allocation, freeing, synchronizing and memory queries during a capture: refused under the
+ * calling thread's mode, and every capture that refuses them is invalidated */
+static cudaError_t potentially_unsafe_call(void)
+{
+    if (thread_capture_mode == cudaStreamCaptureModeRelaxed)
+        return cudaSuccess;
+    const std::thread::id me = std::this_thread::get_id();
+    bool refused = false;
+    for (EmuCapture *c : open_captures) {
+        const bool own = c->thread == me && c->mode != cudaStreamCaptureModeRelaxed;
+        const bool global = thread_capture_mode == cudaStreamCaptureModeGlobal && c->thread != me &&
+                            c->mode == cudaStreamCaptureModeGlobal;
+        if (own || global) {
+            c->invalidated = true;
+            refused = true;
+        }
+    }
+    return refused ? fail(cudaErrorStreamCaptureUnsupported) : cudaSuccess;
+}
+
+/* Work queued on a stream that does not capture while this thread captures another one. CUDA
+ * refuses it only on the legacy stream when a blocking stream captures; elsewhere it would run
+ * once, at capture time, and never on replay: for a program that captures its one stream that is
+ * a capture bug, so the emulator refuses it too. */
+static cudaError_t other_stream_work(cudaStream_t s)
+{
+    const std::thread::id me = std::this_thread::get_id();
+    cudaError_t e = cudaSuccess;
+    for (EmuCapture *c : open_captures) {
+        if (!s && !(c->stream->flags & cudaStreamNonBlocking)) {
+            c->invalidated = true;
+            e = cudaErrorStreamCaptureImplicit;
+        } else if (c->thread == me) {
+            c->invalidated = true;
+            if (e == cudaSuccess)
+                e = cudaErrorStreamCaptureIsolation;
+        }
+    }
+    return e == cudaSuccess ? e : fail(e);
+}
+
+cudaError_t emu_enqueue(cudaStream_t s, EmuNodeKind kind, std::function<void()> work)
+{
+    if (s && s->capture) {
+        if (s->capture->invalidated)
+            return fail(cudaErrorStreamCaptureInvalidated);
+        s->capture->nodes.push_back(EmuNode{kind, std::move(work)});
+        return cudaSuccess;
+    }
+    if (!open_captures.empty()) {
+        const cudaError_t e = other_stream_work(s);
+        if (e != cudaSuccess)
+            return e;
+    }
+    work();
+    return cudaSuccess;
+}
+
+static EmuCapture *live_capture(cudaStream_t s)
+{
+    return s && s->capture && !s->capture->invalidated ? s->capture : NULL;
+}
+
 /* ---- memory: each allocation ends at a PROT_NONE page ---- */
-static std::map<void *, std::pair<void *, size_t>> allocs;
+static std::map<void *, std::pair<void *, size_t>> allocs; /* user pointer -> mapping */
+static std::map<void *, size_t> pinned;                   /* cudaHostAlloc pointer -> bytes */
+
+/* [p, p + n) lies in one cudaMalloc or cudaHostAlloc block: memory a graph's copy may touch */
+static bool graph_visible(const void *p, size_t n)
+{
+    const char *c = (const char *)p;
+    auto d = allocs.upper_bound((void *)p);
+    if (d != allocs.begin()) {
+        --d;
+        const char *end = (const char *)d->second.first + d->second.second - 4096;
+        if (c >= (const char *)d->first && c + n <= end)
+            return true;
+    }
+    auto h = pinned.upper_bound((void *)p);
+    if (h != pinned.begin()) {
+        --h;
+        if (c >= (const char *)h->first && c + n <= (const char *)h->first + h->second)
+            return true;
+    }
+    return false;
+}
 
 cudaError_t cudaMalloc(void **p, size_t bytes)
 {
+    if (cudaError_t e = potentially_unsafe_call())
+        return e;
     if (bytes > ((size_t)1 << 40)) {
         emu_last_error = cudaErrorMemoryAllocation;
         return cudaErrorMemoryAllocation;
@@ -269,6 +404,8 @@ cudaError_t cudaMalloc(void **p, size_t bytes)
 }
 cudaError_t cudaFree(void *p)
 {
+    if (cudaError_t e = potentially_unsafe_call())
+        return e;
     auto it = allocs.find(p);
     if (it == allocs.end()) {
         fprintf(stderr, "EMU: cudaFree of an unknown pointer\n");
@@ -278,18 +415,207 @@ cudaError_t cudaFree(void *p)
     allocs.erase(it);
     return cudaSuccess;
 }
-cudaError_t cudaHostAlloc(void **p, size_t bytes, unsigned) { *p = malloc(bytes); return cudaSuccess; }
-cudaError_t cudaFreeHost(void *p) { free(p); return cudaSuccess; }
-cudaError_t cudaMemGetInfo(size_t *f, size_t *t) { *f = 1ull << 36; *t = 1ull << 37; return cudaSuccess; }
-cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t n, cudaMemcpyKind, cudaStream_t) { memmove(d, s, n); return cudaSuccess; }
-cudaError_t cudaMemsetAsync(void *d, int v, size_t n, cudaStream_t) { memset(d, v, n); return cudaSuccess; }
-cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned) { *s = (cudaStream_t)malloc(1); return cudaSuccess; }
-cudaError_t cudaStreamDestroy(cudaStream_t s) { free(s); return cudaSuccess; }
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned) { *e = (cudaEvent_t)malloc(1); return cudaSuccess; }
-cudaError_t cudaEventDestroy(cudaEvent_t e) { free(e); return cudaSuccess; }
-cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
+cudaError_t cudaHostAlloc(void **p, size_t bytes, unsigned)
+{
+    if (cudaError_t e = potentially_unsafe_call())
+        return e;
+    *p = malloc(bytes);
+    pinned[*p] = bytes;
+    return cudaSuccess;
+}
+cudaError_t cudaFreeHost(void *p)
+{
+    if (cudaError_t e = potentially_unsafe_call())
+        return e;
+    pinned.erase(p);
+    free(p);
+    return cudaSuccess;
+}
+cudaError_t cudaMemGetInfo(size_t *f, size_t *t)
+{
+    if (cudaError_t e = potentially_unsafe_call())
+        return e;
+    *f = 1ull << 36;
+    *t = 1ull << 37;
+    return cudaSuccess;
+}
+/* pointers are kept, so a replayed copy moves what the memory holds at replay time */
+cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t n, cudaMemcpyKind, cudaStream_t st)
+{
+    if (EmuCapture *c = live_capture(st))
+        if (!graph_visible(d, n) || !graph_visible(s, n)) { /* pageable host memory */
+            c->invalidated = true;
+            return fail(cudaErrorStreamCaptureUnsupported);
+        }
+    return emu_enqueue(st, EMU_NODE_MEMCPY, [d, s, n] { memmove(d, s, n); });
+}
+cudaError_t cudaMemsetAsync(void *d, int v, size_t n, cudaStream_t st)
+{
+    return emu_enqueue(st, EMU_NODE_MEMSET, [d, v, n] { memset(d, v, n); });
+}
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags)
+{
+    *s = new emu_stream{flags, NULL};
+    return cudaSuccess;
+}
+cudaError_t cudaStreamDestroy(cudaStream_t s)
+{
+    if (s && s->capture) { /* the capture must be ended first */
+        s->capture->invalidated = true;
+        return fail(cudaErrorStreamCaptureUnsupported);
+    }
+    delete s;
+    return cudaSuccess;
+}
+cudaError_t cudaStreamSynchronize(cudaStream_t s)
+{
+    if (s && s->capture) { /* refused in every mode */
+        s->capture->invalidated = true;
+        return fail(cudaErrorStreamCaptureUnsupported);
+    }
+    if (!s && blocking_stream_captures())
+        return other_stream_work(s);
+    return potentially_unsafe_call();
+}
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned) { *e = new emu_event{0}; return cudaSuccess; }
+cudaError_t cudaEventDestroy(cudaEvent_t e) { delete e; return cudaSuccess; }
+/* recorded in a capture, the event only orders work inside the graph: the replayed node does
+ * nothing, and the event stays one the host cannot wait for until it is recorded outside */
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s)
+{
+    EmuCapture *c = live_capture(s);
+    const cudaError_t r = emu_enqueue(s, EMU_NODE_EVENT, [] {});
+    if (r == cudaSuccess)
+        e->captured_in = c ? c->id : 0;
+    return r;
+}
+cudaError_t cudaEventSynchronize(cudaEvent_t e)
+{
+    if (e->captured_in) {
+        for (EmuCapture *c : open_captures)
+            if (c->id == e->captured_in)
+                c->invalidated = true;
+        return fail(cudaErrorCapturedEvent);
+    }
+    return potentially_unsafe_call();
+}
+
+cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode mode)
+{
+    if (mode != cudaStreamCaptureModeGlobal && mode != cudaStreamCaptureModeThreadLocal &&
+        mode != cudaStreamCaptureModeRelaxed)
+        return fail(cudaErrorInvalidValue);
+    if (!s)
+        return fail(cudaErrorStreamCaptureUnsupported); /* the legacy stream cannot capture */
+    if (s->capture)
+        return fail(cudaErrorIllegalState);
+    s->capture = new EmuCapture{s, mode, std::this_thread::get_id(), ++capture_serial, false, {}};
+    open_captures.push_back(s->capture);
+    return cudaSuccess;
+}
+
+static uintptr_t handle_serial; /* graph and exec handles are never reused */
+typedef std::shared_ptr<const EmuNodes> EmuNodeList;
+template <class H> struct EmuHandles {
+    std::map<H, EmuNodeList> live;
+    H add(EmuNodeList nodes)
+    {
+        const H h = (H)(++handle_serial * 64);
+        live[h] = std::move(nodes);
+        return h;
+    }
+    const EmuNodeList *find(H h) const
+    {
+        auto it = live.find(h);
+        return it == live.end() ? NULL : &it->second;
+    }
+};
+static EmuHandles<cudaGraph_t> graphs;
+static EmuHandles<cudaGraphExec_t> execs;
+
+cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *graph)
+{
+    if (!graph)
+        return fail(cudaErrorInvalidValue);
+    if (!s || !s->capture)
+        return fail(cudaErrorIllegalState);
+    EmuCapture *c = s->capture;
+    if (c->mode != cudaStreamCaptureModeRelaxed && c->thread != std::this_thread::get_id())
+        return fail(cudaErrorStreamCaptureWrongThread);
+    s->capture = NULL;
+    for (size_t i = 0; i < open_captures.size(); i++)
+        if (open_captures[i] == c)
+            open_captures.erase(open_captures.begin() + (long)i);
+    const bool invalidated = c->invalidated;
+    *graph = invalidated ? NULL : graphs.add(std::make_shared<const EmuNodes>(std::move(c->nodes)));
+    delete c;
+    return invalidated ? fail(cudaErrorStreamCaptureInvalidated) : cudaSuccess;
+}
+cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus *status)
+{
+    if (!status)
+        return fail(cudaErrorInvalidValue);
+    if (!s) {
+        if (blocking_stream_captures())
+            return fail(cudaErrorStreamCaptureImplicit); /* and invalidates nothing */
+        *status = cudaStreamCaptureStatusNone;
+    } else
+        *status = !s->capture ? cudaStreamCaptureStatusNone
+                  : s->capture->invalidated ? cudaStreamCaptureStatusInvalidated
+                                            : cudaStreamCaptureStatusActive;
+    return cudaSuccess;
+}
+cudaError_t cudaThreadExchangeStreamCaptureMode(cudaStreamCaptureMode *mode)
+{
+    if (!mode || (*mode != cudaStreamCaptureModeGlobal && *mode != cudaStreamCaptureModeThreadLocal &&
+                  *mode != cudaStreamCaptureModeRelaxed))
+        return fail(cudaErrorInvalidValue);
+    std::swap(*mode, thread_capture_mode);
+    return cudaSuccess;
+}
+
+/* an executable graph shares the captured node list: the graph may be destroyed after */
+cudaError_t cudaGraphInstantiateWithFlags(cudaGraphExec_t *exec, cudaGraph_t graph, unsigned long long flags)
+{
+    const unsigned long long known = cudaGraphInstantiateFlagAutoFreeOnLaunch |
+                                     cudaGraphInstantiateFlagDeviceLaunch |
+                                     cudaGraphInstantiateFlagUseNodePriority;
+    const EmuNodeList *nodes = graphs.find(graph);
+    if (!exec || !nodes || (flags & ~known) ||
+        ((flags & cudaGraphInstantiateFlagAutoFreeOnLaunch) && (flags & cudaGraphInstantiateFlagDeviceLaunch)))
+        return fail(cudaErrorInvalidValue);
+    *exec = execs.add(*nodes);
+    return cudaSuccess;
+}
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph, unsigned long long flags)
+{
+    return cudaGraphInstantiateWithFlags(exec, graph, flags);
+}
+/* replays the nodes in order on this thread, through the code the direct calls run; launched
+ * into a capturing stream, the graph becomes one node of the new capture */
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s)
+{
+    const EmuNodeList *found = execs.find(exec);
+    if (!found)
+        return fail(cudaErrorInvalidValue);
+    EmuNodeList nodes = *found;
+    return emu_enqueue(s, EMU_NODE_GRAPH, [nodes] {
+        emu_graph_launches++;
+        for (const EmuNode &n : *nodes) {
+            emu_graph_nodes++;
+            n.run();
+        }
+    });
+}
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec)
+{
+    return execs.live.erase(exec) ? cudaSuccess : fail(cudaErrorInvalidValue);
+}
+cudaError_t cudaGraphDestroy(cudaGraph_t graph)
+{
+    return graphs.live.erase(graph) ? cudaSuccess : fail(cudaErrorInvalidValue);
+}
+
 cudaError_t cudaDriverGetVersion(int *v) { *v = 13000; return cudaSuccess; }
 cudaError_t cudaRuntimeGetVersion(int *v) { *v = 13000; return cudaSuccess; }
 cudaError_t cudaGetDeviceCount(int *n) { *n = 1; return cudaSuccess; }
@@ -308,14 +634,37 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int)
     p->totalGlobalMem = 80ull << 30;
     return cudaSuccess;
 }
-const char *cudaGetErrorString(cudaError_t e) { return e == cudaSuccess ? "no error" : "emulated error"; }
-const char *cudaGetErrorName(cudaError_t e) { return e == cudaSuccess ? "cudaSuccess" : "cudaErrorEmulated"; }
+const char *cudaGetErrorString(cudaError_t e)
+{
+    switch (e) {
+#define EMU_ERROR_TEXT(name, value, text)                                                          \
+    case name:                                                                                     \
+        return text;
+        EMU_CUDA_ERRORS(EMU_ERROR_TEXT)
+#undef EMU_ERROR_TEXT
+    }
+    return "unrecognized error code";
+}
+const char *cudaGetErrorName(cudaError_t e)
+{
+    switch (e) {
+#define EMU_ERROR_NAME(name, value, text)                                                          \
+    case name:                                                                                     \
+        return #name;
+        EMU_CUDA_ERRORS(EMU_ERROR_NAME)
+#undef EMU_ERROR_NAME
+    }
+    return "cudaErrorUnknown";
+}
 cudaError_t cudaGetLastError(void) { cudaError_t e = emu_last_error; emu_last_error = cudaSuccess; return e; }
 
 /* ---- cuBLAS: column-major reference with cuBLAS's argument checks ---- */
-cublasStatus_t cublasCreate(cublasHandle_t *h) { *h = (cublasHandle_t)malloc(1); return CUBLAS_STATUS_SUCCESS; }
-cublasStatus_t cublasDestroy(cublasHandle_t h) { free(h); return CUBLAS_STATUS_SUCCESS; }
-cublasStatus_t cublasSetStream(cublasHandle_t, cudaStream_t) { return CUBLAS_STATUS_SUCCESS; }
+struct emu_cublas {
+    cudaStream_t stream; /* the GEMMs are queued on it: run, or recorded while it captures */
+};
+cublasStatus_t cublasCreate(cublasHandle_t *h) { *h = new emu_cublas{NULL}; return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasDestroy(cublasHandle_t h) { delete h; return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasSetStream(cublasHandle_t h, cudaStream_t s) { h->stream = s; return CUBLAS_STATUS_SUCCESS; }
 cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t) { return CUBLAS_STATUS_SUCCESS; }
 cublasStatus_t cublasSetAtomicsMode(cublasHandle_t, cublasAtomicsMode_t) { return CUBLAS_STATUS_SUCCESS; }
 cublasStatus_t cublasSetPointerMode(cublasHandle_t, cublasPointerMode_t) { return CUBLAS_STATUS_SUCCESS; }
@@ -323,9 +672,8 @@ cublasStatus_t cublasSetWorkspace(cublasHandle_t, void *, size_t) { return CUBLA
 const char *cublasGetStatusString(cublasStatus_t) { return "emulated cublas error"; }
 const char *cublasGetStatusName(cublasStatus_t) { return "CUBLAS_STATUS_EMULATED"; }
 
-static cublasStatus_t gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
-                           float alpha, const float *A, int lda, const float *B, int ldb,
-                           float beta, float *C, int ldc)
+static void check_gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, int lda,
+                       int ldb, int ldc)
 {
     auto mx = [](int a) { return a > 1 ? a : 1; };
     if (m < 0 || n < 0 || k < 0 || lda < mx(ta == CUBLAS_OP_N ? m : k) ||
@@ -333,6 +681,11 @@ static cublasStatus_t gemm(cublasOperation_t ta, cublasOperation_t tb, int m, in
         fprintf(stderr, "EMU: cublasSgemm invalid value m=%d n=%d k=%d lda=%d ldb=%d ldc=%d\n", m, n, k, lda, ldb, ldc);
         abort();
     }
+}
+static void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
+                 const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    check_gemm(ta, tb, m, n, k, lda, ldb, ldc);
     for (int j = 0; j < n; j++)
         for (int i = 0; i < m; i++) {
             float s = 0.0f;
@@ -344,22 +697,32 @@ static cublasStatus_t gemm(cublasOperation_t ta, cublasOperation_t tb, int m, in
             float *c = &C[i + (size_t)j * ldc];
             *c = beta == 0.0f ? alpha * s : alpha * s + beta * *c;
         }
-    return CUBLAS_STATUS_SUCCESS;
 }
-cublasStatus_t cublasSgemm(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m,
+/* host pointer mode: alpha and beta are read now, the matrices when the GEMM runs */
+cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
                            int n, int k, const float *alpha, const float *A, int lda,
                            const float *B, int ldb, const float *beta, float *C, int ldc)
 {
-    return gemm(ta, tb, m, n, k, *alpha, A, lda, B, ldb, *beta, C, ldc);
+    check_gemm(ta, tb, m, n, k, lda, ldb, ldc);
+    const float al = *alpha, be = *beta;
+    const cudaError_t e = emu_enqueue(h->stream, EMU_NODE_GEMM, [=] {
+        gemm(ta, tb, m, n, k, al, A, lda, B, ldb, be, C, ldc);
+    });
+    return e == cudaSuccess ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_EXECUTION_FAILED;
 }
-cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t, cublasOperation_t ta,
+cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t h, cublasOperation_t ta,
                                          cublasOperation_t tb, int m, int n, int k,
                                          const float *alpha, const float *A, int lda,
                                          long long sa, const float *B, int ldb, long long sb,
                                          const float *beta, float *C, int ldc, long long sc,
                                          int batch)
 {
-    for (int i = 0; i < batch; i++)
-        gemm(ta, tb, m, n, k, *alpha, A + i * sa, lda, B + i * sb, ldb, *beta, C + i * sc, ldc);
-    return CUBLAS_STATUS_SUCCESS;
+    if (batch > 0)
+        check_gemm(ta, tb, m, n, k, lda, ldb, ldc);
+    const float al = *alpha, be = *beta;
+    const cudaError_t e = emu_enqueue(h->stream, EMU_NODE_GEMM, [=] {
+        for (int i = 0; i < batch; i++)
+            gemm(ta, tb, m, n, k, al, A + i * sa, lda, B + i * sb, ldb, be, C + i * sc, ldc);
+    });
+    return e == cudaSuccess ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_EXECUTION_FAILED;
 }

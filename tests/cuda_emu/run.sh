@@ -18,6 +18,9 @@ OB=/usr/include/$(gcc -print-multiarch)/openblas-openmp
 OL=/usr/lib/$(gcc -print-multiarch)/openblas-openmp
 FL="-O1 -g -ffp-contract=off"
 g++ -std=c++17 $FL -Wall -I"$E/include" -c "$E/emu.cpp" -o "$B/obj/emu.o"
+# the emulator's own capture and graph semantics first (selftest.cpp)
+g++ -std=c++17 $FL -Wall -I"$E/include" "$E/selftest.cpp" "$B/obj/emu.o" -o "$B/emu_selftest"
+"$B/emu_selftest"
 for f in "$B"/src/cuda/*.cpp; do
     g++ -std=c++17 $FL -Wall -Wno-unused-function -Wno-unknown-pragmas -D_DEFAULT_SOURCE \
         -I"$E/include" -I"$B/src" -I"$R/core" -c "$f" -o "$B/obj/cuda_$(basename "$f" .cpp).o" &

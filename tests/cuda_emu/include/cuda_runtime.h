@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <tuple>
 #include <utility>
@@ -62,17 +63,49 @@ template <class T> static inline T __ldcs(const T *p) { return *p; }
 static inline int min(int a, int b) { return a < b ? a : b; }
 using std::signbit;
 
+/* name, value (driver_types.h), what it means; cudaGetErrorName/String read the same list */
+#define EMU_CUDA_ERRORS(X)                                                                         \
+    X(cudaSuccess, 0, "no error")                                                                  \
+    X(cudaErrorInvalidValue, 1, "invalid argument")                                                \
+    X(cudaErrorMemoryAllocation, 2, "out of memory")                                               \
+    X(cudaErrorInvalidConfiguration, 9, "invalid configuration argument")                          \
+    X(cudaErrorNoDevice, 100, "no CUDA-capable device is detected")                                \
+    X(cudaErrorInvalidResourceHandle, 400, "invalid resource handle")                              \
+    X(cudaErrorIllegalState, 401, "the operation cannot be performed in the present state")        \
+    X(cudaErrorStreamCaptureUnsupported, 900, "operation not permitted when stream is capturing") \
+    X(cudaErrorStreamCaptureInvalidated, 901, "capture was invalidated by an earlier error")       \
+    X(cudaErrorStreamCaptureIsolation, 905, "work would cross the capture sequence boundary")      \
+    X(cudaErrorStreamCaptureImplicit, 906, "legacy stream would depend on a capturing stream")     \
+    X(cudaErrorCapturedEvent, 907, "event was last recorded in a capturing stream")                \
+    X(cudaErrorStreamCaptureWrongThread, 908, "capture ended on a different thread")
 typedef enum {
-    cudaSuccess = 0,
-    cudaErrorInvalidValue = 1,
-    cudaErrorMemoryAllocation = 2,
-    cudaErrorInvalidConfiguration = 9,
-    cudaErrorNoDevice = 100,
+#define EMU_ERROR_ENUM(name, value, text) name = value,
+    EMU_CUDA_ERRORS(EMU_ERROR_ENUM)
+#undef EMU_ERROR_ENUM
 } cudaError_t;
 typedef struct emu_stream *cudaStream_t;
 typedef struct emu_event *cudaEvent_t;
+typedef struct CUgraph_st *cudaGraph_t;
+typedef struct CUgraphExec_st *cudaGraphExec_t;
+enum cudaStreamCaptureMode {
+    cudaStreamCaptureModeGlobal = 0,
+    cudaStreamCaptureModeThreadLocal = 1,
+    cudaStreamCaptureModeRelaxed = 2
+};
+enum cudaStreamCaptureStatus {
+    cudaStreamCaptureStatusNone = 0,
+    cudaStreamCaptureStatusActive = 1,
+    cudaStreamCaptureStatusInvalidated = 2
+};
+enum cudaGraphInstantiateFlags {
+    cudaGraphInstantiateFlagAutoFreeOnLaunch = 1,
+    cudaGraphInstantiateFlagUpload = 2,
+    cudaGraphInstantiateFlagDeviceLaunch = 4,
+    cudaGraphInstantiateFlagUseNodePriority = 8
+};
 enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize };
+#define cudaStreamDefault 0
 #define cudaStreamNonBlocking 1
 #define cudaEventDisableTiming 2
 #define cudaHostAllocDefault 0
@@ -118,29 +151,55 @@ cudaError_t cudaEventDestroy(cudaEvent_t e);
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s);
 cudaError_t cudaEventSynchronize(cudaEvent_t e);
 cudaError_t cudaDriverGetVersion(int *v);
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *pGraph);
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *pCaptureStatus);
+cudaError_t cudaThreadExchangeStreamCaptureMode(enum cudaStreamCaptureMode *mode);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *pGraphExec, cudaGraph_t graph, unsigned long long flags = 0);
+cudaError_t cudaGraphInstantiateWithFlags(cudaGraphExec_t *pGraphExec, cudaGraph_t graph, unsigned long long flags = 0);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t graphExec, cudaStream_t stream);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t graphExec);
+cudaError_t cudaGraphDestroy(cudaGraph_t graph);
 cudaError_t cudaRuntimeGetVersion(int *v);
+
+/* Work queued on a stream runs at once, or, while the stream captures, is recorded as a graph
+ * node that cudaGraphLaunch runs later; a call the capture rules refuse returns the error and
+ * runs nothing (see README.md). */
+enum EmuNodeKind { EMU_NODE_KERNEL, EMU_NODE_MEMCPY, EMU_NODE_MEMSET, EMU_NODE_GEMM, EMU_NODE_EVENT, EMU_NODE_GRAPH };
+cudaError_t emu_enqueue(cudaStream_t stream, EmuNodeKind kind, std::function<void()> work);
+extern long emu_launches, emu_threads, emu_graph_launches, emu_graph_nodes;
 
 /* kernel launches: one block after another, each block's threads as fibers */
 void emu_run_block(void (*body)(void *), void *arg, size_t smem);
 bool emu_check_launch(dim3 g, dim3 b, size_t smem, const void *kernel);
+void emu_count_launch(dim3 g, dim3 b);
 
 template <class... P, class... A>
-void emu_launch(void (*k)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t, A... args)
+void emu_launch(void (*k)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, A... args)
 {
     if (!emu_check_launch(grid, block, smem, (const void *)k))
         return;
-    emu_gridDim = grid;
-    emu_blockDim = block;
-    auto tup = std::make_tuple(args...);
-    auto run = [](void *p) {
-        auto *c = (std::pair<void (*)(P...), decltype(tup) *> *)p;
-        std::apply([&](auto &...a) { c->first(a...); }, *c->second);
+    using Args = std::tuple<A...>;
+    /* the arguments are copied now, as a graph's kernel node keeps its parameters */
+    auto run_kernel = [k, grid, block, smem, tup = Args(args...)]() {
+        if (!emu_check_launch(grid, block, smem, (const void *)k))
+            return;
+        emu_count_launch(grid, block);
+        emu_gridDim = grid;
+        emu_blockDim = block;
+        auto run = [](void *p) {
+            auto *c = (std::pair<void (*)(P...), const Args *> *)p;
+            std::apply([&](const auto &...a) { c->first(a...); }, *c->second);
+        };
+        std::pair<void (*)(P...), const Args *> c(k, &tup);
+        for (unsigned z = 0; z < grid.z; z++)
+            for (unsigned y = 0; y < grid.y; y++)
+                for (unsigned x = 0; x < grid.x; x++) {
+                    emu_blockIdx = dim3(x, y, z);
+                    emu_run_block(run, &c, smem);
+                }
     };
-    std::pair<void (*)(P...), decltype(tup) *> c(k, &tup);
-    for (unsigned z = 0; z < grid.z; z++)
-        for (unsigned y = 0; y < grid.y; y++)
-            for (unsigned x = 0; x < grid.x; x++) {
-                emu_blockIdx = dim3(x, y, z);
-                emu_run_block(run, &c, smem);
-            }
+    const cudaError_t e = emu_enqueue(stream, EMU_NODE_KERNEL, std::move(run_kernel));
+    if (e != cudaSuccess)
+        emu_last_error = e;
 }

@@ -1,0 +1,454 @@
+/* Self-test of the emulator's stream capture and CUDA graphs (README.md): what a capture
+ * records, what it refuses and with which codes, and that a replay computes what the direct
+ * calls compute, bit for bit. run.sh builds and runs it first; alone:
+ *   g++ -std=c++17 -Itests/cuda_emu/include tests/cuda_emu/selftest.cpp tests/cuda_emu/emu.cpp \
+ *       -o /tmp/emu_selftest && /tmp/emu_selftest */
+#include <thread>
+#include "cuda_runtime.h"
+#include "cublas_v2.h"
+
+static int checks, failures;
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        checks++;                                                                                  \
+        if (!(cond)) {                                                                             \
+            failures++;                                                                            \
+            fprintf(stderr, "selftest: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);     \
+        }                                                                                          \
+    } while (0)
+#define CHECK_CODE(call, want)                                                                     \
+    do {                                                                                           \
+        const int got_ = (int)(call);                                                              \
+        checks++;                                                                                  \
+        if (got_ != (int)(want)) {                                                                 \
+            failures++;                                                                            \
+            fprintf(stderr, "selftest: %s:%d: %s returned %d, expected %s (%d)\n", __FILE__,      \
+                    __LINE__, #call, got_, #want, (int)(want));                                    \
+        }                                                                                          \
+    } while (0)
+
+__global__ void affine(float *out, const float *in, float scale, float bias, int n)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x)
+        out[i] = in[i] * scale + bias;
+}
+
+/* per block: the sum of x*x over a grid-strided slice, through shuffles, dynamic shared
+ * memory and a barrier, so a replay goes through the fibers the way a direct launch does */
+__global__ void block_sum_squares(float *sums, const float *x, int n)
+{
+    float *warp_sums = (float *)nl_dyn_smem;
+    float v = 0.0f;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x)
+        v += x[i] * x[i];
+    for (int d = 16; d > 0; d /= 2)
+        v += __shfl_down_sync(0xffffffffu, v, d);
+    if (threadIdx.x % 32 == 0)
+        warp_sums[threadIdx.x / 32] = v;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        float s = 0.0f;
+        for (unsigned w = 0; w < blockDim.x / 32; w++)
+            s += warp_sums[w];
+        sums[blockIdx.x] = s;
+    }
+}
+
+template <class T> static T *device(size_t count)
+{
+    T *p = NULL;
+    if (cudaMalloc(&p, count * sizeof(T)) != cudaSuccess) {
+        fprintf(stderr, "selftest: cudaMalloc failed outside a capture\n");
+        exit(1);
+    }
+    return p;
+}
+
+static cudaStream_t new_stream(unsigned flags)
+{
+    cudaStream_t s = NULL;
+    cudaStreamCreateWithFlags(&s, flags);
+    return s;
+}
+
+static cudaStreamCaptureStatus capture_status(cudaStream_t s)
+{
+    cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
+    CHECK_CODE(cudaStreamIsCapturing(s, &st), cudaSuccess);
+    return st;
+}
+
+/* a capture that the previous call should have invalidated: later work on the stream is
+ * refused with cudaErrorStreamCaptureInvalidated and does not run, and ending it gives no graph */
+static void expect_invalidated(cudaStream_t s, float *probe)
+{
+    CHECK(capture_status(s) == cudaStreamCaptureStatusInvalidated);
+    (void)cudaGetLastError();
+    probe[0] = 1.0f;
+    emu_launch(affine, dim3(1), dim3(32), (size_t)0, s, probe, (const float *)probe, 0.0f, 9.0f, 1);
+    CHECK_CODE(cudaGetLastError(), cudaErrorStreamCaptureInvalidated);
+    CHECK(probe[0] == 1.0f);
+    cudaGraph_t g = (cudaGraph_t)(uintptr_t)1;
+    CHECK_CODE(cudaStreamEndCapture(s, &g), cudaErrorStreamCaptureInvalidated);
+    CHECK(g == NULL);
+    CHECK(capture_status(s) == cudaStreamCaptureStatusNone);
+}
+
+static void test_parameters_and_pointers(cudaStream_t s)
+{
+    const int n = 100;
+    float *in = device<float>(n), *out = device<float>(n);
+    for (int i = 0; i < n; i++)
+        in[i] = (float)i;
+    float scale = 2.0f;
+    CHECK_CODE(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+    CHECK(capture_status(s) == cudaStreamCaptureStatusActive);
+    const long launches = emu_launches;
+    emu_launch(affine, dim3(2), dim3(32), (size_t)0, s, out, (const float *)in, scale, 1.0f, n);
+    CHECK_CODE(cudaGetLastError(), cudaSuccess);
+    CHECK(emu_launches == launches); /* recorded, not run */
+    cudaGraph_t graph = NULL;
+    CHECK_CODE(cudaStreamEndCapture(s, &graph), cudaSuccess);
+    CHECK(graph != NULL);
+    CHECK(std::isnan(out[0]) && std::isnan(out[n - 1])); /* still the NaN fill */
+    cudaGraphExec_t exec = NULL;
+    CHECK_CODE(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+    CHECK_CODE(cudaGraphDestroy(graph), cudaSuccess); /* the exec keeps the nodes */
+    scale = 100.0f;                                   /* by value: stays 2 in the graph */
+    for (int i = 0; i < n; i++)
+        in[i] = (float)(3 * i); /* behind a pointer: read at replay */
+    const long graph_launches = emu_graph_launches;
+    CHECK_CODE(cudaGraphLaunch(exec, s), cudaSuccess);
+    CHECK(emu_launches == launches + 1 && emu_graph_launches == graph_launches + 1);
+    bool right = true;
+    for (int i = 0; i < n; i++)
+        right = right && out[i] == (float)(3 * i) * 2.0f + 1.0f;
+    CHECK(right);
+    for (int i = 0; i < n; i++)
+        in[i] = -1.0f;
+    CHECK_CODE(cudaGraphLaunch(exec, s), cudaSuccess);
+    CHECK(out[0] == -1.0f && out[n - 1] == -1.0f);
+    CHECK_CODE(cudaGraphExecDestroy(exec), cudaSuccess);
+    CHECK_CODE(cudaGraphLaunch(exec, s), cudaErrorInvalidValue);
+    CHECK_CODE(cudaGetLastError(), cudaErrorInvalidValue);
+    CHECK_CODE(cudaGraphExecDestroy(exec), cudaErrorInvalidValue);
+    CHECK_CODE(cudaGraphLaunch(NULL, s), cudaErrorInvalidValue);
+    CHECK_CODE(cudaGraphInstantiate(&exec, graph, 0), cudaErrorInvalidValue); /* destroyed */
+    CHECK_CODE(cudaGraphInstantiate(&exec, NULL, 0), cudaErrorInvalidValue);
+    CHECK_CODE(cudaGraphDestroy(graph), cudaErrorInvalidValue);
+    cudaFree(in);
+    cudaFree(out);
+}
+
+/* memset, a copy from pinned memory, two GEMMs (alpha and beta fixed at capture) and a copy
+ * back to pinned memory, replayed twice with new host input each time */
+static void test_copies_and_gemm(cudaStream_t s, cublasHandle_t blas)
+{
+    const int m = 3, k = 4, n = 2;
+    float *A = device<float>(m * k), *B = device<float>(k * n), *C = device<float>(m * n);
+    float *host_b = NULL, *host_c = NULL;
+    CHECK_CODE(cudaHostAlloc((void **)&host_b, k * n * sizeof(float), cudaHostAllocDefault), cudaSuccess);
+    CHECK_CODE(cudaHostAlloc((void **)&host_c, m * n * sizeof(float), cudaHostAllocDefault), cudaSuccess);
+    for (int i = 0; i < m * k; i++)
+        A[i] = (float)(i % 5 - 2);
+    float alpha = 2.0f, beta = 1.0f;
+    CHECK_CODE(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+    CHECK_CODE(cudaMemsetAsync(C, 0, m * n * sizeof(float), s), cudaSuccess);
+    CHECK_CODE(cudaMemcpyAsync(B, host_b, k * n * sizeof(float), cudaMemcpyHostToDevice, s), cudaSuccess);
+    for (int twice = 0; twice < 2; twice++)
+        CHECK_CODE(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha, A, m, B, k, &beta, C, m),
+                   CUBLAS_STATUS_SUCCESS);
+    CHECK_CODE(cudaMemcpyAsync(host_c, C, m * n * sizeof(float), cudaMemcpyDeviceToHost, s), cudaSuccess);
+    cudaGraph_t graph = NULL;
+    CHECK_CODE(cudaStreamEndCapture(s, &graph), cudaSuccess);
+    cudaGraphExec_t exec = NULL;
+    CHECK_CODE(cudaGraphInstantiateWithFlags(&exec, graph, 0), cudaSuccess);
+    alpha = 5.0f;
+    beta = 3.0f;
+    for (int replay = 0; replay < 2; replay++) {
+        for (int i = 0; i < k * n; i++)
+            host_b[i] = (float)((i + replay) % 3 - 1);
+        for (int i = 0; i < m * n; i++)
+            C[i] = host_c[i] = 1e6f; /* what the memset and the copy must replace */
+        const long nodes = emu_graph_nodes;
+        CHECK_CODE(cudaGraphLaunch(exec, s), cudaSuccess);
+        CHECK(emu_graph_nodes == nodes + 5);
+        bool right = true;
+        for (int j = 0; j < n; j++)
+            for (int i = 0; i < m; i++) {
+                float ab = 0.0f;
+                for (int l = 0; l < k; l++)
+                    ab += A[i + l * m] * host_b[l + j * k];
+                right = right && host_c[i + j * m] == 2.0f * (2.0f * ab);
+            }
+        CHECK(right);
+    }
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
+    cudaFreeHost(host_b);
+    cudaFreeHost(host_c);
+    cudaFree(A);
+    cudaFree(B);
+    cudaFree(C);
+}
+
+/* each call a capture refuses: the code, and the capture invalidated */
+static void test_refused_calls(cudaStream_t s, float *probe)
+{
+    cudaEvent_t ev = NULL;
+    cudaEventCreateWithFlags(&ev, cudaEventDisableTiming);
+    CHECK_CODE(cudaEventRecord(ev, s), cudaSuccess);
+    const cudaStreamCaptureMode strict[] = {cudaStreamCaptureModeGlobal, cudaStreamCaptureModeThreadLocal};
+    for (cudaStreamCaptureMode mode : strict)
+        for (int call = 0; call < 7; call++) {
+            void *dev = NULL, *pinned = NULL; /* for the frees to leave alone */
+            cudaMalloc(&dev, 64);
+            cudaHostAlloc(&pinned, 64, cudaHostAllocDefault);
+            CHECK_CODE(cudaStreamBeginCapture(s, mode), cudaSuccess);
+            void *p = (void *)&p;
+            size_t free_b = 7, total_b = 7;
+            cudaError_t e = cudaSuccess;
+            switch (call) {
+            case 0: e = cudaStreamSynchronize(s); break;
+            case 1: e = cudaEventSynchronize(ev); break;
+            case 2: e = cudaMalloc(&p, 64); break;
+            case 3: e = cudaFree(dev); break;
+            case 4: e = cudaHostAlloc(&p, 64, cudaHostAllocDefault); break;
+            case 5: e = cudaFreeHost(pinned); break;
+            case 6: e = cudaMemGetInfo(&free_b, &total_b); break;
+            }
+            CHECK_CODE(e, cudaErrorStreamCaptureUnsupported);
+            CHECK_CODE(cudaGetLastError(), cudaErrorStreamCaptureUnsupported);
+            CHECK(p == (void *)&p && free_b == 7); /* nothing was allocated or written */
+            expect_invalidated(s, probe);
+            if (e != cudaSuccess) { /* the refused frees left both in place */
+                memset(dev, 0, 64);
+                CHECK_CODE(cudaFree(dev), cudaSuccess);
+                CHECK_CODE(cudaFreeHost(pinned), cudaSuccess);
+            }
+        }
+
+    /* a copy to or from pageable host memory, in any mode */
+    float pageable[4] = {0, 0, 0, 0};
+    CHECK_CODE(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed), cudaSuccess);
+    CHECK_CODE(cudaMemcpyAsync(probe, pageable, sizeof pageable, cudaMemcpyHostToDevice, s),
+               cudaErrorStreamCaptureUnsupported);
+    expect_invalidated(s, probe);
+    CHECK_CODE(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+    CHECK_CODE(cudaMemcpyAsync(pageable, probe, sizeof pageable, cudaMemcpyDeviceToHost, s),
+               cudaErrorStreamCaptureUnsupported);
+    expect_invalidated(s, probe);
+
+    /* relaxed: allocation is allowed, synchronizing the capturing stream is not */
+    CHECK_CODE(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed), cudaSuccess);
+    void *p = NULL;
+    CHECK_CODE(cudaMalloc(&p, 64), cudaSuccess);
+    CHECK_CODE(cudaFree(p), cudaSuccess);
+    CHECK(capture_status(s) == cudaStreamCaptureStatusActive);
+    CHECK_CODE(cudaStreamSynchronize(s), cudaErrorStreamCaptureUnsupported);
+    expect_invalidated(s, probe);
+
+    /* the thread's mode set to relaxed lifts the refusal of a global capture */
+    CHECK_CODE(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+    CHECK_CODE(cudaThreadExchangeStreamCaptureMode(&mode), cudaSuccess);
+    CHECK(mode == cudaStreamCaptureModeGlobal);
+    CHECK_CODE(cudaMalloc(&p, 64), cudaSuccess);
+    CHECK_CODE(cudaFree(p), cudaSuccess);
+    CHECK_CODE(cudaThreadExchangeStreamCaptureMode(&mode), cudaSuccess);
+    CHECK_CODE(cudaMalloc(&p, 64), cudaErrorStreamCaptureUnsupported);
+    expect_invalidated(s, probe);
+
+    /* an event recorded in a capture cannot be waited for, even after the capture */
+    CHECK_CODE(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+    CHECK_CODE(cudaEventRecord(ev, s), cudaSuccess);
+    cudaGraph_t graph = NULL;
+    CHECK_CODE(cudaStreamEndCapture(s, &graph), cudaSuccess);
+    CHECK_CODE(cudaEventSynchronize(ev), cudaErrorCapturedEvent);
+    CHECK_CODE(cudaEventRecord(ev, s), cudaSuccess);
+    CHECK_CODE(cudaEventSynchronize(ev), cudaSuccess);
+    cudaGraphDestroy(graph);
+    cudaEventDestroy(ev);
+
+    /* the capture calls' own errors */
+    CHECK_CODE(cudaStreamEndCapture(s, &graph), cudaErrorIllegalState);
+    CHECK_CODE(cudaStreamBeginCapture(NULL, cudaStreamCaptureModeGlobal), cudaErrorStreamCaptureUnsupported);
+    CHECK_CODE(cudaStreamBeginCapture(s, (cudaStreamCaptureMode)3), cudaErrorInvalidValue);
+    CHECK_CODE(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+    CHECK_CODE(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaErrorIllegalState);
+    CHECK_CODE(cudaStreamIsCapturing(s, NULL), cudaErrorInvalidValue);
+    CHECK_CODE(cudaStreamEndCapture(s, NULL), cudaErrorInvalidValue);
+    CHECK_CODE(cudaStreamEndCapture(s, &graph), cudaSuccess);
+    cudaGraphExec_t exec = NULL;
+    CHECK_CODE(cudaGraphInstantiate(&exec, graph, cudaGraphInstantiateFlagUpload), cudaErrorInvalidValue);
+    CHECK_CODE(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess); /* an empty graph is valid */
+    CHECK_CODE(cudaGraphLaunch(exec, s), cudaSuccess);
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
+    (void)cudaGetLastError();
+}
+
+/* work queued on another stream, the legacy stream, or a cuBLAS handle on another stream */
+static void test_other_streams(cudaStream_t s, cublasHandle_t blas, float *probe)
+{
+    cudaStream_t other = new_stream(cudaStreamNonBlocking);
+    CHECK_CODE(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+    probe[0] = 1.0f;
+    emu_launch(affine, dim3(1), dim3(32), (size_t)0, other, probe, (const float *)probe, 0.0f, 5.0f, 1);
+    CHECK_CODE(cudaGetLastError(), cudaErrorStreamCaptureIsolation);
+    CHECK(probe[0] == 1.0f);
+    expect_invalidated(s, probe);
+
+    CHECK_CODE(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed), cudaSuccess);
+    CHECK_CODE(cudaMemsetAsync(probe, 0, 4, NULL), cudaErrorStreamCaptureIsolation);
+    CHECK(probe[0] == 1.0f);
+    expect_invalidated(s, probe);
+
+    CHECK_CODE(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+    const float one = 1.0f, zero = 0.0f;
+    CHECK_CODE(cublasSetStream(blas, other), CUBLAS_STATUS_SUCCESS);
+    CHECK_CODE(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, 1, 1, 1, &one, probe, 1, probe, 1, &zero, probe + 1, 1),
+               CUBLAS_STATUS_EXECUTION_FAILED);
+    CHECK_CODE(cublasSetStream(blas, s), CUBLAS_STATUS_SUCCESS);
+    expect_invalidated(s, probe);
+
+    /* a blocking stream's capture: the legacy stream is refused as CUDA refuses it */
+    cudaStream_t blocking = new_stream(cudaStreamDefault);
+    CHECK_CODE(cudaStreamBeginCapture(blocking, cudaStreamCaptureModeGlobal), cudaSuccess);
+    cudaStreamCaptureStatus st;
+    CHECK_CODE(cudaStreamIsCapturing(NULL, &st), cudaErrorStreamCaptureImplicit);
+    CHECK(capture_status(blocking) == cudaStreamCaptureStatusActive);
+    CHECK_CODE(cudaMemsetAsync(probe, 0, 4, NULL), cudaErrorStreamCaptureImplicit);
+    expect_invalidated(blocking, probe);
+    CHECK_CODE(cudaStreamIsCapturing(NULL, &st), cudaSuccess);
+    CHECK(st == cudaStreamCaptureStatusNone);
+
+    /* a graph launched into a capture becomes part of it; launched on another stream it is refused */
+    CHECK_CODE(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+    emu_launch(affine, dim3(1), dim3(32), (size_t)0, s, probe, (const float *)probe, 2.0f, 0.0f, 1);
+    cudaGraph_t inner = NULL, outer = NULL;
+    CHECK_CODE(cudaStreamEndCapture(s, &inner), cudaSuccess);
+    cudaGraphExec_t inner_exec = NULL, outer_exec = NULL;
+    CHECK_CODE(cudaGraphInstantiate(&inner_exec, inner, 0), cudaSuccess);
+    CHECK_CODE(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+    CHECK_CODE(cudaGraphLaunch(inner_exec, s), cudaSuccess);
+    CHECK_CODE(cudaGraphLaunch(inner_exec, s), cudaSuccess);
+    CHECK_CODE(cudaStreamEndCapture(s, &outer), cudaSuccess);
+    CHECK_CODE(cudaGraphInstantiate(&outer_exec, outer, 0), cudaSuccess);
+    cudaGraphExecDestroy(inner_exec);
+    probe[0] = 3.0f;
+    CHECK_CODE(cudaGraphLaunch(outer_exec, s), cudaSuccess);
+    CHECK(probe[0] == 12.0f);
+    CHECK_CODE(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+    CHECK_CODE(cudaGraphLaunch(outer_exec, other), cudaErrorStreamCaptureIsolation);
+    CHECK(probe[0] == 12.0f);
+    expect_invalidated(s, probe);
+    cudaGraphExecDestroy(outer_exec);
+    cudaGraphDestroy(inner);
+    cudaGraphDestroy(outer);
+    cudaStreamDestroy(blocking);
+    cudaStreamDestroy(other);
+}
+
+/* another thread: refused under a global capture, allowed under a thread-local one; ending a
+ * capture from another thread is refused unless it is relaxed */
+static void test_threads(cudaStream_t s, float *probe)
+{
+    const cudaStreamCaptureMode modes[] = {cudaStreamCaptureModeGlobal, cudaStreamCaptureModeThreadLocal,
+                                           cudaStreamCaptureModeRelaxed};
+    for (cudaStreamCaptureMode mode : modes) {
+        CHECK_CODE(cudaStreamBeginCapture(s, mode), cudaSuccess);
+        cudaError_t malloc_there = cudaSuccess, end_there = cudaSuccess;
+        cudaGraph_t graph = NULL;
+        std::thread([&] {
+            void *p = NULL;
+            malloc_there = cudaMalloc(&p, 64);
+            if (malloc_there == cudaSuccess)
+                cudaFree(p);
+            end_there = cudaStreamEndCapture(s, &graph);
+        }).join();
+        CHECK_CODE(malloc_there, mode == cudaStreamCaptureModeGlobal ? cudaErrorStreamCaptureUnsupported : cudaSuccess);
+        if (mode == cudaStreamCaptureModeRelaxed) {
+            CHECK_CODE(end_there, cudaSuccess);
+            CHECK(graph != NULL);
+            cudaGraphDestroy(graph);
+        } else {
+            CHECK_CODE(end_there, cudaErrorStreamCaptureWrongThread);
+            if (mode == cudaStreamCaptureModeGlobal)
+                expect_invalidated(s, probe);
+            else {
+                CHECK_CODE(cudaStreamEndCapture(s, &graph), cudaSuccess);
+                cudaGraphDestroy(graph);
+            }
+        }
+    }
+    (void)cudaGetLastError();
+}
+
+/* the same work run directly and replayed from a graph: the same bits */
+static void run_sequence(cudaStream_t s, cublasHandle_t blas, const float *x, float *y, float *sums,
+                         float *z, int n, int blocks)
+{
+    const float alpha = 0.37f, beta = 0.0f;
+    emu_launch(affine, dim3(blocks), dim3(64), (size_t)0, s, y, x, 1.0f / 3.0f, 0.1f, n);
+    emu_launch(block_sum_squares, dim3(blocks), dim3(128), (size_t)(4 * sizeof(float)), s, sums,
+               (const float *)y, n);
+    cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, blocks, blocks, 1, &alpha, sums, 1, sums, 1, &beta, z, blocks);
+}
+
+static void test_replay_matches_direct(cudaStream_t s, cublasHandle_t blas)
+{
+    const int n = 1000, blocks = 3;
+    float *x = device<float>(n), *y[2] = {device<float>(n), device<float>(n)};
+    float *sums[2] = {device<float>(blocks), device<float>(blocks)};
+    float *z[2] = {device<float>(blocks * blocks), device<float>(blocks * blocks)};
+    for (int i = 0; i < n; i++)
+        x[i] = sinf(0.1f * (float)i) * 3.7f;
+    run_sequence(s, blas, x, y[0], sums[0], z[0], n, blocks);
+    CHECK_CODE(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
+    run_sequence(s, blas, x, y[1], sums[1], z[1], n, blocks);
+    cudaGraph_t graph = NULL;
+    CHECK_CODE(cudaStreamEndCapture(s, &graph), cudaSuccess);
+    cudaGraphExec_t exec = NULL;
+    CHECK_CODE(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+    CHECK(std::isnan(z[1][0]));
+    CHECK_CODE(cudaGraphLaunch(exec, s), cudaSuccess);
+    CHECK_CODE(cudaStreamSynchronize(s), cudaSuccess);
+    CHECK(memcmp(y[0], y[1], n * sizeof(float)) == 0);
+    CHECK(memcmp(sums[0], sums[1], blocks * sizeof(float)) == 0);
+    CHECK(memcmp(z[0], z[1], blocks * blocks * sizeof(float)) == 0);
+    CHECK(z[0][0] > 0.0f && !std::isnan(z[0][blocks * blocks - 1]));
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
+    cudaFree(x);
+    for (int i = 0; i < 2; i++) {
+        cudaFree(y[i]);
+        cudaFree(sums[i]);
+        cudaFree(z[i]);
+    }
+}
+
+int main(void)
+{
+    cudaStream_t s = new_stream(cudaStreamNonBlocking);
+    cublasHandle_t blas = NULL;
+    cublasCreate(&blas);
+    cublasSetStream(blas, s);
+    float *probe = device<float>(4);
+    test_parameters_and_pointers(s);
+    test_copies_and_gemm(s, blas);
+    test_refused_calls(s, probe);
+    test_other_streams(s, blas, probe);
+    test_threads(s, probe);
+    test_replay_matches_direct(s, blas);
+    CHECK(strcmp(cudaGetErrorName(cudaErrorStreamCaptureInvalidated), "cudaErrorStreamCaptureInvalidated") == 0);
+    cudaFree(probe);
+    cublasDestroy(blas);
+    cudaStreamDestroy(s);
+    if (failures) {
+        fprintf(stderr, "selftest: %d of %d checks failed\n", failures, checks);
+        return 1;
+    }
+    printf("emulator self-test (stream capture, graphs): %d checks passed\n", checks);
+    return 0;
+}
