@@ -86,7 +86,7 @@ char *tu_check_generated_section(const char *path, const char *begin_marker,
 typedef struct {
     bool resident; /* from the dataset on the backend */
     bool recorded; /* train.cuda_graph: auto (else off) */
-    long gathers, replayed_steps;
+    long gathers, replayed_steps, steps;
 } tu_train_variant;
 int tu_train_rows(nl_backend *be, const char *config_text, tu_train_variant *variant,
                   nl_metric_row *rows, int max);
@@ -96,8 +96,8 @@ int tu_train_rows(nl_backend *be, const char *config_text, tu_train_variant *var
 void tu_assert_resident_repeats_host(nl_backend *be, const char *config_text, int config);
 /* the run of `config_text` with its training step recorded once and
  * replayed (train.cuda_graph: auto) logs the rows of the run that launches
- * every kernel, bit for bit, and did replay (every step but the logged
- * series steps), fed from the host and from a resident dataset */
+ * every kernel, bit for bit, and replayed every step (the config must log
+ * no series), fed from the host and from a resident dataset */
 void tu_assert_replayed_repeats_direct(nl_backend *be, const char *config_text, int config);
 
 /* ---- scratch directories for tests that run the normlab binary ---- */

@@ -643,7 +643,6 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
                 goto done;
         } else {
             nl_model_launch_forward(m, mine, mode);
-            m->record_max_logit = false;
             if (series_now && series.max_logits)
                 nl_series_read_logits(&series, m);
             nl_model_backward(m, mine);
