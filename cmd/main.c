@@ -27,10 +27,15 @@ static const nl_command commands[] = {
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
+int nl_cmd_report_to(FILE *stream, const char *command, const nl_error *err)
+{
+    fprintf(stream, "normlab %s: %s\n", command, err->msg[0] ? err->msg : nl_code_name(err->code));
+    return nl_code_exit_status(err->code);
+}
+
 int nl_cmd_report(const char *command, const nl_error *err)
 {
-    fprintf(stderr, "normlab %s: %s\n", command, err->msg[0] ? err->msg : nl_code_name(err->code));
-    return nl_code_exit_status(err->code);
+    return nl_cmd_report_to(stderr, command, err);
 }
 
 int nl_cmd_usage_error(const char *command, const char *fmt, ...)

@@ -57,10 +57,20 @@ static void usage(FILE *out)
             "Exit status: 0 ok or diverged, 1 failed at run time, 2 bad usage, config or data.\n");
 }
 
+/* Where a run's words go and what stops it: the process's streams and its
+ * signal handlers for `normlab run`; the run's stderr.txt and the sweep's
+ * flag for a run that is a thread of a sweep. */
+typedef struct {
+    FILE *out, *err;
+    volatile sig_atomic_t *stop;
+    bool own_signals; /* a process of its own: SIGINT and SIGTERM set *stop */
+} run_io;
+
 typedef struct {
     bool quiet, tty;
     double last_line;
     bool drew_bar;
+    FILE *err;
 } progress_state;
 
 static void show_progress(void *ctx, const nl_progress *p)
@@ -87,7 +97,7 @@ static void show_progress(void *ctx, const nl_progress *p)
     if (now - ps->last_line < 5.0 && p->step != p->total_steps)
         return;
     ps->last_line = now;
-    fprintf(stderr, "step %ld/%ld (%.0f%%) epoch %.2f loss %.4f test acc %s %.0f samples/s, %s left\n",
+    fprintf(ps->err, "step %ld/%ld (%.0f%%) epoch %.2f loss %.4f test acc %s %.0f samples/s, %s left\n",
             p->step, p->total_steps, 100.0 * frac, p->epoch, p->train_loss, acc, p->samples_per_s,
             nl_cmd_duration(eta, sizeof eta, p->eta_s));
 }
@@ -96,10 +106,10 @@ static void show_note(void *ctx, const char *message)
 {
     progress_state *ps = ctx;
     if (!ps->quiet)
-        fprintf(stderr, "normlab run: %s\n", message);
+        fprintf(ps->err, "normlab run: %s\n", message);
 }
 
-static int run_command(int argc, char **argv, nl_dist *dist);
+static int run_command(int argc, char **argv, nl_dist *dist, const run_io *io);
 /* a rank other than 0: its stderr while /dev/null stands in for it */
 static int saved_stderr = -1;
 
@@ -122,7 +132,8 @@ int cmd_run(int argc, char **argv)
             close(null_fd);
         }
     }
-    int status = run_command(argc, argv, dist);
+    const run_io io = {.out = stdout, .err = stderr, .stop = &stop_requested, .own_signals = true};
+    int status = run_command(argc, argv, dist, &io);
     if (saved_stderr >= 0) {
         dup2(saved_stderr, STDERR_FILENO);
         close(saved_stderr);
@@ -136,7 +147,28 @@ int cmd_run(int argc, char **argv)
     return status;
 }
 
-static int run_command(int argc, char **argv, nl_dist *dist)
+/* A sweep's run as a thread of the sweep's process: what `normlab run`
+ * with this command line would print goes to the run's log, and the
+ * sweep's flag stops it. Its argv is the sweep's own making, so a usage
+ * error (a bug) still shows on the sweep's stderr. */
+int nl_cmd_run_in_thread(void *ctx, int argc, char **argv, int log_fd, volatile sig_atomic_t *stop)
+{
+    (void)ctx;
+    const int fd = dup(log_fd);
+    FILE *log = fd >= 0 ? fdopen(fd, "a") : NULL;
+    if (!log) {
+        if (fd >= 0)
+            close(fd);
+        return 1;
+    }
+    setvbuf(log, NULL, _IOLBF, 0);
+    const run_io io = {.out = log, .err = log, .stop = stop};
+    /* argv[0] is "normlab"; a subcommand's own argv starts at its name */
+    const int status = argc > 1 ? run_command(argc - 1, argv + 1, NULL, &io) : 2;
+    return fclose(log) == 0 || status ? status : 1;
+}
+
+static int run_command(int argc, char **argv, nl_dist *dist, const run_io *io)
 {
     const char *config_path = NULL, *out_dir = NULL;
     const char *overrides[256];
@@ -199,56 +231,58 @@ static int run_command(int argc, char **argv, nl_dist *dist)
         return nl_cmd_usage_error("run", "no config file given");
 
     /* handlers first: a sweep may signal a run at any moment after fork */
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    if (io->own_signals) {
+        struct sigaction sa = {0};
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+    }
     nl_config *cfg = calloc(1, sizeof *cfg);
     nl_error err = {0};
     if (!cfg)
         return 1;
     if (nl_config_load(config_path, overrides, n_overrides, cfg, &err) != NL_OK) {
         free(cfg);
-        return nl_cmd_report("run", &err);
+        return nl_cmd_report_to(io->err, "run", &err);
     }
     for (int i = 0; i < cfg->n_warnings; i++)
-        fprintf(stderr, "normlab run: warning: %s\n", cfg->warnings[i]);
+        fprintf(io->err, "normlab run: warning: %s\n", cfg->warnings[i]);
     char command[2048];
     size_t used = 0;
     command[0] = '\0';
     for (int i = 0; i < argc && used < sizeof command - 2; i++)
         used += (size_t)snprintf(command + used, sizeof command - used, "%s%s", i ? " " : "normlab ", argv[i]);
 
-    progress_state ps = {.quiet = quiet, .tty = isatty(STDERR_FILENO), .last_line = -1e9};
+    progress_state ps = {.quiet = quiet, .tty = isatty(fileno(io->err)), .last_line = -1e9, .err = io->err};
     nl_run_options opt = {
         .out_dir = out_dir, .force = force, .device = device,
         .command_line = command, .progress = show_progress, .note = show_note, .ctx = &ps,
-        .stop = &stop_requested, .dist = dist,
+        .stop = io->stop, .dist = dist,
     };
     nl_run_outcome out;
     nl_code rc = nl_run(cfg, &opt, &out, &err);
     if (ps.drew_bar)
-        fprintf(stderr, "\n");
+        fprintf(io->err, "\n");
     free(cfg);
     if (rc != NL_OK) {
         if (saved_stderr >= 0 && nl_code_exit_status(rc) == 1) {
             dup2(saved_stderr, STDERR_FILENO);
             fprintf(stderr, "normlab run: rank %d: ", nl_dist_rank(dist));
         }
-        return nl_cmd_report("run", &err);
+        return nl_cmd_report_to(io->err, "run", &err);
     }
     const nl_train_result *r = &out.result;
     char wall[32];
-    printf("%s: %s", out.dir, nl_run_status_name(r->status));
+    fprintf(io->out, "%s: %s", out.dir, nl_run_status_name(r->status));
     if (r->reason[0])
-        printf(" (%s)", r->reason);
-    printf(", test accuracy %.2f%% (best %.2f%%), test loss %.4f, %ld steps in %s, %.0f samples/s on %d thread%s\n",
+        fprintf(io->out, " (%s)", r->reason);
+    fprintf(io->out, ", test accuracy %.2f%% (best %.2f%%), test loss %.4f, %ld steps in %s, %.0f samples/s on %d thread%s\n",
            100.0 * r->final_test_accuracy, 100.0 * r->best_test_accuracy, r->final_test_loss,
            r->steps, nl_cmd_duration(wall, sizeof wall, r->wall_s), r->samples_per_s, out.threads,
            out.threads == 1 ? "" : "s");
     if (out.resumed_from > 0)
-        printf("%s: resumed from the checkpoint at step %ld\n", out.dir, out.resumed_from);
+        fprintf(io->out, "%s: resumed from the checkpoint at step %ld\n", out.dir, out.resumed_from);
     if (out.ranks > 1)
-        printf("  (%d MPI ranks, %d samples each per step)\n", out.ranks, out.rank_batch);
+        fprintf(io->out, "  (%d MPI ranks, %d samples each per step)\n", out.ranks, out.rank_batch);
     return r->status == NL_RUN_FAILED ? 1 : 0;
 }

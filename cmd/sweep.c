@@ -58,6 +58,11 @@ static void usage(FILE *out)
             "                   one slice per Slurm array task; then --merge\n"
             "  --shard auto     the slice of this Slurm array task (SLURM_ARRAY_TASK_ID, _COUNT,\n"
             "                   _MIN, _MAX, _STEP)\n"
+            "  --one-process    run the runs as threads of this process instead of processes of\n"
+            "                   their own: runs on one GPU then share its CUDA context, where\n"
+            "                   the kernels of different runs can overlap (processes take\n"
+            "                   turns); a second Ctrl-C cannot kill them, and a run that\n"
+            "                   crashes ends the sweep (run it again to redo the unfinished)\n"
             "  --claim          take the runs one at a time, together with any number of other\n"
             "                   --claim workers sharing the sweep directory (other machines over\n"
             "                   NFS too): each run runs once; a dead worker's run is done again\n"
@@ -362,7 +367,7 @@ typedef struct {
     const char *path, *out_dir, *sets[64];
     int n_sets;
     int jobs;
-    bool dry_run, merge, force, shard_auto, claim, emit_sbatch;
+    bool dry_run, merge, force, shard_auto, claim, emit_sbatch, one_process;
     int array_tasks, array_throttle, cpus_per_task;
     nl_shard shard;
 } sweep_args;
@@ -424,6 +429,8 @@ static int parse_arg(int argc, char **argv, int *i, sweep_args *a)
         a->emit_sbatch = true;
     } else if (!strcmp(arg, "--claim")) {
         a->claim = true;
+    } else if (!strcmp(arg, "--one-process")) {
+        a->one_process = true;
     } else if (!strcmp(arg, "--out")) {
         if (*i + 1 >= argc)
             return nl_cmd_usage_error("sweep", "--out needs a directory");
@@ -460,6 +467,9 @@ static int check_args(sweep_args *a)
     if (a->emit_sbatch && a->n_sets)
         return nl_cmd_usage_error("sweep", "--set is for trying an experiment out; for a cluster run "
                                   "write the settings into the experiment's set:");
+    if (a->one_process && (a->merge || a->emit_sbatch))
+        return nl_cmd_usage_error("sweep", "--one-process is how runs run; %s runs nothing",
+                                  a->merge ? "--merge" : "--emit-sbatch");
     if (a->emit_sbatch && (a->merge || a->dry_run || a->claim || a->shard_auto || a->shard.count > 1 || a->force))
         return nl_cmd_usage_error("sweep", "--emit-sbatch runs nothing; it goes with --out, --array-tasks, "
                                   "--array-throttle and --cpus-per-task only");
@@ -583,6 +593,7 @@ static int run_sweep(nl_sweep_job *j, const sweep_args *a)
     sweep_display d = {.pr = {.tty = isatty(STDERR_FILENO), .last_line = -1e9}, .job = j};
     /* a TTY's bar shows the clock; plain output needs a heartbeat only */
     const nl_sweep_exec_options opt = {.exe = exe, .jobs = a->jobs, .tick_s = d.pr.tty ? 0.5 : 5.0,
+                                       .run_in_thread = a->one_process ? nl_cmd_run_in_thread : NULL,
                                        .on_event = on_event, .ctx = &d};
     nl_sweep_outcome out;
     nl_error err = {0};

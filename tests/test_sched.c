@@ -3,8 +3,11 @@
  * with a run that fails at run time, the same sweep resumed (the finished
  * run skipped, the failed one run again, then finished once its data is
  * fixed), what nl_sweep_prepare decides for a changed config with and
- * without force, and a sweep directory another sweep holds. */
+ * without force, a sweep directory another sweep holds, and the same
+ * sweep with its runs as threads of the sweep's process (run_in_thread). */
 #include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,7 @@
 
 #include "log/files.h"
 #include "sweep/sched.h"
+#include "train/run.h"
 #include "testutil.h"
 
 /* the events of one nl_sweep_execute, as text: "KIND run:detail" per event,
@@ -256,6 +260,161 @@ START_TEST(test_held_directory)
 }
 END_TEST
 
+/* ---- runs as threads ---- */
+
+/* What `normlab run CONFIG --out DIR ...` does, in the calling thread:
+ * argv is the command a run's process gets; the error goes to the log as
+ * the command prints it. `wait_for_stop`: before training, wait (at most
+ * 20 s) until the sweep asks the run to stop. */
+typedef struct {
+    bool wait_for_stop;
+    atomic_int calls;
+} thread_runner;
+
+static int run_as_thread(void *ctx, int argc, char **argv, int log_fd, volatile sig_atomic_t *stop)
+{
+    thread_runner *tr = ctx;
+    atomic_fetch_add(&tr->calls, 1);
+    ck_assert_int_ge(argc, 5);
+    ck_assert_str_eq(argv[1], "run");
+    ck_assert_str_eq(argv[3], "--out");
+    if (tr->wait_for_stop) {
+        for (int i = 0; i < 2000 && !*stop; i++)
+            usleep(10000);
+        dprintf(log_fd, "asked to stop: %d\n", (int)*stop);
+        return *stop ? 1 : 3;
+    }
+    nl_config *cfg = calloc(1, sizeof *cfg);
+    nl_error err = {0};
+    nl_run_outcome out;
+    const nl_run_options opt = {.out_dir = argv[4], .threads = 1, .device = -1, .stop = stop};
+    nl_code rc = nl_config_load(argv[2], NULL, 0, cfg, &err);
+    if (rc == NL_OK)
+        rc = nl_run(cfg, &opt, &out, &err);
+    free(cfg);
+    if (rc != NL_OK) {
+        dprintf(log_fd, "normlab run: %s\n", err.msg);
+        return nl_code_exit_status(rc);
+    }
+    return out.result.status == NL_RUN_FAILED ? 1 : 0;
+}
+
+/* nl_sweep_execute with both runs at once, as processes or threads */
+static nl_sweep_outcome execute_two(sweep_fixture *f, const char *dir, nl_sweep_thread_fn fn, void *fn_ctx,
+                                    recorder *r)
+{
+    nl_sweep_job j;
+    nl_error err = {0};
+    ck_assert_int_eq(nl_sweep_prepare(&j, &f->e, &f->p, dir, (nl_shard){1, 1}, false, false, &err), NL_OK);
+    memset(r, 0, sizeof *r);
+    const nl_sweep_exec_options opt = {.exe = NORMLAB_BINARY, .jobs = 2, .tick_s = 0.05,
+                                       .run_in_thread = fn, .thread_ctx = fn_ctx, .on_event = record, .ctx = r};
+    nl_sweep_outcome out;
+    ck_assert_msg(nl_sweep_execute(&j, &opt, &out, &err) == NL_OK, "%s", err.msg);
+    nl_sweep_job_free(&j);
+    return out;
+}
+
+/* metrics.csv without its elapsed_s column (the clock's) */
+static char *metrics_without_time(const char *run_dir)
+{
+    char path[1300];
+    snprintf(path, sizeof path, "%s/metrics.csv", run_dir);
+    char *text = tu_tmp_read(path);
+    char *w = text;
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n');
+        const char *last_comma = line;
+        for (const char *c = line; c < (end ? end : line + strlen(line)); c++)
+            if (*c == ',')
+                last_comma = c;
+        const size_t keep = (size_t)(last_comma - line);
+        memmove(w, line, keep);
+        w += keep;
+        *w++ = '\n';
+        if (!end)
+            break;
+        line = end + 1;
+    }
+    *w = '\0';
+    return text;
+}
+
+/* Both runs at once as threads of this process: the run that trains gives
+ * the rows it gives as a process of its own, the one whose data is bad
+ * fails with the exit status and the message its process would have. */
+START_TEST(test_runs_as_threads)
+{
+    sweep_fixture f;
+    failing_sweep(&f);
+    recorder r;
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/results/procs", tu_tmp);
+    nl_sweep_outcome out = execute_two(&f, dir, NULL, NULL, &r);
+    ck_assert_int_eq(out.counts.n[NL_SWEEP_OK], 1);
+    free(r.seq.data);
+    thread_runner tr = {false, 0};
+    snprintf(dir, sizeof dir, "%s/results/threads", tu_tmp);
+    out = execute_two(&f, dir, run_as_thread, &tr, &r);
+    ck_assert_msg(strstr(r.seq.data, "FINISHED train_size-32:ok") &&
+                      strstr(r.seq.data, "FAILED train_size-64:failed") &&
+                      strstr(r.seq.data, "(exit status 2)"),
+                  "%s", r.seq.data);
+    ck_assert_msg(strstr(r.fail_detail, "label 10 of sample 40"), "%s", r.fail_detail);
+    ck_assert_int_eq(atomic_load(&tr.calls), 2);
+    ck_assert_int_eq(out.counts.n[NL_SWEEP_OK], 1);
+    ck_assert_int_eq(out.counts.n[NL_SWEEP_FAILED], 1);
+    ck_assert(!out.stopping && !out.start_failed);
+    free(r.seq.data);
+    char *by_process = metrics_without_time("results/procs/runs/train_size-32");
+    char *by_thread = metrics_without_time("results/threads/runs/train_size-32");
+    ck_assert_int_gt((int)strlen(by_process), 100);
+    ck_assert_str_eq(by_thread, by_process);
+    free(by_process);
+    free(by_thread);
+    free_sweep(&f);
+    tu_tmp_remove();
+}
+END_TEST
+
+static void interrupt_at_start(void *ctx, const nl_sweep_event *ev)
+{
+    record(ctx, ev);
+    if (ev->kind == NL_SWEEP_EV_STARTED && ev->progress.running == 2)
+        kill(getpid(), SIGINT);
+}
+
+/* Ctrl-C reaches the sweep, not its runs' threads; the sweep sets each
+ * running run's stop flag, and a stopped run is a failed one */
+START_TEST(test_threads_stopped)
+{
+    tu_tmp_make("sched");
+    tu_tmp_write_idx("idx", 64, 16, 64, -1);
+    sweep_fixture f;
+    load_sweep(&f, "");
+    nl_sweep_job j;
+    nl_error err = {0};
+    ck_assert_int_eq(nl_sweep_prepare(&j, &f.e, &f.p, f.dir, (nl_shard){1, 1}, false, false, &err), NL_OK);
+    recorder r;
+    memset(&r, 0, sizeof r);
+    thread_runner tr = {true, 0};
+    const nl_sweep_exec_options opt = {.exe = NORMLAB_BINARY, .jobs = 2, .tick_s = 0.05,
+                                       .run_in_thread = run_as_thread, .thread_ctx = &tr,
+                                       .on_event = interrupt_at_start, .ctx = &r};
+    nl_sweep_outcome out;
+    ck_assert_msg(nl_sweep_execute(&j, &opt, &out, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(out.stopping, 1);
+    ck_assert_msg(strstr(r.seq.data, "INTERRUPTED\n") && strstr(r.seq.data, "(exit status 1)"), "%s",
+                  r.seq.data);
+    ck_assert_msg(strstr(r.fail_detail, "asked to stop: 1"), "%s", r.fail_detail);
+    ck_assert_int_eq(out.shard_failed + out.shard_pending, 2);
+    free(r.seq.data);
+    nl_sweep_job_free(&j);
+    free_sweep(&f);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sched");
@@ -264,6 +423,8 @@ int main(void)
     tcase_add_test(c, test_events_of_a_failing_then_resumed_sweep);
     tcase_add_test(c, test_prepare_changed_config_and_merge);
     tcase_add_test(c, test_held_directory);
+    tcase_add_test(c, test_runs_as_threads);
+    tcase_add_test(c, test_threads_stopped);
     suite_add_tcase(s, c);
     return tu_run_suite(s);
 }

@@ -1,13 +1,15 @@
 /* The sweep scheduler (sched.h): what to do with each run, the sweep
- * directory's locks, and the loop that starts the runs' processes, reaps
- * them and reads their results. */
+ * directory's locks, and the loop that starts the runs (processes, or
+ * threads of this one), reaps them and reads their results. */
 #define _GNU_SOURCE /* sched_getaffinity: the cores this process may use */
 #include "sweep/sched.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,8 +176,11 @@ static nl_code lock_sweep_dir(nl_sweep_job *j, nl_error *err)
 
 /* ---- the running sweep ---- */
 
+typedef struct thread_run thread_run;
+
 typedef struct {
-    pid_t pid;
+    pid_t pid;          /* the run's process; 0 when it is a thread */
+    thread_run *thread; /* the run's thread (run_in_thread); NULL for a process */
     int run;
     double started;
     nl_claim claim; /* --claim: held until the run's process has ended */
@@ -196,6 +201,7 @@ typedef struct {
     bool start_failed;
     sigset_t wait_set, orig_mask;
     struct sigaction orig_chld;
+    pthread_t loop_thread; /* the thread in sigtimedwait: a run's thread wakes it when it ends */
 } sched;
 
 static void update_progress(sched *s)
@@ -358,6 +364,68 @@ static pid_t start_child(sched *s, int run, nl_error *err)
         nl_fail(err, NL_ERR_RUNTIME, "cannot start a run: fork: %s", strerror(errno));
     close(log);
     return pid;
+}
+
+/* ---- a run's thread ---- */
+
+struct thread_run {
+    run_command command;
+    int log;
+    volatile sig_atomic_t stop;
+    atomic_int done;
+    int exit_status;
+    pthread_t id;
+    sched *s;
+};
+
+static void *run_thread_main(void *arg)
+{
+    thread_run *t = arg;
+    t->exit_status = t->s->opt->run_in_thread(t->s->opt->thread_ctx, t->command.argc, t->command.argv,
+                                              t->log, &t->stop);
+    close(t->log);
+    atomic_store(&t->done, 1);
+    /* SIGCHLD is blocked in every thread of the sweep: this one stays
+     * pending for the loop's sigtimedwait, as a child process's would */
+    pthread_kill(t->s->loop_thread, SIGCHLD);
+    return NULL;
+}
+
+/* As start_child, with the run as a thread of this process. Its signal
+ * mask is the loop's (SIGINT, SIGTERM and SIGCHLD blocked), so that the
+ * sweep alone takes them; a run is asked to stop through its flag. */
+static thread_run *start_thread(sched *s, int run, nl_error *err)
+{
+    thread_run *t = calloc(1, sizeof *t);
+    if (!t) {
+        nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    t->s = s;
+    command_of(s, run, &t->command);
+    const char *text = s->j->p->runs[run].config_text;
+    if (nl_write_atomic(t->command.config, text, strlen(text), err) ||
+        nl_run_dir_make(t->command.out_dir, err) || (t->log = open_run_log(&t->command, err)) < 0) {
+        free(t);
+        return NULL;
+    }
+    pthread_attr_t attr;
+    int e = pthread_attr_init(&attr);
+    /* a run's frames hold paths and error texts of a few KiB each; the
+     * size is reserved address space, touched only as far as used */
+    if (!e)
+        e = pthread_attr_setstacksize(&attr, (size_t)32 << 20);
+    if (!e) {
+        e = pthread_create(&t->id, &attr, run_thread_main, t);
+        pthread_attr_destroy(&attr);
+    }
+    if (e) {
+        nl_fail(err, NL_ERR_RUNTIME, "cannot start a run: pthread_create: %s", strerror(e));
+        close(t->log);
+        free(t);
+        return NULL;
+    }
+    return t;
 }
 
 /* ---- results ---- */
@@ -542,14 +610,19 @@ static void launch_next(sched *s)
         s->waiting[s->n_waiting++] = run;
         return;
     }
-    const pid_t pid = start_child(s, run, &err);
-    if (pid < 0) {
+    thread_run *thread = NULL;
+    pid_t pid = 0;
+    if (s->opt->run_in_thread)
+        thread = start_thread(s, run, &err);
+    else
+        pid = start_child(s, run, &err);
+    if (s->opt->run_in_thread ? thread == NULL : pid < 0) {
         nl_claim_release(&run_claim, false);
         emit_error(s, &err);
         s->start_failed = true;
         return;
     }
-    s->children[s->n_children++] = (child_proc){pid, run, now(), run_claim};
+    s->children[s->n_children++] = (child_proc){pid, thread, run, now(), run_claim};
     s->pr.running++;
     emit(s, (nl_sweep_event){.kind = NL_SWEEP_EV_STARTED, .run = run});
 }
@@ -581,6 +654,7 @@ static void reap(sched *s, child_proc *c, int status)
         /* a stopped run is left claimed, for another worker to do */
         nl_claim_release(&c->claim, !s->pr.stopping);
     }
+    free(c->thread);
     *c = s->children[--s->n_children];
     rewrite_summary(s);
 }
@@ -589,6 +663,16 @@ static void reap(sched *s, child_proc *c, int status)
 static bool reap_children(sched *s)
 {
     bool reaped = false;
+    for (int c = 0; c < s->n_children; c++) {
+        thread_run *t = s->children[c].thread;
+        if (!t || !atomic_load(&t->done))
+            continue;
+        pthread_join(t->id, NULL);
+        /* the status waitpid gives for a process that exited with it */
+        reap(s, &s->children[c], (t->exit_status & 0xff) << 8);
+        reaped = true;
+        c--; /* reap moved the last child into this slot */
+    }
     for (;;) {
         int status;
         const pid_t pid = waitpid(-1, &status, WNOHANG);
@@ -625,8 +709,12 @@ static void wait_for_news(sched *s)
     if (sig == SIGINT || sig == SIGTERM) {
         s->pr.stopping++;
         emit(s, (nl_sweep_event){.kind = NL_SWEEP_EV_INTERRUPTED, .run = -1});
-        for (int c = 0; c < s->n_children; c++)
-            kill(s->children[c].pid, s->pr.stopping == 1 ? SIGTERM : SIGKILL);
+        for (int c = 0; c < s->n_children; c++) {
+            if (s->children[c].thread)
+                s->children[c].thread->stop = 1;
+            else
+                kill(s->children[c].pid, s->pr.stopping == 1 ? SIGTERM : SIGKILL);
+        }
     } else if (sig < 0) {
         emit(s, (nl_sweep_event){.kind = NL_SWEEP_EV_TICK, .run = -1});
     }
@@ -656,6 +744,7 @@ static void restore_signals(sched *s)
 static void run_loop(sched *s)
 {
     block_signals(s);
+    s->loop_thread = pthread_self();
     s->t0 = now();
     emit(s, (nl_sweep_event){.kind = NL_SWEEP_EV_TICK, .run = -1});
     while (work_left(s)) {

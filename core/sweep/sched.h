@@ -1,6 +1,7 @@
 /* The sweep scheduler: runs a plan's runs, each as its own `normlab run`
- * process, N at a time, in one slice (shard) of the plan or claiming runs
- * one at a time with other workers; skips the runs a sweep before finished,
+ * process (or as a thread of the sweep's process: run_in_thread), N at a
+ * time, in one slice (shard) of the plan or claiming runs one at a time
+ * with other workers; skips the runs a sweep before finished,
  * runs the failed and interrupted ones again, waits for a run directory
  * another process is writing instead of starting it twice, and keeps
  * summary.csv (rebuilt from the run directories) up to date after every run.
@@ -20,6 +21,7 @@
 #ifndef NL_SWEEP_SCHED_H
 #define NL_SWEEP_SCHED_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "base/status.h"
@@ -84,7 +86,7 @@ nl_code nl_sweep_merge(nl_sweep_job *j, nl_sweep_counts *counts, nl_error *err);
 typedef enum {
     NL_SWEEP_EV_BEGIN,    /* the runs are about to start (counts, jobs, threads) */
     NL_SWEEP_EV_SKIPPED,  /* a run finished by an earlier sweep (before BEGIN) */
-    NL_SWEEP_EV_STARTED,  /* a run's process started */
+    NL_SWEEP_EV_STARTED,  /* a run's process (or thread) started */
     NL_SWEEP_EV_TICK,     /* the runs began, or tick_s passed with no other event */
     NL_SWEEP_EV_FINISHED, /* a run of this sweep ended ok or diverged */
     NL_SWEEP_EV_FAILED,   /* a run of this sweep failed, or was stopped (progress.stopping) */
@@ -129,8 +131,23 @@ typedef struct {
     nl_sweep_progress progress;    /* after the event */
 } nl_sweep_event;
 
+/* A run as a thread of the sweep's own process: given the command line its
+ * process would get (argv[0] "normlab"), its stderr.txt open for appending
+ * (the function dups what it keeps; the scheduler closes `log_fd` after it
+ * returns) and a flag set when the sweep asks it to stop, it does what that
+ * process would do and returns the exit status the process would have. */
+typedef int (*nl_sweep_thread_fn)(void *ctx, int argc, char **argv, int log_fd,
+                                  volatile sig_atomic_t *stop);
+
 typedef struct {
     const char *exe;       /* the normlab binary the runs are started with */
+    /* non-NULL: each run is a thread of this process calling run_in_thread
+     * (runs on one GPU then share one CUDA context, whose kernels can run
+     * at once, where processes take turns); the runs cannot be killed, so
+     * a second SIGINT only asks again, and a crash of one run ends the
+     * sweep (the next sweep runs the unfinished ones again) */
+    nl_sweep_thread_fn run_in_thread;
+    void *thread_ctx;
     int jobs;              /* runs at once, >= 1 */
     double tick_s;         /* TICK events while nothing happens, this often (0: 0.5 s) */
     void (*on_event)(void *ctx, const nl_sweep_event *ev);
