@@ -315,31 +315,6 @@ static nl_sweep_outcome execute_two(sweep_fixture *f, const char *dir, nl_sweep_
     return out;
 }
 
-/* metrics.csv without its elapsed_s column (the clock's) */
-static char *metrics_without_time(const char *run_dir)
-{
-    char path[1300];
-    snprintf(path, sizeof path, "%s/metrics.csv", run_dir);
-    char *text = tu_tmp_read(path);
-    char *w = text;
-    for (const char *line = text; *line;) {
-        const char *end = strchr(line, '\n');
-        const char *last_comma = line;
-        for (const char *c = line; c < (end ? end : line + strlen(line)); c++)
-            if (*c == ',')
-                last_comma = c;
-        const size_t keep = (size_t)(last_comma - line);
-        memmove(w, line, keep);
-        w += keep;
-        *w++ = '\n';
-        if (!end)
-            break;
-        line = end + 1;
-    }
-    *w = '\0';
-    return text;
-}
-
 /* Both runs at once as threads of this process: the run that trains gives
  * the rows it gives as a process of its own, the one whose data is bad
  * fails with the exit status and the message its process would have. */
@@ -366,8 +341,8 @@ START_TEST(test_runs_as_threads)
     ck_assert_int_eq(out.counts.n[NL_SWEEP_FAILED], 1);
     ck_assert(!out.stopping && !out.start_failed);
     free(r.seq.data);
-    char *by_process = metrics_without_time("results/procs/runs/train_size-32");
-    char *by_thread = metrics_without_time("results/threads/runs/train_size-32");
+    char *by_process = tu_metrics_without_time("results/procs/runs/train_size-32");
+    char *by_thread = tu_metrics_without_time("results/threads/runs/train_size-32");
     ck_assert_int_gt((int)strlen(by_process), 100);
     ck_assert_str_eq(by_thread, by_process);
     free(by_process);

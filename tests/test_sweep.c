@@ -373,7 +373,8 @@ START_TEST(test_bad_experiment_files)
     const char *usage[] = {"sweep exp.yaml --shard 3/2", "sweep exp.yaml --shard x", "sweep exp.yaml --shard 0/2",
                            "sweep exp.yaml -j 0", "sweep exp.yaml --bogus", "sweep", "sweep nothere.yaml",
                            "sweep exp.yaml --merge --dry-run", "sweep exp.yaml --set seed=3",
-                           "sweep exp.yaml --set train.steps", "sweep exp.yaml --set train.steps=4 --emit-sbatch"};
+                           "sweep exp.yaml --set train.steps", "sweep exp.yaml --set train.steps=4 --emit-sbatch",
+                           "sweep exp.yaml --one-process --merge", "sweep exp.yaml --one-process --emit-sbatch"};
     for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++)
         ck_assert_msg(tu_normlab(usage[i]) == 2, "'%s' did not exit 2", usage[i]);
     char *out = tu_normlab_output();
@@ -484,6 +485,21 @@ START_TEST(test_sweep_runs_and_resumes)
     ck_assert(nl_path_exists(path));
     snprintf(path, sizeof path, "%s/runs/type-batch_batch_size-8_seed-1/stderr.txt", dir);
     ck_assert(nl_path_exists(path));
+
+    /* the same sweep with its runs as threads of one process: the same rows */
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml -j 2 --one-process --out one"), 0);
+    for (int i = 0; i < n; i++) {
+        char by_process[256], by_thread[256];
+        snprintf(by_process, sizeof by_process, "results/small/runs/%.160s", rows[i].run);
+        snprintf(by_thread, sizeof by_thread, "one/runs/%.160s", rows[i].run);
+        char *a = tu_metrics_without_time(by_process), *b = tu_metrics_without_time(by_thread);
+        ck_assert_str_eq(b, a);
+        free(a);
+        free(b);
+    }
+    char *log = tu_tmp_read("one/runs/type-batch_batch_size-8_seed-1/stderr.txt");
+    ck_assert_msg(strstr(log, "one/runs/type-batch_batch_size-8_seed-1: ok, test accuracy"), "%s", log);
+    free(log);
 
     /* again: nothing runs, the summary is the same */
     struct stat before, after;

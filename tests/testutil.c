@@ -513,3 +513,27 @@ void tu_assert_replayed_repeats_direct(nl_backend *be, const char *config_text, 
                          resident ? "replayed, resident" : "replayed", config);
     }
 }
+
+char *tu_metrics_without_time(const char *run_dir)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/metrics.csv", run_dir);
+    char *text = tu_tmp_read(path);
+    char *w = text;
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n');
+        const char *last_comma = line;
+        for (const char *c = line; c < (end ? end : line + strlen(line)); c++)
+            if (*c == ',')
+                last_comma = c;
+        const size_t keep = (size_t)(last_comma - line);
+        memmove(w, line, keep);
+        w += keep;
+        *w++ = '\n';
+        if (!end)
+            break;
+        line = end + 1;
+    }
+    *w = '\0';
+    return text;
+}

@@ -107,6 +107,8 @@ void tu_tmp_make(const char *tag);
 /* writes / reads a file relative to tu_tmp (reading fails the test if it cannot) */
 void tu_tmp_write(const char *name, const char *text);
 char *tu_tmp_read(const char *name);
+/* <run_dir>/metrics.csv (relative to tu_tmp) without its last column, elapsed_s (the clock's) */
+char *tu_metrics_without_time(const char *run_dir);
 /* runs `normlab <args>` in tu_tmp with its output in tu_tmp/out.txt; returns the exit status */
 int tu_normlab(const char *args);
 /* starts `normlab ARGS` in the test's directory without waiting: its own
