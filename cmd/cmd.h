@@ -4,7 +4,7 @@
 #ifndef NL_CMD_H
 #define NL_CMD_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -32,7 +32,7 @@ int nl_cmd_report(const char *command, const nl_error *err);
 int nl_cmd_report_to(FILE *stream, const char *command, const nl_error *err);
 /* `normlab run` with this command line as a thread of a sweep: its output
  * goes to log_fd, *stop stops it (an nl_sweep_thread_fn) */
-int nl_cmd_run_in_thread(void *ctx, int argc, char **argv, int log_fd, volatile sig_atomic_t *stop);
+int nl_cmd_run_in_thread(void *ctx, int argc, char **argv, int log_fd, atomic_int *stop);
 /* usage error: prints the message and a pointer to --help, returns 2 */
 int nl_cmd_usage_error(const char *command, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

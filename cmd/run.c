@@ -15,7 +15,7 @@
 #include "dist/dist.h"
 #include "train/run.h"
 
-static volatile sig_atomic_t stop_requested;
+static atomic_int stop_requested;
 
 static void on_signal(int sig)
 {
@@ -62,7 +62,7 @@ static void usage(FILE *out)
  * flag for a run that is a thread of a sweep. */
 typedef struct {
     FILE *out, *err;
-    volatile sig_atomic_t *stop;
+    atomic_int *stop;
     bool own_signals; /* a process of its own: SIGINT and SIGTERM set *stop */
 } run_io;
 
@@ -151,7 +151,7 @@ int cmd_run(int argc, char **argv)
  * with this command line would print goes to the run's log, and the
  * sweep's flag stops it. Its argv is the sweep's own making, so a usage
  * error (a bug) still shows on the sweep's stderr. */
-int nl_cmd_run_in_thread(void *ctx, int argc, char **argv, int log_fd, volatile sig_atomic_t *stop)
+int nl_cmd_run_in_thread(void *ctx, int argc, char **argv, int log_fd, atomic_int *stop)
 {
     (void)ctx;
     const int fd = dup(log_fd);

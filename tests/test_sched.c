@@ -271,7 +271,7 @@ typedef struct {
     atomic_int calls;
 } thread_runner;
 
-static int run_as_thread(void *ctx, int argc, char **argv, int log_fd, volatile sig_atomic_t *stop)
+static int run_as_thread(void *ctx, int argc, char **argv, int log_fd, atomic_int *stop)
 {
     thread_runner *tr = ctx;
     atomic_fetch_add(&tr->calls, 1);

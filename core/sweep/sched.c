@@ -371,7 +371,7 @@ static pid_t start_child(sched *s, int run, nl_error *err)
 struct thread_run {
     run_command command;
     int log;
-    volatile sig_atomic_t stop;
+    atomic_int stop;
     atomic_int done;
     int exit_status;
     pthread_t id;

@@ -21,7 +21,7 @@
 #ifndef NL_SWEEP_SCHED_H
 #define NL_SWEEP_SCHED_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "base/status.h"
@@ -137,7 +137,7 @@ typedef struct {
  * returns) and a flag set when the sweep asks it to stop, it does what that
  * process would do and returns the exit status the process would have. */
 typedef int (*nl_sweep_thread_fn)(void *ctx, int argc, char **argv, int log_fd,
-                                  volatile sig_atomic_t *stop);
+                                  atomic_int *stop);
 
 typedef struct {
     const char *exe;       /* the normlab binary the runs are started with */

@@ -6,7 +6,7 @@
 #ifndef NL_RUN_H
 #define NL_RUN_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "config/config.h"
@@ -22,7 +22,7 @@ typedef struct {
     /* one-line notes for the user ("replacing the unfinished run in ...") */
     void (*note)(void *ctx, const char *message);
     void *ctx;
-    volatile sig_atomic_t *stop; /* set by a signal handler: stop after the current step */
+    atomic_int *stop; /* set by a signal handler or another thread: stop after the current step */
     /* the ranks of a data-parallel run (NULL: one process): every rank
      * calls nl_run; rank 0 alone writes the run directory and reports */
     struct nl_dist *dist;

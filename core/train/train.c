@@ -401,7 +401,7 @@ static nl_code replay_step(nl_model *m, const nl_train_spec *spec, step_recordin
 }
 
 static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint64_t seed,
-                          const nl_train_sink *sink, volatile sig_atomic_t *stop,
+                          const nl_train_sink *sink, atomic_int *stop,
                           nl_train_result *out, nl_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -728,7 +728,7 @@ done:
 }
 
 nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, uint64_t seed,
-                 const nl_train_sink *sink, volatile sig_atomic_t *stop, nl_train_result *out,
+                 const nl_train_sink *sink, atomic_int *stop, nl_train_result *out,
                  nl_error *err)
 {
     feed f = {.images = ds};
@@ -736,7 +736,7 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
 }
 
 nl_code nl_train_tokens(nl_model *m, const nl_token_dataset *ds, const nl_train_spec *spec,
-                        uint64_t seed, const nl_train_sink *sink, volatile sig_atomic_t *stop,
+                        uint64_t seed, const nl_train_sink *sink, atomic_int *stop,
                         nl_train_result *out, nl_error *err)
 {
     feed f = {.tokens = ds};

@@ -5,7 +5,7 @@
 #ifndef NL_TRAIN_H
 #define NL_TRAIN_H
 
-#include <signal.h>
+#include <stdatomic.h>
 
 #include "data/data.h"
 #include "data/tokens.h"
@@ -108,7 +108,7 @@ typedef struct {
 /* Trains `m` on ds->train. `stop` (may be NULL) ends the run early when set
  * (signals): the result is then failed/"interrupted". */
 nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, uint64_t seed,
-                 const nl_train_sink *sink, volatile sig_atomic_t *stop, nl_train_result *out,
+                 const nl_train_sink *sink, atomic_int *stop, nl_train_result *out,
                  nl_error *err);
 /* The same for a token model (nl_model_spec_tokens) on a token dataset:
  * random windows of the model's context from ds->train (nl_window_batcher,
@@ -118,7 +118,7 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
  * recalibration (nl_run_check refuses them); train-mode evaluation is not
  * taken. */
 nl_code nl_train_tokens(nl_model *m, const nl_token_dataset *ds, const nl_train_spec *spec,
-                        uint64_t seed, const nl_train_sink *sink, volatile sig_atomic_t *stop,
+                        uint64_t seed, const nl_train_sink *sink, atomic_int *stop,
                         nl_train_result *out, nl_error *err);
 
 /* ---- recalibrate.c: train.freeze_bn_after and train.bn_recalibrate ---- */

@@ -346,7 +346,7 @@ static void write_text_seeds(const char *srcdir, const char *outdir)
 
 typedef struct {
     long stop_at;
-    volatile sig_atomic_t stop;
+    atomic_int stop;
 } stopper;
 
 /* called after each step once a tenth of a second has passed since the
