@@ -972,7 +972,8 @@ END_TEST
 static const char *const norm_modes[][2] = {
     {NULL, NULL}, {"1", NULL}, {"1", "0"}, {"5", NULL}};
 
-static void open_gpu_mode(int mode)
+/* the planner mode of the backends opened until clear_norm_mode() */
+static void set_norm_mode(int mode)
 {
     if (norm_modes[mode][0])
         setenv("NORMLAB_CUDA_NORM_SPLITS", norm_modes[mode][0], 1);
@@ -982,9 +983,19 @@ static void open_gpu_mode(int mode)
         setenv("NORMLAB_CUDA_NORM_SMEM", norm_modes[mode][1], 1);
     else
         unsetenv("NORMLAB_CUDA_NORM_SMEM");
-    open_gpu();
+}
+
+static void clear_norm_mode(void)
+{
     unsetenv("NORMLAB_CUDA_NORM_SPLITS");
     unsetenv("NORMLAB_CUDA_NORM_SMEM");
+}
+
+static void open_gpu_mode(int mode)
+{
+    set_norm_mode(mode);
+    open_gpu();
+    clear_norm_mode();
 }
 
 typedef struct {
@@ -1897,13 +1908,16 @@ END_TEST
  * thread builds and frees models, allocates, copies, synchronizes and frees.
  * Each recording waits, capture open, for two rounds of that thread's calls,
  * so they surely meet. Each run's rows are its rows alone, bit for bit, and
- * a recorded run still replays every step. */
+ * a recorded run still replays every step. Planned automatically, and with
+ * every normalization split over blocks (the split path reduces through the
+ * backend's scratch buffer). */
 typedef struct {
     int config; /* into recorded_configs */
     bool recorded;
 } thread_run_spec;
 static const thread_run_spec thread_runs[] = {{0, true}, {3, true}, {1, false}};
 enum { THREAD_RUNS = sizeof thread_runs / sizeof thread_runs[0], THREAD_MAX_ROWS = 64 };
+static const int thread_norm_modes[] = {0, 3}; /* into norm_modes */
 
 typedef struct {
     pthread_barrier_t start;
@@ -2014,6 +2028,7 @@ static void *thread_run_main(void *arg)
 START_TEST(test_threads_share_gpu)
 {
     static thread_run alone[THREAD_RUNS], together[THREAD_RUNS + 1];
+    set_norm_mode(thread_norm_modes[_i]);
     for (int r = 0; r < THREAD_RUNS; r++) {
         nl_backend *be = NULL;
         nl_error err = {0};
@@ -2193,8 +2208,10 @@ int main(void)
     suite_add_tcase(s, recorded);
 
     TCase *threads = tcase_create("threads"); /* each run opens its own backend */
+    tcase_add_checked_fixture(threads, NULL, clear_norm_mode);
     tcase_set_timeout(threads, 600);
-    tcase_add_test(threads, test_threads_share_gpu);
+    tcase_add_loop_test(threads, test_threads_share_gpu, 0,
+                        (int)(sizeof thread_norm_modes / sizeof thread_norm_modes[0]));
     suite_add_tcase(s, threads);
     return tu_run_suite(s);
 }
