@@ -21,8 +21,14 @@
  * tokens) fed from a dataset resident on the GPU against the same runs fed
  * from the host (train.device_data).
  *
+ * The threads case: runs training at once on threads of this process, each
+ * on its own backend, give the rows they give alone.
+ *
  * NL_PARITY_QUICK=1 leaves out the large shapes (for slow debugging runs). */
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +36,12 @@
 #include <unistd.h>
 
 #include "base/rng.h"
+#include "config/config.h"
 #include "model/model.h"
 #include "norm/registry.h"
 #include "optim/optim.h"
 #include "testutil.h"
+#include "train/check.h"
 #include "train/series.h"
 
 static nl_backend *cpu_be, *gpu_be;
@@ -964,7 +972,8 @@ END_TEST
 static const char *const norm_modes[][2] = {
     {NULL, NULL}, {"1", NULL}, {"1", "0"}, {"5", NULL}};
 
-static void open_gpu_mode(int mode)
+/* the planner mode of the backends opened until clear_norm_mode() */
+static void set_norm_mode(int mode)
 {
     if (norm_modes[mode][0])
         setenv("NORMLAB_CUDA_NORM_SPLITS", norm_modes[mode][0], 1);
@@ -974,9 +983,19 @@ static void open_gpu_mode(int mode)
         setenv("NORMLAB_CUDA_NORM_SMEM", norm_modes[mode][1], 1);
     else
         unsetenv("NORMLAB_CUDA_NORM_SMEM");
-    open_gpu();
+}
+
+static void clear_norm_mode(void)
+{
     unsetenv("NORMLAB_CUDA_NORM_SPLITS");
     unsetenv("NORMLAB_CUDA_NORM_SMEM");
+}
+
+static void open_gpu_mode(int mode)
+{
+    set_norm_mode(mode);
+    open_gpu();
+    clear_norm_mode();
 }
 
 typedef struct {
@@ -1881,6 +1900,179 @@ START_TEST(test_recorded_training)
 }
 END_TEST
 
+/* Runs sharing one GPU as threads of one process, each with its own backend
+ * (stream, cuBLAS handle, workspaces), as a sweep's threads will: every run
+ * trained alone first, then all at once, each opened and built in its own
+ * thread and started together, two recording and replaying their steps
+ * (thread-local captures) and one launching kernel by kernel, while another
+ * thread builds and frees models, allocates, copies, synchronizes and frees.
+ * Each recording waits, capture open, for two rounds of that thread's calls,
+ * so they surely meet. Each run's rows are its rows alone, bit for bit, and
+ * a recorded run still replays every step. Planned automatically, and with
+ * every normalization split over blocks (the split path reduces through the
+ * backend's scratch buffer). */
+typedef struct {
+    int config; /* into recorded_configs */
+    bool recorded;
+} thread_run_spec;
+static const thread_run_spec thread_runs[] = {{0, true}, {3, true}, {1, false}};
+enum { THREAD_RUNS = sizeof thread_runs / sizeof thread_runs[0], THREAD_MAX_ROWS = 64 };
+static const int thread_norm_modes[] = {0, 3}; /* into norm_modes */
+
+typedef struct {
+    pthread_barrier_t start;
+    atomic_int training;      /* runs not yet done */
+    atomic_long churn_rounds; /* rounds the churning thread has finished */
+    atomic_bool churning;
+} thread_share;
+
+typedef struct {
+    const thread_run_spec *spec; /* NULL: the thread that churns */
+    thread_share *share;
+    const nl_ops *backend_ops;   /* the backend's own, under the hooked copy */
+    long captures_met;           /* recordings that churn rounds ran inside */
+    nl_metric_row rows[THREAD_MAX_ROWS];
+    int n;
+    tu_train_variant variant;
+    nl_error err;
+} thread_run;
+
+static _Thread_local thread_run *this_run;
+
+/* opens the capture, then lets two churn rounds go by: one begins and ends inside it */
+static bool record_begin_amid_churn(nl_backend *be)
+{
+    if (!this_run->backend_ops->record_begin(be))
+        return false;
+    thread_share *share = this_run->share;
+    const long until = atomic_load(&share->churn_rounds) + 2;
+    while (atomic_load(&share->churn_rounds) < until && atomic_load(&share->churning))
+        sched_yield();
+    this_run->captures_met += atomic_load(&share->churn_rounds) >= until;
+    return true;
+}
+
+/* builds and frees the model of recorded_configs[2], and allocates, uploads,
+ * downloads, checks and frees a buffer, until every run is done */
+static void churn(nl_backend *be, thread_run *tr)
+{
+    nl_config *cfg = malloc(sizeof *cfg);
+    if (!cfg || nl_config_load_string(recorded_configs[2], "churn.yaml", NULL, 0, cfg,
+                                      &tr->err) != NL_OK) {
+        free(cfg);
+        return;
+    }
+    nl_model_spec spec;
+    nl_run_model_spec(cfg, &spec);
+    enum { WORDS = 4096 };
+    int32_t sent[WORDS], back[WORDS];
+    for (long round = 0; atomic_load(&tr->share->training) > 0; round++) {
+        nl_model *m = NULL;
+        if (nl_model_build(&spec, be, nl_run_capacity(cfg), cfg->train.batch_size,
+                           cfg->seed + (uint64_t)round, &m, &tr->err) != NL_OK)
+            break;
+        nl_model_free(m);
+        void *buf = NULL;
+        if (be->ops->alloc(be, sizeof sent, &buf, &tr->err) != NL_OK)
+            break;
+        for (int i = 0; i < WORDS; i++)
+            sent[i] = (int32_t)(i * 7919 + round);
+        be->ops->upload(be, buf, sent, sizeof sent);
+        be->ops->download(be, back, buf, sizeof back);
+        be->ops->release(be, buf);
+        size_t free_bytes = 0, total_bytes = 0;
+        be->ops->memory_info(be, &free_bytes, &total_bytes);
+        if (be->ops->synchronize(be, &tr->err) != NL_OK)
+            break;
+        if (memcmp(sent, back, sizeof sent) != 0) {
+            nl_fail(&tr->err, NL_ERR_RUNTIME, "churn round %ld: the download differs from "
+                    "the upload", round);
+            break;
+        }
+        atomic_fetch_add(&tr->share->churn_rounds, 1);
+    }
+    free(cfg);
+}
+
+static void *thread_run_main(void *arg)
+{
+    thread_run *tr = arg;
+    this_run = tr;
+    nl_backend *be = NULL;
+    nl_error open_err = {0};
+    const nl_code opened = nl_backend_open(NL_DEVICE_CUDA, NULL, &be, &open_err);
+    pthread_barrier_wait(&tr->share->start); /* all open (or failed), then all build and start */
+    if (opened != NL_OK) {
+        tr->err = open_err;
+    } else if (tr->spec) {
+        nl_ops hooked = *be->ops;
+        hooked.record_begin = record_begin_amid_churn;
+        nl_backend run_be = *be;
+        run_be.ops = &hooked;
+        tr->backend_ops = be->ops;
+        tr->variant.recorded = tr->spec->recorded;
+        tr->n = tu_train_rows_try(&run_be, recorded_configs[tr->spec->config], &tr->variant,
+                                  tr->rows, THREAD_MAX_ROWS, &tr->err);
+    } else {
+        churn(be, tr);
+    }
+    if (tr->spec)
+        atomic_fetch_sub(&tr->share->training, 1);
+    else
+        atomic_store(&tr->share->churning, false);
+    if (be)
+        nl_backend_close(be);
+    return NULL;
+}
+
+START_TEST(test_threads_share_gpu)
+{
+    static thread_run alone[THREAD_RUNS], together[THREAD_RUNS + 1];
+    set_norm_mode(thread_norm_modes[_i]);
+    for (int r = 0; r < THREAD_RUNS; r++) {
+        nl_backend *be = NULL;
+        nl_error err = {0};
+        ck_assert_msg(nl_backend_open(NL_DEVICE_CUDA, NULL, &be, &err) == NL_OK, "%s", err.msg);
+        alone[r].variant.recorded = thread_runs[r].recorded;
+        alone[r].n = tu_train_rows(be, recorded_configs[thread_runs[r].config], &alone[r].variant,
+                                   alone[r].rows, THREAD_MAX_ROWS);
+        nl_backend_close(be);
+    }
+    static thread_share share;
+    ck_assert_int_eq(pthread_barrier_init(&share.start, NULL, THREAD_RUNS + 1), 0);
+    atomic_init(&share.training, THREAD_RUNS);
+    atomic_init(&share.churn_rounds, 0);
+    atomic_init(&share.churning, true);
+    pthread_t threads[THREAD_RUNS + 1];
+    for (int r = 0; r <= THREAD_RUNS; r++) {
+        together[r] = (thread_run){.spec = r < THREAD_RUNS ? &thread_runs[r] : NULL,
+                                   .share = &share};
+        ck_assert_int_eq(pthread_create(&threads[r], NULL, thread_run_main, &together[r]), 0);
+    }
+    for (int r = 0; r <= THREAD_RUNS; r++)
+        pthread_join(threads[r], NULL);
+    pthread_barrier_destroy(&share.start);
+    for (int r = 0; r <= THREAD_RUNS; r++)
+        ck_assert_msg(together[r].err.code == NL_OK, "thread %d: %s", r, together[r].err.msg);
+    for (int r = 0; r < THREAD_RUNS; r++) {
+        const int config = thread_runs[r].config;
+        ck_assert_int_eq(together[r].n, alone[r].n);
+        tu_assert_same_rows(alone[r].rows, together[r].rows, alone[r].n, "alone",
+                            "beside other threads", config);
+        const tu_train_variant *ran[2] = {&alone[r].variant, &together[r].variant};
+        for (int k = 0; k < 2; k++)
+            ck_assert_msg(ran[k]->replayed_steps == (thread_runs[r].recorded ? ran[k]->steps : 0),
+                          "config %d %s: %ld of %ld steps replayed", config,
+                          k ? "beside other threads" : "alone", ran[k]->replayed_steps,
+                          ran[k]->steps);
+        ck_assert_msg(thread_runs[r].recorded ? together[r].captures_met > 0
+                                              : together[r].captures_met == 0,
+                      "config %d: %ld recordings met the churning thread", config,
+                      together[r].captures_met);
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 
 /* Is a GPU usable? Asked in a child so that this process never initializes
@@ -2014,5 +2206,12 @@ int main(void)
     tcase_add_loop_test(recorded, test_recorded_training, 0,
                         (int)(sizeof recorded_configs / sizeof recorded_configs[0]));
     suite_add_tcase(s, recorded);
+
+    TCase *threads = tcase_create("threads"); /* each run opens its own backend */
+    tcase_add_checked_fixture(threads, NULL, clear_norm_mode);
+    tcase_set_timeout(threads, 600);
+    tcase_add_loop_test(threads, test_threads_share_gpu, 0,
+                        (int)(sizeof thread_norm_modes / sizeof thread_norm_modes[0]));
+    suite_add_tcase(s, threads);
     return tu_run_suite(s);
 }

@@ -371,8 +371,9 @@ double tu_param_fd_error(nl_model *m, int n, int index, uint64_t seed, float h, 
 
 /* ---- training from a dataset resident on the backend ---- */
 
-static const nl_ops *counted_ops;
-static long counted_gathers;
+/* per thread: runs may train on several threads at once, each on its own backend */
+static _Thread_local const nl_ops *counted_ops;
+static _Thread_local long counted_gathers;
 
 static void counting_gather(nl_backend *be, int n, size_t row_words, const int32_t *index,
                             const void *src, void *dst)
@@ -405,26 +406,30 @@ static nl_code keep_row(void *ctx, const nl_metric_row *row, nl_error *err)
     return NL_OK;
 }
 
-int tu_train_rows(nl_backend *be, const char *config_text, tu_train_variant *variant,
-                  nl_metric_row *rows, int max)
+int tu_train_rows_try(nl_backend *be, const char *config_text, tu_train_variant *variant,
+                      nl_metric_row *rows, int max, nl_error *err)
 {
     const bool resident = variant->resident;
     nl_config *cfg = malloc(sizeof *cfg);
-    nl_error err = {0};
-    ck_assert_msg(nl_config_load_string(config_text, "resident.yaml", NULL, 0, cfg, &err) == NL_OK,
-                  "%s", err.msg);
+    nl_dataset ds = {0};
+    nl_token_dataset tds = {0};
+    nl_model *m = NULL;
+    nl_device_data dd = {0};
+    row_sink kept = {rows, max, 0};
+    if (!cfg)
+        return nl_fail(err, NL_ERR_NOMEM, "cannot allocate a config"), -1;
+    if (nl_config_load_string(config_text, "resident.yaml", NULL, 0, cfg, err) != NL_OK)
+        goto done;
     nl_model_spec spec;
     nl_run_model_spec(cfg, &spec);
     cfg->train.cuda_graph = variant->recorded ? NL_CUDA_GRAPH_AUTO : NL_CUDA_GRAPH_OFF;
     const bool tokens = nl_dataset_kind_is_tokens(cfg->data.kind);
-    nl_dataset ds = {0};
-    nl_token_dataset tds = {0};
     if (tokens) {
-        ck_assert_msg(nl_token_dataset_load(&cfg->data, (long)spec.context + 1, &tds, &err) ==
-                          NL_OK, "%s", err.msg);
+        if (nl_token_dataset_load(&cfg->data, (long)spec.context + 1, &tds, err) != NL_OK)
+            goto done;
         spec.classes = tds.vocab;
-    } else {
-        ck_assert_msg(nl_dataset_load(&cfg->data, &ds, &err) == NL_OK, "%s", err.msg);
+    } else if (nl_dataset_load(&cfg->data, &ds, err) != NL_OK) {
+        goto done;
     }
     /* the backend with its gathers counted */
     nl_ops ops = *be->ops;
@@ -434,39 +439,47 @@ int tu_train_rows(nl_backend *be, const char *config_text, tu_train_variant *var
     counted.ops = &ops;
     counted_ops = be->ops;
     counted_gathers = 0;
-    nl_model *m = NULL;
-    ck_assert_msg(nl_model_build(&spec, &counted, nl_run_capacity(cfg), cfg->train.batch_size,
-                                 cfg->seed, &m, &err) == NL_OK, "%s", err.msg);
-    nl_device_data dd = {0};
+    if (nl_model_build(&spec, &counted, nl_run_capacity(cfg), cfg->train.batch_size, cfg->seed,
+                       &m, err) != NL_OK)
+        goto done;
     if (resident) {
-        ck_assert_msg((tokens ? nl_device_data_upload_tokens(&dd, &counted, &tds, m->capacity, &err)
-                              : nl_device_data_upload(&dd, &counted, &ds, m->capacity, &err)) ==
-                          NL_OK, "%s", err.msg);
+        if ((tokens ? nl_device_data_upload_tokens(&dd, &counted, &tds, m->capacity, err)
+                    : nl_device_data_upload(&dd, &counted, &ds, m->capacity, err)) != NL_OK)
+            goto done;
         m->device_data = &dd;
     }
-    row_sink kept = {rows, max, 0};
     nl_train_sink sink = {.ctx = &kept, .metric = keep_row};
     nl_train_result result;
-    ck_assert_msg((tokens ? nl_train_tokens(m, &tds, &cfg->train, cfg->seed, &sink, NULL, &result,
-                                            &err)
-                          : nl_train(m, &ds, &cfg->train, cfg->seed, &sink, NULL, &result, &err)) ==
-                      NL_OK, "%s", err.msg);
-    ck_assert_int_eq(result.status, NL_RUN_OK);
-    ck_assert_int_le(kept.n, max);
+    if ((tokens ? nl_train_tokens(m, &tds, &cfg->train, cfg->seed, &sink, NULL, &result, err)
+                : nl_train(m, &ds, &cfg->train, cfg->seed, &sink, NULL, &result, err)) != NL_OK)
+        goto done;
+    if (result.status != NL_RUN_OK)
+        nl_fail(err, NL_ERR_RUNTIME, "the run ended with status %d", (int)result.status);
+    else if (kept.n > max)
+        nl_fail(err, NL_ERR_RUNTIME, "%d rows logged, more than the %d expected", kept.n, max);
+    variant->gathers = counted_gathers;
+    variant->replayed_steps = result.replayed_steps;
+    variant->steps = result.steps;
+done:
     nl_device_data_free(&dd);
     nl_model_free(m);
     nl_dataset_free(&ds);
     nl_token_dataset_free(&tds);
     free(cfg);
-    variant->gathers = counted_gathers;
-    variant->replayed_steps = result.replayed_steps;
-    variant->steps = result.steps;
-    return kept.n;
+    return err->code == NL_OK ? kept.n : -1;
 }
 
-/* the rows of two runs are the same, bit for bit (times aside) */
-static void assert_same_rows(const nl_metric_row *want, const nl_metric_row *got, int n,
-                             const char *want_name, const char *got_name, int config)
+int tu_train_rows(nl_backend *be, const char *config_text, tu_train_variant *variant,
+                  nl_metric_row *rows, int max)
+{
+    nl_error err = {0};
+    const int n = tu_train_rows_try(be, config_text, variant, rows, max, &err);
+    ck_assert_msg(n >= 0, "%s", err.msg);
+    return n;
+}
+
+void tu_assert_same_rows(const nl_metric_row *want, const nl_metric_row *got, int n,
+                         const char *want_name, const char *got_name, int config)
 {
     for (int r = 0; r < n; r++) {
         const nl_metric_row *a = &want[r], *b = &got[r];
@@ -492,7 +505,7 @@ void tu_assert_resident_repeats_host(nl_backend *be, const char *config_text, in
     ck_assert_int_eq(tu_train_rows(be, config_text, &on_device, resident, MAX_ROWS), n);
     ck_assert_int_eq(from_host.gathers, 0);
     ck_assert_msg(on_device.gathers > 0, "the resident run gathered nothing");
-    assert_same_rows(host, resident, n, "from the host", "resident", config);
+    tu_assert_same_rows(host, resident, n, "from the host", "resident", config);
 }
 
 void tu_assert_replayed_repeats_direct(nl_backend *be, const char *config_text, int config)
@@ -509,8 +522,8 @@ void tu_assert_replayed_repeats_direct(nl_backend *be, const char *config_text, 
         ck_assert_msg(recorded.replayed_steps == recorded.steps,
                       "config %d: %ld of %ld steps replayed", config, recorded.replayed_steps,
                       recorded.steps);
-        assert_same_rows(direct, replayed, n, resident ? "launched, resident" : "launched",
-                         resident ? "replayed, resident" : "replayed", config);
+        tu_assert_same_rows(direct, replayed, n, resident ? "launched, resident" : "launched",
+                            resident ? "replayed, resident" : "replayed", config);
     }
 }
 

@@ -90,6 +90,14 @@ typedef struct {
 } tu_train_variant;
 int tu_train_rows(nl_backend *be, const char *config_text, tu_train_variant *variant,
                   nl_metric_row *rows, int max);
+/* the same without check's asserts, for any thread: -1 and the reason in err when the
+ * config, the data, the build or the run fails */
+int tu_train_rows_try(nl_backend *be, const char *config_text, tu_train_variant *variant,
+                      nl_metric_row *rows, int max, nl_error *err);
+/* the n rows of two runs are the same, bit for bit (times aside); the names
+ * and the config number are for the message */
+void tu_assert_same_rows(const nl_metric_row *want, const nl_metric_row *got, int n,
+                         const char *want_name, const char *got_name, int config);
 /* the run of `config_text` fed from a resident dataset logs the rows the
  * host-fed run logs, bit for bit, and did gather on the device; `config`
  * numbers it in messages */

@@ -3,17 +3,28 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 #include "cuda_runtime.h"
 #include "cublas_v2.h"
 
+/* Several host threads may call the runtime at once, each on its own streams, as the threads of
+ * one process share a GPU. One process-wide lock is held for every runtime and cuBLAS call and
+ * for each kernel, run directly or as a graph's node: the fibers, the shared-memory region, the
+ * shuffle slots, kernels' static __shared__ variables, the capture list and the handle maps are
+ * never used by two threads at once. A graph replay takes it node by node, so other threads' work
+ * interleaves with a replay as it would on a GPU. Recursive: a replayed node takes it again. */
+static std::recursive_mutex emu_mutex;
+typedef std::lock_guard<std::recursive_mutex> EmuLocked;
+
+/* what runs under the lock: the block being run and its fibers */
 EmuFiber *emu_cur;
 dim3 emu_blockIdx, emu_blockDim, emu_gridDim;
-cudaError_t emu_last_error = cudaSuccess;
-std::map<const void *, int> emu_smem_limit;
+thread_local cudaError_t emu_last_error = cudaSuccess; /* per host thread, as in CUDA */
+static std::map<const void *, int> emu_smem_limit;
 float4 *nl_dyn_smem;
-long emu_launches, emu_threads, emu_graph_launches, emu_graph_nodes;
+std::atomic<long> emu_launches, emu_threads, emu_graph_launches, emu_graph_nodes;
 
 enum { RUN, READY, WAIT_BLOCK, WAIT_WARP, DONE };
 static const size_t STACK = 256 * 1024;
@@ -159,8 +170,15 @@ static void setup_smem(size_t smem)
     nl_dyn_smem = (float4 *)p;
 }
 
+void emu_set_smem_limit(const void *kernel, int bytes)
+{
+    EmuLocked locked(emu_mutex);
+    emu_smem_limit[kernel] = bytes;
+}
+
 bool emu_check_launch(dim3 g, dim3 b, size_t smem, const void *kernel)
 {
+    EmuLocked locked(emu_mutex);
     const unsigned long long nt = (unsigned long long)b.x * b.y * b.z;
     if (g.x == 0 || g.y == 0 || g.z == 0 || g.x > 0x7fffffffu || g.y > 65535 || g.z > 65535 ||
         nt == 0 || nt > 1024 || b.z > 64) {
@@ -185,6 +203,7 @@ void emu_count_launch(dim3 g, dim3 b)
     emu_threads += (long)(g.x * (long)g.y * g.z) * (long)(b.x * b.y * b.z);
 }
 
+/* runs under emu_mutex, taken by whoever runs the kernel (emu_enqueue or a graph replay) */
 void emu_run_block(void (*body)(void *), void *arg, size_t smem)
 {
     const int n = (int)(emu_blockDim.x * emu_blockDim.y * emu_blockDim.z);
@@ -339,6 +358,7 @@ static cudaError_t other_stream_work(cudaStream_t s)
 
 cudaError_t emu_enqueue(cudaStream_t s, EmuNodeKind kind, std::function<void()> work)
 {
+    std::unique_lock<std::recursive_mutex> locked(emu_mutex);
     if (s && s->capture) {
         if (s->capture->invalidated)
             return fail(cudaErrorStreamCaptureInvalidated);
@@ -350,6 +370,8 @@ cudaError_t emu_enqueue(cudaStream_t s, EmuNodeKind kind, std::function<void()> 
         if (e != cudaSuccess)
             return e;
     }
+    if (kind == EMU_NODE_GRAPH)
+        locked.unlock(); /* the replay takes it for each node */
     work();
     return cudaSuccess;
 }
@@ -385,6 +407,7 @@ static bool graph_visible(const void *p, size_t n)
 
 cudaError_t cudaMalloc(void **p, size_t bytes)
 {
+    EmuLocked locked(emu_mutex);
     if (cudaError_t e = potentially_unsafe_call())
         return e;
     if (bytes > ((size_t)1 << 40)) {
@@ -404,6 +427,7 @@ cudaError_t cudaMalloc(void **p, size_t bytes)
 }
 cudaError_t cudaFree(void *p)
 {
+    EmuLocked locked(emu_mutex);
     if (cudaError_t e = potentially_unsafe_call())
         return e;
     auto it = allocs.find(p);
@@ -417,6 +441,7 @@ cudaError_t cudaFree(void *p)
 }
 cudaError_t cudaHostAlloc(void **p, size_t bytes, unsigned)
 {
+    EmuLocked locked(emu_mutex);
     if (cudaError_t e = potentially_unsafe_call())
         return e;
     *p = malloc(bytes);
@@ -425,6 +450,7 @@ cudaError_t cudaHostAlloc(void **p, size_t bytes, unsigned)
 }
 cudaError_t cudaFreeHost(void *p)
 {
+    EmuLocked locked(emu_mutex);
     if (cudaError_t e = potentially_unsafe_call())
         return e;
     pinned.erase(p);
@@ -433,6 +459,7 @@ cudaError_t cudaFreeHost(void *p)
 }
 cudaError_t cudaMemGetInfo(size_t *f, size_t *t)
 {
+    EmuLocked locked(emu_mutex);
     if (cudaError_t e = potentially_unsafe_call())
         return e;
     *f = 1ull << 36;
@@ -442,6 +469,7 @@ cudaError_t cudaMemGetInfo(size_t *f, size_t *t)
 /* pointers are kept, so a replayed copy moves what the memory holds at replay time */
 cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t n, cudaMemcpyKind, cudaStream_t st)
 {
+    EmuLocked locked(emu_mutex);
     if (EmuCapture *c = live_capture(st))
         if (!graph_visible(d, n) || !graph_visible(s, n)) { /* pageable host memory */
             c->invalidated = true;
@@ -460,6 +488,7 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags)
 }
 cudaError_t cudaStreamDestroy(cudaStream_t s)
 {
+    EmuLocked locked(emu_mutex);
     if (s && s->capture) { /* the capture must be ended first */
         s->capture->invalidated = true;
         return fail(cudaErrorStreamCaptureUnsupported);
@@ -469,6 +498,7 @@ cudaError_t cudaStreamDestroy(cudaStream_t s)
 }
 cudaError_t cudaStreamSynchronize(cudaStream_t s)
 {
+    EmuLocked locked(emu_mutex);
     if (s && s->capture) { /* refused in every mode */
         s->capture->invalidated = true;
         return fail(cudaErrorStreamCaptureUnsupported);
@@ -483,6 +513,7 @@ cudaError_t cudaEventDestroy(cudaEvent_t e) { delete e; return cudaSuccess; }
  * nothing, and the event stays one the host cannot wait for until it is recorded outside */
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s)
 {
+    EmuLocked locked(emu_mutex);
     EmuCapture *c = live_capture(s);
     const cudaError_t r = emu_enqueue(s, EMU_NODE_EVENT, [] {});
     if (r == cudaSuccess)
@@ -491,6 +522,7 @@ cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s)
 }
 cudaError_t cudaEventSynchronize(cudaEvent_t e)
 {
+    EmuLocked locked(emu_mutex);
     if (e->captured_in) {
         for (EmuCapture *c : open_captures)
             if (c->id == e->captured_in)
@@ -502,6 +534,7 @@ cudaError_t cudaEventSynchronize(cudaEvent_t e)
 
 cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode mode)
 {
+    EmuLocked locked(emu_mutex);
     if (mode != cudaStreamCaptureModeGlobal && mode != cudaStreamCaptureModeThreadLocal &&
         mode != cudaStreamCaptureModeRelaxed)
         return fail(cudaErrorInvalidValue);
@@ -535,6 +568,7 @@ static EmuHandles<cudaGraphExec_t> execs;
 
 cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *graph)
 {
+    EmuLocked locked(emu_mutex);
     if (!graph)
         return fail(cudaErrorInvalidValue);
     if (!s || !s->capture)
@@ -553,6 +587,7 @@ cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *graph)
 }
 cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus *status)
 {
+    EmuLocked locked(emu_mutex);
     if (!status)
         return fail(cudaErrorInvalidValue);
     if (!s) {
@@ -577,6 +612,7 @@ cudaError_t cudaThreadExchangeStreamCaptureMode(cudaStreamCaptureMode *mode)
 /* an executable graph shares the captured node list: the graph may be destroyed after */
 cudaError_t cudaGraphInstantiateWithFlags(cudaGraphExec_t *exec, cudaGraph_t graph, unsigned long long flags)
 {
+    EmuLocked locked(emu_mutex);
     const unsigned long long known = cudaGraphInstantiateFlagAutoFreeOnLaunch |
                                      cudaGraphInstantiateFlagDeviceLaunch |
                                      cudaGraphInstantiateFlagUseNodePriority;
@@ -595,13 +631,18 @@ cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph, unsig
  * into a capturing stream, the graph becomes one node of the new capture */
 cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s)
 {
-    const EmuNodeList *found = execs.find(exec);
-    if (!found)
-        return fail(cudaErrorInvalidValue);
-    EmuNodeList nodes = *found;
+    EmuNodeList nodes; /* shared: an exec destroyed by another thread replays to its end */
+    {
+        EmuLocked locked(emu_mutex);
+        const EmuNodeList *found = execs.find(exec);
+        if (!found)
+            return fail(cudaErrorInvalidValue);
+        nodes = *found;
+    }
     return emu_enqueue(s, EMU_NODE_GRAPH, [nodes] {
         emu_graph_launches++;
         for (const EmuNode &n : *nodes) {
+            EmuLocked locked(emu_mutex);
             emu_graph_nodes++;
             n.run();
         }
@@ -609,10 +650,12 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s)
 }
 cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec)
 {
+    EmuLocked locked(emu_mutex);
     return execs.live.erase(exec) ? cudaSuccess : fail(cudaErrorInvalidValue);
 }
 cudaError_t cudaGraphDestroy(cudaGraph_t graph)
 {
+    EmuLocked locked(emu_mutex);
     return graphs.live.erase(graph) ? cudaSuccess : fail(cudaErrorInvalidValue);
 }
 
@@ -664,7 +707,12 @@ struct emu_cublas {
 };
 cublasStatus_t cublasCreate(cublasHandle_t *h) { *h = new emu_cublas{NULL}; return CUBLAS_STATUS_SUCCESS; }
 cublasStatus_t cublasDestroy(cublasHandle_t h) { delete h; return CUBLAS_STATUS_SUCCESS; }
-cublasStatus_t cublasSetStream(cublasHandle_t h, cudaStream_t s) { h->stream = s; return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasSetStream(cublasHandle_t h, cudaStream_t s)
+{
+    EmuLocked locked(emu_mutex);
+    h->stream = s;
+    return CUBLAS_STATUS_SUCCESS;
+}
 cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t) { return CUBLAS_STATUS_SUCCESS; }
 cublasStatus_t cublasSetAtomicsMode(cublasHandle_t, cublasAtomicsMode_t) { return CUBLAS_STATUS_SUCCESS; }
 cublasStatus_t cublasSetPointerMode(cublasHandle_t, cublasPointerMode_t) { return CUBLAS_STATUS_SUCCESS; }
@@ -703,6 +751,7 @@ cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperati
                            int n, int k, const float *alpha, const float *A, int lda,
                            const float *B, int ldb, const float *beta, float *C, int ldc)
 {
+    EmuLocked locked(emu_mutex);
     check_gemm(ta, tb, m, n, k, lda, ldb, ldc);
     const float al = *alpha, be = *beta;
     const cudaError_t e = emu_enqueue(h->stream, EMU_NODE_GEMM, [=] {
@@ -717,6 +766,7 @@ cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t h, cublasOperation_t ta,
                                          const float *beta, float *C, int ldc, long long sc,
                                          int batch)
 {
+    EmuLocked locked(emu_mutex);
     if (batch > 0)
         check_gemm(ta, tb, m, n, k, lda, ldb, ldc);
     const float al = *alpha, be = *beta;

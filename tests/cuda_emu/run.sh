@@ -4,7 +4,7 @@
 # build dependencies; no CUDA toolkit and no GPU needed.
 #   tests/cuda_emu/run.sh [build-dir]     (default /tmp/normlab-cuda-emu)
 # The environment passes through: EMU_SMS (the emulated SM count, default 2),
-# NL_PARITY_QUICK=1 (leave out the large shapes), CK_RUN_CASE=ops|norms|tokens|training|resident|recorded.
+# NL_PARITY_QUICK=1 (leave out the large shapes), CK_RUN_CASE=ops|norms|tokens|training|resident|recorded|threads.
 set -e
 E=$(cd "$(dirname "$0")" && pwd)
 R=$(cd "$E/../.." && pwd)
@@ -19,7 +19,7 @@ OL=/usr/lib/$(gcc -print-multiarch)/openblas-openmp
 FL="-O1 -g -ffp-contract=off"
 g++ -std=c++17 $FL -Wall -I"$E/include" -c "$E/emu.cpp" -o "$B/obj/emu.o"
 # the emulator's own capture and graph semantics first (selftest.cpp)
-g++ -std=c++17 $FL -Wall -I"$E/include" "$E/selftest.cpp" "$B/obj/emu.o" -o "$B/emu_selftest"
+g++ -std=c++17 $FL -Wall -pthread -I"$E/include" "$E/selftest.cpp" "$B/obj/emu.o" -o "$B/emu_selftest"
 "$B/emu_selftest"
 for f in "$B"/src/cuda/*.cpp; do
     g++ -std=c++17 $FL -Wall -Wno-unused-function -Wno-unknown-pragmas -D_DEFAULT_SOURCE \
@@ -39,6 +39,6 @@ done
 gcc -std=c11 $FL -I"$R/core" -c "$B/gen/plot_templates.c" -o "$B/obj/plot_templates.o"
 objs="$objs $B/obj/plot_templates.o"
 wait
-g++ -fopenmp -o "$B/test_cuda_parity" $objs "$B"/obj/cuda_*.o "$B/obj/emu.o" -L"$OL" \
+g++ -fopenmp -pthread -o "$B/test_cuda_parity" $objs "$B"/obj/cuda_*.o "$B/obj/emu.o" -L"$OL" \
     -Wl,-rpath,"$OL" -lopenblas $(pkg-config --libs check yaml-0.1) -lz -lm
 cd "$B" && CK_FORK=no ./test_cuda_parity

@@ -1,13 +1,16 @@
 /* Self-test of the emulator's stream capture and CUDA graphs (README.md): what a capture
  * records, what it refuses and with which codes, and that a replay computes what the direct
  * calls compute, bit for bit. run.sh builds and runs it first; alone:
- *   g++ -std=c++17 -Itests/cuda_emu/include tests/cuda_emu/selftest.cpp tests/cuda_emu/emu.cpp \
- *       -o /tmp/emu_selftest && /tmp/emu_selftest */
+ *   g++ -std=c++17 -pthread -Itests/cuda_emu/include tests/cuda_emu/selftest.cpp \
+ *       tests/cuda_emu/emu.cpp -o /tmp/emu_selftest && /tmp/emu_selftest */
+#include <condition_variable>
+#include <mutex>
 #include <thread>
+#include <vector>
 #include "cuda_runtime.h"
 #include "cublas_v2.h"
 
-static int checks, failures;
+static std::atomic<int> checks, failures; /* counted from several threads */
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         checks++;                                                                                  \
@@ -350,38 +353,145 @@ static void test_other_streams(cudaStream_t s, cublasHandle_t blas, float *probe
     cudaStreamDestroy(other);
 }
 
-/* another thread: refused under a global capture, allowed under a thread-local one; ending a
- * capture from another thread is refused unless it is relaxed */
+/* A call CUDA calls potentially unsafe during a capture, made by another thread on its own
+ * stream, event and memory (call < 7), or that thread's work on its own stream or on the legacy
+ * stream (7, 8: never unsafe while a non-blocking stream captures). Returns the call's code. */
+static cudaError_t other_thread_call(int call, cudaStream_t own, cudaEvent_t own_event, void *dev,
+                                     void *pinned, float *probe)
+{
+    void *p = NULL;
+    size_t free_b = 0, total_b = 0;
+    cudaError_t e = cudaSuccess;
+    switch (call) {
+    case 0: e = cudaMalloc(&p, 64); break;
+    case 1: e = cudaFree(dev); break;
+    case 2: e = cudaHostAlloc(&p, 64, cudaHostAllocDefault); break;
+    case 3: e = cudaFreeHost(pinned); break;
+    case 4: e = cudaMemGetInfo(&free_b, &total_b); break;
+    case 5: e = cudaStreamSynchronize(own); break;
+    case 6: e = cudaEventSynchronize(own_event); break;
+    case 7:
+        probe[1] = 1.0f;
+        emu_launch(affine, dim3(1), dim3(32), (size_t)0, own, probe + 1, (const float *)probe + 1,
+                   3.0f, 0.0f, 1);
+        e = cudaGetLastError();
+        if (e == cudaSuccess && probe[1] != 3.0f)
+            e = cudaErrorInvalidValue; /* recorded or dropped instead of run */
+        break;
+    case 8: e = cudaMemsetAsync(probe + 2, 0, 4, NULL); break;
+    }
+    if (e == cudaSuccess && call == 0)
+        e = cudaFree(p);
+    if (e == cudaSuccess && call == 2)
+        e = cudaFreeHost(p);
+    return e;
+}
+
+/* CUDA's rules for another thread while this one captures (cudaThreadExchangeStreamCaptureMode):
+ * its potentially unsafe calls are refused, and the capture invalidated, only when the capture is
+ * global and that thread's own mode is global; its work on its own non-blocking stream or the
+ * legacy stream runs whatever the modes (the emulator's isolation rule is the capturing thread's
+ * alone). Each thread keeps its own last error. Ending the capture from another thread is
+ * refused unless it is relaxed. */
 static void test_threads(cudaStream_t s, float *probe)
 {
     const cudaStreamCaptureMode modes[] = {cudaStreamCaptureModeGlobal, cudaStreamCaptureModeThreadLocal,
                                            cudaStreamCaptureModeRelaxed};
+    /* an error stays with the thread whose call failed */
+    (void)cudaGetLastError();
+    CHECK_CODE(cudaGraphLaunch(NULL, s), cudaErrorInvalidValue);
+    cudaError_t there_before = cudaErrorInvalidValue, there_after = cudaSuccess;
+    std::thread([&] {
+        there_before = cudaGetLastError();
+        (void)cudaGraphDestroy(NULL);
+    }).join();
+    std::thread([&] { there_after = cudaGetLastError(); }).join();
+    CHECK_CODE(there_before, cudaSuccess);
+    CHECK_CODE(there_after, cudaSuccess);
+    CHECK_CODE(cudaGetLastError(), cudaErrorInvalidValue);
+
+    cudaStream_t own = new_stream(cudaStreamNonBlocking);
+    cudaEvent_t own_event = NULL;
+    cudaEventCreateWithFlags(&own_event, cudaEventDisableTiming);
+    CHECK_CODE(cudaEventRecord(own_event, own), cudaSuccess);
+    for (cudaStreamCaptureMode capture_mode : modes)
+        for (cudaStreamCaptureMode there_mode : modes)
+            for (int call = 0; call < 9; call++) {
+                void *dev = NULL, *pinned = NULL;
+                cudaMalloc(&dev, 64);
+                cudaHostAlloc(&pinned, 64, cudaHostAllocDefault);
+                (void)cudaGetLastError();
+                CHECK_CODE(cudaStreamBeginCapture(s, capture_mode), cudaSuccess);
+                cudaError_t e = cudaSuccess, last_there = cudaSuccess;
+                std::thread([&] {
+                    cudaStreamCaptureMode mode = there_mode;
+                    cudaThreadExchangeStreamCaptureMode(&mode);
+                    e = other_thread_call(call, own, own_event, dev, pinned, probe);
+                    last_there = cudaGetLastError();
+                }).join();
+                const bool refused = call < 7 && capture_mode == cudaStreamCaptureModeGlobal &&
+                                     there_mode == cudaStreamCaptureModeGlobal;
+                const cudaError_t want = refused ? cudaErrorStreamCaptureUnsupported : cudaSuccess;
+                CHECK_CODE(e, want);
+                CHECK_CODE(last_there, want);
+                CHECK_CODE(cudaGetLastError(), cudaSuccess); /* not this thread's error */
+                if (refused) {
+                    expect_invalidated(s, probe);
+                } else {
+                    CHECK(capture_status(s) == cudaStreamCaptureStatusActive);
+                    cudaGraph_t graph = NULL;
+                    CHECK_CODE(cudaStreamEndCapture(s, &graph), cudaSuccess);
+                    cudaGraphDestroy(graph);
+                }
+                if (call != 1 || refused)
+                    cudaFree(dev);
+                if (call != 3 || refused)
+                    cudaFreeHost(pinned);
+            }
+
+    /* a blocking stream's capture: the legacy stream is refused to every thread */
+    cudaStream_t blocking = new_stream(cudaStreamDefault);
+    CHECK_CODE(cudaStreamBeginCapture(blocking, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+    cudaError_t legacy_there = cudaSuccess;
+    std::thread([&] { legacy_there = cudaMemsetAsync(probe + 2, 0, 4, NULL); }).join();
+    CHECK_CODE(legacy_there, cudaErrorStreamCaptureImplicit);
+    expect_invalidated(blocking, probe);
+    cudaStreamDestroy(blocking);
+
+    /* another thread's work on the capturing stream itself is recorded, not run */
+    CHECK_CODE(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+    probe[1] = 2.0f;
+    std::thread([&] {
+        emu_launch(affine, dim3(1), dim3(32), (size_t)0, s, probe + 1, (const float *)probe + 1,
+                   5.0f, 0.0f, 1);
+    }).join();
+    CHECK(probe[1] == 2.0f);
+    cudaGraph_t recorded = NULL;
+    CHECK_CODE(cudaStreamEndCapture(s, &recorded), cudaSuccess);
+    cudaGraphExec_t recorded_exec = NULL;
+    CHECK_CODE(cudaGraphInstantiate(&recorded_exec, recorded, 0), cudaSuccess);
+    CHECK_CODE(cudaGraphLaunch(recorded_exec, s), cudaSuccess);
+    CHECK(probe[1] == 10.0f);
+    cudaGraphExecDestroy(recorded_exec);
+    cudaGraphDestroy(recorded);
+
     for (cudaStreamCaptureMode mode : modes) {
         CHECK_CODE(cudaStreamBeginCapture(s, mode), cudaSuccess);
-        cudaError_t malloc_there = cudaSuccess, end_there = cudaSuccess;
+        cudaError_t end_there = cudaSuccess;
         cudaGraph_t graph = NULL;
-        std::thread([&] {
-            void *p = NULL;
-            malloc_there = cudaMalloc(&p, 64);
-            if (malloc_there == cudaSuccess)
-                cudaFree(p);
-            end_there = cudaStreamEndCapture(s, &graph);
-        }).join();
-        CHECK_CODE(malloc_there, mode == cudaStreamCaptureModeGlobal ? cudaErrorStreamCaptureUnsupported : cudaSuccess);
+        std::thread([&] { end_there = cudaStreamEndCapture(s, &graph); }).join();
         if (mode == cudaStreamCaptureModeRelaxed) {
             CHECK_CODE(end_there, cudaSuccess);
             CHECK(graph != NULL);
-            cudaGraphDestroy(graph);
         } else {
             CHECK_CODE(end_there, cudaErrorStreamCaptureWrongThread);
-            if (mode == cudaStreamCaptureModeGlobal)
-                expect_invalidated(s, probe);
-            else {
-                CHECK_CODE(cudaStreamEndCapture(s, &graph), cudaSuccess);
-                cudaGraphDestroy(graph);
-            }
+            CHECK(capture_status(s) == cudaStreamCaptureStatusActive);
+            CHECK_CODE(cudaStreamEndCapture(s, &graph), cudaSuccess);
         }
+        cudaGraphDestroy(graph);
     }
+    cudaEventDestroy(own_event);
+    cudaStreamDestroy(own);
     (void)cudaGetLastError();
 }
 
@@ -428,6 +538,161 @@ static void test_replay_matches_direct(cudaStream_t s, cublasHandle_t blas)
     }
 }
 
+/* threads that meet at each wait() before any goes on (C++17 has no std::barrier) */
+struct Rendezvous {
+    std::mutex m;
+    std::condition_variable cv;
+    int parties, arrived = 0, generation = 0;
+    explicit Rendezvous(int n) : parties(n) {}
+    void wait()
+    {
+        std::unique_lock<std::mutex> lock(m);
+        const int gen = generation;
+        if (++arrived == parties) {
+            arrived = 0;
+            generation++;
+            cv.notify_all();
+        } else
+            cv.wait(lock, [&] { return generation != gen; });
+    }
+};
+
+/* run_sequence's input and outputs for one thread */
+struct Sequence {
+    int n, blocks;
+    float *x, *y, *sums, *z;
+    explicit Sequence(int k) : n(1000 + 237 * k), blocks(3 + k)
+    {
+        x = device<float>(n);
+        y = device<float>(n);
+        sums = device<float>(blocks);
+        z = device<float>(blocks * blocks);
+        for (int i = 0; i < n; i++)
+            x[i] = cosf(0.07f * (float)(i + 11 * k)) * (2.0f + (float)k);
+    }
+    void run(cudaStream_t s, cublasHandle_t blas) { run_sequence(s, blas, x, y, sums, z, n, blocks); }
+    std::vector<float> outputs() const
+    {
+        std::vector<float> v(y, y + n);
+        v.insert(v.end(), sums, sums + blocks);
+        v.insert(v.end(), z, z + blocks * blocks);
+        return v;
+    }
+    void poison(cudaStream_t s) /* NaN, for the next replay to replace */
+    {
+        cudaMemsetAsync(y, 0xff, n * sizeof(float), s);
+        cudaMemsetAsync(sums, 0xff, blocks * sizeof(float), s);
+        cudaMemsetAsync(z, 0xff, blocks * blocks * sizeof(float), s);
+    }
+    ~Sequence()
+    {
+        cudaFree(x);
+        cudaFree(y);
+        cudaFree(sums);
+        cudaFree(z);
+    }
+};
+
+/* Two threads each capture a different sequence on their own stream and cuBLAS handle (thread-
+ * local mode, as core/cuda records its step), both captures open at once while a third thread
+ * allocates, frees, queries memory, synchronizes and launches on its own stream; then both replay
+ * their graphs at once, node by node interleaved, while the third goes on. Every replay gives
+ * the bits of the sequence run directly by one thread alone. */
+static void test_concurrent_graphs(void)
+{
+    enum { CAPTURERS = 2, REPLAYS = 16 };
+    std::vector<float> alone[CAPTURERS];
+    {
+        cudaStream_t s = new_stream(cudaStreamNonBlocking);
+        cublasHandle_t blas = NULL;
+        cublasCreate(&blas);
+        cublasSetStream(blas, s);
+        for (int k = 0; k < CAPTURERS; k++) {
+            Sequence seq(k);
+            seq.run(s, blas);
+            alone[k] = seq.outputs();
+        }
+        cublasDestroy(blas);
+        cudaStreamDestroy(s);
+    }
+    Rendezvous meet(CAPTURERS + 1);
+    std::atomic<int> replaying(CAPTURERS);
+    std::atomic<long> churned(0), churned_while_captured(0);
+    std::vector<std::thread> threads;
+    for (int k = 0; k < CAPTURERS; k++)
+        threads.emplace_back([&, k] {
+            cudaStream_t s = new_stream(cudaStreamNonBlocking);
+            cublasHandle_t blas = NULL;
+            cublasCreate(&blas);
+            cublasSetStream(blas, s);
+            Sequence seq(k);
+            meet.wait(); /* 1: all set up */
+            CHECK_CODE(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+            seq.run(s, blas);
+            meet.wait(); /* 2: both captures open and recorded */
+            meet.wait(); /* 3: the third thread's calls made meanwhile */
+            CHECK(capture_status(s) == cudaStreamCaptureStatusActive);
+            cudaGraph_t graph = NULL;
+            CHECK_CODE(cudaStreamEndCapture(s, &graph), cudaSuccess);
+            cudaGraphExec_t exec = NULL;
+            CHECK_CODE(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+            CHECK(std::isnan(seq.z[0])); /* recorded, not run */
+            meet.wait(); /* 4: replay together */
+            for (int r = 0; r < REPLAYS; r++) {
+                seq.poison(s);
+                CHECK_CODE(cudaGraphLaunch(exec, s), cudaSuccess);
+                CHECK_CODE(cudaStreamSynchronize(s), cudaSuccess);
+                const std::vector<float> got = seq.outputs();
+                CHECK(got.size() == alone[k].size() &&
+                      memcmp(got.data(), alone[k].data(), got.size() * sizeof(float)) == 0);
+                while (r == 0 && churned < 18) /* the third thread's calls between replays */
+                    std::this_thread::yield();
+            }
+            CHECK_CODE(cudaGetLastError(), cudaSuccess);
+            replaying--;
+            cudaGraphExecDestroy(exec);
+            cudaGraphDestroy(graph);
+            cublasDestroy(blas);
+            cudaStreamDestroy(s);
+        });
+    threads.emplace_back([&] {
+        cudaStream_t own = new_stream(cudaStreamNonBlocking);
+        cudaEvent_t own_event = NULL;
+        cudaEventCreateWithFlags(&own_event, cudaEventDisableTiming);
+        float *probe = device<float>(4);
+        /* every call of other_thread_call, until both replays are over */
+        auto churn = [&] {
+            for (int call = 0; call < 9; call++) {
+                void *dev = NULL, *pinned = NULL;
+                CHECK_CODE(cudaMalloc(&dev, 4096), cudaSuccess);
+                CHECK_CODE(cudaHostAlloc(&pinned, 4096, cudaHostAllocDefault), cudaSuccess);
+                CHECK_CODE(cudaEventRecord(own_event, own), cudaSuccess);
+                CHECK_CODE(other_thread_call(call, own, own_event, dev, pinned, probe), cudaSuccess);
+                if (call != 1)
+                    cudaFree(dev);
+                if (call != 3)
+                    cudaFreeHost(pinned);
+                churned++;
+            }
+        };
+        meet.wait(); /* 1 */
+        meet.wait(); /* 2 */
+        churn();
+        churned_while_captured = churned.load();
+        meet.wait(); /* 3 */
+        meet.wait(); /* 4 */
+        while (replaying > 0)
+            churn();
+        CHECK_CODE(cudaGetLastError(), cudaSuccess);
+        cudaFree(probe);
+        cudaEventDestroy(own_event);
+        cudaStreamDestroy(own);
+    });
+    for (std::thread &th : threads)
+        th.join();
+    CHECK(churned_while_captured == 9 && churned >= 18);
+}
+
 int main(void)
 {
     cudaStream_t s = new_stream(cudaStreamNonBlocking);
@@ -441,14 +706,15 @@ int main(void)
     test_other_streams(s, blas, probe);
     test_threads(s, probe);
     test_replay_matches_direct(s, blas);
+    test_concurrent_graphs();
     CHECK(strcmp(cudaGetErrorName(cudaErrorStreamCaptureInvalidated), "cudaErrorStreamCaptureInvalidated") == 0);
     cudaFree(probe);
     cublasDestroy(blas);
     cudaStreamDestroy(s);
     if (failures) {
-        fprintf(stderr, "selftest: %d of %d checks failed\n", failures, checks);
+        fprintf(stderr, "selftest: %d of %d checks failed\n", failures.load(), checks.load());
         return 1;
     }
-    printf("emulator self-test (stream capture, graphs): %d checks passed\n", checks);
+    printf("emulator self-test (stream capture, graphs): %d checks passed\n", checks.load());
     return 0;
 }

@@ -1,5 +1,6 @@
 /* CPU emulation of the parts of the CUDA runtime that core/cuda uses: see README.md. */
 #pragma once
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -118,8 +119,7 @@ struct cudaFuncAttributes {
     int numRegs;
 };
 
-extern cudaError_t emu_last_error;
-extern std::map<const void *, int> emu_smem_limit;
+extern thread_local cudaError_t emu_last_error; /* per host thread, as in CUDA */
 extern float4 *nl_dyn_smem;
 
 cudaError_t cudaGetDeviceCount(int *n);
@@ -127,9 +127,10 @@ cudaError_t cudaGetDevice(int *d);
 cudaError_t cudaSetDevice(int d);
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int d);
 template <class F> cudaError_t cudaFuncGetAttributes(cudaFuncAttributes *a, F) { a->numRegs = 32; return cudaSuccess; }
+void emu_set_smem_limit(const void *kernel, int bytes);
 template <class F> cudaError_t cudaFuncSetAttribute(F f, cudaFuncAttribute, int v)
 {
-    emu_smem_limit[(const void *)f] = v;
+    emu_set_smem_limit((const void *)f, v);
     return cudaSuccess;
 }
 const char *cudaGetErrorString(cudaError_t e);
@@ -167,7 +168,8 @@ cudaError_t cudaRuntimeGetVersion(int *v);
  * runs nothing (see README.md). */
 enum EmuNodeKind { EMU_NODE_KERNEL, EMU_NODE_MEMCPY, EMU_NODE_MEMSET, EMU_NODE_GEMM, EMU_NODE_EVENT, EMU_NODE_GRAPH };
 cudaError_t emu_enqueue(cudaStream_t stream, EmuNodeKind kind, std::function<void()> work);
-extern long emu_launches, emu_threads, emu_graph_launches, emu_graph_nodes;
+/* counted over all host threads */
+extern std::atomic<long> emu_launches, emu_threads, emu_graph_launches, emu_graph_nodes;
 
 /* kernel launches: one block after another, each block's threads as fibers */
 void emu_run_block(void (*body)(void *), void *arg, size_t smem);
