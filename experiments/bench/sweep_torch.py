@@ -15,7 +15,7 @@ total wall time:
   /usr/bin/python3 experiments/bench/sweep_torch.py experiments/quickstart.yaml --device cpu \\
       --set train.epochs=1 --set data.train_size=1000 --in-process
 
-to be compared with `normlab sweep experiments/quickstart.yaml --set model.device=...`
+to be compared with `normlab sweep experiments/quickstart.yaml --set device=...`
 timed over the whole command (farm-bench, or `time`).
 
 What a run does, as normlab does it (configs/README.md): MLP only
@@ -45,7 +45,7 @@ FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 # the config keys a run's behaviour here depends on; anything else in a
 # resolved config is refused rather than silently left out
 MODELLED = {"data.dataset", "data.train_size", "data.test_size", "data.standardize", "data.path",
-            "model.arch", "model.widths", "model.norm.type", "model.norm.groups", "model.device",
+            "model.arch", "model.widths", "model.norm.type", "model.norm.groups", "device",
             "train.batch_size", "train.epochs", "train.steps", "train.optimizer.lr",
             "train.optimizer.momentum", "train.optimizer.weight_decay", "train.optimizer.type",
             "train.eval_every", "train.log_every", "seed", "threads", "name"}
