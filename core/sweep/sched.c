@@ -393,7 +393,12 @@ static void *run_thread_main(void *arg)
 
 /* As start_child, with the run as a thread of this process. Its signal
  * mask is the loop's (SIGINT, SIGTERM and SIGCHLD blocked), so that the
- * sweep alone takes them; a run is asked to stop through its flag. */
+ * sweep alone takes them; a run is asked to stop through its flag.
+ * A run directory's writer lock is a POSIX record lock, which belongs to
+ * the process and which closing any descriptor of the file drops: the loop
+ * never looks at a running thread's marker (run_dir_busy is asked before a
+ * run starts, after it ended, and of other processes' runs), and never
+ * starts a run twice. */
 static thread_run *start_thread(sched *s, int run, nl_error *err)
 {
     thread_run *t = calloc(1, sizeof *t);
