@@ -102,6 +102,9 @@ START_TEST(test_run_outputs)
     ck_assert_str_eq(value, "96");
     ck_assert(nl_json_flat_get(summary, "final_test_accuracy", value, sizeof value));
     ck_assert_double_gt(atof(value), 0.3);
+    /* the CPU records nothing (train.cuda_graph is the GPU's) */
+    ck_assert(nl_json_flat_get(summary, "replayed_steps", value, sizeof value));
+    ck_assert_str_eq(value, "0");
     free(summary);
     /* the resolved config loads back */
     snprintf(path, sizeof path, "%s/results/small/config.yaml", tu_tmp);

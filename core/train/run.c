@@ -198,6 +198,9 @@ static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *
     nl_json_number(&j, "wall_s", r->wall_s);
     nl_json_number(&j, "train_s", r->train_s);
     nl_json_number(&j, "samples_per_s", r->samples_per_s);
+    /* train.cuda_graph: how many of the steps ran as a replay (0: every
+     * step launched its kernels), so a measured speed says which it was */
+    nl_json_int(&j, "replayed_steps", r->replayed_steps);
     nl_json_int(&j, "seed", (long long)cfg->seed);
     nl_json_int(&j, "threads", st->threads);
     nl_json_int(&j, "ranks", st->ranks);

@@ -27,18 +27,27 @@ for f in "$B"/src/cuda/*.cpp; do
 done
 wait
 objs=""
-for f in $(cd "$R" && find core -name '*.c') tests/testutil.c tests/test_cuda_parity.c; do
+core_objs=""
+cmd_objs=""
+for f in $(cd "$R" && find core cmd -name '*.c') tests/testutil.c tests/test_cuda_parity.c; do
     o="$B/obj/$(echo "$f" | tr / _).o"
     gcc -std=c11 $FL -fopenmp -Wno-unknown-pragmas -DNORMLAB_HAVE_CUDA=1 \
         -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DNORMLAB_VERSION=\"emulated\" \
         -DNORMLAB_SOURCE_DIR=\"$R\" -DNORMLAB_BINARY=\"/bin/false\" \
-        -I"$R/core" -I"$R/tests" -I"$B/gen" -I"$OB" $(pkg-config --cflags yaml-0.1 check) \
+        -I"$R/core" -I"$R/cmd" -I"$R/tests" -I"$B/gen" -I"$OB" $(pkg-config --cflags yaml-0.1 check) \
         -c "$R/$f" -o "$o" &
-    objs="$objs $o"
+    case "$f" in
+    core/*) core_objs="$core_objs $o" ;;
+    cmd/*) cmd_objs="$cmd_objs $o" ;;
+    *) objs="$objs $o" ;;
+    esac
 done
 gcc -std=c11 $FL -I"$R/core" -c "$B/gen/plot_templates.c" -o "$B/obj/plot_templates.o"
-objs="$objs $B/obj/plot_templates.o"
+core_objs="$core_objs $B/obj/plot_templates.o"
 wait
-g++ -fopenmp -pthread -o "$B/test_cuda_parity" $objs "$B"/obj/cuda_*.o "$B/obj/emu.o" -L"$OL" \
+g++ -fopenmp -pthread -o "$B/test_cuda_parity" $objs $core_objs "$B"/obj/cuda_*.o "$B/obj/emu.o" -L"$OL" \
     -Wl,-rpath,"$OL" -lopenblas $(pkg-config --libs check yaml-0.1) -lz -lm
+# the command-line program on the emulated GPU, for sweep_check.sh
+g++ -fopenmp -pthread -o "$B/normlab" $cmd_objs $core_objs "$B"/obj/cuda_*.o "$B/obj/emu.o" -L"$OL" \
+    -Wl,-rpath,"$OL" -lopenblas $(pkg-config --libs yaml-0.1) -lz -lm
 cd "$B" && CK_FORK=no ./test_cuda_parity
