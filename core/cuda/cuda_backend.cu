@@ -137,7 +137,13 @@ static void cuda_upload(nl_backend *be, void *dst, const void *src, size_t bytes
         /* the slot's previous copy must have left it before it is refilled */
         cudaError_t e = cudaEventSynchronize(cu->slot_free[slot]);
         if (e != cudaSuccess) {
+            /* the run fails at its next check; until then kernels may still
+             * run on the stream, and indices or labels that never arrived
+             * would send them out of bounds (a fault that ends every run
+             * sharing the context), so the bytes go by the runtime's own
+             * staging instead */
             nl_cuda_record_cuda(cu, "cudaEventSynchronize", e, __FILE__, __LINE__);
+            NL_CU(cu, cudaMemcpyAsync(d, s, bytes, cudaMemcpyHostToDevice, cu->stream));
             return;
         }
         memcpy(stage, s, piece);
