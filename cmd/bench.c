@@ -288,7 +288,7 @@ static const char *const columns[] = {
     "shape", "mode", "reps", "calls", "median_us", "min_us", "samples_per_s", "median_ms",
     "flops", "gflops", "ref_gflops", "square_gflops", "ceiling_samples_per_s",
     "bytes_per_elem", "gbps", "copy_gbps", "fraction", "busy", "flush_subnormals", "cpu_model",
-    "isa", "build_isa", "l1d_kib", "l2_kib", "l3_kib", "openblas_core",
+    "isa", "build_isa", "l1d_kib", "l2_kib", "l3_kib", "openblas_core", "cpu_kernels",
 };
 enum { N_COLUMNS = sizeof columns / sizeof columns[0] };
 
@@ -313,6 +313,7 @@ typedef struct {
     char setting[256];
     int threads, busy;
     bool flush_subnormals;
+    const char *cpu_kernels; /* the kernel set the backend runs */
     nl_bench_machine machine;
     int failures;
 } output;
@@ -373,6 +374,7 @@ static void emit_csv(output *out, const row *r)
     f[i] = inum(b[i], sizeof b[i], m->l2_kib), i++;
     f[i] = inum(b[i], sizeof b[i], m->l3_kib), i++;
     f[i++] = m->openblas_core;
+    f[i++] = out->cpu_kernels;
     nl_error err = {0};
     if (nl_csv_row(&out->csv, f, &err) != NL_OK) {
         nl_cmd_report("bench", &err);
@@ -907,7 +909,8 @@ int cmd_bench(int argc, char **argv)
         stop_busy_loops(&busy);
         return nl_cmd_report("bench", &err);
     }
-    output out = {.threads = be->threads, .busy = o.busy, .flush_subnormals = be->flush_subnormals};
+    output out = {.threads = be->threads, .busy = o.busy, .flush_subnormals = be->flush_subnormals,
+                  .cpu_kernels = be->cpu_kernels};
     nl_bench_machine_describe(&out.machine);
     describe_setting(out.setting, sizeof out.setting);
     if (o.csv) {
@@ -924,9 +927,10 @@ int cmd_bench(int argc, char **argv)
            NORMLAB_GIT_COMMIT, be->threads, out.setting, o.quick ? ", quick" : "");
     printf("cpu: %s\n", nl_backend_cpu_description(cpu, sizeof cpu));
     const nl_bench_machine *m = &out.machine;
-    printf("machine: %s; %s (built for %s); L1d %d KiB, L2 %d KiB, L3 %d KiB; OpenBLAS core %s\n",
-           m->cpu_model[0] ? m->cpu_model : "unknown CPU", m->isa, m->build_isa, m->l1d_kib,
-           m->l2_kib, m->l3_kib, m->openblas_core);
+    printf("machine: %s; %s (built for %s, kernels %s); L1d %d KiB, L2 %d KiB, L3 %d KiB; "
+           "OpenBLAS core %s\n",
+           m->cpu_model[0] ? m->cpu_model : "unknown CPU", m->isa, m->build_isa, be->cpu_kernels,
+           m->l1d_kib, m->l2_kib, m->l3_kib, m->openblas_core);
     printf("threads: %d of %d usable cores (%.1f busy with other work at the start, %d busy "
            "loop%s started by --busy); subnormals %s\n",
            be->threads, be->usable_cores, be->busy_cores, o.busy, o.busy == 1 ? "" : "s",

@@ -11,6 +11,7 @@
 
 #include "backend.h"
 #include "base/names.h"
+#include "cpu/cpu.h"
 #include "cmd.h"
 #include "version_git.h"
 
@@ -137,9 +138,10 @@ static bool startup_env(const char *name, char *value, size_t size)
 
 void nl_cmd_print_version(void)
 {
-    char cpu[256], cuda[256];
+    char cpu[256], cuda[256], kernels[512];
     printf("normlab %s (commit %s)\n", NORMLAB_VERSION, NORMLAB_GIT_COMMIT);
     printf("cpu:  %s\n", nl_backend_cpu_description(cpu, sizeof cpu));
+    printf("cpu kernels: %s\n", nl_backend_cpu_kernels_description(kernels, sizeof kernels));
     nl_backend_cuda_describe(cuda, sizeof cuda);
     printf("cuda: %s\n", cuda);
     char policy[64], spin[64];
@@ -247,6 +249,11 @@ int main(int argc, char **argv)
 {
     bound_openmp_spinning(argv);
     argv = split_long_options(&argc, argv);
+    /* NORMLAB_CPU_KERNELS names a kernel set for every command: refused
+     * before any command reads or writes anything */
+    nl_error kernels_err = {0};
+    if (nl_cpu_kernels_choose(NULL, &kernels_err) != NL_OK)
+        return nl_cmd_report(argc > 1 ? argv[1] : "", &kernels_err);
     if (argc < 2) {
         print_help(stderr);
         return 2;

@@ -449,6 +449,9 @@ struct nl_backend {
     int usable_cores;
     double busy_cores;
     bool flush_subnormals; /* host threads flush subnormal floats to zero */
+    /* the CPU kernel set the ops come from (cpu/host.c: "native",
+     * "x86-64-v4", ...); NULL for a GPU */
+    const char *cpu_kernels;
     void *impl; /* backend-private state (CUDA handles and streams) */
 };
 
@@ -475,6 +478,8 @@ nl_backend nl_backend_probe(int threads);
 
 /* What this build and machine offer, for --version and `list`. */
 const char *nl_backend_cpu_description(char *buf, size_t size);
+/* the CPU kernel set in use, those the binary holds and those this CPU runs */
+const char *nl_backend_cpu_kernels_description(char *buf, size_t size);
 int nl_backend_cuda_built(void);
 /* The most host threads a run with `threads` (the config's or --threads;
  * <= 0: the usable cores, before busy ones are left out) can use: what the

@@ -1,3 +1,4 @@
+// ctest-labels: kernels
 /* Every slot of the CPU backend's ops table is filled (the CUDA backend's is
  * checked the same way in test_cuda_parity, on a GPU or the emulator): a
  * NULL slot would otherwise be found only by the first model that calls

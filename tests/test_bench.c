@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cpu/cpu.h"
 #include "norm/registry.h"
 #include "testutil.h"
 
@@ -15,12 +16,12 @@ static const char *header =
     "section,impl,setting,threads,model,norm,groups,batch,kernel,shape,mode,reps,calls,"
     "median_us,min_us,samples_per_s,median_ms,flops,gflops,ref_gflops,square_gflops,"
     "ceiling_samples_per_s,bytes_per_elem,gbps,copy_gbps,fraction,busy,flush_subnormals,"
-    "cpu_model,isa,build_isa,l1d_kib,l2_kib,l3_kib,openblas_core\n";
+    "cpu_model,isa,build_isa,l1d_kib,l2_kib,l3_kib,openblas_core,cpu_kernels\n";
 
 enum { SECTION, IMPL, SETTING, THREADS, MODEL, NORM, GROUPS, BATCH, KERNEL, SHAPE, MODE, REPS,
        CALLS, MEDIAN_US, MIN_US, SAMPLES, MEDIAN_MS, FLOPS, GFLOPS, REF_GFLOPS, SQUARE, CEILING,
        BYTES, GBPS, COPY_GBPS, FRACTION, BUSY, FLUSH, CPU_MODEL, ISA, BUILD_ISA, L1D, L2, L3,
-       OPENBLAS_CORE, N_FIELDS };
+       OPENBLAS_CORE, CPU_KERNELS, N_FIELDS };
 
 static char tmp[256];
 
@@ -93,6 +94,8 @@ START_TEST(test_quick_csv)
         ck_assert_str_eq(fld[BUSY], "0");
         ck_assert_str_eq(fld[FLUSH], "true");
         ck_assert_msg(fld[BUILD_ISA][0] && fld[OPENBLAS_CORE][0], "no build ISA or OpenBLAS core: %s",
+                      desc);
+        ck_assert_msg(strcmp(fld[CPU_KERNELS], nl_cpu_kernels_name()) == 0, "kernel set: %s",
                       desc);
         if (strcmp(fld[SECTION], "sgemm") == 0) {
             sgemm++;
@@ -232,6 +235,8 @@ static void read_lm_rows(int counts[NL_NORM_COUNT][2], const char *placement)
         ck_assert_msg(fld[CPU_MODEL][0] && fld[ISA][0] && fld[OPENBLAS_CORE][0] &&
                           fld[BUILD_ISA][0],
                       "machine columns: %s", desc);
+        ck_assert_msg(strcmp(fld[CPU_KERNELS], nl_cpu_kernels_name()) == 0, "kernel set: %s",
+                      desc);
         const int kind = nl_name_lookup(&nl_norm_names, fld[NORM]);
         ck_assert_msg(kind >= 0, "unknown normalizer: %s", desc);
         ck_assert_msg(batch == 1 || batch == 3, "batch: %s", desc);

@@ -1,3 +1,4 @@
+// ctest-labels: kernels
 /* train.bn_recalibrate and train.freeze_bn_after: recalibration gives
  * PyTorch's momentum=None average of the batches' statistics from a reset;
  * a layer training with frozen statistics computes eval mode's output with

@@ -1,3 +1,4 @@
+// ctest-labels: kernels
 /* End-to-end equivalence with PyTorch: a small MLP and a small CNN with
  * batch, group and layer norm, started from the same weights and fed the
  * same batches, trained 20 SGD steps (momentum; weight decay and Nesterov in

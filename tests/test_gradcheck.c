@@ -1,3 +1,4 @@
+// ctest-labels: kernels
 /* Finite-difference gradient checks. Each layer and normalizer is built as a
  * one-layer graph on shapes that are not round (N=3, C=6, H=5, W=7,
  * groups=3), in 2-D and 4-D where it applies, with and without affine

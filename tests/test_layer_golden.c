@@ -1,3 +1,4 @@
+// ctest-labels: kernels
 /* Layers against PyTorch: linear, convolutions, pooling, activations and
  * softmax cross-entropy, forward and backward, normalized error <= 1e-5. */
 #include <math.h>

@@ -1,3 +1,4 @@
+// ctest-labels: kernels
 /* Every normalizer against PyTorch (tests/golden/make_goldens.py): forward
  * over three training steps, running statistics, backward (dx, dgamma,
  * dbeta) and eval mode, at normalized error <= 1e-5. The layer is built

@@ -1,3 +1,4 @@
+// ctest-labels: kernels
 /* Every CPU normalization path against the plain reference of
  * core/norm/reference.c: the tuned batch-statistics and group kernels
  * behind the norm ops (per-sample groups centred and not), over a table of

@@ -1,3 +1,4 @@
+// ctest-labels: kernels
 /* The optimizers and gradient-norm clipping against PyTorch: trajectories of
  * several steps from the same parameters and gradients (tests/golden/
  * make_goldens.py, optim_goldens.nlfx) with AdamW (with and without weight

@@ -1,3 +1,4 @@
+// ctest-labels: kernels
 /* The transformer against PyTorch (tests/fixtures/tfm_goldens.nlfx, from
  * tests/golden/make_goldens.py with attention written out by hand): the
  * token ops on the CPU backend (embedding, causal attention with its

@@ -1,3 +1,4 @@
+// ctest-labels: kernels
 /* The lm and vit architectures: central finite differences of the whole model's
  * mean token loss against backward, for every normalizer the registry
  * places on tokens x every lm placement x QK-norm on and off, the head tied

@@ -1,3 +1,4 @@
+// ctest-labels: kernels
 /* The token ops (embedding, causal and bidirectional attention, GELU, the
  * ViT's patchify, position add, class token and token pooling) on the CPU
  * backend against the plain reference of core/tfm/reference.c, over shapes

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/rng.h"
+#include "cpu/cpu.h"
 #include "log/files.h"
 #include "model/model.h"
 #include "train/check.h"
@@ -327,6 +328,16 @@ void tu_tmp_remove(void)
 
 int tu_run_suite(Suite *s)
 {
+    /* CTest runs the numeric suites once per kernel set (label "kernels"),
+     * naming it in NORMLAB_CPU_KERNELS: skipped where this CPU cannot run it */
+    if (getenv("NORMLAB_CPU_KERNELS")) {
+        nl_error err = {0};
+        if (nl_cpu_kernels_choose(NULL, &err) != NL_OK) {
+            printf("skipped: %s\n", err.msg);
+            return err.code == NL_ERR_UNSUPPORTED ? 77 : 1;
+        }
+        printf("CPU kernel set: %s\n", nl_cpu_kernels_name());
+    }
     SRunner *runner = srunner_create(s);
     srunner_run_all(runner, CK_NORMAL);
     int failed = srunner_ntests_failed(runner);

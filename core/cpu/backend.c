@@ -1,16 +1,13 @@
-#include <cblas.h>
+/* The CPU backend's ops table: one kernel set. This file and every other
+ * kernel file of core/cpu are compiled once with the build's flags and again
+ * for each instruction set of NORMLAB_CPU_KERNEL_SETS (CMakeLists.txt);
+ * host.c picks the set a process runs. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cpu/cpu.h"
-
-/* OpenBLAS's own controls; declared here because cblas.h of some builds
- * leaves them out */
-extern void openblas_set_num_threads(int num_threads);
-extern int openblas_get_parallel(void);
-extern char *openblas_get_config(void);
 
 static nl_code cpu_alloc(nl_backend *be, size_t bytes, void **out, nl_error *err)
 {
@@ -170,59 +167,6 @@ static const nl_ops cpu_ops = {
     .clip_by_norm = nl_cpu_clip_by_norm,
 };
 
-const nl_ops *nl_cpu_ops(void) { return &cpu_ops; }
-
-/* how long the other processes' load is sampled when threads: 0 picks the
- * team: 5 scheduler ticks of /proc/stat at USER_HZ 100 */
-#define BUSY_SAMPLE_MS 50
-
-static int host_threads(const nl_backend_options *opt, nl_backend *be)
-{
-    be->usable_cores = nl_cpu_usable_cores();
-    be->busy_cores = 0.0;
-    if (opt->threads > 0)
-        return opt->threads;
-    const char *omp = getenv("OMP_NUM_THREADS");
-    if (omp && *omp)
-        return omp_get_max_threads();
-    if (be->usable_cores > 1)
-        be->busy_cores = nl_cpu_busy_cores(BUSY_SAMPLE_MS);
-    return nl_cpu_auto_threads(be->usable_cores, be->busy_cores);
-}
-
-nl_code nl_cpu_backend_open(const nl_backend_options *opt, nl_backend **out, nl_error *err)
-{
-    nl_backend *be = calloc(1, sizeof *be);
-    if (!be)
-        return nl_fail(err, NL_ERR_NOMEM, "cannot allocate the CPU backend");
-    be->ops = &cpu_ops;
-    be->device = NL_DEVICE_CPU;
-    omp_set_num_threads(host_threads(opt, be));
-    be->threads = omp_get_max_threads();
-    /* the OpenMP build of OpenBLAS takes its threads from the same pool */
-    openblas_set_num_threads(be->threads);
-    be->flush_subnormals = !opt->keep_subnormals && nl_cpu_flush_supported();
-    nl_cpu_set_flush_subnormals(be->threads, be->flush_subnormals);
-    *out = be;
-    return NL_OK;
-}
-
-const char *nl_backend_cpu_description(char *buf, size_t size)
-{
-    static const char *const parallel[] = {"sequential", "pthreads", "OpenMP"};
-    int mode = openblas_get_parallel();
-    snprintf(buf, size, "OpenBLAS (%s, %s threading), %d OpenMP threads",
-             openblas_get_config(), (mode >= 0 && mode <= 2) ? parallel[mode] : "unknown",
-             omp_get_max_threads());
-    return buf;
-}
-
-#ifndef NORMLAB_HAVE_CUDA
-int nl_backend_cuda_built(void) { return 0; }
-
-int nl_backend_cuda_describe(char *buf, size_t size)
-{
-    snprintf(buf, size, "not built (configure with the CUDA toolkit and -DNORMLAB_CUDA=ON)");
-    return 0;
-}
-#endif
+/* The set's entry point: every other symbol of a set compiled for another
+ * instruction set is made local to it (CMakeLists.txt), and this one renamed. */
+const nl_cpu_kernel_set nl_cpu_kernels_of_build = {.ops = &cpu_ops, .needs = NL_ISA_COMPILED};

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "cpu/isa.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -98,6 +99,30 @@ static inline void nl_thread_range(int count, int *first, int *last)
         }                                                                                 \
     } while (0)
 
+/* One compilation of the kernels: its ops and the extensions it was
+ * compiled to use. Each kernel file is compiled with the build's flags
+ * (nl_cpu_kernels_of_build) and again for every instruction set that
+ * CMakeLists.txt names, as one object whose only global symbol is its set
+ * (nl_cpu_kernels_x86_64_v3, nl_cpu_kernels_x86_64_v4). */
+typedef struct {
+    const nl_ops *ops;
+    nl_isa_mask needs;
+} nl_cpu_kernel_set;
+extern const nl_cpu_kernel_set nl_cpu_kernels_of_build;
+
+/* host.c: which set a process runs. Sets are chosen for the whole process:
+ * by name, NULL for NORMLAB_CPU_KERNELS from the environment, where unset,
+ * empty or "auto" means the build's own kernels in a native build and the
+ * best set this CPU runs otherwise. A name this binary does not hold is
+ * NL_ERR_USAGE, a set this CPU cannot run NL_ERR_UNSUPPORTED. */
+nl_code nl_cpu_kernels_choose(const char *name, nl_error *err);
+/* the set's name, chosen as with NULL at the first use */
+const char *nl_cpu_kernels_name(void);
+/* the sets this binary holds, in the order auto prefers them */
+int nl_cpu_kernel_set_count(void);
+const char *nl_cpu_kernel_set_name(int index);
+bool nl_cpu_kernel_set_runs_here(int index);
+/* the chosen set's ops: what a backend opened now would run */
 const nl_ops *nl_cpu_ops(void);
 /* the CPU backend (nl_backend_open picks it; opt not NULL); freed with free() */
 nl_code nl_cpu_backend_open(const nl_backend_options *opt, nl_backend **out, nl_error *err);

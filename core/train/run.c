@@ -78,6 +78,7 @@ typedef struct {
     char started[32];
     int threads;
     int usable_cores;  /* the CPUs the run may use */
+    const char *cpu_kernels; /* the CPU kernel set, NULL on a GPU */
     double busy_cores; /* of those, busy with other work at the start */
     char *config_text; /* the resolved config, as config.yaml holds it */
     size_t config_len;
@@ -207,6 +208,9 @@ static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *
     nl_json_int(&j, "rank_batch_size", st->rank_batch);
     nl_json_int(&j, "usable_cores", st->usable_cores);
     nl_json_number(&j, "busy_cores_at_start", st->busy_cores);
+    /* results repeat bit for bit for one kernel set and thread count: which
+     * set computed them (cpu/host.c), empty on a GPU */
+    nl_json_string(&j, "cpu_kernels", st->cpu_kernels ? st->cpu_kernels : "");
     nl_json_string(&j, "device", nl_name_of(&nl_device_names, st->opt->device >= 0 ? st->opt->device : (int)cfg->device));
     nl_json_string(&j, "dataset", st->data_description ? st->data_description : "");
     nl_json_int(&j, "parameters", st->model ? (long long)nl_model_param_total(st->model) : 0);
@@ -474,6 +478,7 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
              be->threads == 1 ? "" : "s");
     st.threads = be->threads;
     st.usable_cores = be->usable_cores;
+    st.cpu_kernels = be->cpu_kernels;
     st.busy_cores = be->busy_cores;
     out->threads = be->threads;
     nl_model_spec model_spec;

@@ -67,7 +67,7 @@ COLUMNS = [
     "shape", "mode", "reps", "calls", "median_us", "min_us", "samples_per_s", "median_ms",
     "flops", "gflops", "ref_gflops", "square_gflops", "ceiling_samples_per_s",
     "bytes_per_elem", "gbps", "copy_gbps", "fraction", "busy", "flush_subnormals", "cpu_model",
-    "isa", "build_isa", "l1d_kib", "l2_kib", "l3_kib", "openblas_core",
+    "isa", "build_isa", "l1d_kib", "l2_kib", "l3_kib", "openblas_core", "cpu_kernels",
 ]
 # the CPU's extensions that change which kernels run fastest (as normlab bench lists them)
 ISA_FLAGS = ["amx_tile", "avx512_bf16", "avx512_vnni", "avx512bw", "avx512vl", "avx512f", "avx2",
@@ -77,7 +77,7 @@ ISA_FLAGS = ["amx_tile", "avx512_bf16", "avx512_vnni", "avx512bw", "avx512vl", "
 def machine():
     """the machine columns every row carries, as normlab bench writes them"""
     info = {"cpu_model": "", "isa": "", "l1d_kib": "", "l2_kib": "", "l3_kib": "",
-            "openblas_core": "", "build_isa": "", "busy": 0,
+            "openblas_core": "", "build_isa": "", "cpu_kernels": "", "busy": 0,
             # PyTorch keeps IEEE subnormals unless torch.set_flush_denormal(True),
             # which this script never calls
             "flush_subnormals": "false"}

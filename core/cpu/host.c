@@ -1,0 +1,223 @@
+/* What the CPU backend does once per process rather than once per kernel
+ * set: choosing the set, opening the backend, describing it. Compiled once,
+ * with the build's flags. */
+#include <cblas.h>
+#include <omp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/cpu.h"
+
+/* OpenBLAS's own controls; declared here because cblas.h of some builds
+ * leaves them out */
+extern void openblas_set_num_threads(int num_threads);
+extern int openblas_get_parallel(void);
+extern char *openblas_get_config(void);
+
+/* what the code compiled with the build's flags needs (cmd/isa_guard.c) */
+const nl_isa_mask nl_isa_of_build = NL_ISA_COMPILED;
+
+#ifdef NL_CPU_KERNELS_X86_64_V4
+extern const nl_cpu_kernel_set nl_cpu_kernels_x86_64_v4;
+#endif
+#ifdef NL_CPU_KERNELS_X86_64_V3
+extern const nl_cpu_kernel_set nl_cpu_kernels_x86_64_v3;
+#endif
+
+typedef struct {
+    const char *name;
+    const nl_cpu_kernel_set *set;
+} kernel_set_row;
+
+/* In the order auto prefers them. A native build's own kernels come first:
+ * they are compiled for exactly this CPU (isa_guard.c refuses any other).
+ * A portable build's come last: compiled for the x86-64 baseline, they run
+ * anywhere. */
+static const kernel_set_row kernel_sets[] = {
+#ifdef NL_CPU_NATIVE
+    {"native", &nl_cpu_kernels_of_build},
+#endif
+#ifdef NL_CPU_KERNELS_X86_64_V4
+    {"x86-64-v4", &nl_cpu_kernels_x86_64_v4},
+#endif
+#ifdef NL_CPU_KERNELS_X86_64_V3
+    {"x86-64-v3", &nl_cpu_kernels_x86_64_v3},
+#endif
+#ifndef NL_CPU_NATIVE
+#if defined(__x86_64__)
+    {"x86-64", &nl_cpu_kernels_of_build},
+#else
+    {"portable", &nl_cpu_kernels_of_build},
+#endif
+#endif
+};
+enum { KERNEL_SET_COUNT = sizeof kernel_sets / sizeof kernel_sets[0] };
+
+int nl_cpu_kernel_set_count(void) { return KERNEL_SET_COUNT; }
+
+const char *nl_cpu_kernel_set_name(int index)
+{
+    return index >= 0 && index < KERNEL_SET_COUNT ? kernel_sets[index].name : NULL;
+}
+
+bool nl_cpu_kernel_set_runs_here(int index)
+{
+    return index >= 0 && index < KERNEL_SET_COUNT &&
+           (kernel_sets[index].set->needs & ~nl_isa_of_this_cpu()) == 0;
+}
+
+/* the set in use, -1 before the first choice; sets are the same for every
+ * thread, so threads that choose at once store the same index. named: a
+ * caller chose it by name, which the environment no longer overrides. */
+static atomic_int chosen = -1;
+static atomic_bool named;
+
+static int first_runnable(void)
+{
+    int own = 0;
+    for (int i = 0; i < KERNEL_SET_COUNT; i++) {
+        if (nl_cpu_kernel_set_runs_here(i))
+            return i;
+        if (kernel_sets[i].set == &nl_cpu_kernels_of_build)
+            own = i;
+    }
+    /* none (a native build on a CPU isa_guard.c would have refused): the
+     * build's own, as the binary's other code is */
+    return own;
+}
+
+static void list_sets(char *buf, size_t size, bool runnable_only)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < KERNEL_SET_COUNT && used < size; i++)
+        if (!runnable_only || nl_cpu_kernel_set_runs_here(i))
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "",
+                                     kernel_sets[i].name);
+}
+
+nl_code nl_cpu_kernels_choose(const char *name, nl_error *err)
+{
+    const char *source = "the kernel set";
+    atomic_store(&named, name != NULL);
+    if (!name) {
+        name = getenv("NORMLAB_CPU_KERNELS");
+        source = "NORMLAB_CPU_KERNELS";
+    }
+    if (!name || !*name || strcmp(name, "auto") == 0) {
+        atomic_store(&chosen, first_runnable());
+        return NL_OK;
+    }
+    char names[256];
+    for (int i = 0; i < KERNEL_SET_COUNT; i++) {
+        if (strcmp(name, kernel_sets[i].name) != 0)
+            continue;
+        if (!nl_cpu_kernel_set_runs_here(i)) {
+            char missing[512];
+            list_sets(names, sizeof names, true);
+            nl_isa_list(kernel_sets[i].set->needs & ~nl_isa_of_this_cpu(), missing,
+                        sizeof missing);
+            return nl_fail(err, NL_ERR_UNSUPPORTED,
+                           "%s '%s' needs %s, which this CPU lacks; it runs: %s", source, name,
+                           missing, names);
+        }
+        atomic_store(&chosen, i);
+        return NL_OK;
+    }
+    list_sets(names, sizeof names, false);
+    return nl_fail(err, NL_ERR_USAGE,
+                   "%s '%s' is not one this normlab holds; accepted: auto, %s", source, name, names);
+}
+
+/* the chosen set; at the first use, the environment's choice, or auto where
+ * that is refused (nl_cpu_backend_open reports the refusal) */
+static int chosen_set(void)
+{
+    int index = atomic_load(&chosen);
+    if (index >= 0)
+        return index;
+    nl_error ignored;
+    if (nl_cpu_kernels_choose(NULL, &ignored) != NL_OK)
+        atomic_store(&chosen, first_runnable());
+    return atomic_load(&chosen);
+}
+
+const char *nl_cpu_kernels_name(void) { return kernel_sets[chosen_set()].name; }
+
+const nl_ops *nl_cpu_ops(void) { return kernel_sets[chosen_set()].set->ops; }
+
+/* how long the other processes' load is sampled when threads: 0 picks the
+ * team: 5 scheduler ticks of /proc/stat at USER_HZ 100 */
+#define BUSY_SAMPLE_MS 50
+
+static int host_threads(const nl_backend_options *opt, nl_backend *be)
+{
+    be->usable_cores = nl_cpu_usable_cores();
+    be->busy_cores = 0.0;
+    if (opt->threads > 0)
+        return opt->threads;
+    const char *omp = getenv("OMP_NUM_THREADS");
+    if (omp && *omp)
+        return omp_get_max_threads();
+    if (be->usable_cores > 1)
+        be->busy_cores = nl_cpu_busy_cores(BUSY_SAMPLE_MS);
+    return nl_cpu_auto_threads(be->usable_cores, be->busy_cores);
+}
+
+nl_code nl_cpu_backend_open(const nl_backend_options *opt, nl_backend **out, nl_error *err)
+{
+    /* a kernel set the environment names but this binary or CPU cannot run
+     * is an error here, even where planning a model already fell back to
+     * auto, so that nothing trains with a set other than the one asked for */
+    if (!atomic_load(&named)) {
+        nl_code rc = nl_cpu_kernels_choose(NULL, err);
+        if (rc)
+            return rc;
+    }
+    nl_backend *be = calloc(1, sizeof *be);
+    if (!be)
+        return nl_fail(err, NL_ERR_NOMEM, "cannot allocate the CPU backend");
+    be->ops = nl_cpu_ops();
+    be->cpu_kernels = nl_cpu_kernels_name();
+    be->device = NL_DEVICE_CPU;
+    omp_set_num_threads(host_threads(opt, be));
+    be->threads = omp_get_max_threads();
+    /* the OpenMP build of OpenBLAS takes its threads from the same pool */
+    openblas_set_num_threads(be->threads);
+    be->flush_subnormals = !opt->keep_subnormals && nl_cpu_flush_supported();
+    nl_cpu_set_flush_subnormals(be->threads, be->flush_subnormals);
+    *out = be;
+    return NL_OK;
+}
+
+const char *nl_backend_cpu_description(char *buf, size_t size)
+{
+    static const char *const parallel[] = {"sequential", "pthreads", "OpenMP"};
+    int mode = openblas_get_parallel();
+    snprintf(buf, size, "OpenBLAS (%s, %s threading), %d OpenMP threads",
+             openblas_get_config(), (mode >= 0 && mode <= 2) ? parallel[mode] : "unknown",
+             omp_get_max_threads());
+    return buf;
+}
+
+const char *nl_backend_cpu_kernels_description(char *buf, size_t size)
+{
+    char held[256], runnable[256];
+    list_sets(held, sizeof held, false);
+    list_sets(runnable, sizeof runnable, true);
+    snprintf(buf, size, "%s (this binary holds %s; this CPU runs %s; NORMLAB_CPU_KERNELS picks one)",
+             nl_cpu_kernels_name(), held, runnable);
+    return buf;
+}
+
+#ifndef NORMLAB_HAVE_CUDA
+int nl_backend_cuda_built(void) { return 0; }
+
+int nl_backend_cuda_describe(char *buf, size_t size)
+{
+    snprintf(buf, size, "not built (configure with the CUDA toolkit and -DNORMLAB_CUDA=ON)");
+    return 0;
+}
+#endif

@@ -1,0 +1,103 @@
+/* CPUID and XGETBV, read once. Compiled for the x86-64 baseline whatever the
+ * build's flags (CMakeLists.txt: normlab_baseline), since it runs before
+ * anything has checked that this CPU can run the rest of the binary. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cpu/isa.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+enum { EAX, EBX, ECX, EDX };
+
+/* XCR0 bits: the state the operating system saves on a context switch */
+#define XCR0_SSE (1u << 1)
+#define XCR0_YMM (1u << 2)
+#define XCR0_OPMASK (1u << 5)
+#define XCR0_ZMM_HI256 (1u << 6)
+#define XCR0_HI16_ZMM (1u << 7)
+
+static bool cpuid(unsigned leaf, unsigned subleaf, unsigned reg[4])
+{
+    const unsigned top = __get_cpuid_max(leaf & 0x80000000u, NULL);
+    if (top < leaf)
+        return false;
+    __cpuid_count(leaf, subleaf, reg[EAX], reg[EBX], reg[ECX], reg[EDX]);
+    return true;
+}
+
+static unsigned read_xcr0(void)
+{
+    unsigned eax, edx;
+    /* xgetbv with ECX = 0, written as bytes: the mnemonic needs -mxsave */
+    __asm__ volatile(".byte 0x0f, 0x01, 0xd0" : "=a"(eax), "=d"(edx) : "c"(0));
+    (void)edx;
+    return eax;
+}
+
+nl_isa_mask nl_isa_of_this_cpu(void)
+{
+    nl_isa_mask mask = 0;
+    unsigned reg[4];
+#define NL_ISA_READ(id, name, cpuinfo, leaf, subleaf, r, bit)                                     \
+    if (cpuid(leaf, subleaf, reg) && (reg[r] >> (bit) & 1u))                                      \
+        mask |= NL_ISA_BIT(id);
+    NL_ISA_FEATURES(NL_ISA_READ)
+#undef NL_ISA_READ
+    /* The CPU may have an extension whose registers the kernel does not
+     * save: then it is unusable (and the instructions fault). */
+    const bool osxsave = cpuid(1, 0, reg) && (reg[ECX] >> 27 & 1u);
+    const unsigned xcr0 = osxsave ? read_xcr0() : 0;
+    const bool ymm = (xcr0 & (XCR0_SSE | XCR0_YMM)) == (XCR0_SSE | XCR0_YMM);
+    const unsigned zmm_state = XCR0_OPMASK | XCR0_ZMM_HI256 | XCR0_HI16_ZMM;
+    const bool zmm = ymm && (xcr0 & zmm_state) == zmm_state;
+    const nl_isa_mask needs_ymm = NL_ISA_BIT(AVX) | NL_ISA_BIT(AVX2) | NL_ISA_BIT(FMA) |
+                                  NL_ISA_BIT(F16C) | NL_ISA_BIT(VAES) | NL_ISA_BIT(VPCLMULQDQ);
+    const nl_isa_mask needs_zmm =
+        NL_ISA_BIT(AVX512F) | NL_ISA_BIT(AVX512DQ) | NL_ISA_BIT(AVX512IFMA) |
+        NL_ISA_BIT(AVX512CD) | NL_ISA_BIT(AVX512BW) | NL_ISA_BIT(AVX512VL) |
+        NL_ISA_BIT(AVX512VBMI) | NL_ISA_BIT(AVX512VBMI2) | NL_ISA_BIT(AVX512VNNI) |
+        NL_ISA_BIT(AVX512BITALG) | NL_ISA_BIT(AVX512VPOPCNTDQ) | NL_ISA_BIT(AVX512BF16);
+    if (!ymm)
+        mask &= ~(needs_ymm | needs_zmm);
+    if (!zmm)
+        mask &= ~needs_zmm;
+    return mask;
+}
+#else
+nl_isa_mask nl_isa_of_this_cpu(void) { return 0; }
+#endif
+
+const char *nl_isa_name(int feature)
+{
+    static const char *const names[] = {
+#define NL_ISA_NAME(id, name, cpuinfo, leaf, subleaf, reg, bit) name,
+        NL_ISA_FEATURES(NL_ISA_NAME)
+#undef NL_ISA_NAME
+    };
+    return feature >= 0 && feature < NL_ISA_COUNT ? names[feature] : "?";
+}
+
+char *nl_isa_list(nl_isa_mask mask, char *buf, size_t size)
+{
+    size_t used = 0;
+    if (size)
+        buf[0] = '\0';
+    for (int f = 0; f < NL_ISA_COUNT && used < size; f++)
+        if (mask >> f & 1u)
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "",
+                                     nl_isa_name(f));
+    return buf;
+}
+
+const char *nl_isa_cpuinfo_flag(int feature)
+{
+    static const char *const flags[] = {
+#define NL_ISA_FLAG(id, name, cpuinfo, leaf, subleaf, reg, bit) cpuinfo,
+        NL_ISA_FEATURES(NL_ISA_FLAG)
+#undef NL_ISA_FLAG
+    };
+    return feature >= 0 && feature < NL_ISA_COUNT ? flags[feature] : "?";
+}

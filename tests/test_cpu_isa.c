@@ -1,0 +1,233 @@
+/* Instruction sets: the CPUID decoding against the kernel's own (/proc/cpuinfo),
+ * what the build compiled for against what this CPU has, the kernel sets a
+ * binary holds (each its own code, the choice by NORMLAB_CPU_KERNELS and its
+ * errors), and that the code which runs before the build's instruction set
+ * is checked uses none of it. The kernel sets' numbers are checked by the
+ * suites labelled "kernels", which CTest runs once per set. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cpu/cpu.h"
+#include "testutil.h"
+
+/* the flags line of /proc/cpuinfo, padded with spaces; false without one */
+static bool cpuinfo_flags(char *buf, size_t size)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return false;
+    char line[8192];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "flags", 5) != 0)
+            continue;
+        const char *colon = strchr(line, ':');
+        if (!colon)
+            continue;
+        line[strcspn(line, "\n")] = '\0';
+        snprintf(buf, size, " %s ", colon + 1);
+        found = true;
+    }
+    fclose(f);
+    return found;
+}
+
+static bool has_flag(const char *flags, const char *flag)
+{
+    char padded[64];
+    snprintf(padded, sizeof padded, " %s ", flag);
+    return strstr(flags, padded) != NULL;
+}
+
+START_TEST(test_cpuid_agrees_with_the_kernel)
+{
+#if defined(__x86_64__)
+    char flags[8192];
+    if (!cpuinfo_flags(flags, sizeof flags)) {
+        printf("no flags line in /proc/cpuinfo: nothing to compare\n");
+        return;
+    }
+    const nl_isa_mask cpu = nl_isa_of_this_cpu();
+    for (int f = 0; f < NL_ISA_COUNT; f++)
+        ck_assert_msg(((cpu >> f) & 1u) == has_flag(flags, nl_isa_cpuinfo_flag(f)),
+                      "%s: CPUID says %s, /proc/cpuinfo says %s", nl_isa_name(f),
+                      (cpu >> f & 1u) ? "present" : "absent",
+                      has_flag(flags, nl_isa_cpuinfo_flag(f)) ? "present" : "absent");
+    /* every x86-64-v2 CPU: the decoding found something */
+    ck_assert(cpu & NL_ISA_BIT(SSE4_2));
+#else
+    ck_assert(nl_isa_of_this_cpu() == 0);
+#endif
+}
+END_TEST
+
+START_TEST(test_build_isa)
+{
+    /* the tests are compiled with the build's flags, as host.c is */
+    ck_assert(nl_isa_of_build == NL_ISA_COMPILED);
+    /* and they run where they were built: isa_guard.c lets the binary run */
+    char missing[512];
+    ck_assert_msg((nl_isa_of_build & ~nl_isa_of_this_cpu()) == 0, "the build needs %s",
+                  nl_isa_list(nl_isa_of_build & ~nl_isa_of_this_cpu(), missing, sizeof missing));
+    char list[1024];
+    nl_isa_list(NL_ISA_BIT(AVX2) | NL_ISA_BIT(AVX512F), list, sizeof list);
+    ck_assert_str_eq(list, "avx2, avx512f");
+    ck_assert_str_eq(nl_isa_name(NL_ISA_COUNT), "?");
+}
+END_TEST
+
+START_TEST(test_kernel_sets)
+{
+    const int count = nl_cpu_kernel_set_count();
+    ck_assert_int_ge(count, 1);
+    nl_error err = {0};
+    /* auto takes the first set this CPU runs */
+    ck_assert_int_eq(nl_cpu_kernels_choose("auto", &err), NL_OK);
+    int first = 0;
+    while (!nl_cpu_kernel_set_runs_here(first))
+        first++;
+    ck_assert_str_eq(nl_cpu_kernels_name(), nl_cpu_kernel_set_name(first));
+    const nl_ops *seen[16] = {0};
+    ck_assert_int_le(count, 16);
+    for (int i = 0; i < count; i++) {
+        const char *name = nl_cpu_kernel_set_name(i);
+        for (int j = 0; j < i; j++)
+            ck_assert_str_ne(name, nl_cpu_kernel_set_name(j));
+        if (!nl_cpu_kernel_set_runs_here(i)) {
+            ck_assert_int_eq(nl_cpu_kernels_choose(name, &err), NL_ERR_UNSUPPORTED);
+            ck_assert_ptr_nonnull(strstr(err.msg, "which this CPU lacks"));
+            continue;
+        }
+        ck_assert_int_eq(nl_cpu_kernels_choose(name, &err), NL_OK);
+        ck_assert_str_eq(nl_cpu_kernels_name(), name);
+        nl_backend *be = NULL;
+        ck_assert_int_eq(nl_backend_open(NL_DEVICE_CPU, NULL, &be, &err), NL_OK);
+        ck_assert_str_eq(be->cpu_kernels, name);
+        ck_assert_ptr_eq(be->ops, nl_cpu_ops());
+        /* each set is its own compilation: no two share a kernel */
+        seen[i] = be->ops;
+        for (int j = 0; j < i; j++)
+            if (seen[j]) {
+                ck_assert_ptr_ne(seen[j], be->ops);
+                ck_assert_ptr_ne((void *)seen[j]->linear_forward, (void *)be->ops->linear_forward);
+                ck_assert_ptr_ne((void *)seen[j]->norm_forward, (void *)be->ops->norm_forward);
+            }
+        nl_backend_close(be);
+    }
+    ck_assert_int_eq(nl_cpu_kernels_choose("no-such-set", &err), NL_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "accepted: auto"));
+    ck_assert_ptr_nonnull(strstr(err.msg, nl_cpu_kernel_set_name(count - 1)));
+    ck_assert_int_eq(nl_cpu_kernels_choose(NULL, &err), NL_OK);
+}
+END_TEST
+
+/* NORMLAB_CPU_KERNELS for the command: a set by name runs and is recorded
+ * in summary.json; an unknown one is refused before anything is written */
+START_TEST(test_command_line)
+{
+    tu_tmp_make("cpu-isa");
+    const int last = nl_cpu_kernel_set_count() - 1;
+    const char *set = nl_cpu_kernel_set_name(last);
+    char cmd[2048];
+    if (nl_cpu_kernel_set_runs_here(last)) {
+        snprintf(cmd, sizeof cmd,
+                 "cd %s && NORMLAB_CPU_KERNELS=%s %s run %s/configs/synthetic-smoke.yaml "
+                 "--set train.steps=3 --out run > out.txt 2>&1",
+                 tu_tmp, set, NORMLAB_BINARY, NORMLAB_SOURCE_DIR);
+        ck_assert_int_eq(WEXITSTATUS(system(cmd)), 0);
+        char *summary = tu_tmp_read("run/summary.json");
+        char want[128];
+        snprintf(want, sizeof want, "\"cpu_kernels\": \"%s\"", set);
+        ck_assert_msg(strstr(summary, want), "summary.json lacks %s", want);
+        free(summary);
+    }
+    snprintf(cmd, sizeof cmd,
+             "cd %s && NORMLAB_CPU_KERNELS=avx9000 %s run %s/configs/synthetic-smoke.yaml "
+             "--out refused > out.txt 2>&1",
+             tu_tmp, NORMLAB_BINARY, NORMLAB_SOURCE_DIR);
+    ck_assert_int_eq(WEXITSTATUS(system(cmd)), 2);
+    char *out = tu_tmp_read("out.txt");
+    ck_assert_msg(strstr(out, "NORMLAB_CPU_KERNELS 'avx9000' is not one this normlab holds"), "%s",
+                  out);
+    ck_assert_msg(strstr(out, "accepted: auto"), "%s", out);
+    free(out);
+    char path[512];
+    snprintf(path, sizeof path, "%s/refused", tu_tmp);
+    ck_assert_msg(access(path, F_OK) != 0, "the refused run wrote %s", path);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* runs a command, returning its output (at most size - 1 bytes) */
+static void command_output(const char *cmd, char *buf, size_t size)
+{
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(buf, 1, size - 1, p);
+    buf[n] = '\0';
+    ck_assert_int_eq(pclose(p), 0);
+}
+
+/* The code before isa_guard.c's check (the check itself and isa.c's CPUID)
+ * must run on any x86-64 CPU: no VEX or EVEX encoded instruction, which is
+ * what -march=native would let the compiler use. */
+START_TEST(test_baseline_objects)
+{
+#if defined(__x86_64__)
+    char objects[4096];
+    snprintf(objects, sizeof objects, "%s", NORMLAB_BASELINE_OBJECTS);
+    int checked = 0;
+    for (char *save = NULL, *obj = strtok_r(objects, ":", &save); obj; obj = strtok_r(NULL, ":", &save)) {
+        char cmd[4200], listing[1 << 16];
+        snprintf(cmd, sizeof cmd,
+                 "objdump -d --no-show-raw-insn '%s' | grep -E '^ +[0-9a-f]+:\\s+v[a-z]' | head -5", obj);
+        command_output(cmd, listing, sizeof listing);
+        ck_assert_msg(listing[0] == '\0', "%s uses extensions beyond x86-64:\n%s", obj, listing);
+        checked++;
+    }
+    ck_assert_int_eq(checked, 2);
+#endif
+}
+END_TEST
+
+/* Each kernel set object exports its set and nothing else, so that its
+ * kernels cannot stand in for the build's own at link time. */
+START_TEST(test_kernel_set_objects)
+{
+    char sets[1024];
+    snprintf(sets, sizeof sets, "%s", NORMLAB_KERNEL_SET_OBJECTS);
+    int checked = 0;
+    for (char *save = NULL, *isa = strtok_r(sets, ":", &save); isa; isa = strtok_r(NULL, ":", &save)) {
+        char id[64];
+        snprintf(id, sizeof id, "%s", isa);
+        for (char *c = id; *c; c++)
+            if (*c == '-')
+                *c = '_';
+        char cmd[2048], listing[4096], want[128];
+        snprintf(cmd, sizeof cmd, "nm -g --defined-only '%s/%s.o'", NORMLAB_KERNEL_SET_DIR, id);
+        command_output(cmd, listing, sizeof listing);
+        snprintf(want, sizeof want, " D nl_cpu_kernels_%s\n", id);
+        ck_assert_msg(strstr(listing, want) && strchr(listing, '\n') == strrchr(listing, '\n'),
+                      "%s exports:\n%s", id, listing);
+        checked++;
+    }
+    ck_assert_int_eq(checked, nl_cpu_kernel_set_count() - 1);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cpu_isa");
+    TCase *tc = tcase_create("isa");
+    tcase_add_test(tc, test_cpuid_agrees_with_the_kernel);
+    tcase_add_test(tc, test_build_isa);
+    tcase_add_test(tc, test_kernel_sets);
+    tcase_add_test(tc, test_command_line);
+    tcase_add_test(tc, test_baseline_objects);
+    tcase_add_test(tc, test_kernel_set_objects);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
