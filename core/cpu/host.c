@@ -25,6 +25,9 @@ extern const nl_cpu_kernel_set nl_cpu_kernels_x86_64_v4;
 #ifdef NL_CPU_KERNELS_X86_64_V3
 extern const nl_cpu_kernel_set nl_cpu_kernels_x86_64_v3;
 #endif
+#ifdef NL_CPU_KERNELS_X86_64
+extern const nl_cpu_kernel_set nl_cpu_kernels_x86_64;
+#endif
 
 typedef struct {
     const char *name;
@@ -44,6 +47,9 @@ static const kernel_set_row kernel_sets[] = {
 #endif
 #ifdef NL_CPU_KERNELS_X86_64_V3
     {"x86-64-v3", &nl_cpu_kernels_x86_64_v3},
+#endif
+#ifdef NL_CPU_KERNELS_X86_64
+    {"x86-64", &nl_cpu_kernels_x86_64},
 #endif
 #ifndef NL_CPU_NATIVE
 #if defined(__x86_64__)
