@@ -1,4 +1,4 @@
-/* A native build (-march=native, NORMLAB_NATIVE=ON) may use any extension of
+/* A native build (NORMLAB_NATIVE=ON: -march=native) may use any extension of
  * the CPU it was built on. Started on a CPU without one (a cluster's login
  * node built it, a compute node of another generation runs it), it would
  * stop with SIGILL somewhere in its first computation, after it had made
@@ -17,11 +17,11 @@ __attribute__((constructor)) static void refuse_a_cpu_without_the_build_isa(void
         return;
     char names[512];
     fprintf(stderr,
-            "normlab: this binary was compiled for the CPU it was built on (NORMLAB_NATIVE, "
+            "normlab: this binary was compiled for the CPU it was built on (NORMLAB_NATIVE=ON, "
             "-march=native), and this CPU lacks %s, which its code uses.\n"
             "Build it on this machine, or build one binary for every x86-64 CPU with "
-            "'cmake -DNORMLAB_NATIVE=OFF': it carries AVX-512, AVX2 and baseline kernels and "
-            "picks the best this CPU runs.\n",
+            "'cmake -DNORMLAB_NATIVE=OFF' (the default): it carries AVX-512, AVX2 and baseline "
+            "kernels and picks the best this CPU runs.\n",
             nl_isa_list(missing, names, sizeof names));
     _exit(1);
 }

@@ -1,9 +1,10 @@
 #!/bin/sh
 # Installs the Debian packages normlab needs to build, test and render plots,
 # when they are missing (bible-kjv: the build makes the default text corpus
-# from it). Runs apt-get as root, or through sudo.
+# from it; qemu-user: test_portable runs normlab on emulated older CPUs).
+# Runs apt-get as root, or through sudo.
 set -eu
-packages="cmake make gcc pkg-config libyaml-dev libopenblas-openmp-dev zlib1g-dev check gnuplot-nox dataset-fashion-mnist libopenmpi-dev openmpi-bin bible-kjv"
+packages="cmake make gcc pkg-config libyaml-dev libopenblas-openmp-dev zlib1g-dev check gnuplot-nox dataset-fashion-mnist libopenmpi-dev openmpi-bin bible-kjv qemu-user"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -70,14 +70,22 @@ nl_isa_mask nl_isa_of_this_cpu(void)
 nl_isa_mask nl_isa_of_this_cpu(void) { return 0; }
 #endif
 
+static const struct {
+    const char *name, *cpuinfo;
+} features[] = {
+#define NL_ISA_NAMES(id, name, cpuinfo, leaf, subleaf, reg, bit) {name, cpuinfo},
+    NL_ISA_FEATURES(NL_ISA_NAMES)
+#undef NL_ISA_NAMES
+};
+
 const char *nl_isa_name(int feature)
 {
-    static const char *const names[] = {
-#define NL_ISA_NAME(id, name, cpuinfo, leaf, subleaf, reg, bit) name,
-        NL_ISA_FEATURES(NL_ISA_NAME)
-#undef NL_ISA_NAME
-    };
-    return feature >= 0 && feature < NL_ISA_COUNT ? names[feature] : "?";
+    return feature >= 0 && feature < NL_ISA_COUNT ? features[feature].name : "?";
+}
+
+const char *nl_isa_cpuinfo_flag(int feature)
+{
+    return feature >= 0 && feature < NL_ISA_COUNT ? features[feature].cpuinfo : "?";
 }
 
 char *nl_isa_list(nl_isa_mask mask, char *buf, size_t size)
@@ -90,14 +98,4 @@ char *nl_isa_list(nl_isa_mask mask, char *buf, size_t size)
             used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "",
                                      nl_isa_name(f));
     return buf;
-}
-
-const char *nl_isa_cpuinfo_flag(int feature)
-{
-    static const char *const flags[] = {
-#define NL_ISA_FLAG(id, name, cpuinfo, leaf, subleaf, reg, bit) cpuinfo,
-        NL_ISA_FEATURES(NL_ISA_FLAG)
-#undef NL_ISA_FLAG
-    };
-    return feature >= 0 && feature < NL_ISA_COUNT ? flags[feature] : "?";
 }

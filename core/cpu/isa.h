@@ -2,12 +2,13 @@
  * use, and which ones the CPU it runs on has (CPUID, and XGETBV for the
  * register state the operating system saves).
  *
- * A native build (-march=native, the default) may use every extension of the
- * machine it was built on, so it stops with SIGILL on a CPU that lacks one:
- * cmd/isa_guard.c compares the two masks before main and says so instead.
- * The CPU kernels are also compiled as sets for x86-64-v3 (AVX2, FMA) and
- * x86-64-v4 (AVX-512), each carrying the mask it was compiled with, so that a
- * binary picks the best set the CPU runs (core/cpu/host.c).
+ * The CPU kernels are compiled as sets for x86-64 (the baseline), x86-64-v3
+ * (AVX2, FMA) and x86-64-v4 (AVX-512), each carrying the mask it was
+ * compiled with, so that one binary picks the best set the CPU runs
+ * (core/cpu/host.c). A native build (NORMLAB_NATIVE=ON: -march=native) may
+ * instead use every extension of the machine it was built on, so it would
+ * stop with SIGILL on a CPU that lacks one: cmd/isa_guard.c compares the
+ * two masks before main and says so instead.
  *
  * nl_isa_of_this_cpu lives in isa.c, which is compiled for the x86-64
  * baseline whatever the build's flags: it runs before anything checked that
@@ -67,9 +68,12 @@ enum {
 #define NL_ISA_BIT(id) ((nl_isa_mask)1 << NL_ISA_##id)
 
 /* The extensions the compiler was allowed to use in the translation unit
- * that expands this: what that code needs from the CPU. Keep one line per
- * row of NL_ISA_FEATURES (test_cpu_isa checks that every extension the
- * compiler reports for -march=native is covered). */
+ * that expands this: what that code needs from the CPU. Each row of
+ * NL_ISA_FEATURES needs its NL_ISA_C_ macro here (NL_ISA_COMPILED names
+ * them all, so a row without one does not compile). The rows are the
+ * extensions a compiler uses on its own, in vector, bit-manipulation and
+ * carry code; others (SHA, RDRAND, AMX, ...) appear only through
+ * intrinsics, which normlab does not use. */
 #ifdef __SSE3__
 #define NL_ISA_C_SSE3 NL_ISA_BIT(SSE3)
 #else

@@ -99,9 +99,12 @@ static inline nl_v8 nl_v8_exp(nl_v8 x)
  * Chebyshev fit of Press et al., Numerical Recipes (2nd ed.) 6.2, fractional
  * error below 1.2e-7 in exact arithmetic. Where erf is near -1 (GELU's
  * negative side) 1 + erf cancels to erf's absolute error; this does not.
- * -a^2 + P is one fma, so its rounding is half an ulp of the exponent
- * (under 2e-6 relative in the result at a = 6.4, where it is 1e-19). Past
- * e^-87 the result is 0 (nl_v8_exp would stop at its clamp). */
+ * -a^2 + P rounds once, to half an ulp of the exponent (under 2e-6
+ * relative in the result at a = 6.4, where it is 1e-19): one fma, or
+ * without FMA a^2 split as hi^2 + (2 hi + lo) lo, where hi keeps a's top 12
+ * bits so that hi^2 is exact and the rest rounds at P's scale (a rounded
+ * -a * a + P rounded twice, up to 66 FLT_EPSILON at a = 8.9). Past e^-87
+ * the result is 0 (nl_v8_exp would stop at its clamp). */
 static inline nl_v8 nl_v8_erfc_nonneg(nl_v8 a)
 {
     const nl_v8 one = nl_v8_splat(1.0f);
@@ -109,7 +112,17 @@ static inline nl_v8 nl_v8_erfc_nonneg(nl_v8 a)
     static const float erfc_cheb[] = {0.17087277f, -0.82215223f, 1.48851587f,  -1.13520398f,
                                       0.27886807f, -0.18628806f, 0.09678418f,  0.37409196f,
                                       1.00002368f, -1.26551223f};
+#if defined(__FMA__) && defined(__AVX__)
     const nl_v8 exponent = nl_v8_fma(-a, a, NL_V8_HORNER(t, erfc_cheb));
+#else
+    /* past 10 the result is 0 anyway, and infinity would split into
+     * inf + NaN (a NaN still passes: the comparison is false for it) */
+    const nl_v8 ten = nl_v8_splat(10.0f);
+    const nl_v8 capped = nl_v8_select(a > ten, ten, a);
+    const nl_v8i top12 = {-4096, -4096, -4096, -4096, -4096, -4096, -4096, -4096};
+    const nl_v8 hi = (nl_v8)((nl_v8i)capped & top12), lo = capped - hi;
+    const nl_v8 exponent = (NL_V8_HORNER(t, erfc_cheb) - (hi + hi + lo) * lo) - hi * hi;
+#endif
     const nl_v8 e = t * nl_v8_exp(exponent);
     return nl_v8_select(exponent < nl_v8_splat(-87.0f), nl_v8_splat(0.0f), e);
 }

@@ -1,0 +1,117 @@
+#!/bin/bash
+# normlab on CPUs older than the one it was built on, emulated by qemu-user:
+#  - a portable build (NORMLAB_NATIVE=OFF, the default) picks the x86-64
+#    kernel set on a CPU without AVX (qemu's Nehalem) and x86-64-v3 on one
+#    with AVX2 but no AVX-512 (Haswell), trains, records the set in
+#    summary.json, and computes the metrics of the same set run natively on
+#    this machine (bit for bit where OpenBLAS picks the same kernels on both);
+#  - a native build (NORMLAB_NATIVE=ON) refuses, before writing anything, a
+#    CPU that lacks an extension it was compiled for (cmd/isa_guard.c),
+#    naming them.
+# The build under test is one of the two; the other is made here, in its own
+# directory (normlab alone, without CUDA, MPI or tests).
+# qemu-user emulates only the process: libgomp must not re-execute it
+# (normlab re-executes /proc/self/exe to bound OpenMP's spinning, and that
+# exec would run natively), so GOMP_SPINCOUNT is set here.
+#
+# usage: tests/portable/run.sh SOURCE_DIR WORK_DIR NORMLAB NATIVE(ON|OFF)
+# Exit 77 (skipped) without qemu-x86_64 (tests/deps.sh installs qemu-user)
+# or off x86-64.
+set -euo pipefail
+
+src=$(realpath "$1")
+work=$2
+tested=$(realpath "$3")
+tested_native=$4
+if [ "$(uname -m)" != x86_64 ]; then
+    echo "skipped: not an x86-64 machine"
+    exit 77
+fi
+if ! command -v qemu-x86_64 >/dev/null; then
+    echo "skipped: qemu-x86_64 is not installed (apt-get install qemu-user)"
+    exit 77
+fi
+
+case $tested_native in
+ON | on | 1 | TRUE | true) other=OFF ;;
+*) other=ON ;;
+esac
+mkdir -p "$work"
+cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DNORMLAB_NATIVE=$other \
+    -DNORMLAB_CUDA=OFF -DNORMLAB_MPI=OFF -DNORMLAB_TESTS=OFF >"$work/configure.log"
+cmake --build "$work/build" -j "$(nproc)" --target normlab >"$work/build.log"
+if [ $other = OFF ]; then
+    portable=$work/build/normlab native=$tested
+else
+    portable=$tested native=$work/build/normlab
+fi
+export GOMP_SPINCOUNT=3000
+unset NORMLAB_CPU_KERNELS
+
+fail() {
+    echo "FAILED: $*"
+    exit 1
+}
+
+# metrics.csv without its last column (elapsed_s, the clock's)
+metrics() { sed 's/,[^,]*$//' "$1/metrics.csv"; }
+
+run=(run "$src/configs/synthetic-smoke.yaml" --set train.steps=60 --threads 1)
+checks=0
+for pair in Nehalem:x86-64 Haswell:x86-64-v3; do
+    cpu=${pair%%:*}
+    want=${pair#*:}
+    rm -rf "$work/emulated-$cpu" "$work/native-$cpu"
+    qemu-x86_64 -cpu "$cpu" "$portable" --version >"$work/version-$cpu.txt" 2>/dev/null ||
+        fail "the portable build's --version on $cpu"
+    grep -q "^cpu kernels: $want " "$work/version-$cpu.txt" ||
+        fail "on $cpu the portable build did not pick $want: $(grep kernels "$work/version-$cpu.txt")"
+    qemu-x86_64 -cpu "$cpu" "$portable" "${run[@]}" --out "$work/emulated-$cpu" \
+        >"$work/emulated-$cpu.log" 2>&1 || fail "the run on $cpu: $(tail -3 "$work/emulated-$cpu.log")"
+    grep -q "\"cpu_kernels\": \"$want\"" "$work/emulated-$cpu/summary.json" ||
+        fail "summary.json on $cpu does not record $want"
+    NORMLAB_CPU_KERNELS=$want "$portable" "${run[@]}" --out "$work/native-$cpu" \
+        >"$work/native-$cpu.log" 2>&1 || fail "the run of $want on this CPU"
+    [ "$(metrics "$work/emulated-$cpu" | wc -l)" -gt 3 ] || fail "no metrics rows on $cpu"
+    # normlab's kernels compute alike on both; OpenBLAS picks its own
+    # kernels by CPU (Nehalem's there, this CPU's here), which may move the
+    # last bits of the matrix products: equal to 1e-5 relative, and the
+    # output says whether to the bit
+    same=$(paste -d, <(metrics "$work/emulated-$cpu") <(metrics "$work/native-$cpu") | awk -F, '
+        NR == 1 { half = NF / 2; next }
+        { for (i = 1; i <= half; i++) {
+              a = $i; b = $(i + half)
+              if (a == b) continue
+              if (a + 0 != a || b + 0 != b) { print "row " NR ": " a " and " b; exit }
+              d = a - b; if (d < 0) d = -d
+              m = (a < 0 ? -a : a); if (m < 1e-30) m = 1e-30
+              if (d / m > 1e-5) { print "row " NR ": " a " and " b; exit }
+              differ = 1 } }
+        END { if (!differ) print "bits" }')
+    case $same in
+    bits) how="bit for bit" ;;
+    "") how="to 1e-5 (OpenBLAS's kernels differ by CPU)" ;;
+    *) fail "$want on $cpu and on this CPU differ: $same" ;;
+    esac
+    echo "ok: $cpu runs the portable build's $want kernels, the metrics of this CPU's $how"
+    checks=$((checks + 1))
+done
+
+# the native build on a CPU without AVX: refused before main, nothing written
+rm -rf "$work/refused"
+set +e
+qemu-x86_64 -cpu Nehalem "$native" "${run[@]}" --out "$work/refused" >"$work/refused.log" 2>&1
+status=$?
+set -e
+if grep -q "this CPU lacks" "$work/refused.log"; then
+    [ "$status" = 1 ] || fail "the native build's refusal exited $status, not 1"
+    grep -q "cmake -DNORMLAB_NATIVE=OFF" "$work/refused.log" || fail "the refusal names no way out"
+    [ ! -e "$work/refused" ] || fail "the refused run wrote $work/refused"
+    echo "ok: the native build refuses Nehalem: $(head -c 200 "$work/refused.log")"
+else
+    # a build machine without AVX builds nothing Nehalem lacks
+    [ "$status" = 0 ] || fail "the native build on Nehalem exited $status: $(tail -3 "$work/refused.log")"
+    echo "ok: the native build needs nothing Nehalem lacks, and ran"
+fi
+checks=$((checks + 1))
+echo "$checks passed, 0 failed"
