@@ -19,6 +19,7 @@
 #include <zlib.h>
 
 #include "base/rng.h"
+#include "cpu/cpu.h"
 #include "log/files.h"
 #include "testutil.h"
 #include "train/checkpoint.h"
@@ -270,12 +271,14 @@ static void damage(const char *dir, long at, long cut, bool resign)
     free(text);
 }
 
-/* A checkpoint of format 1, as normlab wrote them before series.csv: the
- * same payload without series.csv's length (after metrics.csv's and
- * trace.csv's, checkpoint.h). An unfinished run of that version resumes and
- * ends as the uninterrupted run. */
-START_TEST(test_format_1_checkpoint_resumes)
+/* Checkpoints of the older formats, as normlab wrote them before the fields
+ * that came later (checkpoint.h): format 2 without the CPU kernel set's name
+ * (after the thread count), format 1 also without series.csv's length
+ * (after metrics.csv's and trace.csv's). An unfinished run of either
+ * version resumes and ends as the uninterrupted run. */
+START_TEST(test_older_formats_resume)
 {
+    const uint32_t version = (uint32_t)(1 + _i);
     tu_tmp_make("checkpoint");
     tu_tmp_write("c.yaml", config);
     ck_assert_int_eq(tu_normlab("run c.yaml --out ref --quiet"), 0);
@@ -287,9 +290,14 @@ START_TEST(test_format_1_checkpoint_resumes)
     nl_error err = {0};
     ck_assert_int_eq(nl_read_file(path, &text, &len, &err), NL_OK);
     const size_t header = 48, series_at = header + (7 + 15) * 8 + sizeof(nl_rng) + 2 * 8;
-    memmove(text + series_at, text + series_at + 8, len - series_at - 8);
-    len -= 8;
-    const uint32_t version = 1;
+    const size_t kernels_at = series_at + 2 * 8;
+    memmove(text + kernels_at, text + kernels_at + NL_CHECKPOINT_KERNELS_BYTES,
+            len - kernels_at - NL_CHECKPOINT_KERNELS_BYTES);
+    len -= NL_CHECKPOINT_KERNELS_BYTES;
+    if (version < 2) {
+        memmove(text + series_at, text + series_at + 8, len - series_at - 8);
+        len -= 8;
+    }
     const uint64_t payload = len - header;
     const uint64_t crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)text + header, (uInt)payload);
     memcpy(text + 8, &version, 4);
@@ -302,9 +310,46 @@ START_TEST(test_format_1_checkpoint_resumes)
     free(text);
     const int rc = tu_normlab("run c.yaml --out k");
     char *out = tu_normlab_output();
-    ck_assert_msg(rc == 0 && strstr(out, "resuming"), "exit %d: %s", rc, out);
+    ck_assert_msg(rc == 0 && strstr(out, "resuming"), "format %u: exit %d: %s", version, rc, out);
+    ck_assert_msg(!strstr(out, "CPU kernels"), "format %u: %s", version, out);
     free(out);
-    check_same_results("k", "ref", "resumed from a format-1 checkpoint");
+    char what[64];
+    snprintf(what, sizeof what, "resumed from a format-%u checkpoint", version);
+    check_same_results("k", "ref", what);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* A run resumed with another CPU kernel set (a requeued job on a node of
+ * another generation) says so: the rest may differ in the last bits. */
+START_TEST(test_other_kernel_set_noted)
+{
+    int runnable[2], found = 0;
+    for (int i = 0; i < nl_cpu_kernel_set_count() && found < 2; i++)
+        if (nl_cpu_kernel_set_runs_here(i))
+            runnable[found++] = i;
+    if (found < 2) {
+        printf("one kernel set runs here: nothing to switch between\n");
+        return;
+    }
+    const char *first = nl_cpu_kernel_set_name(runnable[1]);
+    const char *second = nl_cpu_kernel_set_name(runnable[0]);
+    tu_tmp_make("checkpoint");
+    tu_tmp_write("c.yaml", config);
+    ck_assert_int_eq(setenv("NORMLAB_CPU_KERNELS", first, 1), 0);
+    run_and_kill("k", 100);
+    ck_assert_int_eq(setenv("NORMLAB_CPU_KERNELS", second, 1), 0);
+    const int rc = tu_normlab("run c.yaml --out k");
+    ck_assert_int_eq(unsetenv("NORMLAB_CPU_KERNELS"), 0);
+    char *out = tu_normlab_output();
+    char want[200];
+    snprintf(want, sizeof want, "taken with the %s CPU kernels, this run has %s", first, second);
+    ck_assert_msg(rc == 0 && strstr(out, "resuming") && strstr(out, want), "exit %d: %s", rc, out);
+    free(out);
+    char *summary = read_rel("k", "summary.json");
+    snprintf(want, sizeof want, "\"cpu_kernels\": \"%s\"", second);
+    ck_assert_msg(strstr(summary, want), "%s", summary);
+    free(summary);
     tu_tmp_remove();
 }
 END_TEST
@@ -486,7 +531,8 @@ int main(void)
     tcase_add_loop_test(tc, test_kill_and_resume, 0,
                         (int)(sizeof resume_cases / sizeof resume_cases[0]));
     tcase_add_test(tc, test_bad_checkpoint_refused);
-    tcase_add_test(tc, test_format_1_checkpoint_resumes);
+    tcase_add_loop_test(tc, test_older_formats_resume, 0, NL_CHECKPOINT_VERSION - 1);
+    tcase_add_test(tc, test_other_kernel_set_noted);
     tcase_add_test(tc, test_checkpoint_of_other_data_refused);
     tcase_add_test(tc, test_token_position_refused);
     tcase_add_test(tc, test_sweep_resumes_runs);

@@ -1,5 +1,6 @@
 #include "train/checkpoint.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -100,7 +101,7 @@ static size_t payload_bytes(const array_sizes *a, uint32_t version)
 {
     /* i64s, f64s, output lengths and threads, array sizes */
     const size_t scalars = 7 + 15 + (version >= 2 ? 4 : 3) + 5;
-    return scalars * 8 + sizeof(nl_rng) +
+    return scalars * 8 + (version >= 3 ? NL_CHECKPOINT_KERNELS_BYTES : 0) + sizeof(nl_rng) +
            (size_t)(a->param_floats + a->optim_floats + a->state_floats) * sizeof(float) +
            (size_t)a->counters * sizeof(int64_t) + (size_t)a->order * sizeof(int32_t);
 }
@@ -125,6 +126,10 @@ nl_code nl_checkpoint_write(const char *dir, uint64_t config_hash, const nl_mode
     put_i64(&c, files->trace_bytes);
     put_i64(&c, files->series_bytes);
     put_i64(&c, m->be->threads);
+    char kernels[NL_CHECKPOINT_KERNELS_BYTES] = {0};
+    if (m->be->cpu_kernels)
+        snprintf(kernels, sizeof kernels, "%s", m->be->cpu_kernels);
+    put(&c, kernels, sizeof kernels);
     put(&c, &a, sizeof a);
     nl_backend *be = m->be;
     be->ops->download(be, c.p + c.len, m->param_arena, (size_t)a.param_floats * sizeof(float));
@@ -168,6 +173,21 @@ static nl_code damaged(nl_error *err, const char *path, const char *what)
  * writer's bug, or a crafted file) would be refused only once the run had
  * cut its metrics.csv back and rewritten its summary: it is refused here,
  * before anything is written. True, with `what` saying why, when unusable. */
+/* a kernel set's name as host.c spells them, NUL-padded (or "") */
+static bool kernel_set_name(const char *name)
+{
+    size_t n = strnlen(name, NL_CHECKPOINT_KERNELS_BYTES);
+    if (n == NL_CHECKPOINT_KERNELS_BYTES)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(isalnum((unsigned char)name[i]) || name[i] == '-' || name[i] == '_'))
+            return false;
+    for (size_t i = n; i < NL_CHECKPOINT_KERNELS_BYTES; i++)
+        if (name[i])
+            return false;
+    return true;
+}
+
 static bool state_unusable(const nl_train_snapshot *r, const nl_checkpoint_files *files,
                            const unsigned char *order, char *what, size_t size)
 {
@@ -187,6 +207,8 @@ static bool state_unusable(const nl_train_snapshot *r, const nl_checkpoint_files
         snprintf(what, size, "its learning rate or times are not finite");
     else if (files->metrics_bytes < 0 || files->trace_bytes < 0 || files->series_bytes < 0)
         snprintf(what, size, "its output lengths are negative");
+    else if (!kernel_set_name(files->cpu_kernels))
+        snprintf(what, size, "its CPU kernel set is not a name");
     else
         what[0] = '\0';
     for (long i = 0; !what[0] && i < r->data_n; i++) {
@@ -260,6 +282,9 @@ nl_code nl_checkpoint_read(const char *dir, uint64_t config_hash, nl_model *m,
     files->trace_bytes = get_i64(&c);
     files->series_bytes = version >= 2 ? get_i64(&c) : 0;
     files->threads = get_i64(&c);
+    memset(files->cpu_kernels, 0, sizeof files->cpu_kernels);
+    if (version >= 3)
+        get(&c, files->cpu_kernels, sizeof files->cpu_kernels);
     array_sizes a;
     get(&c, &a, sizeof a);
     const array_sizes want = sizes_of(m, r.data_n);

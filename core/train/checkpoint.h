@@ -23,14 +23,20 @@
 
 #define NL_CHECKPOINT_FILE "checkpoint.nlck"
 /* 2: series.csv's length after trace.csv's; format 1 (without it) is still
- * read, as a run that logged no series */
-#define NL_CHECKPOINT_VERSION 2
+ * read, as a run that logged no series. 3: the CPU kernel set's name after
+ * the thread count; formats 1 and 2 read as written by an unknown set. */
+#define NL_CHECKPOINT_VERSION 3
+#define NL_CHECKPOINT_KERNELS_BYTES 32
 
 /* what the run's output files held when the checkpoint was taken, and the
- * host threads it trained on (another count may change the GEMMs' last bits) */
+ * host threads and CPU kernel set it trained on (another count or set may
+ * change the last bits) */
 typedef struct {
     int64_t metrics_bytes, trace_bytes, series_bytes;
-    int64_t threads; /* nl_checkpoint_write takes it from the model's backend */
+    /* nl_checkpoint_write takes both from the model's backend; the set is
+     * "" on a GPU and in formats before 3 */
+    int64_t threads;
+    char cpu_kernels[NL_CHECKPOINT_KERNELS_BYTES];
 } nl_checkpoint_files;
 
 /* FNV-1a over a text (the resolved config): a checkpoint resumes only the

@@ -139,8 +139,10 @@ static nl_code sink_checkpoint(void *ctx, const nl_train_snapshot *s, nl_error *
         if (files_written[i]->open && fsync(files_written[i]->fd) != 0)
             return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", files_written[i]->path,
                            strerror(errno));
-    const nl_checkpoint_files files = {st->metrics.size, st->trace.open ? st->trace.size : 0,
-                                       st->series.open ? st->series.size : 0, 0};
+    /* the thread count and kernel set come from the model's backend */
+    const nl_checkpoint_files files = {.metrics_bytes = st->metrics.size,
+                                       .trace_bytes = st->trace.open ? st->trace.size : 0,
+                                       .series_bytes = st->series.open ? st->series.size : 0};
     return nl_checkpoint_write(st->dir, st->config_hash, st->model, s, &files, err);
 }
 
@@ -467,7 +469,7 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
     const int n_series_columns = (int)(sizeof series_columns / sizeof series_columns[0]);
     /* what a checkpoint of this run holds, when one is found */
     nl_train_snapshot resume;
-    nl_checkpoint_files resume_files = {0, 0, 0, 0};
+    nl_checkpoint_files resume_files = {0};
     nl_checkpoint_found found = NL_CHECKPOINT_NONE;
     int32_t *resume_order = NULL;
     if ((rc = nl_backend_open(device, &backend_opt, &be, err)))
@@ -546,6 +548,13 @@ agree:
             note(opt, "the checkpoint was taken on %lld threads, this run has %d: matrix "
                       "products may differ in their last bits from an uninterrupted run (threads: "
                       "N fixes the count)", (long long)resume_files.threads, be->threads);
+        /* a requeued job may land on a node of another CPU generation */
+        if (resume_files.cpu_kernels[0] && be->cpu_kernels &&
+            strcmp(resume_files.cpu_kernels, be->cpu_kernels) != 0)
+            note(opt, "the checkpoint was taken with the %s CPU kernels, this run has %s: results "
+                      "may differ in their last bits from an uninterrupted run "
+                      "(NORMLAB_CPU_KERNELS=%s keeps the set where this CPU runs it)",
+                 resume_files.cpu_kernels, be->cpu_kernels, resume_files.cpu_kernels);
     }
     else if (found == NL_CHECKPOINT_OTHER_CONFIG)
         note(opt, "%s was written for another config: starting over", path);

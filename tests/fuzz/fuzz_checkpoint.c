@@ -133,6 +133,11 @@ static void require_resumable(const nl_train_snapshot *s, const nl_checkpoint_fi
     FUZZ_REQUIRE(files->metrics_bytes >= 0 && files->trace_bytes >= 0 && files->series_bytes >= 0,
                  "file lengths %lld %lld %lld", (long long)files->metrics_bytes,
                  (long long)files->trace_bytes, (long long)files->series_bytes);
+    /* the name is printed in the resume note */
+    FUZZ_REQUIRE(memchr(files->cpu_kernels, '\0', sizeof files->cpu_kernels) != NULL,
+                 "an unterminated kernel set name");
+    for (const char *c = files->cpu_kernels; *c; c++)
+        FUZZ_REQUIRE(*c >= ' ' && *c <= '~', "a kernel set name with byte %d", *c);
     nl_batcher b;
     nl_error err = {0};
     FUZZ_REQUIRE(nl_batcher_init(&b, &run.data.train, run.cfg.train.batch_size, true, true, 1, &err) == NL_OK,
@@ -181,7 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(file);
 
     nl_train_snapshot s;
-    nl_checkpoint_files files = {0, 0, 0, 0};
+    nl_checkpoint_files files = {0};
     int32_t *order = NULL;
     nl_checkpoint_found found = NL_CHECKPOINT_LOADED;
     nl_error err = {0};
