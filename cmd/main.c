@@ -161,7 +161,9 @@ static void print_help(FILE *out)
     for (int i = 0; i < n_commands; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n'normlab <command> --help' or 'normlab help <command>' describes a command.\n"
-                 "Exit status: 0 success, 1 failure at run time, 2 bad usage, config or data.\n");
+                 "Exit status: 0 success, 1 failure at run time, 2 bad usage, config or data.\n"
+                 "Environment: NORMLAB_CPU_KERNELS=auto|SET picks the CPU kernel set (normlab "
+                 "--version lists them).\n");
 }
 
 /* How long an idle OpenMP thread spins at a barrier before it sleeps, in
