@@ -207,7 +207,9 @@ START_TEST(test_kernel_set_objects)
             if (*c == '-')
                 *c = '_';
         char cmd[2048], listing[4096], want[128];
-        snprintf(cmd, sizeof cmd, "nm -g --defined-only '%s/%s.o'", NORMLAB_KERNEL_SET_DIR, id);
+        /* common symbols (clang's OpenMP reduction lock) are shared by design */
+        snprintf(cmd, sizeof cmd, "nm -g --defined-only '%s/%s.o' | grep -v ' C '",
+                 NORMLAB_KERNEL_SET_DIR, id);
         command_output(cmd, listing, sizeof listing);
         snprintf(want, sizeof want, " D nl_cpu_kernels_%s\n", id);
         ck_assert_msg(strstr(listing, want) && strchr(listing, '\n') == strrchr(listing, '\n'),
