@@ -1,6 +1,7 @@
 /* CPUID and XGETBV, read once. Compiled for the x86-64 baseline whatever the
  * build's flags (CMakeLists.txt: normlab_baseline), since it runs before
  * anything has checked that this CPU can run the rest of the binary. */
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,7 +38,7 @@ static unsigned read_xcr0(void)
     return eax;
 }
 
-nl_isa_mask nl_isa_of_this_cpu(void)
+static nl_isa_mask read_cpu(void)
 {
     nl_isa_mask mask = 0;
     unsigned reg[4];
@@ -64,6 +65,21 @@ nl_isa_mask nl_isa_of_this_cpu(void)
         mask &= ~(needs_ymm | needs_zmm);
     if (!zmm)
         mask &= ~needs_zmm;
+    return mask;
+}
+
+/* read once: each cpuid is a trap to the hypervisor in a virtual machine,
+ * and every choice between kernel sets asks. Threads that read at once
+ * store the same mask. */
+nl_isa_mask nl_isa_of_this_cpu(void)
+{
+    static _Atomic nl_isa_mask cached;
+    static atomic_bool known;
+    if (atomic_load(&known))
+        return atomic_load(&cached);
+    const nl_isa_mask mask = read_cpu();
+    atomic_store(&cached, mask);
+    atomic_store(&known, true);
     return mask;
 }
 #else
