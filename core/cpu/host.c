@@ -19,15 +19,13 @@ extern char *openblas_get_config(void);
 /* what the code compiled with the build's flags needs (cmd/isa_guard.c) */
 const nl_isa_mask nl_isa_of_build = NL_ISA_COMPILED;
 
-#ifdef NL_CPU_KERNELS_X86_64_V4
-extern const nl_cpu_kernel_set nl_cpu_kernels_x86_64_v4;
-#endif
-#ifdef NL_CPU_KERNELS_X86_64_V3
-extern const nl_cpu_kernel_set nl_cpu_kernels_x86_64_v3;
-#endif
-#ifdef NL_CPU_KERNELS_X86_64
-extern const nl_cpu_kernel_set nl_cpu_kernels_x86_64;
-#endif
+/* NL_CPU_KERNEL_SETS(X): X(id, "name") for each set CMakeLists.txt
+ * compiled besides the build's own, best first */
+#include "cpu_kernel_sets.h"
+
+#define NL_DECLARE_SET(id, name) extern const nl_cpu_kernel_set nl_cpu_kernels_##id;
+NL_CPU_KERNEL_SETS(NL_DECLARE_SET)
+#undef NL_DECLARE_SET
 
 typedef struct {
     const char *name;
@@ -42,15 +40,9 @@ static const kernel_set_row kernel_sets[] = {
 #ifdef NL_CPU_NATIVE
     {"native", &nl_cpu_kernels_of_build},
 #endif
-#ifdef NL_CPU_KERNELS_X86_64_V4
-    {"x86-64-v4", &nl_cpu_kernels_x86_64_v4},
-#endif
-#ifdef NL_CPU_KERNELS_X86_64_V3
-    {"x86-64-v3", &nl_cpu_kernels_x86_64_v3},
-#endif
-#ifdef NL_CPU_KERNELS_X86_64
-    {"x86-64", &nl_cpu_kernels_x86_64},
-#endif
+#define NL_SET_ROW(id, name) {name, &nl_cpu_kernels_##id},
+    NL_CPU_KERNEL_SETS(NL_SET_ROW)
+#undef NL_SET_ROW
 #ifndef NL_CPU_NATIVE
 #if defined(__x86_64__)
     {"x86-64", &nl_cpu_kernels_of_build},
