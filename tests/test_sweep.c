@@ -439,7 +439,8 @@ static int read_summary(const char *dir, const char *want_header, summary_row *r
 
 static const char *summary_header_tail =
     "status,final_test_loss,final_test_accuracy,final_test_error,best_test_accuracy,final_train_loss,"
-    "final_test_trainmode_accuracy,steps,wall_s,samples_per_s,test_accuracy_before_recalibration";
+    "final_test_trainmode_accuracy,steps,wall_s,samples_per_s,test_accuracy_before_recalibration,"
+    "threads,cpu_kernels";
 
 START_TEST(test_sweep_runs_and_resumes)
 {
@@ -477,6 +478,21 @@ START_TEST(test_sweep_runs_and_resumes)
     ck_assert_str_eq(rows[7].run, "type-batch_batch_size-16_seed-2");
     char *summary = tu_tmp_read("results/small/summary.csv");
     ck_assert_msg(strstr(summary, "type-batch_batch_size-16_seed-1,batch,16,1,0.05,ok,"), "%.3000s", summary);
+    {
+        /* the row ends with how its speed was reached, as summary.json says */
+        char *json = tu_tmp_read("results/small/runs/type-batch_batch_size-16_seed-1/summary.json");
+        char threads[32], kernels[64], tail[128];
+        ck_assert(nl_json_flat_get(json, "threads", threads, sizeof threads));
+        ck_assert(nl_json_flat_get(json, "cpu_kernels", kernels, sizeof kernels));
+        ck_assert(kernels[0]);
+        snprintf(tail, sizeof tail, ",%s,%s\n", threads, kernels);
+        const char *row = strstr(summary, "type-batch_batch_size-16_seed-1,");
+        const char *end = strchr(row, '\n');
+        ck_assert_msg(end && (size_t)(end + 1 - row) >= strlen(tail) &&
+                          !strncmp(end + 1 - strlen(tail), tail, strlen(tail)),
+                      "want the row to end with %s: %.3000s", tail, summary);
+        free(json);
+    }
     /* every run directory is what `normlab run` writes, and its config */
     char path[1024];
     snprintf(path, sizeof path, "%s/runs/type-batch_batch_size-8_seed-1", dir);

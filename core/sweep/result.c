@@ -14,6 +14,9 @@ const char *const nl_sweep_metric_names[NL_SWEEP_N_METRICS] = {
     "best_test_accuracy", "final_train_loss",            "final_test_trainmode_accuracy",
     "steps",            "wall_s",                        "samples_per_s",
     "test_accuracy_before_recalibration",
+    /* how samples_per_s was reached: a sweep spread over a cluster's nodes
+     * mixes CPUs, and each run picks its threads and kernel set */
+    "threads",          "cpu_kernels",
 };
 
 const char *nl_sweep_state_name(nl_sweep_state s)

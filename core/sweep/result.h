@@ -17,7 +17,7 @@ typedef enum {
 const char *nl_sweep_state_name(nl_sweep_state s);
 
 /* summary.csv metric columns, after run, the varied keys and status */
-#define NL_SWEEP_N_METRICS 10
+#define NL_SWEEP_N_METRICS 12
 extern const char *const nl_sweep_metric_names[NL_SWEEP_N_METRICS];
 
 typedef struct {
