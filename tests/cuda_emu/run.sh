@@ -12,6 +12,9 @@ B=${1:-/tmp/normlab-cuda-emu}
 mkdir -p "$B/obj" "$B/gen"
 rm -rf "$B/src" && python3 "$E/prep.py" "$R/core/cuda" "$B/src/cuda"
 echo '#define NORMLAB_GIT_COMMIT "emulated"' > "$B/gen/version_git.h"
+# CMake compiles the CPU kernels once more per instruction set and lists the
+# sets here; this build compiles them once, with its own flags
+echo '#define NL_CPU_KERNEL_SETS(X)' > "$B/gen/cpu_kernel_sets.h"
 # the plot templates, embedded as CMake's build embeds them
 cmake -DOUTPUT="$B/gen/plot_templates.c" -DTEMPLATE_DIR="$R/plots" -P "$R/core/plot/embed_templates.cmake"
 OB=/usr/include/$(gcc -print-multiarch)/openblas-openmp
