@@ -2,14 +2,130 @@
  * the probe that plans a model's memory without one. It lives outside every
  * backend, so that what opens a backend or plans a model depends on the ops
  * interface (backend.h), and only this file knows the backends there are. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend.h"
 #include "cpu/cpu.h"
 
+#if defined(NORMLAB_HAVE_CUDA) && defined(NORMLAB_CUDA_MODULE)
+#include <dlfcn.h>
+#include <pthread.h>
+#include <unistd.h>
+#endif
+
 #ifdef NORMLAB_HAVE_CUDA
+/* The CUDA backend's entry points (core/cuda/cuda_backend.cu). */
+typedef struct {
+    nl_code (*open)(int threads, nl_backend **out, nl_error *err);
+    void (*close)(nl_backend *be);
+    int (*describe)(char *buf, size_t size);
+    const char *why; /* when they are missing: why */
+} cuda_entries;
+
+#ifdef NORMLAB_CUDA_MODULE
+/* A CMake build compiles the CUDA backend into a module,
+ * libnormlab_cuda.so, loaded the first time a GPU is asked about. Linked
+ * into the binary, cuBLAS and the CUDA runtime cost every process ~0.15 s
+ * of page faults and ~220 MB of resident memory at start, CPU runs and
+ * `--help` included, and a binary built on a GPU node would not start at
+ * all where they are missing. The module is the file NORMLAB_CUDA_MODULE
+ * names when it is set; otherwise it is looked for beside the running
+ * binary (binaries copied to a GPU machine with it), then where the build
+ * wrote it. */
+static cuda_entries cuda_module;
+static char cuda_module_why[1024];
+static pthread_once_t cuda_module_once = PTHREAD_ONCE_INIT;
+
+static void *open_module(const char *path, char *why, size_t size)
+{
+    void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+        const char *e = dlerror();
+        snprintf(why, size, "its module could not be loaded (%s; NORMLAB_CUDA_MODULE names "
+                            "another)", e ? e : path);
+    }
+    return handle;
+}
+
+static void load_cuda_module(void)
+{
+    char beside[1200] = "", exe[1024];
+    const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(beside, sizeof beside, "%s/libnormlab_cuda.so", exe);
+        }
+    }
+    const char *chosen = getenv("NORMLAB_CUDA_MODULE");
+    void *handle = NULL;
+    if (chosen && chosen[0])
+        handle = open_module(chosen, cuda_module_why, sizeof cuda_module_why);
+    else {
+        if (beside[0] && access(beside, F_OK) == 0 && strcmp(beside, NORMLAB_CUDA_MODULE) != 0)
+            handle = open_module(beside, cuda_module_why, sizeof cuda_module_why);
+        if (!handle)
+            handle = open_module(NORMLAB_CUDA_MODULE, cuda_module_why, sizeof cuda_module_why);
+    }
+    if (!handle)
+        return;
+    /* POSIX guarantees that a function's address survives this cast */
+    *(void **)&cuda_module.open = dlsym(handle, "nl_cuda_backend_open");
+    *(void **)&cuda_module.close = dlsym(handle, "nl_cuda_backend_close");
+    *(void **)&cuda_module.describe = dlsym(handle, "nl_cuda_backend_describe");
+    if (!cuda_module.open || !cuda_module.close || !cuda_module.describe) {
+        snprintf(cuda_module_why, sizeof cuda_module_why,
+                 "its module lacks the backend's entry points (from another build?)");
+        cuda_module.open = NULL;
+        cuda_module.close = NULL;
+        cuda_module.describe = NULL;
+    }
+}
+
+/* the module's entry points; false, with e->why, when it cannot be loaded */
+static bool cuda_backend(cuda_entries *e)
+{
+    pthread_once(&cuda_module_once, load_cuda_module);
+    *e = cuda_module;
+    e->why = cuda_module_why;
+    return e->open != NULL;
+}
+#else
+/* linked in (tests/cuda_emu builds the backend into the binary) */
 nl_code nl_cuda_backend_open(int threads, nl_backend **out, nl_error *err);
 void nl_cuda_backend_close(nl_backend *be);
+int nl_cuda_backend_describe(char *buf, size_t size);
+
+static bool cuda_backend(cuda_entries *e)
+{
+    *e = (cuda_entries){nl_cuda_backend_open, nl_cuda_backend_close, nl_cuda_backend_describe, ""};
+    return true;
+}
+#endif
+
+int nl_backend_cuda_built(void) { return 1; }
+
+int nl_backend_cuda_describe(char *buf, size_t size)
+{
+    cuda_entries cuda;
+    if (!cuda_backend(&cuda)) {
+        snprintf(buf, size, "built, but %s", cuda.why);
+        return 0;
+    }
+    return cuda.describe(buf, size);
+}
+#else
+int nl_backend_cuda_built(void) { return 0; }
+
+int nl_backend_cuda_describe(char *buf, size_t size)
+{
+    snprintf(buf, size, "not built (configure with the CUDA toolkit and -DNORMLAB_CUDA=ON)");
+    return 0;
+}
 #endif
 
 nl_code nl_backend_open(nl_device device, const nl_backend_options *options, nl_backend **out,
@@ -19,7 +135,13 @@ nl_code nl_backend_open(nl_device device, const nl_backend_options *options, nl_
     const nl_backend_options *opt = options ? options : &defaults;
     if (device == NL_DEVICE_CUDA) {
 #ifdef NORMLAB_HAVE_CUDA
-        nl_code rc = nl_cuda_backend_open(opt->threads, out, err);
+        cuda_entries cuda;
+        if (!cuda_backend(&cuda))
+            return nl_fail(err, NL_ERR_UNSUPPORTED,
+                           "device 'cuda' was asked for, but this normlab's CUDA backend is "
+                           "not usable: %s; use device: cpu, or rebuild",
+                           cuda.why);
+        nl_code rc = cuda.open(opt->threads, out, err);
         if (rc == NL_OK) {
             (*out)->usable_cores = nl_cpu_usable_cores();
             (*out)->flush_subnormals = false; /* the GPU keeps IEEE subnormals */
@@ -41,7 +163,10 @@ void nl_backend_close(nl_backend *be)
         return;
 #ifdef NORMLAB_HAVE_CUDA
     if (be->device == NL_DEVICE_CUDA) {
-        nl_cuda_backend_close(be);
+        cuda_entries cuda;
+        /* a CUDA backend was opened, so its entry points are there */
+        if (cuda_backend(&cuda))
+            cuda.close(be);
         return;
     }
 #endif

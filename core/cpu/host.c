@@ -210,12 +210,3 @@ const char *nl_backend_cpu_kernels_description(char *buf, size_t size)
     return buf;
 }
 
-#ifndef NORMLAB_HAVE_CUDA
-int nl_backend_cuda_built(void) { return 0; }
-
-int nl_backend_cuda_describe(char *buf, size_t size)
-{
-    snprintf(buf, size, "not built (configure with the CUDA toolkit and -DNORMLAB_CUDA=ON)");
-    return 0;
-}
-#endif

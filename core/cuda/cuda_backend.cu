@@ -474,9 +474,9 @@ static void probe(probe_result *r)
     r->usable = 1;
 }
 
-extern "C" int nl_backend_cuda_built(void) { return 1; }
-
-extern "C" int nl_backend_cuda_describe(char *buf, size_t size)
+/* the three entry points core/backend.c calls (through dlsym when this
+ * backend is the module libnormlab_cuda.so) */
+extern "C" int nl_cuda_backend_describe(char *buf, size_t size)
 {
     probe_result r;
     probe(&r);
