@@ -475,6 +475,14 @@ void nl_backend_close(nl_backend *be);
  * `threads` host threads): for planning a model's memory without opening a
  * device. It allocates nothing and must not run ops or be closed. */
 nl_backend nl_backend_probe(int threads);
+/* The ranks of a data-parallel run on the CPU agree on one CPU kernel set
+ * (a collective: every rank calls it, before opening its backend). Ranks
+ * that chose automatically take the best set all of them run, with *note
+ * saying so when that changed a rank's set; pinned sets that differ are
+ * NL_ERR_USAGE on every rank. */
+struct nl_dist;
+nl_code nl_backend_agree_cpu_kernels(struct nl_dist *dist, char *note, size_t note_size,
+                                     nl_error *err);
 
 /* What this build and machine offer, for --version and `list`. */
 const char *nl_backend_cpu_description(char *buf, size_t size);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cpu/cpu.h"
 #include "dist/dist.h"
 #include "testutil.h"
 #include "train/run.h"
@@ -33,6 +34,20 @@ static int mpirun(int ranks, const char *args)
              "cd %s && OMP_NUM_THREADS=1 mpirun --allow-run-as-root --oversubscribe -np %d %s %s "
              "> out.txt 2>&1",
              tu_tmp, ranks, NORMLAB_BINARY, args);
+    const int status = system(cmd);
+    ck_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* runs `mpirun APPS` (one or more app contexts, ':' between them) in the
+ * test's directory, output in out.txt */
+static int mpirun_apps(const char *apps)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && OMP_NUM_THREADS=1 GOMP_SPINCOUNT=3000 mpirun --allow-run-as-root "
+             "--oversubscribe -x GOMP_SPINCOUNT %s > out.txt 2>&1",
+             tu_tmp, apps);
     const int status = system(cmd);
     ck_assert(WIFEXITED(status));
     return WEXITSTATUS(status);
@@ -313,6 +328,67 @@ START_TEST(test_signal_to_one_rank_stops_every_rank)
 }
 END_TEST
 
+/* Every rank updates its own copy of the parameters, so the ranks must run
+ * one CPU kernel set: ranks on different CPUs agree on the best set all of
+ * them run, and sets pinned per rank that differ are refused. The CPUs are
+ * made to differ by running one rank under qemu-user as a Nehalem (no AVX:
+ * it runs only the x86-64 set); GOMP_SPINCOUNT keeps normlab from
+ * re-executing itself natively there. */
+START_TEST(test_ranks_agree_on_kernel_sets)
+{
+    setup();
+    const char *runnable[2] = {NULL, NULL};
+    for (int i = 0, n = 0; i < nl_cpu_kernel_set_count() && n < 2; i++)
+        if (nl_cpu_kernel_set_runs_here(i))
+            runnable[n++] = nl_cpu_kernel_set_name(i);
+    char apps[2048], dir[512];
+    if (runnable[1]) {
+        /* pinned, and different: exit 2, said once, nothing written */
+        snprintf(apps, sizeof apps,
+                 "-np 1 -x NORMLAB_CPU_KERNELS=%s %s run c.yaml --quiet --out pinned : "
+                 "-np 1 -x NORMLAB_CPU_KERNELS=%s %s run c.yaml --quiet --out pinned",
+                 runnable[0], NORMLAB_BINARY, runnable[1], NORMLAB_BINARY);
+        ck_assert_int_eq(mpirun_apps(apps), 2);
+        char *out = tu_normlab_output();
+        const char *said = strstr(out, "would run different CPU kernel sets");
+        ck_assert_msg(said && strstr(out, "drift apart") && strstr(out, "NORMLAB_CPU_KERNELS="),
+                      "%s", out);
+        ck_assert_ptr_null(strstr(said + 1, "would run different CPU kernel sets"));
+        free(out);
+        snprintf(dir, sizeof dir, "%s/pinned", tu_tmp);
+        ck_assert_int_ne(access(dir, F_OK), 0);
+    }
+    nl_error err = {0};
+    ck_assert_int_eq(nl_cpu_kernels_choose(NULL, &err), NL_OK);
+    if (system("command -v qemu-x86_64 > /dev/null 2>&1") != 0 ||
+        strcmp(nl_cpu_kernels_name(), "x86-64") == 0) {
+        printf("ranks on different CPUs: not tried (%s)\n",
+               runnable[1] ? "no qemu-x86_64" : "this CPU runs only the x86-64 set");
+        tu_tmp_remove();
+        return;
+    }
+    /* automatic, on different CPUs: every rank takes x86-64, and trains as
+     * two native ranks pinned to it do, bit for bit */
+    snprintf(apps, sizeof apps,
+             "-np 1 %s run c.yaml --out mixed : -np 1 qemu-x86_64 -cpu Nehalem %s run c.yaml "
+             "--out mixed",
+             NORMLAB_BINARY, NORMLAB_BINARY);
+    ck_assert_int_eq(mpirun_apps(apps), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "run on different CPUs") && strstr(out, "every rank uses x86-64,"),
+                  "%s", out);
+    free(out);
+    char *summary = tu_tmp_read("mixed/summary.json");
+    ck_assert_msg(strstr(summary, "\"cpu_kernels\": \"x86-64\""), "%s", summary);
+    free(summary);
+    snprintf(apps, sizeof apps, "-np 2 -x NORMLAB_CPU_KERNELS=x86-64 %s run c.yaml --quiet --out same",
+             NORMLAB_BINARY);
+    ck_assert_int_eq(mpirun_apps(apps), 0);
+    same_losses("mixed", "same", 0.0, "ranks on two CPUs against two pinned to x86-64");
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     if (!nl_dist_built() || system("command -v mpirun > /dev/null 2>&1") != 0) {
@@ -326,6 +402,7 @@ int main(void)
     tcase_add_test(tc, test_ranks_match_one_process);
     tcase_add_test(tc, test_sync_batchnorm_matches_one_process);
     tcase_add_test(tc, test_launch_errors);
+    tcase_add_test(tc, test_ranks_agree_on_kernel_sets);
     tcase_add_test(tc, test_signal_to_one_rank_stops_every_rank);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -118,6 +118,10 @@ extern const nl_cpu_kernel_set nl_cpu_kernels_of_build;
 nl_code nl_cpu_kernels_choose(const char *name, nl_error *err);
 /* the set's name, chosen as with NULL at the first use */
 const char *nl_cpu_kernels_name(void);
+/* its index among the sets below, and whether it was chosen by name (not
+ * auto) */
+int nl_cpu_kernels_index(void);
+bool nl_cpu_kernels_pinned(void);
 /* the sets this binary holds, in the order auto prefers them */
 int nl_cpu_kernel_set_count(void);
 const char *nl_cpu_kernel_set_name(int index);

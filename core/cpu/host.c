@@ -71,6 +71,7 @@ bool nl_cpu_kernel_set_runs_here(int index)
  * caller chose it by name, which the environment no longer overrides. */
 static atomic_int chosen = -1;
 static atomic_bool named;
+static atomic_bool pinned; /* a set was asked for by name, not auto */
 
 static int first_runnable(void)
 {
@@ -105,6 +106,7 @@ nl_code nl_cpu_kernels_choose(const char *name, nl_error *err)
         source = "NORMLAB_CPU_KERNELS";
     }
     if (!name || !*name || strcmp(name, "auto") == 0) {
+        atomic_store(&pinned, false);
         atomic_store(&chosen, first_runnable());
         return NL_OK;
     }
@@ -121,6 +123,7 @@ nl_code nl_cpu_kernels_choose(const char *name, nl_error *err)
                            "%s '%s' needs %s, which this CPU lacks; it runs: %s", source, name,
                            missing, names);
         }
+        atomic_store(&pinned, true);
         atomic_store(&chosen, i);
         return NL_OK;
     }
@@ -143,6 +146,14 @@ static int chosen_set(void)
 }
 
 const char *nl_cpu_kernels_name(void) { return kernel_sets[chosen_set()].name; }
+
+int nl_cpu_kernels_index(void) { return chosen_set(); }
+
+bool nl_cpu_kernels_pinned(void)
+{
+    (void)chosen_set();
+    return atomic_load(&pinned);
+}
 
 const nl_ops *nl_cpu_ops(void) { return kernel_sets[chosen_set()].set->ops; }
 

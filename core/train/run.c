@@ -472,6 +472,13 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
     nl_checkpoint_files resume_files = {0};
     nl_checkpoint_found found = NL_CHECKPOINT_NONE;
     int32_t *resume_order = NULL;
+    if (device == NL_DEVICE_CPU) {
+        char kernels_note[512];
+        if ((rc = nl_backend_agree_cpu_kernels(dist, kernels_note, sizeof kernels_note, err)))
+            goto agree;
+        if (kernels_note[0] && root)
+            note(opt, "%s", kernels_note);
+    }
     if ((rc = nl_backend_open(device, &backend_opt, &be, err)))
         goto agree;
     if (root && be->busy_cores >= 0.5)
