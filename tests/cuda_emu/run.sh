@@ -20,20 +20,27 @@ cmake -DOUTPUT="$B/gen/plot_templates.c" -DTEMPLATE_DIR="$R/plots" -P "$R/core/p
 OB=/usr/include/$(gcc -print-multiarch)/openblas-openmp
 OL=/usr/lib/$(gcc -print-multiarch)/openblas-openmp
 FL="-O1 -g -ffp-contract=off"
+# compiles run EMU_JOBS at a time (default: the cores), and a failed one
+# stops the script
+jobs_max=${EMU_JOBS:-$(nproc)}
+throttle() { while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; done; }
+wait_all() { while [ -n "$(jobs -rp)" ]; do wait -n; done; }
 g++ -std=c++17 $FL -Wall -I"$E/include" -c "$E/emu.cpp" -o "$B/obj/emu.o"
 # the emulator's own capture and graph semantics first (selftest.cpp)
 g++ -std=c++17 $FL -Wall -pthread -I"$E/include" "$E/selftest.cpp" "$B/obj/emu.o" -o "$B/emu_selftest"
 "$B/emu_selftest"
 for f in "$B"/src/cuda/*.cpp; do
+    throttle
     g++ -std=c++17 $FL -Wall -Wno-unused-function -Wno-unknown-pragmas -D_DEFAULT_SOURCE \
         -I"$E/include" -I"$B/src" -I"$R/core" -c "$f" -o "$B/obj/cuda_$(basename "$f" .cpp).o" &
 done
-wait
+wait_all
 objs=""
 core_objs=""
 cmd_objs=""
 for f in $(cd "$R" && find core cmd -name '*.c') tests/testutil.c tests/test_cuda_parity.c; do
     o="$B/obj/$(echo "$f" | tr / _).o"
+    throttle
     gcc -std=c11 $FL -fopenmp -Wno-unknown-pragmas -DNORMLAB_HAVE_CUDA=1 \
         -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DNORMLAB_VERSION=\"emulated\" \
         -DNORMLAB_SOURCE_DIR=\"$R\" -DNORMLAB_BINARY=\"/bin/false\" \
@@ -47,7 +54,7 @@ for f in $(cd "$R" && find core cmd -name '*.c') tests/testutil.c tests/test_cud
 done
 gcc -std=c11 $FL -I"$R/core" -c "$B/gen/plot_templates.c" -o "$B/obj/plot_templates.o"
 core_objs="$core_objs $B/obj/plot_templates.o"
-wait
+wait_all
 g++ -fopenmp -pthread -o "$B/test_cuda_parity" $objs $core_objs "$B"/obj/cuda_*.o "$B/obj/emu.o" -L"$OL" \
     -Wl,-rpath,"$OL" -lopenblas $(pkg-config --libs check yaml-0.1) -lz -lm
 # the command-line program on the emulated GPU, for sweep_check.sh
