@@ -37,6 +37,7 @@ typedef struct {
  * wrote it. */
 static cuda_entries cuda_module;
 static char cuda_module_why[1024];
+static char cuda_module_path[1200]; /* the file loaded */
 static pthread_once_t cuda_module_once = PTHREAD_ONCE_INIT;
 
 static void *open_module(const char *path, char *why, size_t size)
@@ -46,7 +47,8 @@ static void *open_module(const char *path, char *why, size_t size)
         const char *e = dlerror();
         snprintf(why, size, "its module could not be loaded (%s; NORMLAB_CUDA_MODULE names "
                             "another)", e ? e : path);
-    }
+    } else
+        snprintf(cuda_module_path, sizeof cuda_module_path, "%s", path);
     return handle;
 }
 
@@ -117,7 +119,15 @@ int nl_backend_cuda_describe(char *buf, size_t size)
         snprintf(buf, size, "built, but %s", cuda.why);
         return 0;
     }
-    return cuda.describe(buf, size);
+    const int usable = cuda.describe(buf, size);
+#ifdef NORMLAB_CUDA_MODULE
+    /* which file answered: binaries copied to another machine may find
+     * another build's module */
+    const size_t used = strlen(buf);
+    if (used < size)
+        snprintf(buf + used, size - used, " [%s]", cuda_module_path);
+#endif
+    return usable;
 }
 #else
 int nl_backend_cuda_built(void) { return 0; }

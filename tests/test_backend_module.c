@@ -78,6 +78,8 @@ START_TEST(test_cuda_loaded_only_when_asked)
         return;
     }
     ck_assert_msg(mapped("libnormlab_cuda"), "described (%s) without the module", d[0].text);
+    ck_assert_msg(strstr(d[0].text, "libnormlab_cuda.so]"), "the module's file is not named: %s",
+                  d[0].text);
     nl_error cuda_err = {0};
     const nl_code rc = nl_backend_open(NL_DEVICE_CUDA, NULL, &be, &cuda_err);
     if (d[0].usable) {
@@ -119,6 +121,20 @@ START_TEST(test_module_named_by_environment)
     ck_assert(!nl_path_exists(gpu_dir));
     ck_assert_int_eq(tu_normlab("run c.yaml --out cpu"), 0);
     ck_assert_int_eq(unsetenv("NORMLAB_CUDA_MODULE"), 0);
+#ifdef NORMLAB_CUDA_MODULE
+    /* unset, a binary copied elsewhere with its module finds it beside it */
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && mkdir copied && cp %s copied/normlab && cp %s copied/ && "
+             "copied/normlab --version > out.txt 2>&1",
+             tu_tmp, NORMLAB_BINARY, NORMLAB_CUDA_MODULE);
+    ck_assert_int_eq(system(cmd), 0);
+    out = tu_normlab_output();
+    char want[600];
+    snprintf(want, sizeof want, "[%s/copied/libnormlab_cuda.so]", tu_tmp);
+    ck_assert_msg(strstr(out, want), "want %s in: %s", want, out);
+    free(out);
+#endif
     tu_tmp_remove();
 }
 END_TEST
