@@ -12,6 +12,7 @@
 
 #include "cmd.h"
 #include "config/config.h"
+#include "data/share.h"
 #include "dist/dist.h"
 #include "train/run.h"
 
@@ -64,6 +65,7 @@ typedef struct {
     FILE *out, *err;
     atomic_int *stop;
     bool own_signals; /* a process of its own: SIGINT and SIGTERM set *stop */
+    nl_data_share *data_share; /* a sweep's runs as threads share their datasets */
 } run_io;
 
 typedef struct {
@@ -153,7 +155,6 @@ int cmd_run(int argc, char **argv)
  * error (a bug) still shows on the sweep's stderr. */
 int nl_cmd_run_in_thread(void *ctx, int argc, char **argv, int log_fd, atomic_int *stop)
 {
-    (void)ctx;
     const int fd = dup(log_fd);
     FILE *log = fd >= 0 ? fdopen(fd, "a") : NULL;
     if (!log) {
@@ -162,7 +163,7 @@ int nl_cmd_run_in_thread(void *ctx, int argc, char **argv, int log_fd, atomic_in
         return 1;
     }
     setvbuf(log, NULL, _IOLBF, 0);
-    const run_io io = {.out = log, .err = log, .stop = stop};
+    const run_io io = {.out = log, .err = log, .stop = stop, .data_share = ctx};
     /* argv[0] is "normlab"; a subcommand's own argv starts at its name */
     const int status = argc > 1 ? run_command(argc - 1, argv + 1, NULL, &io) : 2;
     return fclose(log) == 0 || status ? status : 1;
@@ -257,7 +258,7 @@ static int run_command(int argc, char **argv, nl_dist *dist, const run_io *io)
     nl_run_options opt = {
         .out_dir = out_dir, .force = force, .device = device,
         .command_line = command, .progress = show_progress, .note = show_note, .ctx = &ps,
-        .stop = io->stop, .dist = dist,
+        .stop = io->stop, .dist = dist, .data_share = io->data_share,
     };
     nl_run_outcome out;
     nl_code rc = nl_run(cfg, &opt, &out, &err);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "data/share.h"
 #include "log/files.h"
 #include "plot/plot.h"
 #include "sweep/sched.h"
@@ -592,12 +593,17 @@ static int run_sweep(nl_sweep_job *j, const sweep_args *a)
     exe[exe_len] = '\0';
     sweep_display d = {.pr = {.tty = isatty(STDERR_FILENO), .last_line = -1e9}, .job = j};
     /* a TTY's bar shows the clock; plain output needs a heartbeat only */
+    /* runs as threads load each dataset once between them */
+    nl_data_share *share = NULL;
+    nl_error err = {0};
+    if (a->one_process && nl_data_share_new(&share, &err) != NL_OK)
+        return nl_cmd_report("sweep", &err);
     const nl_sweep_exec_options opt = {.exe = exe, .jobs = a->jobs, .tick_s = d.pr.tty ? 0.5 : 5.0,
                                        .run_in_thread = a->one_process ? nl_cmd_run_in_thread : NULL,
-                                       .on_event = on_event, .ctx = &d};
+                                       .thread_ctx = share, .on_event = on_event, .ctx = &d};
     nl_sweep_outcome out;
-    nl_error err = {0};
     const nl_code rc = nl_sweep_execute(j, &opt, &out, &err);
+    nl_data_share_free(share);
     clear_bar(&d.pr);
     if (rc != NL_OK)
         return nl_cmd_report("sweep", &err);

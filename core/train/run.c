@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "data/share.h"
 #include "dist/dist.h"
 #include "log/files.h"
 #include "train/check.h"
@@ -459,8 +460,12 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
         .threads = opt->threads > 0 ? opt->threads : cfg->threads,
         .keep_subnormals = !cfg->flush_subnormals};
     nl_backend *be = NULL;
-    nl_dataset data = {0};
-    nl_token_dataset token_data = {0};
+    /* the run's own data, or a copy the runs of this process share */
+    nl_dataset own_data = {0};
+    nl_token_dataset own_tokens = {0};
+    const nl_dataset *data = &own_data;
+    const nl_token_dataset *token_data = &own_tokens;
+    const void *shared = NULL;
     nl_model *model = NULL;
     nl_device_data device_data = {0};
     const nl_train_spec *train = &cfg->train;
@@ -493,15 +498,25 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
     nl_model_spec model_spec;
     nl_run_model_spec(cfg, &model_spec);
     if (plan.tokens) {
-        if ((rc = nl_token_dataset_load(&cfg->data, (long)model_spec.context + 1, &token_data,
-                                        err)))
+        const long window = (long)model_spec.context + 1;
+        if (opt->data_share) {
+            rc = nl_data_share_tokens(opt->data_share, &cfg->data, window, &token_data, err);
+            shared = token_data;
+        } else
+            rc = nl_token_dataset_load(&cfg->data, window, &own_tokens, err);
+        if (rc)
             goto agree;
-        st.data_description = token_data.description;
-        model_spec.classes = token_data.vocab; /* a text's characters are known now */
+        st.data_description = token_data->description;
+        model_spec.classes = token_data->vocab; /* a text's characters are known now */
     } else {
-        if ((rc = nl_dataset_load(&cfg->data, &data, err)))
+        if (opt->data_share) {
+            rc = nl_data_share_images(opt->data_share, &cfg->data, &data, err);
+            shared = data;
+        } else
+            rc = nl_dataset_load(&cfg->data, &own_data, err);
+        if (rc)
             goto agree;
-        st.data_description = data.description;
+        st.data_description = data->description;
     }
     /* each rank holds its slice of a training batch and of an evaluation one */
     int capacity = (train->eval_batch_size + ranks - 1) / ranks;
@@ -512,7 +527,7 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
     st.model = model;
     rc = nl_model_set_dist(model, dist, err);
     if (rc == NL_OK)
-        rc = place_data(cfg, opt, root, be, &data, plan.tokens ? &token_data : NULL, model,
+        rc = place_data(cfg, opt, root, be, data, plan.tokens ? token_data : NULL, model,
                         &device_data, err);
 agree:
     if ((rc = nl_dist_agree(dist, rc, err)))
@@ -539,9 +554,9 @@ agree:
                                  &resume_order, &found, err)))
         goto train;
     if (found == NL_CHECKPOINT_LOADED &&
-        ((rc = plan.tokens ? resume_fits_tokens(st.dir, &resume, &token_data.train, rank_batch,
+        ((rc = plan.tokens ? resume_fits_tokens(st.dir, &resume, &token_data->train, rank_batch,
                                                 model_spec.context, err)
-                           : resume_fits_data(st.dir, &resume, &data.train, err)) ||
+                           : resume_fits_data(st.dir, &resume, &data->train, err)) ||
          (rc = output_reaches(st.dir, "metrics.csv", resume_files.metrics_bytes, err)) ||
          (train->trace.activation[0] &&
           (rc = output_reaches(st.dir, "trace.csv", resume_files.trace_bytes, err))) ||
@@ -628,9 +643,9 @@ train:
     if (!root)
         sink = (nl_train_sink){&st, sink_metric_elsewhere, sink_trace_elsewhere, NULL, NULL, NULL,
                                NULL};
-    rc = plan.tokens ? nl_train_tokens(model, &token_data, train, cfg->seed, &sink, opt->stop,
+    rc = plan.tokens ? nl_train_tokens(model, token_data, train, cfg->seed, &sink, opt->stop,
                                        &out->result, err)
-                     : nl_train(model, &data, train, cfg->seed, &sink, opt->stop, &out->result,
+                     : nl_train(model, data, train, cfg->seed, &sink, opt->stop, &out->result,
                                 err);
     if (!root)
         goto cleanup;
@@ -674,8 +689,9 @@ cleanup:
     nl_csv_close(&st.series, &(nl_error){0});
     nl_device_data_free(&device_data);
     nl_model_free(model);
-    nl_dataset_free(&data);
-    nl_token_dataset_free(&token_data);
+    nl_dataset_free(&own_data);
+    nl_token_dataset_free(&own_tokens);
+    nl_data_share_release(opt->data_share, shared);
     nl_backend_close(be);
     if (lock_fd >= 0)
         close(lock_fd); /* the last write is done: another writer may come */

@@ -26,6 +26,9 @@ typedef struct {
     /* the ranks of a data-parallel run (NULL: one process): every rank
      * calls nl_run; rank 0 alone writes the run directory and reports */
     struct nl_dist *dist;
+    /* the datasets the runs of this process share (NULL: the run loads its
+     * own); a sweep's runs as threads (--one-process) pass one */
+    struct nl_data_share *data_share;
 } nl_run_options;
 
 typedef struct {
