@@ -8,7 +8,6 @@
 
 #include "backend.h"
 #include "cpu/cpu.h"
-#include "dist/dist.h"
 
 #if defined(NORMLAB_HAVE_CUDA) && defined(NORMLAB_CUDA_MODULE)
 #include <dlfcn.h>
@@ -197,49 +196,51 @@ nl_backend nl_backend_probe(int threads)
  * so the ranks must run the same CPU kernels or their copies drift apart
  * bit by bit, unseen: the x86-64 set's optimizers round multiply-adds twice
  * where the AVX2 set's round once (after one step a third of SGD's
- * velocities differ), and the AVX-512 set's sums may add in another order.
- * Ranks on different CPUs that chose automatically take the best set they
- * all run; sets pinned by NORMLAB_CPU_KERNELS must be one set. */
-nl_code nl_backend_agree_cpu_kernels(nl_dist *dist, char *note, size_t note_size, nl_error *err)
+ * velocities differ: experiments/bench/kernel_set_rounding.c), and the
+ * AVX-512 set's sums may add in another order. Ranks on different CPUs that
+ * chose automatically take the best set they all run; sets pinned by
+ * NORMLAB_CPU_KERNELS must be one set.
+ *
+ * A vote: per set, 1 when this rank runs it, then per set 1 for the one it
+ * uses, then 1 when that one is pinned. */
+int nl_backend_cpu_kernel_votes(double votes[NL_KERNEL_VOTES_MAX])
 {
-    enum { MAX_SETS = 32 };
-    note[0] = '\0';
-    const int ranks = nl_dist_size(dist), sets = nl_cpu_kernel_set_count();
-    if (ranks == 1)
-        return NL_OK;
-    if (sets > MAX_SETS)
-        return nl_fail(err, NL_ERR_RUNTIME, "%d CPU kernel sets: at most %d can be agreed on",
-                       sets, MAX_SETS);
-    /* per set: the ranks that run it and the ranks that use it; then the
-     * ranks that pinned theirs */
-    double counts[2 * MAX_SETS + 1] = {0};
+    const int sets = nl_cpu_kernel_set_count() < NL_KERNEL_SETS_MAX ? nl_cpu_kernel_set_count()
+                                                                     : NL_KERNEL_SETS_MAX;
+    memset(votes, 0, NL_KERNEL_VOTES_MAX * sizeof *votes);
     for (int i = 0; i < sets; i++)
-        counts[i] = nl_cpu_kernel_set_runs_here(i);
-    counts[sets + nl_cpu_kernels_index()] = 1;
-    counts[2 * sets] = nl_cpu_kernels_pinned();
-    nl_code rc = nl_dist_reserve(dist, sizeof counts, err);
-    if (rc)
-        return rc;
-    nl_dist_sum(dist, counts, (size_t)(2 * sets + 1));
-    if ((rc = nl_dist_status(dist, err)))
-        return rc;
+        votes[i] = nl_cpu_kernel_set_runs_here(i);
+    if (nl_cpu_kernels_index() < sets)
+        votes[sets + nl_cpu_kernels_index()] = 1;
+    votes[2 * sets] = nl_cpu_kernels_pinned();
+    return 2 * sets + 1;
+}
+
+nl_code nl_backend_cpu_kernels_agree(const double *sums, int ranks, char *note, size_t note_size,
+                                     nl_error *err)
+{
+    note[0] = '\0';
+    const int sets = nl_cpu_kernel_set_count();
+    if (sets > NL_KERNEL_SETS_MAX)
+        return nl_fail(err, NL_ERR_RUNTIME, "%d CPU kernel sets: at most %d can be agreed on",
+                       sets, NL_KERNEL_SETS_MAX);
     int in_use = 0, common = -1;
     char uses[512] = "";
     size_t used = 0;
     for (int i = 0; i < sets; i++) {
-        if (common < 0 && counts[i] == ranks)
+        if (common < 0 && sums[i] == ranks)
             common = i;
-        if (counts[sets + i] > 0) {
+        if (sums[sets + i] > 0) {
             in_use++;
             used += (size_t)snprintf(uses + used, used < sizeof uses ? sizeof uses - used : 0,
                                      "%s%s on %.0f rank%s", used ? ", " : "",
-                                     nl_cpu_kernel_set_name(i), counts[sets + i],
-                                     counts[sets + i] == 1 ? "" : "s");
+                                     nl_cpu_kernel_set_name(i), sums[sets + i],
+                                     sums[sets + i] == 1 ? "" : "s");
         }
     }
     if (in_use == 1)
         return NL_OK;
-    if (counts[2 * sets] > 0 || common < 0) {
+    if (sums[2 * sets] > 0 || common < 0) {
         char fix[128];
         if (common >= 0)
             snprintf(fix, sizeof fix, "NORMLAB_CPU_KERNELS=%s on every rank, or unset on all",
@@ -251,7 +252,8 @@ nl_code nl_backend_agree_cpu_kernels(nl_dist *dist, char *note, size_t note_size
                        "their copies of the parameters would drift apart: use %s",
                        ranks, uses, fix);
     }
-    if ((rc = nl_cpu_kernels_choose(nl_cpu_kernel_set_name(common), err)))
+    nl_code rc = nl_cpu_kernels_choose(nl_cpu_kernel_set_name(common), err);
+    if (rc)
         return rc;
     snprintf(note, note_size,
              "the MPI ranks run on different CPUs (kernel sets %s): every rank uses %s, "

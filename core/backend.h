@@ -476,12 +476,15 @@ void nl_backend_close(nl_backend *be);
  * device. It allocates nothing and must not run ops or be closed. */
 nl_backend nl_backend_probe(int threads);
 /* The ranks of a data-parallel run on the CPU agree on one CPU kernel set
- * (a collective: every rank calls it, before opening its backend). Ranks
- * that chose automatically take the best set all of them run, with *note
- * saying so when that changed a rank's set; pinned sets that differ are
- * NL_ERR_USAGE on every rank. */
-struct nl_dist;
-nl_code nl_backend_agree_cpu_kernels(struct nl_dist *dist, char *note, size_t note_size,
+ * before opening their backends: each fills its vote, the ranks sum the
+ * votes, and each decides from the sums alike. Ranks that chose
+ * automatically take the best set all of them run, with *note saying so
+ * when that changed a set; pinned sets that differ are NL_ERR_USAGE on
+ * every rank. */
+enum { NL_KERNEL_SETS_MAX = 32, NL_KERNEL_VOTES_MAX = 2 * NL_KERNEL_SETS_MAX + 1 };
+/* returns how many of the votes count */
+int nl_backend_cpu_kernel_votes(double votes[NL_KERNEL_VOTES_MAX]);
+nl_code nl_backend_cpu_kernels_agree(const double *sums, int ranks, char *note, size_t note_size,
                                      nl_error *err);
 
 /* What this build and machine offer, for --version and `list`. */

@@ -477,9 +477,17 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
     nl_checkpoint_files resume_files = {0};
     nl_checkpoint_found found = NL_CHECKPOINT_NONE;
     int32_t *resume_order = NULL;
-    if (device == NL_DEVICE_CPU) {
+    if (device == NL_DEVICE_CPU && ranks > 1) {
+        /* every rank updates its own parameters: one kernel set for all */
+        double votes[NL_KERNEL_VOTES_MAX];
+        const int n_votes = nl_backend_cpu_kernel_votes(votes);
         char kernels_note[512];
-        if ((rc = nl_backend_agree_cpu_kernels(dist, kernels_note, sizeof kernels_note, err)))
+        if ((rc = nl_dist_reserve(dist, sizeof votes, err)))
+            goto agree;
+        nl_dist_sum(dist, votes, (size_t)n_votes);
+        if ((rc = nl_dist_status(dist, err)) ||
+            (rc = nl_backend_cpu_kernels_agree(votes, ranks, kernels_note, sizeof kernels_note,
+                                                err)))
             goto agree;
         if (kernels_note[0] && root)
             note(opt, "%s", kernels_note);
