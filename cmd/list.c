@@ -1,15 +1,21 @@
-/* normlab list: what exists, from the same tables the config parser uses. */
+/* normlab list: what a config can name. Every key of the config schema that
+ * takes a name (an enum) prints its table, and every on/off key is listed
+ * with its line of documentation, so a kind or a switch added to the schema
+ * appears here without touching this file. */
 #include <stdio.h>
 
 #include "backend.h"
 #include "base/names.h"
 #include "cmd.h"
+#include "config/schema.h"
 
-static void print_table(const nl_name_table *table, const char *heading)
+static void print_names(const nl_key_def *def)
 {
-    printf("%s:\n", heading);
-    for (int i = 0; i < table->count; i++)
-        printf("  %-14s %s\n", nl_name_entry_at(table, i)->name, nl_name_entry_at(table, i)->help);
+    printf("%s: %s\n", def->key, def->doc);
+    for (int i = 0; i < def->names->count; i++) {
+        const nl_name_entry *e = nl_name_entry_at(def->names, i);
+        printf("  %-16s %s\n", e->name, e->help);
+    }
     printf("\n");
 }
 
@@ -17,24 +23,23 @@ int cmd_list(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         if (nl_cmd_is_help(argv[i])) {
-            printf("usage: normlab list\n\nPrints the architectures, normalizers, placements, "
-                   "activations, pooling, datasets, schedules, initializations and devices that "
-                   "configs can name.\n");
+            printf("usage: normlab list\n\nPrints every name a config can give: for each key that "
+                   "takes a name (architectures, normalizers, placements, activations, GELU "
+                   "variants, pooling, initializations, optimizers, schedules, datasets, devices, "
+                   "...) the names it accepts, then the on/off switches (weight standardization, "
+                   "QK-norm, ...). `normlab validate --print` shows every key with its value.\n");
             return 0;
         }
         return nl_cmd_usage_error("list", "unexpected argument '%s'", argv[i]);
     }
-    print_table(&nl_arch_names, "architectures (model.arch)");
-    print_table(&nl_norm_names, "normalizers (model.norm.type)");
-    print_table(&nl_placement_names, "placements (model.norm.placement)");
-    print_table(&nl_activation_names, "activations (model.activation)");
-    print_table(&nl_pool_names, "pooling (model.pool)");
-    print_table(&nl_token_pool_names, "token pooling (model.token_pool)");
-    print_table(&nl_init_names, "initializations (model.init)");
-    print_table(&nl_dataset_names, "datasets (data.dataset)");
-    print_table(&nl_vocab_names, "text vocabularies (data.vocabulary)");
-    print_table(&nl_schedule_names, "schedules (train.schedule.type)");
-    print_table(&nl_device_names, "devices (device)");
+    for (int k = 0; k < nl_config_schema_count; k++)
+        if (nl_config_schema[k].type == NL_KT_ENUM)
+            print_names(&nl_config_schema[k]);
+    printf("switches (true | false):\n");
+    for (int k = 0; k < nl_config_schema_count; k++)
+        if (nl_config_schema[k].type == NL_KT_BOOL)
+            printf("  %-36s %s\n", nl_config_schema[k].key, nl_config_schema[k].doc);
+    printf("\n");
     char cuda[256];
     nl_backend_cuda_describe(cuda, sizeof cuda);
     printf("cuda support: %s\n", cuda);
