@@ -12,6 +12,7 @@
 #include "dist/dist.h"
 #include "norm/norm.h"
 #include "norm/registry.h"
+#include "norm/sync_merge.h"
 
 /* synchronized batch norm's buffers (model.norm.sync) */
 typedef struct {
@@ -408,25 +409,8 @@ static void sync_forward(stats_layer *l, const nl_pass *pass, const nl_norm_geom
         }
         const size_t per_rank = 2 * (size_t)c + 1;
         const double *all = nl_dist_allgather(pass->dist, mine, per_rank * sizeof(double));
-        const int ranks = nl_dist_size(pass->dist);
-        if (all) {
-            count = 0.0;
-            for (int r = 0; r < ranks; r++)
-                count += all[(size_t)r * per_rank];
-            for (int ch = 0; ch < c; ch++) {
-                double n_a = 0.0, mean = 0.0, m2 = 0.0; /* m2: sum of squared deviations */
-                for (int r = 0; r < ranks; r++) {
-                    const double *theirs = all + (size_t)r * per_rank;
-                    const double n_b = theirs[0], mean_b = theirs[1 + ch];
-                    const double n = n_a + n_b, delta = mean_b - mean;
-                    mean += delta * n_b / n;
-                    m2 += theirs[1 + c + ch] * n_b + delta * delta * n_a * n_b / n;
-                    n_a = n;
-                }
-                mean_h[ch] = (float)mean;
-                var_h[ch] = (float)(m2 / count);
-            }
-        }
+        if (all)
+            count = nl_sync_merge_stats(all, nl_dist_size(pass->dist), c, mean_h, var_h);
         be->ops->upload(be, l->save_mean, mean_h, bytes);
         be->ops->upload(be, s->var, var_h, bytes);
     }
@@ -449,6 +433,29 @@ static void sync_forward(stats_layer *l, const nl_pass *pass, const nl_norm_geom
     }
     be->ops->upload(be, l->running_mean->data, rm_h, bytes);
     be->ops->upload(be, l->running_var->data, rv_h, bytes);
+}
+
+double nl_sync_merge_stats(const double *records, int ranks, int channels, float *mean_out,
+                           float *var_out)
+{
+    const size_t per_rank = 2 * (size_t)channels + 1;
+    double count = 0.0;
+    for (int r = 0; r < ranks; r++)
+        count += records[(size_t)r * per_rank];
+    for (int ch = 0; ch < channels; ch++) {
+        double n_a = 0.0, mean = 0.0, m2 = 0.0; /* m2: sum of squared deviations */
+        for (int r = 0; r < ranks; r++) {
+            const double *theirs = records + (size_t)r * per_rank;
+            const double n_b = theirs[0], mean_b = theirs[1 + ch];
+            const double n = n_a + n_b, delta = mean_b - mean;
+            mean += delta * n_b / n;
+            m2 += theirs[1 + channels + ch] * n_b + delta * delta * n_a * n_b / n;
+            n_a = n;
+        }
+        mean_out[ch] = (float)mean;
+        var_out[ch] = (float)(m2 / count);
+    }
+    return count;
 }
 
 static void sync_backward(stats_layer *l, const nl_pass *pass, const nl_norm_geom *g)
