@@ -51,9 +51,10 @@ nl_act *nl_batch_renorm(nl_builder *b, const char *name, nl_act *in, const nl_no
 
 /* Ghost batch norm (Hoffer et al. 2017): in training, batch statistics over
  * each virtual batch of `virtual_batch` samples, PyTorch's
- * [bn(chunk) for chunk in x.split(V)], so a batch that V does not divide
- * (train-mode evaluation's last batch) ends with a smaller one. Eval mode
- * is batch norm's. */
+ * [bn(chunk) for chunk in x.split(V)]. V must divide the training batch,
+ * and every pass that takes batch statistics carries exactly that batch
+ * (train-mode evaluation drops its short last batch), so the virtual batches
+ * are equal. Eval mode is batch norm's. */
 nl_act *nl_ghost_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
     const int batch = nl_builder_train_batch(b), v = spec->virtual_batch;

@@ -97,19 +97,19 @@ static void renorm_forward(stats_layer *l, const nl_pass *pass, const nl_norm_ge
                         l->base.out->data, l->save_rstd);
 }
 
-/* number of virtual batches of n samples, the last one holding the rest */
-static int ghost_chunks(const stats_layer *l, int n)
-{
-    return (n + l->spec.virtual_batch - 1) / l->spec.virtual_batch;
-}
+/* Number of virtual batches of n samples. Every pass that takes batch
+ * statistics carries the training batch (training steps, recalibration and
+ * train-mode evaluation all drop a short last batch), which
+ * nl_ghost_batchnorm requires virtual_batch to divide; so the virtual
+ * batches are equal and PyTorch's x.split(V) has no short last chunk here. */
+static int ghost_chunks(const stats_layer *l, int n) { return n / l->spec.virtual_batch; }
 
 /* virtual batch k: its geometry and the offset of its first value */
-static nl_norm_geom ghost_chunk(const stats_layer *l, int n, int k, size_t *offset)
+static nl_norm_geom ghost_chunk(const stats_layer *l, int k, size_t *offset)
 {
     nl_norm_geom g = l->geom;
-    const int first = k * l->spec.virtual_batch;
-    g.n = n - first < l->spec.virtual_batch ? n - first : l->spec.virtual_batch;
-    *offset = (size_t)first * g.c * g.hw;
+    g.n = l->spec.virtual_batch;
+    *offset = (size_t)k * g.n * g.c * g.hw;
     return g;
 }
 
@@ -187,7 +187,7 @@ static void stats_forward(nl_layer *self, const nl_pass *pass)
     if (l->spec.kind == NL_NORM_GHOST_BATCH) {
         for (int k = 0; k < ghost_chunks(l, pass->n); k++) {
             size_t at;
-            const nl_norm_geom gk = ghost_chunk(l, pass->n, k, &at);
+            const nl_norm_geom gk = ghost_chunk(l, k, &at);
             be->ops->norm_forward(be, &gk, self->in[0]->data + at, gamma, beta,
                                   self->out->data + at, l->save_mean + (size_t)k * g.c,
                                   l->save_rstd + (size_t)k * g.c, running_mean, running_var,
@@ -267,7 +267,7 @@ static void stats_backward(nl_layer *self, const nl_pass *pass)
          * writes them, each later one writes its own and adds them in */
         for (int k = 0; k < ghost_chunks(l, pass->n); k++) {
             size_t at;
-            const nl_norm_geom gk = ghost_chunk(l, pass->n, k, &at);
+            const nl_norm_geom gk = ghost_chunk(l, k, &at);
             float *din = self->in[0]->grad;
             be->ops->norm_backward(be, &gk, self->in[0]->data + at, self->out->grad + at,
                                    l->gamma ? l->gamma->data : NULL,
