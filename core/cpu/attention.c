@@ -1,10 +1,9 @@
 /* Multi-head attention, causal or bidirectional (nl_attn_geom): one
  * (sample, head) pair per loop iteration,
  * the pairs split over the threads, each pair's products by gemm.c's
- * register tiles on the calling thread. At the LM's shapes (64 x 64 x 32
- * per product) sgemm ran these at 7-13 GFLOP/s, packing both operands on
- * every call, and attention took a fifth of the step's matrix time for a
- * twelfth of its multiply-adds. The tiles read their right operand by rows,
+ * register tiles on the calling thread: at the LM's shapes (64 x 64 x 32
+ * per product) sgemm packs both operands on every call and spends longer
+ * packing than multiplying. The tiles read their right operand by rows,
  * so a pair's K (V in backward) is transposed into the thread's workspace
  * first (head_dim x T floats). Rows go ROW_BLOCK at
  * a time, each block only as far along the keys as its last query sees: under

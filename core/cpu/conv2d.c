@@ -3,10 +3,9 @@
  * for all three products instead, and lowerings at most TILED_MAX_DEPTH
  * deep, a first layer's, to gemm.c's kernels.)
  *
- * OpenBLAS runs one sample's GEMM at full speed once it has a couple of
- * hundred columns (the bench CNN's 64 x 196 x 288: 84 GFLOP/s on one Zen 3
- * core, 93 at 1024^3), but thin maps lose: 64 x 49 x 576 runs at 73, 64 x 16
- * at 61. So samples are lowered in chunks of k side by side into one column
+ * OpenBLAS runs one sample's GEMM near full speed once it has a couple of
+ * hundred columns, but thin maps (a ResNet's late 7x7 and 4x4 stages) lose
+ * a fifth or more of it. So samples are lowered in chunks of k side by side into one column
  * matrix (rows = in_c*k*k, columns = k * out_h*out_w) with k aiming at 256
  * columns; a chunk needs one GEMM for the forward, one for the weight
  * gradient and one for the column gradient. A chunk of one sample skips the
@@ -163,7 +162,7 @@ static bool is_pointwise(const nl_conv_geom *g)
 
 /* Up to this depth (in_c * k * k; a first layer on 1-3 input channels has 9-27) the
  * lowered GEMMs are too small for sgemm, which packs both operands for a few
- * multiply-adds per output (the bench CNN's first layer ran at 25-50 GFLOP/s); gemm.c's
+ * multiply-adds per output; gemm.c's
  * kernels read the weights, column matrix and output gradient in place: the forward
  * with its register tile, the weight gradient (few outputs, long sums) as dot products
  * when each thread already has its own chunk. */
@@ -174,9 +173,8 @@ static void lowered_product(int out_c, int cols, int rows, const float *weight, 
                             const float *bias, float *y)
 {
     if (rows <= TILED_MAX_DEPTH) {
-        /* the tile adds the bias as it stores: filling y with it first was a
-         * pass of its own and made every store a read-modify-write (15% of
-         * the first layer's forward at batch 8) */
+        /* the tile adds the bias as it stores: filling y with it first would
+         * be a pass of its own and make every store a read-modify-write */
         /* inside the chunks' team a nested team would oversubscribe the cores */
         if (omp_in_parallel_safe())
             nl_cpu_gemm_nn_serial(out_c, cols, rows, weight, rows, col, cols, bias, y, cols,

@@ -1,10 +1,10 @@
 /* Register-tiled matrix products for the linear layer at batches of a few
  * dozen to a few hundred rows (its forward as C^T, its backward as C).
  *
- * There sgemm spends a fifth of an MLP step outside its multiply kernel:
- * it packs both operands on every call, and with beta = 0 it first clears
- * C with scalar stores (17% of the step at batch 32, since dW is 800 KB
- * that has left L2 since the last step). The operands' natural layouts
+ * There sgemm spends much of an MLP step outside its multiply kernel: it
+ * packs both operands on every call, and with beta = 0 it first clears C
+ * with scalar stores (dW is large and has left L2 since the last step, so
+ * the clearing alone is a pass to memory). The operands' natural layouts
  * already suit a register tile, so nothing is packed here: the products
  * read x, dy and W where they lie and write every output exactly once.
  *
@@ -72,11 +72,9 @@ static inline float column_sum(int depth, const float *a_row, size_t a_step, con
 /* A product whose A is read down its columns (the weight gradient, dy^T x)
  * copies each 16-column panel of B into one contiguous block first: B's
  * rows are a whole row of x apart, 1 KiB at 256 features, so the panel's
- * lines fell into a few L1 sets and were re-read from L2 for every row tile
- * (the MLP's 256 x 256 weight gradient at batch 128: 74% of the FMA peak
- * unpacked, 92% packed; 784 features: 82% and 91%). The copy pays off once
- * enough row tiles reuse it over a deep enough panel (a 10-row weight
- * gradient lost 10%, batch 13-16 a few percent). Up to PACK_MAX_DEPTH the
+ * lines fall into a few L1 sets and are re-read from L2 for every row tile.
+ * The copy pays off once enough row tiles reuse it over a deep enough panel
+ * (a weight gradient of a few rows loses by it). Up to PACK_MAX_DEPTH the
  * block (64 bytes a row) sits on the stack. */
 #define PACK_MIN_DEPTH 32
 #define PACK_MAX_DEPTH 256
@@ -243,13 +241,12 @@ static inline void store_transposed(float tile[TILE_ROWS][TILE_COLS], int height
  * panel) pairs, in equal runs. With at least 16 row tiles a thread the runs
  * go tile by tile, each tile through every panel: each row of W is then
  * read by one thread only (when both threads read all of W, the SGD step's
- * stores to it ran 70% slower: every line was shared with the other core),
- * and an equal count of pairs, not of tiles, splits 43 tiles evenly (1-3%
- * faster than whole tiles a thread). With fewer tiles the runs go panel
- * by panel, which keeps both threads busy on a narrow A. B's panels are
- * contiguous, so the whole depth runs in one go: cutting it into slices of
- * at most 400 (to keep a panel in L1 while B's rows were a row of x^T
- * apart) cost 8% at 784 deep once the panel streamed. */
+ * stores to it are slowed: every line is shared with the other core), and
+ * an equal count of pairs, not of tiles, splits an odd tile count evenly.
+ * With fewer tiles the runs go panel by panel, which keeps both threads
+ * busy on a narrow A. B's panels are contiguous, so the whole depth runs in
+ * one go: slicing the depth to keep a panel in L1 only costs once the
+ * panel streams. */
 void nl_cpu_gemm_nn_transposed_share(int rows, int cols, int depth, const float *a, int lda,
                                      const float *b_panels, const float *row_bias, float *c,
                                      int ldc, int part, int parts)
@@ -280,7 +277,7 @@ enum { DOT_ROWS = 4, DOT_COLS = 3 };
  * a tile is 4 rows of A by 3 rows of B as dot products, 8 depths a step,
  * twelve horizontal sums at the end: for long depths and few outputs (the
  * weight gradient of a shallow lowering, 32 x 9 over thousands of pixels),
- * where sgemm ran at 25-50 GFLOP/s. A ragged edge repeats its last row and
+ * where sgemm's packing outweighs its arithmetic. A ragged edge repeats its last row and
  * drops the copies. */
 void nl_cpu_gemm_nt_serial(int rows, int cols, int depth, const float *a, int lda,
                            const float *b, int ldb, float *c, int ldc, bool accumulate)

@@ -3,9 +3,7 @@
  * Large batches go to OpenBLAS. Small ones are a different problem: every
  * product is a pass over W with little arithmetic per weight, and sgemm
  * spends more time packing operands and clearing C (scalar stores, with
- * beta = 0) than multiplying; at batch 2 the first layer's backward ran at
- * 4 GFLOP/s, and at batch 32 sgemm's clearing of dW alone was 17% of an MLP
- * step. Below the thresholds here, measured on this machine's bench shapes
+ * beta = 0) than multiplying. Below the thresholds here, measured on this machine's bench shapes
  * and on 1024- and 2048-wide layers, the forward pass streams W once per
  * four rows (skinny_forward) or, to a few dozen rows, runs as a register
  * tile over W and the transposed x (tiled_forward), and the backward uses
@@ -19,33 +17,29 @@
 #include "cpu/cpu.h"
 #include "cpu/reduce.h"
 
-/* Up to this batch the skinny forward beats sgemm (2-3x at batch 2-8) on the bench
- * shapes (784-256, 256-256, 256-10, 3136-10) on this machine's 2 cores, and the tiled
- * input gradient beats both sgemm and a skinny one at any width. */
+/* Up to this batch the skinny forward beats sgemm on the bench shapes (784-256,
+ * 256-256, 256-10, 3136-10), and the tiled input gradient beats both sgemm and a
+ * skinny one at any width. The measurements behind this and the thresholds below:
+ * results/bench/NOTES.md, "Moved from the kernel comments". */
 #define NL_SKINNY_MAX_ROWS 12
 /* Up to this many outputs narrow_forward beats sgemm at any batch above the
- * skinny one (2 threads: 3136 -> 10 at batch 128 87 against 194 us, 256 -> 10
- * 18 against 22, 1024 -> 12 at 64 19 against 36); at 16 outputs, sgemm's
- * kernel width, they tie or sgemm wins */
+ * skinny one; at 16 outputs, sgemm's kernel width, they tie or sgemm wins */
 #define NL_NARROW_MAX_OUT 12
 /* Below this batch a weight-gradient row is too short a sum for a register tile. */
 #define NL_SKINNY_DW_MAX_ROWS 7
 /* The tiled backward keeps a 16-column panel of its right operand in L1
- * (depth x 64 bytes): up to 256-wide outputs it beat sgemm by 1.05-1.6x on
- * dx to batch 512 and on dW to batch 128; at 1024 wide it lost 10-40%.
- * Where gemm.c copies x's panels (nl_cpu_gemm_tn_packs: 48 rows of dW or
- * more, 32-256 deep), dW beats sgemm to batch 256 (1.03-1.12x there,
- * 784 -> 256 to 3136 -> 128); unpacked, 30 rows at batch 256 lost 25%. */
+ * (depth x 64 bytes): up to 256-wide outputs it beats sgemm on dx to batch
+ * 512 and on dW to batch 128, and loses at 1024 wide. Where gemm.c copies
+ * x's panels (nl_cpu_gemm_tn_packs: 48 rows of dW or more, 32-256 deep), dW
+ * beats sgemm to batch 256; unpacked, a few dozen rows at batch 256 lose. */
 #define NL_TILED_MAX_OUT 256
 #define NL_TILED_DX_MAX_ROWS 512
 #define NL_TILED_DW_MAX_ROWS 128
-/* The tiled forward (y^T = W x^T, tiled_forward) against sgemm on 2
- * threads, over 15 shapes from 64 -> 64 to 4096 -> 4096 (time ratios,
- * repeated runs): 1.3-1.7x at 32 rows, 1.1-1.5x at 64, 1.01-1.85x at 128;
- * at 192-256 rows a tie on 256-wide outputs (0.96-1.08) and up to 1.76x
- * on narrower ones; at 512 rows 0.97-1.66x, sgemm's packed kernel ahead
- * on the largest weights. On 16 outputs the few row tiles split unevenly
- * over threads. */
+/* The tiled forward (y^T = W x^T, tiled_forward) beats sgemm over shapes
+ * from 64 -> 64 to 4096 -> 4096 up to 128 rows, ties at 192-256 rows on
+ * 256-wide outputs and wins on narrower ones; from 512 rows sgemm's packed
+ * kernel is ahead on the largest weights. On 16 outputs the few row tiles
+ * split unevenly over threads. */
 #define NL_TILED_FORWARD_MAX_ROWS 256
 #define NL_TILED_FORWARD_MIN_OUT 24
 
@@ -376,7 +370,7 @@ void nl_cpu_linear_backward(nl_backend *be, int n, int in, int out, const float 
     if (dbias) {
         /* summed over the batch in row order, independent of the thread
          * count; 64 columns at a time so the additions run across columns
-         * as vectors instead of down a strided column (3% of an MLP step) */
+         * as vectors instead of down a strided column */
         enum { BIAS_BLOCK = 64 };
         const int blocks = (out + BIAS_BLOCK - 1) / BIAS_BLOCK;
         NL_PARALLEL_FOR_IF((long)n * out >= NL_PARALLEL_MIN,

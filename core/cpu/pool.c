@@ -80,8 +80,8 @@ static inline v8i select_v(v8i mask, v8i a, v8i b)
  * leaves the eight windows in the lane order WINDOW_ORDER; everything after
  * is lane by lane, and one 64-bit permute puts the results back in order.
  * Splitting with cross-lane permutes (what even/odd selection across two
- * vectors compiles to) took eight vpermd per eight outputs: the forward on
- * (8, 32, 28, 28) took 28 us against 15 now, slower than the backward. */
+ * vectors compiles to) takes eight vpermd per eight outputs, which made the
+ * forward slower than the backward. */
 #define WINDOW_ORDER 0, 1, 4, 5, 2, 3, 6, 7
 static inline v8f evens_in_lane(v8f lo, v8f hi) { return NL_V8_SHUFFLE(lo, hi, 0, 2, 8, 10, 4, 6, 12, 14); }
 static inline v8f odds_in_lane(v8f lo, v8f hi) { return NL_V8_SHUFFLE(lo, hi, 1, 3, 9, 11, 5, 7, 13, 15); }
@@ -150,8 +150,8 @@ static inline v8f load_lanes(const float *p, v8i mask)
 
 /* a row of fewer than eight windows that a whole vector may not run past (a
  * plane's last row, or inputs under 8 wide): the loads stop at the row's
- * end, and the outputs go out one by one (a masked store, vmaskmovps, made
- * the 14x14 pooling 1.6x slower on this Zen 3) */
+ * end, and the outputs go out one by one (a masked store, vmaskmovps, is
+ * slow on AMD Zen cores) */
 static inline void max_2x2_narrow_row(const float *r0, const float *r1, int w,
                                            int32_t row0, int ow_n, bool relu, float *yr,
                                            int32_t *ar)

@@ -1,8 +1,8 @@
 /* Fast, accurate sums for the normalization kernels.
  *
  * One double accumulator is a dependency chain: a vector add every ~4
- * cycles, which made the statistics passes compute-bound (BatchNorm forward
- * ran at 38% of copy bandwidth). Here 4 independent 8-float accumulators
+ * cycles, which makes the statistics passes compute-bound instead of
+ * memory-bound. Here 4 independent 8-float accumulators
  * take a chunk of up to 1024 values (32 per lane) and the chunk's total goes
  * into a double, so the rounding error stays that of summing 32 floats, plus
  * double accumulation across chunks; the order is fixed by n alone, so results
@@ -116,9 +116,9 @@ static inline void nl_v8_transpose8(nl_v8 v[8])
 /* Short runs (an image row of 7-28 floats) copied or cleared in 8-float
  * vectors, the last one overlapping and shorter runs masked, so nothing is
  * read or written outside the run: one or two stores where a vectorized
- * loop would add a scalar tail of up to 7 (and a libc memcpy call, which
- * gcc made of the plain loops before -fno-tree-loop-distribute-patterns,
- * cost 8% of a CNN step). */
+ * loop would add a scalar tail of up to 7 (and gcc turns plain copy loops
+ * into libc memcpy calls, whose per-call cost dominates runs this short,
+ * unless -fno-tree-loop-distribute-patterns). */
 #if defined(__AVX2__)
 static inline __m256i nl_first_lanes(int count)
 {

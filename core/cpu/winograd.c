@@ -18,10 +18,7 @@
  * 16 x out_c x 24 floats, plus the transformed kernel, 16 x out_c x in_c).
  * Blocks are split over threads; a tile's sums run over input channels in
  * order inside one thread, so the result does not depend on the thread
- * count or on which block holds it.
- *
- * On the bench CNN's 32 -> 64 channel 14x14 layer (one core, batch 32):
- * 2.1 ms against 2.8 ms for the lowered GEMM alone, before its im2col. */
+ * count or on which block holds it. */
 #include <stddef.h>
 #include <string.h>
 
@@ -99,10 +96,9 @@ static void transform_filters(const wg_shape *s, const float *weight, bool trans
     #pragma omp for schedule(static)
     for (int og = 0; og < row_groups; og++) {
         /* the 16 planes of U lie out_c4 * in_c floats apart: writing them
-         * element by element put 16 streams on the same cache sets (72 us
-         * for the bench CNN's 64 x 32 kernel, a quarter of its batch-2
-         * forward); a pass collects 32 inputs' values per plane first and
-         * copies each plane's run in one go */
+         * element by element puts 16 streams on the same cache sets; a pass
+         * collects 32 inputs' values per plane first and copies each
+         * plane's run in one go */
         for (int i0 = 0; i0 < s->in_c; i0 += INPUTS_PER_PASS) {
             const int count = s->in_c - i0 < INPUTS_PER_PASS ? s->in_c - i0 : INPUTS_PER_PASS;
             float planes[16][INPUTS_PER_PASS * ROW_GROUP];
@@ -197,7 +193,7 @@ enum { ROW_FLOATS = BLOCK_TILES + 8, WINDOW = 2 * BLOCK_TILES + 8 };
  * not by stores into a zeroed buffer that 8-wide loads then straddle,
  * avoids a store-forwarding stall on every load. The lane masks depend on
  * the column alone, so the transforms make them once per segment, not once
- * per channel and row (their compares were 8% of the weight gradient). */
+ * per channel and row. */
 #if defined(__AVX2__)
 typedef __m256i lane_mask;
 
