@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include "config/schema.h"
 #include "testutil.h"
 
 enum { MAX_PAGES = 4096 };
@@ -190,11 +191,67 @@ START_TEST(test_relative_links_resolve)
 }
 END_TEST
 
+/* An error message quoted in a page ("KEY: 'x' is not a ...; accepted: A |
+ * B (did you mean ...") lists what the key accepts today: the normalizer
+ * list quoted in the usage page had stayed at six names while the registry
+ * grew to ten. The accepted text comes from the schema, as the parser's
+ * message does. */
+START_TEST(test_quoted_accepted_lists_are_current)
+{
+    find_pages("");
+    int quoted = 0, stale = 0;
+    for (int p = 0; p < n_pages; p++) {
+        char *text = read_source(pages[p]);
+        int line_no = 1;
+        for (char *c = text; *c; c++) {
+            if (*c == '\n')
+                line_no++;
+            static const char marker[] = "' is not a";
+            if (strncmp(c, marker, sizeof marker - 1))
+                continue;
+            /* back over the value to "KEY: '" */
+            char *quote = c - 1;
+            while (quote > text && *quote != '\'' && *quote != '\n')
+                quote--;
+            if (*quote != '\'' || quote - text < 3 || quote[-1] != ' ' || quote[-2] != ':')
+                continue;
+            char *key_end = quote - 2, *key = key_end;
+            while (key > text && (isalnum((unsigned char)key[-1]) || key[-1] == '.' || key[-1] == '_'))
+                key--;
+            char key_name[96];
+            snprintf(key_name, sizeof key_name, "%.*s", (int)(key_end - key), key);
+            const nl_key_def *def = nl_schema_find(key_name);
+            const char *eol = strchr(c, '\n'), *acc = strstr(c, "; accepted: ");
+            if (!def || !acc || (eol && acc > eol))
+                continue;
+            acc += strlen("; accepted: ");
+            const char *end = strstr(acc, " (did you mean");
+            if (!end || (eol && end > eol))
+                end = eol ? eol : acc + strlen(acc);
+            char want[1024];
+            nl_schema_accepted(def, want, sizeof want);
+            quoted++;
+            if (strlen(want) != (size_t)(end - acc) || strncmp(acc, want, (size_t)(end - acc))) {
+                fprintf(stderr, "%s:%d: %s: the page quotes 'accepted: %.*s', the parser says "
+                                "'accepted: %s'\n",
+                        pages[p], line_no, key_name, (int)(end - acc), acc, want);
+                stale++;
+            }
+        }
+        free(text);
+    }
+    ck_assert_msg(quoted > 0, "no quoted 'is not a ...; accepted:' message found: is the scanner "
+                              "still reading the pages?");
+    ck_assert_msg(stale == 0, "%d of %d quoted accepted-lists are stale (listed above)", stale, quoted);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("doc_links");
     TCase *tc = tcase_create("links");
     tcase_add_test(tc, test_relative_links_resolve);
+    tcase_add_test(tc, test_quoted_accepted_lists_are_current);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

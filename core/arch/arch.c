@@ -1,4 +1,5 @@
-/* The three architectures and where their normalizers sit.
+/* The architectures (nl_arch_names: mlp, cnn, resnet, lm, vit) and where
+ * their normalizers sit.
  *
  * mlp:    flatten, then per hidden width fc -> norm -> act (before) or
  *         fc -> act -> norm (after), then the classifier.

@@ -1,4 +1,4 @@
-/* Architectures built from a spec: mlp, cnn, resnet. They sit above the
+/* Architectures built from a spec (the kinds of nl_arch_names). They sit above the
  * layers and the builder: nl_model_build, nl_model_check and nl_model_plan
  * (declared in model/model.h, defined in arch.c) hand the builder the
  * spec's architecture as its graph. */
