@@ -1,5 +1,5 @@
-/* The architectures (nl_arch_names: mlp, cnn, resnet, lm, vit) and where
- * their normalizers sit.
+/* The architectures of nl_arch_names, each below, and where their
+ * normalizers sit.
  *
  * mlp:    flatten, then per hidden width fc -> norm -> act (before) or
  *         fc -> act -> norm (after), then the classifier.
