@@ -556,6 +556,11 @@ static const bad_case bad_cases[] = {
      "instance norm needs images with more than one pixel per channel"},
     {"train:\n  batch_size: 1\n", SRC ":2:15: train.batch_size: ",
      "batch norm needs more than one value per channel in training"},
+    /* QK-norm without a normalizer would do nothing */
+    {"data: {dataset: synthetic_text}\nmodel: {arch: lm, qk_norm: true, norm: {type: none}}\n",
+     SRC ":2:28: model.qk_norm: ",
+     "true needs a normalizer for the queries and keys, but model.norm.type is none (" SRC
+     ":2:47); name one with model.norm.type"},
     {"model:\n  arch: cnn\n  norm:\n    placement: pre\n", SRC ":4:16: model.norm.placement: ",
      "placement 'pre' does not apply to arch 'cnn'"},
     {"model:\n  arch: resnet\n  norm: {placement: before}\n", SRC ":3:21: model.norm.placement: ",
