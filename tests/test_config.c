@@ -338,6 +338,26 @@ START_TEST(test_good_variants)
         {"name: 'quoted'\ndata: {path: \"/tmp/a b/c\"}\n"},
         /* CRLF line ends */
         {"seed: 4\r\ntrain:\r\n  batch_size: 8\r\n"},
+        /* two values per normalized set, one short of the degenerate
+         * single value the bad cases refuse */
+        {"model: {widths: [32], norm: {type: group, groups: 16}}\n"},
+        {"model: {widths: [2], norm: {type: layer}}\n"},
+        {"model: {widths: [8, 2], norm: {type: rms}}\n"},
+        {"train: {batch_size: 2}\n"},
+        {"model: {norm: {type: ghost_batch, virtual_batch: 2}}\n"},
+        /* one channel per group is fine where each channel has a map */
+        {"data: {shape: [3, 8, 8]}\nmodel: {arch: cnn, widths: [4], norm: {type: group, groups: 4}}\n"},
+        {"data: {shape: [3, 8, 8]}\nmodel: {arch: cnn, widths: [1, 1, 1], norm: {type: layer}}\n"},
+        {"data: {shape: [3, 8, 8]}\nmodel: {arch: cnn, widths: [4, 4, 4], norm: {type: frn}}\n"},
+        {"data: {dataset: synthetic_text}\nmodel: {arch: lm, d_model: 2, heads: 1, norm: {type: layer}}\n"},
+        {"data: {dataset: synthetic_text}\nmodel: {arch: lm, d_model: 16, heads: 8, qk_norm: true, "
+         "norm: {type: layer}}\n"},
+        {"data: {dataset: synthetic_text}\nmodel: {arch: lm, d_model: 16, heads: 4, norm: {type: "
+         "group, groups: 8}}\n"},
+        {"data: {dataset: synthetic_text}\nmodel: {arch: lm, qk_norm: true, norm: {type: dyt, "
+         "placement: none}}\n"},
+        /* batch norm over one sample of many tokens */
+        {"data: {dataset: synthetic_text}\nmodel: {arch: lm}\ntrain: {batch_size: 1}\n"},
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         free(load_ok(good[i].yaml, NULL, 0));
@@ -555,7 +575,59 @@ static const bad_case bad_cases[] = {
     {"model:\n  norm:\n    type: instance\n", SRC ":3:11: model.norm.type: ",
      "instance norm needs images with more than one pixel per channel"},
     {"train:\n  batch_size: 1\n", SRC ":2:15: train.batch_size: ",
-     "batch norm needs more than one value per channel in training"},
+     "layer norm1: model.norm.type batch needs more than one value per channel in training, but "
+     "batch size 1 gives 1; with one value x - mean is 0"},
+    /* a normalized set of one value: a constant (centring) or a sign (rms) */
+    {"model:\n  widths: [32]\n  norm:\n    type: group\n    groups: 32\n",
+     SRC ":5:13: model.norm.groups: ",
+     "layer norm1: model.norm.type group needs more than one value per group, but 32 features / "
+     "32 groups gives 1; with one value x - mean is 0, so the layer outputs beta whatever its "
+     "input; valid group counts for this layer: 1, 2, 4, 8, 16"},
+    {"model:\n  widths: [1]\n  norm: {type: layer}\n", SRC ":2:11: model.widths: ",
+     "layer norm1: model.norm.type layer needs more than one value per sample, but 1 feature "
+     "gives 1; with one value x - mean is 0, so the layer outputs beta whatever its input; widen "
+     "the layer (model.widths)"},
+    {"model:\n  widths: [8, 1]\n  norm: {type: rms}\n", SRC ":2:11: model.widths: ",
+     "layer norm2: model.norm.type rms needs more than one value per sample, but 1 feature gives "
+     "1; with one value x / rms(x) is +-1, so only the sign of the input survives"},
+    {"model: {norm: {type: ghost_batch, virtual_batch: 1}}\n", SRC ":1:50: model.norm.virtual_batch: ",
+     "but model.norm.virtual_batch 1 gives 1"},
+    {"data: {dataset: synthetic_text}\nmodel: {arch: lm, d_model: 1, heads: 1, norm: {type: layer}}\n",
+     SRC ":2:28: model.d_model: ",
+     "layer blocks.0.norm1: model.norm.type layer needs more than one value per token, but 1 "
+     "feature gives 1; with one value x - mean is 0, so the layer outputs beta whatever its input; "
+     "raise model.d_model"},
+    {"data: {dataset: synthetic_text}\nmodel: {arch: lm, d_model: 16, heads: 4, norm: {type: "
+     "group, groups: 16}}\n", SRC ":2:70: model.norm.groups: ",
+     "layer blocks.0.norm1: model.norm.type group needs more than one value per group, but 16 "
+     "features / 16 groups gives 1"},
+    {"data: {dataset: synthetic_text}\nmodel: {arch: lm, d_model: 16, heads: 16, qk_norm: true, "
+     "norm: {type: layer}}\n", SRC ":2:39: model.heads: ",
+     "layer blocks.0.attn.q_norm: model.norm.type layer needs more than one value per token, but 1 "
+     "feature gives 1; with one value x - mean is 0, so the layer outputs beta whatever its input; "
+     "QK-norm's tokens are single heads, each of d_model / heads features"},
+    {"data: {shape: [3, 8, 8]}\nmodel: {arch: vit, patch: 4, d_model: 1, heads: 1, norm: {type: "
+     "layer}}\n", SRC ":2:39: model.d_model: ",
+     "layer blocks.0.norm1: model.norm.type layer needs more than one value per token"},
+    {"data: {shape: [3, 8, 8]}\nmodel: {arch: cnn, widths: [4, 4, 4, 1], norm: {type: layer}}\n",
+     SRC ":2:28: model.widths: ",
+     "layer norm4: model.norm.type layer needs more than one value per sample, but 1 channel x 1x1 "
+     "gives 1"},
+    {"data: {shape: [3, 8, 8]}\nmodel: {arch: cnn, widths: [4, 4, 4, 4], norm: {type: instance}}\n",
+     SRC ":2:55: model.norm.type: ",
+     "layer norm4: model.norm.type instance needs more than one value per channel of each sample, "
+     "but a 1x1 map gives 1"},
+    {"data: {shape: [3, 8, 8]}\nmodel: {arch: cnn, widths: [4, 4, 4, 4], norm: {type: frn}}\n",
+     SRC ":2:55: model.norm.type: ", "but a 1x1 map gives 1; with one value x / rms(x) is +-1"},
+    {"data: {shape: [3, 4, 4]}\nmodel: {arch: resnet, widths: [4, 4, 4], norm: {type: group, "
+     "groups: 4}}\n", SRC ":2:70: model.norm.groups: ",
+     "layer stage3.block1.shortcut.norm: model.norm.type group needs more than one value per "
+     "group, but 4 channels / 4 groups x 1x1 gives 1"},
+    /* QK-norm without a normalizer would do nothing */
+    {"data: {dataset: synthetic_text}\nmodel: {arch: lm, qk_norm: true, norm: {type: none}}\n",
+     SRC ":2:28: model.qk_norm: ",
+     "true needs a normalizer for the queries and keys, but model.norm.type is none (" SRC
+     ":2:47); name one with model.norm.type"},
     {"model:\n  arch: cnn\n  norm:\n    placement: pre\n", SRC ":4:16: model.norm.placement: ",
      "placement 'pre' does not apply to arch 'cnn'"},
     {"model:\n  arch: resnet\n  norm: {placement: before}\n", SRC ":3:21: model.norm.placement: ",
@@ -718,6 +790,19 @@ static const struct {
     {"model: {arch: cnn, widths: [32], norm: {type: group}}\n", {"model.norm.groups=5"},
      "--set model.norm.groups=5: model.norm.groups: layer norm1: group norm with 5 groups does not "
      "divide its 32 channels; valid group counts for this layer: 1, 2, 4, 8, 16, 32"},
+    /* on feature vectors a group of one channel is one value: 32 is not valid */
+    {"model: {arch: mlp, widths: [32], norm: {type: group}}\n", {"model.norm.groups=5"},
+     "--set model.norm.groups=5: model.norm.groups: layer norm1: group norm with 5 groups does not "
+     "divide its 32 channels; valid group counts for this layer: 1, 2, 4, 8, 16"},
+    {"model: {arch: mlp, widths: [1], norm: {type: group}}\n", {"model.norm.groups=2"},
+     "--set model.norm.groups=2: model.norm.groups: layer norm1: group norm with 2 groups does not "
+     "divide its 1 channels; valid group counts for this layer: none (it holds one value per "
+     "sample; widen it)"},
+    {"model: {arch: mlp, widths: [32], norm: {type: group}}\n", {"model.norm.groups=32"},
+     "--set model.norm.groups=32: model.norm.groups: layer norm1: model.norm.type group needs more "
+     "than one value per group, but 32 features / 32 groups gives 1; with one value x - mean is 0, "
+     "so the layer outputs beta whatever its input; valid group counts for this layer: 1, 2, 4, "
+     "8, 16"},
     {"model: {arch: mlp}\n", {"model.pool=avg"},
      "~--set model.pool=avg: model.pool: applies only when model.arch is cnn, but model.arch is "
      "'mlp' (good.yaml:1:15)"},

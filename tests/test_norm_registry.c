@@ -78,6 +78,56 @@ START_TEST(test_builder_follows_rows)
 }
 END_TEST
 
+/* Every kind with statistics has a normalized set, and the model check
+ * refuses it wherever a set holds one value: an mlp of width 1, a resnet
+ * whose second stage sees 1x1 maps of one channel, an lm of d_model 1 and
+ * context 1, each with batch 1, one group and virtual batches of one. A
+ * kind without statistics (an identity, a pointwise function) builds. */
+START_TEST(test_single_value_sets_refused)
+{
+    for (int k = 0; k < NL_NORM_COUNT; k++) {
+        const nl_norm_info *r = nl_norm_info_of((nl_norm_kind)k);
+        ck_assert_msg((r->stats_set != NULL) == ((r->keys & NL_NORM_KEY_EPS) != 0),
+                      "%s: a normalized set exactly when it keeps statistics", r->id.name);
+        for (int ndim = 2; ndim <= 4; ndim++) {
+            if (!nl_norm_accepts(r, ndim))
+                continue;
+            nl_model_spec spec;
+            nl_model_spec_defaults(&spec);
+            spec.arch = ndim == 2 ? NL_ARCH_MLP : ndim == 3 ? NL_ARCH_LM : NL_ARCH_RESNET;
+            spec.in_c = 1;
+            spec.in_h = spec.in_w = ndim == 4 ? 2 : 1;
+            spec.n_widths = ndim == 4 ? 2 : 1;
+            spec.widths[0] = spec.widths[1] = 1;
+            spec.d_model = spec.heads = spec.context = 1;
+            spec.classes = 2;
+            nl_norm_spec_defaults(&spec.norm, (nl_norm_kind)k);
+            if (ndim > 2)
+                spec.norm.placement = ndim == 3 ? NL_PLACE_PRE : NL_PLACE_POST;
+            spec.norm.groups = 1;
+            spec.norm.virtual_batch = 1;
+            nl_error err = {0};
+            const nl_code rc = nl_model_check(&spec, 1, &err);
+            if (!r->stats_set) {
+                ck_assert_msg(rc == NL_OK, "%s (ndim %d): %s", r->id.name, ndim, err.msg);
+                continue;
+            }
+            ck_assert_msg(rc == NL_ERR_CONFIG, "%s (ndim %d) built on one value per set",
+                          r->id.name, ndim);
+            char want[96];
+            snprintf(want, sizeof want, "model.norm.type %s needs more than one value per ",
+                     r->id.name);
+            ck_assert_msg(strstr(err.msg, want) && strstr(err.msg, "gives 1;"), "%s (ndim %d): %s",
+                          r->id.name, ndim, err.msg);
+            ck_assert_msg(strstr(err.msg, r->center ? "x - mean is 0" : "x / rms(x) is +-1"),
+                          "%s: %s", r->id.name, err.msg);
+            ck_assert_msg(err.key[0], "%s (ndim %d): no key to blame: %s", r->id.name, ndim,
+                          err.msg);
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_readme_table_is_generated)
 {
     free(tu_check_generated_section(
@@ -93,6 +143,7 @@ int main(void)
     TCase *tc = tcase_create("registry");
     tcase_add_test(tc, test_rows_are_distinct);
     tcase_add_test(tc, test_builder_follows_rows);
+    tcase_add_test(tc, test_single_value_sets_refused);
     tcase_add_test(tc, test_readme_table_is_generated);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -334,6 +334,43 @@ START_TEST(test_text_too_short)
 }
 END_TEST
 
+/* one distinct character makes every next token certain (loss 0 and 100%
+ * accuracy without learning): refused in both vocabularies; two are a task */
+START_TEST(test_text_one_symbol)
+{
+    char path[512];
+    nl_data_spec s;
+    static char text[1000];
+    memset(text, 'a', sizeof text);
+    write_file("a.txt", text, sizeof text, path, sizeof path);
+    for (int v = 0; v < NL_VOCAB_COUNT; v++) {
+        text_spec(&s, path, (nl_vocab_kind)v, 0.1f);
+        expect_fail(&s, 9, NL_ERR_DATA, "data.path",
+                    "a.txt holds one distinct character ('a', 1000 times): every next token is "
+                    "certain, so any model reaches loss 0 and 100% accuracy without learning; "
+                    "use a text of at least two distinct characters");
+    }
+    ck_assert_int_eq(nl_code_exit_status(NL_ERR_DATA), 2);
+    /* a one-byte file: the same, whatever the window */
+    write_file("one.txt", "a", 1, path, sizeof path);
+    text_spec(&s, path, NL_VOCAB_CHARS, 0.1f);
+    expect_fail(&s, 2, NL_ERR_DATA, "data.path", "one.txt holds one distinct character ('a', once)");
+    /* a character that does not print is named by its byte */
+    memset(text, '\n', sizeof text);
+    write_file("newlines.txt", text, sizeof text, path, sizeof path);
+    text_spec(&s, path, NL_VOCAB_BYTES, 0.1f);
+    expect_fail(&s, 2, NL_ERR_DATA, "data.path", "one distinct character (byte 0x0a, 1000 times)");
+    /* two distinct characters, once each in the whole text, load */
+    memset(text, 'a', sizeof text);
+    text[500] = 'b';
+    write_file("ab.txt", text, sizeof text, path, sizeof path);
+    text_spec(&s, path, NL_VOCAB_CHARS, 0.1f);
+    nl_token_dataset ds = load_ok(&s, 9);
+    ck_assert_int_eq(ds.vocab, 2);
+    nl_token_dataset_free(&ds);
+}
+END_TEST
+
 /* ---- synthetic_text ---- */
 
 START_TEST(test_markov)
@@ -695,6 +732,7 @@ int main(void)
     tcase_add_test(tc, test_text_errors);
     tcase_add_test(tc, test_text_memo);
     tcase_add_test(tc, test_text_too_short);
+    tcase_add_test(tc, test_text_one_symbol);
     tcase_add_test(tc, test_kjv);
     suite_add_tcase(s, tc);
     TCase *tm = tcase_create("markov");

@@ -81,9 +81,12 @@ static nl_act *conv(nl_builder *b, const nl_model_spec *spec, const char *name, 
                         ws_eps(spec));
 }
 
+/* the mlp's, cnn's and resnet's normalizers: model.widths sizes their layers */
 static nl_act *norm(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in)
 {
-    return in ? nl_norm(b, name, in, &spec->norm) : NULL;
+    return in ? nl_norm_at(b, name, in, &spec->norm, "model.widths",
+                           "widen the layer (model.widths)")
+              : NULL;
 }
 
 static nl_act *act(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in)
@@ -256,14 +259,25 @@ static nl_act *lm_linear(nl_builder *b, const nl_model_spec *spec, const char *p
                      lm_std(spec, in->shape.c, out));
 }
 
-static nl_act *lm_norm(nl_builder *b, const nl_model_spec *spec, const char *prefix,
-                       const char *name, nl_act *in)
+/* d_model sizes the blocks' normalizers (QK-norm's: the head size) */
+#define LM_SIZE_KEY "model.d_model"
+#define LM_SIZE_HINT "raise model.d_model"
+
+static nl_act *lm_norm_sized(nl_builder *b, const nl_model_spec *spec, const char *prefix,
+                             const char *name, nl_act *in, const char *size_key,
+                             const char *size_hint)
 {
     if (!in)
         return NULL;
     char full[96];
     snprintf(full, sizeof full, "%s.%s", prefix, name);
-    return nl_norm(b, full, in, &spec->norm);
+    return nl_norm_at(b, full, in, &spec->norm, size_key, size_hint);
+}
+
+static nl_act *lm_norm(nl_builder *b, const nl_model_spec *spec, const char *prefix,
+                       const char *name, nl_act *in)
+{
+    return lm_norm_sized(b, spec, prefix, name, in, LM_SIZE_KEY, LM_SIZE_HINT);
 }
 
 /* q or k: with QK-norm, each head's vector normalized (a view of
@@ -281,7 +295,12 @@ static nl_act *lm_qk(nl_builder *b, const nl_model_spec *spec, const char *prefi
     nl_act *heads = nl_view(b, view, x,
                             (nl_shape){.n = x->shape.n, .c = head_dim,
                                        .h = x->shape.h * spec->heads, .w = 1, .ndim = 3});
-    return heads ? lm_norm(b, spec, prefix, norm, heads) : NULL;
+    if (!heads)
+        return NULL;
+    return lm_norm_sized(b, spec, prefix, norm, heads, "model.heads",
+                         "QK-norm's tokens are single heads, each of d_model / heads "
+                         "features: use fewer model.heads or a larger model.d_model, or set "
+                         "model.qk_norm false");
 }
 
 static nl_act *lm_attention(nl_builder *b, const nl_model_spec *spec, const char *block,
@@ -359,7 +378,7 @@ static nl_act *transformer_blocks(nl_builder *b, const nl_model_spec *spec, nl_a
     }
     const nl_placement p = spec->norm.placement;
     if (x && (p == NL_PLACE_PRE || p == NL_PLACE_PERI))
-        x = nl_norm(b, "final_norm", x, &spec->norm);
+        x = nl_norm_at(b, "final_norm", x, &spec->norm, LM_SIZE_KEY, LM_SIZE_HINT);
     return x;
 }
 

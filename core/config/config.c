@@ -22,6 +22,7 @@
 #include "config/schema.h"
 #include "data/tokens.h"
 #include "model/model.h"
+#include "norm/registry.h"
 
 #define MAX_CONFIG_BYTES (16u << 20)
 
@@ -1414,6 +1415,16 @@ nl_code nl_config_validate(nl_config *cfg, nl_error *err)
                         nl_name_of(&nl_arch_names, cfg->model.arch), token_kinds,
                         nl_name_of(&nl_arch_names, NL_ARCH_LM));
     }
+
+    /* QK-norm puts model.norm.type on each head's query and key: with a
+     * kind that adds no layer it would silently do nothing */
+    if (cfg->model.qk_norm && !nl_norm_info_of(cfg->model.norm.kind)->adds_layer)
+        return key_fail(cfg, err, "model.qk_norm", "true needs a normalizer for the queries and "
+                        "keys, but model.norm.type is %s (%s); name one with model.norm.type "
+                        "(e.g. layer, as in Wortsman et al. 2023; with model.norm.placement none "
+                        "it normalizes only q and k), or set model.qk_norm false",
+                        nl_name_of(&nl_norm_names, cfg->model.norm.kind),
+                        nl_config_where(cfg, "model.norm.type", where, sizeof where));
 
     nl_error model_err = {0};
     if (nl_model_check(&cfg->model, t->batch_size, &model_err) != NL_OK) {

@@ -3,22 +3,48 @@
  * `momentum` of the new batch (the unbiased variance), eval mode uses them.
  * With momentum "cumulative" (PyTorch's momentum=None) the running
  * statistics are the plain average over all batches seen. */
+#include <stdio.h>
+
 #include "norm/norm.h"
+
+/* batch statistics: one set per channel over the training batch's N*T*H*W */
+void nl_batch_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set)
+{
+    (void)spec;
+    const int rows = nl_shape_rows_per_sample(in);
+    *set = (nl_norm_set){.values = (long)train_batch * rows * nl_shape_plane(in),
+                         .key = "train.batch_size"};
+    snprintf(set->per, sizeof set->per, "channel in training");
+    char spatial[48];
+    char tokens[48] = "";
+    if (in.ndim == 3)
+        snprintf(tokens, sizeof tokens, " x %d token%s", rows, rows == 1 ? "" : "s");
+    snprintf(set->counted, sizeof set->counted, "batch size %d%s%s", train_batch, tokens,
+             nl_norm_plane_text(in, spatial, sizeof spatial));
+    snprintf(set->fix, sizeof set->fix,
+             "use a batch size of at least 2, or a normalizer with per-sample statistics "
+             "(PyTorch: 'Expected more than 1 value per channel when training')");
+}
+
+/* ghost batch norm: per channel over each virtual batch */
+void nl_ghost_batch_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set)
+{
+    const int v = spec->virtual_batch;
+    *set = (nl_norm_set){0};
+    if (v <= 0 || train_batch % v != 0)
+        return; /* nl_ghost_batchnorm says what virtual_batch must be */
+    set->values = (long)v * nl_shape_rows_per_sample(in) * nl_shape_plane(in);
+    set->key = "model.norm.virtual_batch";
+    snprintf(set->per, sizeof set->per, "channel of each virtual batch");
+    char spatial[48];
+    snprintf(set->counted, sizeof set->counted, "model.norm.virtual_batch %d%s", v,
+             nl_norm_plane_text(in, spatial, sizeof spatial));
+    snprintf(set->fix, sizeof set->fix, "use 2 or more samples per virtual batch");
+}
 
 nl_act *nl_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
     const int channels = in->shape.c, hw = nl_shape_plane(in->shape);
-    const int batch = nl_builder_train_batch(b);
-    if ((long)batch * nl_shape_rows_per_sample(in->shape) * hw == 1) {
-        nl_builder_fail(b, NL_ERR_CONFIG,
-                        "layer %s: batch norm needs more than one value per channel in training, "
-                        "but batch size %d x %dx%d gives 1 (PyTorch: 'Expected more than 1 value "
-                        "per channel when training'); use a batch size of at least 2, or "
-                        "layer/group norm",
-                        name, batch, in->shape.h, in->shape.w);
-        nl_builder_key(b, "train.batch_size");
-        return NULL;
-    }
     /* batch statistics: per channel over N*H*W */
     const nl_norm_geom geom = {.c = channels, .hw = hw, .groups = 0, .center = true, .eps = spec->eps};
     return nl_stats_norm_layer(b, name, in, spec, geom, spec->track_running_stats);
@@ -71,14 +97,6 @@ nl_act *nl_ghost_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl
                         "layer %s: model.norm.virtual_batch %d does not divide train.batch_size "
                         "%d; use a divisor of the batch size",
                         name, v, batch);
-        nl_builder_key(b, "model.norm.virtual_batch");
-        return NULL;
-    }
-    if ((long)v * in->shape.h * in->shape.w == 1) {
-        nl_builder_fail(b, NL_ERR_CONFIG,
-                        "layer %s: model.norm.virtual_batch 1 gives one value per channel for "
-                        "the batch statistics of a %dx%d input; use 2 or more",
-                        name, in->shape.h, in->shape.w);
         nl_builder_key(b, "model.norm.virtual_batch");
         return NULL;
     }

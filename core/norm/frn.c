@@ -6,7 +6,8 @@
  * Its backward reads that output (y > tau exactly where the normalized value
  * was) and hands the norm's backward its gradient through the workspace.
  * One value per channel has mean_HW(x^2) = x^2 and normalizes to +-1, so
- * feature vectors and 1x1 maps are refused. */
+ * feature vectors are refused here and 1x1 maps by nl_norm (the row's
+ * normalized set, nl_plane_set). */
 #include <stdio.h>
 
 #include "norm/norm.h"
@@ -52,15 +53,14 @@ static const nl_layer_vtable frn_vtable = {.kind = "frn", .forward = frn_forward
 
 nl_act *nl_frn(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
-    if (in->shape.ndim != 4 || in->shape.h * in->shape.w == 1) {
+    if (in->shape.ndim != 4) { /* 1x1 maps: nl_norm, from the row's normalized set */
         char accepted[256];
         nl_norm_kinds_accepting(2, ", ", accepted, sizeof accepted);
         nl_builder_fail(b, NL_ERR_CONFIG,
                         "layer %s: frn normalizes each channel over its H*W values and needs "
-                        "images with more than one pixel per channel, but this layer sees %s; "
-                        "normalizers for this layer: %s",
-                        name, in->shape.ndim != 4 ? "(N, D) feature vectors" : "1x1 maps",
-                        accepted);
+                        "images with more than one pixel per channel, but this layer sees (N, D) "
+                        "feature vectors; normalizers for this layer: %s",
+                        name, accepted);
         nl_builder_key(b, "model.norm.type");
         return NULL;
     }

@@ -2,16 +2,33 @@
  * H*W, i.e. GroupNorm with one channel per group. Optional running
  * statistics as in PyTorch's track_running_stats: the batch average of the
  * per-instance means and unbiased variances, used in eval mode. Feature
- * vectors have one value per instance and are refused. */
+ * vectors have one value per instance and are refused, and 1x1 maps by
+ * nl_norm from the row's normalized set. */
+#include <stdio.h>
+
 #include "norm/norm.h"
+
+/* instance norm and frn: one set per channel of each sample, its map */
+void nl_plane_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set)
+{
+    (void)spec;
+    (void)train_batch;
+    *set = (nl_norm_set){.values = (long)in.h * in.w, .key = "model.norm.type"};
+    snprintf(set->per, sizeof set->per, "channel of each sample");
+    snprintf(set->counted, sizeof set->counted, "a %dx%d map", in.h, in.w);
+    snprintf(set->fix, sizeof set->fix,
+             "use a normalizer whose statistics also take in other channels or the batch, or "
+             "keep this layer's maps larger than 1x1");
+}
 
 nl_act *nl_instancenorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
-    if (in->shape.ndim != 4 || in->shape.h * in->shape.w == 1) {
+    if (in->shape.ndim != 4) {
         nl_builder_fail(b, NL_ERR_CONFIG,
                         "layer %s: instance norm needs images with more than one pixel per "
-                        "channel, but this layer sees %s; on an mlp use layer or group norm",
-                        name, in->shape.ndim != 4 ? "(N, D) feature vectors" : "1x1 maps");
+                        "channel, but this layer sees (N, D) feature vectors; on an mlp use "
+                        "layer or group norm",
+                        name);
         nl_builder_key(b, "model.norm.type");
         return NULL;
     }

@@ -19,7 +19,42 @@ bool nl_norm_has_shift(const nl_norm_spec *spec)
     return nl_norm_info_of(spec->kind)->learned_shift && spec->affine;
 }
 
-nl_act *nl_norm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
+/* The one place a layer meets its normalizer's needs: a row that keeps
+ * statistics says how many values each normalized set holds here, and a
+ * set of one is refused (nl_norm_set says why it is degenerate). */
+static bool sets_hold_more_than_one(nl_builder *b, const char *name, nl_shape in,
+                                    const nl_norm_spec *spec, const char *size_key,
+                                    const char *size_hint)
+{
+    const nl_norm_info *info = nl_norm_info_of(spec->kind);
+    if (!info->stats_set || !nl_norm_accepts(info, in.ndim))
+        return true; /* no statistics, or the build refuses the input itself */
+    nl_norm_set set;
+    info->stats_set(in, spec, nl_builder_train_batch(b), &set);
+    if (set.values != 1)
+        return true;
+    const char *key = set.key ? set.key : size_key;
+    char fix[400];
+    if (set.fix[0])
+        snprintf(fix, sizeof fix, "%s", set.fix);
+    else
+        snprintf(fix, sizeof fix, "%s, or use another model.norm.type",
+                 size_hint ? size_hint : "give the layer more values");
+    nl_builder_fail(b, NL_ERR_CONFIG,
+                    "layer %s: model.norm.type %s needs more than one value per %s, but %s "
+                    "gives 1; with one value %s; %s",
+                    name, info->id.name, set.per, set.counted,
+                    info->center ? "x - mean is 0, so the layer outputs beta whatever its input"
+                                 : "x / rms(x) is +-1, so only the sign of the input survives "
+                                   "and almost no gradient passes",
+                    fix);
+    if (key)
+        nl_builder_key(b, key);
+    return false;
+}
+
+nl_act *nl_norm_at(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
+                   const char *size_key, const char *size_hint)
 {
     if ((int)spec->kind < 0 || spec->kind >= NL_NORM_COUNT) {
         nl_builder_fail(b, NL_ERR_CONFIG, "layer %s: unknown normalizer %d", name, spec->kind);
@@ -36,5 +71,12 @@ nl_act *nl_norm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec 
         nl_builder_key(b, "model.norm.type");
         return NULL;
     }
+    if (!sets_hold_more_than_one(b, name, in->shape, spec, size_key, size_hint))
+        return NULL;
     return info->build(b, name, in, spec);
+}
+
+nl_act *nl_norm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
+{
+    return nl_norm_at(b, name, in, spec, NULL, NULL);
 }

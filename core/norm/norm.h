@@ -6,9 +6,16 @@
 
 #include "layers/layer.h"
 #include "model/spec.h"
+#include "norm/registry.h"
 
 /* builds the normalizer the spec names on `in` (identity for none) */
 nl_act *nl_norm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
+/* the same, for an architecture that knows which config key sets the
+ * layer's size: a layer whose own size leaves one value per normalized set
+ * is refused at size_key, with size_hint ("widen the layer (model.widths)")
+ * saying what to change; NULL for either: unknown */
+nl_act *nl_norm_at(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
+                   const char *size_key, const char *size_hint);
 
 nl_act *nl_norm_none(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
 nl_act *nl_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
@@ -21,6 +28,19 @@ nl_act *nl_ghost_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl
 nl_act *nl_dyt(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
 nl_act *nl_frn(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
 
+/* The normalized sets of the registry rows (nl_norm_set_fn): batch
+ * statistics per channel over the batch (batch.c), per virtual batch
+ * (ghost batch), per sample over all channels (layer.c: layer and rms norm),
+ * per group of channels (group.c), per channel of each sample over its map
+ * (instance.c: instance norm and frn) */
+void nl_batch_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set);
+void nl_ghost_batch_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set);
+void nl_layer_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set);
+void nl_group_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set);
+void nl_plane_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set);
+/* " x HxW" for an image input, "" otherwise (group.c) */
+const char *nl_norm_plane_text(nl_shape in, char *buf, size_t size);
+
 /* group.c: the per-sample group statistics shared by layer, group and
  * instance norm; `kind` names the normalizer in errors */
 nl_act *nl_groupwise_norm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
@@ -31,8 +51,10 @@ nl_act *nl_groupwise_norm(nl_builder *b, const char *name, nl_act *in, const nl_
 nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
                             nl_norm_geom geom, bool running_stats);
 
-/* The group counts that divide `channels`, as "1, 2, 4, ..." */
-const char *nl_valid_group_counts(int channels, char *buf, int size);
+/* The group counts that divide `channels` and leave more than one value
+ * per group (each channel holding `plane` values per sample), as
+ * "1, 2, 4, ..."; "" when none does */
+const char *nl_valid_group_counts(int channels, int plane, char *buf, int size);
 
 /* Does this normalizer have a learned shift (so the layer before it needs no bias)? */
 bool nl_norm_has_shift(const nl_norm_spec *spec);

@@ -16,35 +16,42 @@ static const nl_norm_info rows[] = {
                        .keys = STATS_KEYS | RUNNING_KEYS | NL_NORM_KEY_SYNC, .learned_shift = true,
                        .center = true, .running_stats = true, .running_stats_default = true,
                        .features = true, .images = true, .tokens = true, .adds_layer = true,
-                       .color = "#1f77b4", .build = nl_batchnorm},
+                       .color = "#1f77b4", .build = nl_batchnorm,
+                       .stats_set = nl_batch_set},
     [NL_NORM_LAYER] = {{"layer", "LayerNorm as in Wu & He: statistics per sample over C*H*W, per-channel affine"},
                        .keys = STATS_KEYS, .learned_shift = true, .center = true,
                        .features = true, .images = true, .tokens = true, .adds_layer = true,
-                       .color = "#2ca02c", .build = nl_layernorm},
+                       .color = "#2ca02c", .build = nl_layernorm,
+                       .stats_set = nl_layer_set},
     [NL_NORM_GROUP] = {{"group", "GroupNorm: statistics per sample and group of channels, per-channel affine"},
                        .keys = STATS_KEYS | NL_NORM_KEY_GROUPS, .learned_shift = true, .center = true,
                        .features = true, .images = true, .tokens = true, .adds_layer = true,
-                       .color = "#ff7f0e", .build = nl_groupnorm},
+                       .color = "#ff7f0e", .build = nl_groupnorm,
+                       .stats_set = nl_group_set},
     [NL_NORM_INSTANCE] = {{"instance", "InstanceNorm: statistics per sample and channel over H*W (images only)"},
                           .keys = STATS_KEYS | RUNNING_KEYS, .learned_shift = true, .center = true,
                           .running_stats = true, .running_stats_default = false,
                           .features = false, .images = true, .adds_layer = true,
-                          .color = "#9467bd", .build = nl_instancenorm},
+                          .color = "#9467bd", .build = nl_instancenorm,
+                          .stats_set = nl_plane_set},
     [NL_NORM_RMS] = {{"rms", "RMSNorm (Zhang & Sennrich): layer norm's axes, no centring, scale gamma only"},
                      .keys = STATS_KEYS, .learned_shift = false, .center = false,
                      .features = true, .images = true, .tokens = true, .adds_layer = true,
-                     .color = "#d62728", .build = nl_rmsnorm},
+                     .color = "#d62728", .build = nl_rmsnorm,
+                     .stats_set = nl_layer_set},
     [NL_NORM_BATCH_RENORM] = {{"batch_renorm", "Batch Renormalization (Ioffe 2017): batch norm corrected by clipped r, d toward the running statistics"},
                               .keys = STATS_KEYS | NL_NORM_KEY_MOMENTUM | NL_NORM_KEY_RENORM,
                               .learned_shift = true, .center = true, .running_stats = true,
                               .running_stats_default = true, .features = true, .images = true,
                               .tokens = true,
-                              .adds_layer = true, .color = "#8c564b", .build = nl_batch_renorm},
+                              .adds_layer = true, .color = "#8c564b", .build = nl_batch_renorm,
+                              .stats_set = nl_batch_set},
     [NL_NORM_GHOST_BATCH] = {{"ghost_batch", "Ghost batch norm (Hoffer et al. 2017): batch statistics per virtual batch in training"},
                              .keys = STATS_KEYS | RUNNING_KEYS | NL_NORM_KEY_VIRTUAL_BATCH,
                              .learned_shift = true, .center = true, .running_stats = true,
                              .running_stats_default = true, .features = true, .images = true,
-                             .adds_layer = true, .color = "#e377c2", .build = nl_ghost_batchnorm},
+                             .adds_layer = true, .color = "#e377c2", .build = nl_ghost_batchnorm,
+                             .stats_set = nl_ghost_batch_set},
     [NL_NORM_DYT] = {{"dyt", "Dynamic Tanh (Zhu et al. 2025): gamma * tanh(alpha * x) + beta, "
                              "learned scalar alpha, no statistics"},
                      .keys = NL_NORM_KEY_AFFINE | NL_NORM_KEY_ALPHA_INIT, .learned_shift = true,
@@ -55,7 +62,7 @@ static const nl_norm_info rows[] = {
                              "(images only)"},
                      .keys = STATS_KEYS, .learned_shift = true, .center = false,
                      .features = false, .images = true, .adds_layer = true,
-                     .color = "#17becf", .build = nl_frn},
+                     .color = "#17becf", .build = nl_frn, .stats_set = nl_plane_set},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == NL_NORM_COUNT, "one registry row per nl_norm_kind");
 _Static_assert(offsetof(nl_norm_info, id) == 0, "nl_norm_names reads the rows as name entries");
@@ -105,14 +112,18 @@ void nl_norm_write_table(FILE *out)
     }
 }
 
+bool nl_norm_accepts(const nl_norm_info *row, int ndim)
+{
+    return ndim == 2 ? row->features : ndim == 3 ? row->tokens : row->images;
+}
+
 const char *nl_norm_kinds_accepting(int ndim, const char *sep, char *buf, size_t size)
 {
     size_t used = 0;
     buf[0] = '\0';
     for (int k = 0; k < NL_NORM_COUNT && used < size; k++) {
         const nl_norm_info *r = &rows[k];
-        const bool accepts = ndim == 2 ? r->features : ndim == 3 ? r->tokens : r->images;
-        if (accepts)
+        if (nl_norm_accepts(r, ndim))
             used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? sep : "", r->id.name);
     }
     return buf;

@@ -30,6 +30,28 @@ enum {
 typedef nl_act *(*nl_norm_build_fn)(nl_builder *b, const char *name, nl_act *in,
                                     const nl_norm_spec *spec);
 
+/* One normalized set: the values a kind takes one mean and variance (or
+ * mean square) over in training, on a given input. With a single value the
+ * statistics say nothing: x - mean is 0, so a centring kind outputs beta
+ * whatever the input, and x / rms(x) is +-1, so a scaling kind keeps only
+ * the sign and passes almost no gradient (eps / (x^2 + eps)^1.5). nl_norm
+ * refuses such a layer from what this reports. */
+typedef struct {
+    long values;       /* per set; 0: the kind's builder refuses these keys itself */
+    /* the config key whose value makes `values` what it is
+     * (train.batch_size, model.norm.groups, ...); NULL: the layer's own
+     * size, which the architecture names */
+    const char *key;
+    char per[64];      /* what one set is: "channel in training", "sample", "group" */
+    char counted[128]; /* how `values` is counted: "batch size 1 x 1x1" */
+    char fix[320];     /* what to change instead; "": the architecture's size hint */
+} nl_norm_set;
+
+/* fills *set for a layer of this kind on `in` with a training batch of
+ * train_batch samples */
+typedef void (*nl_norm_set_fn)(nl_shape in, const nl_norm_spec *spec, int train_batch,
+                               nl_norm_set *set);
+
 typedef struct {
     nl_name_entry id;   /* first: nl_norm_names walks the rows as its entries */
     unsigned keys;      /* NL_NORM_KEY_* bits */
@@ -48,10 +70,15 @@ typedef struct {
     bool adds_layer;             /* false only for the identity: nothing to run or time */
     const char *color;           /* plots: "#rrggbb" */
     nl_norm_build_fn build;
+    /* the kind's normalized set on an input it accepts; NULL: it keeps no
+     * statistics (none, dyt), so no input is too small for it */
+    nl_norm_set_fn stats_set;
 } nl_norm_info;
 
 /* row of kind k; k must be in [0, NL_NORM_COUNT) */
 const nl_norm_info *nl_norm_info_of(nl_norm_kind k);
+/* whether the row accepts inputs of `ndim` (2: features, 3: tokens, 4: images) */
+bool nl_norm_accepts(const nl_norm_info *row, int ndim);
 /* bit k set for every kind whose row has all of `keys` */
 unsigned nl_norm_kinds_with_keys(unsigned keys);
 /* the names of the kinds that accept inputs of `ndim` (2: features, 3:
