@@ -274,6 +274,9 @@ START_TEST(test_cli_refusals)
     assert_usage_error("sweep exp.yaml --emit-sbatch --qos='$(id)' --out o",
                        "--qos: '$(id)' is not accepted; accepted: a QOS name");
     assert_usage_error("sweep exp.yaml --emit-sbatch --out o --time", "--time needs a value");
+    /* a sweep directory whose name would end the merge job's script */
+    assert_usage_error("sweep exp.yaml --emit-sbatch --out 'o\nNORMLAB_MERGE_JOB'", "has a line break; a job "
+                       "script cannot hold it");
     assert_usage_error("sweep exp.yaml --time 10", "--time is an option of the Slurm jobs; it goes with "
                        "--emit-sbatch");
     assert_usage_error("sweep exp.yaml --dry-run --qos normal", "--qos is an option of the Slurm jobs");
@@ -509,8 +512,8 @@ START_TEST(test_merge_not_queued_shows_in_status)
     ck_assert_msg(strstr(status, want), "%s", status);
     free(status);
 
-    /* plain sbatch: the first task cannot queue the merge (nor write
-     * anywhere but its own log, so far); it runs its shard all the same */
+    /* plain sbatch: the first task cannot queue the merge; it records that,
+     * says so in its log, and runs its shard all the same */
     char *task = run_task("job.sbatch", 1, "", "FAKE_SBATCH_REFUSE=stdin SLURM_ARRAY_JOB_ID=300");
     ck_assert_msg(strstr(task, "could not queue the merge job after array job 300") &&
                       strstr(task, "1 run in this shard"),
