@@ -22,7 +22,8 @@ static void usage(FILE *out)
             "usage: normlab sweep EXPERIMENT.yaml [-j N] [--shard I/N|auto] [--claim] [--dry-run]\n"
             "                     [--merge] [--set KEY=VALUE]... [--out DIR] [--force]\n"
             "       normlab sweep EXPERIMENT.yaml --emit-sbatch [--array-tasks N] [--array-throttle N]\n"
-            "                     [--cpus-per-task C] [--out DIR]\n\n"
+            "                     [--cpus-per-task C] [--time T] [--mem M] [--partition P]\n"
+            "                     [--account A] [--qos Q] [--out DIR]\n\n"
             "Runs every configuration of an experiment file, each as its own `normlab run`\n"
             "process, and gathers the results in the sweep directory (default results/<name>/):\n"
             "  summary.csv         a row per run: the varied keys, status (ok, diverged, failed,\n"
@@ -67,13 +68,20 @@ static void usage(FILE *out)
             "  --claim          take the runs one at a time, together with any number of other\n"
             "                   --claim workers sharing the sweep directory (other machines over\n"
             "                   NFS too): each run runs once; a dead worker's run is done again\n"
-            "  --emit-sbatch    print an sbatch script that runs the sweep as a Slurm array job\n"
-            "                   (each task runs its --shard auto), then the merge as a job that\n"
-            "                   waits for the whole array; runs nothing\n"
+            "  --emit-sbatch    print a script that runs the sweep as a Slurm array job (each\n"
+            "                   task runs its --shard auto), then the merge as a job that waits\n"
+            "                   for the whole array; runs nothing. `bash FILE` on a login node\n"
+            "                   queues both (compute nodes need no sbatch) and records their\n"
+            "                   ids, or sbatch's refusal, in DIR/" NL_SLURM_RECORD " (--dry-run shows it)\n"
             "  --array-tasks N  array tasks (default: one per run, at most %d)\n"
             "  --array-throttle N  tasks running at once (default %d)\n"
             "  --cpus-per-task C   CPUs per task (default 1), and runs at once in it (at most\n"
             "                   the task's share of the runs)\n"
+            "  --time T, --mem M, --partition P, --account A, --qos Q\n"
+            "                   sbatch's options of these names, for the array and the merge\n"
+            "                   job: T minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS;\n"
+            "                   M megabytes or a number with K, M, G or T; names of letters,\n"
+            "                   digits, _ . - (partitions joined by commas)\n"
             "  --merge          rebuild summary.csv (and the plots) from the run directories,\n"
             "                   running nothing\n"
             "  --dry-run        list the runs and what would happen to each, run nothing\n"
@@ -370,8 +378,12 @@ typedef struct {
     int jobs;
     bool dry_run, merge, force, shard_auto, claim, emit_sbatch, one_process;
     int array_tasks, array_throttle, cpus_per_task;
+    /* --time, --mem, --partition, --account, --qos (NULL: not given) */
+    const char *slurm_options[5];
     nl_shard shard;
 } sweep_args;
+
+static const char *const slurm_option_names[5] = {"--time", "--mem", "--partition", "--account", "--qos"};
 
 /* -j N, -jN, --jobs N, --jobs=N */
 static int parse_jobs(int argc, char **argv, int *i, sweep_args *a)
@@ -404,6 +416,36 @@ static int parse_sbatch_number(int argc, char **argv, int *i, sweep_args *a)
     return 0;
 }
 
+/* which of --time, --mem, --partition, --account, --qos (or --NAME=VALUE)
+ * `arg` is; -1: none */
+static int slurm_option_index(const char *arg)
+{
+    for (int k = 0; k < 5; k++) {
+        const size_t len = strlen(slurm_option_names[k]);
+        if (!strncmp(arg, slurm_option_names[k], len) && (!arg[len] || arg[len] == '='))
+            return k;
+    }
+    return -1;
+}
+
+/* one of them and its value, checked: nothing that could add a line to the
+ * script */
+static int parse_slurm_option(int argc, char **argv, int *i, sweep_args *a)
+{
+    const char *arg = argv[*i];
+    const int k = slurm_option_index(arg);
+    const char *name = slurm_option_names[k];
+    const size_t len = strlen(name);
+    const char *v = arg[len] == '=' ? arg + len + 1 : (*i + 1 < argc ? argv[++*i] : NULL);
+    nl_error err = {0};
+    if (!v)
+        return nl_cmd_usage_error("sweep", "%s needs a value", name);
+    if (nl_sbatch_check_option(name, v, &err) != NL_OK)
+        return nl_cmd_usage_error("sweep", "%s", err.msg);
+    a->slurm_options[k] = v;
+    return 0;
+}
+
 /* one argument (and its value) at argv[*i]; 0, or the exit status of a
  * usage error (-1: --help was printed) */
 static int parse_arg(int argc, char **argv, int *i, sweep_args *a)
@@ -428,6 +470,8 @@ static int parse_arg(int argc, char **argv, int *i, sweep_args *a)
         return parse_sbatch_number(argc, argv, i, a);
     } else if (!strcmp(arg, "--emit-sbatch")) {
         a->emit_sbatch = true;
+    } else if (slurm_option_index(arg) >= 0) {
+        return parse_slurm_option(argc, argv, i, a);
     } else if (!strcmp(arg, "--claim")) {
         a->claim = true;
     } else if (!strcmp(arg, "--one-process")) {
@@ -473,10 +517,15 @@ static int check_args(sweep_args *a)
                                   a->merge ? "--merge" : "--emit-sbatch");
     if (a->emit_sbatch && (a->merge || a->dry_run || a->claim || a->shard_auto || a->shard.count > 1 || a->force))
         return nl_cmd_usage_error("sweep", "--emit-sbatch runs nothing; it goes with --out, --array-tasks, "
-                                  "--array-throttle and --cpus-per-task only");
+                                  "--array-throttle, --cpus-per-task, --time, --mem, --partition, "
+                                  "--account and --qos only");
     if (!a->emit_sbatch && (a->array_tasks || a->array_throttle || a->cpus_per_task != 1))
         return nl_cmd_usage_error("sweep", "--array-tasks, --array-throttle and --cpus-per-task go with "
                                   "--emit-sbatch");
+    for (int k = 0; k < 5; k++)
+        if (!a->emit_sbatch && a->slurm_options[k])
+            return nl_cmd_usage_error("sweep", "%s is an option of the Slurm jobs; it goes with --emit-sbatch",
+                                      slurm_option_names[k]);
     if (a->shard_auto) {
         nl_error err = {0};
         const nl_slurm_array_env env = {getenv("SLURM_ARRAY_TASK_ID"), getenv("SLURM_ARRAY_TASK_COUNT"),
@@ -565,9 +614,41 @@ static int refuse_changed(const nl_sweep_job *j)
     return 2;
 }
 
+/* ---- the Slurm jobs' record ---- */
+
+/* What the sweep directory's slurm.txt says of the Slurm jobs that run it:
+ * in a dry run, a line on stdout; otherwise a warning while runs are
+ * `pending` and the merge job could not be queued (nothing else will
+ * complete summary.csv and the plots). */
+static void report_slurm_jobs(const char *dir, const sweep_args *a, int pending, bool dry_run)
+{
+    nl_slurm_record rec;
+    nl_error err = {0};
+    if (nl_slurm_record_read(dir, &rec, &err) != NL_OK) {
+        fprintf(stderr, "normlab sweep: warning: %s\n", err.msg);
+        return;
+    }
+    if (!rec.present)
+        return;
+    char merge[2400];
+    snprintf(merge, sizeof merge, "normlab sweep %s%s%s --merge", a->path, a->out_dir ? " --out " : "",
+             a->out_dir ? a->out_dir : "");
+    if (dry_run && rec.merge_job[0])
+        printf("slurm: array job %s, then merge job %s (%s/" NL_SLURM_RECORD ")\n", rec.array_job, rec.merge_job,
+               dir);
+    else if (dry_run)
+        printf("slurm: array job %s; its merge job was NOT queued (%s); once the array has ended, run: %s\n",
+               rec.array_job, rec.merge_error[0] ? rec.merge_error : "no reason recorded", merge);
+    else if (!rec.merge_job[0] && pending > 0)
+        fprintf(stderr, "normlab sweep: warning: the merge job of Slurm array job %s was not queued (%s; see "
+                "%s/" NL_SLURM_RECORD "); %d run%s pending: once the array has ended, run: %s\n", rec.array_job,
+                rec.merge_error[0] ? rec.merge_error : "no reason recorded", dir, pending, pending == 1 ? "" : "s",
+                merge);
+}
+
 /* ---- merging and running ---- */
 
-static int merge_sweep(nl_sweep_job *j)
+static int merge_sweep(nl_sweep_job *j, const sweep_args *a)
 {
     nl_error err = {0};
     nl_sweep_counts c;
@@ -579,6 +660,7 @@ static int merge_sweep(nl_sweep_job *j)
         status = make_plots(j->e, j->dir, where, sizeof where);
     printf("%s/summary.csv: %d runs: %d ok, %d diverged, %d failed, %d pending%s\n", j->dir, j->p->n_runs,
            c.n[NL_SWEEP_OK], c.n[NL_SWEEP_DIVERGED], c.n[NL_SWEEP_FAILED], c.n[NL_SWEEP_PENDING], where);
+    report_slurm_jobs(j->dir, a, c.n[NL_SWEEP_PENDING], false);
     return status;
 }
 
@@ -626,6 +708,7 @@ static int run_sweep(nl_sweep_job *j, const sweep_args *a)
             c->n[NL_SWEEP_OK], c->n[NL_SWEEP_DIVERGED], c->n[NL_SWEEP_FAILED], c->n[NL_SWEEP_PENDING],
             nl_cmd_duration(elapsed, sizeof elapsed, out.elapsed_s));
     printf("%s/summary.csv%s\n", j->dir, where);
+    report_slurm_jobs(j->dir, a, c->n[NL_SWEEP_PENDING], false);
     return status;
 }
 
@@ -639,6 +722,7 @@ static int sweep_plan(const nl_experiment *e, const nl_sweep_plan *p, const char
     int status;
     if (a->dry_run) {
         print_dry_run(&j);
+        report_slurm_jobs(j.dir, a, 0, true);
         status = 0;
     } else if (j.changed) {
         status = refuse_changed(&j);
@@ -648,7 +732,7 @@ static int sweep_plan(const nl_experiment *e, const nl_sweep_plan *p, const char
          * elsewhere) */
         if (!a->merge || nl_is_dir(j.dir))
             nl_sweep_clean_temps(&j, a->merge);
-        status = a->merge ? merge_sweep(&j) : run_sweep(&j, a);
+        status = a->merge ? merge_sweep(&j, a) : run_sweep(&j, a);
     }
     nl_sweep_job_free(&j);
     return status;
@@ -696,7 +780,10 @@ int cmd_sweep(int argc, char **argv)
         while (len > 1 && dir[len - 1] == '/')
             dir[--len] = '\0';
         const nl_sbatch_spec spec = {.name = e.name, .n_runs = p.n_runs, .tasks = a.array_tasks,
-                                     .throttle = a.array_throttle, .cpus_per_task = a.cpus_per_task};
+                                     .throttle = a.array_throttle, .cpus_per_task = a.cpus_per_task,
+                                     .time = a.slurm_options[0], .mem = a.slurm_options[1],
+                                     .partition = a.slurm_options[2], .account = a.slurm_options[3],
+                                     .qos = a.slurm_options[4]};
         status = emit_sbatch_script(spec, a.path, dir);
     } else {
         status = sweep_plan(&e, &p, dir, &a);

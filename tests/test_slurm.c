@@ -1,9 +1,11 @@
 /* Sweeps on Slurm without Slurm: --shard auto from the array variables
  * (offsets, steps, lists and missing values), the script --emit-sbatch
- * writes, and that script run as every task of its array would be (a
- * stand-in sbatch records the merge it queues), then that merge: every run
- * ok, each run once. The same against real daemons: tests/slurm/ (label
- * slurm). */
+ * writes (the user's sbatch options in both jobs; bad ones refused), and
+ * that script run as `bash FILE` on a login node and as every task of its
+ * array would be, with a stand-in sbatch that writes down what it was asked
+ * to queue (and can refuse the merge); then that merge: every run ok, each
+ * run once; a merge that could not be queued shows in the sweep's status.
+ * The same against real daemons: tests/slurm/ (label slurm). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +112,11 @@ START_TEST(test_emit_sbatch_script)
     ck_assert_msg(strstr(script, want), "no\n%s\nin\n%s", want, script);
     /* one run per task: one at a time, on the task's 3 cores */
     ck_assert(strstr(script, "exec \"$normlab\" sweep \"$experiment\" --out \"$out\" --shard auto -j 1\n"));
-    ck_assert(strstr(script, "--dependency=afterany:\"$SLURM_ARRAY_JOB_ID\""));
+    /* the merge job after the whole array: queued from the login node, or
+     * (plain sbatch) by the first task */
+    ck_assert(strstr(script, "sbatch --parsable --dependency=afterany:\"$1\""));
+    ck_assert(strstr(script, "    queue_merge \"$array\" || exit 1\n"));
+    ck_assert(strstr(script, "    queue_merge \"$SLURM_ARRAY_JOB_ID\"\n"));
     free(script);
     /* more tasks than runs are fewer; the throttle is at most the tasks */
     ck_assert_int_eq(tu_normlab("sweep exp.yaml --emit-sbatch --array-tasks 9 --array-throttle 7"), 0);
@@ -126,6 +132,32 @@ START_TEST(test_emit_sbatch_script)
     sbatch_value(script, "array", value, sizeof value);
     ck_assert_str_eq(value, "1-2%2");
     ck_assert(strstr(script, "--shard auto -j 2\n")); /* 3 runs in a task, 2 at once */
+    /* without the user's options, no such lines */
+    ck_assert(!strstr(script, "#SBATCH --time") && !strstr(script, "#SBATCH --mem") &&
+              !strstr(script, "#SBATCH --partition") && !strstr(script, "#SBATCH --account") &&
+              !strstr(script, "#SBATCH --qos"));
+    free(script);
+    /* the user's options: #SBATCH lines of the array job and of the merge
+     * job (after the merge job's own name) */
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --emit-sbatch --time 2-12:30 --mem=16G --partition gpu,cpu_small "
+                                "--account=proj-1.a --qos long"), 0);
+    script = tu_normlab_output();
+    const char *merge = strstr(script, "#SBATCH --job-name=normlab-tiny.sweep-1-merge\n");
+    ck_assert_msg(merge, "no merge job in\n%s", script);
+    const char *const lines[] = {"#SBATCH --time=2-12:30\n", "#SBATCH --mem=16G\n",
+                                 "#SBATCH --partition=gpu,cpu_small\n", "#SBATCH --account=proj-1.a\n",
+                                 "#SBATCH --qos=long\n"};
+    for (int i = 0; i < 5; i++) {
+        const char *first = strstr(script, lines[i]);
+        ck_assert_msg(first && first < merge, "the array job has no %s\n%s", lines[i], script);
+        ck_assert_msg(strstr(merge, lines[i]), "the merge job has no %s\n%s", lines[i], script);
+        ck_assert_msg(!strstr(strstr(merge, lines[i]) + 1, lines[i]), "%s three times\n%s", lines[i], script);
+    }
+    /* sbatch reads #SBATCH lines only before the first command */
+    ck_assert_msg(strstr(script, "#SBATCH --qos=long\nset -u\n"), "%s", script);
+    ck_assert_msg(strstr(merge, "#SBATCH --qos=long\nexec "), "%s", script);
+    /* the merge job is no array */
+    ck_assert(!strstr(merge, "--array") && !strstr(merge, "#SBATCH --cpus-per-task"));
     free(script);
     /* it runs nothing and writes nothing */
     struct stat st;
@@ -136,12 +168,73 @@ START_TEST(test_emit_sbatch_script)
 }
 END_TEST
 
+START_TEST(test_sbatch_option_forms)
+{
+    nl_error err;
+    const char *const times[] = {"90", "0", "30:00", "4:00:00", "100:00:00", "2-12", "2-12:30", "2-12:30:15"};
+    for (size_t i = 0; i < sizeof times / sizeof *times; i++) {
+        err = (nl_error){0};
+        ck_assert_msg(nl_sbatch_check_option("--time", times[i], &err) == NL_OK, "%s: %s", times[i], err.msg);
+    }
+    const char *const bad_times[] = {"", "1h", "1:2:3:4", "1:60", "1:000", "-5", "2-", "2-1:2:3:4", "1 :00",
+                                     "1:00\n#SBATCH --x", "1;reboot", "99999999999"};
+    for (size_t i = 0; i < sizeof bad_times / sizeof *bad_times; i++) {
+        err = (nl_error){0};
+        ck_assert_msg(nl_sbatch_check_option("--time", bad_times[i], &err) == NL_ERR_USAGE, "%s", bad_times[i]);
+        ck_assert_msg(strstr(err.msg, "--time: '") && strstr(err.msg, "accepted: minutes, MM:SS, HH:MM:SS"),
+                      "%s", err.msg);
+        ck_assert_msg(!strchr(err.msg, '\n'), "%s", err.msg);
+    }
+    const char *const mems[] = {"4000", "16G", "512m", "1T", "100K"};
+    for (size_t i = 0; i < sizeof mems / sizeof *mems; i++) {
+        err = (nl_error){0};
+        ck_assert_msg(nl_sbatch_check_option("--mem", mems[i], &err) == NL_OK, "%s: %s", mems[i], err.msg);
+    }
+    const char *const bad_mems[] = {"", "G", "16GB", "1.5G", "16 G", "-1", "4G$(id)"};
+    for (size_t i = 0; i < sizeof bad_mems / sizeof *bad_mems; i++) {
+        err = (nl_error){0};
+        ck_assert_msg(nl_sbatch_check_option("--mem", bad_mems[i], &err) == NL_ERR_USAGE, "%s", bad_mems[i]);
+        ck_assert_msg(strstr(err.msg, "--mem: '") && strstr(err.msg, "suffix K, M, G or T"), "%s", err.msg);
+    }
+    err = (nl_error){0};
+    ck_assert_int_eq(nl_sbatch_check_option("--partition", "gpu,cpu-big.2", &err), NL_OK);
+    ck_assert_int_eq(nl_sbatch_check_option("--account", "proj_7", &err), NL_OK);
+    ck_assert_int_eq(nl_sbatch_check_option("--qos", "normal", &err), NL_OK);
+    const char *const bad_names[] = {"", "a b", "a\tb", "a\nb", "a;b", "a$b", "a`b`", "'a'", "a\"", "-a", ",a",
+                                     "a,", "a,,b", "a/b", "a>b", "a|b", "a&b", "a*"};
+    for (size_t i = 0; i < sizeof bad_names / sizeof *bad_names; i++) {
+        err = (nl_error){0};
+        ck_assert_msg(nl_sbatch_check_option("--partition", bad_names[i], &err) == NL_ERR_USAGE, "%s",
+                      bad_names[i]);
+        ck_assert_msg(strstr(err.msg, "--partition: '") && strstr(err.msg, "letters, digits, _ . -"), "%s",
+                      err.msg);
+        ck_assert_msg(!strchr(err.msg, '\n'), "%s", err.msg);
+    }
+    /* a list is a partition's only */
+    err = (nl_error){0};
+    ck_assert_int_eq(nl_sbatch_check_option("--account", "a,b", &err), NL_ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "--account: 'a,b' is not accepted; accepted: an account name"), "%s", err.msg);
+    err = (nl_error){0};
+    ck_assert_int_eq(nl_sbatch_check_option("--qos", "x y", &err), NL_ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "accepted: a QOS name"), "%s", err.msg);
+    /* 64 characters at most */
+    char long_name[80];
+    memset(long_name, 'a', 65);
+    long_name[65] = '\0';
+    err = (nl_error){0};
+    ck_assert_int_eq(nl_sbatch_check_option("--account", long_name, &err), NL_ERR_USAGE);
+    long_name[64] = '\0';
+    ck_assert_int_eq(nl_sbatch_check_option("--account", long_name, &err), NL_OK);
+}
+END_TEST
+
 static void assert_usage_error(const char *args, const char *says)
 {
     const int rc = tu_normlab(args);
     char *out = tu_normlab_output();
     ck_assert_msg(rc == 2, "normlab %s: exit %d: %s", args, rc, out);
     ck_assert_msg(strstr(out, says), "normlab %s: '%s' does not say '%s'", args, out, says);
+    ck_assert_msg(!strstr(out, "#!/bin/bash"), "normlab %s printed a script: %s", args, out);
     free(out);
 }
 
@@ -166,77 +259,290 @@ START_TEST(test_cli_refusals)
     assert_usage_error("sweep exp.yaml --array-throttle 2", "go with --emit-sbatch");
     assert_usage_error("sweep exp.yaml --emit-sbatch --array-throttle 0", "--array-throttle: '0' is not a number");
     assert_usage_error("sweep exp.yaml --emit-sbatch --array-tasks 1001", "in 1..1000");
+    /* the user's sbatch options: the option, the value, the accepted form;
+     * no script printed, nothing written */
+    assert_usage_error("sweep exp.yaml --emit-sbatch --time 1h --out o",
+                       "--time: '1h' is not accepted; accepted: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or "
+                       "D-HH:MM:SS");
+    assert_usage_error("sweep exp.yaml --emit-sbatch --mem=16GB --out o",
+                       "--mem: '16GB' is not accepted; accepted: a number of megabytes, or a number with a suffix "
+                       "K, M, G or T");
+    assert_usage_error("sweep exp.yaml --emit-sbatch --partition 'gpu\n#SBATCH --uid=0' --out o",
+                       "--partition: 'gpu?#SBATCH --uid=0' is not accepted; accepted: a partition name");
+    assert_usage_error("sweep exp.yaml --emit-sbatch --account 'a;rm -rf x' --out o",
+                       "--account: 'a;rm -rf x' is not accepted; accepted: an account name");
+    assert_usage_error("sweep exp.yaml --emit-sbatch --qos='$(id)' --out o",
+                       "--qos: '$(id)' is not accepted; accepted: a QOS name");
+    assert_usage_error("sweep exp.yaml --emit-sbatch --out o --time", "--time needs a value");
+    /* a sweep directory whose name would end the merge job's script */
+    assert_usage_error("sweep exp.yaml --emit-sbatch --out 'o\nNORMLAB_MERGE_JOB'", "has a line break; a job "
+                       "script cannot hold it");
+    assert_usage_error("sweep exp.yaml --time 10", "--time is an option of the Slurm jobs; it goes with "
+                       "--emit-sbatch");
+    assert_usage_error("sweep exp.yaml --dry-run --qos normal", "--qos is an option of the Slurm jobs");
     struct stat st;
     char path[600];
     snprintf(path, sizeof path, "%s/results", tu_tmp);
+    ck_assert_int_ne(stat(path, &st), 0);
+    snprintf(path, sizeof path, "%s/o", tu_tmp);
     ck_assert_int_ne(stat(path, &st), 0);
     tu_tmp_remove();
 }
 END_TEST
 
-/* The emitted script run as Slurm would run it: once per array task, with
- * the array variables set, and a stand-in sbatch on PATH that writes down
- * what it was asked to queue; then the merge it queued. */
-START_TEST(test_emitted_script_runs_every_run_once)
+/* A stand-in sbatch: job ids from 100 up; each call's arguments in
+ * sbatch/<id>.args and the script it was given (a file, or its standard
+ * input) in sbatch/<id>.sh. FAKE_SBATCH_REFUSE=stdin refuses a script on
+ * standard input (the merge job) as a cluster refuses a job it does not
+ * like; SBATCH_CALLS counts the calls. */
+static void write_fake_sbatch(void)
 {
-    tu_tmp_make("slurm");
-    tu_tmp_write("base.yaml", base_config);
-    tu_tmp_write("exp.yaml", "name: t\nbase: base.yaml\nthreads: 1\ngrid:\n  seed: [1, 2, 3, 4, 5]\n");
-    ck_assert_int_eq(tu_normlab("sweep exp.yaml --emit-sbatch --array-tasks 3 --out 'my out'"), 0);
-    char *script = tu_normlab_output();
-    tu_tmp_write("job.sbatch", script);
-    free(script);
-    char bin[600];
-    snprintf(bin, sizeof bin, "%s/bin", tu_tmp);
-    ck_assert_int_eq(mkdir(bin, 0777), 0);
-    tu_tmp_write("bin/sbatch", "#!/bin/sh\n"
-                               "# the last argument is the --wrap command\n"
-                               "for a; do last=$a; done\n"
-                               "printf 'task %s: %s\\n' \"$SLURM_ARRAY_TASK_ID\" \"$*\" >> \"$SBATCH_LOG\"\n"
-                               "printf '%s\\n' \"$last\" > \"$MERGE_CMD\"\n");
-    char cmd[4096];
-    for (int task = 1; task <= 3; task++) {
-        snprintf(cmd, sizeof cmd,
-                 "cd '%s' && chmod +x bin/sbatch && PATH=\"$PWD/bin:$PATH\" SBATCH_LOG=\"$PWD/sbatch.log\" "
-                 "MERGE_CMD=\"$PWD/merge.sh\" SLURM_ARRAY_JOB_ID=77 SLURM_ARRAY_TASK_ID=%d "
-                 "SLURM_ARRAY_TASK_COUNT=3 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_MAX=3 "
-                 "bash job.sbatch > task%d.txt 2>&1",
-                 tu_tmp, task, task);
-        const int rc = system(cmd);
-        char name[32];
-        snprintf(name, sizeof name, "task%d.txt", task);
-        char *out = tu_tmp_read(name);
-        ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "task %d: %s", task, out);
-        free(out);
-    }
-    /* the first task alone queued the merge, after the whole array */
-    char *log = tu_tmp_read("sbatch.log");
-    ck_assert_msg(!strncmp(log, "task 1: ", 8) && strstr(log, "--dependency=afterany:77 ") &&
-                      !strchr(strchr(log, '\n') + 1, '\n'),
-                  "%s", log);
-    free(log);
-    /* the tasks' shards: 1/3 has seeds 1 and 4 */
-    char *task1 = tu_tmp_read("task1.txt");
-    ck_assert_msg(strstr(task1, "2 runs in this shard"), "%s", task1);
-    free(task1);
-    snprintf(cmd, sizeof cmd, "cd '%s' && sh merge.sh > merge.txt 2>&1", tu_tmp);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/bin", tu_tmp);
+    ck_assert_int_eq(mkdir(dir, 0777), 0);
+    snprintf(dir, sizeof dir, "%s/sbatch", tu_tmp);
+    ck_assert_int_eq(mkdir(dir, 0777), 0);
+    tu_tmp_write("bin/sbatch",
+                 "#!/bin/bash\n"
+                 "d=\"$FAKE_SBATCH_DIR\"\n"
+                 "id=$(cat \"$d/next\" 2>/dev/null || echo 100)\n"
+                 "echo $((id + 1)) > \"$d/next\"\n"
+                 "script=\n"
+                 "for a; do case $a in -*) ;; *) script=$a; break ;; esac; done\n"
+                 "printf '%s\\n' \"$*\" > \"$d/$id.args\"\n"
+                 "if [ -n \"$script\" ]; then cp \"$script\" \"$d/$id.sh\"; else cat > \"$d/$id.sh\"; fi\n"
+                 "if [ -z \"$script\" ] && [ \"${FAKE_SBATCH_REFUSE:-}\" = stdin ]; then\n"
+                 "    echo 'sbatch: error: Batch job submission failed: Invalid account or account/partition "
+                 "combination specified' >&2\n"
+                 "    exit 1\n"
+                 "fi\n"
+                 "echo \"$id;normlabtest\"\n");
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "chmod +x '%s/bin/sbatch'", tu_tmp);
     ck_assert_int_eq(system(cmd), 0);
-    char *summary = tu_tmp_read("my out/summary.csv");
+}
+
+/* runs `command` in tu_tmp with the stand-in sbatch first on PATH and
+ * `env` (VAR=VALUE ...) set, its output in `log`; returns the exit status */
+static int run_shell(const char *env, const char *command, const char *log)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && PATH=\"$PWD/bin:$PATH\" FAKE_SBATCH_DIR=\"$PWD/sbatch\" %s %s > '%s' 2>&1", tu_tmp, env,
+             command, log);
+    const int rc = system(cmd);
+    ck_assert(WIFEXITED(rc));
+    return WEXITSTATUS(rc);
+}
+
+/* runs array task `task` of array job 100 (3 tasks from 1) with `args`
+ * after the script; fails the test unless it exits 0; returns its output */
+static char *run_task(const char *script, int task, const char *args, const char *env)
+{
+    char command[1200], env_all[600], log[32];
+    snprintf(env_all, sizeof env_all,
+             "SLURM_JOB_ID=%d SLURM_ARRAY_JOB_ID=100 SLURM_ARRAY_TASK_ID=%d SLURM_ARRAY_TASK_COUNT=3 "
+             "SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_MAX=3 %s",
+             200 + task, task, env);
+    snprintf(command, sizeof command, "bash %s %s", script, args);
+    snprintf(log, sizeof log, "task%d.txt", task);
+    const int rc = run_shell(env_all, command, log);
+    char *out = tu_tmp_read(log);
+    ck_assert_msg(rc == 0, "task %d: exit %d: %s", task, rc, out);
+    return out;
+}
+
+/* how many calls the stand-in sbatch had */
+static int sbatch_calls(void)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/sbatch/next", tu_tmp);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    int next = 100;
+    ck_assert_int_eq(fscanf(f, "%d", &next), 1);
+    fclose(f);
+    return next - 100;
+}
+
+/* every run of `dir`'s summary.csv ok, each run started once */
+static void assert_all_ok_once(const char *dir, int n)
+{
+    char rel[300];
+    snprintf(rel, sizeof rel, "%s/summary.csv", dir);
+    char *summary = tu_tmp_read(rel);
     int rows = 0, ok = 0;
     for (const char *p = strchr(summary, '\n'); p && p[1]; p = strchr(p + 1, '\n')) {
         rows++;
         ok += strncmp(strchr(strchr(p + 1, ',') + 1, ',') + 1, "ok,", 3) == 0;
     }
-    ck_assert_msg(rows == 5 && ok == 5, "%d rows, %d ok:\n%s", rows, ok, summary);
+    ck_assert_msg(rows == n && ok == n, "%d rows, %d ok:\n%s", rows, ok, summary);
     free(summary);
-    for (int seed = 1; seed <= 5; seed++) {
-        char rel[128];
-        snprintf(rel, sizeof rel, "my out/runs/seed-%d/stderr.txt", seed);
+    for (int seed = 1; seed <= n; seed++) {
+        snprintf(rel, sizeof rel, "%s/runs/seed-%d/stderr.txt", dir, seed);
         char *text = tu_tmp_read(rel);
         ck_assert_msg(!strncmp(text, "== ", 3) && !strstr(text, "\n== "), "seed %d ran more than once:\n%s",
                       seed, text);
         free(text);
     }
+}
+
+/* The emitted script as a user submits it from a login node, `bash FILE`:
+ * it queues itself as the array, then the merge job with the user's options
+ * and a dependency on the array, and records both; the tasks (run as Slurm
+ * would run them) queue nothing; the merge job's script merges. */
+START_TEST(test_submit_queues_array_then_merge)
+{
+    tu_tmp_make("slurm");
+    tu_tmp_write("base.yaml", base_config);
+    tu_tmp_write("exp.yaml", "name: t\nbase: base.yaml\nthreads: 1\ngrid:\n  seed: [1, 2, 3, 4, 5]\n");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --emit-sbatch --array-tasks 3 --out 'my out' --time 10 "
+                                "--partition debug"), 0);
+    char *script = tu_normlab_output();
+    tu_tmp_write("job.sbatch", script);
+    free(script);
+    write_fake_sbatch();
+    ck_assert_int_eq(run_shell("", "bash job.sbatch", "submit.txt"), 0);
+    char *said = tu_tmp_read("submit.txt");
+    ck_assert_msg(strstr(said, "queued array job 100 and merge job 101 after it"), "%s", said);
+    free(said);
+    ck_assert_int_eq(sbatch_calls(), 2);
+    /* the array: this file, told that the merge is queued */
+    char *args = tu_tmp_read("sbatch/100.args");
+    ck_assert_str_eq(args, "--parsable job.sbatch merge-queued-by-submitter\n");
+    free(args);
+    /* the merge: after every task of the array, the user's options */
+    args = tu_tmp_read("sbatch/101.args");
+    ck_assert_str_eq(args, "--parsable --dependency=afterany:100\n");
+    free(args);
+    char *merge = tu_tmp_read("sbatch/101.sh");
+    ck_assert_msg(strstr(merge, "#SBATCH --job-name=normlab-t-merge\n") && strstr(merge, "#SBATCH --time=10\n") &&
+                      strstr(merge, "#SBATCH --partition=debug\n") && !strstr(merge, "--array"),
+                  "%s", merge);
+    free(merge);
+    char *record = tu_tmp_read("my out/slurm.txt");
+    ck_assert_str_eq(record, "array_job: 100\nmerge_job: 101\nmerge_error: \n");
+    free(record);
+    /* the tasks, as Slurm runs them: the script with its arguments */
+    for (int task = 1; task <= 3; task++)
+        free(run_task("sbatch/100.sh", task, "merge-queued-by-submitter", ""));
+    ck_assert_int_eq(sbatch_calls(), 2); /* no sbatch on the compute nodes */
+    char *task1 = tu_tmp_read("task1.txt");
+    ck_assert_msg(strstr(task1, "2 runs in this shard") && !strstr(task1, "warning"), "%s", task1);
+    free(task1);
+    ck_assert_int_eq(run_shell("", "bash sbatch/101.sh", "merge.txt"), 0);
+    char *merged = tu_tmp_read("merge.txt");
+    ck_assert_msg(strstr(merged, "5 runs: 5 ok, 0 diverged, 0 failed, 0 pending") && !strstr(merged, "warning"),
+                  "%s", merged);
+    free(merged);
+    assert_all_ok_once("my out", 5);
+    /* the sweep's status names both jobs */
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --dry-run --out 'my out'"), 0);
+    char *status = tu_normlab_output();
+    ck_assert_msg(strstr(status, "slurm: array job 100, then merge job 101 ("), "%s", status);
+    free(status);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* Submitted with plain sbatch: the array's first task queues the merge,
+ * once, with the same options; the merge then merges every run. */
+START_TEST(test_plain_sbatch_first_task_queues_merge)
+{
+    tu_tmp_make("slurm");
+    tu_tmp_write("base.yaml", base_config);
+    tu_tmp_write("exp.yaml", "name: t\nbase: base.yaml\nthreads: 1\ngrid:\n  seed: [1, 2, 3, 4, 5]\n");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --emit-sbatch --array-tasks 3 --out o --mem 2G --qos short"), 0);
+    char *script = tu_normlab_output();
+    tu_tmp_write("job.sbatch", script);
+    free(script);
+    write_fake_sbatch();
+    for (int task = 1; task <= 3; task++)
+        free(run_task("job.sbatch", task, "", ""));
+    ck_assert_int_eq(sbatch_calls(), 1);
+    char *args = tu_tmp_read("sbatch/100.args");
+    ck_assert_str_eq(args, "--parsable --dependency=afterany:100\n");
+    free(args);
+    char *merge = tu_tmp_read("sbatch/100.sh");
+    ck_assert_msg(strstr(merge, "#SBATCH --mem=2G\n") && strstr(merge, "#SBATCH --qos=short\n"), "%s", merge);
+    free(merge);
+    char *record = tu_tmp_read("o/slurm.txt");
+    ck_assert_str_eq(record, "array_job: 100\nmerge_job: 100\nmerge_error: \n");
+    free(record);
+    ck_assert_int_eq(run_shell("", "bash sbatch/100.sh", "merge.txt"), 0);
+    assert_all_ok_once("o", 5);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* A merge job the cluster refuses: from the login node, the submission
+ * says so and fails; from a task, the task goes on with its runs; either
+ * way the sweep directory records sbatch's message, and normlab sweep
+ * reports it (--dry-run; a warning while runs are pending) until the runs
+ * are merged. */
+START_TEST(test_merge_not_queued_shows_in_status)
+{
+    tu_tmp_make("slurm");
+    tu_tmp_write("base.yaml", base_config);
+    tu_tmp_write("exp.yaml", "name: t\nbase: base.yaml\nthreads: 1\ngrid:\n  seed: [1, 2, 3]\n");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --emit-sbatch --out o --account nobody"), 0);
+    char *script = tu_normlab_output();
+    tu_tmp_write("job.sbatch", script);
+    free(script);
+    write_fake_sbatch();
+    const char *refusal = "sbatch: error: Batch job submission failed: Invalid account or account/partition "
+                          "combination specified";
+    ck_assert_int_eq(run_shell("FAKE_SBATCH_REFUSE=stdin", "bash job.sbatch", "submit.txt"), 1);
+    char *said = tu_tmp_read("submit.txt");
+    ck_assert_msg(strstr(said, "could not queue the merge job after array job 100: ") && strstr(said, refusal) &&
+                      strstr(said, "once the array has ended, run: ") && strstr(said, "--merge --out") &&
+                      !strstr(said, "queued array job"),
+                  "%s", said);
+    free(said);
+    char *record = tu_tmp_read("o/slurm.txt");
+    char want[600];
+    snprintf(want, sizeof want, "array_job: 100\nmerge_job: \nmerge_error: %s\n", refusal);
+    ck_assert_str_eq(record, want);
+    free(record);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --dry-run --out o"), 0);
+    char *status = tu_normlab_output();
+    snprintf(want, sizeof want, "slurm: array job 100; its merge job was NOT queued (%s); once the array has "
+             "ended, run: normlab sweep exp.yaml --out o --merge\n", refusal);
+    ck_assert_msg(strstr(status, want), "%s", status);
+    free(status);
+
+    /* plain sbatch: the first task cannot queue the merge; it records that,
+     * says so in its log, and runs its shard all the same */
+    char *task = run_task("job.sbatch", 1, "", "FAKE_SBATCH_REFUSE=stdin SLURM_ARRAY_JOB_ID=300");
+    ck_assert_msg(strstr(task, "could not queue the merge job after array job 300") &&
+                      strstr(task, "1 run in this shard"),
+                  "%s", task);
+    /* the task's own end: 2 runs pending, the merge not queued */
+    ck_assert_msg(strstr(task, "warning: the merge job of Slurm array job 300 was not queued (sbatch: error: ") &&
+                      strstr(task, "2 runs pending: once the array has ended, run: "),
+                  "%s", task);
+    free(task);
+    record = tu_tmp_read("o/slurm.txt");
+    ck_assert_msg(!strncmp(record, "array_job: 300\nmerge_job: \nmerge_error: sbatch: error: ", 55), "%s", record);
+    free(record);
+    /* --merge while runs are pending says it too */
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --merge --out o"), 0);
+    char *merged = tu_normlab_output();
+    ck_assert_msg(strstr(merged, "1 ok, 0 diverged, 0 failed, 2 pending") &&
+                      strstr(merged, "warning: the merge job of Slurm array job 300 was not queued"),
+                  "%s", merged);
+    free(merged);
+    /* the other tasks (no merge to queue: 2 and 3 are not the first) */
+    free(run_task("job.sbatch", 2, "", "FAKE_SBATCH_REFUSE=stdin SLURM_ARRAY_JOB_ID=300"));
+    free(run_task("job.sbatch", 3, "", "FAKE_SBATCH_REFUSE=stdin SLURM_ARRAY_JOB_ID=300"));
+    ck_assert_int_eq(sbatch_calls(), 3); /* the array, its refused merge, task 1's refused merge */
+    /* merged by hand once the array has ended: nothing is missing */
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --merge --out o"), 0);
+    merged = tu_normlab_output();
+    ck_assert_msg(strstr(merged, "3 ok, 0 diverged, 0 failed, 0 pending") && !strstr(merged, "warning"), "%s",
+                  merged);
+    free(merged);
     tu_tmp_remove();
 }
 END_TEST
@@ -250,7 +556,10 @@ int main(void)
     tcase_add_test(t, test_shard_refusals);
     tcase_add_test(t, test_emit_sbatch_script);
     tcase_add_test(t, test_cli_refusals);
-    tcase_add_test(t, test_emitted_script_runs_every_run_once);
+    tcase_add_test(t, test_sbatch_option_forms);
+    tcase_add_test(t, test_submit_queues_array_then_merge);
+    tcase_add_test(t, test_plain_sbatch_first_task_queues_merge);
+    tcase_add_test(t, test_merge_not_queued_shows_in_status);
     suite_add_tcase(s, t);
     return tu_run_suite(s);
 }

@@ -3,6 +3,8 @@
 #ifndef NL_SWEEP_SLURM_H
 #define NL_SWEEP_SLURM_H
 
+#include <stdbool.h>
+
 #include "base/status.h"
 #include "log/files.h"
 #include "sweep/sweep.h"
@@ -26,13 +28,43 @@ typedef struct {
     int tasks;              /* array tasks; 0: one per run, at most NL_SBATCH_MAX_TASKS */
     int throttle;           /* tasks at once; 0: NL_SBATCH_DEFAULT_THROTTLE */
     int cpus_per_task;      /* runs at once per task (-j): this many, at most its share of the runs */
+    /* the user's sbatch options, each checked by nl_sbatch_check_option
+     * (NULL: not given); #SBATCH lines of both the array and the merge job */
+    const char *time, *mem, *partition, *account, *qos;
 } nl_sbatch_spec;
 
 #define NL_SBATCH_MAX_TASKS 1000 /* Slurm's default MaxArraySize is 1001 */
 #define NL_SBATCH_DEFAULT_THROTTLE 16
 
-/* The sbatch script: an array job whose tasks each run their shard, the
- * first task queueing the merge as a job that depends on the whole array. */
+/* Checks the value of one of --emit-sbatch's Slurm options ("--time",
+ * "--mem", "--partition", "--account", "--qos"): a form Slurm accepts, and
+ * nothing that could end the #SBATCH line or mean something to the shell.
+ * NL_ERR_USAGE naming the option, the value and the accepted form. */
+nl_code nl_sbatch_check_option(const char *option, const char *value, nl_error *err);
+
+/* The sbatch script. Run with bash on a login node it queues itself as an
+ * array job whose tasks each run their shard, then the merge job (its
+ * #SBATCH options those of the array, less the array's own) with
+ * --dependency=afterany on the array, and records both in the sweep
+ * directory's slurm.txt (NL_SLURM_RECORD). Queued with plain sbatch, the
+ * array's first task queues the merge instead (sbatch on compute nodes).
+ * Either way, a merge that could not be queued is recorded there with
+ * sbatch's message. */
 nl_code nl_sbatch_script(const nl_sbatch_spec *spec, nl_buf *out, nl_error *err);
+
+/* ---- the sweep directory's record of its Slurm jobs ---- */
+
+#define NL_SLURM_RECORD "slurm.txt"
+
+typedef struct {
+    bool present;          /* the sweep directory has a slurm.txt */
+    char array_job[32];    /* the array job's id */
+    char merge_job[32];    /* the merge job's id; "" when it was not queued */
+    char merge_error[512]; /* why not: what sbatch said */
+} nl_slurm_record;
+
+/* Reads <sweep_dir>/slurm.txt; none there is present = false and NL_OK.
+ * NL_ERR_IO when it cannot be read. */
+nl_code nl_slurm_record_read(const char *sweep_dir, nl_slurm_record *out, nl_error *err);
 
 #endif
