@@ -988,6 +988,18 @@ START_TEST(test_torn_rows)
     if (have_gnuplot)
         expect_file("single/plots", "curves.png");
 
+    /* a summary.json cut short claims nothing: the run is drawn as unfinished */
+    fake_run("torn-summary", 300, 50, 100, "ok", 0);
+    char *summary = tu_tmp_read("torn-summary/summary.json");
+    summary[strlen(summary) - 8] = '\0'; /* "status": "ok" stays */
+    write_at("torn-summary", "summary.json", summary);
+    free(summary);
+    ck_assert_int_eq(tu_normlab("plot torn-summary --kind curves"), 0);
+    gp = tu_tmp_read("torn-summary/plots/curves.gp");
+    ck_assert_msg(strstr(gp, "training loss (unfinished)") &&
+                      strstr(gp, "unfinished run (summary.json is cut short or not valid JSON)"), "%.3000s", gp);
+    free(gp);
+
     /* compare reads the same files */
     fake_run("whole", 300, 50, 100, "ok", 0);
     ck_assert_int_eq(tu_normlab("compare whole single --out cmp"), 0);
