@@ -23,7 +23,9 @@ static void usage(FILE *out)
             "prints its layers with their output shapes and parameter counts, the totals,\n"
             "and the activation names train.trace.activation accepts. For a run directory it\n"
             "first prints the run's status and results from summary.json, then the model of\n"
-            "its config.yaml.\n\n"
+            "its config.yaml. A run that did not finish is running (a live process holds it)\n"
+            "or interrupted (none does), shown with its last metrics.csv row and checkpoint;\n"
+            "a summary.json cut short is reported as torn.\n\n"
             "Exit status: 0 shown, 1 failure at run time, 2 bad usage, config or directory.\n");
 }
 
