@@ -14,6 +14,7 @@
 #include "log/files.h"
 #include "plot/internal.h"
 #include "plot/plot.h"
+#include "sweep/result.h"
 #include "testutil.h"
 
 static bool have_gnuplot;
@@ -920,6 +921,31 @@ START_TEST(test_subtitle_lm)
 }
 END_TEST
 
+/* a summary.json is whole or torn: every proper prefix of a whole one (a
+ * file cut short anywhere) is torn, and so is anything after its end */
+START_TEST(test_summary_json_whole)
+{
+    const char *whole = "{\n  \"name\": \"a \\\"quoted\\\" }, name\",\n  \"status\": \"ok\",\n"
+                        "  \"steps\": 96,\n  \"final_test_accuracy\": 7.4e-01,\n  \"best\": null,\n"
+                        "  \"flag\": true,\n  \"nested\": {\"a\": [1, 2, {\"b\": false}], \"c\": []},\n"
+                        "  \"last\": -3\n}\n";
+    ck_assert_msg(nl_summary_json_whole(whole), "%s", whole);
+    const size_t len = strlen(whole);
+    char *cut = malloc(len + 8);
+    for (size_t n = 0; n < len; n++) {
+        memcpy(cut, whole, n);
+        cut[n] = '\0';
+        /* the last newline is whitespace: the object is whole without it */
+        ck_assert_msg(nl_summary_json_whole(cut) == (n == len - 1), "cut at %zu: '%s'", n, cut);
+    }
+    snprintf(cut, len + 8, "%s}", whole);
+    ck_assert(!nl_summary_json_whole(cut));
+    free(cut);
+    ck_assert(!nl_summary_json_whole("{\"status\": ok}"));
+    ck_assert(!nl_summary_json_whole(""));
+}
+END_TEST
+
 /* appends `text` to tu_tmp/<path> (a row cut short: no newline) */
 static void append_at(const char *path, const char *text)
 {
@@ -1142,6 +1168,7 @@ int main(void)
     tcase_add_test(tc, test_subtitle_lm);
     tcase_add_test(tc, test_series_plots);
     tcase_add_test(tc, test_torn_rows);
+    tcase_add_test(tc, test_summary_json_whole);
     tcase_add_test(tc, test_compare_unlike_runs);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -66,6 +66,23 @@ static const char *json_value_end(const char *p, int depth)
         return json_string_end(p);
     if (*p == '{')
         return depth < 4 ? json_object_end(p, depth + 1) : NULL;
+    if (*p == '[') {
+        if (depth >= 4)
+            return NULL;
+        p = json_space(p + 1);
+        if (*p == ']')
+            return p + 1;
+        for (;;) {
+            if (!(p = json_value_end(p, depth + 1)))
+                return NULL;
+            p = json_space(p);
+            if (*p == ']')
+                return p + 1;
+            if (*p++ != ',')
+                return NULL;
+            p = json_space(p);
+        }
+    }
     static const char *const words[] = {"true", "false", "null"};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (!strncmp(p, words[i], strlen(words[i])))

@@ -38,7 +38,8 @@ void nl_sweep_read_result(const char *run_dir, nl_sweep_result *out);
 
 /* true when `json` is one whole flat JSON object as normlab writes
  * summary.json: { "key": value, ... } with string, number, true, false or
- * null values (one level of nested objects allowed), nothing after it */
+ * null values (objects and arrays nested a few levels allowed), nothing
+ * after it */
 bool nl_summary_json_whole(const char *json);
 
 /* How far a run got by its files, for one whose summary.json does not say
