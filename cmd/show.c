@@ -176,8 +176,11 @@ static int show_model(const char *what, const nl_config *cfg)
                 nl_buf_printf(&text, "%s%s.in", readers > 1 ? ", " : ", or the input of a layer that reads one: ",
                               names->layers[i]->name);
         nl_buf_printf(&text, "%s\n", readers > 3 ? ", ..." : "");
-    } else if (cfg->data.kind == NL_DATA_TEXT && cfg->data.vocab == NL_VOCAB_CHARS) {
-        nl_buf_printf(&text, "  (planned for 256 tokens: a run takes the text's own characters)\n");
+    } else {
+        /* what the check says of any name (nl_run_check) */
+        nl_buf_printf(&text, "  train.trace.activation accepts nothing: token models take no activation trace\n");
+        if (cfg->data.kind == NL_DATA_TEXT && cfg->data.vocab == NL_VOCAB_CHARS)
+            nl_buf_printf(&text, "  (planned for 256 tokens: a run takes the text's own characters)\n");
     }
     nl_model_free(traced);
     int status = 0;

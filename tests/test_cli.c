@@ -171,6 +171,16 @@ START_TEST(test_show)
     }
     ck_assert_int_ge(listed, 3);
     ck_assert_int_eq(tu_normlab("validate vit.yaml --set train.trace.activation=blocks.0.add2"), 2);
+    /* a language model: none, as the check says */
+    tu_tmp_write("lm.yaml", "name: lm\ndata: {dataset: synthetic_text}\n"
+                            "model: {arch: lm, d_model: 16, heads: 2, layers: 1, context: 8}\n"
+                            "train: {batch_size: 4, steps: 2, optimizer: {type: adamw, lr: 0.001}}\n");
+    ck_assert_int_eq(tu_normlab("show lm.yaml"), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "train.trace.activation accepts nothing: token models take no activation trace"),
+                  "%s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("validate lm.yaml --set train.trace.activation=input"), 2);
     ck_assert_int_eq(tu_normlab("show small.yaml --set model.widths=[0]"), 2);
 }
 END_TEST

@@ -233,10 +233,11 @@ static int keys_set(const pl_run *run, const int *keys, int n, int except)
  * the runs `in_cell` selects: "train.batch_size 2, 32; train.optimizer.lr
  * 0.01, 0.1" into buf ("" when only the seed differs); into names (may be
  * NULL) the keys alone */
-static void pooled_keys(const pl_results *r, const int *keys, int n_keys, const bool *in_cell, char *buf,
-                        size_t size, char *names, size_t names_size)
+static int pooled_keys(const pl_results *r, const int *keys, int n_keys, const bool *in_cell, char *buf,
+                       size_t size, char *names, size_t names_size)
 {
     size_t used = 0, named = 0;
+    int n_pooled = 0;
     buf[0] = '\0';
     if (names)
         names[0] = '\0';
@@ -267,7 +268,9 @@ static void pooled_keys(const pl_results *r, const int *keys, int n_keys, const 
                                      values[j][0] ? values[j] : "(none)");
         if (names && named < names_size)
             named += (size_t)snprintf(names + named, names_size - named, "%s%s", named ? ", " : "", r->keys[k]);
+        n_pooled++;
     }
+    return n_pooled;
 }
 
 /* the cell table; values[] and diverged counts per group. A cell whose runs
@@ -300,10 +303,12 @@ static void write_cells(const pl_results *r, const nl_table_spec *spec, int metr
         char names[1024];
         for (int i = 0; i < r->n_runs; i++)
             in_cell[i] = pl_run_finished(&r->runs[i]);
-        pooled_keys(r, keys, n_keys, in_cell, pooled[groups], sizeof pooled[groups], names, sizeof names);
-        nl_buf_printf(md, "Cells pool runs of different configurations: %s vary within a cell (the "
+        const int n_pooled = pooled_keys(r, keys, n_keys, in_cell, pooled[groups], sizeof pooled[groups], names,
+                                         sizeof names);
+        nl_buf_printf(md, "Cells pool runs of different configurations: %s %s within a cell (the "
                       "pooled column), so a cell's count is of runs, not seeds, and its spread is not "
-                      "the seed-to-seed spread alone; add --by for each to separate them.\n\n", names);
+                      "the seed-to-seed spread alone; add --by for %s to separate them.\n\n", names,
+                      n_pooled > 1 ? "vary" : "varies", n_pooled > 1 ? "each" : "it");
         if (notes)
             nl_buf_printf(notes, "cells pool runs that differ in %s, not only in the seed: the count "
                           "column is runs (add --by KEY to separate them)\n", names);
