@@ -946,6 +946,37 @@ START_TEST(test_summary_json_whole)
 }
 END_TEST
 
+/* the reader's account of the lines it leaves out: a line with more fields
+ * than the header anywhere, and the last line when it is cut short */
+START_TEST(test_csv_left_out_lines)
+{
+    tu_tmp_make("plot-csv");
+    tu_tmp_write("t.csv", "a,b,c\n1,2,3\n4,5,6,7\n\n8,9,10\n11,1");
+    char path[1024], problem[1200];
+    snprintf(path, sizeof path, "%s/t.csv", tu_tmp);
+    pl_table t;
+    nl_error err = {0};
+    ck_assert_msg(pl_table_read(path, &t, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(t.n_rows, 2);
+    ck_assert_int_eq(t.n_bad, 2);
+    ck_assert_int_eq(t.cut_line, 6);
+    pl_table_problem(&t, "t.csv", problem, sizeof problem);
+    ck_assert_str_eq(problem, "t.csv line 3: 4 fields, the header has 3; left out, with 1 more malformed lines");
+    pl_table_free(&t);
+    /* a blank line is a block break to gnuplot, whose `every` counts
+     * points per block: no clause; without one, the data lines from 0 after
+     * the header up to the one before the cut line */
+    char every[48];
+    ck_assert_str_eq(pl_every_complete(path, every, sizeof every), "");
+    tu_tmp_write("t.csv", "a,b,c\n1,2,3\n4,5,6,7\n8,9,10\n11,1");
+    ck_assert_str_eq(pl_every_complete(path, every, sizeof every), " every ::0::2");
+    tu_tmp_write("whole.csv", "a,b\n1,2\n");
+    snprintf(path, sizeof path, "%s/whole.csv", tu_tmp);
+    ck_assert_str_eq(pl_every_complete(path, every, sizeof every), "");
+    tu_tmp_remove();
+}
+END_TEST
+
 /* appends `text` to tu_tmp/<path> (a row cut short: no newline) */
 static void append_at(const char *path, const char *text)
 {
@@ -1169,6 +1200,7 @@ int main(void)
     tcase_add_test(tc, test_series_plots);
     tcase_add_test(tc, test_torn_rows);
     tcase_add_test(tc, test_summary_json_whole);
+    tcase_add_test(tc, test_csv_left_out_lines);
     tcase_add_test(tc, test_compare_unlike_runs);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -22,6 +22,7 @@ typedef struct {
     int n_bad, first_bad_line;
     char bad_why[96];
     int cut_line; /* the last line's number when it is cut short; 0 otherwise */
+    int blank_lines; /* skipped; gnuplot would read them as block breaks */
 } pl_table;
 
 nl_code pl_table_read(const char *path, pl_table *t, nl_error *err);
@@ -32,7 +33,9 @@ void pl_table_free(pl_table *t);
 int pl_table_col(const pl_table *t, const char *name); /* -1 when absent */
 /* " every ::0::K": what a script that reads the CSV file at `path` itself
  * adds to its plot clause to stop before a last line cut short (a gnuplot
- * column would take "0.4" of a cut "0.4123"); "" when the file is whole */
+ * column would take "0.4" of a cut "0.4123"); "" when the file is whole,
+ * or holds blank lines (gnuplot's `every` counts points per block between
+ * them, so no clause stops at one line; normlab's files have none) */
 const char *pl_every_complete(const char *path, char *buf, size_t size);
 /* a cell as a number: NaN when empty or not a number */
 double pl_num(const char *s);

@@ -130,6 +130,7 @@ nl_code pl_table_read(const char *path, pl_table *t, nl_error *err)
         const bool cut = !*p && p > line && p[-1] != '\n';
         if (cut)
             t->cut_line = this_line;
+        t->blank_lines += blank;
         if (!blank && (cut || n > t->n_cols)) {
             if (t->n_bad++ == 0) {
                 t->first_bad_line = this_line;
@@ -192,7 +193,7 @@ const char *pl_every_complete(const char *path, char *buf, size_t size)
     if (pl_table_read(path, &t, &ignored) != NL_OK)
         return buf;
     /* gnuplot counts the data lines from 0 after the header (line 1) */
-    if (t.cut_line >= 3)
+    if (t.cut_line >= 3 && t.blank_lines == 0)
         snprintf(buf, size, " every ::0::%d", t.cut_line - 3);
     pl_table_free(&t);
     return buf;
