@@ -228,6 +228,12 @@ static int render_and_print(const char *command, nl_plot_report *rep, unsigned f
 {
     nl_error err = {0};
     int status = 0;
+    /* rows the figures leave out, file and line, before anything else */
+    for (const char *w = rep->warnings; *w;) {
+        const size_t len = strcspn(w, "\n");
+        fprintf(stderr, "normlab %s: warning: %.*s\n", command, (int)len, w);
+        w += len + (w[len] == '\n');
+    }
     if (nl_plot_render(rep, formats, &err) != NL_OK)
         status = nl_cmd_report(command, &err);
     if (rep->messages[0])

@@ -1,4 +1,5 @@
 /* normlab show: what a config builds, or what a run directory holds. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +9,10 @@
 #include "config/config.h"
 #include "log/files.h"
 #include "model/model.h"
+#include "sweep/result.h"
+#include "train/check.h"
 #include "train/run.h"
+#include "train/rundir.h"
 
 static void usage(FILE *out)
 {
@@ -19,19 +23,76 @@ static void usage(FILE *out)
             "prints its layers with their output shapes and parameter counts, the totals,\n"
             "and the activation names train.trace.activation accepts. For a run directory it\n"
             "first prints the run's status and results from summary.json, then the model of\n"
-            "its config.yaml.\n\n"
+            "its config.yaml. A run that did not finish is running (a live process holds it)\n"
+            "or interrupted (none does), shown with its last metrics.csv row and checkpoint;\n"
+            "a summary.json cut short is reported as torn.\n\n"
             "Exit status: 0 shown, 1 failure at run time, 2 bad usage, config or directory.\n");
 }
 
-/* the run's outcome, one line, from its summary.json */
-static void print_run_status(const char *dir)
+/* the run's length by its config: train.steps, or epochs over a training
+ * split the config sizes; 0 when only the loaded data would tell */
+static long planned_steps(const nl_config *cfg)
+{
+    if (!cfg)
+        return 0;
+    if (cfg->train.steps > 0)
+        return cfg->train.steps;
+    if (nl_model_spec_tokens(&cfg->model) || cfg->data.train_size <= 0 || cfg->train.batch_size <= 0)
+        return 0;
+    return nl_train_total_steps(&cfg->train, cfg->data.train_size);
+}
+
+/* how far a run that did not finish got, by its metrics.csv and checkpoint */
+static void print_progress(const char *dir, const nl_config *cfg, const char *missing)
+{
+    nl_run_progress p;
+    nl_read_run_progress(dir, &p);
+    const long total = planned_steps(cfg);
+    if (p.last_step < 0)
+        printf("  no step recorded in metrics.csv");
+    else if (total > 0)
+        printf("  last recorded step %ld of %ld", p.last_step, total);
+    else
+        printf("  last recorded step %ld", p.last_step);
+    if (isfinite(p.last_train_loss))
+        printf(", training loss %.4g", p.last_train_loss);
+    if (p.last_test_step >= 0 && isfinite(p.last_test_accuracy))
+        printf(", test accuracy %.2f%% at step %ld", 100.0 * p.last_test_accuracy, p.last_test_step);
+    printf("; %s\n", missing);
+    if (p.cut_line)
+        printf("  metrics.csv line %d is cut short (its writer stopped mid-row): left out\n", p.cut_line);
+    if (p.checkpoint_step >= 0)
+        printf("  checkpoint at step %ld: the same command resumes from there\n", p.checkpoint_step);
+}
+
+/* the run's outcome from its summary.json; a run that did not finish says
+ * whether a live process holds it (running) or none does (interrupted), and
+ * how far it got */
+static void print_run_status(const char *dir, const nl_config *cfg)
 {
     char path[1200], *json = NULL;
     size_t len = 0;
     nl_error err = {0};
+    nl_run_writer writer;
+    const bool busy = nl_run_dir_busy(dir, &writer);
+    char who[200] = "";
+    if (busy && writer.pid > 0)
+        snprintf(who, sizeof who, " (pid %ld%s%s)", writer.pid, writer.host[0] ? " on " : "", writer.host);
     nl_path_join(path, sizeof path, dir, "summary.json");
     if (nl_read_file(path, &json, &len, &err) != NL_OK) {
-        printf("%s: no summary.json (the run never started, or was killed before writing one)\n", dir);
+        if (busy)
+            printf("%s: running%s, no summary.json yet\n", dir, who);
+        else
+            printf("%s: unfinished: no summary.json (the run never started, or was killed before "
+                   "writing one)\n", dir);
+        print_progress(dir, cfg, "no final test accuracy yet");
+        return;
+    }
+    if (!nl_summary_json_whole(json)) {
+        free(json);
+        printf("%s: summary.json is torn or unreadable (cut short, or not valid JSON): no result "
+               "can be read from it%s\n", dir, busy ? "; a process holds the run" : "");
+        print_progress(dir, cfg, "no final test accuracy can be read");
         return;
     }
     char status[32] = "?", reason[512] = "", steps[32] = "?", acc[32] = "", sps[32] = "", wall[32] = "";
@@ -42,16 +103,34 @@ static void print_run_status(const char *dir)
     nl_json_flat_get(json, "samples_per_s", sps, sizeof sps);
     nl_json_flat_get(json, "wall_s", wall, sizeof wall);
     free(json);
+    const bool finished = !strcmp(status, nl_run_status_name(NL_RUN_OK)) ||
+                          !strcmp(status, nl_run_status_name(NL_RUN_DIVERGED));
+    if (!strcmp(status, nl_run_status_name(NL_RUN_RUNNING))) {
+        /* written at the start: the steps and results in it are not yet any */
+        if (busy)
+            printf("%s: running%s\n", dir, who);
+        else
+            printf("%s: interrupted: summary.json still says running, but no process holds the run "
+                   "(killed, or its machine stopped)\n", dir);
+        print_progress(dir, cfg, "no final test accuracy yet");
+        return;
+    }
     printf("%s: %s%s%s%s, %s steps", dir, status, reason[0] ? " (" : "", reason, reason[0] ? ")" : "",
            steps);
     char duration[32];
-    if (acc[0] && strcmp(acc, "null") != 0)
+    if (acc[0] && strcmp(acc, "null") != 0 && finished)
         printf(", final test accuracy %.2f%%", 100.0 * atof(acc));
+    else if (acc[0] && strcmp(acc, "null") != 0)
+        printf(", test accuracy %.2f%% at its last evaluation (no final one)", 100.0 * atof(acc));
+    else if (!finished)
+        printf(", no final test accuracy");
     if (wall[0] && strcmp(wall, "null") != 0)
         printf(", %s", nl_cmd_duration(duration, sizeof duration, atof(wall)));
     if (sps[0] && strcmp(sps, "null") != 0)
         printf(", %.0f samples/s", atof(sps));
     printf("\n");
+    if (!finished)
+        print_progress(dir, cfg, "no final test accuracy yet");
 }
 
 static int show_model(const char *what, const nl_config *cfg)
@@ -84,12 +163,24 @@ static int show_model(const char *what, const nl_config *cfg)
         traced = NULL;
     const nl_model *names = traced ? traced : m;
     if (!nl_model_spec_tokens(&cfg->model)) {
+        /* the names the run's check accepts (nl_trace_accepts), not every
+         * activation: a ViT's token activations take no trace */
         nl_buf_printf(&text, "  train.trace.activation accepts:");
         for (int i = 0; i < names->n_acts; i++)
-            nl_buf_printf(&text, " %s", names->acts[i]->name);
-        nl_buf_printf(&text, ", or <layer>.in for the input of a layer\n");
-    } else if (cfg->data.kind == NL_DATA_TEXT && cfg->data.vocab == NL_VOCAB_CHARS) {
-        nl_buf_printf(&text, "  (planned for 256 tokens: a run takes the text's own characters)\n");
+            if (nl_trace_accepts(names->acts[i]))
+                nl_buf_printf(&text, " %s", names->acts[i]->name);
+        /* <layer>.in of the layers that read an accepted activation */
+        int readers = 0;
+        for (int i = 0; i < names->n_layers; i++)
+            if (names->layers[i]->in[0] && nl_trace_accepts(names->layers[i]->in[0]) && readers++ < 3)
+                nl_buf_printf(&text, "%s%s.in", readers > 1 ? ", " : ", or the input of a layer that reads one: ",
+                              names->layers[i]->name);
+        nl_buf_printf(&text, "%s\n", readers > 3 ? ", ..." : "");
+    } else {
+        /* what the check says of any name (nl_run_check) */
+        nl_buf_printf(&text, "  train.trace.activation accepts nothing: token models take no activation trace\n");
+        if (cfg->data.kind == NL_DATA_TEXT && cfg->data.vocab == NL_VOCAB_CHARS)
+            nl_buf_printf(&text, "  (planned for 256 tokens: a run takes the text's own characters)\n");
     }
     nl_model_free(traced);
     int status = 0;
@@ -140,14 +231,16 @@ int cmd_show(int argc, char **argv)
             fprintf(stderr, "normlab show: %s is not a run directory (it has no config.yaml)\n", target);
             return 2;
         }
-        print_run_status(target);
     }
     nl_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg)
         return 1;
     nl_error err = {0};
     int status;
-    if (nl_config_load(config_path, overrides, n_overrides, cfg, &err) != NL_OK)
+    const bool loaded = nl_config_load(config_path, overrides, n_overrides, cfg, &err) == NL_OK;
+    if (run_dir)
+        print_run_status(target, loaded ? cfg : NULL);
+    if (!loaded)
         status = nl_cmd_report("show", &err);
     else
         status = show_model(config_path, cfg);

@@ -15,7 +15,10 @@ static void usage(FILE *out)
             "(default: every varied key but the seed and keys the others determine, such as a\n"
             "learning rate derived from the batch size) with the number of seeds, diverged\n"
             "runs, mean, standard deviation and Student-t 95%% interval of the metric, as a\n"
-            "Markdown table on stdout. Accuracies and errors print in percent.\n\n"
+            "Markdown table on stdout. Accuracies and errors print in percent. When --by\n"
+            "leaves out a key that varies, a cell pools configurations: the count is of runs\n"
+            "and a pooled column names the keys and values (a warning says so on stderr, as\n"
+            "it does for rows of summary.csv that are cut short or malformed).\n\n"
             "options:\n"
             "  --by KEY        a cell key, e.g. --by model.norm.type --by train.batch_size\n"
             "  --metric NAME   a summary.csv column (default final_test_error)\n"
@@ -77,16 +80,24 @@ int cmd_table(int argc, char **argv)
     }
     if (!dir)
         return nl_cmd_usage_error("table", "no sweep directory given");
-    nl_buf md = {0}, csv = {0};
+    nl_buf md = {0}, csv = {0}, notes = {0};
     nl_error err = {0};
     int status = 0;
-    if (nl_table_write(dir, &spec, &md, csv_path ? &csv : NULL, &err) != NL_OK)
+    if (nl_table_write(dir, &spec, &md, csv_path ? &csv : NULL, &notes, &err) != NL_OK) {
         status = nl_cmd_report("table", &err);
-    else if (csv_path && nl_write_atomic(csv_path, csv.data, csv.len, &err) != NL_OK)
+    } else if (csv_path && nl_write_atomic(csv_path, csv.data, csv.len, &err) != NL_OK) {
         status = nl_cmd_report("table", &err);
-    else
+    } else {
+        /* what the table leaves out or pools, where it cannot be missed */
+        for (const char *w = notes.data ? notes.data : ""; *w;) {
+            const size_t len = strcspn(w, "\n");
+            fprintf(stderr, "normlab table: warning: %.*s\n", (int)len, w);
+            w += len + (w[len] == '\n');
+        }
         fputs(md.data, stdout);
+    }
     nl_buf_free(&md);
     nl_buf_free(&csv);
+    nl_buf_free(&notes);
     return status;
 }

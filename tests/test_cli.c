@@ -13,6 +13,7 @@
 #include "log/files.h"
 #include "testutil.h"
 #include "train/run.h"
+#include "train/rundir.h"
 
 static char *read_text(const char *path)
 {
@@ -149,6 +150,38 @@ START_TEST(test_show)
                   "%s", out);
     free(out);
     ck_assert_int_eq(tu_normlab("show results"), 2); /* no config.yaml: not a run */
+    /* a ViT: only the activations the run's check accepts (its tokens take
+     * no trace), each of which validates */
+    tu_tmp_write("vit.yaml", "name: vit\n"
+                             "data: {dataset: synthetic, shape: [1, 8, 8], classes: 3, train_size: 64, test_size: 32}\n"
+                             "model: {arch: vit, patch: 4, d_model: 16, heads: 2, layers: 1}\n"
+                             "train: {batch_size: 16, steps: 2, optimizer: {type: adamw, lr: 0.001}}\n");
+    ck_assert_int_eq(tu_normlab("show vit.yaml"), 0);
+    out = tu_normlab_output();
+    const char *accepts = strstr(out, "train.trace.activation accepts: ");
+    ck_assert_msg(accepts && !strstr(accepts, "blocks.0") && strstr(accepts, " pool "), "%s", out);
+    char names[512];
+    const char *list = accepts + strlen("train.trace.activation accepts: ");
+    snprintf(names, sizeof names, "%.*s", (int)strcspn(list, ",\n"), list);
+    free(out);
+    int listed = 0;
+    for (char *name = strtok(names, " "); name; name = strtok(NULL, " "), listed++) {
+        char args[256];
+        snprintf(args, sizeof args, "validate vit.yaml --set train.trace.activation=%s", name);
+        ck_assert_msg(tu_normlab(args) == 0, "show lists %s, which validate refuses", name);
+    }
+    ck_assert_int_ge(listed, 3);
+    ck_assert_int_eq(tu_normlab("validate vit.yaml --set train.trace.activation=blocks.0.add2"), 2);
+    /* a language model: none, as the check says */
+    tu_tmp_write("lm.yaml", "name: lm\ndata: {dataset: synthetic_text}\n"
+                            "model: {arch: lm, d_model: 16, heads: 2, layers: 1, context: 8}\n"
+                            "train: {batch_size: 4, steps: 2, optimizer: {type: adamw, lr: 0.001}}\n");
+    ck_assert_int_eq(tu_normlab("show lm.yaml"), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "train.trace.activation accepts nothing: token models take no activation trace"),
+                  "%s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("validate lm.yaml --set train.trace.activation=input"), 2);
     ck_assert_int_eq(tu_normlab("show small.yaml --set model.widths=[0]"), 2);
 }
 END_TEST
@@ -190,7 +223,28 @@ START_TEST(test_divergence_is_a_result)
     ck_assert_str_eq(value, "diverged");
     ck_assert(nl_json_flat_get(summary, "steps", value, sizeof value));
     ck_assert_int_lt(atoi(value), 96); /* stopped early */
+    const int steps = atoi(value);
+    char reason[256];
+    ck_assert(nl_json_flat_get(summary, "reason", reason, sizeof reason));
     free(summary);
+    /* dated at the step whose loss first was not finite or exceeded the
+     * bound, not at the next train row: a row every step finds the same step */
+    char dated[160];
+    snprintf(dated, sizeof dated, " at step %d, the first step whose loss ", steps);
+    ck_assert_msg(!strncmp(reason, "training loss ", 14) && strstr(reason, dated), "'%s', not '%s'", reason,
+                  dated);
+    ck_assert_int_eq(tu_normlab("run small.yaml --quiet --set model.norm.type=none --set "
+                                "train.optimizer.lr=1000 --set train.log_every=1 --out every-step"), 0);
+    snprintf(path, sizeof path, "%s/every-step/summary.json", tu_tmp);
+    summary = read_text(path);
+    ck_assert(nl_json_flat_get(summary, "steps", value, sizeof value));
+    ck_assert_int_eq(atoi(value), steps);
+    free(summary);
+    /* and the run's last train row is at that step, off the log_every grid */
+    row rows[64];
+    const int n = read_metrics("diverged", rows, 64);
+    ck_assert_int_eq(rows[n - 1].step, steps);
+    ck_assert_msg(steps % 8 != 0, "step %d is on the log_every grid: the check cannot tell", steps);
 }
 END_TEST
 
@@ -271,7 +325,7 @@ static const struct {
      "x.yaml:3:67: train.trace.unit:", "16 is out of range: 'act1' has 16 features; accepted: 0 to 15"},
     {"data: {shape: [8], classes: 3, train_size: 64, test_size: 32}\nmodel: {widths: [16]}\n"
      "train: {batch_size: 16, steps: 5, trace: {activation: norm7}}\n",
-     "x.yaml:3:55: train.trace.activation:", "no activation 'norm7'; it has: input"},
+     "x.yaml:3:55: train.trace.activation:", "no activation 'norm7'; accepted: input"},
     /* sizes against the machine's memory */
     {"model: {widths: [1048576, 1048576]}\n", "x.yaml:1:17: model.widths:",
      "the run needs 12.0 TiB of memory"},
@@ -353,9 +407,9 @@ static const char *long_config =
     "model: {arch: mlp, widths: [32]}\n"
     "train: {batch_size: 16, steps: 2000000, eval_every: 100000, log_every: 50}\n";
 
-static pid_t start_long_run(void)
+static pid_t start_run_of(const char *config)
 {
-    tu_tmp_write("long.yaml", long_config);
+    tu_tmp_write("long.yaml", config);
     pid_t pid = fork();
     ck_assert(pid >= 0);
     if (pid == 0) {
@@ -380,6 +434,8 @@ static pid_t start_long_run(void)
     }
     return pid;
 }
+
+static pid_t start_long_run(void) { return start_run_of(long_config); }
 
 static void expect_status(const char *want)
 {
@@ -413,6 +469,93 @@ START_TEST(test_interrupt_and_kill)
     expect_status("running");
     row rows[64];
     ck_assert_int_gt(read_metrics("results/long", rows, 64), 0);
+}
+END_TEST
+
+/* show on a run that did not finish: running while a process holds it,
+ * interrupted when none does, how far it got by metrics.csv and its
+ * checkpoint, never a final accuracy it does not have; a summary.json cut
+ * short is torn, never "ok" */
+START_TEST(test_show_unfinished)
+{
+    tu_tmp_make("cli-show-unfinished");
+    char config[512];
+    snprintf(config, sizeof config, "%s  checkpoint_every: 100\n",
+             "name: long\n"
+             "data: {dataset: synthetic, train_size: 512, test_size: 64}\n"
+             "model: {arch: mlp, widths: [32]}\n"
+             "train:\n  batch_size: 16\n  steps: 2000000\n  eval_every: 100000\n  log_every: 50\n");
+    pid_t pid = start_run_of(config);
+    /* until a checkpoint is on disk */
+    char dir[400], path[512];
+    snprintf(dir, sizeof dir, "%s/results/long", tu_tmp);
+    snprintf(path, sizeof path, "%s/checkpoint.nlck", dir);
+    for (int i = 0; i < 400 && !nl_path_exists(path); i++)
+        usleep(25000);
+    ck_assert_int_eq(tu_normlab("show results/long"), 0);
+    char *out = tu_normlab_output();
+    char running[128];
+    snprintf(running, sizeof running, "results/long: running (pid %ld", (long)pid);
+    ck_assert_msg(strstr(out, running) && strstr(out, "no final test accuracy yet") && !strstr(out, "0.00%"),
+                  "%s", out);
+    free(out);
+    kill(pid, SIGKILL);
+    int status;
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    /* the last whole row of metrics.csv, and the checkpoint's step */
+    row rows[4096];
+    const int n = read_metrics("results/long", rows, 4096);
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(tu_normlab("show results/long"), 0);
+    out = tu_normlab_output();
+    char last[128];
+    snprintf(last, sizeof last, "last recorded step %ld of 2000000, training loss ", rows[n - 1].step);
+    ck_assert_msg(strstr(out, "results/long: interrupted: summary.json still says running, but no process "
+                              "holds the run") &&
+                      strstr(out, last) && strstr(out, "no final test accuracy yet") &&
+                      strstr(out, "00: the same command resumes from there") && !strstr(out, "0.00%") &&
+                      !strstr(out, " 0 steps"),
+                  "no '%s' in\n%s", last, out);
+    free(out);
+    /* a lock held by another process (this one) is a running run */
+    int fd = -1;
+    nl_error err = {0};
+    ck_assert_msg(nl_run_dir_lock(dir, &fd, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(tu_normlab("show results/long"), 0);
+    out = tu_normlab_output();
+    snprintf(running, sizeof running, "results/long: running (pid %ld", (long)getpid());
+    ck_assert_msg(strstr(out, running), "%s", out);
+    free(out);
+    close(fd);
+    /* no summary.json at all: unfinished, not running */
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(tu_normlab("show results/long"), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "results/long: unfinished: no summary.json") && strstr(out, last), "%s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* a summary.json cut short says "ok" in its first lines: show calls it torn */
+START_TEST(test_show_torn_summary)
+{
+    tu_tmp_make("cli-show-torn");
+    tu_tmp_write("small.yaml", small_config);
+    ck_assert_int_eq(tu_normlab("run small.yaml --quiet --threads 1"), 0);
+    char *summary = tu_tmp_read("results/small/summary.json");
+    ck_assert_msg(strstr(summary, "\"status\": \"ok\""), "%s", summary);
+    summary[strlen(summary) / 2] = '\0';
+    tu_tmp_write("results/small/summary.json", summary);
+    free(summary);
+    ck_assert_int_eq(tu_normlab("show results/small"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "results/small: summary.json is torn or unreadable") &&
+                      strstr(out, "last recorded step 96 of 96") && !strstr(out, ": ok") &&
+                      !strstr(out, "final test accuracy 7"), "%s", out);
+    free(out);
+    tu_tmp_remove();
 }
 END_TEST
 
@@ -579,6 +722,8 @@ int main(void)
     tcase_add_test(tc, test_interrupt_and_kill);
     tcase_add_test(tc, test_validate_list_version);
     tcase_add_test(tc, test_show);
+    tcase_add_test(tc, test_show_unfinished);
+    tcase_add_test(tc, test_show_torn_summary);
     tcase_add_test(tc, test_openmp_spinning_bounded);
     tcase_add_test(tc, test_progress_fits_terminal);
     suite_add_tcase(s, tc);

@@ -14,6 +14,7 @@
 #include "log/files.h"
 #include "plot/internal.h"
 #include "plot/plot.h"
+#include "sweep/result.h"
 #include "testutil.h"
 
 static bool have_gnuplot;
@@ -920,6 +921,190 @@ START_TEST(test_subtitle_lm)
 }
 END_TEST
 
+/* a summary.json is whole or torn: every proper prefix of a whole one (a
+ * file cut short anywhere) is torn, and so is anything after its end */
+START_TEST(test_summary_json_whole)
+{
+    const char *whole = "{\n  \"name\": \"a \\\"quoted\\\" }, name\",\n  \"status\": \"ok\",\n"
+                        "  \"steps\": 96,\n  \"final_test_accuracy\": 7.4e-01,\n  \"best\": null,\n"
+                        "  \"flag\": true,\n  \"nested\": {\"a\": [1, 2, {\"b\": false}], \"c\": []},\n"
+                        "  \"last\": -3\n}\n";
+    ck_assert_msg(nl_summary_json_whole(whole), "%s", whole);
+    const size_t len = strlen(whole);
+    char *cut = malloc(len + 8);
+    for (size_t n = 0; n < len; n++) {
+        memcpy(cut, whole, n);
+        cut[n] = '\0';
+        /* the last newline is whitespace: the object is whole without it */
+        ck_assert_msg(nl_summary_json_whole(cut) == (n == len - 1), "cut at %zu: '%s'", n, cut);
+    }
+    snprintf(cut, len + 8, "%s}", whole);
+    ck_assert(!nl_summary_json_whole(cut));
+    free(cut);
+    ck_assert(!nl_summary_json_whole("{\"status\": ok}"));
+    ck_assert(!nl_summary_json_whole(""));
+}
+END_TEST
+
+/* the reader's account of the lines it leaves out: a line with more fields
+ * than the header anywhere, and the last line when it is cut short */
+START_TEST(test_csv_left_out_lines)
+{
+    tu_tmp_make("plot-csv");
+    tu_tmp_write("t.csv", "a,b,c\n1,2,3\n4,5,6,7\n\n8,9,10\n11,1");
+    char path[1024], problem[1200];
+    snprintf(path, sizeof path, "%s/t.csv", tu_tmp);
+    pl_table t;
+    nl_error err = {0};
+    ck_assert_msg(pl_table_read(path, &t, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(t.n_rows, 2);
+    ck_assert_int_eq(t.n_bad, 2);
+    ck_assert_int_eq(t.cut_line, 6);
+    pl_table_problem(&t, "t.csv", problem, sizeof problem);
+    ck_assert_str_eq(problem, "t.csv line 3: 4 fields, the header has 3; left out, with 1 more malformed lines");
+    pl_table_free(&t);
+    /* a blank line is a block break to gnuplot, whose `every` counts
+     * points per block: no clause; without one, the data lines from 0 after
+     * the header up to the one before the cut line */
+    char every[48];
+    ck_assert_str_eq(pl_every_complete(path, every, sizeof every), "");
+    tu_tmp_write("t.csv", "a,b,c\n1,2,3\n4,5,6,7\n8,9,10\n11,1");
+    ck_assert_str_eq(pl_every_complete(path, every, sizeof every), " every ::0::2");
+    tu_tmp_write("whole.csv", "a,b\n1,2\n");
+    snprintf(path, sizeof path, "%s/whole.csv", tu_tmp);
+    ck_assert_str_eq(pl_every_complete(path, every, sizeof every), "");
+    tu_tmp_remove();
+}
+END_TEST
+
+/* appends `text` to tu_tmp/<path> (a row cut short: no newline) */
+static void append_at(const char *path, const char *text)
+{
+    char full[1024];
+    snprintf(full, sizeof full, "%s/%s", tu_tmp, path);
+    FILE *f = fopen(full, "a");
+    ck_assert_msg(f != NULL, "cannot append to %s", full);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* a CSV whose writer was stopped mid-row: the cut line is left out, and
+ * said so, naming the file and line, on the screen and in the figure;
+ * where the script reads the file itself it stops before that line */
+START_TEST(test_torn_rows)
+{
+    setup();
+    const fake_row rows[] = {{"batch_s1", "batch,1", "ok", 300}, {"batch_s2", "batch,2", "ok", 300},
+                             {"layer_s1", "layer,1", "ok", 300}};
+    fake_sweep("sweep", "model.norm.type,seed", rows, 3, 50, 100);
+    /* 6 training rows and 3 test rows after the header: line 11 is cut */
+    append_at("sweep/runs/layer_s1/metrics.csv", "350,21.8750,train,0.7");
+    ck_assert_int_eq(tu_normlab("plot sweep --kind curves"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "normlab plot: warning: ") &&
+                      strstr(out, "sweep/runs/layer_s1/metrics.csv line 11: the last line is cut short"),
+                  "%.3000s", out);
+    free(out);
+    char *gp = tu_tmp_read("sweep/plots/curves.gp");
+    ck_assert_msg(strstr(gp, "warning: 1 cut-short or malformed CSV line left out (runs/layer_s1/metrics.csv "
+                             "line 11)"), "%.3000s", gp);
+    free(gp);
+    /* the cut row's step is not in the curves */
+    char *csv = tu_tmp_read("sweep/plots/curves.csv");
+    ck_assert_msg(!strstr(csv, ",350,"), "%.3000s", csv);
+    free(csv);
+
+    /* summary.csv cut short: the plots and the table both say so */
+    append_at("sweep/summary.csv", "layer_s2,layer,2,o");
+    ck_assert_int_eq(tu_normlab("plot sweep --kind curves"), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "sweep/summary.csv line 5: the last line is cut short") &&
+                      strstr(out, "layer_s1/metrics.csv line 11"), "%.3000s", out);
+    free(out);
+    gp = tu_tmp_read("sweep/plots/curves.gp");
+    ck_assert_msg(strstr(gp, "warning: 2 cut-short or malformed CSV lines left out (summary.csv line 5, ...)"),
+                  "%.3000s", gp);
+    free(gp);
+    ck_assert_int_eq(tu_normlab("table sweep --metric final_test_loss"), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "normlab table: warning: ") && strstr(out, "summary.csv line 5: the last line") &&
+                      strstr(out, "Warning: ") && strstr(out, "| layer | 1 | 0 |"), "%.3000s", out);
+    free(out);
+
+    /* a single run's script reads metrics.csv itself: it stops before the cut line */
+    fake_run("single", 300, 50, 100, NULL, 0);
+    append_at("single/metrics.csv", "350,21.8750,train,0.7");
+    ck_assert_int_eq(tu_normlab("plot single --kind curves"), 0);
+    gp = tu_tmp_read("single/plots/curves.gp");
+    /* data lines 0 to 8 (the header is line 1, the cut line 11) */
+    ck_assert_msg(count(gp, "\"../metrics.csv\" every ::0::8 using") == 2, "%.3000s", gp);
+    free(gp);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "single/metrics.csv line 11"), "%.3000s", out);
+    free(out);
+    if (have_gnuplot)
+        expect_file("single/plots", "curves.png");
+
+    /* a summary.json cut short claims nothing: the run is drawn as unfinished */
+    fake_run("torn-summary", 300, 50, 100, "ok", 0);
+    char *summary = tu_tmp_read("torn-summary/summary.json");
+    summary[strlen(summary) - 8] = '\0'; /* "status": "ok" stays */
+    write_at("torn-summary", "summary.json", summary);
+    free(summary);
+    ck_assert_int_eq(tu_normlab("plot torn-summary --kind curves"), 0);
+    gp = tu_tmp_read("torn-summary/plots/curves.gp");
+    ck_assert_msg(strstr(gp, "training loss (unfinished)") &&
+                      strstr(gp, "unfinished run (summary.json is cut short or not valid JSON)"), "%.3000s", gp);
+    free(gp);
+
+    /* compare reads the same files */
+    fake_run("whole", 300, 50, 100, "ok", 0);
+    ck_assert_int_eq(tu_normlab("compare whole single --out cmp"), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "normlab compare: warning: ") && strstr(out, "single/metrics.csv line 11"),
+                  "%.3000s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* compare of runs that differ in everything (a language model and an
+ * image classifier): a figure of an ordinary width, the directories' names
+ * in the legend, the footnote saying which settings differ and that the
+ * language model's loss and error are per token */
+START_TEST(test_compare_unlike_runs)
+{
+    setup();
+    fake_run("lm", 300, 50, 100, "ok", 0);
+    write_at("lm", "config.yaml",
+             "seed: 1\ndata:\n  dataset: text\nmodel:\n  arch: lm\n  d_model: 64\n  heads: 4\n  layers: 3\n"
+             "  context: 32\n  norm:\n    type: rms\n    placement: pre\ntrain:\n  batch_size: 16\n  steps: 300\n"
+             "  optimizer:\n    type: adamw\n    lr: 0.003\n    weight_decay: 0.1\n");
+    fake_run("mlp", 300, 50, 100, "ok", 0.1);
+    ck_assert_int_eq(tu_normlab("compare lm mlp --out cmp"), 0);
+    char *gp = tu_tmp_read("cmp/compare.gp");
+    const char *w = strstr(gp, "fig_width = ");
+    ck_assert_msg(w && atoi(w + strlen("fig_width = ")) <= 1400, "%.3000s", gp);
+    ck_assert_msg(strstr(gp, "title \"lm\"") && strstr(gp, "title \"mlp\"") &&
+                      strstr(gp, "the directories differ in ") && strstr(gp, "model.arch") &&
+                      strstr(gp, "language models' loss and error are per token"), "%.4000s", gp);
+    /* no subtitle claims the lm's settings for both */
+    ck_assert_msg(!strstr(gp, "d_model 64"), "%.4000s", gp);
+    free(gp);
+    char *labels = compare_labels("cmp/compare.csv");
+    ck_assert_msg(!strcmp(labels, "lm\nmlp\n"), "%s", labels);
+    free(labels);
+    /* two settings apart: they still name the runs */
+    fake_run_with("lr-high", "lr: 0.05", "lr: 0.1");
+    fake_run_with("wide", "widths: [16]", "widths: [32]");
+    ck_assert_int_eq(tu_normlab("compare lr-high wide --out cmp2"), 0);
+    labels = compare_labels("cmp2/compare.csv");
+    ck_assert_msg(strstr(labels, "lr=0.1") && strstr(labels, "widths="), "%s", labels);
+    free(labels);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* the series kinds from series.csv files written by hand: step 0's
  * gradient norms averaged over seeds per layer (later steps left out; a
  * layer only some runs have, Pre-LN's final norm, in its place between the
@@ -1013,6 +1198,10 @@ int main(void)
     tcase_add_test(tc, test_final_plot);
     tcase_add_test(tc, test_subtitle_lm);
     tcase_add_test(tc, test_series_plots);
+    tcase_add_test(tc, test_torn_rows);
+    tcase_add_test(tc, test_summary_json_whole);
+    tcase_add_test(tc, test_csv_left_out_lines);
+    tcase_add_test(tc, test_compare_unlike_runs);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

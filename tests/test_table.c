@@ -106,7 +106,7 @@ START_TEST(test_cells_and_pairs)
                           .pair_b = "group"};
     nl_buf md = {0}, csv = {0};
     nl_error err = {0};
-    ck_assert_msg(nl_table_write(dir, &spec, &md, &csv, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_table_write(dir, &spec, &md, &csv, NULL, &err) == NL_OK, "%s", err.msg);
     /* the default cells: norm x batch; the lr follows the batch and the seed is aggregated */
     ck_assert_msg(strstr(csv.data, "table,model.norm.type,train.batch_size,n,") != NULL, "%s", csv.data);
     for (int n = 0; n < 2; n++)
@@ -147,7 +147,7 @@ START_TEST(test_cells_and_pairs)
     nl_table_spec by_norm = spec;
     by_norm.by[0] = "model.norm.type";
     by_norm.n_by = 1;
-    ck_assert_msg(nl_table_write(dir, &by_norm, &md2, &csv2, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_table_write(dir, &by_norm, &md2, &csv2, NULL, &err) == NL_OK, "%s", err.msg);
     {
         double d[8], mean, sd, half, got_mean, got_sd, lo, hi;
         int count = 0, got_n;
@@ -197,7 +197,7 @@ START_TEST(test_bad_keys)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         nl_buf md = {0};
         nl_error err = {0};
-        ck_assert_int_eq(nl_table_write(dir, &bad[i].spec, &md, NULL, &err), NL_ERR_USAGE);
+        ck_assert_int_eq(nl_table_write(dir, &bad[i].spec, &md, NULL, NULL, &err), NL_ERR_USAGE);
         ck_assert_msg(strstr(err.msg, bad[i].message), "case %zu: %s", i, err.msg);
         nl_buf_free(&md);
     }
@@ -238,7 +238,7 @@ START_TEST(test_pairs_over_a_key_of_one_side)
         nl_table_spec spec = {.metric = "final_test_loss", .pair_key = "model.norm.type",
                               .pair_a = order ? "dyt" : "layer", .pair_b = order ? "layer" : "dyt"};
         nl_buf md = {0}, csv = {0};
-        ck_assert_msg(nl_table_write(dir, &spec, &md, &csv, &err) == NL_OK, "%s", err.msg);
+        ck_assert_msg(nl_table_write(dir, &spec, &md, &csv, NULL, &err) == NL_OK, "%s", err.msg);
         const double diffs[] = {0, 0.01, 0.02};
         double mean, sd, half;
         expected(diffs, 3, &mean, &sd, &half);
@@ -262,6 +262,81 @@ START_TEST(test_pairs_over_a_key_of_one_side)
 }
 END_TEST
 
+/* --by leaving out a varied key: the cells pool configurations, and the
+ * table says so (a count of runs, not seeds; the pooled keys and values in
+ * the Markdown, the CSV and the notes); every varied key in the cells:
+ * seeds, nothing pooled */
+START_TEST(test_pooled_cells)
+{
+    tu_tmp_make("table-pooled");
+    write_sweep();
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/sweep", tu_tmp);
+    nl_error err = {0};
+    nl_table_spec by_norm = {.metric = "final_test_error", .by = {"model.norm.type"}, .n_by = 1};
+    nl_buf md = {0}, csv = {0}, notes = {0};
+    ck_assert_msg(nl_table_write(dir, &by_norm, &md, &csv, &notes, &err) == NL_OK, "%s", err.msg);
+    /* batch: 8 runs over two batch sizes (and the learning rates they set) */
+    ck_assert_msg(strstr(md.data, "| model.norm.type | runs | diverged |") &&
+                      strstr(md.data, " | train.batch_size 2, 32; train.optimizer.lr 0.02, 0.32 |") &&
+                      strstr(md.data, "Cells pool runs of different configurations: train.batch_size, "
+                                      "train.optimizer.lr vary within a cell") &&
+                      !strstr(md.data, "seeds |"), "%s", md.data);
+    ck_assert_msg(strstr(csv.data, ",wins,pooled\n") &&
+                      strstr(csv.data, ",,\"train.batch_size 2, 32; train.optimizer.lr 0.02, 0.32\"\n"), "%s", csv.data);
+    ck_assert_msg(notes.data && strstr(notes.data, "cells pool runs that differ in train.batch_size, "
+                                                   "train.optimizer.lr"), "%s", notes.data ? notes.data : "");
+    nl_buf_free(&md);
+    nl_buf_free(&csv);
+    nl_buf_free(&notes);
+    /* the default cells (norm x batch; the lr follows the batch): seeds only */
+    nl_table_spec all = {.metric = "final_test_error"};
+    md = (nl_buf){0}, csv = (nl_buf){0}, notes = (nl_buf){0};
+    ck_assert_msg(nl_table_write(dir, &all, &md, &csv, &notes, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(strstr(md.data, "| seeds | diverged |") && !strstr(md.data, "Cells pool") && !strstr(md.data, "pooled |") && !notes.data,
+                  "%s", md.data);
+    ck_assert_msg(strstr(csv.data, "cell,batch,2,4,0,"), "%s", csv.data);
+    nl_buf_free(&md);
+    nl_buf_free(&csv);
+    /* the command: the notice on stderr, the table on stdout */
+    ck_assert_int_eq(tu_normlab("table sweep --by model.norm.type"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "normlab table: warning: cells pool runs that differ in train.batch_size") &&
+                      strstr(out, "| runs |"), "%s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* a --by key that is no setting at all (a typo) against a setting that
+ * does not vary in the sweep */
+START_TEST(test_by_unknown_key)
+{
+    tu_tmp_make("table-typo");
+    write_sweep();
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/sweep", tu_tmp);
+    nl_buf md = {0};
+    nl_error err = {0};
+    nl_table_spec typo = {.metric = "final_test_error", .by = {"model.norm.tpye"}, .n_by = 1};
+    ck_assert_int_eq(nl_table_write(dir, &typo, &md, NULL, NULL, &err), NL_ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "unknown key 'model.norm.tpye'; did you mean model.norm.type?") &&
+                      !strstr(err.msg, "does not vary"), "%s", err.msg);
+    nl_buf_free(&md);
+    md = (nl_buf){0};
+    err = (nl_error){0};
+    nl_table_spec fixed = {.metric = "final_test_error", .by = {"train.epochs"}, .n_by = 1};
+    ck_assert_int_eq(nl_table_write(dir, &fixed, &md, NULL, NULL, &err), NL_ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "train.epochs does not vary in") && !strstr(err.msg, "unknown"), "%s", err.msg);
+    nl_buf_free(&md);
+    ck_assert_int_eq(tu_normlab("table sweep --by model.norm.tpye"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "did you mean model.norm.type?"), "%s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("table");
@@ -270,6 +345,8 @@ int main(void)
     tcase_add_test(tc, test_cells_and_pairs);
     tcase_add_test(tc, test_bad_keys);
     tcase_add_test(tc, test_pairs_over_a_key_of_one_side);
+    tcase_add_test(tc, test_pooled_cells);
+    tcase_add_test(tc, test_by_unknown_key);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -140,6 +140,18 @@ layout pl_title_block(pl_script *s, const pl_results *r, const char *title, int 
 {
     char sub[1024], q[2200];
     pl_subtitle(r, sub, sizeof sub);
+    if (r->n_warnings) {
+        /* the figure says it is missing rows: the first file and line, by
+         * its path inside the results directory */
+        char first[600];
+        const size_t dir_len = strlen(r->dir);
+        const char *w = !strncmp(r->warnings, r->dir, dir_len) && r->warnings[dir_len] == '/'
+                            ? r->warnings + dir_len + 1 : r->warnings;
+        snprintf(first, sizeof first, "%.*s", (int)strcspn(w, ":\n"), w); /* "PATH line N" */
+        const size_t used = strlen(sub);
+        snprintf(sub + used, sizeof sub - used, "\nwarning: %d cut-short or malformed CSV line%s left out (%s%s)",
+                 r->n_warnings, r->n_warnings == 1 ? "" : "s", first, r->n_warnings > 1 ? ", ..." : "");
+    }
     /* about 7 px a character at the subtitle's font */
     const int lines = wrap_lines(sub, sizeof sub, (width - 30) / 7);
     nl_buf *b = &s->gp;

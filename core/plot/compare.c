@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/spec.h"
 #include "plot/internal.h"
 #include "train/rundir.h"
 
@@ -168,6 +169,19 @@ static nl_code add_key(pl_results *m, const char *key, char **values, nl_error *
     return NL_OK;
 }
 
+/* at most this many settings that differ between the inputs' configs name
+ * the variants in the legend; more, and the directories' names do */
+#define COMPARE_LABEL_SETTINGS 4
+
+/* does some input vary `key` itself (a sweep's column)? */
+static bool input_varies(const merge *M, const char *key)
+{
+    for (int s = 0; s < M->n_in; s++)
+        if (pl_key(&M->in[s], key) >= 0)
+            return true;
+    return false;
+}
+
 /* builds the merged results m from M's inputs */
 static nl_code build_merged(merge *M, pl_results *m, const char *out_dir, nl_error *err)
 {
@@ -199,11 +213,56 @@ static nl_code build_merged(merge *M, pl_results *m, const char *out_dir, nl_err
     for (int i = 0; i < M->n_runs && rc == NL_OK; i++)
         for (int e = 0; e < M->config[i].n && rc == NL_OK; e++)
             rc = add_candidate(M, M->config[i].items[e].key, err);
-    for (int k = 0; k < M->n_keys && rc == NL_OK; k++)
+    /* the settings the configs differ in beyond the inputs' own varied
+     * keys: a few name the variants; many (an lm against a cnn differs in
+     * the data, the model and the training) would make a legend wider than
+     * any screen, so the directories' names stand for them and the
+     * footnote names the settings */
+    bool *differs = calloc((size_t)M->n_keys + 1, sizeof *differs);
+    if (!differs)
+        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    int n_config_keys = 0;
+    char config_keys[600] = "";
+    size_t listed = 0;
+    for (int k = 0; k < M->n_keys && rc == NL_OK; k++) {
+        differs[k] = key_values(M, M->keys[k], values, err, &rc);
+        for (int i = 0; i < M->n_runs; i++) {
+            free(values[i]);
+            values[i] = NULL;
+        }
+        if (!differs[k] || pl_is_seed_key(M->keys[k]) || input_varies(M, M->keys[k]))
+            continue;
+        /* the first few name the kind of difference; the footnote is one line */
+        if (n_config_keys++ < 3)
+            listed += (size_t)snprintf(config_keys + listed, sizeof config_keys - listed, "%s%s",
+                                       listed ? ", " : "", M->keys[k]);
+    }
+    const bool too_many = n_config_keys > COMPARE_LABEL_SETTINGS;
+    for (int k = 0; k < M->n_keys && rc == NL_OK; k++) {
+        if (!differs[k] || (too_many && !pl_is_seed_key(M->keys[k]) && !input_varies(M, M->keys[k])))
+            continue;
         if (key_values(M, M->keys[k], values, err, &rc) && (rc = add_key(m, M->keys[k], values, err)) == NL_OK &&
             pl_is_seed_key(M->keys[k]))
             m->seed_key = m->n_keys - 1;
-    bool apart = true;
+    }
+    free(differs);
+    if (too_many)
+        snprintf(m->note, sizeof m->note, "the directories differ in %d settings (%s, ...): the legend "
+                 "names them", n_config_keys, config_keys);
+    /* a token model's loss and error are per predicted token, an image
+     * classifier's per image: the curves share axes, not a meaning */
+    int token_runs = 0;
+    for (int i = 0; i < M->n_runs; i++) {
+        const char *arch = raw_value(M, i, "model.arch");
+        const int a = arch ? nl_name_lookup(&nl_arch_names, arch) : -1;
+        token_runs += a >= 0 && nl_model_spec_tokens(&(nl_model_spec){.arch = (nl_arch)a});
+    }
+    if (token_runs > 0 && token_runs < M->n_runs) {
+        const size_t used = strlen(m->note);
+        snprintf(m->note + used, sizeof m->note - used, "%slanguage models' loss and error are per "
+                 "token, the others' per sample", used ? ". " : "");
+    }
+    bool apart = !too_many;
     for (int a = 0; a < M->n_in && apart && rc == NL_OK; a++)
         for (int b = a + 1; b < M->n_in && apart; b++)
             apart = !inputs_overlap(m, M->source, a, b);
@@ -215,8 +274,9 @@ static nl_code build_merged(merge *M, pl_results *m, const char *out_dir, nl_err
     for (int i = 0; i < M->n_runs; i++)
         free(values[i]);
     free(values);
-    /* the subtitle's fixed settings: the first input's config that there is */
-    for (int s = 0; s < M->n_in && rc == NL_OK && !m->have_config; s++)
+    /* the subtitle's fixed settings: the first input's config that there is
+     * (none when the configs differ in too much to have any in common) */
+    for (int s = 0; s < M->n_in && rc == NL_OK && !m->have_config && !too_many; s++)
         if (M->in[s].have_config) {
             m->config = M->in[s].config;
             memset(&M->in[s].config, 0, sizeof M->in[s].config);
@@ -297,6 +357,7 @@ nl_code nl_plot_compare(const char *const *dirs, int n_dirs, const nl_plot_spec 
     for (; M.n_in < n_dirs && rc == NL_OK; M.n_in++) {
         if ((rc = pl_results_load(dirs[M.n_in], &M.in[M.n_in], err)))
             break;
+        pl_results_check_run_files(&M.in[M.n_in]);
         M.n_runs += M.in[M.n_in].n_runs;
     }
     M.source = calloc((size_t)M.n_runs + 1, sizeof *M.source);
@@ -312,6 +373,17 @@ nl_code nl_plot_compare(const char *const *dirs, int n_dirs, const nl_plot_spec 
         rc = load_run_configs(&M, err);
     if (rc == NL_OK)
         rc = build_merged(&M, m, out_dir, err);
+    /* the inputs' left-out rows are the figure's */
+    for (int s = 0; s < M.n_in && rc == NL_OK; s++)
+        for (const char *w = M.in[s].warnings; *w;) {
+            char line[1600];
+            const size_t len = strcspn(w, "\n");
+            snprintf(line, sizeof line, "%.*s", (int)len, w);
+            pl_warn(m, line);
+            w += len + (w[len] == '\n');
+        }
+    if (rc == NL_OK)
+        nl_copy_string(rep->warnings, sizeof rep->warnings, m->warnings);
     if (rc == NL_OK && (rc = make_out_dir(out_dir, err)) == NL_OK) {
         char curves_name[64], name[80];
         nl_plot_spec_name(spec, curves_name, sizeof curves_name);

@@ -16,11 +16,27 @@ typedef struct {
     int n_cols, n_rows;
     char **header;
     char ***rows; /* rows[r][c]; short rows are padded with "" */
+    /* rows left out: a last line cut short (a writer killed mid-row) or a
+     * line with more fields than the header; the first such line's number
+     * (1 = the header) and why, for the warning that names them */
+    int n_bad, first_bad_line;
+    char bad_why[96];
+    int cut_line; /* the last line's number when it is cut short; 0 otherwise */
+    int blank_lines; /* skipped; gnuplot would read them as block breaks */
 } pl_table;
 
 nl_code pl_table_read(const char *path, pl_table *t, nl_error *err);
+/* "PATH line N: cut short (...), left out" into buf when t left rows out
+ * (and how many more); "" otherwise */
+const char *pl_table_problem(const pl_table *t, const char *path, char *buf, size_t size);
 void pl_table_free(pl_table *t);
 int pl_table_col(const pl_table *t, const char *name); /* -1 when absent */
+/* " every ::0::K": what a script that reads the CSV file at `path` itself
+ * adds to its plot clause to stop before a last line cut short (a gnuplot
+ * column would take "0.4" of a cut "0.4123"); "" when the file is whole,
+ * or holds blank lines (gnuplot's `every` counts points per block between
+ * them, so no clause stops at one line; normlab's files have none) */
+const char *pl_every_complete(const char *path, char *buf, size_t size);
 /* a cell as a number: NaN when empty or not a number */
 double pl_num(const char *s);
 
@@ -61,9 +77,21 @@ typedef struct {
      * others determine (normlab compare: two runs differing in two settings
      * show both) */
     bool label_determined;
+    /* what reading the results left out (cut-short or malformed CSV rows),
+     * one line each, for the screen and the figures' subtitles */
+    char warnings[2048];
+    int n_warnings;
+    /* what the figure's footnote must add ("" none): normlab compare's
+     * account of settings its legend leaves out */
+    char note[512];
 } pl_results;
 
 nl_code pl_results_load(const char *dir, pl_results *r, nl_error *err);
+/* adds a line to r->warnings (those past its size are counted only) */
+void pl_warn(pl_results *r, const char *message);
+/* warns of the rows each run's metrics.csv, trace.csv and series.csv
+ * leave out (the files the plots read; the table reads summary.csv only) */
+void pl_results_check_run_files(pl_results *r);
 /* the key normlab compare adds when nothing else tells its directories
  * apart: the directory's name is the value */
 #define PL_DIRECTORY_KEY "directory"

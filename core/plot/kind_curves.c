@@ -275,7 +275,10 @@ static void lay_out(curves_fig *f, pl_script *s)
             longest = strlen(f->series_label[f->unique[u]]);
     if (f->unfinished_runs)
         longest += strlen(" (unfinished)");
-    const int legend_px = (int)(90.0 + 9.0 * (double)longest);
+    /* at most 640 px: a label that long is clipped rather than the
+     * figure grown past any screen (compare names the directories instead) */
+    int legend_px = (int)(90.0 + 9.0 * (double)longest);
+    legend_px = legend_px > 640 ? 640 : legend_px;
     f->width = r->sweep ? 1040 + (legend_px > 260 ? legend_px : 260) : 1300;
     f->panels_right = r->sweep ? 1040.0 / f->width : 0.98;
     f->n_panels = f->one_panel ? 1 : 2;
@@ -313,6 +316,11 @@ static void lay_out(curves_fig *f, pl_script *s)
         pl_join_notes(with, sizeof with, foot, what);
         nl_copy_string(foot, sizeof foot, with);
     }
+    if (r->note[0]) {
+        char with[1900];
+        pl_join_notes(with, sizeof with, foot, r->note);
+        nl_copy_string(foot, sizeof foot, with);
+    }
     pl_footnote(s, &f->L, foot);
 }
 
@@ -322,11 +330,14 @@ static void plot_single_run(const curves_fig *f, pl_script *s, int panel_i)
 {
     char q[600];
     const char *mark = f->unfinished_runs ? " (unfinished)" : "";
+    char path[1300], every[48];
+    snprintf(path, sizeof path, "%s/metrics.csv", f->r->runs[0].dir);
+    pl_every_complete(path, every, sizeof every);
     nl_buf_printf(&s->gp, "set datafile missing NaN\n");
     if (panel_i == 0) {
-        nl_buf_printf(&s->gp, "plot \"../metrics.csv\" using (strcol(\"split\") eq \"train\" ? "
+        nl_buf_printf(&s->gp, "plot \"../metrics.csv\"%s using (strcol(\"split\") eq \"train\" ? "
                       "column(\"%s\") : NaN):(column(\"loss\")) with %s lw curve_lw lc rgb run_train_color "
-                      "title \"training loss%s\"\n", f->x, curve_style(&f->left[0]), mark);
+                      "title \"training loss%s\"\n", every, f->x, curve_style(&f->left[0]), mark);
         return;
     }
     const char *expr = !strcmp(f->metric, "loss") ? "column(\"loss\")"
@@ -334,9 +345,9 @@ static void plot_single_run(const curves_fig *f, pl_script *s, int panel_i)
                                                         : "100*(1-column(\"accuracy\"))";
     char key_title[200];
     snprintf(key_title, sizeof key_title, "%s%s", f->right_title, mark);
-    nl_buf_printf(&s->gp, "plot \"../metrics.csv\" using (strcol(\"split\") eq \"%s\" ? "
+    nl_buf_printf(&s->gp, "plot \"../metrics.csv\"%s using (strcol(\"split\") eq \"%s\" ? "
                   "column(\"%s\") : NaN):(%s) with linespoints lw curve_lw pt point_type ps run_point_size "
-                  "lc rgb run_test_color title %s\n", f->split, f->x, expr, pl_q(key_title, q, sizeof q));
+                  "lc rgb run_test_color title %s\n", every, f->split, f->x, expr, pl_q(key_title, q, sizeof q));
 }
 
 /* a sweep's panel: each variant of the row, its band and its mean */

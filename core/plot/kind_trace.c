@@ -117,7 +117,12 @@ static void plot_variant(pl_script *s, const pl_results *r, const grouping *g, i
             all_diverged &= !strcmp(r->runs[i].status, "diverged");
             some_unfinished |= !pl_run_finished(&r->runs[i]);
         }
-    char ptitle[320];
+    char ptitle[320], every[48] = "";
+    if (!r->sweep) {
+        char path[1300];
+        snprintf(path, sizeof path, "%s/trace.csv", r->runs[0].dir);
+        pl_every_complete(path, every, sizeof every);
+    }
     snprintf(ptitle, sizeof ptitle, "%s%s%s", g->n_keys ? g->labels[id] : r->runs[0].name,
              all_diverged ? " (diverged)" : "", some_unfinished ? " (unfinished)" : "");
     nl_buf_printf(&s->gp, "unset key\nset title %s\nplot ", pl_q(ptitle, q, sizeof q));
@@ -127,8 +132,8 @@ static void plot_variant(pl_script *s, const pl_results *r, const grouping *g, i
         char color[64];
         percentile_color(p, n_cols, color, sizeof color);
         if (!r->sweep)
-            nl_buf_printf(&s->gp, "%s\"../trace.csv\" using (column(\"step\")):(column(\"%s\")) with linespoints "
-                          "pt 7 ps 0.3 lw %s %s lc rgb %s title \"%sth percentile\"", p ? ", \\\n  " : "", cols[p],
+            nl_buf_printf(&s->gp, "%s\"../trace.csv\"%s using (column(\"step\")):(column(\"%s\")) with linespoints "
+                          "pt 7 ps 0.3 lw %s %s lc rgb %s title \"%sth percentile\"", p ? ", \\\n  " : "", every, cols[p],
                           middle ? "median_lw" : "percentile_lw", middle ? "dt median_dt" : "dt percentile_dt", color, cols[p][0] == 'p' ? cols[p] + 1 : cols[p]);
         else
             nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"variant\") == %d ? column(\"step\") : NaN):"

@@ -41,18 +41,20 @@ static nl_code single_run(const pl_results *r, pl_script *s, nl_error *err)
     layout L = pl_title_block(s, r, title, width, height);
     pl_margins(s, 0.08, 0.97, 80.0 / height, L.top);
     pl_step_tics(s, last_step, true);
+    char every[48];
+    pl_every_complete(path, every, sizeof every);
     nl_buf_printf(&s->gp, "set datafile missing NaN\n"
                   "set xlabel \"step (optimizer updates)\"\n"
                   "set ylabel \"test accuracy (%%)\"\n"
                   "set key bottom right\n"
-                  "plot \"../metrics.csv\" using (strcol(\"split\") eq \"test\" ? column(\"step\") : NaN):"
+                  "plot \"../metrics.csv\"%s using (strcol(\"split\") eq \"test\" ? column(\"step\") : NaN):"
                   "(100*column(\"accuracy\")) with linespoints lw series_lw dt eval_dt pt eval_pt ps run_point_size "
                   "lc rgb run_color "
                   "title \"eval mode (running statistics)\", \\\n"
-                  "  \"\" using (strcol(\"split\") eq \"test_trainmode\" ? column(\"step\") : NaN):"
+                  "  \"\"%s using (strcol(\"split\") eq \"test_trainmode\" ? column(\"step\") : NaN):"
                   "(100*column(\"accuracy\")) with linespoints lw series_lw dt train_dt pt train_pt ps run_point_size "
                   "lc rgb run_color "
-                  "title \"train mode (batch statistics)\"\n");
+                  "title \"train mode (batch statistics)\"\n", every, every);
     return pl_finish(s, err);
 }
 

@@ -80,6 +80,8 @@ nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_spe
         free(templates);
         return rc;
     }
+    pl_results_check_run_files(r);
+    nl_copy_string(rep->warnings, sizeof rep->warnings, r->warnings);
     nl_path_join(rep->plots_dir, sizeof rep->plots_dir, r->dir, "plots");
     if ((rc = nl_make_dirs(rep->plots_dir, err)))
         goto done;

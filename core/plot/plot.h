@@ -116,6 +116,9 @@ typedef struct {
     nl_plot_output items[NL_PLOT_MAX_OUTPUTS];
     int n;
     char plots_dir[1100];
+    /* CSV lines the plots left out, one a line: "PATH line N: the last line
+     * is cut short (...); left out" ("" none); the figures say so too */
+    char warnings[2048];
     /* kinds left out in automatic mode, and why ("lr: the learning rate does not vary") */
     char skipped[NL_PLOT_KIND_COUNT][256];
     int n_skipped;
@@ -171,9 +174,14 @@ typedef struct {
     const char *pair_key, *pair_a, *pair_b;
 } nl_table_spec;
 /* Markdown into md (accuracies and errors in percent), and when csv is not
- * NULL the same numbers as CSV (in summary.csv's units: fractions) */
+ * NULL the same numbers as CSV (in summary.csv's units: fractions). A cell
+ * whose runs differ in more than the seed (--by leaves out a varied key)
+ * counts runs, not seeds, and names what it pools (the CSV's pooled
+ * column). When notes is not NULL it gets a line for each thing the
+ * screen should hear: rows of summary.csv left out (file and line), pooled
+ * cells. */
 nl_code nl_table_write(const char *dir, const nl_table_spec *spec, nl_buf *md, nl_buf *csv,
-                       nl_error *err);
+                       nl_buf *notes, nl_error *err);
 /* t such that P(|T| > t) = 0.05 for Student's t with df degrees of freedom */
 double nl_student_t_quantile_975(double df);
 

@@ -109,18 +109,38 @@ nl_code pl_table_read(const char *path, pl_table *t, nl_error *err)
     }
     t->header = fields;
     t->n_cols = n;
-    int cap = 0;
+    int cap = 0, line_no = 1;
+    for (const char *c = text; c < p; c++)
+        line_no += *c == '\n';
     while (*p) {
         const char *line = p;
+        const int this_line = line_no;
         n = split_record(&p, &fields);
+        for (const char *c = line; c < p; c++)
+            line_no += *c == '\n';
         if (n < 0) {
             free(text);
             pl_table_free(t);
             return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", path);
         }
-        /* a blank line, or the last line cut short by a kill: skipped */
+        /* a blank line is skipped; the last line cut short by a kill, or
+         * one with more fields than the header, is left out and counted,
+         * so that what reads the table can say so */
         const bool blank = n == 1 && !fields[0][0];
         const bool cut = !*p && p > line && p[-1] != '\n';
+        if (cut)
+            t->cut_line = this_line;
+        t->blank_lines += blank;
+        if (!blank && (cut || n > t->n_cols)) {
+            if (t->n_bad++ == 0) {
+                t->first_bad_line = this_line;
+                if (cut)
+                    snprintf(t->bad_why, sizeof t->bad_why, "the last line is cut short (no newline: "
+                             "its writer was stopped mid-row)");
+                else
+                    snprintf(t->bad_why, sizeof t->bad_why, "%d fields, the header has %d", n, t->n_cols);
+            }
+        }
         if (blank || cut || n > t->n_cols) {
             for (int i = 0; i < n; i++)
                 free(fields[i]);
@@ -152,6 +172,31 @@ nl_code pl_table_read(const char *path, pl_table *t, nl_error *err)
     }
     free(text);
     return NL_OK;
+}
+
+const char *pl_table_problem(const pl_table *t, const char *path, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (t->n_bad == 1)
+        snprintf(buf, size, "%s line %d: %s; left out", path, t->first_bad_line, t->bad_why);
+    else if (t->n_bad > 1)
+        snprintf(buf, size, "%s line %d: %s; left out, with %d more malformed lines", path,
+                 t->first_bad_line, t->bad_why, t->n_bad - 1);
+    return buf;
+}
+
+const char *pl_every_complete(const char *path, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    pl_table t;
+    nl_error ignored = {0};
+    if (pl_table_read(path, &t, &ignored) != NL_OK)
+        return buf;
+    /* gnuplot counts the data lines from 0 after the header (line 1) */
+    if (t.cut_line >= 3 && t.blank_lines == 0)
+        snprintf(buf, size, " every ::0::%d", t.cut_line - 3);
+    pl_table_free(&t);
+    return buf;
 }
 
 int pl_table_col(const pl_table *t, const char *name)
@@ -207,6 +252,9 @@ static nl_code load_sweep(const char *dir, pl_results *r, nl_error *err)
         return nl_fail(err, NL_ERR_DATA, "%s is not a normlab sweep summary (no run and status columns)",
                        path);
     }
+    char problem[1600];
+    if (pl_table_problem(&t, path, problem, sizeof problem)[0])
+        pl_warn(r, problem);
     r->sweep = true;
     r->n_keys = status - 1;
     r->keys = calloc((size_t)r->n_keys + 1, sizeof *r->keys);
@@ -289,6 +337,31 @@ nl_code pl_results_load(const char *dir, pl_results *r, nl_error *err)
             r->seed_key = k;
     load_config(r);
     return NL_OK;
+}
+
+void pl_warn(pl_results *r, const char *message)
+{
+    const size_t used = strlen(r->warnings);
+    if (used + strlen(message) + 2 < sizeof r->warnings)
+        snprintf(r->warnings + used, sizeof r->warnings - used, "%s\n", message);
+    r->n_warnings++;
+}
+
+void pl_results_check_run_files(pl_results *r)
+{
+    static const char *const files[] = {"metrics.csv", "trace.csv", "series.csv"};
+    for (int i = 0; i < r->n_runs; i++)
+        for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+            char path[1300], problem[1600];
+            snprintf(path, sizeof path, "%s/%s", r->runs[i].dir, files[f]);
+            pl_table t;
+            nl_error ignored = {0};
+            if (!nl_path_exists(path) || pl_table_read(path, &t, &ignored) != NL_OK)
+                continue; /* a missing file is the plots' to report */
+            if (pl_table_problem(&t, path, problem, sizeof problem)[0])
+                pl_warn(r, problem);
+            pl_table_free(&t);
+        }
 }
 
 void pl_results_free(pl_results *r)

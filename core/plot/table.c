@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
+#include "config/schema.h"
 #include "plot/internal.h"
 #include "plot/plot.h"
 #include "sweep/result.h"
@@ -133,6 +135,44 @@ static int metric_index(const char *name)
     return -1;
 }
 
+/* the error for a --by key that is not varied: a setting of the config
+ * schema that does not vary, or no setting at all (a typo: the closest
+ * varied key or setting is suggested) */
+static nl_code not_a_cell_key(const pl_results *r, const char *key, nl_error *err)
+{
+    char varied[1024] = "";
+    size_t used = 0;
+    for (int j = 0; j < r->n_keys && used < sizeof varied - 100; j++)
+        used += (size_t)snprintf(varied + used, sizeof varied - used, "%s%s", j ? ", " : "", r->keys[j]);
+    const char *varied_list = used ? varied : "none (a single run)";
+    if (nl_schema_find(key)) {
+        const char *value = r->have_config ? nl_flat_get(&r->config, key) : NULL;
+        char same[200] = "";
+        if (value)
+            snprintf(same, sizeof same, " (every run has %.150s)", value);
+        return nl_fail(err, NL_ERR_USAGE, "--by: %s does not vary in %s%s; the varied keys are: %s", key,
+                       r->dir, same, varied_list);
+    }
+    /* what a user could have meant: the varied keys (a summary.csv may
+     * hold columns that are no setting), then every setting */
+    const int n_settings = nl_config_key_count(), n_names = r->n_keys + n_settings;
+    const char **names = calloc((size_t)n_names + 1, sizeof *names);
+    if (!names)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (int j = 0; j < r->n_keys; j++)
+        names[j] = r->keys[j];
+    for (int j = 0; j < n_settings; j++)
+        names[r->n_keys + j] = nl_config_key_name(j);
+    const char *closest = nl_closest_name(key, names, n_names);
+    char hint[160] = "";
+    if (closest)
+        snprintf(hint, sizeof hint, "; did you mean %s?", closest);
+    nl_code rc = nl_fail(err, NL_ERR_USAGE, "--by: unknown key '%s'%s (the varied keys are: %s)", key, hint,
+                         varied_list);
+    free(names);
+    return rc;
+}
+
 static nl_code resolve_keys(const pl_results *r, const nl_table_spec *spec, int *keys, int *n_keys,
                             int *pair_key, nl_error *err)
 {
@@ -151,14 +191,8 @@ static nl_code resolve_keys(const pl_results *r, const nl_table_spec *spec, int 
     *n_keys = 0;
     for (int i = 0; i < spec->n_by; i++) {
         const int k = pl_key(r, spec->by[i]);
-        if (k < 0) {
-            char varied[1024] = "";
-            size_t used = 0;
-            for (int j = 0; j < r->n_keys && used < sizeof varied - 100; j++)
-                used += (size_t)snprintf(varied + used, sizeof varied - used, "%s%s", j ? ", " : "", r->keys[j]);
-            return nl_fail(err, NL_ERR_USAGE, "--by: %s does not vary in %s; the varied keys are: %s",
-                           spec->by[i], r->dir, used ? varied : "none (a single run)");
-        }
+        if (k < 0)
+            return not_a_cell_key(r, spec->by[i], err);
         if (k == r->seed_key)
             return nl_fail(err, NL_ERR_USAGE, "--by: the table aggregates over seeds; leave %s out", spec->by[i]);
         keys[(*n_keys)++] = k;
@@ -195,26 +229,98 @@ static int keys_set(const pl_run *run, const int *keys, int n, int except)
     return set;
 }
 
-/* the cell table; values[] and diverged counts per group */
+/* the keys other than the cell's and the seed whose values differ among
+ * the runs `in_cell` selects: "train.batch_size 2, 32; train.optimizer.lr
+ * 0.01, 0.1" into buf ("" when only the seed differs); into names (may be
+ * NULL) the keys alone */
+static int pooled_keys(const pl_results *r, const int *keys, int n_keys, const bool *in_cell, char *buf,
+                       size_t size, char *names, size_t names_size)
+{
+    size_t used = 0, named = 0;
+    int n_pooled = 0;
+    buf[0] = '\0';
+    if (names)
+        names[0] = '\0';
+    for (int k = 0; k < r->n_keys; k++) {
+        bool cell_key = k == r->seed_key;
+        for (int i = 0; i < n_keys; i++)
+            cell_key |= keys[i] == k;
+        if (cell_key)
+            continue;
+        const char *values[64];
+        int n_values = 0;
+        for (int i = 0; i < r->n_runs; i++) {
+            if (!in_cell[i])
+                continue;
+            const char *v = r->runs[i].values[k];
+            bool seen = false;
+            for (int j = 0; j < n_values && !seen; j++)
+                seen = !strcmp(values[j], v);
+            if (!seen && n_values < 64)
+                values[n_values++] = v;
+        }
+        if (n_values < 2)
+            continue;
+        if (used < size)
+            used += (size_t)snprintf(buf + used, size - used, "%s%s ", used ? "; " : "", r->keys[k]);
+        for (int j = 0; j < n_values && used < size; j++)
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", j ? ", " : "",
+                                     values[j][0] ? values[j] : "(none)");
+        if (names && named < names_size)
+            named += (size_t)snprintf(names + named, names_size - named, "%s%s", named ? ", " : "", r->keys[k]);
+        n_pooled++;
+    }
+    return n_pooled;
+}
+
+/* the cell table; values[] and diverged counts per group. A cell whose runs
+ * differ in more than the seed (--by leaves a varied key out) pools
+ * configurations: its count is of runs, not seeds, and the table names the
+ * pooled keys and values (and notes, when not NULL, gets a line saying so) */
 static void write_cells(const pl_results *r, const nl_table_spec *spec, int metric, const int *keys,
-                        int n_keys, nl_buf *md, nl_buf *csv)
+                        int n_keys, nl_buf *md, nl_buf *csv, nl_buf *notes)
 {
     const double scale = is_fraction(spec->metric) ? 100.0 : 1.0;
     int *group_of = calloc((size_t)r->n_runs + 1, sizeof *group_of);
     char (*labels)[256] = calloc((size_t)r->n_runs + 1, sizeof *labels);
     double *values = calloc((size_t)r->n_runs + 1, sizeof *values);
-    if (!group_of || !labels || !values) {
+    bool *in_cell = calloc((size_t)r->n_runs + 1, sizeof *in_cell);
+    char (*pooled)[1024] = calloc((size_t)r->n_runs + 1, sizeof *pooled);
+    if (!group_of || !labels || !values || !in_cell || !pooled) {
         md->failed = true;
         goto done;
     }
     const int groups = pl_groups(r, keys, n_keys, group_of, labels, r->n_runs);
+    /* what each cell pools, over the runs it counts */
+    bool any_pooled = false;
+    for (int g = 0; g < groups; g++) {
+        for (int i = 0; i < r->n_runs; i++)
+            in_cell[i] = group_of[i] == g && pl_run_finished(&r->runs[i]);
+        pooled_keys(r, keys, n_keys, in_cell, pooled[g], sizeof pooled[g], NULL, 0);
+        any_pooled |= pooled[g][0] != '\0';
+    }
+    if (any_pooled) {
+        char names[1024];
+        for (int i = 0; i < r->n_runs; i++)
+            in_cell[i] = pl_run_finished(&r->runs[i]);
+        const int n_pooled = pooled_keys(r, keys, n_keys, in_cell, pooled[groups], sizeof pooled[groups], names,
+                                         sizeof names);
+        nl_buf_printf(md, "Cells pool runs of different configurations: %s %s within a cell (the "
+                      "pooled column), so a cell's count is of runs, not seeds, and its spread is not "
+                      "the seed-to-seed spread alone; add --by for %s to separate them.\n\n", names,
+                      n_pooled > 1 ? "vary" : "varies", n_pooled > 1 ? "each" : "it");
+        if (notes)
+            nl_buf_printf(notes, "cells pool runs that differ in %s, not only in the seed: the count "
+                          "column is runs (add --by KEY to separate them)\n", names);
+    }
     nl_buf_printf(md, "|");
     for (int k = 0; k < n_keys; k++)
         nl_buf_printf(md, " %s |", r->keys[keys[k]]);
-    nl_buf_printf(md, " seeds | diverged | mean | sd | 95%% interval |\n|");
+    nl_buf_printf(md, " %s | diverged | mean | sd | 95%% interval |%s\n|", any_pooled ? "runs" : "seeds",
+                  any_pooled ? " pooled |" : "");
     for (int k = 0; k < n_keys; k++)
         nl_buf_printf(md, "---|");
-    nl_buf_printf(md, "---:|---:|---:|---:|---|\n");
+    nl_buf_printf(md, "---:|---:|---:|---:|---|%s\n", any_pooled ? "---|" : "");
     for (int g = 0; g < groups; g++) {
         int n = 0, diverged = 0, first = -1;
         for (int i = 0; i < r->n_runs; i++) {
@@ -237,10 +343,13 @@ static void write_cells(const pl_results *r, const nl_table_spec *spec, int metr
         md_number(md, m.mean, scale);
         md_number(md, m.sd, scale);
         if (isnan(m.half_width))
-            nl_buf_printf(md, " | – |\n");
+            nl_buf_printf(md, " | – |");
         else
-            nl_buf_printf(md, " | %.2f – %.2f |\n", (m.mean - m.half_width) * scale,
+            nl_buf_printf(md, " | %.2f – %.2f |", (m.mean - m.half_width) * scale,
                           (m.mean + m.half_width) * scale);
+        if (any_pooled)
+            nl_buf_printf(md, " %s |", pooled[g][0] ? pooled[g] : "–");
+        nl_buf_printf(md, "\n");
         if (csv) {
             nl_buf_printf(csv, "cell");
             for (int k = 0; k < n_keys; k++)
@@ -250,13 +359,17 @@ static void write_cells(const pl_results *r, const nl_table_spec *spec, int metr
             csv_number(csv, m.sd);
             csv_number(csv, m.mean - m.half_width);
             csv_number(csv, m.mean + m.half_width);
-            nl_buf_printf(csv, ",\n");
+            nl_buf_printf(csv, ",");
+            csv_text(csv, pooled[g]);
+            nl_buf_printf(csv, "\n");
         }
     }
 done:
     free(group_of);
     free(labels);
     free(values);
+    free(in_cell);
+    free(pooled);
 }
 
 /* B - A over runs that share the seed and every other key; a key that
@@ -277,7 +390,8 @@ static void write_pairs(const pl_results *r, const nl_table_spec *spec, int metr
     int *group_of = calloc((size_t)r->n_runs + 1, sizeof *group_of);
     char (*labels)[256] = calloc((size_t)r->n_runs + 1, sizeof *labels);
     double *diffs = calloc((size_t)r->n_runs + 1, sizeof *diffs);
-    if (!group_of || !labels || !diffs) {
+    bool *in_pairs = calloc((size_t)r->n_runs + 1, sizeof *in_pairs);
+    if (!group_of || !labels || !diffs || !in_pairs) {
         md->failed = true;
         goto done;
     }
@@ -292,6 +406,8 @@ static void write_pairs(const pl_results *r, const nl_table_spec *spec, int metr
     nl_buf_printf(md, "---:|---:|---:|---|---:|\n");
     for (int g = 0; g < groups; g++) {
         int n = 0, wins = 0, first = -1;
+        for (int i = 0; i < r->n_runs; i++)
+            in_pairs[i] = false;
         for (int i = 0; i < r->n_runs; i++) {
             const pl_run *a = &r->runs[i];
             if (strcmp(a->values[pair_key], spec->pair_a) || strcmp(a->status, "ok"))
@@ -316,6 +432,7 @@ static void write_pairs(const pl_results *r, const nl_table_spec *spec, int metr
                 if (!isfinite(d))
                     continue;
                 first = first < 0 ? row_run : first;
+                in_pairs[i] = in_pairs[j] = true;
                 diffs[n++] = d;
                 wins += higher_better ? d > 0 : d < 0;
             }
@@ -346,17 +463,24 @@ static void write_pairs(const pl_results *r, const nl_table_spec *spec, int metr
             csv_number(csv, m.sd);
             csv_number(csv, m.mean - m.half_width);
             csv_number(csv, m.mean + m.half_width);
-            nl_buf_printf(csv, ",%d\n", wins);
+            /* the keys the row's pairs differ in beyond the pair and the
+             * seed (pairs across batch sizes when --by leaves it out) */
+            char pooled[1024];
+            pooled_keys(r, keys, n_keys, in_pairs, pooled, sizeof pooled, NULL, 0);
+            nl_buf_printf(csv, ",%d", wins);
+            csv_text(csv, pooled);
+            nl_buf_printf(csv, "\n");
         }
     }
 done:
     free(group_of);
     free(labels);
     free(diffs);
+    free(in_pairs);
 }
 
 nl_code nl_table_write(const char *dir, const nl_table_spec *spec, nl_buf *md, nl_buf *csv,
-                       nl_error *err)
+                       nl_buf *notes, nl_error *err)
 {
     const int metric = metric_index(spec->metric);
     if (metric < 0) {
@@ -393,19 +517,27 @@ nl_code nl_table_write(const char *dir, const nl_table_spec *spec, nl_buf *md, n
     for (int i = 0; i < r.n_runs; i++)
         finished += pl_run_finished(&r.runs[i]);
     const bool percent = is_fraction(spec->metric);
-    nl_buf_printf(md, "%s%s over seeds in %s (%d of %d runs finished; failed and unfinished runs left out):\n\n",
+    nl_buf_printf(md, "%s%s per cell in %s (%d of %d runs finished; failed and unfinished runs left out):\n\n",
                   spec->metric, percent ? " (%)" : "", dir, finished, r.n_runs);
+    /* rows of summary.csv the table could not read: said, not dropped */
+    for (const char *w = r.warnings; *w;) {
+        const size_t len = strcspn(w, "\n");
+        nl_buf_printf(md, "Warning: %.*s.\n\n", (int)len, w);
+        if (notes)
+            nl_buf_printf(notes, "%.*s\n", (int)len, w);
+        w += len + (w[len] == '\n');
+    }
     if (csv) {
         nl_buf_printf(csv, "table");
         for (int k = 0; k < n_keys; k++)
             csv_text(csv, r.keys[keys[k]]);
-        nl_buf_printf(csv, ",n,diverged,%s_mean,%s_sd,%s_ci95_low,%s_ci95_high,wins\n", spec->metric,
+        nl_buf_printf(csv, ",n,diverged,%s_mean,%s_sd,%s_ci95_low,%s_ci95_high,wins,pooled\n", spec->metric,
                       spec->metric, spec->metric, spec->metric);
     }
-    write_cells(&r, spec, metric, keys, n_keys, md, csv);
+    write_cells(&r, spec, metric, keys, n_keys, md, csv, notes);
     if (pair_key >= 0)
         write_pairs(&r, spec, metric, keys, n_keys, pair_key, md, csv);
-    if (md->failed || (csv && csv->failed))
+    if (md->failed || (csv && csv->failed) || (notes && notes->failed))
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory building the table");
 done:
     pl_results_free(&r);

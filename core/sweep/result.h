@@ -7,6 +7,8 @@
 #ifndef NL_SWEEP_RESULT_H
 #define NL_SWEEP_RESULT_H
 
+#include <stdbool.h>
+
 typedef enum {
     NL_SWEEP_PENDING, /* not run, still running, or killed */
     NL_SWEEP_OK,
@@ -29,7 +31,28 @@ typedef struct {
 } nl_sweep_result;
 
 /* Reads a run directory's summary.json; a missing or unreadable one (a run
- * killed before it wrote one) is pending. Never fails. */
+ * killed before it wrote one) is pending, and so is one cut short or
+ * otherwise not a whole JSON object (its reason says so): a torn file's
+ * "status": "ok" is no result. Never fails. */
 void nl_sweep_read_result(const char *run_dir, nl_sweep_result *out);
+
+/* true when `json` is one whole flat JSON object as normlab writes
+ * summary.json: { "key": value, ... } with string, number, true, false or
+ * null values (objects and arrays nested a few levels allowed), nothing
+ * after it */
+bool nl_summary_json_whole(const char *json);
+
+/* How far a run got by its files, for one whose summary.json does not say
+ * it finished: the last whole rows of metrics.csv and the checkpoint's step. */
+typedef struct {
+    long last_step;          /* of the last whole row of metrics.csv; -1 none */
+    double last_train_loss;  /* of the last whole train row; NaN none */
+    long last_test_step;     /* of the last whole test row; -1 none */
+    double last_test_accuracy;
+    int cut_line;            /* metrics.csv's last line when it is cut short; 0 none */
+    long checkpoint_step;    /* checkpoint.nlck's step; -1 none or unreadable */
+} nl_run_progress;
+
+void nl_read_run_progress(const char *run_dir, nl_run_progress *p);
 
 #endif

@@ -103,6 +103,8 @@ static nl_code check_length(const nl_config *cfg, nl_run_plan *plan, nl_error *e
     return NL_OK;
 }
 
+bool nl_trace_accepts(const nl_act *act) { return act->shape.ndim != 3; }
+
 /* the traced activation and unit, against the model's graph */
 static nl_code check_trace(const nl_config *cfg, const nl_model *graph, nl_error *err)
 {
@@ -116,24 +118,29 @@ static nl_code check_trace(const nl_config *cfg, const nl_model *graph, nl_error
                                    nl_name_of(&nl_arch_names, cfg->model.arch));
     const nl_act *act = nl_model_act(graph, tr->activation);
     if (!act) {
-        /* a name the user can look up: every activation of this model */
+        /* the names it would accept (a token activation would be refused) */
         char names[1024] = "";
         size_t used = 0;
+        const char *example = NULL;
         for (int i = 0; i < graph->n_acts && used < sizeof names - 64; i++)
-            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
-                                     graph->acts[i]->name);
+            if (nl_trace_accepts(graph->acts[i]))
+                used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "",
+                                         graph->acts[i]->name);
+        for (int i = 0; i < graph->n_layers && !example; i++)
+            if (graph->layers[i]->in[0] && nl_trace_accepts(graph->layers[i]->in[0]))
+                example = graph->layers[i]->name;
         return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.trace.activation",
-                                   "the model has no activation '%s'; it has: %s (or <layer>.in "
-                                   "for the input of a layer, e.g. act1.in)", tr->activation,
-                                   names);
+                                   "the model has no activation '%s'; accepted: %s (or <layer>.in "
+                                   "for the input of a layer that reads one of them, e.g. %s.in)",
+                                   tr->activation, names, example ? example : "input");
     }
-    if (act->shape.ndim == 3) {
+    if (!nl_trace_accepts(act)) {
         /* the tracer reads a unit as a channel plane (NCHW); a token row
          * layout (N, T, D) would give it the wrong values */
         char names[1024] = "";
         size_t used = 0;
         for (int i = 0; i < graph->n_acts && used < sizeof names - 64; i++)
-            if (graph->acts[i]->shape.ndim != 3)
+            if (nl_trace_accepts(graph->acts[i]))
                 used += (size_t)snprintf(names + used, sizeof names - used, "%s%s",
                                          used ? ", " : "", graph->acts[i]->name);
         return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.trace.activation",

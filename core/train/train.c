@@ -488,6 +488,18 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
      * the middle of a window needs the model's metric counters */
     double window[2] = {0.0, 0.0};
     const bool clips = spec->clip_grad_norm > 0.0f;
+    /* A divergence is dated at its step, not at the next train row: where
+     * the metric counters are host memory and one process trains, reading
+     * them after each step costs a copy of two doubles, and the growth of
+     * the window's loss sum is the step's own loss. The first step whose
+     * loss is not finite or exceeds train.diverge_loss ends the window (a
+     * row) and the run. A GPU's counters would cost a synchronization a
+     * step, and the ranks' a collective: there the row's mean decides and
+     * the reason names the row's steps. */
+    const bool dates_each_step = m->be->device == NL_DEVICE_CPU && nl_dist_size(m->dist) == 1;
+    long window_start = 0;          /* the step before the train row's window */
+    double window_loss_before = 0.0; /* the window's loss sum before this step */
+    double step_loss = NAN;
     step_recording rec = {.enabled = spec->cuda_graph == NL_CUDA_GRAPH_AUTO &&
                                      m->be->ops->record_begin && nl_dist_size(m->dist) == 1};
     double elapsed_before = 0.0; /* a resumed run's time before this process */
@@ -498,6 +510,8 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
         step = resume->step;
         lr = resume->lr;
         window_steps = resume->window_steps;
+        window_start = resume->step - resume->window_steps;
+        window_loss_before = resume->window_sums[0] + resume->model_metrics[0];
         window[0] = resume->window_sums[0];
         window[1] = resume->window_sums[1];
         if (clips)
@@ -661,23 +675,50 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
         step++;
         window_steps++;
         train_time += now_s() - t0;
+        bool diverged_now = false;
+        if (dates_each_step) {
+            double so_far[2];
+            nl_model_read_metrics(m, so_far);
+            const double window_loss = so_far[0] + window[0];
+            step_loss = (window_loss - window_loss_before) / predictions_per_step;
+            window_loss_before = window_loss;
+            diverged_now = loss_diverged(step_loss, spec->diverge_loss);
+        }
 
-        if (window_steps == spec->log_every || step == total) {
+        if (window_steps == spec->log_every || step == total || diverged_now) {
             double metrics[2];
             nl_model_read_metrics(m, metrics);
             const double predictions = (double)window_steps * predictions_per_step;
             const double loss = (metrics[0] + window[0]) / predictions;
             const double acc = (metrics[1] + window[1]) / predictions;
             const double grad_norm = clips ? nl_clip_norm_sum(m) / (double)window_steps : NAN;
+            const long window_first = window_start + 1;
+            window_start = step;
+            window_loss_before = 0.0;
             window_steps = 0;
             EMIT(NL_SPLIT_TRAIN, loss, acc, grad_norm);
             out->final_train_loss = loss;
-            if (loss_diverged(loss, spec->diverge_loss)) {
+            if (diverged_now || loss_diverged(loss, spec->diverge_loss)) {
                 out->status = NL_RUN_DIVERGED;
-                snprintf(out->reason, sizeof out->reason,
-                         "training loss %g at step %ld (bound train.diverge_loss = %g)",
-                         isnan(loss) ? fabs(loss) : loss /* "nan", not "-nan" */, step,
-                         spec->diverge_loss);
+                const double shown = isnan(loss) ? fabs(loss) : loss; /* "nan", not "-nan" */
+                if (diverged_now && !isfinite(step_loss))
+                    snprintf(out->reason, sizeof out->reason,
+                             "training loss %g at step %ld, the first step whose loss was not finite",
+                             isnan(step_loss) ? fabs(step_loss) : step_loss, step);
+                else if (diverged_now)
+                    snprintf(out->reason, sizeof out->reason,
+                             "training loss %g at step %ld, the first step whose loss exceeded "
+                             "train.diverge_loss = %g", step_loss, step, spec->diverge_loss);
+                else if (!isfinite(loss) && window_first < step)
+                    snprintf(out->reason, sizeof out->reason,
+                             "training loss %g at step %ld, first not finite at one of steps %ld to %ld "
+                             "(read every train.log_every steps on this device)",
+                             shown, step, window_first, step);
+                else
+                    snprintf(out->reason, sizeof out->reason,
+                             "training loss %g at step %ld (mean of steps %ld to %ld; bound "
+                             "train.diverge_loss = %g)",
+                             shown, step, window_first, step, spec->diverge_loss);
                 evaluate_now = true; /* record where it ended */
             }
             /* the last step's line waits for its evaluation (above) */
