@@ -709,6 +709,26 @@ START_TEST(test_sweep_resumes_runs)
             break;
         usleep(10000);
     }
+    if (_i == 0) {
+        /* the experiment changed since: its interrupted runs refuse their
+         * checkpoints, naming the key, and keep them; --force starts them over */
+        copy_dir("s", "changed");
+        ck_assert_int_ne(tu_normlab("sweep exp.yaml -j 2 --out changed --set train.log_every=25"), 0);
+        char *log = read_rel("changed/runs/seed-1", "stderr.txt");
+        ck_assert_msg(strstr(log, "train.log_every: 30 -> 25") && exists("changed/runs/seed-1", NL_CHECKPOINT_FILE),
+                      "the changed run did not refuse its checkpoint: %s", log);
+        free(log);
+        ck_assert_int_eq(tu_normlab("sweep exp.yaml -j 2 --out changed --set train.log_every=25 --force"), 0);
+        log = read_rel("changed/runs/seed-1", "stderr.txt");
+        /* the last attempt: after the last "== TIME normlab run ..." line */
+        const char *last = log;
+        for (const char *p = strstr(log, "== "); p; p = strstr(p + 1, "\n== "))
+            last = p;
+        ck_assert_msg(strstr(last, "--force") && !strstr(last, "resum") &&
+                          !exists("changed/runs/seed-1", NL_CHECKPOINT_FILE),
+                      "--force did not start the run over: %s", log);
+        free(log);
+    }
     /* the sweep directory as another machine might mount it */
     snprintf(args, sizeof args, "sweep ./exp.yaml -j 2 --out %s/./s/ %s", tu_tmp, mode);
     const int rc = tu_normlab(args);
