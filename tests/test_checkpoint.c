@@ -620,20 +620,34 @@ static void rewrite_keys(const char *dir, const char *from, const char *to)
 }
 
 /* A checkpoint at a step past train.steps (a sound file crafted for a
- * shorter run) is refused naming both numbers, before anything is written;
- * a value written another way (0060 for 60) is the same value. */
+ * shorter run) is refused naming both numbers, before anything is written. */
 START_TEST(test_step_past_end_refused)
 {
     tu_tmp_make("checkpoint");
     tu_tmp_write("c.yaml", config);
     run_and_kill("k", 100);
-    rewrite_keys("k", "train.steps=1000\n", "train.steps=0060\n");
+    rewrite_keys("k", "train.steps=1000\n", "train.steps=60\n");
     char *file = read_rel("k", NL_CHECKPOINT_FILE), want[200];
     int64_t step;
     memcpy(&step, file + 40, 8); /* the header's step (checkpoint.h) */
     free(file);
     snprintf(want, sizeof want, "is at step %lld, past this run's 60 steps", (long long)step);
     expect_refused_unchanged("c.yaml --set train.steps=60", "k", want);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* Values are compared as written: seed 1000001 is not 1000000, although
+ * the two are one number to float precision */
+START_TEST(test_near_values_refused)
+{
+    tu_tmp_make("checkpoint");
+    char *text = malloc(strlen(config) + 32);
+    sprintf(text, "%sseed: 1000000\n", config);
+    tu_tmp_write("c.yaml", text);
+    free(text);
+    run_and_kill("k", 60);
+    expect_refused_unchanged("c.yaml --set seed=1000001", "k", "seed: 1000000 -> 1000001");
     tu_tmp_remove();
 }
 END_TEST
@@ -769,6 +783,7 @@ int main(void)
     tcase_set_timeout(config_case, 300);
     tcase_add_test(config_case, test_resume_whatever_the_spelling);
     tcase_add_test(config_case, test_step_past_end_refused);
+    tcase_add_test(config_case, test_near_values_refused);
     tcase_add_test(config_case, test_not_a_file_refused);
     suite_add_tcase(s, config_case);
     return tu_run_suite(s);

@@ -363,8 +363,10 @@ bool nl_flat_key_outside_run(const char *key)
     return !strcmp(key, "threads") || !strcmp(key, "name");
 }
 
+bool nl_values_identical(const char *a, const char *b) { return strcmp(a, b) == 0; }
+
 int nl_flat_diff(const nl_flat *old, const nl_flat *now, bool (*ignored)(const char *key),
-                 char *diff, size_t size)
+                 bool (*same)(const char *a, const char *b), char *diff, size_t size)
 {
     int count = 0;
     size_t used = 0;
@@ -379,7 +381,7 @@ int nl_flat_diff(const nl_flat *old, const nl_flat *now, bool (*ignored)(const c
             const char *other = nl_flat_get(b, key);
             if (pass == 1 && other)
                 continue; /* compared in the first pass */
-            if (other && nl_values_equal(other, a->items[i].value))
+            if (other && same(other, a->items[i].value))
                 continue;
             const char *was = pass ? a->items[i].value : other;
             const char *is = pass ? other : a->items[i].value;

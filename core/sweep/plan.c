@@ -777,7 +777,7 @@ int nl_sweep_config_diff(const char *saved_path, const char *wanted_text, char *
         snprintf(diff, size, "%s", err.msg);
         goto done;
     }
-    count = nl_flat_diff(&saved, &wanted, nl_flat_key_outside_run, diff, size);
+    count = nl_flat_diff(&saved, &wanted, nl_flat_key_outside_run, nl_values_equal, diff, size);
 done:
     nl_flat_free(&saved);
     nl_flat_free(&wanted);

@@ -298,11 +298,12 @@ static nl_code resolve_config_text(run_state *st, nl_device device, nl_error *er
 }
 
 /* A sound checkpoint whose hash is not this run's: the keys it was written
- * for are compared with this run's (nl_values_equal, so that a value
- * written another way is the same value). The same values take it (a
- * format before 4 hashed config.yaml's text, the config's path as typed
- * included); other values refuse the run, naming them. Never deleted here:
- * only --force starts over. True in *same when it is to be taken. */
+ * for are compared with this run's, text for text (a number written
+ * another way is refused rather than taken by a tolerance that would take
+ * seed 1000001 for 1000000). The same keys take it (a format before 4
+ * hashed config.yaml's text, the config's path as typed included); other
+ * values refuse the run, naming them. Never deleted here: only --force
+ * starts over. True in *same when it is to be taken. */
 static nl_code compare_checkpoint_config(const run_state *st, const nl_checkpoint_origin *o,
                                          bool *same, nl_error *err)
 {
@@ -338,7 +339,8 @@ static nl_code compare_checkpoint_config(const run_state *st, const nl_checkpoin
         return rc;
     }
     char diff[1400];
-    const int changed = nl_flat_diff(&saved, &st->config_flat, nl_flat_key_outside_run, diff, sizeof diff);
+    const int changed = nl_flat_diff(&saved, &st->config_flat, nl_flat_key_outside_run, nl_values_identical,
+                                     diff, sizeof diff);
     nl_flat_free(&saved);
     if (changed > 0)
         return nl_fail(err, NL_ERR_CONFIG,
