@@ -278,12 +278,55 @@ static void damage(const char *dir, long at, long cut, bool resign)
     free(text);
 }
 
+/* where the checkpoint `text` (format 4, checkpoint.h's layout) holds its
+ * thread count, data RNG, layer counters and data order */
+typedef struct {
+    size_t threads, rng, counters, order;
+    int64_t n_counters, n_order;
+} payload_places;
+
+static payload_places places_of(const char *text, size_t len)
+{
+    payload_places p = {.rng = 48 + (7 + 15) * 8};
+    p.threads = p.rng + sizeof(nl_rng) + 3 * 8;
+    const size_t keys_at = p.threads + 8 + NL_CHECKPOINT_KERNELS_BYTES;
+    int64_t keys_len, sizes[5]; /* parameters, optimizer, statistics, counters, order */
+    memcpy(&keys_len, text + keys_at, 8);
+    memcpy(sizes, text + keys_at + 8 + keys_len, sizeof sizes);
+    p.n_counters = sizes[3];
+    p.n_order = sizes[4];
+    p.order = len - (size_t)p.n_order * 4;
+    p.counters = p.order - (size_t)p.n_counters * 8;
+    return p;
+}
+
+/* writes `n` bytes at `at` into dir's checkpoint and re-signs it (the CRC
+ * of the changed payload), as a writer with a bug would leave it */
+static void patch(const char *dir, size_t at, const void *bytes, size_t n)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s/%s", tu_tmp, dir, NL_CHECKPOINT_FILE);
+    char *text = NULL;
+    size_t len = 0;
+    nl_error err = {0};
+    ck_assert_int_eq(nl_read_file(path, &text, &len, &err), NL_OK);
+    memcpy(text + at, bytes, n);
+    const uint64_t crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)text + 48, (uInt)(len - 48));
+    memcpy(text + 24, &crc, 8);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+    free(text);
+}
+
 /* Checkpoints of the older formats, as normlab wrote them before the fields
  * that came later (checkpoint.h): format 2 without the CPU kernel set's name
  * (after the thread count), format 1 also without series.csv's length
  * (after metrics.csv's and trace.csv's). An unfinished run of either
  * version resumes and ends as the uninterrupted run. */
 static void expect_refused_unchanged(const char *config, const char *dir, const char *fragment);
+static void copy_dir(const char *from, const char *to);
 
 START_TEST(test_older_formats_resume)
 {
@@ -423,6 +466,43 @@ START_TEST(test_bad_checkpoint_refused)
         free(after);
         free(out);
     }
+    /* fields a sound CRC does not vouch for, each refused by name */
+    char *file = read_rel("k.orig", NL_CHECKPOINT_FILE);
+    snprintf(cmd, sizeof cmd, "%s/k.orig/%s", tu_tmp, NL_CHECKPOINT_FILE);
+    struct stat file_stat;
+    ck_assert_int_eq(stat(cmd, &file_stat), 0);
+    const payload_places at = places_of(file, (size_t)file_stat.st_size);
+    ck_assert_msg(at.n_counters > 0 && at.n_order > 1, "%lld counters, an order of %lld", (long long)at.n_counters,
+                  (long long)at.n_order);
+    int32_t second_last;
+    memcpy(&second_last, file + at.order + (size_t)(at.n_order - 2) * 4, 4);
+    int64_t header_step;
+    memcpy(&header_step, file + 40, 8);
+    nl_rng rng;
+    memcpy(&rng, file + at.rng, sizeof rng);
+    free(file);
+    rng.inc &= ~(uint64_t)1;
+    const int64_t minus_one = -1, later_step = header_step + 1;
+    char twice[64];
+    snprintf(twice, sizeof twice, "names sample %ld twice", (long)second_last);
+    const struct {
+        size_t at;
+        const void *bytes;
+        size_t n;
+        const char *fragment;
+    } fields[] = {
+        {at.order + (size_t)(at.n_order - 1) * 4, &second_last, 4, twice},
+        {at.counters, &minus_one, 8, "layer counter 0 is negative"},
+        {at.threads, &minus_one, 8, "thread count (-1) is negative"},
+        {at.rng, &rng, sizeof rng, "random generator"},
+        {40, &later_step, 8, "its header says step"},
+    };
+    for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
+        copy_dir("k.orig", "k");
+        patch("k", fields[k].at, fields[k].bytes, fields[k].n);
+        expect_refused_unchanged("c.yaml", "k", fields[k].fragment);
+    }
+
     /* --force starts over and ends as the uninterrupted run */
     ck_assert_int_eq(tu_normlab("run c.yaml --out k --force"), 0);
     check_same_results("k", "ref", "--force over a damaged checkpoint");

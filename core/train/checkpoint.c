@@ -240,10 +240,11 @@ static bool kernel_set_name(const char *name)
  * writer's bug, or a crafted file) would be refused only once the run had
  * cut its metrics.csv back and rewritten its summary: it is refused here,
  * before anything is written. True, with `what` saying why, when unusable.
- * `counters` points at the layers' counters in the payload. */
+ * `counters` points at the layers' counters in the payload, `seen` at
+ * data_n zeroed bytes. */
 static bool state_unusable(const nl_train_snapshot *r, const nl_checkpoint_files *files,
                            int64_t header_step, const unsigned char *counters, int n_counters,
-                           const unsigned char *order, char *what, size_t size)
+                           const unsigned char *order, unsigned char *seen, char *what, size_t size)
 {
     if (r->step != header_step)
         snprintf(what, size, "its header says step %lld, its state step %ld", (long long)header_step, r->step);
@@ -280,11 +281,14 @@ static bool state_unusable(const nl_train_snapshot *r, const nl_checkpoint_files
         if (k < 0)
             snprintf(what, size, "its layer counter %d is negative (%lld)", i, (long long)k);
     }
+    /* an epoch's order is a permutation of the split (data.c's batcher) */
     for (long i = 0; !what[0] && i < r->data_n; i++) {
         int32_t k;
         memcpy(&k, order + (size_t)i * sizeof k, sizeof k); /* the payload need not be aligned */
         if (k < 0 || k >= r->data_n)
             snprintf(what, size, "its data order names sample %ld of %ld", (long)k, r->data_n);
+        else if (seen[k]++)
+            snprintf(what, size, "its data order names sample %ld twice", (long)k);
     }
     return what[0] != '\0';
 }
@@ -458,8 +462,15 @@ nl_code nl_checkpoint_read(const char *dir, const nl_checkpoint_want *want, nl_m
     /* the order is the payload's tail, the counters before it */
     const unsigned char *saved_order = (const unsigned char *)text + len - (size_t)a.order * sizeof(int32_t);
     const unsigned char *saved_counters = saved_order - (size_t)a.counters * sizeof(int64_t);
-    if (state_unusable(&r, files, header_step, saved_counters, (int)a.counters, saved_order, what,
-                       sizeof what)) {
+    unsigned char *seen = calloc((size_t)(a.order ? a.order : 1), 1);
+    if (!seen) {
+        free(text);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", path);
+    }
+    const bool unusable = state_unusable(&r, files, header_step, saved_counters, (int)a.counters,
+                                         saved_order, seen, what, sizeof what);
+    free(seen);
+    if (unusable) {
         free(text);
         return damaged(err, path, what);
     }
