@@ -42,8 +42,10 @@ static void usage(FILE *out)
             "  --threads N      CPU threads, as the config's threads key (0: the cores other\n"
             "                   processes leave free when the run starts)\n"
             "  --device D       cpu or cuda (overrides the config)\n"
-            "  --force          replace a finished run in the directory (never a directory\n"
-            "                   normlab did not make, nor one another process is writing)\n"
+            "  --force          replace a finished run in the directory, or start an\n"
+            "                   unfinished one over instead of resuming its checkpoint (never\n"
+            "                   a directory normlab did not make, nor one another process is\n"
+            "                   writing)\n"
             "  --quiet          no progress output\n\n"
             "The run directory is normlab's (it holds .normlab-run) and has one writer: --out\n"
             "into a non-empty directory normlab did not make, or one another run is writing,\n"
@@ -283,6 +285,14 @@ static int run_command(int argc, char **argv, nl_dist *dist, const run_io *io)
            out.threads == 1 ? "" : "s");
     if (out.resumed_from > 0)
         fprintf(io->out, "%s: resumed from the checkpoint at step %ld\n", out.dir, out.resumed_from);
+    /* nl_run's note said it unless --quiet (a sweep's runs): the result
+     * line says it too, since these results may differ in their last bits
+     * from an uninterrupted run's */
+    if (quiet && out.resumed_from > 0 && out.resumed_threads != out.threads)
+        fprintf(io->out, "%s: the checkpoint was taken on %d thread%s, this run has %d: the last "
+                "bits of matrix products and convolution gradients may differ from an "
+                "uninterrupted run's\n", out.dir, out.resumed_threads,
+                out.resumed_threads == 1 ? "" : "s", out.threads);
     if (out.ranks > 1)
         fprintf(io->out, "  (%d MPI ranks, %d samples each per step)\n", out.ranks, out.rank_batch);
     return r->status == NL_RUN_FAILED ? 1 : 0;

@@ -4,8 +4,11 @@
  * series.csv and results as an uninterrupted run, bit for bit; a damaged, truncated or
  * foreign checkpoint, or output cut shorter than it records, is refused
  * (exit 2) without touching the run directory, and --force starts over; a
- * checkpoint of another config is not used; a sweep killed alone resumes its
- * runs from their checkpoints. The kills are tried on an image model and on
+ * checkpoint of another config is refused naming the keys that changed, and
+ * kept; the config's path and the run directory's as typed, the working
+ * directory and the thread count do not stop a resume; a sweep killed alone
+ * resumes its runs from their checkpoints, under another spelling of its
+ * directory too. The kills are tried on an image model and on
  * a token model (random windows: the batcher's RNG and position). 
  * NL_KILL_TRIALS sets the random-kill trials (2 by default). */
 #include <signal.h>
@@ -236,7 +239,11 @@ static char *dir_state(const char *dir)
         char *text = NULL;
         size_t len = 0;
         nl_error err = {0};
-        if (nl_read_file(path, &text, &len, &err) == NL_OK) {
+        struct stat st;
+        /* a FIFO or a directory in a file's place (not read: a FIFO would block) */
+        if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+            nl_buf_printf(&b, "%s mode %o\n", names[i], (unsigned)st.st_mode);
+        else if (nl_read_file(path, &text, &len, &err) == NL_OK) {
             nl_buf_printf(&b, "%s %zu %llx\n", names[i], len,
                           (unsigned long long)nl_checkpoint_hash(text, len));
             free(text);
@@ -271,11 +278,56 @@ static void damage(const char *dir, long at, long cut, bool resign)
     free(text);
 }
 
+/* where the checkpoint `text` (format 4, checkpoint.h's layout) holds its
+ * thread count, data RNG, layer counters and data order */
+typedef struct {
+    size_t threads, rng, counters, order;
+    int64_t n_counters, n_order;
+} payload_places;
+
+static payload_places places_of(const char *text, size_t len)
+{
+    payload_places p = {.rng = 48 + (7 + 15) * 8};
+    p.threads = p.rng + sizeof(nl_rng) + 3 * 8;
+    const size_t keys_at = p.threads + 8 + NL_CHECKPOINT_KERNELS_BYTES;
+    int64_t keys_len, sizes[5]; /* parameters, optimizer, statistics, counters, order */
+    memcpy(&keys_len, text + keys_at, 8);
+    memcpy(sizes, text + keys_at + 8 + keys_len, sizeof sizes);
+    p.n_counters = sizes[3];
+    p.n_order = sizes[4];
+    p.order = len - (size_t)p.n_order * 4;
+    p.counters = p.order - (size_t)p.n_counters * 8;
+    return p;
+}
+
+/* writes `n` bytes at `at` into dir's checkpoint and re-signs it (the CRC
+ * of the changed payload), as a writer with a bug would leave it */
+static void patch(const char *dir, size_t at, const void *bytes, size_t n)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s/%s", tu_tmp, dir, NL_CHECKPOINT_FILE);
+    char *text = NULL;
+    size_t len = 0;
+    nl_error err = {0};
+    ck_assert_int_eq(nl_read_file(path, &text, &len, &err), NL_OK);
+    memcpy(text + at, bytes, n);
+    const uint64_t crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)text + 48, (uInt)(len - 48));
+    memcpy(text + 24, &crc, 8);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+    free(text);
+}
+
 /* Checkpoints of the older formats, as normlab wrote them before the fields
  * that came later (checkpoint.h): format 2 without the CPU kernel set's name
  * (after the thread count), format 1 also without series.csv's length
  * (after metrics.csv's and trace.csv's). An unfinished run of either
  * version resumes and ends as the uninterrupted run. */
+static void expect_refused_unchanged(const char *config, const char *dir, const char *fragment);
+static void copy_dir(const char *from, const char *to);
+
 START_TEST(test_older_formats_resume)
 {
     const uint32_t version = (uint32_t)(1 + _i);
@@ -290,10 +342,22 @@ START_TEST(test_older_formats_resume)
     nl_error err = {0};
     ck_assert_int_eq(nl_read_file(path, &text, &len, &err), NL_OK);
     const size_t header = 48, series_at = header + (7 + 15) * 8 + sizeof(nl_rng) + 2 * 8;
-    const size_t kernels_at = series_at + 2 * 8;
-    memmove(text + kernels_at, text + kernels_at + NL_CHECKPOINT_KERNELS_BYTES,
-            len - kernels_at - NL_CHECKPOINT_KERNELS_BYTES);
-    len -= NL_CHECKPOINT_KERNELS_BYTES;
+    const size_t kernels_at = series_at + 2 * 8, keys_at = kernels_at + NL_CHECKPOINT_KERNELS_BYTES;
+    /* format 4's config keys go, and the header's hash is config.yaml's text's */
+    int64_t keys_len;
+    memcpy(&keys_len, text + keys_at, 8);
+    const size_t keys_bytes = 8 + (size_t)keys_len;
+    memmove(text + keys_at, text + keys_at + keys_bytes, len - keys_at - keys_bytes);
+    len -= keys_bytes;
+    char *yaml = read_rel("k", "config.yaml");
+    const uint64_t text_hash = nl_checkpoint_hash(yaml, strlen(yaml));
+    free(yaml);
+    memcpy(text + 32, &text_hash, 8);
+    if (version < 3) {
+        memmove(text + kernels_at, text + kernels_at + NL_CHECKPOINT_KERNELS_BYTES,
+                len - kernels_at - NL_CHECKPOINT_KERNELS_BYTES);
+        len -= NL_CHECKPOINT_KERNELS_BYTES;
+    }
     if (version < 2) {
         memmove(text + series_at, text + series_at + 8, len - series_at - 8);
         len -= 8;
@@ -308,7 +372,11 @@ START_TEST(test_older_formats_resume)
     ck_assert_uint_eq(fwrite(text, 1, len, f), len);
     ck_assert_int_eq(fclose(f), 0);
     free(text);
-    const int rc = tu_normlab("run c.yaml --out k");
+    /* its hash is of config.yaml's text, whose first line names the config
+     * as typed: the run directory's config.yaml, which has that hash, says
+     * whether another config was meant */
+    expect_refused_unchanged("c.yaml --set train.log_every=25", "k", "train.log_every: 30 -> 25");
+    const int rc = tu_normlab("run ./c.yaml --out k");
     char *out = tu_normlab_output();
     ck_assert_msg(rc == 0 && strstr(out, "resuming"), "format %u: exit %d: %s", version, rc, out);
     ck_assert_msg(!strstr(out, "CPU kernels"), "format %u: %s", version, out);
@@ -398,6 +466,43 @@ START_TEST(test_bad_checkpoint_refused)
         free(after);
         free(out);
     }
+    /* fields a sound CRC does not vouch for, each refused by name */
+    char *file = read_rel("k.orig", NL_CHECKPOINT_FILE);
+    snprintf(cmd, sizeof cmd, "%s/k.orig/%s", tu_tmp, NL_CHECKPOINT_FILE);
+    struct stat file_stat;
+    ck_assert_int_eq(stat(cmd, &file_stat), 0);
+    const payload_places at = places_of(file, (size_t)file_stat.st_size);
+    ck_assert_msg(at.n_counters > 0 && at.n_order > 1, "%lld counters, an order of %lld", (long long)at.n_counters,
+                  (long long)at.n_order);
+    int32_t second_last;
+    memcpy(&second_last, file + at.order + (size_t)(at.n_order - 2) * 4, 4);
+    int64_t header_step;
+    memcpy(&header_step, file + 40, 8);
+    nl_rng rng;
+    memcpy(&rng, file + at.rng, sizeof rng);
+    free(file);
+    rng.inc &= ~(uint64_t)1;
+    const int64_t minus_one = -1, later_step = header_step + 1;
+    char twice[64];
+    snprintf(twice, sizeof twice, "names sample %ld twice", (long)second_last);
+    const struct {
+        size_t at;
+        const void *bytes;
+        size_t n;
+        const char *fragment;
+    } fields[] = {
+        {at.order + (size_t)(at.n_order - 1) * 4, &second_last, 4, twice},
+        {at.counters, &minus_one, 8, "layer counter 0 is negative"},
+        {at.threads, &minus_one, 8, "thread count (-1) is negative"},
+        {at.rng, &rng, sizeof rng, "random generator"},
+        {40, &later_step, 8, "its header says step"},
+    };
+    for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
+        copy_dir("k.orig", "k");
+        patch("k", fields[k].at, fields[k].bytes, fields[k].n);
+        expect_refused_unchanged("c.yaml", "k", fields[k].fragment);
+    }
+
     /* --force starts over and ends as the uninterrupted run */
     ck_assert_int_eq(tu_normlab("run c.yaml --out k --force"), 0);
     check_same_results("k", "ref", "--force over a damaged checkpoint");
@@ -416,14 +521,23 @@ START_TEST(test_bad_checkpoint_refused)
     free(after);
     free(out);
 
-    /* a sound checkpoint of another config is not used */
+    /* a sound checkpoint of another config is refused, naming the keys
+     * (old -> new), and kept; --force starts over */
     snprintf(cmd, sizeof cmd, "rm -rf '%s/k' && cp -a '%s/k.orig' '%s/k'", tu_tmp, tu_tmp, tu_tmp);
     ck_assert_int_eq(system(cmd), 0);
-    ck_assert_int_eq(tu_normlab("run c.yaml --out k --set train.log_every=25"), 0);
+    expect_refused_unchanged("c.yaml --set train.log_every=25 --set model.norm.eps=0.001", "k",
+                             "model.norm.eps: 1.0e-05 -> 0.001; train.log_every: 30 -> 25");
     out = tu_normlab_output();
-    ck_assert_msg(strstr(out, "another config: starting over") && !strstr(out, "resuming"), "%s",
-                  out);
+    ck_assert_msg(strstr(out, "--force"), "the refusal does not name --force: %s", out);
     free(out);
+    ck_assert_int_eq(tu_normlab("run c.yaml --out k --set train.log_every=25 --force"), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(!strstr(out, "resum"), "--force resumed: %s", out);
+    free(out);
+    ck_assert_msg(!exists("k", NL_CHECKPOINT_FILE), "the finished run kept its checkpoint");
+    char *first = read_rel("k", "metrics.csv");
+    ck_assert_msg(strstr(first, "\n0,0.0000,test,"), "--force did not start at step 0: %.300s", first);
+    free(first);
     tu_tmp_remove();
 }
 END_TEST
@@ -480,15 +594,197 @@ START_TEST(test_token_position_refused)
 }
 END_TEST
 
+/* a copy of `from` as `to`, both under the test's directory */
+static void copy_dir(const char *from, const char *to)
+{
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/%s' && cp -a '%s/%s' '%s/%s'", tu_tmp, to, tu_tmp, from, tu_tmp,
+             to);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* `normlab ARGS` in `cwd` (under the test's directory), its output in out.txt */
+static int normlab_in(const char *cwd, const char *args)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd '%s/%s' && %s %s > '%s/out.txt' 2>&1", tu_tmp, cwd, NORMLAB_BINARY,
+             args, tu_tmp);
+    const int status = system(cmd);
+    ck_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* A killed run started again by another spelling of its config's path or
+ * its directory, from another working directory, or on another thread
+ * count, resumes (the checkpoint is of the config's keys, not of the text
+ * naming its path): the same thread count ends as the uninterrupted run,
+ * another says that its last bits may differ, --quiet or not. */
+START_TEST(test_resume_whatever_the_spelling)
+{
+    tu_tmp_make("checkpoint");
+    tu_tmp_write("c.yaml", config);
+    ck_assert_int_eq(tu_normlab("run c.yaml --out ref --quiet"), 0);
+    run_and_kill("k", 60);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "mkdir '%s/elsewhere'", tu_tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    const struct {
+        const char *dir, *cwd, *args;
+        bool same_threads;
+    } cases[] = {
+        {"k1", ".", "run ./c.yaml --out ./k1 --quiet", true},
+        {"k2", ".", "run %s/c.yaml --out %s/k2/ --quiet", true},
+        {"k3", "elsewhere", "run ../c.yaml --out ../k3 --quiet", true},
+        {"k4", ".", "run c.yaml --out k4 --threads 2 --quiet", false},
+        {"k5", ".", "run c.yaml --out k5 --threads 2", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        copy_dir("k", cases[i].dir);
+        char args[1400];
+        snprintf(args, sizeof args, cases[i].args, tu_tmp, tu_tmp);
+        const int rc = normlab_in(cases[i].cwd, args);
+        char *out = tu_normlab_output();
+        ck_assert_msg(rc == 0 && strstr(out, "resumed from the checkpoint at step"), "%s: exit %d: %s",
+                      args, rc, out);
+        if (cases[i].same_threads)
+            check_same_results(cases[i].dir, "ref", args);
+        else
+            ck_assert_msg(strstr(out, "the checkpoint was taken on 1 thread, this run has 2: the last "
+                                      "bits of matrix products"), "%s: no notice: %s", args, out);
+        free(out);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
+/* rewrites the config keys in dir's checkpoint (format 4, checkpoint.h's
+ * layout) from `from` to `to`, with the header's hash and CRC they need,
+ * as a crafted file would */
+static void rewrite_keys(const char *dir, const char *from, const char *to)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s/%s", tu_tmp, dir, NL_CHECKPOINT_FILE);
+    char *text = NULL;
+    size_t len = 0;
+    nl_error err = {0};
+    ck_assert_int_eq(nl_read_file(path, &text, &len, &err), NL_OK);
+    const size_t keys_at = 48 + (7 + 15) * 8 + sizeof(nl_rng) + 4 * 8 + NL_CHECKPOINT_KERNELS_BYTES;
+    int64_t keys_len;
+    memcpy(&keys_len, text + keys_at, 8);
+    char *keys = strndup(text + keys_at + 8, (size_t)keys_len);
+    char *at = strstr(keys, from);
+    ck_assert_msg(at != NULL, "no '%s' in the checkpoint's keys", from);
+    nl_buf b = {0};
+    nl_buf_printf(&b, "%.*s%s%s", (int)(at - keys), keys, to, at + strlen(from));
+    const int64_t new_len = (int64_t)b.len;
+    const size_t tail = len - keys_at - 8 - (size_t)keys_len;
+    char *out = malloc(keys_at + 8 + b.len + tail);
+    memcpy(out, text, keys_at);
+    memcpy(out + keys_at, &new_len, 8);
+    memcpy(out + keys_at + 8, b.data, b.len);
+    memcpy(out + keys_at + 8 + b.len, text + keys_at + 8 + keys_len, tail);
+    const size_t out_len = keys_at + 8 + b.len + tail;
+    const uint64_t payload = out_len - 48, hash = nl_checkpoint_hash(b.data, b.len);
+    const uint64_t crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)out + 48, (uInt)payload);
+    memcpy(out + 16, &payload, 8);
+    memcpy(out + 24, &crc, 8);
+    memcpy(out + 32, &hash, 8);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(out, 1, out_len, f), out_len);
+    ck_assert_int_eq(fclose(f), 0);
+    free(out);
+    nl_buf_free(&b);
+    free(keys);
+    free(text);
+}
+
+/* A checkpoint at a step past train.steps (a sound file crafted for a
+ * shorter run) is refused naming both numbers, before anything is written. */
+START_TEST(test_step_past_end_refused)
+{
+    tu_tmp_make("checkpoint");
+    tu_tmp_write("c.yaml", config);
+    run_and_kill("k", 100);
+    rewrite_keys("k", "train.steps=1000\n", "train.steps=60\n");
+    char *file = read_rel("k", NL_CHECKPOINT_FILE), want[200];
+    int64_t step;
+    memcpy(&step, file + 40, 8); /* the header's step (checkpoint.h) */
+    free(file);
+    snprintf(want, sizeof want, "is at step %lld, past this run's 60 steps", (long long)step);
+    expect_refused_unchanged("c.yaml --set train.steps=60", "k", want);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* Values are compared as written: seed 1000001 is not 1000000, although
+ * the two are one number to float precision */
+START_TEST(test_near_values_refused)
+{
+    tu_tmp_make("checkpoint");
+    char *text = malloc(strlen(config) + 32);
+    sprintf(text, "%sseed: 1000000\n", config);
+    tu_tmp_write("c.yaml", text);
+    free(text);
+    run_and_kill("k", 60);
+    expect_refused_unchanged("c.yaml --set seed=1000001", "k", "seed: 1000000 -> 1000001");
+    tu_tmp_remove();
+}
+END_TEST
+
+/* A checkpoint.nlck that is a FIFO is refused at once (no writer to wait
+ * for), a directory named for what it is, --force included: exit 2 and
+ * nothing changed. */
+START_TEST(test_not_a_file_refused)
+{
+    tu_tmp_make("checkpoint");
+    tu_tmp_write("c.yaml", config);
+    run_and_kill("k", 60);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/k/%s", tu_tmp, NL_CHECKPOINT_FILE);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    char *before = dir_state("k");
+    const pid_t pid = tu_normlab_start("run c.yaml --out k", "out.txt", "out.txt");
+    int status = 0;
+    pid_t done = 0;
+    for (int i = 0; i < 2000 && (done = waitpid(pid, &status, WNOHANG)) == 0; i++)
+        usleep(10000);
+    if (done == 0) {
+        kill(-pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        ck_abort_msg("a FIFO named %s hung the run for 20 s", NL_CHECKPOINT_FILE);
+    }
+    char *out = tu_normlab_output();
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2 && strstr(out, "is a FIFO, not a checkpoint"),
+                  "FIFO: %s", out);
+    free(out);
+    char *after = dir_state("k");
+    ck_assert_msg(!strcmp(before, after), "the refused run changed its directory");
+    free(before);
+    free(after);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    expect_refused_unchanged("c.yaml", "k", "is a directory, not a checkpoint");
+    expect_refused_unchanged("c.yaml --force", "k", "is a directory, not a checkpoint");
+    tu_tmp_remove();
+}
+END_TEST
+
 /* a sweep killed alone: its runs stop (SIGTERM) and keep their checkpoints;
  * the sweep run again resumes them and ends as an uninterrupted one */
+static const char *const sweep_modes[] = {"", "--one-process", "--claim"};
+
 START_TEST(test_sweep_resumes_runs)
 {
+    const char *mode = sweep_modes[_i];
     tu_tmp_make("checkpoint");
     tu_tmp_write("c.yaml", config);
     tu_tmp_write("exp.yaml", "name: ck\nbase: c.yaml\ngrid:\n  seed: [1, 2]\n");
     ck_assert_int_eq(tu_normlab("sweep exp.yaml -j 2 --out ref"), 0);
-    const pid_t sweep = tu_normlab_start("sweep exp.yaml -j 2 --out s", "sweep.txt", "sweep.txt");
+    char args[1400];
+    snprintf(args, sizeof args, "sweep exp.yaml -j 2 --out s %s", mode);
+    const pid_t sweep = tu_normlab_start(args, "sweep.txt", "sweep.txt");
     const double t0 = now_s();
     while (!(exists("s/runs/seed-1", NL_CHECKPOINT_FILE) &&
              exists("s/runs/seed-2", NL_CHECKPOINT_FILE)) &&
@@ -507,14 +803,39 @@ START_TEST(test_sweep_resumes_runs)
             break;
         usleep(10000);
     }
-    ck_assert_int_eq(tu_normlab("sweep exp.yaml -j 2 --out s"), 0);
+    if (_i == 0) {
+        /* the experiment changed since: its interrupted runs refuse their
+         * checkpoints, naming the key, and keep them; --force starts them over */
+        copy_dir("s", "changed");
+        ck_assert_int_ne(tu_normlab("sweep exp.yaml -j 2 --out changed --set train.log_every=25"), 0);
+        char *log = read_rel("changed/runs/seed-1", "stderr.txt");
+        ck_assert_msg(strstr(log, "train.log_every: 30 -> 25") && exists("changed/runs/seed-1", NL_CHECKPOINT_FILE),
+                      "the changed run did not refuse its checkpoint: %s", log);
+        free(log);
+        ck_assert_int_eq(tu_normlab("sweep exp.yaml -j 2 --out changed --set train.log_every=25 --force"), 0);
+        log = read_rel("changed/runs/seed-1", "stderr.txt");
+        /* the last attempt: after the last "== TIME normlab run ..." line */
+        const char *last = log;
+        for (const char *p = strstr(log, "== "); p; p = strstr(p + 1, "\n== "))
+            last = p;
+        ck_assert_msg(strstr(last, "--force") && !strstr(last, "resum") &&
+                          !exists("changed/runs/seed-1", NL_CHECKPOINT_FILE),
+                      "--force did not start the run over: %s", log);
+        free(log);
+    }
+    /* the sweep directory as another machine might mount it */
+    snprintf(args, sizeof args, "sweep ./exp.yaml -j 2 --out %s/./s/ %s", tu_tmp, mode);
+    const int rc = tu_normlab(args);
+    char *out = tu_normlab_output();
+    ck_assert_msg(rc == 0, "%s: exit %d: %s", args, rc, out);
+    free(out);
     for (int seed = 1; seed <= 2; seed++) {
         char dir[64], ref[64];
         snprintf(dir, sizeof dir, "s/runs/seed-%d", seed);
         snprintf(ref, sizeof ref, "ref/runs/seed-%d", seed);
         char *log = read_rel(dir, "stderr.txt");
-        ck_assert_msg(strstr(log, "resumed from the checkpoint at step"), "seed %d did not resume: %s",
-                      seed, log);
+        ck_assert_msg(strstr(log, "resumed from the checkpoint at step"), "%s: seed %d did not resume: %s",
+                      mode, seed, log);
         free(log);
         check_same_results(dir, ref, dir);
     }
@@ -535,7 +856,15 @@ int main(void)
     tcase_add_test(tc, test_other_kernel_set_noted);
     tcase_add_test(tc, test_checkpoint_of_other_data_refused);
     tcase_add_test(tc, test_token_position_refused);
-    tcase_add_test(tc, test_sweep_resumes_runs);
+    tcase_add_loop_test(tc, test_sweep_resumes_runs, 0, (int)(sizeof sweep_modes / sizeof sweep_modes[0]));
     suite_add_tcase(s, tc);
+    /* what decides whether a checkpoint is taken (CK_RUN_CASE=config runs these alone) */
+    TCase *config_case = tcase_create("config");
+    tcase_set_timeout(config_case, 300);
+    tcase_add_test(config_case, test_resume_whatever_the_spelling);
+    tcase_add_test(config_case, test_step_past_end_refused);
+    tcase_add_test(config_case, test_near_values_refused);
+    tcase_add_test(config_case, test_not_a_file_refused);
+    suite_add_tcase(s, config_case);
     return tu_run_suite(s);
 }

@@ -358,6 +358,42 @@ bool nl_values_equal(const char *a, const char *b)
     }
 }
 
+bool nl_flat_key_outside_run(const char *key)
+{
+    return !strcmp(key, "threads") || !strcmp(key, "name");
+}
+
+bool nl_values_identical(const char *a, const char *b) { return strcmp(a, b) == 0; }
+
+int nl_flat_diff(const nl_flat *old, const nl_flat *now, bool (*ignored)(const char *key),
+                 bool (*same)(const char *a, const char *b), char *diff, size_t size)
+{
+    int count = 0;
+    size_t used = 0;
+    diff[0] = '\0';
+    /* the keys of `now` in its order, then those only `old` has */
+    for (int pass = 0; pass < 2; pass++) {
+        const nl_flat *a = pass ? old : now, *b = pass ? now : old;
+        for (int i = 0; i < a->n; i++) {
+            const char *key = a->items[i].key;
+            if (ignored && ignored(key))
+                continue;
+            const char *other = nl_flat_get(b, key);
+            if (pass == 1 && other)
+                continue; /* compared in the first pass */
+            if (other && same(other, a->items[i].value))
+                continue;
+            const char *was = pass ? a->items[i].value : other;
+            const char *is = pass ? other : a->items[i].value;
+            count++;
+            if (used < size - 1)
+                used += (size_t)snprintf(diff + used, size - used, "%s%s: %s -> %s", count > 1 ? "; " : "",
+                                         key, was ? was : "(not set)", is ? is : "(not set)");
+        }
+    }
+    return count;
+}
+
 bool nl_flat_inapplicable(const char *text, const char *key)
 {
     char sections[8][96];

@@ -49,6 +49,22 @@ bool nl_flat_inapplicable(const char *resolved_text, const char *key);
  * lists compare item by item. */
 bool nl_values_equal(const char *a, const char *b);
 
+/* Keys whose value does not make a run another run: `name` only labels it
+ * and `threads` changes at most the last bits of some sums (results/usage.md,
+ * "Reproducibility and threads"). A sweep takes a finished run, and a
+ * run its checkpoint, whatever these hold. */
+bool nl_flat_key_outside_run(const char *key);
+
+/* The keys whose values differ between two flat configs (by `same`:
+ * nl_values_equal, or nl_values_identical), those `ignored` says to skip
+ * left out: "key: old -> new; ..." in `diff` ("(not set)" for a key one side
+ * lacks), cut short when it does not fit. Returns how many differ. */
+int nl_flat_diff(const nl_flat *old, const nl_flat *now, bool (*ignored)(const char *key),
+                 bool (*same)(const char *a, const char *b), char *diff, size_t size);
+/* Two value texts are the same text (nl_values_equal takes 1000000 and
+ * 1000001 as one number, to float precision). */
+bool nl_values_identical(const char *a, const char *b);
+
 /* A node as YAML flow text (appended to b): plain scalars as written,
  * quoted scalars double-quoted, lists "[a, b]", mappings "{k: v}". */
 void nl_yaml_flow_text(yaml_document_t *doc, yaml_node_t *node, nl_buf *b);

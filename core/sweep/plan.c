@@ -777,27 +777,7 @@ int nl_sweep_config_diff(const char *saved_path, const char *wanted_text, char *
         snprintf(diff, size, "%s", err.msg);
         goto done;
     }
-    count = 0;
-    size_t used = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        const nl_flat *a = pass ? &saved : &wanted, *b = pass ? &wanted : &saved;
-        for (int i = 0; i < a->n; i++) {
-            const char *key = a->items[i].key;
-            if (!strcmp(key, "threads") || !strcmp(key, "name"))
-                continue;
-            const char *other = nl_flat_get(b, key);
-            if (pass == 1 && other)
-                continue; /* compared in the first pass */
-            if (other && nl_values_equal(other, a->items[i].value))
-                continue;
-            const char *old = pass ? a->items[i].value : other;
-            const char *now = pass ? other : a->items[i].value;
-            count++;
-            if (used < size - 1)
-                used += (size_t)snprintf(diff + used, size - used, "%s%s: %s -> %s", count > 1 ? "; " : "",
-                                         key, old ? old : "(not set)", now ? now : "(not set)");
-        }
-    }
+    count = nl_flat_diff(&saved, &wanted, nl_flat_key_outside_run, nl_values_equal, diff, size);
 done:
     nl_flat_free(&saved);
     nl_flat_free(&wanted);

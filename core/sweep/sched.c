@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "sweep/claim.h"
+#include "train/checkpoint.h"
 #include "train/rundir.h"
 
 static double now(void)
@@ -49,10 +50,18 @@ void nl_sweep_run_dir(const nl_sweep_job *j, int run, char *out, size_t size)
 static nl_sweep_action classify(nl_sweep_job *j, int run, const char *run_dir, bool force)
 {
     const nl_sweep_state st = j->results[run].state;
-    if (st != NL_SWEEP_OK && st != NL_SWEEP_DIVERGED)
-        return nl_path_exists(run_dir) ? NL_SWEEP_RERUN : NL_SWEEP_RUN;
-    char saved[1300], *why = j->why[run];
+    char saved[1300], checkpoint[1300], *why = j->why[run];
     snprintf(saved, sizeof saved, "%s/config.yaml", run_dir);
+    snprintf(checkpoint, sizeof checkpoint, "%s/%s", run_dir, NL_CHECKPOINT_FILE);
+    /* an unfinished run's checkpoint resumes only the config it was written
+     * for (normlab run refuses another, naming the keys): --force starts
+     * such a run over */
+    if (st != NL_SWEEP_OK && st != NL_SWEEP_DIVERGED)
+        return !nl_path_exists(run_dir) ? NL_SWEEP_RUN
+             : force && nl_path_exists(checkpoint) &&
+                       nl_sweep_config_diff(saved, j->p->runs[run].config_text, why, sizeof j->why[run]) != 0
+                 ? NL_SWEEP_FORCE
+                 : NL_SWEEP_RERUN;
     const int diff = nl_sweep_config_diff(saved, j->p->runs[run].config_text, why, sizeof j->why[run]);
     if (diff == 0)
         return NL_SWEEP_SKIP;

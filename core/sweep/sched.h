@@ -32,7 +32,7 @@ typedef enum {
     NL_SWEEP_RUN,     /* never started */
     NL_SWEEP_SKIP,    /* finished (ok or diverged) with the experiment's config */
     NL_SWEEP_RERUN,   /* failed or interrupted: run again */
-    NL_SWEEP_FORCE,   /* finished with another config, run again (force) */
+    NL_SWEEP_FORCE,   /* finished, or interrupted with a checkpoint, with another config: run again (force) */
     NL_SWEEP_CHANGED, /* finished with another config: refused without force */
 } nl_sweep_action;
 
@@ -59,7 +59,8 @@ typedef struct {
 /* Reads every run directory of the plan under `dir` (trailing slashes are
  * dropped) and decides what to do with each run of the shard; `force` makes
  * a finished run with another config NL_SWEEP_FORCE instead of
- * NL_SWEEP_CHANGED. Writes nothing. */
+ * NL_SWEEP_CHANGED, and an interrupted one whose checkpoint is of another
+ * config NL_SWEEP_FORCE instead of NL_SWEEP_RERUN. Writes nothing. */
 nl_code nl_sweep_prepare(nl_sweep_job *j, const nl_experiment *e, const nl_sweep_plan *p,
                          const char *dir, nl_shard shard, bool claim, bool force, nl_error *err);
 void nl_sweep_job_free(nl_sweep_job *j);

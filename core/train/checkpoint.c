@@ -2,10 +2,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "log/files.h"
@@ -21,6 +24,51 @@ uint64_t nl_checkpoint_hash(const char *text, size_t len)
         h *= 1099511628211ull;
     }
     return h;
+}
+
+void nl_checkpoint_config_keys(const nl_flat *resolved, nl_buf *out)
+{
+    for (int i = 0; i < resolved->n; i++)
+        if (!nl_flat_key_outside_run(resolved->items[i].key))
+            nl_buf_printf(out, "%s=%s\n", resolved->items[i].key, resolved->items[i].value);
+}
+
+nl_code nl_checkpoint_config(const nl_config *cfg, nl_device device, char **text, nl_flat *flat,
+                             nl_buf *keys, nl_error *err)
+{
+    nl_code rc = nl_flat_from_config(cfg, flat, text, err);
+    if (rc == NL_OK)
+        rc = nl_flat_set(flat, "device", nl_name_of(&nl_device_names, (int)device), err);
+    if (rc)
+        return rc;
+    nl_checkpoint_config_keys(flat, keys);
+    if (keys->failed || !keys->data)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory writing the resolved config");
+    return NL_OK;
+}
+
+nl_code nl_checkpoint_keys_flat(const char *keys, nl_flat *out, nl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    for (const char *line = keys; *line;) {
+        const char *end = strchr(line, '\n');
+        const size_t len = end ? (size_t)(end - line) : strlen(line);
+        const char *eq = memchr(line, '=', len);
+        /* keys are dotted names: the first '=' ends one */
+        if (eq && (size_t)(eq - line) < sizeof out->items[0].key) {
+            char key[sizeof out->items[0].key], *value = strndup(eq + 1, len - (size_t)(eq - line) - 1);
+            snprintf(key, sizeof key, "%.*s", (int)(eq - line), line);
+            nl_code rc = value ? nl_flat_set(out, key, value, err)
+                               : nl_fail(err, NL_ERR_NOMEM, "out of memory");
+            free(value);
+            if (rc) {
+                nl_flat_free(out);
+                return rc;
+            }
+        }
+        line = end ? end + 1 : line + len;
+    }
+    return NL_OK;
 }
 
 /* crc32 takes uInt lengths: large arrays go in pieces */
@@ -97,21 +145,23 @@ static array_sizes sizes_of(const nl_model *m, long data_n)
  * version logged no series, so its checkpoints still resume. */
 enum { OLDEST_READABLE_VERSION = 1 };
 
-static size_t payload_bytes(const array_sizes *a, uint32_t version)
+static size_t payload_bytes(const array_sizes *a, uint32_t version, size_t keys_len)
 {
-    /* i64s, f64s, output lengths and threads, array sizes */
-    const size_t scalars = 7 + 15 + (version >= 2 ? 4 : 3) + 5;
-    return scalars * 8 + (version >= 3 ? NL_CHECKPOINT_KERNELS_BYTES : 0) + sizeof(nl_rng) +
+    /* i64s, f64s, output lengths and threads, array sizes, the keys' length */
+    const size_t scalars = 7 + 15 + (version >= 2 ? 4 : 3) + 5 + (version >= 4 ? 1 : 0);
+    return scalars * 8 + (version >= 3 ? NL_CHECKPOINT_KERNELS_BYTES : 0) + keys_len + sizeof(nl_rng) +
            (size_t)(a->param_floats + a->optim_floats + a->state_floats) * sizeof(float) +
            (size_t)a->counters * sizeof(int64_t) + (size_t)a->order * sizeof(int32_t);
 }
 
-nl_code nl_checkpoint_write(const char *dir, uint64_t config_hash, const nl_model *m,
+nl_code nl_checkpoint_write(const char *dir, const char *config_keys, const nl_model *m,
                             const nl_train_snapshot *s, const nl_checkpoint_files *files,
                             nl_error *err)
 {
     const array_sizes a = sizes_of(m, s->data_n);
-    const size_t payload = payload_bytes(&a, NL_CHECKPOINT_VERSION);
+    const size_t keys_len = strlen(config_keys);
+    const uint64_t config_hash = nl_checkpoint_hash(config_keys, keys_len);
+    const size_t payload = payload_bytes(&a, NL_CHECKPOINT_VERSION, keys_len);
     cursor c = {malloc(HEADER_BYTES + payload), 0, HEADER_BYTES + payload, false};
     if (!c.p)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory for a checkpoint of %zu bytes",
@@ -130,6 +180,8 @@ nl_code nl_checkpoint_write(const char *dir, uint64_t config_hash, const nl_mode
     if (m->be->cpu_kernels)
         snprintf(kernels, sizeof kernels, "%s", m->be->cpu_kernels);
     put(&c, kernels, sizeof kernels);
+    put_i64(&c, (int64_t)keys_len);
+    put(&c, config_keys, keys_len);
     put(&c, &a, sizeof a);
     nl_backend *be = m->be;
     be->ops->download(be, c.p + c.len, m->param_arena, (size_t)a.param_floats * sizeof(float));
@@ -169,10 +221,6 @@ static nl_code damaged(nl_error *err, const char *path, const char *what)
                    path, what);
 }
 
-/* A sound checksum over a state the training loop could not have written (a
- * writer's bug, or a crafted file) would be refused only once the run had
- * cut its metrics.csv back and rewritten its summary: it is refused here,
- * before anything is written. True, with `what` saying why, when unusable. */
 /* a kernel set's name as host.c spells them, NUL-padded (or "") */
 static bool kernel_set_name(const char *name)
 {
@@ -188,10 +236,19 @@ static bool kernel_set_name(const char *name)
     return true;
 }
 
+/* A sound checksum over a state the training loop could not have written (a
+ * writer's bug, or a crafted file) would be refused only once the run had
+ * cut its metrics.csv back and rewritten its summary: it is refused here,
+ * before anything is written. True, with `what` saying why, when unusable.
+ * `counters` points at the layers' counters in the payload, `seen` at
+ * data_n zeroed bytes. */
 static bool state_unusable(const nl_train_snapshot *r, const nl_checkpoint_files *files,
-                           const unsigned char *order, char *what, size_t size)
+                           int64_t header_step, const unsigned char *counters, int n_counters,
+                           const unsigned char *order, unsigned char *seen, char *what, size_t size)
 {
-    if (r->step < 1 || r->window_steps < 0 || r->window_steps > r->step)
+    if (r->step != header_step)
+        snprintf(what, size, "its header says step %lld, its state step %ld", (long long)header_step, r->step);
+    else if (r->step < 1 || r->window_steps < 0 || r->window_steps > r->step)
         snprintf(what, size, "its log window of %ld steps does not fit step %ld", r->window_steps, r->step);
     else if (r->last_eval_step < 0 || r->last_eval_step > r->step || r->evaluations < 0 ||
              r->evaluations > r->step + 1)
@@ -202,42 +259,122 @@ static bool state_unusable(const nl_train_snapshot *r, const nl_checkpoint_files
     else if (r->data_epoch < 0 || r->data_pos < 0 || (r->data_n > 0 && r->data_pos > r->data_n))
         snprintf(what, size, "its data position (epoch %ld, sample %ld of %ld) is out of range", r->data_epoch,
                  r->data_pos, r->data_n);
+    /* nl_rng_seed makes the increment odd; the spare is a flag and a number */
+    else if (!(r->data_rng.inc & 1u) || (r->data_rng.has_spare != 0 && r->data_rng.has_spare != 1) ||
+             (r->data_rng.has_spare && !isfinite(r->data_rng.spare_normal)))
+        snprintf(what, size, "its data order's random generator is not one a run can have");
     else if (!isfinite(r->lr) || !(r->elapsed_s >= 0 && r->train_s >= 0 && r->eval_s >= 0) ||
              !isfinite(r->elapsed_s + r->train_s + r->eval_s))
         snprintf(what, size, "its learning rate or times are not finite");
     else if (files->metrics_bytes < 0 || files->trace_bytes < 0 || files->series_bytes < 0)
         snprintf(what, size, "its output lengths are negative");
+    else if (files->threads < 0)
+        snprintf(what, size, "its thread count (%lld) is negative", (long long)files->threads);
     else if (!kernel_set_name(files->cpu_kernels))
         snprintf(what, size, "its CPU kernel set is not a name");
     else
         what[0] = '\0';
+    /* a layer's counter counts its training batches */
+    for (int i = 0; !what[0] && i < n_counters; i++) {
+        int64_t k;
+        memcpy(&k, counters + (size_t)i * sizeof k, sizeof k);
+        if (k < 0)
+            snprintf(what, size, "its layer counter %d is negative (%lld)", i, (long long)k);
+    }
+    /* an epoch's order is a permutation of the split (data.c's batcher) */
     for (long i = 0; !what[0] && i < r->data_n; i++) {
         int32_t k;
         memcpy(&k, order + (size_t)i * sizeof k, sizeof k); /* the payload need not be aligned */
         if (k < 0 || k >= r->data_n)
             snprintf(what, size, "its data order names sample %ld of %ld", (long)k, r->data_n);
+        else if (seen[k]++)
+            snprintf(what, size, "its data order names sample %ld twice", (long)k);
     }
     return what[0] != '\0';
 }
 
-nl_code nl_checkpoint_read(const char *dir, uint64_t config_hash, nl_model *m,
+static const char *file_kind(mode_t mode)
+{
+    return S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a FIFO" : S_ISSOCK(mode) ? "a socket"
+         : S_ISCHR(mode) || S_ISBLK(mode) ? "a device" : "not a regular file";
+}
+
+/* The file's bytes, or *absent. Anything but a regular file is refused
+ * before a byte is read: opened without blocking, a FIFO with no writer
+ * does not hang the run, and a directory is named for what it is. */
+static nl_code read_regular(const char *path, char **text, size_t *len, bool *absent, nl_error *err)
+{
+    *absent = false;
+    *text = NULL;
+    const int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        *absent = true;
+        return NL_OK;
+    }
+    if (fd < 0 && errno == ENXIO) /* a socket */
+        return nl_fail(err, NL_ERR_DATA, "%s is a socket, not a checkpoint; it is not used and "
+                       "nothing was changed: remove it to start the run over", path);
+    if (fd < 0)
+        return nl_fail(err, NL_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        const int e = errno;
+        close(fd);
+        return nl_fail(err, NL_ERR_IO, "cannot read %s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return nl_fail(err, NL_ERR_DATA, "%s is %s, not a checkpoint; it is not used and nothing "
+                       "was changed: remove it to start the run over", path, file_kind(st.st_mode));
+    }
+    const size_t size = (size_t)st.st_size;
+    char *buf = malloc(size + 1);
+    if (!buf) {
+        close(fd);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s (%zu bytes)", path, size);
+    }
+    size_t got = 0;
+    while (got < size) {
+        const ssize_t n = read(fd, buf + got, size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            const int e = errno;
+            free(buf);
+            close(fd);
+            return nl_fail(err, NL_ERR_IO, "cannot read %s: %s", path, strerror(e));
+        }
+        if (n == 0)
+            break; /* cut while read: the header's length says so */
+        got += (size_t)n;
+    }
+    close(fd);
+    buf[got] = '\0';
+    *text = buf;
+    *len = got;
+    return NL_OK;
+}
+
+nl_code nl_checkpoint_read(const char *dir, const nl_checkpoint_want *want, nl_model *m,
                            nl_train_snapshot *s, nl_checkpoint_files *files, int32_t **order_buf,
-                           nl_checkpoint_found *found, nl_error *err)
+                           nl_checkpoint_found *found, nl_checkpoint_origin *origin, nl_error *err)
 {
     *found = NL_CHECKPOINT_NONE;
     *order_buf = NULL;
+    if (origin)
+        *origin = (nl_checkpoint_origin){0};
     char path[1100];
     nl_path_join(path, sizeof path, dir, NL_CHECKPOINT_FILE);
-    if (!nl_path_exists(path))
-        return NL_OK;
     char *text = NULL;
     size_t len = 0;
-    nl_code rc = nl_read_file(path, &text, &len, err);
-    if (rc)
+    bool absent;
+    nl_code rc = read_regular(path, &text, &len, &absent, err);
+    if (rc || absent)
         return rc;
     const unsigned char *h = (const unsigned char *)text;
     uint32_t version = 0, header_bytes = 0;
     uint64_t payload_len = 0, crc = 0, hash = 0;
+    int64_t header_step = 0;
     char what[200];
     if (len < HEADER_BYTES || memcmp(h, magic, 8) != 0) {
         free(text);
@@ -249,6 +386,7 @@ nl_code nl_checkpoint_read(const char *dir, uint64_t config_hash, nl_model *m,
     memcpy(&payload_len, h + 16, 8);
     memcpy(&crc, h + 24, 8);
     memcpy(&hash, h + 32, 8);
+    memcpy(&header_step, h + 40, 8);
     if (version < OLDEST_READABLE_VERSION || version > NL_CHECKPOINT_VERSION ||
         header_bytes != HEADER_BYTES) {
         snprintf(what, sizeof what, "checkpoint format %u, but this normlab reads formats %d to %d",
@@ -266,11 +404,6 @@ nl_code nl_checkpoint_read(const char *dir, uint64_t config_hash, nl_model *m,
         free(text);
         return damaged(err, path, "its checksum does not match its contents (damaged)");
     }
-    if (hash != config_hash) {
-        free(text);
-        *found = NL_CHECKPOINT_OTHER_CONFIG;
-        return NL_OK;
-    }
     cursor c = {(unsigned char *)text, HEADER_BYTES, len, false};
     nl_train_snapshot r = {0};
 #define GET_I64(f) r.f = get_i64(&c);
@@ -285,17 +418,59 @@ nl_code nl_checkpoint_read(const char *dir, uint64_t config_hash, nl_model *m,
     memset(files->cpu_kernels, 0, sizeof files->cpu_kernels);
     if (version >= 3)
         get(&c, files->cpu_kernels, sizeof files->cpu_kernels);
+    /* format 4: the keys it was written for, which its header's hash is of */
+    const char *keys = NULL;
+    int64_t keys_len = 0;
+    if (version >= 4) {
+        keys_len = get_i64(&c);
+        if (c.short_read || keys_len < 0 || keys_len > NL_CHECKPOINT_KEYS_MAX ||
+            (uint64_t)keys_len > len - c.len) {
+            free(text);
+            return damaged(err, path, "its config keys' length is out of range");
+        }
+        keys = text + c.len;
+        c.len += (size_t)keys_len;
+        if (memchr(keys, '\0', (size_t)keys_len) || nl_checkpoint_hash(keys, (size_t)keys_len) != hash) {
+            free(text);
+            return damaged(err, path, "its config keys do not match its header's hash");
+        }
+    }
+    if (hash != (version >= 4 ? want->keys_hash : want->text_hash)) {
+        nl_code code = NL_OK;
+        if (origin) {
+            *origin = (nl_checkpoint_origin){version, hash, header_step, NULL};
+            if (keys && !(origin->config_keys = strndup(keys, (size_t)keys_len)))
+                code = nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", path);
+        }
+        free(text);
+        *found = NL_CHECKPOINT_OTHER_CONFIG;
+        return code;
+    }
+    if (r.data_n < 0) {
+        free(text);
+        return damaged(err, path, "its data order's length is negative");
+    }
     array_sizes a;
     get(&c, &a, sizeof a);
-    const array_sizes want = sizes_of(m, r.data_n);
-    if (c.short_read || memcmp(&a, &want, sizeof a) != 0 || payload_bytes(&a, version) != payload_len) {
+    const array_sizes want_sizes = sizes_of(m, r.data_n);
+    if (c.short_read || memcmp(&a, &want_sizes, sizeof a) != 0 ||
+        payload_bytes(&a, version, (size_t)keys_len) != payload_len) {
         free(text);
         return damaged(err, path, "its arrays do not fit this run's model and data "
                                   "(written by another build?)");
     }
-    /* the order is the payload's tail */
+    /* the order is the payload's tail, the counters before it */
     const unsigned char *saved_order = (const unsigned char *)text + len - (size_t)a.order * sizeof(int32_t);
-    if (state_unusable(&r, files, saved_order, what, sizeof what)) {
+    const unsigned char *saved_counters = saved_order - (size_t)a.counters * sizeof(int64_t);
+    unsigned char *seen = calloc((size_t)(a.order ? a.order : 1), 1);
+    if (!seen) {
+        free(text);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", path);
+    }
+    const bool unusable = state_unusable(&r, files, header_step, saved_counters, (int)a.counters,
+                                         saved_order, seen, what, sizeof what);
+    free(seen);
+    if (unusable) {
         free(text);
         return damaged(err, path, what);
     }

@@ -6,18 +6,20 @@
  *
  * Layout (little endian, this build's float and double): a 48-byte header
  *   "NLCKPT\0\0", u32 format version, u32 header bytes, u64 payload bytes,
- *   u64 CRC-32 of the payload, u64 hash of the resolved config, i64 step,
+ *   u64 CRC-32 of the payload, u64 hash of the run's config keys, i64 step,
  * then the payload: the loop's state (nl_train_snapshot), the byte lengths
- * of metrics.csv, trace.csv and series.csv at the checkpoint, the thread count, the
- * array sizes, then the
- * parameters, the optimizer state, the running statistics, the layers'
- * counters and this epoch's data order. */
+ * of metrics.csv, trace.csv and series.csv at the checkpoint, the thread
+ * count, the CPU kernel set's name, the config keys' text (i64 length, the
+ * bytes), the array sizes, then the parameters, the optimizer state, the
+ * running statistics, the layers' counters and this epoch's data order. */
 #ifndef NL_CHECKPOINT_H
 #define NL_CHECKPOINT_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "config/flat.h"
+#include "log/files.h"
 #include "model/model.h"
 #include "train/train.h"
 
@@ -25,7 +27,14 @@
 /* 2: series.csv's length after trace.csv's; format 1 (without it) is still
  * read, as a run that logged no series. 3: the CPU kernel set's name after
  * the thread count; formats 1 and 2 read as written by an unknown set. */
-#define NL_CHECKPOINT_VERSION 3
+/* 4: the header's hash is over the config keys (nl_checkpoint_config_keys),
+ * not the resolved config.yaml's text, whose first line holds the config's
+ * path as typed; the payload holds the keys, so that a refusal names those
+ * that changed. Formats 1 to 3 still resume when the run directory's
+ * config.yaml is the one they were written for (nl_checkpoint_origin). */
+#define NL_CHECKPOINT_VERSION 4
+/* a run's config keys are a few kilobytes: more is a damaged file */
+#define NL_CHECKPOINT_KEYS_MAX ((int64_t)1 << 20)
 #define NL_CHECKPOINT_KERNELS_BYTES 32
 
 /* what the run's output files held when the checkpoint was taken, and the
@@ -39,28 +48,65 @@ typedef struct {
     char cpu_kernels[NL_CHECKPOINT_KERNELS_BYTES];
 } nl_checkpoint_files;
 
-/* FNV-1a over a text (the resolved config): a checkpoint resumes only the
+/* FNV-1a over a text (a run's config keys): a checkpoint resumes only the
  * config it was written for */
 uint64_t nl_checkpoint_hash(const char *text, size_t len);
 
-/* Writes DIR/checkpoint.nlck from the model's arrays and the loop's state. */
-nl_code nl_checkpoint_write(const char *dir, uint64_t config_hash, const nl_model *m,
+/* The config a checkpoint is written for, as "key=value" lines (values as
+ * nl_flat's flow text, which escapes newlines) appended to *out: every key
+ * of the resolved config, flattened (nl_flat_from_config), in its order,
+ * but those nl_flat_key_outside_run names. Neither the config's path nor
+ * the run directory is a key, so a run started again by another spelling of
+ * either, or from another directory, resumes; every other key, logging and
+ * checkpoint_every included, is in: a key not known to leave the numbers
+ * and the files alone refuses a checkpoint rather than mix two configs. */
+void nl_checkpoint_config_keys(const nl_flat *resolved, nl_buf *out);
+/* A run's resolved config on `device` (--device overrides the config's):
+ * config.yaml's text in *text (malloc'd), flattened in *flat with the
+ * device trained on, and the keys a checkpoint is written for in *keys.
+ * The caller frees all three, also on an error. */
+nl_code nl_checkpoint_config(const nl_config *cfg, nl_device device, char **text, nl_flat *flat,
+                             nl_buf *keys, nl_error *err);
+/* The lines of nl_checkpoint_config_keys back as a flat config. */
+nl_code nl_checkpoint_keys_flat(const char *keys, nl_flat *out, nl_error *err);
+
+/* Writes DIR/checkpoint.nlck from the model's arrays and the loop's state;
+ * `config_keys` is nl_checkpoint_config_keys' text (its hash goes in the
+ * header). */
+nl_code nl_checkpoint_write(const char *dir, const char *config_keys, const nl_model *m,
                             const nl_train_snapshot *s, const nl_checkpoint_files *files,
                             nl_error *err);
 
 typedef enum {
     NL_CHECKPOINT_NONE,         /* no checkpoint file */
-    NL_CHECKPOINT_OTHER_CONFIG, /* a sound checkpoint of another config: not used */
+    NL_CHECKPOINT_OTHER_CONFIG, /* a sound checkpoint of another config: not loaded */
     NL_CHECKPOINT_LOADED,       /* the model and *s hold its state */
 } nl_checkpoint_found;
 
+/* the config a checkpoint takes */
+typedef struct {
+    uint64_t keys_hash; /* format 4: nl_checkpoint_hash of the config keys */
+    uint64_t text_hash; /* formats 1 to 3: of the resolved config.yaml's text */
+} nl_checkpoint_want;
+
+/* what a sound checkpoint of another config was written for */
+typedef struct {
+    uint32_t version;
+    uint64_t config_hash; /* its header's: given as both hashes, it loads */
+    int64_t step;
+    char *config_keys;    /* format 4: its config keys (malloc'd, the caller frees); NULL before */
+} nl_checkpoint_origin;
+
 /* Reads DIR/checkpoint.nlck into the model (parameters, optimizer state,
  * running statistics, counters) and *s; s->data_order then points into
- * *order_buf (malloc'd, the caller frees). A damaged, truncated or foreign
- * file, or one whose arrays do not fit this model, is NL_ERR_DATA naming the
- * file and what is wrong, and leaves the model as it was. */
-nl_code nl_checkpoint_read(const char *dir, uint64_t config_hash, nl_model *m,
+ * *order_buf (malloc'd, the caller frees). A sound checkpoint of another
+ * config is NL_CHECKPOINT_OTHER_CONFIG with *origin saying what it was
+ * written for. A damaged, truncated or foreign file, one that is not a
+ * regular file (a FIFO is not waited on), or one whose arrays do not fit
+ * this model, is NL_ERR_DATA naming the file and what is wrong, and leaves
+ * the model as it was. */
+nl_code nl_checkpoint_read(const char *dir, const nl_checkpoint_want *want, nl_model *m,
                            nl_train_snapshot *s, nl_checkpoint_files *files, int32_t **order_buf,
-                           nl_checkpoint_found *found, nl_error *err);
+                           nl_checkpoint_found *found, nl_checkpoint_origin *origin, nl_error *err);
 
 #endif

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config/flat.h"
 #include "data/share.h"
 #include "dist/dist.h"
 #include "log/files.h"
@@ -83,7 +84,8 @@ typedef struct {
     double busy_cores; /* of those, busy with other work at the start */
     char *config_text; /* the resolved config, as config.yaml holds it */
     size_t config_len;
-    uint64_t config_hash; /* what a checkpoint must have been written for */
+    nl_flat config_flat;  /* its keys, with the device the run trains on */
+    nl_buf config_keys;   /* what a checkpoint is written for (nl_checkpoint_config_keys) */
     int ranks, rank_batch;
 } run_state;
 
@@ -144,7 +146,7 @@ static nl_code sink_checkpoint(void *ctx, const nl_train_snapshot *s, nl_error *
     const nl_checkpoint_files files = {.metrics_bytes = st->metrics.size,
                                        .trace_bytes = st->trace.open ? st->trace.size : 0,
                                        .series_bytes = st->series.open ? st->series.size : 0};
-    return nl_checkpoint_write(st->dir, st->config_hash, st->model, s, &files, err);
+    return nl_checkpoint_write(st->dir, st->config_keys.data, st->model, s, &files, err);
 }
 
 /* the sink of the ranks other than 0: rank 0 writes every row */
@@ -285,15 +287,105 @@ static nl_code resume_fits_tokens(const char *dir, const nl_train_snapshot *s,
     return rc;
 }
 
-/* the resolved config's text and hash, before anything is written */
-static nl_code resolve_config_text(run_state *st, nl_error *err)
+/* the resolved config's text and the keys a checkpoint is written for,
+ * before anything is written */
+static nl_code resolve_config_text(run_state *st, nl_device device, nl_error *err)
 {
-    FILE *mem = open_memstream(&st->config_text, &st->config_len);
-    if (!mem)
-        return nl_fail(err, NL_ERR_NOMEM, "out of memory writing the resolved config");
-    nl_code rc = nl_config_write(st->cfg, mem, err);
-    fclose(mem);
-    st->config_hash = nl_checkpoint_hash(st->config_text, st->config_len);
+    nl_code rc = nl_checkpoint_config(st->cfg, device, &st->config_text, &st->config_flat,
+                                      &st->config_keys, err);
+    st->config_len = st->config_text ? strlen(st->config_text) : 0;
+    return rc;
+}
+
+/* A sound checkpoint whose hash is not this run's: the keys it was written
+ * for are compared with this run's, text for text (a number written
+ * another way is refused rather than taken by a tolerance that would take
+ * seed 1000001 for 1000000). The same keys take it (a format before 4
+ * hashed config.yaml's text, the config's path as typed included); other
+ * values refuse the run, naming them. Never deleted here: only --force
+ * starts over. True in *same when it is to be taken. */
+static nl_code compare_checkpoint_config(const run_state *st, const nl_checkpoint_origin *o,
+                                         bool *same, nl_error *err)
+{
+    *same = false;
+    char path[1100];
+    nl_path_join(path, sizeof path, st->dir, NL_CHECKPOINT_FILE);
+    nl_flat saved = {0};
+    nl_code rc;
+    if (o->config_keys) {
+        rc = nl_checkpoint_keys_flat(o->config_keys, &saved, err);
+    } else {
+        /* formats 1 to 3: the run directory's config.yaml says what they
+         * were written for when its text has their hash */
+        char yaml[1100], *text = NULL;
+        size_t len = 0;
+        nl_path_join(yaml, sizeof yaml, st->dir, "config.yaml");
+        nl_error read_err = {0};
+        if (nl_read_file(yaml, &text, &len, &read_err) != NL_OK ||
+            nl_checkpoint_hash(text, len) != o->config_hash) {
+            free(text);
+            return nl_fail(err, NL_ERR_CONFIG,
+                           "%s (format %u, at step %lld) was written for another config, and %s "
+                           "is not the config it was written for, so what changed cannot be "
+                           "said. The checkpoint is kept: run with --force to start over from "
+                           "step 0, or --out DIR to write elsewhere",
+                           path, o->version, (long long)o->step, yaml);
+        }
+        rc = nl_flat_from_yaml(text, yaml, &saved, err);
+        free(text);
+    }
+    if (rc) {
+        nl_flat_free(&saved);
+        return rc;
+    }
+    char diff[1400];
+    const int changed = nl_flat_diff(&saved, &st->config_flat, nl_flat_key_outside_run, nl_values_identical,
+                                     diff, sizeof diff);
+    nl_flat_free(&saved);
+    if (changed > 0)
+        return nl_fail(err, NL_ERR_CONFIG,
+                       "%s (at step %lld) was written for another config: %s. The checkpoint is "
+                       "kept: run the config it was written for to resume it, --force to start "
+                       "this one over from step 0, or --out DIR to write elsewhere",
+                       path, (long long)o->step, diff);
+    *same = true;
+    return NL_OK;
+}
+
+/* a checkpoint past the run's end was not written by this config's loop
+ * (its last checkpoint comes before its last step) */
+static nl_code resume_within_run(const char *dir, long step, long total, nl_error *err)
+{
+    if (step <= total)
+        return NL_OK;
+    return nl_fail(err, NL_ERR_DATA, "%s/%s is at step %ld, past this run's %ld steps; it is not "
+                   "used and nothing was changed. Remove it or run with --force to start over",
+                   dir, NL_CHECKPOINT_FILE, step, total);
+}
+
+/* Reads the run directory's checkpoint: loaded when it was written for
+ * this config, NL_CHECKPOINT_NONE when there is none, an error otherwise. */
+static nl_code read_checkpoint(const run_state *st, nl_model *model, nl_train_snapshot *resume,
+                               nl_checkpoint_files *files, int32_t **order,
+                               nl_checkpoint_found *found, nl_error *err)
+{
+    nl_checkpoint_want want = {
+        nl_checkpoint_hash(st->config_keys.data, st->config_keys.len),
+        nl_checkpoint_hash(st->config_text, st->config_len)};
+    nl_checkpoint_origin origin;
+    nl_code rc = nl_checkpoint_read(st->dir, &want, model, resume, files, order, found, &origin, err);
+    if (rc == NL_OK && *found == NL_CHECKPOINT_OTHER_CONFIG) {
+        bool same;
+        rc = compare_checkpoint_config(st, &origin, &same, err);
+        /* the same values: taken as written for this run */
+        want = (nl_checkpoint_want){origin.config_hash, origin.config_hash};
+        if (rc == NL_OK && same)
+            rc = nl_checkpoint_read(st->dir, &want, model, resume, files, order, found, NULL, err);
+        /* the directory is locked: a file that changed meanwhile is not deleted as another config's */
+        if (rc == NL_OK && *found != NL_CHECKPOINT_LOADED)
+            rc = nl_fail(err, NL_ERR_IO, "%s/%s changed while it was read", st->dir, NL_CHECKPOINT_FILE);
+    }
+    free(origin.config_keys);
     return rc;
 }
 
@@ -551,18 +643,19 @@ agree:
     nl_path_join(path, sizeof path, st.dir, NL_CHECKPOINT_FILE);
     /* the lock before the first write, held until the last one */
     if ((rc = nl_run_dir_lock(st.dir, &lock_fd, err)) || (rc = claim_dir(st.dir, opt, true, err)) ||
-        (rc = resolve_config_text(&st, err)))
+        (rc = resolve_config_text(&st, device, err)))
         goto train;
     /* an unfinished run of this config with a checkpoint goes on from it
      * (claim_dir has refused a finished one without --force); a damaged
-     * checkpoint stops the run before anything is written. MPI runs take no
-     * checkpoints (check_ranks), so they never resume one. */
+     * checkpoint, or one of another config, stops the run before anything
+     * is written. MPI runs take no checkpoints (check_ranks), so they never
+     * resume one. */
     if (!opt->force && ranks == 1 &&
-        (rc = nl_checkpoint_read(st.dir, st.config_hash, model, &resume, &resume_files,
-                                 &resume_order, &found, err)))
+        (rc = read_checkpoint(&st, model, &resume, &resume_files, &resume_order, &found, err)))
         goto train;
     if (found == NL_CHECKPOINT_LOADED &&
-        ((rc = plan.tokens ? resume_fits_tokens(st.dir, &resume, &token_data->train, rank_batch,
+        ((rc = resume_within_run(st.dir, resume.step, plan.total_steps, err)) ||
+         (rc = plan.tokens ? resume_fits_tokens(st.dir, &resume, &token_data->train, rank_batch,
                                                 model_spec.context, err)
                            : resume_fits_data(st.dir, &resume, &data->train, err)) ||
          (rc = output_reaches(st.dir, "metrics.csv", resume_files.metrics_bytes, err)) ||
@@ -574,10 +667,12 @@ agree:
     if (found == NL_CHECKPOINT_LOADED) {
         note(opt, "resuming %s from its checkpoint at step %ld", st.dir, resume.step);
         out->resumed_from = resume.step;
+        out->resumed_threads = (int)resume_files.threads;
         if (resume_files.threads != be->threads)
-            note(opt, "the checkpoint was taken on %lld threads, this run has %d: matrix "
-                      "products may differ in their last bits from an uninterrupted run (threads: "
-                      "N fixes the count)", (long long)resume_files.threads, be->threads);
+            note(opt, "the checkpoint was taken on %lld thread%s, this run has %d: the last bits "
+                      "of matrix products and convolution gradients may differ from an "
+                      "uninterrupted run's (threads: N fixes the count)",
+                 (long long)resume_files.threads, resume_files.threads == 1 ? "" : "s", be->threads);
         /* a requeued job may land on a node of another CPU generation */
         if (resume_files.cpu_kernels[0] && be->cpu_kernels &&
             strcmp(resume_files.cpu_kernels, be->cpu_kernels) != 0)
@@ -586,10 +681,11 @@ agree:
                       "(NORMLAB_CPU_KERNELS=%s keeps the set where this CPU runs it)",
                  resume_files.cpu_kernels, be->cpu_kernels, resume_files.cpu_kernels);
     }
-    else if (found == NL_CHECKPOINT_OTHER_CONFIG)
-        note(opt, "%s was written for another config: starting over", path);
     if (found != NL_CHECKPOINT_LOADED && unlink(path) != 0 && errno != ENOENT) {
-        rc = nl_fail(err, NL_ERR_IO, "cannot remove the old %s: %s", path, strerror(errno));
+        /* --force removes the checkpoint file normlab wrote, not a directory in its place */
+        rc = errno == EISDIR ? nl_fail(err, NL_ERR_DATA, "%s is a directory, not a checkpoint; nothing "
+                                       "was changed: remove it to start the run over", path)
+                             : nl_fail(err, NL_ERR_IO, "cannot remove the old %s: %s", path, strerror(errno));
         goto train;
     }
     /* a trace or series of the run this one replaces would pass for this run's */
@@ -692,6 +788,8 @@ train:
 cleanup:
     free(resume_order);
     free(st.config_text);
+    nl_flat_free(&st.config_flat);
+    nl_buf_free(&st.config_keys);
     nl_csv_close(&st.metrics, &(nl_error){0});
     nl_csv_close(&st.trace, &(nl_error){0});
     nl_csv_close(&st.series, &(nl_error){0});

@@ -36,6 +36,7 @@ typedef struct {
     char dir[1024];
     int threads;
     long resumed_from; /* the checkpoint's step it went on from; 0: started fresh */
+    int resumed_threads; /* the thread count the checkpoint was taken on */
     int ranks;      /* MPI ranks that trained the model */
     int rank_batch; /* each rank's share of a training batch */
 } nl_run_outcome;

@@ -5,8 +5,9 @@
  * The file's CRC-32 covers the whole payload, so almost every mutation of a
  * real checkpoint is refused at the checksum and the parser behind it would
  * never be reached; with FUZZ_CKPT_FIX_CRC the harness writes the payload
- * length and the CRC the mutated bytes need, as a writer with a bug (or an
- * attacker) would, so every field is fuzzed. Without it the header checks
+ * length, the CRC and (format 4) the hash of the config keys the mutated
+ * bytes need, as a writer with a bug (or an attacker) would, so every field
+ * is fuzzed. Without it the header checks
  * themselves are fuzzed.
  *
  * Properties: an error follows the rules (message, exit status 2) and
@@ -15,7 +16,8 @@
  * one is a state the training loop can go on from: its data position and
  * order fit the training split (nl_batcher_seek accepts them, so nothing
  * refuses it after the run directory has been written to) and its counts
- * and times are in range. */
+ * and times are in range; another config's says what it was written for
+ * (format 4: keys that read back as a flat config). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,7 +42,7 @@ static struct {
     nl_backend *be;
     nl_dataset data;
     nl_model *model;
-    uint64_t config_hash;
+    nl_checkpoint_want want; /* what `normlab run` of the config takes */
     float *params, *optim, *state;
     long *counters;
     size_t optim_floats;
@@ -60,14 +62,17 @@ static void setup(void)
     const int capacity = t->eval_batch_size > t->batch_size ? t->eval_batch_size : t->batch_size;
     FUZZ_REQUIRE(nl_model_build(&spec, run.be, capacity, t->batch_size, run.cfg.seed, &run.model, &err) == NL_OK,
                  "model: %s", err.msg);
-    /* the hash `normlab run` gives the resolved config */
+    /* the hashes `normlab run` gives the config */
     char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    FUZZ_REQUIRE(mem && nl_config_write(&run.cfg, mem, &err) == NL_OK, "resolved config: %s", err.msg);
-    fclose(mem);
-    run.config_hash = nl_checkpoint_hash(text, len);
+    nl_flat flat = {0};
+    nl_buf keys = {0};
+    FUZZ_REQUIRE(nl_checkpoint_config(&run.cfg, NL_DEVICE_CPU, &text, &flat, &keys, &err) == NL_OK,
+                 "resolved config: %s", err.msg);
+    run.want = (nl_checkpoint_want){nl_checkpoint_hash(keys.data, keys.len),
+                                    nl_checkpoint_hash(text, strlen(text))};
     free(text);
+    nl_flat_free(&flat);
+    nl_buf_free(&keys);
 
     const nl_model *m = run.model;
     run.optim_floats = m->param_floats * (size_t)m->spec.optimizer_state_slots;
@@ -153,6 +158,16 @@ static void fix_header(uint8_t *file, size_t len, int mode)
 {
     if (len < HEADER || !(mode & FUZZ_CKPT_FIX_CRC))
         return;
+    /* format 4: the hash of the config keys the payload holds (checkpoint.h's layout) */
+    uint32_t version;
+    memcpy(&version, file + 8, 4);
+    const size_t keys_at = HEADER + (7 + 15) * 8 + sizeof(nl_rng) + 4 * 8 + NL_CHECKPOINT_KERNELS_BYTES;
+    int64_t keys_len;
+    if (version == 4 && len >= keys_at + 8 && (memcpy(&keys_len, file + keys_at, 8), keys_len >= 0) &&
+        (uint64_t)keys_len <= len - keys_at - 8) {
+        const uint64_t hash = nl_checkpoint_hash((const char *)file + keys_at + 8, (size_t)keys_len);
+        memcpy(file + 32, &hash, 8);
+    }
     const uint64_t payload = len - HEADER;
     uLong crc = crc32(0L, Z_NULL, 0);
     for (size_t done = 0; done < payload;) {
@@ -178,9 +193,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(file, data + 1, len);
     fix_header(file, len, mode);
-    uint64_t hash = run.config_hash;
-    if ((mode & FUZZ_CKPT_OWN_HASH) && len >= HEADER)
-        memcpy(&hash, file + 32, 8);
+    nl_checkpoint_want want = run.want;
+    if ((mode & FUZZ_CKPT_OWN_HASH) && len >= HEADER) {
+        memcpy(&want.keys_hash, file + 32, 8);
+        want.text_hash = want.keys_hash;
+    }
     const char *dir = fuzz_files_dir();
     fuzz_write_file(dir, NL_CHECKPOINT_FILE, file, len, false);
     free(file);
@@ -190,7 +207,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int32_t *order = NULL;
     nl_checkpoint_found found = NL_CHECKPOINT_LOADED;
     nl_error err = {0};
-    const nl_code rc = nl_checkpoint_read(dir, hash, run.model, &s, &files, &order, &found, &err);
+    nl_checkpoint_origin origin;
+    const nl_code rc = nl_checkpoint_read(dir, &want, run.model, &s, &files, &order, &found, &origin, &err);
     if (rc != NL_OK) {
         fuzz_check_error(rc, &err, "nl_checkpoint_read");
         FUZZ_REQUIRE(order == NULL, "an error left an order buffer");
@@ -199,6 +217,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_REQUIRE(found == NL_CHECKPOINT_OTHER_CONFIG, "a file there, but found = %d", (int)found);
         FUZZ_REQUIRE(order == NULL, "no checkpoint loaded, but an order buffer");
         require_model_unchanged("another config's checkpoint");
+        /* its keys are printed in the refusal */
+        FUZZ_REQUIRE(origin.version == 4 ? origin.config_keys != NULL : origin.config_keys == NULL,
+                     "format %u with%s config keys", origin.version, origin.config_keys ? "" : "out");
+        if (origin.config_keys) {
+            nl_flat flat;
+            FUZZ_REQUIRE(nl_checkpoint_keys_flat(origin.config_keys, &flat, &err) == NL_OK, "keys: %s", err.msg);
+            nl_flat_free(&flat);
+        }
+        free(origin.config_keys);
     } else {
         FUZZ_REQUIRE(order != NULL && s.data_order == order, "loaded without its data order");
         require_resumable(&s, &files);

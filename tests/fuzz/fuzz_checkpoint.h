@@ -28,7 +28,8 @@ enum {
      * mutated payload then gets past the checksum to the parser behind it */
     FUZZ_CKPT_FIX_CRC = 1,
     /* the run expects the config hash the file's header holds (otherwise the
-     * hash of fuzz_checkpoint_config's resolved text, as `normlab run` does) */
+     * hashes nl_checkpoint_config gives fuzz_checkpoint_config, as `normlab
+     * run` does) */
     FUZZ_CKPT_OWN_HASH = 2,
 };
 
