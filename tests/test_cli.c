@@ -502,6 +502,14 @@ START_TEST(test_show_unfinished)
     kill(pid, SIGKILL);
     int status;
     ck_assert(waitpid(pid, &status, 0) == pid);
+    /* the summary written at the start claims no measurement: null, not 0 */
+    char *summary = tu_tmp_read("results/long/summary.json");
+    ck_assert_msg(strstr(summary, "\"status\": \"running\"") &&
+                      strstr(summary, "\"final_test_accuracy\": null") &&
+                      strstr(summary, "\"final_test_loss\": null") &&
+                      strstr(summary, "\"final_train_loss\": null"),
+                  "%s", summary);
+    free(summary);
     /* the last whole row of metrics.csv, and the checkpoint's step */
     row rows[4096];
     const int n = read_metrics("results/long", rows, 4096);

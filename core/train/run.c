@@ -700,7 +700,8 @@ agree:
     }
     if ((rc = write_config(&st, err)))
         goto train;
-    nl_train_result running = {.status = NL_RUN_RUNNING};
+    nl_train_result running;
+    nl_train_result_start(&running);
     if ((rc = write_summary(&st, &running, err)))
         goto train;
     nl_path_join(path, sizeof path, st.dir, "metrics.csv");

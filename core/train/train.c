@@ -400,9 +400,7 @@ static nl_code replay_step(nl_model *m, const nl_train_spec *spec, step_recordin
     return NL_OK;
 }
 
-static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint64_t seed,
-                          const nl_train_sink *sink, atomic_int *stop,
-                          nl_train_result *out, nl_error *err)
+void nl_train_result_start(nl_train_result *out)
 {
     memset(out, 0, sizeof *out);
     out->status = NL_RUN_RUNNING;
@@ -412,6 +410,13 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
     out->final_trainmode_accuracy = NAN;
     out->unrecalibrated_test_loss = out->unrecalibrated_test_accuracy = NAN;
     out->final_train_loss = NAN;
+}
+
+static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint64_t seed,
+                          const nl_train_sink *sink, atomic_int *stop,
+                          nl_train_result *out, nl_error *err)
+{
+    nl_train_result_start(out);
     const nl_dataset *ds = f->images; /* NULL for tokens */
     if (ds && ds->train.n / spec->batch_size < 1)
         return nl_fail(err, NL_ERR_CONFIG,

@@ -105,6 +105,11 @@ typedef struct {
     double samples_per_s;  /* training samples / train_s */
 } nl_train_result;
 
+/* A result before any step or evaluation: running, its losses and
+ * accuracies NaN (written as null), so a summary written now claims no
+ * measurement that has not been made. */
+void nl_train_result_start(nl_train_result *out);
+
 /* Trains `m` on ds->train. `stop` (may be NULL) ends the run early when set
  * (signals): the result is then failed/"interrupted". */
 nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, uint64_t seed,
