@@ -16,6 +16,20 @@
 #include "dist/dist.h"
 #include "train/run.h"
 
+/* a measured value, or what stands in its place: a diverged loss is
+ * "not finite" (printf's "-nan" read as a glitch), an evaluation never made
+ * "none" */
+static const char *result_value(char *buf, size_t size, const char *fmt, double value)
+{
+    if (isnan(value))
+        snprintf(buf, size, "none");
+    else if (!isfinite(value))
+        snprintf(buf, size, "not finite");
+    else
+        snprintf(buf, size, fmt, value);
+    return buf;
+}
+
 static atomic_int stop_requested;
 
 static void on_signal(int sig)
@@ -279,8 +293,14 @@ static int run_command(int argc, char **argv, nl_dist *dist, const run_io *io)
     fprintf(io->out, "%s: %s", out.dir, nl_run_status_name(r->status));
     if (r->reason[0])
         fprintf(io->out, " (%s)", r->reason);
-    fprintf(io->out, ", test accuracy %.2f%% (best %.2f%%), test loss %.4f, %ld steps in %s, %.0f samples/s on %d thread%s\n",
-           100.0 * r->final_test_accuracy, 100.0 * r->best_test_accuracy, r->final_test_loss,
+    char acc[32], best[32], loss[32];
+    fprintf(io->out, ", test accuracy %s (best %s), test loss %s, %ld steps in %s, %.0f samples/s on %d thread%s\n",
+           result_value(acc, sizeof acc, "%.2f%%", 100.0 * r->final_test_accuracy),
+           result_value(best, sizeof best, "%.2f%%", 100.0 * r->best_test_accuracy),
+           /* a NaN loss with an accuracy is a diverged evaluation, not a missing one */
+           result_value(loss, sizeof loss, "%.4f",
+                        isnan(r->final_test_accuracy) || !isnan(r->final_test_loss)
+                            ? r->final_test_loss : INFINITY),
            r->steps, nl_cmd_duration(wall, sizeof wall, r->wall_s), r->samples_per_s, out.threads,
            out.threads == 1 ? "" : "s");
     if (out.resumed_from > 0)
