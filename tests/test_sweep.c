@@ -303,6 +303,11 @@ START_TEST(test_values_equal)
     ck_assert(!nl_values_equal("batch", "group"));
     ck_assert(!nl_values_equal("0.1", "0.11"));
     ck_assert(nl_values_equal("True", "true"));
+    /* integers compare exactly: a seed or a size one apart is another run */
+    ck_assert(!nl_values_equal("1000000", "1000001"));
+    ck_assert(!nl_values_equal("[1000000]", "[1000001]"));
+    ck_assert(nl_values_equal("+7", "7"));
+    ck_assert(nl_values_equal("1", "1.0"));
 }
 END_TEST
 

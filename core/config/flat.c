@@ -1,6 +1,7 @@
 #include "config/flat.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,11 +272,31 @@ static bool number(const char *s, double *out)
     return true;
 }
 
+/* an integer as written: an optional sign and digits only */
+static bool integer_text(const char *s, long long *value)
+{
+    const char *p = s + (*s == '-' || *s == '+');
+    if (!isdigit((unsigned char)*p))
+        return false;
+    while (isdigit((unsigned char)*p))
+        p++;
+    if (*p)
+        return false;
+    errno = 0;
+    *value = strtoll(s, NULL, 10);
+    return errno == 0;
+}
+
 static bool scalars_equal(const char *a, const char *b)
 {
     char ua[512], ub[512];
     nl_unquote(a, ua, sizeof ua);
     nl_unquote(b, ub, sizeof ub);
+    /* integers (seeds, sizes, steps) exactly: the float tolerance below
+     * took seed 1000000 for 1000001 */
+    long long i, j;
+    if (integer_text(ua, &i) && integer_text(ub, &j))
+        return i == j;
     double x, y;
     if (number(ua, &x) && number(ub, &y)) {
         if (x == y)
