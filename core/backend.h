@@ -1,6 +1,8 @@
 /* The ops interface. Layers and normalizers call these and never look at the
  * device: the CPU backend (core/cpu) and the CUDA backend (core/cuda)
- * implement the same table. Pointers passed to ops are device pointers of
+ * implement the same table, nl_ops, generated with both backends'
+ * prototypes and tables from the one list of ops, backend_ops.def, which
+ * documents each op. Pointers passed to ops are device pointers of
  * that backend; sizes are element counts unless named bytes.
  *
  * Conventions shared by all ops:
@@ -104,7 +106,7 @@ typedef struct {
  * running-statistics momentum, batch renorm's ramped limits) reach the
  * kernels through device memory, never as kernel arguments: the model
  * uploads them before the step's kernels, so a recorded step (a CUDA graph)
- * replays with the current values. The ops below that take such a pointer
+ * replays with the current values. The ops that take such a pointer
  * read it when their kernels run. */
 typedef struct {
     float lr;
@@ -141,303 +143,25 @@ typedef struct {
 #define NL_CLIP_COEF (NL_SUM_SQUARES_PARTS + 1)
 #define NL_CLIP_SLOTS (NL_SUM_SQUARES_PARTS + 2)
 
+/* Which backends implement an op, from its line's first column in
+ * backend_ops.def: NL_OP_ON_<backend>_<column> is 1 or 0. */
+#define NL_OP_ON_CPU_ALL 1
+#define NL_OP_ON_CPU_CUDA_ONLY 0
+#define NL_OP_ON_CUDA_ALL 1
+#define NL_OP_ON_CUDA_CUDA_ONLY 1
+/* NL_OP_IF(flag, ...): the tokens after flag when flag expands to 1, nothing
+ * when to 0 (for the prototypes and table rows of one backend's ops) */
+#define NL_OP_IF(flag, ...) NL_OP_IF_(flag, __VA_ARGS__)
+#define NL_OP_IF_(flag, ...) NL_OP_IF_##flag(__VA_ARGS__)
+#define NL_OP_IF_1(...) __VA_ARGS__
+#define NL_OP_IF_0(...)
+
+/* The ops table: `name` ("cpu", "cuda"), then one function pointer per op
+ * of backend_ops.def, where each is documented. */
 typedef struct nl_ops {
     const char *name;
-
-    /* ---- memory ---- */
-    nl_code (*alloc)(nl_backend *be, size_t bytes, void **out, nl_error *err);
-    void (*release)(nl_backend *be, void *ptr);
-    /* host -> device; may return before the copy ends (ordered with later ops) */
-    void (*upload)(nl_backend *be, void *dst, const void *src, size_t bytes);
-    /* device -> host; returns when the data are on the host */
-    void (*download)(nl_backend *be, void *dst, const void *src, size_t bytes);
-    void (*fill)(nl_backend *be, float *dst, float value, size_t count);
-    void (*copy)(nl_backend *be, float *dst, const float *src, size_t count);
-    /* waits for queued work; reports an error a kernel left behind */
-    nl_code (*synchronize)(nl_backend *be, nl_error *err);
-    /* the device memory free now and in all, in bytes; both 0 on a backend
-     * whose memory is the host's (the CPU) */
-    void (*memory_info)(nl_backend *be, size_t *free_bytes, size_t *total_bytes);
-    /* Gathers rows by index: row i of dst = row index[i] of src, i < n, rows
-     * of row_words 4-byte words, copied bit for bit (floats and int32 labels
-     * alike). index is a device array; its entries must name rows of src:
-     * the batcher's permutation guarantees it and the op does not check. */
-    void (*gather_rows)(nl_backend *be, int n, size_t row_words, const int32_t *index,
-                        const void *src, void *dst);
-    /* Cuts n windows of t tokens out of a token array: tokens[i*t + k] =
-     * src[starts[i] + k] and targets[i*t + k] = src[starts[i] + k + 1], k < t
-     * (the next-token targets). starts is a device array; every window and
-     * its targets must lie in src (the window batcher guarantees it). */
-    void (*gather_windows)(nl_backend *be, int n, int t, const int32_t *starts,
-                           const int32_t *src, int32_t *tokens, int32_t *targets);
-
-    /* ---- dense layers; weight is (out, in) as in PyTorch ---- */
-    size_t (*linear_workspace)(nl_backend *be, int n, int in, int out); /* bytes, batches up to n */
-    void (*linear_forward)(nl_backend *be, int n, int in, int out, const float *x,
-                           const float *weight, const float *bias, float *y, void *workspace);
-    void (*linear_backward)(nl_backend *be, int n, int in, int out, const float *x,
-                            const float *weight, const float *dy, float *dx, bool accumulate_dx,
-                            float *dweight, float *dbias);
-
-    /* ---- 2-D convolution; weight is (out_c, in_c, k, k) ---- */
-    size_t (*conv2d_workspace)(nl_backend *be, const nl_conv_geom *g, int n); /* bytes */
-    void (*conv2d_forward)(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
-                           const float *weight, const float *bias, float *y, void *workspace);
-    void (*conv2d_backward)(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
-                            const float *weight, const float *dy, float *dx, bool accumulate_dx,
-                            float *dweight, float *dbias, void *workspace);
-
-    /* ---- pooling; argmax (max pooling only) holds flat input offsets, or -1
-     * for outputs that pass no gradient (relu_input) ---- */
-    void (*pool_forward)(nl_backend *be, const nl_pool_geom *g, int n, const float *x, float *y,
-                         int32_t *argmax);
-    void (*pool_backward)(nl_backend *be, const nl_pool_geom *g, int n, const float *dy,
-                          const int32_t *argmax, float *dx, bool accumulate_dx);
-
-    /* ---- elementwise ---- */
-    void (*activation_forward)(nl_backend *be, nl_activation kind, size_t count, const float *x,
-                               float *y);
-    /* the derivative is taken from the output y (relu: y > 0) */
-    void (*activation_backward)(nl_backend *be, nl_activation kind, size_t count, const float *y,
-                                const float *dy, float *dx, bool accumulate_dx);
-    void (*add_forward)(nl_backend *be, size_t count, const float *a, const float *b, float *y);
-    /* dst = src, or dst += src */
-    void (*pass_gradient)(nl_backend *be, size_t count, const float *src, float *dst,
-                          bool accumulate);
-
-    /* ---- loss: softmax cross-entropy, mean over the batch ----
-     * forward keeps the probabilities for backward and adds the batch's summed
-     * loss to metrics[0] and its number of correct argmax predictions to
-     * metrics[1] (device doubles, read when a point is logged). */
-    void (*softmax_xent_forward)(nl_backend *be, int n, int classes, const float *logits,
-                                 const int32_t *labels, float *probs, double *metrics);
-    /* dlogits = (probs - onehot) / n */
-    void (*softmax_xent_backward)(nl_backend *be, int n, int classes, const float *probs,
-                                  const int32_t *labels, float *dlogits);
-
-    /* ---- normalization: one family over "groups of planes" (nl_norm_geom);
-     * x, y are (N, C, HW), gamma/beta (C). Training: each statistics group's
-     * mean (0 when !center) and rstd = 1/sqrt(var + eps), var the biased
-     * mean square about the mean, go to save_mean/save_rstd (one per
-     * statistics group: C for batch statistics, N*groups otherwise), and
-     * y = (x - mean) * rstd * gamma_c + beta_c. When running_mean is not NULL
-     * (centred kinds with per-channel groups: groups == 0, or groups == c)
-     * the per-channel running statistics take (1 - momentum) of themselves
-     * plus momentum of the batch mean and unbiased variance (for groups == c
-     * the batch average of the per-instance ones). momentum is one float in
-     * device memory, read when the kernels run (a per-step scalar: see
-     * "Per-step scalars" above); it is not read when running_mean is NULL. */
-    void (*norm_forward)(nl_backend *be, const nl_norm_geom *g, const float *x,
-                         const float *gamma, const float *beta, float *y, float *save_mean,
-                         float *save_rstd, float *running_mean, float *running_var,
-                         const float *momentum);
-    /* normalizes with given per-channel statistics (eval mode of the kinds
-     * with running statistics); g->groups is not used */
-    void (*norm_forward_eval)(nl_backend *be, const nl_norm_geom *g, const float *x,
-                              const float *gamma, const float *beta, const float *running_mean,
-                              const float *running_var, float *y);
-    /* The forward in two steps, for normalizers that change the statistics
-     * between them (batch renormalization; synchronized batch norm merges
-     * the ranks' statistics). norm_stats: each statistics group's mean (0
-     * when !center) and biased variance var (the mean square about the mean;
-     * variances, not rstd, so that partial statistics combine), and the
-     * running statistics updated exactly as norm_forward does when
-     * running_mean is not NULL. norm_apply: y = (x - mean) * rstd * gamma_c
-     * + beta_c with rstd = 1/sqrt(var + eps) of the given per-group
-     * statistics, rstd also written to save_rstd when it is not NULL (for
-     * norm_backward, with mean as save_mean). stats then apply computes
-     * norm_forward's y and saved statistics to rounding. */
-    void (*norm_stats)(nl_backend *be, const nl_norm_geom *g, const float *x, float *mean,
-                       float *var, float *running_mean, float *running_var,
-                       const float *momentum);
-    void (*norm_apply)(nl_backend *be, const nl_norm_geom *g, const float *x, const float *mean,
-                       const float *var, const float *gamma, const float *beta, float *y,
-                       float *save_rstd);
-    /* Batch renormalization (Ioffe 2017), per channel of c, from the batch
-     * statistics (norm_stats) and the running ones before this batch's
-     * update, sigma = sqrt(var + eps):
-     *   r = clip(sigma_batch / sigma_running, 1/r_max, r_max)
-     *   d = clip((mean - running_mean) / sigma_running, -d_max, d_max)
-     * writes r, d and the affine map norm_apply then takes: scale = gamma*r,
-     * shift = gamma*d + beta (gamma/beta NULL: 1/0). limits: {r_max, d_max}
-     * in device memory (per-step scalars: they ramp with the step). */
-    void (*renorm_correction)(nl_backend *be, int c, float eps, const float *limits,
-                              const float *mean, const float *var, const float *running_mean,
-                              const float *running_var, const float *gamma, const float *beta,
-                              float *r, float *d, float *scale, float *shift);
-    /* r and d are constants to the gradient (the paper's stop-gradient): from
-     * norm_backward's sums with gamma*r as the scale (dgamma = sum dy*xhat,
-     * dbeta = sum dy), dgamma = r*dgamma + d*dbeta, in place */
-    void (*renorm_param_grads)(nl_backend *be, int c, const float *r, const float *d,
-                               float *dgamma, const float *dbeta);
-    size_t (*norm_backward_workspace)(nl_backend *be, const nl_norm_geom *g); /* bytes */
-    void (*norm_backward)(nl_backend *be, const nl_norm_geom *g, const float *x, const float *dy,
-                          const float *gamma, const float *save_mean, const float *save_rstd,
-                          float *dx, bool accumulate_dx, float *dgamma, float *dbeta,
-                          void *workspace);
-    /* The backward of batch statistics (g->groups == 0) in two steps, for
-     * synchronized batch norm: the ranks add their per-channel sums between
-     * them. norm_backward_reduce: per channel sum_dy = sum dy and
-     * sum_dy_xhat = sum dy * xhat over the N*HW values (exactly
-     * norm_backward's dbeta and dgamma). norm_backward_apply: dx = rstd *
-     * gamma_c * (dy - (sum_dy + xhat * sum_dy_xhat) / count) from sums over
-     * `count` values per channel (all ranks' N*HW). With this rank's own
-     * sums and count N*HW the two give norm_backward's dx to rounding. */
-    void (*norm_backward_reduce)(nl_backend *be, const nl_norm_geom *g, const float *x,
-                                 const float *dy, const float *save_mean, const float *save_rstd,
-                                 float *sum_dy, float *sum_dy_xhat);
-    void (*norm_backward_apply)(nl_backend *be, const nl_norm_geom *g, const float *x,
-                                const float *dy, const float *gamma, const float *save_mean,
-                                const float *save_rstd, const float *sum_dy,
-                                const float *sum_dy_xhat, double count, float *dx,
-                                bool accumulate_dx);
-
-    /* ---- normalizers without statistics, on (N, C, HW) like the norm ops ----
-     * Dynamic Tanh (Zhu et al. 2025): y = gamma_c * tanh(alpha * x) + beta_c,
-     * alpha one learned float (a device pointer, read by the kernel). Backward
-     * writes dgamma, dbeta and dalpha, a sum over every element taken in a
-     * fixed order (per channel, then over the channels); the workspace holds
-     * the channels' partial sums. */
-    void (*dyt_forward)(nl_backend *be, int n, int c, int hw, const float *alpha, const float *x,
-                        const float *gamma, const float *beta, float *y);
-    size_t (*dyt_backward_workspace)(nl_backend *be, int c); /* bytes */
-    void (*dyt_backward)(nl_backend *be, int n, int c, int hw, const float *alpha,
-                         const float *x, const float *dy, const float *gamma, float *dx,
-                         bool accumulate_dx, float *dgamma, float *dbeta, float *dalpha,
-                         void *workspace);
-    /* FRN's thresholded linear unit (Singh & Krishnan 2020): y = max(x, tau_c),
-     * y may be x. Backward reads y (y > tau_c exactly where x > tau_c):
-     * dx = dy there, and dtau_c sums dy over the rest of channel c. */
-    void (*tlu_forward)(nl_backend *be, int n, int c, int hw, const float *x, const float *tau,
-                        float *y);
-    void (*tlu_backward)(nl_backend *be, int n, int c, int hw, const float *y, const float *tau,
-                         const float *dy, float *dx, bool accumulate_dx, float *dtau);
-
-    /* ---- tokens (layout above nl_attn_geom) ----
-     * Embedding: y[i,t,:] = token_table[tokens[i*T+t], :] + pos_table[t, :]
-     * for t < T; token_table is (vocab, D), pos_table (context >= T, D) or
-     * NULL (no position term). Token ids must lie in [0, vocab): the data
-     * loader guarantees it and the op does not check. */
-    void (*embedding_forward)(nl_backend *be, int n, int t, int d, const int32_t *tokens,
-                              const float *token_table, const float *pos_table, float *y);
-    size_t (*embedding_backward_workspace)(nl_backend *be, int n, int t, int vocab); /* bytes */
-    /* Scatter-add in a fixed order, so that runs repeat bit for bit on any
-     * backend and thread count: each row v of dtoken_table (vocab, D) starts
-     * at its own value (accumulate_dtoken, see the conventions above) or at
-     * 0, and the rows dy[p, :] of the positions p = i*T + t holding token v
-     * are added to it one at a time, in increasing p, in float. Rows of
-     * tokens absent from the batch end as they started (0 or unchanged).
-     * dpos_table may be NULL; else rows t' < t are written (=) as
-     * ((0 + dy[0,t',:]) + dy[1,t',:]) + ... over the samples in order, in
-     * float, and rows t' >= t are left alone. The workspace is the
-     * backend's (e.g. the positions sorted by token). */
-    void (*embedding_backward)(nl_backend *be, int n, int t, int d, int vocab,
-                               const int32_t *tokens, const float *dy, float *dtoken_table,
-                               bool accumulate_dtoken, float *dpos_table, void *workspace);
-
-    /* Multi-head scaled dot-product attention (nl_attn_geom). For sample i,
-     * head h, query token s and key token u:
-     *   logit[s,u] = scale * sum_j q[i,s,h,j] * k[i,u,h,j]  for u <= s,
-     *                -inf for u > s (the causal mask, before the softmax);
-     *                bidirectional: every u < T unmasked
-     *   probs[i,h,s,u] = exp(logit[s,u] - max_u' logit[s,u']) / sum over u'
-     *   y[i,s,h,:] = sum_u probs[i,h,s,u] * v[i,u,h,:]
-     * probs (N, heads, T, T), saved for backward, holds exact zeros above
-     * the diagonal (causal). max_logit (one device float) may be NULL; else it is
-     * written as the largest unmasked logit (scaled) of the whole batch,
-     * the quantity whose growth QK-norm prevents. The workspace
-     * (attention_workspace bytes) serves forward and backward. */
-    size_t (*attention_workspace)(nl_backend *be, const nl_attn_geom *g); /* bytes */
-    void (*attention_forward)(nl_backend *be, const nl_attn_geom *g, const float *q,
-                              const float *k, const float *v, float *probs, float *y,
-                              float *max_logit, void *workspace);
-    /* From probs, with dprobs[s,u] = dy[i,s,h,:] . v[i,u,h,:] and
-     *   dlogit[s,u] = probs[s,u] * (dprobs[s,u] - sum_u' probs[s,u'] dprobs[s,u'])
-     *   dq[s] = scale * sum_u dlogit[s,u] k[u],  dk[u] = scale * sum_s dlogit[s,u] q[s]
-     *   dv[u] = sum_s probs[s,u] dy[s]
-     * dq, dk, dv are written (=), never accumulated, with the row strides of
-     * q, k, v (they may be thirds of one fused gradient buffer). */
-    void (*attention_backward)(nl_backend *be, const nl_attn_geom *g, const float *q,
-                               const float *k, const float *v, const float *probs,
-                               const float *dy, float *dq, float *dk, float *dv,
-                               void *workspace);
-
-    /* GELU, its derivative from the input x (not the output, as
-     * activation_backward: GELU is not invertible); nothing saved.
-     *   erf:  y = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))
-     *         dy/dx = Phi(x) + x * exp(-x^2 / 2) / sqrt(2 pi)
-     *   tanh: u = sqrt(2/pi) (x + 0.044715 x^3), y = 0.5 x (1 + tanh u)
-     *         dy/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2) */
-    void (*gelu_forward)(nl_backend *be, nl_gelu_kind kind, size_t count, const float *x,
-                         float *y);
-    void (*gelu_backward)(nl_backend *be, nl_gelu_kind kind, size_t count, const float *x,
-                          const float *dy, float *dx, bool accumulate_dx);
-
-    /* ---- images as tokens (the ViT; token layout above nl_attn_geom) ----
-     * Patchify: an (N, C, H, W) image cut into p x p patches, the grid of
-     * (H/p) x (W/p) patches in row-major order, each patch's values in
-     * (channel, row, column) order (the order of a Conv2d(C, D, p, stride p)
-     * weight): tokens (N, T = HW/p^2, C*p*p). p divides H and W. A pure
-     * permutation; backward is its inverse, dx written or added. */
-    void (*patchify_forward)(nl_backend *be, int n, int c, int h, int w, int p, const float *x,
-                             float *y);
-    void (*patchify_backward)(nl_backend *be, int n, int c, int h, int w, int p,
-                              const float *dy, float *dx, bool accumulate_dx);
-    /* Position add over (N, T, D): y[i,t,:] = x[i,t,:] + pos[t,:]. Backward:
-     * dx = dy (written or added; dx may be NULL) and dpos[t,:] written as
-     * ((0 + dy[0,t,:]) + dy[1,t,:]) + ... over the samples in order, in
-     * float, on every backend (as embedding_backward's dpos_table). */
-    void (*pos_add_forward)(nl_backend *be, int n, int t, int d, const float *x,
-                            const float *pos, float *y);
-    void (*pos_add_backward)(nl_backend *be, int n, int t, int d, const float *dy, float *dx,
-                             bool accumulate_dx, float *dpos);
-    /* Class token: x (N, T, D) -> y (N, T + 1, D), row 0 of every sample the
-     * token cls (D), rows 1.. the sample's tokens. Backward: dx[i,t,:] =
-     * dy[i,t+1,:] (written or added; dx may be NULL), dcls written as the
-     * sum over the samples of dy[i,0,:] in the order above. */
-    void (*cls_prepend_forward)(nl_backend *be, int n, int t, int d, const float *x,
-                                const float *cls, float *y);
-    void (*cls_prepend_backward)(nl_backend *be, int n, int t, int d, const float *dy, float *dx,
-                                 bool accumulate_dx, float *dcls);
-    /* Token pooling (N, T, D) -> (N, D). mean: y[i,:] = (x[i,0,:] + ... +
-     * x[i,T-1,:]) / T, added in token order in float; cls: y[i,:] =
-     * x[i,0,:]. Backward: dx[i,t,:] = dy[i,:] / T (mean), or dy[i,:] at t = 0
-     * and 0 elsewhere (cls); written or added. */
-    void (*token_pool_forward)(nl_backend *be, nl_token_pool kind, int n, int t, int d,
-                               const float *x, float *y);
-    void (*token_pool_backward)(nl_backend *be, nl_token_pool kind, int n, int t, int d,
-                                const float *dy, float *dx, bool accumulate_dx);
-
-    /* ---- optimizers (PyTorch's conventions); args in device memory,
-     * read when the kernels run (per-step scalars) ---- */
-    void (*sgd_step)(nl_backend *be, size_t count, float *param, const float *grad,
-                     float *velocity, const nl_sgd_args *args);
-    void (*adamw_step)(nl_backend *be, size_t count, float *param, const float *grad,
-                       float *exp_avg, float *exp_avg_sq, const nl_adamw_args *args);
-    /* partials (device, NL_SUM_SQUARES_PARTS doubles): the sum of x[i]^2 over
-     * each part, in double (gradient-norm clipping) */
-    void (*sum_squares)(nl_backend *be, size_t count, const float *x, double *partials);
-    /* gradient-norm clipping after sum_squares wrote slots' partials (slots:
-     * device, NL_CLIP_SLOTS doubles): the norm is the square root of the
-     * partials' sum taken in order, so equal partials give the same norm on
-     * every backend; x is scaled by max_norm / (norm + 1e-6) in float when
-     * that is below 1 (by NaN for a NaN norm, as torch.nn.utils.clip_grad_norm_
-     * does), and the norm is added to slots[NL_CLIP_NORM_SUM]. Nothing
-     * comes back to the host, so no step waits for the device. */
-    void (*clip_by_norm)(nl_backend *be, size_t count, float *x, double *slots, float max_norm);
-
-    /* ---- recording a sequence of ops (a CUDA graph); NULL on a backend
-     * without one ----
-     * The ops queued between record_begin and record_end are recorded, not
-     * run. replay runs them again in order, reading device memory as it is
-     * then (per-step scalars included) and the ops' other arguments as they
-     * were when recorded. No upload, download, allocation or synchronize may
-     * come in between. record_end returns NULL when recording failed (the
-     * backend's first error says why, at synchronize). */
-    bool (*record_begin)(nl_backend *be);
-    void *(*record_end)(nl_backend *be);
-    void (*replay)(nl_backend *be, void *recording);
-    void (*record_free)(nl_backend *be, void *recording);
+#define NL_OP(backends, ret, op, params) ret(*op) params;
+#include "backend_ops.def"
 } nl_ops;
 
 struct nl_backend {

@@ -69,31 +69,31 @@ char *tu_check_generated_section(const char *path, const char *begin_marker,
     return text;
 }
 
-typedef void (*any_fn)(void);
-/* nl_ops is `name` and then function pointers only, so it can be walked as
- * an array of them (a data member added later breaks this on purpose) */
-_Static_assert((sizeof(nl_ops) - offsetof(nl_ops, alloc)) % sizeof(any_fn) == 0 &&
-                   offsetof(nl_ops, alloc) == sizeof(const char *),
-               "nl_ops: a name, then function pointers only");
-
-int tu_ops_unfilled(const nl_ops *ops, char *missing, size_t size)
+int tu_ops_misfilled(const nl_ops *ops, nl_device device, char *report, size_t size)
 {
-    int unfilled = 0;
+    const bool cuda = device == NL_DEVICE_CUDA;
+    const struct {
+        const char *op;
+        bool filled, listed; /* listed: backend_ops.def gives the op to this backend */
+    } slots[] = {
+#define NL_OP(backends, ret, op, params)                                                           \
+    {#op, ops->op != NULL, cuda ? NL_OP_ON_CUDA_##backends : NL_OP_ON_CPU_##backends},
+#include "backend_ops.def"
+    };
+    int misfilled = 0;
     size_t used = 0;
-    missing[0] = '\0';
-    /* the recording slots, last, are optional (backend.h) */
-    for (size_t off = offsetof(nl_ops, alloc); off < offsetof(nl_ops, record_begin);
-         off += sizeof(any_fn)) {
-        any_fn fn;
-        memcpy(&fn, (const char *)ops + off, sizeof fn);
-        if (fn)
+    report[0] = '\0';
+    for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++) {
+        if (slots[i].filled == slots[i].listed)
             continue;
-        unfilled++;
+        misfilled++;
         if (used < size)
-            used += (size_t)snprintf(missing + used, size - used, "%soffset %zu",
-                                     unfilled > 1 ? ", " : "", off);
+            used += (size_t)snprintf(report + used, size - used, "%s%s (%s)",
+                                     misfilled > 1 ? ", " : "", slots[i].op,
+                                     slots[i].filled ? "filled, not listed for this backend"
+                                                     : "empty");
     }
-    return unfilled;
+    return misfilled;
 }
 
 void tu_fill_normal(float *x, size_t n, uint64_t seed, float mean, float std)

@@ -16,11 +16,11 @@
 /* a CPU backend with a fixed thread count (opened once per process) */
 nl_backend *tu_cpu(int threads);
 
-/* Walks every required function slot of an ops table (the members after
- * `name`, up to the optional recording slots): returns how many are NULL
- * and lists their byte offsets in nl_ops into missing ("offset 208, offset
- * 216"). */
-int tu_ops_unfilled(const nl_ops *ops, char *missing, size_t size);
+/* Checks an ops table against the list of ops (backend_ops.def): the slot
+ * of every op the list gives `device` must be filled and every other slot
+ * NULL. Returns how many slots are not so and names them in report
+ * ("norm_backward (empty), ..."). */
+int tu_ops_misfilled(const nl_ops *ops, nl_device device, char *report, size_t size);
 
 void tu_fill_normal(float *x, size_t n, uint64_t seed, float mean, float std);
 void tu_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi);

@@ -1,6 +1,7 @@
-/* The CPU backend's ops table: one kernel set. This file and every other
- * kernel file of core/cpu are compiled once with the build's flags and again
- * for each instruction set of NORMLAB_CPU_KERNEL_SETS (CMakeLists.txt);
+/* The CPU backend's ops table (one kernel set), generated from the list of
+ * ops (backend_ops.def), and the ops that move memory. This file and every
+ * other kernel file of core/cpu are compiled once with the build's flags and
+ * again for each instruction set of NORMLAB_CPU_KERNEL_SETS (CMakeLists.txt);
  * host.c picks the set a process runs. */
 #include <omp.h>
 #include <stdio.h>
@@ -9,7 +10,7 @@
 
 #include "cpu/cpu.h"
 
-static nl_code cpu_alloc(nl_backend *be, size_t bytes, void **out, nl_error *err)
+nl_code nl_cpu_alloc(nl_backend *be, size_t bytes, void **out, nl_error *err)
 {
     (void)be;
     /* 64-byte alignment keeps vector loads on cache lines */
@@ -23,7 +24,7 @@ static nl_code cpu_alloc(nl_backend *be, size_t bytes, void **out, nl_error *err
     return NL_OK;
 }
 
-static void cpu_release(nl_backend *be, void *ptr)
+void nl_cpu_release(nl_backend *be, void *ptr)
 {
     (void)be;
     free(ptr);
@@ -43,9 +44,8 @@ static void copy_share(void *dst, const void *src, size_t bytes, int part, int p
         memcpy((char *)dst + begin, (const char *)src + begin, stop - begin);
 }
 
-static void cpu_memcpy(nl_backend *be, void *dst, const void *src, size_t bytes)
+static void host_copy(void *dst, const void *src, size_t bytes)
 {
-    (void)be;
     if (bytes >= COPY_SPLIT_BYTES) {
         #pragma omp parallel
         copy_share(dst, src, bytes, omp_get_thread_num_safe(), omp_get_num_threads_safe());
@@ -55,28 +55,41 @@ static void cpu_memcpy(nl_backend *be, void *dst, const void *src, size_t bytes)
         memcpy(dst, src, bytes);
 }
 
-static void cpu_fill(nl_backend *be, float *dst, float value, size_t count)
+/* the device is the host: both directions are one copy */
+void nl_cpu_upload(nl_backend *be, void *dst, const void *src, size_t bytes)
+{
+    (void)be;
+    host_copy(dst, src, bytes);
+}
+
+void nl_cpu_download(nl_backend *be, void *dst, const void *src, size_t bytes)
+{
+    (void)be;
+    host_copy(dst, src, bytes);
+}
+
+void nl_cpu_fill(nl_backend *be, float *dst, float value, size_t count)
 {
     (void)be;
     for (size_t i = 0; i < count; i++)
         dst[i] = value;
 }
 
-static void cpu_copy(nl_backend *be, float *dst, const float *src, size_t count)
+void nl_cpu_copy(nl_backend *be, float *dst, const float *src, size_t count)
 {
     (void)be;
     memcpy(dst, src, count * sizeof *dst);
 }
 
 /* the host's memory is no device's: nothing to report */
-static void cpu_memory_info(nl_backend *be, size_t *free_bytes, size_t *total_bytes)
+void nl_cpu_memory_info(nl_backend *be, size_t *free_bytes, size_t *total_bytes)
 {
     (void)be;
     *free_bytes = *total_bytes = 0;
 }
 
 /* the reference the CUDA gather is tested against: one row at a time */
-static void cpu_gather_rows(nl_backend *be, int n, size_t row_words, const int32_t *index,
+void nl_cpu_gather_rows(nl_backend *be, int n, size_t row_words, const int32_t *index,
                             const void *src, void *dst)
 {
     (void)be;
@@ -87,7 +100,7 @@ static void cpu_gather_rows(nl_backend *be, int n, size_t row_words, const int32
 }
 
 /* the reference the CUDA window gather is tested against */
-static void cpu_gather_windows(nl_backend *be, int n, int t, const int32_t *starts,
+void nl_cpu_gather_windows(nl_backend *be, int n, int t, const int32_t *starts,
                                const int32_t *src, int32_t *tokens, int32_t *targets)
 {
     (void)be;
@@ -97,7 +110,7 @@ static void cpu_gather_windows(nl_backend *be, int n, int t, const int32_t *star
     }
 }
 
-static nl_code cpu_synchronize(nl_backend *be, nl_error *err)
+nl_code nl_cpu_synchronize(nl_backend *be, nl_error *err)
 {
     (void)be;
     (void)err;
@@ -106,65 +119,8 @@ static nl_code cpu_synchronize(nl_backend *be, nl_error *err)
 
 static const nl_ops cpu_ops = {
     .name = "cpu",
-    .alloc = cpu_alloc,
-    .release = cpu_release,
-    .upload = cpu_memcpy,
-    .download = cpu_memcpy,
-    .fill = cpu_fill,
-    .copy = cpu_copy,
-    .synchronize = cpu_synchronize,
-    .memory_info = cpu_memory_info,
-    .gather_rows = cpu_gather_rows,
-    .gather_windows = cpu_gather_windows,
-    .linear_workspace = nl_cpu_linear_workspace,
-    .linear_forward = nl_cpu_linear_forward,
-    .linear_backward = nl_cpu_linear_backward,
-    .conv2d_workspace = nl_cpu_conv2d_workspace,
-    .conv2d_forward = nl_cpu_conv2d_forward,
-    .conv2d_backward = nl_cpu_conv2d_backward,
-    .pool_forward = nl_cpu_pool_forward,
-    .pool_backward = nl_cpu_pool_backward,
-    .activation_forward = nl_cpu_activation_forward,
-    .activation_backward = nl_cpu_activation_backward,
-    .add_forward = nl_cpu_add_forward,
-    .pass_gradient = nl_cpu_pass_gradient,
-    .softmax_xent_forward = nl_cpu_softmax_xent_forward,
-    .softmax_xent_backward = nl_cpu_softmax_xent_backward,
-    .norm_forward = nl_cpu_norm_forward,
-    .norm_forward_eval = nl_cpu_norm_forward_eval,
-    .norm_stats = nl_cpu_norm_stats,
-    .norm_apply = nl_cpu_norm_apply,
-    .renorm_correction = nl_cpu_renorm_correction,
-    .renorm_param_grads = nl_cpu_renorm_param_grads,
-    .norm_backward_workspace = nl_cpu_norm_backward_workspace,
-    .norm_backward = nl_cpu_norm_backward,
-    .norm_backward_reduce = nl_cpu_norm_backward_reduce,
-    .norm_backward_apply = nl_cpu_norm_backward_apply,
-    .dyt_forward = nl_cpu_dyt_forward,
-    .dyt_backward_workspace = nl_cpu_dyt_backward_workspace,
-    .dyt_backward = nl_cpu_dyt_backward,
-    .tlu_forward = nl_cpu_tlu_forward,
-    .tlu_backward = nl_cpu_tlu_backward,
-    .embedding_forward = nl_cpu_embedding_forward,
-    .embedding_backward_workspace = nl_cpu_embedding_backward_workspace,
-    .embedding_backward = nl_cpu_embedding_backward,
-    .attention_workspace = nl_cpu_attention_workspace,
-    .attention_forward = nl_cpu_attention_forward,
-    .attention_backward = nl_cpu_attention_backward,
-    .patchify_forward = nl_cpu_patchify_forward,
-    .patchify_backward = nl_cpu_patchify_backward,
-    .pos_add_forward = nl_cpu_pos_add_forward,
-    .pos_add_backward = nl_cpu_pos_add_backward,
-    .cls_prepend_forward = nl_cpu_cls_prepend_forward,
-    .cls_prepend_backward = nl_cpu_cls_prepend_backward,
-    .token_pool_forward = nl_cpu_token_pool_forward,
-    .token_pool_backward = nl_cpu_token_pool_backward,
-    .gelu_forward = nl_cpu_gelu_forward,
-    .gelu_backward = nl_cpu_gelu_backward,
-    .sgd_step = nl_cpu_sgd_step,
-    .adamw_step = nl_cpu_adamw_step,
-    .sum_squares = nl_cpu_sum_squares,
-    .clip_by_norm = nl_cpu_clip_by_norm,
+#define NL_OP(backends, ret, op, params) NL_OP_IF(NL_OP_ON_CPU_##backends, .op = nl_cpu_##op, )
+#include "backend_ops.def"
 };
 
 /* The set's entry point: every other symbol of a set compiled for another

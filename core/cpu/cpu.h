@@ -131,13 +131,13 @@ const nl_ops *nl_cpu_ops(void);
 /* the CPU backend (nl_backend_open picks it; opt not NULL); freed with free() */
 nl_code nl_cpu_backend_open(const nl_backend_options *opt, nl_backend **out, nl_error *err);
 
-/* linear.c */
-size_t nl_cpu_linear_workspace(nl_backend *be, int n, int in, int out);
-void nl_cpu_linear_forward(nl_backend *be, int n, int in, int out, const float *x,
-                           const float *weight, const float *bias, float *y, void *workspace);
-void nl_cpu_linear_backward(nl_backend *be, int n, int in, int out, const float *x,
-                            const float *weight, const float *dy, float *dx, bool accumulate_dx,
-                            float *dweight, float *dbias);
+/* The ops: nl_cpu_<op> for each op backend_ops.def gives the CPU, one
+ * file per family (linear.c, conv2d.c, norm.c, ...; memory and gathers in
+ * backend.c), all of them kernel files compiled once per kernel set. */
+#define NL_OP(backends, ret, op, params) NL_OP_IF(NL_OP_ON_CPU_##backends, ret nl_cpu_##op params;)
+#include "backend_ops.def"
+
+/* ---- what the ops' kernels share (not ops) ---- */
 /* gemm.c: register-tiled products without packing, for the linear layer's
  * backward at small and mid-size batches. Row-major; C = A B (nn) or
  * A^T B (tn), rows x cols, summed over depth; nn adds row_bias[row] to
@@ -169,13 +169,6 @@ void nl_cpu_gemm_nn_transposed_share(int rows, int cols, int depth, const float 
 /* C (+)= A B^T on the calling thread: dot products, for long depths and few outputs */
 void nl_cpu_gemm_nt_serial(int rows, int cols, int depth, const float *a, int lda,
                            const float *b, int ldb, float *c, int ldc, bool accumulate);
-/* conv2d.c */
-size_t nl_cpu_conv2d_workspace(nl_backend *be, const nl_conv_geom *g, int n);
-void nl_cpu_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
-                           const float *weight, const float *bias, float *y, void *workspace);
-void nl_cpu_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
-                            const float *weight, const float *dy, float *dx, bool accumulate_dx,
-                            float *dweight, float *dbias, void *workspace);
 /* winograd.c: F(2x2, 3x3) for 3x3 stride-1 padding-1 convolutions */
 bool nl_cpu_winograd_applies(const nl_conv_geom *g);
 size_t nl_cpu_winograd_workspace(const nl_conv_geom *g, int threads);
@@ -186,24 +179,6 @@ void nl_cpu_winograd_input_grad(const nl_conv_geom *g, int n, const float *weigh
                                 void *workspace);
 void nl_cpu_winograd_weight_grad(const nl_conv_geom *g, int n, const float *x, const float *dy,
                                  float *dweight, float *dbias, int threads, void *workspace);
-/* pool.c */
-void nl_cpu_pool_forward(nl_backend *be, const nl_pool_geom *g, int n, const float *x, float *y,
-                         int32_t *argmax);
-void nl_cpu_pool_backward(nl_backend *be, const nl_pool_geom *g, int n, const float *dy,
-                          const int32_t *argmax, float *dx, bool accumulate_dx);
-/* elementwise.c */
-void nl_cpu_activation_forward(nl_backend *be, nl_activation kind, size_t count, const float *x,
-                               float *y);
-void nl_cpu_activation_backward(nl_backend *be, nl_activation kind, size_t count, const float *y,
-                                const float *dy, float *dx, bool accumulate_dx);
-void nl_cpu_add_forward(nl_backend *be, size_t count, const float *a, const float *b, float *y);
-void nl_cpu_pass_gradient(nl_backend *be, size_t count, const float *src, float *dst,
-                          bool accumulate);
-/* loss.c */
-void nl_cpu_softmax_xent_forward(nl_backend *be, int n, int classes, const float *logits,
-                                 const int32_t *labels, float *probs, double *metrics);
-void nl_cpu_softmax_xent_backward(nl_backend *be, int n, int classes, const float *probs,
-                                  const int32_t *labels, float *dlogits);
 /* batchnorm.c */
 void nl_cpu_batchnorm_forward_train(nl_backend *be, int n, int c, int hw, float eps,
                                     const float *x, const float *gamma, const float *beta,
@@ -226,98 +201,5 @@ void nl_cpu_groupnorm_backward(nl_backend *be, int n, int c, int hw, int groups,
                                const float *x, const float *dy, const float *gamma,
                                const float *save_mean, const float *save_rstd, float *dx,
                                bool accumulate_dx, float *dgamma, float *dbeta, void *workspace);
-/* norm_sync.c: the backward of batch statistics in two steps */
-void nl_cpu_norm_backward_reduce(nl_backend *be, const nl_norm_geom *g, const float *x,
-                                 const float *dy, const float *save_mean, const float *save_rstd,
-                                 float *sum_dy, float *sum_dy_xhat);
-void nl_cpu_norm_backward_apply(nl_backend *be, const nl_norm_geom *g, const float *x,
-                                const float *dy, const float *gamma, const float *save_mean,
-                                const float *save_rstd, const float *sum_dy,
-                                const float *sum_dy_xhat, double count, float *dx,
-                                bool accumulate_dx);
-
-/* norm.c: the ops, dispatching to batchnorm.c or groupnorm.c */
-void nl_cpu_norm_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
-                         const float *gamma, const float *beta, float *y, float *save_mean,
-                         float *save_rstd, float *running_mean, float *running_var,
-                         const float *momentum);
-void nl_cpu_norm_forward_eval(nl_backend *be, const nl_norm_geom *g, const float *x,
-                              const float *gamma, const float *beta, const float *running_mean,
-                              const float *running_var, float *y);
-void nl_cpu_norm_stats(nl_backend *be, const nl_norm_geom *g, const float *x, float *mean,
-                       float *var, float *running_mean, float *running_var,
-                       const float *momentum);
-void nl_cpu_norm_apply(nl_backend *be, const nl_norm_geom *g, const float *x, const float *mean,
-                       const float *var, const float *gamma, const float *beta, float *y,
-                       float *save_rstd);
-void nl_cpu_renorm_correction(nl_backend *be, int c, float eps, const float *limits,
-                              const float *mean, const float *var, const float *running_mean,
-                              const float *running_var, const float *gamma, const float *beta,
-                              float *r, float *d, float *scale, float *shift);
-void nl_cpu_renorm_param_grads(nl_backend *be, int c, const float *r, const float *d,
-                               float *dgamma, const float *dbeta);
-size_t nl_cpu_norm_backward_workspace(nl_backend *be, const nl_norm_geom *g);
-void nl_cpu_norm_backward(nl_backend *be, const nl_norm_geom *g, const float *x, const float *dy,
-                          const float *gamma, const float *save_mean, const float *save_rstd,
-                          float *dx, bool accumulate_dx, float *dgamma, float *dbeta,
-                          void *workspace);
-/* sgd.c */
-void nl_cpu_sgd_step(nl_backend *be, size_t count, float *param, const float *grad,
-                     float *velocity, const nl_sgd_args *args);
-/* adamw.c */
-void nl_cpu_adamw_step(nl_backend *be, size_t count, float *param, const float *grad,
-                       float *exp_avg, float *exp_avg_sq, const nl_adamw_args *args);
-void nl_cpu_sum_squares(nl_backend *be, size_t count, const float *x, double *partials);
-void nl_cpu_clip_by_norm(nl_backend *be, size_t count, float *x, double *slots, float max_norm);
-
-/* pointnorm.c: DyT and FRN's TLU, the normalizers without statistics */
-void nl_cpu_dyt_forward(nl_backend *be, int n, int c, int hw, const float *alpha, const float *x,
-                        const float *gamma, const float *beta, float *y);
-size_t nl_cpu_dyt_backward_workspace(nl_backend *be, int c);
-void nl_cpu_dyt_backward(nl_backend *be, int n, int c, int hw, const float *alpha,
-                         const float *x, const float *dy, const float *gamma, float *dx,
-                         bool accumulate_dx, float *dgamma, float *dbeta, float *dalpha,
-                         void *workspace);
-void nl_cpu_tlu_forward(nl_backend *be, int n, int c, int hw, const float *x, const float *tau,
-                        float *y);
-void nl_cpu_tlu_backward(nl_backend *be, int n, int c, int hw, const float *y, const float *tau,
-                         const float *dy, float *dx, bool accumulate_dx, float *dtau);
-
-/* embedding.c, attention.c, gelu.c: the token ops */
-void nl_cpu_embedding_forward(nl_backend *be, int n, int t, int d, const int32_t *tokens,
-                              const float *token_table, const float *pos_table, float *y);
-size_t nl_cpu_embedding_backward_workspace(nl_backend *be, int n, int t, int vocab);
-void nl_cpu_embedding_backward(nl_backend *be, int n, int t, int d, int vocab,
-                               const int32_t *tokens, const float *dy, float *dtoken_table,
-                               bool accumulate_dtoken, float *dpos_table, void *workspace);
-size_t nl_cpu_attention_workspace(nl_backend *be, const nl_attn_geom *g);
-void nl_cpu_attention_forward(nl_backend *be, const nl_attn_geom *g, const float *q,
-                              const float *k, const float *v, float *probs, float *y,
-                              float *max_logit, void *workspace);
-void nl_cpu_attention_backward(nl_backend *be, const nl_attn_geom *g, const float *q,
-                               const float *k, const float *v, const float *probs,
-                               const float *dy, float *dq, float *dk, float *dv, void *workspace);
-void nl_cpu_gelu_forward(nl_backend *be, nl_gelu_kind kind, size_t count, const float *x,
-                         float *y);
-void nl_cpu_gelu_backward(nl_backend *be, nl_gelu_kind kind, size_t count, const float *x,
-                          const float *dy, float *dx, bool accumulate_dx);
-
-/* vit.c: images as tokens */
-void nl_cpu_patchify_forward(nl_backend *be, int n, int c, int h, int w, int p, const float *x,
-                             float *y);
-void nl_cpu_patchify_backward(nl_backend *be, int n, int c, int h, int w, int p, const float *dy,
-                              float *dx, bool accumulate_dx);
-void nl_cpu_pos_add_forward(nl_backend *be, int n, int t, int d, const float *x,
-                            const float *pos, float *y);
-void nl_cpu_pos_add_backward(nl_backend *be, int n, int t, int d, const float *dy, float *dx,
-                             bool accumulate_dx, float *dpos);
-void nl_cpu_cls_prepend_forward(nl_backend *be, int n, int t, int d, const float *x,
-                                const float *cls, float *y);
-void nl_cpu_cls_prepend_backward(nl_backend *be, int n, int t, int d, const float *dy,
-                                 float *dx, bool accumulate_dx, float *dcls);
-void nl_cpu_token_pool_forward(nl_backend *be, nl_token_pool kind, int n, int t, int d,
-                               const float *x, float *y);
-void nl_cpu_token_pool_backward(nl_backend *be, nl_token_pool kind, int n, int t, int d,
-                                const float *dy, float *dx, bool accumulate_dx);
 
 #endif

@@ -2,7 +2,7 @@
  *
  * Images (hw > 1): a channel is the group of planes (0, c) ... (n-1, c), see
  * norm_common.cuh.
- * - forward (train and eval) is nl_cuda_norm_forward in groupnorm.cu: with
+ * - forward (train and eval) is nl_cuda_norm_forward_launch in groupnorm.cu: with
  *   few channels each is split over several blocks (stats, then apply),
  *   with many channels whole channels go to slots of a block, read once.
  * - backward has the same two shapes:
@@ -33,7 +33,7 @@ enum { FEAT_X = 32, FEAT_Y = 8 };
 /* ------------------------------------------------------------------------ */
 /* feature vectors (hw == 1)                                                 */
 
-/* the forward's variants as nl_cuda_norm_forward takes them (c features) */
+/* the forward's variants as nl_cuda_norm_forward_launch takes them (c features) */
 __global__ void __launch_bounds__(FEAT_X *FEAT_Y)
     bn_features_forward_kernel(nl_cuda_norm_fwd_args a)
 {
@@ -358,7 +358,7 @@ void nl_cuda_batchnorm_run(nl_backend *be, const nl_cuda_norm_fwd_args *a)
     if (a->n <= 0 || a->c <= 0 || a->hw <= 0)
         return;
     if (a->hw > 1) {
-        nl_cuda_norm_forward(cu, a);
+        nl_cuda_norm_forward_launch(cu, a);
         return;
     }
     bn_features_forward_kernel<<<(unsigned)((a->c + FEAT_X - 1) / FEAT_X), dim3(FEAT_X, FEAT_Y),

@@ -89,7 +89,7 @@ void nl_cuda_record_cublas(nl_cuda *cu, const char *call, cublasStatus_t s, cons
 /* ------------------------------------------------------------------------ */
 /* memory                                                                    */
 
-static nl_code cuda_alloc(nl_backend *be, size_t bytes, void **out, nl_error *err)
+nl_code nl_cuda_alloc(nl_backend *be, size_t bytes, void **out, nl_error *err)
 {
     nl_cuda *cu = nl_cuda_of(be);
     void *p = NULL;
@@ -111,13 +111,13 @@ static nl_code cuda_alloc(nl_backend *be, size_t bytes, void **out, nl_error *er
     return NL_OK;
 }
 
-static void cuda_release(nl_backend *be, void *ptr)
+void nl_cuda_release(nl_backend *be, void *ptr)
 {
     if (ptr)
         NL_CU(nl_cuda_of(be), cudaFree(ptr));
 }
 
-static void cuda_upload(nl_backend *be, void *dst, const void *src, size_t bytes)
+void nl_cuda_upload(nl_backend *be, void *dst, const void *src, size_t bytes)
 {
     nl_cuda *cu = nl_cuda_of(be);
     if (bytes == 0)
@@ -155,7 +155,7 @@ static void cuda_upload(nl_backend *be, void *dst, const void *src, size_t bytes
     }
 }
 
-static void cuda_download(nl_backend *be, void *dst, const void *src, size_t bytes)
+void nl_cuda_download(nl_backend *be, void *dst, const void *src, size_t bytes)
 {
     nl_cuda *cu = nl_cuda_of(be);
     if (bytes == 0)
@@ -169,7 +169,7 @@ static void cuda_download(nl_backend *be, void *dst, const void *src, size_t byt
     }
 }
 
-static void cuda_copy(nl_backend *be, float *dst, const float *src, size_t count)
+void nl_cuda_copy(nl_backend *be, float *dst, const float *src, size_t count)
 {
     nl_cuda *cu = nl_cuda_of(be);
     if (count)
@@ -177,7 +177,7 @@ static void cuda_copy(nl_backend *be, float *dst, const float *src, size_t count
                                   cu->stream));
 }
 
-static nl_code cuda_synchronize(nl_backend *be, nl_error *err)
+nl_code nl_cuda_synchronize(nl_backend *be, nl_error *err)
 {
     nl_cuda *cu = nl_cuda_of(be);
     NL_CU(cu, cudaStreamSynchronize(cu->stream));
@@ -186,7 +186,7 @@ static nl_code cuda_synchronize(nl_backend *be, nl_error *err)
     return NL_OK;
 }
 
-static void cuda_memory_info(nl_backend *be, size_t *free_bytes, size_t *total_bytes)
+void nl_cuda_memory_info(nl_backend *be, size_t *free_bytes, size_t *total_bytes)
 {
     *free_bytes = *total_bytes = 0;
     NL_CU(nl_cuda_of(be), cudaMemGetInfo(free_bytes, total_bytes));
@@ -198,7 +198,7 @@ static void cuda_memory_info(nl_backend *be, size_t *free_bytes, size_t *total_b
  * capture forbids (synchronization, allocation, pageable copies) break it,
  * and such a call is a bug in the recorded region that the sticky error
  * reports. */
-static bool cuda_record_begin(nl_backend *be)
+bool nl_cuda_record_begin(nl_backend *be)
 {
     nl_cuda *cu = nl_cuda_of(be);
     if (cu->code != NL_OK)
@@ -207,7 +207,7 @@ static bool cuda_record_begin(nl_backend *be)
     return cu->code == NL_OK;
 }
 
-static void *cuda_record_end(nl_backend *be)
+void *nl_cuda_record_end(nl_backend *be)
 {
     nl_cuda *cu = nl_cuda_of(be);
     cudaGraph_t graph = NULL;
@@ -224,13 +224,13 @@ static void *cuda_record_end(nl_backend *be)
     return exec;
 }
 
-static void cuda_replay(nl_backend *be, void *recording)
+void nl_cuda_replay(nl_backend *be, void *recording)
 {
     nl_cuda *cu = nl_cuda_of(be);
     NL_CU(cu, cudaGraphLaunch((cudaGraphExec_t)recording, cu->stream));
 }
 
-static void cuda_record_free(nl_backend *be, void *recording)
+void nl_cuda_record_free(nl_backend *be, void *recording)
 {
     if (recording)
         NL_CU(nl_cuda_of(be), cudaGraphExecDestroy((cudaGraphExec_t)recording));
@@ -244,69 +244,8 @@ static nl_ops make_ops(void)
     nl_ops o;
     memset(&o, 0, sizeof o);
     o.name = "cuda";
-    o.alloc = cuda_alloc;
-    o.release = cuda_release;
-    o.upload = cuda_upload;
-    o.download = cuda_download;
-    o.record_begin = cuda_record_begin;
-    o.record_end = cuda_record_end;
-    o.replay = cuda_replay;
-    o.record_free = cuda_record_free;
-    o.fill = nl_cuda_fill;
-    o.copy = cuda_copy;
-    o.synchronize = cuda_synchronize;
-    o.memory_info = cuda_memory_info;
-    o.gather_rows = nl_cuda_gather_rows;
-    o.gather_windows = nl_cuda_gather_windows;
-    o.linear_workspace = nl_cuda_linear_workspace;
-    o.linear_forward = nl_cuda_linear_forward;
-    o.linear_backward = nl_cuda_linear_backward;
-    o.conv2d_workspace = nl_cuda_conv2d_workspace;
-    o.conv2d_forward = nl_cuda_conv2d_forward;
-    o.conv2d_backward = nl_cuda_conv2d_backward;
-    o.pool_forward = nl_cuda_pool_forward;
-    o.pool_backward = nl_cuda_pool_backward;
-    o.activation_forward = nl_cuda_activation_forward;
-    o.activation_backward = nl_cuda_activation_backward;
-    o.add_forward = nl_cuda_add_forward;
-    o.pass_gradient = nl_cuda_pass_gradient;
-    o.softmax_xent_forward = nl_cuda_softmax_xent_forward;
-    o.softmax_xent_backward = nl_cuda_softmax_xent_backward;
-    o.norm_forward = nl_cuda_norm_op_forward;
-    o.norm_forward_eval = nl_cuda_norm_op_forward_eval;
-    o.norm_stats = nl_cuda_norm_op_stats;
-    o.norm_apply = nl_cuda_norm_op_apply;
-    o.renorm_correction = nl_cuda_renorm_correction;
-    o.renorm_param_grads = nl_cuda_renorm_param_grads;
-    o.norm_backward_workspace = nl_cuda_norm_op_backward_workspace;
-    o.norm_backward = nl_cuda_norm_op_backward;
-    o.norm_backward_reduce = nl_cuda_norm_op_backward_reduce;
-    o.norm_backward_apply = nl_cuda_norm_op_backward_apply;
-    o.dyt_forward = nl_cuda_dyt_forward;
-    o.dyt_backward_workspace = nl_cuda_dyt_backward_workspace;
-    o.dyt_backward = nl_cuda_dyt_backward;
-    o.tlu_forward = nl_cuda_tlu_forward;
-    o.tlu_backward = nl_cuda_tlu_backward;
-    o.embedding_forward = nl_cuda_embedding_forward;
-    o.embedding_backward_workspace = nl_cuda_embedding_backward_workspace;
-    o.embedding_backward = nl_cuda_embedding_backward;
-    o.attention_workspace = nl_cuda_attention_workspace;
-    o.attention_forward = nl_cuda_attention_forward;
-    o.attention_backward = nl_cuda_attention_backward;
-    o.patchify_forward = nl_cuda_patchify_forward;
-    o.patchify_backward = nl_cuda_patchify_backward;
-    o.pos_add_forward = nl_cuda_pos_add_forward;
-    o.pos_add_backward = nl_cuda_pos_add_backward;
-    o.cls_prepend_forward = nl_cuda_cls_prepend_forward;
-    o.cls_prepend_backward = nl_cuda_cls_prepend_backward;
-    o.token_pool_forward = nl_cuda_token_pool_forward;
-    o.token_pool_backward = nl_cuda_token_pool_backward;
-    o.gelu_forward = nl_cuda_gelu_forward;
-    o.gelu_backward = nl_cuda_gelu_backward;
-    o.sgd_step = nl_cuda_sgd_step;
-    o.adamw_step = nl_cuda_adamw_step;
-    o.sum_squares = nl_cuda_sum_squares;
-    o.clip_by_norm = nl_cuda_clip_by_norm;
+#define NL_OP(backends, ret, op, params) NL_OP_IF(NL_OP_ON_CUDA_##backends, o.op = nl_cuda_##op;)
+#include "backend_ops.def"
     return o;
 }
 
@@ -347,10 +286,10 @@ static void norm_run(nl_backend *be, const nl_norm_geom *g, const nl_cuda_norm_f
         nl_cuda_groupnorm_run(be, a);
 }
 
-void nl_cuda_norm_op_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
-                             const float *gamma, const float *beta, float *y, float *save_mean,
-                             float *save_rstd, float *running_mean, float *running_var,
-                             const float *momentum)
+void nl_cuda_norm_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
+                          const float *gamma, const float *beta, float *y, float *save_mean,
+                          float *save_rstd, float *running_mean, float *running_var,
+                          const float *momentum)
 {
     nl_cuda_norm_fwd_args a = norm_args(g, x);
     a.gamma = gamma;
@@ -364,9 +303,9 @@ void nl_cuda_norm_op_forward(nl_backend *be, const nl_norm_geom *g, const float 
     norm_run(be, g, &a);
 }
 
-void nl_cuda_norm_op_stats(nl_backend *be, const nl_norm_geom *g, const float *x, float *mean,
-                           float *var, float *running_mean, float *running_var,
-                           const float *momentum)
+void nl_cuda_norm_stats(nl_backend *be, const nl_norm_geom *g, const float *x, float *mean,
+                        float *var, float *running_mean, float *running_var,
+                        const float *momentum)
 {
     nl_cuda_norm_fwd_args a = norm_args(g, x);
     a.save_mean = mean;
@@ -377,9 +316,9 @@ void nl_cuda_norm_op_stats(nl_backend *be, const nl_norm_geom *g, const float *x
     norm_run(be, g, &a);
 }
 
-void nl_cuda_norm_op_apply(nl_backend *be, const nl_norm_geom *g, const float *x,
-                           const float *mean, const float *var, const float *gamma,
-                           const float *beta, float *y, float *save_rstd)
+void nl_cuda_norm_apply(nl_backend *be, const nl_norm_geom *g, const float *x,
+                        const float *mean, const float *var, const float *gamma,
+                        const float *beta, float *y, float *save_rstd)
 {
     nl_cuda_norm_fwd_args a = norm_args(g, x);
     a.gamma = gamma;
@@ -391,24 +330,24 @@ void nl_cuda_norm_op_apply(nl_backend *be, const nl_norm_geom *g, const float *x
     norm_run(be, g, &a);
 }
 
-void nl_cuda_norm_op_forward_eval(nl_backend *be, const nl_norm_geom *g, const float *x,
-                                  const float *gamma, const float *beta,
-                                  const float *running_mean, const float *running_var, float *y)
+void nl_cuda_norm_forward_eval(nl_backend *be, const nl_norm_geom *g, const float *x,
+                               const float *gamma, const float *beta,
+                               const float *running_mean, const float *running_var, float *y)
 {
     /* per-channel statistics, whatever geometry the kind trains with */
     const nl_norm_geom per_channel = {g->n, g->c, g->hw, 0, true, g->eps};
-    nl_cuda_norm_op_apply(be, &per_channel, x, running_mean, running_var, gamma, beta, y, NULL);
+    nl_cuda_norm_apply(be, &per_channel, x, running_mean, running_var, gamma, beta, y, NULL);
 }
 
-size_t nl_cuda_norm_op_backward_workspace(nl_backend *be, const nl_norm_geom *g)
+size_t nl_cuda_norm_backward_workspace(nl_backend *be, const nl_norm_geom *g)
 {
     return g->groups == 0 ? 0 : nl_cuda_groupnorm_backward_workspace(be, g);
 }
 
-void nl_cuda_norm_op_backward(nl_backend *be, const nl_norm_geom *g, const float *x,
-                              const float *dy, const float *gamma, const float *save_mean,
-                              const float *save_rstd, float *dx, bool accumulate_dx,
-                              float *dgamma, float *dbeta, void *workspace)
+void nl_cuda_norm_backward(nl_backend *be, const nl_norm_geom *g, const float *x,
+                           const float *dy, const float *gamma, const float *save_mean,
+                           const float *save_rstd, float *dx, bool accumulate_dx,
+                           float *dgamma, float *dbeta, void *workspace)
 {
     if (uncentred_batch(be, g))
         return;

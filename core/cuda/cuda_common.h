@@ -111,147 +111,24 @@ static inline bool nl_cuda_aligned16(const void *a, const void *b = NULL, const 
     return ((uintptr_t)a | (uintptr_t)b | (uintptr_t)c | (uintptr_t)d) % 16 == 0;
 }
 
-/* ---- ops, one file per family (names mirror core/cpu/cpu.h) ---- */
-/* elementwise.cu */
-void nl_cuda_fill(nl_backend *be, float *dst, float value, size_t count);
-void nl_cuda_activation_forward(nl_backend *be, nl_activation kind, size_t count, const float *x,
-                                float *y);
-void nl_cuda_activation_backward(nl_backend *be, nl_activation kind, size_t count, const float *y,
-                                 const float *dy, float *dx, bool accumulate_dx);
-void nl_cuda_add_forward(nl_backend *be, size_t count, const float *a, const float *b, float *y);
-void nl_cuda_pass_gradient(nl_backend *be, size_t count, const float *src, float *dst,
-                           bool accumulate);
-void nl_cuda_gather_rows(nl_backend *be, int n, size_t row_words, const int32_t *index,
-                         const void *src, void *dst);
-void nl_cuda_gather_windows(nl_backend *be, int n, int t, const int32_t *starts,
-                            const int32_t *src, int32_t *tokens, int32_t *targets);
-/* linear.cu */
-size_t nl_cuda_linear_workspace(nl_backend *be, int n, int in, int out);
-void nl_cuda_linear_forward(nl_backend *be, int n, int in, int out, const float *x,
-                            const float *weight, const float *bias, float *y, void *workspace);
-void nl_cuda_linear_backward(nl_backend *be, int n, int in, int out, const float *x,
-                             const float *weight, const float *dy, float *dx, bool accumulate_dx,
-                             float *dweight, float *dbias);
-/* conv2d.cu */
-size_t nl_cuda_conv2d_workspace(nl_backend *be, const nl_conv_geom *g, int n);
-void nl_cuda_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
-                            const float *weight, const float *bias, float *y, void *workspace);
-void nl_cuda_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
-                             const float *weight, const float *dy, float *dx, bool accumulate_dx,
-                             float *dweight, float *dbias, void *workspace);
-/* pool.cu */
-void nl_cuda_pool_forward(nl_backend *be, const nl_pool_geom *g, int n, const float *x, float *y,
-                          int32_t *argmax);
-void nl_cuda_pool_backward(nl_backend *be, const nl_pool_geom *g, int n, const float *dy,
-                           const int32_t *argmax, float *dx, bool accumulate_dx);
-/* loss.cu */
-void nl_cuda_softmax_xent_forward(nl_backend *be, int n, int classes, const float *logits,
-                                  const int32_t *labels, float *probs, double *metrics);
-void nl_cuda_softmax_xent_backward(nl_backend *be, int n, int classes, const float *probs,
-                                   const int32_t *labels, float *dlogits);
-/* batchnorm.cu */
-void nl_cuda_renorm_correction(nl_backend *be, int c, float eps, const float *limits,
-                               const float *mean, const float *var, const float *running_mean,
-                               const float *running_var, const float *gamma, const float *beta,
-                               float *r, float *d, float *scale, float *shift);
-void nl_cuda_renorm_param_grads(nl_backend *be, int c, const float *r, const float *d,
-                                float *dgamma, const float *dbeta);
+/* ---- the ops: nl_cuda_<op> for each op backend_ops.def gives CUDA, one
+ * .cu per family as on the CPU (memory, recording and the norm ops'
+ * dispatch in cuda_backend.cu) ---- */
+#define NL_OP(backends, ret, op, params)                                                           \
+    NL_OP_IF(NL_OP_ON_CUDA_##backends, ret nl_cuda_##op params;)
+#include "backend_ops.def"
+
+/* ---- the norm ops' halves: batch statistics (batchnorm.cu) and
+ * per-sample groups, centred or not (groupnorm.cu, g->groups >= 1) ---- */
 void nl_cuda_batchnorm_backward(nl_backend *be, int n, int c, int hw, const float *x,
                                 const float *dy, const float *gamma, const float *save_mean,
                                 const float *save_rstd, float *dx, bool accumulate_dx,
                                 float *dgamma, float *dbeta);
-/* groupnorm.cu: per-sample groups (g->groups >= 1), centred or not */
 size_t nl_cuda_groupnorm_backward_workspace(nl_backend *be, const nl_norm_geom *g);
 void nl_cuda_groupnorm_backward(nl_backend *be, const nl_norm_geom *g, const float *x,
                                 const float *dy, const float *gamma, const float *save_mean,
                                 const float *save_rstd, float *dx, bool accumulate_dx,
                                 float *dgamma, float *dbeta, void *workspace);
-/* norm_sync.cu: the backward of batch statistics in two steps */
-void nl_cuda_norm_op_backward_reduce(nl_backend *be, const nl_norm_geom *g, const float *x,
-                                     const float *dy, const float *save_mean,
-                                     const float *save_rstd, float *sum_dy, float *sum_dy_xhat);
-void nl_cuda_norm_op_backward_apply(nl_backend *be, const nl_norm_geom *g, const float *x,
-                                    const float *dy, const float *gamma, const float *save_mean,
-                                    const float *save_rstd, const float *sum_dy,
-                                    const float *sum_dy_xhat, double count, float *dx,
-                                    bool accumulate_dx);
-/* the norm ops (cuda_backend.cu): batch statistics to batchnorm.cu, the rest
- * to groupnorm.cu */
-void nl_cuda_norm_op_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
-                             const float *gamma, const float *beta, float *y, float *save_mean,
-                             float *save_rstd, float *running_mean, float *running_var,
-                             const float *momentum);
-void nl_cuda_norm_op_forward_eval(nl_backend *be, const nl_norm_geom *g, const float *x,
-                                  const float *gamma, const float *beta,
-                                  const float *running_mean, const float *running_var, float *y);
-void nl_cuda_norm_op_stats(nl_backend *be, const nl_norm_geom *g, const float *x, float *mean,
-                           float *var, float *running_mean, float *running_var,
-                           const float *momentum);
-void nl_cuda_norm_op_apply(nl_backend *be, const nl_norm_geom *g, const float *x,
-                           const float *mean, const float *var, const float *gamma,
-                           const float *beta, float *y, float *save_rstd);
-size_t nl_cuda_norm_op_backward_workspace(nl_backend *be, const nl_norm_geom *g);
-void nl_cuda_norm_op_backward(nl_backend *be, const nl_norm_geom *g, const float *x,
-                              const float *dy, const float *gamma, const float *save_mean,
-                              const float *save_rstd, float *dx, bool accumulate_dx,
-                              float *dgamma, float *dbeta, void *workspace);
-/* pointnorm.cu: DyT and FRN's TLU, the normalizers without statistics */
-void nl_cuda_dyt_forward(nl_backend *be, int n, int c, int hw, const float *alpha, const float *x,
-                         const float *gamma, const float *beta, float *y);
-size_t nl_cuda_dyt_backward_workspace(nl_backend *be, int c);
-void nl_cuda_dyt_backward(nl_backend *be, int n, int c, int hw, const float *alpha,
-                          const float *x, const float *dy, const float *gamma, float *dx,
-                          bool accumulate_dx, float *dgamma, float *dbeta, float *dalpha,
-                          void *workspace);
-void nl_cuda_tlu_forward(nl_backend *be, int n, int c, int hw, const float *x, const float *tau,
-                         float *y);
-void nl_cuda_tlu_backward(nl_backend *be, int n, int c, int hw, const float *y, const float *tau,
-                          const float *dy, float *dx, bool accumulate_dx, float *dtau);
-/* elementwise.cu: GELU */
-void nl_cuda_gelu_forward(nl_backend *be, nl_gelu_kind kind, size_t count, const float *x,
-                          float *y);
-void nl_cuda_gelu_backward(nl_backend *be, nl_gelu_kind kind, size_t count, const float *x,
-                           const float *dy, float *dx, bool accumulate_dx);
-/* embedding.cu */
-void nl_cuda_embedding_forward(nl_backend *be, int n, int t, int d, const int32_t *tokens,
-                               const float *token_table, const float *pos_table, float *y);
-size_t nl_cuda_embedding_backward_workspace(nl_backend *be, int n, int t, int vocab);
-void nl_cuda_embedding_backward(nl_backend *be, int n, int t, int d, int vocab,
-                                const int32_t *tokens, const float *dy, float *dtoken_table,
-                                bool accumulate_dtoken, float *dpos_table, void *workspace);
-/* attention.cu */
-size_t nl_cuda_attention_workspace(nl_backend *be, const nl_attn_geom *g);
-void nl_cuda_attention_forward(nl_backend *be, const nl_attn_geom *g, const float *q,
-                               const float *k, const float *v, float *probs, float *y,
-                               float *max_logit, void *workspace);
-void nl_cuda_attention_backward(nl_backend *be, const nl_attn_geom *g, const float *q,
-                                const float *k, const float *v, const float *probs,
-                                const float *dy, float *dq, float *dk, float *dv, void *workspace);
-/* vit.cu: images as tokens */
-void nl_cuda_patchify_forward(nl_backend *be, int n, int c, int h, int w, int p, const float *x,
-                              float *y);
-void nl_cuda_patchify_backward(nl_backend *be, int n, int c, int h, int w, int p,
-                               const float *dy, float *dx, bool accumulate_dx);
-void nl_cuda_pos_add_forward(nl_backend *be, int n, int t, int d, const float *x,
-                             const float *pos, float *y);
-void nl_cuda_pos_add_backward(nl_backend *be, int n, int t, int d, const float *dy, float *dx,
-                              bool accumulate_dx, float *dpos);
-void nl_cuda_cls_prepend_forward(nl_backend *be, int n, int t, int d, const float *x,
-                                 const float *cls, float *y);
-void nl_cuda_cls_prepend_backward(nl_backend *be, int n, int t, int d, const float *dy,
-                                  float *dx, bool accumulate_dx, float *dcls);
-void nl_cuda_token_pool_forward(nl_backend *be, nl_token_pool kind, int n, int t, int d,
-                                const float *x, float *y);
-void nl_cuda_token_pool_backward(nl_backend *be, nl_token_pool kind, int n, int t, int d,
-                                 const float *dy, float *dx, bool accumulate_dx);
-/* sgd.cu */
-void nl_cuda_sgd_step(nl_backend *be, size_t count, float *param, const float *grad,
-                      float *velocity, const nl_sgd_args *args);
-/* adamw.cu */
-void nl_cuda_adamw_step(nl_backend *be, size_t count, float *param, const float *grad,
-                        float *exp_avg, float *exp_avg_sq, const nl_adamw_args *args);
-void nl_cuda_sum_squares(nl_backend *be, size_t count, const float *x, double *partials);
-void nl_cuda_clip_by_norm(nl_backend *be, size_t count, float *x, double *slots, float max_norm);
 
 /* ---- shared by batchnorm.cu and groupnorm.cu (defined in groupnorm.cu) ----
  * The normalizing forward over "groups" of planes, a plane being one
@@ -275,7 +152,7 @@ typedef struct {
     const float *eval_mean, *eval_var;
 } nl_cuda_norm_fwd_args;
 
-void nl_cuda_norm_forward(nl_cuda *cu, const nl_cuda_norm_fwd_args *a);
+void nl_cuda_norm_forward_launch(nl_cuda *cu, const nl_cuda_norm_fwd_args *a);
 /* any variant of the forward (train, eval, statistics only, given
  * statistics): batch statistics (groups 0, features or planes) and
  * per-sample groups, whose running statistics (instance norm) are per channel */

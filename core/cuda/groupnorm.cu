@@ -1,7 +1,7 @@
 /* GroupNorm on the GPU (LayerNorm with groups = 1, InstanceNorm with
  * groups = C), and the normalizing forward it shares with BatchNorm.
  *
- * Forward (nl_cuda_norm_forward; groups of planes as in norm_common.cuh):
+ * Forward (nl_cuda_norm_forward_launch; groups of planes as in norm_common.cuh):
  * - many groups (IN, GN with many groups, BN with many channels): the fused
  *   path, norm_fused_kernel. Each group gets a slot of 32..256 threads
  *   sized to it (about four vectors per thread, loaded in one batch), 256 /
@@ -301,7 +301,7 @@ template <int V> static void norm_forward_v(nl_cuda *cu, const nl_cuda_norm_fwd_
     NL_CU_LAUNCHED(cu, "norm_apply_kernel");
 }
 
-void nl_cuda_norm_forward(nl_cuda *cu, const nl_cuda_norm_fwd_args *a)
+void nl_cuda_norm_forward_launch(nl_cuda *cu, const nl_cuda_norm_fwd_args *a)
 {
     const int n = a->n, c = a->c, hw = a->hw;
     if (n <= 0 || c <= 0 || hw <= 0)
@@ -376,7 +376,7 @@ void nl_cuda_groupnorm_run(nl_backend *be, const nl_cuda_norm_fwd_args *a)
     /* running statistics are per channel: not finish_group's per group */
     nl_cuda_norm_fwd_args per_group = *a;
     per_group.running_mean = per_group.running_var = NULL;
-    nl_cuda_norm_forward(cu, &per_group);
+    nl_cuda_norm_forward_launch(cu, &per_group);
     if (!a->running_mean)
         return;
     int t = (a->hw + 31) / 32 * 32;

@@ -24,9 +24,9 @@ norm_backward_apply_kernel(long long total, int c, int hw, const float *x, const
     }
 }
 
-void nl_cuda_norm_op_backward_reduce(nl_backend *be, const nl_norm_geom *g, const float *x,
-                                     const float *dy, const float *save_mean,
-                                     const float *save_rstd, float *sum_dy, float *sum_dy_xhat)
+void nl_cuda_norm_backward_reduce(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                  const float *dy, const float *save_mean,
+                                  const float *save_rstd, float *sum_dy, float *sum_dy_xhat)
 {
     if (g->groups != 0) {
         nl_cuda_record(nl_cuda_of(be), NL_ERR_UNSUPPORTED,
@@ -37,11 +37,11 @@ void nl_cuda_norm_op_backward_reduce(nl_backend *be, const nl_norm_geom *g, cons
                                false, sum_dy_xhat, sum_dy);
 }
 
-void nl_cuda_norm_op_backward_apply(nl_backend *be, const nl_norm_geom *g, const float *x,
-                                    const float *dy, const float *gamma, const float *save_mean,
-                                    const float *save_rstd, const float *sum_dy,
-                                    const float *sum_dy_xhat, double count, float *dx,
-                                    bool accumulate_dx)
+void nl_cuda_norm_backward_apply(nl_backend *be, const nl_norm_geom *g, const float *x,
+                                 const float *dy, const float *gamma, const float *save_mean,
+                                 const float *save_rstd, const float *sum_dy,
+                                 const float *sum_dy_xhat, double count, float *dx,
+                                 bool accumulate_dx)
 {
     nl_cuda *cu = nl_cuda_of(be);
     if (g->groups != 0) {
