@@ -329,6 +329,11 @@ static nl_code parse_int(loader *L, const nl_key_def *def, const char *label, co
                        acc);
     }
     case SCAN_OVERFLOW:
+        /* the key's own limit, as its range says (the accepted text leaves
+         * out seed's int64 ceiling, which only "too large" reads) */
+        if ((def->flags & NL_KF_HI) && def->hi <= (double)max && def->hi < 1e18)
+            return fail_at(L, n, label, "%s is out of range; accepted: %s",
+                           shown(s, text, sizeof text), acc);
         return fail_at(L, n, label, "%s is too large (at most %lld)", shown(s, text, sizeof text),
                        max);
     default:
@@ -1376,10 +1381,8 @@ nl_code nl_config_validate(nl_config *cfg, nl_error *err)
     if (t->steps > 0 && s->warmup_steps >= t->steps)
         add_warning(cfg, "train.schedule.warmup_steps %d covers all %ld steps; the run never "
                     "reaches the base learning rate's schedule", s->warmup_steps, t->steps);
-    if (s->kind == NL_SCHED_STEP && t->steps > 0 && s->n_milestones > 0 &&
-        s->milestones[0] >= t->steps)
-        add_warning(cfg, "train.schedule.milestones: the first milestone (%d) is at or past the "
-                    "last step (%ld); the learning rate never changes", s->milestones[0], t->steps);
+    /* milestones past the run's last step: nl_run_check, which knows the
+     * run's length also when it is given in epochs */
 
     /* token datasets count tokens in train_size and test_size, not samples */
     const bool samples = !nl_dataset_kind_is_tokens(cfg->data.kind);
