@@ -183,6 +183,19 @@ static double mem_available(void)
     return kib < 0 ? -1 : kib * 1024;
 }
 
+/* whether two configs describe the same model at the same batch sizes */
+static bool same_model(const nl_config *a, const nl_config *b)
+{
+    nl_model_spec sa, sb;
+    memset(&sa, 0, sizeof sa);
+    memset(&sb, 0, sizeof sb);
+    nl_run_model_spec(a, &sa);
+    nl_run_model_spec(b, &sb);
+    /* padding compares too: at worst a model is planned once more */
+    return memcmp(&sa, &sb, sizeof sa) == 0 && nl_run_capacity(a) == nl_run_capacity(b) &&
+           a->train.batch_size == b->train.batch_size && a->threads == b->threads;
+}
+
 /* the bytes of the model cfg describes, as planned; < 0 when it does not build */
 static double planned_model_bytes(const nl_config *cfg)
 {
@@ -235,7 +248,7 @@ static memory_driver memory_key(const nl_config *cfg, const nl_run_plan *plan,
             if (strncmp(keys[i], "data.", 5) == 0)
                 continue;
             nl_config_copy_key(trial, defaults, keys[i]);
-            const double bytes = planned_model_bytes(trial);
+            const double bytes = same_model(trial, cfg) ? -1 : planned_model_bytes(trial);
             nl_config_copy_key(trial, cfg, keys[i]);
             if (bytes >= 0 && bytes < least) {
                 least = bytes;
