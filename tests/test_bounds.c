@@ -5,7 +5,9 @@
  *    that bound, not the int's;
  *  - `normlab validate` with model.convs_per_stage 2147483647 answers
  *    exit 2 at once (it used to allocate until the OOM killer came);
- *  - the memory check names the key that makes a run too large;
+ *  - the memory check names the key that makes a run too large, and a batch
+ *    of more token rows than an int counts is refused before a layer
+ *    multiplies them;
  *  - step-schedule milestones past the run's last step are refused, and
  *    recalibration on a token model does not offer 0 as a value. */
 #include <limits.h>
@@ -300,6 +302,42 @@ START_TEST(test_memory_error_names_the_driving_key)
 }
 END_TEST
 
+/* each key within its bound, their product past an int: refused before any
+ * layer computes it (UBSan saw the overflow in the ViT's patch embedding) */
+START_TEST(test_token_rows_past_an_int_refused)
+{
+    static const struct {
+        const char *yaml, *where, *key;
+    } cases[] = {
+        {"data: {shape: [1, 1024, 1024], classes: 4, train_size: 64, test_size: 32}\n"
+         "model: {arch: vit, d_model: 8, heads: 2, layers: 1, patch: 1}\n"
+         "train: {batch_size: 16, steps: 5, eval_batch_size: 4096}\n",
+         SRC ":3:52: train.eval_batch_size: layer patchify: batches of 4096 samples of 1048576 "
+         "tokens are 4294967296 token rows", "train.eval_batch_size"},
+        {"data: {shape: [1, 1024, 1024], classes: 4, train_size: 4096, test_size: 32}\n"
+         "model: {arch: vit, d_model: 8, heads: 2, layers: 1, patch: 1}\n"
+         "train: {batch_size: 4096, steps: 5, eval_batch_size: 16}\n",
+         SRC ":3:21: train.batch_size: layer patchify", "train.batch_size"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        nl_config *cfg = cfg_new();
+        nl_error err = {0};
+        /* the loader's own model check (at the training batch) or the run's */
+        nl_code code = nl_config_load_string(cases[i].yaml, SRC, NULL, 0, cfg, &err);
+        if (code == NL_OK) {
+            nl_run_plan plan;
+            code = nl_run_check(cfg, -1, false, NULL, &plan, &err);
+        }
+        free(cfg);
+        ck_assert_int_eq(code, NL_ERR_CONFIG);
+        ck_assert_msg(strcmp(err.key, cases[i].key) == 0 && strstr(err.msg, cases[i].where) &&
+                          strstr(err.msg, "more than the layers count (2147483647)"),
+                      "case %zu: expected '%s', got key %s: %s", i, cases[i].where, err.key,
+                      err.msg);
+    }
+}
+END_TEST
+
 /* ---- the schedule's milestones against the run's length ---- */
 
 START_TEST(test_milestones_past_the_last_step_refused)
@@ -356,6 +394,7 @@ int main(void)
     tcase_add_test(tc, test_past_the_bound_names_file_line_key_and_limit);
     tcase_add_test(tc, test_validate_refuses_huge_depth_promptly);
     tcase_add_test(tc, test_memory_error_names_the_driving_key);
+    tcase_add_test(tc, test_token_rows_past_an_int_refused);
     tcase_add_test(tc, test_milestones_past_the_last_step_refused);
     tcase_add_test(tc, test_recalibration_of_tokens_offers_no_zero);
     suite_add_tcase(s, tc);

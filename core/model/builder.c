@@ -1,5 +1,6 @@
 /* The builder collects what layer constructors declare, then plans and
  * allocates all memory of the model in a handful of arenas. */
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@ typedef struct {
 struct nl_builder {
     nl_backend *be;
     bool plan_only; /* nl_model_check: shapes and errors, no memory */
+    int capacity;   /* the largest batch */
     int train_batch;
     nl_error *err;
     bool failed;
@@ -101,8 +103,28 @@ void *nl_builder_layer_alloc(nl_builder *b, size_t bytes)
     return p;
 }
 
+/* The layers count a batch's rows, token rows of (N, T, D) included, in an
+ * int: a larger batch of tokens (eval_batch_size 2^20 of 2^16-token
+ * contexts, or of a ViT's 2^20 patches) is refused here, where every tensor
+ * is declared, before a constructor multiplies them. Each key is within its
+ * own bound; it is their product that is not. */
+static bool rows_fit(nl_builder *b, const char *name, nl_shape shape)
+{
+    const double rows = (double)shape.n * nl_shape_rows_per_sample(shape);
+    if (rows <= INT_MAX)
+        return true;
+    nl_builder_fail(b, NL_ERR_CONFIG,
+                    "layer %s: batches of %d samples of %d tokens are %.0f token rows, more than the "
+                    "layers count (%d); make the batch or the tokens per sample smaller",
+                    name, shape.n, nl_shape_rows_per_sample(shape), rows, INT_MAX);
+    nl_builder_key(b, b->capacity > b->train_batch ? "train.eval_batch_size" : "train.batch_size");
+    return false;
+}
+
 static nl_act *new_act(nl_builder *b, const char *name, nl_shape shape)
 {
+    if (!rows_fit(b, name, shape))
+        return NULL;
     if (!grow(b, (void **)&b->acts, &b->cap_acts, b->n_acts + 1, sizeof *b->acts))
         return NULL;
     nl_act *a = nl_calloc(1, sizeof *a);
@@ -508,7 +530,8 @@ nl_code nl_model_assemble(const nl_model_spec *spec, nl_backend *be, bool plan_o
     if (capacity < 1 || train_batch < 1 || train_batch > capacity)
         return nl_fail(err, NL_ERR_CONFIG, "model: batch sizes must be >= 1 (capacity %d, train %d)",
                        capacity, train_batch);
-    nl_builder b = {.be = be, .plan_only = plan_only, .train_batch = train_batch, .err = err,
+    nl_builder b = {.be = be, .plan_only = plan_only, .capacity = capacity,
+                    .train_batch = train_batch, .err = err,
                     .n_scalars = NL_OPTIM_SCALARS};
     nl_model *m = nl_calloc(1, sizeof *m);
     if (!m)
