@@ -221,10 +221,13 @@ START_TEST(test_validate_refuses_huge_depth_promptly)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         /* where a regression would allocate, it stops at the address-space
          * limit (not under ASan, whose shadow memory needs the space) and at
-         * the time limit, rather than taking the machine's memory */
+         * the time limit, rather than taking the machine's memory. One
+         * thread: OpenBLAS sizes buffers per thread when it loads, and on a
+         * machine of many cores it retries them forever under the limit. */
         char cmd[2048];
         snprintf(cmd, sizeof cmd,
-                 "cd %s && { %s timeout 60 %s validate %s --set %s=2147483647; } > out.txt 2>&1",
+                 "cd %s && { %s OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 timeout 60 %s validate "
+                 "%s --set %s=2147483647; } > out.txt 2>&1",
                  tu_tmp,
 #if defined(__SANITIZE_ADDRESS__)
                  "",
