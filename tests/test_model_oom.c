@@ -40,6 +40,14 @@ static void mlp_batch(nl_model_spec *spec)
     spec->weight_standardization = true;
 }
 
+/* synchronized batch norm keeps host buffers after its layer struct */
+static void cnn_sync_batch(nl_model_spec *spec)
+{
+    image_spec(spec, NL_ARCH_CNN, NL_NORM_BATCH);
+    spec->norm.sync = true;
+    spec->fuse_relu_pool = false;
+}
+
 static void cnn_group(nl_model_spec *spec)
 {
     image_spec(spec, NL_ARCH_CNN, NL_NORM_GROUP);
@@ -97,6 +105,7 @@ static void vit_dyt_mean(nl_model_spec *spec)
 
 static const model_case cases[] = {
     {"mlp+batch+ws", mlp_batch},      {"cnn+group", cnn_group},
+    {"cnn+sync-batch", cnn_sync_batch},
     {"resnet+renorm", resnet_renorm}, {"resnet-pre+frn", resnet_pre_frn},
     {"lm+layer+qk", lm_layer_qk},     {"vit+rms", vit_rms},
     {"vit+dyt+mean", vit_dyt_mean},
