@@ -269,6 +269,20 @@ static nl_code check_text(const char *yaml, nl_error *err)
     return code;
 }
 
+/* what validate says: the loader's model check (at the training batch),
+ * then the run's */
+static nl_code validate_text(const char *yaml, nl_error *err)
+{
+    nl_config *cfg = cfg_new();
+    nl_code code = nl_config_load_string(yaml, SRC, NULL, 0, cfg, err);
+    if (code == NL_OK) {
+        nl_run_plan plan;
+        code = nl_run_check(cfg, -1, false, NULL, &plan, err);
+    }
+    free(cfg);
+    return code;
+}
+
 START_TEST(test_memory_error_names_the_driving_key)
 {
     /* each far beyond any machine: petabytes */
@@ -323,21 +337,39 @@ START_TEST(test_token_rows_past_an_int_refused)
          SRC ":3:21: train.batch_size: layer patchify", "train.batch_size"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        nl_config *cfg = cfg_new();
         nl_error err = {0};
-        /* the loader's own model check (at the training batch) or the run's */
-        nl_code code = nl_config_load_string(cases[i].yaml, SRC, NULL, 0, cfg, &err);
-        if (code == NL_OK) {
-            nl_run_plan plan;
-            code = nl_run_check(cfg, -1, false, NULL, &plan, &err);
-        }
-        free(cfg);
-        ck_assert_int_eq(code, NL_ERR_CONFIG);
+        ck_assert_int_eq(validate_text(cases[i].yaml, &err), NL_ERR_CONFIG);
         ck_assert_msg(strcmp(err.key, cases[i].key) == 0 && strstr(err.msg, cases[i].where) &&
                           strstr(err.msg, "more than the layers count (2147483647)"),
                       "case %zu: expected '%s', got key %s: %s", i, cases[i].where, err.key,
                       err.msg);
     }
+}
+END_TEST
+
+/* a CNN's last stage flattened for the classifier: one value past an int */
+START_TEST(test_flat_width_past_an_int_refused)
+{
+    nl_error err = {0};
+    ck_assert_int_eq(validate_text("data: {shape: [1, 1024, 1024], classes: 4, train_size: 64, "
+                                "test_size: 32}\nmodel: {arch: cnn, widths: [8192]}\n"
+                                "train: {batch_size: 16, steps: 5}\n",
+                                &err),
+                     NL_ERR_CONFIG);
+    ck_assert_msg(strcmp(err.key, "model.widths") == 0 &&
+                      strstr(err.msg, SRC ":2:28: model.widths: layer flatten: pool1 holds "
+                                      "2147483648 values per sample, more than a layer's width "
+                                      "can be (2147483647)"),
+                  "%s: %s", err.key, err.msg);
+    /* one channel fewer fits, and only memory stops it */
+    nl_error_clear(&err);
+    ck_assert_int_eq(validate_text("data: {shape: [1, 1024, 1024], classes: 4, train_size: 64, "
+                                "test_size: 32}\nmodel: {arch: cnn, widths: [8191]}\n"
+                                "train: {batch_size: 16, steps: 5}\n",
+                                &err),
+                     NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "the run needs") && !strstr(err.msg, "layer flatten"), "%s",
+                  err.msg);
 }
 END_TEST
 
@@ -398,6 +430,7 @@ int main(void)
     tcase_add_test(tc, test_validate_refuses_huge_depth_promptly);
     tcase_add_test(tc, test_memory_error_names_the_driving_key);
     tcase_add_test(tc, test_token_rows_past_an_int_refused);
+    tcase_add_test(tc, test_flat_width_past_an_int_refused);
     tcase_add_test(tc, test_milestones_past_the_last_step_refused);
     tcase_add_test(tc, test_recalibration_of_tokens_offers_no_zero);
     suite_add_tcase(s, tc);
