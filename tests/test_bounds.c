@@ -347,29 +347,30 @@ START_TEST(test_token_rows_past_an_int_refused)
 }
 END_TEST
 
-/* a CNN's last stage flattened for the classifier: one value past an int */
-START_TEST(test_flat_width_past_an_int_refused)
+/* a CNN's stage one value per sample past an int (flattened, its width
+ * wrapped to a negative classifier) */
+START_TEST(test_values_per_sample_past_an_int_refused)
 {
     nl_error err = {0};
     ck_assert_int_eq(validate_text("data: {shape: [1, 1024, 1024], classes: 4, train_size: 64, "
-                                "test_size: 32}\nmodel: {arch: cnn, widths: [8192]}\n"
-                                "train: {batch_size: 16, steps: 5}\n",
-                                &err),
+                                   "test_size: 32}\nmodel: {arch: cnn, widths: [2048]}\n"
+                                   "train: {batch_size: 16, steps: 5}\n",
+                                   &err),
                      NL_ERR_CONFIG);
     ck_assert_msg(strcmp(err.key, "model.widths") == 0 &&
-                      strstr(err.msg, SRC ":2:28: model.widths: layer flatten: pool1 holds "
-                                      "2147483648 values per sample, more than a layer's width "
-                                      "can be (2147483647)"),
+                      strstr(err.msg, SRC ":2:28: model.widths: layer conv1: 2147483648 values "
+                                      "per sample (2048 x 1024 x 1024), more than the layers "
+                                      "count (2147483647)"),
                   "%s: %s", err.key, err.msg);
     /* one channel fewer fits, and only memory stops it */
     nl_error_clear(&err);
     ck_assert_int_eq(validate_text("data: {shape: [1, 1024, 1024], classes: 4, train_size: 64, "
-                                "test_size: 32}\nmodel: {arch: cnn, widths: [8191]}\n"
-                                "train: {batch_size: 16, steps: 5}\n",
-                                &err),
+                                   "test_size: 32}\nmodel: {arch: cnn, widths: [2047]}\n"
+                                   "train: {batch_size: 16, steps: 5}\n",
+                                   &err),
                      NL_ERR_CONFIG);
-    ck_assert_msg(strstr(err.msg, "the run needs") && !strstr(err.msg, "layer flatten"), "%s",
-                  err.msg);
+    ck_assert_msg(strstr(err.msg, "the run needs") && !strstr(err.msg, "values per sample"),
+                  "%s", err.msg);
 }
 END_TEST
 
@@ -430,7 +431,7 @@ int main(void)
     tcase_add_test(tc, test_validate_refuses_huge_depth_promptly);
     tcase_add_test(tc, test_memory_error_names_the_driving_key);
     tcase_add_test(tc, test_token_rows_past_an_int_refused);
-    tcase_add_test(tc, test_flat_width_past_an_int_refused);
+    tcase_add_test(tc, test_values_per_sample_past_an_int_refused);
     tcase_add_test(tc, test_milestones_past_the_last_step_refused);
     tcase_add_test(tc, test_recalibration_of_tokens_offers_no_zero);
     suite_add_tcase(s, tc);

@@ -103,27 +103,43 @@ void *nl_builder_layer_alloc(nl_builder *b, size_t bytes)
     return p;
 }
 
-/* The layers count a batch's rows, token rows of (N, T, D) included, in an
- * int: a larger batch of tokens (eval_batch_size 2^20 of 2^16-token
- * contexts, or of a ViT's 2^20 patches) is refused here, where every tensor
- * is declared, before a constructor multiplies them. Each key is within its
- * own bound; it is their product that is not. */
-static bool rows_fit(nl_builder *b, const char *name, nl_shape shape)
+/* The layers count a batch's rows, token rows of (N, T, D) included, and a
+ * sample's values (a flattened width) in an int. A tensor past either is
+ * refused here, where every tensor is declared, before a constructor
+ * multiplies its dimensions: eval_batch_size 2^20 of 2^16-token contexts,
+ * a ViT's 2^20 patches in batches of 4096, a CNN stage of 8192 channels of
+ * 512x512 (whose flat width wrapped to a negative classifier). Each key is
+ * within its own bound; it is their product that is not. */
+static bool shape_fits(nl_builder *b, const char *name, nl_shape shape)
 {
-    const double rows = (double)shape.n * nl_shape_rows_per_sample(shape);
-    if (rows <= INT_MAX)
-        return true;
-    nl_builder_fail(b, NL_ERR_CONFIG,
-                    "layer %s: batches of %d samples of %d tokens are %.0f token rows, more than the "
-                    "layers count (%d); make the batch or the tokens per sample smaller",
-                    name, shape.n, nl_shape_rows_per_sample(shape), rows, INT_MAX);
-    nl_builder_key(b, b->capacity > b->train_batch ? "train.eval_batch_size" : "train.batch_size");
-    return false;
+    const int tokens = nl_shape_rows_per_sample(shape);
+    const double rows = (double)shape.n * tokens;
+    if (rows > INT_MAX) {
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "layer %s: batches of %d samples of %d tokens are %.0f token rows, more "
+                        "than the layers count (%d); make the batch or the tokens per sample "
+                        "smaller",
+                        name, shape.n, tokens, rows, INT_MAX);
+        nl_builder_key(b, b->capacity > b->train_batch ? "train.eval_batch_size"
+                                                       : "train.batch_size");
+        return false;
+    }
+    const double per_sample = (double)shape.c * shape.h * shape.w;
+    if (per_sample > INT_MAX) {
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "layer %s: %.0f values per sample (%d x %d x %d), more than the layers "
+                        "count (%d); make the %s smaller",
+                        name, per_sample, shape.c, shape.h, shape.w, INT_MAX,
+                        shape.ndim == 3 ? "model or the tokens per sample" : "widths or the image");
+        nl_builder_key(b, shape.ndim == 3 ? "model.d_model" : "model.widths");
+        return false;
+    }
+    return true;
 }
 
 static nl_act *new_act(nl_builder *b, const char *name, nl_shape shape)
 {
-    if (!rows_fit(b, name, shape))
+    if (!shape_fits(b, name, shape))
         return NULL;
     if (!grow(b, (void **)&b->acts, &b->cap_acts, b->n_acts + 1, sizeof *b->acts))
         return NULL;
