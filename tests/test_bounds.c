@@ -344,6 +344,25 @@ START_TEST(test_token_rows_past_an_int_refused)
                       "case %zu: expected '%s', got key %s: %s", i, cases[i].where, err.key,
                       err.msg);
     }
+    /* at the limit: 2048 x 2^20 patches is one row past it, 2047 x (2^20
+     * patches + the class token) fits, and only memory stops it */
+    nl_error err = {0};
+    ck_assert_int_eq(validate_text("data: {shape: [1, 1024, 1024], classes: 4, train_size: 64, "
+                                   "test_size: 32}\nmodel: {arch: vit, d_model: 8, heads: 2, "
+                                   "layers: 1, patch: 1}\ntrain: {batch_size: 16, steps: 5, "
+                                   "eval_batch_size: 2048}\n",
+                                   &err),
+                     NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "are 2147483648 token rows"), "%s", err.msg);
+    nl_error_clear(&err);
+    ck_assert_int_eq(validate_text("data: {shape: [1, 1024, 1024], classes: 4, train_size: 64, "
+                                   "test_size: 32}\nmodel: {arch: vit, d_model: 8, heads: 2, "
+                                   "layers: 1, patch: 1}\ntrain: {batch_size: 16, steps: 5, "
+                                   "eval_batch_size: 2047}\n",
+                                   &err),
+                     NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "the run needs") && !strstr(err.msg, "token rows"), "%s",
+                  err.msg);
 }
 END_TEST
 
