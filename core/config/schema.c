@@ -272,7 +272,8 @@ const nl_key_def nl_config_schema[] = {
      .max_items = NL_MAX_MILESTONES, .lo = 1, .hi = NL_MAX_STEPS,
      .flags = NL_KF_LO | NL_KF_HI | NL_KF_INCREASING,
      .when_key = "train.schedule.type", .when_mask = BIT(NL_SCHED_STEP),
-     .doc = "steps at which lr is multiplied by gamma; each before the run's last step"},
+     .doc = "steps at which lr is multiplied by gamma; each below the run's step count (steps "
+            "count from 0)"},
     {.key = "train.schedule.gamma", .type = NL_KT_FLOAT, FIELD(train.schedule.gamma), .lo = 0,
      .hi = 1, .flags = NL_KF_LO | NL_KF_LO_OPEN | NL_KF_HI, .when_key = "train.schedule.type",
      .when_mask = BIT(NL_SCHED_STEP), .doc = "factor applied at each milestone"},

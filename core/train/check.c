@@ -104,8 +104,9 @@ static nl_code check_length(const nl_config *cfg, nl_run_plan *plan, nl_error *e
 }
 
 /* train.schedule.milestones against the run's length: the learning rate
- * drops from a milestone's step on, so one at or past the run's last step
- * (a typo, or a schedule written for a longer run) would never act */
+ * drops from a milestone's step on (steps count from 0), so one past the
+ * run's last step (a typo, or a schedule written for a longer run) would
+ * never act */
 static nl_code check_schedule(const nl_config *cfg, const nl_run_plan *plan, nl_error *err)
 {
     const nl_schedule_spec *s = &cfg->train.schedule;
