@@ -307,6 +307,14 @@ START_TEST(test_memory_error_names_the_driving_key)
          "train: {eval_batch_size: 2048}\n",
          SRC ":2:57: model.blocks_per_stage:", "model.blocks_per_stage",
          "model.blocks_per_stage makes most of it"},
+        /* the default widths do not build with these groups: they go back
+         * to their default too (else no key explains it, and the batch
+         * size, left at its default, was named) */
+        {"data: {shape: [16, 1024, 1024], train_size: 64, test_size: 32}\n"
+         "model: {arch: cnn, widths: [2047], norm: {type: group, groups: 2047}}\n",
+         SRC ":2:28: model.widths:", "model.widths",
+         "model.widths makes most of it: at its default [256, 256] (and model.norm.groups at its "
+         "default 8) the run would need"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         nl_error err = {0};

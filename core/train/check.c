@@ -197,16 +197,19 @@ static bool same_model(const nl_config *a, const nl_config *b)
            a->train.batch_size == b->train.batch_size && a->threads == b->threads;
 }
 
-/* the bytes of the model cfg describes, as planned; < 0 when it does not build */
-static double planned_model_bytes(const nl_config *cfg)
+/* the bytes of the model cfg describes, as planned; < 0 when it does not
+ * build, with the key the planner blamed in `blocker` (size 96) */
+static double planned_model_bytes(const nl_config *cfg, char *blocker)
 {
     nl_model_spec spec;
     nl_run_model_spec(cfg, &spec);
     nl_model *graph = NULL;
     nl_error plan_err = {0};
     if (nl_model_plan(&spec, nl_run_capacity(cfg), cfg->train.batch_size,
-                      nl_backend_max_threads(cfg->threads), &graph, &plan_err) != NL_OK)
+                      nl_backend_max_threads(cfg->threads), &graph, &plan_err) != NL_OK) {
+        nl_copy_string(blocker, 96, plan_err.key);
         return -1;
+    }
     const double bytes = graph->planned.total;
     nl_model_free(graph);
     return bytes;
@@ -220,6 +223,10 @@ typedef struct {
     bool set_by_user;
     double model_bytes_at_default;
     char default_text[128];
+    /* another key its default needed put back too ("" none): the widths'
+     * default with groups that divide it */
+    char with_key[96];
+    char with_text[128];
 } memory_driver;
 
 /* The key a memory error points at. Of the integer keys the config sets
@@ -249,7 +256,18 @@ static memory_driver memory_key(const nl_config *cfg, const nl_run_plan *plan,
             if (strncmp(keys[i], "data.", 5) == 0)
                 continue;
             nl_config_copy_key(trial, defaults, keys[i]);
-            const double bytes = same_model(trial, cfg) ? -1 : planned_model_bytes(trial);
+            char blocker[96] = "", with[96] = "";
+            double bytes = same_model(trial, cfg) ? -1 : planned_model_bytes(trial, blocker);
+            /* the default does not build with another key the config sets
+             * (groups that do not divide the default widths): that one at
+             * its default too, once */
+            if (bytes < 0 && blocker[0] && strcmp(blocker, keys[i]) != 0 &&
+                nl_config_origin_of(cfg, blocker) && nl_config_copy_key(trial, defaults, blocker)) {
+                char again[96] = "";
+                bytes = planned_model_bytes(trial, again);
+                nl_config_copy_key(trial, cfg, blocker);
+                nl_copy_string(with, sizeof with, blocker);
+            }
             nl_config_copy_key(trial, cfg, keys[i]);
             if (bytes >= 0 && bytes < least) {
                 least = bytes;
@@ -257,6 +275,8 @@ static memory_driver memory_key(const nl_config *cfg, const nl_run_plan *plan,
                 out.set_by_user = true;
                 out.model_bytes_at_default = bytes;
                 nl_config_format_key(defaults, keys[i], out.default_text, sizeof out.default_text);
+                nl_copy_string(out.with_key, sizeof out.with_key, with);
+                nl_config_format_key(defaults, with, out.with_text, sizeof out.with_text);
             }
         }
     }
@@ -320,8 +340,12 @@ static nl_code check_memory(const nl_config *cfg, int device, bool available,
     if (driver.set_by_user) {
         char at_default[32];
         const size_t used = strlen(detail);
+        char with[256] = "";
+        if (driver.with_key[0])
+            snprintf(with, sizeof with, " (and %s at its default %s)", driver.with_key,
+                     driver.with_text);
         snprintf(detail + used, sizeof detail - used, "; %s makes most of it: at its default "
-                 "%s the run would need %s", key, driver.default_text,
+                 "%s%s the run would need %s", key, driver.default_text, with,
                  bytes_text(driver.model_bytes_at_default + plan->data_bytes, at_default,
                             sizeof at_default));
     }
