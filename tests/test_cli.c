@@ -329,8 +329,8 @@ static const struct {
     /* sizes against the machine's memory */
     {"model: {widths: [1048576, 1048576]}\n", "x.yaml:1:17: model.widths:",
      "the run needs 12.0 TiB of memory"},
-    {"train: {eval_batch_size: 2147483647}\n", "x.yaml:1:26: train.eval_batch_size:",
-     "activations for batches of 2147483647"},
+    {"model: {widths: [65536]}\ntrain: {eval_batch_size: 1048576}\n",
+     "x.yaml:2:26: train.eval_batch_size:", "activations for batches of 1048576"},
     {"data: {shape: [16, 1024, 1024], train_size: 400000}\nmodel: {arch: cnn, widths: [4]}\n",
      "x.yaml:1:45: data.train_size:", "the dataset 24.5 TiB, 400000 + 2000 samples"},
     /* IDX headers against the files: more images claimed than held */
@@ -340,9 +340,10 @@ static const struct {
     {"data: {dataset: mnist, path: x.yaml}\n", "x.yaml:1:30: data.path:",
      "is a file, not a directory"},
     {"data: {shape: [1], classes: 2, train_size: 2147483648}\nmodel: {widths: [1]}\n",
-     "x.yaml:1:44: data.train_size:", "2147483648 samples; accepted: at most 2147483647"},
+     "x.yaml:1:44: data.train_size:", "2147483648 is out of range; accepted: an integer in [0, "
+     "2147483647]"},
     {"data: {train_size: 9223372036854775807}\n", "x.yaml:1:20: data.train_size:",
-     "9223372036854775807 samples; accepted: at most 2147483647"},
+     "9223372036854775807 is out of range; accepted: an integer in [0, 2147483647]"},
     /* the run's length */
     {"data: {dataset: synthetic}\ntrain: {batch_size: 20000, steps: 3}\n", "x.yaml:2:21: "
      "train.batch_size:", "20000 is larger than the 10000 training samples (the whole training "

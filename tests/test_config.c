@@ -167,7 +167,7 @@ START_TEST(test_hand_built_defaults_validate)
     cfg->train.batch_size = 0;
     nl_error_clear(&err);
     ck_assert_int_eq(nl_config_validate(cfg, &err), NL_ERR_CONFIG);
-    ck_assert_str_eq(err.msg, "train.batch_size: 0 is out of range; accepted: an integer >= 1");
+    ck_assert_str_eq(err.msg, "train.batch_size: 0 is out of range; accepted: an integer in [1, 1048576]");
     ck_assert_str_eq(err.key, "train.batch_size");
     cfg->train.batch_size = 16;
     cfg->model.norm.eps = -1;
@@ -410,15 +410,15 @@ static const bad_case bad_cases[] = {
     {"model:\n  widths: [64]\n  widht: 3\n", SRC ":3:3: model.widht: ", "did you mean 'widths'?"},
     /* wrong types */
     {"train:\n  batch_size: abc\n", SRC ":2:15: train.batch_size: ",
-     "expected an integer, got 'abc'; accepted: an integer >= 1"},
+     "expected an integer, got 'abc'; accepted: an integer in [1, 1048576]"},
     {"train:\n  batch_size: 3.5\n", SRC ":2:15: train.batch_size: ",
-     "3.5 is not an integer; accepted: an integer >= 1"},
+     "3.5 is not an integer; accepted: an integer in [1, 1048576]"},
     {"train:\n  batch_size: \"32\"\n", SRC ":2:15: train.batch_size: ",
      "expected an integer, got the quoted string \"32\" (remove the quotes)"},
     {"train:\n  steps: 1e4\n", SRC ":2:10: train.steps: ",
      "1e4 is not an integer (YAML reads it as a float); write 10000"},
     {"train:\n  batch_size: [1]\n", SRC ":2:15: train.batch_size: ",
-     "expected an integer, got a list; accepted: an integer >= 1"},
+     "expected an integer, got a list; accepted: an integer in [1, 1048576]"},
     {"train:\n  batch_size:\n", SRC ":2:14: train.batch_size: ",
      "expected an integer, got an empty value (null)"},
     {"seed: {a: 1}\n", SRC ":1:7: seed: ", "expected an integer, got a mapping"},
@@ -469,12 +469,13 @@ static const bad_case bad_cases[] = {
     {"train:\n  schedule:\n    type: step\n    milestones: [100, 50]\n",
      SRC ":4:23: train.schedule.milestones[1]: ",
      "50 is not greater than the item before it (100); accepted: a list of up to 16 increasing "
-     "integers >= 1"},
+     "integers in [1, 1000000000]"},
     {"train:\n  schedule:\n    type: step\n    milestones: [0, 50]\n",
-     SRC ":4:18: train.schedule.milestones[0]: ", "0 is out of range; accepted: an integer >= 1"},
+     SRC ":4:18: train.schedule.milestones[0]: ",
+     "0 is out of range; accepted: an integer in [1, 1000000000]"},
     /* ranges */
     {"train:\n  batch_size: 0\n", SRC ":2:15: train.batch_size: ",
-     "0 is out of range; accepted: an integer >= 1"},
+     "0 is out of range; accepted: an integer in [1, 1048576]"},
     {"train:\n  optimizer:\n    lr: 0\n", SRC ":3:9: train.optimizer.lr: ",
      "0 is out of range; accepted: a number > 0"},
     {"train:\n  optimizer:\n    lr: -0.1\n", SRC ":3:9: train.optimizer.lr: ",
@@ -496,8 +497,27 @@ static const bad_case bad_cases[] = {
      "0 is out of range; accepted: a number in (0, 1]"},
     {"seed: -1\n", SRC ":1:7: seed: ", "-1 is out of range; accepted: an integer >= 0"},
     {"seed: 99999999999999999999\n", SRC ":1:7: seed: ", "is too large (at most 9223372036854775807)"},
+    /* past the int a key is stored in: the key's own limit, not the int's */
     {"train:\n  batch_size: 3000000000\n", SRC ":2:15: train.batch_size: ",
-     "3000000000 is too large (at most 2147483647)"},
+     "3000000000 is out of range; accepted: an integer in [1, 1048576]"},
+    {"train:\n  batch_size: 99999999999999999999\n", SRC ":2:15: train.batch_size: ",
+     "99999999999999999999 is out of range; accepted: an integer in [1, 1048576]"},
+    {"model:\n  arch: cnn\n  convs_per_stage: 2147483647\n", SRC ":3:20: model.convs_per_stage: ",
+     "2147483647 is out of range; accepted: an integer in [1, 1024]"},
+    {"model:\n  arch: resnet\n  blocks_per_stage: 99999999999\n",
+     SRC ":3:21: model.blocks_per_stage: ", "99999999999 is out of range; accepted: an integer in [1, 1024]"},
+    {"seed: -99999999999999999999\n", SRC ":1:7: seed: ",
+     "-99999999999999999999 is out of range; accepted: an integer >= 0"},
+    {"data:\n  shape: [99999999999999999999, 4, 4]\n", SRC ":2:11: data.shape[0]: ",
+     "99999999999999999999 is more than the synthetic generator makes (at most 16)"},
+    {"data:\n  shape: [3, 4, 99999999999]\n", SRC ":2:17: data.shape[2]: ",
+     "99999999999 is more than the synthetic generator makes (at most 1024)"},
+    {"data:\n  shape: [99999999999]\n", SRC ":2:11: data.shape[0]: ",
+     "99999999999 features is more than the synthetic generator makes (at most 65536)"},
+    {"threads: 99999999999999999999\n", SRC ":1:10: threads: ",
+     "99999999999999999999 is out of range; accepted: an integer in [0, 1024]"},
+    {"data:\n  classes: 99999999999999999999\n", SRC ":2:12: data.classes: ",
+     "99999999999999999999 is out of range; accepted: an integer in [2, 1000]"},
     {"train:\n  optimizer:\n    lr: .nan\n", SRC ":3:9: train.optimizer.lr: ",
      ".nan is not a finite number"},
     {"train:\n  optimizer:\n    lr: 1e-50\n", SRC ":3:9: train.optimizer.lr: ",
@@ -765,7 +785,8 @@ static const struct {
     const char *message; /* exact, or a fragment when it starts with '~' */
 } bad_overrides[] = {
     {"{}", {"train.batch_size=0"},
-     "--set train.batch_size=0: train.batch_size: 0 is out of range; accepted: an integer >= 1"},
+     "--set train.batch_size=0: train.batch_size: 0 is out of range; accepted: an integer in "
+     "[1, 1048576]"},
     {"{}", {"train.batch_size"},
      "--set train.batch_size: expected key=value, e.g. --set train.batch_size=64 or --set "
      "model.widths=[32,64]"},

@@ -330,6 +330,12 @@ static nl_code parse_int(loader *L, const nl_key_def *def, const char *label, co
                        acc);
     }
     case SCAN_OVERFLOW:
+        /* the key's own limit, as its range says (the accepted text leaves
+         * out seed's int64 ceiling, which only "too large" reads); a
+         * negative number is below every key's lower bound */
+        if (s[0] == '-' || ((def->flags & NL_KF_HI) && def->hi <= (double)max && def->hi < 1e18))
+            return fail_at(L, n, label, "%s is out of range; accepted: %s",
+                           shown(s, text, sizeof text), acc);
         return fail_at(L, n, label, "%s is too large (at most %lld)", shown(s, text, sizeof text),
                        max);
     default:
@@ -552,11 +558,19 @@ static nl_code parse_shape(loader *L, const nl_key_def *def, const yaml_node_t *
         nl_key_def dim = *def;
         dim.type = NL_KT_INT;
         dim.flags = NL_KF_LO;
-        long long x;
-        if ((code = parse_int(L, &dim, label, item, INT_MAX, &x)))
-            return code;
         /* channels (or features) first, then height and width */
         const int most = count == 1 ? NL_SHAPE_MAX_FEATURES : NL_SHAPE_MAX_CHANNELS;
+        /* past any integer: the generator's limit, not the storage's */
+        long long x;
+        if (is_plain(item) && scalar(item)[0] != '-' &&
+            scan_int(scalar(item), &x) == SCAN_OVERFLOW) {
+            char text[128];
+            return fail_at(L, item, label, "%s is more than the synthetic generator makes (at "
+                           "most %d); accepted: %s", shown(scalar(item), text, sizeof text),
+                           i == 0 ? most : NL_SHAPE_MAX_SIDE, acc);
+        }
+        if ((code = parse_int(L, &dim, label, item, LLONG_MAX, &x)))
+            return code;
         if (i == 0 && x > most)
             return fail_at(L, item, label, "%lld %s is more than the synthetic generator makes "
                            "(at most %d); accepted: %s", x, count == 1 ? "features" : "channels",
@@ -1377,10 +1391,8 @@ nl_code nl_config_validate(nl_config *cfg, nl_error *err)
     if (t->steps > 0 && s->warmup_steps >= t->steps)
         add_warning(cfg, "train.schedule.warmup_steps %d covers all %ld steps; the run never "
                     "reaches the base learning rate's schedule", s->warmup_steps, t->steps);
-    if (s->kind == NL_SCHED_STEP && t->steps > 0 && s->n_milestones > 0 &&
-        s->milestones[0] >= t->steps)
-        add_warning(cfg, "train.schedule.milestones: the first milestone (%d) is at or past the "
-                    "last step (%ld); the learning rate never changes", s->milestones[0], t->steps);
+    /* milestones past the run's last step: nl_run_check, which knows the
+     * run's length also when it is given in epochs */
 
     /* token datasets count tokens in train_size and test_size, not samples */
     const bool samples = !nl_dataset_kind_is_tokens(cfg->data.kind);

@@ -94,4 +94,15 @@ const char *nl_config_key_name(int i);
  * key, type, default, accepted values, meaning. */
 void nl_config_write_key_table(FILE *out);
 
+/* For checks that ask what a key contributes (which key makes a run too
+ * large): the integer keys (sizes, counts, steps; scalars and lists) that
+ * cfg sets itself rather than taking their defaults, in table order, at
+ * most `max` into keys; returns how many. */
+int nl_config_set_integer_keys(const nl_config *cfg, const char **keys, int max);
+/* copies one key's value (every field it stores) from src into dst; false
+ * when there is no such key */
+bool nl_config_copy_key(nl_config *dst, const nl_config *src, const char *key);
+/* a key's value as YAML text ("1000", "[8, 16]"); "" when there is no such key */
+const char *nl_config_format_key(const nl_config *cfg, const char *key, char *buf, size_t size);
+
 #endif

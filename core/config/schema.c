@@ -21,6 +21,11 @@
 #define TRANSFORMERS (BIT(NL_ARCH_LM) | BIT(NL_ARCH_VIT))
 #define GE(x) .lo = (x), .flags = NL_KF_LO
 #define GT(x) .lo = (x), .flags = NL_KF_LO | NL_KF_LO_OPEN
+/* an integer in [lo, hi]: every integer key has an upper bound (the test of
+ * the table asks), the limit the code behind it takes, so that the key's
+ * own range check reports it with the file, line and the real limit before
+ * anything is sized by it */
+#define IN(l, h) .lo = (l), .hi = (h), .flags = NL_KF_LO | NL_KF_HI
 
 /* the dataset kinds of images or feature vectors: all but the token kinds */
 #define NL_IMAGE_DATASETS \
@@ -48,10 +53,10 @@ const nl_key_def nl_config_schema[] = {
     {.key = "data.path", .type = NL_KT_STRING, FIELD(data.path),
      .doc = "directory holding the dataset's files (text: the text file); \"\" = the "
             "dataset's default"},
-    {.key = "data.train_size", .type = NL_KT_INT, FIELD(data.train_size), GE(0),
+    {.key = "data.train_size", .type = NL_KT_INT, FIELD(data.train_size), IN(0, NL_MAX_SAMPLES),
      .doc = "training samples used: the first N of the training split (text, synthetic_text: "
             "tokens); 0 = all"},
-    {.key = "data.test_size", .type = NL_KT_INT, FIELD(data.test_size), GE(0),
+    {.key = "data.test_size", .type = NL_KT_INT, FIELD(data.test_size), IN(0, NL_MAX_SAMPLES),
      .doc = "test samples used: the first N of the test split (text, synthetic_text: tokens of "
             "the validation split); 0 = all"},
     {.key = "data.standardize", .type = NL_KT_BOOL, FIELD(data.standardize),
@@ -99,10 +104,12 @@ const nl_key_def nl_config_schema[] = {
     {.key = "model.pool", .type = NL_KT_ENUM, FIELD(model.pool), .names = &nl_pool_names,
      .when_key = "model.arch", .when_mask = BIT(NL_ARCH_CNN),
      .doc = "pooling after each stage"},
-    {.key = "model.convs_per_stage", .type = NL_KT_INT, FIELD(model.convs_per_stage), GE(1),
+    {.key = "model.convs_per_stage", .type = NL_KT_INT, FIELD(model.convs_per_stage),
+     IN(1, NL_MAX_DEPTH),
      .when_key = "model.arch",
      .when_mask = BIT(NL_ARCH_CNN), .doc = "3x3 convolutions (each with norm and activation) per stage"},
-    {.key = "model.blocks_per_stage", .type = NL_KT_INT, FIELD(model.blocks_per_stage), GE(1),
+    {.key = "model.blocks_per_stage", .type = NL_KT_INT, FIELD(model.blocks_per_stage),
+     IN(1, NL_MAX_DEPTH),
      .when_key = "model.arch",
      .when_mask = BIT(NL_ARCH_RESNET), .doc = "basic residual blocks per stage"},
     {.key = "model.stem_width", .type = NL_KT_INT, FIELD(model.stem_width), .lo = 0,
@@ -115,7 +122,7 @@ const nl_key_def nl_config_schema[] = {
     {.key = "model.heads", .type = NL_KT_INT, FIELD(model.heads), .lo = 1, .hi = 4096,
      .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch", .when_mask = TRANSFORMERS,
      .doc = "attention heads; must divide d_model"},
-    {.key = "model.layers", .type = NL_KT_INT, FIELD(model.layers), .lo = 0, .hi = 1024,
+    {.key = "model.layers", .type = NL_KT_INT, FIELD(model.layers), .lo = 0, .hi = NL_MAX_DEPTH,
      .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch", .when_mask = TRANSFORMERS,
      .doc = "transformer blocks"},
     {.key = "model.context", .type = NL_KT_INT, FIELD(model.context), .lo = 1, .hi = 1 << 16,
@@ -163,7 +170,7 @@ const nl_key_def nl_config_schema[] = {
      .names = &nl_placement_names, .default_doc = "before (post for resnet, pre for lm)",
      .doc = "where the norm sits: before/after the activation (mlp, cnn); post/pre-activation "
             "blocks (resnet); pre/post/peri/none in each transformer block (lm)"},
-    {.key = "model.norm.groups", .type = NL_KT_INT, FIELD(model.norm.groups), GE(1),
+    {.key = "model.norm.groups", .type = NL_KT_INT, FIELD(model.norm.groups), IN(1, NL_MAX_WIDTH),
      .when_key = "model.norm.type", .when_norm_keys = NL_NORM_KEY_GROUPS,
      .doc = "channel groups; must divide the channels of every normalized layer"},
     {.key = "model.norm.eps", .type = NL_KT_FLOAT, FIELD(model.norm.eps), GT(0),
@@ -190,16 +197,16 @@ const nl_key_def nl_config_schema[] = {
      .doc = "batch renorm: d = (mu_batch - mu_running) / sigma_running is clipped to [-d_max, d_max]"},
     {.key = "model.norm.r_max_ramp", .type = NL_KT_INT_LIST,
      LIST(model.norm.r_max_ramp, model.norm.n_r_max_ramp), .min_items = 2, .max_items = 2,
-     GE(0), .when_key = "model.norm.type", .when_norm_keys = NL_NORM_KEY_RENORM,
+     IN(0, NL_MAX_STEPS), .when_key = "model.norm.type", .when_norm_keys = NL_NORM_KEY_RENORM,
      .doc = "batch renorm: [from, to] training steps over which the r limit grows linearly from "
             "1 to r_max (the paper: 5000 to 40000 of ~130k steps)"},
     {.key = "model.norm.d_max_ramp", .type = NL_KT_INT_LIST,
      LIST(model.norm.d_max_ramp, model.norm.n_d_max_ramp), .min_items = 2, .max_items = 2,
-     GE(0), .when_key = "model.norm.type", .when_norm_keys = NL_NORM_KEY_RENORM,
+     IN(0, NL_MAX_STEPS), .when_key = "model.norm.type", .when_norm_keys = NL_NORM_KEY_RENORM,
      .doc = "batch renorm: [from, to] training steps over which the d limit grows linearly from "
             "0 to d_max (the paper: 5000 to 25000)"},
     {.key = "model.norm.virtual_batch", .type = NL_KT_INT, FIELD(model.norm.virtual_batch),
-     .lo = 1, .hi = 1 << 30, .flags = NL_KF_LO | NL_KF_HI | NL_KF_ZERO_UNSET,
+     .lo = 1, .hi = NL_MAX_BATCH, .flags = NL_KF_LO | NL_KF_HI | NL_KF_ZERO_UNSET,
      .when_key = "model.norm.type", .when_norm_keys = NL_NORM_KEY_VIRTUAL_BATCH,
      .default_doc = "not set (required)",
      .doc = "ghost batch: samples per virtual batch; must divide train.batch_size"},
@@ -211,8 +218,10 @@ const nl_key_def nl_config_schema[] = {
      .when_key = "model.norm.type", .when_norm_keys = NL_NORM_KEY_ALPHA_INIT,
      .doc = "starting value of the learned scalar alpha inside tanh (Zhu et al.: 0.5)"},
 
-    {.key = "train.batch_size", .type = NL_KT_INT, FIELD(train.batch_size), GE(1), .doc = "training batch size"},
-    {.key = "train.eval_batch_size", .type = NL_KT_INT, FIELD(train.eval_batch_size), GE(1),
+    {.key = "train.batch_size", .type = NL_KT_INT, FIELD(train.batch_size), IN(1, NL_MAX_BATCH),
+     .doc = "training batch size"},
+    {.key = "train.eval_batch_size", .type = NL_KT_INT, FIELD(train.eval_batch_size),
+     IN(1, NL_MAX_BATCH),
      .doc = "evaluation batch size (eval mode; train-mode evaluation uses batch_size)"},
     {.key = "train.epochs", .type = NL_KT_INT, FIELD(train.epochs), .lo = 1, .hi = NL_MAX_STEPS,
      .flags = NL_KF_LO | NL_KF_HI | NL_KF_ZERO_UNSET, .default_doc = "1 (when steps is not given)",
@@ -257,12 +266,14 @@ const nl_key_def nl_config_schema[] = {
     {.key = "train.schedule.type", .type = NL_KT_ENUM, FIELD(train.schedule.kind),
      .names = &nl_schedule_names, .doc = "learning-rate schedule"},
     {.key = "train.schedule.warmup_steps", .type = NL_KT_INT, FIELD(train.schedule.warmup_steps),
-     GE(0), .doc = "linear warmup from lr / warmup_steps to lr over this many steps"},
+     IN(0, NL_MAX_STEPS), .doc = "linear warmup from lr / warmup_steps to lr over this many steps"},
     {.key = "train.schedule.milestones", .type = NL_KT_INT_LIST,
      LIST(train.schedule.milestones, train.schedule.n_milestones), .min_items = 0,
-     .max_items = NL_MAX_MILESTONES, .lo = 1, .flags = NL_KF_LO | NL_KF_INCREASING,
+     .max_items = NL_MAX_MILESTONES, .lo = 1, .hi = NL_MAX_STEPS,
+     .flags = NL_KF_LO | NL_KF_HI | NL_KF_INCREASING,
      .when_key = "train.schedule.type", .when_mask = BIT(NL_SCHED_STEP),
-     .doc = "steps at which lr is multiplied by gamma"},
+     .doc = "steps at which lr is multiplied by gamma; each below the run's step count (steps "
+            "count from 0)"},
     {.key = "train.schedule.gamma", .type = NL_KT_FLOAT, FIELD(train.schedule.gamma), .lo = 0,
      .hi = 1, .flags = NL_KF_LO | NL_KF_LO_OPEN | NL_KF_HI, .when_key = "train.schedule.type",
      .when_mask = BIT(NL_SCHED_STEP), .doc = "factor applied at each milestone"},
@@ -270,12 +281,13 @@ const nl_key_def nl_config_schema[] = {
      .when_key = "train.schedule.type", .when_mask = BIT(NL_SCHED_COSINE),
      .doc = "learning rate reached at the last step"},
 
-    {.key = "train.checkpoint_every", .type = NL_KT_INT, FIELD(train.checkpoint_every), GE(0),
+    {.key = "train.checkpoint_every", .type = NL_KT_INT, FIELD(train.checkpoint_every),
+     IN(0, NL_MAX_STEPS),
      .doc = "steps between checkpoints of the whole training state in the run directory; a "
             "killed run run again resumes from the last one, bit for bit; 0 = none"},
-    {.key = "train.eval_every", .type = NL_KT_INT, FIELD(train.eval_every), GE(1),
+    {.key = "train.eval_every", .type = NL_KT_INT, FIELD(train.eval_every), IN(1, NL_MAX_STEPS),
      .doc = "steps between evaluations on the test split (and one at the end)"},
-    {.key = "train.log_every", .type = NL_KT_INT, FIELD(train.log_every), GE(1),
+    {.key = "train.log_every", .type = NL_KT_INT, FIELD(train.log_every), IN(1, NL_MAX_STEPS),
      .doc = "steps per training log row (mean loss/accuracy over them)"},
     {.key = "train.log.grad_norms", .type = NL_KT_BOOL, FIELD(train.log_grad_norms),
      .doc = "log the L2 norm of each layer's parameter gradients (per block of a transformer) "
@@ -316,15 +328,16 @@ const nl_key_def nl_config_schema[] = {
 
     {.key = "train.trace.activation", .type = NL_KT_STRING, FIELD(train.trace.activation),
      .doc = "activation to trace: a layer name (\"norm3\") or a layer's input (\"act3.in\"); \"\" = no tracing"},
-    {.key = "train.trace.unit", .type = NL_KT_INT, FIELD(train.trace.unit), GE(0),
+    {.key = "train.trace.unit", .type = NL_KT_INT, FIELD(train.trace.unit), IN(0, NL_MAX_WIDTH - 1),
      .doc = "which feature/channel of that activation"},
-    {.key = "train.trace.every", .type = NL_KT_INT, FIELD(train.trace.every), GE(1),
+    {.key = "train.trace.every", .type = NL_KT_INT, FIELD(train.trace.every), IN(1, NL_MAX_STEPS),
      .doc = "steps between trace samples"},
     {.key = "train.trace.percentiles", .type = NL_KT_FLOAT_LIST,
      LIST(train.trace.percentiles, train.trace.n_percentiles), .min_items = 1,
      .max_items = NL_MAX_PERCENTILES, .lo = 0, .hi = 100, .flags = NL_KF_LO | NL_KF_HI,
      .doc = "percentiles of the unit's distribution to record (Ioffe & Szegedy: 15, 50, 85)"},
-    {.key = "train.trace.samples", .type = NL_KT_INT, FIELD(train.trace.samples), GE(1),
+    {.key = "train.trace.samples", .type = NL_KT_INT, FIELD(train.trace.samples),
+     IN(1, NL_MAX_SAMPLES),
      .doc = "fixed test samples the trace is measured on"},
 };
 const int nl_config_schema_count = (int)(sizeof nl_config_schema / sizeof nl_config_schema[0]);
@@ -859,4 +872,38 @@ bool nl_schema_check_value(const nl_key_def *def, const nl_config *cfg, char *ms
     }
     }
     return true;
+}
+
+/* ---- per-key access for checks outside the config module ---- */
+
+int nl_config_set_integer_keys(const nl_config *cfg, const char **keys, int max)
+{
+    int n = 0;
+    for (int i = 0; i < nl_config_schema_count && n < max; i++) {
+        const nl_key_def *def = &nl_config_schema[i];
+        if ((def->type == NL_KT_INT || def->type == NL_KT_INT_LIST) &&
+            nl_config_origin_of(cfg, def->key))
+            keys[n++] = def->key;
+    }
+    return n;
+}
+
+bool nl_config_copy_key(nl_config *dst, const nl_config *src, const char *key)
+{
+    const nl_key_def *def = nl_schema_find(key);
+    if (!def)
+        return false;
+    nl_schema_copy(def, dst, src);
+    return true;
+}
+
+const char *nl_config_format_key(const nl_config *cfg, const char *key, char *buf, size_t size)
+{
+    const nl_key_def *def = nl_schema_find(key);
+    if (!def) {
+        if (size)
+            buf[0] = '\0';
+        return buf;
+    }
+    return nl_schema_format(def, cfg, buf, size);
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "cpu/cpu.h"
 
 nl_code nl_cpu_alloc(nl_backend *be, size_t bytes, void **out, nl_error *err)
@@ -17,7 +18,7 @@ nl_code nl_cpu_alloc(nl_backend *be, size_t bytes, void **out, nl_error *err)
     size_t rounded = (bytes + 63) & ~(size_t)63;
     if (rounded == 0)
         rounded = 64;
-    void *p = aligned_alloc(64, rounded);
+    void *p = nl_aligned_alloc(64, rounded);
     if (!p)
         return nl_fail(err, NL_ERR_NOMEM, "cannot allocate %zu bytes of host memory", bytes);
     *out = p;

@@ -12,6 +12,10 @@
 #include "base/rng.h"
 #include "base/status.h"
 
+/* The most samples of a split (or tokens of a token dataset) a run takes:
+ * the batcher numbers them with 32-bit indices. */
+#define NL_MAX_SAMPLES 2147483647L
+
 typedef struct {
     nl_dataset_kind kind;
     char path[1024];   /* directory of the files; "" = the dataset's default */

@@ -1,11 +1,13 @@
 /* The builder collects what layer constructors declare, then plans and
  * allocates all memory of the model in a handful of arenas. */
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/rng.h"
 #include "model/model.h"
 
@@ -17,6 +19,7 @@ typedef struct {
 struct nl_builder {
     nl_backend *be;
     bool plan_only; /* nl_model_check: shapes and errors, no memory */
+    int capacity;   /* the largest batch */
     int train_batch;
     nl_error *err;
     bool failed;
@@ -36,7 +39,22 @@ struct nl_builder {
     int n_scalars; /* the per-step scalar block, optimizer arguments first */
     size_t workspace;
     bool out_of_memory;
+    /* What a constructor gets when its allocation fails, so that it can
+     * finish without checking: never added to the lists, never freed. One
+     * set per builder, as models are built on several threads at once (a
+     * sweep's runs). The layer's bytes cover the largest layer struct; a
+     * constructor only computes pointers into what follows it. */
+    _Alignas(64) unsigned char spare_layer[4096];
+    nl_param spare_param;
+    nl_state spare_state;
 };
+
+/* out of memory: the first error names it, later ones add nothing */
+static void fail_nomem(nl_builder *b)
+{
+    b->out_of_memory = true;
+    nl_builder_fail(b, NL_ERR_NOMEM, "out of memory while building the model");
+}
 
 /* grows a pointer array; on failure marks the builder and returns false */
 static bool grow(nl_builder *b, void **array, int *cap, int need, size_t elem)
@@ -46,10 +64,9 @@ static bool grow(nl_builder *b, void **array, int *cap, int need, size_t elem)
     int next = *cap ? *cap * 2 : 16;
     while (next < need)
         next *= 2;
-    void *p = realloc(*array, (size_t)next * elem);
+    void *p = nl_realloc(*array, (size_t)next * elem);
     if (!p) {
-        b->out_of_memory = true;
-        nl_builder_fail(b, NL_ERR_NOMEM, "out of memory while building the model");
+        fail_nomem(b);
         return false;
     }
     *array = p;
@@ -75,24 +92,60 @@ int nl_builder_train_batch(nl_builder *b) { return b->train_batch; }
 void *nl_builder_layer_alloc(nl_builder *b, size_t bytes)
 {
     /* layer structs are host memory owned by the model; a failed calloc
-     * is reported through the builder and a static dummy keeps callers simple */
-    void *p = calloc(1, bytes);
+     * is reported through the builder and the builder's spare keeps callers
+     * simple (nl_builder_add leaves it out) */
+    void *p = nl_calloc(1, bytes);
     if (!p) {
-        nl_builder_fail(b, NL_ERR_NOMEM, "out of memory while building the model");
-        static _Alignas(64) char dummy[4096];
-        memset(dummy, 0, sizeof dummy);
-        return dummy;
+        fail_nomem(b);
+        memset(b->spare_layer, 0, sizeof b->spare_layer);
+        return b->spare_layer;
     }
     return p;
 }
 
+/* The layers count a batch's rows, token rows of (N, T, D) included, and a
+ * sample's values (a flattened width) in an int. A tensor past either is
+ * refused here, where every tensor is declared, before a constructor
+ * multiplies its dimensions: eval_batch_size 2^20 of 2^16-token contexts,
+ * a ViT's 2^20 patches in batches of 4096, a CNN stage of 8192 channels of
+ * 512x512 (whose flat width wrapped to a negative classifier). Each key is
+ * within its own bound; it is their product that is not. */
+static bool shape_fits(nl_builder *b, const char *name, nl_shape shape)
+{
+    const int tokens = nl_shape_rows_per_sample(shape);
+    const double rows = (double)shape.n * tokens;
+    if (rows > INT_MAX) {
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "layer %s: batches of %d samples of %d tokens are %.0f token rows, more "
+                        "than the layers count (%d); make the batch or the tokens per sample "
+                        "smaller",
+                        name, shape.n, tokens, rows, INT_MAX);
+        nl_builder_key(b, b->capacity > b->train_batch ? "train.eval_batch_size"
+                                                       : "train.batch_size");
+        return false;
+    }
+    const double per_sample = (double)shape.c * shape.h * shape.w;
+    if (per_sample > INT_MAX) {
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "layer %s: %.0f values per sample (%d x %d x %d), more than the layers "
+                        "count (%d); make the %s smaller",
+                        name, per_sample, shape.c, shape.h, shape.w, INT_MAX,
+                        shape.ndim == 3 ? "model or the tokens per sample" : "widths or the image");
+        nl_builder_key(b, shape.ndim == 3 ? "model.d_model" : "model.widths");
+        return false;
+    }
+    return true;
+}
+
 static nl_act *new_act(nl_builder *b, const char *name, nl_shape shape)
 {
+    if (!shape_fits(b, name, shape))
+        return NULL;
     if (!grow(b, (void **)&b->acts, &b->cap_acts, b->n_acts + 1, sizeof *b->acts))
         return NULL;
-    nl_act *a = calloc(1, sizeof *a);
+    nl_act *a = nl_calloc(1, sizeof *a);
     if (!a) {
-        nl_builder_fail(b, NL_ERR_NOMEM, "out of memory while building the model");
+        fail_nomem(b);
         return NULL;
     }
     snprintf(a->name, sizeof a->name, "%s", name);
@@ -124,13 +177,13 @@ nl_act *nl_builder_alias(nl_builder *b, const char *name, nl_act *of, nl_shape s
 nl_param *nl_builder_param(nl_builder *b, const char *name, int ndim, const int *dims,
                            bool is_norm_or_bias, nl_fill fill, float std)
 {
-    static nl_param dummy;
-    if (!grow(b, (void **)&b->params, &b->cap_params, b->n_params + 1, sizeof *b->params))
-        return &dummy;
-    nl_param *p = calloc(1, sizeof *p);
+    nl_param *p = NULL;
+    if (grow(b, (void **)&b->params, &b->cap_params, b->n_params + 1, sizeof *b->params) &&
+        !(p = nl_calloc(1, sizeof *p)))
+        fail_nomem(b);
     if (!p) {
-        nl_builder_fail(b, NL_ERR_NOMEM, "out of memory while building the model");
-        return &dummy;
+        memset(&b->spare_param, 0, sizeof b->spare_param);
+        p = &b->spare_param;
     }
     snprintf(p->name, sizeof p->name, "%s", name);
     p->ndim = ndim;
@@ -143,24 +196,26 @@ nl_param *nl_builder_param(nl_builder *b, const char *name, int ndim, const int 
     p->decay = true;
     p->fill = fill;
     p->std = std;
-    b->params[b->n_params++] = p;
+    if (p != &b->spare_param)
+        b->params[b->n_params++] = p;
     return p;
 }
 
 nl_state *nl_builder_state(nl_builder *b, const char *name, size_t count, float init_value)
 {
-    static nl_state dummy;
-    if (!grow(b, (void **)&b->states, &b->cap_states, b->n_states + 1, sizeof *b->states))
-        return &dummy;
-    nl_state *s = calloc(1, sizeof *s);
+    nl_state *s = NULL;
+    if (grow(b, (void **)&b->states, &b->cap_states, b->n_states + 1, sizeof *b->states) &&
+        !(s = nl_calloc(1, sizeof *s)))
+        fail_nomem(b);
     if (!s) {
-        nl_builder_fail(b, NL_ERR_NOMEM, "out of memory while building the model");
-        return &dummy;
+        memset(&b->spare_state, 0, sizeof b->spare_state);
+        s = &b->spare_state;
     }
     snprintf(s->name, sizeof s->name, "%s", name);
     s->count = count;
     s->init_value = init_value;
-    b->states[b->n_states++] = s;
+    if (s != &b->spare_state)
+        b->states[b->n_states++] = s;
     return s;
 }
 
@@ -192,8 +247,14 @@ void nl_builder_workspace(nl_builder *b, size_t bytes)
 
 void nl_builder_add(nl_builder *b, nl_layer *layer)
 {
-    if (!grow(b, (void **)&b->layers, &b->cap_layers, b->n_layers + 1, sizeof *b->layers))
+    /* the spare of a failed nl_builder_layer_alloc is the builder's own */
+    if ((void *)layer == (void *)b->spare_layer)
         return;
+    /* a layer the list cannot take is freed here, as the model would */
+    if (!grow(b, (void **)&b->layers, &b->cap_layers, b->n_layers + 1, sizeof *b->layers)) {
+        free(layer);
+        return;
+    }
     b->layers[b->n_layers++] = layer;
 }
 
@@ -303,7 +364,7 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
         return rc;
     /* the host image starts at zero and the block with it: no kernel reads
      * memory nobody wrote */
-    m->scalars_host = calloc((size_t)m->n_scalars, sizeof(float));
+    m->scalars_host = nl_calloc((size_t)m->n_scalars, sizeof(float));
     if (!m->scalars_host)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory for %d per-step scalars", m->n_scalars);
     nl_model_upload_scalars(m);
@@ -411,7 +472,7 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
     for (int i = 0; i < b->n_params; i++)
         if (b->params[i]->count > largest)
             largest = b->params[i]->count;
-    float *host = malloc((largest ? largest : 1) * sizeof *host);
+    float *host = nl_malloc((largest ? largest : 1) * sizeof *host);
     if (!host)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory initializing parameters");
     nl_rng rng;
@@ -485,9 +546,10 @@ nl_code nl_model_assemble(const nl_model_spec *spec, nl_backend *be, bool plan_o
     if (capacity < 1 || train_batch < 1 || train_batch > capacity)
         return nl_fail(err, NL_ERR_CONFIG, "model: batch sizes must be >= 1 (capacity %d, train %d)",
                        capacity, train_batch);
-    nl_builder b = {.be = be, .plan_only = plan_only, .train_batch = train_batch, .err = err,
+    nl_builder b = {.be = be, .plan_only = plan_only, .capacity = capacity,
+                    .train_batch = train_batch, .err = err,
                     .n_scalars = NL_OPTIM_SCALARS};
-    nl_model *m = calloc(1, sizeof *m);
+    nl_model *m = nl_calloc(1, sizeof *m);
     if (!m)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory building the model");
     m->be = be;

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "dist/dist.h"
 #include "log/files.h"
 #include "model/model.h"
@@ -126,7 +127,7 @@ nl_code nl_model_set_dist(nl_model *m, nl_dist *dist, nl_error *err)
     const size_t staged = m->param_floats + 1 > m->state_floats ? m->param_floats + 1
                                                                  : m->state_floats;
     free(m->host_staging);
-    m->host_staging = malloc(staged * sizeof(float));
+    m->host_staging = nl_malloc(staged * sizeof(float));
     if (!m->host_staging)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory staging %zu values for the ranks", staged);
     return NL_OK;

@@ -13,6 +13,13 @@
  * an int; a model that wide no longer fits in memory beyond its first
  * layer anyway, which the memory check before a run reports. */
 #define NL_MAX_WIDTH (1 << 20)
+/* The most repeats of a unit: transformer blocks (model.layers), convs and
+ * residual blocks per stage. ResNet-1202 (He et al. 2015, CIFAR-10) has 200
+ * basic blocks per stage; with NL_MAX_WIDTHS stages the graph then holds at
+ * most ~16 * 1024 * 8 layers: planning it, before the memory check can
+ * refuse the model's tensors, takes ~1 s and ~150 MB (measured on the
+ * largest resnet), where 2^31 repeats took the machine's memory. */
+#define NL_MAX_DEPTH 1024
 
 typedef struct {
     nl_norm_kind kind;

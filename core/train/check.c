@@ -55,7 +55,7 @@ static nl_code check_data(const nl_config *cfg, nl_text_memo *memo, nl_run_plan 
         return relay(cfg, &data_err, key, err);
     }
     /* the batcher numbers samples with 32-bit indices */
-    const long most = 2147483647L;
+    const long most = NL_MAX_SAMPLES;
     if (plan->data.train_n > most || plan->data.test_n > most) {
         const bool train = plan->data.train_n > most;
         return nl_config_key_error(cfg, err, NL_ERR_CONFIG, train ? "data.train_size" :
@@ -104,6 +104,26 @@ static nl_code check_length(const nl_config *cfg, nl_run_plan *plan, nl_error *e
 }
 
 bool nl_trace_accepts(const nl_act *act) { return act->shape.ndim != 3; }
+
+/* train.schedule.milestones against the run's length: the learning rate
+ * drops from a milestone's step on (steps count from 0), so one past the
+ * run's last step (a typo, or a schedule written for a longer run) would
+ * never act */
+static nl_code check_schedule(const nl_config *cfg, const nl_run_plan *plan, nl_error *err)
+{
+    const nl_schedule_spec *s = &cfg->train.schedule;
+    if (s->kind != NL_SCHED_STEP)
+        return NL_OK;
+    const long last = plan->total_steps - 1;
+    for (int i = 0; i < s->n_milestones; i++)
+        if (s->milestones[i] > last)
+            return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.schedule.milestones",
+                                       "item %d (%d) is past the run's last step: the run takes "
+                                       "%ld steps (0 to %ld), so the learning rate would never "
+                                       "drop there; accepted: milestones of at most %ld",
+                                       i, s->milestones[i], plan->total_steps, last, last);
+    return NL_OK;
+}
 
 /* the traced activation and unit, against the model's graph */
 static nl_code check_trace(const nl_config *cfg, const nl_model *graph, nl_error *err)
@@ -171,17 +191,112 @@ static double mem_available(void)
     return kib < 0 ? -1 : kib * 1024;
 }
 
-/* the key a memory error points at: what makes most of the bytes */
-static const char *memory_key(const nl_config *cfg, const nl_run_plan *plan,
-                              const nl_model_bytes *model)
+/* whether two configs describe the same model at the same batch sizes */
+static bool same_model(const nl_config *a, const nl_config *b)
 {
-    if (plan->data_bytes > plan->model_bytes)
-        return cfg->data.kind == NL_DATA_SYNTHETIC || cfg->data.train_size ? "data.train_size"
-                                                                           : "data.dataset";
+    nl_model_spec sa, sb;
+    memset(&sa, 0, sizeof sa);
+    memset(&sb, 0, sizeof sb);
+    nl_run_model_spec(a, &sa);
+    nl_run_model_spec(b, &sb);
+    /* padding compares too: at worst a model is planned once more */
+    return memcmp(&sa, &sb, sizeof sa) == 0 && nl_run_capacity(a) == nl_run_capacity(b) &&
+           a->train.batch_size == b->train.batch_size && a->threads == b->threads;
+}
+
+/* the bytes of the model cfg describes, as planned; < 0 when it does not
+ * build, with the key the planner blamed in `blocker` (size 96) */
+static double planned_model_bytes(const nl_config *cfg, char *blocker)
+{
+    nl_model_spec spec;
+    nl_run_model_spec(cfg, &spec);
+    nl_model *graph = NULL;
+    nl_error plan_err = {0};
+    if (nl_model_plan(&spec, nl_run_capacity(cfg), cfg->train.batch_size,
+                      nl_backend_max_threads(cfg->threads), &graph, &plan_err) != NL_OK) {
+        nl_copy_string(blocker, 96, plan_err.key);
+        return -1;
+    }
+    const double bytes = graph->planned.total;
+    nl_model_free(graph);
+    return bytes;
+}
+
+/* what a memory error says about the key it names */
+typedef struct {
+    const char *key;
+    /* the key was set, and its default would shrink the model to
+     * `model_bytes_at_default` (its default's text in `default_text`) */
+    bool set_by_user;
+    double model_bytes_at_default;
+    char default_text[128];
+    /* another key its default needed put back too ("" none): the widths'
+     * default with groups that divide it */
+    char with_key[96];
+    char with_text[128];
+} memory_driver;
+
+/* The key a memory error points at. Of the integer keys the config sets
+ * (sizes, counts), the one whose default would shrink the model most, when
+ * that at least halves it: model.convs_per_stage 1000, say, rather than the
+ * batch size the activations are also proportional to. Otherwise what makes
+ * most of the bytes: the dataset, the parameters, or the larger batch. */
+static memory_driver memory_key(const nl_config *cfg, const nl_run_plan *plan,
+                                const nl_model_bytes *model)
+{
+    memory_driver out = {0};
+    if (plan->data_bytes > plan->model_bytes) {
+        out.key = cfg->data.kind == NL_DATA_SYNTHETIC || cfg->data.train_size ? "data.train_size"
+                                                                              : "data.dataset";
+        return out;
+    }
+    const char *keys[NL_CONFIG_MAX_ORIGINS];
+    const int n = nl_config_set_integer_keys(cfg, keys, NL_CONFIG_MAX_ORIGINS);
+    nl_config *trial = malloc(sizeof *trial), *defaults = malloc(sizeof *defaults);
+    if (trial && defaults && n > 0) {
+        *trial = *cfg;
+        nl_config_defaults(defaults);
+        double least = model->total / 2;
+        for (int i = 0; i < n; i++) {
+            /* data keys size the dataset, checked above; the model's input
+             * shape was resolved from them already */
+            if (strncmp(keys[i], "data.", 5) == 0)
+                continue;
+            nl_config_copy_key(trial, defaults, keys[i]);
+            char blocker[96] = "", with[96] = "";
+            double bytes = same_model(trial, cfg) ? -1 : planned_model_bytes(trial, blocker);
+            /* the default does not build with another key the config sets
+             * (groups that do not divide the default widths): that one at
+             * its default too, once */
+            if (bytes < 0 && blocker[0] && strcmp(blocker, keys[i]) != 0 &&
+                nl_config_origin_of(cfg, blocker) && nl_config_copy_key(trial, defaults, blocker)) {
+                char again[96] = "";
+                bytes = planned_model_bytes(trial, again);
+                nl_config_copy_key(trial, cfg, blocker);
+                nl_copy_string(with, sizeof with, blocker);
+            }
+            nl_config_copy_key(trial, cfg, keys[i]);
+            if (bytes >= 0 && bytes < least) {
+                least = bytes;
+                out.key = keys[i];
+                out.set_by_user = true;
+                out.model_bytes_at_default = bytes;
+                nl_config_format_key(defaults, keys[i], out.default_text, sizeof out.default_text);
+                nl_copy_string(out.with_key, sizeof out.with_key, with);
+                nl_config_format_key(defaults, with, out.with_text, sizeof out.with_text);
+            }
+        }
+    }
+    free(trial);
+    free(defaults);
+    if (out.key)
+        return out;
     if (model->parameters > model->total / 2)
-        return nl_model_spec_tokens(&cfg->model) ? "model.d_model" : "model.widths";
-    return cfg->train.eval_batch_size > cfg->train.batch_size ? "train.eval_batch_size"
-                                                               : "train.batch_size";
+        out.key = nl_model_spec_tokens(&cfg->model) ? "model.d_model" : "model.widths";
+    else
+        out.key = cfg->train.eval_batch_size > cfg->train.batch_size ? "train.eval_batch_size"
+                                                                      : "train.batch_size";
+    return out;
 }
 
 void nl_run_model_spec(const nl_config *cfg, nl_model_spec *spec)
@@ -211,7 +326,7 @@ static nl_code check_memory(const nl_config *cfg, int device, bool available,
     const double need = plan->model_bytes + plan->data_bytes;
     const int capacity = nl_run_capacity(cfg);
     char need_s[32], model_s[32], params_s[32], data_s[32], have_s[32];
-    char detail[512];
+    char detail[1024];
     snprintf(detail, sizeof detail, "the run needs %s of memory (the model %s, of which "
              "parameters with gradients and momentum %s, the rest activations for batches of %d; "
              "the dataset %s, %ld + %ld %s)", bytes_text(need, need_s, sizeof need_s),
@@ -219,28 +334,40 @@ static nl_code check_memory(const nl_config *cfg, int device, bool available,
              bytes_text(device == NL_DEVICE_CUDA ? 0 : model->parameters, params_s, sizeof params_s),
              capacity, bytes_text(plan->data_bytes, data_s, sizeof data_s), plan->data.train_n,
              plan->data.test_n, plan->tokens ? "tokens" : "samples");
-    const char *key = memory_key(cfg, plan, model);
     /* physical memory: a run larger than the machine can never run here,
      * whatever else is running (that is bad input, like a bad value) */
-    if (plan->machine_bytes > 0 && need > plan->machine_bytes)
+    const bool too_large = plan->machine_bytes > 0 && need > plan->machine_bytes;
+    const double avail = available && !too_large ? mem_available() : -1;
+    plan->available_bytes = avail > 0 ? avail : 0;
+    if (!too_large && !(avail > 0 && need > avail))
+        return NL_OK;
+    /* the key to blame, and what its default would take */
+    const memory_driver driver = memory_key(cfg, plan, model);
+    const char *key = driver.key;
+    if (driver.set_by_user) {
+        char at_default[32];
+        const size_t used = strlen(detail);
+        char with[256] = "";
+        if (driver.with_key[0])
+            snprintf(with, sizeof with, " (and %s at its default %s)", driver.with_key,
+                     driver.with_text);
+        snprintf(detail + used, sizeof detail - used, "; %s makes most of it: at its default "
+                 "%s%s the run would need %s", key, driver.default_text, with,
+                 bytes_text(driver.model_bytes_at_default + plan->data_bytes, at_default,
+                            sizeof at_default));
+    }
+    if (too_large)
         return nl_config_key_error(cfg, err, NL_ERR_CONFIG, key, "%s, but this machine has %s "
                                    "(physical memory)", detail,
                                    bytes_text(plan->machine_bytes, have_s, sizeof have_s));
-    if (!available)
-        return NL_OK;
     /* MemAvailable (what the kernel can give without swapping) when the run
      * starts: more would swap or be killed half-way, after writing */
-    const double avail = mem_available();
-    plan->available_bytes = avail > 0 ? avail : 0;
     char avail_s[32];
-    if (avail > 0 && need > avail)
-        return nl_config_key_error(cfg, err, NL_ERR_NOMEM, key, "%s, but only %s of this "
-                                   "machine's %s are available now (MemAvailable in "
-                                   "/proc/meminfo); wait for other work to finish, or make the "
-                                   "run smaller", detail,
-                                   bytes_text(avail, avail_s, sizeof avail_s),
-                                   bytes_text(plan->machine_bytes, have_s, sizeof have_s));
-    return NL_OK;
+    return nl_config_key_error(cfg, err, NL_ERR_NOMEM, key, "%s, but only %s of this machine's %s "
+                               "are available now (MemAvailable in /proc/meminfo); wait for other "
+                               "work to finish, or make the run smaller", detail,
+                               bytes_text(avail, avail_s, sizeof avail_s),
+                               bytes_text(plan->machine_bytes, have_s, sizeof have_s));
 }
 
 /* train.device_data: on only where a resident dataset exists (whether it
@@ -283,6 +410,8 @@ nl_code nl_run_check(const nl_config *cfg, int device, bool available, nl_text_m
                           err);
     if (rc == NL_OK)
         rc = check_length(cfg, plan, err);
+    if (rc == NL_OK)
+        rc = check_schedule(cfg, plan, err);
     /* freezing and recalibration need running statistics and a step to freeze at */
     if (rc == NL_OK &&
         (rc = nl_train_check_stats(graph, &cfg->train, plan->total_steps, &model_err)) != NL_OK)

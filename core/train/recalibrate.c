@@ -12,8 +12,10 @@ nl_code nl_train_check_stats(const nl_model *m, const nl_train_spec *spec, long 
 {
     const bool freeze = spec->freeze_bn_after > 0, recalibrate = spec->bn_recalibrate_batches > 0;
     if (recalibrate && m->rows_per_sample > 1) {
+        /* 0 is what "not set" is stored as, not a value the key accepts */
         nl_fail(err, NL_ERR_CONFIG, "%ld: token models take no recalibration of running "
-                "statistics; accepted: 0 (off)", spec->bn_recalibrate_batches);
+                "statistics; remove the key (not set: no recalibration)",
+                spec->bn_recalibrate_batches);
         nl_error_key(err, "train.bn_recalibrate.batches");
         return NL_ERR_CONFIG;
     }

@@ -12,6 +12,11 @@
  * a step, so a billion steps is hours to days of training; a larger count
  * is a typo, and keeping it far below 2^63 keeps every step product exact. */
 #define NL_MAX_STEPS 1000000000L
+/* The largest batch (train.batch_size, eval_batch_size, a ghost batch's
+ * virtual batch): 2^20 samples take a whole split of the datasets here
+ * (60000 images at most) in one step sixteen times over; what such a batch
+ * costs in memory the check before a run reports. */
+#define NL_MAX_BATCH (1 << 20)
 
 /* Activation-statistics tracing (Ioffe & Szegedy Fig. 1 b, c): percentiles of
  * one unit of one activation over a fixed batch of test samples. */

@@ -1,0 +1,466 @@
+/* Every size is bounded before anything is sized by it:
+ *  - every integer key of the schema has an upper bound below its storage's
+ *    (walked over the table, so a new key cannot slip through), and a value
+ *    past it, or past any integer, is refused with the file, line, key and
+ *    that bound, not the int's;
+ *  - `normlab validate` with model.convs_per_stage 2147483647 answers
+ *    exit 2 at once (it used to allocate until the OOM killer came);
+ *  - the memory check names the key that makes a run too large, and a batch
+ *    of more token rows than an int counts is refused before a layer
+ *    multiplies them;
+ *  - step-schedule milestones past the run's last step are refused, and
+ *    recalibration on a token model does not offer 0 as a value. */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "config/config.h"
+#include "config/schema.h"
+#include "train/check.h"
+#include "testutil.h"
+
+#define SRC "bounds.yaml"
+
+static nl_config *cfg_new(void)
+{
+    nl_config *cfg = calloc(1, sizeof *cfg);
+    ck_assert_ptr_nonnull(cfg);
+    return cfg;
+}
+
+static bool is_integer_key(const nl_key_def *def)
+{
+    return def->type == NL_KT_INT || def->type == NL_KT_INT_LIST || def->type == NL_KT_SHAPE;
+}
+
+START_TEST(test_every_integer_key_has_a_bound)
+{
+    int checked = 0;
+    for (int i = 0; i < nl_config_schema_count; i++) {
+        const nl_key_def *def = &nl_config_schema[i];
+        if (!is_integer_key(def))
+            continue;
+        checked++;
+        ck_assert_msg((def->flags & NL_KF_HI) && isfinite(def->hi), "%s has no upper bound",
+                      def->key);
+        /* seed is a 64-bit value: its storage is its bound */
+        if (def->off == offsetof(nl_config, seed))
+            continue;
+        ck_assert_msg(def->hi <= INT_MAX, "%s: bound %.0f is the storage's, not a real limit",
+                      def->key, def->hi);
+        char acc[512];
+        nl_schema_accepted(def, acc, sizeof acc);
+        ck_assert_msg(!strstr(acc, "2147483647") || def->hi == 2147483647.0,
+                      "%s: accepted text names INT_MAX: %s", def->key, acc);
+    }
+    ck_assert_int_gt(checked, 20);
+}
+END_TEST
+
+/* ---- a value past a key's bound, in a file ---- */
+
+typedef struct {
+    char key[96];
+    char value[64];
+} setting;
+
+/* a value of the enum or bool key `on` under which `def` applies, written
+ * into cfg; false when there is none */
+static bool make_apply(const nl_key_def *def, nl_config *cfg)
+{
+    if (!def->when_key)
+        return true;
+    const nl_key_def *on = nl_schema_find(def->when_key);
+    ck_assert_ptr_nonnull(on);
+    const int count = on->type == NL_KT_BOOL ? 2 : on->names->count;
+    for (int v = 0; v < count; v++) {
+        if (on->type == NL_KT_BOOL) {
+            const bool b = v;
+            memcpy(nl_schema_field(cfg, on), &b, sizeof b);
+        } else {
+            memcpy(nl_schema_field(cfg, on), &v, sizeof v);
+        }
+        if (nl_schema_applies(def, cfg) && make_apply(on, cfg))
+            return true;
+    }
+    return false;
+}
+
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(((const setting *)a)->key, ((const setting *)b)->key);
+}
+
+/* the settings as nested YAML; returns the line (1-based) of `target` */
+static int write_yaml(setting *s, int n, const char *target, char *out, size_t size)
+{
+    qsort(s, (size_t)n, sizeof *s, by_key);
+    size_t used = 0;
+    int line = 0, target_line = 0;
+    char prev[96] = "";
+    for (int i = 0; i < n; i++) {
+        /* the components shared with the key before stay open */
+        const char *k = s[i].key;
+        int depth = 0;
+        const char *p = k, *q = prev;
+        while (1) {
+            const char *pe = strchr(p, '.'), *qe = strchr(q, '.');
+            if (!pe || !qe || pe - p != qe - q || strncmp(p, q, (size_t)(pe - p)) != 0)
+                break;
+            depth++;
+            p = pe + 1;
+            q = qe + 1;
+        }
+        for (const char *dot; (dot = strchr(p, '.')); p = dot + 1, depth++) {
+            used += (size_t)snprintf(out + used, size - used, "%*s%.*s:\n", 2 * depth, "",
+                                     (int)(dot - p), p);
+            line++;
+        }
+        used += (size_t)snprintf(out + used, size - used, "%*s%s: %s\n", 2 * depth, "", p,
+                                 s[i].value);
+        line++;
+        if (strcmp(k, target) == 0)
+            target_line = line;
+        nl_copy_string(prev, sizeof prev, k);
+    }
+    return target_line;
+}
+
+/* the key's `when` chain as settings, then the key at `value` */
+static int key_settings(const nl_key_def *def, const char *value, setting *s)
+{
+    nl_config *cfg = cfg_new();
+    nl_config_defaults(cfg);
+    ck_assert_msg(make_apply(def, cfg), "%s never applies", def->key);
+    int n = 0;
+    for (const nl_key_def *on = def->when_key ? nl_schema_find(def->when_key) : NULL; on;
+         on = on->when_key ? nl_schema_find(on->when_key) : NULL) {
+        snprintf(s[n].key, sizeof s[n].key, "%s", on->key);
+        char buf[256];
+        snprintf(s[n].value, sizeof s[n].value, "%s", nl_schema_format(on, cfg, buf, sizeof buf));
+        n++;
+    }
+    snprintf(s[n].key, sizeof s[n].key, "%s", def->key);
+    snprintf(s[n].value, sizeof s[n].value, "%s", value);
+    free(cfg);
+    return n + 1;
+}
+
+static void expect_refused(const nl_key_def *def, const char *value)
+{
+    setting s[8];
+    const int n = key_settings(def, value, s);
+    char yaml[2048];
+    const int line = write_yaml(s, n, def->key, yaml, sizeof yaml);
+    nl_config *cfg = cfg_new();
+    nl_error err = {0};
+    const nl_code code = nl_config_load_string(yaml, SRC, NULL, 0, cfg, &err);
+    free(cfg);
+    ck_assert_msg(code == NL_ERR_CONFIG && nl_code_exit_status(code) == 2,
+                  "%s: %s: %s (not refused):\n%s", def->key, value, err.msg, yaml);
+    char where[160], acc[512], bound[64];
+    snprintf(where, sizeof where, SRC ":%d:", line);
+    /* a list's message is about the item: an integer's range */
+    nl_key_def item = *def;
+    item.type = NL_KT_INT;
+    nl_schema_accepted(&item, acc, sizeof acc);
+    snprintf(bound, sizeof bound, "%.0f", def->hi);
+    ck_assert_msg(strncmp(err.msg, where, strlen(where)) == 0 && strstr(err.msg, def->key) &&
+                      strstr(err.msg, acc) && strstr(acc, bound),
+                  "%s = %s: expected '%s ... %s ... accepted: %s' naming %s, got: %s\n%s",
+                  def->key, value, where, def->key, acc, bound, err.msg, yaml);
+}
+
+START_TEST(test_past_the_bound_names_file_line_key_and_limit)
+{
+    int checked = 0;
+    for (int i = 0; i < nl_config_schema_count; i++) {
+        const nl_key_def *def = &nl_config_schema[i];
+        /* data.shape has its own messages (test_config); seed's bound is its storage */
+        if ((def->type != NL_KT_INT && def->type != NL_KT_INT_LIST) ||
+            def->off == offsetof(nl_config, seed))
+            continue;
+        char past[64], value[96];
+        snprintf(past, sizeof past, "%.0f", def->hi + 1);
+        const char *values[] = {past, "2147483647", "99999999999999999999"};
+        for (int v = 0; v < 3; v++) {
+            if (v == 1 && def->hi >= 2147483647.0)
+                continue;
+            if (def->type == NL_KT_INT_LIST)
+                snprintf(value, sizeof value, def->min_items > 1 ? "[1, %s]" : "[%s]", values[v]);
+            else
+                snprintf(value, sizeof value, "%s", values[v]);
+            expect_refused(def, value);
+        }
+        checked++;
+    }
+    ck_assert_int_gt(checked, 20);
+}
+END_TEST
+
+/* ---- the command line: refused at once, nothing allocated first ---- */
+
+START_TEST(test_validate_refuses_huge_depth_promptly)
+{
+    tu_tmp_make("bounds");
+    tu_tmp_write("cnn.yaml", "data: {dataset: synthetic, shape: [3, 16, 16], classes: 4, "
+                             "train_size: 64, test_size: 32}\nmodel: {arch: cnn, widths: [8]}\n"
+                             "train: {batch_size: 16, steps: 5}\n");
+    tu_tmp_write("resnet.yaml", "data: {dataset: synthetic, shape: [3, 16, 16], classes: 4, "
+                                "train_size: 64, test_size: 32}\nmodel: {arch: resnet, widths: "
+                                "[8]}\ntrain: {batch_size: 16, steps: 5}\n");
+    const char *cases[][3] = {
+        {"cnn.yaml", "model.convs_per_stage", "an integer in [1, 1024]"},
+        {"resnet.yaml", "model.blocks_per_stage", "an integer in [1, 1024]"},
+        {"cnn.yaml", "train.eval_batch_size", "an integer in [1, 1048576]"},
+        {"cnn.yaml", "model.norm.groups", "an integer in [1, 1048576]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        /* where a regression would allocate, it stops at the address-space
+         * limit (not under ASan, whose shadow memory needs the space) and at
+         * the time limit, rather than taking the machine's memory. One
+         * thread: OpenBLAS sizes buffers per thread when it loads, and on a
+         * machine of many cores it retries them forever under the limit. */
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd,
+                 "cd %s && { %s OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 timeout 60 %s validate "
+                 "%s --set %s=2147483647; } > out.txt 2>&1",
+                 tu_tmp,
+#if defined(__SANITIZE_ADDRESS__)
+                 "",
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+                 "",
+#else
+                 "ulimit -v 2000000;",
+#endif
+#else
+                 "ulimit -v 2000000;",
+#endif
+                 NORMLAB_BINARY, cases[i][0], cases[i][1]);
+        const int status = system(cmd);
+        ck_assert(WIFEXITED(status));
+        char *out = tu_tmp_read("out.txt");
+        ck_assert_msg(WEXITSTATUS(status) == 2, "%s=2147483647: exit %d, not 2:\n%s", cases[i][1],
+                      WEXITSTATUS(status), out);
+        char want[256];
+        snprintf(want, sizeof want, "%s: 2147483647 is out of range; accepted: %s", cases[i][1],
+                 cases[i][2]);
+        ck_assert_msg(strstr(out, want), "expected '%s', got:\n%s", want, out);
+        free(out);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
+/* ---- the memory check names what makes the run large ---- */
+
+static nl_code check_text(const char *yaml, nl_error *err)
+{
+    nl_config *cfg = cfg_new();
+    nl_code code = nl_config_load_string(yaml, SRC, NULL, 0, cfg, err);
+    ck_assert_msg(code == NL_OK, "%s\n%s", err->msg, yaml);
+    nl_run_plan plan;
+    code = nl_run_check(cfg, -1, false, NULL, &plan, err);
+    free(cfg);
+    return code;
+}
+
+/* what validate says: the loader's model check (at the training batch),
+ * then the run's */
+static nl_code validate_text(const char *yaml, nl_error *err)
+{
+    nl_config *cfg = cfg_new();
+    nl_code code = nl_config_load_string(yaml, SRC, NULL, 0, cfg, err);
+    if (code == NL_OK) {
+        nl_run_plan plan;
+        code = nl_run_check(cfg, -1, false, NULL, &plan, err);
+    }
+    free(cfg);
+    return code;
+}
+
+START_TEST(test_memory_error_names_the_driving_key)
+{
+    /* each far beyond any machine: petabytes */
+    static const struct {
+        const char *yaml, *where, *key, *why;
+    } cases[] = {
+        /* depth: the activations are proportional to the batch too, but
+         * the batch is the default and the depth is not */
+        {"data: {shape: [3, 32, 32], train_size: 600, test_size: 100}\n"
+         "model:\n  arch: cnn\n  convs_per_stage: 1000\n",
+         SRC ":4:20: model.convs_per_stage:", "model.convs_per_stage",
+         "model.convs_per_stage makes most of it: at its default 1 the run would need"},
+        {"data: {shape: [16], train_size: 600, test_size: 100}\nmodel: {widths: [65536]}\n"
+         "train: {eval_batch_size: 1048576}\n",
+         SRC ":3:26: train.eval_batch_size:", "train.eval_batch_size",
+         "train.eval_batch_size makes most of it: at its default 500"},
+        {"data: {shape: [16], train_size: 600, test_size: 100}\n"
+         "model: {widths: [1048576, 1048576]}\n",
+         SRC ":2:17: model.widths:", "model.widths", "model.widths makes most of it"},
+        {"data: {shape: [3, 64, 64], train_size: 600, test_size: 100}\n"
+         "model: {arch: resnet, widths: [1024], blocks_per_stage: 1024}\n"
+         "train: {eval_batch_size: 2048}\n",
+         SRC ":2:57: model.blocks_per_stage:", "model.blocks_per_stage",
+         "model.blocks_per_stage makes most of it"},
+        /* the default widths do not build with these groups: they go back
+         * to their default too (else no key explains it, and the batch
+         * size, left at its default, was named) */
+        {"data: {shape: [16, 1024, 1024], train_size: 64, test_size: 32}\n"
+         "model: {arch: cnn, widths: [2047], norm: {type: group, groups: 2047}}\n",
+         SRC ":2:28: model.widths:", "model.widths",
+         "model.widths makes most of it: at its default [256, 256] (and model.norm.groups at its "
+         "default 8) the run would need"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        nl_error err = {0};
+        ck_assert_int_eq(check_text(cases[i].yaml, &err), NL_ERR_CONFIG);
+        ck_assert_msg(strcmp(err.key, cases[i].key) == 0 && strstr(err.msg, cases[i].where) &&
+                          strstr(err.msg, cases[i].why) && strstr(err.msg, "physical memory"),
+                      "case %zu: expected %s ... %s, got key %s: %s", i, cases[i].where,
+                      cases[i].why, err.key, err.msg);
+    }
+}
+END_TEST
+
+/* each key within its bound, their product past an int: refused before any
+ * layer computes it (UBSan saw the overflow in the ViT's patch embedding) */
+START_TEST(test_token_rows_past_an_int_refused)
+{
+    static const struct {
+        const char *yaml, *where, *key;
+    } cases[] = {
+        {"data: {shape: [1, 1024, 1024], classes: 4, train_size: 64, test_size: 32}\n"
+         "model: {arch: vit, d_model: 8, heads: 2, layers: 1, patch: 1}\n"
+         "train: {batch_size: 16, steps: 5, eval_batch_size: 4096}\n",
+         SRC ":3:52: train.eval_batch_size: layer patchify: batches of 4096 samples of 1048576 "
+         "tokens are 4294967296 token rows", "train.eval_batch_size"},
+        {"data: {shape: [1, 1024, 1024], classes: 4, train_size: 4096, test_size: 32}\n"
+         "model: {arch: vit, d_model: 8, heads: 2, layers: 1, patch: 1}\n"
+         "train: {batch_size: 4096, steps: 5, eval_batch_size: 16}\n",
+         SRC ":3:21: train.batch_size: layer patchify", "train.batch_size"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        nl_error err = {0};
+        ck_assert_int_eq(validate_text(cases[i].yaml, &err), NL_ERR_CONFIG);
+        ck_assert_msg(strcmp(err.key, cases[i].key) == 0 && strstr(err.msg, cases[i].where) &&
+                          strstr(err.msg, "more than the layers count (2147483647)"),
+                      "case %zu: expected '%s', got key %s: %s", i, cases[i].where, err.key,
+                      err.msg);
+    }
+    /* at the limit: 2048 x 2^20 patches is one row past it, 2047 x (2^20
+     * patches + the class token) fits, and only memory stops it */
+    nl_error err = {0};
+    ck_assert_int_eq(validate_text("data: {shape: [1, 1024, 1024], classes: 4, train_size: 64, "
+                                   "test_size: 32}\nmodel: {arch: vit, d_model: 8, heads: 2, "
+                                   "layers: 1, patch: 1}\ntrain: {batch_size: 16, steps: 5, "
+                                   "eval_batch_size: 2048}\n",
+                                   &err),
+                     NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "are 2147483648 token rows"), "%s", err.msg);
+    nl_error_clear(&err);
+    ck_assert_int_eq(validate_text("data: {shape: [1, 1024, 1024], classes: 4, train_size: 64, "
+                                   "test_size: 32}\nmodel: {arch: vit, d_model: 8, heads: 2, "
+                                   "layers: 1, patch: 1}\ntrain: {batch_size: 16, steps: 5, "
+                                   "eval_batch_size: 2047}\n",
+                                   &err),
+                     NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "the run needs") && !strstr(err.msg, "token rows"), "%s",
+                  err.msg);
+}
+END_TEST
+
+/* a CNN's stage one value per sample past an int (flattened, its width
+ * wrapped to a negative classifier) */
+START_TEST(test_values_per_sample_past_an_int_refused)
+{
+    nl_error err = {0};
+    ck_assert_int_eq(validate_text("data: {shape: [1, 1024, 1024], classes: 4, train_size: 64, "
+                                   "test_size: 32}\nmodel: {arch: cnn, widths: [2048]}\n"
+                                   "train: {batch_size: 16, steps: 5}\n",
+                                   &err),
+                     NL_ERR_CONFIG);
+    ck_assert_msg(strcmp(err.key, "model.widths") == 0 &&
+                      strstr(err.msg, SRC ":2:28: model.widths: layer conv1: 2147483648 values "
+                                      "per sample (2048 x 1024 x 1024), more than the layers "
+                                      "count (2147483647)"),
+                  "%s: %s", err.key, err.msg);
+    /* one channel fewer fits, and only memory stops it */
+    nl_error_clear(&err);
+    ck_assert_int_eq(validate_text("data: {shape: [1, 1024, 1024], classes: 4, train_size: 64, "
+                                   "test_size: 32}\nmodel: {arch: cnn, widths: [2047]}\n"
+                                   "train: {batch_size: 16, steps: 5}\n",
+                                   &err),
+                     NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "the run needs") && !strstr(err.msg, "values per sample"),
+                  "%s", err.msg);
+}
+END_TEST
+
+/* ---- the schedule's milestones against the run's length ---- */
+
+START_TEST(test_milestones_past_the_last_step_refused)
+{
+    const char *base = "data: {shape: [8], classes: 3, train_size: 64, test_size: 32}\n"
+                       "model: {widths: [8]}\n";
+    char yaml[1024];
+    nl_error err = {0};
+    snprintf(yaml, sizeof yaml, "%strain:\n  batch_size: 16\n  steps: 10\n  schedule:\n"
+             "    type: step\n    milestones: [5, 10]\n", base);
+    ck_assert_int_eq(check_text(yaml, &err), NL_ERR_CONFIG);
+    ck_assert_str_eq(err.key, "train.schedule.milestones");
+    ck_assert_msg(strstr(err.msg, SRC ":8:17: train.schedule.milestones: item 1 (10) is past the "
+                                  "run's last step: the run takes 10 steps (0 to 9)") &&
+                      strstr(err.msg, "accepted: milestones of at most 9"),
+                  "%s", err.msg);
+    /* the length from epochs: 64 samples / 16 = 4 steps an epoch, 2 epochs */
+    snprintf(yaml, sizeof yaml, "%strain:\n  batch_size: 16\n  epochs: 2\n  schedule:\n"
+             "    type: step\n    milestones: [8]\n", base);
+    nl_error_clear(&err);
+    ck_assert_int_eq(check_text(yaml, &err), NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "item 0 (8) is past the run's last step: the run takes 8 steps"),
+                  "%s", err.msg);
+    /* the last step itself is a milestone that acts */
+    snprintf(yaml, sizeof yaml, "%strain:\n  batch_size: 16\n  epochs: 2\n  schedule:\n"
+             "    type: step\n    milestones: [3, 7]\n", base);
+    nl_error_clear(&err);
+    ck_assert_msg(check_text(yaml, &err) == NL_OK, "%s", err.msg);
+}
+END_TEST
+
+START_TEST(test_recalibration_of_tokens_offers_no_zero)
+{
+    nl_error err = {0};
+    ck_assert_int_eq(check_text("data: {dataset: synthetic_text, markov: {length: 4000}}\n"
+                                "model: {arch: lm, d_model: 8, heads: 2, layers: 1, context: 8,\n"
+                                "        norm: {type: batch}}\n"
+                                "train: {batch_size: 4, steps: 3,\n"
+                                "        bn_recalibrate: {batches: 4}}\n",
+                                &err),
+                     NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "train.bn_recalibrate.batches: 4: token models take no "
+                                  "recalibration") &&
+                      strstr(err.msg, "remove the key") && !strstr(err.msg, "accepted: 0"),
+                  "%s", err.msg);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("bounds");
+    TCase *tc = tcase_create("bounds");
+    tcase_add_test(tc, test_every_integer_key_has_a_bound);
+    tcase_add_test(tc, test_past_the_bound_names_file_line_key_and_limit);
+    tcase_add_test(tc, test_validate_refuses_huge_depth_promptly);
+    tcase_add_test(tc, test_memory_error_names_the_driving_key);
+    tcase_add_test(tc, test_token_rows_past_an_int_refused);
+    tcase_add_test(tc, test_values_per_sample_past_an_int_refused);
+    tcase_add_test(tc, test_milestones_past_the_last_step_refused);
+    tcase_add_test(tc, test_recalibration_of_tokens_offers_no_zero);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
