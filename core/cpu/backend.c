@@ -31,9 +31,9 @@ void nl_cpu_release(nl_backend *be, void *ptr)
     free(ptr);
 }
 
-/* A batch upload (400 KB for the MLP at batch 128) is split over the
- * threads: one core's memcpy ran at ~35 GB/s, 12 us of a 1.26 ms step;
- * split, 9 us. Each share starts on a cache line. */
+/* A batch upload (hundreds of KB for the MLP at batch 128) is split over
+ * the threads: one core's memcpy does not reach the memory bandwidth that
+ * two do. Each share starts on a cache line. */
 #define COPY_SPLIT_BYTES (256 * 1024)
 
 static void copy_share(void *dst, const void *src, size_t bytes, int part, int parts)

@@ -66,8 +66,8 @@ static inline void nl_thread_range(int count, int *first, int *last)
 
 /* A loop split over the team only when it is worth waking it, written once
  * and expanded twice. Not an `if` clause: `omp parallel for if (0)` still
- * opens a team of one, ~0.4 us a call in libgomp (0.75 us inside another
- * team), a dozen times per MLP step at batch 2. The loop must not contain
+ * opens a team of one, a measurable cost in libgomp (more inside another
+ * team) paid a dozen times per MLP step at batch 2. The loop must not contain
  * preprocessor directives (use _Pragma). */
 #define NL_PARALLEL_FOR_IF(cond, ...)                                                     \
     do {                                                                                  \
