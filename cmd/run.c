@@ -1,6 +1,7 @@
 /* normlab run: trains one model from a config. Progress goes to stderr (a
  * bar on a terminal, a line every few seconds otherwise); the one-line
  * result goes to stdout. */
+#include <ctype.h>
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
@@ -193,11 +194,15 @@ static int run_command(int argc, char **argv, nl_dist *dist, const run_io *io)
                     return nl_cmd_usage_error("run", "too many --set options (at most 256)");
                 overrides[n_overrides++] = v;
             } else if (strcmp(a, "--out") == 0) {
+                /* "" (an unset variable) is not "no --out": refused, not
+                 * quietly replaced by results/<name>/ */
+                if (!v[0])
+                    return nl_cmd_usage_error("run", "--out needs a directory, got ''");
                 out_dir = v;
             } else if (strcmp(a, "--threads") == 0) {
                 char *end;
                 long t = strtol(v, &end, 10);
-                if (*end || end == v || t < 0 || t > NL_CONFIG_MAX_THREADS)
+                if (*end || end == v || !isdigit((unsigned char)v[0]) || t < 0 || t > NL_CONFIG_MAX_THREADS)
                     return nl_cmd_usage_error("run", "--threads: '%s' is not a thread count (0..%d; 0: "
                                               "the cores other processes leave free)", v,
                                               NL_CONFIG_MAX_THREADS);

@@ -480,6 +480,9 @@ static int parse_arg(int argc, char **argv, int *i, sweep_args *a)
         if (*i + 1 >= argc)
             return nl_cmd_usage_error("sweep", "--out needs a directory");
         a->out_dir = argv[++*i];
+        /* "" would put runs/ and summary.csv at the root ("" + "/runs") */
+        if (!a->out_dir[0])
+            return nl_cmd_usage_error("sweep", "--out needs a directory, got ''");
     } else if (!strcmp(arg, "--set")) {
         return nl_cmd_take_set("sweep", argc, argv, i, a->sets, &a->n_sets, 64);
     } else if (!strcmp(arg, "--dry-run") || !strcmp(arg, "-n")) {
