@@ -268,6 +268,16 @@ START_TEST(test_bad_input_writes_nothing)
     ck_assert_int_eq(tu_normlab("run good.yaml --quiet --out x --threads ' 2'"), 2);
     snprintf(path, sizeof path, "%s/x", tu_tmp);
     ck_assert_msg(!nl_path_exists(path), "a refused --threads wrote %s", path);
+    /* threads: 0 takes OMP_NUM_THREADS, but not past what threads: accepts:
+     * 100000 crashed libgomp at the first parallel region */
+    setenv("OMP_NUM_THREADS", "100000", 1);
+    ck_assert_int_eq(tu_normlab("run good.yaml --quiet --out x"), 2);
+    unsetenv("OMP_NUM_THREADS");
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "OMP_NUM_THREADS=100000 asks for 100000 threads; accepted: at most "
+                              "1024"), "%s", out);
+    free(out);
+    ck_assert_msg(!nl_path_exists(path), "a refused OMP_NUM_THREADS wrote %s", path);
     snprintf(path, sizeof path, "%s/results", tu_tmp);
     ck_assert_int_eq(tu_normlab("frobnicate"), 2);
     ck_assert_int_eq(tu_normlab("rnu"), 2);
