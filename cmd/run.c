@@ -50,7 +50,8 @@ static void usage(FILE *out)
             "into a non-empty directory normlab did not make, or one another run is writing,\n"
             "is refused (exit status 2) and nothing is written.\n"
             "A diverged run (NaN or exploding loss) is a result: exit status 0.\n"
-            "Ctrl-C stops after the current step and records the run as failed; a second\n"
+            "Ctrl-C (or SIGTERM, or a closed terminal's SIGHUP unless under nohup) stops\n"
+            "after the current step and records the run as failed; a second\n"
             "Ctrl-C stops at once.\n\n"
             "Under MPI (mpirun -np R normlab run ...) the R ranks train one model: each takes\n"
             "1/R of every batch (train.batch_size is the global batch, a multiple of R) and the\n"
@@ -242,6 +243,12 @@ static int run_command(int argc, char **argv, nl_dist *dist, const run_io *io)
         sa.sa_handler = on_signal;
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
+        /* a closed terminal stops the run the same way (it ended the
+         * process, whose summary said running for good); under nohup,
+         * which ignores SIGHUP, it stays ignored */
+        struct sigaction hup;
+        if (sigaction(SIGHUP, NULL, &hup) == 0 && hup.sa_handler != SIG_IGN)
+            sigaction(SIGHUP, &sa, NULL);
     }
     nl_config *cfg = calloc(1, sizeof *cfg);
     nl_error err = {0};

@@ -430,9 +430,17 @@ START_TEST(test_interrupt_and_kill)
     ck_assert(WIFEXITED(status));
     ck_assert_int_eq(WEXITSTATUS(status), 1);
     expect_status("failed");
-    /* a failed run is replaced without --force */
+    /* a closed terminal (SIGHUP) stops it the same way; a failed run is
+     * replaced without --force */
     char old[512];
     snprintf(old, sizeof old, "%s/results/long/metrics.csv", tu_tmp);
+    unlink(old);
+    pid = start_long_run();
+    kill(pid, SIGHUP);
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    ck_assert_msg(WIFEXITED(status), "SIGHUP ended the run without recording it");
+    ck_assert_int_eq(WEXITSTATUS(status), 1);
+    expect_status("failed");
     unlink(old);
     pid = start_long_run();
     kill(pid, SIGKILL);
