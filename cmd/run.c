@@ -1,6 +1,7 @@
 /* normlab run: trains one model from a config. Progress goes to stderr (a
  * bar on a terminal, a line every few seconds otherwise); the one-line
  * result goes to stdout. */
+#include <ctype.h>
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
@@ -65,7 +66,8 @@ static void usage(FILE *out)
             "into a non-empty directory normlab did not make, or one another run is writing,\n"
             "is refused (exit status 2) and nothing is written.\n"
             "A diverged run (NaN or exploding loss) is a result: exit status 0.\n"
-            "Ctrl-C stops after the current step and records the run as failed; a second\n"
+            "Ctrl-C (or SIGTERM, or a closed terminal's SIGHUP unless under nohup) stops\n"
+            "after the current step and records the run as failed; a second\n"
             "Ctrl-C stops at once.\n\n"
             "Under MPI (mpirun -np R normlab run ...) the R ranks train one model: each takes\n"
             "1/R of every batch (train.batch_size is the global batch, a multiple of R) and the\n"
@@ -209,11 +211,15 @@ static int run_command(int argc, char **argv, nl_dist *dist, const run_io *io)
                     return nl_cmd_usage_error("run", "too many --set options (at most 256)");
                 overrides[n_overrides++] = v;
             } else if (strcmp(a, "--out") == 0) {
+                /* "" (an unset variable) is not "no --out": refused, not
+                 * quietly replaced by results/<name>/ */
+                if (!v[0])
+                    return nl_cmd_usage_error("run", "--out needs a directory, got ''");
                 out_dir = v;
             } else if (strcmp(a, "--threads") == 0) {
                 char *end;
                 long t = strtol(v, &end, 10);
-                if (*end || end == v || t < 0 || t > NL_CONFIG_MAX_THREADS)
+                if (*end || end == v || !isdigit((unsigned char)v[0]) || t < 0 || t > NL_CONFIG_MAX_THREADS)
                     return nl_cmd_usage_error("run", "--threads: '%s' is not a thread count (0..%d; 0: "
                                               "the cores other processes leave free)", v,
                                               NL_CONFIG_MAX_THREADS);
@@ -253,6 +259,12 @@ static int run_command(int argc, char **argv, nl_dist *dist, const run_io *io)
         sa.sa_handler = on_signal;
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
+        /* a closed terminal stops the run the same way (it ended the
+         * process, whose summary said running for good); under nohup,
+         * which ignores SIGHUP, it stays ignored */
+        struct sigaction hup;
+        if (sigaction(SIGHUP, NULL, &hup) == 0 && hup.sa_handler != SIG_IGN)
+            sigaction(SIGHUP, &sa, NULL);
     }
     nl_config *cfg = calloc(1, sizeof *cfg);
     nl_error err = {0};

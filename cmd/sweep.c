@@ -52,7 +52,8 @@ static void usage(FILE *out)
             "    - {kind: batch_size, metric: test_error}  # kind, metric, split, threshold, name\n"
             "    - {kind: curves, split: test, metric: error}\n"
             "Every run's config is base + set + grid + derived, through the same checks as\n"
-            "`normlab run`; all of them are checked before the first run starts. A run\n"
+            "`normlab run`; all of them are checked before the first run starts (so a grid\n"
+            "holds at most 100000 runs, and a key at most 1000 values). A run\n"
             "directory is named after its grid values: type-batch_batch_size-8_seed-1.\n\n"
             "options:\n"
             "  -j, --jobs N     run N runs at once (default 1)\n"
@@ -482,6 +483,9 @@ static int parse_arg(int argc, char **argv, int *i, sweep_args *a)
         if (*i + 1 >= argc)
             return nl_cmd_usage_error("sweep", "--out needs a directory");
         a->out_dir = argv[++*i];
+        /* "" would put runs/ and summary.csv at the root ("" + "/runs") */
+        if (!a->out_dir[0])
+            return nl_cmd_usage_error("sweep", "--out needs a directory, got ''");
     } else if (!strcmp(arg, "--set")) {
         return nl_cmd_take_set("sweep", argc, argv, i, a->sets, &a->n_sets, 64);
     } else if (!strcmp(arg, "--dry-run") || !strcmp(arg, "-n")) {

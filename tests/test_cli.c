@@ -305,6 +305,34 @@ START_TEST(test_bad_input_writes_nothing)
     ck_assert_int_eq(tu_normlab("run"), 2);
     ck_assert_int_eq(tu_normlab("run small.yaml --threads zero"), 2);
     ck_assert_int_eq(tu_normlab("run small.yaml --bogus"), 2);
+    /* --out '' (an unset variable) is refused, not read as no --out: a run
+     * went to results/<name>/, a sweep put runs/ and summary.csv at / */
+    tu_tmp_write("good.yaml", "name: good\ndata: {shape: [4], classes: 2, train_size: 32, "
+                              "test_size: 16}\nmodel: {widths: [4]}\ntrain: {batch_size: 8, steps: 2}\n");
+    ck_assert_int_eq(tu_normlab("run good.yaml --quiet --out ''"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "--out needs a directory"), "%s", out);
+    free(out);
+    ck_assert_msg(!nl_path_exists(path), "run --out '' wrote %s", path);
+    tu_tmp_write("exp.yaml", "name: exp\nbase: good.yaml\ngrid: {seed: [1, 2]}\n");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --dry-run --out ''"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "--out needs a directory"), "%s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("run good.yaml --quiet --out x --threads ' 2'"), 2);
+    snprintf(path, sizeof path, "%s/x", tu_tmp);
+    ck_assert_msg(!nl_path_exists(path), "a refused --threads wrote %s", path);
+    /* threads: 0 takes OMP_NUM_THREADS, but not past what threads: accepts:
+     * 100000 crashed libgomp at the first parallel region */
+    setenv("OMP_NUM_THREADS", "100000", 1);
+    ck_assert_int_eq(tu_normlab("run good.yaml --quiet --out x"), 2);
+    unsetenv("OMP_NUM_THREADS");
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "OMP_NUM_THREADS=100000 asks for 100000 threads; accepted: at most "
+                              "1024"), "%s", out);
+    free(out);
+    ck_assert_msg(!nl_path_exists(path), "a refused OMP_NUM_THREADS wrote %s", path);
+    snprintf(path, sizeof path, "%s/results", tu_tmp);
     ck_assert_int_eq(tu_normlab("frobnicate"), 2);
     ck_assert_int_eq(tu_normlab("rnu"), 2);
     out = tu_normlab_output();
@@ -459,9 +487,17 @@ START_TEST(test_interrupt_and_kill)
     ck_assert(WIFEXITED(status));
     ck_assert_int_eq(WEXITSTATUS(status), 1);
     expect_status("failed");
-    /* a failed run is replaced without --force */
+    /* a closed terminal (SIGHUP) stops it the same way; a failed run is
+     * replaced without --force */
     char old[512];
     snprintf(old, sizeof old, "%s/results/long/metrics.csv", tu_tmp);
+    unlink(old);
+    pid = start_long_run();
+    kill(pid, SIGHUP);
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    ck_assert_msg(WIFEXITED(status), "SIGHUP ended the run without recording it");
+    ck_assert_int_eq(WEXITSTATUS(status), 1);
+    expect_status("failed");
     unlink(old);
     pid = start_long_run();
     kill(pid, SIGKILL);

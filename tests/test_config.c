@@ -676,6 +676,15 @@ static const bad_case bad_cases[] = {
      "accepted: a value's type comes from its key"},
     {"model: !!map {arch: mlp}\n", SRC ":1:8: ", "YAML tags such as '!!map' are not accepted"},
     {"name: !local x\n", SRC ":1:7: ", "YAML tags such as '!local' are not accepted"},
+    /* a "\0" escape would cut a name short: "batch\0x" read as batch, "data\0x" as data */
+    {"model: {norm: {type: \"batch\\0x\"}}\n", SRC ":1:22: model.norm.type: ",
+     "the value contains a NUL character"},
+    {"data: {dataset: \"synthetic\\u0000\"}\n", SRC ":1:17: data.dataset: ",
+     "the value contains a NUL character"},
+    {"data: {\"classes\\0x\": 3}\n", SRC ":1:8: data: ", "a key contains a NUL character"},
+    {"\"train\\0\": {steps: 5}\n", SRC ":1:1: ", "a key contains a NUL character"},
+    {"data: {shape: [\"16\\0\"]}\n", SRC ":1:16: data.shape: ",
+     "the value contains a NUL character"},
     /* optimizer keys apply per kind (the optimizer table) */
     {"train:\n  optimizer: {type: adamw, momentum: 0.9}\n", SRC ":2:38: train.optimizer.momentum: ",
      "applies only when train.optimizer.type is sgd, but train.optimizer.type is 'adamw'"},
@@ -835,6 +844,8 @@ static const struct {
      "accepted"},
     {"{}", {"threads=2000"}, "--set threads=2000: threads: 2000 is out of range; accepted: an "
      "integer in [0, 1024]"},
+    {"{}", {"model.norm.type=\"batch\\0\""}, "~--set model.norm.type=\"batch\\0\": the value "
+     "contains a NUL character"},
 };
 
 /* the memory check's estimate is what building the model takes, to the byte */

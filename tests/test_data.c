@@ -781,6 +781,15 @@ START_TEST(test_idx_integrity)
         write_bytes(dir, name, junk, n + 7, gz);
         expect_probe_error(&s, (const char *const[]){path, "7 bytes of trailing data", NULL});
         free(junk);
+        /* a gzip bomb (8 MiB of zeros after the images, 8 KiB compressed) is
+         * not inflated to its end just to count the bytes too many */
+        const size_t bomb = (size_t)8 << 20;
+        junk = calloc(n + bomb, 1);
+        memcpy(junk, b, n);
+        write_bytes(dir, name, junk, n + bomb, gz);
+        expect_probe_error(&s, (const char *const[]){path, gz ? "more than " : "8388608 bytes",
+                                                     "bytes of trailing data", NULL});
+        free(junk);
 
         /* the labels too: 31 images, a label file that claims 31 and holds 30 */
         free(b);

@@ -117,6 +117,15 @@ START_TEST(test_grid_order_and_names)
     ck_assert_str_eq(flat_value(&p.runs[3], "model.widths", v, sizeof v), "[16, 8]");
     ck_assert_str_eq(e->name, "exp"); /* the file's name when name: is missing */
     drop(e, &p);
+
+    /* values that read the same once made names get their position */
+    e = parse("base: base.yaml\ngrid:\n  data.path: [\"a b\", c, \"a/b\"]\n");
+    plan(e, &p);
+    ck_assert_int_eq(p.n_runs, 3);
+    ck_assert_str_eq(p.runs[0].dir, "path-a-b-v1");
+    ck_assert_str_eq(p.runs[1].dir, "path-c");
+    ck_assert_str_eq(p.runs[2].dir, "path-a-b-v3");
+    drop(e, &p);
     tu_tmp_remove();
 }
 END_TEST
@@ -395,6 +404,33 @@ START_TEST(test_bad_experiment_files)
     ck_assert_msg(strstr(out, "/dev/zero: larger than 16 MiB"), "%s", out);
     free(out);
     ck_assert_int_eq(tu_normlab("sweep --help"), 0);
+    /* grids too large to check are refused at once, with the key's line: a
+     * million runs took half an hour and 5 GB of checks before the first ran,
+     * and a key of 10^4 values minutes of pairwise comparisons */
+    static char big[16384];
+    int used = snprintf(big, sizeof big, "base: base.yaml\ngrid:\n  seed: [0");
+    for (int i = 1; i <= NL_SWEEP_MAX_VALUES; i++)
+        used += snprintf(big + used, sizeof big - (size_t)used, ", %d", i);
+    snprintf(big + used, sizeof big - (size_t)used, "]\n");
+    tu_tmp_write("big.yaml", big);
+    ck_assert_int_eq(tu_normlab("sweep big.yaml --dry-run"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "big.yaml:3:9: seed: 1001 values; accepted: at most 1000"), "%.2000s", out);
+    free(out);
+    used = snprintf(big, sizeof big, "base: base.yaml\ngrid:\n  seed: [0");
+    for (int i = 1; i < 1000; i++)
+        used += snprintf(big + used, sizeof big - (size_t)used, ", %d", i);
+    snprintf(big + used, sizeof big - (size_t)used, "]\n  train.steps: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, "
+             "11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, "
+             "33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, "
+             "55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, "
+             "77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95, 96, 97, 98, "
+             "99, 100, 101]\n");
+    tu_tmp_write("big.yaml", big);
+    ck_assert_int_eq(tu_normlab("sweep big.yaml --dry-run"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "big.yaml:4:3: grid: more than 100000 combinations"), "%.2000s", out);
+    free(out);
     tu_tmp_remove();
 }
 END_TEST

@@ -915,22 +915,39 @@ nl_code nl_yaml_screen(const char *text, size_t length, const char *source, cons
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, length);
     nl_code code = NL_OK;
     int depth = 0;
+    /* per open collection: a mapping whose next scalar is a key, and the
+     * last key read (what a NUL error names) */
+    struct {
+        bool mapping, at_key;
+        char key[64];
+    } open[NL_YAML_MAX_DEPTH + 2] = {{0}};
     for (bool done = false; !done && !code;) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&parser, &ev))
             break; /* the loader reports syntax errors with its own context */
         const yaml_char_t *tag = NULL;
+        const bool in_map = depth > 0 && depth <= NL_YAML_MAX_DEPTH && open[depth].mapping;
+        const bool is_key = in_map && open[depth].at_key;
+        if (in_map && (ev.type == YAML_SCALAR_EVENT || ev.type == YAML_SEQUENCE_START_EVENT ||
+                       ev.type == YAML_MAPPING_START_EVENT || ev.type == YAML_ALIAS_EVENT))
+            open[depth].at_key = !open[depth].at_key;
         switch (ev.type) {
         case YAML_SCALAR_EVENT:
             tag = ev.data.scalar.tag;
+            if (is_key)
+                snprintf(open[depth].key, sizeof open[depth].key, "%s", ev.data.scalar.value);
             break;
         case YAML_SEQUENCE_START_EVENT:
             tag = ev.data.sequence_start.tag;
             depth++;
+            if (depth <= NL_YAML_MAX_DEPTH)
+                open[depth].mapping = false;
             break;
         case YAML_MAPPING_START_EVENT:
             tag = ev.data.mapping_start.tag;
             depth++;
+            if (depth <= NL_YAML_MAX_DEPTH)
+                open[depth].mapping = open[depth].at_key = true, open[depth].key[0] = '\0';
             break;
         case YAML_SEQUENCE_END_EVENT:
         case YAML_MAPPING_END_EVENT:
@@ -951,7 +968,20 @@ nl_code nl_yaml_screen(const char *text, size_t length, const char *source, cons
         if (depth > NL_YAML_MAX_DEPTH)
             code = nl_fail(err, NL_ERR_CONFIG, "%s: nested more than %d levels deep; a config "
                            "needs a few", where, NL_YAML_MAX_DEPTH);
-        else if (tag) {
+        else if (ev.type == YAML_SCALAR_EVENT &&
+                 strlen((const char *)ev.data.scalar.value) != ev.data.scalar.length) {
+            /* a "\0" escape: every name and key would be read up to it, so
+             * "batch\0x" would pass as batch and "data\0x" as data; named
+             * by the dotted key it belongs to */
+            char path[400] = "";
+            for (int d = 1; d <= depth && d <= NL_YAML_MAX_DEPTH; d++)
+                if (open[d].mapping && open[d].key[0] && (d < depth || !is_key))
+                    snprintf(path + strlen(path), sizeof path - strlen(path), "%s%s",
+                             path[0] ? "." : "", open[d].key);
+            code = nl_fail(err, NL_ERR_CONFIG, "%s: %s%s%s contains a NUL character (\\0); "
+                           "keys and values are text", where, path, path[0] ? ": " : "",
+                           is_key ? "a key" : "the value");
+        } else if (tag) {
             /* shown as written: !!str rather than tag:yaml.org,2002:str */
             const char *shown_tag = (const char *)tag, *core = "tag:yaml.org,2002:";
             const bool short_form = !strncmp(shown_tag, core, strlen(core));

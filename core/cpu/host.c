@@ -161,6 +161,11 @@ const nl_ops *nl_cpu_ops(void) { return kernel_sets[chosen_set()].set->ops; }
  * team: 5 scheduler ticks of /proc/stat at USER_HZ 100 */
 #define BUSY_SAMPLE_MS 50
 
+/* the most threads a run takes, as threads: and --threads accept
+ * (NL_CONFIG_MAX_THREADS): OMP_NUM_THREADS=100000 reached the first
+ * parallel region unchecked and libgomp crashed starting the team */
+#define HOST_MAX_THREADS 1024
+
 static int host_threads(const nl_backend_options *opt, nl_backend *be)
 {
     be->usable_cores = nl_cpu_usable_cores();
@@ -191,7 +196,14 @@ nl_code nl_cpu_backend_open(const nl_backend_options *opt, nl_backend **out, nl_
     be->ops = nl_cpu_ops();
     be->cpu_kernels = nl_cpu_kernels_name();
     be->device = NL_DEVICE_CPU;
-    omp_set_num_threads(host_threads(opt, be));
+    const int threads = host_threads(opt, be);
+    if (threads > HOST_MAX_THREADS) {
+        free(be);
+        return nl_fail(err, NL_ERR_USAGE, "OMP_NUM_THREADS=%s asks for %d threads; accepted: at "
+                       "most %d (unset it, or give threads: / --threads)",
+                       getenv("OMP_NUM_THREADS"), threads, HOST_MAX_THREADS);
+    }
+    omp_set_num_threads(threads);
     be->threads = omp_get_max_threads();
     /* the OpenMP build of OpenBLAS takes its threads from the same pool */
     openblas_set_num_threads(be->threads);

@@ -191,11 +191,13 @@ static const char *rd_why_short(idx_reader *r)
  * size; gzip files by their trailer's length (the size modulo 2^32), which
  * must say exactly `expected`, or else by inflating the rest of the stream
  * into a small buffer (checking CRCs, and that nothing follows the stream).
+ * Inflating stops a buffer past `expected` (*more then says the stream goes
+ * on): a 2 MB gzip bomb inflated 2 GB only to count its trailing bytes.
  * The reader's own position is left alone. */
 static nl_code rd_data_length(idx_reader *r, uint64_t expected, uint64_t *length, bool *cut_off,
-                              nl_error *err)
+                              bool *more, nl_error *err)
 {
-    *cut_off = false;
+    *cut_off = *more = false;
     if (!r->gz) {
         *length = r->file_size;
         return NL_OK;
@@ -217,9 +219,10 @@ static nl_code rd_data_length(idx_reader *r, uint64_t expected, uint64_t *length
     if (rc == NL_OK && !scratch)
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", r->path);
     uint64_t total = 0;
-    for (size_t got = RD_BUFFER; rc == NL_OK && got == RD_BUFFER;) {
+    for (size_t got = RD_BUFFER; rc == NL_OK && got == RD_BUFFER && !*more;) {
         rc = rd_read(&counter, scratch, RD_BUFFER, &got, err);
         total += got;
+        *more = got == RD_BUFFER && total > expected + RD_BUFFER;
     }
     *cut_off = counter.cut_off;
     free(scratch);
@@ -299,8 +302,8 @@ static nl_code check_length(idx_reader *r, uint64_t header, uint32_t count, uint
 {
     const uint64_t expected = header + (uint64_t)count * record;
     uint64_t length;
-    bool cut_off;
-    nl_code rc = rd_data_length(r, expected, &length, &cut_off, err);
+    bool cut_off, more;
+    nl_code rc = rd_data_length(r, expected, &length, &cut_off, &more, err);
     if (rc != NL_OK)
         return rc;
     if (cut_off)
@@ -315,9 +318,10 @@ static nl_code check_length(idx_reader *r, uint64_t header, uint32_t count, uint
                        (unsigned long long)(length > header ? (length - header) / record : 0),
                        what);
     if (length > expected)
-        return nl_fail(err, NL_ERR_DATA, "%s: %llu bytes of trailing data after the %u %s the "
+        return nl_fail(err, NL_ERR_DATA, "%s: %s%llu bytes of trailing data after the %u %s the "
                        "header promises (%llu bytes); not the file it claims to be?",
-                       r->path, (unsigned long long)(length - expected), count, what,
+                       r->path, more ? "more than " : "", (unsigned long long)(length - expected),
+                       count, what,
                        (unsigned long long)expected);
     return NL_OK;
 }

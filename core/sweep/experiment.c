@@ -372,6 +372,9 @@ static nl_code parse_grid(parser *P, yaml_node_t *n)
         const int nv = (int)(v->data.sequence.items.top - v->data.sequence.items.start);
         if (nv == 0)
             return fail_at(P, v, scalar(k), "the list of values is empty");
+        if (nv > NL_SWEEP_MAX_VALUES)
+            return fail_at(P, v, scalar(k), "%d values; accepted: at most %d values a key "
+                           "(and %ld runs in all)", nv, NL_SWEEP_MAX_VALUES, NL_SWEEP_MAX_COMBOS);
         nl_sweep_axis *a = &e->axes[e->n_axes++];
         nl_copy_string(a->key, sizeof a->key, scalar(k));
         a->pos = pos_of(k);

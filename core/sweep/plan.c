@@ -60,9 +60,20 @@ static uint32_t fnv1a(const char *s)
     return h;
 }
 
+typedef struct {
+    const char *text;
+    int v;
+} label_ref;
+
+static int compare_text(const void *x, const void *y)
+{
+    return strcmp(((const label_ref *)x)->text, ((const label_ref *)y)->text);
+}
+
 /* labels[a][v]: "key-value" for each value of each axis */
 static nl_code make_labels(const nl_experiment *e, char ****labels_out, nl_error *err)
 {
+    nl_code code = NL_OK;
     char ***labels = calloc((size_t)e->n_axes, sizeof *labels);
     if (!labels)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
@@ -84,29 +95,36 @@ static nl_code make_labels(const nl_experiment *e, char ****labels_out, nl_error
         labels[a] = calloc((size_t)ax->n, sizeof *labels[a]);
         if (!labels[a])
             return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        /* two values that read the same once sanitized get their position;
+         * found by sorting, not by comparing every pair (a key may have
+         * NL_SWEEP_MAX_VALUES values) */
+        char (*plain)[200] = malloc((size_t)ax->n * sizeof *plain);
+        label_ref *order = malloc((size_t)ax->n * sizeof *order);
+        bool *clash = calloc((size_t)ax->n, sizeof *clash);
+        if (!plain || !order || !clash) {
+            free(plain), free(order), free(clash);
+            return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        }
         for (int v = 0; v < ax->n; v++) {
-            char value[200];
-            sanitize(ax->values[v], value, sizeof value);
+            sanitize(ax->values[v], plain[v], sizeof plain[v]);
+            order[v] = (label_ref){plain[v], v};
+        }
+        qsort(order, (size_t)ax->n, sizeof *order, compare_text);
+        for (int i = 1; i < ax->n; i++)
+            if (!strcmp(order[i - 1].text, order[i].text))
+                clash[order[i - 1].v] = clash[order[i].v] = true;
+        for (int v = 0; v < ax->n && !code; v++) {
             labels[a][v] = malloc(320);
             if (!labels[a][v])
-                return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-            snprintf(labels[a][v], 320, "%s-%s", keypart, value);
+                code = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+            else if (clash[v])
+                snprintf(labels[a][v], 320, "%s-%s-v%d", keypart, plain[v], v + 1);
+            else
+                snprintf(labels[a][v], 320, "%s-%s", keypart, plain[v]);
         }
-        /* two values that read the same once sanitized get their position */
-        for (int v = 0; v < ax->n; v++) {
-            bool clash = false;
-            for (int w = 0; w < ax->n; w++) {
-                char x[200], y[200];
-                sanitize(ax->values[v], x, sizeof x);
-                sanitize(ax->values[w], y, sizeof y);
-                clash |= w != v && !strcmp(x, y);
-            }
-            if (clash) {
-                char value[200];
-                sanitize(ax->values[v], value, sizeof value);
-                snprintf(labels[a][v], 320, "%s-%s-v%d", keypart, value, v + 1);
-            }
-        }
+        free(plain), free(order), free(clash);
+        if (code)
+            return code;
     }
     return NL_OK;
 }
@@ -492,8 +510,11 @@ nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error
     for (int a = 0; a < e->n_axes; a++) {
         combos *= e->axes[a].n;
         if (combos > NL_SWEEP_MAX_COMBOS)
-            return nl_fail(err, NL_ERR_CONFIG, "%s: the grid has more than %ld combinations", e->path,
-                           NL_SWEEP_MAX_COMBOS);
+            return nl_fail(err, NL_ERR_CONFIG, "%s:%d:%d: grid: more than %ld combinations (the "
+                           "values of %s and the keys before it); accepted: at most %ld runs, each "
+                           "checked before the first starts: split the experiment", e->path,
+                           e->axes[a].pos.line, e->axes[a].pos.column, NL_SWEEP_MAX_COMBOS,
+                           e->axes[a].key, NL_SWEEP_MAX_COMBOS);
     }
     out->n_combos = combos;
     out->n_columns = e->n_axes + e->n_derived;
