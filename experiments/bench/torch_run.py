@@ -31,11 +31,13 @@ What it mirrors (and refuses, exit 2, anything else):
   (per stage convs_per_stage x (conv3x3 pad 1 -> norm -> activation), then
   max or avg pooling 2, a linear classifier), lm (tests/golden/make_goldens.py's
   Lm, the module the transformer goldens come from: placement pre, post, peri
-  or none, qk_norm, GELU erf or tanh, tied or untied head); the normalizer
+  or none, qk_norm, GELU erf or tanh, tied or untied head; normlab's init,
+  weights N(0, 0.02^2), biases 0); the normalizer
   none, batch, layer (GroupNorm(1, C) on images), group or rms (the goldens'
   torch-op RMSNorm) before the activation; model.bias as normlab's auto rule
-  (no bias before a normalizer with a learned shift) or as given. PyTorch's
-  default initialization: it changes the losses, not the time of a step.
+  (no bias before a normalizer with a learned shift) or as given; the mlp
+  and cnn with PyTorch's default initialization: it changes the losses, not
+  the time of a step.
 - training: SGD (momentum, dampening, nesterov, weight decay) or AdamW
   (betas, eps, weight decay), decay_norm_and_bias, clip_grad_norm, the
   constant, step or cosine schedule with linear warmup (normlab's formula,
@@ -232,11 +234,21 @@ def build_model(cfg, torch, nn, F, in_shape, classes):
     momentum = get(cfg, "model.norm.momentum", 0.1)
     if arch == "lm":
         gelu = "none" if get(cfg, "model.gelu", "erf") == "erf" else "tanh"
-        return make_goldens.Lm(classes, get(cfg, "model.d_model"), get(cfg, "model.heads"),
-                               get(cfg, "model.layers"), get(cfg, "model.context"),
-                               get(cfg, "model.mlp_ratio", 4), norm,
-                               get(cfg, "model.norm.placement"), get(cfg, "model.qk_norm", False),
-                               gelu, get(cfg, "model.tie_embeddings", True), groups)
+        model = make_goldens.Lm(classes, get(cfg, "model.d_model"), get(cfg, "model.heads"),
+                                get(cfg, "model.layers"), get(cfg, "model.context"),
+                                get(cfg, "model.mlp_ratio", 4), norm,
+                                get(cfg, "model.norm.placement"), get(cfg, "model.qk_norm", False),
+                                gelu, get(cfg, "model.tie_embeddings", True), groups)
+        # normlab's transformer init (as torch_bench.py): weights N(0, 0.02^2),
+        # biases 0, norm scales 1; PyTorch's N(0, 1) embeddings through a tied
+        # head start the loss near 90
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if p.dim() > 1:
+                    p.normal_(0.0, 0.02)
+                elif name.endswith("bias"):
+                    p.zero_()
+        return model
 
     def norm_module(c, image):
         if norm == "none":
