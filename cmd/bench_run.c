@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -244,6 +246,8 @@ static int run_child(char *const *argv, const char *log_path, double *seconds)
         dup2(in, 0);
         dup2(fd, 1);
         dup2(fd, 2);
+        /* a bench stopped stops its run */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         execv(argv[0], argv);
         _exit(127);
     }
