@@ -64,7 +64,8 @@ static void usage(FILE *out)
             "                 layer, group or rms norm; anything else is refused) on the\n"
             "                 thread count the normlab run took\n"
             "  --step         also time the model's training step alone in this process (the\n"
-            "                 --training loop: random data, SGD momentum 0.9, the lm AdamW)\n"
+            "                 --training loop: random data, SGD momentum 0.9, the lm AdamW;\n"
+            "                 the mean over its timed steps, and the median repetition)\n"
             "  --threads N    both sides' threads (default: a run picks the cores other\n"
             "                 processes leave free; PyTorch then gets the same count)\n"
             "  --skip F       warm-up share of the steps left out (default 0.1)\n"
@@ -281,6 +282,7 @@ typedef struct {
     double run_per_s;    /* over the run's training wall time, evaluations included */
     double step_ms;      /* steady seconds per step */
     double load1;        /* the 1-minute load average when it started */
+    double median_per_s; /* the step alone: from the median repetition, as --training reports */
     char impl[16];
     char cpu_kernels[32]; /* a normlab run's, from its summary.json */
 } side;
@@ -338,7 +340,7 @@ static const char *const run_columns[] = {
     "section", "impl", "round", "order", "config", "model", "norm", "batch", "per_sample",
     "threads", "steps", "steady_first_step", "steady_last_step", "steady_steps", "steady_s",
     "steady_per_s", "step_ms", "eval_s", "run_wall_s", "run_per_s", "process_s",
-    "ratio_to_torch", "load1", "setting", "commit", "cpu_model", "isa", "build_isa", "l1d_kib",
+    "ratio_to_torch", "step_median_per_s", "load1", "setting", "commit", "cpu_model", "isa", "build_isa", "l1d_kib",
     "l2_kib", "l3_kib", "openblas_core", "cpu_kernels",
 };
 enum { N_RUN_COLUMNS = sizeof run_columns / sizeof run_columns[0] };
@@ -394,6 +396,7 @@ static int emit_side(run_output *out, int round, int order, const side *s, doubl
     f[i] = fnum(b[i], sizeof b[i], step ? NAN : s->run_per_s, "%.6g"), i++;
     f[i] = fnum(b[i], sizeof b[i], step ? NAN : s->process_s, "%.3f"), i++;
     f[i] = fnum(b[i], sizeof b[i], ratio, "%.6g"), i++;
+    f[i] = fnum(b[i], sizeof b[i], step ? s->median_per_s : NAN, "%.6g"), i++;
     f[i] = fnum(b[i], sizeof b[i], s->load1, "%.2f"), i++;
     f[i++] = out->setting;
     f[i++] = NORMLAB_GIT_COMMIT;
@@ -467,8 +470,14 @@ static bool time_step(nl_backend *be, const nl_config *cfg, const nl_run_plan *p
         return false;
     }
     s->threads = be->threads;
-    s->step_ms = res.step.median_s * 1e3;
-    s->steady_per_s = spec.arch == NL_ARCH_LM ? res.tokens_per_s : res.samples_per_s;
+    /* the mean over every timed step, as a run's span counts its steps;
+     * the median repetition (--training's figure) drops a busy machine's
+     * slow stretches, which a run cannot */
+    const double per_step = spec.arch == NL_ARCH_LM ? (double)cfg->train.batch_size * spec.context
+                                                   : (double)cfg->train.batch_size;
+    s->step_ms = res.step.mean_s * 1e3;
+    s->steady_per_s = per_step / res.step.mean_s;
+    s->median_per_s = per_step / res.step.median_s;
     s->ok = true;
     return true;
 }
@@ -635,7 +644,8 @@ int nl_cmd_bench_run(int argc, char **argv)
     self[self_len] = '\0';
 
     double v_normlab[MAX_ROUNDS], v_torch[MAX_ROUNDS], v_step[MAX_ROUNDS], v_ratio[MAX_ROUNDS],
-        v_step_ratio[MAX_ROUNDS], v_proc_ratio[MAX_ROUNDS], v_run[MAX_ROUNDS];
+        v_step_ratio[MAX_ROUNDS], v_proc_ratio[MAX_ROUNDS], v_run[MAX_ROUNDS],
+        v_step_median[MAX_ROUNDS];
     int n_normlab = 0, n_torch = 0, n_step = 0, n_ratio = 0, n_step_ratio = 0;
     int last_threads = o.threads;
     for (int round = 1; round <= o.rounds && status == 0; round++) {
@@ -765,6 +775,7 @@ int nl_cmd_bench_run(int argc, char **argv)
             v_proc_ratio[n_ratio++] = st->process_s / sn->process_s;
         }
         if (sn && ss) {
+            v_step_median[n_step] = ss->median_per_s;
             v_step[n_step++] = ss->steady_per_s;
             v_step_ratio[n_step_ratio++] = sn->steady_per_s / ss->steady_per_s;
         }
@@ -779,7 +790,8 @@ int nl_cmd_bench_run(int argc, char **argv)
         print_spread("normlab run, steady", v_normlab, n_normlab, fmt);
         print_spread("normlab run, whole", v_run, n_normlab, fmt);
         print_spread("PyTorch script, steady", v_torch, n_torch, fmt);
-        print_spread("step alone", v_step, n_step, fmt);
+        print_spread("step alone (mean)", v_step, n_step, fmt);
+        print_spread("step alone (median rep)", v_step_median, n_step, fmt);
         print_spread("ratio normlab / PyTorch", v_ratio, n_ratio, "%.3f");
         print_spread("process time PyTorch/normlab", v_proc_ratio, n_ratio, "%.3f");
         print_spread("run / step alone", v_step_ratio, n_step_ratio, "%.3f");

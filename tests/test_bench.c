@@ -517,7 +517,7 @@ START_TEST(test_run_round)
               strstr(line, "cpu_model") && strstr(line, "isa"));
     ck_assert(fgets(line, sizeof line, f));
     char *fld[64];
-    ck_assert_int_eq(split(line, fld, 64), 33);
+    ck_assert_int_eq(split(line, fld, 64), 34);
     ck_assert_str_eq(fld[0], "run");
     ck_assert_str_eq(fld[1], "normlab");
     ck_assert_str_eq(fld[5], "mlp");
