@@ -497,14 +497,17 @@ START_TEST(test_run_usage)
 }
 END_TEST
 
-/* one round of a tiny run (no PyTorch): the rows and the kept records
- * agree; no time is asserted */
+/* one round of a small run (no PyTorch): the rows and the kept records
+ * agree; no time is asserted. metrics.csv counts milliseconds, so the
+ * steps are made big enough (~3 ms) that an interval of ten lasts a few */
 START_TEST(test_run_round)
 {
     snprintf(tmp, sizeof tmp, "/tmp/normlab-bench-XXXXXX");
     ck_assert(mkdtemp(tmp));
     ck_assert_int_eq(normlab("bench --run " NORMLAB_SOURCE_DIR "/configs/synthetic-smoke.yaml "
                              "--set train.steps=60 --set train.log_every=10 --set train.eval_every=30 "
+                             "--set data.shape=[256] --set model.widths=[256,256] "
+                             "--set train.batch_size=128 "
                              "--rounds 1 --threads 1 --csv run.csv --keep kept"), 0);
     char path[512], line[2048];
     snprintf(path, sizeof path, "%s/run.csv", tmp);
@@ -522,7 +525,7 @@ START_TEST(test_run_round)
     ck_assert_str_eq(fld[1], "normlab");
     ck_assert_str_eq(fld[5], "mlp");
     ck_assert_str_eq(fld[6], "batch");
-    ck_assert_str_eq(fld[7], "32");
+    ck_assert_str_eq(fld[7], "128");
     ck_assert_str_eq(fld[9], "1");   /* threads */
     ck_assert_str_eq(fld[10], "60"); /* steps */
     ck_assert_str_eq(fld[11], "10"); /* the steady span opens after the first window */
@@ -531,7 +534,7 @@ START_TEST(test_run_round)
     positive(fld, 14, "steady_s");
     const double per_s = positive(fld, 15, "steady_per_s");
     const double step_ms = positive(fld, 16, "step_ms");
-    ck_assert_double_eq_tol(per_s * step_ms / 1e3, 32.0, 1e-3); /* samples per step */
+    ck_assert_double_eq_tol(per_s * step_ms / 1e3, 128.0, 1e-3); /* samples per step */
     ck_assert(!fgets(line, sizeof line, f));
     fclose(f);
     /* the kept run is the one the row read */
