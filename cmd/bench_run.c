@@ -7,8 +7,10 @@
  * counted apart. With --step, the same model's training step timed alone
  * (the `normlab bench --training` loop) joins each round, to see what a run
  * loses against its own step. */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -408,7 +410,7 @@ static int emit_side(run_output *out, int round, int order, const side *s, doubl
     snprintf(b[i], sizeof b[i], "%d", m->l2_kib), f[i] = b[i], i++;
     snprintf(b[i], sizeof b[i], "%d", m->l3_kib), f[i] = b[i], i++;
     f[i++] = m->openblas_core;
-    f[i++] = out->cpu_kernels;
+    f[i++] = strcmp(s->impl, "torch") ? out->cpu_kernels : ""; /* normlab's kernel set */
     nl_error err = {0};
     if (nl_csv_row(&out->csv, f, &err) != NL_OK) {
         out->open = false;
@@ -499,16 +501,19 @@ static void describe_env(char *buf, size_t size)
         nl_copy_string(buf, size, "default");
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* the scratch directory and what this command made in it */
 static void remove_tree(const char *dir)
 {
-    /* the scratch directory holds what this command made: run directories
-     * and logs, two levels at most */
-    char cmd[1400];
-    if (strncmp(dir, "/tmp/normlab-bench-run-", 23) != 0 || strchr(dir, '\''))
-        return;
-    snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "normlab bench: could not remove %s\n", dir);
+    if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        fprintf(stderr, "normlab bench: could not remove %s: %s\n", dir, strerror(errno));
 }
 
 int nl_cmd_bench_run(int argc, char **argv)
@@ -653,7 +658,7 @@ int nl_cmd_bench_run(int argc, char **argv)
          * the machine's load falls on both sides alike */
         const char *order[3];
         int n_order = 0;
-        const bool normlab_first = round % 2 == 1 || round == 1;
+        const bool normlab_first = round % 2 == 1;
         if (normlab_first)
             order[n_order++] = "normlab";
         if (o.torch)
