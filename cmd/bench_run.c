@@ -17,6 +17,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -234,7 +235,7 @@ static const char *torch_refusal(const nl_config *cfg, char *buf, size_t size)
 
 /* runs argv as a child with stdout and stderr into log_path; its exit
  * status (-1: it could not start), and its seconds in *seconds */
-static int run_child(char *const *argv, const char *log_path, double *seconds)
+static int run_child(char *const *argv, const char *log_path, double *seconds, double *cpu_seconds)
 {
     fflush(NULL);
     const double t0 = nl_bench_now();
@@ -255,10 +256,14 @@ static int run_child(char *const *argv, const char *log_path, double *seconds)
         _exit(127);
     }
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0)
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    while (wait4(pid, &status, 0, &ru) < 0)
         if (errno != EINTR)
             return -1;
     *seconds = nl_bench_now() - t0;
+    *cpu_seconds = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+                   (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
@@ -280,6 +285,8 @@ typedef struct {
     int threads;
     nl_bench_run_records rec;
     double process_s;    /* the child process, start to exit */
+    double process_cpu_s; /* its CPU seconds, user + system: on a busy machine the
+                           * cost that depends least on what else runs */
     double steady_per_s; /* samples (tokens) per second, steady state */
     double run_per_s;    /* over the run's training wall time, evaluations included */
     double step_ms;      /* steady seconds per step */
@@ -341,7 +348,7 @@ static bool read_side(const char *dir, const char *what, double skip, double per
 static const char *const run_columns[] = {
     "section", "impl", "round", "order", "config", "model", "norm", "batch", "per_sample",
     "threads", "steps", "steady_first_step", "steady_last_step", "steady_steps", "steady_s",
-    "steady_per_s", "step_ms", "eval_s", "run_wall_s", "run_per_s", "process_s",
+    "steady_per_s", "step_ms", "eval_s", "run_wall_s", "run_per_s", "process_s", "process_cpu_s",
     "ratio_to_torch", "step_median_per_s", "load1", "setting", "commit", "cpu_model", "isa", "build_isa", "l1d_kib",
     "l2_kib", "l3_kib", "openblas_core", "cpu_kernels",
 };
@@ -397,6 +404,7 @@ static int emit_side(run_output *out, int round, int order, const side *s, doubl
     f[i] = fnum(b[i], sizeof b[i], step ? NAN : r->wall_s, "%.6f"), i++;
     f[i] = fnum(b[i], sizeof b[i], step ? NAN : s->run_per_s, "%.6g"), i++;
     f[i] = fnum(b[i], sizeof b[i], step ? NAN : s->process_s, "%.3f"), i++;
+    f[i] = fnum(b[i], sizeof b[i], step ? NAN : s->process_cpu_s, "%.3f"), i++;
     f[i] = fnum(b[i], sizeof b[i], ratio, "%.6g"), i++;
     f[i] = fnum(b[i], sizeof b[i], step ? s->median_per_s : NAN, "%.6g"), i++;
     f[i] = fnum(b[i], sizeof b[i], s->load1, "%.2f"), i++;
@@ -624,8 +632,8 @@ int nl_cmd_bench_run(int argc, char **argv)
                "%s/s\n",
                out.model, out.norm, batch, plan.total_steps, 100 * o.skip, out.unit);
         printf("runs in %s%s\n\n", dir, o.keep ? "" : " (removed at the end)");
-        printf("  %5s %-8s %7s %12s %9s %12s %9s %9s %6s\n", "round", "side", "threads",
-               "steady/s", "ms/step", "run/s", "eval s", "process s", "load");
+        printf("  %5s %-8s %7s %12s %9s %12s %9s %9s %9s %6s\n", "round", "side", "threads",
+               "steady/s", "ms/step", "run/s", "eval s", "process s", "cpu s", "load");
     }
 
     /* what the resolved config leaves to defaults the script cannot know:
@@ -650,7 +658,7 @@ int nl_cmd_bench_run(int argc, char **argv)
 
     double v_normlab[MAX_ROUNDS], v_torch[MAX_ROUNDS], v_step[MAX_ROUNDS], v_ratio[MAX_ROUNDS],
         v_step_ratio[MAX_ROUNDS], v_proc_ratio[MAX_ROUNDS], v_run[MAX_ROUNDS],
-        v_step_median[MAX_ROUNDS];
+        v_step_median[MAX_ROUNDS], v_cpu_ratio[MAX_ROUNDS];
     int n_normlab = 0, n_torch = 0, n_step = 0, n_ratio = 0, n_step_ratio = 0;
     int last_threads = o.threads;
     for (int round = 1; round <= o.rounds && status == 0; round++) {
@@ -734,7 +742,7 @@ int nl_cmd_bench_run(int argc, char **argv)
                  * for PyTorch's libgomp too, which unbounded spins its
                  * team to a crawl on a busy machine (a 2-block LM: 425
                  * against 3957 tokens/s at a load of 13 on 2 cores) */
-                const int code = run_child(args, log, &s->process_s);
+                const int code = run_child(args, log, &s->process_s, &s->process_cpu_s);
                 if (code != 0) {
                     fprintf(stderr, "normlab bench: %s: exit status %d\n", what, code);
                     show_log_tail(log);
@@ -756,14 +764,16 @@ int nl_cmd_bench_run(int argc, char **argv)
                 }
             }
             if (s->ok) {
-                char run_s[32] = "", eval_s[32] = "", proc_s[32] = "";
+                char run_s[32] = "", eval_s[32] = "", proc_s[32] = "", cpu_s[32] = "";
                 if (strcmp(s->impl, "step")) {
                     snprintf(run_s, sizeof run_s, "%.1f", s->run_per_s);
                     snprintf(eval_s, sizeof eval_s, "%.2f", s->rec.eval_s);
                     snprintf(proc_s, sizeof proc_s, "%.2f", s->process_s);
+                    snprintf(cpu_s, sizeof cpu_s, "%.2f", s->process_cpu_s);
                 }
-                printf("  %5d %-8s %7d %12.1f %9.3f %12s %9s %9s %6.2f\n", round, s->impl,
-                       s->threads, s->steady_per_s, s->step_ms, run_s, eval_s, proc_s, s->load1);
+                printf("  %5d %-8s %7d %12.1f %9.3f %12s %9s %9s %9s %6.2f\n", round, s->impl,
+                       s->threads, s->steady_per_s, s->step_ms, run_s, eval_s, proc_s, cpu_s,
+                       s->load1);
             }
         }
         if (status)
@@ -777,6 +787,7 @@ int nl_cmd_bench_run(int argc, char **argv)
             v_torch[n_torch++] = st->steady_per_s;
             ratio = sn->steady_per_s / st->steady_per_s;
             v_ratio[n_ratio] = ratio;
+            v_cpu_ratio[n_ratio] = st->process_cpu_s / sn->process_cpu_s;
             v_proc_ratio[n_ratio++] = st->process_s / sn->process_s;
         }
         if (sn && ss) {
@@ -799,6 +810,7 @@ int nl_cmd_bench_run(int argc, char **argv)
         print_spread("step alone (median rep)", v_step_median, n_step, fmt);
         print_spread("ratio normlab / PyTorch", v_ratio, n_ratio, "%.3f");
         print_spread("process time PyTorch/normlab", v_proc_ratio, n_ratio, "%.3f");
+        print_spread("process CPU s PyTorch/normlab", v_cpu_ratio, n_ratio, "%.3f");
         print_spread("run / step alone", v_step_ratio, n_step_ratio, "%.3f");
     }
     if (out.open && nl_csv_close(&out.csv, &err) != NL_OK && status == 0)

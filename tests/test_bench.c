@@ -520,7 +520,7 @@ START_TEST(test_run_round)
               strstr(line, "cpu_model") && strstr(line, "isa"));
     ck_assert(fgets(line, sizeof line, f));
     char *fld[64];
-    ck_assert_int_eq(split(line, fld, 64), 34);
+    ck_assert_int_eq(split(line, fld, 64), 35);
     ck_assert_str_eq(fld[0], "run");
     ck_assert_str_eq(fld[1], "normlab");
     ck_assert_str_eq(fld[5], "mlp");
@@ -535,6 +535,8 @@ START_TEST(test_run_round)
     const double per_s = positive(fld, 15, "steady_per_s");
     const double step_ms = positive(fld, 16, "step_ms");
     ck_assert_double_eq_tol(per_s * step_ms / 1e3, 128.0, 1e-3); /* samples per step */
+    positive(fld, 20, "process_s");
+    positive(fld, 21, "process_cpu_s");
     ck_assert(!fgets(line, sizeof line, f));
     fclose(f);
     /* the kept run is the one the row read */
