@@ -79,7 +79,9 @@ static void usage(FILE *out)
             "                (default pre); --norm defaults to every normalizer the lm takes\n"
             "  the vit: the lm's --d-model, --heads, --layers and --placement, and\n"
             "  --patch P     the patches' side, dividing 28 (default 7: 16 tokens)\n\n"
-            "Numbers from a loaded machine are noisy: compare medians of quiet runs.\n");
+            "Numbers from a loaded machine are noisy: compare medians of quiet runs.\n\n"
+            "normlab bench --run CONFIG [--torch] [--step] ... times real runs of a config,\n"
+            "end to end, against the same training in PyTorch (normlab bench --run --help).\n");
 }
 
 /* ---- options ---- */
@@ -888,8 +890,20 @@ static void print_load(const char *when)
     printf("load (%s): %s\n", when, load);
 }
 
+/* the options of `bench --run` alone */
+static const char *const run_only[] = {"--set", "--rounds", "--torch", "--step", "--skip",
+                                       "--keep", "--python", "--peer"};
+
 int cmd_bench(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--run") == 0)
+            return nl_cmd_bench_run(argc, argv);
+    for (int i = 1; i < argc; i++)
+        for (size_t k = 0; k < sizeof run_only / sizeof run_only[0]; k++)
+            if (strcmp(argv[i], run_only[k]) == 0)
+                return nl_cmd_usage_error("bench", "%s belongs to --run CONFIG (real runs of a "
+                                          "config)", argv[i]);
     options o;
     bool help = false;
     int rc = parse_options(argc, argv, &o, &help);

@@ -17,6 +17,8 @@ typedef struct {
 } nl_command;
 
 int cmd_bench(int argc, char **argv);
+/* `normlab bench --run`: real runs of a config, end to end (cmd/bench_run.c) */
+int nl_cmd_bench_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_show(int argc, char **argv);

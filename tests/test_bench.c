@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench/run_records.h"
 #include "cpu/cpu.h"
 #include "norm/registry.h"
 #include "testutil.h"
@@ -349,6 +351,205 @@ START_TEST(test_lm_usage)
 }
 END_TEST
 
+
+/* ---- bench --run: the records reader, the refusals, one tiny run ---- */
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+START_TEST(test_run_records)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/normlab-bench-XXXXXX");
+    ck_assert(mkdtemp(tmp));
+    char path[512];
+    snprintf(path, sizeof path, "%s/metrics.csv", tmp);
+    /* log_every 10, eval_every 20, 60 steps: evaluations (0.5 s, and 0.25 s
+     * in train mode) right after the train rows of steps 20 and 40; a step
+     * takes 0.1 s; the columns in another order than normlab writes them */
+    write_text(path, "split,step,loss,elapsed_s\n"
+                     "test,0,2.3,0.5\n"
+                     "test_trainmode,0,2.3,0.75\n"
+                     "train,10,2.0,2.0\n" /* the first window: slow, left out */
+                     "train,20,1.9,3.0\n"
+                     "test,20,1.9,3.5\n"
+                     "test_trainmode,20,1.9,3.75\n"
+                     "train,30,1.8,4.75\n"
+                     "train,40,1.7,5.75\n"
+                     "test,40,1.7,6.25\n"
+                     "train,50,1.6,7.25\n"
+                     "train,60,1.5,8.25\n"
+                     "test,60,1.5,8.75\n");
+    nl_bench_run_records r;
+    nl_error err = {0};
+    ck_assert_int_eq(nl_bench_read_run_records(path, 0.0, &r, &err), NL_OK);
+    ck_assert_int_eq(r.steps, 60);
+    ck_assert_int_eq(r.train_rows, 6);
+    ck_assert_int_eq(r.intervals, 5);
+    ck_assert_int_eq(r.mixed, 0);
+    ck_assert_int_eq(r.first_step, 10);
+    ck_assert_int_eq(r.last_step, 60);
+    ck_assert_int_eq(r.steady_steps, 50);
+    ck_assert_double_eq_tol(r.steady_s, 5.0, 1e-9);
+    ck_assert_double_eq_tol(r.eval_s, 1.25, 1e-9);
+    ck_assert_double_eq_tol(r.wall_s, 8.75, 1e-9);
+    ck_assert_double_eq_tol(nl_bench_steady_steps_per_s(&r), 10.0, 1e-9);
+    /* skipping a third of the steps starts the span at step 20 */
+    ck_assert_int_eq(nl_bench_read_run_records(path, 1.0 / 3.0, &r, &err), NL_OK);
+    ck_assert_int_eq(r.first_step, 20);
+    ck_assert_int_eq(r.steady_steps, 40);
+    ck_assert_double_eq_tol(r.steady_s, 4.0, 1e-9);
+
+    /* an evaluation in the middle of an interval (eval_every 15, log_every
+     * 10): that interval is left out, the others count */
+    write_text(path, "step,split,elapsed_s\n"
+                     "10,train,1.0\n"
+                     "20,train,2.0\n"
+                     "25,test,3.0\n"
+                     "30,train,3.5\n"
+                     "40,train,4.5\n");
+    ck_assert_int_eq(nl_bench_read_run_records(path, 0.0, &r, &err), NL_OK);
+    ck_assert_int_eq(r.mixed, 1);
+    ck_assert_int_eq(r.intervals, 2);
+    ck_assert_int_eq(r.steady_steps, 20);
+    ck_assert_double_eq_tol(r.steady_s, 2.0, 1e-9);
+
+    const struct {
+        const char *text, *says;
+    } bad[] = {
+        {"step,split,loss\n10,train,1\n", "elapsed_s"},
+        {"step,split,elapsed_s\n10,train,1.0\n20,train,0.5\n", "backwards"},
+        {"step,split,elapsed_s\n10,train,1.0\n20,train,x\n", "elapsed seconds"},
+        {"step,split,elapsed_s\n10,train,1.0\n", "no steady state"},
+        {"step,split,elapsed_s\n10,train,1.0\n15,test,1.5\n20,train,2.0\n", "no steady state"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_text(path, bad[i].text);
+        memset(&err, 0, sizeof err);
+        ck_assert_int_eq(nl_bench_read_run_records(path, 0.0, &r, &err), NL_ERR_DATA);
+        ck_assert_msg(strstr(err.msg, bad[i].says), "case %zu: '%s' lacks '%s'", i, err.msg,
+                      bad[i].says);
+    }
+    memset(&err, 0, sizeof err);
+    ck_assert_int_ne(nl_bench_read_run_records("/nonexistent/metrics.csv", 0.0, &r, &err), NL_OK);
+}
+END_TEST
+
+/* refusals: exit 2, a message naming the problem, nothing written */
+START_TEST(test_run_usage)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/normlab-bench-XXXXXX");
+    ck_assert(mkdtemp(tmp));
+    char path[512];
+    snprintf(path, sizeof path, "%s/experiment.yaml", tmp);
+    write_text(path, "name: e\nbase:\n  model: {arch: mlp}\ngrid:\n  seed: [1, 2]\n");
+    snprintf(path, sizeof path, "%s/exists", tmp);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    const char *smoke = NORMLAB_SOURCE_DIR "/configs/synthetic-smoke.yaml";
+    const char *resnet = NORMLAB_SOURCE_DIR "/configs/resnet-pre-layer.yaml";
+    const struct {
+        const char *args, *says;
+    } bad[] = {
+        {"--run", "needs a value"},
+        {"--torch --csv bad.csv", "belongs to --run"},
+        {"--set train.steps=3 --csv bad.csv", "belongs to --run"},
+        {"--run nonexistent.yaml --csv bad.csv --keep kept", "nonexistent.yaml"},
+        {"--run experiment.yaml --csv bad.csv --keep kept", "an experiment file"},
+        {"--run %s --model cnn --csv bad.csv --keep kept", "the step bench's"},
+        {"--run %s --rounds 0 --csv bad.csv --keep kept", "--rounds"},
+        {"--run %s --skip 1 --csv bad.csv --keep kept", "--skip"},
+        {"--run %s --set model.norm.type=bogus --csv bad.csv --keep kept", "bogus"},
+        {"--run %s --set train.checkpoint_every=10 --csv bad.csv --keep kept", "checkpoint"},
+        {"--run %s --torch --set model.norm.type=dyt --csv bad.csv --keep kept", "dyt"},
+        {"--run %s --torch --set model.norm.placement=after --csv bad.csv --keep kept",
+         "placement"},
+        {"--run %s --torch --peer nowhere.py --csv bad.csv --keep kept", "nowhere.py"},
+        {"--run %s --keep exists --csv bad.csv", "exists"},
+        {"--run RESNET --torch --csv bad.csv --keep kept", "resnet"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char args[1024], given[512];
+        if (strstr(bad[i].args, "RESNET")) {
+            snprintf(given, sizeof given, "--run %s%s", resnet, bad[i].args + 12);
+        } else {
+            snprintf(given, sizeof given, bad[i].args, smoke);
+        }
+        snprintf(args, sizeof args, "bench %s", given);
+        ck_assert_msg(normlab(args) == 2, "%s: not exit 2", given);
+        char msg[2048] = "";
+        snprintf(path, sizeof path, "%s/err.txt", tmp);
+        FILE *f = fopen(path, "r");
+        ck_assert(f);
+        msg[fread(msg, 1, sizeof msg - 1, f)] = '\0';
+        fclose(f);
+        ck_assert_msg(strstr(msg, bad[i].says), "%s: message '%s' lacks '%s'", given, msg,
+                      bad[i].says);
+        snprintf(path, sizeof path, "%s/bad.csv", tmp);
+        ck_assert_msg(access(path, F_OK) != 0, "%s wrote bad.csv", given);
+        snprintf(path, sizeof path, "%s/kept", tmp);
+        ck_assert_msg(access(path, F_OK) != 0, "%s made its --keep directory", given);
+    }
+    ck_assert_int_eq(normlab("bench --run --help"), 0);
+}
+END_TEST
+
+/* one round of a small run (no PyTorch): the rows and the kept records
+ * agree; no time is asserted. metrics.csv counts milliseconds, so the
+ * steps are made big enough (~3 ms) that an interval of ten lasts a few */
+START_TEST(test_run_round)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/normlab-bench-XXXXXX");
+    ck_assert(mkdtemp(tmp));
+    ck_assert_int_eq(normlab("bench --run " NORMLAB_SOURCE_DIR "/configs/synthetic-smoke.yaml "
+                             "--set train.steps=60 --set train.log_every=10 --set train.eval_every=30 "
+                             "--set data.shape=[256] --set model.widths=[256,256] "
+                             "--set train.batch_size=128 "
+                             "--rounds 1 --threads 1 --csv run.csv --keep kept"), 0);
+    char path[512], line[2048];
+    snprintf(path, sizeof path, "%s/run.csv", tmp);
+    FILE *f = fopen(path, "r");
+    ck_assert(f);
+    ck_assert(fgets(line, sizeof line, f));
+    ck_assert_msg(strstr(line, "section,impl,round,order,config,model,norm,batch") == line,
+                  "header: %s", line);
+    ck_assert(strstr(line, "steady_per_s") && strstr(line, "openblas_core") &&
+              strstr(line, "cpu_model") && strstr(line, "isa"));
+    ck_assert(fgets(line, sizeof line, f));
+    char *fld[64];
+    ck_assert_int_eq(split(line, fld, 64), 35);
+    ck_assert_str_eq(fld[0], "run");
+    ck_assert_str_eq(fld[1], "normlab");
+    ck_assert_str_eq(fld[5], "mlp");
+    ck_assert_str_eq(fld[6], "batch");
+    ck_assert_str_eq(fld[7], "128");
+    ck_assert_str_eq(fld[9], "1");   /* threads */
+    ck_assert_str_eq(fld[10], "60"); /* steps */
+    ck_assert_str_eq(fld[11], "10"); /* the steady span opens after the first window */
+    ck_assert_str_eq(fld[12], "60");
+    ck_assert_str_eq(fld[13], "50");
+    positive(fld, 14, "steady_s");
+    const double per_s = positive(fld, 15, "steady_per_s");
+    const double step_ms = positive(fld, 16, "step_ms");
+    ck_assert_double_eq_tol(per_s * step_ms / 1e3, 128.0, 1e-3); /* samples per step */
+    positive(fld, 20, "process_s");
+    positive(fld, 21, "process_cpu_s");
+    ck_assert(!fgets(line, sizeof line, f));
+    fclose(f);
+    /* the kept run is the one the row read */
+    nl_bench_run_records r;
+    nl_error err = {0};
+    snprintf(path, sizeof path, "%s/kept/normlab-1/metrics.csv", tmp);
+    ck_assert_int_eq(nl_bench_read_run_records(path, 0.1, &r, &err), NL_OK);
+    ck_assert_int_eq(r.steady_steps, 50);
+    snprintf(path, sizeof path, "%s/kept/config.yaml", tmp);
+    ck_assert_msg(access(path, R_OK) == 0, "no resolved config kept");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("bench");
@@ -359,6 +560,9 @@ int main(void)
     tcase_add_test(tc, test_lm_rows);
     tcase_add_test(tc, test_lm_usage);
     tcase_add_test(tc, test_vit_rows);
+    tcase_add_test(tc, test_run_records);
+    tcase_add_test(tc, test_run_usage);
+    tcase_add_test(tc, test_run_round);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -48,13 +48,15 @@ void nl_bench_run(void (*fn)(void *ctx), void *ctx, const nl_bench_timing *t, nl
         const double want = ceil(t->rep_s / (one > 1e-8 ? one : 1e-8));
         calls = want > 1e6 ? 1000000L : (long)want;
     }
-    double per[NL_BENCH_MAX_REPS];
+    double per[NL_BENCH_MAX_REPS], sum = 0.0;
     for (int r = 0; r < reps; r++) {
         t0 = nl_bench_now();
         for (long c = 0; c < calls; c++)
             fn(ctx);
         per[r] = (nl_bench_now() - t0) / (double)calls;
+        sum += per[r];
     }
+    out->mean_s = sum / reps;
     qsort(per, (size_t)reps, sizeof per[0], cmp_double);
     out->median_s = reps % 2 ? per[reps / 2] : 0.5 * (per[reps / 2 - 1] + per[reps / 2]);
     out->min_s = per[0];

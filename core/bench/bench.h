@@ -32,6 +32,8 @@ typedef struct {
 typedef struct {
     double median_s; /* per call: the median over repetitions of (repetition time / calls) */
     double min_s;    /* per call, the fastest repetition */
+    double mean_s;   /* per call, all repetitions' time over all their calls: what a
+                      * run's span measures, slow stretches of a busy machine included */
     long calls;      /* calls per repetition */
     int reps;
 } nl_bench_time;

@@ -1,0 +1,825 @@
+/* normlab bench --run: the speed of a real `normlab run` of a config, end to
+ * end, against the PyTorch training script that mirrors it
+ * (experiments/bench/torch_run.py), alternated round by round. Each side
+ * runs as a child process into a scratch directory; its steady state comes
+ * from the metrics.csv it wrote (core/bench/run_records.h), so what is
+ * timed is what a user's run does: data, steps, logging; evaluations are
+ * counted apart. With --step, the same model's training step timed alone
+ * (the `normlab bench --training` loop) joins each round, to see what a run
+ * loses against its own step. */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "bench/bench.h"
+#include "bench/run_records.h"
+#include "cmd.h"
+#include "config/config.h"
+#include "log/files.h"
+#include "norm/registry.h"
+#include "train/check.h"
+#include "train/run.h"
+#include "version_git.h"
+
+#define MAX_SETS 64
+#define MAX_ROUNDS 100
+/* relative to the current directory: run from the repository's root */
+#define DEFAULT_PEER "experiments/bench/torch_run.py"
+
+typedef struct {
+    const char *config;
+    const char *sets[MAX_SETS];
+    int n_sets;
+    int rounds, threads;
+    bool torch, step;
+    double skip;
+    const char *csv, *python, *peer, *keep;
+} run_options;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: normlab bench --run CONFIG.yaml [--set KEY=VALUE]... [--rounds N] [--torch]\n"
+            "                     [--step] [--threads N] [--skip F] [--csv FILE] [--keep DIR]\n"
+            "                     [--python PATH] [--peer SCRIPT]\n\n"
+            "Times real runs of CONFIG, end to end: each round runs `normlab run CONFIG` (the\n"
+            "--set overrides applied) as a child process into a scratch directory and reads\n"
+            "its steady state from the metrics.csv it wrote: the steps between train rows,\n"
+            "after the first window and the first --skip share of the steps, evaluations\n"
+            "taken out. Rates are samples/s (tokens/s for an lm). Each round prints a\n"
+            "line per side; the end, the median, min and max of each side and of the\n"
+            "ratio normlab / PyTorch over the rounds.\n\n"
+            "  --rounds N     rounds (default 3); the order within a round alternates\n"
+            "  --torch        also run the PyTorch training script of the same config\n"
+            "                 (experiments/bench/torch_run.py: mlp, cnn, lm with none, batch,\n"
+            "                 layer, group or rms norm; anything else is refused) on the\n"
+            "                 thread count the normlab run took\n"
+            "  --step         also time the model's training step alone in this process (the\n"
+            "                 --training loop: random data, SGD momentum 0.9, the lm AdamW;\n"
+            "                 the mean over its timed steps, and the median repetition)\n"
+            "  --threads N    both sides' threads (default: a run picks the cores other\n"
+            "                 processes leave free; PyTorch then gets the same count)\n"
+            "  --skip F       warm-up share of the steps left out (default 0.1)\n"
+            "  --csv FILE     one row per side and round, with the machine's description\n"
+            "  --keep DIR     keep the runs' directories there (default: a scratch directory,\n"
+            "                 removed at the end)\n"
+            "  --python PATH  the Python with PyTorch (default /usr/bin/python3)\n"
+            "  --peer SCRIPT  the PyTorch script (default %s)\n\n"
+            "Both sides run in this command's environment, so the OpenMP setting normlab\n"
+            "takes (GOMP_SPINCOUNT=3000 unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set)\n"
+            "holds for PyTorch too. The config must train on the CPU, without checkpoints.\n"
+            "Numbers from a loaded machine are noisy: the spread over the rounds says how much.\n",
+            DEFAULT_PEER);
+}
+
+/* ---- options ---- */
+
+static int parse_count(const char *what, const char *v, int lo, int hi, int *out)
+{
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (!*v || *end || x < lo || x > hi)
+        return nl_cmd_usage_error("bench", "%s: '%s' is not a number in %d..%d", what, v, lo, hi);
+    *out = (int)x;
+    return 0;
+}
+
+/* the step bench's options, which the config replaces with --run */
+static const char *const step_only[] = {"--kernels", "--training", "--quick", "--busy", "--reps",
+                                        "--warmup", "--model", "--norm", "--batch", "--groups",
+                                        "--d-model", "--heads", "--layers", "--context",
+                                        "--vocab", "--placement", "--patch"};
+
+static int parse_run_options(int argc, char **argv, run_options *o, bool *help)
+{
+    memset(o, 0, sizeof *o);
+    o->rounds = 3;
+    o->skip = 0.1;
+    o->python = "/usr/bin/python3";
+    o->peer = DEFAULT_PEER;
+    for (int i = 1; i < argc; i++)
+        if (nl_cmd_is_help(argv[i])) {
+            *help = true;
+            return 0;
+        }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (nl_cmd_is_help(a)) {
+            *help = true;
+            return 0;
+        }
+        if (!strcmp(a, "--torch")) {
+            o->torch = true;
+            continue;
+        }
+        if (!strcmp(a, "--step")) {
+            o->step = true;
+            continue;
+        }
+        if (!strcmp(a, "--set")) {
+            int rc = nl_cmd_take_set("bench", argc, argv, &i, o->sets, &o->n_sets, MAX_SETS);
+            if (rc)
+                return rc;
+            continue;
+        }
+        for (size_t k = 0; k < sizeof step_only / sizeof step_only[0]; k++)
+            if (!strcmp(a, step_only[k]))
+                return nl_cmd_usage_error("bench", "%s is the step bench's; with --run the "
+                                          "config says what trains (--set changes it)", a);
+        const bool takes = !strcmp(a, "--run") || !strcmp(a, "--rounds") ||
+                           !strcmp(a, "--threads") || !strcmp(a, "--skip") ||
+                           !strcmp(a, "--csv") || !strcmp(a, "--keep") ||
+                           !strcmp(a, "--python") || !strcmp(a, "--peer");
+        if (!takes)
+            return nl_cmd_usage_error("bench", "unexpected argument '%s'", a);
+        if (i + 1 >= argc)
+            return nl_cmd_usage_error("bench", "%s needs a value", a);
+        const char *v = argv[++i];
+        int rc = 0;
+        if (!strcmp(a, "--run")) {
+            if (o->config)
+                return nl_cmd_usage_error("bench", "--run: one config at a time");
+            o->config = v;
+        } else if (!strcmp(a, "--rounds")) {
+            rc = parse_count(a, v, 1, MAX_ROUNDS, &o->rounds);
+        } else if (!strcmp(a, "--threads")) {
+            rc = parse_count(a, v, 0, NL_CONFIG_MAX_THREADS, &o->threads);
+        } else if (!strcmp(a, "--skip")) {
+            char *end;
+            o->skip = strtod(v, &end);
+            if (!*v || *end || !(o->skip >= 0.0 && o->skip < 1.0))
+                return nl_cmd_usage_error("bench", "--skip: '%s' is not a share in [0, 1)", v);
+        } else if (!strcmp(a, "--csv")) {
+            o->csv = v;
+        } else if (!strcmp(a, "--keep")) {
+            o->keep = v;
+        } else if (!strcmp(a, "--python")) {
+            o->python = v;
+        } else {
+            o->peer = v;
+        }
+        if (rc)
+            return rc;
+    }
+    if (!*help && !o->config)
+        return nl_cmd_usage_error("bench", "--run needs a config file");
+    return 0;
+}
+
+/* What the PyTorch script mirrors (experiments/bench/torch_run.py refuses
+ * the same): NULL, or what it does not. */
+static const char *torch_refusal(const nl_config *cfg, char *buf, size_t size)
+{
+    const nl_model_spec *m = &cfg->model;
+    const nl_train_spec *t = &cfg->train;
+    const char *arch = nl_name_of(&nl_arch_names, m->arch);
+    const char *norm = nl_name_of(&nl_norm_names, m->norm.kind);
+    if (cfg->device != NL_DEVICE_CPU)
+        return "device: the PyTorch script trains on the CPU only";
+    if (m->arch != NL_ARCH_MLP && m->arch != NL_ARCH_CNN && m->arch != NL_ARCH_LM) {
+        snprintf(buf, size, "model.arch: %s (the PyTorch script mirrors mlp, cnn and lm)", arch);
+        return buf;
+    }
+    const nl_norm_kind k = m->norm.kind;
+    if (k != NL_NORM_NONE && k != NL_NORM_BATCH && k != NL_NORM_LAYER && k != NL_NORM_GROUP &&
+        k != NL_NORM_RMS) {
+        snprintf(buf, size, "model.norm.type: %s (the PyTorch script mirrors none, batch, layer, "
+                 "group and rms)", norm);
+        return buf;
+    }
+    if (m->arch != NL_ARCH_LM && k != NL_NORM_NONE && m->norm.placement != NL_PLACE_BEFORE) {
+        snprintf(buf, size, "model.norm.placement: %s (the PyTorch script puts an mlp's or cnn's "
+                 "normalizer before the activation only)",
+                 nl_name_of(&nl_placement_names, m->norm.placement));
+        return buf;
+    }
+    if (k == NL_NORM_BATCH && (m->norm.cumulative || m->norm.sync))
+        return "model.norm: a cumulative or synchronized batch norm";
+    if (m->weight_standardization)
+        return "model.weight_standardization: true";
+    switch (cfg->data.kind) {
+    case NL_DATA_FASHION_MNIST:
+    case NL_DATA_MNIST:
+    case NL_DATA_SYNTHETIC:
+    case NL_DATA_TEXT:
+    case NL_DATA_SYNTHETIC_TEXT:
+        break;
+    default:
+        snprintf(buf, size, "data.dataset: %s (the PyTorch script reads fashion-mnist, mnist, "
+                 "synthetic, text and synthetic_text)",
+                 nl_name_of(&nl_dataset_names, cfg->data.kind));
+        return buf;
+    }
+    if (t->freeze_bn_after > 0 || t->bn_recalibrate_batches > 0)
+        return "train.freeze_bn_after / train.bn_recalibrate: not in the PyTorch script";
+    if (t->trace.activation[0])
+        return "train.trace: not in the PyTorch script";
+    if (t->log_grad_norms || t->log_attention_logits)
+        return "train.log: not in the PyTorch script";
+    return NULL;
+}
+
+/* ---- children ---- */
+
+/* runs argv as a child with stdout and stderr into log_path; its exit
+ * status (-1: it could not start), and its seconds in *seconds */
+static int run_child(char *const *argv, const char *log_path, double *seconds, double *cpu_seconds)
+{
+    fflush(NULL);
+    const double t0 = nl_bench_now();
+    const pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        const int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        const int in = open("/dev/null", O_RDONLY);
+        if (fd < 0 || in < 0)
+            _exit(127);
+        dup2(in, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        /* a bench stopped stops its run */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status = 0;
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    while (wait4(pid, &status, 0, &ru) < 0)
+        if (errno != EINTR)
+            return -1;
+    *seconds = nl_bench_now() - t0;
+    *cpu_seconds = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+                   (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+/* the last lines of a child's log, to stderr */
+static void show_log_tail(const char *path)
+{
+    char *text = NULL;
+    size_t len = 0;
+    nl_error err = {0};
+    if (nl_read_file(path, &text, &len, &err) != NL_OK)
+        return;
+    size_t start = len > 1500 ? len - 1500 : 0;
+    fprintf(stderr, "--- the end of %s ---\n%s\n---\n", path, text + start);
+    free(text);
+}
+
+typedef struct {
+    bool ok;
+    int threads;
+    nl_bench_run_records rec;
+    double process_s;    /* the child process, start to exit */
+    double process_cpu_s; /* its CPU seconds, user + system: on a busy machine the
+                           * cost that depends least on what else runs */
+    double steady_per_s; /* samples (tokens) per second, steady state */
+    double run_per_s;    /* over the run's training wall time, evaluations included */
+    double step_ms;      /* steady seconds per step */
+    double load1;        /* the 1-minute load average when it started */
+    double median_per_s; /* the step alone: from the median repetition, as --training reports */
+    char impl[16];
+    char cpu_kernels[32]; /* a normlab run's, from its summary.json */
+} side;
+
+static double load_average(void)
+{
+    double l = NAN;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = NAN;
+        fclose(f);
+    }
+    return l;
+}
+
+/* reads a finished side's records; false (and says why) when they are not
+ * usable */
+static bool read_side(const char *dir, const char *what, double skip, double per_step_samples,
+                      side *s)
+{
+    char path[1200], *text = NULL, value[64];
+    nl_error err = {0};
+    nl_path_join(path, sizeof path, dir, "summary.json");
+    if (nl_read_file(path, &text, NULL, &err) != NL_OK) {
+        fprintf(stderr, "normlab bench: %s: %s\n", what, err.msg);
+        return false;
+    }
+    bool good = nl_json_flat_get(text, "status", value, sizeof value) && !strcmp(value, "ok");
+    if (!good)
+        fprintf(stderr, "normlab bench: %s: the run ended '%s', not ok\n", what, value);
+    if (nl_json_flat_get(text, "threads", value, sizeof value))
+        s->threads = atoi(value);
+    if (!nl_json_flat_get(text, "cpu_kernels", s->cpu_kernels, sizeof s->cpu_kernels))
+        s->cpu_kernels[0] = '\0';
+    free(text);
+    if (!good)
+        return false;
+    nl_path_join(path, sizeof path, dir, "metrics.csv");
+    if (nl_bench_read_run_records(path, skip, &s->rec, &err) != NL_OK) {
+        fprintf(stderr, "normlab bench: %s: %s\n", what, err.msg);
+        return false;
+    }
+    const double steps_per_s = nl_bench_steady_steps_per_s(&s->rec);
+    s->steady_per_s = steps_per_s * per_step_samples;
+    s->step_ms = 1e3 / steps_per_s;
+    s->run_per_s = s->rec.wall_s > 0 ? (double)s->rec.steps * per_step_samples / s->rec.wall_s : 0;
+    s->ok = true;
+    return true;
+}
+
+/* ---- the CSV ---- */
+
+static const char *const run_columns[] = {
+    "section", "impl", "round", "order", "config", "model", "norm", "batch", "per_sample",
+    "threads", "steps", "steady_first_step", "steady_last_step", "steady_steps", "steady_s",
+    "steady_per_s", "step_ms", "eval_s", "run_wall_s", "run_per_s", "process_s", "process_cpu_s",
+    "ratio_to_torch", "step_median_per_s", "load1", "setting", "commit", "cpu_model", "isa", "build_isa", "l1d_kib",
+    "l2_kib", "l3_kib", "openblas_core", "cpu_kernels",
+};
+enum { N_RUN_COLUMNS = sizeof run_columns / sizeof run_columns[0] };
+
+typedef struct {
+    nl_csv csv;
+    bool open;
+    const char *config, *model, *norm, *unit;
+    int batch;
+    int per_sample;
+    char setting[256];
+    char cpu_kernels[32]; /* the normlab runs' kernel set */
+    nl_bench_machine machine;
+} run_output;
+
+static const char *fnum(char *buf, size_t size, double v, const char *fmt)
+{
+    if (!isfinite(v))
+        buf[0] = '\0';
+    else
+        snprintf(buf, size, fmt, v);
+    return buf;
+}
+
+static int emit_side(run_output *out, int round, int order, const side *s, double ratio)
+{
+    if (!out->open)
+        return 0;
+    char b[N_RUN_COLUMNS][64];
+    const char *f[N_RUN_COLUMNS];
+    int i = 0;
+    const bool step = !strcmp(s->impl, "step");
+    f[i++] = step ? "step" : "run";
+    f[i++] = s->impl;
+    snprintf(b[i], sizeof b[i], "%d", round), f[i] = b[i], i++;
+    snprintf(b[i], sizeof b[i], "%d", order), f[i] = b[i], i++;
+    f[i++] = out->config;
+    f[i++] = out->model;
+    f[i++] = out->norm;
+    snprintf(b[i], sizeof b[i], "%d", out->batch), f[i] = b[i], i++;
+    f[i++] = out->unit;
+    snprintf(b[i], sizeof b[i], "%d", s->threads), f[i] = b[i], i++;
+    const nl_bench_run_records *r = &s->rec;
+    snprintf(b[i], sizeof b[i], "%ld", r->steps), f[i] = step ? "" : b[i], i++;
+    snprintf(b[i], sizeof b[i], "%ld", r->first_step), f[i] = step ? "" : b[i], i++;
+    snprintf(b[i], sizeof b[i], "%ld", r->last_step), f[i] = step ? "" : b[i], i++;
+    snprintf(b[i], sizeof b[i], "%ld", r->steady_steps), f[i] = step ? "" : b[i], i++;
+    f[i] = fnum(b[i], sizeof b[i], step ? NAN : r->steady_s, "%.6f"), i++;
+    f[i] = fnum(b[i], sizeof b[i], s->steady_per_s, "%.6g"), i++;
+    f[i] = fnum(b[i], sizeof b[i], s->step_ms, "%.6g"), i++;
+    f[i] = fnum(b[i], sizeof b[i], step ? NAN : r->eval_s, "%.6f"), i++;
+    f[i] = fnum(b[i], sizeof b[i], step ? NAN : r->wall_s, "%.6f"), i++;
+    f[i] = fnum(b[i], sizeof b[i], step ? NAN : s->run_per_s, "%.6g"), i++;
+    f[i] = fnum(b[i], sizeof b[i], step ? NAN : s->process_s, "%.3f"), i++;
+    f[i] = fnum(b[i], sizeof b[i], step ? NAN : s->process_cpu_s, "%.3f"), i++;
+    f[i] = fnum(b[i], sizeof b[i], ratio, "%.6g"), i++;
+    f[i] = fnum(b[i], sizeof b[i], step ? s->median_per_s : NAN, "%.6g"), i++;
+    f[i] = fnum(b[i], sizeof b[i], s->load1, "%.2f"), i++;
+    f[i++] = out->setting;
+    f[i++] = NORMLAB_GIT_COMMIT;
+    const nl_bench_machine *m = &out->machine;
+    f[i++] = m->cpu_model;
+    f[i++] = m->isa;
+    f[i++] = m->build_isa;
+    snprintf(b[i], sizeof b[i], "%d", m->l1d_kib), f[i] = b[i], i++;
+    snprintf(b[i], sizeof b[i], "%d", m->l2_kib), f[i] = b[i], i++;
+    snprintf(b[i], sizeof b[i], "%d", m->l3_kib), f[i] = b[i], i++;
+    f[i++] = m->openblas_core;
+    f[i++] = strcmp(s->impl, "torch") ? out->cpu_kernels : ""; /* normlab's kernel set */
+    nl_error err = {0};
+    if (nl_csv_row(&out->csv, f, &err) != NL_OK) {
+        out->open = false;
+        return nl_cmd_report("bench", &err);
+    }
+    return 0;
+}
+
+/* ---- statistics over the rounds ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void spread(const double *v, int n, double *median, double *lo, double *hi)
+{
+    double s[MAX_ROUNDS];
+    memcpy(s, v, (size_t)n * sizeof *v);
+    qsort(s, (size_t)n, sizeof *s, cmp_double);
+    *median = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+    *lo = s[0];
+    *hi = s[n - 1];
+}
+
+static void print_spread(const char *what, const double *v, int n, const char *fmt_unit)
+{
+    if (n == 0)
+        return;
+    double med, lo, hi;
+    spread(v, n, &med, &lo, &hi);
+    printf("  %-26s median ", what);
+    printf(fmt_unit, med);
+    printf("  min ");
+    printf(fmt_unit, lo);
+    printf("  max ");
+    printf(fmt_unit, hi);
+    printf("  (%d round%s)\n", n, n == 1 ? "" : "s");
+}
+
+/* ---- the step alone ---- */
+
+static bool time_step(nl_backend *be, const nl_config *cfg, const nl_run_plan *plan, side *s)
+{
+    nl_model_spec spec;
+    nl_run_model_spec(cfg, &spec);
+    if (plan->tokens)
+        spec.classes = plan->token_data.vocab;
+    const nl_bench_timing t = {.reps = 5, .warmup = 5, .rep_s = 0.25};
+    nl_bench_train_result res;
+    nl_error err = {0};
+    const float lr = cfg->train.optimizer.lr;
+    const nl_code rc = spec.arch == NL_ARCH_LM
+                           ? nl_bench_train_lm(be, &spec, cfg->train.batch_size, lr, &t, &res, &err)
+                           : nl_bench_train(be, &spec, cfg->train.batch_size, lr, &t, &res, &err);
+    if (rc != NL_OK) {
+        fprintf(stderr, "normlab bench: the step alone: %s\n", err.msg);
+        return false;
+    }
+    s->threads = be->threads;
+    /* the mean over every timed step, as a run's span counts its steps;
+     * the median repetition (--training's figure) drops a busy machine's
+     * slow stretches, which a run cannot */
+    const double per_step = spec.arch == NL_ARCH_LM ? (double)cfg->train.batch_size * spec.context
+                                                   : (double)cfg->train.batch_size;
+    s->step_ms = res.step.mean_s * 1e3;
+    s->steady_per_s = per_step / res.step.mean_s;
+    s->median_per_s = per_step / res.step.median_s;
+    s->ok = true;
+    return true;
+}
+
+/* ---- the command ---- */
+
+static void describe_env(char *buf, size_t size)
+{
+    const char *vars[] = {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_PROC_BIND", "OMP_PLACES",
+                          "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"};
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0] && used < size; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v)
+            used += (size_t)snprintf(buf + used, size - used, "%s%s=%s", used ? "+" : "", vars[i], v);
+    }
+    if (!buf[0])
+        nl_copy_string(buf, size, "default");
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* the scratch directory and what this command made in it */
+static void remove_tree(const char *dir)
+{
+    if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        fprintf(stderr, "normlab bench: could not remove %s: %s\n", dir, strerror(errno));
+}
+
+int nl_cmd_bench_run(int argc, char **argv)
+{
+    run_options o;
+    bool help = false;
+    int rc = parse_run_options(argc, argv, &o, &help);
+    if (rc)
+        return rc;
+    if (help) {
+        usage(stdout);
+        return 0;
+    }
+    nl_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg)
+        return 1;
+    nl_error err = {0};
+    nl_run_plan plan;
+    if (nl_config_load(o.config, o.sets, o.n_sets, cfg, &err) != NL_OK ||
+        nl_run_check(cfg, -1, false, NULL, &plan, &err) != NL_OK) {
+        if (!strcmp(err.key, "base") || !strcmp(err.key, "grid")) {
+            free(cfg);
+            return nl_cmd_usage_error("bench", "--run %s: an experiment file; give a config "
+                                      "(normlab sweep %s --dry-run lists its runs)",
+                                      o.config, o.config);
+        }
+        free(cfg);
+        return nl_cmd_report("bench", &err);
+    }
+    char why[256];
+    const char *refused = NULL;
+    if (cfg->device != NL_DEVICE_CPU)
+        refused = "device: --run times CPU runs";
+    else if (cfg->train.checkpoint_every > 0)
+        refused = "train.checkpoint_every: a run that writes checkpoints is not timed "
+                  "(--set train.checkpoint_every=0)";
+    else if (o.torch)
+        refused = torch_refusal(cfg, why, sizeof why);
+    if (refused) {
+        free(cfg);
+        return nl_cmd_usage_error("bench", "--run %s: %s", o.config, refused);
+    }
+    if (o.torch && (access(o.python, X_OK) != 0 || access(o.peer, R_OK) != 0)) {
+        free(cfg);
+        return nl_cmd_usage_error("bench", "--torch: %s is not there (--%s)",
+                                  access(o.python, X_OK) != 0 ? o.python : o.peer,
+                                  access(o.python, X_OK) != 0 ? "python" : "peer");
+    }
+    if (o.keep && nl_path_exists(o.keep)) {
+        free(cfg);
+        return nl_cmd_usage_error("bench", "--keep %s: exists; give a new directory", o.keep);
+    }
+
+    /* everything is checked: from here on things are written */
+    char dir[1024];
+    if (o.keep) {
+        if (nl_make_dirs(o.keep, &err) != NL_OK) {
+            free(cfg);
+            return nl_cmd_report("bench", &err);
+        }
+        nl_copy_string(dir, sizeof dir, o.keep);
+    } else {
+        nl_copy_string(dir, sizeof dir, "/tmp/normlab-bench-run-XXXXXX");
+        if (!mkdtemp(dir)) {
+            free(cfg);
+            fprintf(stderr, "normlab bench: cannot make a scratch directory: %s\n", strerror(errno));
+            return 1;
+        }
+    }
+    const bool lm = cfg->model.arch == NL_ARCH_LM;
+    const int batch = cfg->train.batch_size;
+    const double per_step = (double)batch * (lm ? cfg->model.context : 1);
+    run_output out = {.config = o.config, .model = nl_name_of(&nl_arch_names, cfg->model.arch),
+                      .norm = nl_name_of(&nl_norm_names, cfg->model.norm.kind), .batch = batch,
+                      .unit = lm ? "tokens" : "samples", .per_sample = lm ? cfg->model.context : 1};
+    nl_bench_machine_describe(&out.machine);
+    describe_env(out.setting, sizeof out.setting);
+    int status = 0;
+    nl_backend *be = NULL;
+    char resolved[1200];
+    nl_path_join(resolved, sizeof resolved, dir, "config.yaml");
+    FILE *rf = fopen(resolved, "w");
+    if (!rf || nl_config_write(cfg, rf, &err) != NL_OK || fclose(rf) != 0) {
+        if (!err.msg[0])
+            nl_fail(&err, NL_ERR_IO, "%s: %s", resolved, strerror(errno));
+        status = nl_cmd_report("bench", &err);
+        goto done;
+    }
+    if (o.csv) {
+        if (nl_csv_open(&out.csv, o.csv, run_columns, N_RUN_COLUMNS, &err) != NL_OK) {
+            status = nl_cmd_report("bench", &err);
+            goto done;
+        }
+        out.open = true;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    {
+        char cpu[512];
+        const nl_bench_machine *m = &out.machine;
+        printf("normlab bench --run %s (normlab %s, commit %s)\n", o.config, NORMLAB_VERSION,
+               NORMLAB_GIT_COMMIT);
+        printf("cpu: %s\n", nl_backend_cpu_description(cpu, sizeof cpu));
+        printf("machine: %s; %s (built for %s); OpenBLAS core %s; setting %s\n",
+               m->cpu_model[0] ? m->cpu_model : "unknown CPU", m->isa, m->build_isa,
+               m->openblas_core, out.setting);
+        printf("model: %s, norm %s, batch %d, %ld steps; steady state: the train rows after the "
+               "first window and the first %.0f%% of the steps, evaluations taken out; rates in "
+               "%s/s\n",
+               out.model, out.norm, batch, plan.total_steps, 100 * o.skip, out.unit);
+        printf("runs in %s%s\n\n", dir, o.keep ? "" : " (removed at the end)");
+        printf("  %5s %-8s %7s %12s %9s %12s %9s %9s %9s %6s\n", "round", "side", "threads",
+               "steady/s", "ms/step", "run/s", "eval s", "process s", "cpu s", "load");
+    }
+
+    /* what the resolved config leaves to defaults the script cannot know:
+     * the dataset's path (text: the build's corpus) and the synthetic
+     * splits' sizes */
+    char data_path[1100], sizes[64];
+    nl_copy_string(data_path, sizeof data_path,
+                   cfg->data.path[0] ? cfg->data.path : nl_data_default_path(cfg->data.kind));
+    if (plan.tokens)
+        snprintf(sizes, sizeof sizes, "%ld,%ld", plan.token_data.train_length,
+                 plan.token_data.valid_length);
+    else
+        snprintf(sizes, sizeof sizes, "%ld,%ld", plan.data.train_n, plan.data.test_n);
+    char self[1024];
+    const ssize_t self_len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (self_len <= 0) {
+        fprintf(stderr, "normlab bench: cannot find this program (/proc/self/exe)\n");
+        status = 1;
+        goto done;
+    }
+    self[self_len] = '\0';
+
+    double v_normlab[MAX_ROUNDS], v_torch[MAX_ROUNDS], v_step[MAX_ROUNDS], v_ratio[MAX_ROUNDS],
+        v_step_ratio[MAX_ROUNDS], v_proc_ratio[MAX_ROUNDS], v_run[MAX_ROUNDS],
+        v_step_median[MAX_ROUNDS], v_cpu_ratio[MAX_ROUNDS];
+    int n_normlab = 0, n_torch = 0, n_step = 0, n_ratio = 0, n_step_ratio = 0;
+    int last_threads = o.threads;
+    for (int round = 1; round <= o.rounds && status == 0; round++) {
+        /* odd rounds normlab first, even rounds the others first: a drift in
+         * the machine's load falls on both sides alike */
+        const char *order[3];
+        int n_order = 0;
+        const bool normlab_first = round % 2 == 1;
+        if (normlab_first)
+            order[n_order++] = "normlab";
+        if (o.torch)
+            order[n_order++] = "torch";
+        if (o.step)
+            order[n_order++] = "step";
+        if (!normlab_first)
+            order[n_order++] = "normlab";
+        side got[3];
+        side *sn = NULL, *st = NULL, *ss = NULL;
+        for (int j = 0; j < n_order && status == 0; j++) {
+            side *s = &got[j];
+            memset(s, 0, sizeof *s);
+            nl_copy_string(s->impl, sizeof s->impl, order[j]);
+            s->load1 = load_average();
+            char what[64];
+            snprintf(what, sizeof what, "round %d, %s", round, order[j]);
+            if (!strcmp(order[j], "step")) {
+                if (!be) {
+                    const nl_backend_options bo = {.threads = last_threads,
+                                                   .keep_subnormals = !cfg->flush_subnormals};
+                    if (nl_backend_open(NL_DEVICE_CPU, &bo, &be, &err) != NL_OK) {
+                        status = nl_cmd_report("bench", &err);
+                        break;
+                    }
+                }
+                if (!time_step(be, cfg, &plan, s)) {
+                    status = 1;
+                    break;
+                }
+                ss = s;
+            } else {
+                char run_dir[1200], log[1300], threads[16];
+                snprintf(run_dir, sizeof run_dir, "%s/%s-%d", dir, order[j], round);
+                snprintf(log, sizeof log, "%s.log", run_dir);
+                snprintf(threads, sizeof threads, "%d", last_threads);
+                char *args[2 * MAX_SETS + 16];
+                int na = 0;
+                const bool torch = !strcmp(order[j], "torch");
+                if (torch) {
+                    args[na++] = (char *)o.python;
+                    args[na++] = (char *)o.peer;
+                    args[na++] = resolved;
+                    args[na++] = "--out";
+                    args[na++] = run_dir;
+                    if (last_threads > 0) {
+                        args[na++] = "--threads";
+                        args[na++] = threads;
+                    }
+                    args[na++] = "--data-path";
+                    args[na++] = data_path;
+                    args[na++] = "--sizes";
+                    args[na++] = sizes;
+                } else {
+                    args[na++] = self;
+                    args[na++] = "run";
+                    args[na++] = (char *)o.config;
+                    for (int k = 0; k < o.n_sets; k++) {
+                        args[na++] = "--set";
+                        args[na++] = (char *)o.sets[k];
+                    }
+                    args[na++] = "--out";
+                    args[na++] = run_dir;
+                    args[na++] = "--quiet";
+                    if (o.threads > 0) {
+                        args[na++] = "--threads";
+                        args[na++] = threads;
+                    }
+                }
+                args[na] = NULL;
+                /* both sides in this process's environment: the OpenMP
+                 * spin bound normlab sets for itself (cmd/main.c) holds
+                 * for PyTorch's libgomp too, which unbounded spins its
+                 * team to a crawl on a busy machine (a 2-block LM: 425
+                 * against 3957 tokens/s at a load of 13 on 2 cores) */
+                const int code = run_child(args, log, &s->process_s, &s->process_cpu_s);
+                if (code != 0) {
+                    fprintf(stderr, "normlab bench: %s: exit status %d\n", what, code);
+                    show_log_tail(log);
+                    status = 1;
+                    break;
+                }
+                if (!read_side(run_dir, what, o.skip, per_step, s)) {
+                    status = 1;
+                    break;
+                }
+                if (torch) {
+                    st = s;
+                } else {
+                    sn = s;
+                    if (!out.cpu_kernels[0])
+                        nl_copy_string(out.cpu_kernels, sizeof out.cpu_kernels, s->cpu_kernels);
+                    if (o.threads == 0 && last_threads == 0)
+                        last_threads = s->threads;
+                }
+            }
+            if (s->ok) {
+                char run_s[32] = "", eval_s[32] = "", proc_s[32] = "", cpu_s[32] = "";
+                if (strcmp(s->impl, "step")) {
+                    snprintf(run_s, sizeof run_s, "%.1f", s->run_per_s);
+                    snprintf(eval_s, sizeof eval_s, "%.2f", s->rec.eval_s);
+                    snprintf(proc_s, sizeof proc_s, "%.2f", s->process_s);
+                    snprintf(cpu_s, sizeof cpu_s, "%.2f", s->process_cpu_s);
+                }
+                printf("  %5d %-8s %7d %12.1f %9.3f %12s %9s %9s %9s %6.2f\n", round, s->impl,
+                       s->threads, s->steady_per_s, s->step_ms, run_s, eval_s, proc_s, cpu_s,
+                       s->load1);
+            }
+        }
+        if (status)
+            break;
+        double ratio = NAN;
+        if (sn) {
+            v_normlab[n_normlab++] = sn->steady_per_s;
+            v_run[n_normlab - 1] = sn->run_per_s;
+        }
+        if (sn && st) {
+            v_torch[n_torch++] = st->steady_per_s;
+            ratio = sn->steady_per_s / st->steady_per_s;
+            v_ratio[n_ratio] = ratio;
+            v_cpu_ratio[n_ratio] = st->process_cpu_s / sn->process_cpu_s;
+            v_proc_ratio[n_ratio++] = st->process_s / sn->process_s;
+        }
+        if (sn && ss) {
+            v_step_median[n_step] = ss->median_per_s;
+            v_step[n_step++] = ss->steady_per_s;
+            v_step_ratio[n_step_ratio++] = sn->steady_per_s / ss->steady_per_s;
+        }
+        for (int j = 0; j < n_order && status == 0; j++)
+            status = emit_side(&out, round, j + 1, &got[j],
+                               &got[j] == sn ? ratio : NAN);
+    }
+    if (status == 0) {
+        char fmt[32];
+        snprintf(fmt, sizeof fmt, "%%.1f %s/s", out.unit);
+        printf("\nover the rounds:\n");
+        print_spread("normlab run, steady", v_normlab, n_normlab, fmt);
+        print_spread("normlab run, whole", v_run, n_normlab, fmt);
+        print_spread("PyTorch script, steady", v_torch, n_torch, fmt);
+        print_spread("step alone (mean)", v_step, n_step, fmt);
+        print_spread("step alone (median rep)", v_step_median, n_step, fmt);
+        print_spread("ratio normlab / PyTorch", v_ratio, n_ratio, "%.3f");
+        print_spread("process time PyTorch/normlab", v_proc_ratio, n_ratio, "%.3f");
+        print_spread("process CPU s PyTorch/normlab", v_cpu_ratio, n_ratio, "%.3f");
+        print_spread("run / step alone", v_step_ratio, n_step_ratio, "%.3f");
+    }
+    if (out.open && nl_csv_close(&out.csv, &err) != NL_OK && status == 0)
+        status = nl_cmd_report("bench", &err);
+done:
+    if (be)
+        nl_backend_close(be);
+    if (!o.keep)
+        remove_tree(dir);
+    free(cfg);
+    return status;
+}

@@ -1,0 +1,172 @@
+/* A run's steady state from its metrics.csv (see run_records.h). */
+#include "bench/run_records.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log/files.h"
+
+typedef struct {
+    long step;
+    double t;
+    bool train;
+} rec_row;
+
+/* the next comma-separated field of *p (no quotes in the columns read) */
+static char *next_field(char **p)
+{
+    char *start = *p;
+    if (!start)
+        return NULL;
+    char *comma = strchr(start, ',');
+    if (comma) {
+        *comma = '\0';
+        *p = comma + 1;
+    } else {
+        *p = NULL;
+    }
+    return start;
+}
+
+double nl_bench_steady_steps_per_s(const nl_bench_run_records *r)
+{
+    return r->steady_s > 0 ? (double)r->steady_steps / r->steady_s : 0.0;
+}
+
+nl_code nl_bench_read_run_records(const char *path, double skip_fraction,
+                                  nl_bench_run_records *out, nl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!(skip_fraction >= 0.0 && skip_fraction < 1.0))
+        return nl_fail(err, NL_ERR_USAGE, "the warm-up share %g is not in [0, 1)", skip_fraction);
+    char *text = NULL;
+    size_t len = 0;
+    nl_code rc = nl_read_file(path, &text, &len, err);
+    if (rc)
+        return rc;
+    rec_row *rows = NULL;
+    long n = 0, cap = 0;
+    int col_step = -1, col_split = -1, col_t = -1;
+    long line_no = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        line_no++;
+        line[strcspn(line, "\r")] = '\0';
+        char *p = line;
+        if (line_no == 1) {
+            int col = 0;
+            for (char *f = next_field(&p); f; f = next_field(&p), col++) {
+                if (!strcmp(f, "step"))
+                    col_step = col;
+                else if (!strcmp(f, "split"))
+                    col_split = col;
+                else if (!strcmp(f, "elapsed_s"))
+                    col_t = col;
+            }
+            if (col_step < 0 || col_split < 0 || col_t < 0) {
+                rc = nl_fail(err, NL_ERR_DATA, "%s: the header lacks %s", path,
+                             col_step < 0 ? "'step'" : col_split < 0 ? "'split'" : "'elapsed_s'");
+                goto done;
+            }
+            continue;
+        }
+        if (!line[0])
+            continue;
+        rec_row r = {0};
+        bool have_step = false, have_split = false, have_t = false;
+        int col = 0;
+        for (char *f = next_field(&p); f; f = next_field(&p), col++) {
+            char *end;
+            if (col == col_step) {
+                errno = 0;
+                r.step = strtol(f, &end, 10);
+                have_step = *f && !*end && !errno && r.step >= 0;
+            } else if (col == col_split) {
+                r.train = !strcmp(f, "train");
+                have_split = *f != '\0';
+            } else if (col == col_t) {
+                r.t = strtod(f, &end);
+                have_t = *f && !*end && isfinite(r.t) && r.t >= 0;
+            }
+        }
+        if (!have_step || !have_split || !have_t) {
+            rc = nl_fail(err, NL_ERR_DATA, "%s:%ld: no %s", path, line_no,
+                         !have_step ? "step count" : !have_split ? "split" : "elapsed seconds");
+            goto done;
+        }
+        if (n > 0 && (r.t < rows[n - 1].t || r.step < rows[n - 1].step)) {
+            rc = nl_fail(err, NL_ERR_DATA, "%s:%ld: %s goes backwards", path, line_no,
+                         r.t < rows[n - 1].t ? "elapsed_s" : "step");
+            goto done;
+        }
+        if (n == cap) {
+            cap = cap ? 2 * cap : 256;
+            rec_row *grown = realloc(rows, (size_t)cap * sizeof *rows);
+            if (!grown) {
+                rc = nl_fail(err, NL_ERR_NOMEM, "%s: out of memory", path);
+                goto done;
+            }
+            rows = grown;
+        }
+        rows[n++] = r;
+    }
+    long last_train = -1;
+    for (long i = 0; i < n; i++) {
+        if (rows[i].train) {
+            out->train_rows++;
+            last_train = i;
+        }
+        out->wall_s = rows[i].t;
+    }
+    out->steps = last_train >= 0 ? rows[last_train].step : 0;
+    /* the warm-up: the first window (up to the first train row) always,
+     * and the first skip_fraction of the steps */
+    const long skip = (long)ceil(skip_fraction * (double)out->steps);
+    long a = -1; /* the interval's opening train row */
+    out->first_step = out->last_step = -1;
+    for (long i = 0; i < n; i++) {
+        if (!rows[i].train)
+            continue;
+        if (a >= 0 && rows[a].step >= skip) {
+            /* the rows between a and i: evaluations right after a, or in
+             * the middle of the interval */
+            double eval_end = rows[a].t;
+            bool mixed = false;
+            for (long k = a + 1; k < i; k++) {
+                if (rows[k].step == rows[a].step)
+                    eval_end = rows[k].t;
+                else
+                    mixed = true;
+            }
+            if (mixed) {
+                out->mixed++;
+            } else {
+                if (out->first_step < 0)
+                    out->first_step = rows[a].step;
+                out->last_step = rows[i].step;
+                out->steady_steps += rows[i].step - rows[a].step;
+                out->steady_s += rows[i].t - eval_end;
+                out->eval_s += eval_end - rows[a].t;
+                out->intervals++;
+            }
+        }
+        a = i;
+    }
+    if (out->intervals == 0 || out->steady_steps == 0 || !(out->steady_s > 0)) {
+        rc = nl_fail(err, NL_ERR_DATA,
+                     "%s: no steady state to time: %ld train rows over %ld steps, none after the "
+                     "first window and the first %.0f%% of the steps with no evaluation in its "
+                     "middle (more train.steps, or a train.log_every that divides "
+                     "train.eval_every, gives some)",
+                     path, out->train_rows, out->steps, 100.0 * skip_fraction);
+        goto done;
+    }
+    rc = NL_OK;
+done:
+    free(rows);
+    free(text);
+    return rc;
+}

@@ -1,0 +1,530 @@
+#!/usr/bin/python3
+"""PyTorch's side of `normlab bench --run`: a plain PyTorch training loop of
+the run a resolved normlab config describes, writing the same records a
+`normlab run` writes, so one reader times both.
+
+  /usr/bin/python3 experiments/bench/torch_run.py RESOLVED.yaml --out DIR [--threads N]
+  /usr/bin/python3 experiments/bench/torch_run.py RESOLVED.yaml --check
+
+RESOLVED.yaml is a config with every key filled in (`normlab validate
+--print`, or a run directory's config.yaml); `normlab bench --run CONFIG
+--torch` writes it and starts this script. DIR gets metrics.csv (normlab's
+columns: step,epoch,split,loss,accuracy,lr,elapsed_s, a `train` row every
+train.log_every steps, `test` rows every train.eval_every steps and at the
+end, `test_trainmode` rows where normlab writes them) and summary.json
+(status, steps, wall_s, train_s, samples_per_s, tokens_per_s, threads).
+
+What it mirrors (and refuses, exit 2, anything else):
+- data: fashion-mnist and mnist (the IDX files, gzip or not; the first
+  train_size / test_size samples; standardized with the training subset's
+  mean and std as normlab does), synthetic (random N(0,1) samples of
+  data.shape and random labels: normlab's generator is not reproduced, only
+  the shapes), text (the file's bytes, or its distinct bytes as the
+  vocabulary for `chars`; the last valid_fraction held out; train_size /
+  test_size tokens), synthetic_text (an order-k Markov chain of the same
+  vocab, order, branching and length, drawn by numpy: the same cost, not
+  the same tokens).
+- batches: images shuffled each epoch, the last partial batch dropped;
+  token windows of `context` tokens at random starts for training,
+  consecutive windows of the held-out tokens for evaluation.
+- models: mlp (linear -> norm -> activation per width, a classifier), cnn
+  (per stage convs_per_stage x (conv3x3 pad 1 -> norm -> activation), then
+  max or avg pooling 2, a linear classifier), lm (tests/golden/make_goldens.py's
+  Lm, the module the transformer goldens come from: placement pre, post, peri
+  or none, qk_norm, GELU erf or tanh, tied or untied head; normlab's init,
+  weights N(0, 0.02^2), biases 0); the normalizer
+  none, batch, layer (GroupNorm(1, C) on images), group or rms (the goldens'
+  torch-op RMSNorm) before the activation; model.bias as normlab's auto rule
+  (no bias before a normalizer with a learned shift) or as given; the mlp
+  and cnn with PyTorch's default initialization: it changes the losses, not
+  the time of a step.
+- training: SGD (momentum, dampening, nesterov, weight decay) or AdamW
+  (betas, eps, weight decay), decay_norm_and_bias, clip_grad_norm, the
+  constant, step or cosine schedule with linear warmup (normlab's formula,
+  core/optim/schedule.c), cross-entropy (mean over samples or tokens), the
+  accuracy counted every step as normlab's step counts it.
+- evaluation: eval mode on the test split in eval_batch_size batches, and
+  with batch statistics in batch_size batches (running statistics left
+  alone) where the model keeps running statistics and train.eval_trainmode.
+
+Timing: elapsed_s counts from the start of training (after the data are
+loaded and the model built), as normlab's does; train_s only the steps.
+"""
+import argparse
+import csv
+import gzip
+import json
+import math
+import os
+import socket
+import sys
+import time
+
+import numpy as np
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "golden"))
+
+ARCHS = ("mlp", "cnn", "lm")
+NORMS = ("none", "batch", "layer", "group", "rms")
+SHIFT = {"none": False, "batch": True, "layer": True, "group": True, "rms": False}
+DATASETS = ("fashion-mnist", "mnist", "synthetic", "text", "synthetic_text")
+
+
+class Refusal(Exception):
+    pass
+
+
+def need(cond, what):
+    if not cond:
+        raise Refusal(what)
+
+
+def get(cfg, dotted, default=None):
+    node = cfg
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def check(cfg):
+    """refuses what this script does not mirror; the reason names the key"""
+    arch = get(cfg, "model.arch")
+    need(arch in ARCHS, "model.arch: %s (this script mirrors %s)" % (arch, ", ".join(ARCHS)))
+    norm = get(cfg, "model.norm.type")
+    need(norm in NORMS, "model.norm.type: %s (this script mirrors %s)" % (norm, ", ".join(NORMS)))
+    need(get(cfg, "device", "cpu") == "cpu", "device: %s (the CPU only)" % get(cfg, "device"))
+    ds = get(cfg, "data.dataset")
+    need(ds in DATASETS, "data.dataset: %s (this script mirrors %s)" % (ds, ", ".join(DATASETS)))
+    place = get(cfg, "model.norm.placement")
+    if arch == "lm":
+        need(place in ("pre", "post", "peri", "none"), "model.norm.placement: %s" % place)
+    else:
+        need(place == "before" or norm == "none",
+             "model.norm.placement: %s (mlp and cnn: before only)" % place)
+    if arch == "cnn":
+        need(get(cfg, "model.pool", "max") in ("max", "avg"), "model.pool")
+    if arch != "lm":
+        need(get(cfg, "model.activation", "relu") in ("relu", "sigmoid", "tanh"),
+             "model.activation: %s" % get(cfg, "model.activation"))
+    need(not get(cfg, "model.weight_standardization", False),
+         "model.weight_standardization: true")
+    need(get(cfg, "train.freeze_bn_after") is None, "train.freeze_bn_after")
+    need(get(cfg, "train.bn_recalibrate.batches") is None, "train.bn_recalibrate")
+    need(not get(cfg, "train.trace.activation", ""), "train.trace.activation")
+    need(not get(cfg, "train.log.grad_norms", False), "train.log.grad_norms: true")
+    need(not get(cfg, "train.log.attention_logits", False), "train.log.attention_logits: true")
+    need(not get(cfg, "train.checkpoint_every", 0), "train.checkpoint_every (no checkpoints here)")
+    opt = get(cfg, "train.optimizer.type")
+    need(opt in ("sgd", "adamw"), "train.optimizer.type: %s" % opt)
+    need(get(cfg, "train.schedule.type", "constant") in ("constant", "step", "cosine"),
+         "train.schedule.type")
+    if norm == "batch":
+        need(get(cfg, "model.norm.momentum", 0.1) is not None and
+             get(cfg, "model.norm.momentum", 0.1) != "cumulative",
+             "model.norm.momentum: cumulative")
+        need(not get(cfg, "model.norm.sync", False), "model.norm.sync: true")
+
+
+# ---- data ----
+
+def read_idx(path):
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def idx_file(directory, stem):
+    for name in (stem, stem + ".gz"):
+        p = os.path.join(directory, name)
+        if os.path.exists(p):
+            return p
+    raise Refusal("data.path: no %s(.gz) in %s" % (stem, directory))
+
+
+def image_data(cfg, torch):
+    ds = get(cfg, "data.dataset")
+    train_n, test_n = get(cfg, "data.train_size", 0), get(cfg, "data.test_size", 0)
+    if ds == "synthetic":
+        shape = list(get(cfg, "data.shape", [1, 28, 28]))
+        classes = get(cfg, "data.classes", 10)
+        g = torch.Generator().manual_seed(int(get(cfg, "seed", 1)))
+        need(train_n and test_n, "data: the synthetic splits' sizes (--sizes)")
+        return (torch.randn([train_n] + shape, generator=g),
+                torch.randint(0, classes, (train_n,), generator=g),
+                torch.randn([test_n] + shape, generator=g),
+                torch.randint(0, classes, (test_n,), generator=g), shape, classes)
+    path = get(cfg, "data.path") or "/usr/share/datasets/fashion-mnist"
+    xs = read_idx(idx_file(path, "train-images-idx3-ubyte"))
+    ys = read_idx(idx_file(path, "train-labels-idx1-ubyte"))
+    xt = read_idx(idx_file(path, "t10k-images-idx3-ubyte"))
+    yt = read_idx(idx_file(path, "t10k-labels-idx1-ubyte"))
+    if train_n:
+        xs, ys = xs[:train_n], ys[:train_n]
+    if test_n:
+        xt, yt = xt[:test_n], yt[:test_n]
+    xs = torch.from_numpy(xs.astype(np.float32) / 255.0).unsqueeze(1)
+    xt = torch.from_numpy(xt.astype(np.float32) / 255.0).unsqueeze(1)
+    if get(cfg, "data.standardize", True):
+        mean, std = xs.mean(), xs.std()
+        xs, xt = (xs - mean) / std, (xt - mean) / std
+    return (xs.contiguous(), torch.from_numpy(ys.astype(np.int64)), xt.contiguous(),
+            torch.from_numpy(yt.astype(np.int64)), [1, 28, 28], 10)
+
+
+def markov_tokens(cfg):
+    vocab = get(cfg, "data.markov.vocab", 16)
+    order = get(cfg, "data.markov.order", 2)
+    branching = get(cfg, "data.markov.branching", 2)
+    length = get(cfg, "data.markov.length", 100000)
+    rng = np.random.default_rng(int(get(cfg, "seed", 1)))
+    succ = rng.integers(0, vocab, size=(vocab ** order, branching))
+    out = np.empty(length, dtype=np.int64)
+    out[:order] = rng.integers(0, vocab, size=order)
+    ctx = 0
+    for i in range(order):
+        ctx = ctx * vocab + int(out[i])
+    picks = rng.integers(0, branching, size=length)
+    mod = vocab ** (order - 1) if order > 1 else 1
+    for i in range(order, length):
+        t = succ[ctx, picks[i]]
+        out[i] = t
+        ctx = (ctx % mod) * vocab + int(t) if order > 1 else int(t)
+    return out, vocab
+
+
+def token_data(cfg):
+    ds = get(cfg, "data.dataset")
+    if ds == "synthetic_text":
+        tokens, vocab = markov_tokens(cfg)
+    else:
+        path = get(cfg, "data.path")
+        need(path and os.path.exists(path), "data.path: %s not found" % path)
+        raw = np.fromfile(path, dtype=np.uint8)
+        if get(cfg, "data.vocabulary", "bytes") == "chars":
+            used = np.unique(raw)
+            lookup = np.zeros(256, dtype=np.int64)
+            lookup[used] = np.arange(len(used))
+            tokens, vocab = lookup[raw], len(used)
+        else:
+            tokens, vocab = raw.astype(np.int64), 256
+    n_valid = int(len(tokens) * get(cfg, "data.valid_fraction", 0.1))
+    train, valid = tokens[:len(tokens) - n_valid], tokens[len(tokens) - n_valid:]
+    if get(cfg, "data.train_size", 0):
+        train = train[:get(cfg, "data.train_size")]
+    if get(cfg, "data.test_size", 0):
+        valid = valid[:get(cfg, "data.test_size")]
+    return train, valid, vocab
+
+
+# ---- models ----
+
+def build_model(cfg, torch, nn, F, in_shape, classes):
+    import make_goldens
+    arch, norm = get(cfg, "model.arch"), get(cfg, "model.norm.type")
+    groups = get(cfg, "model.norm.groups", 8)
+    eps = float(get(cfg, "model.norm.eps", 1e-5))
+    affine = get(cfg, "model.norm.affine", True)
+    momentum = get(cfg, "model.norm.momentum", 0.1)
+    if arch == "lm":
+        gelu = "none" if get(cfg, "model.gelu", "erf") == "erf" else "tanh"
+        model = make_goldens.Lm(classes, get(cfg, "model.d_model"), get(cfg, "model.heads"),
+                                get(cfg, "model.layers"), get(cfg, "model.context"),
+                                get(cfg, "model.mlp_ratio", 4), norm,
+                                get(cfg, "model.norm.placement"), get(cfg, "model.qk_norm", False),
+                                gelu, get(cfg, "model.tie_embeddings", True), groups)
+        # normlab's transformer init (as torch_bench.py): weights N(0, 0.02^2),
+        # biases 0, norm scales 1; PyTorch's N(0, 1) embeddings through a tied
+        # head start the loss near 90
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if p.dim() > 1:
+                    p.normal_(0.0, 0.02)
+                elif name.endswith("bias"):
+                    p.zero_()
+        return model
+
+    def norm_module(c, image):
+        if norm == "none":
+            return nn.Identity()
+        if norm == "batch":
+            cls = nn.BatchNorm2d if image else nn.BatchNorm1d
+            return cls(c, eps=eps, momentum=momentum, affine=affine,
+                       track_running_stats=get(cfg, "model.norm.track_running_stats", True))
+        if norm == "layer":
+            return nn.GroupNorm(1, c, eps=eps, affine=affine) if image else \
+                nn.LayerNorm(c, eps=eps, elementwise_affine=affine)
+        if norm == "group":
+            return nn.GroupNorm(groups, c, eps=eps, affine=affine)
+        return make_goldens.RMSNorm(c, eps, affine)
+
+    bias_key = get(cfg, "model.bias", "auto")
+    bias = (not (SHIFT[norm] and affine)) if bias_key == "auto" else bool(bias_key)
+    act = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}[get(cfg, "model.activation", "relu")]
+    layers = []
+    widths = get(cfg, "model.widths")
+    if arch == "mlp":
+        layers.append(nn.Flatten())
+        prev = int(np.prod(in_shape))
+        for w in widths:
+            layers += [nn.Linear(prev, w, bias=bias), norm_module(w, False), act()]
+            prev = w
+        layers.append(nn.Linear(prev, classes))
+    else:
+        prev, h, w_ = in_shape[0], in_shape[1], in_shape[2]
+        pool = nn.MaxPool2d if get(cfg, "model.pool", "max") == "max" else nn.AvgPool2d
+        for w in widths:
+            for _ in range(get(cfg, "model.convs_per_stage", 1)):
+                layers += [nn.Conv2d(prev, w, 3, padding=1, bias=bias), norm_module(w, True), act()]
+                prev = w
+            layers.append(pool(2))
+            h, w_ = h // 2, w_ // 2
+        layers += [nn.Flatten(), nn.Linear(prev * h * w_, classes)]
+    return nn.Sequential(*layers)
+
+
+def schedule_lr(cfg, base, step, total):
+    """core/optim/schedule.c's nl_schedule_lr"""
+    warm = get(cfg, "train.schedule.warmup_steps", 0)
+    if step < warm:
+        return base * (step + 1) / warm
+    kind = get(cfg, "train.schedule.type", "constant")
+    if kind == "step":
+        lr = base
+        for m in get(cfg, "train.schedule.milestones", []) or []:
+            if step >= m:
+                lr *= get(cfg, "train.schedule.gamma", 0.1)
+        return lr
+    if kind == "cosine":
+        span = total - warm
+        if span <= 1:
+            return base
+        t = (step - warm) / (span - 1)
+        lo = get(cfg, "train.schedule.min_lr", 0.0)
+        return lo + (base - lo) * 0.5 * (1.0 + math.cos(math.pi * t))
+    return base
+
+
+def make_optimizer(cfg, torch, model):
+    o = get(cfg, "train.optimizer")
+    wd = float(o.get("weight_decay", 0.0))
+    params = list(model.parameters())
+    if o.get("decay_norm_and_bias", True) or wd == 0.0:
+        groups = [{"params": params, "weight_decay": wd}]
+    else:
+        groups = [{"params": [p for p in params if p.dim() > 1], "weight_decay": wd},
+                  {"params": [p for p in params if p.dim() <= 1], "weight_decay": 0.0}]
+    if o["type"] == "adamw":
+        b = o.get("betas", [0.9, 0.999])
+        return torch.optim.AdamW(groups, lr=float(o["lr"]), betas=(b[0], b[1]),
+                                 eps=float(o.get("eps", 1e-8)))
+    return torch.optim.SGD(groups, lr=float(o["lr"]), momentum=float(o.get("momentum", 0.9)),
+                           dampening=float(o.get("dampening", 0.0)),
+                           nesterov=bool(o.get("nesterov", False)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("config")
+    ap.add_argument("--out")
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--check", action="store_true", help="only say whether the config is mirrored")
+    ap.add_argument("--data-path", help="the dataset's path where the config leaves the default "
+                    "(normlab bench --run passes it: a text corpus's default is the build's)")
+    ap.add_argument("--sizes", help="TRAIN,TEST: the splits' sizes, subsets applied (samples, "
+                    "or tokens), as normlab's check found them")
+    a = ap.parse_args()
+    with open(a.config) as f:
+        cfg = yaml.safe_load(f)
+    if a.data_path and not get(cfg, "data.path"):
+        cfg["data"]["path"] = a.data_path
+    if a.sizes:
+        train_n, test_n = (int(v) for v in a.sizes.split(","))
+        cfg["data"]["train_size"], cfg["data"]["test_size"] = train_n, test_n
+    try:
+        check(cfg)
+    except Refusal as e:
+        print("torch_run.py: %s: not mirrored: %s" % (a.config, e), file=sys.stderr)
+        return 2
+    if a.check:
+        print("%s: mirrored" % a.config)
+        return 0
+    if not a.out:
+        print("torch_run.py: --out DIR is needed", file=sys.stderr)
+        return 2
+
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    import make_goldens  # noqa: F401  (sets one thread on import: set ours after)
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
+    torch.manual_seed(int(get(cfg, "seed", 1)))
+    os.makedirs(a.out, exist_ok=True)
+
+    arch = get(cfg, "model.arch")
+    batch = get(cfg, "train.batch_size")
+    eval_batch = get(cfg, "train.eval_batch_size", 500)
+    tokens = arch == "lm"
+    try:
+        if tokens:
+            train_tok, valid_tok, vocab = token_data(cfg)
+            context = get(cfg, "model.context")
+            need(len(train_tok) > context and len(valid_tok) > context,
+                 "the token splits hold no window of %d" % context)
+            model = build_model(cfg, torch, nn, F, None, vocab)
+            train_t = torch.from_numpy(train_tok)
+            valid_t = torch.from_numpy(valid_tok)
+            per_epoch = max(1, (len(train_tok) - 1) // (batch * context))
+        else:
+            xs, ys, xt, yt, shape, classes = image_data(cfg, torch)
+            model = build_model(cfg, torch, nn, F, shape, classes)
+            per_epoch = len(xs) // batch
+            need(per_epoch >= 1, "train.batch_size: larger than the training split")
+    except Refusal as e:
+        print("torch_run.py: %s: %s" % (a.config, e), file=sys.stderr)
+        return 2
+    opt = make_optimizer(cfg, torch, model)
+    base_lr = float(get(cfg, "train.optimizer.lr"))
+    total = get(cfg, "train.steps") or get(cfg, "train.epochs", 1) * per_epoch
+    log_every = get(cfg, "train.log_every", 20)
+    eval_every = get(cfg, "train.eval_every", 200)
+    clip = float(get(cfg, "train.clip_grad_norm", 0.0))
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+           and m.track_running_stats]
+    trainmode = bool(bns) and get(cfg, "train.eval_trainmode", True)
+    gen = torch.Generator().manual_seed(int(get(cfg, "seed", 1)))
+
+    def token_windows(split, starts):
+        idx = starts.unsqueeze(1) + torch.arange(context).unsqueeze(0)
+        return split[idx], split[idx + 1]
+
+    def loss_and_correct(x, y):
+        out = model(x)
+        out = out.reshape(-1, out.shape[-1])
+        y = y.reshape(-1)
+        return F.cross_entropy(out, y), (out.argmax(1) == y).sum()
+
+    def evaluate(train_mode):
+        saved = []
+        if train_mode:
+            model.train()
+            for m in bns:  # batch statistics, running statistics left alone
+                saved.append(m.momentum)
+                m.momentum = 0.0
+        else:
+            model.eval()
+        loss_sum, correct, count = 0.0, 0, 0
+        n_eval = batch if train_mode else eval_batch
+        with torch.no_grad():
+            if tokens:
+                windows = (len(valid_tok) - 1) // context
+                for s in range(0, windows, n_eval):
+                    starts = torch.arange(s, min(windows, s + n_eval)) * context
+                    if train_mode and len(starts) < n_eval and s > 0:
+                        break
+                    x, y = token_windows(valid_t, starts)
+                    loss, c = loss_and_correct(x, y)
+                    loss_sum += loss.item() * y.numel()
+                    correct += int(c)
+                    count += y.numel()
+            else:
+                step_n = n_eval
+                for s in range(0, len(xt), step_n):
+                    if train_mode and s + step_n > len(xt):
+                        break
+                    loss, c = loss_and_correct(xt[s:s + step_n], yt[s:s + step_n])
+                    n = min(step_n, len(xt) - s)
+                    loss_sum += loss.item() * n
+                    correct += int(c)
+                    count += n
+        for m, mom in zip(bns, saved):
+            m.momentum = mom
+        model.train()
+        return loss_sum / max(count, 1), correct / max(count, 1)
+
+    f = open(os.path.join(a.out, "metrics.csv"), "w", newline="")
+    w = csv.writer(f)
+    w.writerow(["step", "epoch", "split", "loss", "accuracy", "lr", "elapsed_s"])
+    start = time.perf_counter()
+    lr = schedule_lr(cfg, base_lr, 0, total)
+    step, train_s = 0, 0.0
+    final = {}
+
+    def emit(split, loss, acc):
+        w.writerow([step, "%.6g" % (step / per_epoch), split, "%.6g" % loss, "%.6g" % acc,
+                    "%.6g" % lr, "%.6f" % (time.perf_counter() - start)])
+
+    def eval_rows():
+        loss, acc = evaluate(False)
+        emit("test", loss, acc)
+        final["test_loss"], final["test_accuracy"] = loss, acc
+        if trainmode:
+            loss, acc = evaluate(True)
+            emit("test_trainmode", loss, acc)
+
+    eval_rows()
+    model.train()
+    perm, pos = torch.randperm(len(xs), generator=gen) if not tokens else None, 0
+    window_loss, window_correct, window_steps = torch.zeros(()), torch.zeros((), dtype=torch.long), 0
+    preds_per_step = batch * (context if tokens else 1)
+    while step < total:
+        t0 = time.perf_counter()
+        if tokens:
+            starts = torch.randint(0, len(train_tok) - context, (batch,), generator=gen)
+            x, y = token_windows(train_t, starts)
+        else:
+            if pos + batch > len(xs):
+                perm, pos = torch.randperm(len(xs), generator=gen), 0
+            idx = perm[pos:pos + batch]
+            pos += batch
+            x, y = xs[idx], ys[idx]
+        lr = schedule_lr(cfg, base_lr, step, total)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        opt.zero_grad(set_to_none=True)
+        loss, correct = loss_and_correct(x, y)
+        loss.backward()
+        if clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+        window_loss += loss.detach()
+        window_correct += correct
+        step += 1
+        window_steps += 1
+        train_s += time.perf_counter() - t0
+        if window_steps == log_every or step == total:
+            mean = float(window_loss) / window_steps
+            emit("train", mean, float(window_correct) / (window_steps * preds_per_step))
+            final["train_loss"] = mean
+            window_loss.zero_()
+            window_correct.zero_()
+            window_steps = 0
+        if step % eval_every == 0 or step == total:
+            eval_rows()
+    wall = time.perf_counter() - start
+    f.close()
+    per_s = step * batch / train_s if train_s > 0 else 0.0
+    summary = {"status": "ok", "impl": "torch", "torch": torch.__version__, "steps": step,
+               "batch_size": batch, "wall_s": wall, "train_s": train_s, "samples_per_s": per_s,
+               "threads": torch.get_num_threads(), "host": socket.gethostname(),
+               "final_train_loss": final.get("train_loss"),
+               "final_test_loss": final.get("test_loss"),
+               "final_test_accuracy": final.get("test_accuracy")}
+    if tokens:
+        summary["tokens_per_s"] = per_s * context
+    with open(os.path.join(a.out, "summary.json"), "w") as sf:
+        json.dump(summary, sf, indent=1)
+    print("ok: %d steps, %.1f s, %.0f %s/s" % (step, wall, per_s * (context if tokens else 1),
+                                              "tokens" if tokens else "samples"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
