@@ -198,7 +198,6 @@ static const char *const full_config =
     "threads: 2\n"
     "data:\n"
     "  dataset: synthetic\n"
-    "  path: \"\"\n"
     "  train_size: 1000\n"
     "  test_size: 200\n"
     "  standardize: false\n"
@@ -335,7 +334,7 @@ START_TEST(test_good_variants)
         /* YAML 1.2 documents with an explicit start and end */
         {"---\nseed: 3\n...\n"},
         /* quoted strings */
-        {"name: 'quoted'\ndata: {path: \"/tmp/a b/c\"}\n"},
+        {"name: 'quoted'\ndata: {dataset: mnist, path: \"/tmp/a b/c\"}\n"},
         /* CRLF line ends */
         {"seed: 4\r\ntrain:\r\n  batch_size: 8\r\n"},
         /* two values per normalized set, one short of the degenerate
@@ -575,6 +574,10 @@ static const bad_case bad_cases[] = {
      ":2:12); remove shape or change data.dataset"},
     {"data:\n  classes: 5\n  dataset: mnist\n  path: /tmp\n", SRC ":2:12: data.classes: ",
      "applies only when data.dataset is synthetic"},
+    /* a path given to generated data was ignored: the run trained on the built-in data */
+    {"data:\n  path: /my/mnist\n", SRC ":2:9: data.path: ",
+     "applies only when data.dataset is fashion-mnist or mnist or cifar10 or text, but "
+     "data.dataset is 'synthetic' (default); remove path or change data.dataset"},
     {"model:\n  arch: mlp\n  pool: avg\n", SRC ":3:9: model.pool: ",
      "applies only when model.arch is cnn, but model.arch is 'mlp' (" SRC ":2:9)"},
     {"model:\n  pool: avg\n", SRC ":2:9: model.pool: ",
@@ -970,7 +973,7 @@ START_TEST(test_overrides)
         "model.widths=[32,64]",        "model.norm={type: group, groups: 4}",
         "train.batch_size=16",         "train.batch_size = 24", /* the later one wins */
         "train.steps=100",
-        "name=sweep-lr=0.1",           "data.path=/tmp/x y",
+        "name=sweep-lr=0.1",           "data.dataset=mnist", "data.path=/tmp/x y",
     };
     nl_config *cfg = load_ok(yaml, ov, (int)(sizeof ov / sizeof ov[0]));
     ck_assert_int_eq(cfg->model.n_widths, 2);
@@ -1124,7 +1127,7 @@ START_TEST(test_round_trip)
         "train: {steps: 77, schedule: {type: step, milestones: [10, 20, 30], gamma: 0.3}}\n",
         "train: {optimizer: {lr: 0.1, momentum: 0.95, weight_decay: 3e-7}, "
         "schedule: {type: cosine, min_lr: 1e-4, warmup_steps: 5}}\n",
-        "name: a.b_c-d+e=f,g@h\ndata: {path: \"/tmp/we\\\"ird \\\\ pa\\u00e9th\\t\"}\n"
+        "name: a.b_c-d+e=f,g@h\ndata: {dataset: mnist, path: \"/tmp/we\\\"ird \\\\ pa\\u00e9th\\t\"}\n"
         "train: {trace: {activation: \"n\\\"3\", percentiles: [0.1, 33.3333, 99.9]}}\n",
         "model: {init: gaussian, init_std: 0.123456789, norm: {eps: 1.5e-8}}\n"
         "train: {diverge_loss: 3.4e38}\n",

@@ -118,14 +118,35 @@ START_TEST(test_grid_order_and_names)
     ck_assert_str_eq(e->name, "exp"); /* the file's name when name: is missing */
     drop(e, &p);
 
-    /* values that read the same once made names get their position */
-    e = parse("base: base.yaml\ngrid:\n  data.path: [\"a b\", c, \"a/b\"]\n");
+    /* values that read the same once made names get their position (data
+     * directories, since a path applies only to data read from files) */
+    const char *dirs[] = {"a b", "c", "a", "a/b"};
+    for (int i = 0; i < 4; i++)
+        tu_tmp_write_idx(dirs[i], 64, 16, 64, -1);
+    tu_tmp_write("base-idx.yaml", "data: {dataset: mnist}\nmodel: {arch: mlp, widths: [16]}\n"
+                                  "train: {batch_size: 16, steps: 30}\n");
+    e = parse("base: base-idx.yaml\ngrid:\n  data.path: [\"a b\", c, \"a/b\"]\n");
+    char cwd[1024];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    ck_assert_int_eq(chdir(tu_tmp), 0); /* the relative data paths are read from here */
     plan(e, &p);
+    ck_assert_int_eq(chdir(cwd), 0);
     ck_assert_int_eq(p.n_runs, 3);
     ck_assert_str_eq(p.runs[0].dir, "path-a-b-v1");
     ck_assert_str_eq(p.runs[1].dir, "path-c");
     ck_assert_str_eq(p.runs[2].dir, "path-a-b-v3");
     drop(e, &p);
+
+    /* a grid none of whose keys applies (a path on built-in data) is named
+     * as such, not as a run with an empty name */
+    e = parse("base: base.yaml\ngrid:\n  data.path: [a, c]\n");
+    nl_sweep_plan unplanned;
+    nl_error err = {0};
+    ck_assert_int_eq(nl_sweep_plan_build(e, &unplanned, &err), NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "exp.yaml:3:") && strstr(err.msg, "no key of the grid applies") &&
+                      strstr(err.msg, "data.path"), "%s", err.msg);
+    nl_experiment_free(e); /* a failed build frees its plan */
+    free(e);
     tu_tmp_remove();
 }
 END_TEST

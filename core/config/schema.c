@@ -27,6 +27,12 @@
  * anything is sized by it */
 #define IN(l, h) .lo = (l), .hi = (h), .flags = NL_KF_LO | NL_KF_HI
 
+/* the dataset kinds read from files: all but the ones generated from the
+ * seed (a path given to those was ignored, and the run trained on the
+ * built-in data) */
+#define NL_FILE_DATASETS \
+    ((BIT(NL_DATA_COUNT) - 1u) & ~(BIT(NL_DATA_SYNTHETIC) | BIT(NL_DATA_SYNTHETIC_TEXT)))
+
 /* the dataset kinds of images or feature vectors: all but the token kinds */
 #define NL_IMAGE_DATASETS \
     ((BIT(NL_DATA_COUNT) - 1u) & ~(BIT(NL_DATA_TEXT) | BIT(NL_DATA_SYNTHETIC_TEXT)))
@@ -51,6 +57,7 @@ const nl_key_def nl_config_schema[] = {
     {.key = "data.dataset", .type = NL_KT_ENUM, FIELD(data.kind), .names = &nl_dataset_names,
      .doc = "which dataset"},
     {.key = "data.path", .type = NL_KT_STRING, FIELD(data.path),
+     .when_key = "data.dataset", .when_mask = NL_FILE_DATASETS,
      .doc = "directory holding the dataset's files (text: the text file); \"\" = the "
             "dataset's default"},
     {.key = "data.train_size", .type = NL_KT_INT, FIELD(data.train_size), IN(0, NL_MAX_SAMPLES),

@@ -646,6 +646,18 @@ nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error
         }
         if (axis_dropped) {
             dir_name(e, labels, choice, dir, sizeof dir);
+            if (!dir[0]) {
+                /* no grid key applies to this run: it is the base config
+                 * alone, and would have no name */
+                rc = nl_fail(err, NL_ERR_CONFIG, "%s:%d:%d: grid: no key of the grid applies to "
+                             "the run %s (the config module ignores %s%s there); remove the "
+                             "key%s or make the base config one %s applies to", e->path,
+                             e->axes[0].pos.line, e->axes[0].pos.column, label, e->axes[0].key,
+                             e->n_axes > 1 ? " and the others" : "", e->n_axes > 1 ? "s" : "",
+                             e->n_axes > 1 ? "they" : "it");
+                nl_error_key(err, e->axes[0].key);
+                goto done;
+            }
             bool seen = false;
             for (int j = 0; j < out->n_runs && !seen; j++)
                 seen = !memcmp(out->runs[j].choice, choice, (size_t)e->n_axes * sizeof *choice);
