@@ -41,6 +41,7 @@ esac
 
 launcher=$(mktemp -d "${TMPDIR:-/tmp}/normlab-qemu-$cpu-XXXXXX")
 trap 'rm -rf "$launcher"' EXIT
+trap 'exit 143' TERM INT
 printf '#!/bin/sh\nexec qemu-x86_64 -cpu %s %q "$@"\n' "$cpu" "$normlab" >"$launcher/normlab"
 chmod +x "$launcher/normlab"
 export NORMLAB_TEST_BINARY=$launcher/normlab
