@@ -1,3 +1,4 @@
+// ctest-labels: cpu
 /* The normlab binary end to end on synthetic data: run outputs, divergence,
  * determinism, refusing to overwrite, interruption, kill -9, validate, list. */
 #include <signal.h>

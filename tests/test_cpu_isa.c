@@ -1,14 +1,21 @@
+// ctest-labels: cpu
 /* Instruction sets: the CPUID decoding against the kernel's own (/proc/cpuinfo),
  * what the build compiled for against what this CPU has, the kernel sets a
  * binary holds (each its own code, the choice by NORMLAB_CPU_KERNELS and its
  * errors), and that the code which runs before the build's instruction set
  * is checked uses none of it. The kernel sets' numbers are checked by the
  * suites labelled "kernels", which CTest runs once per set. */
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include "cpu/cpu.h"
 #include "testutil.h"
@@ -42,12 +49,68 @@ static bool has_flag(const char *flags, const char *flag)
     return strstr(flags, padded) != NULL;
 }
 
+#if defined(__x86_64__)
+/* the CPU that CPUID describes: vendor, family and model as the kernel
+ * prints them in /proc/cpuinfo */
+static void cpuid_identity(char *buf, size_t size)
+{
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    __cpuid(0, a, b, c, d);
+    char vendor[13];
+    memcpy(vendor, &b, 4);
+    memcpy(vendor + 4, &d, 4);
+    memcpy(vendor + 8, &c, 4);
+    vendor[12] = '\0';
+    __cpuid(1, a, b, c, d);
+    unsigned family = a >> 8 & 0xf, model = a >> 4 & 0xf;
+    if (family == 0xf)
+        family += a >> 20 & 0xff;
+    if (family == 6 || family >= 0xf)
+        model |= (a >> 16 & 0xf) << 4;
+    snprintf(buf, size, "%s family %u model %u", vendor, family, model);
+}
+
+/* the same from the first processor of /proc/cpuinfo; false without one */
+static bool cpuinfo_identity(char *buf, size_t size)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return false;
+    char line[512], vendor[64] = "";
+    int family = -1, model = -1;
+    while (fgets(line, sizeof line, f) && (family < 0 || model < 0 || !vendor[0])) {
+        const char *colon = strchr(line, ':');
+        if (!colon)
+            continue;
+        if (!strncmp(line, "vendor_id", 9))
+            sscanf(colon + 1, " %63s", vendor);
+        else if (!strncmp(line, "cpu family", 10))
+            sscanf(colon + 1, "%d", &family);
+        else if (!strncmp(line, "model\t", 6) || !strncmp(line, "model ", 6))
+            sscanf(colon + 1, "%d", &model);
+    }
+    fclose(f);
+    snprintf(buf, size, "%s family %d model %d", vendor, family, model);
+    return vendor[0] && family >= 0 && model >= 0;
+}
+#endif
+
+/* The kernel's flags are the CPU's, so they must be what CPUID says; under
+ * an emulator (qemu-user: tests/portable/unit.sh) CPUID describes the
+ * emulated CPU and /proc/cpuinfo still the host, and the comparison means
+ * nothing: test_cpuid_agrees_with_the_instructions checks both. */
 START_TEST(test_cpuid_agrees_with_the_kernel)
 {
 #if defined(__x86_64__)
-    char flags[8192];
-    if (!cpuinfo_flags(flags, sizeof flags)) {
-        printf("no flags line in /proc/cpuinfo: nothing to compare\n");
+    char flags[8192], cpuid_cpu[128], kernel_cpu[128];
+    if (!cpuinfo_flags(flags, sizeof flags) || !cpuinfo_identity(kernel_cpu, sizeof kernel_cpu)) {
+        printf("no flags or model in /proc/cpuinfo: nothing to compare\n");
+        return;
+    }
+    cpuid_identity(cpuid_cpu, sizeof cpuid_cpu);
+    if (strcmp(cpuid_cpu, kernel_cpu) != 0) {
+        printf("CPUID describes %s, /proc/cpuinfo %s: an emulated CPU, flags not compared\n",
+               cpuid_cpu, kernel_cpu);
         return;
     }
     const nl_isa_mask cpu = nl_isa_of_this_cpu();
@@ -56,10 +119,70 @@ START_TEST(test_cpuid_agrees_with_the_kernel)
                       "%s: CPUID says %s, /proc/cpuinfo says %s", nl_isa_name(f),
                       (cpu >> f & 1u) ? "present" : "absent",
                       has_flag(flags, nl_isa_cpuinfo_flag(f)) ? "present" : "absent");
-    /* every x86-64-v2 CPU: the decoding found something */
-    ck_assert(cpu & NL_ISA_BIT(SSE4_2));
 #else
     ck_assert(nl_isa_of_this_cpu() == 0);
+#endif
+}
+END_TEST
+
+#if defined(__x86_64__)
+static sigjmp_buf probe_jump;
+static void probe_trap(int sig)
+{
+    (void)sig;
+    siglongjmp(probe_jump, 1);
+}
+
+/* one instruction of an extension; true when it ran, false on SIGILL */
+static bool probe_runs(void (*probe)(void))
+{
+    struct sigaction trap = {.sa_handler = probe_trap}, old;
+    sigemptyset(&trap.sa_mask);
+    ck_assert_int_eq(sigaction(SIGILL, &trap, &old), 0);
+    volatile bool ran = false;
+    if (sigsetjmp(probe_jump, 1) == 0) {
+        probe();
+        ran = true;
+    }
+    ck_assert_int_eq(sigaction(SIGILL, &old, NULL), 0);
+    return ran;
+}
+
+static void probe_popcnt(void) { __asm__ volatile("popcnt %%eax, %%eax" ::: "eax", "cc"); }
+static void probe_sse4_2(void) { __asm__ volatile("crc32l %%eax, %%eax" ::: "eax"); }
+static void probe_avx(void) { __asm__ volatile("vxorps %%ymm0, %%ymm0, %%ymm0\n\tvzeroupper" ::: "xmm0"); }
+static void probe_fma(void) { __asm__ volatile("vfmadd231ps %%xmm0, %%xmm0, %%xmm0" ::: "xmm0"); }
+static void probe_avx2(void) { __asm__ volatile("vpaddd %%ymm0, %%ymm0, %%ymm0\n\tvzeroupper" ::: "xmm0"); }
+static void probe_bmi2(void) { __asm__ volatile("shlx %%eax, %%eax, %%eax" ::: "eax"); }
+static void probe_avx512f(void) { __asm__ volatile("vpxord %%zmm0, %%zmm0, %%zmm0\n\tvzeroupper" ::: "xmm0"); }
+#endif
+
+/* What CPUID (with XGETBV: the registers the system saves) reports for an
+ * extension is what the CPU runs: an instruction of each extension the
+ * kernel sets tell apart runs where the bit is set and traps (SIGILL) where
+ * it is not. True of a real CPU and of an emulated one, whichever this is. */
+START_TEST(test_cpuid_agrees_with_the_instructions)
+{
+#if defined(__x86_64__)
+    static const struct {
+        int isa;
+        void (*probe)(void);
+    } probes[] = {
+        {NL_ISA_POPCNT, probe_popcnt}, {NL_ISA_SSE4_2, probe_sse4_2}, {NL_ISA_AVX, probe_avx},
+        {NL_ISA_FMA, probe_fma},       {NL_ISA_AVX2, probe_avx2},     {NL_ISA_BMI2, probe_bmi2},
+        {NL_ISA_AVX512F, probe_avx512f},
+    };
+    const nl_isa_mask cpu = nl_isa_of_this_cpu();
+    char ran[512] = "", trapped[512] = "";
+    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
+        const bool has = cpu >> probes[i].isa & 1u;
+        const bool runs = probe_runs(probes[i].probe);
+        ck_assert_msg(has == runs, "%s: CPUID says %s, its instruction %s", nl_isa_name(probes[i].isa),
+                      has ? "present" : "absent", runs ? "ran" : "trapped (SIGILL)");
+        char *list = runs ? ran : trapped;
+        snprintf(list + strlen(list), 512 - strlen(list), " %s", nl_isa_name(probes[i].isa));
+    }
+    printf("ran:%s; trapped:%s\n", ran, trapped[0] ? trapped : " none");
 #endif
 }
 END_TEST
@@ -174,6 +297,29 @@ static void command_output(const char *cmd, char *buf, size_t size)
     ck_assert_int_eq(pclose(p), 0);
 }
 
+/* The normlab the tests run sees the CPU this test sees: natively the
+ * same, and under tests/portable/unit.sh the same emulated one (a normlab
+ * run natively there would name this machine's kernel sets). */
+START_TEST(test_binary_sees_this_cpu)
+{
+    nl_error err = {0};
+    ck_assert_int_eq(nl_cpu_kernels_choose("auto", &err), NL_OK);
+    char want[512];
+    snprintf(want, sizeof want, "cpu kernels: %s (", nl_cpu_kernels_name());
+    char runs[512] = "this CPU runs";
+    for (int i = 0; i < nl_cpu_kernel_set_count(); i++)
+        if (nl_cpu_kernel_set_runs_here(i))
+            snprintf(runs + strlen(runs), sizeof runs - strlen(runs), "%s %s",
+                     strcmp(runs, "this CPU runs") ? "," : "", nl_cpu_kernel_set_name(i));
+    strncat(runs, ";", sizeof runs - strlen(runs) - 1);
+    char cmd[1200], out[4096];
+    snprintf(cmd, sizeof cmd, "NORMLAB_CPU_KERNELS=auto %s --version 2>&1", NORMLAB_BINARY);
+    command_output(cmd, out, sizeof out);
+    ck_assert_msg(strstr(out, want), "normlab --version lacks '%s':\n%s", want, out);
+    ck_assert_msg(strstr(out, runs), "normlab --version lacks '%s':\n%s", runs, out);
+}
+END_TEST
+
 /* The code before isa_guard.c's check (the check itself and isa.c's CPUID)
  * must run on any x86-64 CPU: no VEX or EVEX encoded instruction, which is
  * what -march=native would let the compiler use. */
@@ -228,9 +374,11 @@ int main(void)
     Suite *s = suite_create("cpu_isa");
     TCase *tc = tcase_create("isa");
     tcase_add_test(tc, test_cpuid_agrees_with_the_kernel);
+    tcase_add_test(tc, test_cpuid_agrees_with_the_instructions);
     tcase_add_test(tc, test_build_isa);
     tcase_add_test(tc, test_kernel_sets);
     tcase_add_test(tc, test_command_line);
+    tcase_add_test(tc, test_binary_sees_this_cpu);
     tcase_add_test(tc, test_baseline_objects);
     tcase_add_test(tc, test_kernel_set_objects);
     suite_add_tcase(s, tc);

@@ -258,6 +258,12 @@ char *tu_tmp_read(const char *name)
     return text;
 }
 
+const char *tu_normlab_binary(void)
+{
+    const char *launcher = getenv("NORMLAB_TEST_BINARY");
+    return launcher && *launcher ? launcher : NORMLAB_BUILT_BINARY;
+}
+
 int tu_normlab(const char *args)
 {
     char cmd[4096];

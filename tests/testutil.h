@@ -108,6 +108,14 @@ void tu_assert_resident_repeats_host(nl_backend *be, const char *config_text, in
  * no series), fed from the host and from a resident dataset */
 void tu_assert_replayed_repeats_direct(nl_backend *be, const char *config_text, int config);
 
+/* ---- the normlab binary ----
+ * NORMLAB_BINARY is the program the tests run as `normlab`: the build's,
+ * or NORMLAB_TEST_BINARY from the environment where set (a script that runs
+ * it under qemu-user as another CPU: tests/portable/unit.sh). Either is a
+ * path that exec and sh -c both run. */
+const char *tu_normlab_binary(void);
+#define NORMLAB_BINARY tu_normlab_binary()
+
 /* ---- scratch directories for tests that run the normlab binary ---- */
 extern char tu_tmp[256]; /* the current test's directory */
 /* makes a fresh /tmp/normlab-<tag>-XXXXXX into tu_tmp */

@@ -7,6 +7,8 @@
  *   OUTDIR/idx/, cifar/  small valid datasets in the harnesses' input layout
  *                        (fuzz_idx.c, fuzz_cifar.c)
  *   OUTDIR/text/         the README's start as text files (fuzz_text.c)
+ *   OUTDIR/results/      each committed sweep of results/: its summary.csv
+ *                        and its first run's files (fuzz_results.c)
  *   OUTDIR/checkpoint/   checkpoints written by short runs of
  *                        fuzz_checkpoint.h's config (fuzz_checkpoint.c)
  * The example configs, experiments and test fixtures are read by the fuzzers
@@ -342,6 +344,87 @@ static void write_text_seeds(const char *srcdir, const char *outdir)
     }
 }
 
+/* ---- results seeds: the committed sweeps of results/ (fuzz_results.c) ---- */
+
+/* dir/name cut after its last whole line within `max` bytes; false when the
+ * file is missing */
+static bool read_lines(const char *dir, const char *name, size_t max, bytes *out)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    out->data = malloc(max);
+    if (!out->data)
+        die("malloc", "out of memory");
+    out->len = fread(out->data, 1, max, f);
+    const bool whole = out->len < max || fgetc(f) == EOF;
+    fclose(f);
+    if (!whole)
+        while (out->len > 0 && out->data[out->len - 1] != '\n')
+            out->len--;
+    return true;
+}
+
+/* every results/<sweep>/ with a summary.csv: the sweep's summary.csv and
+ * its first run's files, in fuzz_results.c's layout (each cut to 2 KB) */
+static void write_results_seeds(const char *srcdir, const char *outdir)
+{
+    static const char *const files[] = {"summary.csv", "summary.json", "metrics.csv",
+                                        "config.yaml", "series.csv", "trace.csv"};
+    enum { N = sizeof files / sizeof files[0], MAX = 2048 };
+    char dir[1200], results[1200];
+    snprintf(dir, sizeof dir, "%s/results", outdir);
+    make_dir(dir);
+    snprintf(results, sizeof results, "%s/results", srcdir);
+    DIR *d = opendir(results);
+    if (!d)
+        die(results, strerror(errno));
+    int written = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char sweep[1500], run[2000];
+        snprintf(sweep, sizeof sweep, "%s/%s", results, e->d_name);
+        bytes part[N] = {{0}};
+        if (e->d_name[0] == '.' || !read_lines(sweep, files[0], MAX, &part[0]))
+            continue;
+        /* the first run: the first field of the line after the header */
+        const char *row = memchr(part[0].data, '\n', part[0].len);
+        size_t name_len = 0;
+        if (row)
+            while (row + 1 + name_len < (const char *)part[0].data + part[0].len &&
+                   row[1 + name_len] != ',' && row[1 + name_len] != '\n')
+                name_len++;
+        if (!row || !name_len) {
+            free(part[0].data);
+            continue;
+        }
+        snprintf(run, sizeof run, "%s/runs/%.*s", sweep, (int)name_len, row + 1);
+        unsigned char header[2] = {(unsigned char)(written * 37), 1};
+        for (int i = 1; i < N; i++)
+            if (read_lines(run, files[i], MAX, &part[i]))
+                header[1] |= (unsigned char)(1u << i);
+        bytes seed = {0};
+        put(&seed, header, sizeof header);
+        for (int i = 0; i < N - 1; i++) {
+            unsigned char len[2] = {(unsigned char)part[i].len, (unsigned char)(part[i].len >> 8)};
+            put(&seed, len, 2);
+        }
+        for (int i = 0; i < N; i++) {
+            if (part[i].len)
+                put(&seed, part[i].data, part[i].len);
+            free(part[i].data);
+        }
+        write_file(dir, e->d_name, seed.data, seed.len);
+        free(seed.data);
+        written++;
+    }
+    closedir(d);
+    if (written == 0)
+        die(results, "no sweep with a summary.csv");
+}
+
 /* ---- checkpoint seeds: a mode byte, then a checkpoint file ---- */
 
 typedef struct {
@@ -416,6 +499,7 @@ int main(int argc, char **argv)
     write_idx_seeds(argv[2]);
     write_cifar_seeds(argv[2]);
     write_text_seeds(argv[1], argv[2]);
+    write_results_seeds(argv[1], argv[2]);
     write_checkpoint_seeds(argv[2]);
     return 0;
 }

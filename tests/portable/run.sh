@@ -57,6 +57,9 @@ fail() {
 metrics() { sed 's/,[^,]*$//' "$1/metrics.csv"; }
 
 run=(run "$src/configs/synthetic-smoke.yaml" --set train.steps=60 --threads 1)
+# the kernel sets this machine runs, as the portable build says: the
+# comparison with a native run needs the emulated CPU's set to be one
+host_runs=" $("$portable" --version | sed -n 's/.*this CPU runs \([^;]*\);.*/\1/p' | tr -d ,) "
 checks=0
 for pair in Nehalem:x86-64 Haswell:x86-64-v3; do
     cpu=${pair%%:*}
@@ -70,9 +73,14 @@ for pair in Nehalem:x86-64 Haswell:x86-64-v3; do
         >"$work/emulated-$cpu.log" 2>&1 || fail "the run on $cpu: $(tail -3 "$work/emulated-$cpu.log")"
     grep -q "\"cpu_kernels\": \"$want\"" "$work/emulated-$cpu/summary.json" ||
         fail "summary.json on $cpu does not record $want"
+    [ "$(metrics "$work/emulated-$cpu" | wc -l)" -gt 3 ] || fail "no metrics rows on $cpu"
+    if [[ $host_runs != *" $want "* ]]; then
+        echo "ok: $cpu runs the portable build's $want kernels (this CPU runs only$host_runs: not compared)"
+        checks=$((checks + 1))
+        continue
+    fi
     NORMLAB_CPU_KERNELS=$want "$portable" "${run[@]}" --out "$work/native-$cpu" \
         >"$work/native-$cpu.log" 2>&1 || fail "the run of $want on this CPU"
-    [ "$(metrics "$work/emulated-$cpu" | wc -l)" -gt 3 ] || fail "no metrics rows on $cpu"
     # normlab's kernels compute alike on both; OpenBLAS picks its own
     # kernels by CPU (Nehalem's there, this CPU's here), which may move the
     # last bits of the matrix products: equal to 1e-5 relative, and the
