@@ -43,7 +43,7 @@ for f in $(cd "$R" && find core cmd -name '*.c') tests/testutil.c tests/test_cud
     throttle
     gcc -std=c11 $FL -fopenmp -Wno-unknown-pragmas -DNORMLAB_HAVE_CUDA=1 \
         -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DNORMLAB_VERSION=\"emulated\" \
-        -DNORMLAB_SOURCE_DIR=\"$R\" -DNORMLAB_BINARY=\"/bin/false\" \
+        -DNORMLAB_SOURCE_DIR=\"$R\" -DNORMLAB_BUILT_BINARY=\"/bin/false\" \
         -I"$R/core" -I"$R/cmd" -I"$R/tests" -I"$B/gen" -I"$OB" $(pkg-config --cflags yaml-0.1 check) \
         -c "$R/$f" -o "$o" &
     case "$f" in
