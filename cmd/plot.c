@@ -102,6 +102,9 @@ int cmd_plot(int argc, char **argv)
             if (i + 1 >= argc)
                 return nl_cmd_usage_error("plot", "%s needs a value", a);
             const char *v = argv[++i];
+            /* "" (an unset variable) names no directory */
+            if (!v[0] && (!strcmp(a, "--templates") || !strcmp(a, "--write-templates")))
+                return nl_cmd_usage_error("plot", "%s needs a directory, got ''", a);
             int final_option = -1;
             for (int o = 0; o < 3; o++)
                 if (!strcmp(a, final_options[o]))
@@ -300,6 +303,8 @@ int cmd_compare(int argc, char **argv)
             if (i + 1 >= argc)
                 return nl_cmd_usage_error("compare", "%s needs a value", a);
             const char *v = argv[++i];
+            if (!v[0] && (!strcmp(a, "--out") || !strcmp(a, "--templates")))
+                return nl_cmd_usage_error("compare", "%s needs a directory, got ''", a);
             if (!strcmp(a, "--out"))
                 out = v;
             else if (!strcmp(a, "--templates"))

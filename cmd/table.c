@@ -54,6 +54,8 @@ int cmd_table(int argc, char **argv)
             } else if (!strcmp(a, "--metric")) {
                 spec.metric = v;
             } else if (!strcmp(a, "--csv")) {
+                if (!v[0])
+                    return nl_cmd_usage_error("table", "--csv needs a file name, got ''");
                 csv_path = v;
             } else {
                 const char *eq = strchr(v, '='), *comma = eq ? strchr(eq, ',') : NULL;

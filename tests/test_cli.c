@@ -320,6 +320,16 @@ START_TEST(test_bad_input_writes_nothing)
     out = tu_normlab_output();
     ck_assert_msg(strstr(out, "--out needs a directory"), "%s", out);
     free(out);
+    /* the same for every other option naming a place to write */
+    static const char *const empty_places[] = {
+        "plot --write-templates ''", "plot . --templates ''", "compare . . --out ''",
+        "compare . . --templates ''", "table . --csv ''"};
+    for (size_t k = 0; k < sizeof empty_places / sizeof empty_places[0]; k++) {
+        ck_assert_int_eq(tu_normlab(empty_places[k]), 2);
+        out = tu_normlab_output();
+        ck_assert_msg(strstr(out, "got ''"), "%s: %s", empty_places[k], out);
+        free(out);
+    }
     ck_assert_int_eq(tu_normlab("run good.yaml --quiet --out x --threads ' 2'"), 2);
     snprintf(path, sizeof path, "%s/x", tu_tmp);
     ck_assert_msg(!nl_path_exists(path), "a refused --threads wrote %s", path);
