@@ -861,8 +861,7 @@ static int start_busy_loops(busy_loops *b, int n)
     return 0;
 }
 
-/* the threading knobs that change the numbers, as "default" or "VAR=value+..." */
-static void describe_setting(char *buf, size_t size)
+void nl_bench_describe_setting(char *buf, size_t size)
 {
     const char *vars[] = {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_PROC_BIND", "OMP_PLACES",
                           "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"};
@@ -926,7 +925,7 @@ int cmd_bench(int argc, char **argv)
     output out = {.threads = be->threads, .busy = o.busy, .flush_subnormals = be->flush_subnormals,
                   .cpu_kernels = be->cpu_kernels};
     nl_bench_machine_describe(&out.machine);
-    describe_setting(out.setting, sizeof out.setting);
+    nl_bench_describe_setting(out.setting, sizeof out.setting);
     if (o.csv) {
         if (nl_csv_open(&out.csv, o.csv, columns, N_COLUMNS, &err) != NL_OK) {
             nl_backend_close(be);

@@ -494,21 +494,6 @@ static bool time_step(nl_backend *be, const nl_config *cfg, const nl_run_plan *p
 
 /* ---- the command ---- */
 
-static void describe_env(char *buf, size_t size)
-{
-    const char *vars[] = {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_PROC_BIND", "OMP_PLACES",
-                          "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"};
-    size_t used = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0] && used < size; i++) {
-        const char *v = getenv(vars[i]);
-        if (v && *v)
-            used += (size_t)snprintf(buf + used, size - used, "%s%s=%s", used ? "+" : "", vars[i], v);
-    }
-    if (!buf[0])
-        nl_copy_string(buf, size, "default");
-}
-
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -598,7 +583,7 @@ int nl_cmd_bench_run(int argc, char **argv)
                       .norm = nl_name_of(&nl_norm_names, cfg->model.norm.kind), .batch = batch,
                       .unit = lm ? "tokens" : "samples", .per_sample = lm ? cfg->model.context : 1};
     nl_bench_machine_describe(&out.machine);
-    describe_env(out.setting, sizeof out.setting);
+    nl_bench_describe_setting(out.setting, sizeof out.setting);
     int status = 0;
     nl_backend *be = NULL;
     char resolved[1200];

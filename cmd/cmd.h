@@ -19,6 +19,10 @@ typedef struct {
 int cmd_bench(int argc, char **argv);
 /* `normlab bench --run`: real runs of a config, end to end (cmd/bench_run.c) */
 int nl_cmd_bench_run(int argc, char **argv);
+/* the threading knobs that change bench numbers (OMP_*, GOMP_SPINCOUNT,
+ * OPENBLAS_NUM_THREADS), as "default" or "VAR=value+...", for the CSV rows
+ * of both bench modes (cmd/bench.c) */
+void nl_bench_describe_setting(char *buf, size_t size);
 int cmd_list(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_show(int argc, char **argv);
