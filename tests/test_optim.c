@@ -185,6 +185,20 @@ START_TEST(test_config_defaults_per_kind)
 }
 END_TEST
 
+/* every row names itself for people (plot subtitles read the title), and
+ * the name table walks the rows */
+START_TEST(test_every_row_is_complete)
+{
+    ck_assert_int_eq(nl_optim_names.count, NL_OPTIM_COUNT);
+    for (int k = 0; k < NL_OPTIM_COUNT; k++) {
+        const nl_optim_info *row = nl_optim_info_of((nl_optim_kind)k);
+        ck_assert_msg(row->title && row->title[0], "optimizer %s has no title", row->id.name);
+        ck_assert_int_eq(nl_name_lookup(&nl_optim_names, row->id.name), k);
+        ck_assert_msg(row->prepare && row->launch && row->state_slots > 0, "optimizer %s", row->id.name);
+    }
+}
+END_TEST
+
 START_TEST(test_readme_table_is_generated)
 {
     free(tu_check_generated_section(
@@ -203,6 +217,7 @@ int main(void)
     tcase_add_test(tc, test_clip_bounds);
     tcase_add_test(tc, test_config_defaults_per_kind);
     tcase_add_test(tc, test_readme_table_is_generated);
+    tcase_add_test(tc, test_every_row_is_complete);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

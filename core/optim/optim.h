@@ -36,7 +36,8 @@ typedef struct {
 
 typedef struct nl_optim_info {
     nl_name_entry id; /* first: nl_optim_names walks the rows as its entries */
-    unsigned keys;    /* NL_OPTIM_KEY_* bits */
+    const char *title; /* as papers and plots write it ("AdamW") */
+    unsigned keys;     /* NL_OPTIM_KEY_* bits */
     /* floats of state per parameter (sgd: velocity; adamw: both moments) */
     int state_slots;
     /* defaults when the config does not give them (PyTorch's for adamw) */

@@ -7,11 +7,11 @@
 
 static const nl_optim_info rows[] = {
     [NL_OPTIM_SGD] = {{"sgd", "stochastic gradient descent with momentum (torch.optim.SGD)"},
-                      .keys = NL_OPTIM_KEY_MOMENTUM,
+                      .title = "SGD", .keys = NL_OPTIM_KEY_MOMENTUM,
                       .state_slots = 1, .default_lr = 0.05f, .default_weight_decay = 0.0f,
                       .prepare = nl_sgd_prepare, .launch = nl_sgd_launch},
     [NL_OPTIM_ADAMW] = {{"adamw", "Adam with decoupled weight decay (torch.optim.AdamW, amsgrad off)"},
-                        .keys = NL_OPTIM_KEY_BETAS,
+                        .title = "AdamW", .keys = NL_OPTIM_KEY_BETAS,
                         .state_slots = 2, .default_lr = 0.001f, .default_weight_decay = 0.01f,
                         .prepare = nl_adamw_prepare, .launch = nl_adamw_launch},
 };

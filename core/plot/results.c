@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "norm/registry.h"
+#include "optim/optim.h"
 #include "plot/internal.h"
 #include "sweep/result.h"
 #include "train/run.h"
@@ -667,10 +668,13 @@ void pl_subtitle(const pl_results *r, char *buf, size_t size)
         memmove(part[1], part[1] + 1, strlen(part[1]));
     /* training */
     used = 0;
-    /* a config without the key is SGD, the default */
-    const bool adamw = !varied(r, "train.optimizer.type") && !strcmp(cfg(r, "train.optimizer.type"), "adamw");
-    if (!varied(r, "train.optimizer.type"))
-        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, "%s", adamw ? "AdamW" : "SGD");
+    if (!varied(r, "train.optimizer.type")) {
+        /* the optimizer table's title; a config without the key has the default */
+        const char *type = cfg(r, "train.optimizer.type");
+        const int kind = type[0] ? nl_name_lookup(&nl_optim_names, type) : NL_OPTIM_SGD;
+        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, "%s",
+                                 kind >= 0 ? nl_optim_info_of((nl_optim_kind)kind)->title : type);
+    }
     if (!varied(r, "train.optimizer.lr")) {
         used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, " lr %s", cfg(r, "train.optimizer.lr"));
     } else {
