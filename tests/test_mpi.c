@@ -20,6 +20,7 @@
 
 #include "cpu/cpu.h"
 #include "dist/dist.h"
+#include "log/files.h"
 #include "testutil.h"
 #include "train/run.h"
 

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -389,4 +390,29 @@ const char *nl_fmt_float(char *buf, size_t size, double value)
     else
         snprintf(buf, size, "%.9g", value);
     return buf;
+}
+
+bool nl_json_flat_get(const char *json, const char *key, char *value, size_t size)
+{
+    char pattern[128];
+    snprintf(pattern, sizeof pattern, "\"%s\":", key);
+    const char *p = strstr(json, pattern);
+    if (!p)
+        return false;
+    p += strlen(pattern);
+    while (*p == ' ')
+        p++;
+    size_t k = 0;
+    if (*p == '"') {
+        for (p++; *p && *p != '"' && k + 1 < size; p++) {
+            if (*p == '\\' && p[1])
+                p++;
+            value[k++] = *p;
+        }
+    } else {
+        while (*p && *p != ',' && *p != '\n' && *p != '}' && k + 1 < size)
+            value[k++] = *p++;
+    }
+    value[k] = '\0';
+    return true;
 }

@@ -55,6 +55,10 @@ void nl_json_int(nl_json *j, const char *key, long long value);
 void nl_json_bool(nl_json *j, const char *key, bool value);
 void nl_json_null(nl_json *j, const char *key);
 
+/* Reading back what nl_json wrote: the value of a top-level key of a flat
+ * JSON object (strings unquoted); false when absent. */
+bool nl_json_flat_get(const char *json, const char *key, char *value, size_t size);
+
 /* ---- CSV: header once, then whole rows appended ---- */
 typedef struct {
     bool open;

@@ -20,31 +20,6 @@
 #include "train/rundir.h"
 #include "version_git.h"
 
-bool nl_json_flat_get(const char *json, const char *key, char *value, size_t size)
-{
-    char pattern[128];
-    snprintf(pattern, sizeof pattern, "\"%s\":", key);
-    const char *p = strstr(json, pattern);
-    if (!p)
-        return false;
-    p += strlen(pattern);
-    while (*p == ' ')
-        p++;
-    size_t k = 0;
-    if (*p == '"') {
-        for (p++; *p && *p != '"' && k + 1 < size; p++) {
-            if (*p == '\\' && p[1])
-                p++;
-            value[k++] = *p;
-        }
-    } else {
-        while (*p && *p != ',' && *p != '\n' && *p != '}' && k + 1 < size)
-            value[k++] = *p++;
-    }
-    value[k] = '\0';
-    return true;
-}
-
 nl_run_status nl_run_dir_status(const char *dir)
 {
     char path[1100], *text = NULL, status[32];

@@ -48,8 +48,4 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
  * there is no readable summary). */
 nl_run_status nl_run_dir_status(const char *dir);
 
-/* Value of a top-level key of a flat JSON object written by normlab
- * (strings unquoted); false when absent. */
-bool nl_json_flat_get(const char *json, const char *key, char *value, size_t size);
-
 #endif

@@ -13,6 +13,7 @@
  * trace.csv. The sweep directory holds summary.csv and, for each of the
  * first runs it names, runs/<run>/ with the other five; the single run's
  * directory holds the five. */
+#include "log/files.h"
 #include "plot/internal.h"
 #include "plot/plot.h"
 #include "sweep/result.h"
@@ -101,9 +102,9 @@ static void check_results(const char *dir, bool sweep_dir)
 static void check_table(const char *dir, const char *metric)
 {
     nl_table_spec spec = {.metric = metric};
-    nl_buf md = {0}, csv = {0};
+    nl_buf md = {0}, csv = {0}, notes = {0};
     nl_error err = {0};
-    const nl_code rc = nl_table_write(dir, &spec, &md, &csv, &err);
+    const nl_code rc = nl_table_write(dir, &spec, &md, &csv, &notes, &err);
     if (rc != NL_OK) {
         fuzz_check_error(rc, &err, "nl_table_write");
     } else {
@@ -112,6 +113,7 @@ static void check_table(const char *dir, const char *metric)
     }
     nl_buf_free(&md);
     nl_buf_free(&csv);
+    nl_buf_free(&notes);
 }
 
 static nl_plot_report report;
