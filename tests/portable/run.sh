@@ -23,14 +23,7 @@ src=$(realpath "$1")
 work=$2
 tested=$(realpath "$3")
 tested_native=$4
-if [ "$(uname -m)" != x86_64 ]; then
-    echo "skipped: not an x86-64 machine"
-    exit 77
-fi
-if ! command -v qemu-x86_64 >/dev/null; then
-    echo "skipped: qemu-x86_64 is not installed (apt-get install qemu-user)"
-    exit 77
-fi
+. "$(dirname "${BASH_SOURCE[0]}")/skip_unless_qemu.sh"
 
 case $tested_native in
 ON | on | 1 | TRUE | true) other=OFF ;;

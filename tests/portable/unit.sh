@@ -23,14 +23,7 @@ want=$2
 program=$(realpath "$3")
 normlab=$(realpath "$4")
 native=$5
-if [ "$(uname -m)" != x86_64 ]; then
-    echo "skipped: not an x86-64 machine"
-    exit 77
-fi
-if ! command -v qemu-x86_64 >/dev/null; then
-    echo "skipped: qemu-x86_64 is not installed (apt-get install qemu-user)"
-    exit 77
-fi
+. "$(dirname "${BASH_SOURCE[0]}")/skip_unless_qemu.sh"
 case $native in
 ON | on | 1 | TRUE | true)
     echo "skipped: a native build (NORMLAB_NATIVE=ON) is compiled for this CPU alone;" \
