@@ -28,8 +28,14 @@ typedef struct {
     char key[96];
 } nl_error;
 
-/* Records the error (first one wins unless the message is empty) and returns
- * its code, so callers can write `return nl_fail(err, NL_ERR_IO, ...)`. */
+/* Records the error and returns its code, so callers can write
+ * `return nl_fail(err, NL_ERR_IO, ...)`. The first error wins: a caller
+ * adding its own message after a callee failed keeps the callee's root
+ * cause. That makes an nl_error single-use: where a failure is tolerated
+ * (skipped, retried, reported and passed over) the next attempt takes a
+ * fresh nl_error declared inside the loop, or the tolerated one is
+ * nl_error_clear()ed; otherwise the next failure reports the old message
+ * and a later success leaves err->code set. */
 nl_code nl_fail(nl_error *err, nl_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 nl_code nl_vfail(nl_error *err, nl_code code, const char *fmt, va_list ap);
@@ -38,6 +44,7 @@ nl_code nl_vfail(nl_error *err, nl_code code, const char *fmt, va_list ap);
 void nl_error_prefix(nl_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* makes err fresh again (code NL_OK, no message, no key) */
 void nl_error_clear(nl_error *err);
 /* sets err->key (when err has no key yet) */
 void nl_error_key(nl_error *err, const char *key);
