@@ -8,9 +8,26 @@
 #include "cmd.h"
 #include "plot/plot.h"
 
+/* "batch_size, lr, heatmap and final": the kinds whose metrics are `metrics` */
+static const char *kinds_with_metrics(const nl_name_table *metrics, char *buf, size_t size)
+{
+    int n = 0, seen = 0;
+    for (int k = 0; k < NL_PLOT_KIND_COUNT; k++)
+        n += nl_plot_kind_info_of((nl_plot_kind)k)->metrics == metrics;
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < NL_PLOT_KIND_COUNT && used < size; k++)
+        if (nl_plot_kind_info_of((nl_plot_kind)k)->metrics == metrics) {
+            seen++;
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", seen == 1 ? "" : seen == n ? " and " : ", ",
+                                     nl_name_of(&nl_plot_kind_names, k));
+        }
+    return buf;
+}
+
 static void usage(FILE *out)
 {
-    char kinds[256];
+    char kinds[256], final_kinds[256], color_kinds[256], panel_kinds[256];
     fprintf(out,
             "usage: normlab plot RESULTS_DIR [--format F[,F...]] [--kind K[:METRIC[:SPLIT]]]...\n"
             "                    [--threshold T] [--x KEY [--color KEY] [--panel KEY]] [--templates DIR]\n"
@@ -21,12 +38,13 @@ static void usage(FILE *out)
             "by hand: cd RESULTS_DIR/plots && gnuplot NAME.gp (or -e 'fmt=\"svg\"', or \"pdf\").\n\n"
             "kinds (default: every kind that applies):\n");
     for (int k = 0; k < nl_plot_kind_names.count; k++)
-        fprintf(out, "  %-15s %s\n", nl_plot_kind_names.entries[k].name, nl_plot_kind_names.entries[k].help);
+        fprintf(out, "  %-15s %s\n", nl_name_entry_at(&nl_plot_kind_names, k)->name,
+                nl_name_entry_at(&nl_plot_kind_names, k)->help);
     fprintf(out,
             "\noptions:\n"
             "  --kind K[:METRIC[:SPLIT]]\n"
-            "                     a plot kind, optionally with its metric: for batch_size, lr,\n"
-            "                     heatmap and final one of %s;\n"
+            "                     a plot kind, optionally with its metric: for %s\n"
+            "                     one of %s;\n"
             "                     for curves one of error, loss, accuracy, and a split: test,\n"
             "                     train, test_trainmode (e.g. curves:error:test_trainmode);\n"
             "                     repeatable\n"
@@ -43,7 +61,8 @@ static void usage(FILE *out)
             "                     and seed) and the key whose values are the panels (default:\n"
             "                     one panel); e.g. --kind final:test_error --x model.norm.groups\n"
             "                     --color model.norm.type --panel train.batch_size\n"
-            "                     grad_norms takes --color, attention_logits --color and --panel\n"
+            "                     --color applies to %s plots,\n"
+            "                     --panel to %s plots\n"
             "  --threshold T      lr: a learning rate is tolerated when no run diverged and the\n"
             "                     mean final metric is at most T (at least T for accuracies), as a\n"
             "                     fraction for errors and accuracies (0.2 = 20%%); default: the best\n"
@@ -51,7 +70,10 @@ static void usage(FILE *out)
             "                     times %.2f (losses)\n\n"
             "Exit status: 0 plots written (rendered, or gnuplot missing), 1 gnuplot failed,\n"
             "2 bad usage or not a results directory.\n",
-            nl_name_choices(&nl_plot_final_metric_names, kinds, sizeof kinds), 100 * NL_PLOT_LR_DEFAULT_MARGIN,
+            kinds_with_metrics(&nl_plot_final_metric_names, final_kinds, sizeof final_kinds),
+            nl_name_choices(&nl_plot_final_metric_names, kinds, sizeof kinds),
+            nl_plot_kinds_taking(NL_PLOT_TAKES_COLOR, color_kinds, sizeof color_kinds),
+            nl_plot_kinds_taking(NL_PLOT_TAKES_PANEL, panel_kinds, sizeof panel_kinds), 100 * NL_PLOT_LR_DEFAULT_MARGIN,
             100 * NL_PLOT_LR_DEFAULT_MARGIN, NL_PLOT_LR_DEFAULT_LOSS_FACTOR);
 }
 
@@ -80,149 +102,229 @@ static bool parse_formats(const char *v, unsigned *formats)
     return *formats != 0;
 }
 
-int cmd_plot(int argc, char **argv)
-{
-    const char *dir = NULL;
-    unsigned formats = NL_PLOT_PNG;
+/* the options that pass a value to the plots of the kinds taking it */
+static const struct {
+    const char *option;
+    unsigned takes; /* NL_PLOT_TAKES_* */
+} kind_options[] = {
+    {"--x", NL_PLOT_TAKES_X},
+    {"--color", NL_PLOT_TAKES_COLOR},
+    {"--panel", NL_PLOT_TAKES_PANEL},
+    {"--threshold", NL_PLOT_TAKES_THRESHOLD},
+};
+#define N_KIND_OPTIONS (int)(sizeof kind_options / sizeof kind_options[0])
+
+typedef struct {
+    const char *dir;
+    unsigned formats;
     nl_plot_spec specs[NL_PLOT_MAX_OUTPUTS];
-    int n_specs = 0;
-    double threshold = NAN;
-    const char *templates = NULL;
-    /* final's keys: --x, --color, --panel */
-    const char *final_keys[3] = {NULL, NULL, NULL};
-    static const char *const final_options[3] = {"--x", "--color", "--panel"};
+    int n_specs;
+    const char *templates;
+    const char *kind_option_values[N_KIND_OPTIONS]; /* NULL: not given */
+} plot_request;
+
+/* --kind K[:METRIC[:SPLIT]] adds a plot; an exit status, or -1 to go on */
+static int add_kind(plot_request *r, const char *v)
+{
+    if (r->n_specs == NL_PLOT_MAX_OUTPUTS)
+        return nl_cmd_usage_error("plot", "too many --kind options (at most %d)", NL_PLOT_MAX_OUTPUTS);
+    char kind[64];
+    snprintf(kind, sizeof kind, "%.*s", (int)strcspn(v, ":"), v);
+    const int k = nl_name_lookup(&nl_plot_kind_names, kind);
+    if (k < 0) {
+        char choices[256];
+        const char *guess = nl_closest_in_table(&nl_plot_kind_names, kind);
+        return nl_cmd_usage_error("plot", "--kind: '%s' is not a plot kind; accepted: %s%s%s%s", kind,
+                                  nl_name_choices(&nl_plot_kind_names, choices, sizeof choices),
+                                  guess ? " (did you mean '" : "", guess ? guess : "", guess ? "'?)" : "");
+    }
+    nl_plot_spec *s = &r->specs[r->n_specs++];
+    nl_plot_spec_init(s, (nl_plot_kind)k);
+    const char *metric = strchr(v, ':');
+    if (metric) {
+        metric++;
+        snprintf(s->metric, sizeof s->metric, "%.*s", (int)strcspn(metric, ":"), metric);
+        if (strchr(metric, ':'))
+            snprintf(s->split, sizeof s->split, "%s", strchr(metric, ':') + 1);
+    }
+    return -1;
+}
+
+/* one option with its value; an exit status, or -1 to go on */
+static int parse_option(plot_request *r, const char *a, const char *v)
+{
+    for (int o = 0; o < N_KIND_OPTIONS; o++)
+        if (!strcmp(a, kind_options[o].option)) {
+            if (kind_options[o].takes == NL_PLOT_TAKES_THRESHOLD) {
+                char *end;
+                const double t = strtod(v, &end);
+                if (end == v || *end || !isfinite(t))
+                    return nl_cmd_usage_error("plot", "--threshold: '%s' is not a number", v);
+            }
+            r->kind_option_values[o] = v;
+            return -1;
+        }
+    /* "" (an unset variable) names no directory */
+    if (!v[0] && (!strcmp(a, "--templates") || !strcmp(a, "--write-templates")))
+        return nl_cmd_usage_error("plot", "%s needs a directory, got ''", a);
+    if (!strcmp(a, "--write-templates")) {
+        nl_error err = {0};
+        if (nl_plot_write_templates(v, &err) != NL_OK)
+            return nl_cmd_report("plot", &err);
+        printf("templates written to %s/: edit them, then normlab plot RESULTS_DIR --templates %s\n", v, v);
+        return 0;
+    }
+    if (!strcmp(a, "--templates")) {
+        r->templates = v;
+        return -1;
+    }
+    if (!strcmp(a, "--format")) {
+        if (!parse_formats(v, &r->formats))
+            return nl_cmd_usage_error("plot", "--format: '%s' is not a list of png, svg, pdf, both or all", v);
+        return -1;
+    }
+    if (!strcmp(a, "--kind"))
+        return add_kind(r, v);
+    return nl_cmd_usage_error("plot", "unknown option '%s'", a);
+}
+
+static bool takes_value(const char *a)
+{
+    for (int o = 0; o < N_KIND_OPTIONS; o++)
+        if (!strcmp(a, kind_options[o].option))
+            return true;
+    return !strcmp(a, "--format") || !strcmp(a, "--kind") || !strcmp(a, "--templates") ||
+           !strcmp(a, "--write-templates");
+}
+
+/* the command line into r; an exit status, or -1 to go on */
+static int parse_plot_args(int argc, char **argv, plot_request *r)
+{
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        int status = -1;
         if (nl_cmd_is_help(a)) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(a, "--format") || !strcmp(a, "--kind") || !strcmp(a, "--threshold") ||
-                   !strcmp(a, "--templates") || !strcmp(a, "--write-templates") || !strcmp(a, "--x") ||
-                   !strcmp(a, "--color") || !strcmp(a, "--panel")) {
+        } else if (takes_value(a)) {
             if (i + 1 >= argc)
                 return nl_cmd_usage_error("plot", "%s needs a value", a);
-            const char *v = argv[++i];
-            /* "" (an unset variable) names no directory */
-            if (!v[0] && (!strcmp(a, "--templates") || !strcmp(a, "--write-templates")))
-                return nl_cmd_usage_error("plot", "%s needs a directory, got ''", a);
-            int final_option = -1;
-            for (int o = 0; o < 3; o++)
-                if (!strcmp(a, final_options[o]))
-                    final_option = o;
-            if (final_option >= 0) {
-                final_keys[final_option] = v;
-            } else if (!strcmp(a, "--write-templates")) {
-                nl_error err = {0};
-                if (nl_plot_write_templates(v, &err) != NL_OK)
-                    return nl_cmd_report("plot", &err);
-                printf("templates written to %s/: edit them, then normlab plot RESULTS_DIR --templates %s\n", v, v);
-                return 0;
-            } else if (!strcmp(a, "--templates")) {
-                templates = v;
-            } else if (!strcmp(a, "--format")) {
-                if (!parse_formats(v, &formats))
-                    return nl_cmd_usage_error("plot", "--format: '%s' is not a list of png, svg, pdf, both or all",
-                                              v);
-            } else if (!strcmp(a, "--threshold")) {
-                char *end;
-                threshold = strtod(v, &end);
-                if (end == v || *end || !isfinite(threshold))
-                    return nl_cmd_usage_error("plot", "--threshold: '%s' is not a number", v);
-            } else {
-                if (n_specs == NL_PLOT_MAX_OUTPUTS)
-                    return nl_cmd_usage_error("plot", "too many --kind options (at most %d)", NL_PLOT_MAX_OUTPUTS);
-                char kind[64];
-                snprintf(kind, sizeof kind, "%.*s", (int)strcspn(v, ":"), v);
-                const int k = nl_name_lookup(&nl_plot_kind_names, kind);
-                if (k < 0) {
-                    char choices[256];
-                    const char *guess = nl_closest_in_table(&nl_plot_kind_names, kind);
-                    return nl_cmd_usage_error("plot", "--kind: '%s' is not a plot kind; accepted: %s%s%s%s", kind,
-                                              nl_name_choices(&nl_plot_kind_names, choices, sizeof choices),
-                                              guess ? " (did you mean '" : "", guess ? guess : "", guess ? "'?)" : "");
-                }
-                nl_plot_spec *s = &specs[n_specs++];
-                nl_plot_spec_init(s, (nl_plot_kind)k);
-                if (strchr(v, ':')) {
-                    const char *metric = strchr(v, ':') + 1;
-                    snprintf(s->metric, sizeof s->metric, "%.*s", (int)strcspn(metric, ":"), metric);
-                    if (strchr(metric, ':'))
-                        snprintf(s->split, sizeof s->split, "%s", strchr(metric, ':') + 1);
-                }
-            }
+            status = parse_option(r, a, argv[++i]);
         } else if (a[0] == '-' && a[1]) {
             return nl_cmd_usage_error("plot", "unknown option '%s'", a);
-        } else if (dir) {
-            return nl_cmd_usage_error("plot", "one results directory at a time ('%s' and '%s')", dir, a);
+        } else if (r->dir) {
+            return nl_cmd_usage_error("plot", "one results directory at a time ('%s' and '%s')", r->dir, a);
         } else {
-            dir = a;
+            r->dir = a;
+        }
+        if (status >= 0)
+            return status;
+    }
+    if (!r->dir)
+        return nl_cmd_usage_error("plot", "no results directory given");
+    return -1;
+}
+
+/* the only kind taking `takes`; -1 when several or none do */
+static int sole_kind_taking(unsigned takes)
+{
+    int found = -1;
+    for (int k = 0; k < NL_PLOT_KIND_COUNT; k++)
+        if (nl_plot_kind_info_of((nl_plot_kind)k)->takes & takes) {
+            if (found >= 0)
+                return -1;
+            found = k;
+        }
+    return found;
+}
+
+static void set_kind_option(nl_plot_spec *s, unsigned takes, const char *v)
+{
+    if (takes == NL_PLOT_TAKES_X)
+        snprintf(s->x, sizeof s->x, "%s", v);
+    else if (takes == NL_PLOT_TAKES_COLOR)
+        snprintf(s->color, sizeof s->color, "%s", v);
+    else if (takes == NL_PLOT_TAKES_PANEL)
+        snprintf(s->panel, sizeof s->panel, "%s", v);
+    else
+        s->threshold = strtod(v, NULL);
+}
+
+/* --x, --color, --panel and --threshold go to every plot whose kind takes
+ * them; without --kind, an option only one kind takes asks for that kind
+ * (--x: final, --threshold: lr). An exit status, or -1 to go on. */
+static int apply_kind_options(plot_request *r)
+{
+    for (int o = 0; o < N_KIND_OPTIONS; o++) {
+        const char *v = r->kind_option_values[o];
+        const int sole = sole_kind_taking(kind_options[o].takes);
+        if (v && !r->n_specs && sole >= 0)
+            nl_plot_spec_init(&r->specs[r->n_specs++], (nl_plot_kind)sole);
+    }
+    for (int o = 0; o < N_KIND_OPTIONS; o++) {
+        const char *v = r->kind_option_values[o];
+        if (!v)
+            continue;
+        bool taken = false;
+        for (int i = 0; i < r->n_specs; i++)
+            if (nl_plot_kind_info_of(r->specs[i].kind)->takes & kind_options[o].takes) {
+                set_kind_option(&r->specs[i], kind_options[o].takes, v);
+                taken = true;
+            }
+        if (!taken) {
+            char kinds[256], first[64];
+            nl_plot_kinds_taking(kind_options[o].takes, kinds, sizeof kinds);
+            snprintf(first, sizeof first, "%.*s", (int)strcspn(kinds, ", "), kinds);
+            return nl_cmd_usage_error("plot", "%s applies to %s plots; add --kind %s", kind_options[o].option, kinds,
+                                      first);
         }
     }
-    if (!dir)
-        return nl_cmd_usage_error("plot", "no results directory given");
-    /* --x, --color and --panel go to every final plot; --x alone asks for one */
-    if (final_keys[0] && !n_specs)
-        nl_plot_spec_init(&specs[n_specs++], NL_PLOT_FINAL);
-    /* --color also to grad_norms and attention_logits plots, --panel to
-     * attention_logits */
-    bool taken[3] = {false, false, false};
-    for (int i = 0; i < n_specs; i++) {
-        const nl_plot_kind k = specs[i].kind;
-        const bool takes[3] = {k == NL_PLOT_FINAL,
-                               k == NL_PLOT_FINAL || k == NL_PLOT_GRAD_NORMS || k == NL_PLOT_ATTENTION_LOGITS,
-                               k == NL_PLOT_FINAL || k == NL_PLOT_ATTENTION_LOGITS};
-        char *fields[3] = {specs[i].x, specs[i].color, specs[i].panel};
-        for (int o = 0; o < 3; o++)
-            if (takes[o] && final_keys[o]) {
-                taken[o] = true;
-                snprintf(fields[o], sizeof specs[i].x, "%s", final_keys[o]);
-            }
-    }
-    for (int o = 0; o < 3; o++)
-        if (final_keys[o] && !taken[o])
-            return nl_cmd_usage_error("plot", "%s applies to %s plots; add --kind final", final_options[o],
-                                      o == 0 ? "final" : o == 1 ? "final, grad_norms and attention_logits"
-                                                                : "final and attention_logits");
-    for (int i = 0; i < n_specs; i++) {
+    return -1;
+}
+
+/* every plot valid and named once; an exit status, or -1 to go on */
+static int check_specs(const plot_request *r)
+{
+    for (int i = 0; i < r->n_specs; i++) {
         char msg[512], kind[64];
-        nl_plot_spec_name(&specs[i], kind, sizeof kind);
-        if (!nl_plot_spec_check(&specs[i], msg, sizeof msg))
-            return nl_cmd_usage_error("plot", "--kind %s: %s", nl_name_of(&nl_plot_kind_names, specs[i].kind), msg);
+        nl_plot_spec_name(&r->specs[i], kind, sizeof kind);
+        if (!nl_plot_spec_check(&r->specs[i], msg, sizeof msg))
+            return nl_cmd_usage_error("plot", "--kind %s: %s", nl_name_of(&nl_plot_kind_names, r->specs[i].kind),
+                                      msg);
         for (int j = 0; j < i; j++) {
             char other[64];
-            if (!strcmp(nl_plot_spec_name(&specs[j], other, sizeof other), kind))
+            if (!strcmp(nl_plot_spec_name(&r->specs[j], other, sizeof other), kind))
                 return nl_cmd_usage_error("plot", "--kind %s is given twice", kind);
         }
     }
-    if (!isnan(threshold)) {
-        bool any = false;
-        for (int i = 0; i < n_specs; i++)
-            if (specs[i].kind == NL_PLOT_LR) {
-                specs[i].threshold = threshold;
-                any = true;
-            }
-        if (!any && n_specs)
-            return nl_cmd_usage_error("plot", "--threshold applies to lr plots; add --kind lr");
-        if (!n_specs) {
-            nl_plot_spec_init(&specs[0], NL_PLOT_LR);
-            specs[0].threshold = threshold;
-            n_specs = 1;
+    return -1;
+}
+
+int cmd_plot(int argc, char **argv)
+{
+    plot_request *r = calloc(1, sizeof *r);
+    nl_plot_report *rep = calloc(1, sizeof *rep);
+    int status = (r && rep) ? -1 : 1;
+    if (status < 0) {
+        r->formats = NL_PLOT_PNG;
+        status = parse_plot_args(argc, argv, r);
+    }
+    if (status < 0)
+        status = apply_kind_options(r);
+    if (status < 0)
+        status = check_specs(r);
+    if (status < 0) {
+        nl_error err = {0};
+        if (nl_plot_write_with(r->dir, r->specs, r->n_specs, r->templates, rep, &err) != NL_OK) {
+            status = nl_cmd_report("plot", &err);
+        } else {
+            for (int i = 0; i < rep->n_skipped; i++)
+                fprintf(stderr, "normlab plot: skipped %s\n", rep->skipped[i]);
+            status = render_and_print("plot", rep, r->formats);
         }
     }
-    nl_plot_report *rep = calloc(1, sizeof *rep);
-    if (!rep)
-        return 1;
-    nl_error err = {0};
-    int status = 0;
-    if (nl_plot_write_with(dir, specs, n_specs, templates, rep, &err) != NL_OK) {
-        status = nl_cmd_report("plot", &err);
-        free(rep);
-        return status;
-    }
-    for (int i = 0; i < rep->n_skipped; i++)
-        fprintf(stderr, "normlab plot: skipped %s\n", rep->skipped[i]);
-    status = render_and_print("plot", rep, formats);
     free(rep);
+    free(r);
     return status;
 }
 

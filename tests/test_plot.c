@@ -148,6 +148,57 @@ static void setup(void)
                         "(apt-get install gnuplot-nox); the scripts are still checked\n");
 }
 
+/* every kind's row against the checks of a request: an option the row
+ * takes is accepted, one it does not take is refused naming the kinds that
+ * do, a metric from its table is accepted, and a row is complete */
+START_TEST(test_kind_rows)
+{
+    static const unsigned options[] = {NL_PLOT_TAKES_X, NL_PLOT_TAKES_COLOR, NL_PLOT_TAKES_PANEL,
+                                       NL_PLOT_TAKES_THRESHOLD, NL_PLOT_TAKES_SPLIT};
+    for (int k = 0; k < NL_PLOT_KIND_COUNT; k++) {
+        const nl_plot_kind_info *info = nl_plot_kind_info_of((nl_plot_kind)k);
+        ck_assert_msg(info->entry.name && info->entry.help && info->entry.help[0], "kind %d without a name", k);
+        ck_assert_msg(!info->metrics == !info->default_metric, "%s: metrics and default metric", info->entry.name);
+        if (info->metrics)
+            ck_assert_int_ge(nl_name_lookup(info->metrics, info->default_metric), 0);
+        for (size_t o = 0; o < sizeof options / sizeof options[0]; o++) {
+            nl_plot_spec s;
+            nl_plot_spec_init(&s, (nl_plot_kind)k);
+            if (info->takes & NL_PLOT_TAKES_X)
+                snprintf(s.x, sizeof s.x, "model.norm.groups");
+            switch (options[o]) {
+            case NL_PLOT_TAKES_X: snprintf(s.x, sizeof s.x, "train.batch_size"); break;
+            case NL_PLOT_TAKES_COLOR: snprintf(s.color, sizeof s.color, "model.norm.type"); break;
+            case NL_PLOT_TAKES_PANEL: snprintf(s.panel, sizeof s.panel, "train.optimizer.lr"); break;
+            case NL_PLOT_TAKES_THRESHOLD: s.threshold = 0.2; break;
+            default: snprintf(s.split, sizeof s.split, "train"); break;
+            }
+            char msg[512] = "";
+            const bool ok = nl_plot_spec_check(&s, msg, sizeof msg);
+            if (info->takes & options[o]) {
+                ck_assert_msg(ok, "%s refused an option it takes: %s", info->entry.name, msg);
+            } else {
+                char kinds[256];
+                ck_assert_msg(!ok, "%s accepted option %u it does not take", info->entry.name, options[o]);
+                ck_assert_msg(strstr(msg, nl_plot_kinds_taking(options[o], kinds, sizeof kinds)), "%s", msg);
+            }
+        }
+        /* a metric its table accepts, and one no table has */
+        nl_plot_spec s;
+        nl_plot_spec_init(&s, (nl_plot_kind)k);
+        if (info->takes & NL_PLOT_TAKES_X)
+            snprintf(s.x, sizeof s.x, "model.norm.groups");
+        char msg[512] = "";
+        if (info->metrics) {
+            snprintf(s.metric, sizeof s.metric, "%s", nl_name_of(info->metrics, info->metrics->count - 1));
+            ck_assert_msg(nl_plot_spec_check(&s, msg, sizeof msg), "%s: %s", info->entry.name, msg);
+        }
+        snprintf(s.metric, sizeof s.metric, "no_such_metric");
+        ck_assert(!nl_plot_spec_check(&s, msg, sizeof msg));
+    }
+}
+END_TEST
+
 START_TEST(test_sweep_plots)
 {
     setup();
@@ -576,9 +627,9 @@ START_TEST(test_templates)
     /* the built-in templates are the source tree's, one per kind and the style */
     for (int k = -1; k < nl_plot_kind_names.count; k++) {
         char name[128], source[1024];
-        snprintf(name, sizeof name, "tpl/%s.gp", k < 0 ? "style" : nl_plot_kind_names.entries[k].name);
+        snprintf(name, sizeof name, "tpl/%s.gp", k < 0 ? "style" : nl_name_of(&nl_plot_kind_names, k));
         snprintf(source, sizeof source, "%s/plots/%s.gp", NORMLAB_SOURCE_DIR,
-                 k < 0 ? "style" : nl_plot_kind_names.entries[k].name);
+                 k < 0 ? "style" : nl_name_of(&nl_plot_kind_names, k));
         char *written = tu_tmp_read(name), *text = NULL;
         nl_error err = {0};
         ck_assert_msg(nl_read_file(source, &text, NULL, &err) == NL_OK, "%s", err.msg);
@@ -1187,6 +1238,7 @@ int main(void)
     Suite *s = suite_create("plot");
     TCase *tc = tcase_create("plot");
     tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_kind_rows);
     tcase_add_test(tc, test_sweep_plots);
     tcase_add_test(tc, test_aggregation_matches_summary);
     tcase_add_test(tc, test_single_run_and_usage);

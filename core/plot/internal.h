@@ -151,6 +151,17 @@ nl_code pl_grad_norms(const pl_results *r, const nl_plot_spec *spec, pl_script *
 nl_code pl_attention_logits(const pl_results *r, const nl_plot_spec *spec, pl_script *s,
                             nl_error *err);
 
+typedef nl_code (*pl_writer)(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
+
+/* a kind's row (core/plot/kinds.c): what the public API says of it, and
+ * its writer */
+typedef struct {
+    nl_plot_kind_info info;
+    pl_writer write;
+} pl_kind_row;
+
+const pl_kind_row *pl_kind_row_of(nl_plot_kind kind);
+
 /* runs the kind's writer into rep->plots_dir and adds the output to rep;
  * name NULL: the spec's name, template_name NULL: the kind's template */
 nl_code pl_write_one(const pl_results *r, const nl_plot_spec *spec, const char *name, const char *template_name,

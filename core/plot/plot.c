@@ -11,20 +11,6 @@
 
 #include "plot/internal.h"
 
-typedef nl_code (*writer)(const pl_results *, const nl_plot_spec *, pl_script *, nl_error *);
-
-static const writer writers[NL_PLOT_KIND_COUNT] = {
-    [NL_PLOT_CURVES] = pl_curves,
-    [NL_PLOT_BATCH_SIZE] = pl_batch_size,
-    [NL_PLOT_LR] = pl_lr,
-    [NL_PLOT_HEATMAP] = pl_heatmap,
-    [NL_PLOT_TRAIN_EVAL_GAP] = pl_train_eval_gap,
-    [NL_PLOT_TRACE] = pl_trace,
-    [NL_PLOT_FINAL] = pl_final,
-    [NL_PLOT_GRAD_NORMS] = pl_grad_norms,
-    [NL_PLOT_ATTENTION_LOGITS] = pl_attention_logits,
-};
-
 nl_code pl_write_one(const pl_results *r, const nl_plot_spec *spec, const char *name, const char *template_name,
                      const pl_templates *templates, nl_plot_report *rep, nl_error *err)
 {
@@ -38,7 +24,7 @@ nl_code pl_write_one(const pl_results *r, const nl_plot_spec *spec, const char *
     nl_copy_string(s.plots_dir, sizeof s.plots_dir, rep->plots_dir);
     s.kind = template_name ? template_name : nl_name_of(&nl_plot_kind_names, spec->kind);
     s.templates = templates;
-    nl_code rc = writers[spec->kind](r, spec, &s, err);
+    nl_code rc = pl_kind_row_of(spec->kind)->write(r, spec, &s, err);
     nl_buf_free(&s.gp);
     if (rc)
         return rc;
@@ -88,7 +74,7 @@ nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_spe
     if (n_specs == 0) {
         /* every kind that applies; the others are reported, not errors */
         for (int k = 0; k < NL_PLOT_KIND_COUNT; k++) {
-            if (nl_plot_kind_on_request((nl_plot_kind)k))
+            if (nl_plot_kind_info_of((nl_plot_kind)k)->on_request)
                 continue;
             nl_plot_spec spec;
             nl_plot_spec_init(&spec, (nl_plot_kind)k);

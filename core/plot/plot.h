@@ -60,7 +60,36 @@ typedef enum {
     NL_PLOT_KIND_COUNT
 } nl_plot_kind;
 
-extern const nl_name_table nl_plot_kind_names;
+/* what a kind takes besides its metric: the bits of nl_plot_kind_info.takes */
+enum {
+    NL_PLOT_TAKES_X = 1,         /* x: the swept key on the x axis (required) */
+    NL_PLOT_TAKES_COLOR = 2,     /* color: the key whose values are the series */
+    NL_PLOT_TAKES_PANEL = 4,     /* panel: the key whose values are the panels */
+    NL_PLOT_TAKES_THRESHOLD = 8, /* threshold: the tolerance of a learning rate */
+    NL_PLOT_TAKES_SPLIT = 16,    /* split: which data a curve shows */
+};
+
+/* A plot kind is one row (core/plot/kinds.c): its name, what it takes, the
+ * keys a sweep must vary for it, and its writer. The checks of a request,
+ * the command line's options, the experiment file's checks and `normlab
+ * list` read the rows; no other file names a kind's properties. */
+typedef struct {
+    nl_name_entry entry;           /* name and the one line `normlab list` prints */
+    unsigned takes;                /* NL_PLOT_TAKES_* */
+    const nl_name_table *metrics;  /* the metrics it accepts; NULL: none */
+    const char *default_metric;    /* the metric when none is named */
+    /* keys a sweep must vary (with more than one value) to draw it */
+    const char *needs_varied[2];
+    /* drawn only on request, never by nl_plot_write's "every kind that
+     * applies" (final: it needs its x key) */
+    bool on_request;
+} nl_plot_kind_info;
+
+const nl_plot_kind_info *nl_plot_kind_info_of(nl_plot_kind kind);
+/* "final, grad_norms and attention_logits": the kinds taking `option` */
+const char *nl_plot_kinds_taking(unsigned option, char *buf, size_t size);
+
+extern const nl_name_table nl_plot_kind_names; /* the rows' names */
 /* final metrics (batch_size, lr, heatmap, final): test_error (default), test_loss,
  * test_accuracy, best_test_accuracy, train_loss */
 extern const nl_name_table nl_plot_final_metric_names;
@@ -92,9 +121,6 @@ typedef struct {
 void nl_plot_spec_init(nl_plot_spec *s, nl_plot_kind kind);
 /* metric and split valid for the kind; a message with the accepted values otherwise */
 bool nl_plot_spec_check(const nl_plot_spec *s, char *msg, size_t size);
-/* a kind drawn only on request, never by nl_plot_write's "every kind
- * that applies" (final: it needs its x key) */
-bool nl_plot_kind_on_request(nl_plot_kind kind);
 /* the file name (spec name, or kind[-metric][-split], final-[metric-]X) */
 const char *nl_plot_spec_name(const nl_plot_spec *s, char *buf, size_t size);
 

@@ -607,15 +607,7 @@ static nl_code check_plots_apply(parser *P)
     nl_experiment *e = P->e;
     for (int i = 0; i < e->n_plots; i++) {
         const nl_plot_kind kind = e->plots[i].spec.kind;
-        const char *need[2] = {NULL, NULL};
-        if (kind == NL_PLOT_BATCH_SIZE || kind == NL_PLOT_TRAIN_EVAL_GAP)
-            need[0] = "train.batch_size";
-        else if (kind == NL_PLOT_LR)
-            need[0] = "train.optimizer.lr";
-        else if (kind == NL_PLOT_HEATMAP) {
-            need[0] = "train.batch_size";
-            need[1] = "train.optimizer.lr";
-        }
+        const char *const *need = nl_plot_kind_info_of(kind)->needs_varied;
         /* a plot's keys (final: x; final and the series kinds: colour and
          * panel) must vary when given */
         const nl_plot_spec *spec = &e->plots[i].spec;
