@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 
 #include "config/schema.h"
+#include "plot/plot.h"
+#include "train/series.h"
 #include "testutil.h"
 
 enum { MAX_PAGES = 4096 };
@@ -246,12 +248,67 @@ START_TEST(test_quoted_accepted_lists_are_current)
 }
 END_TEST
 
+/* A page that lists the kinds of a table says so with a marker line
+ *   <!-- names every plot kind -->
+ * (the words after "every" are the table's own name for its kind: plot
+ * kind, normalizer, architecture, optimizer, ...), and the paragraph after
+ * it must name each of the table's rows in backquotes. A kind added to a
+ * table then turns this test red until the pages listing its siblings
+ * name it too. */
+static const nl_name_table *table_named(const char *what)
+{
+    static const nl_name_table *const extra[] = {&nl_plot_kind_names, &nl_series_names};
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++)
+        if (!strcmp(extra[i]->what, what))
+            return extra[i];
+    for (int k = 0; k < nl_config_schema_count; k++)
+        if (nl_config_schema[k].type == NL_KT_ENUM && !strcmp(nl_config_schema[k].names->what, what))
+            return nl_config_schema[k].names;
+    return NULL;
+}
+
+START_TEST(test_marked_kind_lists_are_complete)
+{
+    find_pages("");
+    int lists = 0, missing = 0;
+    for (int p = 0; p < n_pages; p++) {
+        char *text = read_source(pages[p]);
+        static const char marker[] = "<!-- names every ";
+        for (char *c = strstr(text, marker); c; c = strstr(c + 1, marker)) {
+            const char *what_start = c + sizeof marker - 1, *what_end = strstr(what_start, " -->");
+            ck_assert_msg(what_end, "%s: a marker without its end", pages[p]);
+            char what[64];
+            snprintf(what, sizeof what, "%.*s", (int)(what_end - what_start), what_start);
+            const nl_name_table *t = table_named(what);
+            ck_assert_msg(t, "%s: <!-- names every %s -->: no table names its kind '%s'", pages[p], what, what);
+            /* the paragraph: from the marker to the next blank line */
+            const char *para = what_end, *end = strstr(para, "\n\n");
+            const size_t len = end ? (size_t)(end - para) : strlen(para);
+            lists++;
+            for (int i = 0; i < t->count; i++) {
+                char quoted[80];
+                snprintf(quoted, sizeof quoted, "`%s`", nl_name_of(t, i));
+                const char *hit = strstr(para, quoted);
+                if (!hit || hit >= para + len) {
+                    fprintf(stderr, "%s: the list after <!-- names every %s --> lacks %s\n", pages[p], what, quoted);
+                    missing++;
+                }
+            }
+        }
+        free(text);
+    }
+    ck_assert_msg(lists > 0, "no <!-- names every ... --> marker found: is the scanner still reading the pages?");
+    ck_assert_msg(missing == 0, "%d kinds missing from the marked lists (above)", missing);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("doc_links");
     TCase *tc = tcase_create("links");
     tcase_add_test(tc, test_relative_links_resolve);
     tcase_add_test(tc, test_quoted_accepted_lists_are_current);
+    tcase_add_test(tc, test_marked_kind_lists_are_complete);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
