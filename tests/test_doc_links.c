@@ -250,7 +250,7 @@ END_TEST
 
 /* A page that lists the kinds of a table says so with a marker line
  *   <!-- names every plot kind -->
- * (the words after "every" are the table's own name for its kind: plot
+ * (on a line of its own; the words after "every" are the table's own name for its kind: plot
  * kind, normalizer, architecture, optimizer, ...), and the paragraph after
  * it must name each of the table's rows in backquotes. A kind added to a
  * table then turns this test red until the pages listing its siblings
@@ -275,6 +275,9 @@ START_TEST(test_marked_kind_lists_are_complete)
         char *text = read_source(pages[p]);
         static const char marker[] = "<!-- names every ";
         for (char *c = strstr(text, marker); c; c = strstr(c + 1, marker)) {
+            /* a marker is a line of its own; one quoted in the text is not */
+            if (c > text && c[-1] != '\n')
+                continue;
             const char *what_start = c + sizeof marker - 1, *what_end = strstr(what_start, " -->");
             ck_assert_msg(what_end, "%s: a marker without its end", pages[p]);
             char what[64];
