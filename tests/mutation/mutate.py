@@ -1,0 +1,117 @@
+#!/usr/bin/python3
+"""Mutation check: does the default suite notice a planted bug?
+
+Each mutation below replaces one exact piece of source (which must occur
+exactly once) with a wrong one. For each, this script applies it to a copy
+of the working tree, builds it and runs the default test suite (the labels
+tests/run.sh runs), and reports whether the suite went red. The tree you
+run it from is never modified.
+
+    tests/mutation/mutate.py [NAME...]      # all, or the named mutations
+
+A mutation the suite does not catch is a test to write. Results of a run
+are kept in results/mutation.md.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# name, file, the exact original text, the mutant, why it matters
+MUTATIONS = [
+    ("syncbn-merge-sign", "core/norm/stats_layer.c",
+     "m2 += theirs[1 + channels + ch] * n_b + delta * delta * n_a * n_b / n;",
+     "m2 += theirs[1 + channels + ch] * n_b - delta * delta * n_a * n_b / n;",
+     "SyncBN's cross-rank variance merge loses its between-rank term"),
+    ("sweep-force-skips", "core/sweep/sched.c",
+     "return force ? NL_SWEEP_FORCE : NL_SWEEP_CHANGED;",
+     "return NL_SWEEP_CHANGED;",
+     "sweep --force no longer reruns a run whose config changed"),
+    ("norm-apply-eps", "core/cpu/norm.c",
+     "const double rstd = 1.0 / sqrt((double)var[s] + (double)g->eps);",
+     "const double rstd = 1.0 / (sqrt((double)var[s]) + (double)g->eps);",
+     "eps added outside the square root where given statistics are applied"),
+    ("adamw-no-bias-correction", "core/cpu/adamw.c",
+     "sqrtf(v) / a.bias_correction2_sqrt + a.eps",
+     "sqrtf(v) + a.eps",
+     "AdamW without the second moment's bias correction"),
+    ("plot-mean-off-by-one", "core/plot/common.c",
+     "return a->n ? a->sum / a->n : NAN;",
+     "return a->n ? a->sum / (a->n + 1) : NAN;",
+     "the mean over seeds that every plot draws divides by one too many"),
+    ("checkpoint-crc-ignored", "core/train/checkpoint.c",
+     "if (crc_of(h + HEADER_BYTES, payload_len) != crc) {",
+     "if (0 && crc_of(h + HEADER_BYTES, payload_len) != crc) {",
+     "a corrupted checkpoint is resumed from instead of refused"),
+    ("error-last-wins", "core/base/status.c",
+     "if (err && err->code == NL_OK) {",
+     "if (err) {",
+     "a caller's message replaces the callee's root cause"),
+]
+
+SUITE_EXCLUDE = "long|slurm|fuzz|sanitize|mpi|portable|emu"
+
+
+def run(cmd, cwd, log):
+    with open(log, "ab") as f:
+        return subprocess.call(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT)
+
+
+def main():
+    wanted = set(sys.argv[1:])
+    chosen = [m for m in MUTATIONS if not wanted or m[0] in wanted]
+    if wanted - {m[0] for m in MUTATIONS}:
+        sys.exit("unknown mutation(s): %s" % ", ".join(sorted(wanted - {m[0] for m in MUTATIONS})))
+    # beside the checkout, so a compiler cache keyed on relative paths hits
+    parent = os.path.dirname(ROOT)
+    work = tempfile.mkdtemp(prefix="normlab-mutation-", dir=parent if os.access(parent, os.W_OK) else None)
+    tree = os.path.join(work, "src")
+    # the tracked files as they are in the working tree
+    files = subprocess.check_output(["git", "ls-files", "-z"], cwd=ROOT).split(b"\0")
+    for rel in filter(None, files):
+        rel = rel.decode()
+        src, dst = os.path.join(ROOT, rel), os.path.join(tree, rel)
+        if os.path.lexists(src):
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copy2(src, dst, follow_symlinks=False)
+    build = os.path.join(work, "build")
+    log = os.path.join(work, "log.txt")
+    launcher = ["-DCMAKE_C_COMPILER_LAUNCHER=ccache"] if shutil.which("ccache") else []
+    if run(["cmake", "-S", tree, "-B", build, "-DCMAKE_BUILD_TYPE=Release"] + launcher, tree, log):
+        sys.exit("cmake failed: see %s" % log)
+    jobs = str(os.cpu_count() or 2)
+    print("%-22s %-8s %7s  %s" % ("mutation", "result", "seconds", "what"))
+    missed = 0
+    for name, rel, original, mutant, what in chosen:
+        path = os.path.join(tree, rel)
+        text = open(path).read()
+        if text.count(original) != 1:
+            print("%-22s %-8s %7s  %s: the original text occurs %d times in %s" %
+                  (name, "STALE", "-", what, text.count(original), rel))
+            missed += 1
+            continue
+        open(path, "w").write(text.replace(original, mutant))
+        t0 = time.time()
+        try:
+            if run(["cmake", "--build", build, "-j", jobs], tree, log):
+                result = "no-build"
+            else:
+                rc = run(["ctest", "--test-dir", build, "-j", jobs, "--stop-on-failure",
+                          "-LE", SUITE_EXCLUDE], tree, log)
+                result = "caught" if rc else "MISSED"
+        finally:
+            open(path, "w").write(text)
+        missed += result == "MISSED"
+        print("%-22s %-8s %7.0f  %s" % (name, result, time.time() - t0, what), flush=True)
+    # the tree restored: the suite must be green again
+    run(["cmake", "--build", build, "-j", jobs], tree, log)
+    print("log: %s" % log)
+    sys.exit(1 if missed else 0)
+
+
+if __name__ == "__main__":
+    main()
