@@ -1,0 +1,314 @@
+/* Config resolution: what a config means once the file and the overrides
+ * are read. Derived defaults (those that depend on other keys: the dataset's
+ * path, the placement for the architecture, the optimizer's learning rate
+ * and weight decay, the normalizer's running statistics), keys that an
+ * override made inapplicable, and the cross-key checks of
+ * nl_config_validate, each pointing at the key (and line) to change. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "config/internal.h"
+#include "config/schema.h"
+#include "data/tokens.h"
+#include "model/model.h"
+#include "norm/registry.h"
+
+/* ---- resolve: derived defaults, applied after the file and the overrides ---- */
+
+nl_code nl_cfg_check_epochs_steps(nl_config *cfg, nl_error *err)
+{
+    const nl_config_origin *e = nl_config_origin_of(cfg, "train.epochs");
+    const nl_config_origin *s = nl_config_origin_of(cfg, "train.steps");
+    if (e && s) {
+        /* point at whichever was given later */
+        const bool steps_later = nl_cfg_from_set(s) || (!nl_cfg_from_set(e) && (s->line > e->line ||
+                                                                  (s->line == e->line &&
+                                                                   s->column > e->column)));
+        const char *later = steps_later ? "train.steps" : "train.epochs";
+        const char *first = steps_later ? "train.epochs" : "train.steps";
+        char where[800];
+        return nl_cfg_key_fail(cfg, err, later, "both train.epochs and train.steps are given (%s at %s); "
+                        "give exactly one", first, nl_config_where(cfg, first, where, sizeof where));
+    }
+    return NL_OK;
+}
+
+/* A key that no longer applies because a --set override switched what it
+ * depends on (say --set model.arch=mlp on a cnn config with pool: avg) is
+ * dropped with a warning; inside one file it stays an error (validate).
+ * `resolved_file`: the config is a config.yaml normlab wrote, whose keys a
+ * later normlab may no longer apply where they stood (an earlier version
+ * wrote eps and affine for every normalizer, though none and dyt never read
+ * them). Such a key had no effect when it was written, so it is dropped with
+ * a warning rather than making the user's finished runs unreadable. */
+static nl_code drop_inapplicable(nl_config *cfg, bool resolved_file, nl_error *err)
+{
+    nl_config *defaults = malloc(sizeof *defaults);
+    if (!defaults)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory resolving the config");
+    nl_config_defaults(defaults);
+    for (int i = 0; i < nl_config_schema_count; i++) {
+        const nl_key_def *def = &nl_config_schema[i];
+        const nl_config_origin *o = nl_config_origin_of(cfg, def->key);
+        if (!def->when_key || !o || nl_cfg_from_set(o) || nl_schema_applies(def, cfg))
+            continue;
+        const nl_config_origin *on = nl_config_origin_of(cfg, def->when_key);
+        char when[256];
+        if (nl_cfg_from_set(on))
+            nl_cfg_warn(cfg, "%s:%d:%d: %s: ignored: it applies only when %s, and --set %s "
+                        "changed that", o->source, o->line, o->column, def->key,
+                        nl_schema_when_text(def, when, sizeof when), on->setting);
+        else if (resolved_file)
+            nl_cfg_warn(cfg, "%s:%d:%d: %s: ignored: it applies only when %s (this resolved "
+                        "config was written by an earlier normlab, where it had no effect)",
+                        o->source, o->line, o->column, def->key,
+                        nl_schema_when_text(def, when, sizeof when));
+        else
+            continue;
+        nl_schema_copy(def, cfg, defaults);
+        nl_cfg_drop_origin(cfg, def->key);
+    }
+    free(defaults);
+    return NL_OK;
+}
+
+/* the defaults that depend on other keys, where the config does not say */
+static void derived_defaults(nl_config *cfg)
+{
+    /* the default text corpus is written into the build directory, which
+     * differs from checkout to checkout: the resolved config leaves it
+     * unnamed (""), which the data layer opens as the build's own, so a
+     * config.yaml means the same run in every checkout (and a sweep's
+     * committed runs stay finished there). The image datasets' defaults are
+     * the system's fixed directories. */
+    if ((!nl_config_origin_of(cfg, "data.path") || !cfg->data.path[0]) &&
+        cfg->data.kind != NL_DATA_TEXT)
+        snprintf(cfg->data.path, sizeof cfg->data.path, "%s", nl_data_default_path(cfg->data.kind));
+    if (!nl_config_origin_of(cfg, "model.norm.placement"))
+        cfg->model.norm.placement = cfg->model.arch == NL_ARCH_RESNET ? NL_PLACE_POST
+                                    : cfg->model.arch == NL_ARCH_LM   ? NL_PLACE_PRE
+                                    : cfg->model.arch == NL_ARCH_VIT  ? NL_PLACE_PRE
+                                                                      : NL_PLACE_BEFORE;
+    /* the optimizer's own defaults (PyTorch's AdamW: lr 0.001, weight decay
+     * 0.01) where the config does not say, and its state in the model plan */
+    const nl_optim_info *optim = nl_optim_info_of(cfg->train.optimizer.kind);
+    if (!nl_config_origin_of(cfg, "train.optimizer.lr"))
+        cfg->train.optimizer.lr = optim->default_lr;
+    if (!nl_config_origin_of(cfg, "train.optimizer.weight_decay"))
+        cfg->train.optimizer.weight_decay = optim->default_weight_decay;
+    cfg->model.optimizer_state_slots = optim->state_slots;
+    if (!nl_config_origin_of(cfg, "model.norm.track_running_stats")) {
+        nl_norm_spec d;
+        nl_norm_spec_defaults(&d, cfg->model.norm.kind);
+        cfg->model.norm.track_running_stats = d.track_running_stats;
+    }
+}
+
+nl_code nl_cfg_resolve(nl_config *cfg, bool resolved_file, nl_error *err)
+{
+    nl_code code = nl_cfg_check_epochs_steps(cfg, err);
+    if (code)
+        return code;
+    if (nl_config_origin_of(cfg, "train.steps"))
+        cfg->train.epochs = 0;
+    if ((code = drop_inapplicable(cfg, resolved_file, err)))
+        return code;
+    derived_defaults(cfg);
+    return NL_OK;
+}
+
+/* ---- validation ---- */
+
+static void derive(nl_config *cfg)
+{
+    nl_data_spec *d = &cfg->data;
+    nl_model_spec *m = &cfg->model;
+    d->seed = cfg->seed;
+    switch (d->kind) {
+    case NL_DATA_FASHION_MNIST:
+    case NL_DATA_MNIST:
+        m->in_c = 1, m->in_h = 28, m->in_w = 28, m->classes = 10;
+        break;
+    case NL_DATA_CIFAR10:
+        m->in_c = 3, m->in_h = 32, m->in_w = 32, m->classes = 10;
+        break;
+    /* a token model's classes are its vocabulary: a text's characters are
+     * known only once it is read (the run sets them), 256 bounds them */
+    case NL_DATA_TEXT:
+        m->classes = 256;
+        break;
+    case NL_DATA_SYNTHETIC_TEXT:
+        m->classes = d->markov_vocab;
+        break;
+    case NL_DATA_SYNTHETIC:
+    default:
+        m->in_c = d->synthetic_c, m->in_h = d->synthetic_h, m->in_w = d->synthetic_w;
+        m->classes = d->synthetic_classes;
+        break;
+    }
+}
+
+/* each key's own value, then keys given where they do not apply (derive
+ * reads the values, so it comes between) */
+static nl_code check_keys(nl_config *cfg, nl_error *err)
+{
+    char msg[1536], where[800], when[256], value[512];
+    for (int i = 0; i < nl_config_schema_count; i++) {
+        const nl_key_def *def = &nl_config_schema[i];
+        if (!nl_schema_check_value(def, cfg, msg, sizeof msg))
+            return nl_cfg_key_fail(cfg, err, def->key, "%s", msg);
+    }
+    derive(cfg);
+
+    /* keys given where they do not apply */
+    for (int i = 0; i < nl_config_schema_count; i++) {
+        const nl_key_def *def = &nl_config_schema[i];
+        if (!def->when_key || !nl_config_origin_of(cfg, def->key) || nl_schema_applies(def, cfg))
+            continue;
+        const nl_key_def *on = nl_schema_find(def->when_key);
+        nl_config_where(cfg, on->key, where, sizeof where);
+        return nl_cfg_key_fail(cfg, err, def->key, "applies only when %s, but %s is '%s' (%s); remove %s "
+                        "or change %s", nl_schema_when_text(def, when, sizeof when), on->key,
+                        nl_schema_format(on, cfg, value, sizeof value), where,
+                        nl_cfg_last_component(def->key), on->key);
+    }
+
+    /* the token datasets' keys together (the chain's branching against its
+     * vocabulary, its table's size) */
+    if (nl_dataset_kind_is_tokens(cfg->data.kind)) {
+        nl_error data_err = {0};
+        if (nl_token_spec_check(&cfg->data, &data_err) != NL_OK)
+            return nl_cfg_key_fail(cfg, err, data_err.key[0] ? data_err.key : "data.dataset", "%s",
+                            data_err.msg);
+    }
+    return NL_OK;
+}
+
+/* the run's length, the optimizer and the schedule together */
+static nl_code check_training(nl_config *cfg, nl_error *err)
+{
+    char where[800];
+    const nl_train_spec *t = &cfg->train;
+    if (t->epochs > 0 && t->steps > 0)
+        return nl_cfg_key_fail(cfg, err, "train.steps", "both train.epochs (%ld) and train.steps (%ld) are "
+                        "set; give exactly one", t->epochs, t->steps);
+    if (t->epochs <= 0 && t->steps <= 0)
+        return nl_cfg_key_fail(cfg, err, "train.epochs", "neither train.epochs nor train.steps is set; "
+                        "give exactly one");
+
+    const nl_optim_spec *o = &t->optimizer;
+    if (o->nesterov && (o->momentum <= 0 || o->dampening != 0)) {
+        const bool no_momentum = o->momentum <= 0;
+        const char *other = no_momentum ? "train.optimizer.momentum" : "train.optimizer.dampening";
+        return nl_cfg_key_fail(cfg, err, "train.optimizer.nesterov", "true needs momentum > 0 and "
+                        "dampening 0 (as in PyTorch), but %s is %g (%s)", nl_cfg_last_component(other),
+                        no_momentum ? (double)o->momentum : (double)o->dampening,
+                        nl_config_where(cfg, other, where, sizeof where));
+    }
+    const nl_schedule_spec *s = &t->schedule;
+    if (s->kind == NL_SCHED_STEP && s->n_milestones == 0)
+        return nl_cfg_key_fail(cfg, err, "train.schedule.type", "step needs train.schedule.milestones, "
+                        "the steps at which the learning rate is multiplied by gamma");
+    if (s->kind == NL_SCHED_COSINE && s->min_lr > o->lr)
+        return nl_cfg_key_fail(cfg, err, "train.schedule.min_lr", "%g is above the base learning rate "
+                        "train.optimizer.lr %g (%s); cosine decays from lr down to min_lr",
+                        (double)s->min_lr, (double)o->lr,
+                        nl_config_where(cfg, "train.optimizer.lr", where, sizeof where));
+    if (t->steps > 0 && s->warmup_steps >= t->steps)
+        nl_cfg_warn(cfg, "train.schedule.warmup_steps %d covers all %ld steps; the run never "
+                    "reaches the base learning rate's schedule", s->warmup_steps, t->steps);
+    /* milestones past the run's last step: nl_run_check, which knows the
+     * run's length also when it is given in epochs */
+    return NL_OK;
+}
+
+/* the batch against the dataset's size */
+static nl_code check_sizes(nl_config *cfg, nl_error *err)
+{
+    char where[800];
+    const nl_train_spec *t = &cfg->train;
+    /* token datasets count tokens in train_size and test_size, not samples */
+    const bool samples = !nl_dataset_kind_is_tokens(cfg->data.kind);
+    if (samples && cfg->data.train_size > 0 && t->batch_size > cfg->data.train_size)
+        return nl_cfg_key_fail(cfg, err, "train.batch_size", "%d is larger than data.train_size %ld "
+                        "(%s); training drops incomplete batches, so no step would run",
+                        t->batch_size, cfg->data.train_size,
+                        nl_config_where(cfg, "data.train_size", where, sizeof where));
+    if (samples && t->trace.activation[0] && cfg->data.test_size > 0 &&
+        t->trace.samples > cfg->data.test_size)
+        nl_cfg_warn(cfg, "train.trace.samples %d is more than data.test_size %ld; the trace uses "
+                    "all %ld test samples", t->trace.samples, cfg->data.test_size,
+                    cfg->data.test_size);
+    return NL_OK;
+}
+
+/* token models and token datasets go together */
+static nl_code check_tokens_match(nl_config *cfg, nl_error *err)
+{
+    if (nl_model_spec_tokens(&cfg->model) != nl_dataset_kind_is_tokens(cfg->data.kind)) {
+        char token_kinds[128];
+        int used = 0;
+        token_kinds[0] = '\0';
+        for (int k = 0; k < NL_DATA_COUNT; k++)
+            if (nl_dataset_kind_is_tokens((nl_dataset_kind)k))
+                used += snprintf(token_kinds + used, sizeof token_kinds - (size_t)used, "%s%s",
+                                 used ? " | " : "", nl_name_of(&nl_dataset_names, k));
+        if (nl_model_spec_tokens(&cfg->model))
+            return nl_cfg_key_fail(cfg, err, "model.arch", "'%s' reads token sequences, but data.dataset "
+                            "%s has images or feature vectors; accepted datasets: %s",
+                            nl_name_of(&nl_arch_names, cfg->model.arch),
+                            nl_name_of(&nl_dataset_names, cfg->data.kind), token_kinds);
+        return nl_cfg_key_fail(cfg, err, "data.dataset", "'%s' yields token sequences, but model.arch "
+                        "'%s' takes images or feature vectors; token datasets (%s) need "
+                        "model.arch %s", nl_name_of(&nl_dataset_names, cfg->data.kind),
+                        nl_name_of(&nl_arch_names, cfg->model.arch), token_kinds,
+                        nl_name_of(&nl_arch_names, NL_ARCH_LM));
+    }
+    return NL_OK;
+}
+
+/* a builder message starts "model: ..." or "layer x: ..."; drop the "model: " */
+static const char *strip_model(const char *msg)
+{
+    return strncmp(msg, "model: ", 7) == 0 ? msg + 7 : msg;
+}
+
+/* the model graph, built without memory (nl_model_check) */
+static nl_code check_model(nl_config *cfg, nl_error *err)
+{
+    char where[800];
+    /* QK-norm puts model.norm.type on each head's query and key: with a
+     * kind that adds no layer it would silently do nothing */
+    if (cfg->model.qk_norm && !nl_norm_info_of(cfg->model.norm.kind)->adds_layer)
+        return nl_cfg_key_fail(cfg, err, "model.qk_norm", "true needs a normalizer for the queries and "
+                        "keys, but model.norm.type is %s (%s); name one with model.norm.type "
+                        "(e.g. layer, as in Wortsman et al. 2023; with model.norm.placement none "
+                        "it normalizes only q and k), or set model.qk_norm false",
+                        nl_name_of(&nl_norm_names, cfg->model.norm.kind),
+                        nl_config_where(cfg, "model.norm.type", where, sizeof where));
+
+    nl_error model_err = {0};
+    if (nl_model_check(&cfg->model, cfg->train.batch_size, &model_err) != NL_OK) {
+        const char *key = model_err.key[0] ? model_err.key : "model";
+        char prefix[1024];
+        if (model_err.key[0])
+            nl_cfg_key_prefix(cfg, key, prefix, sizeof prefix);
+        else
+            snprintf(prefix, sizeof prefix, "%s: model: ", cfg->source[0] ? cfg->source : "config");
+        nl_code code = nl_fail(err, model_err.code == NL_ERR_NOMEM ? NL_ERR_NOMEM : NL_ERR_CONFIG,
+                               "%s%s", prefix, strip_model(model_err.msg));
+        nl_error_key(err, key);
+        return code;
+    }
+    return NL_OK;
+}
+
+nl_code nl_config_validate(nl_config *cfg, nl_error *err)
+{
+    nl_code code;
+    if ((code = check_keys(cfg, err)) || (code = check_training(cfg, err)) ||
+        (code = check_sizes(cfg, err)) || (code = check_tokens_match(cfg, err)))
+        return code;
+    return check_model(cfg, err);
+}

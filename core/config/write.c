@@ -1,0 +1,112 @@
+/* Config output: the resolved config as YAML (every key, in documentation
+ * order, inapplicable keys as comments) and the key table of
+ * configs/README.md, both generated from the schema. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "config/internal.h"
+#include "config/schema.h"
+
+/* ---- writing ---- */
+
+/* number of leading dotted components two keys' sections share */
+static int split(const char *key, char parts[][48], int max)
+{
+    int n = 0;
+    while (*key && n < max) {
+        size_t len = strcspn(key, ".");
+        snprintf(parts[n++], 48, "%.*s", (int)len, key);
+        key += len + (key[len] == '.');
+    }
+    return n;
+}
+
+nl_code nl_config_write(const nl_config *cfg, FILE *out, nl_error *err)
+{
+    char prev[8][48], cur[8][48], value[2048], when[256];
+    int n_prev = 0;
+    fprintf(out, NL_CONFIG_RESOLVED_HEADER "%s%s: every key, defaults filled in\n",
+            cfg->source[0] ? " of " : "", cfg->source);
+    for (int i = 0; i < nl_config_schema_count; i++) {
+        const nl_key_def *def = &nl_config_schema[i];
+        const int n = split(def->key, cur, 8);
+        int common = 0;
+        while (common < n - 1 && common < n_prev - 1 && !strcmp(cur[common], prev[common]))
+            common++;
+        for (int s = common; s < n - 1; s++)
+            fprintf(out, "%*s%s:\n", 2 * s, "", cur[s]);
+        const int indent = 2 * (n - 1);
+        const char *leaf = cur[n - 1];
+        if ((def->flags & NL_KF_ZERO_UNSET) && nl_schema_get_int(def, cfg) == 0)
+            fprintf(out, "%*s# %s: not set\n", indent, "", leaf);
+        else if (!nl_schema_applies(def, cfg))
+            fprintf(out, "%*s# %s: %s  # applies only when %s\n", indent, "", leaf,
+                    nl_schema_format(def, cfg, value, sizeof value),
+                    nl_schema_when_text(def, when, sizeof when));
+        else
+            fprintf(out, "%*s%s: %s\n", indent, "", leaf,
+                    nl_schema_format(def, cfg, value, sizeof value));
+        memcpy(prev, cur, sizeof cur);
+        n_prev = n;
+    }
+    if (fflush(out) != 0 || ferror(out))
+        return nl_fail(err, NL_ERR_IO, "writing the resolved config: %s", strerror(errno));
+    return NL_OK;
+}
+
+/* ---- documentation ---- */
+
+/* a table cell: '|' escaped */
+static void cell(FILE *out, const char *text)
+{
+    for (const char *p = text; *p; p++) {
+        if (*p == '|')
+            fputc('\\', out);
+        fputc(*p, out);
+    }
+}
+
+void nl_config_write_key_table(FILE *out)
+{
+    nl_config *d = malloc(sizeof *d);
+    if (!d)
+        return;
+    nl_config_defaults(d);
+    char value[2048], acc[512], when[256];
+    fprintf(out, "| key | type | default | accepted | meaning |\n");
+    fprintf(out, "|---|---|---|---|---|\n");
+    for (int i = 0; i < nl_config_schema_count; i++) {
+        const nl_key_def *def = &nl_config_schema[i];
+        fprintf(out, "| `%s` | %s | ", def->key, nl_schema_type_name(def));
+        if (def->default_doc) {
+            cell(out, def->default_doc);
+        } else if (def->off == offsetof(nl_config, data.path)) {
+            fprintf(out, "the dataset's default (");
+            for (int k = 0; k < NL_DATA_COUNT; k++)
+                if (nl_data_default_path_doc(k)[0]) {
+                    fprintf(out, "%s: `", nl_name_of(&nl_dataset_names, k));
+                    cell(out, nl_data_default_path_doc(k));
+                    fprintf(out, "`; ");
+                }
+            fprintf(out, "none for the others)");
+        } else {
+            fprintf(out, "`");
+            cell(out, nl_schema_format(def, d, value, sizeof value));
+            fprintf(out, "`");
+        }
+        fprintf(out, " | ");
+        cell(out, nl_schema_accepted(def, acc, sizeof acc));
+        fprintf(out, " | ");
+        cell(out, def->doc);
+        if (def->when_key) {
+            fprintf(out, " (only when ");
+            cell(out, nl_schema_when_text(def, when, sizeof when));
+            fprintf(out, ")");
+        }
+        fprintf(out, " |\n");
+    }
+    free(d);
+}
