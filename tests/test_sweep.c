@@ -380,7 +380,14 @@ START_TEST(test_bad_experiment_files)
         {"base: nope.yaml\ngrid: {seed: [1]}\n", {"bad.yaml:1:7:", "nope.yaml", "does not exist"}},
         /* read to the end, /dev/zero would take all memory */
         {"base: /dev/zero\ngrid: {seed: [1]}\n", {"bad.yaml:1:7:", "/dev/zero is not a regular file"}},
-        {"base: base.yaml\ngrid: {seed: [1]\n", {"bad.yaml:3:", "not valid YAML"}},
+        {"base: base.yaml\ngrid: {seed: [1]\n", {"bad.yaml:3:", "YAML syntax error"}},
+        /* the experiment file is read by the config's YAML walker: the same
+         * messages for the same mistakes */
+        {"base: base.yaml\ngrid:\n\tseed: [1]\n", {"bad.yaml:3:", "does not allow tabs"}},
+        {"base: base.yaml\nset: {train.steps: 1, train.steps: 2}\ngrid: {seed: [1]}\n",
+         {"bad.yaml:2:23: set: train.steps: duplicate key", "line 2, column 7"}},
+        {"base: base.yaml\ngrid: {seed: [1]}\nthreads: \"4\"\n", {"bad.yaml:3:10:", "remove the quotes"}},
+        {"base: base.yaml\ngrid: {seed: [1]}\nplots: [{kind: Curves}]\n", {"bad.yaml:3:16:", "did you mean 'curves'"}},
         {"base: base.yaml\ngrid: {seed: [1]}\nplots: [{kind: batchsize}]\n", {"bad.yaml:3:16:", "did you mean 'batch_size'"}},
         {"base: base.yaml\ngrid: {seed: [1, 2]}\nplots: [{kind: lr}]\n", {"bad.yaml:3:9:", "train.optimizer.lr"}},
         {"base:\n  model: {arch: mlp, norm: {type: bach}}\ngrid: {seed: [1]}\n",

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config/yamldoc.h"
+
 void nl_flat_free(nl_flat *f)
 {
     for (int i = 0; i < f->n; i++)
@@ -185,35 +187,19 @@ static nl_code flatten(yaml_document_t *doc, yaml_node_t *n, const char *prefix,
     return NL_OK;
 }
 
-static nl_code load_doc(const char *text, const char *source, yaml_document_t *doc, nl_error *err)
-{
-    yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser))
-        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
-    if (!yaml_parser_load(&parser, doc)) {
-        nl_fail(err, NL_ERR_CONFIG, "%s:%zu:%zu: %s", source, parser.problem_mark.line + 1,
-                parser.problem_mark.column + 1, parser.problem ? parser.problem : "YAML error");
-        yaml_parser_delete(&parser);
-        return NL_ERR_CONFIG;
-    }
-    yaml_parser_delete(&parser);
-    return NL_OK;
-}
-
 nl_code nl_flat_from_yaml(const char *text, const char *source, nl_flat *out, nl_error *err)
 {
     memset(out, 0, sizeof *out);
-    yaml_document_t doc;
-    nl_code rc = load_doc(text, source, &doc, err);
+    nl_yaml_doc y;
+    nl_code rc = nl_yaml_doc_load(&y, text, strlen(text), source, NULL, err);
     if (rc)
         return rc;
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    yaml_node_t *root = nl_yaml_root(&y);
     if (root && root->type == YAML_MAPPING_NODE)
-        rc = flatten(&doc, root, "", out, err);
+        rc = flatten(&y.doc, root, "", out, err);
     else if (root)
         rc = nl_fail(err, NL_ERR_CONFIG, "%s: expected a mapping at the top", source);
-    yaml_document_delete(&doc);
+    nl_yaml_doc_free(&y);
     if (rc)
         nl_flat_free(out);
     return rc;
@@ -222,16 +208,16 @@ nl_code nl_flat_from_yaml(const char *text, const char *source, nl_flat *out, nl
 nl_code nl_flat_overlay(nl_flat *f, const char *key, const char *value, nl_error *err)
 {
     remove_under(f, key);
-    yaml_document_t doc;
-    nl_code rc = load_doc(value, key, &doc, err);
+    nl_yaml_doc y;
+    nl_code rc = nl_yaml_doc_load(&y, value, strlen(value), key, NULL, err);
     if (rc)
         return rc;
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    yaml_node_t *root = nl_yaml_root(&y);
     if (!root)
         rc = nl_flat_set(f, key, "", err);
     else
-        rc = flatten(&doc, root, key, f, err);
-    yaml_document_delete(&doc);
+        rc = flatten(&y.doc, root, key, f, err);
+    nl_yaml_doc_free(&y);
     return rc;
 }
 

@@ -158,7 +158,7 @@ static nl_code no_second_document(yaml_parser_t *parser, const char *source, con
     nl_code code = NL_OK;
     if (yaml_document_get_root_node(&next))
         code = nl_fail(err, NL_ERR_CONFIG, "%s:%zu:%zu: a second YAML document starts here; a "
-                       "config is one document", source, next.start_mark.line + 1,
+                       "config or experiment file is one document", source, next.start_mark.line + 1,
                        next.start_mark.column + 1);
     yaml_document_delete(&next);
     return code;
@@ -332,8 +332,11 @@ nl_code nl_yaml_check_mapping(const nl_yaml_doc *d, const yaml_node_t *n, const 
             const yaml_node_t *other = nl_yaml_key(d, n, j);
             if (other->type != YAML_SCALAR_NODE || strcmp(nl_yaml_scalar(other), nl_yaml_scalar(k)))
                 continue;
+            /* a config's sections nest into dotted keys; other files'
+             * sections name their keys as "section: key" */
             char full[256];
-            snprintf(full, sizeof full, "%s%s%s", key ? key : "", key ? "." : "", nl_yaml_scalar(k));
+            snprintf(full, sizeof full, "%s%s%s", key ? key : "",
+                     !key ? "" : d->names_keys ? "." : ": ", nl_yaml_scalar(k));
             return nl_yaml_fail(d, k, full, "duplicate key (first given at line %d, column %d); "
                                 "each key may appear once", nl_yaml_line(other),
                                 nl_yaml_column(other));
@@ -606,4 +609,15 @@ nl_code nl_yaml_read_name(const nl_yaml_doc *d, const yaml_node_t *n, const char
     return nl_yaml_fail(d, n, label, "'%s' is not %s %s; accepted: %s%s",
                         nl_yaml_shown(s, text, sizeof text), article, table->what, acc,
                         nl_yaml_did_you_mean(guess_name(table, s), hint, sizeof hint));
+}
+
+nl_code nl_yaml_unknown_key(const nl_yaml_doc *d, const yaml_node_t *k, const char *section,
+                            const char *const *names, int count)
+{
+    char accepted[512], hint[160];
+    const char *name = nl_yaml_scalar(k);
+    return nl_yaml_fail(d, k, section, "unknown key '%s'%s; accepted: %s", name,
+                        nl_yaml_did_you_mean(nl_yaml_closest(name, names, count), hint,
+                                             sizeof hint),
+                        nl_yaml_join(names, count, ", ", accepted, sizeof accepted));
 }

@@ -60,7 +60,8 @@ nl_code nl_yaml_fail(const nl_yaml_doc *d, const yaml_node_t *n, const char *key
                      ...) __attribute__((format(printf, 4, 5)));
 
 /* A mapping whose keys are plain names, each given once; `what` says what
- * was expected ("a mapping of config keys to values") when n is no mapping. */
+ * was expected ("a mapping of config keys to values") when n is no mapping.
+ * `key` names the mapping (NULL at the top level). */
 nl_code nl_yaml_check_mapping(const nl_yaml_doc *d, const yaml_node_t *n, const char *key,
                               const char *what);
 
@@ -70,6 +71,10 @@ nl_code nl_yaml_check_mapping(const nl_yaml_doc *d, const yaml_node_t *n, const 
 const char *nl_yaml_closest(const char *word, const char *const *names, int count);
 /* " (did you mean 'x'?)", or "" when guess is NULL */
 const char *nl_yaml_did_you_mean(const char *guess, char *buf, size_t size);
+/* "unknown key 'x' (did you mean 'y'?); accepted: a, b" for a section
+ * whose keys are `names` */
+nl_code nl_yaml_unknown_key(const nl_yaml_doc *d, const yaml_node_t *k, const char *section,
+                            const char *const *names, int count);
 /* names joined by sep: "a | b | c" */
 const char *nl_yaml_join(const char *const *names, int count, const char *sep, char *buf,
                          size_t size);

@@ -12,65 +12,27 @@
 
 #include "config/config.h"
 #include "config/flat.h"
+#include "config/yamldoc.h"
 #include "log/files.h"
 #include "sweep/sweep.h"
 
 typedef struct {
     const char *path;
     const char *text;
-    yaml_document_t *doc;
+    nl_yaml_doc y;
     nl_experiment *e;
     nl_error *err;
 } parser;
 
 static nl_sweep_pos pos_of(const yaml_node_t *n)
 {
-    return (nl_sweep_pos){(int)n->start_mark.line + 1, (int)n->start_mark.column + 1};
-}
-
-__attribute__((format(printf, 4, 5))) static nl_code fail_at(parser *P, const yaml_node_t *n,
-                                                            const char *key, const char *fmt, ...)
-{
-    char msg[NL_ERROR_MSG_MAX - 600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (n)
-        return nl_fail(P->err, NL_ERR_CONFIG, "%s:%zu:%zu: %s%s%s", P->path, n->start_mark.line + 1,
-                       n->start_mark.column + 1, key ? key : "", key ? ": " : "", msg);
-    return nl_fail(P->err, NL_ERR_CONFIG, "%s: %s%s%s", P->path, key ? key : "", key ? ": " : "", msg);
-}
-
-static yaml_node_t *node(parser *P, int i) { return yaml_document_get_node(P->doc, i); }
-
-static const char *scalar(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
-
-static bool is_null(const yaml_node_t *n)
-{
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return false;
-    const char *s = scalar(n);
-    return !s[0] || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
-}
-
-static const char *describe(const yaml_node_t *n, char *buf, size_t size)
-{
-    if (n->type == YAML_MAPPING_NODE)
-        snprintf(buf, size, "a mapping");
-    else if (n->type == YAML_SEQUENCE_NODE)
-        snprintf(buf, size, "a list");
-    else if (is_null(n))
-        snprintf(buf, size, "an empty value");
-    else
-        snprintf(buf, size, "'%.60s'", scalar(n));
-    return buf;
+    return (nl_sweep_pos){nl_yaml_line(n), nl_yaml_column(n)};
 }
 
 static char *flow_text(parser *P, yaml_node_t *n)
 {
     nl_buf b = {0};
-    nl_yaml_flow_text(P->doc, n, &b);
+    nl_yaml_flow_text(&P->y.doc, n, &b);
     if (b.failed) {
         nl_buf_free(&b);
         return NULL;
@@ -80,93 +42,29 @@ static char *flow_text(parser *P, yaml_node_t *n)
     return b.data;
 }
 
-/* ---- checks shared by the sections ---- */
-
-static nl_code expect_mapping(parser *P, const yaml_node_t *n, const char *key, const char *what)
+/* a string of at most size - 1 characters */
+static nl_code parse_string(parser *P, const yaml_node_t *n, const char *key, char *out, size_t size)
 {
-    char d[128];
-    if (n->type != YAML_MAPPING_NODE)
-        return fail_at(P, n, key, "expected %s, got %s", what, describe(n, d, sizeof d));
-    /* keys must be plain strings and given once */
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = node(P, p->key);
-        if (k->type != YAML_SCALAR_NODE)
-            return fail_at(P, k, key, "a key must be a plain name, got %s", describe(k, d, sizeof d));
-        for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
-            yaml_node_t *kq = node(P, q->key);
-            if (!strcmp(scalar(kq), scalar(k)))
-                return fail_at(P, k, scalar(k), "given twice (first at line %zu)",
-                               kq->start_mark.line + 1);
-        }
-    }
-    return NL_OK;
-}
-
-static nl_code unknown_key(parser *P, const yaml_node_t *k, const char *section,
-                           const char *const *names, int count)
-{
-    const char *guess = nl_closest_name(scalar(k), names, count);
-    char accepted[512] = "";
-    size_t used = 0;
-    for (int i = 0; i < count && used < sizeof accepted - 1; i++)
-        used += (size_t)snprintf(accepted + used, sizeof accepted - used, "%s%s", i ? ", " : "", names[i]);
-    return fail_at(P, k, section, "unknown key '%s'%s%s%s; accepted: %s", scalar(k),
-                   guess ? " (did you mean '" : "", guess ? guess : "", guess ? "'?)" : "", accepted);
-}
-
-static nl_code parse_number(parser *P, const yaml_node_t *n, const char *key, double *out)
-{
-    char d[128];
-    if (n->type != YAML_SCALAR_NODE || is_null(n) || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return fail_at(P, n, key, "expected a number, got %s", describe(n, d, sizeof d));
-    char *end;
-    const double v = strtod(scalar(n), &end);
-    if (end == scalar(n) || *end || !isfinite(v))
-        return fail_at(P, n, key, "expected a number, got %s", describe(n, d, sizeof d));
-    *out = v;
+    const char *s;
+    nl_code rc = nl_yaml_read_string(&P->y, n, key, NULL, &s);
+    if (rc)
+        return rc;
+    if (strlen(s) >= size)
+        return nl_yaml_fail(&P->y, n, key, "too long (at most %zu characters)", size - 1);
+    memcpy(out, s, strlen(s) + 1);
     return NL_OK;
 }
 
 static nl_code parse_int(parser *P, const yaml_node_t *n, const char *key, int lo, int hi, int *out)
 {
-    char d[128];
-    if (n->type != YAML_SCALAR_NODE || is_null(n) || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return fail_at(P, n, key, "expected an integer, got %s", describe(n, d, sizeof d));
-    char *end;
-    const long v = strtol(scalar(n), &end, 10);
-    if (end == scalar(n) || *end)
-        return fail_at(P, n, key, "expected an integer, got %s", describe(n, d, sizeof d));
-    if (v < lo || v > hi)
-        return fail_at(P, n, key, "%ld is out of range; accepted: an integer in [%d, %d]", v, lo, hi);
-    *out = (int)v;
-    return NL_OK;
-}
-
-static nl_code parse_bool(parser *P, const yaml_node_t *n, const char *key, bool *out)
-{
-    char d[128];
-    if (n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
-        if (!strcmp(scalar(n), "true")) {
-            *out = true;
-            return NL_OK;
-        }
-        if (!strcmp(scalar(n), "false")) {
-            *out = false;
-            return NL_OK;
-        }
-    }
-    return fail_at(P, n, key, "expected true or false, got %s", describe(n, d, sizeof d));
-}
-
-static nl_code parse_string(parser *P, const yaml_node_t *n, const char *key, char *out, size_t size)
-{
-    char d[128];
-    if (n->type != YAML_SCALAR_NODE || is_null(n))
-        return fail_at(P, n, key, "expected a string, got %s", describe(n, d, sizeof d));
-    if (strlen(scalar(n)) >= size)
-        return fail_at(P, n, key, "too long (at most %zu characters)", size - 1);
-    memcpy(out, scalar(n), strlen(scalar(n)) + 1);
-    return NL_OK;
+    char accepted[64];
+    snprintf(accepted, sizeof accepted, "an integer in [%d, %d]", lo, hi);
+    const nl_yaml_range range = {.has_lo = true, .has_hi = true, .lo = lo, .hi = hi};
+    long long v;
+    nl_code rc = nl_yaml_read_int(&P->y, n, key, &range, accepted, hi, &v);
+    if (!rc)
+        *out = (int)v;
+    return rc;
 }
 
 /* ---- config keys ---- */
@@ -196,7 +94,7 @@ static const char *last_component(const char *key)
 /* a key of set/grid/derived/exclude must name a config key or section */
 static nl_code check_config_key(parser *P, const yaml_node_t *k, const char *section, bool leaf_only)
 {
-    const char *key = scalar(k);
+    const char *key = nl_yaml_scalar(k);
     const int kind = config_key_kind(key);
     if (kind == KEY_LEAF || (kind == KEY_SECTION && !leaf_only))
         return NL_OK;
@@ -205,7 +103,7 @@ static nl_code check_config_key(parser *P, const yaml_node_t *k, const char *sec
         for (int i = 0; i < nl_config_key_count() && !child[0]; i++)
             if (!strncmp(nl_config_key_name(i), key, strlen(key)) && nl_config_key_name(i)[strlen(key)] == '.')
                 child = nl_config_key_name(i);
-        return fail_at(P, k, section, "'%s' is a section of the config; name one of its keys (e.g. "
+        return nl_yaml_fail(&P->y, k, section, "'%s' is a section of the config; name one of its keys (e.g. "
                        "'%s')", key, child);
     }
     const int count = nl_config_key_count();
@@ -214,12 +112,12 @@ static nl_code check_config_key(parser *P, const yaml_node_t *k, const char *sec
         return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
     for (int i = 0; i < count; i++)
         names[i] = nl_config_key_name(i);
-    const char *guess = nl_closest_name(key, names, count);
+    const char *guess = nl_yaml_closest(key, names, count);
     /* "batch_size" for "train.batch_size": the same last component elsewhere */
     for (int i = 0; !guess && i < count; i++)
         if (!strcmp(last_component(names[i]), last_component(key)))
             guess = names[i];
-    nl_code rc = fail_at(P, k, section, "'%s' is not a config key%s%s%s (keys are dotted paths such "
+    nl_code rc = nl_yaml_fail(&P->y, k, section, "'%s' is not a config key%s%s%s (keys are dotted paths such "
                          "as train.batch_size; see configs/README.md)",
                          key, guess ? " (did you mean '" : "", guess ? guess : "", guess ? "'?)" : "");
     free(names);
@@ -228,12 +126,12 @@ static nl_code check_config_key(parser *P, const yaml_node_t *k, const char *sec
 
 static nl_code check_sweep_key(parser *P, const yaml_node_t *k, const char *section)
 {
-    const char *key = scalar(k);
+    const char *key = nl_yaml_scalar(k);
     if (!strcmp(key, "name"))
-        return fail_at(P, k, section, "'name' is set by the sweep: each run is named after its "
+        return nl_yaml_fail(&P->y, k, section, "'name' is set by the sweep: each run is named after its "
                        "directory (the sweep's own name is the top-level name:)");
     if (!strcmp(key, "threads"))
-        return fail_at(P, k, section, "the thread count of the runs is the experiment's top-level "
+        return nl_yaml_fail(&P->y, k, section, "the thread count of the runs is the experiment's top-level "
                        "'threads:' (or -j); it does not change results");
     return NL_OK;
 }
@@ -245,8 +143,8 @@ static nl_code parse_base(parser *P, yaml_node_t *n)
     nl_experiment *e = P->e;
     char d[128];
     e->base_pos = pos_of(n);
-    if (n->type == YAML_SCALAR_NODE && !is_null(n)) {
-        const char *s = scalar(n);
+    if (n->type == YAML_SCALAR_NODE && !nl_yaml_is_null(n)) {
+        const char *s = nl_yaml_scalar(n);
         if (s[0] == '/') {
             nl_copy_string(e->base_path, sizeof e->base_path, s);
         } else {
@@ -258,20 +156,20 @@ static nl_code parse_base(parser *P, yaml_node_t *n)
                 nl_copy_string(e->base_path, sizeof e->base_path, s);
         }
         if (!nl_path_exists(e->base_path))
-            return fail_at(P, n, "base", "the config file %s does not exist (a relative base is read "
+            return nl_yaml_fail(&P->y, n, "base", "the config file %s does not exist (a relative base is read "
                            "relative to the experiment file)", e->base_path);
         if (nl_is_dir(e->base_path))
-            return fail_at(P, n, "base", "%s is a directory; base names a config file (or is an "
+            return nl_yaml_fail(&P->y, n, "base", "%s is a directory; base names a config file (or is an "
                            "inline config)", e->base_path);
         struct stat st;
         if (stat(e->base_path, &st) == 0 && !S_ISREG(st.st_mode)) /* /dev/zero, a FIFO */
-            return fail_at(P, n, "base", "%s is not a regular file; base names a config file (or is "
+            return nl_yaml_fail(&P->y, n, "base", "%s is not a regular file; base names a config file (or is "
                            "an inline config)", e->base_path);
         return NL_OK;
     }
     if (n->type != YAML_MAPPING_NODE)
-        return fail_at(P, n, "base", "expected a config file name or an inline config (a mapping), "
-                       "got %s", describe(n, d, sizeof d));
+        return nl_yaml_fail(&P->y, n, "base", "expected a config file name or an inline config (a mapping), "
+                       "got %s", nl_yaml_describe(n, d, sizeof d));
     /* the inline config: the experiment text with everything outside the
      * mapping blanked, so the config module's messages point into the
      * experiment file at the right line and column */
@@ -307,7 +205,7 @@ static nl_code parse_base(parser *P, yaml_node_t *n)
 /* a key and its value, with their positions for later messages */
 static nl_code read_setting(parser *P, yaml_node_t *k, yaml_node_t *v, nl_sweep_setting *s)
 {
-    nl_copy_string(s->key, sizeof s->key, scalar(k));
+    nl_copy_string(s->key, sizeof s->key, nl_yaml_scalar(k));
     s->pos = pos_of(k);
     s->value_pos = pos_of(v);
     if (!(s->value = flow_text(P, v)))
@@ -318,18 +216,18 @@ static nl_code read_setting(parser *P, yaml_node_t *k, yaml_node_t *v, nl_sweep_
 static nl_code parse_set(parser *P, yaml_node_t *n)
 {
     nl_experiment *e = P->e;
-    nl_code rc = expect_mapping(P, n, "set", "a mapping of config keys to values (e.g. "
+    nl_code rc = nl_yaml_check_mapping(&P->y, n, "set", "a mapping of config keys to values (e.g. "
                                 "{train.epochs: 3})");
     if (rc)
         return rc;
     const int count = (int)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
     if (count > NL_SWEEP_MAX_SETS)
-        return fail_at(P, n, "set", "at most %d fixed settings", NL_SWEEP_MAX_SETS);
+        return nl_yaml_fail(&P->y, n, "set", "at most %d fixed settings", NL_SWEEP_MAX_SETS);
     e->sets = calloc((size_t)count + 1, sizeof *e->sets);
     if (!e->sets)
         return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = node(P, p->key), *v = node(P, p->value);
+        yaml_node_t *k = nl_yaml_node(&P->y, p->key), *v = nl_yaml_node(&P->y, p->value);
         if ((rc = check_config_key(P, k, "set", false)) || (rc = check_sweep_key(P, k, "set")))
             return rc;
         if ((rc = read_setting(P, k, v, &e->sets[e->n_sets++])))
@@ -342,145 +240,158 @@ static nl_code parse_grid(parser *P, yaml_node_t *n)
 {
     nl_experiment *e = P->e;
     char d[128];
-    nl_code rc = expect_mapping(P, n, "grid", "a mapping of config keys to lists of values (e.g. "
+    nl_code rc = nl_yaml_check_mapping(&P->y, n, "grid", "a mapping of config keys to lists of values (e.g. "
                                 "{train.batch_size: [8, 32]})");
     if (rc)
         return rc;
     const int count = (int)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
     if (count == 0)
-        return fail_at(P, n, "grid", "the grid is empty; give at least one key with a list of "
+        return nl_yaml_fail(&P->y, n, "grid", "the grid is empty; give at least one key with a list of "
                        "values (e.g. seed: [1, 2, 3])");
     if (count > NL_SWEEP_MAX_AXES)
-        return fail_at(P, n, "grid", "at most %d grid keys", NL_SWEEP_MAX_AXES);
+        return nl_yaml_fail(&P->y, n, "grid", "at most %d grid keys", NL_SWEEP_MAX_AXES);
     e->axes = calloc((size_t)count, sizeof *e->axes);
     if (!e->axes)
         return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = node(P, p->key), *v = node(P, p->value);
+        yaml_node_t *k = nl_yaml_node(&P->y, p->key), *v = nl_yaml_node(&P->y, p->value);
         if ((rc = check_config_key(P, k, "grid", false)) || (rc = check_sweep_key(P, k, "grid")))
             return rc;
         for (int i = 0; i < e->n_sets; i++)
-            if (!strcmp(e->sets[i].key, scalar(k)))
-                return fail_at(P, k, scalar(k), "is both in set: (line %d) and in the grid; give it "
+            if (!strcmp(e->sets[i].key, nl_yaml_scalar(k)))
+                return nl_yaml_fail(&P->y, k, nl_yaml_scalar(k), "is both in set: (line %d) and in the grid; give it "
                                "in one place", e->sets[i].pos.line);
         if (v->type != YAML_SEQUENCE_NODE) {
-            if (v->type == YAML_SCALAR_NODE && !is_null(v))
-                return fail_at(P, v, scalar(k), "expected a list of values, got %s (write [%s], or "
-                               "put a fixed value under set:)", describe(v, d, sizeof d), scalar(v));
-            return fail_at(P, v, scalar(k), "expected a list of values, got %s", describe(v, d, sizeof d));
+            if (v->type == YAML_SCALAR_NODE && !nl_yaml_is_null(v))
+                return nl_yaml_fail(&P->y, v, nl_yaml_scalar(k), "expected a list of values, got %s (write [%s], or "
+                               "put a fixed value under set:)", nl_yaml_describe(v, d, sizeof d), nl_yaml_scalar(v));
+            return nl_yaml_fail(&P->y, v, nl_yaml_scalar(k), "expected a list of values, got %s", nl_yaml_describe(v, d, sizeof d));
         }
         const int nv = (int)(v->data.sequence.items.top - v->data.sequence.items.start);
         if (nv == 0)
-            return fail_at(P, v, scalar(k), "the list of values is empty");
+            return nl_yaml_fail(&P->y, v, nl_yaml_scalar(k), "the list of values is empty");
         if (nv > NL_SWEEP_MAX_VALUES)
-            return fail_at(P, v, scalar(k), "%d values; accepted: at most %d values a key "
+            return nl_yaml_fail(&P->y, v, nl_yaml_scalar(k), "%d values; accepted: at most %d values a key "
                            "(and %ld runs in all)", nv, NL_SWEEP_MAX_VALUES, NL_SWEEP_MAX_COMBOS);
         nl_sweep_axis *a = &e->axes[e->n_axes++];
-        nl_copy_string(a->key, sizeof a->key, scalar(k));
+        nl_copy_string(a->key, sizeof a->key, nl_yaml_scalar(k));
         a->pos = pos_of(k);
         a->values = calloc((size_t)nv, sizeof *a->values);
         a->value_pos = calloc((size_t)nv, sizeof *a->value_pos);
         if (!a->values || !a->value_pos)
             return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
         for (int i = 0; i < nv; i++) {
-            yaml_node_t *item = node(P, v->data.sequence.items.start[i]);
-            if (is_null(item))
-                return fail_at(P, item, scalar(k), "value %d is empty", i + 1);
+            yaml_node_t *item = nl_yaml_node(&P->y, v->data.sequence.items.start[i]);
+            if (nl_yaml_is_null(item))
+                return nl_yaml_fail(&P->y, item, nl_yaml_scalar(k), "value %d is empty", i + 1);
             if (!(a->values[i] = flow_text(P, item)))
                 return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
             a->value_pos[i] = pos_of(item);
             a->n++;
             for (int j = 0; j < i; j++)
                 if (nl_values_equal(a->values[j], a->values[i]))
-                    return fail_at(P, item, scalar(k), "%s is given twice (also at line %d); every "
+                    return nl_yaml_fail(&P->y, item, nl_yaml_scalar(k), "%s is given twice (also at line %d); every "
                                    "value makes different runs", a->values[i], a->value_pos[j].line);
         }
     }
     return NL_OK;
 }
 
+/* one key of a derived rule into d */
+static nl_code parse_rule_key(parser *P, yaml_node_t *rk, yaml_node_t *rv, const char *label,
+                              nl_sweep_derived *d)
+{
+    static const char *const rule_keys[] = {"scale_with", "base_value", "base_at", "power", "round"};
+    const char *name = nl_yaml_scalar(rk);
+    nl_code rc;
+    if (!strcmp(name, "scale_with")) {
+        if ((rc = parse_string(P, rv, "scale_with", d->scale_with, sizeof d->scale_with)))
+            return rc;
+        return check_config_key(P, rv, "scale_with", true);
+    }
+    if (!strcmp(name, "base_value"))
+        return nl_yaml_read_number(&P->y, rv, "base_value", NULL, NULL, &d->base_value);
+    if (!strcmp(name, "base_at")) {
+        if ((rc = nl_yaml_read_number(&P->y, rv, "base_at", NULL, NULL, &d->base_at)))
+            return rc;
+        if (!(d->base_at > 0))
+            return nl_yaml_fail(&P->y, rv, "base_at", "must be > 0 (the value of scale_with at "
+                                "which the key is base_value)");
+        return NL_OK;
+    }
+    if (!strcmp(name, "power"))
+        return nl_yaml_read_number(&P->y, rv, "power", NULL, NULL, &d->power);
+    if (!strcmp(name, "round"))
+        return nl_yaml_read_bool(&P->y, rv, "round", &d->round);
+    return nl_yaml_unknown_key(&P->y, rk, label, rule_keys, 5);
+}
+
+/* one rule of derived: {scale_with: KEY, base_value: V, base_at: A[, power: P][, round: B]} */
+static nl_code parse_rule(parser *P, yaml_node_t *v, const char *label, nl_sweep_derived *d)
+{
+    nl_code rc = nl_yaml_check_mapping(&P->y, v, label, "a rule {scale_with: KEY, base_value: V, "
+                                       "base_at: A}");
+    if (rc)
+        return rc;
+    d->power = 1.0;
+    d->base_value = d->base_at = NAN;
+    for (int i = 0; i < nl_yaml_count(v); i++)
+        if ((rc = parse_rule_key(P, nl_yaml_key(&P->y, v, i), nl_yaml_value(&P->y, v, i), label, d)))
+            return rc;
+    const char *missing = !d->scale_with[0] ? "scale_with" : isnan(d->base_value) ? "base_value"
+                          : isnan(d->base_at) ? "base_at" : NULL;
+    if (missing)
+        return nl_yaml_fail(&P->y, v, label, "%s is missing; a rule is {scale_with: KEY, base_value: "
+                            "V, base_at: A[, power: P][, round: true]}: KEY's value x gives V * (x / "
+                            "A)^P", missing);
+    if (!strcmp(d->scale_with, d->key))
+        return nl_yaml_fail(&P->y, v, label, "scale_with names the derived key itself");
+    return NL_OK;
+}
+
 static nl_code parse_derived(parser *P, yaml_node_t *n)
 {
     nl_experiment *e = P->e;
-    nl_code rc = expect_mapping(P, n, "derived", "a mapping of config keys to rules (e.g. "
-                                "{train.optimizer.lr: {scale_with: train.batch_size, base_value: "
-                                "0.1, base_at: 256}})");
+    nl_code rc = nl_yaml_check_mapping(&P->y, n, "derived", "a mapping of config keys to rules (e.g. "
+                                       "{train.optimizer.lr: {scale_with: train.batch_size, "
+                                       "base_value: 0.1, base_at: 256}})");
     if (rc)
         return rc;
-    const int count = (int)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    const int count = nl_yaml_count(n);
     if (count > NL_SWEEP_MAX_DERIVED)
-        return fail_at(P, n, "derived", "at most %d derived keys", NL_SWEEP_MAX_DERIVED);
+        return nl_yaml_fail(&P->y, n, "derived", "at most %d derived keys", NL_SWEEP_MAX_DERIVED);
     e->derived = calloc((size_t)count + 1, sizeof *e->derived);
     if (!e->derived)
         return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
-    static const char *const rule_keys[] = {"scale_with", "base_value", "base_at", "power", "round"};
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = node(P, p->key), *v = node(P, p->value);
+    for (int p = 0; p < count; p++) {
+        yaml_node_t *k = nl_yaml_key(&P->y, n, p), *v = nl_yaml_value(&P->y, n, p);
         if ((rc = check_config_key(P, k, "derived", true)) || (rc = check_sweep_key(P, k, "derived")))
             return rc;
-        const char *key = scalar(k);
+        const char *key = nl_yaml_scalar(k);
         for (int i = 0; i < e->n_sets; i++)
             if (!strcmp(e->sets[i].key, key))
-                return fail_at(P, k, key, "is derived and also in set: (line %d); give it in one place",
-                               e->sets[i].pos.line);
+                return nl_yaml_fail(&P->y, k, key, "is derived and also in set: (line %d); give it "
+                                    "in one place", e->sets[i].pos.line);
         for (int i = 0; i < e->n_axes; i++)
             if (!strcmp(e->axes[i].key, key))
-                return fail_at(P, k, key, "is derived and also in the grid (line %d); give it in one "
-                               "place", e->axes[i].pos.line);
+                return nl_yaml_fail(&P->y, k, key, "is derived and also in the grid (line %d); give "
+                                    "it in one place", e->axes[i].pos.line);
         char label[128];
         snprintf(label, sizeof label, "derived %s", key);
-        if ((rc = expect_mapping(P, v, label, "a rule {scale_with: KEY, base_value: V, base_at: A}")))
-            return rc;
         nl_sweep_derived *d = &e->derived[e->n_derived++];
         nl_copy_string(d->key, sizeof d->key, key);
         d->pos = pos_of(k);
-        d->power = 1.0;
-        d->base_value = d->base_at = NAN;
-        for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
-            yaml_node_t *rk = node(P, q->key), *rv = node(P, q->value);
-            const char *name = scalar(rk);
-            if (!strcmp(name, "scale_with")) {
-                if ((rc = parse_string(P, rv, "scale_with", d->scale_with, sizeof d->scale_with)) ||
-                    (rc = check_config_key(P, rv, "scale_with", true)))
-                    return rc;
-            } else if (!strcmp(name, "base_value")) {
-                if ((rc = parse_number(P, rv, "base_value", &d->base_value)))
-                    return rc;
-            } else if (!strcmp(name, "base_at")) {
-                if ((rc = parse_number(P, rv, "base_at", &d->base_at)))
-                    return rc;
-                if (!(d->base_at > 0))
-                    return fail_at(P, rv, "base_at", "must be > 0 (the value of scale_with at which "
-                                   "the key is base_value)");
-            } else if (!strcmp(name, "power")) {
-                if ((rc = parse_number(P, rv, "power", &d->power)))
-                    return rc;
-            } else if (!strcmp(name, "round")) {
-                if ((rc = parse_bool(P, rv, "round", &d->round)))
-                    return rc;
-            } else {
-                return unknown_key(P, rk, label, rule_keys, 5);
-            }
-        }
-        const char *missing = !d->scale_with[0] ? "scale_with" : isnan(d->base_value) ? "base_value"
-                              : isnan(d->base_at) ? "base_at" : NULL;
-        if (missing)
-            return fail_at(P, v, label, "%s is missing; a rule is {scale_with: KEY, base_value: V, "
-                           "base_at: A[, power: P][, round: true]}: KEY's value x gives V * (x / A)^P",
-                           missing);
-        if (!strcmp(d->scale_with, d->key))
-            return fail_at(P, v, label, "scale_with names the derived key itself");
+        if ((rc = parse_rule(P, v, label, d)))
+            return rc;
     }
     /* scale_with may not be derived itself (one level, no order to follow) */
     for (int i = 0; i < e->n_derived; i++)
         for (int j = 0; j < e->n_derived; j++)
-            if (!strcmp(e->derived[i].scale_with, e->derived[j].key)) {
-                char label[128];
-                snprintf(label, sizeof label, "derived %s", e->derived[i].key);
-                return nl_fail(P->err, NL_ERR_CONFIG, "%s:%d:%d: %s: scale_with %s is derived itself; "
-                               "scale with a grid, set or base key", P->path, e->derived[i].pos.line,
-                               e->derived[i].pos.column, label, e->derived[j].key);
-            }
+            if (!strcmp(e->derived[i].scale_with, e->derived[j].key))
+                return nl_fail(P->err, NL_ERR_CONFIG, "%s:%d:%d: derived %s: scale_with %s is "
+                               "derived itself; scale with a grid, set or base key", P->path,
+                               e->derived[i].pos.line, e->derived[i].pos.column, e->derived[i].key,
+                               e->derived[j].key);
     return NL_OK;
 }
 
@@ -489,27 +400,27 @@ static nl_code parse_exclude(parser *P, yaml_node_t *n)
     nl_experiment *e = P->e;
     char d[128];
     if (n->type != YAML_SEQUENCE_NODE)
-        return fail_at(P, n, "exclude", "expected a list of mappings (e.g. - {model.norm.type: "
-                       "instance, model.arch: mlp}), got %s", describe(n, d, sizeof d));
+        return nl_yaml_fail(&P->y, n, "exclude", "expected a list of mappings (e.g. - {model.norm.type: "
+                       "instance, model.arch: mlp}), got %s", nl_yaml_describe(n, d, sizeof d));
     const int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
     e->excludes = calloc((size_t)count + 1, sizeof *e->excludes);
     if (!e->excludes)
         return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
     for (int i = 0; i < count; i++) {
-        yaml_node_t *m = node(P, n->data.sequence.items.start[i]);
-        nl_code rc = expect_mapping(P, m, "exclude", "a mapping of config keys to values");
+        yaml_node_t *m = nl_yaml_node(&P->y, n->data.sequence.items.start[i]);
+        nl_code rc = nl_yaml_check_mapping(&P->y, m, "exclude", "a mapping of config keys to values");
         if (rc)
             return rc;
         const int nk = (int)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
         if (nk == 0)
-            return fail_at(P, m, "exclude", "an empty entry would exclude every run");
+            return nl_yaml_fail(&P->y, m, "exclude", "an empty entry would exclude every run");
         nl_sweep_exclusion *x = &e->excludes[e->n_excludes++];
         x->pos = pos_of(m);
         x->items = calloc((size_t)nk, sizeof *x->items);
         if (!x->items)
             return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
         for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-            yaml_node_t *k = node(P, p->key), *v = node(P, p->value);
+            yaml_node_t *k = nl_yaml_node(&P->y, p->key), *v = nl_yaml_node(&P->y, p->value);
             if ((rc = check_config_key(P, k, "exclude", false)))
                 return rc;
             if ((rc = read_setting(P, k, v, &x->items[x->n++])))
@@ -524,19 +435,19 @@ static nl_code parse_plots(parser *P, yaml_node_t *n)
     nl_experiment *e = P->e;
     char d[128];
     if (n->type != YAML_SEQUENCE_NODE)
-        return fail_at(P, n, "plots", "expected a list of plots (e.g. - {kind: curves}), got %s",
-                       describe(n, d, sizeof d));
+        return nl_yaml_fail(&P->y, n, "plots", "expected a list of plots (e.g. - {kind: curves}), got %s",
+                       nl_yaml_describe(n, d, sizeof d));
     const int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
     e->plots = calloc((size_t)count + 1, sizeof *e->plots);
     if (!e->plots)
         return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
     if (count > NL_PLOT_MAX_OUTPUTS)
-        return fail_at(P, n, "plots", "at most %d plots", NL_PLOT_MAX_OUTPUTS);
+        return nl_yaml_fail(&P->y, n, "plots", "at most %d plots", NL_PLOT_MAX_OUTPUTS);
     static const char *const plot_keys[] = {"kind", "metric", "split", "threshold", "name", "x", "color", "panel"};
     const int n_plot_keys = (int)(sizeof plot_keys / sizeof plot_keys[0]);
     for (int i = 0; i < count; i++) {
-        yaml_node_t *m = node(P, n->data.sequence.items.start[i]);
-        nl_code rc = expect_mapping(P, m, "plots", "a plot {kind: K, ...}");
+        yaml_node_t *m = nl_yaml_node(&P->y, n->data.sequence.items.start[i]);
+        nl_code rc = nl_yaml_check_mapping(&P->y, m, "plots", "a plot {kind: K, ...}");
         if (rc)
             return rc;
         nl_sweep_plot *pl = &e->plots[e->n_plots++];
@@ -544,19 +455,12 @@ static nl_code parse_plots(parser *P, yaml_node_t *n)
         nl_plot_spec_init(&pl->spec, NL_PLOT_CURVES);
         bool have_kind = false;
         for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-            yaml_node_t *k = node(P, p->key), *v = node(P, p->value);
-            const char *name = scalar(k);
+            yaml_node_t *k = nl_yaml_node(&P->y, p->key), *v = nl_yaml_node(&P->y, p->value);
+            const char *name = nl_yaml_scalar(k);
             if (!strcmp(name, "kind")) {
-                char kind[64], acc[256];
-                if ((rc = parse_string(P, v, "kind", kind, sizeof kind)))
+                int kv;
+                if ((rc = nl_yaml_read_name(&P->y, v, "plots: kind", &nl_plot_kind_names, &kv)))
                     return rc;
-                const int kv = nl_name_lookup(&nl_plot_kind_names, kind);
-                if (kv < 0) {
-                    const char *guess = nl_closest_in_table(&nl_plot_kind_names, kind);
-                    return fail_at(P, v, "plots: kind", "'%s' is not a plot kind; accepted: %s%s%s%s",
-                                   kind, nl_name_choices(&nl_plot_kind_names, acc, sizeof acc),
-                                   guess ? " (did you mean '" : "", guess ? guess : "", guess ? "'?)" : "");
-                }
                 pl->spec.kind = (nl_plot_kind)kv;
                 have_kind = true;
             } else if (!strcmp(name, "metric")) {
@@ -566,14 +470,14 @@ static nl_code parse_plots(parser *P, yaml_node_t *n)
                 if ((rc = parse_string(P, v, "plots: split", pl->spec.split, sizeof pl->spec.split)))
                     return rc;
             } else if (!strcmp(name, "threshold")) {
-                if ((rc = parse_number(P, v, "plots: threshold", &pl->spec.threshold)))
+                if ((rc = nl_yaml_read_number(&P->y, v, "plots: threshold", NULL, NULL, &pl->spec.threshold)))
                     return rc;
             } else if (!strcmp(name, "name")) {
                 if ((rc = parse_string(P, v, "plots: name", pl->spec.name, sizeof pl->spec.name)))
                     return rc;
                 for (const char *c = pl->spec.name; *c; c++)
                     if (!isalnum((unsigned char)*c) && !strchr("._-", *c))
-                        return fail_at(P, v, "plots: name", "'%s' is not a file name; accepted: "
+                        return nl_yaml_fail(&P->y, v, "plots: name", "'%s' is not a file name; accepted: "
                                        "letters, digits, '.', '_', '-'", pl->spec.name);
             } else if (!strcmp(name, "x") || !strcmp(name, "color") || !strcmp(name, "panel")) {
                 char *field = !strcmp(name, "x") ? pl->spec.x : !strcmp(name, "color") ? pl->spec.color : pl->spec.panel;
@@ -582,20 +486,20 @@ static nl_code parse_plots(parser *P, yaml_node_t *n)
                 if ((rc = parse_string(P, v, what, field, sizeof pl->spec.x)))
                     return rc;
             } else {
-                return unknown_key(P, k, "plots", plot_keys, n_plot_keys);
+                return nl_yaml_unknown_key(&P->y, k, "plots", plot_keys, n_plot_keys);
             }
         }
         if (!have_kind)
-            return fail_at(P, m, "plots", "kind is missing; accepted kinds: %s",
+            return nl_yaml_fail(&P->y, m, "plots", "kind is missing; accepted kinds: %s",
                            nl_name_choices(&nl_plot_kind_names, d, sizeof d));
         char msg[512];
         if (!nl_plot_spec_check(&pl->spec, msg, sizeof msg))
-            return fail_at(P, m, "plots", "%s", msg);
+            return nl_yaml_fail(&P->y, m, "plots", "%s", msg);
         char mine[64], other[64];
         nl_plot_spec_name(&pl->spec, mine, sizeof mine);
         for (int j = 0; j < e->n_plots - 1; j++)
             if (!strcmp(nl_plot_spec_name(&e->plots[j].spec, other, sizeof other), mine))
-                return fail_at(P, m, "plots", "a second plot named '%s' (line %d); give one a name:",
+                return nl_yaml_fail(&P->y, m, "plots", "a second plot named '%s' (line %d); give one a name:",
                                mine, e->plots[j].pos.line);
     }
     return NL_OK;
@@ -668,7 +572,7 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
     if (!root)
         return nl_fail(P->err, NL_ERR_CONFIG, "%s: the experiment file is empty; it needs at least "
                        "base: and grid:", P->path);
-    if ((rc = expect_mapping(P, root, NULL, "a mapping (name:, base:, set:, grid:, derived:, "
+    if ((rc = nl_yaml_check_mapping(&P->y, root, NULL, "a mapping (name:, base:, set:, grid:, derived:, "
                              "exclude:, threads:, plots:)")))
         return rc;
     static const char *const top[] = {"name", "base", "set", "grid", "derived", "exclude", "threads",
@@ -676,48 +580,48 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
     enum { N_TOP = 8 };
     yaml_node_t *found[N_TOP] = {0};
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = node(P, p->key);
+        yaml_node_t *k = nl_yaml_node(&P->y, p->key);
         int which = -1;
         for (int i = 0; i < N_TOP; i++)
-            if (!strcmp(scalar(k), top[i]))
+            if (!strcmp(nl_yaml_scalar(k), top[i]))
                 which = i;
         if (which < 0) {
             /* a config key at the top: probably meant for set: or base: */
-            if (config_key_kind(scalar(k)) != KEY_UNKNOWN && !nl_closest_name(scalar(k), top, N_TOP))
-                return fail_at(P, k, NULL, "unknown key '%s': config keys go under set: (or grid:), "
-                               "e.g. set: {%s: ...}", scalar(k), scalar(k));
-            return unknown_key(P, k, NULL, top, N_TOP);
+            if (config_key_kind(nl_yaml_scalar(k)) != KEY_UNKNOWN && !nl_closest_name(nl_yaml_scalar(k), top, N_TOP))
+                return nl_yaml_fail(&P->y, k, NULL, "unknown key '%s': config keys go under set: (or grid:), "
+                               "e.g. set: {%s: ...}", nl_yaml_scalar(k), nl_yaml_scalar(k));
+            return nl_yaml_unknown_key(&P->y, k, NULL, top, N_TOP);
         }
-        found[which] = node(P, p->value);
+        found[which] = nl_yaml_node(&P->y, p->value);
     }
     /* sections in dependency order: set before grid before derived */
     if (found[0]) {
         if ((rc = parse_string(P, found[0], "name", e->name, sizeof e->name)))
             return rc;
         if (!valid_name(e->name))
-            return fail_at(P, found[0], "name", "'%s' is not a valid sweep name (it names the sweep "
+            return nl_yaml_fail(&P->y, found[0], "name", "'%s' is not a valid sweep name (it names the sweep "
                            "directory); accepted: letters, digits, '.', '_', '-', not starting with "
                            "'.' or '-'", e->name);
     }
     if (!found[1])
-        return fail_at(P, root, NULL, "base: is missing; give the config every run starts from (a "
+        return nl_yaml_fail(&P->y, root, NULL, "base: is missing; give the config every run starts from (a "
                        "file relative to the experiment file, or an inline mapping)");
     if ((rc = parse_base(P, found[1])))
         return rc;
-    if (found[2] && !is_null(found[2]) && (rc = parse_set(P, found[2])))
+    if (found[2] && !nl_yaml_is_null(found[2]) && (rc = parse_set(P, found[2])))
         return rc;
     if (!found[3])
-        return fail_at(P, root, NULL, "grid: is missing; give at least one key with a list of values "
+        return nl_yaml_fail(&P->y, root, NULL, "grid: is missing; give at least one key with a list of values "
                        "(e.g. grid: {seed: [1, 2, 3]})");
     if ((rc = parse_grid(P, found[3])))
         return rc;
-    if (found[4] && !is_null(found[4]) && (rc = parse_derived(P, found[4])))
+    if (found[4] && !nl_yaml_is_null(found[4]) && (rc = parse_derived(P, found[4])))
         return rc;
-    if (found[5] && !is_null(found[5]) && (rc = parse_exclude(P, found[5])))
+    if (found[5] && !nl_yaml_is_null(found[5]) && (rc = parse_exclude(P, found[5])))
         return rc;
     if (found[6] && (rc = parse_int(P, found[6], "threads", 0, 1024, &e->threads)))
         return rc;
-    if (found[7] && !is_null(found[7]) && ((rc = parse_plots(P, found[7])) || (rc = check_plots_apply(P))))
+    if (found[7] && !nl_yaml_is_null(found[7]) && ((rc = parse_plots(P, found[7])) || (rc = check_plots_apply(P))))
         return rc;
     return NL_OK;
 }
@@ -741,26 +645,12 @@ nl_code nl_experiment_parse(const char *text, const char *path, nl_experiment *o
 {
     memset(out, 0, sizeof *out);
     nl_copy_string(out->path, sizeof out->path, path);
-    nl_code screened = nl_yaml_screen(text, strlen(text), path, NULL, err);
-    if (screened)
-        return screened;
-    yaml_parser_t yp;
-    yaml_document_t doc;
-    if (!yaml_parser_initialize(&yp))
-        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-    yaml_parser_set_input_string(&yp, (const unsigned char *)text, strlen(text));
-    if (!yaml_parser_load(&yp, &doc)) {
-        nl_fail(err, NL_ERR_CONFIG, "%s:%zu:%zu: not valid YAML: %s%s%s", path,
-                yp.problem_mark.line + 1, yp.problem_mark.column + 1,
-                yp.problem ? yp.problem : "syntax error", yp.context ? " " : "",
-                yp.context ? yp.context : "");
-        yaml_parser_delete(&yp);
-        return NL_ERR_CONFIG;
-    }
-    yaml_parser_delete(&yp);
-    parser P = {path, text, &doc, out, err};
-    nl_code rc = parse_root(&P, yaml_document_get_root_node(&doc));
-    yaml_document_delete(&doc);
+    parser P = {.path = path, .text = text, .e = out, .err = err};
+    nl_code rc = nl_yaml_doc_load(&P.y, text, strlen(text), path, NULL, err);
+    if (rc)
+        return rc;
+    rc = parse_root(&P, nl_yaml_root(&P.y));
+    nl_yaml_doc_free(&P.y);
     if (rc == NL_OK && !out->name[0])
         default_sweep_name(path, out->name, sizeof out->name);
     if (rc)
