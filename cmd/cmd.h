@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "base/status.h"
+#include "sweep/sched.h"
 
 typedef struct {
     const char *name;
@@ -36,9 +37,12 @@ int cmd_compare(int argc, char **argv);
 int nl_cmd_report(const char *command, const nl_error *err);
 /* the same on `stream` */
 int nl_cmd_report_to(FILE *stream, const char *command, const nl_error *err);
-/* `normlab run` with this command line as a thread of a sweep: its output
- * goes to log_fd, *stop stops it (an nl_sweep_thread_fn) */
-int nl_cmd_run_in_thread(void *ctx, int argc, char **argv, int log_fd, atomic_int *stop);
+/* A sweep's run as a thread of the sweep: `normlab run` as its description
+ * asks, its output to log_fd, *stop stops it (an nl_sweep_thread_fn) */
+int nl_cmd_run_in_thread(void *ctx, const nl_sweep_run_desc *run, int log_fd, atomic_int *stop);
+/* the `normlab run` command line of a sweep's run (argv[0] "normlab"): what
+ * its process is started with (an nl_sweep_exec_options.command_line) */
+void nl_cmd_run_command_line(const nl_sweep_run_desc *run, nl_sweep_command *out);
 /* usage error: prints the message and a pointer to --help, returns 2 */
 int nl_cmd_usage_error(const char *command, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "data/share.h"
 #include "dist/dist.h"
+#include "sweep/sched.h"
 #include "train/run.h"
 
 /* a measured value, or what stands in its place: a diverged loss is
@@ -129,7 +130,19 @@ static void show_note(void *ctx, const char *message)
         fprintf(ps->err, "normlab run: %s\n", message);
 }
 
-static int run_command(int argc, char **argv, nl_dist *dist, const run_io *io);
+/* what a `normlab run` command line asks for (or a sweep's run
+ * description, which is the same thing without the spelling) */
+typedef struct {
+    const char *config_path, *out_dir;
+    const char *overrides[257]; /* --set, and --threads as threads=N */
+    int n_overrides, device;     /* device: -1 for the config's */
+    bool force, quiet;
+    char threads_set[32];
+    char command[2048];          /* the command line, recorded in the run */
+} run_args;
+
+static int run_with(const run_args *a, nl_dist *dist, const run_io *io);
+static int parse_run_args(int argc, char **argv, run_args *a);
 /* a rank other than 0: its stderr while /dev/null stands in for it */
 static int saved_stderr = -1;
 
@@ -153,7 +166,11 @@ int cmd_run(int argc, char **argv)
         }
     }
     const run_io io = {.out = stdout, .err = stderr, .stop = &stop_requested, .own_signals = true};
-    int status = run_command(argc, argv, dist, &io);
+    run_args *a = calloc(1, sizeof *a);
+    int status = a ? parse_run_args(argc, argv, a) : 1;
+    if (status < 0)
+        status = run_with(a, dist, &io);
+    free(a);
     if (saved_stderr >= 0) {
         dup2(saved_stderr, STDERR_FILENO);
         close(saved_stderr);
@@ -167,92 +184,159 @@ int cmd_run(int argc, char **argv)
     return status;
 }
 
-/* A sweep's run as a thread of the sweep's process: what `normlab run`
- * with this command line would print goes to the run's log, and the
- * sweep's flag stops it. Its argv is the sweep's own making, so a usage
- * error (a bug) still shows on the sweep's stderr. */
-int nl_cmd_run_in_thread(void *ctx, int argc, char **argv, int log_fd, atomic_int *stop)
+/* joins words into a command line: "normlab run a.yaml --out d ..." */
+static void join_words(const char *const *words, int n, char *out, size_t size)
 {
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < n && used < size - 2; i++)
+        used += (size_t)snprintf(out + used, size - used, "%s%s", i ? " " : "", words[i]);
+}
+
+/* The command line of a sweep's run: `normlab run` spelt for a
+ * description (an nl_sweep_exec_options.command_line). */
+void nl_cmd_run_command_line(const nl_sweep_run_desc *run, nl_sweep_command *out)
+{
+    char threads[16];
+    snprintf(threads, sizeof threads, "%d", run->threads);
+    const char *words[NL_SWEEP_MAX_ARGS];
+    int n = 0;
+    words[n++] = "normlab";
+    words[n++] = "run";
+    words[n++] = run->config_path;
+    words[n++] = "--out";
+    words[n++] = run->out_dir;
+    if (run->quiet)
+        words[n++] = "--quiet";
+    words[n++] = "--threads";
+    words[n++] = threads;
+    if (run->force)
+        words[n++] = "--force";
+    memset(out, 0, sizeof *out);
+    size_t used = 0;
+    for (int i = 0; i < n && used + strlen(words[i]) + 1 <= sizeof out->text; i++) {
+        out->argv[out->argc++] = out->text + used;
+        memcpy(out->text + used, words[i], strlen(words[i]) + 1);
+        used += strlen(words[i]) + 1;
+    }
+    out->argv[out->argc] = NULL;
+}
+
+/* A sweep's run as a thread of the sweep's process: its description taken
+ * as `normlab run` would take the command line that spells it; what that
+ * process would print goes to the run's log, and the sweep's flag stops it. */
+int nl_cmd_run_in_thread(void *ctx, const nl_sweep_run_desc *run, int log_fd, atomic_int *stop)
+{
+    run_args *a = calloc(1, sizeof *a);
     const int fd = dup(log_fd);
     FILE *log = fd >= 0 ? fdopen(fd, "a") : NULL;
-    if (!log) {
-        if (fd >= 0)
+    if (!log || !a) {
+        if (fd >= 0 && !log)
             close(fd);
+        if (log)
+            fclose(log);
+        free(a);
         return 1;
     }
     setvbuf(log, NULL, _IOLBF, 0);
+    a->config_path = run->config_path;
+    a->out_dir = run->out_dir;
+    a->device = -1;
+    a->force = run->force;
+    a->quiet = run->quiet;
+    snprintf(a->threads_set, sizeof a->threads_set, "threads=%d", run->threads);
+    a->overrides[a->n_overrides++] = a->threads_set;
+    nl_sweep_command line;
+    nl_cmd_run_command_line(run, &line);
+    join_words((const char *const *)line.argv, line.argc, a->command, sizeof a->command);
     const run_io io = {.out = log, .err = log, .stop = stop, .data_share = ctx};
-    /* argv[0] is "normlab"; a subcommand's own argv starts at its name */
-    const int status = argc > 1 ? run_command(argc - 1, argv + 1, NULL, &io) : 2;
+    const int status = run_with(a, NULL, &io);
+    free(a);
     return fclose(log) == 0 || status ? status : 1;
 }
 
-static int run_command(int argc, char **argv, nl_dist *dist, const run_io *io)
+/* One option with its value (--set, --out, --threads, --device) into a;
+ * -1 when taken, else the exit status of a usage error. */
+static int take_valued_option(const char *opt, const char *v, const char *next, run_args *a)
 {
-    const char *config_path = NULL, *out_dir = NULL;
-    const char *overrides[256];
-    int n_overrides = 0, device = -1;
-    char threads_set[32];
-    bool force = false, quiet = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (nl_cmd_is_help(a)) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--set") == 0 || strcmp(a, "--out") == 0 ||
-                   strcmp(a, "--threads") == 0 || strcmp(a, "--device") == 0) {
-            if (i + 1 >= argc)
-                return nl_cmd_usage_error("run", "%s needs a value", a);
-            const char *v = argv[++i];
-            if (strcmp(a, "--set") == 0) {
-                if (nl_cmd_check_set("run", v, i + 1 < argc ? argv[i + 1] : NULL))
-                    return 2;
-                if (n_overrides == 256)
-                    return nl_cmd_usage_error("run", "too many --set options (at most 256)");
-                overrides[n_overrides++] = v;
-            } else if (strcmp(a, "--out") == 0) {
-                /* "" (an unset variable) is not "no --out": refused, not
-                 * quietly replaced by results/<name>/ */
-                if (!v[0])
-                    return nl_cmd_usage_error("run", "--out needs a directory, got ''");
-                out_dir = v;
-            } else if (strcmp(a, "--threads") == 0) {
-                char *end;
-                long t = strtol(v, &end, 10);
-                if (*end || end == v || !isdigit((unsigned char)v[0]) || t < 0 || t > NL_CONFIG_MAX_THREADS)
-                    return nl_cmd_usage_error("run", "--threads: '%s' is not a thread count (0..%d; 0: "
-                                              "the cores other processes leave free)", v,
-                                              NL_CONFIG_MAX_THREADS);
-                /* the config's own key, so that 0 means what threads: 0 means
-                 * and config.yaml records the count asked for */
-                if (n_overrides == 256)
-                    return nl_cmd_usage_error("run", "too many --set options (at most 256)");
-                snprintf(threads_set, sizeof threads_set, "threads=%ld", t);
-                overrides[n_overrides++] = threads_set;
-            } else {
-                device = nl_name_lookup(&nl_device_names, v);
-                if (device < 0) {
-                    char choices[64];
-                    return nl_cmd_usage_error("run", "--device: '%s' is not a device; accepted: %s", v,
-                                              nl_name_choices(&nl_device_names, choices, sizeof choices));
-                }
-            }
-        } else if (strcmp(a, "--force") == 0) {
-            force = true;
-        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            quiet = true;
-        } else if (a[0] == '-' && a[1]) {
-            return nl_cmd_usage_error("run", "unknown option '%s'", a);
-        } else if (config_path) {
-            return nl_cmd_usage_error("run", "one config at a time ('%s' and '%s'); use normlab sweep for several",
-                                      config_path, a);
-        } else {
-            config_path = a;
+    if (strcmp(opt, "--set") == 0) {
+        if (nl_cmd_check_set("run", v, next))
+            return 2;
+        if (a->n_overrides == 256)
+            return nl_cmd_usage_error("run", "too many --set options (at most 256)");
+        a->overrides[a->n_overrides++] = v;
+    } else if (strcmp(opt, "--out") == 0) {
+        /* "" (an unset variable) is not "no --out": refused, not
+         * quietly replaced by results/<name>/ */
+        if (!v[0])
+            return nl_cmd_usage_error("run", "--out needs a directory, got ''");
+        a->out_dir = v;
+    } else if (strcmp(opt, "--threads") == 0) {
+        char *end;
+        long t = strtol(v, &end, 10);
+        if (*end || end == v || !isdigit((unsigned char)v[0]) || t < 0 || t > NL_CONFIG_MAX_THREADS)
+            return nl_cmd_usage_error("run", "--threads: '%s' is not a thread count (0..%d; 0: "
+                                      "the cores other processes leave free)", v,
+                                      NL_CONFIG_MAX_THREADS);
+        /* the config's own key, so that 0 means what threads: 0 means
+         * and config.yaml records the count asked for */
+        if (a->n_overrides == 256)
+            return nl_cmd_usage_error("run", "too many --set options (at most 256)");
+        snprintf(a->threads_set, sizeof a->threads_set, "threads=%ld", t);
+        a->overrides[a->n_overrides++] = a->threads_set;
+    } else {
+        a->device = nl_name_lookup(&nl_device_names, v);
+        if (a->device < 0) {
+            char choices[64];
+            return nl_cmd_usage_error("run", "--device: '%s' is not a device; accepted: %s", v,
+                                      nl_name_choices(&nl_device_names, choices, sizeof choices));
         }
     }
-    if (!config_path)
-        return nl_cmd_usage_error("run", "no config file given");
+    return -1;
+}
 
+/* `normlab run`'s command line into a: -1 when it asks for a run, else the
+ * exit status (0 after --help, 2 after a usage error) */
+static int parse_run_args(int argc, char **argv, run_args *a)
+{
+    a->device = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (nl_cmd_is_help(arg)) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(arg, "--set") == 0 || strcmp(arg, "--out") == 0 ||
+                   strcmp(arg, "--threads") == 0 || strcmp(arg, "--device") == 0) {
+            if (i + 1 >= argc)
+                return nl_cmd_usage_error("run", "%s needs a value", arg);
+            const char *v = argv[++i];
+            const int status = take_valued_option(arg, v, i + 1 < argc ? argv[i + 1] : NULL, a);
+            if (status >= 0)
+                return status;
+        } else if (strcmp(arg, "--force") == 0) {
+            a->force = true;
+        } else if (strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) {
+            a->quiet = true;
+        } else if (arg[0] == '-' && arg[1]) {
+            return nl_cmd_usage_error("run", "unknown option '%s'", arg);
+        } else if (a->config_path) {
+            return nl_cmd_usage_error("run", "one config at a time ('%s' and '%s'); use normlab "
+                                      "sweep for several", a->config_path, arg);
+        } else {
+            a->config_path = arg;
+        }
+    }
+    if (!a->config_path)
+        return nl_cmd_usage_error("run", "no config file given");
+    size_t used = 0;
+    for (int i = 0; i < argc && used < sizeof a->command - 2; i++)
+        used += (size_t)snprintf(a->command + used, sizeof a->command - used, "%s%s",
+                                 i ? " " : "normlab ", argv[i]);
+    return -1;
+}
+
+static int run_with(const run_args *a, nl_dist *dist, const run_io *io)
+{
     /* handlers first: a sweep may signal a run at any moment after fork */
     if (io->own_signals) {
         struct sigaction sa = {0};
@@ -270,22 +354,17 @@ static int run_command(int argc, char **argv, nl_dist *dist, const run_io *io)
     nl_error err = {0};
     if (!cfg)
         return 1;
-    if (nl_config_load(config_path, overrides, n_overrides, cfg, &err) != NL_OK) {
+    if (nl_config_load(a->config_path, a->overrides, a->n_overrides, cfg, &err) != NL_OK) {
         free(cfg);
         return nl_cmd_report_to(io->err, "run", &err);
     }
     for (int i = 0; i < cfg->n_warnings; i++)
         fprintf(io->err, "normlab run: warning: %s\n", cfg->warnings[i]);
-    char command[2048];
-    size_t used = 0;
-    command[0] = '\0';
-    for (int i = 0; i < argc && used < sizeof command - 2; i++)
-        used += (size_t)snprintf(command + used, sizeof command - used, "%s%s", i ? " " : "normlab ", argv[i]);
 
-    progress_state ps = {.quiet = quiet, .tty = isatty(fileno(io->err)), .last_line = -1e9, .err = io->err};
+    progress_state ps = {.quiet = a->quiet, .tty = isatty(fileno(io->err)), .last_line = -1e9, .err = io->err};
     nl_run_options opt = {
-        .out_dir = out_dir, .force = force, .device = device,
-        .command_line = command, .progress = show_progress, .note = show_note, .ctx = &ps,
+        .out_dir = a->out_dir, .force = a->force, .device = a->device,
+        .command_line = a->command, .progress = show_progress, .note = show_note, .ctx = &ps,
         .stop = io->stop, .dist = dist, .data_share = io->data_share,
     };
     nl_run_outcome out;
@@ -320,7 +399,7 @@ static int run_command(int argc, char **argv, nl_dist *dist, const run_io *io)
     /* nl_run's note said it unless --quiet (a sweep's runs): the result
      * line says it too, since these results may differ in their last bits
      * from an uninterrupted run's */
-    if (quiet && out.resumed_from > 0 && out.resumed_threads != out.threads)
+    if (a->quiet && out.resumed_from > 0 && out.resumed_threads != out.threads)
         fprintf(io->out, "%s: the checkpoint was taken on %d thread%s, this run has %d: the last "
                 "bits of matrix products and convolution gradients may differ from an "
                 "uninterrupted run's\n", out.dir, out.resumed_threads,

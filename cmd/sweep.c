@@ -686,7 +686,8 @@ static int run_sweep(nl_sweep_job *j, const sweep_args *a)
     nl_error err = {0};
     if (a->one_process && nl_data_share_new(&share, &err) != NL_OK)
         return nl_cmd_report("sweep", &err);
-    const nl_sweep_exec_options opt = {.exe = exe, .jobs = a->jobs, .tick_s = d.pr.tty ? 0.5 : 5.0,
+    const nl_sweep_exec_options opt = {.exe = exe, .command_line = nl_cmd_run_command_line,
+                                       .jobs = a->jobs, .tick_s = d.pr.tty ? 0.5 : 5.0,
                                        .run_in_thread = a->one_process ? nl_cmd_run_in_thread : NULL,
                                        .thread_ctx = share, .on_event = on_event, .ctx = &d};
     nl_sweep_outcome out;

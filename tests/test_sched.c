@@ -44,6 +44,25 @@ static void check_progress(const nl_sweep_progress *p)
     ck_assert_int_ge(p->running, 0);
 }
 
+/* The scheduler describes its runs; the command line that starts them is
+ * cmd/'s to spell (nl_cmd_run_command_line, which test_sweep reaches
+ * through the binary). This is the same spelling, for the runs this test
+ * starts as processes of NORMLAB_BINARY. */
+static void command_line(const nl_sweep_run_desc *run, nl_sweep_command *out)
+{
+    char threads[16];
+    snprintf(threads, sizeof threads, "%d", run->threads);
+    const char *words[] = {"normlab", "run", run->config_path, "--out", run->out_dir, "--quiet",
+                           "--threads", threads, run->force ? "--force" : NULL};
+    ck_assert(run->quiet);
+    memset(out, 0, sizeof *out);
+    size_t used = 0;
+    for (size_t i = 0; i < sizeof words / sizeof words[0] && words[i]; i++) {
+        out->argv[out->argc++] = out->text + used;
+        used += (size_t)snprintf(out->text + used, sizeof out->text - used, "%s", words[i]) + 1;
+    }
+}
+
 static void record(void *ctx, const nl_sweep_event *ev)
 {
     recorder *r = ctx;
@@ -118,7 +137,7 @@ static char *execute(sweep_fixture *f, nl_sweep_outcome *out, recorder *r)
     ck_assert_int_eq(nl_sweep_prepare(&j, &f->e, &f->p, f->dir, (nl_shard){1, 1}, false, false, &err), NL_OK);
     ck_assert_int_eq(j.changed, 0);
     memset(r, 0, sizeof *r);
-    const nl_sweep_exec_options opt = {.exe = NORMLAB_BINARY, .jobs = 1, .tick_s = 0.05, .on_event = record,
+    const nl_sweep_exec_options opt = {.exe = NORMLAB_BINARY, .command_line = command_line, .jobs = 1, .tick_s = 0.05, .on_event = record,
                                        .ctx = r};
     ck_assert_msg(nl_sweep_execute(&j, &opt, out, &err) == NL_OK, "%s", err.msg);
     ck_assert(j.dir[strlen(j.dir) - 1] != '/'); /* the trailing / is dropped */
@@ -149,6 +168,15 @@ START_TEST(test_events_of_a_failing_then_resumed_sweep)
     ck_assert_msg(strstr(r.fail_detail, "label 10 of sample 40"), "%s", r.fail_detail);
     ck_assert_msg(strstr(r.fail_log, "runs/train_size-64/stderr.txt") && nl_path_exists(r.fail_log), "%s",
                   r.fail_log);
+    /* the log is headed by the command line the caller spelt for the run */
+    char *log = NULL;
+    nl_error log_err = {0};
+    ck_assert_int_eq(nl_read_file(r.fail_log, &log, NULL, &log_err), NL_OK);
+    ck_assert_msg(!strncmp(log, "== ", 3) && strstr(log, "Z normlab run ") &&
+                      strstr(log, "/configs/train_size-64.yaml --out ") &&
+                      strstr(log, "/runs/train_size-64 --quiet --threads "),
+                  "%s", log);
+    free(log);
     ck_assert_int_eq(out.counts.n[NL_SWEEP_OK], 1);
     ck_assert_int_eq(out.counts.n[NL_SWEEP_FAILED], 1);
     ck_assert_int_eq(out.shard_failed, 1);
@@ -249,7 +277,7 @@ START_TEST(test_held_directory)
     recorder r;
     memset(&r, 0, sizeof r);
     nl_sweep_outcome out;
-    const nl_sweep_exec_options opt = {.exe = NORMLAB_BINARY, .jobs = 2, .on_event = record, .ctx = &r};
+    const nl_sweep_exec_options opt = {.exe = NORMLAB_BINARY, .command_line = command_line, .jobs = 2, .on_event = record, .ctx = &r};
     ck_assert_int_eq(nl_sweep_execute(&j, &opt, &out, &err), NL_ERR_RUNTIME);
     ck_assert_msg(strstr(err.msg, "another normlab sweep is running"), "%s", err.msg);
     ck_assert_int_eq(r.n_events, 0);
@@ -271,13 +299,14 @@ typedef struct {
     atomic_int calls;
 } thread_runner;
 
-static int run_as_thread(void *ctx, int argc, char **argv, int log_fd, atomic_int *stop)
+static int run_as_thread(void *ctx, const nl_sweep_run_desc *run, int log_fd, atomic_int *stop)
 {
     thread_runner *tr = ctx;
     atomic_fetch_add(&tr->calls, 1);
-    ck_assert_int_ge(argc, 5);
-    ck_assert_str_eq(argv[1], "run");
-    ck_assert_str_eq(argv[3], "--out");
+    /* the run as the sweep planned it: its config written, its directory made */
+    ck_assert_msg(nl_path_exists(run->config_path), "%s", run->config_path);
+    ck_assert_msg(strstr(run->out_dir, "/runs/train_size-") && nl_is_dir(run->out_dir), "%s", run->out_dir);
+    ck_assert(run->threads >= 1 && run->quiet && !run->force);
     if (tr->wait_for_stop) {
         for (int i = 0; i < 2000 && !*stop; i++)
             usleep(10000);
@@ -287,8 +316,8 @@ static int run_as_thread(void *ctx, int argc, char **argv, int log_fd, atomic_in
     nl_config *cfg = calloc(1, sizeof *cfg);
     nl_error err = {0};
     nl_run_outcome out;
-    const nl_run_options opt = {.out_dir = argv[4], .threads = 1, .device = -1, .stop = stop};
-    nl_code rc = nl_config_load(argv[2], NULL, 0, cfg, &err);
+    const nl_run_options opt = {.out_dir = run->out_dir, .threads = 1, .device = -1, .stop = stop};
+    nl_code rc = nl_config_load(run->config_path, NULL, 0, cfg, &err);
     if (rc == NL_OK)
         rc = nl_run(cfg, &opt, &out, &err);
     free(cfg);
@@ -307,7 +336,7 @@ static nl_sweep_outcome execute_two(sweep_fixture *f, const char *dir, nl_sweep_
     nl_error err = {0};
     ck_assert_int_eq(nl_sweep_prepare(&j, &f->e, &f->p, dir, (nl_shard){1, 1}, false, false, &err), NL_OK);
     memset(r, 0, sizeof *r);
-    const nl_sweep_exec_options opt = {.exe = NORMLAB_BINARY, .jobs = 2, .tick_s = 0.05,
+    const nl_sweep_exec_options opt = {.exe = NORMLAB_BINARY, .command_line = command_line, .jobs = 2, .tick_s = 0.05,
                                        .run_in_thread = fn, .thread_ctx = fn_ctx, .on_event = record, .ctx = r};
     nl_sweep_outcome out;
     ck_assert_msg(nl_sweep_execute(&j, &opt, &out, &err) == NL_OK, "%s", err.msg);
@@ -373,7 +402,7 @@ START_TEST(test_threads_stopped)
     recorder r;
     memset(&r, 0, sizeof r);
     thread_runner tr = {true, 0};
-    const nl_sweep_exec_options opt = {.exe = NORMLAB_BINARY, .jobs = 2, .tick_s = 0.05,
+    const nl_sweep_exec_options opt = {.exe = NORMLAB_BINARY, .command_line = command_line, .jobs = 2, .tick_s = 0.05,
                                        .run_in_thread = run_as_thread, .thread_ctx = &tr,
                                        .on_event = interrupt_at_start, .ctx = &r};
     nl_sweep_outcome out;

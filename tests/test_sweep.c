@@ -583,6 +583,14 @@ START_TEST(test_sweep_runs_and_resumes)
     }
     char *log = tu_tmp_read("one/runs/type-batch_batch_size-8_seed-1/stderr.txt");
     ck_assert_msg(strstr(log, "one/runs/type-batch_batch_size-8_seed-1: ok, test accuracy"), "%s", log);
+    /* a run as a thread and a run as a process: one command line, which
+     * heads its log (and the process was started with) */
+    ck_assert_msg(strstr(log, " normlab run one/configs/type-batch_batch_size-8_seed-1.yaml --out "
+                              "one/runs/type-batch_batch_size-8_seed-1 --quiet --threads "), "%s", log);
+    free(log);
+    log = tu_tmp_read("results/small/runs/type-batch_batch_size-8_seed-1/stderr.txt");
+    ck_assert_msg(strstr(log, " normlab run results/small/configs/type-batch_batch_size-8_seed-1.yaml --out "
+                              "results/small/runs/type-batch_batch_size-8_seed-1 --quiet --threads "), "%s", log);
     free(log);
 
     /* again: nothing runs, the summary is the same */

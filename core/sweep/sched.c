@@ -284,30 +284,22 @@ static void stderr_tail(const char *path, char *out, size_t size)
 
 /* ---- a run's process ---- */
 
+/* a run as handed to cmd/, and its command line as cmd/ spells it */
 typedef struct {
-    char config[1200], out_dir[1200], threads[16];
-    char *argv[12];
-    int argc;
+    nl_sweep_run_desc run;
+    nl_sweep_command line;
 } run_command;
 
 static void command_of(sched *s, int run, run_command *c)
 {
-    snprintf(c->config, sizeof c->config, "%s/configs/%s.yaml", s->j->dir, s->j->p->runs[run].dir);
-    nl_sweep_run_dir(s->j, run, c->out_dir, sizeof c->out_dir);
-    snprintf(c->threads, sizeof c->threads, "%d", s->threads);
-    c->argc = 0;
-    char **argv = c->argv;
-    argv[c->argc++] = "normlab";
-    argv[c->argc++] = "run";
-    argv[c->argc++] = c->config;
-    argv[c->argc++] = "--out";
-    argv[c->argc++] = c->out_dir;
-    argv[c->argc++] = "--quiet";
-    argv[c->argc++] = "--threads";
-    argv[c->argc++] = c->threads;
-    if (s->j->action[run] == NL_SWEEP_FORCE)
-        argv[c->argc++] = "--force";
-    argv[c->argc] = NULL;
+    memset(c, 0, sizeof *c);
+    snprintf(c->run.config_path, sizeof c->run.config_path, "%s/configs/%s.yaml", s->j->dir,
+             s->j->p->runs[run].dir);
+    nl_sweep_run_dir(s->j, run, c->run.out_dir, sizeof c->run.out_dir);
+    c->run.threads = s->threads;
+    c->run.force = s->j->action[run] == NL_SWEEP_FORCE;
+    c->run.quiet = true;
+    s->opt->command_line(&c->run, &c->line);
 }
 
 /* the run's stderr.txt, opened for appending, headed by a line with the
@@ -315,7 +307,7 @@ static void command_of(sched *s, int run, run_command *c)
 static int open_run_log(const run_command *c, nl_error *err)
 {
     char log_path[1300], stamp[32];
-    snprintf(log_path, sizeof log_path, "%s/stderr.txt", c->out_dir);
+    snprintf(log_path, sizeof log_path, "%s/stderr.txt", c->run.out_dir);
     const int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
     if (log < 0) {
         nl_fail(err, NL_ERR_IO, "cannot write %s: %s", log_path, strerror(errno));
@@ -326,8 +318,8 @@ static int open_run_log(const run_command *c, nl_error *err)
     gmtime_r(&t, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
     dprintf(log, "== %s normlab", stamp);
-    for (int i = 1; i < c->argc; i++)
-        dprintf(log, " %s", c->argv[i]);
+    for (int i = 1; i < c->line.argc; i++)
+        dprintf(log, " %s", c->line.argv[i]);
     dprintf(log, "\n");
     return log;
 }
@@ -347,7 +339,7 @@ static void exec_run(sched *s, const run_command *c, int log, pid_t sweep_pid)
     dup2(log, 2);
     signal(SIGCHLD, SIG_DFL);
     sigprocmask(SIG_SETMASK, &s->orig_mask, NULL);
-    execv(s->opt->exe, c->argv);
+    execv(s->opt->exe, c->line.argv);
     dprintf(2, "normlab sweep: cannot run %s: %s\n", s->opt->exe, strerror(errno));
     _exit(127);
 }
@@ -359,7 +351,8 @@ static pid_t start_child(sched *s, int run, nl_error *err)
     run_command c;
     command_of(s, run, &c);
     const char *text = s->j->p->runs[run].config_text;
-    if (nl_write_atomic(c.config, text, strlen(text), err) || nl_run_dir_make(c.out_dir, err))
+    if (nl_write_atomic(c.run.config_path, text, strlen(text), err) ||
+        nl_run_dir_make(c.run.out_dir, err))
         return -1;
     const int log = open_run_log(&c, err);
     if (log < 0)
@@ -390,8 +383,8 @@ struct thread_run {
 static void *run_thread_main(void *arg)
 {
     thread_run *t = arg;
-    t->exit_status = t->s->opt->run_in_thread(t->s->opt->thread_ctx, t->command.argc, t->command.argv,
-                                              t->log, &t->stop);
+    t->exit_status = t->s->opt->run_in_thread(t->s->opt->thread_ctx, &t->command.run, t->log,
+                                              &t->stop);
     close(t->log);
     atomic_store(&t->done, 1);
     /* SIGCHLD is blocked in every thread of the sweep: this one stays
@@ -418,8 +411,8 @@ static thread_run *start_thread(sched *s, int run, nl_error *err)
     t->s = s;
     command_of(s, run, &t->command);
     const char *text = s->j->p->runs[run].config_text;
-    if (nl_write_atomic(t->command.config, text, strlen(text), err) ||
-        nl_run_dir_make(t->command.out_dir, err) || (t->log = open_run_log(&t->command, err)) < 0) {
+    if (nl_write_atomic(t->command.run.config_path, text, strlen(text), err) ||
+        nl_run_dir_make(t->command.run.out_dir, err) || (t->log = open_run_log(&t->command, err)) < 0) {
         free(t);
         return NULL;
     }
@@ -850,6 +843,9 @@ nl_code nl_sweep_execute(nl_sweep_job *j, const nl_sweep_exec_options *opt, nl_s
                          nl_error *err)
 {
     memset(out, 0, sizeof *out);
+    if (!opt->command_line)
+        return nl_fail(err, NL_ERR_RUNTIME, "a sweep needs the command line of its runs "
+                       "(nl_sweep_exec_options.command_line)");
     sched s = {.j = j, .opt = opt};
     s.pr = (nl_sweep_progress){.total = j->total, .done = j->finished_before, .diverged = j->diverged_before,
                                .jobs = opt->jobs};

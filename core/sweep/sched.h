@@ -6,7 +6,9 @@
  * another process is writing instead of starting it twice, and keeps
  * summary.csv (rebuilt from the run directories) up to date after every run.
  * It never prints: what happens is told to a callback as events, with the
- * counts a progress display needs; cmd/sweep.c prints them.
+ * counts a progress display needs; cmd/sweep.c prints them. Nor does it
+ * know the command line's grammar: it describes each run (nl_sweep_run_desc)
+ * and cmd/ spells that as a `normlab run` command line or runs it directly.
  *
  * The runs stay in the caller's process group (a kill of the group, or the
  * terminal's Ctrl-C, reaches them all) and get SIGTERM when the sweep's
@@ -132,16 +134,38 @@ typedef struct {
     nl_sweep_progress progress;    /* after the event */
 } nl_sweep_event;
 
-/* A run as a thread of the sweep's own process: given the command line its
- * process would get (argv[0] "normlab"), its stderr.txt open for appending
- * (the function dups what it keeps; the scheduler closes `log_fd` after it
- * returns) and a flag set when the sweep asks it to stop, it does what that
- * process would do and returns the exit status the process would have. */
-typedef int (*nl_sweep_thread_fn)(void *ctx, int argc, char **argv, int log_fd,
+/* A run of the sweep as the scheduler hands it on: what `normlab run` is
+ * to do, not how its command line spells it (cmd/ owns that grammar). */
+typedef struct {
+    char config_path[1200]; /* the run's config, written by the sweep */
+    char out_dir[1200];     /* its run directory */
+    int threads;            /* CPU threads: the config's threads key */
+    bool force;             /* start over instead of resuming (NL_SWEEP_FORCE) */
+    bool quiet;             /* no progress output */
+} nl_sweep_run_desc;
+
+/* A run's command line (argv[0] "normlab", NULL-terminated), pointing
+ * into `text`: what a run's process is started with, and what heads its
+ * stderr.txt whether it runs as a process or a thread. */
+#define NL_SWEEP_MAX_ARGS 16
+typedef struct {
+    char *argv[NL_SWEEP_MAX_ARGS + 1];
+    int argc;
+    char text[4096];
+} nl_sweep_command;
+
+/* A run as a thread of the sweep's own process: given its description,
+ * its stderr.txt open for appending (the function dups what it keeps; the
+ * scheduler closes `log_fd` after it returns) and a flag set when the sweep
+ * asks it to stop, it does what the run's process would do and returns the
+ * exit status the process would have. */
+typedef int (*nl_sweep_thread_fn)(void *ctx, const nl_sweep_run_desc *run, int log_fd,
                                   atomic_int *stop);
 
 typedef struct {
     const char *exe;       /* the normlab binary the runs are started with */
+    /* the command line of a run (its process's argv; its log's header) */
+    void (*command_line)(const nl_sweep_run_desc *run, nl_sweep_command *out);
     /* non-NULL: each run is a thread of this process calling run_in_thread
      * (runs on one GPU then share one CUDA context, whose kernels can run
      * at once, where processes take turns); the runs cannot be killed, so
