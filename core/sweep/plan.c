@@ -503,235 +503,346 @@ static void warn_unmatched_excludes(const nl_experiment *e, nl_sweep_plan *out)
     }
 }
 
-nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error *err)
+/* ---- building the plan, one combination at a time ---- */
+
+/* what the build keeps from one combination to the next */
+typedef struct {
+    const nl_experiment *e;
+    nl_sweep_plan *out;
+    nl_error *err;
+    override_list o;
+    nl_config *cfg;
+    int *choice;          /* the grid's value index per axis (-1: left out) */
+    char ***labels;       /* make_labels */
+    nl_flat base;         /* the base config, flat: what a run that does not load has */
+    plan_note notes[NL_SWEEP_MAX_WARNINGS];
+    int n_notes;
+    bool dropped[NL_SWEEP_MAX_SETS + NL_SWEEP_MAX_AXES]; /* load(): overrides left out */
+    int *runs_with_axis;  /* per axis: the runs it applies to */
+    long coinciding;      /* combinations that are another run once inapplicable grid keys are left out */
+    nl_text_memo text_memo; /* a grid over one corpus reads it once, not once a run */
+} plan_builder;
+
+/* one combination of the grid on its way to being a run */
+typedef struct {
+    long index;
+    char dir[160], label[1024];
+    int n;                /* overrides in b->o */
+    int n_before_derived;
+    char derived[NL_SWEEP_MAX_DERIVED][48];
+    char derived_why[512]; /* why a derived value could not be computed */
+    bool loaded;           /* its config loaded (and config_text holds it) */
+    nl_error load_err;
+    nl_flat flat;
+} combo;
+
+/* the number of combinations, within NL_SWEEP_MAX_COMBOS */
+static nl_code count_combos(const nl_experiment *e, long *combos, nl_error *err)
 {
-    memset(out, 0, sizeof *out);
-    long combos = 1;
+    *combos = 1;
     for (int a = 0; a < e->n_axes; a++) {
-        combos *= e->axes[a].n;
-        if (combos > NL_SWEEP_MAX_COMBOS)
+        *combos *= e->axes[a].n;
+        if (*combos > NL_SWEEP_MAX_COMBOS)
             return nl_fail(err, NL_ERR_CONFIG, "%s:%d:%d: grid: more than %ld combinations (the "
                            "values of %s and the keys before it); accepted: at most %ld runs, each "
                            "checked before the first starts: split the experiment", e->path,
                            e->axes[a].pos.line, e->axes[a].pos.column, NL_SWEEP_MAX_COMBOS,
                            e->axes[a].key, NL_SWEEP_MAX_COMBOS);
     }
+    return NL_OK;
+}
+
+/* the plan's columns and run slots, and the builder's lists */
+static nl_code builder_init(plan_builder *b, long combos)
+{
+    const nl_experiment *e = b->e;
+    nl_sweep_plan *out = b->out;
     out->n_combos = combos;
     out->n_columns = e->n_axes + e->n_derived;
     out->columns = calloc((size_t)out->n_columns + 1, sizeof *out->columns);
     out->runs = calloc((size_t)combos + 1, sizeof *out->runs);
     if (!out->columns || !out->runs)
-        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        return nl_fail(b->err, NL_ERR_NOMEM, "out of memory");
     for (int a = 0; a < e->n_axes; a++)
         nl_copy_string(out->columns[a], sizeof out->columns[a], e->axes[a].key);
     for (int d = 0; d < e->n_derived; d++)
         nl_copy_string(out->columns[e->n_axes + d], sizeof out->columns[0], e->derived[d].key);
-
     const int max_overrides = e->n_sets + e->n_axes + e->n_derived + 1;
-    override_list o = {.e = e};
-    o.overrides = calloc((size_t)max_overrides, sizeof *o.overrides);
-    o.override_pos = calloc((size_t)max_overrides, sizeof *o.override_pos);
-    o.override_keys = calloc((size_t)max_overrides, sizeof *o.override_keys);
-    o.texts = calloc((size_t)max_overrides, sizeof *o.texts);
-    nl_config *cfg = malloc(sizeof *cfg);
-    int *choice = calloc((size_t)e->n_axes + 1, sizeof *choice);
-    char ***labels = NULL;
-    nl_flat base = {0};
-    nl_code rc = NL_OK;
-    plan_note notes[NL_SWEEP_MAX_WARNINGS];
-    int n_notes = 0;
-    bool dropped[NL_SWEEP_MAX_SETS + NL_SWEEP_MAX_AXES];
-    int *runs_with_axis = calloc((size_t)e->n_axes + 1, sizeof *runs_with_axis);
-    long coinciding = 0; /* combinations that are another run once inapplicable grid keys are left out */
-    nl_text_memo text_memo = {0}; /* a grid over one corpus reads it once, not once a run */
-    if (!o.overrides || !o.override_pos || !o.override_keys || !o.texts || !cfg || !choice || !runs_with_axis) {
-        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    if ((rc = make_labels(e, &labels, err)) || (rc = base_flat(e, &base, err)))
-        goto done;
+    b->o.e = e;
+    b->o.overrides = calloc((size_t)max_overrides, sizeof *b->o.overrides);
+    b->o.override_pos = calloc((size_t)max_overrides, sizeof *b->o.override_pos);
+    b->o.override_keys = calloc((size_t)max_overrides, sizeof *b->o.override_keys);
+    b->o.texts = calloc((size_t)max_overrides, sizeof *b->o.texts);
+    b->cfg = malloc(sizeof *b->cfg);
+    b->choice = calloc((size_t)e->n_axes + 1, sizeof *b->choice);
+    b->runs_with_axis = calloc((size_t)e->n_axes + 1, sizeof *b->runs_with_axis);
+    if (!b->o.overrides || !b->o.override_pos || !b->o.override_keys || !b->o.texts || !b->cfg ||
+        !b->choice || !b->runs_with_axis)
+        return nl_fail(b->err, NL_ERR_NOMEM, "out of memory");
+    nl_code rc = make_labels(e, &b->labels, b->err);
+    return rc ? rc : base_flat(e, &b->base, b->err);
+}
 
-    for (long c = 0; c < combos; c++) {
-        long rest = c;
-        for (int a = e->n_axes - 1; a >= 0; a--) {
-            choice[a] = (int)(rest % e->axes[a].n);
-            rest /= e->axes[a].n;
-        }
-        char dir[160], label[1024];
-        dir_name(e, labels, choice, dir, sizeof dir);
-        combo_label(e, choice, label, sizeof label);
-        int n = combo_overrides(e, &o, choice, dir);
+static void builder_free(plan_builder *b)
+{
+    free(b->o.overrides);
+    free(b->o.override_pos);
+    free(b->o.override_keys);
+    free(b->o.texts);
+    free(b->cfg);
+    free(b->choice);
+    free(b->runs_with_axis);
+    free_labels(b->e, b->labels);
+    nl_flat_free(&b->base);
+}
 
-        /* the grid (and set) values first: the derived values read them */
-        nl_error load_err = {0};
-        nl_flat flat = {0};
-        char derived[NL_SWEEP_MAX_DERIVED][48];
-        char derived_why[512] = "";
-        const int n_before_derived = n;
-        bool loaded = false;
-        if (e->n_derived) {
-            if (load(e, &o, n, cfg, &load_err, dropped) == NL_OK)
-                rc = nl_flat_from_config(cfg, &flat, NULL, err);
-            else
-                rc = fallback_flat(&base, &o, n, &flat, err);
-            if (rc)
-                goto done;
-            for (int d = 0; d < e->n_derived && !derived_why[0]; d++) {
-                if (format_derived(&e->derived[d], &flat, derived[d], sizeof derived[d], derived_why,
-                                   sizeof derived_why) != NL_OK)
-                    break;
-                snprintf(o.texts[n], sizeof o.texts[n], "%s=%s", e->derived[d].key, derived[d]);
-                o.overrides[n] = o.texts[n];
-                o.override_keys[n] = (char *)e->derived[d].key;
-                o.override_pos[n] = e->derived[d].pos;
-                n++;
-            }
-            nl_flat_free(&flat);
-        }
-        if (!derived_why[0]) {
-            nl_error_clear(&load_err);
-            char *text = NULL;
-            if (load(e, &o, n, cfg, &load_err, dropped) == NL_OK) {
-                if ((rc = nl_flat_from_config(cfg, &flat, &text, err)))
-                    goto done;
-                loaded = true;
-                out->runs[out->n_runs].config_text = text;
-            } else if ((rc = fallback_flat(&base, &o, n, &flat, err))) {
-                goto done;
-            }
-        } else if ((rc = fallback_flat(&base, &o, n_before_derived, &flat, err))) {
-            goto done;
-        }
+/* combination `index`: its grid choices, name, label and overrides */
+static void combo_begin(plan_builder *b, long index, combo *k)
+{
+    const nl_experiment *e = b->e;
+    memset(k, 0, sizeof *k);
+    k->index = index;
+    long rest = index;
+    for (int a = e->n_axes - 1; a >= 0; a--) {
+        b->choice[a] = (int)(rest % e->axes[a].n);
+        rest /= e->axes[a].n;
+    }
+    dir_name(e, b->labels, b->choice, k->dir, sizeof k->dir);
+    combo_label(e, b->choice, k->label, sizeof k->label);
+    k->n = combo_overrides(e, &b->o, b->choice, k->dir);
+    k->n_before_derived = k->n;
+}
 
-        int excluded_by = -1;
-        for (int x = 0; x < e->n_excludes && excluded_by < 0; x++)
-            if (entry_matches(&e->excludes[x], &flat))
-                excluded_by = x;
-        nl_flat_free(&flat);
-        if (excluded_by >= 0) {
-            free(out->runs[out->n_runs].config_text);
-            out->runs[out->n_runs].config_text = NULL;
-            if ((rc = record_excluded(out, c, excluded_by, label, err)))
-                goto done;
-            continue;
-        }
-        if (derived_why[0]) {
-            int d = 0;
-            while (d < e->n_derived && strncmp(derived_why + 8, e->derived[d].key, strlen(e->derived[d].key)))
-                d++;
-            const nl_sweep_pos at = d < e->n_derived ? e->derived[d].pos : (nl_sweep_pos){0, 0};
-            rc = nl_fail(err, NL_ERR_CONFIG, "%s:%d:%d: run %s (%s): %s", e->path, at.line, at.column,
-                         dir, label, derived_why);
-            goto done;
-        }
-        /* what `normlab run` checks before it writes (the data, memory,
-         * the trace unit): a sweep whose runs cannot run does not start */
-        nl_run_plan run_plan;
-        if (loaded && nl_run_check(cfg, -1, false, &text_memo, &run_plan, &load_err) != NL_OK)
-            loaded = false;
-        if (!loaded) {
-            *err = load_err;
-            rc = run_error(e, &o, n, dir, label, err);
-            goto done;
-        }
-        /* grid keys that do not apply to this run (groups where the grid
-         * chose batch norm): left out of its name and its summary row, and
-         * combinations that then coincide run once */
-        bool axis_dropped = false;
-        for (int a = 0; a < e->n_axes; a++) {
-            if (dropped[e->n_sets + a]) {
-                choice[a] = -1;
-                axis_dropped = true;
-            }
-        }
-        if (axis_dropped) {
-            dir_name(e, labels, choice, dir, sizeof dir);
-            if (!dir[0]) {
-                /* no grid key applies to this run: it is the base config
-                 * alone, and would have no name */
-                rc = nl_fail(err, NL_ERR_CONFIG, "%s:%d:%d: grid: no key of the grid applies to "
-                             "the run %s (the config module ignores %s%s there); remove the "
-                             "key%s or make the base config one %s applies to", e->path,
-                             e->axes[0].pos.line, e->axes[0].pos.column, label, e->axes[0].key,
-                             e->n_axes > 1 ? " and the others" : "", e->n_axes > 1 ? "s" : "",
-                             e->n_axes > 1 ? "they" : "it");
-                nl_error_key(err, e->axes[0].key);
-                goto done;
-            }
-            bool seen = false;
-            for (int j = 0; j < out->n_runs && !seen; j++)
-                seen = !memcmp(out->runs[j].choice, choice, (size_t)e->n_axes * sizeof *choice);
-            free(out->runs[out->n_runs].config_text);
-            out->runs[out->n_runs].config_text = NULL;
-            if (seen) {
-                coinciding++;
-                continue;
-            }
-            /* the run's name follows its directory: load again with it */
-            const int name_at = e->n_sets + e->n_axes;
-            snprintf(o.texts[name_at], sizeof o.texts[name_at], "name=\"%s\"", dir);
-            nl_error_clear(&load_err);
-            char *text = NULL;
-            if (load(e, &o, n, cfg, &load_err, dropped) != NL_OK) {
-                *err = load_err;
-                rc = run_error(e, &o, n, dir, label, err);
-                goto done;
-            }
-            if ((rc = nl_flat_from_config(cfg, &flat, &text, err)))
-                goto done;
-            nl_flat_free(&flat);
-            out->runs[out->n_runs].config_text = text;
-        }
-        for (int a = 0; a < e->n_axes; a++)
-            runs_with_axis[a] += choice[a] >= 0;
-        note_left_out(e, choice, dropped, cfg, dir, notes, &n_notes);
-        nl_sweep_run *r = &out->runs[out->n_runs];
-        r->index = out->n_runs;
-        r->combo = c;
-        nl_copy_string(r->dir, sizeof r->dir, dir);
-        r->choice = malloc((size_t)(e->n_axes + 1) * sizeof *r->choice);
-        r->derived = calloc((size_t)e->n_derived + 1, sizeof *r->derived);
-        if (!r->choice || !r->derived) {
-            rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
-            out->n_runs++;
-            goto done;
-        }
-        memcpy(r->choice, choice, (size_t)e->n_axes * sizeof *choice);
-        for (int d = 0; d < e->n_derived; d++)
-            if (!(r->derived[d] = strdup(derived[d]))) {
-                rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
-                out->n_runs++;
-                goto done;
-            }
-        out->n_runs++;
+/* the derived values, from the grid (and set) values they scale with,
+ * appended to the overrides; a value that cannot be computed leaves
+ * k->derived_why */
+static nl_code combo_derive(plan_builder *b, combo *k)
+{
+    const nl_experiment *e = b->e;
+    override_list *o = &b->o;
+    nl_code rc;
+    if (load(e, o, k->n, b->cfg, &k->load_err, b->dropped) == NL_OK)
+        rc = nl_flat_from_config(b->cfg, &k->flat, NULL, b->err);
+    else
+        rc = fallback_flat(&b->base, o, k->n, &k->flat, b->err);
+    if (rc)
+        return rc;
+    for (int d = 0; d < e->n_derived && !k->derived_why[0]; d++) {
+        if (format_derived(&e->derived[d], &k->flat, k->derived[d], sizeof k->derived[d],
+                           k->derived_why, sizeof k->derived_why) != NL_OK)
+            break;
+        snprintf(o->texts[k->n], sizeof o->texts[k->n], "%s=%s", e->derived[d].key, k->derived[d]);
+        o->overrides[k->n] = o->texts[k->n];
+        o->override_keys[k->n] = (char *)e->derived[d].key;
+        o->override_pos[k->n] = e->derived[d].pos;
+        k->n++;
     }
-    if (out->n_runs == 0) {
-        rc = nl_fail(err, NL_ERR_CONFIG, "%s: every one of the %ld combinations is excluded; nothing "
-                     "to run", e->path, combos);
-        goto done;
+    nl_flat_free(&k->flat);
+    return NL_OK;
+}
+
+/* the combination's config with every override; k->flat is what it holds
+ * (or, when it does not load, what it would) for the exclusions to match */
+static nl_code combo_load(plan_builder *b, combo *k)
+{
+    nl_code rc;
+    if (b->e->n_derived && (rc = combo_derive(b, k)))
+        return rc;
+    if (k->derived_why[0])
+        return fallback_flat(&b->base, &b->o, k->n_before_derived, &k->flat, b->err);
+    nl_error_clear(&k->load_err);
+    if (load(b->e, &b->o, k->n, b->cfg, &k->load_err, b->dropped) != NL_OK)
+        return fallback_flat(&b->base, &b->o, k->n, &k->flat, b->err);
+    char *text = NULL;
+    if ((rc = nl_flat_from_config(b->cfg, &k->flat, &text, b->err)))
+        return rc;
+    k->loaded = true;
+    b->out->runs[b->out->n_runs].config_text = text;
+    return NL_OK;
+}
+
+/* whether an exclusion matches the combination (then recorded as excluded) */
+static nl_code combo_exclude(plan_builder *b, combo *k, bool *excluded)
+{
+    const nl_experiment *e = b->e;
+    int excluded_by = -1;
+    for (int x = 0; x < e->n_excludes && excluded_by < 0; x++)
+        if (entry_matches(&e->excludes[x], &k->flat))
+            excluded_by = x;
+    nl_flat_free(&k->flat);
+    *excluded = excluded_by >= 0;
+    if (!*excluded)
+        return NL_OK;
+    free(b->out->runs[b->out->n_runs].config_text);
+    b->out->runs[b->out->n_runs].config_text = NULL;
+    return record_excluded(b->out, k->index, excluded_by, k->label, b->err);
+}
+
+/* a run that is kept must run: its derived values computed, its config
+ * loaded, and what `normlab run` checks before it writes (the data,
+ * memory, the trace unit) passed; a sweep whose runs cannot run does not
+ * start */
+static nl_code combo_check(plan_builder *b, combo *k)
+{
+    const nl_experiment *e = b->e;
+    if (k->derived_why[0]) {
+        int d = 0;
+        while (d < e->n_derived &&
+               strncmp(k->derived_why + 8, e->derived[d].key, strlen(e->derived[d].key)))
+            d++;
+        const nl_sweep_pos at = d < e->n_derived ? e->derived[d].pos : (nl_sweep_pos){0, 0};
+        return nl_fail(b->err, NL_ERR_CONFIG, "%s:%d:%d: run %s (%s): %s", e->path, at.line,
+                       at.column, k->dir, k->label, k->derived_why);
     }
-    if ((rc = check_axes_apply(e, runs_with_axis, err)))
-        goto done;
-    out->n_coinciding = coinciding;
-    if (coinciding > 0)
-        add_warning(out, "%s: %ld grid combinations are the same run as another once the grid keys that "
-                    "do not apply to them are left out; each such run runs once", e->path, coinciding);
+    nl_run_plan run_plan;
+    if (k->loaded &&
+        nl_run_check(b->cfg, -1, false, &b->text_memo, &run_plan, &k->load_err) != NL_OK)
+        k->loaded = false;
+    if (!k->loaded) {
+        *b->err = k->load_err;
+        return run_error(e, &b->o, k->n, k->dir, k->label, b->err);
+    }
+    return NL_OK;
+}
+
+/* no grid key applies to the run: it is the base config alone, and would
+ * have no name */
+static nl_code no_axis_applies(const nl_experiment *e, const char *label, nl_error *err)
+{
+    nl_fail(err, NL_ERR_CONFIG, "%s:%d:%d: grid: no key of the grid applies to the run %s (the "
+            "config module ignores %s%s there); remove the key%s or make the base config one %s "
+            "applies to", e->path, e->axes[0].pos.line, e->axes[0].pos.column, label,
+            e->axes[0].key, e->n_axes > 1 ? " and the others" : "", e->n_axes > 1 ? "s" : "",
+            e->n_axes > 1 ? "they" : "it");
+    nl_error_key(err, e->axes[0].key);
+    return NL_ERR_CONFIG;
+}
+
+/* Grid keys that do not apply to this run (groups where the grid chose
+ * batch norm) are left out of its name and its summary row, and
+ * combinations that then coincide run once (*coincides). */
+static nl_code combo_drop_axes(plan_builder *b, combo *k, bool *coincides)
+{
+    const nl_experiment *e = b->e;
+    nl_sweep_plan *out = b->out;
+    *coincides = false;
+    bool axis_dropped = false;
+    for (int a = 0; a < e->n_axes; a++)
+        if (b->dropped[e->n_sets + a]) {
+            b->choice[a] = -1;
+            axis_dropped = true;
+        }
+    if (!axis_dropped)
+        return NL_OK;
+    dir_name(e, b->labels, b->choice, k->dir, sizeof k->dir);
+    if (!k->dir[0])
+        return no_axis_applies(e, k->label, b->err);
+    for (int j = 0; j < out->n_runs && !*coincides; j++)
+        *coincides = !memcmp(out->runs[j].choice, b->choice, (size_t)e->n_axes * sizeof *b->choice);
+    free(out->runs[out->n_runs].config_text);
+    out->runs[out->n_runs].config_text = NULL;
+    if (*coincides) {
+        b->coinciding++;
+        return NL_OK;
+    }
+    /* the run's name follows its directory: load again with it */
+    const int name_at = e->n_sets + e->n_axes;
+    snprintf(b->o.texts[name_at], sizeof b->o.texts[name_at], "name=\"%s\"", k->dir);
+    nl_error_clear(&k->load_err);
+    if (load(e, &b->o, k->n, b->cfg, &k->load_err, b->dropped) != NL_OK) {
+        *b->err = k->load_err;
+        return run_error(e, &b->o, k->n, k->dir, k->label, b->err);
+    }
+    char *text = NULL;
+    nl_code rc = nl_flat_from_config(b->cfg, &k->flat, &text, b->err);
+    if (rc)
+        return rc;
+    nl_flat_free(&k->flat);
+    out->runs[out->n_runs].config_text = text;
+    return NL_OK;
+}
+
+/* the combination as the plan's next run */
+static nl_code combo_add_run(plan_builder *b, combo *k)
+{
+    const nl_experiment *e = b->e;
+    nl_sweep_plan *out = b->out;
+    for (int a = 0; a < e->n_axes; a++)
+        b->runs_with_axis[a] += b->choice[a] >= 0;
+    note_left_out(e, b->choice, b->dropped, b->cfg, k->dir, b->notes, &b->n_notes);
+    nl_sweep_run *r = &out->runs[out->n_runs++];
+    r->index = out->n_runs - 1;
+    r->combo = k->index;
+    nl_copy_string(r->dir, sizeof r->dir, k->dir);
+    r->choice = malloc((size_t)(e->n_axes + 1) * sizeof *r->choice);
+    r->derived = calloc((size_t)e->n_derived + 1, sizeof *r->derived);
+    if (!r->choice || !r->derived)
+        return nl_fail(b->err, NL_ERR_NOMEM, "out of memory");
+    memcpy(r->choice, b->choice, (size_t)e->n_axes * sizeof *b->choice);
+    for (int d = 0; d < e->n_derived; d++)
+        if (!(r->derived[d] = strdup(k->derived[d])))
+            return nl_fail(b->err, NL_ERR_NOMEM, "out of memory");
+    return NL_OK;
+}
+
+/* one combination: a run of the plan, excluded, or the same run as another */
+static nl_code plan_combo(plan_builder *b, long index)
+{
+    combo k;
+    combo_begin(b, index, &k);
+    bool excluded, coincides;
+    nl_code rc = combo_load(b, &k);
+    if (rc || (rc = combo_exclude(b, &k, &excluded)) || excluded)
+        return rc;
+    if ((rc = combo_check(b, &k)) || (rc = combo_drop_axes(b, &k, &coincides)) || coincides)
+        return rc;
+    return combo_add_run(b, &k);
+}
+
+/* checks of the whole plan, and the warnings its runs share */
+static nl_code plan_finish(plan_builder *b)
+{
+    const nl_experiment *e = b->e;
+    nl_sweep_plan *out = b->out;
+    if (out->n_runs == 0)
+        return nl_fail(b->err, NL_ERR_CONFIG, "%s: every one of the %ld combinations is excluded; "
+                       "nothing to run", e->path, out->n_combos);
+    nl_code rc = check_axes_apply(e, b->runs_with_axis, b->err);
+    if (rc)
+        return rc;
+    out->n_coinciding = b->coinciding;
+    if (b->coinciding > 0)
+        add_warning(out, "%s: %ld grid combinations are the same run as another once the grid keys "
+                    "that do not apply to them are left out; each such run runs once", e->path,
+                    b->coinciding);
     unique_names(out);
-    for (int i = 0; i < n_notes; i++) {
-        add_warning(out, "%s (%d run%s, e.g. %s)", notes[i].text, notes[i].count, notes[i].count == 1 ? "" : "s",
-                    notes[i].first);
-    }
+    for (int i = 0; i < b->n_notes; i++)
+        add_warning(out, "%s (%d run%s, e.g. %s)", b->notes[i].text, b->notes[i].count,
+                    b->notes[i].count == 1 ? "" : "s", b->notes[i].first);
     warn_unmatched_excludes(e, out);
-done:
-    free(o.overrides);
-    free(o.override_pos);
-    free(o.override_keys);
-    free(o.texts);
-    free(cfg);
-    free(choice);
-    free(runs_with_axis);
-    free_labels(e, labels);
-    nl_flat_free(&base);
+    return NL_OK;
+}
+
+nl_code nl_sweep_plan_build(const nl_experiment *e, nl_sweep_plan *out, nl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    long combos;
+    nl_code rc = count_combos(e, &combos, err);
+    if (rc)
+        return rc;
+    plan_builder *b = calloc(1, sizeof *b);
+    if (!b)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    b->e = e;
+    b->out = out;
+    b->err = err;
+    rc = builder_init(b, combos);
+    for (long c = 0; c < combos && !rc; c++)
+        rc = plan_combo(b, c);
+    if (!rc)
+        rc = plan_finish(b);
+    builder_free(b);
+    free(b);
     if (rc)
         nl_sweep_plan_free(out);
     return rc;
