@@ -358,6 +358,8 @@ START_TEST(test_bad_experiment_files)
         {"base: base.yaml\ngrid: {}\n", {"bad.yaml:2:7:", "grid is empty"}},
         {"base: base.yaml\ngrid: {seed: []}\n", {"bad.yaml:2:14:", "empty"}},
         {"base: base.yaml\ngrid: {train.batchsize: [8]}\n", {"bad.yaml:2:8:", "not a config key", "train.batch_size"}},
+        /* a key's last component alone: the config's own did-you-mean */
+        {"base: base.yaml\ngrid: {batch_size: [8]}\n", {"bad.yaml:2:8:", "did you mean 'train.batch_size'?"}},
         {"base: base.yaml\ngrid: {seed: 3}\n", {"bad.yaml:2:14:", "expected a list", "[3]"}},
         {"base: base.yaml\ngrid: {seed: [1, 2, 1]}\n", {"bad.yaml:2:21:", "given twice"}},
         /* an invalid run config names the run, and points at the value

@@ -351,26 +351,11 @@ static int children(const char *prefix, char buf[][48], const char **names, int 
 /* keys elsewhere in the schema whose last component is (close to) `name` */
 static void suggest_elsewhere(const char *name, const char *full, char *buf, size_t size)
 {
-    buf[0] = '\0';
-    const char *matches[4];
-    int count = 0;
-    for (int pass = 0; pass < 2 && count == 0; pass++) {
-        for (int i = 0; i < nl_config_schema_count && count < 4; i++) {
-            const char *key = nl_config_schema[i].key;
-            if (!strcmp(key, full))
-                continue;
-            const char *leaf = nl_cfg_last_component(key);
-            const bool hit = pass == 0 ? !strcmp(leaf, name)
-                                       : nl_closest_name(name, &leaf, 1) != NULL &&
-                                             strlen(name) >= 4;
-            if (hit)
-                matches[count++] = key;
-        }
-    }
-    size_t used = 0;
-    for (int i = 0; i < count && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s'%s'",
-                                 i == 0 ? "" : i == count - 1 ? " or " : ", ", matches[i]);
+    const char *all[NL_CONFIG_MAX_ORIGINS];
+    int n = 0;
+    for (int i = 0; i < nl_config_schema_count && n < NL_CONFIG_MAX_ORIGINS; i++)
+        all[n++] = nl_config_schema[i].key;
+    nl_yaml_same_leaf(name, full, all, n, buf, size);
 }
 
 static nl_code unknown_key(loader *L, const yaml_node_t *at, const char *prefix, const char *name,
@@ -381,15 +366,11 @@ static nl_code unknown_key(loader *L, const yaml_node_t *at, const char *prefix,
             return nl_yaml_fail(L->y, at, full, "%s", not_keys[i].hint);
     char guess[512] = "";
     if (whole_paths) {
-        const char *all[160];
+        const char *all[NL_CONFIG_MAX_ORIGINS];
         int n = 0;
-        for (int i = 0; i < nl_config_schema_count && n < 160; i++)
+        for (int i = 0; i < nl_config_schema_count && n < NL_CONFIG_MAX_ORIGINS; i++)
             all[n++] = nl_config_schema[i].key;
-        const char *g = nl_closest_name(full, all, n);
-        if (g)
-            snprintf(guess, sizeof guess, "'%s'", g);
-        else
-            suggest_elsewhere(nl_cfg_last_component(full), full, guess, sizeof guess);
+        nl_yaml_suggest_path(full, all, n, guess, sizeof guess);
         return nl_yaml_fail(L->y, at, full, "unknown key%s%s%s; see configs/README.md for the keys",
                        guess[0] ? " (did you mean " : "", guess, guess[0] ? "?)" : "");
     }
@@ -398,11 +379,7 @@ static nl_code unknown_key(loader *L, const yaml_node_t *at, const char *prefix,
     const int n = children(prefix, sib_buf, sib, 64);
     const char *g = nl_yaml_closest(name, sib, n);
     char accepted[1024];
-    size_t used = 0;
-    accepted[0] = '\0';
-    for (int i = 0; i < n && used < sizeof accepted; i++)
-        used += (size_t)snprintf(accepted + used, sizeof accepted - used, "%s%s", i ? " | " : "",
-                                 sib[i]);
+    nl_yaml_join(sib, n, " | ", accepted, sizeof accepted);
     char where[200];
     if (prefix[0])
         snprintf(where, sizeof where, "in %s", prefix);

@@ -621,3 +621,45 @@ nl_code nl_yaml_unknown_key(const nl_yaml_doc *d, const yaml_node_t *k, const ch
                                              sizeof hint),
                         nl_yaml_join(names, count, ", ", accepted, sizeof accepted));
 }
+
+static const char *leaf_of(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    return dot ? dot + 1 : path;
+}
+
+const char *nl_yaml_same_leaf(const char *leaf, const char *except, const char *const *paths,
+                              int count, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    const char *matches[4];
+    int found = 0;
+    for (int pass = 0; pass < 2 && found == 0; pass++) {
+        for (int i = 0; i < count && found < 4; i++) {
+            if (except && !strcmp(paths[i], except))
+                continue;
+            const char *other = leaf_of(paths[i]);
+            const bool hit = pass == 0 ? !strcmp(other, leaf)
+                                       : nl_closest_name(leaf, &other, 1) != NULL &&
+                                             strlen(leaf) >= 4;
+            if (hit)
+                matches[found++] = paths[i];
+        }
+    }
+    size_t used = 0;
+    for (int i = 0; i < found && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s'%s'",
+                                 i == 0 ? "" : i == found - 1 ? " or " : ", ", matches[i]);
+    return buf;
+}
+
+const char *nl_yaml_suggest_path(const char *path, const char *const *paths, int count, char *buf,
+                                 size_t size)
+{
+    const char *g = nl_closest_name(path, paths, count);
+    if (g) {
+        snprintf(buf, size, "'%s'", g);
+        return buf;
+    }
+    return nl_yaml_same_leaf(leaf_of(path), path, paths, count, buf, size);
+}

@@ -75,6 +75,14 @@ const char *nl_yaml_did_you_mean(const char *guess, char *buf, size_t size);
  * whose keys are `names` */
 nl_code nl_yaml_unknown_key(const nl_yaml_doc *d, const yaml_node_t *k, const char *section,
                             const char *const *names, int count);
+/* Did-you-mean for dotted paths ("train.batch_size"): the paths other
+ * than `except` whose last component is `leaf` (or, failing that, close to
+ * it), as "'a.x' or 'b.x'" in buf ("" when none). */
+const char *nl_yaml_same_leaf(const char *leaf, const char *except, const char *const *paths,
+                              int count, char *buf, size_t size);
+/* the closest whole path as "'a.b'", else nl_yaml_same_leaf of its last component */
+const char *nl_yaml_suggest_path(const char *path, const char *const *paths, int count, char *buf,
+                                 size_t size);
 /* names joined by sep: "a | b | c" */
 const char *nl_yaml_join(const char *const *names, int count, const char *sep, char *buf,
                          size_t size);

@@ -85,12 +85,6 @@ static int config_key_kind(const char *key)
     return kind;
 }
 
-static const char *last_component(const char *key)
-{
-    const char *dot = strrchr(key, '.');
-    return dot ? dot + 1 : key;
-}
-
 /* a key of set/grid/derived/exclude must name a config key or section */
 static nl_code check_config_key(parser *P, const yaml_node_t *k, const char *section, bool leaf_only)
 {
@@ -112,16 +106,13 @@ static nl_code check_config_key(parser *P, const yaml_node_t *k, const char *sec
         return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
     for (int i = 0; i < count; i++)
         names[i] = nl_config_key_name(i);
-    const char *guess = nl_yaml_closest(key, names, count);
     /* "batch_size" for "train.batch_size": the same last component elsewhere */
-    for (int i = 0; !guess && i < count; i++)
-        if (!strcmp(last_component(names[i]), last_component(key)))
-            guess = names[i];
-    nl_code rc = nl_yaml_fail(&P->y, k, section, "'%s' is not a config key%s%s%s (keys are dotted paths such "
-                         "as train.batch_size; see configs/README.md)",
-                         key, guess ? " (did you mean '" : "", guess ? guess : "", guess ? "'?)" : "");
+    char guess[512];
+    nl_yaml_suggest_path(key, names, count, guess, sizeof guess);
     free(names);
-    return rc;
+    return nl_yaml_fail(&P->y, k, section, "'%s' is not a config key%s%s%s (keys are dotted paths "
+                        "such as train.batch_size; see configs/README.md)", key,
+                        guess[0] ? " (did you mean " : "", guess, guess[0] ? "?)" : "");
 }
 
 static nl_code check_sweep_key(parser *P, const yaml_node_t *k, const char *section)
