@@ -93,7 +93,8 @@ const char *nl_cfg_key_prefix(const nl_config *cfg, const char *key, char *buf, 
         snprintf(buf, size, "%s: %s: ", where, key);
     } else if (def && cfg->source[0]) {
         char value[512];
-        snprintf(buf, size, "%s (default %s): ", key, nl_schema_format(def, cfg, value, sizeof value));
+        snprintf(buf, size, "%s (default %s): ", key,
+                 nl_schema_format(def, cfg, value, sizeof value));
     } else {
         snprintf(buf, size, "%s: ", key);
     }

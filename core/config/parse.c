@@ -84,7 +84,8 @@ static nl_code parse_string(loader *L, const nl_key_def *def, const char *label,
 {
     char acc[512], msg[1536];
     const char *s;
-    nl_code code = nl_yaml_read_string(L->y, n, label, nl_schema_accepted(def, acc, sizeof acc), &s);
+    nl_code code =
+        nl_yaml_read_string(L->y, n, label, nl_schema_accepted(def, acc, sizeof acc), &s);
     if (code)
         return code;
     if (!nl_schema_check_string(def, s, msg, sizeof msg))
@@ -103,17 +104,19 @@ static nl_code expect_list(loader *L, const nl_key_def *def, const yaml_node_t *
             if (count == 0)
                 return nl_yaml_fail(L->y, n, def->key, "expected %s, got an empty list", what_list);
             return nl_yaml_fail(L->y, n, def->key, "expected %s, got %d item%s", what_list, count,
-                           count == 1 ? "" : "s");
+                                count == 1 ? "" : "s");
         }
         return NL_OK;
     }
     if (n->type == YAML_SCALAR_NODE && nl_yaml_is_plain(n) && !nl_yaml_is_null(n)) {
         double d;
         if (nl_yaml_scan_float(nl_yaml_scalar(n), &d))
-            return nl_yaml_fail(L->y, n, def->key, "expected %s, got the single value %s (write [%s])",
-                           what_list, nl_yaml_scalar(n), nl_yaml_scalar(n));
+            return nl_yaml_fail(L->y, n, def->key,
+                                "expected %s, got the single value %s (write [%s])", what_list,
+                                nl_yaml_scalar(n), nl_yaml_scalar(n));
     }
-    return nl_yaml_fail(L->y, n, def->key, "expected %s, got %s", what_list, nl_yaml_describe(n, what, sizeof what));
+    return nl_yaml_fail(L->y, n, def->key, "expected %s, got %s", what_list,
+                        nl_yaml_describe(n, what, sizeof what));
 }
 
 static nl_code parse_list(loader *L, const nl_key_def *def, const yaml_node_t *n, nl_config *cfg)
@@ -149,8 +152,10 @@ static nl_code parse_list(loader *L, const nl_key_def *def, const yaml_node_t *n
             v = f;
         }
         if ((def->flags & NL_KF_INCREASING) && !(v > prev))
-            return nl_yaml_fail(L->y, item, label, "%s is not greater than the item before it (%g); "
-                           "accepted: %s", nl_yaml_scalar(item), prev, acc);
+            return nl_yaml_fail(L->y, item, label,
+                                "%s is not greater than the item before it (%g); "
+                                "accepted: %s",
+                                nl_yaml_scalar(item), prev, acc);
         prev = v;
     }
     memcpy((char *)cfg + def->count_off, &count, sizeof count);
@@ -166,8 +171,9 @@ static nl_code parse_shape(loader *L, const nl_key_def *def, const yaml_node_t *
         return code;
     const int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
     if (count == 2)
-        return nl_yaml_fail(L->y, n, def->key, "expected [c, h, w] (images) or [d] (feature vectors), got "
-                       "2 items");
+        return nl_yaml_fail(L->y, n, def->key,
+                            "expected [c, h, w] (images) or [d] (feature vectors), got "
+                            "2 items");
     int dims[3] = {1, 1, 1};
     for (int i = 0; i < count; i++) {
         const yaml_node_t *item = nl_yaml_node(L->y, n->data.sequence.items.start[i]);
@@ -183,19 +189,24 @@ static nl_code parse_shape(loader *L, const nl_key_def *def, const yaml_node_t *
         if (nl_yaml_is_plain(item) && nl_yaml_scalar(item)[0] != '-' &&
             nl_yaml_scan_int(nl_yaml_scalar(item), &x) == NL_YAML_SCAN_OVERFLOW) {
             char text[128];
-            return nl_yaml_fail(L->y, item, label, "%s is more than the synthetic generator makes (at "
-                           "most %d); accepted: %s", nl_yaml_shown(nl_yaml_scalar(item), text, sizeof text),
-                           i == 0 ? most : NL_SHAPE_MAX_SIDE, acc);
+            return nl_yaml_fail(L->y, item, label,
+                                "%s is more than the synthetic generator makes (at "
+                                "most %d); accepted: %s",
+                                nl_yaml_shown(nl_yaml_scalar(item), text, sizeof text),
+                                i == 0 ? most : NL_SHAPE_MAX_SIDE, acc);
         }
         if ((code = parse_int(L, &dim, label, item, LLONG_MAX, &x)))
             return code;
         if (i == 0 && x > most)
-            return nl_yaml_fail(L->y, item, label, "%lld %s is more than the synthetic generator makes "
-                           "(at most %d); accepted: %s", x, count == 1 ? "features" : "channels",
-                           most, acc);
+            return nl_yaml_fail(L->y, item, label,
+                                "%lld %s is more than the synthetic generator makes "
+                                "(at most %d); accepted: %s",
+                                x, count == 1 ? "features" : "channels", most, acc);
         if (i > 0 && x > NL_SHAPE_MAX_SIDE)
-            return nl_yaml_fail(L->y, item, label, "%lld is more than the synthetic generator makes (at "
-                           "most %d); accepted: %s", x, NL_SHAPE_MAX_SIDE, acc);
+            return nl_yaml_fail(L->y, item, label,
+                                "%lld is more than the synthetic generator makes (at "
+                                "most %d); accepted: %s",
+                                x, NL_SHAPE_MAX_SIDE, acc);
         dims[i] = (int)x;
     }
     cfg->data.synthetic_c = dims[0];
@@ -204,20 +215,25 @@ static nl_code parse_shape(loader *L, const nl_key_def *def, const yaml_node_t *
     return NL_OK;
 }
 
-static nl_code parse_momentum(loader *L, const nl_key_def *def, const yaml_node_t *n, nl_config *cfg)
+static nl_code parse_momentum(loader *L, const nl_key_def *def, const yaml_node_t *n,
+                              nl_config *cfg)
 {
     const char *extra = ", or cumulative (null) for a cumulative average";
-    if (nl_yaml_is_null(n) || (n->type == YAML_SCALAR_NODE && !strcmp(nl_yaml_scalar(n), "cumulative"))) {
+    if (nl_yaml_is_null(n) ||
+        (n->type == YAML_SCALAR_NODE && !strcmp(nl_yaml_scalar(n), "cumulative"))) {
         cfg->model.norm.cumulative = true;
         return NL_OK;
     }
     if (n->type == YAML_SCALAR_NODE) {
         double d;
-        if (!nl_yaml_scan_float(nl_yaml_scalar(n), &d) && nl_edit_distance(nl_yaml_scalar(n), "cumulative") <= 3) {
+        if (!nl_yaml_scan_float(nl_yaml_scalar(n), &d) &&
+            nl_edit_distance(nl_yaml_scalar(n), "cumulative") <= 3) {
             char acc[512], text[128];
             item_accepted(def, NL_KT_FLOAT, acc, sizeof acc);
-            return nl_yaml_fail(L->y, n, def->key, "'%s' is not a momentum; accepted: %s%s (did you mean "
-                           "'cumulative'?)", nl_yaml_shown(nl_yaml_scalar(n), text, sizeof text), acc, extra);
+            return nl_yaml_fail(L->y, n, def->key,
+                                "'%s' is not a momentum; accepted: %s%s (did you mean "
+                                "'cumulative'?)",
+                                nl_yaml_shown(nl_yaml_scalar(n), text, sizeof text), acc, extra);
         }
     }
     float m;
@@ -247,11 +263,14 @@ static nl_code parse_bias(loader *L, const nl_key_def *def, const yaml_node_t *n
             return NL_OK;
         }
         char text[128];
-        return nl_yaml_fail(L->y, n, def->key, "'%s' is not a bias setting; accepted: auto | true | false",
-                       nl_yaml_shown(s, text, sizeof text));
+        return nl_yaml_fail(L->y, n, def->key,
+                            "'%s' is not a bias setting; accepted: auto | true | false",
+                            nl_yaml_shown(s, text, sizeof text));
     }
-    return nl_yaml_fail(L->y, n, def->key, "expected auto, true or false, got %s; accepted: auto | true | "
-                   "false", nl_yaml_describe(n, what, sizeof what));
+    return nl_yaml_fail(L->y, n, def->key,
+                        "expected auto, true or false, got %s; accepted: auto | true | "
+                        "false",
+                        nl_yaml_describe(n, what, sizeof what));
 }
 
 /* parses node n into cfg for key def and records where it came from */
@@ -372,7 +391,7 @@ static nl_code unknown_key(loader *L, const yaml_node_t *at, const char *prefix,
             all[n++] = nl_config_schema[i].key;
         nl_yaml_suggest_path(full, all, n, guess, sizeof guess);
         return nl_yaml_fail(L->y, at, full, "unknown key%s%s%s; see configs/README.md for the keys",
-                       guess[0] ? " (did you mean " : "", guess, guess[0] ? "?)" : "");
+                            guess[0] ? " (did you mean " : "", guess, guess[0] ? "?)" : "");
     }
     const char *sib[64];
     char sib_buf[64][48];
@@ -480,7 +499,7 @@ static nl_code apply_override(nl_config *cfg, const char *text, nl_error *err)
         char what[256];
         if (root->type != YAML_MAPPING_NODE)
             code = nl_yaml_fail(&y, root, key, "expected a mapping of %s keys (e.g. {a: 1, b: 2}), "
-                           "got %s", key, nl_yaml_describe(root, what, sizeof what));
+                                "got %s", key, nl_yaml_describe(root, what, sizeof what));
         else
             code = load_mapping(&L, root, key, 1);
     } else {
@@ -566,9 +585,11 @@ static nl_code load_text(const char *text, size_t length, const char *source,
     for (int i = 0; i < n_overrides && !code; i++)
         code = apply_override(out, overrides[i], err);
     if (!code)
-        code = nl_cfg_resolve(out, length >= sizeof NL_CONFIG_RESOLVED_HEADER - 1 &&
-                                !memcmp(text, NL_CONFIG_RESOLVED_HEADER, sizeof NL_CONFIG_RESOLVED_HEADER - 1),
-                      err);
+        code = nl_cfg_resolve(
+            out,
+            length >= sizeof NL_CONFIG_RESOLVED_HEADER - 1 &&
+                !memcmp(text, NL_CONFIG_RESOLVED_HEADER, sizeof NL_CONFIG_RESOLVED_HEADER - 1),
+            err);
     if (!code)
         code = nl_config_validate(out, err);
     return code;

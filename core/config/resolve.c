@@ -28,8 +28,10 @@ nl_code nl_cfg_check_epochs_steps(nl_config *cfg, nl_error *err)
         const char *later = steps_later ? "train.steps" : "train.epochs";
         const char *first = steps_later ? "train.epochs" : "train.steps";
         char where[800];
-        return nl_cfg_key_fail(cfg, err, later, "both train.epochs and train.steps are given (%s at %s); "
-                        "give exactly one", first, nl_config_where(cfg, first, where, sizeof where));
+        return nl_cfg_key_fail(cfg, err, later,
+                               "both train.epochs and train.steps are given (%s at %s); "
+                               "give exactly one",
+                               first, nl_config_where(cfg, first, where, sizeof where));
     }
     return NL_OK;
 }
@@ -168,10 +170,12 @@ static nl_code check_keys(nl_config *cfg, nl_error *err)
             continue;
         const nl_key_def *on = nl_schema_find(def->when_key);
         nl_config_where(cfg, on->key, where, sizeof where);
-        return nl_cfg_key_fail(cfg, err, def->key, "applies only when %s, but %s is '%s' (%s); remove %s "
-                        "or change %s", nl_schema_when_text(def, when, sizeof when), on->key,
-                        nl_schema_format(on, cfg, value, sizeof value), where,
-                        nl_cfg_last_component(def->key), on->key);
+        return nl_cfg_key_fail(cfg, err, def->key,
+                               "applies only when %s, but %s is '%s' (%s); remove %s "
+                               "or change %s",
+                               nl_schema_when_text(def, when, sizeof when), on->key,
+                               nl_schema_format(on, cfg, value, sizeof value), where,
+                               nl_cfg_last_component(def->key), on->key);
     }
 
     /* the token datasets' keys together (the chain's branching against its
@@ -180,7 +184,7 @@ static nl_code check_keys(nl_config *cfg, nl_error *err)
         nl_error data_err = {0};
         if (nl_token_spec_check(&cfg->data, &data_err) != NL_OK)
             return nl_cfg_key_fail(cfg, err, data_err.key[0] ? data_err.key : "data.dataset", "%s",
-                            data_err.msg);
+                                   data_err.msg);
     }
     return NL_OK;
 }
@@ -191,30 +195,37 @@ static nl_code check_training(nl_config *cfg, nl_error *err)
     char where[800];
     const nl_train_spec *t = &cfg->train;
     if (t->epochs > 0 && t->steps > 0)
-        return nl_cfg_key_fail(cfg, err, "train.steps", "both train.epochs (%ld) and train.steps (%ld) are "
-                        "set; give exactly one", t->epochs, t->steps);
+        return nl_cfg_key_fail(cfg, err, "train.steps",
+                               "both train.epochs (%ld) and train.steps (%ld) are "
+                               "set; give exactly one",
+                               t->epochs, t->steps);
     if (t->epochs <= 0 && t->steps <= 0)
-        return nl_cfg_key_fail(cfg, err, "train.epochs", "neither train.epochs nor train.steps is set; "
-                        "give exactly one");
+        return nl_cfg_key_fail(cfg, err, "train.epochs",
+                               "neither train.epochs nor train.steps is set; "
+                               "give exactly one");
 
     const nl_optim_spec *o = &t->optimizer;
     if (o->nesterov && (o->momentum <= 0 || o->dampening != 0)) {
         const bool no_momentum = o->momentum <= 0;
         const char *other = no_momentum ? "train.optimizer.momentum" : "train.optimizer.dampening";
-        return nl_cfg_key_fail(cfg, err, "train.optimizer.nesterov", "true needs momentum > 0 and "
-                        "dampening 0 (as in PyTorch), but %s is %g (%s)", nl_cfg_last_component(other),
-                        no_momentum ? (double)o->momentum : (double)o->dampening,
-                        nl_config_where(cfg, other, where, sizeof where));
+        return nl_cfg_key_fail(cfg, err, "train.optimizer.nesterov",
+                               "true needs momentum > 0 and "
+                               "dampening 0 (as in PyTorch), but %s is %g (%s)",
+                               nl_cfg_last_component(other),
+                               no_momentum ? (double)o->momentum : (double)o->dampening,
+                               nl_config_where(cfg, other, where, sizeof where));
     }
     const nl_schedule_spec *s = &t->schedule;
     if (s->kind == NL_SCHED_STEP && s->n_milestones == 0)
-        return nl_cfg_key_fail(cfg, err, "train.schedule.type", "step needs train.schedule.milestones, "
-                        "the steps at which the learning rate is multiplied by gamma");
+        return nl_cfg_key_fail(cfg, err, "train.schedule.type",
+                               "step needs train.schedule.milestones, "
+                               "the steps at which the learning rate is multiplied by gamma");
     if (s->kind == NL_SCHED_COSINE && s->min_lr > o->lr)
-        return nl_cfg_key_fail(cfg, err, "train.schedule.min_lr", "%g is above the base learning rate "
-                        "train.optimizer.lr %g (%s); cosine decays from lr down to min_lr",
-                        (double)s->min_lr, (double)o->lr,
-                        nl_config_where(cfg, "train.optimizer.lr", where, sizeof where));
+        return nl_cfg_key_fail(cfg, err, "train.schedule.min_lr",
+                               "%g is above the base learning rate "
+                               "train.optimizer.lr %g (%s); cosine decays from lr down to min_lr",
+                               (double)s->min_lr, (double)o->lr,
+                               nl_config_where(cfg, "train.optimizer.lr", where, sizeof where));
     if (t->steps > 0 && s->warmup_steps >= t->steps)
         nl_cfg_warn(cfg, "train.schedule.warmup_steps %d covers all %ld steps; the run never "
                     "reaches the base learning rate's schedule", s->warmup_steps, t->steps);
@@ -231,10 +242,11 @@ static nl_code check_sizes(nl_config *cfg, nl_error *err)
     /* token datasets count tokens in train_size and test_size, not samples */
     const bool samples = !nl_dataset_kind_is_tokens(cfg->data.kind);
     if (samples && cfg->data.train_size > 0 && t->batch_size > cfg->data.train_size)
-        return nl_cfg_key_fail(cfg, err, "train.batch_size", "%d is larger than data.train_size %ld "
-                        "(%s); training drops incomplete batches, so no step would run",
-                        t->batch_size, cfg->data.train_size,
-                        nl_config_where(cfg, "data.train_size", where, sizeof where));
+        return nl_cfg_key_fail(cfg, err, "train.batch_size",
+                               "%d is larger than data.train_size %ld "
+                               "(%s); training drops incomplete batches, so no step would run",
+                               t->batch_size, cfg->data.train_size,
+                               nl_config_where(cfg, "data.train_size", where, sizeof where));
     if (samples && t->trace.activation[0] && cfg->data.test_size > 0 &&
         t->trace.samples > cfg->data.test_size)
         nl_cfg_warn(cfg, "train.trace.samples %d is more than data.test_size %ld; the trace uses "
@@ -255,15 +267,18 @@ static nl_code check_tokens_match(nl_config *cfg, nl_error *err)
                 used += snprintf(token_kinds + used, sizeof token_kinds - (size_t)used, "%s%s",
                                  used ? " | " : "", nl_name_of(&nl_dataset_names, k));
         if (nl_model_spec_tokens(&cfg->model))
-            return nl_cfg_key_fail(cfg, err, "model.arch", "'%s' reads token sequences, but data.dataset "
-                            "%s has images or feature vectors; accepted datasets: %s",
-                            nl_name_of(&nl_arch_names, cfg->model.arch),
-                            nl_name_of(&nl_dataset_names, cfg->data.kind), token_kinds);
-        return nl_cfg_key_fail(cfg, err, "data.dataset", "'%s' yields token sequences, but model.arch "
-                        "'%s' takes images or feature vectors; token datasets (%s) need "
-                        "model.arch %s", nl_name_of(&nl_dataset_names, cfg->data.kind),
-                        nl_name_of(&nl_arch_names, cfg->model.arch), token_kinds,
-                        nl_name_of(&nl_arch_names, NL_ARCH_LM));
+            return nl_cfg_key_fail(cfg, err, "model.arch",
+                                   "'%s' reads token sequences, but data.dataset "
+                                   "%s has images or feature vectors; accepted datasets: %s",
+                                   nl_name_of(&nl_arch_names, cfg->model.arch),
+                                   nl_name_of(&nl_dataset_names, cfg->data.kind), token_kinds);
+        return nl_cfg_key_fail(cfg, err, "data.dataset",
+                               "'%s' yields token sequences, but model.arch "
+                               "'%s' takes images or feature vectors; token datasets (%s) need "
+                               "model.arch %s",
+                               nl_name_of(&nl_dataset_names, cfg->data.kind),
+                               nl_name_of(&nl_arch_names, cfg->model.arch), token_kinds,
+                               nl_name_of(&nl_arch_names, NL_ARCH_LM));
     }
     return NL_OK;
 }
@@ -281,12 +296,14 @@ static nl_code check_model(nl_config *cfg, nl_error *err)
     /* QK-norm puts model.norm.type on each head's query and key: with a
      * kind that adds no layer it would silently do nothing */
     if (cfg->model.qk_norm && !nl_norm_info_of(cfg->model.norm.kind)->adds_layer)
-        return nl_cfg_key_fail(cfg, err, "model.qk_norm", "true needs a normalizer for the queries and "
-                        "keys, but model.norm.type is %s (%s); name one with model.norm.type "
-                        "(e.g. layer, as in Wortsman et al. 2023; with model.norm.placement none "
-                        "it normalizes only q and k), or set model.qk_norm false",
-                        nl_name_of(&nl_norm_names, cfg->model.norm.kind),
-                        nl_config_where(cfg, "model.norm.type", where, sizeof where));
+        return nl_cfg_key_fail(
+            cfg, err, "model.qk_norm",
+            "true needs a normalizer for the queries and "
+            "keys, but model.norm.type is %s (%s); name one with model.norm.type "
+            "(e.g. layer, as in Wortsman et al. 2023; with model.norm.placement none "
+            "it normalizes only q and k), or set model.qk_norm false",
+            nl_name_of(&nl_norm_names, cfg->model.norm.kind),
+            nl_config_where(cfg, "model.norm.type", where, sizeof where));
 
     nl_error model_err = {0};
     if (nl_model_check(&cfg->model, cfg->train.batch_size, &model_err) != NL_OK) {

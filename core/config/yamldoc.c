@@ -157,9 +157,10 @@ static nl_code no_second_document(yaml_parser_t *parser, const char *source, con
         return syntax_error(parser, source, NULL, text, err);
     nl_code code = NL_OK;
     if (yaml_document_get_root_node(&next))
-        code = nl_fail(err, NL_ERR_CONFIG, "%s:%zu:%zu: a second YAML document starts here; a "
-                       "config or experiment file is one document", source, next.start_mark.line + 1,
-                       next.start_mark.column + 1);
+        code = nl_fail(err, NL_ERR_CONFIG,
+                       "%s:%zu:%zu: a second YAML document starts here; a "
+                       "config or experiment file is one document",
+                       source, next.start_mark.line + 1, next.start_mark.column + 1);
     yaml_document_delete(&next);
     return code;
 }

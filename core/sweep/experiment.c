@@ -98,7 +98,7 @@ static nl_code check_config_key(parser *P, const yaml_node_t *k, const char *sec
             if (!strncmp(nl_config_key_name(i), key, strlen(key)) && nl_config_key_name(i)[strlen(key)] == '.')
                 child = nl_config_key_name(i);
         return nl_yaml_fail(&P->y, k, section, "'%s' is a section of the config; name one of its keys (e.g. "
-                       "'%s')", key, child);
+                            "'%s')", key, child);
     }
     const int count = nl_config_key_count();
     const char **names = malloc((size_t)count * sizeof *names);
@@ -120,10 +120,10 @@ static nl_code check_sweep_key(parser *P, const yaml_node_t *k, const char *sect
     const char *key = nl_yaml_scalar(k);
     if (!strcmp(key, "name"))
         return nl_yaml_fail(&P->y, k, section, "'name' is set by the sweep: each run is named after its "
-                       "directory (the sweep's own name is the top-level name:)");
+                            "directory (the sweep's own name is the top-level name:)");
     if (!strcmp(key, "threads"))
         return nl_yaml_fail(&P->y, k, section, "the thread count of the runs is the experiment's top-level "
-                       "'threads:' (or -j); it does not change results");
+                            "'threads:' (or -j); it does not change results");
     return NL_OK;
 }
 
@@ -148,19 +148,19 @@ static nl_code parse_base(parser *P, yaml_node_t *n)
         }
         if (!nl_path_exists(e->base_path))
             return nl_yaml_fail(&P->y, n, "base", "the config file %s does not exist (a relative base is read "
-                           "relative to the experiment file)", e->base_path);
+                                "relative to the experiment file)", e->base_path);
         if (nl_is_dir(e->base_path))
             return nl_yaml_fail(&P->y, n, "base", "%s is a directory; base names a config file (or is an "
-                           "inline config)", e->base_path);
+                                "inline config)", e->base_path);
         struct stat st;
         if (stat(e->base_path, &st) == 0 && !S_ISREG(st.st_mode)) /* /dev/zero, a FIFO */
             return nl_yaml_fail(&P->y, n, "base", "%s is not a regular file; base names a config file (or is "
-                           "an inline config)", e->base_path);
+                                "an inline config)", e->base_path);
         return NL_OK;
     }
     if (n->type != YAML_MAPPING_NODE)
         return nl_yaml_fail(&P->y, n, "base", "expected a config file name or an inline config (a mapping), "
-                       "got %s", nl_yaml_describe(n, d, sizeof d));
+                            "got %s", nl_yaml_describe(n, d, sizeof d));
     /* the inline config: the experiment text with everything outside the
      * mapping blanked, so the config module's messages point into the
      * experiment file at the right line and column */
@@ -208,7 +208,7 @@ static nl_code parse_set(parser *P, yaml_node_t *n)
 {
     nl_experiment *e = P->e;
     nl_code rc = nl_yaml_check_mapping(&P->y, n, "set", "a mapping of config keys to values (e.g. "
-                                "{train.epochs: 3})");
+                                       "{train.epochs: 3})");
     if (rc)
         return rc;
     const int count = (int)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
@@ -232,13 +232,13 @@ static nl_code parse_grid(parser *P, yaml_node_t *n)
     nl_experiment *e = P->e;
     char d[128];
     nl_code rc = nl_yaml_check_mapping(&P->y, n, "grid", "a mapping of config keys to lists of values (e.g. "
-                                "{train.batch_size: [8, 32]})");
+                                       "{train.batch_size: [8, 32]})");
     if (rc)
         return rc;
     const int count = (int)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
     if (count == 0)
         return nl_yaml_fail(&P->y, n, "grid", "the grid is empty; give at least one key with a list of "
-                       "values (e.g. seed: [1, 2, 3])");
+                            "values (e.g. seed: [1, 2, 3])");
     if (count > NL_SWEEP_MAX_AXES)
         return nl_yaml_fail(&P->y, n, "grid", "at most %d grid keys", NL_SWEEP_MAX_AXES);
     e->axes = calloc((size_t)count, sizeof *e->axes);
@@ -251,7 +251,7 @@ static nl_code parse_grid(parser *P, yaml_node_t *n)
         for (int i = 0; i < e->n_sets; i++)
             if (!strcmp(e->sets[i].key, nl_yaml_scalar(k)))
                 return nl_yaml_fail(&P->y, k, nl_yaml_scalar(k), "is both in set: (line %d) and in the grid; give it "
-                               "in one place", e->sets[i].pos.line);
+                                    "in one place", e->sets[i].pos.line);
         if (v->type != YAML_SEQUENCE_NODE) {
             if (v->type == YAML_SCALAR_NODE && !nl_yaml_is_null(v))
                 return nl_yaml_fail(&P->y, v, nl_yaml_scalar(k), "expected a list of values, got %s (write [%s], or "
@@ -427,7 +427,7 @@ static nl_code parse_plots(parser *P, yaml_node_t *n)
     char d[128];
     if (n->type != YAML_SEQUENCE_NODE)
         return nl_yaml_fail(&P->y, n, "plots", "expected a list of plots (e.g. - {kind: curves}), got %s",
-                       nl_yaml_describe(n, d, sizeof d));
+                            nl_yaml_describe(n, d, sizeof d));
     const int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
     e->plots = calloc((size_t)count + 1, sizeof *e->plots);
     if (!e->plots)
@@ -469,7 +469,7 @@ static nl_code parse_plots(parser *P, yaml_node_t *n)
                 for (const char *c = pl->spec.name; *c; c++)
                     if (!isalnum((unsigned char)*c) && !strchr("._-", *c))
                         return nl_yaml_fail(&P->y, v, "plots: name", "'%s' is not a file name; accepted: "
-                                       "letters, digits, '.', '_', '-'", pl->spec.name);
+                                            "letters, digits, '.', '_', '-'", pl->spec.name);
             } else if (!strcmp(name, "x") || !strcmp(name, "color") || !strcmp(name, "panel")) {
                 char *field = !strcmp(name, "x") ? pl->spec.x : !strcmp(name, "color") ? pl->spec.color : pl->spec.panel;
                 char what[32];
@@ -482,7 +482,7 @@ static nl_code parse_plots(parser *P, yaml_node_t *n)
         }
         if (!have_kind)
             return nl_yaml_fail(&P->y, m, "plots", "kind is missing; accepted kinds: %s",
-                           nl_name_choices(&nl_plot_kind_names, d, sizeof d));
+                                nl_name_choices(&nl_plot_kind_names, d, sizeof d));
         char msg[512];
         if (!nl_plot_spec_check(&pl->spec, msg, sizeof msg))
             return nl_yaml_fail(&P->y, m, "plots", "%s", msg);
@@ -491,7 +491,7 @@ static nl_code parse_plots(parser *P, yaml_node_t *n)
         for (int j = 0; j < e->n_plots - 1; j++)
             if (!strcmp(nl_plot_spec_name(&e->plots[j].spec, other, sizeof other), mine))
                 return nl_yaml_fail(&P->y, m, "plots", "a second plot named '%s' (line %d); give one a name:",
-                               mine, e->plots[j].pos.line);
+                                    mine, e->plots[j].pos.line);
     }
     return NL_OK;
 }
@@ -564,7 +564,7 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
         return nl_fail(P->err, NL_ERR_CONFIG, "%s: the experiment file is empty; it needs at least "
                        "base: and grid:", P->path);
     if ((rc = nl_yaml_check_mapping(&P->y, root, NULL, "a mapping (name:, base:, set:, grid:, derived:, "
-                             "exclude:, threads:, plots:)")))
+                                    "exclude:, threads:, plots:)")))
         return rc;
     static const char *const top[] = {"name", "base", "set", "grid", "derived", "exclude", "threads",
                                       "plots"};
@@ -580,7 +580,7 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
             /* a config key at the top: probably meant for set: or base: */
             if (config_key_kind(nl_yaml_scalar(k)) != KEY_UNKNOWN && !nl_closest_name(nl_yaml_scalar(k), top, N_TOP))
                 return nl_yaml_fail(&P->y, k, NULL, "unknown key '%s': config keys go under set: (or grid:), "
-                               "e.g. set: {%s: ...}", nl_yaml_scalar(k), nl_yaml_scalar(k));
+                                    "e.g. set: {%s: ...}", nl_yaml_scalar(k), nl_yaml_scalar(k));
             return nl_yaml_unknown_key(&P->y, k, NULL, top, N_TOP);
         }
         found[which] = nl_yaml_node(&P->y, p->value);
@@ -596,14 +596,14 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
     }
     if (!found[1])
         return nl_yaml_fail(&P->y, root, NULL, "base: is missing; give the config every run starts from (a "
-                       "file relative to the experiment file, or an inline mapping)");
+                            "file relative to the experiment file, or an inline mapping)");
     if ((rc = parse_base(P, found[1])))
         return rc;
     if (found[2] && !nl_yaml_is_null(found[2]) && (rc = parse_set(P, found[2])))
         return rc;
     if (!found[3])
         return nl_yaml_fail(&P->y, root, NULL, "grid: is missing; give at least one key with a list of values "
-                       "(e.g. grid: {seed: [1, 2, 3]})");
+                            "(e.g. grid: {seed: [1, 2, 3]})");
     if ((rc = parse_grid(P, found[3])))
         return rc;
     if (found[4] && !nl_yaml_is_null(found[4]) && (rc = parse_derived(P, found[4])))
