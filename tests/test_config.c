@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config/yamldoc.h"
 #include "model/model.h"
 #include "optim/optim.h"
 #include "sweep/sweep.h"
@@ -1265,6 +1266,81 @@ START_TEST(test_readme_documents_every_key)
 }
 END_TEST
 
+/* The YAML walker configs and experiment files share: positions, the typed
+ * readers' messages, did-you-mean for names and for dotted paths. */
+START_TEST(test_yaml_walker)
+{
+    nl_error err = {0};
+    nl_yaml_doc y;
+    const char *text = "a: 12\nb: \"7\"\nc: 2.5\nd: yes\ne: Batch\nf: [1, 2]\n";
+    ck_assert_int_eq(nl_yaml_doc_load(&y, text, strlen(text), "w.yaml", NULL, &err), NL_OK);
+    yaml_node_t *root = nl_yaml_root(&y);
+    ck_assert_int_eq(nl_yaml_count(root), 6);
+    ck_assert_int_eq(nl_yaml_check_mapping(&y, root, NULL, "a mapping"), NL_OK);
+    const nl_yaml_range small = {.has_lo = true, .has_hi = true, .lo = 0, .hi = 10};
+    long long v = 0;
+    ck_assert_int_eq(nl_yaml_read_int(&y, nl_yaml_value(&y, root, 0), "a", &small, "0..10", 100, &v),
+                     NL_ERR_CONFIG);
+    ck_assert_str_eq(err.msg, "w.yaml:1:4: a: 12 is out of range; accepted: 0..10");
+    nl_error_clear(&err);
+    ck_assert_int_eq(nl_yaml_read_int(&y, nl_yaml_value(&y, root, 0), "a", NULL, NULL, 100, &v), NL_OK);
+    ck_assert_int_eq(v, 12);
+    ck_assert_int_eq(nl_yaml_read_int(&y, nl_yaml_value(&y, root, 1), "b", NULL, NULL, 100, &v),
+                     NL_ERR_CONFIG);
+    ck_assert_str_eq(err.msg, "w.yaml:2:4: b: expected an integer, got the quoted string \"7\" "
+                              "(remove the quotes)");
+    nl_error_clear(&err);
+    ck_assert_int_eq(nl_yaml_read_int(&y, nl_yaml_value(&y, root, 2), "c", NULL, NULL, 100, &v),
+                     NL_ERR_CONFIG);
+    ck_assert_str_eq(err.msg, "w.yaml:3:4: c: 2.5 is not an integer");
+    nl_error_clear(&err);
+    double x = 0;
+    ck_assert_int_eq(nl_yaml_read_number(&y, nl_yaml_value(&y, root, 2), "c", NULL, NULL, &x), NL_OK);
+    ck_assert(x == 2.5);
+    bool flag = false;
+    ck_assert_int_eq(nl_yaml_read_bool(&y, nl_yaml_value(&y, root, 3), "d", &flag), NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "w.yaml:4:4: d: 'yes' is not a boolean here"), "%s", err.msg);
+    nl_error_clear(&err);
+    int kind = -1;
+    ck_assert_int_eq(nl_yaml_read_name(&y, nl_yaml_value(&y, root, 4), "e", &nl_norm_names, &kind),
+                     NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "w.yaml:5:4: e: 'Batch' is not a normalizer") &&
+                      strstr(err.msg, "(did you mean 'batch'?)"), "%s", err.msg);
+    nl_error_clear(&err);
+    /* err->key only for files whose keys are config keys */
+    nl_yaml_fail(&y, nl_yaml_value(&y, root, 5), "f[1]", "x");
+    ck_assert_str_eq(err.key, "");
+    nl_error_clear(&err);
+    y.names_keys = true;
+    nl_yaml_fail(&y, nl_yaml_value(&y, root, 5), "f[1]", "x");
+    ck_assert_str_eq(err.key, "f");
+    nl_error_clear(&err);
+    nl_yaml_doc_free(&y);
+
+    const char *dup = "set:\n  k: 1\n  k: 2\n";
+    ck_assert_int_eq(nl_yaml_doc_load(&y, dup, strlen(dup), "d.yaml", NULL, &err), NL_OK);
+    yaml_node_t *set = nl_yaml_value(&y, nl_yaml_root(&y), 0);
+    ck_assert_int_eq(nl_yaml_check_mapping(&y, set, "set", "a mapping"), NL_ERR_CONFIG);
+    ck_assert_str_eq(err.msg, "d.yaml:3:3: set: k: duplicate key (first given at line 2, column 3); "
+                              "each key may appear once");
+    nl_error_clear(&err);
+    nl_yaml_doc_free(&y);
+    ck_assert_int_eq(nl_yaml_doc_load(&y, "a: [", 4, "s.yaml", NULL, &err), NL_ERR_CONFIG);
+    ck_assert_msg(!strncmp(err.msg, "s.yaml:", 7) &&
+                      strstr(err.msg, ": YAML syntax error: did not find expected node content"),
+                  "%s", err.msg);
+    nl_error_clear(&err);
+
+    const char *paths[] = {"model.norm.eps", "train.optimizer.eps", "train.batch_size"};
+    char guess[256];
+    ck_assert_str_eq(nl_yaml_suggest_path("train.batchsize", paths, 3, guess, sizeof guess),
+                     "'train.batch_size'");
+    ck_assert_str_eq(nl_yaml_suggest_path("eps", paths, 3, guess, sizeof guess),
+                     "'model.norm.eps' or 'train.optimizer.eps'");
+    ck_assert_str_eq(nl_yaml_suggest_path("zzz", paths, 3, guess, sizeof guess), "");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("config");
@@ -1286,6 +1362,7 @@ int main(void)
     tcase_add_test(tc, test_resolved_config_of_earlier_version);
     tcase_add_test(tc, test_repository_configs);
     tcase_add_test(tc, test_readme_documents_every_key);
+    tcase_add_test(tc, test_yaml_walker);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
