@@ -134,7 +134,7 @@ static void show_note(void *ctx, const char *message)
  * description, which is the same thing without the spelling) */
 typedef struct {
     const char *config_path, *out_dir;
-    const char *overrides[257]; /* --set, and --threads as threads=N */
+    const char *overrides[256]; /* --set, and --threads as threads=N */
     int n_overrides, device;     /* device: -1 for the config's */
     bool force, quiet;
     char threads_set[32];
