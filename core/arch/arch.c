@@ -39,6 +39,7 @@
 #include <stdio.h>
 
 #include "arch/arch.h"
+#include "arch/registry.h"
 #include "model/model.h"
 #include "norm/norm.h"
 
@@ -120,8 +121,21 @@ static nl_act *norm_and_act(nl_builder *b, const nl_model_spec *spec, nl_act *x,
     return act(b, spec, act_name, norm(b, spec, norm_name, x));
 }
 
-static nl_act *build_mlp(nl_builder *b, const nl_model_spec *spec, nl_act *input)
+/* false (and the error recorded) when model.widths names no layer: the
+ * mlp, cnn and resnet are sized by it */
+static bool widths_given(nl_builder *b, const nl_model_spec *spec)
 {
+    if (spec->n_widths >= 1)
+        return true;
+    nl_builder_fail(b, NL_ERR_CONFIG, "model: widths must name at least one width");
+    nl_builder_key(b, "model.widths");
+    return false;
+}
+
+nl_act *nl_arch_build_mlp(nl_builder *b, const nl_model_spec *spec, nl_act *input)
+{
+    if (!widths_given(b, spec))
+        return NULL;
     nl_act *x = nl_flatten(b, "flatten_input", input);
     const bool feeds_norm = spec->norm.placement != NL_PLACE_AFTER;
     for (int i = 0; i < spec->n_widths && x; i++) {
@@ -135,8 +149,10 @@ static nl_act *build_mlp(nl_builder *b, const nl_model_spec *spec, nl_act *input
     return classifier(b, spec, x);
 }
 
-static nl_act *build_cnn(nl_builder *b, const nl_model_spec *spec, nl_act *input)
+nl_act *nl_arch_build_cnn(nl_builder *b, const nl_model_spec *spec, nl_act *input)
 {
+    if (!widths_given(b, spec))
+        return NULL;
     nl_act *x = input;
     const bool feeds_norm = spec->norm.placement != NL_PLACE_AFTER;
     /* relu then max pooling, nothing between them: one layer saves a pass
@@ -214,8 +230,10 @@ static nl_act *basic_block_pre(nl_builder *b, const nl_model_spec *spec, const c
     return nl_residual_add(b, add, y, shortcut);
 }
 
-static nl_act *build_resnet(nl_builder *b, const nl_model_spec *spec, nl_act *input)
+nl_act *nl_arch_build_resnet(nl_builder *b, const nl_model_spec *spec, nl_act *input)
 {
+    if (!widths_given(b, spec))
+        return NULL;
     const bool pre = spec->norm.placement == NL_PLACE_PRE;
     const int stem = spec->stem_width > 0 ? spec->stem_width : spec->widths[0];
     /* pre-activation: the stem output feeds the first block's normalizer */
@@ -382,7 +400,7 @@ static nl_act *transformer_blocks(nl_builder *b, const nl_model_spec *spec, nl_a
     return x;
 }
 
-static nl_act *build_lm(nl_builder *b, const nl_model_spec *spec, nl_act *input)
+nl_act *nl_arch_build_lm(nl_builder *b, const nl_model_spec *spec, nl_act *input)
 {
     const int d = spec->d_model;
     if (!heads_divide(b, spec))
@@ -399,7 +417,7 @@ static nl_act *build_lm(nl_builder *b, const nl_model_spec *spec, nl_act *input)
                      lm_std(spec, d, spec->classes));
 }
 
-static nl_act *build_vit(nl_builder *b, const nl_model_spec *spec, nl_act *input)
+nl_act *nl_arch_build_vit(nl_builder *b, const nl_model_spec *spec, nl_act *input)
 {
     const int d = spec->d_model;
     if (!heads_divide(b, spec))
@@ -420,83 +438,39 @@ static nl_act *build_vit(nl_builder *b, const nl_model_spec *spec, nl_act *input
                      lm_std(spec, d, spec->classes));
 }
 
-/* each architecture's row: the placements it takes, and whether it needs
- * images (C, H, W) rather than also taking feature vectors */
-static const struct {
-    unsigned placements;
-    bool images_only;
-} arch_rows[NL_ARCH_COUNT] = {
-    [NL_ARCH_MLP] = {1u << NL_PLACE_BEFORE | 1u << NL_PLACE_AFTER, false},
-    [NL_ARCH_CNN] = {1u << NL_PLACE_BEFORE | 1u << NL_PLACE_AFTER, true},
-    [NL_ARCH_RESNET] = {1u << NL_PLACE_POST | 1u << NL_PLACE_PRE, true},
-    [NL_ARCH_LM] = {1u << NL_PLACE_PRE | 1u << NL_PLACE_POST | 1u << NL_PLACE_PERI | 1u << NL_PLACE_NONE,
-                    false},
-    [NL_ARCH_VIT] = {1u << NL_PLACE_PRE | 1u << NL_PLACE_POST | 1u << NL_PLACE_PERI | 1u << NL_PLACE_NONE,
-                     true},
-};
-
 nl_act *nl_arch_build(nl_builder *b, const nl_model_spec *spec, nl_act *input)
 {
     if ((unsigned)spec->arch >= NL_ARCH_COUNT) {
         nl_builder_fail(b, NL_ERR_CONFIG, "model: unknown architecture");
         return NULL;
     }
+    const nl_arch_info *row = nl_arch_info_of(spec->arch);
     const nl_placement p = spec->norm.placement;
-    if (!(arch_rows[spec->arch].placements >> p & 1u)) {
+    if (!nl_arch_accepts_placement(row, p)) {
         char accepted[128];
-        int used = 0;
-        accepted[0] = '\0';
-        for (int k = 0; k < NL_PLACE_COUNT; k++)
-            if (arch_rows[spec->arch].placements >> k & 1u)
-                used += snprintf(accepted + used, sizeof accepted - (size_t)used, "%s%s",
-                                 used ? " | " : "", nl_name_of(&nl_placement_names, k));
         nl_builder_fail(b, NL_ERR_CONFIG,
                         "model: placement '%s' does not apply to arch '%s'; accepted: %s",
-                        nl_name_of(&nl_placement_names, p), nl_name_of(&nl_arch_names, spec->arch),
-                        accepted);
+                        nl_name_of(&nl_placement_names, p), row->id.name,
+                        nl_arch_placements_text(row, " | ", accepted, sizeof accepted));
         nl_builder_key(b, "model.norm.placement");
         return NULL;
     }
     /* feature vectors arrive as (N, D, 1, 1); without this check a CNN or
      * ViT on them failed deep in its layers, naming a pooling stage or a
      * 1x1 image */
-    if (arch_rows[spec->arch].images_only && input->shape.h == 1 && input->shape.w == 1) {
+    if (!(row->inputs & (NL_ARCH_IN_FEATURES | NL_ARCH_IN_TOKENS)) && input->shape.h == 1 &&
+        input->shape.w == 1) {
         char accepted[128];
-        int used = 0;
-        accepted[0] = '\0';
-        for (int k = 0; k < NL_ARCH_COUNT; k++) {
-            const nl_model_spec other = {.arch = (nl_arch)k};
-            if (!arch_rows[k].images_only && !nl_model_spec_tokens(&other))
-                used += snprintf(accepted + used, sizeof accepted - (size_t)used, "%s%s",
-                                 used ? " | " : "", nl_name_of(&nl_arch_names, k));
-        }
         nl_builder_fail(b, NL_ERR_CONFIG,
                         "model: '%s' takes images (C, H, W) larger than 1x1, but the data are "
                         "feature vectors of %d values; accepted for feature vectors: %s",
-                        nl_name_of(&nl_arch_names, spec->arch), input->shape.c, accepted);
+                        row->id.name, input->shape.c,
+                        nl_arch_kinds_reading(NL_ARCH_IN_FEATURES, " | ", accepted,
+                                              sizeof accepted));
         nl_builder_key(b, "model.arch");
         return NULL;
     }
-    if (spec->arch == NL_ARCH_LM)
-        return build_lm(b, spec, input);
-    if (spec->arch == NL_ARCH_VIT)
-        return build_vit(b, spec, input);
-    if (spec->n_widths < 1) {
-        nl_builder_fail(b, NL_ERR_CONFIG, "model: widths must name at least one width");
-        nl_builder_key(b, "model.widths");
-        return NULL;
-    }
-    switch (spec->arch) {
-    case NL_ARCH_MLP:
-        return build_mlp(b, spec, input);
-    case NL_ARCH_CNN:
-        return build_cnn(b, spec, input);
-    case NL_ARCH_RESNET:
-        return build_resnet(b, spec, input);
-    default:
-        nl_builder_fail(b, NL_ERR_CONFIG, "model: unknown architecture");
-        return NULL;
-    }
+    return row->build(b, spec, input);
 }
 
 /* the spec's architecture as a graph for the builder */
