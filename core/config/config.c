@@ -1144,10 +1144,7 @@ static nl_code resolve(nl_config *cfg, bool resolved_file, nl_error *err)
         cfg->data.kind != NL_DATA_TEXT)
         snprintf(cfg->data.path, sizeof cfg->data.path, "%s", nl_data_default_path(cfg->data.kind));
     if (!nl_config_origin_of(cfg, "model.norm.placement"))
-        cfg->model.norm.placement = cfg->model.arch == NL_ARCH_RESNET ? NL_PLACE_POST
-                                    : cfg->model.arch == NL_ARCH_LM   ? NL_PLACE_PRE
-                                    : cfg->model.arch == NL_ARCH_VIT  ? NL_PLACE_PRE
-                                                                      : NL_PLACE_BEFORE;
+        cfg->model.norm.placement = nl_model_spec_default_placement(&cfg->model);
     /* the optimizer's own defaults (PyTorch's AdamW: lr 0.001, weight decay
      * 0.01) where the config does not say, and its state in the model plan */
     const nl_optim_info *optim = nl_optim_info_of(cfg->train.optimizer.kind);
