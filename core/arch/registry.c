@@ -23,7 +23,7 @@ static const nl_arch_info rows[] = {
                      .placements = WIDTHS_PLACEMENTS, .default_placement = NL_PLACE_BEFORE,
                      .norm_ndim = 2, WIDTHS_SIZE, .keys = {NULL},
                      .summary_keys = WIDTHS_SUMMARY, .bench_kernels = true,
-                     .build = nl_arch_build_mlp},
+                     .bench_torch = true, .build = nl_arch_build_mlp},
     [NL_ARCH_CNN] = {{"cnn", "stages of 3x3 convolutions, each followed by pooling, then a linear classifier"},
                      .description = "per stage convs_per_stage 3x3 convolutions (pad 1), each with "
                                     "norm and act placed as for the mlp, then 2x2 pooling; flatten; "
@@ -32,7 +32,7 @@ static const nl_arch_info rows[] = {
                      .default_placement = NL_PLACE_BEFORE, .norm_ndim = 4, WIDTHS_SIZE,
                      .keys = {"model.pool", "model.convs_per_stage"},
                      .summary_keys = WIDTHS_SUMMARY, .bench_kernels = true,
-                     .build = nl_arch_build_cnn},
+                     .bench_torch = true, .build = nl_arch_build_cnn},
     [NL_ARCH_RESNET] = {{"resnet", "stem conv, stages of basic residual blocks, global average pool, linear"},
                         .description = "stem 3x3 conv; stages of basic blocks (two 3x3 convs; the "
                                        "first block of a later stage halves the map with stride 2 "
@@ -55,7 +55,7 @@ static const nl_arch_info rows[] = {
                     .keys = {BLOCK_KEYS, "model.context", "model.tie_embeddings"}, .blocks = true,
                     .summary_keys = {"model.d_model", "model.layers", "model.heads",
                                      "model.context"},
-                    .build = nl_arch_build_lm},
+                    .bench_torch = true, .build = nl_arch_build_lm},
     [NL_ARCH_VIT] = {{"vit", "vision transformer: image patches as tokens, the lm's blocks without the causal mask, a linear classifier"},
                      .description = "the image cut into patch x patch patches, each a token "
                                     "through a linear embedding; a class token (pool cls) and a "

@@ -74,6 +74,9 @@ typedef struct {
      * SGD training step on the bench's image or feature-vector model
      * (nl_bench_model_spec) */
     bool bench_kernels;
+    /* `normlab bench --run --torch` has its PyTorch twin
+     * (experiments/bench/torch_run.py mirrors it) */
+    bool bench_torch;
     nl_arch_build_fn build;
 } nl_arch_info;
 
