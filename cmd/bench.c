@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch/registry.h"
 #include "backend.h"
 #include "bench/bench.h"
 #include "cmd.h"
@@ -96,9 +97,9 @@ typedef struct {
     int batches[MAX_LIST], n_batches;
     bool lm_default_batches; /* no --batch: the lm takes its own list */
     nl_bench_lm_case lm;
-    bool lm_norm[NL_NORM_COUNT]; /* --norm less what the lm does not take */
-    int patch;                   /* the vit's */
-    bool vit_norm[NL_NORM_COUNT]; /* --norm less what the vit does not take */
+    int patch; /* the vit's */
+    /* the transformers' benches: --norm less what each does not take */
+    bool transformer_norm[NL_ARCH_COUNT][NL_NORM_COUNT];
 } options;
 
 static int parse_int(const char *what, const char *v, int lo, int hi, int *out)
@@ -132,6 +133,18 @@ static int parse_names(const char *what, const char *v, const nl_name_table *tab
     return 0;
 }
 
+/* the architectures with a training bench of their own (bench_training_lm,
+ * bench_training_vit), beside the ones whose rows say bench_kernels */
+static bool transformer_bench(nl_arch arch)
+{
+    return arch == NL_ARCH_LM || arch == NL_ARCH_VIT;
+}
+
+static bool bench_model(nl_arch arch)
+{
+    return nl_arch_info_of(arch)->bench_kernels || transformer_bench(arch);
+}
+
 /* the bench's transformer (arch lm or vit) with normalizer k */
 static void transformer_spec(const options *o, nl_arch arch, int k, nl_model_spec *spec)
 {
@@ -139,6 +152,19 @@ static void transformer_spec(const options *o, nl_arch arch, int k, nl_model_spe
         nl_bench_vit_spec(&o->lm, o->patch, (nl_norm_kind)k, o->groups, spec);
     else
         nl_bench_lm_spec(&o->lm, (nl_norm_kind)k, o->groups, spec);
+}
+
+/* whether --model names an architecture whose kernels the bench times
+ * (its row says bench_kernels); ndim > 0: one whose normalizers see that
+ * layout (2 features, 4 images) */
+static bool kernel_model(const options *o, int ndim)
+{
+    for (int a = 0; a < NL_ARCH_COUNT; a++) {
+        const nl_arch_info *row = nl_arch_info_of((nl_arch)a);
+        if (o->model[a] && row->bench_kernels && (ndim == 0 || row->norm_ndim == ndim))
+            return true;
+    }
+    return false;
 }
 
 /* The lm's (or vit's) options, checked by building the model on paper
@@ -238,9 +264,19 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
                 o->csv = v;
             } else if (strcmp(a, "--model") == 0) {
                 rc = parse_names(a, v, &nl_arch_names, o->model, NL_ARCH_COUNT);
-                if (!rc && o->model[NL_ARCH_RESNET])
-                    return nl_cmd_usage_error("bench", "--model: resnet is not a bench model; "
-                                                       "accepted: mlp, cnn, lm, vit");
+                for (int m = 0; m < NL_ARCH_COUNT && !rc; m++)
+                    if (o->model[m] && !bench_model((nl_arch)m)) {
+                        char accepted[128] = "";
+                        size_t used = 0;
+                        for (int k = 0; k < NL_ARCH_COUNT && used < sizeof accepted; k++)
+                            if (bench_model((nl_arch)k))
+                                used += (size_t)snprintf(accepted + used, sizeof accepted - used,
+                                                         "%s%s", used ? ", " : "",
+                                                         nl_name_of(&nl_arch_names, k));
+                        return nl_cmd_usage_error("bench", "--model: %s is not a bench model; "
+                                                  "accepted: %s", nl_name_of(&nl_arch_names, m),
+                                                  accepted);
+                    }
                 any_model = true;
             } else if (strcmp(a, "--norm") == 0) {
                 rc = parse_names(a, v, &nl_norm_names, o->norm, NL_NORM_COUNT);
@@ -262,10 +298,11 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
         }
     }
     if (!any_model)
-        o->model[NL_ARCH_MLP] = o->model[NL_ARCH_CNN] = true;
+        for (int a = 0; a < NL_ARCH_COUNT; a++)
+            o->model[a] = nl_arch_info_of((nl_arch)a)->bench_kernels;
     if (!o->kernels && !o->training) {
         /* the lm and vit have no kernel section of their own */
-        o->kernels = o->model[NL_ARCH_MLP] || o->model[NL_ARCH_CNN];
+        o->kernels = kernel_model(o, 0);
         o->training = true;
     }
     if (!any_norm)
@@ -277,9 +314,10 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
             o->batches[o->n_batches++] = def[i];
         o->lm_default_batches = true;
     }
-    int rc = o->model[NL_ARCH_LM] ? check_transformer(o, NL_ARCH_LM, any_norm, o->lm_norm) : 0;
-    if (!rc && o->model[NL_ARCH_VIT])
-        rc = check_transformer(o, NL_ARCH_VIT, any_norm, o->vit_norm);
+    int rc = 0;
+    for (int a = 0; a < NL_ARCH_COUNT && !rc; a++)
+        if (o->model[a] && transformer_bench((nl_arch)a))
+            rc = check_transformer(o, (nl_arch)a, any_norm, o->transformer_norm[a]);
     return rc;
 }
 
@@ -448,11 +486,6 @@ typedef struct {
 } norm_shape;
 
 /* whether normalizer kind k takes feature vectors (features) or images */
-static bool accepts(const nl_norm_info *info, bool features)
-{
-    return features ? info->features : info->images;
-}
-
 static bool uses_groups(int k)
 {
     return (nl_norm_info_of((nl_norm_kind)k)->keys & NL_NORM_KEY_GROUPS) != 0;
@@ -482,7 +515,7 @@ static void bench_norms(output *out, const options *o, nl_backend *be)
            "copy GB/s", "fraction");
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const norm_shape *sh = &shapes[s];
-        if (!o->model[sh->features ? NL_ARCH_MLP : NL_ARCH_CNN])
+        if (!kernel_model(o, sh->features ? 2 : 4))
             continue;
         char shape[64];
         if (sh->features)
@@ -511,7 +544,7 @@ static void bench_norms(output *out, const options *o, nl_backend *be)
         emit_csv(out, &r);
         for (int k = 0; k < NL_NORM_COUNT; k++) {
             const nl_norm_info *info = nl_norm_info_of((nl_norm_kind)k);
-            if (!o->norm[k] || !info->adds_layer || !accepts(info, sh->features))
+            if (!o->norm[k] || !info->adds_layer || !nl_norm_accepts(info, sh->features ? 2 : 4))
                 continue;
             const nl_bench_norm_case nc = {.kind = (nl_norm_kind)k, .groups = o->groups, .n = sh->n,
                                            .c = sh->c, .h = sh->h, .w = sh->w,
@@ -565,14 +598,13 @@ static void bench_layers(output *out, const options *o, nl_backend *be, double s
            square);
     printf("  %-5s %-11s %5s %-4s %-32s %11s %8s %8s %8s\n", "model", "layer", "batch", "mode",
            "GEMM shapes", "median_us", "GFLOP/s", "sgemm", "fraction");
-    const nl_arch archs[] = {NL_ARCH_MLP, NL_ARCH_CNN};
-    for (size_t a = 0; a < 2; a++) {
-        if (!o->model[archs[a]])
+    for (int a = 0; a < NL_ARCH_COUNT; a++) {
+        if (!o->model[a] || !nl_arch_info_of((nl_arch)a)->bench_kernels)
             continue;
-        const char *model = nl_name_of(&nl_arch_names, archs[a]);
+        const char *model = nl_name_of(&nl_arch_names, a);
         nl_model_spec spec;
         /* with a normalizer: the layers before it have no bias, as in the norm runs */
-        nl_bench_model_spec(archs[a], NL_NORM_BATCH, o->groups, &spec);
+        nl_bench_model_spec((nl_arch)a, NL_NORM_BATCH, o->groups, &spec);
         for (int bi = 0; bi < o->n_batches; bi++) {
             const int n = o->batches[bi];
             nl_bench_layer_case cases[32];
@@ -642,19 +674,19 @@ static void bench_training(output *out, const options *o, nl_backend *be, double
            TRAIN_LR, t.reps, t.rep_s, t.warmup, square);
     printf("  %-5s %-10s %5s %11s %9s %12s %8s %11s %8s\n", "model", "norm", "batch", "samples/s",
            "ms/step", "MFLOP/sample", "GFLOP/s", "ceiling/s", "fraction");
-    const nl_arch archs[] = {NL_ARCH_MLP, NL_ARCH_CNN};
-    for (size_t a = 0; a < 2; a++) {
-        if (!o->model[archs[a]])
+    for (int a = 0; a < NL_ARCH_COUNT; a++) {
+        const nl_arch_info *arch = nl_arch_info_of((nl_arch)a);
+        if (!o->model[a] || !arch->bench_kernels)
             continue;
-        const char *model = nl_name_of(&nl_arch_names, archs[a]);
+        const char *model = arch->id.name;
         for (int k = 0; k < NL_NORM_COUNT; k++) {
-            if (!o->norm[k] || !accepts(nl_norm_info_of((nl_norm_kind)k), archs[a] == NL_ARCH_MLP))
+            if (!o->norm[k] || !nl_norm_accepts(nl_norm_info_of((nl_norm_kind)k), arch->norm_ndim))
                 continue;
             const char *norm = nl_name_of(&nl_norm_names, k);
             for (int bi = 0; bi < o->n_batches; bi++) {
                 const int n = o->batches[bi];
                 nl_model_spec spec;
-                nl_bench_model_spec(archs[a], (nl_norm_kind)k, o->groups, &spec);
+                nl_bench_model_spec((nl_arch)a, (nl_norm_kind)k, o->groups, &spec);
                 nl_bench_train_result res;
                 nl_error err = {0};
                 if (nl_bench_train(be, &spec, n, TRAIN_LR, &t, &res, &err) != NL_OK) {
@@ -741,7 +773,7 @@ static void bench_training_lm(output *out, const options *o, nl_backend *be)
     int n_batches;
     const int *batches = transformer_batches(o, &n_batches);
     for (int k = 0; k < NL_NORM_COUNT; k++) {
-        if (!o->lm_norm[k])
+        if (!o->transformer_norm[NL_ARCH_LM][k])
             continue;
         const char *norm = nl_name_of(&nl_norm_names, k);
         for (int bi = 0; bi < n_batches; bi++) {
@@ -787,7 +819,7 @@ static void bench_training_vit(output *out, const options *o, nl_backend *be)
     int n_batches;
     const int *batches = transformer_batches(o, &n_batches);
     for (int k = 0; k < NL_NORM_COUNT; k++) {
-        if (!o->vit_norm[k])
+        if (!o->transformer_norm[NL_ARCH_VIT][k])
             continue;
         const char *norm = nl_name_of(&nl_norm_names, k);
         for (int bi = 0; bi < n_batches; bi++) {
@@ -956,7 +988,7 @@ int cmd_bench(int argc, char **argv)
         bench_norms(&out, &o, be);
         bench_layers(&out, &o, be, square);
     }
-    if (o.training && (o.model[NL_ARCH_MLP] || o.model[NL_ARCH_CNN]))
+    if (o.training && kernel_model(&o, 0))
         bench_training(&out, &o, be, square);
     if (o.training && o.model[NL_ARCH_LM])
         bench_training_lm(&out, &o, be);

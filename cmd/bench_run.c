@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "arch/registry.h"
 #include "backend.h"
 #include "bench/bench.h"
 #include "bench/run_records.h"
@@ -188,8 +189,21 @@ static const char *torch_refusal(const nl_config *cfg, char *buf, size_t size)
     const char *norm = nl_name_of(&nl_norm_names, m->norm.kind);
     if (cfg->device != NL_DEVICE_CPU)
         return "device: the PyTorch script trains on the CPU only";
-    if (m->arch != NL_ARCH_MLP && m->arch != NL_ARCH_CNN && m->arch != NL_ARCH_LM) {
-        snprintf(buf, size, "model.arch: %s (the PyTorch script mirrors mlp, cnn and lm)", arch);
+    const nl_arch_info *row = nl_arch_info_of(m->arch);
+    if (!row->bench_torch) {
+        int mirrored = 0;
+        for (int a = 0; a < NL_ARCH_COUNT; a++)
+            mirrored += nl_arch_info_of((nl_arch)a)->bench_torch;
+        int used = snprintf(buf, size, "model.arch: %s (the PyTorch script mirrors ", arch);
+        for (int a = 0, shown = 0; a < NL_ARCH_COUNT && used >= 0 && (size_t)used < size; a++)
+            if (nl_arch_info_of((nl_arch)a)->bench_torch) {
+                shown++;
+                used += snprintf(buf + used, size - (size_t)used, "%s%s",
+                                 shown == 1 ? "" : shown == mirrored ? " and " : ", ",
+                                 nl_name_of(&nl_arch_names, a));
+            }
+        if (used >= 0 && (size_t)used < size)
+            snprintf(buf + used, size - (size_t)used, ")");
         return buf;
     }
     const nl_norm_kind k = m->norm.kind;
@@ -199,7 +213,7 @@ static const char *torch_refusal(const nl_config *cfg, char *buf, size_t size)
                  "group and rms)", norm);
         return buf;
     }
-    if (m->arch != NL_ARCH_LM && k != NL_NORM_NONE && m->norm.placement != NL_PLACE_BEFORE) {
+    if (!row->blocks && k != NL_NORM_NONE && m->norm.placement != NL_PLACE_BEFORE) {
         snprintf(buf, size, "model.norm.placement: %s (the PyTorch script puts an mlp's or cnn's "
                  "normalizer before the activation only)",
                  nl_name_of(&nl_placement_names, m->norm.placement));
@@ -472,7 +486,7 @@ static bool time_step(nl_backend *be, const nl_config *cfg, const nl_run_plan *p
     nl_bench_train_result res;
     nl_error err = {0};
     const float lr = cfg->train.optimizer.lr;
-    const nl_code rc = spec.arch == NL_ARCH_LM
+    const nl_code rc = nl_model_spec_tokens(&spec)
                            ? nl_bench_train_lm(be, &spec, cfg->train.batch_size, lr, &t, &res, &err)
                            : nl_bench_train(be, &spec, cfg->train.batch_size, lr, &t, &res, &err);
     if (rc != NL_OK) {
@@ -483,7 +497,7 @@ static bool time_step(nl_backend *be, const nl_config *cfg, const nl_run_plan *p
     /* the mean over every timed step, as a run's span counts its steps;
      * the median repetition (--training's figure) drops a busy machine's
      * slow stretches, which a run cannot */
-    const double per_step = spec.arch == NL_ARCH_LM ? (double)cfg->train.batch_size * spec.context
+    const double per_step = nl_model_spec_tokens(&spec) ? (double)cfg->train.batch_size * spec.context
                                                    : (double)cfg->train.batch_size;
     s->step_ms = res.step.mean_s * 1e3;
     s->steady_per_s = per_step / res.step.mean_s;
@@ -576,7 +590,7 @@ int nl_cmd_bench_run(int argc, char **argv)
             return 1;
         }
     }
-    const bool lm = cfg->model.arch == NL_ARCH_LM;
+    const bool lm = nl_model_spec_tokens(&cfg->model);
     const int batch = cfg->train.batch_size;
     const double per_step = (double)batch * (lm ? cfg->model.context : 1);
     run_output out = {.config = o.config, .model = nl_name_of(&nl_arch_names, cfg->model.arch),

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/registry.h"
 #include "backend.h"
 #include "cmd.h"
 #include "config/config.h"
@@ -150,6 +151,12 @@ static int show_model(const char *what, const nl_config *cfg)
     }
     nl_buf text = {0};
     nl_buf_printf(&text, "%s: model of '%s'\n", what, cfg->name);
+    /* the architecture's row: what it is and the placements it takes */
+    const nl_arch_info *arch = nl_arch_info_of(cfg->model.arch);
+    char placements[128];
+    nl_buf_printf(&text, "  %s: %s; model.norm.placement %s (accepted: %s)\n", arch->id.name,
+                  arch->id.help, nl_name_of(&nl_placement_names, cfg->model.norm.placement),
+                  nl_arch_placements_text(arch, " | ", placements, sizeof placements));
     nl_model_summary(m, &text);
     /* a run with train.trace keeps ReLU and max pooling apart, so its
      * activations are those of the unfused model (planned for the training

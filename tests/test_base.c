@@ -80,7 +80,11 @@ START_TEST(test_names)
     ck_assert_ptr_null(nl_closest_in_table(&nl_norm_names, "xyzzy"));
     ck_assert_int_eq(nl_edit_distance("kitten", "sitting"), 3);
     char buf[128];
-    ck_assert_str_eq(nl_name_choices(&nl_arch_names, buf, sizeof buf), "mlp | cnn | resnet | lm | vit");
+    /* a table of rows (stride): the architectures, the first of them (the
+     * rest: core/arch/registry.c's) */
+    const char *first = "mlp | cnn | resnet | lm | vit";
+    ck_assert_msg(!strncmp(nl_name_choices(&nl_arch_names, buf, sizeof buf), first, strlen(first)),
+                  "%s", buf);
 }
 END_TEST
 

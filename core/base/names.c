@@ -6,16 +6,6 @@
 #define TABLE(var, label, array)                                                                   \
     const nl_name_table var = {label, array, (int)(sizeof array / sizeof array[0]), 0}
 
-static const nl_name_entry arch_entries[] = {
-    [NL_ARCH_MLP] = {"mlp", "fully connected: input -> hidden widths -> classes"},
-    [NL_ARCH_CNN] = {"cnn", "stages of 3x3 convolutions, each followed by pooling, then a linear classifier"},
-    [NL_ARCH_RESNET] = {"resnet", "stem conv, stages of basic residual blocks, global average pool, linear"},
-    [NL_ARCH_LM] = {"lm", "decoder-only transformer on token ids: embeddings, causal attention and GELU MLP blocks, LM head"},
-    [NL_ARCH_VIT] = {"vit", "vision transformer: image patches as tokens, the lm's blocks without the causal mask, a linear classifier"},
-};
-_Static_assert(sizeof arch_entries / sizeof arch_entries[0] == NL_ARCH_COUNT, "arch table");
-TABLE(nl_arch_names, "architecture", arch_entries);
-
 static const nl_name_entry placement_entries[] = {
     [NL_PLACE_BEFORE] = {"before", "mlp/cnn: Linear/Conv -> Norm -> Activation (Ioffe & Szegedy)"},
     [NL_PLACE_AFTER] = {"after", "mlp/cnn: Linear/Conv -> Activation -> Norm"},

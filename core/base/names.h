@@ -75,7 +75,7 @@ typedef struct {
     size_t stride;
 } nl_name_table;
 
-extern const nl_name_table nl_arch_names;
+extern const nl_name_table nl_arch_names; /* the rows of core/arch/registry.c */
 extern const nl_name_table nl_norm_names; /* the rows of core/norm/registry.c */
 extern const nl_name_table nl_placement_names;
 extern const nl_name_table nl_activation_names;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "arch/registry.h"
 #include "base/rng.h"
 #include "model/model.h"
 #include "norm/norm.h"
@@ -564,7 +565,8 @@ nl_code nl_bench_train(nl_backend *be, const nl_model_spec *spec, int batch, flo
 
     train_ctx c = {.m = m, .x = x, .y = y, .batch = batch, .pool_batches = pool_batches,
                    .per_sample = per_sample};
-    if (spec->arch == NL_ARCH_VIT) {
+    /* a transformer trains with AdamW, as its configs do */
+    if (nl_arch_info_of(spec->arch)->blocks) {
         nl_optim_spec_defaults(&c.optim, NL_OPTIM_ADAMW);
     } else {
         nl_optim_spec_defaults(&c.optim, NL_OPTIM_SGD);

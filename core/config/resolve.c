@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "config/internal.h"
+#include "arch/registry.h"
 #include "config/schema.h"
 #include "data/tokens.h"
 #include "model/model.h"
@@ -88,10 +89,7 @@ static void derived_defaults(nl_config *cfg)
         cfg->data.kind != NL_DATA_TEXT)
         snprintf(cfg->data.path, sizeof cfg->data.path, "%s", nl_data_default_path(cfg->data.kind));
     if (!nl_config_origin_of(cfg, "model.norm.placement"))
-        cfg->model.norm.placement = cfg->model.arch == NL_ARCH_RESNET ? NL_PLACE_POST
-                                    : cfg->model.arch == NL_ARCH_LM   ? NL_PLACE_PRE
-                                    : cfg->model.arch == NL_ARCH_VIT  ? NL_PLACE_PRE
-                                                                      : NL_PLACE_BEFORE;
+        cfg->model.norm.placement = nl_model_spec_default_placement(&cfg->model);
     /* the optimizer's own defaults (PyTorch's AdamW: lr 0.001, weight decay
      * 0.01) where the config does not say, and its state in the model plan */
     const nl_optim_info *optim = nl_optim_info_of(cfg->train.optimizer.kind);
@@ -259,7 +257,7 @@ static nl_code check_sizes(nl_config *cfg, nl_error *err)
 static nl_code check_tokens_match(nl_config *cfg, nl_error *err)
 {
     if (nl_model_spec_tokens(&cfg->model) != nl_dataset_kind_is_tokens(cfg->data.kind)) {
-        char token_kinds[128];
+        char token_kinds[128], token_archs[128];
         int used = 0;
         token_kinds[0] = '\0';
         for (int k = 0; k < NL_DATA_COUNT; k++)
@@ -278,7 +276,7 @@ static nl_code check_tokens_match(nl_config *cfg, nl_error *err)
                                "model.arch %s",
                                nl_name_of(&nl_dataset_names, cfg->data.kind),
                                nl_name_of(&nl_arch_names, cfg->model.arch), token_kinds,
-                               nl_name_of(&nl_arch_names, NL_ARCH_LM));
+                               nl_arch_kinds_reading(NL_ARCH_IN_TOKENS, " | ", token_archs, sizeof token_archs));
     }
     return NL_OK;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/registry.h"
 #include "data/tokens.h"
 #include "norm/registry.h"
 #include "optim/optim.h"
@@ -17,8 +18,6 @@
 #define FIELD(f) .off = offsetof(nl_config, f), .size = sizeof(((nl_config *)0)->f)
 #define LIST(f, n) FIELD(f), .count_off = offsetof(nl_config, n)
 #define BIT(v) (1u << (v))
-/* the architectures built of transformer blocks (arch.c) */
-#define TRANSFORMERS (BIT(NL_ARCH_LM) | BIT(NL_ARCH_VIT))
 #define GE(x) .lo = (x), .flags = NL_KF_LO
 #define GT(x) .lo = (x), .flags = NL_KF_LO | NL_KF_LO_OPEN
 /* an integer in [lo, hi]: every integer key has an upper bound (the test of
@@ -108,51 +107,45 @@ const nl_key_def nl_config_schema[] = {
             "the first halves the image)"},
     {.key = "model.activation", .type = NL_KT_ENUM, FIELD(model.activation),
      .names = &nl_activation_names, .doc = "nonlinearity (resnet blocks always use relu)"},
+    /* the keys only some architectures read: .when_key "model.arch", and
+     * the architectures whose rows in core/arch/registry.c list the key */
     {.key = "model.pool", .type = NL_KT_ENUM, FIELD(model.pool), .names = &nl_pool_names,
-     .when_key = "model.arch", .when_mask = BIT(NL_ARCH_CNN),
-     .doc = "pooling after each stage"},
+     .when_key = "model.arch", .doc = "pooling after each stage"},
     {.key = "model.convs_per_stage", .type = NL_KT_INT, FIELD(model.convs_per_stage),
-     IN(1, NL_MAX_DEPTH),
-     .when_key = "model.arch",
-     .when_mask = BIT(NL_ARCH_CNN), .doc = "3x3 convolutions (each with norm and activation) per stage"},
+     IN(1, NL_MAX_DEPTH), .when_key = "model.arch",
+     .doc = "3x3 convolutions (each with norm and activation) per stage"},
     {.key = "model.blocks_per_stage", .type = NL_KT_INT, FIELD(model.blocks_per_stage),
-     IN(1, NL_MAX_DEPTH),
-     .when_key = "model.arch",
-     .when_mask = BIT(NL_ARCH_RESNET), .doc = "basic residual blocks per stage"},
+     IN(1, NL_MAX_DEPTH), .when_key = "model.arch", .doc = "basic residual blocks per stage"},
     {.key = "model.stem_width", .type = NL_KT_INT, FIELD(model.stem_width), .lo = 0,
-     .hi = NL_MAX_WIDTH, .flags = NL_KF_LO | NL_KF_HI,
-     .when_key = "model.arch", .when_mask = BIT(NL_ARCH_RESNET),
+     .hi = NL_MAX_WIDTH, .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch",
      .doc = "channels of the stem convolution; 0 = widths[0]"},
     {.key = "model.d_model", .type = NL_KT_INT, FIELD(model.d_model), .lo = 1, .hi = NL_MAX_WIDTH,
-     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch", .when_mask = TRANSFORMERS,
+     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch",
      .doc = "width of the token vectors (the residual stream)"},
     {.key = "model.heads", .type = NL_KT_INT, FIELD(model.heads), .lo = 1, .hi = 4096,
-     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch", .when_mask = TRANSFORMERS,
+     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch",
      .doc = "attention heads; must divide d_model"},
     {.key = "model.layers", .type = NL_KT_INT, FIELD(model.layers), .lo = 0, .hi = NL_MAX_DEPTH,
-     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch", .when_mask = TRANSFORMERS,
-     .doc = "transformer blocks"},
+     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch", .doc = "transformer blocks"},
     {.key = "model.context", .type = NL_KT_INT, FIELD(model.context), .lo = 1, .hi = 1 << 16,
-     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch", .when_mask = BIT(NL_ARCH_LM),
+     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch",
      .doc = "tokens per training sequence (the position table's size)"},
     {.key = "model.mlp_ratio", .type = NL_KT_INT, FIELD(model.mlp_ratio), .lo = 1, .hi = 64,
-     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch", .when_mask = TRANSFORMERS,
+     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch",
      .doc = "the MLP's hidden width in multiples of d_model"},
     {.key = "model.qk_norm", .type = NL_KT_BOOL, FIELD(model.qk_norm), .when_key = "model.arch",
-     .when_mask = TRANSFORMERS,
      .doc = "QK-norm: model.norm.type on each head's query and key before the dot product "
             "(applies with placement none too)"},
     {.key = "model.gelu", .type = NL_KT_ENUM, FIELD(model.gelu), .names = &nl_gelu_names,
-     .when_key = "model.arch", .when_mask = TRANSFORMERS, .doc = "the MLP's GELU"},
+     .when_key = "model.arch", .doc = "the MLP's GELU"},
     {.key = "model.tie_embeddings", .type = NL_KT_BOOL, FIELD(model.tie_embeddings),
-     .when_key = "model.arch", .when_mask = BIT(NL_ARCH_LM),
-     .doc = "the LM head's weight is the token embedding table"},
+     .when_key = "model.arch", .doc = "the LM head's weight is the token embedding table"},
     {.key = "model.patch", .type = NL_KT_INT, FIELD(model.patch), .lo = 1, .hi = 4096,
-     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch", .when_mask = BIT(NL_ARCH_VIT),
+     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch",
      .doc = "side of the square patches the image is cut into, one token each; must divide "
             "the image's height and width (7 on 28x28: 16 tokens)"},
     {.key = "model.token_pool", .type = NL_KT_ENUM, FIELD(model.token_pool),
-     .names = &nl_token_pool_names, .when_key = "model.arch", .when_mask = BIT(NL_ARCH_VIT),
+     .names = &nl_token_pool_names, .when_key = "model.arch",
      .doc = "what the classifier reads: a learned class token's output, or the mean over the "
             "tokens"},
     {.key = "model.bias", .type = NL_KT_BIAS, FIELD(model.bias),
@@ -174,9 +167,11 @@ const nl_key_def nl_config_schema[] = {
     {.key = "model.norm.type", .type = NL_KT_ENUM, FIELD(model.norm.kind), .names = &nl_norm_names,
      .doc = "normalizer"},
     {.key = "model.norm.placement", .type = NL_KT_ENUM, FIELD(model.norm.placement),
-     .names = &nl_placement_names, .default_doc = "before (post for resnet, pre for lm)",
+     .names = &nl_placement_names,
+     .default_doc = "the architecture's own (the architecture table: first of its placements)",
      .doc = "where the norm sits: before/after the activation (mlp, cnn); post/pre-activation "
-            "blocks (resnet); pre/post/peri/none in each transformer block (lm)"},
+            "blocks (resnet); pre/post/peri/none in each transformer block (lm, vit); each "
+            "model.arch accepts the placements of its row in the architecture table"},
     {.key = "model.norm.groups", .type = NL_KT_INT, FIELD(model.norm.groups), IN(1, NL_MAX_WIDTH),
      .when_key = "model.norm.type", .when_norm_keys = NL_NORM_KEY_GROUPS,
      .doc = "channel groups; must divide the channels of every normalized layer"},
@@ -548,6 +543,9 @@ const char *nl_schema_type_name(const nl_key_def *def)
 
 static unsigned when_mask_of(const nl_key_def *def)
 {
+    /* the architectures whose rows (core/arch/registry.c) list the key */
+    if (def->when_key && strcmp(def->when_key, "model.arch") == 0)
+        return nl_arch_kinds_with_key(def->key);
     if (def->when_norm_keys)
         return nl_norm_kinds_with_keys(def->when_norm_keys);
     if (def->when_optim_keys)

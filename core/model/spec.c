@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "arch/registry.h"
 #include "norm/registry.h"
 
 void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind)
@@ -67,5 +68,10 @@ void nl_model_spec_defaults(nl_model_spec *spec)
 
 bool nl_model_spec_tokens(const nl_model_spec *spec)
 {
-    return spec->arch == NL_ARCH_LM;
+    return (nl_arch_info_of(spec->arch)->inputs & NL_ARCH_IN_TOKENS) != 0;
+}
+
+nl_placement nl_model_spec_default_placement(const nl_model_spec *spec)
+{
+    return nl_arch_info_of(spec->arch)->default_placement;
 }

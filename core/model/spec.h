@@ -92,5 +92,8 @@ void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind);
 /* whether the spec's model reads token ids (N, T) rather than images */
 bool nl_model_spec_tokens(const nl_model_spec *spec);
 void nl_model_spec_defaults(nl_model_spec *spec);
+/* the spec's architecture's own placement (its row in core/arch/registry.c),
+ * where a config does not name one */
+nl_placement nl_model_spec_default_placement(const nl_model_spec *spec);
 
 #endif

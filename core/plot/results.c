@@ -3,9 +3,11 @@
  * variants and series the plots group runs into; the subtitle. */
 #include <ctype.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/registry.h"
 #include "norm/registry.h"
 #include "optim/optim.h"
 #include "plot/internal.h"
@@ -600,6 +602,158 @@ static void derived_lr(const pl_results *r, char *buf, size_t size)
         snprintf(buf, size, " lr %g to %g, set by the batch size", lo, hi);
 }
 
+/* one part of the subtitle, written piece by piece */
+typedef struct {
+    char text[512];
+    size_t used;
+} subtitle_part;
+
+static void add(subtitle_part *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(subtitle_part *p, const char *fmt, ...)
+{
+    if (p->used >= sizeof p->text)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    const int n = vsnprintf(p->text + p->used, sizeof p->text - p->used, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        p->used += (size_t)n;
+}
+
+/* a part that starts with its name left out (the key varies) starts with
+ * the space that followed the name */
+static void drop_leading_space(subtitle_part *p)
+{
+    if (p->text[0] == ' ')
+        memmove(p->text, p->text + 1, strlen(p->text));
+}
+
+/* "synthetic data (1x8x8 images, 4 classes), 512 training samples" */
+static void data_part(const pl_results *r, subtitle_part *p)
+{
+    const char *dataset = cfg(r, "data.dataset");
+    if (!strcmp(dataset, "synthetic")) {
+        char shape[64];
+        list_text(cfg(r, "data.shape"), "x", shape, sizeof shape);
+        add(p, "synthetic data (%s %s, %s classes)", shape,
+            strchr(shape, 'x') ? "images" : "features", cfg(r, "data.classes"));
+    } else {
+        add(p, "%s", dataset);
+    }
+    if (!varied(r, "data.train_size") && pl_num(cfg(r, "data.train_size")) > 0)
+        add(p, ", %s training samples", cfg(r, "data.train_size"));
+}
+
+/* the architecture's row, by the config's model.arch; NULL: a name this
+ * build does not know */
+static const nl_arch_info *subtitle_arch(const pl_results *r)
+{
+    const int a = nl_name_lookup(&nl_arch_names, cfg(r, "model.arch"));
+    return a >= 0 ? nl_arch_info_of((nl_arch)a) : NULL;
+}
+
+/* the model's size by its row's summary keys: a transformer's blocks as
+ * " d_model 64, layers 3, heads 4, context 32", another model's widths
+ * and activation as " 256-256 relu" */
+static void size_part(const pl_results *r, const nl_arch_info *arch, subtitle_part *p)
+{
+    static const char *const widths_summary[] = {"model.widths", "model.activation", NULL};
+    const char *const *keys = arch ? arch->summary_keys : widths_summary;
+    const bool blocks = arch && arch->blocks;
+    for (int k = 0; k < NL_ARCH_MAX_KEYS && keys[k]; k++) {
+        const char *key = keys[k];
+        if (!nl_flat_get(&r->config, key) || varied(r, key))
+            continue;
+        char value[128];
+        list_text(cfg(r, key), "-", value, sizeof value);
+        if (blocks)
+            add(p, "%s %s %s", k ? "," : "", key + strlen("model."), value);
+        else
+            add(p, " %s", value);
+    }
+}
+
+/* ", group norm (8 groups) before act" or ", rms norm, placement pre" */
+static void norm_part(const pl_results *r, bool blocks, subtitle_part *p)
+{
+    const char *norm = cfg(r, "model.norm.type");
+    if (!varied(r, "model.norm.type")) {
+        if (!strcmp(norm, "none"))
+            add(p, ", no norm");
+        else if (!strcmp(norm, "group") && !varied(r, "model.norm.groups"))
+            add(p, ", group norm (%s groups)", cfg(r, "model.norm.groups"));
+        else
+            add(p, ", %s norm", norm);
+    }
+    if (!varied(r, "model.norm.placement") && strcmp(norm, "none"))
+        add(p, blocks ? ", placement %s" : " %s act", cfg(r, "model.norm.placement"));
+}
+
+/* "MLP 256-256 relu, batch norm before act" (no name when the
+ * architecture varies) */
+static void model_part(const pl_results *r, subtitle_part *p)
+{
+    const nl_arch_info *arch = subtitle_arch(r);
+    if (!varied(r, "model.arch")) {
+        char name[32];
+        nl_copy_string(name, sizeof name, cfg(r, "model.arch"));
+        for (char *c = name; *c; c++)
+            *c = (char)toupper((unsigned char)*c);
+        add(p, "%s", name);
+    }
+    size_part(r, arch, p);
+    norm_part(r, arch && arch->blocks, p);
+    drop_leading_space(p);
+}
+
+/* "SGD lr 0.1, momentum 0.9, wd 0.0005, cosine schedule, batch 64, 3
+ * epochs" (no name when the optimizer varies) */
+static void training_part(const pl_results *r, subtitle_part *p)
+{
+    if (!varied(r, "train.optimizer.type")) {
+        /* the optimizer table's title; a config without the key has the default */
+        const char *type = cfg(r, "train.optimizer.type");
+        const int kind = type[0] ? nl_name_lookup(&nl_optim_names, type) : NL_OPTIM_SGD;
+        add(p, "%s", kind >= 0 ? nl_optim_info_of((nl_optim_kind)kind)->title : type);
+    }
+    if (!varied(r, "train.optimizer.lr")) {
+        add(p, " lr %s", cfg(r, "train.optimizer.lr"));
+    } else {
+        char derived[128];
+        derived_lr(r, derived, sizeof derived);
+        add(p, "%s", derived);
+    }
+    if (!varied(r, "train.optimizer.momentum") && cfg(r, "train.optimizer.momentum")[0])
+        add(p, ", momentum %s", cfg(r, "train.optimizer.momentum"));
+    if (!varied(r, "train.optimizer.weight_decay") &&
+        pl_num(cfg(r, "train.optimizer.weight_decay")) > 0)
+        add(p, ", wd %s", cfg(r, "train.optimizer.weight_decay"));
+    const char *schedule = cfg(r, "train.schedule.type");
+    if (!varied(r, "train.schedule.type") && schedule[0] && strcmp(schedule, "constant"))
+        add(p, ", %s schedule", schedule);
+    if (!varied(r, "train.batch_size"))
+        add(p, ", batch %s", cfg(r, "train.batch_size"));
+    if (!varied(r, "train.epochs") && nl_flat_get(&r->config, "train.epochs"))
+        add(p, ", %s epoch%s", cfg(r, "train.epochs"), strcmp(cfg(r, "train.epochs"), "1") ? "s" : "");
+    else if (!varied(r, "train.steps") && nl_flat_get(&r->config, "train.steps"))
+        add(p, ", %s step%s", cfg(r, "train.steps"), strcmp(cfg(r, "train.steps"), "1") ? "s" : "");
+    drop_leading_space(p);
+}
+
+/* "3 seeds", "1 seed" (a sweep over one) or "seed 7" */
+static void seeds_part(const pl_results *r, subtitle_part *p)
+{
+    if (r->seed_key >= 0) {
+        const char *seeds[1024];
+        add(p, "%d seeds", pl_distinct(r, r->seed_key, seeds, 1024));
+    } else if (r->sweep) {
+        add(p, "1 seed");
+    } else {
+        add(p, "seed %s", cfg(r, "seed"));
+    }
+}
+
 void pl_subtitle(const pl_results *r, char *buf, size_t size)
 {
     buf[0] = '\0';
@@ -607,114 +761,16 @@ void pl_subtitle(const pl_results *r, char *buf, size_t size)
         snprintf(buf, size, "%s", r->dir);
         return;
     }
-    char part[4][512];
-    memset(part, 0, sizeof part);
-    /* data */
-    const char *dataset = cfg(r, "data.dataset");
-    size_t used = 0;
-    if (!strcmp(dataset, "synthetic")) {
-        char shape[64];
-        list_text(cfg(r, "data.shape"), "x", shape, sizeof shape);
-        used += (size_t)snprintf(part[0] + used, sizeof part[0] - used, "synthetic data (%s %s, %s classes)",
-                                 shape, strchr(shape, 'x') ? "images" : "features", cfg(r, "data.classes"));
-    } else {
-        used += (size_t)snprintf(part[0] + used, sizeof part[0] - used, "%s", dataset);
-    }
-    if (!varied(r, "data.train_size") && pl_num(cfg(r, "data.train_size")) > 0)
-        snprintf(part[0] + used, sizeof part[0] - used, ", %s training samples", cfg(r, "data.train_size"));
-    /* model */
-    used = 0;
-    char arch[32];
-    nl_copy_string(arch, sizeof arch, cfg(r, "model.arch"));
-    for (char *c = arch; *c; c++)
-        *c = (char)toupper((unsigned char)*c);
-    /* the transformers (lm, vit) have blocks of d_model features, not widths
-     * and an activation (their keys are refused for the others) */
-    const bool lm = nl_flat_get(&r->config, "model.d_model") != NULL;
-    if (!varied(r, "model.arch"))
-        used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, "%s", arch);
-    if (lm) {
-        /* a transformer has no widths list or activation key: its size */
-        static const char *const sizes[][2] = {{"model.d_model", "d_model"}, {"model.layers", "layers"},
-                                               {"model.heads", "heads"}, {"model.context", "context"}};
-        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
-            if (nl_flat_get(&r->config, sizes[k][0]) && !varied(r, sizes[k][0]))
-                used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, "%s %s %s", k ? "," : "",
-                                         sizes[k][1], cfg(r, sizes[k][0]));
-        if (nl_flat_get(&r->config, "model.patch") && !varied(r, "model.patch"))
-            used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, ", patch %s",
-                                     cfg(r, "model.patch"));
-    } else if (!varied(r, "model.widths")) {
-        char widths[128];
-        list_text(cfg(r, "model.widths"), "-", widths, sizeof widths);
-        used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, " %s", widths);
-    }
-    if (!lm && !varied(r, "model.activation"))
-        used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, " %s", cfg(r, "model.activation"));
-    if (!varied(r, "model.norm.type")) {
-        const char *norm = cfg(r, "model.norm.type");
-        if (!strcmp(norm, "none"))
-            used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, ", no norm");
-        else if (!strcmp(norm, "group") && !varied(r, "model.norm.groups"))
-            used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, ", group norm (%s groups)",
-                                     cfg(r, "model.norm.groups"));
-        else
-            used += (size_t)snprintf(part[1] + used, sizeof part[1] - used, ", %s norm", norm);
-    }
-    if (!varied(r, "model.norm.placement") && strcmp(cfg(r, "model.norm.type"), "none"))
-        snprintf(part[1] + used, sizeof part[1] - used, lm ? ", placement %s" : " %s act",
-                 cfg(r, "model.norm.placement"));
-    if (part[1][0] == ' ') /* the architecture varies: no name before the widths */
-        memmove(part[1], part[1] + 1, strlen(part[1]));
-    /* training */
-    used = 0;
-    if (!varied(r, "train.optimizer.type")) {
-        /* the optimizer table's title; a config without the key has the default */
-        const char *type = cfg(r, "train.optimizer.type");
-        const int kind = type[0] ? nl_name_lookup(&nl_optim_names, type) : NL_OPTIM_SGD;
-        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, "%s",
-                                 kind >= 0 ? nl_optim_info_of((nl_optim_kind)kind)->title : type);
-    }
-    if (!varied(r, "train.optimizer.lr")) {
-        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, " lr %s", cfg(r, "train.optimizer.lr"));
-    } else {
-        char derived[128];
-        derived_lr(r, derived, sizeof derived);
-        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, "%s", derived);
-    }
-    if (!varied(r, "train.optimizer.momentum") && cfg(r, "train.optimizer.momentum")[0])
-        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, ", momentum %s",
-                                 cfg(r, "train.optimizer.momentum"));
-    if (!varied(r, "train.optimizer.weight_decay") && pl_num(cfg(r, "train.optimizer.weight_decay")) > 0)
-        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, ", wd %s",
-                                 cfg(r, "train.optimizer.weight_decay"));
-    if (!varied(r, "train.schedule.type") && cfg(r, "train.schedule.type")[0] &&
-        strcmp(cfg(r, "train.schedule.type"), "constant"))
-        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, ", %s schedule",
-                                 cfg(r, "train.schedule.type"));
-    if (!varied(r, "train.batch_size"))
-        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, ", batch %s", cfg(r, "train.batch_size"));
-    if (!varied(r, "train.epochs") && nl_flat_get(&r->config, "train.epochs"))
-        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, ", %s epoch%s", cfg(r, "train.epochs"),
-                                 strcmp(cfg(r, "train.epochs"), "1") ? "s" : "");
-    else if (!varied(r, "train.steps") && nl_flat_get(&r->config, "train.steps"))
-        used += (size_t)snprintf(part[2] + used, sizeof part[2] - used, ", %s step%s", cfg(r, "train.steps"),
-                                 strcmp(cfg(r, "train.steps"), "1") ? "s" : "");
-    if (part[2][0] == ' ') /* the optimizer varies: no name before the learning rate */
-        memmove(part[2], part[2] + 1, strlen(part[2]));
-    /* seeds */
-    if (r->seed_key >= 0) {
-        const char *seeds[1024];
-        const int n = pl_distinct(r, r->seed_key, seeds, 1024);
-        snprintf(part[3], sizeof part[3], "%d seeds", n);
-    } else if (r->sweep) {
-        snprintf(part[3], sizeof part[3], "1 seed");
-    } else {
-        snprintf(part[3], sizeof part[3], "seed %s", cfg(r, "seed"));
-    }
+    subtitle_part data = {0}, model = {0}, training = {0}, seeds = {0};
+    data_part(r, &data);
+    model_part(r, &model);
+    training_part(r, &training);
+    seeds_part(r, &seeds);
     /* one line when it fits, two otherwise */
-    const size_t total = strlen(part[0]) + strlen(part[1]) + strlen(part[2]) + strlen(part[3]);
-    snprintf(buf, size, "%s | %s%s%s | %s", part[0], part[1], total > 110 ? "\n" : " | ", part[2], part[3]);
+    const size_t total = strlen(data.text) + strlen(model.text) + strlen(training.text) +
+                         strlen(seeds.text);
+    snprintf(buf, size, "%s | %s%s%s | %s", data.text, model.text, total > 110 ? "\n" : " | ",
+             training.text, seeds.text);
 }
 
 const char *pl_color(const char *label, int index)

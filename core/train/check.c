@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arch/registry.h"
 #include "model/model.h"
 #include "train/train.h"
 
@@ -292,7 +293,7 @@ static memory_driver memory_key(const nl_config *cfg, const nl_run_plan *plan,
     if (out.key)
         return out;
     if (model->parameters > model->total / 2)
-        out.key = nl_model_spec_tokens(&cfg->model) ? "model.d_model" : "model.widths";
+        out.key = nl_arch_info_of(cfg->model.arch)->size_key;
     else
         out.key = cfg->train.eval_batch_size > cfg->train.batch_size ? "train.eval_batch_size"
                                                                       : "train.batch_size";

@@ -1,0 +1,99 @@
+/* The parts the architectures' builders share (core/arch/<name>.c): the
+ * widths models' weight layers, normalizers, activations and classifier,
+ * and the transformer's blocks. Internal to core/arch.
+ *
+ * A layer whose output feeds a normalizer with a learned shift has no bias
+ * of its own (the shift absorbs it), unless spec->bias says otherwise.
+ * Weight standardization applies to every conv (shortcuts and stem too, as
+ * in Qiao et al. and timm) and every hidden linear layer, not to the
+ * classifier: nothing normalizes after it, and unit-variance rows would fix
+ * the logits' scale that the loss needs to be free. */
+#include "arch/parts.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#include "arch/registry.h"
+#include "norm/norm.h"
+
+bool nl_arch_layer_bias(const nl_model_spec *spec, bool feeds_norm)
+{
+    if (spec->bias >= 0)
+        return spec->bias != 0;
+    return !(feeds_norm && nl_norm_has_shift(&spec->norm));
+}
+
+float nl_arch_init_std(const nl_model_spec *spec, int fan_in, int fan_out, bool activation_follows)
+{
+    nl_init_kind kind = spec->init;
+    if (kind == NL_INIT_GAUSSIAN)
+        return spec->init_std;
+    if (kind == NL_INIT_AUTO)
+        kind = (activation_follows && spec->activation == NL_ACT_RELU) ? NL_INIT_HE
+                                                                       : NL_INIT_XAVIER;
+    if (kind == NL_INIT_HE)
+        return sqrtf(2.0f / (float)fan_in);
+    /* Glorot normal with PyTorch's calculate_gain: 5/3 for tanh, 1 otherwise */
+    float gain = (activation_follows && spec->activation == NL_ACT_TANH) ? 5.0f / 3.0f : 1.0f;
+    return gain * sqrtf(2.0f / (float)(fan_in + fan_out));
+}
+
+float nl_arch_ws_eps(const nl_model_spec *spec)
+{
+    return spec->weight_standardization ? spec->weight_standardization_eps : 0.0f;
+}
+
+nl_act *nl_arch_conv(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in,
+                     int out_c, int kernel, int stride, bool feeds_norm)
+{
+    if (!in)
+        return NULL;
+    const int fan_in = in->shape.c * kernel * kernel, fan_out = out_c * kernel * kernel;
+    return nl_conv2d_ws(b, name, in, out_c, kernel, stride, kernel / 2,
+                        nl_arch_layer_bias(spec, feeds_norm),
+                        nl_arch_init_std(spec, fan_in, fan_out, true), nl_arch_ws_eps(spec));
+}
+
+nl_act *nl_arch_norm(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in)
+{
+    const nl_arch_info *row = nl_arch_info_of(spec->arch);
+    return in ? nl_norm_at(b, name, in, &spec->norm, row->size_key, row->size_hint) : NULL;
+}
+
+nl_act *nl_arch_act(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in)
+{
+    return in ? nl_activation_layer(b, name, in, spec->activation) : NULL;
+}
+
+nl_act *nl_arch_classifier(nl_builder *b, const nl_model_spec *spec, nl_act *in)
+{
+    if (!in)
+        return NULL;
+    nl_act *flat = in->shape.ndim == 2 ? in : nl_flatten(b, "flatten", in);
+    if (!flat)
+        return NULL;
+    return nl_linear(b, "classifier", flat, spec->classes, nl_arch_layer_bias(spec, false),
+                     NL_FILL_NORMAL, nl_arch_init_std(spec, flat->shape.c, spec->classes, false));
+}
+
+nl_act *nl_arch_norm_and_act(nl_builder *b, const nl_model_spec *spec, nl_act *x, int index,
+                             bool relu_in_pool)
+{
+    char norm_name[32], act_name[32];
+    snprintf(norm_name, sizeof norm_name, "norm%d", index);
+    snprintf(act_name, sizeof act_name, "act%d", index);
+    if (relu_in_pool)
+        return nl_arch_norm(b, spec, norm_name, x);
+    if (spec->norm.placement == NL_PLACE_AFTER)
+        return nl_arch_norm(b, spec, norm_name, nl_arch_act(b, spec, act_name, x));
+    return nl_arch_act(b, spec, act_name, nl_arch_norm(b, spec, norm_name, x));
+}
+
+bool nl_arch_widths_given(nl_builder *b, const nl_model_spec *spec)
+{
+    if (spec->n_widths >= 1)
+        return true;
+    nl_builder_fail(b, NL_ERR_CONFIG, "model: widths must name at least one width");
+    nl_builder_key(b, "model.widths");
+    return false;
+}
