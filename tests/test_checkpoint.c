@@ -28,6 +28,7 @@
 #include "train/checkpoint.h"
 #include "train/run.h"
 #include "train/rundir.h"
+#include "train/state.h"
 
 /* a few seconds of training on one thread: batch norm with cumulative
  * running statistics (the layer counter), AdamW with clipping (the moments,
@@ -843,9 +844,68 @@ START_TEST(test_sweep_resumes_runs)
 }
 END_TEST
 
+
+/* The state's field table, which the checkpoint's writer and reader both
+ * iterate, covers the struct: its fields follow one another from offset 0
+ * to data_order (the payload's tail, the struct's last member) with no gap,
+ * so a field added to nl_train_state but not to the table fails here. */
+START_TEST(test_state_table_covers_struct)
+{
+    size_t at = 0;
+    for (int i = 0; i < nl_train_state_field_count; i++) {
+        const nl_train_state_field *f = &nl_train_state_fields[i];
+        ck_assert_msg(f->offset == at, "field %s at offset %zu, the previous one ends at %zu: a "
+                      "field of nl_train_state is missing from nl_train_state_fields", f->name,
+                      f->offset, at);
+        ck_assert_msg(f->size > 0, "field %s has no bytes", f->name);
+        at += f->size;
+    }
+    ck_assert_msg(at == offsetof(nl_train_state, data_order), "the table ends at %zu, data_order "
+                  "begins at %zu: a field is missing from nl_train_state_fields", at,
+                  offsetof(nl_train_state, data_order));
+    ck_assert_msg(offsetof(nl_train_state, data_order) + sizeof(const int32_t *) ==
+                  sizeof(nl_train_state), "a field after data_order is in no checkpoint");
+    ck_assert_uint_eq(nl_train_state_bytes(), at);
+}
+END_TEST
+
+/* Every field written comes back: each byte of the struct a distinct
+ * value, written and read into a zeroed struct. */
+START_TEST(test_state_round_trip)
+{
+    nl_train_state written, got;
+    unsigned char *bytes = (unsigned char *)&written;
+    for (size_t i = 0; i < sizeof written; i++)
+        bytes[i] = (unsigned char)(1 + i % 251);
+    written.data_order = NULL;
+    const size_t n = nl_train_state_bytes();
+    unsigned char *buf = malloc(n + 1);
+    ck_assert_ptr_nonnull(buf);
+    buf[n] = 0xA5; /* the writer stops at its length */
+    nl_train_state_write(&written, buf);
+    ck_assert_uint_eq(buf[n], 0xA5);
+    memset(&got, 0, sizeof got);
+    nl_train_state_read(&got, buf);
+    free(buf);
+    for (int i = 0; i < nl_train_state_field_count; i++) {
+        const nl_train_state_field *f = &nl_train_state_fields[i];
+        ck_assert_msg(!memcmp((const unsigned char *)&written + f->offset,
+                              (const unsigned char *)&got + f->offset, f->size),
+                      "field %s does not come back", f->name);
+    }
+    ck_assert_ptr_null(got.data_order);
+    ck_assert_msg(!memcmp(&written, &got, offsetof(nl_train_state, data_order)),
+                  "the state does not come back whole");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("checkpoint");
+    TCase *state_case = tcase_create("state");
+    tcase_add_test(state_case, test_state_table_covers_struct);
+    tcase_add_test(state_case, test_state_round_trip);
+    suite_add_tcase(s, state_case);
     TCase *tc = tcase_create("checkpoint");
     const char *trials = getenv("NL_KILL_TRIALS");
     tcase_set_timeout(tc, 300 + 60 * (trials && atoi(trials) > 0 ? atoi(trials) : 2));

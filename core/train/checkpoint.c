@@ -97,7 +97,6 @@ static void put(cursor *c, const void *v, size_t n)
     c->len += n;
 }
 static void put_i64(cursor *c, int64_t v) { put(c, &v, sizeof v); }
-static void put_f64(cursor *c, double v) { put(c, &v, sizeof v); }
 
 static void get(cursor *c, void *v, size_t n)
 {
@@ -115,20 +114,6 @@ static int64_t get_i64(cursor *c)
     get(c, &v, sizeof v);
     return v;
 }
-static double get_f64(cursor *c)
-{
-    double v;
-    get(c, &v, sizeof v);
-    return v;
-}
-
-/* the snapshot's scalars, in one order for writing and reading */
-#define SNAPSHOT_I64(X) X(step) X(window_steps) X(evaluations) X(last_eval_step) X(data_epoch) \
-    X(data_pos) X(data_n)
-#define SNAPSHOT_F64(X) X(lr) X(window_sums[0]) X(window_sums[1]) X(window_sums[2])              \
-    X(model_metrics[0]) X(model_metrics[1]) X(final_train_loss) X(final_test_loss)              \
-    X(final_test_accuracy) X(best_test_loss) X(best_test_accuracy) X(final_trainmode_accuracy)  \
-    X(elapsed_s) X(train_s) X(eval_s)
 
 typedef struct {
     int64_t param_floats, optim_floats, state_floats, counters, order;
@@ -147,15 +132,16 @@ enum { OLDEST_READABLE_VERSION = 1 };
 
 static size_t payload_bytes(const array_sizes *a, uint32_t version, size_t keys_len)
 {
-    /* i64s, f64s, output lengths and threads, array sizes, the keys' length */
-    const size_t scalars = 7 + 15 + (version >= 2 ? 4 : 3) + 5 + (version >= 4 ? 1 : 0);
-    return scalars * 8 + (version >= 3 ? NL_CHECKPOINT_KERNELS_BYTES : 0) + keys_len + sizeof(nl_rng) +
+    /* output lengths and threads, array sizes, the keys' length */
+    const size_t scalars = (version >= 2 ? 4 : 3) + 5 + (version >= 4 ? 1 : 0);
+    return nl_train_state_bytes() + scalars * 8 + (version >= 3 ? NL_CHECKPOINT_KERNELS_BYTES : 0) +
+           keys_len +
            (size_t)(a->param_floats + a->optim_floats + a->state_floats) * sizeof(float) +
            (size_t)a->counters * sizeof(int64_t) + (size_t)a->order * sizeof(int32_t);
 }
 
 nl_code nl_checkpoint_write(const char *dir, const char *config_keys, const nl_model *m,
-                            const nl_train_snapshot *s, const nl_checkpoint_files *files,
+                            const nl_train_state *s, const nl_checkpoint_files *files,
                             nl_error *err)
 {
     const array_sizes a = sizes_of(m, s->data_n);
@@ -167,11 +153,8 @@ nl_code nl_checkpoint_write(const char *dir, const char *config_keys, const nl_m
         return nl_fail(err, NL_ERR_NOMEM, "out of memory for a checkpoint of %zu bytes",
                        HEADER_BYTES + payload);
     c.len = HEADER_BYTES;
-#define PUT_I64(f) put_i64(&c, s->f);
-#define PUT_F64(f) put_f64(&c, s->f);
-    SNAPSHOT_I64(PUT_I64)
-    SNAPSHOT_F64(PUT_F64)
-    put(&c, &s->data_rng, sizeof s->data_rng);
+    nl_train_state_write(s, c.p + c.len);
+    c.len += nl_train_state_bytes();
     put_i64(&c, files->metrics_bytes);
     put_i64(&c, files->trace_bytes);
     put_i64(&c, files->series_bytes);
@@ -242,7 +225,7 @@ static bool kernel_set_name(const char *name)
  * before anything is written. True, with `what` saying why, when unusable.
  * `counters` points at the layers' counters in the payload, `seen` at
  * data_n zeroed bytes. */
-static bool state_unusable(const nl_train_snapshot *r, const nl_checkpoint_files *files,
+static bool state_unusable(const nl_train_state *r, const nl_checkpoint_files *files,
                            int64_t header_step, const unsigned char *counters, int n_counters,
                            const unsigned char *order, unsigned char *seen, char *what, size_t size)
 {
@@ -356,7 +339,7 @@ static nl_code read_regular(const char *path, char **text, size_t *len, bool *ab
 }
 
 nl_code nl_checkpoint_read(const char *dir, const nl_checkpoint_want *want, nl_model *m,
-                           nl_train_snapshot *s, nl_checkpoint_files *files, int32_t **order_buf,
+                           nl_train_state *s, nl_checkpoint_files *files, int32_t **order_buf,
                            nl_checkpoint_found *found, nl_checkpoint_origin *origin, nl_error *err)
 {
     *found = NL_CHECKPOINT_NONE;
@@ -405,12 +388,14 @@ nl_code nl_checkpoint_read(const char *dir, const nl_checkpoint_want *want, nl_m
         return damaged(err, path, "its checksum does not match its contents (damaged)");
     }
     cursor c = {(unsigned char *)text, HEADER_BYTES, len, false};
-    nl_train_snapshot r = {0};
-#define GET_I64(f) r.f = get_i64(&c);
-#define GET_F64(f) r.f = get_f64(&c);
-    SNAPSHOT_I64(GET_I64)
-    SNAPSHOT_F64(GET_F64)
-    get(&c, &r.data_rng, sizeof r.data_rng);
+    /* the payload holds the state whole: its length was checked above */
+    nl_train_state r;
+    if (payload_len < nl_train_state_bytes()) {
+        free(text);
+        return damaged(err, path, "shorter than a checkpoint's training state");
+    }
+    nl_train_state_read(&r, c.p + c.len);
+    c.len += nl_train_state_bytes();
     files->metrics_bytes = get_i64(&c);
     files->trace_bytes = get_i64(&c);
     files->series_bytes = version >= 2 ? get_i64(&c) : 0;

@@ -108,7 +108,7 @@ static nl_code sink_series(void *ctx, long step, nl_series_kind kind, int layer,
     return nl_csv_row(&st->series, fields, err);
 }
 
-static nl_code sink_checkpoint(void *ctx, const nl_train_snapshot *s, nl_error *err)
+static nl_code sink_checkpoint(void *ctx, const nl_train_state *s, nl_error *err)
 {
     run_state *st = ctx;
     /* the rows the checkpoint counts are on disk before it is */
@@ -233,7 +233,7 @@ static nl_code output_reaches(const char *dir, const char *name, long long bytes
  * the same config over data files that have since changed (train_size: 0
  * takes them all) is refused before anything is written, not by the
  * training loop after metrics.csv has been cut back */
-static nl_code resume_fits_data(const char *dir, const nl_train_snapshot *s, const nl_split *train,
+static nl_code resume_fits_data(const char *dir, const nl_train_state *s, const nl_split *train,
                                 nl_error *err)
 {
     if (s->data_n == train->n)
@@ -246,7 +246,7 @@ static nl_code resume_fits_data(const char *dir, const nl_train_snapshot *s, con
 /* a token run's checkpoint holds no order, only the batcher's place: it is
  * tried on a batcher over this run's training split now, so a place the
  * split cannot have is refused before anything is written */
-static nl_code resume_fits_tokens(const char *dir, const nl_train_snapshot *s,
+static nl_code resume_fits_tokens(const char *dir, const nl_train_state *s,
                                   const nl_token_split *train, int batch, int context,
                                   nl_error *err)
 {
@@ -340,7 +340,7 @@ static nl_code resume_within_run(const char *dir, long step, long total, nl_erro
 
 /* Reads the run directory's checkpoint: loaded when it was written for
  * this config, NL_CHECKPOINT_NONE when there is none, an error otherwise. */
-static nl_code read_checkpoint(const run_state *st, nl_model *model, nl_train_snapshot *resume,
+static nl_code read_checkpoint(const run_state *st, nl_model *model, nl_train_state *resume,
                                nl_checkpoint_files *files, int32_t **order,
                                nl_checkpoint_found *found, nl_error *err)
 {
@@ -540,7 +540,7 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
     static const char *const series_columns[] = {"step", "series", "layer", "name", "value"};
     const int n_series_columns = (int)(sizeof series_columns / sizeof series_columns[0]);
     /* what a checkpoint of this run holds, when one is found */
-    nl_train_snapshot resume;
+    nl_train_state resume;
     nl_checkpoint_files resume_files = {0};
     nl_checkpoint_found found = NL_CHECKPOINT_NONE;
     int32_t *resume_order = NULL;
