@@ -16,7 +16,12 @@
 /* The fields in the order a checkpoint holds them (checkpoint.h), laid out
  * without padding so that the table covers every byte before data_order.
  * A new field goes into the table too, with a new checkpoint format whose
- * reader gives the older formats' files a value for it. */
+ * reader gives the older formats' files a value for it.
+ *
+ * While the loop runs, a few of them live elsewhere: the batcher's place
+ * (data_*), the model's counters (model_metrics, window_sums[2]) and the
+ * clock (elapsed_s). The loop takes them into the state for a checkpoint
+ * and gives them back on resume, each in one function of train.c. */
 typedef struct {
     long step;            /* optimizer steps done */
     long window_steps;    /* steps since the last train row */
