@@ -123,7 +123,7 @@ static void check_same_results(const char *dir, const char *ref, const char *wha
     char *got = read_rel(dir, "summary.json"), *want = read_rel(ref, "summary.json");
     static const char *const keys[] = {"status",          "steps",          "final_train_loss",
                                        "final_test_loss", "best_test_loss", "final_test_accuracy",
-                                       "best_test_accuracy"};
+                                       "best_test_accuracy", "bn_frozen_from_step"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         char a[64] = "", b[64] = "";
         ck_assert(nl_json_flat_get(got, keys[k], a, sizeof a));
@@ -555,6 +555,29 @@ START_TEST(test_format4_fixture_reads)
     ck_assert_int_eq(rows_of(metrics, strlen(metrics), "train").step, t->steps);
     free(metrics);
     free(fixture_metrics);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* A run resumed past train.freeze_bn_after says where the freezing began,
+ * as the uninterrupted run does, not where this process's first step was. */
+START_TEST(test_frozen_step_resumes)
+{
+    const char *trace = strstr(config, "  trace:");
+    ck_assert_ptr_nonnull(trace);
+    char frozen[2000];
+    snprintf(frozen, sizeof frozen, "%.*s  freeze_bn_after: 40\n%s", (int)(trace - config), config,
+             trace);
+    tu_tmp_make("checkpoint");
+    tu_tmp_write("c.yaml", frozen);
+    ck_assert_int_eq(tu_normlab("run c.yaml --out ref --quiet"), 0);
+    run_and_kill("k", 120); /* its checkpoint at step 50 or later */
+    const int rc = tu_normlab("run c.yaml --out k");
+    char *out = tu_normlab_output();
+    ck_assert_msg(rc == 0 && strstr(out, "resuming") && strstr(out, "frozen from step 40 on"),
+                  "exit %d: %s", rc, out);
+    free(out);
+    check_same_results("k", "ref", "resumed after train.freeze_bn_after");
     tu_tmp_remove();
 }
 END_TEST
@@ -1084,6 +1107,7 @@ int main(void)
     tcase_add_test(tc, test_bad_checkpoint_refused);
     tcase_add_loop_test(tc, test_older_formats_resume, 0, NL_CHECKPOINT_VERSION - 1);
     tcase_add_test(tc, test_format4_fixture_reads);
+    tcase_add_test(tc, test_frozen_step_resumes);
     tcase_add_test(tc, test_other_kernel_set_noted);
     tcase_add_test(tc, test_checkpoint_of_other_data_refused);
     tcase_add_test(tc, test_token_position_refused);

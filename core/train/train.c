@@ -754,8 +754,9 @@ static nl_code train_step(trainer *t, bool *diverged_now)
     s->lr = nl_schedule_lr(&spec->schedule, spec->optimizer.lr, step, t->total);
     m->step = step;
     const nl_mode mode = nl_train_mode_at(spec, step);
-    if (mode == NL_MODE_RUNNING_STATS && !t->out->frozen_from_step)
-        t->out->frozen_from_step = step;
+    /* where the freezing began, also for a run resumed past it */
+    if (mode == NL_MODE_RUNNING_STATS)
+        t->out->frozen_from_step = spec->freeze_bn_after;
     /* the series at the logging cadence, from step 0 (the model at
      * initialization) on */
     const bool series_now = (t->series.grad_norms || t->series.max_logits) &&
