@@ -11,6 +11,7 @@
  * directory too. The kills are tried on an image model and on
  * a token model (random windows: the batcher's RNG and position). 
  * NL_KILL_TRIALS sets the random-kill trials (2 by default). */
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +23,15 @@
 #include <zlib.h>
 
 #include "base/rng.h"
+#include "config/config.h"
 #include "cpu/cpu.h"
 #include "log/files.h"
 #include "testutil.h"
+#include "train/check.h"
 #include "train/checkpoint.h"
 #include "train/run.h"
 #include "train/rundir.h"
+#include "train/state.h"
 
 /* a few seconds of training on one thread: batch norm with cumulative
  * running statistics (the layer counter), AdamW with clipping (the moments,
@@ -119,7 +123,7 @@ static void check_same_results(const char *dir, const char *ref, const char *wha
     char *got = read_rel(dir, "summary.json"), *want = read_rel(ref, "summary.json");
     static const char *const keys[] = {"status",          "steps",          "final_train_loss",
                                        "final_test_loss", "best_test_loss", "final_test_accuracy",
-                                       "best_test_accuracy"};
+                                       "best_test_accuracy", "bn_frozen_from_step"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         char a[64] = "", b[64] = "";
         ck_assert(nl_json_flat_get(got, keys[k], a, sizeof a));
@@ -384,6 +388,196 @@ START_TEST(test_older_formats_resume)
     char what[64];
     snprintf(what, sizeof what, "resumed from a format-%u checkpoint", version);
     check_same_results("k", "ref", what);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* The run of tests/fixtures/checkpoint-v4: written by normlab's format-4
+ * writer from before the state's field table, killed after step 49 with its
+ * checkpoint at step 40 (checkpoint_every), metrics.csv holding the rows to
+ * step 49. */
+static const char *fixture_config =
+    "data: {dataset: synthetic, shape: [1, 8, 8], classes: 4, train_size: 200, test_size: 64}\n"
+    "model: {arch: cnn, widths: [4, 8], norm: {type: batch, momentum: cumulative}}\n"
+    "train:\n"
+    "  batch_size: 16\n"
+    "  steps: 600\n"
+    "  optimizer: {lr: 0.05, momentum: 0.9}\n"
+    "  clip_grad_norm: 1.0\n"
+    "  eval_every: 30\n"
+    "  log_every: 7\n"
+    "  checkpoint_every: 20\n"
+    "threads: 1\n";
+
+/* the last row of `split` in the first `bytes` of metrics.csv: its step and
+ * its loss, accuracy and lr columns as written; false when there is none */
+typedef struct {
+    long step;
+    char loss[32], accuracy[32], lr[32];
+    double elapsed_s;
+    int count;         /* rows of the split */
+    double best_loss, best_accuracy;
+} split_rows;
+
+static split_rows rows_of(const char *metrics, size_t bytes, const char *split)
+{
+    split_rows r = {.step = -1, .best_loss = INFINITY, .best_accuracy = -1};
+    char *text = strndup(metrics, bytes), *save = NULL;
+    ck_assert_ptr_nonnull(text);
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char step[32], epoch[32], name[32], loss[32], acc[32], lr[32];
+        double elapsed;
+        if (sscanf(line, "%31[^,],%31[^,],%31[^,],%31[^,],%31[^,],%31[^,],%lf", step, epoch, name,
+                   loss, acc, lr, &elapsed) != 7 || strcmp(name, split) != 0)
+            continue;
+        r.step = atol(step);
+        snprintf(r.loss, sizeof r.loss, "%s", loss);
+        snprintf(r.accuracy, sizeof r.accuracy, "%s", acc);
+        snprintf(r.lr, sizeof r.lr, "%s", lr);
+        r.elapsed_s = elapsed;
+        r.count++;
+        r.best_loss = fmin(r.best_loss, atof(loss));
+        r.best_accuracy = fmax(r.best_accuracy, atof(acc));
+    }
+    free(text);
+    return r;
+}
+
+/* a value of the state as metrics.csv writes it */
+static const char *as_written(char *buf, size_t size, double v)
+{
+    return nl_fmt_float(buf, size, v);
+}
+
+/* The committed format-4 checkpoint is read field by field into the state
+ * the run's own metrics.csv says the loop had at step 40 (the rows its
+ * output lengths count), and the run resumes from it to the end. */
+START_TEST(test_format4_fixture_reads)
+{
+    tu_tmp_make("checkpoint");
+    tu_tmp_write("c.yaml", fixture_config);
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "cp -a '%s/tests/fixtures/checkpoint-v4' '%s/k'", NORMLAB_SOURCE_DIR,
+             tu_tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    char *fixture_metrics = read_rel("k", "metrics.csv");
+
+    /* the model and config hashes `normlab run c.yaml` has */
+    nl_config cfg;
+    nl_error err = {0};
+    ck_assert_msg(nl_config_load_string(fixture_config, "c.yaml", NULL, 0, &cfg, &err) == NL_OK,
+                  "%s", err.msg);
+    nl_backend *be = tu_cpu(1);
+    nl_dataset data = {0};
+    ck_assert_msg(nl_dataset_load(&cfg.data, &data, &err) == NL_OK, "%s", err.msg);
+    nl_model_spec spec;
+    nl_run_model_spec(&cfg, &spec);
+    nl_model *m = NULL;
+    ck_assert_msg(nl_model_build(&spec, be, cfg.train.eval_batch_size, cfg.train.batch_size,
+                                 cfg.seed, &m, &err) == NL_OK, "%s", err.msg);
+    char *text = NULL;
+    nl_flat flat = {0};
+    nl_buf keys = {0};
+    ck_assert_msg(nl_checkpoint_config(&cfg, NL_DEVICE_CPU, &text, &flat, &keys, &err) == NL_OK,
+                  "%s", err.msg);
+    const nl_checkpoint_want want = {nl_checkpoint_hash(keys.data, keys.len),
+                                     nl_checkpoint_hash(text, strlen(text))};
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/k", tu_tmp);
+    nl_train_state s;
+    nl_checkpoint_files files;
+    int32_t *order = NULL;
+    nl_checkpoint_found found;
+    ck_assert_msg(nl_checkpoint_read(dir, &want, m, &s, &files, &order, &found, NULL, &err) == NL_OK,
+                  "%s", err.msg);
+    ck_assert_int_eq(found, NL_CHECKPOINT_LOADED);
+
+    /* where the loop stood, from the rows the checkpoint counts */
+    const nl_train_spec *t = &cfg.train;
+    ck_assert_int_le((size_t)files.metrics_bytes, strlen(fixture_metrics));
+    const split_rows train = rows_of(fixture_metrics, (size_t)files.metrics_bytes, "train");
+    const split_rows test = rows_of(fixture_metrics, (size_t)files.metrics_bytes, "test");
+    const split_rows trainmode = rows_of(fixture_metrics, (size_t)files.metrics_bytes,
+                                         "test_trainmode");
+    const long last_logged = rows_of(fixture_metrics, strlen(fixture_metrics), "train").step;
+    ck_assert_int_eq(s.step, last_logged / t->checkpoint_every * t->checkpoint_every);
+    ck_assert_int_eq(s.window_steps, s.step - train.step);
+    ck_assert_int_eq(s.evaluations, test.count);
+    ck_assert_int_eq(s.last_eval_step, test.step);
+    const long per_epoch = data.train.n / t->batch_size;
+    ck_assert_int_eq(s.data_n, data.train.n);
+    ck_assert_int_eq(s.data_epoch, s.step / per_epoch);
+    ck_assert_int_eq(s.data_pos, s.step % per_epoch * t->batch_size);
+    ck_assert_ptr_eq(s.data_order, order);
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.7g", s.lr);
+    ck_assert_str_eq(buf, train.lr);
+    ck_assert_str_eq(as_written(buf, sizeof buf, s.final_train_loss), train.loss);
+    ck_assert_str_eq(as_written(buf, sizeof buf, s.final_test_loss), test.loss);
+    ck_assert_str_eq(as_written(buf, sizeof buf, s.final_test_accuracy), test.accuracy);
+    ck_assert_str_eq(as_written(buf, sizeof buf, s.final_trainmode_accuracy), trainmode.accuracy);
+    ck_assert_double_eq_tol(s.best_test_loss, test.best_loss, 1e-6 * test.best_loss);
+    ck_assert_double_eq_tol(s.best_test_accuracy, test.best_accuracy, 1e-9);
+    /* no evaluation since the window began: its sums are all on the
+     * model's counters; with clipping, its pre-clip norms add up */
+    ck_assert(test.step <= train.step);
+    ck_assert(s.window_sums[0] == 0.0 && s.window_sums[1] == 0.0);
+    ck_assert(s.model_metrics[0] > 0.0 && s.model_metrics[1] >= 0.0 &&
+              s.model_metrics[1] <= (double)(s.window_steps * t->batch_size));
+    ck_assert(s.window_sums[2] > 0.0);
+    ck_assert(s.train_s > 0.0 && s.eval_s > 0.0 && s.elapsed_s >= s.train_s + s.eval_s);
+    ck_assert(s.elapsed_s >= train.elapsed_s - 0.0005);
+    ck_assert_int_eq(files.threads, 1);
+    ck_assert_int_eq(files.trace_bytes, 0);
+    ck_assert_int_eq(files.series_bytes, 0);
+    free(order);
+    free(text);
+    nl_flat_free(&flat);
+    nl_buf_free(&keys);
+    nl_model_free(m);
+    nl_dataset_free(&data);
+    nl_backend_close(be);
+
+    /* the run goes on from it to its end, the rows before the checkpoint kept */
+    const int rc = tu_normlab("run c.yaml --out k");
+    char *out = tu_normlab_output();
+    ck_assert_msg(rc == 0 && strstr(out, "resuming") && strstr(out, "at step 40"), "exit %d: %s",
+                  rc, out);
+    free(out);
+    char *summary = read_rel("k", "summary.json"), status[32] = "", steps[32] = "";
+    ck_assert(nl_json_flat_get(summary, "status", status, sizeof status));
+    ck_assert(nl_json_flat_get(summary, "steps", steps, sizeof steps));
+    ck_assert_str_eq(status, "ok");
+    ck_assert_int_eq(atol(steps), t->steps);
+    free(summary);
+    char *metrics = read_rel("k", "metrics.csv");
+    ck_assert(!strncmp(metrics, fixture_metrics, (size_t)files.metrics_bytes));
+    ck_assert_int_eq(rows_of(metrics, strlen(metrics), "train").step, t->steps);
+    free(metrics);
+    free(fixture_metrics);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* A run resumed past train.freeze_bn_after says where the freezing began,
+ * as the uninterrupted run does, not where this process's first step was. */
+START_TEST(test_frozen_step_resumes)
+{
+    const char *trace = strstr(config, "  trace:");
+    ck_assert_ptr_nonnull(trace);
+    char frozen[2000];
+    snprintf(frozen, sizeof frozen, "%.*s  freeze_bn_after: 40\n%s", (int)(trace - config), config,
+             trace);
+    tu_tmp_make("checkpoint");
+    tu_tmp_write("c.yaml", frozen);
+    ck_assert_int_eq(tu_normlab("run c.yaml --out ref --quiet"), 0);
+    run_and_kill("k", 120); /* its checkpoint at step 50 or later */
+    const int rc = tu_normlab("run c.yaml --out k");
+    char *out = tu_normlab_output();
+    ck_assert_msg(rc == 0 && strstr(out, "resuming") && strstr(out, "frozen from step 40 on"),
+                  "exit %d: %s", rc, out);
+    free(out);
+    check_same_results("k", "ref", "resumed after train.freeze_bn_after");
     tu_tmp_remove();
 }
 END_TEST
@@ -843,9 +1037,68 @@ START_TEST(test_sweep_resumes_runs)
 }
 END_TEST
 
+
+/* The state's field table, which the checkpoint's writer and reader both
+ * iterate, covers the struct: its fields follow one another from offset 0
+ * to data_order (the payload's tail, the struct's last member) with no gap,
+ * so a field added to nl_train_state but not to the table fails here. */
+START_TEST(test_state_table_covers_struct)
+{
+    size_t at = 0;
+    for (int i = 0; i < nl_train_state_field_count; i++) {
+        const nl_train_state_field *f = &nl_train_state_fields[i];
+        ck_assert_msg(f->offset == at, "field %s at offset %zu, the previous one ends at %zu: a "
+                      "field of nl_train_state is missing from nl_train_state_fields", f->name,
+                      f->offset, at);
+        ck_assert_msg(f->size > 0, "field %s has no bytes", f->name);
+        at += f->size;
+    }
+    ck_assert_msg(at == offsetof(nl_train_state, data_order), "the table ends at %zu, data_order "
+                  "begins at %zu: a field is missing from nl_train_state_fields", at,
+                  offsetof(nl_train_state, data_order));
+    ck_assert_msg(offsetof(nl_train_state, data_order) + sizeof(const int32_t *) ==
+                  sizeof(nl_train_state), "a field after data_order is in no checkpoint");
+    ck_assert_uint_eq(nl_train_state_bytes(), at);
+}
+END_TEST
+
+/* Every field written comes back: each byte of the struct a distinct
+ * value, written and read into a zeroed struct. */
+START_TEST(test_state_round_trip)
+{
+    nl_train_state written, got;
+    unsigned char *bytes = (unsigned char *)&written;
+    for (size_t i = 0; i < sizeof written; i++)
+        bytes[i] = (unsigned char)(1 + i % 251);
+    written.data_order = NULL;
+    const size_t n = nl_train_state_bytes();
+    unsigned char *buf = malloc(n + 1);
+    ck_assert_ptr_nonnull(buf);
+    buf[n] = 0xA5; /* the writer stops at its length */
+    nl_train_state_write(&written, buf);
+    ck_assert_uint_eq(buf[n], 0xA5);
+    memset(&got, 0, sizeof got);
+    nl_train_state_read(&got, buf);
+    free(buf);
+    for (int i = 0; i < nl_train_state_field_count; i++) {
+        const nl_train_state_field *f = &nl_train_state_fields[i];
+        ck_assert_msg(!memcmp((const unsigned char *)&written + f->offset,
+                              (const unsigned char *)&got + f->offset, f->size),
+                      "field %s does not come back", f->name);
+    }
+    ck_assert_ptr_null(got.data_order);
+    ck_assert_msg(!memcmp(&written, &got, offsetof(nl_train_state, data_order)),
+                  "the state does not come back whole");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("checkpoint");
+    TCase *state_case = tcase_create("state");
+    tcase_add_test(state_case, test_state_table_covers_struct);
+    tcase_add_test(state_case, test_state_round_trip);
+    suite_add_tcase(s, state_case);
     TCase *tc = tcase_create("checkpoint");
     const char *trials = getenv("NL_KILL_TRIALS");
     tcase_set_timeout(tc, 300 + 60 * (trials && atoi(trials) > 0 ? atoi(trials) : 2));
@@ -853,6 +1106,8 @@ int main(void)
                         (int)(sizeof resume_cases / sizeof resume_cases[0]));
     tcase_add_test(tc, test_bad_checkpoint_refused);
     tcase_add_loop_test(tc, test_older_formats_resume, 0, NL_CHECKPOINT_VERSION - 1);
+    tcase_add_test(tc, test_format4_fixture_reads);
+    tcase_add_test(tc, test_frozen_step_resumes);
     tcase_add_test(tc, test_other_kernel_set_noted);
     tcase_add_test(tc, test_checkpoint_of_other_data_refused);
     tcase_add_test(tc, test_token_position_refused);

@@ -97,7 +97,6 @@ static void put(cursor *c, const void *v, size_t n)
     c->len += n;
 }
 static void put_i64(cursor *c, int64_t v) { put(c, &v, sizeof v); }
-static void put_f64(cursor *c, double v) { put(c, &v, sizeof v); }
 
 static void get(cursor *c, void *v, size_t n)
 {
@@ -115,20 +114,6 @@ static int64_t get_i64(cursor *c)
     get(c, &v, sizeof v);
     return v;
 }
-static double get_f64(cursor *c)
-{
-    double v;
-    get(c, &v, sizeof v);
-    return v;
-}
-
-/* the snapshot's scalars, in one order for writing and reading */
-#define SNAPSHOT_I64(X) X(step) X(window_steps) X(evaluations) X(last_eval_step) X(data_epoch) \
-    X(data_pos) X(data_n)
-#define SNAPSHOT_F64(X) X(lr) X(window_sums[0]) X(window_sums[1]) X(window_sums[2])              \
-    X(model_metrics[0]) X(model_metrics[1]) X(final_train_loss) X(final_test_loss)              \
-    X(final_test_accuracy) X(best_test_loss) X(best_test_accuracy) X(final_trainmode_accuracy)  \
-    X(elapsed_s) X(train_s) X(eval_s)
 
 typedef struct {
     int64_t param_floats, optim_floats, state_floats, counters, order;
@@ -147,15 +132,16 @@ enum { OLDEST_READABLE_VERSION = 1 };
 
 static size_t payload_bytes(const array_sizes *a, uint32_t version, size_t keys_len)
 {
-    /* i64s, f64s, output lengths and threads, array sizes, the keys' length */
-    const size_t scalars = 7 + 15 + (version >= 2 ? 4 : 3) + 5 + (version >= 4 ? 1 : 0);
-    return scalars * 8 + (version >= 3 ? NL_CHECKPOINT_KERNELS_BYTES : 0) + keys_len + sizeof(nl_rng) +
+    /* output lengths and threads, array sizes, the keys' length */
+    const size_t scalars = (version >= 2 ? 4 : 3) + 5 + (version >= 4 ? 1 : 0);
+    return nl_train_state_bytes() + scalars * 8 + (version >= 3 ? NL_CHECKPOINT_KERNELS_BYTES : 0) +
+           keys_len +
            (size_t)(a->param_floats + a->optim_floats + a->state_floats) * sizeof(float) +
            (size_t)a->counters * sizeof(int64_t) + (size_t)a->order * sizeof(int32_t);
 }
 
 nl_code nl_checkpoint_write(const char *dir, const char *config_keys, const nl_model *m,
-                            const nl_train_snapshot *s, const nl_checkpoint_files *files,
+                            const nl_train_state *s, const nl_checkpoint_files *files,
                             nl_error *err)
 {
     const array_sizes a = sizes_of(m, s->data_n);
@@ -167,11 +153,8 @@ nl_code nl_checkpoint_write(const char *dir, const char *config_keys, const nl_m
         return nl_fail(err, NL_ERR_NOMEM, "out of memory for a checkpoint of %zu bytes",
                        HEADER_BYTES + payload);
     c.len = HEADER_BYTES;
-#define PUT_I64(f) put_i64(&c, s->f);
-#define PUT_F64(f) put_f64(&c, s->f);
-    SNAPSHOT_I64(PUT_I64)
-    SNAPSHOT_F64(PUT_F64)
-    put(&c, &s->data_rng, sizeof s->data_rng);
+    nl_train_state_write(s, c.p + c.len);
+    c.len += nl_train_state_bytes();
     put_i64(&c, files->metrics_bytes);
     put_i64(&c, files->trace_bytes);
     put_i64(&c, files->series_bytes);
@@ -242,7 +225,7 @@ static bool kernel_set_name(const char *name)
  * before anything is written. True, with `what` saying why, when unusable.
  * `counters` points at the layers' counters in the payload, `seen` at
  * data_n zeroed bytes. */
-static bool state_unusable(const nl_train_snapshot *r, const nl_checkpoint_files *files,
+static bool state_unusable(const nl_train_state *r, const nl_checkpoint_files *files,
                            int64_t header_step, const unsigned char *counters, int n_counters,
                            const unsigned char *order, unsigned char *seen, char *what, size_t size)
 {
@@ -355,148 +338,179 @@ static nl_code read_regular(const char *path, char **text, size_t *len, bool *ab
     return NL_OK;
 }
 
+/* a checkpoint file being read: its bytes, its header's fields and the
+ * cursor over its payload */
+typedef struct {
+    char path[1100];
+    char *text;
+    size_t len;
+    uint32_t version;
+    uint64_t payload_len, hash;
+    int64_t header_step;
+    const char *keys; /* format 4: the config keys, inside text */
+    int64_t keys_len;
+    cursor c;
+} reading;
+
+/* the header: magic, a format this build reads, the payload's length and
+ * checksum */
+static nl_code read_header(reading *r, nl_error *err)
+{
+    const unsigned char *h = (const unsigned char *)r->text;
+    if (r->len < HEADER_BYTES || memcmp(h, magic, 8) != 0)
+        return damaged(err, r->path, r->len < HEADER_BYTES ? "shorter than a checkpoint's header"
+                                                           : "not a normlab checkpoint");
+    uint32_t header_bytes;
+    uint64_t crc;
+    memcpy(&r->version, h + 8, 4);
+    memcpy(&header_bytes, h + 12, 4);
+    memcpy(&r->payload_len, h + 16, 8);
+    memcpy(&crc, h + 24, 8);
+    memcpy(&r->hash, h + 32, 8);
+    memcpy(&r->header_step, h + 40, 8);
+    char what[200];
+    if (r->version < OLDEST_READABLE_VERSION || r->version > NL_CHECKPOINT_VERSION ||
+        header_bytes != HEADER_BYTES) {
+        snprintf(what, sizeof what, "checkpoint format %u, but this normlab reads formats %d to %d",
+                 r->version, OLDEST_READABLE_VERSION, NL_CHECKPOINT_VERSION);
+        return damaged(err, r->path, what);
+    }
+    if (r->payload_len != r->len - HEADER_BYTES) {
+        snprintf(what, sizeof what, "%zu bytes, but its header says %llu: truncated or extended",
+                 r->len, (unsigned long long)(r->payload_len + HEADER_BYTES));
+        return damaged(err, r->path, what);
+    }
+    if (crc_of(h + HEADER_BYTES, r->payload_len) != crc)
+        return damaged(err, r->path, "its checksum does not match its contents (damaged)");
+    r->c = (cursor){(unsigned char *)r->text, HEADER_BYTES, r->len, false};
+    return NL_OK;
+}
+
+/* the loop's state, the output lengths, the thread count and kernel set,
+ * and (format 4) the config keys, which the header's hash is of */
+static nl_code read_scalars(reading *r, nl_train_state *state, nl_checkpoint_files *files,
+                            nl_error *err)
+{
+    /* the payload holds the state whole: its length was checked above */
+    if (r->payload_len < nl_train_state_bytes())
+        return damaged(err, r->path, "shorter than a checkpoint's training state");
+    nl_train_state_read(state, r->c.p + r->c.len);
+    r->c.len += nl_train_state_bytes();
+    files->metrics_bytes = get_i64(&r->c);
+    files->trace_bytes = get_i64(&r->c);
+    files->series_bytes = r->version >= 2 ? get_i64(&r->c) : 0;
+    files->threads = get_i64(&r->c);
+    memset(files->cpu_kernels, 0, sizeof files->cpu_kernels);
+    if (r->version >= 3)
+        get(&r->c, files->cpu_kernels, sizeof files->cpu_kernels);
+    if (r->version < 4)
+        return NL_OK;
+    r->keys_len = get_i64(&r->c);
+    if (r->c.short_read || r->keys_len < 0 || r->keys_len > NL_CHECKPOINT_KEYS_MAX ||
+        (uint64_t)r->keys_len > r->len - r->c.len)
+        return damaged(err, r->path, "its config keys' length is out of range");
+    r->keys = r->text + r->c.len;
+    r->c.len += (size_t)r->keys_len;
+    if (memchr(r->keys, '\0', (size_t)r->keys_len) ||
+        nl_checkpoint_hash(r->keys, (size_t)r->keys_len) != r->hash)
+        return damaged(err, r->path, "its config keys do not match its header's hash");
+    return NL_OK;
+}
+
+/* what a sound checkpoint of another config was written for */
+static nl_code tell_origin(const reading *r, nl_checkpoint_origin *origin, nl_error *err)
+{
+    if (!origin)
+        return NL_OK;
+    *origin = (nl_checkpoint_origin){r->version, r->hash, r->header_step, NULL};
+    if (r->keys && !(origin->config_keys = strndup(r->keys, (size_t)r->keys_len)))
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", r->path);
+    return NL_OK;
+}
+
+/* The arrays' sizes against this model's, the state against what the loop
+ * could have written, then the arrays into the model and this epoch's
+ * order into *order (malloc'd). */
+static nl_code read_arrays(reading *r, const nl_train_state *state,
+                           const nl_checkpoint_files *files, nl_model *m, int32_t **order,
+                           nl_error *err)
+{
+    if (state->data_n < 0)
+        return damaged(err, r->path, "its data order's length is negative");
+    array_sizes a;
+    get(&r->c, &a, sizeof a);
+    const array_sizes want_sizes = sizes_of(m, state->data_n);
+    if (r->c.short_read || memcmp(&a, &want_sizes, sizeof a) != 0 ||
+        payload_bytes(&a, r->version, (size_t)r->keys_len) != r->payload_len)
+        return damaged(err, r->path, "its arrays do not fit this run's model and data "
+                                     "(written by another build?)");
+    /* the order is the payload's tail, the counters before it */
+    const unsigned char *saved_order =
+        (const unsigned char *)r->text + r->len - (size_t)a.order * sizeof(int32_t);
+    const unsigned char *saved_counters = saved_order - (size_t)a.counters * sizeof(int64_t);
+    unsigned char *seen = calloc((size_t)(a.order ? a.order : 1), 1);
+    if (!seen)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", r->path);
+    char what[200];
+    const bool unusable = state_unusable(state, files, r->header_step, saved_counters,
+                                         (int)a.counters, saved_order, seen, what, sizeof what);
+    free(seen);
+    if (unusable)
+        return damaged(err, r->path, what);
+    int32_t *loaded = malloc((size_t)(a.order ? a.order : 1) * sizeof *loaded);
+    if (!loaded)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", r->path);
+    nl_backend *be = m->be;
+    be->ops->upload(be, m->param_arena, r->c.p + r->c.len, (size_t)a.param_floats * sizeof(float));
+    r->c.len += (size_t)a.param_floats * sizeof(float);
+    be->ops->upload(be, m->optim_arena, r->c.p + r->c.len, (size_t)a.optim_floats * sizeof(float));
+    r->c.len += (size_t)a.optim_floats * sizeof(float);
+    be->ops->upload(be, m->state_arena, r->c.p + r->c.len, (size_t)a.state_floats * sizeof(float));
+    r->c.len += (size_t)a.state_floats * sizeof(float);
+    for (int i = 0; i < m->n_counters; i++)
+        *m->counters[i] = (long)get_i64(&r->c);
+    get(&r->c, loaded, (size_t)a.order * sizeof *loaded);
+    nl_code rc = be->ops->synchronize(be, err); /* the uploads read the file's bytes */
+    if (rc) {
+        free(loaded);
+        return rc;
+    }
+    *order = loaded;
+    return NL_OK;
+}
+
 nl_code nl_checkpoint_read(const char *dir, const nl_checkpoint_want *want, nl_model *m,
-                           nl_train_snapshot *s, nl_checkpoint_files *files, int32_t **order_buf,
+                           nl_train_state *s, nl_checkpoint_files *files, int32_t **order_buf,
                            nl_checkpoint_found *found, nl_checkpoint_origin *origin, nl_error *err)
 {
     *found = NL_CHECKPOINT_NONE;
     *order_buf = NULL;
     if (origin)
         *origin = (nl_checkpoint_origin){0};
-    char path[1100];
-    nl_path_join(path, sizeof path, dir, NL_CHECKPOINT_FILE);
-    char *text = NULL;
-    size_t len = 0;
+    reading r = {0};
+    nl_path_join(r.path, sizeof r.path, dir, NL_CHECKPOINT_FILE);
     bool absent;
-    nl_code rc = read_regular(path, &text, &len, &absent, err);
+    nl_code rc = read_regular(r.path, &r.text, &r.len, &absent, err);
     if (rc || absent)
         return rc;
-    const unsigned char *h = (const unsigned char *)text;
-    uint32_t version = 0, header_bytes = 0;
-    uint64_t payload_len = 0, crc = 0, hash = 0;
-    int64_t header_step = 0;
-    char what[200];
-    if (len < HEADER_BYTES || memcmp(h, magic, 8) != 0) {
-        free(text);
-        return damaged(err, path, len < HEADER_BYTES ? "shorter than a checkpoint's header"
-                                                     : "not a normlab checkpoint");
-    }
-    memcpy(&version, h + 8, 4);
-    memcpy(&header_bytes, h + 12, 4);
-    memcpy(&payload_len, h + 16, 8);
-    memcpy(&crc, h + 24, 8);
-    memcpy(&hash, h + 32, 8);
-    memcpy(&header_step, h + 40, 8);
-    if (version < OLDEST_READABLE_VERSION || version > NL_CHECKPOINT_VERSION ||
-        header_bytes != HEADER_BYTES) {
-        snprintf(what, sizeof what, "checkpoint format %u, but this normlab reads formats %d to %d",
-                 version, OLDEST_READABLE_VERSION, NL_CHECKPOINT_VERSION);
-        free(text);
-        return damaged(err, path, what);
-    }
-    if (payload_len != len - HEADER_BYTES) {
-        snprintf(what, sizeof what, "%zu bytes, but its header says %llu: truncated or extended",
-                 len, (unsigned long long)(payload_len + HEADER_BYTES));
-        free(text);
-        return damaged(err, path, what);
-    }
-    if (crc_of(h + HEADER_BYTES, payload_len) != crc) {
-        free(text);
-        return damaged(err, path, "its checksum does not match its contents (damaged)");
-    }
-    cursor c = {(unsigned char *)text, HEADER_BYTES, len, false};
-    nl_train_snapshot r = {0};
-#define GET_I64(f) r.f = get_i64(&c);
-#define GET_F64(f) r.f = get_f64(&c);
-    SNAPSHOT_I64(GET_I64)
-    SNAPSHOT_F64(GET_F64)
-    get(&c, &r.data_rng, sizeof r.data_rng);
-    files->metrics_bytes = get_i64(&c);
-    files->trace_bytes = get_i64(&c);
-    files->series_bytes = version >= 2 ? get_i64(&c) : 0;
-    files->threads = get_i64(&c);
-    memset(files->cpu_kernels, 0, sizeof files->cpu_kernels);
-    if (version >= 3)
-        get(&c, files->cpu_kernels, sizeof files->cpu_kernels);
-    /* format 4: the keys it was written for, which its header's hash is of */
-    const char *keys = NULL;
-    int64_t keys_len = 0;
-    if (version >= 4) {
-        keys_len = get_i64(&c);
-        if (c.short_read || keys_len < 0 || keys_len > NL_CHECKPOINT_KEYS_MAX ||
-            (uint64_t)keys_len > len - c.len) {
-            free(text);
-            return damaged(err, path, "its config keys' length is out of range");
-        }
-        keys = text + c.len;
-        c.len += (size_t)keys_len;
-        if (memchr(keys, '\0', (size_t)keys_len) || nl_checkpoint_hash(keys, (size_t)keys_len) != hash) {
-            free(text);
-            return damaged(err, path, "its config keys do not match its header's hash");
-        }
-    }
-    if (hash != (version >= 4 ? want->keys_hash : want->text_hash)) {
-        nl_code code = NL_OK;
-        if (origin) {
-            *origin = (nl_checkpoint_origin){version, hash, header_step, NULL};
-            if (keys && !(origin->config_keys = strndup(keys, (size_t)keys_len)))
-                code = nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", path);
-        }
-        free(text);
+    nl_train_state state;
+    rc = read_header(&r, err);
+    if (rc == NL_OK)
+        rc = read_scalars(&r, &state, files, err);
+    if (rc == NL_OK && r.hash != (r.version >= 4 ? want->keys_hash : want->text_hash)) {
+        rc = tell_origin(&r, origin, err);
+        free(r.text);
         *found = NL_CHECKPOINT_OTHER_CONFIG;
-        return code;
-    }
-    if (r.data_n < 0) {
-        free(text);
-        return damaged(err, path, "its data order's length is negative");
-    }
-    array_sizes a;
-    get(&c, &a, sizeof a);
-    const array_sizes want_sizes = sizes_of(m, r.data_n);
-    if (c.short_read || memcmp(&a, &want_sizes, sizeof a) != 0 ||
-        payload_bytes(&a, version, (size_t)keys_len) != payload_len) {
-        free(text);
-        return damaged(err, path, "its arrays do not fit this run's model and data "
-                                  "(written by another build?)");
-    }
-    /* the order is the payload's tail, the counters before it */
-    const unsigned char *saved_order = (const unsigned char *)text + len - (size_t)a.order * sizeof(int32_t);
-    const unsigned char *saved_counters = saved_order - (size_t)a.counters * sizeof(int64_t);
-    unsigned char *seen = calloc((size_t)(a.order ? a.order : 1), 1);
-    if (!seen) {
-        free(text);
-        return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", path);
-    }
-    const bool unusable = state_unusable(&r, files, header_step, saved_counters, (int)a.counters,
-                                         saved_order, seen, what, sizeof what);
-    free(seen);
-    if (unusable) {
-        free(text);
-        return damaged(err, path, what);
-    }
-    int32_t *order = malloc((size_t)(a.order ? a.order : 1) * sizeof *order);
-    if (!order) {
-        free(text);
-        return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", path);
-    }
-    nl_backend *be = m->be;
-    be->ops->upload(be, m->param_arena, c.p + c.len, (size_t)a.param_floats * sizeof(float));
-    c.len += (size_t)a.param_floats * sizeof(float);
-    be->ops->upload(be, m->optim_arena, c.p + c.len, (size_t)a.optim_floats * sizeof(float));
-    c.len += (size_t)a.optim_floats * sizeof(float);
-    be->ops->upload(be, m->state_arena, c.p + c.len, (size_t)a.state_floats * sizeof(float));
-    c.len += (size_t)a.state_floats * sizeof(float);
-    for (int i = 0; i < m->n_counters; i++)
-        *m->counters[i] = (long)get_i64(&c);
-    get(&c, order, (size_t)a.order * sizeof *order);
-    rc = be->ops->synchronize(be, err); /* the uploads read `text` */
-    free(text);
-    if (rc) {
-        free(order);
         return rc;
     }
-    r.data_order = order;
-    *s = r;
+    int32_t *order = NULL;
+    if (rc == NL_OK)
+        rc = read_arrays(&r, &state, files, m, &order, err);
+    free(r.text);
+    if (rc)
+        return rc;
+    state.data_order = order;
+    *s = state;
     *order_buf = order;
     *found = NL_CHECKPOINT_LOADED;
     return NL_OK;

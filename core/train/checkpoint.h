@@ -7,11 +7,12 @@
  * Layout (little endian, this build's float and double): a 48-byte header
  *   "NLCKPT\0\0", u32 format version, u32 header bytes, u64 payload bytes,
  *   u64 CRC-32 of the payload, u64 hash of the run's config keys, i64 step,
- * then the payload: the loop's state (nl_train_snapshot), the byte lengths
- * of metrics.csv, trace.csv and series.csv at the checkpoint, the thread
- * count, the CPU kernel set's name, the config keys' text (i64 length, the
- * bytes), the array sizes, then the parameters, the optimizer state, the
- * running statistics, the layers' counters and this epoch's data order. */
+ * then the payload: the loop's state (nl_train_state, its fields in
+ * nl_train_state_fields' order), the byte lengths of metrics.csv, trace.csv
+ * and series.csv at the checkpoint, the thread count, the CPU kernel set's
+ * name, the config keys' text (i64 length, the bytes), the array sizes,
+ * then the parameters, the optimizer state, the running statistics, the
+ * layers' counters and this epoch's data order. */
 #ifndef NL_CHECKPOINT_H
 #define NL_CHECKPOINT_H
 
@@ -74,7 +75,7 @@ nl_code nl_checkpoint_keys_flat(const char *keys, nl_flat *out, nl_error *err);
  * `config_keys` is nl_checkpoint_config_keys' text (its hash goes in the
  * header). */
 nl_code nl_checkpoint_write(const char *dir, const char *config_keys, const nl_model *m,
-                            const nl_train_snapshot *s, const nl_checkpoint_files *files,
+                            const nl_train_state *s, const nl_checkpoint_files *files,
                             nl_error *err);
 
 typedef enum {
@@ -106,7 +107,7 @@ typedef struct {
  * this model, is NL_ERR_DATA naming the file and what is wrong, and leaves
  * the model as it was. */
 nl_code nl_checkpoint_read(const char *dir, const nl_checkpoint_want *want, nl_model *m,
-                           nl_train_snapshot *s, nl_checkpoint_files *files, int32_t **order_buf,
+                           nl_train_state *s, nl_checkpoint_files *files, int32_t **order_buf,
                            nl_checkpoint_found *found, nl_checkpoint_origin *origin, nl_error *err);
 
 #endif

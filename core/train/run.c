@@ -48,10 +48,24 @@ static void iso_time(char *buf, size_t size)
 typedef struct {
     const nl_config *cfg;
     const nl_run_options *opt;
+    struct nl_dist *dist;
+    bool root;         /* rank 0, which writes the run directory */
+    nl_run_plan plan;  /* nl_run_check's */
+    nl_device device;  /* trained on: --device, else the config's */
     nl_csv metrics, trace, series;
-    const nl_model *model;
+    nl_backend *be;
+    /* the run's own data, or a copy the runs of this process share */
+    nl_dataset own_data;
+    nl_token_dataset own_tokens;
+    const nl_dataset *data;
+    const nl_token_dataset *token_data;
+    const void *shared;
+    nl_model_spec model_spec;
+    nl_model *model;
+    nl_device_data device_data;
     const char *data_description; /* the loaded dataset's */
     char dir[1024];
+    int lock_fd;       /* the run directory's lock, from before the first write */
     char started[32];
     int threads;
     int usable_cores;  /* the CPUs the run may use */
@@ -62,7 +76,17 @@ typedef struct {
     nl_flat config_flat;  /* its keys, with the device the run trains on */
     nl_buf config_keys;   /* what a checkpoint is written for (nl_checkpoint_config_keys) */
     int ranks, rank_batch;
+    /* what a checkpoint of this run holds, when one is found */
+    nl_checkpoint_found found;
+    nl_train_state resume;
+    nl_checkpoint_files resume_files;
+    int32_t *resume_order;
 } run_state;
+
+static bool logs_series(const nl_train_spec *train)
+{
+    return train->log_grad_norms || train->log_attention_logits;
+}
 
 static nl_code sink_metric(void *ctx, const nl_metric_row *row, nl_error *err)
 {
@@ -108,7 +132,7 @@ static nl_code sink_series(void *ctx, long step, nl_series_kind kind, int layer,
     return nl_csv_row(&st->series, fields, err);
 }
 
-static nl_code sink_checkpoint(void *ctx, const nl_train_snapshot *s, nl_error *err)
+static nl_code sink_checkpoint(void *ctx, const nl_train_state *s, nl_error *err)
 {
     run_state *st = ctx;
     /* the rows the checkpoint counts are on disk before it is */
@@ -233,7 +257,7 @@ static nl_code output_reaches(const char *dir, const char *name, long long bytes
  * the same config over data files that have since changed (train_size: 0
  * takes them all) is refused before anything is written, not by the
  * training loop after metrics.csv has been cut back */
-static nl_code resume_fits_data(const char *dir, const nl_train_snapshot *s, const nl_split *train,
+static nl_code resume_fits_data(const char *dir, const nl_train_state *s, const nl_split *train,
                                 nl_error *err)
 {
     if (s->data_n == train->n)
@@ -246,7 +270,7 @@ static nl_code resume_fits_data(const char *dir, const nl_train_snapshot *s, con
 /* a token run's checkpoint holds no order, only the batcher's place: it is
  * tried on a batcher over this run's training split now, so a place the
  * split cannot have is refused before anything is written */
-static nl_code resume_fits_tokens(const char *dir, const nl_train_snapshot *s,
+static nl_code resume_fits_tokens(const char *dir, const nl_train_state *s,
                                   const nl_token_split *train, int batch, int context,
                                   nl_error *err)
 {
@@ -340,7 +364,7 @@ static nl_code resume_within_run(const char *dir, long step, long total, nl_erro
 
 /* Reads the run directory's checkpoint: loaded when it was written for
  * this config, NL_CHECKPOINT_NONE when there is none, an error otherwise. */
-static nl_code read_checkpoint(const run_state *st, nl_model *model, nl_train_snapshot *resume,
+static nl_code read_checkpoint(const run_state *st, nl_model *model, nl_train_state *resume,
                                nl_checkpoint_files *files, int32_t **order,
                                nl_checkpoint_found *found, nl_error *err)
 {
@@ -491,291 +515,390 @@ static nl_code place_data(const nl_config *cfg, const nl_run_options *opt, bool 
     return NL_OK;
 }
 
-nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *out,
-               nl_error *err)
+/* the checks that need no directory, then the directory claimed (not yet
+ * locked): nothing is written before both */
+static nl_code run_begin(run_state *st, nl_run_outcome *out, nl_error *err)
 {
-    memset(out, 0, sizeof *out);
-    nl_dist *dist = opt->dist;
-    const bool root = nl_dist_rank(dist) == 0;
-    const int ranks = nl_dist_size(dist);
+    const nl_config *cfg = st->cfg;
+    const nl_run_options *opt = st->opt;
     /* everything that can fail on bad input fails before the directory is
      * touched: what validate checks, then the memory available now. Every
      * rank reads the same config, so they all fail here alike. */
-    nl_run_plan plan;
-    int rank_batch = 0;
-    nl_code rc = nl_run_check(cfg, opt->device, true, NULL, &plan, err);
+    nl_code rc = nl_run_check(cfg, opt->device, true, NULL, &st->plan, err);
     if (rc == NL_OK)
-        rc = check_ranks(cfg, ranks, &rank_batch, err);
+        rc = check_ranks(cfg, st->ranks, &st->rank_batch, err);
     if (rc)
         return rc;
-    run_state st = {.cfg = cfg, .opt = opt, .ranks = ranks, .rank_batch = rank_batch};
-    st.metrics.fd = st.trace.fd = st.series.fd = -1;
-    out->ranks = ranks;
-    out->rank_batch = rank_batch;
-    int lock_fd = -1;
+    out->ranks = st->ranks;
+    out->rank_batch = st->rank_batch;
     if (opt->out_dir && opt->out_dir[0])
-        snprintf(st.dir, sizeof st.dir, "%s", opt->out_dir);
+        snprintf(st->dir, sizeof st->dir, "%s", opt->out_dir);
     else
-        snprintf(st.dir, sizeof st.dir, "results/%s", cfg->name);
-    snprintf(out->dir, sizeof out->dir, "%s", st.dir);
-    rc = root ? claim_dir(st.dir, opt, false, err) : NL_OK;
-    if ((rc = nl_dist_agree(dist, rc, err)))
+        snprintf(st->dir, sizeof st->dir, "results/%s", cfg->name);
+    snprintf(out->dir, sizeof out->dir, "%s", st->dir);
+    rc = st->root ? claim_dir(st->dir, opt, false, err) : NL_OK;
+    return nl_dist_agree(st->dist, rc, err);
+}
+
+/* every rank updates its own parameters: one CPU kernel set for all */
+static nl_code agree_kernels(const run_state *st, nl_error *err)
+{
+    double votes[NL_KERNEL_VOTES_MAX];
+    const int n_votes = nl_backend_cpu_kernel_votes(votes);
+    char kernels_note[512];
+    nl_code rc = nl_dist_reserve(st->dist, sizeof votes, err);
+    if (rc)
         return rc;
+    nl_dist_sum(st->dist, votes, (size_t)n_votes);
+    if ((rc = nl_dist_status(st->dist, err)) ||
+        (rc = nl_backend_cpu_kernels_agree(votes, st->ranks, kernels_note, sizeof kernels_note,
+                                           err)))
+        return rc;
+    if (kernels_note[0] && st->root)
+        note(st->opt, "%s", kernels_note);
+    return NL_OK;
+}
 
-    const nl_device device = opt->device >= 0 ? (nl_device)opt->device : cfg->device;
+/* the run's own data, or the copy the runs of this process share */
+static nl_code load_data(run_state *st, nl_error *err)
+{
+    const nl_config *cfg = st->cfg;
+    struct nl_data_share *share = st->opt->data_share;
+    nl_code rc;
+    if (st->plan.tokens) {
+        const long window = (long)st->model_spec.context + 1;
+        if (share) {
+            rc = nl_data_share_tokens(share, &cfg->data, window, &st->token_data, err);
+            st->shared = st->token_data;
+        } else
+            rc = nl_token_dataset_load(&cfg->data, window, &st->own_tokens, err);
+        if (rc)
+            return rc;
+        st->data_description = st->token_data->description;
+        st->model_spec.classes = st->token_data->vocab; /* a text's characters are known now */
+        return NL_OK;
+    }
+    if (share) {
+        rc = nl_data_share_images(share, &cfg->data, &st->data, err);
+        st->shared = st->data;
+    } else
+        rc = nl_dataset_load(&cfg->data, &st->own_data, err);
+    if (rc)
+        return rc;
+    st->data_description = st->data->description;
+    return NL_OK;
+}
+
+/* the backend, the data and the model, on every rank */
+static nl_code run_open(run_state *st, nl_run_outcome *out, nl_error *err)
+{
+    const nl_config *cfg = st->cfg;
     const nl_backend_options backend_opt = {
-        .threads = opt->threads > 0 ? opt->threads : cfg->threads,
+        .threads = st->opt->threads > 0 ? st->opt->threads : cfg->threads,
         .keep_subnormals = !cfg->flush_subnormals};
-    nl_backend *be = NULL;
-    /* the run's own data, or a copy the runs of this process share */
-    nl_dataset own_data = {0};
-    nl_token_dataset own_tokens = {0};
-    const nl_dataset *data = &own_data;
-    const nl_token_dataset *token_data = &own_tokens;
-    const void *shared = NULL;
-    nl_model *model = NULL;
-    nl_device_data device_data = {0};
-    const nl_train_spec *train = &cfg->train;
-    const bool logs_series = train->log_grad_norms || train->log_attention_logits;
-    static const char *const series_columns[] = {"step", "series", "layer", "name", "value"};
-    const int n_series_columns = (int)(sizeof series_columns / sizeof series_columns[0]);
-    /* what a checkpoint of this run holds, when one is found */
-    nl_train_snapshot resume;
-    nl_checkpoint_files resume_files = {0};
-    nl_checkpoint_found found = NL_CHECKPOINT_NONE;
-    int32_t *resume_order = NULL;
-    if (device == NL_DEVICE_CPU && ranks > 1) {
-        /* every rank updates its own parameters: one kernel set for all */
-        double votes[NL_KERNEL_VOTES_MAX];
-        const int n_votes = nl_backend_cpu_kernel_votes(votes);
-        char kernels_note[512];
-        if ((rc = nl_dist_reserve(dist, sizeof votes, err)))
-            goto agree;
-        nl_dist_sum(dist, votes, (size_t)n_votes);
-        if ((rc = nl_dist_status(dist, err)) ||
-            (rc = nl_backend_cpu_kernels_agree(votes, ranks, kernels_note, sizeof kernels_note,
-                                                err)))
-            goto agree;
-        if (kernels_note[0] && root)
-            note(opt, "%s", kernels_note);
-    }
-    if ((rc = nl_backend_open(device, &backend_opt, &be, err)))
-        goto agree;
-    if (root && be->busy_cores >= 0.5)
-        note(opt, "%.1f of %d cores busy with other work: training on %d thread%s (threads: N "
-                  "insists on N)", be->busy_cores, be->usable_cores, be->threads,
-             be->threads == 1 ? "" : "s");
-    st.threads = be->threads;
-    st.usable_cores = be->usable_cores;
-    st.cpu_kernels = be->cpu_kernels;
-    st.busy_cores = be->busy_cores;
-    out->threads = be->threads;
-    nl_model_spec model_spec;
-    nl_run_model_spec(cfg, &model_spec);
-    if (plan.tokens) {
-        const long window = (long)model_spec.context + 1;
-        if (opt->data_share) {
-            rc = nl_data_share_tokens(opt->data_share, &cfg->data, window, &token_data, err);
-            shared = token_data;
-        } else
-            rc = nl_token_dataset_load(&cfg->data, window, &own_tokens, err);
-        if (rc)
-            goto agree;
-        st.data_description = token_data->description;
-        model_spec.classes = token_data->vocab; /* a text's characters are known now */
-    } else {
-        if (opt->data_share) {
-            rc = nl_data_share_images(opt->data_share, &cfg->data, &data, err);
-            shared = data;
-        } else
-            rc = nl_dataset_load(&cfg->data, &own_data, err);
-        if (rc)
-            goto agree;
-        st.data_description = data->description;
-    }
-    /* each rank holds its slice of a training batch and of an evaluation one */
-    int capacity = (train->eval_batch_size + ranks - 1) / ranks;
-    if (capacity < rank_batch)
-        capacity = rank_batch;
-    if ((rc = nl_model_build(&model_spec, be, capacity, rank_batch, cfg->seed, &model, err)))
-        goto agree;
-    st.model = model;
-    rc = nl_model_set_dist(model, dist, err);
+    nl_code rc = st->device == NL_DEVICE_CPU && st->ranks > 1 ? agree_kernels(st, err) : NL_OK;
     if (rc == NL_OK)
-        rc = place_data(cfg, opt, root, be, data, plan.tokens ? token_data : NULL, model,
-                        &device_data, err);
-agree:
-    if ((rc = nl_dist_agree(dist, rc, err)))
-        goto cleanup;
-    if (ranks > 1 && root)
-        note(opt, "training on %d MPI ranks: each takes %d samples of every batch of %d", ranks,
-             rank_batch, train->batch_size);
+        rc = nl_backend_open(st->device, &backend_opt, &st->be, err);
+    if (rc)
+        return rc;
+    const nl_backend *be = st->be;
+    if (st->root && be->busy_cores >= 0.5)
+        note(st->opt, "%.1f of %d cores busy with other work: training on %d thread%s (threads: N "
+                      "insists on N)", be->busy_cores, be->usable_cores, be->threads,
+             be->threads == 1 ? "" : "s");
+    st->threads = be->threads;
+    st->usable_cores = be->usable_cores;
+    st->cpu_kernels = be->cpu_kernels;
+    st->busy_cores = be->busy_cores;
+    out->threads = be->threads;
+    nl_run_model_spec(cfg, &st->model_spec);
+    if ((rc = load_data(st, err)))
+        return rc;
+    /* each rank holds its slice of a training batch and of an evaluation one */
+    int capacity = (cfg->train.eval_batch_size + st->ranks - 1) / st->ranks;
+    if (capacity < st->rank_batch)
+        capacity = st->rank_batch;
+    nl_model *model = NULL;
+    if ((rc = nl_model_build(&st->model_spec, st->be, capacity, st->rank_batch, cfg->seed, &model,
+                             err)))
+        return rc;
+    st->model = model;
+    rc = nl_model_set_dist(model, st->dist, err);
+    if (rc == NL_OK)
+        rc = place_data(cfg, st->opt, st->root, st->be, st->data,
+                        st->plan.tokens ? st->token_data : NULL, model, &st->device_data, err);
+    return rc;
+}
 
-    iso_time(st.started, sizeof st.started);
-    char path[1100];
-    if (!root)
-        goto train;
-    nl_path_join(path, sizeof path, st.dir, NL_CHECKPOINT_FILE);
-    /* the lock before the first write, held until the last one */
-    if ((rc = nl_run_dir_lock(st.dir, &lock_fd, err)) || (rc = claim_dir(st.dir, opt, true, err)) ||
-        (rc = resolve_config_text(&st, device, err)))
-        goto train;
-    /* an unfinished run of this config with a checkpoint goes on from it
-     * (claim_dir has refused a finished one without --force); a damaged
-     * checkpoint, or one of another config, stops the run before anything
-     * is written. MPI runs take no checkpoints (check_ranks), so they never
-     * resume one. */
-    if (!opt->force && ranks == 1 &&
-        (rc = read_checkpoint(&st, model, &resume, &resume_files, &resume_order, &found, err)))
-        goto train;
-    if (found == NL_CHECKPOINT_LOADED &&
-        ((rc = resume_within_run(st.dir, resume.step, plan.total_steps, err)) ||
-         (rc = plan.tokens ? resume_fits_tokens(st.dir, &resume, &token_data->train, rank_batch,
-                                                model_spec.context, err)
-                           : resume_fits_data(st.dir, &resume, &data->train, err)) ||
-         (rc = output_reaches(st.dir, "metrics.csv", resume_files.metrics_bytes, err)) ||
-         (train->trace.activation[0] &&
-          (rc = output_reaches(st.dir, "trace.csv", resume_files.trace_bytes, err))) ||
-         (logs_series && (rc = output_reaches(st.dir, "series.csv", resume_files.series_bytes,
-                                              err)))))
-        goto train;
-    if (found == NL_CHECKPOINT_LOADED) {
-        note(opt, "resuming %s from its checkpoint at step %ld", st.dir, resume.step);
-        out->resumed_from = resume.step;
-        out->resumed_threads = (int)resume_files.threads;
-        if (resume_files.threads != be->threads)
-            note(opt, "the checkpoint was taken on %lld thread%s, this run has %d: the last bits "
+/* a loaded checkpoint fits this run: within its steps, over its data, and
+ * its outputs hold the rows it counted (checked before anything is written) */
+static nl_code resume_fits_run(const run_state *st, nl_error *err)
+{
+    const nl_train_spec *train = &st->cfg->train;
+    const nl_train_state *r = &st->resume;
+    const nl_checkpoint_files *files = &st->resume_files;
+    nl_code rc = resume_within_run(st->dir, r->step, st->plan.total_steps, err);
+    if (rc == NL_OK)
+        rc = st->plan.tokens ? resume_fits_tokens(st->dir, r, &st->token_data->train,
+                                                  st->rank_batch, st->model_spec.context, err)
+                             : resume_fits_data(st->dir, r, &st->data->train, err);
+    if (rc == NL_OK)
+        rc = output_reaches(st->dir, "metrics.csv", files->metrics_bytes, err);
+    if (rc == NL_OK && train->trace.activation[0])
+        rc = output_reaches(st->dir, "trace.csv", files->trace_bytes, err);
+    if (rc == NL_OK && logs_series(train))
+        rc = output_reaches(st->dir, "series.csv", files->series_bytes, err);
+    return rc;
+}
+
+/* what a resumed run tells: its step, and a thread count or kernel set
+ * that may change the last bits */
+static void note_resume(const run_state *st, nl_run_outcome *out)
+{
+    const nl_checkpoint_files *files = &st->resume_files;
+    const nl_backend *be = st->be;
+    note(st->opt, "resuming %s from its checkpoint at step %ld", st->dir, st->resume.step);
+    out->resumed_from = st->resume.step;
+    out->resumed_threads = (int)files->threads;
+    if (files->threads != be->threads)
+        note(st->opt, "the checkpoint was taken on %lld thread%s, this run has %d: the last bits "
                       "of matrix products and convolution gradients may differ from an "
                       "uninterrupted run's (threads: N fixes the count)",
-                 (long long)resume_files.threads, resume_files.threads == 1 ? "" : "s", be->threads);
-        /* a requeued job may land on a node of another CPU generation */
-        if (resume_files.cpu_kernels[0] && be->cpu_kernels &&
-            strcmp(resume_files.cpu_kernels, be->cpu_kernels) != 0)
-            note(opt, "the checkpoint was taken with the %s CPU kernels, this run has %s: results "
+             (long long)files->threads, files->threads == 1 ? "" : "s", be->threads);
+    /* a requeued job may land on a node of another CPU generation */
+    if (files->cpu_kernels[0] && be->cpu_kernels && strcmp(files->cpu_kernels, be->cpu_kernels) != 0)
+        note(st->opt, "the checkpoint was taken with the %s CPU kernels, this run has %s: results "
                       "may differ in their last bits from an uninterrupted run "
                       "(NORMLAB_CPU_KERNELS=%s keeps the set where this CPU runs it)",
-                 resume_files.cpu_kernels, be->cpu_kernels, resume_files.cpu_kernels);
-    }
-    if (found != NL_CHECKPOINT_LOADED && unlink(path) != 0 && errno != ENOENT) {
-        /* --force removes the checkpoint file normlab wrote, not a directory in its place */
-        rc = errno == EISDIR ? nl_fail(err, NL_ERR_DATA, "%s is a directory, not a checkpoint; nothing "
-                                       "was changed: remove it to start the run over", path)
-                             : nl_fail(err, NL_ERR_IO, "cannot remove the old %s: %s", path, strerror(errno));
-        goto train;
-    }
-    /* a trace or series of the run this one replaces would pass for this run's */
-    const struct { const char *name; bool written; } optional_files[] = {
-        {"trace.csv", train->trace.activation[0] != '\0'}, {"series.csv", logs_series}};
-    for (size_t i = 0; i < sizeof optional_files / sizeof optional_files[0]; i++) {
-        nl_path_join(path, sizeof path, st.dir, optional_files[i].name);
-        if (!optional_files[i].written && unlink(path) != 0 && errno != ENOENT) {
-            rc = nl_fail(err, NL_ERR_IO, "cannot remove the old %s: %s", path, strerror(errno));
-            goto train;
-        }
-    }
-    if ((rc = write_config(&st, err)))
-        goto train;
-    nl_train_result running;
-    nl_train_result_start(&running);
-    if ((rc = write_summary(&st, &running, err)))
-        goto train;
-    nl_path_join(path, sizeof path, st.dir, "metrics.csv");
-    static const char *const metric_columns[] = {"step", "epoch", "split", "loss", "accuracy",
-                                                 "lr", "elapsed_s", "grad_norm"};
-    const int n_metric_columns = train->clip_grad_norm > 0.0f ? 8 : 7;
-    if (found == NL_CHECKPOINT_LOADED) {
-        if ((rc = nl_csv_continue(&st.metrics, path, n_metric_columns, resume_files.metrics_bytes,
-                                  err)))
-            goto train;
-        nl_path_join(path, sizeof path, st.dir, "trace.csv");
-        if (train->trace.activation[0] &&
-            (rc = nl_csv_continue(&st.trace, path, train->trace.n_percentiles + 1,
-                                  resume_files.trace_bytes, err)))
-            goto train;
-        nl_path_join(path, sizeof path, st.dir, "series.csv");
-        if (logs_series && (rc = nl_csv_continue(&st.series, path, n_series_columns,
-                                                 resume_files.series_bytes, err)))
-            goto train;
-    } else if ((rc = nl_csv_open(&st.metrics, path, metric_columns, n_metric_columns, err))) {
-        goto train;
-    }
-    nl_path_join(path, sizeof path, st.dir, "series.csv");
-    if (found != NL_CHECKPOINT_LOADED && logs_series &&
-        (rc = nl_csv_open(&st.series, path, series_columns, n_series_columns, err)))
-        goto train;
-    if (found != NL_CHECKPOINT_LOADED && train->trace.activation[0]) {
-        char columns[NL_MAX_PERCENTILES + 1][16];
-        const char *names[NL_MAX_PERCENTILES + 1] = {"step"};
-        for (int i = 0; i < train->trace.n_percentiles; i++) {
-            snprintf(columns[i], sizeof columns[i], "p%g", train->trace.percentiles[i]);
-            names[i + 1] = columns[i];
-        }
-        nl_path_join(path, sizeof path, st.dir, "trace.csv");
-        if ((rc = nl_csv_open(&st.trace, path, names, train->trace.n_percentiles + 1, err)))
-            goto train;
-    }
+             files->cpu_kernels, be->cpu_kernels, files->cpu_kernels);
+}
 
-train:
-    if ((rc = nl_dist_agree(dist, rc, err)))
-        goto cleanup;
-    nl_train_sink sink = {&st, sink_metric, sink_trace, sink_progress, sink_checkpoint,
-                          found == NL_CHECKPOINT_LOADED ? &resume : NULL, sink_series};
-    if (!root)
-        sink = (nl_train_sink){&st, sink_metric_elsewhere, sink_trace_elsewhere, NULL, NULL, NULL,
+/* An unfinished run of this config with a checkpoint goes on from it
+ * (claim_dir has refused a finished one without --force); a damaged
+ * checkpoint, or one of another config, stops the run before anything is
+ * written. MPI runs take no checkpoints (check_ranks), so they never
+ * resume one. */
+static nl_code find_resume(run_state *st, nl_run_outcome *out, nl_error *err)
+{
+    if (st->opt->force || st->ranks != 1)
+        return NL_OK;
+    nl_code rc = read_checkpoint(st, st->model, &st->resume, &st->resume_files, &st->resume_order,
+                                 &st->found, err);
+    if (rc == NL_OK && st->found == NL_CHECKPOINT_LOADED && (rc = resume_fits_run(st, err)) == NL_OK)
+        note_resume(st, out);
+    return rc;
+}
+
+/* A fresh start removes the checkpoint; resumed or not, a trace or series
+ * of the run this one replaces would pass for this run's */
+static nl_code remove_stale_files(const run_state *st, nl_error *err)
+{
+    char path[1100];
+    nl_path_join(path, sizeof path, st->dir, NL_CHECKPOINT_FILE);
+    if (st->found != NL_CHECKPOINT_LOADED && unlink(path) != 0 && errno != ENOENT)
+        /* --force removes the checkpoint file normlab wrote, not a directory in its place */
+        return errno == EISDIR ? nl_fail(err, NL_ERR_DATA, "%s is a directory, not a checkpoint; "
+                                         "nothing was changed: remove it to start the run over",
+                                         path)
+                               : nl_fail(err, NL_ERR_IO, "cannot remove the old %s: %s", path,
+                                         strerror(errno));
+    const nl_train_spec *train = &st->cfg->train;
+    const struct { const char *name; bool written; } optional_files[] = {
+        {"trace.csv", train->trace.activation[0] != '\0'}, {"series.csv", logs_series(train)}};
+    for (size_t i = 0; i < sizeof optional_files / sizeof optional_files[0]; i++) {
+        nl_path_join(path, sizeof path, st->dir, optional_files[i].name);
+        if (!optional_files[i].written && unlink(path) != 0 && errno != ENOENT)
+            return nl_fail(err, NL_ERR_IO, "cannot remove the old %s: %s", path, strerror(errno));
+    }
+    return NL_OK;
+}
+
+static const char *const metric_columns[] = {"step", "epoch", "split", "loss", "accuracy",
+                                             "lr", "elapsed_s", "grad_norm"};
+static const char *const series_columns[] = {"step", "series", "layer", "name", "value"};
+enum { N_SERIES_COLUMNS = sizeof series_columns / sizeof series_columns[0] };
+
+/* the grad_norm column only with train.clip_grad_norm */
+static int metric_column_count(const nl_train_spec *train)
+{
+    return train->clip_grad_norm > 0.0f ? 8 : 7;
+}
+
+/* a resumed run's outputs, cut back to the rows its checkpoint counted */
+static nl_code continue_outputs(run_state *st, nl_error *err)
+{
+    const nl_train_spec *train = &st->cfg->train;
+    const nl_checkpoint_files *files = &st->resume_files;
+    char path[1100];
+    nl_path_join(path, sizeof path, st->dir, "metrics.csv");
+    nl_code rc = nl_csv_continue(&st->metrics, path, metric_column_count(train),
+                                 files->metrics_bytes, err);
+    nl_path_join(path, sizeof path, st->dir, "trace.csv");
+    if (rc == NL_OK && train->trace.activation[0])
+        rc = nl_csv_continue(&st->trace, path, train->trace.n_percentiles + 1, files->trace_bytes,
+                             err);
+    nl_path_join(path, sizeof path, st->dir, "series.csv");
+    if (rc == NL_OK && logs_series(train))
+        rc = nl_csv_continue(&st->series, path, N_SERIES_COLUMNS, files->series_bytes, err);
+    return rc;
+}
+
+/* a fresh run's outputs, with their header rows */
+static nl_code open_outputs(run_state *st, nl_error *err)
+{
+    const nl_train_spec *train = &st->cfg->train;
+    char path[1100];
+    nl_path_join(path, sizeof path, st->dir, "metrics.csv");
+    nl_code rc = nl_csv_open(&st->metrics, path, metric_columns, metric_column_count(train), err);
+    nl_path_join(path, sizeof path, st->dir, "series.csv");
+    if (rc == NL_OK && logs_series(train))
+        rc = nl_csv_open(&st->series, path, series_columns, N_SERIES_COLUMNS, err);
+    if (rc || !train->trace.activation[0])
+        return rc;
+    char columns[NL_MAX_PERCENTILES + 1][16];
+    const char *names[NL_MAX_PERCENTILES + 1] = {"step"};
+    for (int i = 0; i < train->trace.n_percentiles; i++) {
+        snprintf(columns[i], sizeof columns[i], "p%g", train->trace.percentiles[i]);
+        names[i + 1] = columns[i];
+    }
+    nl_path_join(path, sizeof path, st->dir, "trace.csv");
+    return nl_csv_open(&st->trace, path, names, train->trace.n_percentiles + 1, err);
+}
+
+/* Rank 0's run directory before the first step, under its lock (taken
+ * before the first write, held until the last one): the checkpoint resumed
+ * or removed, config.yaml, a running summary.json, and the outputs. */
+static nl_code prepare_dir(run_state *st, nl_run_outcome *out, nl_error *err)
+{
+    nl_code rc = nl_run_dir_lock(st->dir, &st->lock_fd, err);
+    if (rc == NL_OK)
+        rc = claim_dir(st->dir, st->opt, true, err);
+    if (rc == NL_OK)
+        rc = resolve_config_text(st, st->device, err);
+    if (rc == NL_OK)
+        rc = find_resume(st, out, err);
+    if (rc == NL_OK)
+        rc = remove_stale_files(st, err);
+    if (rc == NL_OK)
+        rc = write_config(st, err);
+    if (rc == NL_OK) {
+        nl_train_result running;
+        nl_train_result_start(&running);
+        rc = write_summary(st, &running, err);
+    }
+    if (rc == NL_OK)
+        rc = st->found == NL_CHECKPOINT_LOADED ? continue_outputs(st, err) : open_outputs(st, err);
+    return rc;
+}
+
+/* rank 0 writes every row; the other ranks' sink drops them */
+static nl_code run_train(run_state *st, nl_run_outcome *out, nl_error *err)
+{
+    const nl_config *cfg = st->cfg;
+    nl_train_sink sink = {st, sink_metric, sink_trace, sink_progress, sink_checkpoint,
+                          st->found == NL_CHECKPOINT_LOADED ? &st->resume : NULL, sink_series};
+    if (!st->root)
+        sink = (nl_train_sink){st, sink_metric_elsewhere, sink_trace_elsewhere, NULL, NULL, NULL,
                                NULL};
-    rc = plan.tokens ? nl_train_tokens(model, token_data, train, cfg->seed, &sink, opt->stop,
-                                       &out->result, err)
-                     : nl_train(model, data, train, cfg->seed, &sink, opt->stop, &out->result,
-                                err);
-    if (!root)
-        goto cleanup;
-    if (out->result.replayed_steps > 0)
-        note(opt, "%ld of %ld steps replayed from a CUDA graph of the training step "
-             "(train.cuda_graph)", out->result.replayed_steps, out->result.steps);
-    if (out->result.frozen_from_step > 0)
-        note(opt, "running statistics frozen from step %ld on (train.freeze_bn_after)",
-             out->result.frozen_from_step);
-    if (isfinite(out->result.unrecalibrated_test_accuracy))
-        note(opt, "running statistics recalibrated over %ld training batches: test accuracy "
-             "%.2f%% before, %.2f%% after (train.bn_recalibrate)", train->bn_recalibrate_batches,
-             100 * out->result.unrecalibrated_test_accuracy, 100 * out->result.final_test_accuracy);
+    return st->plan.tokens ? nl_train_tokens(st->model, st->token_data, &cfg->train, cfg->seed,
+                                             &sink, st->opt->stop, &out->result, err)
+                           : nl_train(st->model, st->data, &cfg->train, cfg->seed, &sink,
+                                      st->opt->stop, &out->result, err);
+}
+
+/* how the run trained, where a config key changed it */
+static void note_training(const run_state *st, const nl_train_result *r)
+{
+    if (r->replayed_steps > 0)
+        note(st->opt, "%ld of %ld steps replayed from a CUDA graph of the training step "
+             "(train.cuda_graph)", r->replayed_steps, r->steps);
+    if (r->frozen_from_step > 0)
+        note(st->opt, "running statistics frozen from step %ld on (train.freeze_bn_after)",
+             r->frozen_from_step);
+    if (isfinite(r->unrecalibrated_test_accuracy))
+        note(st->opt, "running statistics recalibrated over %ld training batches: test accuracy "
+             "%.2f%% before, %.2f%% after (train.bn_recalibrate)",
+             st->cfg->train.bn_recalibrate_batches, 100 * r->unrecalibrated_test_accuracy,
+             100 * r->final_test_accuracy);
+}
+
+/* Rank 0 after training (`rc` its outcome): the outputs closed, then the
+ * final summary, last: only now may it say the run finished. A finished
+ * run's checkpoint is only weight now (an unfinished one keeps it for the
+ * next start). */
+static nl_code run_finish(run_state *st, nl_run_outcome *out, nl_code rc, nl_error *err)
+{
+    note_training(st, &out->result);
     nl_error close_err = {0};
-    nl_csv_close(&st.metrics, &close_err);
-    nl_csv_close(&st.trace, &close_err);
-    nl_csv_close(&st.series, &close_err);
+    nl_csv_close(&st->metrics, &close_err);
+    nl_csv_close(&st->trace, &close_err);
+    nl_csv_close(&st->series, &close_err);
     if (rc == NL_OK && close_err.code != NL_OK) {
         *err = close_err;
         rc = close_err.code;
         out->result.status = NL_RUN_FAILED;
         nl_copy_string(out->result.reason, sizeof out->result.reason, close_err.msg);
     }
-    /* the final summary goes last: only now may it say the run finished */
     nl_error summary_err = {0};
-    if (write_summary(&st, &out->result, &summary_err) != NL_OK && rc == NL_OK) {
+    if (write_summary(st, &out->result, &summary_err) != NL_OK && rc == NL_OK) {
         *err = summary_err;
         rc = summary_err.code;
     }
-    /* a finished run is not resumed: its checkpoint is only weight now
-     * (an unfinished one keeps it for the next start) */
     const bool finished = out->result.status == NL_RUN_OK || out->result.status == NL_RUN_DIVERGED;
-    nl_path_join(path, sizeof path, st.dir, NL_CHECKPOINT_FILE);
+    char path[1100];
+    nl_path_join(path, sizeof path, st->dir, NL_CHECKPOINT_FILE);
     if (rc == NL_OK && finished && unlink(path) != 0 && errno != ENOENT)
-        note(opt, "cannot remove %s: %s", path, strerror(errno));
-cleanup:
-    free(resume_order);
-    free(st.config_text);
-    nl_flat_free(&st.config_flat);
-    nl_buf_free(&st.config_keys);
-    nl_csv_close(&st.metrics, &(nl_error){0});
-    nl_csv_close(&st.trace, &(nl_error){0});
-    nl_csv_close(&st.series, &(nl_error){0});
-    nl_device_data_free(&device_data);
-    nl_model_free(model);
-    nl_dataset_free(&own_data);
-    nl_token_dataset_free(&own_tokens);
-    nl_data_share_release(opt->data_share, shared);
-    nl_backend_close(be);
-    if (lock_fd >= 0)
-        close(lock_fd); /* the last write is done: another writer may come */
+        note(st->opt, "cannot remove %s: %s", path, strerror(errno));
+    return rc;
+}
+
+static void run_close(run_state *st)
+{
+    free(st->resume_order);
+    free(st->config_text);
+    nl_flat_free(&st->config_flat);
+    nl_buf_free(&st->config_keys);
+    nl_csv_close(&st->metrics, &(nl_error){0});
+    nl_csv_close(&st->trace, &(nl_error){0});
+    nl_csv_close(&st->series, &(nl_error){0});
+    nl_device_data_free(&st->device_data);
+    nl_model_free(st->model);
+    nl_dataset_free(&st->own_data);
+    nl_token_dataset_free(&st->own_tokens);
+    nl_data_share_release(st->opt->data_share, st->shared);
+    nl_backend_close(st->be);
+    if (st->lock_fd >= 0)
+        close(st->lock_fd); /* the last write is done: another writer may come */
+}
+
+nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *out,
+               nl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    run_state run = {.cfg = cfg, .opt = opt, .dist = opt->dist, .lock_fd = -1,
+                     .device = opt->device >= 0 ? (nl_device)opt->device : cfg->device};
+    run_state *st = &run;
+    st->root = nl_dist_rank(st->dist) == 0;
+    st->ranks = nl_dist_size(st->dist);
+    st->metrics.fd = st->trace.fd = st->series.fd = -1;
+    st->data = &st->own_data;
+    st->token_data = &st->own_tokens;
+    nl_code rc = run_begin(st, out, err);
+    if (rc)
+        return rc;
+    rc = nl_dist_agree(st->dist, run_open(st, out, err), err);
+    if (rc == NL_OK) {
+        if (st->ranks > 1 && st->root)
+            note(opt, "training on %d MPI ranks: each takes %d samples of every batch of %d",
+                 st->ranks, st->rank_batch, cfg->train.batch_size);
+        iso_time(st->started, sizeof st->started);
+        rc = nl_dist_agree(st->dist, st->root ? prepare_dir(st, out, err) : NL_OK, err);
+    }
+    if (rc == NL_OK) {
+        rc = run_train(st, out, err);
+        if (st->root)
+            rc = run_finish(st, out, rc, err);
+    }
+    run_close(st);
     return rc;
 }

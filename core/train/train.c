@@ -235,7 +235,7 @@ static nl_code feed_evaluate(feed *f, nl_model *m, bool trainmode, double *loss,
 
 /* the training batcher's place, for a checkpoint (a token batcher has no
  * order: its windows come from the RNG alone) */
-static void feed_tell(const feed *f, nl_train_snapshot *s)
+static void feed_tell(const feed *f, nl_train_state *s)
 {
     static const int32_t no_order[1];
     if (f->tokens) {
@@ -249,7 +249,7 @@ static void feed_tell(const feed *f, nl_train_snapshot *s)
     s->data_order = f->train.order, s->data_n = f->train.split->n;
 }
 
-static nl_code feed_seek(feed *f, const nl_train_snapshot *s, nl_error *err)
+static nl_code feed_seek(feed *f, const nl_train_state *s, nl_error *err)
 {
     if (f->tokens) {
         const nl_window_position at = {s->data_epoch, s->data_pos, s->data_rng};
@@ -338,9 +338,6 @@ static double remaining_seconds(long step, long total, long eval_every, double t
     return train_time / (double)step * (double)(total - step) + per_eval * (double)evals_left;
 }
 
-/* A signal reaches the ranks at different moments: they all stop at the
- * step where any of them saw it, or some would wait for the others forever. */
-
 static bool loss_diverged(double loss, float bound) { return !isfinite(loss) || loss > bound; }
 
 /* The training step recorded once on the backend (a CUDA graph:
@@ -400,6 +397,48 @@ static nl_code replay_step(nl_model *m, const nl_train_spec *spec, step_recordin
     return NL_OK;
 }
 
+/* What one call of the loop works with: the resumable state, and what this
+ * process holds or derives besides. None of the rest goes in a checkpoint:
+ * it is set up anew, or follows from the state (trainer_resume). */
+typedef struct {
+    nl_model *m;
+    feed *f;
+    const nl_train_spec *spec;
+    const nl_train_sink *sink;
+    uint64_t seed; /* the training batcher's */
+    atomic_int *stop;
+    nl_train_result *out;
+    nl_error *err;
+    nl_train_state state;
+    tracer tr;
+    nl_series series;
+    step_recording rec;
+    int eval_batch;
+    bool trainmode; /* also evaluate with batch statistics */
+    bool clips;     /* train.clip_grad_norm */
+    /* A divergence is dated at its step, not at the next train row: where
+     * the metric counters are host memory and one process trains, reading
+     * them after each step costs a copy of two doubles, and the growth of
+     * the window's loss sum is the step's own loss. The first step whose
+     * loss is not finite or exceeds train.diverge_loss ends the window (a
+     * row) and the run. A GPU's counters would cost a synchronization a
+     * step, and the ranks' a collective: there the row's mean decides and
+     * the reason names the row's steps. */
+    bool dates_each_step;
+    long per_epoch, total;
+    /* the loss sums are per prediction: one per sample, or one per token */
+    double predictions_per_step;
+    double start;          /* this process's clock when training began */
+    double elapsed_before; /* a resumed run's time before this process */
+    double last_progress;  /* since start, when the progress line was last shown */
+    long resumed_at;       /* the step a resumed run went on from; -1 when fresh */
+    double window_loss_before; /* the window's loss sum before this step */
+    double step_loss;          /* the last step's own loss (dates_each_step) */
+    /* ranks stop together at the step after any of them saw a signal (the
+     * request rode in the step's gradient exchange: no collective of its own) */
+    bool ranks_stopping;
+} trainer;
+
 void nl_train_result_start(nl_train_result *out)
 {
     memset(out, 0, sizeof *out);
@@ -412,11 +451,9 @@ void nl_train_result_start(nl_train_result *out)
     out->final_train_loss = NAN;
 }
 
-static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint64_t seed,
-                          const nl_train_sink *sink, atomic_int *stop,
-                          nl_train_result *out, nl_error *err)
+/* what the feed cannot train on, before anything is allocated */
+static nl_code check_feed(const feed *f, const nl_train_spec *spec, nl_error *err)
 {
-    nl_train_result_start(out);
     const nl_dataset *ds = f->images; /* NULL for tokens */
     if (ds && ds->train.n / spec->batch_size < 1)
         return nl_fail(err, NL_ERR_CONFIG,
@@ -426,350 +463,486 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
     if (f->tokens && (spec->trace.activation[0] || spec->bn_recalibrate_batches > 0))
         return nl_fail(err, NL_ERR_CONFIG, "token models take no activation trace and no "
                        "running-statistics recalibration");
-    const int eval_batch = spec->eval_batch_size < m->capacity ? spec->eval_batch_size : m->capacity;
+    return NL_OK;
+}
+
+static void tracer_free(tracer *tr)
+{
+    free(tr->values);
+    free(tr->host);
+}
+
+/* train.trace: the traced activation and unit, and the buffers of one
+ * measurement (none when the spec traces nothing) */
+static nl_code tracer_open(tracer *tr, nl_model *m, const nl_dataset *ds,
+                           const nl_train_spec *spec, nl_error *err)
+{
+    if (!ds || !spec->trace.activation[0])
+        return NL_OK;
+    tr->spec = &spec->trace;
+    tr->act = nl_model_act(m, spec->trace.activation);
+    if (!tr->act) {
+        nl_fail(err, NL_ERR_CONFIG, "train.trace.activation: the model has no activation '%s'",
+                spec->trace.activation);
+        nl_error_key(err, "train.trace.activation");
+        return NL_ERR_CONFIG;
+    }
+    if (spec->trace.unit >= tr->act->shape.c) {
+        nl_fail(err, NL_ERR_CONFIG,
+                "train.trace.unit: %d is out of range; '%s' has %d features/channels",
+                spec->trace.unit, spec->trace.activation, tr->act->shape.c);
+        nl_error_key(err, "train.trace.unit");
+        return NL_ERR_CONFIG;
+    }
+    tr->samples = spec->trace.samples < ds->test.n ? spec->trace.samples : (int)ds->test.n;
+    tr->values = malloc((size_t)tr->samples * tr->act->shape.h * tr->act->shape.w * sizeof(float));
+    tr->host = malloc((size_t)m->capacity * nl_shape_per_sample(tr->act->shape) * sizeof(float));
+    if (!tr->values || !tr->host) {
+        tracer_free(tr);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory for activation tracing");
+    }
+    return NL_OK;
+}
+
+static void trainer_free(trainer *t)
+{
+    feed_free(t->f);
+    nl_series_free(&t->series, t->m);
+    tracer_free(&t->tr);
+}
+
+/* Everything the run needs before its first step, checked and allocated
+ * here (nothing is allocated while it goes); the state of a fresh run. */
+static nl_code trainer_open(trainer *t)
+{
+    nl_model *m = t->m;
+    const nl_train_spec *spec = t->spec;
+    const nl_dataset *ds = t->f->images; /* NULL for tokens */
+    nl_code rc = check_feed(t->f, spec, t->err);
+    if (rc)
+        return rc;
+    t->eval_batch = spec->eval_batch_size < m->capacity ? spec->eval_batch_size : m->capacity;
     /* train-mode evaluation only tells something when eval mode differs, and
      * needs at least one whole training-size batch of test data (a token
      * split always holds a window, and one window's tokens make a batch) */
-    const bool trainmode = spec->eval_trainmode && m->n_states > 0 &&
-                           (!ds || ds->test.n >= spec->batch_size);
-    tracer tr = {0};
-    if (ds && spec->trace.activation[0]) {
-        tr.spec = &spec->trace;
-        tr.act = nl_model_act(m, spec->trace.activation);
-        if (!tr.act) {
-            nl_fail(err, NL_ERR_CONFIG, "train.trace.activation: the model has no activation '%s'",
-                    spec->trace.activation);
-            nl_error_key(err, "train.trace.activation");
-            return NL_ERR_CONFIG;
-        }
-        if (spec->trace.unit >= tr.act->shape.c) {
-            nl_fail(err, NL_ERR_CONFIG,
-                    "train.trace.unit: %d is out of range; '%s' has %d features/channels",
-                    spec->trace.unit, spec->trace.activation, tr.act->shape.c);
-            nl_error_key(err, "train.trace.unit");
-            return NL_ERR_CONFIG;
-        }
-        tr.samples = spec->trace.samples < ds->test.n ? spec->trace.samples : (int)ds->test.n;
-        tr.values = malloc((size_t)tr.samples * tr.act->shape.h * tr.act->shape.w * sizeof(float));
-        tr.host = malloc((size_t)m->capacity * nl_shape_per_sample(tr.act->shape) * sizeof(float));
-        if (!tr.values || !tr.host) {
-            free(tr.values);
-            free(tr.host);
-            return nl_fail(err, NL_ERR_NOMEM, "out of memory for activation tracing");
-        }
-    }
-
-    f->trainmode = trainmode;
-    nl_series series = {0};
-    nl_code rc = nl_series_init(&series, m, spec->log_grad_norms, spec->log_attention_logits, err);
+    t->trainmode = spec->eval_trainmode && m->n_states > 0 &&
+                   (!ds || ds->test.n >= spec->batch_size);
+    if ((rc = tracer_open(&t->tr, m, ds, spec, t->err)))
+        return rc;
+    t->f->trainmode = t->trainmode;
+    rc = nl_series_init(&t->series, m, spec->log_grad_norms, spec->log_attention_logits, t->err);
     if (rc == NL_OK)
-        rc = feed_init(f, m, spec, eval_batch, seed, err);
+        rc = feed_init(t->f, m, spec, t->eval_batch, t->seed, t->err);
+    if (rc == NL_OK) {
+        t->per_epoch = feed_batches_per_epoch(t->f);
+        t->total = spec->steps > 0 ? spec->steps : spec->epochs * t->per_epoch;
+        rc = nl_train_check_stats(m, spec, t->total, t->err);
+    }
     if (rc) {
-        feed_free(f);
-        nl_series_free(&series, m);
-        free(tr.values);
-        free(tr.host);
+        trainer_free(t);
         return rc;
     }
-    const long per_epoch = feed_batches_per_epoch(f);
-    const long total = spec->steps > 0 ? spec->steps : spec->epochs * per_epoch;
-    if ((rc = nl_train_check_stats(m, spec, total, err))) {
-        feed_free(f);
-        nl_series_free(&series, m);
-        free(tr.values);
-        free(tr.host);
+    t->predictions_per_step = (double)spec->batch_size * m->rows_per_sample;
+    t->clips = spec->clip_grad_norm > 0.0f;
+    t->dates_each_step = m->be->device == NL_DEVICE_CPU && nl_dist_size(m->dist) == 1;
+    t->rec = (step_recording){.enabled = spec->cuda_graph == NL_CUDA_GRAPH_AUTO &&
+                                         m->be->ops->record_begin && nl_dist_size(m->dist) == 1};
+    t->start = now_s();
+    t->last_progress = -1.0;
+    t->resumed_at = -1;
+    t->step_loss = NAN;
+    /* nothing measured yet: nl_train_result_start's values */
+    t->state = (nl_train_state){
+        .lr = nl_schedule_lr(&spec->schedule, spec->optimizer.lr, 0, t->total),
+        .final_train_loss = NAN, .final_test_loss = NAN, .final_test_accuracy = NAN,
+        .best_test_loss = INFINITY, .best_test_accuracy = NAN, .final_trainmode_accuracy = NAN};
+    return NL_OK;
+}
+
+/* The one way back into a checkpoint's state (the model's arrays restored
+ * by nl_checkpoint_read): the state as the loop's own, and what of it the
+ * model, the batcher and the clock hold while the loop runs given back to
+ * them. */
+static nl_code trainer_resume(trainer *t, const nl_train_state *resume)
+{
+    nl_code rc = feed_seek(t->f, resume, t->err);
+    if (rc)
         return rc;
+    t->state = *resume;
+    t->resumed_at = resume->step;
+    t->elapsed_before = resume->elapsed_s;
+    t->window_loss_before = resume->window_sums[0] + resume->model_metrics[0];
+    if (t->clips)
+        nl_clip_set_norm_sum(t->m, resume->window_sums[2]);
+    nl_model_write_metrics(t->m, resume->model_metrics);
+    return NL_OK;
+}
+
+/* trainer_resume's converse: what the model, the batcher and the clock
+ * hold, into the state, for a checkpoint */
+static void trainer_capture(trainer *t)
+{
+    nl_train_state *s = &t->state;
+    s->window_sums[2] = t->clips ? nl_clip_norm_sum(t->m) : 0.0;
+    nl_model_read_metrics(t->m, s->model_metrics);
+    s->elapsed_s = t->elapsed_before + now_s() - t->start;
+    feed_tell(t->f, s);
+}
+
+static nl_code emit_row(trainer *t, nl_split_kind split, double loss, double acc,
+                        double grad_norm)
+{
+    const nl_train_state *s = &t->state;
+    const nl_metric_row row = {s->step, (double)s->step / (double)t->per_epoch, split, loss, acc,
+                               s->lr, t->elapsed_before + now_s() - t->start, grad_norm};
+    return t->sink->metric(t->sink->ctx, &row, t->err);
+}
+
+/* the progress line, with the last evaluation's accuracy; the untrained
+ * model's says nothing about the run */
+static void report_progress(trainer *t, double loss)
+{
+    const nl_train_state *s = &t->state;
+    const double elapsed = now_s() - t->start;
+    t->last_progress = elapsed;
+    nl_progress p = {s->step, t->total, (double)s->step / t->per_epoch, loss,
+                     s->last_eval_step > 0 ? s->final_test_accuracy : NAN,
+                     s->step * (double)t->spec->batch_size / (s->train_s > 0 ? s->train_s : 1e-9),
+                     elapsed, 0.0};
+    p.eta_s = remaining_seconds(s->step, t->total, t->spec->eval_every, s->train_s, s->eval_s,
+                                s->evaluations);
+    t->sink->progress(t->sink->ctx, &p);
+}
+
+/* the test rows (eval mode, and batch statistics when asked) of the model
+ * as it is now */
+static nl_code evaluate_model(trainer *t)
+{
+    nl_train_state *s = &t->state;
+    double loss, acc;
+    const double eval_t0 = now_s();
+    nl_code rc = feed_evaluate(t->f, t->m, false, &loss, &acc, t->err);
+    if (rc == NL_OK)
+        rc = emit_row(t, NL_SPLIT_TEST, loss, acc, NAN);
+    if (rc)
+        return rc;
+    s->final_test_loss = loss;
+    s->final_test_accuracy = acc;
+    if (loss < s->best_test_loss)
+        s->best_test_loss = loss;
+    if (isnan(s->best_test_accuracy) || acc > s->best_test_accuracy)
+        s->best_test_accuracy = acc;
+    if (t->trainmode) {
+        rc = feed_evaluate(t->f, t->m, true, &loss, &acc, t->err);
+        if (rc == NL_OK)
+            rc = emit_row(t, NL_SPLIT_TEST_TRAINMODE, loss, acc, NAN);
+        if (rc)
+            return rc;
+        s->final_trainmode_accuracy = acc;
     }
+    s->eval_s += now_s() - eval_t0;
+    s->evaluations++;
+    s->last_eval_step = s->step;
+    /* the last line shows the final evaluation, as the result does */
+    if (t->sink->progress && s->step == t->total && s->step > 0)
+        report_progress(t, s->final_train_loss);
+    return NL_OK;
+}
 
-    /* the loss sums are per prediction: one per sample, or one per token */
-    const double predictions_per_step = (double)spec->batch_size * m->rows_per_sample;
-    const double start = now_s();
-    double train_time = 0.0, lr = nl_schedule_lr(&spec->schedule, spec->optimizer.lr, 0, total);
-    long step = 0, window_steps = 0;
-    double eval_time = 0.0; /* in evaluations, over `evaluations` of them */
-    long evaluations = 0, last_eval_step = 0;
-    double last_progress = -1.0;
-    /* the training window's sums, moved to the host when an evaluation in
-     * the middle of a window needs the model's metric counters */
-    double window[2] = {0.0, 0.0};
-    const bool clips = spec->clip_grad_norm > 0.0f;
-    /* A divergence is dated at its step, not at the next train row: where
-     * the metric counters are host memory and one process trains, reading
-     * them after each step costs a copy of two doubles, and the growth of
-     * the window's loss sum is the step's own loss. The first step whose
-     * loss is not finite or exceeds train.diverge_loss ends the window (a
-     * row) and the run. A GPU's counters would cost a synchronization a
-     * step, and the ranks' a collective: there the row's mean decides and
-     * the reason names the row's steps. */
-    const bool dates_each_step = m->be->device == NL_DEVICE_CPU && nl_dist_size(m->dist) == 1;
-    long window_start = 0;          /* the step before the train row's window */
-    double window_loss_before = 0.0; /* the window's loss sum before this step */
-    double step_loss = NAN;
-    step_recording rec = {.enabled = spec->cuda_graph == NL_CUDA_GRAPH_AUTO &&
-                                     m->be->ops->record_begin && nl_dist_size(m->dist) == 1};
-    double elapsed_before = 0.0; /* a resumed run's time before this process */
-    const nl_train_snapshot *resume = sink->resume;
-    if (resume && (rc = feed_seek(f, resume, err)))
-        goto done;
-    if (resume) {
-        step = resume->step;
-        lr = resume->lr;
-        window_steps = resume->window_steps;
-        window_start = resume->step - resume->window_steps;
-        window_loss_before = resume->window_sums[0] + resume->model_metrics[0];
-        window[0] = resume->window_sums[0];
-        window[1] = resume->window_sums[1];
-        if (clips)
-            nl_clip_set_norm_sum(m, resume->window_sums[2]);
-        nl_model_write_metrics(m, resume->model_metrics);
-        out->final_train_loss = resume->final_train_loss;
-        out->final_test_loss = resume->final_test_loss;
-        out->final_test_accuracy = resume->final_test_accuracy;
-        out->best_test_loss = resume->best_test_loss;
-        out->best_test_accuracy = resume->best_test_accuracy;
-        out->final_trainmode_accuracy = resume->final_trainmode_accuracy;
-        elapsed_before = resume->elapsed_s;
-        train_time = resume->train_s;
-        eval_time = resume->eval_s;
-        evaluations = resume->evaluations;
-        last_eval_step = resume->last_eval_step;
+/* Between two steps: the evaluation when one is due, and the trace at its
+ * cadence (a resumed run measured its first step before the checkpoint).
+ * Both run forwards that overwrite the model's metric counters, so the
+ * window's sums move off them first. */
+static nl_code measure(trainer *t, bool evaluate)
+{
+    nl_train_state *s = &t->state;
+    const bool traces = t->tr.spec && s->step % t->spec->trace.every == 0 &&
+                        s->step != t->resumed_at;
+    if (!evaluate && !traces)
+        return NL_OK;
+    nl_model_share_state(t->m);
+    if (s->window_steps > 0) {
+        double partial[2];
+        nl_model_read_metrics(t->m, partial);
+        s->window_sums[0] += partial[0];
+        s->window_sums[1] += partial[1];
     }
+    nl_code rc = evaluate ? evaluate_model(t) : NL_OK;
+    if (rc == NL_OK && traces)
+        rc = trace_point(t->m, &t->tr, &t->f->images->test, t->eval_batch, s->step, t->sink,
+                         t->err);
+    if (rc)
+        return rc;
+    nl_model_reset_metrics(t->m);
+    return NL_OK;
+}
 
-    /* emits a metric row */
-#define EMIT(split_, loss_, acc_, grad_norm_)                                                      \
-    do {                                                                                           \
-        nl_metric_row row_ = {step, (double)step / (double)per_epoch, (split_), (loss_), (acc_),   \
-                              lr, elapsed_before + now_s() - start, (grad_norm_)};                 \
-        if ((rc = sink->metric(sink->ctx, &row_, err)) != NL_OK)                                   \
-            goto done;                                                                             \
-    } while (0)
+/* every train.checkpoint_every steps, but at the step a resumed run went
+ * on from (its checkpoint is that one) */
+static nl_code checkpoint_due(trainer *t)
+{
+    const long step = t->state.step, every = t->spec->checkpoint_every;
+    if (every <= 0 || !t->sink->checkpoint || step % every != 0 || step == 0 ||
+        step == t->resumed_at)
+        return NL_OK;
+    trainer_capture(t);
+    return t->sink->checkpoint(t->sink->ctx, &t->state, t->err);
+}
 
-    /* the progress line, with the last evaluation's accuracy; the untrained
-     * model's says nothing about the run */
-#define PROGRESS(loss_)                                                                            \
-    do {                                                                                           \
-        const double elapsed_ = now_s() - start;                                                   \
-        last_progress = elapsed_;                                                                  \
-        nl_progress p_ = {step, total, (double)step / per_epoch, (loss_),                          \
-                          last_eval_step > 0 ? out->final_test_accuracy : NAN,                     \
-                          step * (double)spec->batch_size / (train_time > 0 ? train_time : 1e-9),  \
-                          elapsed_, 0.0};                                                          \
-        p_.eta_s = remaining_seconds(step, total, spec->eval_every, train_time, eval_time,         \
-                                     evaluations);                                                 \
-        sink->progress(sink->ctx, &p_);                                                            \
-    } while (0)
+/* A signal reaches the ranks at different moments: one process stops at
+ * the signal, ranks at the step after any of them saw one, or some would
+ * wait for the others forever. */
+static bool interrupted(trainer *t)
+{
+    if (!t->ranks_stopping && !(nl_dist_size(t->m->dist) == 1 && t->stop && *t->stop))
+        return false;
+    t->out->status = NL_RUN_FAILED;
+    snprintf(t->out->reason, sizeof t->out->reason, "interrupted at step %ld of %ld",
+             t->state.step, t->total);
+    return true;
+}
 
+/* the kernels of a step launched one by one, with the series it logs */
+static nl_code direct_step(trainer *t, int mine, nl_mode mode, bool series_now)
+{
+    nl_model *m = t->m;
+    nl_model_launch_forward(m, mine, mode);
+    if (series_now && t->series.max_logits)
+        nl_series_read_logits(&t->series, m);
+    nl_model_backward(m, mine);
+    /* the gradients are complete (over every rank) here; clipping and the
+     * update read them */
+    t->ranks_stopping = nl_model_reduce_gradients(m, t->stop && *t->stop);
+    nl_code rc = nl_dist_status(m->dist, t->err);
+    if (rc == NL_OK && series_now)
+        rc = emit_series(&t->series, m, t->sink, t->state.step, t->err);
+    if (rc)
+        return rc;
+    if (t->clips)
+        nl_clip_grad_norm(m, t->spec->clip_grad_norm);
+    nl_optim_launch(m, &t->spec->optimizer);
+    return NL_OK;
+}
+
+/* the step just taken's own loss from the window's growth (dates_each_step);
+ * true when it diverged */
+static bool step_diverged(trainer *t)
+{
+    double so_far[2];
+    nl_model_read_metrics(t->m, so_far);
+    const double window_loss = so_far[0] + t->state.window_sums[0];
+    t->step_loss = (window_loss - t->window_loss_before) / t->predictions_per_step;
+    t->window_loss_before = window_loss;
+    return loss_diverged(t->step_loss, t->spec->diverge_loss);
+}
+
+/* one optimizer step; *diverged_now when it is dated as the divergence */
+static nl_code train_step(trainer *t, bool *diverged_now)
+{
+    nl_model *m = t->m;
+    const nl_train_spec *spec = t->spec;
+    nl_train_state *s = &t->state;
+    const long step = s->step;
+    const double t0 = now_s();
+    const int mine = feed_next(t->f, m);
+    if (s->window_steps == 0) {
+        nl_model_reset_metrics(m);
+        s->window_sums[0] = s->window_sums[1] = 0.0;
+        if (t->clips)
+            nl_clip_set_norm_sum(m, 0.0);
+    }
+    s->lr = nl_schedule_lr(&spec->schedule, spec->optimizer.lr, step, t->total);
+    m->step = step;
+    const nl_mode mode = nl_train_mode_at(spec, step);
+    /* where the freezing began, also for a run resumed past it */
+    if (mode == NL_MODE_RUNNING_STATS)
+        t->out->frozen_from_step = spec->freeze_bn_after;
+    /* the series at the logging cadence, from step 0 (the model at
+     * initialization) on */
+    const bool series_now = (t->series.grad_norms || t->series.max_logits) &&
+                            step % spec->log_every == 0;
+    m->record_max_logit = series_now && t->series.max_logits;
+    /* the host halves first: counts and per-step scalars, one upload */
+    nl_model_prepare_forward(m, mine, mode);
+    nl_optim_prepare(m, &spec->optimizer, (float)s->lr, step);
+    nl_model_upload_scalars(m);
+    const nl_code rc = t->rec.enabled && !series_now
+                           ? replay_step(m, spec, &t->rec, mine, mode, t->err)
+                           : direct_step(t, mine, mode, series_now);
+    if (rc)
+        return rc;
+    m->record_max_logit = false;
+    s->step++;
+    s->window_steps++;
+    s->train_s += now_s() - t0;
+    *diverged_now = t->dates_each_step && step_diverged(t);
+    return NL_OK;
+}
+
+/* why the run diverged at the train row of steps window_first to the
+ * current one, whose mean loss is `loss` */
+static void divergence_reason(trainer *t, double loss, long window_first, bool diverged_now)
+{
+    nl_train_result *out = t->out;
+    const long step = t->state.step;
+    const double bound = t->spec->diverge_loss, step_loss = t->step_loss;
+    const double shown = isnan(loss) ? fabs(loss) : loss; /* "nan", not "-nan" */
+    if (diverged_now && !isfinite(step_loss))
+        snprintf(out->reason, sizeof out->reason,
+                 "training loss %g at step %ld, the first step whose loss was not finite",
+                 isnan(step_loss) ? fabs(step_loss) : step_loss, step);
+    else if (diverged_now)
+        snprintf(out->reason, sizeof out->reason,
+                 "training loss %g at step %ld, the first step whose loss exceeded "
+                 "train.diverge_loss = %g", step_loss, step, bound);
+    else if (!isfinite(loss) && window_first < step)
+        snprintf(out->reason, sizeof out->reason,
+                 "training loss %g at step %ld, first not finite at one of steps %ld to %ld "
+                 "(read every train.log_every steps on this device)",
+                 shown, step, window_first, step);
+    else
+        snprintf(out->reason, sizeof out->reason,
+                 "training loss %g at step %ld (mean of steps %ld to %ld; bound "
+                 "train.diverge_loss = %g)",
+                 shown, step, window_first, step, bound);
+}
+
+/* The train row when the window is full, the run's last step is done or
+ * the step diverged; a divergence ends the run after an evaluation
+ * (*evaluate) that records where it ended. */
+static nl_code log_window(trainer *t, bool diverged_now, bool *evaluate)
+{
+    nl_train_state *s = &t->state;
+    const long step = s->step;
+    if (s->window_steps != t->spec->log_every && step != t->total && !diverged_now)
+        return NL_OK;
+    double metrics[2];
+    nl_model_read_metrics(t->m, metrics);
+    const double predictions = (double)s->window_steps * t->predictions_per_step;
+    const double loss = (metrics[0] + s->window_sums[0]) / predictions;
+    const double acc = (metrics[1] + s->window_sums[1]) / predictions;
+    const double grad_norm = t->clips ? nl_clip_norm_sum(t->m) / (double)s->window_steps : NAN;
+    const long window_first = step - s->window_steps + 1;
+    t->window_loss_before = 0.0;
+    s->window_steps = 0;
+    nl_code rc = emit_row(t, NL_SPLIT_TRAIN, loss, acc, grad_norm);
+    if (rc)
+        return rc;
+    s->final_train_loss = loss;
+    if (diverged_now || loss_diverged(loss, t->spec->diverge_loss)) {
+        t->out->status = NL_RUN_DIVERGED;
+        divergence_reason(t, loss, window_first, diverged_now);
+        *evaluate = true;
+    }
+    /* the last step's line waits for its evaluation (measure) */
+    if (t->sink->progress && step < t->total && now_s() - t->start - t->last_progress >= 0.1)
+        report_progress(t, loss);
+    return NL_OK;
+}
+
+/* Steps until the last one, a divergence or a signal, with the
+ * evaluations, traces and checkpoints between them. */
+static nl_code run_steps(trainer *t)
+{
     /* the initial model, so curves start at step 0; a resumed run measured
      * its step before the checkpoint */
-    bool evaluate_now = !resume;
-    bool ranks_stopping = false;
+    bool evaluate = t->resumed_at < 0;
     for (;;) {
-        const bool traces_now = tr.spec && step % spec->trace.every == 0 &&
-                                !(resume && step == resume->step);
-        const bool measures_now = evaluate_now || traces_now;
-        if (measures_now)
-            nl_model_share_state(m);
-        if (measures_now && window_steps > 0) {
-            double partial[2];
-            nl_model_read_metrics(m, partial);
-            window[0] += partial[0];
-            window[1] += partial[1];
-        }
-        if (evaluate_now) {
-            double loss, acc;
-            const double eval_t0 = now_s();
-            if ((rc = feed_evaluate(f, m, false, &loss, &acc, err)))
-                goto done;
-            EMIT(NL_SPLIT_TEST, loss, acc, NAN);
-            out->final_test_loss = loss;
-            out->final_test_accuracy = acc;
-            if (loss < out->best_test_loss)
-                out->best_test_loss = loss;
-            if (isnan(out->best_test_accuracy) || acc > out->best_test_accuracy)
-                out->best_test_accuracy = acc;
-            if (trainmode) {
-                if ((rc = feed_evaluate(f, m, true, &loss, &acc, err)))
-                    goto done;
-                EMIT(NL_SPLIT_TEST_TRAINMODE, loss, acc, NAN);
-                out->final_trainmode_accuracy = acc;
-            }
-            eval_time += now_s() - eval_t0;
-            evaluations++;
-            last_eval_step = step;
-            evaluate_now = false;
-            /* the last line shows the final evaluation, as the result does */
-            if (sink->progress && step == total && step > 0)
-                PROGRESS(out->final_train_loss);
-        }
-        if (traces_now && (rc = trace_point(m, &tr, &ds->test, eval_batch, step, sink, err)))
-            goto done;
-        if (measures_now)
-            nl_model_reset_metrics(m);
-        if (out->status != NL_RUN_RUNNING || step >= total)
-            break;
-        if (spec->checkpoint_every > 0 && sink->checkpoint && step % spec->checkpoint_every == 0 &&
-            step > 0 && !(resume && step == resume->step)) {
-            nl_train_snapshot s = {
-                .step = step, .lr = lr, .window_steps = window_steps,
-                .window_sums = {window[0], window[1], clips ? nl_clip_norm_sum(m) : 0.0},
-                .final_train_loss = out->final_train_loss,
-                .final_test_loss = out->final_test_loss,
-                .final_test_accuracy = out->final_test_accuracy,
-                .best_test_loss = out->best_test_loss,
-                .best_test_accuracy = out->best_test_accuracy,
-                .final_trainmode_accuracy = out->final_trainmode_accuracy,
-                .elapsed_s = elapsed_before + now_s() - start, .train_s = train_time,
-                .eval_s = eval_time, .evaluations = evaluations, .last_eval_step = last_eval_step};
-            feed_tell(f, &s);
-            nl_model_read_metrics(m, s.model_metrics);
-            if ((rc = sink->checkpoint(sink->ctx, &s, err)))
-                goto done;
-        }
-        /* one process stops at the signal; ranks stop together at the
-         * step after any of them saw one (the request rode in the step's
-         * gradient exchange: no collective of its own) */
-        if (ranks_stopping || (nl_dist_size(m->dist) == 1 && stop && *stop)) {
-            out->status = NL_RUN_FAILED;
-            snprintf(out->reason, sizeof out->reason, "interrupted at step %ld of %ld", step, total);
-            break;
-        }
-
-        /* one optimizer step */
-        const double t0 = now_s();
-        const int mine = feed_next(f, m);
-        if (window_steps == 0) {
-            nl_model_reset_metrics(m);
-            window[0] = window[1] = 0.0;
-            if (clips)
-                nl_clip_set_norm_sum(m, 0.0);
-        }
-        lr = nl_schedule_lr(&spec->schedule, spec->optimizer.lr, step, total);
-        m->step = step;
-        const nl_mode mode = nl_train_mode_at(spec, step);
-        if (mode == NL_MODE_RUNNING_STATS && !out->frozen_from_step)
-            out->frozen_from_step = step;
-        /* the series at the logging cadence, from step 0 (the model at
-         * initialization) on */
-        const bool series_now = (series.grad_norms || series.max_logits) &&
-                                step % spec->log_every == 0;
-        m->record_max_logit = series_now && series.max_logits;
-        /* the host halves first: counts and per-step scalars, one upload */
-        nl_model_prepare_forward(m, mine, mode);
-        nl_optim_prepare(m, &spec->optimizer, (float)lr, step);
-        nl_model_upload_scalars(m);
-        if (rec.enabled && !series_now) {
-            if ((rc = replay_step(m, spec, &rec, mine, mode, err)))
-                goto done;
-        } else {
-            nl_model_launch_forward(m, mine, mode);
-            if (series_now && series.max_logits)
-                nl_series_read_logits(&series, m);
-            nl_model_backward(m, mine);
-            /* the gradients are complete (over every rank) here; clipping
-             * and the update read them */
-            ranks_stopping = nl_model_reduce_gradients(m, stop && *stop);
-            if ((rc = nl_dist_status(m->dist, err)))
-                goto done;
-            if (series_now && (rc = emit_series(&series, m, sink, step, err)))
-                goto done;
-            if (clips)
-                nl_clip_grad_norm(m, spec->clip_grad_norm);
-            nl_optim_launch(m, &spec->optimizer);
-        }
-        m->record_max_logit = false;
-        step++;
-        window_steps++;
-        train_time += now_s() - t0;
-        bool diverged_now = false;
-        if (dates_each_step) {
-            double so_far[2];
-            nl_model_read_metrics(m, so_far);
-            const double window_loss = so_far[0] + window[0];
-            step_loss = (window_loss - window_loss_before) / predictions_per_step;
-            window_loss_before = window_loss;
-            diverged_now = loss_diverged(step_loss, spec->diverge_loss);
-        }
-
-        if (window_steps == spec->log_every || step == total || diverged_now) {
-            double metrics[2];
-            nl_model_read_metrics(m, metrics);
-            const double predictions = (double)window_steps * predictions_per_step;
-            const double loss = (metrics[0] + window[0]) / predictions;
-            const double acc = (metrics[1] + window[1]) / predictions;
-            const double grad_norm = clips ? nl_clip_norm_sum(m) / (double)window_steps : NAN;
-            const long window_first = window_start + 1;
-            window_start = step;
-            window_loss_before = 0.0;
-            window_steps = 0;
-            EMIT(NL_SPLIT_TRAIN, loss, acc, grad_norm);
-            out->final_train_loss = loss;
-            if (diverged_now || loss_diverged(loss, spec->diverge_loss)) {
-                out->status = NL_RUN_DIVERGED;
-                const double shown = isnan(loss) ? fabs(loss) : loss; /* "nan", not "-nan" */
-                if (diverged_now && !isfinite(step_loss))
-                    snprintf(out->reason, sizeof out->reason,
-                             "training loss %g at step %ld, the first step whose loss was not finite",
-                             isnan(step_loss) ? fabs(step_loss) : step_loss, step);
-                else if (diverged_now)
-                    snprintf(out->reason, sizeof out->reason,
-                             "training loss %g at step %ld, the first step whose loss exceeded "
-                             "train.diverge_loss = %g", step_loss, step, spec->diverge_loss);
-                else if (!isfinite(loss) && window_first < step)
-                    snprintf(out->reason, sizeof out->reason,
-                             "training loss %g at step %ld, first not finite at one of steps %ld to %ld "
-                             "(read every train.log_every steps on this device)",
-                             shown, step, window_first, step);
-                else
-                    snprintf(out->reason, sizeof out->reason,
-                             "training loss %g at step %ld (mean of steps %ld to %ld; bound "
-                             "train.diverge_loss = %g)",
-                             shown, step, window_first, step, spec->diverge_loss);
-                evaluate_now = true; /* record where it ended */
-            }
-            /* the last step's line waits for its evaluation (above) */
-            if (sink->progress && step < total && now_s() - start - last_progress >= 0.1)
-                PROGRESS(loss);
-        }
-        if (step % spec->eval_every == 0 || step == total)
-            evaluate_now = true;
+        nl_code rc = measure(t, evaluate);
+        if (rc)
+            return rc;
+        evaluate = false;
+        if (t->out->status != NL_RUN_RUNNING || t->state.step >= t->total)
+            return NL_OK;
+        if ((rc = checkpoint_due(t)))
+            return rc;
+        if (interrupted(t))
+            return NL_OK;
+        bool diverged_now;
+        if ((rc = train_step(t, &diverged_now)) || (rc = log_window(t, diverged_now, &evaluate)))
+            return rc;
+        if (t->state.step % t->spec->eval_every == 0 || t->state.step == t->total)
+            evaluate = true;
     }
+}
+
+/* a run that trained to its end: ok, unless its final test loss says
+ * otherwise (after train.bn_recalibrate, which changes it) */
+static nl_code conclude(trainer *t)
+{
+    nl_train_result *out = t->out;
     if (out->status == NL_RUN_RUNNING)
         out->status = NL_RUN_OK;
-    if (out->status == NL_RUN_OK && ds &&
-        (rc = nl_train_recalibrate(m, &f->train, &f->eval, spec, out, err)))
-        goto done;
-    if (out->status == NL_RUN_OK && loss_diverged(out->final_test_loss, spec->diverge_loss)) {
+    nl_code rc = NL_OK;
+    if (out->status == NL_RUN_OK && t->f->images)
+        rc = nl_train_recalibrate(t->m, &t->f->train, &t->f->eval, t->spec, out, t->err);
+    if (rc)
+        return rc;
+    if (out->status == NL_RUN_OK && loss_diverged(out->final_test_loss, t->spec->diverge_loss)) {
         out->status = NL_RUN_DIVERGED;
         snprintf(out->reason, sizeof out->reason, "test loss %g at the end",
                  isnan(out->final_test_loss) ? fabs(out->final_test_loss) : out->final_test_loss);
     }
-    rc = NL_OK;
-done:
-#undef EMIT
-#undef PROGRESS
-    out->steps = step;
-    out->epochs = (double)step / (double)per_epoch;
-    out->wall_s = elapsed_before + now_s() - start;
-    out->train_s = train_time;
-    out->samples_per_s = train_time > 0 ? step * (double)spec->batch_size / train_time : 0.0;
+    return NL_OK;
+}
+
+/* the result's measurements, as the state holds them now */
+static void take_measurements(nl_train_result *out, const nl_train_state *s)
+{
+    out->final_train_loss = s->final_train_loss;
+    out->final_test_loss = s->final_test_loss;
+    out->final_test_accuracy = s->final_test_accuracy;
+    out->best_test_loss = s->best_test_loss;
+    out->best_test_accuracy = s->best_test_accuracy;
+    out->final_trainmode_accuracy = s->final_trainmode_accuracy;
+}
+
+/* the result's counts and times, whatever ended the run, and everything
+ * trainer_open took given back; `rc` an error ends it as failed */
+static void trainer_close(trainer *t, nl_code rc)
+{
+    nl_train_result *out = t->out;
+    const nl_train_state *s = &t->state;
+    out->steps = s->step;
+    out->epochs = (double)s->step / (double)t->per_epoch;
+    out->wall_s = t->elapsed_before + now_s() - t->start;
+    out->train_s = s->train_s;
+    out->samples_per_s = s->train_s > 0 ? s->step * (double)t->spec->batch_size / s->train_s : 0.0;
     if (isinf(out->best_test_loss))
         out->best_test_loss = NAN;
-    if (rec.recording) {
+    if (t->rec.recording) {
         /* the last replay finishes before its recording goes; an error is
          * the backend's sticky one, which the run reports already */
         nl_error ignored = {0};
-        (void)m->be->ops->synchronize(m->be, &ignored);
-        m->be->ops->record_free(m->be, rec.recording);
+        (void)t->m->be->ops->synchronize(t->m->be, &ignored);
+        t->m->be->ops->record_free(t->m->be, t->rec.recording);
     }
-    out->replayed_steps = rec.replays;
-    feed_free(f);
-    nl_series_free(&series, m);
-    free(tr.values);
-    free(tr.host);
+    out->replayed_steps = t->rec.replays;
+    trainer_free(t);
     if (rc != NL_OK && out->status == NL_RUN_RUNNING) {
         out->status = NL_RUN_FAILED;
-        nl_copy_string(out->reason, sizeof out->reason, err ? err->msg : "error");
+        nl_copy_string(out->reason, sizeof out->reason, t->err ? t->err->msg : "error");
     }
+}
+
+static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint64_t seed,
+                          const nl_train_sink *sink, atomic_int *stop,
+                          nl_train_result *out, nl_error *err)
+{
+    nl_train_result_start(out);
+    trainer t = {.m = m, .f = f, .spec = spec, .seed = seed, .sink = sink, .stop = stop,
+                 .out = out, .err = err};
+    nl_code rc = trainer_open(&t);
+    if (rc)
+        return rc;
+    if (sink->resume)
+        rc = trainer_resume(&t, sink->resume);
+    if (rc == NL_OK)
+        rc = run_steps(&t);
+    take_measurements(out, &t.state);
+    if (rc == NL_OK)
+        rc = conclude(&t);
+    trainer_close(&t, rc);
     return rc;
 }
 

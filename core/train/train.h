@@ -12,6 +12,7 @@
 #include "model/model.h"
 #include "train/series.h"
 #include "train/spec.h"
+#include "train/state.h"
 
 typedef enum {
     NL_RUN_RUNNING,
@@ -48,26 +49,6 @@ typedef struct {
     double elapsed_s, eta_s;
 } nl_progress;
 
-/* The training loop's state between two steps. With the model's arrays
- * (parameters, optimizer state, running statistics, layer counters) it is
- * what a checkpoint keeps so that a resumed run continues bit for bit. */
-typedef struct {
-    long step;               /* optimizer steps done */
-    double lr;               /* of the last step (the next test rows show it) */
-    long window_steps;       /* steps since the last train row */
-    double window_sums[3];   /* their loss and correct sums moved off the model, and pre-clip norms */
-    double model_metrics[2]; /* the model's metric counters */
-    double final_train_loss, final_test_loss, final_test_accuracy;
-    double best_test_loss, best_test_accuracy, final_trainmode_accuracy;
-    double elapsed_s, train_s, eval_s; /* time so far: rows' elapsed_s continue from it */
-    long evaluations, last_eval_step;
-    /* the training batcher: epoch, position, shuffle RNG, this epoch's order */
-    long data_epoch, data_pos;
-    nl_rng data_rng;
-    const int32_t *data_order;
-    long data_n;
-} nl_train_snapshot;
-
 typedef struct {
     void *ctx;
     nl_code (*metric)(void *ctx, const nl_metric_row *row, nl_error *err);
@@ -75,10 +56,10 @@ typedef struct {
     nl_code (*trace)(void *ctx, long step, const double *values, int n, nl_error *err);
     void (*progress)(void *ctx, const nl_progress *p); /* may be NULL */
     /* every train.checkpoint_every steps, between two steps (may be NULL) */
-    nl_code (*checkpoint)(void *ctx, const nl_train_snapshot *s, nl_error *err);
+    nl_code (*checkpoint)(void *ctx, const nl_train_state *s, nl_error *err);
     /* not NULL: continue from this state, the model's arrays already
      * restored by the caller (nl_checkpoint_read) */
-    const nl_train_snapshot *resume;
+    const nl_train_state *resume;
     /* train.log.*: one value of a series at `step` (the optimizer steps
      * before the measured one), for layer `layer` (0 = nearest the input)
      * named `name`; may be NULL when the spec logs no series */

@@ -123,7 +123,7 @@ static void restore_model(void)
 static bool time_ok(double t) { return isfinite(t) && t >= 0; }
 
 /* a loaded state the training loop can go on from */
-static void require_resumable(const nl_train_snapshot *s, const nl_checkpoint_files *files)
+static void require_resumable(const nl_train_state *s, const nl_checkpoint_files *files)
 {
     FUZZ_REQUIRE(s->step >= 1, "step %ld", s->step);
     FUZZ_REQUIRE(s->window_steps >= 0 && s->window_steps <= s->step, "window of %ld steps at step %ld",
@@ -202,7 +202,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_write_file(dir, NL_CHECKPOINT_FILE, file, len, false);
     free(file);
 
-    nl_train_snapshot s;
+    nl_train_state s;
     nl_checkpoint_files files = {0};
     int32_t *order = NULL;
     nl_checkpoint_found found = NL_CHECKPOINT_LOADED;

@@ -1,0 +1,60 @@
+#include "train/state.h"
+
+#include <string.h>
+
+/* a checkpoint's integers are 64-bit (checkpoint.h) */
+_Static_assert(sizeof(long) == 8, "the state's counters are written as 64-bit integers");
+
+#define FIELD(f) {#f, offsetof(nl_train_state, f), sizeof(((nl_train_state *)0)->f)}
+const nl_train_state_field nl_train_state_fields[] = {
+    FIELD(step),
+    FIELD(window_steps),
+    FIELD(evaluations),
+    FIELD(last_eval_step),
+    FIELD(data_epoch),
+    FIELD(data_pos),
+    FIELD(data_n),
+    FIELD(lr),
+    FIELD(window_sums),
+    FIELD(model_metrics),
+    FIELD(final_train_loss),
+    FIELD(final_test_loss),
+    FIELD(final_test_accuracy),
+    FIELD(best_test_loss),
+    FIELD(best_test_accuracy),
+    FIELD(final_trainmode_accuracy),
+    FIELD(elapsed_s),
+    FIELD(train_s),
+    FIELD(eval_s),
+    FIELD(data_rng),
+};
+#undef FIELD
+const int nl_train_state_field_count =
+    (int)(sizeof nl_train_state_fields / sizeof nl_train_state_fields[0]);
+
+size_t nl_train_state_bytes(void)
+{
+    size_t bytes = 0;
+    for (int i = 0; i < nl_train_state_field_count; i++)
+        bytes += nl_train_state_fields[i].size;
+    return bytes;
+}
+
+void nl_train_state_write(const nl_train_state *s, unsigned char *out)
+{
+    for (int i = 0; i < nl_train_state_field_count; i++) {
+        const nl_train_state_field *f = &nl_train_state_fields[i];
+        memcpy(out, (const unsigned char *)s + f->offset, f->size);
+        out += f->size;
+    }
+}
+
+void nl_train_state_read(nl_train_state *s, const unsigned char *in)
+{
+    memset(s, 0, sizeof *s);
+    for (int i = 0; i < nl_train_state_field_count; i++) {
+        const nl_train_state_field *f = &nl_train_state_fields[i];
+        memcpy((unsigned char *)s + f->offset, in, f->size);
+        in += f->size;
+    }
+}
