@@ -523,302 +523,350 @@ static void remove_tree(const char *dir)
         fprintf(stderr, "normlab bench: could not remove %s: %s\n", dir, strerror(errno));
 }
 
-int nl_cmd_bench_run(int argc, char **argv)
-{
+/* one --run session: what every round reads, and what the rounds gather */
+typedef struct {
     run_options o;
-    bool help = false;
-    int rc = parse_run_options(argc, argv, &o, &help);
-    if (rc)
-        return rc;
-    if (help) {
-        usage(stdout);
-        return 0;
-    }
-    nl_config *cfg = calloc(1, sizeof *cfg);
-    if (!cfg)
-        return 1;
-    nl_error err = {0};
+    nl_config *cfg;
     nl_run_plan plan;
-    if (nl_config_load(o.config, o.sets, o.n_sets, cfg, &err) != NL_OK ||
-        nl_run_check(cfg, -1, false, NULL, &plan, &err) != NL_OK) {
-        if (!strcmp(err.key, "base") || !strcmp(err.key, "grid")) {
-            free(cfg);
+    nl_backend *be; /* the step alone's backend, opened on first use */
+    char dir[1024];       /* the rounds' run directories */
+    char resolved[1200];  /* the resolved config the PyTorch script reads */
+    char data_path[1100]; /* what the resolved config leaves to defaults the */
+    char sizes[64];       /* script cannot know: the dataset's path and split sizes */
+    char self[1024];      /* this program, for `normlab run` */
+    double per_step;      /* samples (tokens) a step takes */
+    int last_threads;
+    run_output out;
+    /* per round: steady rates, their ratios, and the whole runs' rates */
+    double v_normlab[MAX_ROUNDS], v_torch[MAX_ROUNDS], v_step[MAX_ROUNDS], v_ratio[MAX_ROUNDS],
+        v_step_ratio[MAX_ROUNDS], v_proc_ratio[MAX_ROUNDS], v_run[MAX_ROUNDS],
+        v_step_median[MAX_ROUNDS], v_cpu_ratio[MAX_ROUNDS];
+    int n_normlab, n_torch, n_step, n_ratio, n_step_ratio;
+} session;
+
+/* the config loaded and every refusal made before anything is written; an
+ * exit status, or -1 to go on */
+static int load_and_check(session *b)
+{
+    const run_options *o = &b->o;
+    nl_error err = {0};
+    if (nl_config_load(o->config, o->sets, o->n_sets, b->cfg, &err) != NL_OK ||
+        nl_run_check(b->cfg, -1, false, NULL, &b->plan, &err) != NL_OK) {
+        if (!strcmp(err.key, "base") || !strcmp(err.key, "grid"))
             return nl_cmd_usage_error("bench", "--run %s: an experiment file; give a config "
                                       "(normlab sweep %s --dry-run lists its runs)",
-                                      o.config, o.config);
-        }
-        free(cfg);
+                                      o->config, o->config);
         return nl_cmd_report("bench", &err);
     }
     char why[256];
     const char *refused = NULL;
-    if (cfg->device != NL_DEVICE_CPU)
+    if (b->cfg->device != NL_DEVICE_CPU)
         refused = "device: --run times CPU runs";
-    else if (cfg->train.checkpoint_every > 0)
+    else if (b->cfg->train.checkpoint_every > 0)
         refused = "train.checkpoint_every: a run that writes checkpoints is not timed "
                   "(--set train.checkpoint_every=0)";
-    else if (o.torch)
-        refused = torch_refusal(cfg, why, sizeof why);
-    if (refused) {
-        free(cfg);
-        return nl_cmd_usage_error("bench", "--run %s: %s", o.config, refused);
-    }
-    if (o.torch && (access(o.python, X_OK) != 0 || access(o.peer, R_OK) != 0)) {
-        free(cfg);
+    else if (o->torch)
+        refused = torch_refusal(b->cfg, why, sizeof why);
+    if (refused)
+        return nl_cmd_usage_error("bench", "--run %s: %s", o->config, refused);
+    if (o->torch && (access(o->python, X_OK) != 0 || access(o->peer, R_OK) != 0))
         return nl_cmd_usage_error("bench", "--torch: %s is not there (--%s)",
-                                  access(o.python, X_OK) != 0 ? o.python : o.peer,
-                                  access(o.python, X_OK) != 0 ? "python" : "peer");
-    }
-    if (o.keep && nl_path_exists(o.keep)) {
-        free(cfg);
-        return nl_cmd_usage_error("bench", "--keep %s: exists; give a new directory", o.keep);
-    }
+                                  access(o->python, X_OK) != 0 ? o->python : o->peer,
+                                  access(o->python, X_OK) != 0 ? "python" : "peer");
+    if (o->keep && nl_path_exists(o->keep))
+        return nl_cmd_usage_error("bench", "--keep %s: exists; give a new directory", o->keep);
+    return -1;
+}
 
-    /* everything is checked: from here on things are written */
-    char dir[1024];
-    if (o.keep) {
-        if (nl_make_dirs(o.keep, &err) != NL_OK) {
-            free(cfg);
+/* the scratch (or --keep) directory, the resolved config in it, the CSV,
+ * and the paths the children need; an exit status, or -1 to go on */
+static int prepare(session *b)
+{
+    const nl_config *cfg = b->cfg;
+    nl_error err = {0};
+    if (b->o.keep) {
+        if (nl_make_dirs(b->o.keep, &err) != NL_OK)
             return nl_cmd_report("bench", &err);
-        }
-        nl_copy_string(dir, sizeof dir, o.keep);
+        nl_copy_string(b->dir, sizeof b->dir, b->o.keep);
     } else {
-        nl_copy_string(dir, sizeof dir, "/tmp/normlab-bench-run-XXXXXX");
-        if (!mkdtemp(dir)) {
-            free(cfg);
+        nl_copy_string(b->dir, sizeof b->dir, "/tmp/normlab-bench-run-XXXXXX");
+        if (!mkdtemp(b->dir)) {
+            b->dir[0] = '\0';
             fprintf(stderr, "normlab bench: cannot make a scratch directory: %s\n", strerror(errno));
             return 1;
         }
     }
-    const bool lm = nl_model_spec_tokens(&cfg->model);
-    const int batch = cfg->train.batch_size;
-    const double per_step = (double)batch * (lm ? cfg->model.context : 1);
-    run_output out = {.config = o.config, .model = nl_name_of(&nl_arch_names, cfg->model.arch),
-                      .norm = nl_name_of(&nl_norm_names, cfg->model.norm.kind), .batch = batch,
-                      .unit = lm ? "tokens" : "samples", .per_sample = lm ? cfg->model.context : 1};
-    nl_bench_machine_describe(&out.machine);
-    nl_bench_describe_setting(out.setting, sizeof out.setting);
-    int status = 0;
-    nl_backend *be = NULL;
-    char resolved[1200];
-    nl_path_join(resolved, sizeof resolved, dir, "config.yaml");
-    FILE *rf = fopen(resolved, "w");
+    nl_path_join(b->resolved, sizeof b->resolved, b->dir, "config.yaml");
+    FILE *rf = fopen(b->resolved, "w");
     if (!rf || nl_config_write(cfg, rf, &err) != NL_OK || fclose(rf) != 0) {
         if (!err.msg[0])
-            nl_fail(&err, NL_ERR_IO, "%s: %s", resolved, strerror(errno));
-        status = nl_cmd_report("bench", &err);
-        goto done;
+            nl_fail(&err, NL_ERR_IO, "%s: %s", b->resolved, strerror(errno));
+        return nl_cmd_report("bench", &err);
     }
-    if (o.csv) {
-        if (nl_csv_open(&out.csv, o.csv, run_columns, N_RUN_COLUMNS, &err) != NL_OK) {
-            status = nl_cmd_report("bench", &err);
-            goto done;
-        }
-        out.open = true;
+    if (b->o.csv) {
+        if (nl_csv_open(&b->out.csv, b->o.csv, run_columns, N_RUN_COLUMNS, &err) != NL_OK)
+            return nl_cmd_report("bench", &err);
+        b->out.open = true;
     }
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    {
-        char cpu[512];
-        const nl_bench_machine *m = &out.machine;
-        printf("normlab bench --run %s (normlab %s, commit %s)\n", o.config, NORMLAB_VERSION,
-               NORMLAB_GIT_COMMIT);
-        printf("cpu: %s\n", nl_backend_cpu_description(cpu, sizeof cpu));
-        printf("machine: %s; %s (built for %s); OpenBLAS core %s; setting %s\n",
-               m->cpu_model[0] ? m->cpu_model : "unknown CPU", m->isa, m->build_isa,
-               m->openblas_core, out.setting);
-        printf("model: %s, norm %s, batch %d, %ld steps; steady state: the train rows after the "
-               "first window and the first %.0f%% of the steps, evaluations taken out; rates in "
-               "%s/s\n",
-               out.model, out.norm, batch, plan.total_steps, 100 * o.skip, out.unit);
-        printf("runs in %s%s\n\n", dir, o.keep ? "" : " (removed at the end)");
-        printf("  %5s %-8s %7s %12s %9s %12s %9s %9s %9s %6s\n", "round", "side", "threads",
-               "steady/s", "ms/step", "run/s", "eval s", "process s", "cpu s", "load");
-    }
-
-    /* what the resolved config leaves to defaults the script cannot know:
-     * the dataset's path (text: the build's corpus) and the synthetic
-     * splits' sizes */
-    char data_path[1100], sizes[64];
-    nl_copy_string(data_path, sizeof data_path,
+    nl_copy_string(b->data_path, sizeof b->data_path,
                    cfg->data.path[0] ? cfg->data.path : nl_data_default_path(cfg->data.kind));
-    if (plan.tokens)
-        snprintf(sizes, sizeof sizes, "%ld,%ld", plan.token_data.train_length,
-                 plan.token_data.valid_length);
+    if (b->plan.tokens)
+        snprintf(b->sizes, sizeof b->sizes, "%ld,%ld", b->plan.token_data.train_length,
+                 b->plan.token_data.valid_length);
     else
-        snprintf(sizes, sizeof sizes, "%ld,%ld", plan.data.train_n, plan.data.test_n);
-    char self[1024];
-    const ssize_t self_len = readlink("/proc/self/exe", self, sizeof self - 1);
+        snprintf(b->sizes, sizeof b->sizes, "%ld,%ld", b->plan.data.train_n, b->plan.data.test_n);
+    const ssize_t self_len = readlink("/proc/self/exe", b->self, sizeof b->self - 1);
     if (self_len <= 0) {
         fprintf(stderr, "normlab bench: cannot find this program (/proc/self/exe)\n");
-        status = 1;
-        goto done;
+        return 1;
     }
-    self[self_len] = '\0';
+    b->self[self_len] = '\0';
+    return -1;
+}
 
-    double v_normlab[MAX_ROUNDS], v_torch[MAX_ROUNDS], v_step[MAX_ROUNDS], v_ratio[MAX_ROUNDS],
-        v_step_ratio[MAX_ROUNDS], v_proc_ratio[MAX_ROUNDS], v_run[MAX_ROUNDS],
-        v_step_median[MAX_ROUNDS], v_cpu_ratio[MAX_ROUNDS];
-    int n_normlab = 0, n_torch = 0, n_step = 0, n_ratio = 0, n_step_ratio = 0;
-    int last_threads = o.threads;
-    for (int round = 1; round <= o.rounds && status == 0; round++) {
-        /* odd rounds normlab first, even rounds the others first: a drift in
-         * the machine's load falls on both sides alike */
-        const char *order[3];
-        int n_order = 0;
-        const bool normlab_first = round % 2 == 1;
-        if (normlab_first)
-            order[n_order++] = "normlab";
-        if (o.torch)
-            order[n_order++] = "torch";
-        if (o.step)
-            order[n_order++] = "step";
-        if (!normlab_first)
-            order[n_order++] = "normlab";
-        side got[3];
-        side *sn = NULL, *st = NULL, *ss = NULL;
-        for (int j = 0; j < n_order && status == 0; j++) {
-            side *s = &got[j];
-            memset(s, 0, sizeof *s);
-            nl_copy_string(s->impl, sizeof s->impl, order[j]);
-            s->load1 = load_average();
-            char what[64];
-            snprintf(what, sizeof what, "round %d, %s", round, order[j]);
-            if (!strcmp(order[j], "step")) {
-                if (!be) {
-                    const nl_backend_options bo = {.threads = last_threads,
-                                                   .keep_subnormals = !cfg->flush_subnormals};
-                    if (nl_backend_open(NL_DEVICE_CPU, &bo, &be, &err) != NL_OK) {
-                        status = nl_cmd_report("bench", &err);
-                        break;
-                    }
-                }
-                if (!time_step(be, cfg, &plan, s)) {
-                    status = 1;
-                    break;
-                }
-                ss = s;
-            } else {
-                char run_dir[1200], log[1300], threads[16];
-                snprintf(run_dir, sizeof run_dir, "%s/%s-%d", dir, order[j], round);
-                snprintf(log, sizeof log, "%s.log", run_dir);
-                snprintf(threads, sizeof threads, "%d", last_threads);
-                char *args[2 * MAX_SETS + 16];
-                int na = 0;
-                const bool torch = !strcmp(order[j], "torch");
-                if (torch) {
-                    args[na++] = (char *)o.python;
-                    args[na++] = (char *)o.peer;
-                    args[na++] = resolved;
-                    args[na++] = "--out";
-                    args[na++] = run_dir;
-                    if (last_threads > 0) {
-                        args[na++] = "--threads";
-                        args[na++] = threads;
-                    }
-                    args[na++] = "--data-path";
-                    args[na++] = data_path;
-                    args[na++] = "--sizes";
-                    args[na++] = sizes;
-                } else {
-                    args[na++] = self;
-                    args[na++] = "run";
-                    args[na++] = (char *)o.config;
-                    for (int k = 0; k < o.n_sets; k++) {
-                        args[na++] = "--set";
-                        args[na++] = (char *)o.sets[k];
-                    }
-                    args[na++] = "--out";
-                    args[na++] = run_dir;
-                    args[na++] = "--quiet";
-                    if (o.threads > 0) {
-                        args[na++] = "--threads";
-                        args[na++] = threads;
-                    }
-                }
-                args[na] = NULL;
-                /* both sides in this process's environment: the OpenMP
-                 * spin bound normlab sets for itself (cmd/main.c) holds
-                 * for PyTorch's libgomp too, which unbounded spins its
-                 * team to a crawl on a busy machine (a 2-block LM: 425
-                 * against 3957 tokens/s at a load of 13 on 2 cores) */
-                const int code = run_child(args, log, &s->process_s, &s->process_cpu_s);
-                if (code != 0) {
-                    fprintf(stderr, "normlab bench: %s: exit status %d\n", what, code);
-                    show_log_tail(log);
-                    status = 1;
-                    break;
-                }
-                if (!read_side(run_dir, what, o.skip, per_step, s)) {
-                    status = 1;
-                    break;
-                }
-                if (torch) {
-                    st = s;
-                } else {
-                    sn = s;
-                    if (!out.cpu_kernels[0])
-                        nl_copy_string(out.cpu_kernels, sizeof out.cpu_kernels, s->cpu_kernels);
-                    if (o.threads == 0 && last_threads == 0)
-                        last_threads = s->threads;
-                }
-            }
-            if (s->ok) {
-                char run_s[32] = "", eval_s[32] = "", proc_s[32] = "", cpu_s[32] = "";
-                if (strcmp(s->impl, "step")) {
-                    snprintf(run_s, sizeof run_s, "%.1f", s->run_per_s);
-                    snprintf(eval_s, sizeof eval_s, "%.2f", s->rec.eval_s);
-                    snprintf(proc_s, sizeof proc_s, "%.2f", s->process_s);
-                    snprintf(cpu_s, sizeof cpu_s, "%.2f", s->process_cpu_s);
-                }
-                printf("  %5d %-8s %7d %12.1f %9.3f %12s %9s %9s %9s %6.2f\n", round, s->impl,
-                       s->threads, s->steady_per_s, s->step_ms, run_s, eval_s, proc_s, cpu_s,
-                       s->load1);
-            }
+static void describe_output(session *b)
+{
+    const nl_config *cfg = b->cfg;
+    const bool lm = nl_model_spec_tokens(&cfg->model);
+    const int batch = cfg->train.batch_size;
+    b->per_step = (double)batch * (lm ? cfg->model.context : 1);
+    b->out = (run_output){.config = b->o.config, .model = nl_name_of(&nl_arch_names, cfg->model.arch),
+                          .norm = nl_name_of(&nl_norm_names, cfg->model.norm.kind), .batch = batch,
+                          .unit = lm ? "tokens" : "samples", .per_sample = lm ? cfg->model.context : 1};
+    nl_bench_machine_describe(&b->out.machine);
+    nl_bench_describe_setting(b->out.setting, sizeof b->out.setting);
+}
+
+static void print_header(const session *b)
+{
+    char cpu[512];
+    const nl_bench_machine *m = &b->out.machine;
+    printf("normlab bench --run %s (normlab %s, commit %s)\n", b->o.config, NORMLAB_VERSION,
+           NORMLAB_GIT_COMMIT);
+    printf("cpu: %s\n", nl_backend_cpu_description(cpu, sizeof cpu));
+    printf("machine: %s; %s (built for %s); OpenBLAS core %s; setting %s\n",
+           m->cpu_model[0] ? m->cpu_model : "unknown CPU", m->isa, m->build_isa, m->openblas_core,
+           b->out.setting);
+    printf("model: %s, norm %s, batch %d, %ld steps; steady state: the train rows after the "
+           "first window and the first %.0f%% of the steps, evaluations taken out; rates in "
+           "%s/s\n",
+           b->out.model, b->out.norm, b->out.batch, b->plan.total_steps, 100 * b->o.skip, b->out.unit);
+    printf("runs in %s%s\n\n", b->dir, b->o.keep ? "" : " (removed at the end)");
+    printf("  %5s %-8s %7s %12s %9s %12s %9s %9s %9s %6s\n", "round", "side", "threads", "steady/s",
+           "ms/step", "run/s", "eval s", "process s", "cpu s", "load");
+}
+
+/* the child's command line: the PyTorch script on the resolved config, or
+ * `normlab run` on the config as given */
+static void child_args(const session *b, bool torch, char *run_dir, char *threads, char **args)
+{
+    const run_options *o = &b->o;
+    int na = 0;
+    if (torch) {
+        args[na++] = (char *)o->python;
+        args[na++] = (char *)o->peer;
+        args[na++] = (char *)b->resolved;
+        args[na++] = "--out";
+        args[na++] = run_dir;
+        if (b->last_threads > 0) {
+            args[na++] = "--threads";
+            args[na++] = threads;
         }
-        if (status)
-            break;
-        double ratio = NAN;
-        if (sn) {
-            v_normlab[n_normlab++] = sn->steady_per_s;
-            v_run[n_normlab - 1] = sn->run_per_s;
+        args[na++] = "--data-path";
+        args[na++] = (char *)b->data_path;
+        args[na++] = "--sizes";
+        args[na++] = (char *)b->sizes;
+    } else {
+        args[na++] = (char *)b->self;
+        args[na++] = "run";
+        args[na++] = (char *)o->config;
+        for (int k = 0; k < o->n_sets; k++) {
+            args[na++] = "--set";
+            args[na++] = (char *)o->sets[k];
         }
-        if (sn && st) {
-            v_torch[n_torch++] = st->steady_per_s;
-            ratio = sn->steady_per_s / st->steady_per_s;
-            v_ratio[n_ratio] = ratio;
-            v_cpu_ratio[n_ratio] = st->process_cpu_s / sn->process_cpu_s;
-            v_proc_ratio[n_ratio++] = st->process_s / sn->process_s;
+        args[na++] = "--out";
+        args[na++] = run_dir;
+        args[na++] = "--quiet";
+        if (o->threads > 0) {
+            args[na++] = "--threads";
+            args[na++] = threads;
         }
-        if (sn && ss) {
-            v_step_median[n_step] = ss->median_per_s;
-            v_step[n_step++] = ss->steady_per_s;
-            v_step_ratio[n_step_ratio++] = sn->steady_per_s / ss->steady_per_s;
-        }
-        for (int j = 0; j < n_order && status == 0; j++)
-            status = emit_side(&out, round, j + 1, &got[j],
-                               &got[j] == sn ? ratio : NAN);
     }
-    if (status == 0) {
-        char fmt[32];
-        snprintf(fmt, sizeof fmt, "%%.1f %s/s", out.unit);
-        printf("\nover the rounds:\n");
-        print_spread("normlab run, steady", v_normlab, n_normlab, fmt);
-        print_spread("normlab run, whole", v_run, n_normlab, fmt);
-        print_spread("PyTorch script, steady", v_torch, n_torch, fmt);
-        print_spread("step alone (mean)", v_step, n_step, fmt);
-        print_spread("step alone (median rep)", v_step_median, n_step, fmt);
-        print_spread("ratio normlab / PyTorch", v_ratio, n_ratio, "%.3f");
-        print_spread("process time PyTorch/normlab", v_proc_ratio, n_ratio, "%.3f");
-        print_spread("process CPU s PyTorch/normlab", v_cpu_ratio, n_ratio, "%.3f");
-        print_spread("run / step alone", v_step_ratio, n_step_ratio, "%.3f");
+    args[na] = NULL;
+}
+
+/* one side of a round as a child process (normlab or torch); false on failure */
+static bool time_child(session *b, int round, const char *impl, side *s)
+{
+    char run_dir[1200], log[1300], threads[16], what[64];
+    snprintf(run_dir, sizeof run_dir, "%s/%s-%d", b->dir, impl, round);
+    snprintf(log, sizeof log, "%s.log", run_dir);
+    snprintf(threads, sizeof threads, "%d", b->last_threads);
+    snprintf(what, sizeof what, "round %d, %s", round, impl);
+    const bool torch = !strcmp(impl, "torch");
+    char *args[2 * MAX_SETS + 16];
+    child_args(b, torch, run_dir, threads, args);
+    /* both sides in this process's environment: the OpenMP spin bound
+     * normlab sets for itself (cmd/main.c) holds for PyTorch's libgomp
+     * too, which unbounded spins its team to a crawl on a busy machine */
+    const int code = run_child(args, log, &s->process_s, &s->process_cpu_s);
+    if (code != 0) {
+        fprintf(stderr, "normlab bench: %s: exit status %d\n", what, code);
+        show_log_tail(log);
+        return false;
     }
-    if (out.open && nl_csv_close(&out.csv, &err) != NL_OK && status == 0)
+    if (!read_side(run_dir, what, b->o.skip, b->per_step, s))
+        return false;
+    if (!torch) {
+        if (!b->out.cpu_kernels[0])
+            nl_copy_string(b->out.cpu_kernels, sizeof b->out.cpu_kernels, s->cpu_kernels);
+        if (b->o.threads == 0 && b->last_threads == 0)
+            b->last_threads = s->threads;
+    }
+    return true;
+}
+
+/* the training step alone, in this process; false on failure */
+static bool time_step_side(session *b, side *s)
+{
+    if (!b->be) {
+        nl_error err = {0};
+        const nl_backend_options bo = {.threads = b->last_threads,
+                                       .keep_subnormals = !b->cfg->flush_subnormals};
+        if (nl_backend_open(NL_DEVICE_CPU, &bo, &b->be, &err) != NL_OK) {
+            nl_cmd_report("bench", &err);
+            return false;
+        }
+    }
+    return time_step(b->be, b->cfg, &b->plan, s);
+}
+
+static void print_side(int round, const side *s)
+{
+    char run_s[32] = "", eval_s[32] = "", proc_s[32] = "", cpu_s[32] = "";
+    if (strcmp(s->impl, "step")) {
+        snprintf(run_s, sizeof run_s, "%.1f", s->run_per_s);
+        snprintf(eval_s, sizeof eval_s, "%.2f", s->rec.eval_s);
+        snprintf(proc_s, sizeof proc_s, "%.2f", s->process_s);
+        snprintf(cpu_s, sizeof cpu_s, "%.2f", s->process_cpu_s);
+    }
+    printf("  %5d %-8s %7d %12.1f %9.3f %12s %9s %9s %9s %6.2f\n", round, s->impl, s->threads,
+           s->steady_per_s, s->step_ms, run_s, eval_s, proc_s, cpu_s, s->load1);
+}
+
+/* the round's sides into the series over the rounds; the ratio for normlab's row */
+static double gather_round(session *b, const side *sn, const side *st, const side *ss)
+{
+    double ratio = NAN;
+    if (sn) {
+        b->v_normlab[b->n_normlab] = sn->steady_per_s;
+        b->v_run[b->n_normlab++] = sn->run_per_s;
+    }
+    if (sn && st) {
+        b->v_torch[b->n_torch++] = st->steady_per_s;
+        ratio = sn->steady_per_s / st->steady_per_s;
+        b->v_ratio[b->n_ratio] = ratio;
+        b->v_cpu_ratio[b->n_ratio] = st->process_cpu_s / sn->process_cpu_s;
+        b->v_proc_ratio[b->n_ratio++] = st->process_s / sn->process_s;
+    }
+    if (sn && ss) {
+        b->v_step_median[b->n_step] = ss->median_per_s;
+        b->v_step[b->n_step++] = ss->steady_per_s;
+        b->v_step_ratio[b->n_step_ratio++] = sn->steady_per_s / ss->steady_per_s;
+    }
+    return ratio;
+}
+
+/* one round: odd rounds normlab first, even rounds the others first, so
+ * a drift in the machine's load falls on both sides alike; an exit status */
+static int run_round(session *b, int round)
+{
+    const char *order[3];
+    int n_order = 0;
+    const bool normlab_first = round % 2 == 1;
+    if (normlab_first)
+        order[n_order++] = "normlab";
+    if (b->o.torch)
+        order[n_order++] = "torch";
+    if (b->o.step)
+        order[n_order++] = "step";
+    if (!normlab_first)
+        order[n_order++] = "normlab";
+    side got[3];
+    const side *sn = NULL, *st = NULL, *ss = NULL;
+    for (int j = 0; j < n_order; j++) {
+        side *s = &got[j];
+        memset(s, 0, sizeof *s);
+        nl_copy_string(s->impl, sizeof s->impl, order[j]);
+        s->load1 = load_average();
+        const bool step = !strcmp(order[j], "step");
+        if (!(step ? time_step_side(b, s) : time_child(b, round, order[j], s)))
+            return 1;
+        *(step ? &ss : !strcmp(order[j], "torch") ? &st : &sn) = s;
+        if (s->ok)
+            print_side(round, s);
+    }
+    const double ratio = gather_round(b, sn, st, ss);
+    int status = 0;
+    for (int j = 0; j < n_order && status == 0; j++)
+        status = emit_side(&b->out, round, j + 1, &got[j], &got[j] == sn ? ratio : NAN);
+    return status;
+}
+
+static void print_summary(const session *b)
+{
+    char fmt[32];
+    snprintf(fmt, sizeof fmt, "%%.1f %s/s", b->out.unit);
+    printf("\nover the rounds:\n");
+    print_spread("normlab run, steady", b->v_normlab, b->n_normlab, fmt);
+    print_spread("normlab run, whole", b->v_run, b->n_normlab, fmt);
+    print_spread("PyTorch script, steady", b->v_torch, b->n_torch, fmt);
+    print_spread("step alone (mean)", b->v_step, b->n_step, fmt);
+    print_spread("step alone (median rep)", b->v_step_median, b->n_step, fmt);
+    print_spread("ratio normlab / PyTorch", b->v_ratio, b->n_ratio, "%.3f");
+    print_spread("process time PyTorch/normlab", b->v_proc_ratio, b->n_ratio, "%.3f");
+    print_spread("process CPU s PyTorch/normlab", b->v_cpu_ratio, b->n_ratio, "%.3f");
+    print_spread("run / step alone", b->v_step_ratio, b->n_step_ratio, "%.3f");
+}
+
+int nl_cmd_bench_run(int argc, char **argv)
+{
+    session *b = calloc(1, sizeof *b);
+    if (!b)
+        return 1;
+    bool help = false;
+    int status = parse_run_options(argc, argv, &b->o, &help);
+    if (!status && help)
+        usage(stdout);
+    if (status || help) {
+        free(b);
+        return status;
+    }
+    b->cfg = calloc(1, sizeof *b->cfg);
+    status = b->cfg ? load_and_check(b) : 1;
+    /* everything is checked: from here on things are written */
+    if (status < 0) {
+        b->last_threads = b->o.threads;
+        describe_output(b);
+        status = prepare(b);
+    }
+    if (status < 0) {
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        print_header(b);
+        status = 0;
+        for (int round = 1; round <= b->o.rounds && status == 0; round++)
+            status = run_round(b, round);
+        if (status == 0)
+            print_summary(b);
+    }
+    nl_error err = {0};
+    if (b->out.open && nl_csv_close(&b->out.csv, &err) != NL_OK && status == 0)
         status = nl_cmd_report("bench", &err);
-done:
-    if (be)
-        nl_backend_close(be);
-    if (!o.keep)
-        remove_tree(dir);
-    free(cfg);
+    if (b->be)
+        nl_backend_close(b->be);
+    if (!b->o.keep && b->dir[0])
+        remove_tree(b->dir);
+    free(b->cfg);
+    free(b);
     return status;
 }
