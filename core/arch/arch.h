@@ -1,7 +1,8 @@
-/* Architectures built from a spec (the kinds of nl_arch_names). They sit above the
- * layers and the builder: nl_model_build, nl_model_check and nl_model_plan
- * (declared in model/model.h, defined in arch.c) hand the builder the
- * spec's architecture as its graph. */
+/* Architectures built from a spec (the rows of core/arch/registry.c, one
+ * builder file each). They sit above the layers and the builder:
+ * nl_model_build, nl_model_check and nl_model_plan (declared in
+ * model/model.h, defined in arch.c) hand the builder the spec's
+ * architecture as its graph. */
 #ifndef NL_ARCH_H
 #define NL_ARCH_H
 

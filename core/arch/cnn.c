@@ -22,7 +22,8 @@ nl_act *nl_arch_build_cnn(nl_builder *b, const nl_model_spec *spec, nl_act *inpu
             index++;
             snprintf(name, sizeof name, "conv%d", index);
             x = nl_arch_conv(b, spec, name, x, spec->widths[s], 3, 1, feeds_norm);
-            x = nl_arch_norm_and_act(b, spec, x, index, fuse_relu_pool && j == spec->convs_per_stage - 1);
+            const bool last = j == spec->convs_per_stage - 1;
+            x = nl_arch_norm_and_act(b, spec, x, index, fuse_relu_pool && last);
         }
         if (!x)
             break;

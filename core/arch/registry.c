@@ -88,6 +88,7 @@ static const nl_arch_info rows[] = {
 _Static_assert(sizeof rows / sizeof rows[0] == NL_ARCH_COUNT, "one table row per nl_arch");
 _Static_assert(offsetof(nl_arch_info, id) == 0, "nl_arch_names reads the rows as name entries");
 _Static_assert(NL_PLACE_COUNT <= 32, "placements are bits of an unsigned");
+_Static_assert(NL_ARCH_COUNT <= 32, "the schema's when masks hold an architecture per bit");
 
 const nl_name_table nl_arch_names = {"architecture", &rows[0].id, NL_ARCH_COUNT, sizeof rows[0]};
 

@@ -13,12 +13,16 @@
  *   3. core/arch/<name>.c: the builder, from the parts in core/arch/parts.h;
  *   4. core/config/schema.c: a row for each config key only it reads, with
  *      .when_key = "model.arch" (which architectures a key applies to comes
- *      from the rows' `keys`, not from the schema);
+ *      from the rows' `keys`, not from the schema; a key another
+ *      architecture already reads, as model.d_model, needs only its name in
+ *      the row). A key that is new altogether also needs its field in
+ *      nl_model_spec and its default in nl_model_spec_defaults
+ *      (core/model/spec.{h,c});
  *   5. its goldens: a case in tests/golden/make_goldens.py, the fixture it
  *      writes under tests/fixtures/, and the test that reads it;
- *   6. configs/README.md: run tests/test_arch_registry with
- *      NL_UPDATE_README=1 to regenerate the architecture table (and
- *      test_config for the key table).
+ *   6. configs/README.md: the architecture table and the key table are
+ *      generated; rerun tests/test_arch_registry and tests/test_config with
+ *      NL_UPDATE_README=1.
  * Nothing else: tests/test_arch_registry checks every row is complete and
  * that the schema, `normlab list` and the docs know it. */
 #ifndef NL_ARCH_REGISTRY_H

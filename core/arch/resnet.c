@@ -28,7 +28,8 @@ static nl_act *basic_block_post(nl_builder *b, const nl_model_spec *spec, const 
         snprintf(sn, sizeof sn, "%s.shortcut.norm", prefix);
         shortcut = nl_arch_norm(b, spec, sn, nl_arch_conv(b, spec, sc, x, width, 1, stride, true));
     }
-    nl_act *y = nl_arch_act(b, spec, n3, nl_arch_norm(b, spec, n2, nl_arch_conv(b, spec, n1, x, width, 3, stride, true)));
+    nl_act *y = nl_arch_conv(b, spec, n1, x, width, 3, stride, true);
+    y = nl_arch_act(b, spec, n3, nl_arch_norm(b, spec, n2, y));
     y = nl_arch_norm(b, spec, n5, nl_arch_conv(b, spec, n4, y, width, 3, 1, true));
     if (!y || !shortcut)
         return NULL;
@@ -53,7 +54,8 @@ static nl_act *basic_block_pre(nl_builder *b, const nl_model_spec *spec, const c
         snprintf(sc, sizeof sc, "%s.shortcut.conv", prefix);
         shortcut = nl_arch_conv(b, spec, sc, pre, width, 1, stride, false);
     }
-    nl_act *y = nl_arch_act(b, spec, n5, nl_arch_norm(b, spec, n4, nl_arch_conv(b, spec, n3, pre, width, 3, stride, true)));
+    nl_act *y = nl_arch_conv(b, spec, n3, pre, width, 3, stride, true);
+    y = nl_arch_act(b, spec, n5, nl_arch_norm(b, spec, n4, y));
     y = nl_arch_conv(b, spec, n6, y, width, 3, 1, false);
     if (!y || !shortcut)
         return NULL;

@@ -114,7 +114,8 @@ static nl_act *lm_branch(nl_builder *b, const nl_model_spec *spec, const char *b
     snprintf(norm_out, sizeof norm_out, "norm%d_out", index);
     snprintf(add, sizeof add, "%s.add%d", block, index);
     const nl_placement p = spec->norm.placement;
-    nl_act *h = (p == NL_PLACE_PRE || p == NL_PLACE_PERI) ? nl_arch_tfm_norm(b, spec, block, norm_in, x) : x;
+    const bool norm_before = p == NL_PLACE_PRE || p == NL_PLACE_PERI;
+    nl_act *h = norm_before ? nl_arch_tfm_norm(b, spec, block, norm_in, x) : x;
     nl_act *f = index == 1 ? lm_attention(b, spec, block, h) : nl_arch_tfm_mlp(b, spec, block, h);
     if (p == NL_PLACE_PERI)
         f = nl_arch_tfm_norm(b, spec, block, norm_out, f);
