@@ -1448,8 +1448,9 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
         spec.in_h = spec.in_w = 8;
         spec.widths[0] = 32;
         spec.widths[1] = 24;
-    } else if (tc->arch == NL_ARCH_VIT) {
-        /* 9 patches of 4x4x3, 2 blocks of 16 features */
+    } else if (tc->arch == NL_ARCH_VIT || tc->arch == NL_ARCH_MIXER) {
+        /* 9 patches of 4x4x3, 2 blocks of 16 features (the mixer's token
+         * MLP 9 -> 8 -> 9 per feature) */
         spec.in_c = 3;
         spec.in_h = spec.in_w = 12;
         spec.patch = 4;
@@ -1576,14 +1577,21 @@ static void add_smooth_cases(void)
                                                   .clip = 0.5f, .smooth = true};
 }
 
-/* the vit (GELU and softmax: smooth), in the tokens case with the other
- * transformer tests: a class token with layer norm before each block and
- * clipping, the tokens' mean with batch norm after */
-static const train_case vit_cases[] = {
+/* the image token models (GELU and softmax: smooth), in the tokens case
+ * with the other transformer tests. The vit: a class token with layer
+ * norm before each block and clipping, the tokens' mean with batch norm
+ * after. The mixer (its token transposes are patchify's 1x1 patches):
+ * layer norm before each branch with AdamW and clipping, batch norm
+ * before each with SGD */
+static const train_case image_token_cases[] = {
     {NL_ARCH_VIT, NL_NORM_LAYER, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG, .optim = NL_OPTIM_ADAMW,
      .clip = 1.0f, .token_pool = NL_TOKEN_POOL_CLS, .smooth = true},
     {NL_ARCH_VIT, NL_NORM_BATCH, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG, .optim = NL_OPTIM_ADAMW,
      .token_pool = NL_TOKEN_POOL_MEAN, .smooth = true},
+    {NL_ARCH_MIXER, NL_NORM_LAYER, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG,
+     .optim = NL_OPTIM_ADAMW, .clip = 1.0f, .smooth = true},
+    {NL_ARCH_MIXER, NL_NORM_BATCH, NL_PLACE_PRE, NL_ACT_TANH, NL_POOL_AVG, .optim = NL_OPTIM_SGD,
+     .smooth = true},
 };
 
 /* STEPS steps on each backend: the GPU's losses within 1e-3 of the CPU's */
@@ -1609,9 +1617,9 @@ START_TEST(test_training_parity)
 }
 END_TEST
 
-START_TEST(test_vit_training_parity)
+START_TEST(test_image_token_training_parity)
 {
-    check_training_parity(&vit_cases[_i]);
+    check_training_parity(&image_token_cases[_i]);
 }
 END_TEST
 
@@ -2177,8 +2185,8 @@ int main(void)
     tcase_add_test(tokens, test_attention);
     tcase_add_test(tokens, test_attention_too_wide);
     tcase_add_test(tokens, test_vit_ops);
-    tcase_add_loop_test(tokens, test_vit_training_parity, 0,
-                        (int)(sizeof vit_cases / sizeof vit_cases[0]));
+    tcase_add_loop_test(tokens, test_image_token_training_parity, 0,
+                        (int)(sizeof image_token_cases / sizeof image_token_cases[0]));
     tcase_add_loop_test(tokens, test_lm_training_parity, 0,
                         (int)(sizeof lm_cases / sizeof lm_cases[0]));
     suite_add_tcase(s, tokens);

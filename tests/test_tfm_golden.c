@@ -6,8 +6,9 @@
  * every placement with and without QK-norm and with each normalizer
  * placeable on tokens, tied and untied (logits, loss, every parameter's
  * gradient); 20 steps of a 2-layer LM trained with SGD and with AdamW
- * plus clipping from the same weights on the same batches; and 20 AdamW
- * steps of the vit (class token and mean pooling). Each model case
+ * plus clipping from the same weights on the same batches; 20 AdamW
+ * steps of the vit (class token and mean pooling); and 20 steps of the
+ * MLP-Mixer with AdamW and with SGD. Each model case
  * carries its own shape and names, so this file lists no cases. */
 #include <math.h>
 #include <stdio.h>
@@ -326,38 +327,77 @@ START_TEST(test_lm_training)
 }
 END_TEST
 
-/* the vit cases ("<case>.vit", VIT_SPEC of make_goldens.py): AdamW with
- * clipping from PyTorch's weights on its images, the loss at every step
- * and the final parameters to the LM's tolerances */
-START_TEST(test_vit_training)
+/* an image token model's spec from its case's "<case>.vit" (VIT_SPEC of
+ * make_goldens.py) or "<case>.mixer" (MIXER_SPEC); false for any other
+ * tensor. *batch: the case's batch, c: the case's name. */
+static bool image_case(const tu_fixture *fx, int i, nl_model_spec *spec, int *batch, char c[64])
+{
+    static const struct {
+        const char *suffix;
+        nl_arch arch;
+    } kinds[] = {{".vit", NL_ARCH_VIT}, {".mixer", NL_ARCH_MIXER}};
+    const char *name = fx->tensors[i].name;
+    const size_t len = strlen(name);
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        const size_t tail = strlen(kinds[k].suffix);
+        if (len <= tail || len - tail >= 64 || strcmp(name + len - tail, kinds[k].suffix) != 0)
+            continue;
+        snprintf(c, 64, "%.*s", (int)(len - tail), name);
+        const int32_t *s = fx->tensors[i].data;
+        nl_model_spec_defaults(spec);
+        spec->arch = kinds[k].arch;
+        int groups;
+        if (spec->arch == NL_ARCH_VIT) {
+            spec->d_model = s[0], spec->heads = s[1], spec->layers = s[2], spec->patch = s[3];
+            spec->mlp_ratio = s[4], spec->qk_norm = s[5];
+            spec->token_pool = s[6] ? NL_TOKEN_POOL_MEAN : NL_TOKEN_POOL_CLS;
+            spec->classes = s[7], *batch = s[8], groups = s[9];
+            spec->in_c = s[10], spec->in_h = spec->in_w = s[11];
+        } else {
+            spec->d_model = s[0], spec->layers = s[1], spec->patch = s[2], spec->mlp_ratio = s[3];
+            spec->token_mlp_width = s[4], spec->classes = s[5], *batch = s[6], groups = s[7];
+            spec->in_c = s[8], spec->in_h = spec->in_w = s[9];
+        }
+        case_names(fx, c, spec, groups);
+        return true;
+    }
+    return false;
+}
+
+/* the image token models' cases (the vit: class token and mean pooling;
+ * the mixer: AdamW with RMSNorm, SGD with layer norm and without a
+ * normalizer): from
+ * PyTorch's weights on its images, AdamW with clipping where the case has
+ * ".adamw", SGD otherwise, the loss at every step and the final
+ * parameters to the LM's tolerances */
+START_TEST(test_image_training)
 {
     tu_fixture *fx = tu_fixture_load("tfm_goldens.nlfx");
-    int count = 0;
+    int count[NL_ARCH_COUNT] = {0};
     for (int i = 0; i < fx->count; i++) {
-        const char *name = fx->tensors[i].name;
-        const size_t len = strlen(name);
-        if (len < 5 || len - 4 >= 64 || strcmp(name + len - 4, ".vit") != 0)
-            continue;
-        char c[64];
-        snprintf(c, sizeof c, "%.*s", (int)(len - 4), name);
-        count++;
-        const int32_t *s = fx->tensors[i].data;
         nl_model_spec spec;
-        nl_model_spec_defaults(&spec);
-        spec.arch = NL_ARCH_VIT;
-        spec.d_model = s[0], spec.heads = s[1], spec.layers = s[2], spec.patch = s[3];
-        spec.mlp_ratio = s[4], spec.qk_norm = s[5];
-        spec.token_pool = s[6] ? NL_TOKEN_POOL_MEAN : NL_TOKEN_POOL_CLS;
-        spec.classes = s[7], spec.in_c = s[10], spec.in_h = spec.in_w = s[11];
-        case_names(fx, c, &spec, s[9]);
-        spec.optimizer_state_slots = nl_optim_info_of(NL_OPTIM_ADAMW)->state_slots;
-        nl_model *m = case_build(fx, c, &spec, s[8]);
+        int batch;
+        char c[64];
+        if (!image_case(fx, i, &spec, &batch, c))
+            continue;
+        count[spec.arch]++;
+        char key[200];
+        snprintf(key, sizeof key, "%.63s.adamw", c);
+        const tu_tensor *adamw = tu_find(fx, key);
+        const nl_optim_kind kind = adamw ? NL_OPTIM_ADAMW : NL_OPTIM_SGD;
+        spec.optimizer_state_slots = nl_optim_info_of(kind)->state_slots;
+        nl_model *m = case_build(fx, c, &spec, batch);
         nl_optim_spec optim;
-        nl_optim_spec_defaults(&optim, NL_OPTIM_ADAMW);
-        const float *hyper = getf(fx, c, "hyper"), *a = getf(fx, c, "adamw");
+        nl_optim_spec_defaults(&optim, kind);
+        const float *hyper = getf(fx, c, "hyper");
         optim.lr = hyper[0];
+        optim.momentum = hyper[1];
         optim.weight_decay = hyper[2];
-        optim.betas[0] = a[0], optim.betas[1] = a[1], optim.eps = a[2];
+        float clip = 0.0f;
+        if (adamw) {
+            const float *a = adamw->data;
+            optim.betas[0] = a[0], optim.betas[1] = a[1], optim.eps = a[2], clip = a[3];
+        }
         const tu_tensor *images = get(fx, c, "images");
         const int steps = images->dims[0], n = images->dims[1];
         const size_t per_step = images->count / (size_t)steps;
@@ -370,7 +410,8 @@ START_TEST(test_vit_training)
                                 labels + (size_t)step * n, n);
             nl_model_forward(m, n, NL_MODE_TRAIN);
             nl_model_backward(m, n);
-            nl_clip_grad_norm(m, a[3]);
+            if (clip > 0.0f)
+                nl_clip_grad_norm(m, clip);
             nl_optim_step(m, &optim, optim.lr, step);
             double metrics[2];
             nl_model_read_metrics(m, metrics);
@@ -379,7 +420,8 @@ START_TEST(test_vit_training)
         check_final_params(fx, c, m, steps, worst);
         nl_model_free(m);
     }
-    ck_assert_int_eq(count, 2);
+    ck_assert_int_eq(count[NL_ARCH_VIT], 2);
+    ck_assert_int_eq(count[NL_ARCH_MIXER], 3);
     tu_fixture_free(fx);
 }
 END_TEST
@@ -394,7 +436,7 @@ int main(void)
     tcase_add_loop_test(tc, test_gelu, 0, NL_GELU_COUNT);
     tcase_add_test(tc, test_lm_pass);
     tcase_add_test(tc, test_lm_training);
-    tcase_add_test(tc, test_vit_training);
+    tcase_add_test(tc, test_image_training);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

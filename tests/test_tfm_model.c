@@ -9,7 +9,9 @@
  * datasets, refuses what token runs do not take, a run reports its
  * losses in bits too, and batch norm's train-mode evaluation on tokens.
  * The vit: finite differences for every token normalizer in three
- * placements, class token and mean pooling; its refusals. */
+ * placements, class token and mean pooling; its refusals. The mixer:
+ * finite differences for every token normalizer before the branches and
+ * without a normalizer; the placements it refuses. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,6 +154,89 @@ START_TEST(test_vit_gradcheck)
     check_vit(kind, NL_PLACE_PRE, NL_TOKEN_POOL_CLS, false);
     check_vit(kind, NL_PLACE_POST, NL_TOKEN_POOL_MEAN, true);
     check_vit(kind, NL_PLACE_PERI, NL_TOKEN_POOL_CLS, true);
+}
+END_TEST
+
+/* the mixer: 2-channel 6x6 images in 2x2 patches (9 tokens), the lm's
+ * d_model, layers and mlp_ratio; the token MLP's default width (d_model /
+ * 2) or a narrower one; every parameter's gradient against central
+ * differences of the mean loss */
+static void check_mixer(nl_norm_kind kind, nl_placement placement, int token_mlp_width)
+{
+    enum { C = 2, SIDE = 6, CLASSES = 5 };
+    nl_backend *be = tu_cpu(2);
+    nl_model_spec spec;
+    lm_spec(&spec, kind, placement, false, false);
+    spec.arch = NL_ARCH_MIXER;
+    spec.classes = CLASSES;
+    spec.in_c = C, spec.in_h = spec.in_w = SIDE;
+    spec.patch = 2;
+    spec.token_mlp_width = token_mlp_width;
+    char what[160];
+    snprintf(what, sizeof what, "mixer/%s/%s/token_mlp_width %d",
+             nl_name_of(&nl_placement_names, placement), nl_name_of(&nl_norm_names, kind),
+             token_mlp_width);
+    nl_model *m = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_model_build(&spec, be, N, N, 5, &m, &err) == NL_OK, "%s: %s", what, err.msg);
+    const nl_param *fc1 = nl_model_param(m, "blocks.1.mlp_tokens.fc1.weight");
+    ck_assert_msg(fc1 && fc1->dims[0] == (token_mlp_width ? token_mlp_width : spec.d_model / 2) &&
+                      fc1->dims[1] == (SIDE / 2) * (SIDE / 2),
+                  "%s: the token MLP maps the 9 tokens", what);
+    float images[N * C * SIDE * SIDE];
+    int32_t labels[N] = {2, 0, 4};
+    tu_fill_normal(images, sizeof images / sizeof images[0], 23, 0.0f, 1.0f);
+    nl_model_load_batch(m, images, labels, N);
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i]->ndim == 1)
+            tu_fill_uniform(m->params[i]->data, m->params[i]->count, 40 + i, 0.5f, 1.5f);
+    mean_loss(m);
+    nl_model_backward(m, N);
+    for (int i = 0; i < m->n_params; i++) {
+        double max_grad;
+        const double max_diff = tu_param_fd_error(m, N, i, 100 + i, 5e-3f, &max_grad);
+        /* the floor as the vit's: gradients exactly zero (the token MLP's
+         * fc2 bias, a constant over a token's channels, under a norm that
+         * subtracts the mean) leave the float loss's noise over 2h */
+        ck_assert_msg(max_diff <= 1e-2 * max_grad + 3e-4,
+                      "%s: d %s: |fd - backward| %.3g, max |grad| %.3g", what,
+                      m->params[i]->name, max_diff, max_grad);
+    }
+    nl_model_free(m);
+}
+
+START_TEST(test_mixer_gradcheck)
+{
+    const nl_norm_kind kind = (nl_norm_kind)_i;
+    if (!nl_norm_info_of(kind)->tokens)
+        return;
+    check_mixer(kind, NL_PLACE_PRE, 0);
+    if (kind == NL_NORM_NONE)
+        check_mixer(kind, NL_PLACE_NONE, 5);
+}
+END_TEST
+
+/* the mixer places its normalizers before each branch or nowhere: the
+ * transformers' post and peri are refused, naming what it takes */
+START_TEST(test_mixer_placements)
+{
+    nl_model_spec spec;
+    lm_spec(&spec, NL_NORM_LAYER, NL_PLACE_PRE, false, false);
+    spec.arch = NL_ARCH_MIXER;
+    spec.in_c = 1, spec.in_h = spec.in_w = 8;
+    spec.patch = 4;
+    nl_error err = {0};
+    ck_assert_msg(nl_model_check(&spec, N, &err) == NL_OK, "%s", err.msg);
+    spec.norm.placement = NL_PLACE_NONE;
+    ck_assert_msg(nl_model_check(&spec, N, &err) == NL_OK, "%s", err.msg);
+    const nl_placement refused[] = {NL_PLACE_POST, NL_PLACE_PERI, NL_PLACE_BEFORE};
+    for (size_t k = 0; k < sizeof refused / sizeof refused[0]; k++) {
+        nl_error bad = {0};
+        spec.norm.placement = refused[k];
+        ck_assert_int_eq(nl_model_check(&spec, N, &bad), NL_ERR_CONFIG);
+        ck_assert_str_eq(bad.key, "model.norm.placement");
+        ck_assert_msg(strstr(bad.msg, "accepted: pre | none"), "%s", bad.msg);
+    }
 }
 END_TEST
 
@@ -413,6 +498,8 @@ int main(void)
     tcase_add_loop_test(tc, test_lm_refuses_image_norms, 0, NL_NORM_COUNT);
     tcase_add_test(tc, test_lm_needs_token_kernels);
     tcase_add_loop_test(tc, test_vit_gradcheck, 0, NL_NORM_COUNT);
+    tcase_add_loop_test(tc, test_mixer_gradcheck, 0, NL_NORM_COUNT);
+    tcase_add_test(tc, test_mixer_placements);
     tcase_add_test(tc, test_lm_causal_and_mean_over_tokens);
     tcase_add_loop_test(tc, test_lm_run_refusals, 0, (int)(sizeof bad_runs / sizeof bad_runs[0]));
     tcase_add_test(tc, test_lm_run);

@@ -68,6 +68,22 @@ static const nl_arch_info rows[] = {
                      .summary_keys = {"model.d_model", "model.layers", "model.heads",
                                       "model.patch"},
                      .build = nl_arch_build_vit},
+    [NL_ARCH_MIXER] = {{"mixer", "MLP-Mixer: image patches as tokens, blocks of an MLP across the tokens and one across the channels, a linear classifier"},
+                       .description = "the vit's patches and patch embedding; `layers` blocks of "
+                                      "an MLP across the tokens (per channel, token_mlp_width "
+                                      "wide, default d_model / 2) and the transformer's MLP "
+                                      "across the channels, each a residual branch with the "
+                                      "normalizer before it (Tolstikhin et al. 2021) or none; a "
+                                      "final norm, the tokens' mean, a linear classifier",
+                       .inputs = NL_ARCH_IN_IMAGES,
+                       .placements = PLACE(NL_PLACE_PRE) | PLACE(NL_PLACE_NONE),
+                       .default_placement = NL_PLACE_PRE, .norm_ndim = 3, BLOCKS_SIZE,
+                       .keys = {"model.d_model", "model.layers", "model.mlp_ratio", "model.gelu",
+                                "model.patch", "model.token_mlp_width"},
+                       .blocks = true,
+                       .summary_keys = {"model.d_model", "model.layers", "model.patch",
+                                        "model.token_mlp_width"},
+                       .build = nl_arch_build_mixer},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == NL_ARCH_COUNT, "one table row per nl_arch");
 _Static_assert(offsetof(nl_arch_info, id) == 0, "nl_arch_names reads the rows as name entries");

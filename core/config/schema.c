@@ -126,7 +126,7 @@ const nl_key_def nl_config_schema[] = {
      .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch",
      .doc = "attention heads; must divide d_model"},
     {.key = "model.layers", .type = NL_KT_INT, FIELD(model.layers), .lo = 0, .hi = NL_MAX_DEPTH,
-     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch", .doc = "transformer blocks"},
+     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch", .doc = "transformer (or mixer) blocks"},
     {.key = "model.context", .type = NL_KT_INT, FIELD(model.context), .lo = 1, .hi = 1 << 16,
      .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch",
      .doc = "tokens per training sequence (the position table's size)"},
@@ -148,6 +148,10 @@ const nl_key_def nl_config_schema[] = {
      .names = &nl_token_pool_names, .when_key = "model.arch",
      .doc = "what the classifier reads: a learned class token's output, or the mean over the "
             "tokens"},
+    {.key = "model.token_mlp_width", .type = NL_KT_INT, FIELD(model.token_mlp_width), .lo = 0,
+     .hi = NL_MAX_WIDTH, .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch",
+     .doc = "hidden width of the mixer's MLP across the tokens (per channel); 0 = d_model / 2 "
+            "(rounded up), the paper's at every size"},
     {.key = "model.bias", .type = NL_KT_BIAS, FIELD(model.bias),
      .doc = "biases of linear/conv layers; auto: none where a norm with a learned shift follows"},
     {.key = "model.init", .type = NL_KT_ENUM, FIELD(model.init), .names = &nl_init_names,

@@ -86,6 +86,10 @@ typedef struct {
     /* vit: the lm's blocks (d_model .. gelu above) over image patches */
     int patch;                 /* patch side; divides the image's height and width */
     nl_token_pool token_pool;  /* what the classifier reads: the class token or the mean */
+    /* mixer: the vit's patches, d_model, layers, mlp_ratio (the channel
+     * MLP) and gelu; the token MLP's hidden width (0: d_model / 2, rounded
+     * up) */
+    int token_mlp_width;
 } nl_model_spec;
 
 void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind);

@@ -606,9 +606,10 @@ def make_e2e_goldens():
 # written out by hand, GELU in both forms), normlab's lm architecture (one
 # block in every placement, with and without QK-norm, and the normalizers
 # placeable on tokens), 20 training steps of a 2-layer LM with SGD and
-# AdamW, and 20 AdamW steps of the vit on images. A model case stores its
-# shape as "<case>.spec" (ints, see LM_SPEC; a vit "<case>.vit", see
-# VIT_SPEC) and its names as "<case>.names" ("norm,placement,gelu" in
+# AdamW, 20 AdamW steps of the vit on images, and the MLP-Mixer's steps
+# with AdamW and SGD. A model case stores its shape as "<case>.spec" (ints,
+# see LM_SPEC; a vit "<case>.vit", see VIT_SPEC; a mixer "<case>.mixer",
+# see MIXER_SPEC) and its names as "<case>.names" ("norm,placement,gelu" in
 # bytes), so the C test builds what each case says.
 
 LM_SPEC = ["d_model", "heads", "layers", "context", "mlp_ratio", "qk_norm", "tie", "vocab",
@@ -617,6 +618,9 @@ LM_SPEC = ["d_model", "heads", "layers", "context", "mlp_ratio", "qk_norm", "tie
 
 VIT_SPEC = ["d_model", "heads", "layers", "patch", "mlp_ratio", "qk_norm", "mean_pool", "classes",
             "batch", "groups", "in_c", "side"]
+
+MIXER_SPEC = ["d_model", "layers", "patch", "mlp_ratio", "token_mlp_width", "classes", "batch",
+              "groups", "in_c", "side"]
 
 
 def causal_attention(q, k, v, heads, causal=True):
@@ -794,6 +798,14 @@ def lm_train_golden(fx, name, seed, steps, lr, weight_decay=0.0, momentum=0.0, a
         fx.add("%s.final.%s" % (name, pname), p)
 
 
+def patches_of(images, p):
+    """(N, C, H, W) -> (N, HW/p^2, C*p*p): a p x p patch's values in channel,
+    row, column order, the patches row-major (normlab's patchify)"""
+    n, c, h, w = images.shape
+    patches = images.unfold(2, p, p).unfold(3, p, p)  # n, c, h/p, w/p, p, p
+    return patches.permute(0, 2, 3, 1, 4, 5).reshape(n, (h // p) * (w // p), c * p * p)
+
+
 class Vit(nn.Module):
     """normlab's vit: patches (a p x p patch's values in channel, row, column
     order, the patches row-major), a linear patch embedding, a class token
@@ -817,11 +829,8 @@ class Vit(nn.Module):
         self.head = nn.Linear(d, classes)
 
     def forward(self, images):
-        n, c, h, w = images.shape
-        p = self.patch
-        patches = images.unfold(2, p, p).unfold(3, p, p)  # n, c, h/p, w/p, p, p
-        patches = patches.permute(0, 2, 3, 1, 4, 5).reshape(n, (h // p) * (w // p), c * p * p)
-        x = self.patch_embed(patches)
+        n = images.shape[0]
+        x = self.patch_embed(patches_of(images, self.patch))
         if not self.mean_pool:
             x = torch.cat([self.cls_token.expand(n, 1, -1), x], dim=1)
         x = x + self.pos_emb.weight
@@ -859,6 +868,98 @@ def vit_train_golden(fx, name, seed, steps, lr, weight_decay, adamw, in_c=1, sid
     fx.add(name + ".losses", torch.tensor(losses))
     fx.add(name + ".hyper", torch.tensor([lr, 0.0, weight_decay, 0.0]))
     fx.add(name + ".adamw", torch.tensor(list(adamw)))
+    for pname, p in model.named_parameters():
+        fx.add("%s.final.%s" % (name, pname), p)
+
+
+class TokenMlp(nn.Module):
+    """fc1, GELU, fc2 back to the input's width, over the last axis"""
+
+    def __init__(self, width, hidden, gelu):
+        super().__init__()
+        self.fc1 = nn.Linear(width, hidden)
+        self.fc2 = nn.Linear(hidden, width)
+        self.gelu = nn.GELU(approximate=gelu)
+
+    def forward(self, x):
+        return self.fc2(self.gelu(self.fc1(x)))
+
+
+class MixerBlock(nn.Module):
+    """x + token MLP (across the tokens, per channel) of norm1(x), then
+    x + the channel MLP (the transformer's) of norm2(x); placement none: no
+    norms"""
+
+    def __init__(self, tokens, d, token_width, ratio, norm, placement, gelu, groups):
+        super().__init__()
+        if placement != "none":
+            self.norm1 = token_norm(norm, d, groups)
+            self.norm2 = token_norm(norm, d, groups)
+        self.mlp_tokens = TokenMlp(tokens, token_width, gelu)
+        self.mlp = TokenMlp(d, ratio * d, gelu)
+
+    def norm(self, name, x):
+        return rows(getattr(self, name), x) if hasattr(self, name) else x
+
+    def forward(self, x):
+        x = x + self.mlp_tokens(self.norm("norm1", x).transpose(1, 2)).transpose(1, 2)
+        return x + self.mlp(self.norm("norm2", x))
+
+
+class Mixer(nn.Module):
+    """normlab's mixer: the vit's patches and linear patch embedding, mixer
+    blocks, a final norm (placement pre), the tokens' mean, a linear
+    classifier"""
+
+    def __init__(self, in_c, side, patch, classes, d, layers, ratio, token_width, norm,
+                 placement, gelu, groups):
+        super().__init__()
+        self.patch = patch
+        tokens = (side // patch) ** 2
+        self.patch_embed = nn.Linear(in_c * patch * patch, d)
+        self.blocks = nn.ModuleList(MixerBlock(tokens, d, token_width or (d + 1) // 2, ratio, norm,
+                                               placement, gelu, groups) for _ in range(layers))
+        if placement != "none":
+            self.final_norm = token_norm(norm, d, groups)
+        self.head = nn.Linear(d, classes)
+
+    def forward(self, images):
+        x = self.patch_embed(patches_of(images, self.patch))
+        for block in self.blocks:
+            x = block(x)
+        if hasattr(self, "final_norm"):
+            x = rows(self.final_norm, x)
+        return self.head(x.mean(dim=1))
+
+
+def mixer_train_golden(fx, name, seed, steps, lr, momentum=0.0, weight_decay=0.0, adamw=None,
+                       in_c=1, side=8, patch=2, classes=5, d=8, layers=2, ratio=2, token_width=0,
+                       norm="layer", placement="pre", gelu="none", groups=2, batch=4):
+    """steps optimizer steps of a mixer from the same weights on the same
+    images: the loss at every step, the final parameters; adamw as in
+    e2e_case (SGD without it)"""
+    torch.manual_seed(seed)
+    model = Mixer(in_c, side, patch, classes, d, layers, ratio, token_width, norm, placement, gelu,
+                  groups)
+    g = torch.Generator().manual_seed(seed)
+    lm_init(model, g)
+    fx.add(name + ".mixer", torch.tensor([d, layers, patch, ratio, token_width, classes, batch,
+                                          groups, in_c, side], dtype=torch.int32))
+    fx.add(name + ".names", torch.tensor(list(("%s,%s,%s" % (norm, placement, "erf" if gelu == "none" else gelu)).encode()),
+                                         dtype=torch.int32))
+    for pname, p in model.named_parameters():
+        fx.add("%s.param.%s" % (name, pname), p)
+    opt, clip = optimizer(model, lr, momentum, weight_decay, False, adamw)
+    images = torch.randn(steps, batch, in_c, side, side, generator=g)
+    labels = torch.randint(0, classes, (steps, batch), generator=g)
+    losses = train_steps(model, opt, clip, steps,
+                         lambda step: F.cross_entropy(model(images[step]), labels[step]))
+    fx.add(name + ".images", images)
+    fx.add(name + ".labels", labels)
+    fx.add(name + ".losses", torch.tensor(losses))
+    fx.add(name + ".hyper", torch.tensor([lr, momentum, weight_decay, 0.0]))
+    if adamw:
+        fx.add(name + ".adamw", torch.tensor(list(adamw)))
     for pname, p in model.named_parameters():
         fx.add("%s.final.%s" % (name, pname), p)
 
@@ -939,6 +1040,19 @@ def make_tfm_goldens():
                      qk_norm=True, norm="rms")
     vit_train_golden(fx, "vit_mean_post", 61, 20, f32(3e-3), f32(0.05), vit_adamw, in_c=2,
                      mean_pool=True, placement="post", qk_norm=True, norm="rms", gelu="tanh")
+    # the MLP-Mixer on 2-channel 8x8 images in 2x2 patches (16 tokens): 20
+    # AdamW steps with RMSNorm before each branch and a token MLP of 6; 20
+    # SGD steps with momentum and layer norm (the paper's); 20 SGD steps
+    # with no normalizer, the token MLP's default width (d_model / 2) and
+    # tanh GELU. Layer norm leaves the token MLP's fc2 bias (a constant
+    # over each token's channels) an exactly zero gradient, which AdamW
+    # would turn into steps of lr, as the vit's key bias above
+    mixer_train_golden(fx, "mixer_pre_rms", 70, 20, f32(3e-3), weight_decay=f32(0.05),
+                       adamw=vit_adamw, in_c=2, token_width=6, norm="rms")
+    mixer_train_golden(fx, "mixer_pre_sgd", 72, 20, 0.05, momentum=0.9, weight_decay=1e-4,
+                       in_c=2, token_width=6)
+    mixer_train_golden(fx, "mixer_none_sgd", 71, 20, 0.05, momentum=0.9, weight_decay=1e-4,
+                       in_c=2, placement="none", gelu="tanh")
     fx.write("tfm_goldens.nlfx")
 
 
