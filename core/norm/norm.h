@@ -38,6 +38,10 @@ void nl_ghost_batch_set(nl_shape in, const nl_norm_spec *spec, int train_batch, 
 void nl_layer_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set);
 void nl_group_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set);
 void nl_plane_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set);
+/* The training hooks of the rows whose training takes batch statistics
+ * otherwise than once over the pass (batch.c, stats_layer.h) */
+extern const struct nl_stats_training nl_batch_renorm_training;
+extern const struct nl_stats_training nl_ghost_batch_training;
 /* " x HxW" for an image input, "" otherwise (group.c) */
 const char *nl_norm_plane_text(nl_shape in, char *buf, size_t size);
 
