@@ -992,7 +992,8 @@ def optim_case(fx, name, kind, seed, steps=7, lr=1e-2, betas=(0.9, 0.999), eps=1
             group["lr"] = lrs[k]
         opt.step()
     fx.add(name + ".lrs", torch.tensor(lrs))
-    # kind (0 sgd, 1 adamw), beta1, beta2, eps, weight decay, decay_norm_and_bias, momentum, clip
+    fx.add(name + ".kind", torch.tensor(list(kind.encode()), dtype=torch.int32))
+    # adamw or not (the kind is .kind), beta1, beta2, eps, weight decay, decay_norm_and_bias, momentum, clip
     fx.add(name + ".hyper", torch.tensor([float(kind == "adamw"), betas[0], betas[1], eps,
                                           weight_decay, float(decay_norm_and_bias), momentum,
                                           clip]))
@@ -1008,14 +1009,24 @@ def optim_case(fx, name, kind, seed, steps=7, lr=1e-2, betas=(0.9, 0.999), eps=1
 
 def make_optim_goldens():
     fx = Fixture()
-    optim_case(fx, "adamw_plain", "adamw", 1)
-    optim_case(fx, "adamw_decay", "adamw", 2, weight_decay=0.01)
-    optim_case(fx, "adamw_exempt", "adamw", 3, weight_decay=0.1, decay_norm_and_bias=False,
-               betas=(0.8, 0.95), eps=1e-6)
-    optim_case(fx, "adamw_clip", "adamw", 4, weight_decay=0.01, clip=0.5)
-    optim_case(fx, "adamw_clip_exempt", "adamw", 5, weight_decay=0.05, clip=2.0,
-               decay_norm_and_bias=False, steps=12)
-    optim_case(fx, "sgd_clip", "sgd", 6, weight_decay=1e-3, clip=1.0)
+    cases = []
+
+    def case(name, *args, **kw):
+        cases.append(name)
+        optim_case(fx, name, *args, **kw)
+
+    case("adamw_plain", "adamw", 1)
+    case("adamw_decay", "adamw", 2, weight_decay=0.01)
+    case("adamw_exempt", "adamw", 3, weight_decay=0.1, decay_norm_and_bias=False,
+         betas=(0.8, 0.95), eps=1e-6)
+    case("adamw_clip", "adamw", 4, weight_decay=0.01, clip=0.5)
+    case("adamw_clip_exempt", "adamw", 5, weight_decay=0.05, clip=2.0,
+         decay_norm_and_bias=False, steps=12)
+    case("sgd_clip", "sgd", 6, weight_decay=1e-3, clip=1.0)
+    # the case list the test walks (every optimizer must have cases)
+    fx.add("cases", torch.tensor([len(cases)], dtype=torch.int32))
+    for i, name in enumerate(cases):
+        fx.add("case%d" % i, torch.tensor(list(name.encode()), dtype=torch.int32))
     fx.write("optim_goldens.nlfx")
 
 
