@@ -359,6 +359,59 @@ START_TEST(test_adamw)
 }
 END_TEST
 
+/* Every row of the optimizer table, its whole step (the row's prepare and
+ * launch) on a small model on both backends: from the same parameters and
+ * gradients (scales from 1e-3 to 1, so updates of either sign and size),
+ * weight decay on, norms and biases exempt every other step, the same
+ * parameters and optimizer state. */
+START_TEST(test_optimizer_rows)
+{
+    const nl_optim_kind kind = (nl_optim_kind)_i;
+    const nl_optim_info *row = nl_optim_info_of(kind);
+    nl_model *m[2];
+    for (int b = 0; b < 2; b++) {
+        nl_model_spec spec;
+        nl_model_spec_defaults(&spec);
+        spec.in_h = spec.in_w = 4;
+        spec.n_widths = 1;
+        spec.widths[0] = 8;
+        spec.optimizer_state_slots = row->state_slots;
+        nl_error err = {0};
+        ck_assert_msg(nl_model_build(&spec, be_of(b), 4, 4, 1, &m[b], &err) == NL_OK, "%s",
+                      err.msg);
+    }
+    const size_t n = m[0]->param_floats;
+    ck_assert_uint_eq(m[1]->param_floats, n);
+    float *host = malloc(n * sizeof *host);
+    ck_assert(host != NULL);
+    tu_fill_normal(host, n, 11 + (uint64_t)_i, 0.0f, 0.5f);
+    for (int b = 0; b < 2; b++) {
+        be_of(b)->ops->upload(be_of(b), m[b]->param_arena, host, n * sizeof *host);
+        be_of(b)->ops->fill(be_of(b), m[b]->optim_arena, 0.0f, n * (size_t)row->state_slots);
+    }
+    nl_optim_spec optim;
+    nl_optim_spec_defaults(&optim, kind);
+    optim.weight_decay = 0.05f;
+    for (int step = 0; step < 6; step++) {
+        optim.decay_norm_and_bias = step % 2 == 0;
+        tu_fill_normal(host, n, 100 + (uint64_t)step, 0.0f, step % 3 == 0 ? 1e-3f : 1.0f);
+        for (int b = 0; b < 2; b++) {
+            be_of(b)->ops->upload(be_of(b), m[b]->grad_arena, host, n * sizeof *host);
+            nl_optim_step(m[b], &optim, 1e-2f, step);
+        }
+    }
+    char what[96];
+    snprintf(what, sizeof what, "optimizer %s: parameters", row->id.name);
+    check_close((twin){{m[0]->param_arena, m[1]->param_arena}, n * sizeof(float)}, 1e-6, what);
+    snprintf(what, sizeof what, "optimizer %s: state", row->id.name);
+    check_close((twin){{m[0]->optim_arena, m[1]->optim_arena}, n * row->state_slots * sizeof(float)},
+                1e-6, what);
+    free(host);
+    for (int b = 0; b < 2; b++)
+        nl_model_free(m[b]);
+}
+END_TEST
+
 /* gradient-norm clipping's ops: the parts' sums of squares, then, from the
  * same partials on both, the norm added to the running sum and the scale
  * (below 1, and not at all above) */
@@ -2155,6 +2208,7 @@ int main(void)
     tcase_add_test(ops, test_elementwise);
     tcase_add_test(ops, test_sgd);
     tcase_add_test(ops, test_adamw);
+    tcase_add_loop_test(ops, test_optimizer_rows, 0, NL_OPTIM_COUNT);
     tcase_add_test(ops, test_clip_ops);
     tcase_add_test(ops, test_linear);
     tcase_add_test(ops, test_conv2d);
