@@ -262,8 +262,8 @@ const nl_key_def nl_config_schema[] = {
      .doc = "added to the bias-corrected square root of the second moment (outside the root)"},
     {.key = "train.optimizer.weight_decay", .type = NL_KT_FLOAT,
      FIELD(train.optimizer.weight_decay), GE(0), .default_doc = "per optimizer (the optimizer table)",
-     .doc = "sgd: L2 penalty added to the gradient; adamw: decoupled, p *= 1 - lr * "
-            "weight_decay before the Adam update"},
+     .doc = "sgd: L2 penalty added to the gradient; the others: decoupled, p *= 1 - lr * "
+            "weight_decay before their update"},
     {.key = "train.optimizer.decay_norm_and_bias", .type = NL_KT_BOOL,
      FIELD(train.optimizer.decay_norm_and_bias), .doc = "false: norm gammas/betas and biases get no weight decay (true, the default, "
             "decays every parameter, as torch.optim.*(model.parameters()) does)"},
