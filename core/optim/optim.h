@@ -12,7 +12,7 @@
 
 #define NL_MAX_MILESTONES 16
 
-typedef enum { NL_OPTIM_SGD, NL_OPTIM_ADAMW, NL_OPTIM_COUNT } nl_optim_kind;
+typedef enum { NL_OPTIM_SGD, NL_OPTIM_ADAMW, NL_OPTIM_LION, NL_OPTIM_COUNT } nl_optim_kind;
 
 /* config keys under train.optimizer that a kind reads besides those every
  * kind reads (lr, weight_decay, decay_norm_and_bias) */
@@ -101,5 +101,7 @@ void nl_sgd_prepare(nl_model *m, const nl_optim_spec *spec, float lr, long step)
 void nl_sgd_launch(nl_model *m, const nl_optim_spec *spec);
 void nl_adamw_prepare(nl_model *m, const nl_optim_spec *spec, float lr, long step);
 void nl_adamw_launch(nl_model *m, const nl_optim_spec *spec);
+void nl_lion_prepare(nl_model *m, const nl_optim_spec *spec, float lr, long step);
+void nl_lion_launch(nl_model *m, const nl_optim_spec *spec);
 
 #endif

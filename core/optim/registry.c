@@ -17,6 +17,13 @@ static const nl_optim_info rows[] = {
                         .default_lr = 0.001f, .default_weight_decay = 0.01f,
                         .default_betas = {0.9f, 0.999f},
                         .prepare = nl_adamw_prepare, .launch = nl_adamw_launch},
+    [NL_OPTIM_LION] = {{"lion", "Lion (Chen et al. 2023): the sign of an interpolated momentum, "
+                                "decoupled weight decay (lucidrains/lion-pytorch)"},
+                       .title = "Lion", .keys = NL_OPTIM_KEY_BETAS,
+                       .state_slots = 1, .state_names = {"exp_avg"},
+                       .default_lr = 1e-4f, .default_weight_decay = 0.0f,
+                       .default_betas = {0.9f, 0.99f},
+                       .prepare = nl_lion_prepare, .launch = nl_lion_launch},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == NL_OPTIM_COUNT, "one registry row per nl_optim_kind");
 _Static_assert(offsetof(nl_optim_info, id) == 0, "nl_optim_names reads the rows as name entries");

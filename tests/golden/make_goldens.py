@@ -962,6 +962,33 @@ def is_norm_or_bias(pname):
     return pname.startswith("norm") or pname.endswith(".bias")
 
 
+class Lion(torch.optim.Optimizer):
+    """Lion (Chen et al. 2023), which PyTorch 1.13 lacks: the step of the
+    reference implementation, lucidrains/lion-pytorch (update_fn), op for
+    op. The decoupled weight decay scales the parameter by 1 - lr * wd
+    before the signed update, as there (the paper's
+    theta -= lr * (sign(c) + wd * theta) in one step is the same in exact
+    arithmetic)."""
+
+    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0):
+        super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            lr, wd = group["lr"], group["weight_decay"]
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                state = self.state[p]
+                if not state:
+                    state["exp_avg"] = torch.zeros_like(p)
+                exp_avg = state["exp_avg"]
+                p.data.mul_(1.0 - lr * wd)
+                update = exp_avg.clone().mul_(beta1).add(p.grad, alpha=1.0 - beta1).sign_()
+                p.add_(update, alpha=-lr)
+                exp_avg.mul_(beta2).add_(p.grad, alpha=1.0 - beta2)
+
+
 def optim_case(fx, name, kind, seed, steps=7, lr=1e-2, betas=(0.9, 0.999), eps=1e-8,
                weight_decay=0.0, decay_norm_and_bias=True, momentum=0.9, clip=0.0):
     g = torch.Generator().manual_seed(seed)
@@ -976,6 +1003,8 @@ def optim_case(fx, name, kind, seed, steps=7, lr=1e-2, betas=(0.9, 0.999), eps=1
     groups = [{"params": decayed}] + ([{"params": exempt, "weight_decay": 0.0}] if exempt else [])
     if kind == "adamw":
         opt = torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    elif kind == "lion":
+        opt = Lion(groups, lr=lr, betas=betas, weight_decay=weight_decay)
     else:
         opt = torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
     lrs = [f32(lr * (0.5 + 0.25 * (k % 3))) for k in range(steps)]
@@ -1023,6 +1052,16 @@ def make_optim_goldens():
     case("adamw_clip_exempt", "adamw", 5, weight_decay=0.05, clip=2.0,
          decay_norm_and_bias=False, steps=12)
     case("sgd_clip", "sgd", 6, weight_decay=1e-3, clip=1.0)
+    # Lion as AdamW above, at its own scale (lr 3-10x smaller, weight decay
+    # 3-10x larger, as the paper advises) and its default betas
+    lion = dict(lr=1e-3, betas=(0.9, 0.99))
+    case("lion_plain", "lion", 7, **lion)
+    case("lion_decay", "lion", 8, weight_decay=0.1, **lion)
+    case("lion_exempt", "lion", 9, lr=1e-3, weight_decay=0.5, decay_norm_and_bias=False,
+         betas=(0.95, 0.98))
+    case("lion_clip", "lion", 10, weight_decay=0.1, clip=0.5, **lion)
+    case("lion_clip_exempt", "lion", 11, weight_decay=0.3, clip=2.0, decay_norm_and_bias=False,
+         steps=12, **lion)
     # the case list the test walks (every optimizer must have cases)
     fx.add("cases", torch.tensor([len(cases)], dtype=torch.int32))
     for i, name in enumerate(cases):
