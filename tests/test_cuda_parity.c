@@ -1372,7 +1372,7 @@ END_TEST
 
 /* the normalizers without statistics: DyT (alpha in tanh's linear range and
  * into saturation) and FRN's TLU, dx written, accumulated and absent, the
- * GPU's gradients repeating bit for bit */
+ * GPU's gradients repeating bit for bit (ScaleNorm's case is below) */
 static void pointwise_case(const norm_shape *s, int affine, float alpha_value)
 {
     const int n = s->n, c = s->c, hw = s->hw;
@@ -1438,6 +1438,55 @@ static void pointwise_case(const norm_shape *s, int affine, float alpha_value)
         twin_free(all[i]);
 }
 
+/* ScaleNorm on rows of c*hw (each sample's values; a clamped row's norm is
+ * below eps), dx written, accumulated and absent, dgain repeating bit for
+ * bit on the GPU */
+static void scalenorm_case(const norm_shape *s, float eps)
+{
+    const int n = s->n, d = s->c * s->hw;
+    const size_t count = (size_t)n * d;
+    const uint64_t seed = 3000 + (uint64_t)n * 31 + d;
+    char what[200];
+#define WHAT(part)                                                                                 \
+    (snprintf(what, sizeof what, "scalenorm (%d rows of %d) eps=%g: %s", n, d, (double)eps, part), \
+     what)
+    twin x = twin_normal(count, seed, s->mean / 50.0f, 2.0f), y = twin_empty(count);
+    twin gain = twin_const(1, 1.7f), dgain = twin_empty(1), norms = twin_empty((size_t)n);
+    twin dy = twin_normal(count, seed + 1, 0.0f, 1.0f), dx0 = twin_normal(count, seed + 2, 0, 1);
+    twin dx = twin_empty(count);
+    void *ws[2];
+    for (int b = 0; b < 2; b++) {
+        nl_error err = {0};
+        ck_assert_msg(be_of(b)->ops->alloc(be_of(b),
+                                           be_of(b)->ops->scalenorm_backward_workspace(be_of(b), n),
+                                           &ws[b], &err) == NL_OK, "%s", err.msg);
+        be_of(b)->ops->scalenorm_forward(be_of(b), n, d, eps, F(gain, b), F(x, b), F(y, b),
+                                         F(norms, b));
+    }
+    check_close(y, 1e-5, WHAT("y"));
+    check_close(norms, 1e-6, WHAT("norms"));
+    for (int mode_dx = 0; mode_dx < 3; mode_dx++) { /* written, accumulated, absent */
+        twin_copy(dx, dx0);
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->scalenorm_backward(be_of(b), n, d, eps, F(gain, b), F(x, b), F(dy, b),
+                                              F(norms, b), mode_dx == 2 ? NULL : F(dx, b),
+                                              mode_dx == 1, F(dgain, b), ws[b]);
+        check_close(dx, 1e-5, WHAT(mode_dx == 0 ? "dx" : mode_dx == 1 ? "dx accumulated"
+                                                                      : "dx untouched"));
+        check_close(dgain, 1e-5, WHAT("dgain"));
+    }
+    void *snap = snapshot(dgain);
+    gpu_be->ops->scalenorm_backward(gpu_be, n, d, eps, F(gain, 1), F(x, 1), F(dy, 1), F(norms, 1),
+                                    F(dx, 1), false, F(dgain, 1), ws[1]);
+    check_repeat(dgain, snap, WHAT("dgain repeat"));
+#undef WHAT
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->release(be_of(b), ws[b]);
+    twin *all[] = {&x, &y, &gain, &dgain, &norms, &dy, &dx0, &dx};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        twin_free(all[i]);
+}
+
 START_TEST(test_pointwise_norms)
 {
     open_gpu();
@@ -1446,6 +1495,9 @@ START_TEST(test_pointwise_norms)
             continue;
         for (int affine = 0; affine < 2; affine++)
             pointwise_case(&norm_shapes[s], affine, affine ? 1.5f : 0.5f);
+        /* eps 1e-5, and one above every row's norm (std 2: ~2 * sqrt(d)) */
+        scalenorm_case(&norm_shapes[s], 1e-5f);
+        scalenorm_case(&norm_shapes[s], 1e6f);
     }
     close_gpu();
 }

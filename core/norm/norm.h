@@ -27,6 +27,7 @@ nl_act *nl_batch_renorm(nl_builder *b, const char *name, nl_act *in, const nl_no
 nl_act *nl_ghost_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
 nl_act *nl_dyt(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
 nl_act *nl_frn(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
+nl_act *nl_scalenorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
 
 /* The normalized sets of the registry rows (nl_norm_set_fn): batch
  * statistics per channel over the batch (batch.c), per virtual batch

@@ -64,6 +64,11 @@ static const nl_norm_info rows[] = {
                      .keys = STATS_KEYS, .learned_shift = true, .center = false,
                      .features = false, .images = true, .adds_layer = true,
                      .color = "#17becf", .build = nl_frn, .stats_set = nl_plane_set},
+    [NL_NORM_SCALE] = {{"scale", "ScaleNorm (Nguyen & Salazar 2019): g * x / max(||x||, eps) per "
+                                 "sample or token, one learned scalar g from sqrt(C*H*W)"},
+                       .keys = NL_NORM_KEY_EPS, .learned_shift = false, .center = false,
+                       .features = true, .images = true, .tokens = true, .adds_layer = true,
+                       .color = "#aec7e8", .build = nl_scalenorm, .stats_set = nl_layer_set},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == NL_NORM_COUNT, "one registry row per nl_norm_kind");
 _Static_assert(offsetof(nl_norm_info, id) == 0, "nl_norm_names reads the rows as name entries");

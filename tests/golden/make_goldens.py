@@ -176,6 +176,24 @@ class FRN(nn.Module):
         return torch.max(y, self.tau.view(1, -1, 1, 1))
 
 
+class ScaleNorm(nn.Module):
+    """ScaleNorm (Nguyen & Salazar 2019) as the paper's reference code
+    (tnq177/transformers_without_tears): scale / max(||x||, eps) times x,
+    one learned scalar scale initialised to sqrt(d); the norm over each
+    token's features on (N, T, D), over each sample's C, H, W on images."""
+
+    def __init__(self, d, eps):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(float(d) ** 0.5))
+        self.eps = eps
+        self.weight = None
+
+    def forward(self, x):
+        rows = x if x.dim() == 3 else x.flatten(1)
+        norm = torch.norm(rows, dim=-1, keepdim=True).clamp(min=self.eps)
+        return (rows * (self.scale / norm)).view_as(x)
+
+
 def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, affine=True,
               track=None, mean=0.5, std=2.0, seed=0, renorm=(3.0, 5.0, (0, 2), (0, 2)),
               virtual_batch=0, alpha_init=0.5):
@@ -204,6 +222,9 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
     elif kind == "dyt":
         module = DyT(c, alpha_init, affine)
         fx.add(name + ".alpha", module.alpha)
+    elif kind == "scale":
+        module = ScaleNorm(shape[-1] if len(shape) == 3 else math.prod(shape[1:]), eps)
+        fx.add(name + ".scale", module.scale)
     elif kind == "frn":
         module = FRN(c, eps, affine)
         with torch.no_grad():  # thresholds that clip some values of every channel
@@ -231,7 +252,7 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
         fx.add(name + ".dgamma", module.weight.grad)
         if module.bias is not None:
             fx.add(name + ".dbeta", module.bias.grad)
-    for extra in ("alpha", "tau"):
+    for extra in ("alpha", "tau", "scale"):
         if hasattr(module, extra):
             fx.add(name + ".d" + extra, getattr(module, extra).grad)
     if track:
@@ -313,6 +334,14 @@ def make_norm_goldens():
     case("frn4d", "frn", (3, 6, 5, 7), eps=1e-6, seed=61)
     case("frn4d_noaffine", "frn", (2, 8, 3, 5), affine=False, eps=1e-3, seed=62)
     case("frn4d_offset", "frn", (3, 6, 5, 7), mean=20.0, std=0.5, eps=1e-6, seed=63)
+    # ScaleNorm: no affine key (its scalar is always learned); every row of
+    # scale2d_clamped has a norm below eps, where the norm passes no gradient
+    case("scale2d", "scale", (7, 10), affine=False, seed=71)
+    case("scale4d", "scale", (3, 6, 5, 7), affine=False, seed=72)
+    case("scale2d_wide_offset", "scale", (5, 640), affine=False, mean=20.0, std=0.5, seed=73)
+    case("scale2d_clamped", "scale", (4, 6), affine=False, mean=0.0, std=1e-4, eps=1e-2,
+         seed=74)
+    case("scale3d_tokens", "scale", (3, 5, 12), affine=False, seed=75)
     fx.add("cases", torch.tensor([len(cases)], dtype=torch.int32))
     for i, name in enumerate(cases):
         fx.add("case%d" % i, torch.tensor(list(name.encode()), dtype=torch.int32))
