@@ -359,6 +359,59 @@ START_TEST(test_adamw)
 }
 END_TEST
 
+/* Every row of the optimizer table, its whole step (the row's prepare and
+ * launch) on a small model on both backends: from the same parameters and
+ * gradients (scales from 1e-3 to 1, so updates of either sign and size),
+ * weight decay on, norms and biases exempt every other step, the same
+ * parameters and optimizer state. */
+START_TEST(test_optimizer_rows)
+{
+    const nl_optim_kind kind = (nl_optim_kind)_i;
+    const nl_optim_info *row = nl_optim_info_of(kind);
+    nl_model *m[2];
+    for (int b = 0; b < 2; b++) {
+        nl_model_spec spec;
+        nl_model_spec_defaults(&spec);
+        spec.in_h = spec.in_w = 4;
+        spec.n_widths = 1;
+        spec.widths[0] = 8;
+        spec.optimizer_state_slots = row->state_slots;
+        nl_error err = {0};
+        ck_assert_msg(nl_model_build(&spec, be_of(b), 4, 4, 1, &m[b], &err) == NL_OK, "%s",
+                      err.msg);
+    }
+    const size_t n = m[0]->param_floats;
+    ck_assert_uint_eq(m[1]->param_floats, n);
+    float *host = malloc(n * sizeof *host);
+    ck_assert(host != NULL);
+    tu_fill_normal(host, n, 11 + (uint64_t)_i, 0.0f, 0.5f);
+    for (int b = 0; b < 2; b++) {
+        be_of(b)->ops->upload(be_of(b), m[b]->param_arena, host, n * sizeof *host);
+        be_of(b)->ops->fill(be_of(b), m[b]->optim_arena, 0.0f, n * (size_t)row->state_slots);
+    }
+    nl_optim_spec optim;
+    nl_optim_spec_defaults(&optim, kind);
+    optim.weight_decay = 0.05f;
+    for (int step = 0; step < 6; step++) {
+        optim.decay_norm_and_bias = step % 2 == 0;
+        tu_fill_normal(host, n, 100 + (uint64_t)step, 0.0f, step % 3 == 0 ? 1e-3f : 1.0f);
+        for (int b = 0; b < 2; b++) {
+            be_of(b)->ops->upload(be_of(b), m[b]->grad_arena, host, n * sizeof *host);
+            nl_optim_step(m[b], &optim, 1e-2f, step);
+        }
+    }
+    char what[96];
+    snprintf(what, sizeof what, "optimizer %s: parameters", row->id.name);
+    check_close((twin){{m[0]->param_arena, m[1]->param_arena}, n * sizeof(float)}, 1e-6, what);
+    snprintf(what, sizeof what, "optimizer %s: state", row->id.name);
+    check_close((twin){{m[0]->optim_arena, m[1]->optim_arena}, n * row->state_slots * sizeof(float)},
+                1e-6, what);
+    free(host);
+    for (int b = 0; b < 2; b++)
+        nl_model_free(m[b]);
+}
+END_TEST
+
 /* gradient-norm clipping's ops: the parts' sums of squares, then, from the
  * same partials on both, the norm added to the running sum and the scale
  * (below 1, and not at all above) */
@@ -1319,7 +1372,7 @@ END_TEST
 
 /* the normalizers without statistics: DyT (alpha in tanh's linear range and
  * into saturation) and FRN's TLU, dx written, accumulated and absent, the
- * GPU's gradients repeating bit for bit */
+ * GPU's gradients repeating bit for bit (ScaleNorm's case is below) */
 static void pointwise_case(const norm_shape *s, int affine, float alpha_value)
 {
     const int n = s->n, c = s->c, hw = s->hw;
@@ -1385,6 +1438,55 @@ static void pointwise_case(const norm_shape *s, int affine, float alpha_value)
         twin_free(all[i]);
 }
 
+/* ScaleNorm on rows of c*hw (each sample's values; a clamped row's norm is
+ * below eps), dx written, accumulated and absent, dgain repeating bit for
+ * bit on the GPU */
+static void scalenorm_case(const norm_shape *s, float eps)
+{
+    const int n = s->n, d = s->c * s->hw;
+    const size_t count = (size_t)n * d;
+    const uint64_t seed = 3000 + (uint64_t)n * 31 + d;
+    char what[200];
+#define WHAT(part)                                                                                 \
+    (snprintf(what, sizeof what, "scalenorm (%d rows of %d) eps=%g: %s", n, d, (double)eps, part), \
+     what)
+    twin x = twin_normal(count, seed, s->mean / 50.0f, 2.0f), y = twin_empty(count);
+    twin gain = twin_const(1, 1.7f), dgain = twin_empty(1), norms = twin_empty((size_t)n);
+    twin dy = twin_normal(count, seed + 1, 0.0f, 1.0f), dx0 = twin_normal(count, seed + 2, 0, 1);
+    twin dx = twin_empty(count);
+    void *ws[2];
+    for (int b = 0; b < 2; b++) {
+        nl_error err = {0};
+        ck_assert_msg(be_of(b)->ops->alloc(be_of(b),
+                                           be_of(b)->ops->scalenorm_backward_workspace(be_of(b), n),
+                                           &ws[b], &err) == NL_OK, "%s", err.msg);
+        be_of(b)->ops->scalenorm_forward(be_of(b), n, d, eps, F(gain, b), F(x, b), F(y, b),
+                                         F(norms, b));
+    }
+    check_close(y, 1e-5, WHAT("y"));
+    check_close(norms, 1e-6, WHAT("norms"));
+    for (int mode_dx = 0; mode_dx < 3; mode_dx++) { /* written, accumulated, absent */
+        twin_copy(dx, dx0);
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->scalenorm_backward(be_of(b), n, d, eps, F(gain, b), F(x, b), F(dy, b),
+                                              F(norms, b), mode_dx == 2 ? NULL : F(dx, b),
+                                              mode_dx == 1, F(dgain, b), ws[b]);
+        check_close(dx, 1e-5, WHAT(mode_dx == 0 ? "dx" : mode_dx == 1 ? "dx accumulated"
+                                                                      : "dx untouched"));
+        check_close(dgain, 1e-5, WHAT("dgain"));
+    }
+    void *snap = snapshot(dgain);
+    gpu_be->ops->scalenorm_backward(gpu_be, n, d, eps, F(gain, 1), F(x, 1), F(dy, 1), F(norms, 1),
+                                    F(dx, 1), false, F(dgain, 1), ws[1]);
+    check_repeat(dgain, snap, WHAT("dgain repeat"));
+#undef WHAT
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->release(be_of(b), ws[b]);
+    twin *all[] = {&x, &y, &gain, &dgain, &norms, &dy, &dx0, &dx};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        twin_free(all[i]);
+}
+
 START_TEST(test_pointwise_norms)
 {
     open_gpu();
@@ -1393,6 +1495,9 @@ START_TEST(test_pointwise_norms)
             continue;
         for (int affine = 0; affine < 2; affine++)
             pointwise_case(&norm_shapes[s], affine, affine ? 1.5f : 0.5f);
+        /* eps 1e-5, and one above every row's norm (std 2: ~2 * sqrt(d)) */
+        scalenorm_case(&norm_shapes[s], 1e-5f);
+        scalenorm_case(&norm_shapes[s], 1e6f);
     }
     close_gpu();
 }
@@ -2163,6 +2268,7 @@ int main(void)
     tcase_add_test(ops, test_elementwise);
     tcase_add_test(ops, test_sgd);
     tcase_add_test(ops, test_adamw);
+    tcase_add_loop_test(ops, test_optimizer_rows, 0, NL_OPTIM_COUNT);
     tcase_add_test(ops, test_clip_ops);
     tcase_add_test(ops, test_linear);
     tcase_add_test(ops, test_conv2d);

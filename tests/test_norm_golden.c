@@ -26,7 +26,13 @@ static nl_act *build_norm(nl_builder *b, nl_act *input, void *ctx)
 {
     norm_ctx *c = ctx;
     input->needs_grad = 1;
-    nl_act *x = c->ndim == 2 ? nl_flatten(b, "flat", input) : input;
+    nl_act *x = input;
+    if (c->ndim == 2)
+        x = nl_flatten(b, "flat", input);
+    else if (c->ndim == 3) /* the fixture's (N, T, D) arrives as (N, T, D, 1) */
+        x = nl_view(b, "tokens", input,
+                    (nl_shape){.n = input->shape.n, .c = input->shape.h, .h = input->shape.c,
+                               .w = 1, .ndim = 3});
     return nl_norm(b, "norm", x, &c->norm);
 }
 
@@ -122,17 +128,21 @@ static void check_case(const tu_fixture *fx, const char *name)
         snprintf(key, sizeof key, "%s.beta", name);
         upload(m, beta->data, tu_getf(fx, key), (size_t)c);
     }
-    /* the parameters only some kinds have (DyT's alpha, FRN's tau): the
-     * fixture holds their values and gradients exactly when the model has them */
-    static const char *const extras[] = {"alpha", "tau"};
-    nl_param *extra[2];
-    for (int e = 0; e < 2; e++) {
-        snprintf(key, sizeof key, "norm.%s", extras[e]);
-        extra[e] = nl_model_param(m, key);
-        snprintf(key, sizeof key, "%s.%s", name, extras[e]);
-        ck_assert_msg((extra[e] != NULL) == (tu_find(fx, key) != NULL), "%s: %s", name, extras[e]);
-        if (extra[e])
-            upload(m, extra[e]->data, tu_getf(fx, key), extra[e]->count);
+    /* the parameters only some kinds have (DyT's alpha, FRN's tau,
+     * ScaleNorm's scale): every one the model has, the fixture holds with
+     * its gradient under the name after "norm." */
+    nl_param *extra[4];
+    int n_extra = 0;
+    for (int i = 0; i < m->n_params; i++) {
+        nl_param *p = m->params[i];
+        if (p == gamma || p == beta)
+            continue;
+        ck_assert_msg(n_extra < 4 && strncmp(p->name, "norm.", 5) == 0, "%s: parameter %s", name,
+                      p->name);
+        extra[n_extra++] = p;
+        snprintf(key, sizeof key, "%s.%s", name, p->name + 5);
+        ck_assert_msg(tu_find(fx, key) != NULL, "%s: the fixture lacks %s", name, key);
+        upload(m, p->data, tu_getf(fx, key), p->count);
     }
     for (int step = 0; step < steps; step++) {
         snprintf(key, sizeof key, "%s.x%d", name, step);
@@ -168,12 +178,10 @@ static void check_case(const tu_fixture *fx, const char *name)
         tu_assert_close(db, tu_getf(fx, key), (size_t)c, TOL, what);
         free(db);
     }
-    for (int e = 0; e < 2; e++) {
-        if (!extra[e])
-            continue;
+    for (int e = 0; e < n_extra; e++) {
         float *d = download(m, extra[e]->grad, extra[e]->count);
-        snprintf(key, sizeof key, "%s.d%s", name, extras[e]);
-        snprintf(what, sizeof what, "%s d%s", name, extras[e]);
+        snprintf(key, sizeof key, "%s.d%s", name, extra[e]->name + 5);
+        snprintf(what, sizeof what, "%s d%s", name, extra[e]->name + 5);
         tu_assert_close(d, tu_getf(fx, key), extra[e]->count, TOL, what);
         free(d);
     }

@@ -1,10 +1,11 @@
 // ctest-labels: kernels
-/* The optimizers and gradient-norm clipping against PyTorch: trajectories of
- * several steps from the same parameters and gradients (tests/golden/
- * make_goldens.py, optim_goldens.nlfx) with AdamW (with and without weight
- * decay, with norm/bias exemption, with clipping) and SGD with clipping;
- * the per-kind defaults and key rules of the config; the optimizer table of
- * configs/README.md. The end-to-end training equivalence with AdamW is in
+/* The optimizers and gradient-norm clipping against their reference
+ * implementations: trajectories of several steps from the same parameters
+ * and gradients (tests/golden/make_goldens.py, optim_goldens.nlfx; the
+ * fixture lists its cases and names each one's optimizer, and every row of
+ * the optimizer table must have cases there), with and without weight
+ * decay, with norm/bias exemption, with clipping; the per-kind defaults and
+ * key rules of the config; the optimizer table of configs/README.md. The end-to-end training equivalence with AdamW is in
  * test_e2e_torch.c, the CUDA twin in test_cuda_parity.c. */
 #include <math.h>
 #include <stdio.h>
@@ -16,9 +17,32 @@
 #include "optim/optim.h"
 #include "testutil.h"
 
-static const char *const golden_cases[] = {"adamw_plain",       "adamw_decay", "adamw_exempt",
-                                           "adamw_clip",        "adamw_clip_exempt",
-                                           "sgd_clip"};
+/* a string the fixture stores as int32 characters */
+static const char *fixture_string(const tu_fixture *fx, const char *key, char *buf, size_t size)
+{
+    const tu_tensor *t = tu_get(fx, key);
+    size_t k = 0;
+    for (; k < t->count && k + 1 < size; k++)
+        buf[k] = (char)((const int32_t *)t->data)[k];
+    buf[k] = '\0';
+    return buf;
+}
+
+static int fixture_cases(const tu_fixture *fx)
+{
+    return ((const int32_t *)tu_get(fx, "cases")->data)[0];
+}
+
+/* case i's name, and the optimizer it runs (-1: one normlab lacks) */
+static int fixture_case(const tu_fixture *fx, int i, char *name, size_t size)
+{
+    char key[64], kind_name[64];
+    snprintf(key, sizeof key, "case%d", i);
+    fixture_string(fx, key, name, size);
+    char kind_key[200];
+    snprintf(kind_key, sizeof kind_key, "%s.kind", name);
+    return nl_name_lookup(&nl_optim_names, fixture_string(fx, kind_key, kind_name, sizeof kind_name));
+}
 
 /* the model whose parameters the goldens name: 1x4x4 -> fc 8 -> batch norm -> 10 */
 static nl_model *golden_model(nl_optim_kind kind)
@@ -51,13 +75,15 @@ static double clip_norm(nl_model *m, float max_norm)
 
 START_TEST(test_golden_trajectory)
 {
-    const char *name = golden_cases[_i];
     tu_fixture *fx = tu_fixture_load("optim_goldens.nlfx");
-    char key[200];
+    ck_assert_int_lt(_i, fixture_cases(fx));
+    char name[48], key[200];
+    const int kind = fixture_case(fx, _i, name, sizeof name);
+    ck_assert_msg(kind >= 0, "%s: the fixture names an optimizer normlab lacks", name);
     snprintf(key, sizeof key, "%s.hyper", name);
     const float *h = tu_getf(fx, key);
     nl_optim_spec spec;
-    nl_optim_spec_defaults(&spec, h[0] != 0.0f ? NL_OPTIM_ADAMW : NL_OPTIM_SGD);
+    nl_optim_spec_defaults(&spec, (nl_optim_kind)kind);
     spec.betas[0] = h[1];
     spec.betas[1] = h[2];
     spec.eps = h[3];
@@ -98,8 +124,6 @@ START_TEST(test_golden_trajectory)
         }
         nl_optim_step(m, &spec, ((const float *)lrs->data)[step], step);
     }
-    static const char *const slot_names[2][2] = {{"momentum_buffer", NULL},
-                                                 {"exp_avg", "exp_avg_sq"}};
     for (int i = 0; i < m->n_params; i++) {
         nl_param *p = m->params[i];
         char what[200];
@@ -107,13 +131,38 @@ START_TEST(test_golden_trajectory)
         snprintf(what, sizeof what, "%s: %s after %d steps", name, p->name, steps);
         tu_assert_close(p->data, tu_getf(fx, key), p->count, 2e-6, what);
         for (int slot = 0; slot < nl_optim_info_of(spec.kind)->state_slots; slot++) {
-            const char *state = slot_names[spec.kind == NL_OPTIM_ADAMW][slot];
+            const char *state = nl_optim_info_of(spec.kind)->state_names[slot];
             snprintf(key, sizeof key, "%s.%s.%s", name, state, p->name);
             snprintf(what, sizeof what, "%s: %s of %s", name, state, p->name);
             tu_assert_close(state_of(m, p, slot), tu_getf(fx, key), p->count, 2e-6, what);
         }
     }
     nl_model_free(m);
+    tu_fixture_free(fx);
+}
+END_TEST
+
+/* every row of the optimizer table has golden trajectories: one without
+ * clipping and one with */
+START_TEST(test_every_optimizer_has_goldens)
+{
+    tu_fixture *fx = tu_fixture_load("optim_goldens.nlfx");
+    bool plain[NL_OPTIM_COUNT] = {false}, clipped[NL_OPTIM_COUNT] = {false};
+    for (int i = 0; i < fixture_cases(fx); i++) {
+        char name[128], key[200];
+        const int kind = fixture_case(fx, i, name, sizeof name);
+        if (kind < 0)
+            continue;
+        snprintf(key, sizeof key, "%s.hyper", name);
+        (tu_getf(fx, key)[7] > 0.0f ? clipped : plain)[kind] = true;
+    }
+    for (int k = 0; k < NL_OPTIM_COUNT; k++) {
+        const char *row = nl_optim_info_of((nl_optim_kind)k)->id.name;
+        ck_assert_msg(plain[k] || clipped[k],
+                      "optimizer %s has no golden cases in optim_goldens.nlfx "
+                      "(tests/golden/make_goldens.py optim)", row);
+        ck_assert_msg(clipped[k], "optimizer %s has no golden case with clipping", row);
+    }
     tu_fixture_free(fx);
 }
 END_TEST
@@ -167,6 +216,10 @@ START_TEST(test_config_defaults_per_kind)
         ck_assert_float_eq(cfg->train.optimizer.lr, r->default_lr);
         ck_assert_float_eq(cfg->train.optimizer.weight_decay, r->default_weight_decay);
         ck_assert_int_eq(cfg->model.optimizer_state_slots, r->state_slots);
+        if (r->keys & NL_OPTIM_KEY_BETAS) {
+            ck_assert_float_eq(cfg->train.optimizer.betas[0], r->default_betas[0]);
+            ck_assert_float_eq(cfg->train.optimizer.betas[1], r->default_betas[1]);
+        }
         free(cfg);
         snprintf(yaml, sizeof yaml,
                  "train:\n  optimizer: {type: %s, lr: 0.25, weight_decay: 0.5}\n", r->id.name);
@@ -195,6 +248,9 @@ START_TEST(test_every_row_is_complete)
         ck_assert_msg(row->title && row->title[0], "optimizer %s has no title", row->id.name);
         ck_assert_int_eq(nl_name_lookup(&nl_optim_names, row->id.name), k);
         ck_assert_msg(row->prepare && row->launch && row->state_slots > 0, "optimizer %s", row->id.name);
+        for (int slot = 0; slot < row->state_slots; slot++)
+            ck_assert_msg(row->state_names[slot] && row->state_names[slot][0],
+                          "optimizer %s: state slot %d has no name", row->id.name, slot);
     }
 }
 END_TEST
@@ -212,8 +268,16 @@ int main(void)
 {
     Suite *s = suite_create("optim");
     TCase *tc = tcase_create("optim");
-    tcase_add_loop_test(tc, test_golden_trajectory, 0,
-                        (int)(sizeof golden_cases / sizeof golden_cases[0]));
+    /* as many runs as the fixture has cases (1 when it cannot be read:
+     * that run fails saying why) */
+    char why[256];
+    tu_fixture *fx = tu_fixture_read("optim_goldens.nlfx", why, sizeof why);
+    const tu_tensor *count = fx ? tu_find(fx, "cases") : NULL;
+    const int cases = count ? ((const int32_t *)count->data)[0] : 1;
+    if (fx)
+        tu_fixture_free(fx);
+    tcase_add_loop_test(tc, test_golden_trajectory, 0, cases);
+    tcase_add_test(tc, test_every_optimizer_has_goldens);
     tcase_add_test(tc, test_clip_bounds);
     tcase_add_test(tc, test_config_defaults_per_kind);
     tcase_add_test(tc, test_readme_table_is_generated);

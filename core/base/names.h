@@ -19,6 +19,7 @@ typedef enum {
     NL_NORM_GHOST_BATCH,
     NL_NORM_DYT,
     NL_NORM_FRN,
+    NL_NORM_SCALE,
     NL_NORM_COUNT
 } nl_norm_kind;
 

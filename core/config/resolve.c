@@ -91,12 +91,15 @@ static void derived_defaults(nl_config *cfg)
     if (!nl_config_origin_of(cfg, "model.norm.placement"))
         cfg->model.norm.placement = nl_model_spec_default_placement(&cfg->model);
     /* the optimizer's own defaults (PyTorch's AdamW: lr 0.001, weight decay
-     * 0.01) where the config does not say, and its state in the model plan */
+     * 0.01, betas [0.9, 0.999]) where the config does not say, and its
+     * state in the model plan */
     const nl_optim_info *optim = nl_optim_info_of(cfg->train.optimizer.kind);
     if (!nl_config_origin_of(cfg, "train.optimizer.lr"))
         cfg->train.optimizer.lr = optim->default_lr;
     if (!nl_config_origin_of(cfg, "train.optimizer.weight_decay"))
         cfg->train.optimizer.weight_decay = optim->default_weight_decay;
+    if (!nl_config_origin_of(cfg, "train.optimizer.betas") && (optim->keys & NL_OPTIM_KEY_BETAS))
+        memcpy(cfg->train.optimizer.betas, optim->default_betas, sizeof optim->default_betas);
     cfg->model.optimizer_state_slots = optim->state_slots;
     if (!nl_config_origin_of(cfg, "model.norm.track_running_stats")) {
         nl_norm_spec d;

@@ -254,14 +254,15 @@ const nl_key_def nl_config_schema[] = {
      LIST(train.optimizer.betas, train.optimizer.n_betas), .min_items = 2, .max_items = 2,
      .lo = 0, .hi = 1, .flags = NL_KF_LO | NL_KF_HI | NL_KF_HI_OPEN,
      .when_key = "train.optimizer.type", .when_optim_keys = NL_OPTIM_KEY_BETAS,
+     .default_doc = "per optimizer (the optimizer table)",
      .doc = "decay rates of the first and second moment estimates"},
     {.key = "train.optimizer.eps", .type = NL_KT_FLOAT, FIELD(train.optimizer.eps), GT(0),
-     .when_key = "train.optimizer.type", .when_optim_keys = NL_OPTIM_KEY_BETAS,
+     .when_key = "train.optimizer.type", .when_optim_keys = NL_OPTIM_KEY_EPS,
      .doc = "added to the bias-corrected square root of the second moment (outside the root)"},
     {.key = "train.optimizer.weight_decay", .type = NL_KT_FLOAT,
      FIELD(train.optimizer.weight_decay), GE(0), .default_doc = "per optimizer (the optimizer table)",
-     .doc = "sgd: L2 penalty added to the gradient; adamw: decoupled, p *= 1 - lr * "
-            "weight_decay before the Adam update"},
+     .doc = "sgd: L2 penalty added to the gradient; the others: decoupled, p *= 1 - lr * "
+            "weight_decay before their update"},
     {.key = "train.optimizer.decay_norm_and_bias", .type = NL_KT_BOOL,
      FIELD(train.optimizer.decay_norm_and_bias), .doc = "false: norm gammas/betas and biases get no weight decay (true, the default, "
             "decays every parameter, as torch.optim.*(model.parameters()) does)"},

@@ -1,5 +1,6 @@
 /* The normalizers without statistics (backend.h): Dynamic Tanh and FRN's
- * thresholded linear unit. Every output element depends on its own input
+ * thresholded linear unit; and, at the end, ScaleNorm, whose one statistic
+ * per row (its L2 norm) needs none of the norm family's machinery. Every output element depends on its own input
  * and its channel's parameters; the parameter gradients are sums over a
  * channel, each taken by one thread in a fixed order (planes in sample
  * order, chunks of a plane in vector lanes, chunk totals in double), so
@@ -330,4 +331,65 @@ void nl_cpu_tlu_backward(nl_backend *be, int n, int c, int hw, const float *y, c
         for (int k = 0; k < width; k++)
             dtau[ch0 + k] = (float)total[k];
     });
+}
+
+/* ScaleNorm: every row in one thread, its sums in double in element order,
+ * so nothing depends on the thread count */
+void nl_cpu_scalenorm_forward(nl_backend *be, int n, int d, float eps, const float *gain,
+                              const float *x, float *y, float *save_norm)
+{
+    (void)be;
+    const float g = *gain;
+    NL_PARALLEL_FOR_IF((long)n * d >= NL_PARALLEL_MIN,
+    for (int i = 0; i < n; i++) {
+        const float *xr = x + (size_t)i * d;
+        float *yr = y + (size_t)i * d;
+        double sq = 0.0;
+        for (int j = 0; j < d; j++)
+            sq += (double)xr[j] * xr[j];
+        const float norm = (float)sqrt(sq);
+        const float scale = g / (norm > eps ? norm : eps);
+        save_norm[i] = norm;
+        for (int j = 0; j < d; j++)
+            yr[j] = xr[j] * scale;
+    });
+}
+
+size_t nl_cpu_scalenorm_backward_workspace(nl_backend *be, int n)
+{
+    (void)be;
+    return (size_t)n * sizeof(double); /* each row's share of dgain */
+}
+
+void nl_cpu_scalenorm_backward(nl_backend *be, int n, int d, float eps, const float *gain,
+                               const float *x, const float *dy, const float *save_norm,
+                               float *dx, bool accumulate_dx, float *dgain, void *workspace)
+{
+    (void)be;
+    const float g = *gain;
+    double *part = workspace;
+    NL_PARALLEL_FOR_IF((long)n * d >= NL_PARALLEL_MIN,
+    for (int i = 0; i < n; i++) {
+        const float *xr = x + (size_t)i * d, *dyr = dy + (size_t)i * d;
+        double dot = 0.0;
+        for (int j = 0; j < d; j++)
+            dot += (double)dyr[j] * xr[j];
+        const float norm = save_norm[i], clamped = norm > eps ? norm : eps;
+        part[i] = dot / clamped;
+        if (!dx)
+            continue;
+        const float scale = g / clamped;
+        const float coef = norm < eps ? 0.0f : (float)(dot / ((double)clamped * clamped));
+        float *dxr = dx + (size_t)i * d;
+        for (int j = 0; j < d; j++) {
+            const float v = scale * (dyr[j] - xr[j] * coef);
+            dxr[j] = accumulate_dx ? dxr[j] + v : v;
+        }
+    });
+    if (!dgain)
+        return;
+    double total = 0.0;
+    for (int i = 0; i < n; i++)
+        total += part[i];
+    *dgain = (float)total;
 }

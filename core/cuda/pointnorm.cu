@@ -1,5 +1,7 @@
 /* The normalizers without statistics (backend.h): Dynamic Tanh and FRN's
- * thresholded linear unit, the twins of core/cpu/pointnorm.c.
+ * thresholded linear unit, and ScaleNorm, the twins of core/cpu/pointnorm.c.
+ * ScaleNorm runs one block per row for its norm (block_sum2's fixed tree)
+ * in both directions, and dgain adds the rows' shares in row order.
  *
  * Forward passes are grid-stride loops over elements (channel = (i / hw) %
  * c). Each backward runs one block per channel: thread t takes the channel's
@@ -156,4 +158,84 @@ void nl_cuda_tlu_backward(nl_backend *be, int n, int c, int hw, const float *y, 
     tlu_backward_kernel<<<c, POINT_THREADS, 0, cu->stream>>>(n, c, hw, y, tau, dy, dx,
                                                             accumulate_dx ? 1 : 0, dtau);
     NL_CU_LAUNCHED(cu, "tlu_backward_kernel");
+}
+
+__global__ void __launch_bounds__(POINT_THREADS)
+    scalenorm_forward_kernel(int d, float eps, const float *gain, const float *x, float *y,
+                             float *save_norm)
+{
+    __shared__ float scale;
+    const size_t row = (size_t)blockIdx.x * d;
+    double sq = 0.0, unused = 0.0;
+    for (int j = threadIdx.x; j < d; j += blockDim.x) {
+        const float v = x[row + j];
+        sq += (double)v * v;
+    }
+    block_sum2(sq, unused);
+    if (threadIdx.x == 0) {
+        const float norm = (float)sqrt(sq);
+        save_norm[blockIdx.x] = norm;
+        scale = *gain / (norm > eps ? norm : eps);
+    }
+    __syncthreads();
+    for (int j = threadIdx.x; j < d; j += blockDim.x)
+        y[row + j] = x[row + j] * scale;
+}
+
+__global__ void __launch_bounds__(POINT_THREADS)
+    scalenorm_backward_kernel(int d, float eps, const float *gain, const float *x, const float *dy,
+                              const float *save_norm, float *dx, int accumulate, double *part)
+{
+    __shared__ float scale, coef;
+    const size_t row = (size_t)blockIdx.x * d;
+    double dot = 0.0, unused = 0.0;
+    for (int j = threadIdx.x; j < d; j += blockDim.x)
+        dot += (double)dy[row + j] * x[row + j];
+    block_sum2(dot, unused);
+    if (threadIdx.x == 0) {
+        const float norm = save_norm[blockIdx.x], clamped = norm > eps ? norm : eps;
+        part[blockIdx.x] = dot / clamped;
+        scale = *gain / clamped;
+        coef = norm < eps ? 0.0f : (float)(dot / ((double)clamped * clamped));
+    }
+    __syncthreads();
+    if (!dx)
+        return;
+    for (int j = threadIdx.x; j < d; j += blockDim.x) {
+        const float v = scale * (dy[row + j] - x[row + j] * coef);
+        dx[row + j] = accumulate ? dx[row + j] + v : v;
+    }
+}
+
+void nl_cuda_scalenorm_forward(nl_backend *be, int n, int d, float eps, const float *gain,
+                               const float *x, float *y, float *save_norm)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    if (n == 0)
+        return;
+    scalenorm_forward_kernel<<<n, POINT_THREADS, 0, cu->stream>>>(d, eps, gain, x, y, save_norm);
+    NL_CU_LAUNCHED(cu, "scalenorm_forward_kernel");
+}
+
+size_t nl_cuda_scalenorm_backward_workspace(nl_backend *be, int n)
+{
+    (void)be;
+    return (size_t)n * sizeof(double); /* each row's share of dgain */
+}
+
+void nl_cuda_scalenorm_backward(nl_backend *be, int n, int d, float eps, const float *gain,
+                                const float *x, const float *dy, const float *save_norm,
+                                float *dx, bool accumulate_dx, float *dgain, void *workspace)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    double *part = (double *)workspace;
+    if (n == 0)
+        return;
+    scalenorm_backward_kernel<<<n, POINT_THREADS, 0, cu->stream>>>(
+        d, eps, gain, x, dy, save_norm, dx, accumulate_dx ? 1 : 0, part);
+    NL_CU_LAUNCHED(cu, "scalenorm_backward_kernel");
+    if (!dgain)
+        return;
+    channel_total_kernel<<<1, POINT_THREADS, 0, cu->stream>>>(n, part, dgain);
+    NL_CU_LAUNCHED(cu, "channel_total_kernel");
 }

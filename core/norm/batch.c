@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "norm/norm.h"
+#include "norm/stats_layer.h"
 
 /* batch statistics: one set per channel over the training batch's N*T*H*W */
 void nl_batch_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set)
@@ -50,6 +51,84 @@ nl_act *nl_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_
     return nl_stats_norm_layer(b, name, in, spec, geom, spec->track_running_stats);
 }
 
+/* batch renorm's buffers (per channel): the batch variance, the running
+ * statistics before this batch's update, r, d, and the affine map they
+ * give */
+typedef struct {
+    float *batch_var, *prior_mean, *prior_var, *r, *d, *scale, *shift;
+} renorm_state;
+
+static void renorm_plan(nl_stats_layer *l, nl_builder *b, size_t per_channel_bytes)
+{
+    renorm_state *s = l->variant;
+    float **buffers[] = {&s->batch_var, &s->prior_mean, &s->prior_var, &s->r,
+                         &s->d,         &s->scale,      &s->shift};
+    for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++)
+        nl_builder_saved(b, (void **)buffers[i], per_channel_bytes);
+}
+
+/* 0 before ramp[0], 1 from ramp[1] on, linear in between */
+static float ramp_fraction(const int ramp[2], long step)
+{
+    if (step >= ramp[1])
+        return 1.0f;
+    if (step <= ramp[0])
+        return 0.0f;
+    return (float)(step - ramp[0]) / (float)(ramp[1] - ramp[0]);
+}
+
+/* the step's {r_max, d_max}, ramped over the training steps */
+static void renorm_prepare(nl_stats_layer *l, const nl_pass *pass, float *limits)
+{
+    limits[0] = 1.0f + (l->spec.r_max - 1.0f) * ramp_fraction(l->spec.r_max_ramp, pass->step);
+    limits[1] = l->spec.d_max * ramp_fraction(l->spec.d_max_ramp, pass->step);
+}
+
+/* statistics, r and d against the running statistics as they were before
+ * this batch, then the corrected apply. Train-mode evaluation (update
+ * false) corrects the same way and leaves the running statistics alone. */
+static void renorm_forward(nl_stats_layer *l, const nl_pass *pass, const nl_norm_geom *g,
+                           bool update)
+{
+    renorm_state *s = l->variant;
+    nl_backend *be = pass->be;
+    const float *x = l->base.in[0]->data;
+    const float *gamma = l->gamma ? l->gamma->data : NULL;
+    const float *beta = l->beta ? l->beta->data : NULL;
+    const float *prior_mean = l->running_mean->data, *prior_var = l->running_var->data;
+    if (update) {
+        be->ops->copy(be, s->prior_mean, l->running_mean->data, (size_t)g->c);
+        be->ops->copy(be, s->prior_var, l->running_var->data, (size_t)g->c);
+        prior_mean = s->prior_mean;
+        prior_var = s->prior_var;
+    }
+    be->ops->norm_stats(be, g, x, l->save_mean, s->batch_var,
+                        update ? l->running_mean->data : NULL,
+                        update ? l->running_var->data : NULL, pass->scalars + l->scalars);
+    be->ops->renorm_correction(be, g->c, g->eps, pass->scalars + l->scalars + l->momentum_slots,
+                               l->save_mean, s->batch_var, prior_mean, prior_var, gamma, beta,
+                               s->r, s->d, s->scale, s->shift);
+    be->ops->norm_apply(be, g, x, l->save_mean, s->batch_var, s->scale, s->shift,
+                        l->base.out->data, l->save_rstd);
+}
+
+/* batch norm's backward with gamma*r as the scale; r, d constants */
+static void renorm_backward(nl_stats_layer *l, const nl_pass *pass, const nl_norm_geom *g)
+{
+    renorm_state *s = l->variant;
+    nl_backend *be = pass->be;
+    float *dgamma = l->gamma ? l->gamma->grad : NULL, *dbeta = l->beta ? l->beta->grad : NULL;
+    be->ops->norm_backward(be, g, l->base.in[0]->data, l->base.out->grad, s->scale, l->save_mean,
+                           l->save_rstd, l->base.in[0]->grad, l->base.accumulate_din[0], dgamma,
+                           dbeta, pass->workspace);
+    if (dgamma)
+        be->ops->renorm_param_grads(be, g->c, s->r, s->d, dgamma, dbeta);
+}
+
+const struct nl_stats_training nl_batch_renorm_training = {
+    .state_bytes = sizeof(renorm_state), .scalars = 2, .plan = renorm_plan,
+    .prepare = renorm_prepare, .forward = renorm_forward, .backward = renorm_backward};
+
 /* Batch Renormalization (Ioffe 2017): batch norm whose training output is
  * corrected toward the running statistics, y = gamma * (r * xhat + d) +
  * beta, r and d clipped (limits ramped over the training steps) and held
@@ -74,6 +153,85 @@ nl_act *nl_batch_renorm(nl_builder *b, const char *name, nl_act *in, const nl_no
     renorm.track_running_stats = true; /* r and d are taken against them */
     return nl_batchnorm(b, name, in, &renorm);
 }
+
+/* Ghost batch norm's virtual batches of n samples. Every pass that takes
+ * batch statistics carries the training batch (training steps,
+ * recalibration and train-mode evaluation all drop a short last batch),
+ * which nl_ghost_batchnorm requires virtual_batch to divide; so the
+ * virtual batches are equal and PyTorch's x.split(V) has no short last
+ * chunk here. */
+static int ghost_chunks(const nl_stats_layer *l, int n) { return n / l->spec.virtual_batch; }
+
+/* virtual batch k: its geometry and the offset of its first value */
+static nl_norm_geom ghost_chunk(const nl_stats_layer *l, int k, size_t *offset)
+{
+    nl_norm_geom g = l->geom;
+    g.n = l->spec.virtual_batch;
+    *offset = (size_t)k * g.n * g.c * g.hw;
+    return g;
+}
+
+/* a later virtual batch's parameter gradients, before they are added in */
+typedef struct {
+    float *chunk_dgamma, *chunk_dbeta;
+} ghost_state;
+
+static void ghost_plan(nl_stats_layer *l, nl_builder *b, size_t per_channel_bytes)
+{
+    ghost_state *s = l->variant;
+    if (ghost_chunks(l, l->geom.n / l->rows_per_sample) < 2)
+        return;
+    nl_builder_saved(b, (void **)&s->chunk_dgamma, per_channel_bytes);
+    nl_builder_saved(b, (void **)&s->chunk_dbeta, per_channel_bytes);
+}
+
+/* batch norm's forward on each virtual batch, one running-statistics
+ * update each */
+static void ghost_forward(nl_stats_layer *l, const nl_pass *pass, const nl_norm_geom *g,
+                          bool update)
+{
+    nl_backend *be = pass->be;
+    const float *gamma = l->gamma ? l->gamma->data : NULL;
+    const float *beta = l->beta ? l->beta->data : NULL;
+    float *running_mean = update ? l->running_mean->data : NULL;
+    float *running_var = update ? l->running_var->data : NULL;
+    const float *momentum = pass->scalars + l->scalars; /* read only with running_mean */
+    for (int k = 0; k < ghost_chunks(l, pass->n); k++) {
+        size_t at;
+        const nl_norm_geom gk = ghost_chunk(l, k, &at);
+        be->ops->norm_forward(be, &gk, l->base.in[0]->data + at, gamma, beta,
+                              l->base.out->data + at, l->save_mean + (size_t)k * g->c,
+                              l->save_rstd + (size_t)k * g->c, running_mean, running_var,
+                              momentum + k);
+    }
+}
+
+/* parameter gradients are written, not accumulated: virtual batch 0 writes
+ * them, each later one writes its own and adds them in */
+static void ghost_backward(nl_stats_layer *l, const nl_pass *pass, const nl_norm_geom *g)
+{
+    ghost_state *s = l->variant;
+    nl_backend *be = pass->be;
+    float *dgamma = l->gamma ? l->gamma->grad : NULL, *dbeta = l->beta ? l->beta->grad : NULL;
+    float *din = l->base.in[0]->grad;
+    for (int k = 0; k < ghost_chunks(l, pass->n); k++) {
+        size_t at;
+        const nl_norm_geom gk = ghost_chunk(l, k, &at);
+        be->ops->norm_backward(be, &gk, l->base.in[0]->data + at, l->base.out->grad + at,
+                               l->gamma ? l->gamma->data : NULL, l->save_mean + (size_t)k * g->c,
+                               l->save_rstd + (size_t)k * g->c, din ? din + at : NULL,
+                               l->base.accumulate_din[0], k && dgamma ? s->chunk_dgamma : dgamma,
+                               k && dbeta ? s->chunk_dbeta : dbeta, pass->workspace);
+        if (k && dgamma)
+            be->ops->pass_gradient(be, (size_t)g->c, s->chunk_dgamma, dgamma, true);
+        if (k && dbeta)
+            be->ops->pass_gradient(be, (size_t)g->c, s->chunk_dbeta, dbeta, true);
+    }
+}
+
+const struct nl_stats_training nl_ghost_batch_training = {
+    .state_bytes = sizeof(ghost_state), .sets = ghost_chunks, .plan = ghost_plan,
+    .forward = ghost_forward, .backward = ghost_backward};
 
 /* Ghost batch norm (Hoffer et al. 2017): in training, batch statistics over
  * each virtual batch of `virtual_batch` samples, PyTorch's

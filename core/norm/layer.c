@@ -3,11 +3,12 @@
  * beta, i.e. GroupNorm with one group. On (N, D) features it is exactly
  * PyTorch's LayerNorm(D). PyTorch's per-element LayerNorm([C, H, W]) has
  * C*H*W affine parameters instead; it is not what the papers compare. */
+#include <math.h>
 #include <stdio.h>
 
 #include "norm/norm.h"
 
-/* layer and rms norm: one set per sample (per token on token sequences)
+/* layer, rms and scale norm: one set per sample (per token on token sequences)
  * over all its channels and pixels, so only the layer's own size counts */
 void nl_layer_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set)
 {
@@ -32,4 +33,59 @@ nl_act *nl_layernorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_
 nl_act *nl_rmsnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
     return nl_groupwise_norm(b, name, in, spec, 1, false, "rms");
+}
+
+/* ScaleNorm (Nguyen & Salazar 2019, "Transformers without Tears"), as
+ * their reference code: y = g * x / max(||x||_2, eps) over the same axes
+ * (each token's D features, each sample's C*H*W), no centring, ONE learned
+ * scalar g per layer initialised to sqrt(D) (sqrt(C*H*W) on images), so
+ * that g * x / ||x|| starts with unit mean square, as layer norm's output.
+ * No shift, so the layer before it keeps its bias. */
+typedef struct {
+    nl_layer base;
+    int d;               /* values per row */
+    int rows_per_sample; /* token sequences: each token is a row */
+    float eps;
+    nl_param *gain;
+    float *save_norm; /* each row's norm, unclamped */
+} scalenorm_layer;
+
+static void scalenorm_forward(nl_layer *self, const nl_pass *pass)
+{
+    scalenorm_layer *l = (scalenorm_layer *)self;
+    pass->be->ops->scalenorm_forward(pass->be, pass->n * l->rows_per_sample, l->d, l->eps,
+                                     l->gain->data, self->in[0]->data, self->out->data,
+                                     l->save_norm);
+}
+
+static void scalenorm_backward(nl_layer *self, const nl_pass *pass)
+{
+    scalenorm_layer *l = (scalenorm_layer *)self;
+    pass->be->ops->scalenorm_backward(pass->be, pass->n * l->rows_per_sample, l->d, l->eps,
+                                      l->gain->data, self->in[0]->data, self->out->grad,
+                                      l->save_norm, self->in[0]->grad, self->accumulate_din[0],
+                                      l->gain->grad, pass->workspace);
+}
+
+static const nl_layer_vtable scalenorm_vtable = {.kind = "scalenorm", .forward = scalenorm_forward,
+                                                 .backward = scalenorm_backward};
+
+nl_act *nl_scalenorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
+{
+    scalenorm_layer *l = nl_builder_layer_alloc(b, sizeof *l);
+    l->d = in->shape.c * nl_shape_plane(in->shape);
+    l->rows_per_sample = nl_shape_rows_per_sample(in->shape);
+    l->eps = spec->eps;
+    char pname[96];
+    snprintf(pname, sizeof pname, "%s.scale", name);
+    l->gain = nl_builder_param(b, pname, 1, (int[]){1}, true, NL_FILL_CONSTANT,
+                               sqrtf((float)l->d));
+    const int rows = in->shape.n * l->rows_per_sample;
+    nl_builder_saved(b, (void **)&l->save_norm, (size_t)rows * sizeof(float));
+    nl_backend *be = nl_builder_backend(b);
+    nl_builder_workspace(b, be->ops->scalenorm_backward_workspace(be, rows));
+    nl_act *out = nl_builder_act(b, name, in->shape);
+    nl_layer_init(&l->base, &scalenorm_vtable, name, in, NULL, out);
+    nl_builder_add(b, &l->base);
+    return out;
 }

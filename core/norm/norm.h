@@ -27,6 +27,7 @@ nl_act *nl_batch_renorm(nl_builder *b, const char *name, nl_act *in, const nl_no
 nl_act *nl_ghost_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
 nl_act *nl_dyt(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
 nl_act *nl_frn(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
+nl_act *nl_scalenorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
 
 /* The normalized sets of the registry rows (nl_norm_set_fn): batch
  * statistics per channel over the batch (batch.c), per virtual batch
@@ -38,6 +39,10 @@ void nl_ghost_batch_set(nl_shape in, const nl_norm_spec *spec, int train_batch, 
 void nl_layer_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set);
 void nl_group_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set);
 void nl_plane_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set);
+/* The training hooks of the rows whose training takes batch statistics
+ * otherwise than once over the pass (batch.c, stats_layer.h) */
+extern const struct nl_stats_training nl_batch_renorm_training;
+extern const struct nl_stats_training nl_ghost_batch_training;
 /* " x HxW" for an image input, "" otherwise (group.c) */
 const char *nl_norm_plane_text(nl_shape in, char *buf, size_t size);
 

@@ -45,13 +45,14 @@ static const nl_norm_info rows[] = {
                               .running_stats_default = true, .features = true, .images = true,
                               .tokens = true,
                               .adds_layer = true, .color = "#8c564b", .build = nl_batch_renorm,
-                              .stats_set = nl_batch_set},
+                              .stats_set = nl_batch_set, .training = &nl_batch_renorm_training},
     [NL_NORM_GHOST_BATCH] = {{"ghost_batch", "Ghost batch norm (Hoffer et al. 2017): batch statistics per virtual batch in training"},
                              .keys = STATS_KEYS | RUNNING_KEYS | NL_NORM_KEY_VIRTUAL_BATCH,
                              .learned_shift = true, .center = true, .running_stats = true,
                              .running_stats_default = true, .features = true, .images = true,
                              .adds_layer = true, .color = "#e377c2", .build = nl_ghost_batchnorm,
-                             .stats_set = nl_ghost_batch_set},
+                             .stats_set = nl_ghost_batch_set,
+                             .training = &nl_ghost_batch_training},
     [NL_NORM_DYT] = {{"dyt", "Dynamic Tanh (Zhu et al. 2025): gamma * tanh(alpha * x) + beta, "
                              "learned scalar alpha, no statistics"},
                      .keys = NL_NORM_KEY_AFFINE | NL_NORM_KEY_ALPHA_INIT, .learned_shift = true,
@@ -63,6 +64,11 @@ static const nl_norm_info rows[] = {
                      .keys = STATS_KEYS, .learned_shift = true, .center = false,
                      .features = false, .images = true, .adds_layer = true,
                      .color = "#17becf", .build = nl_frn, .stats_set = nl_plane_set},
+    [NL_NORM_SCALE] = {{"scale", "ScaleNorm (Nguyen & Salazar 2019): g * x / max(||x||, eps) per "
+                                 "sample or token, one learned scalar g from sqrt(C*H*W)"},
+                       .keys = NL_NORM_KEY_EPS, .learned_shift = false, .center = false,
+                       .features = true, .images = true, .tokens = true, .adds_layer = true,
+                       .color = "#aec7e8", .build = nl_scalenorm, .stats_set = nl_layer_set},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == NL_NORM_COUNT, "one registry row per nl_norm_kind");
 _Static_assert(offsetof(nl_norm_info, id) == 0, "nl_norm_names reads the rows as name entries");

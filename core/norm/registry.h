@@ -73,6 +73,10 @@ typedef struct {
     /* the kind's normalized set on an input it accepts; NULL: it keeps no
      * statistics (none, dyt), so no input is too small for it */
     nl_norm_set_fn stats_set;
+    /* how training takes batch statistics where that is not one set over
+     * the pass (norm/stats_layer.h: batch renorm, ghost batch norm); NULL
+     * for the others */
+    const struct nl_stats_training *training;
 } nl_norm_info;
 
 /* row of kind k; k must be in [0, NL_NORM_COUNT) */

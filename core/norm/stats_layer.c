@@ -3,51 +3,19 @@
  * per-sample ones (group, layer, instance, rms: groups of channels per
  * sample). They differ only in the geometry the norm ops take, so one
  * forward, one backward and one constructor serve them all; batch.c and
- * group.c keep the checks and the geometry of their kinds. Two variants of
- * batch norm differ in training only: batch renorm (the forward in two
- * steps, corrected by r and d between them) and ghost batch norm (batch
- * statistics per virtual batch: the same ops on slices of the batch). */
+ * group.c keep the checks and the geometry of their kinds. A kind whose
+ * training takes batch statistics otherwise (batch renorm, ghost batch
+ * norm) brings its registry row's training hooks (stats_layer.h), which
+ * this file runs without naming the kind. */
 #include <stdio.h>
 
 #include "dist/dist.h"
 #include "norm/norm.h"
 #include "norm/registry.h"
+#include "norm/stats_layer.h"
 #include "norm/sync_merge.h"
 
-/* synchronized batch norm's buffers (model.norm.sync) */
-typedef struct {
-    float *var;                  /* device (C): this rank's, then the global biased variance */
-    float *sum_dy, *sum_dy_xhat; /* device (C): the backward's sums, this rank's, then all ranks' */
-    double *exchange;            /* host (2C + 1): what the ranks share */
-    float *host;                 /* host (4C): statistics on their way to and from the device */
-    bool synced;                 /* the last forward took the global batch's statistics */
-    double global_count;         /* of the last forward: values per channel over all ranks */
-} sync_state;
-
-typedef struct {
-    nl_layer base;
-    nl_norm_spec spec;
-    nl_norm_geom geom; /* n is the planned capacity; each pass sets its own */
-    int rows_per_sample; /* token sequences: each token is a row (a sample of the norm ops) */
-    nl_param *gamma, *beta;
-    nl_state *running_mean, *running_var;
-    float *save_mean, *save_rstd; /* ghost batch: one set per virtual batch */
-    long batches_tracked;
-    /* per-step scalars (nl_builder_scalars), from `scalars` on: the
-     * momentum of each running-statistics update of a pass (one per virtual
-     * batch), then batch renorm's {r_max, d_max} */
-    int scalars, momentum_slots;
-    /* training with frozen running statistics: the last forward used them,
-     * and (when freezable) per-channel ones, zeros and rstd for backward */
-    bool ran_frozen;
-    float *frozen_consts;
-    /* batch renorm (per channel): the batch variance, the running statistics
-     * before this batch's update, r, d, and the affine map they give */
-    float *batch_var, *prior_mean, *prior_var, *r, *d, *scale, *shift;
-    /* ghost batch: a later virtual batch's parameter gradients, added in */
-    float *chunk_dgamma, *chunk_dbeta;
-    sync_state sync; /* used when spec.sync */
-} stats_layer;
+typedef nl_stats_layer stats_layer;
 
 static void sync_forward(stats_layer *l, const nl_pass *pass, const nl_norm_geom *g, bool update);
 static void sync_backward(stats_layer *l, const nl_pass *pass, const nl_norm_geom *g);
@@ -61,56 +29,10 @@ static nl_norm_geom geom_at(const stats_layer *l, int n)
     return g;
 }
 
-/* 0 before ramp[0], 1 from ramp[1] on, linear in between */
-static float ramp_fraction(const int ramp[2], long step)
+/* statistics sets per channel in a pass of n samples */
+static int stat_sets(const stats_layer *l, int n)
 {
-    if (step >= ramp[1])
-        return 1.0f;
-    if (step <= ramp[0])
-        return 0.0f;
-    return (float)(step - ramp[0]) / (float)(ramp[1] - ramp[0]);
-}
-
-/* batch renorm in training: statistics, r and d against the running
- * statistics as they were before this batch, then the corrected apply.
- * Train-mode evaluation (update false) corrects the same way and leaves the
- * running statistics alone. */
-static void renorm_forward(stats_layer *l, const nl_pass *pass, const nl_norm_geom *g,
-                           const float *gamma, const float *beta, bool update)
-{
-    nl_backend *be = pass->be;
-    const float *x = l->base.in[0]->data;
-    const float *prior_mean = l->running_mean->data, *prior_var = l->running_var->data;
-    if (update) {
-        be->ops->copy(be, l->prior_mean, l->running_mean->data, (size_t)g->c);
-        be->ops->copy(be, l->prior_var, l->running_var->data, (size_t)g->c);
-        prior_mean = l->prior_mean;
-        prior_var = l->prior_var;
-    }
-    be->ops->norm_stats(be, g, x, l->save_mean, l->batch_var,
-                        update ? l->running_mean->data : NULL,
-                        update ? l->running_var->data : NULL, pass->scalars + l->scalars);
-    be->ops->renorm_correction(be, g->c, g->eps, pass->scalars + l->scalars + l->momentum_slots,
-                               l->save_mean, l->batch_var,
-                               prior_mean, prior_var, gamma, beta, l->r, l->d, l->scale, l->shift);
-    be->ops->norm_apply(be, g, x, l->save_mean, l->batch_var, l->scale, l->shift,
-                        l->base.out->data, l->save_rstd);
-}
-
-/* Number of virtual batches of n samples. Every pass that takes batch
- * statistics carries the training batch (training steps, recalibration and
- * train-mode evaluation all drop a short last batch), which
- * nl_ghost_batchnorm requires virtual_batch to divide; so the virtual
- * batches are equal and PyTorch's x.split(V) has no short last chunk here. */
-static int ghost_chunks(const stats_layer *l, int n) { return n / l->spec.virtual_batch; }
-
-/* virtual batch k: its geometry and the offset of its first value */
-static nl_norm_geom ghost_chunk(const stats_layer *l, int k, size_t *offset)
-{
-    nl_norm_geom g = l->geom;
-    g.n = l->spec.virtual_batch;
-    *offset = (size_t)k * g.n * g.c * g.hw;
-    return g;
+    return l->training && l->training->sets ? l->training->sets(l, n) : 1;
 }
 
 /* The momentum of the next running-statistics update. While recalibrating
@@ -145,9 +67,9 @@ static bool updates_running(const stats_layer *l, const nl_pass *pass)
 }
 
 /* The host half of the forward: the batches-tracked count and this pass's
- * per-step scalars, the momentum of each update (ghost batch: PyTorch's
- * bn(chunk) for chunk in x.split(V), one update per virtual batch) and
- * batch renorm's ramped limits. */
+ * per-step scalars, the momentum of each update (one per statistics set:
+ * ghost batch norm updates once per virtual batch, as PyTorch's bn(chunk)
+ * for chunk in x.split(V)), then the training hooks' own. */
 static void stats_prepare(nl_layer *self, const nl_pass *pass)
 {
     stats_layer *l = (stats_layer *)self;
@@ -156,15 +78,12 @@ static void stats_prepare(nl_layer *self, const nl_pass *pass)
     float *scalars = pass->scalars_host + l->scalars;
     if (updates_running(l, pass)) {
         const bool recalibrate = pass->mode == NL_MODE_RECALIBRATE;
-        const int updates = l->spec.kind == NL_NORM_GHOST_BATCH ? ghost_chunks(l, pass->n) : 1;
+        const int updates = stat_sets(l, pass->n);
         for (int k = 0; k < updates; k++)
             scalars[k] = next_momentum(l, recalibrate ? pass->recalibrated * updates + k : -1);
     }
-    if (l->spec.kind == NL_NORM_BATCH_RENORM) {
-        float *limits = scalars + l->momentum_slots;
-        limits[0] = 1.0f + (l->spec.r_max - 1.0f) * ramp_fraction(l->spec.r_max_ramp, pass->step);
-        limits[1] = l->spec.d_max * ramp_fraction(l->spec.d_max_ramp, pass->step);
-    }
+    if (l->training && l->training->prepare)
+        l->training->prepare(l, pass, scalars + l->momentum_slots);
 }
 
 static void stats_forward(nl_layer *self, const nl_pass *pass)
@@ -184,23 +103,12 @@ static void stats_forward(nl_layer *self, const nl_pass *pass)
     float *running_mean = update ? l->running_mean->data : NULL;
     float *running_var = update ? l->running_var->data : NULL;
     const float *momentum = pass->scalars + l->scalars; /* read only with running_mean */
-    if (l->spec.kind == NL_NORM_GHOST_BATCH) {
-        for (int k = 0; k < ghost_chunks(l, pass->n); k++) {
-            size_t at;
-            const nl_norm_geom gk = ghost_chunk(l, k, &at);
-            be->ops->norm_forward(be, &gk, self->in[0]->data + at, gamma, beta,
-                                  self->out->data + at, l->save_mean + (size_t)k * g.c,
-                                  l->save_rstd + (size_t)k * g.c, running_mean, running_var,
-                                  momentum + k);
-        }
+    if (l->training) {
+        l->training->forward(l, pass, &g, update);
         return;
     }
     if (l->spec.sync) {
         sync_forward(l, pass, &g, update);
-        return;
-    }
-    if (l->spec.kind == NL_NORM_BATCH_RENORM) {
-        renorm_forward(l, pass, &g, gamma, beta, update);
         return;
     }
     be->ops->norm_forward(be, &g, self->in[0]->data, gamma, beta, self->out->data, l->save_mean,
@@ -247,39 +155,12 @@ static void stats_backward(nl_layer *self, const nl_pass *pass)
         return;
     }
     const nl_norm_geom g = geom_at(l, pass->n);
+    if (l->training) {
+        l->training->backward(l, pass, &g);
+        return;
+    }
     if (l->spec.sync) {
         sync_backward(l, pass, &g);
-        return;
-    }
-    nl_backend *be = pass->be;
-    float *dgamma = l->gamma ? l->gamma->grad : NULL, *dbeta = l->beta ? l->beta->grad : NULL;
-    if (l->spec.kind == NL_NORM_BATCH_RENORM) {
-        /* batch norm's backward with gamma*r as the scale; r, d constants */
-        be->ops->norm_backward(be, &g, self->in[0]->data, self->out->grad, l->scale,
-                               l->save_mean, l->save_rstd, self->in[0]->grad,
-                               self->accumulate_din[0], dgamma, dbeta, pass->workspace);
-        if (dgamma)
-            be->ops->renorm_param_grads(be, g.c, l->r, l->d, dgamma, dbeta);
-        return;
-    }
-    if (l->spec.kind == NL_NORM_GHOST_BATCH) {
-        /* parameter gradients are written, not accumulated: virtual batch 0
-         * writes them, each later one writes its own and adds them in */
-        for (int k = 0; k < ghost_chunks(l, pass->n); k++) {
-            size_t at;
-            const nl_norm_geom gk = ghost_chunk(l, k, &at);
-            float *din = self->in[0]->grad;
-            be->ops->norm_backward(be, &gk, self->in[0]->data + at, self->out->grad + at,
-                                   l->gamma ? l->gamma->data : NULL,
-                                   l->save_mean + (size_t)k * g.c, l->save_rstd + (size_t)k * g.c,
-                                   din ? din + at : NULL, self->accumulate_din[0],
-                                   k && dgamma ? l->chunk_dgamma : dgamma,
-                                   k && dbeta ? l->chunk_dbeta : dbeta, pass->workspace);
-            if (k && dgamma)
-                be->ops->pass_gradient(be, (size_t)g.c, l->chunk_dgamma, dgamma, true);
-            if (k && dbeta)
-                be->ops->pass_gradient(be, (size_t)g.c, l->chunk_dbeta, dbeta, true);
-        }
         return;
     }
     pass->be->ops->norm_backward(pass->be, &g, self->in[0]->data, self->out->grad,
@@ -302,12 +183,19 @@ nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const n
 {
     const int channels = in->shape.c;
     const nl_norm_info *info = nl_norm_info_of(spec->kind);
-    /* sync: the host buffers live with the layer */
+    /* sync: the host buffers live with the layer, after the training
+     * hooks' state (both whole doubles, so each starts aligned) */
     const size_t host_bytes = spec->sync ? (2 * (size_t)channels + 1) * sizeof(double) +
                                                4 * (size_t)channels * sizeof(float)
                                          : 0;
-    stats_layer *l = nl_builder_layer_alloc(b, sizeof *l + host_bytes);
+    const size_t state_doubles =
+        info->training ? (info->training->state_bytes + sizeof(double) - 1) / sizeof(double) : 0;
+    stats_layer *l = nl_builder_layer_alloc(b, sizeof *l + state_doubles * sizeof(double) + host_bytes);
     l->spec = *spec;
+    l->training = info->training;
+    double *trailing = (double *)(l + 1);
+    if (state_doubles)
+        l->variant = trailing;
     l->geom = geom;
     l->rows_per_sample = nl_shape_rows_per_sample(in->shape);
     l->geom.n = in->shape.n * l->rows_per_sample;
@@ -327,33 +215,24 @@ nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const n
         l->running_var = nl_builder_state(b, pname, (size_t)channels, 1.0f);
         nl_builder_counter(b, &l->batches_tracked);
     }
-    /* per channel (batch statistics; ghost batch: per virtual batch too), or
+    /* per channel (batch statistics, per statistics set of the pass), or
      * per sample and group */
-    const size_t chunks = spec->kind == NL_NORM_GHOST_BATCH ? (size_t)ghost_chunks(l, in->shape.n) : 1;
+    const size_t chunks = (size_t)stat_sets(l, in->shape.n);
     l->momentum_slots = running_stats ? (int)chunks : 0;
-    l->scalars = nl_builder_scalars(
-        b, l->momentum_slots + (spec->kind == NL_NORM_BATCH_RENORM ? 2 : 0));
+    l->scalars = nl_builder_scalars(b, l->momentum_slots + (l->training ? l->training->scalars : 0));
     const size_t stats =
         (geom.groups == 0 ? (size_t)channels * chunks : (size_t)l->geom.n * geom.groups) *
         sizeof(float);
     nl_builder_saved(b, (void **)&l->save_mean, stats);
     nl_builder_saved(b, (void **)&l->save_rstd, stats);
     const size_t per_channel = (size_t)channels * sizeof(float);
-    if (spec->kind == NL_NORM_BATCH_RENORM) {
-        float **renorm[] = {&l->batch_var, &l->prior_mean, &l->prior_var, &l->r,
-                            &l->d,         &l->scale,      &l->shift};
-        for (size_t i = 0; i < sizeof renorm / sizeof renorm[0]; i++)
-            nl_builder_saved(b, (void **)renorm[i], per_channel);
-    }
-    if (spec->kind == NL_NORM_GHOST_BATCH && chunks > 1) {
-        nl_builder_saved(b, (void **)&l->chunk_dgamma, per_channel);
-        nl_builder_saved(b, (void **)&l->chunk_dbeta, per_channel);
-    }
+    if (l->training && l->training->plan)
+        l->training->plan(l, b, per_channel);
     if (spec->sync) {
         nl_builder_saved(b, (void **)&l->sync.var, stats);
         nl_builder_saved(b, (void **)&l->sync.sum_dy, stats);
         nl_builder_saved(b, (void **)&l->sync.sum_dy_xhat, stats);
-        l->sync.exchange = (double *)(l + 1);
+        l->sync.exchange = trailing + state_doubles;
         l->sync.host = (float *)(l->sync.exchange + 2 * (size_t)channels + 1);
     }
     nl_backend *be = nl_builder_backend(b);
@@ -391,7 +270,7 @@ static void sync_forward(stats_layer *l, const nl_pass *pass, const nl_norm_geom
      * comes from the host image */
     const double momentum = update ? pass->scalars_host[l->scalars] : 0.0;
     nl_backend *be = pass->be;
-    sync_state *s = &l->sync;
+    nl_sync_state *s = &l->sync;
     const int c = g->c;
     const size_t bytes = (size_t)c * sizeof(float);
     float *mean_h = s->host, *var_h = s->host + c, *rm_h = s->host + 2 * c, *rv_h = s->host + 3 * c;
@@ -461,7 +340,7 @@ double nl_sync_merge_stats(const double *records, int ranks, int channels, float
 static void sync_backward(stats_layer *l, const nl_pass *pass, const nl_norm_geom *g)
 {
     nl_backend *be = pass->be;
-    sync_state *s = &l->sync;
+    nl_sync_state *s = &l->sync;
     const int c = g->c;
     const size_t bytes = (size_t)c * sizeof(float);
     const float *x = self_input(l), *dy = l->base.out->grad;

@@ -12,13 +12,14 @@
 
 #define NL_MAX_MILESTONES 16
 
-typedef enum { NL_OPTIM_SGD, NL_OPTIM_ADAMW, NL_OPTIM_COUNT } nl_optim_kind;
+typedef enum { NL_OPTIM_SGD, NL_OPTIM_ADAMW, NL_OPTIM_LION, NL_OPTIM_COUNT } nl_optim_kind;
 
 /* config keys under train.optimizer that a kind reads besides those every
  * kind reads (lr, weight_decay, decay_norm_and_bias) */
 enum {
     NL_OPTIM_KEY_MOMENTUM = 1u << 0, /* momentum, dampening, nesterov */
-    NL_OPTIM_KEY_BETAS = 1u << 1,    /* betas, eps */
+    NL_OPTIM_KEY_BETAS = 1u << 1,    /* betas: moment decay rates */
+    NL_OPTIM_KEY_EPS = 1u << 2,      /* eps: added to a second moment's root */
 };
 
 typedef struct {
@@ -27,7 +28,7 @@ typedef struct {
     float momentum;      /* sgd */
     float dampening;     /* sgd */
     bool nesterov;       /* sgd */
-    float betas[2];      /* adamw: moment decay rates */
+    float betas[2];      /* moment decay rates (kinds with NL_OPTIM_KEY_BETAS) */
     int n_betas;         /* always 2 (the config parser's list count) */
     float eps;           /* adamw: added to the square root of the second moment */
     float weight_decay;  /* sgd: L2 added to the gradient; adamw: decoupled */
@@ -40,8 +41,12 @@ typedef struct nl_optim_info {
     unsigned keys;     /* NL_OPTIM_KEY_* bits */
     /* floats of state per parameter (sgd: velocity; adamw: both moments) */
     int state_slots;
+    /* the reference implementation's names of the state slots, in slot
+     * order (PyTorch's optimizer.state keys): the goldens' names */
+    const char *state_names[2];
     /* defaults when the config does not give them (PyTorch's for adamw) */
     float default_lr, default_weight_decay;
+    float default_betas[2]; /* kinds with NL_OPTIM_KEY_BETAS */
     /* one update over the whole parameter arena in two halves: prepare
      * writes the step's arguments into the model's per-step scalars (host
      * image; `step` is 0 on the first call), launch queues the kernels that
@@ -96,5 +101,7 @@ void nl_sgd_prepare(nl_model *m, const nl_optim_spec *spec, float lr, long step)
 void nl_sgd_launch(nl_model *m, const nl_optim_spec *spec);
 void nl_adamw_prepare(nl_model *m, const nl_optim_spec *spec, float lr, long step);
 void nl_adamw_launch(nl_model *m, const nl_optim_spec *spec);
+void nl_lion_prepare(nl_model *m, const nl_optim_spec *spec, float lr, long step);
+void nl_lion_launch(nl_model *m, const nl_optim_spec *spec);
 
 #endif

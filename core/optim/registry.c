@@ -8,12 +8,22 @@
 static const nl_optim_info rows[] = {
     [NL_OPTIM_SGD] = {{"sgd", "stochastic gradient descent with momentum (torch.optim.SGD)"},
                       .title = "SGD", .keys = NL_OPTIM_KEY_MOMENTUM,
-                      .state_slots = 1, .default_lr = 0.05f, .default_weight_decay = 0.0f,
+                      .state_slots = 1, .state_names = {"momentum_buffer"},
+                      .default_lr = 0.05f, .default_weight_decay = 0.0f,
                       .prepare = nl_sgd_prepare, .launch = nl_sgd_launch},
     [NL_OPTIM_ADAMW] = {{"adamw", "Adam with decoupled weight decay (torch.optim.AdamW, amsgrad off)"},
-                        .title = "AdamW", .keys = NL_OPTIM_KEY_BETAS,
-                        .state_slots = 2, .default_lr = 0.001f, .default_weight_decay = 0.01f,
+                        .title = "AdamW", .keys = NL_OPTIM_KEY_BETAS | NL_OPTIM_KEY_EPS,
+                        .state_slots = 2, .state_names = {"exp_avg", "exp_avg_sq"},
+                        .default_lr = 0.001f, .default_weight_decay = 0.01f,
+                        .default_betas = {0.9f, 0.999f},
                         .prepare = nl_adamw_prepare, .launch = nl_adamw_launch},
+    [NL_OPTIM_LION] = {{"lion", "Lion (Chen et al. 2023): the sign of an interpolated momentum, "
+                                "decoupled weight decay (lucidrains/lion-pytorch)"},
+                       .title = "Lion", .keys = NL_OPTIM_KEY_BETAS,
+                       .state_slots = 1, .state_names = {"exp_avg"},
+                       .default_lr = 1e-4f, .default_weight_decay = 0.0f,
+                       .default_betas = {0.9f, 0.99f},
+                       .prepare = nl_lion_prepare, .launch = nl_lion_launch},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == NL_OPTIM_COUNT, "one registry row per nl_optim_kind");
 _Static_assert(offsetof(nl_optim_info, id) == 0, "nl_optim_names reads the rows as name entries");
@@ -39,7 +49,8 @@ static const struct {
     const char *keys;
 } key_names[] = {
     {NL_OPTIM_KEY_MOMENTUM, "`momentum`, `dampening`, `nesterov`"},
-    {NL_OPTIM_KEY_BETAS, "`betas`, `eps`"},
+    {NL_OPTIM_KEY_BETAS, "`betas`"},
+    {NL_OPTIM_KEY_EPS, "`eps`"},
 };
 
 void nl_optim_write_table(FILE *out)
@@ -53,7 +64,12 @@ void nl_optim_write_table(FILE *out)
         int shown = 0;
         for (size_t i = 0; i < sizeof key_names / sizeof key_names[0]; i++)
             if (r->keys & key_names[i].bit)
+            {
                 fprintf(out, "%s%s", shown++ ? ", " : "", key_names[i].keys);
+                if (key_names[i].bit == NL_OPTIM_KEY_BETAS)
+                    fprintf(out, " (default [%g, %g])", (double)r->default_betas[0],
+                            (double)r->default_betas[1]);
+            }
         fprintf(out, "%s | %g | %g | %d float%s |\n", shown ? "" : "-", (double)r->default_lr,
                 (double)r->default_weight_decay, r->state_slots, r->state_slots == 1 ? "" : "s");
     }
@@ -67,8 +83,10 @@ void nl_optim_spec_defaults(nl_optim_spec *spec, nl_optim_kind kind)
     spec->momentum = 0.9f;
     spec->dampening = 0.0f;
     spec->nesterov = false;
-    spec->betas[0] = 0.9f;
-    spec->betas[1] = 0.999f;
+    /* a kind without betas keeps AdamW's, which it never reads */
+    const nl_optim_info *betas_from = r->keys & NL_OPTIM_KEY_BETAS ? r : &rows[NL_OPTIM_ADAMW];
+    spec->betas[0] = betas_from->default_betas[0];
+    spec->betas[1] = betas_from->default_betas[1];
     spec->n_betas = 2;
     spec->eps = 1e-8f;
     spec->weight_decay = r->default_weight_decay;

@@ -176,6 +176,24 @@ class FRN(nn.Module):
         return torch.max(y, self.tau.view(1, -1, 1, 1))
 
 
+class ScaleNorm(nn.Module):
+    """ScaleNorm (Nguyen & Salazar 2019) as the paper's reference code
+    (tnq177/transformers_without_tears): scale / max(||x||, eps) times x,
+    one learned scalar scale initialised to sqrt(d); the norm over each
+    token's features on (N, T, D), over each sample's C, H, W on images."""
+
+    def __init__(self, d, eps):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(float(d) ** 0.5))
+        self.eps = eps
+        self.weight = None
+
+    def forward(self, x):
+        rows = x if x.dim() == 3 else x.flatten(1)
+        norm = torch.norm(rows, dim=-1, keepdim=True).clamp(min=self.eps)
+        return (rows * (self.scale / norm)).view_as(x)
+
+
 def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, affine=True,
               track=None, mean=0.5, std=2.0, seed=0, renorm=(3.0, 5.0, (0, 2), (0, 2)),
               virtual_batch=0, alpha_init=0.5):
@@ -204,6 +222,9 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
     elif kind == "dyt":
         module = DyT(c, alpha_init, affine)
         fx.add(name + ".alpha", module.alpha)
+    elif kind == "scale":
+        module = ScaleNorm(shape[-1] if len(shape) == 3 else math.prod(shape[1:]), eps)
+        fx.add(name + ".scale", module.scale)
     elif kind == "frn":
         module = FRN(c, eps, affine)
         with torch.no_grad():  # thresholds that clip some values of every channel
@@ -231,7 +252,7 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
         fx.add(name + ".dgamma", module.weight.grad)
         if module.bias is not None:
             fx.add(name + ".dbeta", module.bias.grad)
-    for extra in ("alpha", "tau"):
+    for extra in ("alpha", "tau", "scale"):
         if hasattr(module, extra):
             fx.add(name + ".d" + extra, getattr(module, extra).grad)
     if track:
@@ -313,6 +334,14 @@ def make_norm_goldens():
     case("frn4d", "frn", (3, 6, 5, 7), eps=1e-6, seed=61)
     case("frn4d_noaffine", "frn", (2, 8, 3, 5), affine=False, eps=1e-3, seed=62)
     case("frn4d_offset", "frn", (3, 6, 5, 7), mean=20.0, std=0.5, eps=1e-6, seed=63)
+    # ScaleNorm: no affine key (its scalar is always learned); every row of
+    # scale2d_clamped has a norm below eps, where the norm passes no gradient
+    case("scale2d", "scale", (7, 10), affine=False, seed=71)
+    case("scale4d", "scale", (3, 6, 5, 7), affine=False, seed=72)
+    case("scale2d_wide_offset", "scale", (5, 640), affine=False, mean=20.0, std=0.5, seed=73)
+    case("scale2d_clamped", "scale", (4, 6), affine=False, mean=0.0, std=1e-4, eps=1e-2,
+         seed=74)
+    case("scale3d_tokens", "scale", (3, 5, 12), affine=False, seed=75)
     fx.add("cases", torch.tensor([len(cases)], dtype=torch.int32))
     for i, name in enumerate(cases):
         fx.add("case%d" % i, torch.tensor(list(name.encode()), dtype=torch.int32))
@@ -1076,6 +1105,33 @@ def is_norm_or_bias(pname):
     return pname.startswith("norm") or pname.endswith(".bias")
 
 
+class Lion(torch.optim.Optimizer):
+    """Lion (Chen et al. 2023), which PyTorch 1.13 lacks: the step of the
+    reference implementation, lucidrains/lion-pytorch (update_fn), op for
+    op. The decoupled weight decay scales the parameter by 1 - lr * wd
+    before the signed update, as there (the paper's
+    theta -= lr * (sign(c) + wd * theta) in one step is the same in exact
+    arithmetic)."""
+
+    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0):
+        super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            lr, wd = group["lr"], group["weight_decay"]
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                state = self.state[p]
+                if not state:
+                    state["exp_avg"] = torch.zeros_like(p)
+                exp_avg = state["exp_avg"]
+                p.data.mul_(1.0 - lr * wd)
+                update = exp_avg.clone().mul_(beta1).add(p.grad, alpha=1.0 - beta1).sign_()
+                p.add_(update, alpha=-lr)
+                exp_avg.mul_(beta2).add_(p.grad, alpha=1.0 - beta2)
+
+
 def optim_case(fx, name, kind, seed, steps=7, lr=1e-2, betas=(0.9, 0.999), eps=1e-8,
                weight_decay=0.0, decay_norm_and_bias=True, momentum=0.9, clip=0.0):
     g = torch.Generator().manual_seed(seed)
@@ -1090,6 +1146,8 @@ def optim_case(fx, name, kind, seed, steps=7, lr=1e-2, betas=(0.9, 0.999), eps=1
     groups = [{"params": decayed}] + ([{"params": exempt, "weight_decay": 0.0}] if exempt else [])
     if kind == "adamw":
         opt = torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    elif kind == "lion":
+        opt = Lion(groups, lr=lr, betas=betas, weight_decay=weight_decay)
     else:
         opt = torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
     lrs = [f32(lr * (0.5 + 0.25 * (k % 3))) for k in range(steps)]
@@ -1106,7 +1164,8 @@ def optim_case(fx, name, kind, seed, steps=7, lr=1e-2, betas=(0.9, 0.999), eps=1
             group["lr"] = lrs[k]
         opt.step()
     fx.add(name + ".lrs", torch.tensor(lrs))
-    # kind (0 sgd, 1 adamw), beta1, beta2, eps, weight decay, decay_norm_and_bias, momentum, clip
+    fx.add(name + ".kind", torch.tensor(list(kind.encode()), dtype=torch.int32))
+    # adamw or not (the kind is .kind), beta1, beta2, eps, weight decay, decay_norm_and_bias, momentum, clip
     fx.add(name + ".hyper", torch.tensor([float(kind == "adamw"), betas[0], betas[1], eps,
                                           weight_decay, float(decay_norm_and_bias), momentum,
                                           clip]))
@@ -1122,14 +1181,34 @@ def optim_case(fx, name, kind, seed, steps=7, lr=1e-2, betas=(0.9, 0.999), eps=1
 
 def make_optim_goldens():
     fx = Fixture()
-    optim_case(fx, "adamw_plain", "adamw", 1)
-    optim_case(fx, "adamw_decay", "adamw", 2, weight_decay=0.01)
-    optim_case(fx, "adamw_exempt", "adamw", 3, weight_decay=0.1, decay_norm_and_bias=False,
-               betas=(0.8, 0.95), eps=1e-6)
-    optim_case(fx, "adamw_clip", "adamw", 4, weight_decay=0.01, clip=0.5)
-    optim_case(fx, "adamw_clip_exempt", "adamw", 5, weight_decay=0.05, clip=2.0,
-               decay_norm_and_bias=False, steps=12)
-    optim_case(fx, "sgd_clip", "sgd", 6, weight_decay=1e-3, clip=1.0)
+    cases = []
+
+    def case(name, *args, **kw):
+        cases.append(name)
+        optim_case(fx, name, *args, **kw)
+
+    case("adamw_plain", "adamw", 1)
+    case("adamw_decay", "adamw", 2, weight_decay=0.01)
+    case("adamw_exempt", "adamw", 3, weight_decay=0.1, decay_norm_and_bias=False,
+         betas=(0.8, 0.95), eps=1e-6)
+    case("adamw_clip", "adamw", 4, weight_decay=0.01, clip=0.5)
+    case("adamw_clip_exempt", "adamw", 5, weight_decay=0.05, clip=2.0,
+         decay_norm_and_bias=False, steps=12)
+    case("sgd_clip", "sgd", 6, weight_decay=1e-3, clip=1.0)
+    # Lion as AdamW above, at its own scale (lr 3-10x smaller, weight decay
+    # 3-10x larger, as the paper advises) and its default betas
+    lion = dict(lr=1e-3, betas=(0.9, 0.99))
+    case("lion_plain", "lion", 7, **lion)
+    case("lion_decay", "lion", 8, weight_decay=0.1, **lion)
+    case("lion_exempt", "lion", 9, lr=1e-3, weight_decay=0.5, decay_norm_and_bias=False,
+         betas=(0.95, 0.98))
+    case("lion_clip", "lion", 10, weight_decay=0.1, clip=0.5, **lion)
+    case("lion_clip_exempt", "lion", 11, weight_decay=0.3, clip=2.0, decay_norm_and_bias=False,
+         steps=12, **lion)
+    # the case list the test walks (every optimizer must have cases)
+    fx.add("cases", torch.tensor([len(cases)], dtype=torch.int32))
+    for i, name in enumerate(cases):
+        fx.add("case%d" % i, torch.tensor(list(name.encode()), dtype=torch.int32))
     fx.write("optim_goldens.nlfx")
 
 
