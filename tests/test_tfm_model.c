@@ -102,12 +102,42 @@ static void check_lm(nl_norm_kind kind, nl_placement placement, bool qk_norm, bo
     nl_model_free(m);
 }
 
+/* the image models' test images: C channels of SIDE x SIDE */
+enum { C = 2, SIDE = 6 };
+
+/* an image model's every parameter gradient against central differences,
+ * on a batch of N random images (seeded) with 1-d parameters moved off
+ * their initial ones and zeros; frees m. The floor is for gradients that
+ * are exactly zero (v's bias under a peri norm; the mixer's token-MLP fc2
+ * bias under a norm that subtracts the mean: constants a norm removes):
+ * there the difference quotient is the loss's float noise over 2h, ~1e-4
+ * in a build without FMA (the sanitizers' at 1.09e-4). */
+static void image_gradcheck(nl_model *m, const char *what, const int32_t *labels, uint64_t seed)
+{
+    float images[N * C * SIDE * SIDE];
+    tu_fill_normal(images, sizeof images / sizeof images[0], seed, 0.0f, 1.0f);
+    nl_model_load_batch(m, images, labels, N);
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i]->ndim == 1)
+            tu_fill_uniform(m->params[i]->data, m->params[i]->count, 40 + i, 0.5f, 1.5f);
+    mean_loss(m);
+    nl_model_backward(m, N);
+    for (int i = 0; i < m->n_params; i++) {
+        double max_grad;
+        const double max_diff = tu_param_fd_error(m, N, i, 100 + i, 5e-3f, &max_grad);
+        ck_assert_msg(max_diff <= 1e-2 * max_grad + 3e-4,
+                      "%s: d %s: |fd - backward| %.3g, max |grad| %.3g", what,
+                      m->params[i]->name, max_diff, max_grad);
+    }
+    nl_model_free(m);
+}
+
 /* the vit: 2-channel 6x6 images in 3x3 patches (4 tokens, 5 with the class
  * token), the lm's block sizes; every parameter's gradient against central
  * differences of the mean loss */
 static void check_vit(nl_norm_kind kind, nl_placement placement, nl_token_pool pool, bool qk_norm)
 {
-    enum { C = 2, SIDE = 6, CLASSES = 5 };
+    enum { CLASSES = 5 };
     nl_backend *be = tu_cpu(2);
     nl_model_spec spec;
     lm_spec(&spec, kind, placement, qk_norm, false);
@@ -123,27 +153,8 @@ static void check_vit(nl_norm_kind kind, nl_placement placement, nl_token_pool p
     nl_model *m = NULL;
     nl_error err = {0};
     ck_assert_msg(nl_model_build(&spec, be, N, N, 5, &m, &err) == NL_OK, "%s: %s", what, err.msg);
-    float images[N * C * SIDE * SIDE];
-    int32_t labels[N] = {0, 3, 4};
-    tu_fill_normal(images, sizeof images / sizeof images[0], 22, 0.0f, 1.0f);
-    nl_model_load_batch(m, images, labels, N);
-    for (int i = 0; i < m->n_params; i++)
-        if (m->params[i]->ndim == 1)
-            tu_fill_uniform(m->params[i]->data, m->params[i]->count, 40 + i, 0.5f, 1.5f);
-    mean_loss(m);
-    nl_model_backward(m, N);
-    for (int i = 0; i < m->n_params; i++) {
-        double max_grad;
-        const double max_diff = tu_param_fd_error(m, N, i, 100 + i, 5e-3f, &max_grad);
-        /* the floor for gradients that are exactly zero (v's bias under a
-         * peri norm, which removes any per-feature constant): there the
-         * difference quotient is the loss's float noise over 2h, ~1e-4 in
-         * a build without FMA (the sanitizers' at 1.09e-4) */
-        ck_assert_msg(max_diff <= 1e-2 * max_grad + 3e-4,
-                      "%s: d %s: |fd - backward| %.3g, max |grad| %.3g", what,
-                      m->params[i]->name, max_diff, max_grad);
-    }
-    nl_model_free(m);
+    const int32_t labels[N] = {0, 3, 4};
+    image_gradcheck(m, what, labels, 22);
 }
 
 START_TEST(test_vit_gradcheck)
@@ -163,7 +174,7 @@ END_TEST
  * differences of the mean loss */
 static void check_mixer(nl_norm_kind kind, nl_placement placement, int token_mlp_width)
 {
-    enum { C = 2, SIDE = 6, CLASSES = 5 };
+    enum { CLASSES = 5 };
     nl_backend *be = tu_cpu(2);
     nl_model_spec spec;
     lm_spec(&spec, kind, placement, false, false);
@@ -183,26 +194,8 @@ static void check_mixer(nl_norm_kind kind, nl_placement placement, int token_mlp
     ck_assert_msg(fc1 && fc1->dims[0] == (token_mlp_width ? token_mlp_width : spec.d_model / 2) &&
                       fc1->dims[1] == (SIDE / 2) * (SIDE / 2),
                   "%s: the token MLP maps the 9 tokens", what);
-    float images[N * C * SIDE * SIDE];
-    int32_t labels[N] = {2, 0, 4};
-    tu_fill_normal(images, sizeof images / sizeof images[0], 23, 0.0f, 1.0f);
-    nl_model_load_batch(m, images, labels, N);
-    for (int i = 0; i < m->n_params; i++)
-        if (m->params[i]->ndim == 1)
-            tu_fill_uniform(m->params[i]->data, m->params[i]->count, 40 + i, 0.5f, 1.5f);
-    mean_loss(m);
-    nl_model_backward(m, N);
-    for (int i = 0; i < m->n_params; i++) {
-        double max_grad;
-        const double max_diff = tu_param_fd_error(m, N, i, 100 + i, 5e-3f, &max_grad);
-        /* the floor as the vit's: gradients exactly zero (the token MLP's
-         * fc2 bias, a constant over a token's channels, under a norm that
-         * subtracts the mean) leave the float loss's noise over 2h */
-        ck_assert_msg(max_diff <= 1e-2 * max_grad + 3e-4,
-                      "%s: d %s: |fd - backward| %.3g, max |grad| %.3g", what,
-                      m->params[i]->name, max_diff, max_grad);
-    }
-    nl_model_free(m);
+    const int32_t labels[N] = {2, 0, 4};
+    image_gradcheck(m, what, labels, 23);
 }
 
 START_TEST(test_mixer_gradcheck)
