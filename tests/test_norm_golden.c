@@ -48,22 +48,6 @@ static float *download(nl_model *m, const float *src, size_t count)
     return host;
 }
 
-/* a string the fixture stores as int32 characters */
-static const char *fixture_string(const tu_fixture *fx, const char *key, char *buf, size_t size)
-{
-    const tu_tensor *t = tu_get(fx, key);
-    size_t k = 0;
-    for (; k < t->count && k + 1 < size; k++)
-        buf[k] = (char)((const int32_t *)t->data)[k];
-    buf[k] = '\0';
-    return buf;
-}
-
-static int fixture_cases(const tu_fixture *fx)
-{
-    return ((const int32_t *)tu_get(fx, "cases")->data)[0];
-}
-
 static void check_case(const tu_fixture *fx, const char *name)
 {
     char key[160];
@@ -71,7 +55,7 @@ static void check_case(const tu_fixture *fx, const char *name)
     const int32_t *meta = tu_get(fx, key)->data;
     char kind_name[32];
     snprintf(key, sizeof key, "%s.kind", name);
-    const int kind = nl_name_lookup(&nl_norm_names, fixture_string(fx, key, kind_name, sizeof kind_name));
+    const int kind = nl_name_lookup(&nl_norm_names, tu_get_string(fx, key, kind_name, sizeof kind_name));
     ck_assert_msg(kind >= 0, "%s: the fixture names normalizer '%s', which normlab lacks", name,
                   kind_name);
     norm_ctx ctx;
@@ -212,10 +196,10 @@ static void check_case(const tu_fixture *fx, const char *name)
 START_TEST(test_norm_case)
 {
     tu_fixture *fx = tu_fixture_load("norm_goldens.nlfx");
-    ck_assert_int_lt(_i, fixture_cases(fx));
+    ck_assert_int_lt(_i, tu_fixture_cases(fx));
     char key[32], name[128];
     snprintf(key, sizeof key, "case%d", _i);
-    check_case(fx, fixture_string(fx, key, name, sizeof name));
+    check_case(fx, tu_get_string(fx, key, name, sizeof name));
     tu_fixture_free(fx);
 }
 END_TEST
@@ -226,12 +210,12 @@ START_TEST(test_every_kind_has_goldens)
 {
     tu_fixture *fx = tu_fixture_load("norm_goldens.nlfx");
     bool seen[NL_NORM_COUNT][2] = {{false}};
-    for (int i = 0; i < fixture_cases(fx); i++) {
+    for (int i = 0; i < tu_fixture_cases(fx); i++) {
         char key[160], name[128], kind_name[32];
         snprintf(key, sizeof key, "case%d", i);
-        fixture_string(fx, key, name, sizeof name);
+        tu_get_string(fx, key, name, sizeof name);
         snprintf(key, sizeof key, "%s.kind", name);
-        const int kind = nl_name_lookup(&nl_norm_names, fixture_string(fx, key, kind_name, sizeof kind_name));
+        const int kind = nl_name_lookup(&nl_norm_names, tu_get_string(fx, key, kind_name, sizeof kind_name));
         snprintf(key, sizeof key, "%s.meta", name);
         if (kind >= 0)
             seen[kind][((const int32_t *)tu_get(fx, key)->data)[0] == 4] = true;

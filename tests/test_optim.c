@@ -17,31 +17,15 @@
 #include "optim/optim.h"
 #include "testutil.h"
 
-/* a string the fixture stores as int32 characters */
-static const char *fixture_string(const tu_fixture *fx, const char *key, char *buf, size_t size)
-{
-    const tu_tensor *t = tu_get(fx, key);
-    size_t k = 0;
-    for (; k < t->count && k + 1 < size; k++)
-        buf[k] = (char)((const int32_t *)t->data)[k];
-    buf[k] = '\0';
-    return buf;
-}
-
-static int fixture_cases(const tu_fixture *fx)
-{
-    return ((const int32_t *)tu_get(fx, "cases")->data)[0];
-}
-
 /* case i's name, and the optimizer it runs (-1: one normlab lacks) */
 static int fixture_case(const tu_fixture *fx, int i, char *name, size_t size)
 {
     char key[64], kind_name[64];
     snprintf(key, sizeof key, "case%d", i);
-    fixture_string(fx, key, name, size);
+    tu_get_string(fx, key, name, size);
     char kind_key[200];
     snprintf(kind_key, sizeof kind_key, "%s.kind", name);
-    return nl_name_lookup(&nl_optim_names, fixture_string(fx, kind_key, kind_name, sizeof kind_name));
+    return nl_name_lookup(&nl_optim_names, tu_get_string(fx, kind_key, kind_name, sizeof kind_name));
 }
 
 /* the model whose parameters the goldens name: 1x4x4 -> fc 8 -> batch norm -> 10 */
@@ -76,7 +60,7 @@ static double clip_norm(nl_model *m, float max_norm)
 START_TEST(test_golden_trajectory)
 {
     tu_fixture *fx = tu_fixture_load("optim_goldens.nlfx");
-    ck_assert_int_lt(_i, fixture_cases(fx));
+    ck_assert_int_lt(_i, tu_fixture_cases(fx));
     char name[48], key[200];
     const int kind = fixture_case(fx, _i, name, sizeof name);
     ck_assert_msg(kind >= 0, "%s: the fixture names an optimizer normlab lacks", name);
@@ -148,7 +132,7 @@ START_TEST(test_every_optimizer_has_goldens)
 {
     tu_fixture *fx = tu_fixture_load("optim_goldens.nlfx");
     bool plain[NL_OPTIM_COUNT] = {false}, clipped[NL_OPTIM_COUNT] = {false};
-    for (int i = 0; i < fixture_cases(fx); i++) {
+    for (int i = 0; i < tu_fixture_cases(fx); i++) {
         char name[128], key[200];
         const int kind = fixture_case(fx, i, name, sizeof name);
         if (kind < 0)

@@ -222,6 +222,19 @@ const tu_tensor *tu_get(const tu_fixture *f, const char *name)
     return t;
 }
 
+const char *tu_get_string(const tu_fixture *f, const char *name, char *buf, size_t size)
+{
+    const tu_tensor *t = tu_get(f, name);
+    ck_assert_msg(t->dtype == 1, "%s: '%s' is not int32 characters", f->path, name);
+    size_t k = 0;
+    for (; k < t->count && k + 1 < size; k++)
+        buf[k] = (char)((const int32_t *)t->data)[k];
+    buf[k] = '\0';
+    return buf;
+}
+
+int tu_fixture_cases(const tu_fixture *f) { return ((const int32_t *)tu_get(f, "cases")->data)[0]; }
+
 const float *tu_getf(const tu_fixture *f, const char *name)
 {
     const tu_tensor *t = tu_get(f, name);

@@ -61,6 +61,10 @@ tu_fixture *tu_fixture_read(const char *file, char *why, size_t size);
 void tu_fixture_free(tu_fixture *f);
 /* fails the test when the tensor is missing */
 const tu_tensor *tu_get(const tu_fixture *f, const char *name);
+/* a string the fixture stores as int32 characters, into buf */
+const char *tu_get_string(const tu_fixture *f, const char *name, char *buf, size_t size);
+/* the fixture's case count: its int32 tensor "cases" */
+int tu_fixture_cases(const tu_fixture *f);
 const tu_tensor *tu_find(const tu_fixture *f, const char *name); /* NULL when missing */
 const float *tu_getf(const tu_fixture *f, const char *name);
 float tu_scalar(const tu_fixture *f, const char *name);
