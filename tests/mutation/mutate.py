@@ -65,6 +65,22 @@ def run(cmd, cwd, log):
         return subprocess.call(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT)
 
 
+def failed_tests(log, offset):
+    """the tests ctest listed as failed in the log after offset"""
+    with open(log, "rb") as f:
+        f.seek(offset)
+        text = f.read().decode(errors="replace")
+    names, listing = [], False
+    for line in text.splitlines():
+        if line.startswith("The following tests FAILED"):
+            listing = True
+        elif listing and line.startswith("\t"):
+            names.append(line.split()[2])
+        elif listing:
+            listing = False
+    return ", ".join(names) or "(ctest failed)"
+
+
 def main():
     wanted = set(sys.argv[1:])
     chosen = [m for m in MUTATIONS if not wanted or m[0] in wanted]
@@ -88,14 +104,14 @@ def main():
     if run(["cmake", "-S", tree, "-B", build, "-DCMAKE_BUILD_TYPE=Release"] + launcher, tree, log):
         sys.exit("cmake failed: see %s" % log)
     jobs = str(os.cpu_count() or 2)
-    print("%-22s %-8s %7s  %s" % ("mutation", "result", "seconds", "what"))
+    print("%-26s %7s  %-40s %s" % ("mutation", "seconds", "result", "what"))
     missed = 0
     for name, rel, original, mutant, what in chosen:
         path = os.path.join(tree, rel)
         text = open(path).read()
         if text.count(original) != 1:
-            print("%-22s %-8s %7s  %s: the original text occurs %d times in %s" %
-                  (name, "STALE", "-", what, text.count(original), rel))
+            print("%-26s %7s  %-40s %s: the original text occurs %d times in %s" %
+                  (name, "-", "STALE", what, text.count(original), rel))
             missed += 1
             continue
         open(path, "w").write(text.replace(original, mutant))
@@ -104,13 +120,14 @@ def main():
             if run(["cmake", "--build", build, "-j", jobs], tree, log):
                 result = "no-build"
             else:
+                before = os.path.getsize(log)
                 rc = run(["ctest", "--test-dir", build, "-j", jobs, "--stop-on-failure",
                           "-LE", SUITE_EXCLUDE], tree, log)
-                result = "caught" if rc else "MISSED"
+                result = "caught by " + failed_tests(log, before) if rc else "MISSED"
         finally:
             open(path, "w").write(text)
-        missed += result == "MISSED"
-        print("%-22s %-8s %7.0f  %s" % (name, result, time.time() - t0, what), flush=True)
+        missed += result in ("MISSED", "no-build")
+        print("%-26s %7.0f  %-40s %s" % (name, time.time() - t0, result, what), flush=True)
     # the tree restored: the suite must be green again
     run(["cmake", "--build", build, "-j", jobs], tree, log)
     print("log: %s" % log)
