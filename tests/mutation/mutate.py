@@ -104,6 +104,10 @@ def main():
     if run(["cmake", "-S", tree, "-B", build, "-DCMAKE_BUILD_TYPE=Release"] + launcher, tree, log):
         sys.exit("cmake failed: see %s" % log)
     jobs = str(os.cpu_count() or 2)
+    # the unmutated tree first: a suite already red would "catch" everything
+    if run(["cmake", "--build", build, "-j", jobs], tree, log) or \
+            run(["ctest", "--test-dir", build, "-j", jobs, "-LE", SUITE_EXCLUDE], tree, log):
+        sys.exit("the default suite fails on the unmutated tree: see %s" % log)
     print("%-26s %7s  %-40s %s" % ("mutation", "seconds", "result", "what"))
     missed = 0
     for name, rel, original, mutant, what in chosen:
