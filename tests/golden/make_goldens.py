@@ -548,6 +548,17 @@ def optimizer(model, lr, momentum, weight_decay, nesterov, adamw):
                            weight_decay=weight_decay, nesterov=nesterov), 0.0
 
 
+def add_trajectory(fx, name, model, losses, lr, momentum, weight_decay, nesterov, adamw):
+    """a training case's results: the loss per step, the hyperparameters the
+    C test trains with, and the parameters at the end"""
+    fx.add(name + ".losses", torch.tensor(losses))
+    fx.add(name + ".hyper", torch.tensor([lr, momentum, weight_decay, float(nesterov)]))
+    if adamw:
+        fx.add(name + ".adamw", torch.tensor(list(adamw)))
+    for pname, p in model.named_parameters():
+        fx.add("%s.final.%s" % (name, pname), p)
+
+
 def train_steps(model, opt, clip, steps, loss_at):
     """steps optimizer steps in train mode, loss_at(step) the step's loss,
     clip_grad_norm_ when clip > 0; the losses"""
@@ -585,12 +596,7 @@ def e2e_case(fx, name, model, in_shape, batch, steps, lr, momentum, weight_decay
                          lambda step: F.cross_entropy(model(xs[step]), ys[step]))
     fx.add(name + ".x", xs)
     fx.add(name + ".y", ys)
-    fx.add(name + ".losses", torch.tensor(losses))
-    fx.add(name + ".hyper", torch.tensor([lr, momentum, weight_decay, float(nesterov)]))
-    if adamw:
-        fx.add(name + ".adamw", torch.tensor(list(adamw)))
-    for pname, p in model.named_parameters():
-        fx.add("%s.final.%s" % (name, pname), p)
+    add_trajectory(fx, name, model, losses, lr, momentum, weight_decay, nesterov, adamw)
     for bname, b in model.named_buffers():
         if "running" in bname:
             fx.add("%s.final.%s" % (name, bname), b)
@@ -819,12 +825,7 @@ def lm_train_golden(fx, name, seed, steps, lr, weight_decay=0.0, momentum=0.0, a
         model(tokens[step]).reshape(-1, vocab), targets[step].reshape(-1)))
     fx.add(name + ".tokens", tokens)
     fx.add(name + ".targets", targets)
-    fx.add(name + ".losses", torch.tensor(losses))
-    fx.add(name + ".hyper", torch.tensor([lr, momentum, weight_decay, 0.0]))
-    if adamw:
-        fx.add(name + ".adamw", torch.tensor(list(adamw)))
-    for pname, p in model.named_parameters():
-        fx.add("%s.final.%s" % (name, pname), p)
+    add_trajectory(fx, name, model, losses, lr, momentum, weight_decay, False, adamw)
 
 
 def patches_of(images, p):
@@ -894,11 +895,7 @@ def vit_train_golden(fx, name, seed, steps, lr, weight_decay, adamw, in_c=1, sid
                          lambda step: F.cross_entropy(model(images[step]), labels[step]))
     fx.add(name + ".images", images)
     fx.add(name + ".labels", labels)
-    fx.add(name + ".losses", torch.tensor(losses))
-    fx.add(name + ".hyper", torch.tensor([lr, 0.0, weight_decay, 0.0]))
-    fx.add(name + ".adamw", torch.tensor(list(adamw)))
-    for pname, p in model.named_parameters():
-        fx.add("%s.final.%s" % (name, pname), p)
+    add_trajectory(fx, name, model, losses, lr, 0.0, weight_decay, False, adamw)
 
 
 class TokenMlp(nn.Module):
@@ -985,12 +982,7 @@ def mixer_train_golden(fx, name, seed, steps, lr, momentum=0.0, weight_decay=0.0
                          lambda step: F.cross_entropy(model(images[step]), labels[step]))
     fx.add(name + ".images", images)
     fx.add(name + ".labels", labels)
-    fx.add(name + ".losses", torch.tensor(losses))
-    fx.add(name + ".hyper", torch.tensor([lr, momentum, weight_decay, 0.0]))
-    if adamw:
-        fx.add(name + ".adamw", torch.tensor(list(adamw)))
-    for pname, p in model.named_parameters():
-        fx.add("%s.final.%s" % (name, pname), p)
+    add_trajectory(fx, name, model, losses, lr, momentum, weight_decay, False, adamw)
 
 
 def make_tfm_goldens():
