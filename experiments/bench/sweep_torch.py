@@ -16,7 +16,7 @@ total wall time:
       --set train.epochs=1 --set data.train_size=1000 --in-process
 
 to be compared with `normlab sweep experiments/quickstart.yaml --set device=...`
-timed over the whole command (farm-bench, or `time`).
+timed over the whole command (a whole-process timer, or `time`).
 
 What a run does, as normlab does it (configs/README.md): MLP only
 (model.arch mlp, model.widths); the normalizer between each hidden linear
