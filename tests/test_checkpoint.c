@@ -256,10 +256,26 @@ static char *dir_state(const char *dir)
     return b.data;
 }
 
+/* the header's CRC field (checkpoint.h) set to the CRC of text's payload,
+ * as the writer leaves it */
+static void resign(char *text, size_t len)
+{
+    const uint64_t crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)text + 48, (uInt)(len - 48));
+    memcpy(text + 24, &crc, 8);
+}
+
+static void write_bytes(const char *path, const char *bytes, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(bytes, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
 /* rewrites the checkpoint of `dir`: one byte flipped at `at` (from the end
  * when negative), or cut by `cut` bytes; `resign`: with the CRC of the
  * changed payload, as a writer with a bug would leave it */
-static void damage(const char *dir, long at, long cut, bool resign)
+static void damage(const char *dir, long at, long cut, bool resign_it)
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s/%s", tu_tmp, dir, NL_CHECKPOINT_FILE);
@@ -271,14 +287,9 @@ static void damage(const char *dir, long at, long cut, bool resign)
         const size_t i = at >= 0 ? (size_t)at : len - (size_t)-at;
         text[i] ^= 0x40;
     }
-    if (resign) {
-        const uint64_t crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)text + 48, (uInt)(len - 48));
-        memcpy(text + 24, &crc, 8); /* the header's CRC field (checkpoint.h) */
-    }
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(text, 1, len - (size_t)cut, f), len - (size_t)cut);
-    ck_assert_int_eq(fclose(f), 0);
+    if (resign_it)
+        resign(text, len);
+    write_bytes(path, text, len - (size_t)cut);
     free(text);
 }
 
@@ -315,12 +326,8 @@ static void patch(const char *dir, size_t at, const void *bytes, size_t n)
     nl_error err = {0};
     ck_assert_int_eq(nl_read_file(path, &text, &len, &err), NL_OK);
     memcpy(text + at, bytes, n);
-    const uint64_t crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)text + 48, (uInt)(len - 48));
-    memcpy(text + 24, &crc, 8);
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(text, 1, len, f), len);
-    ck_assert_int_eq(fclose(f), 0);
+    resign(text, len);
+    write_bytes(path, text, len);
     free(text);
 }
 
@@ -367,14 +374,10 @@ START_TEST(test_older_formats_resume)
         len -= 8;
     }
     const uint64_t payload = len - header;
-    const uint64_t crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)text + header, (uInt)payload);
     memcpy(text + 8, &version, 4);
     memcpy(text + 16, &payload, 8);
-    memcpy(text + 24, &crc, 8);
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(text, 1, len, f), len);
-    ck_assert_int_eq(fclose(f), 0);
+    resign(text, len);
+    write_bytes(path, text, len);
     free(text);
     /* its hash is of config.yaml's text, whose first line names the config
      * as typed: the run directory's config.yaml, which has that hash, says
@@ -879,14 +882,10 @@ static void rewrite_keys(const char *dir, const char *from, const char *to)
     memcpy(out + keys_at + 8 + b.len, text + keys_at + 8 + keys_len, tail);
     const size_t out_len = keys_at + 8 + b.len + tail;
     const uint64_t payload = out_len - 48, hash = nl_checkpoint_hash(b.data, b.len);
-    const uint64_t crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)out + 48, (uInt)payload);
     memcpy(out + 16, &payload, 8);
-    memcpy(out + 24, &crc, 8);
     memcpy(out + 32, &hash, 8);
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(out, 1, out_len, f), out_len);
-    ck_assert_int_eq(fclose(f), 0);
+    resign(out, out_len);
+    write_bytes(path, out, out_len);
     free(out);
     nl_buf_free(&b);
     free(keys);
