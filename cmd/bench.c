@@ -133,11 +133,29 @@ static int parse_names(const char *what, const char *v, const nl_name_table *tab
     return 0;
 }
 
-/* the architectures with a training bench of their own (bench_training_lm,
- * bench_training_vit), beside the ones whose rows say bench_kernels */
+/* where the results go (defined with the writers below) */
+typedef struct output output;
+
+static void bench_training_lm(output *out, const options *o, nl_backend *be);
+static void bench_training_vit(output *out, const options *o, nl_backend *be);
+
+/* the architectures with a training bench of their own, beside the ones
+ * whose rows say bench_kernels (which share bench_training) */
+static const struct {
+    nl_arch arch;
+    void (*run)(output *out, const options *o, nl_backend *be);
+} own_training_benches[] = {
+    {NL_ARCH_LM, bench_training_lm},
+    {NL_ARCH_VIT, bench_training_vit},
+};
+#define N_OWN_TRAINING_BENCHES (int)(sizeof own_training_benches / sizeof own_training_benches[0])
+
 static bool transformer_bench(nl_arch arch)
 {
-    return arch == NL_ARCH_LM || arch == NL_ARCH_VIT;
+    for (int i = 0; i < N_OWN_TRAINING_BENCHES; i++)
+        if (own_training_benches[i].arch == arch)
+            return true;
+    return false;
 }
 
 static bool bench_model(nl_arch arch)
@@ -347,7 +365,7 @@ static row blank_row(const char *section)
                  .bytes_per_elem = NAN, .gbps = NAN, .copy_gbps = NAN, .fraction = NAN};
 }
 
-typedef struct {
+struct output {
     nl_csv csv;
     bool open;
     char setting[256];
@@ -356,7 +374,7 @@ typedef struct {
     const char *cpu_kernels; /* the kernel set the backend runs */
     nl_bench_machine machine;
     int failures;
-} output;
+};
 
 static const char *num(char *buf, size_t size, double v)
 {
@@ -990,10 +1008,9 @@ int cmd_bench(int argc, char **argv)
     }
     if (o.training && kernel_model(&o, 0))
         bench_training(&out, &o, be, square);
-    if (o.training && o.model[NL_ARCH_LM])
-        bench_training_lm(&out, &o, be);
-    if (o.training && o.model[NL_ARCH_VIT])
-        bench_training_vit(&out, &o, be);
+    for (int i = 0; i < N_OWN_TRAINING_BENCHES; i++)
+        if (o.training && o.model[own_training_benches[i].arch])
+            own_training_benches[i].run(&out, &o, be);
     print_load("end");
     if (out.open && nl_csv_close(&out.csv, &err) != NL_OK) {
         nl_cmd_report("bench", &err);
