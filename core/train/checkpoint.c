@@ -515,3 +515,11 @@ nl_code nl_checkpoint_read(const char *dir, const nl_checkpoint_want *want, nl_m
     *found = NL_CHECKPOINT_LOADED;
     return NL_OK;
 }
+
+uint64_t nl_checkpoint_crc(const void *data, size_t len) { return crc_of(data, len); }
+
+nl_code nl_checkpoint_read_regular(const char *path, char **text, size_t *len, bool *absent,
+                                   nl_error *err)
+{
+    return read_regular(path, text, len, absent, err);
+}

@@ -71,6 +71,15 @@ nl_code nl_checkpoint_config(const nl_config *cfg, nl_device device, char **text
 /* The lines of nl_checkpoint_config_keys back as a flat config. */
 nl_code nl_checkpoint_keys_flat(const char *keys, nl_flat *out, nl_error *err);
 
+/* the payload checksum a checkpoint's header holds (CRC-32), over any length */
+uint64_t nl_checkpoint_crc(const void *data, size_t len);
+/* A file's bytes (malloc'd, NUL-terminated), or *absent when there is none;
+ * anything but a regular file is NL_ERR_DATA before a byte is read (a FIFO
+ * with no writer is not waited on). The reader of every file a run keeps
+ * its model in. */
+nl_code nl_checkpoint_read_regular(const char *path, char **text, size_t *len, bool *absent,
+                                   nl_error *err);
+
 /* Writes DIR/checkpoint.nlck from the model's arrays and the loop's state;
  * `config_keys` is nl_checkpoint_config_keys' text (its hash goes in the
  * header). */

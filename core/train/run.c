@@ -17,6 +17,7 @@
 #include "train/check.h"
 #include "train/checkpoint.h"
 #include "train/device_data.h"
+#include "train/final_model.h"
 #include "train/rundir.h"
 #include "version_git.h"
 
@@ -694,6 +695,10 @@ static nl_code find_resume(run_state *st, nl_run_outcome *out, nl_error *err)
 static nl_code remove_stale_files(const run_state *st, nl_error *err)
 {
     char path[1100];
+    /* a replaced run's final model would pass for this run's until it finishes */
+    nl_path_join(path, sizeof path, st->dir, NL_FINAL_MODEL_FILE);
+    if (unlink(path) != 0 && errno != ENOENT && errno != EISDIR)
+        return nl_fail(err, NL_ERR_IO, "cannot remove the old %s: %s", path, strerror(errno));
     nl_path_join(path, sizeof path, st->dir, NL_CHECKPOINT_FILE);
     if (st->found != NL_CHECKPOINT_LOADED && unlink(path) != 0 && errno != ENOENT)
         /* --force removes the checkpoint file normlab wrote, not a directory in its place */
@@ -822,13 +827,20 @@ static void note_training(const run_state *st, const nl_train_result *r)
              100 * r->final_test_accuracy);
 }
 
-/* Rank 0 after training (`rc` its outcome): the outputs closed, then the
- * final summary, last: only now may it say the run finished. A finished
- * run's checkpoint is only weight now (an unfinished one keeps it for the
- * next start). */
+/* Rank 0 after training (`rc` its outcome): the outputs closed and a
+ * finished run's final model written, then the final summary, last: only
+ * now may it say the run finished. A finished run's checkpoint is only
+ * weight now (an unfinished one keeps it for the next start). */
 static nl_code run_finish(run_state *st, nl_run_outcome *out, nl_code rc, nl_error *err)
 {
     note_training(st, &out->result);
+    const bool finished = out->result.status == NL_RUN_OK || out->result.status == NL_RUN_DIVERGED;
+    if (rc == NL_OK && finished &&
+        (rc = nl_final_model_write(st->dir, st->config_keys.data, st->model, out->result.steps,
+                                   err)) != NL_OK) {
+        out->result.status = NL_RUN_FAILED;
+        nl_copy_string(out->result.reason, sizeof out->result.reason, err->msg);
+    }
     nl_error close_err = {0};
     nl_csv_close(&st->metrics, &close_err);
     nl_csv_close(&st->trace, &close_err);
@@ -844,7 +856,6 @@ static nl_code run_finish(run_state *st, nl_run_outcome *out, nl_code rc, nl_err
         *err = summary_err;
         rc = summary_err.code;
     }
-    const bool finished = out->result.status == NL_RUN_OK || out->result.status == NL_RUN_DIVERGED;
     char path[1100];
     nl_path_join(path, sizeof path, st->dir, NL_CHECKPOINT_FILE);
     if (rc == NL_OK && finished && unlink(path) != 0 && errno != ENOENT)

@@ -1,0 +1,186 @@
+#include "train/final_model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log/files.h"
+#include "train/checkpoint.h"
+
+static const char magic[8] = {'N', 'L', 'F', 'I', 'N', 'A', 'L', 0};
+enum { HEADER_BYTES = 48 };
+
+typedef struct {
+    int64_t param_floats, state_floats, counters;
+} final_sizes;
+
+static final_sizes sizes_of(const nl_model *m)
+{
+    return (final_sizes){(int64_t)m->param_floats, (int64_t)m->state_floats, m->n_counters};
+}
+
+static size_t payload_bytes(const final_sizes *a, size_t keys_len)
+{
+    return sizeof(int64_t) + keys_len + sizeof *a +
+           (size_t)(a->param_floats + a->state_floats) * sizeof(float) +
+           (size_t)a->counters * sizeof(int64_t);
+}
+
+nl_code nl_final_model_write(const char *dir, const char *config_keys, const nl_model *m,
+                             long step, nl_error *err)
+{
+    const final_sizes a = sizes_of(m);
+    const size_t keys_len = strlen(config_keys);
+    const size_t payload = payload_bytes(&a, keys_len);
+    unsigned char *file = malloc(HEADER_BYTES + payload);
+    if (!file)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory for a final model of %zu bytes",
+                       HEADER_BYTES + payload);
+    unsigned char *p = file + HEADER_BYTES;
+    const int64_t keys_len64 = (int64_t)keys_len;
+    memcpy(p, &keys_len64, sizeof keys_len64);
+    p += sizeof keys_len64;
+    memcpy(p, config_keys, keys_len);
+    p += keys_len;
+    memcpy(p, &a, sizeof a);
+    p += sizeof a;
+    nl_backend *be = m->be;
+    be->ops->download(be, p, m->param_arena, (size_t)a.param_floats * sizeof(float));
+    p += (size_t)a.param_floats * sizeof(float);
+    be->ops->download(be, p, m->state_arena, (size_t)a.state_floats * sizeof(float));
+    p += (size_t)a.state_floats * sizeof(float);
+    for (int i = 0; i < m->n_counters; i++) {
+        const int64_t k = *m->counters[i];
+        memcpy(p, &k, sizeof k);
+        p += sizeof k;
+    }
+    const uint32_t version = NL_FINAL_MODEL_VERSION, header_bytes = HEADER_BYTES;
+    const uint64_t payload_len = payload, crc = nl_checkpoint_crc(file + HEADER_BYTES, payload);
+    const uint64_t hash = nl_checkpoint_hash(config_keys, keys_len);
+    const int64_t step64 = step;
+    memset(file, 0, HEADER_BYTES);
+    memcpy(file, magic, 8);
+    memcpy(file + 8, &version, 4);
+    memcpy(file + 12, &header_bytes, 4);
+    memcpy(file + 16, &payload_len, 8);
+    memcpy(file + 24, &crc, 8);
+    memcpy(file + 32, &hash, 8);
+    memcpy(file + 40, &step64, 8);
+    char path[1100];
+    nl_path_join(path, sizeof path, dir, NL_FINAL_MODEL_FILE);
+    nl_code rc = nl_write_atomic(path, file, HEADER_BYTES + payload, err);
+    free(file);
+    return rc;
+}
+
+static nl_code damaged(nl_error *err, const char *path, const char *what)
+{
+    return nl_fail(err, NL_ERR_DATA, "%s: %s; nothing was read from it", path, what);
+}
+
+/* the header's fields, checked against the file's length and checksum */
+static nl_code check_header(const char *path, const unsigned char *text, size_t len,
+                            uint64_t *hash, int64_t *step, nl_error *err)
+{
+    if (len < HEADER_BYTES || memcmp(text, magic, 8) != 0)
+        return damaged(err, path, len < HEADER_BYTES ? "shorter than a final model's header"
+                                                     : "not a normlab final model");
+    uint32_t version, header_bytes;
+    uint64_t payload_len, crc;
+    memcpy(&version, text + 8, 4);
+    memcpy(&header_bytes, text + 12, 4);
+    memcpy(&payload_len, text + 16, 8);
+    memcpy(&crc, text + 24, 8);
+    memcpy(hash, text + 32, 8);
+    memcpy(step, text + 40, 8);
+    char what[200];
+    if (version != NL_FINAL_MODEL_VERSION || header_bytes != HEADER_BYTES) {
+        snprintf(what, sizeof what, "final model format %u, but this normlab reads format %d",
+                 version, NL_FINAL_MODEL_VERSION);
+        return damaged(err, path, what);
+    }
+    if (payload_len != len - HEADER_BYTES) {
+        snprintf(what, sizeof what, "%zu bytes, but its header says %llu: truncated or extended",
+                 len, (unsigned long long)(payload_len + HEADER_BYTES));
+        return damaged(err, path, what);
+    }
+    if (nl_checkpoint_crc(text + HEADER_BYTES, payload_len) != crc)
+        return damaged(err, path, "its checksum does not match its contents (damaged)");
+    if (*step < 0)
+        return damaged(err, path, "its step is negative");
+    return NL_OK;
+}
+
+/* the payload's keys and sizes against the header and this model, then the
+ * arrays into the model */
+static nl_code load_payload(const char *path, const unsigned char *text, size_t len,
+                            uint64_t hash, const uint64_t *want_hashes, int n_want, nl_model *m,
+                            nl_error *err)
+{
+    const unsigned char *p = text + HEADER_BYTES, *end = text + len;
+    int64_t keys_len;
+    if ((size_t)(end - p) < sizeof keys_len)
+        return damaged(err, path, "its config keys' length is missing");
+    memcpy(&keys_len, p, sizeof keys_len);
+    p += sizeof keys_len;
+    if (keys_len < 0 || keys_len > NL_CHECKPOINT_KEYS_MAX || (uint64_t)keys_len > (size_t)(end - p))
+        return damaged(err, path, "its config keys' length is out of range");
+    if (memchr(p, '\0', (size_t)keys_len) ||
+        nl_checkpoint_hash((const char *)p, (size_t)keys_len) != hash)
+        return damaged(err, path, "its config keys do not match its header's hash");
+    p += keys_len;
+    bool wanted = false;
+    for (int i = 0; i < n_want; i++)
+        wanted = wanted || want_hashes[i] == hash;
+    if (!wanted)
+        return damaged(err, path, "it was written for another config than the run directory's "
+                                  "config.yaml");
+    final_sizes a;
+    const final_sizes want = sizes_of(m);
+    if ((size_t)(end - p) < sizeof a)
+        return damaged(err, path, "its array sizes are missing");
+    memcpy(&a, p, sizeof a);
+    p += sizeof a;
+    if (memcmp(&a, &want, sizeof a) != 0 || payload_bytes(&a, (size_t)keys_len) != len - HEADER_BYTES)
+        return damaged(err, path, "its arrays do not fit the model of the run's config "
+                                  "(written by another build?)");
+    nl_backend *be = m->be;
+    be->ops->upload(be, m->param_arena, p, (size_t)a.param_floats * sizeof(float));
+    p += (size_t)a.param_floats * sizeof(float);
+    be->ops->upload(be, m->state_arena, p, (size_t)a.state_floats * sizeof(float));
+    p += (size_t)a.state_floats * sizeof(float);
+    for (int i = 0; i < m->n_counters; i++) {
+        int64_t k;
+        memcpy(&k, p, sizeof k);
+        p += sizeof k;
+        *m->counters[i] = (long)k;
+    }
+    return be->ops->synchronize(be, err); /* the uploads read the file's bytes */
+}
+
+nl_code nl_final_model_read(const char *dir, const uint64_t *want_hashes, int n_want,
+                            nl_model *m, nl_final_model_info *info, nl_error *err)
+{
+    char path[1100];
+    nl_path_join(path, sizeof path, dir, NL_FINAL_MODEL_FILE);
+    char *text = NULL;
+    size_t len = 0;
+    bool absent;
+    nl_code rc = nl_checkpoint_read_regular(path, &text, &len, &absent, err);
+    if (rc)
+        return rc;
+    if (absent)
+        return nl_fail(err, NL_ERR_USAGE, "%s has no final model (%s): the run did not finish, "
+                       "or finished before normlab kept one (run it again with --force)",
+                       dir, NL_FINAL_MODEL_FILE);
+    uint64_t hash = 0;
+    int64_t step = 0;
+    rc = check_header(path, (const unsigned char *)text, len, &hash, &step, err);
+    if (rc == NL_OK)
+        rc = load_payload(path, (const unsigned char *)text, len, hash, want_hashes, n_want, m,
+                          err);
+    free(text);
+    if (rc == NL_OK && info)
+        *info = (nl_final_model_info){hash, step};
+    return rc;
+}

@@ -1,0 +1,45 @@
+/* A finished run's model: its parameters, running statistics and layer
+ * counters as training left them (after train.bn_recalibrate), in
+ * RUN_DIR/final.nlck, written before summary.json says the run finished.
+ * What `normlab eval` loads, and what a run can start from. Unlike a
+ * checkpoint it holds no optimizer state and no loop state: nothing resumes
+ * from it.
+ *
+ * Layout (little endian, this build's float): a 48-byte header
+ *   "NLFINAL\0", u32 format version, u32 header bytes, u64 payload bytes,
+ *   u64 CRC-32 of the payload, u64 hash of the run's config keys
+ *   (nl_checkpoint_hash of nl_checkpoint_config_keys), i64 step,
+ * then the payload: the config keys (i64 length, the bytes), the array sizes
+ * (i64 parameter floats, state floats, counters), the parameters, the
+ * running statistics and the counters (i64 each). */
+#ifndef NL_FINAL_MODEL_H
+#define NL_FINAL_MODEL_H
+
+#include <stdint.h>
+
+#include "model/model.h"
+
+#define NL_FINAL_MODEL_FILE "final.nlck"
+#define NL_FINAL_MODEL_VERSION 1
+
+/* what a final model file says of itself */
+typedef struct {
+    uint64_t config_hash; /* of the config keys it was written for */
+    int64_t step;         /* optimizer steps the run took */
+} nl_final_model_info;
+
+/* Writes DIR/final.nlck (atomically) from the model's arrays; `config_keys`
+ * as for nl_checkpoint_write. */
+nl_code nl_final_model_write(const char *dir, const char *config_keys, const nl_model *m,
+                             long step, nl_error *err);
+
+/* Reads DIR/final.nlck into the model (parameters, running statistics,
+ * counters; the optimizer state is left). A missing file is NL_ERR_USAGE;
+ * a damaged, truncated or foreign file, one written for another config
+ * (its hash is none of want_hashes), or one whose arrays do not fit this
+ * model is NL_ERR_DATA naming the file and what is wrong, and leaves the
+ * model as it was. */
+nl_code nl_final_model_read(const char *dir, const uint64_t *want_hashes, int n_want,
+                            nl_model *m, nl_final_model_info *info, nl_error *err);
+
+#endif
