@@ -24,6 +24,7 @@ int nl_cmd_bench_run(int argc, char **argv);
  * OPENBLAS_NUM_THREADS), as "default" or "VAR=value+...", for the CSV rows
  * of both bench modes (cmd/bench.c) */
 void nl_bench_describe_setting(char *buf, size_t size);
+int cmd_eval(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_show(int argc, char **argv);

@@ -18,6 +18,7 @@
 static const nl_command commands[] = {
     {"run", cmd_run, "train one model from a YAML config"},
     {"validate", cmd_validate, "check configs without training (--print shows the resolved config)"},
+    {"eval", cmd_eval, "evaluate a finished run's final model, on its test split or other data; --fold-bn"},
     {"show", cmd_show, "print the model a config builds, or a run directory's status and model"},
     {"list", cmd_list, "print the architectures, normalizers, placements, datasets and more"},
     {"sweep", cmd_sweep, "run every configuration of an experiment file, resumably, N at a time"},

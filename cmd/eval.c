@@ -1,0 +1,152 @@
+/* normlab eval: a finished run's final model on its test split, or on
+ * another dataset, with batch norm folded or not; the record beside the run. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/names.h"
+#include "cmd.h"
+#include "config/config.h"
+#include "train/eval.h"
+
+#define MAX_DATA 64
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: normlab eval RUN_DIR [--data KEY=VALUE]... [--fold-bn] [--name NAME]\n"
+            "                    [--device cpu|cuda] [--threads N]\n\n"
+            "Evaluates a finished run's final model (RUN_DIR/final.nlck) in eval mode on the\n"
+            "test split of its config.yaml, and writes the record beside the run:\n"
+            "RUN_DIR/eval/NAME.json and a row of RUN_DIR/eval/evals.csv (loss, accuracy,\n"
+            "samples, folded or not, the data, the device and the normlab version).\n\n"
+            "  --data KEY=VALUE  a data.* key over config.yaml's, to evaluate on another\n"
+            "                    dataset of the same input shape and classes (e.g.\n"
+            "                    --data path=DIR, --data kind=mnist); 'data.' may be left out\n"
+            "  --fold-bn         batch norm folded into the linear or convolution before it\n"
+            "                    (w' = w*gamma/sqrt(var+eps), b' = (b-mean)*gamma/sqrt(var+eps)\n"
+            "                    + beta), the model built without those layers\n"
+            "  --name NAME       the record's name (default: test, test-folded, data or\n"
+            "                    data-folded, numbered -2, -3, ... past those there)\n"
+            "  --device D        cpu or cuda (default: the device the run trained on)\n"
+            "  --threads N       CPU threads (default: the config's threads)\n\n"
+            "A record is never replaced. Exit status: 0 evaluated and recorded, 1 failure at\n"
+            "run time, 2 bad usage, not a finished run directory, a damaged final model, data\n"
+            "of another shape, or a model --fold-bn cannot fold (nothing is written).\n");
+}
+
+typedef struct {
+    const char *run_dir, *name;
+    const char *data[MAX_DATA];
+    int n_data;
+    bool fold_bn;
+    int device, threads;
+} eval_args;
+
+/* a record name is a file name of its own */
+static bool plain_name(const char *s)
+{
+    if (!s[0] || s[0] == '.')
+        return false;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '-' || *s == '_' || *s == '.'))
+            return false;
+    return true;
+}
+
+/* one option with its value into a: -1 when taken, else the exit status */
+static int take_valued(const char *opt, const char *v, eval_args *a)
+{
+    if (strcmp(opt, "--data") == 0) {
+        if (!strchr(v, '='))
+            return nl_cmd_usage_error("eval", "--data takes KEY=VALUE, e.g. --data kind=mnist; "
+                                      "got '%s'", v);
+        if (a->n_data == MAX_DATA)
+            return nl_cmd_usage_error("eval", "too many --data options (at most %d)", MAX_DATA);
+        a->data[a->n_data++] = v;
+    } else if (strcmp(opt, "--name") == 0) {
+        if (!plain_name(v))
+            return nl_cmd_usage_error("eval", "--name: '%s' is not a record name (letters, "
+                                      "digits, '-', '_' and '.', not first)", v);
+        a->name = v;
+    } else if (strcmp(opt, "--threads") == 0) {
+        char *end;
+        const long t = strtol(v, &end, 10);
+        if (*end || end == v || !isdigit((unsigned char)v[0]) || t < 0 || t > NL_CONFIG_MAX_THREADS)
+            return nl_cmd_usage_error("eval", "--threads: '%s' is not a thread count (0..%d)", v,
+                                      NL_CONFIG_MAX_THREADS);
+        a->threads = (int)t;
+    } else {
+        a->device = nl_name_lookup(&nl_device_names, v);
+        if (a->device < 0) {
+            char choices[64];
+            return nl_cmd_usage_error("eval", "--device: '%s' is not a device; accepted: %s", v,
+                                      nl_name_choices(&nl_device_names, choices, sizeof choices));
+        }
+    }
+    return -1;
+}
+
+/* -1 when the command line asks for an evaluation, else the exit status */
+static int parse_args(int argc, char **argv, eval_args *a)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (nl_cmd_is_help(arg)) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(arg, "--fold-bn") == 0) {
+            a->fold_bn = true;
+        } else if (strcmp(arg, "--data") == 0 || strcmp(arg, "--name") == 0 ||
+                   strcmp(arg, "--threads") == 0 || strcmp(arg, "--device") == 0) {
+            if (i + 1 >= argc)
+                return nl_cmd_usage_error("eval", "%s needs a value", arg);
+            const int status = take_valued(arg, argv[++i], a);
+            if (status >= 0)
+                return status;
+        } else if (arg[0] == '-' && arg[1]) {
+            return nl_cmd_usage_error("eval", "unknown option '%s'", arg);
+        } else if (a->run_dir) {
+            return nl_cmd_usage_error("eval", "one run directory at a time ('%s' and '%s')",
+                                      a->run_dir, arg);
+        } else {
+            a->run_dir = arg;
+        }
+    }
+    if (!a->run_dir)
+        return nl_cmd_usage_error("eval", "no run directory given");
+    return -1;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    eval_args a = {.device = -1};
+    const int status = parse_args(argc, argv, &a);
+    if (status >= 0)
+        return status;
+    const nl_eval_options opt = {a.run_dir, a.data, a.n_data, a.fold_bn, a.device, a.threads};
+    nl_eval_result r;
+    nl_error err = {0};
+    if (nl_eval_run(&opt, &r, &err) != NL_OK)
+        return nl_cmd_report("eval", &err);
+    char name[256], path[1400];
+    if (a.name)
+        snprintf(name, sizeof name, "%s", a.name);
+    else
+        nl_eval_record_name(a.run_dir, &opt, name, sizeof name);
+    if (nl_eval_write_record(a.run_dir, name, &opt, &r, path, sizeof path, &err) != NL_OK)
+        return nl_cmd_report("eval", &err);
+    printf("%s: test loss %.4f, accuracy %.2f%% over %ld samples%s", a.run_dir, r.loss,
+           100.0 * r.accuracy, r.samples, r.overrides[0] ? " of " : "");
+    if (r.overrides[0])
+        printf("%s", r.overrides);
+    if (a.fold_bn)
+        printf(", %d batch norm layer%s folded", r.folded_layers, r.folded_layers == 1 ? "" : "s");
+    printf("\n");
+    if (!r.overrides[0] && r.run_final_test_accuracy == r.run_final_test_accuracy)
+        printf("  the run's own final evaluation: accuracy %.2f%%\n",
+               100.0 * r.run_final_test_accuracy);
+    printf("  record: %s\n", path);
+    return 0;
+}

@@ -1,0 +1,374 @@
+#include "train/eval.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "config/config.h"
+#include "data/data.h"
+#include "log/files.h"
+#include "model/fold.h"
+#include "model/model.h"
+#include "train/check.h"
+#include "train/checkpoint.h"
+#include "train/final_model.h"
+#include "train/run.h"
+#include "train/rundir.h"
+#include "train/train.h"
+#include "version_git.h"
+
+#define MAX_OVERRIDES 64
+#define OVERRIDE_BYTES 1100
+
+/* everything one evaluation holds, freed by eval_close */
+typedef struct {
+    const nl_eval_options *opt;
+    nl_config *run_cfg;  /* config.yaml as the run trained it */
+    nl_config *data_cfg; /* the same with the data overrides */
+    char (*overrides)[OVERRIDE_BYTES];
+    const char *override_ptrs[MAX_OVERRIDES];
+    char trained_on[32]; /* summary.json's device */
+    nl_backend *be;
+    nl_model *model;
+    nl_dataset data;
+} eval_state;
+
+static void eval_close(eval_state *st)
+{
+    nl_dataset_free(&st->data);
+    nl_model_free(st->model);
+    nl_backend_close(st->be);
+    free(st->run_cfg);
+    free(st->data_cfg);
+    free(st->overrides);
+}
+
+/* a finished run directory: normlab's, with its config, not held by a
+ * writer, its summary.json saying ok or diverged */
+static nl_code check_finished(const char *dir, eval_state *st, nl_eval_result *out,
+                              nl_error *err)
+{
+    char path[1100];
+    nl_path_join(path, sizeof path, dir, "config.yaml");
+    if (!nl_is_dir(dir) || !nl_path_exists(path) || !nl_run_dir_is_normlab(dir))
+        return nl_fail(err, NL_ERR_USAGE, "%s is not a run directory (normlab run writes one: "
+                       "config.yaml, summary.json, metrics.csv)", dir);
+    nl_run_writer w;
+    if (nl_run_dir_busy(dir, &w))
+        return nl_fail(err, NL_ERR_USAGE, "%s is still being written (pid %ld): evaluate it "
+                       "once the run has finished", dir, w.pid);
+    const nl_run_status status = nl_run_dir_status(dir);
+    if (status != NL_RUN_OK && status != NL_RUN_DIVERGED)
+        return nl_fail(err, NL_ERR_USAGE, "%s holds an unfinished run (status %s): it has no "
+                       "final model; the command that started it resumes it", dir,
+                       nl_run_status_name(status));
+    char *json = NULL, accuracy[64] = "";
+    nl_path_join(path, sizeof path, dir, "summary.json");
+    nl_error ignored = {0};
+    out->run_final_test_accuracy = NAN;
+    if (nl_read_file(path, &json, NULL, &ignored) == NL_OK) {
+        nl_json_flat_get(json, "device", st->trained_on, sizeof st->trained_on);
+        if (nl_json_flat_get(json, "final_test_accuracy", accuracy, sizeof accuracy) &&
+            strcmp(accuracy, "null") != 0)
+            out->run_final_test_accuracy = atof(accuracy);
+    }
+    free(json);
+    return NL_OK;
+}
+
+/* the overrides as data.KEY=VALUE; a key outside data.* is refused */
+static nl_code take_overrides(eval_state *st, nl_eval_result *out, nl_error *err)
+{
+    const nl_eval_options *opt = st->opt;
+    if (opt->n_data_overrides > MAX_OVERRIDES)
+        return nl_fail(err, NL_ERR_USAGE, "too many --data options (at most %d)", MAX_OVERRIDES);
+    st->overrides = calloc((size_t)(opt->n_data_overrides + 1), sizeof *st->overrides);
+    if (!st->overrides)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    size_t used = 0;
+    for (int i = 0; i < opt->n_data_overrides; i++) {
+        const char *o = opt->data_overrides[i];
+        const char *eq = strchr(o, '=');
+        const char *dot = memchr(o, '.', eq ? (size_t)(eq - o) : strlen(o));
+        if (!eq || eq == o)
+            return nl_fail(err, NL_ERR_USAGE, "--data takes KEY=VALUE, e.g. --data kind=cifar10 "
+                           "or --data data.path=DIR; got '%s'", o);
+        if (dot && strncmp(o, "data.", 5) != 0)
+            return nl_fail(err, NL_ERR_USAGE, "--data %s: only data.* keys choose what to evaluate "
+                           "on; the model and its training are the run's", o);
+        snprintf(st->overrides[i], OVERRIDE_BYTES, "%s%s", dot ? "" : "data.", o);
+        st->override_ptrs[i] = st->overrides[i];
+        used += (size_t)snprintf(out->overrides + used, used < sizeof out->overrides ?
+                                 sizeof out->overrides - used : 0, "%s%s", i ? "; " : "",
+                                 st->overrides[i]);
+    }
+    return NL_OK;
+}
+
+/* config.yaml as trained, and with the overrides */
+static nl_code load_configs(eval_state *st, nl_error *err)
+{
+    char path[1100];
+    nl_path_join(path, sizeof path, st->opt->run_dir, "config.yaml");
+    st->run_cfg = calloc(1, sizeof *st->run_cfg);
+    st->data_cfg = calloc(1, sizeof *st->data_cfg);
+    if (!st->run_cfg || !st->data_cfg)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    nl_code rc = nl_config_load(path, NULL, 0, st->run_cfg, err);
+    if (rc == NL_OK)
+        rc = nl_config_load(path, st->override_ptrs, st->opt->n_data_overrides, st->data_cfg, err);
+    if (rc == NL_OK && nl_model_spec_tokens(&st->run_cfg->model))
+        rc = nl_fail(err, NL_ERR_UNSUPPORTED, "%s is a token model (%s): normlab eval takes "
+                     "image models", st->opt->run_dir,
+                     nl_name_of(&nl_arch_names, st->run_cfg->model.arch));
+    return rc;
+}
+
+/* the dataset to evaluate on takes the model's input and classes */
+static nl_code check_shape(const eval_state *st, const nl_model_spec *spec, nl_error *err)
+{
+    nl_dataset_shape shape;
+    nl_code rc = nl_dataset_probe(&st->data_cfg->data, &shape, err);
+    if (rc)
+        return rc;
+    if (shape.c == spec->in_c && shape.h == spec->in_h && shape.w == spec->in_w &&
+        shape.classes == spec->classes)
+        return NL_OK;
+    return nl_fail(err, NL_ERR_CONFIG, "--data gives %dx%dx%d inputs in %d classes, but the run's "
+                   "model takes %dx%dx%d inputs in %d classes: evaluate on data of the same shape "
+                   "and classes", shape.c, shape.h, shape.w, shape.classes, spec->in_c,
+                   spec->in_h, spec->in_w, spec->classes);
+}
+
+/* The hashes a final model of this config may carry: its keys hold the
+ * device the run trained on, which `normlab run --device` may have set
+ * apart from config.yaml's */
+static nl_code wanted_hashes(const nl_config *cfg, uint64_t *hashes, nl_error *err)
+{
+    for (int d = 0; d < NL_DEVICE_COUNT; d++) {
+        char *text = NULL;
+        nl_flat flat = {0};
+        nl_buf keys = {0};
+        nl_code rc = nl_checkpoint_config(cfg, (nl_device)d, &text, &flat, &keys, err);
+        if (rc == NL_OK)
+            hashes[d] = nl_checkpoint_hash(keys.data, keys.len);
+        free(text);
+        nl_flat_free(&flat);
+        nl_buf_free(&keys);
+        if (rc)
+            return rc;
+    }
+    return NL_OK;
+}
+
+/* the backend, and the run's model with its final weights; folded when asked */
+static nl_code load_model(eval_state *st, const nl_model_spec *spec, nl_eval_result *out,
+                          nl_error *err)
+{
+    const nl_config *cfg = st->run_cfg;
+    int device = st->opt->device;
+    if (device < 0) {
+        device = nl_name_lookup(&nl_device_names, st->trained_on);
+        if (device < 0)
+            device = (int)cfg->device;
+    }
+    const nl_backend_options backend_opt = {
+        .threads = st->opt->threads > 0 ? st->opt->threads : cfg->threads,
+        .keep_subnormals = !cfg->flush_subnormals};
+    nl_code rc = nl_backend_open((nl_device)device, &backend_opt, &st->be, err);
+    if (rc)
+        return rc;
+    snprintf(out->device, sizeof out->device, "%s", nl_name_of(&nl_device_names, device));
+    snprintf(out->cpu_kernels, sizeof out->cpu_kernels, "%s",
+             st->be->cpu_kernels ? st->be->cpu_kernels : "");
+    out->threads = st->be->threads;
+    const int capacity = nl_run_capacity(cfg);
+    uint64_t hashes[NL_DEVICE_COUNT];
+    nl_final_model_info info;
+    if ((rc = wanted_hashes(cfg, hashes, err)) ||
+        (rc = nl_model_build(spec, st->be, capacity, cfg->train.batch_size, cfg->seed,
+                             &st->model, err)) ||
+        (rc = nl_final_model_read(st->opt->run_dir, hashes, NL_DEVICE_COUNT, st->model, &info,
+                                  err)))
+        return rc;
+    out->step = (long)info.step;
+    if (!st->opt->fold_bn)
+        return NL_OK;
+    nl_model_spec folded_spec;
+    nl_model *folded = NULL;
+    rc = nl_fold_bn_spec(st->model, &folded_spec, &out->folded_layers, err);
+    if (rc == NL_OK)
+        rc = nl_model_build(&folded_spec, st->be, capacity, cfg->train.batch_size, cfg->seed,
+                            &folded, err);
+    if (rc == NL_OK)
+        rc = nl_fold_bn_weights(st->model, folded, err);
+    nl_model_free(rc == NL_OK ? st->model : folded);
+    if (rc == NL_OK)
+        st->model = folded;
+    return rc;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* one eval-mode pass over the test split */
+static nl_code evaluate(eval_state *st, nl_eval_result *out, nl_error *err)
+{
+    nl_code rc = nl_dataset_load(&st->data_cfg->data, &st->data, err);
+    if (rc)
+        return rc;
+    snprintf(out->data, sizeof out->data, "%s", st->data.description);
+    nl_batcher batches = {0};
+    rc = nl_batcher_init(&batches, &st->data.test, st->run_cfg->train.eval_batch_size, false,
+                         false, 0, err);
+    const double t0 = now_s();
+    if (rc == NL_OK)
+        rc = nl_evaluate(st->model, &batches, NL_MODE_EVAL, &out->loss, &out->accuracy, err);
+    out->eval_s = now_s() - t0;
+    out->samples = st->data.test.n;
+    nl_batcher_free(&batches);
+    return rc;
+}
+
+nl_code nl_eval_run(const nl_eval_options *opt, nl_eval_result *out, nl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    eval_state st = {.opt = opt};
+    nl_model_spec spec;
+    nl_code rc = check_finished(opt->run_dir, &st, out, err);
+    if (rc == NL_OK)
+        rc = take_overrides(&st, out, err);
+    if (rc == NL_OK)
+        rc = load_configs(&st, err);
+    if (rc == NL_OK) {
+        nl_run_model_spec(st.run_cfg, &spec);
+        rc = check_shape(&st, &spec, err);
+    }
+    if (rc == NL_OK)
+        rc = load_model(&st, &spec, out, err);
+    if (rc == NL_OK)
+        rc = evaluate(&st, out, err);
+    eval_close(&st);
+    return rc;
+}
+
+/* RUN_DIR/eval/<name>.json */
+static void record_path(const char *run_dir, const char *name, char *path, size_t size)
+{
+    char dir[1100], file[300];
+    nl_path_join(dir, sizeof dir, run_dir, "eval");
+    snprintf(file, sizeof file, "%s.json", name);
+    nl_path_join(path, size, dir, file);
+}
+
+void nl_eval_record_name(const char *run_dir, const nl_eval_options *opt, char *name,
+                         size_t size)
+{
+    char base[64], path[1400];
+    snprintf(base, sizeof base, "%s%s", opt->n_data_overrides ? "data" : "test",
+             opt->fold_bn ? "-folded" : "");
+    snprintf(name, size, "%s", base);
+    for (int k = 2; ; k++) {
+        record_path(run_dir, name, path, sizeof path);
+        if (!nl_path_exists(path))
+            return;
+        snprintf(name, size, "%s-%d", base, k);
+    }
+}
+
+static const char *const csv_columns[] = {"record",   "loss",        "accuracy", "samples",
+                                          "folded",   "folded_layers", "step",   "data",
+                                          "overrides", "device",     "cpu_kernels",
+                                          "normlab_version", "git_commit", "written_at"};
+enum { N_CSV_COLUMNS = sizeof csv_columns / sizeof csv_columns[0] };
+
+static nl_code append_csv_row(const char *run_dir, const char *name, const nl_eval_options *opt,
+                              const nl_eval_result *r, const char *written, nl_error *err)
+{
+    char path[1400], dir[1100];
+    nl_path_join(dir, sizeof dir, run_dir, "eval");
+    nl_path_join(path, sizeof path, dir, "evals.csv");
+    nl_csv csv = {.fd = -1};
+    struct stat sb;
+    nl_code rc = stat(path, &sb) == 0
+                     ? nl_csv_continue(&csv, path, N_CSV_COLUMNS, sb.st_size, err)
+                     : nl_csv_open(&csv, path, csv_columns, N_CSV_COLUMNS, err);
+    if (rc)
+        return rc;
+    char loss[32], acc[32], samples[32], layers[16], step[32];
+    nl_fmt_float(loss, sizeof loss, r->loss);
+    nl_fmt_float(acc, sizeof acc, r->accuracy);
+    snprintf(samples, sizeof samples, "%ld", r->samples);
+    snprintf(layers, sizeof layers, "%d", r->folded_layers);
+    snprintf(step, sizeof step, "%ld", r->step);
+    const char *fields[N_CSV_COLUMNS] = {name, loss, acc, samples, opt->fold_bn ? "true" : "false",
+                                         layers, step, r->data, r->overrides, r->device,
+                                         r->cpu_kernels, NORMLAB_VERSION, NORMLAB_GIT_COMMIT,
+                                         written};
+    rc = nl_csv_row(&csv, fields, err);
+    nl_error close_err = {0};
+    if (nl_csv_close(&csv, &close_err) != NL_OK && rc == NL_OK) {
+        *err = close_err;
+        rc = close_err.code;
+    }
+    return rc;
+}
+
+nl_code nl_eval_write_record(const char *run_dir, const char *name, const nl_eval_options *opt,
+                             const nl_eval_result *r, char *path, size_t path_size,
+                             nl_error *err)
+{
+    record_path(run_dir, name, path, path_size);
+    if (nl_path_exists(path))
+        return nl_fail(err, NL_ERR_USAGE, "%s exists: an eval record is never replaced; "
+                       "choose another --name", path);
+    char dir[1100];
+    nl_path_join(dir, sizeof dir, run_dir, "eval");
+    nl_code rc = nl_make_dirs(dir, err);
+    if (rc)
+        return rc;
+    char written[32];
+    const time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(written, sizeof written, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    nl_json j;
+    nl_json_begin(&j);
+    nl_json_string(&j, "record", name);
+    nl_json_string(&j, "split", "test");
+    nl_json_number(&j, "loss", r->loss);
+    nl_json_number(&j, "accuracy", r->accuracy);
+    nl_json_int(&j, "samples", r->samples);
+    nl_json_bool(&j, "folded", opt->fold_bn);
+    nl_json_int(&j, "folded_layers", r->folded_layers);
+    nl_json_int(&j, "step", r->step);
+    nl_json_string(&j, "data", r->data);
+    nl_json_string(&j, "overrides", r->overrides);
+    /* the run's own final evaluation of its test split, for comparison */
+    nl_json_number(&j, "run_final_test_accuracy", r->run_final_test_accuracy);
+    nl_json_number(&j, "eval_s", r->eval_s);
+    nl_json_number(&j, "samples_per_s", r->eval_s > 0 ? (double)r->samples / r->eval_s : NAN);
+    nl_json_string(&j, "device", r->device);
+    nl_json_string(&j, "cpu_kernels", r->cpu_kernels);
+    nl_json_int(&j, "threads", r->threads);
+    nl_json_string(&j, "normlab_version", NORMLAB_VERSION);
+    nl_json_string(&j, "git_commit", NORMLAB_GIT_COMMIT);
+    nl_json_string(&j, "written_at", written);
+    nl_json_end(&j);
+    if (j.buf.failed) {
+        nl_buf_free(&j.buf);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory writing the eval record");
+    }
+    rc = nl_write_atomic(path, j.buf.data, j.buf.len, err);
+    nl_buf_free(&j.buf);
+    if (rc == NL_OK)
+        rc = append_csv_row(run_dir, name, opt, r, written, err);
+    return rc;
+}

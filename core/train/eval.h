@@ -1,0 +1,57 @@
+/* `normlab eval`: a finished run's final model (final_model.h) evaluated
+ * in eval mode on its config's test split, or on another dataset given by
+ * data.* overrides, optionally with batch norm folded (model/fold.h); and
+ * the record of it beside the run: RUN_DIR/eval/<record>.json and a row of
+ * RUN_DIR/eval/evals.csv. */
+#ifndef NL_TRAIN_EVAL_H
+#define NL_TRAIN_EVAL_H
+
+#include <stdbool.h>
+
+#include "base/status.h"
+
+typedef struct {
+    const char *run_dir;
+    /* "data.KEY=VALUE" (or "KEY=VALUE", meaning data.KEY) over config.yaml's */
+    const char *const *data_overrides;
+    int n_data_overrides;
+    bool fold_bn;
+    int device;  /* >= 0 overrides the device the run trained on (an nl_device) */
+    int threads; /* > 0 overrides the config's */
+} nl_eval_options;
+
+typedef struct {
+    double loss, accuracy; /* mean per sample, fraction correct */
+    long samples;
+    long step;             /* optimizer steps the final model took */
+    int folded_layers;     /* batch norms folded (0 without --fold-bn) */
+    double eval_s;         /* the evaluation pass alone */
+    char device[16], cpu_kernels[32];
+    int threads;
+    char data[512];        /* the dataset's description */
+    char overrides[1024];  /* the data overrides, "; "-joined ("" for none) */
+    /* what the run's summary.json says of the same split (NaN when absent) */
+    double run_final_test_accuracy;
+} nl_eval_result;
+
+/* Loads and evaluates. Nothing is written. Bad input (NL_ERR_USAGE, _CONFIG,
+ * _DATA: exit 2) when RUN_DIR is not a finished run directory, its final
+ * model is missing, damaged or of another config, an override is not a
+ * data key or changes the input shape or class count, or --fold-bn meets
+ * a layer it cannot fold. */
+nl_code nl_eval_run(const nl_eval_options *opt, nl_eval_result *out, nl_error *err);
+
+/* The record's default name: "test", "test-folded", "data" or
+ * "data-folded" (with overrides), numbered -2, -3, ... past the records
+ * already there, so that none is replaced. */
+void nl_eval_record_name(const char *run_dir, const nl_eval_options *opt, char *name,
+                         size_t size);
+
+/* Writes RUN_DIR/eval/<name>.json and appends its row to
+ * RUN_DIR/eval/evals.csv. A record of that name already there is
+ * NL_ERR_USAGE, nothing written. `path` receives the JSON file's path. */
+nl_code nl_eval_write_record(const char *run_dir, const char *name, const nl_eval_options *opt,
+                             const nl_eval_result *r, char *path, size_t path_size,
+                             nl_error *err);
+
+#endif
