@@ -1,0 +1,440 @@
+// ctest-labels: cpu
+/* normlab eval and batch norm folding: a folded model computes what the
+ * model with its batch norms computes in eval mode, on every architecture
+ * and placement that folds (and the others are refused naming the layer);
+ * a finished run's final model evaluates to the run's own final numbers;
+ * records are never replaced; bad runs, damaged final models and data of
+ * another shape are refused with exit status 2, nothing written. */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arch/registry.h"
+#include "log/files.h"
+#include "model/fold.h"
+#include "model/model.h"
+#include "norm/registry.h"
+#include "testutil.h"
+#include "train/final_model.h"
+
+enum { BATCH = 12 };
+
+static double max_abs_diff(const float *a, const float *b, size_t n)
+{
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++)
+        worst = fmax(worst, fabs((double)a[i] - (double)b[i]));
+    return worst;
+}
+
+/* a small model of architecture a with batch norm at placement p, for
+ * images of 3x8x8 in 5 classes */
+static void small_spec(nl_arch a, nl_placement p, nl_model_spec *spec)
+{
+    nl_model_spec_defaults(spec);
+    spec->arch = a;
+    spec->in_c = 3;
+    spec->in_h = spec->in_w = 8;
+    spec->classes = 5;
+    spec->widths[0] = 6;
+    spec->widths[1] = 10;
+    spec->n_widths = 2;
+    spec->d_model = 16;
+    spec->heads = 2;
+    spec->layers = 1;
+    spec->mlp_ratio = 2;
+    spec->patch = 4;
+    nl_norm_spec_defaults(&spec->norm, NL_NORM_BATCH);
+    spec->norm.placement = p;
+}
+
+/* parameters and running statistics far from their initial values, so
+ * that a fold that dropped gamma, beta, the mean or the variance shows */
+static void randomize(nl_model *m, uint64_t seed)
+{
+    nl_backend *be = m->be;
+    float *params = malloc(m->param_floats * sizeof *params);
+    float *states = malloc((m->state_floats + 1) * sizeof *states);
+    ck_assert(params && states);
+    be->ops->download(be, params, m->param_arena, m->param_floats * sizeof *params);
+    for (int i = 0; i < m->n_params; i++) {
+        const nl_param *p = m->params[i];
+        if (!p->is_norm_or_bias)
+            continue;
+        float *v = params + (p->data - m->param_arena);
+        const size_t len = strlen(p->name);
+        const bool scale = len > 7 && !strcmp(p->name + len - 7, ".weight");
+        tu_fill_uniform(v, p->count, seed + (uint64_t)i, scale ? 0.5f : -0.5f, scale ? 1.5f : 0.5f);
+    }
+    for (int i = 0; i < m->n_states; i++) {
+        const nl_state *s = m->states[i];
+        float *v = states + (s->data - m->state_arena);
+        const bool var = strstr(s->name, "running_var") != NULL;
+        tu_fill_uniform(v, s->count, seed + 1000 + (uint64_t)i, var ? 0.3f : -0.8f, var ? 2.5f : 0.8f);
+    }
+    be->ops->upload(be, m->param_arena, params, m->param_floats * sizeof *params);
+    be->ops->upload(be, m->state_arena, states, m->state_floats * sizeof *states);
+    free(params);
+    free(states);
+}
+
+/* the eval-mode logits of one batch, into logits (BATCH x classes), and its loss */
+static double eval_logits(nl_model *m, const float *x, const int32_t *y, float *logits)
+{
+    nl_model_reset_metrics(m);
+    nl_model_load_batch(m, x, y, BATCH);
+    nl_model_forward(m, BATCH, NL_MODE_EVAL);
+    m->be->ops->download(m->be, logits, m->logits->data,
+                         (size_t)BATCH * m->spec.classes * sizeof *logits);
+    double metrics[2];
+    nl_model_read_metrics(m, metrics);
+    return metrics[0] / BATCH;
+}
+
+/* Folds model `m`'s batch norms: NL_OK with the folded model's logits equal
+ * to the original's to float rounding, or the refusal's code (its message
+ * naming the layer) */
+static nl_code fold_matches(nl_backend *be, const nl_model_spec *spec, const char *what,
+                            int *n_folded)
+{
+    nl_model *m = NULL, *folded = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_model_build(spec, be, BATCH, BATCH, 7, &m, &err) == NL_OK, "%s: %s", what,
+                  err.msg);
+    randomize(m, 11);
+    nl_model_spec folded_spec;
+    const nl_code rc = nl_fold_bn_spec(m, &folded_spec, n_folded, &err);
+    if (rc != NL_OK) {
+        ck_assert_msg(rc == NL_ERR_USAGE && strstr(err.msg, "layer "), "%s: %s", what, err.msg);
+        nl_model_free(m);
+        return rc;
+    }
+    ck_assert_msg(nl_model_build(&folded_spec, be, BATCH, BATCH, 8, &folded, &err) == NL_OK,
+                  "%s folded: %s", what, err.msg);
+    ck_assert_msg(nl_fold_bn_weights(m, folded, &err) == NL_OK, "%s: %s", what, err.msg);
+    /* nothing of a batch norm is left to run */
+    for (int i = 0; i < folded->n_layers; i++)
+        ck_assert_msg(strcmp(folded->layers[i]->vt->kind, "batchnorm") != 0, "%s: %s is left",
+                      what, folded->layers[i]->name);
+    ck_assert_int_eq(folded->n_states, 0);
+    const size_t in = (size_t)BATCH * spec->in_c * spec->in_h * spec->in_w;
+    const size_t out = (size_t)BATCH * spec->classes;
+    float *x = malloc(in * sizeof *x), *a = malloc(out * sizeof *a), *b = malloc(out * sizeof *b);
+    int32_t y[BATCH];
+    ck_assert(x && a && b);
+    tu_fill_normal(x, in, 3, 0.0f, 1.0f);
+    for (int i = 0; i < BATCH; i++)
+        y[i] = i % spec->classes;
+    const double loss = eval_logits(m, x, y, a), folded_loss = eval_logits(folded, x, y, b);
+    double scale = 1.0;
+    for (size_t i = 0; i < out; i++)
+        scale = fmax(scale, fabs(a[i]));
+    ck_assert_msg(max_abs_diff(a, b, out) <= 2e-5 * scale,
+                  "%s: folded logits differ by %g (largest logit %g)", what,
+                  max_abs_diff(a, b, out), scale);
+    ck_assert_msg(fabs(loss - folded_loss) <= 2e-5 * fmax(1.0, loss), "%s: loss %.9g folded %.9g",
+                  what, loss, folded_loss);
+    free(x);
+    free(a);
+    free(b);
+    nl_model_free(folded);
+    nl_model_free(m);
+    return NL_OK;
+}
+
+/* Every image architecture that takes batch norm, at every placement it
+ * accepts: folded where batch norm directly follows a linear or
+ * convolution, refused naming the layer where it does not. The MLP, the
+ * CNN and the ResNet each fold at their default placement. */
+START_TEST(test_fold_every_architecture)
+{
+    nl_backend *be = tu_cpu(1);
+    const nl_norm_info *batch = nl_norm_info_of(NL_NORM_BATCH);
+    int folded_archs = 0;
+    for (int a = 0; a < NL_ARCH_COUNT; a++) {
+        const nl_arch_info *r = nl_arch_info_of((nl_arch)a);
+        if ((r->inputs & NL_ARCH_IN_TOKENS) || !nl_norm_accepts(batch, r->norm_ndim))
+            continue;
+        bool folds_default = false;
+        for (int p = 0; p < NL_PLACE_COUNT; p++) {
+            if (!nl_arch_accepts_placement(r, (nl_placement)p))
+                continue;
+            nl_model_spec spec;
+            small_spec((nl_arch)a, (nl_placement)p, &spec);
+            char what[96];
+            snprintf(what, sizeof what, "%s, placement %s", r->id.name,
+                     nl_name_of(&nl_placement_names, p));
+            int n_folded = 0;
+            if (fold_matches(be, &spec, what, &n_folded) == NL_OK) {
+                ck_assert_msg(n_folded > 0, "%s: nothing folded", what);
+                folds_default = folds_default || p == (int)r->default_placement;
+            }
+        }
+        if (a == NL_ARCH_MLP || a == NL_ARCH_CNN || a == NL_ARCH_RESNET) {
+            ck_assert_msg(folds_default, "%s does not fold at its default placement", r->id.name);
+            folded_archs++;
+        }
+    }
+    ck_assert_int_eq(folded_archs, 3);
+    nl_backend_close(be);
+}
+END_TEST
+
+/* the variants that still fold: no affine parameters, a ResNet with its
+ * projection shortcuts, a CNN of two convolutions per stage with average
+ * pooling; those that cannot are refused: no running statistics, weight
+ * standardization, another normalizer */
+START_TEST(test_fold_variants)
+{
+    nl_backend *be = tu_cpu(1);
+    nl_model_spec spec;
+    int n = 0;
+    small_spec(NL_ARCH_MLP, NL_PLACE_BEFORE, &spec);
+    spec.norm.affine = false;
+    ck_assert_int_eq(fold_matches(be, &spec, "mlp without affine", &n), NL_OK);
+    ck_assert_int_eq(n, 2);
+    small_spec(NL_ARCH_RESNET, NL_PLACE_POST, &spec);
+    spec.blocks_per_stage = 2;
+    ck_assert_int_eq(fold_matches(be, &spec, "resnet of 2 blocks per stage", &n), NL_OK);
+    /* stem, 2 per block, the second stage's shortcut */
+    ck_assert_int_eq(n, 1 + 2 * 4 + 1);
+    small_spec(NL_ARCH_CNN, NL_PLACE_BEFORE, &spec);
+    spec.convs_per_stage = 2;
+    spec.pool = NL_POOL_AVG;
+    ck_assert_int_eq(fold_matches(be, &spec, "cnn, 2 convs per stage, average pooling", &n), NL_OK);
+    ck_assert_int_eq(n, 4);
+
+    const struct {
+        const char *what, *fragment;
+        void (*change)(nl_model_spec *spec);
+    } refused[] = {
+        {"no running statistics", "track_running_stats", NULL},
+        {"weight standardization", "model.weight_standardization", NULL},
+        {"group norm", "model.norm.type group", NULL},
+    };
+    for (size_t k = 0; k < sizeof refused / sizeof refused[0]; k++) {
+        small_spec(NL_ARCH_CNN, NL_PLACE_BEFORE, &spec);
+        if (k == 0)
+            spec.norm.track_running_stats = false;
+        else if (k == 1)
+            spec.weight_standardization = true;
+        else {
+            nl_norm_spec_defaults(&spec.norm, NL_NORM_GROUP);
+            spec.norm.groups = 2;
+        }
+        nl_model *m = NULL;
+        nl_error err = {0};
+        ck_assert_msg(nl_model_build(&spec, be, BATCH, BATCH, 7, &m, &err) == NL_OK, "%s",
+                      err.msg);
+        nl_model_spec folded;
+        ck_assert_int_eq(nl_fold_bn_spec(m, &folded, &n, &err), NL_ERR_USAGE);
+        ck_assert_msg(strstr(err.msg, refused[k].fragment), "%s: %s", refused[k].what, err.msg);
+        nl_model_free(m);
+    }
+    nl_backend_close(be);
+}
+END_TEST
+
+static const char *cnn_config =
+    "name: evalcnn\n"
+    "seed: 5\n"
+    "data: {dataset: synthetic, shape: [3, 8, 8], classes: 4, train_size: 256, test_size: 96}\n"
+    "model:\n"
+    "  arch: cnn\n"
+    "  widths: [6, 8]\n"
+    "  norm: {type: batch}\n"
+    "train:\n"
+    "  batch_size: 16\n"
+    "  eval_batch_size: 32\n"
+    "  steps: 24\n"
+    "  eval_every: 24\n"
+    "  log_every: 8\n"
+    "  optimizer: {lr: 0.05, momentum: 0.9}\n";
+
+static double json_number(const char *rel, const char *key)
+{
+    char *json = tu_tmp_read(rel), value[64];
+    ck_assert_msg(nl_json_flat_get(json, key, value, sizeof value), "%s has no %s", rel, key);
+    free(json);
+    return atof(value);
+}
+
+/* the names under tu_tmp/<rel>, sorted, one a line ("" when it is missing) */
+static char *listing(const char *rel)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", tu_tmp, rel);
+    nl_buf b = {0};
+    nl_buf_printf(&b, "%s", "");
+    struct dirent **entries;
+    const int n = scandir(path, &entries, NULL, alphasort);
+    for (int i = 0; i < n; i++) {
+        nl_buf_printf(&b, "%s\n", entries[i]->d_name);
+        free(entries[i]);
+    }
+    if (n >= 0)
+        free(entries);
+    return b.data;
+}
+
+/* exit status 2, the message holding `fragment`, and RUN_DIR/eval as it was */
+static void refused(const char *args, const char *fragment)
+{
+    char *before = listing("r/eval"), *csv_before = listing("r");
+    ck_assert_int_eq(tu_normlab(args), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, fragment), "normlab %s: no '%s' in:\n%s", args, fragment, out);
+    char *after = listing("r/eval"), *csv_after = listing("r");
+    ck_assert_msg(!strcmp(before, after) && !strcmp(csv_before, csv_after),
+                  "normlab %s wrote something", args);
+    free(out);
+    free(before);
+    free(after);
+    free(csv_before);
+    free(csv_after);
+}
+
+/* a finished run's final model evaluates to the run's own final test
+ * loss and accuracy; folded, to the same to float rounding; records are
+ * numbered, never replaced, and each has its CSV row */
+START_TEST(test_eval_finished_run)
+{
+    tu_tmp_make("eval");
+    tu_tmp_write("cnn.yaml", cnn_config);
+    ck_assert_int_eq(tu_normlab("run cnn.yaml --out r --quiet --threads 1"), 0);
+    ck_assert_int_eq(tu_normlab("eval r --threads 1"), 0);
+    const double run_loss = json_number("r/summary.json", "final_test_loss");
+    const double run_acc = json_number("r/summary.json", "final_test_accuracy");
+    ck_assert_msg(fabs(json_number("r/eval/test.json", "loss") - run_loss) <= 1e-6 * fmax(1, run_loss),
+                  "eval loss %.9g, the run's %.9g", json_number("r/eval/test.json", "loss"), run_loss);
+    ck_assert_double_eq(json_number("r/eval/test.json", "accuracy"), run_acc);
+    ck_assert_double_eq(json_number("r/eval/test.json", "samples"), 96);
+    ck_assert_double_eq(json_number("r/eval/test.json", "step"), 24);
+
+    ck_assert_int_eq(tu_normlab("eval r --fold-bn --threads 1"), 0);
+    const double folded_loss = json_number("r/eval/test-folded.json", "loss");
+    ck_assert_msg(fabs(folded_loss - run_loss) <= 1e-5 * fmax(1, run_loss),
+                  "folded loss %.9g, unfolded %.9g", folded_loss, run_loss);
+    ck_assert_msg(fabs(json_number("r/eval/test-folded.json", "accuracy") - run_acc) <= 1.0 / 96 + 1e-12,
+                  "folded accuracy %g, unfolded %g", json_number("r/eval/test-folded.json", "accuracy"),
+                  run_acc);
+    ck_assert_double_eq(json_number("r/eval/test-folded.json", "folded_layers"), 2);
+
+    /* a second evaluation is a second record */
+    ck_assert_int_eq(tu_normlab("eval r --threads 1"), 0);
+    ck_assert_double_eq(json_number("r/eval/test-2.json", "accuracy"), run_acc);
+    /* another test split of the same shape */
+    ck_assert_int_eq(tu_normlab("eval r --data test_size=40 --name small-test"), 0);
+    ck_assert_double_eq(json_number("r/eval/small-test.json", "samples"), 40);
+    char *csv = tu_tmp_read("r/eval/evals.csv");
+    int rows = 0;
+    for (const char *c = csv; (c = strchr(c, '\n')); c++)
+        rows++;
+    ck_assert_msg(rows == 5 && strstr(csv, "\ntest-folded,") && strstr(csv, "\nsmall-test,") &&
+                      strstr(csv, "data.test_size=40"), "%s", csv);
+    free(csv);
+    char *before = tu_tmp_read("r/eval/test.json");
+    refused("eval r --name test", "never replaced");
+    char *after = tu_tmp_read("r/eval/test.json");
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+
+    /* data the model cannot take */
+    refused("eval r --data shape=[1,8,8]", "1x8x8 inputs in 4 classes");
+    refused("eval r --data classes=3", "in 3 classes");
+    refused("eval r --data model.widths=[4]", "only data.* keys");
+    refused("eval r --data bogus=1", "data.bogus");
+    refused("eval r --device gpu", "not a device");
+    tu_tmp_remove();
+}
+END_TEST
+
+/* not a run, an unfinished run, a missing, damaged or foreign final model,
+ * and a model --fold-bn cannot fold: exit 2, nothing written */
+START_TEST(test_eval_refusals)
+{
+    tu_tmp_make("eval-refusals");
+    tu_tmp_write("cnn.yaml", cnn_config);
+    ck_assert_int_eq(tu_normlab("run cnn.yaml --out r --quiet --threads 1"), 0);
+    ck_assert_int_eq(tu_normlab("eval"), 2);
+    refused("eval .", "is not a run directory");
+    refused("eval r/nothing", "is not a run directory");
+
+    char *model = tu_tmp_read("r/" NL_FINAL_MODEL_FILE);
+    char path[600];
+    snprintf(path, sizeof path, "%s/r/%s", tu_tmp, NL_FINAL_MODEL_FILE);
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    const size_t len = (size_t)sb.st_size;
+    nl_error err = {0};
+    /* a flipped byte, a cut file, another file, none */
+    model[len - 3] ^= 0x40;
+    ck_assert_int_eq(nl_write_atomic(path, model, len, &err), NL_OK);
+    refused("eval r", "checksum");
+    model[len - 3] ^= 0x40;
+    ck_assert_int_eq(nl_write_atomic(path, model, len - 9, &err), NL_OK);
+    refused("eval r", "truncated");
+    static const char foreign[] = "a text file where the final model was, longer than a header";
+    ck_assert_int_eq(nl_write_atomic(path, foreign, sizeof foreign - 1, &err), NL_OK);
+    refused("eval r", "not a normlab final model");
+    unlink(path);
+    refused("eval r", "no final model");
+    /* the model of another config: the same arrays, another seed */
+    tu_tmp_write("other.yaml", cnn_config);
+    ck_assert_int_eq(tu_normlab("run other.yaml --set seed=6 --out o --quiet --threads 1"), 0);
+    char *other = tu_tmp_read("o/" NL_FINAL_MODEL_FILE);
+    ck_assert_int_eq(nl_write_atomic(path, other, len, &err), NL_OK);
+    refused("eval r", "another config");
+    free(other);
+    ck_assert_int_eq(nl_write_atomic(path, model, len, &err), NL_OK);
+    ck_assert_int_eq(tu_normlab("eval r --name restored"), 0);
+    free(model);
+
+    /* a run that did not finish */
+    char *summary = tu_tmp_read("r/summary.json");
+    char *status = strstr(summary, "\"ok\"");
+    ck_assert_ptr_nonnull(status);
+    nl_buf failed = {0};
+    nl_buf_printf(&failed, "%.*s\"failed\"%s", (int)(status - summary), summary, status + 4);
+    tu_tmp_write("r/summary.json", failed.data);
+    refused("eval r", "unfinished run (status failed)");
+    nl_buf_free(&failed);
+    tu_tmp_write("r/summary.json", summary);
+    free(summary);
+    ck_assert_int_eq(tu_normlab("eval r --name finished-again"), 0);
+
+    /* batch norm after the activation has no weight right before it */
+    tu_tmp_write("after.yaml", "name: after\n"
+                               "data: {dataset: synthetic, shape: [12], classes: 3, train_size: 64, test_size: 32}\n"
+                               "model: {arch: mlp, widths: [8], norm: {type: batch, placement: after}}\n"
+                               "train: {batch_size: 16, steps: 2}\n");
+    ck_assert_int_eq(tu_normlab("run after.yaml --out a --quiet --threads 1"), 0);
+    ck_assert_int_eq(tu_normlab("eval a --fold-bn"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "layer norm1 (batch norm) reads the output of act1") &&
+                      strstr(out, "placement after"), "%s", out);
+    free(out);
+    char *listed = listing("a/eval");
+    ck_assert_str_eq(listed, "");
+    free(listed);
+    tu_tmp_remove();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("eval");
+    TCase *tc = tcase_create("eval");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_fold_every_architecture);
+    tcase_add_test(tc, test_fold_variants);
+    tcase_add_test(tc, test_eval_finished_run);
+    tcase_add_test(tc, test_eval_refusals);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
