@@ -15,10 +15,12 @@
 #include <unistd.h>
 
 #include "arch/registry.h"
+#include "base/rng.h"
 #include "backend.h"
 #include "bench/bench.h"
 #include "cmd.h"
 #include "log/files.h"
+#include "model/fold.h"
 #include "model/model.h"
 #include "norm/registry.h"
 #include "version_git.h"
@@ -31,7 +33,7 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: normlab bench [--kernels] [--training] [--threads N] [--busy N] [--reps K] [--warmup K]\n"
+            "usage: normlab bench [--kernels] [--training] [--eval] [--threads N] [--busy N] [--reps K] [--warmup K]\n"
             "                     [--csv FILE] [--quick] [--model mlp|cnn|lm|vit] [--norm LIST]\n"
             "                     [--batch LIST] [--groups G] [--d-model D] [--heads H]\n"
             "                     [--layers L] [--context T] [--vocab V] [--placement P]\n"
@@ -51,7 +53,11 @@ static void usage(FILE *out)
             "              --model lm, tokens/s of the transformer LM's step (load tokens,\n"
             "              forward, backward, AdamW lr 0.001) on random token windows; with\n"
             "              --model vit, images/s of the ViT's step (the lm's blocks on random\n"
-            "              1x28x28 images in patches, a class token, 10 classes, AdamW lr 0.001)\n\n"
+            "              1x28x28 images in patches, a class token, 10 classes, AdamW lr 0.001)\n"
+            "  --eval      samples/s of the eval-mode forward (load batch, forward through the\n"
+            "              loss) of the mlp and cnn with batch norm, unfolded and with batch\n"
+            "              norm folded into the layer before it (normlab eval --fold-bn); only\n"
+            "              when named\n\n"
             "options:\n"
             "  --threads N   OpenMP (and OpenBLAS) threads (default 0: as a run picks them, the\n"
             "                cores other processes leave free)\n"
@@ -88,7 +94,7 @@ static void usage(FILE *out)
 /* ---- options ---- */
 
 typedef struct {
-    bool kernels, training, quick;
+    bool kernels, training, eval, quick;
     int threads, busy, reps, warmup, groups;
     bool reps_set, warmup_set;
     const char *csv;
@@ -233,6 +239,8 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
             o->kernels = true;
         } else if (strcmp(a, "--training") == 0) {
             o->training = true;
+        } else if (strcmp(a, "--eval") == 0) {
+            o->eval = true;
         } else if (strcmp(a, "--quick") == 0) {
             o->quick = true;
         } else if (strcmp(a, "--threads") == 0 || strcmp(a, "--busy") == 0 ||
@@ -318,7 +326,7 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
     if (!any_model)
         for (int a = 0; a < NL_ARCH_COUNT; a++)
             o->model[a] = nl_arch_info_of((nl_arch)a)->bench_kernels;
-    if (!o->kernels && !o->training) {
+    if (!o->kernels && !o->training && !o->eval) {
         /* the lm and vit have no kernel section of their own */
         o->kernels = kernel_model(o, 0);
         o->training = true;
@@ -744,6 +752,119 @@ static void bench_training(output *out, const options *o, nl_backend *be, double
     printf("\n");
 }
 
+/* one eval-mode forward of a bench model over a pool of random batches */
+typedef struct {
+    nl_model *m;
+    const float *x;
+    const int32_t *y;
+    int batch, pool_batches, next;
+    size_t per_sample;
+} eval_ctx;
+
+static void eval_forward(void *ctx)
+{
+    eval_ctx *c = ctx;
+    const size_t at = (size_t)c->next * (size_t)c->batch;
+    nl_model_load_batch(c->m, c->x + at * c->per_sample, c->y + at, c->batch);
+    nl_model_forward(c->m, c->batch, NL_MODE_EVAL);
+    c->next = (c->next + 1) % c->pool_batches;
+}
+
+/* the bench model with batch norm at batch n, and the same with it folded:
+ * *unfolded and *folded timed on the same random batches */
+static nl_code time_eval_pair(nl_backend *be, const nl_model_spec *spec, int n,
+                              const nl_bench_timing *t, nl_bench_time *unfolded,
+                              nl_bench_time *folded, int *n_folded, nl_error *err)
+{
+    nl_model *m = NULL, *f = NULL;
+    nl_model_spec folded_spec;
+    nl_code rc = nl_model_build(spec, be, n, n, 1, &m, err);
+    if (rc == NL_OK)
+        rc = nl_fold_bn_spec(m, &folded_spec, n_folded, err);
+    if (rc == NL_OK)
+        rc = nl_model_build(&folded_spec, be, n, n, 1, &f, err);
+    if (rc == NL_OK)
+        rc = nl_fold_bn_weights(m, f, err);
+    int pool_batches = 16;
+    while (pool_batches * n < 256)
+        pool_batches *= 2;
+    const size_t per_sample = (size_t)spec->in_c * spec->in_h * spec->in_w;
+    const size_t samples = (size_t)pool_batches * (size_t)n;
+    float *x = rc == NL_OK ? malloc(samples * per_sample * sizeof *x) : NULL;
+    int32_t *y = rc == NL_OK ? malloc(samples * sizeof *y) : NULL;
+    if (rc == NL_OK && (!x || !y))
+        rc = nl_fail(err, NL_ERR_NOMEM, "bench: cannot allocate %zu samples of data", samples);
+    if (rc == NL_OK) {
+        nl_rng rng;
+        nl_rng_seed(&rng, 1, NL_STREAM_SYNTHETIC);
+        for (size_t i = 0; i < samples * per_sample; i++)
+            x[i] = (float)nl_rng_normal(&rng);
+        for (size_t i = 0; i < samples; i++)
+            y[i] = (int32_t)nl_rng_below(&rng, (uint32_t)spec->classes);
+        eval_ctx c = {m, x, y, n, pool_batches, 0, per_sample};
+        nl_bench_run(eval_forward, &c, t, unfolded);
+        c.m = f;
+        c.next = 0;
+        nl_bench_run(eval_forward, &c, t, folded);
+        rc = be->ops->synchronize(be, err);
+    }
+    free(x);
+    free(y);
+    nl_model_free(f);
+    nl_model_free(m);
+    return rc;
+}
+
+/* eval-mode throughput with batch norm as trained and folded away */
+static void bench_eval(output *out, const options *o, nl_backend *be)
+{
+    const nl_bench_timing t = kernel_timing(o);
+    printf("eval forward (nl_model_load_batch, forward in eval mode through the loss) on random\n"
+           "  N(0,1) 1x28x28 images, 10 random classes, with batch norm and with it folded into\n"
+           "  the layer before it (normlab eval --fold-bn); median of %d repetitions of >= %.3f s\n"
+           "  after %d warm-up calls.\n", t.reps, t.rep_s, t.warmup);
+    printf("  %-5s %5s %7s %14s %14s %8s\n", "model", "batch", "folded", "unfolded/s", "folded/s",
+           "speed-up");
+    for (int a = 0; a < NL_ARCH_COUNT; a++) {
+        const nl_arch_info *arch = nl_arch_info_of((nl_arch)a);
+        if (!o->model[a] || !arch->bench_kernels)
+            continue;
+        for (int bi = 0; bi < o->n_batches; bi++) {
+            const int n = o->batches[bi];
+            nl_model_spec spec;
+            nl_bench_model_spec((nl_arch)a, NL_NORM_BATCH, o->groups, &spec);
+            nl_bench_time unfolded, folded;
+            int n_folded = 0;
+            nl_error err = {0};
+            if (time_eval_pair(be, &spec, n, &t, &unfolded, &folded, &n_folded, &err) != NL_OK) {
+                char what[96];
+                snprintf(what, sizeof what, "eval %s batch %d", arch->id.name, n);
+                failed(out, what, &err);
+                continue;
+            }
+            const double unfolded_sps = n / unfolded.median_s, folded_sps = n / folded.median_s;
+            printf("  %-5s %5d %7d %14.0f %14.0f %8.2f\n", arch->id.name, n, n_folded,
+                   unfolded_sps, folded_sps, folded_sps / unfolded_sps);
+            const struct { const char *mode; const nl_bench_time *time; double sps; } modes[] = {
+                {"unfolded", &unfolded, unfolded_sps}, {"folded", &folded, folded_sps}};
+            for (size_t k = 0; k < sizeof modes / sizeof modes[0]; k++) {
+                row r = blank_row("eval");
+                r.model = arch->id.name;
+                r.norm = nl_name_of(&nl_norm_names, NL_NORM_BATCH);
+                r.batch = n;
+                r.kernel = "eval_forward";
+                r.mode = modes[k].mode;
+                r.time = modes[k].time;
+                r.samples_per_s = modes[k].sps;
+                r.median_ms = modes[k].time->median_s * 1e3;
+                r.fraction = modes[k].sps / unfolded_sps;
+                emit_csv(out, &r);
+            }
+        }
+    }
+    printf("\n");
+}
+
 /* the batch sizes of the lm and vit benches: --batch, or their own list */
 static const int *transformer_batches(const options *o, int *count)
 {
@@ -1011,6 +1132,8 @@ int cmd_bench(int argc, char **argv)
     for (int i = 0; i < N_OWN_TRAINING_BENCHES; i++)
         if (o.training && o.model[own_training_benches[i].arch])
             own_training_benches[i].run(&out, &o, be);
+    if (o.eval && kernel_model(&o, 0))
+        bench_eval(&out, &o, be);
     print_load("end");
     if (out.open && nl_csv_close(&out.csv, &err) != NL_OK) {
         nl_cmd_report("bench", &err);

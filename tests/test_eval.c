@@ -426,6 +426,59 @@ START_TEST(test_eval_refusals)
 }
 END_TEST
 
+/* the column `name` of a CSV row, by the header's names (no quoted fields) */
+static void csv_field(const char *header, const char *line, const char *name, char *out,
+                      size_t size)
+{
+    int col = -1, k = 0;
+    for (const char *h = header; *h; k++) {
+        const size_t len = strcspn(h, ",\n");
+        if (len == strlen(name) && !strncmp(h, name, len))
+            col = k;
+        h += len + (h[len] != '\0');
+    }
+    ck_assert_msg(col >= 0, "no column %s in %s", name, header);
+    const char *f = line;
+    for (int i = 0; i < col; i++)
+        f += strcspn(f, ",") + 1;
+    snprintf(out, size, "%.*s", (int)strcspn(f, ",\n"), f);
+}
+
+/* normlab bench --eval: a row for each model and batch, unfolded and folded */
+START_TEST(test_bench_eval)
+{
+    tu_tmp_make("eval-bench");
+    ck_assert_int_eq(tu_normlab("bench --eval --quick --threads 1 --model mlp,cnn --batch 4 "
+                                "--csv e.csv"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "speed-up"), "%s", out);
+    free(out);
+    char *csv = tu_tmp_read("e.csv");
+    const char *header = csv, *line = strchr(csv, '\n');
+    int unfolded = 0, folded = 0;
+    for (; line && line[1]; line = strchr(line + 1, '\n')) {
+        char section[32], mode[32], kernel[32], sps[64], fraction[64], norm[32];
+        csv_field(header, line + 1, "section", section, sizeof section);
+        if (strcmp(section, "eval") != 0)
+            continue;
+        csv_field(header, line + 1, "mode", mode, sizeof mode);
+        csv_field(header, line + 1, "kernel", kernel, sizeof kernel);
+        csv_field(header, line + 1, "samples_per_s", sps, sizeof sps);
+        csv_field(header, line + 1, "fraction", fraction, sizeof fraction);
+        csv_field(header, line + 1, "norm", norm, sizeof norm);
+        ck_assert_str_eq(kernel, "eval_forward");
+        ck_assert_str_eq(norm, "batch");
+        ck_assert_msg(atof(sps) > 0 && atof(fraction) > 0, "%s", line + 1);
+        unfolded += !strcmp(mode, "unfolded");
+        folded += !strcmp(mode, "folded");
+    }
+    ck_assert_int_eq(unfolded, 2);
+    ck_assert_int_eq(folded, 2);
+    free(csv);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("eval");
@@ -435,6 +488,7 @@ int main(void)
     tcase_add_test(tc, test_fold_variants);
     tcase_add_test(tc, test_eval_finished_run);
     tcase_add_test(tc, test_eval_refusals);
+    tcase_add_test(tc, test_bench_eval);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

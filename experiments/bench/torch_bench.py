@@ -46,6 +46,11 @@ Mirrors normlab's bench (cmd/bench.c, core/bench/bench.h):
   --d-model/--heads/--layers/--placement/--patch and the normalizer, MLP ratio
   4, GELU erf, on random N(0,1) 1x28x28 images and 10 classes; the step as
   the lm's (AdamW, lr 0.001); samples_per_s is images/s.
+- eval (--eval, only when named): the mlp and cnn with batch norm in eval mode
+  under no_grad, forward and cross-entropy on a pool of random batches,
+  unfolded and with each (Linear or Conv2d, BatchNorm) pair replaced by
+  torch.nn.utils.fusion's fuse_linear_bn_eval / fuse_conv_bn_eval: rows
+  "eval", kernel eval_forward, mode unfolded / folded.
 - timing: warm-up calls, one call sizes the repetitions (each repeats the call
   for at least rep_s), the median of the per-call times of the repetitions.
 """
@@ -467,6 +472,61 @@ def bench_training(out, a, t, square):
     print()
 
 
+def fold_batchnorm(model):
+    """the Sequential with each (Linear or Conv2d, BatchNorm) pair fused into one layer"""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
+    layers, mods, i = [], list(model), 0
+    while i < len(mods):
+        m = mods[i]
+        bn = mods[i + 1] if i + 1 < len(mods) else None
+        if isinstance(bn, (nn.BatchNorm1d, nn.BatchNorm2d)) and isinstance(m, (nn.Linear, nn.Conv2d)):
+            layers.append(fuse_linear_bn_eval(m, bn) if isinstance(m, nn.Linear) else fuse_conv_bn_eval(m, bn))
+            i += 2
+        else:
+            layers.append(m)
+            i += 1
+    return nn.Sequential(*layers).eval()
+
+
+def bench_eval(out, a, t):
+    print("eval forward (eval mode, no_grad, forward and cross-entropy) with batch norm and with it"
+          " folded (torch.nn.utils.fusion)")
+    print("  %-5s %5s %14s %14s %8s" % ("model", "batch", "unfolded/s", "folded/s", "speed-up"))
+    for arch in ("mlp", "cnn"):
+        if arch not in a.models:
+            continue
+        for n in a.batches:
+            torch.manual_seed(0)
+            model = make_model(arch, "batch", a.groups).eval()
+            folded = fold_batchnorm(model)
+            pool = 16
+            while pool * n < 256:
+                pool *= 2
+            xs = torch.randn(pool * n, 1, 28, 28)
+            ys = torch.randint(0, 10, (pool * n,))
+            batches = [(xs[i * n:(i + 1) * n], ys[i * n:(i + 1) * n]) for i in range(pool)]
+            rates = {}
+            for mode, net in (("unfolded", model), ("folded", folded)):
+                state = {"next": 0}
+
+                def forward():
+                    xb, yb = batches[state["next"]]
+                    state["next"] = (state["next"] + 1) % pool
+                    with torch.no_grad():
+                        return F.cross_entropy(net(xb), yb)
+
+                r = measure(forward, t)
+                rates[mode] = (r, n / r[0])
+            for mode, (r, sps) in rates.items():
+                out.row("eval", r, model=arch, norm="batch", batch=n, kernel="eval_forward",
+                        mode=mode, samples_per_s=sps, median_ms=r[0] * 1e3,
+                        fraction=sps / rates["unfolded"][1])
+            print("  %-5s %5d %14.0f %14.0f %8.2f" % (arch, n, rates["unfolded"][1],
+                                                     rates["folded"][1],
+                                                     rates["folded"][1] / rates["unfolded"][1]))
+    print()
+
+
 def lm_norms():
     """the normalizers make_goldens.token_norm builds, and none"""
     found = ["none"]
@@ -590,6 +650,8 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--kernels", action="store_true")
     ap.add_argument("--training", action="store_true")
+    ap.add_argument("--eval", action="store_true",
+                    help="eval forward with batch norm unfolded and folded (only when named)")
     ap.add_argument("--model", action="append", default=[])
     ap.add_argument("--norm", action="append", default=[])
     ap.add_argument("--batch", action="append", default=[])
@@ -621,7 +683,7 @@ def main():
         refused = [nm for nm in parse_list(a.norm) if nm not in a.lm_norms]
         if refused:
             ap.error("--norm: the lm takes %s, not %s" % (", ".join(lm_norms()), ", ".join(refused)))
-    if not a.kernels and not a.training:
+    if not a.kernels and not a.training and not a.eval:
         a.kernels = "mlp" in a.models or "cnn" in a.models
         a.training = True
 
@@ -660,6 +722,8 @@ def main():
         bench_training_lm(out, a, tt)
     if a.training and "vit" in a.models:
         bench_training_vit(out, a, tt)
+    if a.eval and ("mlp" in a.models or "cnn" in a.models):
+        bench_eval(out, a, kt)
     print("load (end): %s" % open("/proc/loadavg").read().strip())
     out.close()
 
