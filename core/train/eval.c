@@ -13,10 +13,7 @@
 #include "model/fold.h"
 #include "model/model.h"
 #include "train/check.h"
-#include "train/checkpoint.h"
 #include "train/final_model.h"
-#include "train/run.h"
-#include "train/rundir.h"
 #include "train/train.h"
 #include "version_git.h"
 
@@ -46,36 +43,17 @@ static void eval_close(eval_state *st)
     free(st->overrides);
 }
 
-/* a finished run directory: normlab's, with its config, not held by a
- * writer, its summary.json saying ok or diverged */
+/* a finished run directory, and what its summary says */
 static nl_code check_finished(const char *dir, eval_state *st, nl_eval_result *out,
                               nl_error *err)
 {
-    char path[1100];
-    nl_path_join(path, sizeof path, dir, "config.yaml");
-    if (!nl_is_dir(dir) || !nl_path_exists(path) || !nl_run_dir_is_normlab(dir))
-        return nl_fail(err, NL_ERR_USAGE, "%s is not a run directory (normlab run writes one: "
-                       "config.yaml, summary.json, metrics.csv)", dir);
-    nl_run_writer w;
-    if (nl_run_dir_busy(dir, &w))
-        return nl_fail(err, NL_ERR_USAGE, "%s is still being written (pid %ld): evaluate it "
-                       "once the run has finished", dir, w.pid);
-    const nl_run_status status = nl_run_dir_status(dir);
-    if (status != NL_RUN_OK && status != NL_RUN_DIVERGED)
-        return nl_fail(err, NL_ERR_USAGE, "%s holds an unfinished run (status %s): it has no "
-                       "final model; the command that started it resumes it", dir,
-                       nl_run_status_name(status));
-    char *json = NULL, accuracy[64] = "";
-    nl_path_join(path, sizeof path, dir, "summary.json");
-    nl_error ignored = {0};
-    out->run_final_test_accuracy = NAN;
-    if (nl_read_file(path, &json, NULL, &ignored) == NL_OK) {
-        nl_json_flat_get(json, "device", st->trained_on, sizeof st->trained_on);
-        if (nl_json_flat_get(json, "final_test_accuracy", accuracy, sizeof accuracy) &&
-            strcmp(accuracy, "null") != 0)
-            out->run_final_test_accuracy = atof(accuracy);
-    }
-    free(json);
+    nl_code rc = nl_final_model_check_run(dir, err);
+    if (rc)
+        return rc;
+    nl_final_run_summary summary;
+    nl_final_model_summary(dir, &summary);
+    snprintf(st->trained_on, sizeof st->trained_on, "%s", summary.device);
+    out->run_final_test_accuracy = summary.final_test_accuracy;
     return NL_OK;
 }
 
@@ -143,30 +121,8 @@ static nl_code check_shape(const eval_state *st, const nl_model_spec *spec, nl_e
                    spec->in_h, spec->in_w, spec->classes);
 }
 
-/* The hashes a final model of this config may carry: its keys hold the
- * device the run trained on, which `normlab run --device` may have set
- * apart from config.yaml's */
-static nl_code wanted_hashes(const nl_config *cfg, uint64_t *hashes, nl_error *err)
-{
-    for (int d = 0; d < NL_DEVICE_COUNT; d++) {
-        char *text = NULL;
-        nl_flat flat = {0};
-        nl_buf keys = {0};
-        nl_code rc = nl_checkpoint_config(cfg, (nl_device)d, &text, &flat, &keys, err);
-        if (rc == NL_OK)
-            hashes[d] = nl_checkpoint_hash(keys.data, keys.len);
-        free(text);
-        nl_flat_free(&flat);
-        nl_buf_free(&keys);
-        if (rc)
-            return rc;
-    }
-    return NL_OK;
-}
-
 /* the backend, and the run's model with its final weights; folded when asked */
-static nl_code load_model(eval_state *st, const nl_model_spec *spec, nl_eval_result *out,
-                          nl_error *err)
+static nl_code load_model(eval_state *st, nl_eval_result *out, nl_error *err)
 {
     const nl_config *cfg = st->run_cfg;
     int device = st->opt->device;
@@ -186,12 +142,8 @@ static nl_code load_model(eval_state *st, const nl_model_spec *spec, nl_eval_res
              st->be->cpu_kernels ? st->be->cpu_kernels : "");
     out->threads = st->be->threads;
     const int capacity = nl_run_capacity(cfg);
-    uint64_t hashes[NL_DEVICE_COUNT];
     nl_final_model_info info;
-    if ((rc = wanted_hashes(cfg, hashes, err)) ||
-        (rc = nl_model_build(spec, st->be, capacity, cfg->train.batch_size, cfg->seed,
-                             &st->model, err)) ||
-        (rc = nl_final_model_read(st->opt->run_dir, hashes, NL_DEVICE_COUNT, st->model, &info,
+    if ((rc = nl_final_model_load(st->opt->run_dir, cfg, st->be, capacity, &st->model, &info,
                                   err)))
         return rc;
     out->step = (long)info.step;
@@ -252,7 +204,7 @@ nl_code nl_eval_run(const nl_eval_options *opt, nl_eval_result *out, nl_error *e
         rc = check_shape(&st, &spec, err);
     }
     if (rc == NL_OK)
-        rc = load_model(&st, &spec, out, err);
+        rc = load_model(&st, out, err);
     if (rc == NL_OK)
         rc = evaluate(&st, out, err);
     eval_close(&st);

@@ -1,11 +1,15 @@
 #include "train/final_model.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log/files.h"
+#include "train/check.h"
 #include "train/checkpoint.h"
+#include "train/run.h"
+#include "train/rundir.h"
 
 static const char magic[8] = {'N', 'L', 'F', 'I', 'N', 'A', 'L', 0};
 enum { HEADER_BYTES = 48 };
@@ -182,5 +186,80 @@ nl_code nl_final_model_read(const char *dir, const uint64_t *want_hashes, int n_
     free(text);
     if (rc == NL_OK && info)
         *info = (nl_final_model_info){hash, step};
+    return rc;
+}
+
+nl_code nl_final_model_check_run(const char *dir, nl_error *err)
+{
+    char path[1100];
+    nl_path_join(path, sizeof path, dir, "config.yaml");
+    if (!nl_is_dir(dir) || !nl_path_exists(path) || !nl_run_dir_is_normlab(dir))
+        return nl_fail(err, NL_ERR_USAGE, "%s is not a run directory (normlab run writes one: "
+                       "config.yaml, summary.json, metrics.csv)", dir);
+    nl_run_writer w;
+    if (nl_run_dir_busy(dir, &w))
+        return nl_fail(err, NL_ERR_USAGE, "%s is still being written (pid %ld): use it once the "
+                       "run has finished", dir, w.pid);
+    const nl_run_status status = nl_run_dir_status(dir);
+    if (status != NL_RUN_OK && status != NL_RUN_DIVERGED)
+        return nl_fail(err, NL_ERR_USAGE, "%s holds an unfinished run (status %s): it has no "
+                       "final model; the command that started it resumes it", dir,
+                       nl_run_status_name(status));
+    nl_path_join(path, sizeof path, dir, NL_FINAL_MODEL_FILE);
+    if (!nl_path_exists(path))
+        return nl_fail(err, NL_ERR_USAGE, "%s has no final model (%s): the run finished before "
+                       "normlab kept one (run it again with --force)", dir, NL_FINAL_MODEL_FILE);
+    return NL_OK;
+}
+
+void nl_final_model_summary(const char *dir, nl_final_run_summary *out)
+{
+    *out = (nl_final_run_summary){.final_test_accuracy = NAN};
+    char path[1100], *json = NULL, accuracy[64];
+    nl_path_join(path, sizeof path, dir, "summary.json");
+    nl_error ignored = {0};
+    if (nl_read_file(path, &json, NULL, &ignored) != NL_OK)
+        return;
+    nl_json_flat_get(json, "device", out->device, sizeof out->device);
+    if (nl_json_flat_get(json, "final_test_accuracy", accuracy, sizeof accuracy) &&
+        strcmp(accuracy, "null") != 0)
+        out->final_test_accuracy = atof(accuracy);
+    free(json);
+}
+
+nl_code nl_final_model_hashes(const nl_config *cfg, uint64_t *hashes, nl_error *err)
+{
+    for (int d = 0; d < NL_DEVICE_COUNT; d++) {
+        char *text = NULL;
+        nl_flat flat = {0};
+        nl_buf keys = {0};
+        nl_code rc = nl_checkpoint_config(cfg, (nl_device)d, &text, &flat, &keys, err);
+        if (rc == NL_OK)
+            hashes[d] = nl_checkpoint_hash(keys.data, keys.len);
+        free(text);
+        nl_flat_free(&flat);
+        nl_buf_free(&keys);
+        if (rc)
+            return rc;
+    }
+    return NL_OK;
+}
+
+nl_code nl_final_model_load(const char *dir, const nl_config *cfg, nl_backend *be, int capacity,
+                            nl_model **out, nl_final_model_info *info, nl_error *err)
+{
+    *out = NULL;
+    uint64_t hashes[NL_DEVICE_COUNT];
+    nl_model_spec spec;
+    nl_run_model_spec(cfg, &spec);
+    nl_code rc = nl_final_model_hashes(cfg, hashes, err);
+    if (rc == NL_OK)
+        rc = nl_model_build(&spec, be, capacity, cfg->train.batch_size, cfg->seed, out, err);
+    if (rc == NL_OK)
+        rc = nl_final_model_read(dir, hashes, NL_DEVICE_COUNT, *out, info, err);
+    if (rc) {
+        nl_model_free(*out);
+        *out = NULL;
+    }
     return rc;
 }

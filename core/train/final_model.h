@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 
+#include "config/config.h"
 #include "model/model.h"
 
 #define NL_FINAL_MODEL_FILE "final.nlck"
@@ -41,5 +42,30 @@ nl_code nl_final_model_write(const char *dir, const char *config_keys, const nl_
  * model as it was. */
 nl_code nl_final_model_read(const char *dir, const uint64_t *want_hashes, int n_want,
                             nl_model *m, nl_final_model_info *info, nl_error *err);
+
+/* A finished run directory whose final model can be read: normlab's, with
+ * its config.yaml, not held by a writer, its summary.json saying ok or
+ * diverged. NL_ERR_USAGE saying which it is not. */
+nl_code nl_final_model_check_run(const char *dir, nl_error *err);
+
+/* What a finished run's summary.json says of where it trained and how it
+ * ended: the device's name ("" when not recorded) and the final test
+ * accuracy (NaN when absent) */
+typedef struct {
+    char device[32];
+    double final_test_accuracy;
+} nl_final_run_summary;
+void nl_final_model_summary(const char *dir, nl_final_run_summary *out);
+
+/* The hashes a final model of this config may carry (NL_DEVICE_COUNT of
+ * them): its keys hold the device the run trained on, which
+ * `normlab run --device` may have set apart from config.yaml's. */
+nl_code nl_final_model_hashes(const nl_config *cfg, uint64_t *hashes, nl_error *err);
+
+/* The model of run directory `dir`'s config (`cfg`, its config.yaml loaded)
+ * built on `be` for batches of up to `capacity`, with its final model read
+ * into it (nl_final_model_read's errors). */
+nl_code nl_final_model_load(const char *dir, const nl_config *cfg, nl_backend *be, int capacity,
+                            nl_model **out, nl_final_model_info *info, nl_error *err);
 
 #endif
