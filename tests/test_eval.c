@@ -389,7 +389,7 @@ START_TEST(test_eval_refusals)
     ck_assert_int_eq(tu_normlab("run other.yaml --set seed=6 --out o --quiet --threads 1"), 0);
     char *other = tu_tmp_read("o/" NL_FINAL_MODEL_FILE);
     ck_assert_int_eq(nl_write_atomic(path, other, len, &err), NL_OK);
-    refused("eval r", "another config");
+    refused("eval r", "seed: 6 -> 5");
     free(other);
     ck_assert_int_eq(nl_write_atomic(path, model, len, &err), NL_OK);
     ck_assert_int_eq(tu_normlab("eval r --name restored"), 0);
@@ -422,6 +422,66 @@ START_TEST(test_eval_refusals)
     char *listed = listing("a/eval");
     ck_assert_str_eq(listed, "");
     free(listed);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* the test loss and accuracy metrics.csv records at step 0 */
+static void step0_test(const char *dir, double *loss, double *accuracy)
+{
+    char rel[300];
+    snprintf(rel, sizeof rel, "%s/metrics.csv", dir);
+    char *csv = tu_tmp_read(rel);
+    const char *row = strstr(csv, "\n0,0.0000,test,");
+    ck_assert_msg(row, "no step-0 test row in %s:\n%s", rel, csv);
+    ck_assert_int_eq(sscanf(row + strlen("\n0,0.0000,test,"), "%lf,%lf", loss, accuracy), 2);
+    free(csv);
+}
+
+/* init.from: a run starts from another's final model: its step-0
+ * evaluation is the source's final one; another class count takes a new
+ * head; another layer shape, or no finished run, is refused naming it */
+START_TEST(test_init_from)
+{
+    tu_tmp_make("eval-init");
+    tu_tmp_write("cnn.yaml", cnn_config);
+    ck_assert_int_eq(tu_normlab("run cnn.yaml --out r --quiet --threads 1"), 0);
+    nl_buf ft = {0};
+    nl_buf_printf(&ft, "%sinit: {from: r}\n", cnn_config);
+    tu_tmp_write("ft.yaml", ft.data);
+    nl_buf_free(&ft);
+    ck_assert_int_eq(tu_normlab("run ft.yaml --out f --threads 1 --set train.steps=8"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "starting from r (its final model, step 24)") &&
+                      strstr(out, "and the running statistics carried over"), "%s", out);
+    free(out);
+    double loss, accuracy;
+    step0_test("f", &loss, &accuracy);
+    const double run_loss = json_number("r/summary.json", "final_test_loss");
+    ck_assert_msg(fabs(loss - run_loss) <= 1e-6 * fmax(1, run_loss), "step 0 %.9g, source %.9g",
+                  loss, run_loss);
+    ck_assert_double_eq(accuracy, json_number("r/summary.json", "final_test_accuracy"));
+
+    /* 3 classes of the same images: a new head */
+    ck_assert_int_eq(tu_normlab("run ft.yaml --out g --threads 1 --set train.steps=8 "
+                                "--set data.classes=3"), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "a new classifier head"), "%s", out);
+    free(out);
+
+    /* another width: refused naming the layer, nothing written */
+    ck_assert_int_eq(tu_normlab("run ft.yaml --out h --set model.widths=[6,4]"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "init.from: layer conv2: conv2.weight is 8x6x3x3 in r, 4x6x3x3 here"),
+                  "%s", out);
+    free(out);
+    char *listed = listing("h");
+    ck_assert_str_eq(listed, "");
+    free(listed);
+    ck_assert_int_eq(tu_normlab("run ft.yaml --out h --set init.from=nowhere"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "init.from: nowhere is not a run directory"), "%s", out);
+    free(out);
     tu_tmp_remove();
 }
 END_TEST
@@ -489,6 +549,7 @@ int main(void)
     tcase_add_test(tc, test_eval_finished_run);
     tcase_add_test(tc, test_eval_refusals);
     tcase_add_test(tc, test_bench_eval);
+    tcase_add_test(tc, test_init_from);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -39,6 +39,9 @@ typedef struct {
     nl_data_spec data;
     nl_model_spec model;
     nl_train_spec train;
+    /* init.from: a finished run directory whose final model this run starts
+     * from (core/train/init_from.h); "": from its own initialization */
+    char init_from[1024];
     nl_config_origin origins[NL_CONFIG_MAX_ORIGINS];
     int n_origins;
     /* things the loader accepted but the user should hear about, e.g. a key

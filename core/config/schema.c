@@ -346,6 +346,11 @@ const nl_key_def nl_config_schema[] = {
     {.key = "train.trace.samples", .type = NL_KT_INT, FIELD(train.trace.samples),
      IN(1, NL_MAX_SAMPLES),
      .doc = "fixed test samples the trace is measured on"},
+
+    {.key = "init.from", .type = NL_KT_STRING, FIELD(init_from),
+     .doc = "a finished run directory to start from (fine-tuning): its final model's weights "
+            "and normalizer state, layer by layer by name; a classifier of another class count "
+            "starts fresh; \"\" = from this run's own initialization"},
 };
 const int nl_config_schema_count = (int)(sizeof nl_config_schema / sizeof nl_config_schema[0]);
 

@@ -117,9 +117,41 @@ static nl_code check_header(const char *path, const unsigned char *text, size_t 
 
 /* the payload's keys and sizes against the header and this model, then the
  * arrays into the model */
+/* The keys the file was written for against the run's config: each key
+ * both hold has the same value. A key only one holds is left out (a normlab
+ * that added or dropped a key since), and so is the device, which a run
+ * given --device holds apart from config.yaml's. */
+static nl_code compare_keys(const char *path, const char *keys, size_t keys_len,
+                            const nl_flat *config, nl_error *err)
+{
+    char *text = strndup(keys, keys_len);
+    nl_flat saved = {0};
+    if (!text)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", path);
+    nl_code rc = nl_checkpoint_keys_flat(text, &saved, err);
+    free(text);
+    char diff[600] = "";
+    size_t used = 0;
+    int changed = 0;
+    for (int i = 0; rc == NL_OK && i < saved.n; i++) {
+        const char *key = saved.items[i].key, *was = saved.items[i].value;
+        const char *now = nl_flat_get(config, key);
+        if (!now || nl_flat_key_outside_run(key) || !strcmp(key, "device") || !strcmp(was, now))
+            continue;
+        if (changed++ < 4 && used < sizeof diff)
+            used += (size_t)snprintf(diff + used, sizeof diff - used, "%s%s: %s -> %s",
+                                     used ? "; " : "", key, was, now);
+    }
+    nl_flat_free(&saved);
+    if (rc == NL_OK && changed)
+        rc = damaged(err, path, changed > 4 ? "it was written for another config than the run "
+                                              "directory's config.yaml (more than 4 keys differ)"
+                                            : diff);
+    return rc;
+}
+
 static nl_code load_payload(const char *path, const unsigned char *text, size_t len,
-                            uint64_t hash, const uint64_t *want_hashes, int n_want, nl_model *m,
-                            nl_error *err)
+                            uint64_t hash, const nl_flat *config, nl_model *m, nl_error *err)
 {
     const unsigned char *p = text + HEADER_BYTES, *end = text + len;
     int64_t keys_len;
@@ -132,13 +164,11 @@ static nl_code load_payload(const char *path, const unsigned char *text, size_t 
     if (memchr(p, '\0', (size_t)keys_len) ||
         nl_checkpoint_hash((const char *)p, (size_t)keys_len) != hash)
         return damaged(err, path, "its config keys do not match its header's hash");
+    nl_code rc = config ? compare_keys(path, (const char *)p, (size_t)keys_len, config, err)
+                        : NL_OK;
+    if (rc)
+        return rc;
     p += keys_len;
-    bool wanted = false;
-    for (int i = 0; i < n_want; i++)
-        wanted = wanted || want_hashes[i] == hash;
-    if (!wanted)
-        return damaged(err, path, "it was written for another config than the run directory's "
-                                  "config.yaml");
     final_sizes a;
     const final_sizes want = sizes_of(m);
     if ((size_t)(end - p) < sizeof a)
@@ -162,8 +192,8 @@ static nl_code load_payload(const char *path, const unsigned char *text, size_t 
     return be->ops->synchronize(be, err); /* the uploads read the file's bytes */
 }
 
-nl_code nl_final_model_read(const char *dir, const uint64_t *want_hashes, int n_want,
-                            nl_model *m, nl_final_model_info *info, nl_error *err)
+nl_code nl_final_model_read(const char *dir, const nl_flat *config, nl_model *m,
+                            nl_final_model_info *info, nl_error *err)
 {
     char path[1100];
     nl_path_join(path, sizeof path, dir, NL_FINAL_MODEL_FILE);
@@ -181,8 +211,7 @@ nl_code nl_final_model_read(const char *dir, const uint64_t *want_hashes, int n_
     int64_t step = 0;
     rc = check_header(path, (const unsigned char *)text, len, &hash, &step, err);
     if (rc == NL_OK)
-        rc = load_payload(path, (const unsigned char *)text, len, hash, want_hashes, n_want, m,
-                          err);
+        rc = load_payload(path, (const unsigned char *)text, len, hash, config, m, err);
     free(text);
     if (rc == NL_OK && info)
         *info = (nl_final_model_info){hash, step};
@@ -227,36 +256,23 @@ void nl_final_model_summary(const char *dir, nl_final_run_summary *out)
     free(json);
 }
 
-nl_code nl_final_model_hashes(const nl_config *cfg, uint64_t *hashes, nl_error *err)
-{
-    for (int d = 0; d < NL_DEVICE_COUNT; d++) {
-        char *text = NULL;
-        nl_flat flat = {0};
-        nl_buf keys = {0};
-        nl_code rc = nl_checkpoint_config(cfg, (nl_device)d, &text, &flat, &keys, err);
-        if (rc == NL_OK)
-            hashes[d] = nl_checkpoint_hash(keys.data, keys.len);
-        free(text);
-        nl_flat_free(&flat);
-        nl_buf_free(&keys);
-        if (rc)
-            return rc;
-    }
-    return NL_OK;
-}
-
 nl_code nl_final_model_load(const char *dir, const nl_config *cfg, nl_backend *be, int capacity,
                             nl_model **out, nl_final_model_info *info, nl_error *err)
 {
     *out = NULL;
-    uint64_t hashes[NL_DEVICE_COUNT];
     nl_model_spec spec;
     nl_run_model_spec(cfg, &spec);
-    nl_code rc = nl_final_model_hashes(cfg, hashes, err);
+    char *text = NULL;
+    nl_flat flat = {0};
+    nl_buf keys = {0};
+    nl_code rc = nl_checkpoint_config(cfg, cfg->device, &text, &flat, &keys, err);
     if (rc == NL_OK)
         rc = nl_model_build(&spec, be, capacity, cfg->train.batch_size, cfg->seed, out, err);
     if (rc == NL_OK)
-        rc = nl_final_model_read(dir, hashes, NL_DEVICE_COUNT, *out, info, err);
+        rc = nl_final_model_read(dir, &flat, *out, info, err);
+    free(text);
+    nl_flat_free(&flat);
+    nl_buf_free(&keys);
     if (rc) {
         nl_model_free(*out);
         *out = NULL;

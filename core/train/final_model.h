@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "config/flat.h"
 #include "model/model.h"
 
 #define NL_FINAL_MODEL_FILE "final.nlck"
@@ -36,12 +37,13 @@ nl_code nl_final_model_write(const char *dir, const char *config_keys, const nl_
 
 /* Reads DIR/final.nlck into the model (parameters, running statistics,
  * counters; the optimizer state is left). A missing file is NL_ERR_USAGE;
- * a damaged, truncated or foreign file, one written for another config
- * (its hash is none of want_hashes), or one whose arrays do not fit this
- * model is NL_ERR_DATA naming the file and what is wrong, and leaves the
- * model as it was. */
-nl_code nl_final_model_read(const char *dir, const uint64_t *want_hashes, int n_want,
-                            nl_model *m, nl_final_model_info *info, nl_error *err);
+ * a damaged, truncated or foreign file, one whose arrays do not fit this
+ * model, or one written for another config (a key both it and `config`
+ * hold, the device aside, has another value; NULL: not compared) is
+ * NL_ERR_DATA naming the file and what is wrong, and leaves the model as
+ * it was. */
+nl_code nl_final_model_read(const char *dir, const nl_flat *config, nl_model *m,
+                            nl_final_model_info *info, nl_error *err);
 
 /* A finished run directory whose final model can be read: normlab's, with
  * its config.yaml, not held by a writer, its summary.json saying ok or
@@ -56,11 +58,6 @@ typedef struct {
     double final_test_accuracy;
 } nl_final_run_summary;
 void nl_final_model_summary(const char *dir, nl_final_run_summary *out);
-
-/* The hashes a final model of this config may carry (NL_DEVICE_COUNT of
- * them): its keys hold the device the run trained on, which
- * `normlab run --device` may have set apart from config.yaml's. */
-nl_code nl_final_model_hashes(const nl_config *cfg, uint64_t *hashes, nl_error *err);
 
 /* The model of run directory `dir`'s config (`cfg`, its config.yaml loaded)
  * built on `be` for batches of up to `capacity`, with its final model read

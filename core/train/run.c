@@ -18,6 +18,7 @@
 #include "train/checkpoint.h"
 #include "train/device_data.h"
 #include "train/final_model.h"
+#include "train/init_from.h"
 #include "train/rundir.h"
 #include "version_git.h"
 
@@ -527,6 +528,8 @@ static nl_code run_begin(run_state *st, nl_run_outcome *out, nl_error *err)
      * rank reads the same config, so they all fail here alike. */
     nl_code rc = nl_run_check(cfg, opt->device, true, NULL, &st->plan, err);
     if (rc == NL_OK)
+        rc = nl_init_from_check(cfg, err);
+    if (rc == NL_OK)
         rc = check_ranks(cfg, st->ranks, &st->rank_batch, err);
     if (rc)
         return rc;
@@ -624,6 +627,12 @@ static nl_code run_open(run_state *st, nl_run_outcome *out, nl_error *err)
                              err)))
         return rc;
     st->model = model;
+    /* a checkpoint found later replaces these weights, as any initialization */
+    char init_note[1400];
+    if ((rc = nl_init_from_load(cfg, model, init_note, sizeof init_note, err)))
+        return rc;
+    if (init_note[0] && st->root)
+        note(st->opt, "%s (init.from)", init_note);
     rc = nl_model_set_dist(model, st->dist, err);
     if (rc == NL_OK)
         rc = place_data(cfg, st->opt, st->root, st->be, st->data,

@@ -1,0 +1,151 @@
+#include "train/init_from.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/check.h"
+#include "train/final_model.h"
+
+nl_code nl_init_from_check(const nl_config *cfg, nl_error *err)
+{
+    if (!cfg->init_from[0])
+        return NL_OK;
+    nl_error why = {0};
+    if (nl_final_model_check_run(cfg->init_from, &why) == NL_OK)
+        return NL_OK;
+    return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "init.from", "%s", why.msg);
+}
+
+/* the layer named by a parameter or statistic: its name up to the last '.' */
+static void layer_of(const char *name, char *layer, size_t size)
+{
+    const char *dot = strrchr(name, '.');
+    snprintf(layer, size, "%.*s", dot ? (int)(dot - name) : (int)strlen(name), name);
+}
+
+/* the layer whose output is the logits (the classifier) */
+static const char *head_of(const nl_model *m)
+{
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i]->out == m->logits)
+            return m->layers[i]->name;
+    return "";
+}
+
+static bool same_shape(const nl_param *a, const nl_param *b)
+{
+    return a->ndim == b->ndim && !memcmp(a->dims, b->dims, (size_t)a->ndim * sizeof a->dims[0]);
+}
+
+/* " 64x32" */
+static const char *dims_text(const nl_param *p, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int d = 0; d < p->ndim && used < size; d++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%d", d ? "x" : "", p->dims[d]);
+    return buf;
+}
+
+/* the source's host arenas, copied into `m` by name */
+static nl_code carry(const nl_config *cfg, const nl_model *src, const float *params,
+                     const float *states, nl_model *m, float *out_params, float *out_states,
+                     int *kept_head, nl_error *err)
+{
+    const char *head = head_of(m);
+    const bool new_head = src->spec.classes != m->spec.classes;
+    char layer[96], a[64], b[64];
+    for (int i = 0; i < m->n_params; i++) {
+        const nl_param *p = m->params[i];
+        const nl_param *q = nl_model_param(src, p->name);
+        layer_of(p->name, layer, sizeof layer);
+        if (new_head && !strcmp(layer, head)) {
+            (*kept_head)++;
+            continue;
+        }
+        if (!q)
+            return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "init.from",
+                                       "layer %s: %s has no parameter %s (its model is %s with "
+                                       "normalizer %s)", layer, cfg->init_from, p->name,
+                                       nl_name_of(&nl_arch_names, src->spec.arch),
+                                       nl_name_of(&nl_norm_names, src->spec.norm.kind));
+        if (!same_shape(p, q))
+            return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "init.from",
+                                       "layer %s: %s is %s in %s, %s here; the layers a run "
+                                       "starts from must have the same shapes (only the "
+                                       "classifier may differ, in its class count)", layer,
+                                       p->name, dims_text(q, a, sizeof a), cfg->init_from,
+                                       dims_text(p, b, sizeof b));
+        memcpy(out_params + (p->data - m->param_arena), params + (q->data - src->param_arena),
+               p->count * sizeof(float));
+    }
+    for (int i = 0; i < m->n_states; i++) {
+        const nl_state *s = m->states[i];
+        const nl_state *t = nl_model_state(src, s->name);
+        layer_of(s->name, layer, sizeof layer);
+        if (!t || t->count != s->count)
+            return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "init.from",
+                                       "layer %s: %s %s %s (%zu values here)", layer,
+                                       cfg->init_from, t ? "holds another size of" : "has no",
+                                       s->name, s->count);
+        memcpy(out_states + (s->data - m->state_arena), states + (t->data - src->state_arena),
+               s->count * sizeof(float));
+    }
+    return NL_OK;
+}
+
+nl_code nl_init_from_load(const nl_config *cfg, nl_model *m, char *note, size_t note_size,
+                          nl_error *err)
+{
+    note[0] = '\0';
+    if (!cfg->init_from[0])
+        return NL_OK;
+    nl_config *source_cfg = calloc(1, sizeof *source_cfg);
+    if (!source_cfg)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    char path[1100];
+    nl_path_join(path, sizeof path, cfg->init_from, "config.yaml");
+    nl_model *src = NULL;
+    nl_final_model_info info = {0};
+    nl_error why = {0};
+    nl_code rc = nl_config_load(path, NULL, 0, source_cfg, &why);
+    if (rc == NL_OK)
+        rc = nl_final_model_load(cfg->init_from, source_cfg, m->be, source_cfg->train.batch_size,
+                                 &src, &info, &why);
+    free(source_cfg);
+    if (rc)
+        return nl_config_key_error(cfg, err, rc, "init.from", "%s", why.msg);
+    /* the arenas of both, on the host: carried over once, before training */
+    const size_t host_floats = src->param_floats + src->state_floats + m->param_floats +
+                               m->state_floats + 1;
+    float *params = malloc(host_floats * sizeof *params);
+    if (!params) {
+        nl_model_free(src);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory reading init.from");
+    }
+    float *states = params + src->param_floats, *out_params = states + src->state_floats;
+    float *out_states = out_params + m->param_floats;
+    nl_backend *be = m->be;
+    be->ops->download(be, params, src->param_arena, src->param_floats * sizeof(float));
+    be->ops->download(be, states, src->state_arena, src->state_floats * sizeof(float));
+    be->ops->download(be, out_params, m->param_arena, m->param_floats * sizeof(float));
+    be->ops->download(be, out_states, m->state_arena, m->state_floats * sizeof(float));
+    rc = be->ops->synchronize(be, err);
+    int kept_head = 0;
+    if (rc == NL_OK)
+        rc = carry(cfg, src, params, states, m, out_params, out_states, &kept_head, err);
+    if (rc == NL_OK) {
+        be->ops->upload(be, m->param_arena, out_params, m->param_floats * sizeof(float));
+        be->ops->upload(be, m->state_arena, out_states, m->state_floats * sizeof(float));
+        rc = be->ops->synchronize(be, err);
+    }
+    if (rc == NL_OK)
+        snprintf(note, note_size, "starting from %s (its final model, step %lld): %d "
+                 "parameters%s carried over%s", cfg->init_from, (long long)info.step,
+                 m->n_params - kept_head, m->n_states ? " and the running statistics" : "",
+                 kept_head ? "; a new classifier head for the new class count" : "");
+    free(params);
+    nl_model_free(src);
+    return rc;
+}
