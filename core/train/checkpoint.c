@@ -26,10 +26,23 @@ uint64_t nl_checkpoint_hash(const char *text, size_t len)
     return h;
 }
 
+/* Keys added after checkpoint format 4, left out while they hold their
+ * default (""): the checkpoints of runs written before them, whose keys
+ * lack them, still resume, and a run that sets one is held to it. */
+static bool left_out_at_default(const char *key, const char *value)
+{
+    static const char *const later_keys[] = {"init.from"};
+    for (size_t i = 0; i < sizeof later_keys / sizeof later_keys[0]; i++)
+        if (!strcmp(key, later_keys[i]))
+            return !strcmp(value, "") || !strcmp(value, "\"\"");
+    return false;
+}
+
 void nl_checkpoint_config_keys(const nl_flat *resolved, nl_buf *out)
 {
     for (int i = 0; i < resolved->n; i++)
-        if (!nl_flat_key_outside_run(resolved->items[i].key))
+        if (!nl_flat_key_outside_run(resolved->items[i].key) &&
+            !left_out_at_default(resolved->items[i].key, resolved->items[i].value))
             nl_buf_printf(out, "%s=%s\n", resolved->items[i].key, resolved->items[i].value);
 }
 

@@ -96,8 +96,15 @@ static nl_code load_configs(eval_state *st, nl_error *err)
     if (!st->run_cfg || !st->data_cfg)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     nl_code rc = nl_config_load(path, NULL, 0, st->run_cfg, err);
-    if (rc == NL_OK)
-        rc = nl_config_load(path, st->override_ptrs, st->opt->n_data_overrides, st->data_cfg, err);
+    if (rc == NL_OK &&
+        (rc = nl_config_load(path, st->override_ptrs, st->opt->n_data_overrides, st->data_cfg,
+                             err)) != NL_OK &&
+        !strncmp(err->msg, "--set ", 6)) {
+        /* the loader names an override by the option of `normlab run` */
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "--data %s", err->msg + 6);
+        memcpy(err->msg, msg, sizeof msg);
+    }
     if (rc == NL_OK && nl_model_spec_tokens(&st->run_cfg->model))
         rc = nl_fail(err, NL_ERR_UNSUPPORTED, "%s is a token model (%s): normlab eval takes "
                      "image models", st->opt->run_dir,
