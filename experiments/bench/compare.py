@@ -55,12 +55,14 @@ def key_of(r):
         return (s, "", r["norm"], r["groups"], int(r["batch"]), r["kernel"], r["shape"], r["mode"])
     if s == "layer":
         return (s, r["model"], "", "", int(r["batch"]), r["kernel"], r["shape"], r["mode"])
+    if s == "eval":
+        return (s, r["model"], r["norm"], "", int(r["batch"]), r["kernel"], "", r["mode"])
     if s in ("copy", "sgemm"):
         return (s, "", "", "", int(r["batch"] or 0), r["kernel"], r["shape"], r["mode"])
     return None
 
 
-METRIC = {"train": "samples_per_s", "norm": "gbps", "layer": "gflops", "copy": "gbps",
+METRIC = {"train": "samples_per_s", "eval": "samples_per_s", "norm": "gbps", "layer": "gflops", "copy": "gbps",
           "sgemm": "gflops"}
 
 
@@ -98,7 +100,7 @@ def join(nl_rows, torch_rows, fastest=False):
     for r in nl_rows + torch_rows:
         for f in ("shape", "kernel", "mode"):
             first.setdefault((f, r[f]), len(first))
-    sections = ["train", "norm", "layer", "sgemm", "copy"]
+    sections = ["train", "norm", "layer", "sgemm", "copy", "eval"]
     models = {"mlp": 0, "cnn": 1}
 
     def order(k):
@@ -111,6 +113,8 @@ def join(nl_rows, torch_rows, fastest=False):
             return (1, f("shape", shape), n, MODE_ORDER.index(mode) if mode in MODE_ORDER else 9)
         if sec == "layer":
             return (2, m, batch, f("kernel", kernel), 0 if mode == "fwd" else 1)
+        if sec == "eval":
+            return (5, m, batch, 0 if mode == "unfolded" else 1)
         return (sections.index(sec), f("shape", shape), batch)
 
     joined = []
@@ -178,6 +182,12 @@ def markdown(joined, nl_rows, torch_rows):
           [[j["key"][5], j["key"][6], "", fmt(j["normlab"], 1), fmt(j["torch_best"], 1),
             j["torch_best_setting"] or "-", fmt(j["torch_default"], 1), fmt(j["ratio"], 2)]
            for j in sec("sgemm") + sec("copy")])
+    table("eval forward, batch norm unfolded and folded: samples/s",
+          ["model", "batch", "mode", "normlab", "PyTorch best", "best setting", "PyTorch default",
+           "ratio"],
+          [[j["key"][1], str(j["key"][4]), j["key"][7], fmt(j["normlab"]), fmt(j["torch_best"]),
+            j["torch_best_setting"] or "-", fmt(j["torch_default"]), fmt(j["ratio"], 2)]
+           for j in sec("eval")])
     tr = [j["ratio"] for j in sec("train") if math.isfinite(j["ratio"])]
     if tr:
         geo = math.exp(sum(math.log(v) for v in tr) / len(tr))
