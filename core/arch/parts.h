@@ -32,10 +32,12 @@ nl_act *nl_arch_act(nl_builder *b, const nl_model_spec *spec, const char *name, 
 /* flatten (unless already (N, D)) and the linear classifier to spec->classes */
 nl_act *nl_arch_classifier(nl_builder *b, const nl_model_spec *spec, nl_act *in);
 /* a weight layer's output -> norm<index> and act<index> in the order the
- * placement says (before or after); relu_in_pool: the activation is left
- * to a fused ReLU + pooling layer */
+ * placement says (before or after), with dropout drop<index> where
+ * model.dropout puts one (last_block: this is the last block before the
+ * classifier); relu_in_pool: the activation is left to a fused ReLU +
+ * pooling layer (only with no dropout at the block's end) */
 nl_act *nl_arch_norm_and_act(nl_builder *b, const nl_model_spec *spec, nl_act *x, int index,
-                             bool relu_in_pool);
+                             bool relu_in_pool, bool last_block);
 
 /* ---- transformer blocks of d_model-wide tokens (lm, vit) ---- */
 

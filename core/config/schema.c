@@ -167,6 +167,15 @@ const nl_key_def nl_config_schema[] = {
     {.key = "model.weight_standardization_eps", .type = NL_KT_FLOAT,
      FIELD(model.weight_standardization_eps), GT(0), .when_key = "model.weight_standardization",
      .when_mask = BIT(true), .doc = "eps of weight standardization (timm's StdConv2d: 1e-6)"},
+    {.key = "model.dropout.p", .type = NL_KT_FLOAT, FIELD(model.dropout_p), .lo = 0, .hi = 1,
+     .flags = NL_KF_LO | NL_KF_HI | NL_KF_HI_OPEN | NL_KF_AFTER_FORMAT4, .when_key = "model.arch",
+     .doc = "inverted dropout (torch.nn.Dropout): probability of zeroing a value, the kept "
+            "ones scaled by 1 / (1 - p), in training only; 0 = no dropout layers"},
+    {.key = "model.dropout.placement", .type = NL_KT_ENUM, FIELD(model.dropout_placement),
+     .names = &nl_dropout_placement_names, .flags = NL_KF_AFTER_FORMAT4,
+     .when_key = "model.arch",
+     .doc = "where the dropout layers sit in the blocks (Li et al. 2019: dropout feeding batch "
+            "norm shifts its variance between training and test)"},
 
     {.key = "model.norm.type", .type = NL_KT_ENUM, FIELD(model.norm.kind), .names = &nl_norm_names,
      .doc = "normalizer"},

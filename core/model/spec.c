@@ -54,6 +54,8 @@ void nl_model_spec_defaults(nl_model_spec *spec)
     spec->optimizer_state_slots = 1;
     spec->weight_standardization = false;
     spec->weight_standardization_eps = 1e-6f; /* timm's StdConv2d */
+    spec->dropout_p = 0.0f;
+    spec->dropout_placement = NL_DROPOUT_AFTER_NORM;
     spec->d_model = 128;
     spec->heads = 4;
     spec->layers = 4;

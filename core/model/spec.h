@@ -74,6 +74,10 @@ typedef struct {
      * classifier's) standardized per output unit, eps inside the sqrt */
     bool weight_standardization;
     float weight_standardization_eps;
+    /* inverted dropout (torch.nn.Dropout): probability of zeroing a value,
+     * 0 = no dropout layers; where the layers sit in the blocks */
+    float dropout_p;
+    nl_dropout_placement dropout_placement;
     /* lm: a decoder-only transformer over token ids; classes is the
      * vocabulary. Blocks place spec.norm as norm.placement says (pre, post,
      * peri, none). */

@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "base/alloc.h"
+#include "config/schema.h"
 #include "log/files.h"
 
 static const char magic[8] = {'N', 'L', 'C', 'K', 'P', 'T', 0, 0};
@@ -26,11 +28,29 @@ uint64_t nl_checkpoint_hash(const char *text, size_t len)
     return h;
 }
 
+/* a key newer than the checkpoint format at its default value: the run is
+ * the one a checkpoint from before the key describes */
+static bool newer_key_at_default(const char *key, const char *value, const nl_config *defaults)
+{
+    const nl_key_def *def = nl_schema_find(key);
+    char text[256];
+    return def && (def->flags & NL_KF_AFTER_FORMAT4) &&
+           !strcmp(nl_schema_format(def, defaults, text, sizeof text), value);
+}
+
 void nl_checkpoint_config_keys(const nl_flat *resolved, nl_buf *out)
 {
-    for (int i = 0; i < resolved->n; i++)
-        if (!nl_flat_key_outside_run(resolved->items[i].key))
-            nl_buf_printf(out, "%s=%s\n", resolved->items[i].key, resolved->items[i].value);
+    nl_config *defaults = nl_malloc(sizeof *defaults);
+    if (defaults)
+        nl_config_defaults(defaults);
+    else
+        out->failed = true;
+    for (int i = 0; i < resolved->n && defaults; i++) {
+        const char *key = resolved->items[i].key, *value = resolved->items[i].value;
+        if (!nl_flat_key_outside_run(key) && !newer_key_at_default(key, value, defaults))
+            nl_buf_printf(out, "%s=%s\n", key, value);
+    }
+    free(defaults);
 }
 
 nl_code nl_checkpoint_config(const nl_config *cfg, nl_device device, char **text, nl_flat *flat,

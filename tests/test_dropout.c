@@ -1,0 +1,248 @@
+/* Dropout (model.dropout): the ops against a direct computation with the
+ * same mask (forward and backward bit for bit, the mask the counter-based
+ * draw the op documents), the keep rate within a few standard deviations
+ * of 1 - p, masks independent between steps, the identity in every mode
+ * but training, the placements' layer orders, and config errors. A
+ * resumed run with dropout ends as the uninterrupted one:
+ * test_checkpoint's dropout case. */
+// ctest-labels: kernels
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/counter_rng.h"
+#include "model/model.h"
+#include "testutil.h"
+
+/* the key as the op reads it: two floats' storage, low word first */
+static void key_words(uint64_t key, float out[2])
+{
+    const uint32_t words[2] = {(uint32_t)key, (uint32_t)(key >> 32)};
+    memcpy(out, words, sizeof words);
+}
+
+static uint32_t threshold_of(float p)
+{
+    return (uint32_t)llround((1.0 - (double)p) * (double)(1u << NL_COUNTER_BITS));
+}
+
+/* forward and backward (written, then added) against x * m and dy * m */
+START_TEST(test_ops_match_the_direct_computation)
+{
+    static const float ps[] = {0.1f, 0.5f, 0.9f};
+    const float p = ps[_i];
+    const size_t count = 70001; /* above the parallel threshold, odd */
+    nl_backend *be = tu_cpu(2);
+    float *x = malloc(count * sizeof *x), *y = malloc(count * sizeof *y);
+    float *dy = malloc(count * sizeof *dy), *dx = malloc(count * sizeof *dx);
+    float *acc = malloc(count * sizeof *acc);
+    uint8_t *mask = malloc(count);
+    tu_fill_normal(x, count, 1, 0.0f, 1.0f);
+    tu_fill_normal(dy, count, 2, 0.0f, 1.0f);
+    tu_fill_normal(acc, count, 3, 0.0f, 1.0f);
+    const uint64_t key = nl_counter_key(11, 22, (uint64_t)_i);
+    float kw[2];
+    key_words(key, kw);
+    const float scale = 1.0f / (1.0f - p);
+    be->ops->dropout_forward(be, count, threshold_of(p), scale, kw, x, y, mask);
+    be->ops->dropout_backward(be, count, scale, mask, dy, dx, false);
+    float *added = malloc(count * sizeof *added);
+    memcpy(added, acc, count * sizeof *added);
+    be->ops->dropout_backward(be, count, scale, mask, dy, added, true);
+    for (size_t i = 0; i < count; i++) {
+        const bool keep = nl_counter_draw(key, i) < threshold_of(p);
+        ck_assert_msg(mask[i] == keep, "mask[%zu] = %d, the draw says %d", i, mask[i], keep);
+        const float m = keep ? scale : 0.0f;
+        ck_assert_msg(y[i] == x[i] * m, "y[%zu] = %g, want %g", i, (double)y[i],
+                      (double)(x[i] * m));
+        ck_assert_msg(dx[i] == dy[i] * m, "dx[%zu] = %g, want %g", i, (double)dx[i],
+                      (double)(dy[i] * m));
+        /* the kernel sets may contract the addition into a fused multiply-add */
+        ck_assert_msg(added[i] == acc[i] + dy[i] * m || added[i] == fmaf(dy[i], m, acc[i]),
+                      "accumulated dx[%zu]", i);
+    }
+    free(x), free(y), free(dy), free(dx), free(acc), free(added), free(mask);
+}
+END_TEST
+
+/* the kept share is 1 - p within 5 standard deviations of a binomial;
+ * two keys' masks agree as often as independent ones would */
+START_TEST(test_keep_rate)
+{
+    static const float ps[] = {0.2f, 0.5f};
+    const float p = ps[_i];
+    const size_t count = 1 << 20;
+    nl_backend *be = tu_cpu(2);
+    float *x = malloc(count * sizeof *x), *y = malloc(count * sizeof *y);
+    uint8_t *a = malloc(count), *b = malloc(count);
+    for (size_t i = 0; i < count; i++)
+        x[i] = 1.0f;
+    float k1[2], k2[2];
+    key_words(nl_counter_key(5, 1, 0), k1);
+    key_words(nl_counter_key(5, 1, 1), k2);
+    const float scale = 1.0f / (1.0f - p);
+    be->ops->dropout_forward(be, count, threshold_of(p), scale, k1, x, y, a);
+    double sum = 0.0;
+    for (size_t i = 0; i < count; i++)
+        sum += y[i];
+    be->ops->dropout_forward(be, count, threshold_of(p), scale, k2, x, y, b);
+    size_t kept = 0, both = 0;
+    for (size_t i = 0; i < count; i++) {
+        kept += a[i];
+        both += a[i] && b[i];
+    }
+    const double q = 1.0 - p, n = (double)count;
+    const double sd = sqrt(n * q * (1.0 - q));
+    ck_assert_msg(fabs((double)kept - n * q) < 5.0 * sd, "p %g: kept %zu of %zu, expected %g",
+                  (double)p, kept, count, n * q);
+    /* inverted dropout keeps the mean */
+    ck_assert_msg(fabs(sum / n - 1.0) < 5.0 * sd / n * scale, "p %g: mean %g", (double)p, sum / n);
+    const double sd_both = sqrt(n * q * q * (1.0 - q * q));
+    ck_assert_msg(fabs((double)both - n * q * q) < 5.0 * sd_both,
+                  "p %g: two steps' masks kept %zu together, independent ones %g", (double)p,
+                  both, n * q * q);
+    free(x), free(y), free(a), free(b);
+}
+END_TEST
+
+enum { IN = 6, N = 16, CLASSES = 3 };
+
+static void mlp_spec(nl_model_spec *spec, float p, nl_dropout_placement where)
+{
+    nl_model_spec_defaults(spec);
+    spec->arch = NL_ARCH_MLP;
+    spec->in_c = IN;
+    spec->in_h = spec->in_w = 1;
+    spec->classes = CLASSES;
+    spec->widths[0] = 12;
+    spec->widths[1] = 10;
+    spec->n_widths = 2;
+    nl_norm_spec_defaults(&spec->norm, NL_NORM_BATCH);
+    spec->dropout_p = p;
+    spec->dropout_placement = where;
+}
+
+static nl_model *build(const nl_model_spec *spec)
+{
+    nl_model *m = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_model_build(spec, tu_cpu(1), N, N, 9, &m, &err) == NL_OK, "%s", err.msg);
+    float x[N * IN];
+    int32_t labels[N];
+    tu_fill_normal(x, N * IN, 4, 0.0f, 1.0f);
+    for (int i = 0; i < N; i++)
+        labels[i] = i % CLASSES;
+    nl_model_load_batch(m, x, labels, N);
+    return m;
+}
+
+static void logits_of(nl_model *m, nl_mode mode, float *out)
+{
+    nl_model_forward(m, N, mode);
+    m->be->ops->download(m->be, out, m->logits->data, sizeof(float) * N * CLASSES);
+}
+
+/* a model with dropout computes in eval, train-mode eval and
+ * recalibration what the same model without it does; training draws
+ * another mask each step, the same one again for the same step */
+START_TEST(test_identity_outside_training)
+{
+    nl_model_spec with, without;
+    mlp_spec(&with, 0.5f, NL_DROPOUT_AFTER_NORM);
+    mlp_spec(&without, 0.0f, NL_DROPOUT_AFTER_NORM);
+    nl_model *a = build(&with), *b = build(&without);
+    static const nl_mode plain[] = {NL_MODE_EVAL, NL_MODE_TRAIN_FROZEN};
+    for (size_t k = 0; k < sizeof plain / sizeof plain[0]; k++) {
+        float la[N * CLASSES], lb[N * CLASSES];
+        logits_of(a, plain[k], la);
+        logits_of(b, plain[k], lb);
+        ck_assert_msg(!memcmp(la, lb, sizeof la), "mode %d: dropout changed the output",
+                      (int)plain[k]);
+    }
+    float t0[N * CLASSES], t0_again[N * CLASSES], t1[N * CLASSES], plain_train[N * CLASSES];
+    a->step = 0;
+    logits_of(a, NL_MODE_TRAIN, t0);
+    logits_of(a, NL_MODE_TRAIN, t0_again);
+    a->step = 1;
+    logits_of(a, NL_MODE_TRAIN, t1);
+    logits_of(b, NL_MODE_TRAIN, plain_train);
+    ck_assert_msg(!memcmp(t0, t0_again, sizeof t0), "one step drew two masks");
+    ck_assert_msg(memcmp(t0, t1, sizeof t0), "two steps drew the same mask");
+    ck_assert_msg(memcmp(t0, plain_train, sizeof t0), "training did not drop");
+    nl_model_free(a);
+    nl_model_free(b);
+}
+END_TEST
+
+/* where each placement puts its layers, in the order the model runs them */
+START_TEST(test_placements)
+{
+    static const struct {
+        nl_dropout_placement where;
+        const char *order;
+    } cases[] = {
+        {NL_DROPOUT_BEFORE_NORM, "fc1 drop1 norm1 act1 fc2 drop2 norm2 act2 classifier"},
+        {NL_DROPOUT_AFTER_NORM, "fc1 norm1 act1 drop1 fc2 norm2 act2 drop2 classifier"},
+        {NL_DROPOUT_AFTER_LAST_NORM, "fc1 norm1 act1 fc2 norm2 act2 drop2 classifier"},
+    };
+    nl_model_spec spec;
+    mlp_spec(&spec, 0.2f, cases[_i].where);
+    nl_model *m = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_model_plan(&spec, N, N, 1, &m, &err) == NL_OK, "%s", err.msg);
+    char order[256] = "";
+    for (int i = 0; i < m->n_layers; i++) {
+        if (!strcmp(m->layers[i]->name, "flatten_input"))
+            continue;
+        if (order[0])
+            strcat(order, " ");
+        strcat(order, m->layers[i]->name);
+    }
+    ck_assert_str_eq(order, cases[_i].order);
+    nl_model_free(m);
+}
+END_TEST
+
+/* bad values are the config's errors (exit 2), naming the key */
+START_TEST(test_config_errors)
+{
+    tu_tmp_make("dropout");
+    tu_tmp_write("d.yaml", "data: {dataset: synthetic, shape: [8], classes: 3, train_size: 64, "
+                           "test_size: 32}\n"
+                           "model: {arch: mlp, widths: [8], dropout: {p: 0.3, placement: "
+                           "before_norm}}\n"
+                           "train: {batch_size: 16, steps: 4, eval_every: 4, log_every: 2}\n");
+    ck_assert_int_eq(tu_normlab("run d.yaml --out ok --quiet"), 0);
+    /* an architecture whose blocks place no dropout */
+    tu_tmp_write("r.yaml", "data: {dataset: synthetic, shape: [1, 8, 8], classes: 3, "
+                           "train_size: 64, test_size: 32}\n"
+                           "model: {arch: resnet, widths: [4], dropout: {p: 0.3}}\n"
+                           "train: {batch_size: 16, steps: 4}\n");
+    static const char *const bad[] = {"d.yaml --set model.dropout.p=1",
+                                      "d.yaml --set model.dropout.p=-0.1",
+                                      "d.yaml --set model.dropout.placement=sideways", "r.yaml"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char args[300];
+        snprintf(args, sizeof args, "run --out bad --quiet %s", bad[i]);
+        ck_assert_msg(tu_normlab(args) == 2, "%s: not exit 2", bad[i]);
+        char *out = tu_normlab_output();
+        ck_assert_msg(strstr(out, "model.dropout"), "%s: the error does not name the key: %s",
+                      bad[i], out);
+        free(out);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("dropout");
+    TCase *tc = tcase_create("dropout");
+    tcase_add_loop_test(tc, test_ops_match_the_direct_computation, 0, 3);
+    tcase_add_loop_test(tc, test_keep_rate, 0, 2);
+    tcase_add_test(tc, test_identity_outside_training);
+    tcase_add_loop_test(tc, test_placements, 0, 3);
+    tcase_add_test(tc, test_config_errors);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
