@@ -79,7 +79,8 @@ static const char *vit_config =
     TRANSFORMER_TRAIN;
 
 /* dropout in a cnn: each step's masks come from the step, and a resumed
- * run must draw the ones the uninterrupted run drew */
+ * run must draw the ones the uninterrupted run drew; the variance-shift
+ * probe's rows in series.csv are cut and continued as the others */
 static const char *dropout_config =
     "data: {dataset: synthetic, shape: [1, 12, 12], classes: 4, train_size: 512, test_size: 128}\n"
     "model: {arch: cnn, widths: [8, 16], norm: {type: batch}, dropout: {p: 0.3}}\n"
@@ -90,6 +91,7 @@ static const char *dropout_config =
     "  eval_every: 250\n"
     "  log_every: 30\n"
     "  checkpoint_every: 50\n"
+    "  log: {variance_shift: true}\n"
     "threads: 1\n";
 
 /* the configs the kill-and-resume test runs, one loop iteration each */

@@ -1,17 +1,23 @@
-/* Dropout (model.dropout): the ops against a direct computation with the
- * same mask (forward and backward bit for bit, the mask the counter-based
- * draw the op documents), the keep rate within a few standard deviations
- * of 1 - p, masks independent between steps, the identity in every mode
- * but training, the placements' layer orders, and config errors. A
- * resumed run with dropout ends as the uninterrupted one:
- * test_checkpoint's dropout case. */
+/* Dropout (model.dropout) and the variance-shift probe
+ * (train.log.variance_shift) that measures what it does to batch norm.
+ * Dropout: the ops against a direct computation with the same mask
+ * (forward and backward bit for bit, the mask the counter-based draw the
+ * op documents), the keep rate within a few standard deviations of 1 - p,
+ * masks independent between steps, the identity in every mode but
+ * training, the placements' layer orders, and config errors. The probe:
+ * its ratios against the running variances over a direct computation of
+ * the normalizers' inputs' variances, and a run with it trains exactly as
+ * the run without. A resumed run with dropout and the probe ends as the
+ * uninterrupted one: test_checkpoint's dropout case. */
 // ctest-labels: kernels
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/counter_rng.h"
+#include "log/files.h"
 #include "model/model.h"
+#include "train/probe_varshift.h"
 #include "testutil.h"
 
 /* the key as the op reads it: two floats' storage, low word first */
@@ -234,6 +240,146 @@ START_TEST(test_config_errors)
 }
 END_TEST
 
+/* the population variance of channel ch of an (n, c) host array */
+static double column_var(const float *x, int n, int c, int ch)
+{
+    double mean = 0.0, var = 0.0;
+    for (int i = 0; i < n; i++)
+        mean += x[(size_t)i * c + ch];
+    mean /= n;
+    for (int i = 0; i < n; i++)
+        var += (x[(size_t)i * c + ch] - mean) * (x[(size_t)i * c + ch] - mean);
+    return var / n;
+}
+
+/* The probe's ratio per normalizer against a direct computation: the
+ * first one's input computed on the host from the weights (fc1 has no
+ * bias before batch norm), the second's read from one eval forward of
+ * every test sample at once; the probe saw them in two uneven batches. */
+START_TEST(test_variance_shift_is_the_direct_ratio)
+{
+    enum { TEST = 40, FIRST = 23 };
+    nl_model_spec spec;
+    mlp_spec(&spec, 0.5f, NL_DROPOUT_BEFORE_NORM);
+    nl_model *m = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_model_build(&spec, tu_cpu(1), TEST, N, 9, &m, &err) == NL_OK, "%s", err.msg);
+    /* running statistics away from their start: training forwards with dropout */
+    float x[TEST * IN];
+    int32_t labels[TEST] = {0};
+    for (int step = 0; step < 40; step++) {
+        tu_fill_normal(x, N * IN, 20 + (uint64_t)step, 0.5f, 2.0f);
+        nl_model_load_batch(m, x, labels, N);
+        m->step = step;
+        nl_model_forward(m, N, NL_MODE_TRAIN);
+    }
+    tu_fill_normal(x, TEST * IN, 99, 0.5f, 2.0f);
+    nl_varshift v;
+    ck_assert_msg(nl_varshift_open(&v, m, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(v.n_layers, 2);
+    nl_varshift_begin(&v);
+    nl_model_load_batch(m, x, labels, FIRST);
+    nl_model_forward(m, FIRST, NL_MODE_EVAL);
+    nl_varshift_add(&v, m, FIRST);
+    nl_model_load_batch(m, x + FIRST * IN, labels, TEST - FIRST);
+    nl_model_forward(m, TEST - FIRST, NL_MODE_EVAL);
+    nl_varshift_add(&v, m, TEST - FIRST);
+    nl_varshift_finish(&v, m);
+
+    /* the reference: every test sample in one eval forward */
+    nl_model_load_batch(m, x, labels, TEST);
+    nl_model_forward(m, TEST, NL_MODE_EVAL);
+    nl_backend *be = m->be;
+    const nl_param *w1 = nl_model_param(m, "fc1.weight");
+    ck_assert_ptr_nonnull(w1);
+    ck_assert_ptr_null(nl_model_param(m, "fc1.bias"));
+    const int c1 = spec.widths[0], c2 = spec.widths[1];
+    float w[12 * IN], in1[TEST * 12], in2[TEST * 10], rv[12];
+    be->ops->download(be, w, w1->data, sizeof w);
+    for (int i = 0; i < TEST; i++)
+        for (int o = 0; o < c1; o++) {
+            double acc = 0.0;
+            for (int k = 0; k < IN; k++)
+                acc += (double)x[i * IN + k] * w[o * IN + k];
+            in1[i * c1 + o] = (float)acc;
+        }
+    be->ops->download(be, in2, nl_model_act(m, "norm2.in")->data, sizeof in2);
+    static const char *const names[] = {"norm1", "norm2"};
+    const float *inputs[] = {in1, in2};
+    const int widths[] = {c1, c2};
+    for (int l = 0; l < 2; l++) {
+        ck_assert_str_eq(v.layers[l]->name, names[l]);
+        char state[32];
+        snprintf(state, sizeof state, "%s.running_var", names[l]);
+        be->ops->download(be, rv, nl_model_state(m, state)->data, sizeof(float) * widths[l]);
+        double want = 0.0;
+        int used = 0;
+        for (int ch = 0; ch < widths[l]; ch++) {
+            const double var = column_var(inputs[l], TEST, widths[l], ch);
+            if (var > 0.0) {
+                want += rv[ch] / var;
+                used++;
+            }
+        }
+        want /= used;
+        ck_assert_msg(fabs(v.ratio[l] - want) <= 1e-5 * want, "%s: probe %.9g, direct %.9g",
+                      names[l], v.ratio[l], want);
+        ck_assert_msg(fabs(want - 1.0) > 1e-3, "%s: a ratio of 1 (%g) tells nothing", names[l], want);
+    }
+    nl_varshift_free(&v);
+    /* a model without running statistics has nothing to probe */
+    nl_model_spec plain;
+    mlp_spec(&plain, 0.0f, NL_DROPOUT_AFTER_NORM);
+    nl_norm_spec_defaults(&plain.norm, NL_NORM_LAYER);
+    nl_model *ln = build(&plain);
+    err = (nl_error){0};
+    ck_assert_int_eq(nl_varshift_open(&v, ln, &err), NL_ERR_CONFIG);
+    ck_assert_str_eq(err.key, "train.log.variance_shift");
+    nl_model_free(ln);
+    nl_model_free(m);
+}
+END_TEST
+
+/* The probe only observes: with it, a run with dropout before batch norm
+ * logs metrics.csv bit for bit as without it (times aside), and
+ * series.csv holds one row per normalizer and evaluation. */
+START_TEST(test_variance_shift_leaves_training_alone)
+{
+    tu_tmp_make("varshift");
+    tu_tmp_write("v.yaml", "data: {dataset: synthetic, shape: [8], classes: 3, train_size: 256, "
+                           "test_size: 100}\n"
+                           "model: {arch: mlp, widths: [16, 16], dropout: {p: 0.3, placement: "
+                           "before_norm}}\n"
+                           "train: {batch_size: 16, steps: 60, eval_every: 20, log_every: 10}\n"
+                           "threads: 1\n");
+    ck_assert_int_eq(tu_normlab("run v.yaml --out plain --quiet"), 0);
+    ck_assert_int_eq(tu_normlab("run v.yaml --out probed --quiet "
+                                "--set train.log.variance_shift=true"), 0);
+    char *a = tu_metrics_without_time("plain"), *b = tu_metrics_without_time("probed");
+    ck_assert_msg(!strcmp(a, b), "the probe changed training:\n%s\nvs\n%s", a, b);
+    free(a);
+    free(b);
+    char *series = tu_tmp_read("probed/series.csv");
+    int rows = 0;
+    for (const char *p = series; (p = strstr(p, ",variance_shift,")); p++)
+        rows++;
+    ck_assert_msg(rows == 2 * 4, "%d rows, want 2 normalizers x 4 evaluations:\n%s", rows, series);
+    ck_assert_msg(strstr(series, "\n60,variance_shift,1,norm2,"), "%s", series);
+    free(series);
+    /* nothing to probe: refused before anything is written */
+    ck_assert_int_eq(tu_normlab("run v.yaml --out refused --quiet --set model.norm.type=layer "
+                                "--set train.log.variance_shift=true"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "train.log.variance_shift: true: the model has no normalizer"),
+                  "%s", out);
+    free(out);
+    char path[600];
+    snprintf(path, sizeof path, "%s/refused", tu_tmp);
+    ck_assert_msg(!nl_path_exists(path), "the refused run wrote its directory");
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dropout");
@@ -243,6 +389,8 @@ int main(void)
     tcase_add_test(tc, test_identity_outside_training);
     tcase_add_loop_test(tc, test_placements, 0, 3);
     tcase_add_test(tc, test_config_errors);
+    tcase_add_test(tc, test_variance_shift_is_the_direct_ratio);
+    tcase_add_test(tc, test_variance_shift_leaves_training_alone);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -312,6 +312,12 @@ const nl_key_def nl_config_schema[] = {
      FIELD(train.log_attention_logits),
      .doc = "log each attention layer's largest pre-softmax logit of the step's forward pass "
             "to series.csv, at step 0 and every train.log_every steps (models with attention)"},
+    {.key = "train.log.variance_shift", .type = NL_KT_BOOL, FIELD(train.log_variance_shift),
+     .flags = NL_KF_AFTER_FORMAT4,
+     .doc = "at every evaluation, log to series.csv for each normalizer with running statistics "
+            "its running variance over the variance its input has on the test split in eval "
+            "mode, averaged over the channels (Li et al. 2019's variance shift); costs one more "
+            "eval-mode pass over the test split per evaluation"},
     {.key = "train.diverge_loss", .type = NL_KT_FLOAT, FIELD(train.diverge_loss), GT(0),
      .doc = "a training loss above this (or NaN/inf) ends the run as diverged"},
     {.key = "train.eval_trainmode", .type = NL_KT_BOOL, FIELD(train.eval_trainmode),
