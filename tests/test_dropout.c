@@ -1,5 +1,6 @@
-/* Dropout (model.dropout) and the variance-shift probe
- * (train.log.variance_shift) that measures what it does to batch norm.
+/* Dropout (model.dropout), the variance-shift probe
+ * (train.log.variance_shift) that measures what it does to batch norm, and
+ * noisy batch norm's noise (model.norm_noise).
  * Dropout: the ops against a direct computation with the same mask
  * (forward and backward bit for bit, the mask the counter-based draw the
  * op documents), the keep rate within a few standard deviations of 1 - p,
@@ -7,8 +8,10 @@
  * training, the placements' layer orders, and config errors. The probe:
  * its ratios against the running variances over a direct computation of
  * the normalizers' inputs' variances, and a run with it trains exactly as
- * the run without. A resumed run with dropout and the probe ends as the
- * uninterrupted one: test_checkpoint's dropout case. */
+ * the run without. The noise: its per-channel statistics over many steps,
+ * its forward and backward, and eval untouched. A resumed run with
+ * dropout and the probe ends as the uninterrupted one: test_checkpoint's
+ * dropout case. */
 // ctest-labels: kernels
 #include <math.h>
 #include <stdlib.h>
@@ -226,14 +229,18 @@ START_TEST(test_config_errors)
                            "train: {batch_size: 16, steps: 4}\n");
     static const char *const bad[] = {"d.yaml --set model.dropout.p=1",
                                       "d.yaml --set model.dropout.p=-0.1",
-                                      "d.yaml --set model.dropout.placement=sideways", "r.yaml"};
+                                      "d.yaml --set model.dropout.placement=sideways", "r.yaml",
+                                      "d.yaml --set model.norm.type=none "
+                                      "--set model.norm_noise.distribution=uniform",
+                                      "d.yaml --set model.norm_noise.distribution=uniform "
+                                      "--set model.norm_noise.scale_std=-1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char args[300];
         snprintf(args, sizeof args, "run --out bad --quiet %s", bad[i]);
         ck_assert_msg(tu_normlab(args) == 2, "%s: not exit 2", bad[i]);
         char *out = tu_normlab_output();
-        ck_assert_msg(strstr(out, "model.dropout"), "%s: the error does not name the key: %s",
-                      bad[i], out);
+        ck_assert_msg(strstr(out, "model.dropout") || strstr(out, "model.norm_noise"),
+                      "%s: the error does not name the key: %s", bad[i], out);
         free(out);
     }
     tu_tmp_remove();
@@ -380,6 +387,139 @@ START_TEST(test_variance_shift_leaves_training_alone)
 }
 END_TEST
 
+/* ---- noisy batch norm's noise (model.norm_noise) ---- */
+
+enum { NOISE_C = 16, NOISE_HW = 3, NOISE_N = 4 };
+
+static nl_act *noise_graph(nl_builder *b, nl_act *input, void *ctx)
+{
+    const nl_noise_distribution kind = *(const nl_noise_distribution *)ctx;
+    input->needs_grad = 1;
+    return nl_norm_noise(b, "noise", input, kind, 1.5f, 0.5f, -0.25f, 2.0f);
+}
+
+/* Over many steps each channel's scale and shift have the configured
+ * means and standard deviations (the uniform ones inside their range),
+ * one value per channel for every sample and position; forward is
+ * x * scale + shift, backward dy * scale; the same step draws the same
+ * noise, and modes other than training add none. The scale is read from
+ * backward with dy = 1 and the shift from forward with x = 0, both exact. */
+START_TEST(test_noise_statistics)
+{
+    nl_noise_distribution kind = _i == 0 ? NL_NOISE_GAUSSIAN : NL_NOISE_UNIFORM;
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.in_c = NOISE_C;
+    spec.in_h = NOISE_HW;
+    spec.in_w = 1;
+    nl_model *m = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_model_build_graph(&spec, tu_cpu(1), NOISE_N, NOISE_N, 3, noise_graph, &kind,
+                                       &m, &err) == NL_OK, "%s", err.msg);
+    nl_backend *be = m->be;
+    enum { COUNT = NOISE_N * NOISE_C * NOISE_HW, STEPS = 400 };
+    float zeros[COUNT] = {0}, ones[COUNT], x[COUNT], y[COUNT], dx[COUNT];
+    for (int i = 0; i < COUNT; i++)
+        ones[i] = 1.0f;
+    tu_fill_normal(x, COUNT, 8, 0.0f, 1.0f);
+    double sum[2] = {0}, sum_sq[2] = {0};
+    float lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
+    float first_shift[NOISE_C];
+    for (int step = 0; step < STEPS; step++) {
+        m->step = step;
+        be->ops->upload(be, m->input->data, zeros, sizeof zeros);
+        nl_model_forward(m, NOISE_N, NL_MODE_TRAIN);
+        float shift[COUNT], scale[COUNT];
+        be->ops->download(be, shift, m->logits->data, sizeof shift);
+        nl_model_backward_from(m, NOISE_N, ones);
+        be->ops->download(be, scale, m->input->grad, sizeof scale);
+        be->ops->upload(be, m->input->data, x, sizeof x);
+        nl_model_forward(m, NOISE_N, NL_MODE_TRAIN);
+        be->ops->download(be, y, m->logits->data, sizeof y);
+        nl_model_backward_from(m, NOISE_N, x);
+        be->ops->download(be, dx, m->input->grad, sizeof dx);
+        for (int i = 0; i < COUNT; i++) {
+            const int c = i / NOISE_HW % NOISE_C, first = c * NOISE_HW;
+            ck_assert_msg(scale[i] == scale[first] && shift[i] == shift[first],
+                          "step %d: channel %d's noise differs between its values", step, c);
+            ck_assert_msg(y[i] == x[i] * scale[i] + shift[i] ||
+                              y[i] == fmaf(x[i], scale[i], shift[i]),
+                          "step %d: y[%d] is not x * scale + shift", step, i);
+            ck_assert_msg(dx[i] == x[i] * scale[i], "step %d: dx[%d] is not dy * scale", step, i);
+        }
+        for (int c = 0; c < NOISE_C; c++) {
+            const float v[2] = {scale[c * NOISE_HW], shift[c * NOISE_HW]};
+            for (int k = 0; k < 2; k++) {
+                sum[k] += v[k];
+                sum_sq[k] += (double)v[k] * v[k];
+                lo[k] = fminf(lo[k], v[k]);
+                hi[k] = fmaxf(hi[k], v[k]);
+            }
+            if (step == 0)
+                first_shift[c] = v[1];
+            else if (step == 1)
+                ck_assert_msg(v[1] != first_shift[c], "channel %d: two steps drew one shift", c);
+        }
+        if (step == 0) {
+            /* the same step again: the same draws */
+            float again[COUNT];
+            be->ops->upload(be, m->input->data, zeros, sizeof zeros);
+            nl_model_forward(m, NOISE_N, NL_MODE_TRAIN);
+            be->ops->download(be, again, m->logits->data, sizeof again);
+            ck_assert_msg(!memcmp(again, shift, sizeof again), "step 0 drew twice");
+        }
+    }
+    const double n = (double)STEPS * NOISE_C;
+    const double mean[2] = {1.5, -0.25}, std[2] = {0.5, 2.0};
+    for (int k = 0; k < 2; k++) {
+        const double m1 = sum[k] / n, sd = sqrt(sum_sq[k] / n - m1 * m1);
+        ck_assert_msg(fabs(m1 - mean[k]) < 5.0 * std[k] / sqrt(n), "%s mean %g, want %g",
+                      k ? "shift" : "scale", m1, mean[k]);
+        ck_assert_msg(fabs(sd - std[k]) < 0.1 * std[k], "%s std %g, want %g",
+                      k ? "shift" : "scale", sd, std[k]);
+        if (kind == NL_NOISE_UNIFORM) {
+            const double half = std[k] * sqrt(3.0);
+            ck_assert_msg(lo[k] >= mean[k] - half - 1e-5 && hi[k] <= mean[k] + half + 1e-5,
+                          "uniform %s outside [%g, %g]: %g .. %g", k ? "shift" : "scale",
+                          mean[k] - half, mean[k] + half, (double)lo[k], (double)hi[k]);
+            ck_assert_msg(hi[k] - lo[k] > 1.9 * half, "uniform %s spans %g of %g",
+                          k ? "shift" : "scale", (double)(hi[k] - lo[k]), 2 * half);
+        }
+    }
+    /* outside training: the identity */
+    static const nl_mode plain[] = {NL_MODE_EVAL, NL_MODE_TRAIN_FROZEN, NL_MODE_RECALIBRATE};
+    for (size_t k = 0; k < sizeof plain / sizeof plain[0]; k++) {
+        nl_model_forward(m, NOISE_N, plain[k]);
+        be->ops->download(be, y, m->logits->data, sizeof y);
+        ck_assert_msg(!memcmp(x, y, sizeof y), "mode %d added noise", (int)plain[k]);
+    }
+    nl_model_free(m);
+}
+END_TEST
+
+/* a model with noise after its normalizers evaluates as the same model
+ * without it (the weights are the same: the noise has no parameters) */
+START_TEST(test_noise_leaves_eval_alone)
+{
+    nl_model_spec with, without;
+    mlp_spec(&with, 0.0f, NL_DROPOUT_AFTER_NORM);
+    mlp_spec(&without, 0.0f, NL_DROPOUT_AFTER_NORM);
+    with.norm_noise.distribution = NL_NOISE_GAUSSIAN;
+    nl_model *a = build(&with), *b = build(&without);
+    ck_assert_int_eq(a->n_layers, b->n_layers + 2);
+    ck_assert_ptr_nonnull(nl_model_act(a, "norm2_noise"));
+    float la[N * CLASSES], lb[N * CLASSES];
+    logits_of(a, NL_MODE_EVAL, la);
+    logits_of(b, NL_MODE_EVAL, lb);
+    ck_assert_msg(!memcmp(la, lb, sizeof la), "noise changed the eval output");
+    logits_of(a, NL_MODE_TRAIN, la);
+    logits_of(b, NL_MODE_TRAIN, lb);
+    ck_assert_msg(memcmp(la, lb, sizeof la), "training added no noise");
+    nl_model_free(a);
+    nl_model_free(b);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dropout");
@@ -391,6 +531,8 @@ int main(void)
     tcase_add_test(tc, test_config_errors);
     tcase_add_test(tc, test_variance_shift_is_the_direct_ratio);
     tcase_add_test(tc, test_variance_shift_leaves_training_alone);
+    tcase_add_loop_test(tc, test_noise_statistics, 0, 2);
+    tcase_add_test(tc, test_noise_leaves_eval_alone);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

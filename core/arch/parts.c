@@ -57,7 +57,22 @@ nl_act *nl_arch_conv(nl_builder *b, const nl_model_spec *spec, const char *name,
 nl_act *nl_arch_norm(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in)
 {
     const nl_arch_info *row = nl_arch_info_of(spec->arch);
-    return in ? nl_norm_at(b, name, in, &spec->norm, row->size_key, row->size_hint) : NULL;
+    nl_act *y = in ? nl_norm_at(b, name, in, &spec->norm, row->size_key, row->size_hint) : NULL;
+    const nl_norm_noise_spec *noise = &spec->norm_noise;
+    if (!y || noise->distribution == NL_NOISE_NONE)
+        return y;
+    if (y == in) {
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "layer %s: model.norm_noise adds noise after a normalizer, and "
+                        "model.norm.type none puts none there; use another model.norm.type or "
+                        "model.norm_noise.distribution none", name);
+        nl_builder_key(b, "model.norm_noise.distribution");
+        return NULL;
+    }
+    char noise_name[80];
+    snprintf(noise_name, sizeof noise_name, "%s_noise", name);
+    return nl_norm_noise(b, noise_name, y, noise->distribution, noise->scale_mean,
+                         noise->scale_std, noise->shift_mean, noise->shift_std);
 }
 
 nl_act *nl_arch_act(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in)

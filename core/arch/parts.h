@@ -24,8 +24,9 @@ float nl_arch_ws_eps(const nl_model_spec *spec);
  * the spec says */
 nl_act *nl_arch_conv(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in,
                      int out_c, int kernel, int stride, bool feeds_norm);
-/* the spec's normalizer; a layer too small for it is blamed on the
- * architecture row's size key */
+/* the spec's normalizer, and after it model.norm_noise's noise layer
+ * `<name>_noise` when there is one; a layer too small for it is blamed on
+ * the architecture row's size key */
 nl_act *nl_arch_norm(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in);
 /* the spec's activation */
 nl_act *nl_arch_act(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in);

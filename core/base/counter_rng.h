@@ -35,6 +35,15 @@ NL_COUNTER_FN uint64_t nl_counter_key(uint64_t seed, uint64_t stream, uint64_t c
                           counter * 0x9E3779B97F4A7C15ull);
 }
 
+/* a stream id from a name (FNV-1a): a layer's draws are its own */
+NL_COUNTER_FN uint64_t nl_counter_stream_of(const char *name)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+        h = (h ^ *c) * 0x100000001b3ull;
+    return h;
+}
+
 /* draw i of a key: NL_COUNTER_BITS uniform bits */
 NL_COUNTER_FN uint32_t nl_counter_draw(uint64_t key, uint64_t i)
 {

@@ -70,6 +70,14 @@ typedef enum {
     NL_DROPOUT_COUNT
 } nl_dropout_placement;
 
+/* what model.norm_noise draws its per-channel scale and shift from */
+typedef enum {
+    NL_NOISE_NONE,     /* no noise layers */
+    NL_NOISE_GAUSSIAN, /* normal with the given mean and std */
+    NL_NOISE_UNIFORM,  /* uniform with the given mean and std */
+    NL_NOISE_COUNT
+} nl_noise_distribution;
+
 typedef enum { NL_INIT_AUTO, NL_INIT_HE, NL_INIT_XAVIER, NL_INIT_GAUSSIAN, NL_INIT_COUNT } nl_init_kind;
 
 typedef struct {
@@ -98,6 +106,7 @@ extern const nl_name_table nl_dataset_names;
 extern const nl_name_table nl_vocab_names;
 extern const nl_name_table nl_device_names;
 extern const nl_name_table nl_dropout_placement_names;
+extern const nl_name_table nl_noise_distribution_names;
 extern const nl_name_table nl_init_names;
 
 /* entry i (0 <= i < count) */

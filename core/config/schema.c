@@ -176,6 +176,26 @@ const nl_key_def nl_config_schema[] = {
      .when_key = "model.arch",
      .doc = "where the dropout layers sit in the blocks (Li et al. 2019: dropout feeding batch "
             "norm shifts its variance between training and test)"},
+    {.key = "model.norm_noise.distribution", .type = NL_KT_ENUM,
+     FIELD(model.norm_noise.distribution), .names = &nl_noise_distribution_names,
+     .flags = NL_KF_AFTER_FORMAT4, .when_key = "model.arch",
+     .doc = "\"noisy\" batch norm (Santurkar et al. 2018): after every normalizer, in training "
+            "only, each channel times a scale plus a shift, both drawn anew each step from this "
+            "distribution; none = no noise"},
+#define NOISE_ON BIT(NL_NOISE_GAUSSIAN) | BIT(NL_NOISE_UNIFORM)
+    {.key = "model.norm_noise.scale_mean", .type = NL_KT_FLOAT, FIELD(model.norm_noise.scale_mean),
+     .when_key = "model.norm_noise.distribution", .when_mask = NOISE_ON,
+     .doc = "mean of the per-channel scale"},
+    {.key = "model.norm_noise.scale_std", .type = NL_KT_FLOAT, FIELD(model.norm_noise.scale_std),
+     GE(0), .when_key = "model.norm_noise.distribution", .when_mask = NOISE_ON,
+     .doc = "standard deviation of the per-channel scale"},
+    {.key = "model.norm_noise.shift_mean", .type = NL_KT_FLOAT, FIELD(model.norm_noise.shift_mean),
+     .when_key = "model.norm_noise.distribution", .when_mask = NOISE_ON,
+     .doc = "mean of the per-channel shift"},
+    {.key = "model.norm_noise.shift_std", .type = NL_KT_FLOAT, FIELD(model.norm_noise.shift_std),
+     GE(0), .when_key = "model.norm_noise.distribution", .when_mask = NOISE_ON,
+     .doc = "standard deviation of the per-channel shift"},
+#undef NOISE_ON
 
     {.key = "model.norm.type", .type = NL_KT_ENUM, FIELD(model.norm.kind), .names = &nl_norm_names,
      .doc = "normalizer"},

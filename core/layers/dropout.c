@@ -28,14 +28,6 @@ static bool mode_drops(nl_mode mode)
     return mode == NL_MODE_TRAIN || mode == NL_MODE_RUNNING_STATS;
 }
 
-static uint64_t name_hash(const char *name)
-{
-    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
-        h = (h ^ *c) * 0x100000001b3ull;
-    return h;
-}
-
 static void dropout_prepare(nl_layer *self, const nl_pass *pass)
 {
     dropout_layer *l = (dropout_layer *)self;
@@ -93,7 +85,7 @@ nl_act *nl_dropout(nl_builder *b, const char *name, nl_act *in, float p)
     dropout_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->scale = 1.0f / (1.0f - p);
     l->keep_threshold = (uint32_t)llround((1.0 - (double)p) * (double)(1u << NL_COUNTER_BITS));
-    l->stream = name_hash(name);
+    l->stream = nl_counter_stream_of(name);
     l->seed = nl_builder_seed(b);
     l->key_slot = nl_builder_scalars(b, 2);
     nl_builder_saved(b, (void **)&l->mask, nl_shape_count(in->shape) * sizeof(uint8_t));

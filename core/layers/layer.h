@@ -192,6 +192,13 @@ nl_act *nl_residual_add(nl_builder *b, const char *name, nl_act *a, nl_act *shor
  * the layer's name and the step, so runs repeat and resume exactly; every
  * other mode is the identity */
 nl_act *nl_dropout(nl_builder *b, const char *name, nl_act *in, float p);
+/* noisy batch norm's noise (core/layers/norm_noise.c; Santurkar et al.
+ * 2018): in training (the modes that drop) y = x * scale_c + shift_c, one
+ * scale and one shift per channel (the last axis of tokens) drawn each
+ * step from the model's seed, the layer's name and the step on the host
+ * (uploaded as per-step scalars); every other mode is the identity */
+nl_act *nl_norm_noise(nl_builder *b, const char *name, nl_act *in, nl_noise_distribution kind,
+                      float scale_mean, float scale_std, float shift_mean, float shift_std);
 
 /* ---- token sequences (N, T, D), see tensor.h; core/layers ----
  * Linear layers take (N, T, D) as N*T rows (nl_linear). */
