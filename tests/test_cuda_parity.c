@@ -2083,6 +2083,12 @@ static const char *const recorded_configs[] = {
     "model: {arch: lm, context: 16, d_model: 16, heads: 2, layers: 1, norm: {type: layer}}\n"
     "train: {batch_size: 8, eval_batch_size: 7, steps: 15, eval_every: 6, log_every: 5,\n"
     "        optimizer: {type: adamw, lr: 0.003}}\n",
+    /* dropout's key and the noise's draws are per-step scalars: a replayed
+     * step must read this step's */
+    "data: {dataset: synthetic, train_size: 100, test_size: 40, shape: [1, 6, 6]}\n"
+    "model: {arch: mlp, widths: [16, 12], norm: {type: batch}, dropout: {p: 0.4, placement:\n"
+    "        before_norm}, norm_noise: {distribution: uniform}}\n"
+    "train: {batch_size: 16, eval_batch_size: 16, steps: 14, eval_every: 5, log_every: 2}\n",
 };
 
 START_TEST(test_recorded_training)
