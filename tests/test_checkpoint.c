@@ -78,10 +78,29 @@ static const char *vit_config =
     "model: {arch: vit, patch: 4, d_model: 16, heads: 2, layers: 2, mlp_ratio: 2}\n"
     TRANSFORMER_TRAIN;
 
+/* dropout and noisy batch norm in a cnn: each step's masks and noise come
+ * from the step, and a resumed run must draw the ones the uninterrupted
+ * run drew; the variance-shift probe's rows in series.csv are cut and
+ * continued as the others */
+static const char *dropout_config =
+    "data: {dataset: synthetic, shape: [1, 12, 12], classes: 4, train_size: 512, test_size: 128}\n"
+    "model: {arch: cnn, widths: [8, 16], norm: {type: batch}, dropout: {p: 0.3},\n"
+    "        norm_noise: {distribution: uniform}}\n"
+    "train:\n"
+    "  batch_size: 16\n"
+    "  steps: 1000\n"
+    "  optimizer: {type: adamw, lr: 0.003}\n"
+    "  eval_every: 250\n"
+    "  log_every: 30\n"
+    "  checkpoint_every: 50\n"
+    "  log: {variance_shift: true}\n"
+    "threads: 1\n";
+
 /* the configs the kill-and-resume test runs, one loop iteration each */
 static const struct {
     const char *what, **yaml;
-} resume_cases[] = {{"image", &config}, {"token", &token_config}, {"vit", &vit_config}};
+} resume_cases[] = {{"image", &config}, {"token", &token_config}, {"vit", &vit_config},
+                   {"dropout", &dropout_config}};
 
 static char *read_rel(const char *dir, const char *name)
 {

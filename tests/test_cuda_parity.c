@@ -35,6 +35,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/counter_rng.h"
 #include "base/rng.h"
 #include "config/config.h"
 #include "model/model.h"
@@ -272,6 +273,83 @@ START_TEST(test_elementwise)
             twin_free(&dx0);
             twin_free(&dx);
         }
+    }
+}
+END_TEST
+
+/* dropout draws the same mask on both backends (the counter-based draw
+ * of base/counter_rng.h) and gives the same bits; noisy batch norm's
+ * per-channel affine map the CPU's to rounding (its kernel sets may fuse
+ * the multiply-add) */
+START_TEST(test_dropout_and_channel_affine)
+{
+    const size_t sizes[] = {3, 1000, 100003};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        const size_t n = sizes[si];
+        char what[160];
+        const uint64_t key = nl_counter_key(7, 3, si);
+        const uint32_t words[2] = {(uint32_t)key, (uint32_t)(key >> 32)};
+        unsigned char *zeros = calloc(n, 1);
+        twin k = twin_new(words, sizeof words), mask = twin_new(zeros, n);
+        free(zeros);
+        twin x = twin_normal(n, 40 + si, 0.0f, 1.0f), y = twin_empty(n);
+        twin dy = twin_normal(n, 50 + si, 0.0f, 1.0f), dx0 = twin_normal(n, 60 + si, 0.0f, 1.0f);
+        twin dx = twin_empty(n);
+        const float p = 0.3f, scale = 1.0f / (1.0f - p);
+        const uint32_t threshold = (uint32_t)llround((1.0 - p) * (double)(1u << NL_COUNTER_BITS));
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->dropout_forward(be_of(b), n, threshold, scale, F(k, b), F(x, b),
+                                           F(y, b), (uint8_t *)mask.d[b]);
+        snprintf(what, sizeof what, "dropout forward, n=%zu", n);
+        check_equal_bytes(y, what);
+        snprintf(what, sizeof what, "dropout mask, n=%zu", n);
+        check_equal_bytes(mask, what);
+        for (int acc = 0; acc < 2; acc++) {
+            twin_copy(dx, dx0);
+            for (int b = 0; b < 2; b++)
+                be_of(b)->ops->dropout_backward(be_of(b), n, scale, (const uint8_t *)mask.d[b],
+                                                F(dy, b), F(dx, b), acc);
+            snprintf(what, sizeof what, "dropout backward acc=%d, n=%zu", acc, n);
+            if (acc)
+                check_close(dx, 1e-6, what);
+            else
+                check_equal_bytes(dx, what);
+        }
+        /* the same floats as (rows, channels, plane) */
+        const int c = 7, plane = si == 0 ? 1 : 5, rows = (int)(n / (size_t)(c * plane));
+        if (rows > 0) {
+            twin s = twin_normal((size_t)c, 70 + si, 1.5f, 0.5f);
+            twin t = twin_normal((size_t)c, 80 + si, 0.5f, 0.5f);
+            const size_t used = (size_t)rows * c * plane;
+            for (int b = 0; b < 2; b++)
+                be_of(b)->ops->channel_affine_forward(be_of(b), rows, c, plane, F(s, b), F(t, b),
+                                                      F(x, b), F(y, b));
+            snprintf(what, sizeof what, "channel affine forward, %d x %d x %d", rows, c, plane);
+            twin yu = y;
+            yu.bytes = used * sizeof(float);
+            check_close(yu, 1e-6, what);
+            for (int acc = 0; acc < 2; acc++) {
+                twin_copy(dx, dx0);
+                for (int b = 0; b < 2; b++)
+                    be_of(b)->ops->channel_affine_backward(be_of(b), rows, c, plane, F(s, b),
+                                                           F(dy, b), F(dx, b), acc);
+                snprintf(what, sizeof what, "channel affine backward acc=%d, %d x %d x %d", acc,
+                         rows, c, plane);
+                if (acc)
+                    check_close(dx, 1e-6, what);
+                else
+                    check_equal_bytes(dx, what);
+            }
+            twin_free(&s);
+            twin_free(&t);
+        }
+        twin_free(&k);
+        twin_free(&mask);
+        twin_free(&x);
+        twin_free(&y);
+        twin_free(&dy);
+        twin_free(&dx0);
+        twin_free(&dx);
     }
 }
 END_TEST
@@ -2005,6 +2083,12 @@ static const char *const recorded_configs[] = {
     "model: {arch: lm, context: 16, d_model: 16, heads: 2, layers: 1, norm: {type: layer}}\n"
     "train: {batch_size: 8, eval_batch_size: 7, steps: 15, eval_every: 6, log_every: 5,\n"
     "        optimizer: {type: adamw, lr: 0.003}}\n",
+    /* dropout's key and the noise's draws are per-step scalars: a replayed
+     * step must read this step's */
+    "data: {dataset: synthetic, train_size: 100, test_size: 40, shape: [1, 6, 6]}\n"
+    "model: {arch: mlp, widths: [16, 12], norm: {type: batch}, dropout: {p: 0.4, placement:\n"
+    "        before_norm}, norm_noise: {distribution: uniform}}\n"
+    "train: {batch_size: 16, eval_batch_size: 16, steps: 14, eval_every: 5, log_every: 2}\n",
 };
 
 START_TEST(test_recorded_training)
@@ -2266,6 +2350,7 @@ int main(void)
     tcase_add_test(ops, test_ops_filled);
     tcase_add_test(ops, test_memory_and_errors);
     tcase_add_test(ops, test_elementwise);
+    tcase_add_test(ops, test_dropout_and_channel_affine);
     tcase_add_test(ops, test_sgd);
     tcase_add_test(ops, test_adamw);
     tcase_add_loop_test(ops, test_optimizer_rows, 0, NL_OPTIM_COUNT);

@@ -1,5 +1,5 @@
-/* cnn: per stage conv3x3 (pad 1) [x convs_per_stage] with norm and act
- * placed as for the mlp, then 2x2 pooling; flatten; classifier. */
+/* cnn: per stage conv3x3 (pad 1) [x convs_per_stage] with norm, act and
+ * dropout placed as for the mlp, then 2x2 pooling; flatten; classifier. */
 #include <stdio.h>
 
 #include "arch/parts.h"
@@ -12,8 +12,11 @@ nl_act *nl_arch_build_cnn(nl_builder *b, const nl_model_spec *spec, nl_act *inpu
     nl_act *x = input;
     const bool feeds_norm = spec->norm.placement != NL_PLACE_AFTER;
     /* relu then max pooling, nothing between them: one layer saves a pass
-     * over the largest activations in each direction (10% of a batch-8 step) */
-    const bool fuse_relu_pool = spec->fuse_relu_pool && feeds_norm &&
+     * over the largest activations in each direction; a dropout at the
+     * block's end sits between them */
+    const bool dropout_at_end = spec->dropout_p > 0.0f &&
+                                spec->dropout_placement != NL_DROPOUT_BEFORE_NORM;
+    const bool fuse_relu_pool = spec->fuse_relu_pool && feeds_norm && !dropout_at_end &&
                                 spec->activation == NL_ACT_RELU && spec->pool == NL_POOL_MAX;
     int index = 0;
     for (int s = 0; s < spec->n_widths && x; s++) {
@@ -23,7 +26,8 @@ nl_act *nl_arch_build_cnn(nl_builder *b, const nl_model_spec *spec, nl_act *inpu
             snprintf(name, sizeof name, "conv%d", index);
             x = nl_arch_conv(b, spec, name, x, spec->widths[s], 3, 1, feeds_norm);
             const bool last = j == spec->convs_per_stage - 1;
-            x = nl_arch_norm_and_act(b, spec, x, index, fuse_relu_pool && last);
+            const bool last_block = last && s == spec->n_widths - 1;
+            x = nl_arch_norm_and_act(b, spec, x, index, fuse_relu_pool && last, last_block);
         }
         if (!x)
             break;

@@ -1,5 +1,6 @@
 /* mlp: flatten, then per hidden width fc -> norm -> act (before) or
- * fc -> act -> norm (after), then the classifier. */
+ * fc -> act -> norm (after), with dropout where model.dropout puts it,
+ * then the classifier. */
 #include <stdio.h>
 
 #include "arch/parts.h"
@@ -17,7 +18,7 @@ nl_act *nl_arch_build_mlp(nl_builder *b, const nl_model_spec *spec, nl_act *inpu
         const int width = spec->widths[i];
         x = nl_linear_ws(b, name, x, width, nl_arch_layer_bias(spec, feeds_norm), NL_FILL_NORMAL,
                          nl_arch_init_std(spec, x->shape.c, width, true), nl_arch_ws_eps(spec));
-        x = nl_arch_norm_and_act(b, spec, x, i + 1, false);
+        x = nl_arch_norm_and_act(b, spec, x, i + 1, false, i == spec->n_widths - 1);
     }
     return nl_arch_classifier(b, spec, x);
 }

@@ -57,7 +57,22 @@ nl_act *nl_arch_conv(nl_builder *b, const nl_model_spec *spec, const char *name,
 nl_act *nl_arch_norm(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in)
 {
     const nl_arch_info *row = nl_arch_info_of(spec->arch);
-    return in ? nl_norm_at(b, name, in, &spec->norm, row->size_key, row->size_hint) : NULL;
+    nl_act *y = in ? nl_norm_at(b, name, in, &spec->norm, row->size_key, row->size_hint) : NULL;
+    const nl_norm_noise_spec *noise = &spec->norm_noise;
+    if (!y || noise->distribution == NL_NOISE_NONE)
+        return y;
+    if (y == in) {
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "layer %s: model.norm_noise adds noise after a normalizer, and "
+                        "model.norm.type none puts none there; use another model.norm.type or "
+                        "model.norm_noise.distribution none", name);
+        nl_builder_key(b, "model.norm_noise.distribution");
+        return NULL;
+    }
+    char noise_name[80];
+    snprintf(noise_name, sizeof noise_name, "%s_noise", name);
+    return nl_norm_noise(b, noise_name, y, noise->distribution, noise->scale_mean,
+                         noise->scale_std, noise->shift_mean, noise->shift_std);
 }
 
 nl_act *nl_arch_act(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in)
@@ -76,17 +91,37 @@ nl_act *nl_arch_classifier(nl_builder *b, const nl_model_spec *spec, nl_act *in)
                      NL_FILL_NORMAL, nl_arch_init_std(spec, flat->shape.c, spec->classes, false));
 }
 
+/* drop<index> where model.dropout.p and its placement put one at `here` */
+static nl_act *dropout_at(nl_builder *b, const nl_model_spec *spec, nl_act *x, int index,
+                          bool here)
+{
+    if (!x || !here || spec->dropout_p == 0.0f)
+        return x;
+    char name[32];
+    snprintf(name, sizeof name, "drop%d", index);
+    return nl_dropout(b, name, x, spec->dropout_p);
+}
+
 nl_act *nl_arch_norm_and_act(nl_builder *b, const nl_model_spec *spec, nl_act *x, int index,
-                             bool relu_in_pool)
+                             bool relu_in_pool, bool last_block)
 {
     char norm_name[32], act_name[32];
     snprintf(norm_name, sizeof norm_name, "norm%d", index);
     snprintf(act_name, sizeof act_name, "act%d", index);
+    const nl_dropout_placement drop = spec->dropout_placement;
+    const bool before_norm = drop == NL_DROPOUT_BEFORE_NORM;
+    const bool at_end = drop == NL_DROPOUT_AFTER_NORM ||
+                        (drop == NL_DROPOUT_AFTER_LAST_NORM && last_block);
     if (relu_in_pool)
-        return nl_arch_norm(b, spec, norm_name, x);
+        return nl_arch_norm(b, spec, norm_name, dropout_at(b, spec, x, index, before_norm));
+    nl_act *y;
     if (spec->norm.placement == NL_PLACE_AFTER)
-        return nl_arch_norm(b, spec, norm_name, nl_arch_act(b, spec, act_name, x));
-    return nl_arch_act(b, spec, act_name, nl_arch_norm(b, spec, norm_name, x));
+        y = nl_arch_norm(b, spec, norm_name,
+                         dropout_at(b, spec, nl_arch_act(b, spec, act_name, x), index, before_norm));
+    else
+        y = nl_arch_act(b, spec, act_name,
+                        nl_arch_norm(b, spec, norm_name, dropout_at(b, spec, x, index, before_norm)));
+    return dropout_at(b, spec, y, index, at_end);
 }
 
 bool nl_arch_widths_given(nl_builder *b, const nl_model_spec *spec)

@@ -24,18 +24,21 @@ float nl_arch_ws_eps(const nl_model_spec *spec);
  * the spec says */
 nl_act *nl_arch_conv(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in,
                      int out_c, int kernel, int stride, bool feeds_norm);
-/* the spec's normalizer; a layer too small for it is blamed on the
- * architecture row's size key */
+/* the spec's normalizer, and after it model.norm_noise's noise layer
+ * `<name>_noise` when there is one; a layer too small for it is blamed on
+ * the architecture row's size key */
 nl_act *nl_arch_norm(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in);
 /* the spec's activation */
 nl_act *nl_arch_act(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in);
 /* flatten (unless already (N, D)) and the linear classifier to spec->classes */
 nl_act *nl_arch_classifier(nl_builder *b, const nl_model_spec *spec, nl_act *in);
 /* a weight layer's output -> norm<index> and act<index> in the order the
- * placement says (before or after); relu_in_pool: the activation is left
- * to a fused ReLU + pooling layer */
+ * placement says (before or after), with dropout drop<index> where
+ * model.dropout puts one (last_block: this is the last block before the
+ * classifier); relu_in_pool: the activation is left to a fused ReLU +
+ * pooling layer (only with no dropout at the block's end) */
 nl_act *nl_arch_norm_and_act(nl_builder *b, const nl_model_spec *spec, nl_act *x, int index,
-                             bool relu_in_pool);
+                             bool relu_in_pool, bool last_block);
 
 /* ---- transformer blocks of d_model-wide tokens (lm, vit) ---- */
 

@@ -11,6 +11,11 @@
 #define WIDTHS_SIZE .size_key = "model.widths", .size_hint = "widen the layer (model.widths)"
 #define BLOCKS_SIZE .size_key = "model.d_model", .size_hint = "raise model.d_model"
 #define WIDTHS_SUMMARY {"model.widths", "model.activation"}
+/* the keys the mlp and cnn blocks read (nl_arch_norm_and_act in parts.c) */
+#define DROPOUT_KEYS "model.dropout.p", "model.dropout.placement"
+/* the key of nl_arch_norm's noise (parts.c), for the architectures whose
+ * every normalizer goes through it */
+#define NOISE_KEY "model.norm_noise.distribution"
 /* the keys the transformer blocks read (transformer_blocks in transformer.c) */
 #define BLOCK_KEYS "model.d_model", "model.heads", "model.layers", "model.mlp_ratio", \
                    "model.qk_norm", "model.gelu"
@@ -18,19 +23,20 @@
 static const nl_arch_info rows[] = {
     [NL_ARCH_MLP] = {{"mlp", "fully connected: input -> hidden widths -> classes"},
                      .description = "flatten, then per hidden width fc -> norm -> act (before) or "
-                                    "fc -> act -> norm (after), then the classifier",
+                                    "fc -> act -> norm (after), with dropout where "
+                                    "model.dropout puts it, then the classifier",
                      .inputs = NL_ARCH_IN_FEATURES | NL_ARCH_IN_IMAGES,
                      .placements = WIDTHS_PLACEMENTS, .default_placement = NL_PLACE_BEFORE,
-                     .norm_ndim = 2, WIDTHS_SIZE, .keys = {NULL},
+                     .norm_ndim = 2, WIDTHS_SIZE, .keys = {DROPOUT_KEYS, NOISE_KEY},
                      .summary_keys = WIDTHS_SUMMARY, .bench_kernels = true,
                      .bench_torch = true, .build = nl_arch_build_mlp},
     [NL_ARCH_CNN] = {{"cnn", "stages of 3x3 convolutions, each followed by pooling, then a linear classifier"},
                      .description = "per stage convs_per_stage 3x3 convolutions (pad 1), each with "
-                                    "norm and act placed as for the mlp, then 2x2 pooling; flatten; "
-                                    "the classifier",
+                                    "norm, act and dropout placed as for the mlp, then 2x2 pooling; "
+                                    "flatten; the classifier",
                      .inputs = NL_ARCH_IN_IMAGES, .placements = WIDTHS_PLACEMENTS,
                      .default_placement = NL_PLACE_BEFORE, .norm_ndim = 4, WIDTHS_SIZE,
-                     .keys = {"model.pool", "model.convs_per_stage"},
+                     .keys = {"model.pool", "model.convs_per_stage", DROPOUT_KEYS, NOISE_KEY},
                      .summary_keys = WIDTHS_SUMMARY, .bench_kernels = true,
                      .bench_torch = true, .build = nl_arch_build_cnn},
     [NL_ARCH_RESNET] = {{"resnet", "stem conv, stages of basic residual blocks, global average pool, linear"},
@@ -43,7 +49,7 @@ static const nl_arch_info rows[] = {
                         .placements = PLACE(NL_PLACE_POST) | PLACE(NL_PLACE_PRE),
                         .default_placement = NL_PLACE_POST, .norm_ndim = 4,
                         WIDTHS_SIZE,
-                        .keys = {"model.blocks_per_stage", "model.stem_width"},
+                        .keys = {"model.blocks_per_stage", "model.stem_width", NOISE_KEY},
                         .summary_keys = WIDTHS_SUMMARY, .build = nl_arch_build_resnet},
     [NL_ARCH_LM] = {{"lm", "decoder-only transformer on token ids: embeddings, causal attention and GELU MLP blocks, LM head"},
                     .description = "token + position embedding; `layers` blocks of causal "

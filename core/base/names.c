@@ -25,6 +25,22 @@ static const nl_name_entry activation_entries[] = {
 _Static_assert(sizeof activation_entries / sizeof activation_entries[0] == NL_ACT_COUNT, "activation table");
 TABLE(nl_activation_names, "activation", activation_entries);
 
+static const nl_name_entry dropout_placement_entries[] = {
+    [NL_DROPOUT_BEFORE_NORM] = {"before_norm", "in every block, right before the normalizer"},
+    [NL_DROPOUT_AFTER_NORM] = {"after_norm", "at the end of every block (after norm and activation), so it feeds the next block's normalizer"},
+    [NL_DROPOUT_AFTER_LAST_NORM] = {"after_last_norm", "after the last block only, before the classifier: no normalizer sees it (Li et al. 2019)"},
+};
+_Static_assert(sizeof dropout_placement_entries / sizeof dropout_placement_entries[0] == NL_DROPOUT_COUNT, "dropout placement table");
+TABLE(nl_dropout_placement_names, "dropout placement", dropout_placement_entries);
+
+static const nl_name_entry noise_distribution_entries[] = {
+    [NL_NOISE_NONE] = {"none", "no noise after the normalizers"},
+    [NL_NOISE_GAUSSIAN] = {"gaussian", "normal, with the given mean and std"},
+    [NL_NOISE_UNIFORM] = {"uniform", "uniform, with the given mean and std (half-width std * sqrt(3))"},
+};
+_Static_assert(sizeof noise_distribution_entries / sizeof noise_distribution_entries[0] == NL_NOISE_COUNT, "noise distribution table");
+TABLE(nl_noise_distribution_names, "noise distribution", noise_distribution_entries);
+
 static const nl_name_entry gelu_entries[] = {
     [NL_GELU_ERF] = {"erf", "x * Phi(x) with the exact normal CDF (torch.nn.GELU())"},
     [NL_GELU_TANH] = {"tanh", "the tanh approximation (torch.nn.GELU(approximate='tanh'))"},

@@ -60,6 +60,24 @@ typedef enum { NL_VOCAB_BYTES, NL_VOCAB_CHARS, NL_VOCAB_COUNT } nl_vocab_kind;
 
 typedef enum { NL_DEVICE_CPU, NL_DEVICE_CUDA, NL_DEVICE_COUNT } nl_device;
 
+/* where model.dropout.p puts its dropout layers in a widths model's
+ * blocks (Li et al. 2019 compare dropout feeding batch norm with dropout
+ * only after the last one) */
+typedef enum {
+    NL_DROPOUT_BEFORE_NORM,     /* in every block, right before the normalizer */
+    NL_DROPOUT_AFTER_NORM,      /* at the end of every block, after norm and activation */
+    NL_DROPOUT_AFTER_LAST_NORM, /* at the end of the last block only, before the classifier */
+    NL_DROPOUT_COUNT
+} nl_dropout_placement;
+
+/* what model.norm_noise draws its per-channel scale and shift from */
+typedef enum {
+    NL_NOISE_NONE,     /* no noise layers */
+    NL_NOISE_GAUSSIAN, /* normal with the given mean and std */
+    NL_NOISE_UNIFORM,  /* uniform with the given mean and std */
+    NL_NOISE_COUNT
+} nl_noise_distribution;
+
 typedef enum { NL_INIT_AUTO, NL_INIT_HE, NL_INIT_XAVIER, NL_INIT_GAUSSIAN, NL_INIT_COUNT } nl_init_kind;
 
 typedef struct {
@@ -87,6 +105,8 @@ extern const nl_name_table nl_schedule_names;
 extern const nl_name_table nl_dataset_names;
 extern const nl_name_table nl_vocab_names;
 extern const nl_name_table nl_device_names;
+extern const nl_name_table nl_dropout_placement_names;
+extern const nl_name_table nl_noise_distribution_names;
 extern const nl_name_table nl_init_names;
 
 /* entry i (0 <= i < count) */

@@ -23,6 +23,7 @@ enum {
     NL_STREAM_SYNTHETIC = 3,
     NL_STREAM_SUBSET = 4,
     NL_STREAM_WINDOWS = 5, /* window starts of token batches */
+    NL_STREAM_NOISE = 6,   /* noisy batch norm's per-step draws (from a per-step key) */
     NL_STREAM_TEST = 100,
 };
 

@@ -167,6 +167,35 @@ const nl_key_def nl_config_schema[] = {
     {.key = "model.weight_standardization_eps", .type = NL_KT_FLOAT,
      FIELD(model.weight_standardization_eps), GT(0), .when_key = "model.weight_standardization",
      .when_mask = BIT(true), .doc = "eps of weight standardization (timm's StdConv2d: 1e-6)"},
+    {.key = "model.dropout.p", .type = NL_KT_FLOAT, FIELD(model.dropout_p), .lo = 0, .hi = 1,
+     .flags = NL_KF_LO | NL_KF_HI | NL_KF_HI_OPEN | NL_KF_AFTER_FORMAT4, .when_key = "model.arch",
+     .doc = "inverted dropout (torch.nn.Dropout): probability of zeroing a value, the kept "
+            "ones scaled by 1 / (1 - p), in training only; 0 = no dropout layers"},
+    {.key = "model.dropout.placement", .type = NL_KT_ENUM, FIELD(model.dropout_placement),
+     .names = &nl_dropout_placement_names, .flags = NL_KF_AFTER_FORMAT4,
+     .when_key = "model.arch",
+     .doc = "where the dropout layers sit in the blocks (Li et al. 2019: dropout feeding batch "
+            "norm shifts its variance between training and test)"},
+    {.key = "model.norm_noise.distribution", .type = NL_KT_ENUM,
+     FIELD(model.norm_noise.distribution), .names = &nl_noise_distribution_names,
+     .flags = NL_KF_AFTER_FORMAT4, .when_key = "model.arch",
+     .doc = "\"noisy\" batch norm (Santurkar et al. 2018): after every normalizer, in training "
+            "only, each channel times a scale plus a shift, both drawn anew each step from this "
+            "distribution; none = no noise"},
+#define NOISE_ON BIT(NL_NOISE_GAUSSIAN) | BIT(NL_NOISE_UNIFORM)
+    {.key = "model.norm_noise.scale_mean", .type = NL_KT_FLOAT, FIELD(model.norm_noise.scale_mean),
+     .when_key = "model.norm_noise.distribution", .when_mask = NOISE_ON,
+     .doc = "mean of the per-channel scale"},
+    {.key = "model.norm_noise.scale_std", .type = NL_KT_FLOAT, FIELD(model.norm_noise.scale_std),
+     GE(0), .when_key = "model.norm_noise.distribution", .when_mask = NOISE_ON,
+     .doc = "standard deviation of the per-channel scale"},
+    {.key = "model.norm_noise.shift_mean", .type = NL_KT_FLOAT, FIELD(model.norm_noise.shift_mean),
+     .when_key = "model.norm_noise.distribution", .when_mask = NOISE_ON,
+     .doc = "mean of the per-channel shift"},
+    {.key = "model.norm_noise.shift_std", .type = NL_KT_FLOAT, FIELD(model.norm_noise.shift_std),
+     GE(0), .when_key = "model.norm_noise.distribution", .when_mask = NOISE_ON,
+     .doc = "standard deviation of the per-channel shift"},
+#undef NOISE_ON
 
     {.key = "model.norm.type", .type = NL_KT_ENUM, FIELD(model.norm.kind), .names = &nl_norm_names,
      .doc = "normalizer"},
@@ -303,6 +332,12 @@ const nl_key_def nl_config_schema[] = {
      FIELD(train.log_attention_logits),
      .doc = "log each attention layer's largest pre-softmax logit of the step's forward pass "
             "to series.csv, at step 0 and every train.log_every steps (models with attention)"},
+    {.key = "train.log.variance_shift", .type = NL_KT_BOOL, FIELD(train.log_variance_shift),
+     .flags = NL_KF_AFTER_FORMAT4,
+     .doc = "at every evaluation, log to series.csv for each normalizer with running statistics "
+            "its running variance over the variance its input has on the test split in eval "
+            "mode, averaged over the channels (Li et al. 2019's variance shift); costs one more "
+            "eval-mode pass over the test split per evaluation"},
     {.key = "train.diverge_loss", .type = NL_KT_FLOAT, FIELD(train.diverge_loss), GT(0),
      .doc = "a training loss above this (or NaN/inf) ends the run as diverged"},
     {.key = "train.eval_trainmode", .type = NL_KT_BOOL, FIELD(train.eval_trainmode),
@@ -347,7 +382,7 @@ const nl_key_def nl_config_schema[] = {
      IN(1, NL_MAX_SAMPLES),
      .doc = "fixed test samples the trace is measured on"},
 
-    {.key = "init.from", .type = NL_KT_STRING, FIELD(init_from),
+    {.key = "init.from", .type = NL_KT_STRING, FIELD(init_from), .flags = NL_KF_AFTER_FORMAT4,
      .doc = "a finished run directory to start from (fine-tuning): its final model's weights "
             "and normalizer state, layer by layer by name; a classifier of another class count "
             "starts fresh; \"\" = from this run's own initialization"},

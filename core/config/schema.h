@@ -39,6 +39,11 @@ enum {
     NL_KF_INCREASING = 1 << 4, /* list items strictly increasing */
     NL_KF_ZERO_UNSET = 1 << 5, /* 0 in the struct means "not given" (train.epochs/steps) */
     NL_KF_RUN_NAME = 1 << 6,   /* a run name: restricted characters */
+    /* a key added after checkpoint format 4: at its default it is left out
+     * of a checkpoint's config keys (nl_checkpoint_config_keys), so that a
+     * checkpoint written before the key existed, whose run had that
+     * default, still resumes */
+    NL_KF_AFTER_FORMAT4 = 1 << 7,
 };
 
 typedef struct {

@@ -134,6 +134,8 @@ void *nl_builder_layer_alloc(nl_builder *b, size_t bytes);
 nl_backend *nl_builder_backend(nl_builder *b);
 /* the batch size training will use (for BatchNorm's N*H*W > 1 check) */
 int nl_builder_train_batch(nl_builder *b);
+/* the seed the model's random draws derive from (initialization, dropout) */
+uint64_t nl_builder_seed(nl_builder *b);
 /* records a build error naming the layer; returns the code */
 nl_code nl_builder_fail(nl_builder *b, nl_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -184,6 +186,19 @@ nl_act *nl_relu_maxpool2d(nl_builder *b, const char *name, nl_act *in, int kerne
 nl_act *nl_activation_layer(nl_builder *b, const char *name, nl_act *in, nl_activation kind);
 nl_act *nl_flatten(nl_builder *b, const char *name, nl_act *in);
 nl_act *nl_residual_add(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut);
+/* inverted dropout with probability p (0 < p < 1) of zeroing a value
+ * (core/layers/dropout.c): in training (NL_MODE_TRAIN and
+ * NL_MODE_RUNNING_STATS) each step draws its mask from the model's seed,
+ * the layer's name and the step, so runs repeat and resume exactly; every
+ * other mode is the identity */
+nl_act *nl_dropout(nl_builder *b, const char *name, nl_act *in, float p);
+/* noisy batch norm's noise (core/layers/norm_noise.c; Santurkar et al.
+ * 2018): in training (the modes that drop) y = x * scale_c + shift_c, one
+ * scale and one shift per channel (the last axis of tokens) drawn each
+ * step from the model's seed, the layer's name and the step on the host
+ * (uploaded as per-step scalars); every other mode is the identity */
+nl_act *nl_norm_noise(nl_builder *b, const char *name, nl_act *in, nl_noise_distribution kind,
+                      float scale_mean, float scale_std, float shift_mean, float shift_std);
 
 /* ---- token sequences (N, T, D), see tensor.h; core/layers ----
  * Linear layers take (N, T, D) as N*T rows (nl_linear). */

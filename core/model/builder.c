@@ -21,6 +21,7 @@ struct nl_builder {
     bool plan_only; /* nl_model_check: shapes and errors, no memory */
     int capacity;   /* the largest batch */
     int train_batch;
+    uint64_t seed;
     nl_error *err;
     bool failed;
 
@@ -88,6 +89,8 @@ bool nl_builder_failed(const nl_builder *b) { return b->failed; }
 void nl_builder_key(nl_builder *b, const char *key) { nl_error_key(b->err, key); }
 nl_backend *nl_builder_backend(nl_builder *b) { return b->be; }
 int nl_builder_train_batch(nl_builder *b) { return b->train_batch; }
+
+uint64_t nl_builder_seed(nl_builder *b) { return b->seed; }
 
 void *nl_builder_layer_alloc(nl_builder *b, size_t bytes)
 {
@@ -547,7 +550,7 @@ nl_code nl_model_assemble(const nl_model_spec *spec, nl_backend *be, bool plan_o
         return nl_fail(err, NL_ERR_CONFIG, "model: batch sizes must be >= 1 (capacity %d, train %d)",
                        capacity, train_batch);
     nl_builder b = {.be = be, .plan_only = plan_only, .capacity = capacity,
-                    .train_batch = train_batch, .err = err,
+                    .train_batch = train_batch, .seed = seed, .err = err,
                     .n_scalars = NL_OPTIM_SCALARS};
     nl_model *m = nl_calloc(1, sizeof *m);
     if (!m)

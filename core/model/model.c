@@ -82,7 +82,7 @@ void nl_model_recalibrate_forward(nl_model *m, int n, long recalibrated)
 void nl_model_backward(nl_model *m, int n)
 {
     nl_pass pass = {.be = m->be, .dist = m->dist, .n = n, .mode = NL_MODE_TRAIN, .workspace = m->workspace,
-                    .step = m->step};
+                    .step = m->step, .scalars = m->scalars};
     m->be->ops->softmax_xent_backward(m->be, n * m->rows_per_sample, m->spec.classes, m->probs,
                                       m->labels, m->logits->grad);
     for (int i = m->n_layers - 1; i >= 0; i--)
@@ -92,7 +92,7 @@ void nl_model_backward(nl_model *m, int n)
 void nl_model_backward_from(nl_model *m, int n, const float *output_grad)
 {
     nl_pass pass = {.be = m->be, .dist = m->dist, .n = n, .mode = NL_MODE_TRAIN, .workspace = m->workspace,
-                    .step = m->step};
+                    .step = m->step, .scalars = m->scalars};
     m->be->ops->upload(m->be, m->logits->grad, output_grad,
                        (size_t)n * nl_shape_per_sample(m->logits->shape) * sizeof *output_grad);
     for (int i = m->n_layers - 1; i >= 0; i--)

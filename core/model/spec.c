@@ -54,6 +54,13 @@ void nl_model_spec_defaults(nl_model_spec *spec)
     spec->optimizer_state_slots = 1;
     spec->weight_standardization = false;
     spec->weight_standardization_eps = 1e-6f; /* timm's StdConv2d */
+    spec->dropout_p = 0.0f;
+    spec->dropout_placement = NL_DROPOUT_AFTER_NORM;
+    /* a mean off 0 and 1 and a spread comparable to the normalized unit
+     * variance: every step moves each channel's distribution */
+    spec->norm_noise = (nl_norm_noise_spec){.distribution = NL_NOISE_NONE, .scale_mean = 1.5f,
+                                            .scale_std = 0.5f, .shift_mean = 0.5f,
+                                            .shift_std = 0.5f};
     spec->d_model = 128;
     spec->heads = 4;
     spec->layers = 4;

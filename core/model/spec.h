@@ -47,6 +47,16 @@ typedef struct {
     float alpha_init; /* dyt: the learned scalar alpha's starting value */
 } nl_norm_spec;
 
+/* "Noisy" batch norm (Santurkar et al. 2018, Fig. 2): after each
+ * normalizer, in training, y = x * scale_c + shift_c with a scale and a
+ * shift per channel drawn anew each step from `distribution` with these
+ * means and standard deviations */
+typedef struct {
+    nl_noise_distribution distribution;
+    float scale_mean, scale_std;
+    float shift_mean, shift_std;
+} nl_norm_noise_spec;
+
 typedef struct {
     nl_arch arch;
     int in_c, in_h, in_w; /* input image (mlp flattens it) */
@@ -59,6 +69,7 @@ typedef struct {
     nl_activation activation;
     nl_pool_kind pool;    /* cnn: pooling after each stage */
     nl_norm_spec norm;
+    nl_norm_noise_spec norm_noise;
     int bias;             /* -1 auto: a layer feeding a norm with a learned shift has none */
     nl_init_kind init;
     float init_std;       /* init: gaussian */
@@ -74,6 +85,10 @@ typedef struct {
      * classifier's) standardized per output unit, eps inside the sqrt */
     bool weight_standardization;
     float weight_standardization_eps;
+    /* inverted dropout (torch.nn.Dropout): probability of zeroing a value,
+     * 0 = no dropout layers; where the layers sit in the blocks */
+    float dropout_p;
+    nl_dropout_placement dropout_placement;
     /* lm: a decoder-only transformer over token ids; classes is the
      * vocabulary. Blocks place spec.norm as norm.placement says (pre, post,
      * peri, none). */

@@ -9,6 +9,7 @@
 
 #include "arch/registry.h"
 #include "model/model.h"
+#include "train/probe_varshift.h"
 #include "train/train.h"
 
 /* "1.5 GiB", "3.2 TiB"; huge counts stay readable */
@@ -404,6 +405,9 @@ nl_code nl_run_check(const nl_config *cfg, int device, bool available, nl_text_m
     rc = check_trace(cfg, graph, err);
     if (rc == NL_OK && (rc = nl_series_check(graph, cfg->train.log_attention_logits,
                                              &model_err)) != NL_OK)
+        rc = relay(cfg, &model_err, NULL, err);
+    if (rc == NL_OK && (rc = nl_varshift_check(graph, cfg->train.log_variance_shift,
+                                               &model_err)) != NL_OK)
         rc = relay(cfg, &model_err, NULL, err);
     /* memory before the run's length: a huge subset is first of all too big */
     if (rc == NL_OK)

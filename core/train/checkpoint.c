@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "base/alloc.h"
+#include "config/schema.h"
 #include "log/files.h"
 
 static const char magic[8] = {'N', 'L', 'C', 'K', 'P', 'T', 0, 0};
@@ -26,24 +28,29 @@ uint64_t nl_checkpoint_hash(const char *text, size_t len)
     return h;
 }
 
-/* Keys added after checkpoint format 4, left out while they hold their
- * default (""): the checkpoints of runs written before them, whose keys
- * lack them, still resume, and a run that sets one is held to it. */
-static bool left_out_at_default(const char *key, const char *value)
+/* a key newer than the checkpoint format at its default value: the run is
+ * the one a checkpoint from before the key describes */
+static bool newer_key_at_default(const char *key, const char *value, const nl_config *defaults)
 {
-    static const char *const later_keys[] = {"init.from"};
-    for (size_t i = 0; i < sizeof later_keys / sizeof later_keys[0]; i++)
-        if (!strcmp(key, later_keys[i]))
-            return !strcmp(value, "") || !strcmp(value, "\"\"");
-    return false;
+    const nl_key_def *def = nl_schema_find(key);
+    char text[256];
+    return def && (def->flags & NL_KF_AFTER_FORMAT4) &&
+           !strcmp(nl_schema_format(def, defaults, text, sizeof text), value);
 }
 
 void nl_checkpoint_config_keys(const nl_flat *resolved, nl_buf *out)
 {
-    for (int i = 0; i < resolved->n; i++)
-        if (!nl_flat_key_outside_run(resolved->items[i].key) &&
-            !left_out_at_default(resolved->items[i].key, resolved->items[i].value))
-            nl_buf_printf(out, "%s=%s\n", resolved->items[i].key, resolved->items[i].value);
+    nl_config *defaults = nl_malloc(sizeof *defaults);
+    if (defaults)
+        nl_config_defaults(defaults);
+    else
+        out->failed = true;
+    for (int i = 0; i < resolved->n && defaults; i++) {
+        const char *key = resolved->items[i].key, *value = resolved->items[i].value;
+        if (!nl_flat_key_outside_run(key) && !newer_key_at_default(key, value, defaults))
+            nl_buf_printf(out, "%s=%s\n", key, value);
+    }
+    free(defaults);
 }
 
 nl_code nl_checkpoint_config(const nl_config *cfg, nl_device device, char **text, nl_flat *flat,
@@ -527,12 +534,4 @@ nl_code nl_checkpoint_read(const char *dir, const nl_checkpoint_want *want, nl_m
     *order_buf = order;
     *found = NL_CHECKPOINT_LOADED;
     return NL_OK;
-}
-
-uint64_t nl_checkpoint_crc(const void *data, size_t len) { return crc_of(data, len); }
-
-nl_code nl_checkpoint_read_regular(const char *path, char **text, size_t *len, bool *absent,
-                                   nl_error *err)
-{
-    return read_regular(path, text, len, absent, err);
 }

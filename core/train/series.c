@@ -10,6 +10,7 @@
 static const nl_name_entry series_entries[] = {
     [NL_SERIES_GRAD_NORM] = {"grad_norm", "L2 norm of a layer's parameter gradients, before clipping"},
     [NL_SERIES_MAX_LOGIT] = {"max_logit", "an attention layer's largest pre-softmax logit (scaled)"},
+    [NL_SERIES_VARIANCE_SHIFT] = {"variance_shift", "a normalizer's running variance over the variance its input has on the test split in eval mode, mean over channels (Li et al. 2019)"},
 };
 _Static_assert(sizeof series_entries / sizeof series_entries[0] == NL_SERIES_COUNT, "series");
 const nl_name_table nl_series_names = {"series", series_entries, NL_SERIES_COUNT, 0};

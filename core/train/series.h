@@ -12,6 +12,9 @@
 typedef enum {
     NL_SERIES_GRAD_NORM,  /* per layer (block), before clipping */
     NL_SERIES_MAX_LOGIT,  /* per attention layer */
+    /* per normalizer with running statistics, at the evaluations
+     * (train/probe_varshift.h) */
+    NL_SERIES_VARIANCE_SHIFT,
     NL_SERIES_COUNT
 } nl_series_kind;
 /* the names series.csv's `series` column holds */

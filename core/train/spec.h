@@ -65,6 +65,9 @@ typedef struct {
      * largest logit, at step 0 and every log_every steps */
     bool log_grad_norms;
     bool log_attention_logits;
+    /* series.csv at each evaluation: per normalizer with running
+     * statistics, running variance over the test split's variance */
+    bool log_variance_shift;
     long freeze_bn_after;        /* > 0: running statistics in training from this step on */
     long bn_recalibrate_batches; /* > 0: recompute running statistics over this many batches */
 } nl_train_spec;

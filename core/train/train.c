@@ -7,6 +7,7 @@
 
 #include "dist/dist.h"
 #include "train/device_data.h"
+#include "train/probe_varshift.h"
 
 static const nl_name_entry status_entries[] = {
     [NL_RUN_RUNNING] = {"running", "in progress, or killed before it could say otherwise"},
@@ -412,6 +413,7 @@ typedef struct {
     nl_train_state state;
     tracer tr;
     nl_series series;
+    nl_varshift varshift; /* train.log.variance_shift; n_layers 0: off */
     step_recording rec;
     int eval_batch;
     bool trainmode; /* also evaluate with batch statistics */
@@ -508,6 +510,7 @@ static void trainer_free(trainer *t)
 {
     feed_free(t->f);
     nl_series_free(&t->series, t->m);
+    nl_varshift_free(&t->varshift);
     tracer_free(&t->tr);
 }
 
@@ -531,6 +534,8 @@ static nl_code trainer_open(trainer *t)
         return rc;
     t->f->trainmode = t->trainmode;
     rc = nl_series_init(&t->series, m, spec->log_grad_norms, spec->log_attention_logits, t->err);
+    if (rc == NL_OK && spec->log_variance_shift)
+        rc = nl_varshift_open(&t->varshift, m, t->err);
     if (rc == NL_OK)
         rc = feed_init(t->f, m, spec, t->eval_batch, t->seed, t->err);
     if (rc == NL_OK) {
@@ -649,6 +654,29 @@ static nl_code evaluate_model(trainer *t)
     return NL_OK;
 }
 
+/* train.log.variance_shift: a pass of its own over the test split in eval
+ * mode, each normalizer's running variance against the variance its input
+ * has there, one series row per normalizer */
+static nl_code probe_variance_shift(trainer *t)
+{
+    nl_model *m = t->m;
+    nl_varshift *v = &t->varshift;
+    nl_varshift_begin(v);
+    int n, mine;
+    while ((n = t->f->tokens ? next_windows(m, &t->f->eval_windows, &mine)
+                             : next_batch(m, &t->f->eval, &mine)) > 0)
+        if (mine > 0) {
+            nl_model_forward(m, mine, NL_MODE_EVAL);
+            nl_varshift_add(v, m, mine);
+        }
+    nl_varshift_finish(v, m);
+    nl_code rc = NL_OK;
+    for (int l = 0; l < v->n_layers && rc == NL_OK && t->sink->series; l++)
+        rc = t->sink->series(t->sink->ctx, t->state.step, NL_SERIES_VARIANCE_SHIFT, l,
+                             v->layers[l]->name, v->ratio[l], t->err);
+    return rc;
+}
+
 /* Between two steps: the evaluation when one is due, and the trace at its
  * cadence (a resumed run measured its first step before the checkpoint).
  * Both run forwards that overwrite the model's metric counters, so the
@@ -668,6 +696,8 @@ static nl_code measure(trainer *t, bool evaluate)
         s->window_sums[1] += partial[1];
     }
     nl_code rc = evaluate ? evaluate_model(t) : NL_OK;
+    if (rc == NL_OK && evaluate && t->varshift.n_layers > 0)
+        rc = probe_variance_shift(t);
     if (rc == NL_OK && traces)
         rc = trace_point(t->m, &t->tr, &t->f->images->test, t->eval_batch, s->step, t->sink,
                          t->err);
