@@ -34,8 +34,12 @@ static bool newer_key_at_default(const char *key, const char *value, const nl_co
 {
     const nl_key_def *def = nl_schema_find(key);
     char text[256];
-    return def && (def->flags & NL_KF_AFTER_FORMAT4) &&
-           !strcmp(nl_schema_format(def, defaults, text, sizeof text), value);
+    if (!def || !(def->flags & NL_KF_AFTER_FORMAT4))
+        return false;
+    /* the flattened config holds a string as its text, unquoted */
+    if (def->type == NL_KT_STRING)
+        return !strcmp((const char *)nl_schema_cfield(defaults, def), value);
+    return !strcmp(nl_schema_format(def, defaults, text, sizeof text), value);
 }
 
 void nl_checkpoint_config_keys(const nl_flat *resolved, nl_buf *out)
@@ -534,4 +538,12 @@ nl_code nl_checkpoint_read(const char *dir, const nl_checkpoint_want *want, nl_m
     *order_buf = order;
     *found = NL_CHECKPOINT_LOADED;
     return NL_OK;
+}
+
+uint64_t nl_checkpoint_crc(const void *data, size_t len) { return crc_of(data, len); }
+
+nl_code nl_checkpoint_read_regular(const char *path, char **text, size_t *len, bool *absent,
+                                   nl_error *err)
+{
+    return read_regular(path, text, len, absent, err);
 }
