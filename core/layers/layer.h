@@ -85,6 +85,7 @@ typedef enum {
     NL_FILL_ONES,
     NL_FILL_NORMAL, /* std below */
     NL_FILL_CONSTANT, /* every entry the value given as std */
+    NL_FILL_UNIFORM,  /* U(-std, std): PyTorch's recurrent layers' init */
 } nl_fill;
 
 typedef struct {
@@ -218,6 +219,14 @@ nl_act *nl_patchify(nl_builder *b, const char *name, nl_act *in, int patch);
 nl_act *nl_pos_add(nl_builder *b, const char *name, const char *param_name, nl_act *in, float std);
 nl_act *nl_cls_token(nl_builder *b, const char *name, nl_act *in, float std);
 nl_act *nl_token_pool_layer(nl_builder *b, const char *name, nl_act *in, nl_token_pool kind);
+/* one layer of a recurrent network (core/layers/rnn.c) over (N, T, D):
+ * PyTorch's nn.LSTM or nn.GRU layer `index` of the module `module`, its
+ * parameters `<module>.weight_ih_l<index>`, weight_hh, bias_ih and
+ * bias_hh, all U(-1/sqrt(hidden), 1/sqrt(hidden)) as PyTorch starts them.
+ * The output is every step's hidden state (N, T, hidden), or with
+ * last_only the last step's alone (N, hidden). */
+nl_act *nl_rnn_layer(nl_builder *b, const char *module, int index, nl_act *in, nl_rnn_cell cell,
+                     int hidden, bool last_only);
 /* the same storage seen as another shape of equal size (a view) */
 nl_act *nl_view(nl_builder *b, const char *name, nl_act *in, nl_shape shape);
 

@@ -493,6 +493,9 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
             case NL_FILL_CONSTANT:
                 host[k] = p->std;
                 break;
+            case NL_FILL_UNIFORM:
+                host[k] = (2.0f * nl_rng_uniform(&rng) - 1.0f) * p->std;
+                break;
             }
         }
         be->ops->upload(be, p->data, host, p->count * sizeof *host);
