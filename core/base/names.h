@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-typedef enum { NL_ARCH_MLP, NL_ARCH_CNN, NL_ARCH_RESNET, NL_ARCH_LM, NL_ARCH_VIT, NL_ARCH_MIXER, NL_ARCH_COUNT } nl_arch;
+typedef enum { NL_ARCH_MLP, NL_ARCH_CNN, NL_ARCH_RESNET, NL_ARCH_LM, NL_ARCH_VIT, NL_ARCH_MIXER, NL_ARCH_RNN, NL_ARCH_RNN_LM, NL_ARCH_COUNT } nl_arch;
 
 typedef enum {
     NL_NORM_NONE,

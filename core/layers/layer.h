@@ -220,9 +220,10 @@ nl_act *nl_pos_add(nl_builder *b, const char *name, const char *param_name, nl_a
 nl_act *nl_cls_token(nl_builder *b, const char *name, nl_act *in, float std);
 nl_act *nl_token_pool_layer(nl_builder *b, const char *name, nl_act *in, nl_token_pool kind);
 /* one layer of a recurrent network (core/layers/rnn.c) over (N, T, D):
- * PyTorch's nn.LSTM or nn.GRU layer `index` of the module `module`, its
- * parameters `<module>.weight_ih_l<index>`, weight_hh, bias_ih and
- * bias_hh, all U(-1/sqrt(hidden), 1/sqrt(hidden)) as PyTorch starts them.
+ * PyTorch's nn.LSTM or nn.GRU layer `index`, named `<module>.l<index>`;
+ * its parameters `<module>.l<index>.weight_ih`, weight_hh, bias_ih and
+ * bias_hh are PyTorch's `<module>.weight_ih_l<index>` and so on, all
+ * U(-1/sqrt(hidden), 1/sqrt(hidden)) as PyTorch starts them.
  * The output is every step's hidden state (N, T, hidden), or with
  * last_only the last step's alone (N, hidden). */
 nl_act *nl_rnn_layer(nl_builder *b, const char *module, int index, nl_act *in, nl_rnn_cell cell,

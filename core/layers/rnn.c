@@ -38,14 +38,17 @@ static void rnn_backward(nl_layer *self, const nl_pass *pass)
                                 l->w_hh->grad, l->b_ih->grad, l->b_hh->grad, pass->workspace);
 }
 
-static const nl_layer_vtable rnn_vtable = {.kind = "rnn", .forward = rnn_forward,
-                                           .backward = rnn_backward};
+/* the kind a summary shows: the cell's name */
+static const nl_layer_vtable rnn_vtables[NL_RNN_COUNT] = {
+    [NL_RNN_LSTM] = {.kind = "lstm", .forward = rnn_forward, .backward = rnn_backward},
+    [NL_RNN_GRU] = {.kind = "gru", .forward = rnn_forward, .backward = rnn_backward},
+};
 
-static nl_param *rnn_param(nl_builder *b, const char *module, const char *what, int index,
-                           int rows, int cols, float bound)
+static nl_param *rnn_param(nl_builder *b, const char *layer, const char *what, int rows,
+                           int cols, float bound)
 {
     char pname[96];
-    snprintf(pname, sizeof pname, "%s.%s_l%d", module, what, index);
+    snprintf(pname, sizeof pname, "%s.%s", layer, what);
     const bool is_bias = cols == 0;
     return nl_builder_param(b, pname, is_bias ? 1 : 2, (int[]){rows, cols}, is_bias,
                             NL_FILL_UNIFORM, bound);
@@ -73,10 +76,10 @@ nl_act *nl_rnn_layer(nl_builder *b, const char *module, int index, nl_act *in, n
     l->last_only = last_only;
     const int gates = (cell == NL_RNN_LSTM ? 4 : 3) * hidden;
     const float bound = 1.0f / sqrtf((float)hidden);
-    l->w_ih = rnn_param(b, module, "weight_ih", index, gates, l->in_features, bound);
-    l->w_hh = rnn_param(b, module, "weight_hh", index, gates, hidden, bound);
-    l->b_ih = rnn_param(b, module, "bias_ih", index, gates, 0, bound);
-    l->b_hh = rnn_param(b, module, "bias_hh", index, gates, 0, bound);
+    l->w_ih = rnn_param(b, name, "weight_ih", gates, l->in_features, bound);
+    l->w_hh = rnn_param(b, name, "weight_hh", gates, hidden, bound);
+    l->b_ih = rnn_param(b, name, "bias_ih", gates, 0, bound);
+    l->b_hh = rnn_param(b, name, "bias_hh", gates, 0, bound);
     const int n = in->shape.n;
     nl_builder_saved(b, &l->saved, be->ops->rnn_saved_bytes(be, cell, n, l->t, hidden));
     nl_builder_workspace(b, be->ops->rnn_workspace(be, cell, n, l->t, l->in_features, hidden));
@@ -84,8 +87,8 @@ nl_act *nl_rnn_layer(nl_builder *b, const char *module, int index, nl_act *in, n
                                ? (nl_shape){.n = n, .c = hidden, .h = 1, .w = 1, .ndim = 2}
                                : (nl_shape){.n = n, .c = hidden, .h = l->t, .w = 1, .ndim = 3};
     nl_act *out = nl_builder_act(b, name, shape);
-    nl_layer_init(&l->base, &rnn_vtable, name, in, NULL, out);
-    /* the parameters are named after the module, not the layer */
+    nl_layer_init(&l->base, &rnn_vtables[cell], name, in, NULL, out);
+    /* two weights, each applied at every step */
     l->base.own_flops = true;
     l->base.flops = 2.0 * l->t * gates * ((double)l->in_features + hidden);
     nl_builder_add(b, &l->base);
