@@ -397,6 +397,53 @@ START_TEST(test_architectures_build_and_train)
 }
 END_TEST
 
+/* model.permute_pixels: every sample's pixels in one order, not the
+ * identity, the same whatever the run's seed */
+START_TEST(test_permuted_pixels)
+{
+    enum { N = 3, PIXELS = 28 * 28 };
+    static float images[N * PIXELS];
+    for (int i = 0; i < N * PIXELS; i++)
+        images[i] = (float)i; /* every value names its place */
+    int32_t labels[N] = {0, 1, 2};
+    int32_t first_order[PIXELS];
+    for (uint64_t seed = 1; seed <= 2; seed++) {
+        nl_model_spec spec;
+        nl_model_spec_defaults(&spec);
+        spec.arch = NL_ARCH_RNN;
+        spec.hidden = 8;
+        spec.layers = 1;
+        spec.norm.kind = NL_NORM_NONE;
+        spec.norm.placement = NL_PLACE_NONE;
+        spec.permute_pixels = true;
+        nl_model *m = NULL;
+        nl_error err = {0};
+        ck_assert_msg(nl_model_build(&spec, tu_cpu(1), N, N, seed, &m, &err) == NL_OK, "%s",
+                      err.msg);
+        nl_model_load_batch(m, images, labels, N);
+        nl_model_forward(m, N, NL_MODE_TRAIN);
+        nl_model_backward(m, N);
+        const float *permuted = nl_model_act(m, "permute")->data;
+        bool seen[PIXELS] = {false};
+        int moved = 0;
+        for (int k = 0; k < PIXELS; k++) {
+            const int from = (int)permuted[k];
+            ck_assert_msg(from >= 0 && from < PIXELS && !seen[from], "pixel %d taken twice", from);
+            seen[from] = true;
+            moved += from != k;
+            for (int i = 1; i < N; i++)
+                ck_assert_int_eq((int)permuted[i * PIXELS + k], i * PIXELS + from);
+            if (seed == 1)
+                first_order[k] = from;
+            else
+                ck_assert_int_eq(from, first_order[k]);
+        }
+        ck_assert_int_gt(moved, PIXELS / 2);
+        nl_model_free(m);
+    }
+}
+END_TEST
+
 /* a normalizer that cannot take the cell's feature vectors is a config
  * error naming model.norm and the kinds accepted */
 START_TEST(test_normalizer_refused)
@@ -422,6 +469,7 @@ int main(void)
     tcase_add_test(tc, test_finite_differences);
     tcase_add_test(tc, test_layer_in_model);
     tcase_add_test(tc, test_architectures_build_and_train);
+    tcase_add_test(tc, test_permuted_pixels);
     tcase_add_test(tc, test_normalizer_refused);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

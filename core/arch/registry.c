@@ -92,11 +92,12 @@ static const nl_arch_info rows[] = {
                                     "pixels: sequential Fashion-MNIST); `layers` stacked "
                                     "recurrent layers of `hidden` units (model.cell: lstm or "
                                     "gru, PyTorch's gates and init); the classifier on the top "
-                                    "layer's last hidden state. No normalizer in the cell yet "
+                                    "layer's last hidden state; permute_pixels: the pixels in "
+                                    "one fixed random order first. No normalizer in the cell yet "
                                     "(placement none)",
                      .inputs = NL_ARCH_IN_IMAGES, .placements = PLACE(NL_PLACE_NONE),
                      .default_placement = NL_PLACE_NONE, .norm_ndim = 2, RNN_SIZE,
-                     .keys = {RNN_KEYS}, .blocks = true,
+                     .keys = {RNN_KEYS, "model.permute_pixels"}, .blocks = true,
                      .summary_keys = {"model.cell", "model.hidden", "model.layers"},
                      .build = nl_arch_build_rnn},
     [NL_ARCH_RNN_LM] = {{"rnn_lm", "recurrent language model (LSTM or GRU) on token ids: embedding, recurrent layers, next-token head at every step"},

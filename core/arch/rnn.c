@@ -6,7 +6,8 @@
  * rnn reads images row by row: an (N, C, H, W) image is the sequence of its
  * C*H rows of W pixels (sequential Fashion-MNIST: 28 steps of 28 pixels),
  * a view of the same memory; a linear classifier reads the top layer's
- * last hidden state.
+ * last hidden state. With model.permute_pixels the pixels are first put in
+ * one fixed random order (the permuted task), the same in every run.
  *
  * rnn_lm reads token ids: a token embedding (no position table: the
  * recurrence knows the order) of model.hidden values, the recurrent layers,
@@ -56,9 +57,16 @@ static nl_act *recurrent_stack(nl_builder *b, const nl_model_spec *spec, nl_act 
     return x;
 }
 
+/* the permuted task's pixel order: one for every run and seed */
+#define PERMUTE_PIXELS_SEED 1234
+
 nl_act *nl_arch_build_rnn(nl_builder *b, const nl_model_spec *spec, nl_act *input)
 {
     const nl_shape s = input->shape;
+    if (spec->permute_pixels)
+        input = nl_permute_values(b, "permute", input, PERMUTE_PIXELS_SEED);
+    if (!input)
+        return NULL;
     nl_act *seq = nl_view(b, "rows", input,
                           (nl_shape){.n = s.n, .c = s.w, .h = s.c * s.h, .w = 1, .ndim = 3});
     return nl_arch_classifier(b, spec, recurrent_stack(b, spec, seq, true));

@@ -157,6 +157,10 @@ const nl_key_def nl_config_schema[] = {
     {.key = "model.hidden", .type = NL_KT_INT, FIELD(model.hidden), .lo = 1, .hi = NL_MAX_WIDTH,
      .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch",
      .doc = "units of each recurrent layer's hidden state (and the rnn_lm's embedding width)"},
+    {.key = "model.permute_pixels", .type = NL_KT_BOOL, FIELD(model.permute_pixels),
+     .when_key = "model.arch",
+     .doc = "the image's pixels in one fixed random order (the same in every run) before the "
+            "rows are read: the permuted sequential task"},
     {.key = "model.bias", .type = NL_KT_BIAS, FIELD(model.bias),
      .doc = "biases of linear/conv layers; auto: none where a norm with a learned shift follows"},
     {.key = "model.init", .type = NL_KT_ENUM, FIELD(model.init), .names = &nl_init_names,

@@ -94,6 +94,7 @@ typedef struct {
      * layers are model.layers) */
     nl_rnn_cell cell;
     int hidden;
+    bool permute_pixels; /* rnn: the image's pixels in one fixed random order */
 } nl_model_spec;
 
 void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind);
