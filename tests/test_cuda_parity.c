@@ -2319,6 +2319,41 @@ START_TEST(test_rnn_ops)
 }
 END_TEST
 
+/* Training the recurrent architectures: the GPU's losses follow the CPU's
+ * (the cells are smooth), and the step recorded as a CUDA graph and replayed
+ * repeats the step launched kernel by kernel, bit for bit (the per-step
+ * kernels, copies and clears of the recurrence inside one recording): a
+ * stacked LSTM LM with clipping, and a GRU on images with the fixed pixel
+ * permutation. */
+static const char *const rnn_configs[] = {
+    "data: {dataset: synthetic_text, markov: {vocab: 8, length: 3000}}\n"
+    "model: {arch: rnn_lm, cell: lstm, context: 12, hidden: 16, layers: 2, norm: {type: none}}\n"
+    "train: {batch_size: 8, eval_batch_size: 7, steps: 15, eval_every: 6, log_every: 5,\n"
+    "        clip_grad_norm: 1.0, optimizer: {type: adamw, lr: 0.01}}\n",
+    "data: {dataset: synthetic, train_size: 100, test_size: 40, shape: [1, 6, 6]}\n"
+    "model: {arch: rnn, cell: gru, hidden: 12, layers: 1, permute_pixels: true,\n"
+    "        norm: {type: none}}\n"
+    "train: {batch_size: 16, eval_batch_size: 16, steps: 20, eval_every: 7, log_every: 3,\n"
+    "        optimizer: {type: adamw, lr: 0.01}}\n",
+};
+
+START_TEST(test_rnn_training)
+{
+    enum { MAX_ROWS = 16 };
+    nl_metric_row on_cpu[MAX_ROWS], on_gpu[MAX_ROWS];
+    tu_train_variant plain_cpu = {0}, plain_gpu = {0};
+    const int n = tu_train_rows(cpu_be, rnn_configs[_i], &plain_cpu, on_cpu, MAX_ROWS);
+    ck_assert_int_eq(tu_train_rows(gpu_be, rnn_configs[_i], &plain_gpu, on_gpu, MAX_ROWS), n);
+    ck_assert_int_gt(n, 3);
+    for (int r = 0; r < n; r++)
+        ck_assert_msg(on_gpu[r].step == on_cpu[r].step && isfinite(on_gpu[r].loss) &&
+                          fabs(on_gpu[r].loss - on_cpu[r].loss) <= 1e-3 * fabs(on_cpu[r].loss) + 1e-5,
+                      "rnn config %d, row %d (step %ld): loss %.9g on the GPU, %.9g on the CPU", _i,
+                      r, on_cpu[r].step, on_gpu[r].loss, on_cpu[r].loss);
+    tu_assert_replayed_repeats_direct(gpu_be, rnn_configs[_i], _i);
+}
+END_TEST
+
 int main(void)
 {
     if (!nl_backend_cuda_built()) {
@@ -2404,6 +2439,7 @@ int main(void)
     tcase_add_checked_fixture(rnn, open_gpu, close_gpu);
     tcase_set_timeout(rnn, 600);
     tcase_add_test(rnn, test_rnn_ops);
+    tcase_add_loop_test(rnn, test_rnn_training, 0, sizeof rnn_configs / sizeof rnn_configs[0]);
     suite_add_tcase(s, rnn);
 
     TCase *threads = tcase_create("threads"); /* each run opens its own backend */
