@@ -2324,6 +2324,120 @@ static int probe_gpu(char *msg, size_t size)
     return buf[0] == '1' ? 1 : buf[0] == '0' ? 0 : -1;
 }
 
+/* The recurrent ops (nn.LSTM / nn.GRU layers) for both cells: forward's
+ * outputs and final states, backward through every step with gradients on
+ * the outputs and the final states, dx written and added; the recurrent
+ * product on a few samples and on 17. */
+START_TEST(test_rnn_ops)
+{
+    const int shapes[][4] = {{3, 5, 4, 6}, {17, 4, 9, 32}}; /* n, t, in, hidden */
+    for (int cell = 0; cell < NL_RNN_COUNT; cell++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            const int n = shapes[s][0], t = shapes[s][1], in = shapes[s][2], h = shapes[s][3];
+            const int g = (cell == NL_RNN_LSTM ? 4 : 3) * h;
+            const size_t seq = (size_t)n * t * h, state = (size_t)n * h;
+            const uint64_t seed = 900 + 10 * s + cell;
+            const char *name = nl_name_of(&nl_rnn_cell_names, cell);
+            twin x = twin_normal((size_t)n * t * in, seed, 0.0f, 1.0f);
+            twin w_ih = twin_normal((size_t)g * in, seed + 1, 0.0f, 0.4f);
+            twin w_hh = twin_normal((size_t)g * h, seed + 2, 0.0f, 0.4f);
+            twin b_ih = twin_normal(g, seed + 3, 0.0f, 0.4f), b_hh = twin_normal(g, seed + 4, 0, 0.4f);
+            twin y = twin_empty(seq), h_last = twin_empty(state), c_last = twin_empty(state);
+            twin dy = twin_normal(seq, seed + 5, 0.0f, 1.0f);
+            twin dh = twin_normal(state, seed + 6, 0.0f, 1.0f), dc = twin_normal(state, seed + 7, 0, 1);
+            twin dx0 = twin_normal((size_t)n * t * in, seed + 8, 0.0f, 1.0f);
+            twin dx = twin_empty((size_t)n * t * in);
+            twin dw_ih = twin_empty((size_t)g * in), dw_hh = twin_empty((size_t)g * h);
+            twin db_ih = twin_empty(g), db_hh = twin_empty(g);
+            void *saved[2], *ws[2];
+            for (int b = 0; b < 2; b++) {
+                nl_error err = {0};
+                nl_backend *be = be_of(b);
+                ck_assert_msg(be->ops->alloc(be, be->ops->rnn_saved_bytes(be, cell, n, t, h),
+                                             &saved[b], &err) == NL_OK,
+                              "%s", err.msg);
+                ck_assert_msg(be->ops->alloc(be, be->ops->rnn_workspace(be, cell, n, t, in, h),
+                                             &ws[b], &err) == NL_OK,
+                              "%s", err.msg);
+                be->ops->rnn_forward(be, cell, n, t, in, h, F(x, b), F(w_ih, b), F(w_hh, b),
+                                     F(b_ih, b), F(b_hh, b), F(y, b), F(h_last, b),
+                                     cell == NL_RNN_LSTM ? F(c_last, b) : NULL, saved[b], ws[b]);
+            }
+            char what[128];
+            snprintf(what, sizeof what, "%s %dx%dx%d->%d: y", name, n, t, in, h);
+            check_close(y, 1e-4, what);
+            snprintf(what, sizeof what, "%s %dx%dx%d->%d: h_T", name, n, t, in, h);
+            check_close(h_last, 1e-4, what);
+            if (cell == NL_RNN_LSTM) {
+                snprintf(what, sizeof what, "%s %dx%dx%d->%d: c_T", name, n, t, in, h);
+                check_close(c_last, 1e-4, what);
+            }
+            for (int accumulate = 0; accumulate < 2; accumulate++) {
+                twin_copy(dx, dx0);
+                for (int b = 0; b < 2; b++)
+                    be_of(b)->ops->rnn_backward(be_of(b), cell, n, t, in, h, F(x, b), F(w_ih, b),
+                                                F(w_hh, b), saved[b], F(dy, b), F(dh, b),
+                                                cell == NL_RNN_LSTM ? F(dc, b) : NULL, F(dx, b),
+                                                accumulate, F(dw_ih, b), F(dw_hh, b),
+                                                F(db_ih, b), F(db_hh, b), ws[b]);
+                const struct {
+                    twin *t;
+                    const char *what;
+                } grads[] = {{&dx, "dx"}, {&dw_ih, "dweight_ih"}, {&dw_hh, "dweight_hh"},
+                             {&db_ih, "dbias_ih"}, {&db_hh, "dbias_hh"}};
+                for (size_t k = 0; k < sizeof grads / sizeof grads[0]; k++) {
+                    snprintf(what, sizeof what, "%s %dx%dx%d->%d accumulate %d: %s", name, n, t,
+                             in, h, accumulate, grads[k].what);
+                    check_close(*grads[k].t, 1e-4, what);
+                }
+            }
+            for (int b = 0; b < 2; b++) {
+                be_of(b)->ops->release(be_of(b), saved[b]);
+                be_of(b)->ops->release(be_of(b), ws[b]);
+            }
+            twin *all[] = {&x, &w_ih, &w_hh, &b_ih, &b_hh, &y, &h_last, &c_last, &dy, &dh, &dc,
+                           &dx0, &dx, &dw_ih, &dw_hh, &db_ih, &db_hh};
+            for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+                twin_free(all[k]);
+        }
+}
+END_TEST
+
+/* Training the recurrent architectures: the GPU's losses follow the CPU's
+ * (the cells are smooth), and the step recorded as a CUDA graph and replayed
+ * repeats the step launched kernel by kernel, bit for bit (the per-step
+ * kernels, copies and clears of the recurrence inside one recording): a
+ * stacked LSTM LM with clipping, and a GRU on images with the fixed pixel
+ * permutation. */
+static const char *const rnn_configs[] = {
+    "data: {dataset: synthetic_text, markov: {vocab: 8, length: 3000}}\n"
+    "model: {arch: rnn_lm, cell: lstm, context: 12, hidden: 16, layers: 2, norm: {type: none}}\n"
+    "train: {batch_size: 8, eval_batch_size: 7, steps: 15, eval_every: 6, log_every: 5,\n"
+    "        clip_grad_norm: 1.0, optimizer: {type: adamw, lr: 0.01}}\n",
+    "data: {dataset: synthetic, train_size: 100, test_size: 40, shape: [1, 6, 6]}\n"
+    "model: {arch: rnn, cell: gru, hidden: 12, layers: 1, permute_pixels: true,\n"
+    "        norm: {type: none}}\n"
+    "train: {batch_size: 16, eval_batch_size: 16, steps: 20, eval_every: 7, log_every: 3,\n"
+    "        optimizer: {type: adamw, lr: 0.01}}\n",
+};
+
+START_TEST(test_rnn_training)
+{
+    enum { MAX_ROWS = 16 };
+    nl_metric_row on_cpu[MAX_ROWS], on_gpu[MAX_ROWS];
+    tu_train_variant plain_cpu = {0}, plain_gpu = {0};
+    const int n = tu_train_rows(cpu_be, rnn_configs[_i], &plain_cpu, on_cpu, MAX_ROWS);
+    ck_assert_int_eq(tu_train_rows(gpu_be, rnn_configs[_i], &plain_gpu, on_gpu, MAX_ROWS), n);
+    ck_assert_int_gt(n, 3);
+    for (int r = 0; r < n; r++)
+        ck_assert_msg(on_gpu[r].step == on_cpu[r].step && isfinite(on_gpu[r].loss) &&
+                          fabs(on_gpu[r].loss - on_cpu[r].loss) <= 1e-3 * fabs(on_cpu[r].loss) + 1e-5,
+                      "rnn config %d, row %d (step %ld): loss %.9g on the GPU, %.9g on the CPU", _i,
+                      r, on_cpu[r].step, on_gpu[r].loss, on_cpu[r].loss);
+    tu_assert_replayed_repeats_direct(gpu_be, rnn_configs[_i], _i);
+}
+END_TEST
+
 int main(void)
 {
     if (!nl_backend_cuda_built()) {
@@ -2405,6 +2519,13 @@ int main(void)
     tcase_add_loop_test(recorded, test_recorded_training, 0,
                         (int)(sizeof recorded_configs / sizeof recorded_configs[0]));
     suite_add_tcase(s, recorded);
+
+    TCase *rnn = tcase_create("rnn");
+    tcase_add_checked_fixture(rnn, open_gpu, close_gpu);
+    tcase_set_timeout(rnn, 600);
+    tcase_add_test(rnn, test_rnn_ops);
+    tcase_add_loop_test(rnn, test_rnn_training, 0, sizeof rnn_configs / sizeof rnn_configs[0]);
+    suite_add_tcase(s, rnn);
 
     TCase *threads = tcase_create("threads"); /* each run opens its own backend */
     tcase_add_checked_fixture(threads, NULL, clear_norm_mode);

@@ -17,6 +17,9 @@
  * every normalizer goes through it */
 #define NOISE_KEY "model.norm_noise.distribution"
 /* the keys the transformer blocks read (transformer_blocks in transformer.c) */
+#define RNN_SIZE .size_key = "model.hidden", .size_hint = "raise model.hidden"
+/* the keys the recurrent stack reads (recurrent_stack in rnn.c) */
+#define RNN_KEYS "model.cell", "model.hidden", "model.layers"
 #define BLOCK_KEYS "model.d_model", "model.heads", "model.layers", "model.mlp_ratio", \
                    "model.qk_norm", "model.gelu"
 
@@ -90,6 +93,32 @@ static const nl_arch_info rows[] = {
                        .summary_keys = {"model.d_model", "model.layers", "model.patch",
                                         "model.token_mlp_width"},
                        .build = nl_arch_build_mixer},
+    [NL_ARCH_RNN] = {{"rnn", "recurrent network (LSTM or GRU) reading an image row by row, a linear classifier on its last state"},
+                     .description = "the image as the sequence of its rows (C*H steps of W "
+                                    "pixels: sequential Fashion-MNIST); `layers` stacked "
+                                    "recurrent layers of `hidden` units (model.cell: lstm or "
+                                    "gru, PyTorch's gates and init); the classifier on the top "
+                                    "layer's last hidden state; permute_pixels: the pixels in "
+                                    "one fixed random order first. No normalizer in the cell yet "
+                                    "(placement none)",
+                     .inputs = NL_ARCH_IN_IMAGES, .placements = PLACE(NL_PLACE_NONE),
+                     .default_placement = NL_PLACE_NONE, .norm_ndim = 2, RNN_SIZE,
+                     .keys = {RNN_KEYS, "model.permute_pixels"}, .blocks = true,
+                     .summary_keys = {"model.cell", "model.hidden", "model.layers"},
+                     .build = nl_arch_build_rnn},
+    [NL_ARCH_RNN_LM] = {{"rnn_lm", "recurrent language model (LSTM or GRU) on token ids: embedding, recurrent layers, next-token head at every step"},
+                        .description = "token embedding of `hidden` values (no position "
+                                       "table); `layers` stacked recurrent layers (model.cell: "
+                                       "lstm or gru) over the context, trained by "
+                                       "backpropagation through time; a linear head to the "
+                                       "next-token logits at every step. No normalizer in the "
+                                       "cell yet (placement none)",
+                        .inputs = NL_ARCH_IN_TOKENS, .placements = PLACE(NL_PLACE_NONE),
+                        .default_placement = NL_PLACE_NONE, .norm_ndim = 2, RNN_SIZE,
+                        .keys = {RNN_KEYS, "model.context"}, .blocks = true,
+                        .summary_keys = {"model.cell", "model.hidden", "model.layers",
+                                         "model.context"},
+                        .build = nl_arch_build_rnn_lm},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == NL_ARCH_COUNT, "one table row per nl_arch");
 _Static_assert(offsetof(nl_arch_info, id) == 0, "nl_arch_names reads the rows as name entries");

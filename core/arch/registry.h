@@ -108,5 +108,7 @@ nl_act *nl_arch_build_resnet(nl_builder *b, const nl_model_spec *spec, nl_act *i
 nl_act *nl_arch_build_lm(nl_builder *b, const nl_model_spec *spec, nl_act *input);
 nl_act *nl_arch_build_vit(nl_builder *b, const nl_model_spec *spec, nl_act *input);
 nl_act *nl_arch_build_mixer(nl_builder *b, const nl_model_spec *spec, nl_act *input);
+nl_act *nl_arch_build_rnn(nl_builder *b, const nl_model_spec *spec, nl_act *input);
+nl_act *nl_arch_build_rnn_lm(nl_builder *b, const nl_model_spec *spec, nl_act *input);
 
 #endif

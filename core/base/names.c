@@ -63,6 +63,14 @@ _Static_assert(sizeof token_pool_entries / sizeof token_pool_entries[0] == NL_TO
                "token pool table");
 TABLE(nl_token_pool_names, "token pooling", token_pool_entries);
 
+static const nl_name_entry rnn_cell_entries[] = {
+    [NL_RNN_LSTM] = {"lstm", "long short-term memory: gates i, f, g, o and a cell state (torch.nn.LSTM)"},
+    [NL_RNN_GRU] = {"gru", "gated recurrent unit: gates r, z, n (torch.nn.GRU)"},
+};
+_Static_assert(sizeof rnn_cell_entries / sizeof rnn_cell_entries[0] == NL_RNN_COUNT,
+               "rnn cell table");
+TABLE(nl_rnn_cell_names, "recurrent cell", rnn_cell_entries);
+
 static const nl_name_entry schedule_entries[] = {
     [NL_SCHED_CONSTANT] = {"constant", "lr stays at its base value"},
     [NL_SCHED_STEP] = {"step", "lr multiplied by gamma at each milestone step"},

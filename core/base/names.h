@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-typedef enum { NL_ARCH_MLP, NL_ARCH_CNN, NL_ARCH_RESNET, NL_ARCH_LM, NL_ARCH_VIT, NL_ARCH_MIXER, NL_ARCH_COUNT } nl_arch;
+typedef enum { NL_ARCH_MLP, NL_ARCH_CNN, NL_ARCH_RESNET, NL_ARCH_LM, NL_ARCH_VIT, NL_ARCH_MIXER, NL_ARCH_RNN, NL_ARCH_RNN_LM, NL_ARCH_COUNT } nl_arch;
 
 typedef enum {
     NL_NORM_NONE,
@@ -42,6 +42,9 @@ typedef enum { NL_POOL_MAX, NL_POOL_AVG, NL_POOL_COUNT } nl_pool_kind;
 
 /* vit: what the classifier reads from the tokens */
 typedef enum { NL_TOKEN_POOL_CLS, NL_TOKEN_POOL_MEAN, NL_TOKEN_POOL_COUNT } nl_token_pool;
+
+/* rnn, rnn_lm: the recurrent cell (PyTorch's nn.LSTM, nn.GRU) */
+typedef enum { NL_RNN_LSTM, NL_RNN_GRU, NL_RNN_COUNT } nl_rnn_cell;
 
 typedef enum { NL_SCHED_CONSTANT, NL_SCHED_STEP, NL_SCHED_COSINE, NL_SCHED_COUNT } nl_schedule_kind;
 
@@ -101,6 +104,7 @@ extern const nl_name_table nl_activation_names;
 extern const nl_name_table nl_gelu_names;
 extern const nl_name_table nl_pool_names;
 extern const nl_name_table nl_token_pool_names;
+extern const nl_name_table nl_rnn_cell_names;
 extern const nl_name_table nl_schedule_names;
 extern const nl_name_table nl_dataset_names;
 extern const nl_name_table nl_vocab_names;

@@ -85,6 +85,7 @@ typedef enum {
     NL_FILL_ONES,
     NL_FILL_NORMAL, /* std below */
     NL_FILL_CONSTANT, /* every entry the value given as std */
+    NL_FILL_UNIFORM,  /* U(-std, std): PyTorch's recurrent layers' init */
 } nl_fill;
 
 typedef struct {
@@ -123,6 +124,10 @@ nl_state *nl_builder_state(nl_builder *b, const char *name, size_t count, float 
 void nl_builder_counter(nl_builder *b, long *counter);
 /* per-layer device memory that lives through forward and backward */
 void nl_builder_saved(nl_builder *b, void **slot, size_t bytes);
+/* per-layer device memory holding constant data (a fixed permutation):
+ * `bytes` of `host`, which must live until the model is built, uploaded
+ * once when the memory is allocated */
+void nl_builder_constant(nl_builder *b, void **slot, const void *host, size_t bytes);
 /* `count` floats of the model's per-step scalar block (backend.h): returns
  * the index of the first, for pass->scalars and pass->scalars_host */
 int nl_builder_scalars(nl_builder *b, int count);
@@ -233,6 +238,19 @@ nl_act *nl_patchify(nl_builder *b, const char *name, nl_act *in, int patch);
 nl_act *nl_pos_add(nl_builder *b, const char *name, const char *param_name, nl_act *in, float std);
 nl_act *nl_cls_token(nl_builder *b, const char *name, nl_act *in, float std);
 nl_act *nl_token_pool_layer(nl_builder *b, const char *name, nl_act *in, nl_token_pool kind);
+/* one layer of a recurrent network (core/layers/rnn.c) over (N, T, D):
+ * PyTorch's nn.LSTM or nn.GRU layer `index`, named `<module>.l<index>`;
+ * its parameters `<module>.l<index>.weight_ih`, weight_hh, bias_ih and
+ * bias_hh are PyTorch's `<module>.weight_ih_l<index>` and so on, all
+ * U(-1/sqrt(hidden), 1/sqrt(hidden)) as PyTorch starts them.
+ * The output is every step's hidden state (N, T, hidden), or with
+ * last_only the last step's alone (N, hidden). */
+nl_act *nl_rnn_layer(nl_builder *b, const char *module, int index, nl_act *in, nl_rnn_cell cell,
+                     int hidden, bool last_only);
+/* every sample's values (C*H*W of an image) in one fixed order drawn from
+ * `seed`, the same for every sample and run (the permuted pixel tasks);
+ * reads the model's input batch, which takes no gradient */
+nl_act *nl_permute_values(nl_builder *b, const char *name, nl_act *in, uint64_t seed);
 /* the same storage seen as another shape of equal size (a view) */
 nl_act *nl_view(nl_builder *b, const char *name, nl_act *in, nl_shape shape);
 

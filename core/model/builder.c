@@ -14,6 +14,7 @@
 typedef struct {
     void **slot;
     size_t bytes;
+    const void *initial; /* host bytes uploaded once allocated (nl_builder_constant); NULL: none */
 } saved_request;
 
 struct nl_builder {
@@ -232,7 +233,14 @@ void nl_builder_saved(nl_builder *b, void **slot, size_t bytes)
 {
     if (!grow(b, (void **)&b->saved, &b->cap_saved, b->n_saved + 1, sizeof *b->saved))
         return;
-    b->saved[b->n_saved++] = (saved_request){slot, bytes};
+    b->saved[b->n_saved++] = (saved_request){slot, bytes, NULL};
+}
+
+void nl_builder_constant(nl_builder *b, void **slot, const void *host, size_t bytes)
+{
+    if (!grow(b, (void **)&b->saved, &b->cap_saved, b->n_saved + 1, sizeof *b->saved))
+        return;
+    b->saved[b->n_saved++] = (saved_request){slot, bytes, host};
 }
 
 int nl_builder_scalars(nl_builder *b, int count)
@@ -457,6 +465,8 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
     cursor = m->saved_arena;
     for (int i = 0; i < b->n_saved; i++) {
         *b->saved[i].slot = cursor;
+        if (b->saved[i].initial)
+            be->ops->upload(be, cursor, b->saved[i].initial, b->saved[i].bytes);
         cursor += round_bytes(b->saved[i].bytes);
     }
     m->labels = (int32_t *)cursor;
@@ -495,6 +505,9 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
                 break;
             case NL_FILL_CONSTANT:
                 host[k] = p->std;
+                break;
+            case NL_FILL_UNIFORM:
+                host[k] = (2.0f * nl_rng_uniform(&rng) - 1.0f) * p->std;
                 break;
             }
         }

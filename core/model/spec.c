@@ -71,6 +71,8 @@ void nl_model_spec_defaults(nl_model_spec *spec)
     spec->tie_embeddings = true;
     spec->patch = 7;
     spec->token_pool = NL_TOKEN_POOL_CLS;
+    spec->cell = NL_RNN_LSTM;
+    spec->hidden = 128;
 }
 
 bool nl_model_spec_tokens(const nl_model_spec *spec)

@@ -105,6 +105,11 @@ typedef struct {
      * MLP) and gelu; the token MLP's hidden width (0: d_model / 2, rounded
      * up) */
     int token_mlp_width;
+    /* rnn, rnn_lm: the recurrent cell and its hidden state's width (the
+     * layers are model.layers) */
+    nl_rnn_cell cell;
+    int hidden;
+    bool permute_pixels; /* rnn: the image's pixels in one fixed random order */
 } nl_model_spec;
 
 void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind);

@@ -2,8 +2,8 @@
 """Writes the PyTorch reference fixtures that normlab's C tests compare against.
 
 Run with Debian's PyTorch (never a CI dependency; the outputs are committed):
-    /usr/bin/python3 tests/golden/make_goldens.py [norm] [layer] [e2e] [optim] [tfm]
-It writes tests/fixtures/{norm,layer,e2e,optim,tfm}_goldens.nlfx (all five
+    /usr/bin/python3 tests/golden/make_goldens.py [norm] [layer] [e2e] [optim] [tfm] [rnn]
+It writes tests/fixtures/{norm,layer,e2e,optim,tfm,rnn}_goldens.nlfx (all six
 without arguments).
 
 File format (little endian), read by tests/testutil.c:
@@ -1204,10 +1204,69 @@ def make_optim_goldens():
     fx.write("optim_goldens.nlfx")
 
 
+# ---------------------------------------------------------------------------
+# recurrent layers: nn.LSTM / nn.GRU (batch_first) forward over T steps and
+# backward through time from random gradients of the outputs and of the
+# final states, one case per cell and shape. Each layer's parameters are
+# written under PyTorch's names (weight_ih_l0, ...); normlab's kernels
+# switch products on the rows (core/cpu/linear.c), so the shapes run the
+# recurrent product skinny (a few samples) and tiled (20 samples).
+
+
+def rnn_case(fx, name, cell, n, t, d, hidden, layers, seed):
+    g = torch.Generator().manual_seed(seed)
+    module = (nn.LSTM if cell == "lstm" else nn.GRU)(d, hidden, num_layers=layers,
+                                                     batch_first=True)
+    with torch.no_grad():
+        for pname, p in module.named_parameters():
+            p.copy_(0.5 * torch.randn(*p.shape, generator=g))
+    x = torch.randn(n, t, d, generator=g).requires_grad_(True)
+    if cell == "lstm":
+        y, (h_n, c_n) = module(x)
+    else:
+        y, h_n = module(x)
+        c_n = None
+    dy = torch.randn(*y.shape, generator=g)
+    dh = torch.randn(*h_n.shape, generator=g)
+    loss = (y * dy).sum() + (h_n * dh).sum()
+    if c_n is not None:
+        dc = torch.randn(*c_n.shape, generator=g)
+        loss = loss + (c_n * dc).sum()
+    loss.backward()
+    fx.add(name + ".shape", torch.tensor([n, t, d, hidden, layers], dtype=torch.int32))
+    fx.add(name + ".x", x)
+    fx.add(name + ".y", y)
+    fx.add(name + ".dy", dy)
+    fx.add(name + ".h_n", h_n)
+    fx.add(name + ".dh_n", dh)
+    if c_n is not None:
+        fx.add(name + ".c_n", c_n)
+        fx.add(name + ".dc_n", dc)
+    fx.add(name + ".dx", x.grad)
+    for pname, p in module.named_parameters():
+        fx.add("%s.%s" % (name, pname), p)
+        fx.add("%s.d%s" % (name, pname), p.grad)
+
+
+def make_rnn_goldens():
+    fx = Fixture()
+    cases = []
+    for cell in ("lstm", "gru"):
+        for suffix, shape, seed in (("small", (3, 6, 5, 7, 1), 1), ("stacked", (2, 4, 3, 5, 2), 2),
+                                    ("wide", (20, 5, 13, 32, 1), 3)):
+            name = "%s_%s" % (cell, suffix)
+            rnn_case(fx, name, cell, *shape, seed)
+            cases.append(name)
+    fx.add("cases", torch.tensor([len(cases)], dtype=torch.int32))
+    for i, name in enumerate(cases):
+        fx.add("case%d" % i, torch.tensor(list(name.encode()), dtype=torch.int32))
+    fx.write("rnn_goldens.nlfx")
+
+
 if __name__ == "__main__":
     print("torch", torch.__version__, file=sys.stderr)
     # with arguments, only those sets: norm layer e2e
-    wanted = set(sys.argv[1:]) or {"norm", "layer", "e2e", "optim", "tfm"}
+    wanted = set(sys.argv[1:]) or {"norm", "layer", "e2e", "optim", "tfm", "rnn"}
     if "norm" in wanted:
         make_norm_goldens()
     if "layer" in wanted:
@@ -1218,3 +1277,5 @@ if __name__ == "__main__":
         make_optim_goldens()
     if "tfm" in wanted:
         make_tfm_goldens()
+    if "rnn" in wanted:
+        make_rnn_goldens()

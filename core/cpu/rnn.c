@@ -1,0 +1,284 @@
+/* Recurrent layers (nn.LSTM, nn.GRU): one layer, one direction.
+ *
+ * The input projection of all T steps is one product over the N*T rows
+ * (the linear layer's kernels); each step then adds the recurrent
+ * projection of the previous hidden state (a product over N rows) and
+ * applies the cell's gates elementwise. Backward runs the steps in
+ * reverse, each passing the gradient of h_{t-1} back through w_hh with one
+ * product, and ends with the weight gradients as two products over all
+ * steps at once.
+ *
+ * The hidden and cell states are kept time-major, (T+1, N, H) with slot 0
+ * the zero initial state, so that the recurrent product of a step reads
+ * contiguous rows and the states h_0 .. h_{T-1} of all steps are one
+ * (T*N, H) matrix for w_hh's gradient. The gates' pre-activation
+ * gradients are kept twice: in the token layout, rows of x, for w_ih's
+ * gradient and dx, and time-major, rows of the states, for w_hh's; they
+ * differ for the GRU, whose recurrent n-gate term is scaled by r. */
+#include <math.h>
+#include <string.h>
+
+#include "cpu/cpu.h"
+
+static int gate_count(nl_rnn_cell cell) { return cell == NL_RNN_LSTM ? 4 : 3; }
+
+/* floats rounded up to whole cache lines, so every part starts on one */
+static size_t lines(size_t floats) { return (floats + 15) / 16 * 16; }
+
+/* The saved tensors of a batch of n: the hidden states and (lstm) the cell
+ * states, (T+1, n, H) each, and per step and sample 4H floats: the
+ * activated gates i, f, g, o (lstm), or r, z, n and the recurrent n-gate
+ * term h w_hn^T + b_hn (gru), which the gradient of r needs. */
+typedef struct {
+    float *h, *c, *gates;
+} saved_parts;
+
+static saved_parts saved_of(nl_rnn_cell cell, int n, int t, int hidden, void *saved)
+{
+    const size_t states = lines((size_t)(t + 1) * n * hidden);
+    float *base = saved;
+    saved_parts p = {.h = base};
+    p.c = cell == NL_RNN_LSTM ? base + states : NULL;
+    p.gates = base + (cell == NL_RNN_LSTM ? 2 : 1) * states;
+    return p;
+}
+
+size_t nl_cpu_rnn_saved_bytes(nl_backend *be, nl_rnn_cell cell, int n, int t, int hidden)
+{
+    (void)be;
+    const size_t states = lines((size_t)(t + 1) * n * hidden);
+    return ((cell == NL_RNN_LSTM ? 2 : 1) * states + lines((size_t)t * n * 4 * hidden)) *
+           sizeof(float);
+}
+
+/* forward: the input projection (N*T, G) in the token layout, the step's
+ * recurrent projection (N, G) and the linear kernels' workspace; backward:
+ * the gates' gradients in the token layout and time-major, and the
+ * gradients of h and c carried from step to step (N, H each) */
+typedef struct {
+    float *xproj, *hproj;
+    void *linear;
+    float *dgates_x, *dgates_h, *dh, *dc;
+} work_parts;
+
+static size_t linear_bytes(nl_backend *be, int n, int t, int in, int hidden, int gates)
+{
+    const size_t whole = nl_cpu_linear_workspace(be, n * t, in, gates);
+    const size_t step = nl_cpu_linear_workspace(be, n, hidden, gates);
+    return whole > step ? whole : step;
+}
+
+static size_t work_of(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, int hidden,
+                      void *workspace, work_parts *p)
+{
+    const int g = gate_count(cell) * hidden;
+    const size_t seq = lines((size_t)n * t * g), state = lines((size_t)n * hidden);
+    const size_t forward = (seq + lines((size_t)n * g)) * sizeof(float) +
+                           linear_bytes(be, n, t, in, hidden, g);
+    const size_t backward = (2 * seq + 2 * state) * sizeof(float);
+    if (p) {
+        float *base = workspace;
+        p->xproj = base;
+        p->hproj = base + seq;
+        p->linear = base + seq + lines((size_t)n * g);
+        p->dgates_x = base;
+        p->dgates_h = base + seq;
+        p->dh = base + 2 * seq;
+        p->dc = base + 2 * seq + state;
+    }
+    return forward > backward ? forward : backward;
+}
+
+size_t nl_cpu_rnn_workspace(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, int hidden)
+{
+    return work_of(be, cell, n, t, in, hidden, NULL, NULL);
+}
+
+static inline float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
+
+/* step s of the lstm for the n samples: the gates from the two
+ * projections, the new cell and hidden states, y's row */
+static void lstm_step(int n, int t, int s, int hidden, const float *xproj, const float *hproj,
+                      saved_parts sv, float *y)
+{
+    const int g = 4 * hidden;
+    NL_PARALLEL_FOR_IF((long)n * g >= NL_PARALLEL_MIN,
+    for (int i = 0; i < n; i++) {
+        const float *a = xproj + ((size_t)i * t + s) * g, *b = hproj + (size_t)i * g;
+        const float *c_prev = sv.c + ((size_t)s * n + i) * hidden;
+        float *c = sv.c + ((size_t)(s + 1) * n + i) * hidden;
+        float *h = sv.h + ((size_t)(s + 1) * n + i) * hidden;
+        float *gates = sv.gates + ((size_t)s * n + i) * g;
+        for (int j = 0; j < hidden; j++) {
+            const float in_gate = sigmoid(a[j] + b[j]);
+            const float forget = sigmoid(a[hidden + j] + b[hidden + j]);
+            const float cand = tanhf(a[2 * hidden + j] + b[2 * hidden + j]);
+            const float out_gate = sigmoid(a[3 * hidden + j] + b[3 * hidden + j]);
+            c[j] = forget * c_prev[j] + in_gate * cand;
+            h[j] = out_gate * tanhf(c[j]);
+            gates[j] = in_gate;
+            gates[hidden + j] = forget;
+            gates[2 * hidden + j] = cand;
+            gates[3 * hidden + j] = out_gate;
+        }
+        if (y)
+            memcpy(y + ((size_t)i * t + s) * hidden, h, (size_t)hidden * sizeof *h);
+    });
+}
+
+/* step s of the gru; gates holds r, z, n and the recurrent n term */
+static void gru_step(int n, int t, int s, int hidden, const float *xproj, const float *hproj,
+                     saved_parts sv, float *y)
+{
+    const int g = 3 * hidden;
+    NL_PARALLEL_FOR_IF((long)n * g >= NL_PARALLEL_MIN,
+    for (int i = 0; i < n; i++) {
+        const float *a = xproj + ((size_t)i * t + s) * g, *b = hproj + (size_t)i * g;
+        const float *h_prev = sv.h + ((size_t)s * n + i) * hidden;
+        float *h = sv.h + ((size_t)(s + 1) * n + i) * hidden;
+        float *gates = sv.gates + ((size_t)s * n + i) * 4 * hidden;
+        for (int j = 0; j < hidden; j++) {
+            const float reset = sigmoid(a[j] + b[j]);
+            const float update = sigmoid(a[hidden + j] + b[hidden + j]);
+            const float rec_n = b[2 * hidden + j];
+            const float cand = tanhf(a[2 * hidden + j] + reset * rec_n);
+            h[j] = (1.0f - update) * cand + update * h_prev[j];
+            gates[j] = reset;
+            gates[hidden + j] = update;
+            gates[2 * hidden + j] = cand;
+            gates[3 * hidden + j] = rec_n;
+        }
+        if (y)
+            memcpy(y + ((size_t)i * t + s) * hidden, h, (size_t)hidden * sizeof *h);
+    });
+}
+
+void nl_cpu_rnn_forward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, int hidden,
+                        const float *x, const float *w_ih, const float *w_hh, const float *b_ih,
+                        const float *b_hh, float *y, float *h_last, float *c_last, void *saved,
+                        void *workspace)
+{
+    const int g = gate_count(cell) * hidden;
+    const size_t state = (size_t)n * hidden;
+    saved_parts sv = saved_of(cell, n, t, hidden, saved);
+    work_parts w;
+    work_of(be, cell, n, t, in, hidden, workspace, &w);
+    nl_cpu_linear_forward(be, n * t, in, g, x, w_ih, b_ih, w.xproj, w.linear);
+    memset(sv.h, 0, state * sizeof *sv.h);
+    if (sv.c)
+        memset(sv.c, 0, state * sizeof *sv.c);
+    for (int s = 0; s < t; s++) {
+        nl_cpu_linear_forward(be, n, hidden, g, sv.h + s * state, w_hh, b_hh, w.hproj,
+                              w.linear);
+        if (cell == NL_RNN_LSTM)
+            lstm_step(n, t, s, hidden, w.xproj, w.hproj, sv, y);
+        else
+            gru_step(n, t, s, hidden, w.xproj, w.hproj, sv, y);
+    }
+    if (h_last)
+        memcpy(h_last, sv.h + t * state, state * sizeof *h_last);
+    if (c_last && sv.c)
+        memcpy(c_last, sv.c + t * state, state * sizeof *c_last);
+}
+
+/* Step s of the lstm backward: from dh (the gradient reaching h_s from
+ * the step after it and from h_T) plus dy's row, and dc (c_s's from the
+ * step after), the gates' pre-activation gradients in both layouts; dc
+ * becomes c_{s-1}'s. */
+static void lstm_step_backward(int n, int t, int s, int hidden, const float *dy,
+                               saved_parts sv, const work_parts *w)
+{
+    const int g = 4 * hidden;
+    NL_PARALLEL_FOR_IF((long)n * g >= NL_PARALLEL_MIN,
+    for (int i = 0; i < n; i++) {
+        const float *gates = sv.gates + ((size_t)s * n + i) * g;
+        const float *c = sv.c + ((size_t)(s + 1) * n + i) * hidden;
+        const float *c_prev = sv.c + ((size_t)s * n + i) * hidden;
+        const float *dy_row = dy ? dy + ((size_t)i * t + s) * hidden : NULL;
+        float *dh = w->dh + (size_t)i * hidden, *dc = w->dc + (size_t)i * hidden;
+        float *dx_row = w->dgates_x + ((size_t)i * t + s) * g;
+        float *dh_row = w->dgates_h + ((size_t)s * n + i) * g;
+        for (int j = 0; j < hidden; j++) {
+            const float in_gate = gates[j], forget = gates[hidden + j];
+            const float cand = gates[2 * hidden + j], out_gate = gates[3 * hidden + j];
+            const float dh_j = dh[j] + (dy_row ? dy_row[j] : 0.0f);
+            const float tanh_c = tanhf(c[j]);
+            const float dc_j = dc[j] + dh_j * out_gate * (1.0f - tanh_c * tanh_c);
+            const float d_in = dc_j * cand * in_gate * (1.0f - in_gate);
+            const float d_forget = dc_j * c_prev[j] * forget * (1.0f - forget);
+            const float d_cand = dc_j * in_gate * (1.0f - cand * cand);
+            const float d_out = dh_j * tanh_c * out_gate * (1.0f - out_gate);
+            dc[j] = dc_j * forget;
+            dx_row[j] = dh_row[j] = d_in;
+            dx_row[hidden + j] = dh_row[hidden + j] = d_forget;
+            dx_row[2 * hidden + j] = dh_row[2 * hidden + j] = d_cand;
+            dx_row[3 * hidden + j] = dh_row[3 * hidden + j] = d_out;
+        }
+    });
+}
+
+/* Step s of the gru backward: as the lstm's, and dh becomes the direct
+ * part of h_{s-1}'s gradient (z dh), to which the recurrent product adds */
+static void gru_step_backward(int n, int t, int s, int hidden, const float *dy, saved_parts sv,
+                              const work_parts *w)
+{
+    const int g = 3 * hidden;
+    NL_PARALLEL_FOR_IF((long)n * g >= NL_PARALLEL_MIN,
+    for (int i = 0; i < n; i++) {
+        const float *gates = sv.gates + ((size_t)s * n + i) * 4 * hidden;
+        const float *h_prev = sv.h + ((size_t)s * n + i) * hidden;
+        const float *dy_row = dy ? dy + ((size_t)i * t + s) * hidden : NULL;
+        float *dh = w->dh + (size_t)i * hidden;
+        float *dx_row = w->dgates_x + ((size_t)i * t + s) * g;
+        float *dh_row = w->dgates_h + ((size_t)s * n + i) * g;
+        for (int j = 0; j < hidden; j++) {
+            const float reset = gates[j], update = gates[hidden + j];
+            const float cand = gates[2 * hidden + j], rec_n = gates[3 * hidden + j];
+            const float dh_j = dh[j] + (dy_row ? dy_row[j] : 0.0f);
+            const float d_cand = dh_j * (1.0f - update) * (1.0f - cand * cand);
+            const float d_reset = d_cand * rec_n * reset * (1.0f - reset);
+            const float d_update = dh_j * (h_prev[j] - cand) * update * (1.0f - update);
+            dh[j] = dh_j * update;
+            dx_row[j] = dh_row[j] = d_reset;
+            dx_row[hidden + j] = dh_row[hidden + j] = d_update;
+            dx_row[2 * hidden + j] = d_cand;
+            dh_row[2 * hidden + j] = d_cand * reset;
+        }
+    });
+}
+
+void nl_cpu_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, int hidden,
+                         const float *x, const float *w_ih, const float *w_hh, const void *saved,
+                         const float *dy, const float *dh_last, const float *dc_last, float *dx,
+                         bool accumulate_dx, float *dw_ih, float *dw_hh, float *db_ih,
+                         float *db_hh, void *workspace)
+{
+    const int g = gate_count(cell) * hidden;
+    const size_t state = (size_t)n * hidden;
+    saved_parts sv = saved_of(cell, n, t, hidden, (void *)saved);
+    work_parts w;
+    work_of(be, cell, n, t, in, hidden, workspace, &w);
+    if (dh_last)
+        memcpy(w.dh, dh_last, state * sizeof *w.dh);
+    else
+        memset(w.dh, 0, state * sizeof *w.dh);
+    if (dc_last && cell == NL_RNN_LSTM)
+        memcpy(w.dc, dc_last, state * sizeof *w.dc);
+    else
+        memset(w.dc, 0, state * sizeof *w.dc);
+    for (int s = t - 1; s >= 0; s--) {
+        if (cell == NL_RNN_LSTM)
+            lstm_step_backward(n, t, s, hidden, dy, sv, &w);
+        else
+            gru_step_backward(n, t, s, hidden, dy, sv, &w);
+        /* h_{-1} is the constant zero state: nothing to pass it */
+        if (s > 0)
+            nl_cpu_gemm_nn(n, hidden, g, w.dgates_h + s * (size_t)n * g, g, w_hh, hidden, NULL,
+                           w.dh, hidden, cell == NL_RNN_GRU);
+    }
+    /* w_hh's gradient over every step's h_{s-1} (slot s of the states) */
+    nl_cpu_linear_backward(be, n * t, hidden, g, sv.h, w_hh, w.dgates_h, NULL, false, dw_hh,
+                           db_hh);
+    nl_cpu_linear_backward(be, n * t, in, g, x, w_ih, w.dgates_x, dx, accumulate_dx, dw_ih,
+                           db_ih);
+}

@@ -1,0 +1,233 @@
+/* Recurrent layers (nn.LSTM, nn.GRU) on cuBLAS, the CPU's algorithm
+ * (core/cpu/rnn.c, which explains the layouts): the input projection of
+ * all steps as one linear forward, per step the recurrent projection on
+ * cuBLAS and one elementwise kernel for the gates, and backward in reverse
+ * with the weight gradients as two products over all steps at the end.
+ * The states are time-major (T+1, N, H), slot 0 the zero initial state;
+ * the gates' gradients are kept in the token layout and time-major. */
+#include "cuda/cuda_common.h"
+
+static int gate_count(nl_rnn_cell cell) { return cell == NL_RNN_LSTM ? 4 : 3; }
+
+/* floats rounded up to whole 64-byte lines */
+static size_t lines(size_t floats) { return (floats + 15) / 16 * 16; }
+
+typedef struct {
+    float *h, *c, *gates;
+} saved_parts;
+
+static saved_parts saved_of(nl_rnn_cell cell, int n, int t, int hidden, void *saved)
+{
+    const size_t states = lines((size_t)(t + 1) * n * hidden);
+    float *base = (float *)saved;
+    saved_parts p;
+    p.h = base;
+    p.c = cell == NL_RNN_LSTM ? base + states : NULL;
+    p.gates = base + (cell == NL_RNN_LSTM ? 2 : 1) * states;
+    return p;
+}
+
+size_t nl_cuda_rnn_saved_bytes(nl_backend *be, nl_rnn_cell cell, int n, int t, int hidden)
+{
+    (void)be;
+    const size_t states = lines((size_t)(t + 1) * n * hidden);
+    return ((cell == NL_RNN_LSTM ? 2 : 1) * states + lines((size_t)t * n * 4 * hidden)) *
+           sizeof(float);
+}
+
+typedef struct {
+    float *xproj, *hproj;
+    float *dgates_x, *dgates_h, *dh, *dc;
+} work_parts;
+
+static size_t work_of(nl_rnn_cell cell, int n, int t, int hidden, void *workspace,
+                      work_parts *p)
+{
+    const int g = gate_count(cell) * hidden;
+    const size_t seq = lines((size_t)n * t * g), state = lines((size_t)n * hidden);
+    const size_t forward = (seq + lines((size_t)n * g)) * sizeof(float);
+    const size_t backward = (2 * seq + 2 * state) * sizeof(float);
+    if (p) {
+        float *base = (float *)workspace;
+        p->xproj = base;
+        p->hproj = base + seq;
+        p->dgates_x = base;
+        p->dgates_h = base + seq;
+        p->dh = base + 2 * seq;
+        p->dc = base + 2 * seq + state;
+    }
+    return forward > backward ? forward : backward;
+}
+
+size_t nl_cuda_rnn_workspace(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, int hidden)
+{
+    (void)be, (void)in;
+    return work_of(cell, n, t, hidden, NULL, NULL);
+}
+
+__device__ static inline float sigmoid_of(float v) { return 1.0f / (1.0f + expf(-v)); }
+
+/* step s of either cell for the n*hidden (sample, unit) pairs */
+__global__ void __launch_bounds__(256)
+    rnn_step_kernel(int lstm, int n, int t, int s, int hidden, const float *__restrict__ xproj,
+                    const float *__restrict__ hproj, float *__restrict__ hs,
+                    float *__restrict__ cs, float *__restrict__ gates, float *__restrict__ y)
+{
+    const size_t total = (size_t)n * hidden, stride = (size_t)gridDim.x * blockDim.x;
+    const int g = (lstm ? 4 : 3) * hidden;
+    for (size_t k = blockIdx.x * (size_t)blockDim.x + threadIdx.x; k < total; k += stride) {
+        const int i = (int)(k / hidden), j = (int)(k - (size_t)i * hidden);
+        const float *a = xproj + ((size_t)i * t + s) * g, *b = hproj + (size_t)i * g;
+        const size_t prev = (size_t)s * total + k, next = prev + total;
+        float *gate = gates + ((size_t)s * n + i) * 4 * hidden;
+        float h;
+        if (lstm) {
+            const float in_gate = sigmoid_of(a[j] + b[j]);
+            const float forget = sigmoid_of(a[hidden + j] + b[hidden + j]);
+            const float cand = tanhf(a[2 * hidden + j] + b[2 * hidden + j]);
+            const float out_gate = sigmoid_of(a[3 * hidden + j] + b[3 * hidden + j]);
+            const float c = forget * cs[prev] + in_gate * cand;
+            cs[next] = c;
+            h = out_gate * tanhf(c);
+            gate[j] = in_gate;
+            gate[hidden + j] = forget;
+            gate[2 * hidden + j] = cand;
+            gate[3 * hidden + j] = out_gate;
+        } else {
+            const float reset = sigmoid_of(a[j] + b[j]);
+            const float update = sigmoid_of(a[hidden + j] + b[hidden + j]);
+            const float rec_n = b[2 * hidden + j];
+            const float cand = tanhf(a[2 * hidden + j] + reset * rec_n);
+            h = (1.0f - update) * cand + update * hs[prev];
+            gate[j] = reset;
+            gate[hidden + j] = update;
+            gate[2 * hidden + j] = cand;
+            gate[3 * hidden + j] = rec_n;
+        }
+        hs[next] = h;
+        if (y)
+            y[((size_t)i * t + s) * hidden + j] = h;
+    }
+}
+
+void nl_cuda_rnn_forward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, int hidden,
+                         const float *x, const float *w_ih, const float *w_hh, const float *b_ih,
+                         const float *b_hh, float *y, float *h_last, float *c_last, void *saved,
+                         void *workspace)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    if (n <= 0 || t <= 0)
+        return;
+    const int g = gate_count(cell) * hidden;
+    const size_t state = (size_t)n * hidden;
+    saved_parts sv = saved_of(cell, n, t, hidden, saved);
+    work_parts w;
+    work_of(cell, n, t, hidden, workspace, &w);
+    nl_cuda_linear_forward(be, n * t, in, g, x, w_ih, b_ih, w.xproj, NULL);
+    NL_CU(cu, cudaMemsetAsync(sv.h, 0, state * sizeof(float), cu->stream));
+    if (sv.c)
+        NL_CU(cu, cudaMemsetAsync(sv.c, 0, state * sizeof(float), cu->stream));
+    for (int s = 0; s < t; s++) {
+        nl_cuda_linear_forward(be, n, hidden, g, sv.h + s * state, w_hh, b_hh, w.hproj, NULL);
+        rnn_step_kernel<<<nl_cuda_grid(cu, state, 256), 256, 0, cu->stream>>>(
+            cell == NL_RNN_LSTM, n, t, s, hidden, w.xproj, w.hproj, sv.h, sv.c, sv.gates, y);
+        NL_CU_LAUNCHED(cu, "rnn_step_kernel");
+    }
+    if (h_last)
+        NL_CU(cu, cudaMemcpyAsync(h_last, sv.h + t * state, state * sizeof(float),
+                                  cudaMemcpyDeviceToDevice, cu->stream));
+    if (c_last && sv.c)
+        NL_CU(cu, cudaMemcpyAsync(c_last, sv.c + t * state, state * sizeof(float),
+                                  cudaMemcpyDeviceToDevice, cu->stream));
+}
+
+/* step s of the backward for the n*hidden pairs: the gates' pre-activation
+ * gradients in both layouts from dh (+ dy's row) and dc; dc becomes
+ * c_{s-1}'s, and for the gru dh the direct part of h_{s-1}'s */
+__global__ void __launch_bounds__(256)
+    rnn_step_backward_kernel(int lstm, int n, int t, int s, int hidden,
+                             const float *__restrict__ hs, const float *__restrict__ cs,
+                             const float *__restrict__ gates, const float *__restrict__ dy,
+                             float *__restrict__ dh, float *__restrict__ dc,
+                             float *__restrict__ dgates_x, float *__restrict__ dgates_h)
+{
+    const size_t total = (size_t)n * hidden, stride = (size_t)gridDim.x * blockDim.x;
+    const int g = (lstm ? 4 : 3) * hidden;
+    for (size_t k = blockIdx.x * (size_t)blockDim.x + threadIdx.x; k < total; k += stride) {
+        const int i = (int)(k / hidden), j = (int)(k - (size_t)i * hidden);
+        const size_t prev = (size_t)s * total + k, next = prev + total;
+        const float *gate = gates + ((size_t)s * n + i) * 4 * hidden;
+        float *dx_row = dgates_x + ((size_t)i * t + s) * g;
+        float *dh_row = dgates_h + ((size_t)s * n + i) * g;
+        const float dh_j = dh[k] + (dy ? dy[((size_t)i * t + s) * hidden + j] : 0.0f);
+        if (lstm) {
+            const float in_gate = gate[j], forget = gate[hidden + j];
+            const float cand = gate[2 * hidden + j], out_gate = gate[3 * hidden + j];
+            const float tanh_c = tanhf(cs[next]);
+            const float dc_j = dc[k] + dh_j * out_gate * (1.0f - tanh_c * tanh_c);
+            const float d_in = dc_j * cand * in_gate * (1.0f - in_gate);
+            const float d_forget = dc_j * cs[prev] * forget * (1.0f - forget);
+            const float d_cand = dc_j * in_gate * (1.0f - cand * cand);
+            const float d_out = dh_j * tanh_c * out_gate * (1.0f - out_gate);
+            dc[k] = dc_j * forget;
+            dx_row[j] = dh_row[j] = d_in;
+            dx_row[hidden + j] = dh_row[hidden + j] = d_forget;
+            dx_row[2 * hidden + j] = dh_row[2 * hidden + j] = d_cand;
+            dx_row[3 * hidden + j] = dh_row[3 * hidden + j] = d_out;
+        } else {
+            const float reset = gate[j], update = gate[hidden + j];
+            const float cand = gate[2 * hidden + j], rec_n = gate[3 * hidden + j];
+            const float d_cand = dh_j * (1.0f - update) * (1.0f - cand * cand);
+            const float d_reset = d_cand * rec_n * reset * (1.0f - reset);
+            const float d_update = dh_j * (hs[prev] - cand) * update * (1.0f - update);
+            dh[k] = dh_j * update;
+            dx_row[j] = dh_row[j] = d_reset;
+            dx_row[hidden + j] = dh_row[hidden + j] = d_update;
+            dx_row[2 * hidden + j] = d_cand;
+            dh_row[2 * hidden + j] = d_cand * reset;
+        }
+    }
+}
+
+void nl_cuda_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, int hidden,
+                          const float *x, const float *w_ih, const float *w_hh, const void *saved,
+                          const float *dy, const float *dh_last, const float *dc_last, float *dx,
+                          bool accumulate_dx, float *dw_ih, float *dw_hh, float *db_ih,
+                          float *db_hh, void *workspace)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    if (n <= 0 || t <= 0)
+        return;
+    const int g = gate_count(cell) * hidden;
+    const size_t state = (size_t)n * hidden;
+    saved_parts sv = saved_of(cell, n, t, hidden, (void *)saved);
+    work_parts w;
+    work_of(cell, n, t, hidden, workspace, &w);
+    if (dh_last)
+        NL_CU(cu, cudaMemcpyAsync(w.dh, dh_last, state * sizeof(float), cudaMemcpyDeviceToDevice,
+                                  cu->stream));
+    else
+        NL_CU(cu, cudaMemsetAsync(w.dh, 0, state * sizeof(float), cu->stream));
+    if (dc_last && cell == NL_RNN_LSTM)
+        NL_CU(cu, cudaMemcpyAsync(w.dc, dc_last, state * sizeof(float), cudaMemcpyDeviceToDevice,
+                                  cu->stream));
+    else
+        NL_CU(cu, cudaMemsetAsync(w.dc, 0, state * sizeof(float), cu->stream));
+    const float one = 1.0f, zero = 0.0f;
+    for (int s = t - 1; s >= 0; s--) {
+        rnn_step_backward_kernel<<<nl_cuda_grid(cu, state, 256), 256, 0, cu->stream>>>(
+            cell == NL_RNN_LSTM, n, t, s, hidden, sv.h, sv.c, sv.gates, dy, w.dh, w.dc,
+            w.dgates_x, w.dgates_h);
+        NL_CU_LAUNCHED(cu, "rnn_step_backward_kernel");
+        /* dh (+)= dgates_h[s] w_hh, as linear_backward's input gradient;
+         * h_{-1} is the constant zero state: nothing to pass it */
+        if (s > 0)
+            NL_CUBLAS(cu, cublasSgemm(cu->cublas, CUBLAS_OP_N, CUBLAS_OP_N, hidden, n, g, &one,
+                                      w_hh, hidden, w.dgates_h + s * (size_t)n * g, g,
+                                      cell == NL_RNN_GRU ? &one : &zero, w.dh, hidden));
+    }
+    nl_cuda_linear_backward(be, n * t, hidden, g, sv.h, w_hh, w.dgates_h, NULL, false, dw_hh,
+                            db_hh);
+    nl_cuda_linear_backward(be, n * t, in, g, x, w_ih, w.dgates_x, dx, accumulate_dx, dw_ih,
+                            db_ih);
+}

@@ -1,0 +1,476 @@
+// ctest-labels: kernels
+/* The recurrent layers (rnn ops, core/layers/rnn.c, the rnn and rnn_lm
+ * architectures) against PyTorch's nn.LSTM and nn.GRU
+ * (tests/fixtures/rnn_goldens.nlfx: forward, final states, and the
+ * gradients of the input and of every weight through all steps, stacked
+ * layers chained op by op) and against finite differences; the layer in a
+ * model (PyTorch's parameter names and init, a batch below the planned
+ * capacity) and the two architectures built from a spec. Each fixture
+ * case names its cell and carries its shape, so this file lists no cases. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/registry.h"
+#include "model/model.h"
+#include "testutil.h"
+
+#define TOL 1e-5
+
+static const tu_tensor *get(const tu_fixture *fx, const char *c, const char *what)
+{
+    char key[200];
+    snprintf(key, sizeof key, "%.63s.%.63s", c, what);
+    return tu_get(fx, key);
+}
+
+/* the floats of a fixture tensor */
+static const float *getf(const tu_fixture *fx, const char *c, const char *what)
+{
+    return get(fx, c, what)->data;
+}
+
+/* the fixture's layer-`layer` parameter `what` (weight_ih, ...) */
+static const float *layer_tensor(const tu_fixture *fx, const char *c, const char *what,
+                                 int layer)
+{
+    char key[96];
+    snprintf(key, sizeof key, "%s_l%d", what, layer);
+    return get(fx, c, key)->data;
+}
+
+static float *device_floats(nl_backend *be, size_t count)
+{
+    void *p = NULL;
+    nl_error err = {0};
+    ck_assert_msg(be->ops->alloc(be, (count ? count : 1) * sizeof(float), &p, &err) == NL_OK,
+                  "%s", err.msg);
+    return p;
+}
+
+static nl_rnn_cell cell_of(const char *case_name)
+{
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "%.31s", case_name);
+    char *cut = strchr(prefix, '_');
+    if (cut)
+        *cut = '\0';
+    const int cell = nl_name_lookup(&nl_rnn_cell_names, prefix);
+    ck_assert_msg(cell >= 0, "%s: the fixture names a cell normlab lacks", case_name);
+    return (nl_rnn_cell)cell;
+}
+
+static const char *const PARAMS[] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
+
+/* One fixture case through the ops: the layers chained forward, then
+ * backward from the top with dy and each layer's final-state gradients. */
+static void check_case(const tu_fixture *fx, const char *c)
+{
+    nl_backend *be = tu_cpu(2);
+    const nl_rnn_cell cell = cell_of(c);
+    const int *shape = get(fx, c, "shape")->data;
+    const int n = shape[0], t = shape[1], d = shape[2], h = shape[3], layers = shape[4];
+    const int g = (cell == NL_RNN_LSTM ? 4 : 3) * h;
+    const size_t seq = (size_t)n * t * h, state = (size_t)n * h;
+    float *ys[8] = {0}, *saved[8] = {0}, *h_last = device_floats(be, state), *c_last = device_floats(be, state);
+    ck_assert_int_le(layers, 8);
+    size_t ws_bytes = 0;
+    for (int l = 0; l < layers; l++) {
+        const size_t w = be->ops->rnn_workspace(be, cell, n, t, l ? h : d, h);
+        ws_bytes = w > ws_bytes ? w : ws_bytes;
+    }
+    void *workspace = device_floats(be, ws_bytes / sizeof(float) + 1);
+    const float *x = get(fx, c, "x")->data;
+    char what[160];
+    for (int l = 0; l < layers; l++) {
+        ys[l] = device_floats(be, seq);
+        saved[l] = device_floats(be, be->ops->rnn_saved_bytes(be, cell, n, t, h) / sizeof(float));
+        be->ops->rnn_forward(be, cell, n, t, l ? h : d, h, l ? ys[l - 1] : x,
+                             layer_tensor(fx, c, "weight_ih", l), layer_tensor(fx, c, "weight_hh", l),
+                             layer_tensor(fx, c, "bias_ih", l), layer_tensor(fx, c, "bias_hh", l),
+                             ys[l], h_last, cell == NL_RNN_LSTM ? c_last : NULL, saved[l],
+                             workspace);
+        snprintf(what, sizeof what, "%s h_n of layer %d", c, l);
+        tu_assert_close(h_last, getf(fx, c, "h_n") + l * state, state, TOL, what);
+        if (cell == NL_RNN_LSTM) {
+            snprintf(what, sizeof what, "%s c_n of layer %d", c, l);
+            tu_assert_close(c_last, getf(fx, c, "c_n") + l * state, state, TOL, what);
+        }
+    }
+    snprintf(what, sizeof what, "%s y", c);
+    tu_assert_close(ys[layers - 1], get(fx, c, "y")->data, seq, TOL, what);
+
+    /* backward from the top: each layer's dx is the dy of the one below */
+    float *dys[8], *grads[4];
+    for (int l = 0; l < layers; l++)
+        dys[l] = device_floats(be, seq);
+    memcpy(dys[layers - 1], get(fx, c, "dy")->data, seq * sizeof(float));
+    float *dx = device_floats(be, (size_t)n * t * d);
+    for (int k = 0; k < 4; k++)
+        grads[k] = device_floats(be, (size_t)g * (k < 2 ? (k == 0 ? d > h ? d : h : h) : 1));
+    for (int l = layers - 1; l >= 0; l--) {
+        const int in = l ? h : d;
+        /* dx's buffers hold stale floats: written, not added, must not read them */
+        float *dinput = l ? dys[l - 1] : dx;
+        for (size_t k = 0; k < (size_t)n * t * in; k++)
+            dinput[k] = NAN;
+        be->ops->rnn_backward(be, cell, n, t, in, h, l ? ys[l - 1] : x,
+                              layer_tensor(fx, c, "weight_ih", l),
+                              layer_tensor(fx, c, "weight_hh", l), saved[l], dys[l],
+                              getf(fx, c, "dh_n") + l * state,
+                              cell == NL_RNN_LSTM ? getf(fx, c, "dc_n") + l * state : NULL,
+                              dinput, false, grads[0], grads[1], grads[2], grads[3], workspace);
+        const size_t counts[4] = {(size_t)g * in, (size_t)g * h, (size_t)g, (size_t)g};
+        for (int k = 0; k < 4; k++) {
+            char key[64];
+            snprintf(key, sizeof key, "d%s", PARAMS[k]);
+            snprintf(what, sizeof what, "%s d%s_l%d", c, PARAMS[k], l);
+            tu_assert_close(grads[k], layer_tensor(fx, c, key, l), counts[k], TOL, what);
+        }
+    }
+    snprintf(what, sizeof what, "%s dx", c);
+    tu_assert_close(dx, get(fx, c, "dx")->data, (size_t)n * t * d, TOL, what);
+    for (int l = 0; l < layers; l++) {
+        be->ops->release(be, ys[l]);
+        be->ops->release(be, dys[l]);
+        be->ops->release(be, saved[l]);
+    }
+    for (int k = 0; k < 4; k++)
+        be->ops->release(be, grads[k]);
+    be->ops->release(be, dx);
+    be->ops->release(be, h_last);
+    be->ops->release(be, c_last);
+    be->ops->release(be, workspace);
+}
+
+START_TEST(test_against_pytorch)
+{
+    tu_fixture *fx = tu_fixture_load("rnn_goldens.nlfx");
+    ck_assert_int_gt(tu_fixture_cases(fx), 0);
+    bool seen[NL_RNN_COUNT] = {false};
+    for (int i = 0; i < tu_fixture_cases(fx); i++) {
+        char key[32], name[64];
+        snprintf(key, sizeof key, "case%d", i);
+        tu_get_string(fx, key, name, sizeof name);
+        seen[cell_of(name)] = true;
+        check_case(fx, name);
+    }
+    for (int c = 0; c < NL_RNN_COUNT; c++)
+        ck_assert_msg(seen[c], "no golden case for the %s cell",
+                      nl_name_of(&nl_rnn_cell_names, c));
+    tu_fixture_free(fx);
+}
+END_TEST
+
+/* L = sum y*ry + sum h_T*rh (+ sum c_T*rc) for the op at the parameters
+ * and input held in `p` (x, w_ih, w_hh, b_ih, b_hh), in double */
+typedef struct {
+    nl_backend *be;
+    nl_rnn_cell cell;
+    int n, t, d, h;
+    float *p[5];
+    size_t count[5];
+    float *y, *h_last, *c_last, *saved, *ry, *rh, *rc;
+    void *workspace;
+} fd_problem;
+
+static double fd_loss(fd_problem *q)
+{
+    q->be->ops->rnn_forward(q->be, q->cell, q->n, q->t, q->d, q->h, q->p[0], q->p[1], q->p[2],
+                            q->p[3], q->p[4], q->y, q->h_last, q->c_last, q->saved, q->workspace);
+    double loss = 0.0;
+    const size_t seq = (size_t)q->n * q->t * q->h, state = (size_t)q->n * q->h;
+    for (size_t k = 0; k < seq; k++)
+        loss += (double)q->y[k] * q->ry[k];
+    for (size_t k = 0; k < state; k++)
+        loss += (double)q->h_last[k] * q->rh[k] +
+                (q->c_last ? (double)q->c_last[k] * q->rc[k] : 0.0);
+    return loss;
+}
+
+static void check_finite_differences(nl_rnn_cell cell)
+{
+    fd_problem q = {.be = tu_cpu(1), .cell = cell, .n = 2, .t = 4, .d = 3, .h = 4};
+    nl_backend *be = q.be;
+    const int g = (cell == NL_RNN_LSTM ? 4 : 3) * q.h;
+    const size_t seq = (size_t)q.n * q.t * q.h, state = (size_t)q.n * q.h;
+    const size_t counts[5] = {(size_t)q.n * q.t * q.d, (size_t)g * q.d, (size_t)g * q.h,
+                              (size_t)g, (size_t)g};
+    float *grad[5];
+    for (int k = 0; k < 5; k++) {
+        q.count[k] = counts[k];
+        q.p[k] = device_floats(be, counts[k]);
+        grad[k] = device_floats(be, counts[k]);
+        tu_fill_uniform(q.p[k], counts[k], 100 + k, -0.8f, 0.8f);
+    }
+    q.y = device_floats(be, seq);
+    q.ry = device_floats(be, seq);
+    q.h_last = device_floats(be, state);
+    q.rh = device_floats(be, state);
+    q.rc = device_floats(be, state);
+    q.c_last = cell == NL_RNN_LSTM ? device_floats(be, state) : NULL;
+    tu_fill_uniform(q.ry, seq, 7, -1.0f, 1.0f);
+    tu_fill_uniform(q.rh, state, 8, -1.0f, 1.0f);
+    tu_fill_uniform(q.rc, state, 9, -1.0f, 1.0f);
+    q.saved = device_floats(be, be->ops->rnn_saved_bytes(be, cell, q.n, q.t, q.h) / sizeof(float));
+    q.workspace =
+        device_floats(be, be->ops->rnn_workspace(be, cell, q.n, q.t, q.d, q.h) / sizeof(float));
+    fd_loss(&q);
+    be->ops->rnn_backward(be, cell, q.n, q.t, q.d, q.h, q.p[0], q.p[1], q.p[2], q.saved, q.ry,
+                          q.rh, q.c_last ? q.rc : NULL, grad[0], false, grad[1], grad[2], grad[3],
+                          grad[4], q.workspace);
+    static const char *const names[5] = {"x", "weight_ih", "weight_hh", "bias_ih", "bias_hh"};
+    const float step = 1e-2f;
+    for (int k = 0; k < 5; k++) {
+        float *numeric = malloc(counts[k] * sizeof *numeric);
+        for (size_t i = 0; i < counts[k]; i++) {
+            const float keep = q.p[k][i];
+            q.p[k][i] = keep + step;
+            const double up = fd_loss(&q);
+            q.p[k][i] = keep - step;
+            const double down = fd_loss(&q);
+            q.p[k][i] = keep;
+            numeric[i] = (float)((up - down) / (2.0 * step));
+        }
+        char what[96];
+        snprintf(what, sizeof what, "%s d%s against finite differences",
+                 nl_name_of(&nl_rnn_cell_names, cell), names[k]);
+        tu_assert_close(grad[k], numeric, counts[k], 2e-3, what);
+        free(numeric);
+    }
+    for (int k = 0; k < 5; k++) {
+        be->ops->release(be, q.p[k]);
+        be->ops->release(be, grad[k]);
+    }
+    float *bufs[] = {q.y, q.ry, q.h_last, q.rh, q.rc, q.c_last, q.saved, q.workspace};
+    for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++)
+        if (bufs[k])
+            be->ops->release(be, bufs[k]);
+}
+
+START_TEST(test_finite_differences)
+{
+    for (int c = 0; c < NL_RNN_COUNT; c++)
+        check_finite_differences((nl_rnn_cell)c);
+}
+END_TEST
+
+typedef struct {
+    nl_rnn_cell cell;
+    int t, d, hidden, layers;
+} stack_ctx;
+
+/* an (N, 1, T, D) input seen as (N, T, D), the stacked layers, the top
+ * one's last state */
+static nl_act *build_stack(nl_builder *b, nl_act *input, void *vctx)
+{
+    const stack_ctx *c = vctx;
+    input->needs_grad = 1;
+    nl_act *x = nl_view(b, "seq", input,
+                        (nl_shape){.n = input->shape.n, .c = c->d, .h = c->t, .w = 1, .ndim = 3});
+    const char *module = nl_name_of(&nl_rnn_cell_names, c->cell);
+    for (int l = 0; l < c->layers && x; l++)
+        x = nl_rnn_layer(b, module, l, x, c->cell, c->hidden, l == c->layers - 1);
+    return x;
+}
+
+/* The layer in a model: PyTorch's parameter names and init bounds, the
+ * stacked case's top h_n from the fixture's weights, and a batch smaller
+ * than the capacity giving the same rows. */
+START_TEST(test_layer_in_model)
+{
+    tu_fixture *fx = tu_fixture_load("rnn_goldens.nlfx");
+    for (int c = 0; c < NL_RNN_COUNT; c++) {
+        char name[64];
+        const char *module = nl_name_of(&nl_rnn_cell_names, c);
+        snprintf(name, sizeof name, "%s_stacked", module);
+        const int *shape = get(fx, name, "shape")->data;
+        stack_ctx ctx = {(nl_rnn_cell)c, shape[1], shape[2], shape[3], shape[4]};
+        const int n = shape[0], h = shape[3];
+        nl_model_spec spec;
+        nl_model_spec_defaults(&spec);
+        spec.in_c = 1;
+        spec.in_h = ctx.t;
+        spec.in_w = ctx.d;
+        nl_model *m = NULL;
+        nl_error err = {0};
+        nl_backend *be = tu_cpu(2);
+        ck_assert_msg(nl_model_build_graph(&spec, be, n, n, 5, build_stack, &ctx, &m, &err) ==
+                          NL_OK,
+                      "%s: %s", name, err.msg);
+        ck_assert_int_eq(m->n_params, 4 * ctx.layers);
+        const float bound = 1.0f / sqrtf((float)h);
+        for (int l = 0; l < ctx.layers; l++)
+            for (int k = 0; k < 4; k++) {
+                char pname[96];
+                snprintf(pname, sizeof pname, "%s.l%d.%s", module, l, PARAMS[k]);
+                nl_param *p = nl_model_param(m, pname);
+                ck_assert_msg(p != NULL, "%s: no parameter %s", name, pname);
+                float lo = INFINITY, hi = -INFINITY;
+                for (size_t i = 0; i < p->count; i++) {
+                    lo = fminf(lo, p->data[i]);
+                    hi = fmaxf(hi, p->data[i]);
+                }
+                ck_assert_msg(lo >= -bound && hi <= bound && hi - lo > bound,
+                              "%s: %s starts in [%g, %g], not U(-%g, %g)", name, pname, lo, hi,
+                              bound, bound);
+                const float *want = layer_tensor(fx, name, PARAMS[k], l);
+                be->ops->upload(be, p->data, want, p->count * sizeof(float));
+            }
+        const tu_tensor *x = get(fx, name, "x");
+        be->ops->upload(be, m->input->data, x->data, x->count * sizeof(float));
+        nl_model_forward(m, n, NL_MODE_TRAIN);
+        const float *h_top = getf(fx, name, "h_n") + (size_t)(ctx.layers - 1) * n * h;
+        char what[128];
+        snprintf(what, sizeof what, "%s in a model: the top layer's h_n", name);
+        tu_assert_close(m->logits->data, h_top, (size_t)n * h, TOL, what);
+        /* one sample of the planned batch: its row alone */
+        be->ops->fill(be, m->logits->data, NAN, (size_t)n * h);
+        nl_model_forward(m, 1, NL_MODE_TRAIN);
+        snprintf(what, sizeof what, "%s in a model at batch 1", name);
+        tu_assert_close(m->logits->data, h_top, (size_t)h, TOL, what);
+        nl_model_free(m);
+    }
+    tu_fixture_free(fx);
+}
+END_TEST
+
+/* both architectures build from a spec for both cells, and a step of
+ * training moves the loss: rnn on 28x28 images, rnn_lm on tokens */
+START_TEST(test_architectures_build_and_train)
+{
+    const nl_arch archs[] = {NL_ARCH_RNN, NL_ARCH_RNN_LM};
+    for (size_t a = 0; a < sizeof archs / sizeof archs[0]; a++)
+        for (int c = 0; c < NL_RNN_COUNT; c++) {
+            nl_model_spec spec;
+            nl_model_spec_defaults(&spec);
+            spec.arch = archs[a];
+            spec.cell = (nl_rnn_cell)c;
+            spec.hidden = 16;
+            spec.layers = 2;
+            spec.norm.kind = NL_NORM_NONE;
+            spec.norm.placement = NL_PLACE_NONE;
+            spec.context = 12;
+            spec.classes = archs[a] == NL_ARCH_RNN_LM ? 11 : 10;
+            const bool tokens = nl_model_spec_tokens(&spec);
+            ck_assert_int_eq(tokens, archs[a] == NL_ARCH_RNN_LM);
+            nl_model *m = NULL;
+            nl_error err = {0};
+            const int n = 4;
+            ck_assert_msg(nl_model_build(&spec, tu_cpu(2), n, n, 3, &m, &err) == NL_OK, "%s %s: %s",
+                          nl_name_of(&nl_arch_names, spec.arch),
+                          nl_name_of(&nl_rnn_cell_names, c), err.msg);
+            const int rows = m->rows_per_sample;
+            ck_assert_int_eq(rows, tokens ? spec.context : 1);
+            if (tokens) {
+                int32_t toks[4 * 12], targets[4 * 12];
+                for (int i = 0; i < n * spec.context; i++) {
+                    toks[i] = (i * 7) % spec.classes;
+                    targets[i] = (i * 7 + 3) % spec.classes;
+                }
+                nl_model_load_tokens(m, toks, targets, n);
+            } else {
+                float images[4 * 28 * 28];
+                int32_t labels[4] = {1, 3, 5, 7};
+                tu_fill_uniform(images, sizeof images / sizeof images[0], 4, 0.0f, 1.0f);
+                nl_model_load_batch(m, images, labels, n);
+            }
+            double before[2], after[2];
+            nl_model_reset_metrics(m);
+            nl_model_forward(m, n, NL_MODE_TRAIN);
+            nl_model_read_metrics(m, before);
+            nl_model_backward(m, n);
+            /* a plain gradient step on every parameter, by hand */
+            for (int p = 0; p < m->n_params; p++)
+                for (size_t i = 0; i < m->params[p]->count; i++)
+                    m->params[p]->data[i] -= 0.5f * m->params[p]->grad[i];
+            nl_model_reset_metrics(m);
+            nl_model_forward(m, n, NL_MODE_TRAIN);
+            nl_model_read_metrics(m, after);
+            ck_assert_msg(isfinite(before[0]) && after[0] < before[0],
+                          "%s %s: loss %g -> %g after a step against the gradient",
+                          nl_name_of(&nl_arch_names, spec.arch),
+                          nl_name_of(&nl_rnn_cell_names, c), before[0], after[0]);
+            nl_model_free(m);
+        }
+}
+END_TEST
+
+/* model.permute_pixels: every sample's pixels in one order, not the
+ * identity, the same whatever the run's seed */
+START_TEST(test_permuted_pixels)
+{
+    enum { N = 3, PIXELS = 28 * 28 };
+    static float images[N * PIXELS];
+    for (int i = 0; i < N * PIXELS; i++)
+        images[i] = (float)i; /* every value names its place */
+    int32_t labels[N] = {0, 1, 2};
+    int32_t first_order[PIXELS];
+    for (uint64_t seed = 1; seed <= 2; seed++) {
+        nl_model_spec spec;
+        nl_model_spec_defaults(&spec);
+        spec.arch = NL_ARCH_RNN;
+        spec.hidden = 8;
+        spec.layers = 1;
+        spec.norm.kind = NL_NORM_NONE;
+        spec.norm.placement = NL_PLACE_NONE;
+        spec.permute_pixels = true;
+        nl_model *m = NULL;
+        nl_error err = {0};
+        ck_assert_msg(nl_model_build(&spec, tu_cpu(1), N, N, seed, &m, &err) == NL_OK, "%s",
+                      err.msg);
+        nl_model_load_batch(m, images, labels, N);
+        nl_model_forward(m, N, NL_MODE_TRAIN);
+        nl_model_backward(m, N);
+        const float *permuted = nl_model_act(m, "permute")->data;
+        bool seen[PIXELS] = {false};
+        int moved = 0;
+        for (int k = 0; k < PIXELS; k++) {
+            const int from = (int)permuted[k];
+            ck_assert_msg(from >= 0 && from < PIXELS && !seen[from], "pixel %d taken twice", from);
+            seen[from] = true;
+            moved += from != k;
+            for (int i = 1; i < N; i++)
+                ck_assert_int_eq((int)permuted[i * PIXELS + k], i * PIXELS + from);
+            if (seed == 1)
+                first_order[k] = from;
+            else
+                ck_assert_int_eq(from, first_order[k]);
+        }
+        ck_assert_int_gt(moved, PIXELS / 2);
+        nl_model_free(m);
+    }
+}
+END_TEST
+
+/* a normalizer that cannot take the cell's feature vectors is a config
+ * error naming model.norm and the kinds accepted */
+START_TEST(test_normalizer_refused)
+{
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.arch = NL_ARCH_RNN;
+    spec.norm.kind = NL_NORM_INSTANCE;
+    spec.norm.placement = nl_model_spec_default_placement(&spec);
+    nl_error err = {0};
+    ck_assert_int_eq(nl_model_check(&spec, 8, &err), NL_ERR_CONFIG);
+    ck_assert_str_eq(err.key, "model.norm");
+    ck_assert_msg(strstr(err.msg, "accepted: none") != NULL, "%s", err.msg);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("rnn");
+    TCase *tc = tcase_create("rnn");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_against_pytorch);
+    tcase_add_test(tc, test_finite_differences);
+    tcase_add_test(tc, test_layer_in_model);
+    tcase_add_test(tc, test_architectures_build_and_train);
+    tcase_add_test(tc, test_permuted_pixels);
+    tcase_add_test(tc, test_normalizer_refused);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
