@@ -401,9 +401,9 @@ START_TEST(test_optimizer_rows)
         }
     }
     char what[96];
-    snprintf(what, sizeof what, "optimizer %s: parameters", row->id.name);
+    snprintf(what, sizeof what, "optimizer %s: parameters", nl_name_of(&nl_optim_names, kind));
     check_close((twin){{m[0]->param_arena, m[1]->param_arena}, n * sizeof(float)}, 1e-6, what);
-    snprintf(what, sizeof what, "optimizer %s: state", row->id.name);
+    snprintf(what, sizeof what, "optimizer %s: state", nl_name_of(&nl_optim_names, kind));
     check_close((twin){{m[0]->optim_arena, m[1]->optim_arena}, n * row->state_slots * sizeof(float)},
                 1e-6, what);
     free(host);

@@ -141,7 +141,7 @@ START_TEST(test_every_optimizer_has_goldens)
         (tu_getf(fx, key)[7] > 0.0f ? clipped : plain)[kind] = true;
     }
     for (int k = 0; k < NL_OPTIM_COUNT; k++) {
-        const char *row = nl_optim_info_of((nl_optim_kind)k)->id.name;
+        const char *row = nl_name_of(&nl_optim_names, k);
         ck_assert_msg(plain[k] || clipped[k],
                       "optimizer %s has no golden cases in optim_goldens.nlfx "
                       "(tests/golden/make_goldens.py optim)", row);
@@ -193,8 +193,9 @@ START_TEST(test_config_defaults_per_kind)
 {
     for (int k = 0; k < NL_OPTIM_COUNT; k++) {
         const nl_optim_info *r = nl_optim_info_of(k);
+        const char *name = nl_name_of(&nl_optim_names, k);
         char yaml[200];
-        snprintf(yaml, sizeof yaml, "train:\n  optimizer: {type: %s}\n", r->id.name);
+        snprintf(yaml, sizeof yaml, "train:\n  optimizer: {type: %s}\n", name);
         nl_config *cfg = load(yaml);
         ck_assert_int_eq(cfg->train.optimizer.kind, k);
         ck_assert_float_eq(cfg->train.optimizer.lr, r->default_lr);
@@ -206,7 +207,7 @@ START_TEST(test_config_defaults_per_kind)
         }
         free(cfg);
         snprintf(yaml, sizeof yaml,
-                 "train:\n  optimizer: {type: %s, lr: 0.25, weight_decay: 0.5}\n", r->id.name);
+                 "train:\n  optimizer: {type: %s, lr: 0.25, weight_decay: 0.5}\n", name);
         cfg = load(yaml);
         ck_assert_float_eq(cfg->train.optimizer.lr, 0.25f);
         ck_assert_float_eq(cfg->train.optimizer.weight_decay, 0.5f);
@@ -223,18 +224,19 @@ START_TEST(test_config_defaults_per_kind)
 END_TEST
 
 /* every row names itself for people (plot subtitles read the title), and
- * the name table walks the rows */
+ * the name table names every kind */
 START_TEST(test_every_row_is_complete)
 {
     ck_assert_int_eq(nl_optim_names.count, NL_OPTIM_COUNT);
     for (int k = 0; k < NL_OPTIM_COUNT; k++) {
         const nl_optim_info *row = nl_optim_info_of((nl_optim_kind)k);
-        ck_assert_msg(row->title && row->title[0], "optimizer %s has no title", row->id.name);
-        ck_assert_int_eq(nl_name_lookup(&nl_optim_names, row->id.name), k);
-        ck_assert_msg(row->prepare && row->launch && row->state_slots > 0, "optimizer %s", row->id.name);
+        const char *name = nl_name_of(&nl_optim_names, k);
+        ck_assert_msg(row->title && row->title[0], "optimizer %s has no title", name);
+        ck_assert_int_eq(nl_name_lookup(&nl_optim_names, name), k);
+        ck_assert_msg(row->prepare && row->launch && row->state_slots > 0, "optimizer %s", name);
         for (int slot = 0; slot < row->state_slots; slot++)
             ck_assert_msg(row->state_names[slot] && row->state_names[slot][0],
-                          "optimizer %s: state slot %d has no name", row->id.name, slot);
+                          "optimizer %s: state slot %d has no name", name, slot);
     }
 }
 END_TEST

@@ -3,7 +3,7 @@
 
 #include "optim/optim.h"
 
-void nl_adamw_prepare(nl_model *m, const nl_optim_spec *spec, float lr, long step)
+static void adamw_prepare(nl_model *m, const nl_optim_spec *spec, float lr, long step)
 {
     /* PyTorch computes these in Python floats (double) from its step count,
      * which is 1 at the first step, and the tensor ops round them to float */
@@ -24,7 +24,7 @@ void nl_adamw_prepare(nl_model *m, const nl_optim_spec *spec, float lr, long ste
     memcpy(m->scalars_host + NL_OPTIM_ARGS_FLOATS, &args, sizeof args);
 }
 
-void nl_adamw_launch(nl_model *m, const nl_optim_spec *spec)
+static void adamw_launch(nl_model *m, const nl_optim_spec *spec)
 {
     nl_backend *be = m->be;
     const nl_adamw_args *decayed_args = (const nl_adamw_args *)m->scalars;
@@ -40,3 +40,11 @@ void nl_adamw_launch(nl_model *m, const nl_optim_spec *spec)
                         m->grad_arena + decayed, exp_avg + decayed, exp_avg_sq + decayed,
                         rest_args);
 }
+
+const nl_optim_info nl_optim_adamw = {
+    .title = "AdamW", .keys = NL_OPTIM_KEY_BETAS | NL_OPTIM_KEY_EPS,
+    .state_slots = 2, .state_names = {"exp_avg", "exp_avg_sq"},
+    .default_lr = 0.001f, .default_weight_decay = 0.01f,
+    .default_betas = {0.9f, 0.999f},
+    .prepare = adamw_prepare, .launch = adamw_launch,
+};

@@ -6,7 +6,7 @@
 
 #include "optim/optim.h"
 
-void nl_lion_prepare(nl_model *m, const nl_optim_spec *spec, float lr, long step)
+static void lion_prepare(nl_model *m, const nl_optim_spec *spec, float lr, long step)
 {
     (void)step; /* Lion has no bias correction */
     const double beta1 = spec->betas[0], beta2 = spec->betas[1];
@@ -25,7 +25,7 @@ void nl_lion_prepare(nl_model *m, const nl_optim_spec *spec, float lr, long step
     memcpy(m->scalars_host + NL_OPTIM_ARGS_FLOATS, &args, sizeof args);
 }
 
-void nl_lion_launch(nl_model *m, const nl_optim_spec *spec)
+static void lion_launch(nl_model *m, const nl_optim_spec *spec)
 {
     nl_backend *be = m->be;
     const nl_adamw_args *decayed_args = (const nl_adamw_args *)m->scalars;
@@ -39,3 +39,11 @@ void nl_lion_launch(nl_model *m, const nl_optim_spec *spec)
     be->ops->lion_step(be, m->param_floats - decayed, m->param_arena + decayed,
                        m->grad_arena + decayed, exp_avg + decayed, rest_args);
 }
+
+const nl_optim_info nl_optim_lion = {
+    .title = "Lion", .keys = NL_OPTIM_KEY_BETAS,
+    .state_slots = 1, .state_names = {"exp_avg"},
+    .default_lr = 1e-4f, .default_weight_decay = 0.0f,
+    .default_betas = {0.9f, 0.99f},
+    .prepare = lion_prepare, .launch = lion_launch,
+};

@@ -1,5 +1,6 @@
-/* Optimizers (one registry row per kind: SGD with momentum, AdamW, each with
- * PyTorch's semantics), gradient-norm clipping and learning-rate schedules.
+/* Optimizers (the kinds listed in optim/kinds.def, each a row in its own
+ * file, core/optim/<name>.c), gradient-norm clipping and learning-rate
+ * schedules.
  * The optimizer state lives in the model's optimizer arena, planned at build
  * time from the row's state_slots, so a step allocates nothing. */
 #ifndef NL_OPTIM_H
@@ -12,7 +13,11 @@
 
 #define NL_MAX_MILESTONES 16
 
-typedef enum { NL_OPTIM_SGD, NL_OPTIM_ADAMW, NL_OPTIM_LION, NL_OPTIM_COUNT } nl_optim_kind;
+typedef enum {
+#define NL_OPTIM_KIND(ID, name, help) NL_OPTIM_##ID,
+#include "optim/kinds.def"
+    NL_OPTIM_COUNT
+} nl_optim_kind;
 
 /* config keys under train.optimizer that a kind reads besides those every
  * kind reads (lr, weight_decay, decay_norm_and_bias) */
@@ -36,7 +41,6 @@ typedef struct {
 } nl_optim_spec;
 
 typedef struct nl_optim_info {
-    nl_name_entry id; /* first: nl_optim_names walks the rows as its entries */
     const char *title; /* as papers and plots write it ("AdamW") */
     unsigned keys;     /* NL_OPTIM_KEY_* bits */
     /* floats of state per parameter (sgd: velocity; adamw: both moments) */
@@ -55,7 +59,12 @@ typedef struct nl_optim_info {
     void (*launch)(nl_model *m, const nl_optim_spec *spec);
 } nl_optim_info;
 
-extern const nl_name_table nl_optim_names; /* the rows of core/optim/registry.c */
+/* the rows, nl_optim_<name>, each defined in its kind's file */
+#define NL_OPTIM_KIND(ID, name, help) extern const nl_optim_info nl_optim_##name;
+#include "optim/kinds.def"
+
+/* the kinds' names and help (optim/kinds.def), in nl_optim_kind's order */
+extern const nl_name_table nl_optim_names;
 const nl_optim_info *nl_optim_info_of(nl_optim_kind k);
 /* bit k set for every kind whose row has all of `keys` */
 unsigned nl_optim_kinds_with_keys(unsigned keys);
@@ -95,13 +104,5 @@ void nl_optim_launch(nl_model *m, const nl_optim_spec *spec);
 void nl_clip_grad_norm(nl_model *m, float max_norm);
 double nl_clip_norm_sum(nl_model *m);
 void nl_clip_set_norm_sum(nl_model *m, double sum);
-
-/* The kinds' halves (the registry rows). */
-void nl_sgd_prepare(nl_model *m, const nl_optim_spec *spec, float lr, long step);
-void nl_sgd_launch(nl_model *m, const nl_optim_spec *spec);
-void nl_adamw_prepare(nl_model *m, const nl_optim_spec *spec, float lr, long step);
-void nl_adamw_launch(nl_model *m, const nl_optim_spec *spec);
-void nl_lion_prepare(nl_model *m, const nl_optim_spec *spec, float lr, long step);
-void nl_lion_launch(nl_model *m, const nl_optim_spec *spec);
 
 #endif

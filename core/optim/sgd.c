@@ -9,7 +9,7 @@ static bool sgd_one_group(const nl_optim_spec *sgd)
     return sgd->decay_norm_and_bias || sgd->weight_decay == 0.0f;
 }
 
-void nl_sgd_prepare(nl_model *m, const nl_optim_spec *sgd, float lr, long step)
+static void sgd_prepare(nl_model *m, const nl_optim_spec *sgd, float lr, long step)
 {
     nl_sgd_args args = {
         .lr = lr,
@@ -24,7 +24,7 @@ void nl_sgd_prepare(nl_model *m, const nl_optim_spec *sgd, float lr, long step)
     memcpy(m->scalars_host + NL_OPTIM_ARGS_FLOATS, &args, sizeof args);
 }
 
-void nl_sgd_launch(nl_model *m, const nl_optim_spec *sgd)
+static void sgd_launch(nl_model *m, const nl_optim_spec *sgd)
 {
     nl_backend *be = m->be;
     const nl_sgd_args *decayed = (const nl_sgd_args *)m->scalars;
@@ -39,3 +39,10 @@ void nl_sgd_launch(nl_model *m, const nl_optim_spec *sgd)
     be->ops->sgd_step(be, rest, m->param_arena + m->decay_floats, m->grad_arena + m->decay_floats,
                       velocity + m->decay_floats, rest_args);
 }
+
+const nl_optim_info nl_optim_sgd = {
+    .title = "SGD", .keys = NL_OPTIM_KEY_MOMENTUM,
+    .state_slots = 1, .state_names = {"momentum_buffer"},
+    .default_lr = 0.05f, .default_weight_decay = 0.0f,
+    .prepare = sgd_prepare, .launch = sgd_launch,
+};
