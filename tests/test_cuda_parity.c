@@ -359,8 +359,8 @@ START_TEST(test_adamw)
 }
 END_TEST
 
-/* Every row of the optimizer table, its whole step (the row's prepare and
- * launch) on a small model on both backends: from the same parameters and
+/* Every row of the optimizer table, its whole step (the row's scalars and
+ * op, through the shared launcher) on a small model on both backends: from the same parameters and
  * gradients (scales from 1e-3 to 1, so updates of either sign and size),
  * weight decay on, norms and biases exempt every other step, the same
  * parameters and optimizer state. */

@@ -233,7 +233,7 @@ START_TEST(test_every_row_is_complete)
         const char *name = nl_name_of(&nl_optim_names, k);
         ck_assert_msg(row->title && row->title[0], "optimizer %s has no title", name);
         ck_assert_int_eq(nl_name_lookup(&nl_optim_names, name), k);
-        ck_assert_msg(row->prepare && row->launch && row->state_slots > 0, "optimizer %s", name);
+        ck_assert_msg(row->scalars && row->op && row->state_slots > 0, "optimizer %s", name);
         for (int slot = 0; slot < row->state_slots; slot++)
             ck_assert_msg(row->state_names[slot] && row->state_names[slot][0],
                           "optimizer %s: state slot %d has no name", name, slot);

@@ -51,13 +51,27 @@ typedef struct nl_optim_info {
     /* defaults when the config does not give them (PyTorch's for adamw) */
     float default_lr, default_weight_decay;
     float default_betas[2]; /* kinds with NL_OPTIM_KEY_BETAS */
-    /* one update over the whole parameter arena in two halves: prepare
-     * writes the step's arguments into the model's per-step scalars (host
-     * image; `step` is 0 on the first call), launch queues the kernels that
-     * read them from the device block */
-    void (*prepare)(nl_model *m, const nl_optim_spec *spec, float lr, long step);
-    void (*launch)(nl_model *m, const nl_optim_spec *spec);
+    /* The step, which the shared launcher (registry.c) runs over the two
+     * parameter groups of the arena (the decayed parameters, then norms and
+     * biases; one group when they decay alike). scalars writes one group's
+     * per-step arguments, the kind's args struct (backend.h; it must fit
+     * NL_OPTIM_ARGS_FLOATS floats: NL_OPTIM_ARGS_FIT), into `args`, a host
+     * image the model uploads: from the spec with the group's weight decay
+     * (the spec's, or 0 for an exempt group), the step's lr, `step` 0 on
+     * the first call. op queues the kind's backend op on `count` parameters
+     * from `param` with their gradients, `state` their first state slot and
+     * each further slot `stride` floats after the one before, `args` the
+     * group's arguments in device memory. */
+    void (*scalars)(const nl_optim_spec *spec, float weight_decay, float lr, long step,
+                    void *args);
+    void (*op)(nl_backend *be, size_t count, float *param, const float *grad, float *state,
+               size_t stride, const void *args);
 } nl_optim_info;
+
+/* a kind's args struct fits its group's part of the per-step scalar block */
+#define NL_OPTIM_ARGS_FIT(type)                                                                    \
+    _Static_assert(sizeof(type) <= NL_OPTIM_ARGS_FLOATS * sizeof(float),                           \
+                   #type " fits a parameter group's part of the per-step scalars")
 
 /* the rows, nl_optim_<name>, each defined in its kind's file */
 #define NL_OPTIM_KIND(ID, name, help) extern const nl_optim_info nl_optim_##name;

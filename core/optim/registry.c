@@ -15,9 +15,6 @@ static const nl_name_entry names[] = {
 #include "optim/kinds.def"
 };
 _Static_assert(sizeof rows / sizeof rows[0] == NL_OPTIM_COUNT, "one row per nl_optim_kind");
-_Static_assert(sizeof(nl_sgd_args) <= NL_OPTIM_ARGS_FLOATS * sizeof(float) &&
-                   sizeof(nl_adamw_args) <= NL_OPTIM_ARGS_FLOATS * sizeof(float),
-               "an optimizer's arguments fit their part of the per-step scalar block");
 
 const nl_name_table nl_optim_names = {"optimizer", names, NL_OPTIM_COUNT, 0};
 
@@ -82,14 +79,32 @@ void nl_optim_spec_defaults(nl_optim_spec *spec, nl_optim_kind kind)
     spec->decay_norm_and_bias = true;
 }
 
+/* The per-step scalars start with two args structs of the kind's, one per
+ * parameter group: the decayed parameters', then the norms' and biases',
+ * which are exempt from weight decay unless decay_norm_and_bias. */
 void nl_optim_prepare(nl_model *m, const nl_optim_spec *spec, float lr, long step)
 {
-    rows[spec->kind]->prepare(m, spec, lr, step);
+    const nl_optim_info *r = rows[spec->kind];
+    r->scalars(spec, spec->weight_decay, lr, step, m->scalars_host);
+    r->scalars(spec, 0.0f, lr, step, m->scalars_host + NL_OPTIM_ARGS_FLOATS);
 }
 
+/* The parameter arena holds the decayed parameters first, then norms and
+ * biases, and each state slot is an arena of the same layout: the kind's op
+ * once over all of it when every parameter decays alike, else once per
+ * group with the group's arguments. */
 void nl_optim_launch(nl_model *m, const nl_optim_spec *spec)
 {
-    rows[spec->kind]->launch(m, spec);
+    const nl_optim_info *r = rows[spec->kind];
+    nl_backend *be = m->be;
+    const bool one_group = spec->decay_norm_and_bias || spec->weight_decay == 0.0f;
+    const size_t decayed = one_group ? m->param_floats : m->decay_floats;
+    const size_t stride = m->param_floats;
+    r->op(be, decayed, m->param_arena, m->grad_arena, m->optim_arena, stride, m->scalars);
+    if (decayed == m->param_floats)
+        return;
+    r->op(be, m->param_floats - decayed, m->param_arena + decayed, m->grad_arena + decayed,
+          m->optim_arena + decayed, stride, m->scalars + NL_OPTIM_ARGS_FLOATS);
 }
 
 void nl_optim_step(nl_model *m, const nl_optim_spec *spec, float lr, long step)
