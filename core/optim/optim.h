@@ -22,21 +22,28 @@ typedef enum {
 /* config keys under train.optimizer that a kind reads besides those every
  * kind reads (lr, weight_decay, decay_norm_and_bias) */
 enum {
-    NL_OPTIM_KEY_MOMENTUM = 1u << 0, /* momentum, dampening, nesterov */
-    NL_OPTIM_KEY_BETAS = 1u << 1,    /* betas: moment decay rates */
-    NL_OPTIM_KEY_EPS = 1u << 2,      /* eps: added to a second moment's root */
+    NL_OPTIM_KEY_MOMENTUM = 1u << 0,  /* momentum */
+    NL_OPTIM_KEY_BETAS = 1u << 1,     /* betas: moment decay rates */
+    NL_OPTIM_KEY_EPS = 1u << 2,       /* eps: added to a second moment's root */
+    NL_OPTIM_KEY_DAMPENING = 1u << 3, /* dampening, nesterov: SGD's momentum variants */
+    NL_OPTIM_KEY_ALPHA = 1u << 4,     /* alpha, centered: RMSprop's running mean square */
 };
+
+/* the most state slots a kind keeps per parameter */
+#define NL_OPTIM_MAX_STATE_SLOTS 3
 
 typedef struct {
     nl_optim_kind kind;
     float lr;            /* base learning rate */
-    float momentum;      /* sgd */
+    float momentum;      /* kinds with NL_OPTIM_KEY_MOMENTUM */
     float dampening;     /* sgd */
     bool nesterov;       /* sgd */
+    float alpha;         /* rmsprop: decay rate of the mean square */
+    bool centered;       /* rmsprop: divide by the root of the variance, not the mean square */
     float betas[2];      /* moment decay rates (kinds with NL_OPTIM_KEY_BETAS) */
     int n_betas;         /* always 2 (the config parser's list count) */
-    float eps;           /* adamw: added to the square root of the second moment */
-    float weight_decay;  /* sgd: L2 added to the gradient; adamw: decoupled */
+    float eps;           /* kinds with NL_OPTIM_KEY_EPS: added to a second moment's root */
+    float weight_decay;  /* sgd, rmsprop: L2 added to the gradient; adamw, lion: decoupled */
     bool decay_norm_and_bias; /* false: normalization parameters and biases get no decay */
 } nl_optim_spec;
 
@@ -46,11 +53,14 @@ typedef struct nl_optim_info {
     /* floats of state per parameter (sgd: velocity; adamw: both moments) */
     int state_slots;
     /* the reference implementation's names of the state slots, in slot
-     * order (PyTorch's optimizer.state keys): the goldens' names */
-    const char *state_names[2];
+     * order (PyTorch's optimizer.state keys): the goldens' names. A slot
+     * the reference keeps only with some settings (RMSprop's momentum
+     * buffer) stays zero without them. */
+    const char *state_names[NL_OPTIM_MAX_STATE_SLOTS];
     /* defaults when the config does not give them (PyTorch's for adamw) */
     float default_lr, default_weight_decay;
-    float default_betas[2]; /* kinds with NL_OPTIM_KEY_BETAS */
+    float default_betas[2];  /* kinds with NL_OPTIM_KEY_BETAS */
+    float default_momentum;  /* kinds with NL_OPTIM_KEY_MOMENTUM */
     /* The step, which the shared launcher (registry.c) runs over the two
      * parameter groups of the arena (the decayed parameters, then norms and
      * biases; one group when they decay alike). scalars writes one group's

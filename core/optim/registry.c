@@ -33,8 +33,10 @@ static const struct {
     unsigned bit;
     const char *keys;
 } key_names[] = {
-    {NL_OPTIM_KEY_MOMENTUM, "`momentum`, `dampening`, `nesterov`"},
+    {NL_OPTIM_KEY_MOMENTUM, "`momentum`"},
+    {NL_OPTIM_KEY_DAMPENING, "`dampening`, `nesterov`"},
     {NL_OPTIM_KEY_BETAS, "`betas`"},
+    {NL_OPTIM_KEY_ALPHA, "`alpha`, `centered`"},
     {NL_OPTIM_KEY_EPS, "`eps`"},
 };
 
@@ -51,6 +53,8 @@ void nl_optim_write_table(FILE *out)
             if (r->keys & key_names[i].bit)
             {
                 fprintf(out, "%s%s", shown++ ? ", " : "", key_names[i].keys);
+                if (key_names[i].bit == NL_OPTIM_KEY_MOMENTUM)
+                    fprintf(out, " (default %g)", (double)r->default_momentum);
                 if (key_names[i].bit == NL_OPTIM_KEY_BETAS)
                     fprintf(out, " (default [%g, %g])", (double)r->default_betas[0],
                             (double)r->default_betas[1]);
@@ -65,10 +69,14 @@ void nl_optim_spec_defaults(nl_optim_spec *spec, nl_optim_kind kind)
     const nl_optim_info *r = rows[kind];
     spec->kind = kind;
     spec->lr = r->default_lr;
-    spec->momentum = 0.9f;
+    /* a kind without momentum keeps SGD's, and one without betas AdamW's,
+     * which it never reads */
+    const nl_optim_info *momentum_from = r->keys & NL_OPTIM_KEY_MOMENTUM ? r : rows[NL_OPTIM_SGD];
+    spec->momentum = momentum_from->default_momentum;
     spec->dampening = 0.0f;
     spec->nesterov = false;
-    /* a kind without betas keeps AdamW's, which it never reads */
+    spec->alpha = 0.99f; /* PyTorch's */
+    spec->centered = false;
     const nl_optim_info *betas_from = r->keys & NL_OPTIM_KEY_BETAS ? r : rows[NL_OPTIM_ADAMW];
     spec->betas[0] = betas_from->default_betas[0];
     spec->betas[1] = betas_from->default_betas[1];

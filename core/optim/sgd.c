@@ -28,8 +28,8 @@ static void sgd_op(nl_backend *be, size_t count, float *param, const float *grad
 }
 
 const nl_optim_info nl_optim_sgd = {
-    .title = "SGD", .keys = NL_OPTIM_KEY_MOMENTUM,
+    .title = "SGD", .keys = NL_OPTIM_KEY_MOMENTUM | NL_OPTIM_KEY_DAMPENING,
     .state_slots = 1, .state_names = {"momentum_buffer"},
-    .default_lr = 0.05f, .default_weight_decay = 0.0f,
+    .default_lr = 0.05f, .default_weight_decay = 0.0f, .default_momentum = 0.9f,
     .scalars = sgd_scalars, .op = sgd_op,
 };
