@@ -131,6 +131,19 @@ typedef struct {
     float eps;
 } nl_adamw_args;
 
+/* One RMSprop step (torch.optim.RMSprop), its scalars from the host:
+ * weight_decay is an L2 penalty added to the gradient, neg_lr = -lr,
+ * one_minus_alpha = 1 - alpha computed in double and rounded to float
+ * (rmsprop_step in backend_ops.def has the expressions). */
+typedef struct {
+    float neg_lr;
+    float weight_decay;
+    float alpha, one_minus_alpha;
+    float eps;      /* added to the root of the (centered) second moment */
+    float momentum; /* 0: no momentum buffer */
+    bool centered;  /* subtract the square of the gradient's running mean */
+} nl_rmsprop_args;
+
 /* sum_squares splits its input into this many contiguous parts of
  * ceil(count / parts) floats and writes one double per part: the same split
  * on every backend and thread count, so the sum the caller takes over the

@@ -692,9 +692,9 @@ static const bad_case bad_cases[] = {
      "the value contains a NUL character"},
     /* optimizer keys apply per kind (the optimizer table) */
     {"train:\n  optimizer: {type: adamw, momentum: 0.9}\n", SRC ":2:38: train.optimizer.momentum: ",
-     "applies only when train.optimizer.type is sgd, but train.optimizer.type is 'adamw'"},
+     "applies only when train.optimizer.type is sgd or rmsprop, but train.optimizer.type is 'adamw'"},
     {"train:\n  optimizer: {eps: 1.0e-6}\n", SRC ":2:20: train.optimizer.eps: ",
-     "applies only when train.optimizer.type is adamw, but train.optimizer.type is 'sgd'"},
+     "applies only when train.optimizer.type is adamw or rmsprop, but train.optimizer.type is 'sgd'"},
     {"train:\n  optimizer: {type: adamw, betas: [0.9]}\n", SRC ":2:35: train.optimizer.betas: ",
      "expected a list of 2 numbers in [0, 1), got 1 item"},
     {"train:\n  optimizer: {type: adamw, betas: [0.9, 1.0]}\n", SRC ":2:41: train.optimizer.betas[1]: ",

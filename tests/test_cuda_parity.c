@@ -437,14 +437,16 @@ START_TEST(test_adamw)
 }
 END_TEST
 
-/* Every row of the optimizer table, its whole step (the row's prepare and
- * launch) on a small model on both backends: from the same parameters and
+/* Every row of the optimizer table, its whole step (the row's scalars and
+ * op, through the shared launcher) on a small model on both backends: from the same parameters and
  * gradients (scales from 1e-3 to 1, so updates of either sign and size),
  * weight decay on, norms and biases exempt every other step, the same
- * parameters and optimizer state. */
+ * parameters and optimizer state. Twice per row: with its defaults, then
+ * with momentum 0.5 where the row has momentum and RMSprop centered. */
 START_TEST(test_optimizer_rows)
 {
-    const nl_optim_kind kind = (nl_optim_kind)_i;
+    const nl_optim_kind kind = (nl_optim_kind)(_i % NL_OPTIM_COUNT);
+    const bool variant = _i >= NL_OPTIM_COUNT;
     const nl_optim_info *row = nl_optim_info_of(kind);
     nl_model *m[2];
     for (int b = 0; b < 2; b++) {
@@ -470,6 +472,11 @@ START_TEST(test_optimizer_rows)
     nl_optim_spec optim;
     nl_optim_spec_defaults(&optim, kind);
     optim.weight_decay = 0.05f;
+    if (variant) {
+        if (row->keys & NL_OPTIM_KEY_MOMENTUM)
+            optim.momentum = 0.5f;
+        optim.centered = true;
+    }
     for (int step = 0; step < 6; step++) {
         optim.decay_norm_and_bias = step % 2 == 0;
         tu_fill_normal(host, n, 100 + (uint64_t)step, 0.0f, step % 3 == 0 ? 1e-3f : 1.0f);
@@ -479,9 +486,11 @@ START_TEST(test_optimizer_rows)
         }
     }
     char what[96];
-    snprintf(what, sizeof what, "optimizer %s: parameters", row->id.name);
+    snprintf(what, sizeof what, "optimizer %s%s: parameters", nl_name_of(&nl_optim_names, kind),
+             variant ? " (momentum, centered)" : "");
     check_close((twin){{m[0]->param_arena, m[1]->param_arena}, n * sizeof(float)}, 1e-6, what);
-    snprintf(what, sizeof what, "optimizer %s: state", row->id.name);
+    snprintf(what, sizeof what, "optimizer %s%s: state", nl_name_of(&nl_optim_names, kind),
+             variant ? " (momentum, centered)" : "");
     check_close((twin){{m[0]->optim_arena, m[1]->optim_arena}, n * row->state_slots * sizeof(float)},
                 1e-6, what);
     free(host);
@@ -2467,7 +2476,7 @@ int main(void)
     tcase_add_test(ops, test_dropout_and_channel_affine);
     tcase_add_test(ops, test_sgd);
     tcase_add_test(ops, test_adamw);
-    tcase_add_loop_test(ops, test_optimizer_rows, 0, NL_OPTIM_COUNT);
+    tcase_add_loop_test(ops, test_optimizer_rows, 0, 2 * NL_OPTIM_COUNT);
     tcase_add_test(ops, test_clip_ops);
     tcase_add_test(ops, test_linear);
     tcase_add_test(ops, test_conv2d);

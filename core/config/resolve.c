@@ -98,6 +98,8 @@ static void derived_defaults(nl_config *cfg)
         cfg->train.optimizer.lr = optim->default_lr;
     if (!nl_config_origin_of(cfg, "train.optimizer.weight_decay"))
         cfg->train.optimizer.weight_decay = optim->default_weight_decay;
+    if (!nl_config_origin_of(cfg, "train.optimizer.momentum") && (optim->keys & NL_OPTIM_KEY_MOMENTUM))
+        cfg->train.optimizer.momentum = optim->default_momentum;
     if (!nl_config_origin_of(cfg, "train.optimizer.betas") && (optim->keys & NL_OPTIM_KEY_BETAS))
         memcpy(cfg->train.optimizer.betas, optim->default_betas, sizeof optim->default_betas);
     cfg->model.optimizer_state_slots = optim->state_slots;

@@ -281,13 +281,23 @@ const nl_key_def nl_config_schema[] = {
     {.key = "train.optimizer.momentum", .type = NL_KT_FLOAT, FIELD(train.optimizer.momentum),
      .lo = 0, .hi = 1, .flags = NL_KF_LO | NL_KF_HI | NL_KF_HI_OPEN,
      .when_key = "train.optimizer.type", .when_optim_keys = NL_OPTIM_KEY_MOMENTUM,
-     .doc = "SGD momentum (PyTorch: v = momentum * v + (1 - dampening) * g; p -= lr * v)"},
+     .default_doc = "per optimizer (the optimizer table)",
+     .doc = "momentum (PyTorch's SGD: v = momentum * v + (1 - dampening) * g; p -= lr * v; "
+            "RMSprop: b = momentum * b + g / avg; p -= lr * b)"},
     {.key = "train.optimizer.dampening", .type = NL_KT_FLOAT, FIELD(train.optimizer.dampening),
      .lo = 0, .hi = 1, .flags = NL_KF_LO | NL_KF_HI, .when_key = "train.optimizer.type",
-     .when_optim_keys = NL_OPTIM_KEY_MOMENTUM, .doc = "momentum dampening"},
+     .when_optim_keys = NL_OPTIM_KEY_DAMPENING, .doc = "momentum dampening"},
     {.key = "train.optimizer.nesterov", .type = NL_KT_BOOL, FIELD(train.optimizer.nesterov),
-     .when_key = "train.optimizer.type", .when_optim_keys = NL_OPTIM_KEY_MOMENTUM,
+     .when_key = "train.optimizer.type", .when_optim_keys = NL_OPTIM_KEY_DAMPENING,
      .doc = "Nesterov momentum; needs momentum > 0 and dampening 0"},
+    {.key = "train.optimizer.alpha", .type = NL_KT_FLOAT, FIELD(train.optimizer.alpha),
+     .lo = 0, .hi = 1, .flags = NL_KF_LO | NL_KF_HI, .when_key = "train.optimizer.type",
+     .when_optim_keys = NL_OPTIM_KEY_ALPHA,
+     .doc = "decay rate of the gradient's running mean square (v = alpha * v + (1 - alpha) * g^2)"},
+    {.key = "train.optimizer.centered", .type = NL_KT_BOOL, FIELD(train.optimizer.centered),
+     .when_key = "train.optimizer.type", .when_optim_keys = NL_OPTIM_KEY_ALPHA,
+     .doc = "divide by the root of the gradient's running variance (the mean square less the "
+            "square of its running mean) instead of the mean square"},
     {.key = "train.optimizer.betas", .type = NL_KT_FLOAT_LIST,
      LIST(train.optimizer.betas, train.optimizer.n_betas), .min_items = 2, .max_items = 2,
      .lo = 0, .hi = 1, .flags = NL_KF_LO | NL_KF_HI | NL_KF_HI_OPEN,
@@ -296,11 +306,12 @@ const nl_key_def nl_config_schema[] = {
      .doc = "decay rates of the first and second moment estimates"},
     {.key = "train.optimizer.eps", .type = NL_KT_FLOAT, FIELD(train.optimizer.eps), GT(0),
      .when_key = "train.optimizer.type", .when_optim_keys = NL_OPTIM_KEY_EPS,
-     .doc = "added to the bias-corrected square root of the second moment (outside the root)"},
+     .doc = "added to the square root of the second moment (AdamW's bias-corrected), outside the root"},
     {.key = "train.optimizer.weight_decay", .type = NL_KT_FLOAT,
      FIELD(train.optimizer.weight_decay), GE(0), .default_doc = "per optimizer (the optimizer table)",
-     .doc = "sgd: L2 penalty added to the gradient; the others: decoupled, p *= 1 - lr * "
-            "weight_decay before their update"},
+     .doc = "as the optimizer's reference has it (the list under the optimizer table): an L2 "
+            "penalty added to the gradient, or decoupled, p *= 1 - lr * weight_decay before the "
+            "update"},
     {.key = "train.optimizer.decay_norm_and_bias", .type = NL_KT_BOOL,
      FIELD(train.optimizer.decay_norm_and_bias), .doc = "false: norm gammas/betas and biases get no weight decay (true, the default, "
             "decays every parameter, as torch.optim.*(model.parameters()) does)"},

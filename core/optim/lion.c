@@ -1,17 +1,18 @@
-/* Lion's two halves: the step's scalars (lion-pytorch computes 1 - lr * wd
- * and 1 - beta in Python floats, which the tensor ops round to float), and
- * the op on the decayed parameters, then on norms and biases when they are
- * exempt from decay. */
+/* Lion (lucidrains/lion-pytorch) on AdamW's arguments: its step's scalars
+ * (lion-pytorch computes 1 - lr * wd and 1 - beta in Python floats, which
+ * the tensor ops round to float; no bias correction), the op on its one
+ * moment. */
 #include <string.h>
 
 #include "optim/optim.h"
 
-void nl_lion_prepare(nl_model *m, const nl_optim_spec *spec, float lr, long step)
+static void lion_scalars(const nl_optim_spec *spec, float weight_decay, float lr, long step,
+                         void *args)
 {
-    (void)step; /* Lion has no bias correction */
+    (void)step;
     const double beta1 = spec->betas[0], beta2 = spec->betas[1];
-    nl_adamw_args args = {
-        .decay = (float)(1.0 - (double)lr * (double)spec->weight_decay),
+    const nl_adamw_args a = {
+        .decay = (float)(1.0 - (double)lr * (double)weight_decay),
         .beta1 = (float)beta1,
         .one_minus_beta1 = (float)(1.0 - beta1),
         .beta2 = (float)beta2,
@@ -20,22 +21,20 @@ void nl_lion_prepare(nl_model *m, const nl_optim_spec *spec, float lr, long step
         .bias_correction2_sqrt = 1.0f, /* unread */
         .eps = 0.0f,                   /* unread */
     };
-    memcpy(m->scalars_host, &args, sizeof args);
-    args.decay = 1.0f; /* norms and biases, when they are excluded from decay */
-    memcpy(m->scalars_host + NL_OPTIM_ARGS_FLOATS, &args, sizeof args);
+    memcpy(args, &a, sizeof a);
 }
 
-void nl_lion_launch(nl_model *m, const nl_optim_spec *spec)
+static void lion_op(nl_backend *be, size_t count, float *param, const float *grad, float *state,
+                    size_t stride, const void *args)
 {
-    nl_backend *be = m->be;
-    const nl_adamw_args *decayed_args = (const nl_adamw_args *)m->scalars;
-    const nl_adamw_args *rest_args = (const nl_adamw_args *)(m->scalars + NL_OPTIM_ARGS_FLOATS);
-    float *exp_avg = m->optim_arena;
-    /* the arena holds decayed parameters first, then norms and biases */
-    const size_t decayed = spec->decay_norm_and_bias ? m->param_floats : m->decay_floats;
-    be->ops->lion_step(be, decayed, m->param_arena, m->grad_arena, exp_avg, decayed_args);
-    if (decayed == m->param_floats)
-        return;
-    be->ops->lion_step(be, m->param_floats - decayed, m->param_arena + decayed,
-                       m->grad_arena + decayed, exp_avg + decayed, rest_args);
+    (void)stride; /* one slot, exp_avg */
+    be->ops->lion_step(be, count, param, grad, state, args);
 }
+
+const nl_optim_info nl_optim_lion = {
+    .title = "Lion", .keys = NL_OPTIM_KEY_BETAS,
+    .state_slots = 1, .state_names = {"exp_avg"},
+    .default_lr = 1e-4f, .default_weight_decay = 0.0f,
+    .default_betas = {0.9f, 0.99f},
+    .scalars = lion_scalars, .op = lion_op,
+};

@@ -1,41 +1,35 @@
+/* SGD with momentum (torch.optim.SGD): weight decay added to the gradient,
+ * so an exempt group's arguments differ only in it. */
 #include <string.h>
 
 #include "optim/optim.h"
 
-/* the arena holds decayed parameters first, then norms and biases: one
- * group for all of them when everything decays alike */
-static bool sgd_one_group(const nl_optim_spec *sgd)
-{
-    return sgd->decay_norm_and_bias || sgd->weight_decay == 0.0f;
-}
+NL_OPTIM_ARGS_FIT(nl_sgd_args);
 
-void nl_sgd_prepare(nl_model *m, const nl_optim_spec *sgd, float lr, long step)
+static void sgd_scalars(const nl_optim_spec *spec, float weight_decay, float lr, long step,
+                        void *args)
 {
-    nl_sgd_args args = {
+    const nl_sgd_args a = {
         .lr = lr,
-        .momentum = sgd->momentum,
-        .dampening = sgd->dampening,
-        .weight_decay = sgd->weight_decay,
-        .nesterov = sgd->nesterov,
+        .momentum = spec->momentum,
+        .dampening = spec->dampening,
+        .weight_decay = weight_decay,
+        .nesterov = spec->nesterov,
         .first_step = step == 0,
     };
-    memcpy(m->scalars_host, &args, sizeof args);
-    args.weight_decay = 0.0f;
-    memcpy(m->scalars_host + NL_OPTIM_ARGS_FLOATS, &args, sizeof args);
+    memcpy(args, &a, sizeof a);
 }
 
-void nl_sgd_launch(nl_model *m, const nl_optim_spec *sgd)
+static void sgd_op(nl_backend *be, size_t count, float *param, const float *grad, float *state,
+                   size_t stride, const void *args)
 {
-    nl_backend *be = m->be;
-    const nl_sgd_args *decayed = (const nl_sgd_args *)m->scalars;
-    const nl_sgd_args *rest_args = (const nl_sgd_args *)(m->scalars + NL_OPTIM_ARGS_FLOATS);
-    float *velocity = m->optim_arena;
-    if (sgd_one_group(sgd)) {
-        be->ops->sgd_step(be, m->param_floats, m->param_arena, m->grad_arena, velocity, decayed);
-        return;
-    }
-    be->ops->sgd_step(be, m->decay_floats, m->param_arena, m->grad_arena, velocity, decayed);
-    const size_t rest = m->param_floats - m->decay_floats;
-    be->ops->sgd_step(be, rest, m->param_arena + m->decay_floats, m->grad_arena + m->decay_floats,
-                      velocity + m->decay_floats, rest_args);
+    (void)stride; /* one slot, the velocity */
+    be->ops->sgd_step(be, count, param, grad, state, args);
 }
+
+const nl_optim_info nl_optim_sgd = {
+    .title = "SGD", .keys = NL_OPTIM_KEY_MOMENTUM | NL_OPTIM_KEY_DAMPENING,
+    .state_slots = 1, .state_names = {"momentum_buffer"},
+    .default_lr = 0.05f, .default_weight_decay = 0.0f, .default_momentum = 0.9f,
+    .scalars = sgd_scalars, .op = sgd_op,
+};

@@ -1125,13 +1125,15 @@ class Lion(torch.optim.Optimizer):
 
 
 def optim_case(fx, name, kind, seed, steps=7, lr=1e-2, betas=(0.9, 0.999), eps=1e-8,
-               weight_decay=0.0, decay_norm_and_bias=True, momentum=0.9, clip=0.0):
+               weight_decay=0.0, decay_norm_and_bias=True, momentum=0.9, clip=0.0, alpha=0.99,
+               centered=False):
     g = torch.Generator().manual_seed(seed)
     params = {}
     for pname, shape in OPTIM_PARAMS:
         params[pname] = nn.Parameter(torch.randn(*shape, generator=g) * 0.5)
         fx.add("%s.param.%s" % (name, pname), params[pname])
-    lr, eps, weight_decay, momentum, clip = map(f32, (lr, eps, weight_decay, momentum, clip))
+    lr, eps, weight_decay, momentum, clip, alpha = map(f32, (lr, eps, weight_decay, momentum, clip,
+                                                         alpha))
     betas = tuple(f32(b) for b in betas)
     decayed = [p for n, p in params.items() if decay_norm_and_bias or not is_norm_or_bias(n)]
     exempt = [p for n, p in params.items() if not (decay_norm_and_bias or not is_norm_or_bias(n))]
@@ -1140,6 +1142,9 @@ def optim_case(fx, name, kind, seed, steps=7, lr=1e-2, betas=(0.9, 0.999), eps=1
         opt = torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
     elif kind == "lion":
         opt = Lion(groups, lr=lr, betas=betas, weight_decay=weight_decay)
+    elif kind == "rmsprop":
+        opt = torch.optim.RMSprop(groups, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                                  momentum=momentum, centered=centered)
     else:
         opt = torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
     lrs = [f32(lr * (0.5 + 0.25 * (k % 3))) for k in range(steps)]
@@ -1158,15 +1163,18 @@ def optim_case(fx, name, kind, seed, steps=7, lr=1e-2, betas=(0.9, 0.999), eps=1
     fx.add(name + ".lrs", torch.tensor(lrs))
     fx.add(name + ".kind", torch.tensor(list(kind.encode()), dtype=torch.int32))
     # adamw or not (the kind is .kind), beta1, beta2, eps, weight decay, decay_norm_and_bias, momentum, clip
-    fx.add(name + ".hyper", torch.tensor([float(kind == "adamw"), betas[0], betas[1], eps,
-                                          weight_decay, float(decay_norm_and_bias), momentum,
-                                          clip]))
+    # and for rmsprop alpha, centered
+    hyper = [float(kind == "adamw"), betas[0], betas[1], eps, weight_decay,
+             float(decay_norm_and_bias), momentum, clip]
+    if kind == "rmsprop":
+        hyper += [alpha, float(centered)]
+    fx.add(name + ".hyper", torch.tensor(hyper))
     if norms:
         fx.add(name + ".grad_norms", torch.tensor(norms))
     for pname, p in params.items():
         fx.add("%s.final.%s" % (name, pname), p)
         state = opt.state[p]
-        for key in ("exp_avg", "exp_avg_sq", "momentum_buffer"):
+        for key in ("exp_avg", "exp_avg_sq", "momentum_buffer", "square_avg", "grad_avg"):
             if key in state:
                 fx.add("%s.%s.%s" % (name, key, pname), state[key])
 
@@ -1197,6 +1205,19 @@ def make_optim_goldens():
     case("lion_clip", "lion", 10, weight_decay=0.1, clip=0.5, **lion)
     case("lion_clip_exempt", "lion", 11, weight_decay=0.3, clip=2.0, decay_norm_and_bias=False,
          steps=12, **lion)
+    # RMSprop as torch.optim.RMSprop, with and without momentum and
+    # centering (PyTorch keeps momentum_buffer and grad_avg only when they
+    # are used), weight decay as its L2 penalty, exempt groups, clipping
+    rms = dict(lr=1e-3, momentum=0.0)
+    case("rmsprop_plain", "rmsprop", 12, **rms)
+    case("rmsprop_momentum", "rmsprop", 13, lr=1e-3, weight_decay=0.01, momentum=0.9)
+    case("rmsprop_centered", "rmsprop", 14, lr=1e-3, momentum=0.5, alpha=0.9, eps=1e-6,
+         centered=True)
+    case("rmsprop_exempt", "rmsprop", 15, lr=1e-3, weight_decay=0.1, decay_norm_and_bias=False,
+         momentum=0.9, centered=True)
+    case("rmsprop_clip", "rmsprop", 16, weight_decay=0.01, clip=0.5, **rms)
+    case("rmsprop_clip_exempt", "rmsprop", 17, lr=1e-3, weight_decay=0.05, clip=2.0,
+         decay_norm_and_bias=False, momentum=0.9, centered=True, steps=12)
     # the case list the test walks (every optimizer must have cases)
     fx.add("cases", torch.tensor([len(cases)], dtype=torch.int32))
     for i, name in enumerate(cases):
