@@ -18,26 +18,13 @@
 
 #define TOL 1e-5
 
-static const tu_tensor *get(const tu_fixture *fx, const char *c, const char *what)
-{
-    char key[200];
-    snprintf(key, sizeof key, "%.63s.%.63s", c, what);
-    return tu_get(fx, key);
-}
-
-/* the floats of a fixture tensor */
-static const float *getf(const tu_fixture *fx, const char *c, const char *what)
-{
-    return get(fx, c, what)->data;
-}
-
 /* the fixture's layer-`layer` parameter `what` (weight_ih, ...) */
 static const float *layer_tensor(const tu_fixture *fx, const char *c, const char *what,
                                  int layer)
 {
     char key[96];
     snprintf(key, sizeof key, "%s_l%d", what, layer);
-    return get(fx, c, key)->data;
+    return tu_get_in(fx, c, key)->data;
 }
 
 static float *device_floats(nl_backend *be, size_t count)
@@ -69,11 +56,12 @@ static void check_case(const tu_fixture *fx, const char *c)
 {
     nl_backend *be = tu_cpu(2);
     const nl_rnn_cell cell = cell_of(c);
-    const int *shape = get(fx, c, "shape")->data;
+    const int *shape = tu_get_in(fx, c, "shape")->data;
     const int n = shape[0], t = shape[1], d = shape[2], h = shape[3], layers = shape[4];
     const int g = (cell == NL_RNN_LSTM ? 4 : 3) * h;
     const size_t seq = (size_t)n * t * h, state = (size_t)n * h;
-    float *ys[8] = {0}, *saved[8] = {0}, *h_last = device_floats(be, state), *c_last = device_floats(be, state);
+    float *ys[8] = {0}, *saved[8] = {0}, *h_last = device_floats(be, state),
+          *c_last = device_floats(be, state);
     ck_assert_int_le(layers, 8);
     size_t ws_bytes = 0;
     for (int l = 0; l < layers; l++) {
@@ -81,31 +69,31 @@ static void check_case(const tu_fixture *fx, const char *c)
         ws_bytes = w > ws_bytes ? w : ws_bytes;
     }
     void *workspace = device_floats(be, ws_bytes / sizeof(float) + 1);
-    const float *x = get(fx, c, "x")->data;
+    const float *x = tu_get_in(fx, c, "x")->data;
     char what[160];
     for (int l = 0; l < layers; l++) {
         ys[l] = device_floats(be, seq);
         saved[l] = device_floats(be, be->ops->rnn_saved_bytes(be, cell, n, t, h) / sizeof(float));
         be->ops->rnn_forward(be, cell, n, t, l ? h : d, h, l ? ys[l - 1] : x,
-                             layer_tensor(fx, c, "weight_ih", l), layer_tensor(fx, c, "weight_hh", l),
-                             layer_tensor(fx, c, "bias_ih", l), layer_tensor(fx, c, "bias_hh", l),
-                             ys[l], h_last, cell == NL_RNN_LSTM ? c_last : NULL, saved[l],
-                             workspace);
+                             layer_tensor(fx, c, "weight_ih", l),
+                             layer_tensor(fx, c, "weight_hh", l), layer_tensor(fx, c, "bias_ih", l),
+                             layer_tensor(fx, c, "bias_hh", l), ys[l], h_last,
+                             cell == NL_RNN_LSTM ? c_last : NULL, saved[l], workspace);
         snprintf(what, sizeof what, "%s h_n of layer %d", c, l);
-        tu_assert_close(h_last, getf(fx, c, "h_n") + l * state, state, TOL, what);
+        tu_assert_close(h_last, tu_getf_in(fx, c, "h_n") + l * state, state, TOL, what);
         if (cell == NL_RNN_LSTM) {
             snprintf(what, sizeof what, "%s c_n of layer %d", c, l);
-            tu_assert_close(c_last, getf(fx, c, "c_n") + l * state, state, TOL, what);
+            tu_assert_close(c_last, tu_getf_in(fx, c, "c_n") + l * state, state, TOL, what);
         }
     }
     snprintf(what, sizeof what, "%s y", c);
-    tu_assert_close(ys[layers - 1], get(fx, c, "y")->data, seq, TOL, what);
+    tu_assert_close(ys[layers - 1], tu_get_in(fx, c, "y")->data, seq, TOL, what);
 
     /* backward from the top: each layer's dx is the dy of the one below */
     float *dys[8], *grads[4];
     for (int l = 0; l < layers; l++)
         dys[l] = device_floats(be, seq);
-    memcpy(dys[layers - 1], get(fx, c, "dy")->data, seq * sizeof(float));
+    memcpy(dys[layers - 1], tu_get_in(fx, c, "dy")->data, seq * sizeof(float));
     float *dx = device_floats(be, (size_t)n * t * d);
     for (int k = 0; k < 4; k++)
         grads[k] = device_floats(be, (size_t)g * (k < 2 ? (k == 0 ? d > h ? d : h : h) : 1));
@@ -118,8 +106,8 @@ static void check_case(const tu_fixture *fx, const char *c)
         be->ops->rnn_backward(be, cell, n, t, in, h, l ? ys[l - 1] : x,
                               layer_tensor(fx, c, "weight_ih", l),
                               layer_tensor(fx, c, "weight_hh", l), saved[l], dys[l],
-                              getf(fx, c, "dh_n") + l * state,
-                              cell == NL_RNN_LSTM ? getf(fx, c, "dc_n") + l * state : NULL,
+                              tu_getf_in(fx, c, "dh_n") + l * state,
+                              cell == NL_RNN_LSTM ? tu_getf_in(fx, c, "dc_n") + l * state : NULL,
                               dinput, false, grads[0], grads[1], grads[2], grads[3], workspace);
         const size_t counts[4] = {(size_t)g * in, (size_t)g * h, (size_t)g, (size_t)g};
         for (int k = 0; k < 4; k++) {
@@ -130,7 +118,7 @@ static void check_case(const tu_fixture *fx, const char *c)
         }
     }
     snprintf(what, sizeof what, "%s dx", c);
-    tu_assert_close(dx, get(fx, c, "dx")->data, (size_t)n * t * d, TOL, what);
+    tu_assert_close(dx, tu_get_in(fx, c, "dx")->data, (size_t)n * t * d, TOL, what);
     for (int l = 0; l < layers; l++) {
         be->ops->release(be, ys[l]);
         be->ops->release(be, dys[l]);
@@ -285,7 +273,7 @@ START_TEST(test_layer_in_model)
         char name[64];
         const char *module = nl_name_of(&nl_rnn_cell_names, c);
         snprintf(name, sizeof name, "%s_stacked", module);
-        const int *shape = get(fx, name, "shape")->data;
+        const int *shape = tu_get_in(fx, name, "shape")->data;
         stack_ctx ctx = {(nl_rnn_cell)c, shape[1], shape[2], shape[3], shape[4]};
         const int n = shape[0], h = shape[3];
         nl_model_spec spec;
@@ -318,10 +306,10 @@ START_TEST(test_layer_in_model)
                 const float *want = layer_tensor(fx, name, PARAMS[k], l);
                 be->ops->upload(be, p->data, want, p->count * sizeof(float));
             }
-        const tu_tensor *x = get(fx, name, "x");
+        const tu_tensor *x = tu_get_in(fx, name, "x");
         be->ops->upload(be, m->input->data, x->data, x->count * sizeof(float));
         nl_model_forward(m, n, NL_MODE_TRAIN);
-        const float *h_top = getf(fx, name, "h_n") + (size_t)(ctx.layers - 1) * n * h;
+        const float *h_top = tu_getf_in(fx, name, "h_n") + (size_t)(ctx.layers - 1) * n * h;
         char what[128];
         snprintf(what, sizeof what, "%s in a model: the top layer's h_n", name);
         tu_assert_close(m->logits->data, h_top, (size_t)n * h, TOL, what);

@@ -22,36 +22,26 @@
 
 #define TOL 1e-5
 
-static const tu_tensor *get(const tu_fixture *fx, const char *c, const char *what)
-{
-    char key[200];
-    snprintf(key, sizeof key, "%.63s.%.63s", c, what);
-    return tu_get(fx, key);
-}
-
-static const float *getf(const tu_fixture *fx, const char *c, const char *what)
-{
-    return get(fx, c, what)->data;
-}
-
 START_TEST(test_embedding)
 {
     tu_fixture *fx = tu_fixture_load("tfm_goldens.nlfx");
-    const tu_tensor *tok = get(fx, "embedding", "tokens"), *table = get(fx, "embedding", "table");
+    const tu_tensor *tok = tu_get_in(fx, "embedding", "tokens"),
+                    *table = tu_get_in(fx, "embedding", "table");
     const int n = tok->dims[0], t = tok->dims[1], vocab = table->dims[0], d = table->dims[1];
     for (int threads = 1; threads <= 2; threads++) {
         nl_backend *be = tu_cpu(threads);
         float *y = malloc((size_t)n * t * d * sizeof *y);
         be->ops->embedding_forward(be, n, t, d, tok->data, table->data,
-                                   getf(fx, "embedding", "pos"), y);
-        tu_assert_close(y, getf(fx, "embedding", "y"), (size_t)n * t * d, TOL, "embedding y");
+                                   tu_getf_in(fx, "embedding", "pos"), y);
+        tu_assert_close(y, tu_getf_in(fx, "embedding", "y"), (size_t)n * t * d, TOL, "embedding y");
         float *dtable = malloc(table->count * sizeof *dtable), *dpos = malloc((size_t)t * d * 4);
         void *ws = malloc(be->ops->embedding_backward_workspace(be, n, t, vocab));
-        be->ops->embedding_backward(be, n, t, d, vocab, tok->data, getf(fx, "embedding", "dy"),
-                                    dtable, false, dpos, ws);
-        tu_assert_close(dtable, getf(fx, "embedding", "dtable"), table->count, TOL,
+        be->ops->embedding_backward(be, n, t, d, vocab, tok->data,
+                                    tu_getf_in(fx, "embedding", "dy"), dtable, false, dpos, ws);
+        tu_assert_close(dtable, tu_getf_in(fx, "embedding", "dtable"), table->count, TOL,
                         "embedding dtable");
-        tu_assert_close(dpos, getf(fx, "embedding", "dpos"), (size_t)t * d, TOL, "embedding dpos");
+        tu_assert_close(dpos, tu_getf_in(fx, "embedding", "dpos"), (size_t)t * d, TOL,
+                        "embedding dpos");
         free(y), free(dtable), free(dpos), free(ws);
     }
     tu_fixture_free(fx);
@@ -65,8 +55,8 @@ START_TEST(test_attention)
 {
     const char *c = attention_cases[_i];
     tu_fixture *fx = tu_fixture_load("tfm_goldens.nlfx");
-    const tu_tensor *q = get(fx, c, "q");
-    const int heads = *(const int32_t *)get(fx, c, "heads")->data;
+    const tu_tensor *q = tu_get_in(fx, c, "q");
+    const int heads = *(const int32_t *)tu_get_in(fx, c, "heads")->data;
     const int n = q->dims[0], t = q->dims[1], d = q->dims[2];
     char bidirectional_key[96]; /* present: no causal mask */
     snprintf(bidirectional_key, sizeof bidirectional_key, "%s.bidirectional", c);
@@ -77,23 +67,23 @@ START_TEST(test_attention)
     float *y = malloc(count * 4), *probs = malloc(probs_count * 4), largest = 0.0f;
     float *dq = malloc(count * 4), *dk = malloc(count * 4), *dv = malloc(count * 4);
     void *ws = malloc(be->ops->attention_workspace(be, &g));
-    be->ops->attention_forward(be, &g, q->data, getf(fx, c, "k"), getf(fx, c, "v"), probs, y,
-                               &largest, ws);
+    be->ops->attention_forward(be, &g, q->data, tu_getf_in(fx, c, "k"), tu_getf_in(fx, c, "v"),
+                               probs, y, &largest, ws);
     char what[96];
     snprintf(what, sizeof what, "%s y", c);
-    tu_assert_close(y, getf(fx, c, "y"), count, TOL, what);
+    tu_assert_close(y, tu_getf_in(fx, c, "y"), count, TOL, what);
     snprintf(what, sizeof what, "%s probs", c);
-    tu_assert_close(probs, getf(fx, c, "probs"), probs_count, TOL, what);
-    const float want = *getf(fx, c, "max_logit");
-    ck_assert_msg(fabsf(largest - want) <= 1e-5f * fmaxf(1.0f, fabsf(want)), "%s max logit %g, torch %g",
-                  c, largest, want);
-    be->ops->attention_backward(be, &g, q->data, getf(fx, c, "k"), getf(fx, c, "v"), probs,
-                                getf(fx, c, "dy"), dq, dk, dv, ws);
+    tu_assert_close(probs, tu_getf_in(fx, c, "probs"), probs_count, TOL, what);
+    const float want = *tu_getf_in(fx, c, "max_logit");
+    ck_assert_msg(fabsf(largest - want) <= 1e-5f * fmaxf(1.0f, fabsf(want)),
+                  "%s max logit %g, torch %g", c, largest, want);
+    be->ops->attention_backward(be, &g, q->data, tu_getf_in(fx, c, "k"), tu_getf_in(fx, c, "v"),
+                                probs, tu_getf_in(fx, c, "dy"), dq, dk, dv, ws);
     const float *got[] = {dq, dk, dv};
     const char *names[] = {"dq", "dk", "dv"};
     for (int i = 0; i < 3; i++) {
         snprintf(what, sizeof what, "%s %s", c, names[i]);
-        tu_assert_close(got[i], getf(fx, c, names[i]), count, TOL, what);
+        tu_assert_close(got[i], tu_getf_in(fx, c, names[i]), count, TOL, what);
     }
     free(y), free(probs), free(dq), free(dk), free(dv), free(ws);
     tu_fixture_free(fx);
@@ -106,16 +96,16 @@ START_TEST(test_gelu)
     char c[32];
     snprintf(c, sizeof c, "gelu_%s", nl_name_of(&nl_gelu_names, kind));
     tu_fixture *fx = tu_fixture_load("tfm_goldens.nlfx");
-    const tu_tensor *x = get(fx, c, "x");
+    const tu_tensor *x = tu_get_in(fx, c, "x");
     nl_backend *be = tu_cpu(1);
     float *y = malloc(x->count * 4), *dx = malloc(x->count * 4);
     be->ops->gelu_forward(be, kind, x->count, x->data, y);
     char what[64];
     snprintf(what, sizeof what, "%s y", c);
-    tu_assert_close(y, getf(fx, c, "y"), x->count, 1e-6, what);
-    be->ops->gelu_backward(be, kind, x->count, x->data, getf(fx, c, "dy"), dx, false);
+    tu_assert_close(y, tu_getf_in(fx, c, "y"), x->count, 1e-6, what);
+    be->ops->gelu_backward(be, kind, x->count, x->data, tu_getf_in(fx, c, "dy"), dx, false);
     snprintf(what, sizeof what, "%s dx", c);
-    tu_assert_close(dx, getf(fx, c, "dx"), x->count, 1e-6, what);
+    tu_assert_close(dx, tu_getf_in(fx, c, "dx"), x->count, 1e-6, what);
     free(y), free(dx);
     tu_fixture_free(fx);
 }
@@ -146,7 +136,7 @@ static int model_cases(const tu_fixture *fx, const char *marker, char names[][64
 /* the case's normalizer, placement and GELU ("<case>.names") into spec */
 static void case_names(const tu_fixture *fx, const char *c, nl_model_spec *spec, int groups)
 {
-    const tu_tensor *names = get(fx, c, "names");
+    const tu_tensor *names = tu_get_in(fx, c, "names");
     char text[64] = {0}, *norm, *placement, *gelu;
     for (size_t i = 0; i < names->count && i < sizeof text - 1; i++)
         text[i] = (char)((const int32_t *)names->data)[i];
@@ -170,7 +160,8 @@ static nl_model *case_build(const tu_fixture *fx, const char *c, const nl_model_
     nl_model *m = NULL;
     nl_error err = {0};
     nl_backend *be = tu_cpu(2);
-    ck_assert_msg(nl_model_build(spec, be, batch, batch, 1, &m, &err) == NL_OK, "%s: %s", c, err.msg);
+    ck_assert_msg(nl_model_build(spec, be, batch, batch, 1, &m, &err) == NL_OK, "%s: %s", c,
+                  err.msg);
     char key[200];
     for (int i = 0; i < m->n_params; i++) {
         nl_param *p = m->params[i];
@@ -192,7 +183,7 @@ static nl_model *case_build(const tu_fixture *fx, const char *c, const nl_model_
 /* builds the case's lm with PyTorch's parameters */
 static nl_model *case_model(const tu_fixture *fx, const char *c, nl_optim_kind optim)
 {
-    const int32_t *s = get(fx, c, "spec")->data;
+    const int32_t *s = tu_get_in(fx, c, "spec")->data;
     nl_model_spec spec;
     nl_model_spec_defaults(&spec);
     spec.arch = NL_ARCH_LM;
@@ -213,17 +204,19 @@ START_TEST(test_lm_pass)
         const char *c = cases[k];
         nl_model *m = case_model(fx, c, NL_OPTIM_SGD);
         const int n = m->capacity;
-        nl_model_load_tokens(m, get(fx, c, "tokens")->data, get(fx, c, "targets")->data, n);
+        nl_model_load_tokens(m, tu_get_in(fx, c, "tokens")->data, tu_get_in(fx, c, "targets")->data,
+                             n);
         nl_model_reset_metrics(m);
         nl_model_forward(m, n, NL_MODE_TRAIN);
         char what[200];
         snprintf(what, sizeof what, "%.63s logits", c);
-        const tu_tensor *logits = get(fx, c, "logits");
+        const tu_tensor *logits = tu_get_in(fx, c, "logits");
         ck_assert_uint_eq(logits->count, (size_t)n * nl_shape_per_sample(m->logits->shape));
         tu_assert_close(m->logits->data, logits->data, logits->count, TOL, what);
         double metrics[2];
         nl_model_read_metrics(m, metrics);
-        const double loss = metrics[0] / ((double)n * m->rows_per_sample), want = *getf(fx, c, "loss");
+        const double loss = metrics[0] / ((double)n * m->rows_per_sample),
+                     want = *tu_getf_in(fx, c, "loss");
         ck_assert_msg(fabs(loss - want) <= 1e-5 * fabs(want), "%s loss %.8g, PyTorch %.8g", c, loss,
                       want);
         nl_model_backward(m, n);
@@ -293,7 +286,7 @@ START_TEST(test_lm_training)
         nl_model *m = case_model(fx, c, kind);
         nl_optim_spec optim;
         nl_optim_spec_defaults(&optim, kind);
-        const float *hyper = getf(fx, c, "hyper");
+        const float *hyper = tu_getf_in(fx, c, "hyper");
         optim.lr = hyper[0];
         optim.momentum = hyper[1];
         optim.weight_decay = hyper[2];
@@ -302,10 +295,10 @@ START_TEST(test_lm_training)
             const float *a = adamw->data;
             optim.betas[0] = a[0], optim.betas[1] = a[1], optim.eps = a[2], clip = a[3];
         }
-        const tu_tensor *tokens = get(fx, c, "tokens");
+        const tu_tensor *tokens = tu_get_in(fx, c, "tokens");
         const int steps = tokens->dims[0], n = tokens->dims[1], t = tokens->dims[2];
-        const int32_t *targets = get(fx, c, "targets")->data;
-        const float *want = getf(fx, c, "losses");
+        const int32_t *targets = tu_get_in(fx, c, "targets")->data;
+        const float *want = tu_getf_in(fx, c, "losses");
         double worst = 0.0;
         for (int step = 0; step < steps; step++) {
             const size_t at = (size_t)step * n * t;
@@ -389,7 +382,7 @@ START_TEST(test_image_training)
         nl_model *m = case_build(fx, c, &spec, batch);
         nl_optim_spec optim;
         nl_optim_spec_defaults(&optim, kind);
-        const float *hyper = getf(fx, c, "hyper");
+        const float *hyper = tu_getf_in(fx, c, "hyper");
         optim.lr = hyper[0];
         optim.momentum = hyper[1];
         optim.weight_decay = hyper[2];
@@ -398,11 +391,11 @@ START_TEST(test_image_training)
             const float *a = adamw->data;
             optim.betas[0] = a[0], optim.betas[1] = a[1], optim.eps = a[2], clip = a[3];
         }
-        const tu_tensor *images = get(fx, c, "images");
+        const tu_tensor *images = tu_get_in(fx, c, "images");
         const int steps = images->dims[0], n = images->dims[1];
         const size_t per_step = images->count / (size_t)steps;
-        const int32_t *labels = get(fx, c, "labels")->data;
-        const float *want = getf(fx, c, "losses");
+        const int32_t *labels = tu_get_in(fx, c, "labels")->data;
+        const float *want = tu_getf_in(fx, c, "losses");
         double worst = 0.0;
         for (int step = 0; step < steps; step++) {
             nl_model_reset_metrics(m);

@@ -222,6 +222,18 @@ const tu_tensor *tu_get(const tu_fixture *f, const char *name)
     return t;
 }
 
+const tu_tensor *tu_get_in(const tu_fixture *f, const char *c, const char *what)
+{
+    char key[200];
+    snprintf(key, sizeof key, "%.63s.%.63s", c, what);
+    return tu_get(f, key);
+}
+
+const float *tu_getf_in(const tu_fixture *f, const char *c, const char *what)
+{
+    return tu_get_in(f, c, what)->data;
+}
+
 const char *tu_get_string(const tu_fixture *f, const char *name, char *buf, size_t size)
 {
     const tu_tensor *t = tu_get(f, name);

@@ -61,6 +61,9 @@ tu_fixture *tu_fixture_read(const char *file, char *why, size_t size);
 void tu_fixture_free(tu_fixture *f);
 /* fails the test when the tensor is missing */
 const tu_tensor *tu_get(const tu_fixture *f, const char *name);
+/* tensor `what` of case `c`, stored as "<c>.<what>" */
+const tu_tensor *tu_get_in(const tu_fixture *f, const char *c, const char *what);
+const float *tu_getf_in(const tu_fixture *f, const char *c, const char *what);
 /* a string the fixture stores as int32 characters, into buf */
 const char *tu_get_string(const tu_fixture *f, const char *name, char *buf, size_t size);
 /* the fixture's case count: its int32 tensor "cases" */

@@ -19,47 +19,7 @@
 #include <string.h>
 
 #include "cpu/cpu.h"
-
-static int gate_count(nl_rnn_cell cell) { return cell == NL_RNN_LSTM ? 4 : 3; }
-
-/* floats rounded up to whole cache lines, so every part starts on one */
-static size_t lines(size_t floats) { return (floats + 15) / 16 * 16; }
-
-/* The saved tensors of a batch of n: the hidden states and (lstm) the cell
- * states, (T+1, n, H) each, and per step and sample 4H floats: the
- * activated gates i, f, g, o (lstm), or r, z, n and the recurrent n-gate
- * term h w_hn^T + b_hn (gru), which the gradient of r needs. */
-typedef struct {
-    float *h, *c, *gates;
-} saved_parts;
-
-static saved_parts saved_of(nl_rnn_cell cell, int n, int t, int hidden, void *saved)
-{
-    const size_t states = lines((size_t)(t + 1) * n * hidden);
-    float *base = saved;
-    saved_parts p = {.h = base};
-    p.c = cell == NL_RNN_LSTM ? base + states : NULL;
-    p.gates = base + (cell == NL_RNN_LSTM ? 2 : 1) * states;
-    return p;
-}
-
-size_t nl_cpu_rnn_saved_bytes(nl_backend *be, nl_rnn_cell cell, int n, int t, int hidden)
-{
-    (void)be;
-    const size_t states = lines((size_t)(t + 1) * n * hidden);
-    return ((cell == NL_RNN_LSTM ? 2 : 1) * states + lines((size_t)t * n * 4 * hidden)) *
-           sizeof(float);
-}
-
-/* forward: the input projection (N*T, G) in the token layout, the step's
- * recurrent projection (N, G) and the linear kernels' workspace; backward:
- * the gates' gradients in the token layout and time-major, and the
- * gradients of h and c carried from step to step (N, H each) */
-typedef struct {
-    float *xproj, *hproj;
-    void *linear;
-    float *dgates_x, *dgates_h, *dh, *dc;
-} work_parts;
+#include "rnn_layout.h"
 
 static size_t linear_bytes(nl_backend *be, int n, int t, int in, int hidden, int gates)
 {
@@ -69,24 +29,17 @@ static size_t linear_bytes(nl_backend *be, int n, int t, int in, int hidden, int
 }
 
 static size_t work_of(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, int hidden,
-                      void *workspace, work_parts *p)
+                      void *workspace, nl_rnn_work_parts *p)
 {
-    const int g = gate_count(cell) * hidden;
-    const size_t seq = lines((size_t)n * t * g), state = lines((size_t)n * hidden);
-    const size_t forward = (seq + lines((size_t)n * g)) * sizeof(float) +
-                           linear_bytes(be, n, t, in, hidden, g);
-    const size_t backward = (2 * seq + 2 * state) * sizeof(float);
-    if (p) {
-        float *base = workspace;
-        p->xproj = base;
-        p->hproj = base + seq;
-        p->linear = base + seq + lines((size_t)n * g);
-        p->dgates_x = base;
-        p->dgates_h = base + seq;
-        p->dh = base + 2 * seq;
-        p->dc = base + 2 * seq + state;
-    }
-    return forward > backward ? forward : backward;
+    const int g = nl_rnn_gate_count(cell) * hidden;
+    return nl_rnn_work_layout(cell, n, t, hidden, linear_bytes(be, n, t, in, hidden, g),
+                              workspace, p);
+}
+
+size_t nl_cpu_rnn_saved_bytes(nl_backend *be, nl_rnn_cell cell, int n, int t, int hidden)
+{
+    (void)be;
+    return nl_rnn_saved_layout(cell, n, t, hidden, NULL, NULL);
 }
 
 size_t nl_cpu_rnn_workspace(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, int hidden)
@@ -99,7 +52,7 @@ static inline float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
 /* step s of the lstm for the n samples: the gates from the two
  * projections, the new cell and hidden states, y's row */
 static void lstm_step(int n, int t, int s, int hidden, const float *xproj, const float *hproj,
-                      saved_parts sv, float *y)
+                      nl_rnn_saved_parts sv, float *y)
 {
     const int g = 4 * hidden;
     NL_PARALLEL_FOR_IF((long)n * g >= NL_PARALLEL_MIN,
@@ -128,7 +81,7 @@ static void lstm_step(int n, int t, int s, int hidden, const float *xproj, const
 
 /* step s of the gru; gates holds r, z, n and the recurrent n term */
 static void gru_step(int n, int t, int s, int hidden, const float *xproj, const float *hproj,
-                     saved_parts sv, float *y)
+                     nl_rnn_saved_parts sv, float *y)
 {
     const int g = 3 * hidden;
     NL_PARALLEL_FOR_IF((long)n * g >= NL_PARALLEL_MIN,
@@ -158,10 +111,11 @@ void nl_cpu_rnn_forward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, 
                         const float *b_hh, float *y, float *h_last, float *c_last, void *saved,
                         void *workspace)
 {
-    const int g = gate_count(cell) * hidden;
+    const int g = nl_rnn_gate_count(cell) * hidden;
     const size_t state = (size_t)n * hidden;
-    saved_parts sv = saved_of(cell, n, t, hidden, saved);
-    work_parts w;
+    nl_rnn_saved_parts sv;
+    nl_rnn_saved_layout(cell, n, t, hidden, saved, &sv);
+    nl_rnn_work_parts w;
     work_of(be, cell, n, t, in, hidden, workspace, &w);
     nl_cpu_linear_forward(be, n * t, in, g, x, w_ih, b_ih, w.xproj, w.linear);
     memset(sv.h, 0, state * sizeof *sv.h);
@@ -186,7 +140,7 @@ void nl_cpu_rnn_forward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, 
  * step after), the gates' pre-activation gradients in both layouts; dc
  * becomes c_{s-1}'s. */
 static void lstm_step_backward(int n, int t, int s, int hidden, const float *dy,
-                               saved_parts sv, const work_parts *w)
+                               nl_rnn_saved_parts sv, const nl_rnn_work_parts *w)
 {
     const int g = 4 * hidden;
     NL_PARALLEL_FOR_IF((long)n * g >= NL_PARALLEL_MIN,
@@ -219,8 +173,8 @@ static void lstm_step_backward(int n, int t, int s, int hidden, const float *dy,
 
 /* Step s of the gru backward: as the lstm's, and dh becomes the direct
  * part of h_{s-1}'s gradient (z dh), to which the recurrent product adds */
-static void gru_step_backward(int n, int t, int s, int hidden, const float *dy, saved_parts sv,
-                              const work_parts *w)
+static void gru_step_backward(int n, int t, int s, int hidden, const float *dy,
+                              nl_rnn_saved_parts sv, const nl_rnn_work_parts *w)
 {
     const int g = 3 * hidden;
     NL_PARALLEL_FOR_IF((long)n * g >= NL_PARALLEL_MIN,
@@ -253,10 +207,11 @@ void nl_cpu_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
                          bool accumulate_dx, float *dw_ih, float *dw_hh, float *db_ih,
                          float *db_hh, void *workspace)
 {
-    const int g = gate_count(cell) * hidden;
+    const int g = nl_rnn_gate_count(cell) * hidden;
     const size_t state = (size_t)n * hidden;
-    saved_parts sv = saved_of(cell, n, t, hidden, (void *)saved);
-    work_parts w;
+    nl_rnn_saved_parts sv;
+    nl_rnn_saved_layout(cell, n, t, hidden, (void *)saved, &sv);
+    nl_rnn_work_parts w;
     work_of(be, cell, n, t, in, hidden, workspace, &w);
     if (dh_last)
         memcpy(w.dh, dh_last, state * sizeof *w.dh);

@@ -6,63 +6,19 @@
  * The states are time-major (T+1, N, H), slot 0 the zero initial state;
  * the gates' gradients are kept in the token layout and time-major. */
 #include "cuda/cuda_common.h"
-
-static int gate_count(nl_rnn_cell cell) { return cell == NL_RNN_LSTM ? 4 : 3; }
-
-/* floats rounded up to whole 64-byte lines */
-static size_t lines(size_t floats) { return (floats + 15) / 16 * 16; }
-
-typedef struct {
-    float *h, *c, *gates;
-} saved_parts;
-
-static saved_parts saved_of(nl_rnn_cell cell, int n, int t, int hidden, void *saved)
-{
-    const size_t states = lines((size_t)(t + 1) * n * hidden);
-    float *base = (float *)saved;
-    saved_parts p;
-    p.h = base;
-    p.c = cell == NL_RNN_LSTM ? base + states : NULL;
-    p.gates = base + (cell == NL_RNN_LSTM ? 2 : 1) * states;
-    return p;
-}
+#include "rnn_layout.h"
 
 size_t nl_cuda_rnn_saved_bytes(nl_backend *be, nl_rnn_cell cell, int n, int t, int hidden)
 {
     (void)be;
-    const size_t states = lines((size_t)(t + 1) * n * hidden);
-    return ((cell == NL_RNN_LSTM ? 2 : 1) * states + lines((size_t)t * n * 4 * hidden)) *
-           sizeof(float);
+    return nl_rnn_saved_layout(cell, n, t, hidden, NULL, NULL);
 }
 
-typedef struct {
-    float *xproj, *hproj;
-    float *dgates_x, *dgates_h, *dh, *dc;
-} work_parts;
-
-static size_t work_of(nl_rnn_cell cell, int n, int t, int hidden, void *workspace,
-                      work_parts *p)
-{
-    const int g = gate_count(cell) * hidden;
-    const size_t seq = lines((size_t)n * t * g), state = lines((size_t)n * hidden);
-    const size_t forward = (seq + lines((size_t)n * g)) * sizeof(float);
-    const size_t backward = (2 * seq + 2 * state) * sizeof(float);
-    if (p) {
-        float *base = (float *)workspace;
-        p->xproj = base;
-        p->hproj = base + seq;
-        p->dgates_x = base;
-        p->dgates_h = base + seq;
-        p->dh = base + 2 * seq;
-        p->dc = base + 2 * seq + state;
-    }
-    return forward > backward ? forward : backward;
-}
-
+/* cuBLAS needs no workspace of the linear kernels' */
 size_t nl_cuda_rnn_workspace(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, int hidden)
 {
     (void)be, (void)in;
-    return work_of(cell, n, t, hidden, NULL, NULL);
+    return nl_rnn_work_layout(cell, n, t, hidden, 0, NULL, NULL);
 }
 
 __device__ static inline float sigmoid_of(float v) { return 1.0f / (1.0f + expf(-v)); }
@@ -118,11 +74,12 @@ void nl_cuda_rnn_forward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
     nl_cuda *cu = nl_cuda_of(be);
     if (n <= 0 || t <= 0)
         return;
-    const int g = gate_count(cell) * hidden;
+    const int g = nl_rnn_gate_count(cell) * hidden;
     const size_t state = (size_t)n * hidden;
-    saved_parts sv = saved_of(cell, n, t, hidden, saved);
-    work_parts w;
-    work_of(cell, n, t, hidden, workspace, &w);
+    nl_rnn_saved_parts sv;
+    nl_rnn_saved_layout(cell, n, t, hidden, saved, &sv);
+    nl_rnn_work_parts w;
+    nl_rnn_work_layout(cell, n, t, hidden, 0, workspace, &w);
     nl_cuda_linear_forward(be, n * t, in, g, x, w_ih, b_ih, w.xproj, NULL);
     NL_CU(cu, cudaMemsetAsync(sv.h, 0, state * sizeof(float), cu->stream));
     if (sv.c)
@@ -198,11 +155,12 @@ void nl_cuda_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in
     nl_cuda *cu = nl_cuda_of(be);
     if (n <= 0 || t <= 0)
         return;
-    const int g = gate_count(cell) * hidden;
+    const int g = nl_rnn_gate_count(cell) * hidden;
     const size_t state = (size_t)n * hidden;
-    saved_parts sv = saved_of(cell, n, t, hidden, (void *)saved);
-    work_parts w;
-    work_of(cell, n, t, hidden, workspace, &w);
+    nl_rnn_saved_parts sv;
+    nl_rnn_saved_layout(cell, n, t, hidden, (void *)saved, &sv);
+    nl_rnn_work_parts w;
+    nl_rnn_work_layout(cell, n, t, hidden, 0, workspace, &w);
     if (dh_last)
         NL_CU(cu, cudaMemcpyAsync(w.dh, dh_last, state * sizeof(float), cudaMemcpyDeviceToDevice,
                                   cu->stream));
