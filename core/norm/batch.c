@@ -9,7 +9,7 @@
 #include "norm/stats_layer.h"
 
 /* batch statistics: one set per channel over the training batch's N*T*H*W */
-void nl_batch_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set)
+static void nl_batch_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set)
 {
     (void)spec;
     const int rows = nl_shape_rows_per_sample(in);
@@ -28,7 +28,7 @@ void nl_batch_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_nor
 }
 
 /* ghost batch norm: per channel over each virtual batch */
-void nl_ghost_batch_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set)
+static void nl_ghost_batch_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set)
 {
     const int v = spec->virtual_batch;
     *set = (nl_norm_set){0};
@@ -50,6 +50,15 @@ nl_act *nl_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_
     const nl_norm_geom geom = {.c = channels, .hw = hw, .groups = 0, .center = true, .eps = spec->eps};
     return nl_stats_norm_layer(b, name, in, spec, geom, spec->track_running_stats);
 }
+
+const nl_norm_info nl_norm_row_batch = {
+    {"batch", "BatchNorm: statistics per channel over N*H*W, running statistics for eval"},
+    .keys = NL_NORM_STATS_KEYS | NL_NORM_RUNNING_KEYS | NL_NORM_KEY_SYNC, .learned_shift = true,
+    .center = true, .running_stats = true, .running_stats_default = true,
+    .features = true, .images = true, .tokens = true, .adds_layer = true,
+    .color = "#1f77b4", .build = nl_batchnorm,
+    .stats_set = nl_batch_set,
+};
 
 /* batch renorm's buffers (per channel): the batch variance, the running
  * statistics before this batch's update, r, d, and the affine map they
@@ -125,7 +134,7 @@ static void renorm_backward(nl_stats_layer *l, const nl_pass *pass, const nl_nor
         be->ops->renorm_param_grads(be, g->c, s->r, s->d, dgamma, dbeta);
 }
 
-const struct nl_stats_training nl_batch_renorm_training = {
+static const struct nl_stats_training nl_batch_renorm_training = {
     .state_bytes = sizeof(renorm_state), .scalars = 2, .plan = renorm_plan,
     .prepare = renorm_prepare, .forward = renorm_forward, .backward = renorm_backward};
 
@@ -133,7 +142,7 @@ const struct nl_stats_training nl_batch_renorm_training = {
  * corrected toward the running statistics, y = gamma * (r * xhat + d) +
  * beta, r and d clipped (limits ramped over the training steps) and held
  * constant in the backward. Eval mode is batch norm's. */
-nl_act *nl_batch_renorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
+static nl_act *nl_batch_renorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
     const struct {
         const char *key;
@@ -153,6 +162,16 @@ nl_act *nl_batch_renorm(nl_builder *b, const char *name, nl_act *in, const nl_no
     renorm.track_running_stats = true; /* r and d are taken against them */
     return nl_batchnorm(b, name, in, &renorm);
 }
+
+const nl_norm_info nl_norm_row_batch_renorm = {
+    {"batch_renorm", "Batch Renormalization (Ioffe 2017): batch norm corrected by clipped r, d toward the running statistics"},
+    .keys = NL_NORM_STATS_KEYS | NL_NORM_KEY_MOMENTUM | NL_NORM_KEY_RENORM,
+    .learned_shift = true, .center = true, .running_stats = true,
+    .running_stats_default = true, .features = true, .images = true,
+    .tokens = true,
+    .adds_layer = true, .color = "#8c564b", .build = nl_batch_renorm,
+    .stats_set = nl_batch_set, .training = &nl_batch_renorm_training,
+};
 
 /* Ghost batch norm's virtual batches of n samples. Every pass that takes
  * batch statistics carries the training batch (training steps,
@@ -229,7 +248,7 @@ static void ghost_backward(nl_stats_layer *l, const nl_pass *pass, const nl_norm
     }
 }
 
-const struct nl_stats_training nl_ghost_batch_training = {
+static const struct nl_stats_training nl_ghost_batch_training = {
     .state_bytes = sizeof(ghost_state), .sets = ghost_chunks, .plan = ghost_plan,
     .forward = ghost_forward, .backward = ghost_backward};
 
@@ -239,7 +258,7 @@ const struct nl_stats_training nl_ghost_batch_training = {
  * and every pass that takes batch statistics carries exactly that batch
  * (train-mode evaluation drops its short last batch), so the virtual batches
  * are equal. Eval mode is batch norm's. */
-nl_act *nl_ghost_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
+static nl_act *nl_ghost_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
     const int batch = nl_builder_train_batch(b), v = spec->virtual_batch;
     if (v <= 0) {
@@ -260,3 +279,13 @@ nl_act *nl_ghost_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl
     }
     return nl_batchnorm(b, name, in, spec);
 }
+
+const nl_norm_info nl_norm_row_ghost_batch = {
+    {"ghost_batch", "Ghost batch norm (Hoffer et al. 2017): batch statistics per virtual batch in training"},
+    .keys = NL_NORM_STATS_KEYS | NL_NORM_RUNNING_KEYS | NL_NORM_KEY_VIRTUAL_BATCH,
+    .learned_shift = true, .center = true, .running_stats = true,
+    .running_stats_default = true, .features = true, .images = true,
+    .adds_layer = true, .color = "#e377c2", .build = nl_ghost_batchnorm,
+    .stats_set = nl_ghost_batch_set,
+    .training = &nl_ghost_batch_training,
+};
