@@ -1,10 +1,12 @@
 /* The normalizer registry (core/norm/registry.c): its rows are consistent
  * with what the builder makes of them, and configs/README.md's normalizer
- * table is the one the rows generate. */
+ * table and results/usage.md's example errors (which list every
+ * normalizer) are the ones the rows generate. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
 #include "model/model.h"
 #include "norm/registry.h"
 #include "testutil.h"
@@ -141,6 +143,41 @@ START_TEST(test_readme_table_is_generated)
 }
 END_TEST
 
+/* results/usage.md's example errors, as the config loader words them: a
+ * normalizer that does not exist (the message lists every row) and a
+ * group count that does not divide its layer, given with --set */
+static void write_usage_errors(FILE *out)
+{
+    const struct {
+        const char *text, *set;
+    } examples[] = {
+        {"model:\n  arch: mlp\n  norm:\n    type: bach\n", NULL},
+        {"model:\n  arch: mlp\n  widths: [32]\n  norm:\n    type: group\n",
+         "model.norm.groups=5"},
+    };
+    fputs("```\n", out);
+    for (size_t i = 0; i < sizeof examples / sizeof examples[0]; i++) {
+        nl_config *cfg = malloc(sizeof *cfg);
+        nl_error err = {0};
+        const char *set = examples[i].set;
+        ck_assert_int_eq(nl_config_load_string(examples[i].text, "configs/x.yaml", &set,
+                                               set ? 1 : 0, cfg, &err),
+                         NL_ERR_CONFIG);
+        fprintf(out, "%s\n", err.msg);
+        free(cfg);
+    }
+    fputs("```\n", out);
+}
+
+START_TEST(test_usage_errors_are_generated)
+{
+    free(tu_check_generated_section(NORMLAB_SOURCE_DIR "/results/usage.md",
+                                    "<!-- BEGIN EXAMPLE ERRORS (generated; do not edit by hand) -->\n",
+                                    "<!-- END EXAMPLE ERRORS -->", write_usage_errors,
+                                    "the example errors"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("norm_registry");
@@ -149,6 +186,7 @@ int main(void)
     tcase_add_test(tc, test_builder_follows_rows);
     tcase_add_test(tc, test_single_value_sets_refused);
     tcase_add_test(tc, test_readme_table_is_generated);
+    tcase_add_test(tc, test_usage_errors_are_generated);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
