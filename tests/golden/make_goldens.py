@@ -232,10 +232,12 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
         fx.add(name + ".tau", module.tau)
     if affine:
         with torch.no_grad():
-            module.weight.copy_(0.5 + torch.rand(c, generator=g))
+            if module.weight is not None:
+                module.weight.copy_(0.5 + torch.rand(c, generator=g))
             if module.bias is not None:
                 module.bias.copy_(torch.rand(c, generator=g) - 0.5)
-        fx.add(name + ".gamma", module.weight)
+        if module.weight is not None:
+            fx.add(name + ".gamma", module.weight)
         if module.bias is not None:
             fx.add(name + ".beta", module.bias)
     module.train()
@@ -249,7 +251,8 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
     fx.add(name + ".dy", dy)
     fx.add(name + ".dx", x.grad)
     if affine:
-        fx.add(name + ".dgamma", module.weight.grad)
+        if module.weight is not None:
+            fx.add(name + ".dgamma", module.weight.grad)
         if module.bias is not None:
             fx.add(name + ".dbeta", module.bias.grad)
     for extra in ("alpha", "tau", "scale"):
@@ -257,7 +260,8 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
             fx.add(name + ".d" + extra, getattr(module, extra).grad)
     if track:
         fx.add(name + ".running_mean", module.running_mean)
-        fx.add(name + ".running_var", module.running_var)
+        if hasattr(module, "running_var"):
+            fx.add(name + ".running_var", module.running_var)
     module.eval()
     x_eval = mean + std * torch.randn(*shape, generator=g)
     with torch.no_grad():
