@@ -14,10 +14,14 @@
  *      backend_ops.def with its kernels in core/cpu and core/cuda;
  *   3. its tests and docs: goldens against PyTorch in
  *      tests/golden/make_goldens.py's norm section (test_norm_golden asks
- *      every row for its cases), configs/README.md and results/usage.md
- *      regenerated (NL_UPDATE_README=1 build/tests/test_norm_registry).
- * The gradient checks, CUDA parity, `normlab list`, the config schema and
- * the plots pick the row up from the table; nothing else names the kind. */
+ *      every row that adds a layer for its cases), and the generated parts
+ *      of configs/README.md and results/usage.md rewritten by
+ *      NL_UPDATE_README=1 build/tests/test_norm_registry and
+ *      build/tests/test_config.
+ * The finite-difference checks, CUDA parity (a training case per row, and
+ * the check that every op is reached), `normlab list`, the config schema
+ * and the plots pick the row up from the table; nothing else names the
+ * kind. */
 #ifndef NL_NORM_REGISTRY_H
 #define NL_NORM_REGISTRY_H
 
