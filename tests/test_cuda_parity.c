@@ -292,6 +292,16 @@ START_TEST(test_memory_and_errors)
     ck_assert_int_eq(gpu_be->ops->alloc(gpu_be, (size_t)1 << 52, &huge, &e2), NL_ERR_NOMEM);
     ck_assert_msg(strstr(e2.msg, "GPU") != NULL, "message: %s", e2.msg);
     gpu_sync_ok(); /* a failed allocation leaves no deferred error */
+
+    /* the memory free and in all: none of its own on the CPU (the host's),
+     * the device's on the GPU */
+    size_t free_bytes = 1, total_bytes = 1;
+    cpu_be->ops->memory_info(cpu_be, &free_bytes, &total_bytes);
+    ck_assert(free_bytes == 0 && total_bytes == 0);
+    gpu_be->ops->memory_info(gpu_be, &free_bytes, &total_bytes);
+    ck_assert_msg(total_bytes > 0 && free_bytes <= total_bytes, "free %zu of %zu", free_bytes,
+                  total_bytes);
+    gpu_sync_ok();
 }
 END_TEST
 
