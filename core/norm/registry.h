@@ -15,8 +15,8 @@
  *   3. its tests and docs: goldens against PyTorch in
  *      tests/golden/make_goldens.py's norm section (test_norm_golden asks
  *      every row that adds a layer for its cases), and the generated parts
- *      of configs/README.md and results/usage.md rewritten by
- *      NL_UPDATE_README=1 build/tests/test_norm_registry and
+ *      of configs/README.md (its table, key table and example errors)
+ *      rewritten by NL_UPDATE_README=1 build/tests/test_norm_registry and
  *      build/tests/test_config.
  * The finite-difference checks, CUDA parity (a training case per row, and
  * the check that every op is reached), `normlab list`, the config schema
