@@ -24,6 +24,11 @@
  * The threads case: runs training at once on threads of this process, each
  * on its own backend, give the rows they give alone.
  *
+ * The coverage case, last: every op that both backends implement was
+ * reached on both by the cases before it, counted through the op list
+ * (a new op needs no case of its own when a registry row's training
+ * reaches it).
+ *
  * NL_PARITY_QUICK=1 leaves out the large shapes (for slow debugging runs). */
 #include <math.h>
 #include <pthread.h>
@@ -32,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,11 +61,77 @@ static int quick(void)
     return q && *q && strcmp(q, "0") != 0;
 }
 
+/* ---- op coverage: each backend's calls of each op of backend_ops.def ----
+ * A backend the parity cases open gets a table of trampolines in place of
+ * its ops, one per op and backend, generated from the op list: each adds
+ * one to its op's count and jumps to the backend's own function with the
+ * caller's registers and stack untouched, so one body serves every
+ * signature (x86-64 System V; elsewhere nothing is counted and the
+ * coverage case says so). The counts live in memory shared with the
+ * forked processes the tests run in. */
+enum {
+#define NL_OP(backends, ret, op, params) OP_##op,
+#include "backend_ops.def"
+    OP_COUNT
+};
+
+typedef struct {
+    void (*target)(void);  /* the backend's own function */
+    unsigned long *calls;  /* its count, in op_calls */
+} op_trampoline;
+
+static unsigned long (*op_calls)[2]; /* [OP_COUNT][cpu, cuda], shared */
+
+#if defined(__x86_64__) && defined(__linux__)
+#define OP_COVERAGE 1
+#define NL_OP(backends, ret, op, params)                                                           \
+    op_trampoline nl_test_cover_cpu_##op, nl_test_cover_cuda_##op;                                 \
+    void nl_test_enter_cpu_##op(void), nl_test_enter_cuda_##op(void);                              \
+    __asm__(".text\n"                                                                              \
+            "nl_test_enter_cpu_" #op ":\n"                                                         \
+            "\tmovq nl_test_cover_cpu_" #op "+8(%rip), %r11\n"                                     \
+            "\tlock incq (%r11)\n"                                                                 \
+            "\tjmp *nl_test_cover_cpu_" #op "(%rip)\n"                                             \
+            "nl_test_enter_cuda_" #op ":\n"                                                        \
+            "\tmovq nl_test_cover_cuda_" #op "+8(%rip), %r11\n"                                    \
+            "\tlock incq (%r11)\n"                                                                 \
+            "\tjmp *nl_test_cover_cuda_" #op "(%rip)\n");
+#include "backend_ops.def"
+
+/* puts the counting table of its device (0: CPU, 1: CUDA) in place of a
+ * backend's ops, its slots NULL where the backend's are; every backend of
+ * a device has the same ops */
+static void count_ops(nl_backend *be)
+{
+    static nl_ops counting[2];
+    const int b = be->device == NL_DEVICE_CUDA;
+    if (!op_calls || be->ops == &counting[b])
+        return;
+    counting[b].name = be->ops->name;
+#define NL_OP(backends, ret, op, params)                                                           \
+    {                                                                                              \
+        op_trampoline *t = b ? &nl_test_cover_cuda_##op : &nl_test_cover_cpu_##op;                \
+        t->target = (void (*)(void))be->ops->op;                                                   \
+        t->calls = &op_calls[OP_##op][b];                                                          \
+        counting[b].op = !be->ops->op ? NULL                                                       \
+                         : b          ? (ret(*) params)nl_test_enter_cuda_##op                    \
+                                      : (ret(*) params)nl_test_enter_cpu_##op;                     \
+    }
+#include "backend_ops.def"
+    be->ops = &counting[b];
+}
+#else
+#define OP_COVERAGE 0
+static void count_ops(nl_backend *be) { (void)be; }
+#endif
+
 static void open_gpu(void)
 {
     nl_error err = {0};
     cpu_be = tu_cpu(0);
     ck_assert_msg(nl_backend_open(NL_DEVICE_CUDA, NULL, &gpu_be, &err) == NL_OK, "%s", err.msg);
+    count_ops(cpu_be);
+    count_ops(gpu_be);
 }
 
 static void close_gpu(void)
@@ -221,6 +293,16 @@ START_TEST(test_memory_and_errors)
     ck_assert_int_eq(gpu_be->ops->alloc(gpu_be, (size_t)1 << 52, &huge, &e2), NL_ERR_NOMEM);
     ck_assert_msg(strstr(e2.msg, "GPU") != NULL, "message: %s", e2.msg);
     gpu_sync_ok(); /* a failed allocation leaves no deferred error */
+
+    /* the memory free and in all: none of its own on the CPU (the host's),
+     * the device's on the GPU */
+    size_t free_bytes = 1, total_bytes = 1;
+    cpu_be->ops->memory_info(cpu_be, &free_bytes, &total_bytes);
+    ck_assert(free_bytes == 0 && total_bytes == 0);
+    gpu_be->ops->memory_info(gpu_be, &free_bytes, &total_bytes);
+    ck_assert_msg(total_bytes > 0 && free_bytes <= total_bytes, "free %zu of %zu", free_bytes,
+                  total_bytes);
+    gpu_sync_ok();
 }
 END_TEST
 
@@ -1730,7 +1812,7 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
  * all and the FRN layer's glue still runs on both backends. Every
  * normalizer on the cnn, the mlp (where it takes feature vectors) and the
  * post-activation resnet; then the other placements once. */
-static train_case smooth_cases[3 * NL_NORM_COUNT + 7];
+static train_case smooth_cases[3 * NL_NORM_COUNT + NL_OPTIM_COUNT + 7];
 static int n_smooth_cases;
 
 static void add_smooth_cases(void)
@@ -1767,6 +1849,11 @@ static void add_smooth_cases(void)
     smooth_cases[n_smooth_cases++] = (train_case){NL_ARCH_MLP, NL_NORM_LAYER, NL_PLACE_BEFORE,
                                                   NL_ACT_TANH, NL_POOL_AVG, .optim = NL_OPTIM_ADAMW,
                                                   .clip = 0.5f, .smooth = true};
+    /* every optimizer row, so that its step's op is reached in training */
+    for (int o = 0; o < NL_OPTIM_COUNT; o++)
+        smooth_cases[n_smooth_cases++] =
+            (train_case){NL_ARCH_MLP, NL_NORM_BATCH, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG,
+                         .optim = (nl_optim_kind)o, .smooth = true};
 }
 
 /* the image token models (GELU and softmax: smooth), in the tokens case
@@ -2447,6 +2534,39 @@ START_TEST(test_rnn_training)
 }
 END_TEST
 
+/* Every op both backends implement was called on both by the cases that
+ * ran before this one in this process (its tests' forks included): a CUDA
+ * op no parity case reaches is named. Run on the whole suite: with
+ * CK_RUN_CASE naming another case this one does not run. */
+START_TEST(test_every_op_reached)
+{
+    if (!OP_COVERAGE) {
+        printf("op coverage: not counted on this platform (the trampolines are x86-64's)\n");
+        return;
+    }
+    static const struct {
+        const char *op;
+        bool both; /* listed for every backend */
+    } ops[OP_COUNT] = {
+#define NL_OP(backends, ret, op, params) [OP_##op] = {#op, NL_OP_ON_CPU_##backends},
+#include "backend_ops.def"
+    };
+    char missed[2048] = "";
+    size_t used = 0;
+    int n_missed = 0;
+    for (int k = 0; k < OP_COUNT; k++) {
+        if (!ops[k].both || (op_calls[k][0] && op_calls[k][1]))
+            continue;
+        n_missed++;
+        if (used < sizeof missed)
+            used += (size_t)snprintf(missed + used, sizeof missed - used, "%s%s (cpu %lu, cuda %lu)",
+                                     used ? ", " : "", ops[k].op, op_calls[k][0], op_calls[k][1]);
+    }
+    ck_assert_msg(n_missed == 0, "%d ops of backend_ops.def reached by no parity case on both "
+                                 "backends: %s", n_missed, missed);
+}
+END_TEST
+
 int main(void)
 {
     if (!nl_backend_cuda_built()) {
@@ -2466,6 +2586,12 @@ int main(void)
     printf("GPU: %s\n", msg);
     fflush(stdout);
 
+    op_calls = mmap(NULL, sizeof(unsigned long[OP_COUNT][2]), PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (op_calls == MAP_FAILED) {
+        printf("FAILED: no shared memory for the op counts\n");
+        return 1;
+    }
     Suite *s = suite_create("cuda_parity");
     TCase *ops = tcase_create("ops");
     tcase_add_checked_fixture(ops, open_gpu, close_gpu);
@@ -2542,5 +2668,8 @@ int main(void)
     tcase_add_loop_test(threads, test_threads_share_gpu, 0,
                         (int)(sizeof thread_norm_modes / sizeof thread_norm_modes[0]));
     suite_add_tcase(s, threads);
+    TCase *coverage = tcase_create("coverage"); /* last: it reads what the others counted */
+    tcase_add_test(coverage, test_every_op_reached);
+    suite_add_tcase(s, coverage);
     return tu_run_suite(s);
 }

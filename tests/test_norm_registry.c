@@ -1,10 +1,12 @@
 /* The normalizer registry (core/norm/registry.c): its rows are consistent
  * with what the builder makes of them, and configs/README.md's normalizer
- * table is the one the rows generate. */
+ * table and the example errors of configs/README.md and results/usage.md
+ * (which list every normalizer) are the ones the rows generate. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
 #include "model/model.h"
 #include "norm/registry.h"
 #include "testutil.h"
@@ -91,7 +93,9 @@ START_TEST(test_single_value_sets_refused)
 {
     for (int k = 0; k < NL_NORM_COUNT; k++) {
         const nl_norm_info *r = nl_norm_info_of((nl_norm_kind)k);
-        ck_assert_msg((r->stats_set != NULL) == ((r->keys & NL_NORM_KEY_EPS) != 0),
+        /* statistics: a mean it subtracts, or a statistic it divides by
+         * (whose floor is eps) */
+        ck_assert_msg((r->stats_set != NULL) == (r->center || (r->keys & NL_NORM_KEY_EPS) != 0),
                       "%s: a normalized set exactly when it keeps statistics", r->id.name);
         for (int ndim = 2; ndim <= 4; ndim++) {
             if (!nl_norm_accepts(r, ndim))
@@ -141,6 +145,75 @@ START_TEST(test_readme_table_is_generated)
 }
 END_TEST
 
+/* An example error of the docs, as the config loader words it: a config
+ * given as text, and an override (NULL: none) */
+typedef struct {
+    const char *text, *set;
+} example_error;
+
+static void write_example_errors(FILE *out, const example_error *examples, int count)
+{
+    fputs("```\n", out);
+    for (int i = 0; i < count; i++) {
+        nl_config *cfg = malloc(sizeof *cfg);
+        nl_error err = {0};
+        const char *set = examples[i].set;
+        ck_assert_int_eq(nl_config_load_string(examples[i].text, "configs/x.yaml", &set,
+                                               set ? 1 : 0, cfg, &err),
+                         NL_ERR_CONFIG);
+        fprintf(out, "%s\n", err.msg);
+        free(cfg);
+    }
+    fputs("```\n", out);
+}
+
+/* a normalizer that does not exist (the message lists every row) */
+static const example_error misspelled_normalizer = {
+    "model:\n  arch: mlp\n  norm:\n    type: bach\n", NULL};
+
+/* results/usage.md's: a misspelled placement (so that the page, unlike
+ * configs/README.md, names no list that grows with each normalizer) and a
+ * group count that does not divide its layer, given with --set */
+static void write_usage_errors(FILE *out)
+{
+    const example_error examples[] = {
+        {"model:\n  arch: cnn\n  norm:\n    type: batch\n    placement: befor\n", NULL},
+        {"model:\n  arch: mlp\n  widths: [32]\n  norm:\n    type: group\n",
+         "model.norm.groups=5"},
+    };
+    write_example_errors(out, examples, (int)(sizeof examples / sizeof examples[0]));
+}
+
+/* configs/README.md's: the misspelled normalizer, a value out of range
+ * given with --set, and a default that does not fit the layer */
+static void write_config_errors(FILE *out)
+{
+    const example_error examples[] = {
+        misspelled_normalizer,
+        {"model:\n  arch: mlp\n", "train.batch_size=0"},
+        {"model:\n  arch: mlp\n  widths: [12]\n  norm:\n    type: group\n", NULL},
+    };
+    write_example_errors(out, examples, (int)(sizeof examples / sizeof examples[0]));
+}
+
+START_TEST(test_config_errors_are_generated)
+{
+    free(tu_check_generated_section(NORMLAB_SOURCE_DIR "/configs/README.md",
+                                    "<!-- BEGIN EXAMPLE ERRORS (generated; do not edit by hand) -->\n",
+                                    "<!-- END EXAMPLE ERRORS -->", write_config_errors,
+                                    "the example errors"));
+}
+END_TEST
+
+START_TEST(test_usage_errors_are_generated)
+{
+    free(tu_check_generated_section(NORMLAB_SOURCE_DIR "/results/usage.md",
+                                    "<!-- BEGIN EXAMPLE ERRORS (generated; do not edit by hand) -->\n",
+                                    "<!-- END EXAMPLE ERRORS -->", write_usage_errors,
+                                    "the example errors"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("norm_registry");
@@ -149,6 +222,8 @@ int main(void)
     tcase_add_test(tc, test_builder_follows_rows);
     tcase_add_test(tc, test_single_value_sets_refused);
     tcase_add_test(tc, test_readme_table_is_generated);
+    tcase_add_test(tc, test_usage_errors_are_generated);
+    tcase_add_test(tc, test_config_errors_are_generated);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -8,18 +8,10 @@
 
 typedef enum { NL_ARCH_MLP, NL_ARCH_CNN, NL_ARCH_RESNET, NL_ARCH_LM, NL_ARCH_VIT, NL_ARCH_MIXER, NL_ARCH_RNN, NL_ARCH_RNN_LM, NL_ARCH_COUNT } nl_arch;
 
+/* one value per line of norm/kinds.def, in its order */
 typedef enum {
-    NL_NORM_NONE,
-    NL_NORM_BATCH,
-    NL_NORM_LAYER,
-    NL_NORM_GROUP,
-    NL_NORM_INSTANCE,
-    NL_NORM_RMS,
-    NL_NORM_BATCH_RENORM,
-    NL_NORM_GHOST_BATCH,
-    NL_NORM_DYT,
-    NL_NORM_FRN,
-    NL_NORM_SCALE,
+#define NL_NORM_KIND(suffix, row) NL_NORM_##suffix,
+#include "norm/kinds.def"
     NL_NORM_COUNT
 } nl_norm_kind;
 
@@ -93,12 +85,15 @@ typedef struct {
     const nl_name_entry *entries;
     int count;
     /* bytes from one entry to the next, for tables whose rows carry more than
-     * a name (each row starting with its nl_name_entry); 0: a plain array */
+     * a name (each row starting with its nl_name_entry); 0: a plain array;
+     * NL_NAME_BY_POINTER: the rows are separate objects (each kind's row in
+     * its own file) and entries is an array of pointers to their entries */
     size_t stride;
 } nl_name_table;
+#define NL_NAME_BY_POINTER ((size_t)-1)
 
 extern const nl_name_table nl_arch_names; /* the rows of core/arch/registry.c */
-extern const nl_name_table nl_norm_names; /* the rows of core/norm/registry.c */
+extern const nl_name_table nl_norm_names; /* the rows of core/norm/kinds.def */
 extern const nl_name_table nl_placement_names;
 extern const nl_name_table nl_activation_names;
 extern const nl_name_table nl_gelu_names;
@@ -116,6 +111,8 @@ extern const nl_name_table nl_init_names;
 /* entry i (0 <= i < count) */
 static inline const nl_name_entry *nl_name_entry_at(const nl_name_table *table, int i)
 {
+    if (table->stride == NL_NAME_BY_POINTER)
+        return ((const nl_name_entry *const *)(const void *)table->entries)[i];
     const size_t stride = table->stride ? table->stride : sizeof(nl_name_entry);
     return (const nl_name_entry *)((const char *)table->entries + (size_t)i * stride);
 }

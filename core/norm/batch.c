@@ -9,7 +9,7 @@
 #include "norm/stats_layer.h"
 
 /* batch statistics: one set per channel over the training batch's N*T*H*W */
-void nl_batch_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set)
+static void nl_batch_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set)
 {
     (void)spec;
     const int rows = nl_shape_rows_per_sample(in);
@@ -28,7 +28,7 @@ void nl_batch_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_nor
 }
 
 /* ghost batch norm: per channel over each virtual batch */
-void nl_ghost_batch_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set)
+static void nl_ghost_batch_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set)
 {
     const int v = spec->virtual_batch;
     *set = (nl_norm_set){0};
@@ -50,6 +50,15 @@ nl_act *nl_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_
     const nl_norm_geom geom = {.c = channels, .hw = hw, .groups = 0, .center = true, .eps = spec->eps};
     return nl_stats_norm_layer(b, name, in, spec, geom, spec->track_running_stats);
 }
+
+const nl_norm_info nl_norm_row_batch = {
+    {"batch", "BatchNorm: statistics per channel over N*H*W, running statistics for eval"},
+    .keys = NL_NORM_STATS_KEYS | NL_NORM_RUNNING_KEYS | NL_NORM_KEY_SYNC, .learned_shift = true,
+    .center = true, .running_stats = true, .running_stats_default = true,
+    .features = true, .images = true, .tokens = true, .adds_layer = true,
+    .color = "#1f77b4", .build = nl_batchnorm,
+    .stats_set = nl_batch_set,
+};
 
 /* batch renorm's buffers (per channel): the batch variance, the running
  * statistics before this batch's update, r, d, and the affine map they
@@ -125,7 +134,7 @@ static void renorm_backward(nl_stats_layer *l, const nl_pass *pass, const nl_nor
         be->ops->renorm_param_grads(be, g->c, s->r, s->d, dgamma, dbeta);
 }
 
-const struct nl_stats_training nl_batch_renorm_training = {
+static const struct nl_stats_training nl_batch_renorm_training = {
     .state_bytes = sizeof(renorm_state), .scalars = 2, .plan = renorm_plan,
     .prepare = renorm_prepare, .forward = renorm_forward, .backward = renorm_backward};
 
@@ -133,7 +142,7 @@ const struct nl_stats_training nl_batch_renorm_training = {
  * corrected toward the running statistics, y = gamma * (r * xhat + d) +
  * beta, r and d clipped (limits ramped over the training steps) and held
  * constant in the backward. Eval mode is batch norm's. */
-nl_act *nl_batch_renorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
+static nl_act *nl_batch_renorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
     const struct {
         const char *key;
@@ -153,6 +162,16 @@ nl_act *nl_batch_renorm(nl_builder *b, const char *name, nl_act *in, const nl_no
     renorm.track_running_stats = true; /* r and d are taken against them */
     return nl_batchnorm(b, name, in, &renorm);
 }
+
+const nl_norm_info nl_norm_row_batch_renorm = {
+    {"batch_renorm", "Batch Renormalization (Ioffe 2017): batch norm corrected by clipped r, d toward the running statistics"},
+    .keys = NL_NORM_STATS_KEYS | NL_NORM_KEY_MOMENTUM | NL_NORM_KEY_RENORM,
+    .learned_shift = true, .center = true, .running_stats = true,
+    .running_stats_default = true, .features = true, .images = true,
+    .tokens = true,
+    .adds_layer = true, .color = "#8c564b", .build = nl_batch_renorm,
+    .stats_set = nl_batch_set, .training = &nl_batch_renorm_training,
+};
 
 /* Ghost batch norm's virtual batches of n samples. Every pass that takes
  * batch statistics carries the training batch (training steps,
@@ -229,7 +248,7 @@ static void ghost_backward(nl_stats_layer *l, const nl_pass *pass, const nl_norm
     }
 }
 
-const struct nl_stats_training nl_ghost_batch_training = {
+static const struct nl_stats_training nl_ghost_batch_training = {
     .state_bytes = sizeof(ghost_state), .sets = ghost_chunks, .plan = ghost_plan,
     .forward = ghost_forward, .backward = ghost_backward};
 
@@ -239,7 +258,7 @@ const struct nl_stats_training nl_ghost_batch_training = {
  * and every pass that takes batch statistics carries exactly that batch
  * (train-mode evaluation drops its short last batch), so the virtual batches
  * are equal. Eval mode is batch norm's. */
-nl_act *nl_ghost_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
+static nl_act *nl_ghost_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
     const int batch = nl_builder_train_batch(b), v = spec->virtual_batch;
     if (v <= 0) {
@@ -260,3 +279,94 @@ nl_act *nl_ghost_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl
     }
     return nl_batchnorm(b, name, in, spec);
 }
+
+const nl_norm_info nl_norm_row_ghost_batch = {
+    {"ghost_batch", "Ghost batch norm (Hoffer et al. 2017): batch statistics per virtual batch in training"},
+    .keys = NL_NORM_STATS_KEYS | NL_NORM_RUNNING_KEYS | NL_NORM_KEY_VIRTUAL_BATCH,
+    .learned_shift = true, .center = true, .running_stats = true,
+    .running_stats_default = true, .features = true, .images = true,
+    .adds_layer = true, .color = "#e377c2", .build = nl_ghost_batchnorm,
+    .stats_set = nl_ghost_batch_set,
+    .training = &nl_ghost_batch_training,
+};
+
+/* Mean-only batch norm (Salimans & Kingma 2016, with weight normalization):
+ * y = x - mean_c + beta_c, the batch mean per channel over N*H*W subtracted
+ * and nothing divided, no gamma; a running mean (batch norm's momentum) for
+ * eval mode, y = x - running_mean_c + beta_c. The batch norm ops do it with
+ * a unit variance and eps 0, so that the rstd they take is exactly 1: the
+ * apply and eval-mode forward subtract the mean alone, and the backward in
+ * two steps (norm_backward_reduce / norm_backward_apply) with no dy * xhat
+ * sum gives dx = dy - mean_c(dy), since no variance depends on x. The
+ * running variance stays at its 1: it is the unit variance eval mode and
+ * frozen training divide by. */
+/* per channel: the batch variance norm_stats takes, then the unit one;
+ * the backward's two sums, the second held at 0 */
+typedef struct {
+    float *var, *sum_dy, *no_dy_xhat;
+} mean_only_state;
+
+static void mean_only_plan(nl_stats_layer *l, nl_builder *b, size_t per_channel_bytes)
+{
+    mean_only_state *s = l->variant;
+    float **buffers[] = {&s->var, &s->sum_dy, &s->no_dy_xhat};
+    for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++)
+        nl_builder_saved(b, (void **)buffers[i], per_channel_bytes);
+}
+
+/* the batch mean and the running mean's update (norm_stats moves the
+ * running variance too, which is set back to 1), then x - mean + beta with
+ * the unit variance, rstd 1 saved for the backward */
+static void mean_only_forward(nl_stats_layer *l, const nl_pass *pass, const nl_norm_geom *g,
+                              bool update)
+{
+    mean_only_state *s = l->variant;
+    nl_backend *be = pass->be;
+    const float *x = l->base.in[0]->data;
+    be->ops->norm_stats(be, g, x, l->save_mean, s->var, update ? l->running_mean->data : NULL,
+                        update ? l->running_var->data : NULL, pass->scalars + l->scalars);
+    if (update)
+        be->ops->fill(be, l->running_var->data, 1.0f, (size_t)g->c);
+    be->ops->fill(be, s->var, 1.0f, (size_t)g->c);
+    be->ops->norm_apply(be, g, x, l->save_mean, s->var, NULL, l->beta ? l->beta->data : NULL,
+                        l->base.out->data, l->save_rstd);
+}
+
+static void mean_only_backward(nl_stats_layer *l, const nl_pass *pass, const nl_norm_geom *g)
+{
+    mean_only_state *s = l->variant;
+    nl_backend *be = pass->be;
+    const float *x = l->base.in[0]->data, *dy = l->base.out->grad;
+    be->ops->norm_backward_reduce(be, g, x, dy, l->save_mean, l->save_rstd, s->sum_dy,
+                                  s->no_dy_xhat);
+    if (l->beta)
+        be->ops->copy(be, l->beta->grad, s->sum_dy, (size_t)g->c);
+    float *dx = l->base.in[0]->grad;
+    if (!dx)
+        return;
+    be->ops->fill(be, s->no_dy_xhat, 0.0f, (size_t)g->c);
+    be->ops->norm_backward_apply(be, g, x, dy, NULL, l->save_mean, l->save_rstd, s->sum_dy,
+                                 s->no_dy_xhat, (double)g->n * g->hw, dx,
+                                 l->base.accumulate_din[0]);
+}
+
+static const struct nl_stats_training mean_only_training = {
+    .state_bytes = sizeof(mean_only_state), .no_gamma = true, .plan = mean_only_plan,
+    .forward = mean_only_forward, .backward = mean_only_backward};
+
+static nl_act *nl_mean_only_batchnorm(nl_builder *b, const char *name, nl_act *in,
+                                      const nl_norm_spec *spec)
+{
+    nl_norm_spec mean_only = *spec;
+    mean_only.eps = 0.0f; /* with the unit variance: rstd exactly 1 */
+    return nl_batchnorm(b, name, in, &mean_only);
+}
+
+const nl_norm_info nl_norm_row_mean_only = {
+    {"mean_only", "mean-only batch norm (Salimans & Kingma 2016): x - batch mean + beta per "
+                  "channel, running mean for eval, no variance and no gamma"},
+    .keys = NL_NORM_KEY_AFFINE | NL_NORM_RUNNING_KEYS, .learned_shift = true, .center = true,
+    .running_stats = true, .running_stats_default = true, .features = true, .images = true,
+    .tokens = true, .adds_layer = true, .color = "#c5b0d5", .build = nl_mean_only_batchnorm,
+    .stats_set = nl_batch_set, .training = &mean_only_training,
+};

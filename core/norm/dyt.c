@@ -35,7 +35,7 @@ static void dyt_backward(nl_layer *self, const nl_pass *pass)
 static const nl_layer_vtable dyt_vtable = {.kind = "dyt", .forward = dyt_forward,
                                            .backward = dyt_backward};
 
-nl_act *nl_dyt(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
+static nl_act *nl_dyt(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
     dyt_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->c = in->shape.c;
@@ -57,3 +57,11 @@ nl_act *nl_dyt(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *
     nl_builder_add(b, &l->base);
     return out;
 }
+
+const nl_norm_info nl_norm_row_dyt = {
+    {"dyt", "Dynamic Tanh (Zhu et al. 2025): gamma * tanh(alpha * x) + beta, "
+     "learned scalar alpha, no statistics"},
+    .keys = NL_NORM_KEY_AFFINE | NL_NORM_KEY_ALPHA_INIT, .learned_shift = true,
+    .features = true, .images = true, .tokens = true, .adds_layer = true,
+    .color = "#bcbd22", .build = nl_dyt,
+};

@@ -51,7 +51,7 @@ static void frn_backward(nl_layer *self, const nl_pass *pass)
 static const nl_layer_vtable frn_vtable = {.kind = "frn", .forward = frn_forward,
                                            .backward = frn_backward};
 
-nl_act *nl_frn(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
+static nl_act *nl_frn(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
     if (in->shape.ndim != 4) { /* 1x1 maps: nl_norm, from the row's normalized set */
         char accepted[256];
@@ -89,3 +89,12 @@ nl_act *nl_frn(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *
     nl_builder_add(b, &l->base);
     return out;
 }
+
+const nl_norm_info nl_norm_row_frn = {
+    {"frn", "Filter Response Normalization + TLU (Singh & Krishnan 2020): "
+     "max(gamma * x / sqrt(mean_HW(x^2) + eps) + beta, tau), learned tau "
+     "(images only)"},
+    .keys = NL_NORM_STATS_KEYS, .learned_shift = true, .center = false,
+    .features = false, .images = true, .adds_layer = true,
+    .color = "#17becf", .build = nl_frn, .stats_set = nl_plane_set,
+};

@@ -28,7 +28,7 @@ const char *nl_norm_plane_text(nl_shape in, char *buf, size_t size)
     return buf;
 }
 
-void nl_group_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set)
+static void nl_group_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set)
 {
     (void)train_batch;
     const int channels = in.c, plane = nl_shape_plane(in), groups = spec->groups;
@@ -72,7 +72,15 @@ nl_act *nl_groupwise_norm(nl_builder *b, const char *name, nl_act *in, const nl_
     return nl_stats_norm_layer(b, name, in, spec, geom, running_stats);
 }
 
-nl_act *nl_groupnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
+static nl_act *nl_groupnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
     return nl_groupwise_norm(b, name, in, spec, spec->groups, false, "group");
 }
+
+const nl_norm_info nl_norm_row_group = {
+    {"group", "GroupNorm: statistics per sample and group of channels, per-channel affine"},
+    .keys = NL_NORM_STATS_KEYS | NL_NORM_KEY_GROUPS, .learned_shift = true, .center = true,
+    .features = true, .images = true, .tokens = true, .adds_layer = true,
+    .color = "#ff7f0e", .build = nl_groupnorm,
+    .stats_set = nl_group_set,
+};

@@ -21,7 +21,7 @@ void nl_plane_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_nor
              "keep this layer's maps larger than 1x1");
 }
 
-nl_act *nl_instancenorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
+static nl_act *nl_instancenorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
     if (in->shape.ndim != 4) {
         nl_builder_fail(b, NL_ERR_CONFIG,
@@ -35,3 +35,12 @@ nl_act *nl_instancenorm(nl_builder *b, const char *name, nl_act *in, const nl_no
     return nl_groupwise_norm(b, name, in, spec, in->shape.c, spec->track_running_stats,
                              "instance");
 }
+
+const nl_norm_info nl_norm_row_instance = {
+    {"instance", "InstanceNorm: statistics per sample and channel over H*W (images only)"},
+    .keys = NL_NORM_STATS_KEYS | NL_NORM_RUNNING_KEYS, .learned_shift = true, .center = true,
+    .running_stats = true, .running_stats_default = false,
+    .features = false, .images = true, .adds_layer = true,
+    .color = "#9467bd", .build = nl_instancenorm,
+    .stats_set = nl_plane_set,
+};

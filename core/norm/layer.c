@@ -10,7 +10,7 @@
 
 /* layer, rms and scale norm: one set per sample (per token on token sequences)
  * over all its channels and pixels, so only the layer's own size counts */
-void nl_layer_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set)
+static void nl_layer_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set)
 {
     (void)spec;
     (void)train_batch;
@@ -22,18 +22,34 @@ void nl_layer_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_nor
              nl_norm_plane_text(in, spatial, sizeof spatial));
 }
 
-nl_act *nl_layernorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
+static nl_act *nl_layernorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
     return nl_groupwise_norm(b, name, in, spec, 1, false, "layer");
 }
 
+const nl_norm_info nl_norm_row_layer = {
+    {"layer", "LayerNorm as in Wu & He: statistics per sample over C*H*W, per-channel affine"},
+    .keys = NL_NORM_STATS_KEYS, .learned_shift = true, .center = true,
+    .features = true, .images = true, .tokens = true, .adds_layer = true,
+    .color = "#2ca02c", .build = nl_layernorm,
+    .stats_set = nl_layer_set,
+};
+
 /* RMSNorm (Zhang & Sennrich 2019) over the same axes: y = x / sqrt(mean(x^2)
  * + eps) * gamma_c, no centring and no beta (its registry row), so the layer
  * before it keeps its bias. */
-nl_act *nl_rmsnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
+static nl_act *nl_rmsnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
     return nl_groupwise_norm(b, name, in, spec, 1, false, "rms");
 }
+
+const nl_norm_info nl_norm_row_rms = {
+    {"rms", "RMSNorm (Zhang & Sennrich): layer norm's axes, no centring, scale gamma only"},
+    .keys = NL_NORM_STATS_KEYS, .learned_shift = false, .center = false,
+    .features = true, .images = true, .tokens = true, .adds_layer = true,
+    .color = "#d62728", .build = nl_rmsnorm,
+    .stats_set = nl_layer_set,
+};
 
 /* ScaleNorm (Nguyen & Salazar 2019, "Transformers without Tears"), as
  * their reference code: y = g * x / max(||x||_2, eps) over the same axes
@@ -70,7 +86,7 @@ static void scalenorm_backward(nl_layer *self, const nl_pass *pass)
 static const nl_layer_vtable scalenorm_vtable = {.kind = "scalenorm", .forward = scalenorm_forward,
                                                  .backward = scalenorm_backward};
 
-nl_act *nl_scalenorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
+static nl_act *nl_scalenorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
     scalenorm_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->d = in->shape.c * nl_shape_plane(in->shape);
@@ -89,3 +105,11 @@ nl_act *nl_scalenorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_
     nl_builder_add(b, &l->base);
     return out;
 }
+
+const nl_norm_info nl_norm_row_scale = {
+    {"scale", "ScaleNorm (Nguyen & Salazar 2019): g * x / max(||x||, eps) per "
+     "sample or token, one learned scalar g from sqrt(C*H*W)"},
+    .keys = NL_NORM_KEY_EPS, .learned_shift = false, .center = false,
+    .features = true, .images = true, .tokens = true, .adds_layer = true,
+    .color = "#aec7e8", .build = nl_scalenorm, .stats_set = nl_layer_set,
+};

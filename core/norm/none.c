@@ -6,13 +6,20 @@
 #include "norm/norm.h"
 #include "norm/registry.h"
 
-nl_act *nl_norm_none(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
+static nl_act *nl_norm_none(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
     (void)b;
     (void)name;
     (void)spec;
     return in;
 }
+
+const nl_norm_info nl_norm_row_none = {
+    {"none", "no normalization"},
+    .keys = 0, .features = true, .images = true, .tokens = true,
+    .adds_layer = false,
+    .color = "#7f7f7f", .build = nl_norm_none,
+};
 
 bool nl_norm_has_shift(const nl_norm_spec *spec)
 {

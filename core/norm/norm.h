@@ -17,32 +17,17 @@ nl_act *nl_norm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec 
 nl_act *nl_norm_at(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
                    const char *size_key, const char *size_hint);
 
-nl_act *nl_norm_none(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
-nl_act *nl_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
-nl_act *nl_layernorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
-nl_act *nl_groupnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
-nl_act *nl_instancenorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
-nl_act *nl_rmsnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
-nl_act *nl_batch_renorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
-nl_act *nl_ghost_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
-nl_act *nl_dyt(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
-nl_act *nl_frn(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
-nl_act *nl_scalenorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
+/* The registry rows, one per line of norm/kinds.def, each defined in its
+ * kind's file beside the builder it names */
+#define NL_NORM_KIND(suffix, row) extern const nl_norm_info row;
+#include "norm/kinds.def"
 
-/* The normalized sets of the registry rows (nl_norm_set_fn): batch
- * statistics per channel over the batch (batch.c), per virtual batch
- * (ghost batch), per sample over all channels (layer.c: layer and rms norm),
- * per group of channels (group.c), per channel of each sample over its map
- * (instance.c: instance norm and frn) */
-void nl_batch_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set);
-void nl_ghost_batch_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set);
-void nl_layer_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set);
-void nl_group_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set);
+/* batch.c: batch norm's layer, which batch renorm and ghost batch norm
+ * build on with their own checks */
+nl_act *nl_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);
+/* instance.c: one normalized set per channel of each sample, its map
+ * (instance norm's and frn's nl_norm_set_fn) */
 void nl_plane_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_norm_set *set);
-/* The training hooks of the rows whose training takes batch statistics
- * otherwise than once over the pass (batch.c, stats_layer.h) */
-extern const struct nl_stats_training nl_batch_renorm_training;
-extern const struct nl_stats_training nl_ghost_batch_training;
 /* " x HxW" for an image input, "" otherwise (group.c) */
 const char *nl_norm_plane_text(nl_shape in, char *buf, size_t size);
 

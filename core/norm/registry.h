@@ -3,7 +3,25 @@
  * that apply to it, whether it has a learned shift or running statistics,
  * the inputs it accepts, its plot colour, its builder). The config schema,
  * `normlab list`, the plots, the bench and the tests iterate these rows;
- * no other file lists normalizer kinds. */
+ * the kinds are listed once, in norm/kinds.def, and each row is defined in
+ * its kind's file beside its builder.
+ *
+ * Adding a normalizer:
+ *   1. its line at the end of norm/kinds.def (the enum value, the row);
+ *   2. its file in core/norm with the row (an nl_norm_info) and the static
+ *      builder the row names; the kind's arithmetic goes through the
+ *      backend ops, and an op it needs of its own is a line in
+ *      backend_ops.def with its kernels in core/cpu and core/cuda;
+ *   3. its tests and docs: goldens against PyTorch in
+ *      tests/golden/make_goldens.py's norm section (test_norm_golden asks
+ *      every row that adds a layer for its cases), and the generated parts
+ *      of configs/README.md (its table, key table and example errors)
+ *      rewritten by NL_UPDATE_README=1 build/tests/test_norm_registry and
+ *      build/tests/test_config.
+ * The finite-difference checks, CUDA parity (a training case per row, and
+ * the check that every op is reached), `normlab list`, the config schema
+ * and the plots pick the row up from the table; nothing else names the
+ * kind. */
 #ifndef NL_NORM_REGISTRY_H
 #define NL_NORM_REGISTRY_H
 
@@ -26,6 +44,9 @@ enum {
     NL_NORM_KEY_SYNC = 1u << 7, /* batch statistics that MPI ranks can share */
     NL_NORM_KEY_ALPHA_INIT = 1u << 8,
 };
+/* the keys of a kind with statistics, and of one with running statistics */
+#define NL_NORM_STATS_KEYS (NL_NORM_KEY_EPS | NL_NORM_KEY_AFFINE)
+#define NL_NORM_RUNNING_KEYS (NL_NORM_KEY_MOMENTUM | NL_NORM_KEY_TRACK_RUNNING_STATS)
 
 typedef nl_act *(*nl_norm_build_fn)(nl_builder *b, const char *name, nl_act *in,
                                     const nl_norm_spec *spec);
@@ -53,7 +74,7 @@ typedef void (*nl_norm_set_fn)(nl_shape in, const nl_norm_spec *spec, int train_
                                nl_norm_set *set);
 
 typedef struct {
-    nl_name_entry id;   /* first: nl_norm_names walks the rows as its entries */
+    nl_name_entry id;   /* nl_norm_names lists each row's */
     unsigned keys;      /* NL_NORM_KEY_* bits */
     /* with affine: a learned per-channel shift (beta), so the linear or conv
      * layer before it needs no bias of its own (model.bias: auto) */
@@ -68,7 +89,9 @@ typedef struct {
      * N*T tokens */
     bool tokens;
     bool adds_layer;             /* false only for the identity: nothing to run or time */
-    const char *color;           /* plots: "#rrggbb" */
+    /* plots: "#rrggbb", the next of matplotlib's tab10 (then tab20) per kind,
+     * grey for none, so a normalizer keeps its colour across every plot */
+    const char *color;
     nl_norm_build_fn build;
     /* the kind's normalized set on an input it accepts; NULL: it keeps no
      * statistics (none, dyt), so no input is too small for it */

@@ -200,7 +200,7 @@ nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const n
     l->rows_per_sample = nl_shape_rows_per_sample(in->shape);
     l->geom.n = in->shape.n * l->rows_per_sample;
     char pname[96];
-    if (spec->affine) {
+    if (spec->affine && !(info->training && info->training->no_gamma)) {
         snprintf(pname, sizeof pname, "%s.weight", name);
         l->gamma = nl_builder_param(b, pname, 1, (int[]){channels}, true, NL_FILL_ONES, 0.0f);
     }

@@ -17,6 +17,8 @@ typedef struct nl_stats_layer nl_stats_layer;
 struct nl_stats_training {
     /* bytes of the kind's own state, nl_stats_layer.variant */
     size_t state_bytes;
+    /* the kind learns no scale: with affine, beta alone (mean-only batch norm) */
+    bool no_gamma;
     /* statistics sets per channel in a pass of n samples, each one running
      * statistics update (ghost batch: one per virtual batch); NULL: 1 */
     int (*sets)(const nl_stats_layer *l, int n);

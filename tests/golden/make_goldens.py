@@ -194,13 +194,41 @@ class ScaleNorm(nn.Module):
         return (rows * (self.scale / norm)).view_as(x)
 
 
+class MeanOnlyBatchNorm(nn.Module):
+    """Mean-only batch norm (Salimans & Kingma 2016) in torch ops, since
+    PyTorch has no module for it: in training y = x - mean + beta with the
+    batch mean per channel, the running mean updated as batch norm's; in
+    eval mode y = x - running_mean + beta. No variance, no gamma."""
+
+    def __init__(self, c, momentum, affine):
+        super().__init__()
+        self.momentum = momentum
+        self.weight = None
+        self.bias = nn.Parameter(torch.zeros(c)) if affine else None
+        self.register_buffer("running_mean", torch.zeros(c))
+
+    def forward(self, x):
+        dims = [0] + list(range(2, x.dim()))
+        view = (1, -1) + (1,) * (x.dim() - 2)
+        if self.training:
+            mean = x.mean(dims)
+            with torch.no_grad():
+                self.running_mean += self.momentum * (mean - self.running_mean)
+        else:
+            mean = self.running_mean
+        y = x - mean.view(view)
+        if self.bias is not None:
+            y = y + self.bias.view(view)
+        return y
+
+
 def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, affine=True,
               track=None, mean=0.5, std=2.0, seed=0, renorm=(3.0, 5.0, (0, 2), (0, 2)),
               virtual_batch=0, alpha_init=0.5):
     g = torch.Generator().manual_seed(seed)
     n, c = shape[0], shape[1]
     if track is None:
-        track = kind in ("batch", "batch_renorm", "ghost_batch")
+        track = kind in ("batch", "batch_renorm", "ghost_batch", "mean_only")
     bn_class = nn.BatchNorm1d if len(shape) == 2 else nn.BatchNorm2d
     if kind == "batch":
         module = bn_class(c, eps=eps, momentum=momentum, affine=affine, track_running_stats=track)
@@ -225,6 +253,8 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
     elif kind == "scale":
         module = ScaleNorm(shape[-1] if len(shape) == 3 else math.prod(shape[1:]), eps)
         fx.add(name + ".scale", module.scale)
+    elif kind == "mean_only":
+        module = MeanOnlyBatchNorm(c, momentum, affine)
     elif kind == "frn":
         module = FRN(c, eps, affine)
         with torch.no_grad():  # thresholds that clip some values of every channel
@@ -232,10 +262,12 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
         fx.add(name + ".tau", module.tau)
     if affine:
         with torch.no_grad():
-            module.weight.copy_(0.5 + torch.rand(c, generator=g))
+            if module.weight is not None:
+                module.weight.copy_(0.5 + torch.rand(c, generator=g))
             if module.bias is not None:
                 module.bias.copy_(torch.rand(c, generator=g) - 0.5)
-        fx.add(name + ".gamma", module.weight)
+        if module.weight is not None:
+            fx.add(name + ".gamma", module.weight)
         if module.bias is not None:
             fx.add(name + ".beta", module.bias)
     module.train()
@@ -249,7 +281,8 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
     fx.add(name + ".dy", dy)
     fx.add(name + ".dx", x.grad)
     if affine:
-        fx.add(name + ".dgamma", module.weight.grad)
+        if module.weight is not None:
+            fx.add(name + ".dgamma", module.weight.grad)
         if module.bias is not None:
             fx.add(name + ".dbeta", module.bias.grad)
     for extra in ("alpha", "tau", "scale"):
@@ -257,7 +290,8 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
             fx.add(name + ".d" + extra, getattr(module, extra).grad)
     if track:
         fx.add(name + ".running_mean", module.running_mean)
-        fx.add(name + ".running_var", module.running_var)
+        if hasattr(module, "running_var"):
+            fx.add(name + ".running_var", module.running_var)
     module.eval()
     x_eval = mean + std * torch.randn(*shape, generator=g)
     with torch.no_grad():
@@ -342,6 +376,11 @@ def make_norm_goldens():
     case("scale2d_clamped", "scale", (4, 6), affine=False, mean=0.0, std=1e-4, eps=1e-2,
          seed=74)
     case("scale3d_tokens", "scale", (3, 5, 12), affine=False, seed=75)
+    # mean-only batch norm: no eps (nothing is divided), beta alone
+    case("mean_only4d", "mean_only", (3, 6, 5, 7), seed=81)
+    case("mean_only2d", "mean_only", (7, 10), seed=82)
+    case("mean_only2d_noaffine", "mean_only", (5, 9), affine=False, momentum=0.3, seed=83)
+    case("mean_only4d_offset", "mean_only", (4, 3, 6, 6), mean=20.0, std=0.5, seed=84)
     fx.add("cases", torch.tensor([len(cases)], dtype=torch.int32))
     for i, name in enumerate(cases):
         fx.add("case%d" % i, torch.tensor(list(name.encode()), dtype=torch.int32))
