@@ -16,7 +16,7 @@
 #include "log/files.h"
 
 static const char magic[8] = {'N', 'L', 'C', 'K', 'P', 'T', 0, 0};
-enum { HEADER_BYTES = 48 };
+enum { HEADER_BYTES = NL_CHECKPOINT_HEADER_BYTES };
 
 uint64_t nl_checkpoint_hash(const char *text, size_t len)
 {
@@ -201,18 +201,7 @@ nl_code nl_checkpoint_write(const char *dir, const char *config_keys, const nl_m
         put_i64(&c, *m->counters[i]);
     put(&c, s->data_order, (size_t)a.order * sizeof(int32_t));
 
-    const uint32_t version = NL_CHECKPOINT_VERSION, header_bytes = HEADER_BYTES;
-    const uint64_t payload_len = payload, crc = crc_of(c.p + HEADER_BYTES, payload);
-    const int64_t step = s->step;
-    unsigned char *h = c.p;
-    memset(h, 0, HEADER_BYTES);
-    memcpy(h, magic, 8);
-    memcpy(h + 8, &version, 4);
-    memcpy(h + 12, &header_bytes, 4);
-    memcpy(h + 16, &payload_len, 8);
-    memcpy(h + 24, &crc, 8);
-    memcpy(h + 32, &config_hash, 8);
-    memcpy(h + 40, &step, 8);
+    nl_checkpoint_put_header(c.p, magic, NL_CHECKPOINT_VERSION, payload, config_hash, s->step);
     char path[1100];
     nl_path_join(path, sizeof path, dir, NL_CHECKPOINT_FILE);
     nl_code rc = nl_write_atomic(path, c.p, c.len, err);
@@ -541,6 +530,21 @@ nl_code nl_checkpoint_read(const char *dir, const nl_checkpoint_want *want, nl_m
 }
 
 uint64_t nl_checkpoint_crc(const void *data, size_t len) { return crc_of(data, len); }
+
+void nl_checkpoint_put_header(unsigned char *file, const char magic_of_kind[8], uint32_t version,
+                              size_t payload, uint64_t config_hash, int64_t step)
+{
+    const uint32_t header_bytes = HEADER_BYTES;
+    const uint64_t payload_len = payload, crc = crc_of(file + HEADER_BYTES, payload);
+    memset(file, 0, HEADER_BYTES);
+    memcpy(file, magic_of_kind, 8);
+    memcpy(file + 8, &version, 4);
+    memcpy(file + 12, &header_bytes, 4);
+    memcpy(file + 16, &payload_len, 8);
+    memcpy(file + 24, &crc, 8);
+    memcpy(file + 32, &config_hash, 8);
+    memcpy(file + 40, &step, 8);
+}
 
 nl_code nl_checkpoint_read_regular(const char *path, char **text, size_t *len, bool *absent,
                                    nl_error *err)

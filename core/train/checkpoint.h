@@ -73,6 +73,14 @@ nl_code nl_checkpoint_keys_flat(const char *keys, nl_flat *out, nl_error *err);
 
 /* the payload checksum a checkpoint's header holds (CRC-32), over any length */
 uint64_t nl_checkpoint_crc(const void *data, size_t len);
+
+/* The header every file a run keeps its model in opens with (checkpoints,
+ * final models): magic, format version, header size, payload length, the
+ * payload's checksum, the config keys' hash, the step. */
+enum { NL_CHECKPOINT_HEADER_BYTES = 48 };
+/* writes it into file[0..48), the payload being the `payload` bytes after it */
+void nl_checkpoint_put_header(unsigned char *file, const char magic[8], uint32_t version,
+                              size_t payload, uint64_t config_hash, int64_t step);
 /* A file's bytes (malloc'd, NUL-terminated), or *absent when there is none;
  * anything but a regular file is NL_ERR_DATA before a byte is read (a FIFO
  * with no writer is not waited on). The reader of every file a run keeps

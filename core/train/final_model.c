@@ -12,7 +12,7 @@
 #include "train/rundir.h"
 
 static const char magic[8] = {'N', 'L', 'F', 'I', 'N', 'A', 'L', 0};
-enum { HEADER_BYTES = 48 };
+enum { HEADER_BYTES = NL_CHECKPOINT_HEADER_BYTES };
 
 typedef struct {
     int64_t param_floats, state_floats, counters;
@@ -58,18 +58,8 @@ nl_code nl_final_model_write(const char *dir, const char *config_keys, const nl_
         memcpy(p, &k, sizeof k);
         p += sizeof k;
     }
-    const uint32_t version = NL_FINAL_MODEL_VERSION, header_bytes = HEADER_BYTES;
-    const uint64_t payload_len = payload, crc = nl_checkpoint_crc(file + HEADER_BYTES, payload);
-    const uint64_t hash = nl_checkpoint_hash(config_keys, keys_len);
-    const int64_t step64 = step;
-    memset(file, 0, HEADER_BYTES);
-    memcpy(file, magic, 8);
-    memcpy(file + 8, &version, 4);
-    memcpy(file + 12, &header_bytes, 4);
-    memcpy(file + 16, &payload_len, 8);
-    memcpy(file + 24, &crc, 8);
-    memcpy(file + 32, &hash, 8);
-    memcpy(file + 40, &step64, 8);
+    nl_checkpoint_put_header(file, magic, NL_FINAL_MODEL_VERSION, payload,
+                             nl_checkpoint_hash(config_keys, keys_len), step);
     char path[1100];
     nl_path_join(path, sizeof path, dir, NL_FINAL_MODEL_FILE);
     nl_code rc = nl_write_atomic(path, file, HEADER_BYTES + payload, err);
