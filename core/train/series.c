@@ -264,8 +264,9 @@ void nl_series_weights_before(nl_series *s, nl_model *m)
         const nl_param *p = m->params[s->weight_param[k]];
         be->ops->sum_squares(be, p->count, p->data,
                              s->weight_partials + (size_t)k * 2 * NL_SUM_SQUARES_PARTS);
-        /* -w, so that one add after the step leaves the update exactly
-         * (the difference of two close floats is exact) */
+        /* -w, so that one add after the step leaves the update (exact
+         * where a weight moves by less than its own size, the usual step;
+         * rounded once otherwise) */
         be->ops->channel_affine_forward(be, 1, 1, (int)p->count, s->negate, s->negate + 1,
                                         p->data, s->weight_before + s->weight_offset[k]);
     }
