@@ -328,8 +328,6 @@ static nl_code emit_series(nl_series *series, nl_model *m, const nl_train_sink *
 static nl_code emit_weight_series(nl_series *series, nl_model *m, const nl_train_sink *sink,
                                   long step, nl_error *err)
 {
-    if (!sink->series)
-        return NL_OK;
     nl_series_weights_after(series, m);
     nl_code rc = NL_OK;
     for (int k = 0; k < series->n_weights && rc == NL_OK; k++) {
@@ -776,7 +774,7 @@ static nl_code direct_step(trainer *t, int mine, nl_mode mode, bool series_now)
         return rc;
     if (t->clips)
         nl_clip_grad_norm(m, t->spec->clip_grad_norm);
-    const bool weights_now = series_now && t->series.weight_stats;
+    const bool weights_now = series_now && t->series.weight_stats && t->sink->series;
     if (weights_now)
         nl_series_weights_before(&t->series, m);
     nl_optim_launch(m, &t->spec->optimizer);
