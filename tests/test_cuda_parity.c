@@ -1946,8 +1946,9 @@ static void lm_batch(int32_t *tokens, int32_t *targets, uint64_t seed)
 }
 
 /* the logged series of one step (train.log.*): the layers' gradient norms,
- * then the attention layers' largest logits */
-enum { LM_SERIES_MAX = 16 };
+ * the attention layers' largest logits, then each weight's norm and
+ * update ratio over the step */
+enum { LM_SERIES_MAX = 64 };
 typedef struct {
     double v[LM_SERIES_MAX];
     int n;
@@ -1982,7 +1983,8 @@ static void train_lm(nl_backend *be, const lm_case *lc, double *loss, double *ev
     nl_optim_spec_defaults(&optim, lc->optim);
     nl_series ser;
     ck_assert_msg(nl_series_init(&ser, m, true, true, &err) == NL_OK, "%s", err.msg);
-    ck_assert_int_le(ser.n_layers + ser.n_attention, LM_SERIES_MAX);
+    ck_assert_msg(nl_series_plan_weights(&ser, m, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_le(ser.n_layers + ser.n_attention + 2 * ser.n_weights, LM_SERIES_MAX);
     int32_t tokens[LM_BATCH * LM_T], targets[LM_BATCH * LM_T];
     for (int step = 0; step < STEPS; step++) {
         const bool logs = step == 0 || step == STEPS - 1;
@@ -2005,7 +2007,19 @@ static void train_lm(nl_backend *be, const lm_case *lc, double *loss, double *ev
         }
         if (lc->clip > 0.0f)
             nl_clip_grad_norm(m, lc->clip);
-        nl_optim_step(m, &optim, lc->optim == NL_OPTIM_SGD ? 0.1f : 3e-3f, step);
+        nl_optim_prepare(m, &optim, lc->optim == NL_OPTIM_SGD ? 0.1f : 3e-3f, step);
+        nl_model_upload_scalars(m);
+        if (logs)
+            nl_series_weights_before(&ser, m);
+        nl_optim_launch(m, &optim);
+        if (logs) {
+            lm_series *out = &series[step > 0];
+            nl_series_weights_after(&ser, m);
+            for (int k = 0; k < ser.n_weights; k++) {
+                out->v[out->n++] = ser.weight_norm[k];
+                out->v[out->n++] = ser.update_ratio[k];
+            }
+        }
         double met[2];
         nl_model_read_metrics(m, met);
         loss[step] = met[0] / (LM_BATCH * LM_T);

@@ -358,6 +358,14 @@ const nl_key_def nl_config_schema[] = {
             "its running variance over the variance its input has on the test split in eval "
             "mode, averaged over the channels (Li et al. 2019's variance shift); costs one more "
             "eval-mode pass over the test split per evaluation"},
+    {.key = "train.log.weight_stats", .type = NL_KT_BOOL, FIELD(train.log_weight_stats),
+     .flags = NL_KF_AFTER_FORMAT4,
+     .doc = "log to series.csv, at step 0 and every train.log_every steps, each weight tensor's "
+            "L2 norm (linear, conv, embedding and recurrent weights; not biases or "
+            "normalization parameters) and the step's update ratio ||w_after - w_before|| / "
+            "||w_before||, and that ratio again as effective_lr for the weights whose layer "
+            "feeds batch norm or a variant (scale-invariant; van Laarhoven 2017); keeps a copy "
+            "of the weights"},
     {.key = "train.diverge_loss", .type = NL_KT_FLOAT, FIELD(train.diverge_loss), GT(0),
      .doc = "a training loss above this (or NaN/inf) ends the run as diverged"},
     {.key = "train.eval_trainmode", .type = NL_KT_BOOL, FIELD(train.eval_trainmode),

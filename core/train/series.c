@@ -6,11 +6,16 @@
 #include <string.h>
 
 #include "dist/dist.h"
+#include "norm/registry.h"
+#include "norm/stats_layer.h"
 
 static const nl_name_entry series_entries[] = {
     [NL_SERIES_GRAD_NORM] = {"grad_norm", "L2 norm of a layer's parameter gradients, before clipping"},
     [NL_SERIES_MAX_LOGIT] = {"max_logit", "an attention layer's largest pre-softmax logit (scaled)"},
     [NL_SERIES_VARIANCE_SHIFT] = {"variance_shift", "a normalizer's running variance over the variance its input has on the test split in eval mode, mean over channels (Li et al. 2019)"},
+    [NL_SERIES_WEIGHT_NORM] = {"weight_norm", "L2 norm of a weight tensor (not biases or normalization parameters) before the step"},
+    [NL_SERIES_UPDATE_RATIO] = {"update_ratio", "a weight tensor's ||w_after - w_before|| / ||w_before|| over the step"},
+    [NL_SERIES_EFFECTIVE_LR] = {"effective_lr", "update_ratio of a scale-invariant weight (its layer feeds batch statistics): the effective learning rate (van Laarhoven 2017)"},
 };
 _Static_assert(sizeof series_entries / sizeof series_entries[0] == NL_SERIES_COUNT, "series");
 const nl_name_table nl_series_names = {"series", series_entries, NL_SERIES_COUNT, 0};
@@ -128,6 +133,18 @@ void nl_series_free(nl_series *s, nl_model *m)
     free(s->grad_norm);
     free(s->attention);
     free(s->max_logit);
+    if (s->weight_before)
+        m->be->ops->release(m->be, s->weight_before);
+    if (s->negate)
+        m->be->ops->release(m->be, s->negate);
+    if (s->weight_partials)
+        m->be->ops->release(m->be, s->weight_partials);
+    free(s->weight_param);
+    free(s->scale_invariant);
+    free(s->weight_offset);
+    free(s->host_weight_partials);
+    free(s->weight_norm);
+    free(s->update_ratio);
     memset(s, 0, sizeof *s);
 }
 
@@ -164,4 +181,117 @@ void nl_series_read_logits(nl_series *s, nl_model *m)
         for (int i = 0; i < s->n_attention; i++)
             if (all[(size_t)r * s->n_attention + i] > s->max_logit[i])
                 s->max_logit[i] = all[(size_t)r * s->n_attention + i];
+}
+
+/* the layer called name[0..len) */
+static const nl_layer *layer_named(const nl_model *m, const char *name, size_t len)
+{
+    for (int i = 0; i < m->n_layers; i++)
+        if (strncmp(m->layers[i]->name, name, len) == 0 && m->layers[i]->name[len] == '\0')
+            return m->layers[i];
+    return NULL;
+}
+
+/* A normalizer's output does not change when its input is scaled when it
+ * divides by statistics of that input; batch statistics (one set per
+ * channel over the batch, the batch-norm layer) make that hold for each
+ * output channel's weights on their own. Mean-only batch norm learns no
+ * scale because it divides by nothing. */
+static bool divides_by_batch_statistics(const nl_layer *l)
+{
+    if (strcmp(l->vt->kind, "batchnorm") != 0)
+        return false;
+    const nl_stats_layer *stats = (const nl_stats_layer *)l;
+    const nl_norm_info *row = nl_norm_info_of(stats->spec.kind);
+    return row->stats_set && !(row->training && row->training->no_gamma);
+}
+
+bool nl_series_scale_invariant(const nl_model *m, int param)
+{
+    const nl_param *p = m->params[param];
+    if (p->is_norm_or_bias)
+        return false;
+    const char *dot = strrchr(p->name, '.');
+    const nl_layer *owner = dot ? layer_named(m, p->name, (size_t)(dot - p->name)) : NULL;
+    if (!owner || !owner->out)
+        return false;
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i]->n_in > 0 && m->layers[i]->in[0] == owner->out)
+            return divides_by_batch_statistics(m->layers[i]);
+    return false;
+}
+
+nl_code nl_series_plan_weights(nl_series *s, nl_model *m, nl_error *err)
+{
+    nl_backend *be = m->be;
+    s->weight_stats = true;
+    const size_t slots = (size_t)(m->n_params ? m->n_params : 1);
+    s->weight_param = malloc(slots * sizeof *s->weight_param);
+    s->scale_invariant = malloc(slots * sizeof *s->scale_invariant);
+    s->weight_offset = malloc(slots * sizeof *s->weight_offset);
+    s->host_weight_partials = malloc(slots * 2 * NL_SUM_SQUARES_PARTS * sizeof(double));
+    s->weight_norm = malloc(slots * sizeof *s->weight_norm);
+    s->update_ratio = malloc(slots * sizeof *s->update_ratio);
+    if (!s->weight_param || !s->scale_invariant || !s->weight_offset ||
+        !s->host_weight_partials || !s->weight_norm || !s->update_ratio)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory for the weight statistics");
+    size_t floats = 0;
+    for (int i = 0; i < m->n_params; i++) {
+        if (m->params[i]->is_norm_or_bias)
+            continue;
+        s->weight_param[s->n_weights] = i;
+        s->scale_invariant[s->n_weights] = nl_series_scale_invariant(m, i);
+        s->weight_offset[s->n_weights] = floats;
+        floats += m->params[i]->count;
+        s->n_weights++;
+    }
+    nl_code rc = be->ops->alloc(be, (floats ? floats : 1) * sizeof(float), (void **)&s->weight_before, err);
+    if (rc == NL_OK)
+        rc = be->ops->alloc(be, 2 * sizeof(float), (void **)&s->negate, err);
+    if (rc == NL_OK)
+        rc = be->ops->alloc(be, slots * 2 * NL_SUM_SQUARES_PARTS * sizeof(double),
+                            (void **)&s->weight_partials, err);
+    if (rc)
+        return rc;
+    be->ops->upload(be, s->negate, (const float[]){-1.0f, 0.0f}, 2 * sizeof(float));
+    return NL_OK;
+}
+
+void nl_series_weights_before(nl_series *s, nl_model *m)
+{
+    nl_backend *be = m->be;
+    for (int k = 0; k < s->n_weights; k++) {
+        const nl_param *p = m->params[s->weight_param[k]];
+        be->ops->sum_squares(be, p->count, p->data,
+                             s->weight_partials + (size_t)k * 2 * NL_SUM_SQUARES_PARTS);
+        /* -w, so that one add after the step leaves the update (exact
+         * where a weight moves by less than its own size, the usual step;
+         * rounded once otherwise) */
+        be->ops->channel_affine_forward(be, 1, 1, (int)p->count, s->negate, s->negate + 1,
+                                        p->data, s->weight_before + s->weight_offset[k]);
+    }
+}
+
+void nl_series_weights_after(nl_series *s, nl_model *m)
+{
+    nl_backend *be = m->be;
+    for (int k = 0; k < s->n_weights; k++) {
+        const nl_param *p = m->params[s->weight_param[k]];
+        float *update = s->weight_before + s->weight_offset[k];
+        be->ops->add_forward(be, p->count, p->data, update, update);
+        be->ops->sum_squares(be, p->count, update,
+                             s->weight_partials + ((size_t)k * 2 + 1) * NL_SUM_SQUARES_PARTS);
+    }
+    be->ops->download(be, s->host_weight_partials, s->weight_partials,
+                      (size_t)s->n_weights * 2 * NL_SUM_SQUARES_PARTS * sizeof(double));
+    for (int k = 0; k < s->n_weights; k++) {
+        const double *part = s->host_weight_partials + (size_t)k * 2 * NL_SUM_SQUARES_PARTS;
+        double before = 0.0, update = 0.0;
+        for (int j = 0; j < NL_SUM_SQUARES_PARTS; j++) {
+            before += part[j];
+            update += part[NL_SUM_SQUARES_PARTS + j];
+        }
+        s->weight_norm[k] = sqrt(before);
+        s->update_ratio[k] = sqrt(update) / sqrt(before);
+    }
 }

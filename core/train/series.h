@@ -15,6 +15,11 @@ typedef enum {
     /* per normalizer with running statistics, at the evaluations
      * (train/probe_varshift.h) */
     NL_SERIES_VARIANCE_SHIFT,
+    /* per weight tensor (train.log.weight_stats) */
+    NL_SERIES_WEIGHT_NORM,
+    NL_SERIES_UPDATE_RATIO,
+    /* the update ratio again, for the scale-invariant weights alone */
+    NL_SERIES_EFFECTIVE_LR,
     NL_SERIES_COUNT
 } nl_series_kind;
 /* the names series.csv's `series` column holds */
@@ -36,6 +41,23 @@ typedef struct {
     int n_attention;
     const nl_layer **attention;
     float *max_logit;        /* per attention layer, after nl_series_read_logits */
+    /* train.log.weight_stats: the weights are the parameters that are
+     * neither biases nor normalization parameters, in the model's order */
+    bool weight_stats;
+    int n_weights;
+    int *weight_param;       /* each weight's index in m->params */
+    /* the weight's layer feeds a normalizer that divides by batch
+     * statistics, which makes the loss blind to the weight's scale */
+    bool *scale_invariant;
+    size_t *weight_offset;   /* into weight_before */
+    /* device: each weight negated before the step, then w_after - w_before */
+    float *weight_before;
+    float *negate;           /* device {-1, 0}: channel_affine's scale and shift */
+    /* device: per weight, NL_SUM_SQUARES_PARTS of ||w_before||^2 then of ||dw||^2 */
+    double *weight_partials;
+    double *host_weight_partials;
+    double *weight_norm;     /* per weight, before the step */
+    double *update_ratio;    /* per weight: ||w_after - w_before|| / ||w_before|| */
 } nl_series;
 
 /* Plans the buffers for what `grad_norms` and `max_logits` ask; an error
@@ -43,6 +65,18 @@ typedef struct {
  * attention layer to take logits from. */
 nl_code nl_series_init(nl_series *s, nl_model *m, bool grad_norms, bool max_logits,
                        nl_error *err);
+/* Plans train.log.weight_stats's buffers (a copy of every weight) on a
+ * series set up by nl_series_init; nl_series_free frees them. */
+nl_code nl_series_plan_weights(nl_series *s, nl_model *m, nl_error *err);
+/* Whether parameter `param` of m is a weight whose layer's output goes
+ * straight into a normalizer dividing by batch statistics (batch norm and
+ * its variants; not layer, group or mean-only batch norm). */
+bool nl_series_scale_invariant(const nl_model *m, int param);
+/* Before the optimizer step (after clipping): the weights' squared norms
+ * and their negated copies, queued on the backend. */
+void nl_series_weights_before(nl_series *s, nl_model *m);
+/* After the optimizer step: weight_norm and update_ratio of the step. */
+void nl_series_weights_after(nl_series *s, nl_model *m);
 /* NL_ERR_CONFIG naming train.log.attention_logits when max_logits is asked
  * of a model (or planned graph) without attention layers */
 nl_code nl_series_check(const nl_model *graph, bool max_logits, nl_error *err);

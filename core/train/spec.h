@@ -68,6 +68,9 @@ typedef struct {
     /* series.csv at each evaluation: per normalizer with running
      * statistics, running variance over the test split's variance */
     bool log_variance_shift;
+    /* series.csv at step 0 and every log_every steps: per weight tensor its
+     * norm and the step's update ratio (train/series.h) */
+    bool log_weight_stats;
     long freeze_bn_after;        /* > 0: running statistics in training from this step on */
     long bn_recalibrate_batches; /* > 0: recompute running statistics over this many batches */
 } nl_train_spec;

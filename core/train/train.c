@@ -322,6 +322,28 @@ static nl_code emit_series(nl_series *series, nl_model *m, const nl_train_sink *
     return rc;
 }
 
+/* this step's weight rows, after its optimizer step: each weight's norm
+ * and update ratio, and the ratio once more as the effective learning rate
+ * of the scale-invariant ones */
+static nl_code emit_weight_series(nl_series *series, nl_model *m, const nl_train_sink *sink,
+                                  long step, nl_error *err)
+{
+    nl_series_weights_after(series, m);
+    nl_code rc = NL_OK;
+    for (int k = 0; k < series->n_weights && rc == NL_OK; k++) {
+        const char *name = m->params[series->weight_param[k]]->name;
+        rc = sink->series(sink->ctx, step, NL_SERIES_WEIGHT_NORM, k, name,
+                          series->weight_norm[k], err);
+        if (rc == NL_OK)
+            rc = sink->series(sink->ctx, step, NL_SERIES_UPDATE_RATIO, k, name,
+                              series->update_ratio[k], err);
+        if (rc == NL_OK && series->scale_invariant[k])
+            rc = sink->series(sink->ctx, step, NL_SERIES_EFFECTIVE_LR, k, name,
+                              series->update_ratio[k], err);
+    }
+    return rc;
+}
+
 /* Time left: the remaining steps at the training pace so far plus the
  * remaining evaluations at theirs. The elapsed time over the steps done
  * would count the step-0 evaluation and the set-up against the first few
@@ -534,6 +556,8 @@ static nl_code trainer_open(trainer *t)
         return rc;
     t->f->trainmode = t->trainmode;
     rc = nl_series_init(&t->series, m, spec->log_grad_norms, spec->log_attention_logits, t->err);
+    if (rc == NL_OK && spec->log_weight_stats)
+        rc = nl_series_plan_weights(&t->series, m, t->err);
     if (rc == NL_OK && spec->log_variance_shift)
         rc = nl_varshift_open(&t->varshift, m, t->err);
     if (rc == NL_OK)
@@ -750,8 +774,11 @@ static nl_code direct_step(trainer *t, int mine, nl_mode mode, bool series_now)
         return rc;
     if (t->clips)
         nl_clip_grad_norm(m, t->spec->clip_grad_norm);
+    const bool weights_now = series_now && t->series.weight_stats && t->sink->series;
+    if (weights_now)
+        nl_series_weights_before(&t->series, m);
     nl_optim_launch(m, &t->spec->optimizer);
-    return NL_OK;
+    return weights_now ? emit_weight_series(&t->series, m, t->sink, t->state.step, t->err) : NL_OK;
 }
 
 /* the step just taken's own loss from the window's growth (dates_each_step);
@@ -789,7 +816,8 @@ static nl_code train_step(trainer *t, bool *diverged_now)
         t->out->frozen_from_step = spec->freeze_bn_after;
     /* the series at the logging cadence, from step 0 (the model at
      * initialization) on */
-    const bool series_now = (t->series.grad_norms || t->series.max_logits) &&
+    const bool series_now = (t->series.grad_norms || t->series.max_logits ||
+                             t->series.weight_stats) &&
                             step % spec->log_every == 0;
     m->record_max_logit = series_now && t->series.max_logits;
     /* the host halves first: counts and per-step scalars, one upload */
