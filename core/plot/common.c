@@ -353,6 +353,20 @@ void pl_ungroup(grouping *g)
 
 const char *pl_color_of(const grouping *g, int id) { return pl_color(g->labels[id], id); }
 
+int pl_layer_slot(char (*names)[NL_SERIES_NAME_MAX], int *n, int max, const char *name, int before, bool add)
+{
+    for (int k = 0; k < *n; k++)
+        if (!strcmp(names[k], name))
+            return k;
+    if (!add || *n >= max)
+        return -1;
+    const int slot = before + 1;
+    memmove(names[slot + 1], names[slot], (size_t)(*n - slot) * sizeof names[0]);
+    nl_copy_string(names[slot], sizeof names[slot], name);
+    (*n)++;
+    return slot;
+}
+
 /* "2 diverged runs left out of the means: ..." */
 void pl_diverged_note(const pl_results *r, const bool *use, char *buf, size_t size)
 {

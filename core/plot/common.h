@@ -5,6 +5,7 @@
 #define NL_PLOT_COMMON_H
 
 #include "plot/internal.h"
+#include "train/series.h"
 
 #define MAX_SERIES 64
 #define MAX_VALUES 256
@@ -97,6 +98,14 @@ typedef struct {
     bool found; /* the run has one, with those columns */
     int step, series, layer, name, value; /* column indices */
 } pl_series_file;
+
+/* The slot of layer `name` among the n names, input to output. Runs of
+ * different models have different layers (Post-LN has no final norm): a
+ * name first met in a later run goes right after `before`, the slot of the
+ * layer that run logged before it (-1: none), so that the order runs from
+ * input to output for every run. Returns -1 when the name is new and `add`
+ * is false, or there are already max names. */
+int pl_layer_slot(char (*names)[NL_SERIES_NAME_MAX], int *n, int max, const char *name, int before, bool add);
 
 /* reads run's series.csv when it has one; free with pl_series_free */
 nl_code pl_series_read(const pl_run *run, pl_series_file *f, nl_error *err);

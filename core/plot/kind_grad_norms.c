@@ -13,20 +13,9 @@
 
 #define MAX_LAYERS 256
 
-/* the slot of `name` among the first n names; -1 when absent */
-static int slot_of(char (*names)[NL_SERIES_NAME_MAX], int n, const char *name)
-{
-    for (int k = 0; k < n; k++)
-        if (!strcmp(names[k], name))
-            return k;
-    return -1;
-}
-
 /* Every run's step-0 gradient norms into cells[variant * MAX_LAYERS + slot].
- * Runs of different models have different layers (Post-LN has no final
- * norm): a layer is known by its name, and a name first met in a later
- * run goes right after the layer before it there, so that x runs from
- * input to output for every run. Two passes: the names, then the values. */
+ * A layer is known by its name (pl_layer_slot orders them). Two passes:
+ * the names, then the values. */
 static nl_code read_norms(const pl_results *r, const grouping *g, agg *cells,
                           char (*names)[NL_SERIES_NAME_MAX], int *n_layers, int *runs, nl_error *err)
 {
@@ -48,13 +37,7 @@ static nl_code read_norms(const pl_results *r, const grouping *g, agg *cells,
                     continue;
                 char name[NL_SERIES_NAME_MAX];
                 nl_copy_string(name, sizeof name, cell[f.name]);
-                int slot = slot_of(names, *n_layers, name);
-                if (pass == 0 && slot < 0 && *n_layers < MAX_LAYERS) {
-                    slot = before + 1;
-                    memmove(names[slot + 1], names[slot], (size_t)(*n_layers - slot) * sizeof names[0]);
-                    nl_copy_string(names[slot], sizeof names[slot], name);
-                    (*n_layers)++;
-                }
+                const int slot = pl_layer_slot(names, n_layers, MAX_LAYERS, name, before, pass == 0);
                 before = slot >= 0 ? slot : before;
                 if (pass == 1 && slot >= 0) {
                     pl_agg_add(&cells[id * MAX_LAYERS + slot], pl_num(cell[f.value]));
