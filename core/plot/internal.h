@@ -151,6 +151,9 @@ nl_code pl_grad_norms(const pl_results *r, const nl_plot_spec *spec, pl_script *
 nl_code pl_attention_logits(const pl_results *r, const nl_plot_spec *spec, pl_script *s,
                             nl_error *err);
 
+nl_code pl_weight_stats(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
+nl_code pl_variance_shift(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
+
 typedef nl_code (*pl_writer)(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
 
 /* a kind's row (core/plot/kinds.c): what the public API says of it, and

@@ -37,6 +37,12 @@ static const pl_kind_row rows[] = {
     [NL_PLOT_ATTENTION_LOGITS] = {{{"attention_logits", "the largest attention logit against step (series.csv)"},
                                    NL_PLOT_TAKES_COLOR | NL_PLOT_TAKES_PANEL, NULL, NULL, {NULL, NULL}, false},
                                   pl_attention_logits},
+    [NL_PLOT_WEIGHT_STATS] = {{{"weight_stats", "a weight tensor's update ratio, norm or effective learning rate against step, per layer (series.csv)"},
+                               NL_PLOT_TAKES_COLOR, &nl_plot_weight_stat_names, "update_ratio", {NULL, NULL}, false},
+                              pl_weight_stats},
+    [NL_PLOT_VARIANCE_SHIFT] = {{{"variance_shift", "each batch norm's running over test-time variance against step, per layer (series.csv)"},
+                                 NL_PLOT_TAKES_COLOR, NULL, NULL, {NULL, NULL}, false},
+                                pl_variance_shift},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == NL_PLOT_KIND_COUNT, "one row per plot kind");
 

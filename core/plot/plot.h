@@ -36,7 +36,16 @@
  *   attention_logits the largest attention logit over all layers against
  *                   step (series.csv, train.log.attention_logits), a line
  *                   per value of the colour key, a panel per value of the
- *                   panel key (Wortsman et al.) */
+ *                   panel key (Wortsman et al.)
+ *   weight_stats    a weight tensor's update_ratio (default), weight_norm
+ *                   or effective_lr against step (series.csv,
+ *                   train.log.weight_stats); a panel per layer and a line
+ *                   per value of the colour key, or for a single variant
+ *                   one panel with a line per layer
+ *   variance_shift  each batch norm's running variance over its input's
+ *                   test-time variance against step (series.csv,
+ *                   train.log.variance_shift), laid out as weight_stats,
+ *                   with the no-shift line at 1 (Li et al. 2019) */
 #ifndef NL_PLOT_H
 #define NL_PLOT_H
 
@@ -57,6 +66,8 @@ typedef enum {
     NL_PLOT_FINAL,
     NL_PLOT_GRAD_NORMS,
     NL_PLOT_ATTENTION_LOGITS,
+    NL_PLOT_WEIGHT_STATS,
+    NL_PLOT_VARIANCE_SHIFT,
     NL_PLOT_KIND_COUNT
 } nl_plot_kind;
 
@@ -93,6 +104,9 @@ extern const nl_name_table nl_plot_kind_names; /* the rows' names */
 /* final metrics (batch_size, lr, heatmap, final): test_error (default), test_loss,
  * test_accuracy, best_test_accuracy, train_loss */
 extern const nl_name_table nl_plot_final_metric_names;
+/* weight_stats: update_ratio (default), weight_norm, effective_lr: the
+ * series.csv series of train.log.weight_stats */
+extern const nl_name_table nl_plot_weight_stat_names;
 /* curves: error (default), loss, accuracy; with split train, test (default),
  * test_trainmode */
 extern const nl_name_table nl_plot_curve_metric_names;

@@ -21,6 +21,15 @@ static const nl_name_entry curve_entries[] = {
 };
 const nl_name_table nl_plot_curve_metric_names = {"metric", curve_entries, sizeof curve_entries / sizeof curve_entries[0], 0};
 
+/* the names are series.csv's (train/series.c), which the writer looks up */
+static const nl_name_entry weight_stat_entries[] = {
+    {"update_ratio", "||w_after - w_before|| / ||w_before|| of each weight tensor over the step"},
+    {"weight_norm", "each weight tensor's L2 norm before the step"},
+    {"effective_lr", "the update ratio of the weights feeding batch norm (scale-invariant)"},
+};
+const nl_name_table nl_plot_weight_stat_names = {"metric", weight_stat_entries,
+                                                 sizeof weight_stat_entries / sizeof weight_stat_entries[0], 0};
+
 static const nl_name_entry split_entries[] = {
     {"test", "the test split, eval mode"},
     {"train", "training batches (as logged)"},

@@ -1,0 +1,267 @@
+/* The per-layer probe kinds: a series.csv quantity logged per layer over
+ * training, against step.
+ *   weight_stats    train.log.weight_stats: each weight tensor's
+ *                   update_ratio (default), weight_norm or effective_lr
+ *   variance_shift  train.log.variance_shift: each batch norm's running
+ *                   variance over its input's test-time variance (Li et al.
+ *                   2019), with the no-shift line at 1
+ * Several variants: a panel per layer, a line per variant (mean over seeds),
+ * so that the variants are compared layer by layer (Li et al. compare
+ * dropout placements and widths at the same batch norm). A single variant:
+ * one panel, a line per layer. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot/common.h"
+
+#define MAX_LAYERS 64
+#define MAX_PANELS 16
+
+typedef struct {
+    const char *probe_key; /* the config key that logs the series */
+    double reference;      /* a dashed line at this value; NaN: none */
+    int series;            /* NL_SERIES_*, for a kind without metrics */
+} probe_kind;
+
+typedef struct {
+    const char *title, *ylabel;
+} series_text;
+
+/* the figure's words, per series (those the kinds draw) */
+static series_text text_of(int series)
+{
+    switch (series) {
+    case NL_SERIES_WEIGHT_NORM:
+        return (series_text){"Weight norm per layer over training", "||w|| (L2, before the step)"};
+    case NL_SERIES_UPDATE_RATIO:
+        return (series_text){"Update-to-weight ratio per layer over training",
+                             "||w_after - w_before|| / ||w_before||"};
+    case NL_SERIES_EFFECTIVE_LR:
+        return (series_text){"Effective learning rate of the scale-invariant weights over training",
+                             "||w_after - w_before|| / ||w_before|| of weights feeding batch norm"};
+    case NL_SERIES_VARIANCE_SHIFT:
+        return (series_text){"Variance shift per batch norm over training",
+                             "running variance / test-time input variance"};
+    default:
+        return (series_text){"Per-layer series over training", "value"};
+    }
+}
+
+typedef struct {
+    grouping g;
+    int series;
+    char (*names)[NL_SERIES_NAME_MAX];
+    int n_layers;
+    curve *curves; /* [variant * MAX_LAYERS + layer] */
+    int runs;
+    double lo, hi, last_step;
+} layer_fig;
+
+/* every run's rows of the series into its variant's curve of each layer;
+ * two passes: the layers' names (input to output), then the values */
+static nl_code read_series(const pl_results *r, layer_fig *f, nl_error *err)
+{
+    const char *series = nl_name_of(&nl_series_names, f->series);
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < r->n_runs; i++) {
+            const int id = f->g.group_of[i];
+            if (id < 0)
+                continue;
+            pl_series_file file;
+            nl_code rc = pl_series_read(&r->runs[i], &file, err);
+            if (rc)
+                return rc;
+            bool any = false;
+            int before = -1;
+            for (int row = 0; file.found && row < file.t.n_rows; row++) {
+                char **cell = file.t.rows[row];
+                if (strcmp(cell[file.series], series) != 0)
+                    continue;
+                char name[NL_SERIES_NAME_MAX];
+                nl_copy_string(name, sizeof name, cell[file.name]);
+                const int slot = pl_layer_slot(f->names, &f->n_layers, MAX_LAYERS, name, before, pass == 0);
+                before = slot >= 0 ? slot : before;
+                const double step = pl_num(cell[file.step]);
+                if (pass == 1 && slot >= 0 && isfinite(step)) {
+                    curve_point *pt = pl_curve_at(&f->curves[id * MAX_LAYERS + slot], step, 0);
+                    if (!pt)
+                        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+                    pl_agg_add(&pt->a, pl_num(cell[file.value]));
+                    any = true;
+                }
+            }
+            f->runs += any;
+            pl_series_free(&file);
+        }
+    return NL_OK;
+}
+
+static void series_csv(layer_fig *f, nl_buf *data)
+{
+    f->lo = INFINITY;
+    f->hi = -INFINITY;
+    f->last_step = 0;
+    nl_buf_printf(data, "variant,label,layer,name,step,mean,min,max,n\n");
+    for (int id = 0; id < f->g.n; id++)
+        for (int l = 0; l < f->n_layers; l++) {
+            curve *c = &f->curves[id * MAX_LAYERS + l];
+            pl_sort_curve(c);
+            for (int j = 0; j < c->n; j++) {
+                const agg *a = &c->p[j].a;
+                char lab[256], nm[NL_SERIES_NAME_MAX], m[32], mn[32], mx[32];
+                if (!a->n)
+                    continue;
+                f->lo = fmin(f->lo, a->min);
+                f->hi = fmax(f->hi, a->max);
+                f->last_step = fmax(f->last_step, c->p[j].step);
+                nl_buf_printf(data, "%d,%s,%d,%s,%.0f,%s,%s,%s,%d\n", id,
+                              pl_cell_text(f->g.labels[id], lab, sizeof lab), l,
+                              pl_cell_text(f->names[l], nm, sizeof nm), c->p[j].step,
+                              pl_fmt_num(m, sizeof m, pl_agg_mean(a)), pl_fmt_num(mn, sizeof mn, a->min),
+                              pl_fmt_num(mx, sizeof mx, a->max), a->n);
+            }
+        }
+}
+
+/* the lines of one panel: a variant's line per layer (by_layer) or every
+ * variant's line for `layer` */
+static void plot_lines(pl_script *s, const layer_fig *f, const char *file, bool by_layer, int layer,
+                       double reference)
+{
+    char q[2048];
+    const int n = by_layer ? f->n_layers : f->g.n;
+    nl_buf_printf(&s->gp, "plot ");
+    for (int k = 0; k < n; k++) {
+        const int l = by_layer ? k : layer, id = by_layer ? 0 : k;
+        nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"variant\") == %d && column(\"layer\") == %d ? "
+                      "column(\"step\") : NaN):(column(\"mean\")) with linespoints lw series_lw "
+                      "pt series_pt ps series_ps lc rgb \"%s\" title %s",
+                      k ? ", \\\n  " : "", file, id, l,
+                      by_layer ? pl_color(f->names[l], l) : pl_color_of(&f->g, id),
+                      pl_q(by_layer ? f->names[l] : f->g.labels[id], q, sizeof q));
+    }
+    if (!isnan(reference))
+        nl_buf_printf(&s->gp, ", \\\n  %g with lines lw series_lw dt reference_dt lc rgb reference_color "
+                      "title \"%g (no shift)\"", reference, reference);
+    nl_buf_printf(&s->gp, "\n");
+}
+
+static nl_code draw(const pl_results *r, const probe_kind *k, layer_fig *f, pl_script *s, const char *file,
+                    nl_error *err)
+{
+    char q[2048];
+    const series_text text = text_of(f->series);
+    const bool by_layer = f->g.n == 1;
+    const int n_panels = by_layer ? 1 : f->n_layers < MAX_PANELS ? f->n_layers : MAX_PANELS;
+    const int cols = n_panels < 2 ? 1 : n_panels < 5 ? 2 : 3, rows = (n_panels + cols - 1) / cols;
+    const int width = 700 + 420 * cols, height = 260 + 360 * rows;
+    pl_header(s, text.title, width, height);
+    layout L = pl_title_block(s, r, text.title, width, height);
+    char foot[600] = "";
+    if (r->seed_key >= 0) {
+        const char *seeds[1024];
+        snprintf(foot, sizeof foot, "lines: mean over %d seeds (min and max in %s)",
+                 pl_distinct(r, r->seed_key, seeds, 1024), file);
+    }
+    if (!by_layer && f->n_layers > n_panels) {
+        char more[200];
+        snprintf(more, sizeof more, "the first %d of %d layers drawn (every layer in %s)", n_panels,
+                 f->n_layers, file);
+        char seeds_note[sizeof foot];
+        nl_copy_string(seeds_note, sizeof seeds_note, foot);
+        pl_join_notes(foot, sizeof foot, seeds_note, more);
+        snprintf(s->note, sizeof s->note, "%s: %s", s->name, more);
+    }
+    if (foot[0])
+        pl_footnote(s, &L, foot);
+    nl_buf_printf(&s->gp, "set multiplot\nset xlabel \"step (optimizer updates)\"\nset ylabel %s\n",
+                  pl_q(text.ylabel, q, sizeof q));
+    pl_step_tics(s, f->last_step, false);
+    nl_buf_printf(&s->gp, "set xrange [0:%g]\n", f->last_step > 0 ? f->last_step : 1);
+    double lo = f->lo, hi = f->hi;
+    if (!isnan(k->reference)) {
+        lo = fmin(lo, k->reference);
+        hi = fmax(hi, k->reference);
+    }
+    /* a log axis when every value is positive and they span a decade:
+     * ratios and norms move by factors, but a log axis over a narrower
+     * range has no tics to read; the range padded so that a flat series is
+     * not an empty range */
+    if (lo > 0 && hi / lo >= 10)
+        nl_buf_printf(&s->gp, "set logscale y\nset yrange [%g:%g]\n", lo / 1.25, hi * 1.25);
+    else
+        nl_buf_printf(&s->gp, "set yrange [%g:%g]\n", lo - 0.1 * (hi - lo) - 0.1, hi + 0.1 * (hi - lo) + 0.1);
+    const double right = 0.98 - 330.0 / width;
+    for (int p = 0; p < n_panels; p++) {
+        pl_panel(s, &L, p / cols, p % cols, rows, cols, 0.07, right, 90.0 / height, L.top - 26.0 / height,
+                 140, 110);
+        nl_buf_printf(&s->gp, "set title %s\n", pl_q(by_layer ? "" : f->names[p], q, sizeof q));
+        if (p == 0)
+            pl_key_outside(s);
+        else
+            nl_buf_printf(&s->gp, "unset key\n");
+        plot_lines(s, f, file, by_layer, p, k->reference);
+        if (p == 0)
+            pl_after_first_plot(s);
+    }
+    nl_buf_printf(&s->gp, "unset multiplot\n");
+    return pl_finish(s, err);
+}
+
+static nl_code write_layer_series(const pl_results *r, const nl_plot_spec *spec, const probe_kind *k,
+                                  pl_script *s, nl_error *err)
+{
+    const nl_plot_kind_info *info = nl_plot_kind_info_of(spec->kind);
+    const char *kind = info->entry.name;
+    /* a kind's metrics are series.csv's names for the series they pick */
+    const char *metric = !info->metrics ? nl_name_of(&nl_series_names, k->series)
+                         : spec->metric[0] ? spec->metric : info->default_metric;
+    layer_fig f = {.series = nl_name_lookup(&nl_series_names, metric)};
+    nl_buf data = {0};
+    nl_code rc;
+    if (f.series < 0)
+        return nl_fail(err, NL_ERR_RUNTIME, "%s: '%s' is no series.csv series", kind, metric);
+    if ((rc = pl_group_by_color(r, kind, spec->color, NULL, 0, &f.g, err)))
+        goto done;
+    f.names = calloc(MAX_LAYERS, sizeof *f.names);
+    f.curves = calloc((size_t)f.g.n * MAX_LAYERS, sizeof *f.curves);
+    if (!f.names || !f.curves) {
+        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = read_series(r, &f, err)))
+        goto done;
+    if (f.runs == 0) {
+        char why[300];
+        snprintf(why, sizeof why, "no run has %s in its series.csv (set %s: true%s)", metric, k->probe_key,
+                 f.series == NL_SERIES_EFFECTIVE_LR ? ", with a batch-statistics normalizer" : "");
+        rc = pl_not_applicable(err, kind, why);
+        goto done;
+    }
+    series_csv(&f, &data);
+    char file[128];
+    snprintf(file, sizeof file, "%s.csv", s->name);
+    if ((rc = pl_write_data(s, file, &data, err)) == NL_OK)
+        rc = draw(r, k, &f, s, file, err);
+done:
+    for (int c = 0; f.curves && c < f.g.n * MAX_LAYERS; c++)
+        free(f.curves[c].p);
+    free(f.curves);
+    free(f.names);
+    nl_buf_free(&data);
+    pl_ungroup(&f.g);
+    return rc;
+}
+
+nl_code pl_weight_stats(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
+{
+    static const probe_kind k = {"train.log.weight_stats", NAN, -1};
+    return write_layer_series(r, spec, &k, s, err);
+}
+
+nl_code pl_variance_shift(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
+{
+    static const probe_kind k = {"train.log.variance_shift", 1.0, NL_SERIES_VARIANCE_SHIFT};
+    return write_layer_series(r, spec, &k, s, err);
+}

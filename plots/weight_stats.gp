@@ -1,0 +1,6 @@
+# The weight_stats plot's own style (a weight tensor's update ratio, norm or
+# effective learning rate against step, per layer); plots/style.gp holds
+# what every figure shares.
+series_lw = 2
+series_pt = 7
+series_ps = 0.5
