@@ -15,6 +15,7 @@
 #include "plot/internal.h"
 #include "plot/plot.h"
 #include "sweep/result.h"
+#include "train/series.h"
 #include "testutil.h"
 
 static bool have_gnuplot;
@@ -238,11 +239,14 @@ START_TEST(test_sweep_plots)
                       strstr(gp, "final test error (%)"), "%.3000s", gp);
     free(gp);
 
-    /* every kind again, by hand, in both formats; an MLP has no attention logits */
+    /* every kind again, by hand, in both formats; an MLP has no attention
+     * logits, and the sweep logs neither weight statistics nor variance shift */
     ck_assert_int_eq(tu_normlab("plot results/plots --format both"), 0);
     out = tu_normlab_output();
-    ck_assert_msg(!strstr(out, "gnuplot said") && count(out, "skipped") == 1 &&
-                      strstr(out, "skipped attention_logits: no run has attention logits"),
+    ck_assert_msg(!strstr(out, "gnuplot said") && count(out, "skipped") == 3 &&
+                      strstr(out, "skipped attention_logits: no run has attention logits") &&
+                      strstr(out, "skipped weight_stats: no run has update_ratio") &&
+                      strstr(out, "skipped variance_shift: no run has variance_shift"),
                   "%.3000s", out);
     free(out);
     if (have_gnuplot)
@@ -1233,6 +1237,125 @@ START_TEST(test_series_plots)
 }
 END_TEST
 
+/* a plot CSV row's mean for (layer name, step) in the single-variant data
+ * of a probe kind (variant,label,layer,name,step,mean,min,max,n); NaN when absent */
+static double probe_mean(const char *csv, const char *name, long step)
+{
+    for (const char *line = strchr(csv, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        char nm[128];
+        long at;
+        double mean;
+        int layer, n;
+        if (sscanf(line + 1, "0,%*[^,],%d,%127[^,],%ld,%lf,%*[^,],%*[^,],%d", &layer, nm, &at, &mean, &n) == 5 &&
+            !strcmp(nm, name) && at == step)
+            return mean;
+    }
+    return NAN;
+}
+
+/* the probe kinds on a real run with both probes on: every series.csv row
+ * of the series is a point of its layer's line (one variant: one panel, a
+ * line per layer); and on a sweep written by hand, a panel per layer with
+ * a line per variant, mean, min and max over seeds */
+START_TEST(test_probe_plots)
+{
+    setup();
+    /* weight_stats' metrics are the series it draws */
+    for (int m = 0; m < nl_plot_weight_stat_names.count; m++)
+        ck_assert_int_ge(nl_name_lookup(&nl_series_names, nl_name_of(&nl_plot_weight_stat_names, m)), 0);
+    tu_tmp_write("base.yaml", base_config);
+    ck_assert_int_eq(tu_normlab("run base.yaml --set model.norm.type=batch --set train.log.weight_stats=true "
+                                "--set train.log.variance_shift=true --out probes --quiet --threads 1"), 0);
+    ck_assert_int_eq(tu_normlab("plot probes --kind weight_stats --kind weight_stats:effective_lr "
+                                "--kind variance_shift"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(!strstr(out, "gnuplot said"), "%.3000s", out);
+    free(out);
+    char *series = tu_tmp_read("probes/series.csv");
+    const struct {
+        const char *file, *series;
+    } plots[] = {{"probes/plots/weight_stats.csv", "update_ratio"},
+                 {"probes/plots/weight_stats-effective_lr.csv", "effective_lr"},
+                 {"probes/plots/variance_shift.csv", "variance_shift"}};
+    for (size_t p = 0; p < sizeof plots / sizeof plots[0]; p++) {
+        char *csv = tu_tmp_read(plots[p].file);
+        static const char header[] = "variant,label,layer,name,step,mean,min,max,n\n";
+        ck_assert_msg(!strncmp(csv, header, sizeof header - 1), "%s", csv);
+        int rows = 0;
+        for (const char *line = strchr(series, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+            long step;
+            int layer;
+            char kind[64], name[128];
+            double value;
+            if (sscanf(line + 1, "%ld,%63[^,],%d,%127[^,],%lf", &step, kind, &layer, name, &value) != 5 ||
+                strcmp(kind, plots[p].series) != 0)
+                continue;
+            const double mean = probe_mean(csv, name, step);
+            ck_assert_msg(fabs(mean - value) <= 1e-5 * fabs(value), "%s %s step %ld: %g, series.csv %g\n%s",
+                          plots[p].series, name, step, mean, value, csv);
+            rows++;
+        }
+        ck_assert_msg(rows >= 2 && count(csv, "\n") == rows + 1, "%s: %d series.csv rows\n%s", plots[p].series,
+                      rows, csv);
+        free(csv);
+    }
+    free(series);
+    /* one variant: one panel, a line per layer, titled by the layer */
+    char *gp = tu_tmp_read("probes/plots/weight_stats.gp");
+    ck_assert_msg(count(gp, "\nplot ") == 1 && strstr(gp, "column(\"layer\") == 1") &&
+                      strstr(gp, "title \"fc1.weight\""), "%s", gp);
+    free(gp);
+    gp = tu_tmp_read("probes/plots/variance_shift.gp");
+    ck_assert_msg(strstr(gp, "1 with lines lw series_lw dt reference_dt") && strstr(gp, "(no shift)"), "%s", gp);
+    free(gp);
+    if (have_gnuplot) {
+        expect_file("probes/plots", "weight_stats.png");
+        expect_file("probes/plots", "weight_stats-effective_lr.png");
+        expect_file("probes/plots", "variance_shift.png");
+    }
+    /* a run without the probe: the kind says which key logs it */
+    ck_assert_int_eq(tu_normlab("run base.yaml --out plain --quiet --threads 1"), 0);
+    ck_assert_int_eq(tu_normlab("plot plain --kind variance_shift"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "set train.log.variance_shift: true"), "%.3000s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("plot plain --kind weight_stats:grad_norm"), 2);
+
+    /* a sweep: two placements x two seeds, two batch norms logged at steps
+     * 0 and 10, seed 2 of post lacking its second layer */
+    const fake_row rows[] = {{"a", "post,1", "ok", 20}, {"b", "post,2", "ok", 20},
+                             {"c", "pre,1", "ok", 20}, {"d", "pre,2", "ok", 20}};
+    fake_sweep("vs", "model.norm.placement,seed", rows, 4, 10, 10);
+    for (int r = 0; r < 4; r++) {
+        nl_buf b = {0};
+        nl_buf_printf(&b, "step,series,layer,name,value\n");
+        for (int step = 0; step <= 10; step += 10)
+            for (int l = 0; l < (r == 1 ? 1 : 2); l++)
+                nl_buf_printf(&b, "%d,variance_shift,%d,norm%d,%g\n%d,weight_norm,%d,fc%d.weight,5\n", step, l,
+                              l + 1, 1.0 + r + 10 * l + step, step, l, l + 1);
+        char dir[64];
+        snprintf(dir, sizeof dir, "vs/runs/%s", rows[r].name);
+        write_at(dir, "series.csv", b.data);
+        nl_buf_free(&b);
+    }
+    ck_assert_int_eq(tu_normlab("plot vs --kind variance_shift"), 0);
+    char *csv = tu_tmp_read("vs/plots/variance_shift.csv");
+    ck_assert_msg(strstr(csv, "0,placement=post,0,norm1,0,1.5,1,2,2\n") &&
+                      strstr(csv, "0,placement=post,1,norm2,10,21,21,21,1\n") &&
+                      strstr(csv, "1,placement=pre,0,norm1,10,13.5,13,14,2\n") &&
+                      strstr(csv, "1,placement=pre,1,norm2,0,13.5,13,14,2\n") && count(csv, "\n") == 9 &&
+                      !strstr(csv, "weight"), "%s", csv);
+    free(csv);
+    gp = tu_tmp_read("vs/plots/variance_shift.gp");
+    ck_assert_msg(count(gp, "\nplot ") == 2 && strstr(gp, "set title \"norm1\"") && strstr(gp, "set title \"norm2\"") &&
+                      strstr(gp, "title \"placement=pre\"") && strstr(gp, "mean over 2 seeds"), "%s", gp);
+    free(gp);
+    if (have_gnuplot)
+        expect_file("vs/plots", "variance_shift.png");
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plot");
@@ -1250,6 +1373,7 @@ int main(void)
     tcase_add_test(tc, test_final_plot);
     tcase_add_test(tc, test_subtitle_lm);
     tcase_add_test(tc, test_series_plots);
+    tcase_add_test(tc, test_probe_plots);
     tcase_add_test(tc, test_torn_rows);
     tcase_add_test(tc, test_summary_json_whole);
     tcase_add_test(tc, test_csv_left_out_lines);
