@@ -27,7 +27,7 @@ static const char *kinds_with_metrics(const nl_name_table *metrics, char *buf, s
 
 static void usage(FILE *out)
 {
-    char kinds[256], final_kinds[256], color_kinds[256], panel_kinds[256];
+    char kinds[256], final_kinds[256], color_kinds[256], panel_kinds[256], weight_stats[256];
     fprintf(out,
             "usage: normlab plot RESULTS_DIR [--format F[,F...]] [--kind K[:METRIC[:SPLIT]]]...\n"
             "                    [--threshold T] [--x KEY [--color KEY] [--panel KEY]] [--templates DIR]\n"
@@ -45,6 +45,7 @@ static void usage(FILE *out)
             "  --kind K[:METRIC[:SPLIT]]\n"
             "                     a plot kind, optionally with its metric: for %s\n"
             "                     one of %s;\n"
+            "                     for weight_stats one of %s;\n"
             "                     for curves one of error, loss, accuracy, and a split: test,\n"
             "                     train, test_trainmode (e.g. curves:error:test_trainmode);\n"
             "                     repeatable\n"
@@ -72,6 +73,7 @@ static void usage(FILE *out)
             "2 bad usage or not a results directory.\n",
             kinds_with_metrics(&nl_plot_final_metric_names, final_kinds, sizeof final_kinds),
             nl_name_choices(&nl_plot_final_metric_names, kinds, sizeof kinds),
+            nl_name_choices(&nl_plot_weight_stat_names, weight_stats, sizeof weight_stats),
             nl_plot_kinds_taking(NL_PLOT_TAKES_COLOR, color_kinds, sizeof color_kinds),
             nl_plot_kinds_taking(NL_PLOT_TAKES_PANEL, panel_kinds, sizeof panel_kinds), 100 * NL_PLOT_LR_DEFAULT_MARGIN,
             100 * NL_PLOT_LR_DEFAULT_MARGIN, NL_PLOT_LR_DEFAULT_LOSS_FACTOR);
