@@ -39,7 +39,7 @@ static series_text text_of(int series)
                              "||w_after - w_before|| / ||w_before||"};
     case NL_SERIES_EFFECTIVE_LR:
         return (series_text){"Effective learning rate of the scale-invariant weights over training",
-                             "||w_after - w_before|| / ||w_before|| of weights feeding batch norm"};
+                             "effective learning rate ||dw|| / ||w||"};
     case NL_SERIES_VARIANCE_SHIFT:
         return (series_text){"Variance shift per batch norm over training",
                              "running variance / test-time input variance"};
@@ -190,8 +190,11 @@ static nl_code draw(const pl_results *r, const probe_kind *k, layer_fig *f, pl_s
      * not an empty range */
     if (lo > 0 && hi / lo >= 10)
         nl_buf_printf(&s->gp, "set logscale y\nset yrange [%g:%g]\n", lo / 1.25, hi * 1.25);
-    else
-        nl_buf_printf(&s->gp, "set yrange [%g:%g]\n", lo - 0.1 * (hi - lo) - 0.1, hi + 0.1 * (hi - lo) + 0.1);
+    else {
+        /* a tenth of the span each side; a flat series a tenth of its size */
+        const double pad = hi > lo ? 0.1 * (hi - lo) : hi != 0 ? 0.1 * fabs(hi) : 0.1;
+        nl_buf_printf(&s->gp, "set yrange [%g:%g]\n", lo - pad, hi + pad);
+    }
     const double right = 0.98 - 330.0 / width;
     for (int p = 0; p < n_panels; p++) {
         pl_panel(s, &L, p / cols, p % cols, rows, cols, 0.07, right, 90.0 / height, L.top - 26.0 / height,
