@@ -276,7 +276,7 @@ START_TEST(test_errors)
     expect_error(&s, "data.classes_subset", "repeats");
     s.n_classes_subset = 1;
     s.per_class = 100000;
-    expect_error(&s, "data.per_class", "larger than class 1");
+    expect_error(&s, "data.per_class", "training samples of class 1");
 
     /* token datasets: refused by the data module and by the config */
     nl_data_spec t;
@@ -316,6 +316,8 @@ START_TEST(test_config_keys)
     ck_assert_int_eq(cfg.data.n_classes_subset, 3);
     ck_assert_int_eq(cfg.data.classes_subset[2], 7);
     ck_assert_int_eq(cfg.data.per_class, 10);
+    /* the model's head has one output per kept class */
+    ck_assert_int_eq(cfg.model.classes, 3);
     const char *bad = "data:\n  shift:\n    noise_std: -1\n";
     ck_assert_int_eq(nl_config_load_string(bad, "bad.yaml", NULL, 0, &cfg, &err),
                      NL_ERR_CONFIG);

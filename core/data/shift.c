@@ -12,6 +12,8 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,10 +31,17 @@ bool nl_data_shift_any(const nl_data_spec *spec)
     return nl_data_shift_pixels(spec) || spec->n_classes_subset > 0 || spec->per_class > 0;
 }
 
-static nl_code key_fail(nl_error *err, const char *key, const char *fmt, const char *detail,
-                        long a, long b)
+/* an error about one key (the config prefixes the key and where it was set) */
+static nl_code key_fail(nl_error *err, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static nl_code key_fail(nl_error *err, const char *key, const char *fmt, ...)
 {
-    nl_fail(err, NL_ERR_CONFIG, fmt, detail, a, b);
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    nl_fail(err, NL_ERR_CONFIG, "%s", msg);
     nl_error_key(err, key);
     return NL_ERR_CONFIG;
 }
@@ -46,23 +55,23 @@ nl_code nl_data_shift_check(const nl_data_spec *spec, int classes, nl_error *err
         return NL_ERR_CONFIG;
     }
     if (spec->n_classes_subset < 0 || spec->n_classes_subset > NL_DATA_MAX_CLASS_SUBSET)
-        return key_fail(err, "data.classes_subset", "%s: %ld classes; accepted: up to %ld",
-                        "data.classes_subset", spec->n_classes_subset, NL_DATA_MAX_CLASS_SUBSET);
+        return key_fail(err, "data.classes_subset", "%d classes; accepted: up to %d",
+                        spec->n_classes_subset, NL_DATA_MAX_CLASS_SUBSET);
     for (int i = 0; i < spec->n_classes_subset; i++) {
         const int id = spec->classes_subset[i];
         if (id < 0 || id >= classes)
             return key_fail(err, "data.classes_subset",
-                            "%s: item %ld is out of range; accepted: class ids 0 to %ld",
-                            "data.classes_subset", i, classes - 1L);
+                            "item %d (%d) is out of range; accepted: class ids 0 to %d",
+                            i, id, classes - 1);
         for (int j = 0; j < i; j++)
             if (spec->classes_subset[j] == id)
                 return key_fail(err, "data.classes_subset",
-                                "%s: item %ld repeats item %ld; accepted: distinct class ids",
-                                "data.classes_subset", i, j);
+                                "item %d (%d) repeats item %d; accepted: distinct class ids",
+                                i, id, j);
     }
     if (spec->per_class < 0)
-        return key_fail(err, "data.per_class", "%s must be >= 0 (0 = all), got %ld",
-                        "data.per_class", spec->per_class, 0);
+        return key_fail(err, "data.per_class", "must be >= 0 (0 = all), got %ld",
+                        spec->per_class);
     return NL_OK;
 }
 
@@ -140,16 +149,18 @@ static nl_code subset_split(const nl_data_spec *spec, nl_split *s, const int *ma
             for (long i = 0; i < s->n; i++)
                 if (keep[i])
                     available[s->y[i]]++;
+            int smallest = -1;
             for (int c = 0; c < classes; c++)
-                if (map[c] >= 0 && available[c] < spec->per_class) {
-                    nl_fail(err, NL_ERR_CONFIG,
-                            "data.per_class %ld is larger than class %d's %ld training samples; "
-                            "accepted: at most %ld (the smallest kept class)",
-                            spec->per_class, c, available[c], available[c]);
-                    nl_error_key(err, "data.per_class");
-                    rc = NL_ERR_CONFIG;
-                    break;
-                }
+                if (map[c] >= 0 && (smallest < 0 || available[c] < available[smallest]))
+                    smallest = c;
+            if (smallest >= 0 && available[smallest] < spec->per_class) {
+                nl_fail(err, NL_ERR_CONFIG,
+                        "%ld is larger than the %ld training samples of class %d, the smallest "
+                        "kept class; accepted: at most %ld",
+                        spec->per_class, available[smallest], smallest, available[smallest]);
+                nl_error_key(err, "data.per_class");
+                rc = NL_ERR_CONFIG;
+            }
             if (rc == NL_OK) {
                 for (int32_t i = 0; i < (int32_t)s->n; i++)
                     order[i] = i;
