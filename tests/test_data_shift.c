@@ -6,10 +6,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config/config.h"
 #include "data/data.h"
+#include "data/share.h"
 #include "data/shift.h"
+
+#define FASHION_DIR "/usr/share/datasets/fashion-mnist"
 
 static void spec_small(nl_data_spec *s, uint64_t seed)
 {
@@ -325,6 +329,37 @@ START_TEST(test_config_keys)
 }
 END_TEST
 
+/* data read from files is shared across seeds, but not once a shift draws
+ * from the seed: each seed gets its own noise, as a load of its own would */
+START_TEST(test_share_keeps_seeded_shifts_apart)
+{
+    nl_data_spec s;
+    nl_data_spec_defaults(&s);
+    s.kind = NL_DATA_FASHION_MNIST;
+    s.train_size = 200;
+    s.test_size = 50;
+    s.shift_noise_std = 0.1f;
+    s.per_class = 5;
+    nl_data_share *share;
+    nl_error err = {0};
+    ck_assert_int_eq(nl_data_share_new(&share, &err), NL_OK);
+    const nl_dataset *shared[2];
+    for (int i = 0; i < 2; i++) {
+        s.seed = 11 + (uint64_t)i;
+        ck_assert_msg(nl_data_share_images(share, &s, &shared[i], &err) == NL_OK, "%s", err.msg);
+        nl_dataset own = load_ok(&s);
+        const size_t n = (size_t)own.train.n * chw_of(&own.train);
+        ck_assert_int_eq(shared[i]->train.n, own.train.n);
+        ck_assert(memcmp(shared[i]->train.x, own.train.x, n * sizeof(float)) == 0);
+        nl_dataset_free(&own);
+    }
+    ck_assert_int_eq(nl_data_share_loads(share), 2);
+    nl_data_share_release(share, shared[0]);
+    nl_data_share_release(share, shared[1]);
+    nl_data_share_free(share);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("data_shift");
@@ -337,5 +372,14 @@ int main(void)
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_config_keys);
     suite_add_tcase(s, tc);
+    struct stat st;
+    if (stat(FASHION_DIR, &st) == 0 && S_ISDIR(st.st_mode)) {
+        tc = tcase_create("fashion-mnist");
+        tcase_add_test(tc, test_share_keeps_seeded_shifts_apart);
+        suite_add_tcase(s, tc);
+    } else {
+        printf("skipping the fashion-mnist case: %s is absent "
+               "(apt-get install dataset-fashion-mnist)\n", FASHION_DIR);
+    }
     return tu_run_suite(s);
 }

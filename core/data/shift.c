@@ -31,6 +31,11 @@ bool nl_data_shift_any(const nl_data_spec *spec)
     return nl_data_shift_pixels(spec) || spec->n_classes_subset > 0 || spec->per_class > 0;
 }
 
+bool nl_data_shift_uses_seed(const nl_data_spec *spec)
+{
+    return spec->shift_noise_std != 0.0f || spec->per_class > 0;
+}
+
 /* an error about one key (the config prefixes the key and where it was set) */
 static nl_code key_fail(nl_error *err, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

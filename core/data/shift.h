@@ -11,6 +11,9 @@
 /* whether the spec changes pixels / changes anything */
 bool nl_data_shift_pixels(const nl_data_spec *spec);
 bool nl_data_shift_any(const nl_data_spec *spec);
+/* whether the shift draws from spec->seed (noise, the few-shot choice), so
+ * that even data read from files depends on the seed */
+bool nl_data_shift_uses_seed(const nl_data_spec *spec);
 /* The shift keys against a dataset of `classes` classes: NL_ERR_CONFIG
  * (err->key set) for a token dataset, a class id out of range or repeated,
  * a negative per_class. */
