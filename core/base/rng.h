@@ -24,6 +24,10 @@ enum {
     NL_STREAM_SUBSET = 4,
     NL_STREAM_WINDOWS = 5, /* window starts of token batches */
     NL_STREAM_NOISE = 6,   /* noisy batch norm's per-step draws (from a per-step key) */
+    /* data shifts (core/data/shift.c): the training split's pixel noise,
+     * the test split's (the next id), the few-shot choice */
+    NL_STREAM_SHIFT_NOISE = 50,
+    NL_STREAM_FEW_SHOT = 52,
     NL_STREAM_TEST = 100,
 };
 

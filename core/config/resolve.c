@@ -152,6 +152,9 @@ static void derive(nl_config *cfg)
         m->classes = d->synthetic_classes;
         break;
     }
+    /* a class subset relabels the data 0..k-1: the model has k classes */
+    if (!nl_dataset_kind_is_tokens(d->kind) && d->n_classes_subset > 0)
+        m->classes = d->n_classes_subset;
 }
 
 /* each key's own value, then keys given where they do not apply (derive

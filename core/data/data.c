@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "data/data_internal.h"
+#include "data/shift.h"
 #include "data/tokens.h"
 
 #define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
@@ -44,6 +45,8 @@ void nl_data_spec_defaults(nl_data_spec *spec)
     spec->markov_order = 2;
     spec->markov_branching = 2;
     spec->markov_length = 100000;
+    spec->shift_contrast = 1.0f;
+    spec->shift_brightness = 1.0f;
 }
 
 /* where the build writes the KJV text (CMakeLists.txt); a library built
@@ -157,15 +160,33 @@ static void apply_standardize(nl_split *s, int ch, double mean, double std)
     }
 }
 
-static void standardize(nl_dataset *ds)
+/* The per-channel statistics of the training split as read, before any
+ * data shift: a shift then moves the standardized inputs the way it moves
+ * the pixels (an offset stays an offset) instead of being normalized away.
+ * stats holds 2 * c doubles: means, then stds. */
+static nl_code standardize_stats(const nl_dataset *ds, double **stats, nl_error *err)
 {
     int c = ds->train.c;
+    *stats = malloc((size_t)(c > 0 ? c : 1) * 2 * sizeof **stats);
+    if (!*stats)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory for the statistics of %d channels", c);
     for (int ch = 0; ch < c; ch++) {
         double mean, std;
         channel_stats(&ds->train, ch, &mean, &std);
         /* a constant channel would divide by zero: leave its scale alone */
         if (!(std > 1e-12))
             std = 1.0;
+        (*stats)[ch] = mean;
+        (*stats)[c + ch] = std;
+    }
+    return NL_OK;
+}
+
+static void standardize(nl_dataset *ds, const double *stats)
+{
+    int c = ds->train.c;
+    for (int ch = 0; ch < c; ch++) {
+        double mean = stats[ch], std = stats[c + ch];
         if (ch < NL_DATA_MAX_STATS) {
             ds->mean[ch] = (float)mean;
             ds->std[ch] = (float)std;
@@ -229,8 +250,19 @@ nl_code nl_dataset_load(const nl_data_spec *spec, nl_dataset *out, nl_error *err
         out->mean[ch] = 0.0f;
         out->std[ch] = 1.0f;
     }
+    double *stats = NULL;
     if (spec->standardize)
-        standardize(out);
+        rc = standardize_stats(out, &stats, err);
+    if (rc == NL_OK)
+        rc = nl_data_shift_apply(spec, out, err);
+    if (rc != NL_OK) {
+        free(stats);
+        nl_dataset_free(out);
+        return rc;
+    }
+    if (spec->standardize)
+        standardize(out, stats);
+    free(stats);
 
     const nl_split *tr = &out->train;
     if (spec->kind == NL_DATA_SYNTHETIC)
@@ -242,12 +274,16 @@ nl_code nl_dataset_load(const nl_data_spec *spec, nl_dataset *out, nl_error *err
         snprintf(out->description, sizeof out->description,
                  "%s (%.400s): %ld train, %ld test, %dx%dx%d, %d classes", name, shown_dir, tr->n,
                  out->test.n, tr->c, tr->h, tr->w, out->classes);
+    if (nl_data_shift_any(spec)) {
+        const size_t used = strlen(out->description);
+        snprintf(out->description + used, sizeof out->description - used, ", shifted (data.shift, "
+                 "data.classes_subset, data.per_class)");
+    }
     return NL_OK;
 }
 
-nl_code nl_dataset_probe(const nl_data_spec *spec, nl_dataset_shape *out, nl_error *err)
+static nl_code probe_files(const nl_data_spec *spec, nl_dataset_shape *out, nl_error *err)
 {
-    memset(out, 0, sizeof *out);
     const char *dir;
     nl_code rc = check_spec(spec, err);
     if (rc == NL_OK)
@@ -267,6 +303,25 @@ nl_code nl_dataset_probe(const nl_data_spec *spec, nl_dataset_shape *out, nl_err
     if (spec->kind == NL_DATA_CIFAR10)
         return nl_cifar10_probe(&req, out, err);
     return nl_idx_probe(spec->kind, &req, out, err);
+}
+
+nl_code nl_dataset_probe(const nl_data_spec *spec, nl_dataset_shape *out, nl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    nl_code rc = probe_files(spec, out, err);
+    if (rc == NL_OK)
+        rc = nl_data_shift_check(spec, out->classes, err);
+    if (rc != NL_OK || (spec->n_classes_subset == 0 && spec->per_class == 0))
+        return rc;
+    /* how many samples a class subset keeps is in the labels: load them */
+    nl_dataset ds;
+    if ((rc = nl_dataset_load(spec, &ds, err)) != NL_OK)
+        return rc;
+    out->train_n = ds.train.n;
+    out->test_n = ds.test.n;
+    out->classes = ds.classes;
+    nl_dataset_free(&ds);
+    return NL_OK;
 }
 
 double nl_dataset_bytes(const nl_dataset_shape *shape)

@@ -15,6 +15,8 @@
 /* The most samples of a split (or tokens of a token dataset) a run takes:
  * the batcher numbers them with 32-bit indices. */
 #define NL_MAX_SAMPLES 2147483647L
+/* data.classes_subset: the most classes it lists (data.classes' limit) */
+#define NL_DATA_MAX_CLASS_SUBSET 1000
 
 typedef struct {
     nl_dataset_kind kind;
@@ -37,6 +39,25 @@ typedef struct {
      * tokens, equally likely, so no model can beat ln(markov_branching) nats */
     int markov_vocab, markov_order, markov_branching;
     long markov_length;
+    /* Domain shifts of image datasets (core/data/shift.c), applied when the
+     * data is loaded, to the raw [0, 1] pixels of both splits, in this
+     * order: invert (x -> 1 - x), contrast (scaled around each image's mean
+     * over all its pixels), brightness (multiplied), offset (added), Gaussian
+     * noise (fixed per sample, from the seed); no clipping. Standardization
+     * then uses the statistics of the unshifted training split, so that the
+     * model sees the shift rather than having it normalized away. */
+    bool shift_invert;
+    float shift_contrast;    /* 1 = none */
+    float shift_brightness;  /* 1 = none */
+    float shift_offset;      /* 0 = none */
+    float shift_noise_std;   /* 0 = none */
+    /* the classes kept, in this order: class classes_subset[i] becomes label
+     * i in both splits; none = all classes */
+    int classes_subset[NL_DATA_MAX_CLASS_SUBSET];
+    int n_classes_subset;
+    /* few-shot: this many training samples of each class, picked from the
+     * seed (the test split is kept whole); 0 = all */
+    long per_class;
 } nl_data_spec;
 
 typedef struct {

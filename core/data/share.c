@@ -1,4 +1,5 @@
 #include "data/share.h"
+#include "data/shift.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -69,10 +70,11 @@ static void drop_unused(nl_data_share *share)
 static entry *acquire(nl_data_share *share, bool tokens, const nl_data_spec *run_spec,
                       long min_window, nl_code *rc, nl_error *err)
 {
-    /* the run's seed is in every spec, but only generated data depends on
-     * it: a grid over seeds of one file's data shares that file's copy */
+    /* the run's seed is in every spec, but only generated data (and data
+     * shifted with noise or a few-shot choice) depends on it: a grid over
+     * seeds of one file's data shares that file's copy */
     nl_data_spec key = *run_spec;
-    if (!nl_data_from_seed(key.kind))
+    if (!nl_data_from_seed(key.kind) && !nl_data_shift_uses_seed(&key))
         key.seed = 0;
     const nl_data_spec *spec = &key;
     pthread_mutex_lock(&share->lock);
