@@ -48,6 +48,7 @@
 #include "norm/registry.h"
 #include "optim/optim.h"
 #include "testutil.h"
+#include "rnn_layout.h"
 #include "train/check.h"
 #include "train/series.h"
 
@@ -2444,7 +2445,7 @@ START_TEST(test_rnn_ops)
     for (int cell = 0; cell < NL_RNN_COUNT; cell++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             const int n = shapes[s][0], t = shapes[s][1], in = shapes[s][2], h = shapes[s][3];
-            const int g = (cell == NL_RNN_LSTM ? 4 : 3) * h;
+            const int g = nl_rnn_gate_count(cell) * h;
             const size_t seq = (size_t)n * t * h, state = (size_t)n * h;
             const uint64_t seed = 900 + 10 * s + cell;
             const char *name = nl_name_of(&nl_rnn_cell_names, cell);

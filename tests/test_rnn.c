@@ -15,6 +15,7 @@
 #include "arch/registry.h"
 #include "model/model.h"
 #include "testutil.h"
+#include "rnn_layout.h"
 
 #define TOL 1e-5
 
@@ -58,7 +59,7 @@ static void check_case(const tu_fixture *fx, const char *c)
     const nl_rnn_cell cell = cell_of(c);
     const int *shape = tu_get_in(fx, c, "shape")->data;
     const int n = shape[0], t = shape[1], d = shape[2], h = shape[3], layers = shape[4];
-    const int g = (cell == NL_RNN_LSTM ? 4 : 3) * h;
+    const int g = nl_rnn_gate_count(cell) * h;
     const size_t seq = (size_t)n * t * h, state = (size_t)n * h;
     float *ys[8] = {0}, *saved[8] = {0}, *h_last = device_floats(be, state),
           *c_last = device_floats(be, state);
@@ -181,7 +182,7 @@ static void check_finite_differences(nl_rnn_cell cell)
 {
     fd_problem q = {.be = tu_cpu(1), .cell = cell, .n = 2, .t = 4, .d = 3, .h = 4};
     nl_backend *be = q.be;
-    const int g = (cell == NL_RNN_LSTM ? 4 : 3) * q.h;
+    const int g = nl_rnn_gate_count(cell) * q.h;
     const size_t seq = (size_t)q.n * q.t * q.h, state = (size_t)q.n * q.h;
     const size_t counts[5] = {(size_t)q.n * q.t * q.d, (size_t)g * q.d, (size_t)g * q.h,
                               (size_t)g, (size_t)g};

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "layers/layer.h"
+#include "rnn_layout.h"
 
 typedef struct {
     nl_layer base;
@@ -74,7 +75,7 @@ nl_act *nl_rnn_layer(nl_builder *b, const char *module, int index, nl_act *in, n
     l->in_features = in->shape.c;
     l->hidden = hidden;
     l->last_only = last_only;
-    const int gates = (cell == NL_RNN_LSTM ? 4 : 3) * hidden;
+    const int gates = nl_rnn_gate_count(cell) * hidden;
     const float bound = 1.0f / sqrtf((float)hidden);
     l->w_ih = rnn_param(b, name, "weight_ih", gates, l->in_features, bound);
     l->w_hh = rnn_param(b, name, "weight_hh", gates, hidden, bound);
