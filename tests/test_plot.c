@@ -1356,6 +1356,69 @@ START_TEST(test_probe_plots)
 }
 END_TEST
 
+/* effective_lr's equilibrium sqrt(2 lr wd): from a real run's resolved
+ * config (one variant: one line in the reference colour), per variant of a
+ * sweep in its colour, and none where the derivation does not hold
+ * (momentum), saying why */
+static const char *sgd_config =
+    "seed: 1\ndata:\n  dataset: synthetic\n  shape: [8]\n  classes: 3\n  train_size: 256\n"
+    "model:\n  arch: mlp\n  widths: [16, 16]\n  norm:\n    type: batch\n"
+    "train:\n  batch_size: 16\n  steps: 20\n  optimizer:\n    type: sgd\n    lr: 0.05\n    momentum: %s\n"
+    "    weight_decay: 0.01\n  schedule:\n    type: constant\n";
+
+START_TEST(test_effective_lr_equilibrium)
+{
+    setup();
+    tu_tmp_write("base.yaml", base_config);
+    ck_assert_int_eq(tu_normlab("run base.yaml --set model.norm.type=batch --set train.log.weight_stats=true "
+                                "--set train.optimizer.momentum=0 --set train.optimizer.weight_decay=0.01 "
+                                "--out plain_sgd --quiet --threads 1"), 0);
+    ck_assert_int_eq(tu_normlab("plot plain_sgd --kind weight_stats:effective_lr"), 0);
+    char *gp = tu_tmp_read("plain_sgd/plots/weight_stats-effective_lr.gp");
+    /* sqrt(2 * 0.05 * 0.01) */
+    ck_assert_msg(count(gp, "0.0316227766 with lines lw series_lw dt reference_dt lc rgb reference_color") == 1 &&
+                      strstr(gp, "sqrt(2 lr wd) = 0.0316"), "%s", gp);
+    free(gp);
+
+    /* a sweep over lr, two seeds, two scale-invariant layers */
+    const fake_row rows[] = {{"a", "0.05,1", "ok", 20}, {"b", "0.05,2", "ok", 20},
+                             {"c", "0.2,1", "ok", 20}, {"d", "0.2,2", "ok", 20}};
+    for (int momentum = 0; momentum < 2; momentum++) {
+        fake_sweep("elr", "train.optimizer.lr,seed", rows, 4, 10, 10);
+        for (int r = 0; r < 4; r++) {
+            char dir[64], config[1024];
+            snprintf(dir, sizeof dir, "elr/runs/%s", rows[r].name);
+            snprintf(config, sizeof config, sgd_config, momentum ? "0.9" : "0");
+            write_at(dir, "config.yaml", config);
+            nl_buf b = {0};
+            nl_buf_printf(&b, "step,series,layer,name,value\n");
+            for (int step = 0; step <= 10; step += 10)
+                for (int l = 0; l < 2; l++)
+                    nl_buf_printf(&b, "%d,effective_lr,%d,fc%d.weight,%g\n", step, l, l + 1, 0.01 * (r + 1));
+            write_at(dir, "series.csv", b.data);
+            nl_buf_free(&b);
+        }
+        ck_assert_int_eq(tu_normlab("plot elr --kind weight_stats:effective_lr"), 0);
+        char *out = tu_normlab_output();
+        gp = tu_tmp_read("elr/plots/weight_stats-effective_lr.gp");
+        if (!momentum) {
+            /* a line per variant in each layer's panel: sqrt(2 * 0.05 * 0.01), sqrt(2 * 0.2 * 0.01) */
+            ck_assert_msg(count(gp, "\nplot ") == 2 && count(gp, "0.0316227766 with lines") == 2 &&
+                              count(gp, "0.0632455532 with lines") == 2 &&
+                              strstr(gp, "title \"sqrt(2 lr wd) = 0.0316, lr=0.05\"") &&
+                              strstr(gp, "title \"sqrt(2 lr wd) = 0.0632, lr=0.2\"") &&
+                              strstr(gp, "dashed: sqrt(2 lr wd)"), "%s", gp);
+        } else {
+            ck_assert_msg(!strstr(gp, "sqrt(2 lr wd) =") && strstr(gp, "momentum 0.9, not 0"), "%s", gp);
+            ck_assert_msg(strstr(out, "no sqrt(2 lr wd) line for lr=0.05: momentum 0.9, not 0"), "%.3000s", out);
+        }
+        free(gp);
+        free(out);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plot");
@@ -1374,6 +1437,7 @@ int main(void)
     tcase_add_test(tc, test_subtitle_lm);
     tcase_add_test(tc, test_series_plots);
     tcase_add_test(tc, test_probe_plots);
+    tcase_add_test(tc, test_effective_lr_equilibrium);
     tcase_add_test(tc, test_torn_rows);
     tcase_add_test(tc, test_summary_json_whole);
     tcase_add_test(tc, test_csv_left_out_lines);

@@ -5,6 +5,14 @@
  *   variance_shift  train.log.variance_shift: each batch norm's running
  *                   variance over its input's test-time variance (Li et al.
  *                   2019), with the no-shift line at 1
+ * effective_lr also gets, per variant, the equilibrium its weights settle
+ * at under weight decay, sqrt(2 lr wd) (van Laarhoven 2017; Li & Arora
+ * 2019): with plain SGD, w <- w - lr (g + wd w) and g orthogonal to w (the
+ * weight is scale-invariant), the norm stops changing when the decay's
+ * shrinking (2 lr wd |w|^2) balances the gradient's growth (lr^2 |g|^2),
+ * so |dw| / |w| -> sqrt(2 lr wd). Drawn only where that derivation holds:
+ * SGD without momentum (momentum changes the balance), a constant rate and
+ * wd > 0, the same in every run of the variant.
  * Several variants: a panel per layer, a line per variant (mean over seeds),
  * so that the variants are compared layer by layer (Li et al. compare
  * dropout placements and widths at the same batch norm). A single variant:
@@ -56,7 +64,60 @@ typedef struct {
     curve *curves; /* [variant * MAX_LAYERS + layer] */
     int runs;
     double lo, hi, last_step;
+    double *equilibrium; /* per variant: sqrt(2 lr wd), NaN where it does not apply; NULL: none */
 } layer_fig;
+
+/* sqrt(2 lr wd) of one run's resolved config; NaN with the reason in why
+ * when the derivation does not hold for it */
+static double run_equilibrium(const pl_results *r, const pl_run *run, char *why, size_t size)
+{
+    const char *type = pl_value(r, run, "train.optimizer.type");
+    const char *schedule = pl_value(r, run, "train.schedule.type");
+    const double lr = pl_num(pl_value(r, run, "train.optimizer.lr"));
+    const double momentum = pl_num(pl_value(r, run, "train.optimizer.momentum"));
+    const double wd = pl_num(pl_value(r, run, "train.optimizer.weight_decay"));
+    if (!type || strcmp(type, "sgd") != 0)
+        snprintf(why, size, "optimizer %s, not sgd", type ? type : "unknown");
+    else if (!(momentum == 0))
+        snprintf(why, size, "momentum %g, not 0", momentum);
+    else if (!schedule || strcmp(schedule, "constant") != 0)
+        snprintf(why, size, "schedule %s, not constant", schedule ? schedule : "unknown");
+    else if (!(wd > 0) || !(lr > 0))
+        snprintf(why, size, "weight decay %g", wd);
+    else
+        return sqrt(2.0 * lr * wd);
+    return NAN;
+}
+
+/* each variant's sqrt(2 lr wd): NaN when a run of it does not apply or its
+ * runs disagree; the first reason into why */
+static void variant_equilibria(const pl_results *r, layer_fig *f, char *why, size_t size)
+{
+    why[0] = '\0';
+    for (int id = 0; id < f->g.n; id++) {
+        bool first = true, applies = true;
+        for (int i = 0; i < r->n_runs && applies; i++) {
+            if (f->g.group_of[i] != id)
+                continue;
+            char reason[128];
+            const double e = run_equilibrium(r, &r->runs[i], reason, sizeof reason);
+            if (isnan(e)) {
+                if (!why[0])
+                    snprintf(why, size, "no sqrt(2 lr wd) line for %s: %s", f->g.labels[id], reason);
+                applies = false;
+            } else if (!first && e != f->equilibrium[id]) {
+                if (!why[0])
+                    snprintf(why, size, "no sqrt(2 lr wd) line for %s: its runs differ in lr or wd",
+                             f->g.labels[id]);
+                applies = false;
+            }
+            f->equilibrium[id] = applies ? e : NAN;
+            first = false;
+        }
+        if (first)
+            f->equilibrium[id] = NAN;
+    }
+}
 
 /* every run's rows of the series into its variant's curve of each layer;
  * two passes: the layers' names (input to output), then the values */
@@ -144,11 +205,22 @@ static void plot_lines(pl_script *s, const layer_fig *f, const char *file, bool 
     if (!isnan(reference))
         nl_buf_printf(&s->gp, ", \\\n  %g with lines lw series_lw dt reference_dt lc rgb reference_color "
                       "title \"%g (no shift)\"", reference, reference);
+    /* a variant's equilibrium dashed in its colour (one variant: the
+     * reference colour, its lines being the layers') */
+    for (int id = 0; f->equilibrium && id < f->g.n; id++)
+        if (!isnan(f->equilibrium[id])) {
+            char title[400];
+            snprintf(title, sizeof title, "sqrt(2 lr wd) = %.3g%s%s", f->equilibrium[id], by_layer ? "" : ", ",
+                     by_layer ? "" : f->g.labels[id]);
+            nl_buf_printf(&s->gp, ", \\\n  %.9g with lines lw series_lw dt reference_dt lc rgb %s%s%s title %s",
+                          f->equilibrium[id], by_layer ? "" : "\"", by_layer ? "reference_color" : pl_color_of(&f->g, id),
+                          by_layer ? "" : "\"", pl_q(title, q, sizeof q));
+        }
     nl_buf_printf(&s->gp, "\n");
 }
 
 static nl_code draw(const pl_results *r, const probe_kind *k, layer_fig *f, pl_script *s, const char *file,
-                    nl_error *err)
+                    const char *no_equilibrium, nl_error *err)
 {
     char q[2048];
     const series_text text = text_of(f->series);
@@ -173,6 +245,17 @@ static nl_code draw(const pl_results *r, const probe_kind *k, layer_fig *f, pl_s
         pl_join_notes(foot, sizeof foot, seeds_note, more);
         snprintf(s->note, sizeof s->note, "%s: %s", s->name, more);
     }
+    if (f->equilibrium) {
+        char before[sizeof foot];
+        nl_copy_string(before, sizeof before, foot);
+        pl_join_notes(foot, sizeof foot, before,
+                      no_equilibrium[0] ? no_equilibrium
+                                        : "dashed: sqrt(2 lr wd), the equilibrium under weight decay (SGD, momentum 0)");
+        if (no_equilibrium[0]) {
+            const size_t used = strlen(s->note);
+            snprintf(s->note + used, sizeof s->note - used, "%s%s: %s", used ? "; " : "", s->name, no_equilibrium);
+        }
+    }
     if (foot[0])
         pl_footnote(s, &L, foot);
     nl_buf_printf(&s->gp, "set multiplot\nset xlabel \"step (optimizer updates)\"\nset ylabel %s\n",
@@ -184,6 +267,11 @@ static nl_code draw(const pl_results *r, const probe_kind *k, layer_fig *f, pl_s
         lo = fmin(lo, k->reference);
         hi = fmax(hi, k->reference);
     }
+    for (int id = 0; f->equilibrium && id < f->g.n; id++)
+        if (!isnan(f->equilibrium[id])) {
+            lo = fmin(lo, f->equilibrium[id]);
+            hi = fmax(hi, f->equilibrium[id]);
+        }
     /* a log axis when every value is positive and they span a decade:
      * ratios and norms move by factors, but a log axis over a narrower
      * range has no tics to read; the range padded so that a flat series is
@@ -242,12 +330,21 @@ static nl_code write_layer_series(const pl_results *r, const nl_plot_spec *spec,
         rc = pl_not_applicable(err, kind, why);
         goto done;
     }
+    char no_equilibrium[400] = "";
+    if (f.series == NL_SERIES_EFFECTIVE_LR) {
+        if (!(f.equilibrium = malloc((size_t)f.g.n * sizeof *f.equilibrium))) {
+            rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        variant_equilibria(r, &f, no_equilibrium, sizeof no_equilibrium);
+    }
     series_csv(&f, &data);
     char file[128];
     snprintf(file, sizeof file, "%s.csv", s->name);
     if ((rc = pl_write_data(s, file, &data, err)) == NL_OK)
-        rc = draw(r, k, &f, s, file, err);
+        rc = draw(r, k, &f, s, file, no_equilibrium, err);
 done:
+    free(f.equilibrium);
     for (int c = 0; f.curves && c < f.g.n * MAX_LAYERS; c++)
         free(f.curves[c].p);
     free(f.curves);
