@@ -17,6 +17,7 @@
 #include "norm/norm.h"
 #include "norm/registry.h"
 #include "optim/optim.h"
+#include "rnn_layout.h"
 
 #define BENCH_SEED 20240501u
 
@@ -565,7 +566,7 @@ nl_code nl_bench_train(nl_backend *be, const nl_model_spec *spec, int batch, flo
 
     train_ctx c = {.m = m, .x = x, .y = y, .batch = batch, .pool_batches = pool_batches,
                    .per_sample = per_sample};
-    /* a transformer trains with AdamW, as its configs do */
+    /* a transformer or recurrent network trains with AdamW, as its configs do */
     if (nl_arch_info_of(spec->arch)->blocks) {
         nl_optim_spec_defaults(&c.optim, NL_OPTIM_ADAMW);
     } else {
@@ -616,6 +617,35 @@ void nl_bench_vit_spec(const nl_bench_lm_case *lc, int patch, nl_norm_kind norm,
     spec->classes = 10;
     spec->patch = patch;
     spec->token_pool = NL_TOKEN_POOL_CLS;
+}
+
+void nl_bench_rnn_spec(const nl_bench_rnn_case *rc, nl_model_spec *spec)
+{
+    nl_model_spec_defaults(spec);
+    spec->arch = NL_ARCH_RNN;
+    spec->in_c = 1;
+    spec->in_h = rc->steps;
+    spec->in_w = NL_BENCH_RNN_INPUTS;
+    spec->classes = 10;
+    spec->cell = rc->cell;
+    spec->hidden = rc->hidden;
+    spec->layers = rc->layers;
+    spec->optimizer_state_slots = nl_optim_info_of(NL_OPTIM_ADAMW)->state_slots;
+    nl_norm_spec_defaults(&spec->norm, NL_NORM_NONE);
+    spec->norm.placement = NL_PLACE_NONE;
+}
+
+double nl_bench_rnn_train_flops(const nl_bench_rnn_case *rc)
+{
+    const double gates = (double)nl_rnn_gate_count(rc->cell) * rc->hidden;
+    double flops = 3.0 * 2.0 * rc->hidden * 10.0;
+    for (int l = 0; l < rc->layers; l++) {
+        const double in = l == 0 ? NL_BENCH_RNN_INPUTS : rc->hidden;
+        const double input_proj = 2.0 * rc->steps * gates * in;
+        const double recurrent = 2.0 * rc->steps * gates * rc->hidden;
+        flops += 3.0 * (input_proj + recurrent) - (l == 0 ? input_proj : 0.0);
+    }
+    return flops;
 }
 
 nl_code nl_bench_train_lm(nl_backend *be, const nl_model_spec *spec, int batch, float lr,
