@@ -19,13 +19,23 @@
  * The gates' arithmetic runs 8 units at a time on vmath's exp and tanh:
  * with libm's scalar expf and tanhf the five transcendentals per unit and
  * step cost as much as the recurrent product itself at small batches. A
- * hidden size that is not a multiple of 8 ends with a partial vector. */
+ * hidden size that is not a multiple of 8 ends with a partial vector.
+ *
+ * The per-step products (h_{s-1} w_hh^T forward, dgates w_hh backward)
+ * go to sgemm from RECURRENT_SGEMM_MIN_ROWS samples on, where its blocking
+ * matches or beats the linear layer's unpacked kernels; below, their skinny
+ * paths win (experiments/bench/rnn_step_ceiling.c times both). On the
+ * sgemm path the gates add b_hh themselves instead of a pass over the
+ * product, and step 0's product, of the zero initial state, is skipped. */
+#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
 #include "cpu/cpu.h"
 #include "cpu/vmath.h"
 #include "rnn_layout.h"
+
+#define RECURRENT_SGEMM_MIN_ROWS 8
 
 static size_t linear_bytes(nl_backend *be, int n, int t, int in, int hidden, int gates)
 {
@@ -74,6 +84,19 @@ static inline void store_units(float *p, nl_v8 v, int count)
     memcpy(p, lanes, (size_t)count * sizeof *p);
 }
 
+/* a gate's pre-activation on `count` units from offset k: the input
+ * projection's a, plus the recurrent product's b and the recurrent bias
+ * where given (NULL: zero, or already in b) */
+static inline nl_v8 preact(const float *a, const float *b, const float *bias, int k, int count)
+{
+    nl_v8 v = load_units(a + k, count);
+    if (b)
+        v += load_units(b + k, count);
+    if (bias)
+        v += load_units(bias + k, count);
+    return v;
+}
+
 static inline nl_v8 sigmoid8(nl_v8 v)
 {
     const nl_v8 one = nl_v8_splat(1.0f);
@@ -81,14 +104,16 @@ static inline nl_v8 sigmoid8(nl_v8 v)
 }
 
 /* step s of the lstm for the n samples: the gates from the two
- * projections, the new cell and hidden states, y's row */
+ * projections (hproj NULL: the recurrent product is zero) and rec_bias
+ * where the product lacks it, the new cell and hidden states, y's row */
 static void lstm_step(int n, int t, int s, int hidden, const float *xproj, const float *hproj,
-                      nl_rnn_saved_parts sv, float *y)
+                      const float *rec_bias, nl_rnn_saved_parts sv, float *y)
 {
     const int g = 4 * hidden;
     NL_PARALLEL_FOR_IF((long)n * g >= NL_PARALLEL_MIN,
     for (int i = 0; i < n; i++) {
-        const float *a = xproj + ((size_t)i * t + s) * g, *b = hproj + (size_t)i * g;
+        const float *a = xproj + ((size_t)i * t + s) * g;
+        const float *b = hproj ? hproj + (size_t)i * g : NULL;
         const float *c_prev = sv.c + ((size_t)s * n + i) * hidden;
         float *c = sv.c + ((size_t)(s + 1) * n + i) * hidden;
         float *h = sv.h + ((size_t)(s + 1) * n + i) * hidden;
@@ -96,13 +121,10 @@ static void lstm_step(int n, int t, int s, int hidden, const float *xproj, const
         float *y_row = y ? y + ((size_t)i * t + s) * hidden : NULL;
         for (int j = 0; j < hidden; j += 8) {
             const int m = hidden - j < 8 ? hidden - j : 8;
-            const nl_v8 in_gate = sigmoid8(load_units(a + j, m) + load_units(b + j, m));
-            const nl_v8 forget =
-                sigmoid8(load_units(a + hidden + j, m) + load_units(b + hidden + j, m));
-            const nl_v8 cand =
-                nl_v8_tanh(load_units(a + 2 * hidden + j, m) + load_units(b + 2 * hidden + j, m));
-            const nl_v8 out_gate =
-                sigmoid8(load_units(a + 3 * hidden + j, m) + load_units(b + 3 * hidden + j, m));
+            const nl_v8 in_gate = sigmoid8(preact(a, b, rec_bias, j, m));
+            const nl_v8 forget = sigmoid8(preact(a, b, rec_bias, hidden + j, m));
+            const nl_v8 cand = nl_v8_tanh(preact(a, b, rec_bias, 2 * hidden + j, m));
+            const nl_v8 out_gate = sigmoid8(preact(a, b, rec_bias, 3 * hidden + j, m));
             const nl_v8 c_new = forget * load_units(c_prev + j, m) + in_gate * cand;
             const nl_v8 h_new = out_gate * nl_v8_tanh(c_new);
             store_units(c + j, c_new, m);
@@ -117,24 +139,27 @@ static void lstm_step(int n, int t, int s, int hidden, const float *xproj, const
     });
 }
 
-/* step s of the gru; gates holds r, z, n and the recurrent n term */
+/* step s of the gru, as the lstm's; gates holds r, z, n and the
+ * recurrent n term */
 static void gru_step(int n, int t, int s, int hidden, const float *xproj, const float *hproj,
-                     nl_rnn_saved_parts sv, float *y)
+                     const float *rec_bias, nl_rnn_saved_parts sv, float *y)
 {
     const int g = 3 * hidden;
     NL_PARALLEL_FOR_IF((long)n * g >= NL_PARALLEL_MIN,
     for (int i = 0; i < n; i++) {
-        const float *a = xproj + ((size_t)i * t + s) * g, *b = hproj + (size_t)i * g;
+        const float *a = xproj + ((size_t)i * t + s) * g;
+        const float *b = hproj ? hproj + (size_t)i * g : NULL;
         const float *h_prev = sv.h + ((size_t)s * n + i) * hidden;
         float *h = sv.h + ((size_t)(s + 1) * n + i) * hidden;
         float *gates = sv.gates + ((size_t)s * n + i) * 4 * hidden;
         float *y_row = y ? y + ((size_t)i * t + s) * hidden : NULL;
         for (int j = 0; j < hidden; j += 8) {
             const int m = hidden - j < 8 ? hidden - j : 8;
-            const nl_v8 reset = sigmoid8(load_units(a + j, m) + load_units(b + j, m));
-            const nl_v8 update =
-                sigmoid8(load_units(a + hidden + j, m) + load_units(b + hidden + j, m));
-            const nl_v8 rec_n = load_units(b + 2 * hidden + j, m);
+            const nl_v8 reset = sigmoid8(preact(a, b, rec_bias, j, m));
+            const nl_v8 update = sigmoid8(preact(a, b, rec_bias, hidden + j, m));
+            nl_v8 rec_n = b ? load_units(b + 2 * hidden + j, m) : nl_v8_splat(0.0f);
+            if (rec_bias)
+                rec_n += load_units(rec_bias + 2 * hidden + j, m);
             const nl_v8 cand = nl_v8_tanh(load_units(a + 2 * hidden + j, m) + reset * rec_n);
             const nl_v8 h_new =
                 (nl_v8_splat(1.0f) - update) * cand + update * load_units(h_prev + j, m);
@@ -164,13 +189,22 @@ void nl_cpu_rnn_forward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, 
     memset(sv.h, 0, state * sizeof *sv.h);
     if (sv.c)
         memset(sv.c, 0, state * sizeof *sv.c);
+    const bool sgemm = n >= RECURRENT_SGEMM_MIN_ROWS;
     for (int s = 0; s < t; s++) {
-        nl_cpu_linear_forward(be, n, hidden, g, sv.h + s * state, w_hh, b_hh, w.hproj,
-                              w.linear);
-        if (cell == NL_RNN_LSTM)
-            lstm_step(n, t, s, hidden, w.xproj, w.hproj, sv, y);
+        const float *hproj = w.hproj;
+        if (!sgemm)
+            nl_cpu_linear_forward(be, n, hidden, g, sv.h + s * state, w_hh, b_hh, w.hproj,
+                                  w.linear);
+        else if (s > 0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, g, hidden, 1.0f,
+                        sv.h + s * state, hidden, w_hh, hidden, 0.0f, w.hproj, g);
         else
-            gru_step(n, t, s, hidden, w.xproj, w.hproj, sv, y);
+            hproj = NULL;
+        const float *rec_bias = sgemm ? b_hh : NULL;
+        if (cell == NL_RNN_LSTM)
+            lstm_step(n, t, s, hidden, w.xproj, hproj, rec_bias, sv, y);
+        else
+            gru_step(n, t, s, hidden, w.xproj, hproj, rec_bias, sv, y);
     }
     if (h_last)
         memcpy(h_last, sv.h + t * state, state * sizeof *h_last);
@@ -286,9 +320,13 @@ void nl_cpu_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
         else
             gru_step_backward(n, t, s, hidden, dy, sv, &w);
         /* h_{-1} is the constant zero state: nothing to pass it */
-        if (s > 0)
-            nl_cpu_gemm_nn(n, hidden, g, w.dgates_h + s * (size_t)n * g, g, w_hh, hidden, NULL,
-                           w.dh, hidden, cell == NL_RNN_GRU);
+        const float *dgates = w.dgates_h + s * (size_t)n * g;
+        if (s > 0 && n >= RECURRENT_SGEMM_MIN_ROWS)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hidden, g, 1.0f, dgates, g,
+                        w_hh, hidden, cell == NL_RNN_GRU ? 1.0f : 0.0f, w.dh, hidden);
+        else if (s > 0)
+            nl_cpu_gemm_nn(n, hidden, g, dgates, g, w_hh, hidden, NULL, w.dh, hidden,
+                           cell == NL_RNN_GRU);
     }
     /* w_hh's gradient over every step's h_{s-1} (slot s of the states) */
     nl_cpu_linear_backward(be, n * t, hidden, g, sv.h, w_hh, w.dgates_h, NULL, false, dw_hh,
