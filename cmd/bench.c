@@ -34,6 +34,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: normlab bench [--kernels] [--training] [--eval] [--threads N] [--busy N] [--reps K] [--warmup K]\n"
+            "                     [--cpu-clock]\n"
             "                     [--csv FILE] [--quick] [--model mlp|cnn|lm|vit|lstm|gru] [--norm LIST]\n"
             "                     [--batch LIST] [--groups G] [--d-model D] [--heads H]\n"
             "                     [--layers L] [--context T] [--vocab V] [--placement P]\n"
@@ -71,6 +72,9 @@ static void usage(FILE *out)
             "  --warmup K    untimed calls or steps first (default 3 kernels, 5 training)\n"
             "  --csv FILE    also write one row per measurement\n"
             "  --quick       a smoke run: 2 repetitions, 1 warm-up, short repetitions\n"
+            "  --cpu-clock   time by the process's CPU time, not the wall clock: with one\n"
+            "                thread on a shared machine it leaves out what other processes\n"
+            "                took (the setting column ends +clock=cpu)\n"
             "  --model M     mlp, cnn, lm, vit or a recurrent cell (lstm, gru) (repeatable or\n"
             "                comma-separated; default mlp,cnn); for the normalizer kernels mlp\n"
             "                picks the feature shape, cnn the images; the others are timed in\n"
@@ -102,7 +106,7 @@ static void usage(FILE *out)
 /* ---- options ---- */
 
 typedef struct {
-    bool kernels, training, eval, quick;
+    bool kernels, training, eval, quick, cpu_clock;
     int threads, busy, reps, warmup, groups;
     bool reps_set, warmup_set;
     const char *csv;
@@ -301,6 +305,8 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
             o->eval = true;
         } else if (strcmp(a, "--quick") == 0) {
             o->quick = true;
+        } else if (strcmp(a, "--cpu-clock") == 0) {
+            o->cpu_clock = true;
         } else if (strcmp(a, "--threads") == 0 || strcmp(a, "--busy") == 0 ||
                    strcmp(a, "--reps") == 0 ||
                    strcmp(a, "--warmup") == 0 || strcmp(a, "--csv") == 0 ||
@@ -528,6 +534,7 @@ static nl_bench_timing kernel_timing(const options *o)
     nl_bench_timing t = {.reps = 7, .warmup = 3, .rep_s = 0.03};
     if (o->quick)
         t = (nl_bench_timing){.reps = 2, .warmup = 1, .rep_s = 0.002};
+    t.cpu_clock = o->cpu_clock;
     if (o->reps_set)
         t.reps = o->reps;
     if (o->warmup_set)
@@ -540,6 +547,7 @@ static nl_bench_timing train_timing(const options *o)
     nl_bench_timing t = {.reps = 5, .warmup = 5, .rep_s = 0.25};
     if (o->quick)
         t = (nl_bench_timing){.reps = 2, .warmup = 1, .rep_s = 0.01};
+    t.cpu_clock = o->cpu_clock;
     if (o->reps_set)
         t.reps = o->reps;
     if (o->warmup_set)
@@ -1232,6 +1240,10 @@ int cmd_bench(int argc, char **argv)
                   .cpu_kernels = be->cpu_kernels};
     nl_bench_machine_describe(&out.machine);
     nl_bench_describe_setting(out.setting, sizeof out.setting);
+    if (o.cpu_clock) {
+        const size_t used = strlen(out.setting);
+        snprintf(out.setting + used, sizeof out.setting - used, "+clock=cpu");
+    }
     if (o.csv) {
         if (nl_csv_open(&out.csv, o.csv, columns, N_COLUMNS, &err) != NL_OK) {
             nl_backend_close(be);

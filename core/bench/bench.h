@@ -27,6 +27,10 @@ typedef struct {
     int reps;     /* timed repetitions; the median is reported (1..NL_BENCH_MAX_REPS) */
     int warmup;   /* untimed calls first */
     double rep_s; /* a repetition repeats the call until it lasts at least this long */
+    /* time by the process's CPU time (all its threads) instead of the wall
+     * clock: with one thread on a host shared with other work, it leaves
+     * out the time the other processes took from it */
+    bool cpu_clock;
 } nl_bench_timing;
 
 typedef struct {
