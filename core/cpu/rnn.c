@@ -17,18 +17,19 @@
  * differ for the GRU, whose recurrent n-gate term is scaled by r.
  *
  * The gates' arithmetic runs 8 units at a time on vmath's exp and tanh:
- * with libm's scalar expf and tanhf the five transcendentals per unit and
- * step cost as much as the recurrent product itself at small batches. A
- * hidden size that is not a multiple of 8 ends with a partial vector.
+ * libm's scalar expf and tanhf, five per unit and step forward and one
+ * backward, made the gates a large share of the step once the products
+ * are blocked. A hidden size that is not a multiple of 8 ends with a
+ * partial vector.
  *
  * The per-step products (h_{s-1} w_hh^T forward, dgates w_hh backward)
  * go to sgemm from RECURRENT_SGEMM_MIN_ROWS samples on, where its blocking
- * matches or beats the linear layer's unpacked kernels; below, their skinny
- * paths win (experiments/bench/rnn_step_ceiling.c times both). On the
- * sgemm path the gates add b_hh themselves instead of a pass over the
- * product, and step 0's product, of the zero initial state, is skipped. */
+ * matches or beats the linear layer's unpacked kernels; below, their
+ * skinny paths win (experiments/bench/rnn_step_ceiling.c times the op
+ * against the sgemm calls alone). On the sgemm path the gates add b_hh
+ * themselves instead of a pass over the product, and step 0's product, of
+ * the zero initial state, is skipped. */
 #include <cblas.h>
-#include <math.h>
 #include <string.h>
 
 #include "cpu/cpu.h"
