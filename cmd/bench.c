@@ -34,10 +34,11 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: normlab bench [--kernels] [--training] [--eval] [--threads N] [--busy N] [--reps K] [--warmup K]\n"
-            "                     [--csv FILE] [--quick] [--model mlp|cnn|lm|vit] [--norm LIST]\n"
+            "                     [--cpu-clock]\n"
+            "                     [--csv FILE] [--quick] [--model mlp|cnn|lm|vit|lstm|gru] [--norm LIST]\n"
             "                     [--batch LIST] [--groups G] [--d-model D] [--heads H]\n"
             "                     [--layers L] [--context T] [--vocab V] [--placement P]\n"
-            "                     [--patch P]\n\n"
+            "                     [--patch P] [--hidden LIST]\n\n"
             "Measures the CPU engine (both parts unless one is named):\n"
             "  --kernels   every normalizer (normlab list) on (32,64,28,28),\n"
             "              (128,256,14,14) and features (256,1024): forward train, forward eval,\n"
@@ -53,7 +54,11 @@ static void usage(FILE *out)
             "              --model lm, tokens/s of the transformer LM's step (load tokens,\n"
             "              forward, backward, AdamW lr 0.001) on random token windows; with\n"
             "              --model vit, images/s of the ViT's step (the lm's blocks on random\n"
-            "              1x28x28 images in patches, a class token, 10 classes, AdamW lr 0.001)\n"
+            "              1x28x28 images in patches, a class token, 10 classes, AdamW lr 0.001);\n"
+            "              with --model lstm or gru (a recurrent cell), sequences/s of the rnn's\n"
+            "              step (sequential Fashion-MNIST: forward over T steps of 28 random\n"
+            "              N(0,1) inputs, a classifier on the last state, backpropagation\n"
+            "              through time, AdamW lr 0.001)\n"
             "  --eval      samples/s of the eval-mode forward (load batch, forward through the\n"
             "              loss) of the mlp and cnn with batch norm, unfolded and with batch\n"
             "              norm folded into the layer before it (normlab eval --fold-bn); only\n"
@@ -67,9 +72,13 @@ static void usage(FILE *out)
             "  --warmup K    untimed calls or steps first (default 3 kernels, 5 training)\n"
             "  --csv FILE    also write one row per measurement\n"
             "  --quick       a smoke run: 2 repetitions, 1 warm-up, short repetitions\n"
-            "  --model M     mlp, cnn, lm or vit (repeatable or comma-separated; default mlp,cnn);\n"
-            "                for the normalizer kernels mlp picks the feature shape, cnn the\n"
-            "                images; lm and vit are timed in training only\n"
+            "  --cpu-clock   time by the process's CPU time, not the wall clock: with one\n"
+            "                thread on a shared machine it leaves out what other processes\n"
+            "                took (the setting column ends +clock=cpu)\n"
+            "  --model M     mlp, cnn, lm, vit or a recurrent cell (lstm, gru) (repeatable or\n"
+            "                comma-separated; default mlp,cnn); for the normalizer kernels mlp\n"
+            "                picks the feature shape, cnn the images; the others are timed in\n"
+            "                training only\n"
             "  --norm LIST   comma-separated normalizers (default all; those for images\n"
             "                only on the cnn):");
     for (int k = 0; k < NL_NORM_COUNT; k++)
@@ -77,7 +86,8 @@ static void usage(FILE *out)
     fprintf(out, "\n");
     fprintf(out,
             "  --batch LIST  training and layer batch sizes (default 2,8,32,128; lm: windows\n"
-            "                per step, vit: images per step, default 1,4,16,64)\n"
+            "                per step, vit: images per step, default 1,4,16,64; lstm, gru:\n"
+            "                sequences per step, default 1,8,64)\n"
             "  --groups G    group norm's group count (default 8, on every shape)\n"
             "  the lm (defaults: about 1M parameters, as configs/lm-synthetic.yaml):\n"
             "  --d-model D   width (default 128)        --heads H    attention heads (default 4)\n"
@@ -85,7 +95,9 @@ static void usage(FILE *out)
             "  --vocab V     token ids (default 256)    --placement P  pre, post, peri or none\n"
             "                (default pre); --norm defaults to every normalizer the lm takes\n"
             "  the vit: the lm's --d-model, --heads, --layers and --placement, and\n"
-            "  --patch P     the patches' side, dividing 28 (default 7: 16 tokens)\n\n"
+            "  --patch P     the patches' side, dividing 28 (default 7: 16 tokens)\n"
+            "  the lstm and gru: --layers (default 1), --context T: the steps (default 28), and\n"
+            "  --hidden LIST  hidden sizes (default 128,256,512)\n\n"
             "Numbers from a loaded machine are noisy: compare medians of quiet runs.\n\n"
             "normlab bench --run CONFIG [--torch] [--step] ... times real runs of a config,\n"
             "end to end, against the same training in PyTorch (normlab bench --run --help).\n");
@@ -94,7 +106,7 @@ static void usage(FILE *out)
 /* ---- options ---- */
 
 typedef struct {
-    bool kernels, training, eval, quick;
+    bool kernels, training, eval, quick, cpu_clock;
     int threads, busy, reps, warmup, groups;
     bool reps_set, warmup_set;
     const char *csv;
@@ -102,6 +114,9 @@ typedef struct {
     bool norm[NL_NORM_COUNT];
     int batches[MAX_LIST], n_batches;
     bool lm_default_batches; /* no --batch: the lm takes its own list */
+    bool context_set, layers_set; /* else the recurrent bench's own defaults */
+    bool cell[NL_RNN_COUNT];      /* --model lstm, gru: the recurrent bench's cells */
+    int hiddens[MAX_LIST], n_hiddens;
     nl_bench_lm_case lm;
     int patch; /* the vit's */
     /* the transformers' benches: --norm less what each does not take */
@@ -169,6 +184,44 @@ static bool bench_model(nl_arch arch)
     return nl_arch_info_of(arch)->bench_kernels || transformer_bench(arch);
 }
 
+/* "--model a,b": architectures with a bench (model[]) and recurrent cells
+ * (cell[]), which the recurrent bench builds as arch rnn */
+static int parse_models(const char *v, options *o)
+{
+    char buf[256];
+    nl_copy_string(buf, sizeof buf, v);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        const int a = nl_name_lookup(&nl_arch_names, tok);
+        const int c = nl_name_lookup(&nl_rnn_cell_names, tok);
+        if (a >= 0 && bench_model((nl_arch)a)) {
+            o->model[a] = true;
+        } else if (c >= 0) {
+            o->cell[c] = true;
+        } else {
+            char accepted[256] = "";
+            size_t used = 0;
+            for (int k = 0; k < NL_ARCH_COUNT && used < sizeof accepted; k++)
+                if (bench_model((nl_arch)k))
+                    used += (size_t)snprintf(accepted + used, sizeof accepted - used, "%s%s",
+                                             used ? ", " : "", nl_name_of(&nl_arch_names, k));
+            for (int k = 0; k < NL_RNN_COUNT && used < sizeof accepted; k++)
+                used += (size_t)snprintf(accepted + used, sizeof accepted - used, ", %s",
+                                         nl_name_of(&nl_rnn_cell_names, k));
+            return nl_cmd_usage_error("bench", "--model: '%s' is not a bench model; accepted: %s",
+                                      tok, accepted);
+        }
+    }
+    return 0;
+}
+
+static bool any_cell(const options *o)
+{
+    for (int c = 0; c < NL_RNN_COUNT; c++)
+        if (o->cell[c])
+            return true;
+    return false;
+}
+
 /* the bench's transformer (arch lm or vit) with normalizer k */
 static void transformer_spec(const options *o, nl_arch arch, int k, nl_model_spec *spec)
 {
@@ -223,6 +276,15 @@ static int check_transformer(options *o, nl_arch arch, bool any_norm, bool *take
     return nl_cmd_usage_error("bench", "--model %s: no normalizer builds: %s", model, err.msg);
 }
 
+/* the recurrent bench's model: --layers and --context (the steps) where
+ * given, else one layer over a Fashion-MNIST image's 28 rows */
+static nl_bench_rnn_case rnn_case(const options *o, nl_rnn_cell cell, int hidden)
+{
+    return (nl_bench_rnn_case){.cell = cell, .hidden = hidden,
+                               .layers = o->layers_set ? o->lm.layers : 1,
+                               .steps = o->context_set ? o->lm.context : 28};
+}
+
 static int parse_options(int argc, char **argv, options *o, bool *help)
 {
     memset(o, 0, sizeof *o);
@@ -243,6 +305,8 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
             o->eval = true;
         } else if (strcmp(a, "--quick") == 0) {
             o->quick = true;
+        } else if (strcmp(a, "--cpu-clock") == 0) {
+            o->cpu_clock = true;
         } else if (strcmp(a, "--threads") == 0 || strcmp(a, "--busy") == 0 ||
                    strcmp(a, "--reps") == 0 ||
                    strcmp(a, "--warmup") == 0 || strcmp(a, "--csv") == 0 ||
@@ -251,7 +315,7 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
                    strcmp(a, "--d-model") == 0 || strcmp(a, "--heads") == 0 ||
                    strcmp(a, "--layers") == 0 || strcmp(a, "--context") == 0 ||
                    strcmp(a, "--vocab") == 0 || strcmp(a, "--placement") == 0 ||
-                   strcmp(a, "--patch") == 0) {
+                   strcmp(a, "--patch") == 0 || strcmp(a, "--hidden") == 0) {
             if (i + 1 >= argc)
                 return nl_cmd_usage_error("bench", "%s needs a value", a);
             const char *v = argv[++i];
@@ -274,8 +338,10 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
                 rc = parse_int(a, v, 1, 1 << 14, &o->lm.heads);
             } else if (strcmp(a, "--layers") == 0) {
                 rc = parse_int(a, v, 1, 1024, &o->lm.layers);
+                o->layers_set = true;
             } else if (strcmp(a, "--context") == 0) {
                 rc = parse_int(a, v, 1, 1 << 16, &o->lm.context);
+                o->context_set = true;
             } else if (strcmp(a, "--vocab") == 0) {
                 rc = parse_int(a, v, 2, 1 << 20, &o->lm.vocab);
             } else if (strcmp(a, "--patch") == 0) {
@@ -289,32 +355,22 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
             } else if (strcmp(a, "--csv") == 0) {
                 o->csv = v;
             } else if (strcmp(a, "--model") == 0) {
-                rc = parse_names(a, v, &nl_arch_names, o->model, NL_ARCH_COUNT);
-                for (int m = 0; m < NL_ARCH_COUNT && !rc; m++)
-                    if (o->model[m] && !bench_model((nl_arch)m)) {
-                        char accepted[128] = "";
-                        size_t used = 0;
-                        for (int k = 0; k < NL_ARCH_COUNT && used < sizeof accepted; k++)
-                            if (bench_model((nl_arch)k))
-                                used += (size_t)snprintf(accepted + used, sizeof accepted - used,
-                                                         "%s%s", used ? ", " : "",
-                                                         nl_name_of(&nl_arch_names, k));
-                        return nl_cmd_usage_error("bench", "--model: %s is not a bench model; "
-                                                  "accepted: %s", nl_name_of(&nl_arch_names, m),
-                                                  accepted);
-                    }
+                rc = parse_models(v, o);
                 any_model = true;
             } else if (strcmp(a, "--norm") == 0) {
                 rc = parse_names(a, v, &nl_norm_names, o->norm, NL_NORM_COUNT);
                 any_norm = true;
             } else {
+                const bool hidden = strcmp(a, "--hidden") == 0;
+                int *list = hidden ? o->hiddens : o->batches;
+                int *count = hidden ? &o->n_hiddens : &o->n_batches;
                 char buf[256];
                 nl_copy_string(buf, sizeof buf, v);
                 for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok && !rc;
                      tok = strtok_r(NULL, ",", &save)) {
-                    if (o->n_batches == MAX_LIST)
-                        return nl_cmd_usage_error("bench", "--batch: at most %d sizes", MAX_LIST);
-                    rc = parse_int(a, tok, 1, 1 << 16, &o->batches[o->n_batches++]);
+                    if (*count == MAX_LIST)
+                        return nl_cmd_usage_error("bench", "%s: at most %d sizes", a, MAX_LIST);
+                    rc = parse_int(a, tok, 1, 1 << 16, &list[(*count)++]);
                 }
             }
             if (rc)
@@ -340,7 +396,23 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
             o->batches[o->n_batches++] = def[i];
         o->lm_default_batches = true;
     }
+    if (o->n_hiddens == 0) {
+        const int def[] = {128, 256, 512};
+        for (int i = 0; i < 3; i++)
+            o->hiddens[o->n_hiddens++] = def[i];
+    }
     int rc = 0;
+    for (int c = 0; c < NL_RNN_COUNT && !rc; c++)
+        for (int h = 0; h < o->n_hiddens && o->cell[c] && !rc; h++) {
+            nl_model_spec spec;
+            nl_bench_rnn_case rnn = rnn_case(o, (nl_rnn_cell)c, o->hiddens[h]);
+            nl_bench_rnn_spec(&rnn, &spec);
+            nl_error err = {0};
+            if (nl_model_check(&spec, 1, &err) != NL_OK)
+                rc = nl_cmd_usage_error("bench", "--model %s (hidden %d, layers %d, %d steps): %s",
+                                        nl_name_of(&nl_rnn_cell_names, c), rnn.hidden, rnn.layers,
+                                        rnn.steps, err.msg);
+        }
     for (int a = 0; a < NL_ARCH_COUNT && !rc; a++)
         if (o->model[a] && transformer_bench((nl_arch)a))
             rc = check_transformer(o, (nl_arch)a, any_norm, o->transformer_norm[a]);
@@ -462,6 +534,7 @@ static nl_bench_timing kernel_timing(const options *o)
     nl_bench_timing t = {.reps = 7, .warmup = 3, .rep_s = 0.03};
     if (o->quick)
         t = (nl_bench_timing){.reps = 2, .warmup = 1, .rep_s = 0.002};
+    t.cpu_clock = o->cpu_clock;
     if (o->reps_set)
         t.reps = o->reps;
     if (o->warmup_set)
@@ -474,6 +547,7 @@ static nl_bench_timing train_timing(const options *o)
     nl_bench_timing t = {.reps = 5, .warmup = 5, .rep_s = 0.25};
     if (o->quick)
         t = (nl_bench_timing){.reps = 2, .warmup = 1, .rep_s = 0.01};
+    t.cpu_clock = o->cpu_clock;
     if (o->reps_set)
         t.reps = o->reps;
     if (o->warmup_set)
@@ -985,6 +1059,75 @@ static void bench_training_vit(output *out, const options *o, nl_backend *be)
     printf("\n");
 }
 
+/* the recurrent cells' training step, on the grid of hidden sizes and batches */
+static void bench_training_rnn(output *out, const options *o, nl_backend *be, double square)
+{
+    const nl_bench_timing t = train_timing(o);
+    const nl_bench_rnn_case first = rnn_case(o, NL_RNN_LSTM, 0);
+    printf("rnn training step (nl_model_load_batch, forward over %d steps of %d random N(0,1)\n"
+           "  inputs, a linear classifier on the last state, 10 random classes, backpropagation\n"
+           "  through time, nl_adamw_step: lr %g, PyTorch's defaults); %d layer(s); median of %d\n"
+           "  repetitions of >= %.2f s after %d warm-up steps. FLOPs/sequence = the cell's\n"
+           "  products (input and recurrent projections) and the classifier, 3x forward less\n"
+           "  the first layer's input gradient; ceiling = sgemm 1024 rate (%.1f GFLOP/s) / FLOPs.\n",
+           first.steps, NL_BENCH_RNN_INPUTS, LM_LR, first.layers, t.reps, t.rep_s, t.warmup,
+           square);
+    printf("  %-5s %6s %5s %11s %9s %12s %8s %11s %8s %8s\n", "cell", "hidden", "batch", "seqs/s",
+           "ms/step", "MFLOP/seq", "GFLOP/s", "ceiling/s", "fraction", "loss");
+    static const int def[] = {1, 8, 64};
+    const int n_batches = o->lm_default_batches ? (int)(sizeof def / sizeof def[0]) : o->n_batches;
+    const int *batches = o->lm_default_batches ? def : o->batches;
+    for (int c = 0; c < NL_RNN_COUNT; c++) {
+        if (!o->cell[c])
+            continue;
+        const char *cell = nl_name_of(&nl_rnn_cell_names, c);
+        for (int h = 0; h < o->n_hiddens; h++) {
+            const nl_bench_rnn_case rnn = rnn_case(o, (nl_rnn_cell)c, o->hiddens[h]);
+            char shape[64];
+            snprintf(shape, sizeof shape, "H%d-L%d-T%d-I%d", rnn.hidden, rnn.layers, rnn.steps,
+                     NL_BENCH_RNN_INPUTS);
+            for (int bi = 0; bi < n_batches; bi++) {
+                const int n = batches[bi];
+                nl_model_spec spec;
+                nl_bench_rnn_spec(&rnn, &spec);
+                nl_bench_train_result res;
+                nl_error err = {0};
+                if (nl_bench_train(be, &spec, n, LM_LR, &t, &res, &err) != NL_OK) {
+                    char what[96];
+                    snprintf(what, sizeof what, "%s %s batch %d", cell, shape, n);
+                    failed(out, what, &err);
+                    continue;
+                }
+                const double flops = nl_bench_rnn_train_flops(&rnn);
+                const double gf = res.samples_per_s * flops / 1e9;
+                const double ceiling = square * 1e9 / flops;
+                printf("  %-5s %6d %5d %11.1f %9.3f %12.3f %8.1f %11.0f %8.3f %8.3f%s\n", cell,
+                       rnn.hidden, n, res.samples_per_s, res.step.median_s * 1e3, flops / 1e6, gf,
+                       ceiling, res.samples_per_s / ceiling, res.mean_loss,
+                       isfinite(res.mean_loss) ? "" : "  (loss not finite)");
+                row r = blank_row("train_rnn");
+                r.model = cell;
+                r.norm = nl_name_of(&nl_norm_names, NL_NORM_NONE);
+                r.batch = n;
+                r.kernel = "train_step";
+                r.shape = shape;
+                r.mode = "train";
+                r.time = &res.step;
+                r.samples_per_s = res.samples_per_s;
+                r.median_ms = res.step.median_s * 1e3;
+                r.flops = flops;
+                r.gflops = gf;
+                r.ref_gflops = square;
+                r.square_gflops = square;
+                r.ceiling = ceiling;
+                r.fraction = res.samples_per_s / ceiling;
+                emit_csv(out, &r);
+            }
+        }
+    }
+    printf("\n");
+}
+
 /* ---- --busy: other work on the machine ---- */
 
 typedef struct {
@@ -1097,6 +1240,10 @@ int cmd_bench(int argc, char **argv)
                   .cpu_kernels = be->cpu_kernels};
     nl_bench_machine_describe(&out.machine);
     nl_bench_describe_setting(out.setting, sizeof out.setting);
+    if (o.cpu_clock) {
+        const size_t used = strlen(out.setting);
+        snprintf(out.setting + used, sizeof out.setting - used, "+clock=cpu");
+    }
     if (o.csv) {
         if (nl_csv_open(&out.csv, o.csv, columns, N_COLUMNS, &err) != NL_OK) {
             nl_backend_close(be);
@@ -1132,6 +1279,8 @@ int cmd_bench(int argc, char **argv)
     for (int i = 0; i < N_OWN_TRAINING_BENCHES; i++)
         if (o.training && o.model[own_training_benches[i].arch])
             own_training_benches[i].run(&out, &o, be);
+    if (o.training && any_cell(&o))
+        bench_training_rnn(&out, &o, be, square);
     if (o.eval && kernel_model(&o, 0))
         bench_eval(&out, &o, be);
     print_load("end");

@@ -312,6 +312,63 @@ START_TEST(test_vit_rows)
 }
 END_TEST
 
+/* a small recurrent bench: a train_rnn row per cell, hidden size and
+ * batch, sequences/s = batch / median step, FLOPs as the cells' products
+ * count them (2-layer stack: the second layer reads the first's states) */
+START_TEST(test_rnn_rows)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/normlab-bench-XXXXXX");
+    ck_assert(mkdtemp(tmp) != NULL);
+    ck_assert_int_eq(normlab("bench --quick --threads 2 --model lstm,gru --hidden 8,12 "
+                             "--layers 2 --context 5 --batch 1,3 --csv rnn.csv"),
+                     0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/rnn.csv", tmp);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f, "no %s", path);
+    char line[2048];
+    ck_assert(fgets(line, sizeof line, f));
+    ck_assert_str_eq(line, header);
+    int rows[NL_RNN_COUNT] = {0};
+    while (fgets(line, sizeof line, f)) {
+        char desc[2048];
+        snprintf(desc, sizeof desc, "%s", line);
+        char *fld[N_FIELDS + 1];
+        ck_assert_msg(split(line, fld, N_FIELDS + 1) == N_FIELDS, "field count: %s", desc);
+        if (strcmp(fld[SECTION], "sgemm") == 0)
+            continue;
+        ck_assert_str_eq(fld[SECTION], "train_rnn");
+        const int cell = nl_name_lookup(&nl_rnn_cell_names, fld[MODEL]);
+        ck_assert_msg(cell >= 0, "cell: %s", desc);
+        ck_assert_str_eq(fld[NORM], "none");
+        int hidden = 0, layers = 0, steps = 0, inputs = 0;
+        ck_assert_msg(sscanf(fld[SHAPE], "H%d-L%d-T%d-I%d", &hidden, &layers, &steps, &inputs) == 4,
+                      "shape: %s", desc);
+        ck_assert_msg((hidden == 8 || hidden == 12) && layers == 2 && steps == 5 && inputs == 28,
+                      "shape: %s", desc);
+        const double batch = positive(fld, BATCH, desc);
+        ck_assert_msg(batch == 1 || batch == 3, "batch: %s", desc);
+        const double expect = batch / (positive(fld, MEDIAN_MS, desc) * 1e-3);
+        ck_assert_msg(fabs(positive(fld, SAMPLES, desc) / expect - 1.0) < 1e-6, "seqs/s: %s",
+                      desc);
+        /* gates x hidden outputs per step; forward = input and recurrent
+         * products of both layers and the classifier, training 3x that less
+         * layer 1's input gradient */
+        const double g = (cell == NL_RNN_LSTM ? 4.0 : 3.0) * hidden;
+        const double l1_in = 2.0 * steps * g * 28, rec = 2.0 * steps * g * hidden;
+        const double l2_in = 2.0 * steps * g * hidden, head = 2.0 * hidden * 10;
+        const double flops = 3.0 * (l1_in + rec + l2_in + rec + head) - l1_in;
+        ck_assert_msg(fabs(positive(fld, FLOPS, desc) / flops - 1.0) < 1e-9, "flops: %s", desc);
+        ck_assert_msg(fld[CPU_MODEL][0] && fld[ISA][0] && fld[OPENBLAS_CORE][0],
+                      "machine columns: %s", desc);
+        rows[cell]++;
+    }
+    fclose(f);
+    for (int c = 0; c < NL_RNN_COUNT; c++)
+        ck_assert_int_eq(rows[c], 4);
+}
+END_TEST
+
 /* bad lm options: exit 2, a message naming the option, no CSV */
 START_TEST(test_lm_usage)
 {
@@ -331,6 +388,9 @@ START_TEST(test_lm_usage)
         {"--model vit --patch 5 --csv bad.csv", "patch side 5 does not divide the 28x28"},
         {"--model vit --norm instance --csv bad.csv", "instance"},
         {"--model vit --patch 0 --csv bad.csv", "--patch"},
+        {"--model lstx --csv bad.csv", "'lstx' is not a bench model; accepted: mlp, cnn"},
+        {"--model lstm --hidden 0 --csv bad.csv", "--hidden"},
+        {"--model gru --hidden 8,x --csv bad.csv", "--hidden"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char args[256];
@@ -560,6 +620,7 @@ int main(void)
     tcase_add_test(tc, test_lm_rows);
     tcase_add_test(tc, test_lm_usage);
     tcase_add_test(tc, test_vit_rows);
+    tcase_add_test(tc, test_rnn_rows);
     tcase_add_test(tc, test_run_records);
     tcase_add_test(tc, test_run_usage);
     tcase_add_test(tc, test_run_round);

@@ -27,6 +27,10 @@ typedef struct {
     int reps;     /* timed repetitions; the median is reported (1..NL_BENCH_MAX_REPS) */
     int warmup;   /* untimed calls first */
     double rep_s; /* a repetition repeats the call until it lasts at least this long */
+    /* time by the process's CPU time (all its threads) instead of the wall
+     * clock: with one thread on a host shared with other work, it leaves
+     * out the time the other processes took from it */
+    bool cpu_clock;
 } nl_bench_timing;
 
 typedef struct {
@@ -181,6 +185,25 @@ void nl_bench_lm_spec(const nl_bench_lm_case *lc, nl_norm_kind norm, int groups,
  * windows, tokens_per_s tokens (windows x context). */
 nl_code nl_bench_train_lm(nl_backend *be, const nl_model_spec *spec, int batch, float lr,
                           const nl_bench_timing *t, nl_bench_train_result *out, nl_error *err);
+
+/* The recurrent bench model: arch rnn (sequential Fashion-MNIST) over
+ * random N(0,1) inputs of `steps` rows of NL_BENCH_RNN_INPUTS values, read
+ * one row per step (28 steps: a Fashion-MNIST image), `layers` stacked
+ * cells of `hidden` units, a linear classifier to 10 classes on the top
+ * layer's last hidden state. nl_bench_train times its step with AdamW
+ * (PyTorch's defaults), as the recurrent configs train. */
+#define NL_BENCH_RNN_INPUTS 28
+typedef struct {
+    nl_rnn_cell cell;
+    int hidden, layers, steps;
+} nl_bench_rnn_case;
+
+void nl_bench_rnn_spec(const nl_bench_rnn_case *rc, nl_model_spec *spec);
+/* FLOPs per sequence of one training step, counted as for the other
+ * models: every layer's forward products (input and recurrent projections
+ * of every step, the classifier) three times, less the first layer's input
+ * gradient, which nobody needs */
+double nl_bench_rnn_train_flops(const nl_bench_rnn_case *rc);
 
 /* What a benchmark row must say about the machine it ran on: speeds differ
  * between CPUs more than between commits. */

@@ -14,12 +14,29 @@
  * (T*N, H) matrix for w_hh's gradient. The gates' pre-activation
  * gradients are kept twice: in the token layout, rows of x, for w_ih's
  * gradient and dx, and time-major, rows of the states, for w_hh's; they
- * differ for the GRU, whose recurrent n-gate term is scaled by r. */
-#include <math.h>
+ * differ for the GRU, whose recurrent n-gate term is scaled by r.
+ *
+ * The gates' arithmetic runs 8 units at a time on vmath's exp and tanh:
+ * libm's scalar expf and tanhf, five per unit and step forward and one
+ * backward, made the gates a large share of the step once the products
+ * are blocked. A hidden size that is not a multiple of 8 ends with a
+ * partial vector.
+ *
+ * The per-step products (h_{s-1} w_hh^T forward, dgates w_hh backward)
+ * go to sgemm from RECURRENT_SGEMM_MIN_ROWS samples on, where its blocking
+ * matches or beats the linear layer's unpacked kernels; below, their
+ * skinny paths win (experiments/bench/rnn_step_ceiling.c times the op
+ * against the sgemm calls alone). On the sgemm path the gates add b_hh
+ * themselves instead of a pass over the product, and step 0's product, of
+ * the zero initial state, is skipped. */
+#include <cblas.h>
 #include <string.h>
 
 #include "cpu/cpu.h"
+#include "cpu/vmath.h"
 #include "rnn_layout.h"
+
+#define RECURRENT_SGEMM_MIN_ROWS 8
 
 static size_t linear_bytes(nl_backend *be, int n, int t, int in, int hidden, int gates)
 {
@@ -47,62 +64,114 @@ size_t nl_cpu_rnn_workspace(nl_backend *be, nl_rnn_cell cell, int n, int t, int 
     return work_of(be, cell, n, t, in, hidden, NULL, NULL);
 }
 
-static inline float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
+/* `count` (1..8) floats at p as a vector, the lanes past them zero */
+static inline nl_v8 load_units(const float *p, int count)
+{
+    if (count == 8)
+        return nl_v8_load(p);
+    float lanes[8] = {0};
+    memcpy(lanes, p, (size_t)count * sizeof *p);
+    return nl_v8_load(lanes);
+}
+
+static inline void store_units(float *p, nl_v8 v, int count)
+{
+    if (count == 8) {
+        nl_v8_store(p, v);
+        return;
+    }
+    float lanes[8];
+    nl_v8_store(lanes, v);
+    memcpy(p, lanes, (size_t)count * sizeof *p);
+}
+
+/* a gate's pre-activation on `count` units from offset k: the input
+ * projection's a, plus the recurrent product's b and the recurrent bias
+ * where given (NULL: zero, or already in b) */
+static inline nl_v8 preact(const float *a, const float *b, const float *bias, int k, int count)
+{
+    nl_v8 v = load_units(a + k, count);
+    if (b)
+        v += load_units(b + k, count);
+    if (bias)
+        v += load_units(bias + k, count);
+    return v;
+}
+
+static inline nl_v8 sigmoid8(nl_v8 v)
+{
+    const nl_v8 one = nl_v8_splat(1.0f);
+    return one / (one + nl_v8_exp(-v));
+}
 
 /* step s of the lstm for the n samples: the gates from the two
- * projections, the new cell and hidden states, y's row */
+ * projections (hproj NULL: the recurrent product is zero) and rec_bias
+ * where the product lacks it, the new cell and hidden states, y's row */
 static void lstm_step(int n, int t, int s, int hidden, const float *xproj, const float *hproj,
-                      nl_rnn_saved_parts sv, float *y)
+                      const float *rec_bias, nl_rnn_saved_parts sv, float *y)
 {
     const int g = 4 * hidden;
     NL_PARALLEL_FOR_IF((long)n * g >= NL_PARALLEL_MIN,
     for (int i = 0; i < n; i++) {
-        const float *a = xproj + ((size_t)i * t + s) * g, *b = hproj + (size_t)i * g;
+        const float *a = xproj + ((size_t)i * t + s) * g;
+        const float *b = hproj ? hproj + (size_t)i * g : NULL;
         const float *c_prev = sv.c + ((size_t)s * n + i) * hidden;
         float *c = sv.c + ((size_t)(s + 1) * n + i) * hidden;
         float *h = sv.h + ((size_t)(s + 1) * n + i) * hidden;
         float *gates = sv.gates + ((size_t)s * n + i) * g;
-        for (int j = 0; j < hidden; j++) {
-            const float in_gate = sigmoid(a[j] + b[j]);
-            const float forget = sigmoid(a[hidden + j] + b[hidden + j]);
-            const float cand = tanhf(a[2 * hidden + j] + b[2 * hidden + j]);
-            const float out_gate = sigmoid(a[3 * hidden + j] + b[3 * hidden + j]);
-            c[j] = forget * c_prev[j] + in_gate * cand;
-            h[j] = out_gate * tanhf(c[j]);
-            gates[j] = in_gate;
-            gates[hidden + j] = forget;
-            gates[2 * hidden + j] = cand;
-            gates[3 * hidden + j] = out_gate;
+        float *y_row = y ? y + ((size_t)i * t + s) * hidden : NULL;
+        for (int j = 0; j < hidden; j += 8) {
+            const int m = hidden - j < 8 ? hidden - j : 8;
+            const nl_v8 in_gate = sigmoid8(preact(a, b, rec_bias, j, m));
+            const nl_v8 forget = sigmoid8(preact(a, b, rec_bias, hidden + j, m));
+            const nl_v8 cand = nl_v8_tanh(preact(a, b, rec_bias, 2 * hidden + j, m));
+            const nl_v8 out_gate = sigmoid8(preact(a, b, rec_bias, 3 * hidden + j, m));
+            const nl_v8 c_new = forget * load_units(c_prev + j, m) + in_gate * cand;
+            const nl_v8 h_new = out_gate * nl_v8_tanh(c_new);
+            store_units(c + j, c_new, m);
+            store_units(h + j, h_new, m);
+            if (y_row)
+                store_units(y_row + j, h_new, m);
+            store_units(gates + j, in_gate, m);
+            store_units(gates + hidden + j, forget, m);
+            store_units(gates + 2 * hidden + j, cand, m);
+            store_units(gates + 3 * hidden + j, out_gate, m);
         }
-        if (y)
-            memcpy(y + ((size_t)i * t + s) * hidden, h, (size_t)hidden * sizeof *h);
     });
 }
 
-/* step s of the gru; gates holds r, z, n and the recurrent n term */
+/* step s of the gru, as the lstm's; gates holds r, z, n and the
+ * recurrent n term */
 static void gru_step(int n, int t, int s, int hidden, const float *xproj, const float *hproj,
-                     nl_rnn_saved_parts sv, float *y)
+                     const float *rec_bias, nl_rnn_saved_parts sv, float *y)
 {
     const int g = 3 * hidden;
     NL_PARALLEL_FOR_IF((long)n * g >= NL_PARALLEL_MIN,
     for (int i = 0; i < n; i++) {
-        const float *a = xproj + ((size_t)i * t + s) * g, *b = hproj + (size_t)i * g;
+        const float *a = xproj + ((size_t)i * t + s) * g;
+        const float *b = hproj ? hproj + (size_t)i * g : NULL;
         const float *h_prev = sv.h + ((size_t)s * n + i) * hidden;
         float *h = sv.h + ((size_t)(s + 1) * n + i) * hidden;
         float *gates = sv.gates + ((size_t)s * n + i) * 4 * hidden;
-        for (int j = 0; j < hidden; j++) {
-            const float reset = sigmoid(a[j] + b[j]);
-            const float update = sigmoid(a[hidden + j] + b[hidden + j]);
-            const float rec_n = b[2 * hidden + j];
-            const float cand = tanhf(a[2 * hidden + j] + reset * rec_n);
-            h[j] = (1.0f - update) * cand + update * h_prev[j];
-            gates[j] = reset;
-            gates[hidden + j] = update;
-            gates[2 * hidden + j] = cand;
-            gates[3 * hidden + j] = rec_n;
+        float *y_row = y ? y + ((size_t)i * t + s) * hidden : NULL;
+        for (int j = 0; j < hidden; j += 8) {
+            const int m = hidden - j < 8 ? hidden - j : 8;
+            const nl_v8 reset = sigmoid8(preact(a, b, rec_bias, j, m));
+            const nl_v8 update = sigmoid8(preact(a, b, rec_bias, hidden + j, m));
+            nl_v8 rec_n = b ? load_units(b + 2 * hidden + j, m) : nl_v8_splat(0.0f);
+            if (rec_bias)
+                rec_n += load_units(rec_bias + 2 * hidden + j, m);
+            const nl_v8 cand = nl_v8_tanh(load_units(a + 2 * hidden + j, m) + reset * rec_n);
+            const nl_v8 h_new =
+                (nl_v8_splat(1.0f) - update) * cand + update * load_units(h_prev + j, m);
+            store_units(h + j, h_new, m);
+            if (y_row)
+                store_units(y_row + j, h_new, m);
+            store_units(gates + j, reset, m);
+            store_units(gates + hidden + j, update, m);
+            store_units(gates + 2 * hidden + j, cand, m);
+            store_units(gates + 3 * hidden + j, rec_n, m);
         }
-        if (y)
-            memcpy(y + ((size_t)i * t + s) * hidden, h, (size_t)hidden * sizeof *h);
     });
 }
 
@@ -121,13 +190,22 @@ void nl_cpu_rnn_forward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, 
     memset(sv.h, 0, state * sizeof *sv.h);
     if (sv.c)
         memset(sv.c, 0, state * sizeof *sv.c);
+    const bool sgemm = n >= RECURRENT_SGEMM_MIN_ROWS;
     for (int s = 0; s < t; s++) {
-        nl_cpu_linear_forward(be, n, hidden, g, sv.h + s * state, w_hh, b_hh, w.hproj,
-                              w.linear);
-        if (cell == NL_RNN_LSTM)
-            lstm_step(n, t, s, hidden, w.xproj, w.hproj, sv, y);
+        const float *hproj = w.hproj;
+        if (!sgemm)
+            nl_cpu_linear_forward(be, n, hidden, g, sv.h + s * state, w_hh, b_hh, w.hproj,
+                                  w.linear);
+        else if (s > 0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, g, hidden, 1.0f,
+                        sv.h + s * state, hidden, w_hh, hidden, 0.0f, w.hproj, g);
         else
-            gru_step(n, t, s, hidden, w.xproj, w.hproj, sv, y);
+            hproj = NULL;
+        const float *rec_bias = sgemm ? b_hh : NULL;
+        if (cell == NL_RNN_LSTM)
+            lstm_step(n, t, s, hidden, w.xproj, hproj, rec_bias, sv, y);
+        else
+            gru_step(n, t, s, hidden, w.xproj, hproj, rec_bias, sv, y);
     }
     if (h_last)
         memcpy(h_last, sv.h + t * state, state * sizeof *h_last);
@@ -152,21 +230,28 @@ static void lstm_step_backward(int n, int t, int s, int hidden, const float *dy,
         float *dh = w->dh + (size_t)i * hidden, *dc = w->dc + (size_t)i * hidden;
         float *dx_row = w->dgates_x + ((size_t)i * t + s) * g;
         float *dh_row = w->dgates_h + ((size_t)s * n + i) * g;
-        for (int j = 0; j < hidden; j++) {
-            const float in_gate = gates[j], forget = gates[hidden + j];
-            const float cand = gates[2 * hidden + j], out_gate = gates[3 * hidden + j];
-            const float dh_j = dh[j] + (dy_row ? dy_row[j] : 0.0f);
-            const float tanh_c = tanhf(c[j]);
-            const float dc_j = dc[j] + dh_j * out_gate * (1.0f - tanh_c * tanh_c);
-            const float d_in = dc_j * cand * in_gate * (1.0f - in_gate);
-            const float d_forget = dc_j * c_prev[j] * forget * (1.0f - forget);
-            const float d_cand = dc_j * in_gate * (1.0f - cand * cand);
-            const float d_out = dh_j * tanh_c * out_gate * (1.0f - out_gate);
-            dc[j] = dc_j * forget;
-            dx_row[j] = dh_row[j] = d_in;
-            dx_row[hidden + j] = dh_row[hidden + j] = d_forget;
-            dx_row[2 * hidden + j] = dh_row[2 * hidden + j] = d_cand;
-            dx_row[3 * hidden + j] = dh_row[3 * hidden + j] = d_out;
+        const nl_v8 one = nl_v8_splat(1.0f);
+        for (int j = 0; j < hidden; j += 8) {
+            const int m = hidden - j < 8 ? hidden - j : 8;
+            const nl_v8 in_gate = load_units(gates + j, m);
+            const nl_v8 forget = load_units(gates + hidden + j, m);
+            const nl_v8 cand = load_units(gates + 2 * hidden + j, m);
+            const nl_v8 out_gate = load_units(gates + 3 * hidden + j, m);
+            nl_v8 dh_j = load_units(dh + j, m);
+            if (dy_row)
+                dh_j += load_units(dy_row + j, m);
+            const nl_v8 tanh_c = nl_v8_tanh(load_units(c + j, m));
+            const nl_v8 dc_j = load_units(dc + j, m) + dh_j * out_gate * (one - tanh_c * tanh_c);
+            const nl_v8 d_in = dc_j * cand * in_gate * (one - in_gate);
+            const nl_v8 d_forget = dc_j * load_units(c_prev + j, m) * forget * (one - forget);
+            const nl_v8 d_cand = dc_j * in_gate * (one - cand * cand);
+            const nl_v8 d_out = dh_j * tanh_c * out_gate * (one - out_gate);
+            store_units(dc + j, dc_j * forget, m);
+            const nl_v8 d[4] = {d_in, d_forget, d_cand, d_out};
+            for (int k = 0; k < 4; k++) {
+                store_units(dx_row + k * hidden + j, d[k], m);
+                store_units(dh_row + k * hidden + j, d[k], m);
+            }
         }
     });
 }
@@ -185,18 +270,27 @@ static void gru_step_backward(int n, int t, int s, int hidden, const float *dy,
         float *dh = w->dh + (size_t)i * hidden;
         float *dx_row = w->dgates_x + ((size_t)i * t + s) * g;
         float *dh_row = w->dgates_h + ((size_t)s * n + i) * g;
-        for (int j = 0; j < hidden; j++) {
-            const float reset = gates[j], update = gates[hidden + j];
-            const float cand = gates[2 * hidden + j], rec_n = gates[3 * hidden + j];
-            const float dh_j = dh[j] + (dy_row ? dy_row[j] : 0.0f);
-            const float d_cand = dh_j * (1.0f - update) * (1.0f - cand * cand);
-            const float d_reset = d_cand * rec_n * reset * (1.0f - reset);
-            const float d_update = dh_j * (h_prev[j] - cand) * update * (1.0f - update);
-            dh[j] = dh_j * update;
-            dx_row[j] = dh_row[j] = d_reset;
-            dx_row[hidden + j] = dh_row[hidden + j] = d_update;
-            dx_row[2 * hidden + j] = d_cand;
-            dh_row[2 * hidden + j] = d_cand * reset;
+        const nl_v8 one = nl_v8_splat(1.0f);
+        for (int j = 0; j < hidden; j += 8) {
+            const int m = hidden - j < 8 ? hidden - j : 8;
+            const nl_v8 reset = load_units(gates + j, m);
+            const nl_v8 update = load_units(gates + hidden + j, m);
+            const nl_v8 cand = load_units(gates + 2 * hidden + j, m);
+            const nl_v8 rec_n = load_units(gates + 3 * hidden + j, m);
+            nl_v8 dh_j = load_units(dh + j, m);
+            if (dy_row)
+                dh_j += load_units(dy_row + j, m);
+            const nl_v8 d_cand = dh_j * (one - update) * (one - cand * cand);
+            const nl_v8 d_reset = d_cand * rec_n * reset * (one - reset);
+            const nl_v8 d_update =
+                dh_j * (load_units(h_prev + j, m) - cand) * update * (one - update);
+            store_units(dh + j, dh_j * update, m);
+            store_units(dx_row + j, d_reset, m);
+            store_units(dh_row + j, d_reset, m);
+            store_units(dx_row + hidden + j, d_update, m);
+            store_units(dh_row + hidden + j, d_update, m);
+            store_units(dx_row + 2 * hidden + j, d_cand, m);
+            store_units(dh_row + 2 * hidden + j, d_cand * reset, m);
         }
     });
 }
@@ -227,9 +321,13 @@ void nl_cpu_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
         else
             gru_step_backward(n, t, s, hidden, dy, sv, &w);
         /* h_{-1} is the constant zero state: nothing to pass it */
-        if (s > 0)
-            nl_cpu_gemm_nn(n, hidden, g, w.dgates_h + s * (size_t)n * g, g, w_hh, hidden, NULL,
-                           w.dh, hidden, cell == NL_RNN_GRU);
+        const float *dgates = w.dgates_h + s * (size_t)n * g;
+        if (s > 0 && n >= RECURRENT_SGEMM_MIN_ROWS)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hidden, g, 1.0f, dgates, g,
+                        w_hh, hidden, cell == NL_RNN_GRU ? 1.0f : 0.0f, w.dh, hidden);
+        else if (s > 0)
+            nl_cpu_gemm_nn(n, hidden, g, dgates, g, w_hh, hidden, NULL, w.dh, hidden,
+                           cell == NL_RNN_GRU);
     }
     /* w_hh's gradient over every step's h_{s-1} (slot s of the states) */
     nl_cpu_linear_backward(be, n * t, hidden, g, sv.h, w_hh, w.dgates_h, NULL, false, dw_hh,

@@ -2,7 +2,7 @@
 """Joins `normlab bench --csv` with torch_bench.py's CSV into ratio tables.
 
 usage: python3 experiments/bench/compare.py NORMLAB.csv[,MORE.csv] TORCH.csv[,MORE.csv]
-                                          [--out DIR] [--no-plot] [--fastest]
+                                          [--out DIR] [--no-plot] [--fastest] [--rounds]
 
 Prints Markdown on stdout and writes, under --out (default results/bench):
   ratios.csv  one row per joined measurement: normlab's value, PyTorch's best
@@ -12,13 +12,20 @@ Prints Markdown on stdout and writes, under --out (default results/bench):
   ratios.gp   a gnuplot script (data inline) drawing ratios.png; run with gnuplot
               (done here unless --no-plot)
 
-Metrics: training samples/s per (model, norm, groups, batch); normalizer
+Metrics: training samples/s per (model, norm, groups, batch); recurrent
+training (section train_rnn, --model lstm / gru) sequences/s per (cell,
+shape, batch); normalizer
 effective GB/s per (norm, groups, shape, mode); conv/linear GFLOP/s per (model,
 layer, batch, mode); the references (copy GB/s, sgemm GFLOP/s) for context.
 When a CSV holds several rows for one key (several settings or runs), each
 side's best is taken (so several CSVs can be given, comma-separated).
 --fastest compares the fastest repetitions instead of the medians: a fairer
 view when the machine was busy, never a substitute for a quiet run.
+--rounds pairs the comma-separated CSVs in order (round R: the R-th of each
+side, measured one after the other, as run_lm.sh alternates them) and adds
+the training ratios per round and their median and range: on a shared
+machine a ratio from one interleaved pair says more than one side's best of
+several runs.
 Plain python3, standard library only.
 """
 import argparse
@@ -26,6 +33,7 @@ import csv
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 from collections import defaultdict
@@ -51,6 +59,8 @@ def key_of(r):
     s = r["section"]
     if s == "train":
         return (s, r["model"], r["norm"], r["groups"], int(r["batch"]), "", "", "")
+    if s == "train_rnn":
+        return (s, r["model"], r["norm"], "", int(r["batch"]), "", r["shape"], "")
     if s == "norm":
         return (s, "", r["norm"], r["groups"], int(r["batch"]), r["kernel"], r["shape"], r["mode"])
     if s == "layer":
@@ -62,7 +72,7 @@ def key_of(r):
     return None
 
 
-METRIC = {"train": "samples_per_s", "eval": "samples_per_s", "norm": "gbps", "layer": "gflops", "copy": "gbps",
+METRIC = {"train": "samples_per_s", "train_rnn": "samples_per_s", "eval": "samples_per_s", "norm": "gbps", "layer": "gflops", "copy": "gbps",
           "sgemm": "gflops"}
 
 
@@ -100,7 +110,7 @@ def join(nl_rows, torch_rows, fastest=False):
     for r in nl_rows + torch_rows:
         for f in ("shape", "kernel", "mode"):
             first.setdefault((f, r[f]), len(first))
-    sections = ["train", "norm", "layer", "sgemm", "copy", "eval"]
+    sections = ["train", "norm", "layer", "sgemm", "copy", "eval", "train_rnn"]
     models = {"mlp": 0, "cnn": 1}
 
     def order(k):
@@ -115,6 +125,8 @@ def join(nl_rows, torch_rows, fastest=False):
             return (2, m, batch, f("kernel", kernel), 0 if mode == "fwd" else 1)
         if sec == "eval":
             return (5, m, batch, 0 if mode == "unfolded" else 1)
+        if sec == "train_rnn":
+            return (6, model, f("shape", shape), batch)
         return (sections.index(sec), f("shape", shape), batch)
 
     joined = []
@@ -188,11 +200,38 @@ def markdown(joined, nl_rows, torch_rows):
           [[j["key"][1], str(j["key"][4]), j["key"][7], fmt(j["normlab"]), fmt(j["torch_best"]),
             j["torch_best_setting"] or "-", fmt(j["torch_default"]), fmt(j["ratio"], 2)]
            for j in sec("eval")])
+    table("recurrent training (lstm, gru): sequences/s",
+          ["cell", "shape", "batch", "normlab", "PyTorch best", "best setting", "PyTorch default",
+           "ratio"],
+          [[j["key"][1], j["key"][6], str(j["key"][4]), fmt(j["normlab"], 1),
+            fmt(j["torch_best"], 1), j["torch_best_setting"] or "-", fmt(j["torch_default"], 1),
+            fmt(j["ratio"], 2)] for j in sec("train_rnn")])
     tr = [j["ratio"] for j in sec("train") if math.isfinite(j["ratio"])]
     if tr:
         geo = math.exp(sum(math.log(v) for v in tr) / len(tr))
         lines.append("training ratio: geometric mean %.2f, min %.2f, max %.2f over %d points" % (
             geo, min(tr), max(tr), len(tr)))
+    return "\n".join(lines)
+
+
+def round_ratios(nl_paths, torch_paths, fastest):
+    """Markdown: the training ratios of each interleaved round (normlab's
+    R-th CSV against PyTorch's R-th) and their median and range"""
+    per_key = defaultdict(list)
+    for nl_path, torch_path in zip(nl_paths, torch_paths):
+        nl_rows = [r for r in read(nl_path) if r["impl"] == "normlab"]
+        torch_rows = [r for r in read(torch_path) if r["impl"] == "torch"]
+        for j in join(nl_rows, torch_rows, fastest):
+            if j["key"][0] in ("train", "train_rnn") and math.isfinite(j["ratio"]):
+                per_key[j["key"]].append(j["ratio"])
+    lines = ["### training ratio per interleaved round (normlab / PyTorch best)\n",
+             "| model | norm | shape | batch | rounds | ratio median | min | max | per round |",
+             "|---|---|---|---:|---:|---:|---:|---:|---|"]
+    for k, ratios in per_key.items():
+        lines.append("| %s | %s | %s | %d | %d | %.2f | %.2f | %.2f | %s |" % (
+            k[1], label_norm(k[2], k[3]), k[6] or "-", k[4], len(ratios),
+            statistics.median(ratios), min(ratios), max(ratios),
+            " ".join("%.2f" % v for v in ratios)))
     return "\n".join(lines)
 
 
@@ -310,7 +349,11 @@ def main():
     ap.add_argument("--no-plot", action="store_true", help="write ratios.gp but do not run gnuplot")
     ap.add_argument("--fastest", action="store_true",
                     help="use the fastest repetition instead of the median (noisy machines)")
+    ap.add_argument("--rounds", action="store_true",
+                    help="pair the CSVs in order as interleaved rounds: ratios per round")
     a = ap.parse_args()
+    if a.rounds and len(a.normlab_csv.split(",")) != len(a.torch_csv.split(",")):
+        sys.exit("compare.py: --rounds needs as many normlab CSVs as PyTorch CSVs")
     nl_rows = [r for p in a.normlab_csv.split(",") for r in read(p) if r["impl"] == "normlab"]
     torch_rows = [r for p in a.torch_csv.split(",") for r in read(p) if r["impl"] == "torch"]
     if not nl_rows or not torch_rows:
@@ -320,6 +363,9 @@ def main():
     if a.fastest:
         print("(fastest repetitions, not medians)")
     print(markdown(joined, nl_rows, torch_rows))
+    if a.rounds:
+        print()
+        print(round_ratios(a.normlab_csv.split(","), a.torch_csv.split(","), a.fastest))
     os.makedirs(a.out, exist_ok=True)
     write_csv(os.path.join(a.out, "ratios.csv"), joined)
     gp = os.path.join(a.out, "ratios.gp")

@@ -46,6 +46,15 @@ Mirrors normlab's bench (cmd/bench.c, core/bench/bench.h):
   --d-model/--heads/--layers/--placement/--patch and the normalizer, MLP ratio
   4, GELU erf, on random N(0,1) 1x28x28 images and 10 classes; the step as
   the lm's (AdamW, lr 0.001); samples_per_s is images/s.
+- lstm, gru (--model lstm / gru): nn.LSTM / nn.GRU (batch_first, PyTorch's
+  init U(-1/sqrt(H), 1/sqrt(H))) of --hidden units (a list, default
+  128,256,512), --layers (default 1) stacked, over --context steps (default
+  28) of 28 random N(0,1) inputs (sequential Fashion-MNIST's rows), and a
+  linear classifier to 10 classes on the top layer's last hidden state with
+  normlab's init (weights N(0, 2/(H+10)), bias 0); the step as the lm's
+  (AdamW, lr 0.001) over random labels; samples_per_s is sequences/s; flops
+  the cell's products and the classifier, 3x forward less the first layer's
+  input gradient, as normlab counts them.
 - eval (--eval, only when named): the mlp and cnn with batch norm in eval mode
   under no_grad, forward and cross-entropy on a pool of random batches,
   unfolded and with each (Linear or Conv2d, BatchNorm) pair replaced by
@@ -149,22 +158,26 @@ class Timing:
         self.reps, self.warmup, self.rep_s = reps, warmup, rep_s
 
 
+CLOCK = [time.perf_counter]  # main puts time.process_time here for --cpu-clock
+
+
 def measure(fn, t):
     """-> (median s per call, min s per call, calls per repetition, reps)"""
+    clock = CLOCK[0]
     for _ in range(t.warmup):
         fn()
-    t0 = time.perf_counter()
+    t0 = clock()
     fn()
-    one = time.perf_counter() - t0
+    one = clock() - t0
     calls = 1
     if t.rep_s > one:
         calls = min(1000000, int(math.ceil(t.rep_s / max(one, 1e-8))))
     per = []
     for _ in range(t.reps):
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(calls):
             fn()
-        per.append((time.perf_counter() - t0) / calls)
+        per.append((clock() - t0) / calls)
     return statistics.median(per), min(per), calls, t.reps
 
 
@@ -635,6 +648,86 @@ def bench_training_vit(out, a, t):
     print()
 
 
+RNN_INPUTS = 28  # the values a step reads: a Fashion-MNIST row
+
+
+class RnnClassifier(nn.Module):
+    """normlab's arch rnn: the stacked cells over the rows, a classifier on the last state"""
+
+    def __init__(self, cell, hidden, layers):
+        super().__init__()
+        self.rnn = (nn.LSTM if cell == "lstm" else nn.GRU)(RNN_INPUTS, hidden, layers,
+                                                           batch_first=True)
+        self.classifier = nn.Linear(hidden, 10)
+        with torch.no_grad():
+            # normlab's classifier: Glorot normal, zero bias
+            self.classifier.weight.normal_(0.0, math.sqrt(2.0 / (hidden + 10)))
+            self.classifier.bias.zero_()
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return self.classifier(out[:, -1])
+
+
+def rnn_train_flops(cell, hidden, layers, steps):
+    gates = (4 if cell == "lstm" else 3) * hidden
+    flops = 3.0 * 2.0 * hidden * 10
+    for layer in range(layers):
+        inputs = RNN_INPUTS if layer == 0 else hidden
+        input_proj = 2.0 * steps * gates * inputs
+        recurrent = 2.0 * steps * gates * hidden
+        flops += 3.0 * (input_proj + recurrent) - (input_proj if layer == 0 else 0.0)
+    return flops
+
+
+def bench_training_rnn(out, a, t, square):
+    print("rnn training step (zero_grad, forward over %d steps of %d random N(0,1) inputs, "
+          "classifier on the last state, cross-entropy, backward, AdamW lr %g, defaults); "
+          "%d layer(s)" % (a.rnn_steps, RNN_INPUTS, LM_LR, a.rnn_layers))
+    print("  %-5s %6s %5s %11s %9s %12s %8s %11s %8s %8s" % (
+        "cell", "hidden", "batch", "seqs/s", "ms/step", "MFLOP/seq", "GFLOP/s", "ceiling/s",
+        "fraction", "loss"))
+    for cell in ("lstm", "gru"):
+        if cell not in a.models:
+            continue
+        for hidden in a.hiddens:
+            shape = "H%d-L%d-T%d-I%d" % (hidden, a.rnn_layers, a.rnn_steps, RNN_INPUTS)
+            flops = rnn_train_flops(cell, hidden, a.rnn_layers, a.rnn_steps)
+            for n in a.rnn_batches:
+                torch.manual_seed(0)
+                model = RnnClassifier(cell, hidden, a.rnn_layers).train()
+                opt = torch.optim.AdamW(model.parameters(), lr=LM_LR)
+                pool = 16
+                while pool * n < 256:
+                    pool *= 2
+                xs = torch.randn(pool, n, a.rnn_steps, RNN_INPUTS)
+                ys = torch.randint(0, 10, (pool, n))
+                state = {"next": 0}
+
+                def step():
+                    i = state["next"]
+                    state["next"] = (i + 1) % pool
+                    opt.zero_grad(set_to_none=True)
+                    loss = F.cross_entropy(model(xs[i]), ys[i])
+                    loss.backward()
+                    opt.step()
+                    return loss
+
+                r = measure(step, t)
+                loss = float(step().item())
+                sps = n / r[0]
+                ceiling = square * 1e9 / flops
+                print("  %-5s %6d %5d %11.1f %9.3f %12.3f %8.1f %11.0f %8.3f %8.3f%s" % (
+                    cell, hidden, n, sps, r[0] * 1e3, flops / 1e6, sps * flops / 1e9, ceiling,
+                    sps / ceiling, loss, "" if math.isfinite(loss) else "  (loss not finite)"))
+                out.row("train_rnn", r, model=cell, norm="none", batch=n, kernel="train_step",
+                        shape=shape, mode="train", samples_per_s=sps, median_ms=r[0] * 1e3,
+                        flops=flops, gflops=sps * flops / 1e9, ref_gflops=square,
+                        square_gflops=square, ceiling_samples_per_s=ceiling,
+                        fraction=sps / ceiling)
+    print()
+
+
 def parse_list(s, cast=str):
     return [cast(v) for part in s for v in part.split(",") if v]
 
@@ -648,6 +741,9 @@ def main():
     ap.add_argument("--warmup", type=int)
     ap.add_argument("--csv", help="append rows to this CSV (header when new)")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--cpu-clock", action="store_true",
+                    help="time by the process's CPU time (time.process_time), as normlab bench "
+                         "--cpu-clock; the setting gets +clock=cpu")
     ap.add_argument("--kernels", action="store_true")
     ap.add_argument("--training", action="store_true")
     ap.add_argument("--eval", action="store_true",
@@ -658,8 +754,10 @@ def main():
     ap.add_argument("--groups", type=int, default=8)
     ap.add_argument("--d-model", type=int, default=128)
     ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--layers", type=int, default=5)
-    ap.add_argument("--context", type=int, default=64)
+    ap.add_argument("--layers", type=int, help="lm, vit: default 5; lstm, gru: default 1")
+    ap.add_argument("--context", type=int, help="lm: default 64; lstm, gru: the steps, default 28")
+    ap.add_argument("--hidden", action="append", default=[],
+                    help="lstm, gru: hidden sizes (default 128,256,512)")
     ap.add_argument("--vocab", type=int, default=256)
     ap.add_argument("--placement", default="pre", choices=["pre", "post", "peri", "none"])
     ap.add_argument("--patch", type=int, default=7)
@@ -668,9 +766,15 @@ def main():
     a.norms = parse_list(a.norm) or NORMS
     a.batches = parse_list(a.batch, int) or [2, 8, 32, 128]
     a.lm_batches = parse_list(a.batch, int) or [1, 4, 16, 64]
+    a.rnn_batches = parse_list(a.batch, int) or [1, 8, 64]
+    a.hiddens = parse_list(a.hidden, int) or [128, 256, 512]
+    a.rnn_layers = a.layers or 1
+    a.rnn_steps = a.context or 28
+    a.layers = a.layers or 5
+    a.context = a.context or 64
     for m in a.models:
-        if m not in ("mlp", "cnn", "lm", "vit"):
-            ap.error("--model: %r is not mlp, cnn, lm or vit" % m)
+        if m not in ("mlp", "cnn", "lm", "vit", "lstm", "gru"):
+            ap.error("--model: %r is not mlp, cnn, lm, vit, lstm or gru" % m)
     for nm in a.norms:
         if nm not in NORMS:
             ap.error("--norm: %r is not one of %s" % (nm, ", ".join(NORMS)))
@@ -699,6 +803,9 @@ def main():
         if a.warmup is not None:
             t.warmup = a.warmup
     setting = a.setting
+    if a.cpu_clock:
+        CLOCK[0] = time.process_time
+        setting += "+clock=cpu"
     out = Out(a.csv, setting, torch.get_num_threads())
 
     env = " ".join("%s=%s" % (k, os.environ[k]) for k in (
@@ -722,6 +829,8 @@ def main():
         bench_training_lm(out, a, tt)
     if a.training and "vit" in a.models:
         bench_training_vit(out, a, tt)
+    if a.training and ("lstm" in a.models or "gru" in a.models):
+        bench_training_rnn(out, a, tt, square)
     if a.eval and ("mlp" in a.models or "cnn" in a.models):
         bench_eval(out, a, kt)
     print("load (end): %s" % open("/proc/loadavg").read().strip())
