@@ -12,6 +12,7 @@
 
 #include "arch/registry.h"
 #include "data/tokens.h"
+#include "layers/param_norm.h"
 #include "norm/registry.h"
 #include "optim/optim.h"
 
@@ -212,6 +213,16 @@ const nl_key_def nl_config_schema[] = {
     {.key = "model.weight_standardization_eps", .type = NL_KT_FLOAT,
      FIELD(model.weight_standardization_eps), GT(0), .when_key = "model.weight_standardization",
      .when_mask = BIT(true), .doc = "eps of weight standardization (timm's StdConv2d: 1e-6)"},
+    /* parameter normalizers (layers/param_norm_kinds.def): added after
+     * checkpoint format 4 */
+    {.key = "model.param_norm.type", .type = NL_KT_ENUM, FIELD(model.param_norm.kind),
+     .names = &nl_param_norm_names, .flags = NL_KF_AFTER_FORMAT4, .when_key = "model.arch",
+     .doc = "a transform of every conv and hidden linear weight (not the classifier's) before "
+            "use, forward and backward; composes with any model.norm.type; "
+            "model.weight_standardization: true is the older spelling of standardization"},
+    {.key = "model.param_norm.eps", .type = NL_KT_FLOAT, FIELD(model.param_norm.eps), GT(0),
+     .when_key = "model.param_norm.type", .when_mask = BIT(NL_PARAM_NORM_STANDARDIZATION),
+     .doc = "eps of weight standardization, inside the square root"},
     {.key = "model.dropout.p", .type = NL_KT_FLOAT, FIELD(model.dropout_p), .lo = 0, .hi = 1,
      .flags = NL_KF_LO | NL_KF_HI | NL_KF_HI_OPEN | NL_KF_AFTER_FORMAT4, .when_key = "model.arch",
      .doc = "inverted dropout (torch.nn.Dropout): probability of zeroing a value, the kept "
