@@ -219,7 +219,10 @@ const nl_key_def nl_config_schema[] = {
      .names = &nl_param_norm_names, .flags = NL_KF_AFTER_FORMAT4, .when_key = "model.arch",
      .doc = "a transform of every conv and hidden linear weight (not the classifier's) before "
             "use, forward and backward; composes with any model.norm.type; "
-            "model.weight_standardization: true is the older spelling of standardization"},
+            "model.weight_standardization: true is the older spelling of standardization; "
+            "weight: w = g * v / ||v|| per output unit (torch.nn.utils.weight_norm, dim 0), g "
+            "the parameter <layer>.weight_g, starting at ||v||, decayed as the norm gains are "
+            "(train.optimizer.decay_norm_and_bias)"},
     {.key = "model.param_norm.eps", .type = NL_KT_FLOAT, FIELD(model.param_norm.eps), GT(0),
      .when_key = "model.param_norm.type", .when_mask = BIT(NL_PARAM_NORM_STANDARDIZATION),
      .doc = "eps of weight standardization, inside the square root"},

@@ -87,9 +87,13 @@ typedef enum {
     NL_FILL_NORMAL, /* std below */
     NL_FILL_CONSTANT, /* every entry the value given as std */
     NL_FILL_UNIFORM,  /* U(-std, std): PyTorch's recurrent layers' init */
+    /* entry i the L2 norm of row i of the parameter fill_rows_of (filled
+     * before it), its rows as many as this parameter's entries: weight
+     * normalization's g, so that the initial g * v / ||v|| is v */
+    NL_FILL_ROW_NORMS,
 } nl_fill;
 
-typedef struct {
+typedef struct nl_param {
     char name[80];   /* PyTorch state_dict style: "fc1.weight", "norm1.bias" */
     int ndim;
     int dims[4];
@@ -98,6 +102,7 @@ typedef struct {
     bool is_norm_or_bias;
     nl_fill fill;
     float std;
+    const struct nl_param *fill_rows_of; /* NL_FILL_ROW_NORMS */
     float *data;     /* device */
     float *grad;     /* device, same layout as data */
     float *velocity; /* device, optimizer state */
