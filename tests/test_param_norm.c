@@ -13,6 +13,7 @@
 
 #include "arch/registry.h"
 #include "config/config.h"
+#include "model/data_init.h"
 #include "model/fold.h"
 #include "model/model.h"
 #include "testutil.h"
@@ -331,6 +332,63 @@ START_TEST(test_fold_refused)
 }
 END_TEST
 
+/* model.param_norm.data_init: after it, every weight-normalized layer's
+ * outputs over the batch have zero mean (where it has a bias) and unit
+ * variance per unit, the later layers' with the earlier ones initialized;
+ * and the loss metrics start again from zero */
+START_TEST(test_data_init)
+{
+    enum { N = 16 };
+    nl_backend *be = tu_cpu(1);
+    const nl_arch archs[] = {NL_ARCH_MLP, NL_ARCH_CNN, NL_ARCH_RESNET};
+    for (size_t a = 0; a < sizeof archs / sizeof archs[0]; a++) {
+        nl_model_spec spec;
+        small_spec(archs[a], &spec);
+        nl_norm_spec_defaults(&spec.norm, NL_NORM_NONE);
+        spec.norm.placement = nl_arch_info_of(archs[a])->default_placement;
+        spec.param_norm = (nl_param_norm_spec){.kind = NL_PARAM_NORM_WEIGHT, .data_init = true};
+        nl_model *m = NULL;
+        nl_error err = {0};
+        ck_assert_msg(nl_model_build(&spec, be, N, N, 13, &m, &err) == NL_OK, "%s", err.msg);
+        float x[N * 3 * 8 * 8];
+        int32_t labels[N] = {0};
+        tu_fill_normal(x, sizeof x / sizeof x[0], 21, 0.5f, 2.0f);
+        nl_model_load_batch(m, x, labels, N);
+        ck_assert_msg(nl_model_param_norm_data_init(m, N, &err) == NL_OK, "%s", err.msg);
+        double metrics[2];
+        nl_model_read_metrics(m, metrics);
+        ck_assert(metrics[0] == 0.0 && metrics[1] == 0.0);
+        nl_model_forward(m, N, NL_MODE_TRAIN_FROZEN);
+        int checked = 0;
+        for (int i = 0; i < m->n_layers; i++) {
+            nl_layer *l = m->layers[i];
+            nl_param *bias = NULL;
+            if (!strchr(l->vt->kind, '+') || !l->vt->param_norm || !l->vt->param_norm(l, &bias))
+                continue;
+            const nl_shape s = l->out->shape;
+            const long hw = s.ndim == 4 ? (long)s.h * s.w : 1;
+            for (int c = 0; c < s.c; c++) {
+                double sum = 0, sum_sq = 0;
+                for (int r = 0; r < N; r++)
+                    for (long p = 0; p < hw; p++) {
+                        const double v = l->out->data[((size_t)r * s.c + c) * hw + p];
+                        sum += v;
+                        sum_sq += v * v;
+                    }
+                const double mean = sum / (N * hw), var = sum_sq / (N * hw) - mean * mean;
+                if (bias)
+                    ck_assert_msg(fabs(mean) < 1e-4, "%s unit %d: mean %g", l->name, c, mean);
+                ck_assert_msg(fabs(var - 1.0) < 1e-3, "%s unit %d: variance %g", l->name, c, var);
+            }
+            checked++;
+        }
+        ck_assert_int_gt(checked, 1);
+        nl_model_free(m);
+    }
+    nl_backend_close(be);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("param_norm");
@@ -340,6 +398,7 @@ int main(void)
     tcase_add_test(tc, test_every_arch_accepts_the_key);
     tcase_add_test(tc, test_weight_standardization_spelling);
     tcase_add_test(tc, test_fold_refused);
+    tcase_add_test(tc, test_data_init);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -226,6 +226,14 @@ const nl_key_def nl_config_schema[] = {
     {.key = "model.param_norm.eps", .type = NL_KT_FLOAT, FIELD(model.param_norm.eps), GT(0),
      .when_key = "model.param_norm.type", .when_mask = BIT(NL_PARAM_NORM_STANDARDIZATION),
      .doc = "eps of weight standardization, inside the square root"},
+    {.key = "model.param_norm.data_init", .type = NL_KT_BOOL, FIELD(model.param_norm.data_init),
+     .flags = NL_KF_AFTER_FORMAT4, .when_key = "model.param_norm.type",
+     .when_mask = BIT(NL_PARAM_NORM_WEIGHT),
+     .doc = "Salimans & Kingma's data-dependent initialization: once, on a fresh run's first "
+            "training batch (which the first step then trains on), layer by layer, g <- g / "
+            "std(t) and the bias b <- -mean(t) / std(t), t each output unit's values, so that "
+            "they start at zero mean and unit variance; a resumed run keeps what it did; one "
+            "process only"},
     {.key = "model.dropout.p", .type = NL_KT_FLOAT, FIELD(model.dropout_p), .lo = 0, .hi = 1,
      .flags = NL_KF_LO | NL_KF_HI | NL_KF_HI_OPEN | NL_KF_AFTER_FORMAT4, .when_key = "model.arch",
      .doc = "inverted dropout (torch.nn.Dropout): probability of zeroing a value, the kept "

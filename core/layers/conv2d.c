@@ -33,11 +33,18 @@ static void conv_backward(nl_layer *self, const nl_pass *pass)
     nl_param_norm_backward(&l->param_norm, pass, l->weight);
 }
 
+static nl_param_norm *conv_param_norm(nl_layer *self, nl_param **bias)
+{
+    conv_layer *l = (conv_layer *)self;
+    *bias = l->bias;
+    return &l->param_norm;
+}
+
 /* one per parameter normalizer: "conv2d", "conv2d+ws", ... */
 static const nl_layer_vtable conv_vtables[] = {
 #define NL_PARAM_NORM_KIND(ID, name, kind_suffix, row)                                             \
     [NL_PARAM_NORM_##ID] = {.kind = "conv2d" kind_suffix, .forward = conv_forward,                 \
-                            .backward = conv_backward},
+                            .backward = conv_backward, .param_norm = conv_param_norm},
 #include "layers/param_norm_kinds.def"
 };
 

@@ -49,6 +49,8 @@ typedef struct {
 } nl_pass;
 
 typedef struct nl_layer nl_layer;
+struct nl_param;
+struct nl_param_norm;
 
 typedef struct {
     const char *kind;
@@ -60,6 +62,9 @@ typedef struct {
      * counts and writes this pass's per-step scalars into
      * pass->scalars_host, which the model uploads before the kernels. */
     void (*prepare)(nl_layer *self, const nl_pass *pass);
+    /* optional: a weight layer's parameter normalizer, and in *bias its
+     * bias (NULL when it has none), for model.param_norm.data_init */
+    struct nl_param_norm *(*param_norm)(nl_layer *self, struct nl_param **bias);
 } nl_layer_vtable;
 
 #define NL_LAYER_MAX_IN 3 /* attention reads q, k and v */
@@ -180,6 +185,12 @@ typedef struct {
     /* from dL/d(pn->weight) in pn->grad: weight->grad written, and the
      * row's own parameters' gradients */
     void (*backward)(nl_param_norm *pn, const nl_pass *pass, nl_param *weight);
+    /* optional, model.param_norm.data_init: given the per-unit mean and
+     * (biased) std of the layer's outputs over a batch, rescales the row's
+     * parameters and the layer's bias (NULL: none) so that those outputs
+     * would have zero mean and unit variance; a unit of std 0 is left */
+    nl_code (*data_init)(nl_param_norm *pn, nl_backend *be, const double *mean,
+                         const double *std, nl_param *bias, nl_error *err);
 } nl_param_norm_row;
 
 /* the fixed floats a row may upload once (nl_builder_constant) */

@@ -38,11 +38,18 @@ static void linear_backward(nl_layer *self, const nl_pass *pass)
     nl_param_norm_backward(&l->param_norm, pass, l->weight);
 }
 
+static nl_param_norm *linear_param_norm(nl_layer *self, nl_param **bias)
+{
+    linear_layer *l = (linear_layer *)self;
+    *bias = l->bias;
+    return &l->param_norm;
+}
+
 /* one per parameter normalizer: "linear", "linear+ws", ... */
 static const nl_layer_vtable linear_vtables[] = {
 #define NL_PARAM_NORM_KIND(ID, name, kind_suffix, row)                                             \
     [NL_PARAM_NORM_##ID] = {.kind = "linear" kind_suffix, .forward = linear_forward,               \
-                            .backward = linear_backward},
+                            .backward = linear_backward, .param_norm = linear_param_norm},
 #include "layers/param_norm_kinds.def"
 };
 static const nl_layer_vtable linear_tied_vtable = {.kind = "linear(tied)",

@@ -13,6 +13,7 @@
  * gives dL/dv and dL/dg (its dgamma). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "layers/layer.h"
 
@@ -64,6 +65,37 @@ static void wn_backward(nl_param_norm *pn, const nl_pass *pass, nl_param *weight
                            pass->workspace);
 }
 
+/* Salimans & Kingma's data-dependent initialization (section 3): with t
+ * the unit's output over the batch, g <- g / std(t) and b <- (b -
+ * mean(t)) / std(t), so that the unit's output starts at zero mean and unit
+ * variance (b = 0 before: the paper's -mean / std). On the host: it runs
+ * once, before training. */
+static nl_code wn_data_init(nl_param_norm *pn, nl_backend *be, const double *mean,
+                            const double *std, nl_param *bias, nl_error *err)
+{
+    const int units = pn->units;
+    float *g = malloc(2 * (size_t)units * sizeof *g);
+    if (!g)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory initializing %s", pn->gain->name);
+    float *b = g + units;
+    be->ops->download(be, g, pn->gain->data, (size_t)units * sizeof *g);
+    if (bias)
+        be->ops->download(be, b, bias->data, (size_t)units * sizeof *b);
+    for (int u = 0; u < units; u++) {
+        if (!(std[u] > 0.0))
+            continue;
+        g[u] = (float)(g[u] / std[u]);
+        if (bias)
+            b[u] = (float)((b[u] - mean[u]) / std[u]);
+    }
+    be->ops->upload(be, pn->gain->data, g, (size_t)units * sizeof *g);
+    if (bias)
+        be->ops->upload(be, bias->data, b, (size_t)units * sizeof *b);
+    nl_code rc = be->ops->synchronize(be, err);
+    free(g);
+    return rc;
+}
+
 const nl_param_norm_row nl_param_norm_row_weight = {
     .id = {"weight",
            "weight normalization (Salimans & Kingma 2016): g * v / ||v|| per output unit, g "
@@ -71,4 +103,5 @@ const nl_param_norm_row nl_param_norm_row_weight = {
     .plan = wn_plan,
     .forward = wn_forward,
     .backward = wn_backward,
+    .data_init = wn_data_init,
 };
