@@ -44,16 +44,23 @@ static nl_act *build_golden_layer(nl_builder *b, nl_act *input, void *vctx)
                         NL_FILL_NORMAL, 0.1f, &c->param_norm);
 }
 
-static const char *const golden_params[] = {"weight", "weight_g", "bias"};
-#define N_GOLDEN_PARAMS (int)(sizeof golden_params / sizeof golden_params[0])
+/* the layer's parameter of that name in the fixture's case: "layer.weight_g"
+ * is "<case>.weight_g" */
+static const char *param_suffix(const nl_param *p) { return strchr(p->name, '.') + 1; }
 
-static void check_weight_norm_case(const tu_fixture *fx, const char *name)
+/* A case of the param_norm fixture: its kind by name, its layer's
+ * parameters by normlab's names, the input; forward and backward checked
+ * against the output, dx and every parameter's gradient */
+static void check_golden_case(const tu_fixture *fx, const char *name)
 {
-    char key[160], what[200];
+    char key[160], what[200], kind_name[64];
+    snprintf(key, sizeof key, "%s.kind", name);
+    const int kind = nl_name_lookup(&nl_param_norm_names, tu_get_string(fx, key, kind_name, sizeof kind_name));
+    ck_assert_msg(kind > 0, "%s: kind %s", name, kind_name);
     const tu_tensor *x = tu_get_in(fx, name, "x"), *y = tu_get_in(fx, name, "y");
     const tu_tensor *v = tu_get_in(fx, name, "weight");
     golden_layer ctx = {.conv = v->ndim == 4, .out = v->dims[0],
-                        .param_norm = {.kind = NL_PARAM_NORM_WEIGHT}};
+                        .param_norm = {.kind = (nl_param_norm_kind)kind}};
     snprintf(key, sizeof key, "%s.bias", name);
     ctx.bias = tu_find(fx, key) != NULL;
     if (ctx.conv) {
@@ -72,18 +79,13 @@ static void check_weight_norm_case(const tu_fixture *fx, const char *name)
     nl_backend *be = tu_cpu(2);
     ck_assert_msg(nl_model_build_graph(&spec, be, n, n, 1, build_golden_layer, &ctx, &m, &err) ==
                       NL_OK, "%s: %s", name, err.msg);
-    ck_assert_str_eq(m->layers[m->n_layers - 1]->vt->kind, ctx.conv ? "conv2d+wn" : "linear+wn");
-    for (int i = 0; i < N_GOLDEN_PARAMS; i++) {
-        char pname[64];
-        snprintf(pname, sizeof pname, "layer.%s", golden_params[i]);
-        nl_param *p = nl_model_param(m, pname);
-        snprintf(key, sizeof key, "%s.%s", name, golden_params[i]);
-        const tu_tensor *t = tu_find(fx, key);
-        ck_assert_msg((p != NULL) == (t != NULL), "%s: parameter %s presence", name, pname);
-        if (p) {
-            ck_assert_uint_eq(p->count, t->count);
-            be->ops->upload(be, p->data, t->data, t->count * sizeof(float));
-        }
+    snprintf(what, sizeof what, "%s%s", ctx.conv ? "conv2d" : "linear", suffixes[kind]);
+    ck_assert_str_eq(m->layers[m->n_layers - 1]->vt->kind, what);
+    for (int i = 0; i < m->n_params; i++) {
+        const nl_param *p = m->params[i];
+        const tu_tensor *t = tu_get_in(fx, name, param_suffix(p));
+        ck_assert_uint_eq(p->count, t->count);
+        be->ops->upload(be, p->data, t->data, t->count * sizeof(float));
     }
     be->ops->upload(be, m->input->data, x->data, x->count * sizeof(float));
     nl_model_forward(m, n, NL_MODE_TRAIN);
@@ -93,20 +95,16 @@ static void check_weight_norm_case(const tu_fixture *fx, const char *name)
     nl_model_backward_from(m, n, tu_getf_in(fx, name, "dy"));
     snprintf(what, sizeof what, "%s dx", name);
     tu_assert_close(m->input->grad, tu_getf_in(fx, name, "dx"), x->count, TOL, what);
-    for (int i = 0; i < N_GOLDEN_PARAMS; i++) {
-        char pname[64];
-        snprintf(pname, sizeof pname, "layer.%s", golden_params[i]);
-        nl_param *p = nl_model_param(m, pname);
-        if (!p)
-            continue;
-        snprintf(key, sizeof key, "d%s", golden_params[i]);
-        snprintf(what, sizeof what, "%s d%s", name, golden_params[i]);
+    for (int i = 0; i < m->n_params; i++) {
+        const nl_param *p = m->params[i];
+        snprintf(key, sizeof key, "d%s", param_suffix(p));
+        snprintf(what, sizeof what, "%s %s", name, key);
         tu_assert_close(p->grad, tu_getf_in(fx, name, key), p->count, TOL, what);
     }
     nl_model_free(m);
 }
 
-START_TEST(test_weight_norm_goldens)
+START_TEST(test_goldens)
 {
     tu_fixture *fx = tu_fixture_load("param_norm_goldens.nlfx");
     const int cases = tu_fixture_cases(fx);
@@ -115,7 +113,7 @@ START_TEST(test_weight_norm_goldens)
         char key[32], name[96];
         snprintf(key, sizeof key, "case%d", i);
         tu_get_string(fx, key, name, sizeof name);
-        check_weight_norm_case(fx, name);
+        check_golden_case(fx, name);
     }
     tu_fixture_free(fx);
 }
@@ -393,7 +391,7 @@ int main(void)
 {
     Suite *s = suite_create("param_norm");
     TCase *tc = tcase_create("param_norm");
-    tcase_add_test(tc, test_weight_norm_goldens);
+    tcase_add_test(tc, test_goldens);
     tcase_add_test(tc, test_initial_weight_is_v);
     tcase_add_test(tc, test_every_arch_accepts_the_key);
     tcase_add_test(tc, test_weight_standardization_spelling);

@@ -1332,6 +1332,10 @@ def make_rnn_goldens():
 
 
 def weight_norm_case(fx, name, module, shape, seed):
+    """Writes under <name>: the kind (model.param_norm.type), the layer's
+    parameters by normlab's names and their gradients (d<name>), the input,
+    dy, the output and dx."""
+    fx.add(name + ".kind", torch.tensor(list(b"weight"), dtype=torch.int32))
     g = torch.Generator().manual_seed(seed)
     module = nn.utils.weight_norm(module, dim=0)
     with torch.no_grad():
