@@ -109,6 +109,7 @@ static const char *weight_norm_config =
     "  eval_every: 250\n"
     "  log_every: 30\n"
     "  checkpoint_every: 50\n"
+    "  log: {weight_stats: true}\n"
     "threads: 1\n";
 
 /* the configs the kill-and-resume test runs, one loop iteration each */
