@@ -223,6 +223,11 @@ static const char *torch_refusal(const nl_config *cfg, char *buf, size_t size)
         return "model.norm: a cumulative or synchronized batch norm";
     if (m->weight_standardization)
         return "model.weight_standardization: true";
+    if (m->param_norm.kind != NL_PARAM_NORM_NONE) {
+        snprintf(buf, size, "model.param_norm.type: %s",
+                 nl_name_of(&nl_param_norm_names, m->param_norm.kind));
+        return buf;
+    }
     switch (cfg->data.kind) {
     case NL_DATA_FASHION_MNIST:
     case NL_DATA_MNIST:

@@ -96,11 +96,27 @@ static const char *dropout_config =
     "  log: {variance_shift: true}\n"
     "threads: 1\n";
 
+/* weight normalization's data-dependent initialization runs on a fresh
+ * run only: a resumed run that redid it would leave the uninterrupted one */
+static const char *weight_norm_config =
+    "data: {dataset: synthetic, shape: [1, 12, 12], classes: 4, train_size: 512, test_size: 128}\n"
+    "model: {arch: cnn, widths: [8, 16], norm: {type: mean_only},\n"
+    "        param_norm: {type: weight, data_init: true}}\n"
+    "train:\n"
+    "  batch_size: 16\n"
+    "  steps: 1000\n"
+    "  optimizer: {lr: 0.05, momentum: 0.9}\n"
+    "  eval_every: 250\n"
+    "  log_every: 30\n"
+    "  checkpoint_every: 50\n"
+    "  log: {weight_stats: true}\n"
+    "threads: 1\n";
+
 /* the configs the kill-and-resume test runs, one loop iteration each */
 static const struct {
     const char *what, **yaml;
 } resume_cases[] = {{"image", &config}, {"token", &token_config}, {"vit", &vit_config},
-                   {"dropout", &dropout_config}};
+                   {"dropout", &dropout_config}, {"weight norm", &weight_norm_config}};
 
 static char *read_rel(const char *dir, const char *name)
 {

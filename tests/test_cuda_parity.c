@@ -1686,6 +1686,7 @@ typedef struct {
     nl_token_pool token_pool; /* vit: what its classifier reads */
     float clip;          /* train.clip_grad_norm; 0 = off */
     bool weight_standardization;
+    nl_param_norm_kind param_norm; /* model.param_norm.type */
     /* > 0: the steps from this one on train with frozen running statistics,
      * and they are recalibrated over 3 batches before the evaluation */
     int freeze_after;
@@ -1750,6 +1751,7 @@ static void train(nl_backend *be, const train_case *tc, double *loss, double *ev
     spec.norm.track_running_stats = nl_norm_info_of(tc->norm)->running_stats;
     spec.optimizer_state_slots = nl_optim_info_of(tc->optim)->state_slots;
     spec.weight_standardization = tc->weight_standardization;
+    spec.param_norm.kind = tc->param_norm;
     spec.norm.freezable = tc->freeze_after > 0;
     nl_model *m = NULL;
     nl_error err = {0};
@@ -1894,6 +1896,31 @@ static void check_training_parity(const train_case *tc)
 START_TEST(test_training_parity)
 {
     check_training_parity(&smooth_cases[_i]);
+}
+END_TEST
+
+/* every parameter normalizer row after none (param_norm_kinds.def) in
+ * training: the CNN under mean-only batch norm (weight normalization's
+ * partner in Salimans & Kingma) and the post-activation ResNet under batch
+ * norm, shortcuts and stem included */
+static train_case param_norm_cases[2 * NL_PARAM_NORM_COUNT];
+static int n_param_norm_cases;
+
+static void add_param_norm_cases(void)
+{
+    for (int k = 1; k < NL_PARAM_NORM_COUNT; k++) {
+        param_norm_cases[n_param_norm_cases++] =
+            (train_case){NL_ARCH_CNN, NL_NORM_MEAN_ONLY, NL_PLACE_BEFORE, NL_ACT_TANH, NL_POOL_AVG,
+                         .param_norm = (nl_param_norm_kind)k, .smooth = true};
+        param_norm_cases[n_param_norm_cases++] =
+            (train_case){NL_ARCH_RESNET, NL_NORM_BATCH, NL_PLACE_POST, NL_ACT_TANH, NL_POOL_AVG,
+                         .param_norm = (nl_param_norm_kind)k, .smooth = true};
+    }
+}
+
+START_TEST(test_param_norm_training_parity)
+{
+    check_training_parity(&param_norm_cases[_i]);
 }
 END_TEST
 
@@ -2653,6 +2680,13 @@ int main(void)
     tcase_add_loop_test(training, test_training_parity, 0, n_smooth_cases);
     tcase_add_loop_test(training, test_training_repeats, 0, 2 * NL_NORM_COUNT);
     suite_add_tcase(s, training);
+
+    TCase *param_norm = tcase_create("param_norm");
+    tcase_add_checked_fixture(param_norm, open_gpu, close_gpu);
+    tcase_set_timeout(param_norm, 600);
+    add_param_norm_cases();
+    tcase_add_loop_test(param_norm, test_param_norm_training_parity, 0, n_param_norm_cases);
+    suite_add_tcase(s, param_norm);
 
     TCase *resident = tcase_create("resident");
     tcase_add_checked_fixture(resident, open_gpu, close_gpu);

@@ -39,14 +39,21 @@ typedef struct {
     nl_norm_spec norm;
     bool residual; /* y = add(layer(x), x) (or two pools), exercising accumulate */
     float ws_eps;  /* linear, conv: > 0 standardizes the weight */
+    /* linear, conv: the weight's parameter normalizer (none: ws_eps says) */
+    nl_param_norm_spec param_norm;
 } graph;
 
 static nl_act *layer_of(nl_builder *b, const graph *g, nl_act *x, const char *name)
 {
     switch (g->kind) {
     case G_LINEAR:
+        if (g->param_norm.kind != NL_PARAM_NORM_NONE)
+            return nl_linear_pn(b, name, x, g->out, g->bias, NL_FILL_NORMAL, 0.4f, &g->param_norm);
         return nl_linear_ws(b, name, x, g->out, g->bias, NL_FILL_NORMAL, 0.4f, g->ws_eps);
     case G_CONV:
+        if (g->param_norm.kind != NL_PARAM_NORM_NONE)
+            return nl_conv2d_pn(b, name, x, g->out, g->kernel, g->stride, g->pad, g->bias, 0.3f,
+                                &g->param_norm);
         return nl_conv2d_ws(b, name, x, g->out, g->kernel, g->stride, g->pad, g->bias, 0.3f,
                             g->ws_eps);
     case G_POOL:
@@ -214,6 +221,14 @@ START_TEST(test_linear)
                     14, 5, 7, 1, 1e-2f, TOL, false);
         check_graph("linear ws", (graph){.kind = G_LINEAR, .out = res ? 35 : 5, .bias = true, .residual = res, .ws_eps = 1e-2f},
                     3, 5, 7, 1, 1e-2f, TOL, false);
+        /* every parameter normalizer (param_norm_kinds.def) */
+        for (int k = 1; k < NL_PARAM_NORM_COUNT; k++) {
+            char what[96];
+            snprintf(what, sizeof what, "linear %s", nl_name_of(&nl_param_norm_names, k));
+            check_graph(what, (graph){.kind = G_LINEAR, .out = res ? 35 : 5, .bias = true, .residual = res,
+                                      .param_norm = {.kind = (nl_param_norm_kind)k, .eps = 1e-2f}},
+                        3, 5, 7, 1, 1e-2f, TOL, false);
+        }
     }
 }
 END_TEST
@@ -237,6 +252,16 @@ START_TEST(test_conv)
                     3, 6, 5, 7, 1e-2f, TOL, false);
         check_graph("conv 3x3 winograd ws", (graph){.kind = G_CONV, .out = 8, .kernel = 3, .stride = 1, .pad = 1, .residual = res, .ws_eps = 1e-5f},
                     3, 8, 5, 7, 1e-2f, TOL, false);
+        for (int k = 1; k < NL_PARAM_NORM_COUNT; k++) {
+            const nl_param_norm_spec pn = {.kind = (nl_param_norm_kind)k, .eps = 1e-2f};
+            char what[96];
+            snprintf(what, sizeof what, "conv 3x3 %s", nl_name_of(&nl_param_norm_names, k));
+            check_graph(what, (graph){.kind = G_CONV, .out = res ? 6 : 4, .kernel = 3, .stride = 1, .pad = 1, .bias = true, .residual = res, .param_norm = pn},
+                        3, 6, 5, 7, 1e-2f, TOL, false);
+            snprintf(what, sizeof what, "conv 3x3 winograd %s", nl_name_of(&nl_param_norm_names, k));
+            check_graph(what, (graph){.kind = G_CONV, .out = 8, .kernel = 3, .stride = 1, .pad = 1, .residual = res, .param_norm = pn},
+                        3, 8, 5, 7, 1e-2f, TOL, false);
+        }
     }
     check_graph("conv 3x3 stride 2", (graph){.kind = G_CONV, .out = 5, .kernel = 3, .stride = 2, .pad = 1},
                 3, 6, 5, 7, 1e-2f, TOL, false);
@@ -320,7 +345,7 @@ END_TEST
 /* whole models: every architecture x placement x normalizer, real loss */
 
 static void check_model(nl_arch arch, nl_placement placement, nl_norm_kind kind,
-                        bool weight_standardization)
+                        nl_param_norm_kind param_norm)
 {
     nl_backend *be = tu_cpu(2);
     nl_model_spec spec;
@@ -341,15 +366,18 @@ static void check_model(nl_arch arch, nl_placement placement, nl_norm_kind kind,
     nl_norm_spec_defaults(&spec.norm, kind);
     spec.norm.placement = placement;
     spec.norm.groups = 2;
-    spec.weight_standardization = weight_standardization;
+    /* standardization under its older spelling, which the configs use */
+    spec.weight_standardization = param_norm == NL_PARAM_NORM_STANDARDIZATION;
+    if (param_norm != NL_PARAM_NORM_STANDARDIZATION)
+        spec.param_norm.kind = param_norm;
     spec.norm.virtual_batch = 5; /* read by the kinds with that key only */
     /* batch norm over 3 feature vectors is very curved; 5 keep central
      * differences accurate */
     const int n = 5;
     char what[160];
-    snprintf(what, sizeof what, "%s/%s/%s%s", nl_name_of(&nl_arch_names, arch),
+    snprintf(what, sizeof what, "%s/%s/%s%s%s", nl_name_of(&nl_arch_names, arch),
              nl_name_of(&nl_placement_names, placement), nl_name_of(&nl_norm_names, kind),
-             weight_standardization ? "+ws" : "");
+             param_norm ? "+" : "", param_norm ? nl_name_of(&nl_param_norm_names, param_norm) : "");
     nl_model *m = NULL;
     nl_error err = {0};
     ck_assert_msg(nl_model_build(&spec, be, n, n, 5, &m, &err) == NL_OK, "%s: %s", what, err.msg);
@@ -388,25 +416,27 @@ START_TEST(test_models)
     for (int k = 0; k < NL_NORM_COUNT; k++) {
         const nl_norm_kind kind = (nl_norm_kind)k;
         if (nl_norm_info_of(kind)->features) {
-            check_model(NL_ARCH_MLP, NL_PLACE_BEFORE, kind, false);
-            check_model(NL_ARCH_MLP, NL_PLACE_AFTER, kind, false);
+            check_model(NL_ARCH_MLP, NL_PLACE_BEFORE, kind, NL_PARAM_NORM_NONE);
+            check_model(NL_ARCH_MLP, NL_PLACE_AFTER, kind, NL_PARAM_NORM_NONE);
         }
-        check_model(NL_ARCH_CNN, NL_PLACE_BEFORE, kind, false);
-        check_model(NL_ARCH_CNN, NL_PLACE_AFTER, kind, false);
-        check_model(NL_ARCH_RESNET, NL_PLACE_POST, kind, false);
-        check_model(NL_ARCH_RESNET, NL_PLACE_PRE, kind, false);
-        /* weight standardization composes with every normalizer; without
+        check_model(NL_ARCH_CNN, NL_PLACE_BEFORE, kind, NL_PARAM_NORM_NONE);
+        check_model(NL_ARCH_CNN, NL_PLACE_AFTER, kind, NL_PARAM_NORM_NONE);
+        check_model(NL_ARCH_RESNET, NL_PLACE_POST, kind, NL_PARAM_NORM_NONE);
+        check_model(NL_ARCH_RESNET, NL_PLACE_PRE, kind, NL_PARAM_NORM_NONE);
+        /* each parameter normalizer (weight standardization first)
+         * composes with every normalizer; without
          * one, unit-variance weights blow the deep models' activations up
          * (fan-in times He's variance per layer), too curved for central
          * differences. DyT rescales without statistics: its tanh saturates
          * the same way in the ResNet's deeper stack, so the ResNet runs for
          * the kinds that divide by a statistic (those that read eps) */
-        if (nl_norm_info_of(kind)->adds_layer) {
-            check_model(nl_norm_info_of(kind)->features ? NL_ARCH_MLP : NL_ARCH_CNN,
-                        NL_PLACE_BEFORE, kind, true);
-            if (nl_norm_info_of(kind)->keys & NL_NORM_KEY_EPS)
-                check_model(NL_ARCH_RESNET, NL_PLACE_POST, kind, true);
-        }
+        if (nl_norm_info_of(kind)->adds_layer)
+            for (int pn = 1; pn < NL_PARAM_NORM_COUNT; pn++) {
+                check_model(nl_norm_info_of(kind)->features ? NL_ARCH_MLP : NL_ARCH_CNN,
+                            NL_PLACE_BEFORE, kind, (nl_param_norm_kind)pn);
+                if (nl_norm_info_of(kind)->keys & NL_NORM_KEY_EPS)
+                    check_model(NL_ARCH_RESNET, NL_PLACE_POST, kind, (nl_param_norm_kind)pn);
+            }
     }
 }
 END_TEST

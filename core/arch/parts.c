@@ -4,10 +4,11 @@
  *
  * A layer whose output feeds a normalizer with a learned shift has no bias
  * of its own (the shift absorbs it), unless spec->bias says otherwise.
- * Weight standardization applies to every conv (shortcuts and stem too, as
- * in Qiao et al. and timm) and every hidden linear layer, not to the
- * classifier: nothing normalizes after it, and unit-variance rows would fix
- * the logits' scale that the loss needs to be free. */
+ * A parameter normalizer (weight standardization, weight normalization)
+ * applies to every conv (shortcuts and stem too, as in Qiao et al. and
+ * timm) and every hidden linear layer, not to the classifier: nothing
+ * normalizes after it, and fixed-norm rows would fix the logits' scale
+ * that the loss needs to be free. */
 #include "arch/parts.h"
 
 #include <math.h>
@@ -38,20 +39,36 @@ float nl_arch_init_std(const nl_model_spec *spec, int fan_in, int fan_out, bool 
     return gain * sqrtf(2.0f / (float)(fan_in + fan_out));
 }
 
-float nl_arch_ws_eps(const nl_model_spec *spec)
+const nl_param_norm_spec *nl_arch_param_norm(nl_builder *b, const nl_model_spec *spec,
+                                             nl_param_norm_spec *storage)
 {
-    return spec->weight_standardization ? spec->weight_standardization_eps : 0.0f;
+    if (!spec->weight_standardization)
+        return &spec->param_norm;
+    if (spec->param_norm.kind != NL_PARAM_NORM_NONE) {
+        nl_builder_fail(b, NL_ERR_CONFIG,
+                        "model.weight_standardization and model.param_norm.type %s both "
+                        "transform the weights; set one (model.weight_standardization: true "
+                        "is model.param_norm.type: standardization)",
+                        nl_name_of(&nl_param_norm_names, spec->param_norm.kind));
+        nl_builder_key(b, "model.param_norm.type");
+        return NULL;
+    }
+    *storage = (nl_param_norm_spec){.kind = NL_PARAM_NORM_STANDARDIZATION,
+                                    .eps = spec->weight_standardization_eps};
+    return storage;
 }
 
 nl_act *nl_arch_conv(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in,
                      int out_c, int kernel, int stride, bool feeds_norm)
 {
-    if (!in)
+    nl_param_norm_spec storage;
+    const nl_param_norm_spec *param_norm = nl_arch_param_norm(b, spec, &storage);
+    if (!in || !param_norm)
         return NULL;
     const int fan_in = in->shape.c * kernel * kernel, fan_out = out_c * kernel * kernel;
-    return nl_conv2d_ws(b, name, in, out_c, kernel, stride, kernel / 2,
+    return nl_conv2d_pn(b, name, in, out_c, kernel, stride, kernel / 2,
                         nl_arch_layer_bias(spec, feeds_norm),
-                        nl_arch_init_std(spec, fan_in, fan_out, true), nl_arch_ws_eps(spec));
+                        nl_arch_init_std(spec, fan_in, fan_out, true), param_norm);
 }
 
 nl_act *nl_arch_norm(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in)

@@ -18,10 +18,13 @@ bool nl_arch_widths_given(nl_builder *b, const nl_model_spec *spec);
 /* whether a weight layer has a bias: model.bias, or under auto none where
  * it feeds a normalizer with a learned shift */
 bool nl_arch_layer_bias(const nl_model_spec *spec, bool feeds_norm);
-/* the eps the hidden weight layers standardize with; 0: off */
-float nl_arch_ws_eps(const nl_model_spec *spec);
-/* a kernel x kernel convolution (pad kernel / 2), weight-standardized when
- * the spec says */
+/* the parameter normalizer of the hidden weight layers: model.param_norm,
+ * or standardization under model.weight_standardization; NULL (and the
+ * error recorded) when both are set */
+const nl_param_norm_spec *nl_arch_param_norm(nl_builder *b, const nl_model_spec *spec,
+                                             nl_param_norm_spec *storage);
+/* a kernel x kernel convolution (pad kernel / 2), under the spec's
+ * parameter normalizer */
 nl_act *nl_arch_conv(nl_builder *b, const nl_model_spec *spec, const char *name, nl_act *in,
                      int out_c, int kernel, int stride, bool feeds_norm);
 /* the spec's normalizer, and after it model.norm_noise's noise layer

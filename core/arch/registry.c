@@ -16,6 +16,9 @@
 /* the key of nl_arch_norm's noise (parts.c), for the architectures whose
  * every normalizer goes through it */
 #define NOISE_KEY "model.norm_noise.distribution"
+/* the key of the hidden weight layers' parameter normalizer
+ * (nl_arch_param_norm in parts.c), for the architectures built of them */
+#define PARAM_NORM_KEY "model.param_norm.type"
 /* the keys the transformer blocks read (transformer_blocks in transformer.c) */
 #define RNN_SIZE .size_key = "model.hidden", .size_hint = "raise model.hidden"
 /* the keys the recurrent stack reads (recurrent_stack in rnn.c) */
@@ -30,7 +33,7 @@ static const nl_arch_info rows[] = {
                                     "model.dropout puts it, then the classifier",
                      .inputs = NL_ARCH_IN_FEATURES | NL_ARCH_IN_IMAGES,
                      .placements = WIDTHS_PLACEMENTS, .default_placement = NL_PLACE_BEFORE,
-                     .norm_ndim = 2, WIDTHS_SIZE, .keys = {DROPOUT_KEYS, NOISE_KEY},
+                     .norm_ndim = 2, WIDTHS_SIZE, .keys = {DROPOUT_KEYS, NOISE_KEY, PARAM_NORM_KEY},
                      .summary_keys = WIDTHS_SUMMARY, .bench_kernels = true,
                      .bench_torch = true, .build = nl_arch_build_mlp},
     [NL_ARCH_CNN] = {{"cnn", "stages of 3x3 convolutions, each followed by pooling, then a linear classifier"},
@@ -39,7 +42,8 @@ static const nl_arch_info rows[] = {
                                     "flatten; the classifier",
                      .inputs = NL_ARCH_IN_IMAGES, .placements = WIDTHS_PLACEMENTS,
                      .default_placement = NL_PLACE_BEFORE, .norm_ndim = 4, WIDTHS_SIZE,
-                     .keys = {"model.pool", "model.convs_per_stage", DROPOUT_KEYS, NOISE_KEY},
+                     .keys = {"model.pool", "model.convs_per_stage", DROPOUT_KEYS, NOISE_KEY,
+                              PARAM_NORM_KEY},
                      .summary_keys = WIDTHS_SUMMARY, .bench_kernels = true,
                      .bench_torch = true, .build = nl_arch_build_cnn},
     [NL_ARCH_RESNET] = {{"resnet", "stem conv, stages of basic residual blocks, global average pool, linear"},
@@ -52,7 +56,7 @@ static const nl_arch_info rows[] = {
                         .placements = PLACE(NL_PLACE_POST) | PLACE(NL_PLACE_PRE),
                         .default_placement = NL_PLACE_POST, .norm_ndim = 4,
                         WIDTHS_SIZE,
-                        .keys = {"model.blocks_per_stage", "model.stem_width", NOISE_KEY},
+                        .keys = {"model.blocks_per_stage", "model.stem_width", NOISE_KEY, PARAM_NORM_KEY},
                         .summary_keys = WIDTHS_SUMMARY, .build = nl_arch_build_resnet},
     [NL_ARCH_LM] = {{"lm", "decoder-only transformer on token ids: embeddings, causal attention and GELU MLP blocks, LM head"},
                     .description = "token + position embedding; `layers` blocks of causal "

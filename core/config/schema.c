@@ -12,6 +12,7 @@
 
 #include "arch/registry.h"
 #include "data/tokens.h"
+#include "layers/param_norm.h"
 #include "norm/registry.h"
 #include "optim/optim.h"
 
@@ -212,6 +213,27 @@ const nl_key_def nl_config_schema[] = {
     {.key = "model.weight_standardization_eps", .type = NL_KT_FLOAT,
      FIELD(model.weight_standardization_eps), GT(0), .when_key = "model.weight_standardization",
      .when_mask = BIT(true), .doc = "eps of weight standardization (timm's StdConv2d: 1e-6)"},
+    /* parameter normalizers (layers/param_norm_kinds.def): added after
+     * checkpoint format 4 */
+    {.key = "model.param_norm.type", .type = NL_KT_ENUM, FIELD(model.param_norm.kind),
+     .names = &nl_param_norm_names, .flags = NL_KF_AFTER_FORMAT4, .when_key = "model.arch",
+     .doc = "a transform of every conv and hidden linear weight (not the classifier's) before "
+            "use, forward and backward; composes with any model.norm.type; "
+            "model.weight_standardization: true is the older spelling of standardization; "
+            "weight: w = g * v / ||v|| per output unit (torch.nn.utils.weight_norm, dim 0), g "
+            "the parameter <layer>.weight_g, starting at ||v||, decayed as the norm gains are "
+            "(train.optimizer.decay_norm_and_bias)"},
+    {.key = "model.param_norm.eps", .type = NL_KT_FLOAT, FIELD(model.param_norm.eps), GT(0),
+     .when_key = "model.param_norm.type", .when_mask = BIT(NL_PARAM_NORM_STANDARDIZATION),
+     .doc = "eps of weight standardization, inside the square root"},
+    {.key = "model.param_norm.data_init", .type = NL_KT_BOOL, FIELD(model.param_norm.data_init),
+     .flags = NL_KF_AFTER_FORMAT4, .when_key = "model.param_norm.type",
+     .when_mask = BIT(NL_PARAM_NORM_WEIGHT),
+     .doc = "Salimans & Kingma's data-dependent initialization: once, on a fresh run's first "
+            "training batch (which the first step then trains on), layer by layer, g <- g / "
+            "std(t) and the bias b <- -mean(t) / std(t), t each output unit's values, so that "
+            "they start at zero mean and unit variance; a resumed run keeps what it did; one "
+            "process only"},
     {.key = "model.dropout.p", .type = NL_KT_FLOAT, FIELD(model.dropout_p), .lo = 0, .hi = 1,
      .flags = NL_KF_LO | NL_KF_HI | NL_KF_HI_OPEN | NL_KF_AFTER_FORMAT4, .when_key = "model.arch",
      .doc = "inverted dropout (torch.nn.Dropout): probability of zeroing a value, the kept "

@@ -1,5 +1,5 @@
-/* 2-D convolution with square kernels; weight (out_c, in_c, k, k), used
- * standardized per output channel when weight standardization is on. */
+/* 2-D convolution with square kernels; weight (out_c, in_c, k, k), seen
+ * by a parameter normalizer as out_c units of in_c * k * k. */
 #include <stdio.h>
 
 #include "layers/layer.h"
@@ -9,15 +9,13 @@ typedef struct {
     nl_conv_geom geom;
     nl_param *weight;
     nl_param *bias;
-    bool standardized;
-    nl_weight_std ws;
+    nl_param_norm param_norm;
 } conv_layer;
 
 static void conv_forward(nl_layer *self, const nl_pass *pass)
 {
     conv_layer *l = (conv_layer *)self;
-    const float *weight =
-        l->standardized ? nl_weight_std_forward(&l->ws, pass->be, l->weight->data) : l->weight->data;
+    const float *weight = nl_param_norm_forward(&l->param_norm, pass, l->weight);
     pass->be->ops->conv2d_forward(pass->be, &l->geom, pass->n, self->in[0]->data, weight,
                                   l->bias ? l->bias->data : NULL, self->out->data,
                                   pass->workspace);
@@ -26,29 +24,47 @@ static void conv_forward(nl_layer *self, const nl_pass *pass)
 static void conv_backward(nl_layer *self, const nl_pass *pass)
 {
     conv_layer *l = (conv_layer *)self;
-    pass->be->ops->conv2d_backward(pass->be, &l->geom, pass->n, self->in[0]->data,
-                                   l->standardized ? l->ws.weight : l->weight->data,
+    /* the weight the forward used: the transform keeps it for this pass */
+    const float *weight = l->param_norm.row->forward ? l->param_norm.weight : l->weight->data;
+    pass->be->ops->conv2d_backward(pass->be, &l->geom, pass->n, self->in[0]->data, weight,
                                    self->out->grad, self->in[0]->grad, self->accumulate_din[0],
-                                   l->standardized ? l->ws.grad : l->weight->grad,
+                                   nl_param_norm_grad(&l->param_norm, l->weight),
                                    l->bias ? l->bias->grad : NULL, pass->workspace);
-    if (l->standardized)
-        nl_weight_std_backward(&l->ws, pass->be, l->weight->data, l->weight->grad,
-                               pass->workspace);
+    nl_param_norm_backward(&l->param_norm, pass, l->weight);
 }
 
-static const nl_layer_vtable conv_vtable = {.kind = "conv2d", .forward = conv_forward,
-                                            .backward = conv_backward};
-static const nl_layer_vtable conv_ws_vtable = {.kind = "conv2d+ws", .forward = conv_forward,
-                                               .backward = conv_backward};
+static nl_param_norm *conv_param_norm(nl_layer *self, nl_param **bias)
+{
+    conv_layer *l = (conv_layer *)self;
+    *bias = l->bias;
+    return &l->param_norm;
+}
+
+/* one per parameter normalizer: "conv2d", "conv2d+ws", ... */
+static const nl_layer_vtable conv_vtables[] = {
+#define NL_PARAM_NORM_KIND(ID, name, kind_suffix, row)                                             \
+    [NL_PARAM_NORM_##ID] = {.kind = "conv2d" kind_suffix, .forward = conv_forward,                 \
+                            .backward = conv_backward, .param_norm = conv_param_norm},
+#include "layers/param_norm_kinds.def"
+};
 
 nl_act *nl_conv2d(nl_builder *b, const char *name, nl_act *in, int out_c, int kernel, int stride,
                   int pad, bool bias, float weight_std)
 {
-    return nl_conv2d_ws(b, name, in, out_c, kernel, stride, pad, bias, weight_std, 0.0f);
+    return nl_conv2d_pn(b, name, in, out_c, kernel, stride, pad, bias, weight_std, NULL);
 }
 
 nl_act *nl_conv2d_ws(nl_builder *b, const char *name, nl_act *in, int out_c, int kernel,
                      int stride, int pad, bool bias, float weight_std, float ws_eps)
+{
+    const nl_param_norm_spec ws = {.kind = NL_PARAM_NORM_STANDARDIZATION, .eps = ws_eps};
+    return nl_conv2d_pn(b, name, in, out_c, kernel, stride, pad, bias, weight_std,
+                        ws_eps > 0.0f ? &ws : NULL);
+}
+
+nl_act *nl_conv2d_pn(nl_builder *b, const char *name, nl_act *in, int out_c, int kernel,
+                     int stride, int pad, bool bias, float weight_std,
+                     const nl_param_norm_spec *param_norm)
 {
     if (in->shape.ndim != 4) {
         nl_builder_fail(b, NL_ERR_CONFIG, "layer %s: a convolution needs (N, C, H, W) input",
@@ -79,14 +95,14 @@ nl_act *nl_conv2d_ws(nl_builder *b, const char *name, nl_act *in, int out_c, int
         snprintf(pname, sizeof pname, "%s.bias", name);
         l->bias = nl_builder_param(b, pname, 1, (int[]){out_c}, true, NL_FILL_ZEROS, 0.0f);
     }
-    l->standardized = ws_eps > 0.0f;
-    if (l->standardized)
-        nl_weight_std_plan(b, &l->ws, out_c, g.in_c * kernel * kernel, ws_eps);
+    nl_param_norm_plan(b, &l->param_norm, l->weight, out_c, g.in_c * kernel * kernel,
+                       param_norm);
     nl_backend *be = nl_builder_backend(b);
     nl_builder_workspace(b, be->ops->conv2d_workspace(be, &g, in->shape.n));
     nl_act *out = nl_builder_act(
         b, name, (nl_shape){.n = in->shape.n, .c = out_c, .h = g.out_h, .w = g.out_w, .ndim = 4});
-    nl_layer_init(&l->base, l->standardized ? &conv_ws_vtable : &conv_vtable, name, in, NULL, out);
+    nl_layer_init(&l->base, &conv_vtables[nl_param_norm_kind_of(&l->param_norm)], name, in, NULL,
+                  out);
     nl_builder_add(b, &l->base);
     return out;
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "backend.h"
+#include "layers/param_norm.h"
 #include "tensor.h"
 
 typedef enum {
@@ -48,6 +49,8 @@ typedef struct {
 } nl_pass;
 
 typedef struct nl_layer nl_layer;
+struct nl_param;
+struct nl_param_norm;
 
 typedef struct {
     const char *kind;
@@ -59,6 +62,9 @@ typedef struct {
      * counts and writes this pass's per-step scalars into
      * pass->scalars_host, which the model uploads before the kernels. */
     void (*prepare)(nl_layer *self, const nl_pass *pass);
+    /* optional: a weight layer's parameter normalizer, and in *bias its
+     * bias (NULL when it has none), for model.param_norm.data_init */
+    struct nl_param_norm *(*param_norm)(nl_layer *self, struct nl_param **bias);
 } nl_layer_vtable;
 
 #define NL_LAYER_MAX_IN 3 /* attention reads q, k and v */
@@ -86,9 +92,13 @@ typedef enum {
     NL_FILL_NORMAL, /* std below */
     NL_FILL_CONSTANT, /* every entry the value given as std */
     NL_FILL_UNIFORM,  /* U(-std, std): PyTorch's recurrent layers' init */
+    /* entry i the L2 norm of row i of the parameter fill_rows_of (filled
+     * before it), its rows as many as this parameter's entries: weight
+     * normalization's g, so that the initial g * v / ||v|| is v */
+    NL_FILL_ROW_NORMS,
 } nl_fill;
 
-typedef struct {
+typedef struct nl_param {
     char name[80];   /* PyTorch state_dict style: "fc1.weight", "norm1.bias" */
     int ndim;
     int dims[4];
@@ -97,6 +107,7 @@ typedef struct {
     bool is_norm_or_bias;
     nl_fill fill;
     float std;
+    const struct nl_param *fill_rows_of; /* NL_FILL_ROW_NORMS */
     float *data;     /* device */
     float *grad;     /* device, same layout as data */
     float *velocity; /* device, optimizer state */
@@ -155,20 +166,62 @@ void nl_layer_init(nl_layer *l, const nl_layer_vtable *vt, const char *name, nl_
 void nl_layer_init3(nl_layer *l, const nl_layer_vtable *vt, const char *name, nl_act *in0,
                     nl_act *in1, nl_act *in2, nl_act *out);
 
-/* Weight standardization of a linear or conv layer (weight_std.c): the
- * standardized weight and its gradient, planned at build time. */
+/* ---- parameter normalizers (layers/param_norm.h; the kinds in
+ * layers/param_norm_kinds.def, each row in its kind's file) ----
+ * A transform of a linear or conv weight, seen as (units, fan_in): units
+ * output units (channels) of fan_in inputs each. A layer holds one
+ * nl_param_norm: its row and the state the row planned at build time. */
+typedef struct nl_param_norm nl_param_norm;
+
 typedef struct {
-    nl_norm_geom geom; /* n = output units, c = 1, hw = fan-in, one group */
-    float *weight;     /* w_hat, what the layer's own kernels use */
-    float *grad;       /* dL/dw_hat, which backward turns into dL/dw */
+    nl_name_entry id; /* first: nl_param_norm_names walks the rows */
+    /* declares the row's parameters, saved tensors and workspace for the
+     * layer's `weight` (its name, "<layer>.weight", names the row's own
+     * parameters); NULL: the weight is used as it is */
+    void (*plan)(nl_builder *b, nl_param_norm *pn, nl_param *weight,
+                 const nl_param_norm_spec *spec);
+    /* writes the weight the layer uses, pn->weight, from its parameter */
+    void (*forward)(nl_param_norm *pn, const nl_pass *pass, const nl_param *weight);
+    /* from dL/d(pn->weight) in pn->grad: weight->grad written, and the
+     * row's own parameters' gradients */
+    void (*backward)(nl_param_norm *pn, const nl_pass *pass, nl_param *weight);
+    /* optional, model.param_norm.data_init: given the per-unit mean and
+     * (biased) std of the layer's outputs over a batch, rescales the row's
+     * parameters and the layer's bias (NULL: none) so that those outputs
+     * would have zero mean and unit variance; a unit of std 0 is left */
+    nl_code (*data_init)(nl_param_norm *pn, nl_backend *be, const double *mean,
+                         const double *std, nl_param *bias, nl_error *err);
+} nl_param_norm_row;
+
+/* the fixed floats a row may upload once (nl_builder_constant) */
+#define NL_PARAM_NORM_CONSTANTS 4
+
+struct nl_param_norm {
+    const nl_param_norm_row *row;
+    int units, fan_in;
+    /* the row's state, planned by its plan (NULL where a row has none) */
+    nl_norm_geom geom;       /* the norm family's view of the weight */
+    float *weight;           /* the weight the layer's kernels use */
+    float *grad;             /* dL/d(weight), which backward chains back */
     float *save_mean, *save_rstd;
-} nl_weight_std;
-void nl_weight_std_plan(nl_builder *b, nl_weight_std *ws, int units, int fan_in, float eps);
-/* standardizes `weight` into ws->weight and returns it */
-const float *nl_weight_std_forward(nl_weight_std *ws, nl_backend *be, const float *weight);
-/* dweight = (dL/dw_hat through the standardization), written */
-void nl_weight_std_backward(nl_weight_std *ws, nl_backend *be, const float *weight,
-                            float *dweight, void *workspace);
+    nl_param *gain;          /* a learned per-unit gain (weight normalization's g) */
+    float host_constants[NL_PARAM_NORM_CONSTANTS];
+    float *constants;        /* host_constants on the device */
+};
+
+/* the row of a kind */
+const nl_param_norm_row *nl_param_norm_row_of(nl_param_norm_kind kind);
+/* pn for `weight` of (units, fan_in) under spec (NULL: none) */
+void nl_param_norm_plan(nl_builder *b, nl_param_norm *pn, nl_param *weight, int units,
+                        int fan_in, const nl_param_norm_spec *spec);
+/* the weight the layer's kernels use this pass (the parameter itself under none) */
+const float *nl_param_norm_forward(nl_param_norm *pn, const nl_pass *pass, const nl_param *weight);
+/* where the layer's backward writes its weight gradient */
+float *nl_param_norm_grad(nl_param_norm *pn, nl_param *weight);
+/* after the layer's backward: weight->grad and the row's parameters' gradients */
+void nl_param_norm_backward(nl_param_norm *pn, const nl_pass *pass, nl_param *weight);
+/* the kind of pn's row */
+nl_param_norm_kind nl_param_norm_kind_of(const nl_param_norm *pn);
 
 /* ---- layer constructors (core/layers, core/norm) ----
  * Each returns the output activation, or NULL after recording an error. */
@@ -176,6 +229,12 @@ nl_act *nl_linear(nl_builder *b, const char *name, nl_act *in, int out_features,
                   nl_fill weight_fill, float weight_std);
 nl_act *nl_conv2d(nl_builder *b, const char *name, nl_act *in, int out_c, int kernel, int stride,
                   int pad, bool bias, float weight_std);
+/* the same with the weight under a parameter normalizer (NULL: none) */
+nl_act *nl_linear_pn(nl_builder *b, const char *name, nl_act *in, int out_features, bool bias,
+                     nl_fill weight_fill, float weight_std, const nl_param_norm_spec *param_norm);
+nl_act *nl_conv2d_pn(nl_builder *b, const char *name, nl_act *in, int out_c, int kernel,
+                     int stride, int pad, bool bias, float weight_std,
+                     const nl_param_norm_spec *param_norm);
 /* the same with weight standardization when ws_eps > 0 (its eps) */
 nl_act *nl_linear_ws(nl_builder *b, const char *name, nl_act *in, int out_features, bool bias,
                      nl_fill weight_fill, float weight_std, float ws_eps);

@@ -1,5 +1,5 @@
-/* Linear layer: y = x W^T + b, W (out, in) as in PyTorch; with weight
- * standardization W is replaced by its standardized copy in both passes.
+/* Linear layer: y = x W^T + b, W (out, in) as in PyTorch; under a
+ * parameter normalizer W is replaced by its transform in both passes.
  * Token sequences (N, T, D) are N*T rows over the last axis. */
 #include <stdio.h>
 
@@ -12,15 +12,13 @@ typedef struct {
     nl_param *bias; /* NULL when dropped */
     int rows_per_sample;
     bool tied; /* the weight belongs to another layer */
-    bool standardized;
-    nl_weight_std ws;
+    nl_param_norm param_norm;
 } linear_layer;
 
 static void linear_forward(nl_layer *self, const nl_pass *pass)
 {
     linear_layer *l = (linear_layer *)self;
-    const float *weight =
-        l->standardized ? nl_weight_std_forward(&l->ws, pass->be, l->weight->data) : l->weight->data;
+    const float *weight = nl_param_norm_forward(&l->param_norm, pass, l->weight);
     pass->be->ops->linear_forward(pass->be, pass->n * l->rows_per_sample, l->in_features,
                                   l->out_features, self->in[0]->data, weight,
                                   l->bias ? l->bias->data : NULL, self->out->data,
@@ -30,20 +28,30 @@ static void linear_forward(nl_layer *self, const nl_pass *pass)
 static void linear_backward(nl_layer *self, const nl_pass *pass)
 {
     linear_layer *l = (linear_layer *)self;
+    /* the weight the forward used: the transform keeps it for this pass */
+    const float *weight = l->param_norm.row->forward ? l->param_norm.weight : l->weight->data;
     pass->be->ops->linear_backward(pass->be, pass->n * l->rows_per_sample, l->in_features,
-                                   l->out_features, self->in[0]->data, l->standardized ? l->ws.weight : l->weight->data,
-                                   self->out->grad, self->in[0]->grad, self->accumulate_din[0],
-                                   l->standardized ? l->ws.grad : l->weight->grad,
+                                   l->out_features, self->in[0]->data, weight, self->out->grad,
+                                   self->in[0]->grad, self->accumulate_din[0],
+                                   nl_param_norm_grad(&l->param_norm, l->weight),
                                    l->bias ? l->bias->grad : NULL);
-    if (l->standardized)
-        nl_weight_std_backward(&l->ws, pass->be, l->weight->data, l->weight->grad,
-                               pass->workspace);
+    nl_param_norm_backward(&l->param_norm, pass, l->weight);
 }
 
-static const nl_layer_vtable linear_vtable = {.kind = "linear", .forward = linear_forward,
-                                              .backward = linear_backward};
-static const nl_layer_vtable linear_ws_vtable = {.kind = "linear+ws", .forward = linear_forward,
-                                                 .backward = linear_backward};
+static nl_param_norm *linear_param_norm(nl_layer *self, nl_param **bias)
+{
+    linear_layer *l = (linear_layer *)self;
+    *bias = l->bias;
+    return &l->param_norm;
+}
+
+/* one per parameter normalizer: "linear", "linear+ws", ... */
+static const nl_layer_vtable linear_vtables[] = {
+#define NL_PARAM_NORM_KIND(ID, name, kind_suffix, row)                                             \
+    [NL_PARAM_NORM_##ID] = {.kind = "linear" kind_suffix, .forward = linear_forward,               \
+                            .backward = linear_backward, .param_norm = linear_param_norm},
+#include "layers/param_norm_kinds.def"
+};
 static const nl_layer_vtable linear_tied_vtable = {.kind = "linear(tied)",
                                                    .forward = linear_forward,
                                                    .backward = linear_backward};
@@ -60,9 +68,8 @@ static nl_act *linear_finish(nl_builder *b, linear_layer *l, const char *name, n
         shape.h = shape.w = 1;
     nl_act *out = nl_builder_act(b, name, shape);
     nl_layer_init(&l->base,
-                  l->tied           ? &linear_tied_vtable
-                  : l->standardized ? &linear_ws_vtable
-                                    : &linear_vtable,
+                  l->tied ? &linear_tied_vtable
+                          : &linear_vtables[nl_param_norm_kind_of(&l->param_norm)],
                   name, in, NULL, out);
     /* a tied weight is not named after this layer: its cost from the shapes */
     l->base.own_flops = l->tied;
@@ -74,11 +81,19 @@ static nl_act *linear_finish(nl_builder *b, linear_layer *l, const char *name, n
 nl_act *nl_linear(nl_builder *b, const char *name, nl_act *in, int out_features, bool bias,
                   nl_fill weight_fill, float weight_std)
 {
-    return nl_linear_ws(b, name, in, out_features, bias, weight_fill, weight_std, 0.0f);
+    return nl_linear_pn(b, name, in, out_features, bias, weight_fill, weight_std, NULL);
 }
 
 nl_act *nl_linear_ws(nl_builder *b, const char *name, nl_act *in, int out_features, bool bias,
                      nl_fill weight_fill, float weight_std, float ws_eps)
+{
+    const nl_param_norm_spec ws = {.kind = NL_PARAM_NORM_STANDARDIZATION, .eps = ws_eps};
+    return nl_linear_pn(b, name, in, out_features, bias, weight_fill, weight_std,
+                        ws_eps > 0.0f ? &ws : NULL);
+}
+
+nl_act *nl_linear_pn(nl_builder *b, const char *name, nl_act *in, int out_features, bool bias,
+                     nl_fill weight_fill, float weight_std, const nl_param_norm_spec *param_norm)
 {
     if (in->shape.ndim != 2 && in->shape.ndim != 3) {
         nl_builder_fail(b, NL_ERR_CONFIG,
@@ -98,9 +113,7 @@ nl_act *nl_linear_ws(nl_builder *b, const char *name, nl_act *in, int out_featur
         snprintf(pname, sizeof pname, "%s.bias", name);
         l->bias = nl_builder_param(b, pname, 1, (int[]){out_features}, true, NL_FILL_ZEROS, 0.0f);
     }
-    l->standardized = ws_eps > 0.0f;
-    if (l->standardized)
-        nl_weight_std_plan(b, &l->ws, out_features, l->in_features, ws_eps);
+    nl_param_norm_plan(b, &l->param_norm, l->weight, out_features, l->in_features, param_norm);
     return linear_finish(b, l, name, in);
 }
 
@@ -120,5 +133,6 @@ nl_act *nl_linear_tied(nl_builder *b, const char *name, nl_act *in, nl_param *we
     l->rows_per_sample = nl_shape_rows_per_sample(in->shape);
     l->weight = weight;
     l->tied = true;
+    nl_param_norm_plan(b, &l->param_norm, weight, l->out_features, l->in_features, NULL);
     return linear_finish(b, l, name, in);
 }

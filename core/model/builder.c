@@ -351,6 +351,26 @@ static nl_code allocate(nl_model *m, nl_backend *be, size_t bytes, void **out, n
     return rc;
 }
 
+/* NL_FILL_ROW_NORMS: host[i] = ||row i of p->fill_rows_of||, from the
+ * values that parameter was given (filled and uploaded before p) */
+static nl_code fill_row_norms(nl_backend *be, const nl_param *p, float *host, nl_error *err)
+{
+    const nl_param *rows = p->fill_rows_of;
+    float *values = nl_malloc(rows->count * sizeof *values);
+    if (!values)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory initializing %s", p->name);
+    be->ops->download(be, values, rows->data, rows->count * sizeof *values);
+    const size_t row_len = rows->count / p->count;
+    for (size_t i = 0; i < p->count; i++) {
+        double sum = 0.0;
+        for (size_t j = 0; j < row_len; j++)
+            sum += (double)values[i * row_len + j] * values[i * row_len + j];
+        host[i] = (float)sqrt(sum);
+    }
+    free(values);
+    return NL_OK;
+}
+
 static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_error *err)
 {
     nl_backend *be = b->be;
@@ -509,7 +529,14 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
             case NL_FILL_UNIFORM:
                 host[k] = (2.0f * nl_rng_uniform(&rng) - 1.0f) * p->std;
                 break;
+            case NL_FILL_ROW_NORMS:
+                host[k] = 0.0f; /* below, from the rows' values: no draw */
+                break;
             }
+        }
+        if (p->fill == NL_FILL_ROW_NORMS && (rc = fill_row_norms(be, p, host, err))) {
+            free(host);
+            return rc;
         }
         be->ops->upload(be, p->data, host, p->count * sizeof *host);
     }

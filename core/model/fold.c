@@ -62,6 +62,11 @@ nl_code nl_fold_bn_spec(const nl_model *m, nl_model_spec *folded, int *n_folded,
         return nl_fail(err, NL_ERR_USAGE,
                        "--fold-bn: the model standardizes its weights "
                        "(model.weight_standardization), which would undo a folded scale");
+    if (m->spec.param_norm.kind != NL_PARAM_NORM_NONE)
+        return nl_fail(err, NL_ERR_USAGE,
+                       "--fold-bn: the model's weights are transformed before use "
+                       "(model.param_norm.type %s), which would undo a folded scale",
+                       nl_name_of(&nl_param_norm_names, m->spec.param_norm.kind));
     for (int i = 0; i < m->n_layers; i++) {
         const nl_layer *l = m->layers[i];
         if (!as_batchnorm(l))

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "base/names.h"
+#include "layers/param_norm.h"
 
 #define NL_MAX_WIDTHS 16
 /* The widest layer: 2^20 units or channels keeps a 3x3 convolution's
@@ -85,6 +86,10 @@ typedef struct {
      * classifier's) standardized per output unit, eps inside the sqrt */
     bool weight_standardization;
     float weight_standardization_eps;
+    /* the parameter normalizer of those same weights (model.param_norm);
+     * weight_standardization is the older spelling of its standardization
+     * row, and the two cannot both be set */
+    nl_param_norm_spec param_norm;
     /* inverted dropout (torch.nn.Dropout): probability of zeroing a value,
      * 0 = no dropout layers; where the layers sit in the blocks */
     float dropout_p;

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "dist/dist.h"
+#include "model/data_init.h"
 #include "train/device_data.h"
 #include "train/probe_varshift.h"
 
@@ -983,6 +984,20 @@ static void trainer_close(trainer *t, nl_code rc)
     }
 }
 
+/* model.param_norm.data_init, on a fresh run: from the first training
+ * batch, which the batcher then gives the first step as it would have (a
+ * fresh image batcher's first batch ends inside its first epoch, so only
+ * its position moves). A resumed run's checkpoint holds the result. */
+static nl_code param_norm_data_init(nl_model *m, feed *f, nl_error *err)
+{
+    if (!m->spec.param_norm.data_init || f->tokens)
+        return NL_OK;
+    const long pos = f->train.pos;
+    const nl_code rc = nl_model_param_norm_data_init(m, feed_next(f, m), err);
+    f->train.pos = pos;
+    return rc;
+}
+
 static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint64_t seed,
                           const nl_train_sink *sink, atomic_int *stop,
                           nl_train_result *out, nl_error *err)
@@ -993,8 +1008,7 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
     nl_code rc = trainer_open(&t);
     if (rc)
         return rc;
-    if (sink->resume)
-        rc = trainer_resume(&t, sink->resume);
+    rc = sink->resume ? trainer_resume(&t, sink->resume) : param_norm_data_init(m, f, err);
     if (rc == NL_OK)
         rc = run_steps(&t);
     take_measurements(out, &t.state);

@@ -3,8 +3,9 @@
 
 Run with Debian's PyTorch (never a CI dependency; the outputs are committed):
     /usr/bin/python3 tests/golden/make_goldens.py [norm] [layer] [e2e] [optim] [tfm] [rnn]
-It writes tests/fixtures/{norm,layer,e2e,optim,tfm,rnn}_goldens.nlfx (all six
-without arguments).
+        [param_norm]
+It writes tests/fixtures/{norm,layer,e2e,optim,tfm,rnn,param_norm}_goldens.nlfx
+(all seven without arguments).
 
 File format (little endian), read by tests/testutil.c:
     b"NLFX", u32 version = 1, u32 count, then per tensor:
@@ -1323,10 +1324,63 @@ def make_rnn_goldens():
     fx.write("rnn_goldens.nlfx")
 
 
+# ---------------------------------------------------------------------------
+# parameter normalizers: torch.nn.utils.weight_norm (dim 0) on a linear and
+# a conv layer, forward and the gradients of x, v, g and the bias. normlab
+# keeps v as the layer's weight and g as "<layer>.weight_g", one per output
+# unit; g is drawn apart from ||v|| so that it matters.
+
+
+def weight_norm_case(fx, name, module, shape, seed):
+    """Writes under <name>: the kind (model.param_norm.type), the layer's
+    parameters by normlab's names and their gradients (d<name>), the input,
+    dy, the output and dx."""
+    fx.add(name + ".kind", torch.tensor(list(b"weight"), dtype=torch.int32))
+    g = torch.Generator().manual_seed(seed)
+    module = nn.utils.weight_norm(module, dim=0)
+    with torch.no_grad():
+        module.weight_v.copy_(0.3 * torch.randn(*module.weight_v.shape, generator=g))
+        module.weight_g.copy_(0.5 + torch.rand(*module.weight_g.shape, generator=g))
+        if module.bias is not None:
+            module.bias.copy_(0.3 * torch.randn(*module.bias.shape, generator=g))
+    x = torch.randn(*shape, generator=g).requires_grad_(True)
+    y = module(x)
+    dy = torch.randn(*y.shape, generator=g)
+    y.backward(dy)
+    fx.add(name + ".x", x)
+    fx.add(name + ".y", y)
+    fx.add(name + ".dy", dy)
+    fx.add(name + ".dx", x.grad)
+    fx.add(name + ".weight", module.weight_v)
+    fx.add(name + ".dweight", module.weight_v.grad)
+    fx.add(name + ".weight_g", module.weight_g.reshape(-1))
+    fx.add(name + ".dweight_g", module.weight_g.grad.reshape(-1))
+    if module.bias is not None:
+        fx.add(name + ".bias", module.bias)
+        fx.add(name + ".dbias", module.bias.grad)
+
+
+def make_param_norm_goldens():
+    fx = Fixture()
+    cases = []
+    for name, module, shape, seed in (
+            ("wn_linear", nn.Linear(11, 7), (5, 11), 1),
+            ("wn_linear_nobias", nn.Linear(19, 30, bias=False), (13, 19), 2),
+            ("wn_conv3x3", nn.Conv2d(3, 5, 3, padding=1), (2, 3, 7, 6), 3),
+            ("wn_conv3x3_winograd", nn.Conv2d(8, 9, 3, padding=1, bias=False), (3, 8, 7, 6), 4),
+            ("wn_conv1x1_s2", nn.Conv2d(4, 3, 1, stride=2), (2, 4, 7, 7), 5)):
+        weight_norm_case(fx, name, module, shape, seed)
+        cases.append(name)
+    fx.add("cases", torch.tensor([len(cases)], dtype=torch.int32))
+    for i, name in enumerate(cases):
+        fx.add("case%d" % i, torch.tensor(list(name.encode()), dtype=torch.int32))
+    fx.write("param_norm_goldens.nlfx")
+
+
 if __name__ == "__main__":
     print("torch", torch.__version__, file=sys.stderr)
     # with arguments, only those sets: norm layer e2e
-    wanted = set(sys.argv[1:]) or {"norm", "layer", "e2e", "optim", "tfm", "rnn"}
+    wanted = set(sys.argv[1:]) or {"norm", "layer", "e2e", "optim", "tfm", "rnn", "param_norm"}
     if "norm" in wanted:
         make_norm_goldens()
     if "layer" in wanted:
@@ -1339,3 +1393,5 @@ if __name__ == "__main__":
         make_tfm_goldens()
     if "rnn" in wanted:
         make_rnn_goldens()
+    if "param_norm" in wanted:
+        make_param_norm_goldens()

@@ -1,0 +1,402 @@
+// ctest-labels: kernels
+/* Parameter normalizers (core/layers/param_norm_kinds.def): weight
+ * normalization against torch.nn.utils.weight_norm on linear and conv
+ * layers, forward and the gradients of x, v, g and the bias; its initial
+ * g = ||v|| (the model starts as without it); every architecture that reads
+ * model.param_norm.type builds its weight layers under each kind and the
+ * others refuse the key; the older weight_standardization spelling; and
+ * --fold-bn's refusal. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/registry.h"
+#include "config/config.h"
+#include "model/data_init.h"
+#include "model/fold.h"
+#include "model/model.h"
+#include "testutil.h"
+
+#define TOL 1e-5
+#define BATCH 4
+
+/* the vtable kinds' suffixes, from the kinds list */
+static const char *const suffixes[] = {
+#define NL_PARAM_NORM_KIND(ID, name, kind_suffix, row) [NL_PARAM_NORM_##ID] = kind_suffix,
+#include "layers/param_norm_kinds.def"
+};
+
+typedef struct {
+    bool conv, bias;
+    int out, kernel, stride;
+    nl_param_norm_spec param_norm;
+} golden_layer;
+
+static nl_act *build_golden_layer(nl_builder *b, nl_act *input, void *vctx)
+{
+    golden_layer *c = vctx;
+    input->needs_grad = 1;
+    if (c->conv)
+        return nl_conv2d_pn(b, "layer", input, c->out, c->kernel, c->stride, c->kernel / 2,
+                            c->bias, 0.1f, &c->param_norm);
+    return nl_linear_pn(b, "layer", nl_flatten(b, "flat", input), c->out, c->bias,
+                        NL_FILL_NORMAL, 0.1f, &c->param_norm);
+}
+
+/* the layer's parameter of that name in the fixture's case: "layer.weight_g"
+ * is "<case>.weight_g" */
+static const char *param_suffix(const nl_param *p) { return strchr(p->name, '.') + 1; }
+
+/* A case of the param_norm fixture: its kind by name, its layer's
+ * parameters by normlab's names, the input; forward and backward checked
+ * against the output, dx and every parameter's gradient */
+static void check_golden_case(const tu_fixture *fx, const char *name)
+{
+    char key[160], what[200], kind_name[64];
+    snprintf(key, sizeof key, "%s.kind", name);
+    const int kind = nl_name_lookup(&nl_param_norm_names, tu_get_string(fx, key, kind_name, sizeof kind_name));
+    ck_assert_msg(kind > 0, "%s: kind %s", name, kind_name);
+    const tu_tensor *x = tu_get_in(fx, name, "x"), *y = tu_get_in(fx, name, "y");
+    const tu_tensor *v = tu_get_in(fx, name, "weight");
+    golden_layer ctx = {.conv = v->ndim == 4, .out = v->dims[0],
+                        .param_norm = {.kind = (nl_param_norm_kind)kind}};
+    snprintf(key, sizeof key, "%s.bias", name);
+    ctx.bias = tu_find(fx, key) != NULL;
+    if (ctx.conv) {
+        ctx.kernel = v->dims[2];
+        /* the cases pad k / 2: stride 1 keeps the map's size, the others halve it */
+        ctx.stride = y->dims[2] == x->dims[2] ? 1 : 2;
+    }
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    const int n = x->dims[0];
+    spec.in_c = x->dims[1];
+    spec.in_h = x->ndim == 4 ? x->dims[2] : 1;
+    spec.in_w = x->ndim == 4 ? x->dims[3] : 1;
+    nl_model *m = NULL;
+    nl_error err = {0};
+    nl_backend *be = tu_cpu(2);
+    ck_assert_msg(nl_model_build_graph(&spec, be, n, n, 1, build_golden_layer, &ctx, &m, &err) ==
+                      NL_OK, "%s: %s", name, err.msg);
+    snprintf(what, sizeof what, "%s%s", ctx.conv ? "conv2d" : "linear", suffixes[kind]);
+    ck_assert_str_eq(m->layers[m->n_layers - 1]->vt->kind, what);
+    for (int i = 0; i < m->n_params; i++) {
+        const nl_param *p = m->params[i];
+        const tu_tensor *t = tu_get_in(fx, name, param_suffix(p));
+        ck_assert_uint_eq(p->count, t->count);
+        be->ops->upload(be, p->data, t->data, t->count * sizeof(float));
+    }
+    be->ops->upload(be, m->input->data, x->data, x->count * sizeof(float));
+    nl_model_forward(m, n, NL_MODE_TRAIN);
+    ck_assert_uint_eq(y->count, (size_t)n * nl_shape_per_sample(m->logits->shape));
+    snprintf(what, sizeof what, "%s forward", name);
+    tu_assert_close(m->logits->data, y->data, y->count, TOL, what);
+    nl_model_backward_from(m, n, tu_getf_in(fx, name, "dy"));
+    snprintf(what, sizeof what, "%s dx", name);
+    tu_assert_close(m->input->grad, tu_getf_in(fx, name, "dx"), x->count, TOL, what);
+    for (int i = 0; i < m->n_params; i++) {
+        const nl_param *p = m->params[i];
+        snprintf(key, sizeof key, "d%s", param_suffix(p));
+        snprintf(what, sizeof what, "%s %s", name, key);
+        tu_assert_close(p->grad, tu_getf_in(fx, name, key), p->count, TOL, what);
+    }
+    nl_model_free(m);
+}
+
+START_TEST(test_goldens)
+{
+    tu_fixture *fx = tu_fixture_load("param_norm_goldens.nlfx");
+    const int cases = tu_fixture_cases(fx);
+    ck_assert_int_ge(cases, 4);
+    for (int i = 0; i < cases; i++) {
+        char key[32], name[96];
+        snprintf(key, sizeof key, "case%d", i);
+        tu_get_string(fx, key, name, sizeof name);
+        check_golden_case(fx, name);
+    }
+    tu_fixture_free(fx);
+}
+END_TEST
+
+static void small_spec(nl_arch a, nl_model_spec *spec)
+{
+    nl_model_spec_defaults(spec);
+    spec->arch = a;
+    spec->in_c = 3;
+    spec->in_h = spec->in_w = 8;
+    spec->classes = 5;
+    spec->widths[0] = 6;
+    spec->widths[1] = 10;
+    spec->n_widths = 2;
+    spec->d_model = 16;
+    spec->heads = 2;
+    spec->layers = 1;
+    spec->mlp_ratio = 2;
+    spec->patch = 4;
+    spec->hidden = 8;
+    nl_norm_spec_defaults(&spec->norm, NL_NORM_BATCH);
+    spec->norm.placement = nl_arch_info_of(a)->default_placement;
+}
+
+static void eval_logits(nl_model *m, const float *x, float *logits)
+{
+    const int32_t labels[BATCH] = {0};
+    nl_model_load_batch(m, x, labels, BATCH);
+    nl_model_forward(m, BATCH, NL_MODE_EVAL);
+    m->be->ops->download(m->be, logits, m->logits->data,
+                         (size_t)BATCH * m->spec.classes * sizeof *logits);
+}
+
+/* g starts at ||v||, drawing nothing: the same seed gives the same v, and
+ * the model's logits are those of the model without weight normalization */
+START_TEST(test_initial_weight_is_v)
+{
+    nl_backend *be = tu_cpu(1);
+    for (int a = 0; a < NL_ARCH_COUNT; a++) {
+        const nl_arch_info *r = nl_arch_info_of((nl_arch)a);
+        if (!nl_arch_reads_key(r, "model.param_norm.type"))
+            continue;
+        nl_model_spec plain, wn;
+        small_spec((nl_arch)a, &plain);
+        small_spec((nl_arch)a, &wn);
+        wn.param_norm.kind = NL_PARAM_NORM_WEIGHT;
+        nl_model *mp = NULL, *mw = NULL;
+        nl_error err = {0};
+        ck_assert_msg(nl_model_build(&plain, be, BATCH, BATCH, 11, &mp, &err) == NL_OK, "%s", err.msg);
+        ck_assert_msg(nl_model_build(&wn, be, BATCH, BATCH, 11, &mw, &err) == NL_OK, "%s", err.msg);
+        size_t gains = 0;
+        for (int i = 0; i < mw->n_params; i++) {
+            const nl_param *g = mw->params[i];
+            const size_t len = strlen(g->name);
+            if (len < 9 || strcmp(g->name + len - 9, ".weight_g") != 0)
+                continue;
+            ck_assert_msg(g->is_norm_or_bias, "%s: %s is a gain", r->id.name, g->name);
+            char vname[80];
+            snprintf(vname, sizeof vname, "%.*s", (int)(len - 2), g->name);
+            const nl_param *v = nl_model_param(mw, vname);
+            ck_assert_msg(v && v->dims[0] == (int)g->count, "%s: %s has no weight", r->id.name, g->name);
+            float *gh = malloc(g->count * sizeof *gh), *vh = malloc(v->count * sizeof *vh);
+            be->ops->download(be, gh, g->data, g->count * sizeof *gh);
+            be->ops->download(be, vh, v->data, v->count * sizeof *vh);
+            const size_t row = v->count / g->count;
+            for (size_t u = 0; u < g->count; u++) {
+                double sum = 0;
+                for (size_t j = 0; j < row; j++)
+                    sum += (double)vh[u * row + j] * vh[u * row + j];
+                ck_assert_msg(fabs(gh[u] - sqrt(sum)) <= 1e-6 * sqrt(sum), "%s: %s[%zu] %g, ||v|| %g",
+                              r->id.name, g->name, u, gh[u], sqrt(sum));
+            }
+            free(gh);
+            free(vh);
+            gains += g->count;
+        }
+        ck_assert_msg(gains > 0, "%s: no weight_g", r->id.name);
+        ck_assert_uint_eq(mw->param_floats >= mp->param_floats + gains, true);
+        float x[BATCH * 3 * 8 * 8], lp[BATCH * 5], lw[BATCH * 5];
+        tu_fill_normal(x, sizeof x / sizeof x[0], 5, 0.0f, 1.0f);
+        eval_logits(mp, x, lp);
+        eval_logits(mw, x, lw);
+        char what[96];
+        snprintf(what, sizeof what, "%s: logits with and without weight norm at init", r->id.name);
+        tu_assert_close(lw, lp, BATCH * 5, TOL, what);
+        nl_model_free(mp);
+        nl_model_free(mw);
+    }
+    nl_backend_close(be);
+}
+END_TEST
+
+/* the layers of m whose kind ends in the suffix */
+static int layers_with_suffix(const nl_model *m, const char *suffix)
+{
+    int count = 0;
+    const size_t n = strlen(suffix);
+    for (int i = 0; i < m->n_layers; i++) {
+        const char *kind = m->layers[i]->vt->kind;
+        const size_t len = strlen(kind);
+        if (len > n && !strcmp(kind + len - n, suffix) && strchr(kind, '+'))
+            count++;
+    }
+    return count;
+}
+
+/* every architecture that reads model.param_norm.type takes every kind
+ * from a config and builds its weight layers under it (all but the
+ * classifier); the others refuse the key, naming it */
+START_TEST(test_every_arch_accepts_the_key)
+{
+    nl_backend *be = tu_cpu(1);
+    int readers = 0;
+    for (int a = 0; a < NL_ARCH_COUNT; a++) {
+        const nl_arch_info *r = nl_arch_info_of((nl_arch)a);
+        const bool reads = nl_arch_reads_key(r, "model.param_norm.type");
+        readers += reads;
+        for (int k = 1; k < NL_PARAM_NORM_COUNT; k++) {
+            const char *kind = nl_name_of(&nl_param_norm_names, k);
+            char text[256];
+            snprintf(text, sizeof text, "%smodel: {arch: %s, param_norm: {type: %s}}\n",
+                     (r->inputs & NL_ARCH_IN_TOKENS) ? "data: {dataset: synthetic_text}\n" : "",
+                     r->id.name, kind);
+            nl_config *cfg = calloc(1, sizeof *cfg);
+            nl_error err = {0};
+            const nl_code rc = nl_config_load_string(text, "pn.yaml", NULL, 0, cfg, &err);
+            if (!reads) {
+                ck_assert_msg(rc != NL_OK && strstr(err.msg, "model.param_norm.type"),
+                              "%s takes param_norm %s: %s", r->id.name, kind, err.msg);
+                free(cfg);
+                continue;
+            }
+            ck_assert_msg(rc == NL_OK, "%s, %s: %s", r->id.name, kind, err.msg);
+            ck_assert_int_eq(cfg->model.param_norm.kind, k);
+            free(cfg);
+            nl_model_spec spec;
+            small_spec((nl_arch)a, &spec);
+            spec.param_norm.kind = (nl_param_norm_kind)k;
+            nl_model *m = NULL;
+            ck_assert_msg(nl_model_build(&spec, be, BATCH, BATCH, 3, &m, &err) == NL_OK,
+                          "%s, %s: %s", r->id.name, kind, err.msg);
+            int weight_layers = 0;
+            for (int i = 0; i < m->n_layers; i++)
+                weight_layers += !strncmp(m->layers[i]->vt->kind, "linear", 6) ||
+                                 !strncmp(m->layers[i]->vt->kind, "conv2d", 6);
+            ck_assert_msg(layers_with_suffix(m, suffixes[k]) == weight_layers - 1,
+                          "%s, %s: %d of %d weight layers transformed", r->id.name, kind,
+                          layers_with_suffix(m, suffixes[k]), weight_layers);
+            nl_model_free(m);
+        }
+    }
+    ck_assert_int_ge(readers, 3);
+    nl_backend_close(be);
+}
+END_TEST
+
+/* model.weight_standardization: true is standardization under its older
+ * spelling (the same model), and cannot be set together with another kind */
+START_TEST(test_weight_standardization_spelling)
+{
+    nl_backend *be = tu_cpu(1);
+    nl_model_spec old, new_spelling;
+    small_spec(NL_ARCH_CNN, &old);
+    old.weight_standardization = true;
+    old.weight_standardization_eps = 1e-3f;
+    small_spec(NL_ARCH_CNN, &new_spelling);
+    new_spelling.param_norm = (nl_param_norm_spec){.kind = NL_PARAM_NORM_STANDARDIZATION, .eps = 1e-3f};
+    nl_model *mo = NULL, *mn = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_model_build(&old, be, BATCH, BATCH, 9, &mo, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_model_build(&new_spelling, be, BATCH, BATCH, 9, &mn, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(layers_with_suffix(mo, "+ws"), layers_with_suffix(mn, "+ws"));
+    ck_assert_int_gt(layers_with_suffix(mo, "+ws"), 0);
+    float x[BATCH * 3 * 8 * 8], lo[BATCH * 5], ln[BATCH * 5];
+    tu_fill_normal(x, sizeof x / sizeof x[0], 8, 0.0f, 1.0f);
+    eval_logits(mo, x, lo);
+    eval_logits(mn, x, ln);
+    ck_assert_mem_eq(lo, ln, sizeof lo);
+    nl_model_free(mo);
+    nl_model_free(mn);
+
+    old.param_norm.kind = NL_PARAM_NORM_WEIGHT;
+    nl_model *m = NULL;
+    ck_assert_int_eq(nl_model_build(&old, be, BATCH, BATCH, 9, &m, &err), NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "model.weight_standardization") &&
+                      strstr(err.msg, "model.param_norm.type weight"), "%s", err.msg);
+    ck_assert_str_eq(err.key, "model.param_norm.type");
+    nl_backend_close(be);
+}
+END_TEST
+
+/* --fold-bn refuses a model whose weights go through a parameter
+ * normalizer, naming the key */
+START_TEST(test_fold_refused)
+{
+    nl_backend *be = tu_cpu(1);
+    for (int k = 1; k < NL_PARAM_NORM_COUNT; k++) {
+        nl_model_spec spec;
+        small_spec(NL_ARCH_CNN, &spec);
+        spec.param_norm.kind = (nl_param_norm_kind)k;
+        nl_model *m = NULL;
+        nl_error err = {0};
+        ck_assert_msg(nl_model_build(&spec, be, BATCH, BATCH, 7, &m, &err) == NL_OK, "%s", err.msg);
+        nl_model_spec folded;
+        int n = 0;
+        ck_assert_int_eq(nl_fold_bn_spec(m, &folded, &n, &err), NL_ERR_USAGE);
+        char want[96];
+        snprintf(want, sizeof want, "model.param_norm.type %s", nl_name_of(&nl_param_norm_names, k));
+        ck_assert_msg(strstr(err.msg, want), "%s", err.msg);
+        nl_model_free(m);
+    }
+    nl_backend_close(be);
+}
+END_TEST
+
+/* model.param_norm.data_init: after it, every weight-normalized layer's
+ * outputs over the batch have zero mean (where it has a bias) and unit
+ * variance per unit, the later layers' with the earlier ones initialized;
+ * and the loss metrics start again from zero */
+START_TEST(test_data_init)
+{
+    enum { N = 16 };
+    nl_backend *be = tu_cpu(1);
+    const nl_arch archs[] = {NL_ARCH_MLP, NL_ARCH_CNN, NL_ARCH_RESNET};
+    for (size_t a = 0; a < sizeof archs / sizeof archs[0]; a++) {
+        nl_model_spec spec;
+        small_spec(archs[a], &spec);
+        nl_norm_spec_defaults(&spec.norm, NL_NORM_NONE);
+        spec.norm.placement = nl_arch_info_of(archs[a])->default_placement;
+        spec.param_norm = (nl_param_norm_spec){.kind = NL_PARAM_NORM_WEIGHT, .data_init = true};
+        nl_model *m = NULL;
+        nl_error err = {0};
+        ck_assert_msg(nl_model_build(&spec, be, N, N, 13, &m, &err) == NL_OK, "%s", err.msg);
+        float x[N * 3 * 8 * 8];
+        int32_t labels[N] = {0};
+        tu_fill_normal(x, sizeof x / sizeof x[0], 21, 0.5f, 2.0f);
+        nl_model_load_batch(m, x, labels, N);
+        ck_assert_msg(nl_model_param_norm_data_init(m, N, &err) == NL_OK, "%s", err.msg);
+        double metrics[2];
+        nl_model_read_metrics(m, metrics);
+        ck_assert(metrics[0] == 0.0 && metrics[1] == 0.0);
+        nl_model_forward(m, N, NL_MODE_TRAIN_FROZEN);
+        int checked = 0;
+        for (int i = 0; i < m->n_layers; i++) {
+            nl_layer *l = m->layers[i];
+            nl_param *bias = NULL;
+            if (!strchr(l->vt->kind, '+') || !l->vt->param_norm || !l->vt->param_norm(l, &bias))
+                continue;
+            const nl_shape s = l->out->shape;
+            const long hw = s.ndim == 4 ? (long)s.h * s.w : 1;
+            for (int c = 0; c < s.c; c++) {
+                double sum = 0, sum_sq = 0;
+                for (int r = 0; r < N; r++)
+                    for (long p = 0; p < hw; p++) {
+                        const double v = l->out->data[((size_t)r * s.c + c) * hw + p];
+                        sum += v;
+                        sum_sq += v * v;
+                    }
+                const double mean = sum / (N * hw), var = sum_sq / (N * hw) - mean * mean;
+                if (bias)
+                    ck_assert_msg(fabs(mean) < 1e-4, "%s unit %d: mean %g", l->name, c, mean);
+                ck_assert_msg(fabs(var - 1.0) < 1e-3, "%s unit %d: variance %g", l->name, c, var);
+            }
+            checked++;
+        }
+        ck_assert_int_gt(checked, 1);
+        nl_model_free(m);
+    }
+    nl_backend_close(be);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("param_norm");
+    TCase *tc = tcase_create("param_norm");
+    tcase_add_test(tc, test_goldens);
+    tcase_add_test(tc, test_initial_weight_is_v);
+    tcase_add_test(tc, test_every_arch_accepts_the_key);
+    tcase_add_test(tc, test_weight_standardization_spelling);
+    tcase_add_test(tc, test_fold_refused);
+    tcase_add_test(tc, test_data_init);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
