@@ -336,6 +336,71 @@ START_TEST(test_skip_init_gradients)
 }
 END_TEST
 
+/* the signal_propagation plot kind on a sweep of three normalizers: every
+ * residual-stream row of each run's series.csv is a point of its variant's
+ * line (one seed: mean = min = max = the value) at its depth; a sweep
+ * without the probe is refused, naming the key */
+START_TEST(test_plot_has_every_row)
+{
+    tu_tmp_make("sigprop-plot");
+    tu_tmp_write("s.yaml", "name: sp\n"
+                           "base:\n"
+                           "  data: {dataset: synthetic, shape: [3, 8, 8], classes: 3, "
+                           "train_size: 64, test_size: 32}\n"
+                           "  model: {arch: resnet, widths: [4, 8], blocks_per_stage: 2, "
+                           "norm: {placement: pre, groups: 2}}\n"
+                           "  train: {batch_size: 16, steps: 1, log.signal_propagation: true}\n"
+                           "  threads: 1\n"
+                           "grid:\n"
+                           "  model.norm.type: [none, batch, group]\n"
+                           "plots:\n"
+                           "  - {kind: signal_propagation, color: model.norm.type}\n");
+    ck_assert_int_eq(tu_normlab("sweep s.yaml -j 1 --out sw"), 0);
+    char *csv = tu_tmp_read("sw/plots/signal_propagation.csv");
+    static const char header[] = "stat,variant,label,depth,name,mean,min,max,n\n";
+    ck_assert_msg(!strncmp(csv, header, sizeof header - 1), "%s", csv);
+    static const char *const variants[] = {"none", "batch", "group"};
+    int points = 0;
+    for (int v = 0; v < 3; v++) {
+        char path[128];
+        snprintf(path, sizeof path, "sw/runs/type-%s/series.csv", variants[v]);
+        char *series = tu_tmp_read(path);
+        for (const char *line = strchr(series, '\n'); line && line[1];
+             line = strchr(line + 1, '\n')) {
+            int depth;
+            char kind[64], name[128];
+            double value;
+            if (sscanf(line + 1, "0,%63[^,],%d,%127[^,],%lf", kind, &depth, name, &value) != 4 ||
+                (strcmp(kind, "sigprop_mean_sq") && strcmp(kind, "sigprop_var")))
+                continue;
+            char want[300];
+            snprintf(want, sizeof want, "\n%s,%d,%s,%d,%s,", strcmp(kind, "sigprop_var") ? "mean_sq" : "var", v,
+                     variants[v], depth, name);
+            const char *row = strstr(csv, want);
+            ck_assert_msg(row, "no point %s in\n%s", want + 1, csv);
+            const double mean = strtod(row + strlen(want), NULL);
+            ck_assert_msg(fabs(mean - value) <= 1e-5 * fabs(value), "%s: %g, series.csv %g",
+                          want + 1, mean, value);
+            points++;
+        }
+        free(series);
+    }
+    ck_assert_msg(points == 3 * 2 * 4, "%d points", points);
+    int lines = 0;
+    for (const char *p = csv; (p = strchr(p, '\n')); p++)
+        lines++;
+    ck_assert_int_eq(lines, points + 1);
+    free(csv);
+    ck_assert_int_eq(tu_normlab("sweep s.yaml -j 1 --out plain "
+                                "--set train.log.signal_propagation=false"), 0);
+    ck_assert_int_eq(tu_normlab("plot plain --kind signal_propagation"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "set train.log.signal_propagation: true"), "%s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sigprop");
@@ -345,6 +410,7 @@ int main(void)
     tcase_add_test(tc, test_probe_leaves_training_alone);
     tcase_add_test(tc, test_skip_init_starts_as_identity);
     tcase_add_loop_test(tc, test_skip_init_gradients, 0, 2);
+    tcase_add_test(tc, test_plot_has_every_row);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
