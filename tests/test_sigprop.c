@@ -261,6 +261,14 @@ START_TEST(test_probe_leaves_training_alone)
     char path[600];
     snprintf(path, sizeof path, "%s/refused", tu_tmp);
     ck_assert_msg(!nl_path_exists(path), "the refused run wrote its directory");
+    /* a token model: refused, nothing written */
+    ck_assert_int_eq(tu_normlab("run " NORMLAB_SOURCE_DIR "/configs/lm-synthetic.yaml --out lm "
+                                "--quiet --set train.log.signal_propagation=true"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "this model reads token ids"), "%s", out);
+    free(out);
+    snprintf(path, sizeof path, "%s/lm", tu_tmp);
+    ck_assert_msg(!nl_path_exists(path), "the refused run wrote its directory");
     /* SkipInit is a ResNet key */
     ck_assert_int_eq(tu_normlab("run m.yaml --out refused --quiet --set model.skip_init=true"), 2);
     out = tu_normlab_output();

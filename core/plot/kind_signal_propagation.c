@@ -2,7 +2,8 @@
  * propagation plot): at initialization, the average channel mean^2 (left)
  * and average channel variance (right) of the residual stream after each
  * block, blocks from input to output on x, a log y axis, a line per
- * variant (mean over seeds, min-max bars), from series.csv with
+ * variant (mean over seeds and over settings that act only after
+ * initialization, the optimizer's; min-max bars), from series.csv with
  * train.log.signal_propagation. Runs without residual blocks (an MLP or a
  * CNN) have only normalizer sites: the plot then draws the normalizers'
  * inputs. The per-layer series writer (kind_layer_series.c) draws against
@@ -170,7 +171,17 @@ nl_code pl_signal_propagation(const pl_results *r, const nl_plot_spec *spec, pl_
 {
     sigprop_fig f = {0};
     nl_buf data = {0};
-    nl_code rc = pl_group_by_color(r, "signal_propagation", spec->color, NULL, 0, &f.g, err);
+    /* the optimizer and its schedule have not acted at initialization: runs
+     * differing only there measured the same network (a learning-rate
+     * sweep's runs fall into one line per architecture) */
+    int untouched[256], n_untouched = 0;
+    for (int k = 0; k < r->n_keys && n_untouched < 256; k++)
+        if (!strncmp(r->keys[k], "train.optimizer.", 16) ||
+            !strncmp(r->keys[k], "train.schedule.", 15))
+            untouched[n_untouched++] = k;
+    nl_code rc = spec->color[0] ? pl_group_by_color(r, "signal_propagation", spec->color, NULL, 0,
+                                                    &f.g, err)
+                                : pl_group_runs(r, untouched, n_untouched, &f.g, err);
     if (rc)
         return rc;
     bool stream;
