@@ -6,8 +6,6 @@
  * alpha * branch is a linear map of one input and one output feature over
  * every value as a row (the linear ops: dx = dy * alpha and dalpha =
  * sum dy * branch in one backward). */
-#include <stdio.h>
-
 #include "layers/layer.h"
 
 typedef struct {
