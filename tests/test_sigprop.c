@@ -409,6 +409,44 @@ START_TEST(test_plot_has_every_row)
 }
 END_TEST
 
+/* the gains travel by name: a run started from a SkipInit run's final model
+ * (init.from) evaluates at step 0 as the source did at its end, which it
+ * could not with its gains back at 0 */
+START_TEST(test_skip_init_gains_carry_over)
+{
+    tu_tmp_make("sigprop-init");
+    tu_tmp_write("r.yaml", "data: {dataset: synthetic, shape: [3, 8, 8], classes: 3, "
+                           "train_size: 128, test_size: 64}\n"
+                           "model: {arch: resnet, widths: [4, 8], blocks_per_stage: 2, "
+                           "norm: {type: none, placement: pre}, skip_init: true}\n"
+                           "train: {batch_size: 16, steps: 8, eval_every: 8, log_every: 4, "
+                           "optimizer: {lr: 0.1}}\n"
+                           "threads: 1\n");
+    ck_assert_int_eq(tu_normlab("run r.yaml --out source --quiet"), 0);
+    ck_assert_int_eq(tu_normlab("run r.yaml --out tuned --quiet --set init.from=source "
+                                "--set train.steps=1"), 0);
+    char *a = tu_tmp_read("source/metrics.csv"), *b = tu_tmp_read("tuned/metrics.csv");
+    const char *end = strstr(a, "\n8,");
+    while (end && strncmp(strchr(end + 1, ',') + 1, "1.0000,test,", 12) != 0)
+        end = strstr(end + 1, "\n8,");
+    const char *start = strstr(b, "\n0,0.0000,test,");
+    ck_assert_msg(end && start, "%s\n%s", a, b);
+    /* step,epoch,split,loss,accuracy: the loss and accuracy fields */
+    char want[64], got[64];
+    sscanf(strstr(end, ",test,") + 6, "%63[^,]", want);
+    sscanf(strstr(start, ",test,") + 6, "%63[^,]", got);
+    ck_assert_msg(!strcmp(want, got), "source's final test loss %s, the tuned run's first %s",
+                  want, got);
+    /* and training moved it: the comparison can tell a fresh start */
+    char first[64];
+    sscanf(strstr(strstr(a, "\n0,0.0000,test,"), ",test,") + 6, "%63[^,]", first);
+    ck_assert_msg(strcmp(first, want) != 0, "the source's test loss did not move: %s", first);
+    free(a);
+    free(b);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sigprop");
@@ -419,6 +457,7 @@ int main(void)
     tcase_add_test(tc, test_skip_init_starts_as_identity);
     tcase_add_loop_test(tc, test_skip_init_gradients, 0, 2);
     tcase_add_test(tc, test_plot_has_every_row);
+    tcase_add_test(tc, test_skip_init_gains_carry_over);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
