@@ -240,13 +240,15 @@ START_TEST(test_sweep_plots)
     free(gp);
 
     /* every kind again, by hand, in both formats; an MLP has no attention
-     * logits, and the sweep logs neither weight statistics nor variance shift */
+     * logits, and the sweep logs no weight statistics, variance shift or
+     * signal propagation */
     ck_assert_int_eq(tu_normlab("plot results/plots --format both"), 0);
     out = tu_normlab_output();
-    ck_assert_msg(!strstr(out, "gnuplot said") && count(out, "skipped") == 3 &&
+    ck_assert_msg(!strstr(out, "gnuplot said") && count(out, "skipped") == 4 &&
                       strstr(out, "skipped attention_logits: no run has attention logits") &&
                       strstr(out, "skipped weight_stats: no run has update_ratio") &&
-                      strstr(out, "skipped variance_shift: no run has variance_shift"),
+                      strstr(out, "skipped variance_shift: no run has variance_shift") &&
+                      strstr(out, "skipped signal_propagation: no run has signal propagation"),
                   "%.3000s", out);
     free(out);
     if (have_gnuplot)

@@ -56,7 +56,8 @@ static const nl_arch_info rows[] = {
                         .placements = PLACE(NL_PLACE_POST) | PLACE(NL_PLACE_PRE),
                         .default_placement = NL_PLACE_POST, .norm_ndim = 4,
                         WIDTHS_SIZE,
-                        .keys = {"model.blocks_per_stage", "model.stem_width", NOISE_KEY, PARAM_NORM_KEY},
+                        .keys = {"model.blocks_per_stage", "model.stem_width", NOISE_KEY,
+                                 PARAM_NORM_KEY, "model.skip_init"},
                         .summary_keys = WIDTHS_SUMMARY, .build = nl_arch_build_resnet},
     [NL_ARCH_LM] = {{"lm", "decoder-only transformer on token ids: embeddings, causal attention and GELU MLP blocks, LM head"},
                     .description = "token + position embedding; `layers` blocks of causal "

@@ -4,11 +4,23 @@
  *   post: conv-norm-act-conv-norm, add shortcut, act (He et al. 2015);
  *   pre:  norm-act-conv-norm-act-conv, add shortcut (He et al. 2016), with
  *         a final norm-act before pooling;
+ *   with model.skip_init the add takes alpha * branch (De & Smith 2020);
  * then global average pool and the classifier. */
 #include <stdio.h>
 
 #include "arch/parts.h"
 #include "arch/registry.h"
+
+/* the block's add, with SkipInit's gain <prefix>.skip_gain when asked */
+static nl_act *residual_add(nl_builder *b, const nl_model_spec *spec, const char *prefix,
+                            const char *name, nl_act *branch, nl_act *shortcut)
+{
+    if (!spec->skip_init)
+        return nl_residual_add(b, name, branch, shortcut);
+    char gain[96];
+    snprintf(gain, sizeof gain, "%s.skip_gain", prefix);
+    return nl_residual_add_gain(b, name, branch, shortcut, gain, spec->skip_init_alpha);
+}
 
 static nl_act *basic_block_post(nl_builder *b, const nl_model_spec *spec, const char *prefix,
                                 nl_act *x, int width, int stride)
@@ -33,7 +45,7 @@ static nl_act *basic_block_post(nl_builder *b, const nl_model_spec *spec, const 
     y = nl_arch_norm(b, spec, n5, nl_arch_conv(b, spec, n4, y, width, 3, 1, true));
     if (!y || !shortcut)
         return NULL;
-    return nl_arch_act(b, spec, n7, nl_residual_add(b, n6, y, shortcut));
+    return nl_arch_act(b, spec, n7, residual_add(b, spec, prefix, n6, y, shortcut));
 }
 
 static nl_act *basic_block_pre(nl_builder *b, const nl_model_spec *spec, const char *prefix,
@@ -61,7 +73,7 @@ static nl_act *basic_block_pre(nl_builder *b, const nl_model_spec *spec, const c
         return NULL;
     char add[96];
     snprintf(add, sizeof add, "%s.add", prefix);
-    return nl_residual_add(b, add, y, shortcut);
+    return residual_add(b, spec, prefix, add, y, shortcut);
 }
 
 nl_act *nl_arch_build_resnet(nl_builder *b, const nl_model_spec *spec, nl_act *input)

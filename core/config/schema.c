@@ -153,6 +153,14 @@ const nl_key_def nl_config_schema[] = {
      .doc = "3x3 convolutions (each with norm and activation) per stage"},
     {.key = "model.blocks_per_stage", .type = NL_KT_INT, FIELD(model.blocks_per_stage),
      IN(1, NL_MAX_DEPTH), .when_key = "model.arch", .doc = "basic residual blocks per stage"},
+    {.key = "model.skip_init", .type = NL_KT_BOOL, FIELD(model.skip_init),
+     .flags = NL_KF_AFTER_FORMAT4, .when_key = "model.arch",
+     .doc = "SkipInit (De & Smith 2020): every residual block adds alpha * branch to its "
+            "shortcut, alpha one learned scalar per block (parameter stageS.blockB.skip_gain, no "
+            "weight decay when normalization parameters have none)"},
+    {.key = "model.skip_init_alpha", .type = NL_KT_FLOAT, FIELD(model.skip_init_alpha),
+     .flags = NL_KF_AFTER_FORMAT4, .when_key = "model.skip_init", .when_mask = BIT(1),
+     .doc = "the value every block's alpha starts at (0: each block starts as the identity)"},
     {.key = "model.stem_width", .type = NL_KT_INT, FIELD(model.stem_width), .lo = 0,
      .hi = NL_MAX_WIDTH, .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch",
      .doc = "channels of the stem convolution; 0 = widths[0]"},
@@ -424,6 +432,20 @@ const nl_key_def nl_config_schema[] = {
             "||w_before||, and that ratio again as effective_lr for the weights whose layer "
             "feeds batch norm or a variant (scale-invariant; van Laarhoven 2017); keeps a copy "
             "of the weights"},
+    {.key = "train.log.signal_propagation", .type = NL_KT_BOOL,
+     FIELD(train.log_signal_propagation), .flags = NL_KF_AFTER_FORMAT4,
+     .doc = "before the first step, log to series.csv signal propagation at initialization "
+            "(Brock et al. 2021): for the output of every residual add and the input of every "
+            "normalizer, the channel mean squared and the channel variance (per channel over "
+            "N*H*W) averaged over channels, on the first training batches in order, with batch "
+            "statistics and running statistics left alone; image models with a residual block "
+            "or a normalizer"},
+    {.key = "train.log.signal_propagation_batches", .type = NL_KT_INT,
+     FIELD(train.signal_propagation_batches), .lo = 1, .hi = 1000,
+     .flags = NL_KF_LO | NL_KF_HI | NL_KF_AFTER_FORMAT4,
+     .when_key = "train.log.signal_propagation", .when_mask = BIT(1),
+     .doc = "training batches (of train.batch_size, from the first sample on) the signal "
+            "propagation probe averages its statistics over"},
     {.key = "train.diverge_loss", .type = NL_KT_FLOAT, FIELD(train.diverge_loss), GT(0),
      .doc = "a training loss above this (or NaN/inf) ends the run as diverged"},
     {.key = "train.eval_trainmode", .type = NL_KT_BOOL, FIELD(train.eval_trainmode),

@@ -250,6 +250,10 @@ nl_act *nl_relu_maxpool2d(nl_builder *b, const char *name, nl_act *in, int kerne
 nl_act *nl_activation_layer(nl_builder *b, const char *name, nl_act *in, nl_activation kind);
 nl_act *nl_flatten(nl_builder *b, const char *name, nl_act *in);
 nl_act *nl_residual_add(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut);
+/* y = alpha * a + shortcut with alpha the learned scalar parameter
+ * `gain_name`, starting at gain_init (SkipInit, De & Smith 2020) */
+nl_act *nl_residual_add_gain(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut,
+                             const char *gain_name, float gain_init);
 /* inverted dropout with probability p (0 < p < 1) of zeroing a value
  * (core/layers/dropout.c): in training (NL_MODE_TRAIN and
  * NL_MODE_RUNNING_STATS) each step draws its mask from the model's seed,

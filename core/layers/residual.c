@@ -1,25 +1,57 @@
-/* Residual add: y = branch + shortcut; the gradient goes to both unchanged. */
+/* Residual add: y = branch + shortcut; the gradient goes to both unchanged.
+ * With a gain (SkipInit, De & Smith 2020): y = alpha * branch + shortcut,
+ * alpha one learned scalar. alpha = 0 at initialization makes every block
+ * the identity, so an unnormalized deep network starts as a shallow one,
+ * which is the part of batch norm's effect SkipInit keeps. The product
+ * alpha * branch is a linear map of one input and one output feature over
+ * every value as a row (the linear ops: dx = dy * alpha and dalpha =
+ * sum dy * branch in one backward). */
 #include "layers/layer.h"
+
+typedef struct {
+    nl_layer base;
+    nl_param *gain; /* NULL: the plain add */
+} add_layer;
+
+static int rows_of(const nl_layer *self, const nl_pass *pass)
+{
+    return pass->n * (int)nl_shape_per_sample(self->out->shape);
+}
 
 static void add_forward(nl_layer *self, const nl_pass *pass)
 {
-    pass->be->ops->add_forward(pass->be, (size_t)pass->n * nl_shape_per_sample(self->out->shape),
-                               self->in[0]->data, self->in[1]->data, self->out->data);
+    const add_layer *l = (const add_layer *)self;
+    nl_backend *be = pass->be;
+    const size_t count = (size_t)rows_of(self, pass);
+    if (!l->gain) {
+        be->ops->add_forward(be, count, self->in[0]->data, self->in[1]->data, self->out->data);
+        return;
+    }
+    be->ops->linear_forward(be, (int)count, 1, 1, self->in[0]->data, l->gain->data, NULL,
+                            self->out->data, pass->workspace);
+    be->ops->add_forward(be, count, self->out->data, self->in[1]->data, self->out->data);
 }
 
 static void add_backward(nl_layer *self, const nl_pass *pass)
 {
-    const size_t count = (size_t)pass->n * nl_shape_per_sample(self->out->shape);
-    for (int i = 0; i < 2; i++)
+    const add_layer *l = (const add_layer *)self;
+    nl_backend *be = pass->be;
+    const size_t count = (size_t)rows_of(self, pass);
+    if (l->gain)
+        be->ops->linear_backward(be, (int)count, 1, 1, self->in[0]->data, l->gain->data,
+                                 self->out->grad, self->in[0]->grad, self->accumulate_din[0],
+                                 l->gain->grad, NULL);
+    for (int i = l->gain ? 1 : 0; i < 2; i++)
         if (self->in[i]->grad)
-            pass->be->ops->pass_gradient(pass->be, count, self->out->grad, self->in[i]->grad,
-                                         self->accumulate_din[i]);
+            be->ops->pass_gradient(be, count, self->out->grad, self->in[i]->grad,
+                                   self->accumulate_din[i]);
 }
 
 static const nl_layer_vtable add_vtable = {.kind = "residual_add", .forward = add_forward,
                                            .backward = add_backward};
 
-nl_act *nl_residual_add(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut)
+static nl_act *build_add(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut,
+                         const char *gain_name, float gain_init)
 {
     if (a->shape.c != shortcut->shape.c || a->shape.h != shortcut->shape.h ||
         a->shape.w != shortcut->shape.w) {
@@ -30,9 +62,31 @@ nl_act *nl_residual_add(nl_builder *b, const char *name, nl_act *a, nl_act *shor
                         shortcut->shape.c, shortcut->shape.h, shortcut->shape.w);
         return NULL;
     }
-    nl_layer *l = nl_builder_layer_alloc(b, sizeof *l);
+    add_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     nl_act *out = nl_builder_act(b, name, a->shape);
-    nl_layer_init(l, &add_vtable, name, a, shortcut, out);
-    nl_builder_add(b, l);
+    if (gain_name) {
+        /* a gain, like a normalizer's, is left out of weight decay when
+         * normalization parameters are */
+        l->gain = nl_builder_param(b, gain_name, 1, (int[]){1}, true, NL_FILL_CONSTANT,
+                                   gain_init);
+        nl_backend *be = nl_builder_backend(b);
+        const int rows = a->shape.n * (int)nl_shape_per_sample(a->shape);
+        nl_builder_workspace(b, be->ops->linear_workspace(be, rows, 1, 1));
+        l->base.own_flops = true;
+        l->base.flops = 2.0 * (double)nl_shape_per_sample(a->shape);
+    }
+    nl_layer_init(&l->base, &add_vtable, name, a, shortcut, out);
+    nl_builder_add(b, &l->base);
     return out;
+}
+
+nl_act *nl_residual_add(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut)
+{
+    return build_add(b, name, a, shortcut, NULL, 0.0f);
+}
+
+nl_act *nl_residual_add_gain(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut,
+                             const char *gain_name, float gain_init)
+{
+    return build_add(b, name, a, shortcut, gain_name, gain_init);
 }

@@ -67,6 +67,10 @@ typedef struct {
     int convs_per_stage;  /* cnn: 3x3 convolutions before each pooling (default 1) */
     int blocks_per_stage; /* resnet: basic blocks per stage (default 1) */
     int stem_width;       /* resnet: channels of the stem conv; 0 = widths[0] */
+    /* resnet: SkipInit (De & Smith 2020), each block's residual branch
+     * times a learned scalar that starts at skip_init_alpha */
+    bool skip_init;
+    float skip_init_alpha;
     nl_activation activation;
     nl_pool_kind pool;    /* cnn: pooling after each stage */
     nl_norm_spec norm;

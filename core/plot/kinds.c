@@ -43,6 +43,9 @@ static const pl_kind_row rows[] = {
     [NL_PLOT_VARIANCE_SHIFT] = {{{"variance_shift", "each batch norm's running over test-time variance against step, per layer (series.csv)"},
                                  NL_PLOT_TAKES_COLOR, NULL, NULL, {NULL, NULL}, false},
                                 pl_variance_shift},
+    [NL_PLOT_SIGNAL_PROPAGATION] = {{{"signal_propagation", "at initialization, the average channel mean^2 and variance of the residual stream against depth, log y (series.csv)"},
+                                     NL_PLOT_TAKES_COLOR, NULL, NULL, {NULL, NULL}, false},
+                                    pl_signal_propagation},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == NL_PLOT_KIND_COUNT, "one row per plot kind");
 

@@ -45,7 +45,13 @@
  *   variance_shift  each batch norm's running variance over its input's
  *                   test-time variance against step (series.csv,
  *                   train.log.variance_shift), laid out as weight_stats,
- *                   with the no-shift line at 1 (Li et al. 2019) */
+ *                   with the no-shift line at 1 (Li et al. 2019)
+ *   signal_propagation  at initialization, the average channel mean^2 and
+ *                   variance of the residual stream after each block
+ *                   (each normalizer's input where there are no blocks)
+ *                   against depth, log y, a line per value of the colour
+ *                   key (series.csv, train.log.signal_propagation; Brock
+ *                   et al. 2021) */
 #ifndef NL_PLOT_H
 #define NL_PLOT_H
 
@@ -68,6 +74,7 @@ typedef enum {
     NL_PLOT_ATTENTION_LOGITS,
     NL_PLOT_WEIGHT_STATS,
     NL_PLOT_VARIANCE_SHIFT,
+    NL_PLOT_SIGNAL_PROPAGATION,
     NL_PLOT_KIND_COUNT
 } nl_plot_kind;
 

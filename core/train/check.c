@@ -9,6 +9,7 @@
 
 #include "arch/registry.h"
 #include "model/model.h"
+#include "train/probe_sigprop.h"
 #include "train/probe_varshift.h"
 #include "train/train.h"
 
@@ -408,6 +409,9 @@ nl_code nl_run_check(const nl_config *cfg, int device, bool available, nl_text_m
         rc = relay(cfg, &model_err, NULL, err);
     if (rc == NL_OK && (rc = nl_varshift_check(graph, cfg->train.log_variance_shift,
                                                &model_err)) != NL_OK)
+        rc = relay(cfg, &model_err, NULL, err);
+    if (rc == NL_OK && (rc = nl_sigprop_check(graph, cfg->train.log_signal_propagation,
+                                              &model_err)) != NL_OK)
         rc = relay(cfg, &model_err, NULL, err);
     /* memory before the run's length: a huge subset is first of all too big */
     if (rc == NL_OK)

@@ -16,6 +16,10 @@ static const nl_name_entry series_entries[] = {
     [NL_SERIES_WEIGHT_NORM] = {"weight_norm", "L2 norm of a weight tensor (not biases or normalization parameters) before the step"},
     [NL_SERIES_UPDATE_RATIO] = {"update_ratio", "a weight tensor's ||w_after - w_before|| / ||w_before|| over the step"},
     [NL_SERIES_EFFECTIVE_LR] = {"effective_lr", "update_ratio of a scale-invariant weight (its layer feeds batch statistics): the effective learning rate (van Laarhoven 2017)"},
+    [NL_SERIES_SIGPROP_MEAN_SQ] = {"sigprop_mean_sq", "at initialization, a residual add's output (the residual stream after the block): per channel its mean over N*H*W squared, averaged over channels (Brock et al. 2021)"},
+    [NL_SERIES_SIGPROP_VAR] = {"sigprop_var", "at initialization, a residual add's output: per channel its variance over N*H*W, averaged over channels"},
+    [NL_SERIES_SIGPROP_NORM_IN_MEAN_SQ] = {"sigprop_norm_in_mean_sq", "at initialization, a normalizer's input: the average channel mean squared"},
+    [NL_SERIES_SIGPROP_NORM_IN_VAR] = {"sigprop_norm_in_var", "at initialization, a normalizer's input: the average channel variance"},
 };
 _Static_assert(sizeof series_entries / sizeof series_entries[0] == NL_SERIES_COUNT, "series");
 const nl_name_table nl_series_names = {"series", series_entries, NL_SERIES_COUNT, 0};

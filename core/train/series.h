@@ -20,6 +20,14 @@ typedef enum {
     NL_SERIES_UPDATE_RATIO,
     /* the update ratio again, for the scale-invariant weights alone */
     NL_SERIES_EFFECTIVE_LR,
+    /* once, at step 0 (train/probe_sigprop.h): per residual add's output
+     * (the residual stream) and per normalizer's input, the channel mean^2
+     * and variance averaged over channels; the layer column counts the
+     * sites of each of the two kinds apart (the depth) */
+    NL_SERIES_SIGPROP_MEAN_SQ,
+    NL_SERIES_SIGPROP_VAR,
+    NL_SERIES_SIGPROP_NORM_IN_MEAN_SQ,
+    NL_SERIES_SIGPROP_NORM_IN_VAR,
     NL_SERIES_COUNT
 } nl_series_kind;
 /* the names series.csv's `series` column holds */

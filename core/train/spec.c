@@ -45,4 +45,5 @@ void nl_train_spec_defaults(nl_train_spec *train)
     train->trace.percentiles[2] = 85.0f;
     train->trace.n_percentiles = 3;
     train->trace.samples = 1000;
+    train->signal_propagation_batches = 1;
 }

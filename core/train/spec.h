@@ -71,6 +71,10 @@ typedef struct {
     /* series.csv at step 0 and every log_every steps: per weight tensor its
      * norm and the step's update ratio (train/series.h) */
     bool log_weight_stats;
+    /* series.csv before the first step: signal propagation at
+     * initialization over this many training batches (train/probe_sigprop.h) */
+    bool log_signal_propagation;
+    int signal_propagation_batches;
     long freeze_bn_after;        /* > 0: running statistics in training from this step on */
     long bn_recalibrate_batches; /* > 0: recompute running statistics over this many batches */
 } nl_train_spec;

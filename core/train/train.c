@@ -8,6 +8,7 @@
 #include "dist/dist.h"
 #include "model/data_init.h"
 #include "train/device_data.h"
+#include "train/probe_sigprop.h"
 #include "train/probe_varshift.h"
 
 static const nl_name_entry status_entries[] = {
@@ -437,6 +438,7 @@ typedef struct {
     tracer tr;
     nl_series series;
     nl_varshift varshift; /* train.log.variance_shift; n_layers 0: off */
+    nl_sigprop sigprop;   /* train.log.signal_propagation; n_sites 0: off */
     step_recording rec;
     int eval_batch;
     bool trainmode; /* also evaluate with batch statistics */
@@ -534,6 +536,7 @@ static void trainer_free(trainer *t)
     feed_free(t->f);
     nl_series_free(&t->series, t->m);
     nl_varshift_free(&t->varshift);
+    nl_sigprop_free(&t->sigprop);
     tracer_free(&t->tr);
 }
 
@@ -561,6 +564,9 @@ static nl_code trainer_open(trainer *t)
         rc = nl_series_plan_weights(&t->series, m, t->err);
     if (rc == NL_OK && spec->log_variance_shift)
         rc = nl_varshift_open(&t->varshift, m, t->err);
+    if (rc == NL_OK && spec->log_signal_propagation)
+        rc = ds ? nl_sigprop_open(&t->sigprop, m, spec->batch_size, t->err)
+                : nl_sigprop_check(m, true, t->err);
     if (rc == NL_OK)
         rc = feed_init(t->f, m, spec, t->eval_batch, t->seed, t->err);
     if (rc == NL_OK) {
@@ -702,6 +708,29 @@ static nl_code probe_variance_shift(trainer *t)
     return rc;
 }
 
+/* train.log.signal_propagation: at initialization, a pass of its own over
+ * the first training batches (train/probe_sigprop.h), one series row per
+ * site and statistic */
+static nl_code probe_signal_propagation(trainer *t)
+{
+    static const nl_series_kind kinds[NL_SIGPROP_SITE_KINDS][2] = {
+        [NL_SIGPROP_STREAM] = {NL_SERIES_SIGPROP_MEAN_SQ, NL_SERIES_SIGPROP_VAR},
+        [NL_SIGPROP_NORM_IN] = {NL_SERIES_SIGPROP_NORM_IN_MEAN_SQ, NL_SERIES_SIGPROP_NORM_IN_VAR}};
+    nl_sigprop *v = &t->sigprop;
+    nl_sigprop_measure(v, t->m, &t->f->images->train, t->spec->batch_size,
+                       t->spec->signal_propagation_batches);
+    nl_code rc = NL_OK;
+    for (int l = 0; l < v->n_sites && rc == NL_OK && t->sink->series; l++) {
+        const nl_series_kind *k = kinds[v->kind[l]];
+        rc = t->sink->series(t->sink->ctx, 0, k[0], v->depth[l], v->layers[l]->name,
+                             v->mean_sq[l], t->err);
+        if (rc == NL_OK)
+            rc = t->sink->series(t->sink->ctx, 0, k[1], v->depth[l], v->layers[l]->name,
+                                 v->var[l], t->err);
+    }
+    return rc;
+}
+
 /* Between two steps: the evaluation when one is due, and the trace at its
  * cadence (a resumed run measured its first step before the checkpoint).
  * Both run forwards that overwrite the model's metric counters, so the
@@ -723,6 +752,8 @@ static nl_code measure(trainer *t, bool evaluate)
     nl_code rc = evaluate ? evaluate_model(t) : NL_OK;
     if (rc == NL_OK && evaluate && t->varshift.n_layers > 0)
         rc = probe_variance_shift(t);
+    if (rc == NL_OK && s->step == 0 && t->resumed_at < 0 && t->sigprop.n_sites > 0)
+        rc = probe_signal_propagation(t);
     if (rc == NL_OK && traces)
         rc = trace_point(t->m, &t->tr, &t->f->images->test, t->eval_batch, s->step, t->sink,
                          t->err);

@@ -1,0 +1,219 @@
+/* The signal_propagation kind (Brock, De & Smith 2021's signal
+ * propagation plot): at initialization, the average channel mean^2 (left)
+ * and average channel variance (right) of the residual stream after each
+ * block, blocks from input to output on x, a log y axis, a line per
+ * variant (mean over seeds and over settings that act only after
+ * initialization, the optimizer's; min-max bars), from series.csv with
+ * train.log.signal_propagation. Runs without residual blocks (an MLP or a
+ * CNN) have only normalizer sites: the plot then draws the normalizers'
+ * inputs. The per-layer series writer (kind_layer_series.c) draws against
+ * step; here x is depth, as in grad_norms. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot/common.h"
+#include "train/series.h"
+
+#define MAX_SITES 256
+
+enum { MEAN_SQ, VAR, STATS };
+
+typedef struct {
+    grouping g;
+    int series[STATS]; /* NL_SERIES_* drawn */
+    char (*names)[NL_SERIES_NAME_MAX];
+    int n_sites, runs;
+    agg *cells; /* [(stat * groups + variant) * MAX_SITES + site] */
+} sigprop_fig;
+
+/* does any run's series.csv hold `series`? */
+static nl_code any_run_has(const pl_results *r, const grouping *g, int series, bool *found,
+                           nl_error *err)
+{
+    const char *name = nl_name_of(&nl_series_names, series);
+    *found = false;
+    for (int i = 0; i < r->n_runs && !*found; i++) {
+        if (g->group_of[i] < 0)
+            continue;
+        pl_series_file f;
+        nl_code rc = pl_series_read(&r->runs[i], &f, err);
+        if (rc)
+            return rc;
+        for (int row = 0; f.found && row < f.t.n_rows && !*found; row++)
+            *found = !strcmp(f.t.rows[row][f.series], name);
+        pl_series_free(&f);
+    }
+    return NL_OK;
+}
+
+/* every run's rows of the two series into the cells; sites known by name
+ * (pl_layer_slot orders them), two passes: the names, then the values */
+static nl_code read_sites(const pl_results *r, sigprop_fig *f, nl_error *err)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < r->n_runs; i++) {
+            const int id = f->g.group_of[i];
+            if (id < 0)
+                continue;
+            pl_series_file file;
+            nl_code rc = pl_series_read(&r->runs[i], &file, err);
+            if (rc)
+                return rc;
+            bool any = false;
+            for (int stat = 0; stat < STATS; stat++) {
+                const char *series = nl_name_of(&nl_series_names, f->series[stat]);
+                int before = -1;
+                for (int row = 0; file.found && row < file.t.n_rows; row++) {
+                    char **cell = file.t.rows[row];
+                    if (strcmp(cell[file.series], series) != 0)
+                        continue;
+                    char name[NL_SERIES_NAME_MAX];
+                    nl_copy_string(name, sizeof name, cell[file.name]);
+                    const int slot = pl_layer_slot(f->names, &f->n_sites, MAX_SITES, name, before,
+                                                   pass == 0);
+                    before = slot >= 0 ? slot : before;
+                    if (pass == 1 && slot >= 0) {
+                        pl_agg_add(&f->cells[(stat * f->g.n + id) * MAX_SITES + slot],
+                                   pl_num(cell[file.value]));
+                        any = true;
+                    }
+                }
+            }
+            f->runs += any;
+            pl_series_free(&file);
+        }
+    return NL_OK;
+}
+
+/* the data file; lo and hi of each statistic's positive values */
+static void site_csv(const sigprop_fig *f, nl_buf *data, double lo[STATS], double hi[STATS])
+{
+    static const char *const stat_names[STATS] = {"mean_sq", "var"};
+    nl_buf_printf(data, "stat,variant,label,depth,name,mean,min,max,n\n");
+    for (int stat = 0; stat < STATS; stat++) {
+        lo[stat] = INFINITY;
+        hi[stat] = 0.0;
+        for (int id = 0; id < f->g.n; id++)
+            for (int l = 0; l < f->n_sites; l++) {
+                const agg *a = &f->cells[(stat * f->g.n + id) * MAX_SITES + l];
+                char lab[256], nm[NL_SERIES_NAME_MAX], m[32], mn[32], mx[32];
+                if (!a->n)
+                    continue;
+                if (a->min > 0)
+                    lo[stat] = fmin(lo[stat], a->min);
+                hi[stat] = fmax(hi[stat], a->max);
+                nl_buf_printf(data, "%s,%d,%s,%d,%s,%s,%s,%s,%d\n", stat_names[stat], id,
+                              pl_cell_text(f->g.labels[id], lab, sizeof lab), l,
+                              pl_cell_text(f->names[l], nm, sizeof nm),
+                              pl_fmt_num(m, sizeof m, pl_agg_mean(a)),
+                              pl_fmt_num(mn, sizeof mn, a->min), pl_fmt_num(mx, sizeof mx, a->max),
+                              a->n);
+            }
+    }
+}
+
+static nl_code draw(const pl_results *r, const sigprop_fig *f, pl_script *s, const char *file,
+                    const double lo[STATS], const double hi[STATS], bool stream, nl_error *err)
+{
+    static const char *const stat_names[STATS] = {"mean_sq", "var"};
+    static const char *const ylabels[STATS] = {"average channel mean^2", "average channel variance"};
+    char q[2048];
+    const char *title = stream ? "Signal propagation at initialization: the residual stream "
+                                 "after each block"
+                               : "Signal propagation at initialization: each normalizer's input";
+    const int width = 1500, height = 760;
+    pl_header(s, title, width, height);
+    layout L = pl_title_block(s, r, title, width, height);
+    char foot[1300];
+    pl_spread_note(r, "bars", foot, sizeof foot);
+    pl_footnote(s, &L, foot);
+    /* sites named in the data file; on the axis their index, or the names
+     * run together past a few dozen blocks */
+    nl_buf_printf(&s->gp, "set multiplot\nset xlabel %s\nset xrange [-0.5:%g]\n",
+                  pl_q(stream ? "residual block (input to output; names in the data file)"
+                              : "normalizer (input to output; names in the data file)",
+                       q, sizeof q),
+                  f->n_sites - 0.5);
+    const double right = 0.98 - 330.0 / width;
+    for (int stat = 0; stat < STATS; stat++) {
+        pl_panel(s, &L, 0, stat, 1, STATS, 0.07, right, 110.0 / height, L.top - 26.0 / height,
+                 140, 110);
+        nl_buf_printf(&s->gp, "set ylabel %s\n", pl_q(ylabels[stat], q, sizeof q));
+        /* log y: without normalization the stream grows by factors with depth */
+        if (lo[stat] > 0 && isfinite(lo[stat]))
+            nl_buf_printf(&s->gp, "set logscale y\nset yrange [%g:%g]\n", lo[stat] / 1.5,
+                          hi[stat] * 1.5);
+        else
+            nl_buf_printf(&s->gp, "unset logscale y\nset autoscale y\n");
+        if (stat == 0)
+            pl_key_outside(s);
+        else
+            nl_buf_printf(&s->gp, "unset key\n");
+        nl_buf_printf(&s->gp, "plot ");
+        for (int id = 0; id < f->g.n; id++)
+            nl_buf_printf(&s->gp, "%s\"%s\" using (strcol(\"stat\") eq \"%s\" && "
+                          "column(\"variant\") == %d ? column(\"depth\") : NaN):(column(\"mean\")):"
+                          "(column(\"min\")):(column(\"max\")) with yerrorlines lw series_lw "
+                          "pt series_pt ps series_ps lc rgb \"%s\" title %s",
+                          id ? ", \\\n  " : "", file, stat_names[stat], id, pl_color_of(&f->g, id),
+                          pl_q(f->g.labels[id], q, sizeof q));
+        nl_buf_printf(&s->gp, "\n");
+        if (stat == 0)
+            pl_after_first_plot(s);
+    }
+    nl_buf_printf(&s->gp, "unset multiplot\n");
+    return pl_finish(s, err);
+}
+
+nl_code pl_signal_propagation(const pl_results *r, const nl_plot_spec *spec, pl_script *s,
+                              nl_error *err)
+{
+    sigprop_fig f = {0};
+    nl_buf data = {0};
+    /* the optimizer and its schedule have not acted at initialization: runs
+     * differing only there measured the same network (a learning-rate
+     * sweep's runs fall into one line per architecture) */
+    int untouched[256], n_untouched = 0;
+    for (int k = 0; k < r->n_keys && n_untouched < 256; k++)
+        if (!strncmp(r->keys[k], "train.optimizer.", 16) ||
+            !strncmp(r->keys[k], "train.schedule.", 15))
+            untouched[n_untouched++] = k;
+    nl_code rc = spec->color[0] ? pl_group_by_color(r, "signal_propagation", spec->color, NULL, 0,
+                                                    &f.g, err)
+                                : pl_group_runs(r, untouched, n_untouched, &f.g, err);
+    if (rc)
+        return rc;
+    bool stream;
+    if ((rc = any_run_has(r, &f.g, NL_SERIES_SIGPROP_VAR, &stream, err)))
+        goto done;
+    f.series[MEAN_SQ] = stream ? NL_SERIES_SIGPROP_MEAN_SQ : NL_SERIES_SIGPROP_NORM_IN_MEAN_SQ;
+    f.series[VAR] = stream ? NL_SERIES_SIGPROP_VAR : NL_SERIES_SIGPROP_NORM_IN_VAR;
+    f.names = calloc(MAX_SITES, sizeof *f.names);
+    f.cells = malloc((size_t)STATS * f.g.n * MAX_SITES * sizeof *f.cells);
+    if (!f.names || !f.cells) {
+        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (int k = 0; k < STATS * f.g.n * MAX_SITES; k++)
+        pl_agg_init(&f.cells[k]);
+    if ((rc = read_sites(r, &f, err)))
+        goto done;
+    if (f.runs == 0) {
+        rc = pl_not_applicable(err, "signal_propagation", "no run has signal propagation rows in "
+                               "its series.csv (set train.log.signal_propagation: true)");
+        goto done;
+    }
+    double lo[STATS], hi[STATS];
+    site_csv(&f, &data, lo, hi);
+    char file[128];
+    snprintf(file, sizeof file, "%s.csv", s->name);
+    if ((rc = pl_write_data(s, file, &data, err)) == NL_OK)
+        rc = draw(r, &f, s, file, lo, hi, stream, err);
+done:
+    free(f.cells);
+    free(f.names);
+    nl_buf_free(&data);
+    pl_ungroup(&f.g);
+    return rc;
+}
