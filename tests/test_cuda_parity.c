@@ -2549,6 +2549,47 @@ START_TEST(test_rnn_training)
 }
 END_TEST
 
+/* The cells with normalizers inside (placement in_cell) train alike on
+ * both backends, and the recorded step replays the direct one: a stacked
+ * LN-LSTM LM with clipping, a recurrent-batch-norm GRU on images (per-step
+ * statistics, its eval with the per-step running ones at another batch
+ * size), and an RMS-LSTM on images with the cell state left plain. */
+static const char *const rnn_norm_configs[] = {
+    "data: {dataset: synthetic_text, markov: {vocab: 8, length: 3000}}\n"
+    "model: {arch: rnn_lm, cell: lstm, context: 12, hidden: 16, layers: 2,\n"
+    "        norm: {type: layer, placement: in_cell}}\n"
+    "train: {batch_size: 8, eval_batch_size: 7, steps: 15, eval_every: 6, log_every: 5,\n"
+    "        clip_grad_norm: 1.0, optimizer: {type: adamw, lr: 0.01}}\n",
+    "data: {dataset: synthetic, train_size: 100, test_size: 40, shape: [1, 6, 6]}\n"
+    "model: {arch: rnn, cell: gru, hidden: 12, layers: 1,\n"
+    "        norm: {type: batch, placement: in_cell}}\n"
+    "train: {batch_size: 16, eval_batch_size: 10, steps: 20, eval_every: 7, log_every: 3,\n"
+    "        optimizer: {type: adamw, lr: 0.01}}\n",
+    "data: {dataset: synthetic, train_size: 100, test_size: 40, shape: [1, 6, 6]}\n"
+    "model: {arch: rnn, cell: lstm, hidden: 12, layers: 1,\n"
+    "        norm: {type: rms, placement: in_cell, cell_state: false}}\n"
+    "train: {batch_size: 16, eval_batch_size: 16, steps: 20, eval_every: 7, log_every: 3,\n"
+    "        optimizer: {type: adamw, lr: 0.01}}\n",
+};
+
+START_TEST(test_rnn_norm_training)
+{
+    enum { MAX_ROWS = 16 };
+    nl_metric_row on_cpu[MAX_ROWS], on_gpu[MAX_ROWS];
+    tu_train_variant plain_cpu = {0}, plain_gpu = {0};
+    const char *config = rnn_norm_configs[_i];
+    const int n = tu_train_rows(cpu_be, config, &plain_cpu, on_cpu, MAX_ROWS);
+    ck_assert_int_eq(tu_train_rows(gpu_be, config, &plain_gpu, on_gpu, MAX_ROWS), n);
+    ck_assert_int_gt(n, 3);
+    for (int r = 0; r < n; r++)
+        ck_assert_msg(on_gpu[r].step == on_cpu[r].step && isfinite(on_gpu[r].loss) &&
+                          fabs(on_gpu[r].loss - on_cpu[r].loss) <= 1e-3 * fabs(on_cpu[r].loss) + 1e-5,
+                      "rnn_norm config %d, row %d (step %ld): loss %.9g on the GPU, %.9g on the CPU",
+                      _i, r, on_cpu[r].step, on_gpu[r].loss, on_cpu[r].loss);
+    tu_assert_replayed_repeats_direct(gpu_be, config, _i);
+}
+END_TEST
+
 /* Every op both backends implement was called on both by the cases that
  * ran before this one in this process (its tests' forks included): a CUDA
  * op no parity case reaches is named. Run on the whole suite: with
@@ -2676,6 +2717,12 @@ int main(void)
     tcase_add_test(rnn, test_rnn_ops);
     tcase_add_loop_test(rnn, test_rnn_training, 0, sizeof rnn_configs / sizeof rnn_configs[0]);
     suite_add_tcase(s, rnn);
+    TCase *rnn_norm = tcase_create("rnn_norm");
+    tcase_add_checked_fixture(rnn_norm, open_gpu, close_gpu);
+    tcase_set_timeout(rnn_norm, 600);
+    tcase_add_loop_test(rnn_norm, test_rnn_norm_training, 0,
+                        sizeof rnn_norm_configs / sizeof rnn_norm_configs[0]);
+    suite_add_tcase(s, rnn_norm);
 
     TCase *threads = tcase_create("threads"); /* each run opens its own backend */
     tcase_add_checked_fixture(threads, NULL, clear_norm_mode);
