@@ -583,6 +583,147 @@ START_TEST(test_norm_cell_against_pytorch)
 }
 END_TEST
 
+/* Running statistics shared by the steps (model.norm.step_stats: false):
+ * training is unchanged (the fixture's output), and the one set is the
+ * running average updated by each step in turn from the same batch
+ * statistics that the per-step sets took one update of each (the
+ * fixture's: from mean 0 and variance 1, per-step running = 0.1 * batch
+ * mean and 0.9 + 0.1 * batch variance). */
+START_TEST(test_norm_cell_shared_running_stats)
+{
+    tu_fixture *fx = tu_fixture_load("rnn_norm_goldens.nlfx");
+    const char *c = "lstm_batch";
+    norm_stack_ctx ctx = norm_case_ctx(fx, c);
+    ctx.norm.shared_running = true;
+    const int n = ((const int *)tu_get_in(fx, c, "shape")->data)[0], t = ctx.t;
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.in_c = 1;
+    spec.in_h = ctx.t;
+    spec.in_w = ctx.d;
+    nl_model *m = NULL;
+    nl_error err = {0};
+    nl_backend *be = tu_cpu(2);
+    ck_assert_msg(nl_model_build_graph(&spec, be, n, n, 5, build_norm_stack, &ctx, &m, &err) ==
+                      NL_OK,
+                  "%s", err.msg);
+    for (int p = 0; p < m->n_params; p++) {
+        const tu_tensor *want = tu_get_in(fx, c, m->params[p]->name);
+        be->ops->upload(be, m->params[p]->data, want->data, want->count * sizeof(float));
+    }
+    const tu_tensor *x = tu_get_in(fx, c, "x");
+    be->ops->upload(be, m->input->data, x->data, x->count * sizeof(float));
+    nl_model_forward(m, n, NL_MODE_TRAIN);
+    tu_assert_close(m->logits->data, tu_get_in(fx, c, "h_top")->data, (size_t)n * ctx.hidden,
+                    NORM_TOL, "shared running statistics: the training output");
+    ck_assert_int_eq(m->n_states, 12);
+    for (int k = 0; k < m->n_states; k++) {
+        const nl_state *st = m->states[k];
+        const tu_tensor *per_step = tu_get_in(fx, c, st->name);
+        const size_t width = st->count;
+        ck_assert_int_eq(per_step->count, (size_t)t * width);
+        const bool var = strstr(st->name, "running_var") != NULL;
+        float *want = malloc(width * sizeof *want);
+        for (size_t j = 0; j < width; j++) {
+            double r = var ? 1.0 : 0.0;
+            for (int s = 0; s < t; s++) {
+                const double step = ((const float *)per_step->data)[(size_t)s * width + j];
+                r = 0.9 * r + (var ? step - 0.9 : step);
+            }
+            want[j] = (float)r;
+        }
+        char what[160];
+        snprintf(what, sizeof what, "shared %s", st->name);
+        tu_assert_close(st->data, want, width, NORM_TOL, what);
+        free(want);
+    }
+    nl_model_free(m);
+    tu_fixture_free(fx);
+}
+END_TEST
+
+/* The architectures with placement in_cell build every kind it takes for
+ * both cells and a step against the gradient lowers the loss; a kind
+ * without an in-cell form, and batch statistics over a batch of one, are
+ * config errors naming their keys. */
+START_TEST(test_in_cell_architectures)
+{
+    static const nl_norm_kind kinds[] = {NL_NORM_LAYER, NL_NORM_RMS, NL_NORM_BATCH};
+    const nl_arch archs[] = {NL_ARCH_RNN, NL_ARCH_RNN_LM};
+    for (size_t a = 0; a < sizeof archs / sizeof archs[0]; a++)
+        for (int c = 0; c < NL_RNN_COUNT; c++)
+            for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+                nl_model_spec spec;
+                nl_model_spec_defaults(&spec);
+                spec.arch = archs[a];
+                spec.cell = (nl_rnn_cell)c;
+                spec.hidden = 12;
+                spec.layers = 2;
+                nl_norm_spec_defaults(&spec.norm, kinds[k]);
+                spec.norm.placement = NL_PLACE_IN_CELL;
+                spec.norm.cell_state = true;
+                spec.norm.step_stats = true;
+                spec.context = 10;
+                spec.classes = archs[a] == NL_ARCH_RNN_LM ? 11 : 10;
+                const bool tokens = nl_model_spec_tokens(&spec);
+                nl_model *m = NULL;
+                nl_error err = {0};
+                const int n = 4;
+                char what[96];
+                snprintf(what, sizeof what, "%s %s %s", nl_name_of(&nl_arch_names, spec.arch),
+                         nl_name_of(&nl_rnn_cell_names, c), nl_name_of(&nl_norm_names, kinds[k]));
+                ck_assert_msg(nl_model_build(&spec, tu_cpu(2), n, n, 3, &m, &err) == NL_OK,
+                              "%s: %s", what, err.msg);
+                char gain[64];
+                snprintf(gain, sizeof gain, "%s.l1.norm_hh.weight",
+                         nl_name_of(&nl_rnn_cell_names, c));
+                ck_assert_msg(nl_model_param(m, gain) != NULL, "%s: no %s", what, gain);
+                if (tokens) {
+                    int32_t toks[4 * 10], targets[4 * 10];
+                    for (int i = 0; i < n * spec.context; i++) {
+                        toks[i] = (i * 7) % spec.classes;
+                        targets[i] = (i * 7 + 3) % spec.classes;
+                    }
+                    nl_model_load_tokens(m, toks, targets, n);
+                } else {
+                    float images[4 * 28 * 28];
+                    int32_t labels[4] = {1, 3, 5, 7};
+                    tu_fill_uniform(images, sizeof images / sizeof images[0], 4, 0.0f, 1.0f);
+                    nl_model_load_batch(m, images, labels, n);
+                }
+                double before[2], after[2];
+                nl_model_reset_metrics(m);
+                nl_model_forward(m, n, NL_MODE_TRAIN_FROZEN);
+                nl_model_read_metrics(m, before);
+                nl_model_backward(m, n);
+                for (int p = 0; p < m->n_params; p++)
+                    for (size_t i = 0; i < m->params[p]->count; i++)
+                        m->params[p]->data[i] -= 0.2f * m->params[p]->grad[i];
+                nl_model_reset_metrics(m);
+                nl_model_forward(m, n, NL_MODE_TRAIN_FROZEN);
+                nl_model_read_metrics(m, after);
+                ck_assert_msg(isfinite(before[0]) && after[0] < before[0],
+                              "%s: loss %g -> %g after a step against the gradient", what,
+                              before[0], after[0]);
+                nl_model_free(m);
+            }
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.arch = NL_ARCH_RNN;
+    nl_norm_spec_defaults(&spec.norm, NL_NORM_DYT);
+    spec.norm.placement = NL_PLACE_IN_CELL;
+    nl_error err = {0};
+    ck_assert_int_eq(nl_model_check(&spec, 8, &err), NL_ERR_CONFIG);
+    ck_assert_str_eq(err.key, "model.norm.type");
+    ck_assert_msg(strstr(err.msg, "layer | rms | batch") != NULL, "%s", err.msg);
+    nl_norm_spec_defaults(&spec.norm, NL_NORM_BATCH);
+    spec.norm.placement = NL_PLACE_IN_CELL;
+    err = (nl_error){0};
+    ck_assert_int_eq(nl_model_check(&spec, 1, &err), NL_ERR_CONFIG);
+    ck_assert_str_eq(err.key, "train.batch_size");
+}
+END_TEST
+
 /* sum h_T * r for the model at its current parameters and input */
 static double norm_fd_loss(nl_model *m, int n, int h, const float *r)
 {
@@ -686,6 +827,8 @@ int main(void)
     tcase_add_test(tc, test_normalizer_refused);
     tcase_add_test(tc, test_norm_cell_against_pytorch);
     tcase_add_test(tc, test_norm_cell_finite_differences);
+    tcase_add_test(tc, test_norm_cell_shared_running_stats);
+    tcase_add_test(tc, test_in_cell_architectures);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

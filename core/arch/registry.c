@@ -20,7 +20,7 @@
 #define RNN_SIZE .size_key = "model.hidden", .size_hint = "raise model.hidden"
 /* the keys the recurrent stack reads (recurrent_stack in rnn.c) */
 #define RNN_KEYS "model.cell", "model.hidden", "model.layers", "model.norm.cell_state", \
-                 "model.norm.cell_gamma"
+                 "model.norm.cell_gamma", "model.norm.step_stats"
 #define BLOCK_KEYS "model.d_model", "model.heads", "model.layers", "model.mlp_ratio", \
                    "model.qk_norm", "model.gelu"
 

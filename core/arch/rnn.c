@@ -22,7 +22,9 @@
  * per-sample statistics over the gates' 4H (3H) values, Ba et al.'s
  * LN-LSTM; batch norm takes per-step batch statistics over the N
  * samples with running statistics per step, Cooijmans et al.'s
- * recurrent batch norm, its gains starting at 0.1 (model.norm.cell_gamma). */
+ * recurrent batch norm, its gains starting at 0.1 (model.norm.cell_gamma)
+ * and its running statistics one set per step, or one for all steps with
+ * model.norm.step_stats false. */
 #include <stdio.h>
 
 #include "arch/parts.h"
@@ -74,6 +76,7 @@ static bool in_cell_norm(nl_builder *b, const nl_model_spec *spec, nl_rnn_cell_n
             .per_step = per_step, .center = row->center, .affine = norm->affine,
             .shift = row->learned_shift, .cell_state = norm->cell_state,
             .running_stats = per_step && norm->track_running_stats,
+            .shared_running = !norm->step_stats,
             .cumulative = norm->cumulative, .eps = norm->eps, .momentum = norm->momentum,
             .gain_init = norm->cell_gamma > 0 ? norm->cell_gamma : per_step ? 0.1f : 1.0f};
         return true;

@@ -301,6 +301,11 @@ const nl_key_def nl_config_schema[] = {
      .when_key = "model.arch",
      .doc = "placement in_cell: the lstm's cell state normalized before its output tanh too; "
             "false: the projections alone"},
+    {.key = "model.norm.step_stats", .type = NL_KT_BOOL, FIELD(model.norm.step_stats),
+     .when_key = "model.arch",
+     .doc = "placement in_cell, batch: running statistics per step for evaluation (Cooijmans et "
+            "al.); false: one set that every step updates and reads (training keeps each "
+            "step's batch statistics)"},
     {.key = "model.norm.cell_gamma", .type = NL_KT_FLOAT, FIELD(model.norm.cell_gamma), GE(0),
      .when_key = "model.arch",
      .default_doc = "0: 0.1 for batch (Cooijmans et al.), 1 for layer and rms",

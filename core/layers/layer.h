@@ -255,7 +255,10 @@ typedef struct {
     bool affine;        /* learned gains (and the cell state's shift) */
     bool shift;         /* the cell state's normalizer has a learned shift */
     bool cell_state;    /* lstm: c_t normalized before its tanh */
-    bool running_stats; /* per_step: running statistics per step for evaluation */
+    bool running_stats; /* per_step: running statistics for evaluation */
+    /* the running statistics: one set that every step updates and reads
+     * instead of one per step (training keeps each step's batch ones) */
+    bool shared_running;
     bool cumulative;    /* running statistics: the plain average of every batch */
     float eps, momentum;
     float gain_init; /* every gain's starting value */
@@ -270,7 +273,7 @@ typedef struct {
  * shift (`norm_c.weight`, `norm_c.bias`). The gru's n gate is
  * tanh(N_x(.)_n + bias_n + r * N_h(.)_n). With per_step, each step's
  * running statistics are `norm_*.running_mean` and `running_var` rows of
- * a (T, width) table. */
+ * a (T, width) table (one row with shared_running). */
 nl_act *nl_rnn_norm_layer(nl_builder *b, const char *module, int index, nl_act *in,
                           nl_rnn_cell cell, int hidden, bool last_only,
                           const nl_rnn_cell_norm *norm);

@@ -162,7 +162,7 @@ static void side_forward(rnn_norm_layer *l, const nl_pass *pass, int k, int s, i
     float *running_mean = NULL, *running_var = NULL;
     if (l->norm.per_step && side->running_mean) {
         /* a step past the training context reuses the last step's statistics */
-        const int slot = s < l->dims.t ? s : l->dims.t - 1;
+        const int slot = l->norm.shared_running ? 0 : s < l->dims.t ? s : l->dims.t - 1;
         running_mean = side->running_mean->data + (size_t)slot * side->width;
         running_var = side->running_var->data + (size_t)slot * side->width;
         if (pass->mode == NL_MODE_EVAL) {
@@ -365,7 +365,7 @@ static void side_build(nl_builder *b, rnn_norm_layer *l, const char *name, int k
         }
     }
     if (l->norm.per_step && l->norm.running_stats) {
-        const size_t count = (size_t)l->dims.t * width;
+        const size_t count = (size_t)(l->norm.shared_running ? 1 : l->dims.t) * width;
         snprintf(pname, sizeof pname, "%s.%s.running_mean", name, side_names[k]);
         side->running_mean = nl_builder_state(b, pname, count, 0.0f);
         snprintf(pname, sizeof pname, "%s.%s.running_var", name, side_names[k]);

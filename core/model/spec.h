@@ -48,6 +48,9 @@ typedef struct {
     /* rnn, rnn_lm with placement in_cell: the lstm's cell state is
      * normalized before its output tanh too (Ba et al.; Cooijmans et al.) */
     bool cell_state;
+    /* in_cell batch norm: running statistics per step (Cooijmans et al.);
+     * false: one set for every step */
+    bool step_stats;
     /* in_cell: the normalizers' gains start here; 0: the kind's own, 0.1
      * for batch statistics (Cooijmans et al.) and 1 otherwise */
     float cell_gamma;
