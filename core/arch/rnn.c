@@ -34,9 +34,9 @@
 /* the recurrent layers over x; the top one gives its last state alone
  * when last_only */
 /* The kinds that normalize inside the cell and how: per-step batch
- * statistics, or per-sample ones (the row says whether they centre). Other
- * kinds have no in-cell form: the cell's normalizers are the norm ops'
- * statistics, which these are the kinds of. */
+ * statistics, or per-sample ones (the row says whether they centre). The
+ * cell runs the norm ops' statistics itself, so only the kinds that are
+ * exactly those statistics have an in-cell form; the others are refused. */
 static const struct {
     nl_norm_kind kind;
     bool per_step;
