@@ -2576,6 +2576,109 @@ START_TEST(test_rnn_training)
 }
 END_TEST
 
+/* The cells with normalizers inside (placement in_cell) train alike on
+ * both backends, and the recorded step replays the direct one: a stacked
+ * LN-LSTM LM with clipping, a recurrent-batch-norm GRU on images (per-step
+ * statistics, its eval with the per-step running ones at another batch
+ * size), and an RMS-LSTM on images with the cell state left plain. The LM
+ * learns at 0.003: at 0.01 AdamW's first steps turn the backends'
+ * rounding (gradients within 3e-6, test_rnn_norm_gradients) into a loss
+ * apart by 1.4e-3 after 15 steps. */
+static const char *const rnn_norm_configs[] = {
+    "data: {dataset: synthetic_text, markov: {vocab: 8, length: 3000}}\n"
+    "model: {arch: rnn_lm, cell: lstm, context: 12, hidden: 16, layers: 2,\n"
+    "        norm: {type: layer, placement: in_cell}}\n"
+    "train: {batch_size: 8, eval_batch_size: 7, steps: 15, eval_every: 6, log_every: 5,\n"
+    "        clip_grad_norm: 1.0, optimizer: {type: adamw, lr: 0.003}}\n",
+    "data: {dataset: synthetic, train_size: 100, test_size: 40, shape: [1, 6, 6]}\n"
+    "model: {arch: rnn, cell: gru, hidden: 12, layers: 1,\n"
+    "        norm: {type: batch, placement: in_cell}}\n"
+    "train: {batch_size: 16, eval_batch_size: 10, steps: 20, eval_every: 7, log_every: 3,\n"
+    "        optimizer: {type: adamw, lr: 0.01}}\n",
+    "data: {dataset: synthetic, train_size: 100, test_size: 40, shape: [1, 6, 6]}\n"
+    "model: {arch: rnn, cell: lstm, hidden: 12, layers: 1,\n"
+    "        norm: {type: rms, placement: in_cell, cell_state: false}}\n"
+    "train: {batch_size: 16, eval_batch_size: 16, steps: 20, eval_every: 7, log_every: 3,\n"
+    "        optimizer: {type: adamw, lr: 0.01}}\n",
+};
+
+/* One pass of each in-cell kind for both cells, the stacked LM with the
+ * cell state normalized: the logits' loss and every parameter's gradient
+ * alike on both backends from the same parameters and tokens. */
+START_TEST(test_rnn_norm_gradients)
+{
+    static const nl_norm_kind kinds[] = {NL_NORM_LAYER, NL_NORM_RMS, NL_NORM_BATCH};
+    const nl_norm_kind kind = kinds[_i % 3];
+    const nl_rnn_cell cell = (nl_rnn_cell)(_i / 3);
+    enum { N = 6, T = 7, VOCAB = 9 };
+    nl_model *m[2];
+    for (int b = 0; b < 2; b++) {
+        nl_model_spec spec;
+        nl_model_spec_defaults(&spec);
+        spec.arch = NL_ARCH_RNN_LM;
+        spec.cell = cell;
+        spec.hidden = 12;
+        spec.layers = 2;
+        spec.context = T;
+        spec.classes = VOCAB;
+        nl_norm_spec_defaults(&spec.norm, kind);
+        spec.norm.placement = NL_PLACE_IN_CELL;
+        nl_error err = {0};
+        ck_assert_msg(nl_model_build(&spec, be_of(b), N, N, 1, &m[b], &err) == NL_OK, "%s",
+                      err.msg);
+    }
+    const size_t floats = m[0]->param_floats;
+    float *host = malloc(floats * sizeof *host);
+    tu_fill_normal(host, floats, 21 + (uint64_t)_i, 0.0f, 0.5f);
+    int32_t tokens[N * T], targets[N * T];
+    for (int i = 0; i < N * T; i++) {
+        tokens[i] = (i * 5 + i / 3) % VOCAB;
+        targets[i] = (i * 7 + 2) % VOCAB;
+    }
+    double metrics[2][2];
+    for (int b = 0; b < 2; b++) {
+        be_of(b)->ops->upload(be_of(b), m[b]->param_arena, host, floats * sizeof *host);
+        nl_model_load_tokens(m[b], tokens, targets, N);
+        nl_model_reset_metrics(m[b]);
+        nl_model_forward(m[b], N, NL_MODE_TRAIN);
+        nl_model_backward(m[b], N);
+        nl_model_read_metrics(m[b], metrics[b]);
+    }
+    ck_assert_msg(fabs(metrics[1][0] - metrics[0][0]) <= 1e-5 * fabs(metrics[0][0]),
+                  "loss %.9g on the GPU, %.9g on the CPU", metrics[1][0], metrics[0][0]);
+    for (int p = 0; p < m[0]->n_params; p++) {
+        char what[160];
+        snprintf(what, sizeof what, "in-cell %s %s: d%s", nl_name_of(&nl_norm_names, kind),
+                 nl_name_of(&nl_rnn_cell_names, cell), m[0]->params[p]->name);
+        check_close((twin){{m[0]->params[p]->grad, m[1]->params[p]->grad},
+                           m[0]->params[p]->count * sizeof(float)},
+                    2e-5, what);
+    }
+    free(host);
+    for (int b = 0; b < 2; b++)
+        nl_model_free(m[b]);
+}
+END_TEST
+
+START_TEST(test_rnn_norm_training)
+{
+    enum { MAX_ROWS = 16 };
+    nl_metric_row on_cpu[MAX_ROWS], on_gpu[MAX_ROWS];
+    tu_train_variant plain_cpu = {0}, plain_gpu = {0};
+    const char *config = rnn_norm_configs[_i];
+    const int n = tu_train_rows(cpu_be, config, &plain_cpu, on_cpu, MAX_ROWS);
+    ck_assert_int_eq(tu_train_rows(gpu_be, config, &plain_gpu, on_gpu, MAX_ROWS), n);
+    ck_assert_int_gt(n, 3);
+    for (int r = 0; r < n; r++)
+    for (int r = 0; r < n; r++)
+        ck_assert_msg(on_gpu[r].step == on_cpu[r].step && isfinite(on_gpu[r].loss) &&
+                          fabs(on_gpu[r].loss - on_cpu[r].loss) <= 1e-3 * fabs(on_cpu[r].loss) + 1e-5,
+                      "rnn_norm config %d, row %d (step %ld): loss %.9g on the GPU, %.9g on the CPU",
+                      _i, r, on_cpu[r].step, on_gpu[r].loss, on_cpu[r].loss);
+    tu_assert_replayed_repeats_direct(gpu_be, config, _i);
+}
+END_TEST
+
 /* Every op both backends implement was called on both by the cases that
  * ran before this one in this process (its tests' forks included): a CUDA
  * op no parity case reaches is named. Run on the whole suite: with
@@ -2710,6 +2813,13 @@ int main(void)
     tcase_add_test(rnn, test_rnn_ops);
     tcase_add_loop_test(rnn, test_rnn_training, 0, sizeof rnn_configs / sizeof rnn_configs[0]);
     suite_add_tcase(s, rnn);
+    TCase *rnn_norm = tcase_create("rnn_norm");
+    tcase_add_checked_fixture(rnn_norm, open_gpu, close_gpu);
+    tcase_set_timeout(rnn_norm, 600);
+    tcase_add_loop_test(rnn_norm, test_rnn_norm_gradients, 0, 3 * NL_RNN_COUNT);
+    tcase_add_loop_test(rnn_norm, test_rnn_norm_training, 0,
+                        sizeof rnn_norm_configs / sizeof rnn_norm_configs[0]);
+    suite_add_tcase(s, rnn_norm);
 
     TCase *threads = tcase_create("threads"); /* each run opens its own backend */
     tcase_add_checked_fixture(threads, NULL, clear_norm_mode);

@@ -14,6 +14,7 @@
 
 #include "arch/registry.h"
 #include "model/model.h"
+#include "norm/registry.h"
 #include "testutil.h"
 #include "rnn_layout.h"
 
@@ -449,6 +450,370 @@ START_TEST(test_normalizer_refused)
 }
 END_TEST
 
+/* ---- the cell with normalizers inside it ---- */
+
+typedef struct {
+    nl_rnn_cell cell;
+    int t, d, hidden;
+    nl_rnn_cell_norm norm;
+} norm_stack_ctx;
+
+/* an (N, 1, T, D) input seen as (N, T, D), two normalized-cell layers,
+ * the lower's every step feeding the upper, whose last state is the output */
+static nl_act *build_norm_stack(nl_builder *b, nl_act *input, void *vctx)
+{
+    const norm_stack_ctx *c = vctx;
+    input->needs_grad = 1;
+    nl_act *x = nl_view(b, "seq", input,
+                        (nl_shape){.n = input->shape.n, .c = c->d, .h = c->t, .w = 1, .ndim = 3});
+    const char *module = nl_name_of(&nl_rnn_cell_names, c->cell);
+    for (int l = 0; l < 2 && x; l++)
+        x = nl_rnn_norm_layer(b, module, l, x, c->cell, c->hidden, l == 1, &c->norm);
+    return x;
+}
+
+/* a fixture case "<cell>_<kind>[_nocell]": its cell, the normalizers as
+ * arch/rnn.c makes them of that kind */
+static norm_stack_ctx norm_case_ctx(const tu_fixture *fx, const char *c)
+{
+    const int *shape = tu_get_in(fx, c, "shape")->data;
+    norm_stack_ctx ctx = {.cell = cell_of(c), .t = shape[1], .d = shape[2], .hidden = shape[3]};
+    char kind[32];
+    snprintf(kind, sizeof kind, "%s", strchr(c, '_') + 1);
+    char *cut = strchr(kind, '_');
+    if (cut)
+        *cut = '\0';
+    const int k = nl_name_lookup(&nl_norm_names, kind);
+    ck_assert_msg(k >= 0, "%s: no normalizer %s", c, kind);
+    const nl_norm_info *row = nl_norm_info_of((nl_norm_kind)k);
+    ctx.norm = (nl_rnn_cell_norm){.per_step = row->running_stats, .center = row->center,
+                                  .affine = true, .shift = row->learned_shift,
+                                  .cell_state = !strstr(c, "_nocell"),
+                                  .running_stats = row->running_stats, .eps = 1e-5f,
+                                  .momentum = 0.1f, .gain_init = 1.0f};
+    return ctx;
+}
+
+#define NORM_TOL 1e-4
+
+/* The LN-, RMS- and BN-LSTM (and GRU) against a direct PyTorch cell
+ * (tests/fixtures/rnn_norm_goldens.nlfx): the output, the gradients of
+ * the input and of every parameter, and for batch norm the per-step
+ * running statistics after the pass and the output in eval mode with
+ * them. A batch below the capacity gives the same rows in eval mode. */
+START_TEST(test_norm_cell_against_pytorch)
+{
+    tu_fixture *fx = tu_fixture_load("rnn_norm_goldens.nlfx");
+    const int cases = *(const int *)tu_get(fx, "cases")->data;
+    ck_assert_int_gt(cases, 0);
+    for (int i = 0; i < cases; i++) {
+        char key[16], c[64] = {0};
+        snprintf(key, sizeof key, "case%d", i);
+        const tu_tensor *chars = tu_get(fx, key);
+        for (size_t k = 0; k < chars->count && k < sizeof c - 1; k++)
+            c[k] = (char)((const int *)chars->data)[k];
+        norm_stack_ctx ctx = norm_case_ctx(fx, c);
+        const int n = ((const int *)tu_get_in(fx, c, "shape")->data)[0], h = ctx.hidden;
+        nl_model_spec spec;
+        nl_model_spec_defaults(&spec);
+        spec.in_c = 1;
+        spec.in_h = ctx.t;
+        spec.in_w = ctx.d;
+        nl_model *m = NULL;
+        nl_error err = {0};
+        nl_backend *be = tu_cpu(2);
+        ck_assert_msg(nl_model_build_graph(&spec, be, n, n, 5, build_norm_stack, &ctx, &m, &err) ==
+                          NL_OK,
+                      "%s: %s", c, err.msg);
+        ck_assert_int_eq(m->n_params, *(const int *)tu_get_in(fx, c, "params")->data);
+        for (int p = 0; p < m->n_params; p++) {
+            const tu_tensor *want = tu_get_in(fx, c, m->params[p]->name);
+            ck_assert_msg(want->count == m->params[p]->count, "%s: %s has %zu values, not %zu", c,
+                          m->params[p]->name, m->params[p]->count, want->count);
+            be->ops->upload(be, m->params[p]->data, want->data, want->count * sizeof(float));
+        }
+        const tu_tensor *x = tu_get_in(fx, c, "x");
+        be->ops->upload(be, m->input->data, x->data, x->count * sizeof(float));
+        nl_model_forward(m, n, NL_MODE_TRAIN);
+        char what[160];
+        snprintf(what, sizeof what, "%s h_T", c);
+        tu_assert_close(m->logits->data, tu_get_in(fx, c, "h_top")->data, (size_t)n * h, NORM_TOL,
+                        what);
+        for (size_t k = 0; k < x->count; k++)
+            m->input->grad[k] = NAN; /* written, not added: must not be read */
+        nl_model_backward_from(m, n, tu_get_in(fx, c, "dy")->data);
+        snprintf(what, sizeof what, "%s dx", c);
+        tu_assert_close(m->input->grad, tu_get_in(fx, c, "dx")->data, x->count, NORM_TOL, what);
+        for (int p = 0; p < m->n_params; p++) {
+            char gname[128];
+            snprintf(gname, sizeof gname, "grad.%s", m->params[p]->name);
+            snprintf(what, sizeof what, "%s d%s", c, m->params[p]->name);
+            tu_assert_close(m->params[p]->grad, tu_get_in(fx, c, gname)->data,
+                            m->params[p]->count, NORM_TOL, what);
+        }
+        if (ctx.norm.running_stats) {
+            int states = 0;
+            for (int k = 0; k < m->n_states; k++) {
+                const tu_tensor *want = tu_get_in(fx, c, m->states[k]->name);
+                ck_assert_int_eq(want->count, m->states[k]->count);
+                snprintf(what, sizeof what, "%s %s", c, m->states[k]->name);
+                tu_assert_close(m->states[k]->data, want->data, want->count, NORM_TOL, what);
+                states++;
+            }
+            ck_assert_int_eq(states, ctx.cell == NL_RNN_LSTM && ctx.norm.cell_state ? 12 : 8);
+            const float *eval = tu_get_in(fx, c, "h_top_eval")->data;
+            nl_model_forward(m, n, NL_MODE_EVAL);
+            snprintf(what, sizeof what, "%s h_T in eval mode", c);
+            tu_assert_close(m->logits->data, eval, (size_t)n * h, NORM_TOL, what);
+            be->ops->fill(be, m->logits->data, NAN, (size_t)n * h);
+            nl_model_forward(m, 1, NL_MODE_EVAL);
+            snprintf(what, sizeof what, "%s h_T in eval mode at batch 1", c);
+            tu_assert_close(m->logits->data, eval, (size_t)h, NORM_TOL, what);
+        } else {
+            /* per-sample statistics: one sample of the planned batch is its row alone */
+            const float *want = tu_get_in(fx, c, "h_top")->data;
+            be->ops->fill(be, m->logits->data, NAN, (size_t)n * h);
+            nl_model_forward(m, 1, NL_MODE_TRAIN);
+            snprintf(what, sizeof what, "%s h_T at batch 1", c);
+            tu_assert_close(m->logits->data, want, (size_t)h, NORM_TOL, what);
+        }
+        nl_model_free(m);
+    }
+    tu_fixture_free(fx);
+}
+END_TEST
+
+/* Running statistics shared by the steps (model.norm.step_stats: false):
+ * training is unchanged (the fixture's output), and the one set is the
+ * running average updated by each step in turn from the same batch
+ * statistics that the per-step sets took one update of each (the
+ * fixture's: from mean 0 and variance 1, per-step running = 0.1 * batch
+ * mean and 0.9 + 0.1 * batch variance). */
+START_TEST(test_norm_cell_shared_running_stats)
+{
+    tu_fixture *fx = tu_fixture_load("rnn_norm_goldens.nlfx");
+    const char *c = "lstm_batch";
+    norm_stack_ctx ctx = norm_case_ctx(fx, c);
+    ctx.norm.shared_running = true;
+    const int n = ((const int *)tu_get_in(fx, c, "shape")->data)[0], t = ctx.t;
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.in_c = 1;
+    spec.in_h = ctx.t;
+    spec.in_w = ctx.d;
+    nl_model *m = NULL;
+    nl_error err = {0};
+    nl_backend *be = tu_cpu(2);
+    ck_assert_msg(nl_model_build_graph(&spec, be, n, n, 5, build_norm_stack, &ctx, &m, &err) ==
+                      NL_OK,
+                  "%s", err.msg);
+    for (int p = 0; p < m->n_params; p++) {
+        const tu_tensor *want = tu_get_in(fx, c, m->params[p]->name);
+        be->ops->upload(be, m->params[p]->data, want->data, want->count * sizeof(float));
+    }
+    const tu_tensor *x = tu_get_in(fx, c, "x");
+    be->ops->upload(be, m->input->data, x->data, x->count * sizeof(float));
+    nl_model_forward(m, n, NL_MODE_TRAIN);
+    tu_assert_close(m->logits->data, tu_get_in(fx, c, "h_top")->data, (size_t)n * ctx.hidden,
+                    NORM_TOL, "shared running statistics: the training output");
+    ck_assert_int_eq(m->n_states, 12);
+    for (int k = 0; k < m->n_states; k++) {
+        const nl_state *st = m->states[k];
+        const tu_tensor *per_step = tu_get_in(fx, c, st->name);
+        const size_t width = st->count;
+        ck_assert_int_eq(per_step->count, (size_t)t * width);
+        const bool var = strstr(st->name, "running_var") != NULL;
+        float *want = malloc(width * sizeof *want);
+        for (size_t j = 0; j < width; j++) {
+            double r = var ? 1.0 : 0.0;
+            for (int s = 0; s < t; s++) {
+                const double step = ((const float *)per_step->data)[(size_t)s * width + j];
+                r = 0.9 * r + (var ? step - 0.9 : step);
+            }
+            want[j] = (float)r;
+        }
+        char what[160];
+        snprintf(what, sizeof what, "shared %s", st->name);
+        tu_assert_close(st->data, want, width, NORM_TOL, what);
+        free(want);
+    }
+    nl_model_free(m);
+    tu_fixture_free(fx);
+}
+END_TEST
+
+/* The architectures with placement in_cell build every kind it takes for
+ * both cells and a step against the gradient lowers the loss; a kind
+ * without an in-cell form, and batch statistics over a batch of one, are
+ * config errors naming their keys. */
+START_TEST(test_in_cell_architectures)
+{
+    static const nl_norm_kind kinds[] = {NL_NORM_LAYER, NL_NORM_RMS, NL_NORM_BATCH};
+    const nl_arch archs[] = {NL_ARCH_RNN, NL_ARCH_RNN_LM};
+    for (size_t a = 0; a < sizeof archs / sizeof archs[0]; a++)
+        for (int c = 0; c < NL_RNN_COUNT; c++)
+            for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+                nl_model_spec spec;
+                nl_model_spec_defaults(&spec);
+                spec.arch = archs[a];
+                spec.cell = (nl_rnn_cell)c;
+                spec.hidden = 12;
+                spec.layers = 2;
+                nl_norm_spec_defaults(&spec.norm, kinds[k]);
+                spec.norm.placement = NL_PLACE_IN_CELL;
+                spec.norm.cell_state = true;
+                spec.norm.step_stats = true;
+                spec.context = 10;
+                spec.classes = archs[a] == NL_ARCH_RNN_LM ? 11 : 10;
+                const bool tokens = nl_model_spec_tokens(&spec);
+                nl_model *m = NULL;
+                nl_error err = {0};
+                const int n = 4;
+                char what[96];
+                snprintf(what, sizeof what, "%s %s %s", nl_name_of(&nl_arch_names, spec.arch),
+                         nl_name_of(&nl_rnn_cell_names, c), nl_name_of(&nl_norm_names, kinds[k]));
+                ck_assert_msg(nl_model_build(&spec, tu_cpu(2), n, n, 3, &m, &err) == NL_OK,
+                              "%s: %s", what, err.msg);
+                char gain[64];
+                snprintf(gain, sizeof gain, "%s.l1.norm_hh.weight",
+                         nl_name_of(&nl_rnn_cell_names, c));
+                ck_assert_msg(nl_model_param(m, gain) != NULL, "%s: no %s", what, gain);
+                if (tokens) {
+                    int32_t toks[4 * 10], targets[4 * 10];
+                    for (int i = 0; i < n * spec.context; i++) {
+                        toks[i] = (i * 7) % spec.classes;
+                        targets[i] = (i * 7 + 3) % spec.classes;
+                    }
+                    nl_model_load_tokens(m, toks, targets, n);
+                } else {
+                    float images[4 * 28 * 28];
+                    int32_t labels[4] = {1, 3, 5, 7};
+                    tu_fill_uniform(images, sizeof images / sizeof images[0], 4, 0.0f, 1.0f);
+                    nl_model_load_batch(m, images, labels, n);
+                }
+                double before[2], after[2];
+                nl_model_reset_metrics(m);
+                nl_model_forward(m, n, NL_MODE_TRAIN_FROZEN);
+                nl_model_read_metrics(m, before);
+                nl_model_backward(m, n);
+                for (int p = 0; p < m->n_params; p++)
+                    for (size_t i = 0; i < m->params[p]->count; i++)
+                        m->params[p]->data[i] -= 0.2f * m->params[p]->grad[i];
+                nl_model_reset_metrics(m);
+                nl_model_forward(m, n, NL_MODE_TRAIN_FROZEN);
+                nl_model_read_metrics(m, after);
+                ck_assert_msg(isfinite(before[0]) && after[0] < before[0],
+                              "%s: loss %g -> %g after a step against the gradient", what,
+                              before[0], after[0]);
+                nl_model_free(m);
+            }
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.arch = NL_ARCH_RNN;
+    nl_norm_spec_defaults(&spec.norm, NL_NORM_DYT);
+    spec.norm.placement = NL_PLACE_IN_CELL;
+    nl_error err = {0};
+    ck_assert_int_eq(nl_model_check(&spec, 8, &err), NL_ERR_CONFIG);
+    ck_assert_str_eq(err.key, "model.norm.type");
+    ck_assert_msg(strstr(err.msg, "layer | rms | batch") != NULL, "%s", err.msg);
+    nl_norm_spec_defaults(&spec.norm, NL_NORM_BATCH);
+    spec.norm.placement = NL_PLACE_IN_CELL;
+    err = (nl_error){0};
+    ck_assert_int_eq(nl_model_check(&spec, 1, &err), NL_ERR_CONFIG);
+    ck_assert_str_eq(err.key, "train.batch_size");
+}
+END_TEST
+
+/* sum h_T * r for the model at its current parameters and input */
+static double norm_fd_loss(nl_model *m, int n, int h, const float *r)
+{
+    nl_model_forward(m, n, NL_MODE_TRAIN_FROZEN);
+    double loss = 0.0;
+    for (int k = 0; k < n * h; k++)
+        loss += (double)m->logits->data[k] * r[k];
+    return loss;
+}
+
+/* the analytic gradients of `values` entries at p (grad beside it)
+ * against central differences */
+static void check_fd_entries(nl_model *m, int n, int h, const float *r, float *p,
+                             const float *grad, size_t count, const char *what)
+{
+    const float step = 3e-3f;
+    float *numeric = malloc(count * sizeof *numeric);
+    for (size_t i = 0; i < count; i++) {
+        const float keep = p[i];
+        p[i] = keep + step;
+        const double up = norm_fd_loss(m, n, h, r);
+        p[i] = keep - step;
+        const double down = norm_fd_loss(m, n, h, r);
+        p[i] = keep;
+        numeric[i] = (float)((up - down) / (2.0 * step));
+    }
+    tu_assert_close(grad, numeric, count, 1e-2, what);
+    free(numeric);
+}
+
+/* The normalized cell's gradients of the input and of every parameter
+ * against finite differences, for each kind the in-cell placement takes,
+ * both cells, with and without the cell state's normalizer. Batch
+ * statistics in the frozen-training mode, so that no running-statistics
+ * update moves between the evaluations. */
+START_TEST(test_norm_cell_finite_differences)
+{
+    static const char *const kinds[] = {"layer", "rms", "batch"};
+    for (int c = 0; c < NL_RNN_COUNT; c++)
+        for (size_t kk = 0; kk < sizeof kinds / sizeof kinds[0]; kk++)
+            for (int cell_state = 0; cell_state <= (c == NL_RNN_LSTM); cell_state++) {
+                const nl_norm_info *row =
+                    nl_norm_info_of((nl_norm_kind)nl_name_lookup(&nl_norm_names, kinds[kk]));
+                norm_stack_ctx ctx = {.cell = (nl_rnn_cell)c, .t = 3, .d = 3, .hidden = 3};
+                ctx.norm = (nl_rnn_cell_norm){.per_step = row->running_stats,
+                                              .center = row->center, .affine = true,
+                                              .shift = row->learned_shift,
+                                              .cell_state = cell_state, .eps = 1e-5f,
+                                              .momentum = 0.1f, .gain_init = 1.0f};
+                const int n = 6, h = ctx.hidden;
+                nl_model_spec spec;
+                nl_model_spec_defaults(&spec);
+                spec.in_c = 1;
+                spec.in_h = ctx.t;
+                spec.in_w = ctx.d;
+                nl_model *m = NULL;
+                nl_error err = {0};
+                ck_assert_msg(nl_model_build_graph(&spec, tu_cpu(1), n, n, 9, build_norm_stack,
+                                                   &ctx, &m, &err) == NL_OK,
+                              "%s", err.msg);
+                for (int p = 0; p < m->n_params; p++)
+                    tu_fill_uniform(m->params[p]->data, m->params[p]->count, 30 + p, -0.9f, 0.9f);
+                const size_t in_count = (size_t)n * ctx.t * ctx.d;
+                tu_fill_uniform(m->input->data, in_count, 3, -1.0f, 1.0f);
+                float r[18];
+                tu_fill_uniform(r, (size_t)n * h, 4, -1.0f, 1.0f);
+                norm_fd_loss(m, n, h, r);
+                nl_model_backward_from(m, n, r);
+                char what[160];
+                const char *cell_name = nl_name_of(&nl_rnn_cell_names, c);
+                snprintf(what, sizeof what, "%s %s%s dx", cell_name, kinds[kk],
+                         cell_state ? "" : " (cell state plain)");
+                float *dx = malloc(in_count * sizeof *dx);
+                memcpy(dx, m->input->grad, in_count * sizeof *dx);
+                check_fd_entries(m, n, h, r, m->input->data, dx, in_count, what);
+                free(dx);
+                for (int p = 0; p < m->n_params; p++) {
+                    nl_param *prm = m->params[p];
+                    float *analytic = malloc(prm->count * sizeof *analytic);
+                    memcpy(analytic, prm->grad, prm->count * sizeof *analytic);
+                    snprintf(what, sizeof what, "%s %s%s d%s", cell_name, kinds[kk],
+                             cell_state ? "" : " (cell state plain)", prm->name);
+                    check_fd_entries(m, n, h, r, prm->data, analytic, prm->count, what);
+                    free(analytic);
+                }
+                nl_model_free(m);
+            }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("rnn");
@@ -460,6 +825,10 @@ int main(void)
     tcase_add_test(tc, test_architectures_build_and_train);
     tcase_add_test(tc, test_permuted_pixels);
     tcase_add_test(tc, test_normalizer_refused);
+    tcase_add_test(tc, test_norm_cell_against_pytorch);
+    tcase_add_test(tc, test_norm_cell_finite_differences);
+    tcase_add_test(tc, test_norm_cell_shared_running_stats);
+    tcase_add_test(tc, test_in_cell_architectures);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -22,7 +22,8 @@
 /* the keys the transformer blocks read (transformer_blocks in transformer.c) */
 #define RNN_SIZE .size_key = "model.hidden", .size_hint = "raise model.hidden"
 /* the keys the recurrent stack reads (recurrent_stack in rnn.c) */
-#define RNN_KEYS "model.cell", "model.hidden", "model.layers"
+#define RNN_KEYS "model.cell", "model.hidden", "model.layers", "model.norm.cell_state", \
+                 "model.norm.cell_gamma", "model.norm.step_stats"
 #define BLOCK_KEYS "model.d_model", "model.heads", "model.layers", "model.mlp_ratio", \
                    "model.qk_norm", "model.gelu"
 
@@ -104,9 +105,11 @@ static const nl_arch_info rows[] = {
                                     "recurrent layers of `hidden` units (model.cell: lstm or "
                                     "gru, PyTorch's gates and init); the classifier on the top "
                                     "layer's last hidden state; permute_pixels: the pixels in "
-                                    "one fixed random order first. No normalizer in the cell yet "
-                                    "(placement none)",
-                     .inputs = NL_ARCH_IN_IMAGES, .placements = PLACE(NL_PLACE_NONE),
+                                    "one fixed random order first. Placement none: the plain "
+                                    "cell; in_cell: the normalizer on the cell's projections "
+                                    "and cell state at every step",
+                     .inputs = NL_ARCH_IN_IMAGES,
+                     .placements = PLACE(NL_PLACE_NONE) | PLACE(NL_PLACE_IN_CELL),
                      .default_placement = NL_PLACE_NONE, .norm_ndim = 2, RNN_SIZE,
                      .keys = {RNN_KEYS, "model.permute_pixels"}, .blocks = true,
                      .summary_keys = {"model.cell", "model.hidden", "model.layers"},
@@ -116,9 +119,11 @@ static const nl_arch_info rows[] = {
                                        "table); `layers` stacked recurrent layers (model.cell: "
                                        "lstm or gru) over the context, trained by "
                                        "backpropagation through time; a linear head to the "
-                                       "next-token logits at every step. No normalizer in the "
-                                       "cell yet (placement none)",
-                        .inputs = NL_ARCH_IN_TOKENS, .placements = PLACE(NL_PLACE_NONE),
+                                       "next-token logits at every step. Placement none: the "
+                                       "plain cell; in_cell: the normalizer on the cell's "
+                                       "projections and cell state at every step",
+                        .inputs = NL_ARCH_IN_TOKENS,
+                        .placements = PLACE(NL_PLACE_NONE) | PLACE(NL_PLACE_IN_CELL),
                         .default_placement = NL_PLACE_NONE, .norm_ndim = 2, RNN_SIZE,
                         .keys = {RNN_KEYS, "model.context"}, .blocks = true,
                         .summary_keys = {"model.cell", "model.hidden", "model.layers",

@@ -13,6 +13,7 @@ static const nl_name_entry placement_entries[] = {
     [NL_PLACE_PRE] = {"pre", "resnet: Norm-ReLU-Conv-Norm-ReLU-Conv, add (He et al. 2016); lm: x + f(norm(x)) and a final norm (Pre-LN)"},
     [NL_PLACE_PERI] = {"peri", "lm: x + norm(f(norm(x))) and a final norm (sandwich, Peri-LN)"},
     [NL_PLACE_NONE] = {"none", "lm: x + f(x), no normalizer in or after the blocks (QK-norm still applies)"},
+    [NL_PLACE_IN_CELL] = {"in_cell", "rnn: on the recurrent cell's input and recurrent projections and its cell state, per step"},
 };
 _Static_assert(sizeof placement_entries / sizeof placement_entries[0] == NL_PLACE_COUNT, "placement table");
 TABLE(nl_placement_names, "placement", placement_entries);

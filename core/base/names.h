@@ -22,6 +22,7 @@ typedef enum {
     NL_PLACE_PRE,    /* residual: Norm-ReLU-Conv (He et al. 2016); lm: x + f(norm(x)) */
     NL_PLACE_PERI,   /* lm: x + norm(f(norm(x))) (sandwich / peri-LN) */
     NL_PLACE_NONE,   /* lm: x + f(x), no normalizer in the blocks or after them */
+    NL_PLACE_IN_CELL, /* rnn: inside the recurrent cell (Ba et al. 2016; Cooijmans et al. 2016) */
     NL_PLACE_COUNT
 } nl_placement;
 

@@ -327,6 +327,19 @@ const nl_key_def nl_config_schema[] = {
     {.key = "model.norm.alpha_init", .type = NL_KT_FLOAT, FIELD(model.norm.alpha_init), GT(0),
      .when_key = "model.norm.type", .when_norm_keys = NL_NORM_KEY_ALPHA_INIT,
      .doc = "starting value of the learned scalar alpha inside tanh (Zhu et al.: 0.5)"},
+    {.key = "model.norm.cell_state", .type = NL_KT_BOOL, FIELD(model.norm.cell_state),
+     .when_key = "model.arch",
+     .doc = "placement in_cell: the lstm's cell state normalized before its output tanh too; "
+            "false: the projections alone"},
+    {.key = "model.norm.step_stats", .type = NL_KT_BOOL, FIELD(model.norm.step_stats),
+     .when_key = "model.arch",
+     .doc = "placement in_cell, batch: running statistics per step for evaluation (Cooijmans et "
+            "al.); false: one set that every step updates and reads (training keeps each "
+            "step's batch statistics)"},
+    {.key = "model.norm.cell_gamma", .type = NL_KT_FLOAT, FIELD(model.norm.cell_gamma), GE(0),
+     .when_key = "model.arch",
+     .default_doc = "0: 0.1 for batch (Cooijmans et al.), 1 for layer and rms",
+     .doc = "placement in_cell: the starting value of every gain in the cell"},
 
     {.key = "train.batch_size", .type = NL_KT_INT, FIELD(train.batch_size), IN(1, NL_MAX_BATCH),
      .doc = "training batch size"},

@@ -310,6 +310,36 @@ nl_act *nl_token_pool_layer(nl_builder *b, const char *name, nl_act *in, nl_toke
  * last_only the last step's alone (N, hidden). */
 nl_act *nl_rnn_layer(nl_builder *b, const char *module, int index, nl_act *in, nl_rnn_cell cell,
                      int hidden, bool last_only);
+/* The normalizers inside a recurrent cell (nl_rnn_norm_layer), from the
+ * registry row of model.norm.type and its keys (arch/rnn.c fills it). */
+typedef struct {
+    bool per_step;      /* batch statistics per step (recurrent batch norm); false: per sample */
+    bool center;        /* subtracts the mean (false: RMS statistics) */
+    bool affine;        /* learned gains (and the cell state's shift) */
+    bool shift;         /* the cell state's normalizer has a learned shift */
+    bool cell_state;    /* lstm: c_t normalized before its tanh */
+    bool running_stats; /* per_step: running statistics for evaluation */
+    /* the running statistics: one set that every step updates and reads
+     * instead of one per step (training keeps each step's batch ones) */
+    bool shared_running;
+    bool cumulative;    /* running statistics: the plain average of every batch */
+    float eps, momentum;
+    float gain_init; /* every gain's starting value */
+} nl_rnn_cell_norm;
+/* nl_rnn_layer's cell with normalizers inside it (Ba et al. 2016,
+ * Cooijmans et al. 2016), at every step
+ *   u = N_x(x_t w_ih^T) + N_h(h_{t-1} w_hh^T) + bias
+ * then the plain cell's gates from u; the lstm's output is
+ * h_t = o tanh(N_c(c_t)) (c_t itself without cell_state). N_x and N_h
+ * have a gain alone (`<name>.norm_ih.weight`, `norm_hh.weight`): the one
+ * bias (`<name>.bias`) stands in for their shifts. N_c has its gain and
+ * shift (`norm_c.weight`, `norm_c.bias`). The gru's n gate is
+ * tanh(N_x(.)_n + bias_n + r * N_h(.)_n). With per_step, each step's
+ * running statistics are `norm_*.running_mean` and `running_var` rows of
+ * a (T, width) table (one row with shared_running). */
+nl_act *nl_rnn_norm_layer(nl_builder *b, const char *module, int index, nl_act *in,
+                          nl_rnn_cell cell, int hidden, bool last_only,
+                          const nl_rnn_cell_norm *norm);
 /* every sample's values (C*H*W of an image) in one fixed order drawn from
  * `seed`, the same for every sample and run (the permuted pixel tasks);
  * reads the model's input batch, which takes no gradient */

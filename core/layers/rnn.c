@@ -95,3 +95,341 @@ nl_act *nl_rnn_layer(nl_builder *b, const char *module, int index, nl_act *in, n
     nl_builder_add(b, &l->base);
     return out;
 }
+
+/* ---- the cell with normalizers inside it (nl_rnn_norm_layer) ----
+ * A step is the backend's linear and norm ops around the pointwise
+ * rnn_cell_* ops, so each normalizer is the registry's own kernel. The
+ * input projections of all steps are one product and, moved time-major,
+ * one normalization over the N*T rows when the statistics are per
+ * sample; per-step batch statistics take each step's N rows as their
+ * batch. Backward runs the steps in reverse; each normalizer's parameter
+ * gradients are kept per step and summed over the steps at the end. */
+
+enum { SIDE_X, SIDE_H, SIDE_C, SIDES }; /* the input and recurrent projections, the cell state */
+
+typedef struct {
+    int width;
+    nl_param *gain, *shift;
+    nl_state *running_mean, *running_var; /* per_step with running statistics: (T, width) */
+} norm_side;
+
+typedef struct {
+    nl_layer base;
+    nl_rnn_norm_dims dims; /* dims.n: the planned batch */
+    int in_features;
+    bool last_only;
+    nl_rnn_cell_norm norm;
+    nl_param *w_ih, *w_hh, *bias;
+    norm_side side[SIDES];
+    int scalars;          /* the running statistics' momentum (per-step scalar) */
+    long batches_tracked; /* running statistics' updates: the cumulative average's count */
+    void *saved;
+} rnn_norm_layer;
+
+static nl_rnn_norm_dims dims_at(const rnn_norm_layer *l, int n)
+{
+    nl_rnn_norm_dims d = l->dims;
+    d.n = n;
+    for (int k = 0; k < SIDES; k++) {
+        int *stats = k == SIDE_X ? &d.stats_x : k == SIDE_H ? &d.stats_h : &d.stats_c;
+        if (*stats)
+            *stats = l->norm.per_step ? l->side[k].width : n;
+    }
+    return d;
+}
+
+/* the geometry of `rows` rows of a side: one step's n rows with per-step
+ * batch statistics, or any rows with per-sample ones */
+static nl_norm_geom side_geom(const rnn_norm_layer *l, int k, int rows)
+{
+    return (nl_norm_geom){.n = rows, .c = l->side[k].width, .hw = 1,
+                          .groups = l->norm.per_step ? 0 : 1, .center = l->norm.center,
+                          .eps = l->norm.eps};
+}
+
+static const float *data_of(const nl_param *p) { return p ? p->data : NULL; }
+static float *grad_of(const nl_param *p) { return p ? p->grad : NULL; }
+
+/* side k's forward over `rows` rows of step s (s < 0: all steps at once,
+ * per-sample statistics only), statistics saved at mean/rstd */
+static void side_forward(rnn_norm_layer *l, const nl_pass *pass, int k, int s, int rows,
+                         const float *x, float *y, float *mean, float *rstd)
+{
+    nl_backend *be = pass->be;
+    const norm_side *side = &l->side[k];
+    const nl_norm_geom g = side_geom(l, k, rows);
+    const float *gain = data_of(side->gain), *shift = data_of(side->shift);
+    float *running_mean = NULL, *running_var = NULL;
+    if (l->norm.per_step && side->running_mean) {
+        /* a step past the training context reuses the last step's statistics */
+        const int slot = l->norm.shared_running ? 0 : s < l->dims.t ? s : l->dims.t - 1;
+        running_mean = side->running_mean->data + (size_t)slot * side->width;
+        running_var = side->running_var->data + (size_t)slot * side->width;
+        if (pass->mode == NL_MODE_EVAL) {
+            be->ops->norm_forward_eval(be, &g, x, gain, shift, running_mean, running_var, y);
+            return;
+        }
+        if (pass->mode != NL_MODE_TRAIN && pass->mode != NL_MODE_RECALIBRATE)
+            running_mean = running_var = NULL;
+    }
+    be->ops->norm_forward(be, &g, x, gain, shift, y, mean, rstd, running_mean, running_var,
+                          pass->scalars + l->scalars);
+}
+
+/* the momentum of this pass's running-statistics update, when it makes one */
+static void rnn_norm_prepare(nl_layer *self, const nl_pass *pass)
+{
+    rnn_norm_layer *l = (rnn_norm_layer *)self;
+    if (!l->norm.per_step || !l->norm.running_stats)
+        return;
+    float momentum;
+    if (pass->mode == NL_MODE_TRAIN) {
+        l->batches_tracked++;
+        momentum = l->norm.cumulative ? 1.0f / (float)l->batches_tracked : l->norm.momentum;
+    } else if (pass->mode == NL_MODE_RECALIBRATE) {
+        /* the plain average of the batches since the reset */
+        momentum = 1.0f / (float)(pass->recalibrated + 1);
+    } else {
+        return;
+    }
+    pass->scalars_host[l->scalars] = momentum;
+}
+
+static void rnn_norm_forward(nl_layer *self, const nl_pass *pass)
+{
+    rnn_norm_layer *l = (rnn_norm_layer *)self;
+    nl_backend *be = pass->be;
+    const int n = pass->n, t = l->dims.t, hidden = l->dims.hidden;
+    const nl_rnn_norm_dims d = dims_at(l, n);
+    const int g = nl_rnn_norm_width(&d);
+    const size_t state = (size_t)n * hidden, block = (size_t)n * g;
+    nl_rnn_norm_saved_parts sv;
+    nl_rnn_norm_saved_layout(&d, l->saved, &sv);
+    nl_rnn_norm_work_parts w;
+    nl_rnn_norm_work_layout(&d, 0, 0, pass->workspace, &w);
+    const bool lstm = d.cell == NL_RNN_LSTM;
+    float *y = l->last_only ? NULL : self->out->data;
+
+    be->ops->linear_forward(be, n * t, l->in_features, g, self->in[0]->data, l->w_ih->data, NULL,
+                            w.xproj_tokens, w.linear);
+    be->ops->rnn_steps_transpose(be, n, t, g, true, w.xproj_tokens, sv.xproj);
+    if (l->norm.per_step)
+        for (int s = 0; s < t; s++)
+            side_forward(l, pass, SIDE_X, s, n, sv.xproj + s * block, w.xnorm + s * block,
+                         sv.mean_x + (size_t)s * d.stats_x, sv.rstd_x + (size_t)s * d.stats_x);
+    else
+        side_forward(l, pass, SIDE_X, -1, n * t, sv.xproj, w.xnorm, sv.mean_x, sv.rstd_x);
+    be->ops->fill(be, sv.h, 0.0f, state);
+    if (lstm)
+        be->ops->fill(be, sv.c, 0.0f, state);
+    for (int s = 0; s < t; s++) {
+        float *hproj = sv.hproj + s * block, *y_s = y ? y + (size_t)s * hidden : NULL;
+        be->ops->linear_forward(be, n, hidden, g, sv.h + s * state, l->w_hh->data, NULL, hproj,
+                                w.linear);
+        side_forward(l, pass, SIDE_H, s, n, hproj, w.hnorm, sv.mean_h + (size_t)s * d.stats_h,
+                     sv.rstd_h + (size_t)s * d.stats_h);
+        float *states = lstm ? sv.c : sv.h;
+        float *gates = sv.gates + (size_t)s * n * 4 * hidden;
+        be->ops->rnn_cell_forward(be, d.cell, n, hidden, w.xnorm + s * block, w.hnorm,
+                                  l->bias->data, states + s * state, gates,
+                                  states + (s + 1) * state, y_s, t * hidden);
+        if (!lstm)
+            continue;
+        const float *cn = sv.c + (s + 1) * state;
+        if (d.stats_c) {
+            side_forward(l, pass, SIDE_C, s, n, cn, sv.cn + s * state,
+                         sv.mean_c + (size_t)s * d.stats_c, sv.rstd_c + (size_t)s * d.stats_c);
+            cn = sv.cn + s * state;
+        }
+        be->ops->rnn_cell_output_forward(be, n, hidden, gates, cn, sv.h + (s + 1) * state, y_s,
+                                         t * hidden);
+    }
+    if (l->last_only)
+        be->ops->copy(be, self->out->data, sv.h + t * state, state);
+}
+
+/* side k's backward for rows of step s: dx written or added, the gain's
+ * (and shift's) gradient written to the given rows */
+static void side_backward(rnn_norm_layer *l, const nl_pass *pass, int k, int rows,
+                          const float *x, const float *dy, const float *mean, const float *rstd,
+                          float *dx, bool accumulate, float *dgain, float *dshift, void *work)
+{
+    const nl_norm_geom g = side_geom(l, k, rows);
+    const norm_side *side = &l->side[k];
+    pass->be->ops->norm_backward(pass->be, &g, x, dy, data_of(side->gain), mean, rstd, dx,
+                                 accumulate, side->gain ? dgain : NULL,
+                                 side->shift ? dshift : NULL, work);
+}
+
+static void rnn_norm_backward(nl_layer *self, const nl_pass *pass)
+{
+    rnn_norm_layer *l = (rnn_norm_layer *)self;
+    nl_backend *be = pass->be;
+    const int n = pass->n, t = l->dims.t, hidden = l->dims.hidden;
+    const nl_rnn_norm_dims d = dims_at(l, n);
+    const int g = nl_rnn_norm_width(&d);
+    const size_t state = (size_t)n * hidden, block = (size_t)n * g;
+    nl_rnn_norm_saved_parts sv;
+    nl_rnn_norm_saved_layout(&d, l->saved, &sv);
+    nl_rnn_norm_work_parts w;
+    nl_rnn_norm_work_layout(&d, 0, 0, pass->workspace, &w);
+    const bool lstm = d.cell == NL_RNN_LSTM;
+    const float *dy = l->last_only ? NULL : self->out->grad;
+    if (l->last_only)
+        be->ops->copy(be, w.dh, self->out->grad, state);
+    else
+        be->ops->fill(be, w.dh, 0.0f, state);
+    be->ops->fill(be, w.dc, 0.0f, state);
+    for (int s = t - 1; s >= 0; s--) {
+        const float *dy_s = dy ? dy + (size_t)s * hidden : NULL;
+        const float *gates = sv.gates + (size_t)s * n * 4 * hidden;
+        float *dpre_x = w.dpre_x + s * block, *dpre_h = w.dpre_h + s * block;
+        if (lstm) {
+            const float *c = sv.c + (s + 1) * state;
+            be->ops->rnn_cell_output_backward(be, n, hidden, gates, d.stats_c ? sv.cn + s * state : c,
+                                              w.dh, dy_s, t * hidden, dpre_x, dpre_h, w.dcn);
+            if (d.stats_c)
+                side_backward(l, pass, SIDE_C, n, c, w.dcn, sv.mean_c + (size_t)s * d.stats_c,
+                              sv.rstd_c + (size_t)s * d.stats_c, w.dc, true,
+                              w.dgain_c_steps + (size_t)s * hidden,
+                              w.dshift_c_steps + (size_t)s * hidden,
+                              w.norm);
+            else
+                be->ops->add_forward(be, state, w.dc, w.dcn, w.dc);
+            be->ops->rnn_cell_backward(be, d.cell, n, hidden, gates, sv.c + s * state, NULL, 0,
+                                       w.dc, dpre_x, dpre_h);
+        } else {
+            be->ops->rnn_cell_backward(be, d.cell, n, hidden, gates, sv.h + s * state, dy_s,
+                                       t * hidden, w.dh, dpre_x, dpre_h);
+        }
+        side_backward(l, pass, SIDE_H, n, sv.hproj + s * block, dpre_h,
+                      sv.mean_h + (size_t)s * d.stats_h, sv.rstd_h + (size_t)s * d.stats_h,
+                      w.dhproj + s * block, false, w.dgain_steps + (size_t)s * g, NULL, w.norm);
+        /* h_0 is the constant zero state: nothing to pass it */
+        if (s > 0)
+            be->ops->rnn_state_grad(be, n, hidden, g, w.dhproj + s * block, l->w_hh->data, w.dh,
+                                    !lstm);
+    }
+    if (l->side[SIDE_H].gain)
+        be->ops->rnn_sum_rows(be, t, g, w.dgain_steps, l->side[SIDE_H].gain->grad);
+    if (d.stats_c && l->side[SIDE_C].gain)
+        be->ops->rnn_sum_rows(be, t, hidden, w.dgain_c_steps, l->side[SIDE_C].gain->grad);
+    if (d.stats_c && l->side[SIDE_C].shift)
+        be->ops->rnn_sum_rows(be, t, hidden, w.dshift_c_steps, l->side[SIDE_C].shift->grad);
+    /* w_hh's gradient over every step's h_{s-1} (slot s of the states) */
+    be->ops->linear_backward(be, n * t, hidden, g, sv.h, l->w_hh->data, w.dhproj, NULL, false,
+                             l->w_hh->grad, NULL);
+    be->ops->rnn_sum_rows(be, n * t, g, w.dpre_x, l->bias->grad);
+    /* the input side: dhproj is free again and takes the raw input
+     * projection's gradient, time-major */
+    if (l->norm.per_step) {
+        for (int s = 0; s < t; s++)
+            side_backward(l, pass, SIDE_X, n, sv.xproj + s * block, w.dpre_x + s * block,
+                          sv.mean_x + (size_t)s * d.stats_x, sv.rstd_x + (size_t)s * d.stats_x,
+                          w.dhproj + s * block, false, w.dgain_steps + (size_t)s * g, NULL,
+                          w.norm);
+        if (l->side[SIDE_X].gain)
+            be->ops->rnn_sum_rows(be, t, g, w.dgain_steps, l->side[SIDE_X].gain->grad);
+    } else {
+        side_backward(l, pass, SIDE_X, n * t, sv.xproj, w.dpre_x, sv.mean_x, sv.rstd_x, w.dhproj,
+                      false, grad_of(l->side[SIDE_X].gain), NULL, w.norm);
+    }
+    be->ops->rnn_steps_transpose(be, n, t, g, false, w.dhproj, w.dxproj_tokens);
+    be->ops->linear_backward(be, n * t, l->in_features, g, self->in[0]->data, l->w_ih->data,
+                             w.dxproj_tokens, self->in[0]->grad, self->accumulate_din[0],
+                             l->w_ih->grad, NULL);
+}
+
+static const nl_layer_vtable rnn_norm_vtables[NL_RNN_COUNT] = {
+    [NL_RNN_LSTM] = {.kind = "lstm", .forward = rnn_norm_forward, .backward = rnn_norm_backward,
+                     .prepare = rnn_norm_prepare},
+    [NL_RNN_GRU] = {.kind = "gru", .forward = rnn_norm_forward, .backward = rnn_norm_backward,
+                    .prepare = rnn_norm_prepare},
+};
+
+static const char *const side_names[SIDES] = {"norm_ih", "norm_hh", "norm_c"};
+
+/* side k's parameters and running statistics */
+static void side_build(nl_builder *b, rnn_norm_layer *l, const char *name, int k, int width)
+{
+    norm_side *side = &l->side[k];
+    side->width = width;
+    char pname[96];
+    if (l->norm.affine) {
+        snprintf(pname, sizeof pname, "%s.%s.weight", name, side_names[k]);
+        side->gain = nl_builder_param(b, pname, 1, (int[]){width}, true, NL_FILL_CONSTANT,
+                                      l->norm.gain_init);
+        if (k == SIDE_C && l->norm.shift) {
+            snprintf(pname, sizeof pname, "%s.%s.bias", name, side_names[k]);
+            side->shift = nl_builder_param(b, pname, 1, (int[]){width}, true, NL_FILL_ZEROS, 0);
+        }
+    }
+    if (l->norm.per_step && l->norm.running_stats) {
+        const size_t count = (size_t)(l->norm.shared_running ? 1 : l->dims.t) * width;
+        snprintf(pname, sizeof pname, "%s.%s.running_mean", name, side_names[k]);
+        side->running_mean = nl_builder_state(b, pname, count, 0.0f);
+        snprintf(pname, sizeof pname, "%s.%s.running_var", name, side_names[k]);
+        side->running_var = nl_builder_state(b, pname, count, 1.0f);
+    }
+}
+
+nl_act *nl_rnn_norm_layer(nl_builder *b, const char *module, int index, nl_act *in,
+                          nl_rnn_cell cell, int hidden, bool last_only,
+                          const nl_rnn_cell_norm *norm)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s.l%d", module, index);
+    if (!in)
+        return NULL;
+    if (in->shape.ndim != 3) {
+        nl_builder_fail(b, NL_ERR_CONFIG, "layer %s: a recurrent layer reads sequences (N, T, D), "
+                                          "got %s",
+                        name, in->name);
+        return NULL;
+    }
+    nl_backend *be = nl_builder_backend(b);
+    rnn_norm_layer *l = nl_builder_layer_alloc(b, sizeof *l);
+    const int n = in->shape.n, t = in->shape.h;
+    const int gates = nl_rnn_gate_count(cell) * hidden;
+    const bool cell_norm = cell == NL_RNN_LSTM && norm->cell_state;
+    l->norm = *norm;
+    l->in_features = in->shape.c;
+    l->last_only = last_only;
+    l->dims = (nl_rnn_norm_dims){.cell = cell, .n = n, .t = t, .hidden = hidden,
+                                 .stats_x = 1, .stats_h = 1, .stats_c = cell_norm};
+    const float bound = 1.0f / sqrtf((float)hidden);
+    l->w_ih = rnn_param(b, name, "weight_ih", gates, l->in_features, bound);
+    l->w_hh = rnn_param(b, name, "weight_hh", gates, hidden, bound);
+    l->bias = rnn_param(b, name, "bias", gates, 0, bound);
+    side_build(b, l, name, SIDE_X, gates);
+    side_build(b, l, name, SIDE_H, gates);
+    if (cell_norm)
+        side_build(b, l, name, SIDE_C, hidden);
+    if (norm->per_step && norm->running_stats) {
+        nl_builder_counter(b, &l->batches_tracked);
+        l->scalars = nl_builder_scalars(b, 1);
+    }
+    const nl_rnn_norm_dims d = dims_at(l, n);
+    nl_builder_saved(b, &l->saved, nl_rnn_norm_saved_layout(&d, NULL, NULL));
+    const size_t linear = be->ops->linear_workspace(be, n * t, l->in_features, gates);
+    const size_t step_linear = be->ops->linear_workspace(be, n, hidden, gates);
+    size_t norm_bytes = 0;
+    for (int k = 0; k < SIDES; k++) {
+        if (!l->side[k].width)
+            continue;
+        const nl_norm_geom g = side_geom(l, k, norm->per_step ? n : n * t);
+        const size_t bytes = be->ops->norm_backward_workspace(be, &g);
+        norm_bytes = bytes > norm_bytes ? bytes : norm_bytes;
+    }
+    nl_builder_workspace(b, nl_rnn_norm_work_layout(&d, linear > step_linear ? linear : step_linear,
+                                                    norm_bytes, NULL, NULL));
+    const nl_shape shape = last_only
+                               ? (nl_shape){.n = n, .c = hidden, .h = 1, .w = 1, .ndim = 2}
+                               : (nl_shape){.n = n, .c = hidden, .h = t, .w = 1, .ndim = 3};
+    nl_act *out = nl_builder_act(b, name, shape);
+    nl_layer_init(&l->base, &rnn_norm_vtables[cell], name, in, NULL, out);
+    l->base.own_flops = true;
+    l->base.flops = 2.0 * t * gates * ((double)l->in_features + hidden);
+    nl_builder_add(b, &l->base);
+    return out;
+}

@@ -28,6 +28,8 @@ void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind)
     norm->d_max_ramp[1] = 2500;
     norm->n_d_max_ramp = 2;
     norm->alpha_init = 0.5f; /* Zhu et al. 2025's default */
+    norm->cell_state = true;
+    norm->step_stats = true;
 }
 
 void nl_model_spec_defaults(nl_model_spec *spec)

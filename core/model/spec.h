@@ -46,6 +46,15 @@ typedef struct {
      * reduced across the ranks; false: each rank's own slice */
     bool sync;
     float alpha_init; /* dyt: the learned scalar alpha's starting value */
+    /* rnn, rnn_lm with placement in_cell: the lstm's cell state is
+     * normalized before its output tanh too (Ba et al.; Cooijmans et al.) */
+    bool cell_state;
+    /* in_cell batch norm: running statistics per step (Cooijmans et al.);
+     * false: one set for every step */
+    bool step_stats;
+    /* in_cell: the normalizers' gains start here; 0: the kind's own, 0.1
+     * for batch statistics (Cooijmans et al.) and 1 otherwise */
+    float cell_gamma;
 } nl_norm_spec;
 
 /* "Noisy" batch norm (Santurkar et al. 2018, Fig. 2): after each

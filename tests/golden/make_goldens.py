@@ -3,9 +3,9 @@
 
 Run with Debian's PyTorch (never a CI dependency; the outputs are committed):
     /usr/bin/python3 tests/golden/make_goldens.py [norm] [layer] [e2e] [optim] [tfm] [rnn]
-        [param_norm]
-It writes tests/fixtures/{norm,layer,e2e,optim,tfm,rnn,param_norm}_goldens.nlfx
-(all seven without arguments).
+        [param_norm] [rnn_norm]
+It writes tests/fixtures/{norm,layer,e2e,optim,tfm,rnn,param_norm,rnn_norm}_goldens.nlfx
+(all eight without arguments).
 
 File format (little endian), read by tests/testutil.c:
     b"NLFX", u32 version = 1, u32 count, then per tensor:
@@ -1370,17 +1370,153 @@ def make_param_norm_goldens():
             ("wn_conv3x3_winograd", nn.Conv2d(8, 9, 3, padding=1, bias=False), (3, 8, 7, 6), 4),
             ("wn_conv1x1_s2", nn.Conv2d(4, 3, 1, stride=2), (2, 4, 7, 7), 5)):
         weight_norm_case(fx, name, module, shape, seed)
+    fx.write("param_norm_goldens.nlfx")
+
+
+# ---- normalizers inside the recurrent cell (rnn_norm) ----
+# A direct PyTorch cell, step by step, as normlab's in-cell placement
+# defines it (core/layers/layer.h, nl_rnn_norm_layer):
+#   u = N_x(x_t w_ih^T) + N_h(h_{t-1} w_hh^T) + bias
+#   lstm: c_t = sig(f) c_{t-1} + sig(i) tanh(g), h_t = sig(o) tanh(N_c(c_t))
+#   gru:  r, z = sig(u_r), sig(u_z), n = tanh(N_x(.)_n + bias_n + r N_h(.)_n),
+#         h_t = (1 - z) n + z h_{t-1}
+# N_x and N_h have a gain alone; N_c a gain and (layer, batch) a shift.
+# layer and rms: per-sample statistics over the row (Ba et al. 2016);
+# batch: each step's own batch statistics and running statistics per step
+# (Cooijmans et al. 2016).
+RNN_NORM_SHIFT = {"layer": True, "rms": False, "batch": True}
+
+
+def cell_norm(kind, x, gain, shift, eps, running=None, training=True, momentum=0.1):
+    if kind == "batch":
+        mean, var = running if running is not None else (None, None)
+        return F.batch_norm(x, mean, var, gain, shift, training, momentum, eps)
+    if kind == "layer":
+        mean = x.mean(-1, keepdim=True)
+        var = ((x - mean) ** 2).mean(-1, keepdim=True)
+        y = (x - mean) / torch.sqrt(var + eps)
+    else:
+        y = x / torch.sqrt((x * x).mean(-1, keepdim=True) + eps)
+    y = y * gain
+    return y + shift if shift is not None else y
+
+
+class NormCellLayer:
+    def __init__(self, prefix, cell, kind, d, hidden, t, cell_state, g):
+        gates = (4 if cell == "lstm" else 3) * hidden
+        self.cell, self.kind, self.hidden = cell, kind, hidden
+        self.cell_state = cell_state and cell == "lstm"
+        self.params = {}
+
+        def param(name, *shape, base=0.0):
+            p = (base + 0.5 * torch.randn(*shape, generator=g)).requires_grad_(True)
+            self.params["%s.%s" % (prefix, name)] = p
+            return p
+        self.w_ih = param("weight_ih", gates, d)
+        self.w_hh = param("weight_hh", gates, hidden)
+        self.bias = param("bias", gates)
+        self.g_x = param("norm_ih.weight", gates, base=1.0)
+        self.g_h = param("norm_hh.weight", gates, base=1.0)
+        self.g_c = param("norm_c.weight", hidden, base=1.0) if self.cell_state else None
+        self.b_c = (param("norm_c.bias", hidden)
+                    if self.cell_state and RNN_NORM_SHIFT[kind] else None)
+        self.running = {}
+        if kind == "batch":
+            for side, width in (("norm_ih", gates), ("norm_hh", gates), ("norm_c", hidden)):
+                if side == "norm_c" and not self.cell_state:
+                    continue
+                self.running[side] = (torch.zeros(t, width), torch.ones(t, width))
+                self.running_prefix = prefix
+
+    def norm(self, side, s, v, gain, shift, training):
+        running = None
+        if self.kind == "batch":
+            mean, var = self.running[side]
+            running = (mean[s], var[s])
+        return cell_norm(self.kind, v, gain, shift, 1e-5, running, training)
+
+    def __call__(self, x, training=True):
+        n, t, _ = x.shape
+        hdim = self.hidden
+        h = torch.zeros(n, hdim)
+        c = torch.zeros(n, hdim)
+        ys = []
+        for s in range(t):
+            a = self.norm("norm_ih", s, x[:, s] @ self.w_ih.t(), self.g_x, None, training)
+            b = self.norm("norm_hh", s, h @ self.w_hh.t(), self.g_h, None, training)
+            if self.cell == "lstm":
+                i, f, gg, o = (a + b + self.bias).chunk(4, 1)
+                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
+                cn = self.norm("norm_c", s, c, self.g_c, self.b_c, training) if self.cell_state else c
+                h = torch.sigmoid(o) * torch.tanh(cn)
+            else:
+                a_r, a_z, a_n = a.chunk(3, 1)
+                b_r, b_z, b_n = b.chunk(3, 1)
+                bias_r, bias_z, bias_n = self.bias.chunk(3)
+                r = torch.sigmoid(a_r + b_r + bias_r)
+                z = torch.sigmoid(a_z + b_z + bias_z)
+                nn_ = torch.tanh(a_n + bias_n + r * b_n)
+                h = (1 - z) * nn_ + z * h
+            ys.append(h)
+        return torch.stack(ys, 1)
+
+
+def rnn_norm_case(fx, name, cell, kind, cell_state, n, t, d, hidden, seed):
+    """Two layers, the lower one's every step feeding the upper, whose last
+    hidden state is the output; the loss (h_T dy).sum() reaches every step."""
+    g = torch.Generator().manual_seed(seed)
+    layers = [NormCellLayer("%s.l%d" % (cell, k), cell, kind, d if k == 0 else hidden, hidden, t,
+                            cell_state, g) for k in range(2)]
+    x = torch.randn(n, t, d, generator=g).requires_grad_(True)
+    h_top = layers[1](layers[0](x))[:, -1]
+    dy = torch.randn(*h_top.shape, generator=g)
+    (h_top * dy).sum().backward()
+    fx.add(name + ".shape", torch.tensor([n, t, d, hidden], dtype=torch.int32))
+    fx.add(name + ".x", x)
+    fx.add(name + ".h_top", h_top)
+    fx.add(name + ".dy", dy)
+    fx.add(name + ".dx", x.grad)
+    names = []
+    for layer in layers:
+        for pname, p in layer.params.items():
+            fx.add("%s.%s" % (name, pname), p)
+            fx.add("%s.grad.%s" % (name, pname), p.grad)
+            names.append(pname)
+    fx.add(name + ".params", torch.tensor([len(names)], dtype=torch.int32))
+    if kind == "batch":
+        # the running statistics after this one training pass, then eval
+        # with them
+        for layer in layers:
+            for side, (mean, var) in layer.running.items():
+                fx.add("%s.%s.%s.running_mean" % (name, layer.running_prefix, side), mean)
+                fx.add("%s.%s.%s.running_var" % (name, layer.running_prefix, side), var)
+        with torch.no_grad():
+            fx.add(name + ".h_top_eval", layers[1](layers[0](x, False), False)[:, -1])
+
+
+def make_rnn_norm_goldens():
+    fx = Fixture()
+    cases = []
+    for cell, kind, cell_state, shape, seed in (
+            ("lstm", "layer", True, (3, 5, 4, 6), 11),
+            ("lstm", "rms", True, (3, 5, 4, 6), 12),
+            ("lstm", "batch", True, (4, 5, 4, 6), 13),
+            ("lstm", "layer", False, (2, 4, 3, 5), 14),
+            ("gru", "layer", True, (3, 5, 4, 6), 15),
+            ("gru", "rms", True, (3, 4, 4, 5), 16),
+            ("gru", "batch", True, (4, 5, 4, 6), 17)):
+        name = "%s_%s%s" % (cell, kind, "" if cell_state or cell == "gru" else "_nocell")
+        rnn_norm_case(fx, name, cell, kind, cell_state, *shape, seed)
         cases.append(name)
     fx.add("cases", torch.tensor([len(cases)], dtype=torch.int32))
     for i, name in enumerate(cases):
         fx.add("case%d" % i, torch.tensor(list(name.encode()), dtype=torch.int32))
-    fx.write("param_norm_goldens.nlfx")
-
+    fx.write("rnn_norm_goldens.nlfx")
 
 if __name__ == "__main__":
     print("torch", torch.__version__, file=sys.stderr)
     # with arguments, only those sets: norm layer e2e
-    wanted = set(sys.argv[1:]) or {"norm", "layer", "e2e", "optim", "tfm", "rnn", "param_norm"}
+    wanted = set(sys.argv[1:]) or {"norm", "layer", "e2e", "optim", "tfm", "rnn", "param_norm", "rnn_norm"}
     if "norm" in wanted:
         make_norm_goldens()
     if "layer" in wanted:
@@ -1395,3 +1531,5 @@ if __name__ == "__main__":
         make_rnn_goldens()
     if "param_norm" in wanted:
         make_param_norm_goldens()
+    if "rnn_norm" in wanted:
+        make_rnn_norm_goldens()

@@ -1,0 +1,158 @@
+/* The pointwise parts of a recurrent cell with normalizers inside it
+ * (backend_ops.def's rnn_cell_*; layers/rnn.c runs them between the
+ * linear and norm ops). The plain cell's fused kernels (rnn.c) stay as
+ * they are: these read the normalized projections of a step from two
+ * time-major (N, G) blocks instead of forming them. */
+#include <math.h>
+#include <string.h>
+
+#include "cpu/cpu.h"
+#include "rnn_layout.h"
+
+static inline float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
+
+void nl_cpu_rnn_steps_transpose(nl_backend *be, int n, int t, int width, bool to_time_major,
+                                const float *src, float *dst)
+{
+    (void)be;
+    const size_t row = (size_t)width * sizeof(float);
+    NL_PARALLEL_FOR_IF((long)n * t * width >= NL_PARALLEL_MIN,
+    for (int i = 0; i < n; i++)
+        for (int s = 0; s < t; s++) {
+            const size_t token = ((size_t)i * t + s) * width, step = ((size_t)s * n + i) * width;
+            if (to_time_major)
+                memcpy(dst + step, src + token, row);
+            else
+                memcpy(dst + token, src + step, row);
+        });
+}
+
+void nl_cpu_rnn_cell_forward(nl_backend *be, nl_rnn_cell cell, int n, int hidden, const float *a,
+                             const float *b, const float *bias, const float *prev, float *gates,
+                             float *state, float *y, int ld_y)
+{
+    (void)be;
+    const int g = nl_rnn_gate_count(cell) * hidden;
+    NL_PARALLEL_FOR_IF((long)n * g >= NL_PARALLEL_MIN,
+    for (int i = 0; i < n; i++) {
+        const float *ai = a + (size_t)i * g, *bi = b + (size_t)i * g;
+        const float *prev_i = prev + (size_t)i * hidden;
+        float *gate = gates + (size_t)i * 4 * hidden, *state_i = state + (size_t)i * hidden;
+        for (int j = 0; j < hidden; j++) {
+            if (cell == NL_RNN_LSTM) {
+                const float in_gate = sigmoid(ai[j] + bi[j] + bias[j]);
+                const int f = hidden + j, c = 2 * hidden + j, o = 3 * hidden + j;
+                const float forget = sigmoid(ai[f] + bi[f] + bias[f]);
+                const float cand = tanhf(ai[c] + bi[c] + bias[c]);
+                gate[j] = in_gate;
+                gate[f] = forget;
+                gate[c] = cand;
+                gate[o] = sigmoid(ai[o] + bi[o] + bias[o]);
+                state_i[j] = forget * prev_i[j] + in_gate * cand;
+            } else {
+                const int z = hidden + j, c = 2 * hidden + j;
+                const float reset = sigmoid(ai[j] + bi[j] + bias[j]);
+                const float update = sigmoid(ai[z] + bi[z] + bias[z]);
+                const float cand = tanhf(ai[c] + bias[c] + reset * bi[c]);
+                gate[j] = reset;
+                gate[z] = update;
+                gate[c] = cand;
+                gate[3 * hidden + j] = bi[c];
+                state_i[j] = (1.0f - update) * cand + update * prev_i[j];
+            }
+        }
+        if (y && cell == NL_RNN_GRU)
+            memcpy(y + (size_t)i * ld_y, state_i, (size_t)hidden * sizeof *state_i);
+    });
+}
+
+void nl_cpu_rnn_cell_output_forward(nl_backend *be, int n, int hidden, const float *gates,
+                                    const float *cn, float *h, float *y, int ld_y)
+{
+    (void)be;
+    NL_PARALLEL_FOR_IF((long)n * hidden >= NL_PARALLEL_MIN,
+    for (int i = 0; i < n; i++) {
+        const float *out_gate = gates + (size_t)i * 4 * hidden + 3 * hidden;
+        const float *cn_i = cn + (size_t)i * hidden;
+        float *h_i = h + (size_t)i * hidden;
+        for (int j = 0; j < hidden; j++)
+            h_i[j] = out_gate[j] * tanhf(cn_i[j]);
+        if (y)
+            memcpy(y + (size_t)i * ld_y, h_i, (size_t)hidden * sizeof *h_i);
+    });
+}
+
+void nl_cpu_rnn_cell_output_backward(nl_backend *be, int n, int hidden, const float *gates,
+                                     const float *cn, const float *dh, const float *dy, int ld_dy,
+                                     float *dpre_a, float *dpre_b, float *dcn)
+{
+    (void)be;
+    const int g = 4 * hidden;
+    NL_PARALLEL_FOR_IF((long)n * hidden >= NL_PARALLEL_MIN,
+    for (int i = 0; i < n; i++) {
+        const float *out_gate = gates + (size_t)i * g + 3 * hidden;
+        const float *cn_i = cn + (size_t)i * hidden, *dh_i = dh + (size_t)i * hidden;
+        const float *dy_i = dy ? dy + (size_t)i * ld_dy : NULL;
+        float *da = dpre_a + (size_t)i * g + 3 * hidden, *db = dpre_b + (size_t)i * g + 3 * hidden;
+        float *dcn_i = dcn + (size_t)i * hidden;
+        for (int j = 0; j < hidden; j++) {
+            const float dh_j = dh_i[j] + (dy_i ? dy_i[j] : 0.0f);
+            const float o = out_gate[j], tanh_c = tanhf(cn_i[j]);
+            da[j] = db[j] = dh_j * tanh_c * o * (1.0f - o);
+            dcn_i[j] = dh_j * o * (1.0f - tanh_c * tanh_c);
+        }
+    });
+}
+
+void nl_cpu_rnn_cell_backward(nl_backend *be, nl_rnn_cell cell, int n, int hidden,
+                              const float *gates, const float *prev, const float *dy, int ld_dy,
+                              float *dstate, float *dpre_a, float *dpre_b)
+{
+    (void)be;
+    const int g = nl_rnn_gate_count(cell) * hidden;
+    NL_PARALLEL_FOR_IF((long)n * g >= NL_PARALLEL_MIN,
+    for (int i = 0; i < n; i++) {
+        const float *gate = gates + (size_t)i * 4 * hidden, *prev_i = prev + (size_t)i * hidden;
+        const float *dy_i = dy ? dy + (size_t)i * ld_dy : NULL;
+        float *ds = dstate + (size_t)i * hidden;
+        float *da = dpre_a + (size_t)i * g, *db = dpre_b + (size_t)i * g;
+        for (int j = 0; j < hidden; j++) {
+            const float first = gate[j], second = gate[hidden + j], cand = gate[2 * hidden + j];
+            if (cell == NL_RNN_LSTM) {
+                /* first: the input gate, second: the forget gate */
+                const float dc = ds[j];
+                da[j] = db[j] = dc * cand * first * (1.0f - first);
+                da[hidden + j] = db[hidden + j] = dc * prev_i[j] * second * (1.0f - second);
+                da[2 * hidden + j] = db[2 * hidden + j] = dc * first * (1.0f - cand * cand);
+                ds[j] = dc * second;
+            } else {
+                /* first: the reset gate, second: the update gate */
+                const float dh = ds[j] + (dy_i ? dy_i[j] : 0.0f), rec_n = gate[3 * hidden + j];
+                const float d_cand = dh * (1.0f - second) * (1.0f - cand * cand);
+                da[j] = db[j] = d_cand * rec_n * first * (1.0f - first);
+                da[hidden + j] = db[hidden + j] = dh * (prev_i[j] - cand) * second * (1.0f - second);
+                da[2 * hidden + j] = d_cand;
+                db[2 * hidden + j] = d_cand * first;
+                ds[j] = dh * second;
+            }
+        }
+    });
+}
+
+void nl_cpu_rnn_state_grad(nl_backend *be, int n, int hidden, int g, const float *dproj,
+                           const float *w_hh, float *dh, bool accumulate)
+{
+    (void)be;
+    nl_cpu_gemm_nn(n, hidden, g, dproj, g, w_hh, hidden, NULL, dh, hidden, accumulate);
+}
+
+void nl_cpu_rnn_sum_rows(nl_backend *be, int rows, int count, const float *x, float *total)
+{
+    (void)be;
+    memset(total, 0, (size_t)count * sizeof *total);
+    for (int r = 0; r < rows; r++) {
+        const float *row = x + (size_t)r * count;
+        for (int j = 0; j < count; j++)
+            total[j] += row[j];
+    }
+}
