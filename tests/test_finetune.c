@@ -454,8 +454,6 @@ START_TEST(test_refusals)
     refused(no_from, "", "bad.yaml:14:19: init.bn_policy: reset is set without init.from");
     free(no_from);
     char *ft = finetune_text(NULL, "");
-    refused(ft, "--set init.bn_policy=recalibrate",
-            "init.bn_policy: recalibrate needs init.bn_recalibrate_batches");
     refused(ft, "--set init.bn_policy=freeze --set train.freeze_bn_after=2",
             "train.freeze_bn_after: 2: init.bn_policy freeze already trains with the running "
             "statistics from step 0");

@@ -464,9 +464,8 @@ const nl_key_def nl_config_schema[] = {
             "values (their gradients left out of clipping and the update); false trains them"},
     {.key = "init.bn_recalibrate_batches", .type = NL_KT_INT,
      FIELD(train.init_bn.recalibrate_batches), .lo = 1, .hi = NL_MAX_STEPS,
-     .flags = NL_KF_LO | NL_KF_HI | NL_KF_ZERO_UNSET | NL_KF_AFTER_FORMAT4,
+     .flags = NL_KF_LO | NL_KF_HI | NL_KF_AFTER_FORMAT4,
      .when_key = "init.bn_policy", .when_mask = BIT(NL_BN_POLICY_RECALIBRATE),
-     .default_doc = "not set (required by recalibrate)",
      .doc = "init.bn_policy recalibrate: training batches (train.batch_size each, in their own "
             "seeded order, not the training order) whose plain average (PyTorch's momentum=None) "
             "replaces the running statistics before the first step; a resumed run does not "

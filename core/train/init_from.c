@@ -20,11 +20,6 @@ static nl_code check_bn_policy(const nl_config *cfg, nl_error *err)
                                          "batch norms of the run this one starts from; set "
                                          "init.from: RUN_DIR, or remove init.bn_policy", policy)
                    : NL_OK;
-    if (bn->policy == NL_BN_POLICY_RECALIBRATE && bn->recalibrate_batches <= 0)
-        return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "init.bn_policy",
-                                   "recalibrate needs init.bn_recalibrate_batches: K, the "
-                                   "training batches whose average replaces the running "
-                                   "statistics (accepted: 1 to %ld)", NL_MAX_STEPS);
     if (bn->policy == NL_BN_POLICY_FREEZE && cfg->train.freeze_bn_after > 0)
         return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.freeze_bn_after",
                                    "%ld: init.bn_policy freeze already trains with the running "

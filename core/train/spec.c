@@ -63,4 +63,8 @@ void nl_train_spec_defaults(nl_train_spec *train)
     train->trace.percentiles[2] = 85.0f;
     train->trace.n_percentiles = 3;
     train->trace.samples = 1000;
+    /* 50 batches of 32 are a few thousand samples per statistic, where the
+     * average over batches stops moving much (the estimate's spread falls
+     * as one over the square root of the batches) */
+    train->init_bn.recalibrate_batches = 50;
 }

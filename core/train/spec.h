@@ -60,7 +60,7 @@ extern const nl_name_table nl_bn_policy_names;
 typedef struct {
     nl_bn_policy policy;
     bool freeze_affine;        /* freeze: gamma and beta held at the source's values */
-    long recalibrate_batches;  /* recalibrate: training batches averaged over */
+    long recalibrate_batches;  /* recalibrate: training batches averaged over (50) */
 } nl_init_bn_spec;
 
 typedef struct {
