@@ -7,14 +7,19 @@
  * with the batch norms' gamma and beta. Every contradiction is refused
  * with exit status 2, naming the key, and nothing written. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "model/model.h"
 #include "testutil.h"
+#include "train/checkpoint.h"
 #include "train/check.h"
 #include "train/final_model.h"
 #include "train/init_from.h"
@@ -485,6 +490,73 @@ START_TEST(test_refusals)
 }
 END_TEST
 
+
+/* the step of the last whole row of tu_tmp/<dir>/metrics.csv (0 before any) */
+static long last_logged_step(const char *dir)
+{
+    char path[800];
+    snprintf(path, sizeof path, "%s/%s/metrics.csv", tu_tmp, dir);
+    char *text = NULL;
+    size_t len = 0;
+    nl_error err = {0};
+    if (nl_read_file(path, &text, &len, &err) != NL_OK)
+        return 0;
+    long step = 0;
+    char *end = len > 0 && text[len - 1] == '\n' ? text + len - 1 : strrchr(text, '\n');
+    if (end) {
+        *end = '\0';
+        const char *line = strrchr(text, '\n');
+        step = atol(line ? line + 1 : text);
+    }
+    free(text);
+    return step;
+}
+
+/* A recalibrating run killed after its checkpoint and run again resumes
+ * without recalibrating a second time: its results are the uninterrupted
+ * run's (a second recalibration would replace the running statistics the
+ * checkpoint holds, and the evaluation 10 steps later would differ). */
+START_TEST(test_resume_keeps_recalibration)
+{
+    make_source();
+    /* long enough to be killed while it runs; evaluated every 10 steps */
+    char *text = finetune_text(NULL, "bn_policy: recalibrate, bn_recalibrate_batches: 3");
+    const char *old = "  steps: 24\n  eval_every: 24\n", *at = strstr(text, old);
+    ck_assert_ptr_nonnull(at);
+    nl_buf b = {0};
+    nl_buf_printf(&b, "%.*s  steps: 3000\n  eval_every: 10\n%s", (int)(at - text), text,
+                  at + strlen(old));
+    free(text);
+    tu_tmp_write("ft.yaml", b.data);
+    nl_buf_free(&b);
+    ck_assert_int_eq(tu_normlab("run ft.yaml --out ref --quiet --threads 1 --set "
+                                "train.checkpoint_every=50"), 0);
+    const pid_t pid = tu_normlab_start("run ft.yaml --out k --quiet --threads 1 --set "
+                                       "train.checkpoint_every=50", "killed.txt", "killed.txt");
+    char checkpoint[800];
+    snprintf(checkpoint, sizeof checkpoint, "%s/k/%s", tu_tmp, NL_CHECKPOINT_FILE);
+    const time_t t0 = time(NULL);
+    while (!(access(checkpoint, F_OK) == 0 && last_logged_step("k") >= 120) &&
+           time(NULL) - t0 < 120)
+        usleep(1000);
+    int status;
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    ck_assert_msg(WIFSIGNALED(status), "the run ended before the kill (make it longer)");
+    ck_assert_int_eq(tu_normlab("run ft.yaml --out k --threads 1 --set "
+                                "train.checkpoint_every=50"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "resuming"), "the run did not resume: %s", out);
+    free(out);
+    char *got = tu_metrics_without_time("k"), *want = tu_metrics_without_time("ref");
+    ck_assert_msg(!strcmp(got, want), "the resumed run's metrics differ from the uninterrupted "
+                  "run's");
+    free(got);
+    free(want);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("finetune");
@@ -495,6 +567,7 @@ int main(void)
     tcase_add_test(tc, test_recalibrate);
     tcase_add_test(tc, test_group_norm_swap);
     tcase_add_test(tc, test_refusals);
+    tcase_add_test(tc, test_resume_keeps_recalibration);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
