@@ -507,6 +507,26 @@ const nl_key_def nl_config_schema[] = {
      .doc = "a finished run directory to start from (fine-tuning): its final model's weights "
             "and normalizer state, layer by layer by name; a classifier of another class count "
             "starts fresh; \"\" = from this run's own initialization"},
+    {.key = "init.bn_policy", .type = NL_KT_ENUM, FIELD(train.init_bn.policy),
+     .names = &nl_bn_policy_names, .flags = NL_KF_AFTER_FORMAT4,
+     .doc = "with init.from: what happens to the source's batch norms (every normalizer with "
+            "running statistics) before the first step; group_norm takes a source with "
+            "model.norm.type batch and a config that describes the model after the swap "
+            "(model.norm.type group, model.norm.groups); every other policy keeps the source's "
+            "model.norm.type"},
+    {.key = "init.bn_freeze_affine", .type = NL_KT_BOOL, FIELD(train.init_bn.freeze_affine),
+     .flags = NL_KF_AFTER_FORMAT4, .when_key = "init.bn_policy",
+     .when_mask = BIT(NL_BN_POLICY_FREEZE),
+     .doc = "init.bn_policy freeze: also hold the normalizers' gamma and beta at the source's "
+            "values (their gradients left out of clipping and the update); false trains them"},
+    {.key = "init.bn_recalibrate_batches", .type = NL_KT_INT,
+     FIELD(train.init_bn.recalibrate_batches), .lo = 1, .hi = NL_MAX_STEPS,
+     .flags = NL_KF_LO | NL_KF_HI | NL_KF_AFTER_FORMAT4,
+     .when_key = "init.bn_policy", .when_mask = BIT(NL_BN_POLICY_RECALIBRATE),
+     .doc = "init.bn_policy recalibrate: training batches (train.batch_size each, in their own "
+            "seeded order, not the training order) whose plain average (PyTorch's momentum=None) "
+            "replaces the running statistics before the first step; a resumed run does not "
+            "recalibrate again"},
 };
 const int nl_config_schema_count = (int)(sizeof nl_config_schema / sizeof nl_config_schema[0]);
 

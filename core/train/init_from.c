@@ -7,14 +7,92 @@
 #include "train/check.h"
 #include "train/final_model.h"
 
+/* init.bn_*: what the config alone can contradict */
+static nl_code check_bn_policy(const nl_config *cfg, nl_error *err)
+{
+    const nl_init_bn_spec *bn = &cfg->train.init_bn;
+    const char *policy = nl_name_of(&nl_bn_policy_names, bn->policy);
+    if (!cfg->init_from[0])
+        /* keep is what a resolved config (a sweep's) writes for every run */
+        return bn->policy != NL_BN_POLICY_KEEP
+                   ? nl_config_key_error(cfg, err, NL_ERR_CONFIG, "init.bn_policy",
+                                         "%s is set without init.from: the policies act on the "
+                                         "batch norms of the run this one starts from; set "
+                                         "init.from: RUN_DIR, or remove init.bn_policy", policy)
+                   : NL_OK;
+    if (bn->policy == NL_BN_POLICY_FREEZE && cfg->train.freeze_bn_after > 0)
+        return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.freeze_bn_after",
+                                   "%ld: init.bn_policy freeze already trains with the running "
+                                   "statistics from step 0 on; remove train.freeze_bn_after (not "
+                                   "set: never), or choose another init.bn_policy",
+                                   cfg->train.freeze_bn_after);
+    const bool to_group = cfg->model.norm.kind == NL_NORM_GROUP;
+    if (bn->policy == NL_BN_POLICY_GROUP_NORM && !to_group)
+        return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "init.bn_policy",
+                                   "group_norm swaps the source's batch norm for this config's "
+                                   "group norm, and model.norm.type is %s here; set "
+                                   "model.norm.type: group (with model.norm.groups: G)",
+                                   nl_name_of(&nl_norm_names, cfg->model.norm.kind));
+    return NL_OK;
+}
+
 nl_code nl_init_from_check(const nl_config *cfg, nl_error *err)
 {
-    if (!cfg->init_from[0])
-        return NL_OK;
+    nl_code rc = check_bn_policy(cfg, err);
+    if (rc || !cfg->init_from[0])
+        return rc;
     nl_error why = {0};
     if (nl_final_model_check_run(cfg->init_from, &why) == NL_OK)
         return NL_OK;
     return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "init.from", "%s", why.msg);
+}
+
+/* init.bn_*: what the source's model can contradict, before anything is carried */
+static nl_code check_source_bn(const nl_config *cfg, const nl_model *src, const nl_model *m,
+                               nl_error *err)
+{
+    const nl_bn_policy policy = cfg->train.init_bn.policy;
+    if (policy == NL_BN_POLICY_KEEP)
+        return NL_OK;
+    const char *name = nl_name_of(&nl_bn_policy_names, policy);
+    const char *src_norm = nl_name_of(&nl_norm_names, src->spec.norm.kind);
+    if (policy == NL_BN_POLICY_GROUP_NORM)
+        return src->spec.norm.kind == NL_NORM_BATCH
+                   ? NL_OK
+                   : nl_config_key_error(cfg, err, NL_ERR_CONFIG, "init.bn_policy",
+                                         "group_norm swaps batch norm for group norm, and %s "
+                                         "has model.norm.type %s; accepted for it: keep",
+                                         cfg->init_from, src_norm);
+    if (policy == NL_BN_POLICY_RECALIBRATE && m->rows_per_sample > 1)
+        return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "init.bn_policy",
+                                   "recalibrate: token models take no recalibration of running "
+                                   "statistics; accepted for them: keep, reset, freeze");
+    if (src->n_states == 0)
+        return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "init.bn_policy",
+                                   "%s: %s has no batch norm (its model.norm.type is %s, without "
+                                   "running statistics); accepted for it: keep", name,
+                                   cfg->init_from, src_norm);
+    if (src->spec.norm.kind != m->spec.norm.kind)
+        return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "model.norm.type",
+                                   "%s: init.bn_policy %s keeps the source's normalizer, and %s "
+                                   "has %s; set model.norm.type: %s (init.bn_policy group_norm is "
+                                   "the one that changes it, from batch to group)",
+                                   nl_name_of(&nl_norm_names, m->spec.norm.kind), name,
+                                   cfg->init_from, src_norm, src_norm);
+    return NL_OK;
+}
+
+/* init.bn_policy reset: torch's reset_running_stats, on the carried-over state */
+static void reset_stats(nl_model *m, float *out_states)
+{
+    for (int i = 0; i < m->n_states; i++) {
+        const nl_state *s = m->states[i];
+        float *at = out_states + (s->data - m->state_arena);
+        for (size_t k = 0; k < s->count; k++)
+            at[k] = s->init_value;
+    }
+    for (int i = 0; i < m->n_counters; i++)
+        *m->counters[i] = 0;
 }
 
 /* the layer named by a parameter or statistic: its name up to the last '.' */
@@ -134,7 +212,11 @@ nl_code nl_init_from_load(const nl_config *cfg, nl_model *m, char *note, size_t 
     rc = be->ops->synchronize(be, err);
     int kept_head = 0;
     if (rc == NL_OK)
+        rc = check_source_bn(cfg, src, m, err);
+    if (rc == NL_OK)
         rc = carry(cfg, src, params, states, m, out_params, out_states, &kept_head, err);
+    if (rc == NL_OK && cfg->train.init_bn.policy == NL_BN_POLICY_RESET)
+        reset_stats(m, out_states);
     if (rc == NL_OK) {
         be->ops->upload(be, m->param_arena, out_params, m->param_floats * sizeof(float));
         be->ops->upload(be, m->state_arena, out_states, m->state_floats * sizeof(float));
@@ -142,9 +224,13 @@ nl_code nl_init_from_load(const nl_config *cfg, nl_model *m, char *note, size_t 
     }
     if (rc == NL_OK)
         snprintf(note, note_size, "starting from %s (its final model, step %lld): %d "
-                 "parameters%s carried over%s", cfg->init_from, (long long)info.step,
+                 "parameters%s carried over%s%s%s", cfg->init_from, (long long)info.step,
                  m->n_params - kept_head, m->n_states ? " and the running statistics" : "",
-                 kept_head ? "; a new classifier head for the new class count" : "");
+                 kept_head ? "; a new classifier head for the new class count" : "",
+                 cfg->train.init_bn.policy ? "; batch norm policy " : "",
+                 cfg->train.init_bn.policy
+                     ? nl_name_of(&nl_bn_policy_names, cfg->train.init_bn.policy)
+                     : "");
     free(params);
     nl_model_free(src);
     return rc;

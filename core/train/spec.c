@@ -23,6 +23,24 @@ _Static_assert(sizeof cuda_graph_entries / sizeof cuda_graph_entries[0] == NL_CU
 const nl_name_table nl_cuda_graph_names = {"cuda graph mode", cuda_graph_entries,
                                            NL_CUDA_GRAPH_COUNT, 0};
 
+static const nl_name_entry bn_policy_entries[] = {
+    [NL_BN_POLICY_KEEP] = {"keep", "the source's running statistics, updated as training goes"},
+    [NL_BN_POLICY_RESET] = {"reset", "running mean 0 and variance 1 (torch's "
+                                     "reset_running_stats), then updated as training goes"},
+    [NL_BN_POLICY_FREEZE] = {"freeze", "the source's running statistics used in training too, "
+                                       "from step 0, and never updated"},
+    [NL_BN_POLICY_RECALIBRATE] = {"recalibrate", "recomputed before the first step as the plain "
+                                                 "average over init.bn_recalibrate_batches "
+                                                 "training batches, weights fixed"},
+    [NL_BN_POLICY_GROUP_NORM] = {"group_norm", "batch norm swapped for this config's group norm "
+                                               "(model.norm.type group): gamma and beta carried "
+                                               "over, the statistics dropped"},
+};
+_Static_assert(sizeof bn_policy_entries / sizeof bn_policy_entries[0] == NL_BN_POLICY_COUNT,
+               "bn_policy table");
+const nl_name_table nl_bn_policy_names = {"batch norm policy", bn_policy_entries,
+                                          NL_BN_POLICY_COUNT, 0};
+
 void nl_train_spec_defaults(nl_train_spec *train)
 {
     memset(train, 0, sizeof *train);
@@ -46,4 +64,8 @@ void nl_train_spec_defaults(nl_train_spec *train)
     train->trace.n_percentiles = 3;
     train->trace.samples = 1000;
     train->signal_propagation_batches = 1;
+    /* 50 batches of 32 are a few thousand samples per statistic, where the
+     * average over batches stops moving much (the estimate's spread falls
+     * as one over the square root of the batches) */
+    train->init_bn.recalibrate_batches = 50;
 }

@@ -45,6 +45,24 @@ extern const nl_name_table nl_device_data_names;
 typedef enum { NL_CUDA_GRAPH_OFF, NL_CUDA_GRAPH_AUTO, NL_CUDA_GRAPH_COUNT } nl_cuda_graph_mode;
 extern const nl_name_table nl_cuda_graph_names;
 
+/* init.bn_policy: what a run started from init.from (core/train/init_from.h)
+ * does with the source's batch norms before its first step */
+typedef enum {
+    NL_BN_POLICY_KEEP,        /* running statistics carried over and updated as usual */
+    NL_BN_POLICY_RESET,       /* running mean 0, variance 1, batch counts 0 */
+    NL_BN_POLICY_FREEZE,      /* running statistics in training from step 0, never updated */
+    NL_BN_POLICY_RECALIBRATE, /* recomputed over batches of this run's data, then as keep */
+    NL_BN_POLICY_GROUP_NORM,  /* this run's group norms take the batch norms' gamma and beta */
+    NL_BN_POLICY_COUNT
+} nl_bn_policy;
+extern const nl_name_table nl_bn_policy_names;
+
+typedef struct {
+    nl_bn_policy policy;
+    bool freeze_affine;        /* freeze: gamma and beta held at the source's values */
+    long recalibrate_batches;  /* recalibrate: training batches averaged over (50) */
+} nl_init_bn_spec;
+
 typedef struct {
     int batch_size;
     int eval_batch_size;   /* evaluation batches (eval mode); train-mode eval uses batch_size */
@@ -77,6 +95,8 @@ typedef struct {
     int signal_propagation_batches;
     long freeze_bn_after;        /* > 0: running statistics in training from this step on */
     long bn_recalibrate_batches; /* > 0: recompute running statistics over this many batches */
+    /* init.bn_*: read only when init.from is set (the keys live in init:) */
+    nl_init_bn_spec init_bn;
 } nl_train_spec;
 
 void nl_train_spec_defaults(nl_train_spec *train);

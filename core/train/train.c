@@ -464,6 +464,7 @@ typedef struct {
     /* ranks stop together at the step after any of them saw a signal (the
      * request rode in the step's gradient exchange: no collective of its own) */
     bool ranks_stopping;
+    nl_held_affine held; /* init.bn_freeze_affine */
 } trainer;
 
 void nl_train_result_start(nl_train_result *out)
@@ -538,6 +539,7 @@ static void trainer_free(trainer *t)
     nl_varshift_free(&t->varshift);
     nl_sigprop_free(&t->sigprop);
     tracer_free(&t->tr);
+    nl_held_affine_free(&t->held);
 }
 
 /* Everything the run needs before its first step, checked and allocated
@@ -581,8 +583,15 @@ static nl_code trainer_open(trainer *t)
     t->predictions_per_step = (double)spec->batch_size * m->rows_per_sample;
     t->clips = spec->clip_grad_norm > 0.0f;
     t->dates_each_step = m->be->device == NL_DEVICE_CPU && nl_dist_size(m->dist) == 1;
+    if ((rc = nl_held_affine_open(&t->held, m, spec, t->err))) {
+        trainer_free(t);
+        return rc;
+    }
+    /* held parameters are written back from host memory, which a recording
+     * cannot replay */
     t->rec = (step_recording){.enabled = spec->cuda_graph == NL_CUDA_GRAPH_AUTO &&
-                                         m->be->ops->record_begin && nl_dist_size(m->dist) == 1};
+                                         m->be->ops->record_begin && nl_dist_size(m->dist) == 1 &&
+                                         t->held.n == 0};
     t->start = now_s();
     t->last_progress = -1.0;
     t->resumed_at = -1;
@@ -799,6 +808,7 @@ static nl_code direct_step(trainer *t, int mine, nl_mode mode, bool series_now)
     /* the gradients are complete (over every rank) here; clipping and the
      * update read them */
     t->ranks_stopping = nl_model_reduce_gradients(m, t->stop && *t->stop);
+    nl_held_affine_zero_grads(&t->held, m);
     nl_code rc = nl_dist_status(m->dist, t->err);
     if (rc == NL_OK && series_now)
         rc = emit_series(&t->series, m, t->sink, t->state.step, t->err);
@@ -810,6 +820,7 @@ static nl_code direct_step(trainer *t, int mine, nl_mode mode, bool series_now)
     if (weights_now)
         nl_series_weights_before(&t->series, m);
     nl_optim_launch(m, &t->spec->optimizer);
+    nl_held_affine_restore(&t->held, m);
     return weights_now ? emit_weight_series(&t->series, m, t->sink, t->state.step, t->err) : NL_OK;
 }
 
@@ -1039,7 +1050,14 @@ static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint6
     nl_code rc = trainer_open(&t);
     if (rc)
         return rc;
-    rc = sink->resume ? trainer_resume(&t, sink->resume) : param_norm_data_init(m, f, err);
+    if (sink->resume)
+        rc = trainer_resume(&t, sink->resume);
+    else {
+        rc = param_norm_data_init(m, f, err);
+        if (rc == NL_OK && f->images)
+            /* a resumed run's checkpoint holds the recalibrated statistics */
+            rc = nl_train_recalibrate_at_start(m, &f->images->train, spec, seed, err);
+    }
     if (rc == NL_OK)
         rc = run_steps(&t);
     take_measurements(out, &t.state);

@@ -125,6 +125,29 @@ nl_code nl_recalibrate(nl_model *m, nl_batcher *train, long batches, nl_error *e
 nl_code nl_train_recalibrate(nl_model *m, nl_batcher *train, nl_batcher *eval,
                              const nl_train_spec *spec, nl_train_result *out, nl_error *err);
 
+/* init.bn_policy recalibrate, on a fresh (not resumed) run before its first
+ * step: nl_recalibrate over init.bn_recalibrate_batches batches of `train`
+ * drawn in an order of their own (a batcher seeded nl_init_recalibrate_seed
+ * of the run's seed). Nothing for other policies. */
+uint64_t nl_init_recalibrate_seed(uint64_t seed);
+nl_code nl_train_recalibrate_at_start(nl_model *m, const nl_split *train,
+                                      const nl_train_spec *spec, uint64_t seed, nl_error *err);
+/* init.bn_freeze_affine: the gamma and beta of every layer with running
+ * statistics, held at the values they have when opened. Their gradients
+ * are zeroed after backward (left out of clipping, as PyTorch's
+ * requires_grad=False leaves them) and their values written back after
+ * each update. Opened empty for any other policy. */
+typedef struct {
+    nl_param **params;
+    int n;
+    float *values; /* host copy, the params' values one after the other */
+} nl_held_affine;
+nl_code nl_held_affine_open(nl_held_affine *h, nl_model *m, const nl_train_spec *spec,
+                            nl_error *err);
+void nl_held_affine_zero_grads(const nl_held_affine *h, nl_model *m);
+void nl_held_affine_restore(const nl_held_affine *h, nl_model *m);
+void nl_held_affine_free(nl_held_affine *h);
+
 /* total optimizer steps the spec asks for on a training split of n samples */
 long nl_train_total_steps(const nl_train_spec *spec, long n_train);
 
