@@ -16,6 +16,12 @@ static const nl_name_entry series_entries[] = {
     [NL_SERIES_WEIGHT_NORM] = {"weight_norm", "L2 norm of a weight tensor (not biases or normalization parameters) before the step"},
     [NL_SERIES_UPDATE_RATIO] = {"update_ratio", "a weight tensor's ||w_after - w_before|| / ||w_before|| over the step"},
     [NL_SERIES_EFFECTIVE_LR] = {"effective_lr", "update_ratio of a scale-invariant weight (its layer feeds batch statistics): the effective learning rate (van Laarhoven 2017)"},
+    [NL_SERIES_LANDSCAPE_STEP_SIZE] = {"landscape_step_size", "a step size eta the landscape probe tried (name: its multiple of the learning rate)"},
+    [NL_SERIES_LOSS_MIN] = {"loss_min", "the landscape probe's smallest loss L_B(w - eta g) over its step sizes, on the step's batch"},
+    [NL_SERIES_LOSS_MAX] = {"loss_max", "the landscape probe's largest loss L_B(w - eta g) over its step sizes"},
+    [NL_SERIES_GRAD_PRED_MIN] = {"grad_pred_min", "gradient predictiveness: the smallest ||grad L_B(w - eta g) - g|| over the step sizes"},
+    [NL_SERIES_GRAD_PRED_MAX] = {"grad_pred_max", "gradient predictiveness: the largest ||grad L_B(w - eta g) - g|| over the step sizes"},
+    [NL_SERIES_BETA_SMOOTHNESS] = {"beta_smoothness", "effective beta-smoothness: the largest ||grad L_B(w - eta g) - g|| / (eta ||g||) over the step sizes (Santurkar et al. 2018)"},
 };
 _Static_assert(sizeof series_entries / sizeof series_entries[0] == NL_SERIES_COUNT, "series");
 const nl_name_table nl_series_names = {"series", series_entries, NL_SERIES_COUNT, 0};

@@ -45,4 +45,9 @@ void nl_train_spec_defaults(nl_train_spec *train)
     train->trace.percentiles[2] = 85.0f;
     train->trace.n_percentiles = 3;
     train->trace.samples = 1000;
+    /* Santurkar et al. move along the gradient by steps around the one the
+     * optimizer takes: half of it up to four times it */
+    const float multiples[] = {0.5f, 1.0f, 2.0f, 4.0f};
+    train->landscape.n_lr_multiples = (int)(sizeof multiples / sizeof multiples[0]);
+    memcpy(train->landscape.lr_multiples, multiples, sizeof multiples);
 }
