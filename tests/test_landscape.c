@@ -346,7 +346,47 @@ START_TEST(test_run_and_bad_keys)
         snprintf(row, sizeof row, "\n5,%s,0,landscape,", ranges[r]);
         ck_assert_msg(strstr(series, row), "no %s row at step 5:\n%s", ranges[r], series);
     }
+    /* the plot kind: each probe's ranges as series.csv has them (one run:
+     * the means over one seed) */
+    ck_assert_int_eq(tu_normlab("plot on --kind landscape"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(!strstr(out, "gnuplot said"), "%.3000s", out);
+    free(out);
+    char *csv = tu_tmp_read("on/plots/landscape.csv");
+    static const char header[] =
+        "variant,label,step,loss_min,loss_max,grad_pred_min,grad_pred_max,beta_smoothness,n\n";
+    ck_assert_msg(!strncmp(csv, header, sizeof header - 1), "%s", csv);
+    int probes = 0;
+    for (const char *line = strchr(csv, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        long step;
+        double v[5];
+        int n;
+        ck_assert_msg(sscanf(line + 1, "0,%*[^,],%ld,%lf,%lf,%lf,%lf,%lf,%d", &step, &v[0], &v[1], &v[2],
+                             &v[3], &v[4], &n) == 7, "%s", line + 1);
+        ck_assert_int_eq(n, 1);
+        for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
+            char row[64];
+            snprintf(row, sizeof row, "\n%ld,%s,0,landscape,", step, ranges[r]);
+            const char *at = strstr(series, row);
+            ck_assert_msg(at, "%s at %ld", ranges[r], step);
+            const double want = atof(at + strlen(row));
+            ck_assert_msg(fabs(v[r] - want) <= 1e-5 * fabs(want), "%s at %ld: %g, series.csv %g", ranges[r],
+                          step, v[r], want);
+        }
+        probes++;
+    }
+    ck_assert_int_eq(probes, 2); /* steps 0 and 5 */
+    free(csv);
+    char *gp = tu_tmp_read("on/plots/landscape.gp");
+    ck_assert_msg(strstr(gp, "lr*0.5, lr*1, lr*2, lr*4") && strstr(gp, "filledcurves"), "%s", gp);
+    free(gp);
+    /* a run without the probe: the kind names the key that logs it */
+    ck_assert_int_eq(tu_normlab("plot off --kind landscape"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "train.log.landscape.every"), "%.3000s", out);
+    free(out);
     free(series);
+
     char *config = tu_tmp_read("on/config.yaml");
     ck_assert_msg(strstr(config, "lr_multiples: [0.5, 1, 2, 4]"), "%s", config);
     free(config);

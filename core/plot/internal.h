@@ -153,6 +153,7 @@ nl_code pl_attention_logits(const pl_results *r, const nl_plot_spec *spec, pl_sc
 
 nl_code pl_weight_stats(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
 nl_code pl_variance_shift(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
+nl_code pl_landscape(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
 
 typedef nl_code (*pl_writer)(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
 

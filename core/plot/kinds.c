@@ -43,6 +43,9 @@ static const pl_kind_row rows[] = {
     [NL_PLOT_VARIANCE_SHIFT] = {{{"variance_shift", "each batch norm's running over test-time variance against step, per layer (series.csv)"},
                                  NL_PLOT_TAKES_COLOR, NULL, NULL, {NULL, NULL}, false},
                                 pl_variance_shift},
+    [NL_PLOT_LANDSCAPE] = {{{"landscape", "loss and gradient-predictiveness bands along the gradient and beta-smoothness against step (series.csv; Santurkar et al. 2018)"},
+                            NL_PLOT_TAKES_COLOR, NULL, NULL, {NULL, NULL}, false},
+                           pl_landscape},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == NL_PLOT_KIND_COUNT, "one row per plot kind");
 

@@ -45,7 +45,13 @@
  *   variance_shift  each batch norm's running variance over its input's
  *                   test-time variance against step (series.csv,
  *                   train.log.variance_shift), laid out as weight_stats,
- *                   with the no-shift line at 1 (Li et al. 2019) */
+ *                   with the no-shift line at 1 (Li et al. 2019)
+ *   landscape       the landscape probe over training (series.csv,
+ *                   train.log.landscape; Santurkar et al. 2018, Fig. 4): a
+ *                   panel each for the loss band and the gradient
+ *                   predictiveness band (min to max over the step sizes)
+ *                   and the effective beta-smoothness, a series per value
+ *                   of the colour key, means over seeds */
 #ifndef NL_PLOT_H
 #define NL_PLOT_H
 
@@ -68,6 +74,7 @@ typedef enum {
     NL_PLOT_ATTENTION_LOGITS,
     NL_PLOT_WEIGHT_STATS,
     NL_PLOT_VARIANCE_SHIFT,
+    NL_PLOT_LANDSCAPE,
     NL_PLOT_KIND_COUNT
 } nl_plot_kind;
 
