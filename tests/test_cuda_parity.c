@@ -50,6 +50,7 @@
 #include "testutil.h"
 #include "rnn_layout.h"
 #include "train/check.h"
+#include "train/probe_landscape.h"
 #include "train/series.h"
 
 static nl_backend *cpu_be, *gpu_be;
@@ -1974,12 +1975,13 @@ static void lm_batch(int32_t *tokens, int32_t *targets, uint64_t seed)
 }
 
 /* the logged series of one step (train.log.*): the layers' gradient norms,
- * the attention layers' largest logits, then each weight's norm and
- * update ratio over the step */
-enum { LM_SERIES_MAX = 64 };
+ * the attention layers' largest logits, the landscape probe's five ranges
+ * (from landscape_at), then each weight's norm and update ratio over the
+ * step */
+enum { LM_SERIES_MAX = 64, LM_LANDSCAPE_VALUES = 5 };
 typedef struct {
     double v[LM_SERIES_MAX];
-    int n;
+    int n, landscape_at;
 } lm_series;
 
 /* STEPS steps of a 2-layer LM; loss per token at each step, then the eval
@@ -2012,7 +2014,13 @@ static void train_lm(nl_backend *be, const lm_case *lc, double *loss, double *ev
     nl_series ser;
     ck_assert_msg(nl_series_init(&ser, m, true, true, &err) == NL_OK, "%s", err.msg);
     ck_assert_msg(nl_series_plan_weights(&ser, m, &err) == NL_OK, "%s", err.msg);
-    ck_assert_int_le(ser.n_layers + ser.n_attention + 2 * ser.n_weights, LM_SERIES_MAX);
+    /* train.log.landscape at the logged steps: its five ranges */
+    nl_landscape_spec along = {.every = 1, .lr_multiples = {0.5f, 1.0f, 4.0f}, .n_lr_multiples = 3};
+    nl_landscape probe;
+    ck_assert_msg(nl_landscape_open(&probe, &along, m, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_le(ser.n_layers + ser.n_attention + 2 * ser.n_weights + LM_LANDSCAPE_VALUES,
+                     LM_SERIES_MAX);
+    const float lr = lc->optim == NL_OPTIM_SGD ? 0.1f : 3e-3f;
     int32_t tokens[LM_BATCH * LM_T], targets[LM_BATCH * LM_T];
     for (int step = 0; step < STEPS; step++) {
         const bool logs = step == 0 || step == STEPS - 1;
@@ -2032,10 +2040,17 @@ static void train_lm(nl_backend *be, const lm_case *lc, double *loss, double *ev
                 out->v[out->n++] = ser.grad_norm[l];
             for (int l = 0; l < ser.n_attention; l++)
                 out->v[out->n++] = ser.max_logit[l];
+            nl_landscape_probe(&probe, m, LM_BATCH, NL_MODE_TRAIN, lr, LM_BATCH * LM_T);
+            const double ranges[LM_LANDSCAPE_VALUES] = {probe.loss_min, probe.loss_max,
+                                                        probe.grad_pred_min, probe.grad_pred_max,
+                                                        probe.beta_smoothness};
+            out->landscape_at = out->n;
+            for (int k = 0; k < LM_LANDSCAPE_VALUES; k++)
+                out->v[out->n++] = ranges[k];
         }
         if (lc->clip > 0.0f)
             nl_clip_grad_norm(m, lc->clip);
-        nl_optim_prepare(m, &optim, lc->optim == NL_OPTIM_SGD ? 0.1f : 3e-3f, step);
+        nl_optim_prepare(m, &optim, lr, step);
         nl_model_upload_scalars(m);
         if (logs)
             nl_series_weights_before(&ser, m);
@@ -2060,6 +2075,7 @@ static void train_lm(nl_backend *be, const lm_case *lc, double *loss, double *ev
     nl_model_read_metrics(m, met);
     *eval_loss = met[0] / (LM_BATCH * LM_T);
     ck_assert_msg(be->ops->synchronize(be, &err) == NL_OK, "%s", err.msg);
+    nl_landscape_free(&probe, m);
     nl_series_free(&ser, m);
     nl_model_free(m);
 }
@@ -2094,15 +2110,26 @@ START_TEST(test_lm_training_parity)
     /* it learned something: the last steps' loss is below the first's */
     ck_assert_msg(lc_[STEPS - 1] < 0.9 * lc_[0], "lm %s: loss %.4g -> %.4g", name, lc_[0],
                   lc_[STEPS - 1]);
-    /* the logged series: gradient norms and largest logits as the CPU's
-     * (the tolerance of the losses), at initialization and after training */
+    /* the logged series: gradient norms, largest logits and weight
+     * statistics as the CPU's (the tolerance of the losses), at
+     * initialization and after training. The landscape probe's ranges to
+     * 1e-2: they are losses and gradient differences up to 4 learning
+     * rates away along the gradient, where the late steps' small
+     * differences between the two trajectories grow (1.5e-3 of a range at
+     * the last step on the emulated GPU) */
     for (int k = 0; k < 2; k++) {
         ck_assert_int_eq(sg[k].n, sc[k].n);
-        for (int i = 0; i < sc[k].n; i++)
+        ck_assert_int_eq(sg[k].landscape_at, sc[k].landscape_at);
+        for (int i = 0; i < sc[k].n; i++) {
+            const bool landscape = i >= sc[k].landscape_at &&
+                                   i < sc[k].landscape_at + LM_LANDSCAPE_VALUES;
+            const double tolerance = landscape ? 1e-2 : 1e-3;
             ck_assert_msg(isfinite(sg[k].v[i]) &&
-                              fabs(sg[k].v[i] - sc[k].v[i]) <= 1e-3 * fabs(sc[k].v[i]) + 1e-5,
-                          "lm %s: series value %d of step %s %.9g on the GPU, %.9g on the CPU", name, i,
-                          k ? "last" : "0", sg[k].v[i], sc[k].v[i]);
+                              fabs(sg[k].v[i] - sc[k].v[i]) <= tolerance * fabs(sc[k].v[i]) + 1e-5,
+                          "lm %s: series value %d%s of step %s %.9g on the GPU, %.9g on the CPU",
+                          name, i, landscape ? " (landscape)" : "", k ? "last" : "0", sg[k].v[i],
+                          sc[k].v[i]);
+        }
     }
     train_lm(gpu_be, lc, lg2, &eg2, sg2);
     ck_assert_msg(memcmp(lg, lg2, sizeof lg) == 0 && eg == eg2,

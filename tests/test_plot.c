@@ -240,11 +240,12 @@ START_TEST(test_sweep_plots)
     free(gp);
 
     /* every kind again, by hand, in both formats; an MLP has no attention
-     * logits, and the sweep logs no weight statistics, variance shift or
-     * signal propagation */
+     * logits, and the sweep logs no weight statistics, variance shift,
+     * signal propagation or landscape */
     ck_assert_int_eq(tu_normlab("plot results/plots --format both"), 0);
     out = tu_normlab_output();
-    ck_assert_msg(!strstr(out, "gnuplot said") && count(out, "skipped") == 4 &&
+    ck_assert_msg(!strstr(out, "gnuplot said") && count(out, "skipped") == 5 &&
+                      strstr(out, "skipped landscape: no run has the landscape probe") &&
                       strstr(out, "skipped attention_logits: no run has attention logits") &&
                       strstr(out, "skipped weight_stats: no run has update_ratio") &&
                       strstr(out, "skipped variance_shift: no run has variance_shift") &&

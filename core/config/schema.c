@@ -459,6 +459,22 @@ const nl_key_def nl_config_schema[] = {
      .when_key = "train.log.signal_propagation", .when_mask = BIT(1),
      .doc = "training batches (of train.batch_size, from the first sample on) the signal "
             "propagation probe averages its statistics over"},
+    {.key = "train.log.landscape.every", .type = NL_KT_INT, FIELD(train.landscape.every), .lo = 1,
+     .hi = NL_MAX_STEPS, .flags = NL_KF_LO | NL_KF_HI | NL_KF_ZERO_UNSET | NL_KF_AFTER_FORMAT4,
+     .default_doc = "not set (no probe)",
+     .doc = "every this many steps from step 0, before the update, probe the loss landscape "
+            "along the step's gradient g on the step's own batch (Santurkar et al. 2018): at "
+            "w - eta*g for each step size eta, log to series.csv the loss range, the gradient "
+            "predictiveness range ||grad(w - eta*g) - g|| and the effective beta-smoothness "
+            "max ||grad(w - eta*g) - g|| / (eta ||g||); batch statistics, dropout masks and "
+            "noise as in the step, running statistics untouched; costs a copy of the weights, "
+            "gradients and running statistics and a forward and backward per step size"},
+    {.key = "train.log.landscape.lr_multiples", .type = NL_KT_FLOAT_LIST,
+     LIST(train.landscape.lr_multiples, train.landscape.n_lr_multiples), .min_items = 1,
+     .max_items = NL_LANDSCAPE_MAX_STEPS, .lo = 0, .hi = 1e6,
+     .flags = NL_KF_LO | NL_KF_LO_OPEN | NL_KF_HI | NL_KF_INCREASING | NL_KF_AFTER_FORMAT4,
+     .doc = "the landscape probe's step sizes as multiples of the step's learning rate "
+            "(series.csv logs each as landscape_step_size)"},
     {.key = "train.diverge_loss", .type = NL_KT_FLOAT, FIELD(train.diverge_loss), GT(0),
      .doc = "a training loss above this (or NaN/inf) ends the run as diverged"},
     {.key = "train.eval_trainmode", .type = NL_KT_BOOL, FIELD(train.eval_trainmode),

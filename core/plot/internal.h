@@ -155,6 +155,7 @@ nl_code pl_weight_stats(const pl_results *r, const nl_plot_spec *spec, pl_script
 nl_code pl_variance_shift(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
 nl_code pl_signal_propagation(const pl_results *r, const nl_plot_spec *spec, pl_script *s,
                               nl_error *err);
+nl_code pl_landscape(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
 
 typedef nl_code (*pl_writer)(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
 

@@ -46,6 +46,9 @@ static const pl_kind_row rows[] = {
     [NL_PLOT_SIGNAL_PROPAGATION] = {{{"signal_propagation", "at initialization, the average channel mean^2 and variance of the residual stream against depth, log y (series.csv)"},
                                      NL_PLOT_TAKES_COLOR, NULL, NULL, {NULL, NULL}, false},
                                     pl_signal_propagation},
+    [NL_PLOT_LANDSCAPE] = {{{"landscape", "loss and gradient-predictiveness bands along the gradient and beta-smoothness against step (series.csv; Santurkar et al. 2018)"},
+                            NL_PLOT_TAKES_COLOR, NULL, NULL, {NULL, NULL}, false},
+                           pl_landscape},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == NL_PLOT_KIND_COUNT, "one row per plot kind");
 

@@ -51,7 +51,13 @@
  *                   (each normalizer's input where there are no blocks)
  *                   against depth, log y, a line per value of the colour
  *                   key (series.csv, train.log.signal_propagation; Brock
- *                   et al. 2021) */
+ *                   et al. 2021)
+ *   landscape       the landscape probe over training (series.csv,
+ *                   train.log.landscape; Santurkar et al. 2018, Fig. 4): a
+ *                   panel each for the loss band and the gradient
+ *                   predictiveness band (min to max over the step sizes)
+ *                   and the effective beta-smoothness, a series per value
+ *                   of the colour key, means over seeds */
 #ifndef NL_PLOT_H
 #define NL_PLOT_H
 
@@ -75,6 +81,7 @@ typedef enum {
     NL_PLOT_WEIGHT_STATS,
     NL_PLOT_VARIANCE_SHIFT,
     NL_PLOT_SIGNAL_PROPAGATION,
+    NL_PLOT_LANDSCAPE,
     NL_PLOT_KIND_COUNT
 } nl_plot_kind;
 

@@ -88,7 +88,8 @@ typedef struct {
 static bool logs_series(const nl_train_spec *train)
 {
     return train->log_grad_norms || train->log_attention_logits || train->log_variance_shift ||
-           train->log_weight_stats || train->log_signal_propagation;
+           train->log_weight_stats || train->log_signal_propagation ||
+           train->landscape.every > 0;
 }
 
 static nl_code sink_metric(void *ctx, const nl_metric_row *row, nl_error *err)

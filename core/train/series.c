@@ -20,6 +20,12 @@ static const nl_name_entry series_entries[] = {
     [NL_SERIES_SIGPROP_VAR] = {"sigprop_var", "at initialization, a residual add's output: per channel its variance over N*H*W, averaged over channels"},
     [NL_SERIES_SIGPROP_NORM_IN_MEAN_SQ] = {"sigprop_norm_in_mean_sq", "at initialization, a normalizer's input: the average channel mean squared"},
     [NL_SERIES_SIGPROP_NORM_IN_VAR] = {"sigprop_norm_in_var", "at initialization, a normalizer's input: the average channel variance"},
+    [NL_SERIES_LANDSCAPE_STEP_SIZE] = {"landscape_step_size", "a step size eta the landscape probe tried (name: its multiple of the learning rate)"},
+    [NL_SERIES_LOSS_MIN] = {"loss_min", "the landscape probe's smallest loss L_B(w - eta g) over its step sizes, on the step's batch"},
+    [NL_SERIES_LOSS_MAX] = {"loss_max", "the landscape probe's largest loss L_B(w - eta g) over its step sizes"},
+    [NL_SERIES_GRAD_PRED_MIN] = {"grad_pred_min", "gradient predictiveness: the smallest ||grad L_B(w - eta g) - g|| over the step sizes"},
+    [NL_SERIES_GRAD_PRED_MAX] = {"grad_pred_max", "gradient predictiveness: the largest ||grad L_B(w - eta g) - g|| over the step sizes"},
+    [NL_SERIES_BETA_SMOOTHNESS] = {"beta_smoothness", "effective beta-smoothness: the largest ||grad L_B(w - eta g) - g|| / (eta ||g||) over the step sizes (Santurkar et al. 2018)"},
 };
 _Static_assert(sizeof series_entries / sizeof series_entries[0] == NL_SERIES_COUNT, "series");
 const nl_name_table nl_series_names = {"series", series_entries, NL_SERIES_COUNT, 0};

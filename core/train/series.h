@@ -28,6 +28,14 @@ typedef enum {
     NL_SERIES_SIGPROP_VAR,
     NL_SERIES_SIGPROP_NORM_IN_MEAN_SQ,
     NL_SERIES_SIGPROP_NORM_IN_VAR,
+    /* the landscape probe (train/probe_landscape.h), one row each per
+     * probe: every step size tried, then the ranges over them */
+    NL_SERIES_LANDSCAPE_STEP_SIZE,
+    NL_SERIES_LOSS_MIN,
+    NL_SERIES_LOSS_MAX,
+    NL_SERIES_GRAD_PRED_MIN,
+    NL_SERIES_GRAD_PRED_MAX,
+    NL_SERIES_BETA_SMOOTHNESS,
     NL_SERIES_COUNT
 } nl_series_kind;
 /* the names series.csv's `series` column holds */

@@ -68,4 +68,9 @@ void nl_train_spec_defaults(nl_train_spec *train)
      * average over batches stops moving much (the estimate's spread falls
      * as one over the square root of the batches) */
     train->init_bn.recalibrate_batches = 50;
+    /* Santurkar et al. move along the gradient by steps around the one the
+     * optimizer takes: half of it up to four times it */
+    const float multiples[] = {0.5f, 1.0f, 2.0f, 4.0f};
+    train->landscape.n_lr_multiples = (int)(sizeof multiples / sizeof multiples[0]);
+    memcpy(train->landscape.lr_multiples, multiples, sizeof multiples);
 }

@@ -7,6 +7,8 @@
 #include "optim/optim.h"
 
 #define NL_MAX_PERCENTILES 8
+/* step sizes a landscape probe tries (train.log.landscape.lr_multiples) */
+#define NL_LANDSCAPE_MAX_STEPS 8
 /* The longest run, in optimizer steps (train.steps, or epochs times the
  * batches of an epoch): the smallest models here take tens of microseconds
  * a step, so a billion steps is hours to days of training; a larger count
@@ -28,6 +30,16 @@ typedef struct {
     int n_percentiles;
     int samples;         /* test samples it is measured on */
 } nl_trace_spec;
+
+/* The loss landscape along the gradient (Santurkar et al. 2018, §3.1;
+ * train/probe_landscape.h): every `every` steps, before the update, the
+ * step's batch at w - eta_k g for eta_k = lr_multiples[k] * the step's
+ * learning rate. */
+typedef struct {
+    long every; /* 0: off */
+    float lr_multiples[NL_LANDSCAPE_MAX_STEPS];
+    int n_lr_multiples;
+} nl_landscape_spec;
 
 /* Where the batches come from on a backend with memory of its own (the
  * GPU): auto keeps the dataset resident there when it fits, on insists, off
@@ -93,6 +105,7 @@ typedef struct {
      * initialization over this many training batches (train/probe_sigprop.h) */
     bool log_signal_propagation;
     int signal_propagation_batches;
+    nl_landscape_spec landscape;
     long freeze_bn_after;        /* > 0: running statistics in training from this step on */
     long bn_recalibrate_batches; /* > 0: recompute running statistics over this many batches */
     /* init.bn_*: read only when init.from is set (the keys live in init:) */

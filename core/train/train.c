@@ -9,6 +9,7 @@
 #include "model/data_init.h"
 #include "train/device_data.h"
 #include "train/probe_sigprop.h"
+#include "train/probe_landscape.h"
 #include "train/probe_varshift.h"
 
 static const nl_name_entry status_entries[] = {
@@ -439,6 +440,7 @@ typedef struct {
     nl_series series;
     nl_varshift varshift; /* train.log.variance_shift; n_layers 0: off */
     nl_sigprop sigprop;   /* train.log.signal_propagation; n_sites 0: off */
+    nl_landscape landscape; /* train.log.landscape; spec NULL: off */
     step_recording rec;
     int eval_batch;
     bool trainmode; /* also evaluate with batch statistics */
@@ -538,6 +540,7 @@ static void trainer_free(trainer *t)
     nl_series_free(&t->series, t->m);
     nl_varshift_free(&t->varshift);
     nl_sigprop_free(&t->sigprop);
+    nl_landscape_free(&t->landscape, t->m);
     tracer_free(&t->tr);
     nl_held_affine_free(&t->held);
 }
@@ -569,6 +572,8 @@ static nl_code trainer_open(trainer *t)
     if (rc == NL_OK && spec->log_signal_propagation)
         rc = ds ? nl_sigprop_open(&t->sigprop, m, spec->batch_size, t->err)
                 : nl_sigprop_check(m, true, t->err);
+    if (rc == NL_OK)
+        rc = nl_landscape_open(&t->landscape, &spec->landscape, m, t->err);
     if (rc == NL_OK)
         rc = feed_init(t->f, m, spec, t->eval_batch, t->seed, t->err);
     if (rc == NL_OK) {
@@ -797,6 +802,33 @@ static bool interrupted(trainer *t)
     return true;
 }
 
+/* train.log.landscape at this step, on its batch, before the update; one
+ * row per step size tried and one per range */
+static nl_code probe_landscape(trainer *t, int mine, nl_mode mode)
+{
+    nl_landscape *p = &t->landscape;
+    nl_landscape_probe(p, t->m, mine, mode, t->state.lr, t->predictions_per_step);
+    const long step = t->state.step;
+    nl_code rc = NL_OK;
+    for (int k = 0; k < p->spec->n_lr_multiples && rc == NL_OK; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "lr*%g", p->spec->lr_multiples[k]);
+        rc = t->sink->series(t->sink->ctx, step, NL_SERIES_LANDSCAPE_STEP_SIZE, k, name,
+                             p->step_size[k], t->err);
+    }
+    const struct {
+        nl_series_kind kind;
+        double value;
+    } ranges[] = {{NL_SERIES_LOSS_MIN, p->loss_min}, {NL_SERIES_LOSS_MAX, p->loss_max},
+                  {NL_SERIES_GRAD_PRED_MIN, p->grad_pred_min},
+                  {NL_SERIES_GRAD_PRED_MAX, p->grad_pred_max},
+                  {NL_SERIES_BETA_SMOOTHNESS, p->beta_smoothness}};
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0] && rc == NL_OK; i++)
+        rc = t->sink->series(t->sink->ctx, step, ranges[i].kind, 0, "landscape", ranges[i].value,
+                             t->err);
+    return rc;
+}
+
 /* the kernels of a step launched one by one, with the series it logs */
 static nl_code direct_step(trainer *t, int mine, nl_mode mode, bool series_now)
 {
@@ -812,6 +844,8 @@ static nl_code direct_step(trainer *t, int mine, nl_mode mode, bool series_now)
     nl_code rc = nl_dist_status(m->dist, t->err);
     if (rc == NL_OK && series_now)
         rc = emit_series(&t->series, m, t->sink, t->state.step, t->err);
+    if (rc == NL_OK && t->sink->series && nl_landscape_due(&t->landscape, t->state.step))
+        rc = probe_landscape(t, mine, mode);
     if (rc)
         return rc;
     if (t->clips)
@@ -867,7 +901,8 @@ static nl_code train_step(trainer *t, bool *diverged_now)
     nl_model_prepare_forward(m, mine, mode);
     nl_optim_prepare(m, &spec->optimizer, (float)s->lr, step);
     nl_model_upload_scalars(m);
-    const nl_code rc = t->rec.enabled && !series_now
+    const bool probes_now = t->sink->series && nl_landscape_due(&t->landscape, step);
+    const nl_code rc = t->rec.enabled && !series_now && !probes_now
                            ? replay_step(m, spec, &t->rec, mine, mode, t->err)
                            : direct_step(t, mine, mode, series_now);
     if (rc)
