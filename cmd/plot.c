@@ -30,7 +30,8 @@ static void usage(FILE *out)
     char kinds[256], final_kinds[256], color_kinds[256], panel_kinds[256], weight_stats[256];
     fprintf(out,
             "usage: normlab plot RESULTS_DIR [--format F[,F...]] [--kind K[:METRIC[:SPLIT]]]...\n"
-            "                    [--threshold T] [--x KEY [--color KEY] [--panel KEY]] [--templates DIR]\n"
+            "                    [--threshold T] [--x KEY [--color KEY] [--panel KEY]] [--where KEY=VALUE]...\n"
+            "                    [--templates DIR]\n"
             "       normlab plot --write-templates DIR\n\n"
             "Writes gnuplot scripts into RESULTS_DIR/plots/ and renders them when gnuplot is on\n"
             "PATH. RESULTS_DIR is a sweep directory (summary.csv, runs/) or a run directory\n"
@@ -64,6 +65,11 @@ static void usage(FILE *out)
             "                     --color model.norm.type --panel train.batch_size\n"
             "                     --color applies to %s plots,\n"
             "                     --panel to %s plots\n"
+            "  --where KEY=VALUE  draw only the runs whose config has VALUE for KEY (numbers by\n"
+            "                     value: 0.5 matches 0.50), in every plot asked for; repeatable\n"
+            "                     (every one must hold); the file names get -KEY-VALUE (the key's\n"
+            "                     last part), e.g. --kind variance_shift --where model.dropout.p=0.5\n"
+            "                     writes variance_shift-p-0.5.gp\n"
             "  --threshold T      lr: a learning rate is tolerated when no run diverged and the\n"
             "                     mean final metric is at most T (at least T for accuracies), as a\n"
             "                     fraction for errors and accuracies (0.2 = 20%%); default: the best\n"
@@ -123,6 +129,7 @@ typedef struct {
     int n_specs;
     const char *templates;
     const char *kind_option_values[N_KIND_OPTIONS]; /* NULL: not given */
+    nl_plot_where where; /* --where: the runs every plot draws */
 } plot_request;
 
 /* --kind K[:METRIC[:SPLIT]] adds a plot; an exit status, or -1 to go on */
@@ -187,6 +194,15 @@ static int parse_option(plot_request *r, const char *a, const char *v)
     }
     if (!strcmp(a, "--kind"))
         return add_kind(r, v);
+    if (!strcmp(a, "--where")) {
+        char key[256], msg[512];
+        snprintf(key, sizeof key, "%.*s", (int)strcspn(v, "="), v);
+        if (!strchr(v, '='))
+            return nl_cmd_usage_error("plot", "--where: '%s' is not KEY=VALUE (e.g. --where model.dropout.p=0.5)", v);
+        if (!nl_plot_where_add(&r->where, key, strchr(v, '=') + 1, msg, sizeof msg))
+            return nl_cmd_usage_error("plot", "--where: %s", msg);
+        return -1;
+    }
     return nl_cmd_usage_error("plot", "unknown option '%s'", a);
 }
 
@@ -196,7 +212,7 @@ static bool takes_value(const char *a)
         if (!strcmp(a, kind_options[o].option))
             return true;
     return !strcmp(a, "--format") || !strcmp(a, "--kind") || !strcmp(a, "--templates") ||
-           !strcmp(a, "--write-templates");
+           !strcmp(a, "--write-templates") || !strcmp(a, "--where");
 }
 
 /* the command line into r; an exit status, or -1 to go on */
@@ -317,7 +333,7 @@ int cmd_plot(int argc, char **argv)
         status = check_specs(r);
     if (status < 0) {
         nl_error err = {0};
-        if (nl_plot_write_with(r->dir, r->specs, r->n_specs, r->templates, rep, &err) != NL_OK) {
+        if (nl_plot_write_with(r->dir, r->specs, r->n_specs, &r->where, r->templates, rep, &err) != NL_OK) {
             status = nl_cmd_report("plot", &err);
         } else {
             for (int i = 0; i < rep->n_skipped; i++)

@@ -51,6 +51,7 @@ static void usage(FILE *out)
             "  plots:                               # made at the end (see normlab plot --help):\n"
             "    - {kind: batch_size, metric: test_error}  # kind, metric, split, threshold, name\n"
             "    - {kind: curves, split: test, metric: error}\n"
+            "    - {kind: curves, where: {train.batch_size: 8}}  # only the runs with these values\n"
             "Every run's config is base + set + grid + derived, through the same checks as\n"
             "`normlab run`; all of them are checked before the first run starts (so a grid\n"
             "holds at most 100000 runs, and a key at most 1000 values). A run\n"

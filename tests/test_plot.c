@@ -867,6 +867,28 @@ static void final_sweep(const char *dir)
     free(csv);
 }
 
+/* a sweep: two placements x two seeds, two batch norms logged at steps 0
+ * and 10 (run r's norm l at step t: 1 + r + 10 l + t), seed 2 of post
+ * lacking its second layer */
+static void variance_shift_sweep(const char *dir)
+{
+    const fake_row rows[] = {{"a", "post,1", "ok", 20}, {"b", "post,2", "ok", 20},
+                             {"c", "pre,1", "ok", 20}, {"d", "pre,2", "ok", 20}};
+    fake_sweep(dir, "model.norm.placement,seed", rows, 4, 10, 10);
+    for (int r = 0; r < 4; r++) {
+        nl_buf b = {0};
+        nl_buf_printf(&b, "step,series,layer,name,value\n");
+        for (int step = 0; step <= 10; step += 10)
+            for (int l = 0; l < (r == 1 ? 1 : 2); l++)
+                nl_buf_printf(&b, "%d,variance_shift,%d,norm%d,%g\n%d,weight_norm,%d,fc%d.weight,5\n", step, l,
+                              l + 1, 1.0 + r + 10 * l + step, step, l, l + 1);
+        char run[256];
+        snprintf(run, sizeof run, "%s/runs/%s", dir, rows[r].name);
+        write_at(run, "series.csv", b.data);
+        nl_buf_free(&b);
+    }
+}
+
 /* the final kind: any swept key on x (numeric on a log2 or linear axis,
  * categorical at equal spacing), colour and panel keys chosen, means and
  * spreads over seeds; from the command line and from an experiment file */
@@ -954,6 +976,113 @@ START_TEST(test_final_plot)
     out = tu_normlab_output();
     ck_assert_msg(strstr(out, "final.yaml:7:5: plots: panel: 'train.batch_size' is not a key the grid varies") &&
                       strstr(out, "accepted: model.norm.type, model.norm.groups"), "%.3000s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* where: a plot of the runs whose config has the given values, for any
+ * kind; numbers by value; a key no run has and a filter keeping no run are
+ * refused, writing nothing; two filters of one kind write two files */
+START_TEST(test_where_filter)
+{
+    setup();
+    final_sweep("wh");
+    /* batch 8.0 is batch 8; the one diverged run is at batch 32 */
+    ck_assert_int_eq(tu_normlab("plot wh --kind final --x model.norm.groups --color model.norm.type "
+                                "--where model.norm.placement=after --where train.batch_size=8.0"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "wh/plots/final-groups-placement-after-batch_size-8.gp"), "%.3000s", out);
+    free(out);
+    /* after the activation: 15% + 1% per group-count step + 0.1% per seed */
+    char *csv = tu_tmp_read("wh/plots/final-groups-placement-after-batch_size-8.csv");
+    ck_assert_msg(strstr(csv, ",group,2,2,15.15,15.1,15.2,2,0\n") && strstr(csv, ",group,16,16,16.15,16.1,16.2,2,0\n") &&
+                      count(csv, "\n") == 3 && !strstr(csv, "10.") && !strstr(csv, "batch"), "%.3000s", csv);
+    free(csv);
+    csv = tu_tmp_read("wh/plots/final-groups-placement-after-batch_size-8-reference.csv");
+    ck_assert_msg(count(csv, ",batch,") == 2 && count(csv, ",15.15,15.1,15.2,2,0\n") == 2 && count(csv, "\n") == 3,
+                  "%.3000s", csv);
+    free(csv);
+
+    /* refused, naming the key and what there is; no file written */
+    ck_assert_int_eq(tu_normlab("plot wh --kind final --x model.norm.groups --where model.norm.eps=0.001"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "no run in ") && strstr(out, "has the key 'model.norm.eps'") &&
+                      strstr(out, "model.norm.type, model.norm.groups, model.norm.placement, train.batch_size, seed"),
+                  "%.3000s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("plot wh --kind final --x model.norm.groups --where model.norm.placement=sideways"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "model.norm.placement=sideways leaves no run") &&
+                      strstr(out, "model.norm.placement has the values before, after"), "%.3000s", out);
+    free(out);
+    /* together: the values left by the keys before */
+    ck_assert_int_eq(tu_normlab("plot wh --where model.norm.type=batch --where model.norm.groups=2"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "model.norm.groups=2 leaves no run") && strstr(out, " with type=batch") &&
+                      strstr(out, "model.norm.groups has the values (none) there"), "%.3000s", out);
+    free(out);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/wh/plots/final-groups-placement-sideways.gp", tu_tmp);
+    ck_assert_msg(!nl_path_exists(path), "%s written", path);
+    ck_assert_int_eq(tu_normlab("plot wh --where model.norm.placement"), 2);
+
+    /* a kind reading the run directories: only the kept runs' series */
+    variance_shift_sweep("vsw");
+    nl_plot_spec specs[2];
+    char msg[256];
+    for (int i = 0; i < 2; i++) {
+        nl_plot_spec_init(&specs[i], NL_PLOT_VARIANCE_SHIFT);
+        ck_assert_msg(nl_plot_where_add(&specs[i].where, "model.norm.placement", i ? "post" : "pre", msg, sizeof msg),
+                      "%s", msg);
+    }
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/vsw", tu_tmp);
+    nl_plot_report *rep = calloc(1, sizeof *rep);
+    nl_error err = {0};
+    ck_assert_msg(nl_plot_write(dir, specs, 2, rep, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(rep->n, 2);
+    ck_assert_str_eq(rep->items[0].name, "variance_shift-placement-pre");
+    ck_assert_str_eq(rep->items[1].name, "variance_shift-placement-post");
+    /* runs c and d (r = 2, 3): norm1 at step 0 is 3 and 4, norm2 at step 10 is 23 and 24 */
+    csv = tu_tmp_read("vsw/plots/variance_shift-placement-pre.csv");
+    ck_assert_msg(strstr(csv, ",0,norm1,0,3.5,3,4,2\n") && strstr(csv, ",1,norm2,10,23.5,23,24,2\n") &&
+                      count(csv, "\n") == 5 && !strstr(csv, "post"), "%s", csv);
+    free(csv);
+    csv = tu_tmp_read("vsw/plots/variance_shift-placement-post.csv");
+    ck_assert_msg(strstr(csv, ",0,norm1,0,1.5,1,2,2\n") && !strstr(csv, "pre"), "%s", csv);
+    free(csv);
+    char *gp = tu_tmp_read("vsw/plots/variance_shift-placement-pre.gp");
+    ck_assert_msg(strstr(gp, "runs with placement=pre") && !strstr(gp, "\"placement=post\""), "%s", gp);
+    free(gp);
+    /* two plots of one file name: refused, nothing replaced */
+    specs[1] = specs[0];
+    ck_assert_int_eq(nl_plot_write(dir, specs, 2, rep, &err), NL_ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "variance_shift-placement-pre.gp"), "%s", err.msg);
+    free(rep);
+
+    /* in an experiment file: grid keys and values, two entries of one kind */
+    tu_tmp_write("base.yaml", base_config);
+    const char *grid = "name: wh\nbase: base.yaml\ngrid:\n  model.norm.type: [batch, layer]\n"
+                       "  train.optimizer.lr: [0.05, 0.1]\nplots:\n";
+    char text[1024];
+    snprintf(text, sizeof text, "%s  - {kind: curves, where: {train.optimizer.lr: 0.050}}\n"
+                                "  - {kind: curves, where: {train.optimizer.lr: 0.1}}\n", grid);
+    tu_tmp_write("where.yaml", text);
+    ck_assert_int_eq(tu_normlab("validate where.yaml"), 0);
+    snprintf(text, sizeof text, "%s  - {kind: curves, where: {train.optimizer.lr: 0.2}}\n", grid);
+    tu_tmp_write("where.yaml", text);
+    ck_assert_int_eq(tu_normlab("validate where.yaml"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "where.yaml:7:28: plots: where: train.optimizer.lr: '0.2' is not one of the grid's "
+                              "values; accepted: 0.05, 0.1"), "%.3000s", out);
+    free(out);
+    snprintf(text, sizeof text, "%s  - {kind: curves, where: {train.batch_size: 16}}\n", grid);
+    tu_tmp_write("where.yaml", text);
+    ck_assert_int_eq(tu_normlab("validate where.yaml"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "'train.batch_size' is not a key the grid varies") &&
+                      strstr(out, "accepted: model.norm.type, train.optimizer.lr"), "%.3000s", out);
     free(out);
     tu_tmp_remove();
 }
@@ -1324,23 +1453,7 @@ START_TEST(test_probe_plots)
     free(out);
     ck_assert_int_eq(tu_normlab("plot plain --kind weight_stats:grad_norm"), 2);
 
-    /* a sweep: two placements x two seeds, two batch norms logged at steps
-     * 0 and 10, seed 2 of post lacking its second layer */
-    const fake_row rows[] = {{"a", "post,1", "ok", 20}, {"b", "post,2", "ok", 20},
-                             {"c", "pre,1", "ok", 20}, {"d", "pre,2", "ok", 20}};
-    fake_sweep("vs", "model.norm.placement,seed", rows, 4, 10, 10);
-    for (int r = 0; r < 4; r++) {
-        nl_buf b = {0};
-        nl_buf_printf(&b, "step,series,layer,name,value\n");
-        for (int step = 0; step <= 10; step += 10)
-            for (int l = 0; l < (r == 1 ? 1 : 2); l++)
-                nl_buf_printf(&b, "%d,variance_shift,%d,norm%d,%g\n%d,weight_norm,%d,fc%d.weight,5\n", step, l,
-                              l + 1, 1.0 + r + 10 * l + step, step, l, l + 1);
-        char dir[64];
-        snprintf(dir, sizeof dir, "vs/runs/%s", rows[r].name);
-        write_at(dir, "series.csv", b.data);
-        nl_buf_free(&b);
-    }
+    variance_shift_sweep("vs");
     ck_assert_int_eq(tu_normlab("plot vs --kind variance_shift"), 0);
     char *csv = tu_tmp_read("vs/plots/variance_shift.csv");
     ck_assert_msg(strstr(csv, "0,placement=post,0,norm1,0,1.5,1,2,2\n") &&
@@ -1437,6 +1550,7 @@ int main(void)
     tcase_add_test(tc, test_templates);
     tcase_add_test(tc, test_compare);
     tcase_add_test(tc, test_final_plot);
+    tcase_add_test(tc, test_where_filter);
     tcase_add_test(tc, test_subtitle_lm);
     tcase_add_test(tc, test_series_plots);
     tcase_add_test(tc, test_probe_plots);

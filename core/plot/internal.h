@@ -84,6 +84,8 @@ typedef struct {
     /* what the figure's footnote must add ("" none): normlab compare's
      * account of settings its legend leaves out */
     char note[512];
+    /* the filter that chose these runs, for the subtitle: "p=0.5" ("" none) */
+    char where[512];
 } pl_results;
 
 nl_code pl_results_load(const char *dir, pl_results *r, nl_error *err);
@@ -97,6 +99,11 @@ void pl_results_check_run_files(pl_results *r);
 #define PL_DIRECTORY_KEY "directory"
 /* "seed", or a key ending in ".seed": what plots aggregate over */
 bool pl_is_seed_key(const char *key);
+/* The runs of `all` that `where` keeps, into `out` (its own copy, with the
+ * representative config of a kept run; free with pl_results_free). A key
+ * neither varied nor in the config, or a filter keeping no run, is an
+ * NL_ERR_USAGE error naming the key and the values the runs have. */
+nl_code pl_results_where(const pl_results *all, const nl_plot_where *where, pl_results *out, nl_error *err);
 void pl_results_free(pl_results *r);
 int pl_key(const pl_results *r, const char *key); /* -1 when not varied */
 /* distinct values of a key, in first-appearance order (pointers into runs) */

@@ -39,17 +39,62 @@ nl_code pl_write_one(const pl_results *r, const nl_plot_spec *spec, const char *
 nl_code nl_plot_write(const char *dir, const nl_plot_spec *specs, int n_specs, nl_plot_report *rep,
                       nl_error *err)
 {
-    return nl_plot_write_with(dir, specs, n_specs, NULL, rep, err);
+    return nl_plot_write_with(dir, specs, n_specs, NULL, NULL, rep, err);
 }
 
-nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_specs, const char *templates_dir,
-                           nl_plot_report *rep, nl_error *err)
+/* spec with the request's filter before its own: the runs it draws and its name */
+static nl_code with_where(const nl_plot_spec *spec, const nl_plot_where *where, nl_plot_spec *out, nl_error *err)
+{
+    *out = *spec;
+    if (!where)
+        return NL_OK;
+    out->where = *where;
+    for (int i = 0; i < spec->where.n; i++) {
+        char msg[256];
+        if (!nl_plot_where_add(&out->where, spec->where.items[i].key, spec->where.items[i].value, msg, sizeof msg))
+            return nl_fail(err, NL_ERR_USAGE, "%s: where: %s", nl_name_of(&nl_plot_kind_names, spec->kind), msg);
+    }
+    return NL_OK;
+}
+
+/* The one place a filter applies, for every kind: the writer sees only the
+ * runs spec->where keeps. */
+static nl_code write_filtered(const pl_results *r, const nl_plot_spec *spec, const pl_templates *templates,
+                              nl_plot_report *rep, nl_error *err)
+{
+    if (spec->where.n == 0)
+        return pl_write_one(r, spec, NULL, NULL, templates, rep, err);
+    pl_results kept;
+    nl_code rc = pl_results_where(r, &spec->where, &kept, err);
+    if (rc)
+        return rc;
+    rc = pl_write_one(&kept, spec, NULL, NULL, templates, rep, err);
+    pl_results_free(&kept);
+    return rc;
+}
+
+nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_specs, const nl_plot_where *where,
+                           const char *templates_dir, nl_plot_report *rep, nl_error *err)
 {
     memset(rep, 0, sizeof *rep);
     for (int i = 0; i < n_specs; i++) {
         char msg[512];
         if (!nl_plot_spec_check(&specs[i], msg, sizeof msg))
             return nl_fail(err, NL_ERR_USAGE, "%s: %s", nl_name_of(&nl_plot_kind_names, specs[i].kind), msg);
+        /* one file each: a second plot of one name would replace the first */
+        nl_plot_spec mine, other;
+        char name[64], other_name[64];
+        nl_code rc = with_where(&specs[i], where, &mine, err);
+        if (rc)
+            return rc;
+        nl_plot_spec_name(&mine, name, sizeof name);
+        for (int j = 0; j < i; j++) {
+            if ((rc = with_where(&specs[j], where, &other, err)))
+                return rc;
+            if (!strcmp(nl_plot_spec_name(&other, other_name, sizeof other_name), name))
+                return nl_fail(err, NL_ERR_USAGE, "plots %d and %d would both be written to %s.gp; give one a "
+                               "name", j + 1, i + 1, name);
+        }
     }
     pl_templates *templates = calloc(1, sizeof *templates);
     pl_results *r = calloc(1, sizeof *r);
@@ -73,13 +118,23 @@ nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_spe
         goto done;
     if (n_specs == 0) {
         /* every kind that applies; the others are reported, not errors */
+        if (where && where->n) {
+            /* a filter that keeps no run is an error here, not a reason
+             * to skip every kind */
+            pl_results kept;
+            if ((rc = pl_results_where(r, where, &kept, err)))
+                goto done;
+            pl_results_free(&kept);
+        }
         for (int k = 0; k < NL_PLOT_KIND_COUNT; k++) {
             if (nl_plot_kind_info_of((nl_plot_kind)k)->on_request)
                 continue;
             nl_plot_spec spec;
             nl_plot_spec_init(&spec, (nl_plot_kind)k);
+            if (where)
+                spec.where = *where;
             nl_error why = {0};
-            rc = pl_write_one(r, &spec, NULL, NULL, templates, rep, &why);
+            rc = write_filtered(r, &spec, templates, rep, &why);
             if (rc == NL_ERR_USAGE) {
                 nl_copy_string(rep->skipped[rep->n_skipped++], sizeof rep->skipped[0], why.msg);
                 rc = NL_OK;
@@ -92,8 +147,11 @@ nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_spe
             rc = nl_fail(err, NL_ERR_USAGE, "nothing to plot in %s: %s", r->dir,
                          rep->n_skipped ? rep->skipped[0] : "no runs");
     } else {
-        for (int i = 0; i < n_specs && rc == NL_OK; i++)
-            rc = pl_write_one(r, &specs[i], NULL, NULL, templates, rep, err);
+        for (int i = 0; i < n_specs && rc == NL_OK; i++) {
+            nl_plot_spec spec;
+            if ((rc = with_where(&specs[i], where, &spec, err)) == NL_OK)
+                rc = write_filtered(r, &spec, templates, rep, err);
+        }
     }
 done:
     pl_results_free(r);

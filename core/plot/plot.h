@@ -132,6 +132,22 @@ extern const nl_name_table nl_plot_curve_metric_names;
 #define NL_PLOT_LR_DEFAULT_MARGIN 0.05
 #define NL_PLOT_LR_DEFAULT_LOSS_FACTOR 1.25
 
+/* A filter on the runs a plot draws: only the runs whose resolved config has
+ * each listed value are kept. Values compare as the config prints them,
+ * numbers by value (0.5 matches 0.50), lists without regard to spaces. */
+#define NL_PLOT_MAX_WHERE 8
+typedef struct {
+    struct {
+        char key[96];
+        char value[96];
+    } items[NL_PLOT_MAX_WHERE];
+    int n;
+} nl_plot_where;
+
+/* adds KEY=VALUE to w; false (msg says why) when w is full or the text is
+ * not KEY=VALUE */
+bool nl_plot_where_add(nl_plot_where *w, const char *key, const char *value, char *msg, size_t size);
+
 typedef struct {
     nl_plot_kind kind;
     char metric[32];   /* "" for the kind's default */
@@ -144,12 +160,17 @@ typedef struct {
      * attention_logits: the key whose values are the panels ("" for one
      * panel) */
     char x[96], color[96], panel[96];
+    /* the runs it draws (every kind: applied before the kind's writer);
+     * its name gets a suffix per item ("-p0.5") unless `name` is given */
+    nl_plot_where where;
 } nl_plot_spec;
 
 void nl_plot_spec_init(nl_plot_spec *s, nl_plot_kind kind);
 /* metric and split valid for the kind; a message with the accepted values otherwise */
 bool nl_plot_spec_check(const nl_plot_spec *s, char *msg, size_t size);
-/* the file name (spec name, or kind[-metric][-split], final-[metric-]X) */
+/* the file name (spec name, or kind[-metric][-split], final-[metric-]X,
+ * then -KEYVALUE for each `where` item: its key's last component and the
+ * value, keeping letters, digits, '.' and '_') */
 const char *nl_plot_spec_name(const nl_plot_spec *s, char *buf, size_t size);
 
 enum { NL_PLOT_PNG = 1, NL_PLOT_SVG = 2, NL_PLOT_PDF = 4 };
@@ -186,13 +207,17 @@ typedef struct {
 /* Writes the scripts (and aggregated CSVs) for `specs` into <dir>/plots.
  * With no specs, every kind that applies to the results. A kind that cannot
  * apply (a batch-size plot of runs that all share one batch size) is an
- * NL_ERR_USAGE error naming the reason. */
+ * NL_ERR_USAGE error naming the reason; so is a spec's `where` naming a key
+ * no run has or leaving no run (naming the values there are), and two
+ * specs with one file name. */
 nl_code nl_plot_write(const char *dir, const nl_plot_spec *specs, int n_specs, nl_plot_report *rep,
                       nl_error *err);
 /* the same with edited templates: DIR/style.gp, DIR/curves.gp, ... replace
- * the built-in ones (plots/ in the source tree) where they exist */
-nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_specs, const char *templates_dir,
-                           nl_plot_report *rep, nl_error *err);
+ * the built-in ones (plots/ in the source tree) where they exist; and with
+ * `where` (NULL: none) added to every plot's own, the kinds chosen when no
+ * specs are given included */
+nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_specs, const nl_plot_where *where,
+                           const char *templates_dir, nl_plot_report *rep, nl_error *err);
 /* The curves of several run or sweep directories (at least two, any mix)
  * in one figure, written to out_dir/compare[-METRIC[-SPLIT]].gp (and .csv).
  * spec is a curves spec (metric, split). The legend tells the variants

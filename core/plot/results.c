@@ -535,6 +535,108 @@ int pl_groups(const pl_results *r, const int *keys, int n, int *group_of, char (
     return count;
 }
 
+/* ---- filters ---- */
+
+/* "0, 0.2, 0.5": the distinct values of `key` among the runs marked kept */
+static void values_among(const pl_results *r, const char *key, const bool *kept, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < r->n_runs && used < size; i++) {
+        const char *v = pl_value(r, &r->runs[i], key);
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++)
+            seen = kept[j] && !strcmp(pl_value(r, &r->runs[j], key), v);
+        if (kept[i] && !seen)
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "", v[0] ? v : "(none)");
+    }
+}
+
+/* the copy of run `from` into `to`, its values its own */
+static bool copy_run(const pl_results *r, const pl_run *from, pl_run *to)
+{
+    *to = *from;
+    to->values = calloc((size_t)r->n_keys + 1, sizeof *to->values);
+    if (!to->values)
+        return false;
+    for (int k = 0; k < r->n_keys; k++)
+        if (!(to->values[k] = strdup(from->values[k])))
+            return false;
+    return true;
+}
+
+nl_code pl_results_where(const pl_results *all, const nl_plot_where *where, pl_results *out, nl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    bool *kept = malloc((size_t)all->n_runs + 1);
+    if (!kept)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < all->n_runs; i++)
+        kept[i] = true;
+    size_t where_used = 0;
+    char where_text[sizeof out->where] = "";
+    for (int w = 0; w < where->n; w++) {
+        const char *key = where->items[w].key, *want = where->items[w].value;
+        if (pl_key(all, key) < 0 && !nl_flat_get(&all->config, key)) {
+            char keys[1024] = "";
+            size_t used = 0;
+            for (int k = 0; k < all->n_keys && used < sizeof keys; k++)
+                used += (size_t)snprintf(keys + used, sizeof keys - used, "%s%s", used ? ", " : "", all->keys[k]);
+            free(kept);
+            return nl_fail(err, NL_ERR_USAGE, "where: no run in %s has the key '%s'; the keys its runs vary: %s "
+                           "(or any key of a run's config.yaml)", all->dir, key, used ? keys : "none");
+        }
+        char before[1024];
+        values_among(all, key, kept, before, sizeof before);
+        int n_kept = 0;
+        for (int i = 0; i < all->n_runs; i++) {
+            kept[i] = kept[i] && nl_values_equal(pl_value(all, &all->runs[i], key), want);
+            n_kept += kept[i];
+        }
+        if (n_kept == 0) {
+            free(kept);
+            return nl_fail(err, NL_ERR_USAGE, "where: %s=%s leaves no run of %s%s%s; %s has the values %s%s", key,
+                           want, all->dir, w ? " with " : "", w ? where_text : "", key, before,
+                           w ? " there" : "");
+        }
+        where_used += (size_t)snprintf(where_text + where_used, sizeof where_text - where_used, "%s%s=%s",
+                                       where_used ? ", " : "", short_key(all, key), want);
+        if (where_used >= sizeof where_text)
+            where_used = sizeof where_text - 1;
+    }
+    *out = *all; /* the scalars; what it points to is its own below */
+    out->keys = NULL;
+    out->runs = NULL;
+    out->n_runs = 0;
+    memset(&out->config, 0, sizeof out->config);
+    out->have_config = false;
+    nl_copy_string(out->where, sizeof out->where, where_text);
+    out->keys = calloc((size_t)all->n_keys + 1, sizeof *out->keys);
+    out->runs = calloc((size_t)all->n_runs + 1, sizeof *out->runs);
+    bool ok = out->keys && out->runs;
+    if (ok && all->n_keys)
+        memcpy(out->keys, all->keys, (size_t)all->n_keys * sizeof *out->keys);
+    for (int i = 0; i < all->n_runs && ok; i++)
+        if (kept[i])
+            ok = copy_run(all, &all->runs[i], &out->runs[out->n_runs++]);
+    free(kept);
+    if (!ok) {
+        pl_results_free(out);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    }
+    /* the subtitle reads the fixed settings from a kept run's config */
+    load_config(out);
+    if (!out->have_config && all->have_config) {
+        for (int i = 0; i < all->config.n; i++)
+            if (nl_flat_set(&out->config, all->config.items[i].key, all->config.items[i].value, err) != NL_OK) {
+                pl_results_free(out);
+                return err->code;
+            }
+        out->have_config = true;
+    }
+    return NL_OK;
+}
+
 /* ---- subtitle ---- */
 
 static bool varied(const pl_results *r, const char *key)
@@ -752,6 +854,8 @@ static void seeds_part(const pl_results *r, subtitle_part *p)
     } else {
         add(p, "seed %s", cfg(r, "seed"));
     }
+    if (r->where[0]) /* a filtered plot says which runs it holds */
+        add(p, ", runs with %s", r->where);
 }
 
 void pl_subtitle(const pl_results *r, char *buf, size_t size)

@@ -1,6 +1,8 @@
 /* Plot kinds, metrics and the checks of a plot request. */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "plot/plot.h"
@@ -124,5 +126,53 @@ const char *nl_plot_spec_name(const nl_plot_spec *s, char *buf, size_t size)
         const size_t used = strlen(buf);
         snprintf(buf + used, size - used, "-%s", strrchr(s->x, '.') ? strrchr(s->x, '.') + 1 : s->x);
     }
+    /* -p-0.5-widths-64-64: two filtered plots of one kind get two files,
+     * named as the run directories name their values */
+    for (int i = 0; i < s->where.n; i++) {
+        const char *key = s->where.items[i].key;
+        size_t used = strlen(buf);
+        snprintf(buf + used, size - used, "-%s-", strrchr(key, '.') ? strrchr(key, '.') + 1 : key);
+        /* a number as %g: 8 and 8.0 select the same runs, so one file */
+        char *end, number[32];
+        const char *value = s->where.items[i].value;
+        const double v = strtod(value, &end);
+        if (end != value && !*end && isfinite(v)) {
+            snprintf(number, sizeof number, "%g", v);
+            value = number;
+        }
+        used = strlen(buf);
+        for (const char *c = value; *c && used + 1 < size; c++)
+            if (isalnum((unsigned char)*c) || strchr("._-", *c))
+                buf[used++] = *c;
+            else if (*c == ',')
+                buf[used++] = '-';
+        buf[used] = '\0';
+    }
     return buf;
+}
+
+bool nl_plot_where_add(nl_plot_where *w, const char *key, const char *value, char *msg, size_t size)
+{
+    if (w->n == NL_PLOT_MAX_WHERE) {
+        snprintf(msg, size, "at most %d where keys", NL_PLOT_MAX_WHERE);
+        return false;
+    }
+    if (!key[0] || !value[0]) {
+        snprintf(msg, size, "'%s=%s': expected KEY=VALUE with both given (e.g. model.dropout.p=0.5)", key, value);
+        return false;
+    }
+    if (strlen(key) >= sizeof w->items[0].key || strlen(value) >= sizeof w->items[0].value) {
+        snprintf(msg, size, "'%s=%s' is too long (at most %zu characters each side)", key, value,
+                 sizeof w->items[0].key - 1);
+        return false;
+    }
+    for (int i = 0; i < w->n; i++)
+        if (!strcmp(w->items[i].key, key)) {
+            snprintf(msg, size, "%s is given twice (a run has one value of a key)", key);
+            return false;
+        }
+    nl_copy_string(w->items[w->n].key, sizeof w->items[0].key, key);
+    nl_copy_string(w->items[w->n].value, sizeof w->items[0].value, value);
+    w->n++;
+    return true;
 }

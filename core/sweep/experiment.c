@@ -421,6 +421,33 @@ static nl_code parse_exclude(parser *P, yaml_node_t *n)
     return NL_OK;
 }
 
+/* where: {KEY: VALUE, ...}: the runs a plot draws; checked against the
+ * grid by check_plots_apply */
+static nl_code parse_plot_where(parser *P, yaml_node_t *v, nl_sweep_plot *pl)
+{
+    nl_code rc = nl_yaml_check_mapping(&P->y, v, "plots: where", "a mapping of grid keys to values (e.g. "
+                                       "{model.dropout.p: 0.5})");
+    if (rc)
+        return rc;
+    if (v->data.mapping.pairs.top == v->data.mapping.pairs.start)
+        return nl_yaml_fail(&P->y, v, "plots: where", "an empty where keeps every run; leave it out");
+    for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = nl_yaml_node(&P->y, p->key), *value = nl_yaml_node(&P->y, p->value);
+        if ((rc = check_config_key(P, k, "plots: where", true)))
+            return rc;
+        char *text = flow_text(P, value), msg[512];
+        if (!text)
+            return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
+        const int at = pl->spec.where.n;
+        const bool added = nl_plot_where_add(&pl->spec.where, nl_yaml_scalar(k), text, msg, sizeof msg);
+        free(text);
+        if (!added)
+            return nl_yaml_fail(&P->y, k, "plots: where", "%s", msg);
+        pl->where_pos[at] = pos_of(k);
+    }
+    return NL_OK;
+}
+
 static nl_code parse_plots(parser *P, yaml_node_t *n)
 {
     nl_experiment *e = P->e;
@@ -434,7 +461,8 @@ static nl_code parse_plots(parser *P, yaml_node_t *n)
         return nl_fail(P->err, NL_ERR_NOMEM, "out of memory");
     if (count > NL_PLOT_MAX_OUTPUTS)
         return nl_yaml_fail(&P->y, n, "plots", "at most %d plots", NL_PLOT_MAX_OUTPUTS);
-    static const char *const plot_keys[] = {"kind", "metric", "split", "threshold", "name", "x", "color", "panel"};
+    static const char *const plot_keys[] = {"kind", "metric", "split", "threshold", "name", "x", "color", "panel",
+                                            "where"};
     const int n_plot_keys = (int)(sizeof plot_keys / sizeof plot_keys[0]);
     for (int i = 0; i < count; i++) {
         yaml_node_t *m = nl_yaml_node(&P->y, n->data.sequence.items.start[i]);
@@ -476,6 +504,9 @@ static nl_code parse_plots(parser *P, yaml_node_t *n)
                 snprintf(what, sizeof what, "plots: %s", name);
                 if ((rc = parse_string(P, v, what, field, sizeof pl->spec.x)))
                     return rc;
+            } else if (!strcmp(name, "where")) {
+                if ((rc = parse_plot_where(P, v, pl)))
+                    return rc;
             } else {
                 return nl_yaml_unknown_key(&P->y, k, "plots", plot_keys, n_plot_keys);
             }
@@ -496,11 +527,57 @@ static nl_code parse_plots(parser *P, yaml_node_t *n)
     return NL_OK;
 }
 
+/* a plot's where: keys the grid varies (or derives), a grid key's value one
+ * of its values */
+static nl_code check_plot_where(parser *P, const nl_sweep_plot *pl)
+{
+    const nl_experiment *e = P->e;
+    for (int w = 0; w < pl->spec.where.n; w++) {
+        const char *key = pl->spec.where.items[w].key, *value = pl->spec.where.items[w].value;
+        const nl_sweep_pos at = pl->where_pos[w];
+        bool derived = false;
+        for (int a = 0; a < e->n_derived; a++)
+            derived |= !strcmp(e->derived[a].key, key);
+        const nl_sweep_axis *axis = NULL;
+        for (int a = 0; a < e->n_axes; a++)
+            if (!strcmp(e->axes[a].key, key) && e->axes[a].n > 1)
+                axis = &e->axes[a];
+        char accepted[1024] = "";
+        size_t used = 0;
+        if (!axis && !derived) {
+            for (int a = 0; a < e->n_axes && used < sizeof accepted; a++)
+                if (e->axes[a].n > 1)
+                    used += (size_t)snprintf(accepted + used, sizeof accepted - used, "%s%s", used ? ", " : "",
+                                             e->axes[a].key);
+            for (int a = 0; a < e->n_derived && used < sizeof accepted; a++)
+                used += (size_t)snprintf(accepted + used, sizeof accepted - used, "%s%s", used ? ", " : "",
+                                         e->derived[a].key);
+            return nl_fail(P->err, NL_ERR_CONFIG, "%s:%d:%d: plots: where: '%s' is not a key the grid varies "
+                           "(or derives) with more than one value, so it selects no runs; accepted: %s", P->path,
+                           at.line, at.column, key, used ? accepted : "none");
+        }
+        if (!axis)
+            continue; /* a derived value follows from the grid: the plot finds the runs */
+        bool found = false;
+        for (int v = 0; v < axis->n && !found; v++)
+            found = nl_values_equal(axis->values[v], value);
+        if (!found) {
+            for (int v = 0; v < axis->n && used < sizeof accepted; v++)
+                used += (size_t)snprintf(accepted + used, sizeof accepted - used, "%s%s", used ? ", " : "",
+                                         axis->values[v]);
+            return nl_fail(P->err, NL_ERR_CONFIG, "%s:%d:%d: plots: where: %s: '%s' is not one of the grid's "
+                           "values; accepted: %s", P->path, at.line, at.column, key, value, accepted);
+        }
+    }
+    return NL_OK;
+}
+
 /* plots that need a varied key: checked against the grid once it is known */
 static nl_code check_plots_apply(parser *P)
 {
     nl_experiment *e = P->e;
     for (int i = 0; i < e->n_plots; i++) {
+        nl_code rc;
         const nl_plot_kind kind = e->plots[i].spec.kind;
         const char *const *need = nl_plot_kind_info_of(kind)->needs_varied;
         /* a plot's keys (final: x; final and the series kinds: colour and
@@ -531,6 +608,8 @@ static nl_code check_plots_apply(parser *P)
                                e->plots[i].pos.column, final_names[f], final_keys[f], used ? accepted : "none");
             }
         }
+        if ((rc = check_plot_where(P, &e->plots[i])))
+            return rc;
         for (int k = 0; k < 2 && need[k]; k++) {
             bool varied = false;
             for (int a = 0; a < e->n_axes; a++)

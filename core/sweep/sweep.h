@@ -60,6 +60,7 @@ typedef struct {
 typedef struct {
     nl_plot_spec spec;
     nl_sweep_pos pos;
+    nl_sweep_pos where_pos[NL_PLOT_MAX_WHERE]; /* each where: key's */
 } nl_sweep_plot;
 
 typedef struct {
