@@ -7,6 +7,7 @@
 
 #include "base/alloc.h"
 #include "dist/dist.h"
+#include "train/channel_moments.h"
 
 bool nl_sigprop_is_norm_layer(const nl_layer *layer)
 {
@@ -143,17 +144,7 @@ void nl_sigprop_add(nl_sigprop *v, nl_model *m, int n)
         const int plane = nl_shape_plane(s), c = s.c;
         m->be->ops->download(m->be, v->host, v->acts[l]->data,
                              (size_t)n * nl_shape_per_sample(s) * sizeof *v->host);
-        for (long i = 0; i < n; i++)
-            for (int ch = 0; ch < c; ch++) {
-                const float *x = v->host + ((size_t)i * c + ch) * plane;
-                double s1 = 0.0, s2 = 0.0;
-                for (int p = 0; p < plane; p++) {
-                    s1 += x[p];
-                    s2 += (double)x[p] * x[p];
-                }
-                sum[ch] += s1;
-                sum_sq[ch] += s2;
-            }
+        nl_channel_moments_add(v->host, n, c, plane, sum, sum_sq);
         v->count[l] += (double)n * plane;
         sum += c;
         sum_sq += c;

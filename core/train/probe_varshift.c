@@ -7,6 +7,7 @@
 
 #include "base/alloc.h"
 #include "dist/dist.h"
+#include "train/channel_moments.h"
 
 static const nl_state *running_var_of(const nl_model *m, const nl_layer *layer)
 {
@@ -109,17 +110,7 @@ void nl_varshift_add(nl_varshift *v, nl_model *m, int n)
         const int rows = nl_shape_rows_per_sample(s), plane = nl_shape_plane(s), c = s.c;
         m->be->ops->download(m->be, v->host, in->data,
                              (size_t)n * nl_shape_per_sample(s) * sizeof *v->host);
-        for (long r = 0; r < (long)n * rows; r++)
-            for (int ch = 0; ch < c; ch++) {
-                const float *x = v->host + ((size_t)r * c + ch) * plane;
-                double s1 = 0.0, s2 = 0.0;
-                for (int p = 0; p < plane; p++) {
-                    s1 += x[p];
-                    s2 += (double)x[p] * x[p];
-                }
-                sum[ch] += s1;
-                sum_sq[ch] += s2;
-            }
+        nl_channel_moments_add(v->host, (long)n * rows, c, plane, sum, sum_sq);
         v->count[l] += (double)n * rows * plane;
         sum += c;
         sum_sq += c;
