@@ -23,6 +23,17 @@ _Static_assert(sizeof cuda_graph_entries / sizeof cuda_graph_entries[0] == NL_CU
 const nl_name_table nl_cuda_graph_names = {"cuda graph mode", cuda_graph_entries,
                                            NL_CUDA_GRAPH_COUNT, 0};
 
+static const nl_name_entry trace_mode_entries[] = {
+    [NL_TRACE_EVAL] = {"eval", "between steps, on the first train.trace.samples test images in "
+                               "eval mode"},
+    [NL_TRACE_TRAIN] = {"train", "in the traced step, on its own training batch as its forward "
+                                 "computed it (batch statistics, noise, dropout)"},
+};
+_Static_assert(sizeof trace_mode_entries / sizeof trace_mode_entries[0] == NL_TRACE_MODE_COUNT,
+               "trace mode table");
+const nl_name_table nl_trace_mode_names = {"trace mode", trace_mode_entries, NL_TRACE_MODE_COUNT,
+                                           0};
+
 void nl_train_spec_defaults(nl_train_spec *train)
 {
     memset(train, 0, sizeof *train);
@@ -45,4 +56,5 @@ void nl_train_spec_defaults(nl_train_spec *train)
     train->trace.percentiles[2] = 85.0f;
     train->trace.n_percentiles = 3;
     train->trace.samples = 1000;
+    train->trace.mode = NL_TRACE_EVAL;
 }
