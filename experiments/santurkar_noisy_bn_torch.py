@@ -10,13 +10,18 @@ pixels / 255 standardized by that subset's mean and std), SGD lr 0.05
 momentum 0.9, batch 64, 5 epochs of 156 full batches. The noise draws each
 channel's scale and shift anew every training step from the same Gaussians
 as model.norm_noise (scale_mean 1.5, shift_mean 0.5, the given spread); with
---per-activation every activation of every sample gets its own draws
-(Santurkar et al.'s "each activation for each sample" reading). The draws do
+--per-activation those per-channel draws become the means of each
+activation's own draws (of the same spread again) for every sample and
+position: Santurkar et al.'s "each activation for each sample", from a
+distribution that changes every step. The draws do
 not match normlab's bit for bit; the seeds only fix torch's own streams.
 
 Prints, per 10-step window, the mean training loss of the batches as trained
 (what metrics.csv's train rows hold), as CSV:
     variant,seed,step,loss,accuracy
+results/santurkar-noisy-bn/torch-replica.csv holds the runs results/README.md
+section 22 reads (a header added): the four variants at seeds 1 and 2, the
+per-activation noise at both spreads and seeds, and --lr 0.01 at seed 1.
 
 Run with /usr/bin/python3 (torch 1.13), e.g.
     nice /usr/bin/python3 experiments/santurkar_noisy_bn_torch.py --variant noisy --spread 0.1 --seed 1
@@ -62,9 +67,14 @@ class ChannelNoise(nn.Module):
     def forward(self, x):
         if not self.training:
             return x
-        shape = x.shape if self.per_activation else (1, x.shape[1], 1, 1)
-        scale = self.scale_mean + self.scale_std * torch.randn(shape)
-        shift = self.shift_mean + self.shift_std * torch.randn(shape)
+        channels = (1, x.shape[1], 1, 1)
+        scale = self.scale_mean + self.scale_std * torch.randn(channels)
+        shift = self.shift_mean + self.shift_std * torch.randn(channels)
+        if self.per_activation:
+            # the step's per-channel draws are the means of each
+            # activation's own draws, spread as much again
+            scale = scale + self.scale_std * torch.randn(x.shape)
+            shift = shift + self.shift_std * torch.randn(x.shape)
         return x * scale + shift
 
 
@@ -104,6 +114,7 @@ def main():
     ap.add_argument("--spread", type=float, default=0.5)
     ap.add_argument("--per-activation", action="store_true")
     ap.add_argument("--convs-per-stage", type=int, default=1)
+    ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--train-size", type=int, default=10000)
@@ -114,11 +125,15 @@ def main():
     x, y = load(args.train_size)
     net = Net(args.variant, args.spread, args.per_activation,
               convs_per_stage=args.convs_per_stage)
-    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    opt = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9)
     batch, step = 64, 0
     steps_per_epoch = x.shape[0] // batch
     label = args.variant if args.variant != "noisy" else (
         f"noisy{'-act' if args.per_activation else ''}-{args.spread:g}")
+    if args.lr != 0.05:
+        label += f"@lr{args.lr:g}"
+    if args.convs_per_stage != 1:
+        label += f"@convs{args.convs_per_stage}"
     win_loss = win_correct = win_n = 0.0
     net.train()
     for _ in range(args.epochs):
