@@ -274,8 +274,8 @@ typedef struct {
     float *host;    /* the activation of one batch, downloaded */
 } tracer;
 
-/* unit `unit` of n samples of the traced activation, downloaded, appended
- * to the tracer's values from *count on */
+/* the traced unit's values in n samples of the traced activation,
+ * downloaded and appended to the tracer's values from *count on */
 static void trace_collect(nl_model *m, tracer *t, int n, size_t *count)
 {
     const nl_shape s = t->act->shape;
