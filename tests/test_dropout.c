@@ -9,7 +9,8 @@
  * its ratios against the running variances over a direct computation of
  * the normalizers' inputs' variances, and a run with it trains exactly as
  * the run without. The noise: its per-channel statistics over many steps,
- * its forward and backward, and eval untouched. A resumed run with
+ * its forward and backward, and eval untouched; the training-mode trace
+ * (train.trace.mode train) sees it and leaves training alone. A resumed run with
  * dropout and the probe ends as the uninterrupted one: test_checkpoint's
  * dropout case. */
 // ctest-labels: kernels
@@ -520,6 +521,95 @@ START_TEST(test_noise_leaves_eval_alone)
 }
 END_TEST
 
+/* the rows of a trace.csv (step, p15, p50, p85): their count */
+static int read_trace(const char *run_dir, double rows[][4], int max_rows)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s/trace.csv", run_dir);
+    char *text = tu_tmp_read(name);
+    int n = 0;
+    const char *line = strchr(text, '\n'); /* past the header */
+    while (line && line[1] && n < max_rows) {
+        ck_assert_int_eq(sscanf(line + 1, "%lf,%lf,%lf,%lf", &rows[n][0], &rows[n][1], &rows[n][2],
+                                &rows[n][3]), 4);
+        n++;
+        line = strchr(line + 1, '\n');
+    }
+    free(text);
+    return n;
+}
+
+/* train.trace.mode train measures each traced step's own batch as its
+ * forward computed it, and leaves training as it was: the runs tracing the
+ * batch norm's output and its noise's output train exactly as the run
+ * without a trace, and at every traced step the noise's percentiles are
+ * the batch norm's under one positive scale and one shift (the step's
+ * draws for that channel), a scale that changes from step to step. In eval
+ * mode the noise is off, so the two traces agree. */
+START_TEST(test_train_mode_trace)
+{
+    tu_tmp_make("trace_mode");
+    tu_tmp_write("t.yaml", "data: {dataset: synthetic, shape: [8], classes: 3, train_size: 256, "
+                           "test_size: 100}\n"
+                           "model: {arch: mlp, widths: [16, 16], norm: {type: batch}, "
+                           "norm_noise: {distribution: gaussian}}\n"
+                           "train: {batch_size: 16, steps: 60, eval_every: 20, log_every: 10}\n"
+                           "threads: 1\n");
+    ck_assert_int_eq(tu_normlab("run t.yaml --out plain --quiet"), 0);
+    static const char *const traced[] = {"norm2", "norm2_noise"};
+    enum { EVERY = 5, ROWS = 60 / EVERY };
+    double rows[2][ROWS + 2][4];
+    char *plain = tu_metrics_without_time("plain");
+    for (int k = 0; k < 2; k++) {
+        char args[256];
+        snprintf(args, sizeof args,
+                 "run t.yaml --out %s --quiet --set train.trace.mode=train --set "
+                 "train.trace.activation=%s --set train.trace.unit=3 --set train.trace.every=%d",
+                 traced[k], traced[k], EVERY);
+        ck_assert_int_eq(tu_normlab(args), 0);
+        char *metrics = tu_metrics_without_time(traced[k]);
+        ck_assert_msg(!strcmp(plain, metrics), "tracing %s changed training:\n%s\nvs\n%s",
+                      traced[k], plain, metrics);
+        free(metrics);
+        /* one row per traced training step: 0, 5, ..., 55 */
+        ck_assert_int_eq(read_trace(traced[k], rows[k], ROWS + 2), ROWS);
+    }
+    free(plain);
+    double first_scale = 0.0;
+    bool scale_moved = false;
+    for (int r = 0; r < ROWS; r++) {
+        const double *bn = rows[0][r], *noisy = rows[1][r];
+        ck_assert_int_eq((int)bn[0], r * EVERY);
+        ck_assert_int_eq((int)noisy[0], r * EVERY);
+        const double scale = (noisy[3] - noisy[1]) / (bn[3] - bn[1]);
+        const double shift = noisy[1] - scale * bn[1];
+        ck_assert_msg(scale > 0.0, "step %d: scale %g", r * EVERY, scale);
+        ck_assert_msg(fabs(noisy[2] - (scale * bn[2] + shift)) < 1e-4 * (1.0 + fabs(noisy[2])),
+                      "step %d: the noisy median %g is not %g * %g + %g", r * EVERY, noisy[2],
+                      scale, bn[2], shift);
+        if (r == 0)
+            first_scale = scale;
+        else if (fabs(scale - first_scale) > 1e-3)
+            scale_moved = true;
+    }
+    ck_assert_msg(scale_moved, "the traced noise kept one scale (%g) at every step", first_scale);
+    /* eval mode: no noise, the same values */
+    for (int k = 0; k < 2; k++) {
+        char args[256], dir[32];
+        snprintf(dir, sizeof dir, "eval_%s", traced[k]);
+        snprintf(args, sizeof args,
+                 "run t.yaml --out %s --quiet --set train.trace.activation=%s --set "
+                 "train.trace.unit=3 --set train.trace.every=%d",
+                 dir, traced[k], EVERY);
+        ck_assert_int_eq(tu_normlab(args), 0);
+        ck_assert_int_eq(read_trace(dir, rows[k], ROWS + 2), ROWS + 1);
+    }
+    ck_assert_msg(!memcmp(rows[0], rows[1], (ROWS + 1) * sizeof rows[0][0]),
+                  "in eval mode the noise changed the traced values");
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dropout");
@@ -533,6 +623,7 @@ int main(void)
     tcase_add_test(tc, test_variance_shift_leaves_training_alone);
     tcase_add_loop_test(tc, test_noise_statistics, 0, 2);
     tcase_add_test(tc, test_noise_leaves_eval_alone);
+    tcase_add_test(tc, test_train_mode_trace);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

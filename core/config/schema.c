@@ -518,6 +518,11 @@ const nl_key_def nl_config_schema[] = {
     {.key = "train.trace.samples", .type = NL_KT_INT, FIELD(train.trace.samples),
      IN(1, NL_MAX_SAMPLES),
      .doc = "fixed test samples the trace is measured on"},
+    {.key = "train.trace.mode", .type = NL_KT_ENUM, FIELD(train.trace.mode),
+     .names = &nl_trace_mode_names, .flags = NL_KF_AFTER_FORMAT4,
+     .doc = "eval: the fixed test samples in eval mode, between steps; train: each traced "
+            "step's own training batch (this process's share) as the step's forward computed "
+            "it, with batch statistics and any noise or dropout, leaving training unchanged"},
 
     {.key = "init.from", .type = NL_KT_STRING, FIELD(init_from), .flags = NL_KF_AFTER_FORMAT4,
      .doc = "a finished run directory to start from (fine-tuning): its final model's weights "

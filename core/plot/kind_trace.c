@@ -191,8 +191,13 @@ nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
     layout L = pl_title_block(s, r, title, width, height);
     const double pad = (hi - lo) * 0.08 + 1e-6;
     char ylabel[160];
-    snprintf(ylabel, sizeof ylabel, "value of %s (over %s test samples)", act ? act : "the activation",
-             nl_flat_get(&r->config, "train.trace.samples") ? nl_flat_get(&r->config, "train.trace.samples") : "the");
+    const char *mode = nl_flat_get(&r->config, "train.trace.mode");
+    if (mode && !strcmp(mode, "train"))
+        snprintf(ylabel, sizeof ylabel, "value of %s (on each traced step's training batch)",
+                 act ? act : "the activation");
+    else
+        snprintf(ylabel, sizeof ylabel, "value of %s (over %s test samples)", act ? act : "the activation",
+                 nl_flat_get(&r->config, "train.trace.samples") ? nl_flat_get(&r->config, "train.trace.samples") : "the");
     nl_buf_printf(&s->gp, "set multiplot\nset xlabel \"step (optimizer updates)\"\nset ylabel %s\n",
                   pl_q(ylabel, q, sizeof q));
     pl_step_tics(s, last_step, false);

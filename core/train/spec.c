@@ -41,6 +41,17 @@ _Static_assert(sizeof bn_policy_entries / sizeof bn_policy_entries[0] == NL_BN_P
 const nl_name_table nl_bn_policy_names = {"batch norm policy", bn_policy_entries,
                                           NL_BN_POLICY_COUNT, 0};
 
+static const nl_name_entry trace_mode_entries[] = {
+    [NL_TRACE_EVAL] = {"eval", "between steps, on the first train.trace.samples test images in "
+                               "eval mode"},
+    [NL_TRACE_TRAIN] = {"train", "in the traced step, on its own training batch as its forward "
+                                 "computed it (batch statistics, noise, dropout)"},
+};
+_Static_assert(sizeof trace_mode_entries / sizeof trace_mode_entries[0] == NL_TRACE_MODE_COUNT,
+               "trace mode table");
+const nl_name_table nl_trace_mode_names = {"trace mode", trace_mode_entries, NL_TRACE_MODE_COUNT,
+                                           0};
+
 void nl_train_spec_defaults(nl_train_spec *train)
 {
     memset(train, 0, sizeof *train);
@@ -73,4 +84,5 @@ void nl_train_spec_defaults(nl_train_spec *train)
     const float multiples[] = {0.5f, 1.0f, 2.0f, 4.0f};
     train->landscape.n_lr_multiples = (int)(sizeof multiples / sizeof multiples[0]);
     memcpy(train->landscape.lr_multiples, multiples, sizeof multiples);
+    train->trace.mode = NL_TRACE_EVAL;
 }

@@ -20,15 +20,25 @@
  * costs in memory the check before a run reports. */
 #define NL_MAX_BATCH (1 << 20)
 
+/* Where the trace is measured: eval, on a fixed batch of test samples in
+ * eval mode (running statistics, no noise or dropout), between steps; train,
+ * on each traced step's own training batch as that step's forward computed
+ * it (batch statistics, with the step's noise and dropout), so it sees what
+ * the layers after it trained on. */
+typedef enum { NL_TRACE_EVAL, NL_TRACE_TRAIN, NL_TRACE_MODE_COUNT } nl_trace_mode;
+extern const nl_name_table nl_trace_mode_names;
+
 /* Activation-statistics tracing (Ioffe & Szegedy Fig. 1 b, c): percentiles of
- * one unit of one activation over a fixed batch of test samples. */
+ * one unit of one activation over a fixed batch of test samples, or over the
+ * traced steps' own training batches. */
 typedef struct {
     char activation[64]; /* an activation's name ("norm3", "fc3"); "" = off */
     int unit;            /* which feature/channel */
     long every;          /* steps between samples */
     float percentiles[NL_MAX_PERCENTILES];
     int n_percentiles;
-    int samples;         /* test samples it is measured on */
+    int samples;         /* test samples it is measured on (eval mode) */
+    nl_trace_mode mode;
 } nl_trace_spec;
 
 /* The loss landscape along the gradient (Santurkar et al. 2018, §3.1;

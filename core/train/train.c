@@ -277,24 +277,24 @@ typedef struct {
     float *host;    /* the activation of one batch, downloaded */
 } tracer;
 
-/* Percentiles (linear interpolation, numpy's default) of one unit of the
- * traced activation over the first `samples` test images, in eval mode. */
-static nl_code trace_point(nl_model *m, tracer *t, const nl_split *test, int batch, long step,
-                           const nl_train_sink *sink, nl_error *err)
+/* the traced unit's values in n samples of the traced activation,
+ * downloaded and appended to the tracer's values from *count on */
+static void trace_collect(nl_model *m, tracer *t, int n, size_t *count)
 {
     const nl_shape s = t->act->shape;
     const size_t per_sample = nl_shape_per_sample(s), positions = (size_t)s.h * s.w;
-    size_t count = 0;
-    const size_t input_per_sample = (size_t)test->c * test->h * test->w;
-    for (int start = 0; start < t->samples; start += batch) {
-        int n = t->samples - start < batch ? t->samples - start : batch;
-        nl_model_load_batch(m, test->x + (size_t)start * input_per_sample, test->y + start, n);
-        nl_model_forward(m, n, NL_MODE_EVAL);
-        m->be->ops->download(m->be, t->host, t->act->data, (size_t)n * per_sample * sizeof(float));
-        for (int i = 0; i < n; i++)
-            for (size_t p = 0; p < positions; p++)
-                t->values[count++] = t->host[(size_t)i * per_sample + (size_t)t->spec->unit * positions + p];
-    }
+    m->be->ops->download(m->be, t->host, t->act->data, (size_t)n * per_sample * sizeof(float));
+    for (int i = 0; i < n; i++)
+        for (size_t p = 0; p < positions; p++)
+            t->values[(*count)++] =
+                t->host[(size_t)i * per_sample + (size_t)t->spec->unit * positions + p];
+}
+
+/* Percentiles (linear interpolation, numpy's default) of the count values
+ * collected, as the trace's row of `step` */
+static nl_code trace_emit(tracer *t, size_t count, long step, const nl_train_sink *sink,
+                          nl_error *err)
+{
     qsort(t->values, count, sizeof *t->values, compare_float);
     double out[NL_MAX_PERCENTILES];
     for (int k = 0; k < t->spec->n_percentiles; k++) {
@@ -304,6 +304,22 @@ static nl_code trace_point(nl_model *m, tracer *t, const nl_split *test, int bat
         out[k] = t->values[lo] + frac * (t->values[hi] - t->values[lo]);
     }
     return sink->trace ? sink->trace(sink->ctx, step, out, t->spec->n_percentiles, err) : NL_OK;
+}
+
+/* train.trace.mode eval: the traced unit over the first `samples` test
+ * images, in eval mode */
+static nl_code trace_point(nl_model *m, tracer *t, const nl_split *test, int batch, long step,
+                           const nl_train_sink *sink, nl_error *err)
+{
+    size_t count = 0;
+    const size_t input_per_sample = (size_t)test->c * test->h * test->w;
+    for (int start = 0; start < t->samples; start += batch) {
+        int n = t->samples - start < batch ? t->samples - start : batch;
+        nl_model_load_batch(m, test->x + (size_t)start * input_per_sample, test->y + start, n);
+        nl_model_forward(m, n, NL_MODE_EVAL);
+        trace_collect(m, t, n, &count);
+    }
+    return trace_emit(t, count, step, sink, err);
 }
 
 /* this step's series rows: the gradient norms (measured here, before
@@ -525,7 +541,9 @@ static nl_code tracer_open(tracer *tr, nl_model *m, const nl_dataset *ds,
         return NL_ERR_CONFIG;
     }
     tr->samples = spec->trace.samples < ds->test.n ? spec->trace.samples : (int)ds->test.n;
-    tr->values = malloc((size_t)tr->samples * tr->act->shape.h * tr->act->shape.w * sizeof(float));
+    /* train mode collects one training batch, at most the model's capacity */
+    const int collected = spec->trace.mode == NL_TRACE_TRAIN ? m->capacity : tr->samples;
+    tr->values = malloc((size_t)collected * tr->act->shape.h * tr->act->shape.w * sizeof(float));
     tr->host = malloc((size_t)m->capacity * nl_shape_per_sample(tr->act->shape) * sizeof(float));
     if (!tr->values || !tr->host) {
         tracer_free(tr);
@@ -752,8 +770,8 @@ static nl_code probe_signal_propagation(trainer *t)
 static nl_code measure(trainer *t, bool evaluate)
 {
     nl_train_state *s = &t->state;
-    const bool traces = t->tr.spec && s->step % t->spec->trace.every == 0 &&
-                        s->step != t->resumed_at;
+    const bool traces = t->tr.spec && t->spec->trace.mode == NL_TRACE_EVAL &&
+                        s->step % t->spec->trace.every == 0 && s->step != t->resumed_at;
     if (!evaluate && !traces)
         return NL_OK;
     nl_model_share_state(t->m);
@@ -830,18 +848,28 @@ static nl_code probe_landscape(trainer *t, int mine, nl_mode mode)
 }
 
 /* the kernels of a step launched one by one, with the series it logs */
-static nl_code direct_step(trainer *t, int mine, nl_mode mode, bool series_now)
+static nl_code direct_step(trainer *t, int mine, nl_mode mode, bool series_now, bool trace_now)
 {
     nl_model *m = t->m;
     nl_model_launch_forward(m, mine, mode);
     if (series_now && t->series.max_logits)
         nl_series_read_logits(&t->series, m);
+    nl_code rc = NL_OK;
+    if (trace_now) {
+        /* train.trace.mode train: the activation as this step's forward left
+         * it, before the backward pass may reuse its memory */
+        size_t count = 0;
+        trace_collect(m, &t->tr, mine, &count);
+        rc = trace_emit(&t->tr, count, t->state.step, t->sink, t->err);
+    }
+    if (rc)
+        return rc;
     nl_model_backward(m, mine);
     /* the gradients are complete (over every rank) here; clipping and the
      * update read them */
     t->ranks_stopping = nl_model_reduce_gradients(m, t->stop && *t->stop);
     nl_held_affine_zero_grads(&t->held, m);
-    nl_code rc = nl_dist_status(m->dist, t->err);
+    rc = nl_dist_status(m->dist, t->err);
     if (rc == NL_OK && series_now)
         rc = emit_series(&t->series, m, t->sink, t->state.step, t->err);
     if (rc == NL_OK && t->sink->series && nl_landscape_due(&t->landscape, t->state.step))
@@ -897,14 +925,16 @@ static nl_code train_step(trainer *t, bool *diverged_now)
                              t->series.weight_stats) &&
                             step % spec->log_every == 0;
     m->record_max_logit = series_now && t->series.max_logits;
+    const bool trace_now = t->tr.spec && spec->trace.mode == NL_TRACE_TRAIN && mine > 0 &&
+                           step % spec->trace.every == 0;
     /* the host halves first: counts and per-step scalars, one upload */
     nl_model_prepare_forward(m, mine, mode);
     nl_optim_prepare(m, &spec->optimizer, (float)s->lr, step);
     nl_model_upload_scalars(m);
     const bool probes_now = t->sink->series && nl_landscape_due(&t->landscape, step);
-    const nl_code rc = t->rec.enabled && !series_now && !probes_now
+    const nl_code rc = t->rec.enabled && !series_now && !probes_now && !trace_now
                            ? replay_step(m, spec, &t->rec, mine, mode, t->err)
-                           : direct_step(t, mine, mode, series_now);
+                           : direct_step(t, mine, mode, series_now, trace_now);
     if (rc)
         return rc;
     m->record_max_logit = false;

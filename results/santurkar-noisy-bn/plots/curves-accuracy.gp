@@ -4,8 +4,8 @@
 # Render from this directory: gnuplot curves-accuracy.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' curves-accuracy.gp (SVG; "pdf" for PDF)
 fig_name = "curves-accuracy"
-fig_width = 1652
-fig_height = 495
+fig_width = 1680
+fig_height = 840
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -51,49 +51,107 @@ run_train_color = "#1f77b4"  # a single run: its training loss
 run_test_color = "#d62728"   #   and its test metric
 run_point_size = 0.6
 
-set label 101 "Training loss and test accuracy against step" at screen 0.5, screen 0.9556 center font title_font
-set label 102 "fashion-mnist, 10000 training samples | CNN 16-32 relu | SGD lr 0.05, momentum 0.9, batch 64, 5 epochs | 2 seeds" at screen 0.5, screen 0.9071 center font subtitle_font tc rgb subtitle_color
-set label 103 "lines: mean over 2 seeds; bands: min to max" at screen 0.01, screen 0.0202 left font footnote_font tc rgb footnote_color
+set label 101 "Training loss and test accuracy against step" at screen 0.5, screen 0.9738 center font title_font
+set label 102 "fashion-mnist, 10000 training samples | CNN 16-32 relu | SGD, momentum 0.9, batch 64, 5 epochs | 2 seeds" at screen 0.5, screen 0.9452 center font subtitle_font tc rgb subtitle_color
+set label 103 "lines: mean over 2 seeds; bands: min to max" at screen 0.01, screen 0.0119 left font footnote_font tc rgb footnote_color
 set xlabel "step (optimizer updates)"
 set multiplot
 set xtics ("0" 0, "200" 200, "400" 400, "600" 600, "800" 800)
 set xrange [0:800]
-set lmargin at screen 0.0551
-set rmargin at screen 0.3151
-set bmargin at screen 0.1616
-set tmargin at screen 0.7859
-set title "training loss"
+set lmargin at screen 0.0542
+set rmargin at screen 0.3098
+set bmargin at screen 0.5470
+set tmargin at screen 0.8738
+set title "1: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 set logscale y 10
-set yrange [0.180816:33.6579]
+set yrange [0.14037:33.6579]
 unset key
 plot "curves-accuracy.csv" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
-  "" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "none, distribution=none", \
+  "" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "lr=0.05, none, distribution=none", \
   "curves-accuracy.csv" using (column("variant") == 1 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#ff7f0e" notitle, \
-  "" using (column("variant") == 1 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#ff7f0e" title "batch, distribution=none", \
+  "" using (column("variant") == 1 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#ff7f0e" title "lr=0.05, batch, distribution=none", \
   "curves-accuracy.csv" using (column("variant") == 2 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#2ca02c" notitle, \
-  "" using (column("variant") == 2 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#2ca02c" title "batch, distribution=gaussian, scale_std=0.5, shift_std=0.5", \
+  "" using (column("variant") == 2 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#2ca02c" title "lr=0.05, batch, distribution=gaussian, scale_std=0.5, shift_std=0.5", \
   "curves-accuracy.csv" using (column("variant") == 3 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#d62728" notitle, \
-  "" using (column("variant") == 3 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#d62728" title "batch, distribution=gaussian, scale_std=0.1, shift_std=0.1"
+  "" using (column("variant") == 3 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#d62728" title "lr=0.05, batch, distribution=gaussian, scale_std=0.1, shift_std=0.1", \
+  "curves-accuracy.csv" using (column("variant") == 4 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#9467bd" notitle, \
+  "" using (column("variant") == 4 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#9467bd" title "lr=0.01, none, distribution=none", \
+  "curves-accuracy.csv" using (column("variant") == 5 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#8c564b" notitle, \
+  "" using (column("variant") == 5 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#8c564b" title "lr=0.01, batch, distribution=none", \
+  "curves-accuracy.csv" using (column("variant") == 6 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#e377c2" notitle, \
+  "" using (column("variant") == 6 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#e377c2" title "lr=0.01, batch, distribution=gaussian, scale_std=0.5, shift_std=0.5", \
+  "curves-accuracy.csv" using (column("variant") == 7 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#17becf" notitle, \
+  "" using (column("variant") == 7 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#17becf" title "lr=0.01, batch, distribution=gaussian, scale_std=0.1, shift_std=0.1"
 unset label 101
 unset label 102
-set lmargin at screen 0.3696
-set rmargin at screen 0.6295
-set bmargin at screen 0.1616
-set tmargin at screen 0.7859
-set title "test accuracy"
+set lmargin at screen 0.3634
+set rmargin at screen 0.6190
+set bmargin at screen 0.5470
+set tmargin at screen 0.8738
+set title "1: test accuracy"
 set ylabel "test accuracy (%)"
 unset logscale y
-set yrange [0:92.61]
+set yrange [0:93.5025]
 unset key
 plot "curves-accuracy.csv" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
-  "" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "none, distribution=none", \
+  "" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "lr=0.05, none, distribution=none", \
   "curves-accuracy.csv" using (column("variant") == 1 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#ff7f0e" notitle, \
-  "" using (column("variant") == 1 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#ff7f0e" title "batch, distribution=none", \
+  "" using (column("variant") == 1 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#ff7f0e" title "lr=0.05, batch, distribution=none", \
   "curves-accuracy.csv" using (column("variant") == 2 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#2ca02c" notitle, \
-  "" using (column("variant") == 2 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#2ca02c" title "batch, distribution=gaussian, scale_std=0.5, shift_std=0.5", \
+  "" using (column("variant") == 2 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#2ca02c" title "lr=0.05, batch, distribution=gaussian, scale_std=0.5, shift_std=0.5", \
   "curves-accuracy.csv" using (column("variant") == 3 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#d62728" notitle, \
-  "" using (column("variant") == 3 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#d62728" title "batch, distribution=gaussian, scale_std=0.1, shift_std=0.1"
+  "" using (column("variant") == 3 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#d62728" title "lr=0.05, batch, distribution=gaussian, scale_std=0.1, shift_std=0.1", \
+  "curves-accuracy.csv" using (column("variant") == 4 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#9467bd" notitle, \
+  "" using (column("variant") == 4 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#9467bd" title "lr=0.01, none, distribution=none", \
+  "curves-accuracy.csv" using (column("variant") == 5 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#8c564b" notitle, \
+  "" using (column("variant") == 5 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#8c564b" title "lr=0.01, batch, distribution=none", \
+  "curves-accuracy.csv" using (column("variant") == 6 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#e377c2" notitle, \
+  "" using (column("variant") == 6 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#e377c2" title "lr=0.01, batch, distribution=gaussian, scale_std=0.5, shift_std=0.5", \
+  "curves-accuracy.csv" using (column("variant") == 7 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#17becf" notitle, \
+  "" using (column("variant") == 7 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#17becf" title "lr=0.01, batch, distribution=gaussian, scale_std=0.1, shift_std=0.1"
+set lmargin at screen 0.0542
+set rmargin at screen 0.3098
+set bmargin at screen 0.0952
+set tmargin at screen 0.4220
+set title "2: training loss"
+set ylabel "training loss (cross-entropy, nats)"
+set logscale y 10
+set yrange [0.14037:33.6579]
+unset key
+plot "curves-accuracy.csv" using (column("variant") == 8 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
+  "" using (column("variant") == 8 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "lr=0.05, none, distribution=none", \
+  "curves-accuracy.csv" using (column("variant") == 9 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#ff7f0e" notitle, \
+  "" using (column("variant") == 9 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#ff7f0e" title "lr=0.05, batch, distribution=none", \
+  "curves-accuracy.csv" using (column("variant") == 10 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#d62728" notitle, \
+  "" using (column("variant") == 10 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#d62728" title "lr=0.05, batch, distribution=gaussian, scale_std=0.1, shift_std=0.1", \
+  "curves-accuracy.csv" using (column("variant") == 11 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#9467bd" notitle, \
+  "" using (column("variant") == 11 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#9467bd" title "lr=0.01, none, distribution=none", \
+  "curves-accuracy.csv" using (column("variant") == 12 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#8c564b" notitle, \
+  "" using (column("variant") == 12 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#8c564b" title "lr=0.01, batch, distribution=none", \
+  "curves-accuracy.csv" using (column("variant") == 13 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#17becf" notitle, \
+  "" using (column("variant") == 13 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#17becf" title "lr=0.01, batch, distribution=gaussian, scale_std=0.1, shift_std=0.1"
+set lmargin at screen 0.3634
+set rmargin at screen 0.6190
+set bmargin at screen 0.0952
+set tmargin at screen 0.4220
+set title "2: test accuracy"
+set ylabel "test accuracy (%)"
+unset logscale y
+set yrange [0:93.5025]
+unset key
+plot "curves-accuracy.csv" using (column("variant") == 8 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
+  "" using (column("variant") == 8 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "lr=0.05, none, distribution=none", \
+  "curves-accuracy.csv" using (column("variant") == 9 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#ff7f0e" notitle, \
+  "" using (column("variant") == 9 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#ff7f0e" title "lr=0.05, batch, distribution=none", \
+  "curves-accuracy.csv" using (column("variant") == 10 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#d62728" notitle, \
+  "" using (column("variant") == 10 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#d62728" title "lr=0.05, batch, distribution=gaussian, scale_std=0.1, shift_std=0.1", \
+  "curves-accuracy.csv" using (column("variant") == 11 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#9467bd" notitle, \
+  "" using (column("variant") == 11 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#9467bd" title "lr=0.01, none, distribution=none", \
+  "curves-accuracy.csv" using (column("variant") == 12 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#8c564b" notitle, \
+  "" using (column("variant") == 12 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#8c564b" title "lr=0.01, batch, distribution=none", \
+  "curves-accuracy.csv" using (column("variant") == 13 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#17becf" notitle, \
+  "" using (column("variant") == 13 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#17becf" title "lr=0.01, batch, distribution=gaussian, scale_std=0.1, shift_std=0.1"
 unset title
 unset xlabel
 unset ylabel
@@ -103,11 +161,11 @@ unset grid
 unset logscale
 set xrange [0:1]
 set yrange [0:1]
-set key at screen 0.6356, screen 0.7859 top left Left reverse nobox noopaque spacing 1.2
-set lmargin at screen 0.6356
+set key at screen 0.6250, screen 0.8738 top left Left reverse nobox noopaque spacing 1.2
+set lmargin at screen 0.6250
 set rmargin at screen 0.9900
-set bmargin at screen 0.1616
-set tmargin at screen 0.7859
-plot NaN with lines lw curve_lw lc rgb "#1f77b4" title "none, distribution=none", NaN with lines lw curve_lw lc rgb "#ff7f0e" title "batch, distribution=none", NaN with lines lw curve_lw lc rgb "#2ca02c" title "batch, distribution=gaussian, scale_std=0.5, shift_std=0.5", NaN with lines lw curve_lw lc rgb "#d62728" title "batch, distribution=gaussian, scale_std=0.1, shift_std=0.1"
+set bmargin at screen 0.0952
+set tmargin at screen 0.8738
+plot NaN with lines lw curve_lw lc rgb "#1f77b4" title "lr=0.05, none, distribution=none", NaN with lines lw curve_lw lc rgb "#ff7f0e" title "lr=0.05, batch, distribution=none", NaN with lines lw curve_lw lc rgb "#2ca02c" title "lr=0.05, batch, distribution=gaussian, scale_std=0.5, shift_std=0.5", NaN with lines lw curve_lw lc rgb "#d62728" title "lr=0.05, batch, distribution=gaussian, scale_std=0.1, shift_std=0.1", NaN with lines lw curve_lw lc rgb "#9467bd" title "lr=0.01, none, distribution=none", NaN with lines lw curve_lw lc rgb "#8c564b" title "lr=0.01, batch, distribution=none", NaN with lines lw curve_lw lc rgb "#e377c2" title "lr=0.01, batch, distribution=gaussian, scale_std=0.5, shift_std=0.5", NaN with lines lw curve_lw lc rgb "#17becf" title "lr=0.01, batch, distribution=gaussian, scale_std=0.1, shift_std=0.1"
 unset multiplot
 unset output

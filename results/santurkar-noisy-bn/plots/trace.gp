@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' trace.gp (SVG; "pdf" for PDF)
 fig_name = "trace"
 fig_width = 1580
-fig_height = 960
+fig_height = 1720
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -52,20 +52,21 @@ percentile_colors = "#4292c6 #6baed6 #2171b5 #9ecae1 #08519c #c6dbef"
 percentile_lw = 1.8
 percentile_dt = 2
 
-set label 101 "Activation percentiles over training: act2.in, unit 0 (mean over seeds)" at screen 0.5, screen 0.9771 center font title_font
-set label 102 "fashion-mnist, 10000 training samples | CNN 16-32 relu | SGD lr 0.05, momentum 0.9, batch 64, 5 epochs | 2 seeds" at screen 0.5, screen 0.9521 center font subtitle_font tc rgb subtitle_color
+set label 101 "Activation percentiles over training: act2.in, unit 0 (mean over seeds)" at screen 0.5, screen 0.9872 center font title_font
+set label 102 "fashion-mnist, 10000 training samples | CNN 16-32 relu | SGD, momentum 0.9, batch 64, 5 epochs | 2 seeds" at screen 0.5, screen 0.9733 center font subtitle_font tc rgb subtitle_color
 set multiplot
 set xlabel "step (optimizer updates)"
 set ylabel "value of act2.in (over 1000 test samples)"
 set xtics ("0" 0, "200" 200, "400" 400, "600" 600)
-set yrange [-14.4486:2.63278]
-set xrange [0:780]
+set yrange [-20.6557:5.61609]
+set xrange [0:770]
+set label 103 "showing the first 12 of 14 variants" at screen 0.01, screen 0.0058 left font footnote_font tc rgb footnote_color
 set lmargin at screen 0.0800
 set rmargin at screen 0.3420
-set bmargin at screen 0.5568
-set tmargin at screen 0.8896
+set bmargin at screen 0.7670
+set tmargin at screen 0.9384
 unset key
-set title "none, distribution=none"
+set title "convs_per_stage=1, lr=0.05, none, distribution=none"
 plot "trace.csv" using (column("variant") == 0 ? column("step") : NaN):(column("p15")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "15th percentile", \
   "trace.csv" using (column("variant") == 0 ? column("step") : NaN):(column("p50")) with linespoints pt 7 ps 0.3 lw median_lw dt median_dt lc rgb median_color title "50th percentile", \
   "trace.csv" using (column("variant") == 0 ? column("step") : NaN):(column("p85")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "85th percentile"
@@ -73,31 +74,103 @@ unset label 101
 unset label 102
 set lmargin at screen 0.3990
 set rmargin at screen 0.6610
-set bmargin at screen 0.5568
-set tmargin at screen 0.8896
+set bmargin at screen 0.7670
+set tmargin at screen 0.9384
 unset key
-set title "batch, distribution=none"
+set title "convs_per_stage=1, lr=0.05, batch, distribution=none"
 plot "trace.csv" using (column("variant") == 1 ? column("step") : NaN):(column("p15")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "15th percentile", \
   "trace.csv" using (column("variant") == 1 ? column("step") : NaN):(column("p50")) with linespoints pt 7 ps 0.3 lw median_lw dt median_dt lc rgb median_color title "50th percentile", \
   "trace.csv" using (column("variant") == 1 ? column("step") : NaN):(column("p85")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "85th percentile"
 set lmargin at screen 0.7180
 set rmargin at screen 0.9800
-set bmargin at screen 0.5568
-set tmargin at screen 0.8896
+set bmargin at screen 0.7670
+set tmargin at screen 0.9384
 unset key
-set title "batch, distribution=gaussian, scale_std=0.5, shift_std=0.5"
+set title "convs_per_stage=1, lr=0.05, batch, distribution=gaussian, scale_std=0.5, shift_std=0.5"
 plot "trace.csv" using (column("variant") == 2 ? column("step") : NaN):(column("p15")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "15th percentile", \
   "trace.csv" using (column("variant") == 2 ? column("step") : NaN):(column("p50")) with linespoints pt 7 ps 0.3 lw median_lw dt median_dt lc rgb median_color title "50th percentile", \
   "trace.csv" using (column("variant") == 2 ? column("step") : NaN):(column("p85")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "85th percentile"
 set lmargin at screen 0.0800
 set rmargin at screen 0.3420
-set bmargin at screen 0.1094
-set tmargin at screen 0.4422
+set bmargin at screen 0.5317
+set tmargin at screen 0.7031
 unset key
-set title "batch, distribution=gaussian, scale_std=0.1, shift_std=0.1"
+set title "convs_per_stage=1, lr=0.05, batch, distribution=gaussian, scale_std=0.1, shift_std=0.1"
 plot "trace.csv" using (column("variant") == 3 ? column("step") : NaN):(column("p15")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "15th percentile", \
   "trace.csv" using (column("variant") == 3 ? column("step") : NaN):(column("p50")) with linespoints pt 7 ps 0.3 lw median_lw dt median_dt lc rgb median_color title "50th percentile", \
   "trace.csv" using (column("variant") == 3 ? column("step") : NaN):(column("p85")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "85th percentile"
+set lmargin at screen 0.3990
+set rmargin at screen 0.6610
+set bmargin at screen 0.5317
+set tmargin at screen 0.7031
+unset key
+set title "convs_per_stage=1, lr=0.01, none, distribution=none"
+plot "trace.csv" using (column("variant") == 4 ? column("step") : NaN):(column("p15")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "15th percentile", \
+  "trace.csv" using (column("variant") == 4 ? column("step") : NaN):(column("p50")) with linespoints pt 7 ps 0.3 lw median_lw dt median_dt lc rgb median_color title "50th percentile", \
+  "trace.csv" using (column("variant") == 4 ? column("step") : NaN):(column("p85")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "85th percentile"
+set lmargin at screen 0.7180
+set rmargin at screen 0.9800
+set bmargin at screen 0.5317
+set tmargin at screen 0.7031
+unset key
+set title "convs_per_stage=1, lr=0.01, batch, distribution=none"
+plot "trace.csv" using (column("variant") == 5 ? column("step") : NaN):(column("p15")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "15th percentile", \
+  "trace.csv" using (column("variant") == 5 ? column("step") : NaN):(column("p50")) with linespoints pt 7 ps 0.3 lw median_lw dt median_dt lc rgb median_color title "50th percentile", \
+  "trace.csv" using (column("variant") == 5 ? column("step") : NaN):(column("p85")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "85th percentile"
+set lmargin at screen 0.0800
+set rmargin at screen 0.3420
+set bmargin at screen 0.2964
+set tmargin at screen 0.4677
+unset key
+set title "convs_per_stage=1, lr=0.01, batch, distribution=gaussian, scale_std=0.5, shift_std=0.5"
+plot "trace.csv" using (column("variant") == 6 ? column("step") : NaN):(column("p15")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "15th percentile", \
+  "trace.csv" using (column("variant") == 6 ? column("step") : NaN):(column("p50")) with linespoints pt 7 ps 0.3 lw median_lw dt median_dt lc rgb median_color title "50th percentile", \
+  "trace.csv" using (column("variant") == 6 ? column("step") : NaN):(column("p85")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "85th percentile"
+set lmargin at screen 0.3990
+set rmargin at screen 0.6610
+set bmargin at screen 0.2964
+set tmargin at screen 0.4677
+unset key
+set title "convs_per_stage=1, lr=0.01, batch, distribution=gaussian, scale_std=0.1, shift_std=0.1"
+plot "trace.csv" using (column("variant") == 7 ? column("step") : NaN):(column("p15")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "15th percentile", \
+  "trace.csv" using (column("variant") == 7 ? column("step") : NaN):(column("p50")) with linespoints pt 7 ps 0.3 lw median_lw dt median_dt lc rgb median_color title "50th percentile", \
+  "trace.csv" using (column("variant") == 7 ? column("step") : NaN):(column("p85")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "85th percentile"
+set lmargin at screen 0.7180
+set rmargin at screen 0.9800
+set bmargin at screen 0.2964
+set tmargin at screen 0.4677
+unset key
+set title "convs_per_stage=2, lr=0.05, none, distribution=none"
+plot "trace.csv" using (column("variant") == 8 ? column("step") : NaN):(column("p15")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "15th percentile", \
+  "trace.csv" using (column("variant") == 8 ? column("step") : NaN):(column("p50")) with linespoints pt 7 ps 0.3 lw median_lw dt median_dt lc rgb median_color title "50th percentile", \
+  "trace.csv" using (column("variant") == 8 ? column("step") : NaN):(column("p85")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "85th percentile"
+set lmargin at screen 0.0800
+set rmargin at screen 0.3420
+set bmargin at screen 0.0610
+set tmargin at screen 0.2324
+unset key
+set title "convs_per_stage=2, lr=0.05, batch, distribution=none"
+plot "trace.csv" using (column("variant") == 9 ? column("step") : NaN):(column("p15")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "15th percentile", \
+  "trace.csv" using (column("variant") == 9 ? column("step") : NaN):(column("p50")) with linespoints pt 7 ps 0.3 lw median_lw dt median_dt lc rgb median_color title "50th percentile", \
+  "trace.csv" using (column("variant") == 9 ? column("step") : NaN):(column("p85")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "85th percentile"
+set lmargin at screen 0.3990
+set rmargin at screen 0.6610
+set bmargin at screen 0.0610
+set tmargin at screen 0.2324
+unset key
+set title "convs_per_stage=2, lr=0.05, batch, distribution=gaussian, scale_std=0.1, shift_std=0.1"
+plot "trace.csv" using (column("variant") == 10 ? column("step") : NaN):(column("p15")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "15th percentile", \
+  "trace.csv" using (column("variant") == 10 ? column("step") : NaN):(column("p50")) with linespoints pt 7 ps 0.3 lw median_lw dt median_dt lc rgb median_color title "50th percentile", \
+  "trace.csv" using (column("variant") == 10 ? column("step") : NaN):(column("p85")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "85th percentile"
+set lmargin at screen 0.7180
+set rmargin at screen 0.9800
+set bmargin at screen 0.0610
+set tmargin at screen 0.2324
+unset key
+set title "convs_per_stage=2, lr=0.01, none, distribution=none"
+plot "trace.csv" using (column("variant") == 11 ? column("step") : NaN):(column("p15")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "15th percentile", \
+  "trace.csv" using (column("variant") == 11 ? column("step") : NaN):(column("p50")) with linespoints pt 7 ps 0.3 lw median_lw dt median_dt lc rgb median_color title "50th percentile", \
+  "trace.csv" using (column("variant") == 11 ? column("step") : NaN):(column("p85")) with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "85th percentile"
 unset title
 unset xlabel
 unset ylabel
@@ -111,7 +184,7 @@ set key center center horizontal maxrows 1 nobox noopaque
 set lmargin at screen 0.0800
 set rmargin at screen 0.9800
 set bmargin at screen 0.0000
-set tmargin at screen 0.0469
+set tmargin at screen 0.0262
 plot NaN with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "15th percentile", NaN with linespoints pt 7 ps 0.3 lw median_lw dt median_dt lc rgb median_color title "50th percentile", NaN with linespoints pt 7 ps 0.3 lw percentile_lw dt percentile_dt lc rgb word(percentile_colors, 1) title "85th percentile"
 unset multiplot
 unset output
