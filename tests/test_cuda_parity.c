@@ -51,6 +51,7 @@
 #include "rnn_layout.h"
 #include "train/check.h"
 #include "train/probe_landscape.h"
+#include "train/probe_sigprop.h"
 #include "train/series.h"
 
 static nl_backend *cpu_be, *gpu_be;
@@ -1925,6 +1926,71 @@ START_TEST(test_param_norm_training_parity)
 }
 END_TEST
 
+/* the signal-propagation probe (train.log.signal_propagation) at
+ * initialization: the same ResNet on each backend, the same two batches;
+ * every site's channel mean^2 and variance within 1e-4 of the CPU's, and
+ * the GPU's running statistics untouched by the probe's pass */
+START_TEST(test_sigprop_parity)
+{
+    static const nl_norm_kind kinds[] = {NL_NORM_BATCH, NL_NORM_GROUP, NL_NORM_NONE};
+    enum { SP_BATCH = 8, SP_BATCHES = 2, SP_C = 3, SP_HW = 8 };
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.arch = NL_ARCH_RESNET;
+    spec.in_c = SP_C;
+    spec.in_h = spec.in_w = SP_HW;
+    spec.widths[0] = 4;
+    spec.widths[1] = 8;
+    spec.n_widths = 2;
+    spec.blocks_per_stage = 2;
+    nl_norm_spec_defaults(&spec.norm, kinds[_i]);
+    spec.norm.placement = NL_PLACE_PRE;
+    spec.norm.groups = 2;
+    static float x[SP_BATCHES * SP_BATCH * SP_C * SP_HW * SP_HW];
+    static int32_t y[SP_BATCHES * SP_BATCH];
+    tu_fill_normal(x, sizeof x / sizeof x[0], 11, 0.7f, 2.0f);
+    for (int i = 0; i < SP_BATCHES * SP_BATCH; i++)
+        y[i] = i % spec.classes;
+    const nl_split split = {.n = SP_BATCHES * SP_BATCH, .c = SP_C, .h = SP_HW, .w = SP_HW,
+                            .x = x, .y = y};
+    nl_sigprop probe[2];
+    nl_model *m[2];
+    for (int b = 0; b < 2; b++) {
+        nl_error err = {0};
+        m[b] = NULL;
+        ck_assert_msg(nl_model_build(&spec, be_of(b), SP_BATCH, SP_BATCH, 9, &m[b], &err) ==
+                          NL_OK, "%s", err.msg);
+        ck_assert_msg(nl_sigprop_open(&probe[b], m[b], SP_BATCH, &err) == NL_OK, "%s", err.msg);
+        nl_sigprop_measure(&probe[b], m[b], &split, SP_BATCH, SP_BATCHES);
+    }
+    ck_assert_int_eq(probe[0].n_sites, probe[1].n_sites);
+    ck_assert_int_gt(probe[0].n_sites, 0);
+    for (int k = 0; k < probe[0].n_sites; k++) {
+        const double c_ms = probe[0].mean_sq[k], g_ms = probe[1].mean_sq[k];
+        const double c_v = probe[0].var[k], g_v = probe[1].var[k];
+        ck_assert_msg(fabs(g_ms - c_ms) <= 1e-6 + 1e-4 * c_ms && fabs(g_v - c_v) <= 1e-4 * c_v,
+                      "norm %d, %s: mean^2 %.9g / %.9g, variance %.9g / %.9g (GPU / CPU)",
+                      kinds[_i], probe[0].layers[k]->name, g_ms, c_ms, g_v, c_v);
+    }
+    /* the probe's pass left the GPU's running statistics at their start */
+    const size_t floats = m[1]->state_floats;
+    float *states = malloc((floats ? floats : 1) * sizeof *states);
+    ck_assert_ptr_nonnull(states);
+    gpu_be->ops->download(gpu_be, states, m[1]->state_arena, floats * sizeof *states);
+    for (int i = 0; i < m[1]->n_states; i++) {
+        const nl_state *st = m[1]->states[i];
+        const float *v = states + (st->data - m[1]->state_arena);
+        for (size_t j = 0; j < st->count; j++)
+            ck_assert_msg(v[j] == st->init_value, "%s[%zu] moved to %g", st->name, j, v[j]);
+    }
+    free(states);
+    for (int b = 0; b < 2; b++) {
+        nl_sigprop_free(&probe[b]);
+        nl_model_free(m[b]);
+    }
+}
+END_TEST
+
 START_TEST(test_image_token_training_parity)
 {
     check_training_parity(&image_token_cases[_i]);
@@ -2817,6 +2883,12 @@ int main(void)
     add_param_norm_cases();
     tcase_add_loop_test(param_norm, test_param_norm_training_parity, 0, n_param_norm_cases);
     suite_add_tcase(s, param_norm);
+
+    TCase *probes = tcase_create("probes");
+    tcase_add_checked_fixture(probes, open_gpu, close_gpu);
+    tcase_set_timeout(probes, 600);
+    tcase_add_loop_test(probes, test_sigprop_parity, 0, 3);
+    suite_add_tcase(s, probes);
 
     TCase *resident = tcase_create("resident");
     tcase_add_checked_fixture(resident, open_gpu, close_gpu);
