@@ -512,6 +512,7 @@ static const char *lstm_config =
     "  arch: rnn_lm\n"
     "  cell: lstm\n"
     "  hidden: 12\n"
+    "  layers: 2\n"
     "  context: 8\n"
     "  norm: {type: batch, placement: in_cell}\n"
     "train:\n"
@@ -565,7 +566,23 @@ START_TEST(test_eval_recurrent_lengths)
     ck_assert_msg(strstr(json, "\"batch_stats\": true"), "%s", json);
     free(json);
 
+    /* train.log.step_norms: a row per step at each evaluation, training unchanged */
+    ck_assert_int_eq(tu_normlab("run lstm.yaml --out s --quiet --threads 1 "
+                                "--set train.log.step_norms=true"), 0);
+    char *a = tu_metrics_without_time("r"), *b = tu_metrics_without_time("s");
+    ck_assert_msg(!strcmp(a, b), "the probe changed training:\n%s\nvs\n%s", a, b);
+    free(a);
+    free(b);
+    char *series = tu_tmp_read("s/series.csv");
+    int rows = 0;
+    for (const char *c = series; (c = strstr(c, ",step_norm,")); c++)
+        rows++;
+    /* evaluations at steps 0 and 12, 8 steps of each of the 2 layers */
+    ck_assert_msg(rows == 2 * 8 * 2 && strstr(series, "\n12,step_norm,7,lstm.l1,"), "%s", series);
+    free(series);
+
     ck_assert_int_eq(tu_normlab("run cnn.yaml --out c --quiet --threads 1"), 0);
+    refused("run cnn.yaml --out c2 --set train.log.step_norms=true", "no recurrent layer");
     refused("eval c --context 16", "--context takes the recurrent language models: rnn_lm");
     refused("eval r --context 0", "not a sequence length");
     refused("eval r --batch -2", "not a batch size");

@@ -16,6 +16,7 @@
 #include "model/model.h"
 #include "norm/registry.h"
 #include "testutil.h"
+#include "train/probe_steps.h"
 #include "rnn_layout.h"
 
 #define TOL 1e-5
@@ -808,6 +809,78 @@ START_TEST(test_bn_lstm_past_trained_length)
 }
 END_TEST
 
+/* The per-step probe (train.log.step_norms) over two batches against the
+ * LSTM written out here (PyTorch's gate order i, f, g, o; zero initial
+ * state) on the embedding's rows: the mean over the samples of ||h_t|| at
+ * every step of a one-layer rnn_lm. */
+START_TEST(test_step_norm_probe)
+{
+    enum { T = 6, N = 3, H = 5, CLASSES = 7, BATCHES = 2 };
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.arch = NL_ARCH_RNN_LM;
+    spec.cell = NL_RNN_LSTM;
+    spec.hidden = H;
+    spec.layers = 1;
+    spec.norm.kind = NL_NORM_NONE;
+    spec.norm.placement = NL_PLACE_NONE;
+    spec.context = T;
+    spec.classes = CLASSES;
+    nl_model *m = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_model_build(&spec, tu_cpu(1), N, N, 3, &m, &err) == NL_OK, "%s", err.msg);
+    nl_stepnorm probe;
+    ck_assert_msg(nl_stepnorm_open(&probe, m, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(probe.n_layers, 1);
+    ck_assert_int_eq(probe.steps, T);
+    const float *emb = nl_model_param(m, "embed.weight")->data;
+    const float *w_ih = nl_model_param(m, "lstm.l0.weight_ih")->data;
+    const float *w_hh = nl_model_param(m, "lstm.l0.weight_hh")->data;
+    const float *b_ih = nl_model_param(m, "lstm.l0.bias_ih")->data;
+    const float *b_hh = nl_model_param(m, "lstm.l0.bias_hh")->data;
+    double want[T] = {0};
+    nl_stepnorm_begin(&probe);
+    for (int batch = 0; batch < BATCHES; batch++) {
+        int32_t tokens[N * T], targets[N * T];
+        for (int i = 0; i < N * T; i++) {
+            tokens[i] = (i * 5 + 3 * batch + 1) % CLASSES;
+            targets[i] = (i + batch) % CLASSES;
+        }
+        nl_model_load_tokens(m, tokens, targets, N);
+        nl_model_forward(m, N, NL_MODE_EVAL);
+        nl_stepnorm_add(&probe, m, N);
+        for (int n = 0; n < N; n++) {
+            double h[H] = {0}, c[H] = {0};
+            for (int t = 0; t < T; t++) {
+                const float *x = emb + (size_t)tokens[n * T + t] * H;
+                double gate[4 * H], h_new[H], norm = 0.0;
+                for (int r = 0; r < 4 * H; r++) {
+                    double u = (double)b_ih[r] + b_hh[r];
+                    for (int j = 0; j < H; j++)
+                        u += (double)w_ih[r * H + j] * x[j] + (double)w_hh[r * H + j] * h[j];
+                    gate[r] = u;
+                }
+                for (int j = 0; j < H; j++) {
+                    const double i_g = 1 / (1 + exp(-gate[j])), f_g = 1 / (1 + exp(-gate[H + j]));
+                    const double g_g = tanh(gate[2 * H + j]), o_g = 1 / (1 + exp(-gate[3 * H + j]));
+                    c[j] = f_g * c[j] + i_g * g_g;
+                    h_new[j] = o_g * tanh(c[j]);
+                    norm += h_new[j] * h_new[j];
+                }
+                memcpy(h, h_new, sizeof h);
+                want[t] += sqrt(norm) / (N * BATCHES);
+            }
+        }
+    }
+    nl_stepnorm_finish(&probe, m);
+    for (int t = 0; t < T; t++)
+        ck_assert_msg(fabs(probe.norm[t] - want[t]) <= 1e-5 * (1 + want[t]),
+                      "step %d: probe %.9g, by hand %.9g", t, probe.norm[t], want[t]);
+    nl_stepnorm_free(&probe);
+    nl_model_free(m);
+}
+END_TEST
+
 /* sum h_T * r for the model at its current parameters and input */
 static double norm_fd_loss(nl_model *m, int n, int h, const float *r)
 {
@@ -914,6 +987,7 @@ int main(void)
     tcase_add_test(tc, test_norm_cell_shared_running_stats);
     tcase_add_test(tc, test_in_cell_architectures);
     tcase_add_test(tc, test_bn_lstm_past_trained_length);
+    tcase_add_test(tc, test_step_norm_probe);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
