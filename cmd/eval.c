@@ -16,32 +16,47 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: normlab eval RUN_DIR [--data KEY=VALUE]... [--fold-bn] [--name NAME]\n"
+            "                    [--context N] [--batch N] [--batch-stats]\n"
             "                    [--device cpu|cuda] [--threads N]\n\n"
             "Evaluates a finished run's final model (RUN_DIR/final.nlck) in eval mode on the\n"
-            "test split of its config.yaml, and writes the record beside the run:\n"
+            "test split of its config.yaml (a token model: its validation text, loss and\n"
+            "accuracy per token), and writes the record beside the run:\n"
             "RUN_DIR/eval/NAME.json and a row of RUN_DIR/eval/evals.csv (loss, accuracy,\n"
-            "samples, folded or not, the data, the device and the normlab version).\n\n"
+            "samples, folded or not, the data, context, batch, the device and the normlab\n"
+            "version).\n\n"
             "  --data KEY=VALUE  a data.* key over config.yaml's, to evaluate on another\n"
             "                    dataset of the same input shape and classes (e.g.\n"
             "                    --data path=DIR, --data kind=mnist); 'data.' may be left out\n"
             "  --fold-bn         batch norm folded into the linear or convolution before it\n"
             "                    (w' = w*gamma/sqrt(var+eps), b' = (b-mean)*gamma/sqrt(var+eps)\n"
             "                    + beta), the model built without those layers\n"
+            "  --context N       a recurrent language model (rnn_lm) rebuilt from its final\n"
+            "                    parameters to read sequences of N tokens; batch norm's\n"
+            "                    per-step statistics past the trained length reuse its last\n"
+            "                    step's. Models whose length the build fixes (rnn's image\n"
+            "                    rows, a transformer's position table) are refused\n"
+            "  --batch N         the evaluation batch size (default train.eval_batch_size;\n"
+            "                    with --batch-stats train.batch_size)\n"
+            "  --batch-stats     each batch's own statistics instead of the running ones\n"
+            "                    (train-mode evaluation, nothing updated; a short last batch\n"
+            "                    left out): where the batch size changes the result\n"
             "  --name NAME       the record's name (default: test, test-folded, data or\n"
-            "                    data-folded, numbered -2, -3, ... past those there)\n"
+            "                    data-folded, then -tN, -bN, -batchstats as asked, numbered\n"
+            "                    -2, -3, ... past those there)\n"
             "  --device D        cpu or cuda (default: the device the run trained on)\n"
             "  --threads N       CPU threads (default: the config's threads)\n\n"
             "A record is never replaced. Exit status: 0 evaluated and recorded, 1 failure at\n"
             "run time, 2 bad usage, not a finished run directory, a damaged final model, data\n"
-            "of another shape, or a model --fold-bn cannot fold (nothing is written).\n");
+            "of another shape, a model --fold-bn cannot fold or --context cannot rebuild\n"
+            "(nothing is written).\n");
 }
 
 typedef struct {
     const char *run_dir, *name;
     const char *data[MAX_DATA];
     int n_data;
-    bool fold_bn;
-    int device, threads;
+    bool fold_bn, batch_stats;
+    int device, threads, context, batch;
 } eval_args;
 
 /* a record name is a file name of its own */
@@ -53,6 +68,17 @@ static bool plain_name(const char *s)
         if (!(isalnum((unsigned char)*s) || *s == '-' || *s == '_' || *s == '.'))
             return false;
     return true;
+}
+
+/* a positive count of `what` into *n: -1 when taken, else the exit status */
+static int take_positive(const char *opt, const char *v, const char *what, int *n)
+{
+    char *end;
+    const long value = strtol(v, &end, 10);
+    if (*end || end == v || !isdigit((unsigned char)v[0]) || value < 1 || value > (1L << 24))
+        return nl_cmd_usage_error("eval", "%s: '%s' is not %s (1..%ld)", opt, v, what, 1L << 24);
+    *n = (int)value;
+    return -1;
 }
 
 /* one option with its value into a: -1 when taken, else the exit status */
@@ -70,6 +96,10 @@ static int take_valued(const char *opt, const char *v, eval_args *a)
             return nl_cmd_usage_error("eval", "--name: '%s' is not a record name (letters, "
                                       "digits, '-', '_' and '.', not first)", v);
         a->name = v;
+    } else if (strcmp(opt, "--context") == 0 || strcmp(opt, "--batch") == 0) {
+        const bool context = strcmp(opt, "--context") == 0;
+        return take_positive(opt, v, context ? "a sequence length in tokens" : "a batch size",
+                             context ? &a->context : &a->batch);
     } else if (strcmp(opt, "--threads") == 0) {
         char *end;
         const long t = strtol(v, &end, 10);
@@ -98,7 +128,10 @@ static int parse_args(int argc, char **argv, eval_args *a)
             return 0;
         } else if (strcmp(arg, "--fold-bn") == 0) {
             a->fold_bn = true;
+        } else if (strcmp(arg, "--batch-stats") == 0) {
+            a->batch_stats = true;
         } else if (strcmp(arg, "--data") == 0 || strcmp(arg, "--name") == 0 ||
+                   strcmp(arg, "--context") == 0 || strcmp(arg, "--batch") == 0 ||
                    strcmp(arg, "--threads") == 0 || strcmp(arg, "--device") == 0) {
             if (i + 1 >= argc)
                 return nl_cmd_usage_error("eval", "%s needs a value", arg);
@@ -125,7 +158,8 @@ int cmd_eval(int argc, char **argv)
     const int status = parse_args(argc, argv, &a);
     if (status >= 0)
         return status;
-    const nl_eval_options opt = {a.run_dir, a.data, a.n_data, a.fold_bn, a.device, a.threads};
+    const nl_eval_options opt = {a.run_dir, a.data,    a.n_data,   a.fold_bn,      a.device,
+                                 a.threads, a.context, a.batch,    a.batch_stats};
     nl_eval_result r;
     nl_error err = {0};
     if (nl_eval_run(&opt, &r, &err) != NL_OK)
@@ -137,10 +171,14 @@ int cmd_eval(int argc, char **argv)
         nl_eval_record_name(a.run_dir, &opt, name, sizeof name);
     if (nl_eval_write_record(a.run_dir, name, &opt, &r, path, sizeof path, &err) != NL_OK)
         return nl_cmd_report("eval", &err);
-    printf("%s: test loss %.4f, accuracy %.2f%% over %ld samples%s", a.run_dir, r.loss,
-           100.0 * r.accuracy, r.samples, r.overrides[0] ? " of " : "");
+    printf("%s: test loss %.4f, accuracy %.2f%%%s over %ld %s%s", a.run_dir, r.loss,
+           100.0 * r.accuracy, r.tokens ? " per token" : "", r.samples,
+           r.tokens ? "windows" : "samples", r.overrides[0] ? " of " : "");
     if (r.overrides[0])
         printf("%s", r.overrides);
+    if (r.tokens)
+        printf(", context %d (trained at %d)", r.context, r.trained_context);
+    printf(", batch %d%s", r.batch, a.batch_stats ? " with its own statistics" : "");
     if (a.fold_bn)
         printf(", %d batch norm layer%s folded", r.folded_layers, r.folded_layers == 1 ? "" : "s");
     printf("\n");

@@ -504,6 +504,93 @@ static void csv_field(const char *header, const char *line, const char *name, ch
     snprintf(out, size, "%.*s", (int)strcspn(f, ",\n"), f);
 }
 
+static const char *lstm_config =
+    "name: evallstm\n"
+    "seed: 3\n"
+    "data: {dataset: synthetic_text}\n"
+    "model:\n"
+    "  arch: rnn_lm\n"
+    "  cell: lstm\n"
+    "  hidden: 12\n"
+    "  layers: 2\n"
+    "  context: 8\n"
+    "  norm: {type: batch, placement: in_cell}\n"
+    "train:\n"
+    "  batch_size: 8\n"
+    "  eval_batch_size: 16\n"
+    "  steps: 12\n"
+    "  eval_every: 12\n"
+    "  log_every: 6\n"
+    "  optimizer: {type: adamw, lr: 0.01}\n";
+
+/* a recurrent language model (a BN-LSTM) evaluates at its own context to
+ * the run's final loss, at any batch size to the same in eval mode, at
+ * another context over that many tokens a window, and the record says the
+ * context and batch; --context on a model whose length its build fixes,
+ * a length or batch below 1 and batch statistics of one sample are refused */
+START_TEST(test_eval_recurrent_lengths)
+{
+    tu_tmp_make("eval-lm");
+    tu_tmp_write("lstm.yaml", lstm_config);
+    tu_tmp_write("cnn.yaml", cnn_config);
+    ck_assert_int_eq(tu_normlab("run lstm.yaml --out r --quiet --threads 1"), 0);
+    ck_assert_int_eq(tu_normlab("eval r --threads 1"), 0);
+    const double run_loss = json_number("r/summary.json", "final_test_loss");
+    const double loss = json_number("r/eval/test.json", "loss");
+    ck_assert_msg(fabs(loss - run_loss) <= 1e-6 * fmax(1, run_loss), "eval loss %.9g, run's %.9g",
+                  loss, run_loss);
+    ck_assert_double_eq(json_number("r/eval/test.json", "context"), 8);
+    ck_assert_double_eq(json_number("r/eval/test.json", "batch"), 16);
+
+    /* running statistics: the batch size changes nothing */
+    ck_assert_int_eq(tu_normlab("eval r --batch 1 --threads 1"), 0);
+    ck_assert_msg(fabs(json_number("r/eval/test-b1.json", "loss") - loss) <= 1e-6 * fmax(1, loss),
+                  "batch 1: %.9g, batch 16: %.9g", json_number("r/eval/test-b1.json", "loss"), loss);
+
+    ck_assert_int_eq(tu_normlab("eval r --context 16 --batch 3 --threads 1"), 0);
+    ck_assert_double_eq(json_number("r/eval/test-t16-b3.json", "context"), 16);
+    ck_assert_double_eq(json_number("r/eval/test-t16-b3.json", "trained_context"), 8);
+    ck_assert_double_eq(json_number("r/eval/test-t16-b3.json", "batch"), 3);
+    ck_assert_double_eq(json_number("r/eval/test-t16-b3.json", "samples"),
+                        floor(json_number("r/eval/test.json", "samples") / 2));
+    const double long_loss = json_number("r/eval/test-t16-b3.json", "loss");
+    ck_assert_msg(isfinite(long_loss) && long_loss != loss, "context 16: %.9g", long_loss);
+
+    ck_assert_int_eq(tu_normlab("eval r --context 32 --batch 4 --batch-stats --threads 1"), 0);
+    char *csv = tu_tmp_read("r/eval/evals.csv");
+    /* the row's last columns: context, trained_context, batch, batch_stats */
+    ck_assert_msg(strstr(csv, "\ntest-t32-b4-batchstats,") && strstr(csv, ",32,8,4,true\n") &&
+                      strstr(csv, ",context,trained_context,batch,batch_stats\n"), "%s", csv);
+    free(csv);
+    char *json = tu_tmp_read("r/eval/test-t32-b4-batchstats.json");
+    ck_assert_msg(strstr(json, "\"batch_stats\": true"), "%s", json);
+    free(json);
+
+    /* train.log.step_norms: a row per step at each evaluation, training unchanged */
+    ck_assert_int_eq(tu_normlab("run lstm.yaml --out s --quiet --threads 1 "
+                                "--set train.log.step_norms=true"), 0);
+    char *a = tu_metrics_without_time("r"), *b = tu_metrics_without_time("s");
+    ck_assert_msg(!strcmp(a, b), "the probe changed training:\n%s\nvs\n%s", a, b);
+    free(a);
+    free(b);
+    char *series = tu_tmp_read("s/series.csv");
+    int rows = 0;
+    for (const char *c = series; (c = strstr(c, ",step_norm,")); c++)
+        rows++;
+    /* evaluations at steps 0 and 12, 8 steps of each of the 2 layers */
+    ck_assert_msg(rows == 2 * 8 * 2 && strstr(series, "\n12,step_norm,7,lstm.l1,"), "%s", series);
+    free(series);
+
+    ck_assert_int_eq(tu_normlab("run cnn.yaml --out c --quiet --threads 1"), 0);
+    refused("run cnn.yaml --out c2 --set train.log.step_norms=true", "no recurrent layer");
+    refused("eval c --context 16", "--context takes the recurrent language models: rnn_lm");
+    refused("eval r --context 0", "not a sequence length");
+    refused("eval r --batch -2", "not a batch size");
+    refused("eval r --batch-stats --batch 1", "batches of 1");
+    tu_tmp_remove();
+}
+END_TEST
+
 /* normlab bench --eval: a row for each model and batch, unfolded and folded */
 START_TEST(test_bench_eval)
 {
@@ -548,6 +635,7 @@ int main(void)
     tcase_add_test(tc, test_fold_variants);
     tcase_add_test(tc, test_eval_finished_run);
     tcase_add_test(tc, test_eval_refusals);
+    tcase_add_test(tc, test_eval_recurrent_lengths);
     tcase_add_test(tc, test_bench_eval);
     tcase_add_test(tc, test_init_from);
     suite_add_tcase(s, tc);

@@ -241,10 +241,11 @@ START_TEST(test_sweep_plots)
 
     /* every kind again, by hand, in both formats; an MLP has no attention
      * logits, and the sweep logs no weight statistics, variance shift,
-     * signal propagation or landscape */
+     * signal propagation, landscape or per-step norms */
     ck_assert_int_eq(tu_normlab("plot results/plots --format both"), 0);
     out = tu_normlab_output();
-    ck_assert_msg(!strstr(out, "gnuplot said") && count(out, "skipped") == 5 &&
+    ck_assert_msg(!strstr(out, "gnuplot said") && count(out, "skipped") == 6 &&
+                      strstr(out, "skipped step_norms: no run has per-step") &&
                       strstr(out, "skipped landscape: no run has the landscape probe") &&
                       strstr(out, "skipped attention_logits: no run has attention logits") &&
                       strstr(out, "skipped weight_stats: no run has update_ratio") &&
@@ -1369,6 +1370,47 @@ START_TEST(test_series_plots)
 }
 END_TEST
 
+/* step_norms from series.csv files written by hand: the top layer's norms
+ * at each run's last evaluation against t, averaged over seeds per
+ * variant (the earlier evaluation and the lower layer left out) */
+START_TEST(test_step_norms_plot)
+{
+    setup();
+    const fake_row rows[] = {{"n1", "none,1", "ok", 20}, {"n2", "none,2", "ok", 20},
+                             {"b1", "batch,1", "ok", 20}, {"b2", "batch,2", "ok", 20}};
+    fake_sweep("stp", "model.norm.type,seed", rows, 4, 10, 10);
+    for (int r = 0; r < 4; r++) {
+        nl_buf b = {0};
+        nl_buf_printf(&b, "step,series,layer,name,value\n");
+        for (int step = 0; step <= 20; step += 20)
+            for (int l = 0; l < 2; l++)
+                for (int t = 0; t < 3; t++)
+                    nl_buf_printf(&b, "%d,step_norm,%d,lstm.l%d,%g\n", step, t, l,
+                                  step == 20 && l == 1 ? (r + 1) * (t + 1) : 100.0);
+        char dir[64];
+        snprintf(dir, sizeof dir, "stp/runs/%s", rows[r].name);
+        write_at(dir, "series.csv", b.data);
+        nl_buf_free(&b);
+    }
+    ck_assert_int_eq(tu_normlab("plot stp --kind step_norms"), 0);
+    char *csv = tu_tmp_read("stp/plots/step_norms.csv");
+    /* none: runs 1 and 2 give (t+1) and 2(t+1); batch: 3(t+1) and 4(t+1) */
+    ck_assert_msg(strstr(csv, "variant,label,t,mean,min,max,n\n") &&
+                      strstr(csv, "0,none,0,1.5,1,2,2\n") && strstr(csv, "0,none,2,4.5,3,6,2\n") &&
+                      strstr(csv, "1,batch,1,7,6,8,2\n") && count(csv, "\n") == 7 &&
+                      !strstr(csv, ",100"), "%s", csv);
+    free(csv);
+    char *gp = tu_tmp_read("stp/plots/step_norms.gp");
+    ck_assert_msg(strstr(gp, "lstm.l1") && strstr(gp, "\"step_norms.csv\""), "%s", gp);
+    free(gp);
+    if (have_gnuplot)
+        expect_file("stp/plots", "step_norms.png");
+    /* runs without the series */
+    ck_assert_int_eq(tu_normlab("plot stp --kind grad_norms"), 2);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* a plot CSV row's mean for (layer name, step) in the single-variant data
  * of a probe kind (variant,label,layer,name,step,mean,min,max,n); NaN when absent */
 static double probe_mean(const char *csv, const char *name, long step)
@@ -1553,6 +1595,7 @@ int main(void)
     tcase_add_test(tc, test_where_filter);
     tcase_add_test(tc, test_subtitle_lm);
     tcase_add_test(tc, test_series_plots);
+    tcase_add_test(tc, test_step_norms_plot);
     tcase_add_test(tc, test_probe_plots);
     tcase_add_test(tc, test_effective_lr_equilibrium);
     tcase_add_test(tc, test_torn_rows);

@@ -16,6 +16,7 @@
 #include "model/model.h"
 #include "norm/registry.h"
 #include "testutil.h"
+#include "train/probe_steps.h"
 #include "rnn_layout.h"
 
 #define TOL 1e-5
@@ -724,6 +725,162 @@ START_TEST(test_in_cell_architectures)
 }
 END_TEST
 
+/* A BN-LSTM language model rebuilt at 2T (normlab eval --context) from the
+ * parameters and running statistics it has at T: in eval mode it equals
+ * the same model built with a 2T-row statistics table whose rows T..2T-1
+ * are copies of row T-1 (the reuse written out by hand), its table is the
+ * trained one's size, and its first T steps are the model's at T. */
+START_TEST(test_bn_lstm_past_trained_length)
+{
+    enum { T = 5, N = 3, CLASSES = 7 };
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.arch = NL_ARCH_RNN_LM;
+    spec.cell = NL_RNN_LSTM;
+    spec.hidden = 6;
+    spec.layers = 2;
+    nl_norm_spec_defaults(&spec.norm, NL_NORM_BATCH);
+    spec.norm.placement = NL_PLACE_IN_CELL;
+    spec.norm.cell_state = true;
+    spec.norm.step_stats = true;
+    spec.classes = CLASSES;
+    nl_error err = {0};
+    nl_model *trained = NULL, *reused = NULL, *by_hand = NULL;
+    spec.context = T;
+    ck_assert_msg(nl_model_build(&spec, tu_cpu(1), N, N, 3, &trained, &err) == NL_OK, "%s",
+                  err.msg);
+    spec.context = 2 * T;
+    spec.norm.stat_steps = T;
+    ck_assert_msg(nl_model_build(&spec, tu_cpu(1), N, N, 3, &reused, &err) == NL_OK, "%s",
+                  err.msg);
+    spec.norm.stat_steps = 0;
+    ck_assert_msg(nl_model_build(&spec, tu_cpu(1), N, N, 3, &by_hand, &err) == NL_OK, "%s",
+                  err.msg);
+    ck_assert_uint_eq(reused->state_floats, trained->state_floats);
+    ck_assert_uint_eq(by_hand->n_states, trained->n_states);
+    ck_assert_int_gt(trained->n_states, 0);
+    /* the trained model's parameters and running statistics, all in every model */
+    tu_fill_uniform(trained->param_arena, trained->param_floats, 11, -0.5f, 0.5f);
+    for (int k = 0; k < trained->n_states; k++) {
+        nl_state *st = trained->states[k];
+        const bool var = strstr(st->name, "running_var") != NULL;
+        tu_fill_uniform(st->data, st->count, 20 + (uint64_t)k, var ? 0.3f : -0.4f,
+                        var ? 2.0f : 0.4f);
+    }
+    memcpy(reused->param_arena, trained->param_arena, trained->param_floats * sizeof(float));
+    memcpy(by_hand->param_arena, trained->param_arena, trained->param_floats * sizeof(float));
+    memcpy(reused->state_arena, trained->state_arena, trained->state_floats * sizeof(float));
+    for (int k = 0; k < trained->n_states; k++) {
+        const nl_state *from = trained->states[k];
+        nl_state *to = by_hand->states[k];
+        ck_assert_str_eq(to->name, from->name);
+        ck_assert_uint_eq(to->count, 2 * from->count);
+        const size_t width = from->count / T;
+        for (int s = 0; s < 2 * T; s++)
+            memcpy(to->data + (size_t)s * width, from->data + (size_t)(s < T ? s : T - 1) * width,
+                   width * sizeof(float));
+    }
+    int32_t tokens[N * 2 * T], targets[N * 2 * T], short_tokens[N * T], short_targets[N * T];
+    for (int i = 0; i < N * 2 * T; i++) {
+        tokens[i] = (i * 5 + 2) % CLASSES;
+        targets[i] = (i * 3 + 1) % CLASSES;
+    }
+    for (int n = 0; n < N; n++)
+        for (int s = 0; s < T; s++) {
+            short_tokens[n * T + s] = tokens[n * 2 * T + s];
+            short_targets[n * T + s] = targets[n * 2 * T + s];
+        }
+    nl_model_load_tokens(reused, tokens, targets, N);
+    nl_model_load_tokens(by_hand, tokens, targets, N);
+    nl_model_load_tokens(trained, short_tokens, short_targets, N);
+    nl_model_forward(reused, N, NL_MODE_EVAL);
+    nl_model_forward(by_hand, N, NL_MODE_EVAL);
+    nl_model_forward(trained, N, NL_MODE_EVAL);
+    const size_t long_logits = (size_t)N * 2 * T * CLASSES;
+    tu_assert_close(reused->logits->data, by_hand->logits->data, long_logits, 1e-6,
+                    "2T against the last row copied by hand");
+    for (int n = 0; n < N; n++)
+        tu_assert_close(reused->logits->data + (size_t)n * 2 * T * CLASSES,
+                        trained->logits->data + (size_t)n * T * CLASSES, (size_t)T * CLASSES,
+                        1e-6, "the first T steps");
+    nl_model_free(trained);
+    nl_model_free(reused);
+    nl_model_free(by_hand);
+}
+END_TEST
+
+/* The per-step probe (train.log.step_norms) over two batches against the
+ * LSTM written out here (PyTorch's gate order i, f, g, o; zero initial
+ * state) on the embedding's rows: the mean over the samples of ||h_t|| at
+ * every step of a one-layer rnn_lm. */
+START_TEST(test_step_norm_probe)
+{
+    enum { T = 6, N = 3, H = 5, CLASSES = 7, BATCHES = 2 };
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.arch = NL_ARCH_RNN_LM;
+    spec.cell = NL_RNN_LSTM;
+    spec.hidden = H;
+    spec.layers = 1;
+    spec.norm.kind = NL_NORM_NONE;
+    spec.norm.placement = NL_PLACE_NONE;
+    spec.context = T;
+    spec.classes = CLASSES;
+    nl_model *m = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_model_build(&spec, tu_cpu(1), N, N, 3, &m, &err) == NL_OK, "%s", err.msg);
+    nl_stepnorm probe;
+    ck_assert_msg(nl_stepnorm_open(&probe, m, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(probe.n_layers, 1);
+    ck_assert_int_eq(probe.steps, T);
+    const float *emb = nl_model_param(m, "embed.weight")->data;
+    const float *w_ih = nl_model_param(m, "lstm.l0.weight_ih")->data;
+    const float *w_hh = nl_model_param(m, "lstm.l0.weight_hh")->data;
+    const float *b_ih = nl_model_param(m, "lstm.l0.bias_ih")->data;
+    const float *b_hh = nl_model_param(m, "lstm.l0.bias_hh")->data;
+    double want[T] = {0};
+    nl_stepnorm_begin(&probe);
+    for (int batch = 0; batch < BATCHES; batch++) {
+        int32_t tokens[N * T], targets[N * T];
+        for (int i = 0; i < N * T; i++) {
+            tokens[i] = (i * 5 + 3 * batch + 1) % CLASSES;
+            targets[i] = (i + batch) % CLASSES;
+        }
+        nl_model_load_tokens(m, tokens, targets, N);
+        nl_model_forward(m, N, NL_MODE_EVAL);
+        nl_stepnorm_add(&probe, m, N);
+        for (int n = 0; n < N; n++) {
+            double h[H] = {0}, c[H] = {0};
+            for (int t = 0; t < T; t++) {
+                const float *x = emb + (size_t)tokens[n * T + t] * H;
+                double gate[4 * H], h_new[H], norm = 0.0;
+                for (int r = 0; r < 4 * H; r++) {
+                    double u = (double)b_ih[r] + b_hh[r];
+                    for (int j = 0; j < H; j++)
+                        u += (double)w_ih[r * H + j] * x[j] + (double)w_hh[r * H + j] * h[j];
+                    gate[r] = u;
+                }
+                for (int j = 0; j < H; j++) {
+                    const double i_g = 1 / (1 + exp(-gate[j])), f_g = 1 / (1 + exp(-gate[H + j]));
+                    const double g_g = tanh(gate[2 * H + j]), o_g = 1 / (1 + exp(-gate[3 * H + j]));
+                    c[j] = f_g * c[j] + i_g * g_g;
+                    h_new[j] = o_g * tanh(c[j]);
+                    norm += h_new[j] * h_new[j];
+                }
+                memcpy(h, h_new, sizeof h);
+                want[t] += sqrt(norm) / (N * BATCHES);
+            }
+        }
+    }
+    nl_stepnorm_finish(&probe, m);
+    for (int t = 0; t < T; t++)
+        ck_assert_msg(fabs(probe.norm[t] - want[t]) <= 1e-5 * (1 + want[t]),
+                      "step %d: probe %.9g, by hand %.9g", t, probe.norm[t], want[t]);
+    nl_stepnorm_free(&probe);
+    nl_model_free(m);
+}
+END_TEST
+
 /* sum h_T * r for the model at its current parameters and input */
 static double norm_fd_loss(nl_model *m, int n, int h, const float *r)
 {
@@ -829,6 +986,8 @@ int main(void)
     tcase_add_test(tc, test_norm_cell_finite_differences);
     tcase_add_test(tc, test_norm_cell_shared_running_stats);
     tcase_add_test(tc, test_in_cell_architectures);
+    tcase_add_test(tc, test_bn_lstm_past_trained_length);
+    tcase_add_test(tc, test_step_norm_probe);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

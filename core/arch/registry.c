@@ -128,7 +128,7 @@ static const nl_arch_info rows[] = {
                         .keys = {RNN_KEYS, "model.context"}, .blocks = true,
                         .summary_keys = {"model.cell", "model.hidden", "model.layers",
                                          "model.context"},
-                        .build = nl_arch_build_rnn_lm},
+                        .any_context = true, .build = nl_arch_build_rnn_lm},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == NL_ARCH_COUNT, "one table row per nl_arch");
 _Static_assert(offsetof(nl_arch_info, id) == 0, "nl_arch_names reads the rows as name entries");

@@ -81,6 +81,9 @@ typedef struct {
     /* `normlab bench --run --torch` has its PyTorch twin
      * (experiments/bench/torch_run.py mirrors it) */
     bool bench_torch;
+    /* reads token sequences of any length with the same parameters (no
+     * position table): normlab eval --context rebuilds it at another one */
+    bool any_context;
     nl_arch_build_fn build;
 } nl_arch_info;
 

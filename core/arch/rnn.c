@@ -78,7 +78,8 @@ static bool in_cell_norm(nl_builder *b, const nl_model_spec *spec, nl_rnn_cell_n
             .running_stats = per_step && norm->track_running_stats,
             .shared_running = !norm->step_stats,
             .cumulative = norm->cumulative, .eps = norm->eps, .momentum = norm->momentum,
-            .gain_init = norm->cell_gamma > 0 ? norm->cell_gamma : per_step ? 0.1f : 1.0f};
+            .gain_init = norm->cell_gamma > 0 ? norm->cell_gamma : per_step ? 0.1f : 1.0f,
+            .stat_steps = norm->stat_steps};
         return true;
     }
     char accepted[128];

@@ -437,6 +437,13 @@ const nl_key_def nl_config_schema[] = {
             "its running variance over the variance its input has on the test split in eval "
             "mode, averaged over the channels (Li et al. 2019's variance shift); costs one more "
             "eval-mode pass over the test split per evaluation"},
+    {.key = "train.log.step_norms", .type = NL_KT_BOOL, FIELD(train.log_step_norms),
+     .flags = NL_KF_AFTER_FORMAT4,
+     .doc = "at every evaluation, log to series.csv for each recurrent layer giving its state "
+            "at every step (rnn_lm; rnn below its top layer) the L2 norm of its hidden state "
+            "h_t against the time step t, averaged over the test split in eval mode "
+            "(series step_norm, its layer column the step); costs one more eval-mode pass "
+            "over the test split per evaluation"},
     {.key = "train.log.weight_stats", .type = NL_KT_BOOL, FIELD(train.log_weight_stats),
      .flags = NL_KF_AFTER_FORMAT4,
      .doc = "log to series.csv, at step 0 and every train.log_every steps, each weight tensor's "

@@ -325,6 +325,11 @@ typedef struct {
     bool cumulative;    /* running statistics: the plain average of every batch */
     float eps, momentum;
     float gain_init; /* every gain's starting value */
+    /* per_step running statistics: the table's rows, the length the model
+     * trained at, so that a model rebuilt at another length reads the
+     * trained table; a step past it reads the last row. 0: the sequence
+     * length */
+    int stat_steps;
 } nl_rnn_cell_norm;
 /* nl_rnn_layer's cell with normalizers inside it (Ba et al. 2016,
  * Cooijmans et al. 2016), at every step

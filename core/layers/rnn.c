@@ -147,6 +147,12 @@ static nl_norm_geom side_geom(const rnn_norm_layer *l, int k, int rows)
                           .eps = l->norm.eps};
 }
 
+/* the per-step running statistics' rows: the trained length */
+static int stat_rows(const rnn_norm_layer *l)
+{
+    return l->norm.stat_steps > 0 ? l->norm.stat_steps : l->dims.t;
+}
+
 static const float *data_of(const nl_param *p) { return p ? p->data : NULL; }
 static float *grad_of(const nl_param *p) { return p ? p->grad : NULL; }
 
@@ -162,7 +168,8 @@ static void side_forward(rnn_norm_layer *l, const nl_pass *pass, int k, int s, i
     float *running_mean = NULL, *running_var = NULL;
     if (l->norm.per_step && side->running_mean) {
         /* a step past the training context reuses the last step's statistics */
-        const int slot = l->norm.shared_running ? 0 : s < l->dims.t ? s : l->dims.t - 1;
+        const int rows = stat_rows(l);
+        const int slot = l->norm.shared_running ? 0 : s < rows ? s : rows - 1;
         running_mean = side->running_mean->data + (size_t)slot * side->width;
         running_var = side->running_var->data + (size_t)slot * side->width;
         if (pass->mode == NL_MODE_EVAL) {
@@ -365,7 +372,7 @@ static void side_build(nl_builder *b, rnn_norm_layer *l, const char *name, int k
         }
     }
     if (l->norm.per_step && l->norm.running_stats) {
-        const size_t count = (size_t)(l->norm.shared_running ? 1 : l->dims.t) * width;
+        const size_t count = (size_t)(l->norm.shared_running ? 1 : stat_rows(l)) * width;
         snprintf(pname, sizeof pname, "%s.%s.running_mean", name, side_names[k]);
         side->running_mean = nl_builder_state(b, pname, count, 0.0f);
         snprintf(pname, sizeof pname, "%s.%s.running_var", name, side_names[k]);

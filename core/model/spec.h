@@ -52,6 +52,10 @@ typedef struct {
     /* in_cell batch norm: running statistics per step (Cooijmans et al.);
      * false: one set for every step */
     bool step_stats;
+    /* in_cell batch norm: the steps the running statistics were kept for
+     * when the model is rebuilt at another length (normlab eval
+     * --context); 0: the model's own length. Not a config key */
+    int stat_steps;
     /* in_cell: the normalizers' gains start here; 0: the kind's own, 0.1
      * for batch statistics (Cooijmans et al.) and 1 otherwise */
     float cell_gamma;

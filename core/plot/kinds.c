@@ -49,6 +49,9 @@ static const pl_kind_row rows[] = {
     [NL_PLOT_LANDSCAPE] = {{{"landscape", "loss and gradient-predictiveness bands along the gradient and beta-smoothness against step (series.csv; Santurkar et al. 2018)"},
                             NL_PLOT_TAKES_COLOR, NULL, NULL, {NULL, NULL}, false},
                            pl_landscape},
+    [NL_PLOT_STEP_NORMS] = {{{"step_norms", "a recurrent layer's hidden-state norm against the time step at the last evaluation, a line per variant (series.csv)"},
+                             NL_PLOT_TAKES_COLOR, NULL, NULL, {NULL, NULL}, false},
+                            pl_step_norms},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == NL_PLOT_KIND_COUNT, "one row per plot kind");
 

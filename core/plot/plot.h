@@ -57,7 +57,11 @@
  *                   panel each for the loss band and the gradient
  *                   predictiveness band (min to max over the step sizes)
  *                   and the effective beta-smoothness, a series per value
- *                   of the colour key, means over seeds */
+ *                   of the colour key, means over seeds
+ *   step_norms      the top recurrent layer's hidden-state norm against the
+ *                   time step t at the last evaluation (series.csv,
+ *                   train.log.step_norms), a line per value of the colour
+ *                   key, means over seeds with min-max bars */
 #ifndef NL_PLOT_H
 #define NL_PLOT_H
 
@@ -82,6 +86,7 @@ typedef enum {
     NL_PLOT_VARIANCE_SHIFT,
     NL_PLOT_SIGNAL_PROPAGATION,
     NL_PLOT_LANDSCAPE,
+    NL_PLOT_STEP_NORMS,
     NL_PLOT_KIND_COUNT
 } nl_plot_kind;
 

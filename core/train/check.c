@@ -10,6 +10,7 @@
 #include "arch/registry.h"
 #include "model/model.h"
 #include "train/probe_sigprop.h"
+#include "train/probe_steps.h"
 #include "train/probe_varshift.h"
 #include "train/train.h"
 
@@ -409,6 +410,9 @@ nl_code nl_run_check(const nl_config *cfg, int device, bool available, nl_text_m
                                              &model_err)) != NL_OK)
         rc = relay(cfg, &model_err, NULL, err);
     if (rc == NL_OK && (rc = nl_varshift_check(graph, cfg->train.log_variance_shift,
+                                               &model_err)) != NL_OK)
+        rc = relay(cfg, &model_err, NULL, err);
+    if (rc == NL_OK && (rc = nl_stepnorm_check(graph, cfg->train.log_step_norms,
                                                &model_err)) != NL_OK)
         rc = relay(cfg, &model_err, NULL, err);
     if (rc == NL_OK && (rc = nl_sigprop_check(graph, cfg->train.log_signal_propagation,

@@ -7,8 +7,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "arch/registry.h"
 #include "config/config.h"
 #include "data/data.h"
+#include "data/tokens.h"
+#include "norm/registry.h"
 #include "log/files.h"
 #include "model/fold.h"
 #include "model/model.h"
@@ -30,12 +33,15 @@ typedef struct {
     char trained_on[32]; /* summary.json's device */
     nl_backend *be;
     nl_model *model;
+    nl_model_spec spec;     /* the model to build: the run's, at the asked context */
     nl_dataset data;
+    nl_token_dataset tokens; /* a token model's text */
 } eval_state;
 
 static void eval_close(eval_state *st)
 {
     nl_dataset_free(&st->data);
+    nl_token_dataset_free(&st->tokens);
     nl_model_free(st->model);
     nl_backend_close(st->be);
     free(st->run_cfg);
@@ -105,16 +111,73 @@ static nl_code load_configs(eval_state *st, nl_error *err)
         snprintf(msg, sizeof msg, "--data %s", err->msg + 6);
         memcpy(err->msg, msg, sizeof msg);
     }
-    if (rc == NL_OK && nl_model_spec_tokens(&st->run_cfg->model))
-        rc = nl_fail(err, NL_ERR_UNSUPPORTED, "%s is a token model (%s): normlab eval takes "
-                     "image models", st->opt->run_dir,
-                     nl_name_of(&nl_arch_names, st->run_cfg->model.arch));
     return rc;
 }
 
-/* the dataset to evaluate on takes the model's input and classes */
-static nl_code check_shape(const eval_state *st, const nl_model_spec *spec, nl_error *err)
+/* the architectures --context can rebuild, from the table */
+static const char *any_context_archs(char *buf, size_t size)
 {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int a = 0; a < NL_ARCH_COUNT && used < size; a++)
+        if (nl_arch_info_of((nl_arch)a)->any_context)
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "",
+                                     nl_name_of(&nl_arch_names, a));
+    return buf;
+}
+
+/* --context and --batch-stats fit the run's model */
+static nl_code check_options(const eval_state *st, nl_error *err)
+{
+    const nl_eval_options *opt = st->opt;
+    const nl_model_spec *model = &st->run_cfg->model;
+    const char *arch = nl_name_of(&nl_arch_names, model->arch);
+    if (opt->context > 0 && !nl_arch_info_of(model->arch)->any_context) {
+        char archs[128];
+        return nl_fail(err, NL_ERR_USAGE, "--context %d: %s is a %s model, whose sequence length "
+                       "its build fixes (an image's rows, a position table); --context takes "
+                       "the recurrent language models: %s", opt->context, opt->run_dir, arch,
+                       any_context_archs(archs, sizeof archs));
+    }
+    const int batch = opt->batch > 0 ? opt->batch : st->run_cfg->train.batch_size;
+    const nl_norm_info *norm = nl_norm_info_of(model->norm.kind);
+    if (opt->batch_stats && batch < 2 && norm->running_stats && norm->adds_layer &&
+        model->norm.placement != NL_PLACE_NONE)
+        return nl_fail(err, NL_ERR_USAGE, "--batch-stats with batches of 1: %s's %s takes its "
+                       "statistics over the batch, which one sample leaves nothing of (x - mean "
+                       "is 0); use --batch 2 or more, or evaluate with the running statistics",
+                       opt->run_dir, nl_name_of(&nl_norm_names, model->norm.kind));
+    return NL_OK;
+}
+
+/* a token model's text, loaded (as run does) to learn its vocabulary:
+ * the text evaluated on must have the run's */
+static nl_code load_tokens(eval_state *st, nl_error *err)
+{
+    const long window = (long)st->spec.context + 1;
+    nl_code rc = nl_token_dataset_load(&st->data_cfg->data, window, &st->tokens, err);
+    if (rc)
+        return rc;
+    int vocab = st->tokens.vocab;
+    if (st->opt->n_data_overrides) {
+        nl_token_shape trained;
+        if ((rc = nl_token_dataset_probe(&st->run_cfg->data, 2, NULL, &trained, err)))
+            return rc;
+        vocab = trained.vocab;
+    }
+    if (vocab != st->tokens.vocab)
+        return nl_fail(err, NL_ERR_CONFIG, "--data gives a text of %d symbols, but the run's "
+                       "model reads %d: evaluate on text of the same vocabulary",
+                       st->tokens.vocab, vocab);
+    st->spec.classes = vocab; /* a text's characters are known now */
+    return NL_OK;
+}
+
+/* the dataset to evaluate on takes the model's input and classes */
+static nl_code check_shape(eval_state *st, const nl_model_spec *spec, nl_error *err)
+{
+    if (nl_model_spec_tokens(spec))
+        return load_tokens(st, err);
     nl_dataset_shape shape;
     nl_code rc = nl_dataset_probe(&st->data_cfg->data, &shape, err);
     if (rc)
@@ -148,10 +211,12 @@ static nl_code load_model(eval_state *st, nl_eval_result *out, nl_error *err)
     snprintf(out->cpu_kernels, sizeof out->cpu_kernels, "%s",
              st->be->cpu_kernels ? st->be->cpu_kernels : "");
     out->threads = st->be->threads;
-    const int capacity = nl_run_capacity(cfg);
+    /* the model is planned for the run's batches too: its build checks them */
+    const int run_capacity = nl_run_capacity(cfg);
+    const int capacity = st->opt->batch > run_capacity ? st->opt->batch : run_capacity;
     nl_final_model_info info;
-    if ((rc = nl_final_model_load(st->opt->run_dir, cfg, st->be, capacity, &st->model, &info,
-                                  err)))
+    if ((rc = nl_final_model_load_spec(st->opt->run_dir, cfg, &st->spec, st->be, capacity,
+                                       &st->model, &info, err)))
         return rc;
     out->step = (long)info.step;
     if (!st->opt->fold_bn)
@@ -177,38 +242,85 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* one eval-mode pass over the test split */
+/* the evaluation batch size: --batch, else the run's eval batch (its
+ * training batch for batch statistics, as the run's train-mode evaluation) */
+static int eval_batch(const eval_state *st)
+{
+    const nl_train_spec *t = &st->run_cfg->train;
+    return st->opt->batch > 0 ? st->opt->batch
+                              : st->opt->batch_stats ? t->batch_size : t->eval_batch_size;
+}
+
+/* one pass over the validation text's non-overlapping windows */
+static nl_code evaluate_tokens(eval_state *st, nl_mode mode, nl_eval_result *out, nl_error *err)
+{
+    snprintf(out->data, sizeof out->data, "%s", st->tokens.description);
+    nl_window_batcher windows = {0};
+    nl_code rc = nl_window_batcher_init(&windows, &st->tokens.valid, out->batch,
+                                        st->spec.context, false, 0, err);
+    const double t0 = now_s();
+    if (rc == NL_OK)
+        rc = nl_evaluate_tokens(st->model, &windows, mode, &out->loss, &out->accuracy, err);
+    out->eval_s = now_s() - t0;
+    out->samples = (st->tokens.valid.length - 1) / st->spec.context;
+    nl_window_batcher_free(&windows);
+    return rc;
+}
+
+/* one pass over the test split, in eval mode or with batch statistics (a
+ * short last batch left out, as the run's train-mode evaluation) */
 static nl_code evaluate(eval_state *st, nl_eval_result *out, nl_error *err)
 {
+    const nl_mode mode = st->opt->batch_stats ? NL_MODE_TRAIN_FROZEN : NL_MODE_EVAL;
+    out->batch = eval_batch(st);
+    if (out->tokens)
+        return evaluate_tokens(st, mode, out, err);
     nl_code rc = nl_dataset_load(&st->data_cfg->data, &st->data, err);
     if (rc)
         return rc;
     snprintf(out->data, sizeof out->data, "%s", st->data.description);
     nl_batcher batches = {0};
-    rc = nl_batcher_init(&batches, &st->data.test, st->run_cfg->train.eval_batch_size, false,
-                         false, 0, err);
+    rc = nl_batcher_init(&batches, &st->data.test, out->batch, false, st->opt->batch_stats, 0,
+                         err);
     const double t0 = now_s();
     if (rc == NL_OK)
-        rc = nl_evaluate(st->model, &batches, NL_MODE_EVAL, &out->loss, &out->accuracy, err);
+        rc = nl_evaluate(st->model, &batches, mode, &out->loss, &out->accuracy, err);
     out->eval_s = now_s() - t0;
-    out->samples = st->data.test.n;
+    out->samples = st->opt->batch_stats ? st->data.test.n / out->batch * out->batch
+                                        : st->data.test.n;
     nl_batcher_free(&batches);
     return rc;
+}
+
+/* the model to build: the run's, at the asked context, its per-step
+ * statistics kept for the trained one */
+static void eval_spec(eval_state *st, nl_eval_result *out)
+{
+    nl_run_model_spec(st->run_cfg, &st->spec);
+    out->tokens = nl_model_spec_tokens(&st->spec);
+    if (!out->tokens)
+        return;
+    out->trained_context = out->context = st->spec.context;
+    if (st->opt->context > 0) {
+        st->spec.norm.stat_steps = st->spec.context;
+        out->context = st->spec.context = st->opt->context;
+    }
 }
 
 nl_code nl_eval_run(const nl_eval_options *opt, nl_eval_result *out, nl_error *err)
 {
     memset(out, 0, sizeof *out);
     eval_state st = {.opt = opt};
-    nl_model_spec spec;
     nl_code rc = check_finished(opt->run_dir, &st, out, err);
     if (rc == NL_OK)
         rc = take_overrides(&st, out, err);
     if (rc == NL_OK)
         rc = load_configs(&st, err);
+    if (rc == NL_OK)
+        rc = check_options(&st, err);
     if (rc == NL_OK) {
-        nl_run_model_spec(st.run_cfg, &spec);
-        rc = check_shape(&st, &spec, err);
+        eval_spec(&st, out);
+        rc = check_shape(&st, &st.spec, err);
     }
     if (rc == NL_OK)
         rc = load_model(&st, out, err);
@@ -230,9 +342,15 @@ static void record_path(const char *run_dir, const char *name, char *path, size_
 void nl_eval_record_name(const char *run_dir, const nl_eval_options *opt, char *name,
                          size_t size)
 {
-    char base[64], path[1400];
-    snprintf(base, sizeof base, "%s%s", opt->n_data_overrides ? "data" : "test",
-             opt->fold_bn ? "-folded" : "");
+    char base[96], path[1400];
+    int used = snprintf(base, sizeof base, "%s%s", opt->n_data_overrides ? "data" : "test",
+                        opt->fold_bn ? "-folded" : "");
+    if (opt->context > 0)
+        used += snprintf(base + used, sizeof base - (size_t)used, "-t%d", opt->context);
+    if (opt->batch > 0)
+        used += snprintf(base + used, sizeof base - (size_t)used, "-b%d", opt->batch);
+    if (opt->batch_stats)
+        snprintf(base + used, sizeof base - (size_t)used, "-batchstats");
     snprintf(name, size, "%s", base);
     for (int k = 2; ; k++) {
         record_path(run_dir, name, path, sizeof path);
@@ -245,7 +363,8 @@ void nl_eval_record_name(const char *run_dir, const nl_eval_options *opt, char *
 static const char *const csv_columns[] = {"record",   "loss",        "accuracy", "samples",
                                           "folded",   "folded_layers", "step",   "data",
                                           "overrides", "device",     "cpu_kernels",
-                                          "normlab_version", "git_commit", "written_at"};
+                                          "normlab_version", "git_commit", "written_at",
+                                          "context", "trained_context", "batch", "batch_stats"};
 enum { N_CSV_COLUMNS = sizeof csv_columns / sizeof csv_columns[0] };
 
 static nl_code append_csv_row(const char *run_dir, const char *name, const nl_eval_options *opt,
@@ -261,7 +380,15 @@ static nl_code append_csv_row(const char *run_dir, const char *name, const nl_ev
                      : nl_csv_open(&csv, path, csv_columns, N_CSV_COLUMNS, err);
     if (rc)
         return rc;
-    char loss[32], acc[32], samples[32], layers[16], step[32];
+    char loss[32], acc[32], samples[32], layers[16], step[32], context[16], trained[16],
+        batch[16];
+    if (r->tokens) {
+        snprintf(context, sizeof context, "%d", r->context);
+        snprintf(trained, sizeof trained, "%d", r->trained_context);
+    } else {
+        context[0] = trained[0] = '\0';
+    }
+    snprintf(batch, sizeof batch, "%d", r->batch);
     nl_fmt_float(loss, sizeof loss, r->loss);
     nl_fmt_float(acc, sizeof acc, r->accuracy);
     snprintf(samples, sizeof samples, "%ld", r->samples);
@@ -270,7 +397,8 @@ static nl_code append_csv_row(const char *run_dir, const char *name, const nl_ev
     const char *fields[N_CSV_COLUMNS] = {name, loss, acc, samples, opt->fold_bn ? "true" : "false",
                                          layers, step, r->data, r->overrides, r->device,
                                          r->cpu_kernels, NORMLAB_VERSION, NORMLAB_GIT_COMMIT,
-                                         written};
+                                         written, context, trained, batch,
+                                         opt->batch_stats ? "true" : "false"};
     rc = nl_csv_row(&csv, fields, err);
     nl_error close_err = {0};
     if (nl_csv_close(&csv, &close_err) != NL_OK && rc == NL_OK) {
@@ -310,6 +438,17 @@ nl_code nl_eval_write_record(const char *run_dir, const char *name, const nl_eva
     nl_json_int(&j, "step", r->step);
     nl_json_string(&j, "data", r->data);
     nl_json_string(&j, "overrides", r->overrides);
+    /* token models: loss and accuracy per token, over windows ("samples")
+     * of `context` tokens */
+    if (r->tokens) {
+        nl_json_int(&j, "context", r->context);
+        nl_json_int(&j, "trained_context", r->trained_context);
+    } else {
+        nl_json_null(&j, "context");
+        nl_json_null(&j, "trained_context");
+    }
+    nl_json_int(&j, "batch", r->batch);
+    nl_json_bool(&j, "batch_stats", opt->batch_stats);
     /* the run's own final evaluation of its test split, for comparison */
     nl_json_number(&j, "run_final_test_accuracy", r->run_final_test_accuracy);
     nl_json_number(&j, "eval_s", r->eval_s);

@@ -1,6 +1,8 @@
 /* `normlab eval`: a finished run's final model (final_model.h) evaluated
- * in eval mode on its config's test split, or on another dataset given by
- * data.* overrides, optionally with batch norm folded (model/fold.h); and
+ * in eval mode (or with batch statistics) on its config's test split (a
+ * token model's validation text), or on another dataset given by data.*
+ * overrides, optionally with batch norm folded (model/fold.h), at another
+ * batch size, or a recurrent language model at another context; and
  * the record of it beside the run: RUN_DIR/eval/<record>.json and a row of
  * RUN_DIR/eval/evals.csv. */
 #ifndef NL_TRAIN_EVAL_H
@@ -18,6 +20,15 @@ typedef struct {
     bool fold_bn;
     int device;  /* >= 0 overrides the device the run trained on (an nl_device) */
     int threads; /* > 0 overrides the config's */
+    /* > 0: a token model whose architecture reads any length (rnn_lm)
+     * rebuilt at sequences of this many tokens from the final parameters;
+     * per-step running statistics past the trained length reuse its last
+     * step's */
+    int context;
+    int batch;        /* > 0: the evaluation batch size (default train.eval_batch_size) */
+    /* each batch's own statistics (train-mode evaluation, running statistics
+     * untouched) instead of the running ones: where batch size matters */
+    bool batch_stats;
 } nl_eval_options;
 
 typedef struct {
@@ -26,6 +37,11 @@ typedef struct {
     long step;             /* optimizer steps the final model took */
     int folded_layers;     /* batch norms folded (0 without --fold-bn) */
     double eval_s;         /* the evaluation pass alone */
+    /* token models: the sequence length evaluated and the one trained at
+     * (0 for image models) */
+    int context, trained_context;
+    int batch;             /* the evaluation batch size used */
+    bool tokens;           /* a token model: loss and accuracy per token */
     char device[16], cpu_kernels[32];
     int threads;
     char data[512];        /* the dataset's description */
@@ -37,13 +53,15 @@ typedef struct {
 /* Loads and evaluates. Nothing is written. Bad input (NL_ERR_USAGE, _CONFIG,
  * _DATA: exit 2) when RUN_DIR is not a finished run directory, its final
  * model is missing, damaged or of another config, an override is not a
- * data key or changes the input shape or class count, or --fold-bn meets
- * a layer it cannot fold. */
+ * data key or changes the input shape, class count or vocabulary, --fold-bn
+ * meets a layer it cannot fold, --context names a model that cannot read
+ * another length, or batch statistics are asked of one-sample batches. */
 nl_code nl_eval_run(const nl_eval_options *opt, nl_eval_result *out, nl_error *err);
 
 /* The record's default name: "test", "test-folded", "data" or
- * "data-folded" (with overrides), numbered -2, -3, ... past the records
- * already there, so that none is replaced. */
+ * "data-folded" (with overrides), then "-tN" (context), "-bN" (batch) and
+ * "-batchstats" when asked, numbered -2, -3, ... past the records already
+ * there, so that none is replaced. */
 void nl_eval_record_name(const char *run_dir, const nl_eval_options *opt, char *name,
                          size_t size);
 

@@ -249,15 +249,22 @@ void nl_final_model_summary(const char *dir, nl_final_run_summary *out)
 nl_code nl_final_model_load(const char *dir, const nl_config *cfg, nl_backend *be, int capacity,
                             nl_model **out, nl_final_model_info *info, nl_error *err)
 {
-    *out = NULL;
     nl_model_spec spec;
     nl_run_model_spec(cfg, &spec);
+    return nl_final_model_load_spec(dir, cfg, &spec, be, capacity, out, info, err);
+}
+
+nl_code nl_final_model_load_spec(const char *dir, const nl_config *cfg, const nl_model_spec *spec,
+                                 nl_backend *be, int capacity, nl_model **out,
+                                 nl_final_model_info *info, nl_error *err)
+{
+    *out = NULL;
     char *text = NULL;
     nl_flat flat = {0};
     nl_buf keys = {0};
     nl_code rc = nl_checkpoint_config(cfg, cfg->device, &text, &flat, &keys, err);
     if (rc == NL_OK)
-        rc = nl_model_build(&spec, be, capacity, cfg->train.batch_size, cfg->seed, out, err);
+        rc = nl_model_build(spec, be, capacity, cfg->train.batch_size, cfg->seed, out, err);
     if (rc == NL_OK)
         rc = nl_final_model_read(dir, &flat, *out, info, err);
     free(text);

@@ -64,5 +64,12 @@ void nl_final_model_summary(const char *dir, nl_final_run_summary *out);
  * into it (nl_final_model_read's errors). */
 nl_code nl_final_model_load(const char *dir, const nl_config *cfg, nl_backend *be, int capacity,
                             nl_model **out, nl_final_model_info *info, nl_error *err);
+/* The same with the model built from `spec` instead of the config's: the
+ * run's model with what does not change its arrays changed (a token model's
+ * context, the vocabulary a text gives); the file is still checked against
+ * `cfg` */
+nl_code nl_final_model_load_spec(const char *dir, const nl_config *cfg, const nl_model_spec *spec,
+                                 nl_backend *be, int capacity, nl_model **out,
+                                 nl_final_model_info *info, nl_error *err);
 
 #endif

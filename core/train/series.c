@@ -26,6 +26,7 @@ static const nl_name_entry series_entries[] = {
     [NL_SERIES_GRAD_PRED_MIN] = {"grad_pred_min", "gradient predictiveness: the smallest ||grad L_B(w - eta g) - g|| over the step sizes"},
     [NL_SERIES_GRAD_PRED_MAX] = {"grad_pred_max", "gradient predictiveness: the largest ||grad L_B(w - eta g) - g|| over the step sizes"},
     [NL_SERIES_BETA_SMOOTHNESS] = {"beta_smoothness", "effective beta-smoothness: the largest ||grad L_B(w - eta g) - g|| / (eta ||g||) over the step sizes (Santurkar et al. 2018)"},
+    [NL_SERIES_STEP_NORM] = {"step_norm", "a recurrent layer's hidden-state L2 norm ||h_t|| at time step t (the layer column), mean over the test split in eval mode"},
 };
 _Static_assert(sizeof series_entries / sizeof series_entries[0] == NL_SERIES_COUNT, "series");
 const nl_name_table nl_series_names = {"series", series_entries, NL_SERIES_COUNT, 0};

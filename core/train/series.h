@@ -36,6 +36,9 @@ typedef enum {
     NL_SERIES_GRAD_PRED_MIN,
     NL_SERIES_GRAD_PRED_MAX,
     NL_SERIES_BETA_SMOOTHNESS,
+    /* per recurrent layer and time step, at the evaluations
+     * (train/probe_steps.h): the layer column holds the step t */
+    NL_SERIES_STEP_NORM,
     NL_SERIES_COUNT
 } nl_series_kind;
 /* the names series.csv's `series` column holds */

@@ -108,6 +108,9 @@ typedef struct {
     /* series.csv at each evaluation: per normalizer with running
      * statistics, running variance over the test split's variance */
     bool log_variance_shift;
+    /* series.csv at each evaluation: per recurrent layer and time step,
+     * the hidden state's norm over the test split (train/probe_steps.h) */
+    bool log_step_norms;
     /* series.csv at step 0 and every log_every steps: per weight tensor its
      * norm and the step's update ratio (train/series.h) */
     bool log_weight_stats;

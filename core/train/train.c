@@ -10,6 +10,7 @@
 #include "train/device_data.h"
 #include "train/probe_sigprop.h"
 #include "train/probe_landscape.h"
+#include "train/probe_steps.h"
 #include "train/probe_varshift.h"
 
 static const nl_name_entry status_entries[] = {
@@ -455,6 +456,7 @@ typedef struct {
     tracer tr;
     nl_series series;
     nl_varshift varshift; /* train.log.variance_shift; n_layers 0: off */
+    nl_stepnorm stepnorm; /* train.log.step_norms; n_layers 0: off */
     nl_sigprop sigprop;   /* train.log.signal_propagation; n_sites 0: off */
     nl_landscape landscape; /* train.log.landscape; spec NULL: off */
     step_recording rec;
@@ -557,6 +559,7 @@ static void trainer_free(trainer *t)
     feed_free(t->f);
     nl_series_free(&t->series, t->m);
     nl_varshift_free(&t->varshift);
+    nl_stepnorm_free(&t->stepnorm);
     nl_sigprop_free(&t->sigprop);
     nl_landscape_free(&t->landscape, t->m);
     tracer_free(&t->tr);
@@ -587,6 +590,8 @@ static nl_code trainer_open(trainer *t)
         rc = nl_series_plan_weights(&t->series, m, t->err);
     if (rc == NL_OK && spec->log_variance_shift)
         rc = nl_varshift_open(&t->varshift, m, t->err);
+    if (rc == NL_OK && spec->log_step_norms)
+        rc = nl_stepnorm_open(&t->stepnorm, m, t->err);
     if (rc == NL_OK && spec->log_signal_propagation)
         rc = ds ? nl_sigprop_open(&t->sigprop, m, spec->batch_size, t->err)
                 : nl_sigprop_check(m, true, t->err);
@@ -740,6 +745,29 @@ static nl_code probe_variance_shift(trainer *t)
     return rc;
 }
 
+/* train.log.step_norms: a pass of its own over the test split in eval
+ * mode, one series row per recurrent layer and time step */
+static nl_code probe_step_norms(trainer *t)
+{
+    nl_model *m = t->m;
+    nl_stepnorm *p = &t->stepnorm;
+    nl_stepnorm_begin(p);
+    int n, mine;
+    while ((n = t->f->tokens ? next_windows(m, &t->f->eval_windows, &mine)
+                             : next_batch(m, &t->f->eval, &mine)) > 0)
+        if (mine > 0) {
+            nl_model_forward(m, mine, NL_MODE_EVAL);
+            nl_stepnorm_add(p, m, mine);
+        }
+    nl_stepnorm_finish(p, m);
+    nl_code rc = NL_OK;
+    for (int l = 0; l < p->n_layers && rc == NL_OK && t->sink->series; l++)
+        for (int s = 0; s < p->steps && rc == NL_OK; s++)
+            rc = t->sink->series(t->sink->ctx, t->state.step, NL_SERIES_STEP_NORM, s,
+                                 p->layers[l]->name, p->norm[(size_t)l * p->steps + s], t->err);
+    return rc;
+}
+
 /* train.log.signal_propagation: at initialization, a pass of its own over
  * the first training batches (train/probe_sigprop.h), one series row per
  * site and statistic */
@@ -784,6 +812,8 @@ static nl_code measure(trainer *t, bool evaluate)
     nl_code rc = evaluate ? evaluate_model(t) : NL_OK;
     if (rc == NL_OK && evaluate && t->varshift.n_layers > 0)
         rc = probe_variance_shift(t);
+    if (rc == NL_OK && evaluate && t->stepnorm.n_layers > 0)
+        rc = probe_step_norms(t);
     if (rc == NL_OK && s->step == 0 && t->resumed_at < 0 && t->sigprop.n_sites > 0)
         rc = probe_signal_propagation(t);
     if (rc == NL_OK && traces)

@@ -1,0 +1,112 @@
+#include "train/probe_steps.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "dist/dist.h"
+
+/* a recurrent layer (its kind a cell's name) whose output is the sequence */
+static bool probed(const nl_layer *layer)
+{
+    return nl_name_lookup(&nl_rnn_cell_names, layer->vt->kind) >= 0 &&
+           layer->out->shape.ndim == 3;
+}
+
+static int probed_layers(const nl_model *m)
+{
+    int n = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        n += probed(m->layers[i]);
+    return n;
+}
+
+nl_code nl_stepnorm_check(const nl_model *graph, bool on, nl_error *err)
+{
+    if (!on || probed_layers(graph) > 0)
+        return NL_OK;
+    nl_fail(err, NL_ERR_CONFIG, "true: the model (model.arch %s) has no recurrent layer giving "
+            "its state at every step (rnn_lm's layers, or rnn's below the top one with "
+            "model.layers 2 or more); accepted for this model: false",
+            nl_name_of(&nl_arch_names, graph->spec.arch));
+    nl_error_key(err, "train.log.step_norms");
+    return NL_ERR_CONFIG;
+}
+
+nl_code nl_stepnorm_open(nl_stepnorm *p, const nl_model *m, nl_error *err)
+{
+    memset(p, 0, sizeof *p);
+    nl_code rc = nl_stepnorm_check(m, true, err);
+    if (rc)
+        return rc;
+    p->n_layers = probed_layers(m);
+    p->layers = nl_calloc((size_t)p->n_layers, sizeof *p->layers);
+    size_t widest = 0;
+    int k = 0;
+    for (int i = 0; i < m->n_layers && p->layers; i++) {
+        const nl_layer *layer = m->layers[i];
+        if (!probed(layer))
+            continue;
+        p->layers[k++] = layer;
+        /* the layers of one stack read one sequence: one length */
+        p->steps = layer->out->shape.h;
+        const size_t count = nl_shape_count(layer->out->shape);
+        widest = count > widest ? count : widest;
+    }
+    p->sum = nl_calloc((size_t)p->n_layers * (size_t)p->steps, sizeof *p->sum);
+    p->norm = nl_calloc((size_t)p->n_layers * (size_t)p->steps, sizeof *p->norm);
+    p->host = nl_malloc(widest * sizeof *p->host);
+    if (!p->layers || !p->sum || !p->norm || !p->host) {
+        nl_stepnorm_free(p);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory planning the per-step probe");
+    }
+    return NL_OK;
+}
+
+void nl_stepnorm_free(nl_stepnorm *p)
+{
+    free(p->layers);
+    free(p->sum);
+    free(p->norm);
+    free(p->host);
+    memset(p, 0, sizeof *p);
+}
+
+void nl_stepnorm_begin(nl_stepnorm *p)
+{
+    p->count = 0.0;
+    memset(p->sum, 0, (size_t)p->n_layers * (size_t)p->steps * sizeof *p->sum);
+}
+
+void nl_stepnorm_add(nl_stepnorm *p, nl_model *m, int n)
+{
+    for (int l = 0; l < p->n_layers; l++) {
+        const nl_act *out = p->layers[l]->out;
+        const int steps = out->shape.h, hidden = out->shape.c;
+        /* (N, T, H) row-major: sample i's state at step t is row i * T + t */
+        m->be->ops->download(m->be, p->host, out->data,
+                             (size_t)n * steps * hidden * sizeof *p->host);
+        double *sum = p->sum + (size_t)l * p->steps;
+        for (int i = 0; i < n; i++)
+            for (int t = 0; t < steps; t++) {
+                const float *h = p->host + ((size_t)i * steps + t) * hidden;
+                double sq = 0.0;
+                for (int j = 0; j < hidden; j++)
+                    sq += (double)h[j] * h[j];
+                sum[t] += sqrt(sq);
+            }
+    }
+    p->count += n;
+}
+
+void nl_stepnorm_finish(nl_stepnorm *p, nl_model *m)
+{
+    const int values = p->n_layers * p->steps;
+    if (m->dist) {
+        nl_dist_sum(m->dist, p->sum, values);
+        nl_dist_sum(m->dist, &p->count, 1);
+    }
+    for (int k = 0; k < values; k++)
+        p->norm[k] = p->count > 0.0 ? p->sum[k] / p->count : NAN;
+}
