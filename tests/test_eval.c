@@ -504,11 +504,12 @@ static void csv_field(const char *header, const char *line, const char *name, ch
     snprintf(out, size, "%.*s", (int)strcspn(f, ",\n"), f);
 }
 
-/* normlab bench --eval: a row for each model and batch, unfolded and folded */
+/* normlab bench --eval: a row for each model and batch, unfolded and folded;
+ * batch 1 too, where training batch norm on features is refused but eval is not */
 START_TEST(test_bench_eval)
 {
     tu_tmp_make("eval-bench");
-    ck_assert_int_eq(tu_normlab("bench --eval --quick --threads 1 --model mlp,cnn --batch 4 "
+    ck_assert_int_eq(tu_normlab("bench --eval --quick --threads 1 --model mlp,cnn --batch 1,4 "
                                 "--csv e.csv"), 0);
     char *out = tu_normlab_output();
     ck_assert_msg(strstr(out, "speed-up"), "%s", out);
@@ -532,8 +533,8 @@ START_TEST(test_bench_eval)
         unfolded += !strcmp(mode, "unfolded");
         folded += !strcmp(mode, "folded");
     }
-    ck_assert_int_eq(unfolded, 2);
-    ck_assert_int_eq(folded, 2);
+    ck_assert_int_eq(unfolded, 4);
+    ck_assert_int_eq(folded, 4);
     free(csv);
     tu_tmp_remove();
 }
