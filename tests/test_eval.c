@@ -207,6 +207,10 @@ START_TEST(test_fold_variants)
     spec.pool = NL_POOL_AVG;
     ck_assert_int_eq(fold_matches(be, &spec, "cnn, 2 convs per stage, average pooling", &n), NL_OK);
     ck_assert_int_eq(n, 4);
+    small_spec(NL_ARCH_CNN, NL_PLACE_BEFORE, &spec);
+    spec.norm_noise.distribution = NL_NOISE_GAUSSIAN; /* training only: eval folds as without */
+    ck_assert_int_eq(fold_matches(be, &spec, "cnn with noisy batch norm", &n), NL_OK);
+    ck_assert_int_eq(n, 2);
 
     const struct {
         const char *what, *fragment;
