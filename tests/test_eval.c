@@ -207,6 +207,10 @@ START_TEST(test_fold_variants)
     spec.pool = NL_POOL_AVG;
     ck_assert_int_eq(fold_matches(be, &spec, "cnn, 2 convs per stage, average pooling", &n), NL_OK);
     ck_assert_int_eq(n, 4);
+    small_spec(NL_ARCH_CNN, NL_PLACE_BEFORE, &spec);
+    spec.norm_noise.distribution = NL_NOISE_GAUSSIAN; /* training only: eval folds as without */
+    ck_assert_int_eq(fold_matches(be, &spec, "cnn with noisy batch norm", &n), NL_OK);
+    ck_assert_int_eq(n, 2);
 
     const struct {
         const char *what, *fragment;
@@ -591,11 +595,12 @@ START_TEST(test_eval_recurrent_lengths)
 }
 END_TEST
 
-/* normlab bench --eval: a row for each model and batch, unfolded and folded */
+/* normlab bench --eval: a row for each model and batch, unfolded and folded;
+ * batch 1 too, where training batch norm on features is refused but eval is not */
 START_TEST(test_bench_eval)
 {
     tu_tmp_make("eval-bench");
-    ck_assert_int_eq(tu_normlab("bench --eval --quick --threads 1 --model mlp,cnn --batch 4 "
+    ck_assert_int_eq(tu_normlab("bench --eval --quick --threads 1 --model mlp,cnn --batch 1,4 "
                                 "--csv e.csv"), 0);
     char *out = tu_normlab_output();
     ck_assert_msg(strstr(out, "speed-up"), "%s", out);
@@ -619,8 +624,8 @@ START_TEST(test_bench_eval)
         unfolded += !strcmp(mode, "unfolded");
         folded += !strcmp(mode, "folded");
     }
-    ck_assert_int_eq(unfolded, 2);
-    ck_assert_int_eq(folded, 2);
+    ck_assert_int_eq(unfolded, 4);
+    ck_assert_int_eq(folded, 4);
     free(csv);
     tu_tmp_remove();
 }

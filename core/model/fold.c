@@ -96,6 +96,9 @@ nl_code nl_fold_bn_spec(const nl_model *m, nl_model_spec *folded, int *n_folded,
         return nl_fail(err, NL_ERR_USAGE, "--fold-bn: the model has no batch norm layer to fold");
     *folded = m->spec;
     folded->norm.kind = NL_NORM_NONE;
+    /* the noise after each batch norm acts in training only, and it needs a
+     * normalizer to follow: in eval mode the model is the same without it */
+    folded->norm_noise.distribution = NL_NOISE_NONE;
     folded->bias = 1; /* every folded layer needs one; where none was, it is 0 */
     return NL_OK;
 }
