@@ -87,6 +87,8 @@ static void reset_stats(nl_model *m, float *out_states)
 {
     for (int i = 0; i < m->n_states; i++) {
         const nl_state *s = m->states[i];
+        if (s->unit_normal) /* not a running statistic */
+            continue;
         float *at = out_states + (s->data - m->state_arena);
         for (size_t k = 0; k < s->count; k++)
             at[k] = s->init_value;
