@@ -48,6 +48,38 @@ static nl_act *build_golden_layer(nl_builder *b, nl_act *input, void *vctx)
  * is "<case>.weight_g" */
 static const char *param_suffix(const nl_param *p) { return strchr(p->name, '.') + 1; }
 
+/* A case whose row keeps layer state: the state after each of the case's
+ * training forwards (<state>.after<k>, the first the one checked above),
+ * then the output of an eval forward, which uses the stored state
+ * (y_eval) */
+static void check_state_steps(const tu_fixture *fx, const char *name, nl_model *m, int n)
+{
+    char key[160], what[200];
+    snprintf(key, sizeof key, "%s.y_eval", name);
+    if (!tu_find(fx, key)) {
+        ck_assert_int_eq(m->n_states, 0);
+        return;
+    }
+    ck_assert_int_gt(m->n_states, 0);
+    for (int step = 1;; step++) {
+        snprintf(key, sizeof key, "%s.weight_u.after%d", name, step);
+        if (!tu_find(fx, key))
+            break;
+        if (step > 1)
+            nl_model_forward(m, n, NL_MODE_TRAIN);
+        for (int i = 0; i < m->n_states; i++) {
+            const nl_state *s = m->states[i];
+            snprintf(key, sizeof key, "%s.%s.after%d", name, strchr(s->name, '.') + 1, step);
+            snprintf(what, sizeof what, "%s %s", name, key);
+            tu_assert_close(s->data, tu_getf(fx, key), s->count, TOL, what);
+        }
+    }
+    nl_model_forward(m, n, NL_MODE_EVAL);
+    snprintf(what, sizeof what, "%s eval forward", name);
+    tu_assert_close(m->logits->data, tu_getf_in(fx, name, "y_eval"), tu_get_in(fx, name, "y")->count,
+                    TOL, what);
+}
+
 /* A case of the param_norm fixture: its kind by name, its layer's
  * parameters by normlab's names, the input; forward and backward checked
  * against the output, dx and every parameter's gradient */
@@ -60,7 +92,7 @@ static void check_golden_case(const tu_fixture *fx, const char *name)
     const tu_tensor *x = tu_get_in(fx, name, "x"), *y = tu_get_in(fx, name, "y");
     const tu_tensor *v = tu_get_in(fx, name, "weight");
     golden_layer ctx = {.conv = v->ndim == 4, .out = v->dims[0],
-                        .param_norm = {.kind = (nl_param_norm_kind)kind}};
+                        .param_norm = {.kind = (nl_param_norm_kind)kind, .power_iterations = 1}};
     snprintf(key, sizeof key, "%s.bias", name);
     ctx.bias = tu_find(fx, key) != NULL;
     if (ctx.conv) {
@@ -87,6 +119,13 @@ static void check_golden_case(const tu_fixture *fx, const char *name)
         ck_assert_uint_eq(p->count, t->count);
         be->ops->upload(be, p->data, t->data, t->count * sizeof(float));
     }
+    /* layer state a row keeps (spectral normalization's u, v), as the case drew it */
+    for (int i = 0; i < m->n_states; i++) {
+        const nl_state *s = m->states[i];
+        const tu_tensor *t = tu_get_in(fx, name, strchr(s->name, '.') + 1);
+        ck_assert_uint_eq(s->count, t->count);
+        be->ops->upload(be, s->data, t->data, t->count * sizeof(float));
+    }
     be->ops->upload(be, m->input->data, x->data, x->count * sizeof(float));
     nl_model_forward(m, n, NL_MODE_TRAIN);
     ck_assert_uint_eq(y->count, (size_t)n * nl_shape_per_sample(m->logits->shape));
@@ -101,6 +140,7 @@ static void check_golden_case(const tu_fixture *fx, const char *name)
         snprintf(what, sizeof what, "%s %s", name, key);
         tu_assert_close(p->grad, tu_getf_in(fx, name, key), p->count, TOL, what);
     }
+    check_state_steps(fx, name, m, n);
     nl_model_free(m);
 }
 
