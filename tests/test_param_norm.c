@@ -4,8 +4,11 @@
  * layers, forward and the gradients of x, v, g and the bias; its initial
  * g = ||v|| (the model starts as without it); every architecture that reads
  * model.param_norm.type builds its weight layers under each kind and the
- * others refuse the key; the older weight_standardization spelling; and
- * --fold-bn's refusal. */
+ * others refuse the key; the older weight_standardization spelling;
+ * --fold-bn's refusal; spectral normalization against
+ * torch.nn.utils.spectral_norm (u and v over several steps, and eval with
+ * the stored ones), its u, v carried by init.from; and init.from's
+ * refusals across parameter normalizers and of data_init. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,9 @@
 #include "model/fold.h"
 #include "model/model.h"
 #include "testutil.h"
+#include "train/final_model.h"
+#include "train/init_from.h"
+#include "train/check.h"
 
 #define TOL 1e-5
 #define BATCH 4
@@ -427,6 +433,146 @@ START_TEST(test_data_init)
 }
 END_TEST
 
+/* a small run under model.param_norm.type KIND */
+static void tiny_run(const char *dir, const char *kind, const char *extra)
+{
+    char yaml[1000], name[200], args[400];
+    snprintf(yaml, sizeof yaml,
+             "seed: 3\n"
+             "data: {dataset: synthetic, shape: [1, 6, 6], classes: 3, train_size: 64, "
+             "test_size: 32}\n"
+             "model: {arch: mlp, widths: [8, 8], param_norm: {type: %s}}\n"
+             "train: {batch_size: 16, steps: 6, eval_every: 6, log_every: 3, "
+             "optimizer: {lr: 0.05}}\n"
+             "threads: 1\n%s", kind, extra);
+    snprintf(name, sizeof name, "%s.yaml", dir);
+    tu_tmp_write(name, yaml);
+    snprintf(args, sizeof args, "run %s --out %s --quiet --threads 1", name, dir);
+    ck_assert_int_eq(tu_normlab(args), 0);
+}
+
+/* `normlab run` of a tiny_run config with init.from: exit status 2 and
+ * `fragment` in what it prints */
+static void refused_from(const char *kind, const char *extra, const char *fragment)
+{
+    char from[800], yaml[2000], args[200];
+    snprintf(from, sizeof from, "init: {from: %s/src}\n%s", tu_tmp, extra);
+    snprintf(yaml, sizeof yaml,
+             "seed: 4\n"
+             "data: {dataset: synthetic, shape: [1, 6, 6], classes: 3, train_size: 64, "
+             "test_size: 32}\n"
+             "model: {arch: mlp, widths: [8, 8], param_norm: {type: %s}}\n"
+             "train: {batch_size: 16, steps: 2}\n%s", kind, from);
+    tu_tmp_write("bad.yaml", yaml);
+    snprintf(args, sizeof args, "run bad.yaml --out bad --quiet --threads 1");
+    ck_assert_int_eq(tu_normlab(args), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, fragment), "no '%s' in:\n%s", fragment, out);
+    free(out);
+}
+
+/* a weight trained under weight normalization is v, not the weight: a
+ * plain model refuses it, naming the layer and the key; and the
+ * data-dependent initialization would overwrite the carried g */
+START_TEST(test_init_from_refusals)
+{
+    tu_tmp_make("pn-from");
+    tiny_run("src", "weight", "");
+    refused_from("none", "",
+                 "model.param_norm.type: layer fc1: ");
+    refused_from("none", "",
+                 "trained its weight under parameter normalizer weight, and it is none here; a "
+                 "weight is carried only into the one it was trained under: set "
+                 "model.param_norm.type: weight");
+    refused_from("spectral", "", "parameter normalizer weight, and it is spectral here");
+    char from[800], yaml[2000];
+    snprintf(from, sizeof from, "init: {from: %s/src}\n", tu_tmp);
+    snprintf(yaml, sizeof yaml,
+             "seed: 4\n"
+             "data: {dataset: synthetic, shape: [1, 6, 6], classes: 3, train_size: 64, "
+             "test_size: 32}\n"
+             "model: {arch: mlp, widths: [8, 8], param_norm: {type: weight, data_init: true}}\n"
+             "train: {batch_size: 16, steps: 2}\n%s", from);
+    tu_tmp_write("di.yaml", yaml);
+    ck_assert_int_eq(tu_normlab("run di.yaml --out di --quiet --threads 1"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "model.param_norm.data_init: true with init.from") &&
+                      strstr(out, "would overwrite the gains carried over"),
+                  "%s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
+static float *host_state(nl_backend *be, const nl_model *m, const char *name)
+{
+    const nl_state *s = nl_model_state(m, name);
+    ck_assert_msg(s, "no state %s", name);
+    float *host = malloc(s->count * sizeof *host);
+    be->ops->download(be, host, s->data, s->count * sizeof *host);
+    nl_error err = {0};
+    ck_assert_msg(be->ops->synchronize(be, &err) == NL_OK, "%s", err.msg);
+    return host;
+}
+
+/* spectral normalization's u, v: unit vectors at build, moved by training,
+ * written in the final model and carried by init.from as they are */
+START_TEST(test_spectral_state_carried)
+{
+    tu_tmp_make("pn-sn");
+    tiny_run("src", "spectral", "");
+    char path[800];
+    snprintf(path, sizeof path, "%s/src/config.yaml", tu_tmp);
+    nl_config *cfg = calloc(1, sizeof *cfg);
+    nl_error err = {0};
+    ck_assert_msg(nl_config_load(path, NULL, 0, cfg, &err) == NL_OK, "%s", err.msg);
+    nl_backend *be = tu_cpu(1);
+    nl_model *src = NULL, *fresh = NULL, *ft = NULL;
+    nl_final_model_info info;
+    snprintf(path, sizeof path, "%s/src", tu_tmp);
+    ck_assert_msg(nl_final_model_load(path, cfg, be, 16, &src, &info, &err) == NL_OK, "%s",
+                  err.msg);
+    nl_model_spec spec;
+    nl_run_model_spec(cfg, &spec);
+    ck_assert_msg(nl_model_build(&spec, be, 16, 16, cfg->seed, &fresh, &err) == NL_OK, "%s",
+                  err.msg);
+    snprintf(cfg->init_from, sizeof cfg->init_from, "%s/src", tu_tmp);
+    ck_assert_msg(nl_init_from_check(cfg, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_model_build(&spec, be, 16, 16, cfg->seed + 1, &ft, &err) == NL_OK, "%s",
+                  err.msg);
+    char note[1400];
+    ck_assert_msg(nl_init_from_load(cfg, ft, note, sizeof note, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(src->n_states, fresh->n_states);
+    int vectors = 0;
+    for (int i = 0; i < src->n_states; i++) {
+        const nl_state *s = src->states[i];
+        if (!s->unit_normal) /* the running statistics of the mlp's batch norm */
+            continue;
+        vectors++;
+        float *trained = host_state(be, src, s->name), *initial = host_state(be, fresh, s->name);
+        float *carried = host_state(be, ft, s->name);
+        double norm = 0.0;
+        for (size_t k = 0; k < s->count; k++)
+            norm += (double)initial[k] * initial[k];
+        ck_assert_msg(fabs(norm - 1.0) < 1e-5, "%s: initial norm^2 %g", s->name, norm);
+        ck_assert_msg(memcmp(trained, initial, s->count * sizeof *trained) != 0,
+                      "%s: training left it", s->name);
+        ck_assert_msg(!memcmp(trained, carried, s->count * sizeof *trained),
+                      "%s: init.from did not carry it", s->name);
+        free(trained);
+        free(initial);
+        free(carried);
+    }
+    ck_assert_int_eq(vectors, 2 * 2); /* u, v of fc1 and fc2 */
+    nl_model_free(src);
+    nl_model_free(fresh);
+    nl_model_free(ft);
+    nl_backend_close(be);
+    free(cfg);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("param_norm");
@@ -437,6 +583,8 @@ int main(void)
     tcase_add_test(tc, test_weight_standardization_spelling);
     tcase_add_test(tc, test_fold_refused);
     tcase_add_test(tc, test_data_init);
+    tcase_add_test(tc, test_init_from_refusals);
+    tcase_add_test(tc, test_spectral_state_carried);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
