@@ -551,10 +551,14 @@ START_TEST(test_spectral_state_carried)
         vectors++;
         float *trained = host_state(be, src, s->name), *initial = host_state(be, fresh, s->name);
         float *carried = host_state(be, ft, s->name);
-        double norm = 0.0;
-        for (size_t k = 0; k < s->count; k++)
+        double norm = 0.0, trained_norm = 0.0;
+        for (size_t k = 0; k < s->count; k++) {
             norm += (double)initial[k] * initial[k];
+            trained_norm += (double)trained[k] * trained[k];
+        }
         ck_assert_msg(fabs(norm - 1.0) < 1e-5, "%s: initial norm^2 %g", s->name, norm);
+        ck_assert_msg(fabs(trained_norm - 1.0) < 1e-5, "%s: trained norm^2 %g", s->name,
+                      trained_norm);
         ck_assert_msg(memcmp(trained, initial, s->count * sizeof *trained) != 0,
                       "%s: training left it", s->name);
         ck_assert_msg(!memcmp(trained, carried, s->count * sizeof *trained),
