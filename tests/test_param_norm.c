@@ -22,6 +22,7 @@
 #include "testutil.h"
 #include "train/final_model.h"
 #include "train/init_from.h"
+#include "train/series.h"
 #include "train/check.h"
 
 #define TOL 1e-5
@@ -577,6 +578,128 @@ START_TEST(test_spectral_state_carried)
 }
 END_TEST
 
+/* the largest eigenvalue of the symmetric n x n matrix a (destroyed), by
+ * cyclic Jacobi rotations: exact to rounding, independent of power iteration */
+static double jacobi_largest_eigenvalue(double *a, int n)
+{
+    for (int sweep = 0; sweep < 100; sweep++) {
+        double off = 0.0;
+        for (int p = 0; p < n; p++)
+            for (int q = p + 1; q < n; q++)
+                off += a[p * n + q] * a[p * n + q];
+        if (off < 1e-30)
+            break;
+        for (int p = 0; p < n; p++)
+            for (int q = p + 1; q < n; q++) {
+                if (fabs(a[p * n + q]) < 1e-300)
+                    continue;
+                const double theta = (a[q * n + q] - a[p * n + p]) / (2.0 * a[p * n + q]);
+                const double t = (theta >= 0 ? 1.0 : -1.0) /
+                                 (fabs(theta) + sqrt(theta * theta + 1.0));
+                const double c = 1.0 / sqrt(t * t + 1.0), sn = t * c;
+                for (int k = 0; k < n; k++) { /* columns p, q */
+                    const double akp = a[k * n + p], akq = a[k * n + q];
+                    a[k * n + p] = c * akp - sn * akq;
+                    a[k * n + q] = sn * akp + c * akq;
+                }
+                for (int k = 0; k < n; k++) { /* rows p, q */
+                    const double apk = a[p * n + k], aqk = a[q * n + k];
+                    a[p * n + k] = c * apk - sn * aqk;
+                    a[q * n + k] = sn * apk + c * aqk;
+                }
+            }
+    }
+    double largest = a[0];
+    for (int i = 1; i < n; i++)
+        if (a[i * n + i] > largest)
+            largest = a[i * n + i];
+    return largest;
+}
+
+/* the sigma_true probe against an exact SVD (Jacobi on W^T W) of small
+ * matrices, wide and tall, from the fixed start and from a warm one */
+START_TEST(test_sigma_probe_exact)
+{
+    static const int shapes[][2] = {{7, 5}, {4, 9}, {16, 27}};
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        const int rows = shapes[c][0], cols = shapes[c][1];
+        float w[16 * 27];
+        tu_fill_normal(w, (size_t)rows * cols, 30 + c, 0.0f, 0.5f);
+        double gram[27 * 27];
+        for (int i = 0; i < cols; i++)
+            for (int j = 0; j < cols; j++) {
+                double sum = 0.0;
+                for (int r = 0; r < rows; r++)
+                    sum += (double)w[r * cols + i] * w[r * cols + j];
+                gram[i * cols + j] = sum;
+            }
+        const double exact = sqrt(jacobi_largest_eigenvalue(gram, cols));
+        double v[27] = {0}, work[16];
+        int iterations = 0;
+        const double probe = nl_series_top_singular_value(w, rows, cols, v, work, &iterations);
+        ck_assert_msg(fabs(probe - exact) <= 1e-6 * exact, "%dx%d: probe %.12g, exact %.12g "
+                      "(%d iterations)", rows, cols, probe, exact, iterations);
+        ck_assert_int_lt(iterations, NL_SERIES_PROBE_ITERATIONS);
+        /* from its own singular vector it settles at once */
+        const double again = nl_series_top_singular_value(w, rows, cols, v, work, &iterations);
+        ck_assert_msg(fabs(again - exact) <= 1e-6 * exact, "%dx%d warm: %.12g", rows, cols, again);
+        ck_assert_int_le(iterations, 3);
+    }
+}
+END_TEST
+
+/* train.log.weight_stats under spectral normalization: per hidden weight
+ * and logged step, the forward's sigma and the exact one, the estimate
+ * u^T W v of unit u, v never above it */
+START_TEST(test_sigma_series)
+{
+    tu_tmp_make("pn-sigma");
+    char *series = NULL;
+    {
+        /* the same run with the weight statistics */
+        char yaml[1000];
+        snprintf(yaml, sizeof yaml,
+                 "seed: 3\n"
+                 "data: {dataset: synthetic, shape: [1, 6, 6], classes: 3, train_size: 64, "
+                 "test_size: 32}\n"
+                 "model: {arch: mlp, widths: [8, 8], param_norm: {type: spectral}}\n"
+                 "train: {batch_size: 16, steps: 6, eval_every: 6, log_every: 3, "
+                 "optimizer: {lr: 0.05}, log: {weight_stats: true}}\n"
+                 "threads: 1\n");
+        tu_tmp_write("ws.yaml", yaml);
+        ck_assert_int_eq(tu_normlab("run ws.yaml --out ws --quiet --threads 1"), 0);
+        series = tu_tmp_read("ws/series.csv");
+    }
+    int estimates = 0, exact = 0;
+    double last_estimate = NAN;
+    char last_name[64] = "";
+    for (char *line = strtok(series, "\n"); line; line = strtok(NULL, "\n")) {
+        long step;
+        int layer;
+        char kind[64], name[64];
+        double value;
+        if (sscanf(line, "%ld,%63[^,],%d,%63[^,],%lf", &step, kind, &layer, name, &value) != 5)
+            continue;
+        if (!strcmp(kind, "sigma_estimate")) {
+            estimates++;
+            last_estimate = value;
+            snprintf(last_name, sizeof last_name, "%s", name);
+        } else if (!strcmp(kind, "sigma_true")) {
+            exact++;
+            ck_assert_str_eq(name, last_name);
+            ck_assert_msg(last_estimate <= value * (1 + 1e-5) && value > 0,
+                          "step %ld %s: estimate %g above the largest singular value %g", step,
+                          name, last_estimate, value);
+        }
+    }
+    /* fc1 and fc2 at steps 0 and 3 */
+    ck_assert_int_eq(estimates, 2 * 2);
+    ck_assert_int_eq(exact, estimates);
+    free(series);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("param_norm");
@@ -589,6 +712,8 @@ int main(void)
     tcase_add_test(tc, test_data_init);
     tcase_add_test(tc, test_init_from_refusals);
     tcase_add_test(tc, test_spectral_state_carried);
+    tcase_add_test(tc, test_sigma_probe_exact);
+    tcase_add_test(tc, test_sigma_series);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -195,6 +195,10 @@ typedef struct {
      * would have zero mean and unit variance; a unit of std 0 is left */
     nl_code (*data_init)(nl_param_norm *pn, nl_backend *be, const double *mean,
                          const double *std, nl_param *bias, nl_error *err);
+    /* optional, train.log.weight_stats: the device float holding the
+     * scalar the row estimated in the last forward (spectral
+     * normalization's sigma), logged beside the weight's exact value */
+    const float *(*estimate)(const nl_param_norm *pn);
 } nl_param_norm_row;
 
 /* the fixed floats a row may upload once (nl_builder_constant) */

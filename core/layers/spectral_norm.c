@@ -153,6 +153,8 @@ static void sn_backward(nl_param_norm *pn, const nl_pass *pass, nl_param *weight
                                     pn->constants + SN_ZERO, weight->grad, weight->grad);
 }
 
+static const float *sn_estimate(const nl_param_norm *pn) { return pn->buffer[SN_SIGMA]; }
+
 const nl_param_norm_row nl_param_norm_row_spectral = {
     .id = {"spectral",
            "spectral normalization (Miyato et al. 2018): w / sigma, sigma = u^T W v by power "
@@ -161,4 +163,5 @@ const nl_param_norm_row nl_param_norm_row_spectral = {
     .plan = sn_plan,
     .forward = sn_forward,
     .backward = sn_backward,
+    .estimate = sn_estimate,
 };
