@@ -696,6 +696,12 @@ START_TEST(test_sigma_series)
     ck_assert_int_eq(estimates, 2 * 2);
     ck_assert_int_eq(exact, estimates);
     free(series);
+    /* weight_stats:sigma_estimate draws each layer's estimate and exact value */
+    ck_assert_int_eq(tu_normlab("plot ws --kind weight_stats:sigma_estimate --format svg"), 0);
+    char *drawn = tu_tmp_read("ws/plots/weight_stats-sigma_estimate.csv");
+    ck_assert_msg(strstr(drawn, ",fc1.weight,3,") && strstr(drawn, ",fc1.weight exact,3,") &&
+                      strstr(drawn, ",fc2.weight exact,0,"), "%s", drawn);
+    free(drawn);
     tu_tmp_remove();
 }
 END_TEST
