@@ -429,6 +429,10 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
     m->state_floats = state_floats;
     if ((rc = allocate(m, be, state_floats * sizeof(float), (void **)&m->state_arena, err)))
         return rc;
+    /* the padding between states too: checkpoints and final.nlck hold the
+     * whole arena, which must not carry what the allocation left there */
+    if (state_floats)
+        be->ops->fill(be, m->state_arena, 0.0f, state_floats);
     offset = 0;
     for (int i = 0; i < b->n_states; i++) {
         nl_state *s = b->states[i];
