@@ -69,7 +69,8 @@ static void check_state_steps(const tu_fixture *fx, const char *name, nl_model *
     }
     ck_assert_int_gt(m->n_states, 0);
     for (int step = 1;; step++) {
-        snprintf(key, sizeof key, "%s.weight_u.after%d", name, step);
+        snprintf(key, sizeof key, "%s.%s.after%d", name, strchr(m->states[0]->name, '.') + 1,
+                 step);
         if (!tu_find(fx, key))
             break;
         if (step > 1)
