@@ -112,11 +112,28 @@ static const char *weight_norm_config =
     "  log: {weight_stats: true}\n"
     "threads: 1\n";
 
+/* spectral normalization's u, v move every training forward: a resumed run
+ * must start from the ones the checkpoint kept */
+static const char *spectral_norm_config =
+    "data: {dataset: synthetic, shape: [1, 12, 12], classes: 4, train_size: 512, test_size: 128}\n"
+    "model: {arch: cnn, widths: [8, 16], norm: {type: batch},\n"
+    "        param_norm: {type: spectral, power_iterations: 2}}\n"
+    "train:\n"
+    "  batch_size: 16\n"
+    "  steps: 1000\n"
+    "  optimizer: {lr: 0.05, momentum: 0.9}\n"
+    "  eval_every: 250\n"
+    "  log_every: 30\n"
+    "  checkpoint_every: 50\n"
+    "  log: {weight_stats: true}\n"
+    "threads: 1\n";
+
 /* the configs the kill-and-resume test runs, one loop iteration each */
 static const struct {
     const char *what, **yaml;
 } resume_cases[] = {{"image", &config}, {"token", &token_config}, {"vit", &vit_config},
-                   {"dropout", &dropout_config}, {"weight norm", &weight_norm_config}};
+                   {"dropout", &dropout_config}, {"weight norm", &weight_norm_config},
+                   {"spectral norm", &spectral_norm_config}};
 
 static char *read_rel(const char *dir, const char *name)
 {

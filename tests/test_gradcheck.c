@@ -184,6 +184,11 @@ static void check_graph(const char *what, graph g, int n, int c, int h, int w, f
             tu_fill_uniform(m->params[i]->data, m->params[i]->count, 20 + i, 0.5f, 1.5f);
     if (g.kind == G_NORM)
         frn_thresholds_in_gaps(m, x, n, c, h * w, g.norm.eps);
+    /* spectral normalization's u, v from power iteration, as training
+     * leaves them: from their random start sigma = u^T W v can be near 0,
+     * which no step h differentiates; the checked passes below hold them */
+    if (g.param_norm.kind != NL_PARAM_NORM_NONE)
+        nl_model_forward(m, n, NL_MODE_TRAIN);
     const size_t out_count = (size_t)n * nl_shape_per_sample(m->logits->shape);
     float *r = malloc(out_count * sizeof *r);
     tu_fill_normal(r, out_count, 13, 0.0f, 1.0f);
@@ -226,7 +231,7 @@ START_TEST(test_linear)
             char what[96];
             snprintf(what, sizeof what, "linear %s", nl_name_of(&nl_param_norm_names, k));
             check_graph(what, (graph){.kind = G_LINEAR, .out = res ? 35 : 5, .bias = true, .residual = res,
-                                      .param_norm = {.kind = (nl_param_norm_kind)k, .eps = 1e-2f}},
+                                      .param_norm = {.kind = (nl_param_norm_kind)k, .eps = 1e-2f, .power_iterations = 20}},
                         3, 5, 7, 1, 1e-2f, TOL, false);
         }
     }
@@ -253,7 +258,8 @@ START_TEST(test_conv)
         check_graph("conv 3x3 winograd ws", (graph){.kind = G_CONV, .out = 8, .kernel = 3, .stride = 1, .pad = 1, .residual = res, .ws_eps = 1e-5f},
                     3, 8, 5, 7, 1e-2f, TOL, false);
         for (int k = 1; k < NL_PARAM_NORM_COUNT; k++) {
-            const nl_param_norm_spec pn = {.kind = (nl_param_norm_kind)k, .eps = 1e-2f};
+            const nl_param_norm_spec pn = {.kind = (nl_param_norm_kind)k, .eps = 1e-2f,
+                                           .power_iterations = 20};
             char what[96];
             snprintf(what, sizeof what, "conv 3x3 %s", nl_name_of(&nl_param_norm_names, k));
             check_graph(what, (graph){.kind = G_CONV, .out = res ? 6 : 4, .kernel = 3, .stride = 1, .pad = 1, .bias = true, .residual = res, .param_norm = pn},

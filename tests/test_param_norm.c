@@ -4,8 +4,11 @@
  * layers, forward and the gradients of x, v, g and the bias; its initial
  * g = ||v|| (the model starts as without it); every architecture that reads
  * model.param_norm.type builds its weight layers under each kind and the
- * others refuse the key; the older weight_standardization spelling; and
- * --fold-bn's refusal. */
+ * others refuse the key; the older weight_standardization spelling;
+ * --fold-bn's refusal; spectral normalization against
+ * torch.nn.utils.spectral_norm (u and v over several steps, and eval with
+ * the stored ones), its u, v carried by init.from; and init.from's
+ * refusals across parameter normalizers and of data_init. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,10 @@
 #include "model/fold.h"
 #include "model/model.h"
 #include "testutil.h"
+#include "train/final_model.h"
+#include "train/init_from.h"
+#include "train/series.h"
+#include "train/check.h"
 
 #define TOL 1e-5
 #define BATCH 4
@@ -48,6 +55,39 @@ static nl_act *build_golden_layer(nl_builder *b, nl_act *input, void *vctx)
  * is "<case>.weight_g" */
 static const char *param_suffix(const nl_param *p) { return strchr(p->name, '.') + 1; }
 
+/* A case whose row keeps layer state: the state after each of the case's
+ * training forwards (<state>.after<k>, the first the one checked above),
+ * then the output of an eval forward, which uses the stored state
+ * (y_eval) */
+static void check_state_steps(const tu_fixture *fx, const char *name, nl_model *m, int n)
+{
+    char key[160], what[200];
+    snprintf(key, sizeof key, "%s.y_eval", name);
+    if (!tu_find(fx, key)) {
+        ck_assert_int_eq(m->n_states, 0);
+        return;
+    }
+    ck_assert_int_gt(m->n_states, 0);
+    for (int step = 1;; step++) {
+        snprintf(key, sizeof key, "%s.%s.after%d", name, strchr(m->states[0]->name, '.') + 1,
+                 step);
+        if (!tu_find(fx, key))
+            break;
+        if (step > 1)
+            nl_model_forward(m, n, NL_MODE_TRAIN);
+        for (int i = 0; i < m->n_states; i++) {
+            const nl_state *s = m->states[i];
+            snprintf(key, sizeof key, "%s.%s.after%d", name, strchr(s->name, '.') + 1, step);
+            snprintf(what, sizeof what, "%s %s", name, key);
+            tu_assert_close(s->data, tu_getf(fx, key), s->count, TOL, what);
+        }
+    }
+    nl_model_forward(m, n, NL_MODE_EVAL);
+    snprintf(what, sizeof what, "%s eval forward", name);
+    tu_assert_close(m->logits->data, tu_getf_in(fx, name, "y_eval"), tu_get_in(fx, name, "y")->count,
+                    TOL, what);
+}
+
 /* A case of the param_norm fixture: its kind by name, its layer's
  * parameters by normlab's names, the input; forward and backward checked
  * against the output, dx and every parameter's gradient */
@@ -60,7 +100,7 @@ static void check_golden_case(const tu_fixture *fx, const char *name)
     const tu_tensor *x = tu_get_in(fx, name, "x"), *y = tu_get_in(fx, name, "y");
     const tu_tensor *v = tu_get_in(fx, name, "weight");
     golden_layer ctx = {.conv = v->ndim == 4, .out = v->dims[0],
-                        .param_norm = {.kind = (nl_param_norm_kind)kind}};
+                        .param_norm = {.kind = (nl_param_norm_kind)kind, .power_iterations = 1}};
     snprintf(key, sizeof key, "%s.bias", name);
     ctx.bias = tu_find(fx, key) != NULL;
     if (ctx.conv) {
@@ -87,6 +127,13 @@ static void check_golden_case(const tu_fixture *fx, const char *name)
         ck_assert_uint_eq(p->count, t->count);
         be->ops->upload(be, p->data, t->data, t->count * sizeof(float));
     }
+    /* layer state a row keeps (spectral normalization's u, v), as the case drew it */
+    for (int i = 0; i < m->n_states; i++) {
+        const nl_state *s = m->states[i];
+        const tu_tensor *t = tu_get_in(fx, name, strchr(s->name, '.') + 1);
+        ck_assert_uint_eq(s->count, t->count);
+        be->ops->upload(be, s->data, t->data, t->count * sizeof(float));
+    }
     be->ops->upload(be, m->input->data, x->data, x->count * sizeof(float));
     nl_model_forward(m, n, NL_MODE_TRAIN);
     ck_assert_uint_eq(y->count, (size_t)n * nl_shape_per_sample(m->logits->shape));
@@ -101,6 +148,7 @@ static void check_golden_case(const tu_fixture *fx, const char *name)
         snprintf(what, sizeof what, "%s %s", name, key);
         tu_assert_close(p->grad, tu_getf_in(fx, name, key), p->count, TOL, what);
     }
+    check_state_steps(fx, name, m, n);
     nl_model_free(m);
 }
 
@@ -387,6 +435,278 @@ START_TEST(test_data_init)
 }
 END_TEST
 
+/* a small run under model.param_norm.type KIND */
+static void tiny_run(const char *dir, const char *kind, const char *extra)
+{
+    char yaml[1000], name[200], args[400];
+    snprintf(yaml, sizeof yaml,
+             "seed: 3\n"
+             "data: {dataset: synthetic, shape: [1, 6, 6], classes: 3, train_size: 64, "
+             "test_size: 32}\n"
+             "model: {arch: mlp, widths: [8, 8], param_norm: {type: %s}}\n"
+             "train: {batch_size: 16, steps: 6, eval_every: 6, log_every: 3, "
+             "optimizer: {lr: 0.05}}\n"
+             "threads: 1\n%s", kind, extra);
+    snprintf(name, sizeof name, "%s.yaml", dir);
+    tu_tmp_write(name, yaml);
+    snprintf(args, sizeof args, "run %s --out %s --quiet --threads 1", name, dir);
+    ck_assert_int_eq(tu_normlab(args), 0);
+}
+
+/* `normlab run` of a tiny_run config with init.from: exit status 2 and
+ * `fragment` in what it prints */
+static void refused_from(const char *kind, const char *extra, const char *fragment)
+{
+    char from[800], yaml[2000], args[200];
+    snprintf(from, sizeof from, "init: {from: %s/src}\n%s", tu_tmp, extra);
+    snprintf(yaml, sizeof yaml,
+             "seed: 4\n"
+             "data: {dataset: synthetic, shape: [1, 6, 6], classes: 3, train_size: 64, "
+             "test_size: 32}\n"
+             "model: {arch: mlp, widths: [8, 8], param_norm: {type: %s}}\n"
+             "train: {batch_size: 16, steps: 2}\n%s", kind, from);
+    tu_tmp_write("bad.yaml", yaml);
+    snprintf(args, sizeof args, "run bad.yaml --out bad --quiet --threads 1");
+    ck_assert_int_eq(tu_normlab(args), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, fragment), "no '%s' in:\n%s", fragment, out);
+    free(out);
+}
+
+/* a weight trained under weight normalization is v, not the weight: a
+ * plain model refuses it, naming the layer and the key; and the
+ * data-dependent initialization would overwrite the carried g */
+START_TEST(test_init_from_refusals)
+{
+    tu_tmp_make("pn-from");
+    tiny_run("src", "weight", "");
+    refused_from("none", "",
+                 "model.param_norm.type: layer fc1: ");
+    refused_from("none", "",
+                 "trained its weight under parameter normalizer weight, and it is none here; a "
+                 "weight is carried only into the one it was trained under: set "
+                 "model.param_norm.type: weight");
+    refused_from("spectral", "", "parameter normalizer weight, and it is spectral here");
+    char from[800], yaml[2000];
+    snprintf(from, sizeof from, "init: {from: %s/src}\n", tu_tmp);
+    snprintf(yaml, sizeof yaml,
+             "seed: 4\n"
+             "data: {dataset: synthetic, shape: [1, 6, 6], classes: 3, train_size: 64, "
+             "test_size: 32}\n"
+             "model: {arch: mlp, widths: [8, 8], param_norm: {type: weight, data_init: true}}\n"
+             "train: {batch_size: 16, steps: 2}\n%s", from);
+    tu_tmp_write("di.yaml", yaml);
+    ck_assert_int_eq(tu_normlab("run di.yaml --out di --quiet --threads 1"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "model.param_norm.data_init: true with init.from") &&
+                      strstr(out, "would overwrite the gains carried over"),
+                  "%s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
+static float *host_state(nl_backend *be, const nl_model *m, const char *name)
+{
+    const nl_state *s = nl_model_state(m, name);
+    ck_assert_msg(s, "no state %s", name);
+    float *host = malloc(s->count * sizeof *host);
+    be->ops->download(be, host, s->data, s->count * sizeof *host);
+    nl_error err = {0};
+    ck_assert_msg(be->ops->synchronize(be, &err) == NL_OK, "%s", err.msg);
+    return host;
+}
+
+/* spectral normalization's u, v: unit vectors at build, moved by training,
+ * written in the final model and carried by init.from as they are */
+START_TEST(test_spectral_state_carried)
+{
+    tu_tmp_make("pn-sn");
+    tiny_run("src", "spectral", "");
+    char path[800];
+    snprintf(path, sizeof path, "%s/src/config.yaml", tu_tmp);
+    nl_config *cfg = calloc(1, sizeof *cfg);
+    nl_error err = {0};
+    ck_assert_msg(nl_config_load(path, NULL, 0, cfg, &err) == NL_OK, "%s", err.msg);
+    nl_backend *be = tu_cpu(1);
+    nl_model *src = NULL, *fresh = NULL, *ft = NULL;
+    nl_final_model_info info;
+    snprintf(path, sizeof path, "%s/src", tu_tmp);
+    ck_assert_msg(nl_final_model_load(path, cfg, be, 16, &src, &info, &err) == NL_OK, "%s",
+                  err.msg);
+    nl_model_spec spec;
+    nl_run_model_spec(cfg, &spec);
+    ck_assert_msg(nl_model_build(&spec, be, 16, 16, cfg->seed, &fresh, &err) == NL_OK, "%s",
+                  err.msg);
+    snprintf(cfg->init_from, sizeof cfg->init_from, "%s/src", tu_tmp);
+    ck_assert_msg(nl_init_from_check(cfg, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_model_build(&spec, be, 16, 16, cfg->seed + 1, &ft, &err) == NL_OK, "%s",
+                  err.msg);
+    char note[1400];
+    ck_assert_msg(nl_init_from_load(cfg, ft, note, sizeof note, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(src->n_states, fresh->n_states);
+    int vectors = 0;
+    for (int i = 0; i < src->n_states; i++) {
+        const nl_state *s = src->states[i];
+        if (!s->unit_normal) /* the running statistics of the mlp's batch norm */
+            continue;
+        vectors++;
+        float *trained = host_state(be, src, s->name), *initial = host_state(be, fresh, s->name);
+        float *carried = host_state(be, ft, s->name);
+        double norm = 0.0, trained_norm = 0.0;
+        for (size_t k = 0; k < s->count; k++) {
+            norm += (double)initial[k] * initial[k];
+            trained_norm += (double)trained[k] * trained[k];
+        }
+        ck_assert_msg(fabs(norm - 1.0) < 1e-5, "%s: initial norm^2 %g", s->name, norm);
+        ck_assert_msg(fabs(trained_norm - 1.0) < 1e-5, "%s: trained norm^2 %g", s->name,
+                      trained_norm);
+        ck_assert_msg(memcmp(trained, initial, s->count * sizeof *trained) != 0,
+                      "%s: training left it", s->name);
+        ck_assert_msg(!memcmp(trained, carried, s->count * sizeof *trained),
+                      "%s: init.from did not carry it", s->name);
+        free(trained);
+        free(initial);
+        free(carried);
+    }
+    ck_assert_int_eq(vectors, 2 * 2); /* u, v of fc1 and fc2 */
+    nl_model_free(src);
+    nl_model_free(fresh);
+    nl_model_free(ft);
+    nl_backend_close(be);
+    free(cfg);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* the largest eigenvalue of the symmetric n x n matrix a (destroyed), by
+ * cyclic Jacobi rotations: exact to rounding, independent of power iteration */
+static double jacobi_largest_eigenvalue(double *a, int n)
+{
+    for (int sweep = 0; sweep < 100; sweep++) {
+        double off = 0.0;
+        for (int p = 0; p < n; p++)
+            for (int q = p + 1; q < n; q++)
+                off += a[p * n + q] * a[p * n + q];
+        if (off < 1e-30)
+            break;
+        for (int p = 0; p < n; p++)
+            for (int q = p + 1; q < n; q++) {
+                if (fabs(a[p * n + q]) < 1e-300)
+                    continue;
+                const double theta = (a[q * n + q] - a[p * n + p]) / (2.0 * a[p * n + q]);
+                const double t = (theta >= 0 ? 1.0 : -1.0) /
+                                 (fabs(theta) + sqrt(theta * theta + 1.0));
+                const double c = 1.0 / sqrt(t * t + 1.0), sn = t * c;
+                for (int k = 0; k < n; k++) { /* columns p, q */
+                    const double akp = a[k * n + p], akq = a[k * n + q];
+                    a[k * n + p] = c * akp - sn * akq;
+                    a[k * n + q] = sn * akp + c * akq;
+                }
+                for (int k = 0; k < n; k++) { /* rows p, q */
+                    const double apk = a[p * n + k], aqk = a[q * n + k];
+                    a[p * n + k] = c * apk - sn * aqk;
+                    a[q * n + k] = sn * apk + c * aqk;
+                }
+            }
+    }
+    double largest = a[0];
+    for (int i = 1; i < n; i++)
+        if (a[i * n + i] > largest)
+            largest = a[i * n + i];
+    return largest;
+}
+
+/* the sigma_true probe against an exact SVD (Jacobi on W^T W) of small
+ * matrices, wide and tall, from the fixed start and from a warm one */
+START_TEST(test_sigma_probe_exact)
+{
+    static const int shapes[][2] = {{7, 5}, {4, 9}, {16, 27}};
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        const int rows = shapes[c][0], cols = shapes[c][1];
+        float w[16 * 27];
+        tu_fill_normal(w, (size_t)rows * cols, 30 + c, 0.0f, 0.5f);
+        double gram[27 * 27];
+        for (int i = 0; i < cols; i++)
+            for (int j = 0; j < cols; j++) {
+                double sum = 0.0;
+                for (int r = 0; r < rows; r++)
+                    sum += (double)w[r * cols + i] * w[r * cols + j];
+                gram[i * cols + j] = sum;
+            }
+        const double exact = sqrt(jacobi_largest_eigenvalue(gram, cols));
+        double v[27] = {0}, work[16];
+        int iterations = 0;
+        const double probe = nl_series_top_singular_value(w, rows, cols, v, work, &iterations);
+        ck_assert_msg(fabs(probe - exact) <= 1e-6 * exact, "%dx%d: probe %.12g, exact %.12g "
+                      "(%d iterations)", rows, cols, probe, exact, iterations);
+        ck_assert_int_lt(iterations, NL_SERIES_PROBE_ITERATIONS);
+        /* from its own singular vector it settles at once */
+        const double again = nl_series_top_singular_value(w, rows, cols, v, work, &iterations);
+        ck_assert_msg(fabs(again - exact) <= 1e-6 * exact, "%dx%d warm: %.12g", rows, cols, again);
+        ck_assert_int_le(iterations, 3);
+    }
+}
+END_TEST
+
+/* train.log.weight_stats under spectral normalization: per hidden weight
+ * and logged step, the forward's sigma and the exact one, the estimate
+ * u^T W v of unit u, v never above it */
+START_TEST(test_sigma_series)
+{
+    tu_tmp_make("pn-sigma");
+    char *series = NULL;
+    {
+        /* the same run with the weight statistics */
+        char yaml[1000];
+        snprintf(yaml, sizeof yaml,
+                 "seed: 3\n"
+                 "data: {dataset: synthetic, shape: [1, 6, 6], classes: 3, train_size: 64, "
+                 "test_size: 32}\n"
+                 "model: {arch: mlp, widths: [8, 8], param_norm: {type: spectral}}\n"
+                 "train: {batch_size: 16, steps: 6, eval_every: 6, log_every: 3, "
+                 "optimizer: {lr: 0.05}, log: {weight_stats: true}}\n"
+                 "threads: 1\n");
+        tu_tmp_write("ws.yaml", yaml);
+        ck_assert_int_eq(tu_normlab("run ws.yaml --out ws --quiet --threads 1"), 0);
+        series = tu_tmp_read("ws/series.csv");
+    }
+    int estimates = 0, exact = 0;
+    double last_estimate = NAN;
+    char last_name[64] = "";
+    for (char *line = strtok(series, "\n"); line; line = strtok(NULL, "\n")) {
+        long step;
+        int layer;
+        char kind[64], name[64];
+        double value;
+        if (sscanf(line, "%ld,%63[^,],%d,%63[^,],%lf", &step, kind, &layer, name, &value) != 5)
+            continue;
+        if (!strcmp(kind, "sigma_estimate")) {
+            estimates++;
+            last_estimate = value;
+            snprintf(last_name, sizeof last_name, "%s", name);
+        } else if (!strcmp(kind, "sigma_true")) {
+            exact++;
+            ck_assert_str_eq(name, last_name);
+            ck_assert_msg(last_estimate <= value * (1 + 1e-5) && value > 0,
+                          "step %ld %s: estimate %g above the largest singular value %g", step,
+                          name, last_estimate, value);
+        }
+    }
+    /* fc1 and fc2 at steps 0 and 3 */
+    ck_assert_int_eq(estimates, 2 * 2);
+    ck_assert_int_eq(exact, estimates);
+    free(series);
+    /* weight_stats:sigma_estimate draws each layer's estimate and exact value */
+    ck_assert_int_eq(tu_normlab("plot ws --kind weight_stats:sigma_estimate --format svg"), 0);
+    char *drawn = tu_tmp_read("ws/plots/weight_stats-sigma_estimate.csv");
+    ck_assert_msg(strstr(drawn, ",fc1.weight,3,") && strstr(drawn, ",fc1.weight exact,3,") &&
+                      strstr(drawn, ",fc2.weight exact,0,"), "%s", drawn);
+    free(drawn);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("param_norm");
@@ -397,6 +717,10 @@ int main(void)
     tcase_add_test(tc, test_weight_standardization_spelling);
     tcase_add_test(tc, test_fold_refused);
     tcase_add_test(tc, test_data_init);
+    tcase_add_test(tc, test_init_from_refusals);
+    tcase_add_test(tc, test_spectral_state_carried);
+    tcase_add_test(tc, test_sigma_probe_exact);
+    tcase_add_test(tc, test_sigma_series);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

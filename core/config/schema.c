@@ -230,10 +230,19 @@ const nl_key_def nl_config_schema[] = {
             "model.weight_standardization: true is the older spelling of standardization; "
             "weight: w = g * v / ||v|| per output unit (torch.nn.utils.weight_norm, dim 0), g "
             "the parameter <layer>.weight_g, starting at ||v||, decayed as the norm gains are "
-            "(train.optimizer.decay_norm_and_bias)"},
+            "(train.optimizer.decay_norm_and_bias); spectral: w / sigma, sigma by power "
+            "iteration (torch.nn.utils.spectral_norm, dim 0), u, v the layer state "
+            "<layer>.weight_u, <layer>.weight_v, checkpointed"},
     {.key = "model.param_norm.eps", .type = NL_KT_FLOAT, FIELD(model.param_norm.eps), GT(0),
      .when_key = "model.param_norm.type", .when_mask = BIT(NL_PARAM_NORM_STANDARDIZATION),
      .doc = "eps of weight standardization, inside the square root"},
+    {.key = "model.param_norm.power_iterations", .type = NL_KT_INT,
+     FIELD(model.param_norm.power_iterations), .lo = 1, .hi = 1000,
+     .flags = NL_KF_LO | NL_KF_HI | NL_KF_AFTER_FORMAT4,
+     .when_key = "model.param_norm.type", .when_mask = BIT(NL_PARAM_NORM_SPECTRAL),
+     .doc = "power-iteration updates of u, v in each training forward "
+            "(torch.nn.utils.spectral_norm's n_power_iterations); evaluation takes none and "
+            "uses the stored u, v"},
     {.key = "model.param_norm.data_init", .type = NL_KT_BOOL, FIELD(model.param_norm.data_init),
      .flags = NL_KF_AFTER_FORMAT4, .when_key = "model.param_norm.type",
      .when_mask = BIT(NL_PARAM_NORM_WEIGHT),

@@ -118,6 +118,10 @@ typedef struct {
     char name[80];
     size_t count;
     float init_value;
+    /* instead of init_value: a N(0, 1) draw from the model's seed, after the
+     * parameters', scaled to unit L2 norm (spectral normalization's u, v).
+     * Not a running statistic: resetting or recalibrating those leaves it. */
+    bool unit_normal;
     float *data;
 } nl_state;
 
@@ -191,10 +195,20 @@ typedef struct {
      * would have zero mean and unit variance; a unit of std 0 is left */
     nl_code (*data_init)(nl_param_norm *pn, nl_backend *be, const double *mean,
                          const double *std, nl_param *bias, nl_error *err);
+    /* optional, train.log.weight_stats: the device float holding the
+     * scalar the row estimated in the last forward (spectral
+     * normalization's sigma), logged beside the weight's exact value */
+    const float *(*estimate)(const nl_param_norm *pn);
 } nl_param_norm_row;
 
 /* the fixed floats a row may upload once (nl_builder_constant) */
 #define NL_PARAM_NORM_CONSTANTS 4
+/* the row's own state, device buffers and norm geometries, beyond the
+ * shared ones below: slots a row fills as it needs, so that a new row
+ * needs no new member here */
+#define NL_PARAM_NORM_STATES 2
+#define NL_PARAM_NORM_BUFFERS 6
+#define NL_PARAM_NORM_GEOMS 3
 
 struct nl_param_norm {
     const nl_param_norm_row *row;
@@ -207,6 +221,12 @@ struct nl_param_norm {
     nl_param *gain;          /* a learned per-unit gain (weight normalization's g) */
     float host_constants[NL_PARAM_NORM_CONSTANTS];
     float *constants;        /* host_constants on the device */
+    /* layer state kept across steps, checkpointed, not trained
+     * (spectral normalization's u, v) */
+    nl_state *state[NL_PARAM_NORM_STATES];
+    float *buffer[NL_PARAM_NORM_BUFFERS];   /* the row's scratch and saved values */
+    nl_norm_geom row_geom[NL_PARAM_NORM_GEOMS];
+    int iterations;          /* a count the row takes from its spec */
 };
 
 /* the row of a kind */

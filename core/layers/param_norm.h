@@ -23,6 +23,7 @@ typedef struct {
     nl_param_norm_kind kind;
     float eps;      /* standardization: inside the square root */
     bool data_init; /* weight: Salimans & Kingma's data-dependent initialization */
+    int power_iterations; /* spectral: power-iteration updates of u, v per training forward */
 } nl_param_norm_spec;
 
 /* the kinds' names and help, in nl_param_norm_kind's order */

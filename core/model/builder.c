@@ -510,6 +510,9 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
     for (int i = 0; i < b->n_params; i++)
         if (b->params[i]->count > largest)
             largest = b->params[i]->count;
+    for (int i = 0; i < b->n_states; i++)
+        if (b->states[i]->unit_normal && b->states[i]->count > largest)
+            largest = b->states[i]->count;
     float *host = nl_malloc((largest ? largest : 1) * sizeof *host);
     if (!host)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory initializing parameters");
@@ -544,6 +547,20 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
             return rc;
         }
         be->ops->upload(be, p->data, host, p->count * sizeof *host);
+    }
+    for (int i = 0; i < b->n_states; i++) {
+        nl_state *s = b->states[i];
+        if (!s->unit_normal)
+            continue;
+        double sum_squares = 0.0;
+        for (size_t k = 0; k < s->count; k++) {
+            host[k] = (float)nl_rng_normal(&rng);
+            sum_squares += (double)host[k] * host[k];
+        }
+        const double norm = sqrt(sum_squares);
+        for (size_t k = 0; k < s->count; k++)
+            host[k] = (float)(host[k] / (norm > 1e-12 ? norm : 1e-12));
+        be->ops->upload(be, s->data, host, s->count * sizeof *host);
     }
     rc = be->ops->synchronize(be, err);
     free(host);

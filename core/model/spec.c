@@ -56,7 +56,8 @@ void nl_model_spec_defaults(nl_model_spec *spec)
     spec->optimizer_state_slots = 1;
     spec->weight_standardization = false;
     spec->weight_standardization_eps = 1e-6f; /* timm's StdConv2d */
-    spec->param_norm = (nl_param_norm_spec){.kind = NL_PARAM_NORM_NONE, .eps = 1e-6f};
+    spec->param_norm =
+        (nl_param_norm_spec){.kind = NL_PARAM_NORM_NONE, .eps = 1e-6f, .power_iterations = 1};
     spec->dropout_p = 0.0f;
     spec->dropout_placement = NL_DROPOUT_AFTER_NORM;
     /* a mean off 0 and 1 and a spread comparable to the normalized unit

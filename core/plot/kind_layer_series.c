@@ -1,7 +1,9 @@
 /* The per-layer probe kinds: a series.csv quantity logged per layer over
  * training, against step.
  *   weight_stats    train.log.weight_stats: each weight tensor's
- *                   update_ratio (default), weight_norm or effective_lr
+ *                   update_ratio (default), weight_norm or effective_lr,
+ *                   or under spectral normalization sigma_estimate, drawn
+ *                   with each layer's exact sigma_true beside it
  *   variance_shift  train.log.variance_shift: each batch norm's running
  *                   variance over its input's test-time variance (Li et al.
  *                   2019), with the no-shift line at 1
@@ -48,6 +50,9 @@ static series_text text_of(int series)
     case NL_SERIES_EFFECTIVE_LR:
         return (series_text){"Effective learning rate of the scale-invariant weights over training",
                              "effective learning rate ||dw|| / ||w||"};
+    case NL_SERIES_SIGMA_ESTIMATE:
+        return (series_text){"Spectral normalization: sigma estimate and exact value per layer",
+                             "sigma of the weight (estimate u^T W v; exact)"};
     case NL_SERIES_VARIANCE_SHIFT:
         return (series_text){"Variance shift per batch norm over training",
                              "running variance / test-time input variance"};
@@ -59,6 +64,10 @@ static series_text text_of(int series)
 typedef struct {
     grouping g;
     int series;
+    /* drawn beside series, its lines named "<name> <companion_label>"
+     * (sigma_true beside sigma_estimate); -1: none */
+    int companion;
+    const char *companion_label;
     char (*names)[NL_SERIES_NAME_MAX];
     int n_layers;
     curve *curves; /* [variant * MAX_LAYERS + layer] */
@@ -124,6 +133,7 @@ static void variant_equilibria(const pl_results *r, layer_fig *f, char *why, siz
 static nl_code read_series(const pl_results *r, layer_fig *f, nl_error *err)
 {
     const char *series = nl_name_of(&nl_series_names, f->series);
+    const char *companion = f->companion >= 0 ? nl_name_of(&nl_series_names, f->companion) : NULL;
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < r->n_runs; i++) {
             const int id = f->g.group_of[i];
@@ -137,10 +147,14 @@ static nl_code read_series(const pl_results *r, layer_fig *f, nl_error *err)
             int before = -1;
             for (int row = 0; file.found && row < file.t.n_rows; row++) {
                 char **cell = file.t.rows[row];
-                if (strcmp(cell[file.series], series) != 0)
+                const bool beside = companion && strcmp(cell[file.series], companion) == 0;
+                if (strcmp(cell[file.series], series) != 0 && !beside)
                     continue;
                 char name[NL_SERIES_NAME_MAX];
-                nl_copy_string(name, sizeof name, cell[file.name]);
+                if (beside)
+                    snprintf(name, sizeof name, "%.40s %s", cell[file.name], f->companion_label);
+                else
+                    nl_copy_string(name, sizeof name, cell[file.name]);
                 const int slot = pl_layer_slot(f->names, &f->n_layers, MAX_LAYERS, name, before, pass == 0);
                 before = slot >= 0 ? slot : before;
                 const double step = pl_num(cell[file.step]);
@@ -308,7 +322,11 @@ static nl_code write_layer_series(const pl_results *r, const nl_plot_spec *spec,
     /* a kind's metrics are series.csv's names for the series they pick */
     const char *metric = !info->metrics ? nl_name_of(&nl_series_names, k->series)
                          : spec->metric[0] ? spec->metric : info->default_metric;
-    layer_fig f = {.series = nl_name_lookup(&nl_series_names, metric)};
+    layer_fig f = {.series = nl_name_lookup(&nl_series_names, metric), .companion = -1};
+    if (f.series == NL_SERIES_SIGMA_ESTIMATE) {
+        f.companion = NL_SERIES_SIGMA_TRUE;
+        f.companion_label = "exact";
+    }
     nl_buf data = {0};
     nl_code rc;
     if (f.series < 0)
@@ -326,7 +344,9 @@ static nl_code write_layer_series(const pl_results *r, const nl_plot_spec *spec,
     if (f.runs == 0) {
         char why[300];
         snprintf(why, sizeof why, "no run has %s in its series.csv (set %s: true%s)", metric, k->probe_key,
-                 f.series == NL_SERIES_EFFECTIVE_LR ? ", with a batch-statistics normalizer" : "");
+                 f.series == NL_SERIES_EFFECTIVE_LR ? ", with a batch-statistics normalizer"
+                 : f.series == NL_SERIES_SIGMA_ESTIMATE ? ", with model.param_norm.type: spectral"
+                                                        : "");
         rc = pl_not_applicable(err, kind, why);
         goto done;
     }

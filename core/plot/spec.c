@@ -28,6 +28,8 @@ static const nl_name_entry weight_stat_entries[] = {
     {"update_ratio", "||w_after - w_before|| / ||w_before|| of each weight tensor over the step"},
     {"weight_norm", "each weight tensor's L2 norm before the step"},
     {"effective_lr", "the update ratio of the weights feeding batch norm (scale-invariant)"},
+    {"sigma_estimate", "each spectrally normalized weight's sigma, the forward's estimate and "
+                       "beside it the exact largest singular value (sigma_true)"},
 };
 const nl_name_table nl_plot_weight_stat_names = {"metric", weight_stat_entries,
                                                  sizeof weight_stat_entries / sizeof weight_stat_entries[0], 0};

@@ -41,6 +41,11 @@ nl_code nl_init_from_check(const nl_config *cfg, nl_error *err)
     nl_code rc = check_bn_policy(cfg, err);
     if (rc || !cfg->init_from[0])
         return rc;
+    if (cfg->model.param_norm.data_init)
+        return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "model.param_norm.data_init",
+                                   "true with init.from %s: the data-dependent initialization "
+                                   "would overwrite the gains carried over from it; remove "
+                                   "model.param_norm.data_init (or init.from)", cfg->init_from);
     nl_error why = {0};
     if (nl_final_model_check_run(cfg->init_from, &why) == NL_OK)
         return NL_OK;
@@ -87,6 +92,8 @@ static void reset_stats(nl_model *m, float *out_states)
 {
     for (int i = 0; i < m->n_states; i++) {
         const nl_state *s = m->states[i];
+        if (s->unit_normal) /* not a running statistic */
+            continue;
         float *at = out_states + (s->data - m->state_arena);
         for (size_t k = 0; k < s->count; k++)
             at[k] = s->init_value;
@@ -124,6 +131,37 @@ static const char *dims_text(const nl_param *p, char *buf, size_t size)
     for (int d = 0; d < p->ndim && used < size; d++)
         used += (size_t)snprintf(buf + used, size - used, "%s%d", d ? "x" : "", p->dims[d]);
     return buf;
+}
+
+/* A weight is carried only into the parameter normalizer it was trained
+ * under: by name alone, weight normalization's v would become a plain
+ * model's weight with its gain g dropped, and spectral normalization's
+ * unnormalized weight one without its 1 / sigma. */
+static nl_code check_param_norms(const nl_config *cfg, const nl_model *src, const nl_model *m,
+                                 nl_error *err)
+{
+    for (int i = 0; i < src->n_layers; i++) {
+        nl_layer *from = src->layers[i];
+        if (!from->vt->param_norm)
+            continue;
+        nl_param *bias;
+        const nl_param_norm_kind had = nl_param_norm_kind_of(from->vt->param_norm(from, &bias));
+        nl_param_norm_kind here = NL_PARAM_NORM_NONE;
+        for (int j = 0; j < m->n_layers; j++) {
+            nl_layer *to = m->layers[j];
+            if (!strcmp(to->name, from->name) && to->vt->param_norm)
+                here = nl_param_norm_kind_of(to->vt->param_norm(to, &bias));
+        }
+        if (had != here)
+            return nl_config_key_error(
+                cfg, err, NL_ERR_CONFIG, "model.param_norm.type",
+                "layer %s: %s trained its weight under parameter normalizer %s, and it is %s "
+                "here; a weight is carried only into the one it was trained under: set "
+                "model.param_norm.type: %s", from->name, cfg->init_from,
+                nl_name_of(&nl_param_norm_names, had), nl_name_of(&nl_param_norm_names, here),
+                nl_name_of(&nl_param_norm_names, had));
+    }
+    return NL_OK;
 }
 
 /* the source's host arenas, copied into `m` by name */
@@ -213,6 +251,8 @@ nl_code nl_init_from_load(const nl_config *cfg, nl_model *m, char *note, size_t 
     int kept_head = 0;
     if (rc == NL_OK)
         rc = check_source_bn(cfg, src, m, err);
+    if (rc == NL_OK)
+        rc = check_param_norms(cfg, src, m, err);
     if (rc == NL_OK)
         rc = carry(cfg, src, params, states, m, out_params, out_states, &kept_head, err);
     if (rc == NL_OK && cfg->train.init_bn.policy == NL_BN_POLICY_RESET)

@@ -54,7 +54,8 @@ nl_code nl_recalibrate(nl_model *m, nl_batcher *train, long batches, nl_error *e
 {
     nl_backend *be = m->be;
     for (int i = 0; i < m->n_states; i++)
-        be->ops->fill(be, m->states[i]->data, m->states[i]->init_value, m->states[i]->count);
+        if (!m->states[i]->unit_normal) /* running statistics only */
+            be->ops->fill(be, m->states[i]->data, m->states[i]->init_value, m->states[i]->count);
     const float *x;
     const int32_t *y;
     for (long k = 0; k < batches; k++) {

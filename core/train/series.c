@@ -27,6 +27,8 @@ static const nl_name_entry series_entries[] = {
     [NL_SERIES_GRAD_PRED_MAX] = {"grad_pred_max", "gradient predictiveness: the largest ||grad L_B(w - eta g) - g|| over the step sizes"},
     [NL_SERIES_BETA_SMOOTHNESS] = {"beta_smoothness", "effective beta-smoothness: the largest ||grad L_B(w - eta g) - g|| / (eta ||g||) over the step sizes (Santurkar et al. 2018)"},
     [NL_SERIES_STEP_NORM] = {"step_norm", "a recurrent layer's hidden-state L2 norm ||h_t|| at time step t (the layer column), mean over the test split in eval mode"},
+    [NL_SERIES_SIGMA_ESTIMATE] = {"sigma_estimate", "a spectrally normalized weight's sigma, the power-iteration estimate its forward divided by (u^T W v)"},
+    [NL_SERIES_SIGMA_TRUE] = {"sigma_true", "a spectrally normalized weight's largest singular value, by power iteration to convergence on a host copy (nl_series_top_singular_value)"},
 };
 _Static_assert(sizeof series_entries / sizeof series_entries[0] == NL_SERIES_COUNT, "series");
 const nl_name_table nl_series_names = {"series", series_entries, NL_SERIES_COUNT, 0};
@@ -156,6 +158,14 @@ void nl_series_free(nl_series *s, nl_model *m)
     free(s->host_weight_partials);
     free(s->weight_norm);
     free(s->update_ratio);
+    for (int k = 0; s->singular_vector && k < s->n_weights; k++)
+        free(s->singular_vector[k]);
+    free(s->singular_vector);
+    free(s->estimator);
+    free(s->estimate);
+    free(s->sigma_true);
+    free(s->host_weight);
+    free(s->probe_work);
     memset(s, 0, sizeof *s);
 }
 
@@ -232,6 +242,101 @@ bool nl_series_scale_invariant(const nl_model *m, int param)
     return false;
 }
 
+/* the parameter normalizer of a weight's layer, when its row estimates a scalar */
+static const nl_param_norm *estimator_of(const nl_model *m, const nl_param *p)
+{
+    const char *dot = strrchr(p->name, '.');
+    nl_layer *owner = dot ? (nl_layer *)layer_named(m, p->name, (size_t)(dot - p->name)) : NULL;
+    if (!owner || !owner->vt->param_norm)
+        return NULL;
+    nl_param *bias;
+    const nl_param_norm *pn = owner->vt->param_norm(owner, &bias);
+    return pn && pn->row->estimate && strcmp(dot + 1, "weight") == 0 ? pn : NULL;
+}
+
+/* the estimated weights among s's and the host buffers their probe uses */
+static nl_code plan_estimates(nl_series *s, const nl_model *m, nl_error *err)
+{
+    const size_t slots = (size_t)(s->n_weights ? s->n_weights : 1);
+    s->estimator = calloc(slots, sizeof *s->estimator);
+    s->singular_vector = calloc(slots, sizeof *s->singular_vector);
+    s->estimate = calloc(slots, sizeof *s->estimate);
+    s->sigma_true = calloc(slots, sizeof *s->sigma_true);
+    if (!s->estimator || !s->singular_vector || !s->estimate || !s->sigma_true)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory for the weight statistics");
+    size_t largest = 1, most_rows = 1;
+    for (int k = 0; k < s->n_weights; k++) {
+        const nl_param *p = m->params[s->weight_param[k]];
+        const nl_param_norm *pn = estimator_of(m, p);
+        if (!pn)
+            continue;
+        s->estimator[k] = pn;
+        if (!(s->singular_vector[k] = calloc((size_t)pn->fan_in, sizeof(double))))
+            return nl_fail(err, NL_ERR_NOMEM, "out of memory for the weight statistics");
+        if (p->count > largest)
+            largest = p->count;
+        if ((size_t)pn->units > most_rows)
+            most_rows = (size_t)pn->units;
+    }
+    s->host_weight = malloc(largest * sizeof *s->host_weight);
+    s->probe_work = malloc(most_rows * sizeof *s->probe_work);
+    if (!s->host_weight || !s->probe_work)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory for the weight statistics");
+    return NL_OK;
+}
+
+double nl_series_top_singular_value(const float *w, int rows, int cols, double *v, double *work,
+                                    int *iterations)
+{
+    double norm = 0.0;
+    for (int j = 0; j < cols; j++)
+        norm += v[j] * v[j];
+    if (!(norm > 0.0)) /* a fixed start: every direction but one orthogonal to it */
+        for (int j = 0; j < cols; j++)
+            v[j] = 1.0 + 0.01 * j;
+    double sigma = 0.0;
+    int it = 0;
+    while (it < NL_SERIES_PROBE_ITERATIONS) {
+        norm = 0.0;
+        for (int j = 0; j < cols; j++)
+            norm += v[j] * v[j];
+        norm = sqrt(norm);
+        if (!(norm > 0.0))
+            break;
+        for (int j = 0; j < cols; j++)
+            v[j] /= norm;
+        /* work = W v, sigma = ||W v||, v = W^T work */
+        double next = 0.0;
+        for (int i = 0; i < rows; i++) {
+            double sum = 0.0;
+            for (int j = 0; j < cols; j++)
+                sum += (double)w[(size_t)i * cols + j] * v[j];
+            work[i] = sum;
+            next += sum * sum;
+        }
+        next = sqrt(next);
+        for (int j = 0; j < cols; j++)
+            v[j] = 0.0;
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++)
+                v[j] += (double)w[(size_t)i * cols + j] * work[i];
+        it++;
+        const bool settled = fabs(next - sigma) <= 1e-9 * next;
+        sigma = next;
+        if (settled)
+            break;
+    }
+    norm = 0.0;
+    for (int j = 0; j < cols; j++)
+        norm += v[j] * v[j];
+    norm = sqrt(norm);
+    for (int j = 0; norm > 0.0 && j < cols; j++)
+        v[j] /= norm;
+    if (iterations)
+        *iterations = it;
+    return sigma;
+}
+
 nl_code nl_series_plan_weights(nl_series *s, nl_model *m, nl_error *err)
 {
     nl_backend *be = m->be;
@@ -247,6 +352,7 @@ nl_code nl_series_plan_weights(nl_series *s, nl_model *m, nl_error *err)
         !s->host_weight_partials || !s->weight_norm || !s->update_ratio)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory for the weight statistics");
     size_t floats = 0;
+    nl_code rc0;
     for (int i = 0; i < m->n_params; i++) {
         if (m->params[i]->is_norm_or_bias)
             continue;
@@ -256,6 +362,8 @@ nl_code nl_series_plan_weights(nl_series *s, nl_model *m, nl_error *err)
         floats += m->params[i]->count;
         s->n_weights++;
     }
+    if ((rc0 = plan_estimates(s, m, err)))
+        return rc0;
     nl_code rc = be->ops->alloc(be, (floats ? floats : 1) * sizeof(float), (void **)&s->weight_before, err);
     if (rc == NL_OK)
         rc = be->ops->alloc(be, 2 * sizeof(float), (void **)&s->negate, err);
@@ -271,6 +379,21 @@ nl_code nl_series_plan_weights(nl_series *s, nl_model *m, nl_error *err)
 void nl_series_weights_before(nl_series *s, nl_model *m)
 {
     nl_backend *be = m->be;
+    /* the estimates of the step's forward and the exact value of the
+     * weight it used, on the host (the logged steps only) */
+    for (int k = 0; k < s->n_weights; k++) {
+        const nl_param_norm *pn = s->estimator[k];
+        if (!pn)
+            continue;
+        const nl_param *p = m->params[s->weight_param[k]];
+        float estimate;
+        be->ops->download(be, &estimate, pn->row->estimate(pn), sizeof estimate);
+        be->ops->download(be, s->host_weight, p->data, p->count * sizeof *s->host_weight);
+        s->estimate[k] = estimate;
+        s->sigma_true[k] = nl_series_top_singular_value(s->host_weight, pn->units, pn->fan_in,
+                                                        s->singular_vector[k], s->probe_work,
+                                                        NULL);
+    }
     for (int k = 0; k < s->n_weights; k++) {
         const nl_param *p = m->params[s->weight_param[k]];
         be->ops->sum_squares(be, p->count, p->data,

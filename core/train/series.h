@@ -39,6 +39,10 @@ typedef enum {
     /* per recurrent layer and time step, at the evaluations
      * (train/probe_steps.h): the layer column holds the step t */
     NL_SERIES_STEP_NORM,
+    /* per weight under spectral normalization (train.log.weight_stats):
+     * the sigma its forward used, and the largest singular value */
+    NL_SERIES_SIGMA_ESTIMATE,
+    NL_SERIES_SIGMA_TRUE,
     NL_SERIES_COUNT
 } nl_series_kind;
 /* the names series.csv's `series` column holds */
@@ -77,6 +81,15 @@ typedef struct {
     double *host_weight_partials;
     double *weight_norm;     /* per weight, before the step */
     double *update_ratio;    /* per weight: ||w_after - w_before|| / ||w_before|| */
+    /* per weight: the parameter normalizer that estimates a scalar of it
+     * (nl_param_norm_row.estimate; NULL: none), and at the logged steps
+     * that estimate and the weight's largest singular value, before the
+     * step */
+    const struct nl_param_norm **estimator;
+    double *estimate, *sigma_true;
+    double **singular_vector; /* per estimated weight: the probe's warm start */
+    float *host_weight;       /* the largest estimated weight, on the host */
+    double *probe_work;       /* its rows' worth of doubles */
 } nl_series;
 
 /* Plans the buffers for what `grad_norms` and `max_logits` ask; an error
@@ -96,6 +109,14 @@ bool nl_series_scale_invariant(const nl_model *m, int param);
 void nl_series_weights_before(nl_series *s, nl_model *m);
 /* After the optimizer step: weight_norm and update_ratio of the step. */
 void nl_series_weights_after(nl_series *s, nl_model *m);
+/* The largest singular value of w (rows x cols, row-major) by power
+ * iteration in double: v <- W^T W v / ||W^T W v|| until sigma = ||W v||
+ * changes by less than 1e-9 of itself, at most NL_SERIES_PROBE_ITERATIONS
+ * times. v (cols) is the start (0: a fixed one) and leaves as the right
+ * singular vector; work holds rows doubles. *iterations: those taken. */
+#define NL_SERIES_PROBE_ITERATIONS 500
+double nl_series_top_singular_value(const float *w, int rows, int cols, double *v, double *work,
+                                    int *iterations);
 /* NL_ERR_CONFIG naming train.log.attention_logits when max_logits is asked
  * of a model (or planned graph) without attention layers */
 nl_code nl_series_check(const nl_model *graph, bool max_logits, nl_error *err);

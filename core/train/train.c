@@ -360,6 +360,12 @@ static nl_code emit_weight_series(nl_series *series, nl_model *m, const nl_train
         if (rc == NL_OK && series->scale_invariant[k])
             rc = sink->series(sink->ctx, step, NL_SERIES_EFFECTIVE_LR, k, name,
                               series->update_ratio[k], err);
+        if (rc == NL_OK && series->estimator[k])
+            rc = sink->series(sink->ctx, step, NL_SERIES_SIGMA_ESTIMATE, k, name,
+                              series->estimate[k], err);
+        if (rc == NL_OK && series->estimator[k])
+            rc = sink->series(sink->ctx, step, NL_SERIES_SIGMA_TRUE, k, name,
+                              series->sigma_true[k], err);
     }
     return rc;
 }

@@ -1360,6 +1360,55 @@ def weight_norm_case(fx, name, module, shape, seed):
         fx.add(name + ".dbias", module.bias.grad)
 
 
+# Spectral normalization: torch.nn.utils.spectral_norm (dim 0, one power
+# iteration, eps 1e-12) keeps the weight as weight_orig (normlab's
+# "<layer>.weight") and u, v as the buffers weight_u, weight_v (normlab's
+# layer state of those names), drawn here and normalized.
+
+
+def spectral_norm_case(fx, name, module, shape, seed):
+    """Writes under <name>: the kind, the parameters, u and v before the
+    first forward, and as weight_norm_case does the first training
+    forward's output and gradients; then u and v after each of three
+    training forwards (<state>.after1..3: the power iteration moving them
+    across steps) and the output of an eval forward with the stored u, v
+    (y_eval)."""
+    fx.add(name + ".kind", torch.tensor(list(b"spectral"), dtype=torch.int32))
+    g = torch.Generator().manual_seed(seed)
+    module = nn.utils.spectral_norm(module, n_power_iterations=1, dim=0, eps=1e-12)
+    with torch.no_grad():
+        module.weight_orig.copy_(0.3 * torch.randn(*module.weight_orig.shape, generator=g))
+        for buf in (module.weight_u, module.weight_v):
+            buf.copy_(F.normalize(torch.randn(*buf.shape, generator=g), dim=0, eps=1e-12))
+        if module.bias is not None:
+            module.bias.copy_(0.3 * torch.randn(*module.bias.shape, generator=g))
+    fx.add(name + ".weight_u", module.weight_u.clone())
+    fx.add(name + ".weight_v", module.weight_v.clone())
+    x = torch.randn(*shape, generator=g).requires_grad_(True)
+    module.train()
+    y = module(x)
+    dy = torch.randn(*y.shape, generator=g)
+    y.backward(dy)
+    fx.add(name + ".x", x)
+    fx.add(name + ".y", y)
+    fx.add(name + ".dy", dy)
+    fx.add(name + ".dx", x.grad)
+    fx.add(name + ".weight", module.weight_orig)
+    fx.add(name + ".dweight", module.weight_orig.grad)
+    if module.bias is not None:
+        fx.add(name + ".bias", module.bias)
+        fx.add(name + ".dbias", module.bias.grad)
+    for step in (1, 2, 3):
+        if step > 1:
+            with torch.no_grad():
+                module(x)
+        fx.add("%s.weight_u.after%d" % (name, step), module.weight_u.clone())
+        fx.add("%s.weight_v.after%d" % (name, step), module.weight_v.clone())
+    module.eval()
+    with torch.no_grad():
+        fx.add(name + ".y_eval", module(x))
+
+
 def make_param_norm_goldens():
     fx = Fixture()
     cases = []
@@ -1370,6 +1419,17 @@ def make_param_norm_goldens():
             ("wn_conv3x3_winograd", nn.Conv2d(8, 9, 3, padding=1, bias=False), (3, 8, 7, 6), 4),
             ("wn_conv1x1_s2", nn.Conv2d(4, 3, 1, stride=2), (2, 4, 7, 7), 5)):
         weight_norm_case(fx, name, module, shape, seed)
+        cases.append(name)
+    for name, module, shape, seed in (
+            ("sn_linear", nn.Linear(11, 7), (5, 11), 11),
+            ("sn_linear_nobias", nn.Linear(19, 30, bias=False), (13, 19), 12),
+            ("sn_conv3x3", nn.Conv2d(3, 5, 3, padding=1), (2, 3, 7, 6), 13),
+            ("sn_conv1x1_s2", nn.Conv2d(4, 3, 1, stride=2), (2, 4, 7, 7), 14)):
+        spectral_norm_case(fx, name, module, shape, seed)
+        cases.append(name)
+    fx.add("cases", torch.tensor([len(cases)], dtype=torch.int32))
+    for i, name in enumerate(cases):
+        fx.add("case%d" % i, torch.tensor(list(name.encode()), dtype=torch.int32))
     fx.write("param_norm_goldens.nlfx")
 
 
