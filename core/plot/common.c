@@ -182,6 +182,31 @@ void pl_panel(pl_script *s, const layout *L, int row, int col, int rows, int col
     pl_margins(s, x0, x0 + w, y1 - h, y1);
 }
 
+layout pl_open_bars_plot(pl_script *s, const pl_results *r, const char *title, int width,
+                         int height)
+{
+    pl_header(s, title, width, height);
+    layout L = pl_title_block(s, r, title, width, height);
+    char foot[1300];
+    pl_spread_note(r, "bars", foot, sizeof foot);
+    pl_footnote(s, &L, foot);
+    return L;
+}
+
+void pl_plot_variants_with_bars(pl_script *s, const grouping *g, const char *file,
+                                const char *x_column)
+{
+    char q[2048];
+    nl_buf_printf(&s->gp, "plot ");
+    for (int id = 0; id < g->n; id++)
+        nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"variant\") == %d ? column(\"%s\") : NaN):"
+                      "(column(\"mean\")):(column(\"min\")):(column(\"max\")) with yerrorlines "
+                      "lw series_lw pt series_pt ps series_ps lc rgb \"%s\" title %s",
+                      id ? ", \\\n  " : "", file, id, x_column, pl_color_of(g, id),
+                      pl_q(g->labels[id], q, sizeof q));
+    nl_buf_printf(&s->gp, "\n");
+}
+
 void pl_footnote(pl_script *s, const layout *L, const char *text)
 {
     char q[1200];

@@ -126,6 +126,14 @@ void pl_margins(pl_script *s, double l, double r, double b, double t);
 void pl_panel(pl_script *s, const layout *L, int row, int col, int rows, int cols, double l, double r, double b,
               double t, double hgap_px, double vgap_px);
 void pl_footnote(pl_script *s, const layout *L, const char *text);
+/* a one-figure plot of means with min-to-max bars: the header, the title
+ * block and the spread note as its footnote */
+layout pl_open_bars_plot(pl_script *s, const pl_results *r, const char *title, int width,
+                         int height);
+/* the plot command for a data file of one row per (variant, x) with mean,
+ * min and max columns: a line with bars per variant, x read from x_column */
+void pl_plot_variants_with_bars(pl_script *s, const grouping *g, const char *file,
+                                const char *x_column);
 /* the legend to the right of the plot, entries left-aligned with their samples first */
 void pl_key_outside(pl_script *s);
 /* log2 x tics at the batch sizes */

@@ -66,7 +66,6 @@ nl_code pl_grad_norms(const pl_results *r, const nl_plot_spec *spec, pl_script *
     agg *cells = NULL;
     char(*names)[NL_SERIES_NAME_MAX] = NULL;
     nl_buf data = {0};
-    char q[2048];
     nl_code rc = pl_group_by_color(r, "grad_norms", spec->color, NULL, 0, &g, err);
     if (rc)
         goto done;
@@ -109,11 +108,7 @@ nl_code pl_grad_norms(const pl_results *r, const nl_plot_spec *spec, pl_script *
         goto done;
     const char *title = "Gradient norm per layer at initialization (step 0)";
     const int width = 1100, height = 720;
-    pl_header(s, title, width, height);
-    layout L = pl_title_block(s, r, title, width, height);
-    char foot[1300];
-    pl_spread_note(r, "bars", foot, sizeof foot);
-    pl_footnote(s, &L, foot);
+    layout L = pl_open_bars_plot(s, r, title, width, height);
     pl_margins(s, 0.09, 0.78, 150.0 / height, L.top);
     layer_tics(s, names, n_layers);
     /* a log axis when every norm is positive: layers differ by factors */
@@ -122,14 +117,7 @@ nl_code pl_grad_norms(const pl_results *r, const nl_plot_spec *spec, pl_script *
     nl_buf_printf(&s->gp, "set xlabel \"layer (input to output)\" offset 0,-1\n"
                           "set ylabel \"L2 norm of the layer's parameter gradients\"\n");
     pl_key_outside(s);
-    nl_buf_printf(&s->gp, "plot ");
-    for (int id = 0; id < g.n; id++)
-        nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"variant\") == %d ? column(\"layer\") : NaN):"
-                      "(column(\"mean\")):(column(\"min\")):(column(\"max\")) with yerrorlines "
-                      "lw series_lw pt series_pt ps series_ps lc rgb \"%s\" title %s",
-                      id ? ", \\\n  " : "", file, id, pl_color_of(&g, id),
-                      pl_q(g.labels[id], q, sizeof q));
-    nl_buf_printf(&s->gp, "\n");
+    pl_plot_variants_with_bars(s, &g, file, "layer");
     rc = pl_finish(s, err);
 done:
     free(cells);

@@ -123,11 +123,7 @@ static nl_code draw(const pl_results *r, const sigprop_fig *f, pl_script *s, con
                                  "after each block"
                                : "Signal propagation at initialization: each normalizer's input";
     const int width = 1500, height = 760;
-    pl_header(s, title, width, height);
-    layout L = pl_title_block(s, r, title, width, height);
-    char foot[1300];
-    pl_spread_note(r, "bars", foot, sizeof foot);
-    pl_footnote(s, &L, foot);
+    layout L = pl_open_bars_plot(s, r, title, width, height);
     /* sites named in the data file; on the axis their index, or the names
      * run together past a few dozen blocks */
     nl_buf_printf(&s->gp, "set multiplot\nset xlabel %s\nset xrange [-0.5:%g]\n",

@@ -47,7 +47,7 @@ nl_code pl_step_norms(const pl_results *r, const nl_plot_spec *spec, pl_script *
     grouping g;
     agg *cells = NULL;
     nl_buf data = {0};
-    char q[2048], layer[NL_SERIES_NAME_MAX] = "";
+    char layer[NL_SERIES_NAME_MAX] = "";
     nl_code rc = pl_group_by_color(r, "step_norms", spec->color, NULL, 0, &g, err);
     if (rc)
         goto done;
@@ -96,25 +96,14 @@ nl_code pl_step_norms(const pl_results *r, const nl_plot_spec *spec, pl_script *
     snprintf(title, sizeof title, "Hidden-state norm against time step (%s, last evaluation)",
              layer);
     const int width = 1100, height = 720;
-    pl_header(s, title, width, height);
-    layout L = pl_title_block(s, r, title, width, height);
-    char foot[1300];
-    pl_spread_note(r, "bars", foot, sizeof foot);
-    pl_footnote(s, &L, foot);
+    layout L = pl_open_bars_plot(s, r, title, width, height);
     pl_margins(s, 0.09, 0.78, 150.0 / height, L.top);
     nl_buf_printf(&s->gp, "set xrange [-0.5:%g]\n"
                           "set xlabel \"time step t\"\n"
                           "set ylabel \"||h_t||, mean over the test split\"\n",
                   steps - 0.5);
     pl_key_outside(s);
-    nl_buf_printf(&s->gp, "plot ");
-    for (int id = 0; id < g.n; id++)
-        nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"variant\") == %d ? column(\"t\") : NaN):"
-                      "(column(\"mean\")):(column(\"min\")):(column(\"max\")) with yerrorlines "
-                      "lw series_lw pt series_pt ps series_ps lc rgb \"%s\" title %s",
-                      id ? ", \\\n  " : "", file, id, pl_color_of(&g, id),
-                      pl_q(g.labels[id], q, sizeof q));
-    nl_buf_printf(&s->gp, "\n");
+    pl_plot_variants_with_bars(s, &g, file, "t");
     rc = pl_finish(s, err);
 done:
     free(cells);
