@@ -96,8 +96,10 @@ static void usage(FILE *out)
             "                (default pre); --norm defaults to every normalizer the lm takes\n"
             "  the vit: the lm's --d-model, --heads, --layers and --placement, and\n"
             "  --patch P     the patches' side, dividing 28 (default 7: 16 tokens)\n"
-            "  the lstm and gru: --layers (default 1), --context T: the steps (default 28), and\n"
-            "  --hidden LIST  hidden sizes (default 128,256,512)\n\n"
+            "  the lstm and gru: --layers (default 1), --context T: the steps (default 28),\n"
+            "  --hidden LIST  hidden sizes (default 128,256,512), and --norm LIST: none (the\n"
+            "                plain cell, the default) or a normalizer inside the cell (placement\n"
+            "                in_cell: layer, rms, batch; batch needs --batch 2 or more)\n\n"
             "Numbers from a loaded machine are noisy: compare medians of quiet runs.\n\n"
             "normlab bench --run CONFIG [--torch] [--step] ... times real runs of a config,\n"
             "end to end, against the same training in PyTorch (normlab bench --run --help).\n");
@@ -116,6 +118,8 @@ typedef struct {
     bool lm_default_batches; /* no --batch: the lm takes its own list */
     bool context_set, layers_set; /* else the recurrent bench's own defaults */
     bool cell[NL_RNN_COUNT];      /* --model lstm, gru: the recurrent bench's cells */
+    /* their normalizers: --norm inside the cell; without it, none alone */
+    bool rnn_norm[NL_NORM_COUNT];
     int hiddens[MAX_LIST], n_hiddens;
     nl_bench_lm_case lm;
     int patch; /* the vit's */
@@ -278,11 +282,20 @@ static int check_transformer(options *o, nl_arch arch, bool any_norm, bool *take
 
 /* the recurrent bench's model: --layers and --context (the steps) where
  * given, else one layer over a Fashion-MNIST image's 28 rows */
-static nl_bench_rnn_case rnn_case(const options *o, nl_rnn_cell cell, int hidden)
+static nl_bench_rnn_case rnn_case(const options *o, nl_rnn_cell cell, nl_norm_kind norm,
+                                  int hidden)
 {
-    return (nl_bench_rnn_case){.cell = cell, .hidden = hidden,
+    return (nl_bench_rnn_case){.cell = cell, .norm = norm, .hidden = hidden,
                                .layers = o->layers_set ? o->lm.layers : 1,
                                .steps = o->context_set ? o->lm.context : 28};
+}
+
+/* the recurrent bench's batches: --batch, else 1, 8 and 64 */
+static const int *rnn_batch_list(const options *o, int *n)
+{
+    static const int def[] = {1, 8, 64};
+    *n = o->lm_default_batches ? (int)(sizeof def / sizeof def[0]) : o->n_batches;
+    return o->lm_default_batches ? def : o->batches;
 }
 
 static int parse_options(int argc, char **argv, options *o, bool *help)
@@ -402,17 +415,28 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
             o->hiddens[o->n_hiddens++] = def[i];
     }
     int rc = 0;
+    for (int k = 0; k < NL_NORM_COUNT; k++)
+        o->rnn_norm[k] = any_norm ? o->norm[k] : k == NL_NORM_NONE;
+    /* every model the recurrent bench will build, at every batch it will
+     * run (the cell's batch norm refuses a batch of 1) */
+    int n_rnn_batches = 0;
+    const int *rnn_batches = rnn_batch_list(o, &n_rnn_batches);
     for (int c = 0; c < NL_RNN_COUNT && !rc; c++)
-        for (int h = 0; h < o->n_hiddens && o->cell[c] && !rc; h++) {
-            nl_model_spec spec;
-            nl_bench_rnn_case rnn = rnn_case(o, (nl_rnn_cell)c, o->hiddens[h]);
-            nl_bench_rnn_spec(&rnn, &spec);
-            nl_error err = {0};
-            if (nl_model_check(&spec, 1, &err) != NL_OK)
-                rc = nl_cmd_usage_error("bench", "--model %s (hidden %d, layers %d, %d steps): %s",
-                                        nl_name_of(&nl_rnn_cell_names, c), rnn.hidden, rnn.layers,
-                                        rnn.steps, err.msg);
-        }
+        for (int k = 0; k < NL_NORM_COUNT && o->cell[c] && !rc; k++)
+            for (int h = 0; h < o->n_hiddens && o->rnn_norm[k] && !rc; h++)
+                for (int bi = 0; bi < n_rnn_batches && !rc; bi++) {
+                    nl_model_spec spec;
+                    nl_bench_rnn_case rnn =
+                        rnn_case(o, (nl_rnn_cell)c, (nl_norm_kind)k, o->hiddens[h]);
+                    nl_bench_rnn_spec(&rnn, &spec);
+                    nl_error err = {0};
+                    if (nl_model_check(&spec, rnn_batches[bi], &err) != NL_OK)
+                        rc = nl_cmd_usage_error(
+                            "bench", "--model %s --norm %s (hidden %d, layers %d, %d steps, "
+                            "batch %d): %s", nl_name_of(&nl_rnn_cell_names, c),
+                            nl_name_of(&nl_norm_names, k), rnn.hidden, rnn.layers, rnn.steps,
+                            rnn_batches[bi], err.msg);
+                }
     for (int a = 0; a < NL_ARCH_COUNT && !rc; a++)
         if (o->model[a] && transformer_bench((nl_arch)a))
             rc = check_transformer(o, (nl_arch)a, any_norm, o->transformer_norm[a]);
@@ -1068,26 +1092,33 @@ static void bench_training_vit(output *out, const options *o, nl_backend *be)
 static void bench_training_rnn(output *out, const options *o, nl_backend *be, double square)
 {
     const nl_bench_timing t = train_timing(o);
-    const nl_bench_rnn_case first = rnn_case(o, NL_RNN_LSTM, 0);
+    const nl_bench_rnn_case first = rnn_case(o, NL_RNN_LSTM, NL_NORM_NONE, 0);
     printf("rnn training step (nl_model_load_batch, forward over %d steps of %d random N(0,1)\n"
            "  inputs, a linear classifier on the last state, 10 random classes, backpropagation\n"
            "  through time, nl_adamw_step: lr %g, PyTorch's defaults); %d layer(s); median of %d\n"
            "  repetitions of >= %.2f s after %d warm-up steps. FLOPs/sequence = the cell's\n"
            "  products (input and recurrent projections) and the classifier, 3x forward less\n"
-           "  the first layer's input gradient; ceiling = sgemm 1024 rate (%.1f GFLOP/s) / FLOPs.\n",
+           "  the first layer's input gradient; ceiling = sgemm 1024 rate (%.1f GFLOP/s) / FLOPs.\n"
+           "  A normalizer other than none sits inside the cell (placement in_cell).\n",
            first.steps, NL_BENCH_RNN_INPUTS, LM_LR, first.layers, t.reps, t.rep_s, t.warmup,
            square);
-    printf("  %-5s %6s %5s %11s %9s %12s %8s %11s %8s %8s\n", "cell", "hidden", "batch", "seqs/s",
-           "ms/step", "MFLOP/seq", "GFLOP/s", "ceiling/s", "fraction", "loss");
-    static const int def[] = {1, 8, 64};
-    const int n_batches = o->lm_default_batches ? (int)(sizeof def / sizeof def[0]) : o->n_batches;
-    const int *batches = o->lm_default_batches ? def : o->batches;
-    for (int c = 0; c < NL_RNN_COUNT; c++) {
-        if (!o->cell[c])
+    printf("  %-5s %-13s %6s %5s %11s %9s %12s %8s %11s %8s %8s\n", "cell", "norm", "hidden",
+           "batch", "seqs/s", "ms/step", "MFLOP/seq", "GFLOP/s", "ceiling/s", "fraction", "loss");
+    int n_batches = 0;
+    const int *batches = rnn_batch_list(o, &n_batches);
+    for (int c = 0; c < NL_RNN_COUNT; c++)
+    for (int k = 0; k < NL_NORM_COUNT; k++) {
+        if (!o->cell[c] || !o->rnn_norm[k])
             continue;
         const char *cell = nl_name_of(&nl_rnn_cell_names, c);
+        /* the row's norm column names the normalizer, the table says where */
+        const bool in_cell = nl_norm_info_of((nl_norm_kind)k)->adds_layer;
+        char norm[48];
+        snprintf(norm, sizeof norm, "%s%s", nl_name_of(&nl_norm_names, k),
+                 in_cell ? " in_cell" : "");
         for (int h = 0; h < o->n_hiddens; h++) {
-            const nl_bench_rnn_case rnn = rnn_case(o, (nl_rnn_cell)c, o->hiddens[h]);
+            const nl_bench_rnn_case rnn =
+                rnn_case(o, (nl_rnn_cell)c, (nl_norm_kind)k, o->hiddens[h]);
             char shape[64];
             snprintf(shape, sizeof shape, "H%d-L%d-T%d-I%d", rnn.hidden, rnn.layers, rnn.steps,
                      NL_BENCH_RNN_INPUTS);
@@ -1098,23 +1129,23 @@ static void bench_training_rnn(output *out, const options *o, nl_backend *be, do
                 nl_bench_train_result res;
                 nl_error err = {0};
                 if (nl_bench_train(be, &spec, n, LM_LR, &t, &res, &err) != NL_OK) {
-                    char what[96];
-                    snprintf(what, sizeof what, "%s %s batch %d", cell, shape, n);
+                    char what[192];
+                    snprintf(what, sizeof what, "%s %s %s batch %d", cell, norm, shape, n);
                     failed(out, what, &err);
                     continue;
                 }
                 const double flops = nl_bench_rnn_train_flops(&rnn);
                 const double gf = res.samples_per_s * flops / 1e9;
                 const double ceiling = square * 1e9 / flops;
-                printf("  %-5s %6d %5d %11.1f %9.3f %12.3f %8.1f %11.0f %8.3f %8.3f%s\n", cell,
-                       rnn.hidden, n, res.samples_per_s, res.step.median_s * 1e3, flops / 1e6, gf,
+                printf("  %-5s %-13s %6d %5d %11.1f %9.3f %12.3f %8.1f %11.0f %8.3f %8.3f%s\n",
+                       cell, norm, rnn.hidden, n, res.samples_per_s, res.step.median_s * 1e3, flops / 1e6, gf,
                        ceiling, res.samples_per_s / ceiling, res.mean_loss,
                        isfinite(res.mean_loss) ? "" : "  (loss not finite)");
                 row r = blank_row("train_rnn");
                 r.model = cell;
-                r.norm = nl_name_of(&nl_norm_names, NL_NORM_NONE);
+                r.norm = nl_name_of(&nl_norm_names, k);
                 r.batch = n;
-                r.kernel = "train_step";
+                r.kernel = in_cell ? "train_step_in_cell" : "train_step";
                 r.shape = shape;
                 r.mode = "train";
                 r.time = &res.step;

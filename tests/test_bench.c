@@ -369,6 +369,49 @@ START_TEST(test_rnn_rows)
 }
 END_TEST
 
+/* the lstm with a normalizer inside its cell: rows per --norm naming it,
+ * the in-cell step apart from the plain one, each normalizer's loss its
+ * own model's (the normalized cells do not train the plain cell's way) */
+START_TEST(test_rnn_norm_rows)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/normlab-bench-XXXXXX");
+    ck_assert(mkdtemp(tmp) != NULL);
+    ck_assert_int_eq(normlab("bench --quick --threads 2 --model lstm --norm none,layer,rms,batch "
+                             "--hidden 8 --context 5 --batch 3 --csv rnnnorm.csv"),
+                     0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/rnnnorm.csv", tmp);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f, "no %s", path);
+    char line[2048];
+    ck_assert(fgets(line, sizeof line, f));
+    ck_assert_str_eq(line, header);
+    int rows[NL_NORM_COUNT] = {0};
+    while (fgets(line, sizeof line, f)) {
+        char desc[2048];
+        snprintf(desc, sizeof desc, "%s", line);
+        char *fld[N_FIELDS + 1];
+        ck_assert_msg(split(line, fld, N_FIELDS + 1) == N_FIELDS, "field count: %s", desc);
+        if (strcmp(fld[SECTION], "sgemm") == 0)
+            continue;
+        ck_assert_str_eq(fld[SECTION], "train_rnn");
+        ck_assert_str_eq(fld[MODEL], "lstm");
+        const int norm = nl_name_lookup(&nl_norm_names, fld[NORM]);
+        ck_assert_msg(norm == NL_NORM_NONE || norm == NL_NORM_LAYER || norm == NL_NORM_RMS ||
+                          norm == NL_NORM_BATCH,
+                      "norm: %s", desc);
+        ck_assert_str_eq(fld[KERNEL], norm == NL_NORM_NONE ? "train_step" : "train_step_in_cell");
+        ck_assert_str_eq(fld[SHAPE], "H8-L1-T5-I28");
+        positive(fld, SAMPLES, desc);
+        rows[norm]++;
+    }
+    fclose(f);
+    for (int k = 0; k < NL_NORM_COUNT; k++)
+        ck_assert_int_eq(rows[k], k == NL_NORM_NONE || k == NL_NORM_LAYER || k == NL_NORM_RMS ||
+                                          k == NL_NORM_BATCH);
+}
+END_TEST
+
 /* bad lm options: exit 2, a message naming the option, no CSV */
 START_TEST(test_lm_usage)
 {
@@ -391,6 +434,11 @@ START_TEST(test_lm_usage)
         {"--model lstx --csv bad.csv", "'lstx' is not a bench model; accepted: mlp, cnn"},
         {"--model lstm --hidden 0 --csv bad.csv", "--hidden"},
         {"--model gru --hidden 8,x --csv bad.csv", "--hidden"},
+        {"--model lstm --norm group --batch 4 --csv bad.csv",
+         "normalizer 'group' has no form inside the recurrent cell; placement in_cell takes: "
+         "layer | rms | batch"},
+        {"--model lstm --norm batch --batch 1,4 --csv bad.csv", "batch 1): model: the recurrent "
+                                                                 "cell's batch norm"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char args[256];
@@ -621,6 +669,7 @@ int main(void)
     tcase_add_test(tc, test_lm_usage);
     tcase_add_test(tc, test_vit_rows);
     tcase_add_test(tc, test_rnn_rows);
+    tcase_add_test(tc, test_rnn_norm_rows);
     tcase_add_test(tc, test_run_records);
     tcase_add_test(tc, test_run_usage);
     tcase_add_test(tc, test_run_round);

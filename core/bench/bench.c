@@ -640,8 +640,9 @@ void nl_bench_rnn_spec(const nl_bench_rnn_case *rc, nl_model_spec *spec)
     spec->hidden = rc->hidden;
     spec->layers = rc->layers;
     spec->optimizer_state_slots = nl_optim_info_of(NL_OPTIM_ADAMW)->state_slots;
-    nl_norm_spec_defaults(&spec->norm, NL_NORM_NONE);
-    spec->norm.placement = NL_PLACE_NONE;
+    nl_norm_spec_defaults(&spec->norm, rc->norm);
+    spec->norm.placement =
+        nl_norm_info_of(rc->norm)->adds_layer ? NL_PLACE_IN_CELL : NL_PLACE_NONE;
 }
 
 double nl_bench_rnn_train_flops(const nl_bench_rnn_case *rc)

@@ -191,10 +191,13 @@ nl_code nl_bench_train_lm(nl_backend *be, const nl_model_spec *spec, int batch, 
  * one row per step (28 steps: a Fashion-MNIST image), `layers` stacked
  * cells of `hidden` units, a linear classifier to 10 classes on the top
  * layer's last hidden state. nl_bench_train times its step with AdamW
- * (PyTorch's defaults), as the recurrent configs train. */
+ * (PyTorch's defaults), as the recurrent configs train. A normalizer
+ * that adds a layer goes inside the cell (placement in_cell, as
+ * configs/lstm-ln-fashion.yaml); none is the plain fused cell. */
 #define NL_BENCH_RNN_INPUTS 28
 typedef struct {
     nl_rnn_cell cell;
+    nl_norm_kind norm;
     int hidden, layers, steps;
 } nl_bench_rnn_case;
 

@@ -2,14 +2,35 @@
  * (backend_ops.def's rnn_cell_*; layers/rnn.c runs them between the
  * linear and norm ops). The plain cell's fused kernels (rnn.c) stay as
  * they are: these read the normalized projections of a step from two
- * time-major (N, G) blocks instead of forming them. */
+ * time-major (N, G) blocks instead of forming them.
+ *
+ * The lstm's gates and the output tanh run 8 units at a time on vmath's
+ * exp and tanh, as the plain cell's do: libm's scalar expf and tanhf were
+ * the larger part of these kernels; the units past the last multiple of 8
+ * go through libm. */
 #include <math.h>
 #include <string.h>
 
 #include "cpu/cpu.h"
+#include "cpu/vmath.h"
 #include "rnn_layout.h"
 
 static inline float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
+
+static inline nl_v8 sigmoid8(nl_v8 v)
+{
+    const nl_v8 one = nl_v8_splat(1.0f);
+    return one / (one + nl_v8_exp(-v));
+}
+
+/* the units of whole vectors of 8 */
+static inline int vector_units(int hidden) { return hidden - hidden % 8; }
+
+/* a + b + bias over the 8 units from k */
+static inline nl_v8 preact8(const float *a, const float *b, const float *bias, int k)
+{
+    return nl_v8_load(a + k) + nl_v8_load(b + k) + nl_v8_load(bias + k);
+}
 
 void nl_cpu_rnn_steps_transpose(nl_backend *be, int n, int t, int width, bool to_time_major,
                                 const float *src, float *dst)
@@ -38,7 +59,19 @@ void nl_cpu_rnn_cell_forward(nl_backend *be, nl_rnn_cell cell, int n, int hidden
         const float *ai = a + (size_t)i * g, *bi = b + (size_t)i * g;
         const float *prev_i = prev + (size_t)i * hidden;
         float *gate = gates + (size_t)i * 4 * hidden, *state_i = state + (size_t)i * hidden;
-        for (int j = 0; j < hidden; j++) {
+        const int vec = cell == NL_RNN_LSTM ? vector_units(hidden) : 0;
+        for (int j = 0; j < vec; j += 8) {
+            const int f = hidden + j, c = 2 * hidden + j, o = 3 * hidden + j;
+            const nl_v8 in_gate = sigmoid8(preact8(ai, bi, bias, j));
+            const nl_v8 forget = sigmoid8(preact8(ai, bi, bias, f));
+            const nl_v8 cand = nl_v8_tanh(preact8(ai, bi, bias, c));
+            nl_v8_store(gate + j, in_gate);
+            nl_v8_store(gate + f, forget);
+            nl_v8_store(gate + c, cand);
+            nl_v8_store(gate + o, sigmoid8(preact8(ai, bi, bias, o)));
+            nl_v8_store(state_i + j, forget * nl_v8_load(prev_i + j) + in_gate * cand);
+        }
+        for (int j = vec; j < hidden; j++) {
             if (cell == NL_RNN_LSTM) {
                 const float in_gate = sigmoid(ai[j] + bi[j] + bias[j]);
                 const int f = hidden + j, c = 2 * hidden + j, o = 3 * hidden + j;
@@ -75,7 +108,10 @@ void nl_cpu_rnn_cell_output_forward(nl_backend *be, int n, int hidden, const flo
         const float *out_gate = gates + (size_t)i * 4 * hidden + 3 * hidden;
         const float *cn_i = cn + (size_t)i * hidden;
         float *h_i = h + (size_t)i * hidden;
-        for (int j = 0; j < hidden; j++)
+        const int vec = vector_units(hidden);
+        for (int j = 0; j < vec; j += 8)
+            nl_v8_store(h_i + j, nl_v8_load(out_gate + j) * nl_v8_tanh(nl_v8_load(cn_i + j)));
+        for (int j = vec; j < hidden; j++)
             h_i[j] = out_gate[j] * tanhf(cn_i[j]);
         if (y)
             memcpy(y + (size_t)i * ld_y, h_i, (size_t)hidden * sizeof *h_i);
@@ -95,7 +131,19 @@ void nl_cpu_rnn_cell_output_backward(nl_backend *be, int n, int hidden, const fl
         const float *dy_i = dy ? dy + (size_t)i * ld_dy : NULL;
         float *da = dpre_a + (size_t)i * g + 3 * hidden, *db = dpre_b + (size_t)i * g + 3 * hidden;
         float *dcn_i = dcn + (size_t)i * hidden;
-        for (int j = 0; j < hidden; j++) {
+        const int vec = vector_units(hidden);
+        const nl_v8 one = nl_v8_splat(1.0f);
+        for (int j = 0; j < vec; j += 8) {
+            nl_v8 dh_j = nl_v8_load(dh_i + j);
+            if (dy_i)
+                dh_j += nl_v8_load(dy_i + j);
+            const nl_v8 o = nl_v8_load(out_gate + j), tanh_c = nl_v8_tanh(nl_v8_load(cn_i + j));
+            const nl_v8 d_out = dh_j * tanh_c * o * (one - o);
+            nl_v8_store(da + j, d_out);
+            nl_v8_store(db + j, d_out);
+            nl_v8_store(dcn_i + j, dh_j * o * (one - tanh_c * tanh_c));
+        }
+        for (int j = vec; j < hidden; j++) {
             const float dh_j = dh_i[j] + (dy_i ? dy_i[j] : 0.0f);
             const float o = out_gate[j], tanh_c = tanhf(cn_i[j]);
             da[j] = db[j] = dh_j * tanh_c * o * (1.0f - o);

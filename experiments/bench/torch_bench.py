@@ -54,7 +54,14 @@ Mirrors normlab's bench (cmd/bench.c, core/bench/bench.h):
   normlab's init (weights N(0, 2/(H+10)), bias 0); the step as the lm's
   (AdamW, lr 0.001) over random labels; samples_per_s is sequences/s; flops
   the cell's products and the classifier, 3x forward less the first layer's
-  input gradient, as normlab counts them.
+  input gradient, as normlab counts them. With --norm layer, rms or batch
+  the lstm's cell has the normalizer inside it (normlab's placement in_cell):
+  tests/golden/make_goldens.py's direct cell (NormCellLayer) as an nn.Module
+  stepping over T, with normlab's init (weights and the one bias U(-1/sqrt(H),
+  1/sqrt(H)), gains 1, batch norm's 0.1, shifts 0, running statistics per
+  step); the input projection of every step is one product, as normlab's.
+  Each point is timed eager and under torch.jit.script, the row keeping the
+  faster ("PyTorch's best") and its kernel column saying which won.
 - eval (--eval, only when named): the mlp and cnn with batch norm in eval mode
   under no_grad, forward and cross-entropy on a pool of random batches,
   unfolded and with each (Linear or Conv2d, BatchNorm) pair replaced by
@@ -75,6 +82,7 @@ import torch
 import torch.nn as nn
 
 import torch.nn.functional as F
+from typing import Optional
 
 COLUMNS = [
     "section", "impl", "setting", "threads", "model", "norm", "groups", "batch", "kernel",
@@ -654,10 +662,13 @@ RNN_INPUTS = 28  # the values a step reads: a Fashion-MNIST row
 class RnnClassifier(nn.Module):
     """normlab's arch rnn: the stacked cells over the rows, a classifier on the last state"""
 
-    def __init__(self, cell, hidden, layers):
+    def __init__(self, cell, hidden, layers, norm="none", steps=28):
         super().__init__()
-        self.rnn = (nn.LSTM if cell == "lstm" else nn.GRU)(RNN_INPUTS, hidden, layers,
-                                                           batch_first=True)
+        if norm != "none":
+            self.rnn = NormLstmStack(norm, hidden, layers, steps)
+        else:
+            self.rnn = (nn.LSTM if cell == "lstm" else nn.GRU)(RNN_INPUTS, hidden, layers,
+                                                               batch_first=True)
         self.classifier = nn.Linear(hidden, 10)
         with torch.no_grad():
             # normlab's classifier: Glorot normal, zero bias
@@ -667,6 +678,73 @@ class RnnClassifier(nn.Module):
     def forward(self, x):
         out, _ = self.rnn(x)
         return self.classifier(out[:, -1])
+
+
+class NormLstmLayer(nn.Module):
+    """make_goldens.NormCellLayer's lstm as a module: per step
+    u = N_x(x_t w_ih^T) + N_h(h w_hh^T) + bias, c = sig(f) c + sig(i) tanh(g),
+    h = sig(o) tanh(N_c(c)); N_x, N_h a gain alone, N_c a gain and (layer,
+    batch) a shift; batch norm: each step's batch statistics, running ones
+    per step. Layer norm is F.layer_norm (the same statistics, fused)."""
+
+    def __init__(self, kind, d, hidden, steps):
+        super().__init__()
+        gates = 4 * hidden
+        bound = 1.0 / math.sqrt(hidden)
+        gain = 0.1 if kind == "batch" else 1.0
+        self.kind = kind
+        self.hidden = hidden
+        self.has_shift = kind != "rms"
+        self.weight_ih = nn.Parameter(torch.empty(gates, d).uniform_(-bound, bound))
+        self.weight_hh = nn.Parameter(torch.empty(gates, hidden).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(gates).uniform_(-bound, bound))
+        self.g_x = nn.Parameter(torch.full((gates,), gain))
+        self.g_h = nn.Parameter(torch.full((gates,), gain))
+        self.g_c = nn.Parameter(torch.full((hidden,), gain))
+        # rms has no shift: b_c then takes no gradient and AdamW skips it
+        self.b_c = nn.Parameter(torch.zeros(hidden))
+        rows = steps if kind == "batch" else 1
+        for side, width in (("x", gates), ("h", gates), ("c", hidden)):
+            self.register_buffer("mean_" + side, torch.zeros(rows, width))
+            self.register_buffer("var_" + side, torch.ones(rows, width))
+
+    def norm(self, v, gain, shift: Optional[torch.Tensor], mean, var):
+        if self.kind == "batch":
+            return F.batch_norm(v, mean, var, gain, shift, self.training, 0.1, 1e-5)
+        if self.kind == "layer":
+            return F.layer_norm(v, [v.shape[-1]], gain, shift, 1e-5)
+        y = v * torch.rsqrt((v * v).mean(-1, keepdim=True) + 1e-5) * gain
+        return y + shift if shift is not None else y
+
+    def forward(self, x):
+        n, t = x.shape[0], x.shape[1]
+        xw = x @ self.weight_ih.t()
+        h = x.new_zeros(n, self.hidden)
+        c = x.new_zeros(n, self.hidden)
+        shift: Optional[torch.Tensor] = self.b_c if self.has_shift else None
+        ys = []
+        for s in range(t):
+            r = s if self.kind == "batch" else 0
+            a = self.norm(xw[:, s], self.g_x, None, self.mean_x[r], self.var_x[r])
+            b = self.norm(h @ self.weight_hh.t(), self.g_h, None, self.mean_h[r], self.var_h[r])
+            i, f, g, o = (a + b + self.bias).chunk(4, 1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            cn = self.norm(c, self.g_c, shift, self.mean_c[r], self.var_c[r])
+            h = torch.sigmoid(o) * torch.tanh(cn)
+            ys.append(h)
+        return torch.stack(ys, 1)
+
+
+class NormLstmStack(nn.Module):
+    def __init__(self, kind, hidden, layers, steps):
+        super().__init__()
+        self.layers = nn.ModuleList([NormLstmLayer(kind, RNN_INPUTS if k == 0 else hidden, hidden,
+                                                   steps) for k in range(layers)])
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x, None
 
 
 def rnn_train_flops(cell, hidden, layers, steps):
@@ -680,51 +758,71 @@ def rnn_train_flops(cell, hidden, layers, steps):
     return flops
 
 
+RNN_NORMS = ("none", "layer", "rms", "batch")  # the lstm's: normlab's in_cell kinds
+
+
+def rnn_step(a, cell, norm, hidden, n, t, script):
+    """time one training step of the model (scripted or eager): (timing, loss)"""
+    torch.manual_seed(0)
+    model = RnnClassifier(cell, hidden, a.rnn_layers, norm, a.rnn_steps).train()
+    if script:
+        model.rnn = torch.jit.script(model.rnn)
+    opt = torch.optim.AdamW(model.parameters(), lr=LM_LR)
+    pool = 16
+    while pool * n < 256:
+        pool *= 2
+    xs = torch.randn(pool, n, a.rnn_steps, RNN_INPUTS)
+    ys = torch.randint(0, 10, (pool, n))
+    state = {"next": 0}
+
+    def step():
+        i = state["next"]
+        state["next"] = (i + 1) % pool
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(xs[i]), ys[i])
+        loss.backward()
+        opt.step()
+        return loss
+
+    r = measure(step, t)
+    return r, float(step().item())
+
+
 def bench_training_rnn(out, a, t, square):
     print("rnn training step (zero_grad, forward over %d steps of %d random N(0,1) inputs, "
           "classifier on the last state, cross-entropy, backward, AdamW lr %g, defaults); "
-          "%d layer(s)" % (a.rnn_steps, RNN_INPUTS, LM_LR, a.rnn_layers))
-    print("  %-5s %6s %5s %11s %9s %12s %8s %11s %8s %8s" % (
-        "cell", "hidden", "batch", "seqs/s", "ms/step", "MFLOP/seq", "GFLOP/s", "ceiling/s",
-        "fraction", "loss"))
+          "%d layer(s); a normalizer other than none inside the lstm's cell, the faster of "
+          "eager and torch.jit.script" % (a.rnn_steps, RNN_INPUTS, LM_LR, a.rnn_layers))
+    print("  %-5s %-6s %6s %5s %11s %9s %12s %8s %11s %8s %8s %s" % (
+        "cell", "norm", "hidden", "batch", "seqs/s", "ms/step", "MFLOP/seq", "GFLOP/s",
+        "ceiling/s", "fraction", "loss", "(eager, script ms)"))
     for cell in ("lstm", "gru"):
         if cell not in a.models:
             continue
-        for hidden in a.hiddens:
-            shape = "H%d-L%d-T%d-I%d" % (hidden, a.rnn_layers, a.rnn_steps, RNN_INPUTS)
-            flops = rnn_train_flops(cell, hidden, a.rnn_layers, a.rnn_steps)
-            for n in a.rnn_batches:
-                torch.manual_seed(0)
-                model = RnnClassifier(cell, hidden, a.rnn_layers).train()
-                opt = torch.optim.AdamW(model.parameters(), lr=LM_LR)
-                pool = 16
-                while pool * n < 256:
-                    pool *= 2
-                xs = torch.randn(pool, n, a.rnn_steps, RNN_INPUTS)
-                ys = torch.randint(0, 10, (pool, n))
-                state = {"next": 0}
-
-                def step():
-                    i = state["next"]
-                    state["next"] = (i + 1) % pool
-                    opt.zero_grad(set_to_none=True)
-                    loss = F.cross_entropy(model(xs[i]), ys[i])
-                    loss.backward()
-                    opt.step()
-                    return loss
-
-                r = measure(step, t)
-                loss = float(step().item())
-                sps = n / r[0]
-                ceiling = square * 1e9 / flops
-                print("  %-5s %6d %5d %11.1f %9.3f %12.3f %8.1f %11.0f %8.3f %8.3f%s" % (
-                    cell, hidden, n, sps, r[0] * 1e3, flops / 1e6, sps * flops / 1e9, ceiling,
-                    sps / ceiling, loss, "" if math.isfinite(loss) else "  (loss not finite)"))
-                out.row("train_rnn", r, model=cell, norm="none", batch=n, kernel="train_step",
-                        shape=shape, mode="train", samples_per_s=sps, median_ms=r[0] * 1e3,
-                        flops=flops, gflops=sps * flops / 1e9, ref_gflops=square,
-                        square_gflops=square, ceiling_samples_per_s=ceiling,
-                        fraction=sps / ceiling)
+        for norm in a.rnn_norms:
+            for hidden in a.hiddens:
+                shape = "H%d-L%d-T%d-I%d" % (hidden, a.rnn_layers, a.rnn_steps, RNN_INPUTS)
+                flops = rnn_train_flops(cell, hidden, a.rnn_layers, a.rnn_steps)
+                for n in a.rnn_batches:
+                    kernel, versus = "train_step", ""
+                    r, loss = rnn_step(a, cell, norm, hidden, n, t, False)
+                    if norm != "none":
+                        rs, loss_s = rnn_step(a, cell, norm, hidden, n, t, True)
+                        versus = "(%.3f, %.3f)" % (r[0] * 1e3, rs[0] * 1e3)
+                        kernel = "train_step_in_cell:eager"
+                        if rs[0] < r[0]:
+                            r, loss, kernel = rs, loss_s, "train_step_in_cell:script"
+                    sps = n / r[0]
+                    ceiling = square * 1e9 / flops
+                    print("  %-5s %-6s %6d %5d %11.1f %9.3f %12.3f %8.1f %11.0f %8.3f %8.3f%s %s" % (
+                        cell, norm, hidden, n, sps, r[0] * 1e3, flops / 1e6, sps * flops / 1e9,
+                        ceiling, sps / ceiling, loss,
+                        "" if math.isfinite(loss) else "  (loss not finite)", versus))
+                    out.row("train_rnn", r, model=cell, norm=norm, batch=n, kernel=kernel,
+                            shape=shape, mode="train", samples_per_s=sps, median_ms=r[0] * 1e3,
+                            flops=flops, gflops=sps * flops / 1e9, ref_gflops=square,
+                            square_gflops=square, ceiling_samples_per_s=ceiling,
+                            fraction=sps / ceiling)
     print()
 
 
@@ -779,6 +877,15 @@ def main():
         if nm not in NORMS:
             ap.error("--norm: %r is not one of %s" % (nm, ", ".join(NORMS)))
     a.lm_norms = [nm for nm in a.norms if nm in lm_norms()]
+    # the recurrent bench, as normlab's: --norm inside the lstm's cell, else none
+    a.rnn_norms = parse_list(a.norm) or ["none"]
+    if "lstm" in a.models or "gru" in a.models:
+        refused = [nm for nm in a.rnn_norms if nm not in RNN_NORMS]
+        if refused or ("gru" in a.models and a.rnn_norms != ["none"]):
+            ap.error("--norm: the lstm's cell takes %s here, the gru none; not %s" % (
+                ", ".join(RNN_NORMS), ", ".join(a.rnn_norms)))
+        if "batch" in a.rnn_norms and min(a.rnn_batches) < 2:
+            ap.error("--norm batch: a batch of 1 has no batch statistics; --batch 2 or more")
     if "vit" in a.models and 28 % a.patch:
         ap.error("--patch %d does not divide 28" % a.patch)
     if "lm" in a.models or "vit" in a.models:
