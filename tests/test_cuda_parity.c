@@ -52,6 +52,7 @@
 #include "train/check.h"
 #include "train/probe_landscape.h"
 #include "train/probe_sigprop.h"
+#include "train/probe_varshift.h"
 #include "train/series.h"
 
 static nl_backend *cpu_be, *gpu_be;
@@ -1991,6 +1992,59 @@ START_TEST(test_sigprop_parity)
 }
 END_TEST
 
+/* the variance-shift probe (train.log.variance_shift): the same CNN with
+ * batch norm on each backend, one eval-mode pass over the same batches;
+ * each normalizer's running-over-test-time variance ratio within 1e-4 of
+ * the CPU's */
+START_TEST(test_varshift_parity)
+{
+    enum { VS_BATCH = 8, VS_BATCHES = 2, VS_C = 3, VS_HW = 8 };
+    nl_model_spec spec;
+    nl_model_spec_defaults(&spec);
+    spec.arch = NL_ARCH_CNN;
+    spec.in_c = VS_C;
+    spec.in_h = spec.in_w = VS_HW;
+    spec.widths[0] = 4;
+    spec.widths[1] = 8;
+    spec.n_widths = 2;
+    nl_norm_spec_defaults(&spec.norm, NL_NORM_BATCH);
+    static float x[VS_BATCHES * VS_BATCH * VS_C * VS_HW * VS_HW];
+    static int32_t y[VS_BATCHES * VS_BATCH];
+    tu_fill_normal(x, sizeof x / sizeof x[0], 13, 0.5f, 1.5f);
+    for (int i = 0; i < VS_BATCHES * VS_BATCH; i++)
+        y[i] = i % spec.classes;
+    const size_t per_sample = (size_t)VS_C * VS_HW * VS_HW;
+    nl_varshift probe[2];
+    nl_model *m[2];
+    for (int b = 0; b < 2; b++) {
+        nl_error err = {0};
+        m[b] = NULL;
+        ck_assert_msg(nl_model_build(&spec, be_of(b), VS_BATCH, VS_BATCH, 9, &m[b], &err) ==
+                          NL_OK, "%s", err.msg);
+        ck_assert_msg(nl_varshift_open(&probe[b], m[b], &err) == NL_OK, "%s", err.msg);
+        nl_varshift_begin(&probe[b]);
+        for (int k = 0; k < VS_BATCHES; k++) {
+            nl_model_load_batch(m[b], x + (size_t)k * VS_BATCH * per_sample, y + k * VS_BATCH,
+                                VS_BATCH);
+            nl_model_forward(m[b], VS_BATCH, NL_MODE_EVAL);
+            nl_varshift_add(&probe[b], m[b], VS_BATCH);
+        }
+        nl_varshift_finish(&probe[b], m[b]);
+    }
+    ck_assert_int_eq(probe[0].n_layers, probe[1].n_layers);
+    ck_assert_int_gt(probe[0].n_layers, 0);
+    for (int l = 0; l < probe[0].n_layers; l++) {
+        const double c = probe[0].ratio[l], g = probe[1].ratio[l];
+        ck_assert_msg(isfinite(c) && fabs(g - c) <= 1e-4 * fabs(c),
+                      "%s: ratio %.9g / %.9g (GPU / CPU)", probe[0].layers[l]->name, g, c);
+    }
+    for (int b = 0; b < 2; b++) {
+        nl_varshift_free(&probe[b]);
+        nl_model_free(m[b]);
+    }
+}
+END_TEST
+
 START_TEST(test_image_token_training_parity)
 {
     check_training_parity(&image_token_cases[_i]);
@@ -2888,6 +2942,7 @@ int main(void)
     tcase_add_checked_fixture(probes, open_gpu, close_gpu);
     tcase_set_timeout(probes, 600);
     tcase_add_loop_test(probes, test_sigprop_parity, 0, 3);
+    tcase_add_test(probes, test_varshift_parity);
     suite_add_tcase(s, probes);
 
     TCase *resident = tcase_create("resident");
