@@ -189,6 +189,11 @@ struct nl_backend {
     /* the CPU kernel set the ops come from (cpu/host.c: "native",
      * "x86-64-v4", ...); NULL for a GPU */
     const char *cpu_kernels;
+    /* train.precision: the product ops (linear, conv2d, attention and the
+     * recurrent cells' products) round their inputs, outputs and gradients
+     * to it and accumulate in fp32; fp32 (0) rounds nothing. Set before
+     * the model's memory is planned (the workspaces depend on it). */
+    nl_precision product_precision;
     void *impl; /* backend-private state (CUDA handles and streams) */
 };
 

@@ -72,6 +72,14 @@ _Static_assert(sizeof rnn_cell_entries / sizeof rnn_cell_entries[0] == NL_RNN_CO
                "rnn cell table");
 TABLE(nl_rnn_cell_names, "recurrent cell", rnn_cell_entries);
 
+static const nl_name_entry precision_entries[] = {
+    [NL_PRECISION_FP32] = {"fp32", "IEEE single precision: 24-bit significand, 8-bit exponent"},
+    [NL_PRECISION_BF16] = {"bf16", "bfloat16: 8-bit significand, fp32's 8-bit exponent (range of fp32, 3 decimal digits)"},
+    [NL_PRECISION_FP16] = {"fp16", "IEEE half precision: 11-bit significand, 5-bit exponent (largest 65504, subnormals below 6.1e-5)"},
+};
+_Static_assert(sizeof precision_entries / sizeof precision_entries[0] == NL_PRECISION_COUNT, "precision table");
+TABLE(nl_precision_names, "precision", precision_entries);
+
 static const nl_name_entry schedule_entries[] = {
     [NL_SCHED_CONSTANT] = {"constant", "lr stays at its base value"},
     [NL_SCHED_STEP] = {"step", "lr multiplied by gamma at each milestone step"},

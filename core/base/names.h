@@ -39,6 +39,11 @@ typedef enum { NL_TOKEN_POOL_CLS, NL_TOKEN_POOL_MEAN, NL_TOKEN_POOL_COUNT } nl_t
 /* rnn, rnn_lm: the recurrent cell (PyTorch's nn.LSTM, nn.GRU) */
 typedef enum { NL_RNN_LSTM, NL_RNN_GRU, NL_RNN_COUNT } nl_rnn_cell;
 
+/* A floating-point format arithmetic is rounded to (base/precision.h):
+ * train.precision (what the matrix products take) and
+ * model.norm.stats_precision (what a normalizer's statistics are kept in) */
+typedef enum { NL_PRECISION_FP32, NL_PRECISION_BF16, NL_PRECISION_FP16, NL_PRECISION_COUNT } nl_precision;
+
 typedef enum { NL_SCHED_CONSTANT, NL_SCHED_STEP, NL_SCHED_COSINE, NL_SCHED_COUNT } nl_schedule_kind;
 
 typedef enum {
@@ -101,6 +106,7 @@ extern const nl_name_table nl_gelu_names;
 extern const nl_name_table nl_pool_names;
 extern const nl_name_table nl_token_pool_names;
 extern const nl_name_table nl_rnn_cell_names;
+extern const nl_name_table nl_precision_names;
 extern const nl_name_table nl_schedule_names;
 extern const nl_name_table nl_dataset_names;
 extern const nl_name_table nl_vocab_names;

@@ -345,6 +345,10 @@ const nl_key_def nl_config_schema[] = {
      .doc = "placement in_cell, batch: running statistics per step for evaluation (Cooijmans et "
             "al.); false: one set that every step updates and reads (training keeps each "
             "step's batch statistics)"},
+    {.key = "model.norm.stats_precision", .type = NL_KT_ENUM, FIELD(model.norm.stats_precision),
+     .names = &nl_precision_names,
+     .doc = "the precision the normalizers compute and keep their statistics in (mean, "
+            "variance, running statistics); autocast keeps fp32, a lower one is the ablation"},
     {.key = "model.norm.cell_gamma", .type = NL_KT_FLOAT, FIELD(model.norm.cell_gamma), GE(0),
      .when_key = "model.arch",
      .default_doc = "0: 0.1 for batch (Cooijmans et al.), 1 for layer and rms",
@@ -361,6 +365,13 @@ const nl_key_def nl_config_schema[] = {
     {.key = "train.steps", .type = NL_KT_INT, FIELD(train.steps), .lo = 1, .hi = NL_MAX_STEPS,
      .flags = NL_KF_LO | NL_KF_HI | NL_KF_ZERO_UNSET, .default_doc = "not set (epochs is used)",
      .doc = "optimizer steps (batches); give epochs or steps, not both"},
+
+    {.key = "train.precision", .type = NL_KT_ENUM, FIELD(train.precision),
+     .names = &nl_precision_names,
+     .doc = "mixed precision as torch.autocast: matrix products, convolutions and attention "
+            "products take inputs rounded to it and accumulate in fp32; normalizers, softmax, "
+            "the loss, master weights and optimizer state stay fp32; fp16 scales the loss "
+            "(train.loss_scale)"},
 
     {.key = "train.optimizer.type", .type = NL_KT_ENUM, FIELD(train.optimizer.kind),
      .names = &nl_optim_names, .doc = "optimizer (the optimizer table below)"},

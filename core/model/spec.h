@@ -59,6 +59,10 @@ typedef struct {
     /* in_cell: the normalizers' gains start here; 0: the kind's own, 0.1
      * for batch statistics (Cooijmans et al.) and 1 otherwise */
     float cell_gamma;
+    /* the precision the normalizer's statistics (mean, variance, running
+     * statistics) are computed and kept in; fp32 is autocast's policy, a
+     * lower one the ablation of it */
+    nl_precision stats_precision;
 } nl_norm_spec;
 
 /* "Noisy" batch norm (Santurkar et al. 2018, Fig. 2): after each

@@ -91,6 +91,10 @@ typedef struct {
     long epochs;           /* exactly one of epochs and steps is > 0 */
     long steps;
     nl_optim_spec optimizer;
+    /* what the matrix products, convolutions and attention products take
+     * (torch.autocast's policy): inputs, outputs and their gradients
+     * rounded to it, fp32 accumulation; everything else fp32 */
+    nl_precision precision;
     float clip_grad_norm;  /* > 0: clip the global gradient norm to this; 0 = off */
     long checkpoint_every; /* > 0: write the training state every this many steps; 0 = never */
     nl_schedule_spec schedule;
