@@ -53,12 +53,18 @@ typedef struct {
  *   groups >= 1: per sample over each group of c/groups planes (1: layer
  *                norm over C*HW, c: instance norm over HW)
  * center false: no mean is subtracted (RMS normalization); the saved mean
- * is 0 and the variance is the mean square. */
+ * is 0 and the variance is the mean square.
+ * stats_precision: the precision the statistics are computed and kept in
+ * (model.norm.stats_precision); fp32, the zero value, is the fp32 kernels,
+ * bf16 and fp16 the low-precision kernel the backends define in
+ * norm_lowp.c / norm_lowp.cu (the ablation). It is last, so that a
+ * geometry written without it is fp32. */
 typedef struct {
     int n, c, hw;
     int groups;
     bool center;
     float eps;
+    nl_precision stats_precision;
 } nl_norm_geom;
 
 /* statistics groups (entries of save_mean/save_rstd) and values per group */

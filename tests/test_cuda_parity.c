@@ -1513,7 +1513,7 @@ START_TEST(test_groupnorm)
         void *ws[2];
         for (int b = 0; b < 2; b++) {
             nl_error err = {0};
-            const nl_norm_geom widest = {sh->n, sh->c, sh->hw, 1, true, 1e-5f};
+            const nl_norm_geom widest = {sh->n, sh->c, sh->hw, 1, true, 1e-5f, NL_PRECISION_FP32};
             size_t bytes = be_of(b)->ops->norm_backward_workspace(be_of(b), &widest);
             ck_assert_msg(be_of(b)->ops->alloc(be_of(b), bytes, &ws[b], &err) == NL_OK, "%s",
                           err.msg);

@@ -79,7 +79,7 @@ static bool in_cell_norm(nl_builder *b, const nl_model_spec *spec, nl_rnn_cell_n
             .shared_running = !norm->step_stats,
             .cumulative = norm->cumulative, .eps = norm->eps, .momentum = norm->momentum,
             .gain_init = norm->cell_gamma > 0 ? norm->cell_gamma : per_step ? 0.1f : 1.0f,
-            .stat_steps = norm->stat_steps};
+            .stat_steps = norm->stat_steps, .stats_precision = norm->stats_precision};
         return true;
     }
     char accepted[128];

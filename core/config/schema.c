@@ -346,9 +346,12 @@ const nl_key_def nl_config_schema[] = {
             "al.); false: one set that every step updates and reads (training keeps each "
             "step's batch statistics)"},
     {.key = "model.norm.stats_precision", .type = NL_KT_ENUM, FIELD(model.norm.stats_precision),
-     .names = &nl_precision_names,
+     .names = &nl_precision_names, .when_key = "model.norm.type",
+     .when_norm_keys = NL_NORM_KEY_STATS_PRECISION,
      .doc = "the precision the normalizers compute and keep their statistics in (mean, "
-            "variance, running statistics); autocast keeps fp32, a lower one is the ablation"},
+            "variance, running statistics); autocast keeps fp32, a lower one is the ablation: "
+            "sequential sums rounded to it at every step, the normalization itself in fp32 "
+            "(core/cpu/norm_lowp.c)"},
     {.key = "model.norm.cell_gamma", .type = NL_KT_FLOAT, FIELD(model.norm.cell_gamma), GE(0),
      .when_key = "model.arch",
      .default_doc = "0: 0.1 for batch (Cooijmans et al.), 1 for layer and rms",

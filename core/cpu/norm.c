@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "cpu/cpu.h"
+#include "cpu/norm_lowp.h"
 #include "cpu/reduce.h"
 
 static inline float gamma_at(const float *gamma, int c) { return gamma ? gamma[c] : 1.0f; }
@@ -58,12 +59,20 @@ static void group_apply(const nl_norm_geom *g, long s, const float *x, const flo
  * no shift), in groupnorm.c's kernels. */
 static bool batch_stats(const nl_norm_geom *g) { return g->groups == 0; }
 
+/* statistics in bf16 or fp16: norm_lowp.c (the backward is the fp32 one) */
+static bool low_precision(const nl_norm_geom *g) { return g->stats_precision != NL_PRECISION_FP32; }
+
 void nl_cpu_norm_forward(nl_backend *be, const nl_norm_geom *g, const float *x,
                          const float *gamma, const float *beta, float *y, float *save_mean,
                          float *save_rstd, float *running_mean, float *running_var,
                          const float *momentum_slot)
 {
     const float momentum = running_mean ? *momentum_slot : 0.0f;
+    if (low_precision(g)) {
+        nl_cpu_norm_lowp_forward(g, x, gamma, beta, y, save_mean, save_rstd, running_mean,
+                                 running_var, momentum);
+        return;
+    }
     if (batch_stats(g)) {
         assert(g->center && "uncentred statistics need per-sample groups");
         nl_cpu_batchnorm_forward_train(be, g->n, g->c, g->hw, g->eps, x, gamma, beta, y,
@@ -80,6 +89,10 @@ void nl_cpu_norm_forward_eval(nl_backend *be, const nl_norm_geom *g, const float
                               const float *gamma, const float *beta, const float *running_mean,
                               const float *running_var, float *y)
 {
+    if (low_precision(g)) {
+        nl_cpu_norm_lowp_forward_eval(g, x, gamma, beta, running_mean, running_var, y);
+        return;
+    }
     nl_cpu_batchnorm_forward_eval(be, g->n, g->c, g->hw, g->eps, x, gamma, beta, running_mean,
                                   running_var, y);
 }
@@ -196,6 +209,11 @@ void nl_cpu_norm_stats(nl_backend *be, const nl_norm_geom *g, const float *x, fl
                        const float *momentum)
 {
     (void)be;
+    if (low_precision(g)) {
+        nl_cpu_norm_lowp_stats(g, x, mean, var, running_mean, running_var,
+                               running_mean ? *momentum : 0.0f);
+        return;
+    }
     if (g->groups == 0) {
         assert(g->center && "uncentred statistics need per-sample groups");
         if (g->hw == 1)
@@ -220,6 +238,10 @@ void nl_cpu_norm_apply(nl_backend *be, const nl_norm_geom *g, const float *x, co
                        const float *var, const float *gamma, const float *beta, float *y,
                        float *save_rstd)
 {
+    if (low_precision(g)) {
+        nl_cpu_norm_lowp_apply(g, x, mean, var, gamma, beta, y, save_rstd);
+        return;
+    }
     if (g->groups == 0) {
         /* per-channel statistics: eval mode's streaming pass */
         nl_cpu_batchnorm_forward_eval(be, g->n, g->c, g->hw, g->eps, x, gamma, beta, mean, var,

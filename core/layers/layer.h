@@ -350,6 +350,7 @@ typedef struct {
      * trained table; a step past it reads the last row. 0: the sequence
      * length */
     int stat_steps;
+    nl_precision stats_precision; /* model.norm.stats_precision (nl_norm_geom's) */
 } nl_rnn_cell_norm;
 /* nl_rnn_layer's cell with normalizers inside it (Ba et al. 2016,
  * Cooijmans et al. 2016), at every step

@@ -144,7 +144,7 @@ static nl_norm_geom side_geom(const rnn_norm_layer *l, int k, int rows)
 {
     return (nl_norm_geom){.n = rows, .c = l->side[k].width, .hw = 1,
                           .groups = l->norm.per_step ? 0 : 1, .center = l->norm.center,
-                          .eps = l->norm.eps};
+                          .eps = l->norm.eps, .stats_precision = l->norm.stats_precision};
 }
 
 /* the per-step running statistics' rows: the trained length */

@@ -47,7 +47,8 @@ nl_act *nl_batchnorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_
 {
     const int channels = in->shape.c, hw = nl_shape_plane(in->shape);
     /* batch statistics: per channel over N*H*W */
-    const nl_norm_geom geom = {.c = channels, .hw = hw, .groups = 0, .center = true, .eps = spec->eps};
+    const nl_norm_geom geom = {.c = channels, .hw = hw, .groups = 0, .center = true,
+                               .eps = spec->eps, .stats_precision = spec->stats_precision};
     return nl_stats_norm_layer(b, name, in, spec, geom, spec->track_running_stats);
 }
 
@@ -365,7 +366,8 @@ static nl_act *nl_mean_only_batchnorm(nl_builder *b, const char *name, nl_act *i
 const nl_norm_info nl_norm_row_mean_only = {
     {"mean_only", "mean-only batch norm (Salimans & Kingma 2016): x - batch mean + beta per "
                   "channel, running mean for eval, no variance and no gamma"},
-    .keys = NL_NORM_KEY_AFFINE | NL_NORM_RUNNING_KEYS, .learned_shift = true, .center = true,
+    .keys = NL_NORM_KEY_AFFINE | NL_NORM_RUNNING_KEYS | NL_NORM_KEY_STATS_PRECISION,
+    .learned_shift = true, .center = true,
     .running_stats = true, .running_stats_default = true, .features = true, .images = true,
     .tokens = true, .adds_layer = true, .color = "#c5b0d5", .build = nl_mean_only_batchnorm,
     .stats_set = nl_batch_set, .training = &mean_only_training,

@@ -67,7 +67,8 @@ static nl_act *nl_frn(nl_builder *b, const char *name, nl_act *in, const nl_norm
     const int channels = in->shape.c;
     frn_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->geom = (nl_norm_geom){.n = in->shape.n, .c = channels, .hw = in->shape.h * in->shape.w,
-                             .groups = channels, .center = false, .eps = spec->eps};
+                             .groups = channels, .center = false, .eps = spec->eps,
+                             .stats_precision = spec->stats_precision};
     char pname[96];
     if (spec->affine) {
         snprintf(pname, sizeof pname, "%s.weight", name);

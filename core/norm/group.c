@@ -68,7 +68,8 @@ nl_act *nl_groupwise_norm(nl_builder *b, const char *name, nl_act *in, const nl_
     }
     /* per sample over each group of channels */
     const nl_norm_geom geom = {.c = channels, .hw = hw, .groups = groups,
-                               .center = nl_norm_info_of(spec->kind)->center, .eps = spec->eps};
+                               .center = nl_norm_info_of(spec->kind)->center, .eps = spec->eps,
+                               .stats_precision = spec->stats_precision};
     return nl_stats_norm_layer(b, name, in, spec, geom, running_stats);
 }
 

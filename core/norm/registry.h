@@ -43,9 +43,12 @@ enum {
     NL_NORM_KEY_VIRTUAL_BATCH = 1u << 6,
     NL_NORM_KEY_SYNC = 1u << 7, /* batch statistics that MPI ranks can share */
     NL_NORM_KEY_ALPHA_INIT = 1u << 8,
+    /* a mean and variance (or mean square) through the norm ops, which
+     * can take them in a low precision (model.norm.stats_precision) */
+    NL_NORM_KEY_STATS_PRECISION = 1u << 9,
 };
 /* the keys of a kind with statistics, and of one with running statistics */
-#define NL_NORM_STATS_KEYS (NL_NORM_KEY_EPS | NL_NORM_KEY_AFFINE)
+#define NL_NORM_STATS_KEYS (NL_NORM_KEY_EPS | NL_NORM_KEY_AFFINE | NL_NORM_KEY_STATS_PRECISION)
 #define NL_NORM_RUNNING_KEYS (NL_NORM_KEY_MOMENTUM | NL_NORM_KEY_TRACK_RUNNING_STATS)
 
 typedef nl_act *(*nl_norm_build_fn)(nl_builder *b, const char *name, nl_act *in,

@@ -7,8 +7,10 @@
  * training takes batch statistics otherwise (batch renorm, ghost batch
  * norm) brings its registry row's training hooks (stats_layer.h), which
  * this file runs without naming the kind. */
+#include <math.h>
 #include <stdio.h>
 
+#include "base/precision.h"
 #include "dist/dist.h"
 #include "norm/norm.h"
 #include "norm/registry.h"
@@ -125,7 +127,8 @@ static void frozen_backward(stats_layer *l, const nl_pass *pass)
     nl_backend *be = pass->be;
     const int c = l->geom.c;
     float *ones = l->frozen_consts, *zeros = ones + c, *rstd = zeros + c;
-    const nl_norm_geom channels = {.n = 1, .c = c, .hw = 1, .center = true, .eps = l->geom.eps};
+    const nl_norm_geom channels = {.n = 1, .c = c, .hw = 1, .center = true, .eps = l->geom.eps,
+                                   .stats_precision = l->geom.stats_precision};
     be->ops->fill(be, ones, 1.0f, (size_t)c);
     be->ops->fill(be, zeros, 0.0f, (size_t)c);
     be->ops->norm_forward_eval(be, &channels, ones, NULL, NULL, zeros, l->running_var->data, rstd);
@@ -262,7 +265,36 @@ nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const n
  * parameter gradients over the ranks, as it does every other layer's.
  * Eval mode never synchronizes (PyTorch: only in training), so a rank may
  * evaluate a slice of its own size. On one rank the exchange is a copy and
- * the results are batch norm's. */
+ * the results are batch norm's.
+ * With a low statistics precision (model.norm.stats_precision) each rank's
+ * statistics come from the low-precision kernel, the merge (an exchange,
+ * not a statistics kernel) runs in double as above, and its mean and
+ * variance are rounded to the precision, as are the running statistics,
+ * updated as the kernel updates them (cpu/norm_lowp.c). */
+
+/* the merged statistics rounded to the precision (in place) */
+static void sync_round(nl_precision precision, int c, float *mean, float *var)
+{
+    for (int ch = 0; ch < c; ch++) {
+        mean[ch] = nl_round_to(precision, mean[ch]);
+        var[ch] = nl_round_to(precision, var[ch]);
+    }
+}
+
+/* the running statistics' update from the global statistics, rounded as
+ * the low-precision kernel's: the unbiased variance, then each average */
+static void sync_running_lowp(nl_precision precision, int c, double momentum, double unbiased,
+                              const float *mean, const float *var, float *running_mean,
+                              float *running_var)
+{
+    for (int ch = 0; ch < c; ch++) {
+        const float batch_var = nl_round_to(precision, (float)((double)var[ch] * unbiased));
+        running_mean[ch] = nl_round_to(
+            precision, (float)fma(momentum, mean[ch], (1.0 - momentum) * running_mean[ch]));
+        running_var[ch] = nl_round_to(
+            precision, (float)fma(momentum, batch_var, (1.0 - momentum) * running_var[ch]));
+    }
+}
 
 static void sync_forward(stats_layer *l, const nl_pass *pass, const nl_norm_geom *g, bool update)
 {
@@ -288,8 +320,10 @@ static void sync_forward(stats_layer *l, const nl_pass *pass, const nl_norm_geom
         }
         const size_t per_rank = 2 * (size_t)c + 1;
         const double *all = nl_dist_allgather(pass->dist, mine, per_rank * sizeof(double));
-        if (all)
+        if (all) {
             count = nl_sync_merge_stats(all, nl_dist_size(pass->dist), c, mean_h, var_h);
+            sync_round(g->stats_precision, c, mean_h, var_h);
+        }
         be->ops->upload(be, l->save_mean, mean_h, bytes);
         be->ops->upload(be, s->var, var_h, bytes);
     }
@@ -306,10 +340,14 @@ static void sync_forward(stats_layer *l, const nl_pass *pass, const nl_norm_geom
     be->ops->download(be, rm_h, l->running_mean->data, bytes);
     be->ops->download(be, rv_h, l->running_var->data, bytes);
     const double unbiased = count > 1.0 ? count / (count - 1.0) : 1.0;
-    for (int ch = 0; ch < c; ch++) {
-        rm_h[ch] = (float)((1.0 - momentum) * rm_h[ch] + momentum * (double)mean_h[ch]);
-        rv_h[ch] = (float)((1.0 - momentum) * rv_h[ch] + momentum * (double)var_h[ch] * unbiased);
-    }
+    if (g->stats_precision != NL_PRECISION_FP32)
+        sync_running_lowp(g->stats_precision, c, momentum, unbiased, mean_h, var_h, rm_h, rv_h);
+    else
+        for (int ch = 0; ch < c; ch++) {
+            rm_h[ch] = (float)((1.0 - momentum) * rm_h[ch] + momentum * (double)mean_h[ch]);
+            rv_h[ch] =
+                (float)((1.0 - momentum) * rv_h[ch] + momentum * (double)var_h[ch] * unbiased);
+        }
     be->ops->upload(be, l->running_mean->data, rm_h, bytes);
     be->ops->upload(be, l->running_var->data, rv_h, bytes);
 }
