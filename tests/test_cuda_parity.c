@@ -1676,6 +1676,84 @@ START_TEST(test_pointwise_norms)
 }
 END_TEST
 
+/* The normalization ops with the statistics in bf16 or fp16
+ * (model.norm.stats_precision): one thread sums a group in order on
+ * both backends, so the rounded statistics (saved, running, norm_stats')
+ * match bit for bit; y and eval mode's y within the fused multiply-add. */
+static void lowp_case(const norm_shape *sh, int groups, bool center, bool running,
+                      nl_precision precision)
+{
+    const nl_norm_geom g = {.n = sh->n, .c = sh->c, .hw = sh->hw, .groups = groups,
+                            .center = center, .eps = 1e-5f, .stats_precision = precision};
+    const size_t count = (size_t)g.n * g.c * g.hw, stats = (size_t)nl_norm_stat_groups(&g);
+    const uint64_t seed = 5000 + (uint64_t)sh->n * 31 + sh->c * 7 + sh->hw + groups;
+    char what[240];
+#define WHAT(part)                                                                                 \
+    (snprintf(what, sizeof what, "%s (%d,%d,%d) groups %d center %d: %s",                        \
+              nl_name_of(&nl_precision_names, precision), g.n, g.c, g.hw, groups, center, part), \
+     what)
+    twin x = twin_normal(count, seed, sh->mean, 2.0f), y = twin_empty(count);
+    twin gamma = twin_normal((size_t)g.c, seed + 1, 1.0f, 0.3f);
+    twin beta = twin_normal((size_t)g.c, seed + 2, 0.0f, 0.5f);
+    twin mean = twin_empty(stats), rstd = twin_empty(stats), var = twin_empty(stats);
+    twin rm = twin_normal(running ? (size_t)g.c : 0, seed + 3, 0.0f, 1.0f);
+    twin rv = twin_const(running ? (size_t)g.c : 0, 1.5f);
+    twin momentum = twin_const(1, 0.25f);
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->norm_forward(be_of(b), &g, F(x, b), F(gamma, b), F(beta, b), F(y, b),
+                                    F(mean, b), F(rstd, b), FN(rm, b), FN(rv, b),
+                                    F(momentum, b));
+    check_equal_bytes(mean, WHAT("forward mean"));
+    check_equal_bytes(rstd, WHAT("forward rstd"));
+    check_close(y, 1e-6, WHAT("forward y"));
+    if (running) {
+        check_equal_bytes(rm, WHAT("running mean"));
+        check_equal_bytes(rv, WHAT("running var"));
+        for (int b = 0; b < 2; b++)
+            be_of(b)->ops->norm_forward_eval(be_of(b), &g, F(x, b), F(gamma, b), F(beta, b),
+                                             F(rm, b), F(rv, b), F(y, b));
+        check_close(y, 1e-6, WHAT("eval y"));
+    }
+    for (int b = 0; b < 2; b++) {
+        be_of(b)->ops->norm_stats(be_of(b), &g, F(x, b), F(mean, b), F(var, b), FN(rm, b),
+                                  FN(rv, b), F(momentum, b));
+        be_of(b)->ops->norm_apply(be_of(b), &g, F(x, b), F(mean, b), F(var, b), F(gamma, b),
+                                  F(beta, b), F(y, b), F(rstd, b));
+    }
+    check_equal_bytes(mean, WHAT("norm_stats mean"));
+    check_equal_bytes(var, WHAT("norm_stats var"));
+    check_equal_bytes(rstd, WHAT("norm_apply rstd"));
+    check_close(y, 1e-6, WHAT("norm_apply y"));
+    if (running)
+        check_equal_bytes(rv, WHAT("norm_stats running var"));
+#undef WHAT
+    twin *all[] = {&x, &y, &gamma, &beta, &mean, &rstd, &var, &rm, &rv, &momentum};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        twin_free(all[i]);
+}
+
+START_TEST(test_lowp_norms)
+{
+    open_gpu();
+    const nl_precision low[] = {NL_PRECISION_BF16, NL_PRECISION_FP16};
+    for (size_t s = 0; s < sizeof norm_shapes / sizeof norm_shapes[0]; s++) {
+        const norm_shape *sh = &norm_shapes[s];
+        if (sh->large && quick())
+            continue;
+        for (int p = 0; p < 2; p++) {
+            lowp_case(sh, 0, true, true, low[p]); /* batch statistics */
+            lowp_case(sh, 1, true, false, low[p]); /* layer */
+            lowp_case(sh, 1, false, false, low[p]); /* rms */
+            if (sh->c % 2 == 0)
+                lowp_case(sh, sh->c / 2, true, false, low[p]); /* group */
+            if (sh->hw > 1)
+                lowp_case(sh, sh->c, true, true, low[p]); /* instance */
+        }
+    }
+    close_gpu();
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* training                                                                  */
 
@@ -2907,6 +2985,7 @@ int main(void)
     tcase_add_loop_test(norms, test_batchnorm, 0, 4);
     tcase_add_loop_test(norms, test_groupnorm, 0, 4);
     tcase_add_test(norms, test_pointwise_norms);
+    tcase_add_test(norms, test_lowp_norms);
     suite_add_tcase(s, norms);
 
     TCase *tokens = tcase_create("tokens");

@@ -13,7 +13,8 @@
  * is what a bf16/fp16 product with fp32 accumulation computes.
  *
  * These are the scalar reference; the CPU kernels round arrays with
- * vector code tested against them. */
+ * vector code tested against them. The CUDA kernels call them on the
+ * device (NL_PRECISION_FN). */
 #ifndef NL_BASE_PRECISION_H
 #define NL_BASE_PRECISION_H
 
@@ -22,14 +23,20 @@
 
 #include "base/names.h"
 
-static inline uint32_t nl_float_bits(float x)
+#if defined(__CUDACC__)
+#define NL_PRECISION_FN static inline __host__ __device__
+#else
+#define NL_PRECISION_FN static inline
+#endif
+
+NL_PRECISION_FN uint32_t nl_float_bits(float x)
 {
     uint32_t bits;
     memcpy(&bits, &x, sizeof bits);
     return bits;
 }
 
-static inline float nl_bits_float(uint32_t bits)
+NL_PRECISION_FN float nl_bits_float(uint32_t bits)
 {
     float x;
     memcpy(&x, &bits, sizeof x);
@@ -40,7 +47,7 @@ static inline float nl_bits_float(uint32_t bits)
  * significand bits: round the low 16 bits away, ties to even. The carry
  * may run into the exponent (rounding up to the next binade, or to
  * infinity from the largest finite values), which is the right result. */
-static inline float nl_round_bf16(float x)
+NL_PRECISION_FN float nl_round_bf16(float x)
 {
     uint32_t bits = nl_float_bits(x);
     if ((bits & 0x7fffffffu) > 0x7f800000u) /* NaN: keep it a (quiet) NaN */
@@ -51,7 +58,7 @@ static inline float nl_round_bf16(float x)
 
 /* IEEE half: 10 significand bits, exponents down to -14, then subnormals
  * in steps of 2^-24. */
-static inline float nl_round_fp16(float x)
+NL_PRECISION_FN float nl_round_fp16(float x)
 {
     uint32_t bits = nl_float_bits(x);
     uint32_t sign = bits & 0x80000000u;
@@ -72,7 +79,7 @@ static inline float nl_round_fp16(float x)
     return nl_bits_float(sign | (mag & 0xffffe000u));
 }
 
-static inline float nl_round_to(nl_precision precision, float x)
+NL_PRECISION_FN float nl_round_to(nl_precision precision, float x)
 {
     switch (precision) {
     case NL_PRECISION_BF16:
@@ -85,7 +92,7 @@ static inline float nl_round_to(nl_precision precision, float x)
 }
 
 /* the largest finite value of the format */
-static inline float nl_precision_max(nl_precision precision)
+NL_PRECISION_FN float nl_precision_max(nl_precision precision)
 {
     switch (precision) {
     case NL_PRECISION_BF16:

@@ -280,7 +280,9 @@ static void norm_run(nl_backend *be, const nl_norm_geom *g, const nl_cuda_norm_f
 {
     if (uncentred_batch(be, g))
         return;
-    if (g->groups == 0)
+    if (g->stats_precision != NL_PRECISION_FP32)
+        nl_cuda_norm_lowp_run(be, g, a);
+    else if (g->groups == 0)
         nl_cuda_batchnorm_run(be, a);
     else
         nl_cuda_groupnorm_run(be, a);

@@ -158,5 +158,7 @@ void nl_cuda_norm_forward_launch(nl_cuda *cu, const nl_cuda_norm_fwd_args *a);
  * per-sample groups, whose running statistics (instance norm) are per channel */
 void nl_cuda_batchnorm_run(nl_backend *be, const nl_cuda_norm_fwd_args *a);
 void nl_cuda_groupnorm_run(nl_backend *be, const nl_cuda_norm_fwd_args *a);
+/* the same with the statistics in g->stats_precision, bf16 or fp16 (norm_lowp.cu) */
+void nl_cuda_norm_lowp_run(nl_backend *be, const nl_norm_geom *g, const nl_cuda_norm_fwd_args *a);
 
 #endif
