@@ -35,6 +35,7 @@ static const struct {
     {NL_NORM_KEY_VIRTUAL_BATCH, "virtual_batch"},
     {NL_NORM_KEY_SYNC, "sync"},
     {NL_NORM_KEY_ALPHA_INIT, "alpha_init"},
+    {NL_NORM_KEY_STATS_PRECISION, "stats_precision"},
 };
 
 void nl_norm_write_table(FILE *out)
