@@ -74,82 +74,114 @@ static inline float rstd_of(nl_precision p, float var, float eps)
     return nl_round_to(p, (float)(1.0 / sqrt((double)var + (double)eps)));
 }
 
-/* one group's mean and variance: `planes` runs of `len` values, `stride`
- * floats apart, in order */
-static void walk_moments(nl_precision p, const float *base, long planes, size_t len,
-                         size_t stride, bool center, float *mean_out, float *var_out)
+/* nl_round_to without branches, so that the loops over lanes vectorize:
+ * every case of base/precision.h computed and the right one selected
+ * (the same bits, NaN's and infinities' included; test_norm_lowp compares
+ * the two over special values and random bit patterns through
+ * nl_cpu_norm_lowp_round). Always inlined where p is a constant. */
+static inline __attribute__((always_inline)) float round_lane(nl_precision p, float x)
 {
-    const double count = (double)planes * (double)len;
-    float sum = 0.0f;
-    for (long i = 0; center && i < planes; i++) {
-        const float *run = base + (size_t)i * stride;
-        for (size_t j = 0; j < len; j++)
-            sum = nl_round_to(p, sum + nl_round_to(p, run[j]));
+    const uint32_t bits = nl_float_bits(x), mag = bits & 0x7fffffffu;
+    const uint32_t quiet = bits | 0x00400000u;
+    if (p == NL_PRECISION_BF16) {
+        const uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) & 0xffff0000u;
+        return nl_bits_float(mag > 0x7f800000u ? quiet : rounded);
     }
-    const float mean = center ? quotient(p, sum, count) : 0.0f;
-    float sq = 0.0f;
-    for (long i = 0; i < planes; i++) {
-        const float *run = base + (size_t)i * stride;
-        for (size_t j = 0; j < len; j++) {
-            const float d = nl_round_to(p, nl_round_to(p, run[j]) - mean);
-            sq = nl_round_to(p, sq + nl_round_to(p, d * d));
-        }
-    }
-    *mean_out = mean;
-    *var_out = quotient(p, sq, count);
+    const uint32_t sign = bits & 0x80000000u;
+    const uint32_t normal = (mag + 0xfffu + ((mag >> 13) & 1u)) & 0xffffe000u;
+    /* below 2^-14: nl_round_fp16's two additions. Every case is computed
+     * and blended with masks: a select would let the compiler move the
+     * additions into a branch (a float operation may trap), and a loop
+     * with branches does not vectorize. */
+    const float shifted = nl_bits_float(mag) + 0.5f;
+    const uint32_t subnormal = nl_float_bits(shifted - 0.5f);
+    const uint32_t is_subnormal = 0u - (uint32_t)(mag < 0x38800000u);
+    const uint32_t is_inf = 0u - (uint32_t)(mag >= 0x477ff000u);
+    const uint32_t is_nan = 0u - (uint32_t)(mag > 0x7f800000u);
+    const uint32_t finite = (subnormal & is_subnormal) | (normal & ~is_subnormal);
+    const uint32_t magnitude = (0x7f800000u & is_inf) | (finite & ~is_inf);
+    return nl_bits_float((quiet & is_nan) | ((sign | magnitude) & ~is_nan));
 }
 
-/* batch statistics of feature vectors (hw == 1): a block of adjacent
- * features per thread, rows walked whole, one accumulator per feature
- * updated row by row (each feature's sums in walk_moments' order) */
-static void feature_moments(nl_precision p, const nl_norm_geom *g, const float *x, float *mean,
-                            float *var)
+float nl_cpu_norm_lowp_round(nl_precision p, float x)
 {
-    enum { BLOCK = 64 };
-    const int n = g->n, d = g->c;
-    NL_PARALLEL_FOR_IF((long)n * d >= NL_PARALLEL_MIN,
-    for (int b0 = 0; b0 < d; b0 += BLOCK) {
-        const int width = d - b0 < BLOCK ? d - b0 : BLOCK;
-        float sum[BLOCK] = {0}, m[BLOCK], sq[BLOCK] = {0};
-        for (int i = 0; i < n; i++) {
-            const float *row = x + (size_t)i * d + b0;
-            for (int j = 0; j < width; j++)
-                sum[j] = nl_round_to(p, sum[j] + nl_round_to(p, row[j]));
+    return p == NL_PRECISION_BF16 ? round_lane(NL_PRECISION_BF16, x)
+           : p == NL_PRECISION_FP16 ? round_lane(NL_PRECISION_FP16, x)
+                                    : x;
+}
+
+/* The mean and variance of `lanes` (<= LANES) groups at once, group k's
+ * values `planes` runs of `len` floats, `stride` apart, from base + k *
+ * group_step: each group's sums are its own sequential chain in walk
+ * order; the lanes are the vector's (a chain alone waits on each
+ * rounding), so the result does not depend on how groups share a batch. */
+enum { LANES = 16 };
+static inline __attribute__((always_inline)) void
+walk_moments_in(nl_precision p, const float *base, size_t group_step, int lanes, long planes,
+                size_t len, size_t stride, bool center, float *mean_out, float *var_out)
+{
+    const double count = (double)planes * (double)len;
+    float sum[LANES] = {0}, mean[LANES] = {0}, sq[LANES] = {0}, v[LANES] = {0};
+    /* the lanes' values are gathered first: the rounding loops then read
+     * contiguous floats, which the compiler vectorizes whatever the stride */
+    for (long i = 0; center && i < planes; i++)
+        for (size_t j = 0; j < len; j++) {
+            const float *at = base + (size_t)i * stride + j;
+            for (int k = 0; k < lanes; k++)
+                v[k] = at[(size_t)k * group_step];
+            _Pragma("omp simd")
+            for (int k = 0; k < LANES; k++)
+                sum[k] = round_lane(p, sum[k] + round_lane(p, v[k]));
         }
-        for (int j = 0; j < width; j++)
-            m[j] = quotient(p, sum[j], (double)n);
-        for (int i = 0; i < n; i++) {
-            const float *row = x + (size_t)i * d + b0;
-            for (int j = 0; j < width; j++) {
-                const float dev = nl_round_to(p, nl_round_to(p, row[j]) - m[j]);
-                sq[j] = nl_round_to(p, sq[j] + nl_round_to(p, dev * dev));
+    for (int k = 0; center && k < lanes; k++)
+        mean[k] = quotient(p, sum[k], count);
+    for (long i = 0; i < planes; i++)
+        for (size_t j = 0; j < len; j++) {
+            const float *at = base + (size_t)i * stride + j;
+            for (int k = 0; k < lanes; k++)
+                v[k] = at[(size_t)k * group_step];
+            _Pragma("omp simd")
+            for (int k = 0; k < LANES; k++) {
+                const float d = round_lane(p, round_lane(p, v[k]) - mean[k]);
+                sq[k] = round_lane(p, sq[k] + round_lane(p, d * d));
             }
         }
-        for (int j = 0; j < width; j++) {
-            mean[b0 + j] = m[j];
-            var[b0 + j] = quotient(p, sq[j], (double)n);
-        }
-    });
+    for (int k = 0; k < lanes; k++) {
+        mean_out[k] = mean[k];
+        var_out[k] = quotient(p, sq[k], count);
+    }
+}
+
+/* one copy per precision, the rounding's branches resolved */
+static void walk_moments(nl_precision p, const float *base, size_t group_step, int lanes,
+                         long planes, size_t len, size_t stride, bool center, float *mean_out,
+                         float *var_out)
+{
+    if (p == NL_PRECISION_BF16)
+        walk_moments_in(NL_PRECISION_BF16, base, group_step, lanes, planes, len, stride, center,
+                        mean_out, var_out);
+    else
+        walk_moments_in(NL_PRECISION_FP16, base, group_step, lanes, planes, len, stride, center,
+                        mean_out, var_out);
 }
 
 static void group_moments(const nl_norm_geom *g, const float *x, float *mean, float *var)
 {
     const nl_precision p = g->stats_precision;
-    if (g->groups == 0 && g->hw == 1) {
-        feature_moments(p, g, x, mean, var);
-        return;
-    }
-    const long groups = nl_norm_stat_groups(g);
+    const long groups = nl_norm_stat_groups(g), batches = (groups + LANES - 1) / LANES;
     const size_t hw = (size_t)g->hw;
     NL_PARALLEL_FOR_IF((long)g->n * g->c * g->hw >= NL_PARALLEL_MIN,
-    for (long s = 0; s < groups; s++) {
-        if (g->groups == 0) /* channel s: its plane in each sample */
-            walk_moments(p, x + (size_t)s * hw, g->n, hw, (size_t)g->c * hw, g->center,
-                         &mean[s], &var[s]);
+    for (long b = 0; b < batches; b++) {
+        const long s = b * LANES;
+        const int lanes = groups - s < LANES ? (int)(groups - s) : LANES;
+        if (g->groups == 0) /* channels s...: their plane in each sample (feature vectors:
+                             * adjacent features, row by row) */
+            walk_moments(p, x + (size_t)s * hw, hw, lanes, g->n, hw, (size_t)g->c * hw,
+                         g->center, &mean[s], &var[s]);
         else {
             const size_t count = (size_t)(g->c / g->groups) * hw;
-            walk_moments(p, x + (size_t)s * count, 1, count, count, g->center, &mean[s],
-                         &var[s]);
+            walk_moments(p, x + (size_t)s * count, count, lanes, 1, count, count, g->center,
+                         &mean[s], &var[s]);
         }
     });
 }
@@ -225,6 +257,15 @@ static void apply_groups(const nl_norm_geom *g, const float *x, const float *mea
         if (save_rstd)
             save_rstd[s] = rstd;
         const int ch0 = (int)(s % g->groups) * cpg;
+        if (hw == 1) { /* feature vectors: one loop over the group's features */
+            const float *xs = x + (size_t)s * count;
+            float *ys = y + (size_t)s * count;
+            _Pragma("omp simd")
+            for (int k = 0; k < cpg; k++)
+                ys[k] = nl_fmaf(xs[k] - mean_s, rstd * gamma_at(gamma, ch0 + k),
+                                beta_at(beta, ch0 + k));
+            continue;
+        }
         for (int k = 0; k < cpg; k++) {
             const float scale = rstd * gamma_at(gamma, ch0 + k), shift = beta_at(beta, ch0 + k);
             const float *xp = x + (size_t)s * count + (size_t)k * hw;

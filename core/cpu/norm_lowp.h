@@ -16,6 +16,8 @@ void nl_cpu_norm_lowp_forward_eval(const nl_norm_geom *g, const float *x, const 
                                    const float *running_var, float *y);
 void nl_cpu_norm_lowp_stats(const nl_norm_geom *g, const float *x, float *mean, float *var,
                             float *running_mean, float *running_var, float momentum);
+/* nl_round_to (base/precision.h) as the kernel rounds, for its test */
+float nl_cpu_norm_lowp_round(nl_precision p, float x);
 void nl_cpu_norm_lowp_apply(const nl_norm_geom *g, const float *x, const float *mean,
                             const float *var, const float *gamma, const float *beta, float *y,
                             float *save_rstd);
