@@ -459,7 +459,7 @@ START_TEST(test_registry_rows)
         snprintf(yaml, sizeof yaml,
                  "model:\n  arch: cnn\n  norm:\n    type: %s\n%s    stats_precision: bf16\n"
                  "data:\n  dataset: synthetic\ntrain:\n  steps: 1\n",
-                 name, k == NL_NORM_GHOST_BATCH ? "    virtual_batch: 16\n" : "");
+                 name, row->keys & NL_NORM_KEY_VIRTUAL_BATCH ? "    virtual_batch: 16\n" : "");
         nl_config *cfg = malloc(sizeof *cfg);
         nl_error err = {0};
         const nl_code code = nl_config_load_string(yaml, "lowp.yaml", NULL, 0, cfg, &err);
