@@ -42,24 +42,32 @@ static inline float denormal_as_zero(float x)
 
 /* One fp32 FMA as vdpbf16ps does each of its two: inputs with DAZ,
  * rounded to nearest even (MXCSR is not consulted: fmaf rounds in the
- * default mode, which normlab never changes), the result flushed to zero
- * when tiny. x86 detects tininess before rounding: the exact a b + c below
- * 2^-126 in magnitude, even where it rounds up to 2^-126; a and b are
- * bf16 (8 significant bits), so a b is exact in double and a two-sum gives
- * the exact sum's position against 2^-126. */
+ * default mode, which normlab never changes), a tiny result flushed to a
+ * zero of its sign. Tiny as x86 detects it for MXCSR.FTZ: after rounding,
+ * to fp32's 24 bits with the exponent unbounded, below 2^-126 in
+ * magnitude, whether exact or not. That differs from the fp32 result only
+ * where the fp32 result is 2^-126 itself: an exact value in
+ * [2^-126 - 2^-150, 2^-126 - 2^-151) rounds to 2^-126 on fp32's
+ * denormal grid but to 2^-126 - 2^-150 with 24 bits, so it is tiny. a and b
+ * are bf16 (8 significant bits), so a b is exact in double, and a two-sum
+ * places the exact sum against that bound. */
 static float fma_daz_ftz(float a, float b, float c)
 {
     a = denormal_as_zero(a), b = denormal_as_zero(b), c = denormal_as_zero(c);
     const float rounded = fmaf(a, b, c);
-    if (!isfinite(rounded) || rounded == 0.0f)
+    const float magnitude = fabsf(rounded);
+    if (magnitude > FLT_MIN || !isfinite(rounded))
         return rounded;
+    if (magnitude < FLT_MIN) /* a denormal, or zero */
+        return copysignf(0.0f, rounded);
     const double product = (double)a * (double)b;
     const double sum = product + (double)c;
     const double c_part = sum - product;
     const double error = (product - (sum - c_part)) + ((double)c - c_part);
-    const double magnitude = fabs(sum);
-    const bool below = error != 0.0 && (error < 0.0) == (sum > 0.0);
-    const bool tiny = magnitude < (double)FLT_MIN || (magnitude == (double)FLT_MIN && below);
+    /* the exact value is sum + error, sum its rounding to double */
+    const double bound = ldexp(1.0, -126) - ldexp(1.0, -151);
+    const double toward_zero = sum > 0.0 ? -error : error;
+    const bool tiny = fabs(sum) < bound || (fabs(sum) == bound && toward_zero > 0.0);
     return tiny ? copysignf(0.0f, rounded) : rounded;
 }
 

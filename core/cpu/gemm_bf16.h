@@ -48,7 +48,8 @@ void nl_cpu_gemm_bf16_model(bool trans_a, bool trans_b, int m, int n, int k, con
  * each hold two bf16 (the element of even k in the low 16 bits, odd k in
  * the high 16); returns acc + a.hi * b.hi + a.lo * b.lo as two fp32 fused
  * multiply-adds, high pair first, each with denormal inputs read as zero,
- * rounding to nearest even and a tiny result flushed to zero. A NaN input
+ * rounding to nearest even and a tiny result (x86's tininess: after
+ * rounding to 24 bits, below 2^-126) flushed to zero. A NaN input
  * gives that NaN, quieted (the SDM's priority: a.lo, b.lo, a.hi, b.hi,
  * acc); an invalid operation (inf * 0, inf - inf) the x86 default NaN. */
 float nl_cpu_bf16_dot2_model(float acc, uint32_t a_pair, uint32_t b_pair);
