@@ -234,14 +234,40 @@ static inline uint32_t b_at(const product *g, int depth, int col)
                                 : g->b[(size_t)depth * g->ldb + col]);
 }
 
-/* rows t*8 .. t*8+8 of A as [pair][row]: the row's even k low, odd k high */
+static inline uint32_t pair_bits(float even_k, float odd_k)
+{
+    return bf16_bits(even_k) | bf16_bits(odd_k) << 16;
+}
+
+/* Rows t*8 .. t*8+8 of A as [pair][row]: the row's even k low, odd k
+ * high. Packing is a pass over both operands per call, as long as the
+ * multiply itself where one side of the product is narrow (a 128-column
+ * dx over 512 inputs), so whole tiles go through loops without bounds
+ * checks that the compiler turns into vector code; the ragged edges go
+ * element by element. */
 static void pack_a_tile(const product *g, int t)
 {
-    const size_t pairs = pair_count(g->k);
+    const size_t pairs = pair_count(g->k), whole_pairs = (size_t)g->k / 2;
     uint32_t *dst = g->a_packed + (size_t)t * TILE_ROWS * pairs;
-    for (size_t p = 0; p < pairs; p++)
+    const int row0 = t * TILE_ROWS;
+    size_t p = 0;
+    if (row0 + TILE_ROWS <= g->m && !g->trans_a) {
         for (int r = 0; r < TILE_ROWS; r++) {
-            const int row = t * TILE_ROWS + r, depth = (int)(2 * p);
+            const float *src = g->a + (size_t)(row0 + r) * g->lda;
+            for (size_t q = 0; q < whole_pairs; q++)
+                dst[q * TILE_ROWS + r] = pair_bits(src[2 * q], src[2 * q + 1]);
+        }
+        p = whole_pairs;
+    } else if (row0 + TILE_ROWS <= g->m) {
+        for (; p < whole_pairs; p++) {
+            const float *even = g->a + 2 * p * g->lda + row0, *odd = even + g->lda;
+            for (int r = 0; r < TILE_ROWS; r++)
+                dst[p * TILE_ROWS + r] = pair_bits(even[r], odd[r]);
+        }
+    }
+    for (; p < pairs; p++)
+        for (int r = 0; r < TILE_ROWS; r++) {
+            const int row = row0 + r, depth = (int)(2 * p);
             dst[p * TILE_ROWS + r] = a_at(g, row, depth) | a_at(g, row, depth + 1) << 16;
         }
 }
@@ -249,11 +275,27 @@ static void pack_a_tile(const product *g, int t)
 /* columns q*32 .. q*32+32 of B as [pair][column], the same halves */
 static void pack_b_panel(const product *g, int q)
 {
-    const size_t pairs = pair_count(g->k);
+    const size_t pairs = pair_count(g->k), whole_pairs = (size_t)g->k / 2;
     uint32_t *dst = g->b_packed + (size_t)q * TILE_COLS * pairs;
-    for (size_t p = 0; p < pairs; p++)
+    const int col0 = q * TILE_COLS;
+    size_t p = 0;
+    if (col0 + TILE_COLS <= g->n && g->trans_b) {
         for (int j = 0; j < TILE_COLS; j++) {
-            const int col = q * TILE_COLS + j, depth = (int)(2 * p);
+            const float *src = g->b + (size_t)(col0 + j) * g->ldb;
+            for (size_t d = 0; d < whole_pairs; d++)
+                dst[d * TILE_COLS + j] = pair_bits(src[2 * d], src[2 * d + 1]);
+        }
+        p = whole_pairs;
+    } else if (col0 + TILE_COLS <= g->n) {
+        for (; p < whole_pairs; p++) {
+            const float *even = g->b + 2 * p * g->ldb + col0, *odd = even + g->ldb;
+            for (int j = 0; j < TILE_COLS; j++)
+                dst[p * TILE_COLS + j] = pair_bits(even[j], odd[j]);
+        }
+    }
+    for (; p < pairs; p++)
+        for (int j = 0; j < TILE_COLS; j++) {
+            const int col = col0 + j, depth = (int)(2 * p);
             dst[p * TILE_COLS + j] = b_at(g, depth, col) | b_at(g, depth + 1, col) << 16;
         }
 }
