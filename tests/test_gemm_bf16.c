@@ -129,16 +129,10 @@ enum { SHAPES = sizeof shapes / sizeof shapes[0] };
 typedef void product_fn(bool, bool, int, int, int, const float *, int, const float *, int, float,
                         float *, int, void *);
 
-static bool native_product(bool ta, bool tb, int m, int n, int k, const float *a, int lda,
-                           const float *b, int ldb, float beta, float *c, int ldc, void *scratch)
-{
-    return nl_cpu_gemm_bf16_native(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, scratch);
-}
-
 static void native_or_fail(bool ta, bool tb, int m, int n, int k, const float *a, int lda,
                            const float *b, int ldb, float beta, float *c, int ldc, void *scratch)
 {
-    ck_assert(native_product(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, scratch));
+    ck_assert(nl_cpu_gemm_bf16_native(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, scratch));
 }
 
 typedef struct {
