@@ -9,10 +9,11 @@
  *    priority;
  *  - the product over shapes that are not multiples of the 8 x 32 tile,
  *    odd k (the last pair's high half padded with zero), every transpose,
- *    leading dimensions wider than the matrix, beta 0 and 1, one and two
- *    threads: bit for bit against the lanes applied output by output in
- *    the SDM's order (what the packing and tiling must reproduce), within
- *    the bound of fp32 accumulation of a plain double-accumulated product,
+ *    leading dimensions wider than the matrix, beta 0, 1 and -0.5, one and
+ *    two threads: with beta 0 and 1 bit for bit against the lanes applied
+ *    output by output in the SDM's order (what the packing and tiling must
+ *    reproduce); with every beta within the bound of fp32 accumulation of
+ *    a plain double-accumulated product,
  *    the same bits with one thread as with two, C's padding untouched, no
  *    write past the planned scratch.
  *
