@@ -404,18 +404,26 @@ START_TEST(test_older_formats_resume)
     size_t len = 0;
     nl_error err = {0};
     ck_assert_int_eq(nl_read_file(path, &text, &len, &err), NL_OK);
-    const size_t header = 48, series_at = header + (7 + 15) * 8 + sizeof(nl_rng) + 2 * 8;
+    /* format 5's state fields (the precision, the loss scaler) go: they
+     * follow format 4's state */
+    const size_t header = 48, state_end = header + (7 + 15) * 8 + sizeof(nl_rng);
+    const size_t added = nl_train_state_bytes(NL_CHECKPOINT_VERSION) - nl_train_state_bytes(4);
+    memmove(text + state_end, text + state_end + added, len - state_end - added);
+    len -= added;
+    const size_t series_at = state_end + 2 * 8;
     const size_t kernels_at = series_at + 2 * 8, keys_at = kernels_at + NL_CHECKPOINT_KERNELS_BYTES;
-    /* format 4's config keys go, and the header's hash is config.yaml's text's */
-    int64_t keys_len;
-    memcpy(&keys_len, text + keys_at, 8);
-    const size_t keys_bytes = 8 + (size_t)keys_len;
-    memmove(text + keys_at, text + keys_at + keys_bytes, len - keys_at - keys_bytes);
-    len -= keys_bytes;
-    char *yaml = read_rel("k", "config.yaml");
-    const uint64_t text_hash = nl_checkpoint_hash(yaml, strlen(yaml));
-    free(yaml);
-    memcpy(text + 32, &text_hash, 8);
+    if (version < 4) {
+        /* format 4's config keys go, and the header's hash is config.yaml's text's */
+        int64_t keys_len;
+        memcpy(&keys_len, text + keys_at, 8);
+        const size_t keys_bytes = 8 + (size_t)keys_len;
+        memmove(text + keys_at, text + keys_at + keys_bytes, len - keys_at - keys_bytes);
+        len -= keys_bytes;
+        char *yaml = read_rel("k", "config.yaml");
+        const uint64_t text_hash = nl_checkpoint_hash(yaml, strlen(yaml));
+        free(yaml);
+        memcpy(text + 32, &text_hash, 8);
+    }
     if (version < 3) {
         memmove(text + kernels_at, text + kernels_at + NL_CHECKPOINT_KERNELS_BYTES,
                 len - kernels_at - NL_CHECKPOINT_KERNELS_BYTES);
@@ -1109,7 +1117,7 @@ START_TEST(test_state_table_covers_struct)
                   offsetof(nl_train_state, data_order));
     ck_assert_msg(offsetof(nl_train_state, data_order) + sizeof(const int32_t *) ==
                   sizeof(nl_train_state), "a field after data_order is in no checkpoint");
-    ck_assert_uint_eq(nl_train_state_bytes(), at);
+    ck_assert_uint_eq(nl_train_state_bytes(NL_CHECKPOINT_VERSION), at);
 }
 END_TEST
 
@@ -1122,14 +1130,14 @@ START_TEST(test_state_round_trip)
     for (size_t i = 0; i < sizeof written; i++)
         bytes[i] = (unsigned char)(1 + i % 251);
     written.data_order = NULL;
-    const size_t n = nl_train_state_bytes();
+    const size_t n = nl_train_state_bytes(NL_CHECKPOINT_VERSION);
     unsigned char *buf = malloc(n + 1);
     ck_assert_ptr_nonnull(buf);
     buf[n] = 0xA5; /* the writer stops at its length */
     nl_train_state_write(&written, buf);
     ck_assert_uint_eq(buf[n], 0xA5);
     memset(&got, 0, sizeof got);
-    nl_train_state_read(&got, buf);
+    nl_train_state_read(&got, buf, NL_CHECKPOINT_VERSION);
     free(buf);
     for (int i = 0; i < nl_train_state_field_count; i++) {
         const nl_train_state_field *f = &nl_train_state_fields[i];
