@@ -681,13 +681,13 @@ static nl_code emit_loss_scale_series(trainer *t, double scale_used)
                              ? (zeros - t->padding_elements) / t->grad_elements : NAN;
     nl_code rc = NL_OK;
     if (t->scales)
-        rc = t->sink->series(t->sink->ctx, step, NL_SERIES_LOSS_SCALE, 0, "loss_scale",
+        rc = t->sink->series(t->sink->ctx, step, NL_SERIES_LOSS_SCALE, 0, "model",
                              scale_used, t->err);
     if (rc == NL_OK && t->scales)
-        rc = t->sink->series(t->sink->ctx, step, NL_SERIES_SKIPPED_STEPS, 0, "loss_scale",
+        rc = t->sink->series(t->sink->ctx, step, NL_SERIES_SKIPPED_STEPS, 0, "model",
                              (double)t->state.scaler.skipped_steps, t->err);
     if (rc == NL_OK)
-        rc = t->sink->series(t->sink->ctx, step, NL_SERIES_GRAD_ZERO_SHARE, 0, "gradients",
+        rc = t->sink->series(t->sink->ctx, step, NL_SERIES_GRAD_ZERO_SHARE, 0, "model",
                              share, t->err);
     return rc;
 }
