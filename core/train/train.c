@@ -1062,8 +1062,14 @@ static nl_code direct_step(trainer *t, int mine, nl_mode mode, bool series_now, 
         rc = emit_loss_scale_series(t, scale_used);
     if (rc == NL_OK && series_now)
         rc = emit_series(&t->series, m, t->sink, t->state.step, t->err);
-    if (rc == NL_OK && t->sink->series && nl_landscape_due(&t->landscape, t->state.step))
+    if (rc == NL_OK && t->sink->series && nl_landscape_due(&t->landscape, t->state.step)) {
+        /* the probe compares its own backward passes with the step's
+         * gradients, which are unscaled by now: its passes go unscaled */
+        const float *loss_scale = m->loss_scale;
+        m->loss_scale = NULL;
         rc = probe_landscape(t, mine, mode);
+        m->loss_scale = loss_scale;
+    }
     if (rc)
         return rc;
     if (t->clips)
