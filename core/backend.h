@@ -161,6 +161,11 @@ typedef struct {
 #define NL_CLIP_NORM_SUM NL_SUM_SQUARES_PARTS
 #define NL_CLIP_COEF (NL_SUM_SQUARES_PARTS + 1)
 #define NL_CLIP_SLOTS (NL_SUM_SQUARES_PARTS + 2)
+/* loss scaling's device slots (doubles, scale_check_finite): per part of
+ * the same split, its count of zeros and of infs and NaNs (scratch), then
+ * the zeros' total since the caller last cleared it */
+#define NL_UNSCALE_ZEROS (2 * NL_SUM_SQUARES_PARTS)
+#define NL_UNSCALE_SLOTS (2 * NL_SUM_SQUARES_PARTS + 1)
 
 /* Which backends implement an op, from its line's first column in
  * backend_ops.def: NL_OP_ON_<backend>_<column> is 1 or 0. */

@@ -636,6 +636,45 @@ START_TEST(test_clip_ops)
 }
 END_TEST
 
+/* loss scaling's pass: the products, the flag (an inf, a NaN, none) and
+ * the zero counts of every part, bit for bit */
+START_TEST(test_scale_check_finite)
+{
+    const size_t sizes[] = {1, 63, 1000, 70001};
+    const float specials[] = {1.0f, INFINITY, NAN};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        for (int sp = 0; sp < 3; sp++) {
+            const size_t n = sizes[k];
+            float *h = malloc(n * sizeof *h);
+            ck_assert(h != NULL);
+            tu_fill_normal(h, n, 300 + k, 0.0f, 2.0f);
+            for (size_t i = 0; i < n; i += 5)
+                h[i] = 0.0f;
+            h[n / 2] = specials[sp];
+            twin x = twin_new(h, n * sizeof *h);
+            free(h);
+            twin factor = twin_const(1, 1.0f / 65536.0f * 3.0f), flag = twin_const(1, 0.0f);
+            twin slots = twin_const(2 * NL_UNSCALE_SLOTS, 0.0f); /* doubles 0: 2x the floats */
+            for (int b = 0; b < 2; b++)
+                be_of(b)->ops->scale_check_finite(be_of(b), n, F(x, b), F(factor, b), F(flag, b),
+                                                  (double *)slots.d[b]);
+            char what[64];
+            snprintf(what, sizeof what, "scale_check_finite of %zu, special %d", n, sp);
+            check_equal_bytes(x, what);
+            check_equal_bytes(flag, what);
+            check_equal_bytes(slots, what);
+            float *f = fetch(flag, 0);
+            ck_assert_msg(*f == (sp > 0 ? 1.0f : 0.0f), "%s: flag %g", what, (double)*f);
+            free(f);
+            twin_free(&x);
+            twin_free(&factor);
+            twin_free(&flag);
+            twin_free(&slots);
+        }
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* dense, convolution, pooling, loss                                         */
 
@@ -2974,6 +3013,7 @@ int main(void)
     tcase_add_test(ops, test_adamw);
     tcase_add_loop_test(ops, test_optimizer_rows, 0, 2 * NL_OPTIM_COUNT);
     tcase_add_test(ops, test_clip_ops);
+    tcase_add_test(ops, test_scale_check_finite);
     tcase_add_test(ops, test_linear);
     tcase_add_test(ops, test_conv2d);
     tcase_add_test(ops, test_pool);

@@ -103,6 +103,9 @@ static void derived_defaults(nl_config *cfg)
     if (!nl_config_origin_of(cfg, "train.optimizer.betas") && (optim->keys & NL_OPTIM_KEY_BETAS))
         memcpy(cfg->train.optimizer.betas, optim->default_betas, sizeof optim->default_betas);
     cfg->model.optimizer_state_slots = optim->state_slots;
+    /* GradScaler's place is fp16, whose range needs it */
+    if (!nl_config_origin_of(cfg, "train.loss_scale.enabled"))
+        cfg->train.loss_scale.enabled = cfg->train.precision == NL_PRECISION_FP16;
     if (!nl_config_origin_of(cfg, "model.norm.track_running_stats")) {
         nl_norm_spec d;
         nl_norm_spec_defaults(&d, cfg->model.norm.kind);

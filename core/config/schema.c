@@ -375,6 +375,35 @@ const nl_key_def nl_config_schema[] = {
             "products take inputs rounded to it and accumulate in fp32; normalizers, softmax, "
             "the loss, master weights and optimizer state stay fp32; fp16 scales the loss "
             "(train.loss_scale)"},
+    /* GradScaler's arguments; added after checkpoint format 4 */
+    {.key = "train.loss_scale.enabled", .type = NL_KT_BOOL, FIELD(train.loss_scale.enabled),
+     .flags = NL_KF_AFTER_FORMAT4,
+     .default_doc = "true when train.precision is fp16, false otherwise",
+     .doc = "dynamic loss scaling as torch.cuda.amp.GradScaler: the loss's gradient is "
+            "multiplied by the scale, the gradients are unscaled before clipping and the "
+            "update, a step whose gradients hold an inf or NaN is skipped (the learning-rate "
+            "schedule still advances) and the scale backs off; series.csv logs the scale, the "
+            "skipped steps and the gradients' exact zeros. Allowed under fp32 and bf16 too"},
+    {.key = "train.loss_scale.init_scale", .type = NL_KT_FLOAT, FIELD(train.loss_scale.init_scale),
+     .lo = 0, .hi = 3.4e38, .flags = NL_KF_LO | NL_KF_LO_OPEN | NL_KF_HI | NL_KF_AFTER_FORMAT4,
+     .when_key = "train.loss_scale.enabled", .when_mask = BIT(1),
+     .doc = "the scale of the first step"},
+    {.key = "train.loss_scale.growth_factor", .type = NL_KT_FLOAT,
+     FIELD(train.loss_scale.growth_factor), .lo = 1, .hi = 1e6,
+     .flags = NL_KF_LO | NL_KF_LO_OPEN | NL_KF_HI | NL_KF_AFTER_FORMAT4,
+     .when_key = "train.loss_scale.enabled", .when_mask = BIT(1),
+     .doc = "the scale is multiplied by this after growth_interval steps in a row without an "
+            "inf or NaN gradient (a growth to infinity is refused, as GradScaler does)"},
+    {.key = "train.loss_scale.backoff_factor", .type = NL_KT_FLOAT,
+     FIELD(train.loss_scale.backoff_factor), .lo = 0, .hi = 1,
+     .flags = NL_KF_LO | NL_KF_LO_OPEN | NL_KF_HI | NL_KF_HI_OPEN | NL_KF_AFTER_FORMAT4,
+     .when_key = "train.loss_scale.enabled", .when_mask = BIT(1),
+     .doc = "the scale is multiplied by this after a step whose gradients held an inf or NaN"},
+    {.key = "train.loss_scale.growth_interval", .type = NL_KT_INT,
+     FIELD(train.loss_scale.growth_interval), .lo = 1, .hi = NL_MAX_STEPS,
+     .flags = NL_KF_LO | NL_KF_HI | NL_KF_AFTER_FORMAT4,
+     .when_key = "train.loss_scale.enabled", .when_mask = BIT(1),
+     .doc = "steps in a row without an inf or NaN gradient before the scale grows"},
 
     {.key = "train.optimizer.type", .type = NL_KT_ENUM, FIELD(train.optimizer.kind),
      .names = &nl_optim_names, .doc = "optimizer (the optimizer table below)"},

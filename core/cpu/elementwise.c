@@ -93,3 +93,36 @@ void nl_cpu_pass_gradient(nl_backend *be, size_t count, const float *src, float 
         );
     }
 }
+
+/* Loss scaling's unscale over the fixed parts of sum_squares, each
+ * counting its own zeros and non-finite values into its slots; the counts
+ * are integers, exact in any order. The product is taken for every
+ * element, inf and NaN included, as GradScaler's is. */
+void nl_cpu_scale_check_finite(nl_backend *be, size_t count, float *x, const float *factor,
+                               float *found_inf, double *slots)
+{
+    (void)be;
+    const float f = factor[0];
+    const size_t part = (count + NL_SUM_SQUARES_PARTS - 1) / NL_SUM_SQUARES_PARTS;
+    NL_PARALLEL_FOR_IF(count >= NL_PARALLEL_MIN,
+    for (int k = 0; k < NL_SUM_SQUARES_PARTS; k++) {
+        const size_t lo = (size_t)k * part < count ? (size_t)k * part : count;
+        const size_t hi = lo + part < count ? lo + part : count;
+        size_t zeros = 0, bad = 0;
+        for (size_t i = lo; i < hi; i++) {
+            zeros += x[i] == 0.0f;
+            bad += !isfinite(x[i]);
+            x[i] = x[i] * f;
+        }
+        slots[k] = (double)zeros;
+        slots[NL_SUM_SQUARES_PARTS + k] = (double)bad;
+    });
+    double zeros = 0.0, bad = 0.0;
+    for (int k = 0; k < NL_SUM_SQUARES_PARTS; k++) {
+        zeros += slots[k];
+        bad += slots[NL_SUM_SQUARES_PARTS + k];
+    }
+    slots[NL_UNSCALE_ZEROS] += zeros;
+    if (bad > 0.0)
+        *found_inf = 1.0f;
+}

@@ -85,6 +85,10 @@ void nl_model_backward(nl_model *m, int n)
                     .step = m->step, .scalars = m->scalars};
     m->be->ops->softmax_xent_backward(m->be, n * m->rows_per_sample, m->spec.classes, m->probs,
                                       m->labels, m->logits->grad);
+    if (m->loss_scale)
+        m->be->ops->scale_check_finite(m->be, (size_t)n * nl_shape_per_sample(m->logits->shape),
+                                       m->logits->grad, m->loss_scale, m->loss_scale_flag,
+                                       m->loss_scale_slots);
     for (int i = m->n_layers - 1; i >= 0; i--)
         m->layers[i]->vt->backward(m->layers[i], &pass);
 }

@@ -65,6 +65,13 @@ typedef struct nl_model {
      * other: slot k of parameter float i is optim_arena[k * param_floats + i] */
     float *optim_arena;
     double *clip_slots; /* device, NL_CLIP_SLOTS: gradient-norm clipping (backend.h) */
+    /* dynamic loss scaling (train/loss_scale.h), set by the training loop:
+     * nl_model_backward multiplies the loss's gradient by loss_scale[0]
+     * (device memory) with scale_check_finite, whose flag and slots for that
+     * pass are loss_scale_flag and loss_scale_slots; NULL: unscaled */
+    const float *loss_scale;
+    float *loss_scale_flag;
+    double *loss_scale_slots;
     /* the per-step scalars: the device block the kernels read and its host
      * image, n_scalars floats each; nl_model_upload_scalars sends the image */
     float *scalars, *scalars_host;

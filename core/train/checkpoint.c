@@ -158,7 +158,7 @@ static size_t payload_bytes(const array_sizes *a, uint32_t version, size_t keys_
 {
     /* output lengths and threads, array sizes, the keys' length */
     const size_t scalars = (version >= 2 ? 4 : 3) + 5 + (version >= 4 ? 1 : 0);
-    return nl_train_state_bytes() + scalars * 8 + (version >= 3 ? NL_CHECKPOINT_KERNELS_BYTES : 0) +
+    return nl_train_state_bytes(version) + scalars * 8 + (version >= 3 ? NL_CHECKPOINT_KERNELS_BYTES : 0) +
            keys_len +
            (size_t)(a->param_floats + a->optim_floats + a->state_floats) * sizeof(float) +
            (size_t)a->counters * sizeof(int64_t) + (size_t)a->order * sizeof(int32_t);
@@ -178,7 +178,7 @@ nl_code nl_checkpoint_write(const char *dir, const char *config_keys, const nl_m
                        HEADER_BYTES + payload);
     c.len = HEADER_BYTES;
     nl_train_state_write(s, c.p + c.len);
-    c.len += nl_train_state_bytes();
+    c.len += nl_train_state_bytes(NL_CHECKPOINT_VERSION);
     put_i64(&c, files->metrics_bytes);
     put_i64(&c, files->trace_bytes);
     put_i64(&c, files->series_bytes);
@@ -405,10 +405,10 @@ static nl_code read_scalars(reading *r, nl_train_state *state, nl_checkpoint_fil
                             nl_error *err)
 {
     /* the payload holds the state whole: its length was checked above */
-    if (r->payload_len < nl_train_state_bytes())
+    if (r->payload_len < nl_train_state_bytes(r->version))
         return damaged(err, r->path, "shorter than a checkpoint's training state");
-    nl_train_state_read(state, r->c.p + r->c.len);
-    r->c.len += nl_train_state_bytes();
+    nl_train_state_read(state, r->c.p + r->c.len, r->version);
+    r->c.len += nl_train_state_bytes(r->version);
     files->metrics_bytes = get_i64(&r->c);
     files->trace_bytes = get_i64(&r->c);
     files->series_bytes = r->version >= 2 ? get_i64(&r->c) : 0;

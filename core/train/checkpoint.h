@@ -33,7 +33,10 @@
  * path as typed; the payload holds the keys, so that a refusal names those
  * that changed. Formats 1 to 3 still resume when the run directory's
  * config.yaml is the one they were written for (nl_checkpoint_origin). */
-#define NL_CHECKPOINT_VERSION 4
+/* 5: the state holds train.precision and the loss scaler's state
+ * (nl_train_state_fields' `since`); formats 1 to 4 read as fp32 runs that
+ * did not scale. */
+#define NL_CHECKPOINT_VERSION 5
 /* a run's config keys are a few kilobytes: more is a damaged file */
 #define NL_CHECKPOINT_KEYS_MAX ((int64_t)1 << 20)
 #define NL_CHECKPOINT_KERNELS_BYTES 32

@@ -29,6 +29,9 @@ static const nl_name_entry series_entries[] = {
     [NL_SERIES_STEP_NORM] = {"step_norm", "a recurrent layer's hidden-state L2 norm ||h_t|| at time step t (the layer column), mean over the test split in eval mode"},
     [NL_SERIES_SIGMA_ESTIMATE] = {"sigma_estimate", "a spectrally normalized weight's sigma, the power-iteration estimate its forward divided by (u^T W v)"},
     [NL_SERIES_SIGMA_TRUE] = {"sigma_true", "a spectrally normalized weight's largest singular value, by power iteration to convergence on a host copy (nl_series_top_singular_value)"},
+    [NL_SERIES_LOSS_SCALE] = {"loss_scale", "dynamic loss scaling's scale the step's loss gradient was multiplied by (GradScaler's get_scale() before update())"},
+    [NL_SERIES_SKIPPED_STEPS] = {"skipped_steps", "steps skipped so far on an inf or NaN gradient, the logged one included"},
+    [NL_SERIES_GRAD_ZERO_SHARE] = {"grad_zero_share", "share of the parameter gradients' elements exactly zero before unscaling (underflow; fp32 has exact zeros too, e.g. dead ReLUs)"},
 };
 _Static_assert(sizeof series_entries / sizeof series_entries[0] == NL_SERIES_COUNT, "series");
 const nl_name_table nl_series_names = {"series", series_entries, NL_SERIES_COUNT, 0};

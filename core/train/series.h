@@ -43,6 +43,14 @@ typedef enum {
      * the sigma its forward used, and the largest singular value */
     NL_SERIES_SIGMA_ESTIMATE,
     NL_SERIES_SIGMA_TRUE,
+    /* with train.loss_scale.enabled or a low train.precision, at step 0 and
+     * every log_every steps (loss_scale and skipped_steps only when
+     * scaling): the scale the step's loss gradient was multiplied by, the
+     * steps skipped so far (this one included), and the share of the
+     * parameter gradients' elements exactly zero before unscaling */
+    NL_SERIES_LOSS_SCALE,
+    NL_SERIES_SKIPPED_STEPS,
+    NL_SERIES_GRAD_ZERO_SHARE,
     NL_SERIES_COUNT
 } nl_series_kind;
 /* the names series.csv's `series` column holds */

@@ -60,6 +60,7 @@ void nl_train_spec_defaults(nl_train_spec *train)
     train->epochs = 1;
     train->steps = 0;
     nl_optim_spec_defaults(&train->optimizer, NL_OPTIM_SGD);
+    nl_loss_scale_spec_defaults(&train->loss_scale);
     train->clip_grad_norm = 0.0f;
     nl_schedule_spec_defaults(&train->schedule);
     train->eval_every = 200;
@@ -85,4 +86,9 @@ void nl_train_spec_defaults(nl_train_spec *train)
     train->landscape.n_lr_multiples = (int)(sizeof multiples / sizeof multiples[0]);
     memcpy(train->landscape.lr_multiples, multiples, sizeof multiples);
     train->trace.mode = NL_TRACE_EVAL;
+}
+
+bool nl_train_logs_loss_scale(const nl_train_spec *train)
+{
+    return train->loss_scale.enabled || train->precision != NL_PRECISION_FP32;
 }

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "optim/optim.h"
+#include "train/loss_scale.h"
 
 #define NL_MAX_PERCENTILES 8
 /* step sizes a landscape probe tries (train.log.landscape.lr_multiples) */
@@ -95,6 +96,8 @@ typedef struct {
      * (torch.autocast's policy): inputs, outputs and their gradients
      * rounded to it, fp32 accumulation; everything else fp32 */
     nl_precision precision;
+    /* fp16's dynamic loss scaling (GradScaler), also allowed under fp32 */
+    nl_loss_scale_spec loss_scale;
     float clip_grad_norm;  /* > 0: clip the global gradient norm to this; 0 = off */
     long checkpoint_every; /* > 0: write the training state every this many steps; 0 = never */
     nl_schedule_spec schedule;
@@ -130,5 +133,8 @@ typedef struct {
 } nl_train_spec;
 
 void nl_train_spec_defaults(nl_train_spec *train);
+/* series.csv's loss-scaling rows are logged (loss scaling, or a low
+ * precision's gradient zeros) */
+bool nl_train_logs_loss_scale(const nl_train_spec *train);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "base/rng.h"
+#include "train/loss_scale.h"
 
 /* The fields in the order a checkpoint holds them (checkpoint.h), laid out
  * without padding so that the table covers every byte before data_order.
@@ -39,6 +40,11 @@ typedef struct {
     double best_test_loss, best_test_accuracy, final_trainmode_accuracy;
     double elapsed_s, train_s, eval_s; /* time so far: rows' elapsed_s continue from it */
     nl_rng data_rng;                   /* the batcher's shuffle (or window) RNG */
+    /* from checkpoint format 5: the run's train.precision (an
+     * nl_precision; a resume under another is refused) and the loss
+     * scaler's state (all zero when the run does not scale) */
+    long precision;
+    nl_loss_scaler scaler;
     /* this epoch's order, data_n entries: the payload's tail, not a field */
     const int32_t *data_order;
 } nl_train_state;
@@ -46,18 +52,20 @@ typedef struct {
 typedef struct {
     const char *name;
     size_t offset, size;
+    unsigned since; /* the checkpoint format that added it; older files leave it zero */
 } nl_train_state_field;
 
 /* every field but data_order, in the checkpoint's order */
 extern const nl_train_state_field nl_train_state_fields[];
 extern const int nl_train_state_field_count;
 
-/* the bytes nl_train_state_write writes */
-size_t nl_train_state_bytes(void);
+/* the bytes a checkpoint of format `version` holds the state in */
+size_t nl_train_state_bytes(unsigned version);
 /* The fields, each as this build holds it (little endian here), one after
- * another into `out` (nl_train_state_bytes of them). */
+ * another into `out` (nl_train_state_bytes of the newest format). */
 void nl_train_state_write(const nl_train_state *s, unsigned char *out);
-/* The same back from `in`; data_order is left NULL. */
-void nl_train_state_read(nl_train_state *s, const unsigned char *in);
+/* The same back from `in`, written in format `version`: the fields that
+ * format lacks are zero; data_order is left NULL. */
+void nl_train_state_read(nl_train_state *s, const unsigned char *in, unsigned version);
 
 #endif

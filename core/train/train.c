@@ -8,6 +8,7 @@
 #include "dist/dist.h"
 #include "model/data_init.h"
 #include "train/device_data.h"
+#include "train/loss_scale.h"
 #include "train/probe_sigprop.h"
 #include "train/probe_landscape.h"
 #include "train/probe_steps.h"
@@ -446,6 +447,9 @@ static nl_code replay_step(nl_model *m, const nl_train_spec *spec, step_recordin
     return NL_OK;
 }
 
+/* trainer.scale_dev's floats */
+enum { SCALE_FACTOR, SCALE_INVERSE, SCALE_SEED_FLAG, SCALE_FOUND_INF, SCALE_FLOATS };
+
 /* What one call of the loop works with: the resumable state, and what this
  * process holds or derives besides. None of the rest goes in a checkpoint:
  * it is set up anew, or follows from the state (trainer_resume). */
@@ -469,6 +473,22 @@ typedef struct {
     int eval_batch;
     bool trainmode; /* also evaluate with batch statistics */
     bool clips;     /* train.clip_grad_norm */
+    /* train.loss_scale (loss_scale.h): the loss's gradient scaled, the
+     * gradients unscaled and checked, steps with an inf or NaN skipped */
+    bool scales;
+    /* series.csv's loss-scaling rows (scaling, or a low precision): the
+     * gradients' zeros counted on the logged steps */
+    bool counts_zeros;
+    /* device: SCALE_FLOATS floats (the scaler's per-step scalars), then the
+     * scale_check_finite slots of the loss gradient's pass and of the
+     * gradients' (NL_UNSCALE_SLOTS doubles each) */
+    float *scale_dev;
+    double *scale_slots;
+    float scale_host[SCALE_FLOATS]; /* the image scale_dev's floats are uploaded from */
+    double zero_count;   /* the image the gradients' zero count is cleared from */
+    /* the parameters' elements, and the gradient arena's floats between
+     * them (always zero): the zero share counts only the former */
+    double grad_elements, padding_elements;
     /* A divergence is dated at its step, not at the next train row: where
      * the metric counters are host memory and one process trains, reading
      * them after each step costs a copy of two doubles, and the growth of
@@ -570,6 +590,106 @@ static void trainer_free(trainer *t)
     nl_landscape_free(&t->landscape, t->m);
     tracer_free(&t->tr);
     nl_held_affine_free(&t->held);
+    nl_backend *be = t->m->be;
+    if (t->scale_dev)
+        be->ops->release(be, t->scale_dev);
+    if (t->scale_slots)
+        be->ops->release(be, t->scale_slots);
+    t->scale_dev = NULL;
+    t->scale_slots = NULL;
+    t->m->loss_scale = NULL;
+    t->m->loss_scale_flag = NULL;
+    t->m->loss_scale_slots = NULL;
+}
+
+/* The loss scaler's device memory, and the model's pointers into it */
+static nl_code loss_scale_open(trainer *t)
+{
+    nl_model *m = t->m;
+    nl_backend *be = m->be;
+    t->scales = t->spec->loss_scale.enabled;
+    t->counts_zeros = nl_train_logs_loss_scale(t->spec) && t->sink->series;
+    if (!t->scales && !t->counts_zeros)
+        return NL_OK;
+    nl_code rc = be->ops->alloc(be, SCALE_FLOATS * sizeof(float), (void **)&t->scale_dev, t->err);
+    if (rc == NL_OK)
+        rc = be->ops->alloc(be, 2 * NL_UNSCALE_SLOTS * sizeof(double), (void **)&t->scale_slots,
+                            t->err);
+    if (rc)
+        return rc;
+    const double zeros[2 * NL_UNSCALE_SLOTS] = {0};
+    be->ops->upload(be, t->scale_slots, zeros, sizeof zeros);
+    if ((rc = be->ops->synchronize(be, t->err)))
+        return rc;
+    double elements = 0.0;
+    for (int i = 0; i < m->n_params; i++)
+        elements += (double)m->params[i]->count;
+    t->grad_elements = elements;
+    t->padding_elements = (double)m->param_floats - elements;
+    if (t->scales) {
+        m->loss_scale = t->scale_dev + SCALE_FACTOR;
+        m->loss_scale_flag = t->scale_dev + SCALE_SEED_FLAG;
+        m->loss_scale_slots = t->scale_slots;
+    }
+    return NL_OK;
+}
+
+/* A step's scaler scalars on the device before its kernels: the factor
+ * the loss gradient is multiplied by and its inverse (1 when only the
+ * zeros are counted), the inf flag and the zero count cleared */
+static void loss_scale_prepare(trainer *t)
+{
+    nl_backend *be = t->m->be;
+    const nl_loss_scaler *sc = &t->state.scaler;
+    t->scale_host[SCALE_FACTOR] = t->scales ? (float)sc->scale : 1.0f;
+    t->scale_host[SCALE_INVERSE] = t->scales ? nl_loss_scaler_inverse(sc) : 1.0f;
+    t->scale_host[SCALE_SEED_FLAG] = t->scale_host[SCALE_FOUND_INF] = 0.0f;
+    t->zero_count = 0.0;
+    be->ops->upload(be, t->scale_dev, t->scale_host, sizeof t->scale_host);
+    be->ops->upload(be, t->scale_slots + NL_UNSCALE_SLOTS + NL_UNSCALE_ZEROS, &t->zero_count,
+                    sizeof t->zero_count);
+}
+
+/* The gradients unscaled (and their zeros counted) after backward and the
+ * exchange between ranks, before anything reads them; *found_inf when the
+ * step is to be skipped. GradScaler's order: unscale_, then clipping, then
+ * a step that skips the optimizer on an inf or NaN. */
+static void loss_scale_unscale(trainer *t, bool *found_inf)
+{
+    nl_model *m = t->m;
+    nl_backend *be = m->be;
+    be->ops->scale_check_finite(be, m->param_floats, m->grad_arena, t->scale_dev + SCALE_INVERSE,
+                                t->scale_dev + SCALE_FOUND_INF, t->scale_slots + NL_UNSCALE_SLOTS);
+    *found_inf = false;
+    if (t->scales) {
+        float flag;
+        be->ops->download(be, &flag, t->scale_dev + SCALE_FOUND_INF, sizeof flag);
+        *found_inf = flag != 0.0f;
+    }
+}
+
+/* series.csv's loss-scaling rows of the step just taken: the scale it
+ * used, the steps skipped so far with it, the gradients' zero share */
+static nl_code emit_loss_scale_series(trainer *t, double scale_used)
+{
+    nl_backend *be = t->m->be;
+    const long step = t->state.step;
+    double zeros;
+    be->ops->download(be, &zeros, t->scale_slots + NL_UNSCALE_SLOTS + NL_UNSCALE_ZEROS,
+                      sizeof zeros);
+    const double share = t->grad_elements > 0
+                             ? (zeros - t->padding_elements) / t->grad_elements : NAN;
+    nl_code rc = NL_OK;
+    if (t->scales)
+        rc = t->sink->series(t->sink->ctx, step, NL_SERIES_LOSS_SCALE, 0, "model",
+                             scale_used, t->err);
+    if (rc == NL_OK && t->scales)
+        rc = t->sink->series(t->sink->ctx, step, NL_SERIES_SKIPPED_STEPS, 0, "model",
+                             (double)t->state.scaler.skipped_steps, t->err);
+    if (rc == NL_OK)
+        rc = t->sink->series(t->sink->ctx, step, NL_SERIES_GRAD_ZERO_SHARE, 0, "model",
+                             share, t->err);
+    return rc;
 }
 
 /* Everything the run needs before its first step, checked and allocated
@@ -621,11 +741,16 @@ static nl_code trainer_open(trainer *t)
         trainer_free(t);
         return rc;
     }
+    if ((rc = loss_scale_open(t))) {
+        trainer_free(t);
+        return rc;
+    }
     /* held parameters are written back from host memory, which a recording
-     * cannot replay */
+     * cannot replay; a scaled step's update waits on the host's reading of
+     * the inf flag, which a recording cannot either */
     t->rec = (step_recording){.enabled = spec->cuda_graph == NL_CUDA_GRAPH_AUTO &&
                                          m->be->ops->record_begin && nl_dist_size(m->dist) == 1 &&
-                                         t->held.n == 0};
+                                         t->held.n == 0 && !t->scales};
     t->start = now_s();
     t->last_progress = -1.0;
     t->resumed_at = -1;
@@ -634,7 +759,10 @@ static nl_code trainer_open(trainer *t)
     t->state = (nl_train_state){
         .lr = nl_schedule_lr(&spec->schedule, spec->optimizer.lr, 0, t->total),
         .final_train_loss = NAN, .final_test_loss = NAN, .final_test_accuracy = NAN,
-        .best_test_loss = INFINITY, .best_test_accuracy = NAN, .final_trainmode_accuracy = NAN};
+        .best_test_loss = INFINITY, .best_test_accuracy = NAN, .final_trainmode_accuracy = NAN,
+        .precision = spec->precision};
+    if (t->scales)
+        nl_loss_scaler_start(&t->state.scaler, &spec->loss_scale);
     return NL_OK;
 }
 
@@ -644,10 +772,25 @@ static nl_code trainer_open(trainer *t)
  * them. */
 static nl_code trainer_resume(trainer *t, const nl_train_state *resume)
 {
+    /* the checkpoint's arithmetic was another precision's: its steps would
+     * not continue as one run */
+    if (resume->precision != (long)t->spec->precision) {
+        const bool known = resume->precision >= 0 && resume->precision < NL_PRECISION_COUNT;
+        return nl_fail(t->err, NL_ERR_CONFIG,
+                       "the checkpoint was written by a run with train.precision %s, and this "
+                       "run's train.precision is %s; resume it with %s, or start over (--force)",
+                       known ? nl_name_of(&nl_precision_names, (int)resume->precision) : "unknown",
+                       nl_name_of(&nl_precision_names, t->spec->precision),
+                       known ? nl_name_of(&nl_precision_names, (int)resume->precision) : "its own");
+    }
     nl_code rc = feed_seek(t->f, resume, t->err);
     if (rc)
         return rc;
     t->state = *resume;
+    /* a checkpoint of a run that did not scale (format 4 and before among
+     * them) holds no scaler: it starts at train.loss_scale.init_scale */
+    if (t->scales && !(t->state.scaler.scale > 0.0))
+        nl_loss_scaler_start(&t->state.scaler, &t->spec->loss_scale);
     t->resumed_at = resume->step;
     t->elapsed_before = resume->elapsed_s;
     t->window_loss_before = resume->window_sums[0] + resume->model_metrics[0];
@@ -906,10 +1049,27 @@ static nl_code direct_step(trainer *t, int mine, nl_mode mode, bool series_now, 
     t->ranks_stopping = nl_model_reduce_gradients(m, t->stop && *t->stop);
     nl_held_affine_zero_grads(&t->held, m);
     rc = nl_dist_status(m->dist, t->err);
+    /* every rank holds the same summed gradients, so every rank finds the
+     * same flag and skips the same steps */
+    bool found_inf = false;
+    const bool zeros_now = series_now && t->counts_zeros;
+    if (rc == NL_OK && (t->scales || zeros_now))
+        loss_scale_unscale(t, &found_inf);
+    const double scale_used = t->state.scaler.scale;
+    if (t->scales)
+        nl_loss_scaler_update(&t->state.scaler, &t->spec->loss_scale, found_inf);
+    if (rc == NL_OK && zeros_now)
+        rc = emit_loss_scale_series(t, scale_used);
     if (rc == NL_OK && series_now)
         rc = emit_series(&t->series, m, t->sink, t->state.step, t->err);
-    if (rc == NL_OK && t->sink->series && nl_landscape_due(&t->landscape, t->state.step))
+    if (rc == NL_OK && t->sink->series && nl_landscape_due(&t->landscape, t->state.step)) {
+        /* the probe compares its own backward passes with the step's
+         * gradients, which are unscaled by now: its passes go unscaled */
+        const float *loss_scale = m->loss_scale;
+        m->loss_scale = NULL;
         rc = probe_landscape(t, mine, mode);
+        m->loss_scale = loss_scale;
+    }
     if (rc)
         return rc;
     if (t->clips)
@@ -917,7 +1077,8 @@ static nl_code direct_step(trainer *t, int mine, nl_mode mode, bool series_now, 
     const bool weights_now = series_now && t->series.weight_stats && t->sink->series;
     if (weights_now)
         nl_series_weights_before(&t->series, m);
-    nl_optim_launch(m, &t->spec->optimizer);
+    if (!found_inf)
+        nl_optim_launch(m, &t->spec->optimizer);
     nl_held_affine_restore(&t->held, m);
     return weights_now ? emit_weight_series(&t->series, m, t->sink, t->state.step, t->err) : NL_OK;
 }
@@ -958,15 +1119,20 @@ static nl_code train_step(trainer *t, bool *diverged_now)
     /* the series at the logging cadence, from step 0 (the model at
      * initialization) on */
     const bool series_now = (t->series.grad_norms || t->series.max_logits ||
-                             t->series.weight_stats) &&
+                             t->series.weight_stats || t->counts_zeros) &&
                             step % spec->log_every == 0;
     m->record_max_logit = series_now && t->series.max_logits;
     const bool trace_now = t->tr.spec && spec->trace.mode == NL_TRACE_TRAIN && mine > 0 &&
                            step % spec->trace.every == 0;
     /* the host halves first: counts and per-step scalars, one upload */
     nl_model_prepare_forward(m, mine, mode);
-    nl_optim_prepare(m, &spec->optimizer, (float)s->lr, step);
+    /* the optimizer counts the updates it made (Adam's bias correction):
+     * a skipped step is none, as in PyTorch, where scaler.step does not
+     * call optimizer.step; the schedule goes by the steps taken */
+    nl_optim_prepare(m, &spec->optimizer, (float)s->lr, step - s->scaler.skipped_steps);
     nl_model_upload_scalars(m);
+    if (t->scales || (series_now && t->counts_zeros))
+        loss_scale_prepare(t);
     const bool probes_now = t->sink->series && nl_landscape_due(&t->landscape, step);
     const nl_code rc = t->rec.enabled && !series_now && !probes_now && !trace_now
                            ? replay_step(m, spec, &t->rec, mine, mode, t->err)

@@ -3,9 +3,9 @@
 
 Run with Debian's PyTorch (never a CI dependency; the outputs are committed):
     /usr/bin/python3 tests/golden/make_goldens.py [norm] [layer] [e2e] [optim] [tfm] [rnn]
-        [param_norm] [rnn_norm]
+        [param_norm] [rnn_norm] [gradscaler]
 It writes tests/fixtures/{norm,layer,e2e,optim,tfm,rnn,param_norm,rnn_norm}_goldens.nlfx
-(all eight without arguments).
+and tests/fixtures/gradscaler.nlfx (all nine without arguments).
 
 File format (little endian), read by tests/testutil.c:
     b"NLFX", u32 version = 1, u32 count, then per tensor:
@@ -1573,10 +1573,67 @@ def make_rnn_norm_goldens():
         fx.add("case%d" % i, torch.tensor(list(name.encode()), dtype=torch.int32))
     fx.write("rnn_norm_goldens.nlfx")
 
+# ---------------------------------------------------------------------------
+# dynamic loss scaling: GradScaler's sequence of scales over a scripted
+# sequence of overflows (found_inf flags).
+
+def amp_update_scale(scale, tracker, found_inf, growth_factor, backoff_factor, growth_interval):
+    """torch._amp_update_scale_, which torch 1.13 implements for CUDA tensors
+    only (aten/src/ATen/native/cuda/AmpKernels.cu, _amp_update_scale_cuda_kernel):
+    the scale a float32, the factors Python floats (doubles), each product
+    taken in double and stored as float32; a growth to a non-finite scale is
+    refused, the tracker reset all the same."""
+    if torch.cuda.is_available():
+        s = torch.tensor([scale], dtype=torch.float32, device="cuda")
+        g = torch.tensor([tracker], dtype=torch.int32, device="cuda")
+        f = torch.tensor([1.0 if found_inf else 0.0], dtype=torch.float32, device="cuda")
+        torch._amp_update_scale_(s, g, f, growth_factor, backoff_factor, growth_interval)
+        return float(s.item()), int(g.item())
+    def f32(v):  # a double rounded to float32 as a C cast (inf past the range)
+        return float(torch.tensor([v], dtype=torch.float64).to(torch.float32).item())
+    if found_inf:
+        return f32(scale * backoff_factor), 0
+    successful = tracker + 1
+    if successful == growth_interval:
+        grown = f32(scale * growth_factor)
+        return (grown if math.isfinite(grown) else scale), 0
+    return scale, successful
+
+
+def make_gradscaler_goldens():
+    fx = Fixture()
+    g = torch.Generator().manual_seed(47)
+    # (init_scale, growth_factor, backoff_factor, growth_interval, steps, overflow probability)
+    cases = [
+        (65536.0, 2.0, 0.5, 3, 40, 0.2),       # GradScaler's factors, a short interval
+        (65536.0, 2.0, 0.5, 1, 30, 0.3),       # grows every clean step
+        (1000.0, 3.0, 0.3, 2, 40, 0.3),        # factors whose products round in float32
+        (1.7e38, 2.0, 0.5, 2, 20, 0.15),       # growth to infinity refused
+        (65536.0, 2.0, 0.5, 2000, 25, 0.0),    # the defaults: no change within the interval
+        (3.0, 1.0001, 0.999, 4, 60, 0.25),     # factors close to 1
+    ]
+    fx.add("cases", torch.tensor([len(cases)], dtype=torch.int32))
+    for i, (init, growth, backoff, interval, steps, p) in enumerate(cases):
+        flags = (torch.rand(steps, generator=g) < p).to(torch.int32)
+        scale = struct.unpack("<f", struct.pack("<f", init))[0]
+        tracker = 0
+        scales, trackers = [], []
+        for found in flags.tolist():
+            scale, tracker = amp_update_scale(scale, tracker, bool(found), growth, backoff, interval)
+            scales.append(scale)
+            trackers.append(tracker)
+        fx.add("case%d.args" % i, torch.tensor([init, growth, backoff], dtype=torch.float32))
+        fx.add("case%d.interval" % i, torch.tensor([interval], dtype=torch.int32))
+        fx.add("case%d.found_inf" % i, flags)
+        fx.add("case%d.scale" % i, torch.tensor(scales, dtype=torch.float32))
+        fx.add("case%d.tracker" % i, torch.tensor(trackers, dtype=torch.int32))
+    fx.write("gradscaler.nlfx")
+
 if __name__ == "__main__":
     print("torch", torch.__version__, file=sys.stderr)
     # with arguments, only those sets: norm layer e2e
-    wanted = set(sys.argv[1:]) or {"norm", "layer", "e2e", "optim", "tfm", "rnn", "param_norm", "rnn_norm"}
+    wanted = set(sys.argv[1:]) or {"norm", "layer", "e2e", "optim", "tfm", "rnn", "param_norm", "rnn_norm",
+                                   "gradscaler"}
     if "norm" in wanted:
         make_norm_goldens()
     if "layer" in wanted:
@@ -1593,3 +1650,5 @@ if __name__ == "__main__":
         make_param_norm_goldens()
     if "rnn_norm" in wanted:
         make_rnn_norm_goldens()
+    if "gradscaler" in wanted:
+        make_gradscaler_goldens()
