@@ -608,6 +608,8 @@ static nl_code run_open(run_state *st, nl_run_outcome *out, nl_error *err)
         rc = nl_backend_open(st->device, &backend_opt, &st->be, err);
     if (rc)
         return rc;
+    /* before the model is planned: the product ops' workspaces depend on it */
+    st->be->product_precision = cfg->train.precision;
     const nl_backend *be = st->be;
     if (st->root && be->busy_cores >= 0.5)
         note(st->opt, "%.1f of %d cores busy with other work: training on %d thread%s (threads: N "
