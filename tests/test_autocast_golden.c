@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/precision.h"
 #include "model/model.h"
 #include "norm/norm.h"
 #include "testutil.h"
@@ -283,6 +284,83 @@ START_TEST(test_mlp_norms)
 }
 END_TEST
 
+/* ---- fp16: the linear op against its definition ----
+ * No torch reference here (torch 1.13's CPU autocast is bf16 only): y, dx,
+ * dW and db of the op under fp16 against double sums of the fp16-rounded
+ * operands, rounded once to fp16: within one fp16 ulp (2^-10 relative;
+ * measured 5e-7, fp32 accumulation met the same fp16 values here, but an
+ * fp32 sum may land on the other side of a rounding boundary). y, dW and
+ * db must also be fp16 values, which an unrounded op misses. Accumulating
+ * dx adds the rounded product to what dx held. */
+static float fp16_of(double v) { return nl_round_fp16((float)v); }
+
+START_TEST(test_linear_fp16)
+{
+    enum { N = 9, IN = 23, OUT = 17 };
+    nl_backend *be = tu_cpu(2);
+    be->product_precision = NL_PRECISION_FP16;
+    float x[N * IN], w[OUT * IN], b[OUT], dy[N * OUT], y[N * OUT], dx[N * IN], dw[OUT * IN],
+        db[OUT];
+    tu_fill_normal(x, N * IN, 1, 0.0f, 1.0f);
+    tu_fill_normal(w, OUT * IN, 2, 0.0f, 0.3f);
+    tu_fill_normal(b, OUT, 3, 0.0f, 1.0f);
+    tu_fill_normal(dy, N * OUT, 4, 0.0f, 1.0f);
+    for (int i = 0; i < N * IN; i++)
+        dx[i] = 0.25f * (float)(i % 7);
+    void *workspace = malloc(be->ops->linear_workspace(be, N, IN, OUT) + 64);
+    ck_assert(workspace);
+    be->ops->linear_forward(be, N, IN, OUT, x, w, b, y, workspace);
+    be->ops->linear_backward(be, N, IN, OUT, x, w, dy, dx, true, dw, db, workspace);
+    be->product_precision = NL_PRECISION_BF16; /* the rest of this program's */
+    double worst = 0.0;
+#define FP16_CHECK(got, want)                                                                      \
+    do {                                                                                           \
+        const double want_ = (want);                                                               \
+        worst = fmax(worst, fabs((got) - want_) / fmax(fabs(want_), 1e-3));                        \
+    } while (0)
+    int unrounded = 0;
+    for (int o = 0; o < OUT; o++)
+        unrounded += nl_round_fp16(db[o]) != db[o];
+    for (int k = 0; k < N * OUT; k++)
+        unrounded += nl_round_fp16(y[k]) != y[k];
+    for (int k = 0; k < OUT * IN; k++)
+        unrounded += nl_round_fp16(dw[k]) != dw[k];
+    ck_assert_msg(unrounded == 0, "linear under fp16: %d of y, dW, db not fp16 values",
+                  unrounded);
+    for (int r = 0; r < N; r++)
+        for (int o = 0; o < OUT; o++) {
+            double s = nl_round_fp16(b[o]);
+            for (int i = 0; i < IN; i++)
+                s += (double)nl_round_fp16(x[r * IN + i]) * nl_round_fp16(w[o * IN + i]);
+            FP16_CHECK(y[r * OUT + o], fp16_of(s));
+        }
+    for (int r = 0; r < N; r++)
+        for (int i = 0; i < IN; i++) {
+            double s = 0.0;
+            for (int o = 0; o < OUT; o++)
+                s += (double)nl_round_fp16(dy[r * OUT + o]) * nl_round_fp16(w[o * IN + i]);
+            FP16_CHECK(dx[r * IN + i], 0.25f * (float)((r * IN + i) % 7) + fp16_of(s));
+        }
+    for (int o = 0; o < OUT; o++) {
+        double sb = 0.0;
+        for (int r = 0; r < N; r++)
+            sb += nl_round_fp16(dy[r * OUT + o]);
+        FP16_CHECK(db[o], fp16_of(sb));
+        for (int i = 0; i < IN; i++) {
+            double s = 0.0;
+            for (int r = 0; r < N; r++)
+                s += (double)nl_round_fp16(dy[r * OUT + o]) * nl_round_fp16(x[r * IN + i]);
+            FP16_CHECK(dw[o * IN + i], fp16_of(s));
+        }
+    }
+#undef FP16_CHECK
+    if (getenv("NL_AUTOCAST_REPORT"))
+        printf("%-40s %.3g relative (bound 2^-10)\n", "linear fp16", worst);
+    ck_assert_msg(worst <= ldexp(1.0, -10), "linear under fp16: %.3g relative > 2^-10", worst);
+    free(workspace);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("autocast_golden");
@@ -291,6 +369,7 @@ int main(void)
     tcase_add_test(tc, test_conv);
     tcase_add_test(tc, test_attention);
     tcase_add_loop_test(tc, test_mlp_norms, 0, (int)(sizeof mlp_kinds / sizeof mlp_kinds[0]));
+    tcase_add_test(tc, test_linear_fp16);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
