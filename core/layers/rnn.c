@@ -312,7 +312,9 @@ static void rnn_norm_backward(nl_layer *self, const nl_pass *pass)
         side_backward(l, pass, SIDE_H, n, sv.hproj + s * block, dpre_h,
                       sv.mean_h + (size_t)s * d.stats_h, sv.rstd_h + (size_t)s * d.stats_h,
                       w.dhproj + s * block, false, w.dgain_steps + (size_t)s * g, NULL, w.norm);
-        /* h_0 is the constant zero state: nothing to pass it */
+        /* h_0 is the constant zero state: nothing to pass it. (Under a low
+         * train.precision this product of the recurrence stays fp32: the
+         * recurrent layers do not follow autocast yet, cpu/rnn.c.) */
         if (s > 0)
             be->ops->rnn_state_grad(be, n, hidden, g, w.dhproj + s * block, l->w_hh->data, w.dh,
                                     !lstm);
