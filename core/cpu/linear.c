@@ -334,9 +334,10 @@ typedef struct {
 
 static size_t lowp_layout(int n, int in, int out, float *base, lowp_parts *parts)
 {
-    const size_t sizes[5] = {nl_cpu_lowp_floats((size_t)n * in), nl_cpu_lowp_floats((size_t)out * in),
-                             nl_cpu_lowp_floats((size_t)out), nl_cpu_lowp_floats((size_t)n * out),
-                             nl_cpu_lowp_floats((size_t)n * in)};
+    const size_t sizes[5] = {
+        nl_cpu_lowp_floats((size_t)n * in), nl_cpu_lowp_floats((size_t)out * in),
+        nl_cpu_lowp_floats((size_t)out), nl_cpu_lowp_floats((size_t)n * out),
+        nl_cpu_lowp_floats((size_t)n * in)};
     float **slots[5] = {&parts->x, &parts->weight, &parts->bias, &parts->dy, &parts->dx};
     size_t offset = 0;
     for (int k = 0; k < 5; k++) {
@@ -363,9 +364,9 @@ size_t nl_cpu_linear_workspace(nl_backend *be, int n, int in, int out)
                                              : 0;
 }
 
-/* this thread's rows of the low-precision C = op(A) B (+ C), split as the
- * sgemm shares are: rows of y and dx (a_rows_are_c: A's rows are C's), or
- * of dW (A = dy^T, C's rows are dy's columns) */
+/* this thread's rows of the low-precision C = op(A) op(B) + beta C, split
+ * as the sgemm shares are: rows of y or dx (A's rows are C's), or of dW
+ * (trans_a: A = dy, C's rows are dy's columns) */
 static void lowp_share(nl_precision p, bool split, bool trans_a, bool trans_b, int rows, int cols,
                        int depth, const float *a, int lda, const float *b, int ldb, float beta,
                        float *c, int ldc)
