@@ -38,7 +38,7 @@ static void usage(FILE *out)
             "                     [--csv FILE] [--quick] [--model mlp|cnn|lm|vit|lstm|gru] [--norm LIST]\n"
             "                     [--batch LIST] [--groups G] [--d-model D] [--heads H]\n"
             "                     [--layers L] [--context T] [--vocab V] [--placement P]\n"
-            "                     [--patch P] [--hidden LIST]\n\n"
+            "                     [--patch P] [--hidden LIST] [--precision fp32|bf16|fp16]\n\n"
             "Measures the CPU engine (both parts unless one is named):\n"
             "  --kernels   every normalizer (normlab list) on (32,64,28,28),\n"
             "              (128,256,14,14) and features (256,1024): forward train, forward eval,\n"
@@ -71,6 +71,9 @@ static void usage(FILE *out)
             "  --reps K      timed repetitions, median reported (default 7 kernels, 5 training)\n"
             "  --warmup K    untimed calls or steps first (default 3 kernels, 5 training)\n"
             "  --csv FILE    also write one row per measurement\n"
+            "  --precision P the product ops' precision (train.precision; default fp32): every\n"
+            "                model the bench builds takes it; rows carry +precision=P in\n"
+            "                their setting\n"
             "  --quick       a smoke run: 2 repetitions, 1 warm-up, short repetitions\n"
             "  --cpu-clock   time by the process's CPU time, not the wall clock: with one\n"
             "                thread on a shared machine it leaves out what other processes\n"
@@ -112,6 +115,7 @@ typedef struct {
     int threads, busy, reps, warmup, groups;
     bool reps_set, warmup_set;
     const char *csv;
+    nl_precision precision; /* the product ops' (train.precision) */
     bool model[NL_ARCH_COUNT];
     bool norm[NL_NORM_COUNT];
     int batches[MAX_LIST], n_batches;
@@ -328,7 +332,8 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
                    strcmp(a, "--d-model") == 0 || strcmp(a, "--heads") == 0 ||
                    strcmp(a, "--layers") == 0 || strcmp(a, "--context") == 0 ||
                    strcmp(a, "--vocab") == 0 || strcmp(a, "--placement") == 0 ||
-                   strcmp(a, "--patch") == 0 || strcmp(a, "--hidden") == 0) {
+                   strcmp(a, "--patch") == 0 || strcmp(a, "--hidden") == 0 ||
+                   strcmp(a, "--precision") == 0) {
             if (i + 1 >= argc)
                 return nl_cmd_usage_error("bench", "%s needs a value", a);
             const char *v = argv[++i];
@@ -367,6 +372,12 @@ static int parse_options(int argc, char **argv, options *o, bool *help)
                         o->lm.placement = (nl_placement)k;
             } else if (strcmp(a, "--csv") == 0) {
                 o->csv = v;
+            } else if (strcmp(a, "--precision") == 0) {
+                bool chosen[NL_PRECISION_COUNT] = {false};
+                rc = parse_names(a, v, &nl_precision_names, chosen, NL_PRECISION_COUNT);
+                for (int k = 0; k < NL_PRECISION_COUNT; k++)
+                    if (chosen[k])
+                        o->precision = (nl_precision)k;
             } else if (strcmp(a, "--model") == 0) {
                 rc = parse_models(v, o);
                 any_model = true;
@@ -1272,6 +1283,8 @@ int cmd_bench(int argc, char **argv)
         stop_busy_loops(&busy);
         return nl_cmd_report("bench", &err);
     }
+    /* before any model is built: the product ops' workspaces depend on it */
+    be->product_precision = o.precision;
     output out = {.threads = be->threads, .busy = o.busy, .flush_subnormals = be->flush_subnormals,
                   .cpu_kernels = be->cpu_kernels};
     nl_bench_machine_describe(&out.machine);
@@ -1279,6 +1292,11 @@ int cmd_bench(int argc, char **argv)
     if (o.cpu_clock) {
         const size_t used = strlen(out.setting);
         snprintf(out.setting + used, sizeof out.setting - used, "+clock=cpu");
+    }
+    if (o.precision != NL_PRECISION_FP32) {
+        const size_t used = strlen(out.setting);
+        snprintf(out.setting + used, sizeof out.setting - used, "+precision=%s",
+                 nl_name_of(&nl_precision_names, o.precision));
     }
     if (o.csv) {
         if (nl_csv_open(&out.csv, o.csv, columns, N_COLUMNS, &err) != NL_OK) {

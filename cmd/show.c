@@ -142,6 +142,7 @@ static int show_model(const char *what, const nl_config *cfg)
     if (nl_backend_open(NL_DEVICE_CPU, &one_thread, &be, &err) != NL_OK)
         return nl_cmd_report("show", &err);
     const nl_train_spec *train = &cfg->train;
+    be->product_precision = train->precision; /* its workspaces count in the memory shown */
     const int capacity = train->batch_size > train->eval_batch_size ? train->batch_size
                                                                     : train->eval_batch_size;
     nl_model *m = NULL;

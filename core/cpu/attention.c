@@ -10,10 +10,17 @@
  * the causal mask the upper triangle is neither computed nor multiplied by. The skipped
  * terms are exact zeros of probs or dlogit, so the sums are those of the
  * full products. Each output is computed by one thread in a fixed order, so
- * results do not depend on the thread count. */
+ * results do not depend on the thread count.
+ *
+ * Under a low product precision (be->product_precision) QK^T and PV are
+ * autocast's products: their operands are rounded copies in the thread's
+ * workspace (Q, K, V, P; dY, and dlogit in place, backward), the logits,
+ * Y, dprobs, dQ, dK and dV are rounded as written, and the softmax and
+ * its backward stay fp32 (probs is saved unrounded). */
 #include <math.h>
 
 #include "cpu/cpu.h"
+#include "cpu/lowp.h"
 #include "cpu/reduce.h"
 #include "cpu/vmath.h"
 
@@ -21,17 +28,42 @@
 enum { ROW_BLOCK = 6 };
 
 /* one thread's workspace, in floats, rounded to whole cache lines so that
- * the threads' blocks share none: a transposed head (head_dim x T) and two
- * T x T matrices (backward's dlogit and the transpose of probs or dlogit) */
-static size_t thread_floats(const nl_attn_geom *g)
+ * the threads' blocks share none: a transposed head (head_dim x T) and
+ * backward's dlogit (T x T); under a low precision then three rounded
+ * heads (T x head_dim each) and the rounded probs (T x T) */
+static size_t thread_floats(const nl_attn_geom *g, nl_precision precision)
 {
-    const size_t floats = (size_t)g->head_dim * g->t + (size_t)g->t * g->t;
+    const size_t head = (size_t)g->head_dim * g->t, square = (size_t)g->t * g->t;
+    const size_t floats = head + square + (nl_cpu_lowp(precision) ? 3 * head + square : 0);
     return (floats + 15) / 16 * 16;
 }
 
 size_t nl_cpu_attention_workspace(nl_backend *be, const nl_attn_geom *g)
 {
-    return (size_t)(be->threads > 0 ? be->threads : 1) * thread_floats(g) * sizeof(float);
+    return (size_t)(be->threads > 0 ? be->threads : 1) *
+           thread_floats(g, be->product_precision) * sizeof(float);
+}
+
+/* the low-precision blocks of a thread's workspace */
+typedef struct {
+    float *a, *b, *c; /* rounded heads, T x head_dim, rows head_dim apart */
+    float *probs;     /* rounded probs, T x T */
+} lowp_parts;
+
+static lowp_parts lowp_of(const nl_attn_geom *g, float *thread_base)
+{
+    const size_t head = (size_t)g->head_dim * g->t, square = (size_t)g->t * g->t;
+    float *base = thread_base + head + square;
+    return (lowp_parts){base, base + head, base + 2 * head, base + 3 * head};
+}
+
+/* rows x cols at src (rows ld_src apart) rounded into dst (rows ld_dst
+ * apart); dst may be src with the same ld */
+static void round_rows(nl_precision p, int rows, int cols, const float *src, int ld_src,
+                       float *dst, int ld_dst)
+{
+    for (int r = 0; r < rows; r++)
+        nl_cpu_round(p, src + (size_t)r * ld_src, dst + (size_t)r * ld_dst, (size_t)cols);
 }
 
 /* enough work to wake the team: the pairs' products are T*T*head_dim each */
@@ -127,7 +159,8 @@ void nl_cpu_attention_forward(nl_backend *be, const nl_attn_geom *g, const float
                               const float *k, const float *v, float *probs, float *y,
                               float *max_logit, void *workspace)
 {
-    (void)be;
+    const nl_precision lowp = be->product_precision;
+    const bool rounds = nl_cpu_lowp(lowp);
     const int T = g->t, hd = g->head_dim, D = g->heads * hd, pairs = g->n * g->heads;
     float largest = -INFINITY;
     #pragma omp parallel for schedule(static) reduction(max : largest) if (worth_threads(g))
@@ -136,24 +169,43 @@ void nl_cpu_attention_forward(nl_backend *be, const nl_attn_geom *g, const float
         const float *qh = q + head_offset(g, g->ld_q, i, h);
         const float *vh = v + head_offset(g, g->ld_v, i, h);
         float *p = probs + (size_t)pair * T * T, *yh = y + head_offset(g, D, i, h);
-        float *k_t = (float *)workspace + (size_t)omp_get_thread_num_safe() * thread_floats(g);
+        float *k_t =
+            (float *)workspace + (size_t)omp_get_thread_num_safe() * thread_floats(g, lowp);
         transpose(T, hd, k + head_offset(g, g->ld_k, i, h), g->ld_k, k_t, T);
+        int ld_q = g->ld_q, ld_v = g->ld_v;
+        const float *pv = p; /* P as Y's product reads it */
+        const lowp_parts r = rounds ? lowp_of(g, k_t) : (lowp_parts){0};
+        if (rounds) {
+            nl_cpu_round(lowp, k_t, k_t, (size_t)hd * T);
+            round_rows(lowp, T, hd, qh, ld_q, r.a, hd);
+            round_rows(lowp, T, hd, vh, ld_v, r.b, hd);
+            qh = r.a;
+            vh = r.b;
+            ld_q = ld_v = hd;
+            pv = r.probs;
+        }
         /* logits = Q K^T, scaled in the softmax */
         for (int s0 = 0; s0 < T; s0 += ROW_BLOCK) {
             const int rows = T - s0 < ROW_BLOCK ? T - s0 : ROW_BLOCK;
-            nl_cpu_gemm_nn_serial(rows, block_cols(g, s0 + rows), hd, qh + (size_t)s0 * g->ld_q,
-                                  g->ld_q, k_t, T, NULL, p + (size_t)s0 * T, T, false);
+            nl_cpu_gemm_nn_serial(rows, block_cols(g, s0 + rows), hd, qh + (size_t)s0 * ld_q, ld_q,
+                                  k_t, T, NULL, p + (size_t)s0 * T, T, false);
         }
         for (int s = 0; s < T; s++) {
+            if (rounds) /* the product's output; the softmax is fp32 */
+                nl_cpu_round(lowp, p + (size_t)s * T, p + (size_t)s * T, (size_t)keys_seen(g, s));
             const float row_max = masked_softmax_row(p + (size_t)s * T, keys_seen(g, s), T, g->scale);
             largest = row_max > largest ? row_max : largest;
         }
+        if (rounds)
+            nl_cpu_round(lowp, p, r.probs, (size_t)T * T);
         /* Y = P V */
         for (int s0 = 0; s0 < T; s0 += ROW_BLOCK) {
             const int rows = T - s0 < ROW_BLOCK ? T - s0 : ROW_BLOCK;
-            nl_cpu_gemm_nn_serial(rows, hd, keys_seen(g, s0 + rows - 1), p + (size_t)s0 * T, T, vh,
-                                  g->ld_v, NULL, yh + (size_t)s0 * D, D, false);
+            nl_cpu_gemm_nn_serial(rows, hd, keys_seen(g, s0 + rows - 1), pv + (size_t)s0 * T, T, vh,
+                                  ld_v, NULL, yh + (size_t)s0 * D, D, false);
         }
+        if (rounds)
+            round_rows(lowp, T, hd, yh, D, yh, D);
     }
     if (max_logit)
         *max_logit = largest;
@@ -181,7 +233,8 @@ void nl_cpu_attention_backward(nl_backend *be, const nl_attn_geom *g, const floa
                                const float *k, const float *v, const float *probs,
                                const float *dy, float *dq, float *dk, float *dv, void *workspace)
 {
-    (void)be;
+    const nl_precision lowp = be->product_precision;
+    const bool rounds = nl_cpu_lowp(lowp);
     const int T = g->t, hd = g->head_dim, D = g->heads * hd, pairs = g->n * g->heads;
     #pragma omp parallel for schedule(static) if (worth_threads(g))
     for (int pair = 0; pair < pairs; pair++) {
@@ -190,15 +243,35 @@ void nl_cpu_attention_backward(nl_backend *be, const nl_attn_geom *g, const floa
         const float *qh = q + head_offset(g, g->ld_q, i, h);
         const float *kh = k + head_offset(g, g->ld_k, i, h);
         const float *dyh = dy + head_offset(g, D, i, h);
-        float *v_t = (float *)workspace + (size_t)omp_get_thread_num_safe() * thread_floats(g);
+        float *v_t =
+            (float *)workspace + (size_t)omp_get_thread_num_safe() * thread_floats(g, lowp);
         float *dlogit = v_t + (size_t)hd * T;
         transpose(T, hd, v + head_offset(g, g->ld_v, i, h), g->ld_v, v_t, T);
+        int ld_q = g->ld_q, ld_k = g->ld_k, ld_dy = D;
+        const float *p_tn = p; /* P as dV's product reads it */
+        if (rounds) {
+            const lowp_parts r = lowp_of(g, v_t);
+            nl_cpu_round(lowp, v_t, v_t, (size_t)hd * T);
+            round_rows(lowp, T, hd, dyh, D, r.a, hd);
+            round_rows(lowp, T, hd, qh, ld_q, r.b, hd);
+            round_rows(lowp, T, hd, kh, ld_k, r.c, hd);
+            nl_cpu_round(lowp, p, r.probs, (size_t)T * T);
+            dyh = r.a;
+            qh = r.b;
+            kh = r.c;
+            p_tn = r.probs;
+            ld_q = ld_k = ld_dy = hd;
+        }
         /* dprobs = dY V^T, as far as the mask lets the keys be seen */
         for (int s0 = 0; s0 < T; s0 += ROW_BLOCK) {
             const int rows = T - s0 < ROW_BLOCK ? T - s0 : ROW_BLOCK;
-            nl_cpu_gemm_nn_serial(rows, block_cols(g, s0 + rows), hd, dyh + (size_t)s0 * D, D,
-                                  v_t, T, NULL, dlogit + (size_t)s0 * T, T, false);
+            nl_cpu_gemm_nn_serial(rows, block_cols(g, s0 + rows), hd, dyh + (size_t)s0 * ld_dy,
+                                  ld_dy, v_t, T, NULL, dlogit + (size_t)s0 * T, T, false);
         }
+        if (rounds) /* the product's output */
+            for (int s = 0; s < T; s++)
+                nl_cpu_round(lowp, dlogit + (size_t)s * T, dlogit + (size_t)s * T,
+                             (size_t)keys_seen(g, s));
         /* dlogit, with the scale of both of its products folded in */
         for (int s = 0; s < T; s++) {
             const float *ps = p + (size_t)s * T;
@@ -218,17 +291,26 @@ void nl_cpu_attention_backward(nl_backend *be, const nl_attn_geom *g, const floa
                 ds[u] = g->scale * (ps[u] * (ds[u] - weighted));
             for (; u < T; u++)
                 ds[u] = 0.0f;
+            if (rounds) /* the gradient the logits' product receives */
+                nl_cpu_round(lowp, ds, ds, (size_t)seen);
         }
         /* dV = P^T dY */
-        masked_tn(g, hd, p, dyh, D, dv + head_offset(g, g->ld_v, i, h), g->ld_v);
+        float *dvh = dv + head_offset(g, g->ld_v, i, h);
+        masked_tn(g, hd, p_tn, dyh, ld_dy, dvh, g->ld_v);
         /* dQ = dlogit K */
         float *dqh = dq + head_offset(g, g->ld_q, i, h);
         for (int s0 = 0; s0 < T; s0 += ROW_BLOCK) {
             const int rows = T - s0 < ROW_BLOCK ? T - s0 : ROW_BLOCK;
             nl_cpu_gemm_nn_serial(rows, hd, keys_seen(g, s0 + rows - 1), dlogit + (size_t)s0 * T, T,
-                                  kh, g->ld_k, NULL, dqh + (size_t)s0 * g->ld_q, g->ld_q, false);
+                                  kh, ld_k, NULL, dqh + (size_t)s0 * g->ld_q, g->ld_q, false);
         }
         /* dK = dlogit^T Q */
-        masked_tn(g, hd, dlogit, qh, g->ld_q, dk + head_offset(g, g->ld_k, i, h), g->ld_k);
+        float *dkh = dk + head_offset(g, g->ld_k, i, h);
+        masked_tn(g, hd, dlogit, qh, ld_q, dkh, g->ld_k);
+        if (rounds) {
+            round_rows(lowp, T, hd, dvh, g->ld_v, dvh, g->ld_v);
+            round_rows(lowp, T, hd, dqh, g->ld_q, dqh, g->ld_q);
+            round_rows(lowp, T, hd, dkh, g->ld_k, dkh, g->ld_k);
+        }
     }
 }

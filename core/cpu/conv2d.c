@@ -20,11 +20,20 @@
  *
  * Workspace per thread: the chunk's column matrix, a buffer for the output
  * or the column gradient, the gathered output gradient, and the weight and
- * bias gradient partials. */
+ * bias gradient partials.
+ *
+ * Under a low product precision (be->product_precision) the operands are
+ * rounded into the workspace first (x, W and the bias forward; dy, x and W
+ * backward), the same lowering multiplies the rounded copies with fp32
+ * accumulation (its sgemm calls through nl_cpu_lowp_gemm), and y, dx, dW
+ * and db are rounded as written: autocast's convolution. Winograd is not
+ * used there: its transforms of the rounded operands are not bf16 values,
+ * so its products would not be the format's. */
 #include <cblas.h>
 #include <string.h>
 
 #include "cpu/cpu.h"
+#include "cpu/lowp.h"
 #include "cpu/reduce.h"
 
 enum { TARGET_COLUMNS = 256, ALIGN_FLOATS = 16 };
@@ -38,13 +47,15 @@ typedef struct {
     size_t scratch;  /* max(cols, out): output in forward, column gradient in backward */
     size_t dw;       /* out_c * rows */
     size_t per_thread; /* floats */
+    nl_precision precision; /* the products' (be->product_precision) */
 } conv_plan;
 
 static size_t round_up(size_t n) { return (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS; }
 
-static conv_plan plan_of(const nl_conv_geom *g, int n, int threads)
+static conv_plan plan_of(const nl_conv_geom *g, int n, int threads, nl_precision precision)
 {
     conv_plan p;
+    p.precision = precision;
     p.rows = g->in_c * g->kernel * g->kernel;
     p.pixels = g->out_h * g->out_w;
     int k = (TARGET_COLUMNS + p.pixels - 1) / p.pixels;
@@ -62,12 +73,63 @@ static conv_plan plan_of(const nl_conv_geom *g, int n, int threads)
     return p;
 }
 
+/* the rounded copies under a low precision, ahead of the lowering's
+ * blocks: x, W, bias, dy, and dx's rounded product before it is added into
+ * an accumulating dx */
+typedef struct {
+    float *x, *weight, *bias, *dy, *dx, *lowering;
+} lowp_parts;
+
+static size_t lowp_layout(const nl_conv_geom *g, int n, float *base, lowp_parts *parts)
+{
+    const size_t in = (size_t)n * g->in_c * g->in_h * g->in_w;
+    const size_t out = (size_t)n * g->out_c * g->out_h * g->out_w;
+    const size_t sizes[5] = {nl_cpu_lowp_floats(in),
+                             nl_cpu_lowp_floats((size_t)g->out_c * g->in_c * g->kernel * g->kernel),
+                             nl_cpu_lowp_floats((size_t)g->out_c), nl_cpu_lowp_floats(out),
+                             nl_cpu_lowp_floats(in)};
+    float **slots[5] = {&parts->x, &parts->weight, &parts->bias, &parts->dy, &parts->dx};
+    size_t offset = 0;
+    for (int k = 0; k < 5; k++) {
+        if (base)
+            *slots[k] = base + offset;
+        offset += sizes[k];
+    }
+    parts->lowering = base ? base + offset : NULL;
+    return offset;
+}
+
+/* Winograd for fp32 only (see the top) */
+static bool winograd_for(const nl_backend *be, const nl_conv_geom *g)
+{
+    return !nl_cpu_lowp(be->product_precision) && nl_cpu_winograd_applies(g);
+}
+
 size_t nl_cpu_conv2d_workspace(nl_backend *be, const nl_conv_geom *g, int n)
 {
     /* the plan for the largest batch needs the most; smaller batches use less */
-    if (nl_cpu_winograd_applies(g))
+    if (winograd_for(be, g))
         return nl_cpu_winograd_workspace(g, be->threads);
-    return plan_of(g, n, be->threads).per_thread * sizeof(float) * (size_t)be->threads;
+    const size_t lowering = plan_of(g, n, be->threads, be->product_precision).per_thread *
+                            sizeof(float) * (size_t)be->threads;
+    if (!nl_cpu_lowp(be->product_precision))
+        return lowering;
+    lowp_parts unused;
+    return lowp_layout(g, n, NULL, &unused) * sizeof(float) + lowering;
+}
+
+/* C = A B + beta C, as sgemm with alpha 1, or the low-precision product
+ * of rounded operands */
+static void plan_gemm(const conv_plan *p, bool trans_a, bool trans_b, int m, int n, int k,
+                      const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                      int ldc)
+{
+    if (nl_cpu_lowp(p->precision))
+        nl_cpu_lowp_gemm(p->precision, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    else
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                    trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, beta, c,
+                    ldc);
 }
 
 /* Input column range [lo, hi) of output positions whose input index
@@ -169,8 +231,8 @@ static bool is_pointwise(const nl_conv_geom *g)
 #define TILED_MAX_DEPTH 32
 
 /* y = W col + bias: W is (out_c, rows), col (rows, cols); bias may be NULL */
-static void lowered_product(int out_c, int cols, int rows, const float *weight, const float *col,
-                            const float *bias, float *y)
+static void lowered_product(const conv_plan *p, int out_c, int cols, int rows,
+                            const float *weight, const float *col, const float *bias, float *y)
 {
     if (rows <= TILED_MAX_DEPTH) {
         /* the tile adds the bias as it stores: filling y with it first would
@@ -187,8 +249,8 @@ static void lowered_product(int out_c, int cols, int rows, const float *weight, 
         for (int co = 0; co < out_c; co++)
             for (int q = 0; q < cols; q++)
                 y[(size_t)co * cols + q] = bias[co];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out_c, cols, rows, 1.0f, weight, rows,
-                col, cols, bias ? 1.0f : 0.0f, y, cols);
+    plan_gemm(p, false, false, out_c, cols, rows, weight, rows, col, cols, bias ? 1.0f : 0.0f, y,
+              cols);
 }
 
 /* forward of samples [i0, i0 + m) */
@@ -206,12 +268,12 @@ static void forward_chunk(const nl_conv_geom *g, const conv_plan *p, int i0, int
             im2col(g, b_matrix, col, ld);
             b_matrix = col;
         }
-        lowered_product(g->out_c, p->pixels, p->rows, weight, b_matrix, bias, yi);
+        lowered_product(p, g->out_c, p->pixels, p->rows, weight, b_matrix, bias, yi);
         return;
     }
     for (int j = 0; j < m; j++)
         im2col(g, x + (size_t)(i0 + j) * in_stride, col + (size_t)j * p->pixels, ld);
-    lowered_product(g->out_c, (int)ld, p->rows, weight, col, NULL, out);
+    lowered_product(p, g->out_c, (int)ld, p->rows, weight, col, NULL, out);
     /* (out_c, m*pixels) -> m samples of (out_c, pixels), adding the bias */
     for (int j = 0; j < m; j++) {
         float *yi = y + (size_t)(i0 + j) * g->out_c * p->pixels;
@@ -226,14 +288,36 @@ static void forward_chunk(const nl_conv_geom *g, const conv_plan *p, int i0, int
     }
 }
 
+static void lowered_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
+                            const float *weight, const float *bias, float *y, void *workspace);
+
 void nl_cpu_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
                            const float *weight, const float *bias, float *y, void *workspace)
 {
-    if (nl_cpu_winograd_applies(g)) {
+    if (winograd_for(be, g)) {
         nl_cpu_winograd_forward(g, n, x, weight, bias, y, be->threads, workspace);
         return;
     }
-    const conv_plan p = plan_of(g, n, be->threads);
+    if (!nl_cpu_lowp(be->product_precision)) {
+        lowered_forward(be, g, n, x, weight, bias, y, workspace);
+        return;
+    }
+    const nl_precision precision = be->product_precision;
+    lowp_parts r;
+    lowp_layout(g, n, workspace, &r);
+    nl_cpu_round_parallel(precision, x, r.x, (size_t)n * g->in_c * g->in_h * g->in_w);
+    nl_cpu_round_parallel(precision, weight, r.weight,
+                          (size_t)g->out_c * g->in_c * g->kernel * g->kernel);
+    if (bias)
+        nl_cpu_round(precision, bias, r.bias, (size_t)g->out_c);
+    lowered_forward(be, g, n, r.x, r.weight, bias ? r.bias : NULL, y, r.lowering);
+    nl_cpu_round_parallel(precision, y, y, (size_t)n * g->out_c * g->out_h * g->out_w);
+}
+
+static void lowered_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
+                            const float *weight, const float *bias, float *y, void *workspace)
+{
+    const conv_plan p = plan_of(g, n, be->threads, be->product_precision);
     const int chunks = (n + p.k - 1) / p.k;
     float *ws = workspace;
     #pragma omp parallel num_threads(be->threads) if (chunks > 1)
@@ -279,8 +363,8 @@ static void backward_chunk(const nl_conv_geom *g, const conv_plan *p, int i0, in
         nl_cpu_gemm_nt_serial(g->out_c, p->rows, (int)ld, dy_cat, (int)ld, col, (int)ld, dw,
                               p->rows, !first);
     else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->out_c, p->rows, (int)ld, 1.0f,
-                    dy_cat, (int)ld, col, (int)ld, first ? 0.0f : 1.0f, dw, p->rows);
+        plan_gemm(p, false, true, g->out_c, p->rows, (int)ld, dy_cat, (int)ld, col, (int)ld,
+                  first ? 0.0f : 1.0f, dw, p->rows);
     if (db) {
         for (int co = 0; co < g->out_c; co++) {
             const float *r = dy_cat + (size_t)co * ld;
@@ -294,13 +378,12 @@ static void backward_chunk(const nl_conv_geom *g, const conv_plan *p, int i0, in
     if (!dx)
         return;
     if (m == 1 && is_pointwise(g)) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p->rows, (int)ld, g->out_c, 1.0f,
-                    weight, p->rows, dy_cat, (int)ld, accumulate_dx ? 1.0f : 0.0f,
-                    dx + (size_t)i0 * in_stride, (int)ld);
+        plan_gemm(p, true, false, p->rows, (int)ld, g->out_c, weight, p->rows, dy_cat, (int)ld,
+                  accumulate_dx ? 1.0f : 0.0f, dx + (size_t)i0 * in_stride, (int)ld);
         return;
     }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p->rows, (int)ld, g->out_c, 1.0f, weight,
-                p->rows, dy_cat, (int)ld, 0.0f, dcol, (int)ld);
+    plan_gemm(p, true, false, p->rows, (int)ld, g->out_c, weight, p->rows, dy_cat, (int)ld, 0.0f,
+              dcol, (int)ld);
     for (int j = 0; j < m; j++) {
         float *dxi = dx + (size_t)(i0 + j) * in_stride;
         if (!accumulate_dx)
@@ -317,21 +400,41 @@ void nl_cpu_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const 
                             const float *weight, const float *dy, float *dx, bool accumulate_dx,
                             float *dweight, float *dbias, void *workspace)
 {
-    if (nl_cpu_winograd_applies(g)) {
+    if (winograd_for(be, g)) {
         nl_cpu_winograd_weight_grad(g, n, x, dy, dweight, dbias, be->threads, workspace);
         if (dx)
             nl_cpu_winograd_input_grad(g, n, weight, dy, dx, accumulate_dx, be->threads,
                                        workspace);
         return;
     }
-    lowered_backward(be, g, n, x, weight, dy, dx, accumulate_dx, dweight, dbias, workspace);
+    if (!nl_cpu_lowp(be->product_precision)) {
+        lowered_backward(be, g, n, x, weight, dy, dx, accumulate_dx, dweight, dbias, workspace);
+        return;
+    }
+    const nl_precision precision = be->product_precision;
+    const size_t in_count = (size_t)n * g->in_c * g->in_h * g->in_w;
+    const size_t w_count = (size_t)g->out_c * g->in_c * g->kernel * g->kernel;
+    lowp_parts r;
+    lowp_layout(g, n, workspace, &r);
+    nl_cpu_round_parallel(precision, x, r.x, in_count);
+    nl_cpu_round_parallel(precision, weight, r.weight, w_count);
+    nl_cpu_round_parallel(precision, dy, r.dy, (size_t)n * g->out_c * g->out_h * g->out_w);
+    float *product = dx && accumulate_dx ? r.dx : dx;
+    lowered_backward(be, g, n, r.x, r.weight, r.dy, product, false, dweight, dbias, r.lowering);
+    if (dx && accumulate_dx)
+        nl_cpu_round_add(precision, product, dx, in_count);
+    else if (dx)
+        nl_cpu_round_parallel(precision, dx, dx, in_count);
+    nl_cpu_round_parallel(precision, dweight, dweight, w_count);
+    if (dbias)
+        nl_cpu_round(precision, dbias, dbias, (size_t)g->out_c);
 }
 
 static void lowered_backward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
                              const float *weight, const float *dy, float *dx, bool accumulate_dx,
                              float *dweight, float *dbias, void *workspace)
 {
-    const conv_plan p = plan_of(g, n, be->threads);
+    const conv_plan p = plan_of(g, n, be->threads, be->product_precision);
     const int chunks = (n + p.k - 1) / p.k;
     float *ws = workspace;
     if (chunks == 1) {

@@ -10,11 +10,19 @@
  * the register-tiled products of gemm.c or, at the smallest batches,
  * skinny_weight_grad. Each
  * output is then summed by one thread in a fixed order, so results do not
- * depend on the thread count. */
+ * depend on the thread count.
+ *
+ * Under a low product precision (be->product_precision) both passes take
+ * lowp_forward/lowp_backward instead, autocast's linear: x, W and the bias
+ * (forward), dy, x and W (backward) rounded into the workspace, products of
+ * the rounded copies with fp32 accumulation (nl_cpu_lowp_gemm), and y, dx,
+ * dW and db rounded as they are written (dx added in fp32 into an
+ * accumulating gradient). fp32 takes the paths below unchanged. */
 #include <cblas.h>
 #include <string.h>
 
 #include "cpu/cpu.h"
+#include "cpu/lowp.h"
 #include "cpu/reduce.h"
 
 /* Up to this batch the skinny forward beats sgemm on the bench shapes (784-256,
@@ -318,19 +326,86 @@ static bool uses_tiled_forward(int n, int out)
            out >= NL_TILED_FORWARD_MIN_OUT;
 }
 
+/* The low-precision workspace, in floats: the rounded x, W, bias and dy,
+ * and dx's rounded product before it is added into an accumulating dx. */
+typedef struct {
+    float *x, *weight, *bias, *dy, *dx;
+} lowp_parts;
+
+static size_t lowp_layout(int n, int in, int out, float *base, lowp_parts *parts)
+{
+    const size_t sizes[5] = {
+        nl_cpu_lowp_floats((size_t)n * in), nl_cpu_lowp_floats((size_t)out * in),
+        nl_cpu_lowp_floats((size_t)out), nl_cpu_lowp_floats((size_t)n * out),
+        nl_cpu_lowp_floats((size_t)n * in)};
+    float **slots[5] = {&parts->x, &parts->weight, &parts->bias, &parts->dy, &parts->dx};
+    size_t offset = 0;
+    for (int k = 0; k < 5; k++) {
+        if (base)
+            *slots[k] = base + offset;
+        offset += sizes[k];
+    }
+    return offset;
+}
+
+/* whether the products round; be may be NULL in the stand-alone benches
+ * (experiments/bench), which time the fp32 kernels */
+static bool rounds(const nl_backend *be) { return be && nl_cpu_lowp(be->product_precision); }
+
 size_t nl_cpu_linear_workspace(nl_backend *be, int n, int in, int out)
 {
-    (void)be;
+    if (rounds(be)) {
+        lowp_parts unused;
+        return lowp_layout(n, in, out, NULL, &unused) * sizeof(float);
+    }
     /* any batch up to n may run, and the largest tiled one needs the most */
     const int rows = n < NL_TILED_FORWARD_MAX_ROWS ? n : NL_TILED_FORWARD_MAX_ROWS;
     return uses_tiled_forward(rows, out) ? (size_t)in * padded_batch(rows) * sizeof(float)
                                              : 0;
 }
 
+/* this thread's rows of the low-precision C = op(A) op(B) + beta C, split
+ * as the sgemm shares are: rows of y or dx (A's rows are C's), or of dW
+ * (trans_a: A = dy, C's rows are dy's columns) */
+static void lowp_share(nl_precision p, bool split, bool trans_a, bool trans_b, int rows, int cols,
+                       int depth, const float *a, int lda, const float *b, int ldb, float beta,
+                       float *c, int ldc)
+{
+    int first, count;
+    share_of(rows, split, &first, &count);
+    if (count > 0)
+        nl_cpu_lowp_gemm(p, trans_a, trans_b, count, cols, depth,
+                         trans_a ? a + first : a + (size_t)first * lda, lda, b, ldb, beta,
+                         c + (size_t)first * ldc, ldc);
+}
+
+static void lowp_forward(nl_backend *be, int n, int in, int out, const float *x,
+                         const float *weight, const float *bias, float *y, void *workspace)
+{
+    const nl_precision p = be->product_precision;
+    lowp_parts r;
+    lowp_layout(n, in, out, workspace, &r);
+    nl_cpu_round_parallel(p, x, r.x, (size_t)n * in);
+    nl_cpu_round_parallel(p, weight, r.weight, (size_t)out * in);
+    if (bias) {
+        /* y starts at the rounded bias and the product adds to it in fp32 */
+        nl_cpu_round(p, bias, r.bias, (size_t)out);
+        for (int i = 0; i < n; i++)
+            memcpy(y + (size_t)i * out, r.bias, (size_t)out * sizeof *y);
+    }
+    const bool split = sgemm_in_shares(n, in, out);
+    NL_PARALLEL_CALL_IF(split, lowp_share(p, split, false, true, n, out, in, r.x, in, r.weight,
+                                          in, bias ? 1.0f : 0.0f, y, out));
+    nl_cpu_round_parallel(p, y, y, (size_t)n * out);
+}
+
 void nl_cpu_linear_forward(nl_backend *be, int n, int in, int out, const float *x,
                            const float *weight, const float *bias, float *y, void *workspace)
 {
-    (void)be;
+    if (rounds(be)) {
+        lowp_forward(be, n, in, out, x, weight, bias, y, workspace);
+        return;
+    }
     if (n <= NL_SKINNY_MAX_ROWS) {
         skinny_forward(n, in, out, x, weight, bias, y);
         return;
@@ -347,11 +422,65 @@ void nl_cpu_linear_forward(nl_backend *be, int n, int in, int out, const float *
     NL_PARALLEL_CALL_IF(split, sgemm_forward_share(split, n, in, out, x, weight, bias, y));
 }
 
+/* db[o] = sum over the batch of dy[r, o], in row order, independent of the
+ * thread count; 64 columns at a time so the additions run across columns
+ * as vectors instead of down a strided column */
+static void bias_grad(int n, int out, const float *dy, float *dbias)
+{
+    enum { BIAS_BLOCK = 64 };
+    const int blocks = (out + BIAS_BLOCK - 1) / BIAS_BLOCK;
+    NL_PARALLEL_FOR_IF((long)n * out >= NL_PARALLEL_MIN,
+    for (int b = 0; b < blocks; b++) {
+        const int j0 = b * BIAS_BLOCK;
+        const int width = out - j0 < BIAS_BLOCK ? out - j0 : BIAS_BLOCK;
+        float sums[BIAS_BLOCK] = {0};
+        for (int i = 0; i < n; i++) {
+            const float *row = dy + (size_t)i * out + j0;
+            for (int j = 0; j < width; j++)
+                sums[j] += row[j];
+        }
+        memcpy(dbias + j0, sums, (size_t)width * sizeof *dbias);
+    });
+}
+
+static void lowp_backward(nl_backend *be, int n, int in, int out, const float *x,
+                          const float *weight, const float *dy, float *dx, bool accumulate_dx,
+                          float *dweight, float *dbias, void *workspace)
+{
+    const nl_precision p = be->product_precision;
+    lowp_parts r;
+    lowp_layout(n, in, out, workspace, &r);
+    nl_cpu_round_parallel(p, dy, r.dy, (size_t)n * out);
+    nl_cpu_round_parallel(p, x, r.x, (size_t)n * in);
+    const bool split = sgemm_in_shares(n, in, out);
+    if (dx) {
+        nl_cpu_round_parallel(p, weight, r.weight, (size_t)out * in);
+        float *product = accumulate_dx ? r.dx : dx;
+        NL_PARALLEL_CALL_IF(split, lowp_share(p, split, false, false, n, in, out, r.dy, out,
+                                              r.weight, in, 0.0f, product, in));
+        if (accumulate_dx)
+            nl_cpu_round_add(p, product, dx, (size_t)n * in);
+        else
+            nl_cpu_round_parallel(p, dx, dx, (size_t)n * in);
+    }
+    NL_PARALLEL_CALL_IF(split, lowp_share(p, split, true, false, out, in, n, r.dy, out, r.x, in,
+                                          0.0f, dweight, in));
+    nl_cpu_round_parallel(p, dweight, dweight, (size_t)out * in);
+    if (dbias) {
+        bias_grad(n, out, r.dy, dbias);
+        nl_cpu_round(p, dbias, dbias, (size_t)out);
+    }
+}
+
 void nl_cpu_linear_backward(nl_backend *be, int n, int in, int out, const float *x,
                             const float *weight, const float *dy, float *dx, bool accumulate_dx,
-                            float *dweight, float *dbias)
+                            float *dweight, float *dbias, void *workspace)
 {
-    (void)be;
+    if (rounds(be)) {
+        lowp_backward(be, n, in, out, x, weight, dy, dx, accumulate_dx, dweight, dbias,
+                      workspace);
+        return;
+    }
     const bool narrow = out <= NL_TILED_MAX_OUT, split = sgemm_in_shares(n, in, out);
     if (dx) {
         if (n <= NL_SKINNY_MAX_ROWS || (narrow && n <= NL_TILED_DX_MAX_ROWS))
@@ -367,23 +496,6 @@ void nl_cpu_linear_backward(nl_backend *be, int n, int in, int out, const float 
         nl_cpu_gemm_tn(out, in, n, dy, out, x, in, dweight, in);
     else
         NL_PARALLEL_CALL_IF(split, sgemm_weight_grad_share(split, n, in, out, x, dy, dweight));
-    if (dbias) {
-        /* summed over the batch in row order, independent of the thread
-         * count; 64 columns at a time so the additions run across columns
-         * as vectors instead of down a strided column */
-        enum { BIAS_BLOCK = 64 };
-        const int blocks = (out + BIAS_BLOCK - 1) / BIAS_BLOCK;
-        NL_PARALLEL_FOR_IF((long)n * out >= NL_PARALLEL_MIN,
-        for (int b = 0; b < blocks; b++) {
-            const int j0 = b * BIAS_BLOCK;
-            const int width = out - j0 < BIAS_BLOCK ? out - j0 : BIAS_BLOCK;
-            float sums[BIAS_BLOCK] = {0};
-            for (int i = 0; i < n; i++) {
-                const float *row = dy + (size_t)i * out + j0;
-                for (int j = 0; j < width; j++)
-                    sums[j] += row[j];
-            }
-            memcpy(dbias + j0, sums, (size_t)width * sizeof *dbias);
-        });
-    }
+    if (dbias)
+        bias_grad(n, out, dy, dbias);
 }

@@ -28,7 +28,16 @@
  * skinny paths win (experiments/bench/rnn_step_ceiling.c times the op
  * against the sgemm calls alone). On the sgemm path the gates add b_hh
  * themselves instead of a pass over the product, and step 0's product, of
- * the zero initial state, is skipped. */
+ * the zero initial state, is skipped.
+ *
+ * Precision: torch 1.13's CPU autocast has no rule for nn.LSTM/nn.GRU, but
+ * their CPU implementation is made of autocast's ops (the input and
+ * recurrent projections are addmm calls, which autocast runs in bf16, and
+ * the gate arithmetic then runs on their bf16 outputs, promoting to fp32
+ * where the fp32 cell and hidden states enter): the output stays fp32 and
+ * differs from fp32's by ~1e-3 (checked with torch). These kernels do not
+ * follow that yet: the fused layer runs its products in fp32 under every
+ * train.precision (fp32_view). */
 #include <cblas.h>
 #include <string.h>
 
@@ -59,9 +68,18 @@ size_t nl_cpu_rnn_saved_bytes(nl_backend *be, nl_rnn_cell cell, int n, int t, in
     return nl_rnn_saved_layout(cell, n, t, hidden, NULL, NULL);
 }
 
+/* the backend as the fused layer runs it: products in fp32 (see above) */
+static nl_backend fp32_view(const nl_backend *be)
+{
+    nl_backend fp32 = *be;
+    fp32.product_precision = NL_PRECISION_FP32;
+    return fp32;
+}
+
 size_t nl_cpu_rnn_workspace(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, int hidden)
 {
-    return work_of(be, cell, n, t, in, hidden, NULL, NULL);
+    nl_backend fp32 = fp32_view(be);
+    return work_of(&fp32, cell, n, t, in, hidden, NULL, NULL);
 }
 
 /* `count` (1..8) floats at p as a vector, the lanes past them zero */
@@ -180,6 +198,8 @@ void nl_cpu_rnn_forward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, 
                         const float *b_hh, float *y, float *h_last, float *c_last, void *saved,
                         void *workspace)
 {
+    nl_backend fp32 = fp32_view(be);
+    be = &fp32;
     const int g = nl_rnn_gate_count(cell) * hidden;
     const size_t state = (size_t)n * hidden;
     nl_rnn_saved_parts sv;
@@ -301,6 +321,8 @@ void nl_cpu_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
                          bool accumulate_dx, float *dw_ih, float *dw_hh, float *db_ih,
                          float *db_hh, void *workspace)
 {
+    nl_backend fp32 = fp32_view(be);
+    be = &fp32;
     const int g = nl_rnn_gate_count(cell) * hidden;
     const size_t state = (size_t)n * hidden;
     nl_rnn_saved_parts sv;
@@ -330,8 +352,9 @@ void nl_cpu_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
                            cell == NL_RNN_GRU);
     }
     /* w_hh's gradient over every step's h_{s-1} (slot s of the states) */
+    /* fp32: the backward uses no workspace */
     nl_cpu_linear_backward(be, n * t, hidden, g, sv.h, w_hh, w.dgates_h, NULL, false, dw_hh,
-                           db_hh);
+                           db_hh, NULL);
     nl_cpu_linear_backward(be, n * t, in, g, x, w_ih, w.dgates_x, dx, accumulate_dx, dw_ih,
-                           db_ih);
+                           db_ih, NULL);
 }

@@ -84,8 +84,9 @@ void nl_cuda_linear_forward(nl_backend *be, int n, int in, int out, const float 
 
 void nl_cuda_linear_backward(nl_backend *be, int n, int in, int out, const float *x,
                              const float *weight, const float *dy, float *dx, bool accumulate_dx,
-                             float *dweight, float *dbias)
+                             float *dweight, float *dbias, void *workspace)
 {
+    (void)workspace;
     nl_cuda *cu = nl_cuda_of(be);
     if (n <= 0 || in <= 0 || out <= 0)
         return;

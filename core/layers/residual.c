@@ -27,8 +27,13 @@ static void add_forward(nl_layer *self, const nl_pass *pass)
         be->ops->add_forward(be, count, self->in[0]->data, self->in[1]->data, self->out->data);
         return;
     }
+    /* SkipInit's gain is not an autocast product: fp32 under any
+     * train.precision */
+    const nl_precision precision = be->product_precision;
+    be->product_precision = NL_PRECISION_FP32;
     be->ops->linear_forward(be, (int)count, 1, 1, self->in[0]->data, l->gain->data, NULL,
                             self->out->data, pass->workspace);
+    be->product_precision = precision;
     be->ops->add_forward(be, count, self->out->data, self->in[1]->data, self->out->data);
 }
 
@@ -37,10 +42,14 @@ static void add_backward(nl_layer *self, const nl_pass *pass)
     const add_layer *l = (const add_layer *)self;
     nl_backend *be = pass->be;
     const size_t count = (size_t)rows_of(self, pass);
-    if (l->gain)
+    if (l->gain) {
+        const nl_precision precision = be->product_precision; /* fp32, as forward */
+        be->product_precision = NL_PRECISION_FP32;
         be->ops->linear_backward(be, (int)count, 1, 1, self->in[0]->data, l->gain->data,
                                  self->out->grad, self->in[0]->grad, self->accumulate_din[0],
-                                 l->gain->grad, NULL);
+                                 l->gain->grad, NULL, pass->workspace);
+        be->product_precision = precision;
+    }
     for (int i = l->gain ? 1 : 0; i < 2; i++)
         if (self->in[i]->grad)
             be->ops->pass_gradient(be, count, self->out->grad, self->in[i]->grad,

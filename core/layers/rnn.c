@@ -312,7 +312,9 @@ static void rnn_norm_backward(nl_layer *self, const nl_pass *pass)
         side_backward(l, pass, SIDE_H, n, sv.hproj + s * block, dpre_h,
                       sv.mean_h + (size_t)s * d.stats_h, sv.rstd_h + (size_t)s * d.stats_h,
                       w.dhproj + s * block, false, w.dgain_steps + (size_t)s * g, NULL, w.norm);
-        /* h_0 is the constant zero state: nothing to pass it */
+        /* h_0 is the constant zero state: nothing to pass it. (Under a low
+         * train.precision this product of the recurrence stays fp32: the
+         * recurrent layers do not follow autocast yet, cpu/rnn.c.) */
         if (s > 0)
             be->ops->rnn_state_grad(be, n, hidden, g, w.dhproj + s * block, l->w_hh->data, w.dh,
                                     !lstm);
@@ -324,8 +326,10 @@ static void rnn_norm_backward(nl_layer *self, const nl_pass *pass)
     if (d.stats_c && l->side[SIDE_C].shift)
         be->ops->rnn_sum_rows(be, t, hidden, w.dshift_c_steps, l->side[SIDE_C].shift->grad);
     /* w_hh's gradient over every step's h_{s-1} (slot s of the states) */
+    /* the norm kernels' scratch is free between their calls: the
+     * products' low-precision copies use it (sized for both, below) */
     be->ops->linear_backward(be, n * t, hidden, g, sv.h, l->w_hh->data, w.dhproj, NULL, false,
-                             l->w_hh->grad, NULL);
+                             l->w_hh->grad, NULL, w.norm);
     be->ops->rnn_sum_rows(be, n * t, g, w.dpre_x, l->bias->grad);
     /* the input side: dhproj is free again and takes the raw input
      * projection's gradient, time-major */
@@ -344,7 +348,7 @@ static void rnn_norm_backward(nl_layer *self, const nl_pass *pass)
     be->ops->rnn_steps_transpose(be, n, t, g, false, w.dhproj, w.dxproj_tokens);
     be->ops->linear_backward(be, n * t, l->in_features, g, self->in[0]->data, l->w_ih->data,
                              w.dxproj_tokens, self->in[0]->grad, self->accumulate_din[0],
-                             l->w_ih->grad, NULL);
+                             l->w_ih->grad, NULL, w.norm);
 }
 
 static const nl_layer_vtable rnn_norm_vtables[NL_RNN_COUNT] = {
@@ -427,6 +431,14 @@ nl_act *nl_rnn_norm_layer(nl_builder *b, const char *module, int index, nl_act *
         const nl_norm_geom g = side_geom(l, k, norm->per_step ? n : n * t);
         const size_t bytes = be->ops->norm_backward_workspace(be, &g);
         norm_bytes = bytes > norm_bytes ? bytes : norm_bytes;
+    }
+    /* the backward's products take their workspace from the norm scratch;
+     * fp32's backward needs none */
+    if (be->product_precision != NL_PRECISION_FP32) {
+        const size_t dx_side = be->ops->linear_workspace(be, n * t, l->in_features, gates);
+        const size_t dh_side = be->ops->linear_workspace(be, n * t, hidden, gates);
+        const size_t products = dx_side > dh_side ? dx_side : dh_side;
+        norm_bytes = products > norm_bytes ? products : norm_bytes;
     }
     nl_builder_workspace(b, nl_rnn_norm_work_layout(&d, linear > step_linear ? linear : step_linear,
                                                     norm_bytes, NULL, NULL));

@@ -104,7 +104,29 @@ static bool updates(const nl_pass *pass)
     return pass->mode == NL_MODE_TRAIN || pass->mode == NL_MODE_RUNNING_STATS;
 }
 
+/* The power iteration and sigma's products are not autocast products:
+ * they run fp32 under any train.precision (torch's spectral_norm computes
+ * them on the fp32 weight outside autocast's ops). */
+static void sn_forward_fp32(nl_param_norm *pn, const nl_pass *pass, const nl_param *weight);
+static void sn_backward_fp32(nl_param_norm *pn, const nl_pass *pass, nl_param *weight);
+
 static void sn_forward(nl_param_norm *pn, const nl_pass *pass, const nl_param *weight)
+{
+    const nl_precision precision = pass->be->product_precision;
+    pass->be->product_precision = NL_PRECISION_FP32;
+    sn_forward_fp32(pn, pass, weight);
+    pass->be->product_precision = precision;
+}
+
+static void sn_backward(nl_param_norm *pn, const nl_pass *pass, nl_param *weight)
+{
+    const nl_precision precision = pass->be->product_precision;
+    pass->be->product_precision = NL_PRECISION_FP32;
+    sn_backward_fp32(pn, pass, weight);
+    pass->be->product_precision = precision;
+}
+
+static void sn_forward_fp32(nl_param_norm *pn, const nl_pass *pass, const nl_param *weight)
 {
     nl_backend *be = pass->be;
     const int units = pn->units, fan_in = pn->fan_in;
@@ -112,7 +134,7 @@ static void sn_forward(nl_param_norm *pn, const nl_pass *pass, const nl_param *w
     const int iterations = updates(pass) ? pn->iterations : 0;
     for (int it = 0; it < iterations; it++) {
         be->ops->linear_backward(be, 1, fan_in, units, v, weight->data, u, raw, false, pn->grad,
-                                 NULL);
+                                 NULL, pass->workspace);
         normalize(pn, be, SN_GEOM_V, SN_INV_SQRT_FAN_IN, raw, v);
         be->ops->linear_forward(be, 1, fan_in, units, v, weight->data, NULL, raw,
                                 pass->workspace);
@@ -131,7 +153,7 @@ static void sn_forward(nl_param_norm *pn, const nl_pass *pass, const nl_param *w
                                     pn->constants + SN_ZERO, weight->data, pn->weight);
 }
 
-static void sn_backward(nl_param_norm *pn, const nl_pass *pass, nl_param *weight)
+static void sn_backward_fp32(nl_param_norm *pn, const nl_pass *pass, nl_param *weight)
 {
     nl_backend *be = pass->be;
     const int units = pn->units, fan_in = pn->fan_in;
@@ -147,7 +169,7 @@ static void sn_backward(nl_param_norm *pn, const nl_pass *pass, nl_param *weight
     /* (G - <G, W_hat> u v^T) / sigma: the outer product is linear_backward's
      * dweight of dy = scaled_u and x = v */
     be->ops->linear_backward(be, 1, fan_in, units, v, weight->data, scaled_u, NULL, false,
-                             weight->grad, NULL);
+                             weight->grad, NULL, pass->workspace);
     be->ops->add_forward(be, (size_t)units * fan_in, pn->grad, weight->grad, weight->grad);
     be->ops->channel_affine_forward(be, 1, 1, units * fan_in, pn->buffer[SN_INV_SIGMA],
                                     pn->constants + SN_ZERO, weight->grad, weight->grad);

@@ -207,6 +207,9 @@ static nl_code load_model(eval_state *st, nl_eval_result *out, nl_error *err)
     nl_code rc = nl_backend_open((nl_device)device, &backend_opt, &st->be, err);
     if (rc)
         return rc;
+    /* evaluated in the precision it was trained in, set before the model is
+     * planned (the product ops' workspaces depend on it) */
+    st->be->product_precision = cfg->train.precision;
     snprintf(out->device, sizeof out->device, "%s", nl_name_of(&nl_device_names, device));
     snprintf(out->cpu_kernels, sizeof out->cpu_kernels, "%s",
              st->be->cpu_kernels ? st->be->cpu_kernels : "");

@@ -220,6 +220,8 @@ static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *
     /* results repeat bit for bit for one kernel set and thread count: which
      * set computed them (cpu/host.c), empty on a GPU */
     nl_json_string(&j, "cpu_kernels", st->cpu_kernels ? st->cpu_kernels : "");
+    /* train.precision: the products' format (fp32 when no autocast) */
+    nl_json_string(&j, "precision", nl_name_of(&nl_precision_names, cfg->train.precision));
     nl_json_string(&j, "device", nl_name_of(&nl_device_names, st->opt->device >= 0 ? st->opt->device : (int)cfg->device));
     nl_json_string(&j, "dataset", st->data_description ? st->data_description : "");
     nl_json_int(&j, "parameters", st->model ? (long long)nl_model_param_total(st->model) : 0);
@@ -608,6 +610,8 @@ static nl_code run_open(run_state *st, nl_run_outcome *out, nl_error *err)
         rc = nl_backend_open(st->device, &backend_opt, &st->be, err);
     if (rc)
         return rc;
+    /* before the model is planned: the product ops' workspaces depend on it */
+    st->be->product_precision = cfg->train.precision;
     const nl_backend *be = st->be;
     if (st->root && be->busy_cores >= 0.5)
         note(st->opt, "%.1f of %d cores busy with other work: training on %d thread%s (threads: N "

@@ -3,9 +3,9 @@
 
 Run with Debian's PyTorch (never a CI dependency; the outputs are committed):
     /usr/bin/python3 tests/golden/make_goldens.py [norm] [layer] [e2e] [optim] [tfm] [rnn]
-        [param_norm] [rnn_norm] [gradscaler]
-It writes tests/fixtures/{norm,layer,e2e,optim,tfm,rnn,param_norm,rnn_norm}_goldens.nlfx
-and tests/fixtures/gradscaler.nlfx (all nine without arguments).
+        [param_norm] [rnn_norm] [gradscaler] [autocast]
+It writes tests/fixtures/{norm,layer,e2e,optim,tfm,rnn,param_norm,rnn_norm}_goldens.nlfx,
+tests/fixtures/gradscaler.nlfx and tests/fixtures/autocast.nlfx (all ten without arguments).
 
 File format (little endian), read by tests/testutil.c:
     b"NLFX", u32 version = 1, u32 count, then per tensor:
@@ -1628,12 +1628,158 @@ def make_gradscaler_goldens():
         fx.add("case%d.scale" % i, torch.tensor(scales, dtype=torch.float32))
         fx.add("case%d.tracker" % i, torch.tensor(trackers, dtype=torch.int32))
     fx.write("gradscaler.nlfx")
+# autocast: forward and backward with torch.autocast("cpu", dtype=bfloat16)'s
+# policy as normlab mirrors it (train.precision: bf16). A product (linear,
+# conv2d, attention's two) rounds its inputs to bf16, accumulates in fp32
+# and rounds its output; its backward rounds the incoming gradient and
+# rounds dx, dW, db. Everything else is fp32, as autocast runs it on CUDA:
+# normlab keeps normalizers and the softmax in fp32 (torch 1.13's CPU
+# autocast would run layer_norm, batch_norm and softmax on bf16 tensors).
+#
+# The products are written out (bf16 roundings around fp32 torch ops)
+# rather than run through torch's bf16 kernels: on a CPU without AVX-512,
+# torch 1.13's bf16 matmul (its own gemm, not oneDNN's) accumulates some
+# layouts in bf16, rounding after every addition: measured here, dx and dW
+# of a 13x37 -> 29 linear are bit for bit a sequential bf16 sum, up to 65%
+# and 560% off the fp32-accumulated result, while the forward agrees bit
+# for bit. autocast_check prints how far torch.autocast's own forward is
+# from these references.
+
+
+class _RoundBF16(torch.autograd.Function):
+    """a cast to bf16 and back: rounds the value forward, the gradient back"""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.bfloat16().float()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.bfloat16().float()
+
+
+def bf16(x):
+    return None if x is None else _RoundBF16.apply(x)
+
+
+def bf16_linear(x, weight, bias):
+    return bf16(F.linear(bf16(x), bf16(weight), bf16(bias)))
+
+
+def bf16_conv2d(x, conv):
+    return bf16(F.conv2d(bf16(x), bf16(conv.weight), bf16(conv.bias), conv.stride, conv.padding))
+
+
+def bf16_ulps(got, want):
+    """max |got - want| in bf16 ulps of want (floored at 2^-6 of its largest)"""
+    floor = want.abs().max() * 2.0 ** -6
+    mag = torch.maximum(want.abs(), floor)
+    ulp = torch.pow(2.0, torch.floor(torch.log2(mag)) - 7)
+    return ((got - want).abs() / ulp).max().item()
+
+
+def autocast_check(name, module, x, y):
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        theirs = module(x)
+    print("  %s: torch.autocast's forward is %.2f bf16 ulps from the reference"
+          % (name, bf16_ulps(theirs.float(), y.detach())), file=sys.stderr)
+
+
+def autocast_layer_case(fx, name, module, shape, seed, params=()):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for pname in params:
+            p = getattr(module, pname)
+            p.copy_(0.3 * torch.randn(*p.shape, generator=g))
+            fx.add("%s.%s" % (name, pname), p)
+    x = torch.randn(*shape, generator=g).requires_grad_(True)
+    if isinstance(module, nn.Linear):
+        y = bf16_linear(x, module.weight, module.bias)
+    else:
+        y = bf16_conv2d(x, module)
+    autocast_check(name, module, x, y)
+    dy = torch.randn(*y.shape, generator=g)
+    y.backward(dy)
+    fx.add(name + ".x", x)
+    fx.add(name + ".y", y)
+    fx.add(name + ".dy", dy)
+    fx.add(name + ".dx", x.grad)
+    for pname in params:
+        fx.add("%s.d%s" % (name, pname), getattr(module, pname).grad)
+
+
+def autocast_attention_case(fx, name, n, t, heads, hd, seed, causal=True):
+    """attention_forward/backward's semantics: logits = q k^T (a bf16
+    product), scaled and softmaxed in fp32, y = p v (a bf16 product)"""
+    g = torch.Generator().manual_seed(seed)
+    d = heads * hd
+    q, k, v = (torch.randn(n, t, d, generator=g).requires_grad_(True) for _ in range(3))
+    qh, kh, vh = (a.view(n, t, heads, hd).transpose(1, 2) for a in (q, k, v))
+    logits = bf16(bf16(qh) @ bf16(kh).transpose(-2, -1))
+    scaled = logits * (1.0 / math.sqrt(hd))
+    mask = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1 if causal else t)
+    probs = torch.softmax(scaled.masked_fill(mask, float("-inf")), dim=-1)
+    y = bf16(bf16(probs) @ bf16(vh)).transpose(1, 2).reshape(n, t, d)
+    dy = torch.randn(n, t, d, generator=g)
+    y.backward(dy)
+    for key, value in (("q", q), ("k", k), ("v", v), ("y", y), ("dy", dy), ("dq", q.grad),
+                       ("dk", k.grad), ("dv", v.grad), ("probs", probs)):
+        fx.add("%s.%s" % (name, key), value)
+
+
+def autocast_mlp_case(fx, name, kind, n, d_in, hidden, d_out, seed, groups=2):
+    """x -> linear (no bias before a normalizer with a shift) -> the
+    normalizer in fp32 -> linear: the products in bf16"""
+    g = torch.Generator().manual_seed(seed)
+    fc1 = nn.Linear(d_in, hidden, bias=(kind in ("none", "rms")))
+    fc2 = nn.Linear(hidden, d_out)
+    norm = nn.Identity() if kind == "none" else token_norm(kind, hidden, groups)
+    with torch.no_grad():
+        for prefix, layer in (("fc1", fc1), ("fc2", fc2)):
+            for pname, p in layer.named_parameters():
+                p.copy_(0.3 * torch.randn(*p.shape, generator=g))
+                fx.add("%s.%s.%s" % (name, prefix, pname), p)
+    x = torch.randn(n, d_in, generator=g).requires_grad_(True)
+    y = bf16_linear(norm(bf16_linear(x, fc1.weight, fc1.bias)), fc2.weight, fc2.bias)
+    dy = torch.randn(*y.shape, generator=g)
+    y.backward(dy)
+    fx.add(name + ".x", x)
+    fx.add(name + ".y", y)
+    fx.add(name + ".dy", dy)
+    fx.add(name + ".dx", x.grad)
+    for prefix, layer in (("fc1", fc1), ("fc2", fc2)):
+        for pname, p in layer.named_parameters():
+            fx.add("%s.%s.d%s" % (name, prefix, pname), p.grad)
+
+
+AUTOCAST_NORMS = ["batch", "layer", "group", "rms", "none"]
+
+
+def make_autocast_goldens():
+    fx = Fixture()
+    # normlab's fp32 linear switches kernels on the shape; under bf16 every
+    # shape takes the rounded sgemm: a small, a wide and a tall case
+    autocast_layer_case(fx, "linear", nn.Linear(37, 29), (13, 37), 1, ("weight", "bias"))
+    autocast_layer_case(fx, "linear_tall", nn.Linear(64, 48), (130, 64), 2, ("weight", "bias"))
+    autocast_layer_case(fx, "linear_nobias", nn.Linear(19, 7, bias=False), (5, 19), 3, ("weight",))
+    # im2col with padding and stride, and a shape fp32 would send to Winograd
+    autocast_layer_case(fx, "conv3x3", nn.Conv2d(3, 5, 3, padding=1), (2, 3, 7, 6), 4,
+                        ("weight", "bias"))
+    autocast_layer_case(fx, "conv3x3_s2", nn.Conv2d(4, 6, 3, stride=2, padding=1, bias=False),
+                        (3, 4, 9, 8), 5, ("weight",))
+    autocast_layer_case(fx, "conv3x3_winograd_shape", nn.Conv2d(8, 9, 3, padding=1), (3, 8, 7, 6),
+                        6, ("weight", "bias"))
+    autocast_attention_case(fx, "attention", 2, 7, 2, 8, 7)
+    autocast_attention_case(fx, "attention_bidirectional", 2, 5, 3, 4, 8, causal=False)
+    for i, kind in enumerate(AUTOCAST_NORMS):
+        autocast_mlp_case(fx, "mlp_" + kind, kind, 8, 12, 16, 5, 20 + i)
+    fx.write("autocast.nlfx")
 
 if __name__ == "__main__":
     print("torch", torch.__version__, file=sys.stderr)
     # with arguments, only those sets: norm layer e2e
     wanted = set(sys.argv[1:]) or {"norm", "layer", "e2e", "optim", "tfm", "rnn", "param_norm", "rnn_norm",
-                                   "gradscaler"}
+                                   "gradscaler", "autocast"}
     if "norm" in wanted:
         make_norm_goldens()
     if "layer" in wanted:
@@ -1652,3 +1798,5 @@ if __name__ == "__main__":
         make_rnn_norm_goldens()
     if "gradscaler" in wanted:
         make_gradscaler_goldens()
+    if "autocast" in wanted:
+        make_autocast_goldens()
