@@ -22,8 +22,9 @@ What it mirrors (and refuses, exit 2, anything else):
   the shapes), text (the file's bytes, or its distinct bytes as the
   vocabulary for `chars`; the last valid_fraction held out; train_size /
   test_size tokens), synthetic_text (an order-k Markov chain of the same
-  vocab, order, branching and length, drawn by numpy: the same cost, not
-  the same tokens).
+  vocab, order, branching and length, each context's successors distinct
+  as normlab's, drawn by numpy: the same task and cost, not the same
+  tokens).
 - batches: images shuffled each epoch, the last partial batch dropped;
   token windows of `context` tokens at random starts for training,
   consecutive windows of the held-out tokens for evaluation.
@@ -49,7 +50,10 @@ What it mirrors (and refuses, exit 2, anything else):
   (fp32_normalizers: torch 1.13's CPU autocast refuses GroupNorm and
   LayerNorm on a bf16 input with fp32 affine parameters and runs the other
   normalizers in the dtype fed; normlab's bf16, like CUDA autocast, keeps
-  them fp32). fp16 is refused (torch 1.13's CPU autocast runs bf16 only),
+  them fp32). On a CPU without AVX-512, 1.13's bf16 convolutions and
+  matmul/bmm (the attention's products) accumulate in bf16, linear in fp32:
+  PyTorch's bf16 there is less exact than autocast's fp32 accumulation and
+  normlab's. fp16 is refused (torch 1.13's CPU autocast runs bf16 only),
   and so is train.loss_scale.enabled (torch.cuda.amp.GradScaler without
   CUDA warns, disables itself and passes the loss through unscaled).
 - initialization: normlab's (core/arch/parts.c) for the mlp and cnn:
