@@ -67,10 +67,25 @@ Mirrors normlab's bench (cmd/bench.c, core/bench/bench.h):
   unfolded and with each (Linear or Conv2d, BatchNorm) pair replaced by
   torch.nn.utils.fusion's fuse_linear_bn_eval / fuse_conv_bn_eval: rows
   "eval", kernel eval_forward, mode unfolded / folded.
+- precision (--precision fp32 | bf16; the `precision` column): bf16 runs
+  the training steps' forward and loss under torch.autocast("cpu",
+  dtype=torch.bfloat16), weights, gradients and optimizer state fp32, as a
+  bf16 `normlab run` trains; the other sections (kernels, eval, the sgemm
+  reference) stay fp32 and say so. torch 1.13's CPU autocast has no fp16
+  (refused, exit 2) and leaves nn.LSTM / nn.GRU in fp32 (lstm and gru
+  refused under bf16: only their classifier would be autocast). What 1.13's
+  CPU autocast does with the ops these models use: linear, conv, matmul
+  take bf16 inputs and return bf16; cross_entropy is upcast to fp32; ops
+  on neither list (softmax, GELU, ReLU, max pooling, layer/group/batch norm)
+  run in the dtype they are fed; GroupNorm and LayerNorm fed a bf16 output
+  with fp32 affine parameters fail ("expected scalar type BFloat16"), so
+  every normalizer gets its input cast to fp32 (torch_run.fp32_normalizers,
+  the policy of normlab's bf16 and of CUDA autocast).
 - timing: warm-up calls, one call sizes the repetitions (each repeats the call
   for at least rep_s), the median of the per-call times of the repetitions.
 """
 import argparse
+import contextlib
 import csv
 import math
 import os
@@ -90,6 +105,7 @@ COLUMNS = [
     "flops", "gflops", "ref_gflops", "square_gflops", "ceiling_samples_per_s",
     "bytes_per_elem", "gbps", "copy_gbps", "fraction", "busy", "flush_subnormals", "cpu_model",
     "isa", "build_isa", "l1d_kib", "l2_kib", "l3_kib", "openblas_core", "cpu_kernels",
+    "precision",
 ]
 # the CPU's extensions that change which kernels run fastest (as normlab bench lists them)
 ISA_FLAGS = ["amx_tile", "avx512_bf16", "avx512_vnni", "avx512bw", "avx512vl", "avx512f", "avx2",
@@ -136,6 +152,7 @@ def machine():
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                 "tests", "golden"))
 import make_goldens  # noqa: E402  (the torch-op normalizers PyTorch lacks)
+import torch_run  # noqa: E402  (fp32_normalizers: the same bf16 policy as a run's)
 
 # kind: (module for c channels, groups, image?), takes feature vectors, has a learned shift
 NORM_MODULES = {
@@ -158,6 +175,20 @@ NORM_MODULES = {
 NORMS = list(NORM_MODULES)
 MODE_BYTES = {"fwd_train": 8.0, "fwd_eval": 8.0, "bwd": 12.0, "fwd_bwd": 20.0}
 TRAIN_LR = 0.01
+PRECISIONS = ("fp32", "bf16")  # fp16: torch 1.13's CPU autocast has none
+# the training steps' autocast region: main puts bf16's here for --precision bf16
+AUTOCAST = [contextlib.nullcontext]
+
+
+def bf16_autocast():
+    return torch.autocast("cpu", dtype=torch.bfloat16)
+
+
+def for_precision(model, a):
+    """the model as the training step at a.precision runs it"""
+    if a.precision == "bf16":
+        torch_run.fp32_normalizers(model, torch, nn)
+    return model
 LM_LR = 0.001  # PyTorch's AdamW default, as normlab bench's lm
 
 
@@ -206,7 +237,8 @@ class Out:
     def row(self, section, timing=None, **kw):
         r = {c: "" for c in COLUMNS}
         r.update(self.machine)
-        r.update(section=section, impl="torch", setting=self.setting, threads=self.threads)
+        r.update(section=section, impl="torch", setting=self.setting, threads=self.threads,
+                 precision="fp32")
         if timing:
             med, mn, calls, reps = timing
             r.update(reps=reps, calls=calls, median_us=med * 1e6, min_us=mn * 1e6)
@@ -455,7 +487,7 @@ def bench_training(out, a, t, square):
                 continue
             for n in a.batches:
                 torch.manual_seed(0)
-                model = make_model(arch, norm, a.groups)
+                model = for_precision(make_model(arch, norm, a.groups), a)
                 flops = train_flops(model)
                 model.train()
                 opt = torch.optim.SGD(model.parameters(), lr=TRAIN_LR, momentum=0.9)
@@ -472,7 +504,8 @@ def bench_training(out, a, t, square):
                     xb, yb = batches[state["next"]]
                     state["next"] = (state["next"] + 1) % pool
                     opt.zero_grad(set_to_none=True)
-                    loss = loss_fn(model(xb), yb)
+                    with AUTOCAST[0]():
+                        loss = loss_fn(model(xb), yb)
                     loss.backward()
                     opt.step()
                     return loss
@@ -485,7 +518,7 @@ def bench_training(out, a, t, square):
                 print("  %-5s %-10s %5d %11.0f %9.3f %12.3f %8.1f %11.0f %8.3f%s" % (
                     arch, label, n, sps, r[0] * 1e3, flops / 1e6, sps * flops / 1e9, ceiling,
                     sps / ceiling, "" if math.isfinite(loss) else "  (loss not finite)"))
-                out.row("train", r, model=arch, norm=norm, groups=a.groups if norm == "group" else "",
+                out.row("train", r, precision=a.precision, model=arch, norm=norm, groups=a.groups if norm == "group" else "",
                         batch=n, kernel="train_step", mode="train", samples_per_s=sps,
                         median_ms=r[0] * 1e3, flops=flops, gflops=sps * flops / 1e9,
                         ref_gflops=square, square_gflops=square, ceiling_samples_per_s=ceiling,
@@ -587,7 +620,8 @@ def transformer_step(model, n, make_batch, loss_of):
         i = state["next"]
         state["next"] = (i + 1) % pool
         opt.zero_grad(set_to_none=True)
-        loss = loss_of(batches, i)
+        with AUTOCAST[0]():
+            loss = loss_of(batches, i)
         loss.backward()
         opt.step()
         return loss
@@ -604,8 +638,9 @@ def bench_training_lm(out, a, t):
     for norm in a.lm_norms:
         for n in a.lm_batches:
             torch.manual_seed(0)
-            model = make_goldens.Lm(a.vocab, a.d_model, a.heads, a.layers, a.context, 4, norm,
-                                    a.placement, False, "none", True, a.groups)
+            model = for_precision(make_goldens.Lm(a.vocab, a.d_model, a.heads, a.layers,
+                                                  a.context, 4, norm, a.placement, False, "none",
+                                                  True, a.groups), a)
             step = transformer_step(
                 model, n,
                 lambda pool: (torch.randint(0, a.vocab, (pool, n, a.context)),
@@ -619,7 +654,7 @@ def bench_training_lm(out, a, t):
             print("  %-10s %5d %11.0f %10.1f %9.3f %9d %8.3f%s" % (
                 label, n, tps, n / r[0], r[0] * 1e3, params, loss,
                 "" if math.isfinite(loss) else "  (loss not finite)"))
-            out.row("train_lm", r, model="lm", norm=norm,
+            out.row("train_lm", r, precision=a.precision, model="lm", norm=norm,
                     groups=a.groups if norm == "group" else "", batch=n, kernel="train_step",
                     shape=lm_shape(a), mode=a.placement, samples_per_s=tps, median_ms=r[0] * 1e3)
     print()
@@ -636,8 +671,9 @@ def bench_training_vit(out, a, t):
     for norm in a.lm_norms:
         for n in a.lm_batches:
             torch.manual_seed(0)
-            model = make_goldens.Vit(1, 28, a.patch, 10, a.d_model, a.heads, a.layers, 4, norm,
-                                     a.placement, False, "none", False, a.groups)
+            model = for_precision(make_goldens.Vit(1, 28, a.patch, 10, a.d_model, a.heads,
+                                                   a.layers, 4, norm, a.placement, False, "none",
+                                                   False, a.groups), a)
             step = transformer_step(
                 model, n,
                 lambda pool: (torch.randn(pool, n, 1, 28, 28), torch.randint(0, 10, (pool, n))),
@@ -649,7 +685,7 @@ def bench_training_vit(out, a, t):
             print("  %-10s %5d %11.1f %9.3f %9d %8.3f%s" % (
                 label, n, n / r[0], r[0] * 1e3, params, loss,
                 "" if math.isfinite(loss) else "  (loss not finite)"))
-            out.row("train_vit", r, model="vit", norm=norm,
+            out.row("train_vit", r, precision=a.precision, model="vit", norm=norm,
                     groups=a.groups if norm == "group" else "", batch=n, kernel="train_step",
                     shape=vit_shape(a), mode=a.placement, samples_per_s=n / r[0],
                     median_ms=r[0] * 1e3)
@@ -859,7 +895,17 @@ def main():
     ap.add_argument("--vocab", type=int, default=256)
     ap.add_argument("--placement", default="pre", choices=["pre", "post", "peri", "none"])
     ap.add_argument("--patch", type=int, default=7)
+    ap.add_argument("--precision", default="fp32",
+                    help="fp32 or bf16: the training steps' forward and loss under "
+                         "torch.autocast('cpu', dtype=torch.bfloat16)")
     a = ap.parse_args()
+    if a.precision == "fp16":
+        print("torch_bench.py: --precision fp16: torch %s's CPU autocast runs bf16 only "
+              "(torch.autocast('cpu', dtype=torch.float16) is refused); use fp32 or bf16"
+              % torch.__version__, file=sys.stderr)
+        return 2
+    if a.precision not in PRECISIONS:
+        ap.error("--precision: %r is not one of %s" % (a.precision, ", ".join(PRECISIONS)))
     a.models = parse_list(a.model) or ["mlp", "cnn"]
     a.norms = parse_list(a.norm) or NORMS
     a.batches = parse_list(a.batch, int) or [2, 8, 32, 128]
@@ -894,6 +940,17 @@ def main():
         refused = [nm for nm in parse_list(a.norm) if nm not in a.lm_norms]
         if refused:
             ap.error("--norm: the lm takes %s, not %s" % (", ".join(lm_norms()), ", ".join(refused)))
+    if a.precision != "fp32":
+        if a.kernels or a.eval:
+            ap.error("--precision %s: the training steps only (--kernels and --eval run fp32)"
+                     % a.precision)
+        rnn = [m for m in a.models if m in ("lstm", "gru")]
+        if rnn:
+            ap.error("--precision %s --model %s: torch %s's CPU autocast leaves nn.LSTM and "
+                     "nn.GRU in fp32 (only the classifier would run bf16)"
+                     % (a.precision, rnn[0], torch.__version__))
+        a.training = True
+        AUTOCAST[0] = bf16_autocast
     if not a.kernels and not a.training and not a.eval:
         a.kernels = "mlp" in a.models or "cnn" in a.models
         a.training = True
@@ -918,8 +975,9 @@ def main():
     env = " ".join("%s=%s" % (k, os.environ[k]) for k in (
         "OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "GOMP_SPINCOUNT")
         if k in os.environ) or "(none)"
-    print("torch_bench: torch %s, %d threads, setting %s, mkldnn %s, env %s" % (
-        torch.__version__, torch.get_num_threads(), setting, torch.backends.mkldnn.enabled, env))
+    print("torch_bench: torch %s, %d threads, setting %s, mkldnn %s, precision %s, env %s" % (
+        torch.__version__, torch.get_num_threads(), setting, torch.backends.mkldnn.enabled,
+        a.precision, env))
     print("load (start): %s" % open("/proc/loadavg").read().strip())
     g = [(1024, 1024, 1024, False, False)]
     r = bench_mm(g, kt)

@@ -22,8 +22,9 @@ What it mirrors (and refuses, exit 2, anything else):
   the shapes), text (the file's bytes, or its distinct bytes as the
   vocabulary for `chars`; the last valid_fraction held out; train_size /
   test_size tokens), synthetic_text (an order-k Markov chain of the same
-  vocab, order, branching and length, drawn by numpy: the same cost, not
-  the same tokens).
+  vocab, order, branching and length, each context's successors distinct
+  as normlab's, drawn by numpy: the same task and cost, not the same
+  tokens).
 - batches: images shuffled each epoch, the last partial batch dropped;
   token windows of `context` tokens at random starts for training,
   consecutive windows of the held-out tokens for evaluation.
@@ -36,13 +37,30 @@ What it mirrors (and refuses, exit 2, anything else):
   none, batch, layer (GroupNorm(1, C) on images), group or rms (the goldens'
   torch-op RMSNorm) before the activation; model.bias as normlab's auto rule
   (no bias before a normalizer with a learned shift) or as given; the mlp
-  and cnn with PyTorch's default initialization: it changes the losses, not
-  the time of a step.
+  and cnn initialized as below.
 - training: SGD (momentum, dampening, nesterov, weight decay) or AdamW
   (betas, eps, weight decay), decay_norm_and_bias, clip_grad_norm, the
   constant, step or cosine schedule with linear warmup (normlab's formula,
   core/optim/schedule.c), cross-entropy (mean over samples or tokens), the
   accuracy counted every step as normlab's step counts it.
+- precision: train.precision fp32, or bf16 with the forward and the loss
+  under torch.autocast("cpu", dtype=torch.bfloat16) (cross_entropy upcast
+  to fp32 as autocast does; weights, gradients and optimizer state fp32;
+  evaluation under the same autocast) and the normalizers fed fp32
+  (fp32_normalizers: torch 1.13's CPU autocast refuses GroupNorm and
+  LayerNorm on a bf16 input with fp32 affine parameters and runs the other
+  normalizers in the dtype fed; normlab's bf16, like CUDA autocast, keeps
+  them fp32). On a CPU without AVX-512, 1.13's bf16 convolutions and
+  matmul/bmm (the attention's products) accumulate in bf16, linear in fp32:
+  PyTorch's bf16 there is less exact than autocast's fp32 accumulation and
+  normlab's. fp16 is refused (torch 1.13's CPU autocast runs bf16 only),
+  and so is train.loss_scale.enabled (torch.cuda.amp.GradScaler without
+  CUDA warns, disables itself and passes the loss through unscaled).
+- initialization: normlab's (core/arch/parts.c) for the mlp and cnn:
+  model.init auto (He normal, std sqrt(2/fan_in), before a ReLU; Glorot
+  normal, std gain sqrt(2/(fan_in+fan_out)), gain 5/3 before tanh, for the
+  classifier and the other activations), he, xavier or gaussian
+  (model.init_std); biases 0; the normalizers' gains 1 and shifts 0.
 - evaluation: eval mode on the test split in eval_batch_size batches, and
   with batch statistics in batch_size batches (running statistics left
   alone) where the model keeps running statistics and train.eval_trainmode.
@@ -70,6 +88,7 @@ ARCHS = ("mlp", "cnn", "lm")
 NORMS = ("none", "batch", "layer", "group", "rms")
 SHIFT = {"none": False, "batch": True, "layer": True, "group": True, "rms": False}
 DATASETS = ("fashion-mnist", "mnist", "synthetic", "text", "synthetic_text")
+PRECISIONS = ("fp32", "bf16")  # fp16: torch 1.13's CPU autocast has none
 
 
 class Refusal(Exception):
@@ -110,6 +129,8 @@ def check(cfg):
     if arch != "lm":
         need(get(cfg, "model.activation", "relu") in ("relu", "sigmoid", "tanh"),
              "model.activation: %s" % get(cfg, "model.activation"))
+    need(get(cfg, "model.init", "auto") in ("auto", "he", "xavier", "gaussian"),
+         "model.init: %s" % get(cfg, "model.init"))
     need(not get(cfg, "model.weight_standardization", False),
          "model.weight_standardization: true")
     need(get(cfg, "train.freeze_bn_after") is None, "train.freeze_bn_after")
@@ -122,6 +143,17 @@ def check(cfg):
     need(opt in ("sgd", "adamw"), "train.optimizer.type: %s" % opt)
     need(get(cfg, "train.schedule.type", "constant") in ("constant", "step", "cosine"),
          "train.schedule.type")
+    precision = get(cfg, "train.precision", "fp32")
+    need(precision in PRECISIONS,
+         "train.precision: %s (torch 1.13's CPU autocast runs bf16 only: "
+         "torch.autocast('cpu', dtype=torch.float16) is refused; this script mirrors %s)"
+         % (precision, ", ".join(PRECISIONS)))
+    need(get(cfg, "model.norm.stats_precision", "fp32") == "fp32",
+         "model.norm.stats_precision: %s (PyTorch's normalizers keep their statistics in fp32)"
+         % get(cfg, "model.norm.stats_precision"))
+    need(not get(cfg, "train.loss_scale.enabled", False),
+         "train.loss_scale.enabled: true (torch 1.13's GradScaler is CUDA's: on the CPU it "
+         "disables itself and leaves the loss unscaled)")
     if norm == "batch":
         need(get(cfg, "model.norm.momentum", 0.1) is not None and
              get(cfg, "model.norm.momentum", 0.1) != "cumulative",
@@ -184,7 +216,14 @@ def markov_tokens(cfg):
     branching = get(cfg, "data.markov.branching", 2)
     length = get(cfg, "data.markov.length", 100000)
     rng = np.random.default_rng(int(get(cfg, "seed", 1)))
-    succ = rng.integers(0, vocab, size=(vocab ** order, branching))
+    # each context's successors distinct, as core/data/markov.c draws them:
+    # with repeats a context can have one successor, and a cycle of such
+    # contexts traps the chain (a seed whose loss falls to 0.1 in 20 steps)
+    contexts = vocab ** order
+    succ = np.empty((contexts, branching), dtype=np.int64)
+    for lo in range(0, contexts, 65536):
+        hi = min(contexts, lo + 65536)
+        succ[lo:hi] = np.argsort(rng.random((hi - lo, vocab)), axis=1)[:, :branching]
     out = np.empty(length, dtype=np.int64)
     out[:order] = rng.integers(0, vocab, size=order)
     ctx = 0
@@ -286,7 +325,52 @@ def build_model(cfg, torch, nn, F, in_shape, classes):
             layers.append(pool(2))
             h, w_ = h // 2, w_ // 2
         layers += [nn.Flatten(), nn.Linear(prev * h * w_, classes)]
+    weights = [m for m in layers if isinstance(m, (nn.Linear, nn.Conv2d))]
+    with torch.no_grad():
+        for i, m in enumerate(weights):
+            fan_in = m.weight[0].numel()
+            fan_out = m.weight.shape[0] * (fan_in // m.weight.shape[1])
+            m.weight.normal_(0.0, init_std(cfg, fan_in, fan_out, i < len(weights) - 1))
+            if m.bias is not None:
+                m.bias.zero_()
     return nn.Sequential(*layers)
+
+
+def init_std(cfg, fan_in, fan_out, activation_follows):
+    """core/arch/parts.c's nl_arch_init_std"""
+    kind = get(cfg, "model.init", "auto")
+    activation = get(cfg, "model.activation", "relu")
+    if kind == "gaussian":
+        return float(get(cfg, "model.init_std"))
+    if kind == "auto":
+        kind = "he" if activation_follows and activation == "relu" else "xavier"
+    if kind == "he":
+        return math.sqrt(2.0 / fan_in)
+    gain = 5.0 / 3.0 if activation_follows and activation == "tanh" else 1.0
+    return gain * math.sqrt(2.0 / (fan_in + fan_out))
+
+
+def fp32_normalizers(model, torch, nn):
+    """every normalizer of the model fed fp32 (a forward pre-hook casting its
+    input), as normlab's bf16 and CUDA autocast keep them: under torch 1.13's
+    CPU autocast a GroupNorm or LayerNorm fed a conv's or linear's bf16 output
+    fails (its fp32 affine parameters do not match) and the others would
+    return bf16. The modules and their parameter names stay as they are."""
+    import make_goldens
+    kinds = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, make_goldens.RMSNorm,
+             make_goldens.BatchRenorm, make_goldens.DyT, make_goldens.FRN,
+             make_goldens.ScaleNorm, make_goldens.MeanOnlyBatchNorm)
+
+    def to_fp32(module, inputs):
+        return tuple(x.float() if torch.is_tensor(x) and x.is_floating_point() else x
+                     for x in inputs)
+
+    count = 0
+    for m in model.modules():
+        if isinstance(m, kinds):
+            m.register_forward_pre_hook(to_fp32)
+            count += 1
+    return count
 
 
 def schedule_lr(cfg, base, step, total):
@@ -390,6 +474,9 @@ def main():
     except Refusal as e:
         print("torch_run.py: %s: %s" % (a.config, e), file=sys.stderr)
         return 2
+    bf16 = get(cfg, "train.precision", "fp32") == "bf16"
+    if bf16:
+        fp32_normalizers(model, torch, nn)
     opt = make_optimizer(cfg, torch, model)
     base_lr = float(get(cfg, "train.optimizer.lr"))
     total = get(cfg, "train.steps") or get(cfg, "train.epochs", 1) * per_epoch
@@ -406,10 +493,12 @@ def main():
         return split[idx], split[idx + 1]
 
     def loss_and_correct(x, y):
-        out = model(x)
-        out = out.reshape(-1, out.shape[-1])
-        y = y.reshape(-1)
-        return F.cross_entropy(out, y), (out.argmax(1) == y).sum()
+        # bf16: the forward and the loss as autocast runs them (cross_entropy in fp32)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = model(x)
+            out = out.reshape(-1, out.shape[-1])
+            y = y.reshape(-1)
+            return F.cross_entropy(out, y), (out.argmax(1) == y).sum()
 
     def evaluate(train_mode):
         saved = []
@@ -514,6 +603,7 @@ def main():
     summary = {"status": "ok", "impl": "torch", "torch": torch.__version__, "steps": step,
                "batch_size": batch, "wall_s": wall, "train_s": train_s, "samples_per_s": per_s,
                "threads": torch.get_num_threads(), "host": socket.gethostname(),
+               "precision": "bf16" if bf16 else "fp32",
                "final_train_loss": final.get("train_loss"),
                "final_test_loss": final.get("test_loss"),
                "final_test_accuracy": final.get("test_accuracy")}
