@@ -1,7 +1,8 @@
 /* Writes the generated part of the fuzzers' seed corpora and the config
  * dictionary into OUTDIR, derived from the library rather than typed in:
  *   OUTDIR/config.dict   every key (dotted and by component) and every name
- *                        the schema accepts, from the configs/README.md table
+ *                        the schema accepts, from the configs/README.md table,
+ *                        and the plot kinds and metrics an experiment names
  *   OUTDIR/config/       the resolved form of every .yaml file in configs/ (every key
  *                        present), "{}" plus one --set override per key of the
  *                        defaults, and per key of the table with its default
@@ -32,6 +33,7 @@
 #include "config/flat.h"
 #include "fuzz_checkpoint.h"
 #include "log/files.h"
+#include "plot/plot.h"
 #include "train/checkpoint.h"
 #include "train/run.h"
 
@@ -165,6 +167,14 @@ static void write_dict(const char *outdir)
             while (next_accepted(&w, acc + len, &name, &name_len))
                 dict_entry(out, name, name_len);
     }
+    /* an experiment's plots: {kind: K, metric: M, split: S, where: {...}} */
+    const nl_name_table *plot_names[] = {&nl_plot_kind_names, &nl_plot_final_metric_names,
+                                         &nl_plot_weight_stat_names, &nl_plot_curve_metric_names};
+    for (size_t t = 0; t < sizeof plot_names / sizeof *plot_names; t++)
+        for (int i = 0; i < plot_names[t]->count; i++) {
+            const char *name = nl_name_of(plot_names[t], i);
+            dict_entry(out, name, strlen(name));
+        }
     fclose(out);
     free(table);
 }
