@@ -531,7 +531,8 @@ static const char *lstm_config =
  * the run's final loss, at any batch size to the same in eval mode, at
  * another context over that many tokens a window, and the record says the
  * context and batch; --context on a model whose length its build fixes,
- * a length or batch below 1 and batch statistics of one sample are refused */
+ * a length or batch below 1, batch statistics of one sample and of a folded
+ * model are refused */
 START_TEST(test_eval_recurrent_lengths)
 {
     tu_tmp_make("eval-lm");
@@ -591,6 +592,8 @@ START_TEST(test_eval_recurrent_lengths)
     refused("eval r --context 0", "not a sequence length");
     refused("eval r --batch -2", "not a batch size");
     refused("eval r --batch-stats --batch 1", "batches of 1");
+    /* folding leaves no batch statistics to evaluate with */
+    refused("eval c --fold-bn --batch-stats", "--fold-bn and --batch-stats together");
     tu_tmp_remove();
 }
 END_TEST

@@ -139,6 +139,10 @@ static nl_code check_options(const eval_state *st, nl_error *err)
                        "the recurrent language models: %s", opt->context, opt->run_dir, arch,
                        any_context_archs(archs, sizeof archs));
     }
+    if (opt->fold_bn && opt->batch_stats)
+        return nl_fail(err, NL_ERR_USAGE, "--fold-bn and --batch-stats together: folding puts "
+                       "batch norm's running statistics into the weights, which leaves no batch "
+                       "statistics to evaluate with; give one of them");
     const int batch = opt->batch > 0 ? opt->batch : st->run_cfg->train.batch_size;
     const nl_norm_info *norm = nl_norm_info_of(model->norm.kind);
     if (opt->batch_stats && batch < 2 && norm->running_stats && norm->adds_layer &&
