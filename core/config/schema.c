@@ -346,7 +346,7 @@ const nl_key_def nl_config_schema[] = {
             "al.); false: one set that every step updates and reads (training keeps each "
             "step's batch statistics)"},
     {.key = "model.norm.stats_precision", .type = NL_KT_ENUM, FIELD(model.norm.stats_precision),
-     .names = &nl_precision_names,
+     .names = &nl_precision_names, .flags = NL_KF_AFTER_FORMAT4,
      .doc = "the precision the normalizers compute and keep their statistics in (mean, "
             "variance, running statistics); autocast keeps fp32, a lower one is the ablation"},
     {.key = "model.norm.cell_gamma", .type = NL_KT_FLOAT, FIELD(model.norm.cell_gamma), GE(0),
@@ -367,7 +367,7 @@ const nl_key_def nl_config_schema[] = {
      .doc = "optimizer steps (batches); give epochs or steps, not both"},
 
     {.key = "train.precision", .type = NL_KT_ENUM, FIELD(train.precision),
-     .names = &nl_precision_names,
+     .names = &nl_precision_names, .flags = NL_KF_AFTER_FORMAT4,
      .doc = "mixed precision as torch.autocast: matrix products, convolutions and attention "
             "products take inputs rounded to it and accumulate in fp32; normalizers, softmax, "
             "the loss, master weights and optimizer state stay fp32; fp16 scales the loss "
