@@ -5,9 +5,9 @@
  *                        and the plot kinds and metrics an experiment names
  *   OUTDIR/config/       the resolved form of every .yaml file in configs/ (every key
  *                        present), "{}" plus one --set override per key of the
- *                        defaults, and per key of the table with its default
- *                        and each name it accepts (after the key that makes
- *                        it apply)
+ *                        defaults, and per key of the table with its default,
+ *                        each name it accepts and its range's ends (after
+ *                        the key that makes it apply)
  *   OUTDIR/idx/, cifar/  small valid datasets in the harnesses' input layout
  *                        (fuzz_idx.c, fuzz_cifar.c)
  *   OUTDIR/text/         the README's start as text files (fuzz_text.c)
