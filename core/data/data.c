@@ -323,7 +323,7 @@ nl_code nl_dataset_probe(const nl_data_spec *spec, nl_dataset_shape *out, nl_err
     } else {
         const char *dir;
         if ((rc = data_dir(spec, &dir, err)) == NL_OK) {
-            const nl_data_request req = {dir, spec->train_size, spec->test_size, .labels_only = true};
+            const nl_data_request req = {dir, spec->train_size, spec->test_size, true};
             rc = nl_idx_load(spec->kind, &req, &ds, err);
         }
         if (rc == NL_OK)

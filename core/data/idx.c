@@ -393,7 +393,10 @@ static nl_code load_split(const char *img_path, const char *lbl_path, long want,
     const uint32_t n_img = f.count, n_lbl = f.count;
     idx_reader *const ri = &f.images, *const rl = &f.labels;
     long n = want ? want : (long)n_img;
-    rc = labels_only ? nl_split_alloc(out, n, 0, 0, 0, err) : nl_split_alloc(out, n, 1, IDX_SIDE, IDX_SIDE, err);
+    /* labels only: samples of no values, the images file's header and
+     * length checked but its pixels not read */
+    rc = labels_only ? nl_split_alloc(out, n, 0, 0, 0, err)
+                     : nl_split_alloc(out, n, 1, IDX_SIDE, IDX_SIDE, err);
     if (rc != NL_OK)
         goto done;
 
@@ -459,7 +462,8 @@ static nl_code load_split(const char *img_path, const char *lbl_path, long want,
             dst[j] = (float)buf[j] * (1.0f / 255.0f);
     }
     /* a whole file read: its stream's end and CRC are checked for free */
-    if (n == (long)n_img && ((rc = check_end(rl, err)) != NL_OK || (!labels_only && (rc = check_end(ri, err)))))
+    if (n == (long)n_img &&
+        ((rc = check_end(rl, err)) != NL_OK || (!labels_only && (rc = check_end(ri, err)))))
         goto done;
 
 done:
