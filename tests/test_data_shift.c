@@ -253,6 +253,54 @@ START_TEST(test_per_class)
 }
 END_TEST
 
+/* An MNIST-style set's probe counts a class subset from the labels alone:
+ * the sizes the load keeps, and the load's refusal of a per_class larger
+ * than a kept class, for every combination of sizes, subsets and shifts */
+START_TEST(test_idx_probe_counts_the_subset)
+{
+    tu_tmp_make("shift-idx");
+    tu_tmp_write_idx("set", 53, 21, 53, -1); /* label i % 10: classes of 6 or 5 samples */
+    nl_data_spec s;
+    nl_data_spec_defaults(&s);
+    s.kind = NL_DATA_MNIST;
+    snprintf(s.path, sizeof s.path, "%s/set", tu_tmp);
+    const int subset[] = {3, 9, 0};
+    const long train_sizes[] = {0, 30}, per_class[] = {0, 2, 3, 5, 6};
+    int refusals = 0;
+    for (int n_sub = 0; n_sub <= 3; n_sub += 3)
+        for (int t = 0; t < 2; t++)
+            for (int p = 0; p < 5; p++) {
+                memcpy(s.classes_subset, subset, sizeof subset);
+                s.n_classes_subset = n_sub;
+                s.train_size = train_sizes[t];
+                s.per_class = per_class[p];
+                s.shift_invert = p % 2 == 1;
+                s.shift_noise_std = p == 4 ? 0.1f : 0.0f;
+                nl_dataset ds;
+                nl_dataset_shape shape;
+                nl_error load_err = {0}, probe_err = {0};
+                const nl_code load_rc = nl_dataset_load(&s, &ds, &load_err);
+                const nl_code probe_rc = nl_dataset_probe(&s, &shape, &probe_err);
+                ck_assert_int_eq(probe_rc, load_rc);
+                if (load_rc != NL_OK) {
+                    ck_assert_str_eq(probe_err.msg, load_err.msg);
+                    refusals++;
+                    continue;
+                }
+                ck_assert_int_eq(shape.train_n, ds.train.n);
+                ck_assert_int_eq(shape.test_n, ds.test.n);
+                ck_assert_int_eq(shape.classes, ds.classes);
+                ck_assert_int_eq(shape.c * shape.h * shape.w, 28 * 28);
+                nl_dataset_free(&ds);
+            }
+    /* per_class 6 of the whole set (classes 3 to 9 hold 5) and 5 and 6 of
+     * its first 30 samples (3 a class) exceed a class, with the subset and
+     * without */
+    ck_assert_int_eq(refusals, 6);
+    tu_tmp_remove();
+}
+END_TEST
+
 static void expect_error(const nl_data_spec *s, const char *key, const char *text)
 {
     nl_dataset ds;
@@ -369,6 +417,7 @@ int main(void)
     tcase_add_test(tc, test_noise);
     tcase_add_test(tc, test_classes_subset);
     tcase_add_test(tc, test_per_class);
+    tcase_add_test(tc, test_idx_probe_counts_the_subset);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_config_keys);
     suite_add_tcase(s, tc);

@@ -531,7 +531,8 @@ static const char *lstm_config =
  * the run's final loss, at any batch size to the same in eval mode, at
  * another context over that many tokens a window, and the record says the
  * context and batch; --context on a model whose length its build fixes,
- * a length or batch below 1 and batch statistics of one sample are refused */
+ * a length or batch below 1, batch statistics of one sample and of a folded
+ * model are refused; a batch larger than the split takes the whole split */
 START_TEST(test_eval_recurrent_lengths)
 {
     tu_tmp_make("eval-lm");
@@ -591,6 +592,22 @@ START_TEST(test_eval_recurrent_lengths)
     refused("eval r --context 0", "not a sequence length");
     refused("eval r --batch -2", "not a batch size");
     refused("eval r --batch-stats --batch 1", "batches of 1");
+    /* folding leaves no batch statistics to evaluate with */
+    refused("eval c --fold-bn --batch-stats", "--fold-bn and --batch-stats together");
+
+    /* a batch larger than the split is the whole split in one batch, the
+     * model planned for no more: 2^24 of these images would not fit in
+     * memory; with batch statistics, whose short batch is left out, refused */
+    ck_assert_int_eq(tu_normlab("eval c --batch 16777216 --threads 1"), 0);
+    ck_assert_double_eq(json_number("c/eval/test-b16777216.json", "batch"), 96);
+    ck_assert_double_eq(json_number("c/eval/test-b16777216.json", "samples"), 96);
+    ck_assert_int_eq(tu_normlab("eval r --batch 16777216 --threads 1"), 0);
+    ck_assert_double_eq(json_number("r/eval/test-b16777216.json", "batch"),
+                        json_number("r/eval/test.json", "samples"));
+    ck_assert_msg(fabs(json_number("r/eval/test-b16777216.json", "loss") - loss) <= 1e-6 * fmax(1, loss),
+                  "the whole split in one batch: %.9g, batch 16: %.9g",
+                  json_number("r/eval/test-b16777216.json", "loss"), loss);
+    refused("eval c --batch-stats --batch 16777216", "fewer than one batch");
     tu_tmp_remove();
 }
 END_TEST

@@ -335,6 +335,9 @@ START_TEST(test_values_equal)
     ck_assert(nl_values_equal("True", "true"));
     /* integers compare exactly: a seed or a size one apart is another run */
     ck_assert(!nl_values_equal("1000000", "1000001"));
+    /* an infinity is itself only (plot --where seed=inf kept every run) */
+    ck_assert(!nl_values_equal("1", "inf") && !nl_values_equal("-inf", "0.5"));
+    ck_assert(!nl_values_equal("inf", "-inf") && nl_values_equal("inf", "Infinity"));
     ck_assert(!nl_values_equal("[1000000]", "[1000001]"));
     ck_assert(nl_values_equal("+7", "7"));
     ck_assert(nl_values_equal("1", "1.0"));

@@ -287,6 +287,9 @@ static bool scalars_equal(const char *a, const char *b)
     if (number(ua, &x) && number(ub, &y)) {
         if (x == y)
             return true;
+        /* an infinity's scale would take it for every finite number */
+        if (!isfinite(x) || !isfinite(y))
+            return false;
         const double scale = fmax(fabs(x), fabs(y));
         return fabs(x - y) <= 1e-6 * scale;
     }

@@ -235,7 +235,7 @@ nl_code nl_dataset_load(const nl_data_spec *spec, nl_dataset *out, nl_error *err
         long nte = spec->test_size ? spec->test_size : spec->synthetic_test;
         rc = nl_synthetic_load(spec, ntr, nte, out, err);
     } else {
-        nl_data_request req = {dir, spec->train_size, spec->test_size};
+        nl_data_request req = {dir, spec->train_size, spec->test_size, false};
         if (spec->kind == NL_DATA_CIFAR10)
             rc = nl_cifar10_load(&req, out, shown_dir, sizeof shown_dir, err);
         else
@@ -299,7 +299,7 @@ static nl_code probe_files(const nl_data_spec *spec, nl_dataset_shape *out, nl_e
         out->classes = spec->synthetic_classes;
         return NL_OK;
     }
-    nl_data_request req = {dir, spec->train_size, spec->test_size};
+    nl_data_request req = {dir, spec->train_size, spec->test_size, false};
     if (spec->kind == NL_DATA_CIFAR10)
         return nl_cifar10_probe(&req, out, err);
     return nl_idx_probe(spec->kind, &req, out, err);
@@ -313,10 +313,26 @@ nl_code nl_dataset_probe(const nl_data_spec *spec, nl_dataset_shape *out, nl_err
         rc = nl_data_shift_check(spec, out->classes, err);
     if (rc != NL_OK || (spec->n_classes_subset == 0 && spec->per_class == 0))
         return rc;
-    /* how many samples a class subset keeps is in the labels: load them */
+    /* how many samples a class subset keeps is in the labels: the IDX
+     * reader reads them alone (a grid's plan probes once a run), the others
+     * load the dataset */
     nl_dataset ds;
-    if ((rc = nl_dataset_load(spec, &ds, err)) != NL_OK)
+    memset(&ds, 0, sizeof ds);
+    if (spec->kind == NL_DATA_SYNTHETIC || spec->kind == NL_DATA_CIFAR10) {
+        rc = nl_dataset_load(spec, &ds, err);
+    } else {
+        const char *dir;
+        if ((rc = data_dir(spec, &dir, err)) == NL_OK) {
+            const nl_data_request req = {dir, spec->train_size, spec->test_size, true};
+            rc = nl_idx_load(spec->kind, &req, &ds, err);
+        }
+        if (rc == NL_OK)
+            rc = nl_data_subset_apply(spec, &ds, err);
+    }
+    if (rc != NL_OK) {
+        nl_dataset_free(&ds);
         return rc;
+    }
     out->train_n = ds.train.n;
     out->test_n = ds.test.n;
     out->classes = ds.classes;

@@ -114,7 +114,10 @@ typedef struct {
  * file's length is what its header promises (plain files by their size,
  * gzip files by the length their trailer records, or by inflating them
  * into a small buffer when it disagrees); the subsets fit. The same errors
- * as nl_dataset_load; nothing is allocated for the samples. */
+ * as nl_dataset_load; nothing is allocated for the samples, except that a
+ * class subset (data.classes_subset, data.per_class) is counted from the
+ * labels: MNIST's and Fashion-MNIST's are read alone, CIFAR-10 and the
+ * synthetic data are loaded. */
 nl_code nl_dataset_probe(const nl_data_spec *spec, nl_dataset_shape *out, nl_error *err);
 /* the bytes nl_dataset_load allocates for a dataset of this shape */
 double nl_dataset_bytes(const nl_dataset_shape *shape);

@@ -380,7 +380,7 @@ static nl_code check_end(idx_reader *r, nl_error *err)
     return NL_OK;
 }
 
-static nl_code load_split(const char *img_path, const char *lbl_path, long want,
+static nl_code load_split(const char *img_path, const char *lbl_path, long want, bool labels_only,
                           const char *which, nl_split *out, nl_error *err)
 {
     idx_split_files f;
@@ -393,7 +393,10 @@ static nl_code load_split(const char *img_path, const char *lbl_path, long want,
     const uint32_t n_img = f.count, n_lbl = f.count;
     idx_reader *const ri = &f.images, *const rl = &f.labels;
     long n = want ? want : (long)n_img;
-    rc = nl_split_alloc(out, n, 1, IDX_SIDE, IDX_SIDE, err);
+    /* labels only: samples of no values, the images file's header and
+     * length checked but its pixels not read */
+    rc = labels_only ? nl_split_alloc(out, n, 0, 0, 0, err)
+                     : nl_split_alloc(out, n, 1, IDX_SIDE, IDX_SIDE, err);
     if (rc != NL_OK)
         goto done;
 
@@ -435,7 +438,7 @@ static nl_code load_split(const char *img_path, const char *lbl_path, long want,
         }
     }
 
-    for (long i0 = 0; i0 < n; i0 += chunk) {
+    for (long i0 = 0; i0 < n && !labels_only; i0 += chunk) {
         long k = n - i0 < chunk ? n - i0 : chunk;
         size_t bytes = (size_t)k * per, got;
         rc = rd_read(ri, buf, bytes, &got, err);
@@ -459,7 +462,8 @@ static nl_code load_split(const char *img_path, const char *lbl_path, long want,
             dst[j] = (float)buf[j] * (1.0f / 255.0f);
     }
     /* a whole file read: its stream's end and CRC are checked for free */
-    if (n == (long)n_img && ((rc = check_end(rl, err)) != NL_OK || (rc = check_end(ri, err))))
+    if (n == (long)n_img &&
+        ((rc = check_end(rl, err)) != NL_OK || (!labels_only && (rc = check_end(ri, err)))))
         goto done;
 
 done:
@@ -546,10 +550,10 @@ nl_code nl_idx_load(nl_dataset_kind kind, const nl_data_request *req, nl_dataset
     nl_code rc = locate(kind, req->dir, paths, err);
     if (rc == NL_OK)
         rc = load_split(paths[F_TRAIN_IMAGES], paths[F_TRAIN_LABELS], req->train_size,
-                        "train", &out->train, err);
+                        req->labels_only, "train", &out->train, err);
     if (rc == NL_OK)
-        rc = load_split(paths[F_TEST_IMAGES], paths[F_TEST_LABELS], req->test_size, "test",
-                        &out->test, err);
+        rc = load_split(paths[F_TEST_IMAGES], paths[F_TEST_LABELS], req->test_size,
+                        req->labels_only, "test", &out->test, err);
     if (rc != NL_OK)
         return rc;
     out->classes = IDX_CLASSES;

@@ -10,10 +10,13 @@
 #include "data/data.h"
 
 /* what a reader is asked for: a resolved directory and the sample counts
- * (0 = all the files hold) */
+ * (0 = all the files hold); labels_only (the IDX reader): the labels alone,
+ * in splits of samples of no values, for a probe to count what a class
+ * subset keeps without reading and converting every image */
 typedef struct {
     const char *dir;
     long train_size, test_size;
+    bool labels_only;
 } nl_data_request;
 
 /* allocates x (n * c*h*w) and y (n) of a split; NL_ERR_NOMEM on failure */

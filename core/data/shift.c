@@ -202,6 +202,11 @@ nl_code nl_data_shift_apply(const nl_data_spec *spec, nl_dataset *ds, nl_error *
         shift_split(spec, &ds->train, NL_STREAM_SHIFT_NOISE);
         shift_split(spec, &ds->test, NL_STREAM_SHIFT_NOISE + 1);
     }
+    return nl_data_subset_apply(spec, ds, err);
+}
+
+nl_code nl_data_subset_apply(const nl_data_spec *spec, nl_dataset *ds, nl_error *err)
+{
     if (spec->n_classes_subset == 0 && spec->per_class == 0)
         return NL_OK;
     int *map = malloc((size_t)ds->classes * sizeof *map);
@@ -212,7 +217,7 @@ nl_code nl_data_shift_apply(const nl_data_spec *spec, nl_dataset *ds, nl_error *
         map[c] = spec->n_classes_subset ? -1 : c;
     for (int i = 0; i < spec->n_classes_subset; i++)
         map[spec->classes_subset[i]] = i;
-    rc = subset_split(spec, &ds->train, map, spec->per_class > 0, ds->classes, err);
+    nl_code rc = subset_split(spec, &ds->train, map, spec->per_class > 0, ds->classes, err);
     if (rc == NL_OK)
         rc = subset_split(spec, &ds->test, map, false, ds->classes, err);
     free(map);

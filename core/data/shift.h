@@ -24,5 +24,9 @@ nl_code nl_data_shift_check(const nl_data_spec *spec, int classes, nl_error *err
  * NL_ERR_CONFIG as nl_data_shift_check, and when per_class is larger than
  * a kept class's training samples; NL_ERR_NOMEM. */
 nl_code nl_data_shift_apply(const nl_data_spec *spec, nl_dataset *ds, nl_error *err);
+/* the class subset and per_class part of nl_data_shift_apply alone, after
+ * nl_data_shift_check passed (splits of samples of no values, labels
+ * only, are kept the same way) */
+nl_code nl_data_subset_apply(const nl_data_spec *spec, nl_dataset *ds, nl_error *err);
 
 #endif

@@ -36,6 +36,9 @@ typedef struct {
     nl_model_spec spec;     /* the model to build: the run's, at the asked context */
     nl_dataset data;
     nl_token_dataset tokens; /* a token model's text */
+    /* the samples of the split evaluated on (a token model's: its windows),
+     * known once the data is checked: no batch needs to hold more */
+    long split_samples;
 } eval_state;
 
 static void eval_close(eval_state *st)
@@ -139,6 +142,10 @@ static nl_code check_options(const eval_state *st, nl_error *err)
                        "the recurrent language models: %s", opt->context, opt->run_dir, arch,
                        any_context_archs(archs, sizeof archs));
     }
+    if (opt->fold_bn && opt->batch_stats)
+        return nl_fail(err, NL_ERR_USAGE, "--fold-bn and --batch-stats together: folding puts "
+                       "batch norm's running statistics into the weights, which leaves no batch "
+                       "statistics to evaluate with; give one of them");
     const int batch = opt->batch > 0 ? opt->batch : st->run_cfg->train.batch_size;
     const nl_norm_info *norm = nl_norm_info_of(model->norm.kind);
     if (opt->batch_stats && batch < 2 && norm->running_stats && norm->adds_layer &&
@@ -170,6 +177,7 @@ static nl_code load_tokens(eval_state *st, nl_error *err)
                        "model reads %d: evaluate on text of the same vocabulary",
                        st->tokens.vocab, vocab);
     st->spec.classes = vocab; /* a text's characters are known now */
+    st->split_samples = (st->tokens.valid.length - 1) / st->spec.context;
     return NL_OK;
 }
 
@@ -182,6 +190,7 @@ static nl_code check_shape(eval_state *st, const nl_model_spec *spec, nl_error *
     nl_code rc = nl_dataset_probe(&st->data_cfg->data, &shape, err);
     if (rc)
         return rc;
+    st->split_samples = shape.test_n;
     if (shape.c == spec->in_c && shape.h == spec->in_h && shape.w == spec->in_w &&
         shape.classes == spec->classes)
         return NL_OK;
@@ -189,6 +198,21 @@ static nl_code check_shape(eval_state *st, const nl_model_spec *spec, nl_error *
                    "model takes %dx%dx%d inputs in %d classes: evaluate on data of the same shape "
                    "and classes", shape.c, shape.h, shape.w, shape.classes, spec->in_c,
                    spec->in_h, spec->in_w, spec->classes);
+}
+
+/* the evaluation batch size: --batch, else the run's eval batch (its
+ * training batch for batch statistics, as the run's train-mode evaluation);
+ * one larger than the split is the whole split, except with an image
+ * model's batch statistics, whose batcher refuses it (a short last batch is
+ * left out, which would leave nothing) */
+static int eval_batch(const eval_state *st, bool tokens)
+{
+    const nl_train_spec *t = &st->run_cfg->train;
+    const int asked = st->opt->batch > 0 ? st->opt->batch
+                                         : st->opt->batch_stats ? t->batch_size : t->eval_batch_size;
+    const bool drops_short = st->opt->batch_stats && !tokens;
+    return !drops_short && st->split_samples > 0 && asked > st->split_samples ? (int)st->split_samples
+                                                                               : asked;
 }
 
 /* the backend, and the run's model with its final weights; folded when asked */
@@ -214,9 +238,13 @@ static nl_code load_model(eval_state *st, nl_eval_result *out, nl_error *err)
     snprintf(out->cpu_kernels, sizeof out->cpu_kernels, "%s",
              st->be->cpu_kernels ? st->be->cpu_kernels : "");
     out->threads = st->be->threads;
-    /* the model is planned for the run's batches too: its build checks them */
+    /* the model is planned for the run's batches too: its build checks
+     * them; never for more samples than the split holds, however large a
+     * batch is asked for */
     const int run_capacity = nl_run_capacity(cfg);
-    const int capacity = st->opt->batch > run_capacity ? st->opt->batch : run_capacity;
+    const long asked = eval_batch(st, out->tokens);
+    const long batch = st->split_samples > 0 && asked > st->split_samples ? st->split_samples : asked;
+    const int capacity = batch > run_capacity ? (int)batch : run_capacity;
     nl_final_model_info info;
     if ((rc = nl_final_model_load_spec(st->opt->run_dir, cfg, &st->spec, st->be, capacity,
                                        &st->model, &info, err)))
@@ -245,15 +273,6 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* the evaluation batch size: --batch, else the run's eval batch (its
- * training batch for batch statistics, as the run's train-mode evaluation) */
-static int eval_batch(const eval_state *st)
-{
-    const nl_train_spec *t = &st->run_cfg->train;
-    return st->opt->batch > 0 ? st->opt->batch
-                              : st->opt->batch_stats ? t->batch_size : t->eval_batch_size;
-}
-
 /* one pass over the validation text's non-overlapping windows */
 static nl_code evaluate_tokens(eval_state *st, nl_mode mode, nl_eval_result *out, nl_error *err)
 {
@@ -275,7 +294,7 @@ static nl_code evaluate_tokens(eval_state *st, nl_mode mode, nl_eval_result *out
 static nl_code evaluate(eval_state *st, nl_eval_result *out, nl_error *err)
 {
     const nl_mode mode = st->opt->batch_stats ? NL_MODE_TRAIN_FROZEN : NL_MODE_EVAL;
-    out->batch = eval_batch(st);
+    out->batch = eval_batch(st, out->tokens);
     if (out->tokens)
         return evaluate_tokens(st, mode, out, err);
     nl_code rc = nl_dataset_load(&st->data_cfg->data, &st->data, err);

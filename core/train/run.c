@@ -340,14 +340,25 @@ static nl_code compare_checkpoint_config(const run_state *st, const nl_checkpoin
         rc = nl_flat_from_yaml(text, yaml, &saved, err);
         free(text);
     }
+    /* format 4: this run's keys as a checkpoint holds them, which leaves
+     * out a key newer than the format at its default, as the saved keys do
+     * (the resolved config would name each such key as changed) */
+    nl_flat now = {0};
+    const nl_flat *current = &st->config_flat;
+    if (rc == NL_OK && o->config_keys) {
+        rc = nl_checkpoint_keys_flat(st->config_keys.data, &now, err);
+        current = &now;
+    }
     if (rc) {
         nl_flat_free(&saved);
+        nl_flat_free(&now);
         return rc;
     }
     char diff[1400];
-    const int changed = nl_flat_diff(&saved, &st->config_flat, nl_flat_key_outside_run, nl_values_identical,
+    const int changed = nl_flat_diff(&saved, current, nl_flat_key_outside_run, nl_values_identical,
                                      diff, sizeof diff);
     nl_flat_free(&saved);
+    nl_flat_free(&now);
     if (changed > 0)
         return nl_fail(err, NL_ERR_CONFIG,
                        "%s (at step %lld) was written for another config: %s. The checkpoint is "

@@ -393,6 +393,10 @@ void nl_series_weights_before(nl_series *s, nl_model *m)
         be->ops->download(be, &estimate, pn->row->estimate(pn), sizeof estimate);
         be->ops->download(be, s->host_weight, p->data, p->count * sizeof *s->host_weight);
         s->estimate[k] = estimate;
+        /* from the fixed start every time: a start carried over from the
+         * last logged step lives in memory only, and a resumed run, starting
+         * afresh, settled on another last digit than the uninterrupted one */
+        memset(s->singular_vector[k], 0, (size_t)pn->fan_in * sizeof(double));
         s->sigma_true[k] = nl_series_top_singular_value(s->host_weight, pn->units, pn->fan_in,
                                                         s->singular_vector[k], s->probe_work,
                                                         NULL);

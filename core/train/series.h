@@ -95,7 +95,7 @@ typedef struct {
      * step */
     const struct nl_param_norm **estimator;
     double *estimate, *sigma_true;
-    double **singular_vector; /* per estimated weight: the probe's warm start */
+    double **singular_vector; /* per estimated weight: the probe's vector */
     float *host_weight;       /* the largest estimated weight, on the host */
     double *probe_work;       /* its rows' worth of doubles */
 } nl_series;

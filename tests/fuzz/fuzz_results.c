@@ -4,13 +4,17 @@
  * commands call: nl_run_dir_status and nl_sweep_read_result (summary.json by
  * nl_json_flat_get), pl_results_load of a sweep and of a single run,
  * nl_table_write, nl_plot_write (every kind that applies, scripts only:
- * nothing is rendered) and nl_plot_compare of the two.
+ * nothing is rendered), the same through a where filter as `normlab plot
+ * --where` and a plot's `where:` give it, and nl_plot_compare of the two.
  * Input: byte 0: the table's metric (a summary.csv metric column, byte 0
  * modulo their count) and the compare's curves metric (byte 0 / 16 modulo
- * theirs); byte 1: bit i set: file i is written (possibly empty), clear:
- * it is missing; then fuzz_split's lengths and the six files, in this
- * order: summary.csv, summary.json, metrics.csv, config.yaml, series.csv,
- * trace.csv. The sweep directory holds summary.csv and, for each of the
+ * theirs); byte 1: bit i (i < 6) set: file i is written (possibly empty),
+ * clear: it is missing; bit 6: the plots are written again filtered by
+ * KEY=VALUE, a key the results have (a varied one, byte 0 picks, else one
+ * of config.yaml) with a run's value of it (byte 0 / 16 picks the run);
+ * bit 7: also by a second key of config.yaml with its value there; then
+ * fuzz_split's lengths and the six files, in this order: summary.csv,
+ * summary.json, metrics.csv, config.yaml, series.csv, trace.csv. The sweep directory holds summary.csv and, for each of the
  * first runs it names, runs/<run>/ with the other five; the single run's
  * directory holds the five. */
 #include "log/files.h"
@@ -24,6 +28,9 @@
 
 #define HEADER 2
 enum { SUMMARY_CSV, SUMMARY_JSON, METRICS, CONFIG, SERIES, TRACE, N_FILES };
+/* byte 1's bits past the files' */
+#define WHERE_VARIED (1u << N_FILES)
+#define WHERE_CONFIG (1u << (N_FILES + 1))
 static const char *const file_names[N_FILES] = {"summary.csv", "summary.json", "metrics.csv",
                                                 "config.yaml", "series.csv",   "trace.csv"};
 /* the runs of a sweep given files: enough for variants and seeds to differ */
@@ -73,9 +80,48 @@ static int run_names(const uint8_t *csv, size_t len, char names[MAX_RUNS][64])
     return n;
 }
 
+static nl_plot_report report;
+
+/* a where item into w as the command line adds it: a text it refuses (too
+ * long, empty) is a usage error there, and skipped here */
+static void add_where(nl_plot_where *w, const char *key, const char *value)
+{
+    char msg[512];
+    if (key && value && !nl_plot_where_add(w, key, value, msg, sizeof msg))
+        FUZZ_REQUIRE(msg[0] != '\0', "nl_plot_where_add refused '%s=%s' without a reason", key, value);
+}
+
+/* the plots of dir again, filtered by what byte 1's where bits ask for,
+ * built from what the results hold (r, loaded from dir) */
+static void check_where(const char *dir, const pl_results *r, unsigned mask, uint8_t pick)
+{
+    nl_plot_where where = {0};
+    if (mask & WHERE_VARIED) {
+        const char *key = r->n_keys > 0       ? r->keys[pick % r->n_keys]
+                          : r->config.n > 0 ? r->config.items[pick % r->config.n].key
+                                            : "model.norm.type";
+        const char *value = r->n_runs > 0 ? pl_value(r, &r->runs[pick / 16 % r->n_runs], key) : "batch";
+        add_where(&where, key, value ? value : "batch");
+    }
+    if ((mask & WHERE_CONFIG) && r->config.n > 0) {
+        const nl_flat_entry *item = &r->config.items[(pick / 16 + 1u) % (unsigned)r->config.n];
+        add_where(&where, item->key, item->value);
+    }
+    if (where.n == 0)
+        return;
+    nl_error err = {0};
+    const nl_code rc = nl_plot_write_with(dir, NULL, 0, &where, NULL, &report, &err);
+    if (rc != NL_OK) {
+        fuzz_check_error(rc, &err, "nl_plot_write_with (where)");
+        return;
+    }
+    FUZZ_REQUIRE(report.n >= 0 && report.n <= NL_PLOT_MAX_OUTPUTS, "%d plots", report.n);
+}
+
 /* what the results readers return: an error that follows the rules, or
- * runs whose fields are all there */
-static void check_results(const char *dir, bool sweep_dir)
+ * runs whose fields are all there; then the plots through a where filter
+ * when byte 1 asks for one */
+static void check_results(const char *dir, bool sweep_dir, unsigned mask, uint8_t pick)
 {
     pl_results r;
     nl_error err = {0};
@@ -96,6 +142,7 @@ static void check_results(const char *dir, bool sweep_dir)
         for (int k = 0; k < r.n_keys; k++)
             FUZZ_REQUIRE(run->values[k] != NULL, "run %d: no value of key %d", i, k);
     }
+    check_where(dir, &r, mask, pick);
     pl_results_free(&r);
 }
 
@@ -115,8 +162,6 @@ static void check_table(const char *dir, const char *metric)
     nl_buf_free(&csv);
     nl_buf_free(&notes);
 }
-
-static nl_plot_report report;
 
 static void check_plots(const char *dir)
 {
@@ -187,8 +232,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
 
-    check_results(sweep, mask & 1u);
-    check_results(single, false);
+    check_results(sweep, mask & 1u, mask, data[0]);
+    check_results(single, false, mask, data[0]);
     const char *metric = nl_sweep_metric_names[data[0] % NL_SWEEP_N_METRICS];
     check_table(sweep, metric);
     check_table(single, metric);

@@ -1,9 +1,13 @@
 /* Writes the generated part of the fuzzers' seed corpora and the config
  * dictionary into OUTDIR, derived from the library rather than typed in:
  *   OUTDIR/config.dict   every key (dotted and by component) and every name
- *                        the schema accepts, from the configs/README.md table
+ *                        the schema accepts, from the configs/README.md table,
+ *                        and the plot kinds and metrics an experiment names
  *   OUTDIR/config/       the resolved form of every .yaml file in configs/ (every key
- *                        present), and "{}" plus one --set override per key
+ *                        present), "{}" plus one --set override per key of the
+ *                        defaults, and per key of the table with its default,
+ *                        each name it accepts and its range's ends (after
+ *                        the key that makes it apply)
  *   OUTDIR/idx/, cifar/  small valid datasets in the harnesses' input layout
  *                        (fuzz_idx.c, fuzz_cifar.c)
  *   OUTDIR/text/         the README's start as text files (fuzz_text.c)
@@ -16,6 +20,7 @@
 #define _GNU_SOURCE /* memmem */
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +33,7 @@
 #include "config/flat.h"
 #include "fuzz_checkpoint.h"
 #include "log/files.h"
+#include "plot/plot.h"
 #include "train/checkpoint.h"
 #include "train/run.h"
 
@@ -96,7 +102,8 @@ static const char *cell(const char *row, int i, size_t *len)
     return NULL;
 }
 
-static void write_dict(const char *outdir)
+/* the schema's key table (configs/README.md's), as text (caller frees) */
+static char *key_table(void)
 {
     char *table = NULL;
     size_t size = 0;
@@ -105,13 +112,38 @@ static void write_dict(const char *outdir)
         die("open_memstream", strerror(errno));
     nl_config_write_key_table(mem);
     fclose(mem);
+    return table;
+}
 
+/* the next row of the table after `row` (NULL at the end) */
+static const char *next_row(const char *row)
+{
+    const char *nl = strchr(row, '\n');
+    return nl && nl[1] ? nl + 1 : NULL;
+}
+
+/* the next name of an accepted-names cell ("a \\| b \\| c") from *w
+ * (which it moves past it) into name/len; false when none is left */
+static bool next_accepted(const char **w, const char *end, const char **name, size_t *len)
+{
+    if (*w >= end)
+        return false;
+    const char *bar = memmem(*w, (size_t)(end - *w), " \\| ", 4);
+    *name = *w;
+    *len = (size_t)((bar ? bar : end) - *w);
+    *w = bar ? bar + 4 : end;
+    return true;
+}
+
+static void write_dict(const char *outdir)
+{
+    char *table = key_table();
     char path[1200];
     snprintf(path, sizeof path, "%s/config.dict", outdir);
     FILE *out = fopen(path, "w");
     if (!out)
         die(path, strerror(errno));
-    for (const char *row = table; row && *row; row = strchr(row, '\n') ? strchr(row, '\n') + 1 : NULL) {
+    for (const char *row = table; row && *row; row = next_row(row)) {
         size_t len;
         const char *key = cell(row, 0, &len);
         if (!key || len < 3 || key[0] != '`')
@@ -129,15 +161,20 @@ static void write_dict(const char *outdir)
         }
         /* accepted names: "a \| b \| c" */
         const char *acc = cell(row, 3, &len);
-        if (acc && memmem(acc, len, "\\|", 2)) {
-            for (const char *w = acc, *end = acc + len; w < end;) {
-                const char *bar = memmem(w, (size_t)(end - w), " \\| ", 4);
-                const char *stop = bar ? bar : end;
-                dict_entry(out, w, (size_t)(stop - w));
-                w = bar ? bar + 4 : end;
-            }
-        }
+        const char *name, *w = acc;
+        size_t name_len;
+        if (acc && memmem(acc, len, "\\|", 2))
+            while (next_accepted(&w, acc + len, &name, &name_len))
+                dict_entry(out, name, name_len);
     }
+    /* an experiment's plots: {kind: K, metric: M, split: S, where: {...}} */
+    const nl_name_table *plot_names[] = {&nl_plot_kind_names, &nl_plot_final_metric_names,
+                                         &nl_plot_weight_stat_names, &nl_plot_curve_metric_names};
+    for (size_t t = 0; t < sizeof plot_names / sizeof *plot_names; t++)
+        for (int i = 0; i < plot_names[t]->count; i++) {
+            const char *name = nl_name_of(plot_names[t], i);
+            dict_entry(out, name, strlen(name));
+        }
     fclose(out);
     free(table);
 }
@@ -189,6 +226,78 @@ static void write_config_seeds(const char *srcdir, const char *outdir)
     }
     nl_flat_free(&flat);
     free(cfg);
+}
+
+/* one key seed: "{}", then NUL-separated overrides: the condition that
+ * makes the key apply (when the table names one), then KEY=VALUE */
+static void write_key_seed(const char *dir, const char *key, size_t key_len, const char *value,
+                           size_t value_len, const char *cond, size_t cond_len, int index)
+{
+    char seed[1200], name[160];
+    int len = snprintf(seed, sizeof seed, "{}");
+    if (cond_len)
+        len += snprintf(seed + len, sizeof seed - (size_t)len, "%c%.*s", 0, (int)cond_len, cond);
+    len += snprintf(seed + len, sizeof seed - (size_t)len, "%c%.*s=%.*s", 0, (int)key_len, key,
+                    (int)value_len, value);
+    if (len >= (int)sizeof seed)
+        die(key, "a key seed longer than its buffer");
+    snprintf(name, sizeof name, "key-%.*s-%d", (int)key_len, key, index);
+    write_file(dir, name, seed, (size_t)len);
+}
+
+/* For every key of the schema's table, the keys the defaults leave out
+ * included (those that apply only under a condition: the recurrent cell's,
+ * the parameter normalizer's, the probes'): "{}" with the key set to its
+ * default and to each name it accepts, after the override that makes it
+ * apply ("(only when K is V or ...)": K=V), and to both ends of the range
+ * it accepts ("an integer in [A, B]"). */
+static void write_key_seeds(const char *outdir)
+{
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/config", outdir);
+    char *table = key_table();
+    for (const char *row = table; row && *row; row = next_row(row)) {
+        size_t key_len, def_len, acc_len, help_len;
+        const char *key = cell(row, 0, &key_len);
+        if (!key || key_len < 3 || key[0] != '`')
+            continue;
+        key++;
+        key_len -= 2;
+        /* the condition: "K=V" from "(only when K is V or W)" */
+        char cond[256] = "";
+        const char *help = cell(row, 4, &help_len);
+        const char *when = help ? memmem(help, help_len, "(only when ", 11) : NULL;
+        if (when) {
+            const char *k = when + 11, *is = strstr(k, " is ");
+            if (is) {
+                const char *v = is + 4;
+                size_t v_len = strcspn(v, " )");
+                snprintf(cond, sizeof cond, "%.*s=%.*s", (int)(is - k), k, (int)v_len, v);
+            }
+        }
+        int index = 0;
+        /* the default, where the table gives one as a single value */
+        const char *def = cell(row, 2, &def_len);
+        if (def && def_len > 2 && def[0] == '`' && def[def_len - 1] == '`' &&
+            !memchr(def + 1, '`', def_len - 2))
+            write_key_seed(dir, key, key_len, def + 1, def_len - 2, cond, strlen(cond), index++);
+        /* each accepted name: "a \| b \| c" */
+        const char *acc = cell(row, 3, &acc_len);
+        const char *name, *w = acc;
+        size_t name_len;
+        if (acc && memmem(acc, acc_len, "\\|", 2))
+            while (next_accepted(&w, acc + acc_len, &name, &name_len))
+                write_key_seed(dir, key, key_len, name, name_len, cond, strlen(cond), index++);
+        /* a range's ends: "an integer in [1, 1000000000]" */
+        const char *range = acc ? memmem(acc, acc_len, " in [", 5) : NULL;
+        const char *comma = range ? memchr(range, ',', (size_t)(acc + acc_len - range)) : NULL;
+        const char *close = comma ? memchr(comma, ']', (size_t)(acc + acc_len - comma)) : NULL;
+        if (close && comma[1] == ' ') {
+            write_key_seed(dir, key, key_len, range + 5, (size_t)(comma - range - 5), cond, strlen(cond), index++);
+            write_key_seed(dir, key, key_len, comma + 2, (size_t)(close - comma - 2), cond, strlen(cond), index++);
+        }
+    }
+    free(table);
 }
 
 /* ---- dataset seeds: a header, n - 1 16-bit lengths, the files ---- */
@@ -401,7 +510,9 @@ static void write_results_seeds(const char *srcdir, const char *outdir)
             continue;
         }
         snprintf(run, sizeof run, "%s/runs/%.*s", sweep, (int)name_len, row + 1);
-        unsigned char header[2] = {(unsigned char)(written * 37), 1};
+        /* byte 1: the files there, and (bits N and N + 1, in turn over the
+         * sweeps) the where filters fuzz_results.c applies */
+        unsigned char header[2] = {(unsigned char)(written * 37), (unsigned char)(1u | (unsigned)(written % 4) << N)};
         for (int i = 1; i < N; i++)
             if (read_lines(run, files[i], MAX, &part[i]))
                 header[1] |= (unsigned char)(1u << i);
@@ -496,6 +607,7 @@ int main(int argc, char **argv)
     make_dir(argv[2]);
     write_dict(argv[2]);
     write_config_seeds(argv[1], argv[2]);
+    write_key_seeds(argv[2]);
     write_idx_seeds(argv[2]);
     write_cifar_seeds(argv[2]);
     write_text_seeds(argv[1], argv[2]);
