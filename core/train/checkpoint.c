@@ -71,6 +71,29 @@ nl_code nl_checkpoint_config(const nl_config *cfg, nl_device device, char **text
     return NL_OK;
 }
 
+/* The keys newer than format 4 that the lines leave out were at their
+ * defaults: put them back, so that a changed one reads "fp32 -> bf16"
+ * rather than "(not set) -> bf16". Both sides of a comparison get the same
+ * keys back, so what compares equal does not change. */
+static nl_code restore_newer_defaults(nl_flat *out, nl_error *err)
+{
+    nl_config *defaults = nl_malloc(sizeof *defaults);
+    if (!defaults)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    nl_config_defaults(defaults);
+    nl_code rc = NL_OK;
+    for (int i = 0; i < nl_config_schema_count && rc == NL_OK; i++) {
+        const nl_key_def *def = &nl_config_schema[i];
+        if (!(def->flags & NL_KF_AFTER_FORMAT4) || def->type != NL_KT_ENUM ||
+            nl_flat_get(out, def->key))
+            continue;
+        char text[256];
+        rc = nl_flat_set(out, def->key, nl_schema_format(def, defaults, text, sizeof text), err);
+    }
+    free(defaults);
+    return rc;
+}
+
 nl_code nl_checkpoint_keys_flat(const char *keys, nl_flat *out, nl_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -92,7 +115,10 @@ nl_code nl_checkpoint_keys_flat(const char *keys, nl_flat *out, nl_error *err)
         }
         line = end ? end + 1 : line + len;
     }
-    return NL_OK;
+    nl_code rc = restore_newer_defaults(out, err);
+    if (rc)
+        nl_flat_free(out);
+    return rc;
 }
 
 /* crc32 takes uInt lengths: large arrays go in pieces */
