@@ -25,9 +25,10 @@ FL="-O1 -g -ffp-contract=off"
 jobs_max=${EMU_JOBS:-$(nproc)}
 throttle() { while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; done; }
 wait_all() { while [ -n "$(jobs -rp)" ]; do wait -n; done; }
-g++ -std=c++17 $FL -Wall -I"$E/include" -c "$E/emu.cpp" -o "$B/obj/emu.o"
+# -I core: the 16-bit float conversions round with core/base/precision.h
+g++ -std=c++17 $FL -Wall -I"$E/include" -I"$R/core" -c "$E/emu.cpp" -o "$B/obj/emu.o"
 # the emulator's own capture and graph semantics first (selftest.cpp)
-g++ -std=c++17 $FL -Wall -pthread -I"$E/include" "$E/selftest.cpp" "$B/obj/emu.o" -o "$B/emu_selftest"
+g++ -std=c++17 $FL -Wall -pthread -I"$E/include" -I"$R/core" "$E/selftest.cpp" "$B/obj/emu.o" -o "$B/emu_selftest"
 "$B/emu_selftest"
 for f in "$B"/src/cuda/*.cpp; do
     throttle
