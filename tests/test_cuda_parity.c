@@ -671,7 +671,7 @@ START_TEST(test_linear)
             for (int b = 0; b < 2; b++)
                 be_of(b)->ops->linear_backward(be_of(b), n, in, out, F(x, b), F(w, b), F(dy, b),
                                                mode == 2 ? NULL : F(dx, b), mode == 1, F(dw, b),
-                                               F(db, b));
+                                               F(db, b), ws[b]);
             snprintf(what, sizeof what, "linear backward %dx%d->%d mode %d: dx", n, in, out, mode);
             check_close(dx, 1e-4, what);
             snprintf(what, sizeof what, "linear backward %dx%d->%d mode %d: dweight", n, in, out,
@@ -683,7 +683,7 @@ START_TEST(test_linear)
         }
         void *snap = snapshot(dw);
         gpu_be->ops->linear_backward(gpu_be, n, in, out, F(x, 1), F(w, 1), F(dy, 1), NULL, false,
-                                     F(dw, 1), F(db, 1));
+                                     F(dw, 1), F(db, 1), ws[1]);
         check_repeat(dw, snap, "linear dweight");
         for (int b = 0; b < 2; b++)
             be_of(b)->ops->release(be_of(b), ws[b]);

@@ -232,7 +232,7 @@ START_TEST(test_linear_kernels_thread_independent)
             use_threads(be, threads);
             float *y = r, *dx = y + ys, *dw = dx + xs, *db = dw + ws_;
             be->ops->linear_forward(be, n, in, out, x, w, bias, y, workspace);
-            be->ops->linear_backward(be, n, in, out, x, w, dy, dx, false, dw, db);
+            be->ops->linear_backward(be, n, in, out, x, w, dy, dx, false, dw, db, workspace);
             if (threads > 1)
                 ck_assert_msg(memcmp(r, results[0], out_floats * sizeof(float)) == 0,
                               "linear %d x %d -> %d: %d threads differ from 1", n, in, out,

@@ -349,9 +349,9 @@ void nl_cpu_linear_forward(nl_backend *be, int n, int in, int out, const float *
 
 void nl_cpu_linear_backward(nl_backend *be, int n, int in, int out, const float *x,
                             const float *weight, const float *dy, float *dx, bool accumulate_dx,
-                            float *dweight, float *dbias)
+                            float *dweight, float *dbias, void *workspace)
 {
-    (void)be;
+    (void)be, (void)workspace;
     const bool narrow = out <= NL_TILED_MAX_OUT, split = sgemm_in_shares(n, in, out);
     if (dx) {
         if (n <= NL_SKINNY_MAX_ROWS || (narrow && n <= NL_TILED_DX_MAX_ROWS))

@@ -331,7 +331,7 @@ void nl_cpu_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
     }
     /* w_hh's gradient over every step's h_{s-1} (slot s of the states) */
     nl_cpu_linear_backward(be, n * t, hidden, g, sv.h, w_hh, w.dgates_h, NULL, false, dw_hh,
-                           db_hh);
+                           db_hh, NULL);
     nl_cpu_linear_backward(be, n * t, in, g, x, w_ih, w.dgates_x, dx, accumulate_dx, dw_ih,
-                           db_ih);
+                           db_ih, NULL);
 }

@@ -185,7 +185,7 @@ void nl_cuda_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in
                                       cell == NL_RNN_GRU ? &one : &zero, w.dh, hidden));
     }
     nl_cuda_linear_backward(be, n * t, hidden, g, sv.h, w_hh, w.dgates_h, NULL, false, dw_hh,
-                            db_hh);
+                            db_hh, NULL);
     nl_cuda_linear_backward(be, n * t, in, g, x, w_ih, w.dgates_x, dx, accumulate_dx, dw_ih,
-                            db_ih);
+                            db_ih, NULL);
 }

@@ -34,7 +34,7 @@ static void linear_backward(nl_layer *self, const nl_pass *pass)
                                    l->out_features, self->in[0]->data, weight, self->out->grad,
                                    self->in[0]->grad, self->accumulate_din[0],
                                    nl_param_norm_grad(&l->param_norm, l->weight),
-                                   l->bias ? l->bias->grad : NULL);
+                                   l->bias ? l->bias->grad : NULL, pass->workspace);
     nl_param_norm_backward(&l->param_norm, pass, l->weight);
 }
 

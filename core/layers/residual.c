@@ -40,7 +40,7 @@ static void add_backward(nl_layer *self, const nl_pass *pass)
     if (l->gain)
         be->ops->linear_backward(be, (int)count, 1, 1, self->in[0]->data, l->gain->data,
                                  self->out->grad, self->in[0]->grad, self->accumulate_din[0],
-                                 l->gain->grad, NULL);
+                                 l->gain->grad, NULL, NULL);
     for (int i = l->gain ? 1 : 0; i < 2; i++)
         if (self->in[i]->grad)
             be->ops->pass_gradient(be, count, self->out->grad, self->in[i]->grad,

@@ -325,7 +325,7 @@ static void rnn_norm_backward(nl_layer *self, const nl_pass *pass)
         be->ops->rnn_sum_rows(be, t, hidden, w.dshift_c_steps, l->side[SIDE_C].shift->grad);
     /* w_hh's gradient over every step's h_{s-1} (slot s of the states) */
     be->ops->linear_backward(be, n * t, hidden, g, sv.h, l->w_hh->data, w.dhproj, NULL, false,
-                             l->w_hh->grad, NULL);
+                             l->w_hh->grad, NULL, NULL);
     be->ops->rnn_sum_rows(be, n * t, g, w.dpre_x, l->bias->grad);
     /* the input side: dhproj is free again and takes the raw input
      * projection's gradient, time-major */
@@ -344,7 +344,7 @@ static void rnn_norm_backward(nl_layer *self, const nl_pass *pass)
     be->ops->rnn_steps_transpose(be, n, t, g, false, w.dhproj, w.dxproj_tokens);
     be->ops->linear_backward(be, n * t, l->in_features, g, self->in[0]->data, l->w_ih->data,
                              w.dxproj_tokens, self->in[0]->grad, self->accumulate_din[0],
-                             l->w_ih->grad, NULL);
+                             l->w_ih->grad, NULL, NULL);
 }
 
 static const nl_layer_vtable rnn_norm_vtables[NL_RNN_COUNT] = {

@@ -112,7 +112,7 @@ static void sn_forward(nl_param_norm *pn, const nl_pass *pass, const nl_param *w
     const int iterations = updates(pass) ? pn->iterations : 0;
     for (int it = 0; it < iterations; it++) {
         be->ops->linear_backward(be, 1, fan_in, units, v, weight->data, u, raw, false, pn->grad,
-                                 NULL);
+                                 NULL, NULL);
         normalize(pn, be, SN_GEOM_V, SN_INV_SQRT_FAN_IN, raw, v);
         be->ops->linear_forward(be, 1, fan_in, units, v, weight->data, NULL, raw,
                                 pass->workspace);
@@ -147,7 +147,7 @@ static void sn_backward(nl_param_norm *pn, const nl_pass *pass, nl_param *weight
     /* (G - <G, W_hat> u v^T) / sigma: the outer product is linear_backward's
      * dweight of dy = scaled_u and x = v */
     be->ops->linear_backward(be, 1, fan_in, units, v, weight->data, scaled_u, NULL, false,
-                             weight->grad, NULL);
+                             weight->grad, NULL, NULL);
     be->ops->add_forward(be, (size_t)units * fan_in, pn->grad, weight->grad, weight->grad);
     be->ops->channel_affine_forward(be, 1, 1, units * fan_in, pn->buffer[SN_INV_SIGMA],
                                     pn->constants + SN_ZERO, weight->grad, weight->grad);

@@ -109,7 +109,7 @@ int main(int argc, char **argv)
         const double own_fwd =
             BEST(nl_cpu_linear_forward(NULL, n, in, out, x, w, bias, y, ws), reps);
         const double own_bwd = BEST(
-            nl_cpu_linear_backward(NULL, n, in, out, x, w, dy, dx, false, dw, bias ? db : NULL),
+            nl_cpu_linear_backward(NULL, n, in, out, x, w, dy, dx, false, dw, bias ? db : NULL, NULL),
             reps);
         const double own_dx =
             BEST(nl_cpu_gemm_nn(n, in, out, dy, out, w, in, NULL, dx, in, false), reps);
