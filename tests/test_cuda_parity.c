@@ -928,6 +928,97 @@ START_TEST(test_conv2d)
 }
 END_TEST
 
+/* train.precision on conv2d, the expectation written out as in
+ * test_precision_linear (the CPU's fp32 convolution of rounded operands,
+ * its outputs rounded) */
+START_TEST(test_precision_conv2d)
+{
+    const conv_case cases[] = {
+        {3, 6, 5, 7, 4, 3, 1, 1, 0}, {2, 5, 9, 8, 7, 1, 1, 0, 0}, {2, 3, 11, 13, 5, 5, 2, 2, 0}};
+    const nl_precision precisions[] = {NL_PRECISION_BF16, NL_PRECISION_FP16};
+    for (size_t pi = 0; pi < 2; pi++)
+        for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+            const nl_precision p = precisions[pi];
+            const conv_case cc = cases[t];
+            nl_conv_geom g = {cc.in_c, cc.h, cc.w, cc.out_c, 0, 0, cc.k, cc.s, cc.p};
+            g.out_h = (cc.h + 2 * cc.p - cc.k) / cc.s + 1;
+            g.out_w = (cc.w + 2 * cc.p - cc.k) / cc.s + 1;
+            const size_t in_n = (size_t)cc.n * cc.in_c * cc.h * cc.w;
+            const size_t out_n = (size_t)cc.n * cc.out_c * g.out_h * g.out_w;
+            const size_t w_n = (size_t)cc.out_c * cc.in_c * cc.k * cc.k;
+            const uint64_t seed = 400 + 10 * t + pi;
+            char what[160];
+            float *hx = rounded_normal(NL_PRECISION_FP32, in_n, seed, 1.0f);
+            float *hw = rounded_normal(NL_PRECISION_FP32, w_n, seed + 1, 0.3f);
+            float *hb = rounded_normal(NL_PRECISION_FP32, cc.out_c, seed + 2, 1.0f);
+            float *hdy = rounded_normal(NL_PRECISION_FP32, out_n, seed + 3, 1.0f);
+            float *hdx0 = rounded_normal(NL_PRECISION_FP32, in_n, seed + 4, 1.0f);
+            twin x = twin_new(hx, in_n * 4), w = twin_new(hw, w_n * 4);
+            twin bias = twin_new(hb, (size_t)cc.out_c * 4), dy = twin_new(hdy, out_n * 4);
+            twin dx0 = twin_new(hdx0, in_n * 4), dx = twin_empty(in_n), y = twin_empty(out_n);
+            twin dw = twin_empty(w_n), db = twin_empty(cc.out_c);
+            upload_to(0, x, round_all(p, hx, in_n));
+            upload_to(0, w, round_all(p, hw, w_n));
+            upload_to(0, bias, round_all(p, hb, cc.out_c));
+            upload_to(0, dy, round_all(p, hdy, out_n));
+            gpu_be->product_precision = p;
+            void *ws[2];
+            for (int b = 0; b < 2; b++) {
+                nl_error err = {0};
+                const size_t bytes = be_of(b)->ops->conv2d_workspace(be_of(b), &g, cc.n);
+                ck_assert_msg(be_of(b)->ops->alloc(be_of(b), bytes ? bytes : 4, &ws[b], &err) ==
+                                  NL_OK,
+                              "%s", err.msg);
+            }
+            for (int with_bias = 0; with_bias < 2; with_bias++) {
+                for (int b = 0; b < 2; b++)
+                    be_of(b)->ops->conv2d_forward(be_of(b), &g, cc.n, F(x, b), F(w, b),
+                                                  with_bias ? F(bias, b) : NULL, F(y, b), ws[b]);
+                float *want = round_all(p, fetch(y, 0), out_n);
+                snprintf(what, sizeof what, "%s conv forward case %zu bias=%d",
+                         nl_name_of(&nl_precision_names, p), t, with_bias);
+                check_rounded(p, y, want, NULL, what);
+                free(want);
+            }
+            for (int mode = 0; mode < 3; mode++) { /* dx written, accumulated, absent */
+                twin_copy(dx, dx0);
+                for (int b = 0; b < 2; b++)
+                    be_of(b)->ops->conv2d_backward(be_of(b), &g, cc.n, F(x, b), F(w, b),
+                                                   F(dy, b), mode == 2 ? NULL : F(dx, b),
+                                                   b == 1 && mode == 1, F(dw, b), F(db, b),
+                                                   ws[b]);
+                if (mode != 2) {
+                    float *want = round_all(p, fetch(dx, 0), in_n);
+                    if (mode == 1)
+                        for (size_t i = 0; i < in_n; i++)
+                            want[i] += hdx0[i];
+                    snprintf(what, sizeof what, "%s conv backward case %zu mode %d: dx",
+                             nl_name_of(&nl_precision_names, p), t, mode);
+                    check_rounded(p, dx, want, mode == 1 ? hdx0 : NULL, what);
+                    free(want);
+                }
+                float *want_w = round_all(p, fetch(dw, 0), w_n);
+                float *want_b = round_all(p, fetch(db, 0), cc.out_c);
+                snprintf(what, sizeof what, "%s conv backward case %zu mode %d: dweight",
+                         nl_name_of(&nl_precision_names, p), t, mode);
+                check_rounded(p, dw, want_w, NULL, what);
+                snprintf(what, sizeof what, "%s conv backward case %zu mode %d: dbias",
+                         nl_name_of(&nl_precision_names, p), t, mode);
+                check_rounded(p, db, want_b, NULL, what);
+                free(want_w);
+                free(want_b);
+            }
+            gpu_be->product_precision = NL_PRECISION_FP32;
+            for (int b = 0; b < 2; b++)
+                be_of(b)->ops->release(be_of(b), ws[b]);
+            twin *all[] = {&x, &w, &bias, &dy, &dx0, &dx, &y, &dw, &db};
+            for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+                twin_free(all[i]);
+            free(hx), free(hw), free(hb), free(hdy), free(hdx0);
+        }
+}
+END_TEST
+
 START_TEST(test_pool)
 {
     /* kind, c, in_h, in_w, kernel_h, kernel_w, stride, pad, relu_input;
@@ -3117,6 +3208,7 @@ int main(void)
     tcase_add_checked_fixture(precision, open_gpu, close_gpu);
     tcase_set_timeout(precision, 600);
     tcase_add_test(precision, test_precision_linear);
+    tcase_add_test(precision, test_precision_conv2d);
     suite_add_tcase(s, precision);
 
     TCase *rnn = tcase_create("rnn");
