@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "base/counter_rng.h"
+#include "base/precision.h"
 #include "base/rng.h"
 #include "config/config.h"
 #include "model/model.h"
@@ -744,6 +745,157 @@ typedef struct {
     int large;
 } conv_case;
 
+/* ---- train.precision: the product ops under bf16 and fp16 ----
+ * The expectation is the autocast semantics written out on the host: the
+ * inputs rounded with nl_round_to, the CPU's fp32 op run on them (products
+ * of rounded values are exact in fp32, so this is a 16-bit product with
+ * fp32 accumulation), its outputs rounded, and an accumulated dx the old
+ * value plus the rounded product. Once the CPU side of the product
+ * precision is merged, the CPU op runs under be->product_precision itself
+ * and this case can compare the two backends' ops directly. */
+
+/* host copy of n normal values (seeded), rounded to p */
+static float *rounded_normal(nl_precision p, size_t n, uint64_t seed, float std)
+{
+    float *h = malloc((n ? n : 1) * sizeof *h);
+    ck_assert(h != NULL);
+    tu_fill_normal(h, n, seed, 0.0f, std);
+    for (size_t i = 0; i < n; i++)
+        h[i] = nl_round_to(p, h[i]);
+    return h;
+}
+
+static void upload_to(int b, twin t, const float *h)
+{
+    if (t.bytes)
+        be_of(b)->ops->upload(be_of(b), t.d[b], h, t.bytes);
+}
+
+/* The GPU's result against the host expectation `want` (already rounded,
+ * or for an accumulated output base + rounded product, base given). The
+ * CPU's and cuBLAS's fp32 sums differ in their order by a few fp32 ulps,
+ * which moves a value across a rounding boundary of p now and then: one
+ * ulp of p is the tolerance, relative to the value. Every value without a
+ * base must be exactly representable in p (the rounding happened). */
+static void check_rounded(nl_precision p, twin t, const float *want, const float *base,
+                          const char *what)
+{
+    gpu_sync_ok();
+    float *g = fetch(t, 1);
+    const size_t n = t.bytes / sizeof(float);
+    const double ulp = p == NL_PRECISION_BF16 ? 0x1p-7 : 0x1p-10;
+    size_t moved = 0;
+    for (size_t i = 0; i < n; i++) {
+        const float product = base ? g[i] - base[i] : g[i];
+        const float want_product = base ? want[i] - base[i] : want[i];
+        if (!base)
+            ck_assert_msg(nl_round_to(p, g[i]) == g[i], "%s[%zu] = %.9g is not a %s value", what,
+                          i, g[i], nl_name_of(&nl_precision_names, p));
+        const double diff = fabs((double)product - want_product);
+        ck_assert_msg(diff <= ulp * fabs(want_product) + 1e-6, "%s[%zu]: GPU %.9g, expected %.9g",
+                      what, i, g[i], want[i]);
+        moved += product != want_product;
+    }
+    /* a boundary crossing is rare; a systematic difference is not */
+    ck_assert_msg(moved * 20 <= n + 20, "%s: %zu of %zu values one rounding step apart", what,
+                  moved, n);
+    free(g);
+}
+
+static float *round_all(nl_precision p, float *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h[i] = nl_round_to(p, h[i]);
+    return h;
+}
+
+START_TEST(test_precision_linear)
+{
+    const int shapes[][3] = {{7, 10, 3}, {32, 96, 40}, {5, 1, 7}, {65, 64, 10}};
+    const nl_precision precisions[] = {NL_PRECISION_BF16, NL_PRECISION_FP16};
+    for (size_t pi = 0; pi < 2; pi++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            const nl_precision p = precisions[pi];
+            const int n = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
+            const uint64_t seed = 300 + 10 * s + pi;
+            char what[160];
+            /* the unrounded inputs go to the GPU, their rounded twins to the CPU */
+            float *hx = rounded_normal(NL_PRECISION_FP32, (size_t)n * in, seed, 1.0f);
+            float *hw = rounded_normal(NL_PRECISION_FP32, (size_t)out * in, seed + 1, 0.2f);
+            float *hb = rounded_normal(NL_PRECISION_FP32, out, seed + 2, 1.0f);
+            float *hdy = rounded_normal(NL_PRECISION_FP32, (size_t)n * out, seed + 3, 1.0f);
+            float *hdx0 = rounded_normal(NL_PRECISION_FP32, (size_t)n * in, seed + 4, 1.0f);
+            twin x = twin_new(hx, (size_t)n * in * 4), w = twin_new(hw, (size_t)out * in * 4);
+            twin bias = twin_new(hb, (size_t)out * 4), dy = twin_new(hdy, (size_t)n * out * 4);
+            twin dx0 = twin_new(hdx0, (size_t)n * in * 4), dx = twin_empty((size_t)n * in);
+            twin y = twin_empty((size_t)n * out), dw = twin_empty((size_t)out * in);
+            twin db = twin_empty(out);
+            upload_to(0, x, round_all(p, hx, (size_t)n * in));
+            upload_to(0, w, round_all(p, hw, (size_t)out * in));
+            upload_to(0, bias, round_all(p, hb, out));
+            upload_to(0, dy, round_all(p, hdy, (size_t)n * out));
+            gpu_be->product_precision = p;
+            void *ws[2];
+            for (int b = 0; b < 2; b++) {
+                nl_error err = {0};
+                const size_t bytes = be_of(b)->ops->linear_workspace(be_of(b), n, in, out);
+                ck_assert_msg(be_of(b)->ops->alloc(be_of(b), bytes ? bytes : 4, &ws[b], &err) ==
+                                  NL_OK,
+                              "%s", err.msg);
+            }
+            ck_assert_msg(gpu_be->ops->linear_workspace(gpu_be, n, in, out) >=
+                              (size_t)(n * in + out * in + n * out) * 2,
+                          "the workspace must hold the 16-bit copies");
+            for (int with_bias = 0; with_bias < 2; with_bias++) {
+                for (int b = 0; b < 2; b++)
+                    be_of(b)->ops->linear_forward(be_of(b), n, in, out, F(x, b), F(w, b),
+                                                  with_bias ? F(bias, b) : NULL, F(y, b), ws[b]);
+                float *want = round_all(p, fetch(y, 0), (size_t)n * out);
+                snprintf(what, sizeof what, "%s linear forward %dx%d->%d bias=%d",
+                         nl_name_of(&nl_precision_names, p), n, in, out, with_bias);
+                check_rounded(p, y, want, NULL, what);
+                free(want);
+            }
+            for (int mode = 0; mode < 3; mode++) { /* dx written, accumulated, absent */
+                twin_copy(dx, dx0);
+                /* the CPU computes the plain product; the old value is added below */
+                for (int b = 0; b < 2; b++)
+                    be_of(b)->ops->linear_backward(be_of(b), n, in, out, F(x, b), F(w, b),
+                                                   F(dy, b), mode == 2 ? NULL : F(dx, b),
+                                                   b == 1 && mode == 1, F(dw, b), F(db, b),
+                                                   ws[b]);
+                if (mode != 2) {
+                    float *want = round_all(p, fetch(dx, 0), (size_t)n * in);
+                    if (mode == 1)
+                        for (size_t i = 0; i < (size_t)n * in; i++)
+                            want[i] += hdx0[i];
+                    snprintf(what, sizeof what, "%s linear backward %dx%d->%d mode %d: dx",
+                             nl_name_of(&nl_precision_names, p), n, in, out, mode);
+                    check_rounded(p, dx, want, mode == 1 ? hdx0 : NULL, what);
+                    free(want);
+                }
+                float *want_w = round_all(p, fetch(dw, 0), (size_t)out * in);
+                float *want_b = round_all(p, fetch(db, 0), out);
+                snprintf(what, sizeof what, "%s linear backward %dx%d->%d mode %d: dweight",
+                         nl_name_of(&nl_precision_names, p), n, in, out, mode);
+                check_rounded(p, dw, want_w, NULL, what);
+                snprintf(what, sizeof what, "%s linear backward %dx%d->%d mode %d: dbias",
+                         nl_name_of(&nl_precision_names, p), n, in, out, mode);
+                check_rounded(p, db, want_b, NULL, what);
+                free(want_w);
+                free(want_b);
+            }
+            gpu_be->product_precision = NL_PRECISION_FP32;
+            for (int b = 0; b < 2; b++)
+                be_of(b)->ops->release(be_of(b), ws[b]);
+            twin *all[] = {&x, &w, &bias, &dy, &dx0, &dx, &y, &dw, &db};
+            for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+                twin_free(all[i]);
+            free(hx), free(hw), free(hb), free(hdy), free(hdx0);
+        }
+}
+END_TEST
+
 START_TEST(test_conv2d)
 {
     const conv_case cases[] = {
@@ -812,6 +964,97 @@ START_TEST(test_conv2d)
         twin_free(&dw);
         twin_free(&db);
     }
+}
+END_TEST
+
+/* train.precision on conv2d, the expectation written out as in
+ * test_precision_linear (the CPU's fp32 convolution of rounded operands,
+ * its outputs rounded) */
+START_TEST(test_precision_conv2d)
+{
+    const conv_case cases[] = {
+        {3, 6, 5, 7, 4, 3, 1, 1, 0}, {2, 5, 9, 8, 7, 1, 1, 0, 0}, {2, 3, 11, 13, 5, 5, 2, 2, 0}};
+    const nl_precision precisions[] = {NL_PRECISION_BF16, NL_PRECISION_FP16};
+    for (size_t pi = 0; pi < 2; pi++)
+        for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+            const nl_precision p = precisions[pi];
+            const conv_case cc = cases[t];
+            nl_conv_geom g = {cc.in_c, cc.h, cc.w, cc.out_c, 0, 0, cc.k, cc.s, cc.p};
+            g.out_h = (cc.h + 2 * cc.p - cc.k) / cc.s + 1;
+            g.out_w = (cc.w + 2 * cc.p - cc.k) / cc.s + 1;
+            const size_t in_n = (size_t)cc.n * cc.in_c * cc.h * cc.w;
+            const size_t out_n = (size_t)cc.n * cc.out_c * g.out_h * g.out_w;
+            const size_t w_n = (size_t)cc.out_c * cc.in_c * cc.k * cc.k;
+            const uint64_t seed = 400 + 10 * t + pi;
+            char what[160];
+            float *hx = rounded_normal(NL_PRECISION_FP32, in_n, seed, 1.0f);
+            float *hw = rounded_normal(NL_PRECISION_FP32, w_n, seed + 1, 0.3f);
+            float *hb = rounded_normal(NL_PRECISION_FP32, cc.out_c, seed + 2, 1.0f);
+            float *hdy = rounded_normal(NL_PRECISION_FP32, out_n, seed + 3, 1.0f);
+            float *hdx0 = rounded_normal(NL_PRECISION_FP32, in_n, seed + 4, 1.0f);
+            twin x = twin_new(hx, in_n * 4), w = twin_new(hw, w_n * 4);
+            twin bias = twin_new(hb, (size_t)cc.out_c * 4), dy = twin_new(hdy, out_n * 4);
+            twin dx0 = twin_new(hdx0, in_n * 4), dx = twin_empty(in_n), y = twin_empty(out_n);
+            twin dw = twin_empty(w_n), db = twin_empty(cc.out_c);
+            upload_to(0, x, round_all(p, hx, in_n));
+            upload_to(0, w, round_all(p, hw, w_n));
+            upload_to(0, bias, round_all(p, hb, cc.out_c));
+            upload_to(0, dy, round_all(p, hdy, out_n));
+            gpu_be->product_precision = p;
+            void *ws[2];
+            for (int b = 0; b < 2; b++) {
+                nl_error err = {0};
+                const size_t bytes = be_of(b)->ops->conv2d_workspace(be_of(b), &g, cc.n);
+                ck_assert_msg(be_of(b)->ops->alloc(be_of(b), bytes ? bytes : 4, &ws[b], &err) ==
+                                  NL_OK,
+                              "%s", err.msg);
+            }
+            for (int with_bias = 0; with_bias < 2; with_bias++) {
+                for (int b = 0; b < 2; b++)
+                    be_of(b)->ops->conv2d_forward(be_of(b), &g, cc.n, F(x, b), F(w, b),
+                                                  with_bias ? F(bias, b) : NULL, F(y, b), ws[b]);
+                float *want = round_all(p, fetch(y, 0), out_n);
+                snprintf(what, sizeof what, "%s conv forward case %zu bias=%d",
+                         nl_name_of(&nl_precision_names, p), t, with_bias);
+                check_rounded(p, y, want, NULL, what);
+                free(want);
+            }
+            for (int mode = 0; mode < 3; mode++) { /* dx written, accumulated, absent */
+                twin_copy(dx, dx0);
+                for (int b = 0; b < 2; b++)
+                    be_of(b)->ops->conv2d_backward(be_of(b), &g, cc.n, F(x, b), F(w, b),
+                                                   F(dy, b), mode == 2 ? NULL : F(dx, b),
+                                                   b == 1 && mode == 1, F(dw, b), F(db, b),
+                                                   ws[b]);
+                if (mode != 2) {
+                    float *want = round_all(p, fetch(dx, 0), in_n);
+                    if (mode == 1)
+                        for (size_t i = 0; i < in_n; i++)
+                            want[i] += hdx0[i];
+                    snprintf(what, sizeof what, "%s conv backward case %zu mode %d: dx",
+                             nl_name_of(&nl_precision_names, p), t, mode);
+                    check_rounded(p, dx, want, mode == 1 ? hdx0 : NULL, what);
+                    free(want);
+                }
+                float *want_w = round_all(p, fetch(dw, 0), w_n);
+                float *want_b = round_all(p, fetch(db, 0), cc.out_c);
+                snprintf(what, sizeof what, "%s conv backward case %zu mode %d: dweight",
+                         nl_name_of(&nl_precision_names, p), t, mode);
+                check_rounded(p, dw, want_w, NULL, what);
+                snprintf(what, sizeof what, "%s conv backward case %zu mode %d: dbias",
+                         nl_name_of(&nl_precision_names, p), t, mode);
+                check_rounded(p, db, want_b, NULL, what);
+                free(want_w);
+                free(want_b);
+            }
+            gpu_be->product_precision = NL_PRECISION_FP32;
+            for (int b = 0; b < 2; b++)
+                be_of(b)->ops->release(be_of(b), ws[b]);
+            twin *all[] = {&x, &w, &bias, &dy, &dx0, &dx, &y, &dw, &db};
+            for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+                twin_free(all[i]);
+            free(hx), free(hw), free(hb), free(hdy), free(hdx0);
+        }
 }
 END_TEST
 
@@ -3079,6 +3322,13 @@ int main(void)
     tcase_add_loop_test(recorded, test_recorded_training, 0,
                         (int)(sizeof recorded_configs / sizeof recorded_configs[0]));
     suite_add_tcase(s, recorded);
+
+    TCase *precision = tcase_create("precision"); /* train.precision's product ops */
+    tcase_add_checked_fixture(precision, open_gpu, close_gpu);
+    tcase_set_timeout(precision, 600);
+    tcase_add_test(precision, test_precision_linear);
+    tcase_add_test(precision, test_precision_conv2d);
+    suite_add_tcase(s, precision);
 
     TCase *rnn = tcase_create("rnn");
     tcase_add_checked_fixture(rnn, open_gpu, close_gpu);

@@ -19,7 +19,16 @@
  * accumulating, the order the CPU backend adds them in. The bias gradient is
  * a block per output channel adding its N*P values in double in a fixed
  * order. cuBLAS runs FP32 without atomics (deterministic); its summation
- * order differs from OpenBLAS (parity tolerance 1e-4). */
+ * order differs from OpenBLAS (parity tolerance 1e-4).
+ *
+ * Under a low be->product_precision (autocast) the same GEMMs run on
+ * 16-bit operands (cublasGemmEx, fp32 accumulation): im2col and the dy
+ * regrouping write bf16/fp16 (always through im2col, no pointwise
+ * shortcut), W is converted once into a copy after dyT, the bias is
+ * rounded, y, dW (once, after the chunks' fp32 sum) and db are rounded,
+ * and col2im sums dcol in fp32 and adds the rounded sum to dx. dcol stays
+ * fp32 in the col region, whose 16-bit col the dW GEMM has read by then. */
+#include "cuda/lowp.cuh"
 #include "cuda/norm_common.cuh"
 
 using namespace nlk;
@@ -47,12 +56,26 @@ static conv_layout layout_of(const nl_conv_geom *g, int n)
     return l;
 }
 
-size_t nl_cuda_conv2d_workspace(nl_backend *be, const nl_conv_geom *g, int n)
+/* the 16-bit copy of W, after col and dyT (low precisions only) */
+static size_t dyT_end_bytes(const nl_conv_geom *g, const conv_layout &l)
 {
-    (void)be;
-    const conv_layout l = layout_of(g, n);
     return (l.col_floats + (size_t)(l.chunk * g->out_c * l.P)) * sizeof(float);
 }
+
+size_t nl_cuda_conv2d_workspace(nl_backend *be, const nl_conv_geom *g, int n)
+{
+    const conv_layout l = layout_of(g, n);
+    return dyT_end_bytes(g, l) +
+           nl_cuda_lowp_bytes(be->product_precision, (size_t)g->out_c * l.R);
+}
+
+/* a value stored as the GEMM's operand type */
+__device__ __forceinline__ void store_as(float *p, size_t i, float v) { p[i] = v; }
+__device__ __forceinline__ void store_as(__nv_bfloat16 *p, size_t i, float v)
+{
+    p[i] = __float2bfloat16(v);
+}
+__device__ __forceinline__ void store_as(__half *p, size_t i, float v) { p[i] = __float2half(v); }
 
 struct ConvDims {
     int in_c, in_h, in_w, out_c, out_h, out_w, k, s, pad;
@@ -66,8 +89,9 @@ static ConvDims dims_of(const nl_conv_geom *g)
 }
 
 /* col[r][i*P + p] = x_i[c][oh*s - pad + kh][ow*s - pad + kw] (0 outside) */
+template <class Out>
 __global__ void __launch_bounds__(256)
-    im2col_kernel(ConvDims d, int b, const float *__restrict__ x, float *__restrict__ col)
+    im2col_kernel(ConvDims d, int b, const float *__restrict__ x, Out *__restrict__ col)
 {
     const int kk = d.k * d.k;
     const int R = d.in_c * kk, P = d.out_h * d.out_w;
@@ -75,7 +99,7 @@ __global__ void __launch_bounds__(256)
     const size_t in_stride = (size_t)d.in_c * d.in_h * d.in_w;
     for (int r = blockIdx.y; r < R; r += gridDim.y) {
         const int c = r / kk, kh = (r / d.k) % d.k, kw = r % d.k;
-        float *dst = col + (size_t)r * K;
+        Out *dst = col + (size_t)r * K;
         for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < K;
              e += (long long)gridDim.x * blockDim.x) {
             const int i = (int)(e / P), p = (int)(e - (long long)i * P);
@@ -84,23 +108,27 @@ __global__ void __launch_bounds__(256)
             float v = 0.0f;
             if (ih >= 0 && ih < d.in_h && iw >= 0 && iw < d.in_w)
                 v = __ldg(x + i * in_stride + ((size_t)c * d.in_h + ih) * d.in_w + iw);
-            dst[e] = v;
+            store_as(dst, (size_t)e, v);
         }
     }
 }
 
 /* dyT[co][i*P + p] = dy[i][co][p] */
+template <class Out>
 __global__ void __launch_bounds__(256)
-    regroup_kernel(int b, int out_c, int P, const float *__restrict__ dy, float *__restrict__ dyT)
+    regroup_kernel(int b, int out_c, int P, const float *__restrict__ dy, Out *__restrict__ dyT)
 {
     const long long K = (long long)b * P;
     for (int i = blockIdx.z; i < b; i += gridDim.z)
         for (int co = blockIdx.y; co < out_c; co += gridDim.y)
             for (int p = blockIdx.x * blockDim.x + threadIdx.x; p < P; p += gridDim.x * blockDim.x)
-                dyT[(size_t)co * K + (size_t)i * P + p] = __ldg(dy + ((size_t)i * out_c + co) * P + p);
+                store_as(dyT, (size_t)co * K + (size_t)i * P + p,
+                         __ldg(dy + ((size_t)i * out_c + co) * P + p));
 }
 
-/* dx_i[c][ih][iw] (+)= sum over (kh, kw) of the dcol entries taken from it */
+/* dx_i[c][ih][iw] (+)= sum over (kh, kw) of the dcol entries taken from it
+ * (under a low PREC: the sum from 0, rounded, then added) */
+template <int PREC>
 __global__ void __launch_bounds__(256)
     col2im_kernel(ConvDims d, int b, const float *__restrict__ dcol, float *dx, int accumulate)
 {
@@ -115,7 +143,7 @@ __global__ void __launch_bounds__(256)
         t /= d.in_h;
         const int c = (int)(t % d.in_c);
         const int i = (int)(t / d.in_c);
-        float acc = accumulate ? dx[e] : 0.0f;
+        float acc = accumulate && PREC == NL_PRECISION_FP32 ? dx[e] : 0.0f;
         for (int kh = 0; kh < d.k; kh++) {
             const int th = ih + d.pad - kh;
             if (th < 0 || th % d.s != 0)
@@ -134,23 +162,29 @@ __global__ void __launch_bounds__(256)
                 acc += __ldg(dcol + r * K + (size_t)i * P + (size_t)oh * d.out_w + ow);
             }
         }
-        dx[e] = acc;
+        if (PREC == NL_PRECISION_FP32)
+            dx[e] = acc;
+        else
+            dx[e] = accumulate ? dx[e] + nl_lowp_round<PREC>(acc) : nl_lowp_round<PREC>(acc);
     }
 }
 
-/* y[i][co][p] = bias[co] */
+/* y[i][co][p] = bias[co] (rounded to PREC) */
+template <int PREC>
 __global__ void __launch_bounds__(256)
     bias_planes_kernel(int b, int out_c, int P, const float *__restrict__ bias, float *y)
 {
     for (int i = blockIdx.z; i < b; i += gridDim.z)
         for (int co = blockIdx.y; co < out_c; co += gridDim.y) {
-            const float v = bias[co];
+            const float v = nl_lowp_round<PREC>(bias[co]);
             for (int p = blockIdx.x * blockDim.x + threadIdx.x; p < P; p += gridDim.x * blockDim.x)
                 y[((size_t)i * out_c + co) * P + p] = v;
         }
 }
 
-/* dbias[co] = sum over samples and positions of dy[i][co][p] */
+/* dbias[co] = sum over samples and positions of dy[i][co][p] (under a low
+ * PREC of dy rounded, the sum rounded) */
+template <int PREC>
 __global__ void __launch_bounds__(256)
     conv_bias_grad_kernel(int n, int out_c, int P, const float *__restrict__ dy, float *dbias)
 {
@@ -162,7 +196,7 @@ __global__ void __launch_bounds__(256)
     double s = 0.0, unused = 0.0;
 #pragma unroll 4
     for (; j < L; j += T) {
-        s += (double)__ldg(dy + ((size_t)i * out_c + co) * P + p);
+        s += (double)nl_lowp_round<PREC>(__ldg(dy + ((size_t)i * out_c + co) * P + p));
         p += dp;
         i += di;
         if (p >= P) {
@@ -172,7 +206,7 @@ __global__ void __launch_bounds__(256)
     }
     block_sum2(s, unused);
     if (threadIdx.x == 0)
-        dbias[co] = (float)s;
+        dbias[co] = nl_lowp_round<PREC>((float)s);
 }
 
 static dim3 planes_grid(long long P, int rows, int samples)
@@ -182,16 +216,89 @@ static dim3 planes_grid(long long P, int rows, int samples)
                 (unsigned)(samples < 65535 ? samples : 65535));
 }
 
+template <class Out>
 static void im2col(nl_cuda *cu, const ConvDims &d, const conv_layout &l, int b, const float *x,
-                   float *col)
+                   Out *col)
 {
     const long long K = (long long)b * l.P;
     long long gx = (K + 255) / 256;
     if (gx > 4096)
         gx = 4096;
     const unsigned gy = (unsigned)(l.R < 65535 ? l.R : 65535);
-    im2col_kernel<<<dim3((unsigned)gx, gy), 256, 0, cu->stream>>>(d, b, x, col);
+    im2col_kernel<Out><<<dim3((unsigned)gx, gy), 256, 0, cu->stream>>>(d, b, x, col);
     NL_CU_LAUNCHED(cu, "im2col_kernel");
+}
+
+/* ---- low precision: the same GEMMs on 16-bit operands ---- */
+
+template <int PREC, class Half>
+static void conv2d_forward_lowp(nl_cuda *cu, const nl_conv_geom *g, int n, const float *x,
+                                const float *weight, const float *bias, float *y, void *workspace)
+{
+    const nl_precision p = (nl_precision)PREC;
+    const conv_layout l = layout_of(g, n);
+    const ConvDims d = dims_of(g);
+    const size_t in_stride = (size_t)g->in_c * g->in_h * g->in_w;
+    const size_t out_stride = (size_t)g->out_c * l.P;
+    Half *col = (Half *)workspace;
+    void *w16 = (char *)workspace + dyT_end_bytes(g, l);
+    nl_cuda_lowp_convert(cu, p, (size_t)g->out_c * l.R, weight, w16);
+    for (int i0 = 0; i0 < n; i0 += (int)l.chunk) {
+        const int b = (int)(n - i0 < l.chunk ? n - i0 : l.chunk);
+        float *yc = y + (size_t)i0 * out_stride;
+        if (bias) {
+            bias_planes_kernel<PREC><<<planes_grid(l.P, g->out_c, b), 256, 0, cu->stream>>>(
+                b, g->out_c, (int)l.P, bias, yc);
+            NL_CU_LAUNCHED(cu, "bias_planes_kernel");
+        }
+        im2col(cu, d, l, b, x + (size_t)i0 * in_stride, col);
+        nl_cuda_lowp_gemm(cu, p, CUBLAS_OP_N, CUBLAS_OP_N, (int)l.P, g->out_c, (int)l.R, col,
+                          (int)(b * l.P), l.P, w16, (int)l.R, 0, bias ? 1.0f : 0.0f, yc,
+                          (int)l.P, (long long)out_stride, b);
+        nl_cuda_lowp_round(cu, p, (size_t)b * out_stride, yc);
+    }
+}
+
+template <int PREC, class Half>
+static void conv2d_backward_lowp(nl_cuda *cu, const nl_conv_geom *g, int n, const float *x,
+                                 const float *weight, const float *dy, float *dx,
+                                 bool accumulate_dx, float *dweight, float *dbias, void *workspace)
+{
+    const nl_precision p = (nl_precision)PREC;
+    const conv_layout l = layout_of(g, n);
+    const ConvDims d = dims_of(g);
+    const size_t in_stride = (size_t)g->in_c * g->in_h * g->in_w;
+    const size_t out_stride = (size_t)g->out_c * l.P;
+    Half *col = (Half *)workspace;
+    float *dcol = (float *)workspace; /* after the dW GEMM has read col */
+    Half *dyT = (Half *)((float *)workspace + l.col_floats);
+    void *w16 = (char *)workspace + dyT_end_bytes(g, l);
+    if (dx)
+        nl_cuda_lowp_convert(cu, p, (size_t)g->out_c * l.R, weight, w16);
+    for (int i0 = 0; i0 < n; i0 += (int)l.chunk) {
+        const int b = (int)(n - i0 < l.chunk ? n - i0 : l.chunk);
+        const int K = (int)((long long)b * l.P);
+        im2col(cu, d, l, b, x + (size_t)i0 * in_stride, col);
+        regroup_kernel<Half><<<planes_grid(l.P, g->out_c, b), 256, 0, cu->stream>>>(
+            b, g->out_c, (int)l.P, dy + (size_t)i0 * out_stride, dyT);
+        NL_CU_LAUNCHED(cu, "regroup_kernel");
+        nl_cuda_lowp_gemm(cu, p, CUBLAS_OP_T, CUBLAS_OP_N, (int)l.R, g->out_c, K, col, K, 0, dyT,
+                          K, 0, i0 == 0 ? 0.0f : 1.0f, dweight, (int)l.R, 0, 1);
+        if (!dx)
+            continue;
+        nl_cuda_lowp_gemm(cu, p, CUBLAS_OP_N, CUBLAS_OP_T, K, (int)l.R, g->out_c, dyT, K, 0, w16,
+                          (int)l.R, 0, 0.0f, dcol, K, 0, 1);
+        const long long total = (long long)b * in_stride;
+        col2im_kernel<PREC><<<nl_cuda_grid(cu, (size_t)total, 256), 256, 0, cu->stream>>>(
+            d, b, dcol, dx + (size_t)i0 * in_stride, accumulate_dx ? 1 : 0);
+        NL_CU_LAUNCHED(cu, "col2im_kernel");
+    }
+    nl_cuda_lowp_round(cu, p, (size_t)g->out_c * l.R, dweight);
+    if (dbias) {
+        conv_bias_grad_kernel<PREC><<<g->out_c, 256, 0, cu->stream>>>(n, g->out_c, (int)l.P, dy,
+                                                                       dbias);
+        NL_CU_LAUNCHED(cu, "conv_bias_grad_kernel");
+    }
 }
 
 void nl_cuda_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const float *x,
@@ -200,6 +307,12 @@ void nl_cuda_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const 
     nl_cuda *cu = nl_cuda_of(be);
     if (n <= 0)
         return;
+    if (be->product_precision == NL_PRECISION_BF16)
+        return conv2d_forward_lowp<NL_PRECISION_BF16, __nv_bfloat16>(cu, g, n, x, weight, bias,
+                                                                     y, workspace);
+    if (be->product_precision == NL_PRECISION_FP16)
+        return conv2d_forward_lowp<NL_PRECISION_FP16, __half>(cu, g, n, x, weight, bias, y,
+                                                              workspace);
     const conv_layout l = layout_of(g, n);
     const ConvDims d = dims_of(g);
     const bool pointwise = g->kernel == 1 && g->stride == 1 && g->pad == 0;
@@ -211,7 +324,7 @@ void nl_cuda_conv2d_forward(nl_backend *be, const nl_conv_geom *g, int n, const 
         const int b = (int)(n - i0 < l.chunk ? n - i0 : l.chunk);
         float *yc = y + (size_t)i0 * out_stride;
         if (bias) {
-            bias_planes_kernel<<<planes_grid(l.P, g->out_c, b), 256, 0, cu->stream>>>(
+            bias_planes_kernel<NL_PRECISION_FP32><<<planes_grid(l.P, g->out_c, b), 256, 0, cu->stream>>>(
                 b, g->out_c, (int)l.P, bias, yc);
             NL_CU_LAUNCHED(cu, "bias_planes_kernel");
         }
@@ -241,6 +354,12 @@ void nl_cuda_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const
     nl_cuda *cu = nl_cuda_of(be);
     if (n <= 0)
         return;
+    if (be->product_precision == NL_PRECISION_BF16)
+        return conv2d_backward_lowp<NL_PRECISION_BF16, __nv_bfloat16>(
+            cu, g, n, x, weight, dy, dx, accumulate_dx, dweight, dbias, workspace);
+    if (be->product_precision == NL_PRECISION_FP16)
+        return conv2d_backward_lowp<NL_PRECISION_FP16, __half>(
+            cu, g, n, x, weight, dy, dx, accumulate_dx, dweight, dbias, workspace);
     const conv_layout l = layout_of(g, n);
     const ConvDims d = dims_of(g);
     const size_t in_stride = (size_t)g->in_c * g->in_h * g->in_w;
@@ -252,7 +371,7 @@ void nl_cuda_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const
         const int b = (int)(n - i0 < l.chunk ? n - i0 : l.chunk);
         const int K = (int)((long long)b * l.P);
         im2col(cu, d, l, b, x + (size_t)i0 * in_stride, col);
-        regroup_kernel<<<planes_grid(l.P, g->out_c, b), 256, 0, cu->stream>>>(
+        regroup_kernel<float><<<planes_grid(l.P, g->out_c, b), 256, 0, cu->stream>>>(
             b, g->out_c, (int)l.P, dy + (size_t)i0 * out_stride, dyT);
         NL_CU_LAUNCHED(cu, "regroup_kernel");
         /* dW (out_c x R) (+)= dyT col^T; column-major: dW^T = col dyT^T */
@@ -265,12 +384,12 @@ void nl_cuda_conv2d_backward(nl_backend *be, const nl_conv_geom *g, int n, const
         NL_CUBLAS(cu, cublasSgemm(cu->cublas, CUBLAS_OP_N, CUBLAS_OP_T, K, (int)l.R, g->out_c,
                                   &one, dyT, K, weight, (int)l.R, &zero, col, K));
         const long long total = (long long)b * in_stride;
-        col2im_kernel<<<nl_cuda_grid(cu, (size_t)total, 256), 256, 0, cu->stream>>>(
+        col2im_kernel<NL_PRECISION_FP32><<<nl_cuda_grid(cu, (size_t)total, 256), 256, 0, cu->stream>>>(
             d, b, col, dx + (size_t)i0 * in_stride, accumulate_dx ? 1 : 0);
         NL_CU_LAUNCHED(cu, "col2im_kernel");
     }
     if (dbias) {
-        conv_bias_grad_kernel<<<g->out_c, 256, 0, cu->stream>>>(n, g->out_c, (int)l.P, dy, dbias);
+        conv_bias_grad_kernel<NL_PRECISION_FP32><<<g->out_c, 256, 0, cu->stream>>>(n, g->out_c, (int)l.P, dy, dbias);
         NL_CU_LAUNCHED(cu, "conv_bias_grad_kernel");
     }
 }

@@ -118,6 +118,30 @@ static inline bool nl_cuda_aligned16(const void *a, const void *b = NULL, const 
     NL_OP_IF(NL_OP_ON_CUDA_##backends, ret nl_cuda_##op params;)
 #include "backend_ops.def"
 
+/* ---- train.precision's product ops (lowp.cu) ----
+ * Under a low be->product_precision a product op converts its operands to
+ * bf16 or fp16 storage in its planned workspace (the *_workspace ops count
+ * the copies), multiplies them on cuBLAS with fp32 accumulation, and rounds
+ * its fp32 outputs to the precision: the autocast semantics of
+ * core/base/precision.h, on the GPU's own 16-bit GEMMs. */
+/* bytes of `count` values stored in p (2 each), whole 256-byte lines so
+ * that copies laid end to end stay aligned for cuBLAS; 0 under fp32 */
+size_t nl_cuda_lowp_bytes(nl_precision p, size_t count);
+/* dst (p's storage) = src rounded to p */
+void nl_cuda_lowp_convert(nl_cuda *cu, nl_precision p, size_t count, const float *src, void *dst);
+/* x = x rounded to p, in place */
+void nl_cuda_lowp_round(nl_cuda *cu, nl_precision p, size_t count, float *x);
+/* dst = src rounded to p, added in fp32 to dst's own value when accumulating */
+void nl_cuda_lowp_add_rounded(nl_cuda *cu, nl_precision p, size_t count, const float *src,
+                              float *dst, bool accumulate);
+/* C (fp32) = A B + beta C for `batch` column-major products of operands
+ * stored in p (nl_cuda_lowp_convert's output), fp32 accumulation
+ * (cublasGemmEx; batches strided by sa, sb, sc elements) */
+void nl_cuda_lowp_gemm(nl_cuda *cu, nl_precision p, cublasOperation_t ta, cublasOperation_t tb,
+                       int m, int n, int k, const void *A, int lda, long long sa, const void *B,
+                       int ldb, long long sb, float beta, float *C, int ldc, long long sc,
+                       int batch);
+
 /* ---- the norm ops' halves: batch statistics (batchnorm.cu) and
  * per-sample groups, centred or not (groupnorm.cu, g->groups >= 1) ---- */
 void nl_cuda_batchnorm_backward(nl_backend *be, int n, int c, int hw, const float *x,

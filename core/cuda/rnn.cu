@@ -71,6 +71,11 @@ void nl_cuda_rnn_forward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
                          const float *b_hh, float *y, float *h_last, float *c_last, void *saved,
                          void *workspace)
 {
+    /* the fused layer's products stay fp32 under every train.precision, as
+     * on the CPU (core/cpu/rnn.c says where torch differs); its workspace
+     * holds no low-precision copies */
+    nl_backend fp32 = *be;
+    fp32.product_precision = NL_PRECISION_FP32;
     nl_cuda *cu = nl_cuda_of(be);
     if (n <= 0 || t <= 0)
         return;
@@ -80,12 +85,12 @@ void nl_cuda_rnn_forward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
     nl_rnn_saved_layout(cell, n, t, hidden, saved, &sv);
     nl_rnn_work_parts w;
     nl_rnn_work_layout(cell, n, t, hidden, 0, workspace, &w);
-    nl_cuda_linear_forward(be, n * t, in, g, x, w_ih, b_ih, w.xproj, NULL);
+    nl_cuda_linear_forward(&fp32, n * t, in, g, x, w_ih, b_ih, w.xproj, NULL);
     NL_CU(cu, cudaMemsetAsync(sv.h, 0, state * sizeof(float), cu->stream));
     if (sv.c)
         NL_CU(cu, cudaMemsetAsync(sv.c, 0, state * sizeof(float), cu->stream));
     for (int s = 0; s < t; s++) {
-        nl_cuda_linear_forward(be, n, hidden, g, sv.h + s * state, w_hh, b_hh, w.hproj, NULL);
+        nl_cuda_linear_forward(&fp32, n, hidden, g, sv.h + s * state, w_hh, b_hh, w.hproj, NULL);
         rnn_step_kernel<<<nl_cuda_grid(cu, state, 256), 256, 0, cu->stream>>>(
             cell == NL_RNN_LSTM, n, t, s, hidden, w.xproj, w.hproj, sv.h, sv.c, sv.gates, y);
         NL_CU_LAUNCHED(cu, "rnn_step_kernel");
@@ -152,6 +157,11 @@ void nl_cuda_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in
                           bool accumulate_dx, float *dw_ih, float *dw_hh, float *db_ih,
                           float *db_hh, void *workspace)
 {
+    /* the fused layer's products stay fp32 under every train.precision, as
+     * on the CPU (core/cpu/rnn.c says where torch differs); its workspace
+     * holds no low-precision copies */
+    nl_backend fp32 = *be;
+    fp32.product_precision = NL_PRECISION_FP32;
     nl_cuda *cu = nl_cuda_of(be);
     if (n <= 0 || t <= 0)
         return;
@@ -184,8 +194,8 @@ void nl_cuda_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in
                                       w_hh, hidden, w.dgates_h + s * (size_t)n * g, g,
                                       cell == NL_RNN_GRU ? &one : &zero, w.dh, hidden));
     }
-    nl_cuda_linear_backward(be, n * t, hidden, g, sv.h, w_hh, w.dgates_h, NULL, false, dw_hh,
+    nl_cuda_linear_backward(&fp32, n * t, hidden, g, sv.h, w_hh, w.dgates_h, NULL, false, dw_hh,
                             db_hh, NULL);
-    nl_cuda_linear_backward(be, n * t, in, g, x, w_ih, w.dgates_x, dx, accumulate_dx, dw_ih,
+    nl_cuda_linear_backward(&fp32, n * t, in, g, x, w_ih, w.dgates_x, dx, accumulate_dx, dw_ih,
                             db_ih, NULL);
 }

@@ -8,6 +8,8 @@
 #include <vector>
 #include "cuda_runtime.h"
 #include "cublas_v2.h"
+#include "cuda_bf16.h"
+#include "cuda_fp16.h"
 
 /* Several host threads may call the runtime at once, each on its own streams, as the threads of
  * one process share a GPU. One process-wide lock is held for every runtime and cuBLAS call and
@@ -726,7 +728,7 @@ static void check_gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n,
     auto mx = [](int a) { return a > 1 ? a : 1; };
     if (m < 0 || n < 0 || k < 0 || lda < mx(ta == CUBLAS_OP_N ? m : k) ||
         ldb < mx(tb == CUBLAS_OP_N ? k : n) || ldc < mx(m)) {
-        fprintf(stderr, "EMU: cublasSgemm invalid value m=%d n=%d k=%d lda=%d ldb=%d ldc=%d\n", m, n, k, lda, ldb, ldc);
+        fprintf(stderr, "EMU: cuBLAS GEMM invalid value m=%d n=%d k=%d lda=%d ldb=%d ldc=%d\n", m, n, k, lda, ldb, ldc);
         abort();
     }
 }
@@ -775,4 +777,91 @@ cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t h, cublasOperation_t ta,
             gemm(ta, tb, m, n, k, al, A + i * sa, lda, B + i * sb, ldb, be, C + i * sc, ldc);
     });
     return e == cudaSuccess ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_EXECUTION_FAILED;
+}
+
+/* ---- cublasGemmEx: typed elements, fp32 accumulation ---- */
+static bool gemm_ex_type_known(cudaDataType_t t)
+{
+    return t == CUDA_R_32F || t == CUDA_R_16F || t == CUDA_R_16BF;
+}
+/* the combinations CUBLAS_COMPUTE_32F takes among these types */
+static bool gemm_ex_supported(cudaDataType_t at, cudaDataType_t bt, cudaDataType_t ct,
+                              cublasComputeType_t compute)
+{
+    return compute == CUBLAS_COMPUTE_32F && gemm_ex_type_known(at) && at == bt &&
+           (ct == CUDA_R_32F || ct == at);
+}
+static float load_typed(const void *p, cudaDataType_t t, size_t i)
+{
+    switch (t) {
+    case CUDA_R_16BF:
+        return __bfloat162float(((const __nv_bfloat16 *)p)[i]);
+    case CUDA_R_16F:
+        return __half2float(((const __half *)p)[i]);
+    default:
+        return ((const float *)p)[i];
+    }
+}
+static void store_typed(void *p, cudaDataType_t t, size_t i, float v)
+{
+    switch (t) {
+    case CUDA_R_16BF:
+        ((__nv_bfloat16 *)p)[i] = __float2bfloat16(v);
+        break;
+    case CUDA_R_16F:
+        ((__half *)p)[i] = __float2half(v);
+        break;
+    default:
+        ((float *)p)[i] = v;
+    }
+}
+static size_t type_bytes(cudaDataType_t t) { return t == CUDA_R_32F ? 4 : 2; }
+static void gemm_ex(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
+                    const void *A, cudaDataType_t at, int lda, const void *B, cudaDataType_t bt,
+                    int ldb, float beta, void *C, cudaDataType_t ct, int ldc)
+{
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < m; i++) {
+            float s = 0.0f;
+            for (int l = 0; l < k; l++) {
+                const float a = load_typed(A, at, ta == CUBLAS_OP_N ? i + (size_t)l * lda : l + (size_t)i * lda);
+                const float b = load_typed(B, bt, tb == CUBLAS_OP_N ? l + (size_t)j * ldb : j + (size_t)l * ldb);
+                s += a * b;
+            }
+            const size_t c = i + (size_t)j * ldc;
+            store_typed(C, ct, c, beta == 0.0f ? alpha * s : alpha * s + beta * load_typed(C, ct, c));
+        }
+}
+cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t h, cublasOperation_t ta,
+                                          cublasOperation_t tb, int m, int n, int k,
+                                          const void *alpha, const void *A, cudaDataType_t Atype,
+                                          int lda, long long sa, const void *B,
+                                          cudaDataType_t Btype, int ldb, long long sb,
+                                          const void *beta, void *C, cudaDataType_t Ctype,
+                                          int ldc, long long sc, int batch,
+                                          cublasComputeType_t compute, cublasGemmAlgo_t)
+{
+    EmuLocked locked(emu_mutex);
+    if (!gemm_ex_supported(Atype, Btype, Ctype, compute))
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+    if (batch > 0)
+        check_gemm(ta, tb, m, n, k, lda, ldb, ldc);
+    const float al = *(const float *)alpha, be = *(const float *)beta;
+    const size_t ea = type_bytes(Atype), eb = type_bytes(Btype), ec = type_bytes(Ctype);
+    const cudaError_t e = emu_enqueue(h->stream, EMU_NODE_GEMM, [=] {
+        for (int i = 0; i < batch; i++)
+            gemm_ex(ta, tb, m, n, k, al, (const char *)A + i * sa * ea, Atype, lda,
+                    (const char *)B + i * sb * eb, Btype, ldb, be, (char *)C + i * sc * ec, Ctype,
+                    ldc);
+    });
+    return e == cudaSuccess ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_EXECUTION_FAILED;
+}
+cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
+                            int n, int k, const void *alpha, const void *A, cudaDataType_t Atype,
+                            int lda, const void *B, cudaDataType_t Btype, int ldb,
+                            const void *beta, void *C, cudaDataType_t Ctype, int ldc,
+                            cublasComputeType_t compute, cublasGemmAlgo_t algo)
+{
+    return cublasGemmStridedBatchedEx(h, ta, tb, m, n, k, alpha, A, Atype, lda, 0, B, Btype, ldb,
+                                      0, beta, C, Ctype, ldc, 0, 1, compute, algo);
 }

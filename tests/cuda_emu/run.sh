@@ -4,7 +4,7 @@
 # build dependencies; no CUDA toolkit and no GPU needed.
 #   tests/cuda_emu/run.sh [build-dir]     (default /tmp/normlab-cuda-emu)
 # The environment passes through: EMU_SMS (the emulated SM count, default 2),
-# NL_PARITY_QUICK=1 (leave out the large shapes), CK_RUN_CASE=ops|norms|tokens|training|resident|recorded|threads.
+# NL_PARITY_QUICK=1 (leave out the large shapes), CK_RUN_CASE=ops|norms|tokens|training|resident|recorded|threads|precision|...
 set -e
 E=$(cd "$(dirname "$0")" && pwd)
 R=$(cd "$E/../.." && pwd)
@@ -25,9 +25,10 @@ FL="-O1 -g -ffp-contract=off"
 jobs_max=${EMU_JOBS:-$(nproc)}
 throttle() { while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; done; }
 wait_all() { while [ -n "$(jobs -rp)" ]; do wait -n; done; }
-g++ -std=c++17 $FL -Wall -I"$E/include" -c "$E/emu.cpp" -o "$B/obj/emu.o"
+# -I core: the 16-bit float conversions round with core/base/precision.h
+g++ -std=c++17 $FL -Wall -I"$E/include" -I"$R/core" -c "$E/emu.cpp" -o "$B/obj/emu.o"
 # the emulator's own capture and graph semantics first (selftest.cpp)
-g++ -std=c++17 $FL -Wall -pthread -I"$E/include" "$E/selftest.cpp" "$B/obj/emu.o" -o "$B/emu_selftest"
+g++ -std=c++17 $FL -Wall -pthread -I"$E/include" -I"$R/core" "$E/selftest.cpp" "$B/obj/emu.o" -o "$B/emu_selftest"
 "$B/emu_selftest"
 for f in "$B"/src/cuda/*.cpp; do
     throttle

@@ -1,7 +1,8 @@
 /* Self-test of the emulator's stream capture and CUDA graphs (README.md): what a capture
  * records, what it refuses and with which codes, and that a replay computes what the direct
  * calls compute, bit for bit. run.sh builds and runs it first; alone:
- *   g++ -std=c++17 -pthread -Itests/cuda_emu/include tests/cuda_emu/selftest.cpp \
+ * The 16-bit float conversions and cublasGemmEx are checked here too.
+ *   g++ -std=c++17 -pthread -Itests/cuda_emu/include -Icore tests/cuda_emu/selftest.cpp \
  *       tests/cuda_emu/emu.cpp -o /tmp/emu_selftest && /tmp/emu_selftest */
 #include <condition_variable>
 #include <mutex>
@@ -9,6 +10,8 @@
 #include <vector>
 #include "cuda_runtime.h"
 #include "cublas_v2.h"
+#include "cuda_bf16.h"
+#include "cuda_fp16.h"
 
 static std::atomic<int> checks, failures; /* counted from several threads */
 #define CHECK(cond)                                                                                \
@@ -693,6 +696,144 @@ static void test_concurrent_graphs(void)
     CHECK(churned_while_captured == 9 && churned >= 18);
 }
 
+static uint32_t bits_of(float x)
+{
+    uint32_t b;
+    memcpy(&b, &x, sizeof b);
+    return b;
+}
+static float float_of(uint32_t b)
+{
+    float x;
+    memcpy(&x, &b, sizeof x);
+    return x;
+}
+
+/* the conversions round as core/base/precision.h does, bit for bit, and pack the formats'
+ * encodings */
+static void test_half_conversions(void)
+{
+    int bf16_wrong = 0, fp16_wrong = 0;
+    uint32_t state = 12345u;
+    for (int i = 0; i < 1 << 20; i++) {
+        state = state * 1664525u + 1013904223u;
+        /* every exponent, and ties: the low bits of half of them cleared to the tie */
+        uint32_t b = state;
+        if (i & 1)
+            b = (b & 0xffff0000u) | 0x8000u;
+        if (i & 2)
+            b = (b & 0xffffe000u) | 0x1000u;
+        const float x = float_of(b);
+        if (x != x)
+            continue;
+        if (bits_of(__bfloat162float(__float2bfloat16(x))) != bits_of(nl_round_bf16(x)))
+            bf16_wrong++;
+        if (bits_of(__half2float(__float2half(x))) != bits_of(nl_round_fp16(x)))
+            fp16_wrong++;
+    }
+    CHECK(bf16_wrong == 0);
+    CHECK(fp16_wrong == 0);
+    CHECK(__float2bfloat16(1.0f).__x == 0x3f80u);
+    CHECK(__float2bfloat16(float_of(0x3f808000u)).__x == 0x3f80u); /* tie to even: down */
+    CHECK(__float2bfloat16(float_of(0x3f818000u)).__x == 0x3f82u); /* tie to even: up */
+    CHECK(__float2half(1.0f).__x == 0x3c00u);
+    CHECK(__float2half(-2.0f).__x == 0xc000u);
+    CHECK(__float2half(65504.0f).__x == 0x7bffu);
+    CHECK(__float2half(65519.0f).__x == 0x7bffu);
+    CHECK(__float2half(65520.0f).__x == 0x7c00u); /* the tie above the largest half: infinity */
+    CHECK(__float2half(ldexpf(1.0f, -24)).__x == 0x0001u);
+    CHECK(__float2half(ldexpf(1.0f, -25)).__x == 0x0000u);              /* a tie: to even, zero */
+    CHECK(__float2half(ldexpf(3.0f, -25)).__x == 0x0002u);              /* a tie: to even, 2 */
+    CHECK(__float2half(ldexpf(1023.0f, -24)).__x == 0x03ffu);           /* the largest subnormal */
+    CHECK(__float2half(-0.0f).__x == 0x8000u);
+    CHECK(__half2float(__float2half(ldexpf(1023.0f, -24))) == ldexpf(1023.0f, -24));
+    CHECK(std::isinf(__half2float(__float2half(1e6f))));
+    const float nan = std::nanf("");
+    CHECK(std::isnan(__half2float(__float2half(nan))) && std::isnan(__bfloat162float(__float2bfloat16(nan))));
+}
+
+/* cublasGemmEx and its strided batch: 16-bit A and B, fp32 accumulation, C in fp32 or rounded
+ * to the inputs' type; the combinations cuBLAS refuses are refused */
+static void test_gemm_ex(cudaStream_t s, cublasHandle_t blas)
+{
+    const int m = 3, k = 5, n = 2, batch = 2;
+    float a[batch][m * k], b[batch][k * n];
+    for (int t = 0; t < batch; t++) {
+        for (int i = 0; i < m * k; i++)
+            a[t][i] = 0.1f * (float)(i * 7 % 11) - 0.4f + (float)t;
+        for (int i = 0; i < k * n; i++)
+            b[t][i] = 0.37f * (float)(i % 4) - 0.5f;
+    }
+    __nv_bfloat16 *A16 = device<__nv_bfloat16>(batch * m * k), *B16 = device<__nv_bfloat16>(batch * k * n);
+    __half *Ah = device<__half>(batch * m * k), *Bh = device<__half>(batch * k * n);
+    float *C = device<float>(batch * m * n);
+    __nv_bfloat16 *C16 = device<__nv_bfloat16>(m * n);
+    for (int t = 0; t < batch; t++) {
+        for (int i = 0; i < m * k; i++) {
+            A16[t * m * k + i] = __float2bfloat16(a[t][i]);
+            Ah[t * m * k + i] = __float2half(a[t][i]);
+        }
+        for (int i = 0; i < k * n; i++) {
+            B16[t * k * n + i] = __float2bfloat16(b[t][i]);
+            Bh[t * k * n + i] = __float2half(b[t][i]);
+        }
+    }
+    const float alpha = 1.0f, beta = 0.0f;
+    for (int prec = 0; prec < 2; prec++) {
+        const cudaDataType_t type = prec == 0 ? CUDA_R_16BF : CUDA_R_16F;
+        const void *A = prec == 0 ? (const void *)A16 : (const void *)Ah;
+        const void *B = prec == 0 ? (const void *)B16 : (const void *)Bh;
+        /* C (m x n, column-major) = A (m x k) B (k x n) for each batch entry */
+        CHECK_CODE(cublasGemmStridedBatchedEx(blas, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha, A, type, m,
+                                              m * k, B, type, k, k * n, &beta, C, CUDA_R_32F, m, m * n,
+                                              batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                   CUBLAS_STATUS_SUCCESS);
+        cudaStreamSynchronize(s);
+        int wrong = 0;
+        for (int t = 0; t < batch; t++)
+            for (int j = 0; j < n; j++)
+                for (int i = 0; i < m; i++) {
+                    float want = 0.0f; /* products of rounded values, added in fp32 in k order */
+                    for (int l = 0; l < k; l++)
+                        want += nl_round_to(prec == 0 ? NL_PRECISION_BF16 : NL_PRECISION_FP16, a[t][i + l * m]) *
+                                nl_round_to(prec == 0 ? NL_PRECISION_BF16 : NL_PRECISION_FP16, b[t][l + j * k]);
+                    wrong += C[t * m * n + i + j * m] != want;
+                }
+        CHECK(wrong == 0);
+    }
+    /* transposed A (k x m stored), C rounded to bf16 */
+    CHECK_CODE(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha, A16, CUDA_R_16BF, k, B16,
+                            CUDA_R_16BF, k, &beta, C16, CUDA_R_16BF, m, CUBLAS_COMPUTE_32F,
+                            CUBLAS_GEMM_DEFAULT),
+               CUBLAS_STATUS_SUCCESS);
+    cudaStreamSynchronize(s);
+    int wrong = 0;
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < m; i++) {
+            float want = 0.0f;
+            for (int l = 0; l < k; l++)
+                want += nl_round_bf16(a[0][l + i * k]) * nl_round_bf16(b[0][l + j * k]);
+            wrong += bits_of(__bfloat162float(C16[i + j * m])) != bits_of(nl_round_bf16(want));
+        }
+    CHECK(wrong == 0);
+    /* mixed inputs, and a 16-bit C of the other type, are not GEMMs cuBLAS has */
+    CHECK_CODE(cublasGemmEx(blas, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha, A16, CUDA_R_16BF, m, Bh,
+                            CUDA_R_16F, k, &beta, C, CUDA_R_32F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+               CUBLAS_STATUS_NOT_SUPPORTED);
+    CHECK_CODE(cublasGemmEx(blas, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha, A16, CUDA_R_16BF, m, B16,
+                            CUDA_R_16BF, k, &beta, C16, CUDA_R_16F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+               CUBLAS_STATUS_NOT_SUPPORTED);
+    CHECK_CODE(cublasGemmEx(blas, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha, A16, CUDA_R_16BF, m, B16,
+                            CUDA_R_16BF, k, &beta, C, CUDA_R_32F, m, (cublasComputeType_t)0, CUBLAS_GEMM_DEFAULT),
+               CUBLAS_STATUS_NOT_SUPPORTED);
+    cudaFree(A16);
+    cudaFree(B16);
+    cudaFree(Ah);
+    cudaFree(Bh);
+    cudaFree(C);
+    cudaFree(C16);
+}
+
 int main(void)
 {
     cudaStream_t s = new_stream(cudaStreamNonBlocking);
@@ -707,6 +848,8 @@ int main(void)
     test_threads(s, probe);
     test_replay_matches_direct(s, blas);
     test_concurrent_graphs();
+    test_half_conversions();
+    test_gemm_ex(s, blas);
     CHECK(strcmp(cudaGetErrorName(cudaErrorStreamCaptureInvalidated), "cudaErrorStreamCaptureInvalidated") == 0);
     cudaFree(probe);
     cublasDestroy(blas);
@@ -715,6 +858,6 @@ int main(void)
         fprintf(stderr, "selftest: %d of %d checks failed\n", failures.load(), checks.load());
         return 1;
     }
-    printf("emulator self-test (stream capture, graphs): %d checks passed\n", checks.load());
+    printf("emulator self-test (stream capture, graphs, 16-bit floats, GemmEx): %d checks passed\n", checks.load());
     return 0;
 }
