@@ -84,11 +84,14 @@ static nl_code restore_newer_defaults(nl_flat *out, nl_error *err)
     nl_code rc = NL_OK;
     for (int i = 0; i < nl_config_schema_count && rc == NL_OK; i++) {
         const nl_key_def *def = &nl_config_schema[i];
-        if (!(def->flags & NL_KF_AFTER_FORMAT4) || def->type != NL_KT_ENUM ||
-            nl_flat_get(out, def->key))
+        if (!(def->flags & NL_KF_AFTER_FORMAT4) || nl_flat_get(out, def->key))
             continue;
         char text[256];
-        rc = nl_flat_set(out, def->key, nl_schema_format(def, defaults, text, sizeof text), err);
+        /* as newer_key_at_default reads the default: a string as its text */
+        const char *value = def->type == NL_KT_STRING
+                                ? (const char *)nl_schema_cfield(defaults, def)
+                                : nl_schema_format(def, defaults, text, sizeof text);
+        rc = nl_flat_set(out, def->key, value, err);
     }
     free(defaults);
     return rc;
