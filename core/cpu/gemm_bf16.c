@@ -328,8 +328,10 @@ static void run_product(const product *g, tile_fn *tile)
     const int row_tiles = tiles_of(g->m, TILE_ROWS), panels = tiles_of(g->n, TILE_COLS);
     const int tiles = row_tiles * panels;
     /* waking the second thread costs about as much as 128k multiply-adds
-     * (gemm.c); below that the calling thread does it all, without a team */
-    if ((long)g->m * g->n * g->k >= 4 * NL_PARALLEL_MIN) {
+     * (gemm.c); below that the calling thread does it all, without a team,
+     * as it does inside a caller's team (conv2d.c's chunks: one product a
+     * thread) */
+    if ((long)g->m * g->n * g->k >= 4 * NL_PARALLEL_MIN && !omp_in_parallel_safe()) {
         #pragma omp parallel
         {
             #pragma omp for schedule(static)
