@@ -11,10 +11,12 @@
  * product's bit for bit wherever the instruction does what the SDM says.
  *
  * The native tile carries its own target attribute rather than depending
- * on the kernel set's -march: every kernel set (and the build's own) can
- * then run it on a CPU that has the instruction, which no x86-64 level
- * includes (x86-64-v4 is AVX-512 without BF16); the CPU is checked before
- * each call (nl_isa_of_this_cpu reads CPUID once). */
+ * on the kernel set's -march: every kernel set (and the build's own) holds
+ * it and can run it on a CPU that has the instruction, which no x86-64
+ * level includes (x86-64-v4 is AVX-512 without BF16); the CPU is checked
+ * before each call (nl_isa_of_this_cpu reads CPUID once). The layers call
+ * it only in the sets compiled with AVX512-BF16 (lowp.h), whose choice
+ * already required the instruction. */
 #include <float.h>
 #include <math.h>
 #include <string.h>
