@@ -20,7 +20,11 @@
  * Where the CPU has AVX512-BF16 (Zen 4, Sapphire Rapids and later), the
  * instruction itself: the same lanes and products bit for bit against the
  * model. Elsewhere (this test says so as it runs) the native product must
- * decline, touching nothing. */
+ * decline, touching nothing.
+ *
+ * Then linear and conv2d under bf16 through that product as the
+ * x86-64-v4-bf16 kernel set runs it, with the model in place of the
+ * instruction (below, "the layers' bf16 products"). */
 #include <float.h>
 #include <math.h>
 #include <omp.h>
@@ -399,6 +403,620 @@ START_TEST(test_native_product_matches_model)
 }
 END_TEST
 
+/* ---- the layers' bf16 products through the packed path ----
+ *
+ * The x86-64-v4-bf16 kernel set runs linear's and conv2d's bf16 products
+ * on vdpbf16ps (core/cpu/lowp.h). Its path is checked here on every CPU
+ * through the test-only set bf16_model (CMakeLists.txt): the build's own
+ * kernels, compiled with the instruction replaced by its model, which is
+ * all that tells the two apart (the native tile against the model: the
+ * tests above, where a CPU has the instruction). Each layer's forward and
+ * backward, with the workspace its op plans (and a guard past it), must
+ *  - equal, bit for bit, what the layer's semantics give with
+ *    nl_cpu_gemm_bf16_model called directly: x, W, bias and dy rounded,
+ *    the products packed, y, dx, dW and db rounded as written (conv2d: the
+ *    test's own im2col and col2im, whose order of additions is the layer's,
+ *    and per chunk weight gradients added in chunk order);
+ *  - agree with the build's own set (sgemm on the same rounded operands)
+ *    within what another order of fp32 summation allows: before the output
+ *    rounding each side is within gamma(k + 1) M of the exact sum (M the
+ *    sum of the terms' magnitudes, the bias's included), and rounding to
+ *    bf16 moves each by at most half a bf16 unit (2^-8 of the value; an
+ *    fp32 addition into an accumulating dx 2^-24 more). Measured here
+ *    (printed as the test runs): on random data about one element in 10^5
+ *    differs after the rounding, on the cancelling inputs below a quarter
+ *    to two thirds of them; none takes more than 0.04 of the bound;
+ *  - compute db, which takes no product, in the same bits as that set. */
+#if defined(NORMLAB_BF16_MODEL_SET)
+#include "cpu/cpu.h"
+#include "cpu/lowp.h"
+
+extern const nl_cpu_kernel_set nl_cpu_kernels_bf16_model;
+
+enum { LAYER_THREADS = 2 };
+
+/* a CPU backend whose ops are `set`'s, with bf16 products */
+static nl_backend bf16_backend(const nl_cpu_kernel_set *set)
+{
+    nl_backend be = *tu_cpu(LAYER_THREADS);
+    be.ops = set->ops;
+    be.threads = LAYER_THREADS;
+    be.product_precision = NL_PRECISION_BF16;
+    return be;
+}
+
+/* a workspace of `size` bytes with a guard past it */
+static unsigned char *workspace_of(size_t size)
+{
+    unsigned char *w = aligned_alloc(64, (size + GUARD + 63) / 64 * 64);
+    ck_assert(w);
+    memset(w + size, 0xa5, GUARD);
+    return w;
+}
+
+static void check_guard(const unsigned char *w, size_t size, const char *what)
+{
+    for (size_t i = 0; i < GUARD; i++)
+        ck_assert_msg(w[size + i] == 0xa5, "%s: wrote past the planned workspace", what);
+}
+
+static float *rounded_copy(const float *x, size_t n)
+{
+    float *r = malloc(n * sizeof *r);
+    for (size_t i = 0; i < n; i++)
+        r[i] = nl_round_bf16(x[i]);
+    return r;
+}
+
+static float *normal(size_t n, uint64_t seed)
+{
+    float *x = malloc(n * sizeof *x);
+    tu_fill_normal(x, n, seed, 0.0f, 1.0f);
+    return x;
+}
+
+static float *copy_of(const float *x, size_t n)
+{
+    float *c = malloc(n * sizeof *c);
+    memcpy(c, x, n * sizeof *c);
+    return c;
+}
+
+/* the model's product with scratch of its own size */
+static void model_product(bool ta, bool tb, int m, int n, int k, const float *a, int lda,
+                          const float *b, int ldb, float beta, float *c, int ldc)
+{
+    void *scratch = malloc(nl_cpu_gemm_bf16_scratch(m, n, k) + 1);
+    nl_cpu_gemm_bf16_model(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, scratch);
+    free(scratch);
+}
+
+static void round_all(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = nl_round_bf16(x[i]);
+}
+
+static void assert_same_bits(const float *got, const float *want, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        if (nl_float_bits(got[i]) != nl_float_bits(want[i]))
+            ck_abort_msg("%s: element %zu is %.9g, the model's product gives %.9g", what, i,
+                         got[i], want[i]);
+}
+
+/* The packed path against the sgemm path: |a - b| <= 2 gamma(k + 1) M +
+ * 2^-8 (|a| + |b|) (half a bf16 unit each), or where the rounded sum was
+ * added into an accumulating gradient 2^-7 M (1 + 2^-7) + 2^-24 (|a| + |b|),
+ * with M[i] the sum of the magnitudes of output i's terms; records the
+ * largest share of the bound taken and how many elements differ. */
+typedef struct {
+    double worst_share;
+    size_t differ, count;
+} agreement;
+
+static void check_bound(const float *packed, const float *sgemm, const double *magnitude,
+                        size_t n, int depth, bool accumulated, agreement *seen, const char *what)
+{
+    const double ku = (depth + 1) * ldexp(1.0, -24), gamma = ku / (1.0 - ku);
+    for (size_t i = 0; i < n; i++) {
+        const double a = packed[i], b = sgemm[i], size = fabs(a) + fabs(b);
+        /* where accumulated, the rounded sum's half unit is of the sum
+         * (at most M), not of what it was added to */
+        const double rounding = accumulated ? ldexp(magnitude[i], -7) * (1.0 + ldexp(1.0, -7)) +
+                                                  ldexp(size, -24)
+                                            : ldexp(size, -8);
+        const double bound = 2.0 * gamma * magnitude[i] + rounding + (depth + 1) * (double)FLT_MIN;
+        const double diff = fabs(a - b);
+        ck_assert_msg(diff <= bound, "%s: element %zu: %.9g (packed) against %.9g (sgemm), "
+                      "apart by %g > %g", what, i, a, b, diff, bound);
+        if (diff > 0.0)
+            seen->differ++;
+        if (bound > 0.0 && diff / bound > seen->worst_share)
+            seen->worst_share = diff / bound;
+    }
+    seen->count += n;
+}
+
+/* M of each output of op(A) op(B) (+ |bias[row]|): the sum of |a b| in double */
+static double *magnitudes(bool ta, bool tb, int m, int n, int k, const float *a, int lda,
+                          const float *b, int ldb, const float *row_bias, const float *col_bias)
+{
+    double *out = malloc((size_t)m * n * sizeof *out);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = row_bias ? fabs(row_bias[i]) : col_bias ? fabs(col_bias[j]) : 0.0;
+            for (int d = 0; d < k; d++)
+                s += fabs((double)(ta ? a[(size_t)d * lda + i] : a[(size_t)i * lda + d]) *
+                          (tb ? b[(size_t)j * ldb + d] : b[(size_t)d * ldb + j]));
+            out[(size_t)i * n + j] = s;
+        }
+    return out;
+}
+
+typedef struct {
+    float *y, *dx, *dw, *db;
+} layer_out;
+
+static void free_layer_out(layer_out *o) { free(o->y), free(o->dx), free(o->dw), free(o->db); }
+
+/* ---- linear ---- */
+
+typedef struct {
+    int n, in, out;
+    bool with_dx, accumulate_dx;
+    bool cancelling; /* inputs whose sums tell the orders of summation apart */
+} linear_case;
+
+static const linear_case linear_cases[] = {
+    {1, 8, 3, true, false, false},     {5, 37, 19, true, true, false},
+    {33, 300, 10, true, false, false}, {64, 128, 96, true, true, false},
+    {48, 65, 130, false, false, false}, {200, 256, 64, true, false, false},
+    {64, 256, 64, true, false, true},
+};
+
+/* Rounded to bf16 the sums of random data rarely differ between orders of
+ * summation (one element in 10^5 here), so that the checks above could
+ * hardly tell the packed path from sgemm's. These inputs make every
+ * product's sum cancel terms of 2^16 pairwise (x's column 4j + 2 is minus
+ * its column 4j, W's columns and rows 4j + 2 repeat 4j, dy's columns 4j
+ * and 4j + 2 are 2^16 and -2^16, its rows 4j + 2 and 4j + 3 repeat 4j and
+ * 4j + 1, x's columns 4j are 2^16 in rows 4j and -2^16 in rows 4j + 2):
+ * the partial sums carry rounding errors of 2^16's scale into results of
+ * order one, where each order leaves its own (vdpbf16ps adds the odd k of
+ * a pair before the even one). */
+static void make_cancelling(int n, int in, int out, float *x, float *w, float *dy)
+{
+    const float big = 65536.0f;
+    for (int r = 0; r < n; r++)
+        for (int i = 0; i < in; i++) {
+            float *e = x + (size_t)r * in + i;
+            if (i % 4 == 0 && r % 2 == 0)
+                *e = r % 4 == 0 ? big : -big;
+            else if (i % 4 == 2)
+                *e = -e[-2];
+        }
+    for (int o = 0; o < out; o++)
+        for (int i = 0; i < in; i++)
+            if (i % 4 == 2)
+                w[(size_t)o * in + i] = w[(size_t)o * in + i - 2];
+    for (int o = 0; o < out; o++)
+        if (o % 4 == 2)
+            memcpy(w + (size_t)o * in, w + (size_t)(o - 2) * in, (size_t)in * sizeof *w);
+    for (int r = 0; r < n; r++)
+        for (int o = 0; o < out; o++) {
+            float *e = dy + (size_t)r * out + o;
+            if (o % 4 == 0 || o % 4 == 2)
+                *e = o % 4 == 0 ? big : -big;
+            else if (r % 4 >= 2)
+                *e = e[-2 * out];
+        }
+}
+
+/* elements of the build's own set's result that differ from the model's
+ * reference */
+static size_t differing(const float *a, const float *b, size_t n)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        count += nl_float_bits(a[i]) != nl_float_bits(b[i]);
+    return count;
+}
+
+/* On the cancelling inputs the build's own set must differ from the
+ * model's reference, as sgemm does: else these checks could not tell the
+ * two paths apart. A native build on a CPU with AVX512-BF16 is the
+ * exception: its own kernels run vdpbf16ps (lowp.h, compiled here with the
+ * build's flags), so they must give the model's bits instead, the native
+ * path checked through the layers. */
+static void check_told_apart(size_t apart, const char *what, const char *result)
+{
+    if (NL_CPU_BF16_PACKED)
+        ck_assert_msg(apart == 0, "%s: %s: the build's own vdpbf16ps products differ from the "
+                      "model's in %zu elements", what, result, apart);
+    else
+        ck_assert_msg(apart > 0, "%s: %s cannot tell the packed path from sgemm's", what, result);
+}
+
+typedef struct {
+    const float *x, *w, *b, *dy, *dx0;
+} linear_inputs;
+
+static layer_out run_linear(const nl_cpu_kernel_set *set, const linear_case *c,
+                            const linear_inputs *in, const char *what)
+{
+    nl_backend be = bf16_backend(set);
+    const size_t size = be.ops->linear_workspace(&be, c->n, c->in, c->out);
+    unsigned char *w = workspace_of(size);
+    layer_out o = {malloc((size_t)c->n * c->out * sizeof(float)),
+                   c->with_dx ? copy_of(in->dx0, (size_t)c->n * c->in) : NULL,
+                   malloc((size_t)c->out * c->in * sizeof(float)),
+                   malloc((size_t)c->out * sizeof(float))};
+    be.ops->linear_forward(&be, c->n, c->in, c->out, in->x, in->w, in->b, o.y, w);
+    be.ops->linear_backward(&be, c->n, c->in, c->out, in->x, in->w, in->dy, o.dx, c->accumulate_dx,
+                            o.dw, o.db, w);
+    check_guard(w, size, what);
+    free(w);
+    return o;
+}
+
+START_TEST(test_linear_packed_path)
+{
+    agreement seen = {0};
+    for (size_t t = 0; t < sizeof linear_cases / sizeof linear_cases[0]; t++) {
+        const linear_case *c = &linear_cases[t];
+        const int n = c->n, in = c->in, out = c->out;
+        char what[128];
+        snprintf(what, sizeof what, "linear %d x %d -> %d", n, in, out);
+        linear_inputs li = {normal((size_t)n * in, 10 * t), normal((size_t)out * in, 10 * t + 1),
+                            normal((size_t)out, 10 * t + 2), normal((size_t)n * out, 10 * t + 3),
+                            normal((size_t)n * in, 10 * t + 4)};
+        if (c->cancelling)
+            make_cancelling(n, in, out, (float *)li.x, (float *)li.w, (float *)li.dy);
+        layer_out packed = run_linear(&nl_cpu_kernels_bf16_model, c, &li, what);
+        layer_out sgemm = run_linear(&nl_cpu_kernels_of_build, c, &li, what);
+
+        /* the layer's semantics on the model's product */
+        float *xr = rounded_copy(li.x, (size_t)n * in), *wr = rounded_copy(li.w, (size_t)out * in);
+        float *br = rounded_copy(li.b, (size_t)out), *dyr = rounded_copy(li.dy, (size_t)n * out);
+        float *y = malloc((size_t)n * out * sizeof *y);
+        for (int r = 0; r < n; r++)
+            memcpy(y + (size_t)r * out, br, (size_t)out * sizeof *y);
+        model_product(false, true, n, out, in, xr, in, wr, in, 1.0f, y, out);
+        round_all(y, (size_t)n * out);
+        assert_same_bits(packed.y, y, (size_t)n * out, what);
+        if (c->with_dx) {
+            float *dx = malloc((size_t)n * in * sizeof *dx);
+            model_product(false, false, n, in, out, dyr, out, wr, in, 0.0f, dx, in);
+            round_all(dx, (size_t)n * in);
+            if (c->accumulate_dx)
+                for (size_t i = 0; i < (size_t)n * in; i++)
+                    dx[i] = li.dx0[i] + dx[i];
+            assert_same_bits(packed.dx, dx, (size_t)n * in, what);
+            if (c->cancelling)
+                check_told_apart(differing(sgemm.dx, dx, (size_t)n * in), what, "dx");
+            double *m = magnitudes(false, false, n, in, out, dyr, out, wr, in, NULL, NULL);
+            check_bound(packed.dx, sgemm.dx, m, (size_t)n * in, out, c->accumulate_dx, &seen, what);
+            free(m), free(dx);
+        }
+        float *dw = malloc((size_t)out * in * sizeof *dw);
+        model_product(true, false, out, in, n, dyr, out, xr, in, 0.0f, dw, in);
+        round_all(dw, (size_t)out * in);
+        assert_same_bits(packed.dw, dw, (size_t)out * in, what);
+        assert_same_bits(packed.db, sgemm.db, (size_t)out, what);
+        if (c->cancelling) {
+            const size_t y_apart = differing(sgemm.y, y, (size_t)n * out);
+            const size_t dw_apart = differing(sgemm.dw, dw, (size_t)out * in);
+            check_told_apart(y_apart, what, "y");
+            check_told_apart(dw_apart, what, "dW");
+            printf("test_gemm_bf16: %s, cancelling sums: sgemm's y differs from the packed "
+                   "product's in %zu of %d elements, dW in %zu of %d\n", what, y_apart, n * out,
+                   dw_apart, out * in);
+        }
+
+        double *my = magnitudes(false, true, n, out, in, xr, in, wr, in, NULL, br);
+        check_bound(packed.y, sgemm.y, my, (size_t)n * out, in, false, &seen, what);
+        double *mw = magnitudes(true, false, out, in, n, dyr, out, xr, in, NULL, NULL);
+        check_bound(packed.dw, sgemm.dw, mw, (size_t)out * in, n, false, &seen, what);
+        free(my), free(mw), free(dw), free(y), free(xr), free(wr), free(br), free(dyr);
+        free_layer_out(&packed), free_layer_out(&sgemm);
+        free((void *)li.x), free((void *)li.w), free((void *)li.b), free((void *)li.dy);
+        free((void *)li.dx0);
+    }
+    printf("test_gemm_bf16: linear, packed against sgemm: %zu of %zu elements differ, at most "
+           "%.2f of the bound\n", seen.differ, seen.count, seen.worst_share);
+}
+END_TEST
+
+/* ---- conv2d ---- */
+
+typedef struct {
+    nl_conv_geom g;
+    int n;
+    bool accumulate_dx;
+    bool cancelling; /* inputs whose sums tell the orders of summation apart */
+} conv_case;
+
+#define GEOM(ic, ih, oc, k, s, p)                                                                \
+    {.in_c = ic, .in_h = ih, .in_w = ih, .out_c = oc, .out_h = ((ih) + 2 * (p) - (k)) / (s) + 1,  \
+     .out_w = ((ih) + 2 * (p) - (k)) / (s) + 1, .kernel = k, .stride = s, .pad = p}
+
+/* two chunks on two threads; a ragged last chunk of one sample (stride 2);
+ * 1x1 convolutions one sample a chunk; one chunk whose products split over
+ * the threads themselves; a first layer (27 deep: gemm.c's kernels) */
+static const conv_case conv_cases[] = {
+    {GEOM(8, 8, 16, 3, 1, 1), 4, false, false},  {GEOM(16, 7, 12, 3, 2, 1), 3, true, false},
+    {GEOM(40, 5, 24, 1, 1, 0), 2, false, false}, {GEOM(32, 16, 32, 3, 1, 1), 1, true, false},
+    {GEOM(3, 9, 8, 3, 1, 1), 2, false, false},   {GEOM(16, 8, 16, 3, 1, 1), 2, false, true},
+    {GEOM(40, 5, 24, 1, 1, 0), 2, false, true},
+};
+
+/* make_cancelling's inputs along the channels: x's channels 4j and 4j + 2
+ * are 2^16 and -2^16, W's input channels 4j + 2 repeat 4j and its output
+ * channels 4j + 2 repeat 4j, dy's channels 4j and 4j + 2 are 2^16 and
+ * -2^16: y's and dx's sums cancel terms of 2^16 between terms of order
+ * one (dW's do not: its path is linear's, told apart there). */
+static void make_conv_cancelling(const nl_conv_geom *g, int n, float *x, float *w, float *dy)
+{
+    const float big = 65536.0f;
+    const size_t plane = (size_t)g->in_h * g->in_w, taps = (size_t)g->kernel * g->kernel;
+    const size_t out_plane = (size_t)g->out_h * g->out_w, w_row = g->in_c * taps;
+    for (int s = 0; s < n; s++)
+        for (int c = 0; c < g->in_c; c++)
+            for (size_t q = 0; q < plane; q++)
+                if (c % 4 == 0 || c % 4 == 2)
+                    x[((size_t)s * g->in_c + c) * plane + q] = c % 4 == 0 ? big : -big;
+    for (int co = 0; co < g->out_c; co++)
+        for (int c = 2; c < g->in_c; c += 4)
+            memcpy(w + co * w_row + c * taps, w + co * w_row + (c - 2) * taps, taps * sizeof *w);
+    for (int co = 2; co < g->out_c; co += 4)
+        memcpy(w + co * w_row, w + (co - 2) * w_row, w_row * sizeof *w);
+    for (int s = 0; s < n; s++)
+        for (int co = 0; co < g->out_c; co++)
+            for (size_t q = 0; q < out_plane; q++)
+                if (co % 4 == 0 || co % 4 == 2)
+                    dy[((size_t)s * g->out_c + co) * out_plane + q] = co % 4 == 0 ? big : -big;
+}
+
+/* samples per chunk and whether the lowering is deep enough for the
+ * products of nl_cpu_lowp_gemm, as conv2d.c's plan_of and TILED_MAX_DEPTH
+ * choose them (256 columns a chunk, every thread a chunk; 32 deep) */
+static int chunk_samples(const conv_case *c)
+{
+    const int pixels = c->g.out_h * c->g.out_w, share = (c->n + LAYER_THREADS - 1) / LAYER_THREADS;
+    int k = (256 + pixels - 1) / pixels;
+    return k > share ? share : k;
+}
+
+static bool deep(const nl_conv_geom *g) { return g->in_c * g->kernel * g->kernel > 32; }
+
+/* one sample's column matrix (rows x pixels) */
+static void test_im2col(const nl_conv_geom *g, const float *x, float *col)
+{
+    const int pixels = g->out_h * g->out_w;
+    for (int c = 0; c < g->in_c; c++)
+        for (int kh = 0; kh < g->kernel; kh++)
+            for (int kw = 0; kw < g->kernel; kw++)
+                for (int oh = 0; oh < g->out_h; oh++)
+                    for (int ow = 0; ow < g->out_w; ow++) {
+                        const int ih = oh * g->stride - g->pad + kh, iw = ow * g->stride - g->pad + kw;
+                        const bool inside = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w;
+                        col[(size_t)((c * g->kernel + kh) * g->kernel + kw) * pixels +
+                            oh * g->out_w + ow] =
+                            inside ? x[((size_t)c * g->in_h + ih) * g->in_w + iw] : 0.0f;
+                    }
+}
+
+/* a column gradient added onto a zeroed sample, in the layer's order */
+static void test_col2im(const nl_conv_geom *g, const float *dcol, float *dx)
+{
+    const int pixels = g->out_h * g->out_w;
+    memset(dx, 0, (size_t)g->in_c * g->in_h * g->in_w * sizeof *dx);
+    for (int c = 0; c < g->in_c; c++)
+        for (int kh = 0; kh < g->kernel; kh++)
+            for (int kw = 0; kw < g->kernel; kw++)
+                for (int oh = 0; oh < g->out_h; oh++)
+                    for (int ow = 0; ow < g->out_w; ow++) {
+                        const int ih = oh * g->stride - g->pad + kh, iw = ow * g->stride - g->pad + kw;
+                        if (ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w)
+                            dx[((size_t)c * g->in_h + ih) * g->in_w + iw] +=
+                                dcol[(size_t)((c * g->kernel + kh) * g->kernel + kw) * pixels +
+                                     oh * g->out_w + ow];
+                    }
+}
+
+typedef struct {
+    const float *x, *w, *b, *dy, *dx0;
+} conv_inputs;
+
+static layer_out run_conv(const nl_cpu_kernel_set *set, const conv_case *c, const conv_inputs *in,
+                          const char *what)
+{
+    nl_backend be = bf16_backend(set);
+    const nl_conv_geom *g = &c->g;
+    const size_t size = be.ops->conv2d_workspace(&be, g, c->n);
+    unsigned char *w = workspace_of(size);
+    const size_t x_count = (size_t)c->n * g->in_c * g->in_h * g->in_w;
+    const size_t w_count = (size_t)g->out_c * g->in_c * g->kernel * g->kernel;
+    layer_out o = {malloc((size_t)c->n * g->out_c * g->out_h * g->out_w * sizeof(float)),
+                   copy_of(in->dx0, x_count), malloc(w_count * sizeof(float)),
+                   malloc((size_t)g->out_c * sizeof(float))};
+    be.ops->conv2d_forward(&be, g, c->n, in->x, in->w, in->b, o.y, w);
+    be.ops->conv2d_backward(&be, g, c->n, in->x, in->w, in->dy, o.dx, c->accumulate_dx, o.dw, o.db,
+                            w);
+    check_guard(w, size, what);
+    free(w);
+    return o;
+}
+
+START_TEST(test_conv2d_packed_path)
+{
+    agreement seen = {0};
+    for (size_t t = 0; t < sizeof conv_cases / sizeof conv_cases[0]; t++) {
+        const conv_case *c = &conv_cases[t];
+        const nl_conv_geom *g = &c->g;
+        const int n = c->n, rows = g->in_c * g->kernel * g->kernel, pixels = g->out_h * g->out_w;
+        const size_t in_stride = (size_t)g->in_c * g->in_h * g->in_w;
+        const size_t out_stride = (size_t)g->out_c * pixels, w_count = (size_t)g->out_c * rows;
+        char what[160];
+        snprintf(what, sizeof what, "conv2d %d x %dx%dx%d -> %d, kernel %d stride %d", n, g->in_c,
+                 g->in_h, g->in_w, g->out_c, g->kernel, g->stride);
+        conv_inputs ci = {normal(n * in_stride, 100 + 10 * t), normal(w_count, 101 + 10 * t),
+                          normal((size_t)g->out_c, 102 + 10 * t),
+                          normal(n * out_stride, 103 + 10 * t), normal(n * in_stride, 104 + 10 * t)};
+        if (c->cancelling)
+            make_conv_cancelling(g, n, (float *)ci.x, (float *)ci.w, (float *)ci.dy);
+        layer_out packed = run_conv(&nl_cpu_kernels_bf16_model, c, &ci, what);
+        layer_out sgemm = run_conv(&nl_cpu_kernels_of_build, c, &ci, what);
+        assert_same_bits(packed.db, sgemm.db, (size_t)g->out_c, what);
+
+        float *xr = rounded_copy(ci.x, n * in_stride), *wr = rounded_copy(ci.w, w_count);
+        float *br = rounded_copy(ci.b, (size_t)g->out_c), *dyr = rounded_copy(ci.dy, n * out_stride);
+        /* the whole batch lowered: col_all (rows x n pixels), dy_all (out_c x n pixels) */
+        const int all = n * pixels;
+        float *col = malloc((size_t)rows * pixels * sizeof *col);
+        float *col_all = malloc((size_t)rows * all * sizeof *col_all);
+        float *dy_all = malloc((size_t)g->out_c * all * sizeof *dy_all);
+        float *y = malloc(n * out_stride * sizeof *y), *dx = malloc(n * in_stride * sizeof *dx);
+        float *dcol = malloc((size_t)rows * pixels * sizeof *dcol);
+        for (int s = 0; s < n; s++) {
+            test_im2col(g, xr + s * in_stride, col);
+            for (int r = 0; r < rows; r++)
+                memcpy(col_all + (size_t)r * all + (size_t)s * pixels, col + (size_t)r * pixels,
+                       (size_t)pixels * sizeof *col);
+            for (int co = 0; co < g->out_c; co++)
+                memcpy(dy_all + (size_t)co * all + (size_t)s * pixels,
+                       dyr + s * out_stride + (size_t)co * pixels, (size_t)pixels * sizeof *dy_all);
+            float *ys = y + s * out_stride;
+            for (int co = 0; co < g->out_c; co++)
+                for (int q = 0; q < pixels; q++)
+                    ys[(size_t)co * pixels + q] = br[co];
+            model_product(false, false, g->out_c, pixels, rows, wr, rows, col, pixels, 1.0f, ys,
+                          pixels);
+            model_product(true, false, rows, pixels, g->out_c, wr, rows, dyr + s * out_stride,
+                          pixels, 0.0f, dcol, pixels);
+            test_col2im(g, dcol, dx + s * in_stride);
+        }
+        round_all(y, n * out_stride);
+        round_all(dx, n * in_stride);
+        if (c->accumulate_dx)
+            for (size_t i = 0; i < n * in_stride; i++)
+                dx[i] = ci.dx0[i] + dx[i];
+        /* dW: each chunk's product over its samples' columns, the chunks'
+         * added in order (one chunk a thread, their sums added from 0) */
+        const int per_chunk = chunk_samples(c), chunks = (n + per_chunk - 1) / per_chunk;
+        ck_assert_int_le(chunks, LAYER_THREADS);
+        float *dw = calloc(w_count, sizeof *dw), *part = malloc(w_count * sizeof *part);
+        for (int ch = 0; ch < chunks; ch++) {
+            const int first = ch * per_chunk, m = n - first < per_chunk ? n - first : per_chunk;
+            float *cols = malloc((size_t)rows * m * pixels * sizeof *cols);
+            float *dys = malloc((size_t)g->out_c * m * pixels * sizeof *dys);
+            for (int r = 0; r < rows; r++)
+                memcpy(cols + (size_t)r * m * pixels, col_all + (size_t)r * all + (size_t)first * pixels,
+                       (size_t)m * pixels * sizeof *cols);
+            for (int co = 0; co < g->out_c; co++)
+                memcpy(dys + (size_t)co * m * pixels,
+                       dy_all + (size_t)co * all + (size_t)first * pixels,
+                       (size_t)m * pixels * sizeof *dys);
+            model_product(false, true, g->out_c, rows, m * pixels, dys, m * pixels, cols, m * pixels,
+                          0.0f, part, rows);
+            for (size_t i = 0; i < w_count; i++)
+                dw[i] = chunks == 1 ? part[i] : dw[i] + part[i];
+            free(cols), free(dys);
+        }
+        round_all(dw, w_count);
+
+        double *my = malloc(n * out_stride * sizeof *my);
+        for (int s = 0; s < n; s++) {
+            test_im2col(g, xr + s * in_stride, col);
+            double *ms = magnitudes(false, false, g->out_c, pixels, rows, wr, rows, col, pixels,
+                                    br, NULL);
+            memcpy(my + s * out_stride, ms, out_stride * sizeof *ms);
+            free(ms);
+        }
+        /* dx's magnitude: of the column gradients each input position sums */
+        double *mdx = calloc(n * in_stride, sizeof *mdx);
+        for (int s = 0; s < n; s++) {
+            double *mcol = magnitudes(true, false, rows, pixels, g->out_c, wr, rows,
+                                      dyr + s * out_stride, pixels, NULL, NULL);
+            for (int cc = 0; cc < g->in_c; cc++)
+                for (int kh = 0; kh < g->kernel; kh++)
+                    for (int kw = 0; kw < g->kernel; kw++)
+                        for (int oh = 0; oh < g->out_h; oh++)
+                            for (int ow = 0; ow < g->out_w; ow++) {
+                                const int ih = oh * g->stride - g->pad + kh;
+                                const int iw = ow * g->stride - g->pad + kw;
+                                if (ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w)
+                                    mdx[s * in_stride + ((size_t)cc * g->in_h + ih) * g->in_w + iw] +=
+                                        mcol[(size_t)((cc * g->kernel + kh) * g->kernel + kw) * pixels +
+                                             oh * g->out_w + ow];
+                            }
+            free(mcol);
+        }
+        double *mw = magnitudes(false, true, g->out_c, rows, all, dy_all, all, col_all, all, NULL,
+                                NULL);
+        const int taps = g->kernel * g->kernel; /* col2im adds up to this many column gradients */
+        check_bound(packed.y, sgemm.y, my, n * out_stride, rows, false, &seen, what);
+        check_bound(packed.dx, sgemm.dx, mdx, n * in_stride, g->out_c + taps, c->accumulate_dx,
+                    &seen, what);
+        check_bound(packed.dw, sgemm.dw, mw, w_count, all, false, &seen, what);
+
+        if (deep(g)) {
+            assert_same_bits(packed.y, y, n * out_stride, what);
+            assert_same_bits(packed.dw, dw, w_count, what);
+        } else {
+            /* a first layer's forward and (one chunk a thread) weight
+             * gradient stay on gemm.c's fp32 kernels in every set */
+            ck_assert_int_gt(chunks, 1);
+            assert_same_bits(packed.y, sgemm.y, n * out_stride, what);
+            assert_same_bits(packed.dw, sgemm.dw, w_count, what);
+        }
+        assert_same_bits(packed.dx, dx, n * in_stride, what);
+        if (c->cancelling) {
+            const size_t y_apart = differing(sgemm.y, y, n * out_stride);
+            const size_t dx_apart = differing(sgemm.dx, dx, n * in_stride);
+            check_told_apart(y_apart, what, "y");
+            check_told_apart(dx_apart, what, "dx");
+            printf("test_gemm_bf16: %s, cancelling sums: sgemm's y differs from the packed "
+                   "product's in %zu of %zu elements, dx in %zu of %zu\n", what, y_apart,
+                   n * out_stride, dx_apart, n * in_stride);
+        }
+        free(my), free(mdx), free(mw), free(dw), free(part), free(col), free(col_all), free(dy_all);
+        free(y), free(dx), free(dcol), free(xr), free(wr), free(br), free(dyr);
+        free_layer_out(&packed), free_layer_out(&sgemm);
+        free((void *)ci.x), free((void *)ci.w), free((void *)ci.b), free((void *)ci.dy);
+        free((void *)ci.dx0);
+    }
+    printf("test_gemm_bf16: conv2d, packed against sgemm: %zu of %zu elements differ, at most "
+           "%.2f of the bound\n", seen.differ, seen.count, seen.worst_share);
+}
+END_TEST
+
+/* the sets that do not pack plan no packing scratch: fp32 and fp16
+ * workspaces are those of the build's own set */
+START_TEST(test_scratch_only_where_packed)
+{
+    for (int p = 0; p < NL_PRECISION_COUNT; p++) {
+        nl_backend model = bf16_backend(&nl_cpu_kernels_bf16_model);
+        nl_backend plain = bf16_backend(&nl_cpu_kernels_of_build);
+        model.product_precision = plain.product_precision = (nl_precision)p;
+        const size_t packed = model.ops->linear_workspace(&model, 64, 128, 96);
+        const size_t unpacked = plain.ops->linear_workspace(&plain, 64, 128, 96);
+        const nl_conv_geom g = GEOM(8, 8, 16, 3, 1, 1);
+        const size_t conv_packed = model.ops->conv2d_workspace(&model, &g, 4);
+        const size_t conv_unpacked = plain.ops->conv2d_workspace(&plain, &g, 4);
+        if (p == NL_PRECISION_BF16) {
+            ck_assert_uint_gt(packed, unpacked);
+            ck_assert_uint_gt(conv_packed, conv_unpacked);
+        } else {
+            ck_assert_uint_eq(packed, unpacked);
+            ck_assert_uint_eq(conv_packed, conv_unpacked);
+        }
+    }
+}
+END_TEST
+#endif
+
 int main(void)
 {
     Suite *s = suite_create("gemm_bf16");
@@ -408,6 +1026,14 @@ int main(void)
     tcase_add_test(tc, test_model_beta_edges);
     tcase_add_test(tc, test_native_declines_or_matches_lanes);
     tcase_add_test(tc, test_native_product_matches_model);
+#if defined(NORMLAB_BF16_MODEL_SET)
+    tcase_add_test(tc, test_linear_packed_path);
+    tcase_add_test(tc, test_conv2d_packed_path);
+    tcase_add_test(tc, test_scratch_only_where_packed);
+#else
+    printf("test_gemm_bf16: this build has no bf16_model kernel set (no objcopy, or the fuzz "
+           "build): the layers' packed bf16 path is not checked\n");
+#endif
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -11,6 +11,7 @@
 #define nl_cpu_round_parallel lowp_test_round_parallel
 #define nl_cpu_round_add lowp_test_round_add
 #define nl_cpu_lowp_gemm lowp_test_gemm
+#define nl_cpu_lowp_gemm_scratch lowp_test_gemm_scratch
 #include "../core/cpu/lowp.c"
 
 #include <math.h>

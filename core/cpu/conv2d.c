@@ -25,8 +25,11 @@
  * Under a low product precision (be->product_precision) the operands are
  * rounded into the workspace first (x, W and the bias forward; dy, x and W
  * backward), the same lowering multiplies the rounded copies with fp32
- * accumulation (its sgemm calls through nl_cpu_lowp_gemm), and y, dx, dW
- * and db are rounded as written: autocast's convolution. Winograd is not
+ * accumulation (its sgemm calls through nl_cpu_lowp_gemm: vdpbf16ps in a
+ * set that packs its bf16 products, lowp.h, with a packing scratch in each
+ * thread's block), and y, dx, dW and db are rounded as written: autocast's
+ * convolution. Lowerings at most TILED_MAX_DEPTH deep keep gemm.c's fp32
+ * kernels on the rounded operands in every set. Winograd is not
  * used there: its transforms of the rounded operands are not bf16 values,
  * so its products would not be the format's. */
 #include <cblas.h>
@@ -46,6 +49,7 @@ typedef struct {
     size_t out;      /* floats of a chunk's output: out_c * k * pixels */
     size_t scratch;  /* max(cols, out): output in forward, column gradient in backward */
     size_t dw;       /* out_c * rows */
+    size_t pack;     /* the low-precision products' packing scratch (0: they do not pack) */
     size_t per_thread; /* floats */
     nl_precision precision; /* the products' (be->product_precision) */
 } conv_plan;
@@ -69,7 +73,16 @@ static conv_plan plan_of(const nl_conv_geom *g, int n, int threads, nl_precision
     p.out = round_up((size_t)g->out_c * k * p.pixels);
     p.scratch = p.cols > p.out ? p.cols : p.out;
     p.dw = round_up((size_t)g->out_c * p.rows);
-    p.per_thread = p.cols + p.scratch + p.out + p.dw + round_up((size_t)g->out_c);
+    /* the chunk's three products: forward, weight gradient, column gradient */
+    const int cols = k * p.pixels;
+    const size_t products[3] = {nl_cpu_lowp_gemm_scratch(precision, g->out_c, cols, p.rows),
+                                nl_cpu_lowp_gemm_scratch(precision, g->out_c, p.rows, cols),
+                                nl_cpu_lowp_gemm_scratch(precision, p.rows, cols, g->out_c)};
+    size_t pack = 0;
+    for (int i = 0; i < 3; i++)
+        pack = products[i] > pack ? products[i] : pack;
+    p.pack = round_up((pack + sizeof(float) - 1) / sizeof(float));
+    p.per_thread = p.cols + p.scratch + p.out + p.dw + round_up((size_t)g->out_c) + p.pack;
     return p;
 }
 
@@ -118,14 +131,21 @@ size_t nl_cpu_conv2d_workspace(nl_backend *be, const nl_conv_geom *g, int n)
     return lowp_layout(g, n, NULL, &unused) * sizeof(float) + lowering;
 }
 
+/* the packing scratch at the end of a thread's block (from its column matrix) */
+static float *pack_of(const conv_plan *p, float *col)
+{
+    return col + (p->per_thread - p->pack);
+}
+
 /* C = A B + beta C, as sgemm with alpha 1, or the low-precision product
- * of rounded operands */
+ * of rounded operands (pack: the thread's packing scratch) */
 static void plan_gemm(const conv_plan *p, bool trans_a, bool trans_b, int m, int n, int k,
                       const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                      int ldc)
+                      int ldc, float *pack)
 {
     if (nl_cpu_lowp(p->precision))
-        nl_cpu_lowp_gemm(p->precision, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+        nl_cpu_lowp_gemm(p->precision, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc,
+                         pack);
     else
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                     trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, beta, c,
@@ -232,7 +252,8 @@ static bool is_pointwise(const nl_conv_geom *g)
 
 /* y = W col + bias: W is (out_c, rows), col (rows, cols); bias may be NULL */
 static void lowered_product(const conv_plan *p, int out_c, int cols, int rows,
-                            const float *weight, const float *col, const float *bias, float *y)
+                            const float *weight, const float *col, const float *bias, float *y,
+                            float *pack)
 {
     if (rows <= TILED_MAX_DEPTH) {
         /* the tile adds the bias as it stores: filling y with it first would
@@ -250,7 +271,7 @@ static void lowered_product(const conv_plan *p, int out_c, int cols, int rows,
             for (int q = 0; q < cols; q++)
                 y[(size_t)co * cols + q] = bias[co];
     plan_gemm(p, false, false, out_c, cols, rows, weight, rows, col, cols, bias ? 1.0f : 0.0f, y,
-              cols);
+              cols, pack);
 }
 
 /* forward of samples [i0, i0 + m) */
@@ -260,6 +281,7 @@ static void forward_chunk(const nl_conv_geom *g, const conv_plan *p, int i0, int
 {
     const size_t in_stride = (size_t)g->in_c * g->in_h * g->in_w;
     const size_t ld = (size_t)m * p->pixels;
+    float *pack = pack_of(p, col);
     if (m == 1) {
         /* straight into y */
         float *yi = y + (size_t)i0 * g->out_c * p->pixels;
@@ -268,12 +290,12 @@ static void forward_chunk(const nl_conv_geom *g, const conv_plan *p, int i0, int
             im2col(g, b_matrix, col, ld);
             b_matrix = col;
         }
-        lowered_product(p, g->out_c, p->pixels, p->rows, weight, b_matrix, bias, yi);
+        lowered_product(p, g->out_c, p->pixels, p->rows, weight, b_matrix, bias, yi, pack);
         return;
     }
     for (int j = 0; j < m; j++)
         im2col(g, x + (size_t)(i0 + j) * in_stride, col + (size_t)j * p->pixels, ld);
-    lowered_product(p, g->out_c, (int)ld, p->rows, weight, col, NULL, out);
+    lowered_product(p, g->out_c, (int)ld, p->rows, weight, col, NULL, out, pack);
     /* (out_c, m*pixels) -> m samples of (out_c, pixels), adding the bias */
     for (int j = 0; j < m; j++) {
         float *yi = y + (size_t)(i0 + j) * g->out_c * p->pixels;
@@ -342,6 +364,7 @@ static void backward_chunk(const nl_conv_geom *g, const conv_plan *p, int i0, in
     const size_t in_stride = (size_t)g->in_c * g->in_h * g->in_w;
     const size_t out_stride = (size_t)g->out_c * p->pixels;
     const size_t ld = (size_t)m * p->pixels;
+    float *pack = pack_of(p, col); /* before col may point into x below */
     if (m == 1) {
         /* one sample: its dy is already laid out as the chunk's, and a 1x1
          * convolution's input is its own column matrix */
@@ -364,7 +387,7 @@ static void backward_chunk(const nl_conv_geom *g, const conv_plan *p, int i0, in
                               p->rows, !first);
     else
         plan_gemm(p, false, true, g->out_c, p->rows, (int)ld, dy_cat, (int)ld, col, (int)ld,
-                  first ? 0.0f : 1.0f, dw, p->rows);
+                  first ? 0.0f : 1.0f, dw, p->rows, pack);
     if (db) {
         for (int co = 0; co < g->out_c; co++) {
             const float *r = dy_cat + (size_t)co * ld;
@@ -379,11 +402,11 @@ static void backward_chunk(const nl_conv_geom *g, const conv_plan *p, int i0, in
         return;
     if (m == 1 && is_pointwise(g)) {
         plan_gemm(p, true, false, p->rows, (int)ld, g->out_c, weight, p->rows, dy_cat, (int)ld,
-                  accumulate_dx ? 1.0f : 0.0f, dx + (size_t)i0 * in_stride, (int)ld);
+                  accumulate_dx ? 1.0f : 0.0f, dx + (size_t)i0 * in_stride, (int)ld, pack);
         return;
     }
     plan_gemm(p, true, false, p->rows, (int)ld, g->out_c, weight, p->rows, dy_cat, (int)ld, 0.0f,
-              dcol, (int)ld);
+              dcol, (int)ld, pack);
     for (int j = 0; j < m; j++) {
         float *dxi = dx + (size_t)(i0 + j) * in_stride;
         if (!accumulate_dx)

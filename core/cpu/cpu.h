@@ -103,7 +103,9 @@ static inline void nl_thread_range(int count, int *first, int *last)
  * compiled to use. Each kernel file is compiled with the build's flags
  * (nl_cpu_kernels_of_build) and again for every instruction set that
  * CMakeLists.txt names, as one object whose only global symbol is its set
- * (nl_cpu_kernels_x86_64_v3, nl_cpu_kernels_x86_64_v4). */
+ * (nl_cpu_kernels_x86_64_v3, nl_cpu_kernels_x86_64_v4,
+ * nl_cpu_kernels_x86_64_v4_bf16: x86-64-v4 plus AVX512-BF16, whose bf16
+ * products run on vdpbf16ps; lowp.h). */
 typedef struct {
     const nl_ops *ops;
     nl_isa_mask needs;
@@ -128,6 +130,9 @@ const char *nl_cpu_kernel_set_name(int index);
 bool nl_cpu_kernel_set_runs_here(int index);
 /* the chosen set's ops: what a backend opened now would run */
 const nl_ops *nl_cpu_ops(void);
+/* what the chosen set's bf16 products (linear, conv2d) run: "vdpbf16ps"
+ * in a set compiled with AVX512-BF16 (lowp.h), else "sgemm" */
+const char *nl_cpu_kernels_bf16_product(void);
 /* the CPU backend (nl_backend_open picks it; opt not NULL); freed with free() */
 nl_code nl_cpu_backend_open(const nl_backend_options *opt, nl_backend **out, nl_error *err);
 

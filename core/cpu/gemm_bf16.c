@@ -11,10 +11,12 @@
  * product's bit for bit wherever the instruction does what the SDM says.
  *
  * The native tile carries its own target attribute rather than depending
- * on the kernel set's -march: every kernel set (and the build's own) can
- * then run it on a CPU that has the instruction, which no x86-64 level
- * includes (x86-64-v4 is AVX-512 without BF16); the CPU is checked before
- * each call (nl_isa_of_this_cpu reads CPUID once). */
+ * on the kernel set's -march: every kernel set (and the build's own) holds
+ * it and can run it on a CPU that has the instruction, which no x86-64
+ * level includes (x86-64-v4 is AVX-512 without BF16); the CPU is checked
+ * before each call (nl_isa_of_this_cpu reads CPUID once). The layers call
+ * it only in the sets compiled with AVX512-BF16 (lowp.h), whose choice
+ * already required the instruction. */
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -328,8 +330,10 @@ static void run_product(const product *g, tile_fn *tile)
     const int row_tiles = tiles_of(g->m, TILE_ROWS), panels = tiles_of(g->n, TILE_COLS);
     const int tiles = row_tiles * panels;
     /* waking the second thread costs about as much as 128k multiply-adds
-     * (gemm.c); below that the calling thread does it all, without a team */
-    if ((long)g->m * g->n * g->k >= 4 * NL_PARALLEL_MIN) {
+     * (gemm.c); below that the calling thread does it all, without a team,
+     * as it does inside a caller's team (conv2d.c's chunks: one product a
+     * thread) */
+    if ((long)g->m * g->n * g->k >= 4 * NL_PARALLEL_MIN && !omp_in_parallel_safe()) {
         #pragma omp parallel
         {
             #pragma omp for schedule(static)

@@ -13,7 +13,17 @@
  * Both operands are packed into bf16 pairs along k before the multiply,
  * into scratch: at least nl_cpu_gemm_bf16_scratch(m, n, k) bytes the
  * caller planned with the model's memory (a layer's workspace), so no call
- * allocates. */
+ * allocates. The product splits itself over the threads, except inside a
+ * caller's team, where it runs on the calling thread.
+ *
+ * Who calls which: nl_cpu_lowp_gemm (lowp.h), the bf16 products of linear
+ * and conv2d, runs the native product in the kernel sets compiled with
+ * AVX512-BF16 (x86-64-v4-bf16, which auto prefers on a CPU that has it,
+ * or a native build on one), and the model in the test-only set
+ * bf16_model (tests/test_gemm_bf16.c runs the layers through it on any
+ * CPU); every other set keeps sgemm on the rounded operands, whose sums
+ * run in another order. experiments/bench/bf16_gemm_ceiling.c times the
+ * native product against sgemm directly. */
 #ifndef NL_CPU_GEMM_BF16_H
 #define NL_CPU_GEMM_BF16_H
 

@@ -157,6 +157,13 @@ bool nl_cpu_kernels_pinned(void)
 
 const nl_ops *nl_cpu_ops(void) { return kernel_sets[chosen_set()].set->ops; }
 
+const char *nl_cpu_kernels_bf16_product(void)
+{
+    /* a set compiled with AVX512-BF16 packs its bf16 products (lowp.h:
+     * NL_CPU_BF16_PACKED), and its mask says what it was compiled with */
+    return kernel_sets[chosen_set()].set->needs & NL_ISA_BIT(AVX512BF16) ? "vdpbf16ps" : "sgemm";
+}
+
 /* how long the other processes' load is sampled when threads: 0 picks the
  * team: 5 scheduler ticks of /proc/stat at USER_HZ 100 */
 #define BUSY_SAMPLE_MS 50

@@ -3,8 +3,9 @@
  * register state the operating system saves).
  *
  * The CPU kernels are compiled as sets for x86-64 (the baseline), x86-64-v3
- * (AVX2, FMA) and x86-64-v4 (AVX-512), each carrying the mask it was
- * compiled with, so that one binary picks the best set the CPU runs
+ * (AVX2, FMA), x86-64-v4 (AVX-512) and x86-64-v4-bf16 (AVX-512 and
+ * AVX512_BF16, whose register state is AVX-512's), each carrying the mask
+ * it was compiled with, so that one binary picks the best set the CPU runs
  * (core/cpu/host.c). A native build (NORMLAB_NATIVE=ON: -march=native) may
  * instead use every extension of the machine it was built on, so it would
  * stop with SIGILL on a CPU that lacks one: cmd/isa_guard.c compares the

@@ -17,7 +17,10 @@
  * (forward), dy, x and W (backward) rounded into the workspace, products of
  * the rounded copies with fp32 accumulation (nl_cpu_lowp_gemm), and y, dx,
  * dW and db rounded as they are written (dx added in fp32 into an
- * accumulating gradient). fp32 takes the paths below unchanged. */
+ * accumulating gradient). Where the kernel set packs its bf16 products
+ * (vdpbf16ps, lowp.h) each product is one call over the whole batch with
+ * the packing scratch from the workspace; the sgemm products run in the
+ * shares below. fp32 takes the paths below unchanged. */
 #include <cblas.h>
 #include <string.h>
 
@@ -327,20 +330,34 @@ static bool uses_tiled_forward(int n, int out)
 }
 
 /* The low-precision workspace, in floats: the rounded x, W, bias and dy,
- * and dx's rounded product before it is added into an accumulating dx. */
+ * dx's rounded product before it is added into an accumulating dx, and the
+ * packing scratch of the products that pack (the largest of the three; 0
+ * elsewhere). */
 typedef struct {
-    float *x, *weight, *bias, *dy, *dx;
+    float *x, *weight, *bias, *dy, *dx, *pack;
 } lowp_parts;
 
-static size_t lowp_layout(int n, int in, int out, float *base, lowp_parts *parts)
+static size_t pack_floats(nl_precision p, int n, int in, int out)
 {
-    const size_t sizes[5] = {
+    const size_t forward = nl_cpu_lowp_gemm_scratch(p, n, out, in);
+    const size_t input_grad = nl_cpu_lowp_gemm_scratch(p, n, in, out);
+    const size_t weight_grad = nl_cpu_lowp_gemm_scratch(p, out, in, n);
+    size_t most = forward > input_grad ? forward : input_grad;
+    most = most > weight_grad ? most : weight_grad;
+    return nl_cpu_lowp_floats((most + sizeof(float) - 1) / sizeof(float));
+}
+
+static size_t lowp_layout(nl_precision p, int n, int in, int out, float *base,
+                          lowp_parts *parts)
+{
+    const size_t sizes[6] = {
         nl_cpu_lowp_floats((size_t)n * in), nl_cpu_lowp_floats((size_t)out * in),
         nl_cpu_lowp_floats((size_t)out), nl_cpu_lowp_floats((size_t)n * out),
-        nl_cpu_lowp_floats((size_t)n * in)};
-    float **slots[5] = {&parts->x, &parts->weight, &parts->bias, &parts->dy, &parts->dx};
+        nl_cpu_lowp_floats((size_t)n * in), pack_floats(p, n, in, out)};
+    float **slots[6] = {&parts->x, &parts->weight, &parts->bias, &parts->dy, &parts->dx,
+                        &parts->pack};
     size_t offset = 0;
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < 6; k++) {
         if (base)
             *slots[k] = base + offset;
         offset += sizes[k];
@@ -356,7 +373,7 @@ size_t nl_cpu_linear_workspace(nl_backend *be, int n, int in, int out)
 {
     if (rounds(be)) {
         lowp_parts unused;
-        return lowp_layout(n, in, out, NULL, &unused) * sizeof(float);
+        return lowp_layout(be->product_precision, n, in, out, NULL, &unused) * sizeof(float);
     }
     /* any batch up to n may run, and the largest tiled one needs the most */
     const int rows = n < NL_TILED_FORWARD_MAX_ROWS ? n : NL_TILED_FORWARD_MAX_ROWS;
@@ -366,17 +383,24 @@ size_t nl_cpu_linear_workspace(nl_backend *be, int n, int in, int out)
 
 /* this thread's rows of the low-precision C = op(A) op(B) + beta C, split
  * as the sgemm shares are: rows of y or dx (A's rows are C's), or of dW
- * (trans_a: A = dy, C's rows are dy's columns) */
+ * (trans_a: A = dy, C's rows are dy's columns). pack: the packing scratch,
+ * only where the product packs, which is never split (lowp_split). */
 static void lowp_share(nl_precision p, bool split, bool trans_a, bool trans_b, int rows, int cols,
                        int depth, const float *a, int lda, const float *b, int ldb, float beta,
-                       float *c, int ldc)
+                       float *c, int ldc, float *pack)
 {
     int first, count;
     share_of(rows, split, &first, &count);
     if (count > 0)
         nl_cpu_lowp_gemm(p, trans_a, trans_b, count, cols, depth,
                          trans_a ? a + first : a + (size_t)first * lda, lda, b, ldb, beta,
-                         c + (size_t)first * ldc, ldc);
+                         c + (size_t)first * ldc, ldc, pack);
+}
+
+/* whether the low-precision products run in shares over a team opened here */
+static bool lowp_split(nl_precision p, int n, int in, int out)
+{
+    return !nl_cpu_lowp_gemm_packs(p) && sgemm_in_shares(n, in, out);
 }
 
 static void lowp_forward(nl_backend *be, int n, int in, int out, const float *x,
@@ -384,7 +408,7 @@ static void lowp_forward(nl_backend *be, int n, int in, int out, const float *x,
 {
     const nl_precision p = be->product_precision;
     lowp_parts r;
-    lowp_layout(n, in, out, workspace, &r);
+    lowp_layout(p, n, in, out, workspace, &r);
     nl_cpu_round_parallel(p, x, r.x, (size_t)n * in);
     nl_cpu_round_parallel(p, weight, r.weight, (size_t)out * in);
     if (bias) {
@@ -393,9 +417,9 @@ static void lowp_forward(nl_backend *be, int n, int in, int out, const float *x,
         for (int i = 0; i < n; i++)
             memcpy(y + (size_t)i * out, r.bias, (size_t)out * sizeof *y);
     }
-    const bool split = sgemm_in_shares(n, in, out);
+    const bool split = lowp_split(p, n, in, out);
     NL_PARALLEL_CALL_IF(split, lowp_share(p, split, false, true, n, out, in, r.x, in, r.weight,
-                                          in, bias ? 1.0f : 0.0f, y, out));
+                                          in, bias ? 1.0f : 0.0f, y, out, r.pack));
     nl_cpu_round_parallel(p, y, y, (size_t)n * out);
 }
 
@@ -449,22 +473,22 @@ static void lowp_backward(nl_backend *be, int n, int in, int out, const float *x
 {
     const nl_precision p = be->product_precision;
     lowp_parts r;
-    lowp_layout(n, in, out, workspace, &r);
+    lowp_layout(p, n, in, out, workspace, &r);
     nl_cpu_round_parallel(p, dy, r.dy, (size_t)n * out);
     nl_cpu_round_parallel(p, x, r.x, (size_t)n * in);
-    const bool split = sgemm_in_shares(n, in, out);
+    const bool split = lowp_split(p, n, in, out);
     if (dx) {
         nl_cpu_round_parallel(p, weight, r.weight, (size_t)out * in);
         float *product = accumulate_dx ? r.dx : dx;
         NL_PARALLEL_CALL_IF(split, lowp_share(p, split, false, false, n, in, out, r.dy, out,
-                                              r.weight, in, 0.0f, product, in));
+                                              r.weight, in, 0.0f, product, in, r.pack));
         if (accumulate_dx)
             nl_cpu_round_add(p, product, dx, (size_t)n * in);
         else
             nl_cpu_round_parallel(p, dx, dx, (size_t)n * in);
     }
     NL_PARALLEL_CALL_IF(split, lowp_share(p, split, true, false, out, in, n, r.dy, out, r.x, in,
-                                          0.0f, dweight, in));
+                                          0.0f, dweight, in, r.pack));
     nl_cpu_round_parallel(p, dweight, dweight, (size_t)out * in);
     if (dbias) {
         bias_grad(n, out, r.dy, dbias);

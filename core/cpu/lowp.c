@@ -1,4 +1,5 @@
-/* Rounding arrays to bf16 or fp16 and the low-precision GEMM entry.
+/* Rounding arrays to bf16 or fp16 and the low-precision GEMM entry, which
+ * runs the product this kernel set was compiled for (lowp.h).
  *
  * bf16 rounds with integer arithmetic on 8 lanes (the scalar reference's
  * add-and-mask, ties to even); fp16 through the F16C conversions where the
@@ -12,6 +13,7 @@
 
 #include "base/precision.h"
 #include "cpu/cpu.h"
+#include "cpu/gemm_bf16.h"
 #include "cpu/lowp.h"
 #include "cpu/vmath.h"
 
@@ -98,15 +100,35 @@ void nl_cpu_round_add(nl_precision precision, const float *src, float *dst, size
     }
 }
 
+size_t nl_cpu_lowp_gemm_scratch(nl_precision precision, int m, int n, int k)
+{
+    return nl_cpu_lowp_gemm_packs(precision) ? nl_cpu_gemm_bf16_scratch(m, n, k) : 0;
+}
+
+/* the packed bf16 product of this set (lowp.h); false where it does not run */
+static bool packed_product(nl_precision precision, bool trans_a, bool trans_b, int m, int n,
+                           int k, const float *a, int lda, const float *b, int ldb, float beta,
+                           float *c, int ldc, void *scratch)
+{
+    if (!scratch || !nl_cpu_lowp_gemm_packs(precision))
+        return false;
+#if defined(NL_CPU_BF16_PRODUCT_MODEL)
+    nl_cpu_gemm_bf16_model(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc, scratch);
+    return true;
+#else
+    /* false only in a native build run where isa_guard.c would have refused */
+    return nl_cpu_gemm_bf16_native(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc,
+                                   scratch);
+#endif
+}
+
 void nl_cpu_lowp_gemm(nl_precision precision, bool trans_a, bool trans_b, int m, int n, int k,
                       const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                      int ldc)
+                      int ldc, void *scratch)
 {
-    /* The place for products in the format itself: where the kernel set
-     * and the CPU have bf16 dot products (AVX512-BF16's vdpbf16ps), a bf16
-     * kernel taking this argument list runs here and returns true, and the
-     * fp32 product below is the fallback on every other CPU. */
-    (void)precision;
+    if (packed_product(precision, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc,
+                       scratch))
+        return;
     /* a and b hold rounded values: each product of two of them is exact in
      * fp32, so sgemm's fp32 multiply-adds compute the low-precision product
      * with fp32 accumulation */

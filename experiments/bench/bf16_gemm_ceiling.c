@@ -23,7 +23,10 @@
  * On a CPU without the instruction only sgemm is timed and the program says
  * so: the software model of the instruction (nl_cpu_gemm_bf16_model) is for
  * checking results, a scalar fmaf per product, and its speed means nothing.
- * OMP_NUM_THREADS sets both OpenBLAS's threads and the bf16 product's. */
+ * OMP_NUM_THREADS sets both OpenBLAS's threads and the bf16 product's. The
+ * first line names the product that ran and the kernel set normlab picks
+ * on this CPU (as NORMLAB_CPU_KERNELS leaves it), with what that set's
+ * bf16 layers run: vdpbf16ps in x86-64-v4-bf16, sgemm in the others. */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
 #include <omp.h>
@@ -32,6 +35,7 @@
 #include <stdlib.h>
 
 #include "base/precision.h"
+#include "cpu/cpu.h"
 #include "cpu/gemm_bf16.h"
 
 #include "best_time.h"
@@ -141,6 +145,9 @@ int main(int argc, char **argv)
         return 2;
     }
     const bool native = nl_cpu_gemm_bf16_native_runs_here();
+    printf("bf16_gemm_ceiling: products timed: sgemm%s; normlab's kernel set here: %s, whose "
+           "bf16 layers run %s\n", native ? " and vdpbf16ps" : "", nl_cpu_kernels_name(),
+           nl_cpu_kernels_bf16_product());
     if (!native)
         printf("bf16_gemm_ceiling: the vdpbf16ps product does not run here (no AVX512-BF16 on "
                "this CPU, or a compiler without its intrinsics): sgemm alone is timed\n");
