@@ -52,8 +52,8 @@ run_test_color = "#d62728"   #   and its test metric
 run_point_size = 0.6
 
 set label 101 "Training loss and test loss against epoch" at screen 0.5, screen 0.9738 center font title_font
-set label 102 "text | LM, heads 4, context 64, placement pre | AdamW lr 0.003, wd 0.1, cosine schedule, 500 steps | 1 seeds" at screen 0.5, screen 0.9452 center font subtitle_font tc rgb subtitle_color
-set label 103 "lines: mean over 1 seeds; bands: min to max. x in epochs: the batch size varies, so steps per epoch differ" at screen 0.01, screen 0.0119 left font footnote_font tc rgb footnote_color
+set label 102 "text | LM, heads 4, context 64, placement pre | AdamW lr 0.003, wd 0.1, cosine schedule, 500 steps | 3 seeds" at screen 0.5, screen 0.9452 center font subtitle_font tc rgb subtitle_color
+set label 103 "lines: mean over 3 seeds; bands: min to max. x in epochs: the batch size varies, so steps per epoch differ" at screen 0.01, screen 0.0119 left font footnote_font tc rgb footnote_color
 set xlabel "epoch (passes over the training set)"
 set multiplot
 set lmargin at screen 0.0603
