@@ -22,7 +22,9 @@ side's best is taken (so several CSVs can be given, comma-separated).
 The precision is part of every key: normlab's rows carry it in the setting
 (`+precision=bf16`, none for fp32), torch_bench.py's in its `precision`
 column (absent in older CSVs: fp32), so a bf16 step is only ever compared
-with a bf16 step, and fp32 and bf16 rows of one CSV stay apart.
+with a bf16 step, and fp32 and bf16 rows of one CSV stay apart. The
+normalizer kernels and the copy and sgemm references run no product op,
+so they are fp32 whatever the run's precision and join as fp32.
 --fastest compares the fastest repetitions instead of the medians: a fairer
 view when the machine was busy, never a substitute for a quiet run.
 --rounds pairs the comma-separated CSVs in order (round R: the R-th of each
@@ -59,9 +61,16 @@ def read(path):
         return list(csv.DictReader(f))
 
 
+# sections whose measurement no product op takes part in: the precision
+# a run was given does not reach them
+FP32_ONLY = ("norm", "copy", "sgemm")
+
+
 def precision_of(r):
     """the precision a row was measured at: torch_bench.py's column, else
     normlab's `+precision=P` in the setting, else fp32 (neither says fp32)"""
+    if r["section"] in FP32_ONLY:
+        return "fp32"
     if r.get("precision"):
         return r["precision"]
     for part in r.get("setting", "").split("+"):
