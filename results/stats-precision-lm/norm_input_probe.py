@@ -13,10 +13,15 @@ median RMS of those groups, and the largest |x - mean|.
     /usr/bin/python3 norm_input_probe.py runs/RUN/config.yaml --out /tmp/probe \\
     --threads 1 --data-path ../../build/data/kjv.txt
 
-Needs torch (/usr/bin/python3 here) and stops training after PROBE_STEPS.
+PROBE_SET="model.d_model=64,model.layers=3" changes keys of the config
+first (a variant no run of the sweep has). Needs torch (/usr/bin/python3
+here) and stops training after PROBE_STEPS.
 """
 import os
 import sys
+import tempfile
+
+import yaml
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 sys.path.insert(0, os.path.join(ROOT, "experiments", "bench"))
@@ -74,9 +79,30 @@ def build(cfg, torch, nn, F, in_shape, classes, _build=torch_run.build_model):
     return model
 
 
+def with_overrides(path, overrides):
+    """path, or a temporary copy of its config with KEY=VALUE,... applied"""
+    if not overrides:
+        return path
+    with open(path) as f:
+        cfg = yaml.safe_load(f)
+    for item in overrides.split(","):
+        key, value = item.split("=", 1)
+        *parents, last = key.split(".")
+        node = cfg
+        for part in parents:
+            node = node[part]
+        node[last] = yaml.safe_load(value)
+    out = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+    yaml.safe_dump(cfg, out)
+    out.close()
+    return out.name
+
+
 if __name__ == "__main__":
     torch_run.build_model = build
-    sys.argv = ["torch_run.py"] + sys.argv[1:]
+    args = sys.argv[1:]
+    args[0] = with_overrides(args[0], os.environ.get("PROBE_SET", ""))
+    sys.argv = ["torch_run.py"] + args
     try:
         sys.exit(torch_run.main())
     except Stop:
