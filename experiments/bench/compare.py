@@ -19,6 +19,12 @@ effective GB/s per (norm, groups, shape, mode); conv/linear GFLOP/s per (model,
 layer, batch, mode); the references (copy GB/s, sgemm GFLOP/s) for context.
 When a CSV holds several rows for one key (several settings or runs), each
 side's best is taken (so several CSVs can be given, comma-separated).
+The precision is part of every key: normlab's rows carry it in the setting
+(`+precision=bf16`, none for fp32), torch_bench.py's in its `precision`
+column (absent in older CSVs: fp32), so a bf16 step is only ever compared
+with a bf16 step, and fp32 and bf16 rows of one CSV stay apart. The
+normalizer kernels and the copy and sgemm references run no product op,
+so they are fp32 whatever the run's precision and join as fp32.
 --fastest compares the fastest repetitions instead of the medians: a fairer
 view when the machine was busy, never a substitute for a quiet run.
 --rounds pairs the comma-separated CSVs in order (round R: the R-th of each
@@ -55,20 +61,40 @@ def read(path):
         return list(csv.DictReader(f))
 
 
+# sections whose measurement no product op takes part in: the precision
+# a run was given does not reach them
+FP32_ONLY = ("norm", "copy", "sgemm")
+
+
+def precision_of(r):
+    """the precision a row was measured at: torch_bench.py's column, else
+    normlab's `+precision=P` in the setting, else fp32 (neither says fp32)"""
+    if r["section"] in FP32_ONLY:
+        return "fp32"
+    if r.get("precision"):
+        return r["precision"]
+    for part in r.get("setting", "").split("+"):
+        if part.startswith("precision="):
+            return part[len("precision="):]
+    return "fp32"
+
+
 def key_of(r):
-    s = r["section"]
+    """(section, model, norm, groups, batch, kernel, shape, mode, precision)"""
+    s, p = r["section"], precision_of(r)
     if s == "train":
-        return (s, r["model"], r["norm"], r["groups"], int(r["batch"]), "", "", "")
+        return (s, r["model"], r["norm"], r["groups"], int(r["batch"]), "", "", "", p)
     if s == "train_rnn":
-        return (s, r["model"], r["norm"], "", int(r["batch"]), "", r["shape"], "")
+        return (s, r["model"], r["norm"], "", int(r["batch"]), "", r["shape"], "", p)
     if s == "norm":
-        return (s, "", r["norm"], r["groups"], int(r["batch"]), r["kernel"], r["shape"], r["mode"])
+        return (s, "", r["norm"], r["groups"], int(r["batch"]), r["kernel"], r["shape"], r["mode"],
+                p)
     if s == "layer":
-        return (s, r["model"], "", "", int(r["batch"]), r["kernel"], r["shape"], r["mode"])
+        return (s, r["model"], "", "", int(r["batch"]), r["kernel"], r["shape"], r["mode"], p)
     if s == "eval":
-        return (s, r["model"], r["norm"], "", int(r["batch"]), r["kernel"], "", r["mode"])
+        return (s, r["model"], r["norm"], "", int(r["batch"]), r["kernel"], "", r["mode"], p)
     if s in ("copy", "sgemm"):
-        return (s, "", "", "", int(r["batch"] or 0), r["kernel"], r["shape"], r["mode"])
+        return (s, "", "", "", int(r["batch"] or 0), r["kernel"], r["shape"], r["mode"], p)
     return None
 
 
@@ -114,20 +140,22 @@ def join(nl_rows, torch_rows, fastest=False):
     models = {"mlp": 0, "cnn": 1}
 
     def order(k):
-        sec, model, norm, groups, batch, kernel, shape, mode = k
+        sec, model, norm, groups, batch, kernel, shape, mode, precision = k
         m, n = models.get(model, 2), NORM_ORDER.index(norm) if norm in NORM_ORDER else 9
         f = lambda what, v: first.get((what, v), 1 << 30)
+        # a precision's rows beside the same point's other precisions, fp32 first
+        p = (0 if precision == "fp32" else 1, precision)
         if sec == "train":
-            return (0, m, n, batch)
+            return (0, m, n, batch, p)
         if sec == "norm":
-            return (1, f("shape", shape), n, MODE_ORDER.index(mode) if mode in MODE_ORDER else 9)
+            return (1, f("shape", shape), n, MODE_ORDER.index(mode) if mode in MODE_ORDER else 9, p)
         if sec == "layer":
-            return (2, m, batch, f("kernel", kernel), 0 if mode == "fwd" else 1)
+            return (2, m, batch, f("kernel", kernel), 0 if mode == "fwd" else 1, p)
         if sec == "eval":
-            return (5, m, batch, 0 if mode == "unfolded" else 1)
+            return (5, m, batch, 0 if mode == "unfolded" else 1, p)
         if sec == "train_rnn":
-            return (6, model, f("shape", shape), batch)
-        return (sections.index(sec), f("shape", shape), batch)
+            return (6, model, f("shape", shape), batch, p)
+        return (sections.index(sec), f("shape", shape), batch, p)
 
     joined = []
     for k in sorted(set(nl) | set(th), key=order):
@@ -146,6 +174,11 @@ def join(nl_rows, torch_rows, fastest=False):
 
 def label_norm(norm, groups):
     return "group(%s)" % groups if norm == "group" and groups else norm
+
+
+def tagged(label, key):
+    """a row's first label, with the key's precision unless it is fp32"""
+    return label if key[8] == "fp32" else "%s %s" % (label, key[8])
 
 
 def markdown(joined, nl_rows, torch_rows):
@@ -174,43 +207,50 @@ def markdown(joined, nl_rows, torch_rows):
     table("training: samples/s",
           ["model", "norm", "batch", "normlab", "PyTorch best", "best setting", "PyTorch default",
            "ratio"],
-          [[j["key"][1], label_norm(j["key"][2], j["key"][3]), str(j["key"][4]),
+          [[tagged(j["key"][1], j["key"]), label_norm(j["key"][2], j["key"][3]), str(j["key"][4]),
             fmt(j["normlab"]), fmt(j["torch_best"]), j["torch_best_setting"] or "-",
             fmt(j["torch_default"]), fmt(j["ratio"], 2)] for j in sec("train")])
     table("normalizers: effective GB/s (minimal traffic)",
           ["norm", "shape", "mode", "normlab", "PyTorch best", "best setting", "PyTorch default",
            "ratio"],
-          [[label_norm(j["key"][2], j["key"][3]), j["key"][6], j["key"][7], fmt(j["normlab"], 1),
+          [[tagged(label_norm(j["key"][2], j["key"][3]), j["key"]), j["key"][6], j["key"][7],
+            fmt(j["normlab"], 1),
             fmt(j["torch_best"], 1), j["torch_best_setting"] or "-", fmt(j["torch_default"], 1),
             fmt(j["ratio"], 2)] for j in sec("norm")])
     table("conv and linear layers: GFLOP/s",
           ["model", "layer", "batch", "mode", "normlab", "PyTorch best", "best setting", "ratio"],
-          [[j["key"][1], j["key"][5], str(j["key"][4]), j["key"][7], fmt(j["normlab"], 1),
+          [[tagged(j["key"][1], j["key"]), j["key"][5], str(j["key"][4]), j["key"][7],
+            fmt(j["normlab"], 1),
             fmt(j["torch_best"], 1), j["torch_best_setting"] or "-", fmt(j["ratio"], 2)]
            for j in sec("layer")])
     table("references (copy GB/s, sgemm GFLOP/s)",
           ["what", "shape", "-", "normlab", "PyTorch best", "best setting", "PyTorch default",
            "ratio"],
-          [[j["key"][5], j["key"][6], "", fmt(j["normlab"], 1), fmt(j["torch_best"], 1),
+          [[tagged(j["key"][5], j["key"]), j["key"][6], "", fmt(j["normlab"], 1),
+            fmt(j["torch_best"], 1),
             j["torch_best_setting"] or "-", fmt(j["torch_default"], 1), fmt(j["ratio"], 2)]
            for j in sec("sgemm") + sec("copy")])
     table("eval forward, batch norm unfolded and folded: samples/s",
           ["model", "batch", "mode", "normlab", "PyTorch best", "best setting", "PyTorch default",
            "ratio"],
-          [[j["key"][1], str(j["key"][4]), j["key"][7], fmt(j["normlab"]), fmt(j["torch_best"]),
+          [[tagged(j["key"][1], j["key"]), str(j["key"][4]), j["key"][7], fmt(j["normlab"]),
+            fmt(j["torch_best"]),
             j["torch_best_setting"] or "-", fmt(j["torch_default"]), fmt(j["ratio"], 2)]
            for j in sec("eval")])
     table("recurrent training (lstm, gru): sequences/s",
           ["cell", "shape", "batch", "normlab", "PyTorch best", "best setting", "PyTorch default",
            "ratio"],
-          [[j["key"][1], j["key"][6], str(j["key"][4]), fmt(j["normlab"], 1),
+          [[tagged(j["key"][1], j["key"]), j["key"][6], str(j["key"][4]), fmt(j["normlab"], 1),
             fmt(j["torch_best"], 1), j["torch_best_setting"] or "-", fmt(j["torch_default"], 1),
             fmt(j["ratio"], 2)] for j in sec("train_rnn")])
-    tr = [j["ratio"] for j in sec("train") if math.isfinite(j["ratio"])]
-    if tr:
-        geo = math.exp(sum(math.log(v) for v in tr) / len(tr))
-        lines.append("training ratio: geometric mean %.2f, min %.2f, max %.2f over %d points" % (
-            geo, min(tr), max(tr), len(tr)))
+    precisions = list(dict.fromkeys(j["key"][8] for j in sec("train")))
+    for p in precisions:
+        tr = [j["ratio"] for j in sec("train") if j["key"][8] == p and math.isfinite(j["ratio"])]
+        if tr:
+            geo = math.exp(sum(math.log(v) for v in tr) / len(tr))
+            lines.append("training ratio%s: geometric mean %.2f, min %.2f, max %.2f over %d points"
+                         % ("" if precisions == ["fp32"] else " (%s)" % p, geo, min(tr), max(tr),
+                            len(tr)))
     return "\n".join(lines)
 
 
@@ -229,15 +269,15 @@ def round_ratios(nl_paths, torch_paths, fastest):
              "|---|---|---|---:|---:|---:|---:|---:|---|"]
     for k, ratios in per_key.items():
         lines.append("| %s | %s | %s | %d | %d | %.2f | %.2f | %.2f | %s |" % (
-            k[1], label_norm(k[2], k[3]), k[6] or "-", k[4], len(ratios),
+            tagged(k[1], k), label_norm(k[2], k[3]), k[6] or "-", k[4], len(ratios),
             statistics.median(ratios), min(ratios), max(ratios),
             " ".join("%.2f" % v for v in ratios)))
     return "\n".join(lines)
 
 
 def write_csv(path, joined):
-    cols = ["section", "model", "norm", "groups", "batch", "kernel", "shape", "mode", "metric",
-            "normlab", "torch_best", "torch_best_setting", "torch_default", "ratio"]
+    cols = ["section", "model", "norm", "groups", "batch", "kernel", "shape", "mode", "precision",
+            "metric", "normlab", "torch_best", "torch_best_setting", "torch_default", "ratio"]
     with open(path, "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(cols)
@@ -269,15 +309,17 @@ def gnuplot_script(joined, png):
     panels = []
     train = [j for j in joined if j["key"][0] == "train"]
     batches = sorted({j["key"][4] for j in train})
+    precisions = list(dict.fromkeys(j["key"][8] for j in train))
     for model in ("mlp", "cnn"):
         rows = []
         for norm in NORM_ORDER:
-            pts = {j["key"][4]: j["ratio"] for j in train if j["key"][1] == model
-                   and j["key"][2] == norm}
-            if pts:
-                groups = next(j["key"][3] for j in train if j["key"][1] == model and
-                              j["key"][2] == norm)
-                rows.append((label_norm(norm, groups), [pts.get(b, math.nan) for b in batches]))
+            for p in precisions:
+                mine = [j for j in train if j["key"][1] == model and j["key"][2] == norm
+                        and j["key"][8] == p]
+                if mine:
+                    pts = {j["key"][4]: j["ratio"] for j in mine}
+                    rows.append((tagged(label_norm(norm, mine[0]["key"][3]), mine[0]["key"]),
+                                 [pts.get(b, math.nan) for b in batches]))
         rows, cols = usable(rows, ["batch %d" % b for b in batches])
         if rows and cols:
             name = "train_" + model
@@ -288,15 +330,16 @@ def gnuplot_script(joined, png):
     modes = [m for m in MODE_ORDER if any(j["key"][7] == m for j in norm)]
     if norm:
         rows, seen = [], []
+        kernel_label = lambda k: tagged("%s %s" % (label_norm(k[2], k[3]), k[6]), k)
         for j in norm:
-            lab = "%s %s" % (label_norm(j["key"][2], j["key"][3]), j["key"][6])
+            lab = kernel_label(j["key"])
             if lab not in seen:
                 seen.append(lab)
         for lab in seen:
             vals = []
             for m in modes:
-                v = [j["ratio"] for j in norm if "%s %s" % (label_norm(j["key"][2], j["key"][3]),
-                                                            j["key"][6]) == lab and j["key"][7] == m]
+                v = [j["ratio"] for j in norm if kernel_label(j["key"]) == lab
+                     and j["key"][7] == m]
                 vals.append(v[0] if v else math.nan)
             rows.append((lab, vals))
         rows, cols = usable(rows, modes)

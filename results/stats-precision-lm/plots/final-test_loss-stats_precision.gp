@@ -1,0 +1,95 @@
+# Final test loss against stats_precision
+# Written by normlab plot from its templates (plots/style.gp, plots/final.gp) and
+# the results; reads the CSV files it names by column name.
+# Render from this directory: gnuplot final-test_loss-stats_precision.gp (PNG), or
+#   gnuplot -e 'fmt="svg"' final-test_loss-stats_precision.gp (SVG; "pdf" for PDF)
+fig_name = "final-test_loss-stats_precision"
+fig_width = 1007
+fig_height = 570
+
+# The look every figure of normlab plot shares: output format and size,
+# fonts, border, grid, legend and bands. normlab copies this file into each
+# script it writes (plots/NAME.gp), after the lines that set
+#   fig_name    the file name without extension ("curves")
+#   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
+# Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
+# normlab plot RESULTS --templates DIR. Series colours are normlab's (one
+# per normalizer, the same in every figure); the kind's own file
+# (curves.gp, lr.gp, ...) holds its line widths and markers.
+
+if (!exists("fmt")) fmt = "png"
+# PDF: a point per PNG pixel; pdfcairo's line width unit is half a point and
+# it scales fonts by 0.5 unless told otherwise
+if (fmt eq "svg") {
+    set terminal svg size fig_width,fig_height dynamic font "Sans,12" background rgb "white"
+} else { if (fmt eq "pdf") {
+    set terminal pdfcairo size fig_width/72.0,fig_height/72.0 font "Sans,11" fontscale 1 linewidth 2 background rgb "white"
+} else {
+    set terminal pngcairo size fig_width,fig_height font "Sans,11" background rgb "white"
+} }
+set output fig_name.".".fmt
+set termoption noenhanced
+set datafile separator comma
+set border lc rgb "#444444"
+set grid lc rgb "#e0e0e0" lt 1
+set key opaque box lc rgb "#cccccc" samplen 2.5 spacing 1.1
+set style fill transparent solid 0.18 noborder
+
+# the title, subtitle and footnote (normlab places them)
+title_font = ",15"
+subtitle_font = ",10"
+subtitle_color = "#505050"
+footnote_font = ",9"
+footnote_color = "#606060"
+
+# The final plot's own style (a final metric against any swept key, a
+# series per colour value, a panel per panel value); plots/style.gp holds
+# what every figure shares.
+series_lw = 2                # a series' line (numeric x) and error bars
+series_pt = 7                # its markers
+series_ps = 1.1
+reference_dt = 2             # the dashed line of runs the x key does not apply to
+
+set label 101 "Final test loss against stats_precision" at screen 0.5, screen 0.9614 center font title_font
+set label 102 "text | LM, heads 4, context 64, placement pre | AdamW lr 0.003, wd 0.1, cosine schedule, 500 steps | 3 seeds" at screen 0.5, screen 0.9193 center font subtitle_font tc rgb subtitle_color
+set label 103 "points: mean over 3 seeds; bars: min to max" at screen 0.01, screen 0.0175 left font footnote_font tc rgb footnote_color
+set multiplot
+unset key
+set ylabel "final test loss (cross-entropy, nats)"
+set yrange [0:4.267640194]
+unset logscale x
+set xrange [-0.5:2.5]
+set xtics ("fp32" 0, "bf16" 1, "fp16" 2)
+set xlabel "model.norm.stats_precision"
+set lmargin at screen 0.0894
+set rmargin at screen 0.6157
+set bmargin at screen 0.1579
+set tmargin at screen 0.8140
+set title ""
+plot "final-test_loss-stats_precision.csv" using (column("panel") == 0 && column("series") == 0 ? column("x")+(-0.2625) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorbars lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "layer, d_model=512, batch_size=16", \
+  "final-test_loss-stats_precision.csv" using (column("panel") == 0 && column("series") == 1 ? column("x")+(-0.1875) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorbars lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "rms, d_model=512, batch_size=16", \
+  "final-test_loss-stats_precision.csv" using (column("panel") == 0 && column("series") == 2 ? column("x")+(-0.1125) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorbars lw series_lw pt series_pt ps series_ps lc rgb "#2ca02c" title "batch, d_model=64, batch_size=4", \
+  "final-test_loss-stats_precision.csv" using (column("panel") == 0 && column("series") == 3 ? column("x")+(-0.0375) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorbars lw series_lw pt series_pt ps series_ps lc rgb "#d62728" title "batch, d_model=64, batch_size=16", \
+  "final-test_loss-stats_precision.csv" using (column("panel") == 0 && column("series") == 4 ? column("x")+(0.0375) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorbars lw series_lw pt series_pt ps series_ps lc rgb "#9467bd" title "batch, d_model=64, batch_size=64", \
+  "final-test_loss-stats_precision.csv" using (column("panel") == 0 && column("series") == 5 ? column("x")+(0.1125) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorbars lw series_lw pt series_pt ps series_ps lc rgb "#8c564b" title "layer, d_model=64, batch_size=16", \
+  "final-test_loss-stats_precision.csv" using (column("panel") == 0 && column("series") == 6 ? column("x")+(0.1875) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorbars lw series_lw pt series_pt ps series_ps lc rgb "#e377c2" title "group, d_model=64, batch_size=16", \
+  "final-test_loss-stats_precision.csv" using (column("panel") == 0 && column("series") == 7 ? column("x")+(0.2625) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorbars lw series_lw pt series_pt ps series_ps lc rgb "#17becf" title "rms, d_model=64, batch_size=16"
+unset label 101
+unset label 102
+unset title
+unset xlabel
+unset ylabel
+unset border
+unset tics
+unset grid
+unset logscale
+set xrange [0:1]
+set yrange [0:1]
+set key at screen 0.6256, screen 0.8140 top left Left reverse nobox noopaque spacing 1.2
+set lmargin at screen 0.6256
+set rmargin at screen 0.9900
+set bmargin at screen 0.1404
+set tmargin at screen 0.8140
+plot NaN with points lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "layer, d_model=512, batch_size=16", NaN with points lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "rms, d_model=512, batch_size=16", NaN with points lw series_lw pt series_pt ps series_ps lc rgb "#2ca02c" title "batch, d_model=64, batch_size=4", NaN with points lw series_lw pt series_pt ps series_ps lc rgb "#d62728" title "batch, d_model=64, batch_size=16", NaN with points lw series_lw pt series_pt ps series_ps lc rgb "#9467bd" title "batch, d_model=64, batch_size=64", NaN with points lw series_lw pt series_pt ps series_ps lc rgb "#8c564b" title "layer, d_model=64, batch_size=16", NaN with points lw series_lw pt series_pt ps series_ps lc rgb "#e377c2" title "group, d_model=64, batch_size=16", NaN with points lw series_lw pt series_pt ps series_ps lc rgb "#17becf" title "rms, d_model=64, batch_size=16"
+unset multiplot
+unset output
