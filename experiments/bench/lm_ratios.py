@@ -7,7 +7,9 @@ usage: python3 experiments/bench/lm_ratios.py DIR
   reads DIR/normlab-R.csv and DIR/torch-R.csv (R = 1, 2, ...: run_lm.sh's
   rounds), prints Markdown and writes DIR/lm_ratios.csv.
 
-Per round and per (model, norm, groups, placement, model shape, batch):
+Per round and per (model, norm, groups, placement, model shape, batch,
+precision; compare.py's precision_of reads it, so a bf16 row never meets
+an fp32 one):
 normlab's tokens/s or images/s, PyTorch's best over the settings of the same round, ratio =
 normlab / PyTorch. Over the rounds: the median and the range (min..max) of
 each. Issue 25's targets: ratio >= 3 at the smallest batch, >= 1.5 at every
@@ -23,6 +25,8 @@ import re
 import statistics
 import sys
 
+from compare import precision_of
+
 
 SECTIONS = ("train_lm", "train_vit")
 
@@ -33,7 +37,8 @@ def rows_of(path):
 
 
 def key_of(r):
-    return (r["model"], r["norm"], r["groups"], r["mode"], r["shape"], int(r["batch"]))
+    return (r["model"], r["norm"], r["groups"], r["mode"], r["shape"], int(r["batch"]),
+            precision_of(r))
 
 
 def best(rows):
@@ -85,11 +90,11 @@ def main():
               machine["openblas_core"], "/".join(sorted(threads["normlab"])),
               "/".join(sorted(threads["torch"]))))
     print()
-    print("| model | norm | placement | shape | batch | normlab /s | PyTorch /s (best setting) "
+    print("| model | norm | placement | shape | batch | precision | normlab /s | PyTorch /s (best setting) "
           "| ratio | fastest | target | met (median) | every round |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     out_rows = []
-    for k in sorted(per_key, key=lambda k: (k[0], k[1], k[3], k[4], k[5])):
+    for k in sorted(per_key, key=lambda k: (k[0], k[1], k[3], k[4], k[5], k[6] != "fp32", k[6])):
         vals = per_key[k]
         ratios = [a / b for a, b, _ in vals]
         target = 3.0 if k[5] == smallest[k[0]] else 1.5
@@ -97,17 +102,17 @@ def main():
         settings = "/".join(sorted({s for _, _, s in vals}))
         norm = "%s(%s)" % (k[1], k[2]) if k[2] else k[1]
         fastest = max(a for a, _, _ in vals) / max(b for _, b, _ in vals)
-        print("| %s | %s | %s | %s | %d | %s | %s (%s) | %.2f (%.2f..%.2f) | %.2f | %.1f | %s | %s |" % (
-            k[0], norm, k[3], k[4], k[5], spread([a for a, _, _ in vals]), spread([b for _, b, _ in vals]),
+        print("| %s | %s | %s | %s | %d | %s | %s | %s (%s) | %.2f (%.2f..%.2f) | %.2f | %.1f | %s | %s |" % (
+            k[0], norm, k[3], k[4], k[5], k[6], spread([a for a, _, _ in vals]), spread([b for _, b, _ in vals]),
             settings, med, min(ratios), max(ratios), fastest, target, "yes" if med >= target else "no",
             "yes" if min(ratios) >= target else "no"))
-        out_rows.append([k[0], k[1], k[2], k[3], k[4], k[5], len(vals),
+        out_rows.append([k[0], k[1], k[2], k[3], k[4], k[5], k[6], len(vals),
                          statistics.median([a for a, _, _ in vals]),
                          statistics.median([b for _, b, _ in vals]), med, min(ratios), max(ratios),
                          fastest, target])
     with open(os.path.join(d, "lm_ratios.csv"), "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(["model", "norm", "groups", "placement", "shape", "batch", "rounds",
+        w.writerow(["model", "norm", "groups", "placement", "shape", "batch", "precision", "rounds",
                     "normlab_per_s", "torch_per_s", "ratio_median", "ratio_min",
                     "ratio_max", "ratio_fastest", "target"])
         for r in out_rows:
