@@ -84,8 +84,6 @@ typedef struct {
     /* reads token sequences of any length with the same parameters (no
      * position table): normlab eval --context rebuilds it at another one */
     bool any_context;
-    /* its blocks hold attention (the attention ops run in its step) */
-    bool attention;
     nl_arch_build_fn build;
 } nl_arch_info;
 

@@ -24,9 +24,21 @@
  *            down their columns.
  * Each output element is accumulated by one thread over u (or s) in
  * increasing order, across tiles through the output itself, so results
- * repeat bit for bit; against the CPU (sgemm) they differ by rounding. */
+ * repeat bit for bit; against the CPU (sgemm) they differ by rounding.
+ *
+ * Under a low product precision (be->product_precision) QK^T, PV and their
+ * gradients' products are autocast's, rounded where core/cpu/attention.c
+ * rounds: the operands Q, K, V and dY as they are loaded into shared
+ * memory, P as its weights are read (probs stays fp32, the softmax and its
+ * backward too); the logits (before the scale, as the CPU's product writes
+ * them), y, dprobs, dq, dk and dv as written; dlogit as written, with the
+ * scale folded in first as the CPU folds it, so that dq and dk are plain
+ * products of rounded operands. The kernels take the precision as a
+ * template parameter (PREC, lowp.cuh): the fp32 instances are the kernels
+ * as they were. */
 #include <math.h>
 
+#include "cuda/lowp.cuh"
 #include "cuda/norm_common.cuh"
 
 using namespace nlk;
@@ -70,14 +82,17 @@ __device__ __forceinline__ size_t head_base(const AttnDims &a, int ld, int pair)
     return (size_t)i * a.T * ld + (size_t)h * a.hd;
 }
 
-/* rows r0 .. r0 + count - 1 of a head into shared memory (rows past T: 0) */
+/* rows r0 .. r0 + count - 1 of a head into shared memory (rows past T: 0),
+ * rounded to PREC */
+template <int PREC>
 __device__ __forceinline__ void load_rows(float *dst, const float *src, int ld, int r0, int count,
                                           const AttnDims &a)
 {
     const int P = a.hd + 1;
     for (int idx = threadIdx.x; idx < count * a.hd; idx += THREADS) {
         const int r = idx / a.hd, j = idx - r * a.hd;
-        dst[r * P + j] = r0 + r < a.T ? __ldg(src + (size_t)(r0 + r) * ld + j) : 0.0f;
+        dst[r * P + j] =
+            r0 + r < a.T ? nl_lowp_round<PREC>(__ldg(src + (size_t)(r0 + r) * ld + j)) : 0.0f;
     }
 }
 
@@ -116,8 +131,10 @@ __device__ __forceinline__ float warp_max_all(float v)
 }
 
 /* acc_row[j] (+)= sum over u in [u0, min(u0 + TILE - 1, s)] of w_row[u] *
- * tile[u - u0][j], for the lane's columns j; the first tile writes. The
- * weights are read by every lane at once (a broadcast). */
+ * tile[u - u0][j], for the lane's columns j; the first tile writes, the
+ * last scales and rounds. The weights are read by every lane at once (a
+ * broadcast), rounded to PREC. */
+template <int PREC>
 __device__ __forceinline__ void accumulate_rows(float *out, const float *w_row, const float *tile,
                                                 int u0, int u_hi, bool first, float final_scale,
                                                 bool last, const AttnDims &a)
@@ -126,15 +143,15 @@ __device__ __forceinline__ void accumulate_rows(float *out, const float *w_row, 
     for (int j = lane; j < a.hd; j += 32) {
         float acc = first ? 0.0f : out[j];
         for (int u = u0; u <= u_hi; u++)
-            acc += w_row[u] * tile[(u - u0) * P + j];
-        out[j] = last ? final_scale * acc : acc;
+            acc += nl_lowp_round<PREC>(w_row[u]) * tile[(u - u0) * P + j];
+        out[j] = last ? nl_lowp_round<PREC>(final_scale * acc) : acc;
     }
 }
 
 /* For the block's rows s0 .. s_last: the dot product of every row (in
  * shared memory) with every row u <= last_key(s) of src, streamed through ts
  * by tiles; on_dot(rr, s, u, dot) gets each, on the lane that owns key u. */
-template <class OnDot>
+template <int PREC, class OnDot>
 __device__ __forceinline__ void dots_by_tiles(const float *rows, float *ts, const float *src,
                                               int ld_src, int s0, int s_last, const AttnDims &a,
                                               OnDot on_dot)
@@ -144,7 +161,7 @@ __device__ __forceinline__ void dots_by_tiles(const float *rows, float *ts, cons
     for (int tl = 0; tl < tiles; tl++) {
         const int u0 = tl * TILE, u = u0 + lane;
         __syncthreads();
-        load_rows(ts, src, ld_src, u0, TILE, a);
+        load_rows<PREC>(ts, src, ld_src, u0, TILE, a);
         __syncthreads();
         if (s0 + warp * ROWS_PER_WARP > s_last)
             continue; /* a warp past the last row */
@@ -153,7 +170,7 @@ __device__ __forceinline__ void dots_by_tiles(const float *rows, float *ts, cons
         for (int rr = 0; rr < ROWS_PER_WARP; rr++) {
             const int s = s0 + warp * ROWS_PER_WARP + rr;
             if (s <= s_last && u <= last_key(a, s))
-                on_dot(rr, s, u, dot[rr]);
+                on_dot(rr, s, u, nl_lowp_round<PREC>(dot[rr]));
         }
     }
 }
@@ -161,6 +178,7 @@ __device__ __forceinline__ void dots_by_tiles(const float *rows, float *ts, cons
 /* out[s] = scale * sum over u <= last_key(s) of w[s * T + u] * src[u] for the block's
  * rows s0 .. s_last, src streamed through ts by tiles; the barrier at each
  * tile also makes the weights other lanes wrote visible */
+template <int PREC>
 __device__ __forceinline__ void weights_times_rows(float *out, int ld_out, const float *w,
                                                   const float *src, int ld_src, float *ts,
                                                   int s0, int s_last, float scale,
@@ -170,7 +188,7 @@ __device__ __forceinline__ void weights_times_rows(float *out, int ld_out, const
     for (int tl = 0; tl < tiles; tl++) {
         const int u0 = tl * TILE;
         __syncthreads();
-        load_rows(ts, src, ld_src, u0, TILE, a);
+        load_rows<PREC>(ts, src, ld_src, u0, TILE, a);
         __syncthreads();
         for (int rr = 0; rr < ROWS_PER_WARP; rr++) {
             const int s = s0 + warp * ROWS_PER_WARP + rr;
@@ -179,7 +197,7 @@ __device__ __forceinline__ void weights_times_rows(float *out, int ld_out, const
             const int last = last_key(a, s);
             if (u0 > last)
                 continue;
-            accumulate_rows(out + (size_t)s * ld_out, w + (size_t)s * a.T, ts, u0,
+            accumulate_rows<PREC>(out + (size_t)s * ld_out, w + (size_t)s * a.T, ts, u0,
                             min(u0 + TILE - 1, last), tl == 0, scale, last < u0 + TILE, a);
         }
     }
@@ -187,6 +205,7 @@ __device__ __forceinline__ void weights_times_rows(float *out, int ld_out, const
 
 /* ---- forward ---- */
 
+template <int PREC>
 __global__ void __launch_bounds__(THREADS)
     attn_fwd_kernel(AttnDims a, const float *q, const float *k, const float *v, float *probs,
                     float *y, float *block_max)
@@ -199,13 +218,14 @@ __global__ void __launch_bounds__(THREADS)
     float *ph = probs + (size_t)pair * a.T * a.T;
     float *yh = y + head_base(a, a.D, pair);
     const int s_last = min(s0 + ROWS, a.T) - 1;
-    load_rows(qs, qh, a.ld_q, s0, ROWS, a);
+    load_rows<PREC>(qs, qh, a.ld_q, s0, ROWS, a);
 
-    /* logits: lane takes key u = u0 + lane of each tile */
+    /* logits: lane takes key u = u0 + lane of each tile (the product's
+     * output is rounded, then scaled) */
     float row_max[ROWS_PER_WARP];
     for (int rr = 0; rr < ROWS_PER_WARP; rr++)
         row_max[rr] = -INFINITY;
-    dots_by_tiles(qs, ts, kh, a.ld_k, s0, s_last, a, [&](int rr, int s, int u, float dot) {
+    dots_by_tiles<PREC>(qs, ts, kh, a.ld_k, s0, s_last, a, [&](int rr, int s, int u, float dot) {
         const float logit = a.scale * dot;
         ph[(size_t)s * a.T + u] = logit;
         row_max[rr] = logit > row_max[rr] ? logit : row_max[rr];
@@ -231,7 +251,7 @@ __global__ void __launch_bounds__(THREADS)
             row[u] = u <= last ? row[u] * inv : 0.0f;
     }
     /* y = P V */
-    weights_times_rows(yh, a.D, ph, vh, a.ld_v, ts, s0, s_last, 1.0f, a);
+    weights_times_rows<PREC>(yh, a.D, ph, vh, a.ld_v, ts, s0, s_last, 1.0f, a);
     if (block_max) {
         __shared__ float warp_max[WARPS];
         if (lane == 0)
@@ -267,7 +287,15 @@ __global__ void __launch_bounds__(THREADS)
 
 /* ---- backward ---- */
 
+/* the scale dq and dk still take: all of it in fp32, none where dlogit
+ * holds it already (a low precision) */
+template <int PREC> __device__ __forceinline__ float dlogit_scale(const AttnDims &a)
+{
+    return PREC == NL_PRECISION_FP32 ? a.scale : 1.0f;
+}
+
 /* rows s: dlogit into the workspace, then dq */
+template <int PREC>
 __global__ void __launch_bounds__(THREADS)
     attn_bwd_q_kernel(AttnDims a, const float *k, const float *v, const float *probs,
                       const float *dy, float *dlogit, float *dq)
@@ -280,34 +308,41 @@ __global__ void __launch_bounds__(THREADS)
     float *lh = dlogit + (size_t)pair * a.T * a.T;
     float *dqh = dq + head_base(a, a.ld_q, pair);
     const int s_last = min(s0 + ROWS, a.T) - 1;
-    load_rows(ds, dy + head_base(a, a.D, pair), a.D, s0, ROWS, a);
+    load_rows<PREC>(ds, dy + head_base(a, a.D, pair), a.D, s0, ROWS, a);
 
     /* dprobs[s, u] = dy[s] . v[u], and each lane's part of sum_u P * dprobs */
     float weighted[ROWS_PER_WARP];
     for (int rr = 0; rr < ROWS_PER_WARP; rr++)
         weighted[rr] = 0.0f;
-    dots_by_tiles(ds, ts, vh, a.ld_v, s0, s_last, a, [&](int rr, int s, int u, float dot) {
+    dots_by_tiles<PREC>(ds, ts, vh, a.ld_v, s0, s_last, a, [&](int rr, int s, int u, float dot) {
         lh[(size_t)s * a.T + u] = dot;
         weighted[rr] += __ldg(ph + (size_t)s * a.T + u) * dot;
     });
     /* dlogit = P * (dprobs - weighted); entries above the diagonal are never
-     * read, so they are not written */
+     * read, so they are not written. Under a low precision the scale is
+     * folded in and the result rounded, the gradient the logits' product
+     * receives on the CPU; dq and dk then take no scale. */
     for (int rr = 0; rr < ROWS_PER_WARP; rr++) {
         const int s = s0 + warp * ROWS_PER_WARP + rr;
         if (s > s_last)
             break;
         const float w = (float)warp_sum_all((double)weighted[rr]);
         float *row = lh + (size_t)s * a.T;
-        for (int u = lane; u <= last_key(a, s); u += 32)
-            row[u] = __ldg(ph + (size_t)s * a.T + u) * (row[u] - w);
+        for (int u = lane; u <= last_key(a, s); u += 32) {
+            const float d = __ldg(ph + (size_t)s * a.T + u) * (row[u] - w);
+            row[u] = PREC == NL_PRECISION_FP32 ? d : nl_lowp_round<PREC>(a.scale * d);
+        }
     }
     /* dq = scale * dlogit K */
-    weights_times_rows(dqh, a.ld_q, lh, kh, a.ld_k, ts, s0, s_last, a.scale, a);
+    weights_times_rows<PREC>(dqh, a.ld_q, lh, kh, a.ld_k, ts, s0, s_last, dlogit_scale<PREC>(a),
+                             a);
 }
 
 /* out[u][j] (+)= sum over s in [max(s0, u), s_hi] (causal; [s0, s_hi]
  * bidirectional) of w[s * T + u] * tile[s - s0][j]: a column of the
- * weights, for the lane's columns j */
+ * weights (rounded to PREC), for the lane's columns j; the last tile
+ * scales and rounds */
+template <int PREC>
 __device__ __forceinline__ void accumulate_cols(float *out, const float *w, int u,
                                                 const float *tile, int s0, int s_hi, bool first,
                                                 float final_scale, bool last, const AttnDims &a)
@@ -317,13 +352,14 @@ __device__ __forceinline__ void accumulate_cols(float *out, const float *w, int 
     for (int j = lane; j < a.hd; j += 32) {
         float acc = first ? 0.0f : out[j];
         for (int s = s_lo; s <= s_hi; s++)
-            acc += w[(size_t)s * a.T + u] * tile[(s - s0) * P + j];
-        out[j] = last ? final_scale * acc : acc;
+            acc += nl_lowp_round<PREC>(w[(size_t)s * a.T + u]) * tile[(s - s0) * P + j];
+        out[j] = last ? nl_lowp_round<PREC>(final_scale * acc) : acc;
     }
 }
 
 /* rows u: dv = P^T dY, dk = scale * dlogit^T Q, over the queries that see
  * key u (s >= u under the causal mask, every s otherwise) */
+template <int PREC>
 __global__ void __launch_bounds__(THREADS)
     attn_bwd_kv_kernel(AttnDims a, const float *q, const float *probs, const float *dy,
                        const float *dlogit, float *dk, float *dv)
@@ -338,18 +374,19 @@ __global__ void __launch_bounds__(THREADS)
     for (int tl = first_tile; tl < tiles; tl++) {
         const int s0 = tl * TILE, s_hi = min(s0 + TILE, a.T) - 1;
         __syncthreads();
-        load_rows(dys, dyh, a.D, s0, TILE, a);
-        load_rows(qs, qh, a.ld_q, s0, TILE, a);
+        load_rows<PREC>(dys, dyh, a.D, s0, TILE, a);
+        load_rows<PREC>(qs, qh, a.ld_q, s0, TILE, a);
         __syncthreads();
         for (int rr = 0; rr < ROWS_PER_WARP; rr++) {
             const int u = u0 + warp * ROWS_PER_WARP + rr;
             if (u >= a.T || (!a.bidirectional && u > s_hi))
                 continue;
             const bool first = tl == first_tile, last = tl == tiles - 1;
-            accumulate_cols(dvh + (size_t)u * a.ld_v, ph, u, dys, s0, s_hi, first, 1.0f, false,
-                            a);
-            accumulate_cols(dkh + (size_t)u * a.ld_k, lh, u, qs, s0, s_hi, first, a.scale, last,
-                            a);
+            /* dv's scale is 1: in fp32 its last tile has nothing to do */
+            accumulate_cols<PREC>(dvh + (size_t)u * a.ld_v, ph, u, dys, s0, s_hi, first, 1.0f,
+                                  PREC != NL_PRECISION_FP32 && last, a);
+            accumulate_cols<PREC>(dkh + (size_t)u * a.ld_k, lh, u, qs, s0, s_hi, first,
+                                  dlogit_scale<PREC>(a), last, a);
         }
     }
 }
@@ -360,7 +397,7 @@ __global__ void __launch_bounds__(THREADS)
 static size_t attn_smem(const AttnDims &a) { return (size_t)(ROWS + TILE) * (a.hd + 1) * sizeof(float); }
 
 /* false (and the error recorded) when a block cannot hold the tiles */
-static bool attn_smem_ok(nl_cuda *cu, const AttnDims &a)
+template <int PREC> static bool attn_smem_ok(nl_cuda *cu, const AttnDims &a)
 {
     const size_t need = attn_smem(a);
     if (need <= 48 * 1024)
@@ -372,11 +409,11 @@ static bool attn_smem_ok(nl_cuda *cu, const AttnDims &a)
                        a.hd, need, cu->smem_optin);
         return false;
     }
-    NL_CU(cu, cudaFuncSetAttribute(attn_fwd_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                   (int)need));
-    NL_CU(cu, cudaFuncSetAttribute(attn_bwd_q_kernel,
+    NL_CU(cu, cudaFuncSetAttribute(attn_fwd_kernel<PREC>,
                                    cudaFuncAttributeMaxDynamicSharedMemorySize, (int)need));
-    NL_CU(cu, cudaFuncSetAttribute(attn_bwd_kv_kernel,
+    NL_CU(cu, cudaFuncSetAttribute(attn_bwd_q_kernel<PREC>,
+                                   cudaFuncAttributeMaxDynamicSharedMemorySize, (int)need));
+    NL_CU(cu, cudaFuncSetAttribute(attn_bwd_kv_kernel<PREC>,
                                    cudaFuncAttributeMaxDynamicSharedMemorySize, (int)need));
     return true;
 }
@@ -385,22 +422,23 @@ size_t nl_cuda_attention_workspace(nl_backend *be, const nl_attn_geom *g)
 {
     (void)be;
     /* backward: dlogit, one T x T block per pair; forward: the blocks'
-     * largest logits, fewer */
+     * largest logits, fewer. A low precision needs nothing more: the
+     * operands are rounded as they are loaded. */
     return (size_t)g->n * g->heads * g->t * g->t * sizeof(float);
 }
 
-void nl_cuda_attention_forward(nl_backend *be, const nl_attn_geom *g, const float *q,
-                               const float *k, const float *v, float *probs, float *y,
-                               float *max_logit, void *workspace)
+template <int PREC>
+static void attention_forward(nl_cuda *cu, const nl_attn_geom *g, const float *q, const float *k,
+                              const float *v, float *probs, float *y, float *max_logit,
+                              void *workspace)
 {
-    nl_cuda *cu = nl_cuda_of(be);
     const AttnDims a = dims_of(g);
     const long long blocks = (long long)g->n * g->heads * a.chunks;
-    if (blocks == 0 || a.hd == 0 || !attn_smem_ok(cu, a))
+    if (blocks == 0 || a.hd == 0 || !attn_smem_ok<PREC>(cu, a))
         return;
     float *block_max = max_logit ? (float *)workspace : NULL;
-    attn_fwd_kernel<<<(unsigned)blocks, THREADS, attn_smem(a), cu->stream>>>(a, q, k, v, probs, y,
-                                                                            block_max);
+    attn_fwd_kernel<PREC><<<(unsigned)blocks, THREADS, attn_smem(a), cu->stream>>>(
+        a, q, k, v, probs, y, block_max);
     NL_CU_LAUNCHED(cu, "attn_fwd_kernel");
     if (max_logit) {
         attn_max_kernel<<<1, THREADS, 0, cu->stream>>>(block_max, (int)blocks, max_logit);
@@ -408,20 +446,56 @@ void nl_cuda_attention_forward(nl_backend *be, const nl_attn_geom *g, const floa
     }
 }
 
+void nl_cuda_attention_forward(nl_backend *be, const nl_attn_geom *g, const float *q,
+                               const float *k, const float *v, float *probs, float *y,
+                               float *max_logit, void *workspace)
+{
+    nl_cuda *cu = nl_cuda_of(be);
+    switch (be->product_precision) {
+    case NL_PRECISION_BF16:
+        attention_forward<NL_PRECISION_BF16>(cu, g, q, k, v, probs, y, max_logit, workspace);
+        break;
+    case NL_PRECISION_FP16:
+        attention_forward<NL_PRECISION_FP16>(cu, g, q, k, v, probs, y, max_logit, workspace);
+        break;
+    default:
+        attention_forward<NL_PRECISION_FP32>(cu, g, q, k, v, probs, y, max_logit, workspace);
+        break;
+    }
+}
+
+template <int PREC>
+static void attention_backward(nl_cuda *cu, const nl_attn_geom *g, const float *q,
+                               const float *k, const float *v, const float *probs,
+                               const float *dy, float *dq, float *dk, float *dv, void *workspace)
+{
+    const AttnDims a = dims_of(g);
+    const long long blocks = (long long)g->n * g->heads * a.chunks;
+    if (blocks == 0 || a.hd == 0 || !attn_smem_ok<PREC>(cu, a))
+        return;
+    float *dlogit = (float *)workspace;
+    attn_bwd_q_kernel<PREC><<<(unsigned)blocks, THREADS, attn_smem(a), cu->stream>>>(
+        a, k, v, probs, dy, dlogit, dq);
+    NL_CU_LAUNCHED(cu, "attn_bwd_q_kernel");
+    attn_bwd_kv_kernel<PREC><<<(unsigned)blocks, THREADS, attn_smem(a), cu->stream>>>(
+        a, q, probs, dy, dlogit, dk, dv);
+    NL_CU_LAUNCHED(cu, "attn_bwd_kv_kernel");
+}
+
 void nl_cuda_attention_backward(nl_backend *be, const nl_attn_geom *g, const float *q,
                                 const float *k, const float *v, const float *probs,
                                 const float *dy, float *dq, float *dk, float *dv, void *workspace)
 {
     nl_cuda *cu = nl_cuda_of(be);
-    const AttnDims a = dims_of(g);
-    const long long blocks = (long long)g->n * g->heads * a.chunks;
-    if (blocks == 0 || a.hd == 0 || !attn_smem_ok(cu, a))
-        return;
-    float *dlogit = (float *)workspace;
-    attn_bwd_q_kernel<<<(unsigned)blocks, THREADS, attn_smem(a), cu->stream>>>(a, k, v, probs, dy,
-                                                                              dlogit, dq);
-    NL_CU_LAUNCHED(cu, "attn_bwd_q_kernel");
-    attn_bwd_kv_kernel<<<(unsigned)blocks, THREADS, attn_smem(a), cu->stream>>>(a, q, probs, dy,
-                                                                               dlogit, dk, dv);
-    NL_CU_LAUNCHED(cu, "attn_bwd_kv_kernel");
+    switch (be->product_precision) {
+    case NL_PRECISION_BF16:
+        attention_backward<NL_PRECISION_BF16>(cu, g, q, k, v, probs, dy, dq, dk, dv, workspace);
+        break;
+    case NL_PRECISION_FP16:
+        attention_backward<NL_PRECISION_FP16>(cu, g, q, k, v, probs, dy, dq, dk, dv, workspace);
+        break;
+    default:
+        attention_backward<NL_PRECISION_FP32>(cu, g, q, k, v, probs, dy, dq, dk, dv, workspace);
+        break;
+    }
 }

@@ -389,30 +389,13 @@ static nl_code check_device_data(const nl_config *cfg, int device, nl_error *err
     return NL_OK;
 }
 
-/* train.precision on CUDA: the linear and convolution products round
- * (cuBLAS bf16/fp16 products), attention's kernels do not yet, so a model
- * with attention would run one precision on the CPU and another here */
-static nl_code check_precision(const nl_config *cfg, int device, nl_error *err)
-{
-    if (cfg->train.precision == NL_PRECISION_FP32 || device != NL_DEVICE_CUDA ||
-        !nl_arch_info_of(cfg->model.arch)->attention)
-        return NL_OK;
-    return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.precision",
-                               "%s on device cuda is not built for architectures with attention "
-                               "(%s): its attention kernels compute in fp32; accepted here: fp32, "
-                               "or device cpu",
-                               nl_name_of(&nl_precision_names, (int)cfg->train.precision),
-                               nl_name_of(&nl_arch_names, (int)cfg->model.arch));
-}
-
 nl_code nl_run_check(const nl_config *cfg, int device, bool available, nl_text_memo *memo,
                      nl_run_plan *plan, nl_error *err)
 {
     memset(plan, 0, sizeof *plan);
     nl_code rc;
     if ((rc = check_data(cfg, memo, plan, err)) ||
-        (rc = check_device_data(cfg, device >= 0 ? device : (int)cfg->device, err)) ||
-        (rc = check_precision(cfg, device >= 0 ? device : (int)cfg->device, err)))
+        (rc = check_device_data(cfg, device >= 0 ? device : (int)cfg->device, err)))
         return rc;
     nl_model_spec spec;
     nl_run_model_spec(cfg, &spec);
