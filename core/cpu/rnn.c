@@ -30,18 +30,37 @@
  * themselves instead of a pass over the product, and step 0's product, of
  * the zero initial state, is skipped.
  *
- * Precision: torch 1.13's CPU autocast has no rule for nn.LSTM/nn.GRU, but
- * their CPU implementation is made of autocast's ops (the input and
- * recurrent projections are addmm calls, which autocast runs in bf16, and
- * the gate arithmetic then runs on their bf16 outputs, promoting to fp32
- * where the fp32 cell and hidden states enter): the output stays fp32 and
- * differs from fp32's by ~1e-3 (checked with torch). These kernels do not
- * follow that yet: the fused layer runs its products in fp32 under every
- * train.precision (fp32_view). */
+ * Precision (be->product_precision low): autocast's products, the gate
+ * arithmetic in fp32. The input projection of all steps, each step's
+ * recurrent projection and the backward's products are autocast's linear:
+ * x, h_{s-1}, W_ih, W_hh and the biases rounded, fp32 accumulation, the
+ * projections rounded; backward, the gates' pre-activation gradients
+ * rounded before each product, dx, each step's contribution to dh_{s-1}
+ * (added in fp32 to the GRU's direct z dh), dW_ih, dW_hh (one product over
+ * all steps) and the bias gradients rounded. The gates, the cell and
+ * hidden states and their gradients are fp32, as normlab keeps every
+ * activation. torch 1.13 has no autocast rule for nn.LSTM/nn.GRU, but its
+ * CPU cells (aten RNN.cpp's LSTMCell/GRUCell) are autocast's addmm plus
+ * elementwise ops on the bf16 projections, so torch also rounds the summed
+ * gates, each activated gate and i*g (r*h_n in the GRU) to bf16 until the
+ * fp32 states promote. Measured with torch 1.13 (N, T, D, H) = (4, 6, 5, 8)
+ * and (16, 20, 32, 64), relative L2 distance of y to torch.autocast's own
+ * output: this definition 3.7e-3 / 4.2e-3 (LSTM), 2.7e-3 / 3.8e-3 (GRU);
+ * with the gate roundings added 2.9e-3 / 3.4e-3 and 1.9e-3 / 3.3e-3; fp32
+ * 5.0e-3 / 4.6e-3 and 3.1e-3 / 4.2e-3. The gradients are 0.6-2.2e-2 from
+ * torch's under every choice, fp32 included: torch's bf16 matmul here
+ * accumulates in bf16 (tests/golden/make_goldens.py). The gate roundings
+ * buy under 1e-3 of distance in y against torch's own kernel noise, so the
+ * gates stay fp32, as normalizers and activations do everywhere else.
+ *
+ * The low-precision recurrent product (recurrent_lowp) rounds W_hh once
+ * per pass into the workspace, past the layout both backends share; the
+ * fp32 path above is unchanged. */
 #include <cblas.h>
 #include <string.h>
 
 #include "cpu/cpu.h"
+#include "cpu/lowp.h"
 #include "cpu/vmath.h"
 #include "rnn_layout.h"
 
@@ -68,18 +87,87 @@ size_t nl_cpu_rnn_saved_bytes(nl_backend *be, nl_rnn_cell cell, int n, int t, in
     return nl_rnn_saved_layout(cell, n, t, hidden, NULL, NULL);
 }
 
-/* the backend as the fused layer runs it: products in fp32 (see above) */
-static nl_backend fp32_view(const nl_backend *be)
+/* Under a low product precision, past the shared layout: W_hh rounded
+ * once per pass, a step's rounded rows (h_{s-1} forward, the gates'
+ * gradients backward), the backward product before its rounding and the
+ * packing scratch. The weight-gradient products at the end of backward
+ * reuse the region for the linear kernels' copies. */
+typedef struct {
+    float *w_hh, *rows, *product;
+    void *pack, *linear;
+} recurrent_lowp_parts;
+
+static size_t recurrent_lowp_bytes(nl_backend *be, int n, int t, int in, int hidden, int g,
+                                   void *base, recurrent_lowp_parts *r)
 {
-    nl_backend fp32 = *be;
-    fp32.product_precision = NL_PRECISION_FP32;
-    return fp32;
+    const nl_precision p = be->product_precision;
+    if (!nl_cpu_lowp(p))
+        return 0;
+    const size_t fwd_pack = nl_cpu_lowp_gemm_scratch(p, n, g, hidden);
+    const size_t bwd_pack = nl_cpu_lowp_gemm_scratch(p, n, hidden, g);
+    const size_t pack = nl_cpu_lowp_floats(((fwd_pack > bwd_pack ? fwd_pack : bwd_pack) + 3) / 4);
+    const size_t w_hh = nl_cpu_lowp_floats((size_t)g * hidden);
+    const size_t rows = nl_cpu_lowp_floats((size_t)n * g);
+    const size_t product = nl_cpu_lowp_floats((size_t)n * hidden);
+    const size_t step = (w_hh + rows + product + pack) * sizeof(float);
+    const size_t dh_side = nl_cpu_linear_workspace(be, n * t, hidden, g);
+    const size_t dx_side = nl_cpu_linear_workspace(be, n * t, in, g);
+    const size_t weights = dh_side > dx_side ? dh_side : dx_side;
+    if (r) {
+        float *f = (float *)base;
+        r->w_hh = f;
+        r->rows = f + w_hh;
+        r->product = f + w_hh + rows;
+        r->pack = f + w_hh + rows + product;
+        r->linear = base;
+    }
+    const size_t most = step > weights ? step : weights;
+    return nl_rnn_lines((most + sizeof(float) - 1) / sizeof(float)) * sizeof(float);
 }
 
 size_t nl_cpu_rnn_workspace(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, int hidden)
 {
-    nl_backend fp32 = fp32_view(be);
-    return work_of(&fp32, cell, n, t, in, hidden, NULL, NULL);
+    const int g = nl_rnn_gate_count(cell) * hidden;
+    return work_of(be, cell, n, t, in, hidden, NULL, NULL) +
+           recurrent_lowp_bytes(be, n, t, in, hidden, g, NULL, NULL);
+}
+
+/* the low-precision region of the workspace, after the shared layout */
+static recurrent_lowp_parts lowp_parts_of(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
+                                          int hidden, void *workspace)
+{
+    const int g = nl_rnn_gate_count(cell) * hidden;
+    recurrent_lowp_parts r = {0};
+    char *base = (char *)workspace + work_of(be, cell, n, t, in, hidden, NULL, NULL);
+    recurrent_lowp_bytes(be, n, t, in, hidden, g, base, &r);
+    return r;
+}
+
+/* The recurrent product of one step in the low precision, W_hh already
+ * rounded in r->w_hh: forward (!backward) hproj = round(round(b_hh) +
+ * round(h) W_hh^T); backward dh (+)= round(round(dgates) W_hh), added in
+ * fp32 when accumulate. The one place the fused layer calls the
+ * low-precision GEMM. */
+static void recurrent_lowp(nl_precision p, bool backward, int n, int hidden, int g,
+                           const float *rows, const float *b_hh, const recurrent_lowp_parts *r,
+                           float *out, bool accumulate)
+{
+    const int width = backward ? hidden : g, depth = backward ? g : hidden;
+    nl_cpu_round_parallel(p, rows, r->rows, (size_t)n * depth);
+    float *product = backward ? r->product : out;
+    float beta = 0.0f;
+    if (!backward && b_hh) {
+        nl_cpu_round(p, b_hh, product, (size_t)g);
+        for (int i = 1; i < n; i++)
+            memcpy(product + (size_t)i * g, product, (size_t)g * sizeof *product);
+        beta = 1.0f;
+    }
+    nl_cpu_lowp_gemm(p, false, !backward, n, width, depth, r->rows, depth, r->w_hh, hidden, beta,
+                     product, width, r->pack);
+    if (backward && accumulate)
+        nl_cpu_round_add(p, product, out, (size_t)n * width);
+    else
+        nl_cpu_round_parallel(p, product, out, (size_t)n * width);
 }
 
 /* `count` (1..8) floats at p as a vector, the lanes past them zero */
@@ -198,10 +286,10 @@ void nl_cpu_rnn_forward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, 
                         const float *b_hh, float *y, float *h_last, float *c_last, void *saved,
                         void *workspace)
 {
-    nl_backend fp32 = fp32_view(be);
-    be = &fp32;
     const int g = nl_rnn_gate_count(cell) * hidden;
     const size_t state = (size_t)n * hidden;
+    const nl_precision p = be->product_precision;
+    const bool lowp = nl_cpu_lowp(p);
     nl_rnn_saved_parts sv;
     nl_rnn_saved_layout(cell, n, t, hidden, saved, &sv);
     nl_rnn_work_parts w;
@@ -210,10 +298,15 @@ void nl_cpu_rnn_forward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, 
     memset(sv.h, 0, state * sizeof *sv.h);
     if (sv.c)
         memset(sv.c, 0, state * sizeof *sv.c);
-    const bool sgemm = n >= RECURRENT_SGEMM_MIN_ROWS;
+    const bool sgemm = !lowp && n >= RECURRENT_SGEMM_MIN_ROWS;
+    const recurrent_lowp_parts r = lowp_parts_of(be, cell, n, t, in, hidden, workspace);
+    if (lowp)
+        nl_cpu_round_parallel(p, w_hh, r.w_hh, (size_t)g * hidden);
     for (int s = 0; s < t; s++) {
         const float *hproj = w.hproj;
-        if (!sgemm)
+        if (lowp)
+            recurrent_lowp(p, false, n, hidden, g, sv.h + s * state, b_hh, &r, w.hproj, false);
+        else if (!sgemm)
             nl_cpu_linear_forward(be, n, hidden, g, sv.h + s * state, w_hh, b_hh, w.hproj,
                                   w.linear);
         else if (s > 0)
@@ -321,10 +414,10 @@ void nl_cpu_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
                          bool accumulate_dx, float *dw_ih, float *dw_hh, float *db_ih,
                          float *db_hh, void *workspace)
 {
-    nl_backend fp32 = fp32_view(be);
-    be = &fp32;
     const int g = nl_rnn_gate_count(cell) * hidden;
     const size_t state = (size_t)n * hidden;
+    const nl_precision p = be->product_precision;
+    const bool lowp = nl_cpu_lowp(p);
     nl_rnn_saved_parts sv;
     nl_rnn_saved_layout(cell, n, t, hidden, (void *)saved, &sv);
     nl_rnn_work_parts w;
@@ -337,6 +430,9 @@ void nl_cpu_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
         memcpy(w.dc, dc_last, state * sizeof *w.dc);
     else
         memset(w.dc, 0, state * sizeof *w.dc);
+    const recurrent_lowp_parts r = lowp_parts_of(be, cell, n, t, in, hidden, workspace);
+    if (lowp)
+        nl_cpu_round_parallel(p, w_hh, r.w_hh, (size_t)g * hidden);
     for (int s = t - 1; s >= 0; s--) {
         if (cell == NL_RNN_LSTM)
             lstm_step_backward(n, t, s, hidden, dy, sv, &w);
@@ -344,7 +440,9 @@ void nl_cpu_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
             gru_step_backward(n, t, s, hidden, dy, sv, &w);
         /* h_{-1} is the constant zero state: nothing to pass it */
         const float *dgates = w.dgates_h + s * (size_t)n * g;
-        if (s > 0 && n >= RECURRENT_SGEMM_MIN_ROWS)
+        if (s > 0 && lowp)
+            recurrent_lowp(p, true, n, hidden, g, dgates, NULL, &r, w.dh, cell == NL_RNN_GRU);
+        else if (s > 0 && n >= RECURRENT_SGEMM_MIN_ROWS)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hidden, g, 1.0f, dgates, g,
                         w_hh, hidden, cell == NL_RNN_GRU ? 1.0f : 0.0f, w.dh, hidden);
         else if (s > 0)
@@ -352,9 +450,10 @@ void nl_cpu_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
                            cell == NL_RNN_GRU);
     }
     /* w_hh's gradient over every step's h_{s-1} (slot s of the states) */
-    /* fp32: the backward uses no workspace */
+    /* fp32's backward uses no workspace; the low precision's copies go
+     * to the region past the shared layout */
     nl_cpu_linear_backward(be, n * t, hidden, g, sv.h, w_hh, w.dgates_h, NULL, false, dw_hh,
-                           db_hh, NULL);
+                           db_hh, r.linear);
     nl_cpu_linear_backward(be, n * t, in, g, x, w_ih, w.dgates_x, dx, accumulate_dx, dw_ih,
-                           db_ih, NULL);
+                           db_ih, r.linear);
 }
