@@ -53,9 +53,9 @@
  * buy under 1e-3 of distance in y against torch's own kernel noise, so the
  * gates stay fp32, as normalizers and activations do everywhere else.
  *
- * The low-precision recurrent product (recurrent_lowp) rounds W_hh once
- * per pass into the workspace, past the layout both backends share; the
- * fp32 path above is unchanged. */
+ * The low-precision products are the linear kernels' (each step's
+ * recurrent projection a linear of n rows) and rnn_state_grad's, the
+ * normalized cells' primitive for dh; the fp32 paths above are unchanged. */
 #include <cblas.h>
 #include <string.h>
 
@@ -87,41 +87,21 @@ size_t nl_cpu_rnn_saved_bytes(nl_backend *be, nl_rnn_cell cell, int n, int t, in
     return nl_rnn_saved_layout(cell, n, t, hidden, NULL, NULL);
 }
 
-/* Under a low product precision, past the shared layout: W_hh rounded
- * once per pass, a step's rounded rows (h_{s-1} forward, the gates'
- * gradients backward), the backward product before its rounding and the
- * packing scratch. The weight-gradient products at the end of backward
- * reuse the region for the linear kernels' copies. */
-typedef struct {
-    float *w_hh, *rows, *product;
-    void *pack, *linear;
-} recurrent_lowp_parts;
-
-static size_t recurrent_lowp_bytes(nl_backend *be, int n, int t, int in, int hidden, int g,
-                                   void *base, recurrent_lowp_parts *r)
+/* Under a low product precision the backward's products take the linear
+ * kernels' copies from a region past the layout both backends share
+ * (its backward part holds no linear workspace): the weight gradients'
+ * products over all steps and each step's dh product (rnn_state_grad,
+ * sized as a linear of n rows). */
+static size_t lowp_region_bytes(nl_backend *be, int n, int t, int in, int hidden, int g)
 {
-    const nl_precision p = be->product_precision;
-    if (!nl_cpu_lowp(p))
+    if (!nl_cpu_lowp(be->product_precision))
         return 0;
-    const size_t fwd_pack = nl_cpu_lowp_gemm_scratch(p, n, g, hidden);
-    const size_t bwd_pack = nl_cpu_lowp_gemm_scratch(p, n, hidden, g);
-    const size_t pack = nl_cpu_lowp_floats(((fwd_pack > bwd_pack ? fwd_pack : bwd_pack) + 3) / 4);
-    const size_t w_hh = nl_cpu_lowp_floats((size_t)g * hidden);
-    const size_t rows = nl_cpu_lowp_floats((size_t)n * g);
-    const size_t product = nl_cpu_lowp_floats((size_t)n * hidden);
-    const size_t step = (w_hh + rows + product + pack) * sizeof(float);
-    const size_t dh_side = nl_cpu_linear_workspace(be, n * t, hidden, g);
-    const size_t dx_side = nl_cpu_linear_workspace(be, n * t, in, g);
-    const size_t weights = dh_side > dx_side ? dh_side : dx_side;
-    if (r) {
-        float *f = (float *)base;
-        r->w_hh = f;
-        r->rows = f + w_hh;
-        r->product = f + w_hh + rows;
-        r->pack = f + w_hh + rows + product;
-        r->linear = base;
-    }
-    const size_t most = step > weights ? step : weights;
+    const size_t sizes[3] = {nl_cpu_linear_workspace(be, n * t, hidden, g),
+                             nl_cpu_linear_workspace(be, n * t, in, g),
+                             nl_cpu_linear_workspace(be, n, hidden, g)};
+    size_t most = 0;
+    for (int k = 0; k < 3; k++)
+        most = sizes[k] > most ? sizes[k] : most;
     return nl_rnn_lines((most + sizeof(float) - 1) / sizeof(float)) * sizeof(float);
 }
 
@@ -129,45 +109,7 @@ size_t nl_cpu_rnn_workspace(nl_backend *be, nl_rnn_cell cell, int n, int t, int 
 {
     const int g = nl_rnn_gate_count(cell) * hidden;
     return work_of(be, cell, n, t, in, hidden, NULL, NULL) +
-           recurrent_lowp_bytes(be, n, t, in, hidden, g, NULL, NULL);
-}
-
-/* the low-precision region of the workspace, after the shared layout */
-static recurrent_lowp_parts lowp_parts_of(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
-                                          int hidden, void *workspace)
-{
-    const int g = nl_rnn_gate_count(cell) * hidden;
-    recurrent_lowp_parts r = {0};
-    char *base = (char *)workspace + work_of(be, cell, n, t, in, hidden, NULL, NULL);
-    recurrent_lowp_bytes(be, n, t, in, hidden, g, base, &r);
-    return r;
-}
-
-/* The recurrent product of one step in the low precision, W_hh already
- * rounded in r->w_hh: forward (!backward) hproj = round(round(b_hh) +
- * round(h) W_hh^T); backward dh (+)= round(round(dgates) W_hh), added in
- * fp32 when accumulate. The one place the fused layer calls the
- * low-precision GEMM. */
-static void recurrent_lowp(nl_precision p, bool backward, int n, int hidden, int g,
-                           const float *rows, const float *b_hh, const recurrent_lowp_parts *r,
-                           float *out, bool accumulate)
-{
-    const int width = backward ? hidden : g, depth = backward ? g : hidden;
-    nl_cpu_round_parallel(p, rows, r->rows, (size_t)n * depth);
-    float *product = backward ? r->product : out;
-    float beta = 0.0f;
-    if (!backward && b_hh) {
-        nl_cpu_round(p, b_hh, product, (size_t)g);
-        for (int i = 1; i < n; i++)
-            memcpy(product + (size_t)i * g, product, (size_t)g * sizeof *product);
-        beta = 1.0f;
-    }
-    nl_cpu_lowp_gemm(p, false, !backward, n, width, depth, r->rows, depth, r->w_hh, hidden, beta,
-                     product, width, r->pack);
-    if (backward && accumulate)
-        nl_cpu_round_add(p, product, out, (size_t)n * width);
-    else
-        nl_cpu_round_parallel(p, product, out, (size_t)n * width);
+           lowp_region_bytes(be, n, t, in, hidden, g);
 }
 
 /* `count` (1..8) floats at p as a vector, the lanes past them zero */
@@ -288,8 +230,6 @@ void nl_cpu_rnn_forward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, 
 {
     const int g = nl_rnn_gate_count(cell) * hidden;
     const size_t state = (size_t)n * hidden;
-    const nl_precision p = be->product_precision;
-    const bool lowp = nl_cpu_lowp(p);
     nl_rnn_saved_parts sv;
     nl_rnn_saved_layout(cell, n, t, hidden, saved, &sv);
     nl_rnn_work_parts w;
@@ -298,15 +238,11 @@ void nl_cpu_rnn_forward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, 
     memset(sv.h, 0, state * sizeof *sv.h);
     if (sv.c)
         memset(sv.c, 0, state * sizeof *sv.c);
-    const bool sgemm = !lowp && n >= RECURRENT_SGEMM_MIN_ROWS;
-    const recurrent_lowp_parts r = lowp_parts_of(be, cell, n, t, in, hidden, workspace);
-    if (lowp)
-        nl_cpu_round_parallel(p, w_hh, r.w_hh, (size_t)g * hidden);
+    /* a low precision takes the linear kernels' rounded product */
+    const bool sgemm = !nl_cpu_lowp(be->product_precision) && n >= RECURRENT_SGEMM_MIN_ROWS;
     for (int s = 0; s < t; s++) {
         const float *hproj = w.hproj;
-        if (lowp)
-            recurrent_lowp(p, false, n, hidden, g, sv.h + s * state, b_hh, &r, w.hproj, false);
-        else if (!sgemm)
+        if (!sgemm)
             nl_cpu_linear_forward(be, n, hidden, g, sv.h + s * state, w_hh, b_hh, w.hproj,
                                   w.linear);
         else if (s > 0)
@@ -416,8 +352,7 @@ void nl_cpu_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
 {
     const int g = nl_rnn_gate_count(cell) * hidden;
     const size_t state = (size_t)n * hidden;
-    const nl_precision p = be->product_precision;
-    const bool lowp = nl_cpu_lowp(p);
+    const bool lowp = nl_cpu_lowp(be->product_precision);
     nl_rnn_saved_parts sv;
     nl_rnn_saved_layout(cell, n, t, hidden, (void *)saved, &sv);
     nl_rnn_work_parts w;
@@ -430,9 +365,8 @@ void nl_cpu_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
         memcpy(w.dc, dc_last, state * sizeof *w.dc);
     else
         memset(w.dc, 0, state * sizeof *w.dc);
-    const recurrent_lowp_parts r = lowp_parts_of(be, cell, n, t, in, hidden, workspace);
-    if (lowp)
-        nl_cpu_round_parallel(p, w_hh, r.w_hh, (size_t)g * hidden);
+    void *lowp_region =
+        lowp ? (char *)workspace + work_of(be, cell, n, t, in, hidden, NULL, NULL) : NULL;
     for (int s = t - 1; s >= 0; s--) {
         if (cell == NL_RNN_LSTM)
             lstm_step_backward(n, t, s, hidden, dy, sv, &w);
@@ -441,7 +375,8 @@ void nl_cpu_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
         /* h_{-1} is the constant zero state: nothing to pass it */
         const float *dgates = w.dgates_h + s * (size_t)n * g;
         if (s > 0 && lowp)
-            recurrent_lowp(p, true, n, hidden, g, dgates, NULL, &r, w.dh, cell == NL_RNN_GRU);
+            nl_cpu_rnn_state_grad(be, n, hidden, g, dgates, w_hh, w.dh, cell == NL_RNN_GRU,
+                                  lowp_region);
         else if (s > 0 && n >= RECURRENT_SGEMM_MIN_ROWS)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hidden, g, 1.0f, dgates, g,
                         w_hh, hidden, cell == NL_RNN_GRU ? 1.0f : 0.0f, w.dh, hidden);
@@ -453,7 +388,7 @@ void nl_cpu_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
     /* fp32's backward uses no workspace; the low precision's copies go
      * to the region past the shared layout */
     nl_cpu_linear_backward(be, n * t, hidden, g, sv.h, w_hh, w.dgates_h, NULL, false, dw_hh,
-                           db_hh, r.linear);
+                           db_hh, lowp_region);
     nl_cpu_linear_backward(be, n * t, in, g, x, w_ih, w.dgates_x, dx, accumulate_dx, dw_ih,
-                           db_ih, r.linear);
+                           db_ih, lowp_region);
 }
