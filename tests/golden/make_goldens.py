@@ -1495,15 +1495,20 @@ class NormCellLayer:
             running = (mean[s], var[s])
         return cell_norm(self.kind, v, gain, shift, 1e-5, running, training)
 
-    def __call__(self, x, training=True):
+    def __call__(self, x, training=True, rounding=None):
+        """rounding: the autocast set's bf16 around the two products (the
+        weights rounded once, so their gradients are fp32 sums over the
+        steps rounded once); None: fp32"""
         n, t, _ = x.shape
         hdim = self.hidden
         h = torch.zeros(n, hdim)
         c = torch.zeros(n, hdim)
         ys = []
+        rnd = rounding or (lambda v: v)
+        w_ih, w_hh = rnd(self.w_ih), rnd(self.w_hh)
         for s in range(t):
-            a = self.norm("norm_ih", s, x[:, s] @ self.w_ih.t(), self.g_x, None, training)
-            b = self.norm("norm_hh", s, h @ self.w_hh.t(), self.g_h, None, training)
+            a = self.norm("norm_ih", s, rnd(rnd(x[:, s]) @ w_ih.t()), self.g_x, None, training)
+            b = self.norm("norm_hh", s, rnd(rnd(h) @ w_hh.t()), self.g_h, None, training)
             if self.cell == "lstm":
                 i, f, gg, o = (a + b + self.bias).chunk(4, 1)
                 c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
@@ -1798,6 +1803,25 @@ def autocast_rnn_case(fx, name, cell, n, t, d, hidden, seed):
         fx.add("%s.d%s" % (name, pname[:-3]), getattr(module, pname).grad)
 
 
+def autocast_norm_cell_case(fx, name, cell, kind, n, t, d, hidden, seed):
+    """one in-cell layer (the rnn_norm set's NormCellLayer, the cell state
+    normalized) with its two products in bf16, every step's output"""
+    g = torch.Generator().manual_seed(seed)
+    layer = NormCellLayer("%s.l0" % cell, cell, kind, d, hidden, t, True, g)
+    x = torch.randn(n, t, d, generator=g).requires_grad_(True)
+    y = layer(x, rounding=bf16)
+    autocast_check(name, layer, x, y)
+    dy = torch.randn(*y.shape, generator=g)
+    y.backward(dy)
+    fx.add(name + ".x", x)
+    fx.add(name + ".y", y)
+    fx.add(name + ".dy", dy)
+    fx.add(name + ".dx", x.grad)
+    for pname, p in layer.params.items():
+        fx.add("%s.%s" % (name, pname), p)
+        fx.add("%s.grad.%s" % (name, pname), p.grad)
+
+
 AUTOCAST_NORMS = ["batch", "layer", "group", "rms", "none"]
 
 
@@ -1826,6 +1850,7 @@ def make_autocast_goldens():
     autocast_rnn_case(fx, "gru", "gru", 3, 5, 6, 8, 31)
     autocast_rnn_case(fx, "lstm_wide", "lstm", 9, 4, 7, 12, 32)
     autocast_rnn_case(fx, "gru_wide", "gru", 9, 4, 7, 12, 33)
+    autocast_norm_cell_case(fx, "lstm_layer", "lstm", "layer", 3, 5, 4, 6, 34)
     fx.write("autocast.nlfx")
 
 if __name__ == "__main__":
