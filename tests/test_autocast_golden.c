@@ -2,9 +2,9 @@
 /* The product ops under product_precision bf16 against PyTorch under
  * torch.autocast("cpu", dtype=torch.bfloat16) (tests/fixtures/autocast.nlfx,
  * make_goldens.py's autocast set): linear, conv2d (with a shape fp32 sends
- * to Winograd), attention's two products, and a linear - normalizer -
- * linear MLP per normalizer (batch, layer, group, rms, none), forward and
- * backward.
+ * to Winograd), attention's two products, a linear - normalizer - linear
+ * MLP per normalizer (batch, layer, group, rms, none), the fused LSTM and
+ * GRU and an LN-LSTM layer, forward and backward.
  *
  * Error measure: |normlab - torch| in units of the bf16 ulp of the torch
  * value, the value taken no smaller than 2^-6 of the tensor's largest
