@@ -2975,12 +2975,14 @@ static int probe_gpu(char *msg, size_t size)
  * product on a few samples and on 17. Under fp32 and under each low
  * train.precision (core/cpu/rnn.c's definition on both backends): the two
  * round the same operands, so they part only where an fp32 sum in another
- * order lands across a rounding boundary, one ulp of the low precision at
- * a time (rnn_tolerance). */
+ * order lands across a rounding boundary, an ulp of the low precision at
+ * a time: rnn_tolerance allows one at the tensor's largest magnitude
+ * (bf16 2^-8, fp16 2^-11). Measured on the emulated GPU: bf16 2.3e-7,
+ * fp16 8.7e-5, fp32 3.9e-7; fp32 products against bf16's differ by tens
+ * of bf16 ulps (test_autocast_golden), past the bound. */
 static double rnn_tolerance(nl_precision p)
 {
-    /* two ulps at the tensor's largest magnitude: bf16 2^-7, fp16 2^-10 */
-    return p == NL_PRECISION_BF16 ? 1.6e-2 : p == NL_PRECISION_FP16 ? 2e-3 : 1e-4;
+    return p == NL_PRECISION_BF16 ? 4e-3 : p == NL_PRECISION_FP16 ? 5e-4 : 1e-4;
 }
 
 START_TEST(test_rnn_ops)
@@ -3131,14 +3133,15 @@ static const char *const rnn_norm_configs[] = {
  * alike on both backends from the same parameters and tokens; in fp32,
  * then under bf16 products (the recurrence's rnn_state_grad included),
  * where the backends' fp32 rounding (the normalizers' sums) can move a
- * product across a bf16 rounding boundary: an ulp, 2^-8, per crossing. */
+ * product across a bf16 rounding boundary: an ulp, 2^-8, per crossing,
+ * the bound one such ulp (measured on the emulated GPU: 1.1e-6). */
 START_TEST(test_rnn_norm_gradients)
 {
     static const nl_norm_kind kinds[] = {NL_NORM_LAYER, NL_NORM_RMS, NL_NORM_BATCH};
     const nl_norm_kind kind = kinds[_i % 3];
     const nl_rnn_cell cell = (nl_rnn_cell)(_i / 3 % NL_RNN_COUNT);
     const bool bf16 = _i >= 3 * NL_RNN_COUNT;
-    const double tol_loss = bf16 ? 4e-3 : 1e-5, tol_grad = bf16 ? 3e-2 : 2e-5;
+    const double tol_loss = bf16 ? 4e-3 : 1e-5, tol_grad = bf16 ? 4e-3 : 2e-5;
     enum { N = 6, T = 7, VOCAB = 9 };
     nl_model *m[2];
     for (int b = 0; b < 2; b++) {
