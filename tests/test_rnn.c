@@ -388,6 +388,89 @@ START_TEST(test_architectures_build_and_train)
 }
 END_TEST
 
+/* train.precision bf16 on the recurrent LMs (configs/lstm-kjv.yaml's
+ * plain LSTM and the LN-LSTM of lstm-ln-fashion's in-cell placement, at a
+ * small size, and the GRU): from the same parameters and tokens the loss
+ * and every gradient are finite and differ from fp32's (the products
+ * round, core/cpu/rnn.c), and a step against bf16's gradient lowers the
+ * loss. */
+START_TEST(test_bf16_train_step)
+{
+    enum { N = 4, T = 12, VOCAB = 11 };
+    const struct {
+        nl_rnn_cell cell;
+        nl_norm_kind norm;
+    } rows[] = {{NL_RNN_LSTM, NL_NORM_NONE}, {NL_RNN_LSTM, NL_NORM_LAYER},
+                {NL_RNN_GRU, NL_NORM_NONE}};
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        nl_backend *be = tu_cpu(2);
+        nl_model *m[2];
+        for (int k = 0; k < 2; k++) {
+            nl_model_spec spec;
+            nl_model_spec_defaults(&spec);
+            spec.arch = NL_ARCH_RNN_LM;
+            spec.cell = rows[r].cell;
+            spec.hidden = 16;
+            spec.layers = 1;
+            spec.context = T;
+            spec.classes = VOCAB;
+            nl_norm_spec_defaults(&spec.norm, rows[r].norm);
+            spec.norm.placement =
+                rows[r].norm == NL_NORM_NONE ? NL_PLACE_NONE : NL_PLACE_IN_CELL;
+            be->product_precision = k ? NL_PRECISION_BF16 : NL_PRECISION_FP32;
+            nl_error err = {0};
+            ck_assert_msg(nl_model_build(&spec, be, N, N, 5, &m[k], &err) == NL_OK, "%s",
+                          err.msg);
+        }
+        const char *what = nl_name_of(&nl_rnn_cell_names, rows[r].cell);
+        ck_assert_uint_eq(m[0]->param_floats, m[1]->param_floats);
+        memcpy(m[1]->param_arena, m[0]->param_arena, m[0]->param_floats * sizeof(float));
+        int32_t tokens[N * T], targets[N * T];
+        for (int i = 0; i < N * T; i++) {
+            tokens[i] = (i * 7 + i / 5) % VOCAB;
+            targets[i] = (i * 7 + 3) % VOCAB;
+        }
+        double loss[2];
+        for (int k = 0; k < 2; k++) {
+            double metrics[2];
+            /* the backend's precision is the one model k was planned for */
+            be->product_precision = k ? NL_PRECISION_BF16 : NL_PRECISION_FP32;
+            nl_model_load_tokens(m[k], tokens, targets, N);
+            nl_model_reset_metrics(m[k]);
+            nl_model_forward(m[k], N, NL_MODE_TRAIN);
+            nl_model_backward(m[k], N);
+            nl_model_read_metrics(m[k], metrics);
+            loss[k] = metrics[0];
+        }
+        ck_assert_msg(isfinite(loss[1]) && loss[1] != loss[0], "%s %s: bf16 loss %.9g, fp32 %.9g",
+                      what, nl_name_of(&nl_norm_names, rows[r].norm), loss[1], loss[0]);
+        for (int p = 0; p < m[1]->n_params; p++) {
+            const nl_param *lo = m[1]->params[p], *hi = m[0]->params[p];
+            size_t differ = 0;
+            for (size_t i = 0; i < lo->count; i++) {
+                ck_assert_msg(isfinite(lo->grad[i]), "%s: d%s[%zu] not finite under bf16", what,
+                              lo->name, i);
+                differ += lo->grad[i] != hi->grad[i];
+            }
+            ck_assert_msg(differ > 0, "%s: d%s the same under bf16 as in fp32", what, lo->name);
+        }
+        for (int p = 0; p < m[1]->n_params; p++)
+            for (size_t i = 0; i < m[1]->params[p]->count; i++)
+                m[1]->params[p]->data[i] -= 0.5f * m[1]->params[p]->grad[i];
+        double after[2];
+        nl_model_reset_metrics(m[1]);
+        nl_model_forward(m[1], N, NL_MODE_TRAIN);
+        nl_model_read_metrics(m[1], after);
+        be->product_precision = NL_PRECISION_FP32;
+        ck_assert_msg(isfinite(after[0]) && after[0] < loss[1],
+                      "%s: bf16 loss %.9g -> %.9g after a step against the gradient", what,
+                      loss[1], after[0]);
+        for (int k = 0; k < 2; k++)
+            nl_model_free(m[k]);
+    }
+}
+END_TEST
+
 /* model.permute_pixels: every sample's pixels in one order, not the
  * identity, the same whatever the run's seed */
 START_TEST(test_permuted_pixels)
@@ -980,6 +1063,7 @@ int main(void)
     tcase_add_test(tc, test_finite_differences);
     tcase_add_test(tc, test_layer_in_model);
     tcase_add_test(tc, test_architectures_build_and_train);
+    tcase_add_test(tc, test_bf16_train_step);
     tcase_add_test(tc, test_permuted_pixels);
     tcase_add_test(tc, test_normalizer_refused);
     tcase_add_test(tc, test_norm_cell_against_pytorch);

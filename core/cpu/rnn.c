@@ -30,18 +30,37 @@
  * themselves instead of a pass over the product, and step 0's product, of
  * the zero initial state, is skipped.
  *
- * Precision: torch 1.13's CPU autocast has no rule for nn.LSTM/nn.GRU, but
- * their CPU implementation is made of autocast's ops (the input and
- * recurrent projections are addmm calls, which autocast runs in bf16, and
- * the gate arithmetic then runs on their bf16 outputs, promoting to fp32
- * where the fp32 cell and hidden states enter): the output stays fp32 and
- * differs from fp32's by ~1e-3 (checked with torch). These kernels do not
- * follow that yet: the fused layer runs its products in fp32 under every
- * train.precision (fp32_view). */
+ * Precision (be->product_precision low): autocast's products, the gate
+ * arithmetic in fp32. The input projection of all steps, each step's
+ * recurrent projection and the backward's products are autocast's linear:
+ * x, h_{s-1}, W_ih, W_hh and the biases rounded, fp32 accumulation, the
+ * projections rounded; backward, the gates' pre-activation gradients
+ * rounded before each product, dx, each step's contribution to dh_{s-1}
+ * (added in fp32 to the GRU's direct z dh), dW_ih, dW_hh (one product over
+ * all steps) and the bias gradients rounded. The gates, the cell and
+ * hidden states and their gradients are fp32, as normlab keeps every
+ * activation. torch 1.13 has no autocast rule for nn.LSTM/nn.GRU, but its
+ * CPU cells (aten RNN.cpp's LSTMCell/GRUCell) are autocast's addmm plus
+ * elementwise ops on the bf16 projections, so torch also rounds the summed
+ * gates, each activated gate and i*g (r*h_n in the GRU) to bf16 until the
+ * fp32 states promote. Measured with torch 1.13 (N, T, D, H) = (4, 6, 5, 8)
+ * and (16, 20, 32, 64), relative L2 distance of y to torch.autocast's own
+ * output: this definition 3.7e-3 / 4.2e-3 (LSTM), 2.7e-3 / 3.8e-3 (GRU);
+ * with the gate roundings added 2.9e-3 / 3.4e-3 and 1.9e-3 / 3.3e-3; fp32
+ * 5.0e-3 / 4.6e-3 and 3.1e-3 / 4.2e-3. The gradients are 0.6-2.2e-2 from
+ * torch's under every choice, fp32 included: torch's bf16 matmul here
+ * accumulates in bf16 (tests/golden/make_goldens.py). The gate roundings
+ * buy under 1e-3 of distance in y against torch's own kernel noise, so the
+ * gates stay fp32, as normalizers and activations do everywhere else.
+ *
+ * The low-precision products are the linear kernels' (each step's
+ * recurrent projection a linear of n rows) and rnn_state_grad's, the
+ * normalized cells' primitive for dh; the fp32 paths above are unchanged. */
 #include <cblas.h>
 #include <string.h>
 
 #include "cpu/cpu.h"
+#include "cpu/lowp.h"
 #include "cpu/vmath.h"
 #include "rnn_layout.h"
 
@@ -68,18 +87,29 @@ size_t nl_cpu_rnn_saved_bytes(nl_backend *be, nl_rnn_cell cell, int n, int t, in
     return nl_rnn_saved_layout(cell, n, t, hidden, NULL, NULL);
 }
 
-/* the backend as the fused layer runs it: products in fp32 (see above) */
-static nl_backend fp32_view(const nl_backend *be)
+/* Under a low product precision the backward's products take the linear
+ * kernels' copies from a region past the layout both backends share
+ * (its backward part holds no linear workspace): the weight gradients'
+ * products over all steps and each step's dh product (rnn_state_grad,
+ * sized as a linear of n rows). */
+static size_t lowp_region_bytes(nl_backend *be, int n, int t, int in, int hidden, int g)
 {
-    nl_backend fp32 = *be;
-    fp32.product_precision = NL_PRECISION_FP32;
-    return fp32;
+    if (!nl_cpu_lowp(be->product_precision))
+        return 0;
+    const size_t sizes[3] = {nl_cpu_linear_workspace(be, n * t, hidden, g),
+                             nl_cpu_linear_workspace(be, n * t, in, g),
+                             nl_cpu_linear_workspace(be, n, hidden, g)};
+    size_t most = 0;
+    for (int k = 0; k < 3; k++)
+        most = sizes[k] > most ? sizes[k] : most;
+    return nl_rnn_lines((most + sizeof(float) - 1) / sizeof(float)) * sizeof(float);
 }
 
 size_t nl_cpu_rnn_workspace(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, int hidden)
 {
-    nl_backend fp32 = fp32_view(be);
-    return work_of(&fp32, cell, n, t, in, hidden, NULL, NULL);
+    const int g = nl_rnn_gate_count(cell) * hidden;
+    return work_of(be, cell, n, t, in, hidden, NULL, NULL) +
+           lowp_region_bytes(be, n, t, in, hidden, g);
 }
 
 /* `count` (1..8) floats at p as a vector, the lanes past them zero */
@@ -198,8 +228,6 @@ void nl_cpu_rnn_forward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, 
                         const float *b_hh, float *y, float *h_last, float *c_last, void *saved,
                         void *workspace)
 {
-    nl_backend fp32 = fp32_view(be);
-    be = &fp32;
     const int g = nl_rnn_gate_count(cell) * hidden;
     const size_t state = (size_t)n * hidden;
     nl_rnn_saved_parts sv;
@@ -210,7 +238,8 @@ void nl_cpu_rnn_forward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, 
     memset(sv.h, 0, state * sizeof *sv.h);
     if (sv.c)
         memset(sv.c, 0, state * sizeof *sv.c);
-    const bool sgemm = n >= RECURRENT_SGEMM_MIN_ROWS;
+    /* a low precision takes the linear kernels' rounded product */
+    const bool sgemm = !nl_cpu_lowp(be->product_precision) && n >= RECURRENT_SGEMM_MIN_ROWS;
     for (int s = 0; s < t; s++) {
         const float *hproj = w.hproj;
         if (!sgemm)
@@ -321,10 +350,9 @@ void nl_cpu_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
                          bool accumulate_dx, float *dw_ih, float *dw_hh, float *db_ih,
                          float *db_hh, void *workspace)
 {
-    nl_backend fp32 = fp32_view(be);
-    be = &fp32;
     const int g = nl_rnn_gate_count(cell) * hidden;
     const size_t state = (size_t)n * hidden;
+    const bool lowp = nl_cpu_lowp(be->product_precision);
     nl_rnn_saved_parts sv;
     nl_rnn_saved_layout(cell, n, t, hidden, (void *)saved, &sv);
     nl_rnn_work_parts w;
@@ -337,6 +365,8 @@ void nl_cpu_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
         memcpy(w.dc, dc_last, state * sizeof *w.dc);
     else
         memset(w.dc, 0, state * sizeof *w.dc);
+    void *lowp_region =
+        lowp ? (char *)workspace + work_of(be, cell, n, t, in, hidden, NULL, NULL) : NULL;
     for (int s = t - 1; s >= 0; s--) {
         if (cell == NL_RNN_LSTM)
             lstm_step_backward(n, t, s, hidden, dy, sv, &w);
@@ -344,7 +374,10 @@ void nl_cpu_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
             gru_step_backward(n, t, s, hidden, dy, sv, &w);
         /* h_{-1} is the constant zero state: nothing to pass it */
         const float *dgates = w.dgates_h + s * (size_t)n * g;
-        if (s > 0 && n >= RECURRENT_SGEMM_MIN_ROWS)
+        if (s > 0 && lowp)
+            nl_cpu_rnn_state_grad(be, n, hidden, g, dgates, w_hh, w.dh, cell == NL_RNN_GRU,
+                                  lowp_region);
+        else if (s > 0 && n >= RECURRENT_SGEMM_MIN_ROWS)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hidden, g, 1.0f, dgates, g,
                         w_hh, hidden, cell == NL_RNN_GRU ? 1.0f : 0.0f, w.dh, hidden);
         else if (s > 0)
@@ -352,9 +385,10 @@ void nl_cpu_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
                            cell == NL_RNN_GRU);
     }
     /* w_hh's gradient over every step's h_{s-1} (slot s of the states) */
-    /* fp32: the backward uses no workspace */
+    /* fp32's backward uses no workspace; the low precision's copies go
+     * to the region past the shared layout */
     nl_cpu_linear_backward(be, n * t, hidden, g, sv.h, w_hh, w.dgates_h, NULL, false, dw_hh,
-                           db_hh, NULL);
+                           db_hh, lowp_region);
     nl_cpu_linear_backward(be, n * t, in, g, x, w_ih, w.dgates_x, dx, accumulate_dx, dw_ih,
-                           db_ih, NULL);
+                           db_ih, lowp_region);
 }

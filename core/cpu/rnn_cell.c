@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cpu/cpu.h"
+#include "cpu/lowp.h"
 #include "cpu/vmath.h"
 #include "rnn_layout.h"
 
@@ -188,10 +189,30 @@ void nl_cpu_rnn_cell_backward(nl_backend *be, nl_rnn_cell cell, int n, int hidde
 }
 
 void nl_cpu_rnn_state_grad(nl_backend *be, int n, int hidden, int g, const float *dproj,
-                           const float *w_hh, float *dh, bool accumulate)
+                           const float *w_hh, float *dh, bool accumulate, void *workspace)
 {
-    (void)be;
-    nl_cpu_gemm_nn(n, hidden, g, dproj, g, w_hh, hidden, NULL, dh, hidden, accumulate);
+    const nl_precision p = be->product_precision;
+    if (!nl_cpu_lowp(p)) {
+        nl_cpu_gemm_nn(n, hidden, g, dproj, g, w_hh, hidden, NULL, dh, hidden, accumulate);
+        return;
+    }
+    /* the rounded dproj, w_hh, the product and the packing scratch: parts
+     * of linear_workspace(be, n, hidden, g), whose low-precision layout
+     * holds copies of x, W, the bias, dy and dx and the scratch of this
+     * same product */
+    const size_t rows = nl_cpu_lowp_floats((size_t)n * g);
+    const size_t weight = nl_cpu_lowp_floats((size_t)g * hidden);
+    const size_t product = nl_cpu_lowp_floats((size_t)n * hidden);
+    float *base = (float *)workspace;
+    float *rows_r = base, *w_r = base + rows, *out = base + rows + weight;
+    nl_cpu_round_parallel(p, dproj, rows_r, (size_t)n * g);
+    nl_cpu_round_parallel(p, w_hh, w_r, (size_t)g * hidden);
+    nl_cpu_lowp_gemm(p, false, false, n, hidden, g, rows_r, g, w_r, hidden, 0.0f, out, hidden,
+                     base + rows + weight + product);
+    if (accumulate)
+        nl_cpu_round_add(p, out, dh, (size_t)n * hidden);
+    else
+        nl_cpu_round_parallel(p, out, dh, (size_t)n * hidden);
 }
 
 void nl_cpu_rnn_sum_rows(nl_backend *be, int rows, int count, const float *x, float *total)

@@ -4,7 +4,14 @@
  * cuBLAS and one elementwise kernel for the gates, and backward in reverse
  * with the weight gradients as two products over all steps at the end.
  * The states are time-major (T+1, N, H), slot 0 the zero initial state;
- * the gates' gradients are kept in the token layout and time-major. */
+ * the gates' gradients are kept in the token layout and time-major.
+ *
+ * Under a low product precision the products follow core/cpu/rnn.c's
+ * definition (autocast's linear for the projections and their backward,
+ * the gates in fp32): the projections and weight gradients through the
+ * linear kernels' low-precision path, each step's dh product through
+ * rnn_state_grad's; their copies live past the layout both backends share
+ * (lowp_region_bytes). */
 #include "cuda/cuda_common.h"
 #include "rnn_layout.h"
 
@@ -14,11 +21,37 @@ size_t nl_cuda_rnn_saved_bytes(nl_backend *be, nl_rnn_cell cell, int n, int t, i
     return nl_rnn_saved_layout(cell, n, t, hidden, NULL, NULL);
 }
 
-/* cuBLAS needs no workspace of the linear kernels' */
+/* Past the layout both backends share, under a low product precision:
+ * the linear kernels' copies for the projections, the weight gradients
+ * and each step's dh product (rnn_state_grad, sized as a linear of n
+ * rows); fp32 needs none, cuBLAS keeps its own. */
+static size_t lowp_region_bytes(nl_backend *be, int n, int t, int in, int hidden, int g)
+{
+    if (be->product_precision == NL_PRECISION_FP32)
+        return 0;
+    const size_t sizes[3] = {nl_cuda_linear_workspace(be, n * t, hidden, g),
+                             nl_cuda_linear_workspace(be, n * t, in, g),
+                             nl_cuda_linear_workspace(be, n, hidden, g)};
+    size_t most = 0;
+    for (int k = 0; k < 3; k++)
+        most = sizes[k] > most ? sizes[k] : most;
+    return (most + 255) / 256 * 256;
+}
+
 size_t nl_cuda_rnn_workspace(nl_backend *be, nl_rnn_cell cell, int n, int t, int in, int hidden)
 {
-    (void)be, (void)in;
-    return nl_rnn_work_layout(cell, n, t, hidden, 0, NULL, NULL);
+    const int g = nl_rnn_gate_count(cell) * hidden;
+    return nl_rnn_work_layout(cell, n, t, hidden, 0, NULL, NULL) +
+           lowp_region_bytes(be, n, t, in, hidden, g);
+}
+
+/* the region past the shared layout; NULL under fp32 */
+static void *lowp_region_of(nl_backend *be, nl_rnn_cell cell, int n, int t, int hidden,
+                            void *workspace)
+{
+    if (be->product_precision == NL_PRECISION_FP32)
+        return NULL;
+    return (char *)workspace + nl_rnn_work_layout(cell, n, t, hidden, 0, NULL, NULL);
 }
 
 __device__ static inline float sigmoid_of(float v) { return 1.0f / (1.0f + expf(-v)); }
@@ -71,11 +104,6 @@ void nl_cuda_rnn_forward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
                          const float *b_hh, float *y, float *h_last, float *c_last, void *saved,
                          void *workspace)
 {
-    /* the fused layer's products stay fp32 under every train.precision, as
-     * on the CPU (core/cpu/rnn.c says where torch differs); its workspace
-     * holds no low-precision copies */
-    nl_backend fp32 = *be;
-    fp32.product_precision = NL_PRECISION_FP32;
     nl_cuda *cu = nl_cuda_of(be);
     if (n <= 0 || t <= 0)
         return;
@@ -85,12 +113,13 @@ void nl_cuda_rnn_forward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in,
     nl_rnn_saved_layout(cell, n, t, hidden, saved, &sv);
     nl_rnn_work_parts w;
     nl_rnn_work_layout(cell, n, t, hidden, 0, workspace, &w);
-    nl_cuda_linear_forward(&fp32, n * t, in, g, x, w_ih, b_ih, w.xproj, NULL);
+    void *lowp = lowp_region_of(be, cell, n, t, hidden, workspace);
+    nl_cuda_linear_forward(be, n * t, in, g, x, w_ih, b_ih, w.xproj, lowp);
     NL_CU(cu, cudaMemsetAsync(sv.h, 0, state * sizeof(float), cu->stream));
     if (sv.c)
         NL_CU(cu, cudaMemsetAsync(sv.c, 0, state * sizeof(float), cu->stream));
     for (int s = 0; s < t; s++) {
-        nl_cuda_linear_forward(&fp32, n, hidden, g, sv.h + s * state, w_hh, b_hh, w.hproj, NULL);
+        nl_cuda_linear_forward(be, n, hidden, g, sv.h + s * state, w_hh, b_hh, w.hproj, lowp);
         rnn_step_kernel<<<nl_cuda_grid(cu, state, 256), 256, 0, cu->stream>>>(
             cell == NL_RNN_LSTM, n, t, s, hidden, w.xproj, w.hproj, sv.h, sv.c, sv.gates, y);
         NL_CU_LAUNCHED(cu, "rnn_step_kernel");
@@ -157,11 +186,6 @@ void nl_cuda_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in
                           bool accumulate_dx, float *dw_ih, float *dw_hh, float *db_ih,
                           float *db_hh, void *workspace)
 {
-    /* the fused layer's products stay fp32 under every train.precision, as
-     * on the CPU (core/cpu/rnn.c says where torch differs); its workspace
-     * holds no low-precision copies */
-    nl_backend fp32 = *be;
-    fp32.product_precision = NL_PRECISION_FP32;
     nl_cuda *cu = nl_cuda_of(be);
     if (n <= 0 || t <= 0)
         return;
@@ -171,6 +195,7 @@ void nl_cuda_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in
     nl_rnn_saved_layout(cell, n, t, hidden, (void *)saved, &sv);
     nl_rnn_work_parts w;
     nl_rnn_work_layout(cell, n, t, hidden, 0, workspace, &w);
+    void *lowp = lowp_region_of(be, cell, n, t, hidden, workspace);
     if (dh_last)
         NL_CU(cu, cudaMemcpyAsync(w.dh, dh_last, state * sizeof(float), cudaMemcpyDeviceToDevice,
                                   cu->stream));
@@ -189,13 +214,16 @@ void nl_cuda_rnn_backward(nl_backend *be, nl_rnn_cell cell, int n, int t, int in
         NL_CU_LAUNCHED(cu, "rnn_step_backward_kernel");
         /* dh (+)= dgates_h[s] w_hh, as linear_backward's input gradient;
          * h_{-1} is the constant zero state: nothing to pass it */
-        if (s > 0)
+        if (s > 0 && lowp)
+            nl_cuda_rnn_state_grad(be, n, hidden, g, w.dgates_h + s * (size_t)n * g, w_hh, w.dh,
+                                   cell == NL_RNN_GRU, lowp);
+        else if (s > 0)
             NL_CUBLAS(cu, cublasSgemm(cu->cublas, CUBLAS_OP_N, CUBLAS_OP_N, hidden, n, g, &one,
                                       w_hh, hidden, w.dgates_h + s * (size_t)n * g, g,
                                       cell == NL_RNN_GRU ? &one : &zero, w.dh, hidden));
     }
-    nl_cuda_linear_backward(&fp32, n * t, hidden, g, sv.h, w_hh, w.dgates_h, NULL, false, dw_hh,
-                            db_hh, NULL);
-    nl_cuda_linear_backward(&fp32, n * t, in, g, x, w_ih, w.dgates_x, dx, accumulate_dx, dw_ih,
-                            db_ih, NULL);
+    nl_cuda_linear_backward(be, n * t, hidden, g, sv.h, w_hh, w.dgates_h, NULL, false, dw_hh,
+                            db_hh, lowp);
+    nl_cuda_linear_backward(be, n * t, in, g, x, w_ih, w.dgates_x, dx, accumulate_dx, dw_ih,
+                            db_ih, lowp);
 }

@@ -206,13 +206,28 @@ void nl_cuda_rnn_cell_backward(nl_backend *be, nl_rnn_cell cell, int n, int hidd
     NL_CU_LAUNCHED(cu, "cell_backward_kernel");
 }
 
-/* dh (+)= dproj w_hh, as linear_backward's input gradient */
+/* dh (+)= dproj w_hh, as linear_backward's input gradient; under a low
+ * product precision its 16-bit copies of w_hh and dproj and the fp32
+ * product before its rounding are parts of linear_workspace(be, n,
+ * hidden, g), whose layout holds x, W and dy in 16 bits and an fp32 dx */
 void nl_cuda_rnn_state_grad(nl_backend *be, int n, int hidden, int g, const float *dproj,
-                            const float *w_hh, float *dh, bool accumulate)
+                            const float *w_hh, float *dh, bool accumulate, void *workspace)
 {
     nl_cuda *cu = nl_cuda_of(be);
     if (n <= 0)
         return;
+    const nl_precision p = be->product_precision;
+    if (p != NL_PRECISION_FP32) {
+        char *base = (char *)workspace;
+        void *w_r = base, *rows_r = base + nl_cuda_lowp_bytes(p, (size_t)g * hidden);
+        float *product = (float *)((char *)rows_r + nl_cuda_lowp_bytes(p, (size_t)n * g));
+        nl_cuda_lowp_convert(cu, p, (size_t)g * hidden, w_hh, w_r);
+        nl_cuda_lowp_convert(cu, p, (size_t)n * g, dproj, rows_r);
+        nl_cuda_lowp_gemm(cu, p, CUBLAS_OP_N, CUBLAS_OP_N, hidden, n, g, w_r, hidden, 0, rows_r,
+                          g, 0, 0.0f, product, hidden, 0, 1);
+        nl_cuda_lowp_add_rounded(cu, p, (size_t)n * hidden, product, dh, accumulate);
+        return;
+    }
     const float one = 1.0f, zero = 0.0f;
     NL_CUBLAS(cu, cublasSgemm(cu->cublas, CUBLAS_OP_N, CUBLAS_OP_N, hidden, n, g, &one, w_hh,
                               hidden, dproj, g, accumulate ? &one : &zero, dh, hidden));

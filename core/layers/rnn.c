@@ -312,12 +312,12 @@ static void rnn_norm_backward(nl_layer *self, const nl_pass *pass)
         side_backward(l, pass, SIDE_H, n, sv.hproj + s * block, dpre_h,
                       sv.mean_h + (size_t)s * d.stats_h, sv.rstd_h + (size_t)s * d.stats_h,
                       w.dhproj + s * block, false, w.dgain_steps + (size_t)s * g, NULL, w.norm);
-        /* h_0 is the constant zero state: nothing to pass it. (Under a low
-         * train.precision this product of the recurrence stays fp32: the
-         * recurrent layers do not follow autocast yet, cpu/rnn.c.) */
+        /* h_0 is the constant zero state: nothing to pass it. Under a low
+         * train.precision the product's copies take the norm scratch,
+         * free between the norm kernels' calls (sized below) */
         if (s > 0)
             be->ops->rnn_state_grad(be, n, hidden, g, w.dhproj + s * block, l->w_hh->data, w.dh,
-                                    !lstm);
+                                    !lstm, w.norm);
     }
     if (l->side[SIDE_H].gain)
         be->ops->rnn_sum_rows(be, t, g, w.dgain_steps, l->side[SIDE_H].gain->grad);
@@ -435,10 +435,12 @@ nl_act *nl_rnn_norm_layer(nl_builder *b, const char *module, int index, nl_act *
     /* the backward's products take their workspace from the norm scratch;
      * fp32's backward needs none */
     if (be->product_precision != NL_PRECISION_FP32) {
-        const size_t dx_side = be->ops->linear_workspace(be, n * t, l->in_features, gates);
-        const size_t dh_side = be->ops->linear_workspace(be, n * t, hidden, gates);
-        const size_t products = dx_side > dh_side ? dx_side : dh_side;
-        norm_bytes = products > norm_bytes ? products : norm_bytes;
+        const size_t sizes[3] = {be->ops->linear_workspace(be, n * t, l->in_features, gates),
+                                 be->ops->linear_workspace(be, n * t, hidden, gates),
+                                 /* each step's rnn_state_grad */
+                                 be->ops->linear_workspace(be, n, hidden, gates)};
+        for (int k = 0; k < 3; k++)
+            norm_bytes = sizes[k] > norm_bytes ? sizes[k] : norm_bytes;
     }
     nl_builder_workspace(b, nl_rnn_norm_work_layout(&d, linear > step_linear ? linear : step_linear,
                                                     norm_bytes, NULL, NULL));

@@ -1495,15 +1495,20 @@ class NormCellLayer:
             running = (mean[s], var[s])
         return cell_norm(self.kind, v, gain, shift, 1e-5, running, training)
 
-    def __call__(self, x, training=True):
+    def __call__(self, x, training=True, rounding=None):
+        """rounding: the autocast set's bf16 around the two products (the
+        weights rounded once, so their gradients are fp32 sums over the
+        steps rounded once); None: fp32"""
         n, t, _ = x.shape
         hdim = self.hidden
         h = torch.zeros(n, hdim)
         c = torch.zeros(n, hdim)
         ys = []
+        rnd = rounding or (lambda v: v)
+        w_ih, w_hh = rnd(self.w_ih), rnd(self.w_hh)
         for s in range(t):
-            a = self.norm("norm_ih", s, x[:, s] @ self.w_ih.t(), self.g_x, None, training)
-            b = self.norm("norm_hh", s, h @ self.w_hh.t(), self.g_h, None, training)
+            a = self.norm("norm_ih", s, rnd(rnd(x[:, s]) @ w_ih.t()), self.g_x, None, training)
+            b = self.norm("norm_hh", s, rnd(rnd(h) @ w_hh.t()), self.g_h, None, training)
             if self.cell == "lstm":
                 i, f, gg, o = (a + b + self.bias).chunk(4, 1)
                 c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
@@ -1752,6 +1757,71 @@ def autocast_mlp_case(fx, name, kind, n, d_in, hidden, d_out, seed, groups=2):
             fx.add("%s.%s.d%s" % (name, prefix, pname), p.grad)
 
 
+def autocast_rnn_case(fx, name, cell, n, t, d, hidden, seed):
+    """core/cpu/rnn.c's definition: the input projection over all steps and
+    each step's recurrent projection are bf16 products (W_hh and b_hh
+    rounded once, so their gradients are fp32 sums over the steps rounded
+    once, as normlab's one product over all steps computes them); the gate
+    arithmetic and the states are fp32"""
+    g = torch.Generator().manual_seed(seed)
+    module = (nn.LSTM if cell == "lstm" else nn.GRU)(d, hidden, batch_first=True)
+    pnames = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+    with torch.no_grad():
+        for pname in pnames:
+            p = getattr(module, pname)
+            p.copy_(0.3 * torch.randn(*p.shape, generator=g))
+            fx.add("%s.%s" % (name, pname[:-3]), p)
+    x = torch.randn(n, t, d, generator=g).requires_grad_(True)
+    w_ih, w_hh, b_ih, b_hh = (getattr(module, pname) for pname in pnames)
+    xproj = bf16_linear(x.reshape(n * t, d), w_ih, b_ih).view(n, t, -1)
+    w_hh_r, b_hh_r = bf16(w_hh), bf16(b_hh)
+    h = torch.zeros(n, hidden)
+    c = torch.zeros(n, hidden)
+    ys = []
+    for s in range(t):
+        hproj = bf16(F.linear(bf16(h), w_hh_r, b_hh_r))
+        if cell == "lstm":
+            i, f, cand, o = (xproj[:, s] + hproj).chunk(4, 1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(cand)
+            h = torch.sigmoid(o) * torch.tanh(c)
+        else:
+            a_r, a_z, a_n = xproj[:, s].chunk(3, 1)
+            h_r, h_z, h_n = hproj.chunk(3, 1)
+            r, z = torch.sigmoid(a_r + h_r), torch.sigmoid(a_z + h_z)
+            cand = torch.tanh(a_n + r * h_n)
+            h = (1 - z) * cand + z * h
+        ys.append(h)
+    y = torch.stack(ys, 1)
+    autocast_check(name, lambda v: module(v)[0], x, y)
+    dy = torch.randn(*y.shape, generator=g)
+    y.backward(dy)
+    fx.add(name + ".x", x)
+    fx.add(name + ".y", y)
+    fx.add(name + ".dy", dy)
+    fx.add(name + ".dx", x.grad)
+    for pname in pnames:
+        fx.add("%s.d%s" % (name, pname[:-3]), getattr(module, pname).grad)
+
+
+def autocast_norm_cell_case(fx, name, cell, kind, n, t, d, hidden, seed):
+    """one in-cell layer (the rnn_norm set's NormCellLayer, the cell state
+    normalized) with its two products in bf16, every step's output"""
+    g = torch.Generator().manual_seed(seed)
+    layer = NormCellLayer("%s.l0" % cell, cell, kind, d, hidden, t, True, g)
+    x = torch.randn(n, t, d, generator=g).requires_grad_(True)
+    y = layer(x, rounding=bf16)
+    autocast_check(name, layer, x, y)
+    dy = torch.randn(*y.shape, generator=g)
+    y.backward(dy)
+    fx.add(name + ".x", x)
+    fx.add(name + ".y", y)
+    fx.add(name + ".dy", dy)
+    fx.add(name + ".dx", x.grad)
+    for pname, p in layer.params.items():
+        fx.add("%s.%s" % (name, pname), p)
+        fx.add("%s.grad.%s" % (name, pname), p.grad)
+
+
 AUTOCAST_NORMS = ["batch", "layer", "group", "rms", "none"]
 
 
@@ -1773,6 +1843,14 @@ def make_autocast_goldens():
     autocast_attention_case(fx, "attention_bidirectional", 2, 5, 3, 4, 8, causal=False)
     for i, kind in enumerate(AUTOCAST_NORMS):
         autocast_mlp_case(fx, "mlp_" + kind, kind, 8, 12, 16, 5, 20 + i)
+    # the fused recurrent layers: a batch below and one above the sample
+    # count where fp32's recurrent products switch to sgemm, and a hidden
+    # size that ends in a partial vector of the gate kernels
+    autocast_rnn_case(fx, "lstm", "lstm", 3, 5, 6, 8, 30)
+    autocast_rnn_case(fx, "gru", "gru", 3, 5, 6, 8, 31)
+    autocast_rnn_case(fx, "lstm_wide", "lstm", 9, 4, 7, 12, 32)
+    autocast_rnn_case(fx, "gru_wide", "gru", 9, 4, 7, 12, 33)
+    autocast_norm_cell_case(fx, "lstm_layer", "lstm", "layer", 3, 5, 4, 6, 34)
     fx.write("autocast.nlfx")
 
 if __name__ == "__main__":
