@@ -1690,6 +1690,15 @@ def autocast_check(name, module, x, y):
           % (name, bf16_ulps(theirs.float(), y.detach())), file=sys.stderr)
 
 
+def autocast_backward(fx, name, x, y, g):
+    """y's backward from a standard normal dy drawn from g, recording x, y,
+    dy and dx (the caller records its parameters' gradients)"""
+    dy = torch.randn(*y.shape, generator=g)
+    y.backward(dy)
+    for key, value in (("x", x), ("y", y), ("dy", dy), ("dx", x.grad)):
+        fx.add("%s.%s" % (name, key), value)
+
+
 def autocast_layer_case(fx, name, module, shape, seed, params=()):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -1703,12 +1712,7 @@ def autocast_layer_case(fx, name, module, shape, seed, params=()):
     else:
         y = bf16_conv2d(x, module)
     autocast_check(name, module, x, y)
-    dy = torch.randn(*y.shape, generator=g)
-    y.backward(dy)
-    fx.add(name + ".x", x)
-    fx.add(name + ".y", y)
-    fx.add(name + ".dy", dy)
-    fx.add(name + ".dx", x.grad)
+    autocast_backward(fx, name, x, y, g)
     for pname in params:
         fx.add("%s.d%s" % (name, pname), getattr(module, pname).grad)
 
@@ -1746,12 +1750,7 @@ def autocast_mlp_case(fx, name, kind, n, d_in, hidden, d_out, seed, groups=2):
                 fx.add("%s.%s.%s" % (name, prefix, pname), p)
     x = torch.randn(n, d_in, generator=g).requires_grad_(True)
     y = bf16_linear(norm(bf16_linear(x, fc1.weight, fc1.bias)), fc2.weight, fc2.bias)
-    dy = torch.randn(*y.shape, generator=g)
-    y.backward(dy)
-    fx.add(name + ".x", x)
-    fx.add(name + ".y", y)
-    fx.add(name + ".dy", dy)
-    fx.add(name + ".dx", x.grad)
+    autocast_backward(fx, name, x, y, g)
     for prefix, layer in (("fc1", fc1), ("fc2", fc2)):
         for pname, p in layer.named_parameters():
             fx.add("%s.%s.d%s" % (name, prefix, pname), p.grad)
@@ -1793,12 +1792,7 @@ def autocast_rnn_case(fx, name, cell, n, t, d, hidden, seed):
         ys.append(h)
     y = torch.stack(ys, 1)
     autocast_check(name, lambda v: module(v)[0], x, y)
-    dy = torch.randn(*y.shape, generator=g)
-    y.backward(dy)
-    fx.add(name + ".x", x)
-    fx.add(name + ".y", y)
-    fx.add(name + ".dy", dy)
-    fx.add(name + ".dx", x.grad)
+    autocast_backward(fx, name, x, y, g)
     for pname in pnames:
         fx.add("%s.d%s" % (name, pname[:-3]), getattr(module, pname).grad)
 
@@ -1811,12 +1805,7 @@ def autocast_norm_cell_case(fx, name, cell, kind, n, t, d, hidden, seed):
     x = torch.randn(n, t, d, generator=g).requires_grad_(True)
     y = layer(x, rounding=bf16)
     autocast_check(name, layer, x, y)
-    dy = torch.randn(*y.shape, generator=g)
-    y.backward(dy)
-    fx.add(name + ".x", x)
-    fx.add(name + ".y", y)
-    fx.add(name + ".dy", dy)
-    fx.add(name + ".dx", x.grad)
+    autocast_backward(fx, name, x, y, g)
     for pname, p in layer.params.items():
         fx.add("%s.%s" % (name, pname), p)
         fx.add("%s.grad.%s" % (name, pname), p.grad)
