@@ -1290,6 +1290,65 @@ typedef struct {
     bool bidirectional; /* no causal mask (the ViT) */
 } attn_case;
 
+/* one attention case's tensors on both backends: q, k, v (fused: the
+ * thirds of one (N, T, 3D) buffer at 0, D, 2D; else three), their
+ * gradients, probs, y, the largest logit and dy */
+typedef struct {
+    nl_attn_geom g;
+    int count; /* buffers behind q, k, v: 1 fused, else 3 */
+    size_t out_floats; /* y's and dy's: N * T * D */
+    twin qkv[3], grad[3], probs, y, big, dy;
+    const float *in[2][3];
+    float *gr[2][3];
+    void *ws[2];
+} attn_twins;
+
+/* q, k, v ~ N(0, 1.5^2) from seeds qkv_seed + i, dy ~ N(0, 1) from dy_seed */
+static attn_twins attn_twins_make(const attn_case *ac, uint64_t qkv_seed, uint64_t dy_seed)
+{
+    attn_twins a = {.count = ac->fused ? 1 : 3};
+    const int D = ac->heads * ac->head_dim, ld = ac->fused ? 3 * D : D;
+    const size_t rows = (size_t)ac->n * ac->t;
+    a.g = (nl_attn_geom){ac->n, ac->t, ac->heads, ac->head_dim, ld, ld, ld,
+                         1.0f / sqrtf((float)ac->head_dim), ac->bidirectional};
+    a.out_floats = rows * D;
+    for (int i = 0; i < a.count; i++) {
+        a.qkv[i] = twin_normal(rows * ld, qkv_seed + i, 0.0f, 1.5f);
+        a.grad[i] = twin_empty(rows * ld);
+    }
+    for (int b = 0; b < 2; b++)
+        for (int i = 0; i < 3; i++) {
+            a.in[b][i] = ac->fused ? F(a.qkv[0], b) + (size_t)i * D : F(a.qkv[i], b);
+            a.gr[b][i] = ac->fused ? F(a.grad[0], b) + (size_t)i * D : F(a.grad[i], b);
+        }
+    a.probs = twin_empty((size_t)ac->n * ac->heads * ac->t * ac->t);
+    a.y = twin_empty(a.out_floats);
+    a.big = twin_empty(1);
+    a.dy = twin_normal(a.out_floats, dy_seed, 0.0f, 1.0f);
+    return a;
+}
+
+/* each backend's workspace, at its product precision as set now */
+static void attn_twins_plan(attn_twins *a)
+{
+    for (int b = 0; b < 2; b++)
+        a->ws[b] = alloc_workspace(b, be_of(b)->ops->attention_workspace(be_of(b), &a->g));
+}
+
+static void attn_twins_free(attn_twins *a)
+{
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->release(be_of(b), a->ws[b]);
+    for (int i = 0; i < a->count; i++) {
+        twin_free(&a->qkv[i]);
+        twin_free(&a->grad[i]);
+    }
+    twin_free(&a->probs);
+    twin_free(&a->y);
+    twin_free(&a->big);
+    twin_free(&a->dy);
+}
+
 /* Attention against the CPU: probs, y, the largest logit, and the three
  * gradients, written over NaN (never accumulated); then a second GPU
  * backward gives the same bits. */
@@ -1311,29 +1370,8 @@ START_TEST(test_attention)
         const attn_case ac = cases[c];
         if (ac.large && quick())
             continue;
-        const int D = ac.heads * ac.head_dim, ld = ac.fused ? 3 * D : D;
-        const size_t rows = (size_t)ac.n * ac.t, per = rows * ld;
-        nl_attn_geom g = {ac.n, ac.t, ac.heads, ac.head_dim, ld, ld, ld,
-                          1.0f / sqrtf((float)ac.head_dim), ac.bidirectional};
-        /* fused: one buffer, the thirds at 0, D, 2D; else three */
-        twin qkv[3], grad[3];
-        for (int i = 0; i < (ac.fused ? 1 : 3); i++) {
-            qkv[i] = twin_normal(per, 200 + 10 * c + i, 0.0f, 1.5f);
-            grad[i] = twin_empty(per);
-        }
-        const float *in[2][3];
-        float *gr[2][3];
-        for (int b = 0; b < 2; b++)
-            for (int i = 0; i < 3; i++) {
-                in[b][i] = ac.fused ? F(qkv[0], b) + (size_t)i * D : F(qkv[i], b);
-                gr[b][i] = ac.fused ? F(grad[0], b) + (size_t)i * D : F(grad[i], b);
-            }
-        const size_t pcount = (size_t)ac.n * ac.heads * ac.t * ac.t;
-        twin probs = twin_empty(pcount), y = twin_empty(rows * D), big = twin_empty(1);
-        twin dy = twin_normal(rows * D, 250 + c, 0.0f, 1.0f);
-        void *ws[2];
-        for (int b = 0; b < 2; b++)
-            ws[b] = alloc_workspace(b, be_of(b)->ops->attention_workspace(be_of(b), &g));
+        attn_twins a = attn_twins_make(&ac, 200 + 10 * c, 250 + c);
+        attn_twins_plan(&a);
         char what[160];
 #define WHAT(part)                                                                                 \
     (snprintf(what, sizeof what, "attention n=%d t=%d heads=%d hd=%d fused=%d bidir=%d: %s", ac.n, \
@@ -1341,34 +1379,26 @@ START_TEST(test_attention)
      what)
         for (int with_max = 0; with_max < 2; with_max++) {
             for (int b = 0; b < 2; b++)
-                be_of(b)->ops->attention_forward(be_of(b), &g, in[b][0], in[b][1], in[b][2],
-                                                 F(probs, b), F(y, b),
-                                                 with_max ? F(big, b) : NULL, ws[b]);
-            check_close(probs, 1e-5, WHAT("probs"));
-            check_close(y, 1e-4, WHAT("y"));
+                be_of(b)->ops->attention_forward(be_of(b), &a.g, a.in[b][0], a.in[b][1], a.in[b][2],
+                                                 F(a.probs, b), F(a.y, b),
+                                                 with_max ? F(a.big, b) : NULL, a.ws[b]);
+            check_close(a.probs, 1e-5, WHAT("probs"));
+            check_close(a.y, 1e-4, WHAT("y"));
         }
-        check_close(big, 1e-5, WHAT("largest logit"));
+        check_close(a.big, 1e-5, WHAT("largest logit"));
         for (int b = 0; b < 2; b++)
-            be_of(b)->ops->attention_backward(be_of(b), &g, in[b][0], in[b][1], in[b][2],
-                                              F(probs, b), F(dy, b), gr[b][0], gr[b][1], gr[b][2],
-                                              ws[b]);
-        for (int i = 0; i < (ac.fused ? 1 : 3); i++)
-            check_close(grad[i], 1e-4, WHAT(ac.fused ? "dqkv" : i == 0 ? "dq" : i == 1 ? "dk" : "dv"));
-        void *snap = snapshot(grad[0]);
-        gpu_be->ops->attention_backward(gpu_be, &g, in[1][0], in[1][1], in[1][2], F(probs, 1),
-                                        F(dy, 1), gr[1][0], gr[1][1], gr[1][2], ws[1]);
-        check_repeat(grad[0], snap, WHAT("gradient"));
+            be_of(b)->ops->attention_backward(be_of(b), &a.g, a.in[b][0], a.in[b][1],
+                                              a.in[b][2], F(a.probs, b), F(a.dy, b), a.gr[b][0],
+                                              a.gr[b][1], a.gr[b][2], a.ws[b]);
+        for (int i = 0; i < a.count; i++)
+            check_close(a.grad[i], 1e-4, WHAT(ac.fused ? "dqkv" : i == 0 ? "dq" : i == 1 ? "dk" : "dv"));
+        void *snap = snapshot(a.grad[0]);
+        gpu_be->ops->attention_backward(gpu_be, &a.g, a.in[1][0], a.in[1][1], a.in[1][2],
+                                        F(a.probs, 1), F(a.dy, 1), a.gr[1][0], a.gr[1][1],
+                                        a.gr[1][2], a.ws[1]);
+        check_repeat(a.grad[0], snap, WHAT("gradient"));
 #undef WHAT
-        for (int b = 0; b < 2; b++)
-            be_of(b)->ops->release(be_of(b), ws[b]);
-        for (int i = 0; i < (ac.fused ? 1 : 3); i++) {
-            twin_free(&qkv[i]);
-            twin_free(&grad[i]);
-        }
-        twin_free(&probs);
-        twin_free(&y);
-        twin_free(&big);
-        twin_free(&dy);
+        attn_twins_free(&a);
     }
 }
 END_TEST
@@ -2715,29 +2745,9 @@ START_TEST(test_precision_attention)
         for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
             const nl_precision p = precisions[pi];
             const attn_case ac = cases[c];
-            const int D = ac.heads * ac.head_dim, ld = ac.fused ? 3 * D : D;
-            const size_t rows = (size_t)ac.n * ac.t, per = rows * ld;
-            nl_attn_geom g = {ac.n, ac.t, ac.heads, ac.head_dim, ld, ld, ld,
-                              1.0f / sqrtf((float)ac.head_dim), ac.bidirectional};
-            twin qkv[3], grad[3];
-            for (int i = 0; i < (ac.fused ? 1 : 3); i++) {
-                qkv[i] = twin_normal(per, 600 + 10 * c + i, 0.0f, 1.5f);
-                grad[i] = twin_empty(per);
-            }
-            const float *in[2][3];
-            float *gr[2][3];
-            for (int b = 0; b < 2; b++)
-                for (int i = 0; i < 3; i++) {
-                    in[b][i] = ac.fused ? F(qkv[0], b) + (size_t)i * D : F(qkv[i], b);
-                    gr[b][i] = ac.fused ? F(grad[0], b) + (size_t)i * D : F(grad[i], b);
-                }
-            const size_t pcount = (size_t)ac.n * ac.heads * ac.t * ac.t;
-            twin probs = twin_empty(pcount), y = twin_empty(rows * D), big = twin_empty(1);
-            twin dy = twin_normal(rows * D, 650 + c, 0.0f, 1.0f);
+            attn_twins a = attn_twins_make(&ac, 600 + 10 * c, 650 + c);
             cpu_be->product_precision = gpu_be->product_precision = p;
-            void *ws[2];
-            for (int b = 0; b < 2; b++)
-                ws[b] = alloc_workspace(b, be_of(b)->ops->attention_workspace(be_of(b), &g));
+            attn_twins_plan(&a);
             char what[160];
 #define WHAT(part)                                                                                 \
     (snprintf(what, sizeof what, "%s attention n=%d t=%d heads=%d hd=%d fused=%d bidir=%d: %s",    \
@@ -2745,42 +2755,34 @@ START_TEST(test_precision_attention)
               ac.bidirectional, part),                                                             \
      what)
             for (int b = 0; b < 2; b++)
-                be_of(b)->ops->attention_forward(be_of(b), &g, in[b][0], in[b][1], in[b][2],
-                                                 F(probs, b), F(y, b), F(big, b), ws[b]);
-            check_lowp_attn(p, probs, false, WHAT("probs"));
-            check_lowp_attn(p, y, true, WHAT("y"));
-            check_lowp_attn(p, big, false, WHAT("largest logit"));
+                be_of(b)->ops->attention_forward(be_of(b), &a.g, a.in[b][0], a.in[b][1],
+                                                 a.in[b][2], F(a.probs, b), F(a.y, b),
+                                                 F(a.big, b), a.ws[b]);
+            check_lowp_attn(p, a.probs, false, WHAT("probs"));
+            check_lowp_attn(p, a.y, true, WHAT("y"));
+            check_lowp_attn(p, a.big, false, WHAT("largest logit"));
             for (int b = 0; b < 2; b++)
-                be_of(b)->ops->attention_backward(be_of(b), &g, in[b][0], in[b][1], in[b][2],
-                                                  F(probs, b), F(dy, b), gr[b][0], gr[b][1],
-                                                  gr[b][2], ws[b]);
-            for (int i = 0; i < (ac.fused ? 1 : 3); i++)
-                check_lowp_attn(p, grad[i], true,
+                be_of(b)->ops->attention_backward(be_of(b), &a.g, a.in[b][0], a.in[b][1],
+                                                  a.in[b][2], F(a.probs, b), F(a.dy, b),
+                                                  a.gr[b][0], a.gr[b][1], a.gr[b][2], a.ws[b]);
+            for (int i = 0; i < a.count; i++)
+                check_lowp_attn(p, a.grad[i], true,
                                 WHAT(ac.fused ? "dqkv" : i == 0 ? "dq" : i == 1 ? "dk" : "dv"));
             /* the check can fail: fp32 kernels on the GPU miss the CPU's result */
-            float *want = fetch(y, 0);
+            float *want = fetch(a.y, 0);
             gpu_be->product_precision = NL_PRECISION_FP32;
-            gpu_be->ops->attention_forward(gpu_be, &g, in[1][0], in[1][1], in[1][2], F(probs, 1),
-                                           F(y, 1), NULL, ws[1]);
+            gpu_be->ops->attention_forward(gpu_be, &a.g, a.in[1][0], a.in[1][1], a.in[1][2],
+                                           F(a.probs, 1), F(a.y, 1), NULL, a.ws[1]);
             gpu_sync_ok();
-            float *got = fetch(y, 1);
-            const lowp_diff fp32 = lowp_compare(p, got, want, rows * D, true);
+            float *got = fetch(a.y, 1);
+            const lowp_diff fp32 = lowp_compare(p, got, want, a.out_floats, true);
             ck_assert_msg(!lowp_attn_close(&fp32, true), "%s",
                           WHAT("fp32 kernels pass for the rounded ones"));
             free(want);
             free(got);
 #undef WHAT
             cpu_be->product_precision = NL_PRECISION_FP32;
-            for (int b = 0; b < 2; b++)
-                be_of(b)->ops->release(be_of(b), ws[b]);
-            for (int i = 0; i < (ac.fused ? 1 : 3); i++) {
-                twin_free(&qkv[i]);
-                twin_free(&grad[i]);
-            }
-            twin_free(&probs);
-            twin_free(&y);
-            twin_free(&big);
-            twin_free(&dy);
+            attn_twins_free(&a);
         }
 }
 END_TEST
