@@ -617,6 +617,13 @@ static const bad_case bad_cases[] = {
      "1; with one value x / rms(x) is +-1, so only the sign of the input survives"},
     {"model: {norm: {type: ghost_batch, virtual_batch: 1}}\n", SRC ":1:50: model.norm.virtual_batch: ",
      "but model.norm.virtual_batch 1 gives 1"},
+    /* ghost batch norm's virtual batches must split the training batch evenly */
+    {"train: {batch_size: 32}\nmodel: {norm: {type: ghost_batch, virtual_batch: 3}}\n",
+     SRC ":2:50: model.norm.virtual_batch: ",
+     "layer norm1: model.norm.virtual_batch 3 does not divide train.batch_size 32; use a divisor "
+     "of the batch size"},
+    {"model: {norm: {type: ghost_batch}}\n", "model.norm.virtual_batch",
+     "ghost_batch needs model.norm.virtual_batch, the samples per virtual batch"},
     {"data: {dataset: synthetic_text}\nmodel: {arch: lm, d_model: 1, heads: 1, norm: {type: layer}}\n",
      SRC ":2:28: model.d_model: ",
      "layer blocks.0.norm1: model.norm.type layer needs more than one value per token, but 1 "
