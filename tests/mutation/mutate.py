@@ -55,6 +55,15 @@ MUTATIONS = [
      "if (err && err->code == NL_OK) {",
      "if (err) {",
      "a caller's message replaces the callee's root cause"),
+    # issue 55: three the suite did not catch before it
+    ("fold-drops-eps", "core/model/fold.c",
+     "sqrt((double)var[c] + (double)bn->geom.eps)",
+     "sqrt((double)var[c])",
+     "batch norm folded into the layer before it without eps"),
+    ("ghost-batch-any-divisor", "core/norm/batch.c",
+     "    if (batch % v != 0) {",
+     "    if (0 && batch % v != 0) {",
+     "a ghost-BN virtual batch that does not divide the batch is accepted"),
 ]
 
 SUITE_EXCLUDE = "long|slurm|fuzz|sanitize|mpi|portable|emu"
