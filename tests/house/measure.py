@@ -1,0 +1,113 @@
+#!/usr/bin/python3
+"""The house's size, measured: functions longer than a limit in core/ and
+cmd/ (the kernels of core/cpu and core/cuda aside), and include cycles
+between modules (a module is a .c and its .h: core/train/run.{c,h}).
+
+    tests/house/measure.py [--limit 80] [--list]
+
+A function is a definition whose opening brace and closing brace stand at
+the start of a line (the house style); its length counts the lines from its
+signature's first line to the closing brace. A cycle is a strongly
+connected set of two or more modules in the graph "A's .c or .h includes
+B's .h"."""
+import os
+import re
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+KERNELS = ("core/cpu/", "core/cuda/")
+
+
+def sources():
+    for top in ("core", "cmd"):
+        for d, _, files in os.walk(os.path.join(ROOT, top)):
+            for f in sorted(files):
+                if f.endswith((".c", ".h")):
+                    yield os.path.relpath(os.path.join(d, f), ROOT)
+
+
+def long_functions(limit):
+    out = []
+    for rel in sources():
+        if not rel.endswith(".c") or rel.startswith(KERNELS):
+            continue
+        lines = open(os.path.join(ROOT, rel), errors="replace").read().split("\n")
+        start = None
+        for i, line in enumerate(lines):
+            if line == "{" and i > 0:
+                # the signature starts after the last blank, comment or preprocessor line
+                j = i - 1
+                while j > 0 and lines[j - 1].strip() and not lines[j - 1].startswith(("/", " *", "#", "}")):
+                    j -= 1
+                start = j
+            elif line.startswith("}") and start is not None:
+                m = re.search(r"(\w+)\s*\(", " ".join(lines[start:start + 3]))
+                n = i - start + 1
+                if n > limit:
+                    out.append((n, rel, m.group(1) if m else "?"))
+                start = None
+    return sorted(out, reverse=True)
+
+
+def module_of(rel):
+    return os.path.splitext(rel)[0]
+
+
+def include_cycles():
+    modules = {module_of(r) for r in sources()}
+    edges = {m: set() for m in modules}
+    for rel in sources():
+        here = module_of(rel)
+        for inc in re.findall(r'^#include "([^"]+)"', open(os.path.join(ROOT, rel), errors="replace").read(), re.M):
+            for base in (os.path.dirname(rel), "core", "cmd"):
+                target = module_of(os.path.normpath(os.path.join(base, inc)))
+                if target in modules and target != here:
+                    edges[here].add(target)
+                    break
+    # Tarjan's strongly connected components
+    index, low, stack, on, sccs, n = {}, {}, [], set(), [], [0]
+    sys.setrecursionlimit(10000)
+
+    def visit(v):
+        index[v] = low[v] = n[0]
+        n[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in edges[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                sccs.append(sorted(comp))
+
+    for v in sorted(modules):
+        if v not in index:
+            visit(v)
+    return sccs
+
+
+def main():
+    limit = int(sys.argv[sys.argv.index("--limit") + 1]) if "--limit" in sys.argv else 80
+    fns = long_functions(limit)
+    print("functions over %d lines in core/ and cmd/ (kernels aside): %d" % (limit, len(fns)))
+    if "--list" in sys.argv:
+        for n, rel, name in fns:
+            print("  %4d  %s  %s" % (n, rel, name))
+    cycles = include_cycles()
+    print("include cycles between modules: %d" % len(cycles))
+    for c in cycles:
+        print("  " + " <-> ".join(c))
+
+
+if __name__ == "__main__":
+    main()
