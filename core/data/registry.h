@@ -18,10 +18,16 @@
  *      `keys` (which datasets a key applies to comes from the rows, not
  *      from the schema); a key that is new altogether also needs its field
  *      in nl_data_spec and its default in nl_data_spec_defaults;
- *   4. configs/README.md: the key table is generated; rerun tests/test_config
- *      with NL_UPDATE_README=1.
- * Nothing else: tests/test_data checks every row is complete and that the
- * schema and `normlab list` know it. */
+ *   4. configs/README.md: the key table is generated (its applicability
+ *      notes name the datasets); rerun tests/test_config with
+ *      NL_UPDATE_README=1. A dataset read from files also lengthens the
+ *      data.path message that test_config's bad configs quote;
+ *   5. a new file format: a fixture writer in tests/test_data.c
+ *      (write_fixture), which the registry test asks for by name;
+ *   6. results/usage.md: the dataset list marked <!-- names every dataset -->
+ *      (test_doc_links asks for every row's name there), and the README's.
+ * Nothing else: tests/test_data checks every row is complete, that its
+ * keys are the schema's, and that its reader loads the shape it plans. */
 #ifndef NL_DATA_REGISTRY_H
 #define NL_DATA_REGISTRY_H
 
