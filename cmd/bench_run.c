@@ -28,6 +28,7 @@
 #include "bench/run_records.h"
 #include "cmd.h"
 #include "config/config.h"
+#include "data/registry.h"
 #include "log/files.h"
 #include "norm/registry.h"
 #include "train/check.h"
@@ -228,17 +229,12 @@ static const char *torch_refusal(const nl_config *cfg, char *buf, size_t size)
                  nl_name_of(&nl_param_norm_names, m->param_norm.kind));
         return buf;
     }
-    switch (cfg->data.kind) {
-    case NL_DATA_FASHION_MNIST:
-    case NL_DATA_MNIST:
-    case NL_DATA_SYNTHETIC:
-    case NL_DATA_TEXT:
-    case NL_DATA_SYNTHETIC_TEXT:
-        break;
-    default:
-        snprintf(buf, size, "data.dataset: %s (the PyTorch script reads fashion-mnist, mnist, "
-                 "synthetic, text and synthetic_text)",
-                 nl_name_of(&nl_dataset_names, cfg->data.kind));
+    if (!nl_dataset_info_of(cfg->data.kind)->torch_script) {
+        char readable[256];
+        snprintf(buf, size, "data.dataset: %s (the PyTorch script reads %s)",
+                 nl_name_of(&nl_dataset_names, cfg->data.kind),
+                 nl_dataset_names_joined(nl_dataset_torch_reads, ", ", " and ", readable,
+                                         sizeof readable));
         return buf;
     }
     if (t->freeze_bn_after > 0 || t->bn_recalibrate_batches > 0)

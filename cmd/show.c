@@ -8,6 +8,7 @@
 #include "backend.h"
 #include "cmd.h"
 #include "config/config.h"
+#include "data/registry.h"
 #include "log/files.h"
 #include "model/model.h"
 #include "sweep/result.h"
@@ -187,7 +188,9 @@ static int show_model(const char *what, const nl_config *cfg)
     } else {
         /* what the check says of any name (nl_run_check) */
         nl_buf_printf(&text, "  train.trace.activation accepts nothing: token models take no activation trace\n");
-        if (cfg->data.kind == NL_DATA_TEXT && cfg->data.vocab == NL_VOCAB_CHARS)
+        /* a dataset that reads data.vocabulary knows its chars only once read */
+        if ((nl_dataset_kinds_with_key("data.vocabulary") & (1u << cfg->data.kind)) &&
+            cfg->data.vocab == NL_VOCAB_CHARS)
             nl_buf_printf(&text, "  (planned for 256 tokens: a run takes the text's own characters)\n");
     }
     nl_model_free(traced);

@@ -1,4 +1,4 @@
-// data module: synthetic data, IDX and CIFAR-10 readers (fixtures written
+// data module: the dataset table, synthetic data, IDX and CIFAR-10 readers (fixtures written
 // here into a temporary directory), subsets, standardization, the batcher
 #include "testutil.h"
 
@@ -14,7 +14,10 @@
 #include <omp.h>
 #endif
 
+#include "config/schema.h"
 #include "data/data.h"
+#include "data/registry.h"
+#include "data/tokens.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
 /* FNV-1a of the first 64 training images and labels of seed 1 (unstandardized) */
@@ -1141,6 +1144,153 @@ static long run_epoch(nl_batcher *b, long *order, long max, int *last_size)
     return batches;
 }
 
+/* ---- the dataset table (core/data/registry.h) ---- */
+
+/* Every row is complete, and what it says of itself holds for the schema:
+ * a row names a reader for what it yields, says what data.path must hold
+ * unless it is generated, sizes a model, and its keys are the schema's
+ * data.dataset-dependent keys; each such key applies to some row. */
+START_TEST(test_registry_rows_complete)
+{
+    ck_assert_int_eq(nl_dataset_names.count, NL_DATA_COUNT);
+    for (int k = 0; k < NL_DATA_COUNT; k++) {
+        const nl_dataset_info *row = nl_dataset_info_of((nl_dataset_kind)k);
+        ck_assert_msg(row, "dataset %d has no row", k);
+        const char *name = row->id.name;
+        ck_assert_msg(name && name[0] && row->id.help && row->id.help[0], "dataset %d: no name or help", k);
+        ck_assert_str_eq(nl_name_of(&nl_dataset_names, k), name);
+        ck_assert_int_eq(nl_name_lookup(&nl_dataset_names, name), k);
+        if (row->yields == NL_DATA_YIELDS_IMAGES)
+            ck_assert_msg(row->read && row->probe && !row->token_read && !row->token_check &&
+                              !row->token_describe,
+                          "%s yields images: it needs read and probe, and no token reader", name);
+        else
+            ck_assert_msg(row->token_check && row->token_read && row->token_describe && !row->read &&
+                              !row->probe && !row->labels_alone,
+                          "%s yields tokens: it needs a token reader, and no image reader", name);
+        ck_assert_msg(row->default_path && row->files, "%s: default_path and files must be set", name);
+        ck_assert_msg(row->from_seed == !row->files[0],
+                      "%s: generated data reads no files (files \"\"); read data says what data.path "
+                      "must hold",
+                      name);
+        /* data.path applies exactly to the datasets that read files */
+        const bool reads_path = (nl_dataset_kinds_with_key("data.path") >> k) & 1u;
+        ck_assert_msg(reads_path == !row->from_seed, "%s: data.path %s, but it %s files", name,
+                      reads_path ? "applies" : "does not apply", row->from_seed ? "reads no" : "reads");
+        ck_assert_msg(row->size_key && (!strcmp(row->size_key, "data.dataset") ||
+                                        nl_schema_find(row->size_key)),
+                      "%s: size_key %s is no config key", name, row->size_key ? row->size_key : "NULL");
+        for (int i = 0; i < NL_DATA_MAX_KEYS && row->keys[i]; i++) {
+            const nl_key_def *def = nl_schema_find(row->keys[i]);
+            ck_assert_msg(def, "%s lists %s, which the schema does not have", name, row->keys[i]);
+            ck_assert_msg(def->when_key && !strcmp(def->when_key, "data.dataset"),
+                          "%s lists %s, whose schema row does not depend on data.dataset", name,
+                          row->keys[i]);
+        }
+        /* what a model plans for with the defaults of every other key */
+        nl_data_spec spec;
+        nl_data_spec_defaults(&spec);
+        spec.kind = (nl_dataset_kind)k;
+        const nl_dataset_shape planned = nl_dataset_planned_shape(&spec);
+        ck_assert_msg(planned.classes >= 2, "%s plans for %d classes", name, planned.classes);
+        if (row->yields == NL_DATA_YIELDS_IMAGES)
+            ck_assert_msg(planned.c >= 1 && planned.h >= 1 && planned.w >= 1,
+                          "%s plans for images of %dx%dx%d", name, planned.c, planned.h, planned.w);
+        ck_assert_int_eq(nl_dataset_kind_is_tokens((nl_dataset_kind)k),
+                         row->yields == NL_DATA_YIELDS_TOKENS);
+        ck_assert_int_eq(nl_data_from_seed((nl_dataset_kind)k), row->from_seed);
+    }
+    ck_assert_ptr_null(nl_dataset_info_of(NL_DATA_COUNT));
+    for (int i = 0; i < nl_config_schema_count; i++) {
+        const nl_key_def *def = &nl_config_schema[i];
+        if (def->when_key && !strcmp(def->when_key, "data.dataset"))
+            ck_assert_msg(nl_dataset_kinds_with_key(def->key) != 0,
+                          "%s depends on data.dataset, but no dataset's row lists it", def->key);
+    }
+}
+END_TEST
+
+/* the files of an image dataset's format in dir, or false when the row's
+ * format has no writer here (a new dataset adds one) */
+static bool write_fixture(const nl_dataset_info *row, const char *dir)
+{
+    if (row->read == nl_dataset_row_mnist.read) {
+        write_idx_set(dir, true, 0);
+        return true;
+    }
+    if (row->read == nl_dataset_row_cifar10.read) {
+        write_cifar(dir);
+        return true;
+    }
+    return row->from_seed;
+}
+
+/* Every image row's reader loads and probes the shape and class count its
+ * row plans a model for, and the description names the dataset (and the
+ * seed, for generated data); every token row's vocabulary stays within
+ * what it plans for. */
+START_TEST(test_registry_readers_match_rows)
+{
+    for (int k = 0; k < NL_DATA_COUNT; k++) {
+        const nl_dataset_info *row = nl_dataset_info_of((nl_dataset_kind)k);
+        char dir[512];
+        make_tmpdir(dir, sizeof dir);
+        nl_data_spec spec;
+        spec_for(&spec, (nl_dataset_kind)k, row->from_seed ? "" : dir);
+        const nl_dataset_shape planned = nl_dataset_planned_shape(&spec);
+        nl_error err = {0};
+        if (row->yields == NL_DATA_YIELDS_TOKENS) {
+            char text[1024];
+            join(text, sizeof text, dir, "corpus.txt");
+            FILE *f = fopen(text, "w");
+            ck_assert(f);
+            for (int i = 0; i < 200; i++)
+                fputs("in the beginning was the word. ", f);
+            fclose(f);
+            if (!row->from_seed)
+                snprintf(spec.path, sizeof spec.path, "%s", text);
+            nl_token_shape shape;
+            ck_assert_msg(nl_token_dataset_probe(&spec, 17, NULL, &shape, &err) == NL_OK, "%s: %s",
+                          row->id.name, err.msg);
+            ck_assert_msg(shape.vocab >= 2 && shape.vocab <= planned.classes,
+                          "%s: a vocabulary of %d, planned for %d", row->id.name, shape.vocab,
+                          planned.classes);
+            nl_token_dataset ds;
+            ck_assert_msg(nl_token_dataset_load(&spec, 17, &ds, &err) == NL_OK, "%s: %s",
+                          row->id.name, err.msg);
+            ck_assert_int_eq(ds.vocab, shape.vocab);
+            ck_assert_msg(!strncmp(ds.description, row->id.name, strlen(row->id.name)), "%s",
+                          ds.description);
+            nl_token_dataset_free(&ds);
+            remove_tree(dir);
+            continue;
+        }
+        ck_assert_msg(write_fixture(row, dir), "%s: no fixture writer in test_data.c for its format",
+                      row->id.name);
+        nl_dataset_shape shape;
+        ck_assert_msg(nl_dataset_probe(&spec, &shape, &err) == NL_OK, "%s: %s", row->id.name, err.msg);
+        ck_assert_msg(shape.c == planned.c && shape.h == planned.h && shape.w == planned.w &&
+                          shape.classes == planned.classes,
+                      "%s: probed %dx%dx%d, %d classes; its row plans %dx%dx%d, %d classes",
+                      row->id.name, shape.c, shape.h, shape.w, shape.classes, planned.c, planned.h,
+                      planned.w, planned.classes);
+        nl_dataset ds = load_ok(&spec);
+        ck_assert_int_eq(ds.train.c, planned.c);
+        ck_assert_int_eq(ds.train.h, planned.h);
+        ck_assert_int_eq(ds.train.w, planned.w);
+        ck_assert_int_eq(ds.classes, planned.classes);
+        ck_assert_int_eq(ds.train.n, shape.train_n);
+        ck_assert_int_eq(ds.test.n, shape.test_n);
+        char head[640];
+        snprintf(head, sizeof head, "%s (%s", row->id.name, row->from_seed ? "seed " : dir);
+        ck_assert_msg(!strncmp(ds.description, head, strlen(head)), "%s: description '%s'",
+                      row->id.name, ds.description);
+        nl_dataset_free(&ds);
+        remove_tree(dir);
+    }
+}
+END_TEST
+
 START_TEST(test_batcher_train)
 {
     nl_split s = counting_split(103, 2, 3, 2);
@@ -1312,6 +1462,11 @@ int main(void)
     tcase_add_test(tc, test_data_path_is_a_file);
     tcase_add_test(tc, test_cifar);
     tcase_add_test(tc, test_cifar_corrupt);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("registry");
+    tcase_add_test(tc, test_registry_rows_complete);
+    tcase_add_test(tc, test_registry_readers_match_rows);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("batcher");

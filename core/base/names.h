@@ -46,13 +46,10 @@ typedef enum { NL_PRECISION_FP32, NL_PRECISION_BF16, NL_PRECISION_FP16, NL_PRECI
 
 typedef enum { NL_SCHED_CONSTANT, NL_SCHED_STEP, NL_SCHED_COSINE, NL_SCHED_COUNT } nl_schedule_kind;
 
+/* one value per line of data/kinds.def, in its order */
 typedef enum {
-    NL_DATA_SYNTHETIC,
-    NL_DATA_FASHION_MNIST,
-    NL_DATA_MNIST,
-    NL_DATA_CIFAR10,
-    NL_DATA_TEXT,           /* tokens of a plain-text file (core/data/tokens.h) */
-    NL_DATA_SYNTHETIC_TEXT, /* tokens of a built-in random Markov chain */
+#define NL_DATA_KIND(suffix, row) NL_DATA_##suffix,
+#include "data/kinds.def"
     NL_DATA_COUNT
 } nl_dataset_kind;
 
@@ -108,7 +105,7 @@ extern const nl_name_table nl_token_pool_names;
 extern const nl_name_table nl_rnn_cell_names;
 extern const nl_name_table nl_precision_names;
 extern const nl_name_table nl_schedule_names;
-extern const nl_name_table nl_dataset_names;
+extern const nl_name_table nl_dataset_names; /* the rows of core/data/kinds.def */
 extern const nl_name_table nl_vocab_names;
 extern const nl_name_table nl_device_names;
 extern const nl_name_table nl_dropout_placement_names;

@@ -11,6 +11,7 @@
 #include "config/internal.h"
 #include "arch/registry.h"
 #include "config/schema.h"
+#include "data/registry.h"
 #include "data/tokens.h"
 #include "model/model.h"
 #include "norm/registry.h"
@@ -79,14 +80,14 @@ static nl_code drop_inapplicable(nl_config *cfg, bool resolved_file, nl_error *e
 /* the defaults that depend on other keys, where the config does not say */
 static void derived_defaults(nl_config *cfg)
 {
-    /* the default text corpus is written into the build directory, which
-     * differs from checkout to checkout: the resolved config leaves it
-     * unnamed (""), which the data layer opens as the build's own, so a
-     * config.yaml means the same run in every checkout (and a sweep's
-     * committed runs stay finished there). The image datasets' defaults are
-     * the system's fixed directories. */
+    /* a default in the build directory (the text corpus: its row names it
+     * for the docs as <build>/...) differs from checkout to checkout: the
+     * resolved config leaves it unnamed (""), which the data layer opens as
+     * the build's own, so a config.yaml means the same run in every
+     * checkout (and a sweep's committed runs stay finished there). The
+     * other defaults are the system's fixed directories. */
     if ((!nl_config_origin_of(cfg, "data.path") || !cfg->data.path[0]) &&
-        cfg->data.kind != NL_DATA_TEXT)
+        !nl_dataset_info_of(cfg->data.kind)->default_path_doc)
         snprintf(cfg->data.path, sizeof cfg->data.path, "%s", nl_data_default_path(cfg->data.kind));
     if (!nl_config_origin_of(cfg, "model.norm.placement"))
         cfg->model.norm.placement = nl_model_spec_default_placement(&cfg->model);
@@ -133,28 +134,12 @@ static void derive(nl_config *cfg)
     nl_data_spec *d = &cfg->data;
     nl_model_spec *m = &cfg->model;
     d->seed = cfg->seed;
-    switch (d->kind) {
-    case NL_DATA_FASHION_MNIST:
-    case NL_DATA_MNIST:
-        m->in_c = 1, m->in_h = 28, m->in_w = 28, m->classes = 10;
-        break;
-    case NL_DATA_CIFAR10:
-        m->in_c = 3, m->in_h = 32, m->in_w = 32, m->classes = 10;
-        break;
-    /* a token model's classes are its vocabulary: a text's characters are
-     * known only once it is read (the run sets them), 256 bounds them */
-    case NL_DATA_TEXT:
-        m->classes = 256;
-        break;
-    case NL_DATA_SYNTHETIC_TEXT:
-        m->classes = d->markov_vocab;
-        break;
-    case NL_DATA_SYNTHETIC:
-    default:
-        m->in_c = d->synthetic_c, m->in_h = d->synthetic_h, m->in_w = d->synthetic_w;
-        m->classes = d->synthetic_classes;
-        break;
-    }
+    /* the shape and classes the dataset's row plans for; a token model's
+     * classes are its vocabulary */
+    const nl_dataset_shape planned = nl_dataset_planned_shape(d);
+    if (!nl_dataset_kind_is_tokens(d->kind))
+        m->in_c = planned.c, m->in_h = planned.h, m->in_w = planned.w;
+    m->classes = planned.classes;
     /* a class subset relabels the data 0..k-1: the model has k classes */
     if (!nl_dataset_kind_is_tokens(d->kind) && d->n_classes_subset > 0)
         m->classes = d->n_classes_subset;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "arch/registry.h"
+#include "data/registry.h"
 #include "data/tokens.h"
 #include "layers/param_norm.h"
 #include "norm/registry.h"
@@ -26,16 +27,6 @@
  * own range check reports it with the file, line and the real limit before
  * anything is sized by it */
 #define IN(l, h) .lo = (l), .hi = (h), .flags = NL_KF_LO | NL_KF_HI
-
-/* the dataset kinds read from files: all but the ones generated from the
- * seed (a path given to those was ignored, and the run trained on the
- * built-in data) */
-#define NL_FILE_DATASETS \
-    ((BIT(NL_DATA_COUNT) - 1u) & ~(BIT(NL_DATA_SYNTHETIC) | BIT(NL_DATA_SYNTHETIC_TEXT)))
-
-/* the dataset kinds of images or feature vectors: all but the token kinds */
-#define NL_IMAGE_DATASETS \
-    ((BIT(NL_DATA_COUNT) - 1u) & ~(BIT(NL_DATA_TEXT) | BIT(NL_DATA_SYNTHETIC_TEXT)))
 
 /* Documentation order; sections must be contiguous (the writer opens each
  * section once). */
@@ -57,7 +48,7 @@ const nl_key_def nl_config_schema[] = {
     {.key = "data.dataset", .type = NL_KT_ENUM, FIELD(data.kind), .names = &nl_dataset_names,
      .doc = "which dataset"},
     {.key = "data.path", .type = NL_KT_STRING, FIELD(data.path),
-     .when_key = "data.dataset", .when_mask = NL_FILE_DATASETS,
+     .when_key = "data.dataset",
      .doc = "directory holding the dataset's files (text: the text file); \"\" = the "
             "dataset's default"},
     {.key = "data.train_size", .type = NL_KT_INT, FIELD(data.train_size), IN(0, NL_MAX_SAMPLES),
@@ -67,73 +58,70 @@ const nl_key_def nl_config_schema[] = {
      .doc = "test samples used: the first N of the test split (text, synthetic_text: tokens of "
             "the validation split); 0 = all"},
     {.key = "data.standardize", .type = NL_KT_BOOL, FIELD(data.standardize),
-     .when_key = "data.dataset", .when_mask = NL_IMAGE_DATASETS,
+     .when_key = "data.dataset",
      .doc = "subtract the training split's per-channel mean and divide by its std"},
     /* data shifts (core/data/shift.c), for fine-tuning under shift: added
      * after checkpoint format 4 */
     {.key = "data.shift.invert", .type = NL_KT_BOOL, FIELD(data.shift_invert),
-     .flags = NL_KF_AFTER_FORMAT4, .when_key = "data.dataset", .when_mask = NL_IMAGE_DATASETS,
+     .flags = NL_KF_AFTER_FORMAT4, .when_key = "data.dataset",
      .doc = "invert the pixels (x -> 1 - x on the [0, 1] scale), both splits; every shift "
             "acts before standardization, which keeps the unshifted training statistics"},
     {.key = "data.shift.contrast", .type = NL_KT_FLOAT, FIELD(data.shift_contrast),
      .lo = 0, .hi = 1e6, .flags = NL_KF_LO | NL_KF_HI | NL_KF_AFTER_FORMAT4,
-     .when_key = "data.dataset", .when_mask = NL_IMAGE_DATASETS,
+     .when_key = "data.dataset",
      .doc = "scale each image around its own mean pixel (after invert), both splits; 1 = none"},
     {.key = "data.shift.brightness", .type = NL_KT_FLOAT, FIELD(data.shift_brightness),
      .lo = 0, .hi = 1e6, .flags = NL_KF_LO | NL_KF_HI | NL_KF_AFTER_FORMAT4,
-     .when_key = "data.dataset", .when_mask = NL_IMAGE_DATASETS,
+     .when_key = "data.dataset",
      .doc = "multiply every pixel (after contrast), both splits; 1 = none"},
     {.key = "data.shift.offset", .type = NL_KT_FLOAT, FIELD(data.shift_offset),
      .lo = -1e6, .hi = 1e6, .flags = NL_KF_LO | NL_KF_HI | NL_KF_AFTER_FORMAT4,
-     .when_key = "data.dataset", .when_mask = NL_IMAGE_DATASETS,
+     .when_key = "data.dataset",
      .doc = "add to every pixel (after brightness; no clipping), both splits; 0 = none"},
     {.key = "data.shift.noise_std", .type = NL_KT_FLOAT, FIELD(data.shift_noise_std),
      .lo = 0, .hi = 1e6, .flags = NL_KF_LO | NL_KF_HI | NL_KF_AFTER_FORMAT4,
-     .when_key = "data.dataset", .when_mask = NL_IMAGE_DATASETS,
+     .when_key = "data.dataset",
      .doc = "std of Gaussian noise added to every pixel (last), both splits; drawn once per "
             "sample from the seed, the same in every run of that seed; 0 = none"},
     {.key = "data.classes_subset", .type = NL_KT_INT_LIST,
      LIST(data.classes_subset, data.n_classes_subset), .min_items = 0,
      .max_items = NL_DATA_MAX_CLASS_SUBSET, .lo = 0, .hi = NL_DATA_MAX_CLASS_SUBSET - 1,
      .flags = NL_KF_LO | NL_KF_HI | NL_KF_AFTER_FORMAT4, .when_key = "data.dataset",
-     .when_mask = NL_IMAGE_DATASETS, .default_doc = "[] (all)",
+     .default_doc = "[] (all)",
      .doc = "class ids to keep, in both splits, relabelled 0..k-1 in the listed order (a "
             "model of k classes); each below the dataset's class count, no repeats"},
     {.key = "data.per_class", .type = NL_KT_INT, FIELD(data.per_class), .lo = 0,
      .hi = NL_MAX_SAMPLES,
      .flags = NL_KF_LO | NL_KF_HI | NL_KF_AFTER_FORMAT4, .when_key = "data.dataset",
-     .when_mask = NL_IMAGE_DATASETS,
      .doc = "few-shot: keep this many training samples of each (kept) class, chosen from the "
             "seed; at most the smallest class; the test split stays whole; 0 = all"},
     {.key = "data.shape", .type = NL_KT_SHAPE, .lo = 1, .hi = NL_SHAPE_MAX_CHANNELS,
      .flags = NL_KF_LO | NL_KF_HI,
-     .when_key = "data.dataset", .when_mask = BIT(NL_DATA_SYNTHETIC),
+     .when_key = "data.dataset",
      .doc = "sample shape: [c, h, w] images, or [d] feature vectors (c = d, h = w = 1)"},
     {.key = "data.classes", .type = NL_KT_INT, FIELD(data.synthetic_classes), .lo = 2,
      .hi = 1000, .flags = NL_KF_LO | NL_KF_HI, .when_key = "data.dataset",
-     .when_mask = BIT(NL_DATA_SYNTHETIC), .doc = "number of classes"},
+     .doc = "number of classes"},
     {.key = "data.vocabulary", .type = NL_KT_ENUM, FIELD(data.vocab), .names = &nl_vocab_names,
-     .when_key = "data.dataset", .when_mask = BIT(NL_DATA_TEXT),
+     .when_key = "data.dataset",
      .doc = "tokens of a text: its bytes (256), or the distinct bytes it uses, in byte order"},
     {.key = "data.valid_fraction", .type = NL_KT_FLOAT, FIELD(data.valid_fraction), .lo = 0,
      .hi = 1, .flags = NL_KF_LO | NL_KF_LO_OPEN | NL_KF_HI | NL_KF_HI_OPEN,
-     .when_key = "data.dataset", .when_mask = BIT(NL_DATA_TEXT) | BIT(NL_DATA_SYNTHETIC_TEXT),
+     .when_key = "data.dataset",
      .doc = "share of the tokens, from the end, held out as the validation split"},
     {.key = "data.markov.vocab", .type = NL_KT_INT, FIELD(data.markov_vocab), .lo = 2,
      .hi = NL_MARKOV_MAX_VOCAB, .flags = NL_KF_LO | NL_KF_HI, .when_key = "data.dataset",
-     .when_mask = BIT(NL_DATA_SYNTHETIC_TEXT), .doc = "tokens of the synthetic Markov chain"},
+     .doc = "tokens of the synthetic Markov chain"},
     {.key = "data.markov.order", .type = NL_KT_INT, FIELD(data.markov_order), .lo = 1,
      .hi = NL_MARKOV_MAX_ORDER, .flags = NL_KF_LO | NL_KF_HI, .when_key = "data.dataset",
-     .when_mask = BIT(NL_DATA_SYNTHETIC_TEXT),
      .doc = "how many previous tokens decide the next one (more than 1 needs attention)"},
     {.key = "data.markov.branching", .type = NL_KT_INT, FIELD(data.markov_branching), .lo = 1,
      .hi = NL_MARKOV_MAX_VOCAB, .flags = NL_KF_LO | NL_KF_HI, .when_key = "data.dataset",
-     .when_mask = BIT(NL_DATA_SYNTHETIC_TEXT),
      .doc = "equally likely next tokens after each context (at most vocab): the best loss is "
             "ln(branching) nats per token"},
     {.key = "data.markov.length", .type = NL_KT_INT, FIELD(data.markov_length), .lo = 2,
      .hi = NL_MARKOV_MAX_LENGTH, .flags = NL_KF_LO | NL_KF_HI, .when_key = "data.dataset",
-     .when_mask = BIT(NL_DATA_SYNTHETIC_TEXT), .doc = "tokens generated, both splits together"},
+     .doc = "tokens generated, both splits together"},
 
     {.key = "model.arch", .type = NL_KT_ENUM, FIELD(model.arch), .names = &nl_arch_names,
      .doc = "architecture"},
@@ -812,6 +800,9 @@ static unsigned when_mask_of(const nl_key_def *def)
     /* the architectures whose rows (core/arch/registry.c) list the key */
     if (def->when_key && strcmp(def->when_key, "model.arch") == 0)
         return nl_arch_kinds_with_key(def->key);
+    /* the datasets whose rows (core/data/registry.h) list the key */
+    if (def->when_key && strcmp(def->when_key, "data.dataset") == 0)
+        return nl_dataset_kinds_with_key(def->key);
     if (def->when_norm_keys)
         return nl_norm_kinds_with_keys(def->when_norm_keys);
     if (def->when_optim_keys)

@@ -162,8 +162,10 @@ static nl_code locate(const nl_data_request *req, char *dir, size_t dir_size,
     return rc;
 }
 
-nl_code nl_cifar10_probe(const nl_data_request *req, nl_dataset_shape *out, nl_error *err)
+static nl_code cifar10_probe(const nl_dataset_info *row, const nl_data_spec *spec,
+                            const nl_data_request *req, nl_dataset_shape *out, nl_error *err)
 {
+    (void)spec;
     char dir[1100];
     cifar_file train[CIFAR_TRAIN_FILES], test;
     long ntr, nte;
@@ -176,15 +178,18 @@ nl_code nl_cifar10_probe(const nl_data_request *req, nl_dataset_shape *out, nl_e
         return rc;
     out->train_n = req->train_size ? req->train_size : ntr;
     out->test_n = req->test_size ? req->test_size : nte;
-    out->c = 3;
-    out->h = out->w = CIFAR_SIDE;
-    out->classes = CIFAR_CLASSES;
+    out->c = row->c;
+    out->h = row->h;
+    out->w = row->w;
+    out->classes = row->classes;
     return NL_OK;
 }
 
-nl_code nl_cifar10_load(const nl_data_request *req, nl_dataset *out, char *dir_used,
-                        size_t dir_used_size, nl_error *err)
+static nl_code cifar10_read(const nl_dataset_info *row, const nl_data_spec *spec,
+                           const nl_data_request *req, nl_dataset *out, char *dir_used,
+                           size_t dir_used_size, nl_error *err)
 {
+    (void)row, (void)spec;
     char dir[1100];
     cifar_file train[CIFAR_TRAIN_FILES], test;
     nl_code rc = locate(req, dir, sizeof dir, train, &test, err);
@@ -199,3 +204,20 @@ nl_code nl_cifar10_load(const nl_data_request *req, nl_dataset *out, char *dir_u
     out->classes = CIFAR_CLASSES;
     return NL_OK;
 }
+
+const nl_dataset_info nl_dataset_row_cifar10 = {
+    .id = {"cifar10", "CIFAR-10 binary version from a path you give"},
+    .yields = NL_DATA_YIELDS_IMAGES,
+    .default_path = "",
+    .files = "data_batch_1.bin .. data_batch_5.bin and test_batch.bin (the CIFAR-10 binary "
+             "version)",
+    .install = CIFAR_HINT,
+    .c = 3,
+    .h = CIFAR_SIDE,
+    .w = CIFAR_SIDE,
+    .classes = CIFAR_CLASSES,
+    .size_key = "data.dataset",
+    .keys = {"data.path", NL_DATA_IMAGE_KEYS},
+    .read = cifar10_read,
+    .probe = cifar10_probe,
+};

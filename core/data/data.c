@@ -1,6 +1,6 @@
 /* Dataset loading front end (defaults, subsets, standardization, the
- * description) and the batcher. The readers live in synthetic.c, idx.c and
- * cifar.c. */
+ * description) and the batcher. The readers, each beside its dataset's row
+ * (data/registry.h), live in synthetic.c, idx.c and cifar.c. */
 #include "data/data.h"
 
 /* the same bytes from every compiler and flag set: no fused multiply-adds
@@ -21,8 +21,6 @@
 #include "data/data_internal.h"
 #include "data/shift.h"
 #include "data/tokens.h"
-
-#define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 
 void nl_data_spec_defaults(nl_data_spec *spec)
 {
@@ -49,47 +47,22 @@ void nl_data_spec_defaults(nl_data_spec *spec)
     spec->shift_brightness = 1.0f;
 }
 
-/* where the build writes the KJV text (CMakeLists.txt); a library built
- * some other way has no default corpus */
-#ifndef NL_KJV_PATH
-#define NL_KJV_PATH ""
-#endif
-
 bool nl_data_from_seed(nl_dataset_kind kind)
 {
-    switch (kind) {
-    case NL_DATA_SYNTHETIC:
-    case NL_DATA_SYNTHETIC_TEXT:
-        return true;
-    case NL_DATA_FASHION_MNIST:
-    case NL_DATA_MNIST:
-    case NL_DATA_CIFAR10:
-    case NL_DATA_TEXT:
-    case NL_DATA_COUNT:
-        break;
-    }
-    return false;
+    const nl_dataset_info *row = nl_dataset_info_of(kind);
+    return row && row->from_seed;
 }
 
 const char *nl_data_default_path(nl_dataset_kind kind)
 {
-    switch (kind) {
-    case NL_DATA_FASHION_MNIST:
-        return FASHION_MNIST_DIR;
-    case NL_DATA_TEXT:
-        return NL_KJV_PATH;
-    case NL_DATA_SYNTHETIC:
-    case NL_DATA_SYNTHETIC_TEXT:
-    case NL_DATA_MNIST:
-    case NL_DATA_CIFAR10:
-    default:
-        return "";
-    }
+    const nl_dataset_info *row = nl_dataset_info_of(kind);
+    return row ? row->default_path : "";
 }
 
 const char *nl_data_default_path_doc(nl_dataset_kind kind)
 {
-    return kind == NL_DATA_TEXT ? "<build>/data/kjv.txt" : nl_data_default_path(kind);
+    const nl_dataset_info *row = nl_dataset_info_of(kind);
+    return row && row->default_path_doc ? row->default_path_doc : nl_data_default_path(kind);
 }
 
 /* ---- loading ---- */
@@ -200,18 +173,13 @@ static void standardize(nl_dataset *ds, const double *stats)
  * file datasets, the error that says how to get them when there is none */
 static nl_code data_dir(const nl_data_spec *spec, const char **dir, nl_error *err)
 {
-    *dir = spec->path[0] ? spec->path : nl_data_default_path(spec->kind);
-    if (spec->kind == NL_DATA_SYNTHETIC || (*dir)[0])
+    const nl_dataset_info *row = nl_dataset_info_of(spec->kind);
+    *dir = spec->path[0] ? spec->path : row->default_path;
+    if (row->from_seed || (*dir)[0])
         return NL_OK;
-    const char *files = spec->kind == NL_DATA_CIFAR10
-                            ? "data_batch_1.bin .. data_batch_5.bin and test_batch.bin "
-                              "(the CIFAR-10 binary version)"
-                            : "train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-                              "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each "
-                              "plain or .gz)";
     nl_fail(err, NL_ERR_DATA,
             "dataset %s has no default location: set data.path to the directory that holds %s",
-            nl_name_of(&nl_dataset_names, (int)spec->kind), files);
+            row->id.name, row->files);
     nl_error_key(err, "data.path");
     return NL_ERR_DATA;
 }
@@ -222,7 +190,7 @@ nl_code nl_dataset_load(const nl_data_spec *spec, nl_dataset *out, nl_error *err
     nl_code rc = check_spec(spec, err);
     if (rc != NL_OK)
         return rc;
-    const char *name = nl_name_of(&nl_dataset_names, (int)spec->kind);
+    const nl_dataset_info *row = nl_dataset_info_of(spec->kind);
 
     const char *dir;
     if ((rc = data_dir(spec, &dir, err)) != NL_OK)
@@ -230,17 +198,8 @@ nl_code nl_dataset_load(const nl_data_spec *spec, nl_dataset *out, nl_error *err
     char shown_dir[1024];
     snprintf(shown_dir, sizeof shown_dir, "%s", dir);
 
-    if (spec->kind == NL_DATA_SYNTHETIC) {
-        long ntr = spec->train_size ? spec->train_size : spec->synthetic_train;
-        long nte = spec->test_size ? spec->test_size : spec->synthetic_test;
-        rc = nl_synthetic_load(spec, ntr, nte, out, err);
-    } else {
-        nl_data_request req = {dir, spec->train_size, spec->test_size, false};
-        if (spec->kind == NL_DATA_CIFAR10)
-            rc = nl_cifar10_load(&req, out, shown_dir, sizeof shown_dir, err);
-        else
-            rc = nl_idx_load(spec->kind, &req, out, err);
-    }
+    const nl_data_request req = {dir, spec->train_size, spec->test_size, false};
+    rc = row->read(row, spec, &req, out, shown_dir, sizeof shown_dir, err);
     if (rc != NL_OK) {
         nl_dataset_free(out);
         return rc;
@@ -265,15 +224,16 @@ nl_code nl_dataset_load(const nl_data_spec *spec, nl_dataset *out, nl_error *err
     free(stats);
 
     const nl_split *tr = &out->train;
-    if (spec->kind == NL_DATA_SYNTHETIC)
+    /* generated data is named by its seed, read data by where it was read */
+    if (row->from_seed)
         snprintf(out->description, sizeof out->description,
-                 "synthetic (seed %llu): %ld train, %ld test, %dx%dx%d, %d classes",
+                 "%s (seed %llu): %ld train, %ld test, %dx%dx%d, %d classes", row->id.name,
                  (unsigned long long)spec->seed, tr->n, out->test.n, tr->c, tr->h, tr->w,
                  out->classes);
     else
         snprintf(out->description, sizeof out->description,
-                 "%s (%.400s): %ld train, %ld test, %dx%dx%d, %d classes", name, shown_dir, tr->n,
-                 out->test.n, tr->c, tr->h, tr->w, out->classes);
+                 "%s (%.400s): %ld train, %ld test, %dx%dx%d, %d classes", row->id.name,
+                 shown_dir, tr->n, out->test.n, tr->c, tr->h, tr->w, out->classes);
     if (nl_data_shift_any(spec)) {
         const size_t used = strlen(out->description);
         snprintf(out->description + used, sizeof out->description - used, ", shifted (data.shift, "
@@ -290,19 +250,9 @@ static nl_code probe_files(const nl_data_spec *spec, nl_dataset_shape *out, nl_e
         rc = data_dir(spec, &dir, err);
     if (rc != NL_OK)
         return rc;
-    if (spec->kind == NL_DATA_SYNTHETIC) {
-        out->train_n = spec->train_size ? spec->train_size : spec->synthetic_train;
-        out->test_n = spec->test_size ? spec->test_size : spec->synthetic_test;
-        out->c = spec->synthetic_c;
-        out->h = spec->synthetic_h;
-        out->w = spec->synthetic_w;
-        out->classes = spec->synthetic_classes;
-        return NL_OK;
-    }
-    nl_data_request req = {dir, spec->train_size, spec->test_size, false};
-    if (spec->kind == NL_DATA_CIFAR10)
-        return nl_cifar10_probe(&req, out, err);
-    return nl_idx_probe(spec->kind, &req, out, err);
+    const nl_dataset_info *row = nl_dataset_info_of(spec->kind);
+    const nl_data_request req = {dir, spec->train_size, spec->test_size, false};
+    return row->probe(row, spec, &req, out, err);
 }
 
 nl_code nl_dataset_probe(const nl_data_spec *spec, nl_dataset_shape *out, nl_error *err)
@@ -313,18 +263,21 @@ nl_code nl_dataset_probe(const nl_data_spec *spec, nl_dataset_shape *out, nl_err
         rc = nl_data_shift_check(spec, out->classes, err);
     if (rc != NL_OK || (spec->n_classes_subset == 0 && spec->per_class == 0))
         return rc;
-    /* how many samples a class subset keeps is in the labels: the IDX
-     * reader reads them alone (a grid's plan probes once a run), the others
-     * load the dataset */
+    /* how many samples a class subset keeps is in the labels: a reader
+     * that can read them alone does (a grid's plan probes once a run), the
+     * others load the dataset */
+    const nl_dataset_info *row = nl_dataset_info_of(spec->kind);
     nl_dataset ds;
     memset(&ds, 0, sizeof ds);
-    if (spec->kind == NL_DATA_SYNTHETIC || spec->kind == NL_DATA_CIFAR10) {
+    if (!row->labels_alone) {
         rc = nl_dataset_load(spec, &ds, err);
     } else {
         const char *dir;
         if ((rc = data_dir(spec, &dir, err)) == NL_OK) {
             const nl_data_request req = {dir, spec->train_size, spec->test_size, true};
-            rc = nl_idx_load(spec->kind, &req, &ds, err);
+            char dir_used[1024];
+            snprintf(dir_used, sizeof dir_used, "%s", dir);
+            rc = row->read(row, spec, &req, &ds, dir_used, sizeof dir_used, err);
         }
         if (rc == NL_OK)
             rc = nl_data_subset_apply(spec, &ds, err);

@@ -31,13 +31,12 @@ static const char *const idx_names[F_COUNT] = {
     "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "               \
     "t10k-labels-idx1-ubyte (each plain or .gz)"
 
-static const char *install_hint(nl_dataset_kind kind)
+/* what to do about missing files: the row's way to get them, or where to put them */
+static const char *install_hint(const nl_dataset_info *row, char *buf, size_t size)
 {
-    if (kind == NL_DATA_FASHION_MNIST)
-        return "install it with `apt-get install dataset-fashion-mnist` (Debian puts the files "
-               "in /usr/share/datasets/fashion-mnist), or put " IDX_FILE_LIST
-               " in a directory and set data.path to it";
-    return "put " IDX_FILE_LIST " in a directory and set data.path to it";
+    snprintf(buf, size, "%s%sput %s in a directory and set data.path to it",
+             row->install ? row->install : "", row->install ? ", or " : "", row->files);
+    return buf;
 }
 
 /* ---- a gzip-or-plain reader that names its file in every error ----
@@ -488,16 +487,17 @@ static bool find_file(const char *dir, const char *name, char *path, size_t size
 }
 
 /* the four files of a set in a directory, or the error that says what is missing */
-static nl_code locate(nl_dataset_kind kind, const char *dir, char paths[F_COUNT][1200],
+static nl_code locate(const nl_dataset_info *row, const char *dir, char paths[F_COUNT][1200],
                       nl_error *err)
 {
-    const char *name = nl_name_of(&nl_dataset_names, (int)kind);
+    const char *name = row->id.name;
+    char hint[512];
     if (nl_data_is_file(dir))
         return nl_fail(err, NL_ERR_DATA, "%s: data.path %s is a file, not a directory; set it to "
-                       "the directory that holds " IDX_FILE_LIST, name, dir);
+                       "the directory that holds %s", name, dir, row->files);
     if (!nl_data_is_dir(dir))
         return nl_fail(err, NL_ERR_DATA, "%s: the directory %s does not exist; %s", name, dir,
-                       install_hint(kind));
+                       install_hint(row, hint, sizeof hint));
     int missing = 0, first_missing = -1;
     for (int f = 0; f < F_COUNT; f++) {
         if (!find_file(dir, idx_names[f], paths[f], sizeof paths[f])) {
@@ -508,18 +508,19 @@ static nl_code locate(nl_dataset_kind kind, const char *dir, char paths[F_COUNT]
     }
     if (missing == F_COUNT)
         return nl_fail(err, NL_ERR_DATA, "%s: no dataset files in %s; %s", name, dir,
-                       install_hint(kind));
+                       install_hint(row, hint, sizeof hint));
     if (missing)
         return nl_fail(err, NL_ERR_DATA, "%s: missing %s (or %s.gz); %s", name,
-                       paths[first_missing], paths[first_missing], install_hint(kind));
+                       paths[first_missing], paths[first_missing], install_hint(row, hint, sizeof hint));
     return NL_OK;
 }
 
-nl_code nl_idx_probe(nl_dataset_kind kind, const nl_data_request *req, nl_dataset_shape *out,
-                     nl_error *err)
+static nl_code idx_probe(const nl_dataset_info *row, const nl_data_spec *spec,
+                         const nl_data_request *req, nl_dataset_shape *out, nl_error *err)
 {
+    (void)spec;
     char paths[F_COUNT][1200];
-    nl_code rc = locate(kind, req->dir, paths, err);
+    nl_code rc = locate(row, req->dir, paths, err);
     if (rc != NL_OK)
         return rc;
     idx_split_files train, test;
@@ -534,20 +535,23 @@ nl_code nl_idx_probe(nl_dataset_kind kind, const nl_data_request *req, nl_datase
     if (rc == NL_OK) {
         out->train_n = req->train_size ? req->train_size : (long)train.count;
         out->test_n = req->test_size ? req->test_size : (long)test.count;
-        out->c = 1;
-        out->h = out->w = IDX_SIDE;
-        out->classes = IDX_CLASSES;
+        out->c = row->c;
+        out->h = row->h;
+        out->w = row->w;
+        out->classes = row->classes;
     }
     close_split(&train);
     close_split(&test);
     return rc;
 }
 
-nl_code nl_idx_load(nl_dataset_kind kind, const nl_data_request *req, nl_dataset *out,
-                    nl_error *err)
+static nl_code idx_read(const nl_dataset_info *row, const nl_data_spec *spec,
+                        const nl_data_request *req, nl_dataset *out, char *dir_used,
+                        size_t dir_used_size, nl_error *err)
 {
+    (void)spec, (void)dir_used, (void)dir_used_size;
     char paths[F_COUNT][1200];
-    nl_code rc = locate(kind, req->dir, paths, err);
+    nl_code rc = locate(row, req->dir, paths, err);
     if (rc == NL_OK)
         rc = load_split(paths[F_TRAIN_IMAGES], paths[F_TRAIN_LABELS], req->train_size,
                         req->labels_only, "train", &out->train, err);
@@ -559,3 +563,43 @@ nl_code nl_idx_load(nl_dataset_kind kind, const nl_data_request *req, nl_dataset
     out->classes = IDX_CLASSES;
     return NL_OK;
 }
+
+/* ---- the rows: two datasets of one format ---- */
+
+#define FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+
+const nl_dataset_info nl_dataset_row_fashion_mnist = {
+    .id = {"fashion-mnist", "IDX files, Debian package dataset-fashion-mnist"},
+    .yields = NL_DATA_YIELDS_IMAGES,
+    .default_path = FASHION_MNIST_DIR,
+    .files = IDX_FILE_LIST,
+    .install = "install it with `apt-get install dataset-fashion-mnist` (Debian puts the files "
+               "in " FASHION_MNIST_DIR ")",
+    .c = 1,
+    .h = IDX_SIDE,
+    .w = IDX_SIDE,
+    .classes = IDX_CLASSES,
+    .size_key = "data.dataset",
+    .keys = {"data.path", NL_DATA_IMAGE_KEYS},
+    .torch_script = true,
+    .read = idx_read,
+    .probe = idx_probe,
+    .labels_alone = true,
+};
+
+const nl_dataset_info nl_dataset_row_mnist = {
+    .id = {"mnist", "IDX files from a path you give"},
+    .yields = NL_DATA_YIELDS_IMAGES,
+    .default_path = "",
+    .files = IDX_FILE_LIST,
+    .c = 1,
+    .h = IDX_SIDE,
+    .w = IDX_SIDE,
+    .classes = IDX_CLASSES,
+    .size_key = "data.dataset",
+    .keys = {"data.path", NL_DATA_IMAGE_KEYS},
+    .torch_script = true,
+    .read = idx_read,
+    .probe = idx_probe,
+    .labels_alone = true,
+};

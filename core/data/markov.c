@@ -6,6 +6,7 @@
  * table and sees the last k tokens reaches that loss and nothing can do
  * better, while one that looks only at the current token (no attention)
  * cannot, for k > 1. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +27,8 @@ static long contexts_of(int vocab, int order)
     return n;
 }
 
-nl_code nl_markov_check(const nl_data_spec *spec, nl_error *err)
+/* the chain's sizes (NL_ERR_CONFIG, key set) */
+static nl_code markov_check(const nl_data_spec *spec, nl_error *err)
 {
     const int v = spec->markov_vocab, k = spec->markov_order, b = spec->markov_branching;
     if (v < 2 || v > NL_MARKOV_MAX_VOCAB)
@@ -56,10 +58,11 @@ nl_code nl_markov_check(const nl_data_spec *spec, nl_error *err)
     return NL_OK;
 }
 
-nl_code nl_markov_generate(const nl_data_spec *spec, int32_t **tokens, nl_error *err)
+/* the spec->markov_length tokens of the chain, into a new array */
+static nl_code markov_generate(const nl_data_spec *spec, int32_t **tokens, nl_error *err)
 {
     *tokens = NULL;
-    nl_code rc = nl_markov_check(spec, err);
+    nl_code rc = markov_check(spec, err);
     if (rc != NL_OK)
         return rc;
     const int v = spec->markov_vocab, k = spec->markov_order, b = spec->markov_branching;
@@ -99,3 +102,62 @@ nl_code nl_markov_generate(const nl_data_spec *spec, int32_t **tokens, nl_error 
     *tokens = out;
     return NL_OK;
 }
+
+/* ---- the row ---- */
+
+/* how synthetic_text tokens print: letters, then digits, then '?' */
+static void markov_symbols(int vocab, unsigned char symbols[256])
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    for (int t = 0; t < vocab; t++)
+        symbols[t] = t < (int)sizeof alphabet - 1 ? (unsigned char)alphabet[t] : '?';
+}
+
+static nl_code markov_read(const nl_data_spec *spec, nl_text_memo *memo, int32_t **tokens,
+                           nl_token_source *src, nl_error *err)
+{
+    (void)memo;
+    snprintf(src->source, sizeof src->source, "the synthetic_text chain (data.markov.length)");
+    if (tokens) {
+        nl_code rc = markov_generate(spec, tokens, err);
+        if (rc != NL_OK)
+            return rc;
+    }
+    src->total = spec->markov_length;
+    src->vocab = spec->markov_vocab;
+    markov_symbols(src->vocab, src->symbols);
+    src->entropy_floor = nl_det_log((double)spec->markov_branching);
+    return NL_OK;
+}
+
+static void markov_describe(const nl_data_spec *spec, const nl_token_source *src, long train,
+                            long valid, char *buf, size_t size)
+{
+    snprintf(buf, size,
+             "synthetic_text (seed %llu): a Markov chain of order %d over %d tokens, %d next "
+             "tokens each (best loss ln %d = %.4f nats): %ld train, %ld validation tokens",
+             (unsigned long long)spec->seed, spec->markov_order, spec->markov_vocab,
+             spec->markov_branching, spec->markov_branching, src->entropy_floor, train, valid);
+}
+
+/* the vocabulary is data.markov.vocab */
+static void markov_planned_shape(const nl_data_spec *spec, nl_dataset_shape *out)
+{
+    out->classes = spec->markov_vocab;
+}
+
+const nl_dataset_info nl_dataset_row_synthetic_text = {
+    .id = {"synthetic_text", "tokens of a random Markov chain built from the seed, needs no files"},
+    .yields = NL_DATA_YIELDS_TOKENS,
+    .from_seed = true,
+    .default_path = "",
+    .files = "",
+    .planned_shape = markov_planned_shape,
+    .size_key = "data.markov.length",
+    .keys = {"data.valid_fraction", "data.markov.vocab", "data.markov.order",
+             "data.markov.branching", "data.markov.length"},
+    .torch_script = true,
+    .token_check = markov_check,
+    .token_read = markov_read,
+    .token_describe = markov_describe,
+};

