@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "data/data_internal.h"
+#include "log/files.h"
 
 #define IDX_IMAGES_MAGIC 0x00000803u
 #define IDX_LABELS_MAGIC 0x00000801u
@@ -82,11 +83,9 @@ static nl_code rd_open(idx_reader *r, const char *path, nl_error *err)
 {
     memset(r, 0, sizeof *r);
     r->path = path;
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0) {
-        r->fd = -1;
-        return nl_fail(err, NL_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    }
+    nl_code rc = nl_open_regular(path, false, &r->fd, err);
+    if (rc)
+        return rc;
     struct stat st;
     if (fstat(r->fd, &st) != 0)
         return nl_fail(err, NL_ERR_IO, "reading %s: %s", path, strerror(errno));
@@ -94,7 +93,7 @@ static nl_code rd_open(idx_reader *r, const char *path, nl_error *err)
     r->in = malloc(RD_BUFFER);
     if (!r->in)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory opening %s", path);
-    nl_code rc = rd_fill(r, err);
+    rc = rd_fill(r, err);
     if (rc != NL_OK)
         return rc;
     r->gz = r->in_len >= 2 && r->in[0] == 0x1f && r->in[1] == 0x8b;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "sweep/claim.h"
+#include "log/files.h"
 #include "train/checkpoint.h"
 #include "train/rundir.h"
 
@@ -332,7 +333,7 @@ static void exec_run(sched *s, const run_command *c, int log, pid_t sweep_pid)
 {
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != sweep_pid)
         _exit(1);
-    const int null = open("/dev/null", O_RDONLY);
+    const int null = nl_open_system("/dev/null", O_RDONLY);
     if (null >= 0)
         dup2(null, 0);
     dup2(log, 1);
