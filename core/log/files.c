@@ -95,6 +95,24 @@ const char *nl_file_kind(mode_t mode)
          : S_ISCHR(mode) || S_ISBLK(mode) ? "a device" : "not a regular file";
 }
 
+static nl_code refuse_kind(nl_error *err, const char *path, mode_t mode)
+{
+    return nl_fail(err, NL_ERR_DATA, "%s is %s, not a regular file: normlab reads only regular "
+                   "files", path, nl_file_kind(mode));
+}
+
+nl_code nl_check_regular(const char *path, bool absent_ok, nl_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        const int e = errno;
+        if (absent_ok && e == ENOENT)
+            return NL_OK;
+        return nl_fail(err, NL_ERR_IO, "cannot read %s: %s", path, strerror(e));
+    }
+    return S_ISREG(st.st_mode) ? NL_OK : refuse_kind(err, path, st.st_mode);
+}
+
 /* open(path, flags | O_NONBLOCK | O_CLOEXEC), then the check on the descriptor */
 static nl_code open_checked(const char *path, int flags, bool absent_ok, int *fd, nl_error *err)
 {
@@ -107,8 +125,7 @@ static nl_code open_checked(const char *path, int flags, bool absent_ok, int *fd
             return NL_OK;
         /* a socket cannot be opened at all: say what it is all the same */
         if (e == ENXIO && stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-            return nl_fail(err, NL_ERR_DATA, "%s is %s, not a regular file: normlab reads only "
-                           "regular files", path, nl_file_kind(st.st_mode));
+            return refuse_kind(err, path, st.st_mode);
         nl_fail(err, NL_ERR_IO, "cannot %s %s: %s", flags & O_RDWR ? "open" : "read", path,
                 strerror(e));
         errno = e; /* for callers that tell a missing path (bad input) from the OS failing */
@@ -121,8 +138,7 @@ static nl_code open_checked(const char *path, int flags, bool absent_ok, int *fd
     }
     if (!S_ISREG(st.st_mode)) {
         close(opened);
-        return nl_fail(err, NL_ERR_DATA, "%s is %s, not a regular file: normlab reads only "
-                       "regular files", path, nl_file_kind(st.st_mode));
+        return refuse_kind(err, path, st.st_mode);
     }
     const int fl = fcntl(opened, F_GETFL);
     if (fl < 0 || fcntl(opened, F_SETFL, fl & ~O_NONBLOCK) != 0) {

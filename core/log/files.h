@@ -35,6 +35,9 @@ nl_code nl_fopen_regular(const char *path, bool absent_ok, FILE **f, nl_error *e
 /* the same for a file read and written in place (a lock file that says
  * who holds it): O_RDWR, created when absent */
 nl_code nl_open_regular_rw(const char *path, int *fd, nl_error *err);
+/* the same check without opening (stat): for a file read later, or read
+ * where a failure would pass for its absence */
+nl_code nl_check_regular(const char *path, bool absent_ok, nl_error *err);
 /* "a FIFO", "a directory", "a device", "a socket", "a regular file" */
 const char *nl_file_kind(mode_t mode);
 /* The kernel's own files, the one exception: /proc/..., /sys/... and

@@ -94,6 +94,11 @@ nl_code nl_sweep_prepare(nl_sweep_job *j, const nl_experiment *e, const nl_sweep
     for (int i = 0; i < p->n_runs; i++) {
         char run_dir[1200];
         nl_sweep_run_dir(j, i, run_dir, sizeof run_dir);
+        nl_code rc = nl_run_dir_check_files(run_dir, err);
+        if (rc) {
+            nl_sweep_job_free(j);
+            return rc;
+        }
         if (claim)
             j->seen[i] = nl_claim_generation(run_dir);
         nl_sweep_read_result(run_dir, &j->results[i]);

@@ -54,6 +54,26 @@ bool nl_run_dir_busy(const char *dir, nl_run_writer *w)
     return busy;
 }
 
+/* every file normlab reads from a run directory: run.c, final_model.c
+ * (NL_FINAL_MODEL_FILE), checkpoint.c (NL_CHECKPOINT_FILE), sweep/claim.c
+ * (NL_RUN_CLAIM), train/eval.c, show, plot, compare and table */
+static const char *const run_dir_files[] = {
+    NL_RUN_MARKER, "config.yaml",  "summary.json",    "metrics.csv",    "series.csv",
+    "trace.csv",   "final.nlck",   "checkpoint.nlck", ".normlab-claim", "eval/evals.csv",
+};
+
+nl_code nl_run_dir_check_files(const char *dir, nl_error *err)
+{
+    for (size_t i = 0; i < sizeof run_dir_files / sizeof *run_dir_files; i++) {
+        char path[1200];
+        nl_path_join(path, sizeof path, dir, run_dir_files[i]);
+        const nl_code rc = nl_check_regular(path, true, err);
+        if (rc)
+            return rc;
+    }
+    return NL_OK;
+}
+
 bool nl_dir_is_empty(const char *dir)
 {
     DIR *d = opendir(dir);
