@@ -126,8 +126,8 @@ static nl_code open_checked(const char *path, int flags, bool absent_ok, int *fd
         /* a socket cannot be opened at all: say what it is all the same */
         if (e == ENXIO && stat(path, &st) == 0 && !S_ISREG(st.st_mode))
             return refuse_kind(err, path, st.st_mode);
-        nl_fail(err, NL_ERR_IO, "cannot %s %s: %s", flags & O_RDWR ? "open" : "read", path,
-                strerror(e));
+        nl_fail(err, NL_ERR_IO, "cannot %s %s: %s",
+                (flags & O_ACCMODE) == O_RDONLY ? "read" : "open", path, strerror(e));
         errno = e; /* for callers that tell a missing path (bad input) from the OS failing */
         return NL_ERR_IO;
     }
@@ -449,9 +449,10 @@ nl_code nl_csv_open(nl_csv *csv, const char *path, const char *const *columns, i
     memset(csv, 0, sizeof *csv);
     csv->fd = -1;
     snprintf(csv->path, sizeof csv->path, "%s", path);
-    csv->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0666);
-    if (csv->fd < 0)
-        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    /* open_checked: a FIFO in the file's place is refused, not waited on */
+    const nl_code rc = open_checked(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, false, &csv->fd, err);
+    if (rc)
+        return rc;
     csv->open = true;
     csv->columns = n;
     return write_row(csv, columns, err);
@@ -462,14 +463,17 @@ nl_code nl_csv_continue(nl_csv *csv, const char *path, int n, off_t bytes, nl_er
     memset(csv, 0, sizeof *csv);
     csv->fd = -1;
     snprintf(csv->path, sizeof csv->path, "%s", path);
-    const int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    int fd;
+    nl_error open_err = {0};
+    const nl_code open_rc = open_checked(path, O_WRONLY | O_APPEND, false, &fd, &open_err);
+    if (open_rc)
+        return nl_fail(err, open_rc == NL_ERR_IO && errno == ENOENT ? NL_ERR_DATA : open_rc,
+                       "cannot continue: %s", open_err.msg);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
+    if (fstat(fd, &st) != 0) {
         const int e = errno;
-        if (fd >= 0)
-            close(fd);
-        return nl_fail(err, e == ENOENT ? NL_ERR_DATA : NL_ERR_IO, "cannot continue %s: %s",
-                       path, strerror(e));
+        close(fd);
+        return nl_fail(err, NL_ERR_IO, "cannot continue %s: %s", path, strerror(e));
     }
     if (st.st_size < bytes) {
         close(fd);

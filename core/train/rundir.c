@@ -119,9 +119,9 @@ nl_code nl_run_dir_make(const char *dir, nl_error *err)
         return rc;
     char path[1100];
     marker_path(dir, path, sizeof path);
-    const int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0)
-        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    int fd; /* nl_open_regular_rw: a FIFO in the marker's place is refused, not waited on */
+    if ((rc = nl_open_regular_rw(path, &fd, err)))
+        return rc;
     close(fd);
     return NL_OK;
 }
