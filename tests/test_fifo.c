@@ -1,4 +1,3 @@
-// ctest-labels: cpu
 /* Every file normlab reads, replaced by a FIFO, and every command that
  * reads it: the command ends at once (a FIFO with no writer must not hang
  * it; a watchdog kills it after 30 s and fails the test) with exit status 2,
