@@ -3,7 +3,8 @@
  * it; a watchdog kills it after 30 s and fails the test) with exit status 2,
  * a message naming the FIFO's path, and nothing written anywhere. The pairs
  * come from one table, `readers`; the files are a finished run's, a sweep's
- * and its runs', the configs, an experiment file and a text corpus. */
+ * and its runs', the configs, an experiment file, a text corpus and IDX
+ * (MNIST) files. */
 #include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,6 +49,12 @@ static const char *text_config = "data: {dataset: text, path: corpus.txt}\n"
                                  "optimizer: {type: adamw, lr: 0.01}}\n"
                                  "threads: 1\n";
 
+/* an MNIST-style set in IDX files (tu_tmp_write_idx) */
+static const char *idx_config = "data: {dataset: mnist, path: mn, train_size: 64, test_size: 32}\n"
+                                "model: {arch: mlp, widths: [8]}\n"
+                                "train: {batch_size: 16, steps: 2}\n"
+                                "threads: 1\n";
+
 #define MAX_READERS 8
 
 /* each file normlab reads (relative to the test's directory) and every
@@ -63,6 +70,8 @@ static const struct {
                   "validate exp.yaml"}},
     {.file = "init.yaml", .commands = {"run init.yaml --out new", "validate init.yaml"}},
     {.file = "corpus.txt", .commands = {"run text.yaml --out new", "validate text.yaml"}},
+    {.file = "mn/train-images-idx3-ubyte", .commands = {"run mn.yaml --out new", "validate mn.yaml"}},
+    {.file = "mn/t10k-labels-idx1-ubyte", .commands = {"run mn.yaml --out new", "validate mn.yaml"}},
     {.file = "run/config.yaml", .commands = {"eval run", "show run", "plot run", "compare run sw/runs/seed-1 --out new",
                          "run init.yaml --out new"}},
     {.file = "run/summary.json", .commands = {"eval run", "show run", "plot run", "compare run sw/runs/seed-1 --out new",
@@ -143,6 +152,11 @@ static void make_fixtures(void)
     tu_tmp_write("init.yaml", init_config);
     tu_tmp_write("exp.yaml", experiment);
     tu_tmp_write("text.yaml", text_config);
+    tu_tmp_write("mn.yaml", idx_config);
+    tu_tmp_write_idx("mn", 64, 32, 64, -1);
+    /* the inputs are good: a refusal below is the FIFO's */
+    static const char *const configs[] = {"small.yaml", "init.yaml", "exp.yaml", "text.yaml",
+                                          "mn.yaml"};
     nl_buf corpus = {0};
     for (int i = 0; i < 400; i++)
         nl_buf_printf(&corpus, "the quick brown fox jumps over the lazy dog. ");
@@ -151,6 +165,11 @@ static void make_fixtures(void)
     ck_assert_int_eq(tu_normlab("run small.yaml --out run --quiet"), 0);
     ck_assert_int_eq(tu_normlab("eval run"), 0);
     ck_assert_int_eq(tu_normlab("sweep exp.yaml --out sw"), 0);
+    for (size_t c = 0; c < sizeof configs / sizeof *configs; c++) {
+        char args[128];
+        snprintf(args, sizeof args, "validate %s", configs[c]);
+        ck_assert_msg(tu_normlab(args) == 0, "normlab %s fails on the real files", args);
+    }
     for (size_t r = 0; r < sizeof readers / sizeof readers[0]; r++) {
         char path[1400];
         snprintf(path, sizeof path, "%s/%s", tu_tmp, readers[r].file);

@@ -32,7 +32,9 @@ static nl_code size_file(const char *dir, const char *name, cifar_file *f, nl_er
 {
     nl_data_join(f->path, sizeof f->path, dir, name);
     struct stat st;
-    if (stat(f->path, &st) != 0 || !S_ISREG(st.st_mode))
+    if (stat(f->path, &st) == 0 && !S_ISREG(st.st_mode))
+        return nl_check_regular(f->path, false, err); /* a FIFO, ...: named for what it is */
+    if (stat(f->path, &st) != 0)
         return nl_fail(err, NL_ERR_DATA, "cifar10: missing %s; " CIFAR_HINT, f->path);
     if (st.st_size == 0)
         return nl_fail(err, NL_ERR_DATA, "%s is empty", f->path);

@@ -473,17 +473,27 @@ done:
     return rc;
 }
 
-/* dir/name.gz when it exists (preferred), else dir/name; false when neither */
-static bool find_file(const char *dir, const char *name, char *path, size_t size)
+/* dir/name.gz when it exists (preferred), else dir/name; *found false when
+ * neither. One that is there but is not a regular file (a FIFO, ...) is
+ * refused for what it is, not called missing. */
+static nl_code find_file(const char *dir, const char *name, char *path, size_t size, bool *found,
+                         nl_error *err)
 {
     char gz[1100];
     snprintf(gz, sizeof gz, "%s.gz", name);
-    if (nl_data_join(path, size, dir, gz) && nl_data_is_file(path))
-        return true;
-    if (nl_data_join(path, size, dir, name) && nl_data_is_file(path))
-        return true;
+    const char *const candidates[] = {gz, name};
+    *found = true;
+    for (int c = 0; c < 2; c++) {
+        if (!nl_data_join(path, size, dir, candidates[c]))
+            continue;
+        if (nl_data_is_file(path))
+            return NL_OK;
+        if (nl_path_exists(path))
+            return nl_check_regular(path, false, err);
+    }
     nl_data_join(path, size, dir, name);
-    return false;
+    *found = false;
+    return NL_OK;
 }
 
 /* the four files of a set in a directory, or the error that says what is missing */
@@ -499,7 +509,11 @@ static nl_code locate(nl_dataset_kind kind, const char *dir, char paths[F_COUNT]
                        install_hint(kind));
     int missing = 0, first_missing = -1;
     for (int f = 0; f < F_COUNT; f++) {
-        if (!find_file(dir, idx_names[f], paths[f], sizeof paths[f])) {
+        bool found;
+        const nl_code rc = find_file(dir, idx_names[f], paths[f], sizeof paths[f], &found, err);
+        if (rc)
+            return rc;
+        if (!found) {
             missing++;
             if (first_missing < 0)
                 first_missing = f;
