@@ -88,6 +88,7 @@ static const struct {
     {.file = "sw/runs/seed-1/config.yaml", .commands = {"table sw", "plot sw", "sweep exp.yaml --out sw"}},
     {.file = "sw/runs/seed-1/summary.json", .commands = {"sweep exp.yaml --out sw"}},
     {.file = "sw/runs/seed-1/metrics.csv", .commands = {"plot sw"}},
+    {.file = "sw/runs/seed-1/stderr.txt", .commands = {"sweep exp.yaml --out sw --force"}},
 };
 
 /* every name, kind, size and modification time under the test's directory
