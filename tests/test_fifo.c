@@ -3,8 +3,8 @@
  * it; a watchdog kills it after 30 s and fails the test) with exit status 2,
  * a message naming the FIFO's path, and nothing written anywhere. The pairs
  * come from one table, `readers`; the files are a finished run's, a sweep's
- * and its runs', the configs, an experiment file, a text corpus and IDX
- * (MNIST) files. */
+ * and its runs', the configs, an experiment file, a text corpus, IDX
+ * (MNIST) files and plot templates. */
 #include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
@@ -64,7 +64,7 @@ static const struct {
     const char *commands[MAX_READERS];
     bool absent; /* the fixture has none (a finished run: a killed one's) */
 } readers[] = {
-    {.file = "small.yaml", .commands = {"run small.yaml --out new", "validate small.yaml",
+    {.file = "small.yaml", .commands = {"run small.yaml --out new", "validate small.yaml", "show small.yaml",
                     "sweep exp.yaml --dry-run --out new", "sweep exp.yaml --out new"}},
     {.file = "exp.yaml", .commands = {"sweep exp.yaml --dry-run --out new", "sweep exp.yaml --out new",
                   "validate exp.yaml"}},
@@ -84,6 +84,8 @@ static const struct {
     {.file = "run/.normlab-run", .commands = {"eval run", "show run", "run init.yaml --out new",
                           "run small.yaml --out run", "run small.yaml --out run --force"}},
     {.file = "run/eval/evals.csv", .commands = {"eval run"}},
+    {.file = "tpl/curves.gp", .commands = {"plot run --templates tpl", "plot sw --templates tpl"}},
+    {.file = "tpl/compare.gp", .commands = {"compare run sw/runs/seed-1 --out new --templates tpl"}},
     {.file = "sw/summary.csv", .commands = {"table sw", "plot sw"}},
     {.file = "sw/runs/seed-1/config.yaml", .commands = {"table sw", "plot sw", "sweep exp.yaml --out sw"}},
     {.file = "sw/runs/seed-1/summary.json", .commands = {"sweep exp.yaml --out sw"}},
@@ -166,6 +168,7 @@ static void make_fixtures(void)
     ck_assert_int_eq(tu_normlab("run small.yaml --out run --quiet"), 0);
     ck_assert_int_eq(tu_normlab("eval run"), 0);
     ck_assert_int_eq(tu_normlab("sweep exp.yaml --out sw"), 0);
+    ck_assert_int_eq(tu_normlab("plot --write-templates tpl"), 0);
     for (size_t c = 0; c < sizeof configs / sizeof *configs; c++) {
         char args[128];
         snprintf(args, sizeof args, "validate %s", configs[c]);
