@@ -123,7 +123,8 @@ static nl_code open_checked(const char *path, int flags, bool absent_ok, int *fd
         const int e = errno;
         if (absent_ok && e == ENOENT)
             return NL_OK;
-        /* a socket cannot be opened at all: say what it is all the same */
+        /* a socket cannot be opened at all, nor a FIFO for writing without
+         * blocking while it has no reader: say what it is all the same */
         if (e == ENXIO && stat(path, &st) == 0 && !S_ISREG(st.st_mode))
             return refuse_kind(err, path, st.st_mode);
         nl_fail(err, NL_ERR_IO, "cannot %s %s: %s",
@@ -229,7 +230,7 @@ nl_code nl_read_file_max(const char *path, size_t max_bytes, char **out, size_t 
         }
         if (got == 0)
             break;
-        /* /dev/zero, a file given by mistake */
+        /* a file given by mistake (a dataset named as a config) */
         if (b.len + (size_t)got > max_bytes) {
             close(fd);
             free(b.data);
