@@ -6,11 +6,14 @@
  * and its runs', the configs, an experiment file, a text corpus, IDX
  * (MNIST) files and plot templates. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -235,11 +238,151 @@ START_TEST(test_fifo_refused_by_every_reader)
 }
 END_TEST
 
+/* ---- the helpers themselves: every way core/log/files.h opens a file to
+ * read it, on every kind of file that is not a regular one ---- */
+
+static nl_code via_open_regular(const char *path, nl_error *err)
+{
+    int fd;
+    const nl_code rc = nl_open_regular(path, false, &fd, err);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+static nl_code via_open_regular_absent_ok(const char *path, nl_error *err)
+{
+    int fd;
+    const nl_code rc = nl_open_regular(path, true, &fd, err);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+static nl_code via_fopen_regular(const char *path, nl_error *err)
+{
+    FILE *f;
+    const nl_code rc = nl_fopen_regular(path, false, &f, err);
+    if (f)
+        fclose(f);
+    return rc;
+}
+
+static nl_code via_open_regular_rw(const char *path, nl_error *err)
+{
+    int fd;
+    const nl_code rc = nl_open_regular_rw(path, &fd, err);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+static nl_code via_read_file(const char *path, nl_error *err)
+{
+    char *text = NULL;
+    const nl_code rc = nl_read_file(path, &text, NULL, err);
+    free(text);
+    return rc;
+}
+
+static nl_code via_check_regular(const char *path, nl_error *err)
+{
+    return nl_check_regular(path, true, err);
+}
+
+static nl_code via_csv_continue(const char *path, nl_error *err)
+{
+    nl_csv csv;
+    const nl_code rc = nl_csv_continue(&csv, path, 1, 0, err);
+    if (rc == NL_OK)
+        nl_csv_close(&csv, err);
+    return rc;
+}
+
+static nl_code via_csv_open(const char *path, nl_error *err)
+{
+    nl_csv csv;
+    static const char *const columns[] = {"a"};
+    const nl_code rc = nl_csv_open(&csv, path, columns, 1, err);
+    if (rc == NL_OK)
+        nl_csv_close(&csv, err);
+    return rc;
+}
+
+static const struct {
+    const char *name;
+    nl_code (*call)(const char *path, nl_error *err);
+} openers[] = {
+    {"nl_open_regular", via_open_regular},
+    {"nl_open_regular (absent ok)", via_open_regular_absent_ok},
+    {"nl_fopen_regular", via_fopen_regular},
+    {"nl_open_regular_rw", via_open_regular_rw},
+    {"nl_read_file", via_read_file},
+    {"nl_check_regular", via_check_regular},
+    {"nl_csv_continue", via_csv_continue},
+    {"nl_csv_open", via_csv_open},
+};
+
+/* each opener refuses each kind with NL_ERR_DATA, the path and the kind
+ * named, at once (the test's own timeout catches a hang), and reads a
+ * regular file */
+START_TEST(test_helpers_refuse_every_kind)
+{
+    tu_tmp_make("fifo-kinds");
+    char fifo[512], dir[512], sock[512], regular[512];
+    snprintf(fifo, sizeof fifo, "%s/fifo", tu_tmp);
+    snprintf(dir, sizeof dir, "%s/dir", tu_tmp);
+    snprintf(sock, sizeof sock, "%s/sock", tu_tmp);
+    snprintf(regular, sizeof regular, "%s/regular", tu_tmp);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    const int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    ck_assert(strlen(sock) < sizeof addr.sun_path);
+    strcpy(addr.sun_path, sock);
+    ck_assert_int_eq(bind(s, (struct sockaddr *)&addr, sizeof addr), 0);
+    const struct {
+        const char *path, *kind;
+    } kinds[] = {{fifo, "a FIFO"}, {dir, "a directory"}, {sock, "a socket"}, {"/dev/null", "a device"}};
+    for (size_t o = 0; o < sizeof openers / sizeof *openers; o++) {
+        for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+            nl_error err = {0};
+            const nl_code rc = openers[o].call(kinds[k].path, &err);
+            char want[600];
+            snprintf(want, sizeof want, "%s is %s, not a regular file", kinds[k].path, kinds[k].kind);
+            ck_assert_msg(rc == NL_ERR_DATA && nl_code_exit_status(rc) == 2 && strstr(err.msg, want),
+                          "%s on %s: code %d, '%s'", openers[o].name, kinds[k].kind, rc, err.msg);
+        }
+        /* a regular file is read (and the descriptor blocks again: a read
+         * of the whole file returns it all) */
+        tu_tmp_write("regular", "a\n");
+        nl_error err = {0};
+        ck_assert_msg(openers[o].call(regular, &err) == NL_OK, "%s on a regular file: %s",
+                      openers[o].name, err.msg);
+    }
+    int fd;
+    nl_error err = {0};
+    tu_tmp_write("regular", "a\n");
+    ck_assert_int_eq(nl_open_regular(regular, false, &fd, &err), NL_OK);
+    ck_assert_int_eq(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+    close(fd);
+    /* the kernel's files: the allowlist and nothing else */
+    FILE *f = nl_fopen_system("/proc/self/stat");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    ck_assert_ptr_null(nl_fopen_system(regular));
+    ck_assert_int_eq(nl_open_system(fifo, O_RDONLY), -1);
+    close(s);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fifo");
     TCase *tc = tcase_create("readers");
     tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_helpers_refuse_every_kind);
     tcase_add_test(tc, test_fifo_refused_by_every_reader);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

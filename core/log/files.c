@@ -123,9 +123,10 @@ static nl_code open_checked(const char *path, int flags, bool absent_ok, int *fd
         const int e = errno;
         if (absent_ok && e == ENOENT)
             return NL_OK;
-        /* a socket cannot be opened at all, nor a FIFO for writing without
-         * blocking while it has no reader: say what it is all the same */
-        if (e == ENXIO && stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        /* a socket cannot be opened at all, a FIFO not for writing without
+         * blocking while it has no reader, a directory not for writing:
+         * say what it is all the same */
+        if ((e == ENXIO || e == EISDIR) && stat(path, &st) == 0 && !S_ISREG(st.st_mode))
             return refuse_kind(err, path, st.st_mode);
         nl_fail(err, NL_ERR_IO, "cannot %s %s: %s",
                 (flags & O_ACCMODE) == O_RDONLY ? "read" : "open", path, strerror(e));
