@@ -1240,7 +1240,7 @@ void nl_bench_describe_setting(char *buf, size_t size)
 static void print_load(const char *when)
 {
     char load[128] = "?";
-    FILE *f = fopen("/proc/loadavg", "r");
+    FILE *f = nl_fopen_system("/proc/loadavg");
     if (f) {
         if (!fgets(load, sizeof load, f))
             nl_copy_string(load, sizeof load, "?");

@@ -259,7 +259,7 @@ static int run_child(char *const *argv, const char *log_path, double *seconds, d
         return -1;
     if (pid == 0) {
         const int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        const int in = open("/dev/null", O_RDONLY);
+        const int in = nl_open_system("/dev/null", O_RDONLY);
         if (fd < 0 || in < 0)
             _exit(127);
         dup2(in, 0);
@@ -314,7 +314,7 @@ typedef struct {
 static double load_average(void)
 {
     double l = NAN;
-    FILE *f = fopen("/proc/loadavg", "r");
+    FILE *f = nl_fopen_system("/proc/loadavg");
     if (f) {
         if (fscanf(f, "%lf", &l) != 1)
             l = NAN;

@@ -12,6 +12,7 @@
 #include "backend.h"
 #include "base/names.h"
 #include "cpu/cpu.h"
+#include "log/files.h"
 #include "cmd.h"
 #include "version_git.h"
 
@@ -109,7 +110,7 @@ int nl_cmd_is_help(const char *arg) { return strcmp(arg, "-h") == 0 || strcmp(ar
  * /proc/self/environ, or getenv without /proc. */
 static bool startup_env(const char *name, char *value, size_t size)
 {
-    FILE *f = fopen("/proc/self/environ", "rb");
+    FILE *f = nl_fopen_system("/proc/self/environ");
     if (!f) {
         const char *v = getenv(name);
         if (v)

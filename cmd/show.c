@@ -242,6 +242,9 @@ int cmd_show(int argc, char **argv)
             fprintf(stderr, "normlab show: %s is not a run directory (it has no config.yaml)\n", target);
             return 2;
         }
+        nl_error err = {0};
+        if (nl_run_dir_check_files(target, &err))
+            return nl_cmd_report("show", &err);
     }
     nl_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg)

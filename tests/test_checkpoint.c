@@ -1012,7 +1012,7 @@ START_TEST(test_not_a_file_refused)
         ck_abort_msg("a FIFO named %s hung the run for 20 s", NL_CHECKPOINT_FILE);
     }
     char *out = tu_normlab_output();
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2 && strstr(out, "is a FIFO, not a checkpoint"),
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2 && strstr(out, "is a FIFO, not a regular file"),
                   "FIFO: %s", out);
     free(out);
     char *after = dir_state("k");
@@ -1021,8 +1021,8 @@ START_TEST(test_not_a_file_refused)
     free(after);
     ck_assert_int_eq(unlink(path), 0);
     ck_assert_int_eq(mkdir(path, 0700), 0);
-    expect_refused_unchanged("c.yaml", "k", "is a directory, not a checkpoint");
-    expect_refused_unchanged("c.yaml --force", "k", "is a directory, not a checkpoint");
+    expect_refused_unchanged("c.yaml", "k", "is a directory, not a regular file");
+    expect_refused_unchanged("c.yaml --force", "k", "is a directory, not a regular file");
     tu_tmp_remove();
 }
 END_TEST

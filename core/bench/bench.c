@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "arch/registry.h"
+#include "log/files.h"
 #include "base/rng.h"
 #include "model/model.h"
 #include "norm/norm.h"
@@ -702,7 +703,7 @@ extern char *openblas_get_corename(void);
 static void cpuinfo_field(const char *field, char *out, size_t size)
 {
     out[0] = '\0';
-    FILE *f = fopen("/proc/cpuinfo", "r");
+    FILE *f = nl_fopen_system("/proc/cpuinfo");
     if (!f)
         return;
     char *line = NULL;
@@ -732,20 +733,20 @@ static int cache_kib(int level)
         char path[128], text[32] = "";
         int found_level = 0, kib = 0;
         snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", index);
-        FILE *f = fopen(path, "r");
+        FILE *f = nl_fopen_system(path);
         if (!f)
             break;
         const bool ok = fscanf(f, "%d", &found_level) == 1;
         fclose(f);
         snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", index);
-        if (!ok || found_level != level || !(f = fopen(path, "r")))
+        if (!ok || found_level != level || !(f = nl_fopen_system(path)))
             continue;
         const bool typed = fscanf(f, "%31s", text) == 1;
         fclose(f);
         if (!typed || strcmp(text, "Instruction") == 0)
             continue;
         snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", index);
-        if (!(f = fopen(path, "r")))
+        if (!(f = nl_fopen_system(path)))
             continue;
         if (fscanf(f, "%dK", &kib) != 1)
             kib = 0;

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "config/internal.h"
+#include "log/files.h"
 #include "config/schema.h"
 #include "config/yamldoc.h"
 
@@ -607,16 +608,19 @@ nl_code nl_config_load(const char *path, const char *const *overrides, int n_ove
 {
     /* a path that names nothing readable is bad input (exit 2), like a bad
      * key; only the OS failing a read of a real file is a run-time failure */
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return nl_fail(err, NL_ERR_CONFIG, "cannot read config '%s': it is a directory, not a "
-                       "YAML file", path);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    FILE *f;
+    nl_error open_err = {0};
+    const nl_code open_rc = nl_fopen_regular(path, false, &f, &open_err);
+    if (open_rc == NL_ERR_DATA) {
+        struct stat st;
+        return nl_fail(err, NL_ERR_CONFIG, "cannot read config '%s': it is %s, not a YAML file",
+                       path, stat(path, &st) == 0 ? nl_file_kind(st.st_mode) : "not a regular file");
+    }
+    if (open_rc) {
         const int e = errno;
         const bool bad_input = e == ENOENT || e == ENOTDIR || e == EACCES || e == ENAMETOOLONG ||
                                e == ELOOP;
-        return nl_fail(err, bad_input ? NL_ERR_CONFIG : NL_ERR_IO, "cannot read config '%s': %s",
+        return nl_fail(err, bad_input ? NL_ERR_CONFIG : open_rc, "cannot read config '%s': %s",
                        path, strerror(e));
     }
     size_t cap = 4096, len = 0;

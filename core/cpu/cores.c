@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "cpu/cpu.h"
+#include "log/files.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
@@ -40,7 +41,7 @@ int nl_cpu_usable_cores(void)
 static bool read_cpu_jiffies(const cpu_set_t *usable, unsigned long long *busy,
                              unsigned long long *total)
 {
-    FILE *f = fopen("/proc/stat", "r");
+    FILE *f = nl_fopen_system("/proc/stat");
     if (!f)
         return false;
     char line[512];

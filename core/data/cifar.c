@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "data/data_internal.h"
+#include "log/files.h"
 
 #define CIFAR_SIDE 32
 #define CIFAR_PIXELS (3 * CIFAR_SIDE * CIFAR_SIDE)
@@ -31,7 +32,9 @@ static nl_code size_file(const char *dir, const char *name, cifar_file *f, nl_er
 {
     nl_data_join(f->path, sizeof f->path, dir, name);
     struct stat st;
-    if (stat(f->path, &st) != 0 || !S_ISREG(st.st_mode))
+    if (stat(f->path, &st) == 0 && !S_ISREG(st.st_mode))
+        return nl_check_regular(f->path, false, err); /* a FIFO, ...: named for what it is */
+    if (stat(f->path, &st) != 0)
         return nl_fail(err, NL_ERR_DATA, "cifar10: missing %s; " CIFAR_HINT, f->path);
     if (st.st_size == 0)
         return nl_fail(err, NL_ERR_DATA, "%s is empty", f->path);
@@ -48,12 +51,11 @@ static nl_code size_file(const char *dir, const char *name, cifar_file *f, nl_er
 static nl_code read_records(const cifar_file *f, long n, nl_split *out, long at,
                             unsigned char *buf, nl_error *err)
 {
-    errno = 0;
-    FILE *fp = fopen(f->path, "rb");
-    if (!fp)
-        return nl_fail(err, NL_ERR_IO, "cannot open %s: %s", f->path, strerror(errno));
+    FILE *fp;
+    nl_code rc = nl_fopen_regular(f->path, false, &fp, err);
+    if (rc)
+        return rc;
     setvbuf(fp, NULL, _IOFBF, 1u << 17);
-    nl_code rc = NL_OK;
     for (long i = 0; i < n; i++) {
         size_t got = fread(buf, 1, CIFAR_RECORD, fp);
         if (got < CIFAR_RECORD) {

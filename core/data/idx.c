@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "data/data_internal.h"
+#include "log/files.h"
 
 #define IDX_IMAGES_MAGIC 0x00000803u
 #define IDX_LABELS_MAGIC 0x00000801u
@@ -81,11 +82,9 @@ static nl_code rd_open(idx_reader *r, const char *path, nl_error *err)
 {
     memset(r, 0, sizeof *r);
     r->path = path;
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0) {
-        r->fd = -1;
-        return nl_fail(err, NL_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    }
+    nl_code rc = nl_open_regular(path, false, &r->fd, err);
+    if (rc)
+        return rc;
     struct stat st;
     if (fstat(r->fd, &st) != 0)
         return nl_fail(err, NL_ERR_IO, "reading %s: %s", path, strerror(errno));
@@ -93,7 +92,7 @@ static nl_code rd_open(idx_reader *r, const char *path, nl_error *err)
     r->in = malloc(RD_BUFFER);
     if (!r->in)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory opening %s", path);
-    nl_code rc = rd_fill(r, err);
+    rc = rd_fill(r, err);
     if (rc != NL_OK)
         return rc;
     r->gz = r->in_len >= 2 && r->in[0] == 0x1f && r->in[1] == 0x8b;
@@ -473,17 +472,27 @@ done:
     return rc;
 }
 
-/* dir/name.gz when it exists (preferred), else dir/name; false when neither */
-static bool find_file(const char *dir, const char *name, char *path, size_t size)
+/* dir/name.gz when it exists (preferred), else dir/name; *found false when
+ * neither. One that is there but is not a regular file (a FIFO, ...) is
+ * refused for what it is, not called missing. */
+static nl_code find_file(const char *dir, const char *name, char *path, size_t size, bool *found,
+                         nl_error *err)
 {
     char gz[1100];
     snprintf(gz, sizeof gz, "%s.gz", name);
-    if (nl_data_join(path, size, dir, gz) && nl_data_is_file(path))
-        return true;
-    if (nl_data_join(path, size, dir, name) && nl_data_is_file(path))
-        return true;
+    const char *const candidates[] = {gz, name};
+    *found = true;
+    for (int c = 0; c < 2; c++) {
+        if (!nl_data_join(path, size, dir, candidates[c]))
+            continue;
+        if (nl_data_is_file(path))
+            return NL_OK;
+        if (nl_path_exists(path))
+            return nl_check_regular(path, false, err);
+    }
     nl_data_join(path, size, dir, name);
-    return false;
+    *found = false;
+    return NL_OK;
 }
 
 /* the four files of a set in a directory, or the error that says what is missing */
@@ -500,7 +509,11 @@ static nl_code locate(const nl_dataset_info *row, const char *dir, char paths[F_
                        install_hint(row, hint, sizeof hint));
     int missing = 0, first_missing = -1;
     for (int f = 0; f < F_COUNT; f++) {
-        if (!find_file(dir, idx_names[f], paths[f], sizeof paths[f])) {
+        bool found;
+        const nl_code rc = find_file(dir, idx_names[f], paths[f], sizeof paths[f], &found, err);
+        if (rc)
+            return rc;
+        if (!found) {
             missing++;
             if (first_missing < 0)
                 first_missing = f;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "data/data_internal.h"
+#include "log/files.h"
 
 #define TEXT_BLOCK 65536
 /* a text with more control characters than this (per mille of its bytes)
@@ -48,29 +49,30 @@ static nl_code open_text(const char *path, bool is_default, int *fd, struct stat
         return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
                                 "text: no text file named and this build has no default corpus; "
                                 "set data.path to a plain-text file");
-    /* opened first and checked through the descriptor, so what is checked
-     * is what is read; non-blocking, so a FIFO cannot hang the open */
-    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (*fd < 0) {
+    /* nl_open_regular: checked through the descriptor, so what is checked is
+     * what is read, and a FIFO cannot hang the open */
+    nl_error open_err = {0};
+    const nl_code open_rc = nl_open_regular(path, false, fd, &open_err);
+    if (open_rc == NL_ERR_DATA && stat(path, st) == 0 && S_ISDIR(st->st_mode))
+        return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                                "text: data.path %s is a directory; set it to a plain-text file",
+                                path);
+    if (open_rc == NL_ERR_DATA)
+        return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                                "text: %s is %s, not a regular file; set data.path to a "
+                                "plain-text file",
+                                path, stat(path, st) == 0 ? nl_file_kind(st->st_mode) : "another kind of file");
+    if (open_rc) {
         if (errno == ENOENT || errno == ENOTDIR)
             return nl_data_key_fail(err, NL_ERR_DATA, "data.path", "text: %s%s does not exist; %s",
                                     is_default ? "the default corpus " : "", path,
                                     missing_hint(is_default));
-        return nl_data_key_fail(err, NL_ERR_IO, "data.path", "text: cannot open %s: %s", path,
-                                strerror(errno));
+        return nl_data_key_fail(err, open_rc, "data.path", "text: %s", open_err.msg);
     }
     nl_code rc = NL_OK;
     if (fstat(*fd, st) != 0)
         rc = nl_data_key_fail(err, NL_ERR_IO, "data.path", "text: cannot stat %s: %s", path,
                               strerror(errno));
-    else if (S_ISDIR(st->st_mode))
-        rc = nl_data_key_fail(err, NL_ERR_DATA, "data.path",
-                              "text: data.path %s is a directory; set it to a plain-text file",
-                              path);
-    else if (!S_ISREG(st->st_mode))
-        rc = nl_data_key_fail(err, NL_ERR_DATA, "data.path",
-                              "text: %s is not a regular file; set data.path to a plain-text file",
-                              path);
     else if (st->st_size == 0)
         rc = nl_data_key_fail(err, NL_ERR_DATA, "data.path",
                               "text: %s is empty; set data.path to a plain-text file", path);

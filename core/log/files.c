@@ -88,42 +88,171 @@ nl_code nl_read_file(const char *path, char **out, size_t *len, nl_error *err)
     return nl_read_file_max(path, NL_READ_FILE_MAX, out, len, err);
 }
 
+const char *nl_file_kind(mode_t mode)
+{
+    return S_ISREG(mode) ? "a regular file" : S_ISDIR(mode) ? "a directory"
+         : S_ISFIFO(mode) ? "a FIFO" : S_ISSOCK(mode) ? "a socket"
+         : S_ISCHR(mode) || S_ISBLK(mode) ? "a device" : "not a regular file";
+}
+
+static nl_code refuse_kind(nl_error *err, const char *path, mode_t mode)
+{
+    return nl_fail(err, NL_ERR_DATA, "%s is %s, not a regular file: normlab reads only regular "
+                   "files", path, nl_file_kind(mode));
+}
+
+nl_code nl_check_regular(const char *path, bool absent_ok, nl_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        const int e = errno;
+        if (absent_ok && e == ENOENT)
+            return NL_OK;
+        return nl_fail(err, NL_ERR_IO, "cannot read %s: %s", path, strerror(e));
+    }
+    return S_ISREG(st.st_mode) ? NL_OK : refuse_kind(err, path, st.st_mode);
+}
+
+/* open(path, flags | O_NONBLOCK | O_CLOEXEC), then the check on the descriptor */
+static nl_code open_checked(const char *path, int flags, bool absent_ok, int *fd, nl_error *err)
+{
+    *fd = -1;
+    const int opened = open(path, flags | O_NONBLOCK | O_CLOEXEC, 0666); /* lint: the reader helper */
+    struct stat st;
+    if (opened < 0) {
+        const int e = errno;
+        if (absent_ok && e == ENOENT)
+            return NL_OK;
+        /* a socket cannot be opened at all, a FIFO not for writing without
+         * blocking while it has no reader, a directory not for writing:
+         * say what it is all the same */
+        if ((e == ENXIO || e == EISDIR) && stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+            return refuse_kind(err, path, st.st_mode);
+        nl_fail(err, NL_ERR_IO, "cannot %s %s: %s",
+                (flags & O_ACCMODE) == O_RDONLY ? "read" : "open", path, strerror(e));
+        errno = e; /* for callers that tell a missing path (bad input) from the OS failing */
+        return NL_ERR_IO;
+    }
+    if (fstat(opened, &st) != 0) {
+        const int e = errno;
+        close(opened);
+        return nl_fail(err, NL_ERR_IO, "cannot read %s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(opened);
+        return refuse_kind(err, path, st.st_mode);
+    }
+    const int fl = fcntl(opened, F_GETFL);
+    if (fl < 0 || fcntl(opened, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        const int e = errno;
+        close(opened);
+        return nl_fail(err, NL_ERR_IO, "cannot read %s: %s", path, strerror(e));
+    }
+    *fd = opened;
+    return NL_OK;
+}
+
+nl_code nl_open_regular(const char *path, bool absent_ok, int *fd, nl_error *err)
+{
+    return open_checked(path, O_RDONLY, absent_ok, fd, err);
+}
+
+nl_code nl_open_regular_rw(const char *path, int *fd, nl_error *err)
+{
+    return open_checked(path, O_RDWR | O_CREAT, false, fd, err);
+}
+
+nl_code nl_fopen_regular(const char *path, bool absent_ok, FILE **f, nl_error *err)
+{
+    *f = NULL;
+    int fd;
+    const nl_code rc = nl_open_regular(path, absent_ok, &fd, err);
+    if (rc || fd < 0)
+        return rc;
+    if (!(*f = fdopen(fd, "rb"))) {
+        const int e = errno;
+        close(fd);
+        return nl_fail(err, NL_ERR_NOMEM, "cannot read %s: %s", path, strerror(e));
+    }
+    return NL_OK;
+}
+
+/* the one list of paths read without nl_open_regular: the kernel's */
+static const char *const system_paths[] = {"/proc/", "/sys/", "/dev/null"};
+
+static bool is_system_path(const char *path)
+{
+    for (size_t i = 0; i < sizeof system_paths / sizeof *system_paths; i++) {
+        const size_t n = strlen(system_paths[i]);
+        if (system_paths[i][n - 1] == '/' ? !strncmp(path, system_paths[i], n)
+                                          : !strcmp(path, system_paths[i]))
+            return true;
+    }
+    return false;
+}
+
+int nl_open_system(const char *path, int flags)
+{
+    if (!is_system_path(path)) {
+        errno = EPERM;
+        return -1;
+    }
+    return open(path, flags | O_CLOEXEC); /* lint: the reader helper */
+}
+
+FILE *nl_fopen_system(const char *path)
+{
+    const int fd = nl_open_system(path, O_RDONLY);
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "r");
+    if (!f)
+        close(fd);
+    return f;
+}
+
 nl_code nl_read_file_max(const char *path, size_t max_bytes, char **out, size_t *len, nl_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nl_fail(err, NL_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+    int fd;
+    nl_code rc = nl_open_regular(path, false, &fd, err);
+    if (rc)
+        return rc;
     nl_buf b = {0};
     char chunk[65536];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        /* /dev/zero, a FIFO that never ends, a file given by mistake */
-        if (b.len + got > max_bytes) {
-            fclose(f);
+    for (;;) {
+        const ssize_t got = read(fd, chunk, sizeof chunk);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            const int e = errno;
+            close(fd);
+            free(b.data);
+            return nl_fail(err, NL_ERR_IO, "error reading %s: %s", path, strerror(e));
+        }
+        if (got == 0)
+            break;
+        /* a file given by mistake (a dataset named as a config) */
+        if (b.len + (size_t)got > max_bytes) {
+            close(fd);
             free(b.data);
             return nl_fail(err, NL_ERR_CONFIG, "%s: larger than %zu MiB; is it the file you meant?", path,
                            max_bytes >> 20);
         }
-        if (b.len + got + 1 > b.cap) {
-            size_t cap = (b.len + got + 1) * 2;
+        if (b.len + (size_t)got + 1 > b.cap) {
+            size_t cap = (b.len + (size_t)got + 1) * 2;
             char *p = realloc(b.data, cap);
             if (!p) {
-                fclose(f);
+                close(fd);
                 free(b.data);
                 return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", path);
             }
             b.data = p;
             b.cap = cap;
         }
-        memcpy(b.data + b.len, chunk, got);
-        b.len += got;
+        memcpy(b.data + b.len, chunk, (size_t)got);
+        b.len += (size_t)got;
     }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(b.data);
-        return nl_fail(err, NL_ERR_IO, "error reading %s", path);
-    }
+    close(fd);
     if (!b.data && !(b.data = calloc(1, 1)))
         return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", path);
     b.data[b.len] = '\0';
@@ -322,9 +451,10 @@ nl_code nl_csv_open(nl_csv *csv, const char *path, const char *const *columns, i
     memset(csv, 0, sizeof *csv);
     csv->fd = -1;
     snprintf(csv->path, sizeof csv->path, "%s", path);
-    csv->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0666);
-    if (csv->fd < 0)
-        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    /* open_checked: a FIFO in the file's place is refused, not waited on */
+    const nl_code rc = open_checked(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, false, &csv->fd, err);
+    if (rc)
+        return rc;
     csv->open = true;
     csv->columns = n;
     return write_row(csv, columns, err);
@@ -335,14 +465,17 @@ nl_code nl_csv_continue(nl_csv *csv, const char *path, int n, off_t bytes, nl_er
     memset(csv, 0, sizeof *csv);
     csv->fd = -1;
     snprintf(csv->path, sizeof csv->path, "%s", path);
-    const int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    int fd;
+    nl_error open_err = {0};
+    const nl_code open_rc = open_checked(path, O_WRONLY | O_APPEND, false, &fd, &open_err);
+    if (open_rc)
+        return nl_fail(err, open_rc == NL_ERR_IO && errno == ENOENT ? NL_ERR_DATA : open_rc,
+                       "cannot continue: %s", open_err.msg);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
+    if (fstat(fd, &st) != 0) {
         const int e = errno;
-        if (fd >= 0)
-            close(fd);
-        return nl_fail(err, e == ENOENT ? NL_ERR_DATA : NL_ERR_IO, "cannot continue %s: %s",
-                       path, strerror(e));
+        close(fd);
+        return nl_fail(err, NL_ERR_IO, "cannot continue %s: %s", path, strerror(e));
     }
     if (st.st_size < bytes) {
         close(fd);

@@ -21,6 +21,32 @@ bool nl_is_dir(const char *path);
 void nl_path_join(char *out, size_t size, const char *dir, const char *name);
 /* write `len` bytes to path.tmp.<pid>, fsync, rename to path */
 nl_code nl_write_atomic(const char *path, const void *data, size_t len, nl_error *err);
+/* ---- reading: regular files only ----
+ * Every file normlab reads is opened here. Anything but a regular file (a
+ * FIFO, a directory, a device, a socket) is refused with NL_ERR_DATA (bad
+ * input: exit 2) naming the path and what it is, before a byte is read. The
+ * open does not block (O_NONBLOCK: a FIFO with no writer cannot hang it),
+ * the check is made on the descriptor (what is checked is what is read),
+ * then the descriptor is made blocking again. With absent_ok a path that
+ * does not exist gives NL_OK and fd -1 (f NULL); other failures to open
+ * give NL_ERR_IO with the OS's reason, errno left as open(2) set it. */
+nl_code nl_open_regular(const char *path, bool absent_ok, int *fd, nl_error *err);
+nl_code nl_fopen_regular(const char *path, bool absent_ok, FILE **f, nl_error *err);
+/* the same for a file read and written in place (a lock file that says
+ * who holds it): O_RDWR, created when absent */
+nl_code nl_open_regular_rw(const char *path, int *fd, nl_error *err);
+/* the same check without opening (stat): for a file read later, or read
+ * where a failure would pass for its absence */
+nl_code nl_check_regular(const char *path, bool absent_ok, nl_error *err);
+/* "a FIFO", "a directory", "a device", "a socket", "a regular file" */
+const char *nl_file_kind(mode_t mode);
+/* The kernel's own files, the one exception: /proc/..., /sys/... and
+ * /dev/null (never regular files, never a FIFO). Opened with O_CLOEXEC
+ * (nl_fopen_system: for reading); NULL / -1 with errno EPERM for any other
+ * path. */
+FILE *nl_fopen_system(const char *path);
+int nl_open_system(const char *path, int flags);
+
 /* reads a whole (small) file; caller frees */
 nl_code nl_read_file(const char *path, char **out, size_t *len, nl_error *err);
 /* the same, refusing (NL_ERR_CONFIG: bad input) a file longer than max_bytes;

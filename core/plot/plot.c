@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "log/files.h"
 #include "plot/internal.h"
 
 nl_code pl_write_one(const pl_results *r, const nl_plot_spec *spec, const char *name, const char *template_name,
@@ -199,7 +200,7 @@ static nl_code run_gnuplot(const char *gnuplot, const char *dir, const char *exp
         return nl_fail(err, NL_ERR_RUNTIME, "cannot run gnuplot: fork: %s", strerror(errno));
     }
     if (pid == 0) {
-        const int null = open("/dev/null", O_RDWR);
+        const int null = nl_open_system("/dev/null", O_RDWR);
         if (null >= 0) {
             dup2(null, 0);
             dup2(null, 1);

@@ -13,6 +13,7 @@
 #include "plot/internal.h"
 #include "sweep/result.h"
 #include "train/run.h"
+#include "train/rundir.h"
 
 /* ---- CSV ---- */
 
@@ -275,6 +276,10 @@ static nl_code load_sweep(const char *dir, pl_results *r, nl_error *err)
         pl_run *run = &r->runs[r->n_runs++];
         nl_copy_string(run->name, sizeof run->name, t.rows[i][0]);
         snprintf(run->dir, sizeof run->dir, "%s/runs/%s", dir, run->name);
+        if ((rc = nl_run_dir_check_files(run->dir, err))) {
+            pl_table_free(&t);
+            return rc;
+        }
         nl_copy_string(run->status, sizeof run->status, t.rows[i][status]);
         run->values = calloc((size_t)r->n_keys + 1, sizeof *run->values);
         if (!run->values) {
@@ -295,6 +300,9 @@ static nl_code load_single(const char *dir, pl_results *r, nl_error *err)
     r->runs = calloc(1, sizeof *r->runs);
     if (!r->runs)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    nl_code rc = nl_run_dir_check_files(dir, err);
+    if (rc)
+        return rc;
     pl_run *run = &r->runs[0];
     r->n_runs = 1;
     const char *base = strrchr(dir, '/');

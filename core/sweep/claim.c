@@ -48,8 +48,9 @@ long nl_claim_generation(const char *run_dir)
 {
     char path[1100];
     claim_path(run_dir, path, sizeof path);
-    const int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    int fd;
+    nl_error ignored = {0}; /* no claim file (or none normlab wrote): no generation yet */
+    if (nl_open_regular(path, true, &fd, &ignored) != NL_OK || fd < 0)
         return 0;
     const long g = read_line(fd).generation;
     close(fd);
@@ -62,9 +63,10 @@ nl_code nl_claim_try(const char *run_dir, long seen, bool (*finished_now)(const 
     *claim = (nl_claim){-1, 0};
     char path[1100];
     claim_path(run_dir, path, sizeof path);
-    const int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0)
-        return nl_fail(err, NL_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    int fd;
+    const nl_code rc = nl_open_regular_rw(path, &fd, err);
+    if (rc)
+        return rc;
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
     int r;
     while ((r = fcntl(fd, F_SETLK, &fl)) != 0 && errno == EINTR)

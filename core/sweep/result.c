@@ -180,8 +180,9 @@ static long checkpoint_step(const char *run_dir)
 {
     char path[1200];
     nl_path_join(path, sizeof path, run_dir, "checkpoint.nlck");
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    FILE *f;
+    nl_error ignored = {0}; /* what is not a checkpoint says nothing of progress */
+    if (nl_fopen_regular(path, true, &f, &ignored) != NL_OK || !f)
         return -1;
     unsigned char header[48];
     const bool whole = fread(header, 1, sizeof header, f) == sizeof header;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "sweep/claim.h"
+#include "log/files.h"
 #include "train/checkpoint.h"
 #include "train/rundir.h"
 
@@ -93,6 +94,11 @@ nl_code nl_sweep_prepare(nl_sweep_job *j, const nl_experiment *e, const nl_sweep
     for (int i = 0; i < p->n_runs; i++) {
         char run_dir[1200];
         nl_sweep_run_dir(j, i, run_dir, sizeof run_dir);
+        nl_code rc = nl_run_dir_check_files(run_dir, err);
+        if (rc) {
+            nl_sweep_job_free(j);
+            return rc;
+        }
         if (claim)
             j->seen[i] = nl_claim_generation(run_dir);
         nl_sweep_read_result(run_dir, &j->results[i]);
@@ -332,7 +338,7 @@ static void exec_run(sched *s, const run_command *c, int log, pid_t sweep_pid)
 {
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != sweep_pid)
         _exit(1);
-    const int null = open("/dev/null", O_RDONLY);
+    const int null = nl_open_system("/dev/null", O_RDONLY);
     if (null >= 0)
         dup2(null, 0);
     dup2(log, 1);

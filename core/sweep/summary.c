@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config/flat.h"
+#include "log/files.h"
 #include "sweep/sweep.h"
 #include "train/run.h"
 
@@ -91,7 +92,7 @@ static bool stale_temp(const char *name)
     /* a zombie (killed, not yet reaped by whoever inherited it) is dead too */
     char path[64], stat[512];
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
+    FILE *f = nl_fopen_system(path);
     if (f) {
         const size_t got = fread(stat, 1, sizeof stat - 1, f);
         fclose(f);

@@ -9,6 +9,7 @@
 
 #include "arch/registry.h"
 #include "data/registry.h"
+#include "log/files.h"
 #include "model/model.h"
 #include "train/probe_sigprop.h"
 #include "train/probe_steps.h"
@@ -184,7 +185,7 @@ static nl_code check_trace(const nl_config *cfg, const nl_model *graph, nl_error
 /* MemAvailable from /proc/meminfo, in bytes; < 0 when unknown */
 static double mem_available(void)
 {
-    FILE *f = fopen("/proc/meminfo", "r");
+    FILE *f = nl_fopen_system("/proc/meminfo");
     if (!f)
         return -1;
     char line[256];

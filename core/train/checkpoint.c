@@ -318,39 +318,31 @@ static bool state_unusable(const nl_train_state *r, const nl_checkpoint_files *f
     return what[0] != '\0';
 }
 
-static const char *file_kind(mode_t mode)
-{
-    return S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a FIFO" : S_ISSOCK(mode) ? "a socket"
-         : S_ISCHR(mode) || S_ISBLK(mode) ? "a device" : "not a regular file";
-}
-
 /* The file's bytes, or *absent. Anything but a regular file is refused
- * before a byte is read: opened without blocking, a FIFO with no writer
- * does not hang the run, and a directory is named for what it is. */
+ * before a byte is read (nl_open_regular: a FIFO with no writer does not
+ * hang the run), named for what it is. */
 static nl_code read_regular(const char *path, char **text, size_t *len, bool *absent, nl_error *err)
 {
     *absent = false;
     *text = NULL;
-    const int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
+    int fd;
+    nl_error open_err = {0};
+    const nl_code open_rc = nl_open_regular(path, true, &fd, &open_err);
+    struct stat st;
+    if (open_rc == NL_ERR_DATA)
+        return nl_fail(err, NL_ERR_DATA, "%s is %s, not a checkpoint; it is not used and nothing "
+                       "was changed: remove it to start the run over", path,
+                       stat(path, &st) == 0 ? nl_file_kind(st.st_mode) : "not a regular file");
+    if (open_rc)
+        return nl_fail(err, open_rc, "%s", open_err.msg);
+    if (fd < 0) {
         *absent = true;
         return NL_OK;
     }
-    if (fd < 0 && errno == ENXIO) /* a socket */
-        return nl_fail(err, NL_ERR_DATA, "%s is a socket, not a checkpoint; it is not used and "
-                       "nothing was changed: remove it to start the run over", path);
-    if (fd < 0)
-        return nl_fail(err, NL_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    struct stat st;
     if (fstat(fd, &st) != 0) {
         const int e = errno;
         close(fd);
         return nl_fail(err, NL_ERR_IO, "cannot read %s: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return nl_fail(err, NL_ERR_DATA, "%s is %s, not a checkpoint; it is not used and nothing "
-                       "was changed: remove it to start the run over", path, file_kind(st.st_mode));
     }
     const size_t size = (size_t)st.st_size;
     char *buf = malloc(size + 1);

@@ -215,6 +215,9 @@ nl_code nl_final_model_check_run(const char *dir, nl_error *err)
     if (!nl_is_dir(dir) || !nl_path_exists(path) || !nl_run_dir_is_normlab(dir))
         return nl_fail(err, NL_ERR_USAGE, "%s is not a run directory (normlab run writes one: "
                        "config.yaml, summary.json, metrics.csv)", dir);
+    nl_code rc = nl_run_dir_check_files(dir, err);
+    if (rc)
+        return rc;
     nl_run_writer w;
     if (nl_run_dir_busy(dir, &w))
         return nl_fail(err, NL_ERR_USAGE, "%s is still being written (pid %ld): use it once the "

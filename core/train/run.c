@@ -437,11 +437,13 @@ static nl_code claim_dir(const char *dir, const nl_run_options *opt, bool locked
         return nl_fail(err, NL_ERR_USAGE, "%s exists and is not a directory; choose another --out",
                        dir);
     if (!locked) {
+        nl_code rc = nl_run_dir_check_files(dir, err);
+        if (rc)
+            return rc;
         nl_run_writer w;
         if (nl_run_dir_busy(dir, &w))
             return nl_run_dir_busy_error(err, dir, &w);
-        nl_code rc = nl_run_dir_check_ours(dir, err);
-        if (rc)
+        if ((rc = nl_run_dir_check_ours(dir, err)))
             return rc;
     }
     char summary[1100], checkpoint[1100];

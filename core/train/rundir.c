@@ -40,8 +40,9 @@ bool nl_run_dir_busy(const char *dir, nl_run_writer *w)
     marker_path(dir, path, sizeof path);
     /* read-only is enough to ask; this process holds no lock on another
      * writer's marker, so closing it drops nothing */
-    const int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    int fd;
+    nl_error ignored = {0}; /* a marker that is not a regular file holds no lock */
+    if (nl_open_regular(path, true, &fd, &ignored) != NL_OK || fd < 0)
         return false;
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
     const bool busy = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
@@ -51,6 +52,28 @@ bool nl_run_dir_busy(const char *dir, nl_run_writer *w)
     }
     close(fd);
     return busy;
+}
+
+/* every file normlab reads from a run directory: run.c, final_model.c
+ * (NL_FINAL_MODEL_FILE), checkpoint.c (NL_CHECKPOINT_FILE), sweep/claim.c
+ * (NL_RUN_CLAIM), sweep/sched.c (a sweep's run log), train/eval.c, show,
+ * plot, compare and table */
+static const char *const run_dir_files[] = {
+    NL_RUN_MARKER,     "config.yaml",    "summary.json",   "metrics.csv",
+    "series.csv",      "trace.csv",      "final.nlck",     "checkpoint.nlck",
+    ".normlab-claim",  "eval/evals.csv", "stderr.txt",
+};
+
+nl_code nl_run_dir_check_files(const char *dir, nl_error *err)
+{
+    for (size_t i = 0; i < sizeof run_dir_files / sizeof *run_dir_files; i++) {
+        char path[1200];
+        nl_path_join(path, sizeof path, dir, run_dir_files[i]);
+        const nl_code rc = nl_check_regular(path, true, err);
+        if (rc)
+            return rc;
+    }
+    return NL_OK;
 }
 
 bool nl_dir_is_empty(const char *dir)
@@ -98,9 +121,9 @@ nl_code nl_run_dir_make(const char *dir, nl_error *err)
         return rc;
     char path[1100];
     marker_path(dir, path, sizeof path);
-    const int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0)
-        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    int fd; /* nl_open_regular_rw: a FIFO in the marker's place is refused, not waited on */
+    if ((rc = nl_open_regular_rw(path, &fd, err)))
+        return rc;
     close(fd);
     return NL_OK;
 }
@@ -126,9 +149,9 @@ nl_code nl_run_dir_lock(const char *dir, int *fd_out, nl_error *err)
         return rc;
     char path[1100];
     marker_path(dir, path, sizeof path);
-    const int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0)
-        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    int fd;
+    if ((rc = nl_open_regular_rw(path, &fd, err)))
+        return rc;
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
     int r;
     while ((r = fcntl(fd, F_SETLK, &fl)) != 0 && errno == EINTR)

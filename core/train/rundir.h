@@ -35,6 +35,15 @@ typedef struct {
 /* true when another process holds the lock of `dir` (and who, into *w) */
 bool nl_run_dir_busy(const char *dir, nl_run_writer *w);
 
+/* Refuses (NL_ERR_DATA, naming the path and what it is) a run directory in
+ * which a file normlab reads is there but is not a regular file (a FIFO, a
+ * directory, ...). Every command that takes a run directory calls it before
+ * reading or writing anything: several of those files are read where a
+ * missing one is normal (a run without summary.json is unfinished), and a
+ * file refused there would pass for a missing one. The names are the list
+ * in rundir.c. */
+nl_code nl_run_dir_check_files(const char *dir, nl_error *err);
+
 /* a directory normlab made for a run: the marker, or a summary.json that
  * normlab wrote (run directories from before the marker) */
 bool nl_run_dir_is_normlab(const char *dir);
