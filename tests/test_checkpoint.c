@@ -409,7 +409,8 @@ START_TEST(test_older_formats_resume)
      * go: they follow format 4's state. Format 5 is 6 but for its CRC, over
      * the payload alone (resign) */
     const size_t header = 48, state_end = header + (7 + 15) * 8 + sizeof(nl_rng);
-    const size_t added = version < 5 ? nl_train_state_bytes(NL_CHECKPOINT_VERSION) - nl_train_state_bytes(4) : 0;
+    const size_t added =
+        version < 5 ? nl_train_state_bytes(NL_CHECKPOINT_VERSION) - nl_train_state_bytes(4) : 0;
     memmove(text + state_end, text + state_end + added, len - state_end - added);
     len -= added;
     const size_t series_at = state_end + 2 * 8;

@@ -5,18 +5,19 @@
  * Every byte of a model file is under its checksum: a final model and a
  * checkpoint of a small model, each byte flipped in turn (two ways), are
  * refused with NL_ERR_DATA naming the file and leave the model they were
- * read into as it was (and `show` notes no step of such a checkpoint); so is the file cut at every length of its header
- * and at lengths in its payload; the untouched file reads back. The
+ * read into as it was (and `show` notes no step of such a checkpoint); so
+ * is the file cut at every length of its header and at lengths in its
+ * payload; the untouched file reads back. The
  * formats from before the checksum covered the header (final model 1,
  * checkpoint 5) still read.
  *
  * One verdict on summary.json: cut at every length, `show` calls it torn
  * and `eval` and a config's init.from refuse it with exit 2 naming it,
  * nothing written. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -373,8 +374,8 @@ START_TEST(test_older_format_reads)
                   old, err.msg);
     ck_assert_int_eq(step, STEP);
     snapshot loaded = snap(f.reader), want = snap(f.written);
-    ck_assert_msg(same_snapshot(f.reader, &want, &loaded, kind == CHECKPOINT), "%s format %u read back other arrays",
-                  kind_files[kind], old);
+    ck_assert_msg(same_snapshot(f.reader, &want, &loaded, kind == CHECKPOINT),
+                  "%s format %u read back other arrays", kind_files[kind], old);
     snapshot_free(&loaded);
     snapshot_free(&want);
     /* the newest format's whole-file checksum is not an old one's */
