@@ -33,6 +33,7 @@
 #include "norm/registry.h"
 #include "train/check.h"
 #include "train/run.h"
+#include "train/summary.h"
 #include "version_git.h"
 
 #define MAX_SETS 64
@@ -330,14 +331,16 @@ static bool read_side(const char *dir, const char *what, double skip, double per
 {
     char path[1200], *text = NULL, value[64];
     nl_error err = {0};
-    nl_path_join(path, sizeof path, dir, "summary.json");
-    if (nl_read_file(path, &text, NULL, &err) != NL_OK) {
-        fprintf(stderr, "normlab bench: %s: %s\n", what, err.msg);
+    const nl_summary_verdict verdict = nl_summary_read(dir, &text);
+    if (!text) {
+        fprintf(stderr, "normlab bench: %s: %s/summary.json is %s\n", what, dir,
+                verdict == NL_SUMMARY_ABSENT ? "missing" : "torn or unreadable");
         return false;
     }
-    bool good = nl_json_flat_get(text, "status", value, sizeof value) && !strcmp(value, "ok");
+    bool good = verdict == NL_SUMMARY_OK;
     if (!good)
-        fprintf(stderr, "normlab bench: %s: the run ended '%s', not ok\n", what, value);
+        fprintf(stderr, "normlab bench: %s: the run ended '%s', not ok\n", what,
+                nl_summary_verdict_name(verdict));
     if (nl_json_flat_get(text, "threads", value, sizeof value))
         s->threads = atoi(value);
     if (!nl_json_flat_get(text, "cpu_kernels", s->cpu_kernels, sizeof s->cpu_kernels))

@@ -15,6 +15,7 @@
 #include "train/check.h"
 #include "train/run.h"
 #include "train/rundir.h"
+#include "train/summary.h"
 
 static void usage(FILE *out)
 {
@@ -72,16 +73,14 @@ static void print_progress(const char *dir, const nl_config *cfg, const char *mi
  * how far it got */
 static void print_run_status(const char *dir, const nl_config *cfg)
 {
-    char path[1200], *json = NULL;
-    size_t len = 0;
-    nl_error err = {0};
+    char *json = NULL;
     nl_run_writer writer;
     const bool busy = nl_run_dir_busy(dir, &writer);
     char who[200] = "";
     if (busy && writer.pid > 0)
         snprintf(who, sizeof who, " (pid %ld%s%s)", writer.pid, writer.host[0] ? " on " : "", writer.host);
-    nl_path_join(path, sizeof path, dir, "summary.json");
-    if (nl_read_file(path, &json, &len, &err) != NL_OK) {
+    const nl_summary_verdict verdict = nl_summary_read(dir, &json);
+    if (verdict == NL_SUMMARY_ABSENT) {
         if (busy)
             printf("%s: running%s, no summary.json yet\n", dir, who);
         else
@@ -90,24 +89,23 @@ static void print_run_status(const char *dir, const nl_config *cfg)
         print_progress(dir, cfg, "no final test accuracy yet");
         return;
     }
-    if (!nl_summary_json_whole(json)) {
-        free(json);
-        printf("%s: summary.json is torn or unreadable (cut short, or not valid JSON): no result "
-               "can be read from it%s\n", dir, busy ? "; a process holds the run" : "");
+    if (verdict == NL_SUMMARY_TORN) {
+        printf("%s: summary.json is torn or unreadable (cut short, not valid JSON, or without a "
+               "status): no result can be read from it%s\n", dir,
+               busy ? "; a process holds the run" : "");
         print_progress(dir, cfg, "no final test accuracy can be read");
         return;
     }
-    char status[32] = "?", reason[512] = "", steps[32] = "?", acc[32] = "", sps[32] = "", wall[32] = "";
-    nl_json_flat_get(json, "status", status, sizeof status);
+    const char *status = nl_summary_verdict_name(verdict);
+    char reason[512] = "", steps[32] = "?", acc[32] = "", sps[32] = "", wall[32] = "";
     nl_json_flat_get(json, "reason", reason, sizeof reason);
     nl_json_flat_get(json, "steps", steps, sizeof steps);
     nl_json_flat_get(json, "final_test_accuracy", acc, sizeof acc);
     nl_json_flat_get(json, "samples_per_s", sps, sizeof sps);
     nl_json_flat_get(json, "wall_s", wall, sizeof wall);
     free(json);
-    const bool finished = !strcmp(status, nl_run_status_name(NL_RUN_OK)) ||
-                          !strcmp(status, nl_run_status_name(NL_RUN_DIVERGED));
-    if (!strcmp(status, nl_run_status_name(NL_RUN_RUNNING))) {
+    const bool finished = nl_summary_finished(verdict);
+    if (verdict == NL_SUMMARY_RUNNING) {
         /* written at the start: the steps and results in it are not yet any */
         if (busy)
             printf("%s: running%s\n", dir, who);

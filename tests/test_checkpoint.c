@@ -20,7 +20,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "base/rng.h"
 #include "config/config.h"
@@ -308,12 +307,14 @@ static char *dir_state(const char *dir)
     return b.data;
 }
 
-/* the header's CRC field (checkpoint.h) set to the CRC of text's payload,
- * as the writer leaves it */
+/* the header's CRC field (checkpoint.h) set to the CRC of text as the
+ * writer of its header's format leaves it */
 static void resign(char *text, size_t len)
 {
-    const uint64_t crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)text + 48, (uInt)(len - 48));
-    memcpy(text + 24, &crc, 8);
+    uint32_t version;
+    memcpy(&version, text + 8, 4);
+    const uint64_t crc = nl_checkpoint_file_crc(text, len, version >= NL_CHECKPOINT_WHOLE_CRC_VERSION);
+    memcpy(text + NL_CHECKPOINT_CRC_AT, &crc, 8);
 }
 
 static void write_bytes(const char *path, const char *bytes, size_t n)
@@ -404,10 +405,12 @@ START_TEST(test_older_formats_resume)
     size_t len = 0;
     nl_error err = {0};
     ck_assert_int_eq(nl_read_file(path, &text, &len, &err), NL_OK);
-    /* format 5's state fields (the precision, the loss scaler) go: they
-     * follow format 4's state */
+    /* before format 5 its state fields (the precision, the loss scaler)
+     * go: they follow format 4's state. Format 5 is 6 but for its CRC, over
+     * the payload alone (resign) */
     const size_t header = 48, state_end = header + (7 + 15) * 8 + sizeof(nl_rng);
-    const size_t added = nl_train_state_bytes(NL_CHECKPOINT_VERSION) - nl_train_state_bytes(4);
+    const size_t added =
+        version < 5 ? nl_train_state_bytes(NL_CHECKPOINT_VERSION) - nl_train_state_bytes(4) : 0;
     memmove(text + state_end, text + state_end + added, len - state_end - added);
     len -= added;
     const size_t series_at = state_end + 2 * 8;

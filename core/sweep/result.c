@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "log/files.h"
+#include "train/checkpoint.h"
 #include "train/run.h"
+#include "train/summary.h"
 
 const char *const nl_sweep_metric_names[NL_SWEEP_N_METRICS] = {
     "final_test_loss",  "final_test_accuracy",           "final_test_error",
@@ -35,118 +37,24 @@ const char *nl_sweep_state_name(nl_sweep_state s)
     }
 }
 
-/* ---- a whole flat JSON object ---- */
-
-static const char *json_space(const char *p)
-{
-    while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
-        p++;
-    return p;
-}
-
-/* past a string starting at its quote; NULL when it does not end */
-static const char *json_string_end(const char *p)
-{
-    for (p++; *p; p++) {
-        if (*p == '\\') {
-            if (!*++p)
-                return NULL;
-        } else if (*p == '"') {
-            return p + 1;
-        }
-    }
-    return NULL;
-}
-
-static const char *json_object_end(const char *p, int depth);
-
-static const char *json_value_end(const char *p, int depth)
-{
-    if (*p == '"')
-        return json_string_end(p);
-    if (*p == '{')
-        return depth < 4 ? json_object_end(p, depth + 1) : NULL;
-    if (*p == '[') {
-        if (depth >= 4)
-            return NULL;
-        p = json_space(p + 1);
-        if (*p == ']')
-            return p + 1;
-        for (;;) {
-            if (!(p = json_value_end(p, depth + 1)))
-                return NULL;
-            p = json_space(p);
-            if (*p == ']')
-                return p + 1;
-            if (*p++ != ',')
-                return NULL;
-            p = json_space(p);
-        }
-    }
-    static const char *const words[] = {"true", "false", "null"};
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-        if (!strncmp(p, words[i], strlen(words[i])))
-            return p + strlen(words[i]);
-    char *end;
-    strtod(p, &end);
-    return end == p ? NULL : end;
-}
-
-/* past an object starting at its brace; NULL when it is not whole */
-static const char *json_object_end(const char *p, int depth)
-{
-    p = json_space(p + 1);
-    if (*p == '}')
-        return p + 1;
-    for (;;) {
-        if (*p != '"' || !(p = json_string_end(p)))
-            return NULL;
-        p = json_space(p);
-        if (*p++ != ':')
-            return NULL;
-        if (!(p = json_value_end(json_space(p), depth)))
-            return NULL;
-        p = json_space(p);
-        if (*p == '}')
-            return p + 1;
-        if (*p++ != ',')
-            return NULL;
-        p = json_space(p);
-    }
-}
-
-bool nl_summary_json_whole(const char *json)
-{
-    const char *p = json_space(json);
-    if (*p != '{' || !(p = json_object_end(p, 0)))
-        return false;
-    return *json_space(p) == '\0';
-}
-
 void nl_sweep_read_result(const char *run_dir, nl_sweep_result *out)
 {
     memset(out, 0, sizeof *out);
     out->state = NL_SWEEP_PENDING;
     out->wall_s = NAN;
-    char path[1200], *json = NULL, value[256];
-    nl_path_join(path, sizeof path, run_dir, "summary.json");
-    nl_error err = {0};
-    if (nl_read_file(path, &json, NULL, &err) != NL_OK)
-        return;
-    if (!nl_summary_json_whole(json)) {
+    char *json = NULL, value[256];
+    const nl_summary_verdict verdict = nl_summary_read(run_dir, &json);
+    if (verdict == NL_SUMMARY_TORN) {
         /* a copy cut short, a full disk: what it says is not a result */
         snprintf(out->reason, sizeof out->reason, "summary.json is cut short or not valid JSON");
-        free(json);
         return;
     }
-    if (nl_json_flat_get(json, "status", value, sizeof value)) {
-        if (!strcmp(value, "ok"))
-            out->state = NL_SWEEP_OK;
-        else if (!strcmp(value, "diverged"))
-            out->state = NL_SWEEP_DIVERGED;
-        else if (!strcmp(value, "failed"))
-            out->state = NL_SWEEP_FAILED;
-    }
+    if (!json)
+        return;
+    out->state = verdict == NL_SUMMARY_OK         ? NL_SWEEP_OK
+                 : verdict == NL_SUMMARY_DIVERGED ? NL_SWEEP_DIVERGED
+                 : verdict == NL_SUMMARY_FAILED   ? NL_SWEEP_FAILED
+                                                  : NL_SWEEP_PENDING;
     nl_json_flat_get(json, "started_at", out->started_at, sizeof out->started_at);
     nl_json_flat_get(json, "reason", out->reason, sizeof out->reason);
     if (out->state == NL_SWEEP_PENDING) {
@@ -174,31 +82,10 @@ void nl_sweep_read_result(const char *run_dir, nl_sweep_result *out)
 
 /* ---- how far a run got ---- */
 
-/* the header of checkpoint.nlck as checkpoint.h lays it out: the magic,
- * then at byte 40 the step (i64, little endian) */
-static long checkpoint_step(const char *run_dir)
-{
-    char path[1200];
-    nl_path_join(path, sizeof path, run_dir, "checkpoint.nlck");
-    FILE *f;
-    nl_error ignored = {0}; /* what is not a checkpoint says nothing of progress */
-    if (nl_fopen_regular(path, true, &f, &ignored) != NL_OK || !f)
-        return -1;
-    unsigned char header[48];
-    const bool whole = fread(header, 1, sizeof header, f) == sizeof header;
-    fclose(f);
-    if (!whole || memcmp(header, "NLCKPT\0\0", 8) != 0)
-        return -1;
-    int64_t step = 0;
-    for (int i = 7; i >= 0; i--)
-        step = (int64_t)((uint64_t)step << 8 | header[40 + i]);
-    return step >= 0 ? (long)step : -1;
-}
-
 void nl_read_run_progress(const char *run_dir, nl_run_progress *p)
 {
     *p = (nl_run_progress){.last_step = -1, .last_train_loss = NAN, .last_test_step = -1,
-                           .last_test_accuracy = NAN, .checkpoint_step = checkpoint_step(run_dir)};
+                           .last_test_accuracy = NAN, .checkpoint_step = nl_checkpoint_step(run_dir)};
     char path[1200], *text = NULL;
     nl_path_join(path, sizeof path, run_dir, "metrics.csv");
     nl_error err = {0};

@@ -9,6 +9,8 @@
 
 #include <stdbool.h>
 
+#include "train/summary.h"
+
 typedef enum {
     NL_SWEEP_PENDING, /* not run, still running, or killed */
     NL_SWEEP_OK,
@@ -36,11 +38,7 @@ typedef struct {
  * "status": "ok" is no result. Never fails. */
 void nl_sweep_read_result(const char *run_dir, nl_sweep_result *out);
 
-/* true when `json` is one whole flat JSON object as normlab writes
- * summary.json: { "key": value, ... } with string, number, true, false or
- * null values (objects and arrays nested a few levels allowed), nothing
- * after it */
-bool nl_summary_json_whole(const char *json);
+/* nl_summary_json_whole: train/summary.h */
 
 /* How far a run got by its files, for one whose summary.json does not say
  * it finished: the last whole rows of metrics.csv and the checkpoint's step. */
@@ -50,7 +48,7 @@ typedef struct {
     long last_test_step;     /* of the last whole test row; -1 none */
     double last_test_accuracy;
     int cut_line;            /* metrics.csv's last line when it is cut short; 0 none */
-    long checkpoint_step;    /* checkpoint.nlck's step; -1 none or unreadable */
+    long checkpoint_step;    /* checkpoint.nlck's step; -1 none, or damaged (nl_checkpoint_step) */
 } nl_run_progress;
 
 void nl_read_run_progress(const char *run_dir, nl_run_progress *p);

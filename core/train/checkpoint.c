@@ -15,8 +15,13 @@
 #include "config/schema.h"
 #include "log/files.h"
 
-static const char magic[8] = {'N', 'L', 'C', 'K', 'P', 'T', 0, 0};
 enum { HEADER_BYTES = NL_CHECKPOINT_HEADER_BYTES };
+
+/* Format 1 (before series.csv) lacks series.csv's length; a run of that
+ * version logged no series, so its checkpoints still resume. */
+const nl_checkpoint_kind nl_checkpoint_file_kind = {
+    "checkpoint", {'N', 'L', 'C', 'K', 'P', 'T', 0, 0}, 1, NL_CHECKPOINT_VERSION,
+    NL_CHECKPOINT_WHOLE_CRC_VERSION};
 
 uint64_t nl_checkpoint_hash(const char *text, size_t len)
 {
@@ -125,9 +130,8 @@ nl_code nl_checkpoint_keys_flat(const char *keys, nl_flat *out, nl_error *err)
 }
 
 /* crc32 takes uInt lengths: large arrays go in pieces */
-static uint64_t crc_of(const unsigned char *p, size_t len)
+static uLong crc_on(uLong crc, const unsigned char *p, size_t len)
 {
-    uLong crc = crc32(0L, Z_NULL, 0);
     while (len > 0) {
         const uInt piece = len > (1u << 30) ? (1u << 30) : (uInt)len;
         crc = crc32(crc, p, piece);
@@ -179,10 +183,6 @@ static array_sizes sizes_of(const nl_model *m, long data_n)
                          (int64_t)m->state_floats, m->n_counters, data_n};
 }
 
-/* Format 1 (before series.csv) lacks series.csv's length; a run of that
- * version logged no series, so its checkpoints still resume. */
-enum { OLDEST_READABLE_VERSION = 1 };
-
 static size_t payload_bytes(const array_sizes *a, uint32_t version, size_t keys_len)
 {
     /* output lengths and threads, array sizes, the keys' length */
@@ -230,7 +230,7 @@ nl_code nl_checkpoint_write(const char *dir, const char *config_keys, const nl_m
         put_i64(&c, *m->counters[i]);
     put(&c, s->data_order, (size_t)a.order * sizeof(int32_t));
 
-    nl_checkpoint_put_header(c.p, magic, NL_CHECKPOINT_VERSION, payload, config_hash, s->step);
+    nl_checkpoint_put_header(c.p, &nl_checkpoint_file_kind, payload, config_hash, s->step);
     char path[1100];
     nl_path_join(path, sizeof path, dir, NL_CHECKPOINT_FILE);
     nl_code rc = nl_write_atomic(path, c.p, c.len, err);
@@ -386,36 +386,20 @@ typedef struct {
     cursor c;
 } reading;
 
-/* the header: magic, a format this build reads, the payload's length and
+/* the header: magic, a format this build reads, the file's length and
  * checksum */
 static nl_code read_header(reading *r, nl_error *err)
 {
-    const unsigned char *h = (const unsigned char *)r->text;
-    if (r->len < HEADER_BYTES || memcmp(h, magic, 8) != 0)
-        return damaged(err, r->path, r->len < HEADER_BYTES ? "shorter than a checkpoint's header"
-                                                           : "not a normlab checkpoint");
-    uint32_t header_bytes;
-    uint64_t crc;
-    memcpy(&r->version, h + 8, 4);
-    memcpy(&header_bytes, h + 12, 4);
-    memcpy(&r->payload_len, h + 16, 8);
-    memcpy(&crc, h + 24, 8);
-    memcpy(&r->hash, h + 32, 8);
-    memcpy(&r->header_step, h + 40, 8);
+    nl_checkpoint_header h;
     char what[200];
-    if (r->version < OLDEST_READABLE_VERSION || r->version > NL_CHECKPOINT_VERSION ||
-        header_bytes != HEADER_BYTES) {
-        snprintf(what, sizeof what, "checkpoint format %u, but this normlab reads formats %d to %d",
-                 r->version, OLDEST_READABLE_VERSION, NL_CHECKPOINT_VERSION);
-        return damaged(err, r->path, what);
-    }
-    if (r->payload_len != r->len - HEADER_BYTES) {
-        snprintf(what, sizeof what, "%zu bytes, but its header says %llu: truncated or extended",
-                 r->len, (unsigned long long)(r->payload_len + HEADER_BYTES));
-        return damaged(err, r->path, what);
-    }
-    if (crc_of(h + HEADER_BYTES, r->payload_len) != crc)
-        return damaged(err, r->path, "its checksum does not match its contents (damaged)");
+    const char *wrong = nl_checkpoint_header_check(&nl_checkpoint_file_kind, r->text, r->len, &h, what,
+                                                   sizeof what);
+    if (wrong)
+        return damaged(err, r->path, wrong);
+    r->version = h.version;
+    r->payload_len = h.payload_len;
+    r->hash = h.config_hash;
+    r->header_step = h.step;
     r->c = (cursor){(unsigned char *)r->text, HEADER_BYTES, r->len, false};
     return NL_OK;
 }
@@ -550,21 +534,92 @@ nl_code nl_checkpoint_read(const char *dir, const nl_checkpoint_want *want, nl_m
     return NL_OK;
 }
 
-uint64_t nl_checkpoint_crc(const void *data, size_t len) { return crc_of(data, len); }
-
-void nl_checkpoint_put_header(unsigned char *file, const char magic_of_kind[8], uint32_t version,
-                              size_t payload, uint64_t config_hash, int64_t step)
+long nl_checkpoint_step(const char *dir)
 {
-    const uint32_t header_bytes = HEADER_BYTES;
-    const uint64_t payload_len = payload, crc = crc_of(file + HEADER_BYTES, payload);
+    char path[1100], *text = NULL, what[200];
+    nl_path_join(path, sizeof path, dir, NL_CHECKPOINT_FILE);
+    size_t len = 0;
+    bool absent = true;
+    nl_error ignored = {0};
+    nl_checkpoint_header h = {0};
+    const bool sound = read_regular(path, &text, &len, &absent, &ignored) == NL_OK && !absent &&
+                       !nl_checkpoint_header_check(&nl_checkpoint_file_kind, text, len, &h, what,
+                                                   sizeof what);
+    free(text);
+    return sound && h.step >= 0 ? (long)h.step : -1;
+}
+
+uint64_t nl_checkpoint_file_crc(const void *file, size_t len, bool whole)
+{
+    const unsigned char *bytes = file;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    if (len < HEADER_BYTES)
+        return crc;
+    if (whole) {
+        /* the field cannot hold its own checksum: it is read as zeros */
+        unsigned char header[HEADER_BYTES];
+        memcpy(header, bytes, HEADER_BYTES);
+        memset(header + NL_CHECKPOINT_CRC_AT, 0, 8);
+        crc = crc_on(crc, header, HEADER_BYTES);
+    }
+    return crc_on(crc, bytes + HEADER_BYTES, len - HEADER_BYTES);
+}
+
+void nl_checkpoint_put_header(unsigned char *file, const nl_checkpoint_kind *kind, size_t payload,
+                              uint64_t config_hash, int64_t step)
+{
+    const uint32_t header_bytes = HEADER_BYTES, version = kind->newest;
+    const uint64_t payload_len = payload;
     memset(file, 0, HEADER_BYTES);
-    memcpy(file, magic_of_kind, 8);
+    memcpy(file, kind->magic, 8);
     memcpy(file + 8, &version, 4);
     memcpy(file + 12, &header_bytes, 4);
     memcpy(file + 16, &payload_len, 8);
-    memcpy(file + 24, &crc, 8);
     memcpy(file + 32, &config_hash, 8);
     memcpy(file + 40, &step, 8);
+    const uint64_t crc = nl_checkpoint_file_crc(file, HEADER_BYTES + payload, true);
+    memcpy(file + NL_CHECKPOINT_CRC_AT, &crc, 8);
+}
+
+const char *nl_checkpoint_header_check(const nl_checkpoint_kind *kind, const void *file,
+                                       size_t len, nl_checkpoint_header *h, char *what,
+                                       size_t size)
+{
+    const unsigned char *bytes = file;
+    if (len < HEADER_BYTES) {
+        snprintf(what, size, "shorter than a %s's header (%zu bytes of %d)", kind->name, len,
+                 HEADER_BYTES);
+        return what;
+    }
+    if (memcmp(bytes, kind->magic, 8) != 0) {
+        snprintf(what, size, "not a normlab %s", kind->name);
+        return what;
+    }
+    uint32_t header_bytes;
+    uint64_t crc;
+    memcpy(&h->version, bytes + 8, 4);
+    memcpy(&header_bytes, bytes + 12, 4);
+    memcpy(&h->payload_len, bytes + 16, 8);
+    memcpy(&crc, bytes + NL_CHECKPOINT_CRC_AT, 8);
+    memcpy(&h->config_hash, bytes + 32, 8);
+    memcpy(&h->step, bytes + 40, 8);
+    /* each field its own message: a header size of another value once
+     * read "format 1, but this normlab reads format 1" */
+    if (h->version < kind->oldest || h->version > kind->newest)
+        snprintf(what, size, "%s format %u, but this normlab reads formats %u to %u%s",
+                 kind->name, h->version, kind->oldest, kind->newest,
+                 h->version > kind->newest ? " (written by a newer normlab?)" : "");
+    else if (header_bytes != HEADER_BYTES)
+        snprintf(what, size, "its header says it is %u bytes, but a %s's header is %d bytes",
+                 header_bytes, kind->name, HEADER_BYTES);
+    else if (h->payload_len != len - HEADER_BYTES)
+        snprintf(what, size, "%zu bytes, but its header says %llu: truncated or extended", len,
+                 (unsigned long long)h->payload_len + HEADER_BYTES);
+    else if (nl_checkpoint_file_crc(bytes, len, h->version >= kind->whole_crc_from) != crc)
+        snprintf(what, size, "its checksum does not match its contents (damaged)");
+    else
+        return NULL;
+    return what;
 }
 
 nl_code nl_checkpoint_read_regular(const char *path, char **text, size_t *len, bool *absent,

@@ -6,7 +6,9 @@
  *
  * Layout (little endian, this build's float and double): a 48-byte header
  *   "NLCKPT\0\0", u32 format version, u32 header bytes, u64 payload bytes,
- *   u64 CRC-32 of the payload, u64 hash of the run's config keys, i64 step,
+ *   u64 CRC-32 of the whole file (the header with these 8 bytes read as
+ *   zeros, then the payload; nl_checkpoint_file_crc), u64 hash of the run's
+ *   config keys, i64 step,
  * then the payload: the loop's state (nl_train_state, its fields in
  * nl_train_state_fields' order), the byte lengths of metrics.csv, trace.csv
  * and series.csv at the checkpoint, the thread count, the CPU kernel set's
@@ -36,7 +38,13 @@
 /* 5: the state holds train.precision and the loss scaler's state
  * (nl_train_state_fields' `since`); formats 1 to 4 read as fp32 runs that
  * did not scale. */
-#define NL_CHECKPOINT_VERSION 5
+/* 6: the CRC covers every byte of the file, the header's included (the
+ * step and the config hash sat outside it); formats 1 to 5 are read as
+ * before, their CRC over the payload alone: a changed header byte of theirs
+ * is caught only where a field is checked against the payload (the step
+ * against the state's, format 4's hash against its keys). */
+#define NL_CHECKPOINT_VERSION 6
+#define NL_CHECKPOINT_WHOLE_CRC_VERSION 6
 /* a run's config keys are a few kilobytes: more is a damaged file */
 #define NL_CHECKPOINT_KEYS_MAX ((int64_t)1 << 20)
 #define NL_CHECKPOINT_KERNELS_BYTES 32
@@ -74,16 +82,49 @@ nl_code nl_checkpoint_config(const nl_config *cfg, nl_device device, char **text
 /* The lines of nl_checkpoint_config_keys back as a flat config. */
 nl_code nl_checkpoint_keys_flat(const char *keys, nl_flat *out, nl_error *err);
 
-/* the payload checksum a checkpoint's header holds (CRC-32), over any length */
-uint64_t nl_checkpoint_crc(const void *data, size_t len);
-
 /* The header every file a run keeps its model in opens with (checkpoints,
  * final models): magic, format version, header size, payload length, the
- * payload's checksum, the config keys' hash, the step. */
-enum { NL_CHECKPOINT_HEADER_BYTES = 48 };
-/* writes it into file[0..48), the payload being the `payload` bytes after it */
-void nl_checkpoint_put_header(unsigned char *file, const char magic[8], uint32_t version,
-                              size_t payload, uint64_t config_hash, int64_t step);
+ * checksum, the config keys' hash, the step. */
+enum { NL_CHECKPOINT_HEADER_BYTES = 48, NL_CHECKPOINT_CRC_AT = 24 };
+
+/* The CRC-32 a header holds for the `len` bytes of `file` (header and
+ * payload). `whole` (the formats from checkpoint 6 and final model 2 on):
+ * over every byte, the CRC field itself read as zeros, so a changed byte
+ * anywhere is caught; else (the older formats) over the payload alone. */
+uint64_t nl_checkpoint_file_crc(const void *file, size_t len, bool whole);
+
+/* a kind of model file, as its writer and reader take it */
+typedef struct {
+    const char *name;         /* "checkpoint", "final model" */
+    char magic[8];
+    uint32_t oldest, newest;  /* the formats this build reads */
+    uint32_t whole_crc_from;  /* the first format whose CRC covers every byte */
+} nl_checkpoint_kind;
+
+/* checkpoint.nlck's (final_model.h has the final model's) */
+extern const nl_checkpoint_kind nl_checkpoint_file_kind;
+
+/* Writes the header of the newest format of `kind` into file[0..48), the
+ * payload being the `payload` bytes after it, with the CRC over every byte. */
+void nl_checkpoint_put_header(unsigned char *file, const nl_checkpoint_kind *kind, size_t payload,
+                              uint64_t config_hash, int64_t step);
+
+/* a header's fields, once checked */
+typedef struct {
+    uint32_t version;
+    uint64_t payload_len, config_hash;
+    int64_t step;
+} nl_checkpoint_header;
+
+/* The header of the `len` bytes of `file` checked against its kind, the
+ * file's length and its checksum: NULL when sound (*h holds its fields),
+ * else `what`, holding what is wrong in words for a message naming the
+ * file. One check for every kind, so each says the same of the
+ * same damage. */
+const char *nl_checkpoint_header_check(const nl_checkpoint_kind *kind, const void *file,
+                                       size_t len, nl_checkpoint_header *h, char *what,
+                                       size_t size);
+
 /* A file's bytes (malloc'd, NUL-terminated), or *absent when there is none;
  * anything but a regular file is NL_ERR_DATA before a byte is read (a FIFO
  * with no writer is not waited on). The reader of every file a run keeps
@@ -129,5 +170,9 @@ typedef struct {
 nl_code nl_checkpoint_read(const char *dir, const nl_checkpoint_want *want, nl_model *m,
                            nl_train_state *s, nl_checkpoint_files *files, int32_t **order_buf,
                            nl_checkpoint_found *found, nl_checkpoint_origin *origin, nl_error *err);
+
+/* The step of DIR's checkpoint for a note (`show`'s "checkpoint at step
+ * N"): -1 when there is none, or its header or checksum is not sound. */
+long nl_checkpoint_step(const char *dir);
 
 #endif

@@ -10,9 +10,14 @@
 #include "train/checkpoint.h"
 #include "train/run.h"
 #include "train/rundir.h"
+#include "train/summary.h"
 
-static const char magic[8] = {'N', 'L', 'F', 'I', 'N', 'A', 'L', 0};
 enum { HEADER_BYTES = NL_CHECKPOINT_HEADER_BYTES };
+
+/* format 1's CRC covered the payload alone; it is still read */
+const nl_checkpoint_kind nl_final_model_kind = {"final model", {'N', 'L', 'F', 'I', 'N', 'A', 'L', 0},
+                                                1, NL_FINAL_MODEL_VERSION,
+                                                NL_FINAL_MODEL_WHOLE_CRC_VERSION};
 
 typedef struct {
     int64_t param_floats, state_floats, counters;
@@ -58,7 +63,7 @@ nl_code nl_final_model_write(const char *dir, const char *config_keys, const nl_
         memcpy(p, &k, sizeof k);
         p += sizeof k;
     }
-    nl_checkpoint_put_header(file, magic, NL_FINAL_MODEL_VERSION, payload,
+    nl_checkpoint_put_header(file, &nl_final_model_kind, payload,
                              nl_checkpoint_hash(config_keys, keys_len), step);
     char path[1100];
     nl_path_join(path, sizeof path, dir, NL_FINAL_MODEL_FILE);
@@ -76,30 +81,13 @@ static nl_code damaged(nl_error *err, const char *path, const char *what)
 static nl_code check_header(const char *path, const unsigned char *text, size_t len,
                             uint64_t *hash, int64_t *step, nl_error *err)
 {
-    if (len < HEADER_BYTES || memcmp(text, magic, 8) != 0)
-        return damaged(err, path, len < HEADER_BYTES ? "shorter than a final model's header"
-                                                     : "not a normlab final model");
-    uint32_t version, header_bytes;
-    uint64_t payload_len, crc;
-    memcpy(&version, text + 8, 4);
-    memcpy(&header_bytes, text + 12, 4);
-    memcpy(&payload_len, text + 16, 8);
-    memcpy(&crc, text + 24, 8);
-    memcpy(hash, text + 32, 8);
-    memcpy(step, text + 40, 8);
+    nl_checkpoint_header h;
     char what[200];
-    if (version != NL_FINAL_MODEL_VERSION || header_bytes != HEADER_BYTES) {
-        snprintf(what, sizeof what, "final model format %u, but this normlab reads format %d",
-                 version, NL_FINAL_MODEL_VERSION);
-        return damaged(err, path, what);
-    }
-    if (payload_len != len - HEADER_BYTES) {
-        snprintf(what, sizeof what, "%zu bytes, but its header says %llu: truncated or extended",
-                 len, (unsigned long long)(payload_len + HEADER_BYTES));
-        return damaged(err, path, what);
-    }
-    if (nl_checkpoint_crc(text + HEADER_BYTES, payload_len) != crc)
-        return damaged(err, path, "its checksum does not match its contents (damaged)");
+    const char *wrong = nl_checkpoint_header_check(&nl_final_model_kind, text, len, &h, what, sizeof what);
+    if (wrong)
+        return damaged(err, path, wrong);
+    *hash = h.config_hash;
+    *step = h.step;
     if (*step < 0)
         return damaged(err, path, "its step is negative");
     return NL_OK;
@@ -222,11 +210,18 @@ nl_code nl_final_model_check_run(const char *dir, nl_error *err)
     if (nl_run_dir_busy(dir, &w))
         return nl_fail(err, NL_ERR_USAGE, "%s is still being written (pid %ld): use it once the "
                        "run has finished", dir, w.pid);
-    const nl_run_status status = nl_run_dir_status(dir);
-    if (status != NL_RUN_OK && status != NL_RUN_DIVERGED)
-        return nl_fail(err, NL_ERR_USAGE, "%s holds an unfinished run (status %s): it has no "
+    const nl_summary_verdict verdict = nl_summary_read(dir, NULL);
+    if (verdict == NL_SUMMARY_TORN) {
+        nl_path_join(path, sizeof path, dir, "summary.json");
+        return nl_fail(err, NL_ERR_DATA, "%s is torn or unreadable (cut short, not valid JSON, or "
+                       "without a status): it says nothing of how the run ended, so its final "
+                       "model is not used; `normlab show %s` says how far it got", path, dir);
+    }
+    if (!nl_summary_finished(verdict))
+        return nl_fail(err, NL_ERR_USAGE, "%s holds an unfinished run (%s%s): it has no "
                        "final model; the command that started it resumes it", dir,
-                       nl_run_status_name(status));
+                       verdict == NL_SUMMARY_ABSENT ? "no summary.json" : "status ",
+                       verdict == NL_SUMMARY_ABSENT ? "" : nl_summary_verdict_name(verdict));
     nl_path_join(path, sizeof path, dir, NL_FINAL_MODEL_FILE);
     if (!nl_path_exists(path))
         return nl_fail(err, NL_ERR_USAGE, "%s has no final model (%s): the run finished before "
@@ -237,11 +232,11 @@ nl_code nl_final_model_check_run(const char *dir, nl_error *err)
 void nl_final_model_summary(const char *dir, nl_final_run_summary *out)
 {
     *out = (nl_final_run_summary){.final_test_accuracy = NAN};
-    char path[1100], *json = NULL, accuracy[64];
-    nl_path_join(path, sizeof path, dir, "summary.json");
-    nl_error ignored = {0};
-    if (nl_read_file(path, &json, NULL, &ignored) != NL_OK)
+    char *json = NULL, accuracy[64];
+    if (!nl_summary_finished(nl_summary_read(dir, &json))) {
+        free(json);
         return;
+    }
     nl_json_flat_get(json, "device", out->device, sizeof out->device);
     if (nl_json_flat_get(json, "final_test_accuracy", accuracy, sizeof accuracy) &&
         strcmp(accuracy, "null") != 0)

@@ -7,7 +7,9 @@
  *
  * Layout (little endian, this build's float): a 48-byte header
  *   "NLFINAL\0", u32 format version, u32 header bytes, u64 payload bytes,
- *   u64 CRC-32 of the payload, u64 hash of the run's config keys
+ *   u64 CRC-32 of the whole file (the header with these 8 bytes read as
+ *   zeros, then the payload: nl_checkpoint_file_crc), u64 hash of the run's
+ *   config keys
  *   (nl_checkpoint_hash of nl_checkpoint_config_keys), i64 step,
  * then the payload: the config keys (i64 length, the bytes), the array sizes
  * (i64 parameter floats, state floats, counters), the parameters, the
@@ -20,9 +22,16 @@
 #include "config/config.h"
 #include "config/flat.h"
 #include "model/model.h"
+#include "train/checkpoint.h"
 
 #define NL_FINAL_MODEL_FILE "final.nlck"
-#define NL_FINAL_MODEL_VERSION 1
+/* 2: the CRC covers every byte, the header's included (format 1's covered
+ * the payload alone: its step, unchecked, could change unseen; its config
+ * hash is checked against the keys in the payload). Format 1 is still read. */
+#define NL_FINAL_MODEL_VERSION 2
+#define NL_FINAL_MODEL_WHOLE_CRC_VERSION 2
+/* its magic and the formats this build reads (nl_checkpoint_header_check) */
+extern const nl_checkpoint_kind nl_final_model_kind;
 
 /* what a final model file says of itself */
 typedef struct {
@@ -47,7 +56,8 @@ nl_code nl_final_model_read(const char *dir, const nl_flat *config, nl_model *m,
 
 /* A finished run directory whose final model can be read: normlab's, with
  * its config.yaml, not held by a writer, its summary.json saying ok or
- * diverged. NL_ERR_USAGE saying which it is not. */
+ * diverged (nl_summary_read's verdict, as `show` gives it). NL_ERR_USAGE
+ * saying which it is not; NL_ERR_DATA naming summary.json when it is torn. */
 nl_code nl_final_model_check_run(const char *dir, nl_error *err);
 
 /* What a finished run's summary.json says of where it trained and how it

@@ -20,23 +20,21 @@
 #include "train/final_model.h"
 #include "train/init_from.h"
 #include "train/rundir.h"
+#include "train/summary.h"
 #include "version_git.h"
 
 nl_run_status nl_run_dir_status(const char *dir)
 {
-    char path[1100], *text = NULL, status[32];
-    nl_path_join(path, sizeof path, dir, "summary.json");
-    nl_error err = {0};
-    if (nl_read_file(path, &text, NULL, &err) != NL_OK)
+    switch (nl_summary_read(dir, NULL)) {
+    case NL_SUMMARY_OK:
+        return NL_RUN_OK;
+    case NL_SUMMARY_DIVERGED:
+        return NL_RUN_DIVERGED;
+    case NL_SUMMARY_FAILED:
+        return NL_RUN_FAILED;
+    default: /* none, torn, or written at the start */
         return NL_RUN_RUNNING;
-    nl_run_status result = NL_RUN_RUNNING;
-    if (nl_json_flat_get(text, "status", status, sizeof status)) {
-        for (int s = 0; s < NL_RUN_STATUS_COUNT; s++)
-            if (strcmp(status, nl_run_status_name(s)) == 0)
-                result = s;
     }
-    free(text);
-    return result;
 }
 
 static void iso_time(char *buf, size_t size)
@@ -451,18 +449,20 @@ static nl_code claim_dir(const char *dir, const nl_run_options *opt, bool locked
     nl_path_join(checkpoint, sizeof checkpoint, dir, NL_CHECKPOINT_FILE);
     if (!nl_path_exists(summary))
         return NL_OK;
-    const nl_run_status status = nl_run_dir_status(dir);
-    if ((status == NL_RUN_OK || status == NL_RUN_DIVERGED) && !opt->force)
+    /* a torn summary.json holds no result: its run is unfinished, as a
+     * sweep (which runs it again) and `show` take it */
+    const nl_summary_verdict verdict = nl_summary_read(dir, NULL);
+    if (nl_summary_finished(verdict) && !opt->force)
         return nl_fail(err, NL_ERR_USAGE,
                        "%s already holds a finished run (status %s); use --force to replace it, "
                        "or --out DIR to write elsewhere",
-                       dir, nl_run_status_name(status));
+                       dir, nl_summary_verdict_name(verdict));
     if (!locked)
         return NL_OK;
-    if (status == NL_RUN_OK || status == NL_RUN_DIVERGED)
+    if (nl_summary_finished(verdict))
         note(opt, "replacing the finished run in %s (--force)", dir);
     else if (!nl_path_exists(checkpoint))
-        note(opt, "replacing the unfinished run in %s (status %s)", dir, nl_run_status_name(status));
+        note(opt, "replacing the unfinished run in %s (status %s)", dir, nl_summary_verdict_name(verdict));
     return NL_OK;
 }
 

@@ -44,8 +44,8 @@ typedef struct {
 nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *out,
                nl_error *err);
 
-/* The status a run directory's summary.json records (NL_RUN_RUNNING when
- * there is no readable summary). */
+/* The status a run directory's summary.json records by nl_summary_read
+ * (NL_RUN_RUNNING when there is none, or it is torn). */
 nl_run_status nl_run_dir_status(const char *dir);
 
 #endif

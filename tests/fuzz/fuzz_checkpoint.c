@@ -2,10 +2,11 @@
  * resuming fuzz_checkpoint.h's config calls it. Input: byte 0 the mode
  * (FUZZ_CKPT_* bits), then the checkpoint file.
  *
- * The file's CRC-32 covers the whole payload, so almost every mutation of a
- * real checkpoint is refused at the checksum and the parser behind it would
- * never be reached; with FUZZ_CKPT_FIX_CRC the harness writes the payload
- * length, the CRC and (format 4) the hash of the config keys the mutated
+ * The file's CRC-32 covers every byte (format 6; the payload alone before),
+ * so almost every mutation of a real checkpoint is refused at the checksum
+ * and the parser behind it would never be reached; with FUZZ_CKPT_FIX_CRC
+ * the harness writes the payload length, the CRC (as the header's format
+ * computes it) and (from format 4) the hash of the config keys the mutated
  * bytes need, as a writer with a bug (or an attacker) would, so every field
  * is fuzzed. Without it the header checks
  * themselves are fuzzed.
@@ -17,13 +18,12 @@
  * order fit the training split (nl_batcher_seek accepts them, so nothing
  * refuses it after the run directory has been written to) and its counts
  * and times are in range; another config's says what it was written for
- * (format 4: keys that read back as a flat config). */
+ * (from format 4: keys that read back as a flat config). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "config/config.h"
 #include "data/data.h"
@@ -32,6 +32,7 @@
 #include "model/model.h"
 #include "train/check.h"
 #include "train/checkpoint.h"
+#include "train/state.h"
 
 enum { HEADER = 48 };
 
@@ -158,26 +159,24 @@ static void fix_header(uint8_t *file, size_t len, int mode)
 {
     if (len < HEADER || !(mode & FUZZ_CKPT_FIX_CRC))
         return;
-    /* format 4: the hash of the config keys the payload holds (checkpoint.h's layout) */
+    /* from format 4: the hash of the config keys the payload holds, after
+     * the state, the output lengths (series.csv's from format 2), the
+     * thread count and (from format 3) the kernel set (checkpoint.h) */
     uint32_t version;
     memcpy(&version, file + 8, 4);
-    const size_t keys_at = HEADER + (7 + 15) * 8 + sizeof(nl_rng) + 4 * 8 + NL_CHECKPOINT_KERNELS_BYTES;
+    const size_t keys_at = HEADER + nl_train_state_bytes(version) + (version >= 2 ? 4 : 3) * 8 +
+                           (version >= 3 ? NL_CHECKPOINT_KERNELS_BYTES : 0);
     int64_t keys_len;
-    if (version == 4 && len >= keys_at + 8 && (memcpy(&keys_len, file + keys_at, 8), keys_len >= 0) &&
-        (uint64_t)keys_len <= len - keys_at - 8) {
+    if (version >= 4 && version <= NL_CHECKPOINT_VERSION && len >= keys_at + 8 &&
+        (memcpy(&keys_len, file + keys_at, 8), keys_len >= 0) && (uint64_t)keys_len <= len - keys_at - 8) {
         const uint64_t hash = nl_checkpoint_hash((const char *)file + keys_at + 8, (size_t)keys_len);
         memcpy(file + 32, &hash, 8);
     }
     const uint64_t payload = len - HEADER;
-    uLong crc = crc32(0L, Z_NULL, 0);
-    for (size_t done = 0; done < payload;) {
-        const uInt piece = payload - done > (1u << 30) ? (1u << 30) : (uInt)(payload - done);
-        crc = crc32(crc, file + HEADER + done, piece);
-        done += piece;
-    }
-    const uint64_t crc64 = crc;
     memcpy(file + 16, &payload, 8);
-    memcpy(file + 24, &crc64, 8);
+    /* from format 6 the CRC covers the header too: the fields above first */
+    const uint64_t crc = nl_checkpoint_file_crc(file, len, version >= NL_CHECKPOINT_WHOLE_CRC_VERSION);
+    memcpy(file + NL_CHECKPOINT_CRC_AT, &crc, 8);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -218,7 +217,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_REQUIRE(order == NULL, "no checkpoint loaded, but an order buffer");
         require_model_unchanged("another config's checkpoint");
         /* its keys are printed in the refusal */
-        FUZZ_REQUIRE(origin.version == 4 ? origin.config_keys != NULL : origin.config_keys == NULL,
+        FUZZ_REQUIRE(origin.version >= 4 ? origin.config_keys != NULL : origin.config_keys == NULL,
                      "format %u with%s config keys", origin.version, origin.config_keys ? "" : "out");
         if (origin.config_keys) {
             nl_flat flat;

@@ -15,6 +15,8 @@
  *                        and its first run's files (fuzz_results.c)
  *   OUTDIR/checkpoint/   checkpoints written by short runs of
  *                        fuzz_checkpoint.h's config (fuzz_checkpoint.c)
+ *   OUTDIR/final_model/  the final model of a run of fuzz_final_model.h's
+ *                        config, in its format and as format 1 (fuzz_final_model.c)
  * The example configs, experiments and test fixtures are read by the fuzzers
  * where they are. Usage: fuzz_seeds SOURCE_DIR OUTDIR */
 #define _GNU_SOURCE /* memmem */
@@ -32,9 +34,11 @@
 #include "config/config.h"
 #include "config/flat.h"
 #include "fuzz_checkpoint.h"
+#include "fuzz_final_model.h"
 #include "log/files.h"
 #include "plot/plot.h"
 #include "train/checkpoint.h"
+#include "train/final_model.h"
 #include "train/run.h"
 
 static void die(const char *what, const char *detail)
@@ -598,6 +602,48 @@ static void write_checkpoint_seeds(const char *outdir)
     free(cfg);
 }
 
+/* ---- final model seeds: a mode byte, then a final model file ---- */
+
+static void write_final_model_seeds(const char *outdir)
+{
+    char dir[1200], run_dir[1300], path[1400], name[64];
+    snprintf(dir, sizeof dir, "%s/final_model", outdir);
+    make_dir(dir);
+    snprintf(run_dir, sizeof run_dir, "%s/final-model-run", outdir);
+    nl_config *cfg = malloc(sizeof *cfg);
+    nl_error err = {0};
+    if (!cfg || nl_config_load_string(fuzz_final_model_config, "fuzz-final-model.yaml", NULL, 0, cfg, &err) != NL_OK)
+        die("fuzz_final_model_config", err.msg);
+    const nl_run_options opt = {.out_dir = run_dir, .threads = 1, .device = -1, .force = true};
+    nl_run_outcome outcome;
+    if (nl_run(cfg, &opt, &outcome, &err) != NL_OK)
+        die("the final model's run", err.msg);
+    free(cfg);
+    snprintf(path, sizeof path, "%s/" NL_FINAL_MODEL_FILE, run_dir);
+    char *file = NULL;
+    size_t len = 0;
+    if (nl_read_file(path, &file, &len, &err) != NL_OK)
+        die(path, err.msg);
+    /* as written, then as format 1 wrote it: the CRC over the payload alone */
+    for (uint32_t version = NL_FINAL_MODEL_VERSION; version >= 1; version--) {
+        memcpy(file + 8, &version, 4);
+        const uint64_t crc = nl_checkpoint_file_crc(file, len, version >= NL_FINAL_MODEL_WHOLE_CRC_VERSION);
+        memcpy(file + NL_CHECKPOINT_CRC_AT, &crc, 8);
+        const unsigned char modes[] = {0, FUZZ_FINAL_FIX_CRC, FUZZ_FINAL_FIX_CRC | FUZZ_FINAL_NO_CONFIG};
+        for (size_t k = 0; k < sizeof modes; k++) {
+            unsigned char *seed = malloc(len + 1);
+            if (!seed)
+                die("malloc", "out of memory");
+            seed[0] = modes[k];
+            memcpy(seed + 1, file, len);
+            snprintf(name, sizeof name, "format-%u-mode-%d", version, modes[k]);
+            write_file(dir, name, seed, len + 1);
+            free(seed);
+        }
+    }
+    free(file);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -613,5 +659,6 @@ int main(int argc, char **argv)
     write_text_seeds(argv[1], argv[2]);
     write_results_seeds(argv[1], argv[2]);
     write_checkpoint_seeds(argv[2]);
+    write_final_model_seeds(argv[2]);
     return 0;
 }
