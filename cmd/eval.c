@@ -170,8 +170,9 @@ int cmd_eval(int argc, char **argv)
     if (a.name)
         snprintf(name, sizeof name, "%s", a.name);
     else
-        nl_eval_record_name(a.run_dir, &opt, name, sizeof name);
-    if (nl_eval_write_record(a.run_dir, name, &opt, &r, path, sizeof path, &err) != NL_OK)
+        nl_eval_record_name(&opt, name, sizeof name);
+    if (nl_eval_write_record(a.run_dir, name, sizeof name, !a.name, &opt, &r, path, sizeof path,
+                             &err) != NL_OK)
         return nl_cmd_report("eval", &err);
     printf("%s: test loss %.4f, accuracy %.2f%%%s over %ld %s%s", a.run_dir, r.loss,
            100.0 * r.accuracy, r.tokens ? " per token" : "", r.samples,
