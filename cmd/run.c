@@ -394,6 +394,9 @@ static int run_with(const run_args *a, nl_dist *dist, const run_io *io)
                             ? r->final_test_loss : INFINITY),
            r->steps, nl_cmd_duration(wall, sizeof wall, r->wall_s), r->samples_per_s, out.threads,
            out.threads == 1 ? "" : "s");
+    if (out.removed_evals > 0)
+        fprintf(io->out, "%s: removed the %d eval record%s (eval/) of the run it replaced\n", out.dir,
+                out.removed_evals, out.removed_evals == 1 ? "" : "s");
     if (out.resumed_from > 0)
         fprintf(io->out, "%s: resumed from the checkpoint at step %ld\n", out.dir, out.resumed_from);
     /* nl_run's note said it unless --quiet (a sweep's runs): the result

@@ -1,5 +1,7 @@
 #include "train/eval.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -357,7 +359,7 @@ nl_code nl_eval_run(const nl_eval_options *opt, nl_eval_result *out, nl_error *e
 static void record_path(const char *run_dir, const char *name, char *path, size_t size)
 {
     char dir[1100], file[300];
-    nl_path_join(dir, sizeof dir, run_dir, "eval");
+    nl_path_join(dir, sizeof dir, run_dir, NL_EVAL_DIR);
     snprintf(file, sizeof file, "%s.json", name);
     nl_path_join(path, size, dir, file);
 }
@@ -385,8 +387,8 @@ static nl_code append_csv_row(const char *run_dir, const char *name, const nl_ev
                               const nl_eval_result *r, const char *written, nl_error *err)
 {
     char path[1400], dir[1100];
-    nl_path_join(dir, sizeof dir, run_dir, "eval");
-    nl_path_join(path, sizeof path, dir, "evals.csv");
+    nl_path_join(dir, sizeof dir, run_dir, NL_EVAL_DIR);
+    nl_path_join(path, sizeof path, dir, NL_EVAL_TABLE);
     char loss[32], acc[32], samples[32], layers[16], step[32], context[16], trained[16],
         batch[16];
     if (r->tokens) {
@@ -488,7 +490,7 @@ nl_code nl_eval_write_record(const char *run_dir, char *name, size_t name_size, 
                              size_t path_size, nl_error *err)
 {
     char dir[1100];
-    nl_path_join(dir, sizeof dir, run_dir, "eval");
+    nl_path_join(dir, sizeof dir, run_dir, NL_EVAL_DIR);
     nl_code rc = nl_make_dirs(dir, err);
     if (rc)
         return rc;
@@ -505,5 +507,43 @@ nl_code nl_eval_write_record(const char *run_dir, char *name, size_t name_size, 
     rc = create_record(run_dir, name, name_size, numbered, opt, r, written, path, path_size, err);
     if (rc == NL_OK && (rc = append_csv_row(run_dir, name, opt, r, written, err)) != NL_OK)
         unlink(path);
+    return rc;
+}
+
+/* what eval writes: records, the table, and their temporaries (of an eval
+ * killed while writing) */
+static bool eval_output(const char *name)
+{
+    const size_t len = strlen(name);
+    return !strcmp(name, NL_EVAL_TABLE) || strstr(name, ".tmp.") ||
+           (len > 5 && !strcmp(name + len - 5, ".json"));
+}
+
+nl_code nl_eval_remove_records(const char *run_dir, int *removed, nl_error *err)
+{
+    *removed = 0;
+    char dir[1100];
+    nl_path_join(dir, sizeof dir, run_dir, NL_EVAL_DIR);
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT || errno == ENOTDIR
+                   ? NL_OK
+                   : nl_fail(err, NL_ERR_IO, "cannot read %s: %s", dir, strerror(errno));
+    nl_code rc = NL_OK;
+    struct dirent *e;
+    while (rc == NL_OK && (e = readdir(d)) != NULL) {
+        char path[1400];
+        struct stat st;
+        nl_path_join(path, sizeof path, dir, e->d_name);
+        if (!eval_output(e->d_name) || lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+            continue; /* a user's own file, or a directory: left */
+        if (unlink(path) != 0 && errno != ENOENT)
+            rc = nl_fail(err, NL_ERR_IO, "cannot remove the old %s: %s", path, strerror(errno));
+        else if (strstr(e->d_name, ".json") && !strstr(e->d_name, ".tmp."))
+            (*removed)++;
+    }
+    closedir(d);
+    if (rc == NL_OK)
+        rmdir(dir); /* kept when something of the user's is left in it */
     return rc;
 }

@@ -12,6 +12,9 @@
 
 #include "base/status.h"
 
+#define NL_EVAL_DIR "eval"         /* RUN_DIR/eval/: the records */
+#define NL_EVAL_TABLE "evals.csv"  /* RUN_DIR/eval/evals.csv: a row per record */
+
 typedef struct {
     const char *run_dir;
     /* "data.KEY=VALUE" (or "KEY=VALUE", meaning data.KEY) over config.yaml's */
@@ -73,5 +76,10 @@ void nl_eval_record_name(const nl_eval_options *opt, char *name, size_t size);
 nl_code nl_eval_write_record(const char *run_dir, char *name, size_t name_size, bool numbered,
                              const nl_eval_options *opt, const nl_eval_result *r, char *path,
                              size_t path_size, nl_error *err);
+
+/* Removes the eval records of RUN_DIR (its eval/ directory's records, table
+ * and temporaries; eval/ itself when nothing else is in it), for a run
+ * started over: they evaluated the model it replaces. *removed: records. */
+nl_code nl_eval_remove_records(const char *run_dir, int *removed, nl_error *err);
 
 #endif
