@@ -47,7 +47,8 @@ static void usage(FILE *out)
             "                    -2, -3, ... past those there)\n"
             "  --device D        cpu or cuda (default: the device the run trained on)\n"
             "  --threads N       CPU threads (default: the config's threads)\n\n"
-            "A record is never replaced. Exit status: 0 evaluated and recorded, 1 failure at\n"
+            "A record is never replaced, also by evals running at once (each gets its\n"
+            "own record and row). Exit status: 0 evaluated and recorded, 1 failure at\n"
             "run time, 2 bad usage, not a finished run directory, a damaged final model, data\n"
             "of another shape, a model --fold-bn cannot fold or --context cannot rebuild\n"
             "(nothing is written).\n");

@@ -5,9 +5,12 @@
  * directories apart (the same config run twice), the directory is a key of
  * its own. The curves kind draws the merged set with its own template
  * (plots/compare.gp) into an output directory that is normlab's. */
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model/spec.h"
 #include "plot/internal.h"
@@ -306,8 +309,14 @@ static nl_code make_out_dir(const char *out_dir, nl_error *err)
     nl_code rc = nl_make_dirs(out_dir, err);
     char marker[1200];
     nl_path_join(marker, sizeof marker, out_dir, COMPARE_MARKER);
-    if (rc == NL_OK && !nl_path_exists(marker))
-        rc = nl_write_atomic(marker, "", 0, err);
+    /* empty, so made in place: a temporary beside it would make the
+     * directory look, to another compare checking it at that moment, not
+     * empty and not compare's */
+    int fd = -1;
+    if (rc == NL_OK && (fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0666)) < 0)
+        rc = nl_fail(err, NL_ERR_IO, "cannot write %s: %s", marker, strerror(errno));
+    if (fd >= 0)
+        close(fd);
     return rc;
 }
 
