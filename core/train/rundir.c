@@ -16,8 +16,7 @@ static void marker_path(const char *dir, char *out, size_t size)
     nl_path_join(out, size, dir, NL_RUN_MARKER);
 }
 
-/* the "pid host" line a holder wrote into the marker */
-static void read_holder(int fd, nl_run_writer *w)
+void nl_lock_holder_read(int fd, nl_run_writer *w)
 {
     char text[200];
     const ssize_t got = pread(fd, text, sizeof text - 1, 0);
@@ -31,6 +30,14 @@ static void read_holder(int fd, nl_run_writer *w)
             w->pid = pid;
         nl_copy_string(w->host, sizeof w->host, host);
     }
+}
+
+bool nl_lock_holder_write(int fd)
+{
+    char host[100] = "", line[160];
+    gethostname(host, sizeof host - 1);
+    const int len = snprintf(line, sizeof line, "%ld %s\n", (long)getpid(), host[0] ? host : "-");
+    return ftruncate(fd, 0) == 0 && pwrite(fd, line, (size_t)len, 0) == len;
 }
 
 bool nl_run_dir_busy(const char *dir, nl_run_writer *w)
@@ -47,7 +54,7 @@ bool nl_run_dir_busy(const char *dir, nl_run_writer *w)
     const bool busy = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
     if (busy) {
         w->pid = fl.l_pid; /* 0 or another machine's pid over NFS: the file says */
-        read_holder(fd, w);
+        nl_lock_holder_read(fd, w);
     }
     close(fd);
     return busy;
@@ -140,17 +147,14 @@ nl_code nl_run_dir_lock(const char *dir, int *fd_out, nl_error *err)
             struct flock probe = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
             if (fcntl(fd, F_GETLK, &probe) == 0 && probe.l_type != F_UNLCK)
                 w.pid = probe.l_pid;
-            read_holder(fd, &w);
+            nl_lock_holder_read(fd, &w);
             close(fd);
             return nl_run_dir_busy_error(err, dir, &w);
         }
         close(fd);
         return nl_fail(err, NL_ERR_IO, "cannot lock %s: %s", path, strerror(e));
     }
-    char host[100] = "", line[160];
-    gethostname(host, sizeof host - 1);
-    const int len = snprintf(line, sizeof line, "%ld %s\n", (long)getpid(), host[0] ? host : "-");
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)len, 0) != len) {
+    if (!nl_lock_holder_write(fd)) {
         const int e = errno;
         close(fd);
         return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", path, strerror(e));

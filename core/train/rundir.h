@@ -32,6 +32,12 @@ typedef struct {
     char host[128]; /* as the holder wrote it; "" unknown */
 } nl_run_writer;
 
+/* The holder of a lock file (a run directory's marker, a sweep's .lock)
+ * writes its "pid host" line into it once it holds the lock; one refused
+ * reads it to say who holds it (into *w, its pid where w has none). */
+bool nl_lock_holder_write(int fd);
+void nl_lock_holder_read(int fd, nl_run_writer *w);
+
 /* true when another process holds the lock of `dir` (and who, into *w) */
 bool nl_run_dir_busy(const char *dir, nl_run_writer *w);
 
