@@ -15,6 +15,7 @@
  * directory, `normlab plot` of one run and `normlab compare --out` into one
  * new directory (every picture whole, from one writer). */
 #include <dirent.h>
+#include <math.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,19 +51,20 @@ static bool have_gnuplot;
 
 static bool png_whole(const char *rel, char *msg, size_t size);
 
-/* Starts `normlab ARGS_i` for i < n (args_fmt with %d the writer's index)
- * in tu_tmp, each with its output in w<i>.txt; all wait on one pipe until
- * every one is forked, then go together; their exit statuses into status.
- * While they run, the picture `watch` (when not NULL) is read again and
- * again as a reader would: every view of it must be whole. */
-static void run_writers_watching(const char *args_fmt, int n, const char *watch, int *status)
+/* Starts `normlab ARGS_i` for i < n in tu_tmp, each with its output in
+ * w<i>.txt; all wait on one pipe until every one is forked, then go
+ * together; their exit statuses into status. While they run, the picture
+ * `watch` (when not NULL) is read again and again as a reader would: every
+ * view of it must be whole. run_writers_watching: ARGS_i is args_fmt with
+ * %d the writer's index. */
+static void run_writers_list(char (*const args_of)[1024], int n, const char *watch, int *status)
 {
     int gate[2];
     ck_assert(pipe(gate) == 0);
     pid_t pids[WRITERS];
     for (int i = 0; i < n; i++) {
-        char args[1024], log[64];
-        snprintf(args, sizeof args, args_fmt, i);
+        char log[64];
+        const char *args = args_of[i];
         snprintf(log, sizeof log, "w%d.txt", i);
         pids[i] = fork();
         ck_assert(pids[i] >= 0);
@@ -94,15 +96,23 @@ static void run_writers_watching(const char *args_fmt, int n, const char *watch,
             int st = 0;
             if (pids[i] <= 0 || waitpid(pids[i], &st, watch ? WNOHANG : 0) == 0)
                 continue;
-            ck_assert_msg(WIFEXITED(st), "writer %d (%s) died of signal %d", i, args_fmt,
+            ck_assert_msg(WIFEXITED(st), "writer %d (%s) died of signal %d", i, args_of[i],
                           WIFSIGNALED(st) ? WTERMSIG(st) : 0);
             status[i] = WEXITSTATUS(st);
             pids[i] = 0;
             left--;
         }
     }
-    ck_assert_msg(torn == 0, "%s: a reader saw the picture torn %d times, e.g. %s", args_fmt, torn,
-                  why);
+    ck_assert_msg(torn == 0, "%s: a reader saw the picture torn %d times, e.g. %s", args_of[0],
+                  torn, why);
+}
+
+static void run_writers_watching(const char *args_fmt, int n, const char *watch, int *status)
+{
+    char args[WRITERS][1024];
+    for (int i = 0; i < n; i++)
+        snprintf(args[i], sizeof args[i], args_fmt, i);
+    run_writers_list(args, n, watch, status);
 }
 
 static void run_writers(const char *args_fmt, int n, int *status)
@@ -465,6 +475,59 @@ static void run_force(void)
     ck_assert_msg(said == 1, "%d writers said they removed the 2 records", said);
 }
 
+/* evals and --force starts over of the same run at once: an eval either
+ * records the model the directory ends with or is refused (a run holds
+ * it), a start over either runs alone or is refused (an eval reads it):
+ * never a record of a replaced model beside the new one */
+static void eval_while_force(void)
+{
+    finished_run("lone");
+    finished_run("R");
+    ck_assert_int_eq(tu_normlab("eval R --threads 1 --name before"), 0);
+    char args[WRITERS][1024];
+    for (int i = 0; i < WRITERS; i++)
+        snprintf(args[i], sizeof args[i], i % 2 ? "run cnn.yaml --out R --quiet --force --set seed=%d"
+                                                : "eval R --threads 1 --name e%d", 10 + i);
+    int status[WRITERS];
+    run_writers_list(args, WRITERS, NULL, status);
+    const char *const reasons[] = {"is being read by normlab eval", "is being written by another",
+                                   "still being written", NULL};
+    check_statuses("eval and run --force", status, reasons);
+    char *summary = tu_tmp_read("R/summary.json"), loss[64], seed_line[64];
+    ck_assert(nl_json_flat_get(summary, "final_test_loss", loss, sizeof loss));
+    free(summary);
+    /* every record there is of the model R holds now */
+    char eval_dir[1024];
+    snprintf(eval_dir, sizeof eval_dir, "%s/R/eval", tu_tmp);
+    DIR *d = opendir(eval_dir);
+    int records = 0;
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+        if (!strstr(e->d_name, ".json"))
+            continue;
+        char rel[512], record_loss[64];
+        snprintf(rel, sizeof rel, "R/eval/%s", e->d_name);
+        char *json = tu_tmp_read(rel);
+        ck_assert(json_parses(json) && nl_json_flat_get(json, "loss", record_loss, sizeof record_loss));
+        ck_assert_msg(fabs(atof(record_loss) - atof(loss)) <= 1e-6 * fmax(1.0, fabs(atof(loss))),
+                      "%s: loss %s, of another model than R's (final test loss %s)", rel,
+                      record_loss, loss);
+        free(json);
+        records++;
+    }
+    if (d)
+        closedir(d);
+    if (records > 0) {
+        char firsts[WRITERS + 2][64];
+        ck_assert_int_eq(check_csv("R/eval/evals.csv", firsts, WRITERS + 2), records);
+    }
+    char *config = tu_tmp_read("R/config.yaml");
+    snprintf(seed_line, sizeof seed_line, "seed: 5\n");
+    const bool replaced = !strstr(config, seed_line);
+    free(config);
+    for (int i = 1; i < WRITERS; i += 2)
+        ck_assert_msg(status[i] != 0 || replaced, "a start over exited 0, R holds the old model");
+}
+
 static void sweep_dir(void)
 {
     tu_tmp_write("exp.yaml", experiment);
@@ -540,6 +603,7 @@ static const struct {
     {"eval records, names of their own (evals.csv rows)", eval_own_names},
     {"run directories", run_dirs},
     {"run --force over eval records", run_force},
+    {"evals and run --force at once", eval_while_force},
     {"sweep directories", sweep_dir},
     {"plot", plots},
     {"compare --out", compare_out},

@@ -294,11 +294,14 @@ static nl_code check_out_dir(const char *out_dir, nl_error *err)
 {
     char marker[1200];
     nl_path_join(marker, sizeof marker, out_dir, COMPARE_MARKER);
-    if (!nl_path_exists(out_dir) || nl_path_exists(marker))
+    if (!nl_path_exists(out_dir))
         return NL_OK;
     if (!nl_is_dir(out_dir))
         return nl_fail(err, NL_ERR_USAGE, "--out %s is not a directory; nothing was written", out_dir);
-    if (!nl_dir_is_empty(out_dir))
+    /* empty first, then the marker: make_out_dir makes the marker before
+     * any other file, so a directory another compare is filling has it by
+     * the time it is seen with files */
+    if (!nl_dir_is_empty(out_dir) && !nl_path_exists(marker))
         return nl_fail(err, NL_ERR_USAGE, "--out %s is not empty and normlab compare did not write it (no %s "
                        "in it); nothing was written: choose another --out, or empty it", out_dir, COMPARE_MARKER);
     return NL_OK;
