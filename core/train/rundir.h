@@ -1,7 +1,8 @@
 /* Who may write a run directory.
  *
  * A directory normlab creates for a run holds NL_RUN_MARKER, made before any
- * other file; `normlab run --out` writes only into a directory that has it,
+ * other file (so a directory seen with files in it, then looked at for the
+ * marker, has it if normlab made it: the order nl_run_dir_check_ours looks); `normlab run --out` writes only into a directory that has it,
  * is empty or does not exist yet (or, from before the marker existed, holds a
  * summary.json that normlab wrote), so nothing a user keeps there is replaced.
  *
