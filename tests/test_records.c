@@ -654,6 +654,25 @@ START_TEST(test_write_exclusive)
 }
 END_TEST
 
+/* a user's own files are never replaced: templates written for editing
+ * are the user's once there (the second --write-templates is refused,
+ * nothing written, an edited one kept) */
+START_TEST(test_templates_kept)
+{
+    tu_tmp_make("templates");
+    ck_assert_int_eq(tu_normlab("plot --write-templates tpl"), 0);
+    tu_tmp_write("tpl/curves.gp", "curve_lw = 5\n");
+    ck_assert_int_eq(tu_normlab("plot --write-templates tpl"), 2);
+    char *out = tu_normlab_output(), *kept = tu_tmp_read("tpl/curves.gp");
+    ck_assert_msg(strstr(out, "never replaced") && strstr(out, "nothing was written"), "%s", out);
+    ck_assert_str_eq(kept, "curve_lw = 5\n");
+    free(out);
+    free(kept);
+    count_files("tpl", ".gp"); /* no temporary left */
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     char gnuplot[1024];
@@ -663,6 +682,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_eight_writers, 0, (int)(sizeof kinds / sizeof kinds[0]));
     tcase_add_test(tc, test_write_exclusive);
+    tcase_add_test(tc, test_templates_kept);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
