@@ -654,6 +654,31 @@ START_TEST(test_write_exclusive)
 }
 END_TEST
 
+/* the table every record gets a row in, not a regular file (a FIFO, a
+ * directory): refused at once with exit 2, and the record taken back (no
+ * record without its row) */
+START_TEST(test_eval_table_not_a_file)
+{
+    tu_tmp_make("evaltable");
+    tu_tmp_write("cnn.yaml", config);
+    finished_run("r");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/r/eval", tu_tmp);
+    ck_assert_int_eq(mkdir(path, 0777), 0);
+    snprintf(path, sizeof path, "%s/r/eval/evals.csv", tu_tmp);
+    for (int kind = 0; kind < 2; kind++) {
+        ck_assert_int_eq(kind ? mkdir(path, 0777) : mkfifo(path, 0666), 0);
+        ck_assert_int_eq(tu_normlab("eval r --threads 1"), 2);
+        char *out = tu_normlab_output();
+        ck_assert_msg(strstr(out, "evals.csv: not a regular file"), "%s", out);
+        free(out);
+        ck_assert_int_eq(count_files("r/eval", ".json"), 0);
+        ck_assert_int_eq(kind ? rmdir(path) : unlink(path), 0);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
 /* a user's own files are never replaced: templates written for editing
  * are the user's once there (the second --write-templates is refused,
  * nothing written, an edited one kept) */
@@ -683,6 +708,7 @@ int main(void)
     tcase_add_loop_test(tc, test_eight_writers, 0, (int)(sizeof kinds / sizeof kinds[0]));
     tcase_add_test(tc, test_write_exclusive);
     tcase_add_test(tc, test_templates_kept);
+    tcase_add_test(tc, test_eval_table_not_a_file);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
