@@ -24,6 +24,14 @@ bool nl_is_dir(const char *path);
 void nl_path_join(char *out, size_t size, const char *dir, const char *name);
 /* write `len` bytes to path.tmp.<pid>, fsync, rename to path */
 nl_code nl_write_atomic(const char *path, const void *data, size_t len, nl_error *err);
+/* reads a whole (small) file; caller frees */
+nl_code nl_read_file(const char *path, char **out, size_t *len, nl_error *err);
+/* the same, refusing (NL_ERR_CONFIG: bad input) a file longer than max_bytes;
+ * nl_read_file allows NL_READ_FILE_MAX, more than any file normlab writes */
+#define NL_READ_FILE_MAX ((size_t)1 << 30)
+#define NL_READ_TEXT_MAX ((size_t)16 << 20) /* a config or experiment file */
+nl_code nl_read_file_max(const char *path, size_t max_bytes, char **out, size_t *len, nl_error *err);
+
 /* Creates `path` holding `len` bytes, never replacing a file there: written
  * to a temporary of its own, flushed, then link(2)ed to `path` (or renamed
  * with RENAME_NOREPLACE where the file system has no hard links), which
@@ -32,13 +40,6 @@ nl_code nl_write_atomic(const char *path, const void *data, size_t len, nl_error
  * NL_ERR_USAGE with *existed set (when not NULL) and nothing written. */
 nl_code nl_write_exclusive(const char *path, const void *data, size_t len, bool *existed,
                            nl_error *err);
-/* reads a whole (small) file; caller frees */
-nl_code nl_read_file(const char *path, char **out, size_t *len, nl_error *err);
-/* the same, refusing (NL_ERR_CONFIG: bad input) a file longer than max_bytes;
- * nl_read_file allows NL_READ_FILE_MAX, more than any file normlab writes */
-#define NL_READ_FILE_MAX ((size_t)1 << 30)
-#define NL_READ_TEXT_MAX ((size_t)16 << 20) /* a config or experiment file */
-nl_code nl_read_file_max(const char *path, size_t max_bytes, char **out, size_t *len, nl_error *err);
 
 /* A growing text buffer for building files in memory. */
 typedef struct {

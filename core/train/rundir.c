@@ -182,7 +182,10 @@ nl_code nl_run_dir_read_lock(const char *dir, int *fd_out, nl_error *err)
     *fd_out = -1;
     char path[1100];
     marker_path(dir, path, sizeof path);
-    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* read and write, though only read: what opens a lock file (never a
+     * file's content to read) and, an eval writing its record into the
+     * directory, one it may write */
+    const int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0)
         return NL_OK; /* no marker: not a run directory, or one from before the marker */
     struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
