@@ -4,11 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/names.h"
 #include "cmd.h"
 #include "config/config.h"
 #include "train/eval.h"
+#include "train/rundir.h"
 
 #define MAX_DATA 64
 
@@ -47,7 +49,8 @@ static void usage(FILE *out)
             "                    -2, -3, ... past those there)\n"
             "  --device D        cpu or cuda (default: the device the run trained on)\n"
             "  --threads N       CPU threads (default: the config's threads)\n\n"
-            "A record is never replaced. Exit status: 0 evaluated and recorded, 1 failure at\n"
+            "A record is never replaced, also by evals running at once (each gets its\n"
+            "own record and row). Exit status: 0 evaluated and recorded, 1 failure at\n"
             "run time, 2 bad usage, not a finished run directory, a damaged final model, data\n"
             "of another shape, a model --fold-bn cannot fold or --context cannot rebuild\n"
             "(nothing is written).\n");
@@ -154,34 +157,32 @@ static int parse_args(int argc, char **argv, eval_args *a)
     return -1;
 }
 
-int cmd_eval(int argc, char **argv)
+/* evaluates and records; the exit status */
+static int evaluate_and_record(const eval_args *a)
 {
-    eval_args a = {.device = -1};
-    const int status = parse_args(argc, argv, &a);
-    if (status >= 0)
-        return status;
-    const nl_eval_options opt = {a.run_dir, a.data,    a.n_data,   a.fold_bn,      a.device,
-                                 a.threads, a.context, a.batch,    a.batch_stats};
+    const nl_eval_options opt = {a->run_dir, a->data,    a->n_data,   a->fold_bn,      a->device,
+                                 a->threads, a->context, a->batch,    a->batch_stats};
     nl_eval_result r;
     nl_error err = {0};
     if (nl_eval_run(&opt, &r, &err) != NL_OK)
         return nl_cmd_report("eval", &err);
     char name[256], path[1400];
-    if (a.name)
-        snprintf(name, sizeof name, "%s", a.name);
+    if (a->name)
+        snprintf(name, sizeof name, "%s", a->name);
     else
-        nl_eval_record_name(a.run_dir, &opt, name, sizeof name);
-    if (nl_eval_write_record(a.run_dir, name, &opt, &r, path, sizeof path, &err) != NL_OK)
+        nl_eval_record_name(&opt, name, sizeof name);
+    if (nl_eval_write_record(a->run_dir, name, sizeof name, !a->name, &opt, &r, path, sizeof path,
+                             &err) != NL_OK)
         return nl_cmd_report("eval", &err);
-    printf("%s: test loss %.4f, accuracy %.2f%%%s over %ld %s%s", a.run_dir, r.loss,
+    printf("%s: test loss %.4f, accuracy %.2f%%%s over %ld %s%s", a->run_dir, r.loss,
            100.0 * r.accuracy, r.tokens ? " per token" : "", r.samples,
            r.tokens ? "windows" : "samples", r.overrides[0] ? " of " : "");
     if (r.overrides[0])
         printf("%s", r.overrides);
     if (r.tokens)
         printf(", context %d (trained at %d)", r.context, r.trained_context);
-    printf(", batch %d%s", r.batch, a.batch_stats ? " with its own statistics" : "");
-    if (a.fold_bn)
+    printf(", batch %d%s", r.batch, a->batch_stats ? " with its own statistics" : "");
+    if (a->fold_bn)
         printf(", %d batch norm layer%s folded", r.folded_layers, r.folded_layers == 1 ? "" : "s");
     printf("\n");
     if (!r.overrides[0] && r.run_final_test_accuracy == r.run_final_test_accuracy)
@@ -189,4 +190,23 @@ int cmd_eval(int argc, char **argv)
                100.0 * r.run_final_test_accuracy);
     printf("  record: %s\n", path);
     return 0;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    eval_args a = {.device = -1};
+    const int status = parse_args(argc, argv, &a);
+    if (status >= 0)
+        return status;
+    /* held from before the run is checked until its record is written: a
+     * run started over meanwhile (--force) waits for no one and is refused,
+     * rather than get this record of the model it replaces */
+    int lock_fd;
+    nl_error err = {0};
+    if (nl_run_dir_read_lock(a.run_dir, &lock_fd, &err) != NL_OK)
+        return nl_cmd_report("eval", &err);
+    const int result = evaluate_and_record(&a);
+    if (lock_fd >= 0)
+        close(lock_fd);
+    return result;
 }

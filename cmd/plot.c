@@ -36,7 +36,10 @@ static void usage(FILE *out)
             "Writes gnuplot scripts into RESULTS_DIR/plots/ and renders them when gnuplot is on\n"
             "PATH. RESULTS_DIR is a sweep directory (summary.csv, runs/) or a run directory\n"
             "(metrics.csv). Each script reads CSV files by column name and can be rendered again\n"
-            "by hand: cd RESULTS_DIR/plots && gnuplot NAME.gp (or -e 'fmt=\"svg\"', or \"pdf\").\n\n"
+            "by hand: cd RESULTS_DIR/plots && gnuplot NAME.gp (or -e 'fmt=\"svg\"', or \"pdf\").\n"
+            "plots/ is normlab's: a figure, its script and its CSV are redrawn from the results\n"
+            "and replaced whole (a reader, or another plot at the same moment, sees the old\n"
+            "file or the new one, never half).\n\n"
             "kinds (default: every kind that applies):\n");
     for (int k = 0; k < nl_plot_kind_names.count; k++)
         fprintf(out, "  %-15s %s\n", nl_name_entry_at(&nl_plot_kind_names, k)->name,
@@ -57,6 +60,7 @@ static void usage(FILE *out)
             "                     markers), each where it exists\n"
             "  --write-templates DIR\n"
             "                     writes the built-in templates into DIR, to edit for --templates\n"
+            "                     (refused, nothing written, when one is there already)\n"
             "  --x KEY, --color KEY, --panel KEY\n"
             "                     final: the swept key on the x axis (required), the key whose\n"
             "                     values are the series (default: every varied key but x, panel\n"

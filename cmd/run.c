@@ -58,10 +58,10 @@ static void usage(FILE *out)
             "  --threads N      CPU threads, as the config's threads key (0: the cores other\n"
             "                   processes leave free when the run starts)\n"
             "  --device D       cpu or cuda (overrides the config)\n"
-            "  --force          replace a finished run in the directory, or start an\n"
-            "                   unfinished one over instead of resuming its checkpoint (never\n"
-            "                   a directory normlab did not make, nor one another process is\n"
-            "                   writing)\n"
+            "  --force          replace a finished run in the directory (its final model and\n"
+            "                   eval records go), or start an unfinished one over instead of\n"
+            "                   resuming its checkpoint (never a directory normlab did not\n"
+            "                   make, nor one another process is writing)\n"
             "  --quiet          no progress output\n\n"
             "The run directory is normlab's (it holds .normlab-run) and has one writer: --out\n"
             "into a non-empty directory normlab did not make, or one another run is writing,\n"
@@ -394,6 +394,9 @@ static int run_with(const run_args *a, nl_dist *dist, const run_io *io)
                             ? r->final_test_loss : INFINITY),
            r->steps, nl_cmd_duration(wall, sizeof wall, r->wall_s), r->samples_per_s, out.threads,
            out.threads == 1 ? "" : "s");
+    if (out.removed_evals > 0)
+        fprintf(io->out, "%s: removed the %d eval record%s (eval/) of the run it replaced\n", out.dir,
+                out.removed_evals, out.removed_evals == 1 ? "" : "s");
     if (out.resumed_from > 0)
         fprintf(io->out, "%s: resumed from the checkpoint at step %ld\n", out.dir, out.resumed_from);
     /* nl_run's note said it unless --quiet (a sweep's runs): the result

@@ -278,7 +278,7 @@ START_TEST(test_held_directory)
     memset(&r, 0, sizeof r);
     nl_sweep_outcome out;
     const nl_sweep_exec_options opt = {.exe = NORMLAB_BINARY, .command_line = command_line, .jobs = 2, .on_event = record, .ctx = &r};
-    ck_assert_int_eq(nl_sweep_execute(&j, &opt, &out, &err), NL_ERR_RUNTIME);
+    ck_assert_int_eq(nl_sweep_execute(&j, &opt, &out, &err), NL_ERR_USAGE);
     ck_assert_msg(strstr(err.msg, "another normlab sweep is running"), "%s", err.msg);
     ck_assert_int_eq(r.n_events, 0);
     nl_sweep_job_free(&j);

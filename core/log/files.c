@@ -4,10 +4,12 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 bool nl_path_exists(const char *path)
@@ -48,13 +50,10 @@ nl_code nl_make_dirs(const char *path, nl_error *err)
     return NL_OK;
 }
 
-nl_code nl_write_atomic(const char *path, const void *data, size_t len, nl_error *err)
+/* all of `len` bytes to fd, flushed to disk, and fd closed; the temporary
+ * `tmp` removed on failure */
+static nl_code write_temp(int fd, const char *tmp, const void *data, size_t len, nl_error *err)
 {
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    if (fd < 0)
-        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
     const char *p = data;
     size_t left = len;
     while (left > 0) {
@@ -75,12 +74,81 @@ nl_code nl_write_atomic(const char *path, const void *data, size_t len, nl_error
         unlink(tmp);
         return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", tmp, strerror(e));
     }
+    return NL_OK;
+}
+
+nl_code nl_write_atomic(const char *path, const void *data, size_t len, nl_error *err)
+{
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    nl_code rc = write_temp(fd, tmp, data, len, err);
+    if (rc)
+        return rc;
     if (rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
         return nl_fail(err, NL_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(e));
     }
     return NL_OK;
+}
+
+/* link(2), or on a file system without hard links renameat2's NOREPLACE:
+ * either fails with EEXIST rather than replace `path` */
+static int link_no_replace(const char *tmp, const char *path)
+{
+    if (link(tmp, path) == 0)
+        return 0;
+#ifdef SYS_renameat2
+    if (errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP || errno == ENOSYS) {
+        const int link_errno = errno;
+        if (syscall(SYS_renameat2, AT_FDCWD, tmp, AT_FDCWD, path, 1 /* RENAME_NOREPLACE */) == 0)
+            return 0;
+        if (errno == EINVAL || errno == ENOSYS) /* neither way: say why link refused */
+            errno = link_errno;
+    }
+#endif
+    return -1;
+}
+
+nl_code nl_write_exclusive(const char *path, const void *data, size_t len, bool *existed,
+                           nl_error *err)
+{
+    if (existed)
+        *existed = false;
+    /* a name of its own (pid and a count: O_EXCL, not mkstemp's 0600 mode,
+     * so the file gets the umask's mode as every other), so that two threads
+     * or processes making the same file never share a temporary */
+    static atomic_uint temp_count;
+    char tmp[1100];
+    int fd = -1;
+    for (int attempt = 0; fd < 0 && attempt < 100; attempt++) {
+        if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(),
+                     atomic_fetch_add(&temp_count, 1)) >= (int)sizeof tmp)
+            return nl_fail(err, NL_ERR_IO, "path too long: %s", path);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST) /* EEXIST: a dead process's of a recycled pid */
+            break;
+    }
+    if (fd < 0)
+        return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    nl_code rc = write_temp(fd, tmp, data, len, err);
+    if (rc)
+        return rc;
+    const int linked = link_no_replace(tmp, path);
+    const int e = errno;
+    unlink(tmp); /* linked: the name `path` keeps the data; renamed: gone already */
+    if (linked == 0)
+        return NL_OK;
+    if (e == EEXIST) {
+        if (existed)
+            *existed = true;
+        return nl_fail(err, NL_ERR_USAGE, "%s exists: normlab never replaces it; nothing was "
+                       "written", path);
+    }
+    return nl_fail(err, NL_ERR_IO, "cannot create %s: %s", path, strerror(e));
 }
 
 nl_code nl_read_file(const char *path, char **out, size_t *len, nl_error *err)
@@ -415,11 +483,8 @@ static bool csv_field(nl_csv *csv, const char *s)
     return ok && row_put(csv, "\"", 1);
 }
 
-/* One write(2) of a whole row on an O_APPEND descriptor: a kill leaves the
- * row entirely or not at all (a kernel may still cut a write at a page
- * boundary on a fatal signal, hence readers skip one unterminated last line).
- * A write that fails part-way (disk full) is cut back to the last whole row. */
-static nl_code write_row(nl_csv *csv, const char *const *fields, nl_error *err)
+/* the row of `fields` into csv->row, newline-terminated */
+static nl_code build_row(nl_csv *csv, const char *const *fields, nl_error *err)
 {
     csv->row_len = 0;
     bool ok = true;
@@ -428,6 +493,15 @@ static nl_code write_row(nl_csv *csv, const char *const *fields, nl_error *err)
     if (!ok || !row_put(csv, "\n", 1))
         return nl_fail(err, NL_ERR_RUNTIME, "%s: a row longer than %zu bytes", csv->path,
                        sizeof csv->row);
+    return NL_OK;
+}
+
+/* One write(2) of a whole row on an O_APPEND descriptor: a kill leaves the
+ * row entirely or not at all (a kernel may still cut a write at a page
+ * boundary on a fatal signal, hence readers skip one unterminated last line).
+ * A write that fails part-way (disk full) is cut back to the last whole row. */
+static nl_code write_built_row(nl_csv *csv, nl_error *err)
+{
     size_t done = 0;
     while (done < csv->row_len) {
         const ssize_t w = write(csv->fd, csv->row + done, csv->row_len - done);
@@ -444,6 +518,12 @@ static nl_code write_row(nl_csv *csv, const char *const *fields, nl_error *err)
     }
     csv->size += (off_t)done;
     return NL_OK;
+}
+
+static nl_code write_row(nl_csv *csv, const char *const *fields, nl_error *err)
+{
+    nl_code rc = build_row(csv, fields, err);
+    return rc ? rc : write_built_row(csv, err);
 }
 
 nl_code nl_csv_open(nl_csv *csv, const char *path, const char *const *columns, int n, nl_error *err)
@@ -494,6 +574,72 @@ nl_code nl_csv_continue(nl_csv *csv, const char *path, int n, off_t bytes, nl_er
     csv->columns = n;
     csv->size = bytes;
     return NL_OK;
+}
+
+/* The file's writers take turns through an fcntl write lock on it, held
+ * for one row: O_APPEND alone makes a row one piece on a local disk but not
+ * on NFS, and the lock is also what lets a writer cut back a row it tore
+ * (disk full) without cutting another's. The lock waits (F_SETLKW): every
+ * holder holds it for one write(2). */
+nl_code nl_csv_append_shared(const char *path, const char *const *columns, int n,
+                             const char *const *fields, nl_error *err)
+{
+    nl_csv csv;
+    memset(&csv, 0, sizeof csv);
+    csv.fd = -1;
+    csv.columns = n;
+    snprintf(csv.path, sizeof csv.path, "%s", path);
+    /* whoever comes first creates the file with its header in one piece:
+     * no writer ever sees it without one, and nothing is replaced */
+    nl_code rc = build_row(&csv, columns, err);
+    bool existed = false;
+    nl_error exists_err = {0};
+    if (rc == NL_OK && nl_write_exclusive(path, csv.row, csv.row_len, &existed, &exists_err) != NL_OK &&
+        !existed) {
+        *err = exists_err;
+        rc = exists_err.code;
+    }
+    if (rc)
+        return rc;
+    /* O_NONBLOCK: a FIFO in its place is refused below, not waited on */
+    csv.fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    if (csv.fd < 0 || fstat(csv.fd, &st) != 0) {
+        const int e = errno;
+        if (csv.fd >= 0)
+            close(csv.fd);
+        /* ENXIO: a FIFO nobody reads */
+        const bool not_file = e == ENXIO || e == EISDIR;
+        return nl_fail(err, not_file ? NL_ERR_DATA : NL_ERR_IO, "cannot append to %s: %s", path,
+                       not_file ? "not a regular file" : strerror(e));
+    }
+    csv.open = true;
+    if (!S_ISREG(st.st_mode)) {
+        nl_csv_close(&csv, &(nl_error){0});
+        return nl_fail(err, NL_ERR_DATA, "cannot append to %s: not a regular file", path);
+    }
+    struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    int r;
+    while ((r = fcntl(csv.fd, F_SETLKW, &lock)) != 0 && errno == EINTR)
+        ;
+    if (r != 0 || fstat(csv.fd, &st) != 0) {
+        const int e = errno;
+        nl_csv_close(&csv, &(nl_error){0});
+        return nl_fail(err, NL_ERR_IO, "cannot lock %s: %s", path, strerror(e));
+    }
+    /* under the lock the file ends at a whole row: a torn row of ours is
+     * cut back to here, which holds no other writer's bytes */
+    csv.size = st.st_size;
+    if (st.st_size == 0) /* emptied by hand: the header again */
+        rc = write_built_row(&csv, err);
+    if (rc == NL_OK)
+        rc = write_row(&csv, fields, err);
+    nl_error close_err = {0};
+    if (nl_csv_close(&csv, &close_err) != NL_OK && rc == NL_OK) {
+        *err = close_err;
+        rc = close_err.code;
+    }
+    return rc;
 }
 
 nl_code nl_csv_row(nl_csv *csv, const char *const *fields, nl_error *err)

@@ -2,7 +2,10 @@
  * temporary name, flushed and renamed over the target (a reader sees the old
  * file or the new one, never half of one); a CSV row is appended with one
  * write(2), so a killed run leaves every complete row it logged and, but for
- * the rare cut described at write_row in files.c, no partial one. */
+ * the rare cut described at write_built_row in files.c, no partial one.
+ * Records (files each writer adds, never rewrites: eval records) are created
+ * exclusively: linked into place, so an existing one is never replaced, also
+ * by another process writing the same name at the same moment. */
 #ifndef NL_FILES_H
 #define NL_FILES_H
 
@@ -55,6 +58,15 @@ nl_code nl_read_file(const char *path, char **out, size_t *len, nl_error *err);
 #define NL_READ_TEXT_MAX ((size_t)16 << 20) /* a config or experiment file */
 nl_code nl_read_file_max(const char *path, size_t max_bytes, char **out, size_t *len, nl_error *err);
 
+/* Creates `path` holding `len` bytes, never replacing a file there: written
+ * to a temporary of its own, flushed, then link(2)ed to `path` (or renamed
+ * with RENAME_NOREPLACE where the file system has no hard links), which
+ * fails rather than replace. A reader sees no file or the whole of it. A
+ * `path` that exists (also one made meanwhile by another process) is
+ * NL_ERR_USAGE with *existed set (when not NULL) and nothing written. */
+nl_code nl_write_exclusive(const char *path, const void *data, size_t len, bool *existed,
+                           nl_error *err);
+
 /* A growing text buffer for building files in memory. */
 typedef struct {
     char *data;
@@ -103,6 +115,13 @@ nl_code nl_csv_open(nl_csv *csv, const char *path, const char *const *columns, i
 nl_code nl_csv_continue(nl_csv *csv, const char *path, int n, off_t bytes, nl_error *err);
 /* values are preformatted fields; quoted when they need it */
 nl_code nl_csv_row(nl_csv *csv, const char *const *fields, nl_error *err);
+/* Appends one row to a CSV that several processes write at once (a run's
+ * eval/evals.csv): created with the header `columns` by whichever writer
+ * comes first (nl_write_exclusive), then the row in one write(2) under an
+ * fcntl write lock on the file; nothing another writer appended is ever cut.
+ * Not a regular file (a FIFO, a directory): NL_ERR_DATA, nothing written. */
+nl_code nl_csv_append_shared(const char *path, const char *const *columns, int n,
+                             const char *const *fields, nl_error *err);
 nl_code nl_csv_close(nl_csv *csv, nl_error *err);
 
 /* %.9g that round-trips a float and writes nan/inf the way pandas reads them */

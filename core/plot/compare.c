@@ -5,9 +5,12 @@
  * directories apart (the same config run twice), the directory is a key of
  * its own. The curves kind draws the merged set with its own template
  * (plots/compare.gp) into an output directory that is normlab's. */
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model/spec.h"
 #include "plot/internal.h"
@@ -291,11 +294,14 @@ static nl_code check_out_dir(const char *out_dir, nl_error *err)
 {
     char marker[1200];
     nl_path_join(marker, sizeof marker, out_dir, COMPARE_MARKER);
-    if (!nl_path_exists(out_dir) || nl_path_exists(marker))
+    if (!nl_path_exists(out_dir))
         return NL_OK;
     if (!nl_is_dir(out_dir))
         return nl_fail(err, NL_ERR_USAGE, "--out %s is not a directory; nothing was written", out_dir);
-    if (!nl_dir_is_empty(out_dir))
+    /* empty first, then the marker: make_out_dir makes the marker before
+     * any other file, so a directory another compare is filling has it by
+     * the time it is seen with files */
+    if (!nl_dir_is_empty(out_dir) && !nl_path_exists(marker))
         return nl_fail(err, NL_ERR_USAGE, "--out %s is not empty and normlab compare did not write it (no %s "
                        "in it); nothing was written: choose another --out, or empty it", out_dir, COMPARE_MARKER);
     return NL_OK;
@@ -306,8 +312,14 @@ static nl_code make_out_dir(const char *out_dir, nl_error *err)
     nl_code rc = nl_make_dirs(out_dir, err);
     char marker[1200];
     nl_path_join(marker, sizeof marker, out_dir, COMPARE_MARKER);
-    if (rc == NL_OK && !nl_path_exists(marker))
-        rc = nl_write_atomic(marker, "", 0, err);
+    /* empty, so made in place: a temporary beside it would make the
+     * directory look, to another compare checking it at that moment, not
+     * empty and not compare's */
+    int fd = -1;
+    if (rc == NL_OK && (fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0666)) < 0)
+        rc = nl_fail(err, NL_ERR_IO, "cannot write %s: %s", marker, strerror(errno));
+    if (fd >= 0)
+        close(fd);
     return rc;
 }
 

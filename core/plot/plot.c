@@ -270,14 +270,25 @@ nl_code nl_plot_render(nl_plot_report *rep, unsigned formats, nl_error *err)
             if (!(formats & (1u << f)))
                 continue;
             const char *fmt = nl_plot_format_names[f];
-            char said[4096], expr[64], script[128];
-            snprintf(expr, sizeof expr, "fmt=\"%s\"", fmt);
+            /* Rendered to a name of this process's, then renamed over the
+             * figure: plots are derived files, redrawn from the CSV files,
+             * so replacing one is right, but a reader (or another normlab
+             * plot drawing the same figure at the same moment) must see the
+             * old picture or the new one whole, never gnuplot's half. */
+            char said[4096], expr[600], script[128], temp_name[200], quoted[420];
+            snprintf(temp_name, sizeof temp_name, "%s.tmp.%ld", o->name, (long)getpid());
+            snprintf(expr, sizeof expr, "fmt=\"%s\"; fig_name=%s", fmt,
+                     pl_q(temp_name, quoted, sizeof quoted));
             snprintf(script, sizeof script, "%s.gp", o->name);
+            char out[1300], temp[1600];
+            snprintf(out, sizeof out, "%s/%s.%s", rep->plots_dir, o->name, fmt);
+            snprintf(temp, sizeof temp, "%s/%s.%s", rep->plots_dir, temp_name, fmt);
             int status = 0;
             nl_code rc = run_gnuplot(rep->gnuplot, rep->plots_dir, expr, script, said, sizeof said, &status, err);
             if (rc)
                 return rc;
             if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                unlink(temp);
                 size_t len = strlen(said);
                 while (len && said[len - 1] == '\n')
                     said[--len] = '\0';
@@ -289,11 +300,17 @@ nl_code nl_plot_render(nl_plot_report *rep, unsigned formats, nl_error *err)
             if (said[0] && used < sizeof rep->messages - 1)
                 used += (size_t)snprintf(rep->messages + used, sizeof rep->messages - used, "%s%s.gp (%s): %s",
                                          used ? "\n" : "", o->name, fmt, said);
-            char out[1300];
             struct stat st;
-            snprintf(out, sizeof out, "%s/%s.%s", rep->plots_dir, o->name, fmt);
-            if (stat(out, &st) != 0 || st.st_size == 0)
-                return nl_fail(err, NL_ERR_RUNTIME, "gnuplot wrote no %s for %s", out, o->script);
+            if (stat(temp, &st) != 0 || st.st_size == 0) {
+                unlink(temp);
+                return nl_fail(err, NL_ERR_RUNTIME, "gnuplot wrote no %s for %s (its template "
+                               "must write fig_name.\".\".fmt)", out, o->script);
+            }
+            if (rename(temp, out) != 0) {
+                const int e = errno;
+                unlink(temp);
+                return nl_fail(err, NL_ERR_IO, "cannot rename %s to %s: %s", temp, out, strerror(e));
+            }
         }
         o->rendered = true;
     }

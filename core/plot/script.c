@@ -36,7 +36,8 @@ void pl_header(pl_script *s, const char *what, int width, int height)
                   "# the results; reads the CSV files it names by column name.\n"
                   "# Render from this directory: gnuplot %s.gp (PNG), or\n"
                   "#   gnuplot -e 'fmt=\"svg\"' %s.gp (SVG; \"pdf\" for PDF)\n"
-                  "fig_name = %s\nfig_width = %d\nfig_height = %d\n\n"
+                  /* normlab renders to a temporary name of its own (nl_plot_render) */
+                  "if (!exists(\"fig_name\")) fig_name = %s\nfig_width = %d\nfig_height = %d\n\n"
                   "%s\n%s\n",
                   what, s->kind, s->name, s->name, pl_q(s->name, q, sizeof q), width, height,
                   pl_template_text(s->templates, "style"), pl_template_text(s->templates, s->kind));

@@ -57,13 +57,23 @@ const char *pl_template_text(const pl_templates *t, const char *name)
     return "";
 }
 
+/* A user's copies to edit: a template already in `dir` is theirs (edited
+ * or not), never replaced; any there refuses the lot before one is written */
 nl_code pl_templates_write(const char *dir, nl_error *err)
 {
+    char path[1200];
+    for (int i = 0; i < pl_n_builtin_templates; i++) {
+        snprintf(path, sizeof path, "%s/%s.gp", dir, pl_builtin_templates[i].name);
+        if (nl_path_exists(path))
+            return nl_fail(err, NL_ERR_USAGE, "%s exists: templates already there are never "
+                           "replaced; nothing was written: choose another directory, or remove "
+                           "them", path);
+    }
     nl_code rc = nl_make_dirs(dir, err);
     for (int i = 0; i < pl_n_builtin_templates && rc == NL_OK; i++) {
-        char path[1200];
         snprintf(path, sizeof path, "%s/%s.gp", dir, pl_builtin_templates[i].name);
-        rc = nl_write_atomic(path, pl_builtin_templates[i].text, pl_builtin_templates[i].len, err);
+        rc = nl_write_exclusive(path, pl_builtin_templates[i].text, pl_builtin_templates[i].len,
+                                NULL, err);
     }
     return rc;
 }

@@ -182,10 +182,23 @@ static nl_code lock_sweep_dir(nl_sweep_job *j, nl_error *err)
                             errno == EWOULDBLOCK;
     const bool shard_busy = !whole_busy && j->shard_lock_fd >= 0 &&
                             flock(j->shard_lock_fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-    if (!whole_busy && !shard_busy)
+    /* who holds it, for the next one refused (shared holders: the last to write) */
+    const int held_fd = shard.count > 1 ? j->shard_lock_fd : j->lock_fd;
+    if (!whole_busy && !shard_busy) {
+        if (held_fd >= 0)
+            nl_lock_holder_write(held_fd);
         return NL_OK;
-    return nl_fail(err, NL_ERR_RUNTIME, "another normlab sweep is running %s%s (it holds %s); wait for it",
-                   shard_busy ? "this shard of " : (shard.count > 1 ? "all of " : ""), j->dir,
+    }
+    nl_run_writer holder = {0};
+    nl_lock_holder_read(shard_busy ? j->shard_lock_fd : j->lock_fd, &holder);
+    char who[200] = "";
+    if (holder.pid > 0)
+        snprintf(who, sizeof who, "pid %ld%s%s, ", holder.pid, holder.host[0] ? " on " : "",
+                 holder.host);
+    /* a directory in use, as a run directory another run writes: exit 2 */
+    return nl_fail(err, NL_ERR_USAGE, "another normlab sweep is running %s%s (%sit holds %s); "
+                   "nothing was written: wait for it", shard_busy ? "this shard of " :
+                   (shard.count > 1 ? "all of " : ""), j->dir, who,
                    shard_busy ? shard_path : lock_path);
 }
 

@@ -1,11 +1,14 @@
 #include "train/eval.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "arch/registry.h"
 #include "config/config.h"
@@ -356,30 +359,21 @@ nl_code nl_eval_run(const nl_eval_options *opt, nl_eval_result *out, nl_error *e
 static void record_path(const char *run_dir, const char *name, char *path, size_t size)
 {
     char dir[1100], file[300];
-    nl_path_join(dir, sizeof dir, run_dir, "eval");
+    nl_path_join(dir, sizeof dir, run_dir, NL_EVAL_DIR);
     snprintf(file, sizeof file, "%s.json", name);
     nl_path_join(path, size, dir, file);
 }
 
-void nl_eval_record_name(const char *run_dir, const nl_eval_options *opt, char *name,
-                         size_t size)
+void nl_eval_record_name(const nl_eval_options *opt, char *name, size_t size)
 {
-    char base[96], path[1400];
-    int used = snprintf(base, sizeof base, "%s%s", opt->n_data_overrides ? "data" : "test",
+    int used = snprintf(name, size, "%s%s", opt->n_data_overrides ? "data" : "test",
                         opt->fold_bn ? "-folded" : "");
-    if (opt->context > 0)
-        used += snprintf(base + used, sizeof base - (size_t)used, "-t%d", opt->context);
-    if (opt->batch > 0)
-        used += snprintf(base + used, sizeof base - (size_t)used, "-b%d", opt->batch);
-    if (opt->batch_stats)
-        snprintf(base + used, sizeof base - (size_t)used, "-batchstats");
-    snprintf(name, size, "%s", base);
-    for (int k = 2; ; k++) {
-        record_path(run_dir, name, path, sizeof path);
-        if (!nl_path_exists(path))
-            return;
-        snprintf(name, size, "%s-%d", base, k);
-    }
+    if (opt->context > 0 && (size_t)used < size)
+        used += snprintf(name + used, size - (size_t)used, "-t%d", opt->context);
+    if (opt->batch > 0 && (size_t)used < size)
+        used += snprintf(name + used, size - (size_t)used, "-b%d", opt->batch);
+    if (opt->batch_stats && (size_t)used < size)
+        snprintf(name + used, size - (size_t)used, "-batchstats");
 }
 
 static const char *const csv_columns[] = {"record",   "loss",        "accuracy", "samples",
@@ -393,15 +387,8 @@ static nl_code append_csv_row(const char *run_dir, const char *name, const nl_ev
                               const nl_eval_result *r, const char *written, nl_error *err)
 {
     char path[1400], dir[1100];
-    nl_path_join(dir, sizeof dir, run_dir, "eval");
-    nl_path_join(path, sizeof path, dir, "evals.csv");
-    nl_csv csv = {.fd = -1};
-    struct stat sb;
-    nl_code rc = stat(path, &sb) == 0
-                     ? nl_csv_continue(&csv, path, N_CSV_COLUMNS, sb.st_size, err)
-                     : nl_csv_open(&csv, path, csv_columns, N_CSV_COLUMNS, err);
-    if (rc)
-        return rc;
+    nl_path_join(dir, sizeof dir, run_dir, NL_EVAL_DIR);
+    nl_path_join(path, sizeof path, dir, NL_EVAL_TABLE);
     char loss[32], acc[32], samples[32], layers[16], step[32], context[16], trained[16],
         batch[16];
     if (r->tokens) {
@@ -421,25 +408,89 @@ static nl_code append_csv_row(const char *run_dir, const char *name, const nl_ev
                                          r->cpu_kernels, NORMLAB_VERSION, NORMLAB_GIT_COMMIT,
                                          written, context, trained, batch,
                                          opt->batch_stats ? "true" : "false"};
-    rc = nl_csv_row(&csv, fields, err);
-    nl_error close_err = {0};
-    if (nl_csv_close(&csv, &close_err) != NL_OK && rc == NL_OK) {
-        *err = close_err;
-        rc = close_err.code;
-    }
-    return rc;
+    /* other evals of this run may append at the same moment */
+    return nl_csv_append_shared(path, csv_columns, N_CSV_COLUMNS, fields, err);
 }
 
-nl_code nl_eval_write_record(const char *run_dir, const char *name, const nl_eval_options *opt,
-                             const nl_eval_result *r, char *path, size_t path_size,
-                             nl_error *err)
+/* the record named `name` as JSON, into j */
+static void record_json(nl_json *j, const char *name, const nl_eval_options *opt,
+                        const nl_eval_result *r, const char *written)
 {
-    record_path(run_dir, name, path, path_size);
-    if (nl_path_exists(path))
-        return nl_fail(err, NL_ERR_USAGE, "%s exists: an eval record is never replaced; "
-                       "choose another --name", path);
+    nl_json_begin(j);
+    nl_json_string(j, "record", name);
+    nl_json_string(j, "split", "test");
+    nl_json_number(j, "loss", r->loss);
+    nl_json_number(j, "accuracy", r->accuracy);
+    nl_json_int(j, "samples", r->samples);
+    nl_json_bool(j, "folded", opt->fold_bn);
+    nl_json_int(j, "folded_layers", r->folded_layers);
+    nl_json_int(j, "step", r->step);
+    nl_json_string(j, "data", r->data);
+    nl_json_string(j, "overrides", r->overrides);
+    /* token models: loss and accuracy per token, over windows ("samples")
+     * of `context` tokens */
+    if (r->tokens) {
+        nl_json_int(j, "context", r->context);
+        nl_json_int(j, "trained_context", r->trained_context);
+    } else {
+        nl_json_null(j, "context");
+        nl_json_null(j, "trained_context");
+    }
+    nl_json_int(j, "batch", r->batch);
+    nl_json_bool(j, "batch_stats", opt->batch_stats);
+    /* the run's own final evaluation of its test split, for comparison */
+    nl_json_number(j, "run_final_test_accuracy", r->run_final_test_accuracy);
+    nl_json_number(j, "eval_s", r->eval_s);
+    nl_json_number(j, "samples_per_s", r->eval_s > 0 ? (double)r->samples / r->eval_s : NAN);
+    nl_json_string(j, "device", r->device);
+    nl_json_string(j, "cpu_kernels", r->cpu_kernels);
+    nl_json_int(j, "threads", r->threads);
+    nl_json_string(j, "normlab_version", NORMLAB_VERSION);
+    nl_json_string(j, "git_commit", NORMLAB_GIT_COMMIT);
+    nl_json_string(j, "written_at", written);
+    nl_json_end(j);
+}
+
+/* Creates eval/<name>.json exclusively: a record is never replaced, also
+ * by another eval of the run at the same moment. Numbered, an existing name
+ * takes the next free suffix; else it is refused. */
+static nl_code create_record(const char *run_dir, char *name, size_t name_size, bool numbered,
+                             const nl_eval_options *opt, const nl_eval_result *r,
+                             const char *written, char *path, size_t path_size, nl_error *err)
+{
+    char base[256];
+    nl_copy_string(base, sizeof base, name);
+    for (int k = 2;; k++) {
+        record_path(run_dir, name, path, path_size);
+        nl_json j;
+        record_json(&j, name, opt, r, written);
+        if (j.buf.failed) {
+            nl_buf_free(&j.buf);
+            return nl_fail(err, NL_ERR_NOMEM, "out of memory writing the eval record");
+        }
+        bool existed = false;
+        nl_error exists_err = {0};
+        const nl_code rc = nl_write_exclusive(path, j.buf.data, j.buf.len, &existed, &exists_err);
+        nl_buf_free(&j.buf);
+        if (rc == NL_OK)
+            return NL_OK;
+        if (!existed) {
+            *err = exists_err;
+            return rc;
+        }
+        if (!numbered || k > 100000)
+            return nl_fail(err, NL_ERR_USAGE, "%s exists: an eval record is never replaced; "
+                           "nothing was written: choose another --name", path);
+        snprintf(name, name_size, "%s-%d", base, k);
+    }
+}
+
+nl_code nl_eval_write_record(const char *run_dir, char *name, size_t name_size, bool numbered,
+                             const nl_eval_options *opt, const nl_eval_result *r, char *path,
+                             size_t path_size, nl_error *err)
+{
     char dir[1100];
-    nl_path_join(dir, sizeof dir, run_dir, "eval");
+    nl_path_join(dir, sizeof dir, run_dir, NL_EVAL_DIR);
     nl_code rc = nl_make_dirs(dir, err);
     if (rc)
         return rc;
@@ -448,47 +499,51 @@ nl_code nl_eval_write_record(const char *run_dir, const char *name, const nl_eva
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(written, sizeof written, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    nl_json j;
-    nl_json_begin(&j);
-    nl_json_string(&j, "record", name);
-    nl_json_string(&j, "split", "test");
-    nl_json_number(&j, "loss", r->loss);
-    nl_json_number(&j, "accuracy", r->accuracy);
-    nl_json_int(&j, "samples", r->samples);
-    nl_json_bool(&j, "folded", opt->fold_bn);
-    nl_json_int(&j, "folded_layers", r->folded_layers);
-    nl_json_int(&j, "step", r->step);
-    nl_json_string(&j, "data", r->data);
-    nl_json_string(&j, "overrides", r->overrides);
-    /* token models: loss and accuracy per token, over windows ("samples")
-     * of `context` tokens */
-    if (r->tokens) {
-        nl_json_int(&j, "context", r->context);
-        nl_json_int(&j, "trained_context", r->trained_context);
-    } else {
-        nl_json_null(&j, "context");
-        nl_json_null(&j, "trained_context");
+    /* The record, then its row: no row names a record that is not there.
+     * A row that cannot be written takes its record back (this process made
+     * it, and nothing else writes that name); a crash between the two
+     * leaves a record without its row, which the record's own file still
+     * holds in full. */
+    rc = create_record(run_dir, name, name_size, numbered, opt, r, written, path, path_size, err);
+    if (rc == NL_OK && (rc = append_csv_row(run_dir, name, opt, r, written, err)) != NL_OK)
+        unlink(path);
+    return rc;
+}
+
+/* what eval writes: records, the table, and their temporaries (of an eval
+ * killed while writing) */
+static bool eval_output(const char *name)
+{
+    const size_t len = strlen(name);
+    return !strcmp(name, NL_EVAL_TABLE) || strstr(name, ".tmp.") ||
+           (len > 5 && !strcmp(name + len - 5, ".json"));
+}
+
+nl_code nl_eval_remove_records(const char *run_dir, int *removed, nl_error *err)
+{
+    *removed = 0;
+    char dir[1100];
+    nl_path_join(dir, sizeof dir, run_dir, NL_EVAL_DIR);
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT || errno == ENOTDIR
+                   ? NL_OK
+                   : nl_fail(err, NL_ERR_IO, "cannot read %s: %s", dir, strerror(errno));
+    nl_code rc = NL_OK;
+    struct dirent *e;
+    while (rc == NL_OK && (e = readdir(d)) != NULL) {
+        char path[1400];
+        struct stat st;
+        nl_path_join(path, sizeof path, dir, e->d_name);
+        if (!eval_output(e->d_name) || lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+            continue; /* a user's own file, or a directory: left */
+        if (unlink(path) != 0 && errno != ENOENT)
+            rc = nl_fail(err, NL_ERR_IO, "cannot remove the old %s: %s", path, strerror(errno));
+        else if (strstr(e->d_name, ".json") && !strstr(e->d_name, ".tmp."))
+            (*removed)++;
     }
-    nl_json_int(&j, "batch", r->batch);
-    nl_json_bool(&j, "batch_stats", opt->batch_stats);
-    /* the run's own final evaluation of its test split, for comparison */
-    nl_json_number(&j, "run_final_test_accuracy", r->run_final_test_accuracy);
-    nl_json_number(&j, "eval_s", r->eval_s);
-    nl_json_number(&j, "samples_per_s", r->eval_s > 0 ? (double)r->samples / r->eval_s : NAN);
-    nl_json_string(&j, "device", r->device);
-    nl_json_string(&j, "cpu_kernels", r->cpu_kernels);
-    nl_json_int(&j, "threads", r->threads);
-    nl_json_string(&j, "normlab_version", NORMLAB_VERSION);
-    nl_json_string(&j, "git_commit", NORMLAB_GIT_COMMIT);
-    nl_json_string(&j, "written_at", written);
-    nl_json_end(&j);
-    if (j.buf.failed) {
-        nl_buf_free(&j.buf);
-        return nl_fail(err, NL_ERR_NOMEM, "out of memory writing the eval record");
-    }
-    rc = nl_write_atomic(path, j.buf.data, j.buf.len, err);
-    nl_buf_free(&j.buf);
+    closedir(d);
     if (rc == NL_OK)
-        rc = append_csv_row(run_dir, name, opt, r, written, err);
+        rmdir(dir); /* kept when something of the user's is left in it */
     return rc;
 }

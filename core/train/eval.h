@@ -12,6 +12,9 @@
 
 #include "base/status.h"
 
+#define NL_EVAL_DIR "eval"         /* RUN_DIR/eval/: the records */
+#define NL_EVAL_TABLE "evals.csv"  /* RUN_DIR/eval/evals.csv: a row per record */
+
 typedef struct {
     const char *run_dir;
     /* "data.KEY=VALUE" (or "KEY=VALUE", meaning data.KEY) over config.yaml's */
@@ -60,16 +63,23 @@ nl_code nl_eval_run(const nl_eval_options *opt, nl_eval_result *out, nl_error *e
 
 /* The record's default name: "test", "test-folded", "data" or
  * "data-folded" (with overrides), then "-tN" (context), "-bN" (batch) and
- * "-batchstats" when asked, numbered -2, -3, ... past the records already
- * there, so that none is replaced. */
-void nl_eval_record_name(const char *run_dir, const nl_eval_options *opt, char *name,
-                         size_t size);
+ * "-batchstats" when asked; nl_eval_write_record numbers it -2, -3, ...
+ * past the records already there. */
+void nl_eval_record_name(const nl_eval_options *opt, char *name, size_t size);
 
-/* Writes RUN_DIR/eval/<name>.json and appends its row to
- * RUN_DIR/eval/evals.csv. A record of that name already there is
+/* Writes RUN_DIR/eval/<name>.json, created exclusively (never replacing a
+ * record, also one another eval makes at the same moment), then appends
+ * its row to RUN_DIR/eval/evals.csv (shared with concurrent evals: no row
+ * is lost). `numbered`: a name taken becomes the first free of name-2,
+ * name-3, ..., written back into `name`; else a record of that name is
  * NL_ERR_USAGE, nothing written. `path` receives the JSON file's path. */
-nl_code nl_eval_write_record(const char *run_dir, const char *name, const nl_eval_options *opt,
-                             const nl_eval_result *r, char *path, size_t path_size,
-                             nl_error *err);
+nl_code nl_eval_write_record(const char *run_dir, char *name, size_t name_size, bool numbered,
+                             const nl_eval_options *opt, const nl_eval_result *r, char *path,
+                             size_t path_size, nl_error *err);
+
+/* Removes the eval records of RUN_DIR (its eval/ directory's records, table
+ * and temporaries; eval/ itself when nothing else is in it), for a run
+ * started over: they evaluated the model it replaces. *removed: records. */
+nl_code nl_eval_remove_records(const char *run_dir, int *removed, nl_error *err);
 
 #endif

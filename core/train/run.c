@@ -17,6 +17,7 @@
 #include "train/check.h"
 #include "train/checkpoint.h"
 #include "train/device_data.h"
+#include "train/eval.h"
 #include "train/final_model.h"
 #include "train/init_from.h"
 #include "train/rundir.h"
@@ -799,6 +800,15 @@ static nl_code open_outputs(run_state *st, nl_error *err)
     return nl_csv_open(&st->trace, path, names, train->trace.n_percentiles + 1, err);
 }
 
+/* A run started over (a finished one under --force, an unfinished one
+ * without a checkpoint to go on from): the eval records of the model it
+ * replaces go with that model, rather than stand beside the new one's. */
+static nl_code remove_replaced_evals(const run_state *st, nl_run_outcome *out, nl_error *err)
+{
+    /* the result line says how many (cmd/run.c), --quiet or not */
+    return nl_eval_remove_records(st->dir, &out->removed_evals, err);
+}
+
 /* Rank 0's run directory before the first step, under its lock (taken
  * before the first write, held until the last one): the checkpoint resumed
  * or removed, config.yaml, a running summary.json, and the outputs. */
@@ -813,6 +823,8 @@ static nl_code prepare_dir(run_state *st, nl_run_outcome *out, nl_error *err)
         rc = find_resume(st, out, err);
     if (rc == NL_OK)
         rc = remove_stale_files(st, err);
+    if (rc == NL_OK && st->found != NL_CHECKPOINT_LOADED)
+        rc = remove_replaced_evals(st, out, err);
     if (rc == NL_OK)
         rc = write_config(st, err);
     if (rc == NL_OK) {

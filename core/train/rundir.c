@@ -1,3 +1,5 @@
+/* F_OFD_SETLK (Linux 3.15): the readers' lock, see nl_run_dir_read_lock */
+#define _GNU_SOURCE
 #include "train/rundir.h"
 
 #include <dirent.h>
@@ -16,8 +18,7 @@ static void marker_path(const char *dir, char *out, size_t size)
     nl_path_join(out, size, dir, NL_RUN_MARKER);
 }
 
-/* the "pid host" line a holder wrote into the marker */
-static void read_holder(int fd, nl_run_writer *w)
+void nl_lock_holder_read(int fd, nl_run_writer *w)
 {
     char text[200];
     const ssize_t got = pread(fd, text, sizeof text - 1, 0);
@@ -33,6 +34,14 @@ static void read_holder(int fd, nl_run_writer *w)
     }
 }
 
+bool nl_lock_holder_write(int fd)
+{
+    char host[100] = "", line[160];
+    gethostname(host, sizeof host - 1);
+    const int len = snprintf(line, sizeof line, "%ld %s\n", (long)getpid(), host[0] ? host : "-");
+    return ftruncate(fd, 0) == 0 && pwrite(fd, line, (size_t)len, 0) == len;
+}
+
 bool nl_run_dir_busy(const char *dir, nl_run_writer *w)
 {
     *w = (nl_run_writer){0};
@@ -45,10 +54,11 @@ bool nl_run_dir_busy(const char *dir, nl_run_writer *w)
     if (nl_open_regular(path, true, &fd, &ignored) != NL_OK || fd < 0)
         return false;
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
-    const bool busy = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+    /* a writer; readers (evals, nl_run_dir_read_lock) write no run */
+    const bool busy = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_WRLCK;
     if (busy) {
         w->pid = fl.l_pid; /* 0 or another machine's pid over NFS: the file says */
-        read_holder(fd, w);
+        nl_lock_holder_read(fd, w);
     }
     close(fd);
     return busy;
@@ -106,7 +116,11 @@ bool nl_run_dir_is_normlab(const char *dir)
 
 nl_code nl_run_dir_check_ours(const char *dir, nl_error *err)
 {
-    if (nl_run_dir_is_normlab(dir) || nl_dir_is_empty(dir))
+    /* empty first, then the marker: normlab makes the marker before any
+     * other file, so a directory seen with files in it has its marker by
+     * the time it is looked for; the other order refuses a directory another
+     * run filled between the two looks */
+    if (nl_dir_is_empty(dir) || nl_run_dir_is_normlab(dir))
         return NL_OK;
     return nl_fail(err, NL_ERR_USAGE,
                    "%s is not empty and normlab did not make it (no %s in it); nothing was "
@@ -130,6 +144,10 @@ nl_code nl_run_dir_make(const char *dir, nl_error *err)
 
 nl_code nl_run_dir_busy_error(nl_error *err, const char *dir, const nl_run_writer *w)
 {
+    if (w->reading)
+        return nl_fail(err, NL_ERR_USAGE, "%s is being read by normlab eval, which records its "
+                       "result there; nothing was written: wait for it to finish, or choose "
+                       "another --out", dir);
     char who[200] = "";
     if (w->pid > 0)
         snprintf(who, sizeof who, " (pid %ld%s%s)", w->pid, w->host[0] ? " on " : "", w->host);
@@ -161,23 +179,64 @@ nl_code nl_run_dir_lock(const char *dir, int *fd_out, nl_error *err)
         if (e == EACCES || e == EAGAIN) {
             nl_run_writer w = {0};
             struct flock probe = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-            if (fcntl(fd, F_GETLK, &probe) == 0 && probe.l_type != F_UNLCK)
+            if (fcntl(fd, F_GETLK, &probe) == 0 && probe.l_type != F_UNLCK) {
                 w.pid = probe.l_pid;
-            read_holder(fd, &w);
+                w.reading = probe.l_type == F_RDLCK;
+            }
+            if (!w.reading)
+                nl_lock_holder_read(fd, &w);
             close(fd);
             return nl_run_dir_busy_error(err, dir, &w);
         }
         close(fd);
         return nl_fail(err, NL_ERR_IO, "cannot lock %s: %s", path, strerror(e));
     }
-    char host[100] = "", line[160];
-    gethostname(host, sizeof host - 1);
-    const int len = snprintf(line, sizeof line, "%ld %s\n", (long)getpid(), host[0] ? host : "-");
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)len, 0) != len) {
+    if (!nl_lock_holder_write(fd)) {
         const int e = errno;
         close(fd);
         return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", path, strerror(e));
     }
     *fd_out = fd;
     return NL_OK;
+}
+
+nl_code nl_run_dir_read_lock(const char *dir, int *fd_out, nl_error *err)
+{
+    *fd_out = -1;
+    char path[1100];
+    marker_path(dir, path, sizeof path);
+    /* read and write, though only read: what opens a lock file (never a
+     * file's content to read) and, an eval writing its record into the
+     * directory, one it may write */
+    const int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return NL_OK; /* no marker: not a run directory, or one from before the marker */
+    struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    int r;
+    while ((r = fcntl(fd, F_OFD_SETLK, &fl)) != 0 && errno == EINTR)
+        ;
+    if (r == 0) {
+        *fd_out = fd;
+        return NL_OK;
+    }
+    const int e = errno;
+    if (e == EINVAL) { /* a kernel before 3.15: read unguarded, as before */
+        close(fd);
+        return NL_OK;
+    }
+    if (e != EACCES && e != EAGAIN) {
+        close(fd);
+        return nl_fail(err, NL_ERR_IO, "cannot lock %s: %s", path, strerror(e));
+    }
+    nl_run_writer w = {0};
+    struct flock probe = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
+    if (fcntl(fd, F_GETLK, &probe) == 0 && probe.l_type != F_UNLCK)
+        w.pid = probe.l_pid;
+    nl_lock_holder_read(fd, &w);
+    close(fd);
+    char who[200] = "";
+    if (w.pid > 0)
+        snprintf(who, sizeof who, " (pid %ld%s%s)", w.pid, w.host[0] ? " on " : "", w.host);
+    return nl_fail(err, NL_ERR_USAGE, "%s is being written by another normlab process%s; nothing "
+                   "was written: use it once that run has finished", dir, who);
 }

@@ -1,7 +1,8 @@
 /* Who may write a run directory.
  *
  * A directory normlab creates for a run holds NL_RUN_MARKER, made before any
- * other file; `normlab run --out` writes only into a directory that has it,
+ * other file (so a directory seen with files in it, then looked at for the
+ * marker, has it if normlab made it: the order nl_run_dir_check_ours looks); `normlab run --out` writes only into a directory that has it,
  * is empty or does not exist yet (or, from before the marker existed, holds a
  * summary.json that normlab wrote), so nothing a user keeps there is replaced.
  *
@@ -30,7 +31,14 @@
 typedef struct {
     long pid;       /* as the lock reports it, else as the holder wrote it; 0 unknown */
     char host[128]; /* as the holder wrote it; "" unknown */
+    bool reading;   /* a reader's lock (nl_run_dir_read_lock), not a writer's */
 } nl_run_writer;
+
+/* The holder of a lock file (a run directory's marker, a sweep's .lock)
+ * writes its "pid host" line into it once it holds the lock; one refused
+ * reads it to say who holds it (into *w, its pid where w has none). */
+bool nl_lock_holder_write(int fd);
+void nl_lock_holder_read(int fd, nl_run_writer *w);
 
 /* true when another process holds the lock of `dir` (and who, into *w) */
 bool nl_run_dir_busy(const char *dir, nl_run_writer *w);
@@ -66,6 +74,18 @@ nl_code nl_run_dir_make(const char *dir, nl_error *err);
  * and host in the marker. *fd is the descriptor to keep open while writing;
  * closing it (or exiting) releases the lock. */
 nl_code nl_run_dir_lock(const char *dir, int *fd, nl_error *err);
+
+/* Takes the readers' lock of run directory `dir`, for a process that reads
+ * its final model and records beside it (normlab eval): any number of
+ * readers hold it at once, none while a run writes the directory, which
+ * then refuses to start (nl_run_dir_lock, NL_ERR_USAGE): so a run started
+ * over (--force) never gets an eval record of the model it replaced. A
+ * directory another process writes is NL_ERR_USAGE. An open file
+ * description's lock (F_OFD_SETLK), not the process's: the reader opens
+ * the marker again (nl_run_dir_busy), which would drop a process's lock.
+ * *fd: keep open while reading and recording; -1 when there is no marker
+ * to lock (not a run directory, or one from before the marker). */
+nl_code nl_run_dir_read_lock(const char *dir, int *fd, nl_error *err);
 
 /* the error for a directory held by `w` */
 nl_code nl_run_dir_busy_error(nl_error *err, const char *dir, const nl_run_writer *w);
