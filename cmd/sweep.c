@@ -769,6 +769,12 @@ int cmd_sweep(int argc, char **argv)
             nl_experiment_free(&e);
             return nl_cmd_report("sweep", &err);
         }
+    char dir[1024];
+    if (a.out_dir)
+        snprintf(dir, sizeof dir, "%s", a.out_dir);
+    else
+        snprintf(dir, sizeof dir, "results/%s", e.name);
+    nl_copy_string(e.out_dir, sizeof e.out_dir, dir);
     nl_sweep_plan p;
     if (nl_sweep_plan_build(&e, &p, &err) != NL_OK) {
         nl_experiment_free(&e);
@@ -777,11 +783,6 @@ int cmd_sweep(int argc, char **argv)
     for (int i = 0; i < p.n_warnings; i++)
         fprintf(stderr, "normlab sweep: warning: %s\n", p.warnings[i]);
 
-    char dir[1024];
-    if (a.out_dir)
-        snprintf(dir, sizeof dir, "%s", a.out_dir);
-    else
-        snprintf(dir, sizeof dir, "results/%s", e.name);
     int status;
     if (a.emit_sbatch) {
         size_t len = strlen(dir);

@@ -59,7 +59,7 @@ static void load_config(const char *text, nl_config *cfg)
     nl_error err = {0};
     ck_assert_msg(nl_config_load_string(text, "ft.yaml", NULL, 0, cfg, &err) == NL_OK, "%s",
                   err.msg);
-    ck_assert_msg(nl_init_from_check(cfg, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_init_from_check(cfg, 0, NULL, &err) == NL_OK, "%s", err.msg);
 }
 
 /* the fine-tuning model, built as a run builds it, init.from applied */
@@ -72,7 +72,7 @@ static nl_model *finetune_model(nl_backend *be, const nl_config *cfg)
     ck_assert_msg(nl_model_build(&spec, be, cfg->train.eval_batch_size, cfg->train.batch_size,
                                  cfg->seed, &m, &err) == NL_OK, "%s", err.msg);
     char note[1400];
-    ck_assert_msg(nl_init_from_load(cfg, m, note, sizeof note, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_init_from_load(cfg, m, NULL, note, sizeof note, &err) == NL_OK, "%s", err.msg);
     return m;
 }
 

@@ -4,8 +4,10 @@
  * and weight decay, the normalizer's running statistics), keys that an
  * override made inapplicable, and the cross-key checks of
  * nl_config_validate, each pointing at the key (and line) to change. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "config/internal.h"
@@ -113,6 +115,47 @@ static void derived_defaults(nl_config *cfg)
     }
 }
 
+/* init.from as an absolute path, so that the run's resolved config.yaml and
+ * summary.json say which run it started from wherever they are read: a
+ * relative value from a config file is relative to that file's directory
+ * (a config kept beside its runs names them wherever normlab is started),
+ * one from --set to the working directory, as any path typed in a shell.
+ * An existing directory is named by its real path (symlinks resolved). */
+static void absolute_init_from(nl_config *cfg)
+{
+    char *from = cfg->init_from;
+    if (!from[0])
+        return;
+    char joined[2 * sizeof cfg->init_from], cwd[1024];
+    const nl_config_origin *o = nl_config_origin_of(cfg, "init.from");
+    if (from[0] == '/') {
+        nl_copy_string(joined, sizeof joined, from);
+    } else if (o && !nl_cfg_from_set(o) && strchr(o->source, '/')) {
+        const char *slash = strrchr(o->source, '/');
+        snprintf(joined, sizeof joined, "%.*s/%s", (int)(slash - o->source), o->source, from);
+    } else {
+        nl_copy_string(joined, sizeof joined, from);
+    }
+    char real[PATH_MAX];
+    if (realpath(joined, real)) {
+        if (strlen(real) < sizeof cfg->init_from)
+            nl_copy_string(from, sizeof cfg->init_from, real);
+        return;
+    }
+    /* not there (the check says so, naming it): absolute all the same */
+    if (joined[0] != '/' && getcwd(cwd, sizeof cwd)) {
+        const char *rel = joined;
+        while (rel[0] == '.' && rel[1] == '/')
+            rel += 2;
+        char abs[sizeof joined + sizeof cwd];
+        snprintf(abs, sizeof abs, "%s/%s", cwd, rel);
+        if (strlen(abs) < sizeof cfg->init_from)
+            nl_copy_string(from, sizeof cfg->init_from, abs);
+    } else if (strlen(joined) < sizeof cfg->init_from) {
+        nl_copy_string(from, sizeof cfg->init_from, joined);
+    }
+}
+
 nl_code nl_cfg_resolve(nl_config *cfg, bool resolved_file, nl_error *err)
 {
     nl_code code = nl_cfg_check_epochs_steps(cfg, err);
@@ -123,6 +166,7 @@ nl_code nl_cfg_resolve(nl_config *cfg, bool resolved_file, nl_error *err)
     if ((code = drop_inapplicable(cfg, resolved_file, err)))
         return code;
     derived_defaults(cfg);
+    absolute_init_from(cfg);
     return NL_OK;
 }
 

@@ -695,8 +695,12 @@ static nl_code combo_check(plan_builder *b, combo *k)
                        at.column, k->dir, k->label, k->derived_why);
     }
     nl_run_plan run_plan;
-    if (k->loaded &&
-        nl_run_check(b->cfg, -1, false, &b->text_memo, &run_plan, &k->load_err) != NL_OK)
+    /* the run's directory, so that an init.from naming it is refused */
+    char run_dir[1400] = "";
+    if (e->out_dir[0])
+        snprintf(run_dir, sizeof run_dir, "%s/runs/%s", e->out_dir, k->dir);
+    if (k->loaded && nl_run_check_into(b->cfg, -1, false, run_dir[0] ? run_dir : NULL,
+                                       &b->text_memo, &run_plan, &k->load_err) != NL_OK)
         k->loaded = false;
     if (!k->loaded) {
         *b->err = k->load_err;
