@@ -772,6 +772,40 @@ START_TEST(test_init_from_identity)
 }
 END_TEST
 
+/* The sweep checks what it will run: a finished run of the same config is
+ * skipped, so its init.from source may be gone (a committed sweep whose
+ * source model is not kept still redraws its plots), while a run it would
+ * start from that source is refused before anything is written. */
+START_TEST(test_finished_sweep_needs_no_source)
+{
+    make_source();
+    char *text = table_config(NULL, "r");
+    tu_tmp_write("ft.yaml", text);
+    free(text);
+    tu_tmp_write("exp.yaml", "name: ex\nbase: ft.yaml\nset: {train.steps: 4}\ngrid: {seed: [5]}\n");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out s"), 0);
+    shell("rm r/final.nlck", "");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out s --dry-run"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "seed-5") && strstr(out, "skip"), "%s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out s"), 0);
+    ck_assert_int_eq(tu_normlab("validate exp.yaml --out s"), 0);
+    /* a second seed would start from the missing model */
+    tu_tmp_write("exp.yaml", "name: ex\nbase: ft.yaml\nset: {train.steps: 4}\ngrid: {seed: [5, 6]}\n");
+    char *before = listing("s");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out s"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "seed-6") && strstr(out, "has no final model"), "%s", out);
+    free(out);
+    char *after = listing("s");
+    ck_assert_str_eq(after, before);
+    free(before);
+    free(after);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* the step of the last whole row of tu_tmp/<dir>/metrics.csv (0 before any) */
 static long last_logged_step(const char *dir)
 {
@@ -851,6 +885,7 @@ int main(void)
     tcase_add_test(tc, test_one_check_path);
     tcase_add_test(tc, test_new_head_is_fresh);
     tcase_add_test(tc, test_init_from_identity);
+    tcase_add_test(tc, test_finished_sweep_needs_no_source);
     tcase_add_test(tc, test_resume_keeps_recalibration);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

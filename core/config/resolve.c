@@ -120,8 +120,11 @@ static void derived_defaults(nl_config *cfg)
  * relative value from a config file is relative to that file's directory
  * (a config kept beside its runs names them wherever normlab is started),
  * one from --set to the working directory, as any path typed in a shell.
- * An existing directory is named by its real path (symlinks resolved). */
-static void absolute_init_from(nl_config *cfg)
+ * An existing directory is named by its real path (symlinks resolved). A
+ * resolved config (a run's config.yaml) holds a relative value only when
+ * written before init.from was made absolute, when it was relative to the
+ * working directory: read so, a finished run's config is still its own. */
+static void absolute_init_from(nl_config *cfg, bool resolved_file)
 {
     char *from = cfg->init_from;
     if (!from[0])
@@ -130,7 +133,7 @@ static void absolute_init_from(nl_config *cfg)
     const nl_config_origin *o = nl_config_origin_of(cfg, "init.from");
     if (from[0] == '/') {
         nl_copy_string(joined, sizeof joined, from);
-    } else if (o && !nl_cfg_from_set(o) && strchr(o->source, '/')) {
+    } else if (o && !nl_cfg_from_set(o) && !resolved_file && strchr(o->source, '/')) {
         const char *slash = strrchr(o->source, '/');
         snprintf(joined, sizeof joined, "%.*s/%s", (int)(slash - o->source), o->source, from);
     } else {
@@ -166,7 +169,7 @@ nl_code nl_cfg_resolve(nl_config *cfg, bool resolved_file, nl_error *err)
     if ((code = drop_inapplicable(cfg, resolved_file, err)))
         return code;
     derived_defaults(cfg);
-    absolute_init_from(cfg);
+    absolute_init_from(cfg, resolved_file);
     return NL_OK;
 }
 

@@ -678,6 +678,23 @@ static nl_code combo_exclude(plan_builder *b, combo *k, bool *excluded)
     return record_excluded(b->out, k->index, excluded_by, k->label, b->err);
 }
 
+/* A finished run of this very config in the sweep's directory is skipped,
+ * not run (nl_sweep_prepare's classify): it is not checked again, so that a
+ * finished sweep redraws its plots without what its runs read at hand (a
+ * dataset, an init.from source whose final model is not kept). */
+static bool finished_as_planned(const char *run_dir, const char *config_text)
+{
+    if (!run_dir[0] || !config_text)
+        return false;
+    nl_sweep_result result;
+    nl_sweep_read_result(run_dir, &result);
+    if (result.state != NL_SWEEP_OK && result.state != NL_SWEEP_DIVERGED)
+        return false;
+    char saved[1500], why[512];
+    snprintf(saved, sizeof saved, "%s/config.yaml", run_dir);
+    return nl_sweep_config_diff(saved, config_text, why, sizeof why) == 0;
+}
+
 /* a run that is kept must run: its derived values computed, its config
  * loaded, and what `normlab run` checks before it writes (the data,
  * memory, the trace unit) passed; a sweep whose runs cannot run does not
@@ -699,8 +716,9 @@ static nl_code combo_check(plan_builder *b, combo *k)
     char run_dir[1400] = "";
     if (e->out_dir[0])
         snprintf(run_dir, sizeof run_dir, "%s/runs/%s", e->out_dir, k->dir);
-    if (k->loaded && nl_run_check_into(b->cfg, -1, false, run_dir[0] ? run_dir : NULL,
-                                       &b->text_memo, &run_plan, &k->load_err) != NL_OK)
+    if (k->loaded && !finished_as_planned(run_dir, b->out->runs[b->out->n_runs].config_text) &&
+        nl_run_check_into(b->cfg, -1, false, run_dir[0] ? run_dir : NULL, &b->text_memo,
+                          &run_plan, &k->load_err) != NL_OK)
         k->loaded = false;
     if (!k->loaded) {
         *b->err = k->load_err;
