@@ -541,6 +541,9 @@ static void shell(const char *fmt, const char *arg)
     ck_assert_msg(system(cmd) == 0, "%s", cmd);
 }
 
+static const char *rnn_in_cell_layer =
+    "  arch: rnn\n  hidden: 8\n  norm: {type: layer, placement: in_cell}\n";
+
 /* the sources the table starts from, beside the finished run r */
 static void make_bad_sources(void)
 {
@@ -553,6 +556,16 @@ static void make_bad_sources(void)
     /* a finished run where a sweep of one run, seed-5, would write it, and
      * other spellings of that directory */
     shell("mkdir -p self/runs && cp -r r self/runs/seed-5 && ln -s self/runs/seed-5 link", "");
+    /* a recurrent model with layer norm inside its cells (no layer of
+     * their own) */
+    const char *cnn = "  arch: cnn\n  widths: [6, 8]\n  norm: {type: batch}\n";
+    const char *at = strstr(source_config, cnn);
+    nl_buf b = {0};
+    nl_buf_printf(&b, "%.*s%s%s", (int)(at - source_config), source_config, rnn_in_cell_layer,
+                  at + strlen(cnn));
+    tu_tmp_write("rnn.yaml", b.data);
+    nl_buf_free(&b);
+    ck_assert_int_eq(tu_normlab("run rnn.yaml --out rr --quiet --threads 1 --set train.steps=2"), 0);
 }
 
 typedef struct {
@@ -581,6 +594,9 @@ START_TEST(test_one_check_path)
          "init.from", "the layers a run starts from must have the same shapes", false},
         {"another normalizer kind", "r", "  arch: cnn\n  widths: [6, 8]\n  norm: {type: layer}\n",
          "model.norm.type", "layer norm1 is a batch norm in", false},
+        {"another normalizer kind inside a recurrent cell", "rr",
+         "  arch: rnn\n  hidden: 8\n  norm: {type: rms, placement: in_cell}\n",
+         "model.norm.type", "layer lstm.l0.norm_ih is a layer norm in", false},
         {"itself, through a symlink", "link", NULL, "init.from", "is this run's own directory",
          true},
         {"itself, spelled ./DIR/", "./self/runs/seed-5/", NULL, "init.from",

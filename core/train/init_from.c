@@ -110,6 +110,19 @@ nl_code nl_init_from_check(const nl_config *cfg, int vocab, const char *out_dir,
     return check_carry(cfg, vocab, err);
 }
 
+/* whether the parameters of `layer` (a parameter's name up to its last
+ * '.') are a normalizer's: a normalizer layer's (by name, as the signal
+ * propagation probe tells them), or one inside a recurrent cell, which has
+ * no layer of its own (lstm.l0.norm_ih) */
+static bool is_norm_param(const nl_model *m, const char *layer)
+{
+    const nl_layer *l = layer_named(m, layer);
+    if (l)
+        return nl_sigprop_is_norm_layer(l);
+    const char *last = strrchr(layer, '.');
+    return last && !strncmp(last + 1, "norm", 4);
+}
+
 /* Parameters are carried by name, and a normalizer's gamma and beta mean
  * something only under the statistics of its own kind: batch norm's
  * per-channel scale over the batch is not layer norm's over the features.
@@ -125,8 +138,7 @@ static nl_code check_norm_kinds(const nl_config *cfg, const nl_model *src, const
     for (int i = 0; i < m->n_params; i++) {
         const nl_param *p = m->params[i];
         layer_of(p->name, layer, sizeof layer);
-        const nl_layer *l = layer_named(m, layer);
-        if (!l || !nl_sigprop_is_norm_layer(l) || !nl_model_param(src, p->name))
+        if (!is_norm_param(m, layer) || !nl_model_param(src, p->name))
             continue;
         const char *had_name = nl_name_of(&nl_norm_names, had);
         const char *swap = had == NL_NORM_BATCH && here == NL_NORM_GROUP
