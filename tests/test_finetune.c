@@ -754,6 +754,19 @@ START_TEST(test_init_from_identity)
     ck_assert_int_eq(tu_normlab("run sub/cwd.yaml --out f2 --quiet --threads 1 --set "
                                 "train.steps=4 --set init.from=r"), 0);
     ck_assert_int_eq(tu_normlab("validate sub/ft.yaml --set init.from=../r"), 2);
+    /* an experiment file's set: and grid: as a config file's keys: its
+     * directory's; the sweep's --set: the working directory's */
+    tu_tmp_write("sub/exp.yaml", "name: ex\nbase: cwd.yaml\nset: {init.from: ../r}\n"
+                                 "grid: {seed: [5]}\n");
+    ck_assert_int_eq(tu_normlab("sweep sub/exp.yaml --dry-run --out s"), 0);
+    ck_assert_int_eq(tu_normlab("sweep sub/exp.yaml --dry-run --out s --set init.from=r"), 0);
+    ck_assert_int_eq(tu_normlab("sweep sub/exp.yaml --dry-run --out s --set init.from=../r"), 2);
+    tu_tmp_write("sub/exp.yaml", "name: ex\nbase: cwd.yaml\ngrid: {init.from: [\"../r\", r]}\n");
+    ck_assert_int_eq(tu_normlab("sweep sub/exp.yaml --dry-run --out s"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "sub/r is not a run directory") && !strstr(out, "sub/../r"), "%s",
+                  out);
+    free(out);
     /* recorded absolute, with the model's hash, and shown */
     char *model = NULL;
     size_t len = 0;

@@ -394,18 +394,39 @@ static void count_note(plan_note *notes, int *n_notes, const char *text, const c
         notes[u].count++;
 }
 
+/* "KEY=VALUE" of a set: or grid: entry. A relative init.from written in the
+ * experiment file is relative to the file's directory, as in a config file
+ * (the inline base: is read as one); from --set (no line), to the working
+ * directory. The value is a plain or double-quoted scalar of a path. */
+static void override_text(const nl_experiment *e, const char *key, const char *value,
+                          nl_sweep_pos pos, char *out, size_t size)
+{
+    const char *slash = strrchr(e->path, '/');
+    const bool quoted = value[0] == '"';
+    const char *path = value + quoted;
+    if (strcmp(key, "init.from") != 0 || pos.line == 0 || !slash || !path[0] || path[0] == '/' ||
+        (quoted && strchr(path, '\\')) || (!quoted && strchr("'[{", path[0]))) {
+        snprintf(out, size, "%s=%s", key, value);
+        return;
+    }
+    const size_t len = strlen(path) - (quoted && path[strlen(path) - 1] == '"');
+    snprintf(out, size, "%s=\"%.*s/%.*s\"", key, (int)(slash - e->path), e->path, (int)len, path);
+}
+
 /* the overrides of one combination, into o: the set: values, the grid's
  * choices and the run's name; returns how many */
 static int combo_overrides(const nl_experiment *e, override_list *o, const int *choice, const char *dir)
 {
     int n = 0;
     for (int i = 0; i < e->n_sets; i++, n++) {
-        snprintf(o->texts[n], sizeof o->texts[n], "%s=%s", e->sets[i].key, e->sets[i].value);
+        override_text(e, e->sets[i].key, e->sets[i].value, e->sets[i].value_pos, o->texts[n],
+                      sizeof o->texts[n]);
         o->override_keys[n] = (char *)e->sets[i].key;
         o->override_pos[n] = e->sets[i].value_pos;
     }
     for (int a = 0; a < e->n_axes; a++, n++) {
-        snprintf(o->texts[n], sizeof o->texts[n], "%s=%s", e->axes[a].key, e->axes[a].values[choice[a]]);
+        override_text(e, e->axes[a].key, e->axes[a].values[choice[a]],
+                      e->axes[a].value_pos[choice[a]], o->texts[n], sizeof o->texts[n]);
         o->override_keys[n] = (char *)e->axes[a].key;
         o->override_pos[n] = e->axes[a].value_pos[choice[a]];
     }
