@@ -835,6 +835,31 @@ START_TEST(test_finished_sweep_needs_no_source)
 }
 END_TEST
 
+/* A sweep's run is its own source also when its directory's name leaves
+ * out a grid key that does not apply to it (groups under batch norm): the
+ * check looks at the directory the run will write. */
+START_TEST(test_sweep_run_named_without_a_key_is_its_own_source)
+{
+    make_source();
+    shell("mkdir -p sw/runs && cp -r r sw/runs/type-batch_seed-5", "");
+    tu_tmp_write("exp.yaml", "name: ex\nbase: src.yaml\nset: {init.from: sw/runs/type-batch_seed-5}\n"
+                             "grid: {model.norm.type: [batch, group], model.norm.groups: [2], "
+                             "seed: [5]}\n");
+    char *before = listing("sw");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out sw --dry-run"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "is this run's own directory (sw/runs/type-batch_seed-5)"), "%s",
+                  out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out sw --force"), 2);
+    char *after = listing("sw");
+    ck_assert_str_eq(after, before);
+    free(before);
+    free(after);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* the step of the last whole row of tu_tmp/<dir>/metrics.csv (0 before any) */
 static long last_logged_step(const char *dir)
 {
@@ -915,6 +940,7 @@ int main(void)
     tcase_add_test(tc, test_new_head_is_fresh);
     tcase_add_test(tc, test_init_from_identity);
     tcase_add_test(tc, test_finished_sweep_needs_no_source);
+    tcase_add_test(tc, test_sweep_run_named_without_a_key_is_its_own_source);
     tcase_add_test(tc, test_resume_keeps_recalibration);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

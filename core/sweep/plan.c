@@ -733,10 +733,20 @@ static nl_code combo_check(plan_builder *b, combo *k)
                        at.column, k->dir, k->label, k->derived_why);
     }
     nl_run_plan run_plan;
-    /* the run's directory, so that an init.from naming it is refused */
-    char run_dir[1400] = "";
+    /* the run's directory, so that an init.from naming it is refused: named
+     * without the grid keys that do not apply to it (combo_drop_axes) */
+    char run_dir[1400] = "", name[sizeof k->dir];
+    nl_copy_string(name, sizeof name, k->dir);
+    if (k->loaded) {
+        int choice[NL_SWEEP_MAX_AXES];
+        for (int a = 0; a < e->n_axes; a++)
+            choice[a] = b->dropped[e->n_sets + a] ? -1 : b->choice[a];
+        dir_name(e, b->labels, choice, name, sizeof name);
+        if (!name[0]) /* no_axis_applies refuses it */
+            nl_copy_string(name, sizeof name, k->dir);
+    }
     if (e->out_dir[0])
-        snprintf(run_dir, sizeof run_dir, "%s/runs/%s", e->out_dir, k->dir);
+        snprintf(run_dir, sizeof run_dir, "%s/runs/%s", e->out_dir, name);
     if (k->loaded && !finished_as_planned(run_dir, b->out->runs[b->out->n_runs].config_text) &&
         nl_run_check_into(b->cfg, -1, false, run_dir[0] ? run_dir : NULL, &b->text_memo,
                           &run_plan, &k->load_err) != NL_OK)
