@@ -76,9 +76,11 @@ static nl_code check_carry(const nl_config *cfg, int vocab, nl_error *err)
     nl_backend *be = NULL;
     nl_model *m = NULL;
     nl_code rc = nl_backend_open(NL_DEVICE_CPU, &one_thread, &be, err);
+    /* the arrays do not depend on the batch: planned for the training one
+     * alone, not the (often larger) evaluation batch */
     if (rc == NL_OK)
-        rc = nl_model_build(&spec, be, nl_run_capacity(cfg), cfg->train.batch_size, cfg->seed, &m,
-                            err);
+        rc = nl_model_build(&spec, be, cfg->train.batch_size, cfg->train.batch_size, cfg->seed,
+                            &m, err);
     char note[1400];
     if (rc == NL_OK)
         rc = nl_init_from_load(cfg, m, NULL, note, sizeof note, err);
