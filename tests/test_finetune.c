@@ -754,6 +754,14 @@ START_TEST(test_init_from_identity)
     ck_assert_int_eq(tu_normlab("run sub/cwd.yaml --out f2 --quiet --threads 1 --set "
                                 "train.steps=4 --set init.from=r"), 0);
     ck_assert_int_eq(tu_normlab("validate sub/ft.yaml --set init.from=../r"), 2);
+    /* a relative value whose absolute path would not fit is refused */
+    char long_set[1200];
+    snprintf(long_set, sizeof long_set, "validate sub/ft.yaml --set init.from=%01000d", 0);
+    ck_assert_int_eq(tu_normlab(long_set), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "as an absolute path") && strstr(out, "accepted: at most 1023"),
+                  "%s", out);
+    free(out);
     /* an experiment file's set: and grid: as a config file's keys: its
      * directory's; the sweep's --set: the working directory's */
     tu_tmp_write("sub/exp.yaml", "name: ex\nbase: cwd.yaml\nset: {init.from: ../r}\n"
