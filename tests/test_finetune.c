@@ -533,11 +533,11 @@ static char *listing(const char *rel)
     return tu_tmp_read("listing.txt");
 }
 
-static void shell(const char *fmt, const char *arg)
+/* a shell command in tu_tmp, which must succeed */
+static void shell(const char *command)
 {
-    char cmd[1600], line[1200];
-    snprintf(line, sizeof line, fmt, arg, arg, arg);
-    snprintf(cmd, sizeof cmd, "cd '%s' && %s", tu_tmp, line);
+    char cmd[1600];
+    snprintf(cmd, sizeof cmd, "cd '%s' && %s", tu_tmp, command);
     ck_assert_msg(system(cmd) == 0, "%s", cmd);
 }
 
@@ -547,15 +547,15 @@ static const char *rnn_in_cell_layer =
 /* the sources the table starts from, beside the finished run r */
 static void make_bad_sources(void)
 {
-    shell("mkdir notrun && echo x > notrun/x.txt", "");
+    shell("mkdir notrun && echo x > notrun/x.txt");
     /* killed while running: its summary.json says so */
     shell("cp -r r unf && printf '{\"name\": \"r\", \"status\": \"running\"}\\n' > "
-          "unf/summary.json", "");
+          "unf/summary.json");
     /* a summary.json cut short */
-    shell("cp -r r torn && head -c 12 r/summary.json > torn/summary.json", "");
+    shell("cp -r r torn && head -c 12 r/summary.json > torn/summary.json");
     /* a finished run where a sweep of one run, seed-5, would write it, and
      * other spellings of that directory */
-    shell("mkdir -p self/runs && cp -r r self/runs/seed-5 && ln -s self/runs/seed-5 link", "");
+    shell("mkdir -p self/runs && cp -r r self/runs/seed-5 && ln -s self/runs/seed-5 link");
     /* a recurrent model with layer norm inside its cells (no layer of
      * their own) */
     const char *cnn = "  arch: cnn\n  widths: [6, 8]\n  norm: {type: batch}\n";
@@ -733,7 +733,7 @@ END_TEST
 START_TEST(test_init_from_identity)
 {
     make_source();
-    shell("mkdir sub", "");
+    shell("mkdir sub");
     char *text = table_config(NULL, "../r");
     tu_tmp_write("sub/ft.yaml", text);
     free(text);
@@ -821,7 +821,7 @@ START_TEST(test_finished_sweep_needs_no_source)
     free(text);
     tu_tmp_write("exp.yaml", "name: ex\nbase: ft.yaml\nset: {train.steps: 4}\ngrid: {seed: [5]}\n");
     ck_assert_int_eq(tu_normlab("sweep exp.yaml --out s"), 0);
-    shell("rm r/final.nlck", "");
+    shell("rm r/final.nlck");
     ck_assert_int_eq(tu_normlab("sweep exp.yaml --out s --dry-run"), 0);
     char *out = tu_normlab_output();
     ck_assert_msg(strstr(out, "seed-5") && strstr(out, "skip"), "%s", out);
@@ -849,7 +849,7 @@ END_TEST
 START_TEST(test_sweep_run_named_without_a_key_is_its_own_source)
 {
     make_source();
-    shell("mkdir -p sw/runs && cp -r r sw/runs/type-batch_seed-5", "");
+    shell("mkdir -p sw/runs && cp -r r sw/runs/type-batch_seed-5");
     tu_tmp_write("exp.yaml", "name: ex\nbase: src.yaml\nset: {init.from: sw/runs/type-batch_seed-5}\n"
                              "grid: {model.norm.type: [batch, group], model.norm.groups: [2], "
                              "seed: [5]}\n");
