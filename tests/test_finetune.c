@@ -868,6 +868,36 @@ START_TEST(test_sweep_run_named_without_a_key_is_its_own_source)
 }
 END_TEST
 
+/* A character model's vocabulary comes from its text, not its config (which
+ * bounds it at 256): a run starts from another run on the same text, and
+ * run, validate and the sweep's check build the source's model with that
+ * vocabulary (it was refused as "arrays do not fit"). */
+START_TEST(test_text_source)
+{
+    tu_tmp_make("finetune");
+    nl_buf text = {0};
+    static const char *const words[] = {"the", "cat", "sat", "on", "a", "mat", "and", "dog"};
+    for (int i = 0; i < 6000; i++)
+        nl_buf_printf(&text, "%s%c", words[(i * 7 + i / 5) % 8], i % 13 ? ' ' : '\n');
+    tu_tmp_write("text.txt", text.data);
+    nl_buf_free(&text);
+    tu_tmp_write("lm.yaml", "data: {dataset: text, path: text.txt, vocabulary: chars, "
+                            "test_size: 1024}\n"
+                            "model: {arch: lm, d_model: 16, heads: 2, layers: 1, context: 16}\n"
+                            "train: {batch_size: 4, steps: 3, eval_every: 3, log_every: 3, "
+                            "eval_batch_size: 8}\n");
+    ck_assert_int_eq(tu_normlab("run lm.yaml --out src --quiet --threads 1"), 0);
+    tu_tmp_write("exp.yaml", "name: ex\nbase: lm.yaml\nset: {init.from: src}\ngrid: {seed: [5]}\n");
+    ck_assert_int_eq(tu_normlab("validate lm.yaml --set init.from=src"), 0);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --dry-run --out sx"), 0);
+    ck_assert_int_eq(tu_normlab("run lm.yaml --out ft --threads 1 --set init.from=src"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "carried over (init.from)"), "%s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* the step of the last whole row of tu_tmp/<dir>/metrics.csv (0 before any) */
 static long last_logged_step(const char *dir)
 {
@@ -948,6 +978,7 @@ int main(void)
     tcase_add_test(tc, test_new_head_is_fresh);
     tcase_add_test(tc, test_init_from_identity);
     tcase_add_test(tc, test_finished_sweep_needs_no_source);
+    tcase_add_test(tc, test_text_source);
     tcase_add_test(tc, test_sweep_run_named_without_a_key_is_its_own_source);
     tcase_add_test(tc, test_resume_keeps_recalibration);
     suite_add_tcase(s, tc);

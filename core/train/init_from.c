@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "train/check.h"
+#include "data/tokens.h"
 #include "train/checkpoint.h"
 #include "train/final_model.h"
 #include "train/probe_sigprop.h"
@@ -312,6 +313,24 @@ static nl_code carry(const nl_config *cfg, const nl_model *src, const float *par
     return NL_OK;
 }
 
+/* the source run's model: its config's, with a text's vocabulary as the
+ * run learnt it from its text (the config alone bounds it at 256), as
+ * `normlab eval` builds it */
+static nl_code source_model_spec(const nl_config *source_cfg, nl_model_spec *spec,
+                                 nl_error *err)
+{
+    nl_run_model_spec(source_cfg, spec);
+    if (!nl_dataset_kind_is_tokens(source_cfg->data.kind))
+        return NL_OK;
+    nl_token_shape shape;
+    nl_error why = {0};
+    if (nl_token_dataset_probe(&source_cfg->data, 2, NULL, &shape, &why) != NL_OK)
+        return nl_fail(err, NL_ERR_CONFIG, "its text, which gives its model's vocabulary, cannot "
+                       "be read: %s", why.msg);
+    spec->classes = shape.vocab;
+    return NL_OK;
+}
+
 /* what `source` records: the path as resolved, the final model's bytes hashed */
 static nl_code identify(const nl_config *cfg, const nl_final_model_info *info,
                         nl_init_from_source *source, nl_error *err)
@@ -344,9 +363,12 @@ nl_code nl_init_from_load(const nl_config *cfg, nl_model *m, nl_init_from_source
     nl_final_model_info info = {0};
     nl_error why = {0};
     nl_code rc = nl_config_load(path, NULL, 0, source_cfg, &why);
+    nl_model_spec source_spec;
     if (rc == NL_OK)
-        rc = nl_final_model_load(cfg->init_from, source_cfg, m->be, source_cfg->train.batch_size,
-                                 &src, &info, &why);
+        rc = source_model_spec(source_cfg, &source_spec, &why);
+    if (rc == NL_OK)
+        rc = nl_final_model_load_spec(cfg->init_from, source_cfg, &source_spec, m->be,
+                                      source_cfg->train.batch_size, &src, &info, &why);
     free(source_cfg);
     if (rc)
         return nl_config_key_error(cfg, err, rc, "init.from", "%s", why.msg);
