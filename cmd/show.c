@@ -13,6 +13,8 @@
 #include "model/model.h"
 #include "sweep/result.h"
 #include "train/check.h"
+#include "train/checkpoint.h"
+#include "train/final_model.h"
 #include "train/run.h"
 #include "train/rundir.h"
 #include "train/summary.h"
@@ -68,6 +70,29 @@ static void print_progress(const char *dir, const nl_config *cfg, const char *mi
         printf("  checkpoint at step %ld: the same command resumes from there\n", p.checkpoint_step);
 }
 
+/* init.from's identity as the run recorded it, and whether the source's
+ * final model is still the one it started from */
+static void init_from_line(const char *json, char *line, size_t size)
+{
+    char from[1024] = "", hash[32] = "", step[32] = "";
+    line[0] = '\0';
+    if (!nl_json_flat_get(json, "init_from", from, sizeof from) || !from[0])
+        return;
+    nl_json_flat_get(json, "init_from_model_fnv1a64", hash, sizeof hash);
+    nl_json_flat_get(json, "init_from_step", step, sizeof step);
+    char path[1100], *bytes = NULL, now[32] = "";
+    size_t len = 0;
+    nl_error err = {0};
+    nl_path_join(path, sizeof path, from, NL_FINAL_MODEL_FILE);
+    if (nl_read_file(path, &bytes, &len, &err) == NL_OK)
+        snprintf(now, sizeof now, "%016llx", (unsigned long long)nl_checkpoint_hash(bytes, len));
+    free(bytes);
+    const bool changed = now[0] && strcmp(now, hash) != 0;
+    snprintf(line, size, "  started from %s: its final model at step %s, FNV-1a 64 %s%s%s%s\n",
+             from, step, hash, !now[0] ? " (that file is gone now)" : changed ? " (that file "
+             "has changed since: now " : "", changed ? now : "", changed ? ")" : "");
+}
+
 /* the run's outcome from its summary.json; a run that did not finish says
  * whether a live process holds it (running) or none does (interrupted), and
  * how far it got */
@@ -103,6 +128,8 @@ static void print_run_status(const char *dir, const nl_config *cfg)
     nl_json_flat_get(json, "final_test_accuracy", acc, sizeof acc);
     nl_json_flat_get(json, "samples_per_s", sps, sizeof sps);
     nl_json_flat_get(json, "wall_s", wall, sizeof wall);
+    char identity[1600]; /* printed after the status line */
+    init_from_line(json, identity, sizeof identity);
     free(json);
     const bool finished = nl_summary_finished(verdict);
     if (verdict == NL_SUMMARY_RUNNING) {
@@ -129,6 +156,7 @@ static void print_run_status(const char *dir, const nl_config *cfg)
     if (sps[0] && strcmp(sps, "null") != 0)
         printf(", %.0f samples/s", atof(sps));
     printf("\n");
+    fputs(identity, stdout);
     if (!finished)
         print_progress(dir, cfg, "no final test accuracy yet");
 }

@@ -89,7 +89,8 @@ static void usage(FILE *out)
             "  --dry-run        list the runs and what would happen to each, run nothing\n"
             "  --out DIR        the sweep directory\n"
             "  --set KEY=VALUE  a fixed setting for every run, over the file's set: (repeatable;\n"
-            "                   e.g. --set train.steps=20 --out /tmp/try to try an experiment)\n"
+            "                   e.g. --set train.steps=20 --out /tmp/try to try an experiment);\n"
+            "                   --set threads=N is the file's top-level threads: N\n"
             "  --force          re-run finished runs whose saved config differs from the\n"
             "                   experiment's (without it, that is an error), and start over\n"
             "                   interrupted ones whose checkpoint is of another config\n"
@@ -769,6 +770,12 @@ int cmd_sweep(int argc, char **argv)
             nl_experiment_free(&e);
             return nl_cmd_report("sweep", &err);
         }
+    char dir[1024];
+    if (a.out_dir)
+        snprintf(dir, sizeof dir, "%s", a.out_dir);
+    else
+        snprintf(dir, sizeof dir, "results/%s", e.name);
+    nl_copy_string(e.out_dir, sizeof e.out_dir, dir);
     nl_sweep_plan p;
     if (nl_sweep_plan_build(&e, &p, &err) != NL_OK) {
         nl_experiment_free(&e);
@@ -777,11 +784,6 @@ int cmd_sweep(int argc, char **argv)
     for (int i = 0; i < p.n_warnings; i++)
         fprintf(stderr, "normlab sweep: warning: %s\n", p.warnings[i]);
 
-    char dir[1024];
-    if (a.out_dir)
-        snprintf(dir, sizeof dir, "%s", a.out_dir);
-    else
-        snprintf(dir, sizeof dir, "results/%s", e.name);
     int status;
     if (a.emit_sbatch) {
         size_t len = strlen(dir);

@@ -10,19 +10,22 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: normlab validate CONFIG.yaml... [--set KEY=VALUE]... [--print]\n\n"
+    fprintf(out, "usage: normlab validate CONFIG.yaml... [--set KEY=VALUE]... [--out DIR] [--print]\n\n"
                  "Checks each config as 'normlab run' does before it writes anything: keys,\n"
                  "types, ranges, whether the model can be built (group counts, image sizes,\n"
                  "batch norm at batch 1), the dataset's files (headers against the files'\n"
                  "lengths, subsets), the traced activation and unit, the run's length, and\n"
-                 "the memory the model and the data need against the machine's. It reads no\n"
-                 "samples and trains nothing.\n\n"
+                 "the memory the model and the data need against the machine's, and init.from's\n"
+                 "source (a finished run whose final model fits the model, not the directory\n"
+                 "the run would write). It reads no samples and trains nothing.\n\n"
                  "  --set KEY=VALUE  apply an override to every config (repeatable)\n"
+                 "  --out DIR        check as 'normlab run --out DIR' (or 'normlab sweep --out\n"
+                 "                   DIR') would; default: results/NAME, where they write\n"
                  "  --print          print the resolved config (defaults filled in) as YAML\n\n"
                  "Exit status: 0 all valid, 2 at least one is not.\n");
 }
 
-static int validate_experiment(const char *path)
+static int validate_experiment(const char *path, const char *out_dir)
 {
     nl_experiment e;
     nl_sweep_plan p;
@@ -30,6 +33,11 @@ static int validate_experiment(const char *path)
     if (nl_experiment_load(path, &e, &err) != NL_OK)
         return nl_cmd_report("validate", &err);
     int status = 0;
+    /* where `normlab sweep` would write */
+    if (out_dir)
+        nl_copy_string(e.out_dir, sizeof e.out_dir, out_dir);
+    else
+        snprintf(e.out_dir, sizeof e.out_dir, "results/%s", e.name);
     if (nl_sweep_plan_build(&e, &p, &err) != NL_OK) {
         status = nl_cmd_report("validate", &err);
     } else {
@@ -44,7 +52,7 @@ static int validate_experiment(const char *path)
 
 int cmd_validate(int argc, char **argv)
 {
-    const char *files[256], *overrides[256];
+    const char *files[256], *overrides[256], *out_dir = NULL;
     int n_files = 0, n_overrides = 0;
     bool print = false;
     for (int i = 1; i < argc; i++) {
@@ -53,6 +61,10 @@ int cmd_validate(int argc, char **argv)
             return 0;
         } else if (strcmp(argv[i], "--print") == 0) {
             print = true;
+        } else if (strcmp(argv[i], "--out") == 0) {
+            if (i + 1 >= argc || !argv[i + 1][0])
+                return nl_cmd_usage_error("validate", "--out needs a directory");
+            out_dir = argv[++i];
         } else if (strcmp(argv[i], "--set") == 0) {
             const int bad = nl_cmd_take_set("validate", argc, argv, &i, overrides, &n_overrides, 256);
             if (bad)
@@ -85,12 +97,18 @@ int cmd_validate(int argc, char **argv)
                 status = 2;
                 continue;
             }
-            const int s = validate_experiment(files[i]);
+            const int s = validate_experiment(files[i], out_dir);
             if (s > status)
                 status = s;
             continue;
         }
-        if (loaded != NL_OK || nl_run_check(cfg, -1, false, &memo, &plan, &err) != NL_OK) {
+        /* where `normlab run` would write */
+        char run_dir[1024] = "";
+        if (loaded == NL_OK)
+            snprintf(run_dir, sizeof run_dir, out_dir ? "%s" : "results/%s",
+                     out_dir ? out_dir : cfg->name);
+        if (loaded != NL_OK ||
+            nl_run_check_into(cfg, -1, false, run_dir, &memo, &plan, &err) != NL_OK) {
             int s = nl_cmd_report("validate", &err);
             if (s > status)
                 status = s;

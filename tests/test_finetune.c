@@ -6,6 +6,7 @@
  * the plain average of K batches' statistics; group_norm gives group norms
  * with the batch norms' gamma and beta. Every contradiction is refused
  * with exit status 2, naming the key, and nothing written. */
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "log/files.h"
 #include "model/model.h"
 #include "testutil.h"
 #include "train/checkpoint.h"
@@ -59,7 +61,7 @@ static void load_config(const char *text, nl_config *cfg)
     nl_error err = {0};
     ck_assert_msg(nl_config_load_string(text, "ft.yaml", NULL, 0, cfg, &err) == NL_OK, "%s",
                   err.msg);
-    ck_assert_msg(nl_init_from_check(cfg, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_init_from_check(cfg, 0, NULL, &err) == NL_OK, "%s", err.msg);
 }
 
 /* the fine-tuning model, built as a run builds it, init.from applied */
@@ -72,7 +74,7 @@ static nl_model *finetune_model(nl_backend *be, const nl_config *cfg)
     ck_assert_msg(nl_model_build(&spec, be, cfg->train.eval_batch_size, cfg->train.batch_size,
                                  cfg->seed, &m, &err) == NL_OK, "%s", err.msg);
     char note[1400];
-    ck_assert_msg(nl_init_from_load(cfg, m, note, sizeof note, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_init_from_load(cfg, m, NULL, note, sizeof note, &err) == NL_OK, "%s", err.msg);
     return m;
 }
 
@@ -491,6 +493,411 @@ START_TEST(test_refusals)
 END_TEST
 
 
+/* ---- one check path: run, validate and the sweep refuse alike ---- */
+
+/* the fine-tuning config of the table: the source's with seed 9, its model
+ * section `model` (NULL: the source's), started from `from` */
+static char *table_config(const char *model, const char *from)
+{
+    const char *src_model = "  arch: cnn\n  widths: [6, 8]\n  norm: {type: batch}\n";
+    const char *at = strstr(source_config, src_model);
+    nl_buf b = {0};
+    nl_buf_printf(&b, "seed: 9%.*s%s%sinit: {from: \"%s\"}\n",
+                  (int)(at - source_config - strlen("seed: 5")), source_config + strlen("seed: 5"),
+                  model ? model : src_model, at + strlen(src_model), from);
+    return b.data;
+}
+
+/* the check's own message in a command's output: the rest of the line
+ * after "KEY: ", whatever the surface puts before it (the file and line,
+ * a sweep's run) */
+static char *message_of(const char *out, const char *key)
+{
+    char lead[128];
+    snprintf(lead, sizeof lead, "%s: ", key);
+    const char *at = strstr(out, lead);
+    if (!at)
+        return NULL;
+    at += strlen(lead);
+    return strndup(at, strcspn(at, "\n"));
+}
+
+/* what a directory holds, as one text: every path under it with its size
+ * and modification time (so an added, removed or rewritten file changes it) */
+static char *listing(const char *rel)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cd '%s' && find '%s' -printf '%%p %%s %%T@\\n' | sort > "
+             "listing.txt", tu_tmp, rel);
+    ck_assert_int_eq(system(cmd), 0);
+    return tu_tmp_read("listing.txt");
+}
+
+/* a shell command in tu_tmp, which must succeed */
+static void shell(const char *command)
+{
+    char cmd[1600];
+    snprintf(cmd, sizeof cmd, "cd '%s' && %s", tu_tmp, command);
+    ck_assert_msg(system(cmd) == 0, "%s", cmd);
+}
+
+static const char *rnn_in_cell_layer =
+    "  arch: rnn\n  hidden: 8\n  norm: {type: layer, placement: in_cell}\n";
+
+/* the sources the table starts from, beside the finished run r */
+static void make_bad_sources(void)
+{
+    shell("mkdir notrun && echo x > notrun/x.txt");
+    /* killed while running: its summary.json says so */
+    shell("cp -r r unf && printf '{\"name\": \"r\", \"status\": \"running\"}\\n' > "
+          "unf/summary.json");
+    /* a summary.json cut short */
+    shell("cp -r r torn && head -c 12 r/summary.json > torn/summary.json");
+    /* a finished run where a sweep of one run, seed-5, would write it, and
+     * other spellings of that directory */
+    shell("mkdir -p self/runs && cp -r r self/runs/seed-5 && ln -s self/runs/seed-5 link");
+    /* a recurrent model with layer norm inside its cells (no layer of
+     * their own) */
+    const char *cnn = "  arch: cnn\n  widths: [6, 8]\n  norm: {type: batch}\n";
+    const char *at = strstr(source_config, cnn);
+    nl_buf b = {0};
+    nl_buf_printf(&b, "%.*s%s%s", (int)(at - source_config), source_config, rnn_in_cell_layer,
+                  at + strlen(cnn));
+    tu_tmp_write("rnn.yaml", b.data);
+    nl_buf_free(&b);
+    ck_assert_int_eq(tu_normlab("run rnn.yaml --out rr --quiet --threads 1 --set train.steps=2"), 0);
+}
+
+typedef struct {
+    const char *what, *from, *model; /* model: NULL for the source's */
+    const char *key, *fragment;      /* fragment: NULL where the message may vary */
+    bool itself;                     /* the run would write its source */
+} bad_init;
+
+/* Every way init.from's source can be wrong, through each surface that
+ * checks a config: `run`, `validate`, `sweep --dry-run` and the sweep's
+ * pre-check. Each exits 2 with the same message from the same check and
+ * writes nothing (no run directory, no sweep directory; the source as it
+ * was). */
+START_TEST(test_one_check_path)
+{
+    make_source();
+    make_bad_sources();
+    static const bad_init table[] = {
+        {"missing directory", "nothere", NULL, "init.from", "is not a run directory", false},
+        {"not a run", "notrun", NULL, "init.from", "is not a run directory", false},
+        {"unfinished run", "unf", NULL, "init.from", "holds an unfinished run", false},
+        {"torn summary.json", "torn", NULL, "init.from", NULL, false},
+        {"another architecture", "r", "  arch: mlp\n  widths: [16]\n  norm: {type: batch}\n",
+         "init.from", "has no parameter", false},
+        {"another width", "r", "  arch: cnn\n  widths: [6, 9]\n  norm: {type: batch}\n",
+         "init.from", "the layers a run starts from must have the same shapes", false},
+        {"another normalizer kind", "r", "  arch: cnn\n  widths: [6, 8]\n  norm: {type: layer}\n",
+         "model.norm.type", "layer norm1 is a batch norm in", false},
+        {"another normalizer kind inside a recurrent cell", "rr",
+         "  arch: rnn\n  hidden: 8\n  norm: {type: rms, placement: in_cell}\n",
+         "model.norm.type", "layer lstm.l0.norm_ih is a layer norm in", false},
+        {"itself, through a symlink", "link", NULL, "init.from", "is this run's own directory",
+         true},
+        {"itself, spelled ./DIR/", "./self/runs/seed-5/", NULL, "init.from",
+         "is this run's own directory", true},
+    };
+    tu_tmp_write("exp.yaml", "name: ex\nbase: bad.yaml\ngrid: {seed: [5]}\n");
+    char *self_before = listing("self");
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        const bad_init *t = &table[i];
+        char *text = table_config(t->model, t->from);
+        tu_tmp_write("bad.yaml", text);
+        free(text);
+        const char *run_out = t->itself ? "self/runs/seed-5" : "x";
+        const char *sweep_out = t->itself ? "self" : "sx";
+        char cmds[4][300];
+        snprintf(cmds[0], sizeof cmds[0], "run bad.yaml --out %s --force --threads 1", run_out);
+        snprintf(cmds[1], sizeof cmds[1], "validate bad.yaml --out %s", run_out);
+        snprintf(cmds[2], sizeof cmds[2], "sweep exp.yaml --dry-run --force --out %s", sweep_out);
+        snprintf(cmds[3], sizeof cmds[3], "sweep exp.yaml --force --out %s", sweep_out);
+        char *want = NULL;
+        for (int c = 0; c < 4; c++) {
+            ck_assert_msg(tu_normlab(cmds[c]) == 2, "%s: normlab %s did not exit 2", t->what,
+                          cmds[c]);
+            char *out = tu_normlab_output();
+            char *got = message_of(out, t->key);
+            ck_assert_msg(got, "%s: normlab %s: no '%s: ' in:\n%s", t->what, cmds[c], t->key, out);
+            if (c == 0) {
+                ck_assert_msg(!t->fragment || strstr(got, t->fragment), "%s: no '%s' in:\n%s",
+                              t->what, t->fragment, out);
+                want = got;
+            } else {
+                /* a sweep adds which of its runs it is */
+                ck_assert_msg(!strncmp(got, want, strlen(want)),
+                              "%s: normlab %s says\n  %s\nand normlab %s\n  %s",
+                              t->what, cmds[c], got, cmds[0], want);
+                free(got);
+            }
+            free(out);
+            char x[700], sx[700];
+            snprintf(x, sizeof x, "%s/x", tu_tmp);
+            snprintf(sx, sizeof sx, "%s/sx", tu_tmp);
+            ck_assert_msg(!nl_path_exists(x) && !nl_path_exists(sx), "%s: normlab %s wrote %s",
+                          t->what, cmds[c], nl_path_exists(x) ? "x" : "sx");
+            char *self_now = listing("self");
+            ck_assert_msg(!strcmp(self_now, self_before), "%s: normlab %s changed self/:\n%s\n"
+                          "was:\n%s", t->what, cmds[c], self_now, self_before);
+            free(self_now);
+        }
+        free(want);
+    }
+    free(self_before);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* A run started from a source with another class count loads no part of
+ * the old head: the classifier's values are a fresh initialization's (the
+ * model this config builds from its seed without init.from), every other
+ * parameter and statistic the source's final model's. And every surface
+ * accepts it. */
+START_TEST(test_new_head_is_fresh)
+{
+    make_source();
+    nl_backend *be = tu_cpu(1);
+    nl_model *src = final_model(be, "r");
+    char *text = finetune_text(NULL, "");
+    char *classes = strstr(text, "classes: 4");
+    ck_assert_ptr_nonnull(classes);
+    classes[strlen("classes: ")] = '3';
+    nl_config *cfg = calloc(1, sizeof *cfg);
+    load_config(text, cfg);
+    nl_model *m = finetune_model(be, cfg);
+    /* the same config from its own initialization */
+    cfg->init_from[0] = '\0';
+    nl_model_spec spec;
+    nl_run_model_spec(cfg, &spec);
+    nl_model *fresh = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_model_build(&spec, be, cfg->train.eval_batch_size, cfg->train.batch_size,
+                                 cfg->seed, &fresh, &err) == NL_OK, "%s", err.msg);
+    const char *head = NULL;
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i]->out == m->logits)
+            head = m->layers[i]->name;
+    ck_assert_ptr_nonnull(head);
+    int head_params = 0, carried = 0;
+    for (int i = 0; i < m->n_params; i++) {
+        const nl_param *p = m->params[i];
+        const bool in_head = !strncmp(p->name, head, strlen(head)) && p->name[strlen(head)] == '.';
+        float *got = param_of(be, m, p->name);
+        float *want = param_of(be, in_head ? fresh : src, p->name);
+        ck_assert_msg(same_values(got, want, p->count), "%s is not the %s's", p->name,
+                      in_head ? "fresh initialization" : "source");
+        if (in_head) {
+            /* and the source's head differs there, so the two could be told apart */
+            const nl_param *old = nl_model_param(src, p->name);
+            ck_assert_ptr_nonnull(old);
+            float *old_values = param_of(be, src, p->name);
+            const size_t n = old->count < p->count ? old->count : p->count;
+            ck_assert_msg(!same_values(got, old_values, n), "%s starts as the source's", p->name);
+            free(old_values);
+        }
+        head_params += in_head;
+        carried += !in_head;
+        free(got);
+        free(want);
+    }
+    ck_assert_int_eq(head_params, 2);
+    ck_assert_int_gt(carried, 4);
+    check_states(be, m, src, false);
+    nl_model_free(fresh);
+    nl_model_free(m);
+    free(cfg);
+    /* validate, the sweep's check and run take it */
+    tu_tmp_write("ft.yaml", text);
+    tu_tmp_write("exp.yaml", "name: ex\nbase: ft.yaml\ngrid: {seed: [5]}\n");
+    free(text);
+    ck_assert_int_eq(tu_normlab("validate ft.yaml"), 0);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --dry-run --out sx"), 0);
+    ck_assert_int_eq(tu_normlab("run ft.yaml --out f3 --threads 1 --set train.steps=4"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "a new classifier head for the new class count"), "%s", out);
+    free(out);
+    nl_model_free(src);
+    nl_backend_close(be);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* init.from's identity: a relative value in a config file is relative to
+ * the file's directory, one from --set to the working directory; the run
+ * records the absolute path (config.yaml, summary.json) and its final
+ * model's hash (summary.json), and `show` prints both. */
+START_TEST(test_init_from_identity)
+{
+    make_source();
+    shell("mkdir sub");
+    char *text = table_config(NULL, "../r");
+    tu_tmp_write("sub/ft.yaml", text);
+    free(text);
+    text = table_config(NULL, "r");
+    tu_tmp_write("sub/cwd.yaml", text);
+    free(text);
+    char real[PATH_MAX], dir[700];
+    snprintf(dir, sizeof dir, "%s/r", tu_tmp);
+    ck_assert(realpath(dir, real));
+    /* the file's "../r" from sub/ is tu_tmp/r; its "r" would be sub/r */
+    ck_assert_int_eq(tu_normlab("run sub/ft.yaml --out f1 --quiet --threads 1 --set "
+                                "train.steps=4"), 0);
+    ck_assert_int_eq(tu_normlab("validate sub/cwd.yaml"), 2);
+    char *out = tu_normlab_output(), want[PATH_MAX + 200];
+    ck_assert_msg(strstr(out, "sub/r is not a run directory"), "%s", out);
+    free(out);
+    /* --set: the working directory's */
+    ck_assert_int_eq(tu_normlab("run sub/cwd.yaml --out f2 --quiet --threads 1 --set "
+                                "train.steps=4 --set init.from=r"), 0);
+    ck_assert_int_eq(tu_normlab("validate sub/ft.yaml --set init.from=../r"), 2);
+    /* a relative value whose absolute path would not fit is refused */
+    char long_set[1200];
+    snprintf(long_set, sizeof long_set, "validate sub/ft.yaml --set init.from=%01000d", 0);
+    ck_assert_int_eq(tu_normlab(long_set), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "as an absolute path") && strstr(out, "accepted: at most 1023"),
+                  "%s", out);
+    free(out);
+    /* an experiment file's set: and grid: as a config file's keys: its
+     * directory's; the sweep's --set: the working directory's */
+    tu_tmp_write("sub/exp.yaml", "name: ex\nbase: cwd.yaml\nset: {init.from: ../r}\n"
+                                 "grid: {seed: [5]}\n");
+    ck_assert_int_eq(tu_normlab("sweep sub/exp.yaml --dry-run --out s"), 0);
+    ck_assert_int_eq(tu_normlab("sweep sub/exp.yaml --dry-run --out s --set init.from=r"), 0);
+    ck_assert_int_eq(tu_normlab("sweep sub/exp.yaml --dry-run --out s --set init.from=../r"), 2);
+    tu_tmp_write("sub/exp.yaml", "name: ex\nbase: cwd.yaml\ngrid: {init.from: [\"../r\", r]}\n");
+    ck_assert_int_eq(tu_normlab("sweep sub/exp.yaml --dry-run --out s"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "sub/r is not a run directory") && !strstr(out, "sub/../r"), "%s",
+                  out);
+    free(out);
+    /* recorded absolute, with the model's hash, and shown */
+    char *model = NULL;
+    size_t len = 0;
+    char path[800], hash[32];
+    snprintf(path, sizeof path, "%s/r/%s", tu_tmp, NL_FINAL_MODEL_FILE);
+    nl_error err = {0};
+    ck_assert_msg(nl_read_file(path, &model, &len, &err) == NL_OK, "%s", err.msg);
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)nl_checkpoint_hash(model, len));
+    free(model);
+    for (int f = 1; f <= 2; f++) {
+        char rel[64], value[PATH_MAX + 16];
+        snprintf(rel, sizeof rel, "f%d/summary.json", f);
+        char *json = tu_tmp_read(rel);
+        ck_assert(nl_json_flat_get(json, "init_from", value, sizeof value));
+        ck_assert_str_eq(value, real);
+        ck_assert(nl_json_flat_get(json, "init_from_model_fnv1a64", value, sizeof value));
+        ck_assert_str_eq(value, hash);
+        free(json);
+        snprintf(rel, sizeof rel, "f%d/config.yaml", f);
+        char *config = tu_tmp_read(rel);
+        snprintf(value, sizeof value, "from: \"%s\"", real);
+        ck_assert_msg(strstr(config, value), "no %s in %s", value, rel);
+        free(config);
+    }
+    ck_assert_int_eq(tu_normlab("show f1"), 0);
+    out = tu_normlab_output();
+    snprintf(want, sizeof want, "started from %s: its final model at step 24, FNV-1a 64 %s\n",
+             real, hash);
+    ck_assert_msg(strstr(out, want), "no '%s' in:\n%s", want, out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* The sweep checks what it will run: a finished run of the same config is
+ * skipped, so its init.from source may be gone (a committed sweep whose
+ * source model is not kept still redraws its plots), while a run it would
+ * start from that source is refused before anything is written. */
+START_TEST(test_finished_sweep_needs_no_source)
+{
+    make_source();
+    char *text = table_config(NULL, "r");
+    tu_tmp_write("ft.yaml", text);
+    free(text);
+    tu_tmp_write("exp.yaml", "name: ex\nbase: ft.yaml\nset: {train.steps: 4}\ngrid: {seed: [5]}\n");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out s"), 0);
+    shell("rm r/final.nlck");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out s --dry-run"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "seed-5") && strstr(out, "skip"), "%s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out s"), 0);
+    ck_assert_int_eq(tu_normlab("validate exp.yaml --out s"), 0);
+    /* a second seed would start from the missing model */
+    tu_tmp_write("exp.yaml", "name: ex\nbase: ft.yaml\nset: {train.steps: 4}\ngrid: {seed: [5, 6]}\n");
+    char *before = listing("s");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out s"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "seed-6") && strstr(out, "has no final model"), "%s", out);
+    free(out);
+    char *after = listing("s");
+    ck_assert_str_eq(after, before);
+    free(before);
+    free(after);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* A sweep's run is its own source also when its directory's name leaves
+ * out a grid key that does not apply to it (groups under batch norm): the
+ * check looks at the directory the run will write. */
+START_TEST(test_sweep_run_named_without_a_key_is_its_own_source)
+{
+    make_source();
+    shell("mkdir -p sw/runs && cp -r r sw/runs/type-batch_seed-5");
+    tu_tmp_write("exp.yaml", "name: ex\nbase: src.yaml\nset: {init.from: sw/runs/type-batch_seed-5}\n"
+                             "grid: {model.norm.type: [batch, group], model.norm.groups: [2], "
+                             "seed: [5]}\n");
+    char *before = listing("sw");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out sw --dry-run"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "is this run's own directory (sw/runs/type-batch_seed-5)"), "%s",
+                  out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out sw --force"), 2);
+    char *after = listing("sw");
+    ck_assert_str_eq(after, before);
+    free(before);
+    free(after);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* A character model's vocabulary comes from its text, not its config (which
+ * bounds it at 256): a run starts from another run on the same text, and
+ * run, validate and the sweep's check build the source's model with that
+ * vocabulary (it was refused as "arrays do not fit"). */
+START_TEST(test_text_source)
+{
+    tu_tmp_make("finetune");
+    nl_buf text = {0};
+    static const char *const words[] = {"the", "cat", "sat", "on", "a", "mat", "and", "dog"};
+    for (int i = 0; i < 6000; i++)
+        nl_buf_printf(&text, "%s%c", words[(i * 7 + i / 5) % 8], i % 13 ? ' ' : '\n');
+    tu_tmp_write("text.txt", text.data);
+    nl_buf_free(&text);
+    tu_tmp_write("lm.yaml", "data: {dataset: text, path: text.txt, vocabulary: chars, "
+                            "test_size: 1024}\n"
+                            "model: {arch: lm, d_model: 16, heads: 2, layers: 1, context: 16}\n"
+                            "train: {batch_size: 4, steps: 3, eval_every: 3, log_every: 3, "
+                            "eval_batch_size: 8}\n");
+    ck_assert_int_eq(tu_normlab("run lm.yaml --out src --quiet --threads 1"), 0);
+    tu_tmp_write("exp.yaml", "name: ex\nbase: lm.yaml\nset: {init.from: src}\ngrid: {seed: [5]}\n");
+    ck_assert_int_eq(tu_normlab("validate lm.yaml --set init.from=src"), 0);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --dry-run --out sx"), 0);
+    ck_assert_int_eq(tu_normlab("run lm.yaml --out ft --threads 1 --set init.from=src"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "carried over (init.from)"), "%s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* the step of the last whole row of tu_tmp/<dir>/metrics.csv (0 before any) */
 static long last_logged_step(const char *dir)
 {
@@ -567,6 +974,12 @@ int main(void)
     tcase_add_test(tc, test_recalibrate);
     tcase_add_test(tc, test_group_norm_swap);
     tcase_add_test(tc, test_refusals);
+    tcase_add_test(tc, test_one_check_path);
+    tcase_add_test(tc, test_new_head_is_fresh);
+    tcase_add_test(tc, test_init_from_identity);
+    tcase_add_test(tc, test_finished_sweep_needs_no_source);
+    tcase_add_test(tc, test_text_source);
+    tcase_add_test(tc, test_sweep_run_named_without_a_key_is_its_own_source);
     tcase_add_test(tc, test_resume_keeps_recalibration);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -539,11 +539,11 @@ START_TEST(test_spectral_state_carried)
     ck_assert_msg(nl_model_build(&spec, be, 16, 16, cfg->seed, &fresh, &err) == NL_OK, "%s",
                   err.msg);
     snprintf(cfg->init_from, sizeof cfg->init_from, "%s/src", tu_tmp);
-    ck_assert_msg(nl_init_from_check(cfg, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_init_from_check(cfg, 0, NULL, &err) == NL_OK, "%s", err.msg);
     ck_assert_msg(nl_model_build(&spec, be, 16, 16, cfg->seed + 1, &ft, &err) == NL_OK, "%s",
                   err.msg);
     char note[1400];
-    ck_assert_msg(nl_init_from_load(cfg, ft, note, sizeof note, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(nl_init_from_load(cfg, ft, NULL, note, sizeof note, &err) == NL_OK, "%s", err.msg);
     ck_assert_int_eq(src->n_states, fresh->n_states);
     int vectors = 0;
     for (int i = 0; i < src->n_states; i++) {

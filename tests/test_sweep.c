@@ -642,6 +642,50 @@ START_TEST(test_sweep_runs_and_resumes)
 }
 END_TEST
 
+/* --set threads=N is the experiment's top-level threads: (each run's
+ * thread count, which a run's own threads key could not change): every
+ * run gets N, in its command line and its summary.json; a value that is
+ * no thread count is refused, and the same key in the file's set: still
+ * points at the top-level key */
+START_TEST(test_set_threads)
+{
+    tu_tmp_make("sweep");
+    tu_tmp_write("base.yaml", base_config);
+    tu_tmp_write("exp.yaml", "name: t\nbase: base.yaml\ngrid: {seed: [1, 2]}\n");
+    for (int n = 1; n <= 3; n += 2) {
+        char args[128], dir[64];
+        snprintf(dir, sizeof dir, "t%d", n);
+        snprintf(args, sizeof args, "sweep exp.yaml --out %s --set threads=%d --set train.steps=2", dir,
+                 n);
+        ck_assert_int_eq(tu_normlab(args), 0);
+        for (int seed = 1; seed <= 2; seed++) {
+            char rel[128], want[64], got[32];
+            snprintf(rel, sizeof rel, "%s/runs/seed-%d/summary.json", dir, seed);
+            char *json = tu_tmp_read(rel);
+            ck_assert(nl_json_flat_get(json, "threads", got, sizeof got));
+            ck_assert_int_eq(atoi(got), n);
+            free(json);
+            snprintf(rel, sizeof rel, "%s/runs/seed-%d/stderr.txt", dir, seed);
+            char *log = tu_tmp_read(rel);
+            snprintf(want, sizeof want, " --threads %d", n);
+            ck_assert_msg(strstr(log, want), "no '%s' in %s:\n%s", want, rel, log);
+            free(log);
+        }
+    }
+    static const char *const bad[] = {"x", "-1", "1025", "2.5", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char args[128];
+        snprintf(args, sizeof args, "sweep exp.yaml --dry-run --out tb --set threads=%s", bad[i]);
+        ck_assert_int_eq(tu_normlab(args), 2);
+        char *out = tu_normlab_output();
+        ck_assert_msg(strstr(out, "threads is the thread count of each run; accepted: an integer "
+                                  "in [0, 1024]"), "%s", out);
+        free(out);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
 START_TEST(test_failed_run_and_shards)
 {
     tu_tmp_make("sweep");
@@ -952,6 +996,7 @@ int main(void)
     tcase_set_timeout(runs, 120);
     tcase_add_test(runs, test_sweep_runs_and_resumes);
     tcase_add_test(runs, test_failed_run_and_shards);
+    tcase_add_test(runs, test_set_threads);
     tcase_add_test(runs, test_kill9_and_resume);
     tcase_add_test(runs, test_interrupt);
     tcase_add_test(runs, test_progress_fits_terminal);

@@ -4,8 +4,10 @@
  * and weight decay, the normalizer's running statistics), keys that an
  * override made inapplicable, and the cross-key checks of
  * nl_config_validate, each pointing at the key (and line) to change. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "config/internal.h"
@@ -114,6 +116,54 @@ static void derived_defaults(nl_config *cfg)
     }
 }
 
+/* init.from as an absolute path, so that the run's resolved config.yaml and
+ * summary.json say which run it started from wherever they are read: a
+ * relative value from a config file is relative to that file's directory
+ * (a config kept beside its runs names them wherever normlab is started),
+ * one from --set to the working directory, as any path typed in a shell.
+ * An existing directory is named by its real path (symlinks resolved). A
+ * resolved config (a run's config.yaml) holds a relative value only when
+ * written before init.from was made absolute, when it was relative to the
+ * working directory: read so, a finished run's config is still its own. */
+static nl_code absolute_init_from(nl_config *cfg, bool resolved_file, nl_error *err)
+{
+    char *from = cfg->init_from;
+    if (!from[0] || from[0] == '/') {
+        char real[PATH_MAX];
+        /* absolute already: named by its real path where it exists */
+        if (from[0] && realpath(from, real) && strlen(real) < sizeof cfg->init_from)
+            nl_copy_string(from, sizeof cfg->init_from, real);
+        return NL_OK;
+    }
+    char joined[2 * sizeof cfg->init_from], cwd[1024] = "";
+    const nl_config_origin *o = nl_config_origin_of(cfg, "init.from");
+    if (o && !nl_cfg_from_set(o) && !resolved_file && strchr(o->source, '/')) {
+        const char *slash = strrchr(o->source, '/');
+        snprintf(joined, sizeof joined, "%.*s/%s", (int)(slash - o->source), o->source, from);
+    } else {
+        nl_copy_string(joined, sizeof joined, from);
+    }
+    char real[PATH_MAX], abs[sizeof joined + sizeof cwd];
+    const char *rel = joined;
+    if (realpath(joined, real)) {
+        nl_copy_string(abs, sizeof abs, real);
+    } else {
+        /* not there (the check says so, naming it): absolute all the same */
+        if (joined[0] != '/' && !getcwd(cwd, sizeof cwd))
+            return nl_cfg_key_fail(cfg, err, "init.from", "%s: the working directory cannot be "
+                                   "read to make it absolute; give an absolute path", from);
+        while (rel[0] == '.' && rel[1] == '/')
+            rel += 2;
+        snprintf(abs, sizeof abs, "%s%s%s", cwd, cwd[0] ? "/" : "", rel);
+    }
+    if (strlen(abs) >= sizeof cfg->init_from)
+        return nl_cfg_key_fail(cfg, err, "init.from", "%zu bytes as an absolute path; accepted: "
+                               "at most %zu (the value: %s)", strlen(abs),
+                               sizeof cfg->init_from - 1, from);
+    nl_copy_string(from, sizeof cfg->init_from, abs);
+    return NL_OK;
+}
+
 nl_code nl_cfg_resolve(nl_config *cfg, bool resolved_file, nl_error *err)
 {
     nl_code code = nl_cfg_check_epochs_steps(cfg, err);
@@ -124,7 +174,7 @@ nl_code nl_cfg_resolve(nl_config *cfg, bool resolved_file, nl_error *err)
     if ((code = drop_inapplicable(cfg, resolved_file, err)))
         return code;
     derived_defaults(cfg);
-    return NL_OK;
+    return absolute_init_from(cfg, resolved_file, err);
 }
 
 /* ---- validation ---- */

@@ -574,7 +574,8 @@ const nl_key_def nl_config_schema[] = {
     {.key = "init.from", .type = NL_KT_STRING, FIELD(init_from), .flags = NL_KF_AFTER_FORMAT4,
      .doc = "a finished run directory to start from (fine-tuning): its final model's weights "
             "and normalizer state, layer by layer by name; a classifier of another class count "
-            "starts fresh; \"\" = from this run's own initialization"},
+            "starts fresh; relative to the config file's directory (--set: to the working "
+            "directory), recorded absolute; \"\" = from this run's own initialization"},
     {.key = "init.bn_policy", .type = NL_KT_ENUM, FIELD(train.init_bn.policy),
      .names = &nl_bn_policy_names, .flags = NL_KF_AFTER_FORMAT4,
      .doc = "with init.from: what happens to the source's batch norms (every normalizer with "

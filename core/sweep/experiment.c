@@ -689,7 +689,7 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
         return rc;
     if (found[5] && !nl_yaml_is_null(found[5]) && (rc = parse_exclude(P, found[5])))
         return rc;
-    if (found[6] && (rc = parse_int(P, found[6], "threads", 0, 1024, &e->threads)))
+    if (found[6] && (rc = parse_int(P, found[6], "threads", 0, NL_CONFIG_MAX_THREADS, &e->threads)))
         return rc;
     if (found[7] && !nl_yaml_is_null(found[7]) && ((rc = parse_plots(P, found[7])) || (rc = check_plots_apply(P))))
         return rc;
@@ -756,6 +756,18 @@ nl_code nl_experiment_set(nl_experiment *e, const char *assignment, nl_error *er
                        assignment);
     char key[96];
     snprintf(key, sizeof key, "%.*s", (int)(eq - assignment), assignment);
+    /* the runs' thread count is the experiment's top-level threads: (a run's
+     * own threads key would be overridden by it): --set threads=N sets that */
+    if (!strcmp(key, "threads")) {
+        char *end = NULL;
+        const long n = strtol(eq + 1, &end, 10);
+        if (end == eq + 1 || *end || n < 0 || n > NL_CONFIG_MAX_THREADS)
+            return nl_fail(err, NL_ERR_USAGE, "--set %s: threads is the thread count of each run; "
+                           "accepted: an integer in [0, %d] (0: the cores over -j)", assignment,
+                           NL_CONFIG_MAX_THREADS);
+        e->threads = (int)n;
+        return NL_OK;
+    }
     for (int i = 0; i < e->n_axes; i++)
         if (!strcmp(e->axes[i].key, key))
             return nl_fail(err, NL_ERR_USAGE, "--set %s: %s is a grid key of %s (line %d); a --set would "

@@ -394,18 +394,39 @@ static void count_note(plan_note *notes, int *n_notes, const char *text, const c
         notes[u].count++;
 }
 
+/* "KEY=VALUE" of a set: or grid: entry. A relative init.from written in the
+ * experiment file is relative to the file's directory, as in a config file
+ * (the inline base: is read as one); from --set (no line), to the working
+ * directory. The value is a plain or double-quoted scalar of a path. */
+static void override_text(const nl_experiment *e, const char *key, const char *value,
+                          nl_sweep_pos pos, char *out, size_t size)
+{
+    const char *slash = strrchr(e->path, '/');
+    const bool quoted = value[0] == '"';
+    const char *path = value + quoted;
+    if (strcmp(key, "init.from") != 0 || pos.line == 0 || !slash || !path[0] || path[0] == '/' ||
+        (quoted && strchr(path, '\\')) || (!quoted && strchr("'[{", path[0]))) {
+        snprintf(out, size, "%s=%s", key, value);
+        return;
+    }
+    const size_t len = strlen(path) - (quoted && path[strlen(path) - 1] == '"');
+    snprintf(out, size, "%s=\"%.*s/%.*s\"", key, (int)(slash - e->path), e->path, (int)len, path);
+}
+
 /* the overrides of one combination, into o: the set: values, the grid's
  * choices and the run's name; returns how many */
 static int combo_overrides(const nl_experiment *e, override_list *o, const int *choice, const char *dir)
 {
     int n = 0;
     for (int i = 0; i < e->n_sets; i++, n++) {
-        snprintf(o->texts[n], sizeof o->texts[n], "%s=%s", e->sets[i].key, e->sets[i].value);
+        override_text(e, e->sets[i].key, e->sets[i].value, e->sets[i].value_pos, o->texts[n],
+                      sizeof o->texts[n]);
         o->override_keys[n] = (char *)e->sets[i].key;
         o->override_pos[n] = e->sets[i].value_pos;
     }
     for (int a = 0; a < e->n_axes; a++, n++) {
-        snprintf(o->texts[n], sizeof o->texts[n], "%s=%s", e->axes[a].key, e->axes[a].values[choice[a]]);
+        override_text(e, e->axes[a].key, e->axes[a].values[choice[a]],
+                      e->axes[a].value_pos[choice[a]], o->texts[n], sizeof o->texts[n]);
         o->override_keys[n] = (char *)e->axes[a].key;
         o->override_pos[n] = e->axes[a].value_pos[choice[a]];
     }
@@ -678,6 +699,23 @@ static nl_code combo_exclude(plan_builder *b, combo *k, bool *excluded)
     return record_excluded(b->out, k->index, excluded_by, k->label, b->err);
 }
 
+/* A finished run of this very config in the sweep's directory is skipped,
+ * not run (nl_sweep_prepare's classify): it is not checked again, so that a
+ * finished sweep redraws its plots without what its runs read at hand (a
+ * dataset, an init.from source whose final model is not kept). */
+static bool finished_as_planned(const char *run_dir, const char *config_text)
+{
+    if (!run_dir[0] || !config_text)
+        return false;
+    nl_sweep_result result;
+    nl_sweep_read_result(run_dir, &result);
+    if (result.state != NL_SWEEP_OK && result.state != NL_SWEEP_DIVERGED)
+        return false;
+    char saved[1500], why[512];
+    snprintf(saved, sizeof saved, "%s/config.yaml", run_dir);
+    return nl_sweep_config_diff(saved, config_text, why, sizeof why) == 0;
+}
+
 /* a run that is kept must run: its derived values computed, its config
  * loaded, and what `normlab run` checks before it writes (the data,
  * memory, the trace unit) passed; a sweep whose runs cannot run does not
@@ -695,8 +733,23 @@ static nl_code combo_check(plan_builder *b, combo *k)
                        at.column, k->dir, k->label, k->derived_why);
     }
     nl_run_plan run_plan;
-    if (k->loaded &&
-        nl_run_check(b->cfg, -1, false, &b->text_memo, &run_plan, &k->load_err) != NL_OK)
+    /* the run's directory, so that an init.from naming it is refused: named
+     * without the grid keys that do not apply to it (combo_drop_axes) */
+    char run_dir[1400] = "", name[sizeof k->dir];
+    nl_copy_string(name, sizeof name, k->dir);
+    if (k->loaded) {
+        int choice[NL_SWEEP_MAX_AXES];
+        for (int a = 0; a < e->n_axes; a++)
+            choice[a] = b->dropped[e->n_sets + a] ? -1 : b->choice[a];
+        dir_name(e, b->labels, choice, name, sizeof name);
+        if (!name[0]) /* no_axis_applies refuses it */
+            nl_copy_string(name, sizeof name, k->dir);
+    }
+    if (e->out_dir[0])
+        snprintf(run_dir, sizeof run_dir, "%s/runs/%s", e->out_dir, name);
+    if (k->loaded && !finished_as_planned(run_dir, b->out->runs[b->out->n_runs].config_text) &&
+        nl_run_check_into(b->cfg, -1, false, run_dir[0] ? run_dir : NULL, &b->text_memo,
+                          &run_plan, &k->load_err) != NL_OK)
         k->loaded = false;
     if (!k->loaded) {
         *b->err = k->load_err;

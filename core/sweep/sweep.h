@@ -79,6 +79,10 @@ typedef struct {
     nl_sweep_exclusion *excludes;
     int n_excludes;
     int threads;          /* per run; 0: cores / jobs */
+    /* the sweep's directory when its caller knows it before planning ("":
+     * not known): the plan's check refuses a run whose init.from is the
+     * directory it would write */
+    char out_dir[1024];
     nl_sweep_plot *plots;
     int n_plots;
 } nl_experiment;

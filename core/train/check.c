@@ -11,6 +11,7 @@
 #include "data/registry.h"
 #include "log/files.h"
 #include "model/model.h"
+#include "train/init_from.h"
 #include "train/probe_sigprop.h"
 #include "train/probe_steps.h"
 #include "train/probe_varshift.h"
@@ -395,6 +396,12 @@ static nl_code check_device_data(const nl_config *cfg, int device, nl_error *err
 nl_code nl_run_check(const nl_config *cfg, int device, bool available, nl_text_memo *memo,
                      nl_run_plan *plan, nl_error *err)
 {
+    return nl_run_check_into(cfg, device, available, NULL, memo, plan, err);
+}
+
+nl_code nl_run_check_into(const nl_config *cfg, int device, bool available, const char *out_dir,
+                          nl_text_memo *memo, nl_run_plan *plan, nl_error *err)
+{
     memset(plan, 0, sizeof *plan);
     nl_code rc;
     if ((rc = check_data(cfg, memo, plan, err)) ||
@@ -434,5 +441,8 @@ nl_code nl_run_check(const nl_config *cfg, int device, bool available, nl_text_m
         (rc = nl_train_check_stats(graph, &cfg->train, plan->total_steps, &model_err)) != NL_OK)
         rc = relay(cfg, &model_err, NULL, err);
     nl_model_free(graph);
+    /* last, as a run loads it: the source against the model all the above accepted */
+    if (rc == NL_OK)
+        rc = nl_init_from_check(cfg, plan->tokens ? plan->token_data.vocab : 0, out_dir, err);
     return rc;
 }

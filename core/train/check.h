@@ -34,13 +34,20 @@ typedef struct {
  *    dataset take against the machine's physical memory: more can never run
  *    here. With `available`, also against MemAvailable now (normlab run,
  *    just before it loads): more would swap or be killed half-way.
- *  - train.device_data: on only with device cuda.
+ *  - train.device_data: on only with device cuda;
+ *  - init.from and init.bn_* (nl_init_from_check): the source run, its
+ *    final model loaded into this config's model.
  * `memo` (may be NULL) keeps the text corpus last probed, for callers that
  * check many runs (nl_text_memo). `device` >= 0 overrides the config's. Errors name the key and where it was
  * set; bad input is NL_ERR_CONFIG or NL_ERR_DATA (exit 2), too little memory
  * available now NL_ERR_NOMEM (exit 1). */
 nl_code nl_run_check(const nl_config *cfg, int device, bool available, nl_text_memo *memo,
                      nl_run_plan *plan, nl_error *err);
+/* The same for a run that would write `out_dir` (NULL: not known): init.from
+ * naming that directory (another spelling of it too) is refused, since the
+ * run would replace the model it starts from. */
+nl_code nl_run_check_into(const nl_config *cfg, int device, bool available, const char *out_dir,
+                          nl_text_memo *memo, nl_run_plan *plan, nl_error *err);
 
 /* The model a run builds (the config's, with ReLU kept apart from pooling
  * when an activation is traced) and its batch capacity (the larger of the

@@ -3,9 +3,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "train/check.h"
+#include "data/tokens.h"
+#include "train/checkpoint.h"
 #include "train/final_model.h"
+#include "train/probe_sigprop.h"
+
+/* the layer named by a parameter or statistic: its name up to the last '.' */
+static void layer_of(const char *name, char *layer, size_t size)
+{
+    const char *dot = strrchr(name, '.');
+    snprintf(layer, size, "%.*s", dot ? (int)(dot - name) : (int)strlen(name), name);
+}
+
+/* the layer of `m` called `name`; NULL when none is */
+static const nl_layer *layer_named(const nl_model *m, const char *name)
+{
+    for (int i = 0; i < m->n_layers; i++)
+        if (!strcmp(m->layers[i]->name, name))
+            return m->layers[i];
+    return NULL;
+}
 
 /* init.bn_*: what the config alone can contradict */
 static nl_code check_bn_policy(const nl_config *cfg, nl_error *err)
@@ -36,7 +56,42 @@ static nl_code check_bn_policy(const nl_config *cfg, nl_error *err)
     return NL_OK;
 }
 
-nl_code nl_init_from_check(const nl_config *cfg, nl_error *err)
+/* whether two paths name one directory (another spelling, a symlink);
+ * false when either does not exist */
+static bool same_directory(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* the source's final model loaded into the model this config builds, on a
+ * CPU backend of its own: what a run's nl_init_from_load would refuse */
+static nl_code check_carry(const nl_config *cfg, int vocab, nl_error *err)
+{
+    nl_model_spec spec;
+    nl_run_model_spec(cfg, &spec);
+    if (vocab > 0)
+        spec.classes = vocab; /* as the run sets it once the text is read */
+    const nl_backend_options one_thread = {.threads = 1};
+    nl_backend *be = NULL;
+    nl_model *m = NULL;
+    nl_code rc = nl_backend_open(NL_DEVICE_CPU, &one_thread, &be, err);
+    /* the arrays do not depend on the batch: planned for the training one
+     * alone, not the (often larger) evaluation batch */
+    if (rc == NL_OK)
+        rc = nl_model_build(&spec, be, cfg->train.batch_size, cfg->train.batch_size, cfg->seed,
+                            &m, err);
+    char note[1400];
+    if (rc == NL_OK)
+        rc = nl_init_from_load(cfg, m, NULL, note, sizeof note, err);
+    nl_model_free(m);
+    if (be)
+        nl_backend_close(be);
+    return rc;
+}
+
+nl_code nl_init_from_check(const nl_config *cfg, int vocab, const char *out_dir, nl_error *err)
 {
     nl_code rc = check_bn_policy(cfg, err);
     if (rc || !cfg->init_from[0])
@@ -46,10 +101,64 @@ nl_code nl_init_from_check(const nl_config *cfg, nl_error *err)
                                    "true with init.from %s: the data-dependent initialization "
                                    "would overwrite the gains carried over from it; remove "
                                    "model.param_norm.data_init (or init.from)", cfg->init_from);
+    /* a run replaces its directory's model before it would read it */
+    if (out_dir && same_directory(cfg->init_from, out_dir))
+        return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "init.from",
+                                   "%s is this run's own directory (%s): the run would replace "
+                                   "the final model it starts from; write the run elsewhere "
+                                   "(--out), or start from another run", cfg->init_from, out_dir);
     nl_error why = {0};
-    if (nl_final_model_check_run(cfg->init_from, &why) == NL_OK)
+    if (nl_final_model_check_run(cfg->init_from, &why) != NL_OK)
+        return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "init.from", "%s", why.msg);
+    return check_carry(cfg, vocab, err);
+}
+
+/* whether the parameters of `layer` (a parameter's name up to its last
+ * '.') are a normalizer's: a normalizer layer's (by name, as the signal
+ * propagation probe tells them), or one inside a recurrent cell, which has
+ * no layer of its own (lstm.l0.norm_ih) */
+static bool is_norm_param(const nl_model *m, const char *layer)
+{
+    const nl_layer *l = layer_named(m, layer);
+    if (l)
+        return nl_sigprop_is_norm_layer(l);
+    const char *last = strrchr(layer, '.');
+    return last && !strncmp(last + 1, "norm", 4);
+}
+
+/* Parameters are carried by name, and a normalizer's gamma and beta mean
+ * something only under the statistics of its own kind: batch norm's
+ * per-channel scale over the batch is not layer norm's over the features.
+ * init.bn_policy group_norm is the one policy that says what a batch norm
+ * becomes (check_source_bn has matched it to the two kinds). */
+static nl_code check_norm_kinds(const nl_config *cfg, const nl_model *src, const nl_model *m,
+                                nl_error *err)
+{
+    const nl_norm_kind had = src->spec.norm.kind, here = m->spec.norm.kind;
+    if (had == here || cfg->train.init_bn.policy == NL_BN_POLICY_GROUP_NORM)
         return NL_OK;
-    return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "init.from", "%s", why.msg);
+    char layer[96];
+    for (int i = 0; i < m->n_params; i++) {
+        const nl_param *p = m->params[i];
+        layer_of(p->name, layer, sizeof layer);
+        if (!is_norm_param(m, layer) || !nl_model_param(src, p->name))
+            continue;
+        const char *had_name = nl_name_of(&nl_norm_names, had);
+        const char *swap = had == NL_NORM_BATCH && here == NL_NORM_GROUP
+                               ? "; or init.bn_policy: group_norm, which swaps the batch norms "
+                                 "for group norms"
+                               : "";
+        return nl_config_key_error(
+            cfg, err, NL_ERR_CONFIG, "model.norm.type",
+            "%s: layer %s is a %s norm in %s and a %s norm here, and init.bn_policy %s would "
+            "carry its %s into it by name; a normalizer's parameters are carried only into a "
+            "layer of its own kind: set model.norm.type: %s (init.bn_policy keep%s)%s",
+            nl_name_of(&nl_norm_names, here), layer, had_name, cfg->init_from,
+            nl_name_of(&nl_norm_names, here),
+            nl_name_of(&nl_bn_policy_names, cfg->train.init_bn.policy), p->name, had_name,
+            src->n_states ? ", reset, freeze or recalibrate" : "", swap);
+    }
+    return NL_OK;
 }
 
 /* init.bn_*: what the source's model can contradict, before anything is carried */
@@ -100,13 +209,6 @@ static void reset_stats(nl_model *m, float *out_states)
     }
     for (int i = 0; i < m->n_counters; i++)
         *m->counters[i] = 0;
-}
-
-/* the layer named by a parameter or statistic: its name up to the last '.' */
-static void layer_of(const char *name, char *layer, size_t size)
-{
-    const char *dot = strrchr(name, '.');
-    snprintf(layer, size, "%.*s", dot ? (int)(dot - name) : (int)strlen(name), name);
 }
 
 /* the layer whose output is the logits (the classifier) */
@@ -211,8 +313,43 @@ static nl_code carry(const nl_config *cfg, const nl_model *src, const float *par
     return NL_OK;
 }
 
-nl_code nl_init_from_load(const nl_config *cfg, nl_model *m, char *note, size_t note_size,
-                          nl_error *err)
+/* the source run's model: its config's, with a text's vocabulary as the
+ * run learnt it from its text (the config alone bounds it at 256), as
+ * `normlab eval` builds it */
+static nl_code source_model_spec(const nl_config *source_cfg, nl_model_spec *spec,
+                                 nl_error *err)
+{
+    nl_run_model_spec(source_cfg, spec);
+    if (!nl_dataset_kind_is_tokens(source_cfg->data.kind))
+        return NL_OK;
+    nl_token_shape shape;
+    nl_error why = {0};
+    if (nl_token_dataset_probe(&source_cfg->data, 2, NULL, &shape, &why) != NL_OK)
+        return nl_fail(err, NL_ERR_CONFIG, "its text, which gives its model's vocabulary, cannot "
+                       "be read: %s", why.msg);
+    spec->classes = shape.vocab;
+    return NL_OK;
+}
+
+/* what `source` records: the path as resolved, the final model's bytes hashed */
+static nl_code identify(const nl_config *cfg, const nl_final_model_info *info,
+                        nl_init_from_source *source, nl_error *err)
+{
+    char path[1100], *bytes = NULL;
+    size_t len = 0;
+    nl_path_join(path, sizeof path, cfg->init_from, NL_FINAL_MODEL_FILE);
+    nl_error why = {0};
+    if (nl_read_file(path, &bytes, &len, &why) != NL_OK)
+        return nl_config_key_error(cfg, err, why.code, "init.from", "%s", why.msg);
+    nl_copy_string(source->path, sizeof source->path, cfg->init_from);
+    source->model_hash = nl_checkpoint_hash(bytes, len);
+    source->step = (long long)info->step;
+    free(bytes);
+    return NL_OK;
+}
+
+nl_code nl_init_from_load(const nl_config *cfg, nl_model *m, nl_init_from_source *source,
+                          char *note, size_t note_size, nl_error *err)
 {
     note[0] = '\0';
     if (!cfg->init_from[0])
@@ -226,9 +363,12 @@ nl_code nl_init_from_load(const nl_config *cfg, nl_model *m, char *note, size_t 
     nl_final_model_info info = {0};
     nl_error why = {0};
     nl_code rc = nl_config_load(path, NULL, 0, source_cfg, &why);
+    nl_model_spec source_spec;
     if (rc == NL_OK)
-        rc = nl_final_model_load(cfg->init_from, source_cfg, m->be, source_cfg->train.batch_size,
-                                 &src, &info, &why);
+        rc = source_model_spec(source_cfg, &source_spec, &why);
+    if (rc == NL_OK)
+        rc = nl_final_model_load_spec(cfg->init_from, source_cfg, &source_spec, m->be,
+                                      source_cfg->train.batch_size, &src, &info, &why);
     free(source_cfg);
     if (rc)
         return nl_config_key_error(cfg, err, rc, "init.from", "%s", why.msg);
@@ -252,11 +392,15 @@ nl_code nl_init_from_load(const nl_config *cfg, nl_model *m, char *note, size_t 
     if (rc == NL_OK)
         rc = check_source_bn(cfg, src, m, err);
     if (rc == NL_OK)
+        rc = check_norm_kinds(cfg, src, m, err);
+    if (rc == NL_OK)
         rc = check_param_norms(cfg, src, m, err);
     if (rc == NL_OK)
         rc = carry(cfg, src, params, states, m, out_params, out_states, &kept_head, err);
     if (rc == NL_OK && cfg->train.init_bn.policy == NL_BN_POLICY_RESET)
         reset_stats(m, out_states);
+    if (rc == NL_OK && source)
+        rc = identify(cfg, &info, source, err);
     if (rc == NL_OK) {
         be->ops->upload(be, m->param_arena, out_params, m->param_floats * sizeof(float));
         be->ops->upload(be, m->state_arena, out_states, m->state_floats * sizeof(float));

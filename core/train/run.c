@@ -52,6 +52,7 @@ typedef struct {
     struct nl_dist *dist;
     bool root;         /* rank 0, which writes the run directory */
     nl_run_plan plan;  /* nl_run_check's */
+    nl_init_from_source init_source; /* init.from's identity; path "" without one */
     nl_device device;  /* trained on: --device, else the config's */
     nl_csv metrics, trace, series;
     nl_backend *be;
@@ -232,6 +233,14 @@ static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *
     nl_json_string(&j, "finished_at", r->status == NL_RUN_RUNNING ? "" : finished);
     nl_json_string(&j, "host", host);
     nl_json_string(&j, "command", st->opt->command_line ? st->opt->command_line : "");
+    /* init.from: the run's identity includes the model it started from */
+    if (st->init_source.path[0]) {
+        char hash[20];
+        snprintf(hash, sizeof hash, "%016llx", (unsigned long long)st->init_source.model_hash);
+        nl_json_string(&j, "init_from", st->init_source.path);
+        nl_json_string(&j, "init_from_model_fnv1a64", hash);
+        nl_json_int(&j, "init_from_step", st->init_source.step);
+    }
     nl_json_end(&j);
     if (j.buf.failed) {
         nl_buf_free(&j.buf);
@@ -545,20 +554,18 @@ static nl_code run_begin(run_state *st, nl_run_outcome *out, nl_error *err)
     /* everything that can fail on bad input fails before the directory is
      * touched: what validate checks, then the memory available now. Every
      * rank reads the same config, so they all fail here alike. */
-    nl_code rc = nl_run_check(cfg, opt->device, true, NULL, &st->plan, err);
-    if (rc == NL_OK)
-        rc = nl_init_from_check(cfg, err);
+    if (opt->out_dir && opt->out_dir[0])
+        snprintf(st->dir, sizeof st->dir, "%s", opt->out_dir);
+    else
+        snprintf(st->dir, sizeof st->dir, "results/%s", cfg->name);
+    snprintf(out->dir, sizeof out->dir, "%s", st->dir);
+    nl_code rc = nl_run_check_into(cfg, opt->device, true, st->dir, NULL, &st->plan, err);
     if (rc == NL_OK)
         rc = check_ranks(cfg, st->ranks, &st->rank_batch, err);
     if (rc)
         return rc;
     out->ranks = st->ranks;
     out->rank_batch = st->rank_batch;
-    if (opt->out_dir && opt->out_dir[0])
-        snprintf(st->dir, sizeof st->dir, "%s", opt->out_dir);
-    else
-        snprintf(st->dir, sizeof st->dir, "results/%s", cfg->name);
-    snprintf(out->dir, sizeof out->dir, "%s", st->dir);
     rc = st->root ? claim_dir(st->dir, opt, false, err) : NL_OK;
     return nl_dist_agree(st->dist, rc, err);
 }
@@ -650,7 +657,7 @@ static nl_code run_open(run_state *st, nl_run_outcome *out, nl_error *err)
     st->model = model;
     /* a checkpoint found later replaces these weights, as any initialization */
     char init_note[1400];
-    if ((rc = nl_init_from_load(cfg, model, init_note, sizeof init_note, err)))
+    if ((rc = nl_init_from_load(cfg, model, &st->init_source, init_note, sizeof init_note, err)))
         return rc;
     if (init_note[0] && st->root)
         note(st->opt, "%s (init.from)", init_note);
