@@ -1019,7 +1019,7 @@ START_TEST(test_overrides)
     ck_assert_ptr_null(nl_config_origin_of(cfg, "model.pool"));
     ck_assert_int_eq(cfg->n_warnings, 1);
     assert_contains(cfg->warnings[0], "good.yaml:4:9: model.pool: ignored: it applies only when "
-                                      "model.arch is cnn, and --set model.arch=mlp changed that",
+                                      "model.arch is cnn, and --set model.arch changed that",
                     "warning");
     free(cfg);
     const char *dataset[] = {"data.dataset=fashion-mnist"};

@@ -45,6 +45,27 @@ nl_code nl_cfg_check_epochs_steps(nl_config *cfg, nl_error *err)
  * wrote eps and affine for every normalizer, though none and dyt never read
  * them). Such a key had no effect when it was written, so it is dropped with
  * a warning rather than making the user's finished runs unreadable. */
+/* why def does not apply: its rule as text, and where the condition that
+ * fails is a governing key's own (a key that acts only through another that
+ * has no effect), that condition too */
+static const char *inapplicable_reason(const nl_key_def *def, const nl_key_when *failing,
+                                       char *buf, size_t size)
+{
+    nl_schema_when_text(def, buf, size);
+    nl_key_when own[NL_SCHEMA_MAX_CONDITIONS];
+    const int n = nl_schema_conditions(def, own);
+    bool is_own = false;
+    for (int i = 0; i < n; i++)
+        is_own = is_own || strcmp(own[i].key, failing->key) == 0;
+    if (!is_own) {
+        const size_t used = strlen(buf);
+        char cond[256];
+        snprintf(buf + used, size - used, " and %s",
+                 nl_schema_condition_text(failing, cond, sizeof cond));
+    }
+    return buf;
+}
+
 static nl_code drop_inapplicable(nl_config *cfg, bool resolved_file, nl_error *err)
 {
     nl_config *defaults = malloc(sizeof *defaults);
@@ -54,19 +75,22 @@ static nl_code drop_inapplicable(nl_config *cfg, bool resolved_file, nl_error *e
     for (int i = 0; i < nl_config_schema_count; i++) {
         const nl_key_def *def = &nl_config_schema[i];
         const nl_config_origin *o = nl_config_origin_of(cfg, def->key);
-        if (!def->when_key || !o || nl_cfg_from_set(o) || nl_schema_applies(def, cfg))
+        nl_key_when failing;
+        if (!o || nl_cfg_from_set(o) || !nl_schema_failing_condition(def, cfg, &failing))
             continue;
-        const nl_config_origin *on = nl_config_origin_of(cfg, def->when_key);
-        char when[256];
+        const nl_config_origin *on = nl_config_origin_of(cfg, failing.key);
+        char when[768];
+        /* the --set named by its key alone: a sweep's grid sets it to each
+         * of its values, and counts one warning for them all (sweep/plan.c) */
         if (nl_cfg_from_set(on))
             nl_cfg_warn(cfg, "%s:%d:%d: %s: ignored: it applies only when %s, and --set %s "
                         "changed that", o->source, o->line, o->column, def->key,
-                        nl_schema_when_text(def, when, sizeof when), on->setting);
+                        inapplicable_reason(def, &failing, when, sizeof when), failing.key);
         else if (resolved_file)
             nl_cfg_warn(cfg, "%s:%d:%d: %s: ignored: it applies only when %s (this resolved "
                         "config was written by an earlier normlab, where it had no effect)",
                         o->source, o->line, o->column, def->key,
-                        nl_schema_when_text(def, when, sizeof when));
+                        inapplicable_reason(def, &failing, when, sizeof when));
         else
             continue;
         nl_schema_copy(def, cfg, defaults);
@@ -164,7 +188,7 @@ static void derive(nl_config *cfg)
  * reads the values, so it comes between) */
 static nl_code check_keys(nl_config *cfg, nl_error *err)
 {
-    char msg[1536], where[800], when[256], value[512];
+    char msg[1536], where[800], when[768], value[512];
     for (int i = 0; i < nl_config_schema_count; i++) {
         const nl_key_def *def = &nl_config_schema[i];
         if (!nl_schema_check_value(def, cfg, msg, sizeof msg))
@@ -172,17 +196,21 @@ static nl_code check_keys(nl_config *cfg, nl_error *err)
     }
     derive(cfg);
 
-    /* keys given where they do not apply */
+    /* keys given where they do not apply: the one place that refuses a key
+     * by its rule (a sweep's grid value that makes a key inapplicable is
+     * left out before this: sweep/plan.c, and drop_inapplicable above) */
     for (int i = 0; i < nl_config_schema_count; i++) {
         const nl_key_def *def = &nl_config_schema[i];
-        if (!def->when_key || !nl_config_origin_of(cfg, def->key) || nl_schema_applies(def, cfg))
+        nl_key_when failing;
+        if (!nl_config_origin_of(cfg, def->key) ||
+            !nl_schema_failing_condition(def, cfg, &failing))
             continue;
-        const nl_key_def *on = nl_schema_find(def->when_key);
+        const nl_key_def *on = nl_schema_find(failing.key);
         nl_config_where(cfg, on->key, where, sizeof where);
         return nl_cfg_key_fail(cfg, err, def->key,
                                "applies only when %s, but %s is '%s' (%s); remove %s "
                                "or change %s",
-                               nl_schema_when_text(def, when, sizeof when), on->key,
+                               inapplicable_reason(def, &failing, when, sizeof when), on->key,
                                nl_schema_format(on, cfg, value, sizeof value), where,
                                nl_cfg_last_component(def->key), on->key);
     }

@@ -37,6 +37,30 @@
 #define NL_IMAGE_DATASETS \
     ((BIT(NL_DATA_COUNT) - 1u) & ~(BIT(NL_DATA_TEXT) | BIT(NL_DATA_SYNTHETIC_TEXT)))
 
+/* The further conditions (and_when) of the rules that one governing key
+ * cannot say. A key with no effect under the others is refused where it is
+ * set (config/resolve.c, check_keys); each rule here says when the code
+ * behind the key reads it. */
+
+/* the recurrent cell's normalizer (core/arch/rnn.c): placement in_cell and a
+ * kind with a form in the cell; placement none builds the plain cell */
+#define IN_CELL_CONDITIONS                                                                         \
+    {.key = "model.norm.placement", .mask = BIT(NL_PLACE_IN_CELL)},                              \
+        {.key = "model.norm.type", .mask = NL_ARCH_IN_CELL_NORMS}
+static const nl_key_when in_cell_norm[] = {IN_CELL_CONDITIONS, {.key = NULL}};
+/* the lstm's cell state: the gru has none */
+static const nl_key_when in_cell_lstm[] = {
+    IN_CELL_CONDITIONS, {.key = "model.cell", .mask = BIT(NL_RNN_LSTM)}, {.key = NULL}};
+/* the cell's running statistics: only batch norm keeps them (per step) */
+static const nl_key_when in_cell_running_stats[] = {
+    {.key = "model.norm.placement", .mask = BIT(NL_PLACE_IN_CELL)},
+    {.key = "model.norm.type", .mask = BIT(NL_NORM_BATCH)},
+    {.key = "model.norm.track_running_stats", .mask = BIT(1)},
+    {.key = NULL}};
+#undef IN_CELL_CONDITIONS
+/* dropout's placement: only dropout layers have one (p 0 builds none) */
+static const nl_key_when dropout_on[] = {{.key = "model.dropout.p"}, {.key = NULL}};
+
 /* Documentation order; sections must be contiguous (the writer opens each
  * section once). */
 const nl_key_def nl_config_schema[] = {
@@ -139,11 +163,12 @@ const nl_key_def nl_config_schema[] = {
      .doc = "architecture"},
     {.key = "model.widths", .type = NL_KT_INT_LIST, LIST(model.widths, model.n_widths),
      .min_items = 1, .max_items = NL_MAX_WIDTHS, .lo = 1, .hi = NL_MAX_WIDTH,
-     .flags = NL_KF_LO | NL_KF_HI,
+     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch",
      .doc = "mlp: hidden layer widths; cnn/resnet: channels of each stage (each stage after "
             "the first halves the image)"},
     {.key = "model.activation", .type = NL_KT_ENUM, FIELD(model.activation),
-     .names = &nl_activation_names, .doc = "nonlinearity (resnet blocks always use relu)"},
+     .names = &nl_activation_names, .when_key = "model.arch",
+     .doc = "nonlinearity (resnet blocks always use relu; there it picks the initialization)"},
     /* the keys only some architectures read: .when_key "model.arch", and
      * the architectures whose rows in core/arch/registry.c list the key */
     {.key = "model.pool", .type = NL_KT_ENUM, FIELD(model.pool), .names = &nl_pool_names,
@@ -257,7 +282,7 @@ const nl_key_def nl_config_schema[] = {
             "ones scaled by 1 / (1 - p), in training only; 0 = no dropout layers"},
     {.key = "model.dropout.placement", .type = NL_KT_ENUM, FIELD(model.dropout_placement),
      .names = &nl_dropout_placement_names, .flags = NL_KF_AFTER_FORMAT4,
-     .when_key = "model.arch",
+     .when_key = "model.arch", .and_when = dropout_on,
      .doc = "where the dropout layers sit in the blocks (Li et al. 2019: dropout feeding batch "
             "norm shifts its variance between training and test)"},
     {.key = "model.norm_noise.distribution", .type = NL_KT_ENUM,
@@ -337,11 +362,11 @@ const nl_key_def nl_config_schema[] = {
      .when_key = "model.norm.type", .when_norm_keys = NL_NORM_KEY_ALPHA_INIT,
      .doc = "starting value of the learned scalar alpha inside tanh (Zhu et al.: 0.5)"},
     {.key = "model.norm.cell_state", .type = NL_KT_BOOL, FIELD(model.norm.cell_state),
-     .when_key = "model.arch",
+     .when_key = "model.arch", .and_when = in_cell_lstm,
      .doc = "placement in_cell: the lstm's cell state normalized before its output tanh too; "
             "false: the projections alone"},
     {.key = "model.norm.step_stats", .type = NL_KT_BOOL, FIELD(model.norm.step_stats),
-     .when_key = "model.arch",
+     .when_key = "model.arch", .and_when = in_cell_running_stats,
      .doc = "placement in_cell, batch: running statistics per step for evaluation (Cooijmans et "
             "al.); false: one set that every step updates and reads (training keeps each "
             "step's batch statistics)"},
@@ -353,7 +378,7 @@ const nl_key_def nl_config_schema[] = {
             "sequential sums rounded to it at every step, the normalization itself in fp32 "
             "(core/cpu/norm_lowp.c)"},
     {.key = "model.norm.cell_gamma", .type = NL_KT_FLOAT, FIELD(model.norm.cell_gamma), GE(0),
-     .when_key = "model.arch",
+     .when_key = "model.arch", .and_when = in_cell_norm,
      .default_doc = "0: 0.1 for batch (Cooijmans et al.), 1 for layer and rms",
      .doc = "placement in_cell: the starting value of every gain in the cell"},
 
@@ -532,6 +557,7 @@ const nl_key_def nl_config_schema[] = {
      LIST(train.landscape.lr_multiples, train.landscape.n_lr_multiples), .min_items = 1,
      .max_items = NL_LANDSCAPE_MAX_STEPS, .lo = 0, .hi = 1e6,
      .flags = NL_KF_LO | NL_KF_LO_OPEN | NL_KF_HI | NL_KF_INCREASING | NL_KF_AFTER_FORMAT4,
+     .when_key = "train.log.landscape.every",
      .doc = "the landscape probe's step sizes as multiples of the step's learning rate "
             "(series.csv logs each as landscape_step_size)"},
     {.key = "train.diverge_loss", .type = NL_KT_FLOAT, FIELD(train.diverge_loss), GT(0),
@@ -567,18 +593,22 @@ const nl_key_def nl_config_schema[] = {
     {.key = "train.trace.activation", .type = NL_KT_STRING, FIELD(train.trace.activation),
      .doc = "activation to trace: a layer name (\"norm3\") or a layer's input (\"act3.in\"); \"\" = no tracing"},
     {.key = "train.trace.unit", .type = NL_KT_INT, FIELD(train.trace.unit), IN(0, NL_MAX_WIDTH - 1),
+     .when_key = "train.trace.activation",
      .doc = "which feature/channel of that activation"},
     {.key = "train.trace.every", .type = NL_KT_INT, FIELD(train.trace.every), IN(1, NL_MAX_STEPS),
+     .when_key = "train.trace.activation",
      .doc = "steps between trace samples"},
     {.key = "train.trace.percentiles", .type = NL_KT_FLOAT_LIST,
      LIST(train.trace.percentiles, train.trace.n_percentiles), .min_items = 1,
      .max_items = NL_MAX_PERCENTILES, .lo = 0, .hi = 100, .flags = NL_KF_LO | NL_KF_HI,
+     .when_key = "train.trace.activation",
      .doc = "percentiles of the unit's distribution to record (Ioffe & Szegedy: 15, 50, 85)"},
     {.key = "train.trace.samples", .type = NL_KT_INT, FIELD(train.trace.samples),
-     IN(1, NL_MAX_SAMPLES),
+     IN(1, NL_MAX_SAMPLES), .when_key = "train.trace.activation",
      .doc = "fixed test samples the trace is measured on"},
     {.key = "train.trace.mode", .type = NL_KT_ENUM, FIELD(train.trace.mode),
      .names = &nl_trace_mode_names, .flags = NL_KF_AFTER_FORMAT4,
+     .when_key = "train.trace.activation",
      .doc = "eval: the fixed test samples in eval mode, between steps; train: each traced "
             "step's own training batch (this process's share) as the step's forward computed "
             "it, with batch statistics and any noise or dropout, leaving training unchanged"},
@@ -588,7 +618,7 @@ const nl_key_def nl_config_schema[] = {
             "and normalizer state, layer by layer by name; a classifier of another class count "
             "starts fresh; \"\" = from this run's own initialization"},
     {.key = "init.bn_policy", .type = NL_KT_ENUM, FIELD(train.init_bn.policy),
-     .names = &nl_bn_policy_names, .flags = NL_KF_AFTER_FORMAT4,
+     .names = &nl_bn_policy_names, .flags = NL_KF_AFTER_FORMAT4, .when_key = "init.from",
      .doc = "with init.from: what happens to the source's batch norms (every normalizer with "
             "running statistics) before the first step; group_norm takes a source with "
             "model.norm.type batch and a config that describes the model after the swap "
@@ -807,44 +837,137 @@ const char *nl_schema_type_name(const nl_key_def *def)
     return "?";
 }
 
-static unsigned when_mask_of(const nl_key_def *def)
+/* the enum or bool keys whose value a condition reads as a choice; any
+ * other governing key is read as set or not */
+static bool is_choice(const nl_key_def *on)
 {
-    /* the architectures whose rows (core/arch/registry.c) list the key */
-    if (def->when_key && strcmp(def->when_key, "model.arch") == 0)
-        return nl_arch_kinds_with_key(def->key);
-    if (def->when_norm_keys)
-        return nl_norm_kinds_with_keys(def->when_norm_keys);
-    if (def->when_optim_keys)
-        return nl_optim_kinds_with_keys(def->when_optim_keys);
-    return def->when_mask;
+    return on->type == NL_KT_ENUM || on->type == NL_KT_BOOL;
 }
 
-const char *nl_schema_when_text(const nl_key_def *def, char *buf, size_t size)
+/* one condition with its registry bits turned into a mask; `ruled` is the
+ * key the rule is of (model.arch's mask is the rows that list it) */
+static nl_key_when resolve_condition(const char *ruled, const nl_key_when *w)
 {
-    buf[0] = '\0';
+    nl_key_when r = {.key = w->key, .mask = w->mask};
+    if (strcmp(w->key, "model.arch") == 0 && !w->mask)
+        r.mask = nl_arch_kinds_with_key(ruled);
+    else if (w->norm_keys)
+        r.mask = nl_norm_kinds_with_keys(w->norm_keys);
+    else if (w->optim_keys)
+        r.mask = nl_optim_kinds_with_keys(w->optim_keys);
+    return r;
+}
+
+int nl_schema_conditions(const nl_key_def *def, nl_key_when out[NL_SCHEMA_MAX_CONDITIONS])
+{
     if (!def->when_key)
+        return 0;
+    const nl_key_when first = {def->when_key, def->when_mask, def->when_norm_keys,
+                               def->when_optim_keys};
+    int n = 0;
+    out[n++] = resolve_condition(def->key, &first);
+    for (const nl_key_when *w = def->and_when; w && w->key && n < NL_SCHEMA_MAX_CONDITIONS; w++)
+        out[n++] = resolve_condition(def->key, w);
+    return n;
+}
+
+bool nl_schema_condition_holds(const nl_key_when *w, const nl_config *cfg)
+{
+    const nl_key_def *on = nl_schema_find(w->key);
+    if (!on)
+        return false;
+    switch (on->type) {
+    case NL_KT_ENUM:
+    case NL_KT_BOOL: {
+        const int v = get_enum(on, cfg);
+        return v >= 0 && v < 32 && (w->mask & BIT(v));
+    }
+    case NL_KT_FLOAT:
+        return get_float(on, cfg) != 0.0f;
+    case NL_KT_STRING:
+        return ((const char *)nl_schema_cfield(cfg, on))[0] != '\0';
+    case NL_KT_INT_LIST:
+    case NL_KT_FLOAT_LIST:
+        return get_count(on, cfg) > 0;
+    default:
+        return nl_schema_get_int(on, cfg) != 0;
+    }
+}
+
+const char *nl_schema_condition_text(const nl_key_when *w, char *buf, size_t size)
+{
+    const nl_key_def *on = nl_schema_find(w->key);
+    buf[0] = '\0';
+    if (!on)
         return buf;
-    const nl_key_def *on = nl_schema_find(def->when_key);
     if (on->type == NL_KT_BOOL) {
-        snprintf(buf, size, "%s is %s", def->when_key, (def->when_mask & BIT(1)) ? "true" : "false");
+        snprintf(buf, size, "%s is %s", w->key, (w->mask & BIT(1)) ? "true" : "false");
         return buf;
     }
-    int used = snprintf(buf, size, "%s is ", def->when_key);
+    if (!is_choice(on)) {
+        const char *set = on->type == NL_KT_STRING                   ? "is not \"\""
+                          : on->type == NL_KT_INT_LIST ||
+                                    on->type == NL_KT_FLOAT_LIST      ? "is not []"
+                          : (on->flags & NL_KF_ZERO_UNSET)            ? "is set"
+                                                                      : "is not 0";
+        snprintf(buf, size, "%s %s", w->key, set);
+        return buf;
+    }
+    int used = snprintf(buf, size, "%s is ", w->key);
     int shown = 0;
     for (int v = 0; v < on->names->count && used >= 0 && (size_t)used < size; v++)
-        if (when_mask_of(def) & BIT(v))
+        if (w->mask & BIT(v))
             used += snprintf(buf + used, size - (size_t)used, "%s%s", shown++ ? " or " : "",
                              nl_name_of(on->names, v));
     return buf;
 }
 
+const char *nl_schema_when_text(const nl_key_def *def, char *buf, size_t size)
+{
+    nl_key_when conds[NL_SCHEMA_MAX_CONDITIONS];
+    const int n = nl_schema_conditions(def, conds);
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && used < size; i++) {
+        char one[256];
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? " and " : "",
+                                 nl_schema_condition_text(&conds[i], one, sizeof one));
+    }
+    return buf;
+}
+
+/* A key applies when its conditions hold and each key they read applies
+ * too: a governing key that has no effect gives none to what it governs
+ * (init.bn_freeze_affine under init.bn_policy freeze without init.from).
+ * Rules nest a few deep; `depth` stops a cycle a table edit could make. */
+static bool failing_condition(const nl_key_def *def, const nl_config *cfg, nl_key_when *failing,
+                              int depth)
+{
+    nl_key_when conds[NL_SCHEMA_MAX_CONDITIONS];
+    const int n = depth < 8 ? nl_schema_conditions(def, conds) : 0;
+    for (int i = 0; i < n; i++)
+        if (!nl_schema_condition_holds(&conds[i], cfg)) {
+            *failing = conds[i];
+            return true;
+        }
+    for (int i = 0; i < n; i++) {
+        const nl_key_def *on = nl_schema_find(conds[i].key);
+        if (on && failing_condition(on, cfg, failing, depth + 1))
+            return true;
+    }
+    return false;
+}
+
+bool nl_schema_failing_condition(const nl_key_def *def, const nl_config *cfg,
+                                 nl_key_when *failing)
+{
+    return failing_condition(def, cfg, failing, 0);
+}
+
 bool nl_schema_applies(const nl_key_def *def, const nl_config *cfg)
 {
-    if (!def->when_key)
-        return true;
-    const nl_key_def *on = nl_schema_find(def->when_key);
-    const int v = get_enum(on, cfg);
-    return v >= 0 && v < 32 && (when_mask_of(def) & BIT(v));
+    nl_key_when failing;
+    return !nl_schema_failing_condition(def, cfg, &failing);
 }
 
 const char *nl_format_float(float value, char *buf, size_t size)
