@@ -19,7 +19,7 @@
 
 typedef struct {
     char key[96];
-    char value[64];
+    char value[256];
 } sr_setting;
 
 /* sets the governing key of w to a value under which w holds (`hold`) or
@@ -124,7 +124,9 @@ static int sr_settings(const nl_key_def *def, const nl_config *cfg, const char *
     int n = 0;
     for (int k = 0; k < n_keys && n < max - 1; k++) {
         const nl_key_def *on = nl_schema_find(keys[k]);
-        if (!nl_schema_applies(on, cfg))
+        /* a key at 0 that means "not set" is left out: given, 0 is refused */
+        if (!nl_schema_applies(on, cfg) ||
+            ((on->flags & NL_KF_ZERO_UNSET) && nl_schema_get_int(on, cfg) == 0))
             continue;
         char buf[256];
         snprintf(s[n].key, sizeof s[n].key, "%s", on->key);

@@ -100,6 +100,25 @@ static nl_code drop_inapplicable(nl_config *cfg, bool resolved_file, nl_error *e
     return NL_OK;
 }
 
+/* A --set that switches data.dataset over a file whose data.path is
+ * another dataset's default directory (a run's config.yaml names its
+ * dataset's: `eval --data dataset=mnist` on a Fashion-MNIST run): that
+ * directory holds the other dataset's files, which would be read under the
+ * new name. The switched dataset takes its own default instead (and where
+ * it has none, asks for data.path). */
+static bool path_of_another_dataset(const nl_config *cfg)
+{
+    const nl_config_origin *dataset = nl_config_origin_of(cfg, "data.dataset");
+    const nl_config_origin *path = nl_config_origin_of(cfg, "data.path");
+    if (!nl_cfg_from_set(dataset) || !path || nl_cfg_from_set(path) || !cfg->data.path[0])
+        return false;
+    for (int k = 0; k < NL_DATA_COUNT; k++)
+        if (k != (int)cfg->data.kind && nl_data_default_path((nl_dataset_kind)k)[0] &&
+            strcmp(cfg->data.path, nl_data_default_path((nl_dataset_kind)k)) == 0)
+            return true;
+    return false;
+}
+
 /* the defaults that depend on other keys, where the config does not say */
 static void derived_defaults(nl_config *cfg)
 {
@@ -109,6 +128,8 @@ static void derived_defaults(nl_config *cfg)
      * config.yaml means the same run in every checkout (and a sweep's
      * committed runs stay finished there). The image datasets' defaults are
      * the system's fixed directories. */
+    if (path_of_another_dataset(cfg))
+        cfg->data.path[0] = '\0';
     if ((!nl_config_origin_of(cfg, "data.path") || !cfg->data.path[0]) &&
         cfg->data.kind != NL_DATA_TEXT)
         snprintf(cfg->data.path, sizeof cfg->data.path, "%s", nl_data_default_path(cfg->data.kind));
@@ -284,8 +305,19 @@ static nl_code check_sizes(nl_config *cfg, nl_error *err)
                                "(%s); training drops incomplete batches, so no step would run",
                                t->batch_size, cfg->data.train_size,
                                nl_config_where(cfg, "data.train_size", where, sizeof where));
+    /* one class kept is a model that always predicts it: 100% accuracy
+     * that measures nothing */
+    if (samples && cfg->data.n_classes_subset == 1)
+        return nl_cfg_key_fail(cfg, err, "data.classes_subset",
+                               "[%d] keeps one class: a model of one class always predicts it "
+                               "(accuracy 100%%, loss 0), which measures nothing; accepted: 2 "
+                               "or more class ids, or [] for all classes",
+                               cfg->data.classes_subset[0]);
+    /* the default cut to a small test split; a value given is refused
+     * there (nl_run_check, which knows the split's size) */
     if (samples && t->trace.activation[0] && cfg->data.test_size > 0 &&
-        t->trace.samples > cfg->data.test_size)
+        t->trace.samples > cfg->data.test_size &&
+        !nl_config_origin_of(cfg, "train.trace.samples"))
         nl_cfg_warn(cfg, "train.trace.samples %d is more than data.test_size %ld; the trace uses "
                     "all %ld test samples", t->trace.samples, cfg->data.test_size,
                     cfg->data.test_size);

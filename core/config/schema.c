@@ -58,6 +58,9 @@ static const nl_key_when in_cell_running_stats[] = {
     {.key = "model.norm.track_running_stats", .mask = BIT(1)},
     {.key = NULL}};
 #undef IN_CELL_CONDITIONS
+/* the trace's fixed test samples: train mode traces each step's own batch */
+static const nl_key_when trace_eval_mode[] = {{.key = "train.trace.mode", .mask = BIT(NL_TRACE_EVAL)},
+                                              {.key = NULL}};
 /* dropout's placement: only dropout layers have one (p 0 builds none) */
 static const nl_key_when dropout_on[] = {{.key = "model.dropout.p"}, {.key = NULL}};
 
@@ -604,7 +607,7 @@ const nl_key_def nl_config_schema[] = {
      .when_key = "train.trace.activation",
      .doc = "percentiles of the unit's distribution to record (Ioffe & Szegedy: 15, 50, 85)"},
     {.key = "train.trace.samples", .type = NL_KT_INT, FIELD(train.trace.samples),
-     IN(1, NL_MAX_SAMPLES), .when_key = "train.trace.activation",
+     IN(1, NL_MAX_SAMPLES), .when_key = "train.trace.activation", .and_when = trace_eval_mode,
      .doc = "fixed test samples the trace is measured on"},
     {.key = "train.trace.mode", .type = NL_KT_ENUM, FIELD(train.trace.mode),
      .names = &nl_trace_mode_names, .flags = NL_KF_AFTER_FORMAT4,
