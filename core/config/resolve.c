@@ -45,27 +45,6 @@ nl_code nl_cfg_check_epochs_steps(nl_config *cfg, nl_error *err)
  * wrote eps and affine for every normalizer, though none and dyt never read
  * them). Such a key had no effect when it was written, so it is dropped with
  * a warning rather than making the user's finished runs unreadable. */
-/* why def does not apply: its rule as text, and where the condition that
- * fails is a governing key's own (a key that acts only through another that
- * has no effect), that condition too */
-static const char *inapplicable_reason(const nl_key_def *def, const nl_key_when *failing,
-                                       char *buf, size_t size)
-{
-    nl_schema_when_text(def, buf, size);
-    nl_key_when own[NL_SCHEMA_MAX_CONDITIONS];
-    const int n = nl_schema_conditions(def, own);
-    bool is_own = false;
-    for (int i = 0; i < n; i++)
-        is_own = is_own || strcmp(own[i].key, failing->key) == 0;
-    if (!is_own) {
-        const size_t used = strlen(buf);
-        char cond[256];
-        snprintf(buf + used, size - used, " and %s",
-                 nl_schema_condition_text(failing, cond, sizeof cond));
-    }
-    return buf;
-}
-
 static nl_code drop_inapplicable(nl_config *cfg, bool resolved_file, nl_error *err)
 {
     nl_config *defaults = malloc(sizeof *defaults);
@@ -85,12 +64,12 @@ static nl_code drop_inapplicable(nl_config *cfg, bool resolved_file, nl_error *e
         if (nl_cfg_from_set(on))
             nl_cfg_warn(cfg, "%s:%d:%d: %s: ignored: it applies only when %s, and --set %s "
                         "changed that", o->source, o->line, o->column, def->key,
-                        inapplicable_reason(def, &failing, when, sizeof when), failing.key);
+                        nl_schema_when_text(def, when, sizeof when), failing.key);
         else if (resolved_file)
             nl_cfg_warn(cfg, "%s:%d:%d: %s: ignored: it applies only when %s (this resolved "
                         "config was written by an earlier normlab, where it had no effect)",
                         o->source, o->line, o->column, def->key,
-                        inapplicable_reason(def, &failing, when, sizeof when));
+                        nl_schema_when_text(def, when, sizeof when));
         else
             continue;
         nl_schema_copy(def, cfg, defaults);
@@ -231,7 +210,7 @@ static nl_code check_keys(nl_config *cfg, nl_error *err)
         return nl_cfg_key_fail(cfg, err, def->key,
                                "applies only when %s, but %s is '%s' (%s); remove %s "
                                "or change %s",
-                               inapplicable_reason(def, &failing, when, sizeof when), on->key,
+                               nl_schema_when_text(def, when, sizeof when), on->key,
                                nl_schema_format(on, cfg, value, sizeof value), where,
                                nl_cfg_last_component(def->key), on->key);
     }

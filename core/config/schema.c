@@ -939,32 +939,17 @@ const char *nl_schema_when_text(const nl_key_def *def, char *buf, size_t size)
     return buf;
 }
 
-/* A key applies when its conditions hold and each key they read applies
- * too: a governing key that has no effect gives none to what it governs
- * (init.bn_freeze_affine under init.bn_policy freeze without init.from).
- * Rules nest a few deep; `depth` stops a cycle a table edit could make. */
-static bool failing_condition(const nl_key_def *def, const nl_config *cfg, nl_key_when *failing,
-                              int depth)
+bool nl_schema_failing_condition(const nl_key_def *def, const nl_config *cfg,
+                                 nl_key_when *failing)
 {
     nl_key_when conds[NL_SCHEMA_MAX_CONDITIONS];
-    const int n = depth < 8 ? nl_schema_conditions(def, conds) : 0;
+    const int n = nl_schema_conditions(def, conds);
     for (int i = 0; i < n; i++)
         if (!nl_schema_condition_holds(&conds[i], cfg)) {
             *failing = conds[i];
             return true;
         }
-    for (int i = 0; i < n; i++) {
-        const nl_key_def *on = nl_schema_find(conds[i].key);
-        if (on && failing_condition(on, cfg, failing, depth + 1))
-            return true;
-    }
     return false;
-}
-
-bool nl_schema_failing_condition(const nl_key_def *def, const nl_config *cfg,
-                                 nl_key_when *failing)
-{
-    return failing_condition(def, cfg, failing, 0);
 }
 
 bool nl_schema_applies(const nl_key_def *def, const nl_config *cfg)
