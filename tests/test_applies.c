@@ -332,6 +332,58 @@ START_TEST(test_eval_of_another_dataset_is_not_the_runs)
 }
 END_TEST
 
+/* every `--data KEY=VALUE` example in `text` names a data.* key of the
+ * schema; returns how many it names */
+static int data_examples(const char *text, const char *where)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, "--data")); p += 6) {
+        const char *q = p + 6;
+        while (*q == ' ' || *q == '\n')
+            q++;
+        const size_t len = strcspn(q, "= \n`),;");
+        if (q[len] != '=' || (len == 3 && !strncmp(q, "KEY", 3)))
+            continue;
+        char key[128];
+        snprintf(key, sizeof key, "%s%.*s", strncmp(q, "data.", 5) ? "data." : "", (int)len, q);
+        ck_assert_msg(nl_schema_find(key) != NULL, "%s: --data %.*s: %s is not a key", where,
+                      (int)len, q, key);
+        n++;
+    }
+    return n;
+}
+
+static char *read_source(const char *rel)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", NORMLAB_SOURCE_DIR, rel);
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s: missing", path);
+    char *text = calloc(1, 1 << 20);
+    ck_assert_ptr_nonnull(text);
+    fread(text, 1, (1 << 20) - 1, f);
+    fclose(f);
+    return text;
+}
+
+START_TEST(test_data_examples_name_keys)
+{
+    tu_tmp_make("applies-help");
+    ck_assert_int_eq(tu_normlab("eval --help"), 0);
+    char *help = tu_tmp_read("out.txt");
+    int named = data_examples(help, "normlab eval --help");
+    free(help);
+    const char *docs[] = {"results/usage.md", "README.md"};
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        char *text = read_source(docs[i]);
+        named += data_examples(text, docs[i]);
+        free(text);
+    }
+    ck_assert_int_ge(named, 4);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("applies");
@@ -345,6 +397,7 @@ int main(void)
     tcase_add_test(tc, test_values_without_effect);
     tcase_add_test(tc, test_dataset_switch_leaves_the_other_datasets_path);
     tcase_add_test(tc, test_eval_of_another_dataset_is_not_the_runs);
+    tcase_add_test(tc, test_data_examples_name_keys);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
