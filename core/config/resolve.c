@@ -43,8 +43,10 @@ nl_code nl_cfg_check_epochs_steps(nl_config *cfg, nl_error *err)
  * `resolved_file`: the config is a config.yaml normlab wrote, whose keys a
  * later normlab may no longer apply where they stood (an earlier version
  * wrote eps and affine for every normalizer, though none and dyt never read
- * them). Such a key had no effect when it was written, so it is dropped with
- * a warning rather than making the user's finished runs unreadable. */
+ * them). Such a key had no effect when it was written, so it is dropped
+ * rather than making the user's finished runs unreadable: with a warning
+ * where its value is not the default (at the default it is only the
+ * writer's, which wrote every key). */
 static nl_code drop_inapplicable(nl_config *cfg, bool resolved_file, nl_error *err)
 {
     nl_config *defaults = malloc(sizeof *defaults);
@@ -65,6 +67,8 @@ static nl_code drop_inapplicable(nl_config *cfg, bool resolved_file, nl_error *e
             nl_cfg_warn(cfg, "%s:%d:%d: %s: ignored: it applies only when %s, and --set %s "
                         "changed that", o->source, o->line, o->column, def->key,
                         nl_schema_when_text(def, when, sizeof when), failing.key);
+        else if (resolved_file && nl_schema_equal(def, cfg, defaults))
+            ; /* the writer wrote every key: at its default it is no one's choice */
         else if (resolved_file)
             nl_cfg_warn(cfg, "%s:%d:%d: %s: ignored: it applies only when %s (this resolved "
                         "config was written by an earlier normlab, where it had no effect)",
