@@ -23,6 +23,7 @@
 #include "schema_rules.h"
 #include "testutil.h"
 #include "train/check.h"
+#include "train/checkpoint.h"
 
 #define SRC "applies.yaml"
 
@@ -65,6 +66,12 @@ START_TEST(test_every_condition_refuses_where_it_fails)
     int refused = 0;
     for (int i = 0; i < nl_config_schema_count; i++) {
         const nl_key_def *def = &nl_config_schema[i];
+        /* a rule longer than the conditions' room would lose its last ones */
+        int listed = def->when_key ? 1 : 0;
+        for (const nl_key_when *w = def->and_when; w && w->key; w++)
+            listed++;
+        ck_assert_msg(listed <= NL_SCHEMA_MAX_CONDITIONS, "%s: %d conditions, room for %d",
+                      def->key, listed, NL_SCHEMA_MAX_CONDITIONS);
         nl_key_when conds[NL_SCHEMA_MAX_CONDITIONS];
         const int n = nl_schema_conditions(def, conds);
         for (int c = 0; c < n; c++) {
@@ -332,6 +339,53 @@ START_TEST(test_eval_of_another_dataset_is_not_the_runs)
 }
 END_TEST
 
+/* a key whose rule is newer than the checkpoints already written stays in a
+ * checkpoint's config keys where the older rule listed it, though it no
+ * longer applies: those checkpoints resume and their final models load */
+START_TEST(test_newer_rules_keep_checkpoint_keys)
+{
+    int checked = 0;
+    for (int i = 0; i < nl_config_schema_count; i++) {
+        const nl_key_def *def = &nl_config_schema[i];
+        if (!(def->flags & (NL_KF_RULE_NEWER | NL_KF_AND_WHEN_NEWER)))
+            continue;
+        nl_key_when conds[NL_SCHEMA_MAX_CONDITIONS];
+        const int n = nl_schema_conditions(def, conds);
+        /* each newer condition failed, the older ones holding */
+        for (int c = (def->flags & NL_KF_RULE_NEWER) ? 0 : 1; c < n; c++) {
+            nl_config *cfg = cfg_new();
+            nl_config_defaults(cfg);
+            ck_assert_msg(sr_make_apply(def, cfg, 0), "%s never applies", def->key);
+            ck_assert(sr_set_condition(&conds[c], cfg, false, 0) > 0);
+            ck_assert(!nl_schema_applies(def, cfg));
+            char *text = NULL;
+            nl_flat flat = {0};
+            nl_buf keys = {0};
+            nl_error err = {0};
+            ck_assert_msg(nl_checkpoint_config(cfg, NL_DEVICE_CPU, &text, &flat, &keys, &err) ==
+                              NL_OK, "%s", err.msg);
+            /* listed (a key newer than format 4 at its default is left out
+             * anyway), and its section not read as an empty entry */
+            char want[160], section[160];
+            snprintf(want, sizeof want, "\n%s=", def->key);
+            snprintf(section, sizeof section, "\n%.*s=\n",
+                     (int)(strrchr(def->key, '.') - def->key), def->key);
+            ck_assert_ptr_nonnull(keys.data);
+            ck_assert_msg(((def->flags & NL_KF_AFTER_FORMAT4) || strstr(keys.data, want)) &&
+                              !strstr(keys.data, section) && !nl_flat_get(&flat, def->key),
+                          "%s (%s failed): the checkpoint keys leave it out or hold its "
+                          "section empty:\n%s", def->key, conds[c].key, keys.data);
+            free(text);
+            nl_flat_free(&flat);
+            free(keys.data);
+            free(cfg);
+            checked++;
+        }
+    }
+    ck_assert_int_ge(checked, 9);
+}
+END_TEST
+
 /* every `--data KEY=VALUE` example in `text` names a data.* key of the
  * schema; returns how many it names */
 static int data_examples(const char *text, const char *where)
@@ -398,6 +452,7 @@ int main(void)
     tcase_add_test(tc, test_dataset_switch_leaves_the_other_datasets_path);
     tcase_add_test(tc, test_eval_of_another_dataset_is_not_the_runs);
     tcase_add_test(tc, test_data_examples_name_keys);
+    tcase_add_test(tc, test_newer_rules_keep_checkpoint_keys);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -296,11 +296,11 @@ static nl_code check_sizes(nl_config *cfg, nl_error *err)
                                "(accuracy 100%%, loss 0), which measures nothing; accepted: 2 "
                                "or more class ids, or [] for all classes",
                                cfg->data.classes_subset[0]);
-    /* the default cut to a small test split; a value given is refused
-     * there (nl_run_check, which knows the split's size) */
+    /* the default cut to a small test split; another value past the split
+     * is refused (nl_run_check, which knows the split's size) */
     if (samples && t->trace.activation[0] && cfg->data.test_size > 0 &&
         t->trace.samples > cfg->data.test_size &&
-        !nl_config_origin_of(cfg, "train.trace.samples"))
+        t->trace.samples == NL_TRACE_DEFAULT_SAMPLES)
         nl_cfg_warn(cfg, "train.trace.samples %d is more than data.test_size %ld; the trace uses "
                     "all %ld test samples", t->trace.samples, cfg->data.test_size,
                     cfg->data.test_size);

@@ -61,8 +61,6 @@ static const nl_key_when in_cell_running_stats[] = {
 /* the trace's fixed test samples: train mode traces each step's own batch */
 static const nl_key_when trace_eval_mode[] = {{.key = "train.trace.mode", .mask = BIT(NL_TRACE_EVAL)},
                                               {.key = NULL}};
-/* dropout's placement: only dropout layers have one (p 0 builds none) */
-static const nl_key_when dropout_on[] = {{.key = "model.dropout.p"}, {.key = NULL}};
 
 /* Documentation order; sections must be contiguous (the writer opens each
  * section once). */
@@ -166,11 +164,11 @@ const nl_key_def nl_config_schema[] = {
      .doc = "architecture"},
     {.key = "model.widths", .type = NL_KT_INT_LIST, LIST(model.widths, model.n_widths),
      .min_items = 1, .max_items = NL_MAX_WIDTHS, .lo = 1, .hi = NL_MAX_WIDTH,
-     .flags = NL_KF_LO | NL_KF_HI, .when_key = "model.arch",
+     .flags = NL_KF_LO | NL_KF_HI | NL_KF_RULE_NEWER, .when_key = "model.arch",
      .doc = "mlp: hidden layer widths; cnn/resnet: channels of each stage (each stage after "
             "the first halves the image)"},
     {.key = "model.activation", .type = NL_KT_ENUM, FIELD(model.activation),
-     .names = &nl_activation_names, .when_key = "model.arch",
+     .names = &nl_activation_names, .flags = NL_KF_RULE_NEWER, .when_key = "model.arch",
      .doc = "nonlinearity (resnet blocks always use relu; there it picks the initialization)"},
     /* the keys only some architectures read: .when_key "model.arch", and
      * the architectures whose rows in core/arch/registry.c list the key */
@@ -283,9 +281,14 @@ const nl_key_def nl_config_schema[] = {
      .flags = NL_KF_LO | NL_KF_HI | NL_KF_HI_OPEN | NL_KF_AFTER_FORMAT4, .when_key = "model.arch",
      .doc = "inverted dropout (torch.nn.Dropout): probability of zeroing a value, the kept "
             "ones scaled by 1 / (1 - p), in training only; 0 = no dropout layers"},
+    /* p 0 builds no dropout layer, where the placement has no effect either;
+     * not ruled (and_when model.dropout.p) yet: experiments/li2019-dropout-bn
+     * keeps its p 0 runs under one placement, the lines' shared baseline,
+     * and a rule would rename those committed runs and move the baseline
+     * out of the plot's placement lines */
     {.key = "model.dropout.placement", .type = NL_KT_ENUM, FIELD(model.dropout_placement),
      .names = &nl_dropout_placement_names, .flags = NL_KF_AFTER_FORMAT4,
-     .when_key = "model.arch", .and_when = dropout_on,
+     .when_key = "model.arch",
      .doc = "where the dropout layers sit in the blocks (Li et al. 2019: dropout feeding batch "
             "norm shifts its variance between training and test)"},
     {.key = "model.norm_noise.distribution", .type = NL_KT_ENUM,
@@ -365,11 +368,11 @@ const nl_key_def nl_config_schema[] = {
      .when_key = "model.norm.type", .when_norm_keys = NL_NORM_KEY_ALPHA_INIT,
      .doc = "starting value of the learned scalar alpha inside tanh (Zhu et al.: 0.5)"},
     {.key = "model.norm.cell_state", .type = NL_KT_BOOL, FIELD(model.norm.cell_state),
-     .when_key = "model.arch", .and_when = in_cell_lstm,
+     .flags = NL_KF_AND_WHEN_NEWER, .when_key = "model.arch", .and_when = in_cell_lstm,
      .doc = "placement in_cell: the lstm's cell state normalized before its output tanh too; "
             "false: the projections alone"},
     {.key = "model.norm.step_stats", .type = NL_KT_BOOL, FIELD(model.norm.step_stats),
-     .when_key = "model.arch", .and_when = in_cell_running_stats,
+     .flags = NL_KF_AND_WHEN_NEWER, .when_key = "model.arch", .and_when = in_cell_running_stats,
      .doc = "placement in_cell, batch: running statistics per step for evaluation (Cooijmans et "
             "al.); false: one set that every step updates and reads (training keeps each "
             "step's batch statistics)"},
@@ -380,8 +383,8 @@ const nl_key_def nl_config_schema[] = {
             "variance, running statistics); autocast keeps fp32, a lower one is the ablation: "
             "sequential sums rounded to it at every step, the normalization itself in fp32 "
             "(core/cpu/norm_lowp.c)"},
-    {.key = "model.norm.cell_gamma", .type = NL_KT_FLOAT, FIELD(model.norm.cell_gamma), GE(0),
-     .when_key = "model.arch", .and_when = in_cell_norm,
+    {.key = "model.norm.cell_gamma", .type = NL_KT_FLOAT, FIELD(model.norm.cell_gamma), .lo = 0,
+     .flags = NL_KF_LO | NL_KF_AND_WHEN_NEWER, .when_key = "model.arch", .and_when = in_cell_norm,
      .default_doc = "0: 0.1 for batch (Cooijmans et al.), 1 for layer and rms",
      .doc = "placement in_cell: the starting value of every gain in the cell"},
 
@@ -559,7 +562,8 @@ const nl_key_def nl_config_schema[] = {
     {.key = "train.log.landscape.lr_multiples", .type = NL_KT_FLOAT_LIST,
      LIST(train.landscape.lr_multiples, train.landscape.n_lr_multiples), .min_items = 1,
      .max_items = NL_LANDSCAPE_MAX_STEPS, .lo = 0, .hi = 1e6,
-     .flags = NL_KF_LO | NL_KF_LO_OPEN | NL_KF_HI | NL_KF_INCREASING | NL_KF_AFTER_FORMAT4,
+     .flags = NL_KF_LO | NL_KF_LO_OPEN | NL_KF_HI | NL_KF_INCREASING | NL_KF_AFTER_FORMAT4 |
+              NL_KF_RULE_NEWER,
      .when_key = "train.log.landscape.every",
      .doc = "the landscape probe's step sizes as multiples of the step's learning rate "
             "(series.csv logs each as landscape_step_size)"},
@@ -595,19 +599,22 @@ const nl_key_def nl_config_schema[] = {
 
     {.key = "train.trace.activation", .type = NL_KT_STRING, FIELD(train.trace.activation),
      .doc = "activation to trace: a layer name (\"norm3\") or a layer's input (\"act3.in\"); \"\" = no tracing"},
-    {.key = "train.trace.unit", .type = NL_KT_INT, FIELD(train.trace.unit), IN(0, NL_MAX_WIDTH - 1),
+    {.key = "train.trace.unit", .type = NL_KT_INT, FIELD(train.trace.unit), .lo = 0,
+     .hi = NL_MAX_WIDTH - 1, .flags = NL_KF_LO | NL_KF_HI | NL_KF_RULE_NEWER,
      .when_key = "train.trace.activation",
      .doc = "which feature/channel of that activation"},
-    {.key = "train.trace.every", .type = NL_KT_INT, FIELD(train.trace.every), IN(1, NL_MAX_STEPS),
+    {.key = "train.trace.every", .type = NL_KT_INT, FIELD(train.trace.every), .lo = 1,
+     .hi = NL_MAX_STEPS, .flags = NL_KF_LO | NL_KF_HI | NL_KF_RULE_NEWER,
      .when_key = "train.trace.activation",
      .doc = "steps between trace samples"},
     {.key = "train.trace.percentiles", .type = NL_KT_FLOAT_LIST,
      LIST(train.trace.percentiles, train.trace.n_percentiles), .min_items = 1,
-     .max_items = NL_MAX_PERCENTILES, .lo = 0, .hi = 100, .flags = NL_KF_LO | NL_KF_HI,
-     .when_key = "train.trace.activation",
+     .max_items = NL_MAX_PERCENTILES, .lo = 0, .hi = 100,
+     .flags = NL_KF_LO | NL_KF_HI | NL_KF_RULE_NEWER, .when_key = "train.trace.activation",
      .doc = "percentiles of the unit's distribution to record (Ioffe & Szegedy: 15, 50, 85)"},
     {.key = "train.trace.samples", .type = NL_KT_INT, FIELD(train.trace.samples),
-     IN(1, NL_MAX_SAMPLES), .when_key = "train.trace.activation", .and_when = trace_eval_mode,
+     .lo = 1, .hi = NL_MAX_SAMPLES, .flags = NL_KF_LO | NL_KF_HI | NL_KF_RULE_NEWER,
+     .when_key = "train.trace.activation", .and_when = trace_eval_mode,
      .doc = "fixed test samples the trace is measured on"},
     {.key = "train.trace.mode", .type = NL_KT_ENUM, FIELD(train.trace.mode),
      .names = &nl_trace_mode_names, .flags = NL_KF_AFTER_FORMAT4,

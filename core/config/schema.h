@@ -44,6 +44,14 @@ enum {
      * checkpoint written before the key existed, whose run had that
      * default, still resumes */
     NL_KF_AFTER_FORMAT4 = 1 << 7,
+    /* a rule newer than checkpoints already written (issue 55): those list
+     * the key in their config keys where the older rule held, which
+     * nl_checkpoint_config keeps doing, so that they still resume and
+     * their final models still load. RULE_NEWER: the key had no rule (it
+     * was listed always); AND_WHEN_NEWER: its and_when is newer (it was
+     * listed where its when_key condition holds). */
+    NL_KF_RULE_NEWER = 1 << 8,
+    NL_KF_AND_WHEN_NEWER = 1 << 9,
 };
 
 /* One condition of a key's rule ("applies only when ..."). The governing

@@ -131,9 +131,9 @@ static nl_code check_schedule(const nl_config *cfg, const nl_run_plan *plan, nl_
 
 /* The probes' sample counts against the splits: a count larger than a
  * split holds would be cut to it while the config kept the asked value, so
- * it is refused, naming the most the split takes. An explicit
- * train.trace.samples only: its default is cut to a small test split
- * (config/resolve.c warns). */
+ * it is refused, naming the most the split takes. train.trace.samples
+ * other than its default only: the default is cut to a small test split
+ * (config/resolve.c warns), and a resolved config.yaml holds it too. */
 static nl_code check_probe_sizes(const nl_config *cfg, const nl_run_plan *plan, nl_error *err)
 {
     const nl_train_spec *t = &cfg->train;
@@ -147,7 +147,7 @@ static nl_code check_probe_sizes(const nl_config *cfg, const nl_run_plan *plan, 
                                    t->signal_propagation_batches, t->batch_size,
                                    plan->data.train_n, whole);
     if (t->trace.activation[0] && t->trace.mode == NL_TRACE_EVAL &&
-        nl_config_origin_of(cfg, "train.trace.samples") && t->trace.samples > plan->data.test_n)
+        t->trace.samples != NL_TRACE_DEFAULT_SAMPLES && t->trace.samples > plan->data.test_n)
         return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.trace.samples",
                                    "%d is more than the %ld test samples; accepted: at most %ld",
                                    t->trace.samples, plan->data.test_n, plan->data.test_n);
