@@ -59,7 +59,8 @@ static int sr_set_condition(const nl_key_when *w, nl_config *cfg, bool hold, int
         break;
     }
     case NL_KT_INT:
-        nl_schema_set_int(on, cfg, hold ? ((on->flags & NL_KF_LO) && on->lo > 1 ? (long long)on->lo : 1) : 0);
+        nl_schema_set_int(on, cfg,
+                          hold ? ((on->flags & NL_KF_LO) && on->lo > 1 ? (long long)on->lo : 1) : 0);
         break;
     default:
         ck_abort_msg("%s: a rule on a %s key has no test value", w->key,

@@ -163,7 +163,8 @@ START_TEST(test_in_cell_kinds_are_what_the_cell_builds)
         const bool built = nl_config_load_string(text, SRC, NULL, 0, cfg, &err) == NL_OK;
         free(cfg);
         const bool in_mask = (NL_ARCH_IN_CELL_NORMS >> k) & 1u;
-        ck_assert_msg(built == in_mask, "%s in the cell: %s, but the schema's in-cell kinds %s it (%s)\n%s",
+        ck_assert_msg(built == in_mask,
+                      "%s in the cell: %s, but the schema's in-cell kinds %s it (%s)\n%s",
                       nl_name_of(&nl_norm_names, k), built ? "built" : "refused",
                       in_mask ? "hold" : "leave out", err.msg, text);
     }

@@ -59,8 +59,8 @@ static const nl_key_when in_cell_running_stats[] = {
     {.key = NULL}};
 #undef IN_CELL_CONDITIONS
 /* the trace's fixed test samples: train mode traces each step's own batch */
-static const nl_key_when trace_eval_mode[] = {{.key = "train.trace.mode", .mask = BIT(NL_TRACE_EVAL)},
-                                              {.key = NULL}};
+static const nl_key_when trace_eval_mode[] = {
+    {.key = "train.trace.mode", .mask = BIT(NL_TRACE_EVAL)}, {.key = NULL}};
 
 /* Documentation order; sections must be contiguous (the writer opens each
  * section once). */
