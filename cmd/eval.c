@@ -28,7 +28,9 @@ static void usage(FILE *out)
             "version).\n\n"
             "  --data KEY=VALUE  a data.* key over config.yaml's, to evaluate on another\n"
             "                    dataset of the same input shape and classes (e.g.\n"
-            "                    --data path=DIR, --data kind=mnist); 'data.' may be left out\n"
+            "                    --data path=DIR, --data dataset=mnist); 'data.' may be left\n"
+            "                    out; another dataset takes its own default path, not the\n"
+            "                    run's\n"
             "  --fold-bn         batch norm folded into the linear or convolution before it\n"
             "                    (w' = w*gamma/sqrt(var+eps), b' = (b-mean)*gamma/sqrt(var+eps)\n"
             "                    + beta), the model built without those layers\n"
@@ -91,7 +93,7 @@ static int take_valued(const char *opt, const char *v, eval_args *a)
 {
     if (strcmp(opt, "--data") == 0) {
         if (!strchr(v, '='))
-            return nl_cmd_usage_error("eval", "--data takes KEY=VALUE, e.g. --data kind=mnist; "
+            return nl_cmd_usage_error("eval", "--data takes KEY=VALUE, e.g. --data dataset=mnist; "
                                       "got '%s'", v);
         if (a->n_data == MAX_DATA)
             return nl_cmd_usage_error("eval", "too many --data options (at most %d)", MAX_DATA);

@@ -166,10 +166,14 @@ START_TEST(test_config_follows_rows)
                       nl_name_of(&nl_placement_names, r->default_placement));
         for (int k = 0; k < nl_config_schema_count; k++) {
             const nl_key_def *def = &nl_config_schema[k];
-            if (def->when_key && !strcmp(def->when_key, "model.arch"))
-                ck_assert_msg(nl_schema_applies(def, cfg) == nl_arch_reads_key(r, def->key),
+            /* the rule's model.arch condition (its first; others may follow) */
+            nl_key_when conds[NL_SCHEMA_MAX_CONDITIONS];
+            if (def->when_key && !strcmp(def->when_key, "model.arch") &&
+                nl_schema_conditions(def, conds) > 0)
+                ck_assert_msg(nl_schema_condition_holds(&conds[0], cfg) ==
+                                  nl_arch_reads_key(r, def->key),
                               "%s: %s applies %d", r->id.name, def->key,
-                              nl_schema_applies(def, cfg));
+                              nl_schema_condition_holds(&conds[0], cfg));
         }
         free(cfg);
     }

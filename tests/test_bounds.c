@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "config/schema.h"
 #include "train/check.h"
+#include "schema_rules.h"
 #include "testutil.h"
 
 #define SRC "bounds.yaml"
@@ -62,99 +63,24 @@ END_TEST
 
 /* ---- a value past a key's bound, in a file ---- */
 
-typedef struct {
-    char key[96];
-    char value[64];
-} setting;
-
-/* a value of the enum or bool key `on` under which `def` applies, written
- * into cfg; false when there is none */
-static bool make_apply(const nl_key_def *def, nl_config *cfg)
-{
-    if (!def->when_key)
-        return true;
-    const nl_key_def *on = nl_schema_find(def->when_key);
-    ck_assert_ptr_nonnull(on);
-    const int count = on->type == NL_KT_BOOL ? 2 : on->names->count;
-    for (int v = 0; v < count; v++) {
-        if (on->type == NL_KT_BOOL) {
-            const bool b = v;
-            memcpy(nl_schema_field(cfg, on), &b, sizeof b);
-        } else {
-            memcpy(nl_schema_field(cfg, on), &v, sizeof v);
-        }
-        if (nl_schema_applies(def, cfg) && make_apply(on, cfg))
-            return true;
-    }
-    return false;
-}
-
-static int by_key(const void *a, const void *b)
-{
-    return strcmp(((const setting *)a)->key, ((const setting *)b)->key);
-}
-
-/* the settings as nested YAML; returns the line (1-based) of `target` */
-static int write_yaml(setting *s, int n, const char *target, char *out, size_t size)
-{
-    qsort(s, (size_t)n, sizeof *s, by_key);
-    size_t used = 0;
-    int line = 0, target_line = 0;
-    char prev[96] = "";
-    for (int i = 0; i < n; i++) {
-        /* the components shared with the key before stay open */
-        const char *k = s[i].key;
-        int depth = 0;
-        const char *p = k, *q = prev;
-        while (1) {
-            const char *pe = strchr(p, '.'), *qe = strchr(q, '.');
-            if (!pe || !qe || pe - p != qe - q || strncmp(p, q, (size_t)(pe - p)) != 0)
-                break;
-            depth++;
-            p = pe + 1;
-            q = qe + 1;
-        }
-        for (const char *dot; (dot = strchr(p, '.')); p = dot + 1, depth++) {
-            used += (size_t)snprintf(out + used, size - used, "%*s%.*s:\n", 2 * depth, "",
-                                     (int)(dot - p), p);
-            line++;
-        }
-        used += (size_t)snprintf(out + used, size - used, "%*s%s: %s\n", 2 * depth, "", p,
-                                 s[i].value);
-        line++;
-        if (strcmp(k, target) == 0)
-            target_line = line;
-        nl_copy_string(prev, sizeof prev, k);
-    }
-    return target_line;
-}
-
-/* the key's `when` chain as settings, then the key at `value` */
-static int key_settings(const nl_key_def *def, const char *value, setting *s)
+/* the key's governing keys (schema_rules.h) at values under which it
+ * applies, then the key at `value` */
+static int key_settings(const nl_key_def *def, const char *value, sr_setting *s, int max)
 {
     nl_config *cfg = cfg_new();
     nl_config_defaults(cfg);
-    ck_assert_msg(make_apply(def, cfg), "%s never applies", def->key);
-    int n = 0;
-    for (const nl_key_def *on = def->when_key ? nl_schema_find(def->when_key) : NULL; on;
-         on = on->when_key ? nl_schema_find(on->when_key) : NULL) {
-        snprintf(s[n].key, sizeof s[n].key, "%s", on->key);
-        char buf[256];
-        snprintf(s[n].value, sizeof s[n].value, "%s", nl_schema_format(on, cfg, buf, sizeof buf));
-        n++;
-    }
-    snprintf(s[n].key, sizeof s[n].key, "%s", def->key);
-    snprintf(s[n].value, sizeof s[n].value, "%s", value);
+    ck_assert_msg(sr_make_apply(def, cfg, 0), "%s never applies", def->key);
+    const int n = sr_settings(def, cfg, value, s, max);
     free(cfg);
-    return n + 1;
+    return n;
 }
 
 static void expect_refused(const nl_key_def *def, const char *value)
 {
-    setting s[8];
-    const int n = key_settings(def, value, s);
+    sr_setting s[16];
+    const int n = key_settings(def, value, s, 16);
     char yaml[2048];
-    const int line = write_yaml(s, n, def->key, yaml, sizeof yaml);
+    const int line = sr_write_yaml(s, n, def->key, yaml, sizeof yaml);
     nl_config *cfg = cfg_new();
     nl_error err = {0};
     const nl_code code = nl_config_load_string(yaml, SRC, NULL, 0, cfg, &err);

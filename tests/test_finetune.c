@@ -458,7 +458,7 @@ START_TEST(test_refusals)
     /* init: {from: ..., bn_policy: reset} without the from */
     char *from = strstr(no_from, "from: ");
     memmove(from, strstr(from, ", ") + 2, strlen(strstr(from, ", ") + 2) + 1);
-    refused(no_from, "", "bad.yaml:14:19: init.bn_policy: reset is set without init.from");
+    refused(no_from, "", "bad.yaml:14:19: init.bn_policy: applies only when init.from is not \"\"");
     free(no_from);
     char *ft = finetune_text(NULL, "");
     refused(ft, "--set init.bn_policy=freeze --set train.freeze_bn_after=2",

@@ -11,6 +11,9 @@
 #define WIDTHS_SIZE .size_key = "model.widths", .size_hint = "widen the layer (model.widths)"
 #define BLOCKS_SIZE .size_key = "model.d_model", .size_hint = "raise model.d_model"
 #define WIDTHS_SUMMARY {"model.widths", "model.activation"}
+/* the keys of the widths models: their layers' widths, and the activation
+ * (resnet's blocks use relu, but the activation picks its initialization) */
+#define WIDTHS_KEYS "model.widths", "model.activation"
 /* the keys the mlp and cnn blocks read (nl_arch_norm_and_act in parts.c) */
 #define DROPOUT_KEYS "model.dropout.p", "model.dropout.placement"
 /* the key of nl_arch_norm's noise (parts.c), for the architectures whose
@@ -34,7 +37,8 @@ static const nl_arch_info rows[] = {
                                     "model.dropout puts it, then the classifier",
                      .inputs = NL_ARCH_IN_FEATURES | NL_ARCH_IN_IMAGES,
                      .placements = WIDTHS_PLACEMENTS, .default_placement = NL_PLACE_BEFORE,
-                     .norm_ndim = 2, WIDTHS_SIZE, .keys = {DROPOUT_KEYS, NOISE_KEY, PARAM_NORM_KEY},
+                     .norm_ndim = 2, WIDTHS_SIZE,
+                     .keys = {WIDTHS_KEYS, DROPOUT_KEYS, NOISE_KEY, PARAM_NORM_KEY},
                      .summary_keys = WIDTHS_SUMMARY, .bench_kernels = true,
                      .bench_torch = true, .build = nl_arch_build_mlp},
     [NL_ARCH_CNN] = {{"cnn", "stages of 3x3 convolutions, each followed by pooling, then a linear classifier"},
@@ -43,8 +47,8 @@ static const nl_arch_info rows[] = {
                                     "flatten; the classifier",
                      .inputs = NL_ARCH_IN_IMAGES, .placements = WIDTHS_PLACEMENTS,
                      .default_placement = NL_PLACE_BEFORE, .norm_ndim = 4, WIDTHS_SIZE,
-                     .keys = {"model.pool", "model.convs_per_stage", DROPOUT_KEYS, NOISE_KEY,
-                              PARAM_NORM_KEY},
+                     .keys = {WIDTHS_KEYS, "model.pool", "model.convs_per_stage", DROPOUT_KEYS,
+                              NOISE_KEY, PARAM_NORM_KEY},
                      .summary_keys = WIDTHS_SUMMARY, .bench_kernels = true,
                      .bench_torch = true, .build = nl_arch_build_cnn},
     [NL_ARCH_RESNET] = {{"resnet", "stem conv, stages of basic residual blocks, global average pool, linear"},
@@ -57,8 +61,8 @@ static const nl_arch_info rows[] = {
                         .placements = PLACE(NL_PLACE_POST) | PLACE(NL_PLACE_PRE),
                         .default_placement = NL_PLACE_POST, .norm_ndim = 4,
                         WIDTHS_SIZE,
-                        .keys = {"model.blocks_per_stage", "model.stem_width", NOISE_KEY,
-                                 PARAM_NORM_KEY, "model.skip_init"},
+                        .keys = {WIDTHS_KEYS, "model.blocks_per_stage", "model.stem_width",
+                                 NOISE_KEY, PARAM_NORM_KEY, "model.skip_init"},
                         .summary_keys = WIDTHS_SUMMARY, .build = nl_arch_build_resnet},
     [NL_ARCH_LM] = {{"lm", "decoder-only transformer on token ids: embeddings, causal attention and GELU MLP blocks, LM head"},
                     .description = "token + position embedding; `layers` blocks of causal "

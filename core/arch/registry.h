@@ -43,6 +43,11 @@ enum {
     NL_ARCH_IN_TOKENS = 1u << 2,   /* token ids (N, T): a token dataset */
 };
 
+/* the normalizer kinds that have a form inside the recurrent cell
+ * (placement in_cell: rnn.c's in_cell_kinds, which test_applies holds to
+ * this); the schema's rules of the cell's keys read it */
+#define NL_ARCH_IN_CELL_NORMS ((1u << NL_NORM_LAYER) | (1u << NL_NORM_RMS) | (1u << NL_NORM_BATCH))
+
 /* the most config keys a row names in `keys` and `summary_keys` */
 #define NL_ARCH_MAX_KEYS 12
 

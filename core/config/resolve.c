@@ -46,8 +46,10 @@ nl_code nl_cfg_check_epochs_steps(nl_config *cfg, nl_error *err)
  * `resolved_file`: the config is a config.yaml normlab wrote, whose keys a
  * later normlab may no longer apply where they stood (an earlier version
  * wrote eps and affine for every normalizer, though none and dyt never read
- * them). Such a key had no effect when it was written, so it is dropped with
- * a warning rather than making the user's finished runs unreadable. */
+ * them). Such a key had no effect when it was written, so it is dropped
+ * rather than making the user's finished runs unreadable: with a warning
+ * where its value is not the default (at the default it is only the
+ * writer's, which wrote every key). */
 static nl_code drop_inapplicable(nl_config *cfg, bool resolved_file, nl_error *err)
 {
     nl_config *defaults = malloc(sizeof *defaults);
@@ -57,14 +59,19 @@ static nl_code drop_inapplicable(nl_config *cfg, bool resolved_file, nl_error *e
     for (int i = 0; i < nl_config_schema_count; i++) {
         const nl_key_def *def = &nl_config_schema[i];
         const nl_config_origin *o = nl_config_origin_of(cfg, def->key);
-        if (!def->when_key || !o || nl_cfg_from_set(o) || nl_schema_applies(def, cfg))
+        nl_key_when failing;
+        if (!o || nl_cfg_from_set(o) || !nl_schema_failing_condition(def, cfg, &failing))
             continue;
-        const nl_config_origin *on = nl_config_origin_of(cfg, def->when_key);
-        char when[256];
+        const nl_config_origin *on = nl_config_origin_of(cfg, failing.key);
+        char when[768];
+        /* the --set named by its key alone: a sweep's grid sets it to each
+         * of its values, and counts one warning for them all (sweep/plan.c) */
         if (nl_cfg_from_set(on))
             nl_cfg_warn(cfg, "%s:%d:%d: %s: ignored: it applies only when %s, and --set %s "
                         "changed that", o->source, o->line, o->column, def->key,
-                        nl_schema_when_text(def, when, sizeof when), on->setting);
+                        nl_schema_when_text(def, when, sizeof when), failing.key);
+        else if (resolved_file && nl_schema_equal(def, cfg, defaults))
+            ; /* the writer wrote every key: at its default it is no one's choice */
         else if (resolved_file)
             nl_cfg_warn(cfg, "%s:%d:%d: %s: ignored: it applies only when %s (this resolved "
                         "config was written by an earlier normlab, where it had no effect)",
@@ -79,6 +86,25 @@ static nl_code drop_inapplicable(nl_config *cfg, bool resolved_file, nl_error *e
     return NL_OK;
 }
 
+/* A --set that switches data.dataset over a file whose data.path is
+ * another dataset's default directory (a run's config.yaml names its
+ * dataset's: `eval --data dataset=mnist` on a Fashion-MNIST run): that
+ * directory holds the other dataset's files, which would be read under the
+ * new name. The switched dataset takes its own default instead (and where
+ * it has none, asks for data.path). */
+static bool path_of_another_dataset(const nl_config *cfg)
+{
+    const nl_config_origin *dataset = nl_config_origin_of(cfg, "data.dataset");
+    const nl_config_origin *path = nl_config_origin_of(cfg, "data.path");
+    if (!nl_cfg_from_set(dataset) || !path || nl_cfg_from_set(path) || !cfg->data.path[0])
+        return false;
+    for (int k = 0; k < NL_DATA_COUNT; k++)
+        if (k != (int)cfg->data.kind && nl_data_default_path((nl_dataset_kind)k)[0] &&
+            strcmp(cfg->data.path, nl_data_default_path((nl_dataset_kind)k)) == 0)
+            return true;
+    return false;
+}
+
 /* the defaults that depend on other keys, where the config does not say */
 static void derived_defaults(nl_config *cfg)
 {
@@ -88,6 +114,8 @@ static void derived_defaults(nl_config *cfg)
      * the build's own, so a config.yaml means the same run in every
      * checkout (and a sweep's committed runs stay finished there). The
      * other defaults are the system's fixed directories. */
+    if (path_of_another_dataset(cfg))
+        cfg->data.path[0] = '\0';
     if ((!nl_config_origin_of(cfg, "data.path") || !cfg->data.path[0]) &&
         !nl_dataset_info_of(cfg->data.kind)->default_path_doc)
         snprintf(cfg->data.path, sizeof cfg->data.path, "%s", nl_data_default_path(cfg->data.kind));
@@ -199,7 +227,7 @@ static void derive(nl_config *cfg)
  * reads the values, so it comes between) */
 static nl_code check_keys(nl_config *cfg, nl_error *err)
 {
-    char msg[1536], where[800], when[256], value[512];
+    char msg[1536], where[800], when[768], value[512];
     for (int i = 0; i < nl_config_schema_count; i++) {
         const nl_key_def *def = &nl_config_schema[i];
         if (!nl_schema_check_value(def, cfg, msg, sizeof msg))
@@ -207,12 +235,16 @@ static nl_code check_keys(nl_config *cfg, nl_error *err)
     }
     derive(cfg);
 
-    /* keys given where they do not apply */
+    /* keys given where they do not apply: the one place that refuses a key
+     * by its rule (a sweep's grid value that makes a key inapplicable is
+     * left out before this: sweep/plan.c, and drop_inapplicable above) */
     for (int i = 0; i < nl_config_schema_count; i++) {
         const nl_key_def *def = &nl_config_schema[i];
-        if (!def->when_key || !nl_config_origin_of(cfg, def->key) || nl_schema_applies(def, cfg))
+        nl_key_when failing;
+        if (!nl_config_origin_of(cfg, def->key) ||
+            !nl_schema_failing_condition(def, cfg, &failing))
             continue;
-        const nl_key_def *on = nl_schema_find(def->when_key);
+        const nl_key_def *on = nl_schema_find(failing.key);
         nl_config_where(cfg, on->key, where, sizeof where);
         return nl_cfg_key_fail(cfg, err, def->key,
                                "applies only when %s, but %s is '%s' (%s); remove %s "
@@ -291,8 +323,19 @@ static nl_code check_sizes(nl_config *cfg, nl_error *err)
                                "(%s); training drops incomplete batches, so no step would run",
                                t->batch_size, cfg->data.train_size,
                                nl_config_where(cfg, "data.train_size", where, sizeof where));
+    /* one class kept is a model that always predicts it: 100% accuracy
+     * that measures nothing */
+    if (samples && cfg->data.n_classes_subset == 1)
+        return nl_cfg_key_fail(cfg, err, "data.classes_subset",
+                               "[%d] keeps one class: a model of one class always predicts it "
+                               "(accuracy 100%%, loss 0), which measures nothing; accepted: 2 "
+                               "or more class ids, or [] for all classes",
+                               cfg->data.classes_subset[0]);
+    /* the default cut to a small test split; another value past the split
+     * is refused (nl_run_check, which knows the split's size) */
     if (samples && t->trace.activation[0] && cfg->data.test_size > 0 &&
-        t->trace.samples > cfg->data.test_size)
+        t->trace.samples > cfg->data.test_size &&
+        t->trace.samples == NL_TRACE_DEFAULT_SAMPLES)
         nl_cfg_warn(cfg, "train.trace.samples %d is more than data.test_size %ld; the trace uses "
                     "all %ld test samples", t->trace.samples, cfg->data.test_size,
                     cfg->data.test_size);

@@ -28,6 +28,31 @@
  * anything is sized by it */
 #define IN(l, h) .lo = (l), .hi = (h), .flags = NL_KF_LO | NL_KF_HI
 
+/* The further conditions (and_when) of the rules that one governing key
+ * cannot say. A key with no effect under the others is refused where it is
+ * set (config/resolve.c, check_keys); each rule here says when the code
+ * behind the key reads it. */
+
+/* the recurrent cell's normalizer (core/arch/rnn.c): placement in_cell and a
+ * kind with a form in the cell; placement none builds the plain cell */
+#define IN_CELL_CONDITIONS                                                                         \
+    {.key = "model.norm.placement", .mask = BIT(NL_PLACE_IN_CELL)},                              \
+        {.key = "model.norm.type", .mask = NL_ARCH_IN_CELL_NORMS}
+static const nl_key_when in_cell_norm[] = {IN_CELL_CONDITIONS, {.key = NULL}};
+/* the lstm's cell state: the gru has none */
+static const nl_key_when in_cell_lstm[] = {
+    IN_CELL_CONDITIONS, {.key = "model.cell", .mask = BIT(NL_RNN_LSTM)}, {.key = NULL}};
+/* the cell's running statistics: only batch norm keeps them (per step) */
+static const nl_key_when in_cell_running_stats[] = {
+    {.key = "model.norm.placement", .mask = BIT(NL_PLACE_IN_CELL)},
+    {.key = "model.norm.type", .mask = BIT(NL_NORM_BATCH)},
+    {.key = "model.norm.track_running_stats", .mask = BIT(1)},
+    {.key = NULL}};
+#undef IN_CELL_CONDITIONS
+/* the trace's fixed test samples: train mode traces each step's own batch */
+static const nl_key_when trace_eval_mode[] = {
+    {.key = "train.trace.mode", .mask = BIT(NL_TRACE_EVAL)}, {.key = NULL}};
+
 /* Documentation order; sections must be contiguous (the writer opens each
  * section once). */
 const nl_key_def nl_config_schema[] = {
@@ -127,11 +152,12 @@ const nl_key_def nl_config_schema[] = {
      .doc = "architecture"},
     {.key = "model.widths", .type = NL_KT_INT_LIST, LIST(model.widths, model.n_widths),
      .min_items = 1, .max_items = NL_MAX_WIDTHS, .lo = 1, .hi = NL_MAX_WIDTH,
-     .flags = NL_KF_LO | NL_KF_HI,
+     .flags = NL_KF_LO | NL_KF_HI | NL_KF_RULE_NEWER, .when_key = "model.arch",
      .doc = "mlp: hidden layer widths; cnn/resnet: channels of each stage (each stage after "
             "the first halves the image)"},
     {.key = "model.activation", .type = NL_KT_ENUM, FIELD(model.activation),
-     .names = &nl_activation_names, .doc = "nonlinearity (resnet blocks always use relu)"},
+     .names = &nl_activation_names, .flags = NL_KF_RULE_NEWER, .when_key = "model.arch",
+     .doc = "nonlinearity (resnet blocks always use relu; there it picks the initialization)"},
     /* the keys only some architectures read: .when_key "model.arch", and
      * the architectures whose rows in core/arch/registry.c list the key */
     {.key = "model.pool", .type = NL_KT_ENUM, FIELD(model.pool), .names = &nl_pool_names,
@@ -243,6 +269,11 @@ const nl_key_def nl_config_schema[] = {
      .flags = NL_KF_LO | NL_KF_HI | NL_KF_HI_OPEN | NL_KF_AFTER_FORMAT4, .when_key = "model.arch",
      .doc = "inverted dropout (torch.nn.Dropout): probability of zeroing a value, the kept "
             "ones scaled by 1 / (1 - p), in training only; 0 = no dropout layers"},
+    /* p 0 builds no dropout layer, where the placement has no effect either;
+     * not ruled (and_when model.dropout.p) yet: experiments/li2019-dropout-bn
+     * keeps its p 0 runs under one placement, the lines' shared baseline,
+     * and a rule would rename those committed runs and move the baseline
+     * out of the plot's placement lines */
     {.key = "model.dropout.placement", .type = NL_KT_ENUM, FIELD(model.dropout_placement),
      .names = &nl_dropout_placement_names, .flags = NL_KF_AFTER_FORMAT4,
      .when_key = "model.arch",
@@ -325,11 +356,11 @@ const nl_key_def nl_config_schema[] = {
      .when_key = "model.norm.type", .when_norm_keys = NL_NORM_KEY_ALPHA_INIT,
      .doc = "starting value of the learned scalar alpha inside tanh (Zhu et al.: 0.5)"},
     {.key = "model.norm.cell_state", .type = NL_KT_BOOL, FIELD(model.norm.cell_state),
-     .when_key = "model.arch",
+     .flags = NL_KF_AND_WHEN_NEWER, .when_key = "model.arch", .and_when = in_cell_lstm,
      .doc = "placement in_cell: the lstm's cell state normalized before its output tanh too; "
             "false: the projections alone"},
     {.key = "model.norm.step_stats", .type = NL_KT_BOOL, FIELD(model.norm.step_stats),
-     .when_key = "model.arch",
+     .flags = NL_KF_AND_WHEN_NEWER, .when_key = "model.arch", .and_when = in_cell_running_stats,
      .doc = "placement in_cell, batch: running statistics per step for evaluation (Cooijmans et "
             "al.); false: one set that every step updates and reads (training keeps each "
             "step's batch statistics)"},
@@ -340,8 +371,8 @@ const nl_key_def nl_config_schema[] = {
             "variance, running statistics); autocast keeps fp32, a lower one is the ablation: "
             "sequential sums rounded to it at every step, the normalization itself in fp32 "
             "(core/cpu/norm_lowp.c)"},
-    {.key = "model.norm.cell_gamma", .type = NL_KT_FLOAT, FIELD(model.norm.cell_gamma), GE(0),
-     .when_key = "model.arch",
+    {.key = "model.norm.cell_gamma", .type = NL_KT_FLOAT, FIELD(model.norm.cell_gamma), .lo = 0,
+     .flags = NL_KF_LO | NL_KF_AND_WHEN_NEWER, .when_key = "model.arch", .and_when = in_cell_norm,
      .default_doc = "0: 0.1 for batch (Cooijmans et al.), 1 for layer and rms",
      .doc = "placement in_cell: the starting value of every gain in the cell"},
 
@@ -519,7 +550,9 @@ const nl_key_def nl_config_schema[] = {
     {.key = "train.log.landscape.lr_multiples", .type = NL_KT_FLOAT_LIST,
      LIST(train.landscape.lr_multiples, train.landscape.n_lr_multiples), .min_items = 1,
      .max_items = NL_LANDSCAPE_MAX_STEPS, .lo = 0, .hi = 1e6,
-     .flags = NL_KF_LO | NL_KF_LO_OPEN | NL_KF_HI | NL_KF_INCREASING | NL_KF_AFTER_FORMAT4,
+     .flags = NL_KF_LO | NL_KF_LO_OPEN | NL_KF_HI | NL_KF_INCREASING | NL_KF_AFTER_FORMAT4 |
+              NL_KF_RULE_NEWER,
+     .when_key = "train.log.landscape.every",
      .doc = "the landscape probe's step sizes as multiples of the step's learning rate "
             "(series.csv logs each as landscape_step_size)"},
     {.key = "train.diverge_loss", .type = NL_KT_FLOAT, FIELD(train.diverge_loss), GT(0),
@@ -554,19 +587,26 @@ const nl_key_def nl_config_schema[] = {
 
     {.key = "train.trace.activation", .type = NL_KT_STRING, FIELD(train.trace.activation),
      .doc = "activation to trace: a layer name (\"norm3\") or a layer's input (\"act3.in\"); \"\" = no tracing"},
-    {.key = "train.trace.unit", .type = NL_KT_INT, FIELD(train.trace.unit), IN(0, NL_MAX_WIDTH - 1),
+    {.key = "train.trace.unit", .type = NL_KT_INT, FIELD(train.trace.unit), .lo = 0,
+     .hi = NL_MAX_WIDTH - 1, .flags = NL_KF_LO | NL_KF_HI | NL_KF_RULE_NEWER,
+     .when_key = "train.trace.activation",
      .doc = "which feature/channel of that activation"},
-    {.key = "train.trace.every", .type = NL_KT_INT, FIELD(train.trace.every), IN(1, NL_MAX_STEPS),
+    {.key = "train.trace.every", .type = NL_KT_INT, FIELD(train.trace.every), .lo = 1,
+     .hi = NL_MAX_STEPS, .flags = NL_KF_LO | NL_KF_HI | NL_KF_RULE_NEWER,
+     .when_key = "train.trace.activation",
      .doc = "steps between trace samples"},
     {.key = "train.trace.percentiles", .type = NL_KT_FLOAT_LIST,
      LIST(train.trace.percentiles, train.trace.n_percentiles), .min_items = 1,
-     .max_items = NL_MAX_PERCENTILES, .lo = 0, .hi = 100, .flags = NL_KF_LO | NL_KF_HI,
+     .max_items = NL_MAX_PERCENTILES, .lo = 0, .hi = 100,
+     .flags = NL_KF_LO | NL_KF_HI | NL_KF_RULE_NEWER, .when_key = "train.trace.activation",
      .doc = "percentiles of the unit's distribution to record (Ioffe & Szegedy: 15, 50, 85)"},
     {.key = "train.trace.samples", .type = NL_KT_INT, FIELD(train.trace.samples),
-     IN(1, NL_MAX_SAMPLES),
+     .lo = 1, .hi = NL_MAX_SAMPLES, .flags = NL_KF_LO | NL_KF_HI | NL_KF_RULE_NEWER,
+     .when_key = "train.trace.activation", .and_when = trace_eval_mode,
      .doc = "fixed test samples the trace is measured on"},
     {.key = "train.trace.mode", .type = NL_KT_ENUM, FIELD(train.trace.mode),
      .names = &nl_trace_mode_names, .flags = NL_KF_AFTER_FORMAT4,
+     .when_key = "train.trace.activation",
      .doc = "eval: the fixed test samples in eval mode, between steps; train: each traced "
             "step's own training batch (this process's share) as the step's forward computed "
             "it, with batch statistics and any noise or dropout, leaving training unchanged"},
@@ -577,7 +617,7 @@ const nl_key_def nl_config_schema[] = {
             "starts fresh; relative to the config file's directory (--set: to the working "
             "directory), recorded absolute; \"\" = from this run's own initialization"},
     {.key = "init.bn_policy", .type = NL_KT_ENUM, FIELD(train.init_bn.policy),
-     .names = &nl_bn_policy_names, .flags = NL_KF_AFTER_FORMAT4,
+     .names = &nl_bn_policy_names, .flags = NL_KF_AFTER_FORMAT4, .when_key = "init.from",
      .doc = "with init.from: what happens to the source's batch norms (every normalizer with "
             "running statistics) before the first step; group_norm takes a source with "
             "model.norm.type batch and a config that describes the model after the swap "
@@ -796,47 +836,125 @@ const char *nl_schema_type_name(const nl_key_def *def)
     return "?";
 }
 
-static unsigned when_mask_of(const nl_key_def *def)
+/* the enum or bool keys whose value a condition reads as a choice; any
+ * other governing key is read as set or not */
+static bool is_choice(const nl_key_def *on)
 {
-    /* the architectures whose rows (core/arch/registry.c) list the key */
-    if (def->when_key && strcmp(def->when_key, "model.arch") == 0)
-        return nl_arch_kinds_with_key(def->key);
-    /* the datasets whose rows (core/data/registry.h) list the key */
-    if (def->when_key && strcmp(def->when_key, "data.dataset") == 0)
-        return nl_dataset_kinds_with_key(def->key);
-    if (def->when_norm_keys)
-        return nl_norm_kinds_with_keys(def->when_norm_keys);
-    if (def->when_optim_keys)
-        return nl_optim_kinds_with_keys(def->when_optim_keys);
-    return def->when_mask;
+    return on->type == NL_KT_ENUM || on->type == NL_KT_BOOL;
 }
 
-const char *nl_schema_when_text(const nl_key_def *def, char *buf, size_t size)
+/* one condition with its registry bits turned into a mask; `ruled` is the
+ * key the rule is of (model.arch's mask is the rows that list it) */
+static nl_key_when resolve_condition(const char *ruled, const nl_key_when *w)
 {
-    buf[0] = '\0';
+    nl_key_when r = {.key = w->key, .mask = w->mask};
+    if (strcmp(w->key, "model.arch") == 0 && !w->mask)
+        r.mask = nl_arch_kinds_with_key(ruled);
+    /* the datasets whose rows (core/data/registry.h) list the key */
+    else if (strcmp(w->key, "data.dataset") == 0 && !w->mask)
+        r.mask = nl_dataset_kinds_with_key(ruled);
+    else if (w->norm_keys)
+        r.mask = nl_norm_kinds_with_keys(w->norm_keys);
+    else if (w->optim_keys)
+        r.mask = nl_optim_kinds_with_keys(w->optim_keys);
+    return r;
+}
+
+int nl_schema_conditions(const nl_key_def *def, nl_key_when out[NL_SCHEMA_MAX_CONDITIONS])
+{
     if (!def->when_key)
+        return 0;
+    const nl_key_when first = {def->when_key, def->when_mask, def->when_norm_keys,
+                               def->when_optim_keys};
+    int n = 0;
+    out[n++] = resolve_condition(def->key, &first);
+    for (const nl_key_when *w = def->and_when; w && w->key && n < NL_SCHEMA_MAX_CONDITIONS; w++)
+        out[n++] = resolve_condition(def->key, w);
+    return n;
+}
+
+bool nl_schema_condition_holds(const nl_key_when *w, const nl_config *cfg)
+{
+    const nl_key_def *on = nl_schema_find(w->key);
+    if (!on)
+        return false;
+    switch (on->type) {
+    case NL_KT_ENUM:
+    case NL_KT_BOOL: {
+        const int v = get_enum(on, cfg);
+        return v >= 0 && v < 32 && (w->mask & BIT(v));
+    }
+    case NL_KT_FLOAT:
+        return get_float(on, cfg) != 0.0f;
+    case NL_KT_STRING:
+        return ((const char *)nl_schema_cfield(cfg, on))[0] != '\0';
+    case NL_KT_INT_LIST:
+    case NL_KT_FLOAT_LIST:
+        return get_count(on, cfg) > 0;
+    default:
+        return nl_schema_get_int(on, cfg) != 0;
+    }
+}
+
+const char *nl_schema_condition_text(const nl_key_when *w, char *buf, size_t size)
+{
+    const nl_key_def *on = nl_schema_find(w->key);
+    buf[0] = '\0';
+    if (!on)
         return buf;
-    const nl_key_def *on = nl_schema_find(def->when_key);
     if (on->type == NL_KT_BOOL) {
-        snprintf(buf, size, "%s is %s", def->when_key, (def->when_mask & BIT(1)) ? "true" : "false");
+        snprintf(buf, size, "%s is %s", w->key, (w->mask & BIT(1)) ? "true" : "false");
         return buf;
     }
-    int used = snprintf(buf, size, "%s is ", def->when_key);
+    if (!is_choice(on)) {
+        const char *set = on->type == NL_KT_STRING                   ? "is not \"\""
+                          : on->type == NL_KT_INT_LIST ||
+                                    on->type == NL_KT_FLOAT_LIST      ? "is not []"
+                          : (on->flags & NL_KF_ZERO_UNSET)            ? "is set"
+                                                                      : "is not 0";
+        snprintf(buf, size, "%s %s", w->key, set);
+        return buf;
+    }
+    int used = snprintf(buf, size, "%s is ", w->key);
     int shown = 0;
     for (int v = 0; v < on->names->count && used >= 0 && (size_t)used < size; v++)
-        if (when_mask_of(def) & BIT(v))
+        if (w->mask & BIT(v))
             used += snprintf(buf + used, size - (size_t)used, "%s%s", shown++ ? " or " : "",
                              nl_name_of(on->names, v));
     return buf;
 }
 
+const char *nl_schema_when_text(const nl_key_def *def, char *buf, size_t size)
+{
+    nl_key_when conds[NL_SCHEMA_MAX_CONDITIONS];
+    const int n = nl_schema_conditions(def, conds);
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && used < size; i++) {
+        char one[256];
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? " and " : "",
+                                 nl_schema_condition_text(&conds[i], one, sizeof one));
+    }
+    return buf;
+}
+
+bool nl_schema_failing_condition(const nl_key_def *def, const nl_config *cfg,
+                                 nl_key_when *failing)
+{
+    nl_key_when conds[NL_SCHEMA_MAX_CONDITIONS];
+    const int n = nl_schema_conditions(def, conds);
+    for (int i = 0; i < n; i++)
+        if (!nl_schema_condition_holds(&conds[i], cfg)) {
+            *failing = conds[i];
+            return true;
+        }
+    return false;
+}
+
 bool nl_schema_applies(const nl_key_def *def, const nl_config *cfg)
 {
-    if (!def->when_key)
-        return true;
-    const nl_key_def *on = nl_schema_find(def->when_key);
-    const int v = get_enum(on, cfg);
-    return v >= 0 && v < 32 && (when_mask_of(def) & BIT(v));
+    nl_key_when failing;
+    return !nl_schema_failing_condition(def, cfg, &failing);
 }
 
 const char *nl_format_float(float value, char *buf, size_t size)

@@ -44,7 +44,33 @@ enum {
      * checkpoint written before the key existed, whose run had that
      * default, still resumes */
     NL_KF_AFTER_FORMAT4 = 1 << 7,
+    /* a rule newer than checkpoints already written (issue 55): those list
+     * the key in their config keys where the older rule held, which
+     * nl_checkpoint_config keeps doing, so that they still resume and
+     * their final models still load. RULE_NEWER: the key had no rule (it
+     * was listed always); AND_WHEN_NEWER: its and_when is newer (it was
+     * listed where its when_key condition holds). */
+    NL_KF_RULE_NEWER = 1 << 8,
+    NL_KF_AND_WHEN_NEWER = 1 << 9,
 };
+
+/* One condition of a key's rule ("applies only when ..."). The governing
+ * key `key` is an enum or a bool: the condition holds when its value has a
+ * bit in `mask` (bool: bit 1 true), or, for model.norm.type and
+ * train.optimizer.type, when its registry row has all of `norm_keys` /
+ * `optim_keys` (core/norm, core/optim); a `key` of model.arch with no mask
+ * means the architectures whose rows (core/arch/registry.c) list the ruled
+ * key. A number, list or string governing key holds when it is set: not 0,
+ * not empty. */
+typedef struct {
+    const char *key;
+    unsigned mask;
+    unsigned norm_keys;
+    unsigned optim_keys;
+} nl_key_when;
+
+/* the most conditions one key's rule has (when_key and its and_when) */
+#define NL_SCHEMA_MAX_CONDITIONS 6
 
 typedef struct {
     const char *key;  /* dotted path */
@@ -66,6 +92,11 @@ typedef struct {
     /* when_key train.optimizer.type: the kinds whose row (core/optim) has
      * all these NL_OPTIM_KEY_* bits */
     unsigned when_optim_keys;
+    /* further conditions that must all hold too (ended by one with key
+     * NULL): a key that acts only under several others, e.g. the
+     * recurrent cell's normalizer keys (an architecture with a cell, and
+     * placement in_cell, and a normalizer that has an in-cell form) */
+    const nl_key_when *and_when;
     const char *default_doc; /* default, when it is not simply the default config's value */
     const char *doc;         /* one line */
 } nl_key_def;
@@ -81,10 +112,24 @@ bool nl_schema_is_section(const char *path);
 const char *nl_schema_accepted(const nl_key_def *def, char *buf, size_t size);
 /* "integer", "number", "list of integers", ... for the key table */
 const char *nl_schema_type_name(const nl_key_def *def);
-/* the "when" condition as text: "data.dataset is synthetic" ("" when always) */
+/* the "when" condition as text: "data.dataset is synthetic", the
+ * conditions of a longer rule joined by " and " ("" when always) */
 const char *nl_schema_when_text(const nl_key_def *def, char *buf, size_t size);
-/* whether the key applies under cfg (its when condition holds) */
+/* whether the key applies under cfg (every condition of its rule holds) */
 bool nl_schema_applies(const nl_key_def *def, const nl_config *cfg);
+
+/* The conditions of def's rule, when_key's first, each with its mask
+ * resolved (the registries' bits turned into a mask: norm_keys and
+ * optim_keys 0), into out; returns their count (0: always applies). */
+int nl_schema_conditions(const nl_key_def *def, nl_key_when out[NL_SCHEMA_MAX_CONDITIONS]);
+/* whether one resolved condition holds under cfg */
+bool nl_schema_condition_holds(const nl_key_when *w, const nl_config *cfg);
+/* one resolved condition as text: "model.norm.placement is in_cell" */
+const char *nl_schema_condition_text(const nl_key_when *w, char *buf, size_t size);
+/* the first condition of def's rule that fails under cfg, resolved, into
+ * *failing; false when the key applies */
+bool nl_schema_failing_condition(const nl_key_def *def, const nl_config *cfg,
+                                 nl_key_when *failing);
 
 /* the value of a key in cfg as YAML text (round-trips through the parser) */
 const char *nl_schema_format(const nl_key_def *def, const nl_config *cfg, char *buf, size_t size);

@@ -132,6 +132,31 @@ static nl_code check_schedule(const nl_config *cfg, const nl_run_plan *plan, nl_
     return NL_OK;
 }
 
+/* The probes' sample counts against the splits: a count larger than a
+ * split holds would be cut to it while the config kept the asked value, so
+ * it is refused, naming the most the split takes. train.trace.samples
+ * other than its default only: the default is cut to a small test split
+ * (config/resolve.c warns), and a resolved config.yaml holds it too. */
+static nl_code check_probe_sizes(const nl_config *cfg, const nl_run_plan *plan, nl_error *err)
+{
+    const nl_train_spec *t = &cfg->train;
+    if (plan->tokens)
+        return NL_OK;
+    const long whole = plan->data.train_n / t->batch_size;
+    if (t->log_signal_propagation && t->signal_propagation_batches > whole)
+        return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.log.signal_propagation_batches",
+                                   "%d batches of train.batch_size %d are more than the %ld "
+                                   "training samples hold; accepted: at most %ld",
+                                   t->signal_propagation_batches, t->batch_size,
+                                   plan->data.train_n, whole);
+    if (t->trace.activation[0] && t->trace.mode == NL_TRACE_EVAL &&
+        t->trace.samples != NL_TRACE_DEFAULT_SAMPLES && t->trace.samples > plan->data.test_n)
+        return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.trace.samples",
+                                   "%d is more than the %ld test samples; accepted: at most %ld",
+                                   t->trace.samples, plan->data.test_n, plan->data.test_n);
+    return NL_OK;
+}
+
 /* the traced activation and unit, against the model's graph */
 static nl_code check_trace(const nl_config *cfg, const nl_model *graph, nl_error *err)
 {
@@ -436,6 +461,8 @@ nl_code nl_run_check_into(const nl_config *cfg, int device, bool available, cons
         rc = check_length(cfg, plan, err);
     if (rc == NL_OK)
         rc = check_schedule(cfg, plan, err);
+    if (rc == NL_OK)
+        rc = check_probe_sizes(cfg, plan, err);
     /* freezing and recalibration need running statistics and a step to freeze at */
     if (rc == NL_OK &&
         (rc = nl_train_check_stats(graph, &cfg->train, plan->total_steps, &model_err)) != NL_OK)

@@ -62,15 +62,85 @@ void nl_checkpoint_config_keys(const nl_flat *resolved, nl_buf *out)
     free(defaults);
 }
 
+/* whether a checkpoint written before the key's rule (NL_KF_RULE_NEWER,
+ * NL_KF_AND_WHEN_NEWER) listed it under cfg */
+static bool listed_by_older_rule(const nl_key_def *def, const nl_config *cfg)
+{
+    nl_key_when conds[NL_SCHEMA_MAX_CONDITIONS];
+    if (def->flags & NL_KF_RULE_NEWER)
+        return true;
+    return (def->flags & NL_KF_AND_WHEN_NEWER) && nl_schema_conditions(def, conds) > 0 &&
+           nl_schema_condition_holds(&conds[0], cfg);
+}
+
+/* whether `key` names a section holding one of the schema keys marked in
+ * `back` */
+static bool holds_one_of(const char *key, const bool *back)
+{
+    const size_t len = strlen(key);
+    for (int k = 0; k < nl_config_schema_count; k++)
+        if (back[k] && !strncmp(nl_config_schema[k].key, key, len) &&
+            nl_config_schema[k].key[len] == '.')
+            return true;
+    return false;
+}
+
+/* The resolved flat with the keys an older rule listed (which the writer
+ * now leaves out as inapplicable) put back in the schema's order, the order
+ * of the flat: the config keys checkpoints and final models were written
+ * with. A section the writer left with no key (train.log.landscape, its
+ * every not set and lr_multiples out) reads as an empty entry; with a key
+ * put back under it, it had one then. */
+static nl_code with_older_rules(const nl_config *cfg, const nl_flat *flat, nl_flat *out,
+                                nl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    bool *back = nl_calloc((size_t)nl_config_schema_count, sizeof *back);
+    if (!back)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < nl_config_schema_count; k++) {
+        const nl_key_def *def = &nl_config_schema[k];
+        back[k] = !nl_flat_get(flat, def->key) && !nl_schema_applies(def, cfg) &&
+                  listed_by_older_rule(def, cfg);
+    }
+    nl_code rc = NL_OK;
+    int next = 0; /* the next schema key to consider putting back */
+    for (int i = 0; i <= flat->n && rc == NL_OK; i++) {
+        const nl_key_def *at = i < flat->n ? nl_schema_find(flat->items[i].key) : NULL;
+        const int upto = i == flat->n ? nl_config_schema_count
+                         : at          ? (int)(at - nl_config_schema)
+                                       : next;
+        for (; next < upto && rc == NL_OK; next++) {
+            char value[1024];
+            if (back[next])
+                rc = nl_flat_set(out, nl_config_schema[next].key,
+                                 nl_schema_format(&nl_config_schema[next], cfg, value,
+                                                  sizeof value), err);
+        }
+        if (i == flat->n || rc != NL_OK ||
+            (!flat->items[i].value[0] && holds_one_of(flat->items[i].key, back)))
+            continue;
+        rc = nl_flat_set(out, flat->items[i].key, flat->items[i].value, err);
+    }
+    free(back);
+    if (rc)
+        nl_flat_free(out);
+    return rc;
+}
+
 nl_code nl_checkpoint_config(const nl_config *cfg, nl_device device, char **text, nl_flat *flat,
                              nl_buf *keys, nl_error *err)
 {
     nl_code rc = nl_flat_from_config(cfg, flat, text, err);
     if (rc == NL_OK)
         rc = nl_flat_set(flat, "device", nl_name_of(&nl_device_names, (int)device), err);
+    nl_flat listed;
+    if (rc == NL_OK)
+        rc = with_older_rules(cfg, flat, &listed, err);
     if (rc)
         return rc;
-    nl_checkpoint_config_keys(flat, keys);
+    nl_checkpoint_config_keys(&listed, keys);
+    nl_flat_free(&listed);
     if (keys->failed || !keys->data)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory writing the resolved config");
     return NL_OK;

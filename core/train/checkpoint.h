@@ -75,7 +75,9 @@ uint64_t nl_checkpoint_hash(const char *text, size_t len);
 void nl_checkpoint_config_keys(const nl_flat *resolved, nl_buf *out);
 /* A run's resolved config on `device` (--device overrides the config's):
  * config.yaml's text in *text (malloc'd), flattened in *flat with the
- * device trained on, and the keys a checkpoint is written for in *keys.
+ * device trained on, and the keys a checkpoint is written for in *keys
+ * (with the keys a rule newer than the checkpoints leaves out where the
+ * older rule listed them: NL_KF_RULE_NEWER, NL_KF_AND_WHEN_NEWER).
  * The caller frees all three, also on an error. */
 nl_code nl_checkpoint_config(const nl_config *cfg, nl_device device, char **text, nl_flat *flat,
                              nl_buf *keys, nl_error *err);

@@ -84,7 +84,7 @@ static nl_code take_overrides(eval_state *st, nl_eval_result *out, nl_error *err
         const char *eq = strchr(o, '=');
         const char *dot = memchr(o, '.', eq ? (size_t)(eq - o) : strlen(o));
         if (!eq || eq == o)
-            return nl_fail(err, NL_ERR_USAGE, "--data takes KEY=VALUE, e.g. --data kind=cifar10 "
+            return nl_fail(err, NL_ERR_USAGE, "--data takes KEY=VALUE, e.g. --data dataset=cifar10 "
                            "or --data data.path=DIR; got '%s'", o);
         if (dot && strncmp(o, "data.", 5) != 0)
             return nl_fail(err, NL_ERR_USAGE, "--data %s: only data.* keys choose what to evaluate "

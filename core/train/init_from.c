@@ -31,15 +31,10 @@ static const nl_layer *layer_named(const nl_model *m, const char *name)
 static nl_code check_bn_policy(const nl_config *cfg, nl_error *err)
 {
     const nl_init_bn_spec *bn = &cfg->train.init_bn;
-    const char *policy = nl_name_of(&nl_bn_policy_names, bn->policy);
+    /* a policy given without init.from is refused by its schema rule, with
+     * the other keys that cannot take effect (config/resolve.c) */
     if (!cfg->init_from[0])
-        /* keep is what a resolved config (a sweep's) writes for every run */
-        return bn->policy != NL_BN_POLICY_KEEP
-                   ? nl_config_key_error(cfg, err, NL_ERR_CONFIG, "init.bn_policy",
-                                         "%s is set without init.from: the policies act on the "
-                                         "batch norms of the run this one starts from; set "
-                                         "init.from: RUN_DIR, or remove init.bn_policy", policy)
-                   : NL_OK;
+        return NL_OK;
     if (bn->policy == NL_BN_POLICY_FREEZE && cfg->train.freeze_bn_after > 0)
         return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.freeze_bn_after",
                                    "%ld: init.bn_policy freeze already trains with the running "

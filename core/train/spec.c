@@ -74,7 +74,7 @@ void nl_train_spec_defaults(nl_train_spec *train)
     train->trace.percentiles[1] = 50.0f;
     train->trace.percentiles[2] = 85.0f;
     train->trace.n_percentiles = 3;
-    train->trace.samples = 1000;
+    train->trace.samples = NL_TRACE_DEFAULT_SAMPLES;
     train->signal_propagation_batches = 1;
     /* 50 batches of 32 are a few thousand samples per statistic, where the
      * average over batches stops moving much (the estimate's spread falls

@@ -42,6 +42,12 @@ typedef struct {
     nl_trace_mode mode;
 } nl_trace_spec;
 
+/* train.trace.samples when not given: cut to a smaller test split (the
+ * config module warns); a value given past the split is refused
+ * (nl_run_check). A resolved config.yaml holds the default too, so it is
+ * told apart by its value. */
+#define NL_TRACE_DEFAULT_SAMPLES 1000
+
 /* The loss landscape along the gradient (Santurkar et al. 2018, §3.1;
  * train/probe_landscape.h): every `every` steps, before the update, the
  * step's batch at w - eta_k g for eta_k = lr_multiples[k] * the step's
