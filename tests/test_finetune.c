@@ -23,6 +23,7 @@
 #include "train/check.h"
 #include "train/final_model.h"
 #include "train/init_from.h"
+#include "train/recalibrate.h"
 #include "train/train.h"
 
 /* the source: a CNN with batch norm trained a little on synthetic images */

@@ -58,6 +58,12 @@ extern const nl_name_table nl_series_names;
 
 #define NL_SERIES_NAME_MAX 64
 
+/* where a series value goes (nl_train_sink's series): one value at `step`
+ * (the optimizer steps before the measured one), for layer `layer` (0 =
+ * nearest the input) named `name` */
+typedef nl_code (*nl_series_fn)(void *ctx, long step, nl_series_kind kind, int layer,
+                                const char *name, double value, nl_error *err);
+
 typedef struct {
     bool grad_norms, max_logits; /* what is measured */
     /* gradient-norm layers, input to output: the parameters grouped by
