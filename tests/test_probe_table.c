@@ -78,8 +78,9 @@ static int count_steps(const probe_case *c)
     return n;
 }
 
-/* the steps of `csv` (step first, a header line) whose row passes `keep`:
- * a bit per expected step seen in *seen, false when a row has another */
+/* the rows of `csv` (step first, after a header line) of `series` (any
+ * row when NULL): their count in *rows, a bit per expected step seen in
+ * *seen; false when a row is at another step */
 static bool steps_of(const probe_case *c, const char *csv, const char *series, unsigned *seen,
                      int *rows)
 {
@@ -130,7 +131,8 @@ static void check_case(const nl_probe_kind *kind, const probe_case *c)
     int rows;
     if (kind->series[0] == NL_SERIES_COUNT) { /* trace.csv's rows */
         char *trace = tu_tmp_read("probed/trace.csv");
-        ck_assert_msg(steps_of(c, trace, NULL, &seen, &rows) && seen == all && rows == count_steps(c),
+        const bool only_expected = steps_of(c, trace, NULL, &seen, &rows);
+        ck_assert_msg(only_expected && seen == all && rows == count_steps(c),
                       "%s (%s): trace.csv's steps are not the expected ones:\n%s", kind->key,
                       c->more, trace);
         free(trace);

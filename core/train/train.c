@@ -38,53 +38,6 @@ long nl_train_total_steps(const nl_train_spec *spec, long n_train)
     return spec->epochs * (n_train / spec->batch_size);
 }
 
-/* this step's series rows: the gradient norms (measured here, before
- * clipping) and the logits its forward recorded */
-static nl_code emit_series(nl_series *series, nl_model *m, const nl_train_sink *sink, long step,
-                           nl_error *err)
-{
-    if (!sink->series)
-        return NL_OK;
-    nl_code rc = NL_OK;
-    if (series->grad_norms)
-        nl_series_measure_grads(series, m);
-    for (int l = 0; series->grad_norms && l < series->n_layers && rc == NL_OK; l++)
-        rc = sink->series(sink->ctx, step, NL_SERIES_GRAD_NORM, l, series->layer_names[l],
-                          series->grad_norm[l], err);
-    for (int l = 0; series->max_logits && l < series->n_attention && rc == NL_OK; l++)
-        rc = sink->series(sink->ctx, step, NL_SERIES_MAX_LOGIT, l, series->attention[l]->name,
-                          series->max_logit[l], err);
-    return rc;
-}
-
-/* this step's weight rows, after its optimizer step: each weight's norm
- * and update ratio, and the ratio once more as the effective learning rate
- * of the scale-invariant ones */
-static nl_code emit_weight_series(nl_series *series, nl_model *m, const nl_train_sink *sink,
-                                  long step, nl_error *err)
-{
-    nl_series_weights_after(series, m);
-    nl_code rc = NL_OK;
-    for (int k = 0; k < series->n_weights && rc == NL_OK; k++) {
-        const char *name = m->params[series->weight_param[k]]->name;
-        rc = sink->series(sink->ctx, step, NL_SERIES_WEIGHT_NORM, k, name,
-                          series->weight_norm[k], err);
-        if (rc == NL_OK)
-            rc = sink->series(sink->ctx, step, NL_SERIES_UPDATE_RATIO, k, name,
-                              series->update_ratio[k], err);
-        if (rc == NL_OK && series->scale_invariant[k])
-            rc = sink->series(sink->ctx, step, NL_SERIES_EFFECTIVE_LR, k, name,
-                              series->update_ratio[k], err);
-        if (rc == NL_OK && series->estimator[k])
-            rc = sink->series(sink->ctx, step, NL_SERIES_SIGMA_ESTIMATE, k, name,
-                              series->estimate[k], err);
-        if (rc == NL_OK && series->estimator[k])
-            rc = sink->series(sink->ctx, step, NL_SERIES_SIGMA_TRUE, k, name,
-                              series->sigma_true[k], err);
-    }
-    return rc;
-}
-
 /* Time left: the remaining steps at the training pace so far plus the
  * remaining evaluations at theirs. The elapsed time over the steps done
  * would count the step-0 evaluation and the set-up against the first few
@@ -481,7 +434,8 @@ static nl_code gradients_done(trainer *t, nl_probe_at *at, bool series_now, bool
         rc = nl_loss_scaling_emit(&t->scaling, m, t->sink->series, t->sink->ctx, t->state.step,
                                   scale_used, t->state.scaler.skipped_steps, t->err);
     if (rc == NL_OK && series_now)
-        rc = emit_series(&t->series, m, t->sink, t->state.step, t->err);
+        rc = nl_series_emit_step(&t->series, m, t->sink->series, t->sink->ctx, t->state.step,
+                                 t->err);
     at->point = NL_PROBE_AFTER_GRADIENTS;
     if (rc == NL_OK)
         rc = nl_probes_run(&t->probes, at, t->err);
@@ -512,7 +466,11 @@ static nl_code direct_step(trainer *t, nl_probe_at *at, bool series_now)
     if (!found_inf)
         nl_optim_launch(m, &t->spec->optimizer);
     nl_held_affine_restore(&t->held, m);
-    return weights_now ? emit_weight_series(&t->series, m, t->sink, t->state.step, t->err) : NL_OK;
+    if (!weights_now)
+        return NL_OK;
+    nl_series_weights_after(&t->series, m);
+    return nl_series_emit_weights(&t->series, m, t->sink->series, t->sink->ctx, t->state.step,
+                                  t->err);
 }
 
 /* the step just taken's own loss from the window's growth (dates_each_step);
