@@ -13,6 +13,7 @@
 #include "model/model.h"
 #include "norm/norm.h"
 #include "train/check.h"
+#include "train/recalibrate.h"
 #include "train/train.h"
 #include "testutil.h"
 

@@ -25,6 +25,7 @@
 #include "train/check.h"
 #include "train/final_model.h"
 #include "train/init_from.h"
+#include "train/recalibrate.h"
 #include "train/train.h"
 
 /* the source: a CNN with batch norm trained a little on synthetic images */

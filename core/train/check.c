@@ -15,6 +15,7 @@
 #include "train/probe_sigprop.h"
 #include "train/probe_steps.h"
 #include "train/probe_varshift.h"
+#include "train/recalibrate.h"
 #include "train/train.h"
 
 /* "1.5 GiB", "3.2 TiB"; huge counts stay readable */

@@ -20,7 +20,7 @@
 #include "model/model.h"
 #include "train/check.h"
 #include "train/final_model.h"
-#include "train/train.h"
+#include "train/evaluate.h"
 #include "version_git.h"
 
 #define MAX_OVERRIDES 64

@@ -1,10 +1,12 @@
 #include "train/probe_landscape.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
+#include "train/probe.h"
 
 nl_code nl_landscape_open(nl_landscape *p, const nl_landscape_spec *spec, nl_model *m,
                           nl_error *err)
@@ -154,3 +156,68 @@ void nl_landscape_probe(nl_landscape *p, nl_model *m, int n, nl_mode mode, doubl
     be->ops->upload(be, m->metrics, metrics, sizeof metrics);
     m->record_max_logit = record_max_logit;
 }
+
+/* ---- the probe's row (train/probe.h): at its steps, on the step's batch
+ * before the update; one row per step size tried and one per range ---- */
+
+static nl_code landscape_open(void *self, const nl_probe_env *env, bool *on, nl_error *err)
+{
+    nl_landscape *p = self;
+    const nl_code rc = nl_landscape_open(p, &env->spec->landscape, env->m, err);
+    *on = p->spec != NULL;
+    return rc;
+}
+
+static bool landscape_due(const void *self, const nl_probe_env *env, const nl_probe_at *at)
+{
+    return at->point == NL_PROBE_AFTER_GRADIENTS && env->sink->series &&
+           nl_landscape_due(self, at->step);
+}
+
+static nl_code landscape_observe(void *self, const nl_probe_env *env, const nl_probe_at *at,
+                                 nl_error *err)
+{
+    (void)err;
+    /* the probe compares its own backward passes with the step's
+     * gradients, which are unscaled by now: its passes go unscaled */
+    nl_model *m = env->m;
+    const float *loss_scale = m->loss_scale;
+    m->loss_scale = NULL;
+    nl_landscape_probe(self, m, at->mine, at->mode, at->lr, at->predictions);
+    m->loss_scale = loss_scale;
+    return NL_OK;
+}
+
+static nl_code landscape_emit(const void *self, const nl_probe_env *env, long step, nl_error *err)
+{
+    const nl_landscape *p = self;
+    const nl_train_sink *sink = env->sink;
+    nl_code rc = NL_OK;
+    for (int k = 0; k < p->spec->n_lr_multiples && rc == NL_OK; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "lr*%g", p->spec->lr_multiples[k]);
+        rc = sink->series(sink->ctx, step, NL_SERIES_LANDSCAPE_STEP_SIZE, k, name,
+                          p->step_size[k], err);
+    }
+    const struct {
+        nl_series_kind kind;
+        double value;
+    } ranges[] = {{NL_SERIES_LOSS_MIN, p->loss_min}, {NL_SERIES_LOSS_MAX, p->loss_max},
+                  {NL_SERIES_GRAD_PRED_MIN, p->grad_pred_min},
+                  {NL_SERIES_GRAD_PRED_MAX, p->grad_pred_max},
+                  {NL_SERIES_BETA_SMOOTHNESS, p->beta_smoothness}};
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0] && rc == NL_OK; i++)
+        rc = sink->series(sink->ctx, step, ranges[i].kind, 0, "landscape", ranges[i].value, err);
+    return rc;
+}
+
+static void landscape_close(void *self, nl_model *m) { nl_landscape_free(self, m); }
+
+static const nl_series_kind landscape_series[] = {
+    NL_SERIES_LANDSCAPE_STEP_SIZE, NL_SERIES_LOSS_MIN,       NL_SERIES_LOSS_MAX,
+    NL_SERIES_GRAD_PRED_MIN,       NL_SERIES_GRAD_PRED_MAX,  NL_SERIES_BETA_SMOOTHNESS,
+    NL_SERIES_COUNT};
+
+const nl_probe_kind nl_probe_landscape = {
+    "train.log.landscape.every", landscape_series, sizeof(nl_landscape), landscape_open,
+    landscape_due, landscape_observe, landscape_emit, landscape_close};

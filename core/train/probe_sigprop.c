@@ -8,6 +8,7 @@
 #include "base/alloc.h"
 #include "dist/dist.h"
 #include "train/channel_moments.h"
+#include "train/probe.h"
 
 bool nl_sigprop_is_norm_layer(const nl_layer *layer)
 {
@@ -200,3 +201,68 @@ void nl_sigprop_measure(nl_sigprop *v, nl_model *m, const nl_split *train, int b
     }
     nl_sigprop_finish(v, m);
 }
+
+/* ---- the probe's row (train/probe.h): at initialization (step 0 of a run
+ * not resumed), one series row per site and statistic ---- */
+
+static nl_code sigprop_open(void *self, const nl_probe_env *env, bool *on, nl_error *err)
+{
+    nl_sigprop *v = self;
+    nl_code rc = NL_OK;
+    /* a token model is refused with the reason */
+    if (env->spec->log_signal_propagation)
+        rc = env->feed->images ? nl_sigprop_open(v, env->m, env->spec->batch_size, err)
+                               : nl_sigprop_check(env->m, true, err);
+    *on = v->n_sites > 0;
+    return rc;
+}
+
+static bool sigprop_due(const void *self, const nl_probe_env *env, const nl_probe_at *at)
+{
+    (void)self, (void)env;
+    return at->point == NL_PROBE_BETWEEN_STEPS && at->step == 0 && at->resumed_at < 0;
+}
+
+static nl_code sigprop_observe(void *self, const nl_probe_env *env, const nl_probe_at *at,
+                               nl_error *err)
+{
+    (void)at, (void)err;
+    nl_sigprop_measure(self, env->m, &env->feed->images->train, env->spec->batch_size,
+                       env->spec->signal_propagation_batches);
+    return NL_OK;
+}
+
+/* the two statistics' series of each kind of site */
+static const nl_series_kind site_series[NL_SIGPROP_SITE_KINDS][2] = {
+    [NL_SIGPROP_STREAM] = {NL_SERIES_SIGPROP_MEAN_SQ, NL_SERIES_SIGPROP_VAR},
+    [NL_SIGPROP_NORM_IN] = {NL_SERIES_SIGPROP_NORM_IN_MEAN_SQ, NL_SERIES_SIGPROP_NORM_IN_VAR}};
+
+static nl_code sigprop_emit(const void *self, const nl_probe_env *env, long step, nl_error *err)
+{
+    const nl_sigprop *v = self;
+    const nl_train_sink *sink = env->sink;
+    nl_code rc = NL_OK;
+    for (int l = 0; l < v->n_sites && rc == NL_OK && sink->series; l++) {
+        const nl_series_kind *k = site_series[v->kind[l]];
+        rc = sink->series(sink->ctx, step, k[0], v->depth[l], v->layers[l]->name, v->mean_sq[l],
+                          err);
+        if (rc == NL_OK)
+            rc = sink->series(sink->ctx, step, k[1], v->depth[l], v->layers[l]->name, v->var[l],
+                              err);
+    }
+    return rc;
+}
+
+static void sigprop_close(void *self, nl_model *m)
+{
+    (void)m;
+    nl_sigprop_free(self);
+}
+
+static const nl_series_kind sigprop_series[] = {
+    NL_SERIES_SIGPROP_MEAN_SQ, NL_SERIES_SIGPROP_VAR, NL_SERIES_SIGPROP_NORM_IN_MEAN_SQ,
+    NL_SERIES_SIGPROP_NORM_IN_VAR, NL_SERIES_COUNT};
+
+const nl_probe_kind nl_probe_sigprop = {
+    "train.log.signal_propagation", sigprop_series, sizeof(nl_sigprop), sigprop_open,
+    sigprop_due, sigprop_observe, sigprop_emit, sigprop_close};

@@ -6,6 +6,7 @@
 
 #include "base/alloc.h"
 #include "dist/dist.h"
+#include "train/probe.h"
 
 /* a recurrent layer (its kind a cell's name) whose output is the sequence */
 static bool probed(const nl_layer *layer)
@@ -110,3 +111,61 @@ void nl_stepnorm_finish(nl_stepnorm *p, nl_model *m)
     for (int k = 0; k < values; k++)
         p->norm[k] = p->count > 0.0 ? p->sum[k] / p->count : NAN;
 }
+
+/* ---- the probe's row (train/probe.h): at the evaluations, a pass of its
+ * own over the evaluation split in eval mode, one series row per
+ * recurrent layer and time step ---- */
+
+static nl_code stepnorm_open(void *self, const nl_probe_env *env, bool *on, nl_error *err)
+{
+    nl_stepnorm *p = self;
+    const nl_code rc = env->spec->log_step_norms ? nl_stepnorm_open(p, env->m, err) : NL_OK;
+    *on = p->n_layers > 0;
+    return rc;
+}
+
+static bool stepnorm_due(const void *self, const nl_probe_env *env, const nl_probe_at *at)
+{
+    (void)self, (void)env;
+    return at->point == NL_PROBE_BETWEEN_STEPS && at->evaluating;
+}
+
+static nl_code stepnorm_observe(void *self, const nl_probe_env *env, const nl_probe_at *at,
+                                nl_error *err)
+{
+    (void)at, (void)err;
+    nl_stepnorm *p = self;
+    nl_stepnorm_begin(p);
+    int mine;
+    while (nl_feed_next_eval(env->feed, env->m, &mine) > 0)
+        if (mine > 0) {
+            nl_model_forward(env->m, mine, NL_MODE_EVAL);
+            nl_stepnorm_add(p, env->m, mine);
+        }
+    nl_stepnorm_finish(p, env->m);
+    return NL_OK;
+}
+
+static nl_code stepnorm_emit(const void *self, const nl_probe_env *env, long step, nl_error *err)
+{
+    const nl_stepnorm *p = self;
+    const nl_train_sink *sink = env->sink;
+    nl_code rc = NL_OK;
+    for (int l = 0; l < p->n_layers && rc == NL_OK && sink->series; l++)
+        for (int s = 0; s < p->steps && rc == NL_OK; s++)
+            rc = sink->series(sink->ctx, step, NL_SERIES_STEP_NORM, s, p->layers[l]->name,
+                              p->norm[(size_t)l * p->steps + s], err);
+    return rc;
+}
+
+static void stepnorm_close(void *self, nl_model *m)
+{
+    (void)m;
+    nl_stepnorm_free(self);
+}
+
+static const nl_series_kind stepnorm_series[] = {NL_SERIES_STEP_NORM, NL_SERIES_COUNT};
+
+const nl_probe_kind nl_probe_stepnorm = {
+    "train.log.step_norms", stepnorm_series, sizeof(nl_stepnorm), stepnorm_open, stepnorm_due,
+    stepnorm_observe, stepnorm_emit, stepnorm_close};

@@ -8,6 +8,7 @@
 #include "base/alloc.h"
 #include "dist/dist.h"
 #include "train/channel_moments.h"
+#include "train/probe.h"
 
 static const nl_state *running_var_of(const nl_model *m, const nl_layer *layer)
 {
@@ -145,3 +146,60 @@ void nl_varshift_finish(nl_varshift *v, nl_model *m)
         sum_sq += c;
     }
 }
+
+/* ---- the probe's row (train/probe.h): at the evaluations, a pass of its
+ * own over the evaluation split in eval mode, one series row per
+ * normalizer ---- */
+
+static nl_code varshift_open(void *self, const nl_probe_env *env, bool *on, nl_error *err)
+{
+    nl_varshift *v = self;
+    const nl_code rc = env->spec->log_variance_shift ? nl_varshift_open(v, env->m, err) : NL_OK;
+    *on = v->n_layers > 0;
+    return rc;
+}
+
+static bool varshift_due(const void *self, const nl_probe_env *env, const nl_probe_at *at)
+{
+    (void)self, (void)env;
+    return at->point == NL_PROBE_BETWEEN_STEPS && at->evaluating;
+}
+
+static nl_code varshift_observe(void *self, const nl_probe_env *env, const nl_probe_at *at,
+                                nl_error *err)
+{
+    (void)at, (void)err;
+    nl_varshift *v = self;
+    nl_varshift_begin(v);
+    int mine;
+    while (nl_feed_next_eval(env->feed, env->m, &mine) > 0)
+        if (mine > 0) {
+            nl_model_forward(env->m, mine, NL_MODE_EVAL);
+            nl_varshift_add(v, env->m, mine);
+        }
+    nl_varshift_finish(v, env->m);
+    return NL_OK;
+}
+
+static nl_code varshift_emit(const void *self, const nl_probe_env *env, long step, nl_error *err)
+{
+    const nl_varshift *v = self;
+    const nl_train_sink *sink = env->sink;
+    nl_code rc = NL_OK;
+    for (int l = 0; l < v->n_layers && rc == NL_OK && sink->series; l++)
+        rc = sink->series(sink->ctx, step, NL_SERIES_VARIANCE_SHIFT, l, v->layers[l]->name,
+                          v->ratio[l], err);
+    return rc;
+}
+
+static void varshift_close(void *self, nl_model *m)
+{
+    (void)m;
+    nl_varshift_free(self);
+}
+
+static const nl_series_kind varshift_series[] = {NL_SERIES_VARIANCE_SHIFT, NL_SERIES_COUNT};
+
+const nl_probe_kind nl_probe_varshift = {
+    "train.log.variance_shift", varshift_series, sizeof(nl_varshift), varshift_open,
+    varshift_due, varshift_observe, varshift_emit, varshift_close};

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/train.h"
+#include "train/recalibrate.h"
 
 nl_code nl_train_check_stats(const nl_model *m, const nl_train_spec *spec, long total_steps,
                              nl_error *err)
@@ -66,28 +66,6 @@ nl_code nl_recalibrate(nl_model *m, nl_batcher *train, long batches, nl_error *e
         nl_model_recalibrate_forward(m, n, k);
     }
     return be->ops->synchronize(be, err);
-}
-
-nl_code nl_train_recalibrate(nl_model *m, nl_batcher *train, nl_batcher *eval,
-                             const nl_train_spec *spec, nl_train_result *out, nl_error *err)
-{
-    if (spec->bn_recalibrate_batches <= 0)
-        return NL_OK;
-    out->unrecalibrated_test_loss = out->final_test_loss;
-    out->unrecalibrated_test_accuracy = out->final_test_accuracy;
-    nl_code rc = nl_recalibrate(m, train, spec->bn_recalibrate_batches, err);
-    double loss, acc;
-    if (rc == NL_OK)
-        rc = nl_evaluate(m, eval, NL_MODE_EVAL, &loss, &acc, err);
-    if (rc != NL_OK)
-        return rc;
-    out->final_test_loss = loss;
-    out->final_test_accuracy = acc;
-    if (loss < out->best_test_loss)
-        out->best_test_loss = loss;
-    if (acc > out->best_test_accuracy)
-        out->best_test_accuracy = acc;
-    return NL_OK;
 }
 
 uint64_t nl_init_recalibrate_seed(uint64_t seed)

@@ -436,3 +436,38 @@ void nl_series_weights_after(nl_series *s, nl_model *m)
         s->update_ratio[k] = sqrt(update) / sqrt(before);
     }
 }
+
+nl_code nl_series_emit_step(nl_series *s, nl_model *m, nl_series_fn series, void *ctx, long step,
+                            nl_error *err)
+{
+    if (!series)
+        return NL_OK;
+    nl_code rc = NL_OK;
+    if (s->grad_norms)
+        nl_series_measure_grads(s, m);
+    for (int l = 0; s->grad_norms && l < s->n_layers && rc == NL_OK; l++)
+        rc = series(ctx, step, NL_SERIES_GRAD_NORM, l, s->layer_names[l], s->grad_norm[l], err);
+    for (int l = 0; s->max_logits && l < s->n_attention && rc == NL_OK; l++)
+        rc = series(ctx, step, NL_SERIES_MAX_LOGIT, l, s->attention[l]->name, s->max_logit[l],
+                    err);
+    return rc;
+}
+
+nl_code nl_series_emit_weights(const nl_series *s, const nl_model *m, nl_series_fn series,
+                               void *ctx, long step, nl_error *err)
+{
+    nl_code rc = NL_OK;
+    for (int k = 0; k < s->n_weights && rc == NL_OK; k++) {
+        const char *name = m->params[s->weight_param[k]]->name;
+        rc = series(ctx, step, NL_SERIES_WEIGHT_NORM, k, name, s->weight_norm[k], err);
+        if (rc == NL_OK)
+            rc = series(ctx, step, NL_SERIES_UPDATE_RATIO, k, name, s->update_ratio[k], err);
+        if (rc == NL_OK && s->scale_invariant[k])
+            rc = series(ctx, step, NL_SERIES_EFFECTIVE_LR, k, name, s->update_ratio[k], err);
+        if (rc == NL_OK && s->estimator[k])
+            rc = series(ctx, step, NL_SERIES_SIGMA_ESTIMATE, k, name, s->estimate[k], err);
+        if (rc == NL_OK && s->estimator[k])
+            rc = series(ctx, step, NL_SERIES_SIGMA_TRUE, k, name, s->sigma_true[k], err);
+    }
+    return rc;
+}

@@ -58,6 +58,12 @@ extern const nl_name_table nl_series_names;
 
 #define NL_SERIES_NAME_MAX 64
 
+/* where a series value goes (nl_train_sink's series): one value at `step`
+ * (the optimizer steps before the measured one), for layer `layer` (0 =
+ * nearest the input) named `name` */
+typedef nl_code (*nl_series_fn)(void *ctx, long step, nl_series_kind kind, int layer,
+                                const char *name, double value, nl_error *err);
+
 typedef struct {
     bool grad_norms, max_logits; /* what is measured */
     /* gradient-norm layers, input to output: the parameters grouped by
@@ -135,6 +141,16 @@ void nl_series_measure_grads(nl_series *s, nl_model *m);
 /* After a forward with m->record_max_logit: max_logit[i] is attention layer
  * i's largest logit over the whole batch (every rank's share). */
 void nl_series_read_logits(nl_series *s, nl_model *m);
+/* A logged step's rows to `series` (nothing when it is NULL): the gradient
+ * norms (measured here: after backward, before clipping) and the logits
+ * its forward recorded */
+nl_code nl_series_emit_step(nl_series *s, nl_model *m, nl_series_fn series, void *ctx, long step,
+                            nl_error *err);
+/* its weight rows, after nl_series_weights_after: each weight's norm and
+ * update ratio, the ratio once more as the effective learning rate of the
+ * scale-invariant ones, and the spectral-norm estimates */
+nl_code nl_series_emit_weights(const nl_series *s, const nl_model *m, nl_series_fn series,
+                               void *ctx, long step, nl_error *err);
 
 /* The length of the layer part of a parameter's name: its first component,
  * and the second too when that is a number ("blocks.3.attn.q.weight" ->

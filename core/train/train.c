@@ -7,12 +7,11 @@
 
 #include "dist/dist.h"
 #include "model/data_init.h"
-#include "train/device_data.h"
+#include "train/evaluate.h"
+#include "train/feed.h"
 #include "train/loss_scale.h"
-#include "train/probe_sigprop.h"
-#include "train/probe_landscape.h"
-#include "train/probe_steps.h"
-#include "train/probe_varshift.h"
+#include "train/probe.h"
+#include "train/recalibrate.h"
 
 static const nl_name_entry status_entries[] = {
     [NL_RUN_RUNNING] = {"running", "in progress, or killed before it could say otherwise"},
@@ -25,14 +24,6 @@ static const nl_name_table status_names = {"run status", status_entries, NL_RUN_
 
 const char *nl_run_status_name(nl_run_status status) { return nl_name_of(&status_names, status); }
 
-static const nl_name_entry split_entries[] = {
-    [NL_SPLIT_TRAIN] = {"train", "training batches since the previous row (train mode)"},
-    [NL_SPLIT_TEST] = {"test", "the test split in eval mode (running statistics)"},
-    [NL_SPLIT_TEST_TRAINMODE] = {"test_trainmode", "the test split with batch statistics"},
-};
-_Static_assert(sizeof split_entries / sizeof split_entries[0] == NL_SPLIT_COUNT, "split");
-const nl_name_table nl_split_names = {"split", split_entries, NL_SPLIT_COUNT, 0};
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -40,335 +31,11 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Loads this rank's rows of a batch of n (all of it on one rank); returns
- * how many that is. */
-static int load_slice(nl_model *m, const nl_split *split, const float *x, const int32_t *y, int n)
-{
-    int start, count;
-    nl_dist_slice(nl_dist_rank(m->dist), nl_dist_size(m->dist), n, &start, &count);
-    const size_t per_sample = (size_t)split->c * split->h * split->w;
-    if (count > 0)
-        nl_model_load_batch(m, x + (size_t)start * per_sample, y + start, count);
-    return count;
-}
-
-/* this rank's part of a batch of n (0 when n is): how many, from *start */
-static int rank_share(const nl_model *m, int n, int *start)
-{
-    int count;
-    nl_dist_slice(nl_dist_rank(m->dist), nl_dist_size(m->dist), n, start, &count);
-    return n > 0 ? count : 0;
-}
-
-/* The batcher's next batch into the model: gathered on the device from the
- * resident split when the model has one for the batcher's split, else
- * gathered in host memory and uploaded. Returns the batch's size (0 at the
- * end of an epoch) and in *mine the samples loaded on this rank. */
-static int next_batch(nl_model *m, nl_batcher *b, int *mine)
-{
-    const nl_device_split *resident = nl_device_data_find(m->device_data, b->split);
-    if (!resident) {
-        const float *x;
-        const int32_t *y;
-        const int n = nl_batcher_next(b, &x, &y);
-        *mine = n > 0 ? load_slice(m, b->split, x, y, n) : 0;
-        return n;
-    }
-    const int32_t *index;
-    const int n = nl_batcher_next_index(b, &index);
-    int start;
-    *mine = rank_share(m, n, &start);
-    if (*mine > 0)
-        nl_device_data_load(m->device_data, resident, m, index + start, *mine);
-    return n;
-}
-
 long nl_train_total_steps(const nl_train_spec *spec, long n_train)
 {
     if (spec->steps > 0)
         return spec->steps;
     return spec->epochs * (n_train / spec->batch_size);
-}
-
-nl_code nl_evaluate(nl_model *m, nl_batcher *batches, nl_mode mode, double *loss,
-                    double *accuracy, nl_error *err)
-{
-    nl_model_reset_metrics(m);
-    long seen = 0;
-    int n, mine;
-    while ((n = next_batch(m, batches, &mine)) > 0) {
-        /* eval mode exchanges nothing between ranks, so a rank may sit out
-         * a short last batch; batch statistics (train mode) come in whole
-         * training-size batches, which every rank shares */
-        if (mine > 0)
-            nl_model_forward(m, mine, mode);
-        seen += n;
-    }
-    double metrics[2];
-    nl_model_read_metrics(m, metrics);
-    *loss = seen ? metrics[0] / (double)seen : NAN;
-    *accuracy = seen ? metrics[1] / (double)seen : NAN;
-    return m->be->ops->synchronize(m->be, err);
-}
-
-/* this rank's windows of a token batch of n; returns how many */
-static int load_token_slice(nl_model *m, const int32_t *tokens, const int32_t *targets, int n)
-{
-    int start, count;
-    nl_dist_slice(nl_dist_rank(m->dist), nl_dist_size(m->dist), n, &start, &count);
-    const size_t at = (size_t)start * m->rows_per_sample;
-    if (count > 0)
-        nl_model_load_tokens(m, tokens + at, targets + at, count);
-    return count;
-}
-
-/* next_batch's twin for token windows: cut on the device from the resident
- * split when there is one, else on the host and uploaded */
-static int next_windows(nl_model *m, nl_window_batcher *b, int *mine)
-{
-    const nl_device_token_split *resident = nl_device_data_find_tokens(m->device_data, b->split);
-    if (!resident) {
-        const int32_t *tokens, *targets;
-        const int n = nl_window_batcher_next(b, &tokens, &targets);
-        *mine = n > 0 ? load_token_slice(m, tokens, targets, n) : 0;
-        return n;
-    }
-    const int32_t *starts;
-    const int n = nl_window_batcher_next_starts(b, &starts);
-    int start;
-    *mine = rank_share(m, n, &start);
-    if (*mine > 0)
-        nl_device_data_load_windows(m->device_data, resident, m, starts + start, *mine);
-    return n;
-}
-
-nl_code nl_evaluate_tokens(nl_model *m, nl_window_batcher *batches, nl_mode mode, double *loss,
-                           double *accuracy, nl_error *err)
-{
-    nl_model_reset_metrics(m);
-    long seen = 0;
-    int n, mine;
-    while ((n = next_windows(m, batches, &mine)) > 0) {
-        if (mine > 0)
-            nl_model_forward(m, mine, mode);
-        seen += n;
-    }
-    double metrics[2];
-    nl_model_read_metrics(m, metrics);
-    const double predictions = (double)seen * m->rows_per_sample;
-    *loss = seen ? metrics[0] / predictions : NAN;
-    *accuracy = seen ? metrics[1] / predictions : NAN;
-    return m->be->ops->synchronize(m->be, err);
-}
-
-/* What the loop trains and evaluates on: images (or feature vectors) with
- * labels through nl_batcher, or token windows through nl_window_batcher.
- * Exactly one of images and tokens is set; every batcher is made in
- * feed_init, once, so nothing allocates while the run goes. */
-typedef struct {
-    const nl_dataset *images;
-    const nl_token_dataset *tokens;
-    bool trainmode; /* also evaluate with batch statistics, in training-size batches */
-    nl_batcher train, eval, trainmode_eval;
-    nl_window_batcher train_windows, eval_windows, trainmode_windows;
-} feed;
-
-static nl_code feed_init(feed *f, const nl_model *m, const nl_train_spec *spec, int eval_batch,
-                         uint64_t seed, nl_error *err)
-{
-    nl_code rc;
-    if (f->tokens) {
-        const int context = m->rows_per_sample;
-        rc = nl_window_batcher_init(&f->train_windows, &f->tokens->train, spec->batch_size,
-                                    context, true, seed, err);
-        if (rc == NL_OK)
-            rc = nl_window_batcher_init(&f->eval_windows, &f->tokens->valid, eval_batch, context,
-                                        false, 0, err);
-        if (rc == NL_OK && f->trainmode)
-            rc = nl_window_batcher_init(&f->trainmode_windows, &f->tokens->valid,
-                                        spec->batch_size, context, false, 0, err);
-        return rc;
-    }
-    rc = nl_batcher_init(&f->train, &f->images->train, spec->batch_size, true, true, seed, err);
-    if (rc == NL_OK)
-        rc = nl_batcher_init(&f->eval, &f->images->test, eval_batch, false, false, 0, err);
-    if (rc == NL_OK && f->trainmode)
-        rc = nl_batcher_init(&f->trainmode_eval, &f->images->test, spec->batch_size, false, true,
-                             0, err);
-    return rc;
-}
-
-static void feed_free(feed *f)
-{
-    nl_batcher_free(&f->train);
-    nl_batcher_free(&f->eval);
-    nl_batcher_free(&f->trainmode_eval);
-    nl_window_batcher_free(&f->train_windows);
-    nl_window_batcher_free(&f->eval_windows);
-    nl_window_batcher_free(&f->trainmode_windows);
-}
-
-static long feed_batches_per_epoch(const feed *f)
-{
-    return f->tokens ? nl_window_batcher_batches(&f->train_windows) : nl_batcher_batches(&f->train);
-}
-
-/* loads the next training batch (this rank's slice); returns the samples
- * loaded here */
-static int feed_next(feed *f, nl_model *m)
-{
-    int mine;
-    if (f->tokens) {
-        if (next_windows(m, &f->train_windows, &mine) == 0) /* epoch boundary */
-            next_windows(m, &f->train_windows, &mine);
-        return mine;
-    }
-    if (next_batch(m, &f->train, &mine) == 0) /* epoch boundary: the batcher reshuffles */
-        next_batch(m, &f->train, &mine);
-    return mine;
-}
-
-static nl_code feed_evaluate(feed *f, nl_model *m, bool trainmode, double *loss, double *acc,
-                             nl_error *err)
-{
-    if (f->tokens)
-        return trainmode ? nl_evaluate_tokens(m, &f->trainmode_windows, NL_MODE_TRAIN_FROZEN, loss,
-                                              acc, err)
-                         : nl_evaluate_tokens(m, &f->eval_windows, NL_MODE_EVAL, loss, acc, err);
-    return trainmode ? nl_evaluate(m, &f->trainmode_eval, NL_MODE_TRAIN_FROZEN, loss, acc, err)
-                     : nl_evaluate(m, &f->eval, NL_MODE_EVAL, loss, acc, err);
-}
-
-/* the training batcher's place, for a checkpoint (a token batcher has no
- * order: its windows come from the RNG alone) */
-static void feed_tell(const feed *f, nl_train_state *s)
-{
-    static const int32_t no_order[1];
-    if (f->tokens) {
-        nl_window_position at;
-        nl_window_batcher_tell(&f->train_windows, &at);
-        s->data_epoch = at.epoch, s->data_pos = at.pos, s->data_rng = at.rng;
-        s->data_order = no_order, s->data_n = 0;
-        return;
-    }
-    s->data_epoch = f->train.epoch, s->data_pos = f->train.pos, s->data_rng = f->train.rng;
-    s->data_order = f->train.order, s->data_n = f->train.split->n;
-}
-
-static nl_code feed_seek(feed *f, const nl_train_state *s, nl_error *err)
-{
-    if (f->tokens) {
-        const nl_window_position at = {s->data_epoch, s->data_pos, s->data_rng};
-        return nl_window_batcher_seek(&f->train_windows, &at, err);
-    }
-    return nl_batcher_seek(&f->train, s->data_epoch, s->data_pos, &s->data_rng, s->data_order,
-                           s->data_n, err);
-}
-
-static int compare_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
-typedef struct {
-    const nl_trace_spec *spec;
-    nl_act *act;
-    int samples;
-    float *values;  /* one value per sample (and position) */
-    float *host;    /* the activation of one batch, downloaded */
-} tracer;
-
-/* the traced unit's values in n samples of the traced activation,
- * downloaded and appended to the tracer's values from *count on */
-static void trace_collect(nl_model *m, tracer *t, int n, size_t *count)
-{
-    const nl_shape s = t->act->shape;
-    const size_t per_sample = nl_shape_per_sample(s), positions = (size_t)s.h * s.w;
-    m->be->ops->download(m->be, t->host, t->act->data, (size_t)n * per_sample * sizeof(float));
-    for (int i = 0; i < n; i++)
-        for (size_t p = 0; p < positions; p++)
-            t->values[(*count)++] =
-                t->host[(size_t)i * per_sample + (size_t)t->spec->unit * positions + p];
-}
-
-/* Percentiles (linear interpolation, numpy's default) of the count values
- * collected, as the trace's row of `step` */
-static nl_code trace_emit(tracer *t, size_t count, long step, const nl_train_sink *sink,
-                          nl_error *err)
-{
-    qsort(t->values, count, sizeof *t->values, compare_float);
-    double out[NL_MAX_PERCENTILES];
-    for (int k = 0; k < t->spec->n_percentiles; k++) {
-        double pos = t->spec->percentiles[k] / 100.0 * (double)(count - 1);
-        size_t lo = (size_t)floor(pos), hi = lo + 1 < count ? lo + 1 : lo;
-        double frac = pos - (double)lo;
-        out[k] = t->values[lo] + frac * (t->values[hi] - t->values[lo]);
-    }
-    return sink->trace ? sink->trace(sink->ctx, step, out, t->spec->n_percentiles, err) : NL_OK;
-}
-
-/* train.trace.mode eval: the traced unit over the first `samples` test
- * images, in eval mode */
-static nl_code trace_point(nl_model *m, tracer *t, const nl_split *test, int batch, long step,
-                           const nl_train_sink *sink, nl_error *err)
-{
-    size_t count = 0;
-    const size_t input_per_sample = (size_t)test->c * test->h * test->w;
-    for (int start = 0; start < t->samples; start += batch) {
-        int n = t->samples - start < batch ? t->samples - start : batch;
-        nl_model_load_batch(m, test->x + (size_t)start * input_per_sample, test->y + start, n);
-        nl_model_forward(m, n, NL_MODE_EVAL);
-        trace_collect(m, t, n, &count);
-    }
-    return trace_emit(t, count, step, sink, err);
-}
-
-/* this step's series rows: the gradient norms (measured here, before
- * clipping) and the logits its forward recorded */
-static nl_code emit_series(nl_series *series, nl_model *m, const nl_train_sink *sink, long step,
-                           nl_error *err)
-{
-    if (!sink->series)
-        return NL_OK;
-    nl_code rc = NL_OK;
-    if (series->grad_norms)
-        nl_series_measure_grads(series, m);
-    for (int l = 0; series->grad_norms && l < series->n_layers && rc == NL_OK; l++)
-        rc = sink->series(sink->ctx, step, NL_SERIES_GRAD_NORM, l, series->layer_names[l],
-                          series->grad_norm[l], err);
-    for (int l = 0; series->max_logits && l < series->n_attention && rc == NL_OK; l++)
-        rc = sink->series(sink->ctx, step, NL_SERIES_MAX_LOGIT, l, series->attention[l]->name,
-                          series->max_logit[l], err);
-    return rc;
-}
-
-/* this step's weight rows, after its optimizer step: each weight's norm
- * and update ratio, and the ratio once more as the effective learning rate
- * of the scale-invariant ones */
-static nl_code emit_weight_series(nl_series *series, nl_model *m, const nl_train_sink *sink,
-                                  long step, nl_error *err)
-{
-    nl_series_weights_after(series, m);
-    nl_code rc = NL_OK;
-    for (int k = 0; k < series->n_weights && rc == NL_OK; k++) {
-        const char *name = m->params[series->weight_param[k]]->name;
-        rc = sink->series(sink->ctx, step, NL_SERIES_WEIGHT_NORM, k, name,
-                          series->weight_norm[k], err);
-        if (rc == NL_OK)
-            rc = sink->series(sink->ctx, step, NL_SERIES_UPDATE_RATIO, k, name,
-                              series->update_ratio[k], err);
-        if (rc == NL_OK && series->scale_invariant[k])
-            rc = sink->series(sink->ctx, step, NL_SERIES_EFFECTIVE_LR, k, name,
-                              series->update_ratio[k], err);
-        if (rc == NL_OK && series->estimator[k])
-            rc = sink->series(sink->ctx, step, NL_SERIES_SIGMA_ESTIMATE, k, name,
-                              series->estimate[k], err);
-        if (rc == NL_OK && series->estimator[k])
-            rc = sink->series(sink->ctx, step, NL_SERIES_SIGMA_TRUE, k, name,
-                              series->sigma_true[k], err);
-    }
-    return rc;
 }
 
 /* Time left: the remaining steps at the training pace so far plus the
@@ -447,15 +114,12 @@ static nl_code replay_step(nl_model *m, const nl_train_spec *spec, step_recordin
     return NL_OK;
 }
 
-/* trainer.scale_dev's floats */
-enum { SCALE_FACTOR, SCALE_INVERSE, SCALE_SEED_FLAG, SCALE_FOUND_INF, SCALE_FLOATS };
-
 /* What one call of the loop works with: the resumable state, and what this
  * process holds or derives besides. None of the rest goes in a checkpoint:
  * it is set up anew, or follows from the state (trainer_resume). */
 typedef struct {
     nl_model *m;
-    feed *f;
+    nl_feed *f;
     const nl_train_spec *spec;
     const nl_train_sink *sink;
     uint64_t seed; /* the training batcher's */
@@ -463,32 +127,14 @@ typedef struct {
     nl_train_result *out;
     nl_error *err;
     nl_train_state state;
-    tracer tr;
     nl_series series;
-    nl_varshift varshift; /* train.log.variance_shift; n_layers 0: off */
-    nl_stepnorm stepnorm; /* train.log.step_norms; n_layers 0: off */
-    nl_sigprop sigprop;   /* train.log.signal_propagation; n_sites 0: off */
-    nl_landscape landscape; /* train.log.landscape; spec NULL: off */
+    nl_probes probes; /* the probes the spec turns on (train/probe.h) */
     step_recording rec;
     int eval_batch;
     bool trainmode; /* also evaluate with batch statistics */
     bool clips;     /* train.clip_grad_norm */
-    /* train.loss_scale (loss_scale.h): the loss's gradient scaled, the
-     * gradients unscaled and checked, steps with an inf or NaN skipped */
-    bool scales;
-    /* series.csv's loss-scaling rows (scaling, or a low precision): the
-     * gradients' zeros counted on the logged steps */
-    bool counts_zeros;
-    /* device: SCALE_FLOATS floats (the scaler's per-step scalars), then the
-     * scale_check_finite slots of the loss gradient's pass and of the
-     * gradients' (NL_UNSCALE_SLOTS doubles each) */
-    float *scale_dev;
-    double *scale_slots;
-    float scale_host[SCALE_FLOATS]; /* the image scale_dev's floats are uploaded from */
-    double zero_count;   /* the image the gradients' zero count is cleared from */
-    /* the parameters' elements, and the gradient arena's floats between
-     * them (always zero): the zero share counts only the former */
-    double grad_elements, padding_elements;
+    /* train.loss_scale and series.csv's loss-scaling rows (loss_scale.h) */
+    nl_loss_scaling scaling;
     /* A divergence is dated at its step, not at the next train row: where
      * the metric counters are host memory and one process trains, reading
      * them after each step costs a copy of two doubles, and the growth of
@@ -525,170 +171,28 @@ void nl_train_result_start(nl_train_result *out)
     out->final_train_loss = NAN;
 }
 
-/* what the feed cannot train on, before anything is allocated */
-static nl_code check_feed(const feed *f, const nl_train_spec *spec, nl_error *err)
-{
-    const nl_dataset *ds = f->images; /* NULL for tokens */
-    if (ds && ds->train.n / spec->batch_size < 1)
-        return nl_fail(err, NL_ERR_CONFIG,
-                       "train.batch_size: %d is larger than the %ld training samples, so an epoch "
-                       "has no full batch",
-                       spec->batch_size, ds->train.n);
-    if (f->tokens && (spec->trace.activation[0] || spec->bn_recalibrate_batches > 0))
-        return nl_fail(err, NL_ERR_CONFIG, "token models take no activation trace and no "
-                       "running-statistics recalibration");
-    return NL_OK;
-}
-
-static void tracer_free(tracer *tr)
-{
-    free(tr->values);
-    free(tr->host);
-}
-
-/* train.trace: the traced activation and unit, and the buffers of one
- * measurement (none when the spec traces nothing) */
-static nl_code tracer_open(tracer *tr, nl_model *m, const nl_dataset *ds,
-                           const nl_train_spec *spec, nl_error *err)
-{
-    if (!ds || !spec->trace.activation[0])
-        return NL_OK;
-    tr->spec = &spec->trace;
-    tr->act = nl_model_act(m, spec->trace.activation);
-    if (!tr->act) {
-        nl_fail(err, NL_ERR_CONFIG, "train.trace.activation: the model has no activation '%s'",
-                spec->trace.activation);
-        nl_error_key(err, "train.trace.activation");
-        return NL_ERR_CONFIG;
-    }
-    if (spec->trace.unit >= tr->act->shape.c) {
-        nl_fail(err, NL_ERR_CONFIG,
-                "train.trace.unit: %d is out of range; '%s' has %d features/channels",
-                spec->trace.unit, spec->trace.activation, tr->act->shape.c);
-        nl_error_key(err, "train.trace.unit");
-        return NL_ERR_CONFIG;
-    }
-    tr->samples = spec->trace.samples < ds->test.n ? spec->trace.samples : (int)ds->test.n;
-    /* train mode collects one training batch, at most the model's capacity */
-    const int collected = spec->trace.mode == NL_TRACE_TRAIN ? m->capacity : tr->samples;
-    tr->values = malloc((size_t)collected * tr->act->shape.h * tr->act->shape.w * sizeof(float));
-    tr->host = malloc((size_t)m->capacity * nl_shape_per_sample(tr->act->shape) * sizeof(float));
-    if (!tr->values || !tr->host) {
-        tracer_free(tr);
-        return nl_fail(err, NL_ERR_NOMEM, "out of memory for activation tracing");
-    }
-    return NL_OK;
-}
-
 static void trainer_free(trainer *t)
 {
-    feed_free(t->f);
+    nl_feed_free(t->f);
     nl_series_free(&t->series, t->m);
-    nl_varshift_free(&t->varshift);
-    nl_stepnorm_free(&t->stepnorm);
-    nl_sigprop_free(&t->sigprop);
-    nl_landscape_free(&t->landscape, t->m);
-    tracer_free(&t->tr);
+    nl_probes_close(&t->probes);
     nl_held_affine_free(&t->held);
-    nl_backend *be = t->m->be;
-    if (t->scale_dev)
-        be->ops->release(be, t->scale_dev);
-    if (t->scale_slots)
-        be->ops->release(be, t->scale_slots);
-    t->scale_dev = NULL;
-    t->scale_slots = NULL;
-    t->m->loss_scale = NULL;
-    t->m->loss_scale_flag = NULL;
-    t->m->loss_scale_slots = NULL;
+    nl_loss_scaling_close(&t->scaling, t->m);
 }
 
-/* The loss scaler's device memory, and the model's pointers into it */
-static nl_code loss_scale_open(trainer *t)
+/* the logged series (train.log.*) and the probes, planned */
+static nl_code open_measurements(trainer *t)
 {
-    nl_model *m = t->m;
-    nl_backend *be = m->be;
-    t->scales = t->spec->loss_scale.enabled;
-    t->counts_zeros = nl_train_logs_loss_scale(t->spec) && t->sink->series;
-    if (!t->scales && !t->counts_zeros)
-        return NL_OK;
-    nl_code rc = be->ops->alloc(be, SCALE_FLOATS * sizeof(float), (void **)&t->scale_dev, t->err);
-    if (rc == NL_OK)
-        rc = be->ops->alloc(be, 2 * NL_UNSCALE_SLOTS * sizeof(double), (void **)&t->scale_slots,
-                            t->err);
-    if (rc)
-        return rc;
-    const double zeros[2 * NL_UNSCALE_SLOTS] = {0};
-    be->ops->upload(be, t->scale_slots, zeros, sizeof zeros);
-    if ((rc = be->ops->synchronize(be, t->err)))
-        return rc;
-    double elements = 0.0;
-    for (int i = 0; i < m->n_params; i++)
-        elements += (double)m->params[i]->count;
-    t->grad_elements = elements;
-    t->padding_elements = (double)m->param_floats - elements;
-    if (t->scales) {
-        m->loss_scale = t->scale_dev + SCALE_FACTOR;
-        m->loss_scale_flag = t->scale_dev + SCALE_SEED_FLAG;
-        m->loss_scale_slots = t->scale_slots;
+    const nl_train_spec *spec = t->spec;
+    nl_code rc = nl_series_init(&t->series, t->m, spec->log_grad_norms,
+                                spec->log_attention_logits, t->err);
+    if (rc == NL_OK && spec->log_weight_stats)
+        rc = nl_series_plan_weights(&t->series, t->m, t->err);
+    if (rc == NL_OK) {
+        const nl_probe_env env = {.m = t->m, .spec = spec, .feed = t->f, .sink = t->sink,
+                                  .eval_batch = t->eval_batch};
+        rc = nl_probes_open(&t->probes, &env, t->err);
     }
-    return NL_OK;
-}
-
-/* A step's scaler scalars on the device before its kernels: the factor
- * the loss gradient is multiplied by and its inverse (1 when only the
- * zeros are counted), the inf flag and the zero count cleared */
-static void loss_scale_prepare(trainer *t)
-{
-    nl_backend *be = t->m->be;
-    const nl_loss_scaler *sc = &t->state.scaler;
-    t->scale_host[SCALE_FACTOR] = t->scales ? (float)sc->scale : 1.0f;
-    t->scale_host[SCALE_INVERSE] = t->scales ? nl_loss_scaler_inverse(sc) : 1.0f;
-    t->scale_host[SCALE_SEED_FLAG] = t->scale_host[SCALE_FOUND_INF] = 0.0f;
-    t->zero_count = 0.0;
-    be->ops->upload(be, t->scale_dev, t->scale_host, sizeof t->scale_host);
-    be->ops->upload(be, t->scale_slots + NL_UNSCALE_SLOTS + NL_UNSCALE_ZEROS, &t->zero_count,
-                    sizeof t->zero_count);
-}
-
-/* The gradients unscaled (and their zeros counted) after backward and the
- * exchange between ranks, before anything reads them; *found_inf when the
- * step is to be skipped. GradScaler's order: unscale_, then clipping, then
- * a step that skips the optimizer on an inf or NaN. */
-static void loss_scale_unscale(trainer *t, bool *found_inf)
-{
-    nl_model *m = t->m;
-    nl_backend *be = m->be;
-    be->ops->scale_check_finite(be, m->param_floats, m->grad_arena, t->scale_dev + SCALE_INVERSE,
-                                t->scale_dev + SCALE_FOUND_INF, t->scale_slots + NL_UNSCALE_SLOTS);
-    *found_inf = false;
-    if (t->scales) {
-        float flag;
-        be->ops->download(be, &flag, t->scale_dev + SCALE_FOUND_INF, sizeof flag);
-        *found_inf = flag != 0.0f;
-    }
-}
-
-/* series.csv's loss-scaling rows of the step just taken: the scale it
- * used, the steps skipped so far with it, the gradients' zero share */
-static nl_code emit_loss_scale_series(trainer *t, double scale_used)
-{
-    nl_backend *be = t->m->be;
-    const long step = t->state.step;
-    double zeros;
-    be->ops->download(be, &zeros, t->scale_slots + NL_UNSCALE_SLOTS + NL_UNSCALE_ZEROS,
-                      sizeof zeros);
-    const double share = t->grad_elements > 0
-                             ? (zeros - t->padding_elements) / t->grad_elements : NAN;
-    nl_code rc = NL_OK;
-    if (t->scales)
-        rc = t->sink->series(t->sink->ctx, step, NL_SERIES_LOSS_SCALE, 0, "model",
-                             scale_used, t->err);
-    if (rc == NL_OK && t->scales)
-        rc = t->sink->series(t->sink->ctx, step, NL_SERIES_SKIPPED_STEPS, 0, "model",
-                             (double)t->state.scaler.skipped_steps, t->err);
-    if (rc == NL_OK)
-        rc = t->sink->series(t->sink->ctx, step, NL_SERIES_GRAD_ZERO_SHARE, 0, "model",
-                             share, t->err);
     return rc;
 }
 
@@ -699,7 +203,7 @@ static nl_code trainer_open(trainer *t)
     nl_model *m = t->m;
     const nl_train_spec *spec = t->spec;
     const nl_dataset *ds = t->f->images; /* NULL for tokens */
-    nl_code rc = check_feed(t->f, spec, t->err);
+    nl_code rc = nl_feed_check(t->f, spec, t->err);
     if (rc)
         return rc;
     t->eval_batch = spec->eval_batch_size < m->capacity ? spec->eval_batch_size : m->capacity;
@@ -708,40 +212,24 @@ static nl_code trainer_open(trainer *t)
      * split always holds a window, and one window's tokens make a batch) */
     t->trainmode = spec->eval_trainmode && m->n_states > 0 &&
                    (!ds || ds->test.n >= spec->batch_size);
-    if ((rc = tracer_open(&t->tr, m, ds, spec, t->err)))
-        return rc;
     t->f->trainmode = t->trainmode;
-    rc = nl_series_init(&t->series, m, spec->log_grad_norms, spec->log_attention_logits, t->err);
-    if (rc == NL_OK && spec->log_weight_stats)
-        rc = nl_series_plan_weights(&t->series, m, t->err);
-    if (rc == NL_OK && spec->log_variance_shift)
-        rc = nl_varshift_open(&t->varshift, m, t->err);
-    if (rc == NL_OK && spec->log_step_norms)
-        rc = nl_stepnorm_open(&t->stepnorm, m, t->err);
-    if (rc == NL_OK && spec->log_signal_propagation)
-        rc = ds ? nl_sigprop_open(&t->sigprop, m, spec->batch_size, t->err)
-                : nl_sigprop_check(m, true, t->err);
+    rc = open_measurements(t);
     if (rc == NL_OK)
-        rc = nl_landscape_open(&t->landscape, &spec->landscape, m, t->err);
-    if (rc == NL_OK)
-        rc = feed_init(t->f, m, spec, t->eval_batch, t->seed, t->err);
+        rc = nl_feed_init(t->f, m, spec, t->eval_batch, t->seed, t->err);
     if (rc == NL_OK) {
-        t->per_epoch = feed_batches_per_epoch(t->f);
+        t->per_epoch = nl_feed_batches_per_epoch(t->f);
         t->total = spec->steps > 0 ? spec->steps : spec->epochs * t->per_epoch;
         rc = nl_train_check_stats(m, spec, t->total, t->err);
-    }
-    if (rc) {
-        trainer_free(t);
-        return rc;
     }
     t->predictions_per_step = (double)spec->batch_size * m->rows_per_sample;
     t->clips = spec->clip_grad_norm > 0.0f;
     t->dates_each_step = m->be->device == NL_DEVICE_CPU && nl_dist_size(m->dist) == 1;
-    if ((rc = nl_held_affine_open(&t->held, m, spec, t->err))) {
-        trainer_free(t);
-        return rc;
-    }
-    if ((rc = loss_scale_open(t))) {
+    if (rc == NL_OK)
+        rc = nl_held_affine_open(&t->held, m, spec, t->err);
+    if (rc == NL_OK)
+        rc = nl_loss_scaling_open(&t->scaling, m, spec->loss_scale.enabled,
+                                  nl_train_logs_loss_scale(spec) && t->sink->series, t->err);
+    if (rc) {
         trainer_free(t);
         return rc;
     }
@@ -750,7 +238,7 @@ static nl_code trainer_open(trainer *t)
      * the inf flag, which a recording cannot either */
     t->rec = (step_recording){.enabled = spec->cuda_graph == NL_CUDA_GRAPH_AUTO &&
                                          m->be->ops->record_begin && nl_dist_size(m->dist) == 1 &&
-                                         t->held.n == 0 && !t->scales};
+                                         t->held.n == 0 && !t->scaling.scales};
     t->start = now_s();
     t->last_progress = -1.0;
     t->resumed_at = -1;
@@ -761,7 +249,7 @@ static nl_code trainer_open(trainer *t)
         .final_train_loss = NAN, .final_test_loss = NAN, .final_test_accuracy = NAN,
         .best_test_loss = INFINITY, .best_test_accuracy = NAN, .final_trainmode_accuracy = NAN,
         .precision = spec->precision};
-    if (t->scales)
+    if (t->scaling.scales)
         nl_loss_scaler_start(&t->state.scaler, &spec->loss_scale);
     return NL_OK;
 }
@@ -783,13 +271,13 @@ static nl_code trainer_resume(trainer *t, const nl_train_state *resume)
                        nl_name_of(&nl_precision_names, t->spec->precision),
                        known ? nl_name_of(&nl_precision_names, (int)resume->precision) : "its own");
     }
-    nl_code rc = feed_seek(t->f, resume, t->err);
+    nl_code rc = nl_feed_seek(t->f, resume, t->err);
     if (rc)
         return rc;
     t->state = *resume;
     /* a checkpoint of a run that did not scale (format 4 and before among
      * them) holds no scaler: it starts at train.loss_scale.init_scale */
-    if (t->scales && !(t->state.scaler.scale > 0.0))
+    if (t->scaling.scales && !(t->state.scaler.scale > 0.0))
         nl_loss_scaler_start(&t->state.scaler, &t->spec->loss_scale);
     t->resumed_at = resume->step;
     t->elapsed_before = resume->elapsed_s;
@@ -808,7 +296,7 @@ static void trainer_capture(trainer *t)
     s->window_sums[2] = t->clips ? nl_clip_norm_sum(t->m) : 0.0;
     nl_model_read_metrics(t->m, s->model_metrics);
     s->elapsed_s = t->elapsed_before + now_s() - t->start;
-    feed_tell(t->f, s);
+    nl_feed_tell(t->f, s);
 }
 
 static nl_code emit_row(trainer *t, nl_split_kind split, double loss, double acc,
@@ -843,7 +331,7 @@ static nl_code evaluate_model(trainer *t)
     nl_train_state *s = &t->state;
     double loss, acc;
     const double eval_t0 = now_s();
-    nl_code rc = feed_evaluate(t->f, t->m, false, &loss, &acc, t->err);
+    nl_code rc = nl_feed_evaluate(t->f, t->m, false, &loss, &acc, t->err);
     if (rc == NL_OK)
         rc = emit_row(t, NL_SPLIT_TEST, loss, acc, NAN);
     if (rc)
@@ -855,7 +343,7 @@ static nl_code evaluate_model(trainer *t)
     if (isnan(s->best_test_accuracy) || acc > s->best_test_accuracy)
         s->best_test_accuracy = acc;
     if (t->trainmode) {
-        rc = feed_evaluate(t->f, t->m, true, &loss, &acc, t->err);
+        rc = nl_feed_evaluate(t->f, t->m, true, &loss, &acc, t->err);
         if (rc == NL_OK)
             rc = emit_row(t, NL_SPLIT_TEST_TRAINMODE, loss, acc, NAN);
         if (rc)
@@ -871,85 +359,15 @@ static nl_code evaluate_model(trainer *t)
     return NL_OK;
 }
 
-/* train.log.variance_shift: a pass of its own over the test split in eval
- * mode, each normalizer's running variance against the variance its input
- * has there, one series row per normalizer */
-static nl_code probe_variance_shift(trainer *t)
-{
-    nl_model *m = t->m;
-    nl_varshift *v = &t->varshift;
-    nl_varshift_begin(v);
-    int n, mine;
-    while ((n = t->f->tokens ? next_windows(m, &t->f->eval_windows, &mine)
-                             : next_batch(m, &t->f->eval, &mine)) > 0)
-        if (mine > 0) {
-            nl_model_forward(m, mine, NL_MODE_EVAL);
-            nl_varshift_add(v, m, mine);
-        }
-    nl_varshift_finish(v, m);
-    nl_code rc = NL_OK;
-    for (int l = 0; l < v->n_layers && rc == NL_OK && t->sink->series; l++)
-        rc = t->sink->series(t->sink->ctx, t->state.step, NL_SERIES_VARIANCE_SHIFT, l,
-                             v->layers[l]->name, v->ratio[l], t->err);
-    return rc;
-}
-
-/* train.log.step_norms: a pass of its own over the test split in eval
- * mode, one series row per recurrent layer and time step */
-static nl_code probe_step_norms(trainer *t)
-{
-    nl_model *m = t->m;
-    nl_stepnorm *p = &t->stepnorm;
-    nl_stepnorm_begin(p);
-    int n, mine;
-    while ((n = t->f->tokens ? next_windows(m, &t->f->eval_windows, &mine)
-                             : next_batch(m, &t->f->eval, &mine)) > 0)
-        if (mine > 0) {
-            nl_model_forward(m, mine, NL_MODE_EVAL);
-            nl_stepnorm_add(p, m, mine);
-        }
-    nl_stepnorm_finish(p, m);
-    nl_code rc = NL_OK;
-    for (int l = 0; l < p->n_layers && rc == NL_OK && t->sink->series; l++)
-        for (int s = 0; s < p->steps && rc == NL_OK; s++)
-            rc = t->sink->series(t->sink->ctx, t->state.step, NL_SERIES_STEP_NORM, s,
-                                 p->layers[l]->name, p->norm[(size_t)l * p->steps + s], t->err);
-    return rc;
-}
-
-/* train.log.signal_propagation: at initialization, a pass of its own over
- * the first training batches (train/probe_sigprop.h), one series row per
- * site and statistic */
-static nl_code probe_signal_propagation(trainer *t)
-{
-    static const nl_series_kind kinds[NL_SIGPROP_SITE_KINDS][2] = {
-        [NL_SIGPROP_STREAM] = {NL_SERIES_SIGPROP_MEAN_SQ, NL_SERIES_SIGPROP_VAR},
-        [NL_SIGPROP_NORM_IN] = {NL_SERIES_SIGPROP_NORM_IN_MEAN_SQ, NL_SERIES_SIGPROP_NORM_IN_VAR}};
-    nl_sigprop *v = &t->sigprop;
-    nl_sigprop_measure(v, t->m, &t->f->images->train, t->spec->batch_size,
-                       t->spec->signal_propagation_batches);
-    nl_code rc = NL_OK;
-    for (int l = 0; l < v->n_sites && rc == NL_OK && t->sink->series; l++) {
-        const nl_series_kind *k = kinds[v->kind[l]];
-        rc = t->sink->series(t->sink->ctx, 0, k[0], v->depth[l], v->layers[l]->name,
-                             v->mean_sq[l], t->err);
-        if (rc == NL_OK)
-            rc = t->sink->series(t->sink->ctx, 0, k[1], v->depth[l], v->layers[l]->name,
-                                 v->var[l], t->err);
-    }
-    return rc;
-}
-
-/* Between two steps: the evaluation when one is due, and the trace at its
- * cadence (a resumed run measured its first step before the checkpoint).
- * Both run forwards that overwrite the model's metric counters, so the
- * window's sums move off them first. */
+/* Between two steps: the evaluation when one is due, and the probes due
+ * here. Both run forwards that overwrite the model's metric counters, so
+ * the window's sums move off them first. */
 static nl_code measure(trainer *t, bool evaluate)
 {
     nl_train_state *s = &t->state;
-    const bool traces = t->tr.spec && t->spec->trace.mode == NL_TRACE_EVAL &&
-                        s->step % t->spec->trace.every == 0 && s->step != t->resumed_at;
-    if (!evaluate && !traces)
+    const nl_probe_at at = {.point = NL_PROBE_BETWEEN_STEPS, .step = s->step,
+                            .resumed_at = t->resumed_at, .evaluating = evaluate};
+    if (!evaluate && !nl_probes_due(&t->probes, &at))
         return NL_OK;
     nl_model_share_state(t->m);
     if (s->window_steps > 0) {
@@ -959,15 +377,8 @@ static nl_code measure(trainer *t, bool evaluate)
         s->window_sums[1] += partial[1];
     }
     nl_code rc = evaluate ? evaluate_model(t) : NL_OK;
-    if (rc == NL_OK && evaluate && t->varshift.n_layers > 0)
-        rc = probe_variance_shift(t);
-    if (rc == NL_OK && evaluate && t->stepnorm.n_layers > 0)
-        rc = probe_step_norms(t);
-    if (rc == NL_OK && s->step == 0 && t->resumed_at < 0 && t->sigprop.n_sites > 0)
-        rc = probe_signal_propagation(t);
-    if (rc == NL_OK && traces)
-        rc = trace_point(t->m, &t->tr, &t->f->images->test, t->eval_batch, s->step, t->sink,
-                         t->err);
+    if (rc == NL_OK)
+        rc = nl_probes_run(&t->probes, &at, t->err);
     if (rc)
         return rc;
     nl_model_reset_metrics(t->m);
@@ -999,78 +410,53 @@ static bool interrupted(trainer *t)
     return true;
 }
 
-/* train.log.landscape at this step, on its batch, before the update; one
- * row per step size tried and one per range */
-static nl_code probe_landscape(trainer *t, int mine, nl_mode mode)
-{
-    nl_landscape *p = &t->landscape;
-    nl_landscape_probe(p, t->m, mine, mode, t->state.lr, t->predictions_per_step);
-    const long step = t->state.step;
-    nl_code rc = NL_OK;
-    for (int k = 0; k < p->spec->n_lr_multiples && rc == NL_OK; k++) {
-        char name[32];
-        snprintf(name, sizeof name, "lr*%g", p->spec->lr_multiples[k]);
-        rc = t->sink->series(t->sink->ctx, step, NL_SERIES_LANDSCAPE_STEP_SIZE, k, name,
-                             p->step_size[k], t->err);
-    }
-    const struct {
-        nl_series_kind kind;
-        double value;
-    } ranges[] = {{NL_SERIES_LOSS_MIN, p->loss_min}, {NL_SERIES_LOSS_MAX, p->loss_max},
-                  {NL_SERIES_GRAD_PRED_MIN, p->grad_pred_min},
-                  {NL_SERIES_GRAD_PRED_MAX, p->grad_pred_max},
-                  {NL_SERIES_BETA_SMOOTHNESS, p->beta_smoothness}};
-    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0] && rc == NL_OK; i++)
-        rc = t->sink->series(t->sink->ctx, step, ranges[i].kind, 0, "landscape", ranges[i].value,
-                             t->err);
-    return rc;
-}
-
-/* the kernels of a step launched one by one, with the series it logs */
-static nl_code direct_step(trainer *t, int mine, nl_mode mode, bool series_now, bool trace_now)
+/* The step's gradients, complete over the ranks, unscaled (and the loss
+ * scaler moved on), with the rows the step logs of them and the probes
+ * due there; *found_inf when the update is to be skipped */
+static nl_code gradients_done(trainer *t, nl_probe_at *at, bool series_now, bool *found_inf)
 {
     nl_model *m = t->m;
-    nl_model_launch_forward(m, mine, mode);
-    if (series_now && t->series.max_logits)
-        nl_series_read_logits(&t->series, m);
-    nl_code rc = NL_OK;
-    if (trace_now) {
-        /* train.trace.mode train: the activation as this step's forward left
-         * it, before the backward pass may reuse its memory */
-        size_t count = 0;
-        trace_collect(m, &t->tr, mine, &count);
-        rc = trace_emit(&t->tr, count, t->state.step, t->sink, t->err);
-    }
-    if (rc)
-        return rc;
-    nl_model_backward(m, mine);
     /* the gradients are complete (over every rank) here; clipping and the
      * update read them */
     t->ranks_stopping = nl_model_reduce_gradients(m, t->stop && *t->stop);
     nl_held_affine_zero_grads(&t->held, m);
-    rc = nl_dist_status(m->dist, t->err);
+    nl_code rc = nl_dist_status(m->dist, t->err);
     /* every rank holds the same summed gradients, so every rank finds the
      * same flag and skips the same steps */
-    bool found_inf = false;
-    const bool zeros_now = series_now && t->counts_zeros;
-    if (rc == NL_OK && (t->scales || zeros_now))
-        loss_scale_unscale(t, &found_inf);
+    *found_inf = false;
+    const bool scales = t->scaling.scales, zeros_now = series_now && t->scaling.counts_zeros;
+    if (rc == NL_OK && (scales || zeros_now))
+        nl_loss_scaling_unscale(&t->scaling, m, found_inf);
     const double scale_used = t->state.scaler.scale;
-    if (t->scales)
-        nl_loss_scaler_update(&t->state.scaler, &t->spec->loss_scale, found_inf);
+    if (scales)
+        nl_loss_scaler_update(&t->state.scaler, &t->spec->loss_scale, *found_inf);
     if (rc == NL_OK && zeros_now)
-        rc = emit_loss_scale_series(t, scale_used);
+        rc = nl_loss_scaling_emit(&t->scaling, m, t->sink->series, t->sink->ctx, t->state.step,
+                                  scale_used, t->state.scaler.skipped_steps, t->err);
     if (rc == NL_OK && series_now)
-        rc = emit_series(&t->series, m, t->sink, t->state.step, t->err);
-    if (rc == NL_OK && t->sink->series && nl_landscape_due(&t->landscape, t->state.step)) {
-        /* the probe compares its own backward passes with the step's
-         * gradients, which are unscaled by now: its passes go unscaled */
-        const float *loss_scale = m->loss_scale;
-        m->loss_scale = NULL;
-        rc = probe_landscape(t, mine, mode);
-        m->loss_scale = loss_scale;
-    }
+        rc = nl_series_emit_step(&t->series, m, t->sink->series, t->sink->ctx, t->state.step,
+                                 t->err);
+    at->point = NL_PROBE_AFTER_GRADIENTS;
+    if (rc == NL_OK)
+        rc = nl_probes_run(&t->probes, at, t->err);
+    return rc;
+}
+
+/* the kernels of a step launched one by one, with the series it logs and
+ * the probes due in it */
+static nl_code direct_step(trainer *t, nl_probe_at *at, bool series_now)
+{
+    nl_model *m = t->m;
+    nl_model_launch_forward(m, at->mine, at->mode);
+    if (series_now && t->series.max_logits)
+        nl_series_read_logits(&t->series, m);
+    at->point = NL_PROBE_AFTER_FORWARD;
+    nl_code rc = nl_probes_run(&t->probes, at, t->err);
     if (rc)
+        return rc;
+    nl_model_backward(m, at->mine);
+    bool found_inf;
+    if ((rc = gradients_done(t, at, series_now, &found_inf)))
         return rc;
     if (t->clips)
         nl_clip_grad_norm(m, t->spec->clip_grad_norm);
@@ -1080,7 +466,11 @@ static nl_code direct_step(trainer *t, int mine, nl_mode mode, bool series_now, 
     if (!found_inf)
         nl_optim_launch(m, &t->spec->optimizer);
     nl_held_affine_restore(&t->held, m);
-    return weights_now ? emit_weight_series(&t->series, m, t->sink, t->state.step, t->err) : NL_OK;
+    if (!weights_now)
+        return NL_OK;
+    nl_series_weights_after(&t->series, m);
+    return nl_series_emit_weights(&t->series, m, t->sink->series, t->sink->ctx, t->state.step,
+                                  t->err);
 }
 
 /* the step just taken's own loss from the window's growth (dates_each_step);
@@ -1095,6 +485,17 @@ static bool step_diverged(trainer *t)
     return loss_diverged(t->step_loss, t->spec->diverge_loss);
 }
 
+/* whether a probe is due inside the step `at` describes (it then runs
+ * directly, not replayed) */
+static bool probes_due_in_step(const trainer *t, nl_probe_at *at)
+{
+    at->point = NL_PROBE_AFTER_FORWARD;
+    if (nl_probes_due(&t->probes, at))
+        return true;
+    at->point = NL_PROBE_AFTER_GRADIENTS;
+    return nl_probes_due(&t->probes, at);
+}
+
 /* one optimizer step; *diverged_now when it is dated as the divergence */
 static nl_code train_step(trainer *t, bool *diverged_now)
 {
@@ -1103,7 +504,7 @@ static nl_code train_step(trainer *t, bool *diverged_now)
     nl_train_state *s = &t->state;
     const long step = s->step;
     const double t0 = now_s();
-    const int mine = feed_next(t->f, m);
+    const int mine = nl_feed_next(t->f, m);
     if (s->window_steps == 0) {
         nl_model_reset_metrics(m);
         s->window_sums[0] = s->window_sums[1] = 0.0;
@@ -1119,11 +520,9 @@ static nl_code train_step(trainer *t, bool *diverged_now)
     /* the series at the logging cadence, from step 0 (the model at
      * initialization) on */
     const bool series_now = (t->series.grad_norms || t->series.max_logits ||
-                             t->series.weight_stats || t->counts_zeros) &&
+                             t->series.weight_stats || t->scaling.counts_zeros) &&
                             step % spec->log_every == 0;
     m->record_max_logit = series_now && t->series.max_logits;
-    const bool trace_now = t->tr.spec && spec->trace.mode == NL_TRACE_TRAIN && mine > 0 &&
-                           step % spec->trace.every == 0;
     /* the host halves first: counts and per-step scalars, one upload */
     nl_model_prepare_forward(m, mine, mode);
     /* the optimizer counts the updates it made (Adam's bias correction):
@@ -1131,12 +530,13 @@ static nl_code train_step(trainer *t, bool *diverged_now)
      * call optimizer.step; the schedule goes by the steps taken */
     nl_optim_prepare(m, &spec->optimizer, (float)s->lr, step - s->scaler.skipped_steps);
     nl_model_upload_scalars(m);
-    if (t->scales || (series_now && t->counts_zeros))
-        loss_scale_prepare(t);
-    const bool probes_now = t->sink->series && nl_landscape_due(&t->landscape, step);
-    const nl_code rc = t->rec.enabled && !series_now && !probes_now && !trace_now
+    if (t->scaling.scales || (series_now && t->scaling.counts_zeros))
+        nl_loss_scaling_prepare(&t->scaling, m, &s->scaler);
+    nl_probe_at at = {.step = step, .resumed_at = t->resumed_at, .mine = mine, .mode = mode,
+                      .lr = s->lr, .predictions = t->predictions_per_step};
+    const nl_code rc = t->rec.enabled && !series_now && !probes_due_in_step(t, &at)
                            ? replay_step(m, spec, &t->rec, mine, mode, t->err)
-                           : direct_step(t, mine, mode, series_now, trace_now);
+                           : direct_step(t, &at, series_now);
     if (rc)
         return rc;
     m->record_max_logit = false;
@@ -1234,6 +634,31 @@ static nl_code run_steps(trainer *t)
     }
 }
 
+/* train.bn_recalibrate after a finished run: the last evaluation kept as
+ * unrecalibrated_*, the running statistics recomputed over training
+ * batches, and the model evaluated again into final_test_* (and best_*) */
+static nl_code recalibrate_at_end(trainer *t)
+{
+    nl_train_result *out = t->out;
+    if (t->spec->bn_recalibrate_batches <= 0)
+        return NL_OK;
+    out->unrecalibrated_test_loss = out->final_test_loss;
+    out->unrecalibrated_test_accuracy = out->final_test_accuracy;
+    nl_code rc = nl_recalibrate(t->m, &t->f->train, t->spec->bn_recalibrate_batches, t->err);
+    double loss, acc;
+    if (rc == NL_OK)
+        rc = nl_evaluate(t->m, &t->f->eval, NL_MODE_EVAL, &loss, &acc, t->err);
+    if (rc != NL_OK)
+        return rc;
+    out->final_test_loss = loss;
+    out->final_test_accuracy = acc;
+    if (loss < out->best_test_loss)
+        out->best_test_loss = loss;
+    if (acc > out->best_test_accuracy)
+        out->best_test_accuracy = acc;
+    return NL_OK;
+}
+
 /* a run that trained to its end: ok, unless its final test loss says
  * otherwise (after train.bn_recalibrate, which changes it) */
 static nl_code conclude(trainer *t)
@@ -1243,7 +668,7 @@ static nl_code conclude(trainer *t)
         out->status = NL_RUN_OK;
     nl_code rc = NL_OK;
     if (out->status == NL_RUN_OK && t->f->images)
-        rc = nl_train_recalibrate(t->m, &t->f->train, &t->f->eval, t->spec, out, t->err);
+        rc = recalibrate_at_end(t);
     if (rc)
         return rc;
     if (out->status == NL_RUN_OK && loss_diverged(out->final_test_loss, t->spec->diverge_loss)) {
@@ -1297,17 +722,17 @@ static void trainer_close(trainer *t, nl_code rc)
  * batch, which the batcher then gives the first step as it would have (a
  * fresh image batcher's first batch ends inside its first epoch, so only
  * its position moves). A resumed run's checkpoint holds the result. */
-static nl_code param_norm_data_init(nl_model *m, feed *f, nl_error *err)
+static nl_code param_norm_data_init(nl_model *m, nl_feed *f, nl_error *err)
 {
     if (!m->spec.param_norm.data_init || f->tokens)
         return NL_OK;
     const long pos = f->train.pos;
-    const nl_code rc = nl_model_param_norm_data_init(m, feed_next(f, m), err);
+    const nl_code rc = nl_model_param_norm_data_init(m, nl_feed_next(f, m), err);
     f->train.pos = pos;
     return rc;
 }
 
-static nl_code train_loop(nl_model *m, feed *f, const nl_train_spec *spec, uint64_t seed,
+static nl_code train_loop(nl_model *m, nl_feed *f, const nl_train_spec *spec, uint64_t seed,
                           const nl_train_sink *sink, atomic_int *stop,
                           nl_train_result *out, nl_error *err)
 {
@@ -1338,7 +763,7 @@ nl_code nl_train(nl_model *m, const nl_dataset *ds, const nl_train_spec *spec, u
                  const nl_train_sink *sink, atomic_int *stop, nl_train_result *out,
                  nl_error *err)
 {
-    feed f = {.images = ds};
+    nl_feed f = {.images = ds};
     return train_loop(m, &f, spec, seed, sink, stop, out, err);
 }
 
@@ -1346,6 +771,6 @@ nl_code nl_train_tokens(nl_model *m, const nl_token_dataset *ds, const nl_train_
                         uint64_t seed, const nl_train_sink *sink, atomic_int *stop,
                         nl_train_result *out, nl_error *err)
 {
-    feed f = {.tokens = ds};
+    nl_feed f = {.tokens = ds};
     return train_loop(m, &f, spec, seed, sink, stop, out, err);
 }

@@ -1,0 +1,99 @@
+/* The training loop's probes: measurements that only observe the model
+ * (nothing training reads changes), each a row of the table in
+ * train/probes.def. The loop opens the probes a spec turns on, asks each
+ * at three points of a run whether it is due, and lets those that are
+ * observe the model and emit their rows to the sink; it knows no probe by
+ * name. */
+#ifndef NL_TRAIN_PROBE_H
+#define NL_TRAIN_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "model/model.h"
+#include "train/feed.h"
+#include "train/series.h"
+#include "train/sink.h"
+#include "train/spec.h"
+
+/* where in the loop a probe looks */
+typedef enum {
+    /* between two steps, after the evaluation's rows when one was taken:
+     * passes of the probe's own */
+    NL_PROBE_BETWEEN_STEPS,
+    /* in a step, its forward done and before backward: the step's
+     * activations */
+    NL_PROBE_AFTER_FORWARD,
+    /* in a step, its gradients complete over the ranks and unscaled,
+     * before clipping and the update */
+    NL_PROBE_AFTER_GRADIENTS,
+    NL_PROBE_POINTS
+} nl_probe_point;
+
+/* what the probes of a run open on and work with: the loop's, for the
+ * whole run */
+typedef struct {
+    nl_model *m;
+    const nl_train_spec *spec;
+    nl_feed *feed;             /* its batchers made by the first step */
+    const nl_train_sink *sink;
+    int eval_batch;            /* the evaluation's batch size */
+} nl_probe_env;
+
+/* where the loop is */
+typedef struct {
+    nl_probe_point point;
+    long step;       /* optimizer steps taken before the one measured */
+    long resumed_at; /* the step a resumed run went on from; -1 when fresh */
+    bool evaluating; /* between steps: an evaluation was taken just now */
+    /* in a step: this rank's samples, the step's mode, learning rate, and
+     * loss terms (the global batch's samples times rows per sample) */
+    int mine;
+    nl_mode mode;
+    double lr, predictions;
+} nl_probe_at;
+
+typedef struct {
+    const char *key; /* the train.* key that turns it on */
+    /* the series.csv kinds it writes, NL_SERIES_COUNT-terminated (the
+     * trace writes trace.csv: none) */
+    const nl_series_kind *series;
+    size_t size; /* of its state, which open finds zeroed */
+    /* Checks and plans it when the spec asks for it, and says in *on
+     * whether it does (when not, it holds nothing). */
+    nl_code (*open)(void *self, const nl_probe_env *env, bool *on, nl_error *err);
+    bool (*due)(const void *self, const nl_probe_env *env, const nl_probe_at *at);
+    /* measures, leaving the model as training needs it */
+    nl_code (*observe)(void *self, const nl_probe_env *env, const nl_probe_at *at,
+                       nl_error *err);
+    /* the rows of what it observed last, dated `step` */
+    nl_code (*emit)(const void *self, const nl_probe_env *env, long step, nl_error *err);
+    void (*close)(void *self, nl_model *m); /* also after a failed open */
+} nl_probe_kind;
+
+/* the rows, nl_probe_<name>, each defined in its probe's file */
+#define NL_PROBE(name) extern const nl_probe_kind nl_probe_##name;
+#include "train/probes.def"
+
+/* the table, in probes.def's order */
+extern const nl_probe_kind *const nl_probe_kinds[];
+extern const int nl_probe_kind_count;
+
+/* the probes a run's spec turned on, in the table's order */
+typedef struct {
+    nl_probe_env env;
+    int n;
+    const nl_probe_kind **kinds;
+    void **selves;
+} nl_probes;
+
+/* Opens every row on env (set up as a zeroed nl_probes); keeps those its
+ * spec turns on. On an error, nothing stays open. */
+nl_code nl_probes_open(nl_probes *p, const nl_probe_env *env, nl_error *err);
+void nl_probes_close(nl_probes *p);
+/* whether any probe is due at `at` */
+bool nl_probes_due(const nl_probes *p, const nl_probe_at *at);
+/* every probe due at `at` observes, then emits its rows dated at->step */
+nl_code nl_probes_run(nl_probes *p, const nl_probe_at *at, nl_error *err);
+
+#endif
