@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "layers/layer.h"
+#include "layers/param_norm.h"
 
 typedef struct {
     nl_layer base;

@@ -3,7 +3,7 @@
  * the calls the weight layers (linear.c, conv2d.c) make, so that a layer
  * knows no kind. The none row is here: it plans nothing and the layer uses
  * its weight parameter as it is. */
-#include "layers/layer.h"
+#include "layers/param_norm.h"
 
 const nl_param_norm_row nl_param_norm_row_none = {
     .id = {"none", "the weight as it is"},

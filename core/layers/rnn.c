@@ -202,57 +202,97 @@ static void rnn_norm_prepare(nl_layer *self, const nl_pass *pass)
     pass->scalars_host[l->scalars] = momentum;
 }
 
+/* what forward and backward both lay out: the pass's sizes, and where the
+ * saved tensors and the workspace's parts lie */
+typedef struct {
+    nl_rnn_norm_dims d;
+    int n, t, hidden;
+    int g;               /* the gates' width */
+    size_t state, block; /* floats of a step's state (n x hidden), of its gates (n x g) */
+    nl_rnn_norm_saved_parts sv;
+    nl_rnn_norm_work_parts w;
+    bool lstm;
+} rnn_frame;
+
+static rnn_frame frame_of(const rnn_norm_layer *l, const nl_pass *pass)
+{
+    rnn_frame f = {.d = dims_at(l, pass->n), .n = pass->n, .t = l->dims.t, .hidden = l->dims.hidden};
+    f.g = nl_rnn_norm_width(&f.d);
+    f.state = (size_t)f.n * f.hidden;
+    f.block = (size_t)f.n * f.g;
+    nl_rnn_norm_saved_layout(&f.d, l->saved, &f.sv);
+    nl_rnn_norm_work_layout(&f.d, 0, 0, pass->workspace, &f.w);
+    f.lstm = f.d.cell == NL_RNN_LSTM;
+    return f;
+}
+
+/* the input side, every step at once: the input projection, moved to the
+ * time-major layout, and its normalizer */
+static void input_forward(rnn_norm_layer *l, const nl_pass *pass, const rnn_frame *f)
+{
+    nl_backend *be = pass->be;
+    const int n = f->n, t = f->t, g = f->g;
+    const size_t block = f->block;
+    const nl_rnn_norm_saved_parts *sv = &f->sv;
+    const nl_rnn_norm_work_parts *w = &f->w;
+    be->ops->linear_forward(be, n * t, l->in_features, g, l->base.in[0]->data, l->w_ih->data, NULL,
+                            w->xproj_tokens, w->linear);
+    be->ops->rnn_steps_transpose(be, n, t, g, true, w->xproj_tokens, sv->xproj);
+    if (l->norm.per_step)
+        for (int s = 0; s < t; s++)
+            side_forward(l, pass, SIDE_X, s, n, sv->xproj + s * block, w->xnorm + s * block,
+                         sv->mean_x + (size_t)s * f->d.stats_x, sv->rstd_x + (size_t)s * f->d.stats_x);
+    else
+        side_forward(l, pass, SIDE_X, -1, n * t, sv->xproj, w->xnorm, sv->mean_x, sv->rstd_x);
+}
+
+/* step s: the recurrent projection and its normalizer, the cell, and for an
+ * lstm the cell state's normalizer and the output; y: the output sequence
+ * (NULL: only the last state is the output) */
+static void step_forward(rnn_norm_layer *l, const nl_pass *pass, const rnn_frame *f, int s, float *y)
+{
+    nl_backend *be = pass->be;
+    const int n = f->n, t = f->t, hidden = f->hidden, g = f->g;
+    const size_t state = f->state, block = f->block;
+    const nl_rnn_norm_dims *d = &f->d;
+    const nl_rnn_norm_saved_parts *sv = &f->sv;
+    const nl_rnn_norm_work_parts *w = &f->w;
+    float *hproj = sv->hproj + s * block, *y_s = y ? y + (size_t)s * hidden : NULL;
+    be->ops->linear_forward(be, n, hidden, g, sv->h + s * state, l->w_hh->data, NULL, hproj,
+                            w->linear);
+    side_forward(l, pass, SIDE_H, s, n, hproj, w->hnorm, sv->mean_h + (size_t)s * d->stats_h,
+                 sv->rstd_h + (size_t)s * d->stats_h);
+    float *states = f->lstm ? sv->c : sv->h;
+    float *gates = sv->gates + (size_t)s * n * 4 * hidden;
+    be->ops->rnn_cell_forward(be, d->cell, n, hidden, w->xnorm + s * block, w->hnorm,
+                              l->bias->data, states + s * state, gates,
+                              states + (s + 1) * state, y_s, t * hidden);
+    if (!f->lstm)
+        return;
+    const float *cn = sv->c + (s + 1) * state;
+    if (d->stats_c) {
+        side_forward(l, pass, SIDE_C, s, n, cn, sv->cn + s * state,
+                     sv->mean_c + (size_t)s * d->stats_c, sv->rstd_c + (size_t)s * d->stats_c);
+        cn = sv->cn + s * state;
+    }
+    be->ops->rnn_cell_output_forward(be, n, hidden, gates, cn, sv->h + (s + 1) * state, y_s,
+                                     t * hidden);
+}
+
 static void rnn_norm_forward(nl_layer *self, const nl_pass *pass)
 {
     rnn_norm_layer *l = (rnn_norm_layer *)self;
     nl_backend *be = pass->be;
-    const int n = pass->n, t = l->dims.t, hidden = l->dims.hidden;
-    const nl_rnn_norm_dims d = dims_at(l, n);
-    const int g = nl_rnn_norm_width(&d);
-    const size_t state = (size_t)n * hidden, block = (size_t)n * g;
-    nl_rnn_norm_saved_parts sv;
-    nl_rnn_norm_saved_layout(&d, l->saved, &sv);
-    nl_rnn_norm_work_parts w;
-    nl_rnn_norm_work_layout(&d, 0, 0, pass->workspace, &w);
-    const bool lstm = d.cell == NL_RNN_LSTM;
+    const rnn_frame f = frame_of(l, pass);
     float *y = l->last_only ? NULL : self->out->data;
-
-    be->ops->linear_forward(be, n * t, l->in_features, g, self->in[0]->data, l->w_ih->data, NULL,
-                            w.xproj_tokens, w.linear);
-    be->ops->rnn_steps_transpose(be, n, t, g, true, w.xproj_tokens, sv.xproj);
-    if (l->norm.per_step)
-        for (int s = 0; s < t; s++)
-            side_forward(l, pass, SIDE_X, s, n, sv.xproj + s * block, w.xnorm + s * block,
-                         sv.mean_x + (size_t)s * d.stats_x, sv.rstd_x + (size_t)s * d.stats_x);
-    else
-        side_forward(l, pass, SIDE_X, -1, n * t, sv.xproj, w.xnorm, sv.mean_x, sv.rstd_x);
-    be->ops->fill(be, sv.h, 0.0f, state);
-    if (lstm)
-        be->ops->fill(be, sv.c, 0.0f, state);
-    for (int s = 0; s < t; s++) {
-        float *hproj = sv.hproj + s * block, *y_s = y ? y + (size_t)s * hidden : NULL;
-        be->ops->linear_forward(be, n, hidden, g, sv.h + s * state, l->w_hh->data, NULL, hproj,
-                                w.linear);
-        side_forward(l, pass, SIDE_H, s, n, hproj, w.hnorm, sv.mean_h + (size_t)s * d.stats_h,
-                     sv.rstd_h + (size_t)s * d.stats_h);
-        float *states = lstm ? sv.c : sv.h;
-        float *gates = sv.gates + (size_t)s * n * 4 * hidden;
-        be->ops->rnn_cell_forward(be, d.cell, n, hidden, w.xnorm + s * block, w.hnorm,
-                                  l->bias->data, states + s * state, gates,
-                                  states + (s + 1) * state, y_s, t * hidden);
-        if (!lstm)
-            continue;
-        const float *cn = sv.c + (s + 1) * state;
-        if (d.stats_c) {
-            side_forward(l, pass, SIDE_C, s, n, cn, sv.cn + s * state,
-                         sv.mean_c + (size_t)s * d.stats_c, sv.rstd_c + (size_t)s * d.stats_c);
-            cn = sv.cn + s * state;
-        }
-        be->ops->rnn_cell_output_forward(be, n, hidden, gates, cn, sv.h + (s + 1) * state, y_s,
-                                         t * hidden);
-    }
+    input_forward(l, pass, &f);
+    be->ops->fill(be, f.sv.h, 0.0f, f.state);
+    if (f.lstm)
+        be->ops->fill(be, f.sv.c, 0.0f, f.state);
+    for (int s = 0; s < f.t; s++)
+        step_forward(l, pass, &f, s, y);
     if (l->last_only)
-        be->ops->copy(be, self->out->data, sv.h + t * state, state);
+        be->ops->copy(be, self->out->data, f.sv.h + f.t * f.state, f.state);
 }
 
 /* side k's backward for rows of step s: dx written or added, the gain's
@@ -268,87 +308,109 @@ static void side_backward(rnn_norm_layer *l, const nl_pass *pass, int k, int row
                                  side->shift ? dshift : NULL, work);
 }
 
+/* step s backward, from dL/dh_s in w.dh (and dL/dc_s in w.dc): the gates'
+ * pre-activations' gradients, the recurrent side's normalizer, and
+ * dL/dh_{s-1} into w.dh; dy: the output sequence's gradient (NULL: only
+ * the last state was the output) */
+static void step_backward(rnn_norm_layer *l, const nl_pass *pass, const rnn_frame *f, int s,
+                          const float *dy)
+{
+    nl_backend *be = pass->be;
+    const int n = f->n, t = f->t, hidden = f->hidden, g = f->g;
+    const size_t state = f->state, block = f->block;
+    const nl_rnn_norm_dims *d = &f->d;
+    const nl_rnn_norm_saved_parts *sv = &f->sv;
+    const nl_rnn_norm_work_parts *w = &f->w;
+    const float *dy_s = dy ? dy + (size_t)s * hidden : NULL;
+    const float *gates = sv->gates + (size_t)s * n * 4 * hidden;
+    float *dpre_x = w->dpre_x + s * block, *dpre_h = w->dpre_h + s * block;
+    if (f->lstm) {
+        const float *c = sv->c + (s + 1) * state;
+        be->ops->rnn_cell_output_backward(be, n, hidden, gates, d->stats_c ? sv->cn + s * state : c,
+                                          w->dh, dy_s, t * hidden, dpre_x, dpre_h, w->dcn);
+        if (d->stats_c)
+            side_backward(l, pass, SIDE_C, n, c, w->dcn, sv->mean_c + (size_t)s * d->stats_c,
+                          sv->rstd_c + (size_t)s * d->stats_c, w->dc, true,
+                          w->dgain_c_steps + (size_t)s * hidden,
+                          w->dshift_c_steps + (size_t)s * hidden,
+                          w->norm);
+        else
+            be->ops->add_forward(be, state, w->dc, w->dcn, w->dc);
+        be->ops->rnn_cell_backward(be, d->cell, n, hidden, gates, sv->c + s * state, NULL, 0,
+                                   w->dc, dpre_x, dpre_h);
+    } else {
+        be->ops->rnn_cell_backward(be, d->cell, n, hidden, gates, sv->h + s * state, dy_s,
+                                   t * hidden, w->dh, dpre_x, dpre_h);
+    }
+    side_backward(l, pass, SIDE_H, n, sv->hproj + s * block, dpre_h,
+                  sv->mean_h + (size_t)s * d->stats_h, sv->rstd_h + (size_t)s * d->stats_h,
+                  w->dhproj + s * block, false, w->dgain_steps + (size_t)s * g, NULL, w->norm);
+    /* h_0 is the constant zero state: nothing to pass it. Under a low
+     * train.precision the product's copies take the norm scratch,
+     * free between the norm kernels' calls (sized below) */
+    if (s > 0)
+        be->ops->rnn_state_grad(be, n, hidden, g, w->dhproj + s * block, l->w_hh->data, w->dh,
+                                !f->lstm, w->norm);
+}
+
+/* the input side backward, every step at once: its normalizer, then the
+ * input projection (dhproj is free again and takes the raw input
+ * projection's gradient, time-major) */
+static void input_backward(rnn_norm_layer *l, const nl_pass *pass, const rnn_frame *f)
+{
+    nl_backend *be = pass->be;
+    const int n = f->n, t = f->t, g = f->g;
+    const size_t block = f->block;
+    const nl_rnn_norm_saved_parts *sv = &f->sv;
+    const nl_rnn_norm_work_parts *w = &f->w;
+    nl_layer *self = &l->base;
+    if (l->norm.per_step) {
+        for (int s = 0; s < t; s++)
+            side_backward(l, pass, SIDE_X, n, sv->xproj + s * block, w->dpre_x + s * block,
+                          sv->mean_x + (size_t)s * f->d.stats_x, sv->rstd_x + (size_t)s * f->d.stats_x,
+                          w->dhproj + s * block, false, w->dgain_steps + (size_t)s * g, NULL,
+                          w->norm);
+        if (l->side[SIDE_X].gain)
+            be->ops->rnn_sum_rows(be, t, g, w->dgain_steps, l->side[SIDE_X].gain->grad);
+    } else {
+        side_backward(l, pass, SIDE_X, n * t, sv->xproj, w->dpre_x, sv->mean_x, sv->rstd_x, w->dhproj,
+                      false, grad_of(l->side[SIDE_X].gain), NULL, w->norm);
+    }
+    be->ops->rnn_steps_transpose(be, n, t, g, false, w->dhproj, w->dxproj_tokens);
+    be->ops->linear_backward(be, n * t, l->in_features, g, self->in[0]->data, l->w_ih->data,
+                             w->dxproj_tokens, self->in[0]->grad, self->accumulate_din[0],
+                             l->w_ih->grad, NULL, w->norm);
+}
+
 static void rnn_norm_backward(nl_layer *self, const nl_pass *pass)
 {
     rnn_norm_layer *l = (rnn_norm_layer *)self;
     nl_backend *be = pass->be;
-    const int n = pass->n, t = l->dims.t, hidden = l->dims.hidden;
-    const nl_rnn_norm_dims d = dims_at(l, n);
-    const int g = nl_rnn_norm_width(&d);
-    const size_t state = (size_t)n * hidden, block = (size_t)n * g;
-    nl_rnn_norm_saved_parts sv;
-    nl_rnn_norm_saved_layout(&d, l->saved, &sv);
-    nl_rnn_norm_work_parts w;
-    nl_rnn_norm_work_layout(&d, 0, 0, pass->workspace, &w);
-    const bool lstm = d.cell == NL_RNN_LSTM;
+    const rnn_frame f = frame_of(l, pass);
+    const int n = f.n, t = f.t, hidden = f.hidden, g = f.g;
+    const nl_rnn_norm_saved_parts *sv = &f.sv;
+    const nl_rnn_norm_work_parts *w = &f.w;
     const float *dy = l->last_only ? NULL : self->out->grad;
     if (l->last_only)
-        be->ops->copy(be, w.dh, self->out->grad, state);
+        be->ops->copy(be, w->dh, self->out->grad, f.state);
     else
-        be->ops->fill(be, w.dh, 0.0f, state);
-    be->ops->fill(be, w.dc, 0.0f, state);
-    for (int s = t - 1; s >= 0; s--) {
-        const float *dy_s = dy ? dy + (size_t)s * hidden : NULL;
-        const float *gates = sv.gates + (size_t)s * n * 4 * hidden;
-        float *dpre_x = w.dpre_x + s * block, *dpre_h = w.dpre_h + s * block;
-        if (lstm) {
-            const float *c = sv.c + (s + 1) * state;
-            be->ops->rnn_cell_output_backward(be, n, hidden, gates, d.stats_c ? sv.cn + s * state : c,
-                                              w.dh, dy_s, t * hidden, dpre_x, dpre_h, w.dcn);
-            if (d.stats_c)
-                side_backward(l, pass, SIDE_C, n, c, w.dcn, sv.mean_c + (size_t)s * d.stats_c,
-                              sv.rstd_c + (size_t)s * d.stats_c, w.dc, true,
-                              w.dgain_c_steps + (size_t)s * hidden,
-                              w.dshift_c_steps + (size_t)s * hidden,
-                              w.norm);
-            else
-                be->ops->add_forward(be, state, w.dc, w.dcn, w.dc);
-            be->ops->rnn_cell_backward(be, d.cell, n, hidden, gates, sv.c + s * state, NULL, 0,
-                                       w.dc, dpre_x, dpre_h);
-        } else {
-            be->ops->rnn_cell_backward(be, d.cell, n, hidden, gates, sv.h + s * state, dy_s,
-                                       t * hidden, w.dh, dpre_x, dpre_h);
-        }
-        side_backward(l, pass, SIDE_H, n, sv.hproj + s * block, dpre_h,
-                      sv.mean_h + (size_t)s * d.stats_h, sv.rstd_h + (size_t)s * d.stats_h,
-                      w.dhproj + s * block, false, w.dgain_steps + (size_t)s * g, NULL, w.norm);
-        /* h_0 is the constant zero state: nothing to pass it. Under a low
-         * train.precision the product's copies take the norm scratch,
-         * free between the norm kernels' calls (sized below) */
-        if (s > 0)
-            be->ops->rnn_state_grad(be, n, hidden, g, w.dhproj + s * block, l->w_hh->data, w.dh,
-                                    !lstm, w.norm);
-    }
+        be->ops->fill(be, w->dh, 0.0f, f.state);
+    be->ops->fill(be, w->dc, 0.0f, f.state);
+    for (int s = t - 1; s >= 0; s--)
+        step_backward(l, pass, &f, s, dy);
     if (l->side[SIDE_H].gain)
-        be->ops->rnn_sum_rows(be, t, g, w.dgain_steps, l->side[SIDE_H].gain->grad);
-    if (d.stats_c && l->side[SIDE_C].gain)
-        be->ops->rnn_sum_rows(be, t, hidden, w.dgain_c_steps, l->side[SIDE_C].gain->grad);
-    if (d.stats_c && l->side[SIDE_C].shift)
-        be->ops->rnn_sum_rows(be, t, hidden, w.dshift_c_steps, l->side[SIDE_C].shift->grad);
+        be->ops->rnn_sum_rows(be, t, g, w->dgain_steps, l->side[SIDE_H].gain->grad);
+    if (f.d.stats_c && l->side[SIDE_C].gain)
+        be->ops->rnn_sum_rows(be, t, hidden, w->dgain_c_steps, l->side[SIDE_C].gain->grad);
+    if (f.d.stats_c && l->side[SIDE_C].shift)
+        be->ops->rnn_sum_rows(be, t, hidden, w->dshift_c_steps, l->side[SIDE_C].shift->grad);
     /* w_hh's gradient over every step's h_{s-1} (slot s of the states) */
     /* the norm kernels' scratch is free between their calls: the
      * products' low-precision copies use it (sized for both, below) */
-    be->ops->linear_backward(be, n * t, hidden, g, sv.h, l->w_hh->data, w.dhproj, NULL, false,
-                             l->w_hh->grad, NULL, w.norm);
-    be->ops->rnn_sum_rows(be, n * t, g, w.dpre_x, l->bias->grad);
-    /* the input side: dhproj is free again and takes the raw input
-     * projection's gradient, time-major */
-    if (l->norm.per_step) {
-        for (int s = 0; s < t; s++)
-            side_backward(l, pass, SIDE_X, n, sv.xproj + s * block, w.dpre_x + s * block,
-                          sv.mean_x + (size_t)s * d.stats_x, sv.rstd_x + (size_t)s * d.stats_x,
-                          w.dhproj + s * block, false, w.dgain_steps + (size_t)s * g, NULL,
-                          w.norm);
-        if (l->side[SIDE_X].gain)
-            be->ops->rnn_sum_rows(be, t, g, w.dgain_steps, l->side[SIDE_X].gain->grad);
-    } else {
-        side_backward(l, pass, SIDE_X, n * t, sv.xproj, w.dpre_x, sv.mean_x, sv.rstd_x, w.dhproj,
-                      false, grad_of(l->side[SIDE_X].gain), NULL, w.norm);
-    }
-    be->ops->rnn_steps_transpose(be, n, t, g, false, w.dhproj, w.dxproj_tokens);
-    be->ops->linear_backward(be, n * t, l->in_features, g, self->in[0]->data, l->w_ih->data,
-                             w.dxproj_tokens, self->in[0]->grad, self->accumulate_din[0],
-                             l->w_ih->grad, NULL, w.norm);
+    be->ops->linear_backward(be, n * t, hidden, g, sv->h, l->w_hh->data, w->dhproj, NULL, false,
+                             l->w_hh->grad, NULL, w->norm);
+    be->ops->rnn_sum_rows(be, n * t, g, w->dpre_x, l->bias->grad);
+    input_backward(l, pass, &f);
 }
 
 static const nl_layer_vtable rnn_norm_vtables[NL_RNN_COUNT] = {

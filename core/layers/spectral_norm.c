@@ -25,7 +25,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "layers/layer.h"
+#include "layers/param_norm.h"
 
 /* pn->state */
 enum { SN_U, SN_V };

@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "layers/layer.h"
+#include "layers/param_norm.h"
 
 /* host_constants: the affine map's scale and shift */
 enum { WN_SCALE, WN_SHIFT };

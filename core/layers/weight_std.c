@@ -4,7 +4,7 @@
  * is the norm family's layer-norm geometry on the weight seen as (out
  * units, 1, fan-in): no new kernels, and the weight gradient chains back
  * through norm_backward. */
-#include "layers/layer.h"
+#include "layers/param_norm.h"
 
 static void ws_plan(nl_builder *b, nl_param_norm *pn, nl_param *weight,
                     const nl_param_norm_spec *spec)

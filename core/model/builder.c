@@ -371,10 +371,12 @@ static nl_code fill_row_norms(nl_backend *be, const nl_param *p, float *host, nl
     return NL_OK;
 }
 
-static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_error *err)
+/* the parameters' value, gradient and optimizer-state arenas (decayed
+ * parameters first, so that excluding the others is a split of an arena),
+ * the clipping slots and the per-step scalars, all zero */
+static nl_code allocate_parameters(nl_builder *b, nl_model *m, nl_error *err)
 {
     nl_backend *be = b->be;
-    /* parameters: decayed ones first so exclusion is a split of the arena */
     size_t decay_floats = 0, total_floats = 0;
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < b->n_params; i++)
@@ -421,12 +423,18 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
      * nobody wrote) */
     static const double zero_slots[NL_CLIP_SLOTS];
     be->ops->upload(be, m->clip_slots, zero_slots, sizeof zero_slots);
+    return NL_OK;
+}
 
-    /* running statistics */
+/* the running statistics' arena, each at its initial value */
+static nl_code allocate_states(nl_builder *b, nl_model *m, nl_error *err)
+{
+    nl_backend *be = b->be;
     size_t state_floats = 0;
     for (int i = 0; i < b->n_states; i++)
         state_floats += round_floats(b->states[i]->count);
     m->state_floats = state_floats;
+    nl_code rc;
     if ((rc = allocate(m, be, state_floats * sizeof(float), (void **)&m->state_arena, err)))
         return rc;
     /* the padding between statistics is zero too: checkpoints and final
@@ -434,15 +442,19 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
      * allocator's memory held before */
     if (state_floats)
         be->ops->fill(be, m->state_arena, 0.0f, state_floats);
-    offset = 0;
+    size_t offset = 0;
     for (int i = 0; i < b->n_states; i++) {
         nl_state *s = b->states[i];
         s->data = m->state_arena + offset;
         offset += round_floats(s->count);
         be->ops->fill(be, s->data, s->init_value, s->count);
     }
+    return NL_OK;
+}
 
-    /* activations and their gradients */
+/* the activations and their gradients; an alias shares its root's */
+static nl_code allocate_activations(nl_builder *b, nl_model *m, nl_error *err)
+{
     size_t act_bytes = 0;
     for (int i = 0; i < b->n_acts; i++) {
         nl_act *a = b->acts[i];
@@ -452,7 +464,8 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
         if (a->needs_grad)
             act_bytes += round_bytes(nl_shape_count(a->shape) * sizeof(float));
     }
-    if ((rc = allocate(m, be, act_bytes, &m->act_arena, err)))
+    nl_code rc;
+    if ((rc = allocate(m, b->be, act_bytes, &m->act_arena, err)))
         return rc;
     char *cursor = m->act_arena;
     for (int i = 0; i < b->n_acts; i++) {
@@ -474,8 +487,14 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
             a->grad = a->alias_of->grad;
         }
     }
+    return NL_OK;
+}
 
-    /* per-layer saved buffers, then labels, probabilities and metrics */
+/* one arena for the layers' saved buffers (constants uploaded), then the
+ * labels, probabilities and metrics; then the workspace */
+static nl_code allocate_saved_and_workspace(nl_builder *b, nl_model *m, nl_error *err)
+{
+    nl_backend *be = b->be;
     const int classes = m->spec.classes;
     size_t saved_bytes = 0;
     for (int i = 0; i < b->n_saved; i++)
@@ -484,10 +503,11 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
     size_t labels_bytes = round_bytes(rows * sizeof(int32_t));
     size_t probs_bytes = round_bytes(rows * classes * sizeof(float));
     size_t metrics_bytes = round_bytes(2 * sizeof(double));
+    nl_code rc;
     if ((rc = allocate(m, be, saved_bytes + labels_bytes + probs_bytes + metrics_bytes,
                        &m->saved_arena, err)))
         return rc;
-    cursor = m->saved_arena;
+    char *cursor = m->saved_arena;
     for (int i = 0; i < b->n_saved; i++) {
         *b->saved[i].slot = cursor;
         if (b->saved[i].initial)
@@ -502,10 +522,55 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
     nl_model_reset_metrics(m);
 
     m->workspace_bytes = b->workspace;
-    if ((rc = allocate(m, be, b->workspace, &m->workspace, err)))
-        return rc;
+    return allocate(m, be, b->workspace, &m->workspace, err);
+}
 
-    /* initial values, drawn on the host in parameter order from the seed */
+/* host[0..count) of a parameter's initial values; NL_FILL_ROW_NORMS draws
+ * nothing and is filled later from its rows */
+static void draw_param_values(const nl_param *p, nl_rng *rng, float *host)
+{
+    for (size_t k = 0; k < p->count; k++) {
+        switch (p->fill) {
+        case NL_FILL_ZEROS:
+            host[k] = 0.0f;
+            break;
+        case NL_FILL_ONES:
+            host[k] = 1.0f;
+            break;
+        case NL_FILL_NORMAL:
+            host[k] = (float)(nl_rng_normal(rng) * p->std);
+            break;
+        case NL_FILL_CONSTANT:
+            host[k] = p->std;
+            break;
+        case NL_FILL_UNIFORM:
+            host[k] = (2.0f * nl_rng_uniform(rng) - 1.0f) * p->std;
+            break;
+        case NL_FILL_ROW_NORMS:
+            host[k] = 0.0f; /* below, from the rows' values: no draw */
+            break;
+        }
+    }
+}
+
+/* host[0..count) of a unit-normal state: a random direction of norm 1 */
+static void draw_unit_direction(const nl_state *s, nl_rng *rng, float *host)
+{
+    double sum_squares = 0.0;
+    for (size_t k = 0; k < s->count; k++) {
+        host[k] = (float)nl_rng_normal(rng);
+        sum_squares += (double)host[k] * host[k];
+    }
+    const double norm = sqrt(sum_squares);
+    for (size_t k = 0; k < s->count; k++)
+        host[k] = (float)(host[k] / (norm > 1e-12 ? norm : 1e-12));
+}
+
+/* initial values, drawn on the host from the seed in one stream: the
+ * parameters in order, then the unit-normal states */
+static nl_code initialize_values(nl_builder *b, uint64_t seed, nl_error *err)
+{
+    nl_backend *be = b->be;
     size_t largest = 0;
     for (int i = 0; i < b->n_params; i++)
         if (b->params[i]->count > largest)
@@ -518,30 +583,10 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
         return nl_fail(err, NL_ERR_NOMEM, "out of memory initializing parameters");
     nl_rng rng;
     nl_rng_seed(&rng, seed, NL_STREAM_INIT);
+    nl_code rc;
     for (int i = 0; i < b->n_params; i++) {
         nl_param *p = b->params[i];
-        for (size_t k = 0; k < p->count; k++) {
-            switch (p->fill) {
-            case NL_FILL_ZEROS:
-                host[k] = 0.0f;
-                break;
-            case NL_FILL_ONES:
-                host[k] = 1.0f;
-                break;
-            case NL_FILL_NORMAL:
-                host[k] = (float)(nl_rng_normal(&rng) * p->std);
-                break;
-            case NL_FILL_CONSTANT:
-                host[k] = p->std;
-                break;
-            case NL_FILL_UNIFORM:
-                host[k] = (2.0f * nl_rng_uniform(&rng) - 1.0f) * p->std;
-                break;
-            case NL_FILL_ROW_NORMS:
-                host[k] = 0.0f; /* below, from the rows' values: no draw */
-                break;
-            }
-        }
+        draw_param_values(p, &rng, host);
         if (p->fill == NL_FILL_ROW_NORMS && (rc = fill_row_norms(be, p, host, err))) {
             free(host);
             return rc;
@@ -552,19 +597,23 @@ static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_e
         nl_state *s = b->states[i];
         if (!s->unit_normal)
             continue;
-        double sum_squares = 0.0;
-        for (size_t k = 0; k < s->count; k++) {
-            host[k] = (float)nl_rng_normal(&rng);
-            sum_squares += (double)host[k] * host[k];
-        }
-        const double norm = sqrt(sum_squares);
-        for (size_t k = 0; k < s->count; k++)
-            host[k] = (float)(host[k] / (norm > 1e-12 ? norm : 1e-12));
+        draw_unit_direction(s, &rng, host);
         be->ops->upload(be, s->data, host, s->count * sizeof *host);
     }
     rc = be->ops->synchronize(be, err);
     free(host);
     return rc;
+}
+
+/* every arena of the model, in the order planned_bytes counts them, then
+ * the initial values */
+static nl_code plan_and_allocate(nl_builder *b, nl_model *m, uint64_t seed, nl_error *err)
+{
+    nl_code rc;
+    if ((rc = allocate_parameters(b, m, err)) || (rc = allocate_states(b, m, err)) ||
+        (rc = allocate_activations(b, m, err)) || (rc = allocate_saved_and_workspace(b, m, err)))
+        return rc;
+    return initialize_values(b, seed, err);
 }
 
 /* What plan_and_allocate would take, in double so that an impossible model

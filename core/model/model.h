@@ -10,6 +10,9 @@
 #include <stdio.h>
 
 #include "layers/layer.h"
+/* the weight layers' parameter normalizers, which nl_layer_vtable.param_norm
+ * hands out to whoever walks a model's layers */
+#include "layers/param_norm.h"
 #include "log/files.h"
 #include "model/spec.h"
 

@@ -5,7 +5,7 @@
 #define NL_NORM_H
 
 #include "layers/layer.h"
-#include "model/spec.h"
+#include "model/spec_types.h"
 #include "norm/registry.h"
 
 /* builds the normalizer the spec names on `in` (identity for none) */
@@ -16,11 +16,6 @@ nl_act *nl_norm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec 
  * saying what to change; NULL for either: unknown */
 nl_act *nl_norm_at(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
                    const char *size_key, const char *size_hint);
-
-/* The registry rows, one per line of norm/kinds.def, each defined in its
- * kind's file beside the builder it names */
-#define NL_NORM_KIND(suffix, row) extern const nl_norm_info row;
-#include "norm/kinds.def"
 
 /* batch.c: batch norm's layer, which batch renorm and ghost batch norm
  * build on with their own checks */

@@ -1,7 +1,5 @@
 #include "norm/registry.h"
 
-#include "norm/norm.h"
-
 /* The registry table, generated from norm/kinds.def: each kind's row lives
  * in its own file beside its builder; this file only tables them. */
 static const nl_norm_info *const rows[] = {

@@ -30,7 +30,7 @@
 
 #include "base/names.h"
 #include "layers/layer.h"
-#include "model/spec.h"
+#include "model/spec_types.h"
 
 /* config keys under model.norm that a kind reads (placement applies to all) */
 enum {
@@ -104,6 +104,11 @@ typedef struct {
      * for the others */
     const struct nl_stats_training *training;
 } nl_norm_info;
+
+/* The registry rows, one per line of norm/kinds.def, each defined in its
+ * kind's file beside the builder it names */
+#define NL_NORM_KIND(suffix, row) extern const nl_norm_info row;
+#include "norm/kinds.def"
 
 /* row of kind k; k must be in [0, NL_NORM_COUNT) */
 const nl_norm_info *nl_norm_info_of(nl_norm_kind k);

@@ -197,12 +197,21 @@ static void user_options(const nl_sbatch_spec *sp, nl_buf *b)
             nl_buf_printf(b, "#SBATCH --%s=%s\n", names[i], values[i]);
 }
 
-nl_code nl_sbatch_script(const nl_sbatch_spec *sp, nl_buf *out, nl_error *err)
+/* the array job's size: its tasks, how many run at once, the CPUs of each,
+ * and how many runs a task runs at once */
+typedef struct {
+    int tasks;
+    int throttle;
+    int cpus;
+    int jobs;
+} sbatch_shape;
+
+/* what goes into the script: checked here too, so that no caller can put a
+ * line of its own into it */
+static nl_code sbatch_check_spec(const nl_sbatch_spec *sp, nl_error *err)
 {
     if (sp->n_runs < 1)
         return nl_fail(err, NL_ERR_USAGE, "--emit-sbatch: the experiment has no runs (all excluded)");
-    /* what goes into the script: checked here too, so that no caller can
-     * put a line of its own into it */
     const char *const options[] = {"--time", "--mem", "--partition", "--account", "--qos"};
     const char *const values[] = {sp->time, sp->mem, sp->partition, sp->account, sp->qos};
     for (int i = 0; i < 5; i++)
@@ -213,6 +222,11 @@ nl_code nl_sbatch_script(const nl_sbatch_spec *sp, nl_buf *out, nl_error *err)
         if (strpbrk(paths[i], "\n\r"))
             return nl_fail(err, NL_ERR_USAGE, "--emit-sbatch: the path '%s' has a line break; a job script "
                            "cannot hold it", paths[i]);
+    return NL_OK;
+}
+
+static sbatch_shape sbatch_shape_of(const nl_sbatch_spec *sp)
+{
     int tasks = sp->tasks > 0 ? sp->tasks : (sp->n_runs < NL_SBATCH_MAX_TASKS ? sp->n_runs : NL_SBATCH_MAX_TASKS);
     if (tasks > sp->n_runs)
         tasks = sp->n_runs; /* a task beyond the runs would have nothing to do */
@@ -224,20 +238,17 @@ nl_code nl_sbatch_script(const nl_sbatch_spec *sp, nl_buf *out, nl_error *err)
      * runs than CPUs gives each run more threads (the sweep's cores / -j) */
     const int per_task = (sp->n_runs + tasks - 1) / tasks;
     const int jobs = cpus < per_task ? cpus : per_task;
+    return (sbatch_shape){.tasks = tasks, .throttle = throttle, .cpus = cpus, .jobs = jobs};
+}
+
+/* the array job's comment and #SBATCH lines, and the shell variables the
+ * rest of the script reads */
+static void write_array_job_header(const nl_sbatch_spec *sp, const sbatch_shape *shape, const char *merge_command,
+                                   nl_buf *out)
+{
+    const int tasks = shape->tasks, throttle = shape->throttle, cpus = shape->cpus, jobs = shape->jobs;
     /* the experiment checked the name: a file name's letters, no quoting */
     const char *name = sp->name;
-
-    nl_buf merge = {0};
-    shell_quote(&merge, sp->normlab);
-    nl_buf_printf(&merge, " sweep ");
-    shell_quote(&merge, sp->experiment);
-    nl_buf_printf(&merge, " --merge --out ");
-    shell_quote(&merge, sp->sweep_dir);
-    if (merge.failed) {
-        nl_buf_free(&merge);
-        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-    }
-
     nl_buf_printf(out,
                   "#!/bin/bash\n"
                   "# normlab sweep %s: %d run%s in %d array task%s, at most %d at once, each running\n"
@@ -267,7 +278,13 @@ nl_code nl_sbatch_script(const nl_sbatch_spec *sp, nl_buf *out, nl_error *err)
     nl_buf_printf(out, "\nout=");
     shell_quote(out, sp->sweep_dir);
     nl_buf_printf(out, "\nmerge=");
-    shell_quote(out, merge.data);
+    shell_quote(out, merge_command);
+}
+
+/* merge_job(): prints the merge job's script */
+static void write_merge_job(const nl_sbatch_spec *sp, const char *merge_command, nl_buf *out)
+{
+    const char *name = sp->name;
     /* the merge job's script: the array's options less the array's own */
     nl_buf_printf(out,
                   "\n\n# The merge job's script: the options of the array job above, less the array's\n"
@@ -279,7 +296,14 @@ nl_code nl_sbatch_script(const nl_sbatch_spec *sp, nl_buf *out, nl_error *err)
                   "#SBATCH --output=normlab-%s-merge-%%j.out\n",
                   name, name);
     user_options(sp, out);
-    nl_buf_printf(out, "exec %s\nNORMLAB_MERGE_JOB\n}\n", merge.data);
+    nl_buf_printf(out, "exec %s\nNORMLAB_MERGE_JOB\n}\n", merge_command);
+}
+
+/* record() and queue_merge(), and what the script does run by bash on a
+ * login node (queue the array, then the merge) or as an array task (its
+ * shard, -j `jobs`) */
+static void write_submission(int jobs, nl_buf *out)
+{
     nl_buf_printf(out,
                   "\n# " NL_SLURM_RECORD " in the sweep directory: the array job, and the merge job or why\n"
                   "# it is not queued (written whole: a reader sees the old file or the new one)\n"
@@ -337,6 +361,27 @@ nl_code nl_sbatch_script(const nl_sbatch_spec *sp, nl_buf *out, nl_error *err)
                   "fi\n"
                   "exec \"$normlab\" sweep \"$experiment\" --out \"$out\" --shard auto -j %d\n",
                   jobs);
+}
+
+nl_code nl_sbatch_script(const nl_sbatch_spec *sp, nl_buf *out, nl_error *err)
+{
+    if (sbatch_check_spec(sp, err) != NL_OK)
+        return err->code;
+    const sbatch_shape shape = sbatch_shape_of(sp);
+
+    nl_buf merge = {0};
+    shell_quote(&merge, sp->normlab);
+    nl_buf_printf(&merge, " sweep ");
+    shell_quote(&merge, sp->experiment);
+    nl_buf_printf(&merge, " --merge --out ");
+    shell_quote(&merge, sp->sweep_dir);
+    if (merge.failed) {
+        nl_buf_free(&merge);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    }
+    write_array_job_header(sp, &shape, merge.data, out);
+    write_merge_job(sp, merge.data, out);
+    write_submission(shape.jobs, out);
     nl_buf_free(&merge);
     if (out->failed)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");

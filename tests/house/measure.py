@@ -3,13 +3,19 @@
 cmd/ (the kernels of core/cpu and core/cuda aside), and include cycles
 between modules (a module is a .c and its .h: core/train/run.{c,h}).
 
-    tests/house/measure.py [--limit 80] [--list]
+    tests/house/measure.py [--limit 80] [--list] [--check ALLOWED]
 
 A function is a definition whose opening brace and closing brace stand at
 the start of a line (the house style); its length counts the lines from its
 signature's first line to the closing brace. A cycle is a strongly
 connected set of two or more modules in the graph "A's .c or .h includes
-B's .h"."""
+B's .h".
+
+--check ALLOWED (test_house): exits 1 naming every long function or cycle
+that ALLOWED does not list, so the house does not grow back while the
+listed ones are worked off. A function is listed by file and name, a cycle
+by its modules; a cycle that lost modules is still allowed, one that gained
+any is not. Entries no longer needed are named, to be deleted."""
 import os
 import re
 import sys
@@ -96,8 +102,45 @@ def include_cycles():
     return sccs
 
 
+def read_allowed(path):
+    functions, cycles = set(), []
+    for line in open(path):
+        words = line.split("#")[0].split()
+        if not words:
+            continue
+        if words[0] == "function" and len(words) == 3:
+            functions.add((words[1], words[2]))
+        elif words[0] == "cycle" and len(words) >= 3:
+            cycles.append(frozenset(words[1:]))
+        else:
+            sys.exit("%s: '%s': expected 'function FILE NAME' or 'cycle MODULE MODULE...'"
+                     % (path, line.strip()))
+    return functions, cycles
+
+
+def check(path, limit):
+    allowed_functions, allowed_cycles = read_allowed(path)
+    fns = long_functions(limit)
+    cycles = include_cycles()
+    new = ["function over %d lines: %s %s (%d lines)" % (limit, rel, name, n)
+           for n, rel, name in fns if (rel, name) not in allowed_functions]
+    new += ["include cycle: " + " <-> ".join(c)
+            for c in cycles if not any(set(c) <= a for a in allowed_cycles)]
+    present = {(rel, name) for _, rel, name in fns}
+    for rel, name in sorted(allowed_functions - present):
+        print("%s: function %s %s is no longer over %d lines: delete its line" % (path, rel, name, limit))
+    for a in allowed_cycles:
+        if not any(set(c) <= a for c in cycles):
+            print("%s: cycle %s is gone: delete its line" % (path, " ".join(sorted(a))))
+    for line in new:
+        print("new in the house (split it, or break the cycle; see %s): %s" % (path, line))
+    return 1 if new else 0
+
+
 def main():
     limit = int(sys.argv[sys.argv.index("--limit") + 1]) if "--limit" in sys.argv else 80
+    if "--check" in sys.argv:
+        sys.exit(check(sys.argv[sys.argv.index("--check") + 1], limit))
     fns = long_functions(limit)
     print("functions over %d lines in core/ and cmd/ (kernels aside): %d" % (limit, len(fns)))
     if "--list" in sys.argv:
