@@ -670,7 +670,7 @@ START_TEST(test_eval_table_not_a_file)
         ck_assert_int_eq(kind ? mkdir(path, 0777) : mkfifo(path, 0666), 0);
         ck_assert_int_eq(tu_normlab("eval r --threads 1"), 2);
         char *out = tu_normlab_output();
-        ck_assert_msg(strstr(out, "evals.csv: not a regular file"), "%s", out);
+        ck_assert_msg(strstr(out, "evals.csv") && strstr(out, "not a regular file"), "%s", out);
         free(out);
         ck_assert_int_eq(count_files("r/eval", ".json"), 0);
         ck_assert_int_eq(kind ? rmdir(path) : unlink(path), 0);
