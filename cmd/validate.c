@@ -50,83 +50,87 @@ static int validate_experiment(const char *path, const char *out_dir)
     return status;
 }
 
+/* what validate was asked, beside the files */
+typedef struct {
+    const char *overrides[256];
+    int n_overrides;
+    bool print;
+    const char *out_dir;
+    int n_files;
+} validate_options;
+
+/* one config (or experiment) file: its exit status */
+static int validate_file(const char *file, const validate_options *o, nl_config *cfg,
+                         nl_text_memo *memo)
+{
+    nl_error err = {0};
+    nl_run_plan plan;
+    const nl_code loaded = nl_config_load(file, o->overrides, o->n_overrides, cfg, &err);
+    /* a file with base: is an experiment: check every run it plans, as
+     * the sweep's pre-check does */
+    if (loaded != NL_OK && (!strcmp(err.key, "base") || !strcmp(err.key, "grid"))) {
+        if (o->n_overrides || o->print) {
+            fprintf(stderr, "normlab validate: %s is an experiment file; --set and --print apply to "
+                            "configs (normlab sweep %s --dry-run lists its runs)\n", file, file);
+            return 2;
+        }
+        return validate_experiment(file, o->out_dir);
+    }
+    /* where `normlab run` would write */
+    char run_dir[1024] = "";
+    if (loaded == NL_OK)
+        snprintf(run_dir, sizeof run_dir, o->out_dir ? "%s" : "results/%s",
+                 o->out_dir ? o->out_dir : cfg->name);
+    if (loaded != NL_OK || nl_run_check_into(cfg, -1, false, run_dir, memo, &plan, &err) != NL_OK)
+        return nl_cmd_report("validate", &err);
+    for (int w = 0; w < cfg->n_warnings; w++)
+        fprintf(stderr, "normlab validate: warning: %s\n", cfg->warnings[w]);
+    if (!o->print) {
+        printf("%s: ok\n", file);
+        return 0;
+    }
+    if (o->n_files > 1)
+        printf("# %s\n", file);
+    return nl_config_write(cfg, stdout, &err) != NL_OK ? nl_cmd_report("validate", &err) : 0;
+}
+
 int cmd_validate(int argc, char **argv)
 {
-    const char *files[256], *overrides[256], *out_dir = NULL;
-    int n_files = 0, n_overrides = 0;
-    bool print = false;
+    const char *files[256];
+    validate_options o = {0};
     for (int i = 1; i < argc; i++) {
         if (nl_cmd_is_help(argv[i])) {
             usage(stdout);
             return 0;
         } else if (strcmp(argv[i], "--print") == 0) {
-            print = true;
+            o.print = true;
         } else if (strcmp(argv[i], "--out") == 0) {
             if (i + 1 >= argc || !argv[i + 1][0])
                 return nl_cmd_usage_error("validate", "--out needs a directory");
-            out_dir = argv[++i];
+            o.out_dir = argv[++i];
         } else if (strcmp(argv[i], "--set") == 0) {
-            const int bad = nl_cmd_take_set("validate", argc, argv, &i, overrides, &n_overrides, 256);
+            const int bad = nl_cmd_take_set("validate", argc, argv, &i, o.overrides, &o.n_overrides, 256);
             if (bad)
                 return bad;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return nl_cmd_usage_error("validate", "unknown option '%s'", argv[i]);
         } else {
-            if (n_files == 256)
+            if (o.n_files == 256)
                 return nl_cmd_usage_error("validate", "too many files (at most 256)");
-            files[n_files++] = argv[i];
+            files[o.n_files++] = argv[i];
         }
     }
-    if (n_files == 0)
+    if (o.n_files == 0)
         return nl_cmd_usage_error("validate", "no config file given");
     int status = 0;
     nl_config *cfg = malloc(sizeof *cfg);
     if (!cfg)
         return 1;
     nl_text_memo memo = {0}; /* configs of one corpus read it once */
-    for (int i = 0; i < n_files; i++) {
-        nl_error err = {0};
-        nl_run_plan plan;
-        const nl_code loaded = nl_config_load(files[i], overrides, n_overrides, cfg, &err);
-        /* a file with base: is an experiment: check every run it plans, as
-         * the sweep's pre-check does */
-        if (loaded != NL_OK && (!strcmp(err.key, "base") || !strcmp(err.key, "grid"))) {
-            if (n_overrides || print) {
-                fprintf(stderr, "normlab validate: %s is an experiment file; --set and --print apply to "
-                                "configs (normlab sweep %s --dry-run lists its runs)\n", files[i], files[i]);
-                status = 2;
-                continue;
-            }
-            const int s = validate_experiment(files[i], out_dir);
-            if (s > status)
-                status = s;
-            continue;
-        }
-        /* where `normlab run` would write */
-        char run_dir[1024] = "";
-        if (loaded == NL_OK)
-            snprintf(run_dir, sizeof run_dir, out_dir ? "%s" : "results/%s",
-                     out_dir ? out_dir : cfg->name);
-        if (loaded != NL_OK ||
-            nl_run_check_into(cfg, -1, false, run_dir, &memo, &plan, &err) != NL_OK) {
-            int s = nl_cmd_report("validate", &err);
-            if (s > status)
-                status = s;
-            continue;
-        }
-        for (int w = 0; w < cfg->n_warnings; w++)
-            fprintf(stderr, "normlab validate: warning: %s\n", cfg->warnings[w]);
-        if (print) {
-            if (n_files > 1)
-                printf("# %s\n", files[i]);
-            if (nl_config_write(cfg, stdout, &err) != NL_OK) {
-                int s = nl_cmd_report("validate", &err);
-                if (s > status)
-                    status = s;
-            }
-        } else {
-            printf("%s: ok\n", files[i]);
-        }
+    for (int i = 0; i < o.n_files; i++) {
+        const int s = validate_file(files[i], &o, cfg, &memo);
+        if (s > status)
+            status = s;
     }
     free(cfg);
     return status;

@@ -111,7 +111,6 @@ static nl_code check_length(const nl_config *cfg, nl_run_plan *plan, nl_error *e
     return NL_OK;
 }
 
-bool nl_trace_accepts(const nl_act *act) { return act->shape.ndim != 3; }
 
 /* train.schedule.milestones against the run's length: the learning rate
  * drops from a milestone's step on (steps count from 0), so one past the
@@ -333,21 +332,7 @@ static memory_driver memory_key(const nl_config *cfg, const nl_run_plan *plan,
     return out;
 }
 
-void nl_run_model_spec(const nl_config *cfg, nl_model_spec *spec)
-{
-    *spec = cfg->model;
-    /* a traced activation must be a tensor: no ReLU folded into a pooling */
-    if (cfg->train.trace.activation[0])
-        spec->fuse_relu_pool = false;
-    spec->norm.freezable = cfg->train.freeze_bn_after > 0 ||
-                           cfg->train.init_bn.policy == NL_BN_POLICY_FREEZE;
-}
 
-int nl_run_capacity(const nl_config *cfg)
-{
-    const nl_train_spec *t = &cfg->train;
-    return t->batch_size > t->eval_batch_size ? t->batch_size : t->eval_batch_size;
-}
 
 static nl_code check_memory(const nl_config *cfg, int device, bool available,
                             const nl_model_bytes *model, nl_run_plan *plan, nl_error *err)

@@ -10,6 +10,7 @@
 #include "data/data.h"
 #include "data/tokens.h"
 #include "tensor.h"
+#include "train/run_model.h"
 
 typedef struct {
     nl_dataset_shape data;  /* the samples the run would load (image datasets) */
@@ -49,15 +50,5 @@ nl_code nl_run_check(const nl_config *cfg, int device, bool available, nl_text_m
 nl_code nl_run_check_into(const nl_config *cfg, int device, bool available, const char *out_dir,
                           nl_text_memo *memo, nl_run_plan *plan, nl_error *err);
 
-/* The model a run builds (the config's, with ReLU kept apart from pooling
- * when an activation is traced) and its batch capacity (the larger of the
- * training and evaluation batch sizes). */
-void nl_run_model_spec(const nl_config *cfg, nl_model_spec *spec);
-
-/* whether train.trace.activation may name `act`: the tracer reads a unit
- * as a channel plane (NCHW), so tokens (N, T, D) are refused; the one test
- * that the check and `normlab show`'s list share */
-bool nl_trace_accepts(const nl_act *act);
-int nl_run_capacity(const nl_config *cfg);
 
 #endif

@@ -18,7 +18,7 @@
 #include "log/files.h"
 #include "model/fold.h"
 #include "model/model.h"
-#include "train/check.h"
+#include "train/run_model.h"
 #include "train/final_model.h"
 #include "train/evaluate.h"
 #include "version_git.h"

@@ -6,9 +6,8 @@
 #include <string.h>
 
 #include "log/files.h"
-#include "train/check.h"
+#include "train/run_model.h"
 #include "train/checkpoint.h"
-#include "train/run.h"
 #include "train/rundir.h"
 #include "train/summary.h"
 

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "train/check.h"
+#include "train/run_model.h"
 #include "data/tokens.h"
 #include "train/checkpoint.h"
 #include "train/final_model.h"

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "log/files.h"
-#include "train/run.h"
 
 static void marker_path(const char *dir, char *out, size_t size)
 {

@@ -1,0 +1,24 @@
+/* The model a run's config describes, as every surface that builds it
+ * (run, eval, init.from, the final model's reader, the check) must build
+ * it: a leaf below all of them, so that none needs the check to know it. */
+#ifndef NL_TRAIN_RUN_MODEL_H
+#define NL_TRAIN_RUN_MODEL_H
+
+#include <stdbool.h>
+
+#include "config/config.h"
+#include "model/model.h"
+#include "tensor.h"
+
+/* The model a run builds (the config's, with ReLU kept apart from pooling
+ * when an activation is traced) and its batch capacity (the larger of the
+ * training and evaluation batch sizes). */
+void nl_run_model_spec(const nl_config *cfg, nl_model_spec *spec);
+
+/* whether train.trace.activation may name `act`: the tracer reads a unit
+ * as a channel plane (NCHW), so tokens (N, T, D) are refused; the one test
+ * that the check and `normlab show`'s list share */
+bool nl_trace_accepts(const nl_act *act);
+int nl_run_capacity(const nl_config *cfg);
+
+#endif
