@@ -1,5 +1,6 @@
 /* normlab bench's options: the help text, argv into bench_options, and every
  * model the options name checked on paper before anything runs. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,107 +239,137 @@ const int *bench_rnn_batch_list(const bench_options *o, int *n)
     return o->lm_default_batches ? def : o->batches;
 }
 
-int bench_parse_options(int argc, char **argv, bench_options *o, bool *help)
+/* the options that switch something on */
+static const struct {
+    const char *name;
+    size_t at; /* the bool in bench_options */
+} flag_options[] = {
+    {"--kernels", offsetof(bench_options, kernels)},
+    {"--training", offsetof(bench_options, training)},
+    {"--eval", offsetof(bench_options, eval)},
+    {"--quick", offsetof(bench_options, quick)},
+    {"--cpu-clock", offsetof(bench_options, cpu_clock)},
+};
+
+#define NOT_RECORDED ((size_t)-1)
+
+/* the options that take one number in lo..hi */
+static const struct {
+    const char *name;
+    int lo, hi;
+    size_t at;     /* the int in bench_options */
+    size_t set_at; /* the bool that records it was given, or NOT_RECORDED */
+} int_options[] = {
+    {"--threads", 0, 1024, offsetof(bench_options, threads), NOT_RECORDED},
+    {"--busy", 0, 1024, offsetof(bench_options, busy), NOT_RECORDED},
+    {"--reps", 1, NL_BENCH_MAX_REPS, offsetof(bench_options, reps),
+     offsetof(bench_options, reps_set)},
+    {"--warmup", 0, 100000, offsetof(bench_options, warmup), offsetof(bench_options, warmup_set)},
+    {"--groups", 1, 1 << 20, offsetof(bench_options, groups), NOT_RECORDED},
+    {"--d-model", 1, 1 << 14, offsetof(bench_options, lm.d_model), NOT_RECORDED},
+    {"--heads", 1, 1 << 14, offsetof(bench_options, lm.heads), NOT_RECORDED},
+    {"--layers", 1, 1024, offsetof(bench_options, lm.layers), offsetof(bench_options, layers_set)},
+    {"--context", 1, 1 << 16, offsetof(bench_options, lm.context),
+     offsetof(bench_options, context_set)},
+    {"--vocab", 2, 1 << 20, offsetof(bench_options, lm.vocab), NOT_RECORDED},
+    {"--patch", 1, 28, offsetof(bench_options, patch), NOT_RECORDED},
+};
+
+/* the other options that take a value (parse_other_value reads them) */
+static const char *const other_value_options[] = {"--csv", "--model", "--norm", "--batch",
+                                                  "--placement", "--hidden", "--precision"};
+
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+static int find_int_option(const char *a)
 {
-    memset(o, 0, sizeof *o);
-    o->groups = 8;
-    nl_bench_lm_defaults(&o->lm);
-    o->patch = 7;
-    bool any_model = false, any_norm = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (nl_cmd_is_help(a)) {
-            *help = true;
-            return 0;
-        } else if (strcmp(a, "--kernels") == 0) {
-            o->kernels = true;
-        } else if (strcmp(a, "--training") == 0) {
-            o->training = true;
-        } else if (strcmp(a, "--eval") == 0) {
-            o->eval = true;
-        } else if (strcmp(a, "--quick") == 0) {
-            o->quick = true;
-        } else if (strcmp(a, "--cpu-clock") == 0) {
-            o->cpu_clock = true;
-        } else if (strcmp(a, "--threads") == 0 || strcmp(a, "--busy") == 0 ||
-                   strcmp(a, "--reps") == 0 ||
-                   strcmp(a, "--warmup") == 0 || strcmp(a, "--csv") == 0 ||
-                   strcmp(a, "--model") == 0 || strcmp(a, "--norm") == 0 ||
-                   strcmp(a, "--batch") == 0 || strcmp(a, "--groups") == 0 ||
-                   strcmp(a, "--d-model") == 0 || strcmp(a, "--heads") == 0 ||
-                   strcmp(a, "--layers") == 0 || strcmp(a, "--context") == 0 ||
-                   strcmp(a, "--vocab") == 0 || strcmp(a, "--placement") == 0 ||
-                   strcmp(a, "--patch") == 0 || strcmp(a, "--hidden") == 0 ||
-                   strcmp(a, "--precision") == 0) {
-            if (i + 1 >= argc)
-                return nl_cmd_usage_error("bench", "%s needs a value", a);
-            const char *v = argv[++i];
-            int rc = 0;
-            if (strcmp(a, "--threads") == 0) {
-                rc = parse_int(a, v, 0, 1024, &o->threads);
-            } else if (strcmp(a, "--busy") == 0) {
-                rc = parse_int(a, v, 0, 1024, &o->busy);
-            } else if (strcmp(a, "--reps") == 0) {
-                rc = parse_int(a, v, 1, NL_BENCH_MAX_REPS, &o->reps);
-                o->reps_set = true;
-            } else if (strcmp(a, "--warmup") == 0) {
-                rc = parse_int(a, v, 0, 100000, &o->warmup);
-                o->warmup_set = true;
-            } else if (strcmp(a, "--groups") == 0) {
-                rc = parse_int(a, v, 1, 1 << 20, &o->groups);
-            } else if (strcmp(a, "--d-model") == 0) {
-                rc = parse_int(a, v, 1, 1 << 14, &o->lm.d_model);
-            } else if (strcmp(a, "--heads") == 0) {
-                rc = parse_int(a, v, 1, 1 << 14, &o->lm.heads);
-            } else if (strcmp(a, "--layers") == 0) {
-                rc = parse_int(a, v, 1, 1024, &o->lm.layers);
-                o->layers_set = true;
-            } else if (strcmp(a, "--context") == 0) {
-                rc = parse_int(a, v, 1, 1 << 16, &o->lm.context);
-                o->context_set = true;
-            } else if (strcmp(a, "--vocab") == 0) {
-                rc = parse_int(a, v, 2, 1 << 20, &o->lm.vocab);
-            } else if (strcmp(a, "--patch") == 0) {
-                rc = parse_int(a, v, 1, 28, &o->patch);
-            } else if (strcmp(a, "--placement") == 0) {
-                bool place[NL_PLACE_COUNT] = {false};
-                rc = parse_names(a, v, &nl_placement_names, place, NL_PLACE_COUNT);
-                for (int k = 0; k < NL_PLACE_COUNT; k++)
-                    if (place[k])
-                        o->lm.placement = (nl_placement)k;
-            } else if (strcmp(a, "--csv") == 0) {
-                o->csv = v;
-            } else if (strcmp(a, "--precision") == 0) {
-                bool chosen[NL_PRECISION_COUNT] = {false};
-                rc = parse_names(a, v, &nl_precision_names, chosen, NL_PRECISION_COUNT);
-                for (int k = 0; k < NL_PRECISION_COUNT; k++)
-                    if (chosen[k])
-                        o->precision = (nl_precision)k;
-            } else if (strcmp(a, "--model") == 0) {
-                rc = parse_models(v, o);
-                any_model = true;
-            } else if (strcmp(a, "--norm") == 0) {
-                rc = parse_names(a, v, &nl_norm_names, o->norm, NL_NORM_COUNT);
-                any_norm = true;
-            } else {
-                const bool hidden = strcmp(a, "--hidden") == 0;
-                int *list = hidden ? o->hiddens : o->batches;
-                int *count = hidden ? &o->n_hiddens : &o->n_batches;
-                char buf[256];
-                nl_copy_string(buf, sizeof buf, v);
-                for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok && !rc;
-                     tok = strtok_r(NULL, ",", &save)) {
-                    if (*count == MAX_LIST)
-                        return nl_cmd_usage_error("bench", "%s: at most %d sizes", a, MAX_LIST);
-                    rc = parse_int(a, tok, 1, 1 << 16, &list[(*count)++]);
-                }
-            }
-            if (rc)
-                return rc;
-        } else {
-            return nl_cmd_usage_error("bench", "unexpected argument '%s'", a);
+    for (size_t i = 0; i < COUNT_OF(int_options); i++)
+        if (strcmp(a, int_options[i].name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static bool takes_value(const char *a)
+{
+    for (size_t i = 0; i < COUNT_OF(other_value_options); i++)
+        if (strcmp(a, other_value_options[i]) == 0)
+            return true;
+    return find_int_option(a) >= 0;
+}
+
+/* a flag_options name: its bool set; false if a is none */
+static bool set_flag(const char *a, bench_options *o)
+{
+    for (size_t i = 0; i < COUNT_OF(flag_options); i++)
+        if (strcmp(a, flag_options[i].name) == 0) {
+            *(bool *)((char *)o + flag_options[i].at) = true;
+            return true;
         }
+    return false;
+}
+
+/* "--batch" or "--hidden": a comma-separated list of sizes */
+static int parse_sizes(const char *a, const char *v, bench_options *o)
+{
+    const bool hidden = strcmp(a, "--hidden") == 0;
+    int *list = hidden ? o->hiddens : o->batches;
+    int *count = hidden ? &o->n_hiddens : &o->n_batches;
+    char buf[256];
+    nl_copy_string(buf, sizeof buf, v);
+    int rc = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok && !rc;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (*count == MAX_LIST)
+            return nl_cmd_usage_error("bench", "%s: at most %d sizes", a, MAX_LIST);
+        rc = parse_int(a, tok, 1, 1 << 16, &list[(*count)++]);
     }
+    return rc;
+}
+
+/* one name of a table (the last if several) into *chosen */
+static int parse_choice(const char *a, const char *v, const nl_name_table *table, int count,
+                        int *chosen)
+{
+    bool named[32] = {false};
+    _Static_assert(NL_PLACE_COUNT <= 32 && NL_PRECISION_COUNT <= 32, "named[] holds them");
+    const int rc = parse_names(a, v, table, named, count);
+    for (int k = 0; k < count; k++)
+        if (named[k])
+            *chosen = k;
+    return rc;
+}
+
+/* the value v of option a from other_value_options */
+static int parse_other_value(const char *a, const char *v, bench_options *o, bool *any_model,
+                             bool *any_norm)
+{
+    int chosen, rc = 0;
+    if (strcmp(a, "--placement") == 0) {
+        chosen = (int)o->lm.placement;
+        rc = parse_choice(a, v, &nl_placement_names, NL_PLACE_COUNT, &chosen);
+        o->lm.placement = (nl_placement)chosen;
+    } else if (strcmp(a, "--csv") == 0) {
+        o->csv = v;
+    } else if (strcmp(a, "--precision") == 0) {
+        chosen = (int)o->precision;
+        rc = parse_choice(a, v, &nl_precision_names, NL_PRECISION_COUNT, &chosen);
+        o->precision = (nl_precision)chosen;
+    } else if (strcmp(a, "--model") == 0) {
+        rc = parse_models(v, o);
+        *any_model = true;
+    } else if (strcmp(a, "--norm") == 0) {
+        rc = parse_names(a, v, &nl_norm_names, o->norm, NL_NORM_COUNT);
+        *any_norm = true;
+    } else {
+        rc = parse_sizes(a, v, o);
+    }
+    return rc;
+}
+
+/* what was not given: every kernel model, both parts, every normalizer,
+ * the batch and hidden size lists */
+static void apply_defaults(bench_options *o, bool any_model, bool any_norm)
+{
     if (!any_model)
         for (int a = 0; a < NL_ARCH_COUNT; a++)
             o->model[a] = nl_arch_info_of((nl_arch)a)->bench_kernels;
@@ -361,29 +392,70 @@ int bench_parse_options(int argc, char **argv, bench_options *o, bool *help)
         for (int i = 0; i < 3; i++)
             o->hiddens[o->n_hiddens++] = def[i];
     }
-    int rc = 0;
     for (int k = 0; k < NL_NORM_COUNT; k++)
         o->rnn_norm[k] = any_norm ? o->norm[k] : k == NL_NORM_NONE;
-    /* every model the recurrent bench will build, at every batch it will
-     * run (the cell's batch norm refuses a batch of 1) */
+}
+
+/* every model the recurrent bench will build, at every batch it will run
+ * (the cell's batch norm refuses a batch of 1) */
+static int check_rnn_models(const bench_options *o)
+{
     int n_rnn_batches = 0;
     const int *rnn_batches = bench_rnn_batch_list(o, &n_rnn_batches);
-    for (int c = 0; c < NL_RNN_COUNT && !rc; c++)
-        for (int k = 0; k < NL_NORM_COUNT && o->cell[c] && !rc; k++)
-            for (int h = 0; h < o->n_hiddens && o->rnn_norm[k] && !rc; h++)
-                for (int bi = 0; bi < n_rnn_batches && !rc; bi++) {
+    for (int c = 0; c < NL_RNN_COUNT; c++)
+        for (int k = 0; k < NL_NORM_COUNT && o->cell[c]; k++)
+            for (int h = 0; h < o->n_hiddens && o->rnn_norm[k]; h++)
+                for (int bi = 0; bi < n_rnn_batches; bi++) {
                     nl_model_spec spec;
                     nl_bench_rnn_case rnn =
                         bench_rnn_case(o, (nl_rnn_cell)c, (nl_norm_kind)k, o->hiddens[h]);
                     nl_bench_rnn_spec(&rnn, &spec);
                     nl_error err = {0};
                     if (nl_model_check(&spec, rnn_batches[bi], &err) != NL_OK)
-                        rc = nl_cmd_usage_error(
+                        return nl_cmd_usage_error(
                             "bench", "--model %s --norm %s (hidden %d, layers %d, %d steps, "
                             "batch %d): %s", nl_name_of(&nl_rnn_cell_names, c),
                             nl_name_of(&nl_norm_names, k), rnn.hidden, rnn.layers, rnn.steps,
                             rnn_batches[bi], err.msg);
                 }
+    return 0;
+}
+
+int bench_parse_options(int argc, char **argv, bench_options *o, bool *help)
+{
+    memset(o, 0, sizeof *o);
+    o->groups = 8;
+    nl_bench_lm_defaults(&o->lm);
+    o->patch = 7;
+    bool any_model = false, any_norm = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (nl_cmd_is_help(a)) {
+            *help = true;
+            return 0;
+        }
+        if (set_flag(a, o))
+            continue;
+        if (!takes_value(a))
+            return nl_cmd_usage_error("bench", "unexpected argument '%s'", a);
+        if (i + 1 >= argc)
+            return nl_cmd_usage_error("bench", "%s needs a value", a);
+        const char *v = argv[++i];
+        const int n = find_int_option(a);
+        int rc;
+        if (n >= 0) {
+            rc = parse_int(a, v, int_options[n].lo, int_options[n].hi,
+                           (int *)((char *)o + int_options[n].at));
+            if (int_options[n].set_at != NOT_RECORDED)
+                *(bool *)((char *)o + int_options[n].set_at) = true;
+        } else {
+            rc = parse_other_value(a, v, o, &any_model, &any_norm);
+        }
+        if (rc)
+            return rc;
+    }
+    apply_defaults(o, any_model, any_norm);
+    int rc = check_rnn_models(o);
     for (int a = 0; a < NL_ARCH_COUNT && !rc; a++)
         if (o->model[a] && transformer_bench((nl_arch)a))
             rc = check_transformer(o, (nl_arch)a, any_norm, o->transformer_norm[a]);
