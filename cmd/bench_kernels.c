@@ -49,6 +49,75 @@ typedef struct {
     bool features;
 } norm_shape;
 
+/* the copy reference on a shape's element count: its GB/s (printed, a CSV
+ * row), or NAN if it could not be timed */
+static double time_copy(bench_output *out, nl_backend *be, const nl_bench_timing *t,
+                        const norm_shape *sh, const char *shape, size_t count)
+{
+    nl_bench_time copy;
+    nl_error err = {0};
+    if (nl_bench_copy(count, be->threads, t, &copy, &err) != NL_OK) {
+        bench_failed(out, "copy", &err);
+        return NAN;
+    }
+    const double copy_gbps = 8.0 * (double)count / copy.median_s / 1e9;
+    printf("  %-10s %-16s %-10s %11.1f %8.1f %9.1f %9s\n", "(copy)", shape, "copy",
+           copy.median_s * 1e6, copy_gbps, copy_gbps, "");
+    bench_row r = bench_blank_row("copy");
+    r.kernel = "copy";
+    r.shape = shape;
+    r.mode = "copy";
+    r.batch = sh->n;
+    r.time = &copy;
+    r.bytes_per_elem = 8.0;
+    r.gbps = r.copy_gbps = copy_gbps;
+    r.fraction = 1.0;
+    bench_emit_csv(out, &r);
+    return copy_gbps;
+}
+
+/* normalizer k on one shape, every mode against the copy's GB/s */
+static void time_norm(bench_output *out, const bench_options *o, nl_backend *be,
+                      const nl_bench_timing *t, int k, const norm_shape *sh, const char *shape,
+                      size_t count, double copy_gbps)
+{
+    const nl_bench_norm_case nc = {.kind = (nl_norm_kind)k, .groups = o->groups, .n = sh->n,
+                                   .c = sh->c, .h = sh->h, .w = sh->w, .features = sh->features};
+    nl_bench_time times[NL_BENCH_NORM_MODES];
+    const char *name = nl_name_of(&nl_norm_names, k);
+    char kernel[32];
+    snprintf(kernel, sizeof kernel, "%snorm", name);
+    nl_error err = {0};
+    if (nl_bench_norm(be, &nc, t, times, &err) != NL_OK) {
+        char what[160];
+        snprintf(what, sizeof what, "%s on %s", kernel, shape);
+        bench_failed(out, what, &err);
+        return;
+    }
+    for (int mode = 0; mode < NL_BENCH_NORM_MODES; mode++) {
+        const double bytes = nl_bench_norm_mode_bytes(mode);
+        const double gbps = bytes * (double)count / times[mode].median_s / 1e9;
+        char label[32];
+        bench_norm_label(k, o->groups, label, sizeof label);
+        printf("  %-10s %-16s %-10s %11.1f %8.1f %9.1f %9.3f\n", label, shape,
+               nl_bench_norm_mode_name(mode), times[mode].median_s * 1e6, gbps, copy_gbps,
+               gbps / copy_gbps);
+        bench_row r = bench_blank_row("norm");
+        r.norm = name;
+        r.groups = bench_uses_groups(k) ? o->groups : 0;
+        r.batch = sh->n;
+        r.kernel = kernel;
+        r.shape = shape;
+        r.mode = nl_bench_norm_mode_name(mode);
+        r.time = &times[mode];
+        r.bytes_per_elem = bytes;
+        r.gbps = gbps;
+        r.copy_gbps = copy_gbps;
+        r.fraction = gbps / copy_gbps;
+        bench_emit_csv(out, &r);
+    }
+}
+
 void bench_norms(bench_output *out, const bench_options *o, nl_backend *be)
 {
     const norm_shape shapes[] = {
@@ -64,7 +133,8 @@ void bench_norms(bench_output *out, const bench_options *o, nl_backend *be)
            "copy GB/s", "fraction");
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const norm_shape *sh = &shapes[s];
-        if (!bench_kernel_model(o, sh->features ? 2 : 4))
+        const int ndim = sh->features ? 2 : 4;
+        if (!bench_kernel_model(o, ndim))
             continue;
         char shape[64];
         if (sh->features)
@@ -72,65 +142,13 @@ void bench_norms(bench_output *out, const bench_options *o, nl_backend *be)
         else
             snprintf(shape, sizeof shape, "%dx%dx%dx%d", sh->n, sh->c, sh->h, sh->w);
         const size_t count = (size_t)sh->n * sh->c * sh->h * sh->w;
-        nl_bench_time copy;
-        nl_error err = {0};
-        if (nl_bench_copy(count, be->threads, &t, &copy, &err) != NL_OK) {
-            bench_failed(out, "copy", &err);
+        const double copy_gbps = time_copy(out, be, &t, sh, shape, count);
+        if (isnan(copy_gbps))
             continue;
-        }
-        const double copy_gbps = 8.0 * (double)count / copy.median_s / 1e9;
-        printf("  %-10s %-16s %-10s %11.1f %8.1f %9.1f %9s\n", "(copy)", shape, "copy",
-               copy.median_s * 1e6, copy_gbps, copy_gbps, "");
-        bench_row r = bench_blank_row("copy");
-        r.kernel = "copy";
-        r.shape = shape;
-        r.mode = "copy";
-        r.batch = sh->n;
-        r.time = &copy;
-        r.bytes_per_elem = 8.0;
-        r.gbps = r.copy_gbps = copy_gbps;
-        r.fraction = 1.0;
-        bench_emit_csv(out, &r);
         for (int k = 0; k < NL_NORM_COUNT; k++) {
             const nl_norm_info *info = nl_norm_info_of((nl_norm_kind)k);
-            if (!o->norm[k] || !info->adds_layer || !nl_norm_accepts(info, sh->features ? 2 : 4))
-                continue;
-            const nl_bench_norm_case nc = {.kind = (nl_norm_kind)k, .groups = o->groups, .n = sh->n,
-                                           .c = sh->c, .h = sh->h, .w = sh->w,
-                                           .features = sh->features};
-            nl_bench_time times[NL_BENCH_NORM_MODES];
-            const char *name = nl_name_of(&nl_norm_names, k);
-            char kernel[32];
-            snprintf(kernel, sizeof kernel, "%snorm", name);
-            if (nl_bench_norm(be, &nc, &t, times, &err) != NL_OK) {
-                char what[160];
-                snprintf(what, sizeof what, "%s on %s", kernel, shape);
-                bench_failed(out, what, &err);
-                nl_error_clear(&err);
-                continue;
-            }
-            for (int mode = 0; mode < NL_BENCH_NORM_MODES; mode++) {
-                const double bytes = nl_bench_norm_mode_bytes(mode);
-                const double gbps = bytes * (double)count / times[mode].median_s / 1e9;
-                char label[32];
-                bench_norm_label(k, o->groups, label, sizeof label);
-                printf("  %-10s %-16s %-10s %11.1f %8.1f %9.1f %9.3f\n", label, shape,
-                       nl_bench_norm_mode_name(mode), times[mode].median_s * 1e6, gbps, copy_gbps,
-                       gbps / copy_gbps);
-                r = bench_blank_row("norm");
-                r.norm = name;
-                r.groups = bench_uses_groups(k) ? o->groups : 0;
-                r.batch = sh->n;
-                r.kernel = kernel;
-                r.shape = shape;
-                r.mode = nl_bench_norm_mode_name(mode);
-                r.time = &times[mode];
-                r.bytes_per_elem = bytes;
-                r.gbps = gbps;
-                r.copy_gbps = copy_gbps;
-                r.fraction = gbps / copy_gbps;
-                bench_emit_csv(out, &r);
-            }
+            if (o->norm[k] && info->adds_layer && nl_norm_accepts(info, ndim))
+                time_norm(out, o, be, &t, k, sh, shape, count, copy_gbps);
         }
     }
     printf("\n");
