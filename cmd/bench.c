@@ -4,7 +4,6 @@
  * stdout, one CSV row per measurement to --csv; experiments/bench/ holds the
  * PyTorch side, which writes the same CSV columns, and the comparison. */
 #include <errno.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -56,6 +56,12 @@ void bench_transformer_spec(const bench_options *o, nl_arch arch, int k, nl_mode
  * given, else one layer over a Fashion-MNIST image's 28 rows */
 nl_bench_rnn_case bench_rnn_case(const bench_options *o, nl_rnn_cell cell, nl_norm_kind norm,
                                  int hidden);
+/* what a section times: kernel calls (the eval forward too) or training
+ * steps, each with its own repetitions and warm-up */
+typedef enum { BENCH_KERNEL_CALLS, BENCH_TRAINING_STEPS } bench_timed;
+/* the timing of a section: its defaults, or --quick's, with --cpu-clock,
+ * --reps and --warmup over them */
+nl_bench_timing bench_timing(const bench_options *o, bench_timed what);
 /* the recurrent bench's batches: --batch, else 1, 8 and 64 */
 const int *bench_rnn_batch_list(const bench_options *o, int *n);
 
@@ -68,6 +74,7 @@ typedef struct {
     double samples_per_s, median_ms, flops, gflops, ref_gflops, square_gflops, ceiling,
         bytes_per_elem, gbps, copy_gbps, fraction; /* NAN: empty */
 } bench_row;
+
 /* where the results go */
 typedef struct bench_output {
     nl_csv csv;
@@ -94,9 +101,8 @@ void bench_norm_label(int k, int groups, char *label, size_t size);
 
 /* ---- sections ---- */
 
-/* bench_kernels.c: the kernels' timing, the sgemm 1024 reference (its
- * GFLOP/s), the normalizers against a copy, the layers against sgemm */
-nl_bench_timing bench_kernel_timing(const bench_options *o);
+/* bench_kernels.c: the sgemm 1024 reference (its GFLOP/s), the normalizers
+ * against a copy, the layers against sgemm */
 double bench_sgemm_square(bench_output *out, const bench_options *o);
 void bench_norms(bench_output *out, const bench_options *o, nl_backend *be);
 void bench_layers(bench_output *out, const bench_options *o, nl_backend *be, double square);

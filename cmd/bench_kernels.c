@@ -6,23 +6,10 @@
 
 #include "bench_cmd.h"
 
-nl_bench_timing bench_kernel_timing(const bench_options *o)
-{
-    nl_bench_timing t = {.reps = 7, .warmup = 3, .rep_s = 0.03};
-    if (o->quick)
-        t = (nl_bench_timing){.reps = 2, .warmup = 1, .rep_s = 0.002};
-    t.cpu_clock = o->cpu_clock;
-    if (o->reps_set)
-        t.reps = o->reps;
-    if (o->warmup_set)
-        t.warmup = o->warmup;
-    return t;
-}
-
 double bench_sgemm_square(bench_output *out, const bench_options *o)
 {
     const nl_gemm sq = {.m = 1024, .n = 1024, .k = 1024};
-    nl_bench_timing t = bench_kernel_timing(o);
+    nl_bench_timing t = bench_timing(o, BENCH_KERNEL_CALLS);
     nl_bench_time time;
     nl_error err = {0};
     if (nl_bench_sgemm(&sq, 1, &t, &time, &err) != NL_OK) {
@@ -122,7 +109,7 @@ void bench_norms(bench_output *out, const bench_options *o, nl_backend *be)
 {
     const norm_shape shapes[] = {
         {32, 64, 28, 28, false}, {128, 256, 14, 14, false}, {256, 1024, 1, 1, true}};
-    const nl_bench_timing t = bench_kernel_timing(o);
+    const nl_bench_timing t = bench_timing(o, BENCH_KERNEL_CALLS);
     printf("normalizers: effective GB/s = minimal bytes / median time; minimal traffic counted:\n"
            "  fwd_train, fwd_eval 8 B/elem (read x, write y); bwd 12 B/elem (read x, dy; write\n"
            "  dx); fwd_bwd 20 B/elem. copy = OpenMP float copy loop over the same element count,\n"
@@ -156,7 +143,7 @@ void bench_norms(bench_output *out, const bench_options *o, nl_backend *be)
 
 void bench_layers(bench_output *out, const bench_options *o, nl_backend *be, double square)
 {
-    const nl_bench_timing t = bench_kernel_timing(o);
+    const nl_bench_timing t = bench_timing(o, BENCH_KERNEL_CALLS);
     printf("conv and linear layers (the bench models' weight layers; conv/linear before a norm\n"
            "  have no bias, the classifier has one): GFLOP/s = 2*MACs / median time; bwd = dW,\n"
            "  plus dX where the layer passes a gradient on (not conv1/fc1: their input is the\n"

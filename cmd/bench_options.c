@@ -116,6 +116,7 @@ static int parse_names(const char *what, const char *v, const nl_name_table *tab
     return 0;
 }
 
+/* arch lm or vit: a training bench of its own (bench_own_training) */
 static bool transformer_bench(nl_arch arch)
 {
     for (int i = 0; i < bench_n_own_training; i++)
@@ -124,6 +125,7 @@ static bool transformer_bench(nl_arch arch)
     return false;
 }
 
+/* an architecture --model takes: its kernels timed, or a bench of its own */
 static bool bench_model(nl_arch arch)
 {
     return nl_arch_info_of(arch)->bench_kernels || transformer_bench(arch);
@@ -239,6 +241,21 @@ const int *bench_rnn_batch_list(const bench_options *o, int *n)
     return o->lm_default_batches ? def : o->batches;
 }
 
+nl_bench_timing bench_timing(const bench_options *o, bench_timed what)
+{
+    const bool steps = what == BENCH_TRAINING_STEPS;
+    nl_bench_timing t = steps ? (nl_bench_timing){.reps = 5, .warmup = 5, .rep_s = 0.25}
+                              : (nl_bench_timing){.reps = 7, .warmup = 3, .rep_s = 0.03};
+    if (o->quick)
+        t = (nl_bench_timing){.reps = 2, .warmup = 1, .rep_s = steps ? 0.01 : 0.002};
+    t.cpu_clock = o->cpu_clock;
+    if (o->reps_set)
+        t.reps = o->reps;
+    if (o->warmup_set)
+        t.warmup = o->warmup;
+    return t;
+}
+
 /* the options that switch something on */
 static const struct {
     const char *name;
@@ -326,7 +343,7 @@ static int parse_sizes(const char *a, const char *v, bench_options *o)
     return rc;
 }
 
-/* one name of a table (the last if several) into *chosen */
+/* a name of the table into *chosen (of several, the last in the table's order) */
 static int parse_choice(const char *a, const char *v, const nl_name_table *table, int count,
                         int *chosen)
 {

@@ -18,22 +18,9 @@ const bench_own_training_row bench_own_training[] = {
 };
 const int bench_n_own_training = (int)(sizeof bench_own_training / sizeof bench_own_training[0]);
 
-nl_bench_timing bench_train_timing(const bench_options *o)
-{
-    nl_bench_timing t = {.reps = 5, .warmup = 5, .rep_s = 0.25};
-    if (o->quick)
-        t = (nl_bench_timing){.reps = 2, .warmup = 1, .rep_s = 0.01};
-    t.cpu_clock = o->cpu_clock;
-    if (o->reps_set)
-        t.reps = o->reps;
-    if (o->warmup_set)
-        t.warmup = o->warmup;
-    return t;
-}
-
 void bench_training(bench_output *out, const bench_options *o, nl_backend *be, double square)
 {
-    const nl_bench_timing t = bench_train_timing(o);
+    const nl_bench_timing t = bench_timing(o, BENCH_TRAINING_STEPS);
     printf("training step (nl_model_load_batch, forward, backward, nl_sgd_step: lr %g, momentum\n"
            "  0.9) on random N(0,1) 1x28x28 images, 10 random classes; median of %d repetitions\n"
            "  of >= %.2f s after %d warm-up steps. FLOPs/sample = forward + backward of the\n"
@@ -165,7 +152,7 @@ static nl_code time_eval_pair(nl_backend *be, const nl_model_spec *spec, int n,
 /* eval-mode throughput with batch norm as trained and folded away */
 void bench_eval(bench_output *out, const bench_options *o, nl_backend *be)
 {
-    const nl_bench_timing t = bench_kernel_timing(o);
+    const nl_bench_timing t = bench_timing(o, BENCH_KERNEL_CALLS);
     printf("eval forward (nl_model_load_batch, forward in eval mode through the loss) on random\n"
            "  N(0,1) 1x28x28 images, 10 random classes, with batch norm and with it folded into\n"
            "  the layer before it (normlab eval --fold-bn); median of %d repetitions of >= %.3f s\n"
@@ -242,7 +229,7 @@ static void emit_transformer_row(bench_output *out, const bench_options *o, cons
 
 void bench_training_lm(bench_output *out, const bench_options *o, nl_backend *be)
 {
-    const nl_bench_timing t = bench_train_timing(o);
+    const nl_bench_timing t = bench_timing(o, BENCH_TRAINING_STEPS);
     const nl_bench_lm_case *lc = &o->lm;
     const char *placement = nl_name_of(&nl_placement_names, lc->placement);
     char shape[96];
@@ -289,7 +276,7 @@ void bench_training_lm(bench_output *out, const bench_options *o, nl_backend *be
 
 void bench_training_vit(bench_output *out, const bench_options *o, nl_backend *be)
 {
-    const nl_bench_timing t = bench_train_timing(o);
+    const nl_bench_timing t = bench_timing(o, BENCH_TRAINING_STEPS);
     const nl_bench_lm_case *lc = &o->lm;
     const char *placement = nl_name_of(&nl_placement_names, lc->placement);
     char shape[96];
@@ -335,7 +322,7 @@ void bench_training_vit(bench_output *out, const bench_options *o, nl_backend *b
 /* the recurrent cells' training step, on the grid of hidden sizes and batches */
 void bench_training_rnn(bench_output *out, const bench_options *o, nl_backend *be, double square)
 {
-    const nl_bench_timing t = bench_train_timing(o);
+    const nl_bench_timing t = bench_timing(o, BENCH_TRAINING_STEPS);
     const nl_bench_rnn_case first = bench_rnn_case(o, NL_RNN_LSTM, NL_NORM_NONE, 0);
     printf("rnn training step (nl_model_load_batch, forward over %d steps of %d random N(0,1)\n"
            "  inputs, a linear classifier on the last state, 10 random classes, backpropagation\n"
