@@ -16,46 +16,58 @@
 #include "sweep/sweep.h"
 #include "train/rundir.h"
 
-static void usage(FILE *out)
+/* the help text in its sections: what is run and written, the experiment
+ * file, the options, what happens on a second run and at Ctrl-C */
+static void usage_synopsis(FILE *out)
+{
+    fputs("usage: normlab sweep EXPERIMENT.yaml [-j N] [--shard I/N|auto] [--claim] [--dry-run]\n"
+          "                     [--merge] [--set KEY=VALUE]... [--out DIR] [--force]\n"
+          "       normlab sweep EXPERIMENT.yaml --emit-sbatch [--array-tasks N] [--array-throttle N]\n"
+          "                     [--cpus-per-task C] [--time T] [--mem M] [--partition P]\n"
+          "                     [--account A] [--qos Q] [--out DIR]\n\n"
+          "Runs every configuration of an experiment file, each as its own `normlab run`\n"
+          "process, and gathers the results in the sweep directory (default results/<name>/):\n"
+          "  summary.csv         a row per run: the varied keys, status (ok, diverged, failed,\n"
+          "                      pending) and the final metrics; rebuilt after every run\n"
+          "  configs/<run>.yaml  the resolved config of each run\n"
+          "  runs/<run>/         the run directories (config.yaml, metrics.csv, summary.json,\n"
+          "                      stderr.txt: what the run printed)\n"
+          "  plots/              the plots the experiment file lists (see normlab plot)\n\n",
+          out);
+}
+
+static void usage_experiment_file(FILE *out)
+{
+    fputs("Experiment file (YAML; unknown keys and wrong types are errors):\n"
+          "  name: wu-he-mlp                      # the sweep directory's name (default: the\n"
+          "                                       # file's name)\n"
+          "  base: ../configs/mlp-batch.yaml      # relative to this file, or an inline config\n"
+          "  set: {train.epochs: 3}               # fixed overrides (dotted config keys); one\n"
+          "                                       # that does not apply to a run is left out\n"
+          "  grid:                                # every combination, the first key slowest\n"
+          "    model.norm.type: [none, batch, layer, group]\n"
+          "    train.batch_size: [2, 4, 8, 16, 32, 64]\n"
+          "    seed: [1, 2, 3]\n"
+          "  derived:                             # KEY = base_value * (x / base_at)^power, x the\n"
+          "    train.optimizer.lr:                # value of scale_with (power: 1, round: false\n"
+          "      {scale_with: train.batch_size, base_value: 0.02, base_at: 32}  # by default)\n"
+          "  exclude:                             # skip the runs matching every key of an entry,\n"
+          "    - {model.norm.type: instance, model.arch: mlp}  # compared with the resolved config\n"
+          "  threads: 0                           # per run; 0: cores / jobs\n"
+          "  plots:                               # made at the end (see normlab plot --help):\n"
+          "    - {kind: batch_size, metric: test_error}  # kind, metric, split, threshold, name\n"
+          "    - {kind: curves, split: test, metric: error}\n"
+          "    - {kind: curves, where: {train.batch_size: 8}}  # only the runs with these values\n"
+          "Every run's config is base + set + grid + derived, through the same checks as\n"
+          "`normlab run`; all of them are checked before the first run starts (so a grid\n"
+          "holds at most 100000 runs, and a key at most 1000 values). A run\n"
+          "directory is named after its grid values: type-batch_batch_size-8_seed-1.\n\n",
+          out);
+}
+
+static void usage_options(FILE *out)
 {
     fprintf(out,
-            "usage: normlab sweep EXPERIMENT.yaml [-j N] [--shard I/N|auto] [--claim] [--dry-run]\n"
-            "                     [--merge] [--set KEY=VALUE]... [--out DIR] [--force]\n"
-            "       normlab sweep EXPERIMENT.yaml --emit-sbatch [--array-tasks N] [--array-throttle N]\n"
-            "                     [--cpus-per-task C] [--time T] [--mem M] [--partition P]\n"
-            "                     [--account A] [--qos Q] [--out DIR]\n\n"
-            "Runs every configuration of an experiment file, each as its own `normlab run`\n"
-            "process, and gathers the results in the sweep directory (default results/<name>/):\n"
-            "  summary.csv         a row per run: the varied keys, status (ok, diverged, failed,\n"
-            "                      pending) and the final metrics; rebuilt after every run\n"
-            "  configs/<run>.yaml  the resolved config of each run\n"
-            "  runs/<run>/         the run directories (config.yaml, metrics.csv, summary.json,\n"
-            "                      stderr.txt: what the run printed)\n"
-            "  plots/              the plots the experiment file lists (see normlab plot)\n\n"
-            "Experiment file (YAML; unknown keys and wrong types are errors):\n"
-            "  name: wu-he-mlp                      # the sweep directory's name (default: the\n"
-            "                                       # file's name)\n"
-            "  base: ../configs/mlp-batch.yaml      # relative to this file, or an inline config\n"
-            "  set: {train.epochs: 3}               # fixed overrides (dotted config keys); one\n"
-            "                                       # that does not apply to a run is left out\n"
-            "  grid:                                # every combination, the first key slowest\n"
-            "    model.norm.type: [none, batch, layer, group]\n"
-            "    train.batch_size: [2, 4, 8, 16, 32, 64]\n"
-            "    seed: [1, 2, 3]\n"
-            "  derived:                             # KEY = base_value * (x / base_at)^power, x the\n"
-            "    train.optimizer.lr:                # value of scale_with (power: 1, round: false\n"
-            "      {scale_with: train.batch_size, base_value: 0.02, base_at: 32}  # by default)\n"
-            "  exclude:                             # skip the runs matching every key of an entry,\n"
-            "    - {model.norm.type: instance, model.arch: mlp}  # compared with the resolved config\n"
-            "  threads: 0                           # per run; 0: cores / jobs\n"
-            "  plots:                               # made at the end (see normlab plot --help):\n"
-            "    - {kind: batch_size, metric: test_error}  # kind, metric, split, threshold, name\n"
-            "    - {kind: curves, split: test, metric: error}\n"
-            "    - {kind: curves, where: {train.batch_size: 8}}  # only the runs with these values\n"
-            "Every run's config is base + set + grid + derived, through the same checks as\n"
-            "`normlab run`; all of them are checked before the first run starts (so a grid\n"
-            "holds at most 100000 runs, and a key at most 1000 values). A run\n"
-            "directory is named after its grid values: type-batch_batch_size-8_seed-1.\n\n"
             "options:\n"
             "  -j, --jobs N     run N runs at once (default 1)\n"
             "  --shard I/N      run only the runs whose index modulo N is I-1 (I in 1..N), e.g.\n"
@@ -94,15 +106,29 @@ static void usage(FILE *out)
             "  --force          re-run finished runs whose saved config differs from the\n"
             "                   experiment's (without it, that is an error), and start over\n"
             "                   interrupted ones whose checkpoint is of another config\n"
-            "                   (without it, their runs refuse it)\n\n"
-            "Running the same sweep again skips finished runs (ok or diverged: a diverged run\n"
-            "is a result) and runs again the failed and the interrupted ones; a run another\n"
-            "process is still writing is waited for, never started twice. The runs get\n"
-            "SIGTERM when the sweep dies.\n"
-            "Ctrl-C stops the running runs (a second Ctrl-C kills them), writes summary.csv and\n"
-            "exits 1.\n"
-            "Exit status: 0 every run ok or diverged, 1 some failed or interrupted, 2 bad usage\n"
-            "or experiment file.\n", NL_SBATCH_MAX_TASKS, NL_SBATCH_DEFAULT_THROTTLE);
+            "                   (without it, their runs refuse it)\n\n",
+            NL_SBATCH_MAX_TASKS, NL_SBATCH_DEFAULT_THROTTLE);
+}
+
+static void usage_reruns(FILE *out)
+{
+    fputs("Running the same sweep again skips finished runs (ok or diverged: a diverged run\n"
+          "is a result) and runs again the failed and the interrupted ones; a run another\n"
+          "process is still writing is waited for, never started twice. The runs get\n"
+          "SIGTERM when the sweep dies.\n"
+          "Ctrl-C stops the running runs (a second Ctrl-C kills them), writes summary.csv and\n"
+          "exits 1.\n"
+          "Exit status: 0 every run ok or diverged, 1 some failed or interrupted, 2 bad usage\n"
+          "or experiment file.\n",
+          out);
+}
+
+static void usage(FILE *out)
+{
+    usage_synopsis(out);
+    usage_experiment_file(out);
+    usage_options(out);
+    usage_reruns(out);
 }
 
 

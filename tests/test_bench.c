@@ -658,6 +658,49 @@ START_TEST(test_run_round)
 }
 END_TEST
 
+/* every option the help's synopsis names is one the parser knows (the
+ * options are tables in cmd/bench_options.c): a flag is taken (the next
+ * argument is the one refused), an option with a value asks for it */
+START_TEST(test_help_options_parse)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/normlab-bench-XXXXXX");
+    ck_assert(mkdtemp(tmp) != NULL);
+    ck_assert_int_eq(normlab("bench --help"), 0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/out.txt", tmp);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f, "no %s", path);
+    char synopsis[4096] = "";
+    char line[512];
+    /* the synopsis: the lines before the first blank one */
+    while (fgets(line, sizeof line, f) && strcmp(line, "\n") != 0)
+        strncat(synopsis, line, sizeof synopsis - strlen(synopsis) - 1);
+    fclose(f);
+    int options = 0;
+    for (char *at = strstr(synopsis, "[--"); at; at = strstr(at + 1, "[--")) {
+        char option[64];
+        const size_t len = strcspn(at + 1, " ]");
+        ck_assert(len < sizeof option);
+        memcpy(option, at + 1, len);
+        option[len] = '\0';
+        const bool takes_value = at[1 + len] == ' ';
+        char args[128], want[160];
+        snprintf(args, sizeof args, takes_value ? "bench %s" : "bench %s --bogus", option);
+        snprintf(want, sizeof want, takes_value ? "%s needs a value" : "unexpected argument '--bogus'",
+                 option);
+        ck_assert_int_eq(normlab(args), 2);
+        snprintf(path, sizeof path, "%s/err.txt", tmp);
+        f = fopen(path, "r");
+        ck_assert_msg(f, "no %s", path);
+        ck_assert(fgets(line, sizeof line, f));
+        fclose(f);
+        ck_assert_msg(strstr(line, want), "%s: %s (wanted '%s')", args, line, want);
+        options++;
+    }
+    ck_assert_int_ge(options, 20);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("bench");
@@ -665,6 +708,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_quick_csv);
     tcase_add_test(tc, test_cnn_flops_and_usage);
+    tcase_add_test(tc, test_help_options_parse);
     tcase_add_test(tc, test_lm_rows);
     tcase_add_test(tc, test_lm_usage);
     tcase_add_test(tc, test_vit_rows);

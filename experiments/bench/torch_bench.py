@@ -9,7 +9,7 @@ per setting and passes the setting's name with --setting.
   /usr/bin/python3 experiments/bench/torch_bench.py --setting default --csv torch.csv
   /usr/bin/python3 experiments/bench/torch_bench.py --quick --training --model mlp
 
-Mirrors normlab's bench (cmd/bench.c, core/bench/bench.h):
+Mirrors normlab's bench (cmd/bench.c and its bench_*.c, core/bench/bench.h):
 - models: mlp 784-256-256-256-10 and cnn conv3x3(1->32)-norm-relu-maxpool2,
   conv3x3(32->64)-norm-relu-maxpool2, linear(64*7*7->10); the normalizer sits
   between the weight layer and the ReLU; a layer feeding a normalizer (all of
