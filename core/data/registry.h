@@ -36,9 +36,9 @@
 #include <stdint.h>
 
 #include "base/names.h"
-#include "data/data.h"
 #include "data/reader_util.h"
-#include "data/tokens.h"
+#include "data/spec.h"
+#include "data/text_memo.h"
 
 /* what a dataset yields, and so which models read it */
 typedef enum {
