@@ -9,7 +9,10 @@
  *    of more token rows than an int counts is refused before a layer
  *    multiplies them;
  *  - step-schedule milestones past the run's last step are refused, and
- *    recalibration on a token model does not offer 0 as a value. */
+ *    recalibration on a token model does not offer 0 as a value;
+ *  - a config filled in by code: a value out of range in any key of the
+ *    schema, of every type, is refused by validate naming the key and what
+ *    is accepted (walked over the table). */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -375,6 +378,100 @@ START_TEST(test_recalibration_of_tokens_offers_no_zero)
 }
 END_TEST
 
+/* ---- every key's range, on a config filled in by code ---- */
+
+/* an integer the key refuses: past its upper bound where that fits the
+ * field (0 means "not given" for the ZERO_UNSET keys), else below its lower */
+static long long int_out_of_range(const nl_key_def *def)
+{
+    if ((def->flags & NL_KF_HI) && (def->size != sizeof(int) || def->hi < INT_MAX))
+        return (long long)def->hi + 1;
+    ck_assert_msg(def->flags & NL_KF_LO, "%s has no bound to step past", def->key);
+    return (long long)def->lo - 1;
+}
+
+/* puts a value out of range into def's field(s) of a default config;
+ * returns what the message must say, or NULL for a key with no such value */
+static const char *spoil(const nl_key_def *def, nl_config *cfg, int item_or_count)
+{
+    void *field = nl_schema_field(cfg, def);
+    int count;
+    switch (def->type) {
+    case NL_KT_INT:
+        if (def->off == offsetof(nl_config, seed))
+            cfg->seed = UINT64_MAX;
+        else
+            nl_schema_set_int(def, cfg, int_out_of_range(def));
+        return "is out of range; accepted: ";
+    case NL_KT_FLOAT:
+        *(float *)field = NAN;
+        return "is out of range; accepted: ";
+    case NL_KT_MOMENTUM:
+        cfg->model.norm.cumulative = false;
+        cfg->model.norm.momentum = NAN;
+        return "is out of range; accepted: ";
+    case NL_KT_BOOL:
+        return NULL;
+    case NL_KT_STRING:
+        memset(field, 'x', def->size);
+        return "the value is not terminated within";
+    case NL_KT_ENUM:
+        *(int *)field = def->names->count;
+        return "; accepted: ";
+    case NL_KT_BIAS:
+        cfg->model.bias = 2;
+        return "is not a bias setting";
+    case NL_KT_INT_LIST:
+    case NL_KT_FLOAT_LIST:
+        /* too many items, or one item out of range */
+        if (item_or_count) {
+            count = def->max_items + 1;
+            memcpy((char *)cfg + def->count_off, &count, sizeof count);
+            return "items; accepted: ";
+        }
+        count = def->min_items > 1 ? def->min_items : 1;
+        memcpy((char *)cfg + def->count_off, &count, sizeof count);
+        if (def->type == NL_KT_FLOAT_LIST)
+            ((float *)field)[0] = NAN;
+        else
+            ((int *)field)[0] = (int)int_out_of_range(def);
+        return "item 0 (";
+    case NL_KT_SHAPE:
+        cfg->data.synthetic_h = 0;
+        return "is out of range; accepted: ";
+    }
+    return NULL;
+}
+
+START_TEST(test_filled_in_by_code_out_of_range_refused_for_every_key)
+{
+    bool type_seen[NL_KT_SHAPE + 1] = {false};
+    nl_config *cfg = cfg_new();
+    for (int i = 0; i < nl_config_schema_count; i++) {
+        const nl_key_def *def = &nl_config_schema[i];
+        for (int variant = 0; variant < 2; variant++) {
+            nl_config_defaults(cfg);
+            const char *says = spoil(def, cfg, variant);
+            if (!says)
+                continue;
+            type_seen[def->type] = true;
+            nl_error err = {0};
+            ck_assert_msg(nl_config_validate(cfg, &err) == NL_ERR_CONFIG,
+                          "%s (variant %d): accepted", def->key, variant);
+            ck_assert_msg(strcmp(err.key, def->key) == 0, "%s: the error names %s: %s",
+                          def->key, err.key, err.msg);
+            char lead[200];
+            snprintf(lead, sizeof lead, "%s: ", def->key);
+            ck_assert_msg(strncmp(err.msg, lead, strlen(lead)) == 0 && strstr(err.msg, says),
+                          "%s: '%s' does not say '%s'", def->key, err.msg, says);
+        }
+    }
+    free(cfg);
+    for (int t = 0; t <= NL_KT_SHAPE; t++)
+        ck_assert_msg(type_seen[t] || t == NL_KT_BOOL, "no key of type %d checked", t);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("bounds");
@@ -387,6 +484,7 @@ int main(void)
     tcase_add_test(tc, test_values_per_sample_past_an_int_refused);
     tcase_add_test(tc, test_milestones_past_the_last_step_refused);
     tcase_add_test(tc, test_recalibration_of_tokens_offers_no_zero);
+    tcase_add_test(tc, test_filled_in_by_code_out_of_range_refused_for_every_key);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -11,7 +11,7 @@
  *   2. core/arch/registry.c: its row; core/arch/registry.h: its builder's
  *      prototype (below, with the others);
  *   3. core/arch/<name>.c: the builder, from the parts in core/arch/parts.h;
- *   4. core/config/schema.c: a row for each config key only it reads, with
+ *   4. core/config/keys_model.def: a row for each config key only it reads, with
  *      .when_key = "model.arch" (which architectures a key applies to comes
  *      from the rows' `keys`, not from the schema; a key another
  *      architecture already reads, as model.d_model, needs only its name in

@@ -1,5 +1,6 @@
 /* What the config module's files share (not for other modules): where
- * keys came from, warnings, errors about keys, and the steps of a load.
+ * keys came from, warnings, errors about keys (those three: internal.c),
+ * and the steps of a load.
  * A load: defaults (config.c), the file and the overrides (parse.c), then
  * derived defaults and cross-key checks (resolve.c); write.c writes the
  * result back. */

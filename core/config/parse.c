@@ -1,5 +1,5 @@
 /* Config parsing: YAML text (the shared walker, config/yamldoc.h: every
- * node has its line and column) read against the schema in schema.c, and
+ * node has its line and column) read against the schema (schema.h), and
  * --set overrides through the same readers. Each key's value is checked as
  * it is read and its origin recorded (file:line:col, or the override), so
  * that errors found later still point at the line. A load then hands the

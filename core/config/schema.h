@@ -54,6 +54,9 @@ enum {
     NL_KF_AND_WHEN_NEWER = 1 << 9,
 };
 
+/* the bit of enum value v (bool: 1 true) in a condition's mask */
+#define NL_KEY_BIT(v) (1u << (v))
+
 /* One condition of a key's rule ("applies only when ..."). The governing
  * key `key` is an enum or a bool: the condition holds when its value has a
  * bit in `mask` (bool: bit 1 true), or, for model.norm.type and

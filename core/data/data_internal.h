@@ -7,16 +7,13 @@
 #ifndef NL_DATA_INTERNAL_H
 #define NL_DATA_INTERNAL_H
 
-#include "data/data.h"
 #include "data/reader_util.h"
 #include "data/registry.h"
+#include "data/spec.h"
 
 /* the config keys every image dataset reads (its row's keys list them) */
 #define NL_DATA_IMAGE_KEYS                                                                         \
     "data.standardize", "data.shift.invert", "data.shift.contrast", "data.shift.brightness",      \
         "data.shift.offset", "data.shift.noise_std", "data.classes_subset", "data.per_class"
-
-/* ---- token datasets (tokens.c, text.c, markov.c) ---- */
-#include "data/tokens.h"
 
 #endif

@@ -378,6 +378,72 @@ static nl_code check_end(idx_reader *r, nl_error *err)
     return NL_OK;
 }
 
+/* images per read: the buffer read_labels and read_images share holds
+ * this many images' bytes */
+#define IDX_CHUNK 256
+#define IDX_PIXELS ((size_t)IDX_SIDE * IDX_SIDE)
+
+/* the first n labels into out->y, in reads of the whole buffer; promised:
+ * the count the header gives (for the messages) */
+static nl_code read_labels(idx_reader *rl, const char *lbl_path, uint32_t promised, long n,
+                           unsigned char *buf, nl_split *out, nl_error *err)
+{
+    const size_t bufsize = IDX_CHUNK * IDX_PIXELS;
+    for (long i0 = 0; i0 < n; i0 += (long)bufsize) {
+        size_t k = (size_t)(n - i0) < bufsize ? (size_t)(n - i0) : bufsize, got;
+        nl_code rc = rd_read(rl, buf, k, &got, err);
+        if (rc != NL_OK)
+            return rc;
+        if (got < k) {
+            if (rd_cut_off(rl))
+                return nl_fail(err, NL_ERR_DATA,
+                               "%s: truncated: the header promises %u labels but the gzip stream "
+                               "is cut off before their end",
+                               lbl_path, promised);
+            return nl_fail(err, NL_ERR_DATA,
+                           "%s: truncated: the header promises %u labels but the file ends "
+                           "after %ld",
+                           lbl_path, promised, i0 + (long)got);
+        }
+        for (size_t j = 0; j < k; j++) {
+            if (buf[j] >= IDX_CLASSES)
+                return nl_fail(err, NL_ERR_DATA,
+                               "%s: label %u of sample %ld is out of range (expected 0..%d)",
+                               lbl_path, buf[j], i0 + (long)j, IDX_CLASSES - 1);
+            out->y[i0 + (long)j] = buf[j];
+        }
+    }
+    return NL_OK;
+}
+
+/* the first n images into out->x, scaled to [0, 1], IDX_CHUNK at a time */
+static nl_code read_images(idx_reader *ri, const char *img_path, uint32_t promised, long n,
+                           unsigned char *buf, nl_split *out, nl_error *err)
+{
+    for (long i0 = 0; i0 < n; i0 += IDX_CHUNK) {
+        long k = n - i0 < IDX_CHUNK ? n - i0 : IDX_CHUNK;
+        size_t bytes = (size_t)k * IDX_PIXELS, got;
+        nl_code rc = rd_read(ri, buf, bytes, &got, err);
+        if (rc != NL_OK)
+            return rc;
+        if (got < bytes) {
+            if (rd_cut_off(ri))
+                return nl_fail(err, NL_ERR_DATA,
+                               "%s: truncated: the header promises %u images of %dx%d but the "
+                               "gzip stream is cut off before their end",
+                               img_path, promised, IDX_SIDE, IDX_SIDE);
+            return nl_fail(err, NL_ERR_DATA,
+                           "%s: truncated: the header promises %u images of %dx%d but the "
+                           "data ends inside image %ld",
+                           img_path, promised, IDX_SIDE, IDX_SIDE, i0 + (long)(got / IDX_PIXELS));
+        }
+        float *dst = out->x + (size_t)i0 * IDX_PIXELS;
+        for (size_t j = 0; j < bytes; j++)
+            dst[j] = (float)buf[j] * (1.0f / 255.0f);
+    }
+    return NL_OK;
+}
+
 static nl_code load_split(const char *img_path, const char *lbl_path, long want, bool labels_only,
                           const char *which, nl_split *out, nl_error *err)
 {
@@ -388,82 +454,29 @@ static nl_code load_split(const char *img_path, const char *lbl_path, long want,
     nl_code rc = open_split(img_path, lbl_path, want, which, &f, err);
     if (rc != NL_OK)
         goto done;
-    const uint32_t n_img = f.count, n_lbl = f.count;
-    idx_reader *const ri = &f.images, *const rl = &f.labels;
-    long n = want ? want : (long)n_img;
+    const long n = want ? want : (long)f.count;
     /* labels only: samples of no values, the images file's header and
      * length checked but its pixels not read */
     rc = labels_only ? nl_split_alloc(out, n, 0, 0, 0, err)
                      : nl_split_alloc(out, n, 1, IDX_SIDE, IDX_SIDE, err);
     if (rc != NL_OK)
         goto done;
-
-    /* labels first: small, and a bad one fails before the big read */
-    const size_t per = IDX_SIDE * IDX_SIDE;
-    const long chunk = 256; /* images per read */
-    const size_t bufsize = (size_t)chunk * per;
-    buf = malloc(bufsize);
+    buf = malloc(IDX_CHUNK * IDX_PIXELS);
     if (!buf) {
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", lbl_path);
         goto done;
     }
-    for (long i0 = 0; i0 < n; i0 += (long)bufsize) {
-        size_t k = (size_t)(n - i0) < bufsize ? (size_t)(n - i0) : bufsize, got;
-        rc = rd_read(rl, buf, k, &got, err);
-        if (rc != NL_OK)
-            goto done;
-        if (got < k) {
-            if (rd_cut_off(rl))
-                rc = nl_fail(err, NL_ERR_DATA,
-                             "%s: truncated: the header promises %u labels but the gzip stream "
-                             "is cut off before their end",
-                             lbl_path, n_lbl);
-            else
-                rc = nl_fail(err, NL_ERR_DATA,
-                             "%s: truncated: the header promises %u labels but the file ends "
-                             "after %ld",
-                             lbl_path, n_lbl, i0 + (long)got);
-            goto done;
-        }
-        for (size_t j = 0; j < k; j++) {
-            if (buf[j] >= IDX_CLASSES) {
-                rc = nl_fail(err, NL_ERR_DATA,
-                             "%s: label %u of sample %ld is out of range (expected 0..%d)",
-                             lbl_path, buf[j], i0 + (long)j, IDX_CLASSES - 1);
-                goto done;
-            }
-            out->y[i0 + (long)j] = buf[j];
-        }
-    }
-
-    for (long i0 = 0; i0 < n && !labels_only; i0 += chunk) {
-        long k = n - i0 < chunk ? n - i0 : chunk;
-        size_t bytes = (size_t)k * per, got;
-        rc = rd_read(ri, buf, bytes, &got, err);
-        if (rc != NL_OK)
-            goto done;
-        if (got < bytes) {
-            if (rd_cut_off(ri))
-                rc = nl_fail(err, NL_ERR_DATA,
-                             "%s: truncated: the header promises %u images of %dx%d but the "
-                             "gzip stream is cut off before their end",
-                             img_path, n_img, IDX_SIDE, IDX_SIDE);
-            else
-                rc = nl_fail(err, NL_ERR_DATA,
-                             "%s: truncated: the header promises %u images of %dx%d but the "
-                             "data ends inside image %ld",
-                             img_path, n_img, IDX_SIDE, IDX_SIDE, i0 + (long)(got / per));
-            goto done;
-        }
-        float *dst = out->x + (size_t)i0 * per;
-        for (size_t j = 0; j < bytes; j++)
-            dst[j] = (float)buf[j] * (1.0f / 255.0f);
-    }
-    /* a whole file read: its stream's end and CRC are checked for free */
-    if (n == (long)n_img &&
-        ((rc = check_end(rl, err)) != NL_OK || (!labels_only && (rc = check_end(ri, err)))))
+    /* labels first: small, and a bad one fails before the big read */
+    if ((rc = read_labels(&f.labels, lbl_path, f.count, n, buf, out, err)) != NL_OK ||
+        (!labels_only &&
+         (rc = read_images(&f.images, img_path, f.count, n, buf, out, err)) != NL_OK))
         goto done;
-
+    /* a whole file read: its stream's end and CRC are checked for free */
+    if (n == (long)f.count) {
+        rc = check_end(&f.labels, err);
+        if (rc == NL_OK && !labels_only)
+            rc = check_end(&f.images, err);
+    }
 done:
     free(buf);
     close_split(&f);

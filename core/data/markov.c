@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/rng.h"
 #include "data/data_internal.h"
+#include "data/tokens.h"
 
 /* entries of the transition table (contexts * branching): 16 MiB of bytes */
 #define MARKOV_MAX_TABLE (1L << 24)

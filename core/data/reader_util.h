@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "base/status.h"
-#include "data/data.h"
+#include "data/spec.h"
 
 /* what a reader is asked for: a resolved directory and the sample counts
  * (0 = all the files hold); labels_only (the IDX reader): the labels alone,

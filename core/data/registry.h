@@ -13,7 +13,7 @@
  *      declared below through kinds.def) and the reader it points at, an
  *      image reader (read and probe, nl_data_request's directory and sizes)
  *      or a token reader (check, read, describe);
- *   3. core/config/schema.c: a row for each config key only it reads, with
+ *   3. core/config/keys_data.def: a row for each config key only it reads, with
  *      .when_key = "data.dataset", and the key's name in the dataset's row
  *      `keys` (which datasets a key applies to comes from the rows, not
  *      from the schema); a key that is new altogether also needs its field
@@ -36,9 +36,9 @@
 #include <stdint.h>
 
 #include "base/names.h"
-#include "data/data.h"
 #include "data/reader_util.h"
-#include "data/tokens.h"
+#include "data/spec.h"
+#include "data/text_memo.h"
 
 /* what a dataset yields, and so which models read it */
 typedef enum {

@@ -6,7 +6,8 @@
 
 #include <stdbool.h>
 
-#include "data/data.h"
+#include "base/status.h"
+#include "data/spec.h"
 
 /* whether the spec changes pixels / changes anything */
 bool nl_data_shift_pixels(const nl_data_spec *spec);

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/rng.h"
 #include "data/data_internal.h"
 
 #define SYN_MAX_CLASSES 1000

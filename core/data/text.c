@@ -123,6 +123,88 @@ static long control_count(const long count[256])
     return n;
 }
 
+/* where a pass over a text file has got to: each byte value counted, the
+ * offset of the first control character (-1 none yet), the bytes read */
+typedef struct {
+    long count[256];
+    long first_control;
+    long at;
+} text_pass;
+
+/* one block read at pass->at: counted, copied into out (when not NULL),
+ * refused when it holds a NUL or takes the file past the size it had when
+ * opened */
+static nl_code take_block(const char *path, long size, const unsigned char *block, ssize_t got,
+                          int32_t *out, text_pass *pass, nl_error *err)
+{
+    if (pass->at + got > size)
+        return nl_data_key_fail(err, NL_ERR_IO, "data.path",
+                                "text: %s grew while it was read (%ld bytes when opened); read "
+                                "it when nothing writes it",
+                                path, size);
+    for (ssize_t i = 0; i < got; i++)
+        pass->count[block[i]]++;
+    if (out)
+        for (ssize_t i = 0; i < got; i++)
+            out[pass->at + i] = block[i];
+    if (pass->count[0]) {
+        const unsigned char *nul = memchr(block, 0, (size_t)got);
+        return nl_data_key_fail(err, NL_ERR_DATA, "data.path",
+                                "text: %s is binary, not text: byte %ld is NUL; set "
+                                "data.path to a plain-text file",
+                                path, pass->at + (long)(nul - block));
+    }
+    if (pass->first_control < 0 && control_count(pass->count) > 0) {
+        ssize_t i = 0;
+        while (!is_control(block[i]))
+            i++;
+        pass->first_control = pass->at + (long)i;
+    }
+    pass->at += (long)got;
+    return NL_OK;
+}
+
+/* Reads the file to its end in blocks. Each byte value is counted without
+ * a branch per byte; a block that adds a NUL or the file's first control
+ * character is searched again for where, which the messages give. */
+static nl_code read_blocks(int fd, const char *path, long size, unsigned char *block,
+                           int32_t *out, text_pass *pass, nl_error *err)
+{
+    for (;;) {
+        ssize_t got = read(fd, block, TEXT_BLOCK);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            return nl_data_key_fail(err, NL_ERR_IO, "data.path", "text: cannot read %s: %s",
+                                    path, strerror(errno));
+        }
+        if (got == 0)
+            return NL_OK;
+        nl_code rc = take_block(path, size, block, got, out, pass, err);
+        if (rc != NL_OK)
+            return rc;
+    }
+}
+
+/* the whole pass: the file did not shrink while it was read, and it has
+ * few enough control characters to be text */
+static nl_code check_pass(const char *path, long size, const text_pass *pass, nl_error *err)
+{
+    const long control = control_count(pass->count);
+    if (pass->at != size)
+        return nl_data_key_fail(err, NL_ERR_IO, "data.path",
+                                "text: %s shrank while it was read (%ld of the %ld bytes it had "
+                                "when opened); read it when nothing writes it",
+                                path, pass->at, size);
+    if (control * 1000 > (long)TEXT_MAX_CONTROL_PER_MILLE * size)
+        return nl_data_key_fail(
+            err, NL_ERR_DATA, "data.path",
+            "text: %s does not look like text: %ld of its %ld bytes are control characters (the "
+            "first at byte %ld; text has at most %d per 1000); set data.path to a plain-text file",
+            path, control, size, pass->first_control, TEXT_MAX_CONTROL_PER_MILLE);
+    return NL_OK;
+}
+
 /* What a text file holds, found by reading it once: its length and the
  * bytes it uses. tokens (length ints) receives the bytes when not NULL.
  * Errors: missing, not a regular file, empty, binary (a NUL byte, or more
@@ -149,83 +231,22 @@ static nl_code text_read_file(const char *path, bool is_default, int32_t **token
     const long size = (long)st.st_size;
     unsigned char *block = malloc(TEXT_BLOCK);
     int32_t *out = tokens ? malloc((size_t)size * sizeof *out) : NULL;
-    if (!block || (tokens && !out)) {
+    text_pass pass = {.first_control = -1};
+    if (!block || (tokens && !out))
         rc = nl_fail(err, NL_ERR_NOMEM, "text: out of memory for the %ld tokens of %s", size, path);
-        goto done;
-    }
-    /* each byte value counted without a branch per byte; a block that adds
-     * a NUL or the file's first control character is searched again for
-     * where, which the messages give */
-    long count[256] = {0};
-    long control = 0, first_control = -1, at = 0;
-    for (;;) {
-        ssize_t got = read(fd, block, TEXT_BLOCK);
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = nl_data_key_fail(err, NL_ERR_IO, "data.path", "text: cannot read %s: %s", path,
-                                  strerror(errno));
-            goto done;
-        }
-        if (got == 0)
-            break;
-        if (at + got > size) {
-            rc = nl_data_key_fail(err, NL_ERR_IO, "data.path",
-                                  "text: %s grew while it was read (%ld bytes when opened); read "
-                                  "it when nothing writes it",
-                                  path, size);
-            goto done;
-        }
-        for (ssize_t i = 0; i < got; i++)
-            count[block[i]]++;
-        if (out)
-            for (ssize_t i = 0; i < got; i++)
-                out[at + i] = block[i];
-        if (count[0]) {
-            const unsigned char *nul = memchr(block, 0, (size_t)got);
-            rc = nl_data_key_fail(err, NL_ERR_DATA, "data.path",
-                                  "text: %s is binary, not text: byte %ld is NUL; set "
-                                  "data.path to a plain-text file",
-                                  path, at + (long)(nul - block));
-            goto done;
-        }
-        if (first_control < 0 && control_count(count) > 0) {
-            ssize_t i = 0;
-            while (!is_control(block[i]))
-                i++;
-            first_control = at + (long)i;
-        }
-        at += (long)got;
-    }
-    control = control_count(count);
-    for (int c = 0; c < 256; c++)
-        scan->used[c] = count[c] > 0;
-    if (at != size) {
-        rc = nl_data_key_fail(err, NL_ERR_IO, "data.path",
-                              "text: %s shrank while it was read (%ld of the %ld bytes it had when "
-                              "opened); read it when nothing writes it",
-                              path, at, size);
-        goto done;
-    }
-    if (control * 1000 > (long)TEXT_MAX_CONTROL_PER_MILLE * size) {
-        rc = nl_data_key_fail(
-            err, NL_ERR_DATA, "data.path",
-            "text: %s does not look like text: %ld of its %ld bytes are control characters (the "
-            "first at byte %ld; text has at most %d per 1000); set data.path to a plain-text file",
-            path, control, size, first_control, TEXT_MAX_CONTROL_PER_MILLE);
-        goto done;
-    }
-    scan->length = size;
-    if (memo && !tokens)
-        memo_keep(memo, &st, scan);
-done:
+    else if ((rc = read_blocks(fd, path, size, block, out, &pass, err)) == NL_OK)
+        rc = check_pass(path, size, &pass, err);
     free(block);
     close(fd);
     if (rc != NL_OK) {
         free(out);
-        memset(scan, 0, sizeof *scan);
         return rc;
     }
+    for (int c = 0; c < 256; c++)
+        scan->used[c] = pass.count[c] > 0;
+    scan->length = size;
+    if (memo && !tokens)
+        memo_keep(memo, &st, scan);
     if (tokens)
         *tokens = out;
     return NL_OK;

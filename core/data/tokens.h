@@ -13,7 +13,8 @@
 #include "base/names.h"
 #include "base/rng.h"
 #include "base/status.h"
-#include "data/data.h"
+#include "data/spec.h"
+#include "data/text_memo.h"
 
 /* A token stream, held on the host. */
 typedef struct {
@@ -65,18 +66,6 @@ typedef struct {
     long train_length, valid_length;
     int vocab;
 } nl_token_shape;
-/* The last text file a probe read, known by the file's identity (device,
- * inode, size, modification and change times): checking many runs of one
- * corpus (a sweep's plan, `validate` over several configs) then reads it
- * once instead of once a run. Zero-initialized by the caller, who owns it;
- * a file written since is read again. */
-typedef struct {
-    bool valid;
-    unsigned long long dev, ino;
-    long long size, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec;
-    long length;
-    bool used[256];
-} nl_text_memo;
 
 /* `memo` may be NULL (read the file) */
 nl_code nl_token_dataset_probe(const nl_data_spec *spec, long min_window, nl_text_memo *memo,

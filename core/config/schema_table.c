@@ -1,0 +1,68 @@
+/* The config schema's table: one row per key (schema.h says what a row
+ * holds), one file of rows per section, in documentation order. The code
+ * that reads the rows is schema.c. */
+#include "config/schema.h"
+
+#include <stdint.h>
+
+#include "arch/registry.h"
+#include "data/registry.h"
+#include "data/tokens.h"
+#include "layers/param_norm.h"
+#include "norm/registry.h"
+#include "optim/optim.h"
+
+#define FIELD(f) .off = offsetof(nl_config, f), .size = sizeof(((nl_config *)0)->f)
+#define LIST(f, n) FIELD(f), .count_off = offsetof(nl_config, n)
+#define BIT(v) NL_KEY_BIT(v)
+#define GE(x) .lo = (x), .flags = NL_KF_LO
+#define GT(x) .lo = (x), .flags = NL_KF_LO | NL_KF_LO_OPEN
+/* an integer in [lo, hi]: every integer key has an upper bound (the test of
+ * the table asks), the limit the code behind it takes, so that the key's
+ * own range check reports it with the file, line and the real limit before
+ * anything is sized by it */
+#define IN(l, h) .lo = (l), .hi = (h), .flags = NL_KF_LO | NL_KF_HI
+
+/* The further conditions (and_when) of the rules that one governing key
+ * cannot say. A key with no effect under the others is refused where it is
+ * set (config/resolve.c, check_keys); each rule here says when the code
+ * behind the key reads it. */
+
+/* the recurrent cell's normalizer (core/arch/rnn.c): placement in_cell and a
+ * kind with a form in the cell; placement none builds the plain cell */
+#define IN_CELL_CONDITIONS                                                                         \
+    {.key = "model.norm.placement", .mask = BIT(NL_PLACE_IN_CELL)},                              \
+        {.key = "model.norm.type", .mask = NL_ARCH_IN_CELL_NORMS}
+static const nl_key_when in_cell_norm[] = {IN_CELL_CONDITIONS, {.key = NULL}};
+/* the lstm's cell state: the gru has none */
+static const nl_key_when in_cell_lstm[] = {
+    IN_CELL_CONDITIONS, {.key = "model.cell", .mask = BIT(NL_RNN_LSTM)}, {.key = NULL}};
+/* the cell's running statistics: only batch norm keeps them (per step) */
+static const nl_key_when in_cell_running_stats[] = {
+    {.key = "model.norm.placement", .mask = BIT(NL_PLACE_IN_CELL)},
+    {.key = "model.norm.type", .mask = BIT(NL_NORM_BATCH)},
+    {.key = "model.norm.track_running_stats", .mask = BIT(1)},
+    {.key = NULL}};
+#undef IN_CELL_CONDITIONS
+/* the trace's fixed test samples: train mode traces each step's own batch */
+static const nl_key_when trace_eval_mode[] = {
+    {.key = "train.trace.mode", .mask = BIT(NL_TRACE_EVAL)}, {.key = NULL}};
+
+/* Documentation order; sections must be contiguous (the writer opens each
+ * section once). */
+const nl_key_def nl_config_schema[] = {
+#include "config/keys_run.def"
+#include "config/keys_data.def"
+#include "config/keys_model.def"
+#include "config/keys_norm.def"
+#include "config/keys_train.def"
+#include "config/keys_init.def"
+};
+const int nl_config_schema_count = (int)(sizeof nl_config_schema / sizeof nl_config_schema[0]);
+
+int nl_config_key_count(void) { return nl_config_schema_count; }
+
+const char *nl_config_key_name(int i)
+{
+    return i >= 0 && i < nl_config_schema_count ? nl_config_schema[i].key : NULL;
+}
