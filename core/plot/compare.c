@@ -14,6 +14,7 @@
 
 #include "model/spec.h"
 #include "plot/internal.h"
+#include "plot/plot.h"
 #include "train/rundir.h"
 
 /* marks an output directory as compare's: it may be written again */

@@ -11,6 +11,7 @@
 
 #include "log/files.h"
 #include "plot/internal.h"
+#include "plot/plot.h"
 
 nl_code pl_write_one(const pl_results *r, const nl_plot_spec *spec, const char *name, const char *template_name,
                      const pl_templates *templates, nl_plot_report *rep, nl_error *err)
