@@ -31,6 +31,14 @@ void pl_table_free(pl_table *t)
     memset(t, 0, sizeof *t);
 }
 
+/* a record's n fields and the array */
+static void free_fields(char **fields, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(fields[i]);
+    free(fields);
+}
+
 /* splits one record starting at *p (quotes may hold commas and newlines) */
 static int split_record(const char **p, char ***fields_out)
 {
@@ -60,9 +68,7 @@ static int split_record(const char **p, char ***fields_out)
             nl_buf_printf(&f, "%c", *s++);
         if (f.failed) {
             nl_buf_free(&f);
-            for (int i = 0; i < n; i++)
-                free(fields[i]);
-            free(fields);
+            free_fields(fields, n);
             return -1;
         }
         if (n == cap) {
@@ -70,9 +76,7 @@ static int split_record(const char **p, char ***fields_out)
             char **grown = realloc(fields, (size_t)cap * sizeof *fields);
             if (!grown) {
                 nl_buf_free(&f);
-                for (int i = 0; i < n; i++)
-                    free(fields[i]);
-                free(fields);
+                free_fields(fields, n);
                 return -1;
             }
             fields = grown;
@@ -99,10 +103,8 @@ static nl_code read_header(const char **p, pl_table *t, const char *path, nl_err
     char **fields;
     const int n = split_record(p, &fields);
     if (n <= 0 || (n == 1 && !fields[0][0])) {
-        if (n > 0) {
-            free(fields[0]);
-            free(fields);
-        }
+        if (n > 0)
+            free_fields(fields, n);
         return nl_fail(err, NL_ERR_DATA, "%s is empty (no header line)", path);
     }
     t->header = fields;
@@ -131,22 +133,22 @@ static bool keep_record(pl_table *t, int line_no, bool cut, char **fields, int n
         }
     }
     if (blank || cut || n > t->n_cols) {
-        for (int i = 0; i < n; i++)
-            free(fields[i]);
-        free(fields);
+        free_fields(fields, n);
         return false;
     }
     return true;
 }
 
 /* a row of n fields, padded with "" to the header's width, appended to t
- * (*cap: the rows' capacity); false when out of memory */
+ * (*cap: the rows' capacity); false (its fields freed) when out of memory */
 static bool add_row(pl_table *t, char **fields, int n, int *cap)
 {
     if (n < t->n_cols) {
         char **grown = realloc(fields, (size_t)t->n_cols * sizeof *fields);
-        if (!grown)
+        if (!grown) {
+            free_fields(fields, n);
             return false;
+        }
         fields = grown;
         for (int i = n; i < t->n_cols; i++)
             fields[i] = strdup("");
@@ -154,8 +156,10 @@ static bool add_row(pl_table *t, char **fields, int n, int *cap)
     if (t->n_rows == *cap) {
         *cap = *cap ? 2 * *cap : 256;
         char ***grown = realloc(t->rows, (size_t)*cap * sizeof *grown);
-        if (!grown)
+        if (!grown) {
+            free_fields(fields, t->n_cols); /* padded to it above */
             return false;
+        }
         t->rows = grown;
     }
     t->rows[t->n_rows++] = fields;
