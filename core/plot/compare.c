@@ -14,6 +14,7 @@
 
 #include "model/spec.h"
 #include "plot/internal.h"
+#include "plot/plot.h"
 #include "train/rundir.h"
 
 /* marks an output directory as compare's: it may be written again */
@@ -185,8 +186,8 @@ static bool input_varies(const merge *M, const char *key)
     return false;
 }
 
-/* builds the merged results m from M's inputs */
-static nl_code build_merged(merge *M, pl_results *m, const char *out_dir, nl_error *err)
+/* m holds M's runs (their values added key by key) */
+static nl_code merged_runs(const merge *M, pl_results *m, const char *out_dir, nl_error *err)
 {
     memset(m, 0, sizeof *m);
     nl_copy_string(m->dir, sizeof m->dir, out_dir);
@@ -194,18 +195,21 @@ static nl_code build_merged(merge *M, pl_results *m, const char *out_dir, nl_err
     m->seed_key = -1;
     m->label_determined = true;
     m->runs = calloc((size_t)M->n_runs + 1, sizeof *m->runs);
-    char **values = calloc((size_t)M->n_runs + 1, sizeof *values);
-    if (!m->runs || !values) {
-        free(values);
+    if (!m->runs)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-    }
     m->n_runs = M->n_runs;
     for (int i = 0; i < M->n_runs; i++) {
         m->runs[i] = *M->run[i];
         m->runs[i].values = NULL;
     }
+    return NL_OK;
+}
+
+/* the candidate keys: each input's varied keys first, in its order, then
+ * its config's, then the runs' own configs' */
+static nl_code collect_candidates(merge *M, nl_error *err)
+{
     nl_code rc = NL_OK;
-    /* each input's varied keys first, in its order, then its config's */
     for (int s = 0; s < M->n_in && rc == NL_OK; s++) {
         const pl_results *r = &M->in[s];
         for (int k = 0; k < r->n_keys && rc == NL_OK; k++)
@@ -216,11 +220,18 @@ static nl_code build_merged(merge *M, pl_results *m, const char *out_dir, nl_err
     for (int i = 0; i < M->n_runs && rc == NL_OK; i++)
         for (int e = 0; e < M->config[i].n && rc == NL_OK; e++)
             rc = add_candidate(M, M->config[i].items[e].key, err);
-    /* the settings the configs differ in beyond the inputs' own varied
-     * keys: a few name the variants; many (an lm against a cnn differs in
-     * the data, the model and the training) would make a legend wider than
-     * any screen, so the directories' names stand for them and the
-     * footnote names the settings */
+    return rc;
+}
+
+/* The keys whose values differ between the runs, into m (values: scratch
+ * of a text per run). The settings the configs differ in beyond the
+ * inputs' own varied keys: a few name the variants; many (an lm against a
+ * cnn differs in the data, the model and the training) would make a legend
+ * wider than any screen, so the directories' names stand for them
+ * (*too_many) and the footnote names the settings. */
+static nl_code add_differing_keys(const merge *M, pl_results *m, char **values, bool *too_many, nl_error *err)
+{
+    nl_code rc = NL_OK;
     bool *differs = calloc((size_t)M->n_keys + 1, sizeof *differs);
     if (!differs)
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
@@ -240,20 +251,25 @@ static nl_code build_merged(merge *M, pl_results *m, const char *out_dir, nl_err
             listed += (size_t)snprintf(config_keys + listed, sizeof config_keys - listed, "%s%s",
                                        listed ? ", " : "", M->keys[k]);
     }
-    const bool too_many = n_config_keys > COMPARE_LABEL_SETTINGS;
+    *too_many = n_config_keys > COMPARE_LABEL_SETTINGS;
     for (int k = 0; k < M->n_keys && rc == NL_OK; k++) {
-        if (!differs[k] || (too_many && !pl_is_seed_key(M->keys[k]) && !input_varies(M, M->keys[k])))
+        if (!differs[k] || (*too_many && !pl_is_seed_key(M->keys[k]) && !input_varies(M, M->keys[k])))
             continue;
         if (key_values(M, M->keys[k], values, err, &rc) && (rc = add_key(m, M->keys[k], values, err)) == NL_OK &&
             pl_is_seed_key(M->keys[k]))
             m->seed_key = m->n_keys - 1;
     }
     free(differs);
-    if (too_many)
+    if (*too_many)
         snprintf(m->note, sizeof m->note, "the directories differ in %d settings (%s, ...): the legend "
                  "names them", n_config_keys, config_keys);
-    /* a token model's loss and error are per predicted token, an image
-     * classifier's per image: the curves share axes, not a meaning */
+    return rc;
+}
+
+/* a token model's loss and error are per predicted token, an image
+ * classifier's per image: the curves share axes, not a meaning */
+static void note_token_mix(const merge *M, pl_results *m)
+{
     int token_runs = 0;
     for (int i = 0; i < M->n_runs; i++) {
         const char *arch = raw_value(M, i, "model.arch");
@@ -265,15 +281,39 @@ static nl_code build_merged(merge *M, pl_results *m, const char *out_dir, nl_err
         snprintf(m->note + used, sizeof m->note - used, "%slanguage models' loss and error are per "
                  "token, the others' per sample", used ? ". " : "");
     }
+}
+
+/* the directory's name as a key when the keys leave two inputs' runs in
+ * one variant, or too many settings differ to name them */
+static nl_code add_directory_key(const merge *M, pl_results *m, char **values, bool too_many, nl_error *err)
+{
     bool apart = !too_many;
-    for (int a = 0; a < M->n_in && apart && rc == NL_OK; a++)
+    for (int a = 0; a < M->n_in && apart; a++)
         for (int b = a + 1; b < M->n_in && apart; b++)
             apart = !inputs_overlap(m, M->source, a, b);
-    for (int i = 0; !apart && i < M->n_runs && rc == NL_OK; i++)
+    if (apart)
+        return NL_OK;
+    for (int i = 0; i < M->n_runs; i++)
         if (!(values[i] = strdup(input_label(M->in, M->n_in, M->source[i]))))
-            rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
-    if (!apart && rc == NL_OK)
-        rc = add_key(m, PL_DIRECTORY_KEY, values, err);
+            return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    return add_key(m, PL_DIRECTORY_KEY, values, err);
+}
+
+/* builds the merged results m from M's inputs */
+static nl_code build_merged(merge *M, pl_results *m, const char *out_dir, nl_error *err)
+{
+    nl_code rc = merged_runs(M, m, out_dir, err);
+    if (rc)
+        return rc;
+    char **values = calloc((size_t)M->n_runs + 1, sizeof *values);
+    if (!values)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    bool too_many = false;
+    if ((rc = collect_candidates(M, err)) == NL_OK)
+        rc = add_differing_keys(M, m, values, &too_many, err);
+    note_token_mix(M, m);
+    if (rc == NL_OK)
+        rc = add_directory_key(M, m, values, too_many, err);
     for (int i = 0; i < M->n_runs; i++)
         free(values[i]);
     free(values);
@@ -339,10 +379,11 @@ static nl_code check_distinct(const char *const *dirs, int n, nl_error *err)
     return NL_OK;
 }
 
-nl_code nl_plot_compare(const char *const *dirs, int n_dirs, const nl_plot_spec *spec, const char *out_dir,
-                        const char *templates_dir, nl_plot_report *rep, nl_error *err)
+/* what compare takes: two directories or more, distinct, a curves spec,
+ * an --out that is compare's or empty */
+static nl_code check_request(const char *const *dirs, int n_dirs, const nl_plot_spec *spec, const char *out_dir,
+                             nl_error *err)
 {
-    memset(rep, 0, sizeof *rep);
     char msg[512];
     if (n_dirs < 2)
         return nl_fail(err, NL_ERR_USAGE, "compare needs at least two run or sweep directories, got %d", n_dirs);
@@ -353,6 +394,92 @@ nl_code nl_plot_compare(const char *const *dirs, int n_dirs, const nl_plot_spec 
     nl_code rc = check_distinct(dirs, n_dirs, err);
     if (rc == NL_OK)
         rc = check_out_dir(out_dir, err);
+    return rc;
+}
+
+/* each directory's results into M->in (M->n_in counts those loaded, to
+ * free), then every run in order with its input and its own config */
+static nl_code load_inputs(merge *M, const char *const *dirs, int n_dirs, nl_error *err)
+{
+    nl_code rc = NL_OK;
+    for (; M->n_in < n_dirs; M->n_in++) {
+        if ((rc = pl_results_load(dirs[M->n_in], &M->in[M->n_in], err)))
+            return rc;
+        pl_results_check_run_files(&M->in[M->n_in]);
+        M->n_runs += M->in[M->n_in].n_runs;
+    }
+    M->source = calloc((size_t)M->n_runs + 1, sizeof *M->source);
+    M->run = calloc((size_t)M->n_runs + 1, sizeof *M->run);
+    if (!M->source || !M->run)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (int s = 0, i = 0; s < M->n_in; s++)
+        for (int j = 0; j < M->in[s].n_runs; j++, i++) {
+            M->source[i] = s;
+            M->run[i] = &M->in[s].runs[j];
+        }
+    return load_run_configs(M, err);
+}
+
+/* the inputs' left-out rows are the figure's */
+static void adopt_warnings(const merge *M, pl_results *m)
+{
+    for (int s = 0; s < M->n_in; s++)
+        for (const char *w = M->in[s].warnings; *w;) {
+            char line[1600];
+            const size_t len = strcspn(w, "\n");
+            snprintf(line, sizeof line, "%.*s", (int)len, w);
+            pl_warn(m, line);
+            w += len + (w[len] == '\n');
+        }
+}
+
+/* out_dir marked as compare's, then the curves into it */
+static nl_code write_compare(const pl_results *m, const nl_plot_spec *spec, const char *out_dir,
+                             const pl_templates *templates, nl_plot_report *rep, nl_error *err)
+{
+    nl_code rc = make_out_dir(out_dir, err);
+    if (rc)
+        return rc;
+    char curves_name[64], name[80];
+    nl_plot_spec_name(spec, curves_name, sizeof curves_name);
+    /* compare[-metric][-split], as curves names its files */
+    snprintf(name, sizeof name, "compare%s", spec->name[0] ? "" : curves_name + strlen("curves"));
+    nl_copy_string(rep->plots_dir, sizeof rep->plots_dir, out_dir);
+    return pl_write_one(m, spec, spec->name[0] ? spec->name : name, "compare", templates, rep, err);
+}
+
+/* m's values are its own (add_key), its runs' other fields the inputs' */
+static void free_merged(pl_results *m)
+{
+    for (int i = 0; i < m->n_runs && m->runs; i++) {
+        for (int k = 0; k < m->n_keys; k++)
+            free(m->runs[i].values[k]);
+        free(m->runs[i].values);
+        m->runs[i].values = NULL;
+    }
+    m->n_runs = 0;
+    pl_results_free(m);
+    free(m);
+}
+
+static void free_merge(merge *M)
+{
+    for (int s = 0; s < M->n_in; s++)
+        pl_results_free(&M->in[s]);
+    free(M->in);
+    for (int i = 0; M->config && i < M->n_runs; i++)
+        nl_flat_free(&M->config[i]);
+    free(M->config);
+    free(M->source);
+    free(M->run);
+    free(M->keys);
+}
+
+nl_code nl_plot_compare(const char *const *dirs, int n_dirs, const nl_plot_spec *spec, const char *out_dir,
+                        const char *templates_dir, nl_plot_report *rep, nl_error *err)
+{
+    memset(rep, 0, sizeof *rep);
+    nl_code rc = check_request(dirs, n_dirs, spec, out_dir, err);
     if (rc)
         return rc;
     merge M = {0};
@@ -365,63 +492,16 @@ nl_code nl_plot_compare(const char *const *dirs, int n_dirs, const nl_plot_spec 
         free(M.in);
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     }
-    rc = pl_templates_load(templates_dir, templates, err);
-    for (; M.n_in < n_dirs && rc == NL_OK; M.n_in++) {
-        if ((rc = pl_results_load(dirs[M.n_in], &M.in[M.n_in], err)))
-            break;
-        pl_results_check_run_files(&M.in[M.n_in]);
-        M.n_runs += M.in[M.n_in].n_runs;
-    }
-    M.source = calloc((size_t)M.n_runs + 1, sizeof *M.source);
-    M.run = calloc((size_t)M.n_runs + 1, sizeof *M.run);
-    if (rc == NL_OK && (!M.source || !M.run))
-        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
-    for (int s = 0, i = 0; s < M.n_in && rc == NL_OK; s++)
-        for (int j = 0; j < M.in[s].n_runs; j++, i++) {
-            M.source[i] = s;
-            M.run[i] = &M.in[s].runs[j];
-        }
-    if (rc == NL_OK)
-        rc = load_run_configs(&M, err);
-    if (rc == NL_OK)
+    if ((rc = pl_templates_load(templates_dir, templates, err)) == NL_OK &&
+        (rc = load_inputs(&M, dirs, n_dirs, err)) == NL_OK)
         rc = build_merged(&M, m, out_dir, err);
-    /* the inputs' left-out rows are the figure's */
-    for (int s = 0; s < M.n_in && rc == NL_OK; s++)
-        for (const char *w = M.in[s].warnings; *w;) {
-            char line[1600];
-            const size_t len = strcspn(w, "\n");
-            snprintf(line, sizeof line, "%.*s", (int)len, w);
-            pl_warn(m, line);
-            w += len + (w[len] == '\n');
-        }
-    if (rc == NL_OK)
+    if (rc == NL_OK) {
+        adopt_warnings(&M, m);
         nl_copy_string(rep->warnings, sizeof rep->warnings, m->warnings);
-    if (rc == NL_OK && (rc = make_out_dir(out_dir, err)) == NL_OK) {
-        char curves_name[64], name[80];
-        nl_plot_spec_name(spec, curves_name, sizeof curves_name);
-        /* compare[-metric][-split], as curves names its files */
-        snprintf(name, sizeof name, "compare%s", spec->name[0] ? "" : curves_name + strlen("curves"));
-        nl_copy_string(rep->plots_dir, sizeof rep->plots_dir, out_dir);
-        rc = pl_write_one(m, spec, spec->name[0] ? spec->name : name, "compare", templates, rep, err);
+        rc = write_compare(m, spec, out_dir, templates, rep, err);
     }
-    for (int i = 0; i < m->n_runs && m->runs; i++) {
-        for (int k = 0; k < m->n_keys; k++)
-            free(m->runs[i].values[k]);
-        free(m->runs[i].values);
-        m->runs[i].values = NULL;
-    }
-    m->n_runs = 0;
-    pl_results_free(m);
-    free(m);
-    for (int s = 0; s < M.n_in; s++)
-        pl_results_free(&M.in[s]);
-    free(M.in);
-    for (int i = 0; M.config && i < M.n_runs; i++)
-        nl_flat_free(&M.config[i]);
-    free(M.config);
-    free(M.source);
-    free(M.run);
-    free(M.keys);
+    free_merged(m);
+    free_merge(&M);
     pl_templates_free(templates);
     free(templates);
     return rc;

@@ -8,7 +8,8 @@
 
 #include "config/flat.h"
 #include "log/files.h"
-#include "plot/plot.h"
+#include "plot/report.h"
+#include "plot/spec.h"
 #include "plot/templates.h"
 
 /* ---- CSV ---- */

@@ -144,10 +144,64 @@ static void plot_variant(pl_script *s, const pl_results *r, const grouping *g, i
     nl_buf_printf(&s->gp, "\n");
 }
 
+/* the y axis says what was traced: on training batches, or over test samples */
+static void trace_ylabel(const pl_results *r, const char *act, char *ylabel, size_t size)
+{
+    const char *mode = nl_flat_get(&r->config, "train.trace.mode");
+    if (mode && !strcmp(mode, "train"))
+        snprintf(ylabel, size, "value of %s (on each traced step's training batch)",
+                 act ? act : "the activation");
+    else
+        snprintf(ylabel, size, "value of %s (over %s test samples)", act ? act : "the activation",
+                 nl_flat_get(&r->config, "train.trace.samples") ? nl_flat_get(&r->config, "train.trace.samples") : "the");
+}
+
+/* the script: a panel per variant in ids (up to three a row) sharing the
+ * y range lo..hi and steps 0..last_step, and a row naming the percentiles */
+static nl_code trace_script(const pl_results *r, const grouping *g, const int *ids, int n_ids,
+                            char (*cols)[16], int n_cols, double lo, double hi, double last_step, const char *file,
+                            pl_script *s, nl_error *err)
+{
+    char q[2048];
+    const char *act = nl_flat_get(&r->config, "train.trace.activation");
+    const char *unit = nl_flat_get(&r->config, "train.trace.unit");
+    char title[512];
+    snprintf(title, sizeof title, "Activation percentiles over training%s%s%s%s%s", act ? ": " : "",
+             act ? act : "", unit ? ", unit " : "", unit ? unit : "",
+             r->seed_key >= 0 ? " (mean over seeds)" : "");
+    const int cols_n = n_ids < 3 ? n_ids : 3, rows = (n_ids + cols_n - 1) / cols_n;
+    const int width = 200 + 460 * cols_n, height = 200 + 380 * rows;
+    pl_header(s, title, width, height);
+    layout L = pl_title_block(s, r, title, width, height);
+    const double pad = (hi - lo) * 0.08 + 1e-6;
+    char ylabel[160];
+    trace_ylabel(r, act, ylabel, sizeof ylabel);
+    nl_buf_printf(&s->gp, "set multiplot\nset xlabel \"step (optimizer updates)\"\nset ylabel %s\n",
+                  pl_q(ylabel, q, sizeof q));
+    pl_step_tics(s, last_step, false);
+    nl_buf_printf(&s->gp,
+                  "set yrange [%g:%g]\nset xrange [0:%g]\n", lo - pad, hi + pad,
+                  last_step > 0 ? last_step : 1);
+    if (n_ids < g->n) {
+        char foot[160];
+        snprintf(foot, sizeof foot, "showing the first %d of %d variants", n_ids, g->n);
+        pl_footnote(s, &L, foot);
+    }
+    for (int k = 0; k < n_ids; k++) {
+        pl_panel(s, &L, k / cols_n, k % cols_n, rows, cols_n, 0.08, 0.98, 105.0 / height, L.top - 26.0 / height,
+              90, 110);
+        plot_variant(s, r, g, ids[k], k, cols, n_cols, file);
+        if (k == 0)
+            pl_after_first_plot(s);
+    }
+    plot_legend_row(s, cols, n_cols, height);
+    nl_buf_printf(&s->gp, "\nunset multiplot\n");
+    return pl_finish(s, err);
+}
+
 nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
 {
     (void)spec;
-    char q[2048];
     grouping g;
     nl_code rc = pl_group_runs(r, NULL, 0, &g, err);
     char cols[MAX_PERCENTILES][16];
@@ -177,48 +231,10 @@ nl_code pl_trace(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
     trace_csv(&g, curves, ids, n_ids, cols, n_cols, &lo, &hi, &last_step, &data);
     char file[128];
     snprintf(file, sizeof file, "%s.csv", s->name);
+    /* a single run's script reads its trace.csv itself */
     if (r->sweep && (rc = pl_write_data(s, file, &data, err)))
         goto done;
-    const char *act = nl_flat_get(&r->config, "train.trace.activation");
-    const char *unit = nl_flat_get(&r->config, "train.trace.unit");
-    char title[512];
-    snprintf(title, sizeof title, "Activation percentiles over training%s%s%s%s%s", act ? ": " : "",
-             act ? act : "", unit ? ", unit " : "", unit ? unit : "",
-             r->seed_key >= 0 ? " (mean over seeds)" : "");
-    const int cols_n = n_ids < 3 ? n_ids : 3, rows = (n_ids + cols_n - 1) / cols_n;
-    const int width = 200 + 460 * cols_n, height = 200 + 380 * rows;
-    pl_header(s, title, width, height);
-    layout L = pl_title_block(s, r, title, width, height);
-    const double pad = (hi - lo) * 0.08 + 1e-6;
-    char ylabel[160];
-    const char *mode = nl_flat_get(&r->config, "train.trace.mode");
-    if (mode && !strcmp(mode, "train"))
-        snprintf(ylabel, sizeof ylabel, "value of %s (on each traced step's training batch)",
-                 act ? act : "the activation");
-    else
-        snprintf(ylabel, sizeof ylabel, "value of %s (over %s test samples)", act ? act : "the activation",
-                 nl_flat_get(&r->config, "train.trace.samples") ? nl_flat_get(&r->config, "train.trace.samples") : "the");
-    nl_buf_printf(&s->gp, "set multiplot\nset xlabel \"step (optimizer updates)\"\nset ylabel %s\n",
-                  pl_q(ylabel, q, sizeof q));
-    pl_step_tics(s, last_step, false);
-    nl_buf_printf(&s->gp,
-                  "set yrange [%g:%g]\nset xrange [0:%g]\n", lo - pad, hi + pad,
-                  last_step > 0 ? last_step : 1);
-    if (n_ids < g.n) {
-        char foot[160];
-        snprintf(foot, sizeof foot, "showing the first %d of %d variants", n_ids, g.n);
-        pl_footnote(s, &L, foot);
-    }
-    for (int k = 0; k < n_ids; k++) {
-        pl_panel(s, &L, k / cols_n, k % cols_n, rows, cols_n, 0.08, 0.98, 105.0 / height, L.top - 26.0 / height,
-              90, 110);
-        plot_variant(s, r, &g, ids[k], k, cols, n_cols, file);
-        if (k == 0)
-            pl_after_first_plot(s);
-    }
-    plot_legend_row(s, cols, n_cols, height);
-    nl_buf_printf(&s->gp, "\nunset multiplot\n");
-    rc = pl_finish(s, err);
+    rc = trace_script(r, &g, ids, n_ids, cols, n_cols, lo, hi, last_step, file, s, err);
 done:
     if (curves)
         for (int i = 0; i < MAX_SERIES * MAX_PERCENTILES; i++)

@@ -87,104 +87,136 @@ static void plot_modes(pl_script *s, const grouping *g, const int *ids, int n_id
     nl_buf_printf(&s->gp, "\n");
 }
 
-nl_code pl_train_eval_gap(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
-{
-    (void)spec;
-    nl_code rc;
-    if (!r->sweep)
-        return single_run(r, s, err);
-    double xs[MAX_VALUES];
+/* a sweep's batch-norm runs by batch size: eval (running statistics) and
+ * train mode (batch statistics) per group and batch size, ids the groups
+ * that hold batch-norm runs (renumbered 0..n_ids-1 in the figure) */
+typedef struct {
     int bs, nx;
-    if ((rc = pl_need_varied(r, "train_eval_gap", "train.batch_size", &bs, xs, &nx, err)))
-        return rc;
-    bool *use = calloc((size_t)r->n_runs + 1, sizeof *use);
-    if (!use)
+    double xs[MAX_VALUES];
+    bool *use; /* the batch-norm runs */
+    grouping g;
+    cell_agg *eval, *train;
+    int ids[MAX_SERIES], n_ids;
+} gap_sweep;
+
+/* which runs use batch norm; not applicable when none does, or none
+ * measured train-mode accuracy */
+static nl_code pick_batch_norm_runs(const pl_results *r, gap_sweep *gs, nl_error *err)
+{
+    gs->use = calloc((size_t)r->n_runs + 1, sizeof *gs->use);
+    if (!gs->use)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     int n_use = 0, n_trainmode = 0;
     for (int i = 0; i < r->n_runs; i++) {
-        use[i] = is_batch_norm(r, &r->runs[i]);
-        n_use += use[i];
-        n_trainmode += use[i] && isfinite(r->runs[i].m[PL_M_TRAINMODE_ACC]);
+        gs->use[i] = is_batch_norm(r, &r->runs[i]);
+        n_use += gs->use[i];
+        n_trainmode += gs->use[i] && isfinite(r->runs[i].m[PL_M_TRAINMODE_ACC]);
     }
-    grouping g = {0};
-    cell_agg *eval = NULL, *train = NULL;
-    nl_buf data = {0};
-    if (n_use == 0 || n_trainmode == 0) {
-        rc = pl_not_applicable(err, "train_eval_gap", n_use == 0 ? "no run uses batch norm"
-                            : "no batch-norm run measured train-mode accuracy (train.eval_trainmode is off, "
-                              "or none finished)");
-        goto done;
-    }
-    const int norm_key = pl_key(r, "model.norm.type");
-    const int fixed[2] = {bs, norm_key};
-    if ((rc = pl_group_runs(r, fixed, norm_key >= 0 ? 2 : 1, &g, err)))
-        goto done;
-    eval = calloc((size_t)g.n * nx, sizeof *eval);
-    train = calloc((size_t)g.n * nx, sizeof *train);
-    if (!eval || !train) {
-        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
-        goto done;
-    }
+    if (n_use == 0 || n_trainmode == 0)
+        return pl_not_applicable(err, "train_eval_gap", n_use == 0 ? "no run uses batch norm"
+                              : "no batch-norm run measured train-mode accuracy (train.eval_trainmode is off, "
+                                "or none finished)");
+    return NL_OK;
+}
+
+/* groups by everything but batch size and normalizer, both modes' means */
+static nl_code aggregate_modes(const pl_results *r, gap_sweep *gs, nl_error *err)
+{
+    const int nx = gs->nx, norm_key = pl_key(r, "model.norm.type");
+    const int fixed[2] = {gs->bs, norm_key};
+    nl_code rc = pl_group_runs(r, fixed, norm_key >= 0 ? 2 : 1, &gs->g, err);
+    if (rc)
+        return rc;
+    gs->eval = calloc((size_t)gs->g.n * nx, sizeof *gs->eval);
+    gs->train = calloc((size_t)gs->g.n * nx, sizeof *gs->train);
+    if (!gs->eval || !gs->train)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     const metric_info m_eval = {PL_M_TEST_ACC, "test_accuracy", "", "", 100, true, false};
     const metric_info m_train = {PL_M_TRAINMODE_ACC, "test_trainmode_accuracy", "", "", 100, true, false};
-    pl_aggregate(r, &g, bs, xs, nx, &m_eval, use, eval);
-    pl_aggregate(r, &g, bs, xs, nx, &m_train, use, train);
+    pl_aggregate(r, &gs->g, gs->bs, gs->xs, nx, &m_eval, gs->use, gs->eval);
+    pl_aggregate(r, &gs->g, gs->bs, gs->xs, nx, &m_train, gs->use, gs->train);
     /* series that hold batch-norm runs, renumbered */
-    int ids[MAX_SERIES], n_ids = 0;
-    for (int id = 0; id < g.n; id++) {
+    gs->n_ids = 0;
+    for (int id = 0; id < gs->g.n; id++) {
         bool any = false;
         for (int xi = 0; xi < nx; xi++)
-            any |= eval[id * nx + xi].a.n > 0;
+            any |= gs->eval[id * nx + xi].a.n > 0;
         if (any)
-            ids[n_ids++] = id;
+            gs->ids[gs->n_ids++] = id;
     }
-    nl_buf_printf(&data, "series,label,mode,batch_size,mean,min,max,n\n");
-    for (int k = 0; k < n_ids; k++)
+    return NL_OK;
+}
+
+static void gap_csv(const gap_sweep *gs, nl_buf *data)
+{
+    const int nx = gs->nx;
+    nl_buf_printf(data, "series,label,mode,batch_size,mean,min,max,n\n");
+    for (int k = 0; k < gs->n_ids; k++)
         for (int mode = 0; mode < 2; mode++)
             for (int xi = 0; xi < nx; xi++) {
-                const cell_agg *c = mode ? &train[ids[k] * nx + xi] : &eval[ids[k] * nx + xi];
+                const int cell = gs->ids[k] * nx + xi;
+                const cell_agg *c = mode ? &gs->train[cell] : &gs->eval[cell];
                 char l[256], a[32], b[32], d[32];
                 if (c->a.n)
-                    nl_buf_printf(&data, "%d,%s,%s,%g,%s,%s,%s,%d\n", k, pl_cell_text(g.labels[ids[k]], l, sizeof l),
-                                  mode ? "train" : "eval", xs[xi], pl_fmt_num(a, sizeof a, pl_agg_mean(&c->a)),
+                    nl_buf_printf(data, "%d,%s,%s,%g,%s,%s,%s,%d\n", k,
+                                  pl_cell_text(gs->g.labels[gs->ids[k]], l, sizeof l), mode ? "train" : "eval",
+                                  gs->xs[xi], pl_fmt_num(a, sizeof a, pl_agg_mean(&c->a)),
                                   pl_fmt_num(b, sizeof b, c->a.min), pl_fmt_num(d, sizeof d, c->a.max), c->a.n);
             }
-    char file[128];
-    snprintf(file, sizeof file, "%s.csv", s->name);
-    if ((rc = pl_write_data(s, file, &data, err)))
-        goto done;
+}
+
+static nl_code gap_script(const pl_results *r, const gap_sweep *gs, const char *file, pl_script *s, nl_error *err)
+{
     const char *title = "Batch norm: test accuracy in eval mode (running statistics) vs train mode (batch statistics)";
-    const int width = 1150, height = 680;
+    const int width = 1150, height = 680, nx = gs->nx;
     pl_header(s, title, width, height);
     layout L = pl_title_block(s, r, title, width, height);
     pl_margins(s, 0.08, 0.70, 90.0 / height, L.top);
+    /* tics at the batch sizes batch-norm runs have */
     double used_x[MAX_VALUES];
     int n_used = 0;
     for (int xi = 0; xi < nx; xi++) {
         bool any = false;
-        for (int k = 0; k < n_ids; k++)
-            any |= eval[ids[k] * nx + xi].a.n > 0;
+        for (int k = 0; k < gs->n_ids; k++)
+            any |= gs->eval[gs->ids[k] * nx + xi].a.n > 0;
         if (any)
-            used_x[n_used++] = xs[xi];
+            used_x[n_used++] = gs->xs[xi];
     }
     pl_batch_tics(s, used_x, n_used);
     nl_buf_printf(&s->gp, "set xlabel \"batch size (samples per step, log2 scale)\"\n"
                   "set ylabel \"final test accuracy (%%)\"\n");
     pl_key_outside(s);
-    {
-        char foot[1300], spread[128];
-        pl_spread_note(r, "bars", spread, sizeof spread);
-        pl_join_notes(foot, sizeof foot, spread, "train mode normalizes each test batch with its own statistics");
-        pl_unfinished_left_out(r, use, s, foot, sizeof foot);
-        pl_footnote(s, &L, foot);
-    }
-    plot_modes(s, &g, ids, n_ids, eval, train, nx, file);
-    rc = pl_finish(s, err);
+    char foot[1300], spread[128];
+    pl_spread_note(r, "bars", spread, sizeof spread);
+    pl_join_notes(foot, sizeof foot, spread, "train mode normalizes each test batch with its own statistics");
+    pl_unfinished_left_out(r, gs->use, s, foot, sizeof foot);
+    pl_footnote(s, &L, foot);
+    plot_modes(s, &gs->g, gs->ids, gs->n_ids, gs->eval, gs->train, nx, file);
+    return pl_finish(s, err);
+}
+
+nl_code pl_train_eval_gap(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err)
+{
+    (void)spec;
+    if (!r->sweep)
+        return single_run(r, s, err);
+    gap_sweep gs = {0};
+    nl_code rc = pl_need_varied(r, "train_eval_gap", "train.batch_size", &gs.bs, gs.xs, &gs.nx, err);
+    if (rc)
+        return rc;
+    nl_buf data = {0};
+    char file[128];
+    if ((rc = pick_batch_norm_runs(r, &gs, err)) || (rc = aggregate_modes(r, &gs, err)))
+        goto done;
+    gap_csv(&gs, &data);
+    snprintf(file, sizeof file, "%s.csv", s->name);
+    if (!(rc = pl_write_data(s, file, &data, err)))
+        rc = gap_script(r, &gs, file, s, err);
 done:
-    free(use);
-    free(eval);
-    free(train);
+    free(gs.use);
+    free(gs.eval);
+    free(gs.train);
     nl_buf_free(&data);
-    pl_ungroup(&g);
+    pl_ungroup(&gs.g);
     return rc;
 }

@@ -11,6 +11,7 @@
 
 #include "log/files.h"
 #include "plot/internal.h"
+#include "plot/plot.h"
 
 nl_code pl_write_one(const pl_results *r, const nl_plot_spec *spec, const char *name, const char *template_name,
                      const pl_templates *templates, nl_plot_report *rep, nl_error *err)
@@ -74,15 +75,14 @@ static nl_code write_filtered(const pl_results *r, const nl_plot_spec *spec, con
     return rc;
 }
 
-nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_specs, const nl_plot_where *where,
-                           const char *templates_dir, nl_plot_report *rep, nl_error *err)
+/* each spec valid for its kind, and one file each: a second plot of one
+ * name would replace the first */
+static nl_code check_specs(const nl_plot_spec *specs, int n_specs, const nl_plot_where *where, nl_error *err)
 {
-    memset(rep, 0, sizeof *rep);
     for (int i = 0; i < n_specs; i++) {
         char msg[512];
         if (!nl_plot_spec_check(&specs[i], msg, sizeof msg))
             return nl_fail(err, NL_ERR_USAGE, "%s: %s", nl_name_of(&nl_plot_kind_names, specs[i].kind), msg);
-        /* one file each: a second plot of one name would replace the first */
         nl_plot_spec mine, other;
         char name[64], other_name[64];
         nl_code rc = with_where(&specs[i], where, &mine, err);
@@ -97,6 +97,51 @@ nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_spe
                                "name", j + 1, i + 1, name);
         }
     }
+    return NL_OK;
+}
+
+/* every kind that applies; the others are reported, not errors */
+static nl_code write_every_kind(const pl_results *r, const nl_plot_where *where, const pl_templates *templates,
+                                nl_plot_report *rep, nl_error *err)
+{
+    nl_code rc;
+    if (where && where->n) {
+        /* a filter that keeps no run is an error here, not a reason
+         * to skip every kind */
+        pl_results kept;
+        if ((rc = pl_results_where(r, where, &kept, err)))
+            return rc;
+        pl_results_free(&kept);
+    }
+    for (int k = 0; k < NL_PLOT_KIND_COUNT; k++) {
+        if (nl_plot_kind_info_of((nl_plot_kind)k)->on_request)
+            continue;
+        nl_plot_spec spec;
+        nl_plot_spec_init(&spec, (nl_plot_kind)k);
+        if (where)
+            spec.where = *where;
+        nl_error why = {0};
+        rc = write_filtered(r, &spec, templates, rep, &why);
+        if (rc == NL_ERR_USAGE) {
+            nl_copy_string(rep->skipped[rep->n_skipped++], sizeof rep->skipped[0], why.msg);
+        } else if (rc) {
+            *err = why;
+            return rc;
+        }
+    }
+    if (rep->n == 0)
+        return nl_fail(err, NL_ERR_USAGE, "nothing to plot in %s: %s", r->dir,
+                       rep->n_skipped ? rep->skipped[0] : "no runs");
+    return NL_OK;
+}
+
+nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_specs, const nl_plot_where *where,
+                           const char *templates_dir, nl_plot_report *rep, nl_error *err)
+{
+    memset(rep, 0, sizeof *rep);
+    nl_code rc = check_specs(specs, n_specs, where, err);
+    if (rc)
+        return rc;
     pl_templates *templates = calloc(1, sizeof *templates);
     pl_results *r = calloc(1, sizeof *r);
     if (!r || !templates) {
@@ -104,7 +149,7 @@ nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_spe
         free(templates);
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     }
-    nl_code rc = pl_templates_load(templates_dir, templates, err);
+    rc = pl_templates_load(templates_dir, templates, err);
     if (rc == NL_OK && (rc = pl_results_load(dir, r, err)) != NL_OK)
         pl_templates_free(templates);
     if (rc) {
@@ -115,46 +160,13 @@ nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_spe
     pl_results_check_run_files(r);
     nl_copy_string(rep->warnings, sizeof rep->warnings, r->warnings);
     nl_path_join(rep->plots_dir, sizeof rep->plots_dir, r->dir, "plots");
-    if ((rc = nl_make_dirs(rep->plots_dir, err)))
-        goto done;
-    if (n_specs == 0) {
-        /* every kind that applies; the others are reported, not errors */
-        if (where && where->n) {
-            /* a filter that keeps no run is an error here, not a reason
-             * to skip every kind */
-            pl_results kept;
-            if ((rc = pl_results_where(r, where, &kept, err)))
-                goto done;
-            pl_results_free(&kept);
-        }
-        for (int k = 0; k < NL_PLOT_KIND_COUNT; k++) {
-            if (nl_plot_kind_info_of((nl_plot_kind)k)->on_request)
-                continue;
-            nl_plot_spec spec;
-            nl_plot_spec_init(&spec, (nl_plot_kind)k);
-            if (where)
-                spec.where = *where;
-            nl_error why = {0};
-            rc = write_filtered(r, &spec, templates, rep, &why);
-            if (rc == NL_ERR_USAGE) {
-                nl_copy_string(rep->skipped[rep->n_skipped++], sizeof rep->skipped[0], why.msg);
-                rc = NL_OK;
-            } else if (rc) {
-                *err = why;
-                goto done;
-            }
-        }
-        if (rep->n == 0)
-            rc = nl_fail(err, NL_ERR_USAGE, "nothing to plot in %s: %s", r->dir,
-                         rep->n_skipped ? rep->skipped[0] : "no runs");
-    } else {
-        for (int i = 0; i < n_specs && rc == NL_OK; i++) {
-            nl_plot_spec spec;
-            if ((rc = with_where(&specs[i], where, &spec, err)) == NL_OK)
-                rc = write_filtered(r, &spec, templates, rep, err);
-        }
+    if ((rc = nl_make_dirs(rep->plots_dir, err)) == NL_OK && n_specs == 0)
+        rc = write_every_kind(r, where, templates, rep, err);
+    for (int i = 0; i < n_specs && rc == NL_OK; i++) {
+        nl_plot_spec spec;
+        if ((rc = with_where(&specs[i], where, &spec, err)) == NL_OK)
+            rc = write_filtered(r, &spec, templates, rep, err);
     }
-done:
     pl_results_free(r);
     free(r);
     pl_templates_free(templates);

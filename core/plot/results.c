@@ -31,6 +31,14 @@ void pl_table_free(pl_table *t)
     memset(t, 0, sizeof *t);
 }
 
+/* a record's n fields and the array */
+static void free_fields(char **fields, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(fields[i]);
+    free(fields);
+}
+
 /* splits one record starting at *p (quotes may hold commas and newlines) */
 static int split_record(const char **p, char ***fields_out)
 {
@@ -60,9 +68,7 @@ static int split_record(const char **p, char ***fields_out)
             nl_buf_printf(&f, "%c", *s++);
         if (f.failed) {
             nl_buf_free(&f);
-            for (int i = 0; i < n; i++)
-                free(fields[i]);
-            free(fields);
+            free_fields(fields, n);
             return -1;
         }
         if (n == cap) {
@@ -70,9 +76,7 @@ static int split_record(const char **p, char ***fields_out)
             char **grown = realloc(fields, (size_t)cap * sizeof *fields);
             if (!grown) {
                 nl_buf_free(&f);
-                for (int i = 0; i < n; i++)
-                    free(fields[i]);
-                free(fields);
+                free_fields(fields, n);
                 return -1;
             }
             fields = grown;
@@ -93,6 +97,75 @@ static int split_record(const char **p, char ***fields_out)
     return n;
 }
 
+/* the header line at *p into t (p then past it); an empty file is an error */
+static nl_code read_header(const char **p, pl_table *t, const char *path, nl_error *err)
+{
+    char **fields;
+    const int n = split_record(p, &fields);
+    if (n <= 0 || (n == 1 && !fields[0][0])) {
+        if (n > 0)
+            free_fields(fields, n);
+        return nl_fail(err, NL_ERR_DATA, "%s is empty (no header line)", path);
+    }
+    t->header = fields;
+    t->n_cols = n;
+    return NL_OK;
+}
+
+/* A blank line is skipped; the last line cut short by a kill, or one with
+ * more fields than the header, is left out and counted, so that what reads
+ * the table can say so. False (its fields freed) when the record at line
+ * `line_no` is left out. */
+static bool keep_record(pl_table *t, int line_no, bool cut, char **fields, int n)
+{
+    const bool blank = n == 1 && !fields[0][0];
+    if (cut)
+        t->cut_line = line_no;
+    t->blank_lines += blank;
+    if (!blank && (cut || n > t->n_cols)) {
+        if (t->n_bad++ == 0) {
+            t->first_bad_line = line_no;
+            if (cut)
+                snprintf(t->bad_why, sizeof t->bad_why, "the last line is cut short (no newline: "
+                         "its writer was stopped mid-row)");
+            else
+                snprintf(t->bad_why, sizeof t->bad_why, "%d fields, the header has %d", n, t->n_cols);
+        }
+    }
+    if (blank || cut || n > t->n_cols) {
+        free_fields(fields, n);
+        return false;
+    }
+    return true;
+}
+
+/* a row of n fields, padded with "" to the header's width, appended to t
+ * (*cap: the rows' capacity); false (its fields freed) when out of memory */
+static bool add_row(pl_table *t, char **fields, int n, int *cap)
+{
+    if (n < t->n_cols) {
+        char **grown = realloc(fields, (size_t)t->n_cols * sizeof *fields);
+        if (!grown) {
+            free_fields(fields, n);
+            return false;
+        }
+        fields = grown;
+        for (int i = n; i < t->n_cols; i++)
+            fields[i] = strdup("");
+    }
+    if (t->n_rows == *cap) {
+        *cap = *cap ? 2 * *cap : 256;
+        char ***grown = realloc(t->rows, (size_t)*cap * sizeof *grown);
+        if (!grown) {
+            free_fields(fields, t->n_cols); /* padded to it above */
+            return false;
+        }
+        t->rows = grown;
+    }
+    t->rows[t->n_rows++] = fields;
+    return true;
+}
+
 nl_code pl_table_read(const char *path, pl_table *t, nl_error *err)
 {
     memset(t, 0, sizeof *t);
@@ -101,78 +174,28 @@ nl_code pl_table_read(const char *path, pl_table *t, nl_error *err)
     if (rc)
         return rc;
     const char *p = text;
-    char **fields;
-    int n = split_record(&p, &fields);
-    if (n <= 0 || (n == 1 && !fields[0][0])) {
-        if (n > 0) {
-            free(fields[0]);
-            free(fields);
-        }
+    if ((rc = read_header(&p, t, path, err))) {
         free(text);
-        return nl_fail(err, NL_ERR_DATA, "%s is empty (no header line)", path);
+        return rc;
     }
-    t->header = fields;
-    t->n_cols = n;
     int cap = 0, line_no = 1;
     for (const char *c = text; c < p; c++)
         line_no += *c == '\n';
     while (*p) {
         const char *line = p;
         const int this_line = line_no;
-        n = split_record(&p, &fields);
+        char **fields;
+        const int n = split_record(&p, &fields);
         for (const char *c = line; c < p; c++)
             line_no += *c == '\n';
-        if (n < 0) {
+        const bool cut = n >= 0 && !*p && p > line && p[-1] != '\n';
+        if (n >= 0 && !keep_record(t, this_line, cut, fields, n))
+            continue;
+        if (n < 0 || !add_row(t, fields, n, &cap)) {
             free(text);
             pl_table_free(t);
             return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", path);
         }
-        /* a blank line is skipped; the last line cut short by a kill, or
-         * one with more fields than the header, is left out and counted,
-         * so that what reads the table can say so */
-        const bool blank = n == 1 && !fields[0][0];
-        const bool cut = !*p && p > line && p[-1] != '\n';
-        if (cut)
-            t->cut_line = this_line;
-        t->blank_lines += blank;
-        if (!blank && (cut || n > t->n_cols)) {
-            if (t->n_bad++ == 0) {
-                t->first_bad_line = this_line;
-                if (cut)
-                    snprintf(t->bad_why, sizeof t->bad_why, "the last line is cut short (no newline: "
-                             "its writer was stopped mid-row)");
-                else
-                    snprintf(t->bad_why, sizeof t->bad_why, "%d fields, the header has %d", n, t->n_cols);
-            }
-        }
-        if (blank || cut || n > t->n_cols) {
-            for (int i = 0; i < n; i++)
-                free(fields[i]);
-            free(fields);
-            continue;
-        }
-        if (n < t->n_cols) {
-            char **grown = realloc(fields, (size_t)t->n_cols * sizeof *fields);
-            if (!grown) {
-                free(text);
-                pl_table_free(t);
-                return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", path);
-            }
-            fields = grown;
-            for (int i = n; i < t->n_cols; i++)
-                fields[i] = strdup("");
-        }
-        if (t->n_rows == cap) {
-            cap = cap ? 2 * cap : 256;
-            char ***grown = realloc(t->rows, (size_t)cap * sizeof *grown);
-            if (!grown) {
-                free(text);
-                pl_table_free(t);
-                return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", path);
-            }
-            t->rows = grown;
-        }
-        t->rows[t->n_rows++] = fields;
     }
     free(text);
     return NL_OK;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plot/plot.h"
+#include "plot/spec.h"
 
 static const nl_name_entry final_entries[] = {
     {"test_error", "1 - final test accuracy"},

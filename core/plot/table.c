@@ -273,6 +273,112 @@ static int pooled_keys(const pl_results *r, const int *keys, int n_keys, const b
     return n_pooled;
 }
 
+/* a row's " | mean | sd | low – high |" (NaN: "–"), in the table's units */
+static void md_moments(nl_buf *md, const moments *m, double scale)
+{
+    md_number(md, m->mean, scale);
+    md_number(md, m->sd, scale);
+    if (isnan(m->half_width))
+        nl_buf_printf(md, " | – |");
+    else
+        nl_buf_printf(md, " | %.2f – %.2f |", (m->mean - m->half_width) * scale,
+                      (m->mean + m->half_width) * scale);
+}
+
+/* a row's mean, sd and interval as CSV fields (summary.csv's units) */
+static void csv_moments(nl_buf *csv, const moments *m)
+{
+    csv_number(csv, m->mean);
+    csv_number(csv, m->sd);
+    csv_number(csv, m->mean - m->half_width);
+    csv_number(csv, m->mean + m->half_width);
+}
+
+/* the header's key columns, "| KEY | KEY |", and their rule, "|---|---|" */
+static void md_key_columns(nl_buf *md, const pl_results *r, const int *keys, int n_keys)
+{
+    nl_buf_printf(md, "|");
+    for (int k = 0; k < n_keys; k++)
+        nl_buf_printf(md, " %s |", r->keys[keys[k]]);
+}
+
+static void md_key_rule(nl_buf *md, int n_keys)
+{
+    nl_buf_printf(md, "|");
+    for (int k = 0; k < n_keys; k++)
+        nl_buf_printf(md, "---|");
+}
+
+/* what each of the `groups` cells pools into pooled[g] (over the runs it
+ * counts); when any cell pools, the table's paragraph and the note saying
+ * so, naming the keys pooled over all finished runs. Returns whether any does. */
+static bool pooled_cells(const pl_results *r, const int *keys, int n_keys, const int *group_of, int groups,
+                         bool *in_cell, char (*pooled)[1024], nl_buf *md, nl_buf *notes)
+{
+    bool any_pooled = false;
+    for (int g = 0; g < groups; g++) {
+        for (int i = 0; i < r->n_runs; i++)
+            in_cell[i] = group_of[i] == g && pl_run_finished(&r->runs[i]);
+        pooled_keys(r, keys, n_keys, in_cell, pooled[g], sizeof pooled[g], NULL, 0);
+        any_pooled |= pooled[g][0] != '\0';
+    }
+    if (!any_pooled)
+        return false;
+    char names[1024];
+    for (int i = 0; i < r->n_runs; i++)
+        in_cell[i] = pl_run_finished(&r->runs[i]);
+    const int n_pooled = pooled_keys(r, keys, n_keys, in_cell, pooled[groups], sizeof pooled[groups], names,
+                                     sizeof names);
+    nl_buf_printf(md, "Cells pool runs of different configurations: %s %s within a cell (the "
+                  "pooled column), so a cell's count is of runs, not seeds, and its spread is not "
+                  "the seed-to-seed spread alone; add --by for %s to separate them.\n\n", names,
+                  n_pooled > 1 ? "vary" : "varies", n_pooled > 1 ? "each" : "it");
+    if (notes)
+        nl_buf_printf(notes, "cells pool runs that differ in %s, not only in the seed: the count "
+                      "column is runs (add --by KEY to separate them)\n", names);
+    return true;
+}
+
+/* cell g's row: its finished runs' metric (values[] is scratch), diverged
+ * runs counted apart; nothing when it has no finished run */
+static void write_cell(const pl_results *r, int metric, double scale, const int *keys, int n_keys,
+                       const int *group_of, int g, double *values, const char *pooled, bool any_pooled, nl_buf *md,
+                       nl_buf *csv)
+{
+    int n = 0, diverged = 0, first = -1;
+    for (int i = 0; i < r->n_runs; i++) {
+        if (group_of[i] != g || !pl_run_finished(&r->runs[i]))
+            continue;
+        first = first < 0 ? i : first;
+        const double v = r->runs[i].m[metric];
+        if (!strcmp(r->runs[i].status, "diverged") || !isfinite(v))
+            diverged++;
+        else
+            values[n++] = v;
+    }
+    if (first < 0)
+        return;
+    const moments m = moments_of(values, n);
+    nl_buf_printf(md, "|");
+    for (int k = 0; k < n_keys; k++)
+        nl_buf_printf(md, " %s |", r->runs[first].values[keys[k]]);
+    nl_buf_printf(md, " %d | %d", n, diverged);
+    md_moments(md, &m, scale);
+    if (any_pooled)
+        nl_buf_printf(md, " %s |", pooled[0] ? pooled : "–");
+    nl_buf_printf(md, "\n");
+    if (csv) {
+        nl_buf_printf(csv, "cell");
+        for (int k = 0; k < n_keys; k++)
+            csv_text(csv, r->runs[first].values[keys[k]]);
+        nl_buf_printf(csv, ",%d,%d", n, diverged);
+        csv_moments(csv, &m);
+        nl_buf_printf(csv, ",");
+        csv_text(csv, pooled);
+        nl_buf_printf(csv, "\n");
+    }
+}
+
 /* the cell table; values[] and diverged counts per group. A cell whose runs
  * differ in more than the seed (--by leaves a varied key out) pools
  * configurations: its count is of runs, not seeds, and the table names the
@@ -291,85 +397,97 @@ static void write_cells(const pl_results *r, const nl_table_spec *spec, int metr
         goto done;
     }
     const int groups = pl_groups(r, keys, n_keys, group_of, labels, r->n_runs);
-    /* what each cell pools, over the runs it counts */
-    bool any_pooled = false;
-    for (int g = 0; g < groups; g++) {
-        for (int i = 0; i < r->n_runs; i++)
-            in_cell[i] = group_of[i] == g && pl_run_finished(&r->runs[i]);
-        pooled_keys(r, keys, n_keys, in_cell, pooled[g], sizeof pooled[g], NULL, 0);
-        any_pooled |= pooled[g][0] != '\0';
-    }
-    if (any_pooled) {
-        char names[1024];
-        for (int i = 0; i < r->n_runs; i++)
-            in_cell[i] = pl_run_finished(&r->runs[i]);
-        const int n_pooled = pooled_keys(r, keys, n_keys, in_cell, pooled[groups], sizeof pooled[groups], names,
-                                         sizeof names);
-        nl_buf_printf(md, "Cells pool runs of different configurations: %s %s within a cell (the "
-                      "pooled column), so a cell's count is of runs, not seeds, and its spread is not "
-                      "the seed-to-seed spread alone; add --by for %s to separate them.\n\n", names,
-                      n_pooled > 1 ? "vary" : "varies", n_pooled > 1 ? "each" : "it");
-        if (notes)
-            nl_buf_printf(notes, "cells pool runs that differ in %s, not only in the seed: the count "
-                          "column is runs (add --by KEY to separate them)\n", names);
-    }
-    nl_buf_printf(md, "|");
-    for (int k = 0; k < n_keys; k++)
-        nl_buf_printf(md, " %s |", r->keys[keys[k]]);
-    nl_buf_printf(md, " %s | diverged | mean | sd | 95%% interval |%s\n|", any_pooled ? "runs" : "seeds",
+    const bool any_pooled = pooled_cells(r, keys, n_keys, group_of, groups, in_cell, pooled, md, notes);
+    md_key_columns(md, r, keys, n_keys);
+    nl_buf_printf(md, " %s | diverged | mean | sd | 95%% interval |%s\n", any_pooled ? "runs" : "seeds",
                   any_pooled ? " pooled |" : "");
-    for (int k = 0; k < n_keys; k++)
-        nl_buf_printf(md, "---|");
+    md_key_rule(md, n_keys);
     nl_buf_printf(md, "---:|---:|---:|---:|---|%s\n", any_pooled ? "---|" : "");
-    for (int g = 0; g < groups; g++) {
-        int n = 0, diverged = 0, first = -1;
-        for (int i = 0; i < r->n_runs; i++) {
-            if (group_of[i] != g || !pl_run_finished(&r->runs[i]))
-                continue;
-            first = first < 0 ? i : first;
-            const double v = r->runs[i].m[metric];
-            if (!strcmp(r->runs[i].status, "diverged") || !isfinite(v))
-                diverged++;
-            else
-                values[n++] = v;
-        }
-        if (first < 0)
-            continue;
-        const moments m = moments_of(values, n);
-        nl_buf_printf(md, "|");
-        for (int k = 0; k < n_keys; k++)
-            nl_buf_printf(md, " %s |", r->runs[first].values[keys[k]]);
-        nl_buf_printf(md, " %d | %d", n, diverged);
-        md_number(md, m.mean, scale);
-        md_number(md, m.sd, scale);
-        if (isnan(m.half_width))
-            nl_buf_printf(md, " | – |");
-        else
-            nl_buf_printf(md, " | %.2f – %.2f |", (m.mean - m.half_width) * scale,
-                          (m.mean + m.half_width) * scale);
-        if (any_pooled)
-            nl_buf_printf(md, " %s |", pooled[g][0] ? pooled[g] : "–");
-        nl_buf_printf(md, "\n");
-        if (csv) {
-            nl_buf_printf(csv, "cell");
-            for (int k = 0; k < n_keys; k++)
-                csv_text(csv, r->runs[first].values[keys[k]]);
-            nl_buf_printf(csv, ",%d,%d", n, diverged);
-            csv_number(csv, m.mean);
-            csv_number(csv, m.sd);
-            csv_number(csv, m.mean - m.half_width);
-            csv_number(csv, m.mean + m.half_width);
-            nl_buf_printf(csv, ",");
-            csv_text(csv, pooled[g]);
-            nl_buf_printf(csv, "\n");
-        }
-    }
+    for (int g = 0; g < groups; g++)
+        write_cell(r, metric, scale, keys, n_keys, group_of, g, values, pooled[g], any_pooled, md, csv);
 done:
     free(group_of);
     free(labels);
     free(values);
     free(in_cell);
     free(pooled);
+}
+
+/* a pairing of one table: the key and its two values, the keys that must
+ * agree (all_keys: every varied key, the seed compared apart) */
+typedef struct {
+    const pl_results *r;
+    const nl_table_spec *spec;
+    int metric, pair_key;
+    bool higher_better;
+    int all_keys[256];
+} pairing;
+
+/* group g's differences B - A into diffs (returns how many), the runs they
+ * pair marked in in_pairs, how many favour B into *wins and the first
+ * pair's row run into *first (-1: none) */
+static int pair_diffs(const pairing *p, const int *group_of, int g, double *diffs, bool *in_pairs, int *wins,
+                      int *first)
+{
+    const pl_results *r = p->r;
+    const int pair_key = p->pair_key;
+    int n = 0;
+    *wins = 0;
+    *first = -1;
+    for (int i = 0; i < r->n_runs; i++)
+        in_pairs[i] = false;
+    for (int i = 0; i < r->n_runs; i++) {
+        const pl_run *a = &r->runs[i];
+        if (strcmp(a->values[pair_key], p->spec->pair_a) || strcmp(a->status, "ok"))
+            continue;
+        for (int j = 0; j < r->n_runs; j++) {
+            const pl_run *b = &r->runs[j];
+            if (strcmp(b->values[pair_key], p->spec->pair_b) || strcmp(b->status, "ok"))
+                continue;
+            if (r->seed_key >= 0 && strcmp(a->values[r->seed_key], b->values[r->seed_key]))
+                continue;
+            /* every other varied key must agree too, in the table or not */
+            if (!compatible_values(a, b, p->all_keys, r->n_keys, pair_key))
+                continue;
+            /* the pair's row: that of the run with more keys set */
+            const int row_run = keys_set(a, p->all_keys, r->n_keys, pair_key) >=
+                                        keys_set(b, p->all_keys, r->n_keys, pair_key)
+                                    ? i
+                                    : j;
+            if (group_of[row_run] != g)
+                continue;
+            const double d = b->m[p->metric] - a->m[p->metric];
+            if (!isfinite(d))
+                continue;
+            *first = *first < 0 ? row_run : *first;
+            in_pairs[i] = in_pairs[j] = true;
+            diffs[n++] = d;
+            *wins += p->higher_better ? d > 0 : d < 0;
+        }
+    }
+    return n;
+}
+
+/* a paired row as CSV: the pair's column says "B-A" */
+static void pair_csv_row(const pairing *p, const int *keys, int n_keys, int first, int n, const moments *m,
+                         int wins, const bool *in_pairs, nl_buf *csv)
+{
+    const pl_results *r = p->r;
+    nl_buf_printf(csv, "paired");
+    for (int k = 0; k < n_keys; k++) {
+        char pair[256];
+        snprintf(pair, sizeof pair, "%s-%s", p->spec->pair_b, p->spec->pair_a);
+        csv_text(csv, keys[k] == p->pair_key ? pair : r->runs[first].values[keys[k]]);
+    }
+    nl_buf_printf(csv, ",%d,", n);
+    csv_moments(csv, m);
+    /* the keys the row's pairs differ in beyond the pair and the
+     * seed (pairs across batch sizes when --by leaves it out) */
+    char pooled[1024];
+    pooled_keys(r, keys, n_keys, in_pairs, pooled, sizeof pooled, NULL, 0);
+    nl_buf_printf(csv, ",%d", wins);
+    csv_text(csv, pooled);
+    nl_buf_printf(csv, "\n");
 }
 
 /* B - A over runs that share the seed and every other key; a key that
@@ -380,13 +498,13 @@ static void write_pairs(const pl_results *r, const nl_table_spec *spec, int metr
 {
     const double scale = is_fraction(spec->metric) ? 100.0 : 1.0;
     /* lower is better for errors and losses, higher for accuracies */
-    const bool higher_better = strstr(spec->metric, "accuracy") != NULL;
-    int others[256], n_others = 0, all_keys[256];
+    pairing p = {r, spec, metric, pair_key, strstr(spec->metric, "accuracy") != NULL, {0}};
+    int others[256], n_others = 0;
     for (int k = 0; k < n_keys; k++)
         if (keys[k] != pair_key)
             others[n_others++] = keys[k];
     for (int k = 0; k < r->n_keys && k < 256; k++)
-        all_keys[k] = k == r->seed_key ? pair_key : k; /* the seed is compared below */
+        p.all_keys[k] = k == r->seed_key ? pair_key : k; /* the seed is compared below */
     int *group_of = calloc((size_t)r->n_runs + 1, sizeof *group_of);
     char (*labels)[256] = calloc((size_t)r->n_runs + 1, sizeof *labels);
     double *diffs = calloc((size_t)r->n_runs + 1, sizeof *diffs);
@@ -396,47 +514,15 @@ static void write_pairs(const pl_results *r, const nl_table_spec *spec, int metr
         goto done;
     }
     const int groups = pl_groups(r, others, n_others, group_of, labels, r->n_runs);
-    nl_buf_printf(md, "\n%s %s − %s, paired by seed (same seed: same data order):\n\n|",
+    nl_buf_printf(md, "\n%s %s − %s, paired by seed (same seed: same data order):\n\n",
                   r->keys[pair_key], spec->pair_b, spec->pair_a);
-    for (int k = 0; k < n_others; k++)
-        nl_buf_printf(md, " %s |", r->keys[others[k]]);
-    nl_buf_printf(md, " pairs | mean difference | sd | 95%% interval | %s better |\n|", spec->pair_b);
-    for (int k = 0; k < n_others; k++)
-        nl_buf_printf(md, "---|");
+    md_key_columns(md, r, others, n_others);
+    nl_buf_printf(md, " pairs | mean difference | sd | 95%% interval | %s better |\n", spec->pair_b);
+    md_key_rule(md, n_others);
     nl_buf_printf(md, "---:|---:|---:|---|---:|\n");
     for (int g = 0; g < groups; g++) {
-        int n = 0, wins = 0, first = -1;
-        for (int i = 0; i < r->n_runs; i++)
-            in_pairs[i] = false;
-        for (int i = 0; i < r->n_runs; i++) {
-            const pl_run *a = &r->runs[i];
-            if (strcmp(a->values[pair_key], spec->pair_a) || strcmp(a->status, "ok"))
-                continue;
-            for (int j = 0; j < r->n_runs; j++) {
-                const pl_run *b = &r->runs[j];
-                if (strcmp(b->values[pair_key], spec->pair_b) || strcmp(b->status, "ok"))
-                    continue;
-                if (r->seed_key >= 0 && strcmp(a->values[r->seed_key], b->values[r->seed_key]))
-                    continue;
-                /* every other varied key must agree too, in the table or not */
-                if (!compatible_values(a, b, all_keys, r->n_keys, pair_key))
-                    continue;
-                /* the pair's row: that of the run with more keys set */
-                const int row_run = keys_set(a, all_keys, r->n_keys, pair_key) >=
-                                            keys_set(b, all_keys, r->n_keys, pair_key)
-                                        ? i
-                                        : j;
-                if (group_of[row_run] != g)
-                    continue;
-                const double d = b->m[metric] - a->m[metric];
-                if (!isfinite(d))
-                    continue;
-                first = first < 0 ? row_run : first;
-                in_pairs[i] = in_pairs[j] = true;
-                diffs[n++] = d;
-                wins += higher_better ? d > 0 : d < 0;
-            }
-        }
+        int wins, first;
+        const int n = pair_diffs(&p, group_of, g, diffs, in_pairs, &wins, &first);
         if (first < 0)
             continue;
         const moments m = moments_of(diffs, n);
@@ -444,33 +530,10 @@ static void write_pairs(const pl_results *r, const nl_table_spec *spec, int metr
         for (int k = 0; k < n_others; k++)
             nl_buf_printf(md, " %s |", r->runs[first].values[others[k]]);
         nl_buf_printf(md, " %d", n);
-        md_number(md, m.mean, scale);
-        md_number(md, m.sd, scale);
-        if (isnan(m.half_width))
-            nl_buf_printf(md, " | – | %d of %d |\n", wins, n);
-        else
-            nl_buf_printf(md, " | %.2f – %.2f | %d of %d |\n", (m.mean - m.half_width) * scale,
-                          (m.mean + m.half_width) * scale, wins, n);
-        if (csv) {
-            nl_buf_printf(csv, "paired");
-            for (int k = 0; k < n_keys; k++) {
-                char pair[256];
-                snprintf(pair, sizeof pair, "%s-%s", spec->pair_b, spec->pair_a);
-                csv_text(csv, keys[k] == pair_key ? pair : r->runs[first].values[keys[k]]);
-            }
-            nl_buf_printf(csv, ",%d,", n);
-            csv_number(csv, m.mean);
-            csv_number(csv, m.sd);
-            csv_number(csv, m.mean - m.half_width);
-            csv_number(csv, m.mean + m.half_width);
-            /* the keys the row's pairs differ in beyond the pair and the
-             * seed (pairs across batch sizes when --by leaves it out) */
-            char pooled[1024];
-            pooled_keys(r, keys, n_keys, in_pairs, pooled, sizeof pooled, NULL, 0);
-            nl_buf_printf(csv, ",%d", wins);
-            csv_text(csv, pooled);
-            nl_buf_printf(csv, "\n");
-        }
+        md_moments(md, &m, scale);
+        nl_buf_printf(md, " %d of %d |\n", wins, n);
+        if (csv)
+            pair_csv_row(&p, keys, n_keys, first, n, &m, wins, in_pairs, csv);
     }
 done:
     free(group_of);
