@@ -31,6 +31,18 @@ enum {
     FUZZ_FINAL_NO_CONFIG = 2,
 };
 
+/* fuzz_init_from.c: what each config that starts from the run (init.from)
+ * sets over its config (--set overrides), picked by the input's byte 0 above
+ * FUZZ_FINAL_FIX_CRC */
+static const char *const fuzz_init_from_variants[][3] = {
+    {NULL},
+    {"data.classes=5"}, /* a new classifier head */
+    {"init.bn_policy=reset"},
+    {"init.bn_policy=freeze"},
+    {"init.bn_policy=recalibrate"},
+    {"model.norm.type=group", "model.norm.groups=3", "init.bn_policy=group_norm"},
+    {"model.norm.type=layer"}, /* refused: batch norm's gamma into layer norm */
+};
 /* FUZZ_FINAL_FIX_CRC: the header made to match the bytes (final_model.h's
  * layout: the payload opens with the keys' i64 length and the keys), as a
  * writer with a bug would; fuzz_final_model.c and fuzz_init_from.c */

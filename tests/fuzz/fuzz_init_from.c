@@ -7,8 +7,11 @@
  * process; each input replaces three of its files. Input: byte 0 the mode
  * (FUZZ_FINAL_FIX_CRC: final.nlck's header made to match its bytes), then
  * two little-endian 16-bit lengths (fuzz_files.h's fuzz_split), then
- * config.yaml, summary.json and final.nlck (the rest). A fixed config of
- * the same model with init.from pointing at the source is checked.
+ * config.yaml, summary.json and final.nlck (the rest). Byte 0's other
+ * bits pick the config that starts from the source (fuzz_final_model.h's
+ * fuzz_init_from_variants: the same
+ * model, a new class count, each batch norm policy, another normalizer),
+ * so that every check init.from makes is reached.
  *
  * Properties: never a crash, a hang or a leak; a refusal follows the rules
  * (a message, exit status 2 unless memory or a read failed) and names the
@@ -30,10 +33,12 @@
 #pragma clang diagnostic ignored "-Wunused-function"
 #include "fuzz_files.h"
 
-/* the source run and the config that starts from it, made once */
+enum { VARIANTS = sizeof fuzz_init_from_variants / sizeof *fuzz_init_from_variants };
+
+/* the source run and the configs that start from it, made once */
 static struct {
     char source[512], out_dir[512];
-    nl_config *cfg;
+    nl_config *cfg[VARIANTS];
 } fixture;
 
 static void setup(void)
@@ -42,8 +47,7 @@ static void setup(void)
     snprintf(fixture.source, sizeof fixture.source, "%s/source", dir);
     snprintf(fixture.out_dir, sizeof fixture.out_dir, "%s/fine-tune", dir);
     nl_config *source_cfg = malloc(sizeof *source_cfg);
-    fixture.cfg = malloc(sizeof *fixture.cfg);
-    FUZZ_REQUIRE(source_cfg && fixture.cfg, "out of memory");
+    FUZZ_REQUIRE(source_cfg != NULL, "out of memory");
     nl_error err = {0};
     FUZZ_REQUIRE(nl_config_load_string(fuzz_final_model_config, "fuzz-final-model.yaml", NULL, 0,
                                        source_cfg, &err) == NL_OK, "config: %s", err.msg);
@@ -51,11 +55,20 @@ static void setup(void)
     nl_run_outcome outcome;
     FUZZ_REQUIRE(nl_run(source_cfg, &opt, &outcome, &err) == NL_OK, "the source run: %s", err.msg);
     free(source_cfg);
-    /* the same model started from the source (the fine-tuning config) */
-    char text[2048];
-    snprintf(text, sizeof text, "%sinit: {from: %s}\n", fuzz_final_model_config, fixture.source);
-    FUZZ_REQUIRE(nl_config_load_string(text, "fuzz-init-from.yaml", NULL, 0, fixture.cfg, &err) == NL_OK,
-                 "the init.from config: %s", err.msg);
+    /* the fine-tuning configs: the source's, init.from and a variant */
+    char from[600];
+    snprintf(from, sizeof from, "init.from=%s", fixture.source);
+    for (int v = 0; v < VARIANTS; v++) {
+        const char *sets[4] = {from};
+        int n_sets = 1;
+        while (n_sets < 4 && fuzz_init_from_variants[v][n_sets - 1])
+            sets[n_sets] = fuzz_init_from_variants[v][n_sets - 1], n_sets++;
+        fixture.cfg[v] = malloc(sizeof *fixture.cfg[v]);
+        FUZZ_REQUIRE(fixture.cfg[v] != NULL, "out of memory");
+        FUZZ_REQUIRE(nl_config_load_string(fuzz_final_model_config, "fuzz-init-from.yaml", sets, n_sets,
+                                           fixture.cfg[v], &err) == NL_OK,
+                     "init.from variant %d: %s", v, err.msg);
+    }
 }
 
 /* what an accepted source must be, checked apart from the check itself */
@@ -89,8 +102,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len[FILES];
     if (size < 1 || !fuzz_split(data, size, 1, FILES, part, len))
         return 0;
-    if (!fixture.cfg)
+    if (!fixture.cfg[0])
         setup();
+    const nl_config *cfg = fixture.cfg[(data[0] >> 1) % VARIANTS];
     uint8_t *model = malloc(len[MODEL] + 1);
     if (!model)
         return 0;
@@ -103,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     nl_error err = {0};
     nl_run_plan plan;
-    const nl_code rc = nl_run_check_into(fixture.cfg, -1, false, fixture.out_dir, NULL, &plan, &err);
+    const nl_code rc = nl_run_check_into(cfg, -1, false, fixture.out_dir, NULL, &plan, &err);
     if (rc != NL_OK) {
         fuzz_check_error(rc, &err, "nl_run_check_into");
         FUZZ_REQUIRE(strstr(err.msg, "init.from") || strstr(err.msg, fixture.source),

@@ -671,10 +671,13 @@ static void write_init_from_seeds(const char *outdir)
             die(path, "longer than a 16-bit length");
         file[i].data = (unsigned char *)text;
     }
-    const unsigned char modes[] = {0, FUZZ_FINAL_FIX_CRC};
-    for (size_t k = 0; k < sizeof modes; k++) {
+    /* byte 0: FUZZ_FINAL_FIX_CRC or not, and above it each of
+     * fuzz_init_from.c's config variants */
+    const int variants = (int)(sizeof fuzz_init_from_variants / sizeof *fuzz_init_from_variants);
+    for (int mode = 0; mode < 2 * variants; mode++) {
+        const unsigned char byte = (unsigned char)mode;
         bytes seed = {0};
-        put(&seed, &modes[k], 1);
+        put(&seed, &byte, 1);
         for (int i = 0; i < N - 1; i++) {
             unsigned char len[2] = {(unsigned char)file[i].len, (unsigned char)(file[i].len >> 8)};
             put(&seed, len, 2);
@@ -682,7 +685,7 @@ static void write_init_from_seeds(const char *outdir)
         for (int i = 0; i < N; i++)
             put(&seed, file[i].data, file[i].len);
         char name[64];
-        snprintf(name, sizeof name, "finished-mode-%d", modes[k]);
+        snprintf(name, sizeof name, "finished-mode-%d", mode);
         write_file(dir, name, seed.data, seed.len);
         free(seed.data);
     }
