@@ -54,8 +54,8 @@ static void usage(FILE *out)
             "A record is never replaced, also by evals running at once (each gets its\n"
             "own record and row). Exit status: 0 evaluated and recorded, 1 failure at\n"
             "run time, 2 bad usage, not a finished run directory, a damaged final model, data\n"
-            "of another shape, a model --fold-bn cannot fold or --context cannot rebuild\n"
-            "(nothing is written).\n");
+            "of another shape or larger than this machine's memory, a model --fold-bn cannot\n"
+            "fold or --context cannot rebuild (nothing is written).\n");
 }
 
 typedef struct {

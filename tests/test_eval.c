@@ -374,6 +374,15 @@ START_TEST(test_eval_refusals)
     ck_assert_int_eq(tu_normlab("eval"), 2);
     refused("eval .", "is not a run directory");
     refused("eval r/nothing", "is not a run directory");
+    /* --data sizing either split past any machine's memory: refused before
+     * the load (found by tests/fuzz/fuzz_eval_args.c: it was exit 1, out of
+     * memory, or a machine swapping) */
+    static const char *const sizes[] = {"train_size", "test_size"};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        char args[200];
+        snprintf(args, sizeof args, "eval r --data %s=2000000000", sizes[i]);
+        refused(args, "(physical memory)");
+    }
 
     char *model = tu_tmp_read("r/" NL_FINAL_MODEL_FILE);
     char path[600];

@@ -334,6 +334,25 @@ static memory_driver memory_key(const nl_config *cfg, const nl_run_plan *plan,
 
 
 
+/* physical memory (0 when unknown) */
+static double machine_bytes(void)
+{
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+}
+
+nl_code nl_check_dataset_fits(const nl_dataset_shape *shape, const char *what, nl_error *err)
+{
+    const double need = nl_dataset_bytes(shape), have = machine_bytes();
+    if (have <= 0 || need <= have)
+        return NL_OK;
+    char need_s[32], have_s[32];
+    return nl_fail(err, NL_ERR_CONFIG, "%s: the dataset is %ld + %ld samples, %s of memory, but "
+                   "this machine has %s (physical memory): ask for fewer samples "
+                   "(data.train_size, data.test_size)", what, shape->train_n, shape->test_n,
+                   bytes_text(need, need_s, sizeof need_s), bytes_text(have, have_s, sizeof have_s));
+}
+
 static nl_code check_memory(const nl_config *cfg, int device, bool available,
                             const nl_model_bytes *model, nl_run_plan *plan, nl_error *err)
 {
@@ -341,8 +360,7 @@ static nl_code check_memory(const nl_config *cfg, int device, bool available,
     plan->model_bytes = device == NL_DEVICE_CUDA ? 0 : model->total;
     plan->data_bytes = plan->tokens ? nl_token_dataset_bytes(&plan->token_data)
                                     : nl_dataset_bytes(&plan->data);
-    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    plan->machine_bytes = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+    plan->machine_bytes = machine_bytes();
     const double need = plan->model_bytes + plan->data_bytes;
     const int capacity = nl_run_capacity(cfg);
     char need_s[32], model_s[32], params_s[32], data_s[32], have_s[32];

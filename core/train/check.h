@@ -50,5 +50,11 @@ nl_code nl_run_check(const nl_config *cfg, int device, bool available, nl_text_m
 nl_code nl_run_check_into(const nl_config *cfg, int device, bool available, const char *out_dir,
                           nl_text_memo *memo, nl_run_plan *plan, nl_error *err);
 
+/* A dataset of `shape` (both splits: a reader loads both) against this
+ * machine's physical memory, as nl_run_check counts it: more can never be
+ * loaded here, which is bad input (NL_ERR_CONFIG, exit 2), not a failure
+ * at run time. For `normlab eval`, whose --data sizes the dataset without a
+ * run's other checks; `what` opens the message. */
+nl_code nl_check_dataset_fits(const nl_dataset_shape *shape, const char *what, nl_error *err);
 
 #endif

@@ -18,6 +18,7 @@
 #include "log/files.h"
 #include "model/fold.h"
 #include "model/model.h"
+#include "train/check.h"
 #include "train/run_model.h"
 #include "train/final_model.h"
 #include "train/evaluate.h"
@@ -191,6 +192,10 @@ static nl_code check_shape(eval_state *st, const nl_model_spec *spec, nl_error *
         return load_tokens(st, err);
     nl_dataset_shape shape;
     nl_code rc = nl_dataset_probe(&st->data_cfg->data, &shape, err);
+    /* loaded whole before the first batch: one larger than the machine
+     * would fail half-way at run time (or swap) rather than be refused */
+    if (rc == NL_OK)
+        rc = nl_check_dataset_fits(&shape, st->opt->n_data_overrides ? "--data" : "the run's data", err);
     if (rc)
         return rc;
     st->split_samples = shape.test_n;

@@ -56,7 +56,8 @@ typedef struct {
 /* Loads and evaluates. Nothing is written. Bad input (NL_ERR_USAGE, _CONFIG,
  * _DATA: exit 2) when RUN_DIR is not a finished run directory, its final
  * model is missing, damaged or of another config, an override is not a
- * data key or changes the input shape, class count or vocabulary, --fold-bn
+ * data key or changes the input shape, class count or vocabulary, the
+ * dataset (both splits, loaded whole) exceeds physical memory, --fold-bn
  * meets a layer it cannot fold, --context names a model that cannot read
  * another length, or batch statistics are asked of one-sample batches. */
 nl_code nl_eval_run(const nl_eval_options *opt, nl_eval_result *out, nl_error *err);

@@ -31,8 +31,6 @@
 #pragma clang diagnostic ignored "-Wunused-function"
 #include "fuzz_files.h"
 
-enum { HEADER = NL_CHECKPOINT_HEADER_BYTES };
-
 /* the run's model and its config keys, built once per process, and the
  * model's arrays as built, to compare with and to restore after a load */
 static struct {
@@ -109,26 +107,6 @@ static void restore_model(void)
         *m->counters[i] = run.counters[i];
 }
 
-/* FUZZ_FINAL_FIX_CRC: the header made to match the bytes (final_model.h's
- * layout: the payload opens with the keys' i64 length and the keys) */
-static void fix_header(uint8_t *file, size_t len)
-{
-    if (len < HEADER)
-        return;
-    int64_t keys_len;
-    if (len >= HEADER + 8 && (memcpy(&keys_len, file + HEADER, 8), keys_len >= 0) &&
-        (uint64_t)keys_len <= len - HEADER - 8) {
-        const uint64_t hash = nl_checkpoint_hash((const char *)file + HEADER + 8, (size_t)keys_len);
-        memcpy(file + 32, &hash, 8);
-    }
-    const uint64_t payload = len - HEADER;
-    memcpy(file + 16, &payload, 8);
-    uint32_t version;
-    memcpy(&version, file + 8, 4);
-    const uint64_t crc = nl_checkpoint_file_crc(file, len, version >= NL_FINAL_MODEL_WHOLE_CRC_VERSION);
-    memcpy(file + NL_CHECKPOINT_CRC_AT, &crc, 8);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -142,7 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(file, data + 1, len);
     if (mode & FUZZ_FINAL_FIX_CRC)
-        fix_header(file, len);
+        fuzz_final_fix_header(file, len);
     const char *dir = fuzz_files_dir();
     fuzz_write_file(dir, NL_FINAL_MODEL_FILE, file, len, false);
 

@@ -17,6 +17,11 @@
  *                        fuzz_checkpoint.h's config (fuzz_checkpoint.c)
  *   OUTDIR/final_model/  the final model of a run of fuzz_final_model.h's
  *                        config, in its format and as format 1 (fuzz_final_model.c)
+ *   OUTDIR/init_from/    that run's config.yaml, summary.json and final model
+ *                        (fuzz_init_from.c)
+ *   OUTDIR/eval_args/    `normlab eval` argument lists: each option with a
+ *                        value it takes, and --data with each data.* key of
+ *                        that run's resolved config at its value (fuzz_eval_args.c)
  * The example configs, experiments and test fixtures are read by the fuzzers
  * where they are. Usage: fuzz_seeds SOURCE_DIR OUTDIR */
 #define _GNU_SOURCE /* memmem */
@@ -644,6 +649,93 @@ static void write_final_model_seeds(const char *outdir)
     free(file);
 }
 
+/* ---- init.from seeds: a mode byte, two 16-bit lengths, the run's files ---- */
+
+static void write_init_from_seeds(const char *outdir)
+{
+    char dir[1200], run_dir[1300], path[1400];
+    snprintf(dir, sizeof dir, "%s/init_from", outdir);
+    make_dir(dir);
+    /* write_final_model_seeds' run */
+    snprintf(run_dir, sizeof run_dir, "%s/final-model-run", outdir);
+    static const char *const names[] = {"config.yaml", "summary.json", NL_FINAL_MODEL_FILE};
+    enum { N = sizeof names / sizeof names[0] };
+    bytes file[N] = {{0}};
+    nl_error err = {0};
+    for (int i = 0; i < N; i++) {
+        snprintf(path, sizeof path, "%s/%s", run_dir, names[i]);
+        char *text = NULL;
+        if (nl_read_file(path, &text, &file[i].len, &err) != NL_OK)
+            die(path, err.msg);
+        if (i < N - 1 && file[i].len > 0xffff)
+            die(path, "longer than a 16-bit length");
+        file[i].data = (unsigned char *)text;
+    }
+    /* byte 0: FUZZ_FINAL_FIX_CRC or not, and above it each of
+     * fuzz_init_from.c's config variants */
+    const int variants = (int)(sizeof fuzz_init_from_variants / sizeof *fuzz_init_from_variants);
+    for (int mode = 0; mode < 2 * variants; mode++) {
+        const unsigned char byte = (unsigned char)mode;
+        bytes seed = {0};
+        put(&seed, &byte, 1);
+        for (int i = 0; i < N - 1; i++) {
+            unsigned char len[2] = {(unsigned char)file[i].len, (unsigned char)(file[i].len >> 8)};
+            put(&seed, len, 2);
+        }
+        for (int i = 0; i < N; i++)
+            put(&seed, file[i].data, file[i].len);
+        char name[64];
+        snprintf(name, sizeof name, "finished-mode-%d", mode);
+        write_file(dir, name, seed.data, seed.len);
+        free(seed.data);
+    }
+    for (int i = 0; i < N; i++)
+        free(file[i].data);
+}
+
+/* ---- eval argument seeds: the arguments after RUN_DIR, NUL-separated ---- */
+
+static void write_eval_args_seeds(const char *outdir)
+{
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/eval_args", outdir);
+    make_dir(dir);
+    /* cmd/eval.c's options, each with a value it takes (sizeof: the
+     * literal's length, NULs inside included) */
+#define ARGS(literal) {literal, sizeof literal - 1}
+    static const struct {
+        const char *args;
+        size_t len;
+    } options[] = {
+        ARGS(""), ARGS("--fold-bn"), ARGS("--batch-stats"), ARGS("--batch\0" "4"),
+        ARGS("--context\0" "8"), ARGS("--name\0" "mine"), ARGS("--device\0" "cpu"),
+        ARGS("--threads\0" "1"), ARGS("--batch-stats\0--batch\0" "16"), ARGS("--help"),
+    };
+#undef ARGS
+    char name[200], seed[1400];
+    for (size_t i = 0; i < sizeof options / sizeof *options; i++) {
+        snprintf(name, sizeof name, "option-%zu", i);
+        write_file(dir, name, options[i].args, options[i].len);
+    }
+    /* --data with every data key of the run's config, at its value */
+    nl_config *cfg = malloc(sizeof *cfg);
+    nl_error err = {0};
+    if (!cfg || nl_config_load_string(fuzz_final_model_config, "fuzz-final-model.yaml", NULL, 0, cfg, &err) != NL_OK)
+        die("fuzz_final_model_config", err.msg);
+    nl_flat flat;
+    if (nl_flat_from_config(cfg, &flat, NULL, &err) != NL_OK)
+        die("fuzz_final_model_config", err.msg);
+    for (int i = 0; i < flat.n; i++) {
+        if (strncmp(flat.items[i].key, "data.", 5) != 0)
+            continue;
+        const int len = snprintf(seed, sizeof seed, "--data%c%s=%s", 0, flat.items[i].key, flat.items[i].value);
+        snprintf(name, sizeof name, "data-%s", flat.items[i].key + 5);
+        write_file(dir, name, seed, (size_t)len < sizeof seed ? (size_t)len : sizeof seed - 1);
+    }
+    nl_flat_free(&flat);
+    free(cfg);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -660,5 +752,7 @@ int main(int argc, char **argv)
     write_results_seeds(argv[1], argv[2]);
     write_checkpoint_seeds(argv[2]);
     write_final_model_seeds(argv[2]);
+    write_init_from_seeds(argv[2]);
+    write_eval_args_seeds(argv[2]);
     return 0;
 }
