@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot curves-test_trainmode.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' curves-test_trainmode.gp (SVG; "pdf" for PDF)
-fig_name = "curves-test_trainmode"
+if (!exists("fig_name")) fig_name = "curves-test_trainmode"
 fig_width = 1679
 fig_height = 495
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -68,7 +69,7 @@ unset logscale y
 set yrange [0:2.45323]
 unset key
 plot "curves-test_trainmode.csv" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
-  "" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "permute_pixels=false, none, step_stats=true, cell_gamma=0.1", \
+  "" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "permute_pixels=false, none", \
   "curves-test_trainmode.csv" using (column("variant") == 1 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#ff7f0e" notitle, \
   "" using (column("variant") == 1 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#ff7f0e" title "permute_pixels=false, batch, step_stats=true, cell_gamma=0.1", \
   "curves-test_trainmode.csv" using (column("variant") == 2 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#2ca02c" notitle, \
@@ -76,7 +77,7 @@ plot "curves-test_trainmode.csv" using (column("variant") == 0 && column("panel"
   "curves-test_trainmode.csv" using (column("variant") == 3 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#d62728" notitle, \
   "" using (column("variant") == 3 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#d62728" title "permute_pixels=false, batch, step_stats=false, cell_gamma=0.1", \
   "curves-test_trainmode.csv" using (column("variant") == 4 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#9467bd" notitle, \
-  "" using (column("variant") == 4 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#9467bd" title "permute_pixels=true, none, step_stats=true, cell_gamma=0.1", \
+  "" using (column("variant") == 4 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#9467bd" title "permute_pixels=true, none", \
   "curves-test_trainmode.csv" using (column("variant") == 5 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#8c564b" notitle, \
   "" using (column("variant") == 5 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#8c564b" title "permute_pixels=true, batch, step_stats=true, cell_gamma=0.1", \
   "curves-test_trainmode.csv" using (column("variant") == 6 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#e377c2" notitle, \
@@ -120,6 +121,6 @@ set lmargin at screen 0.6254
 set rmargin at screen 0.9900
 set bmargin at screen 0.1616
 set tmargin at screen 0.7535
-plot NaN with lines lw curve_lw lc rgb "#1f77b4" title "permute_pixels=false, none, step_stats=true, cell_gamma=0.1", NaN with lines lw curve_lw lc rgb "#ff7f0e" title "permute_pixels=false, batch, step_stats=true, cell_gamma=0.1", NaN with lines lw curve_lw lc rgb "#2ca02c" title "permute_pixels=false, batch, step_stats=true, cell_gamma=1", NaN with lines lw curve_lw lc rgb "#d62728" title "permute_pixels=false, batch, step_stats=false, cell_gamma=0.1", NaN with lines lw curve_lw lc rgb "#9467bd" title "permute_pixels=true, none, step_stats=true, cell_gamma=0.1", NaN with lines lw curve_lw lc rgb "#8c564b" title "permute_pixels=true, batch, step_stats=true, cell_gamma=0.1", NaN with lines lw curve_lw lc rgb "#e377c2" title "permute_pixels=true, batch, step_stats=true, cell_gamma=1", NaN with lines lw curve_lw lc rgb "#17becf" title "permute_pixels=true, batch, step_stats=false, cell_gamma=0.1"
+plot NaN with lines lw curve_lw lc rgb "#1f77b4" title "permute_pixels=false, none", NaN with lines lw curve_lw lc rgb "#ff7f0e" title "permute_pixels=false, batch, step_stats=true, cell_gamma=0.1", NaN with lines lw curve_lw lc rgb "#2ca02c" title "permute_pixels=false, batch, step_stats=true, cell_gamma=1", NaN with lines lw curve_lw lc rgb "#d62728" title "permute_pixels=false, batch, step_stats=false, cell_gamma=0.1", NaN with lines lw curve_lw lc rgb "#9467bd" title "permute_pixels=true, none", NaN with lines lw curve_lw lc rgb "#8c564b" title "permute_pixels=true, batch, step_stats=true, cell_gamma=0.1", NaN with lines lw curve_lw lc rgb "#e377c2" title "permute_pixels=true, batch, step_stats=true, cell_gamma=1", NaN with lines lw curve_lw lc rgb "#17becf" title "permute_pixels=true, batch, step_stats=false, cell_gamma=0.1"
 unset multiplot
 unset output
