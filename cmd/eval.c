@@ -48,7 +48,8 @@ static void usage(FILE *out)
             "                    with --fold-bn, which leaves no batch statistics\n"
             "  --name NAME       the record's name (default: test, test-folded, data or\n"
             "                    data-folded, then -tN, -bN, -batchstats as asked, numbered\n"
-            "                    -2, -3, ... past those there)\n"
+            "                    -2, -3, ... past those there; up to 200 letters, digits,\n"
+            "                    '-', '_' and '.', not first)\n"
             "  --device D        cpu or cuda (default: the device the run trained on)\n"
             "  --threads N       CPU threads (default: the config's threads)\n\n"
             "A record is never replaced, also by evals running at once (each gets its\n"
@@ -66,10 +67,16 @@ typedef struct {
     int device, threads, context, batch;
 } eval_args;
 
-/* a record name is a file name of its own */
+/* A record's name is a file name of its own: RUN_DIR/eval/NAME.json, and
+ * while it is written NAME.json.tmp.<pid>.<n>, within the 255 bytes a file
+ * name has on Linux file systems (longer was exit 1, "File name too long",
+ * found by tests/fuzz/fuzz_eval_args.c), and within the 256-byte buffer the
+ * name is kept in (longer would have been cut short silently). */
+#define RECORD_NAME_MAX 200
+
 static bool plain_name(const char *s)
 {
-    if (!s[0] || s[0] == '.')
+    if (!s[0] || s[0] == '.' || strlen(s) > RECORD_NAME_MAX)
         return false;
     for (; *s; s++)
         if (!(isalnum((unsigned char)*s) || *s == '-' || *s == '_' || *s == '.'))
@@ -100,8 +107,10 @@ static int take_valued(const char *opt, const char *v, eval_args *a)
         a->data[a->n_data++] = v;
     } else if (strcmp(opt, "--name") == 0) {
         if (!plain_name(v))
-            return nl_cmd_usage_error("eval", "--name: '%s' is not a record name (letters, "
-                                      "digits, '-', '_' and '.', not first)", v);
+            return nl_cmd_usage_error("eval", "--name: '%.*s%s' is not a record name (up to "
+                                      "%d letters, digits, '-', '_' and '.', not first)",
+                                      RECORD_NAME_MAX, v, strlen(v) > RECORD_NAME_MAX ? "..." : "",
+                                      RECORD_NAME_MAX);
         a->name = v;
     } else if (strcmp(opt, "--context") == 0 || strcmp(opt, "--batch") == 0) {
         const bool context = strcmp(opt, "--context") == 0;

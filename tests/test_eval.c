@@ -384,6 +384,22 @@ START_TEST(test_eval_refusals)
         refused(args, "(physical memory)");
     }
 
+    /* a record name is one file name, with room for the temporary suffix
+     * (found by fuzz_eval_args: 300 characters was exit 1, "File name too
+     * long"); 200 is the longest taken */
+    static const struct { int length; bool taken; } names[] = {{200, true}, {201, false}, {300, false}};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char args[450];
+        snprintf(args, sizeof args, "eval r --name %.*s", names[i].length,
+                 "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"
+                 "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"
+                 "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn");
+        if (names[i].taken)
+            ck_assert_int_eq(tu_normlab(args), 0);
+        else
+            refused(args, "is not a record name (up to 200");
+    }
+
     char *model = tu_tmp_read("r/" NL_FINAL_MODEL_FILE);
     char path[600];
     snprintf(path, sizeof path, "%s/r/%s", tu_tmp, NL_FINAL_MODEL_FILE);
