@@ -31,7 +31,21 @@ static int sr_set_condition(const nl_key_when *w, nl_config *cfg, bool hold, int
     ck_assert_msg(on != NULL, "a rule reads %s, which is not a key", w->key);
     if (on->type == NL_KT_ENUM || on->type == NL_KT_BOOL) {
         const int count = on->type == NL_KT_BOOL ? 2 : on->names->count;
-        for (int v = from; v < count; v++) {
+        /* the value the key has now is tried first: a key that governs
+         * several rules of one key (the placement, under the cell's rule and
+         * under the normalizer's own keys' rule) keeps what the first set */
+        int current;
+        if (on->type == NL_KT_BOOL) {
+            bool b;
+            memcpy(&b, nl_schema_field(cfg, on), sizeof b);
+            current = b;
+        } else {
+            memcpy(&current, nl_schema_field(cfg, on), sizeof current);
+        }
+        if (current < 0 || current >= count)
+            current = 0;
+        for (int i = from; i < count; i++) {
+            const int v = i == 0 ? current : i - 1 < current ? i - 1 : i;
             if (on->type == NL_KT_BOOL) {
                 const bool b = v;
                 memcpy(nl_schema_field(cfg, on), &b, sizeof b);
@@ -39,7 +53,7 @@ static int sr_set_condition(const nl_key_when *w, nl_config *cfg, bool hold, int
                 memcpy(nl_schema_field(cfg, on), &v, sizeof v);
             }
             if (nl_schema_condition_holds(w, cfg) == hold)
-                return v + 1;
+                return i + 1;
         }
         return -1;
     }
@@ -103,14 +117,16 @@ static int sr_governing_keys(const nl_key_def *def, const char **keys, int n, in
 {
     nl_key_when conds[NL_SCHEMA_MAX_CONDITIONS];
     const int c = nl_schema_conditions(def, conds);
-    for (int i = 0; i < c; i++) {
-        bool seen = false;
-        for (int k = 0; k < n; k++)
-            seen = seen || !strcmp(keys[k], conds[i].key);
+    for (int i = 0; i < 2 * c; i++) {
+        /* each condition's key, then its alternative's (or_key) */
+        const char *key = i < c ? conds[i].key : conds[i - c].or_key;
+        bool seen = !key;
+        for (int k = 0; k < n && key; k++)
+            seen = seen || !strcmp(keys[k], key);
         if (seen || n == max)
             continue;
-        keys[n++] = conds[i].key;
-        n = sr_governing_keys(nl_schema_find(conds[i].key), keys, n, max);
+        keys[n++] = key;
+        n = sr_governing_keys(nl_schema_find(key), keys, n, max);
     }
     return n;
 }

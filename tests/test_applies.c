@@ -109,6 +109,68 @@ START_TEST(test_every_condition_refuses_where_it_fails)
 }
 END_TEST
 
+/* A condition with an alternative (or_key: the normalizer's own keys act at
+ * placement none where QK-norm normalizes): with the condition's own key
+ * failing, the key is taken where the alternative holds and refused where
+ * it fails too; derived from every such condition in the schema */
+START_TEST(test_alternatives_accept_where_they_hold)
+{
+    int checked = 0, keys = 0, keys_loaded = 0;
+    for (int i = 0; i < nl_config_schema_count; i++) {
+        const nl_key_def *def = &nl_config_schema[i];
+        nl_key_when conds[NL_SCHEMA_MAX_CONDITIONS];
+        const int n = nl_schema_conditions(def, conds);
+        for (int c = 0; c < n; c++) {
+            if (!conds[c].or_key)
+                continue;
+            const nl_key_when alt = {.key = conds[c].or_key, .mask = conds[c].or_mask};
+            const nl_key_when own = {.key = conds[c].key, .mask = conds[c].mask};
+            const nl_key_def *alt_def = nl_schema_find(alt.key);
+            nl_key_when alt_conds[NL_SCHEMA_MAX_CONDITIONS];
+            ck_assert_int_gt(nl_schema_conditions(alt_def, alt_conds), 0);
+            int here = 0;
+            nl_config *cfg = cfg_new();
+            nl_config_defaults(cfg);
+            /* each value of the alternative's own governing key (the
+             * architectures with QK-norm): some need data the defaults lack */
+            for (int next = 0; (next = sr_set_condition(&alt_conds[0], cfg, true, next)) > 0;) {
+                ck_assert_msg(sr_set_condition(&alt, cfg, true, 0) > 0 &&
+                                  sr_make_apply(alt_def, cfg, 0) && sr_make_apply(def, cfg, 0) &&
+                                  sr_set_condition(&own, cfg, false, 0) > 0,
+                              "%s: no config where %s fails and %s holds", def->key, own.key,
+                              alt.key);
+                ck_assert_msg(nl_schema_applies(def, cfg), "%s: does not apply with %s holding",
+                              def->key, alt.key);
+                char yaml[2048];
+                int line;
+                nl_error err = {0};
+                if (load_settings(def, cfg, &err, yaml, sizeof yaml, &line) != NL_OK) {
+                    ck_assert_msg(!strstr(err.msg, "applies only when"), "%s set where %s holds: %s\n%s",
+                                  def->key, alt.key, err.msg, yaml);
+                    continue;
+                }
+                /* the same config with the alternative failing too */
+                ck_assert_int_gt(sr_set_condition(&alt, cfg, false, 0), 0);
+                ck_assert_int_eq(load_settings(def, cfg, &err, yaml, sizeof yaml, &line),
+                                 NL_ERR_CONFIG);
+                ck_assert_msg(strstr(err.msg, "applies only when"), "%s: %s\n%s", def->key,
+                              err.msg, yaml);
+                here++;
+            }
+            keys += 1;
+            keys_loaded += here > 0;
+            checked += here;
+            free(cfg);
+        }
+    }
+    /* a kind QK-norm cannot take (ghost batch's virtual batches) is refused
+     * for that, not for the key: most keys load */
+    ck_assert_int_gt(checked, 0);
+    ck_assert_msg(keys_loaded * 2 > keys, "%d of %d keys loaded with the alternative holding",
+                  keys_loaded, keys);
+}
+END_TEST
+
 START_TEST(test_every_rule_accepts_where_it_holds)
 {
     int loaded = 0, rules = 0;
@@ -446,6 +508,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_every_condition_refuses_where_it_fails);
     tcase_add_test(tc, test_every_rule_accepts_where_it_holds);
+    tcase_add_test(tc, test_alternatives_accept_where_they_hold);
     tcase_add_test(tc, test_in_cell_kinds_are_what_the_cell_builds);
     tcase_add_test(tc, test_cell_keys_without_a_cell_normalizer);
     tcase_add_test(tc, test_sweep_warns_once);

@@ -223,7 +223,7 @@ static bool is_choice(const nl_key_def *on)
  * key the rule is of (model.arch's mask is the rows that list it) */
 static nl_key_when resolve_condition(const char *ruled, const nl_key_when *w)
 {
-    nl_key_when r = {.key = w->key, .mask = w->mask};
+    nl_key_when r = {.key = w->key, .mask = w->mask, .or_key = w->or_key, .or_mask = w->or_mask};
     if (strcmp(w->key, "model.arch") == 0 && !w->mask)
         r.mask = nl_arch_kinds_with_key(ruled);
     /* the datasets whose rows (core/data/registry.h) list the key */
@@ -240,8 +240,10 @@ int nl_schema_conditions(const nl_key_def *def, nl_key_when out[NL_SCHEMA_MAX_CO
 {
     if (!def->when_key)
         return 0;
-    const nl_key_when first = {def->when_key, def->when_mask, def->when_norm_keys,
-                               def->when_optim_keys};
+    const nl_key_when first = {.key = def->when_key,
+                               .mask = def->when_mask,
+                               .norm_keys = def->when_norm_keys,
+                               .optim_keys = def->when_optim_keys};
     int n = 0;
     out[n++] = resolve_condition(def->key, &first);
     for (const nl_key_when *w = def->and_when; w && w->key && n < NL_SCHEMA_MAX_CONDITIONS; w++)
@@ -249,16 +251,17 @@ int nl_schema_conditions(const nl_key_def *def, nl_key_when out[NL_SCHEMA_MAX_CO
     return n;
 }
 
-bool nl_schema_condition_holds(const nl_key_when *w, const nl_config *cfg)
+/* whether key's value has a bit in mask (a number, list or string: is set) */
+static bool key_holds(const char *key, unsigned mask, const nl_config *cfg)
 {
-    const nl_key_def *on = nl_schema_find(w->key);
+    const nl_key_def *on = nl_schema_find(key);
     if (!on)
         return false;
     switch (on->type) {
     case NL_KT_ENUM:
     case NL_KT_BOOL: {
         const int v = get_enum(on, cfg);
-        return v >= 0 && v < 32 && (w->mask & NL_KEY_BIT(v));
+        return v >= 0 && v < 32 && (mask & NL_KEY_BIT(v));
     }
     case NL_KT_FLOAT:
         return get_float(on, cfg) != 0.0f;
@@ -272,15 +275,22 @@ bool nl_schema_condition_holds(const nl_key_when *w, const nl_config *cfg)
     }
 }
 
-const char *nl_schema_condition_text(const nl_key_when *w, char *buf, size_t size)
+bool nl_schema_condition_holds(const nl_key_when *w, const nl_config *cfg)
 {
-    const nl_key_def *on = nl_schema_find(w->key);
+    return key_holds(w->key, w->mask, cfg) || (w->or_key && key_holds(w->or_key, w->or_mask, cfg));
+}
+
+/* "KEY is A or B", "KEY is not C" (every value but one), "KEY is true",
+ * "KEY is not 0" */
+static void key_condition_text(const char *key, unsigned mask, char *buf, size_t size)
+{
+    const nl_key_def *on = nl_schema_find(key);
     buf[0] = '\0';
     if (!on)
-        return buf;
+        return;
     if (on->type == NL_KT_BOOL) {
-        snprintf(buf, size, "%s is %s", w->key, (w->mask & NL_KEY_BIT(1)) ? "true" : "false");
-        return buf;
+        snprintf(buf, size, "%s is %s", key, (mask & NL_KEY_BIT(1)) ? "true" : "false");
+        return;
     }
     if (!is_choice(on)) {
         const char *set = on->type == NL_KT_STRING                   ? "is not \"\""
@@ -288,15 +298,40 @@ const char *nl_schema_condition_text(const nl_key_when *w, char *buf, size_t siz
                                     on->type == NL_KT_FLOAT_LIST      ? "is not []"
                           : (on->flags & NL_KF_ZERO_UNSET)            ? "is set"
                                                                       : "is not 0";
-        snprintf(buf, size, "%s %s", w->key, set);
-        return buf;
+        snprintf(buf, size, "%s %s", key, set);
+        return;
     }
-    int used = snprintf(buf, size, "%s is ", w->key);
+    int left_out = -1, n_left_out = 0;
+    for (int v = 0; v < on->names->count; v++)
+        if (!(mask & NL_KEY_BIT(v))) {
+            left_out = v;
+            n_left_out++;
+        }
+    if (n_left_out == 1 && on->names->count > 2) {
+        snprintf(buf, size, "%s is not %s", key, nl_name_of(on->names, left_out));
+        return;
+    }
+    int used = snprintf(buf, size, "%s is ", key);
     int shown = 0;
     for (int v = 0; v < on->names->count && used >= 0 && (size_t)used < size; v++)
-        if (w->mask & NL_KEY_BIT(v))
+        if (mask & NL_KEY_BIT(v))
             used += snprintf(buf + used, size - (size_t)used, "%s%s", shown++ ? " or " : "",
                              nl_name_of(on->names, v));
+}
+
+const char *nl_schema_condition_text(const nl_key_when *w, char *buf, size_t size)
+{
+    key_condition_text(w->key, w->mask, buf, size);
+    if (w->or_key) {
+        const size_t used = strlen(buf);
+        if (used + 6 < size) {
+            memcpy(buf + used, " (or ", 6);
+            key_condition_text(w->or_key, w->or_mask, buf + used + 5, size - used - 5);
+            const size_t end = strlen(buf);
+            if (end + 1 < size)
+                memcpy(buf + end, ")", 2);
+        }
+    }
     return buf;
 }
 

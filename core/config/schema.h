@@ -70,6 +70,11 @@ typedef struct {
     unsigned mask;
     unsigned norm_keys;
     unsigned optim_keys;
+    /* or this instead: the condition also holds when the enum or bool key
+     * `or_key` has a value in `or_mask` (the normalizer's keys act where a
+     * placement puts one, or where QK-norm does at placement none) */
+    const char *or_key;
+    unsigned or_mask;
 } nl_key_when;
 
 /* the most conditions one key's rule has (when_key and its and_when) */

@@ -22,6 +22,11 @@
  * own range check reports it with the file, line and the real limit before
  * anything is sized by it */
 #define IN(l, h) .lo = (l), .hi = (h), .flags = NL_KF_LO | NL_KF_HI
+/* the same bounds on a key whose and_when is newer than checkpoints
+ * already written (NL_KF_AND_WHEN_NEWER) */
+#define GE_NEWER(x) .lo = (x), .flags = NL_KF_LO | NL_KF_AND_WHEN_NEWER
+#define GT_NEWER(x) .lo = (x), .flags = NL_KF_LO | NL_KF_LO_OPEN | NL_KF_AND_WHEN_NEWER
+#define IN_NEWER(l, h) .lo = (l), .hi = (h), .flags = NL_KF_LO | NL_KF_HI | NL_KF_AND_WHEN_NEWER
 
 /* The further conditions (and_when) of the rules that one governing key
  * cannot say. A key with no effect under the others is refused where it is
@@ -44,6 +49,16 @@ static const nl_key_when in_cell_running_stats[] = {
     {.key = "model.norm.track_running_stats", .mask = BIT(1)},
     {.key = NULL}};
 #undef IN_CELL_CONDITIONS
+/* the normalizer's own keys (eps, affine, groups, ...) act only where the
+ * model has a normalizer: every placement but none puts one (the
+ * architectures whose row lists none build no normalizer there: the plain
+ * recurrent cell, the transformer and mixer without one), and at none
+ * QK-norm still normalizes each head's query and key with model.norm.type */
+static const nl_key_when norm_placed[] = {
+    {.key = "model.norm.placement",
+     .mask = ((1u << NL_PLACE_COUNT) - 1u) & ~NL_KEY_BIT(NL_PLACE_NONE),
+     .or_key = "model.qk_norm", .or_mask = NL_KEY_BIT(1)},
+    {.key = NULL}};
 /* the trace's fixed test samples: train mode traces each step's own batch */
 static const nl_key_when trace_eval_mode[] = {
     {.key = "train.trace.mode", .mask = BIT(NL_TRACE_EVAL)}, {.key = NULL}};
