@@ -59,6 +59,8 @@ static const nl_key_when norm_placed[] = {
      .mask = ((1u << NL_PLACE_COUNT) - 1u) & ~NL_KEY_BIT(NL_PLACE_NONE),
      .or_key = "model.qk_norm", .or_mask = NL_KEY_BIT(1)},
     {.key = NULL}};
+/* dropout's placement: p 0 builds no dropout layer */
+static const nl_key_when dropout_on[] = {{.key = "model.dropout.p"}, {.key = NULL}};
 /* the trace's fixed test samples: train mode traces each step's own batch */
 static const nl_key_when trace_eval_mode[] = {
     {.key = "train.trace.mode", .mask = BIT(NL_TRACE_EVAL)}, {.key = NULL}};

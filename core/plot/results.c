@@ -539,6 +539,10 @@ void pl_label(const pl_results *r, const pl_run *run, const int *keys, int n, ch
             used += (size_t)snprintf(buf + used, size - used, "%s%s=%s", used ? ", " : "", short_key(r, key),
                                      run->values[keys[i]]);
     }
+    /* none applies (dropout's placement at p 0): the legend still names the
+     * series, by what it lacks */
+    for (int i = 0; i < n && used == 0; i++)
+        used += (size_t)snprintf(buf, size, "no %s", short_key(r, r->keys[keys[i]]));
 }
 
 int pl_groups(const pl_results *r, const int *keys, int n, int *group_of, char (*labels)[256], int max)

@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot final-p.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' final-p.gp (SVG; "pdf" for PDF)
-fig_name = "final-p"
+if (!exists("fig_name")) fig_name = "final-p"
 fig_width = 1975
 fig_height = 990
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -66,9 +67,10 @@ set rmargin at screen 0.2802
 set bmargin at screen 0.5369
 set tmargin at screen 0.8768
 set title "widths=[64, 64]"
-plot "final-p.csv" using (column("panel") == 0 && column("series") == 0 ? column("x")+(-0.003) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "placement=before_norm", \
-  "final-p.csv" using (column("panel") == 0 && column("series") == 1 ? column("x")+(0) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "placement=after_norm", \
-  "final-p.csv" using (column("panel") == 0 && column("series") == 2 ? column("x")+(0.003) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#2ca02c" title "placement=after_last_norm"
+plot "final-p.csv" using (column("panel") == 0 && column("series") == 0 ? column("x")+(-0.0045) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "no placement", \
+  "final-p.csv" using (column("panel") == 0 && column("series") == 1 ? column("x")+(-0.0015) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "placement=before_norm", \
+  "final-p.csv" using (column("panel") == 0 && column("series") == 2 ? column("x")+(0.0015) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#2ca02c" title "placement=after_norm", \
+  "final-p.csv" using (column("panel") == 0 && column("series") == 3 ? column("x")+(0.0045) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#d62728" title "placement=after_last_norm"
 unset label 101
 unset label 102
 set lmargin at screen 0.3257
@@ -76,33 +78,37 @@ set rmargin at screen 0.5603
 set bmargin at screen 0.5369
 set tmargin at screen 0.8768
 set title "widths=[128, 128]"
-plot "final-p.csv" using (column("panel") == 1 && column("series") == 0 ? column("x")+(-0.003) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "placement=before_norm", \
-  "final-p.csv" using (column("panel") == 1 && column("series") == 1 ? column("x")+(0) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "placement=after_norm", \
-  "final-p.csv" using (column("panel") == 1 && column("series") == 2 ? column("x")+(0.003) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#2ca02c" title "placement=after_last_norm"
+plot "final-p.csv" using (column("panel") == 1 && column("series") == 0 ? column("x")+(-0.0045) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "no placement", \
+  "final-p.csv" using (column("panel") == 1 && column("series") == 1 ? column("x")+(-0.0015) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "placement=before_norm", \
+  "final-p.csv" using (column("panel") == 1 && column("series") == 2 ? column("x")+(0.0015) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#2ca02c" title "placement=after_norm", \
+  "final-p.csv" using (column("panel") == 1 && column("series") == 3 ? column("x")+(0.0045) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#d62728" title "placement=after_last_norm"
 set lmargin at screen 0.6059
 set rmargin at screen 0.8405
 set bmargin at screen 0.5369
 set tmargin at screen 0.8768
 set title "widths=[256, 256]"
-plot "final-p.csv" using (column("panel") == 2 && column("series") == 0 ? column("x")+(-0.003) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "placement=before_norm", \
-  "final-p.csv" using (column("panel") == 2 && column("series") == 1 ? column("x")+(0) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "placement=after_norm", \
-  "final-p.csv" using (column("panel") == 2 && column("series") == 2 ? column("x")+(0.003) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#2ca02c" title "placement=after_last_norm"
+plot "final-p.csv" using (column("panel") == 2 && column("series") == 0 ? column("x")+(-0.0045) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "no placement", \
+  "final-p.csv" using (column("panel") == 2 && column("series") == 1 ? column("x")+(-0.0015) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "placement=before_norm", \
+  "final-p.csv" using (column("panel") == 2 && column("series") == 2 ? column("x")+(0.0015) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#2ca02c" title "placement=after_norm", \
+  "final-p.csv" using (column("panel") == 2 && column("series") == 3 ? column("x")+(0.0045) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#d62728" title "placement=after_last_norm"
 set lmargin at screen 0.0456
 set rmargin at screen 0.2802
 set bmargin at screen 0.0909
 set tmargin at screen 0.4308
 set title "widths=[512, 512]"
-plot "final-p.csv" using (column("panel") == 3 && column("series") == 0 ? column("x")+(-0.003) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "placement=before_norm", \
-  "final-p.csv" using (column("panel") == 3 && column("series") == 1 ? column("x")+(0) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "placement=after_norm", \
-  "final-p.csv" using (column("panel") == 3 && column("series") == 2 ? column("x")+(0.003) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#2ca02c" title "placement=after_last_norm"
+plot "final-p.csv" using (column("panel") == 3 && column("series") == 0 ? column("x")+(-0.0045) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "no placement", \
+  "final-p.csv" using (column("panel") == 3 && column("series") == 1 ? column("x")+(-0.0015) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "placement=before_norm", \
+  "final-p.csv" using (column("panel") == 3 && column("series") == 2 ? column("x")+(0.0015) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#2ca02c" title "placement=after_norm", \
+  "final-p.csv" using (column("panel") == 3 && column("series") == 3 ? column("x")+(0.0045) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#d62728" title "placement=after_last_norm"
 set lmargin at screen 0.3257
 set rmargin at screen 0.5603
 set bmargin at screen 0.0909
 set tmargin at screen 0.4308
 set title "widths=[1024, 1024]"
-plot "final-p.csv" using (column("panel") == 4 && column("series") == 0 ? column("x")+(-0.003) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "placement=before_norm", \
-  "final-p.csv" using (column("panel") == 4 && column("series") == 1 ? column("x")+(0) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "placement=after_norm", \
-  "final-p.csv" using (column("panel") == 4 && column("series") == 2 ? column("x")+(0.003) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#2ca02c" title "placement=after_last_norm"
+plot "final-p.csv" using (column("panel") == 4 && column("series") == 0 ? column("x")+(-0.0045) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "no placement", \
+  "final-p.csv" using (column("panel") == 4 && column("series") == 1 ? column("x")+(-0.0015) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "placement=before_norm", \
+  "final-p.csv" using (column("panel") == 4 && column("series") == 2 ? column("x")+(0.0015) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#2ca02c" title "placement=after_norm", \
+  "final-p.csv" using (column("panel") == 4 && column("series") == 3 ? column("x")+(0.0045) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#d62728" title "placement=after_last_norm"
 unset title
 unset xlabel
 unset ylabel
@@ -117,6 +123,6 @@ set lmargin at screen 0.8456
 set rmargin at screen 0.9900
 set bmargin at screen 0.0808
 set tmargin at screen 0.8768
-plot NaN with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "placement=before_norm", NaN with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "placement=after_norm", NaN with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#2ca02c" title "placement=after_last_norm"
+plot NaN with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "no placement", NaN with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "placement=before_norm", NaN with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#2ca02c" title "placement=after_norm", NaN with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#d62728" title "placement=after_last_norm"
 unset multiplot
 unset output

@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot variance_shift.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' variance_shift.gp (SVG; "pdf" for PDF)
-fig_name = "variance_shift"
+if (!exists("fig_name")) fig_name = "variance_shift"
 fig_width = 1540
 fig_height = 620
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -66,35 +67,35 @@ set bmargin at screen 0.1452
 set tmargin at screen 0.8032
 set title "norm1"
 set key outside right top Left reverse nobox noopaque width 1 spacing 1.2
-plot "variance_shift.csv" using (column("variant") == 0 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "widths=[64, 64], p=0, placement=before_norm", \
+plot "variance_shift.csv" using (column("variant") == 0 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "widths=[64, 64], p=0", \
   "variance_shift.csv" using (column("variant") == 1 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "widths=[64, 64], p=0.2, placement=before_norm", \
   "variance_shift.csv" using (column("variant") == 2 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#2ca02c" title "widths=[64, 64], p=0.2, placement=after_norm", \
   "variance_shift.csv" using (column("variant") == 3 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#d62728" title "widths=[64, 64], p=0.2, placement=after_last_norm", \
   "variance_shift.csv" using (column("variant") == 4 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#9467bd" title "widths=[64, 64], p=0.5, placement=before_norm", \
   "variance_shift.csv" using (column("variant") == 5 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#8c564b" title "widths=[64, 64], p=0.5, placement=after_norm", \
   "variance_shift.csv" using (column("variant") == 6 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#e377c2" title "widths=[64, 64], p=0.5, placement=after_last_norm", \
-  "variance_shift.csv" using (column("variant") == 7 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#17becf" title "widths=[128, 128], p=0, placement=before_norm", \
+  "variance_shift.csv" using (column("variant") == 7 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#17becf" title "widths=[128, 128], p=0", \
   "variance_shift.csv" using (column("variant") == 8 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#bcbd22" title "widths=[128, 128], p=0.2, placement=before_norm", \
   "variance_shift.csv" using (column("variant") == 9 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#7f7f7f" title "widths=[128, 128], p=0.2, placement=after_norm", \
   "variance_shift.csv" using (column("variant") == 10 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "widths=[128, 128], p=0.2, placement=after_last_norm", \
   "variance_shift.csv" using (column("variant") == 11 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "widths=[128, 128], p=0.5, placement=before_norm", \
   "variance_shift.csv" using (column("variant") == 12 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#2ca02c" title "widths=[128, 128], p=0.5, placement=after_norm", \
   "variance_shift.csv" using (column("variant") == 13 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#d62728" title "widths=[128, 128], p=0.5, placement=after_last_norm", \
-  "variance_shift.csv" using (column("variant") == 14 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#9467bd" title "widths=[256, 256], p=0, placement=before_norm", \
+  "variance_shift.csv" using (column("variant") == 14 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#9467bd" title "widths=[256, 256], p=0", \
   "variance_shift.csv" using (column("variant") == 15 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#8c564b" title "widths=[256, 256], p=0.2, placement=before_norm", \
   "variance_shift.csv" using (column("variant") == 16 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#e377c2" title "widths=[256, 256], p=0.2, placement=after_norm", \
   "variance_shift.csv" using (column("variant") == 17 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#17becf" title "widths=[256, 256], p=0.2, placement=after_last_norm", \
   "variance_shift.csv" using (column("variant") == 18 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#bcbd22" title "widths=[256, 256], p=0.5, placement=before_norm", \
   "variance_shift.csv" using (column("variant") == 19 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#7f7f7f" title "widths=[256, 256], p=0.5, placement=after_norm", \
   "variance_shift.csv" using (column("variant") == 20 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "widths=[256, 256], p=0.5, placement=after_last_norm", \
-  "variance_shift.csv" using (column("variant") == 21 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "widths=[512, 512], p=0, placement=before_norm", \
+  "variance_shift.csv" using (column("variant") == 21 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "widths=[512, 512], p=0", \
   "variance_shift.csv" using (column("variant") == 22 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#2ca02c" title "widths=[512, 512], p=0.2, placement=before_norm", \
   "variance_shift.csv" using (column("variant") == 23 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#d62728" title "widths=[512, 512], p=0.2, placement=after_norm", \
   "variance_shift.csv" using (column("variant") == 24 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#9467bd" title "widths=[512, 512], p=0.2, placement=after_last_norm", \
   "variance_shift.csv" using (column("variant") == 25 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#8c564b" title "widths=[512, 512], p=0.5, placement=before_norm", \
   "variance_shift.csv" using (column("variant") == 26 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#e377c2" title "widths=[512, 512], p=0.5, placement=after_norm", \
   "variance_shift.csv" using (column("variant") == 27 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#17becf" title "widths=[512, 512], p=0.5, placement=after_last_norm", \
-  "variance_shift.csv" using (column("variant") == 28 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#bcbd22" title "widths=[1024, 1024], p=0, placement=before_norm", \
+  "variance_shift.csv" using (column("variant") == 28 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#bcbd22" title "widths=[1024, 1024], p=0", \
   "variance_shift.csv" using (column("variant") == 29 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#7f7f7f" title "widths=[1024, 1024], p=0.2, placement=before_norm", \
   "variance_shift.csv" using (column("variant") == 30 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "widths=[1024, 1024], p=0.2, placement=after_norm", \
   "variance_shift.csv" using (column("variant") == 31 && column("layer") == 0 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "widths=[1024, 1024], p=0.2, placement=after_last_norm", \
@@ -110,35 +111,35 @@ set bmargin at screen 0.1452
 set tmargin at screen 0.8032
 set title "norm2"
 unset key
-plot "variance_shift.csv" using (column("variant") == 0 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "widths=[64, 64], p=0, placement=before_norm", \
+plot "variance_shift.csv" using (column("variant") == 0 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "widths=[64, 64], p=0", \
   "variance_shift.csv" using (column("variant") == 1 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "widths=[64, 64], p=0.2, placement=before_norm", \
   "variance_shift.csv" using (column("variant") == 2 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#2ca02c" title "widths=[64, 64], p=0.2, placement=after_norm", \
   "variance_shift.csv" using (column("variant") == 3 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#d62728" title "widths=[64, 64], p=0.2, placement=after_last_norm", \
   "variance_shift.csv" using (column("variant") == 4 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#9467bd" title "widths=[64, 64], p=0.5, placement=before_norm", \
   "variance_shift.csv" using (column("variant") == 5 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#8c564b" title "widths=[64, 64], p=0.5, placement=after_norm", \
   "variance_shift.csv" using (column("variant") == 6 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#e377c2" title "widths=[64, 64], p=0.5, placement=after_last_norm", \
-  "variance_shift.csv" using (column("variant") == 7 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#17becf" title "widths=[128, 128], p=0, placement=before_norm", \
+  "variance_shift.csv" using (column("variant") == 7 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#17becf" title "widths=[128, 128], p=0", \
   "variance_shift.csv" using (column("variant") == 8 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#bcbd22" title "widths=[128, 128], p=0.2, placement=before_norm", \
   "variance_shift.csv" using (column("variant") == 9 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#7f7f7f" title "widths=[128, 128], p=0.2, placement=after_norm", \
   "variance_shift.csv" using (column("variant") == 10 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "widths=[128, 128], p=0.2, placement=after_last_norm", \
   "variance_shift.csv" using (column("variant") == 11 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "widths=[128, 128], p=0.5, placement=before_norm", \
   "variance_shift.csv" using (column("variant") == 12 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#2ca02c" title "widths=[128, 128], p=0.5, placement=after_norm", \
   "variance_shift.csv" using (column("variant") == 13 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#d62728" title "widths=[128, 128], p=0.5, placement=after_last_norm", \
-  "variance_shift.csv" using (column("variant") == 14 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#9467bd" title "widths=[256, 256], p=0, placement=before_norm", \
+  "variance_shift.csv" using (column("variant") == 14 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#9467bd" title "widths=[256, 256], p=0", \
   "variance_shift.csv" using (column("variant") == 15 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#8c564b" title "widths=[256, 256], p=0.2, placement=before_norm", \
   "variance_shift.csv" using (column("variant") == 16 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#e377c2" title "widths=[256, 256], p=0.2, placement=after_norm", \
   "variance_shift.csv" using (column("variant") == 17 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#17becf" title "widths=[256, 256], p=0.2, placement=after_last_norm", \
   "variance_shift.csv" using (column("variant") == 18 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#bcbd22" title "widths=[256, 256], p=0.5, placement=before_norm", \
   "variance_shift.csv" using (column("variant") == 19 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#7f7f7f" title "widths=[256, 256], p=0.5, placement=after_norm", \
   "variance_shift.csv" using (column("variant") == 20 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "widths=[256, 256], p=0.5, placement=after_last_norm", \
-  "variance_shift.csv" using (column("variant") == 21 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "widths=[512, 512], p=0, placement=before_norm", \
+  "variance_shift.csv" using (column("variant") == 21 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "widths=[512, 512], p=0", \
   "variance_shift.csv" using (column("variant") == 22 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#2ca02c" title "widths=[512, 512], p=0.2, placement=before_norm", \
   "variance_shift.csv" using (column("variant") == 23 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#d62728" title "widths=[512, 512], p=0.2, placement=after_norm", \
   "variance_shift.csv" using (column("variant") == 24 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#9467bd" title "widths=[512, 512], p=0.2, placement=after_last_norm", \
   "variance_shift.csv" using (column("variant") == 25 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#8c564b" title "widths=[512, 512], p=0.5, placement=before_norm", \
   "variance_shift.csv" using (column("variant") == 26 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#e377c2" title "widths=[512, 512], p=0.5, placement=after_norm", \
   "variance_shift.csv" using (column("variant") == 27 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#17becf" title "widths=[512, 512], p=0.5, placement=after_last_norm", \
-  "variance_shift.csv" using (column("variant") == 28 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#bcbd22" title "widths=[1024, 1024], p=0, placement=before_norm", \
+  "variance_shift.csv" using (column("variant") == 28 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#bcbd22" title "widths=[1024, 1024], p=0", \
   "variance_shift.csv" using (column("variant") == 29 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#7f7f7f" title "widths=[1024, 1024], p=0.2, placement=before_norm", \
   "variance_shift.csv" using (column("variant") == 30 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "widths=[1024, 1024], p=0.2, placement=after_norm", \
   "variance_shift.csv" using (column("variant") == 31 && column("layer") == 1 ? column("step") : NaN):(column("mean")) with linespoints lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "widths=[1024, 1024], p=0.2, placement=after_last_norm", \
