@@ -15,6 +15,7 @@
 #include "config/yamldoc.h"
 #include "log/files.h"
 #include "sweep/sweep.h"
+#include "verdict/claims.h"
 
 typedef struct {
     const char *path;
@@ -643,11 +644,12 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
         return nl_fail(P->err, NL_ERR_CONFIG, "%s: the experiment file is empty; it needs at least "
                        "base: and grid:", P->path);
     if ((rc = nl_yaml_check_mapping(&P->y, root, NULL, "a mapping (name:, base:, set:, grid:, derived:, "
-                                    "exclude:, threads:, plots:)")))
+                                    "exclude:, threads:, plots:, claims:)")))
         return rc;
+    /* claims: is verdict/claims.c's (checked by nl_experiment_parse) */
     static const char *const top[] = {"name", "base", "set", "grid", "derived", "exclude", "threads",
-                                      "plots"};
-    enum { N_TOP = 8 };
+                                      "plots", "claims"};
+    enum { N_TOP = 9 };
     yaml_node_t *found[N_TOP] = {0};
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
         yaml_node_t *k = nl_yaml_node(&P->y, p->key);
@@ -711,6 +713,18 @@ static void default_sweep_name(const char *path, char *name, size_t size)
         snprintf(name, size, "sweep");
 }
 
+/* a sweep refuses a file whose claims normlab verdict would refuse: the
+ * mistake is seen before the runs, not after them */
+static nl_code check_claims(const char *text, const char *path, nl_error *err)
+{
+    nl_claim_set *claims = malloc(sizeof *claims);
+    if (!claims)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    const nl_code rc = nl_claims_parse(text, path, claims, err);
+    free(claims);
+    return rc;
+}
+
 nl_code nl_experiment_parse(const char *text, const char *path, nl_experiment *out, nl_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -721,6 +735,8 @@ nl_code nl_experiment_parse(const char *text, const char *path, nl_experiment *o
         return rc;
     rc = parse_root(&P, nl_yaml_root(&P.y));
     nl_yaml_doc_free(&P.y);
+    if (rc == NL_OK)
+        rc = check_claims(text, path, err);
     if (rc == NL_OK && !out->name[0])
         default_sweep_name(path, out->name, sizeof out->name);
     if (rc)
