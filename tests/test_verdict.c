@@ -272,6 +272,41 @@ START_TEST(test_bootstrap_seed_and_provenance)
 }
 END_TEST
 
+/* Holm's correction decides: 3 of 3 seeds above 0.3 against a rate of 0.2
+ * is p = 0.2^3 = 0.008, which holds alone (<= 0.025) and not among eleven
+ * claims, where it ranks after the five with smaller p (0.008 x 6 > 0.025) */
+#define RATE_CLAIM CLAIM("rate-alone", "{model.norm.type: batch}", "scope: {train.batch_size: 2},", "rate(a > 0.3) >= 0.2")
+START_TEST(test_holm_decides)
+{
+    tu_tmp_make("verdict");
+    write_sweep("s", 3, false);
+    static const char alone[] = "claims:\n" RATE_CLAIM;
+    char *many = malloc(strlen(claims_text) + sizeof alone);
+    ck_assert(many);
+    snprintf(many, strlen(claims_text) + sizeof alone, "%s%s", claims_text, RATE_CLAIM);
+    const char *texts[] = {alone, many};
+    const nl_verdict_kind want[] = {NL_VERDICT_HOLDS, NL_VERDICT_INCONCLUSIVE};
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/s", tu_tmp);
+    for (int k = 0; k < 2; k++) {
+        static nl_claim_set set;
+        nl_error err = {0};
+        ck_assert_msg(nl_claims_parse(texts[k], "holm.yaml", &set, &err) == NL_OK, "%s", err.msg);
+        const nl_verdict_options opt = {.level = 0.95, .seed = 1, .resamples = 10000};
+        nl_verdict_report r;
+        ck_assert_msg(nl_verdict_compute(dir, &set, &opt, &r, &err) == NL_OK, "%s", err.msg);
+        const nl_verdict *v = &r.v[r.n - 1];
+        ck_assert_str_eq(v->id, "rate-alone");
+        ck_assert(fabs(v->p - 0.008) < 1e-12);
+        ck_assert_msg(v->verdict == want[k], "%d claims: %s, p_holm %g", r.n, nl_verdict_kind_names[v->verdict],
+                      v->p_holm);
+        nl_verdict_report_free(&r);
+    }
+    free(many);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* each: makes a claim per value, Holm counts them; a metric from a run's file */
 START_TEST(test_each_and_file_metric)
 {
@@ -426,6 +461,7 @@ int main(void)
     tcase_add_test(tc, test_rates_and_seeds_needed);
     tcase_add_test(tc, test_verdicts_known);
     tcase_add_test(tc, test_bootstrap_seed_and_provenance);
+    tcase_add_test(tc, test_holm_decides);
     tcase_add_test(tc, test_each_and_file_metric);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_files_exclusive);
