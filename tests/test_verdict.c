@@ -144,7 +144,8 @@ static void write_sweep(const char *dir, int seeds, bool odd_commit)
                 snprintf(file, sizeof file, "%s/%s/runs/%s", tu_tmp, dir, run);
                 ck_assert(nl_make_dirs(file, &err) == NL_OK);
                 snprintf(text, sizeof text, "{\n  \"status\": \"ok\",\n  \"final_test_error\": %.6f,\n  "
-                         "\"threads\": 1,\n  \"cpu_kernels\": \"x86-64-v3\",\n  \"git_commit\": \"%s\"\n}\n", e,
+                         "\"train_error\": %.6f,\n  \"threads\": 1,\n  \"cpu_kernels\": \"x86-64-v3\",\n  "
+                         "\"git_commit\": \"%s\"\n}\n", e, e - 0.05,
                          odd_commit && n == 1 && b == 0 && s == 1 ? "0ddc0mm17000" : "abcdef123456");
                 snprintf(file, sizeof file, "%s/runs/%s/summary.json", dir, run);
                 tu_tmp_write(file, text);
@@ -307,7 +308,9 @@ START_TEST(test_holm_decides)
 }
 END_TEST
 
-/* each: makes a claim per value, Holm counts them; a metric from a run's file */
+/* each: makes a claim per value, Holm counts them, a cell that selects the
+ * key is the reference for every other value; a metric from a run's file;
+ * b_metric: a cell's two metrics */
 START_TEST(test_each_and_file_metric)
 {
     tu_tmp_make("verdict");
@@ -318,14 +321,27 @@ START_TEST(test_each_and_file_metric)
                        "  - id: gn-ahead-early\n    paper: p\n    a: {model.norm.type: group}\n"
                        "    b: {model.norm.type: batch}\n    each: train.batch_size\n"
                        "    metric: {file: metrics.csv, column: accuracy, where: {split: test, step: 25}}\n"
-                       "    expect: a > b\n";
+                       "    expect: a > b\n"
+                       /* every normalizer against group norm's cell, the reference left out */
+                       "  - id: as-gn\n    paper: p\n    a: {}\n    b: {model.norm.type: group}\n"
+                       "    each: model.norm.type\n    scope: {train.batch_size: 32}\n"
+                       "    metric: final_test_error\n    expect: a ~ b within 0.03\n"
+                       /* two metrics of one cell: summary.csv's against summary.json's */
+                       "  - id: gap\n    paper: p\n    a: {model.norm.type: batch, train.batch_size: 2}\n"
+                       "    metric: final_test_error\n    b_metric: train_error\n    expect: a > b by 0.01\n";
     ck_assert_msg(nl_claims_parse(text, "each.yaml", &set, &err) == NL_OK, "%s", err.msg);
     char dir[1200];
     snprintf(dir, sizeof dir, "%s/s", tu_tmp);
     const nl_verdict_options opt = {.level = 0.95, .seed = 1, .resamples = 10000};
     nl_verdict_report r;
     ck_assert_msg(nl_verdict_compute(dir, &set, &opt, &r, &err) == NL_OK, "%s", err.msg);
-    ck_assert_int_eq(r.n, 2);
+    ck_assert_int_eq(r.n, 5);
+    ck_assert_str_eq(r.v[2].id, "as-gn[model.norm.type=batch]");
+    ck_assert_str_eq(r.v[3].id, "as-gn[model.norm.type=layer]");
+    ck_assert(fabs(r.v[2].effect + 0.02) < 1e-9 && r.v[2].verdict == NL_VERDICT_HOLDS);
+    ck_assert(fabs(r.v[3].effect - 0.001) < 1e-9 && r.v[3].verdict == NL_VERDICT_HOLDS);
+    ck_assert_str_eq(r.v[4].id, "gap");
+    ck_assert(fabs(r.v[4].effect - 0.05) < 1e-9 && r.v[4].verdict == NL_VERDICT_HOLDS);
     /* one claim per batch size, in summary.csv's order; accuracy at step 25 is 0.9 - error */
     ck_assert_str_eq(r.v[0].id, "gn-ahead-early[train.batch_size=2]");
     ck_assert_str_eq(r.v[1].id, "gn-ahead-early[train.batch_size=32]");
@@ -352,6 +368,9 @@ static const struct {
     /* a metric no run has */
     {"    metric: final_test_eror\n    a: {model.norm.type: batch, train.batch_size: 2}\n    expect: a < 0.5\n", 3,
      "claims[0].metric: no run"},
+    /* b's metric no run has */
+    {"    metric: final_test_error\n    b_metric: train_eror\n    a: {model.norm.type: batch, train.batch_size: 2}\n"
+     "    expect: a > b\n", 4, "claims[0].b_metric: no run"},
     /* a file metric's column no run has */
     {"    metric: {file: metrics.csv, column: error}\n    a: {model.norm.type: batch, train.batch_size: 2}\n"
      "    expect: a < 0.5\n", 3, "claims[0].metric: no run"},

@@ -176,8 +176,8 @@ typedef struct {
     nl_claim_set *set;
 } parser;
 
-static const char *const claim_keys[] = {"id", "paper", "metric", "a", "b", "scope", "each", "expect"};
-enum { N_CLAIM_KEYS = 8 };
+static const char *const claim_keys[] = {"id", "paper", "metric", "a", "b", "scope", "each", "expect", "b_metric"};
+enum { N_CLAIM_KEYS = 9 };
 static const char *const metric_keys[] = {"file", "column", "where", "at"};
 enum { N_METRIC_KEYS = 4 };
 
@@ -229,12 +229,12 @@ static nl_code read_at(parser *P, yaml_node_t *v, const char *label, nl_metric_a
                                   nl_yaml_join(nl_metric_at_names, NL_AT_COUNT, ", ", accepted, sizeof accepted));
 }
 
-static nl_code read_metric(parser *P, yaml_node_t *n, const char *key, nl_claim *c)
+static nl_code read_metric(parser *P, yaml_node_t *n, const char *key, nl_claim_metric *c)
 {
-    c->metric_line = nl_yaml_line(n);
-    c->metric_column = nl_yaml_column(n);
+    c->line = nl_yaml_line(n);
+    c->column = nl_yaml_column(n);
     if (n->type == YAML_SCALAR_NODE)
-        return read_text(P, n, key, c->metric, sizeof c->metric);
+        return read_text(P, n, key, c->name, sizeof c->name);
     nl_code rc = nl_yaml_check_mapping(&P->y, n, key, "a summary.csv column (final_test_error) or "
                                        "{file: metrics.csv, column: ..., where: {...}, at: last}");
     if (rc)
@@ -247,7 +247,7 @@ static nl_code read_metric(parser *P, yaml_node_t *n, const char *key, nl_claim 
         if (!strcmp(name, "file"))
             rc = read_text(P, v, label, c->file, sizeof c->file);
         else if (!strcmp(name, "column"))
-            rc = read_text(P, v, label, c->metric, sizeof c->metric);
+            rc = read_text(P, v, label, c->name, sizeof c->name);
         else if (!strcmp(name, "where"))
             rc = read_selectors(P, v, label, c->where, &c->n_where);
         else if (!strcmp(name, "at"))
@@ -257,7 +257,7 @@ static nl_code read_metric(parser *P, yaml_node_t *n, const char *key, nl_claim 
         if (rc)
             return rc;
     }
-    if (!c->file[0] || !c->metric[0])
+    if (!c->file[0] || !c->name[0])
         return nl_yaml_fail(&P->y, n, key, "a metric from a run's file needs file: and column:");
     if (strstr(c->file, "..") || c->file[0] == '/')
         return nl_yaml_fail(&P->y, n, key, "file: '%s' must name a file inside the run directory", c->file);
@@ -272,7 +272,7 @@ static nl_code read_claim_key(parser *P, nl_claim *c, int which, yaml_node_t *v,
     case 1:
         return read_text(P, v, label, c->paper, sizeof c->paper);
     case 2:
-        return read_metric(P, v, label, c);
+        return read_metric(P, v, label, &c->metric);
     case 3:
         return read_selectors(P, v, label, c->a, &c->n_a);
     case 4:
@@ -284,6 +284,9 @@ static nl_code read_claim_key(parser *P, nl_claim *c, int which, yaml_node_t *v,
         c->each_line = nl_yaml_line(v);
         c->each_column = nl_yaml_column(v);
         return read_text(P, v, label, c->each, sizeof c->each);
+    case 8:
+        c->has_b_metric = true;
+        return read_metric(P, v, label, &c->b_metric);
     default:
         c->expect_line = nl_yaml_line(v);
         c->expect_column = nl_yaml_column(v);
@@ -296,7 +299,7 @@ static nl_code read_claim(parser *P, yaml_node_t *n, int index, nl_claim *c)
     char key[64];
     snprintf(key, sizeof key, "claims[%d]", index);
     nl_code rc = nl_yaml_check_mapping(&P->y, n, key, "a mapping (id:, paper:, metric:, a:, b:, scope:, each:, "
-                                       "expect:)");
+                                       "expect:, b_metric:)");
     if (rc)
         return rc;
     memset(c, 0, sizeof *c);
@@ -322,8 +325,9 @@ static nl_code read_claim(parser *P, yaml_node_t *n, int index, nl_claim *c)
             given |= !strcmp(nl_yaml_scalar(nl_yaml_key(&P->y, n, i)), claim_keys[required[r]]);
         if (!given)
             return nl_yaml_fail(&P->y, n, key, "%s: is missing; a claim needs id:, paper:, metric:, a: and "
-                                "expect: (b:, scope:, each: are optional)", claim_keys[required[r]]);
+                                "expect: (b:, scope:, each:, b_metric: are optional)", claim_keys[required[r]]);
     }
+    c->has_b |= c->has_b_metric;
     char why[256];
     if (!nl_claim_parse_expect(c->expect, c->has_b, c, why, sizeof why)) {
         char label[160];
@@ -332,6 +336,8 @@ static nl_code read_claim(parser *P, yaml_node_t *n, int index, nl_claim *c)
             if (!strcmp(nl_yaml_scalar(nl_yaml_key(&P->y, n, i)), "expect"))
                 return nl_yaml_fail(&P->y, nl_yaml_value(&P->y, n, i), label, "'%s': %s", c->expect, why);
     }
+    if (!c->has_b_metric)
+        c->b_metric = c->metric;
     for (int j = 0; j < index; j++)
         if (!strcmp(P->set->claims[j].id, c->id))
             return nl_yaml_fail(&P->y, n, key, "id '%s' is given twice (also claims[%d])", c->id, j);

@@ -39,20 +39,29 @@ typedef enum {
 typedef enum { NL_AT_LAST, NL_AT_MIN, NL_AT_MAX, NL_AT_MEAN, NL_AT_COUNT } nl_metric_at;
 extern const char *const nl_metric_at_names[NL_AT_COUNT];
 
+/* a metric: a summary.csv column or summary.json number (file ""), or
+ * column `name` of the run directory's CSV `file` over the rows matching
+ * `where`, reduced by `at` */
 typedef struct {
-    char id[96];
-    char paper[512];
-    /* the metric: a summary.csv column or summary.json number (file ""),
-     * or `column` of the run directory's CSV `file` over the rows matching
-     * `where`, reduced by `at` */
-    char metric[96];
+    char name[96];
     char file[128];
     nl_claim_select where[NL_CLAIM_MAX_SELECT];
     int n_where;
     nl_metric_at at;
+    int line, column;
+} nl_claim_metric;
+
+typedef struct {
+    char id[96];
+    char paper[512];
+    nl_claim_metric metric;
+    /* b's metric where it is another (a train-mode against an eval-mode
+     * accuracy); b: then defaults to a's cell */
+    nl_claim_metric b_metric;
+    bool has_b_metric;
     nl_claim_select a[NL_CLAIM_MAX_SELECT], b[NL_CLAIM_MAX_SELECT], scope[NL_CLAIM_MAX_SELECT];
     int n_a, n_b, n_scope;
-    bool has_b;
+    bool has_b; /* b: given, or b_metric: (b is then a's cell) */
     char each[96];   /* one claim per value of this key ("" none) */
     char expect[256];
     nl_effect_kind effect;
@@ -65,7 +74,7 @@ typedef struct {
     double outcome_x;
     bool outcome_diverged;
     /* positions (1-based) for errors: the claim, its keys */
-    int line, column, metric_line, metric_column, each_line, each_column, expect_line, expect_column;
+    int line, column, each_line, each_column, expect_line, expect_column;
 } nl_claim;
 
 typedef struct {

@@ -25,8 +25,10 @@ TEXT_GETTER(g_sweep, r->sweep_dir)
 TEXT_GETTER(g_experiment, r->experiment)
 TEXT_GETTER(g_claim, v->id)
 TEXT_GETTER(g_paper, v->claim->paper)
-TEXT_GETTER(g_metric, v->claim->file[0] ? v->claim->file : v->claim->metric)
-TEXT_GETTER(g_column, v->claim->file[0] ? v->claim->metric : "")
+TEXT_GETTER(g_metric, v->claim->metric.file[0] ? v->claim->metric.file : v->claim->metric.name)
+TEXT_GETTER(g_column, v->claim->metric.file[0] ? v->claim->metric.name : "")
+TEXT_GETTER(g_b_metric, !v->claim->has_b_metric ? "" : v->claim->b_metric.file[0] ? v->claim->b_metric.file : v->claim->b_metric.name)
+TEXT_GETTER(g_b_column, v->claim->has_b_metric && v->claim->b_metric.file[0] ? v->claim->b_metric.name : "")
 TEXT_GETTER(g_expect, v->claim->expect)
 TEXT_GETTER(g_a, v->a_label)
 TEXT_GETTER(g_b, v->b_label)
@@ -58,6 +60,7 @@ static const column columns[] = {
     {"sweep", TEXT, g_sweep, NULL},           {"experiment", TEXT, g_experiment, NULL},
     {"claim", TEXT, g_claim, NULL},           {"paper", TEXT, g_paper, NULL},
     {"metric", TEXT, g_metric, NULL},         {"column", TEXT, g_column, NULL},
+    {"b_metric", TEXT, g_b_metric, NULL},     {"b_column", TEXT, g_b_column, NULL},
     {"expect", TEXT, g_expect, NULL},         {"threshold", NUMBER, NULL, g_threshold},
     {"within", NUMBER, NULL, g_within},       {"a", TEXT, g_a, NULL},
     {"b", TEXT, g_b, NULL},                   {"n", INTEGER, NULL, g_n},
@@ -178,8 +181,10 @@ void nl_verdict_text(const nl_verdict_report *r, nl_buf *out)
             snprintf(needed, sizeof needed, " (needs ~%d seeds)", v->seeds_needed);
         nl_buf_printf(out, "%-*s %3d %10.4g  %-23s %2d/%-2d %8.3g %8.3g  %s%s\n", id_width, v->id, v->n, v->effect, interval,
                       v->agree, v->n, v->p, v->p_holm, nl_verdict_kind_names[v->verdict], needed);
-        nl_buf_printf(out, "    %s%s%s: %s%s%s (%s)\n", v->claim->file[0] ? v->claim->file : "",
-                      v->claim->file[0] ? ":" : "", v->claim->metric, v->claim->expect, v->b_label[0] ? "; b: " : "", v->b_label, v->method);
+        const nl_claim_metric *m = &v->claim->metric;
+        nl_buf_printf(out, "    %s%s%s%s%s: %s%s%s (%s)\n", m->file, m->file[0] ? ":" : "", m->name,
+                      v->claim->has_b_metric ? " against b's " : "", v->claim->has_b_metric ? v->claim->b_metric.name : "",
+                      v->claim->expect, v->b_label[0] ? "; b: " : "", v->b_label, v->method);
         nl_buf_printf(out, "    a: %s: %s\n", v->a_label, v->a_values);
         if (v->b_label[0])
             nl_buf_printf(out, "    b: %s: %s\n", v->b_label, v->b_values);

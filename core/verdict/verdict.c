@@ -106,7 +106,7 @@ static void run_path(const ctx *C, int row, const char *file, char *out, size_t 
 }
 
 /* the run's file's column over the rows matching where:, reduced by at: */
-static double file_metric(const ctx *C, const nl_claim *c, int row, bool *has_column)
+static double file_metric(const ctx *C, const nl_claim_metric *c, int row, bool *has_column)
 {
     char path[2400];
     run_path(C, row, c->file, path, sizeof path);
@@ -115,7 +115,7 @@ static double file_metric(const ctx *C, const nl_claim *c, int row, bool *has_co
     *has_column = false;
     if (!nl_path_exists(path) || pl_table_read(path, &t, &ignored) != NL_OK)
         return NAN;
-    const int col = pl_table_col(&t, c->metric);
+    const int col = pl_table_col(&t, c->name);
     int where_col[NL_CLAIM_MAX_SELECT];
     bool ok = col >= 0;
     for (int w = 0; w < c->n_where; w++)
@@ -163,24 +163,24 @@ static double json_value(const ctx *C, int row, const char *key, char *text, siz
 }
 
 /* the metric of the run in summary.csv's row; NaN when the run has none */
-static double run_metric(const ctx *C, const nl_claim *c, int row)
+static double run_metric(const ctx *C, const nl_claim_metric *c, int row)
 {
     if (c->file[0]) {
         bool has_column;
         return file_metric(C, c, row, &has_column);
     }
-    const int col = pl_table_col(&C->t, c->metric);
+    const int col = pl_table_col(&C->t, c->name);
     if (col > C->status_col)
         return pl_num(C->t.rows[row][col]);
     char text[256];
-    return json_value(C, row, c->metric, text, sizeof text);
+    return json_value(C, row, c->name, text, sizeof text);
 }
 
 /* some run of the sweep has the metric: a summary.csv column, a
  * summary.json number, or the file's column */
-static nl_code check_metric(const ctx *C, const nl_claim *c)
+static nl_code check_metric(const ctx *C, const nl_claim *claim, const nl_claim_metric *c, const char *key)
 {
-    if (!c->file[0] && pl_table_col(&C->t, c->metric) > C->status_col)
+    if (!c->file[0] && pl_table_col(&C->t, c->name) > C->status_col)
         return NL_OK;
     for (int r = 0; r < C->t.n_rows; r++) {
         bool has_column = false;
@@ -193,11 +193,10 @@ static nl_code check_metric(const ctx *C, const nl_claim *c)
     for (int k = C->status_col + 1; k < C->t.n_cols; k++)
         snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", have[0] ? ", " : "", C->t.header[k]);
     if (c->file[0])
-        return claim_fail(C, c, c->metric_line, c->metric_column, "metric", "no run of %s has a %s with column "
-                          "'%s'%s", C->dir, c->file, c->metric, c->n_where ? " and the where: columns" : "");
-    return claim_fail(C, c, c->metric_line, c->metric_column, "metric", "no run of %s has the metric '%s' (not a "
-                      "summary.csv column, nor a number in its runs' summary.json); summary.csv's: %s", C->dir,
-                      c->metric, have);
+        return claim_fail(C, claim, c->line, c->column, key, "no run of %s has a %s with column '%s'%s", C->dir, c->file,
+                          c->name, c->n_where ? " and the where: columns" : "");
+    return claim_fail(C, claim, c->line, c->column, key, "no run of %s has the metric '%s' (not a summary.csv "
+                      "column, nor a number in its runs' summary.json); summary.csv's: %s", C->dir, c->name, have);
 }
 
 /* ---- cells: the runs a claim compares, one per seed ---- */
@@ -227,6 +226,11 @@ static nl_code collect_cell(const ctx *C, const nl_claim *c, const nl_claim_sele
 {
     out->n = 0;
     out->label[0] = '\0';
+    /* a cell that selects the each: key itself keeps its own value (the
+     * reference every value is compared with) */
+    for (int i = 0; each && i < n_sel; i++)
+        if (!strcmp(sel[i].key, each->key))
+            each = NULL;
     add_label(out->label, sizeof out->label, sel, n_sel);
     add_label(out->label, sizeof out->label, c->scope, c->n_scope);
     add_label(out->label, sizeof out->label, each, each ? 1 : 0);
@@ -334,10 +338,10 @@ static int effects(const ctx *C, const nl_claim *c, const cell *a, const cell *b
             add_note(v, "seed %s: a's run is %s", seed, C->t.rows[row][C->status_col]);
             continue;
         }
-        const double va = run_metric(C, c, row);
+        const double va = run_metric(C, &c->metric, row);
         const int bad = c->effect == NL_EFFECT_RATE ? bad_outcome(C, c, row, va) : 0;
         if ((c->effect == NL_EFFECT_RATE && bad < 0) || (c->effect != NL_EFFECT_RATE && isnan(va))) {
-            add_note(v, "seed %s: a's run has no %s", seed, c->metric);
+            add_note(v, "seed %s: a's run has no %s", seed, c->metric.name);
             continue;
         }
         add_value(v->a_values, sizeof v->a_values, seed, va);
@@ -346,7 +350,7 @@ static int effects(const ctx *C, const nl_claim *c, const cell *a, const cell *b
             continue;
         }
         const int other = partner(C, b, seed);
-        const double vb = other >= 0 && finished(C, other) ? run_metric(C, c, other) : NAN;
+        const double vb = other >= 0 && finished(C, other) ? run_metric(C, &c->b_metric, other) : NAN;
         if (isnan(vb)) {
             add_note(v, "seed %s: b has no %s run to pair with", seed, other < 0 ? "" : "finished");
             continue;
@@ -477,7 +481,7 @@ static nl_code evaluate(const ctx *C, const nl_claim *c, const nl_claim_select *
     cell a, b = {0};
     nl_code rc = collect_cell(C, c, each, "a", c->a, c->n_a, &a);
     if (rc == NL_OK && c->has_b)
-        rc = collect_cell(C, c, each, "b", c->b, c->n_b, &b);
+        rc = collect_cell(C, c, each, "b", c->n_b || !c->has_b_metric ? c->b : c->a, c->n_b || !c->has_b_metric ? c->n_b : c->n_a, &b);
     if (rc)
         return rc;
     nl_copy_string(v->a_label, sizeof v->a_label, a.label);
@@ -522,7 +526,18 @@ static nl_code check_claim(const ctx *C, const nl_claim *c)
         return rc;
     if (c->each[0] && key_col(C, c->each) < 0)
         return claim_fail(C, c, c->each_line, c->each_column, "each", "no run of %s varies '%s'", C->dir, c->each);
-    return check_metric(C, c);
+    if ((rc = check_metric(C, c, &c->metric, "metric")))
+        return rc;
+    return c->has_b_metric ? check_metric(C, c, &c->b_metric, "b_metric") : NL_OK;
+}
+
+/* whether the selectors pick `one`'s key and value */
+static bool selects(const nl_claim_select *s, int n, const nl_claim_select *one)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(s[i].key, one->key) && same_value(s[i].value, one->value))
+            return true;
+    return false;
 }
 
 static nl_code add_claim(const ctx *C, const nl_claim *c, nl_verdict_report *out)
@@ -534,6 +549,8 @@ static nl_code add_claim(const ctx *C, const nl_claim *c, nl_verdict_report *out
         return nl_fail(C->err, NL_ERR_NOMEM, "out of memory");
     out->v = grown;
     for (int i = 0; i < n_each; i++) {
+        if (c->each[0] && selects(c->b, c->n_b, &each[i]))
+            continue; /* the reference against itself */
         const nl_code rc = evaluate(C, c, c->each[0] ? &each[i] : NULL, &out->v[out->n]);
         if (rc)
             return rc;
