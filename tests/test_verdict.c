@@ -5,7 +5,8 @@
  * for each kind of expectation on a sweep written here with known values;
  * provenance (runs of one claim from different commits); the refusals of
  * bad claims (exit 2, FILE:LINE and the key named, nothing written); the
- * verdict files (refused when there, replaced with --force). */
+ * verdict files (refused when there, replaced with --force); normlab
+ * reproduce (sweep --seeds N, then the verdicts). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -469,6 +470,36 @@ START_TEST(test_sweep_checks_claims)
 }
 END_TEST
 
+/* normlab reproduce: the sweep with --seeds N, then the verdicts, in one
+ * command; a grid without seeds cannot take --seeds */
+START_TEST(test_reproduce)
+{
+    tu_tmp_make("verdict");
+    tu_tmp_write("base.yaml", "data: {dataset: synthetic, shape: [8], classes: 3, train_size: 256, test_size: 64}\n"
+                              "model: {arch: mlp, widths: [16]}\n"
+                              "train: {batch_size: 16, steps: 20, eval_every: 10, log_every: 10}\n");
+    tu_tmp_write("tiny.yaml", "name: tiny\nbase: base.yaml\ngrid:\n  model.norm.type: [none, batch]\n  seed: [1]\n"
+                              "claims:\n  - {id: any, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
+                              "     b: {model.norm.type: none}, expect: a ~ b within 1}\n");
+    ck_assert_int_eq(tu_normlab("reproduce tiny.yaml --seeds 3 --out sw -j 2"), 0);
+    char *out = tu_normlab_output(), *csv = tu_tmp_read("sw/verdicts.csv"), *summary = tu_tmp_read("sw/summary.csv");
+    ck_assert_msg(strstr(out, "Holm's correction over the 1") && strstr(out, "sw/verdicts.csv"), "%s", out);
+    ck_assert_msg(strstr(summary, "type-batch_seed-3") && strstr(csv, ",any,"), "%s\n%s", summary, csv);
+    const char *n = strstr(csv, ",3,"); /* n = 3 paired seeds */
+    ck_assert_msg(n, "%s", csv);
+    free(out);
+    free(csv);
+    free(summary);
+    tu_tmp_write("noseed.yaml", "base: base.yaml\ngrid: {model.norm.type: [none]}\n");
+    ck_assert_int_eq(tu_normlab("reproduce noseed.yaml --seeds 2 --out ns"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "no seed: key"), "%s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("sweep tiny.yaml --seeds 0 --out x"), 2);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("verdict");
@@ -485,6 +516,7 @@ int main(void)
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_files_exclusive);
     tcase_add_test(tc, test_sweep_checks_claims);
+    tcase_add_test(tc, test_reproduce);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -828,6 +828,43 @@ static void free_settings(nl_sweep_setting *s, int n)
     free(s);
 }
 
+nl_code nl_experiment_set_seeds(nl_experiment *e, int n, nl_error *err)
+{
+    nl_sweep_axis *axis = NULL;
+    for (int i = 0; i < e->n_axes; i++)
+        if (!strcmp(e->axes[i].key, "seed"))
+            axis = &e->axes[i];
+    if (!axis)
+        return nl_fail(err, NL_ERR_USAGE, "%s: the grid has no seed: key to give %d seeds", e->path, n);
+    if (n < 1 || n > NL_SWEEP_MAX_VALUES)
+        return nl_fail(err, NL_ERR_USAGE, "%d seeds: give 1 to %d", n, NL_SWEEP_MAX_VALUES);
+    char **values = calloc((size_t)n, sizeof *values);
+    nl_sweep_pos *pos = calloc((size_t)n, sizeof *pos);
+    for (int j = 0; values && pos && j < n; j++) {
+        char text[16];
+        snprintf(text, sizeof text, "%d", j + 1);
+        pos[j] = axis->value_pos[0]; /* errors about a seed point at the grid's first */
+        if (!(values[j] = strdup(text))) {
+            for (int k = 0; k < j; k++)
+                free(values[k]);
+            free(values);
+            values = NULL;
+        }
+    }
+    if (!values || !pos) {
+        free(values);
+        free(pos);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    }
+    for (int j = 0; j < axis->n; j++)
+        free(axis->values[j]);
+    free(axis->values);
+    free(axis->value_pos);
+    *axis = (nl_sweep_axis){.pos = axis->pos, .n = n, .values = values, .value_pos = pos};
+    nl_copy_string(axis->key, sizeof axis->key, "seed");
+    return NL_OK;
+}
+
 void nl_experiment_free(nl_experiment *e)
 {
     free(e->base_text);
