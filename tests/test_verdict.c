@@ -6,12 +6,15 @@
  * provenance (runs of one claim from different commits); the refusals of
  * bad claims (exit 2, FILE:LINE and the key named, nothing written); the
  * verdict files (refused when there, replaced with --force); normlab
- * reproduce (sweep --seeds N, then the verdicts). */
+ * reproduce (sweep --seeds N, then the verdicts); the committed claims
+ * still compute, to the committed verdicts.csv. */
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log/files.h"
 #include "stats/stats.h"
@@ -500,6 +503,50 @@ START_TEST(test_reproduce)
 }
 END_TEST
 
+/* every experiment file's claims compute on its committed sweep, and the
+ * committed verdicts.csv is what they compute now: a claim edited, or runs
+ * regenerated, without `normlab verdict --force` fails here */
+START_TEST(test_committed_claims)
+{
+    ck_assert_int_eq(chdir(NORMLAB_SOURCE_DIR), 0);
+    DIR *d = opendir("experiments");
+    ck_assert(d);
+    struct dirent *e;
+    int checked = 0;
+    while ((e = readdir(d))) {
+        const size_t len = strlen(e->d_name);
+        if (len < 6 || strcmp(e->d_name + len - 5, ".yaml"))
+            continue;
+        static nl_claim_set set;
+        char path[1200], dir[1200], summary[1300];
+        nl_error err = {0};
+        snprintf(path, sizeof path, "experiments/%s", e->d_name);
+        ck_assert_msg(nl_claims_load(path, &set, &err) == NL_OK, "%s", err.msg);
+        snprintf(dir, sizeof dir, "results/%s", set.name[0] ? set.name : "?");
+        nl_path_join(summary, sizeof summary, dir, "summary.csv");
+        if (set.n == 0 || !nl_path_exists(summary))
+            continue;
+        const nl_verdict_options opt = {.level = 0.95, .seed = 1, .resamples = 10000};
+        nl_verdict_report r;
+        ck_assert_msg(nl_verdict_compute(dir, &set, &opt, &r, &err) == NL_OK, "%s", err.msg);
+        nl_buf now = {0};
+        nl_verdict_csv(&r, &now);
+        char committed_path[1300], *committed = NULL;
+        nl_path_join(committed_path, sizeof committed_path, dir, "verdicts.csv");
+        ck_assert_msg(nl_read_file(committed_path, &committed, NULL, &err) == NL_OK,
+                      "%s declares claims but %s is not there: normlab verdict %s", path, committed_path, dir);
+        ck_assert_msg(!strcmp(committed, now.data), "%s is not what %s's claims compute now: normlab verdict %s "
+                      "--force", committed_path, path, dir);
+        free(committed);
+        nl_buf_free(&now);
+        nl_verdict_report_free(&r);
+        checked++;
+    }
+    closedir(d);
+    ck_assert_int_ge(checked, 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("verdict");
@@ -517,6 +564,7 @@ int main(void)
     tcase_add_test(tc, test_files_exclusive);
     tcase_add_test(tc, test_sweep_checks_claims);
     tcase_add_test(tc, test_reproduce);
+    tcase_add_test(tc, test_committed_claims);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
