@@ -31,6 +31,8 @@ int cmd_show(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_table(int argc, char **argv);
+int cmd_verdict(int argc, char **argv);
+int cmd_reproduce(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 

@@ -24,6 +24,8 @@ static const nl_command commands[] = {
     {"list", cmd_list, "print the architectures, normalizers, placements, datasets and more"},
     {"sweep", cmd_sweep, "run every configuration of an experiment file, resumably, N at a time"},
     {"table", cmd_table, "mean, spread and 95% intervals over seeds per cell; paired differences"},
+    {"reproduce", cmd_reproduce, "run an experiment's sweep, then print the verdicts on its claims"},
+    {"verdict", cmd_verdict, "check an experiment's declared claims against its runs: holds, does not hold, inconclusive"},
     {"plot", cmd_plot, "write gnuplot scripts for a run or sweep directory and render them"},
     {"compare", cmd_compare, "the curves of several run or sweep directories in one figure"},
     {"bench", cmd_bench, "measure kernels and training throughput against sgemm and copy rates"},

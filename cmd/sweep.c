@@ -58,6 +58,9 @@ static void usage_experiment_file(FILE *out)
           "    - {kind: batch_size, metric: test_error}  # kind, metric, split, threshold, name\n"
           "    - {kind: curves, split: test, metric: error}\n"
           "    - {kind: curves, where: {train.batch_size: 8}}  # only the runs with these values\n"
+          "  claims:                              # what the paper says, for normlab verdict\n"
+          "    - {id: bn-collapses, paper: \"...\", metric: final_test_error, a: {model.norm.type: batch},\n"
+          "       b: {model.norm.type: group}, scope: {train.batch_size: 2}, expect: a > b by 0.05}\n"
           "Every run's config is base + set + grid + derived, through the same checks as\n"
           "`normlab run`; all of them are checked before the first run starts (so a grid\n"
           "holds at most 100000 runs, and a key at most 1000 values). A run\n"
@@ -103,6 +106,7 @@ static void usage_options(FILE *out)
             "  --set KEY=VALUE  a fixed setting for every run, over the file's set: (repeatable;\n"
             "                   e.g. --set train.steps=20 --out /tmp/try to try an experiment);\n"
             "                   --set threads=N is the file's top-level threads: N\n"
+            "  --seeds N        the grid's seed: values become 1..N (more seeds for a claim)\n"
             "  --force          re-run finished runs whose saved config differs from the\n"
             "                   experiment's (without it, that is an error), and start over\n"
             "                   interrupted ones whose checkpoint is of another config\n"
@@ -407,6 +411,7 @@ typedef struct {
     const char *path, *out_dir, *sets[64];
     int n_sets;
     int jobs;
+    int seeds; /* --seeds N; 0: the file's */
     bool dry_run, merge, force, shard_auto, claim, emit_sbatch, one_process;
     int array_tasks, array_throttle, cpus_per_task;
     /* --time, --mem, --partition, --account, --qos (NULL: not given) */
@@ -516,6 +521,13 @@ static int parse_arg(int argc, char **argv, int *i, sweep_args *a)
             return nl_cmd_usage_error("sweep", "--out needs a directory, got ''");
     } else if (!strcmp(arg, "--set")) {
         return nl_cmd_take_set("sweep", argc, argv, i, a->sets, &a->n_sets, 64);
+    } else if (!strcmp(arg, "--seeds")) {
+        char *end = NULL;
+        const char *v = *i + 1 < argc ? argv[++*i] : "";
+        a->seeds = (int)strtol(v, &end, 10);
+        if (end == v || *end || a->seeds < 1 || a->seeds > NL_SWEEP_MAX_VALUES)
+            return nl_cmd_usage_error("sweep", "--seeds takes a number of seeds in 1..%d, got '%s'",
+                                      NL_SWEEP_MAX_VALUES, v);
     } else if (!strcmp(arg, "--dry-run") || !strcmp(arg, "-n")) {
         a->dry_run = true;
     } else if (!strcmp(arg, "--merge")) {
@@ -796,6 +808,10 @@ int cmd_sweep(int argc, char **argv)
             nl_experiment_free(&e);
             return nl_cmd_report("sweep", &err);
         }
+    if (a.seeds && nl_experiment_set_seeds(&e, a.seeds, &err) != NL_OK) {
+        nl_experiment_free(&e);
+        return nl_cmd_report("sweep", &err);
+    }
     char dir[1024];
     if (a.out_dir)
         snprintf(dir, sizeof dir, "%s", a.out_dir);

@@ -29,6 +29,7 @@ enum {
     NL_STREAM_SHIFT_NOISE = 50,
     NL_STREAM_FEW_SHOT = 52,
     NL_STREAM_TEST = 100,
+    NL_STREAM_BOOTSTRAP = 200, /* normlab verdict's resamples of seeds */
 };
 
 void nl_rng_seed(nl_rng *rng, uint64_t seed, uint64_t stream);

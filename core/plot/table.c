@@ -11,59 +11,14 @@
 #include "config/schema.h"
 #include "plot/internal.h"
 #include "plot/plot.h"
+#include "stats/stats.h"
 #include "sweep/result.h"
 
-/* ---- Student's t ---- */
-
-/* The regularized incomplete beta function I_x(a, b), by its continued
- * fraction (modified Lentz), on the side of x where it converges fast. */
-static double incomplete_beta(double x, double a, double b)
-{
-    if (x <= 0.0)
-        return 0.0;
-    if (x >= 1.0)
-        return 1.0;
-    if (x > (a + 1.0) / (a + b + 2.0))
-        return 1.0 - incomplete_beta(1.0 - x, b, a);
-    const double tiny = 1e-300;
-    const double front = exp(lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x)) / a;
-    double f = 1.0, c = 1.0, d = 0.0;
-    for (int i = 0; i <= 400; i++) {
-        const int m = i / 2;
-        double numerator;
-        if (i == 0)
-            numerator = 1.0;
-        else if (i % 2 == 0)
-            numerator = m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m));
-        else
-            numerator = -((a + m) * (a + b + m) * x) / ((a + 2.0 * m) * (a + 2.0 * m + 1.0));
-        d = 1.0 + numerator * d;
-        d = fabs(d) < tiny ? tiny : d;
-        d = 1.0 / d;
-        c = 1.0 + numerator / c;
-        c = fabs(c) < tiny ? tiny : c;
-        f *= c * d;
-        if (fabs(1.0 - c * d) < 1e-14)
-            break;
-    }
-    return front * (f - 1.0);
-}
-
-/* P(|T| > t) for Student's t with `df` degrees of freedom */
-static double t_two_sided_tail(double t, double df) { return incomplete_beta(df / (df + t * t), df / 2.0, 0.5); }
+/* ---- Student's t: core/stats, shared with normlab verdict ---- */
 
 double nl_student_t_quantile_975(double df)
 {
-    /* the t with P(|T| > t) = 0.05, by bisection: the tail falls with t */
-    double lo = 0.0, hi = 1e4;
-    for (int i = 0; i < 200; i++) {
-        const double mid = 0.5 * (lo + hi);
-        if (t_two_sided_tail(mid, df) > 0.05)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return 0.5 * (lo + hi);
+    return nl_stats_t_quantile(0.975, df);
 }
 
 /* ---- cells ---- */

@@ -17,7 +17,7 @@ typedef struct {
 extern const pl_template pl_builtin_templates[];
 extern const int pl_n_builtin_templates;
 
-#define PL_MAX_TEMPLATES 16
+#define PL_MAX_TEMPLATES 32
 
 /* the templates a plot run uses: the built-in ones, each replaced by
  * DIR/NAME.gp where that exists */

@@ -15,6 +15,7 @@
 #include "config/yamldoc.h"
 #include "log/files.h"
 #include "sweep/sweep.h"
+#include "verdict/claims.h"
 
 typedef struct {
     const char *path;
@@ -643,11 +644,12 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
         return nl_fail(P->err, NL_ERR_CONFIG, "%s: the experiment file is empty; it needs at least "
                        "base: and grid:", P->path);
     if ((rc = nl_yaml_check_mapping(&P->y, root, NULL, "a mapping (name:, base:, set:, grid:, derived:, "
-                                    "exclude:, threads:, plots:)")))
+                                    "exclude:, threads:, plots:, claims:)")))
         return rc;
+    /* claims: is verdict/claims.c's (checked by nl_experiment_parse) */
     static const char *const top[] = {"name", "base", "set", "grid", "derived", "exclude", "threads",
-                                      "plots"};
-    enum { N_TOP = 8 };
+                                      "plots", "claims"};
+    enum { N_TOP = 9 };
     yaml_node_t *found[N_TOP] = {0};
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
         yaml_node_t *k = nl_yaml_node(&P->y, p->key);
@@ -711,6 +713,18 @@ static void default_sweep_name(const char *path, char *name, size_t size)
         snprintf(name, size, "sweep");
 }
 
+/* a sweep refuses a file whose claims normlab verdict would refuse: the
+ * mistake is seen before the runs, not after them */
+static nl_code check_claims(const char *text, const char *path, nl_error *err)
+{
+    nl_claim_set *claims = malloc(sizeof *claims);
+    if (!claims)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    const nl_code rc = nl_claims_parse(text, path, claims, err);
+    free(claims);
+    return rc;
+}
+
 nl_code nl_experiment_parse(const char *text, const char *path, nl_experiment *out, nl_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -721,6 +735,8 @@ nl_code nl_experiment_parse(const char *text, const char *path, nl_experiment *o
         return rc;
     rc = parse_root(&P, nl_yaml_root(&P.y));
     nl_yaml_doc_free(&P.y);
+    if (rc == NL_OK)
+        rc = check_claims(text, path, err);
     if (rc == NL_OK && !out->name[0])
         default_sweep_name(path, out->name, sizeof out->name);
     if (rc)
@@ -810,6 +826,43 @@ static void free_settings(nl_sweep_setting *s, int n)
     for (int i = 0; i < n; i++)
         free(s[i].value);
     free(s);
+}
+
+nl_code nl_experiment_set_seeds(nl_experiment *e, int n, nl_error *err)
+{
+    nl_sweep_axis *axis = NULL;
+    for (int i = 0; i < e->n_axes; i++)
+        if (!strcmp(e->axes[i].key, "seed"))
+            axis = &e->axes[i];
+    if (!axis)
+        return nl_fail(err, NL_ERR_USAGE, "%s: the grid has no seed: key to give %d seeds", e->path, n);
+    if (n < 1 || n > NL_SWEEP_MAX_VALUES)
+        return nl_fail(err, NL_ERR_USAGE, "%d seeds: give 1 to %d", n, NL_SWEEP_MAX_VALUES);
+    char **values = calloc((size_t)n, sizeof *values);
+    nl_sweep_pos *pos = calloc((size_t)n, sizeof *pos);
+    for (int j = 0; values && pos && j < n; j++) {
+        char text[16];
+        snprintf(text, sizeof text, "%d", j + 1);
+        pos[j] = axis->value_pos[0]; /* errors about a seed point at the grid's first */
+        if (!(values[j] = strdup(text))) {
+            for (int k = 0; k < j; k++)
+                free(values[k]);
+            free(values);
+            values = NULL;
+        }
+    }
+    if (!values || !pos) {
+        free(values);
+        free(pos);
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    }
+    for (int j = 0; j < axis->n; j++)
+        free(axis->values[j]);
+    free(axis->values);
+    free(axis->value_pos);
+    *axis = (nl_sweep_axis){.pos = axis->pos, .n = n, .values = values, .value_pos = pos};
+    nl_copy_string(axis->key, sizeof axis->key, "seed");
+    return NL_OK;
 }
 
 void nl_experiment_free(nl_experiment *e)

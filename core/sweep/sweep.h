@@ -97,6 +97,9 @@ void nl_experiment_free(nl_experiment *e);
 /* a --set KEY=VALUE from the command line: a fixed setting for every run,
  * replacing the file's set: value of KEY; a grid or derived key is refused */
 nl_code nl_experiment_set(nl_experiment *e, const char *assignment, nl_error *err);
+/* --seeds N: the grid's seed: values become 1..N (normlab reproduce; a
+ * claim needs more seeds than a reproduction first ran) */
+nl_code nl_experiment_set_seeds(nl_experiment *e, int n, nl_error *err);
 
 /* ---- the plan ---- */
 

@@ -1,0 +1,218 @@
+/* normlab verdict: an experiment's declared claims computed from its
+ * sweep's runs (core/verdict), written as verdicts.csv and verdicts.json,
+ * printed, and drawn as a forest plot. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "log/files.h"
+#include "plot/plot.h"
+#include "verdict/forest.h"
+#include "verdict/verdict.h"
+
+#define MAX_SWEEPS 64
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: normlab verdict SWEEP_DIR... [--out DIR] [--seed N] [--level L] [--experiment FILE] [--force]\n\n"
+            "Computes the claims: an experiment file declares (results/usage.md, \"Claims and\n"
+            "verdicts\") from its sweep directory's runs: per claim the effect paired by seed\n"
+            "(a - b, a / b, a's value, or the rate of a bad outcome), its interval (n <= 5:\n"
+            "Student's t, with the exact sign-flip test over the 2^n sign patterns beside it;\n"
+            "n >= 6: a percentile bootstrap of 10,000 resamples), the seeds that agree, a\n"
+            "one-sided p, Holm's correction over the experiment's claims, and the verdict:\n"
+            "holds, does not hold, or inconclusive (with about how many seeds it would need).\n"
+            "Names the commits, kernel sets and thread counts of the runs, and flags claims\n"
+            "whose runs come from different commits. The experiment file is the one in\n"
+            "experiments/ whose name: is the directory's name.\n\n"
+            "Writes verdicts.csv and verdicts.json beside summary.csv and plots/verdicts.gp\n"
+            "(rendered to verdicts.png when gnuplot is there: effect and interval per claim,\n"
+            "the expectation marked); files that exist are refused (exit 2, nothing written)\n"
+            "unless --force replaces them.\n\n"
+            "options:\n"
+            "  --out DIR          write into DIR/<sweep name>/ instead\n"
+            "  --seed N           the bootstrap's seed (default 1)\n"
+            "  --level L          the intervals' level, in (0.5, 1) (default 0.95)\n"
+            "  --experiment FILE  the experiment file (one SWEEP_DIR only)\n"
+            "  --force            replace verdict files that exist\n\n"
+            "Exit status: 0 written, 1 failure at run time, 2 bad usage, claims or directory.\n");
+}
+
+typedef struct {
+    const char *dirs[MAX_SWEEPS];
+    int n_dirs;
+    const char *out_dir, *experiment;
+    bool force;
+    nl_verdict_options opt;
+} verdict_args;
+
+static int parse_value(const char *flag, const char *v, verdict_args *a)
+{
+    char *end;
+    if (!strcmp(flag, "--out")) {
+        a->out_dir = v;
+    } else if (!strcmp(flag, "--experiment")) {
+        a->experiment = v;
+    } else if (!strcmp(flag, "--seed")) {
+        errno = 0;
+        const unsigned long long s = strtoull(v, &end, 10);
+        if (end == v || *end || errno || v[0] == '-')
+            return nl_cmd_usage_error("verdict", "--seed takes a whole number >= 0, got '%s'", v);
+        a->opt.seed = s;
+    } else {
+        const double level = strtod(v, &end);
+        if (end == v || *end || !(level > 0.5 && level < 1))
+            return nl_cmd_usage_error("verdict", "--level takes a number in (0.5, 1), e.g. 0.95; got '%s'", v);
+        a->opt.level = level;
+    }
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, verdict_args *a)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        if (nl_cmd_is_help(s)) {
+            usage(stdout);
+            return -1;
+        } else if (!strcmp(s, "--force")) {
+            a->force = true;
+        } else if (!strcmp(s, "--out") || !strcmp(s, "--seed") || !strcmp(s, "--level") ||
+                   !strcmp(s, "--experiment")) {
+            if (i + 1 >= argc)
+                return nl_cmd_usage_error("verdict", "%s needs a value", s);
+            const int bad = parse_value(s, argv[++i], a);
+            if (bad)
+                return bad;
+        } else if (s[0] == '-' && s[1]) {
+            return nl_cmd_usage_error("verdict", "unknown option '%s'", s);
+        } else if (a->n_dirs == MAX_SWEEPS) {
+            return nl_cmd_usage_error("verdict", "at most %d sweep directories", MAX_SWEEPS);
+        } else {
+            a->dirs[a->n_dirs++] = s;
+        }
+    }
+    if (!a->n_dirs)
+        return nl_cmd_usage_error("verdict", "no sweep directory given");
+    if (a->experiment && a->n_dirs > 1)
+        return nl_cmd_usage_error("verdict", "--experiment names the file of one sweep directory; %d given",
+                                  a->n_dirs);
+    return 0;
+}
+
+/* one sweep's claims and verdicts, and where they go */
+typedef struct {
+    nl_claim_set claims;
+    nl_verdict_report report;
+    char out[1200];
+} sweep_verdicts;
+
+static const char *const outputs[] = {"verdicts.csv", "verdicts.json", "plots/verdicts.gp"};
+enum { N_OUTPUTS = 3 };
+
+static nl_code compute(const char *dir, const verdict_args *a, sweep_verdicts *s, nl_error *err)
+{
+    char path[1100];
+    nl_code rc;
+    if (a->experiment)
+        nl_copy_string(path, sizeof path, a->experiment);
+    else if ((rc = nl_verdict_find_experiment(dir, "experiments", path, sizeof path, err)))
+        return rc;
+    if ((rc = nl_claims_load(path, &s->claims, err)))
+        return rc;
+    if (s->claims.n == 0)
+        return nl_fail(err, NL_ERR_CONFIG, "%s declares no claims: (results/usage.md, \"Claims and verdicts\", "
+                       "says how)", path);
+    if ((rc = nl_verdict_compute(dir, &s->claims, &a->opt, &s->report, err)))
+        return rc;
+    if (a->out_dir)
+        snprintf(s->out, sizeof s->out, "%s/%s", a->out_dir, s->claims.name[0] ? s->claims.name : "sweep");
+    else
+        nl_copy_string(s->out, sizeof s->out, dir);
+    return NL_OK;
+}
+
+/* without --force, any verdict file that exists: nothing is written */
+static nl_code refuse_existing(const sweep_verdicts *s, nl_error *err)
+{
+    for (int o = 0; o < N_OUTPUTS; o++) {
+        char path[1400];
+        nl_path_join(path, sizeof path, s->out, outputs[o]);
+        if (nl_path_exists(path))
+            return nl_fail(err, NL_ERR_USAGE, "%s exists; give --force to replace the verdict files, or --out DIR",
+                           path);
+    }
+    return NL_OK;
+}
+
+static nl_code write_file(const char *path, const nl_buf *b, bool force, nl_error *err)
+{
+    if (b->failed)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory writing %s", path);
+    return force ? nl_write_atomic(path, b->data, b->len, err) : nl_write_exclusive(path, b->data, b->len, NULL, err);
+}
+
+/* verdicts.csv, verdicts.json and the forest plot (rendered where gnuplot is) */
+static nl_code write_verdicts(const sweep_verdicts *s, bool force, nl_error *err)
+{
+    char plots[1300], path[1400];
+    nl_path_join(plots, sizeof plots, s->out, "plots");
+    nl_code rc = nl_make_dirs(plots, err);
+    nl_buf csv = {0}, json = {0};
+    nl_verdict_csv(&s->report, &csv);
+    nl_verdict_json(&s->report, &json);
+    if (rc == NL_OK) {
+        nl_path_join(path, sizeof path, s->out, outputs[0]);
+        rc = write_file(path, &csv, force, err);
+    }
+    if (rc == NL_OK) {
+        nl_path_join(path, sizeof path, s->out, outputs[1]);
+        rc = write_file(path, &json, force, err);
+    }
+    nl_buf_free(&csv);
+    nl_buf_free(&json);
+    nl_plot_report rep;
+    memset(&rep, 0, sizeof rep);
+    if (rc == NL_OK)
+        rc = nl_verdict_forest(&s->report, plots, &rep, err);
+    if (rc == NL_OK)
+        rc = nl_plot_render(&rep, NL_PLOT_PNG, err);
+    if (rc == NL_OK)
+        printf("%s/verdicts.csv, verdicts.json, plots/verdicts.gp%s\n", s->out,
+               rep.gnuplot_missing ? " (no gnuplot on PATH: not rendered)" : ", plots/verdicts.png");
+    return rc;
+}
+
+int cmd_verdict(int argc, char **argv)
+{
+    verdict_args a = {.opt = {.level = 0.95, .seed = 1, .resamples = 10000}};
+    const int bad = parse_args(argc, argv, &a);
+    if (bad)
+        return bad < 0 ? 0 : bad;
+    sweep_verdicts *s = calloc((size_t)a.n_dirs, sizeof *s);
+    if (!s) {
+        fprintf(stderr, "normlab verdict: out of memory\n");
+        return 1;
+    }
+    nl_error err = {0};
+    int status = 0, done = 0;
+    /* every sweep computed and checked before anything is written */
+    for (; done < a.n_dirs && status == 0; done++)
+        if (compute(a.dirs[done], &a, &s[done], &err) != NL_OK || (!a.force && refuse_existing(&s[done], &err)))
+            status = nl_cmd_report("verdict", &err);
+    for (int i = 0; i < a.n_dirs && status == 0; i++) {
+        nl_buf text = {0};
+        nl_verdict_text(&s[i].report, &text);
+        fputs(text.data ? text.data : "", stdout);
+        nl_buf_free(&text);
+        if (write_verdicts(&s[i], a.force, &err) != NL_OK)
+            status = nl_cmd_report("verdict", &err);
+    }
+    for (int i = 0; i < done; i++)
+        nl_verdict_report_free(&s[i].report);
+    free(s);
+    return status;
+}

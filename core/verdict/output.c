@@ -1,0 +1,199 @@
+/* verdicts.csv, verdicts.json and the screen's table: the CSV and the JSON
+ * iterate one table of columns, so the two files cannot drift apart. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "verdict/verdict.h"
+
+typedef enum { TEXT, NUMBER, INTEGER, BOOLEAN } column_type;
+
+/* a column's value into buf: text, or a number printed with %.6g (NaN: none) */
+typedef struct {
+    const char *name;
+    column_type type;
+    const char *(*text)(const nl_verdict_report *r, const nl_verdict *v);
+    double (*number)(const nl_verdict_report *r, const nl_verdict *v);
+} column;
+
+#define TEXT_GETTER(fn, expr) \
+    static const char *fn(const nl_verdict_report *r, const nl_verdict *v) { (void)r; (void)v; return (expr); }
+#define NUMBER_GETTER(fn, expr) \
+    static double fn(const nl_verdict_report *r, const nl_verdict *v) { (void)r; (void)v; return (expr); }
+
+TEXT_GETTER(g_sweep, r->sweep_dir)
+TEXT_GETTER(g_experiment, r->experiment)
+TEXT_GETTER(g_claim, v->id)
+TEXT_GETTER(g_paper, v->claim->paper)
+TEXT_GETTER(g_metric, v->claim->metric.file[0] ? v->claim->metric.file : v->claim->metric.name)
+TEXT_GETTER(g_column, v->claim->metric.file[0] ? v->claim->metric.name : "")
+TEXT_GETTER(g_b_metric, !v->claim->has_b_metric ? "" : v->claim->b_metric.file[0] ? v->claim->b_metric.file : v->claim->b_metric.name)
+TEXT_GETTER(g_b_column, v->claim->has_b_metric && v->claim->b_metric.file[0] ? v->claim->b_metric.name : "")
+TEXT_GETTER(g_expect, v->claim->expect)
+TEXT_GETTER(g_a, v->a_label)
+TEXT_GETTER(g_b, v->b_label)
+TEXT_GETTER(g_method, v->method)
+TEXT_GETTER(g_verdict, nl_verdict_kind_names[v->verdict])
+TEXT_GETTER(g_a_values, v->a_values)
+TEXT_GETTER(g_b_values, v->b_values)
+TEXT_GETTER(g_commits, v->commits)
+TEXT_GETTER(g_kernels, v->kernels)
+TEXT_GETTER(g_threads, v->threads)
+TEXT_GETTER(g_note, v->note)
+NUMBER_GETTER(g_n, v->n)
+NUMBER_GETTER(g_effect, v->effect)
+NUMBER_GETTER(g_threshold, v->claim->threshold)
+NUMBER_GETTER(g_within, v->claim->op == NL_EXPECT_WITHIN ? v->claim->within : NAN)
+NUMBER_GETTER(g_sd, v->sd)
+NUMBER_GETTER(g_level, r->opt.level)
+NUMBER_GETTER(g_lo, v->lo)
+NUMBER_GETTER(g_hi, v->hi)
+NUMBER_GETTER(g_sign_flip, v->sign_flip_p)
+NUMBER_GETTER(g_p, v->p)
+NUMBER_GETTER(g_p_holm, v->p_holm)
+NUMBER_GETTER(g_holm_k, r->n)
+NUMBER_GETTER(g_agree, v->agree)
+NUMBER_GETTER(g_needed, v->seeds_needed >= 0 ? v->seeds_needed : NAN)
+NUMBER_GETTER(g_mixed, v->mixed_commits)
+
+static const column columns[] = {
+    {"sweep", TEXT, g_sweep, NULL},           {"experiment", TEXT, g_experiment, NULL},
+    {"claim", TEXT, g_claim, NULL},           {"paper", TEXT, g_paper, NULL},
+    {"metric", TEXT, g_metric, NULL},         {"column", TEXT, g_column, NULL},
+    {"b_metric", TEXT, g_b_metric, NULL},     {"b_column", TEXT, g_b_column, NULL},
+    {"expect", TEXT, g_expect, NULL},         {"threshold", NUMBER, NULL, g_threshold},
+    {"within", NUMBER, NULL, g_within},       {"a", TEXT, g_a, NULL},
+    {"b", TEXT, g_b, NULL},                   {"n", INTEGER, NULL, g_n},
+    {"effect", NUMBER, NULL, g_effect},       {"sd", NUMBER, NULL, g_sd},
+    {"level", NUMBER, NULL, g_level},         {"lo", NUMBER, NULL, g_lo},
+    {"hi", NUMBER, NULL, g_hi},               {"method", TEXT, g_method, NULL},
+    {"sign_flip_p", NUMBER, NULL, g_sign_flip}, {"p", NUMBER, NULL, g_p},
+    {"p_holm", NUMBER, NULL, g_p_holm},       {"holm_k", INTEGER, NULL, g_holm_k},
+    {"agree", INTEGER, NULL, g_agree},        {"verdict", TEXT, g_verdict, NULL},
+    {"seeds_needed", INTEGER, NULL, g_needed}, {"a_values", TEXT, g_a_values, NULL},
+    {"b_values", TEXT, g_b_values, NULL},     {"commits", TEXT, g_commits, NULL},
+    {"mixed_commits", BOOLEAN, NULL, g_mixed}, {"cpu_kernels", TEXT, g_kernels, NULL},
+    {"threads", TEXT, g_threads, NULL},       {"note", TEXT, g_note, NULL},
+};
+enum { N_COLUMNS = sizeof columns / sizeof columns[0] };
+
+static void number_text(const column *c, double x, char *buf, size_t size)
+{
+    if (isnan(x))
+        buf[0] = '\0';
+    else if (c->type == BOOLEAN)
+        snprintf(buf, size, "%s", x != 0 ? "true" : "false");
+    else if (c->type == INTEGER)
+        snprintf(buf, size, "%.0f", x);
+    else
+        snprintf(buf, size, "%.6g", x);
+}
+
+static void csv_field(nl_buf *b, const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        nl_buf_printf(b, "%s", s);
+        return;
+    }
+    nl_buf_printf(b, "\"");
+    for (; *s; s++)
+        nl_buf_printf(b, *s == '"' ? "\"\"" : "%c", *s);
+    nl_buf_printf(b, "\"");
+}
+
+void nl_verdict_csv(const nl_verdict_report *r, nl_buf *out)
+{
+    for (int c = 0; c < N_COLUMNS; c++)
+        nl_buf_printf(out, "%s%s", c ? "," : "", columns[c].name);
+    nl_buf_printf(out, "\n");
+    for (int i = 0; i < r->n; i++) {
+        for (int c = 0; c < N_COLUMNS; c++) {
+            char num[64];
+            if (c)
+                nl_buf_printf(out, ",");
+            if (columns[c].type == TEXT) {
+                csv_field(out, columns[c].text(r, &r->v[i]));
+            } else {
+                number_text(&columns[c], columns[c].number(r, &r->v[i]), num, sizeof num);
+                nl_buf_printf(out, "%s", num);
+            }
+        }
+        nl_buf_printf(out, "\n");
+    }
+}
+
+static void json_string(nl_buf *b, const char *s)
+{
+    nl_buf_printf(b, "\"");
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            nl_buf_printf(b, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            nl_buf_printf(b, "\\u%04x", (unsigned char)*s);
+        else
+            nl_buf_printf(b, "%c", *s);
+    }
+    nl_buf_printf(b, "\"");
+}
+
+void nl_verdict_json(const nl_verdict_report *r, nl_buf *out)
+{
+    nl_buf_printf(out, "{\n  \"sweep\": ");
+    json_string(out, r->sweep_dir);
+    nl_buf_printf(out, ",\n  \"experiment\": ");
+    json_string(out, r->experiment);
+    nl_buf_printf(out, ",\n  \"level\": %.6g,\n  \"holm_k\": %d,\n  \"bootstrap\": {\"resamples\": %d, \"seed\": %llu},\n"
+                  "  \"claims\": [", r->opt.level, r->n, r->opt.resamples, (unsigned long long)r->opt.seed);
+    for (int i = 0; i < r->n; i++) {
+        nl_buf_printf(out, "%s\n    {", i ? "," : "");
+        for (int c = 0; c < N_COLUMNS; c++) {
+            char num[64];
+            nl_buf_printf(out, "%s\"%s\": ", c ? ", " : "", columns[c].name);
+            if (columns[c].type == TEXT) {
+                json_string(out, columns[c].text(r, &r->v[i]));
+            } else {
+                number_text(&columns[c], columns[c].number(r, &r->v[i]), num, sizeof num);
+                nl_buf_printf(out, "%s", num[0] ? num : "null");
+            }
+        }
+        nl_buf_printf(out, "}");
+    }
+    nl_buf_printf(out, "\n  ]\n}\n");
+}
+
+/* the screen: a line per claim, its expectation, values and provenance below */
+void nl_verdict_text(const nl_verdict_report *r, nl_buf *out)
+{
+    int id_width = 5;
+    for (int i = 0; i < r->n; i++)
+        id_width = (int)strlen(r->v[i].id) > id_width ? (int)strlen(r->v[i].id) : id_width;
+    nl_buf_printf(out, "%s (%s): %d claim%s, %.0f%% intervals; Holm's correction over the %d, each at one-sided "
+                  "level %.3g\n", r->sweep_dir, r->experiment, r->n, r->n == 1 ? "" : "s", 100 * r->opt.level, r->n,
+                  (1 - r->opt.level) / 2);
+    nl_buf_printf(out, "%-*s %3s %10s  %-23s %5s %8s %8s  %s\n", id_width, "claim", "n", "effect", "interval", "agree",
+                  "p", "p(Holm)", "verdict");
+    for (int i = 0; i < r->n; i++) {
+        const nl_verdict *v = &r->v[i];
+        char interval[64] = "-", needed[48] = "";
+        if (!isnan(v->lo))
+            snprintf(interval, sizeof interval, "[%.4g, %.4g]", v->lo, v->hi);
+        if (v->verdict == NL_VERDICT_INCONCLUSIVE && v->seeds_needed > 0)
+            snprintf(needed, sizeof needed, " (needs ~%d seeds)", v->seeds_needed);
+        nl_buf_printf(out, "%-*s %3d %10.4g  %-23s %2d/%-2d %8.3g %8.3g  %s%s\n", id_width, v->id, v->n, v->effect, interval,
+                      v->agree, v->n, v->p, v->p_holm, nl_verdict_kind_names[v->verdict], needed);
+        const nl_claim_metric *m = &v->claim->metric;
+        nl_buf_printf(out, "    %s%s%s%s%s: %s%s%s (%s)\n", m->file, m->file[0] ? ":" : "", m->name,
+                      v->claim->has_b_metric ? " against b's " : "", v->claim->has_b_metric ? v->claim->b_metric.name : "",
+                      v->claim->expect, v->b_label[0] ? "; b: " : "", v->b_label, v->method);
+        nl_buf_printf(out, "    a: %s: %s\n", v->a_label, v->a_values);
+        if (v->b_label[0])
+            nl_buf_printf(out, "    b: %s: %s\n", v->b_label, v->b_values);
+        if (!isnan(v->sign_flip_p))
+            nl_buf_printf(out, "    exact sign-flip p %.3g (2^%d patterns)\n", v->sign_flip_p, v->n);
+        nl_buf_printf(out, "    runs: commit %s%s, kernels %s, threads %s\n", v->commits[0] ? v->commits : "?",
+                      v->mixed_commits ? " (MIXED COMMITS: runs of one claim from different commits)" : "",
+                      v->kernels[0] ? v->kernels : "?", v->threads[0] ? v->threads : "?");
+        if (v->note[0])
+            nl_buf_printf(out, "    note: %s\n", v->note);
+    }
+}

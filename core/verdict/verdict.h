@@ -1,0 +1,75 @@
+/* normlab verdict: an experiment's claims (verdict/claims.h) computed from
+ * its sweep directory's runs. Each claim (one per value of its each: key)
+ * becomes an effect paired by seed with an interval (n <= 5: Student's t,
+ * with the exact sign-flip test beside it; n >= 6: a seeded percentile
+ * bootstrap), the seeds that agree, a one-sided p, Holm's correction over
+ * the experiment's claims, and a verdict: holds, does not hold or
+ * inconclusive (with the seeds it would need). The reasoning, and what each
+ * column means: results/usage.md, "Claims and verdicts". */
+#ifndef NL_VERDICT_H
+#define NL_VERDICT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/status.h"
+#include "log/files.h"
+#include "verdict/claims.h"
+
+typedef struct {
+    double level;   /* of the intervals, 0.95 */
+    uint64_t seed;  /* of the bootstrap */
+    int resamples;  /* of the bootstrap, 10000 */
+} nl_verdict_options;
+
+typedef enum { NL_VERDICT_HOLDS, NL_VERDICT_FAILS, NL_VERDICT_INCONCLUSIVE, NL_VERDICT_KIND_COUNT } nl_verdict_kind;
+extern const char *const nl_verdict_kind_names[NL_VERDICT_KIND_COUNT];
+
+/* the bootstrap takes over from the t interval above this many seeds */
+#define NL_VERDICT_EXACT_MAX_N 5
+
+typedef struct {
+    char id[256];            /* the claim's id, "[key=value]" added per each: value */
+    const nl_claim *claim;
+    char a_label[512], b_label[512];
+    int n;                   /* paired seeds (the seeds of a for a value or rate claim) */
+    char a_values[1024], b_values[1024]; /* "seed:value ..." */
+    double effect, sd, lo, hi; /* the mean effect (or rate) and its interval */
+    char method[64];
+    double sign_flip_p;      /* n <= 5: the exact test's one-sided p; NaN otherwise */
+    double p, p_holm;        /* one-sided p of the expectation, and Holm's adjusted p */
+    int agree;               /* seeds on the claimed side (rate: seeds with the bad outcome) */
+    nl_verdict_kind verdict;
+    int seeds_needed;        /* inconclusive: from the observed spread; -1 unknown */
+    char commits[128], kernels[128], threads[64];
+    bool mixed_commits;
+    char note[512];          /* seeds left out and why */
+} nl_verdict;
+
+typedef struct {
+    char sweep_dir[1024];
+    char experiment[1024];
+    nl_verdict_options opt;
+    int n;
+    nl_verdict *v;
+} nl_verdict_report;
+
+/* The experiment file of a sweep directory: experiments/NAME.yaml (under
+ * `experiments_dir`) whose name: is the directory's name, else the file
+ * there that names it. NL_ERR_USAGE when none does. */
+nl_code nl_verdict_find_experiment(const char *sweep_dir, const char *experiments_dir, char *path,
+                                   size_t size, nl_error *err);
+
+/* Computes every claim of `claims` from sweep_dir's summary.csv and runs.
+ * A claim naming a key, value or metric no run has, or a cell without
+ * runs, is NL_ERR_CONFIG naming the experiment file's line and key. */
+nl_code nl_verdict_compute(const char *sweep_dir, const nl_claim_set *claims, const nl_verdict_options *opt,
+                           nl_verdict_report *out, nl_error *err);
+void nl_verdict_report_free(nl_verdict_report *r);
+
+/* verdicts.csv and verdicts.json (the same columns) and the screen's table */
+void nl_verdict_csv(const nl_verdict_report *r, nl_buf *out);
+void nl_verdict_json(const nl_verdict_report *r, nl_buf *out);
+void nl_verdict_text(const nl_verdict_report *r, nl_buf *out);
+
+#endif

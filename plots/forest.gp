@@ -1,0 +1,15 @@
+# The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
+# directory: a row per claim, its mean effect with its interval, the
+# expectation's threshold, or its band for "~ within", marked); plots/style.gp
+# holds what every figure shares.
+effect_lw = 2                # the interval
+effect_pt = 7                # the mean effect
+effect_ps = 1.3
+expect_pt = 9                # the threshold
+expect_ps = 1.6
+band_lw = 6                  # the band of a "~ within" claim
+holds_rgb = 0x1b7837         # the verdicts' colours
+fails_rgb = 0xb2182b
+inconclusive_rgb = 0x777777
+expect_rgb = 0x2166ac
+verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)

@@ -1,0 +1,574 @@
+/* normlab verdict: the statistics against hand-computed values (t
+ * quantiles, the exact sign-flip p of tiny samples, Holm's order, the
+ * bootstrap's reproducibility, Clopper-Pearson, the binomial tail, the
+ * seeds a margin needs); each verdict (holds, does not hold, inconclusive)
+ * for each kind of expectation on a sweep written here with known values;
+ * provenance (runs of one claim from different commits); the refusals of
+ * bad claims (exit 2, FILE:LINE and the key named, nothing written); the
+ * verdict files (refused when there, replaced with --force); normlab
+ * reproduce (sweep --seeds N, then the verdicts); the committed claims
+ * still compute, to the committed verdicts.csv. */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log/files.h"
+#include "stats/stats.h"
+#include "sweep/sweep.h"
+#include "testutil.h"
+#include "verdict/verdict.h"
+
+/* ---- the statistics ---- */
+
+START_TEST(test_t_quantiles_and_cdf)
+{
+    /* two-sided 95% and 99% points of Student's t, from statistical tables */
+    static const struct {
+        double p, df, t;
+    } known[] = {{0.975, 1, 12.7062}, {0.975, 2, 4.3027}, {0.975, 4, 2.7764}, {0.975, 10, 2.2281},
+                 {0.995, 3, 5.8409},  {0.995, 30, 2.7500}, {0.95, 5, 2.0150}};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        const double t = nl_stats_t_quantile(known[i].p, known[i].df);
+        ck_assert_msg(fabs(t - known[i].t) < 5e-4, "t(%g, df %g) = %.5f, tables say %.4f", known[i].p, known[i].df,
+                      t, known[i].t);
+        ck_assert(fabs(nl_stats_t_cdf(t, known[i].df) - known[i].p) < 1e-9);
+        ck_assert(fabs(nl_stats_t_quantile(1 - known[i].p, known[i].df) + t) < 1e-6);
+    }
+    ck_assert(fabs(nl_stats_normal_quantile(0.975) - 1.959964) < 1e-6);
+    ck_assert(fabs(nl_stats_beta_inc(3, 3, 0.5) - 0.5) < 1e-12);
+}
+END_TEST
+
+START_TEST(test_sign_flip_tiny_samples)
+{
+    /* by hand: of the 8 sign patterns of (1, 2, 3) only (+, +, +) reaches a
+     * sum of 6; of (1, -2, 3) (observed sum 2) the sums 6, 4 and 2 do */
+    const double all_up[] = {1, 2, 3}, mixed[] = {1, -2, 3};
+    ck_assert_double_eq_tol(nl_stats_sign_flip_p(all_up, 3, 0, 1), 1.0 / 8, 1e-15);
+    ck_assert_double_eq_tol(nl_stats_sign_flip_p(mixed, 3, 0, 1), 3.0 / 8, 1e-15);
+    ck_assert_double_eq_tol(nl_stats_sign_flip_p(all_up, 3, 0, 0), 1.0, 1e-15);
+    /* against a threshold: (1, 2, 3) - 2 = (-1, 0, 1), sum 0: the 4 patterns of
+     * the zero's sign with sums >= 0 of +-1 +-1 (two of four) */
+    ck_assert_double_eq_tol(nl_stats_sign_flip_p(all_up, 3, 2, 1), 6.0 / 8, 1e-15);
+    /* n = 5 cannot go below 1/32: the exact test never decides at 0.025 */
+    const double five[] = {1, 2, 3, 4, 5};
+    ck_assert_double_eq_tol(nl_stats_sign_flip_p(five, 5, 0, 1), 1.0 / 32, 1e-15);
+}
+END_TEST
+
+START_TEST(test_holm_order)
+{
+    /* sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1: 0.02, 0.03, 0.06,
+     * 0.04 -> monotone 0.02, 0.03, 0.06, 0.06 */
+    const double p[] = {0.01, 0.04, 0.03, 0.005};
+    const double want[] = {0.03, 0.06, 0.06, 0.02};
+    double adjusted[4];
+    nl_stats_holm(p, 4, adjusted);
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(fabs(adjusted[i] - want[i]) < 1e-15, "p %g: adjusted %g, want %g", p[i], adjusted[i], want[i]);
+    const double big[] = {0.5, 0.9};
+    nl_stats_holm(big, 2, adjusted);
+    ck_assert(adjusted[0] == 1 && adjusted[1] == 1); /* capped at 1, monotone */
+}
+END_TEST
+
+START_TEST(test_bootstrap_reproducible)
+{
+    const double x[] = {0.12, 0.08, 0.15, 0.02, 0.11, 0.09, 0.13, 0.05};
+    const nl_stats_boot a = nl_stats_bootstrap(x, 8, 0, 1, 0.95, 10000, 7);
+    const nl_stats_boot b = nl_stats_bootstrap(x, 8, 0, 1, 0.95, 10000, 7);
+    const nl_stats_boot c = nl_stats_bootstrap(x, 8, 0, 1, 0.95, 10000, 8);
+    ck_assert(a.lo == b.lo && a.hi == b.hi && a.p == b.p);
+    ck_assert(a.lo != c.lo || a.hi != c.hi);
+    /* the mean 0.09375 inside, the interval inside the data's range */
+    ck_assert(a.lo > 0.02 && a.lo < 0.09375 && a.hi > 0.09375 && a.hi < 0.15);
+    /* every resample's mean is > 0: p = 1 / 10001 */
+    ck_assert_double_eq_tol(a.p, 1.0 / 10001, 1e-15);
+    const double same[] = {0.3, 0.3, 0.3, 0.3, 0.3, 0.3};
+    const nl_stats_boot d = nl_stats_bootstrap(same, 6, 0.5, 1, 0.95, 1000, 1);
+    ck_assert(d.lo == 0.3 && d.hi == 0.3 && d.p == 1.0);
+}
+END_TEST
+
+START_TEST(test_rates_and_seeds_needed)
+{
+    double lo, hi;
+    /* 3 of 3: the lower bound solves p^3 = 0.025 */
+    nl_stats_clopper_pearson(3, 3, 0.95, &lo, &hi);
+    ck_assert(fabs(lo - pow(0.025, 1.0 / 3)) < 1e-9 && hi == 1);
+    nl_stats_clopper_pearson(0, 3, 0.95, &lo, &hi);
+    ck_assert(lo == 0 && fabs(hi - (1 - pow(0.025, 1.0 / 3))) < 1e-9);
+    ck_assert_double_eq_tol(nl_stats_binom_sf(3, 3, 0.5), 0.125, 1e-12);
+    ck_assert_double_eq_tol(nl_stats_binom_sf(2, 3, 0.5), 0.5, 1e-12);
+    ck_assert_double_eq_tol(nl_stats_binom_sf(0, 3, 0.5), 1.0, 1e-12);
+    /* (2 * 1.96 * 1 / 1)^2 = 15.37 -> 16; half the margin, four times the seeds */
+    ck_assert_int_eq(nl_stats_seeds_needed(1, 1, 0.95), 16);
+    ck_assert_int_eq(nl_stats_seeds_needed(1, 0.5, 0.95), 62);
+    ck_assert_int_eq(nl_stats_seeds_needed(1, 0, 0.95), -1);
+}
+END_TEST
+
+/* ---- a sweep with known values ---- */
+
+static const char *const norms[] = {"batch", "group", "layer"};
+static const int batches[] = {2, 32};
+
+/* final test error of a run: batch norm collapses at batch 2 (0.40), group
+ * norm does not (0.15); layer norm sits on group's value +-0.02 by seed
+ * parity (no effect, only noise); at 32 batch norm is best (0.14 vs 0.16); a seed adds 0.001 s to
+ * every cell (shared: it cancels in pairs) */
+static double known_error(int norm, int batch, int seed)
+{
+    static const double base[3][2] = {{0.40, 0.14}, {0.15, 0.16}, {0.15, 0.161}};
+    const double wobble = norm == 2 && batch == 0 ? (seed % 2 ? 0.02 : -0.02) : 0;
+    return base[norm][batch] + 0.001 * seed + wobble;
+}
+
+/* writes DIR/summary.csv and DIR/runs/NAME/{summary.json,metrics.csv};
+ * odd_commit: seed 1 of group norm at batch 2 comes from another commit */
+static void write_sweep(const char *dir, int seeds, bool odd_commit)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s/runs", tu_tmp, dir);
+    nl_error err = {0};
+    ck_assert_msg(nl_make_dirs(path, &err) == NL_OK, "%s", err.msg);
+    nl_buf csv = {0};
+    nl_buf_printf(&csv, "run,model.norm.type,train.batch_size,seed,status,final_test_error\n");
+    for (int n = 0; n < 3; n++)
+        for (int b = 0; b < 2; b++)
+            for (int s = 1; s <= seeds; s++) {
+                char run[128], file[1400], text[1024];
+                snprintf(run, sizeof run, "type-%s_batch_size-%d_seed-%d", norms[n], batches[b], s);
+                const double e = known_error(n, b, s);
+                nl_buf_printf(&csv, "%s,%s,%d,%d,ok,%.6f\n", run, norms[n], batches[b], s, e);
+                snprintf(file, sizeof file, "%s/%s/runs/%s", tu_tmp, dir, run);
+                ck_assert(nl_make_dirs(file, &err) == NL_OK);
+                snprintf(text, sizeof text, "{\n  \"status\": \"ok\",\n  \"final_test_error\": %.6f,\n  "
+                         "\"train_error\": %.6f,\n  \"threads\": 1,\n  \"cpu_kernels\": \"x86-64-v3\",\n  "
+                         "\"git_commit\": \"%s\"\n}\n", e, e - 0.05,
+                         odd_commit && n == 1 && b == 0 && s == 1 ? "0ddc0mm17000" : "abcdef123456");
+                snprintf(file, sizeof file, "%s/runs/%s/summary.json", dir, run);
+                tu_tmp_write(file, text);
+                /* the test accuracy at step 25: 1 - error - 0.1 */
+                snprintf(text, sizeof text, "step,split,accuracy\n0,test,0.1\n25,test,%.6f\n50,train,0.9\n",
+                         0.9 - e);
+                snprintf(file, sizeof file, "%s/runs/%s/metrics.csv", dir, run);
+                tu_tmp_write(file, text);
+            }
+    snprintf(path, sizeof path, "%s/summary.csv", dir);
+    tu_tmp_write(path, csv.data);
+    nl_buf_free(&csv);
+}
+
+#define CLAIM(id, a, b, expect) \
+    "  - {id: " id ", paper: \"p\", metric: final_test_error, a: " a ", " b " expect: \"" expect "\"}\n"
+
+/* every kind of expectation with the verdict its known values give */
+static const struct {
+    const char *id;
+    nl_verdict_kind want;
+} cases[] = {
+    {"bn-collapses", NL_VERDICT_HOLDS},
+    {"bn-collapses-by-half", NL_VERDICT_FAILS},
+    {"ln-beats-gn", NL_VERDICT_INCONCLUSIVE},
+    {"bn-worse-at-32", NL_VERDICT_FAILS},
+    {"ln-as-gn-at-32", NL_VERDICT_HOLDS},
+    {"ln-as-gn-tight", NL_VERDICT_FAILS},
+    {"ratio", NL_VERDICT_HOLDS},
+    {"gn-value", NL_VERDICT_HOLDS},
+    {"bn-rate-high", NL_VERDICT_HOLDS},
+    {"bn-rate-low", NL_VERDICT_FAILS},
+};
+
+static const char *claims_text =
+    "name: known\n"
+    "claims:\n" CLAIM("bn-collapses", "{model.norm.type: batch}", "b: {model.norm.type: group}, scope: {train.batch_size: 2},",
+                      "a > b by 0.05")
+    CLAIM("bn-collapses-by-half", "{model.norm.type: batch}", "b: {model.norm.type: group}, scope: {train.batch_size: 2},",
+          "a > b by 0.5")
+    CLAIM("ln-beats-gn", "{model.norm.type: layer}", "b: {model.norm.type: group}, scope: {train.batch_size: 2},", "a < b")
+    CLAIM("bn-worse-at-32", "{model.norm.type: batch, train.batch_size: 32}", "b: {model.norm.type: group, train.batch_size: 32},",
+          "a > b")
+    CLAIM("ln-as-gn-at-32", "{model.norm.type: layer}", "b: {model.norm.type: group}, scope: {train.batch_size: 32},",
+          "a ~ b within 0.01")
+    CLAIM("ln-as-gn-tight", "{model.norm.type: layer}", "b: {model.norm.type: group}, scope: {train.batch_size: 32},",
+          "a ~ b within 0.0001")
+    CLAIM("ratio", "{model.norm.type: batch}", "b: {model.norm.type: group}, scope: {train.batch_size: 2},", "a/b > 2")
+    CLAIM("gn-value", "{model.norm.type: group}", "scope: {train.batch_size: 2},", "a < 0.2")
+    CLAIM("bn-rate-high", "{model.norm.type: batch}", "scope: {train.batch_size: 2},", "rate(a > 0.3) >= 0.05")
+    CLAIM("bn-rate-low", "{model.norm.type: batch}", "scope: {train.batch_size: 2},", "rate(a > 0.3 or diverged) <= 0.1");
+
+static void compute_known(const char *dir, uint64_t seed, nl_claim_set *set, nl_verdict_report *r)
+{
+    nl_error err = {0};
+    ck_assert_msg(nl_claims_parse(claims_text, "known.yaml", set, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(set->n, (int)(sizeof cases / sizeof cases[0]));
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", tu_tmp, dir);
+    const nl_verdict_options opt = {.level = 0.95, .seed = seed, .resamples = 10000};
+    ck_assert_msg(nl_verdict_compute(path, set, &opt, r, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(r->n, set->n);
+}
+
+/* each kind of expectation, each verdict: with 3 seeds (t and the exact
+ * test) and with 8 (the bootstrap) */
+START_TEST(test_verdicts_known)
+{
+    tu_tmp_make("verdict");
+    const int seeds[] = {3, 8};
+    for (int k = 0; k < 2; k++) {
+        char dir[32];
+        snprintf(dir, sizeof dir, "sweep%d", seeds[k]);
+        write_sweep(dir, seeds[k], false);
+        static nl_claim_set set;
+        nl_verdict_report r;
+        compute_known(dir, 1, &set, &r);
+        for (int i = 0; i < r.n; i++) {
+            const nl_verdict *v = &r.v[i];
+            ck_assert_str_eq(v->id, cases[i].id);
+            ck_assert_msg(v->verdict == cases[i].want, "%d seeds, %s: %s (effect %g [%g, %g], p %g, Holm %g), want %s",
+                          seeds[k], v->id, nl_verdict_kind_names[v->verdict], v->effect, v->lo, v->hi, v->p, v->p_holm,
+                          nl_verdict_kind_names[cases[i].want]);
+            ck_assert_int_eq(v->n, seeds[k]);
+            ck_assert(!v->mixed_commits && !strcmp(v->commits, "abcdef123456"));
+            const bool rate = v->claim->effect == NL_EFFECT_RATE;
+            ck_assert_msg(rate || !strncmp(v->method, seeds[k] <= NL_VERDICT_EXACT_MAX_N ? "t" : "bootstrap",
+                                           seeds[k] <= NL_VERDICT_EXACT_MAX_N ? 1 : 9), "%s", v->method);
+            ck_assert(rate || (seeds[k] <= NL_VERDICT_EXACT_MAX_N) == !isnan(v->sign_flip_p));
+            /* an inconclusive claim says how many seeds it needs, more than it has */
+            ck_assert(v->verdict != NL_VERDICT_INCONCLUSIVE || v->seeds_needed > v->n);
+        }
+        /* the paired difference: the seed's shared 0.001 s cancels */
+        ck_assert(fabs(r.v[0].effect - 0.25) < 1e-9 && r.v[0].agree == seeds[k]);
+        nl_verdict_report_free(&r);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
+START_TEST(test_bootstrap_seed_and_provenance)
+{
+    tu_tmp_make("verdict");
+    write_sweep("s", 8, true);
+    static nl_claim_set set;
+    nl_verdict_report a, b, c;
+    compute_known("s", 1, &set, &a);
+    compute_known("s", 1, &set, &b);
+    compute_known("s", 2, &set, &c);
+    bool differs = false;
+    for (int i = 0; i < a.n; i++) {
+        ck_assert(a.v[i].lo == b.v[i].lo && a.v[i].hi == b.v[i].hi && a.v[i].p == b.v[i].p);
+        differs |= a.v[i].lo != c.v[i].lo;
+        /* group norm at batch 2, seed 1, from another commit: flagged where it is used */
+        const nl_verdict *v = &a.v[i];
+        const bool uses = strstr(v->a_label, "group") || strstr(v->b_label, "group");
+        const bool at_2 = strstr(v->a_label, "train.batch_size=2") != NULL;
+        ck_assert_msg(v->mixed_commits == (uses && at_2), "%s: mixed %d (%s)", v->id, v->mixed_commits, v->commits);
+    }
+    ck_assert(differs);
+    nl_verdict_report_free(&a);
+    nl_verdict_report_free(&b);
+    nl_verdict_report_free(&c);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* Holm's correction decides: 3 of 3 seeds above 0.3 against a rate of 0.2
+ * is p = 0.2^3 = 0.008, which holds alone (<= 0.025) and not among eleven
+ * claims, where it ranks after the five with smaller p (0.008 x 6 > 0.025) */
+#define RATE_CLAIM CLAIM("rate-alone", "{model.norm.type: batch}", "scope: {train.batch_size: 2},", "rate(a > 0.3) >= 0.2")
+START_TEST(test_holm_decides)
+{
+    tu_tmp_make("verdict");
+    write_sweep("s", 3, false);
+    static const char alone[] = "claims:\n" RATE_CLAIM;
+    char *many = malloc(strlen(claims_text) + sizeof alone);
+    ck_assert(many);
+    snprintf(many, strlen(claims_text) + sizeof alone, "%s%s", claims_text, RATE_CLAIM);
+    const char *texts[] = {alone, many};
+    const nl_verdict_kind want[] = {NL_VERDICT_HOLDS, NL_VERDICT_INCONCLUSIVE};
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/s", tu_tmp);
+    for (int k = 0; k < 2; k++) {
+        static nl_claim_set set;
+        nl_error err = {0};
+        ck_assert_msg(nl_claims_parse(texts[k], "holm.yaml", &set, &err) == NL_OK, "%s", err.msg);
+        const nl_verdict_options opt = {.level = 0.95, .seed = 1, .resamples = 10000};
+        nl_verdict_report r;
+        ck_assert_msg(nl_verdict_compute(dir, &set, &opt, &r, &err) == NL_OK, "%s", err.msg);
+        const nl_verdict *v = &r.v[r.n - 1];
+        ck_assert_str_eq(v->id, "rate-alone");
+        ck_assert(fabs(v->p - 0.008) < 1e-12);
+        ck_assert_msg(v->verdict == want[k], "%d claims: %s, p_holm %g", r.n, nl_verdict_kind_names[v->verdict],
+                      v->p_holm);
+        nl_verdict_report_free(&r);
+    }
+    free(many);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* each: makes a claim per value, Holm counts them, a cell that selects the
+ * key is the reference for every other value; a metric from a run's file;
+ * b_metric: a cell's two metrics */
+START_TEST(test_each_and_file_metric)
+{
+    tu_tmp_make("verdict");
+    write_sweep("s", 3, false);
+    static nl_claim_set set;
+    nl_error err = {0};
+    const char *text = "claims:\n"
+                       "  - id: gn-ahead-early\n    paper: p\n    a: {model.norm.type: group}\n"
+                       "    b: {model.norm.type: batch}\n    each: train.batch_size\n"
+                       "    metric: {file: metrics.csv, column: accuracy, where: {split: test, step: 25}}\n"
+                       "    expect: a > b\n"
+                       /* every normalizer against group norm's cell, the reference left out */
+                       "  - id: as-gn\n    paper: p\n    a: {}\n    b: {model.norm.type: group}\n"
+                       "    each: model.norm.type\n    scope: {train.batch_size: 32}\n"
+                       "    metric: final_test_error\n    expect: a ~ b within 0.03\n"
+                       /* two metrics of one cell: summary.csv's against summary.json's */
+                       "  - id: gap\n    paper: p\n    a: {model.norm.type: batch, train.batch_size: 2}\n"
+                       "    metric: final_test_error\n    b_metric: train_error\n    expect: a > b by 0.01\n";
+    ck_assert_msg(nl_claims_parse(text, "each.yaml", &set, &err) == NL_OK, "%s", err.msg);
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/s", tu_tmp);
+    const nl_verdict_options opt = {.level = 0.95, .seed = 1, .resamples = 10000};
+    nl_verdict_report r;
+    ck_assert_msg(nl_verdict_compute(dir, &set, &opt, &r, &err) == NL_OK, "%s", err.msg);
+    ck_assert_int_eq(r.n, 5);
+    ck_assert_str_eq(r.v[2].id, "as-gn[model.norm.type=batch]");
+    ck_assert_str_eq(r.v[3].id, "as-gn[model.norm.type=layer]");
+    ck_assert(fabs(r.v[2].effect + 0.02) < 1e-9 && r.v[2].verdict == NL_VERDICT_HOLDS);
+    ck_assert(fabs(r.v[3].effect - 0.001) < 1e-9 && r.v[3].verdict == NL_VERDICT_HOLDS);
+    ck_assert_str_eq(r.v[4].id, "gap");
+    ck_assert(fabs(r.v[4].effect - 0.05) < 1e-9 && r.v[4].verdict == NL_VERDICT_HOLDS);
+    /* one claim per batch size, in summary.csv's order; accuracy at step 25 is 0.9 - error */
+    ck_assert_str_eq(r.v[0].id, "gn-ahead-early[train.batch_size=2]");
+    ck_assert_str_eq(r.v[1].id, "gn-ahead-early[train.batch_size=32]");
+    ck_assert(fabs(r.v[0].effect - 0.25) < 1e-9 && r.v[0].verdict == NL_VERDICT_HOLDS);
+    ck_assert(fabs(r.v[1].effect + 0.02) < 1e-9 && r.v[1].verdict == NL_VERDICT_FAILS);
+    nl_verdict_report_free(&r);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* ---- refusals: exit 2, FILE:LINE:COL and the key, nothing written ---- */
+
+static const struct {
+    const char *claim;  /* the claim's lines after "  - id: c\n    paper: p\n" */
+    int line;           /* of the node the message names */
+    const char *key;    /* what the message must name */
+} refusals[] = {
+    /* a key no run varies */
+    {"    metric: final_test_error\n    a: {model.norm.typo: batch}\n    expect: a < 0.5\n", 4,
+     "claims[0].a.model.norm.typo: no run"},
+    /* a value no run has */
+    {"    metric: final_test_error\n    a: {model.norm.type: instance}\n    expect: a < 0.5\n", 4,
+     "claims[0].a.model.norm.type: no run"},
+    /* a metric no run has */
+    {"    metric: final_test_eror\n    a: {model.norm.type: batch, train.batch_size: 2}\n    expect: a < 0.5\n", 3,
+     "claims[0].metric: no run"},
+    /* b's metric no run has */
+    {"    metric: final_test_error\n    b_metric: train_eror\n    a: {model.norm.type: batch, train.batch_size: 2}\n"
+     "    expect: a > b\n", 4, "claims[0].b_metric: no run"},
+    /* a file metric's column no run has */
+    {"    metric: {file: metrics.csv, column: error}\n    a: {model.norm.type: batch, train.batch_size: 2}\n"
+     "    expect: a < 0.5\n", 3, "claims[0].metric: no run"},
+    /* a cell with no runs */
+    {"    metric: final_test_error\n    a: {model.norm.type: batch, train.batch_size: 2}\n"
+     "    scope: {train.batch_size: 32}\n    expect: a < 0.5\n", 1, "claims[0].a: cell a"},
+    /* a cell of two runs per seed */
+    {"    metric: final_test_error\n    a: {model.norm.type: batch}\n    expect: a < 0.5\n", 1,
+     "differ in train.batch_size"},
+    /* malformed expectations */
+    {"    metric: final_test_error\n    a: {model.norm.type: batch}\n    expect: a >> b\n", 5, "claims[0].expect"},
+    {"    metric: final_test_error\n    a: {model.norm.type: batch}\n    expect: a ~ 0.1\n", 5, "within D"},
+    {"    metric: final_test_error\n    a: {model.norm.type: batch}\n    expect: a > b\n", 5, "no b: cell"},
+    {"    metric: final_test_error\n    a: {model.norm.type: batch}\n    b: {model.norm.type: group}\n"
+     "    expect: a < 0.5\n", 6, "does not use"},
+    {"    metric: final_test_error\n    a: {model.norm.type: batch}\n    expect: rate(a > 0.3) >= 2\n", 5,
+     "a fraction"},
+    /* unknown keys: in a claim, in a metric; a key missing */
+    {"    metric: final_test_error\n    a: {model.norm.type: batch}\n    colour: red\n    expect: a < 0.5\n", 5,
+     "unknown key 'colour'"},
+    {"    metric: {file: metrics.csv, column: accuracy, reduce: max}\n    a: {model.norm.type: batch}\n"
+     "    expect: a < 0.5\n", 3, "unknown key 'reduce'"},
+    {"    metric: final_test_error\n    a: {model.norm.type: batch}\n", 1, "expect: is missing"},
+    /* each: a key no run varies */
+    {"    metric: final_test_error\n    a: {model.norm.type: batch}\n    each: train.lr\n    expect: a < 0.5\n", 5,
+     "claims[0].each"},
+};
+
+START_TEST(test_refusals)
+{
+    tu_tmp_make("verdict");
+    write_sweep("s", 3, false);
+    for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
+        char text[2048], want[64];
+        snprintf(text, sizeof text, "claims:\n  - id: c\n    paper: p\n%s", refusals[i].claim);
+        tu_tmp_write("claims.yaml", text);
+        const int status = tu_normlab("verdict s --experiment claims.yaml");
+        char *out = tu_normlab_output();
+        snprintf(want, sizeof want, "claims.yaml:%d:", refusals[i].line + 1);
+        ck_assert_msg(status == 2 && strstr(out, want) && strstr(out, refusals[i].key),
+                      "refusal %zu: exit %d, want 2 with '%s' and '%s':\n%s", i, status, want, refusals[i].key, out);
+        free(out);
+        char path[1200];
+        snprintf(path, sizeof path, "%s/s/verdicts.csv", tu_tmp);
+        ck_assert_msg(!nl_path_exists(path), "refusal %zu wrote %s", i, path);
+        snprintf(path, sizeof path, "%s/s/plots", tu_tmp);
+        ck_assert_msg(!nl_path_exists(path), "refusal %zu wrote %s", i, path);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
+/* the files: written beside summary.csv, the same claims in both; there
+ * already: refused, nothing changed; --force replaces them */
+START_TEST(test_files_exclusive)
+{
+    tu_tmp_make("verdict");
+    write_sweep("s", 3, false);
+    tu_tmp_write("claims.yaml", claims_text);
+    ck_assert_int_eq(tu_normlab("verdict s --experiment claims.yaml"), 0);
+    char *csv = tu_tmp_read("s/verdicts.csv"), *json = tu_tmp_read("s/verdicts.json");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char row[128], object[128];
+        snprintf(row, sizeof row, ",%s,", cases[i].id);
+        snprintf(object, sizeof object, "\"claim\": \"%s\"", cases[i].id);
+        ck_assert_msg(strstr(csv, row) && strstr(json, object), "%s missing", cases[i].id);
+    }
+    ck_assert(strstr(json, "\"holm_k\": 10"));
+    ck_assert_int_eq(tu_normlab("verdict s --experiment claims.yaml"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "verdicts.csv exists") && strstr(out, "--force"), "%s", out);
+    free(out);
+    char *again = tu_tmp_read("s/verdicts.csv");
+    ck_assert_str_eq(again, csv);
+    free(again);
+    ck_assert_int_eq(tu_normlab("verdict s --experiment claims.yaml --force --seed 3"), 0);
+    free(csv);
+    free(json);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* a sweep reads an experiment file's claims too: a bad one is refused before any run */
+START_TEST(test_sweep_checks_claims)
+{
+    static const char good[] = "base: {model: {arch: mlp}}\ngrid: {seed: [1, 2]}\nclaims:\n"
+                               "  - {id: c, paper: p, metric: final_test_error, a: {seed: 1}, expect: a < 0.5}\n";
+    static const char bad[] = "base: {model: {arch: mlp}}\ngrid: {seed: [1, 2]}\nclaims:\n"
+                              "  - {id: c, paper: p, metric: final_test_error, a: {seed: 1}, expect: a <= b}\n";
+    nl_experiment e;
+    nl_error err = {0};
+    ck_assert_msg(nl_experiment_parse(good, "good.yaml", &e, &err) == NL_OK, "%s", err.msg);
+    nl_experiment_free(&e);
+    ck_assert_int_eq(nl_experiment_parse(bad, "bad.yaml", &e, &err), NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "bad.yaml:4:") && strstr(err.msg, "claims[0].expect"), "%s", err.msg);
+}
+END_TEST
+
+/* normlab reproduce: the sweep with --seeds N, then the verdicts, in one
+ * command; a grid without seeds cannot take --seeds */
+START_TEST(test_reproduce)
+{
+    tu_tmp_make("verdict");
+    tu_tmp_write("base.yaml", "data: {dataset: synthetic, shape: [8], classes: 3, train_size: 256, test_size: 64}\n"
+                              "model: {arch: mlp, widths: [16]}\n"
+                              "train: {batch_size: 16, steps: 20, eval_every: 10, log_every: 10}\n");
+    tu_tmp_write("tiny.yaml", "name: tiny\nbase: base.yaml\ngrid:\n  model.norm.type: [none, batch]\n  seed: [1]\n"
+                              "claims:\n  - {id: any, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
+                              "     b: {model.norm.type: none}, expect: a ~ b within 1}\n");
+    ck_assert_int_eq(tu_normlab("reproduce tiny.yaml --seeds 3 --out sw -j 2"), 0);
+    char *out = tu_normlab_output(), *csv = tu_tmp_read("sw/verdicts.csv"), *summary = tu_tmp_read("sw/summary.csv");
+    ck_assert_msg(strstr(out, "Holm's correction over the 1") && strstr(out, "sw/verdicts.csv"), "%s", out);
+    ck_assert_msg(strstr(summary, "type-batch_seed-3") && strstr(csv, ",any,"), "%s\n%s", summary, csv);
+    const char *n = strstr(csv, ",3,"); /* n = 3 paired seeds */
+    ck_assert_msg(n, "%s", csv);
+    free(out);
+    free(csv);
+    free(summary);
+    tu_tmp_write("noseed.yaml", "base: base.yaml\ngrid: {model.norm.type: [none]}\n");
+    ck_assert_int_eq(tu_normlab("reproduce noseed.yaml --seeds 2 --out ns"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "no seed: key"), "%s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("sweep tiny.yaml --seeds 0 --out x"), 2);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* every experiment file's claims compute on its committed sweep, and the
+ * committed verdicts.csv is what they compute now: a claim edited, or runs
+ * regenerated, without `normlab verdict --force` fails here */
+START_TEST(test_committed_claims)
+{
+    ck_assert_int_eq(chdir(NORMLAB_SOURCE_DIR), 0);
+    DIR *d = opendir("experiments");
+    ck_assert(d);
+    struct dirent *e;
+    int checked = 0;
+    while ((e = readdir(d))) {
+        const size_t len = strlen(e->d_name);
+        if (len < 6 || strcmp(e->d_name + len - 5, ".yaml"))
+            continue;
+        static nl_claim_set set;
+        char path[1200], dir[1200], summary[1300];
+        nl_error err = {0};
+        snprintf(path, sizeof path, "experiments/%s", e->d_name);
+        ck_assert_msg(nl_claims_load(path, &set, &err) == NL_OK, "%s", err.msg);
+        snprintf(dir, sizeof dir, "results/%s", set.name[0] ? set.name : "?");
+        nl_path_join(summary, sizeof summary, dir, "summary.csv");
+        if (set.n == 0 || !nl_path_exists(summary))
+            continue;
+        const nl_verdict_options opt = {.level = 0.95, .seed = 1, .resamples = 10000};
+        nl_verdict_report r;
+        ck_assert_msg(nl_verdict_compute(dir, &set, &opt, &r, &err) == NL_OK, "%s", err.msg);
+        nl_buf now = {0};
+        nl_verdict_csv(&r, &now);
+        char committed_path[1300], *committed = NULL;
+        nl_path_join(committed_path, sizeof committed_path, dir, "verdicts.csv");
+        ck_assert_msg(nl_read_file(committed_path, &committed, NULL, &err) == NL_OK,
+                      "%s declares claims but %s is not there: normlab verdict %s", path, committed_path, dir);
+        ck_assert_msg(!strcmp(committed, now.data), "%s is not what %s's claims compute now: normlab verdict %s "
+                      "--force", committed_path, path, dir);
+        free(committed);
+        nl_buf_free(&now);
+        nl_verdict_report_free(&r);
+        checked++;
+    }
+    closedir(d);
+    ck_assert_int_ge(checked, 1);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("verdict");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_t_quantiles_and_cdf);
+    tcase_add_test(tc, test_sign_flip_tiny_samples);
+    tcase_add_test(tc, test_holm_order);
+    tcase_add_test(tc, test_bootstrap_reproducible);
+    tcase_add_test(tc, test_rates_and_seeds_needed);
+    tcase_add_test(tc, test_verdicts_known);
+    tcase_add_test(tc, test_bootstrap_seed_and_provenance);
+    tcase_add_test(tc, test_holm_decides);
+    tcase_add_test(tc, test_each_and_file_metric);
+    tcase_add_test(tc, test_refusals);
+    tcase_add_test(tc, test_files_exclusive);
+    tcase_add_test(tc, test_sweep_checks_claims);
+    tcase_add_test(tc, test_reproduce);
+    tcase_add_test(tc, test_committed_claims);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    const int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
