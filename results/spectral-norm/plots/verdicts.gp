@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 1084
+fig_height = 996
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,7 +59,7 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "spectral-norm: 21 claims, 95% intervals" font title_font
+set title "spectral-norm: 19 claims, 95% intervals" font title_font
 $claims << EOD
 1,1.02296,0.974552,1.07137,1,0,sigma-held-near-1[train.optimizer.lr=0.01] (holds)
 2,1.00941,0.998466,1.02035,1,0,sigma-held-near-1[train.optimizer.lr=0.03] (holds)
@@ -75,13 +75,11 @@ $claims << EOD
 12,0,0,0.707598,0.1,2,sn-never-diverges[train.optimizer.lr=3] (inconclusive)
 13,1,0.292402,1,0.5,2,none-diverges-at-0.3 (inconclusive)
 14,0.0766667,0.0427345,0.110599,0.05,2,sn-underfits (inconclusive)
-15,-0.00633333,-0.0166756,0.00400896,0,2,sn-bn-as-bn[train.optimizer.lr=0.01] (inconclusive)
-16,0.00833333,-0.00286826,0.0195349,0,2,sn-bn-as-bn[train.optimizer.lr=0.03] (inconclusive)
-17,0.00566667,-0.00314531,0.0144786,0,2,sn-bn-as-bn[train.optimizer.lr=0.1] (inconclusive)
-18,0.00366667,-0.0357352,0.0430685,0,2,sn-bn-as-bn[train.optimizer.lr=0.3] (inconclusive)
-19,0.0811667,-0.110146,0.272479,0,2,sn-bn-as-bn[train.optimizer.lr=1] (inconclusive)
-20,-0.0316667,-0.248589,0.185256,0,2,sn-bn-as-bn[train.optimizer.lr=3] (inconclusive)
-21,0.239426,0.226013,0.252839,0,0,sn-gap-from-underfitting (holds)
+15,-0.00633333,-0.0166756,0.00400896,0,2,sn-bn-as-bn-at-0.01 (inconclusive)
+16,0.00833333,-0.00286826,0.0195349,0,2,sn-bn-as-bn-at-0.03 (inconclusive)
+17,0.00566667,-0.00314531,0.0144786,0,2,sn-bn-as-bn-at-0.1 (inconclusive)
+18,0.00366667,-0.0357352,0.0430685,0,2,sn-bn-as-bn-at-0.3 (inconclusive)
+19,0.239426,0.226013,0.252839,0,0,sn-gap-from-underfitting (holds)
 EOD
 $bands << EOD
 1,1,0.3
@@ -94,10 +92,8 @@ $bands << EOD
 16,0,0.02
 17,0,0.02
 18,0,0.02
-19,0,0.02
-20,0,0.02
 EOD
-set yrange [0.5:21.5] reverse
+set yrange [0.5:19.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right
