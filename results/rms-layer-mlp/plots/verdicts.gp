@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 512
+fig_height = 556
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,24 +59,25 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "rms-layer-mlp: 8 claims, 95% intervals" font title_font
+set title "rms-layer-mlp: 9 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.0029,-0.00932424,0.0151242,0,2,rms-matches-ln[train.optimizer.lr=0.01] (inconclusive)
-2,0.0044,-0.00514144,0.0139414,0,2,rms-matches-ln[train.optimizer.lr=0.03] (inconclusive)
-3,-0.0006,-0.00615983,0.00495983,0,2,rms-matches-ln[train.optimizer.lr=0.1] (inconclusive)
-4,-0.0917,-0.172654,-0.0107456,0,1,rms-matches-ln[train.optimizer.lr=0.3] (does not hold)
-5,0.964494,0.887824,1.04116,1,2,rms-step-cheaper[train.optimizer.lr=0.01] (inconclusive)
-6,0.990324,0.925749,1.0549,1,2,rms-step-cheaper[train.optimizer.lr=0.03] (inconclusive)
-7,0.919885,0.796096,1.04367,1,2,rms-step-cheaper[train.optimizer.lr=0.1] (inconclusive)
-8,1.03736,0.96907,1.10565,1,2,rms-step-cheaper[train.optimizer.lr=0.3] (inconclusive)
+1,0.0029,-0.00932424,0.0151242,0,2,rms-as-ln[train.optimizer.lr=0.01] (inconclusive)
+2,0.0044,-0.00514144,0.0139414,0,2,rms-as-ln[train.optimizer.lr=0.03] (inconclusive)
+3,-0.0006,-0.00615983,0.00495983,0,0,rms-as-ln[train.optimizer.lr=0.1] (holds)
+4,-0.0917,-0.172654,-0.0107456,0,2,rms-as-ln[train.optimizer.lr=0.3] (inconclusive)
+5,-0.0917,-0.172654,-0.0107456,0,2,rms-breaks-less-at-0.3 (inconclusive)
+6,0.964494,0.887824,1.04116,1,2,rms-step-cheaper[train.optimizer.lr=0.01] (inconclusive)
+7,0.990324,0.925749,1.0549,1,2,rms-step-cheaper[train.optimizer.lr=0.03] (inconclusive)
+8,0.919885,0.796096,1.04367,1,2,rms-step-cheaper[train.optimizer.lr=0.1] (inconclusive)
+9,1.03736,0.96907,1.10565,1,2,rms-step-cheaper[train.optimizer.lr=0.3] (inconclusive)
 EOD
 $bands << EOD
-1,0,0.01
-2,0,0.01
-3,0,0.01
-4,0,0.01
+1,0,0.02
+2,0,0.02
+3,0,0.02
+4,0,0.02
 EOD
-set yrange [0.5:8.5] reverse
+set yrange [0.5:9.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

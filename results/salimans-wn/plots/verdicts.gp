@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 380
+fig_height = 512
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,17 +59,20 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "salimans-wn: 5 claims, 95% intervals" font title_font
+set title "salimans-wn: 8 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.009,-0.0153531,-0.0026469,0,2,wn-mob-beats-wn (inconclusive)
-2,-0.02475,-0.0787514,0.0292514,0,2,wn-mob-beats-bn (inconclusive)
-3,-0.01425,-0.100017,0.0715169,0,2,wn-mob-beats-none (inconclusive)
-4,0,0,0.841886,0.1,2,wn-mob-rarely-bad (inconclusive)
+1,-0.009,-0.0153531,-0.0026469,0,2,wn-mean-only-beats-wn (inconclusive)
+2,-0.01425,-0.100017,0.0715169,0,2,wn-mean-only-beats-none (inconclusive)
+3,-0.02475,-0.0787514,0.0292514,0,2,wn-mean-only-beats-bn (inconclusive)
+4,-0.01575,-0.0761045,0.0446045,0,2,wn-better-than-bn (inconclusive)
 5,0.0295,-0.218271,0.277271,0,2,wn-ahead-of-none-at-100 (inconclusive)
+6,-0.02325,-0.350435,0.303935,0,2,wn-not-ahead-at-50 (inconclusive)
+7,0.045,-0.336186,0.426186,0,2,data-init-hurts (inconclusive)
+8,0,0,0.841886,0.1,2,wn-mob-rarely-bad (inconclusive)
 EOD
 $bands << EOD
 EOD
-set yrange [0.5:5.5] reverse
+set yrange [0.5:8.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 644
+fig_height = 776
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,23 +59,24 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "wu-he-batch-mlp: 11 claims, 95% intervals" font title_font
+set title "wu-he-batch-mlp: 14 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.258667,0.150227,0.367107,0.05,2,bn-degrades-at-2 (inconclusive)
-2,0.0136667,-0.0311913,0.0585247,0,2,gn-batch-independent[train.batch_size=2] (inconclusive)
-3,0.0196667,-0.0406003,0.0799337,0,2,gn-batch-independent[train.batch_size=4] (inconclusive)
-4,0.0218333,-0.0382671,0.0819337,0,2,gn-batch-independent[train.batch_size=8] (inconclusive)
-5,0.0131667,-0.0403769,0.0667103,0,2,gn-batch-independent[train.batch_size=16] (inconclusive)
-6,0.0045,-0.0174744,0.0264744,0,2,gn-batch-independent[train.batch_size=64] (inconclusive)
-7,0.0176667,-0.0155766,0.0509099,0,2,ln-batch-independent[train.batch_size=2] (inconclusive)
-8,0.0213333,-0.0274459,0.0701125,0,2,ln-batch-independent[train.batch_size=4] (inconclusive)
-9,0.0248333,-0.02816,0.0778267,0,2,ln-batch-independent[train.batch_size=8] (inconclusive)
-10,0.0165,-0.0304528,0.0634528,0,2,ln-batch-independent[train.batch_size=16] (inconclusive)
-11,0.00683333,-0.00679173,0.0204584,0,2,ln-batch-independent[train.batch_size=64] (inconclusive)
+1,0.258667,0.150227,0.367107,0.2,2,bn-fails-at-2 (inconclusive)
+2,0.269167,0.154087,0.384246,0.2,2,bn-degrades-2-vs-32 (inconclusive)
+3,0.017,-0.0261876,0.0601876,0,2,bn-behind-at-4 (inconclusive)
+4,0.0136667,-0.0311913,0.0585247,0,2,gn-batch-independent[train.batch_size=2] (inconclusive)
+5,0.0196667,-0.0406003,0.0799337,0,2,gn-batch-independent[train.batch_size=4] (inconclusive)
+6,0.0218333,-0.0382671,0.0819337,0,2,gn-batch-independent[train.batch_size=8] (inconclusive)
+7,0.0131667,-0.0403769,0.0667103,0,2,gn-batch-independent[train.batch_size=16] (inconclusive)
+8,0.0045,-0.0174744,0.0264744,0,2,gn-batch-independent[train.batch_size=64] (inconclusive)
+9,0.0176667,-0.0155766,0.0509099,0,2,ln-batch-independent[train.batch_size=2] (inconclusive)
+10,0.0213333,-0.0274459,0.0701125,0,2,ln-batch-independent[train.batch_size=4] (inconclusive)
+11,0.0248333,-0.02816,0.0778267,0,2,ln-batch-independent[train.batch_size=8] (inconclusive)
+12,0.0165,-0.0304528,0.0634528,0,2,ln-batch-independent[train.batch_size=16] (inconclusive)
+13,0.00683333,-0.00679173,0.0204584,0,2,ln-batch-independent[train.batch_size=64] (inconclusive)
+14,-0.214667,-0.322178,-0.107155,-0.1,2,bn-train-eval-gap-at-2 (inconclusive)
 EOD
 $bands << EOD
-2,0,0.02
-3,0,0.02
 4,0,0.02
 5,0,0.02
 6,0,0.02
@@ -84,8 +85,10 @@ $bands << EOD
 9,0,0.02
 10,0,0.02
 11,0,0.02
+12,0,0.02
+13,0,0.02
 EOD
-set yrange [0.5:11.5] reverse
+set yrange [0.5:14.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -1,0 +1,86 @@
+/* Every committed reproduction declares its claims and `normlab verdict`
+ * computes them (issue 57): for each committed sweep directory
+ * (results/NAME/ with a summary.csv that .gitignore does not name), the
+ * experiment file `normlab verdict results/NAME` would read declares at
+ * least one claim, the claims compute from the committed runs without a
+ * refusal (a key, value or metric no run has, a cell without runs), and
+ * every claim reads its metric from at least one seed (a where: that
+ * matches no row of a run's file would otherwise pass as an empty claim).
+ * The list is the committed directories, so no test keeps one. In process
+ * and reading committed files only: about a second. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log/files.h"
+#include "testutil.h"
+#include "verdict/verdict.h"
+
+/* whether .gitignore names "/results/<name>/" (the user's own sweeps) */
+static bool ignored(const char *gitignore, const char *name)
+{
+    char line[600];
+    snprintf(line, sizeof line, "\n/results/%s/\n", name);
+    return strstr(gitignore, line) != NULL;
+}
+
+/* one committed sweep's claims, computed; how many claims (each: values
+ * counted) it gave */
+static int check_sweep(const char *dir)
+{
+    char experiment[1200];
+    nl_error err = {0};
+    ck_assert_msg(nl_verdict_find_experiment(dir, NORMLAB_SOURCE_DIR "/experiments", experiment, sizeof experiment,
+                                             &err) == NL_OK,
+                  "%s", err.msg);
+    static nl_claim_set set;
+    ck_assert_msg(nl_claims_load(experiment, &set, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(set.n >= 1, "%s declares no claims: for its committed sweep %s (results/usage.md, \"Claims "
+                  "and verdicts\")", experiment, dir);
+    const nl_verdict_options opt = {.level = 0.95, .seed = 1, .resamples = 10000};
+    nl_verdict_report r;
+    ck_assert_msg(nl_verdict_compute(dir, &set, &opt, &r, &err) == NL_OK, "%s", err.msg);
+    for (int i = 0; i < r.n; i++)
+        ck_assert_msg(r.v[i].n >= 1, "%s: claim %s reads its metric from no seed of %s (%s)", experiment, r.v[i].id,
+                      dir, r.v[i].note);
+    const int n = r.n;
+    nl_verdict_report_free(&r);
+    return n;
+}
+
+START_TEST(test_committed_sweeps_declare_claims)
+{
+    char *gitignore = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_read_file(NORMLAB_SOURCE_DIR "/.gitignore", &gitignore, NULL, &err) == NL_OK, "%s", err.msg);
+    DIR *d = opendir(NORMLAB_SOURCE_DIR "/results");
+    ck_assert(d);
+    int sweeps = 0, claims = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char dir[1200], summary[1300];
+        snprintf(dir, sizeof dir, "%s/results/%s", NORMLAB_SOURCE_DIR, e->d_name);
+        nl_path_join(summary, sizeof summary, dir, "summary.csv");
+        if (e->d_name[0] == '.' || !nl_path_exists(summary) || ignored(gitignore, e->d_name))
+            continue;
+        claims += check_sweep(dir);
+        sweeps++;
+    }
+    closedir(d);
+    free(gitignore);
+    /* the committed reproductions are there to be checked */
+    ck_assert_int_ge(sweeps, 1);
+    ck_assert_int_ge(claims, sweeps);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("committed_claims");
+    TCase *tc = tcase_create("verdict");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_committed_sweeps_declare_claims);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
