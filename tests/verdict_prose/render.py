@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""render.py - the reproductions' computed verdicts, written into the pages
+that state them (issue 57): the prose may say what it likes around them, but
+what the statistics say is generated from the committed verdict files
+(results/*/verdicts.csv, written by `normlab verdict`), never typed.
+
+    python3 tests/verdict_prose/render.py ROOT --check   # the test: exit 1 on any difference
+    python3 tests/verdict_prose/render.py ROOT --write   # regenerate the blocks
+
+What is generated:
+  - results/README.md: in each section, one block per experiment whose
+    setup the section links (../experiments/NAME.yaml) and whose sweep has
+    verdict files: a line per claim with its verdict, effect, interval,
+    seeds that agree and the Holm-corrected p (first section that links an
+    experiment carries its block);
+  - README.md's reproduction table and results/README.md's summary table:
+    the last column, "computed", counts the verdicts of the row's section's
+    experiments.
+Every experiment with verdict files must have its block, and every block
+must name an experiment with verdict files: the check fails otherwise.
+"""
+import csv
+import glob
+import os
+import re
+import sys
+
+BEGIN = "<!-- BEGIN VERDICTS {name} (generated from results/{name}/verdicts.csv by tests/verdict_prose/render.py; do not edit) -->"
+END = "<!-- END VERDICTS -->"
+# a block with the blank line before it (a section's blocks follow its prose
+# and each other, a blank line apart)
+BLOCK_RE = re.compile(r"\n\n<!-- BEGIN VERDICTS ([a-z0-9_.-]+) [^\n]*-->\n.*?<!-- END VERDICTS -->(?=\n)", re.S)
+SECTION_RE = re.compile(r"^### (?:(\d+)\. )?.*$", re.M)
+LINK_RE = re.compile(r"experiments/([a-z0-9_.-]+)\.yaml")
+COLUMN = "computed"
+
+
+def read_verdicts(root):
+    out = {}
+    for path in sorted(glob.glob(os.path.join(root, "results", "*", "verdicts.csv"))):
+        name = os.path.basename(os.path.dirname(path))
+        with open(path, newline="") as f:
+            out[name] = list(csv.DictReader(f))
+    return out
+
+
+def num(s, digits=3):
+    try:
+        v = float(s)
+    except (TypeError, ValueError):
+        return "–"
+    return f"{v:+.{digits}g}" if v else "0"
+
+
+def claim_line(r):
+    n = int(r["n"] or 0)
+    verdict = r["verdict"]
+    if r["lo"] and r["hi"]:
+        effect = f"{num(r['effect'])} [{num(r['lo'])}, {num(r['hi'])}]"
+    else:
+        effect = num(r["effect"])
+    parts = [f"**{verdict}**", f"`{r['claim']}`: {r['expect']}", f"effect {effect}"]
+    if r["method"] and not r["method"].startswith("none"):
+        parts[-1] += f" ({r['method']})"
+    parts.append(f"{r['agree'] or 0}/{n} seeds agree")
+    if r["p_holm"]:
+        parts.append(f"Holm p {float(r['p_holm']):.3g} of {r['holm_k']}")
+    if verdict == "inconclusive" and r["seeds_needed"]:
+        parts.append(f"needs ~{r['seeds_needed']} seeds")
+    if r["mixed_commits"] == "true":
+        parts.append("runs from more than one commit")
+    return "- " + " · ".join(parts)
+
+
+def block(name, rows):
+    level = rows[0]["level"] if rows else "0.95"
+    lines = [BEGIN.format(name=name),
+             f"Computed verdicts (`normlab verdict results/{name}`, {float(level):.0%} "
+             f"intervals, paired by seed):", ""]
+    lines += [claim_line(r) for r in rows]
+    lines += [END]
+    return "\n".join(lines)
+
+
+def counts(rows_of):
+    tally = {"holds": 0, "does not hold": 0, "inconclusive": 0}
+    seeds = []
+    for rows in rows_of:
+        for r in rows:
+            tally[r["verdict"]] = tally.get(r["verdict"], 0) + 1
+            seeds.append(int(r["n"] or 0))
+    if not seeds:
+        return ""
+    lo, hi = min(seeds), max(seeds)
+    span = f"{lo} seed" + ("s" if lo != 1 else "") if lo == hi else f"{lo}–{hi} seeds"
+    return (f"{tally['holds']} hold, {tally['does not hold']} do not, "
+            f"{tally['inconclusive']} inconclusive ({span})")
+
+
+def sections(text):
+    """(number, start, end) of each numbered ### N. section; a section ends
+    at the next ### heading, numbered or not, or at a ## heading"""
+    found = list(SECTION_RE.finditer(text))
+    out = []
+    for i, m in enumerate(found):
+        if not m.group(1):
+            continue
+        end = found[i + 1].start() if i + 1 < len(found) else len(text)
+        h2 = text.find("\n## ", m.end(), end)
+        out.append((int(m.group(1)), m.start(), h2 + 1 if h2 >= 0 else end))
+    return out
+
+
+def render_results(text, verdicts, problems):
+    """results/README.md with every section's blocks regenerated; also the
+    experiments of each section number"""
+    text = BLOCK_RE.sub("", text)
+    owner = {}
+    of_section = {}
+    for number, start, end in sections(text):
+        names = []
+        for name in LINK_RE.findall(text[start:end]):
+            if name in verdicts and name not in owner and name not in names:
+                names.append(name)
+        for name in names:
+            owner[name] = number
+        of_section[number] = names
+    for name in verdicts:
+        if name not in owner:
+            problems.append(f"results/{name}/verdicts.csv: no section of results/README.md "
+                            f"links ../experiments/{name}.yaml, so its verdicts are shown nowhere")
+    pieces, at = [], 0
+    for number, start, end in sections(text):
+        names = of_section.get(number, [])
+        if not names:
+            continue
+        body = text[start:end]
+        trailing = body[len(body.rstrip("\n")):]
+        pieces.append(text[at:start])
+        pieces.append(body.rstrip("\n") + "\n\n" + "\n\n".join(block(n, verdicts[n]) for n in names)
+                      + trailing)
+        at = end
+    pieces.append(text[at:])
+    text = "".join(pieces)
+    return text, of_section
+
+
+ROW_RE = re.compile(r"^\| \[[^\]]*\]\((?:results/README\.md)?#(\d+)-[^)]*\) \|.*\|$", re.M)
+
+
+def render_table(text, of_section, verdicts, problems, page):
+    """the summary table's last column, 'computed', from the row's section"""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith("| reproduction |"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if cells[-1] != COLUMN:
+                lines[i] = line + f" {COLUMN} |"
+                if i + 1 < len(lines) and lines[i + 1].startswith("|---"):
+                    lines[i + 1] = lines[i + 1] + "---|"
+            header_cells = len(lines[i].strip("|").split("|"))
+            continue
+        m = ROW_RE.match(line)
+        if not m:
+            continue
+        number = int(m.group(1))
+        cells = line.strip().strip("|").split(" | ")
+        names = of_section.get(number)
+        if names is None:
+            problems.append(f"{page}: the row for §{number} links a section results/README.md does not have")
+            continue
+        value = counts(verdicts[n] for n in names) or "no claims computed"
+        if len(cells) == header_cells:
+            cells[-1] = " " + value
+        else:
+            cells.append(" " + value)
+        lines[i] = "| " + " | ".join(c.strip() for c in cells) + " |"
+    return "\n".join(lines)
+
+
+def main():
+    if len(sys.argv) != 3 or sys.argv[2] not in ("--check", "--write"):
+        sys.exit(__doc__.split("\n\n")[1])
+    root, mode = sys.argv[1], sys.argv[2]
+    verdicts = read_verdicts(root)
+    if not verdicts:
+        sys.exit(f"render.py: no results/*/verdicts.csv under {root}")
+    problems = []
+    pages = {}
+    path = os.path.join(root, "results", "README.md")
+    old = open(path).read()
+    new, of_section = render_results(old, verdicts, problems)
+    new = render_table(new, of_section, verdicts, problems, "results/README.md")
+    pages[path] = (old, new)
+    path = os.path.join(root, "README.md")
+    old = open(path).read()
+    pages[path] = (old, render_table(old, of_section, verdicts, problems, "README.md"))
+    for p in problems:
+        print(p, file=sys.stderr)
+    stale = [p for p, (o, n) in pages.items() if o != n]
+    if mode == "--write":
+        for p in stale:
+            with open(p, "w") as f:
+                f.write(pages[p][1])
+        print(f"render.py: {len(stale)} page(s) rewritten, {len(verdicts)} experiments' verdicts")
+        sys.exit(1 if problems else 0)
+    for p in stale:
+        print(f"{os.path.relpath(p, root)}: its computed verdicts differ from results/*/verdicts.csv; "
+              f"regenerate with: python3 tests/verdict_prose/render.py . --write", file=sys.stderr)
+    sys.exit(1 if problems or stale else 0)
+
+
+if __name__ == "__main__":
+    main()
