@@ -13,7 +13,8 @@ What is generated:
     verdict files: a line per claim with its verdict, effect, interval,
     seeds that agree and the Holm-corrected p (first section that links an
     experiment carries its block);
-  - README.md's reproduction table and results/README.md's summary table:
+  - the summary tables of README.md, results/README.md and
+    results/reproductions.md:
     the last column, "computed", counts the verdicts of the row's section's
     experiments.
 Every experiment with verdict files must have its block, and every block
@@ -145,7 +146,7 @@ def render_results(text, verdicts, problems):
     return text, of_section
 
 
-ROW_RE = re.compile(r"^\| \[[^\]]*\]\((?:results/README\.md)?#(\d+)-[^)]*\) \|.*\|$", re.M)
+ROW_RE = re.compile(r"^\| \[[^\]]*\]\((?:results/README\.md|README\.md)?#(\d+)-[^)]*\) \|.*\|$", re.M)
 
 
 def render_table(text, of_section, verdicts, problems, page):
@@ -192,9 +193,10 @@ def main():
     new, of_section = render_results(old, verdicts, problems)
     new = render_table(new, of_section, verdicts, problems, "results/README.md")
     pages[path] = (old, new)
-    path = os.path.join(root, "README.md")
-    old = open(path).read()
-    pages[path] = (old, render_table(old, of_section, verdicts, problems, "README.md"))
+    for page in ("README.md", os.path.join("results", "reproductions.md")):
+        path = os.path.join(root, page)
+        old = open(path).read()
+        pages[path] = (old, render_table(old, of_section, verdicts, problems, page))
     for p in problems:
         print(p, file=sys.stderr)
     stale = [p for p, (o, n) in pages.items() if o != n]
