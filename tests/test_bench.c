@@ -18,12 +18,13 @@ static const char *header =
     "section,impl,setting,threads,model,norm,groups,batch,kernel,shape,mode,reps,calls,"
     "median_us,min_us,samples_per_s,median_ms,flops,gflops,ref_gflops,square_gflops,"
     "ceiling_samples_per_s,bytes_per_elem,gbps,copy_gbps,fraction,busy,flush_subnormals,"
-    "cpu_model,isa,build_isa,l1d_kib,l2_kib,l3_kib,openblas_core,cpu_kernels\n";
+    "cpu_model,isa,build_isa,l1d_kib,l2_kib,l3_kib,openblas_core,cpu_kernels,step_flops,"
+    "peak_gflops,peak_share\n";
 
 enum { SECTION, IMPL, SETTING, THREADS, MODEL, NORM, GROUPS, BATCH, KERNEL, SHAPE, MODE, REPS,
        CALLS, MEDIAN_US, MIN_US, SAMPLES, MEDIAN_MS, FLOPS, GFLOPS, REF_GFLOPS, SQUARE, CEILING,
        BYTES, GBPS, COPY_GBPS, FRACTION, BUSY, FLUSH, CPU_MODEL, ISA, BUILD_ISA, L1D, L2, L3,
-       OPENBLAS_CORE, CPU_KERNELS, N_FIELDS };
+       OPENBLAS_CORE, CPU_KERNELS, STEP_FLOPS, PEAK_GFLOPS, PEAK_SHARE, N_FIELDS };
 
 static char tmp[256];
 
@@ -77,7 +78,7 @@ START_TEST(test_quick_csv)
     char line[2048];
     ck_assert(fgets(line, sizeof line, f));
     ck_assert_str_eq(line, header);
-    int sgemm = 0, copy = 0, norm = 0, layer = 0, train = 0;
+    int sgemm = 0, copy = 0, norm = 0, layer = 0, train = 0, peaks = 0;
     int modes[4] = {0};
     while (fgets(line, sizeof line, f)) {
         char desc[2048];
@@ -99,10 +100,21 @@ START_TEST(test_quick_csv)
                       desc);
         ck_assert_msg(strcmp(fld[CPU_KERNELS], nl_cpu_kernels_name()) == 0, "kernel set: %s",
                       desc);
+        /* every row carries the measured peak, at the bench's 2 threads */
+        const double peak = positive(fld, PEAK_GFLOPS, desc);
         if (strcmp(fld[SECTION], "sgemm") == 0) {
             sgemm++;
             positive(fld, FLOPS, desc);
             positive(fld, GFLOPS, desc);
+        } else if (strcmp(fld[SECTION], "peak") == 0) {
+            /* the probe on 1 thread and on the bench's 2: the second is the peak */
+            ck_assert_str_eq(fld[SHAPE], "1536x1536x1536");
+            ck_assert_msg(strcmp(fld[MODE], peaks ? "threads=2" : "threads=1") == 0, "%s", desc);
+            peaks++;
+            /* the CSV keeps 9 digits */
+            ck_assert_double_eq_tol(positive(fld, FLOPS, desc), 2.0 * 1536 * 1536 * 1536, 100.0);
+            if (peaks == 2)
+                ck_assert_double_eq(positive(fld, GFLOPS, desc), peak);
         } else if (strcmp(fld[SECTION], "copy") == 0) {
             copy++;
             ck_assert_str_eq(fld[SHAPE], "256x1024");
@@ -146,6 +158,9 @@ START_TEST(test_quick_csv)
             /* 784-256-256-256-10: 3x forward less fc1's input gradient, about 1.61 MFLOP */
             const double flops = positive(fld, FLOPS, desc);
             ck_assert_msg(fabs(flops - 1604608.0) < 1.0, "MLP FLOPs per sample %g", flops);
+            ck_assert_double_eq_tol(positive(fld, STEP_FLOPS, desc), 8 * flops, 1e-6 * flops);
+            const double share = positive(fld, PEAK_SHARE, desc);
+            ck_assert_double_eq_tol(share, positive(fld, GFLOPS, desc) / peak, 1e-6 * share);
             positive(fld, CEILING, desc);
             positive(fld, FRACTION, desc);
         } else {
@@ -154,6 +169,7 @@ START_TEST(test_quick_csv)
     }
     fclose(f);
     ck_assert_int_eq(sgemm, 1);
+    ck_assert_int_eq(peaks, 2);
     ck_assert_int_eq(copy, 1);
     ck_assert_int_eq(norm, 2 * 4); /* batch, group on (256, 1024) */
     for (int i = 0; i < 4; i++)
@@ -220,7 +236,7 @@ static void read_lm_rows(int counts[NL_NORM_COUNT][2], const char *placement)
         snprintf(desc, sizeof desc, "%s", line);
         char *fld[N_FIELDS + 1];
         ck_assert_msg(split(line, fld, N_FIELDS + 1) == N_FIELDS, "field count: %s", desc);
-        if (strcmp(fld[SECTION], "sgemm") == 0)
+        if (strcmp(fld[SECTION], "sgemm") == 0 || strcmp(fld[SECTION], "peak") == 0)
             continue;
         ck_assert_str_eq(fld[SECTION], "train_lm");
         ck_assert_str_eq(fld[MODEL], "lm");
@@ -234,6 +250,14 @@ static void read_lm_rows(int counts[NL_NORM_COUNT][2], const char *placement)
         const double batch = positive(fld, BATCH, desc);
         const double expect = 8.0 * batch / (strtod(fld[MEDIAN_MS], NULL) * 1e-3);
         ck_assert_msg(fabs(strtod(fld[SAMPLES], NULL) / expect - 1.0) < 1e-6, "tokens/s: %s", desc);
+        /* per window: 1 block of q, k, v, proj, fc1, fc2 (T*12*d^2 = 24576
+         * multiply-adds), attention 2*T*T*d = 2048, the tied head T*d*V =
+         * 1408: forward 2x, backward the linears' 2 products and attention's 4 */
+        const double flops = positive(fld, FLOPS, desc);
+        ck_assert_double_eq(flops, 2.0 * (24576 + 2048 + 1408) +
+                                       2.0 * (2 * (24576 + 1408) + 2 * 2048));
+        ck_assert_double_eq_tol(positive(fld, STEP_FLOPS, desc), flops * batch, 1e-6 * flops);
+        positive(fld, PEAK_SHARE, desc);
         ck_assert_msg(fld[CPU_MODEL][0] && fld[ISA][0] && fld[OPENBLAS_CORE][0] &&
                           fld[BUILD_ISA][0],
                       "machine columns: %s", desc);
@@ -295,7 +319,7 @@ START_TEST(test_vit_rows)
         snprintf(desc, sizeof desc, "%s", line);
         char *fld[N_FIELDS + 1];
         ck_assert_msg(split(line, fld, N_FIELDS + 1) == N_FIELDS, "field count: %s", desc);
-        if (strcmp(fld[SECTION], "sgemm") == 0)
+        if (strcmp(fld[SECTION], "sgemm") == 0 || strcmp(fld[SECTION], "peak") == 0)
             continue;
         ck_assert_str_eq(fld[SECTION], "train_vit");
         ck_assert_str_eq(fld[MODEL], "vit");
@@ -335,7 +359,7 @@ START_TEST(test_rnn_rows)
         snprintf(desc, sizeof desc, "%s", line);
         char *fld[N_FIELDS + 1];
         ck_assert_msg(split(line, fld, N_FIELDS + 1) == N_FIELDS, "field count: %s", desc);
-        if (strcmp(fld[SECTION], "sgemm") == 0)
+        if (strcmp(fld[SECTION], "sgemm") == 0 || strcmp(fld[SECTION], "peak") == 0)
             continue;
         ck_assert_str_eq(fld[SECTION], "train_rnn");
         const int cell = nl_name_lookup(&nl_rnn_cell_names, fld[MODEL]);
@@ -392,7 +416,7 @@ START_TEST(test_rnn_norm_rows)
         snprintf(desc, sizeof desc, "%s", line);
         char *fld[N_FIELDS + 1];
         ck_assert_msg(split(line, fld, N_FIELDS + 1) == N_FIELDS, "field count: %s", desc);
-        if (strcmp(fld[SECTION], "sgemm") == 0)
+        if (strcmp(fld[SECTION], "sgemm") == 0 || strcmp(fld[SECTION], "peak") == 0)
             continue;
         ck_assert_str_eq(fld[SECTION], "train_rnn");
         ck_assert_str_eq(fld[MODEL], "lstm");
