@@ -108,11 +108,11 @@ START_TEST(test_quick_csv)
             positive(fld, GFLOPS, desc);
         } else if (strcmp(fld[SECTION], "peak") == 0) {
             /* the probe on 1 thread and on the bench's 2: the second is the peak */
-            ck_assert_str_eq(fld[SHAPE], "1536x1536x1536");
+            ck_assert_str_eq(fld[SHAPE], "1024x1024x1024");
             ck_assert_msg(strcmp(fld[MODE], peaks ? "threads=2" : "threads=1") == 0, "%s", desc);
             peaks++;
             /* the CSV keeps 9 digits */
-            ck_assert_double_eq_tol(positive(fld, FLOPS, desc), 2.0 * 1536 * 1536 * 1536, 100.0);
+            ck_assert_double_eq_tol(positive(fld, FLOPS, desc), 2.0 * 1024 * 1024 * 1024, 100.0);
             if (peaks == 2)
                 ck_assert_double_eq(positive(fld, GFLOPS, desc), peak);
         } else if (strcmp(fld[SECTION], "copy") == 0) {
@@ -652,7 +652,7 @@ START_TEST(test_run_round)
               strstr(line, "cpu_model") && strstr(line, "isa"));
     ck_assert(fgets(line, sizeof line, f));
     char *fld[64];
-    ck_assert_int_eq(split(line, fld, 64), 35);
+    ck_assert_int_eq(split(line, fld, 64), 39);
     ck_assert_str_eq(fld[0], "run");
     ck_assert_str_eq(fld[1], "normlab");
     ck_assert_str_eq(fld[5], "mlp");
@@ -669,6 +669,15 @@ START_TEST(test_run_round)
     ck_assert_double_eq_tol(per_s * step_ms / 1e3, 128.0, 1e-3); /* samples per step */
     positive(fld, 20, "process_s");
     positive(fld, 21, "process_cpu_s");
+    /* FLOPs per step, 128 samples of 256 -> 256 -> 256 -> 4: fc1 forward and
+     * weight gradient (its input is the data), fc2 forward, weight and input
+     * gradients, the classifier's the same */
+    const double step_flops = positive(fld, 35, "step_flops");
+    ck_assert_double_eq(step_flops, 128.0 * (2 * 2 * 65536 + 3 * 2 * 65536 + 3 * 2 * 256 * 4));
+    const double gflops = positive(fld, 36, "gflops");
+    ck_assert_double_eq_tol(gflops, per_s / 128.0 * step_flops / 1e9, 1e-5 * gflops);
+    const double share = positive(fld, 38, "peak_share");
+    ck_assert_double_eq_tol(share, gflops / positive(fld, 37, "peak_gflops"), 1e-5 * share);
     ck_assert(!fgets(line, sizeof line, f));
     fclose(f);
     /* the kept run is the one the row read */

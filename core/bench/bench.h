@@ -220,7 +220,7 @@ void nl_bench_machine_describe(nl_bench_machine *m);
  * after one warm-up, on one thread and on `threads`; 2 FLOPs per
  * multiply-add. A measured ceiling, not the datasheet's: what a share of
  * peak divides by. Well under a second on a current x86 core. */
-#define NL_BENCH_PEAK_SIZE 1536
+#define NL_BENCH_PEAK_SIZE 1024
 #define NL_BENCH_PEAK_CALLS 3
 typedef struct {
     int size;          /* M = N = K */
