@@ -9,9 +9,10 @@
  *   reference moves 8 bytes per element (read + write) over the same count;
  * - conv and linear layers: 2 FLOPs per multiply-add; backward is the weight
  *   gradient plus, where the layer passes a gradient on, the input gradient;
- * - training: FLOPs per sample = forward + backward of the weight layers
- *   (3x forward, less the input gradient of the first weight layer, which
- *   nobody needs). */
+ * - training: FLOPs per sample = forward + backward of the model's products
+ *   (nl_model_flops: 3x forward, less the input gradient of the first
+ *   weight layer, which nobody needs); the share of peak divides the rate
+ *   by nl_bench_peak_probe's. */
 #ifndef NL_BENCH_H
 #define NL_BENCH_H
 
