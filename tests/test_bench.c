@@ -64,6 +64,45 @@ static double positive(char **f, int col, const char *line_desc)
     return v;
 }
 
+/* experiments/bench/compare.py on the bench's CSV and a PyTorch CSV of one
+ * training row at 1000 samples/s: both sides' shares of peak come from
+ * normlab's FLOPs per sample and measured peak (the same FLOPs for both) */
+static void check_compare_shares(double flops, double peak, double nl_share)
+{
+    char path[512], cmd[2048];
+    snprintf(path, sizeof path, "%s/torch.csv", tmp);
+    FILE *f = fopen(path, "w");
+    ck_assert(f);
+    fprintf(f, "section,impl,setting,threads,model,norm,groups,batch,kernel,shape,mode,"
+               "median_us,min_us,samples_per_s\n"
+               "train,torch,default,2,mlp,batch,,8,train_step,,train,1,1,1000\n");
+    ck_assert_int_eq(fclose(f), 0);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && python3 %s/experiments/bench/compare.py bench.csv torch.csv --out cmp "
+             "--no-plot > cmp.md 2> cmp.err",
+             tmp, NORMLAB_SOURCE_DIR);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/cmp/ratios.csv", tmp);
+    f = fopen(path, "r");
+    ck_assert_msg(f, "no %s", path);
+    char line[2048];
+    ck_assert(fgets(line, sizeof line, f));
+    ck_assert_msg(strstr(line, ",ratio,normlab_share,torch_share\n"), "header: %s", line);
+    int found = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *fld[32];
+        const int n = split(line, fld, 32);
+        if (n < 17 || strcmp(fld[0], "train") || strcmp(fld[2], "batch"))
+            continue;
+        found++;
+        ck_assert_double_eq_tol(strtod(fld[15], NULL), nl_share, 1e-4 * nl_share);
+        const double torch_share = 1000.0 * flops / 1e9 / peak;
+        ck_assert_double_eq_tol(strtod(fld[16], NULL), torch_share, 1e-4 * torch_share);
+    }
+    fclose(f);
+    ck_assert_int_eq(found, 1);
+}
+
 START_TEST(test_quick_csv)
 {
     snprintf(tmp, sizeof tmp, "/tmp/normlab-bench-XXXXXX");
@@ -79,6 +118,7 @@ START_TEST(test_quick_csv)
     ck_assert(fgets(line, sizeof line, f));
     ck_assert_str_eq(line, header);
     int sgemm = 0, copy = 0, norm = 0, layer = 0, train = 0, peaks = 0;
+    double batch_norm_share = NAN, train_flops = NAN, train_peak = NAN;
     int modes[4] = {0};
     while (fgets(line, sizeof line, f)) {
         char desc[2048];
@@ -161,6 +201,8 @@ START_TEST(test_quick_csv)
             ck_assert_double_eq_tol(positive(fld, STEP_FLOPS, desc), 8 * flops, 1e-6 * flops);
             const double share = positive(fld, PEAK_SHARE, desc);
             ck_assert_double_eq_tol(share, positive(fld, GFLOPS, desc) / peak, 1e-6 * share);
+            if (strcmp(fld[NORM], "batch") == 0)
+                batch_norm_share = share, train_flops = flops, train_peak = peak;
             positive(fld, CEILING, desc);
             positive(fld, FRACTION, desc);
         } else {
@@ -176,6 +218,7 @@ START_TEST(test_quick_csv)
         ck_assert_int_eq(modes[i], 2);
     ck_assert_int_eq(layer, 4 * 2); /* fc1, fc2, fc3, classifier; fwd and bwd */
     ck_assert_int_eq(train, 2);     /* batch, group (no instance norm on the mlp) */
+    check_compare_shares(train_flops, train_peak, batch_norm_share);
 }
 END_TEST
 
