@@ -137,6 +137,7 @@ static void print_header(const bench_output *out, const bench_options *o, const 
 /* every section the options name, in the table's order */
 static void run_sections(bench_output *out, const bench_options *o, nl_backend *be)
 {
+    bench_peak(out, be);
     const double square = bench_sgemm_square(out, o);
     if (o->kernels) {
         bench_norms(out, o, be);

@@ -73,6 +73,8 @@ typedef struct {
     const nl_bench_time *time;
     double samples_per_s, median_ms, flops, gflops, ref_gflops, square_gflops, ceiling,
         bytes_per_elem, gbps, copy_gbps, fraction; /* NAN: empty */
+    /* a training row's FLOPs per step (nl_model_flops at its batch); NAN: empty */
+    double step_flops;
 } bench_row;
 
 /* where the results go */
@@ -84,6 +86,9 @@ typedef struct bench_output {
     bool flush_subnormals;
     const char *cpu_kernels; /* the kernel set the backend runs */
     nl_bench_machine machine;
+    /* the measured peak (bench_peak): every row's share of peak divides its
+     * GFLOP/s by peak.gflops_all, the peak at the bench's threads */
+    nl_bench_peak peak;
     int failures;
 } bench_output;
 
@@ -104,6 +109,9 @@ void bench_norm_label(int k, int groups, char *label, size_t size);
 /* bench_kernels.c: the sgemm 1024 reference (its GFLOP/s), the normalizers
  * against a copy, the layers against sgemm */
 double bench_sgemm_square(bench_output *out, const bench_options *o);
+/* the single-precision peak probe (nl_bench_peak_probe) at 1 and the
+ * backend's threads: printed, two CSV rows, kept in out->peak */
+void bench_peak(bench_output *out, const nl_backend *be);
 void bench_norms(bench_output *out, const bench_options *o, nl_backend *be);
 void bench_layers(bench_output *out, const bench_options *o, nl_backend *be, double square);
 

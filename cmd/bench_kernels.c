@@ -31,6 +31,40 @@ double bench_sgemm_square(bench_output *out, const bench_options *o)
     return gf;
 }
 
+void bench_peak(bench_output *out, const nl_backend *be)
+{
+    nl_error err = {0};
+    if (nl_bench_peak_probe(be->threads, &out->peak, &err) != NL_OK) {
+        bench_failed(out, "peak probe", &err);
+        return;
+    }
+    const nl_bench_peak *p = &out->peak;
+    const nl_bench_machine *m = &out->machine;
+    printf("single-precision peak (cblas_sgemm %d^3, best of %d calls after a warm-up; the\n"
+           "  share of peak below = GFLOP/s / the %d-thread rate): 1 thread %.1f GFLOP/s, %d\n"
+           "  threads %.1f GFLOP/s on %s (%s, kernels %s, OpenBLAS core %s)\n\n",
+           p->size, NL_BENCH_PEAK_CALLS, p->threads, p->gflops_one, p->threads, p->gflops_all,
+           m->cpu_model[0] ? m->cpu_model : "unknown CPU", m->isa, be->cpu_kernels,
+           m->openblas_core);
+    char shape[48], mode[32];
+    snprintf(shape, sizeof shape, "%dx%dx%d", p->size, p->size, p->size);
+    const int threads[2] = {1, p->threads};
+    const double gflops[2] = {p->gflops_one, p->gflops_all};
+    const nl_bench_time *times[2] = {&p->time_one, &p->time_all};
+    /* one row when the bench runs on one thread */
+    for (int k = 0; k < (p->threads > 1 ? 2 : 1); k++) {
+        bench_row r = bench_blank_row("peak");
+        r.kernel = "sgemm";
+        r.shape = shape;
+        snprintf(mode, sizeof mode, "threads=%d", threads[k]);
+        r.mode = mode;
+        r.flops = nl_gemm_flops(&(nl_gemm){.m = p->size, .n = p->size, .k = p->size}, 1);
+        r.gflops = gflops[k];
+        r.time = times[k];
+        bench_emit_csv(out, &r);
+    }
+}
+
 typedef struct {
     int n, c, h, w;
     bool features;

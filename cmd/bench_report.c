@@ -13,6 +13,7 @@ static const char *const columns[] = {
     "flops", "gflops", "ref_gflops", "square_gflops", "ceiling_samples_per_s",
     "bytes_per_elem", "gbps", "copy_gbps", "fraction", "busy", "flush_subnormals", "cpu_model",
     "isa", "build_isa", "l1d_kib", "l2_kib", "l3_kib", "openblas_core", "cpu_kernels",
+    "step_flops", "peak_gflops", "peak_share",
 };
 enum { N_COLUMNS = sizeof columns / sizeof columns[0] };
 
@@ -20,7 +21,8 @@ bench_row bench_blank_row(const char *section)
 {
     return (bench_row){.section = section, .samples_per_s = NAN, .median_ms = NAN, .flops = NAN,
                  .gflops = NAN, .ref_gflops = NAN, .square_gflops = NAN, .ceiling = NAN,
-                 .bytes_per_elem = NAN, .gbps = NAN, .copy_gbps = NAN, .fraction = NAN};
+                 .bytes_per_elem = NAN, .gbps = NAN, .copy_gbps = NAN, .fraction = NAN,
+                 .step_flops = NAN};
 }
 
 static const char *num(char *buf, size_t size, double v)
@@ -80,6 +82,10 @@ void bench_emit_csv(bench_output *out, const bench_row *r)
     f[i] = inum(b[i], sizeof b[i], m->l3_kib), i++;
     f[i++] = m->openblas_core;
     f[i++] = out->cpu_kernels;
+    const double peak = out->peak.gflops_all;
+    f[i] = num(b[i], sizeof b[i], r->step_flops), i++;
+    f[i] = num(b[i], sizeof b[i], peak > 0 ? peak : NAN), i++;
+    f[i] = num(b[i], sizeof b[i], peak > 0 ? r->gflops / peak : NAN), i++;
     nl_error err = {0};
     if (nl_csv_row(&out->csv, f, &err) != NL_OK) {
         nl_cmd_report("bench", &err);

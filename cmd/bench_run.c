@@ -30,6 +30,7 @@
 #include "config/config.h"
 #include "data/registry.h"
 #include "log/files.h"
+#include "model/model.h"
 #include "norm/registry.h"
 #include "train/check.h"
 #include "train/run.h"
@@ -63,7 +64,9 @@ static void usage(FILE *out)
             "after the first window and the first --skip share of the steps, evaluations\n"
             "taken out. Rates are samples/s (tokens/s for an lm). Each round prints a\n"
             "line per side; the end, the median, min and max of each side and of the\n"
-            "ratio normlab / PyTorch over the rounds.\n\n"
+            "ratio normlab / PyTorch over the rounds. Each side is credited the model's\n"
+            "FLOPs per step (its products, forward and backward) at its own rate, and its\n"
+            "share of the peak a short sgemm probe measures first (1 thread and --threads).\n\n"
             "  --rounds N     rounds (default 3); the order within a round alternates\n"
             "  --torch        also run the PyTorch training script of the same config\n"
             "                 (experiments/bench/torch_run.py: mlp, cnn, lm with none, batch,\n"
@@ -75,7 +78,8 @@ static void usage(FILE *out)
             "  --threads N    both sides' threads (default: a run picks the cores other\n"
             "                 processes leave free; PyTorch then gets the same count)\n"
             "  --skip F       warm-up share of the steps left out (default 0.1)\n"
-            "  --csv FILE     one row per side and round, with the machine's description\n"
+            "  --csv FILE     one row per side and round, with the machine's description,\n"
+            "                 FLOPs per step, GFLOP/s and share of peak\n"
             "  --keep DIR     keep the runs' directories there (default: a scratch directory,\n"
             "                 removed at the end)\n"
             "  --python PATH  the Python with PyTorch (default /usr/bin/python3)\n"
@@ -368,7 +372,8 @@ static const char *const run_columns[] = {
     "threads", "steps", "steady_first_step", "steady_last_step", "steady_steps", "steady_s",
     "steady_per_s", "step_ms", "eval_s", "run_wall_s", "run_per_s", "process_s", "process_cpu_s",
     "ratio_to_torch", "step_median_per_s", "load1", "setting", "commit", "cpu_model", "isa", "build_isa", "l1d_kib",
-    "l2_kib", "l3_kib", "openblas_core", "cpu_kernels",
+    "l2_kib", "l3_kib", "openblas_core", "cpu_kernels", "step_flops", "gflops", "peak_gflops",
+    "peak_share",
 };
 enum { N_RUN_COLUMNS = sizeof run_columns / sizeof run_columns[0] };
 
@@ -381,7 +386,26 @@ typedef struct {
     char setting[256];
     char cpu_kernels[32]; /* the normlab runs' kernel set */
     nl_bench_machine machine;
+    /* the model's FLOPs per training step (nl_model_flops), the samples
+     * (tokens) a step takes, and the measured peak: both sides are credited
+     * the same FLOPs at their own steady rate */
+    double step_flops, per_step;
+    nl_bench_peak peak;
 } run_output;
+
+/* a side's achieved GFLOP/s at `per_s` samples (tokens) per second */
+static double side_gflops(const run_output *out, double per_s)
+{
+    return per_s / out->per_step * out->step_flops / 1e9;
+}
+
+/* the peak at a side's threads: the probe's 1-thread rate, or its rate at
+ * the threads it ran with (NAN before the probe) */
+static double peak_at_threads(const run_output *out, int threads)
+{
+    const double peak = threads <= 1 ? out->peak.gflops_one : out->peak.gflops_all;
+    return peak > 0 ? peak : NAN;
+}
 
 static const char *fnum(char *buf, size_t size, double v, const char *fmt)
 {
@@ -437,6 +461,12 @@ static int emit_side(run_output *out, int round, int order, const side *s, doubl
     snprintf(b[i], sizeof b[i], "%d", m->l3_kib), f[i] = b[i], i++;
     f[i++] = m->openblas_core;
     f[i++] = strcmp(s->impl, "torch") ? out->cpu_kernels : ""; /* normlab's kernel set */
+    const double gflops = side_gflops(out, s->steady_per_s);
+    const double peak = peak_at_threads(out, s->threads);
+    f[i] = fnum(b[i], sizeof b[i], out->step_flops, "%.9g"), i++;
+    f[i] = fnum(b[i], sizeof b[i], gflops, "%.6g"), i++;
+    f[i] = fnum(b[i], sizeof b[i], peak, "%.6g"), i++;
+    f[i] = fnum(b[i], sizeof b[i], gflops / peak, "%.6g"), i++;
     nl_error err = {0};
     if (nl_csv_row(&out->csv, f, &err) != NL_OK) {
         out->open = false;
@@ -639,6 +669,21 @@ static void describe_output(session *b)
                           .unit = lm ? "tokens" : "samples", .per_sample = lm ? cfg->model.context : 1};
     nl_bench_machine_describe(&b->out.machine);
     nl_bench_describe_setting(b->out.setting, sizeof b->out.setting);
+    b->out.per_step = b->per_step;
+    b->out.step_flops = NAN;
+    nl_model *m = NULL;
+    nl_error err = {0};
+    if (nl_model_plan(&cfg->model, batch, batch, 1, &m, &err) == NL_OK) {
+        nl_step_flops f;
+        nl_model_flops(m, batch, &f);
+        b->out.step_flops = f.forward + f.backward;
+        nl_model_free(m);
+    }
+    /* the peak at the threads the runs take: --threads, else every usable
+     * core (a run on a busy machine may take fewer: its rows divide by the
+     * 1-thread peak when it runs on one) */
+    if (nl_bench_peak_probe(nl_backend_max_threads(b->o.threads), &b->out.peak, &err) != NL_OK)
+        fprintf(stderr, "normlab bench: peak probe: %s\n", err.msg);
 }
 
 static void print_header(const session *b)
@@ -655,9 +700,16 @@ static void print_header(const session *b)
            "first window and the first %.0f%% of the steps, evaluations taken out; rates in "
            "%s/s\n",
            b->out.model, b->out.norm, b->out.batch, b->plan.total_steps, 100 * b->o.skip, b->out.unit);
+    const nl_bench_peak *p = &b->out.peak;
+    printf("FLOPs per step %.4g (nl_model_flops: products, forward and backward; the same for "
+           "both sides); peak (sgemm %d^3, best of %d): 1 thread %.1f GFLOP/s, %d threads "
+           "%.1f GFLOP/s; share = a side's GFLOP/s / the peak at its threads\n",
+           b->out.step_flops, p->size, NL_BENCH_PEAK_CALLS, p->gflops_one, p->threads,
+           p->gflops_all);
     printf("runs in %s%s\n\n", b->dir, b->o.keep ? "" : " (removed at the end)");
-    printf("  %5s %-8s %7s %12s %9s %12s %9s %9s %9s %6s\n", "round", "side", "threads", "steady/s",
-           "ms/step", "run/s", "eval s", "process s", "cpu s", "load");
+    printf("  %5s %-8s %7s %12s %9s %12s %9s %9s %9s %6s %8s %6s\n", "round", "side", "threads",
+           "steady/s", "ms/step", "run/s", "eval s", "process s", "cpu s", "load", "GFLOP/s",
+           "share");
 }
 
 /* the child's command line: the PyTorch script on the resolved config, or
@@ -745,7 +797,7 @@ static bool time_step_side(session *b, side *s)
     return time_step(b->be, b->cfg, &b->plan, s);
 }
 
-static void print_side(int round, const side *s)
+static void print_side(const run_output *out, int round, const side *s)
 {
     char run_s[32] = "", eval_s[32] = "", proc_s[32] = "", cpu_s[32] = "";
     if (strcmp(s->impl, "step")) {
@@ -754,8 +806,10 @@ static void print_side(int round, const side *s)
         snprintf(proc_s, sizeof proc_s, "%.2f", s->process_s);
         snprintf(cpu_s, sizeof cpu_s, "%.2f", s->process_cpu_s);
     }
-    printf("  %5d %-8s %7d %12.1f %9.3f %12s %9s %9s %9s %6.2f\n", round, s->impl, s->threads,
-           s->steady_per_s, s->step_ms, run_s, eval_s, proc_s, cpu_s, s->load1);
+    const double gflops = side_gflops(out, s->steady_per_s);
+    printf("  %5d %-8s %7d %12.1f %9.3f %12s %9s %9s %9s %6.2f %8.2f %6.3f\n", round, s->impl,
+           s->threads, s->steady_per_s, s->step_ms, run_s, eval_s, proc_s, cpu_s, s->load1, gflops,
+           gflops / peak_at_threads(out, s->threads));
 }
 
 /* the round's sides into the series over the rounds; the ratio for normlab's row */
@@ -808,7 +862,7 @@ static int run_round(session *b, int round)
             return 1;
         *(step ? &ss : !strcmp(order[j], "torch") ? &st : &sn) = s;
         if (s->ok)
-            print_side(round, s);
+            print_side(&b->out, round, s);
     }
     const double ratio = gather_round(b, sn, st, ss);
     int status = 0;
@@ -831,6 +885,15 @@ static void print_summary(const session *b)
     print_spread("process time PyTorch/normlab", b->v_proc_ratio, b->n_ratio, "%.3f");
     print_spread("process CPU s PyTorch/normlab", b->v_cpu_ratio, b->n_ratio, "%.3f");
     print_spread("run / step alone", b->v_step_ratio, b->n_step_ratio, "%.3f");
+    /* the steady rates as shares of the peak, the same FLOPs on both sides */
+    double share[2][MAX_ROUNDS];
+    const double peak = peak_at_threads(&b->out, b->last_threads);
+    for (int r = 0; r < b->n_normlab; r++)
+        share[0][r] = side_gflops(&b->out, b->v_normlab[r]) / peak;
+    for (int r = 0; r < b->n_torch; r++)
+        share[1][r] = side_gflops(&b->out, b->v_torch[r]) / peak;
+    print_spread("share of peak, normlab", share[0], b->n_normlab, "%.3f");
+    print_spread("share of peak, PyTorch", share[1], b->n_torch, "%.3f");
 }
 
 int nl_cmd_bench_run(int argc, char **argv)

@@ -24,11 +24,12 @@ void bench_training(bench_output *out, const bench_options *o, nl_backend *be, d
     printf("training step (nl_model_load_batch, forward, backward, nl_sgd_step: lr %g, momentum\n"
            "  0.9) on random N(0,1) 1x28x28 images, 10 random classes; median of %d repetitions\n"
            "  of >= %.2f s after %d warm-up steps. FLOPs/sample = forward + backward of the\n"
-           "  weight layers (3x forward, less the first layer's input gradient); ceiling =\n"
-           "  sgemm 1024 rate (%.1f GFLOP/s) / FLOPs per sample; fraction = samples/s / ceiling.\n",
-           TRAIN_LR, t.reps, t.rep_s, t.warmup, square);
-    printf("  %-5s %-10s %5s %11s %9s %12s %8s %11s %8s\n", "model", "norm", "batch", "samples/s",
-           "ms/step", "MFLOP/sample", "GFLOP/s", "ceiling/s", "fraction");
+           "  products (nl_model_flops: 3x forward, less the first layer's input gradient);\n"
+           "  ceiling = sgemm 1024 rate (%.1f GFLOP/s) / FLOPs per sample; fraction = samples/s\n"
+           "  / ceiling; share = GFLOP/s / the measured peak (%.1f GFLOP/s).\n",
+           TRAIN_LR, t.reps, t.rep_s, t.warmup, square, out->peak.gflops_all);
+    printf("  %-5s %-10s %5s %11s %9s %12s %8s %11s %8s %6s\n", "model", "norm", "batch",
+           "samples/s", "ms/step", "MFLOP/sample", "GFLOP/s", "ceiling/s", "fraction", "share");
     for (int a = 0; a < NL_ARCH_COUNT; a++) {
         const nl_arch_info *arch = nl_arch_info_of((nl_arch)a);
         if (!o->model[a] || !arch->bench_kernels)
@@ -54,9 +55,10 @@ void bench_training(bench_output *out, const bench_options *o, nl_backend *be, d
                 const double ceiling = square * 1e9 / res.train_flops;
                 char label[32];
                 bench_norm_label(k, o->groups, label, sizeof label);
-                printf("  %-5s %-10s %5d %11.0f %9.3f %12.3f %8.1f %11.0f %8.3f%s\n", model, label,
-                       n, res.samples_per_s, res.step.median_s * 1e3, res.train_flops / 1e6, gf,
-                       ceiling, res.samples_per_s / ceiling,
+                printf("  %-5s %-10s %5d %11.0f %9.3f %12.3f %8.1f %11.0f %8.3f %6.3f%s\n", model,
+                       label, n, res.samples_per_s, res.step.median_s * 1e3,
+                       res.train_flops / 1e6, gf, ceiling, res.samples_per_s / ceiling,
+                       gf / out->peak.gflops_all,
                        isfinite(res.mean_loss) ? "" : "  (loss not finite)");
                 bench_row r = bench_blank_row("train");
                 r.model = model;
@@ -69,6 +71,7 @@ void bench_training(bench_output *out, const bench_options *o, nl_backend *be, d
                 r.samples_per_s = res.samples_per_s;
                 r.median_ms = res.step.median_s * 1e3;
                 r.flops = res.train_flops;
+                r.step_flops = res.train_flops * n;
                 r.gflops = gf;
                 r.ref_gflops = square;
                 r.square_gflops = square;
@@ -224,6 +227,10 @@ static void emit_transformer_row(bench_output *out, const bench_options *o, cons
     r.time = &res->step;
     r.samples_per_s = per_s;
     r.median_ms = res->step.median_s * 1e3;
+    /* FLOPs per window or image (the sample the model is built for) */
+    r.flops = res->train_flops;
+    r.step_flops = res->train_flops * batch;
+    r.gflops = res->samples_per_s * res->train_flops / 1e9;
     bench_emit_csv(out, &r);
 }
 
@@ -241,8 +248,8 @@ void bench_training_lm(bench_output *out, const bench_options *o, nl_backend *be
            "  ratio 4, placement %s; median of %d repetitions of >= %.2f s after %d warm-up steps\n",
            LM_LR, lc->context, lc->d_model, lc->heads, lc->layers, lc->vocab, placement, t.reps,
            t.rep_s, t.warmup);
-    printf("  %-10s %5s %11s %10s %9s %9s %8s\n", "norm", "batch", "tokens/s", "windows/s",
-           "ms/step", "params", "loss");
+    printf("  %-10s %5s %11s %10s %9s %9s %8s %11s %8s %6s\n", "norm", "batch", "tokens/s",
+           "windows/s", "ms/step", "params", "loss", "MFLOP/step", "GFLOP/s", "share");
     int n_batches;
     const int *batches = transformer_batches(o, &n_batches);
     for (int k = 0; k < NL_NORM_COUNT; k++) {
@@ -263,8 +270,10 @@ void bench_training_lm(bench_output *out, const bench_options *o, nl_backend *be
             }
             char label[32];
             bench_norm_label(k, o->groups, label, sizeof label);
-            printf("  %-10s %5d %11.0f %10.1f %9.3f %9zu %8.3f%s\n", label, n, res.tokens_per_s,
-                   res.samples_per_s, res.step.median_s * 1e3, res.params, res.mean_loss,
+            const double gf = res.samples_per_s * res.train_flops / 1e9;
+            printf("  %-10s %5d %11.0f %10.1f %9.3f %9zu %8.3f %11.1f %8.1f %6.3f%s\n", label, n,
+                   res.tokens_per_s, res.samples_per_s, res.step.median_s * 1e3, res.params,
+                   res.mean_loss, res.train_flops * n / 1e6, gf, gf / out->peak.gflops_all,
                    isfinite(res.mean_loss) ? "" : "  (loss not finite)");
             /* a token is the LM's sample: one prediction and its loss */
             emit_transformer_row(out, o, "train_lm", "lm", k, n, shape, placement, &res,
@@ -287,8 +296,8 @@ void bench_training_vit(bench_output *out, const bench_options *o, nl_backend *b
            "  placement %s; median of %d repetitions of >= %.2f s after %d warm-up steps\n",
            LM_LR, o->patch, o->patch, lc->d_model, lc->heads, lc->layers, placement, t.reps,
            t.rep_s, t.warmup);
-    printf("  %-10s %5s %11s %9s %9s %8s\n", "norm", "batch", "images/s", "ms/step", "params",
-           "loss");
+    printf("  %-10s %5s %11s %9s %9s %8s %11s %8s %6s\n", "norm", "batch", "images/s",
+           "ms/step", "params", "loss", "MFLOP/step", "GFLOP/s", "share");
     int n_batches;
     const int *batches = transformer_batches(o, &n_batches);
     for (int k = 0; k < NL_NORM_COUNT; k++) {
@@ -309,8 +318,10 @@ void bench_training_vit(bench_output *out, const bench_options *o, nl_backend *b
             }
             char label[32];
             bench_norm_label(k, o->groups, label, sizeof label);
-            printf("  %-10s %5d %11.1f %9.3f %9zu %8.3f%s\n", label, n, res.samples_per_s,
-                   res.step.median_s * 1e3, res.params, res.mean_loss,
+            const double gf = res.samples_per_s * res.train_flops / 1e9;
+            printf("  %-10s %5d %11.1f %9.3f %9zu %8.3f %11.1f %8.1f %6.3f%s\n", label, n,
+                   res.samples_per_s, res.step.median_s * 1e3, res.params, res.mean_loss,
+                   res.train_flops * n / 1e6, gf, gf / out->peak.gflops_all,
                    isfinite(res.mean_loss) ? "" : "  (loss not finite)");
             emit_transformer_row(out, o, "train_vit", "vit", k, n, shape, placement, &res,
                                  res.samples_per_s);
@@ -329,12 +340,14 @@ void bench_training_rnn(bench_output *out, const bench_options *o, nl_backend *b
            "  through time, nl_adamw_step: lr %g, PyTorch's defaults); %d layer(s); median of %d\n"
            "  repetitions of >= %.2f s after %d warm-up steps. FLOPs/sequence = the cell's\n"
            "  products (input and recurrent projections) and the classifier, 3x forward less\n"
-           "  the first layer's input gradient; ceiling = sgemm 1024 rate (%.1f GFLOP/s) / FLOPs.\n"
+           "  the first layer's input gradient; ceiling = sgemm 1024 rate (%.1f GFLOP/s) / FLOPs;\n"
+           "  share = GFLOP/s / the measured peak (%.1f GFLOP/s).\n"
            "  A normalizer other than none sits inside the cell (placement in_cell).\n",
            first.steps, NL_BENCH_RNN_INPUTS, LM_LR, first.layers, t.reps, t.rep_s, t.warmup,
-           square);
-    printf("  %-5s %-13s %6s %5s %11s %9s %12s %8s %11s %8s %8s\n", "cell", "norm", "hidden",
-           "batch", "seqs/s", "ms/step", "MFLOP/seq", "GFLOP/s", "ceiling/s", "fraction", "loss");
+           square, out->peak.gflops_all);
+    printf("  %-5s %-13s %6s %5s %11s %9s %12s %8s %11s %8s %6s %8s\n", "cell", "norm", "hidden",
+           "batch", "seqs/s", "ms/step", "MFLOP/seq", "GFLOP/s", "ceiling/s", "fraction", "share",
+           "loss");
     int n_batches = 0;
     const int *batches = bench_rnn_batch_list(o, &n_batches);
     for (int c = 0; c < NL_RNN_COUNT; c++)
@@ -365,12 +378,14 @@ void bench_training_rnn(bench_output *out, const bench_options *o, nl_backend *b
                     bench_failed(out, what, &err);
                     continue;
                 }
-                const double flops = nl_bench_rnn_train_flops(&rnn);
+                const double flops = res.train_flops;
                 const double gf = res.samples_per_s * flops / 1e9;
                 const double ceiling = square * 1e9 / flops;
-                printf("  %-5s %-13s %6d %5d %11.1f %9.3f %12.3f %8.1f %11.0f %8.3f %8.3f%s\n",
-                       cell, norm, rnn.hidden, n, res.samples_per_s, res.step.median_s * 1e3, flops / 1e6, gf,
-                       ceiling, res.samples_per_s / ceiling, res.mean_loss,
+                printf("  %-5s %-13s %6d %5d %11.1f %9.3f %12.3f %8.1f %11.0f %8.3f %6.3f %8.3f"
+                       "%s\n",
+                       cell, norm, rnn.hidden, n, res.samples_per_s, res.step.median_s * 1e3,
+                       flops / 1e6, gf, ceiling, res.samples_per_s / ceiling,
+                       gf / out->peak.gflops_all, res.mean_loss,
                        isfinite(res.mean_loss) ? "" : "  (loss not finite)");
                 bench_row r = bench_blank_row("train_rnn");
                 r.model = cell;
@@ -383,6 +398,7 @@ void bench_training_rnn(bench_output *out, const bench_options *o, nl_backend *b
                 r.samples_per_s = res.samples_per_s;
                 r.median_ms = res.step.median_s * 1e3;
                 r.flops = flops;
+                r.step_flops = flops * n;
                 r.gflops = gf;
                 r.ref_gflops = square;
                 r.square_gflops = square;

@@ -18,12 +18,13 @@ static const char *header =
     "section,impl,setting,threads,model,norm,groups,batch,kernel,shape,mode,reps,calls,"
     "median_us,min_us,samples_per_s,median_ms,flops,gflops,ref_gflops,square_gflops,"
     "ceiling_samples_per_s,bytes_per_elem,gbps,copy_gbps,fraction,busy,flush_subnormals,"
-    "cpu_model,isa,build_isa,l1d_kib,l2_kib,l3_kib,openblas_core,cpu_kernels\n";
+    "cpu_model,isa,build_isa,l1d_kib,l2_kib,l3_kib,openblas_core,cpu_kernels,step_flops,"
+    "peak_gflops,peak_share\n";
 
 enum { SECTION, IMPL, SETTING, THREADS, MODEL, NORM, GROUPS, BATCH, KERNEL, SHAPE, MODE, REPS,
        CALLS, MEDIAN_US, MIN_US, SAMPLES, MEDIAN_MS, FLOPS, GFLOPS, REF_GFLOPS, SQUARE, CEILING,
        BYTES, GBPS, COPY_GBPS, FRACTION, BUSY, FLUSH, CPU_MODEL, ISA, BUILD_ISA, L1D, L2, L3,
-       OPENBLAS_CORE, CPU_KERNELS, N_FIELDS };
+       OPENBLAS_CORE, CPU_KERNELS, STEP_FLOPS, PEAK_GFLOPS, PEAK_SHARE, N_FIELDS };
 
 static char tmp[256];
 
@@ -63,6 +64,45 @@ static double positive(char **f, int col, const char *line_desc)
     return v;
 }
 
+/* experiments/bench/compare.py on the bench's CSV and a PyTorch CSV of one
+ * training row at 1000 samples/s: both sides' shares of peak come from
+ * normlab's FLOPs per sample and measured peak (the same FLOPs for both) */
+static void check_compare_shares(double flops, double peak, double nl_share)
+{
+    char path[512], cmd[2048];
+    snprintf(path, sizeof path, "%s/torch.csv", tmp);
+    FILE *f = fopen(path, "w");
+    ck_assert(f);
+    fprintf(f, "section,impl,setting,threads,model,norm,groups,batch,kernel,shape,mode,"
+               "median_us,min_us,samples_per_s\n"
+               "train,torch,default,2,mlp,batch,,8,train_step,,train,1,1,1000\n");
+    ck_assert_int_eq(fclose(f), 0);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && python3 %s/experiments/bench/compare.py bench.csv torch.csv --out cmp "
+             "--no-plot > cmp.md 2> cmp.err",
+             tmp, NORMLAB_SOURCE_DIR);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/cmp/ratios.csv", tmp);
+    f = fopen(path, "r");
+    ck_assert_msg(f, "no %s", path);
+    char line[2048];
+    ck_assert(fgets(line, sizeof line, f));
+    ck_assert_msg(strstr(line, ",ratio,normlab_share,torch_share\n"), "header: %s", line);
+    int found = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *fld[32];
+        const int n = split(line, fld, 32);
+        if (n < 17 || strcmp(fld[0], "train") || strcmp(fld[2], "batch"))
+            continue;
+        found++;
+        ck_assert_double_eq_tol(strtod(fld[15], NULL), nl_share, 1e-4 * nl_share);
+        const double torch_share = 1000.0 * flops / 1e9 / peak;
+        ck_assert_double_eq_tol(strtod(fld[16], NULL), torch_share, 1e-4 * torch_share);
+    }
+    fclose(f);
+    ck_assert_int_eq(found, 1);
+}
+
 START_TEST(test_quick_csv)
 {
     snprintf(tmp, sizeof tmp, "/tmp/normlab-bench-XXXXXX");
@@ -77,7 +117,8 @@ START_TEST(test_quick_csv)
     char line[2048];
     ck_assert(fgets(line, sizeof line, f));
     ck_assert_str_eq(line, header);
-    int sgemm = 0, copy = 0, norm = 0, layer = 0, train = 0;
+    int sgemm = 0, copy = 0, norm = 0, layer = 0, train = 0, peaks = 0;
+    double batch_norm_share = NAN, train_flops = NAN, train_peak = NAN;
     int modes[4] = {0};
     while (fgets(line, sizeof line, f)) {
         char desc[2048];
@@ -99,10 +140,21 @@ START_TEST(test_quick_csv)
                       desc);
         ck_assert_msg(strcmp(fld[CPU_KERNELS], nl_cpu_kernels_name()) == 0, "kernel set: %s",
                       desc);
+        /* every row carries the measured peak, at the bench's 2 threads */
+        const double peak = positive(fld, PEAK_GFLOPS, desc);
         if (strcmp(fld[SECTION], "sgemm") == 0) {
             sgemm++;
             positive(fld, FLOPS, desc);
             positive(fld, GFLOPS, desc);
+        } else if (strcmp(fld[SECTION], "peak") == 0) {
+            /* the probe on 1 thread and on the bench's 2: the second is the peak */
+            ck_assert_str_eq(fld[SHAPE], "1024x1024x1024");
+            ck_assert_msg(strcmp(fld[MODE], peaks ? "threads=2" : "threads=1") == 0, "%s", desc);
+            peaks++;
+            /* the CSV keeps 9 digits */
+            ck_assert_double_eq_tol(positive(fld, FLOPS, desc), 2.0 * 1024 * 1024 * 1024, 100.0);
+            if (peaks == 2)
+                ck_assert_double_eq(positive(fld, GFLOPS, desc), peak);
         } else if (strcmp(fld[SECTION], "copy") == 0) {
             copy++;
             ck_assert_str_eq(fld[SHAPE], "256x1024");
@@ -146,6 +198,11 @@ START_TEST(test_quick_csv)
             /* 784-256-256-256-10: 3x forward less fc1's input gradient, about 1.61 MFLOP */
             const double flops = positive(fld, FLOPS, desc);
             ck_assert_msg(fabs(flops - 1604608.0) < 1.0, "MLP FLOPs per sample %g", flops);
+            ck_assert_double_eq_tol(positive(fld, STEP_FLOPS, desc), 8 * flops, 1e-6 * flops);
+            const double share = positive(fld, PEAK_SHARE, desc);
+            ck_assert_double_eq_tol(share, positive(fld, GFLOPS, desc) / peak, 1e-6 * share);
+            if (strcmp(fld[NORM], "batch") == 0)
+                batch_norm_share = share, train_flops = flops, train_peak = peak;
             positive(fld, CEILING, desc);
             positive(fld, FRACTION, desc);
         } else {
@@ -154,12 +211,14 @@ START_TEST(test_quick_csv)
     }
     fclose(f);
     ck_assert_int_eq(sgemm, 1);
+    ck_assert_int_eq(peaks, 2);
     ck_assert_int_eq(copy, 1);
     ck_assert_int_eq(norm, 2 * 4); /* batch, group on (256, 1024) */
     for (int i = 0; i < 4; i++)
         ck_assert_int_eq(modes[i], 2);
     ck_assert_int_eq(layer, 4 * 2); /* fc1, fc2, fc3, classifier; fwd and bwd */
     ck_assert_int_eq(train, 2);     /* batch, group (no instance norm on the mlp) */
+    check_compare_shares(train_flops, train_peak, batch_norm_share);
 }
 END_TEST
 
@@ -220,7 +279,7 @@ static void read_lm_rows(int counts[NL_NORM_COUNT][2], const char *placement)
         snprintf(desc, sizeof desc, "%s", line);
         char *fld[N_FIELDS + 1];
         ck_assert_msg(split(line, fld, N_FIELDS + 1) == N_FIELDS, "field count: %s", desc);
-        if (strcmp(fld[SECTION], "sgemm") == 0)
+        if (strcmp(fld[SECTION], "sgemm") == 0 || strcmp(fld[SECTION], "peak") == 0)
             continue;
         ck_assert_str_eq(fld[SECTION], "train_lm");
         ck_assert_str_eq(fld[MODEL], "lm");
@@ -234,6 +293,14 @@ static void read_lm_rows(int counts[NL_NORM_COUNT][2], const char *placement)
         const double batch = positive(fld, BATCH, desc);
         const double expect = 8.0 * batch / (strtod(fld[MEDIAN_MS], NULL) * 1e-3);
         ck_assert_msg(fabs(strtod(fld[SAMPLES], NULL) / expect - 1.0) < 1e-6, "tokens/s: %s", desc);
+        /* per window: 1 block of q, k, v, proj, fc1, fc2 (T*12*d^2 = 24576
+         * multiply-adds), attention 2*T*T*d = 2048, the tied head T*d*V =
+         * 1408: forward 2x, backward the linears' 2 products and attention's 4 */
+        const double flops = positive(fld, FLOPS, desc);
+        ck_assert_double_eq(flops, 2.0 * (24576 + 2048 + 1408) +
+                                       2.0 * (2 * (24576 + 1408) + 2 * 2048));
+        ck_assert_double_eq_tol(positive(fld, STEP_FLOPS, desc), flops * batch, 1e-6 * flops);
+        positive(fld, PEAK_SHARE, desc);
         ck_assert_msg(fld[CPU_MODEL][0] && fld[ISA][0] && fld[OPENBLAS_CORE][0] &&
                           fld[BUILD_ISA][0],
                       "machine columns: %s", desc);
@@ -295,7 +362,7 @@ START_TEST(test_vit_rows)
         snprintf(desc, sizeof desc, "%s", line);
         char *fld[N_FIELDS + 1];
         ck_assert_msg(split(line, fld, N_FIELDS + 1) == N_FIELDS, "field count: %s", desc);
-        if (strcmp(fld[SECTION], "sgemm") == 0)
+        if (strcmp(fld[SECTION], "sgemm") == 0 || strcmp(fld[SECTION], "peak") == 0)
             continue;
         ck_assert_str_eq(fld[SECTION], "train_vit");
         ck_assert_str_eq(fld[MODEL], "vit");
@@ -335,7 +402,7 @@ START_TEST(test_rnn_rows)
         snprintf(desc, sizeof desc, "%s", line);
         char *fld[N_FIELDS + 1];
         ck_assert_msg(split(line, fld, N_FIELDS + 1) == N_FIELDS, "field count: %s", desc);
-        if (strcmp(fld[SECTION], "sgemm") == 0)
+        if (strcmp(fld[SECTION], "sgemm") == 0 || strcmp(fld[SECTION], "peak") == 0)
             continue;
         ck_assert_str_eq(fld[SECTION], "train_rnn");
         const int cell = nl_name_lookup(&nl_rnn_cell_names, fld[MODEL]);
@@ -392,7 +459,7 @@ START_TEST(test_rnn_norm_rows)
         snprintf(desc, sizeof desc, "%s", line);
         char *fld[N_FIELDS + 1];
         ck_assert_msg(split(line, fld, N_FIELDS + 1) == N_FIELDS, "field count: %s", desc);
-        if (strcmp(fld[SECTION], "sgemm") == 0)
+        if (strcmp(fld[SECTION], "sgemm") == 0 || strcmp(fld[SECTION], "peak") == 0)
             continue;
         ck_assert_str_eq(fld[SECTION], "train_rnn");
         ck_assert_str_eq(fld[MODEL], "lstm");
@@ -628,7 +695,7 @@ START_TEST(test_run_round)
               strstr(line, "cpu_model") && strstr(line, "isa"));
     ck_assert(fgets(line, sizeof line, f));
     char *fld[64];
-    ck_assert_int_eq(split(line, fld, 64), 35);
+    ck_assert_int_eq(split(line, fld, 64), 39);
     ck_assert_str_eq(fld[0], "run");
     ck_assert_str_eq(fld[1], "normlab");
     ck_assert_str_eq(fld[5], "mlp");
@@ -645,6 +712,15 @@ START_TEST(test_run_round)
     ck_assert_double_eq_tol(per_s * step_ms / 1e3, 128.0, 1e-3); /* samples per step */
     positive(fld, 20, "process_s");
     positive(fld, 21, "process_cpu_s");
+    /* FLOPs per step, 128 samples of 256 -> 256 -> 256 -> 4: fc1 forward and
+     * weight gradient (its input is the data), fc2 forward, weight and input
+     * gradients, the classifier's the same */
+    const double step_flops = positive(fld, 35, "step_flops");
+    ck_assert_double_eq(step_flops, 128.0 * (2 * 2 * 65536 + 3 * 2 * 65536 + 3 * 2 * 256 * 4));
+    const double gflops = positive(fld, 36, "gflops");
+    ck_assert_double_eq_tol(gflops, per_s / 128.0 * step_flops / 1e9, 1e-5 * gflops);
+    const double share = positive(fld, 38, "peak_share");
+    ck_assert_double_eq_tol(share, gflops / positive(fld, 37, "peak_gflops"), 1e-5 * share);
     ck_assert(!fgets(line, sizeof line, f));
     fclose(f);
     /* the kept run is the one the row read */

@@ -456,26 +456,12 @@ void nl_bench_model_spec(nl_arch arch, nl_norm_kind norm, int groups, nl_model_s
         spec->norm.groups = groups;
 }
 
-/* forward FLOPs of one layer per sample, the way nl_model_forward_flops counts */
-static double layer_forward_flops(const nl_model *m, const nl_layer *l)
-{
-    const nl_param *w = find_param(m, l->name, "weight");
-    if (!w || (w->ndim != 2 && w->ndim != 4))
-        return 0.0;
-    return 2.0 * (double)w->count * l->out->shape.h * l->out->shape.w;
-}
-
-/* forward + backward: each weight layer costs its forward again for the
- * weight gradient and once more for the input gradient where one is needed */
+/* forward + backward FLOPs per sample (nl_model_flops) */
 static double train_flops(const nl_model *m)
 {
-    double flops = 0.0;
-    for (int i = 0; i < m->n_layers; i++) {
-        const nl_layer *l = m->layers[i];
-        const double f = layer_forward_flops(m, l);
-        flops += f * (l->in[0]->grad ? 3.0 : 2.0);
-    }
-    return flops;
+    nl_step_flops f;
+    nl_model_flops(m, 1, &f);
+    return f.forward + f.backward;
 }
 
 typedef struct {
@@ -646,19 +632,6 @@ void nl_bench_rnn_spec(const nl_bench_rnn_case *rc, nl_model_spec *spec)
         nl_norm_info_of(rc->norm)->adds_layer ? NL_PLACE_IN_CELL : NL_PLACE_NONE;
 }
 
-double nl_bench_rnn_train_flops(const nl_bench_rnn_case *rc)
-{
-    const double gates = (double)nl_rnn_gate_count(rc->cell) * rc->hidden;
-    double flops = 3.0 * 2.0 * rc->hidden * 10.0;
-    for (int l = 0; l < rc->layers; l++) {
-        const double in = l == 0 ? NL_BENCH_RNN_INPUTS : rc->hidden;
-        const double input_proj = 2.0 * rc->steps * gates * in;
-        const double recurrent = 2.0 * rc->steps * gates * rc->hidden;
-        flops += 3.0 * (input_proj + recurrent) - (l == 0 ? input_proj : 0.0);
-    }
-    return flops;
-}
-
 nl_code nl_bench_train_lm(nl_backend *be, const nl_model_spec *spec, int batch, float lr,
                           const nl_bench_timing *t, nl_bench_train_result *out, nl_error *err)
 {
@@ -689,7 +662,7 @@ nl_code nl_bench_train_lm(nl_backend *be, const nl_model_spec *spec, int batch, 
     rc = time_training(&c, t, out, err);
     out->tokens_per_s = out->samples_per_s * (double)spec->context;
     out->fwd_flops = nl_model_forward_flops(m);
-    out->train_flops = NAN;
+    out->train_flops = train_flops(m);
     free(tokens);
     free(targets);
     nl_model_free(m);
@@ -699,6 +672,8 @@ nl_code nl_bench_train_lm(nl_backend *be, const nl_model_spec *spec, int batch, 
 /* ---- the machine ---- */
 
 extern char *openblas_get_corename(void);
+extern void openblas_set_num_threads(int num_threads);
+extern int openblas_get_num_threads(void);
 
 static void cpuinfo_field(const char *field, char *out, size_t size)
 {
@@ -791,4 +766,33 @@ void nl_bench_machine_describe(nl_bench_machine *m)
     m->l3_kib = cache_kib(3);
     const char *core = openblas_get_corename();
     nl_copy_string(m->openblas_core, sizeof m->openblas_core, core ? core : "");
+}
+
+/* the best call's GFLOP/s of the square sgemm on `threads` OpenBLAS threads */
+static nl_code peak_at(int threads, int size, nl_bench_time *time, double *gflops,
+                       nl_error *err)
+{
+    openblas_set_num_threads(threads);
+    const nl_gemm sq = {.m = size, .n = size, .k = size};
+    /* rep_s 0: one call per repetition, the fastest taken */
+    const nl_bench_timing t = {.reps = NL_BENCH_PEAK_CALLS, .warmup = 1, .rep_s = 0.0};
+    const nl_code rc = nl_bench_sgemm(&sq, 1, &t, time, err);
+    *gflops = rc == NL_OK && time->min_s > 0 ? nl_gemm_flops(&sq, 1) / time->min_s / 1e9 : NAN;
+    return rc;
+}
+
+nl_code nl_bench_peak_probe(int threads, nl_bench_peak *out, nl_error *err)
+{
+    const int before = openblas_get_num_threads();
+    *out = (nl_bench_peak){.size = NL_BENCH_PEAK_SIZE, .threads = threads < 1 ? 1 : threads,
+                           .gflops_one = NAN, .gflops_all = NAN};
+    nl_code rc = peak_at(1, out->size, &out->time_one, &out->gflops_one, err);
+    if (rc == NL_OK && out->threads > 1) {
+        rc = peak_at(out->threads, out->size, &out->time_all, &out->gflops_all, err);
+    } else {
+        out->time_all = out->time_one;
+        out->gflops_all = out->gflops_one;
+    }
+    openblas_set_num_threads(before);
+    return rc;
 }

@@ -9,9 +9,10 @@
  *   reference moves 8 bytes per element (read + write) over the same count;
  * - conv and linear layers: 2 FLOPs per multiply-add; backward is the weight
  *   gradient plus, where the layer passes a gradient on, the input gradient;
- * - training: FLOPs per sample = forward + backward of the weight layers
- *   (3x forward, less the input gradient of the first weight layer, which
- *   nobody needs). */
+ * - training: FLOPs per sample = forward + backward of the model's products
+ *   (nl_model_flops: 3x forward, less the input gradient of the first
+ *   weight layer, which nobody needs); the share of peak divides the rate
+ *   by nl_bench_peak_probe's. */
 #ifndef NL_BENCH_H
 #define NL_BENCH_H
 
@@ -146,7 +147,7 @@ typedef struct {
     double samples_per_s; /* batch / median step time */
     double tokens_per_s;  /* LM: samples_per_s x context; else 0 */
     double fwd_flops;     /* per sample, nl_model_forward_flops */
-    double train_flops;   /* per sample, forward + backward */
+    double train_flops;   /* per sample, forward + backward (nl_model_flops) */
     double mean_loss;     /* over the timed steps: a check that nothing diverged */
     size_t params;
 } nl_bench_train_result;
@@ -202,11 +203,6 @@ typedef struct {
 } nl_bench_rnn_case;
 
 void nl_bench_rnn_spec(const nl_bench_rnn_case *rc, nl_model_spec *spec);
-/* FLOPs per sequence of one training step, counted as for the other
- * models: every layer's forward products (input and recurrent projections
- * of every step, the classifier) three times, less the first layer's input
- * gradient, which nobody needs */
-double nl_bench_rnn_train_flops(const nl_bench_rnn_case *rc);
 
 /* What a benchmark row must say about the machine it ran on: speeds differ
  * between CPUs more than between commits. */
@@ -219,5 +215,23 @@ typedef struct {
 } nl_bench_machine;
 
 void nl_bench_machine_describe(nl_bench_machine *m);
+
+/* The machine's single-precision peak as the bench measures it: sgemm
+ * (OpenBLAS, row-major, NN) on a size^3 square, the best of a few calls
+ * after one warm-up, on one thread and on `threads`; 2 FLOPs per
+ * multiply-add. A measured ceiling, not the datasheet's: what a share of
+ * peak divides by. Well under a second on a current x86 core. */
+#define NL_BENCH_PEAK_SIZE 1024
+#define NL_BENCH_PEAK_CALLS 3
+typedef struct {
+    int size;          /* M = N = K */
+    int threads;       /* the second probe's threads */
+    double gflops_one; /* one thread, the best call */
+    double gflops_all; /* `threads` threads, the best call */
+    nl_bench_time time_one, time_all; /* the calls' timings (min_s: the best) */
+} nl_bench_peak;
+
+/* OpenBLAS's thread count is restored after */
+nl_code nl_bench_peak_probe(int threads, nl_bench_peak *out, nl_error *err);
 
 #endif

@@ -26,6 +26,7 @@ static void activation_backward(nl_layer *self, const nl_pass *pass)
 }
 
 static const nl_layer_vtable activation_vtable = {.kind = "activation",
+                                                  .flops = nl_layer_flops_values,
                                                   .forward = activation_forward,
                                                   .backward = activation_backward};
 

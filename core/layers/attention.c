@@ -47,7 +47,20 @@ static void attention_backward(nl_layer *self, const nl_pass *pass)
             pass->be->ops->pass_gradient(pass->be, count, grads[k], self->in[k]->grad, true);
 }
 
-static const nl_layer_vtable attention_vtable = {.kind = "attention", .forward = attention_forward,
+/* q k^T and probs v over every (query, key) pair, dense (the causal kernel
+ * skips the masked half, but the model's count is the dense one, as
+ * PyTorch's runs it); backward: d(probs) = dy v^T, dv = probs^T dy,
+ * dq = ds k, dk = ds^T q, four products of the forward's size each */
+static void attention_flops(const nl_layer *self, nl_layer_flops *out)
+{
+    const nl_attn_geom *g = &((const attention_layer *)self)->geom;
+    const double product = 2.0 * g->t * g->t * (double)g->heads * g->head_dim;
+    *out = (nl_layer_flops){.forward = 2.0 * product, .input_grad = 4.0 * product,
+                            .values = (double)g->heads * g->t * g->t};
+}
+
+static const nl_layer_vtable attention_vtable = {.kind = "attention", .flops = attention_flops,
+                                                 .forward = attention_forward,
                                                  .backward = attention_backward};
 
 const float *nl_attention_max_logit(const nl_layer *layer)
@@ -98,9 +111,6 @@ nl_act *nl_attention(nl_builder *b, const char *name, nl_act *q, nl_act *k, nl_a
     nl_builder_workspace(b, l->scratch_offset + 3 * nl_shape_count(v->shape) * sizeof(float));
     nl_act *out = nl_builder_act(b, name, v->shape);
     nl_layer_init3(&l->base, &attention_vtable, name, q, k, v, out);
-    /* q k^T and probs v over every (query, key) pair, as the dense products run */
-    l->base.own_flops = true;
-    l->base.flops = 4.0 * t * t * d;
     nl_builder_add(b, &l->base);
     return out;
 }

@@ -41,10 +41,22 @@ static nl_param_norm *conv_param_norm(nl_layer *self, nl_param **bias)
     return &l->param_norm;
 }
 
+/* the weight (out_c, in_c, k, k) applied at every output position (stride
+ * and padding are in the output's size), then the two products of its
+ * backward, each as large */
+static void conv_flops(const nl_layer *self, nl_layer_flops *out)
+{
+    const nl_conv_geom *g = &((const conv_layer *)self)->geom;
+    const double product =
+        2.0 * g->out_c * g->in_c * g->kernel * g->kernel * g->out_h * (double)g->out_w;
+    *out = (nl_layer_flops){.forward = product, .input_grad = product, .weight_grad = product};
+}
+
 /* one per parameter normalizer: "conv2d", "conv2d+ws", ... */
 static const nl_layer_vtable conv_vtables[] = {
 #define NL_PARAM_NORM_KIND(ID, name, kind_suffix, row)                                             \
-    [NL_PARAM_NORM_##ID] = {.kind = "conv2d" kind_suffix, .forward = conv_forward,                 \
+    [NL_PARAM_NORM_##ID] = {.kind = "conv2d" kind_suffix, .flops = conv_flops,                    \
+                            .forward = conv_forward,                                               \
                             .backward = conv_backward, .param_norm = conv_param_norm},
 #include "layers/param_norm_kinds.def"
 };

@@ -67,7 +67,7 @@ static void dropout_backward(nl_layer *self, const nl_pass *pass)
                                      self->accumulate_din[0]);
 }
 
-static const nl_layer_vtable dropout_vtable = {.kind = "dropout",
+static const nl_layer_vtable dropout_vtable = {.kind = "dropout", .flops = nl_layer_flops_values,
                                                .forward = dropout_forward,
                                                .backward = dropout_backward,
                                                .prepare = dropout_prepare};

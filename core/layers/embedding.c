@@ -29,7 +29,9 @@ static void embedding_backward(nl_layer *self, const nl_pass *pass)
                                       l->positions ? l->positions->grad : NULL, pass->workspace);
 }
 
-static const nl_layer_vtable embedding_vtable = {.kind = "embedding", .forward = embedding_forward,
+static const nl_layer_vtable embedding_vtable = {.kind = "embedding",
+                                                 .flops = nl_layer_flops_values,
+                                                 .forward = embedding_forward,
                                                  .backward = embedding_backward};
 
 nl_act *nl_embedding(nl_builder *b, const char *token_name, const char *pos_name,
@@ -64,8 +66,6 @@ nl_act *nl_embedding(nl_builder *b, const char *token_name, const char *pos_name
     nl_act *out =
         nl_builder_act(b, token_name, (nl_shape){.n = tokens->shape.n, .c = d, .h = t, .w = 1, .ndim = 3});
     nl_layer_init(&l->base, &embedding_vtable, token_name, tokens, NULL, out);
-    l->base.own_flops = true; /* a lookup and an add, no multiply-adds */
-    l->base.flops = 0.0;
     nl_builder_add(b, &l->base);
     return out;
 }

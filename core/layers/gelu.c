@@ -25,7 +25,9 @@ static void gelu_backward(nl_layer *self, const nl_pass *pass)
                                  self->accumulate_din[0]);
 }
 
-static const nl_layer_vtable gelu_vtable = {.kind = "gelu", .forward = gelu_forward,
+static const nl_layer_vtable gelu_vtable = {.kind = "gelu",
+                                            .flops = nl_layer_flops_values,
+                                            .forward = gelu_forward,
                                             .backward = gelu_backward};
 
 nl_act *nl_gelu_layer(nl_builder *b, const char *name, nl_act *in, nl_gelu_kind kind)

@@ -54,8 +54,29 @@ struct nl_param;
  * on this header, defines it */
 struct nl_param_norm;
 
+/* What one sample costs a layer, from its shapes (nl_layer_vtable.flops;
+ * nl_model_flops sums them). FLOPs count matrix products alone, 2 per
+ * multiply-add, dense as the model defines them (causal attention's masked
+ * half included, biases left out); everything else a layer does (normalizers,
+ * activations, pooling, adds, softmax, copies) is counted apart as the
+ * values it writes, not as FLOPs. */
+typedef struct {
+    double forward;     /* FLOPs of the forward's products */
+    /* FLOPs of the backward's products into the layer's inputs, counted only
+     * where a gradient flows into them (nl_model_flops decides) */
+    double input_grad;
+    double weight_grad; /* FLOPs of the weight gradients' products */
+    /* FLOPs of backward products needed whatever the inputs: a recurrent
+     * layer's gradient through its steps */
+    double state_grad;
+    double values;      /* values the forward writes outside products */
+} nl_layer_flops;
+
 typedef struct {
     const char *kind;
+    /* required (the builder refuses a kind without it): fills *out per
+     * sample from the layer's shapes */
+    void (*flops)(const nl_layer *self, nl_layer_flops *out);
     void (*forward)(nl_layer *self, const nl_pass *pass);
     void (*backward)(nl_layer *self, const nl_pass *pass);
     /* optional: the host half of a forward, run for every layer before any
@@ -80,12 +101,10 @@ struct nl_layer {
     /* planner: add into the input gradient instead of writing it, because a
      * later layer (whose backward runs first) already wrote it */
     bool accumulate_din[NL_LAYER_MAX_IN];
-    /* forward FLOPs per sample, set by layers whose cost is not that of a
-     * weight named after them applied at each output position (the rule of
-     * nl_model_forward_flops) */
-    bool own_flops;
-    double flops;
 };
+
+/* nl_layer_vtable.flops of a layer with no products: its output's values */
+void nl_layer_flops_values(const nl_layer *self, nl_layer_flops *out);
 
 /* How a parameter starts. */
 typedef enum {

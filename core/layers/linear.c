@@ -46,14 +46,24 @@ static nl_param_norm *linear_param_norm(nl_layer *self, nl_param **bias)
     return &l->param_norm;
 }
 
+/* x W^T, then the two products of its backward, each as large */
+static void linear_flops(const nl_layer *self, nl_layer_flops *out)
+{
+    const linear_layer *l = (const linear_layer *)self;
+    const double product = 2.0 * l->in_features * l->out_features * l->rows_per_sample;
+    *out = (nl_layer_flops){.forward = product, .input_grad = product, .weight_grad = product};
+}
+
 /* one per parameter normalizer: "linear", "linear+ws", ... */
 static const nl_layer_vtable linear_vtables[] = {
 #define NL_PARAM_NORM_KIND(ID, name, kind_suffix, row)                                             \
-    [NL_PARAM_NORM_##ID] = {.kind = "linear" kind_suffix, .forward = linear_forward,               \
+    [NL_PARAM_NORM_##ID] = {.kind = "linear" kind_suffix, .flops = linear_flops,                  \
+                            .forward = linear_forward,                                             \
                             .backward = linear_backward, .param_norm = linear_param_norm},
 #include "layers/param_norm_kinds.def"
 };
 static const nl_layer_vtable linear_tied_vtable = {.kind = "linear(tied)",
+                                                   .flops = linear_flops,
                                                    .forward = linear_forward,
                                                    .backward = linear_backward};
 
@@ -72,9 +82,6 @@ static nl_act *linear_finish(nl_builder *b, linear_layer *l, const char *name, n
                   l->tied ? &linear_tied_vtable
                           : &linear_vtables[nl_param_norm_kind_of(&l->param_norm)],
                   name, in, NULL, out);
-    /* a tied weight is not named after this layer: its cost from the shapes */
-    l->base.own_flops = l->tied;
-    l->base.flops = 2.0 * l->in_features * l->out_features * l->rows_per_sample;
     nl_builder_add(b, &l->base);
     return out;
 }

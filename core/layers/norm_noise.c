@@ -75,7 +75,7 @@ static void noise_backward(nl_layer *self, const nl_pass *pass)
                                            self->in[0]->grad, self->accumulate_din[0]);
 }
 
-static const nl_layer_vtable noise_vtable = {.kind = "norm_noise",
+static const nl_layer_vtable noise_vtable = {.kind = "norm_noise", .flops = nl_layer_flops_values,
                                              .forward = noise_forward,
                                              .backward = noise_backward,
                                              .prepare = noise_prepare};

@@ -28,7 +28,9 @@ static void permute_backward(nl_layer *self, const nl_pass *pass)
     (void)self, (void)pass;
 }
 
-static const nl_layer_vtable permute_vtable = {.kind = "permute", .forward = permute_forward,
+static const nl_layer_vtable permute_vtable = {.kind = "permute",
+                                               .flops = nl_layer_flops_values,
+                                               .forward = permute_forward,
                                                .backward = permute_backward};
 
 nl_act *nl_permute_values(nl_builder *b, const char *name, nl_act *in, uint64_t seed)
@@ -60,8 +62,6 @@ nl_act *nl_permute_values(nl_builder *b, const char *name, nl_act *in, uint64_t 
     nl_builder_constant(b, (void **)&l->index, l->host_index, total * sizeof(int32_t));
     nl_act *out = nl_builder_act(b, name, in->shape);
     nl_layer_init(&l->base, &permute_vtable, name, in, NULL, out);
-    l->base.own_flops = true; /* a copy, no multiply-adds */
-    l->base.flops = 0.0;
     nl_builder_add(b, &l->base);
     return out;
 }

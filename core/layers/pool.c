@@ -24,9 +24,13 @@ static void pool_backward(nl_layer *self, const nl_pass *pass)
                                  self->in[0]->grad, self->accumulate_din[0]);
 }
 
-static const nl_layer_vtable pool_vtable = {.kind = "pool2d", .forward = pool_forward,
+static const nl_layer_vtable pool_vtable = {.kind = "pool2d",
+                                            .flops = nl_layer_flops_values,
+                                            .forward = pool_forward,
                                             .backward = pool_backward};
-static const nl_layer_vtable relu_pool_vtable = {.kind = "relu+maxpool", .forward = pool_forward,
+static const nl_layer_vtable relu_pool_vtable = {.kind = "relu+maxpool",
+                                                 .flops = nl_layer_flops_values,
+                                                 .forward = pool_forward,
                                                  .backward = pool_backward};
 
 static nl_act *make_pool(nl_builder *b, const char *name, nl_act *in, nl_pool_kind kind,

@@ -56,7 +56,9 @@ static void add_backward(nl_layer *self, const nl_pass *pass)
                                    self->accumulate_din[i]);
 }
 
-static const nl_layer_vtable add_vtable = {.kind = "residual_add", .forward = add_forward,
+static const nl_layer_vtable add_vtable = {.kind = "residual_add",
+                                           .flops = nl_layer_flops_values,
+                                           .forward = add_forward,
                                            .backward = add_backward};
 
 static nl_act *build_add(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut,
@@ -81,8 +83,6 @@ static nl_act *build_add(nl_builder *b, const char *name, nl_act *a, nl_act *sho
         nl_backend *be = nl_builder_backend(b);
         const int rows = a->shape.n * (int)nl_shape_per_sample(a->shape);
         nl_builder_workspace(b, be->ops->linear_workspace(be, rows, 1, 1));
-        l->base.own_flops = true;
-        l->base.flops = 2.0 * (double)nl_shape_per_sample(a->shape);
     }
     nl_layer_init(&l->base, &add_vtable, name, a, shortcut, out);
     nl_builder_add(b, &l->base);

@@ -39,10 +39,33 @@ static void rnn_backward(nl_layer *self, const nl_pass *pass)
                                 l->w_hh->grad, l->b_ih->grad, l->b_hh->grad, pass->workspace);
 }
 
+/* Both kinds of cell: w_ih over every step's input and w_hh over every
+ * step's previous state, gates * hidden rows each. Backward: the weights'
+ * gradients, the input's (where it takes one) and the gradient through
+ * the steps (dh_{t-1} = du w_hh, needed always). The cell's pointwise
+ * work is counted as its gate values. */
+static void rnn_cell_flops(nl_rnn_cell cell, int t, int in_features, int hidden,
+                           nl_layer_flops *out)
+{
+    const double rows = (double)nl_rnn_gate_count(cell) * hidden * t;
+    const double input = 2.0 * rows * in_features, recurrent = 2.0 * rows * hidden;
+    *out = (nl_layer_flops){.forward = input + recurrent, .input_grad = input,
+                            .weight_grad = input + recurrent, .state_grad = recurrent,
+                            .values = rows};
+}
+
+static void rnn_flops(const nl_layer *self, nl_layer_flops *out)
+{
+    const rnn_layer *l = (const rnn_layer *)self;
+    rnn_cell_flops(l->cell, l->t, l->in_features, l->hidden, out);
+}
+
 /* the kind a summary shows: the cell's name */
 static const nl_layer_vtable rnn_vtables[NL_RNN_COUNT] = {
-    [NL_RNN_LSTM] = {.kind = "lstm", .forward = rnn_forward, .backward = rnn_backward},
-    [NL_RNN_GRU] = {.kind = "gru", .forward = rnn_forward, .backward = rnn_backward},
+    [NL_RNN_LSTM] = {.kind = "lstm", .flops = rnn_flops, .forward = rnn_forward,
+                     .backward = rnn_backward},
+    [NL_RNN_GRU] = {.kind = "gru", .flops = rnn_flops, .forward = rnn_forward,
+                    .backward = rnn_backward},
 };
 
 static nl_param *rnn_param(nl_builder *b, const char *layer, const char *what, int rows,
@@ -89,9 +112,6 @@ nl_act *nl_rnn_layer(nl_builder *b, const char *module, int index, nl_act *in, n
                                : (nl_shape){.n = n, .c = hidden, .h = l->t, .w = 1, .ndim = 3};
     nl_act *out = nl_builder_act(b, name, shape);
     nl_layer_init(&l->base, &rnn_vtables[cell], name, in, NULL, out);
-    /* two weights, each applied at every step */
-    l->base.own_flops = true;
-    l->base.flops = 2.0 * l->t * gates * ((double)l->in_features + hidden);
     nl_builder_add(b, &l->base);
     return out;
 }
@@ -413,11 +433,18 @@ static void rnn_norm_backward(nl_layer *self, const nl_pass *pass)
     input_backward(l, pass, &f);
 }
 
+/* the plain cell's products (the normalizers inside add values alone) */
+static void rnn_norm_flops(const nl_layer *self, nl_layer_flops *out)
+{
+    const rnn_norm_layer *l = (const rnn_norm_layer *)self;
+    rnn_cell_flops(l->dims.cell, l->dims.t, l->in_features, l->dims.hidden, out);
+}
+
 static const nl_layer_vtable rnn_norm_vtables[NL_RNN_COUNT] = {
-    [NL_RNN_LSTM] = {.kind = "lstm", .forward = rnn_norm_forward, .backward = rnn_norm_backward,
-                     .prepare = rnn_norm_prepare},
-    [NL_RNN_GRU] = {.kind = "gru", .forward = rnn_norm_forward, .backward = rnn_norm_backward,
-                    .prepare = rnn_norm_prepare},
+    [NL_RNN_LSTM] = {.kind = "lstm", .flops = rnn_norm_flops, .forward = rnn_norm_forward,
+                     .backward = rnn_norm_backward, .prepare = rnn_norm_prepare},
+    [NL_RNN_GRU] = {.kind = "gru", .flops = rnn_norm_flops, .forward = rnn_norm_forward,
+                    .backward = rnn_norm_backward, .prepare = rnn_norm_prepare},
 };
 
 static const char *const side_names[SIDES] = {"norm_ih", "norm_hh", "norm_c"};
@@ -511,8 +538,6 @@ nl_act *nl_rnn_norm_layer(nl_builder *b, const char *module, int index, nl_act *
                                : (nl_shape){.n = n, .c = hidden, .h = t, .w = 1, .ndim = 3};
     nl_act *out = nl_builder_act(b, name, shape);
     nl_layer_init(&l->base, &rnn_norm_vtables[cell], name, in, NULL, out);
-    l->base.own_flops = true;
-    l->base.flops = 2.0 * t * gates * ((double)l->in_features + hidden);
     nl_builder_add(b, &l->base);
     return out;
 }

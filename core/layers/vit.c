@@ -44,7 +44,9 @@ static void patchify_backward(nl_layer *self, const nl_pass *pass)
                                      self->in[0]->grad, self->accumulate_din[0]);
 }
 
-static const nl_layer_vtable patchify_vtable = {.kind = "patchify", .forward = patchify_forward,
+static const nl_layer_vtable patchify_vtable = {.kind = "patchify",
+                                                .flops = nl_layer_flops_values,
+                                                .forward = patchify_forward,
                                                 .backward = patchify_backward};
 
 nl_act *nl_patchify(nl_builder *b, const char *name, nl_act *in, int patch)
@@ -73,8 +75,6 @@ nl_act *nl_patchify(nl_builder *b, const char *name, nl_act *in, int patch)
     nl_act *out = nl_builder_act(
         b, name, (nl_shape){.n = s.n, .c = s.c * patch * patch, .h = tokens, .w = 1, .ndim = 3});
     nl_layer_init(&l->base, &patchify_vtable, name, in, NULL, out);
-    l->base.own_flops = true; /* a permutation */
-    l->base.flops = 0.0;
     nl_builder_add(b, &l->base);
     return out;
 }
@@ -102,7 +102,9 @@ static void pos_add_backward(nl_layer *self, const nl_pass *pass)
                                     self->in[0]->grad, self->accumulate_din[0], l->pos->grad);
 }
 
-static const nl_layer_vtable pos_add_vtable = {.kind = "pos_add", .forward = pos_add_forward,
+static const nl_layer_vtable pos_add_vtable = {.kind = "pos_add",
+                                               .flops = nl_layer_flops_values,
+                                               .forward = pos_add_forward,
                                                .backward = pos_add_backward};
 
 nl_act *nl_pos_add(nl_builder *b, const char *name, const char *param_name, nl_act *in, float std)
@@ -114,8 +116,6 @@ nl_act *nl_pos_add(nl_builder *b, const char *name, const char *param_name, nl_a
                               NL_FILL_NORMAL, std);
     nl_act *out = nl_builder_act(b, name, in->shape);
     nl_layer_init(&l->base, &pos_add_vtable, name, in, NULL, out);
-    l->base.own_flops = true; /* adds only */
-    l->base.flops = 0.0;
     nl_builder_add(b, &l->base);
     return out;
 }
@@ -144,7 +144,9 @@ static void cls_backward(nl_layer *self, const nl_pass *pass)
                                         l->cls->grad);
 }
 
-static const nl_layer_vtable cls_vtable = {.kind = "cls_token", .forward = cls_forward,
+static const nl_layer_vtable cls_vtable = {.kind = "cls_token",
+                                           .flops = nl_layer_flops_values,
+                                           .forward = cls_forward,
                                            .backward = cls_backward};
 
 nl_act *nl_cls_token(nl_builder *b, const char *name, nl_act *in, float std)
@@ -157,8 +159,6 @@ nl_act *nl_cls_token(nl_builder *b, const char *name, nl_act *in, float std)
     s.h += 1;
     nl_act *out = nl_builder_act(b, name, s);
     nl_layer_init(&l->base, &cls_vtable, name, in, NULL, out);
-    l->base.own_flops = true; /* a copy */
-    l->base.flops = 0.0;
     nl_builder_add(b, &l->base);
     return out;
 }
@@ -189,6 +189,7 @@ static void token_pool_backward(nl_layer *self, const nl_pass *pass)
 }
 
 static const nl_layer_vtable token_pool_vtable = {.kind = "token_pool",
+                                                  .flops = nl_layer_flops_values,
                                                   .forward = token_pool_forward,
                                                   .backward = token_pool_backward};
 
@@ -201,8 +202,6 @@ nl_act *nl_token_pool_layer(nl_builder *b, const char *name, nl_act *in, nl_toke
     nl_act *out =
         nl_builder_act(b, name, (nl_shape){.n = in->shape.n, .c = in->shape.c, .h = 1, .w = 1, .ndim = 2});
     nl_layer_init(&l->base, &token_pool_vtable, name, in, NULL, out);
-    l->base.own_flops = true;
-    l->base.flops = kind == NL_TOKEN_POOL_MEAN ? (double)in->shape.h * in->shape.c : 0.0;
     nl_builder_add(b, &l->base);
     return out;
 }

@@ -261,6 +261,15 @@ void nl_builder_add(nl_builder *b, nl_layer *layer)
     /* the spare of a failed nl_builder_layer_alloc is the builder's own */
     if ((void *)layer == (void *)b->spare_layer)
         return;
+    /* a kind that cannot say what it costs would read as free in every
+     * FLOP count and share of peak: no model is built with one */
+    if (!layer->vt->flops) {
+        nl_builder_fail(b, NL_ERR_RUNTIME,
+                        "layer %s: kind %s reports no FLOP count (nl_layer_vtable.flops)",
+                        layer->name, layer->vt->kind);
+        free(layer);
+        return;
+    }
     /* a layer the list cannot take is freed here, as the model would */
     if (!grow(b, (void **)&b->layers, &b->cap_layers, b->n_layers + 1, sizeof *b->layers)) {
         free(layer);
@@ -278,6 +287,11 @@ void nl_layer_init(nl_layer *l, const nl_layer_vtable *vt, const char *name, nl_
     l->in[1] = in1;
     l->n_in = in1 ? 2 : 1;
     l->out = out;
+}
+
+void nl_layer_flops_values(const nl_layer *self, nl_layer_flops *out)
+{
+    *out = (nl_layer_flops){.values = (double)nl_shape_per_sample(self->out->shape)};
 }
 
 void nl_layer_init3(nl_layer *l, const nl_layer_vtable *vt, const char *name, nl_act *in0,

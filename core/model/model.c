@@ -1,4 +1,5 @@
 /* Running a built model: load a batch, forward through the loss, backward. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -216,27 +217,68 @@ size_t nl_model_param_total(const nl_model *m)
     return total;
 }
 
-double nl_model_forward_flops(const nl_model *m)
+/* whether a parameter is named after the layer ("<layer>.weight") or is
+ * the layer's name itself (a class token) */
+static bool layer_has_params(const nl_model *m, const nl_layer *l)
 {
-    /* the weight-bearing layers dominate: 2 FLOPs per multiply-add; a weight
-     * of (out, in[, k, k]) is applied once per output position */
-    double flops = 0.0;
+    const size_t len = strlen(l->name);
+    for (int k = 0; k < m->n_params; k++) {
+        const char *name = m->params[k]->name;
+        if (strncmp(name, l->name, len) == 0 && (name[len] == '.' || name[len] == '\0'))
+            return true;
+    }
+    return false;
+}
+
+static const nl_act *act_root(const nl_act *a)
+{
+    while (a->alias_of)
+        a = a->alias_of;
+    return a;
+}
+
+/* whether `a` depends on a parameter, from the layers before `before`
+ * (carries[j]: layer j's output does); the model's input does not */
+static bool act_carries(const nl_model *m, const bool *carries, int before, const nl_act *a)
+{
+    a = act_root(a);
+    for (int j = before - 1; j >= 0; j--)
+        if (act_root(m->layers[j]->out) == a)
+            return carries[j];
+    return false;
+}
+
+void nl_model_flops(const nl_model *m, int batch, nl_step_flops *out)
+{
+    bool *carries = calloc((size_t)m->n_layers + 1, sizeof *carries);
+    if (!carries) {
+        *out = (nl_step_flops){NAN, NAN, NAN};
+        return;
+    }
+    nl_step_flops per_sample = {0};
     for (int i = 0; i < m->n_layers; i++) {
         const nl_layer *l = m->layers[i];
-        if (l->own_flops) {
-            flops += l->flops;
-            continue;
-        }
-        for (int k = 0; k < m->n_params; k++) {
-            const nl_param *p = m->params[k];
-            size_t len = strlen(l->name);
-            if (strncmp(p->name, l->name, len) != 0 || strcmp(p->name + len, ".weight") != 0)
-                continue;
-            if (p->ndim == 2 || p->ndim == 4)
-                flops += 2.0 * (double)p->count * l->out->shape.h * l->out->shape.w;
-        }
+        nl_layer_flops f;
+        l->vt->flops(l, &f);
+        bool grad_in = false;
+        for (int k = 0; k < l->n_in; k++)
+            grad_in = grad_in || act_carries(m, carries, i, l->in[k]);
+        carries[i] = grad_in || layer_has_params(m, l);
+        per_sample.forward += f.forward;
+        per_sample.backward += f.weight_grad + f.state_grad + (grad_in ? f.input_grad : 0.0);
+        per_sample.values += f.values;
     }
-    return flops;
+    free(carries);
+    *out = (nl_step_flops){.forward = per_sample.forward * batch,
+                           .backward = per_sample.backward * batch,
+                           .values = per_sample.values * batch};
+}
+
+double nl_model_forward_flops(const nl_model *m)
+{
+    nl_step_flops f;
+    nl_model_flops(m, 1, &f);
+    return f.forward;
 }
 
 /* "(N, 64)" or "(N, 32, 14, 14)" */

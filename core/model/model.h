@@ -185,6 +185,20 @@ nl_state *nl_model_state(const nl_model *m, const char *name);
 /* an activation by name, or "<layer>.in" for the input of a layer */
 nl_act *nl_model_act(const nl_model *m, const char *name);
 size_t nl_model_param_total(const nl_model *m);
+/* What a training step costs, summed over the layers' own counts
+ * (nl_layer_vtable.flops; layers/layer.h says what is counted): FLOPs of
+ * the matrix products, 2 per multiply-add. Backward is the weight
+ * gradients plus the input gradients where a gradient flows, i.e. where
+ * the input depends on a parameter: the first product layer, reading the
+ * data, computes none (as PyTorch's autograd skips it). The optimizer and
+ * the loss are left out; so are a parameter normalizer's transforms of the
+ * weights, which cost per step, not per sample. */
+typedef struct {
+    double forward, backward; /* FLOPs */
+    double values; /* values the forward writes outside products: not FLOPs */
+} nl_step_flops;
+/* the counts for `batch` samples; NAN in each when memory runs out */
+void nl_model_flops(const nl_model *m, int batch, nl_step_flops *out);
 /* multiply-adds per sample of forward, times 2 (FLOPs), for throughput reports */
 double nl_model_forward_flops(const nl_model *m);
 /* a table of the layers (name, kind, output shape, parameters) and the

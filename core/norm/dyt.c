@@ -32,7 +32,9 @@ static void dyt_backward(nl_layer *self, const nl_pass *pass)
                                 l->beta ? l->beta->grad : NULL, l->alpha->grad, pass->workspace);
 }
 
-static const nl_layer_vtable dyt_vtable = {.kind = "dyt", .forward = dyt_forward,
+static const nl_layer_vtable dyt_vtable = {.kind = "dyt",
+                                           .flops = nl_layer_flops_values,
+                                           .forward = dyt_forward,
                                            .backward = dyt_backward};
 
 static nl_act *nl_dyt(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)

@@ -48,7 +48,9 @@ static void frn_backward(nl_layer *self, const nl_pass *pass)
                            l->beta ? l->beta->grad : NULL, pass->workspace);
 }
 
-static const nl_layer_vtable frn_vtable = {.kind = "frn", .forward = frn_forward,
+static const nl_layer_vtable frn_vtable = {.kind = "frn",
+                                           .flops = nl_layer_flops_values,
+                                           .forward = frn_forward,
                                            .backward = frn_backward};
 
 static nl_act *nl_frn(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)

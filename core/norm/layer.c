@@ -83,7 +83,9 @@ static void scalenorm_backward(nl_layer *self, const nl_pass *pass)
                                       l->gain->grad, pass->workspace);
 }
 
-static const nl_layer_vtable scalenorm_vtable = {.kind = "scalenorm", .forward = scalenorm_forward,
+static const nl_layer_vtable scalenorm_vtable = {.kind = "scalenorm",
+                                                 .flops = nl_layer_flops_values,
+                                                 .forward = scalenorm_forward,
                                                  .backward = scalenorm_backward};
 
 static nl_act *nl_scalenorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)

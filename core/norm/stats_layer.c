@@ -174,10 +174,14 @@ static void stats_backward(nl_layer *self, const nl_pass *pass)
 }
 
 /* the kind names `show` and the tests see */
-static const nl_layer_vtable batchnorm_vtable = {.kind = "batchnorm", .forward = stats_forward,
+static const nl_layer_vtable batchnorm_vtable = {.kind = "batchnorm",
+                                                 .flops = nl_layer_flops_values,
+                                                 .forward = stats_forward,
                                                  .backward = stats_backward,
                                                  .prepare = stats_prepare};
-static const nl_layer_vtable groupnorm_vtable = {.kind = "groupnorm", .forward = stats_forward,
+static const nl_layer_vtable groupnorm_vtable = {.kind = "groupnorm",
+                                                 .flops = nl_layer_flops_values,
+                                                 .forward = stats_forward,
                                                  .backward = stats_backward,
                                                  .prepare = stats_prepare};
 

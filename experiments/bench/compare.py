@@ -8,7 +8,9 @@ Prints Markdown on stdout and writes, under --out (default results/bench):
   ratios.csv  one row per joined measurement: normlab's value, PyTorch's best
               value over its threading settings (and which setting), PyTorch's
               "default" setting, ratio = normlab / PyTorch best (> 1: normlab
-              is faster)
+              is faster); for training rows each side's share of the peak:
+              its samples/s x normlab's FLOPs per sample / normlab's measured
+              peak (columns flops, peak_gflops; the same FLOPs for both sides)
   ratios.gp   a gnuplot script (data inline) drawing ratios.png; run with gnuplot
               (done here unless --no-plot)
 
@@ -122,6 +124,28 @@ def best_by_key(rows, fastest=False):
     return out
 
 
+def flops_and_peak(nl_rows):
+    """key -> (FLOPs per sample, peak GFLOP/s) from normlab's training rows
+    (columns flops and peak_gflops; a CSV from before the peak probe has
+    no peak): both sides are credited the same FLOPs"""
+    out = {}
+    for r in nl_rows:
+        k = key_of(r)
+        if k is None or k[0] not in ("train", "train_rnn"):
+            continue
+        flops, peak = num(r.get("flops")), num(r.get("peak_gflops"))
+        if math.isfinite(flops) and math.isfinite(peak) and peak > 0:
+            out[k] = (flops, peak)
+    return out
+
+
+def share_of_peak(per_s, flops_peak):
+    """samples/s as a share of the measured peak, or nan"""
+    if flops_peak is None or not math.isfinite(per_s):
+        return math.nan
+    return per_s * flops_peak[0] / 1e9 / flops_peak[1]
+
+
 def fmt(v, digits=0):
     if v is None or not math.isfinite(v):
         return "-"
@@ -130,6 +154,7 @@ def fmt(v, digits=0):
 
 def join(nl_rows, torch_rows, fastest=False):
     nl, th = best_by_key(nl_rows, fastest), best_by_key(torch_rows, fastest)
+    fp = flops_and_peak(nl_rows)
     # mlp before cnn, normalizers in their usual order, batches ascending;
     # shapes, layers and modes in the order they were measured
     first = {}
@@ -168,7 +193,9 @@ def join(nl_rows, torch_rows, fastest=False):
             best_setting, tv = "", math.nan
         joined.append(dict(key=k, normlab=nv, torch_best=tv, torch_best_setting=best_setting,
                            torch_default=ts.get("default", math.nan),
-                           ratio=nv / tv if math.isfinite(nv) and tv > 0 else math.nan))
+                           ratio=nv / tv if math.isfinite(nv) and tv > 0 else math.nan,
+                           normlab_share=share_of_peak(nv, fp.get(k)),
+                           torch_share=share_of_peak(tv, fp.get(k))))
     return joined
 
 
@@ -206,10 +233,11 @@ def markdown(joined, nl_rows, torch_rows):
     sec = lambda s: [j for j in joined if j["key"][0] == s]
     table("training: samples/s",
           ["model", "norm", "batch", "normlab", "PyTorch best", "best setting", "PyTorch default",
-           "ratio"],
+           "ratio", "normlab share of peak", "PyTorch share of peak"],
           [[tagged(j["key"][1], j["key"]), label_norm(j["key"][2], j["key"][3]), str(j["key"][4]),
             fmt(j["normlab"]), fmt(j["torch_best"]), j["torch_best_setting"] or "-",
-            fmt(j["torch_default"]), fmt(j["ratio"], 2)] for j in sec("train")])
+            fmt(j["torch_default"]), fmt(j["ratio"], 2), fmt(j["normlab_share"], 3),
+            fmt(j["torch_share"], 3)] for j in sec("train")])
     table("normalizers: effective GB/s (minimal traffic)",
           ["norm", "shape", "mode", "normlab", "PyTorch best", "best setting", "PyTorch default",
            "ratio"],
@@ -277,7 +305,8 @@ def round_ratios(nl_paths, torch_paths, fastest):
 
 def write_csv(path, joined):
     cols = ["section", "model", "norm", "groups", "batch", "kernel", "shape", "mode", "precision",
-            "metric", "normlab", "torch_best", "torch_best_setting", "torch_default", "ratio"]
+            "metric", "normlab", "torch_best", "torch_best_setting", "torch_default", "ratio",
+            "normlab_share", "torch_share"]
     with open(path, "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(cols)
@@ -286,7 +315,8 @@ def write_csv(path, joined):
             w.writerow(list(k) + [METRIC[k[0]]] + [
                 "%.6g" % j[c] if isinstance(j[c], float) and math.isfinite(j[c])
                 else ("" if isinstance(j[c], float) else j[c])
-                for c in ("normlab", "torch_best", "torch_best_setting", "torch_default", "ratio")])
+                for c in ("normlab", "torch_best", "torch_best_setting", "torch_default", "ratio",
+                          "normlab_share", "torch_share")])
 
 
 def gnuplot_script(joined, png):
