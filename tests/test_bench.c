@@ -605,6 +605,74 @@ START_TEST(test_run_usage)
 }
 END_TEST
 
+/* bench GIVEN exits 2 naming `says` (and `also`, unless NULL), writing nothing */
+static void expect_refusal(const char *given, const char *says, const char *also)
+{
+    char args[1200], path[512], msg[4096] = "";
+    snprintf(args, sizeof args, "bench %s", given);
+    ck_assert_msg(normlab(args) == 2, "%s: not exit 2", given);
+    snprintf(path, sizeof path, "%s/err.txt", tmp);
+    FILE *f = fopen(path, "r");
+    ck_assert(f);
+    msg[fread(msg, 1, sizeof msg - 1, f)] = '\0';
+    fclose(f);
+    ck_assert_msg(strstr(msg, says), "%s: message '%s' lacks '%s'", given, msg, says);
+    ck_assert_msg(!also || strstr(msg, also), "%s: message '%s' lacks '%s'", given, msg, also);
+    snprintf(path, sizeof path, "%s/bad.csv", tmp);
+    ck_assert_msg(access(path, F_OK) != 0, "%s wrote bad.csv", given);
+    snprintf(path, sizeof path, "%s/kept", tmp);
+    ck_assert_msg(access(path, F_OK) != 0, "%s made its --keep directory", given);
+}
+
+/* the PyTorch side's refusals, every --torch-mode of the table: an
+ * unknown mode names them all; a Python without torch, or with a torch
+ * older than the mode needs (a stand-in torch package of version 1.12.1,
+ * older than every mode's minimum), or no --python and no .venv-peer, is
+ * refused before anything is written, naming why and how to install the
+ * peer. No real torch is needed: the stand-ins are python3 -S (no site
+ * packages) with and without the stand-in on its path. */
+START_TEST(test_run_peer_refusals)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/normlab-bench-XXXXXX");
+    ck_assert(mkdtemp(tmp));
+    char path[512], given[1024];
+    const char *smoke = NORMLAB_SOURCE_DIR "/configs/synthetic-smoke.yaml";
+    const char *peer = NORMLAB_SOURCE_DIR "/experiments/bench/torch_run.py";
+    snprintf(path, sizeof path, "%s/old", tmp);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/old/torch", tmp);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/old/torch/__init__.py", tmp);
+    write_text(path, "__version__ = '1.12.1+cpu'\n");
+    snprintf(path, sizeof path, "%s/no-torch", tmp);
+    write_text(path, "#!/bin/sh\nexec python3 -S \"$@\"\n");
+    ck_assert_int_eq(chmod(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/old-torch", tmp);
+    snprintf(given, sizeof given, "#!/bin/sh\nPYTHONPATH=%s/old exec python3 -S \"$@\"\n", tmp);
+    write_text(path, given);
+    ck_assert_int_eq(chmod(path, 0755), 0);
+
+    snprintf(given, sizeof given, "--run %s --torch --torch-mode bogus --csv bad.csv --keep kept",
+             smoke);
+    for (int m = 0; m < nl_torch_mode_names.count; m++)
+        expect_refusal(given, "'bogus'", nl_name_of(&nl_torch_mode_names, m));
+    snprintf(given, sizeof given, "--run %s --torch-mode eager --csv bad.csv --keep kept", smoke);
+    expect_refusal(given, "only with --torch", NULL);
+    snprintf(given, sizeof given, "--run %s --torch --peer %s --csv bad.csv --keep kept", smoke,
+             peer);
+    expect_refusal(given, "no .venv-peer/bin/python", "requirements-peer.txt");
+    for (int m = 0; m < nl_torch_mode_names.count; m++) {
+        const char *mode = nl_name_of(&nl_torch_mode_names, m);
+        snprintf(given, sizeof given, "--run %s --torch --torch-mode %s --python %s/no-torch "
+                 "--peer %s --csv bad.csv --keep kept", smoke, mode, tmp, peer);
+        expect_refusal(given, "has no torch", mode);
+        snprintf(given, sizeof given, "--run %s --torch --torch-mode %s --python %s/old-torch "
+                 "--peer %s --csv bad.csv --keep kept", smoke, mode, tmp, peer);
+        expect_refusal(given, "1.12.1+cpu is older than", "requirements-peer.txt");
+    }
+}
+END_TEST
+
 /* one round of a small run (no PyTorch): the rows and the kept records
  * agree; no time is asserted. metrics.csv counts milliseconds, so the
  * steps are made big enough (~3 ms) that an interval of ten lasts a few */
@@ -628,7 +696,7 @@ START_TEST(test_run_round)
               strstr(line, "cpu_model") && strstr(line, "isa"));
     ck_assert(fgets(line, sizeof line, f));
     char *fld[64];
-    ck_assert_int_eq(split(line, fld, 64), 35);
+    ck_assert_int_eq(split(line, fld, 64), 38);
     ck_assert_str_eq(fld[0], "run");
     ck_assert_str_eq(fld[1], "normlab");
     ck_assert_str_eq(fld[5], "mlp");
@@ -645,6 +713,10 @@ START_TEST(test_run_round)
     ck_assert_double_eq_tol(per_s * step_ms / 1e3, 128.0, 1e-3); /* samples per step */
     positive(fld, 20, "process_s");
     positive(fld, 21, "process_cpu_s");
+    /* torch_mode, compile_s, peer_mode: empty without --torch */
+    ck_assert_str_eq(fld[35], "");
+    ck_assert_str_eq(fld[36], "");
+    ck_assert_str_eq(fld[37], "");
     ck_assert(!fgets(line, sizeof line, f));
     fclose(f);
     /* the kept run is the one the row read */
@@ -716,6 +788,7 @@ int main(void)
     tcase_add_test(tc, test_rnn_norm_rows);
     tcase_add_test(tc, test_run_records);
     tcase_add_test(tc, test_run_usage);
+    tcase_add_test(tc, test_run_peer_refusals);
     tcase_add_test(tc, test_run_round);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

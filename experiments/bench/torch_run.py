@@ -104,6 +104,9 @@ MODES = {"eager": (1, 13), "compile": (2, 15), "max-autotune": (2, 15)}
 # compiles the training graph, the second shows a recompilation the first
 # step's state forces (an optimizer state, a counter) before timing does
 WARMUP_STEPS = 2
+# the exit status of a compiled mode that fails to compile the model
+# (normlab bench --run --torch-mode best leaves that mode out and goes on)
+DOES_NOT_COMPILE = 3
 INSTALL = ("python3 -m venv .venv-peer && .venv-peer/bin/pip install -r "
            "experiments/bench/requirements-peer.txt")
 
@@ -650,7 +653,14 @@ def main():
         model.train()
         return seconds
 
-    compile_s = None if a.mode == "eager" else compile_warmup()
+    compile_s = None
+    if a.mode != "eager":
+        try:
+            compile_s = compile_warmup()
+        except Exception as e:  # inductor's failures have no common class
+            print("torch_run.py: %s: --mode %s does not compile this model: %s: %s"
+                  % (a.config, a.mode, type(e).__name__, str(e).split("\n")[0]), file=sys.stderr)
+            return DOES_NOT_COMPILE
     graphs_warm = compiled_graphs(torch, a.mode)
     opt = make_optimizer(cfg, torch, model)
     os.makedirs(a.out, exist_ok=True)  # everything refusable is refused by now
