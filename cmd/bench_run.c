@@ -120,6 +120,44 @@ static const char *const step_only[] = {"--kernels", "--training", "--quick", "-
                                         "--d-model", "--heads", "--layers", "--context",
                                         "--vocab", "--placement", "--patch"};
 
+/* an option's value into o; an exit status (0: taken) */
+/* an option's value into o; an exit status (0: taken) */
+static int take_value(run_options *o, const char *a, const char *v)
+{
+    int rc = 0;
+    if (!strcmp(a, "--run")) {
+        if (o->config)
+            return nl_cmd_usage_error("bench", "--run: one config at a time");
+        o->config = v;
+    } else if (!strcmp(a, "--rounds")) {
+        rc = parse_count(a, v, 1, MAX_ROUNDS, &o->rounds);
+    } else if (!strcmp(a, "--threads")) {
+        rc = parse_count(a, v, 0, NL_CONFIG_MAX_THREADS, &o->threads);
+    } else if (!strcmp(a, "--skip")) {
+        char *end;
+        o->skip = strtod(v, &end);
+        if (!*v || *end || !(o->skip >= 0.0 && o->skip < 1.0))
+            return nl_cmd_usage_error("bench", "--skip: '%s' is not a share in [0, 1)", v);
+    } else if (!strcmp(a, "--csv")) {
+        o->csv = v;
+    } else if (!strcmp(a, "--keep")) {
+        o->keep = v;
+    } else if (!strcmp(a, "--python")) {
+        o->python = v;
+    } else if (!strcmp(a, "--torch-mode")) {
+        char choices[128];
+        o->torch_mode = nl_name_lookup(&nl_torch_mode_names, v);
+        o->torch_mode_given = true;
+        if (o->torch_mode < 0)
+            return nl_cmd_usage_error("bench", "--torch-mode: '%s' is not one of %s", v,
+                                      nl_name_choices(&nl_torch_mode_names, choices,
+                                                      sizeof choices));
+    } else {
+        o->peer = v;
+    }
+    return rc;
+}
+
 static int parse_run_options(int argc, char **argv, run_options *o, bool *help)
 {
     memset(o, 0, sizeof *o);
@@ -165,38 +203,7 @@ static int parse_run_options(int argc, char **argv, run_options *o, bool *help)
             return nl_cmd_usage_error("bench", "unexpected argument '%s'", a);
         if (i + 1 >= argc)
             return nl_cmd_usage_error("bench", "%s needs a value", a);
-        const char *v = argv[++i];
-        int rc = 0;
-        if (!strcmp(a, "--run")) {
-            if (o->config)
-                return nl_cmd_usage_error("bench", "--run: one config at a time");
-            o->config = v;
-        } else if (!strcmp(a, "--rounds")) {
-            rc = parse_count(a, v, 1, MAX_ROUNDS, &o->rounds);
-        } else if (!strcmp(a, "--threads")) {
-            rc = parse_count(a, v, 0, NL_CONFIG_MAX_THREADS, &o->threads);
-        } else if (!strcmp(a, "--skip")) {
-            char *end;
-            o->skip = strtod(v, &end);
-            if (!*v || *end || !(o->skip >= 0.0 && o->skip < 1.0))
-                return nl_cmd_usage_error("bench", "--skip: '%s' is not a share in [0, 1)", v);
-        } else if (!strcmp(a, "--csv")) {
-            o->csv = v;
-        } else if (!strcmp(a, "--keep")) {
-            o->keep = v;
-        } else if (!strcmp(a, "--python")) {
-            o->python = v;
-        } else if (!strcmp(a, "--torch-mode")) {
-            char choices[128];
-            o->torch_mode = nl_name_lookup(&nl_torch_mode_names, v);
-            o->torch_mode_given = true;
-            if (o->torch_mode < 0)
-                return nl_cmd_usage_error("bench", "--torch-mode: '%s' is not one of %s", v,
-                                          nl_name_choices(&nl_torch_mode_names, choices,
-                                                          sizeof choices));
-        } else {
-            o->peer = v;
-        }
+        const int rc = take_value(o, a, argv[++i]);
         if (rc)
             return rc;
     }
