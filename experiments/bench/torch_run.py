@@ -3,8 +3,18 @@
 the run a resolved normlab config describes, writing the same records a
 `normlab run` writes, so one reader times both.
 
-  /usr/bin/python3 experiments/bench/torch_run.py RESOLVED.yaml --out DIR [--threads N]
-  /usr/bin/python3 experiments/bench/torch_run.py RESOLVED.yaml --check
+  .venv-peer/bin/python experiments/bench/torch_run.py RESOLVED.yaml --out DIR [--threads N]
+                        [--mode eager|compile|max-autotune]
+  .venv-peer/bin/python experiments/bench/torch_run.py RESOLVED.yaml --check
+  .venv-peer/bin/python experiments/bench/torch_run.py --probe --mode MODE
+
+.venv-peer is the pinned peer (experiments/bench/requirements-peer.txt);
+--mode eager runs on torch >= 1.13 (Debian's /usr/bin/python3 too), the
+compiled modes need >= 2.15. --mode compile is torch.compile's default
+mode, max-autotune its max-autotune; both compile before the clock starts
+(compile_warmup) and summary.json gets the seconds as compile_s. A torch
+missing or too old: exit 2 before anything is written (--probe checks
+only that); a compiled mode that fails to compile the model: exit 3.
 
 RESOLVED.yaml is a config with every key filled in (`normlab validate
 --print`, or a run directory's config.yaml); `normlab bench --run CONFIG
@@ -12,7 +22,8 @@ RESOLVED.yaml is a config with every key filled in (`normlab validate
 columns: step,epoch,split,loss,accuracy,lr,elapsed_s, a `train` row every
 train.log_every steps, `test` rows every train.eval_every steps and at the
 end, `test_trainmode` rows where normlab writes them) and summary.json
-(status, steps, wall_s, train_s, samples_per_s, tokens_per_s, threads).
+(status, steps, wall_s, train_s, samples_per_s, tokens_per_s, threads,
+torch, mode, compile_s, graphs_compiled_in_run).
 
 What it mirrors (and refuses, exit 2, anything else):
 - data: fashion-mnist and mnist (the IDX files, gzip or not; the first
