@@ -91,15 +91,18 @@ static void usage(FILE *out)
             "  --csv FILE     one row per side and round, with the machine's description\n"
             "  --keep DIR     keep the runs' directories there (default: a scratch directory,\n"
             "                 removed at the end)\n"
-            "  --python PATH  the Python with PyTorch (default %s, made by\n"
-            "                 %s;\n"
-            "                 /usr/bin/python3 is Debian's torch 1.13: --torch-mode eager only)\n"
+            "  --python PATH  the Python with PyTorch (default %s, the pinned peer\n"
+            "                 installed as below; /usr/bin/python3 is Debian's torch 1.13:\n"
+            "                 --torch-mode eager only)\n"
             "  --peer SCRIPT  the PyTorch script (default %s)\n\n"
             "Both sides run in this command's environment, so the OpenMP setting normlab\n"
             "takes (GOMP_SPINCOUNT=3000 unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set)\n"
             "holds for PyTorch too. The config must train on the CPU, without checkpoints.\n"
-            "Numbers from a loaded machine are noisy: the spread over the rounds says how much.\n",
-            DEFAULT_PYTHON, INSTALL_PEER, DEFAULT_PEER);
+            "Numbers from a loaded machine are noisy: the spread over the rounds says how much.\n"
+            "A compiled mode's process seconds include its compilation.\n\n"
+            "The pinned PyTorch peer (torch 2.15), from the repository's root:\n"
+            "  %s\n",
+            DEFAULT_PYTHON, DEFAULT_PEER, INSTALL_PEER);
 }
 
 /* ---- options ---- */
