@@ -41,13 +41,22 @@
 #define MAX_ROUNDS 100
 /* relative to the current directory: run from the repository's root */
 #define DEFAULT_PEER "experiments/bench/torch_run.py"
+/* the pinned peer's virtual environment, as README's one command makes it */
+#define DEFAULT_PYTHON ".venv-peer/bin/python"
+#define INSTALL_PEER                                                                               \
+    "python3 -m venv .venv-peer && .venv-peer/bin/pip install -r "                                 \
+    "experiments/bench/requirements-peer.txt"
+/* torch_run.py's exit status for a compiled mode that does not compile the
+ * model: --torch-mode best leaves that mode out and goes on */
+#define PEER_DOES_NOT_COMPILE 3
 
 typedef struct {
     const char *config;
     const char *sets[MAX_SETS];
     int n_sets;
     int rounds, threads;
-    bool torch, step;
+    int torch_mode; /* nl_torch_mode */
+    bool torch, step, torch_mode_given;
     double skip;
     const char *csv, *python, *peer, *keep;
 } run_options;
@@ -57,7 +66,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: normlab bench --run CONFIG.yaml [--set KEY=VALUE]... [--rounds N] [--torch]\n"
             "                     [--step] [--threads N] [--skip F] [--csv FILE] [--keep DIR]\n"
-            "                     [--python PATH] [--peer SCRIPT]\n\n"
+            "                     [--torch-mode MODE] [--python PATH] [--peer SCRIPT]\n\n"
             "Times real runs of CONFIG, end to end: each round runs `normlab run CONFIG` (the\n"
             "--set overrides applied) as a child process into a scratch directory and reads\n"
             "its steady state from the metrics.csv it wrote: the steps between train rows,\n"
@@ -72,6 +81,10 @@ static void usage(FILE *out)
             "                 (experiments/bench/torch_run.py: mlp, cnn, lm with none, batch,\n"
             "                 layer, group or rms norm; anything else is refused) on the\n"
             "                 thread count the normlab run took\n"
+            "  --torch-mode M eager, compile (torch.compile's default), max-autotune, or best\n"
+            "                 (the default): each of the three, the compiled ones where they\n"
+            "                 compile, the fastest per round taken as the peer; compilation is\n"
+            "                 timed apart (compile s) and before the run's clock starts\n"
             "  --step         also time the model's training step alone in this process (the\n"
             "                 --training loop: random data, SGD momentum 0.9, the lm AdamW;\n"
             "                 the mean over its timed steps, and the median repetition)\n"
@@ -82,13 +95,18 @@ static void usage(FILE *out)
             "                 FLOPs per step, GFLOP/s and share of peak\n"
             "  --keep DIR     keep the runs' directories there (default: a scratch directory,\n"
             "                 removed at the end)\n"
-            "  --python PATH  the Python with PyTorch (default /usr/bin/python3)\n"
+            "  --python PATH  the Python with PyTorch (default %s, the pinned peer\n"
+            "                 installed as below; /usr/bin/python3 is Debian's torch 1.13:\n"
+            "                 --torch-mode eager only)\n"
             "  --peer SCRIPT  the PyTorch script (default %s)\n\n"
             "Both sides run in this command's environment, so the OpenMP setting normlab\n"
             "takes (GOMP_SPINCOUNT=3000 unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set)\n"
             "holds for PyTorch too. The config must train on the CPU, without checkpoints.\n"
-            "Numbers from a loaded machine are noisy: the spread over the rounds says how much.\n",
-            DEFAULT_PEER);
+            "Numbers from a loaded machine are noisy: the spread over the rounds says how much.\n"
+            "A compiled mode's process seconds include its compilation.\n\n"
+            "The pinned PyTorch peer (torch 2.15), from the repository's root:\n"
+            "  %s\n",
+            DEFAULT_PYTHON, DEFAULT_PEER, INSTALL_PEER);
 }
 
 /* ---- options ---- */
@@ -109,13 +127,51 @@ static const char *const step_only[] = {"--kernels", "--training", "--quick", "-
                                         "--d-model", "--heads", "--layers", "--context",
                                         "--vocab", "--placement", "--patch"};
 
+/* an option's value into o; an exit status (0: taken) */
+/* an option's value into o; an exit status (0: taken) */
+static int take_value(run_options *o, const char *a, const char *v)
+{
+    int rc = 0;
+    if (!strcmp(a, "--run")) {
+        if (o->config)
+            return nl_cmd_usage_error("bench", "--run: one config at a time");
+        o->config = v;
+    } else if (!strcmp(a, "--rounds")) {
+        rc = parse_count(a, v, 1, MAX_ROUNDS, &o->rounds);
+    } else if (!strcmp(a, "--threads")) {
+        rc = parse_count(a, v, 0, NL_CONFIG_MAX_THREADS, &o->threads);
+    } else if (!strcmp(a, "--skip")) {
+        char *end;
+        o->skip = strtod(v, &end);
+        if (!*v || *end || !(o->skip >= 0.0 && o->skip < 1.0))
+            return nl_cmd_usage_error("bench", "--skip: '%s' is not a share in [0, 1)", v);
+    } else if (!strcmp(a, "--csv")) {
+        o->csv = v;
+    } else if (!strcmp(a, "--keep")) {
+        o->keep = v;
+    } else if (!strcmp(a, "--python")) {
+        o->python = v;
+    } else if (!strcmp(a, "--torch-mode")) {
+        char choices[128];
+        o->torch_mode = nl_name_lookup(&nl_torch_mode_names, v);
+        o->torch_mode_given = true;
+        if (o->torch_mode < 0)
+            return nl_cmd_usage_error("bench", "--torch-mode: '%s' is not one of %s", v,
+                                      nl_name_choices(&nl_torch_mode_names, choices,
+                                                      sizeof choices));
+    } else {
+        o->peer = v;
+    }
+    return rc;
+}
+
 static int parse_run_options(int argc, char **argv, run_options *o, bool *help)
 {
     memset(o, 0, sizeof *o);
     o->rounds = 3;
     o->skip = 0.1;
-    o->python = "/usr/bin/python3";
     o->peer = DEFAULT_PEER;
+    o->torch_mode = NL_TORCH_BEST;
     for (int i = 1; i < argc; i++)
         if (nl_cmd_is_help(argv[i])) {
             *help = true;
@@ -148,40 +204,20 @@ static int parse_run_options(int argc, char **argv, run_options *o, bool *help)
         const bool takes = !strcmp(a, "--run") || !strcmp(a, "--rounds") ||
                            !strcmp(a, "--threads") || !strcmp(a, "--skip") ||
                            !strcmp(a, "--csv") || !strcmp(a, "--keep") ||
-                           !strcmp(a, "--python") || !strcmp(a, "--peer");
+                           !strcmp(a, "--python") || !strcmp(a, "--peer") ||
+                           !strcmp(a, "--torch-mode");
         if (!takes)
             return nl_cmd_usage_error("bench", "unexpected argument '%s'", a);
         if (i + 1 >= argc)
             return nl_cmd_usage_error("bench", "%s needs a value", a);
-        const char *v = argv[++i];
-        int rc = 0;
-        if (!strcmp(a, "--run")) {
-            if (o->config)
-                return nl_cmd_usage_error("bench", "--run: one config at a time");
-            o->config = v;
-        } else if (!strcmp(a, "--rounds")) {
-            rc = parse_count(a, v, 1, MAX_ROUNDS, &o->rounds);
-        } else if (!strcmp(a, "--threads")) {
-            rc = parse_count(a, v, 0, NL_CONFIG_MAX_THREADS, &o->threads);
-        } else if (!strcmp(a, "--skip")) {
-            char *end;
-            o->skip = strtod(v, &end);
-            if (!*v || *end || !(o->skip >= 0.0 && o->skip < 1.0))
-                return nl_cmd_usage_error("bench", "--skip: '%s' is not a share in [0, 1)", v);
-        } else if (!strcmp(a, "--csv")) {
-            o->csv = v;
-        } else if (!strcmp(a, "--keep")) {
-            o->keep = v;
-        } else if (!strcmp(a, "--python")) {
-            o->python = v;
-        } else {
-            o->peer = v;
-        }
+        const int rc = take_value(o, a, argv[++i]);
         if (rc)
             return rc;
     }
     if (!*help && !o->config)
         return nl_cmd_usage_error("bench", "--run needs a config file");
+    if (!*help && o->torch_mode_given && !o->torch)
+        return nl_cmd_usage_error("bench", "--torch-mode: only with --torch");
     return 0;
 }
 
@@ -253,8 +289,9 @@ static const char *torch_refusal(const nl_config *cfg, char *buf, size_t size)
 
 /* ---- children ---- */
 
-/* runs argv as a child with stdout and stderr into log_path; its exit
- * status (-1: it could not start), and its seconds in *seconds */
+/* runs argv as a child with stdout and stderr into log_path (NULL: stdout
+ * dropped, stderr this command's, which writes nothing); its exit status
+ * (-1: it could not start), and its seconds in *seconds */
 static int run_child(char *const *argv, const char *log_path, double *seconds, double *cpu_seconds)
 {
     fflush(NULL);
@@ -263,13 +300,15 @@ static int run_child(char *const *argv, const char *log_path, double *seconds, d
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        const int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        const int fd = log_path ? open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644)
+                                : nl_open_system("/dev/null", O_WRONLY);
         const int in = nl_open_system("/dev/null", O_RDONLY);
         if (fd < 0 || in < 0)
             _exit(127);
         dup2(in, 0);
         dup2(fd, 1);
-        dup2(fd, 2);
+        if (log_path)
+            dup2(fd, 2);
         /* a bench stopped stops its run */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         execv(argv[0], argv);
@@ -313,6 +352,8 @@ typedef struct {
     double load1;        /* the 1-minute load average when it started */
     double median_per_s; /* the step alone: from the median repetition, as --training reports */
     char impl[16];
+    int mode;             /* a PyTorch side's nl_torch_mode */
+    double compile_s;     /* its compilation (the compiled modes' warm-up), NAN eager */
     char cpu_kernels[32]; /* a normlab run's, from its summary.json */
 } side;
 
@@ -349,6 +390,9 @@ static bool read_side(const char *dir, const char *what, double skip, double per
         s->threads = atoi(value);
     if (!nl_json_flat_get(text, "cpu_kernels", s->cpu_kernels, sizeof s->cpu_kernels))
         s->cpu_kernels[0] = '\0';
+    s->compile_s = NAN; /* eager writes null */
+    if (nl_json_flat_get(text, "compile_s", value, sizeof value) && strcmp(value, "null"))
+        s->compile_s = atof(value);
     free(text);
     if (!good)
         return false;
@@ -374,6 +418,9 @@ static const char *const run_columns[] = {
     "ratio_to_torch", "step_median_per_s", "load1", "setting", "commit", "cpu_model", "isa", "build_isa", "l1d_kib",
     "l2_kib", "l3_kib", "openblas_core", "cpu_kernels", "step_flops", "gflops", "peak_gflops",
     "peak_share",
+    /* a PyTorch row's mode and its compile seconds; every row of a round:
+     * the PyTorch mode that was the peer (the fastest; ratio_to_torch's) */
+    "torch_mode", "compile_s", "peer_mode",
 };
 enum { N_RUN_COLUMNS = sizeof run_columns / sizeof run_columns[0] };
 
@@ -385,6 +432,7 @@ typedef struct {
     int per_sample;
     char setting[256];
     char cpu_kernels[32]; /* the normlab runs' kernel set */
+    const char *peer_mode; /* this round's fastest PyTorch mode ("" without --torch) */
     nl_bench_machine machine;
     /* the model's FLOPs per training step (nl_model_flops), the samples
      * (tokens) a step takes, and the measured peak: both sides are credited
@@ -460,13 +508,17 @@ static int emit_side(run_output *out, int round, int order, const side *s, doubl
     snprintf(b[i], sizeof b[i], "%d", m->l2_kib), f[i] = b[i], i++;
     snprintf(b[i], sizeof b[i], "%d", m->l3_kib), f[i] = b[i], i++;
     f[i++] = m->openblas_core;
-    f[i++] = strcmp(s->impl, "torch") ? out->cpu_kernels : ""; /* normlab's kernel set */
+    const bool torch = !strcmp(s->impl, "torch");
+    f[i++] = torch ? "" : out->cpu_kernels; /* normlab's kernel set */
     const double gflops = side_gflops(out, s->steady_per_s);
     const double peak = peak_at_threads(out, s->threads);
     f[i] = fnum(b[i], sizeof b[i], out->step_flops, "%.9g"), i++;
     f[i] = fnum(b[i], sizeof b[i], gflops, "%.6g"), i++;
     f[i] = fnum(b[i], sizeof b[i], peak, "%.6g"), i++;
     f[i] = fnum(b[i], sizeof b[i], gflops / peak, "%.6g"), i++;
+    f[i++] = torch ? nl_name_of(&nl_torch_mode_names, s->mode) : "";
+    f[i] = fnum(b[i], sizeof b[i], torch ? s->compile_s : NAN, "%.3f"), i++;
+    f[i++] = out->peer_mode;
     nl_error err = {0};
     if (nl_csv_row(&out->csv, f, &err) != NL_OK) {
         out->open = false;
@@ -499,7 +551,7 @@ static void print_spread(const char *what, const double *v, int n, const char *f
         return;
     double med, lo, hi;
     spread(v, n, &med, &lo, &hi);
-    printf("  %-26s median ", what);
+    printf("  %-30s median ", what);
     printf(fmt_unit, med);
     printf("  min ");
     printf(fmt_unit, lo);
@@ -576,7 +628,47 @@ typedef struct {
         v_step_ratio[MAX_ROUNDS], v_proc_ratio[MAX_ROUNDS], v_run[MAX_ROUNDS],
         v_step_median[MAX_ROUNDS], v_cpu_ratio[MAX_ROUNDS];
     int n_normlab, n_torch, n_step, n_ratio, n_step_ratio;
+    /* per PyTorch mode: its steady rates and compile seconds over the
+     * rounds, the rounds it was the peer, and whether best left it out (a
+     * compiled mode that does not compile the model) */
+    double v_mode[NL_TORCH_BEST][MAX_ROUNDS], v_compile[NL_TORCH_BEST][MAX_ROUNDS];
+    int n_mode[NL_TORCH_BEST], n_compile[NL_TORCH_BEST], peer_rounds[NL_TORCH_BEST];
+    bool left_out[NL_TORCH_BEST];
 } session;
+
+/* the PyTorch side's Python (the pinned peer's venv unless --python) and
+ * whether its torch runs the mode asked for (the script's --probe: torch
+ * there and new enough), before anything is written; an exit status, or -1
+ * to go on */
+static int check_peer(run_options *o)
+{
+    if (access(o->peer, R_OK) != 0)
+        return nl_cmd_usage_error("bench", "--torch: %s is not there (--peer)", o->peer);
+    if (!o->python) {
+        if (access(DEFAULT_PYTHON, X_OK) != 0)
+            return nl_cmd_usage_error("bench", "--torch: no %s here: install the pinned PyTorch "
+                                      "peer from the repository's root with `%s`, or give "
+                                      "--python PATH (/usr/bin/python3: Debian's torch 1.13, "
+                                      "--torch-mode eager)", DEFAULT_PYTHON, INSTALL_PEER);
+        o->python = DEFAULT_PYTHON;
+    } else if (access(o->python, X_OK) != 0) {
+        return nl_cmd_usage_error("bench", "--torch: %s is not there (--python)", o->python);
+    }
+    /* best runs the compiled modes too, which need the newest torch */
+    const bool best = o->torch_mode == NL_TORCH_BEST;
+    const char *mode = nl_name_of(&nl_torch_mode_names, best ? NL_TORCH_COMPILE : o->torch_mode);
+    char *const argv[] = {(char *)o->python, (char *)o->peer, "--probe", "--mode", (char *)mode, NULL};
+    double seconds, cpu_seconds;
+    const int code = run_child(argv, NULL, &seconds, &cpu_seconds);
+    if (code == 0)
+        return -1;
+    if (code == 2)
+        return nl_cmd_usage_error("bench", "--torch-mode %s: %s cannot run it (its reason above)%s",
+                                  nl_name_of(&nl_torch_mode_names, o->torch_mode), o->python,
+                                  best ? "; --torch-mode eager runs PyTorch eager alone" : "");
+    fprintf(stderr, "normlab bench: %s %s --probe: exit status %d\n", o->python, o->peer, code);
+    return 1;
+}
 
 /* the config loaded and every refusal made before anything is written; an
  * exit status, or -1 to go on */
@@ -603,10 +695,11 @@ static int load_and_check(session *b)
         refused = torch_refusal(b->cfg, why, sizeof why);
     if (refused)
         return nl_cmd_usage_error("bench", "--run %s: %s", o->config, refused);
-    if (o->torch && (access(o->python, X_OK) != 0 || access(o->peer, R_OK) != 0))
-        return nl_cmd_usage_error("bench", "--torch: %s is not there (--%s)",
-                                  access(o->python, X_OK) != 0 ? o->python : o->peer,
-                                  access(o->python, X_OK) != 0 ? "python" : "peer");
+    if (o->torch) {
+        const int peer = check_peer(&b->o);
+        if (peer >= 0)
+            return peer;
+    }
     if (o->keep && nl_path_exists(o->keep))
         return nl_cmd_usage_error("bench", "--keep %s: exists; give a new directory", o->keep);
     return -1;
@@ -707,21 +800,24 @@ static void print_header(const session *b)
            b->out.step_flops, p->size, NL_BENCH_PEAK_CALLS, p->gflops_one, p->threads,
            p->gflops_all);
     printf("runs in %s%s\n\n", b->dir, b->o.keep ? "" : " (removed at the end)");
-    printf("  %5s %-8s %7s %12s %9s %12s %9s %9s %9s %6s %8s %6s\n", "round", "side", "threads",
-           "steady/s", "ms/step", "run/s", "eval s", "process s", "cpu s", "load", "GFLOP/s",
-           "share");
+    printf("  %5s %-18s %7s %12s %9s %12s %9s %9s %9s %6s %8s %6s %9s\n", "round", "side",
+           "threads", "steady/s", "ms/step", "run/s", "eval s", "process s", "cpu s", "load",
+           "GFLOP/s", "share", "compile s");
 }
 
-/* the child's command line: the PyTorch script on the resolved config, or
- * `normlab run` on the config as given */
-static void child_args(const session *b, bool torch, char *run_dir, char *threads, char **args)
+/* the child's command line: the PyTorch script in a mode (an
+ * nl_torch_mode) on the resolved config, or (mode -1) `normlab run` on the
+ * config as given */
+static void child_args(const session *b, int mode, char *run_dir, char *threads, char **args)
 {
     const run_options *o = &b->o;
     int na = 0;
-    if (torch) {
+    if (mode >= 0) {
         args[na++] = (char *)o->python;
         args[na++] = (char *)o->peer;
         args[na++] = (char *)b->resolved;
+        args[na++] = "--mode";
+        args[na++] = (char *)nl_name_of(&nl_torch_mode_names, mode);
         args[na++] = "--out";
         args[na++] = run_dir;
         if (b->last_threads > 0) {
@@ -751,23 +847,28 @@ static void child_args(const session *b, bool torch, char *run_dir, char *thread
     args[na] = NULL;
 }
 
-/* one side of a round as a child process (normlab or torch); false on failure */
-static bool time_child(session *b, int round, const char *impl, side *s)
+/* one side of a round as a child process: normlab, or PyTorch in
+ * s->mode; false on failure, with the child's exit status in *code */
+static bool time_child(session *b, int round, side *s, int *code)
 {
-    char run_dir[1200], log[1300], threads[16], what[64];
-    snprintf(run_dir, sizeof run_dir, "%s/%s-%d", b->dir, impl, round);
+    char run_dir[1200], log[1300], threads[16], what[96], name[48];
+    const bool torch = !strcmp(s->impl, "torch");
+    if (torch)
+        snprintf(name, sizeof name, "torch-%s", nl_name_of(&nl_torch_mode_names, s->mode));
+    else
+        nl_copy_string(name, sizeof name, s->impl);
+    snprintf(run_dir, sizeof run_dir, "%s/%s-%d", b->dir, name, round);
     snprintf(log, sizeof log, "%s.log", run_dir);
     snprintf(threads, sizeof threads, "%d", b->last_threads);
-    snprintf(what, sizeof what, "round %d, %s", round, impl);
-    const bool torch = !strcmp(impl, "torch");
+    snprintf(what, sizeof what, "round %d, %s", round, name);
     char *args[2 * MAX_SETS + 16];
-    child_args(b, torch, run_dir, threads, args);
+    child_args(b, torch ? s->mode : -1, run_dir, threads, args);
     /* both sides in this process's environment: the OpenMP spin bound
      * normlab sets for itself (cmd/main.c) holds for PyTorch's libgomp
      * too, which unbounded spins its team to a crawl on a busy machine */
-    const int code = run_child(args, log, &s->process_s, &s->process_cpu_s);
-    if (code != 0) {
-        fprintf(stderr, "normlab bench: %s: exit status %d\n", what, code);
+    *code = run_child(args, log, &s->process_s, &s->process_cpu_s);
+    if (*code != 0) {
+        fprintf(stderr, "normlab bench: %s: exit status %d\n", what, *code);
         show_log_tail(log);
         return false;
     }
@@ -797,22 +898,35 @@ static bool time_step_side(session *b, side *s)
     return time_step(b->be, b->cfg, &b->plan, s);
 }
 
+/* a side's name in the table: normlab, step, or torch and its mode */
+static const char *side_name(const side *s, char *buf, size_t size)
+{
+    if (strcmp(s->impl, "torch"))
+        return s->impl;
+    snprintf(buf, size, "torch %s", nl_name_of(&nl_torch_mode_names, s->mode));
+    return buf;
+}
+
 static void print_side(const run_output *out, int round, const side *s)
 {
-    char run_s[32] = "", eval_s[32] = "", proc_s[32] = "", cpu_s[32] = "";
+    char run_s[32] = "", eval_s[32] = "", proc_s[32] = "", cpu_s[32] = "", compile_s[32] = "";
+    char name[48];
     if (strcmp(s->impl, "step")) {
         snprintf(run_s, sizeof run_s, "%.1f", s->run_per_s);
         snprintf(eval_s, sizeof eval_s, "%.2f", s->rec.eval_s);
         snprintf(proc_s, sizeof proc_s, "%.2f", s->process_s);
         snprintf(cpu_s, sizeof cpu_s, "%.2f", s->process_cpu_s);
     }
+    if (!strcmp(s->impl, "torch") && isfinite(s->compile_s))
+        snprintf(compile_s, sizeof compile_s, "%.2f", s->compile_s);
     const double gflops = side_gflops(out, s->steady_per_s);
-    printf("  %5d %-8s %7d %12.1f %9.3f %12s %9s %9s %9s %6.2f %8.2f %6.3f\n", round, s->impl,
-           s->threads, s->steady_per_s, s->step_ms, run_s, eval_s, proc_s, cpu_s, s->load1, gflops,
-           gflops / peak_at_threads(out, s->threads));
+    printf("  %5d %-18s %7d %12.1f %9.3f %12s %9s %9s %9s %6.2f %8.2f %6.3f %9s\n", round,
+           side_name(s, name, sizeof name), s->threads, s->steady_per_s, s->step_ms, run_s, eval_s,
+           proc_s, cpu_s, s->load1, gflops, gflops / peak_at_threads(out, s->threads), compile_s);
 }
 
-/* the round's sides into the series over the rounds; the ratio for normlab's row */
+/* the round's sides into the series over the rounds; the ratio for
+ * normlab's row, against st, the round's peer (its fastest PyTorch mode) */
 static double gather_round(session *b, const side *sn, const side *st, const side *ss)
 {
     double ratio = NAN;
@@ -820,6 +934,8 @@ static double gather_round(session *b, const side *sn, const side *st, const sid
         b->v_normlab[b->n_normlab] = sn->steady_per_s;
         b->v_run[b->n_normlab++] = sn->run_per_s;
     }
+    if (st)
+        b->peer_rounds[st->mode]++;
     if (sn && st) {
         b->v_torch[b->n_torch++] = st->steady_per_s;
         ratio = sn->steady_per_s / st->steady_per_s;
@@ -835,53 +951,104 @@ static double gather_round(session *b, const side *sn, const side *st, const sid
     return ratio;
 }
 
-/* one round: odd rounds normlab first, even rounds the others first, so
- * a drift in the machine's load falls on both sides alike; an exit status */
+/* a round's sides in their order: odd rounds normlab first, even rounds
+ * the others first, so a drift in the machine's load falls on both sides
+ * alike; PyTorch in each mode --torch-mode asks for (best: every mode not
+ * left out); the count */
+static int round_order(const session *b, int round, side *got)
+{
+    int n = 0;
+    const bool normlab_first = round % 2 == 1;
+    memset(got, 0, (2 + NL_TORCH_BEST) * sizeof *got);
+    if (normlab_first)
+        nl_copy_string(got[n++].impl, sizeof got->impl, "normlab");
+    for (int m = 0; b->o.torch && m < NL_TORCH_BEST; m++)
+        if (b->o.torch_mode == m || (b->o.torch_mode == NL_TORCH_BEST && !b->left_out[m])) {
+            got[n].mode = m;
+            nl_copy_string(got[n++].impl, sizeof got->impl, "torch");
+        }
+    if (b->o.step)
+        nl_copy_string(got[n++].impl, sizeof got->impl, "step");
+    if (!normlab_first)
+        nl_copy_string(got[n++].impl, sizeof got->impl, "normlab");
+    return n;
+}
+
+/* times one side; false to stop. A compiled mode that does not compile the
+ * model (the script's exit 3) is left out of best's later rounds: not ok,
+ * but not a stop while another mode is left */
+static bool time_side(session *b, int round, side *s)
+{
+    s->load1 = load_average();
+    if (!strcmp(s->impl, "step"))
+        return time_step_side(b, s);
+    int code = 0;
+    if (time_child(b, round, s, &code))
+        return true;
+    if (strcmp(s->impl, "torch") || b->o.torch_mode != NL_TORCH_BEST ||
+        code != PEER_DOES_NOT_COMPILE || s->mode == NL_TORCH_EAGER)
+        return false;
+    b->left_out[s->mode] = true;
+    fprintf(stderr, "normlab bench: torch %s does not compile this model: left out of the "
+            "peer from here on\n", nl_name_of(&nl_torch_mode_names, s->mode));
+    return true;
+}
+
+/* one round; an exit status */
 static int run_round(session *b, int round)
 {
-    const char *order[3];
-    int n_order = 0;
-    const bool normlab_first = round % 2 == 1;
-    if (normlab_first)
-        order[n_order++] = "normlab";
-    if (b->o.torch)
-        order[n_order++] = "torch";
-    if (b->o.step)
-        order[n_order++] = "step";
-    if (!normlab_first)
-        order[n_order++] = "normlab";
-    side got[3];
+    side got[2 + NL_TORCH_BEST];
+    const int n = round_order(b, round, got);
     const side *sn = NULL, *st = NULL, *ss = NULL;
-    for (int j = 0; j < n_order; j++) {
+    for (int j = 0; j < n; j++) {
         side *s = &got[j];
-        memset(s, 0, sizeof *s);
-        nl_copy_string(s->impl, sizeof s->impl, order[j]);
-        s->load1 = load_average();
-        const bool step = !strcmp(order[j], "step");
-        if (!(step ? time_step_side(b, s) : time_child(b, round, order[j], s)))
+        if (!time_side(b, round, s))
             return 1;
-        *(step ? &ss : !strcmp(order[j], "torch") ? &st : &sn) = s;
-        if (s->ok)
-            print_side(&b->out, round, s);
+        if (!s->ok)
+            continue;
+        print_side(&b->out, round, s);
+        if (!strcmp(s->impl, "torch")) {
+            b->v_mode[s->mode][b->n_mode[s->mode]++] = s->steady_per_s;
+            if (isfinite(s->compile_s))
+                b->v_compile[s->mode][b->n_compile[s->mode]++] = s->compile_s;
+            if (!st || s->steady_per_s > st->steady_per_s)
+                st = s;
+        } else {
+            *(!strcmp(s->impl, "step") ? &ss : &sn) = s;
+        }
     }
+    if (b->o.torch && !st) {
+        fprintf(stderr, "normlab bench: round %d: no PyTorch mode ran\n", round);
+        return 1;
+    }
+    b->out.peer_mode = st ? nl_name_of(&nl_torch_mode_names, st->mode) : "";
+    if (st && b->o.torch_mode == NL_TORCH_BEST)
+        printf("  %5d peer: torch %s, the fastest\n", round, b->out.peer_mode);
     const double ratio = gather_round(b, sn, st, ss);
     int status = 0;
-    for (int j = 0; j < n_order && status == 0; j++)
-        status = emit_side(&b->out, round, j + 1, &got[j], &got[j] == sn ? ratio : NAN);
+    for (int j = 0; j < n && status == 0; j++)
+        if (got[j].ok)
+            status = emit_side(&b->out, round, j + 1, &got[j], &got[j] == sn ? ratio : NAN);
     return status;
 }
 
 static void print_summary(const session *b)
 {
-    char fmt[32];
+    char fmt[32], what[64];
     snprintf(fmt, sizeof fmt, "%%.1f %s/s", b->out.unit);
     printf("\nover the rounds:\n");
     print_spread("normlab run, steady", b->v_normlab, b->n_normlab, fmt);
     print_spread("normlab run, whole", b->v_run, b->n_normlab, fmt);
-    print_spread("PyTorch script, steady", b->v_torch, b->n_torch, fmt);
+    for (int m = 0; m < NL_TORCH_BEST; m++) {
+        snprintf(what, sizeof what, "PyTorch %s, steady", nl_name_of(&nl_torch_mode_names, m));
+        print_spread(what, b->v_mode[m], b->n_mode[m], fmt);
+        snprintf(what, sizeof what, "PyTorch %s, compile", nl_name_of(&nl_torch_mode_names, m));
+        print_spread(what, b->v_compile[m], b->n_compile[m], "%.1f s");
+    }
+    print_spread("PyTorch peer, steady", b->v_torch, b->n_torch, fmt);
     print_spread("step alone (mean)", b->v_step, b->n_step, fmt);
     print_spread("step alone (median rep)", b->v_step_median, b->n_step, fmt);
-    print_spread("ratio normlab / PyTorch", b->v_ratio, b->n_ratio, "%.3f");
+    print_spread("ratio normlab / PyTorch peer", b->v_ratio, b->n_ratio, "%.3f");
     print_spread("process time PyTorch/normlab", b->v_proc_ratio, b->n_ratio, "%.3f");
     print_spread("process CPU s PyTorch/normlab", b->v_cpu_ratio, b->n_ratio, "%.3f");
     print_spread("run / step alone", b->v_step_ratio, b->n_step_ratio, "%.3f");
@@ -894,6 +1061,18 @@ static void print_summary(const session *b)
         share[1][r] = side_gflops(&b->out, b->v_torch[r]) / peak;
     print_spread("share of peak, normlab", share[0], b->n_normlab, "%.3f");
     print_spread("share of peak, PyTorch", share[1], b->n_torch, "%.3f");
+    if (b->o.torch) {
+        const char *sep = "";
+        printf("  peer (the fastest PyTorch mode of a round):");
+        for (int m = 0; m < NL_TORCH_BEST; m++)
+            if (b->n_mode[m] || b->left_out[m]) {
+                printf("%s %s %d of %d rounds%s", sep, nl_name_of(&nl_torch_mode_names, m),
+                       b->peer_rounds[m], b->n_mode[m],
+                       b->left_out[m] ? " (left out: it does not compile)" : "");
+                sep = ";";
+            }
+        printf("\n");
+    }
 }
 
 int nl_cmd_bench_run(int argc, char **argv)

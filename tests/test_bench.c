@@ -672,6 +672,157 @@ START_TEST(test_run_usage)
 }
 END_TEST
 
+/* bench GIVEN exits 2 naming `says` (and `also`, unless NULL), writing nothing */
+static void expect_refusal(const char *given, const char *says, const char *also)
+{
+    char args[1200], path[512], msg[4096] = "";
+    snprintf(args, sizeof args, "bench %s", given);
+    ck_assert_msg(normlab(args) == 2, "%s: not exit 2", given);
+    snprintf(path, sizeof path, "%s/err.txt", tmp);
+    FILE *f = fopen(path, "r");
+    ck_assert(f);
+    msg[fread(msg, 1, sizeof msg - 1, f)] = '\0';
+    fclose(f);
+    ck_assert_msg(strstr(msg, says), "%s: message '%s' lacks '%s'", given, msg, says);
+    ck_assert_msg(!also || strstr(msg, also), "%s: message '%s' lacks '%s'", given, msg, also);
+    snprintf(path, sizeof path, "%s/bad.csv", tmp);
+    ck_assert_msg(access(path, F_OK) != 0, "%s wrote bad.csv", given);
+    snprintf(path, sizeof path, "%s/kept", tmp);
+    ck_assert_msg(access(path, F_OK) != 0, "%s made its --keep directory", given);
+}
+
+/* the PyTorch side's refusals, every --torch-mode of the table: an
+ * unknown mode names them all; a Python without torch, or with a torch
+ * older than the mode needs (a stand-in torch package of version 1.12.1,
+ * older than every mode's minimum), or no --python and no .venv-peer, is
+ * refused before anything is written, naming why and how to install the
+ * peer. No real torch is needed: the stand-ins are python3 -S (no site
+ * packages) with and without the stand-in on its path. */
+START_TEST(test_run_peer_refusals)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/normlab-bench-XXXXXX");
+    ck_assert(mkdtemp(tmp));
+    char path[512], given[1024];
+    const char *smoke = NORMLAB_SOURCE_DIR "/configs/synthetic-smoke.yaml";
+    const char *peer = NORMLAB_SOURCE_DIR "/experiments/bench/torch_run.py";
+    snprintf(path, sizeof path, "%s/old", tmp);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/old/torch", tmp);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/old/torch/__init__.py", tmp);
+    write_text(path, "__version__ = '1.12.1+cpu'\n");
+    snprintf(path, sizeof path, "%s/no-torch", tmp);
+    write_text(path, "#!/bin/sh\nexec python3 -S \"$@\"\n");
+    ck_assert_int_eq(chmod(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/old-torch", tmp);
+    snprintf(given, sizeof given, "#!/bin/sh\nPYTHONPATH=%s/old exec python3 -S \"$@\"\n", tmp);
+    write_text(path, given);
+    ck_assert_int_eq(chmod(path, 0755), 0);
+
+    snprintf(given, sizeof given, "--run %s --torch --torch-mode bogus --csv bad.csv --keep kept",
+             smoke);
+    for (int m = 0; m < nl_torch_mode_names.count; m++)
+        expect_refusal(given, "'bogus'", nl_name_of(&nl_torch_mode_names, m));
+    snprintf(given, sizeof given, "--run %s --torch-mode eager --csv bad.csv --keep kept", smoke);
+    expect_refusal(given, "only with --torch", NULL);
+    snprintf(given, sizeof given, "--run %s --torch --peer %s --csv bad.csv --keep kept", smoke,
+             peer);
+    expect_refusal(given, "no .venv-peer/bin/python", "requirements-peer.txt");
+    for (int m = 0; m < nl_torch_mode_names.count; m++) {
+        const char *mode = nl_name_of(&nl_torch_mode_names, m);
+        snprintf(given, sizeof given, "--run %s --torch --torch-mode %s --python %s/no-torch "
+                 "--peer %s --csv bad.csv --keep kept", smoke, mode, tmp, peer);
+        expect_refusal(given, "has no torch", mode);
+        snprintf(given, sizeof given, "--run %s --torch --torch-mode %s --python %s/old-torch "
+                 "--peer %s --csv bad.csv --keep kept", smoke, mode, tmp, peer);
+        expect_refusal(given, "1.12.1+cpu is older than", "requirements-peer.txt");
+    }
+}
+END_TEST
+
+/* A stand-in for torch_run.py (no torch needed): eager at 10 steps per
+ * 0.2 s, compile at 10 per 0.1 s with compile_s 12.5, max-autotune exit 3
+ * (does not compile); the records as torch_run.py writes them. */
+static const char stand_in_peer[] =
+    "import json, os, sys\n"
+    "args = sys.argv[1:]\n"
+    "mode = args[args.index('--mode') + 1]\n"
+    "if '--probe' in args:\n"
+    "    sys.exit(0)\n"
+    "if mode == 'max-autotune':\n"
+    "    print('stand-in: max-autotune does not compile', file=sys.stderr)\n"
+    "    sys.exit(3)\n"
+    "out = args[args.index('--out') + 1]\n"
+    "os.makedirs(out)\n"
+    "window = {'eager': 0.2, 'compile': 0.1}[mode]\n"
+    "with open(os.path.join(out, 'metrics.csv'), 'w') as f:\n"
+    "    f.write('step,epoch,split,loss,accuracy,lr,elapsed_s\\n')\n"
+    "    for k in range(1, 7):\n"
+    "        f.write('%d,0,train,1,0.5,0.1,%.6f\\n' % (10 * k, window * k))\n"
+    "with open(os.path.join(out, 'summary.json'), 'w') as f:\n"
+    "    json.dump({'status': 'ok', 'impl': 'torch', 'mode': mode, 'threads': 1,\n"
+    "               'compile_s': None if mode == 'eager' else 12.5}, f)\n";
+
+/* --torch-mode best over two rounds against the stand-in: each mode that
+ * runs has its rows (mode, steady rate, compile seconds), max-autotune is
+ * left out after its exit 3 (one note, no row, the run goes on), the peer
+ * is the faster mode on every row, and normlab's ratio is against it */
+START_TEST(test_run_best_peer)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/normlab-bench-XXXXXX");
+    ck_assert(mkdtemp(tmp));
+    char path[512], line[4096];
+    snprintf(path, sizeof path, "%s/peer.py", tmp);
+    write_text(path, stand_in_peer);
+    snprintf(path, sizeof path, "%s/python", tmp);
+    write_text(path, "#!/bin/sh\nexec python3 \"$@\"\n");
+    ck_assert_int_eq(chmod(path, 0755), 0);
+    ck_assert_int_eq(normlab("bench --run " NORMLAB_SOURCE_DIR "/configs/synthetic-smoke.yaml "
+                             "--set train.steps=60 --set train.log_every=10 --set train.eval_every=30 "
+                             "--set data.shape=[256] --set model.widths=[256,256] "
+                             "--set train.batch_size=128 --torch --python ./python --peer peer.py "
+                             "--rounds 2 --threads 1 --csv run.csv"), 0);
+    static char err[16384];
+    snprintf(path, sizeof path, "%s/err.txt", tmp);
+    FILE *f = fopen(path, "r");
+    ck_assert(f);
+    err[fread(err, 1, sizeof err - 1, f)] = '\0';
+    fclose(f);
+    const char *note = "torch max-autotune does not compile this model";
+    const char *first = strstr(err, note);
+    ck_assert_msg(first && !strstr(first + 1, note), "one left-out note: %s", err);
+    snprintf(path, sizeof path, "%s/run.csv", tmp);
+    f = fopen(path, "r");
+    ck_assert(f);
+    ck_assert(fgets(line, sizeof line, f));
+    int torch_rows[NL_TORCH_MODE_COUNT] = {0}, normlab_rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *fld[64];
+        ck_assert_int_eq(split(line, fld, 64), 42);
+        ck_assert_str_eq(fld[41], "compile"); /* peer_mode: the faster */
+        const double per_s = atof(fld[15]);
+        if (!strcmp(fld[1], "torch")) {
+            const int mode = nl_name_lookup(&nl_torch_mode_names, fld[39]);
+            ck_assert_msg(mode == NL_TORCH_EAGER || mode == NL_TORCH_COMPILE, "mode %s", fld[39]);
+            torch_rows[mode]++;
+            /* 10 steps of 128 samples per window */
+            ck_assert_double_eq_tol(per_s, mode == NL_TORCH_EAGER ? 6400.0 : 12800.0, 1e-3);
+            ck_assert_str_eq(fld[40], mode == NL_TORCH_EAGER ? "" : "12.500");
+        } else {
+            ck_assert_str_eq(fld[1], "normlab");
+            normlab_rows++;
+            ck_assert_str_eq(fld[39], "");
+            ck_assert_double_eq_tol(atof(fld[22]), per_s / 12800.0, 1e-4 * per_s / 12800.0);
+        }
+    }
+    fclose(f);
+    ck_assert_int_eq(normlab_rows, 2);
+    ck_assert_int_eq(torch_rows[NL_TORCH_EAGER], 2);
+    ck_assert_int_eq(torch_rows[NL_TORCH_COMPILE], 2);
+    ck_assert_int_eq(torch_rows[NL_TORCH_MAX_AUTOTUNE], 0);
+}
+END_TEST
+
 /* one round of a small run (no PyTorch): the rows and the kept records
  * agree; no time is asserted. metrics.csv counts milliseconds, so the
  * steps are made big enough (~3 ms) that an interval of ten lasts a few */
@@ -695,7 +846,7 @@ START_TEST(test_run_round)
               strstr(line, "cpu_model") && strstr(line, "isa"));
     ck_assert(fgets(line, sizeof line, f));
     char *fld[64];
-    ck_assert_int_eq(split(line, fld, 64), 39);
+    ck_assert_int_eq(split(line, fld, 64), 42);
     ck_assert_str_eq(fld[0], "run");
     ck_assert_str_eq(fld[1], "normlab");
     ck_assert_str_eq(fld[5], "mlp");
@@ -721,6 +872,10 @@ START_TEST(test_run_round)
     ck_assert_double_eq_tol(gflops, per_s / 128.0 * step_flops / 1e9, 1e-5 * gflops);
     const double share = positive(fld, 38, "peak_share");
     ck_assert_double_eq_tol(share, gflops / positive(fld, 37, "peak_gflops"), 1e-5 * share);
+    /* torch_mode, compile_s, peer_mode: empty without --torch */
+    ck_assert_str_eq(fld[39], "");
+    ck_assert_str_eq(fld[40], "");
+    ck_assert_str_eq(fld[41], "");
     ck_assert(!fgets(line, sizeof line, f));
     fclose(f);
     /* the kept run is the one the row read */
@@ -792,6 +947,8 @@ int main(void)
     tcase_add_test(tc, test_rnn_norm_rows);
     tcase_add_test(tc, test_run_records);
     tcase_add_test(tc, test_run_usage);
+    tcase_add_test(tc, test_run_peer_refusals);
+    tcase_add_test(tc, test_run_best_peer);
     tcase_add_test(tc, test_run_round);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

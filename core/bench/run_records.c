@@ -9,6 +9,16 @@
 
 #include "log/files.h"
 
+static const nl_name_entry torch_mode_entries[] = {
+    [NL_TORCH_EAGER] = {"eager", "PyTorch eager, op by op"},
+    [NL_TORCH_COMPILE] = {"compile", "torch.compile's default mode (inductor), compiled before the clock starts"},
+    [NL_TORCH_MAX_AUTOTUNE] = {"max-autotune", "torch.compile(mode='max-autotune'), compiled before the clock starts"},
+    [NL_TORCH_BEST] = {"best", "each of the above (a compiled mode left out where it does not compile), the fastest per round"},
+};
+_Static_assert(sizeof torch_mode_entries / sizeof torch_mode_entries[0] == NL_TORCH_MODE_COUNT,
+               "torch mode table");
+const nl_name_table nl_torch_mode_names = {"torch mode", torch_mode_entries, NL_TORCH_MODE_COUNT, 0};
+
 typedef struct {
     long step;
     double t;

@@ -19,7 +19,22 @@
 
 #include <stdbool.h>
 
+#include "base/names.h"
 #include "base/status.h"
+
+/* How `normlab bench --run --torch` runs the PyTorch side
+ * (experiments/bench/torch_run.py --mode): eagerly, under torch.compile's
+ * default mode or its max-autotune, or best: each of the three (the
+ * compiled ones where they compile), the fastest taken per round as the
+ * peer. The rows run in this order; best is last. */
+typedef enum {
+    NL_TORCH_EAGER,
+    NL_TORCH_COMPILE,
+    NL_TORCH_MAX_AUTOTUNE,
+    NL_TORCH_BEST,
+    NL_TORCH_MODE_COUNT
+} nl_torch_mode;
+extern const nl_name_table nl_torch_mode_names;
 
 typedef struct {
     long steps;          /* the last train row's step: the run's steps */

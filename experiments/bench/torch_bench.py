@@ -1,13 +1,21 @@
 #!/usr/bin/python3
 """PyTorch's side of `normlab bench`: the same measurements, the same CSV columns.
 
-Run with Debian's PyTorch (python3-torch 1.13, /usr/bin/python3), one process
-per threading setting: the environment (OPENBLAS_NUM_THREADS, OMP_WAIT_POLICY)
+Run with the pinned peer (.venv-peer/bin/python, experiments/bench/
+requirements-peer.txt) or Debian's PyTorch (python3-torch 1.13,
+/usr/bin/python3, the history rows), one process per threading setting: the environment (OPENBLAS_NUM_THREADS, OMP_WAIT_POLICY)
 must be set before `import torch`, so run_torch.sh launches this script once
 per setting and passes the setting's name with --setting.
 
   /usr/bin/python3 experiments/bench/torch_bench.py --setting default --csv torch.csv
   /usr/bin/python3 experiments/bench/torch_bench.py --quick --training --model mlp
+  .venv-peer/bin/python experiments/bench/torch_bench.py --training --compile compile --setting default
+
+--compile compile|max-autotune (torch >= 2.15): the mlp, cnn, lm and vit
+training steps under torch.compile (a static graph per shape); the first
+step, which compiles, is timed alone and printed, then the usual warm-up
+and timing; the rows' setting is SETTING+MODE, so compare.py, which takes
+PyTorch's best setting per row, takes the faster of eager and compiled.
 
 Mirrors normlab's bench (cmd/bench.c and its bench_*.c, core/bench/bench.h):
 - models: mlp 784-256-256-256-10 and cnn conv3x3(1->32)-norm-relu-maxpool2,
@@ -182,6 +190,28 @@ AUTOCAST = [contextlib.nullcontext]
 
 def bf16_autocast():
     return torch.autocast("cpu", dtype=torch.bfloat16)
+
+
+COMPILE = ["eager"]  # main puts --compile's mode here
+
+
+def compiled(model):
+    """the module the training step calls: the model itself (eager), or
+    torch.compile'd in --compile's mode, a static graph per shape"""
+    mode = COMPILE[0]
+    if mode == "eager":
+        return model
+    return torch.compile(model, mode=None if mode == "compile" else mode, dynamic=False)
+
+
+def compile_first(step):
+    """--compile: the first step (which compiles) timed alone, before
+    measure's warm-up and timing; printed as the row's compile seconds"""
+    if COMPILE[0] == "eager":
+        return ""
+    t0 = time.perf_counter()
+    step()
+    return "  (%s: first step, compiling, %.1f s)" % (COMPILE[0], time.perf_counter() - t0)
 
 
 def for_precision(model, a):
@@ -499,17 +529,19 @@ def bench_training(out, a, t, square):
                 ys = torch.randint(0, 10, (pool * n,))
                 batches = [(xs[i * n:(i + 1) * n], ys[i * n:(i + 1) * n]) for i in range(pool)]
                 state = {"next": 0}
+                fwd = compiled(model)
 
                 def step():
                     xb, yb = batches[state["next"]]
                     state["next"] = (state["next"] + 1) % pool
                     opt.zero_grad(set_to_none=True)
                     with AUTOCAST[0]():
-                        loss = loss_fn(model(xb), yb)
+                        loss = loss_fn(fwd(xb), yb)
                     loss.backward()
                     opt.step()
                     return loss
 
+                compile_note = compile_first(step)
                 r = measure(step, t)
                 loss = float(step().item())
                 sps = n / r[0]
@@ -517,7 +549,7 @@ def bench_training(out, a, t, square):
                 label = "group(%d)" % a.groups if norm == "group" else norm
                 print("  %-5s %-10s %5d %11.0f %9.3f %12.3f %8.1f %11.0f %8.3f%s" % (
                     arch, label, n, sps, r[0] * 1e3, flops / 1e6, sps * flops / 1e9, ceiling,
-                    sps / ceiling, "" if math.isfinite(loss) else "  (loss not finite)"))
+                    sps / ceiling, ("" if math.isfinite(loss) else "  (loss not finite)") + compile_note))
                 out.row("train", r, precision=a.precision, model=arch, norm=norm, groups=a.groups if norm == "group" else "",
                         batch=n, kernel="train_step", mode="train", samples_per_s=sps,
                         median_ms=r[0] * 1e3, flops=flops, gflops=sps * flops / 1e9,
@@ -641,11 +673,13 @@ def bench_training_lm(out, a, t):
             model = for_precision(make_goldens.Lm(a.vocab, a.d_model, a.heads, a.layers,
                                                   a.context, 4, norm, a.placement, False, "none",
                                                   True, a.groups), a)
+            fwd = compiled(model)
             step = transformer_step(
                 model, n,
                 lambda pool: (torch.randint(0, a.vocab, (pool, n, a.context)),
                               torch.randint(0, a.vocab, (pool, n, a.context))),
-                lambda b, i: F.cross_entropy(model(b[0][i]).reshape(-1, a.vocab), b[1][i].reshape(-1)))
+                lambda b, i: F.cross_entropy(fwd(b[0][i]).reshape(-1, a.vocab), b[1][i].reshape(-1)))
+            compile_note = compile_first(step)
             r = measure(step, t)
             loss = float(step().item())
             tps = n * a.context / r[0]
@@ -653,7 +687,7 @@ def bench_training_lm(out, a, t):
             label = "group(%d)" % a.groups if norm == "group" else norm
             print("  %-10s %5d %11.0f %10.1f %9.3f %9d %8.3f%s" % (
                 label, n, tps, n / r[0], r[0] * 1e3, params, loss,
-                "" if math.isfinite(loss) else "  (loss not finite)"))
+                ("" if math.isfinite(loss) else "  (loss not finite)") + compile_note))
             out.row("train_lm", r, precision=a.precision, model="lm", norm=norm,
                     groups=a.groups if norm == "group" else "", batch=n, kernel="train_step",
                     shape=lm_shape(a), mode=a.placement, samples_per_s=tps, median_ms=r[0] * 1e3)
@@ -674,17 +708,19 @@ def bench_training_vit(out, a, t):
             model = for_precision(make_goldens.Vit(1, 28, a.patch, 10, a.d_model, a.heads,
                                                    a.layers, 4, norm, a.placement, False, "none",
                                                    False, a.groups), a)
+            fwd = compiled(model)
             step = transformer_step(
                 model, n,
                 lambda pool: (torch.randn(pool, n, 1, 28, 28), torch.randint(0, 10, (pool, n))),
-                lambda b, i: F.cross_entropy(model(b[0][i]), b[1][i]))
+                lambda b, i: F.cross_entropy(fwd(b[0][i]), b[1][i]))
+            compile_note = compile_first(step)
             r = measure(step, t)
             loss = float(step().item())
             params = sum(p.numel() for p in model.parameters())
             label = "group(%d)" % a.groups if norm == "group" else norm
             print("  %-10s %5d %11.1f %9.3f %9d %8.3f%s" % (
                 label, n, n / r[0], r[0] * 1e3, params, loss,
-                "" if math.isfinite(loss) else "  (loss not finite)"))
+                ("" if math.isfinite(loss) else "  (loss not finite)") + compile_note))
             out.row("train_vit", r, precision=a.precision, model="vit", norm=norm,
                     groups=a.groups if norm == "group" else "", batch=n, kernel="train_step",
                     shape=vit_shape(a), mode=a.placement, samples_per_s=n / r[0],
@@ -898,7 +934,28 @@ def main():
     ap.add_argument("--precision", default="fp32",
                     help="fp32 or bf16: the training steps' forward and loss under "
                          "torch.autocast('cpu', dtype=torch.bfloat16)")
+    ap.add_argument("--compile", default="eager", choices=list(torch_run.MODES),
+                    help="the training steps (mlp, cnn, lm, vit) eager (the default) or under "
+                    "torch.compile (compile: its default mode; max-autotune), torch >= 2.15; "
+                    "the rows' setting gets +MODE, so compare.py's best setting takes the "
+                    "faster of eager and compiled")
     a = ap.parse_args()
+    if a.compile != "eager":
+        lo = torch_run.MODES[a.compile]
+        if torch_run.torch_version(torch.__version__) < lo:
+            print("torch_bench.py: --compile %s: torch %s is older than %d.%d (install the "
+                  "pinned peer: %s)" % (a.compile, torch.__version__, lo[0], lo[1],
+                                        torch_run.INSTALL), file=sys.stderr)
+            return 2
+        if a.kernels or a.eval:
+            ap.error("--compile %s: the training steps only (--kernels and --eval run eager)"
+                     % a.compile)
+        rnn = [m for m in parse_list(a.model) if m in ("lstm", "gru")]
+        if rnn:
+            ap.error("--compile %s --model %s: the recurrent step runs eager only here"
+                     % (a.compile, rnn[0]))
+        a.training = True
+        COMPILE[0] = a.compile
     if a.precision == "fp16":
         print("torch_bench.py: --precision fp16: torch %s's CPU autocast runs bf16 only "
               "(torch.autocast('cpu', dtype=torch.float16) is refused); use fp32 or bf16"
@@ -967,6 +1024,8 @@ def main():
         if a.warmup is not None:
             t.warmup = a.warmup
     setting = a.setting
+    if COMPILE[0] != "eager":
+        setting += "+" + COMPILE[0]
     if a.cpu_clock:
         CLOCK[0] = time.process_time
         setting += "+clock=cpu"

@@ -3,8 +3,18 @@
 the run a resolved normlab config describes, writing the same records a
 `normlab run` writes, so one reader times both.
 
-  /usr/bin/python3 experiments/bench/torch_run.py RESOLVED.yaml --out DIR [--threads N]
-  /usr/bin/python3 experiments/bench/torch_run.py RESOLVED.yaml --check
+  .venv-peer/bin/python experiments/bench/torch_run.py RESOLVED.yaml --out DIR [--threads N]
+                        [--mode eager|compile|max-autotune]
+  .venv-peer/bin/python experiments/bench/torch_run.py RESOLVED.yaml --check
+  .venv-peer/bin/python experiments/bench/torch_run.py --probe --mode MODE
+
+.venv-peer is the pinned peer (experiments/bench/requirements-peer.txt);
+--mode eager runs on torch >= 1.13 (Debian's /usr/bin/python3 too), the
+compiled modes need >= 2.15. --mode compile is torch.compile's default
+mode, max-autotune its max-autotune; both compile before the clock starts
+(compile_warmup) and summary.json gets the seconds as compile_s. A torch
+missing or too old: exit 2 before anything is written (--probe checks
+only that); a compiled mode that fails to compile the model: exit 3.
 
 RESOLVED.yaml is a config with every key filled in (`normlab validate
 --print`, or a run directory's config.yaml); `normlab bench --run CONFIG
@@ -12,7 +22,8 @@ RESOLVED.yaml is a config with every key filled in (`normlab validate
 columns: step,epoch,split,loss,accuracy,lr,elapsed_s, a `train` row every
 train.log_every steps, `test` rows every train.eval_every steps and at the
 end, `test_trainmode` rows where normlab writes them) and summary.json
-(status, steps, wall_s, train_s, samples_per_s, tokens_per_s, threads).
+(status, steps, wall_s, train_s, samples_per_s, tokens_per_s, threads,
+torch, mode, compile_s, graphs_compiled_in_run).
 
 What it mirrors (and refuses, exit 2, anything else):
 - data: fashion-mnist and mnist (the IDX files, gzip or not; the first
@@ -69,6 +80,7 @@ Timing: elapsed_s counts from the start of training (after the data are
 loaded and the model built), as normlab's does; train_s only the steps.
 """
 import argparse
+import copy
 import csv
 import gzip
 import json
@@ -78,8 +90,12 @@ import socket
 import sys
 import time
 
-import numpy as np
-import yaml
+try:  # a Python without them is refused with the way to install the peer
+    import numpy as np
+    import yaml
+    MISSING = None
+except ImportError as missing:
+    MISSING = missing.name
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "golden"))
@@ -89,6 +105,21 @@ NORMS = ("none", "batch", "layer", "group", "rms")
 SHIFT = {"none": False, "batch": True, "layer": True, "group": True, "rms": False}
 DATASETS = ("fashion-mnist", "mnist", "synthetic", "text", "synthetic_text")
 PRECISIONS = ("fp32", "bf16")  # fp16: torch 1.13's CPU autocast has none
+# --mode: how the model runs, and the oldest torch each mode is taken from.
+# Eager: 1.13, Debian's python3-torch, the history rows' peer and the oldest
+# this script was checked on (CPU autocast's bf16 is 1.10's, torch.autocast
+# 1.10's); compile and max-autotune: the pinned peer
+# (requirements-peer.txt), whose inductor the numbers are about.
+MODES = {"eager": (1, 13), "compile": (2, 15), "max-autotune": (2, 15)}
+# the compile modes' warm-up steps before the clock starts: the first
+# compiles the training graph, the second shows a recompilation the first
+# step's state forces (an optimizer state, a counter) before timing does
+WARMUP_STEPS = 2
+# the exit status of a compiled mode that fails to compile the model
+# (normlab bench --run --torch-mode best leaves that mode out and goes on)
+DOES_NOT_COMPILE = 3
+INSTALL = ("python3 -m venv .venv-peer && .venv-peer/bin/pip install -r "
+           "experiments/bench/requirements-peer.txt")
 
 
 class Refusal(Exception):
@@ -107,6 +138,32 @@ def get(cfg, dotted, default=None):
             return default
         node = node[part]
     return node
+
+
+def torch_version(text):
+    """(major, minor) of a torch.__version__ such as 2.15.0+cpu or 1.13.1"""
+    parts = text.split("+")[0].split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        return 0, 0
+
+
+def load_torch(mode):
+    """torch, when this Python has one new enough for the mode; Refusal
+    (exit 2, nothing written) otherwise, saying how to install the peer"""
+    try:
+        import torch
+    except ImportError:
+        raise Refusal("%s has no torch (install the peer: %s)" % (sys.executable, INSTALL))
+    lo = MODES[mode]
+    if torch_version(torch.__version__) < lo:
+        raise Refusal("%s's torch %s is older than %d.%d, which --mode %s needs (install the "
+                      "pinned peer: %s)" % (sys.executable, torch.__version__, lo[0], lo[1],
+                                            mode, INSTALL))
+    if MISSING:
+        raise Refusal("%s has no %s (install the peer: %s)" % (sys.executable, MISSING, INSTALL))
+    return torch
 
 
 def check(cfg):
@@ -373,6 +430,14 @@ def fp32_normalizers(model, torch, nn):
     return count
 
 
+def compiled_graphs(torch, mode):
+    """the graphs torch.compile has made in this process so far"""
+    if mode == "eager":
+        return 0
+    from torch._dynamo.utils import counters
+    return int(counters["stats"]["unique_graphs"])
+
+
 def schedule_lr(cfg, base, step, total):
     """core/optim/schedule.c's nl_schedule_lr"""
     warm = get(cfg, "train.schedule.warmup_steps", 0)
@@ -415,7 +480,12 @@ def make_optimizer(cfg, torch, model):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("config")
+    ap.add_argument("config", nargs="?")
+    ap.add_argument("--mode", choices=list(MODES), default="eager",
+                    help="eager (the default), compile (torch.compile's default mode) or "
+                    "max-autotune; the compile modes need torch >= 2.15")
+    ap.add_argument("--probe", action="store_true",
+                    help="only say whether this Python's torch runs --mode (exit 2: why not)")
     ap.add_argument("--out")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--check", action="store_true", help="only say whether the config is mirrored")
@@ -424,6 +494,20 @@ def main():
     ap.add_argument("--sizes", help="TRAIN,TEST: the splits' sizes, subsets applied (samples, "
                     "or tokens), as normlab's check found them")
     a = ap.parse_args()
+    if a.probe:
+        try:
+            torch = load_torch(a.mode)
+        except Refusal as e:
+            print("torch_run.py: %s" % e, file=sys.stderr)
+            return 2
+        print("torch %s runs --mode %s" % (torch.__version__, a.mode))
+        return 0
+    if not a.config:
+        ap.error("a config is needed (or --probe)")
+    if MISSING:
+        print("torch_run.py: %s has no %s (install the peer: %s)" % (sys.executable, MISSING,
+                                                                    INSTALL), file=sys.stderr)
+        return 2
     with open(a.config) as f:
         cfg = yaml.safe_load(f)
     if a.data_path and not get(cfg, "data.path"):
@@ -443,14 +527,17 @@ def main():
         print("torch_run.py: --out DIR is needed", file=sys.stderr)
         return 2
 
-    import torch
+    try:  # before anything is written
+        torch = load_torch(a.mode)
+    except Refusal as e:
+        print("torch_run.py: %s" % e, file=sys.stderr)
+        return 2
     import torch.nn as nn
     import torch.nn.functional as F
     import make_goldens  # noqa: F401  (sets one thread on import: set ours after)
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     torch.manual_seed(int(get(cfg, "seed", 1)))
-    os.makedirs(a.out, exist_ok=True)
 
     arch = get(cfg, "model.arch")
     batch = get(cfg, "train.batch_size")
@@ -477,7 +564,6 @@ def main():
     bf16 = get(cfg, "train.precision", "fp32") == "bf16"
     if bf16:
         fp32_normalizers(model, torch, nn)
-    opt = make_optimizer(cfg, torch, model)
     base_lr = float(get(cfg, "train.optimizer.lr"))
     total = get(cfg, "train.steps") or get(cfg, "train.epochs", 1) * per_epoch
     log_every = get(cfg, "train.log_every", 20)
@@ -492,10 +578,16 @@ def main():
         idx = starts.unsqueeze(1) + torch.arange(context).unsqueeze(0)
         return split[idx], split[idx + 1]
 
+    # the compile modes: every shape its own static graph (dynamic=False),
+    # so that the evaluation's batch does not turn the training graph into
+    # a dynamic-shape one
+    net = model if a.mode == "eager" else torch.compile(
+        model, mode=None if a.mode == "compile" else a.mode, dynamic=False)
+
     def loss_and_correct(x, y):
         # bf16: the forward and the loss as autocast runs them (cross_entropy in fp32)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            out = model(x)
+            out = net(x)
             out = out.reshape(-1, out.shape[-1])
             y = y.reshape(-1)
             return F.cross_entropy(out, y), (out.argmax(1) == y).sum()
@@ -538,6 +630,51 @@ def main():
         model.train()
         return loss_sum / max(count, 1), correct / max(count, 1)
 
+    def train_step(optimizer, x, y):
+        optimizer.zero_grad(set_to_none=True)
+        loss, correct = loss_and_correct(x, y)
+        loss.backward()
+        if clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        return loss, correct
+
+    def compile_warmup():
+        """the compile modes' compilation, before the clock starts and apart
+        from the run: WARMUP_STEPS training steps on the first batch (a
+        throwaway optimizer) and one evaluation of each kind the run makes,
+        which compiles every graph the run calls; then the weights, the
+        running statistics and the optimizer start over as eager's do, so
+        the run trains what eager trains. Its seconds (compilation, and
+        those steps and evaluations) are summary.json's compile_s."""
+        saved = copy.deepcopy(model.state_dict())
+        if tokens:
+            x, y = token_windows(train_t, torch.arange(batch) * context)
+        else:
+            x, y = xs[:batch], ys[:batch]
+        t0 = time.perf_counter()
+        warm_opt = make_optimizer(cfg, torch, model)
+        for _ in range(WARMUP_STEPS):
+            train_step(warm_opt, x, y)
+        evaluate(False)
+        if trainmode:
+            evaluate(True)
+        seconds = time.perf_counter() - t0
+        model.load_state_dict(saved)
+        model.train()
+        return seconds
+
+    compile_s = None
+    if a.mode != "eager":
+        try:
+            compile_s = compile_warmup()
+        except Exception as e:  # inductor's failures have no common class
+            print("torch_run.py: %s: --mode %s does not compile this model: %s: %s"
+                  % (a.config, a.mode, type(e).__name__, str(e).split("\n")[0]), file=sys.stderr)
+            return DOES_NOT_COMPILE
+    graphs_warm = compiled_graphs(torch, a.mode)
+    opt = make_optimizer(cfg, torch, model)
+    os.makedirs(a.out, exist_ok=True)  # everything refusable is refused by now
     f = open(os.path.join(a.out, "metrics.csv"), "w", newline="")
     w = csv.writer(f)
     w.writerow(["step", "epoch", "split", "loss", "accuracy", "lr", "elapsed_s"])
@@ -577,12 +714,7 @@ def main():
         lr = schedule_lr(cfg, base_lr, step, total)
         for g in opt.param_groups:
             g["lr"] = lr
-        opt.zero_grad(set_to_none=True)
-        loss, correct = loss_and_correct(x, y)
-        loss.backward()
-        if clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        opt.step()
+        loss, correct = train_step(opt, x, y)
         window_loss += loss.detach()
         window_correct += correct
         step += 1
@@ -600,7 +732,13 @@ def main():
     wall = time.perf_counter() - start
     f.close()
     per_s = step * batch / train_s if train_s > 0 else 0.0
-    summary = {"status": "ok", "impl": "torch", "torch": torch.__version__, "steps": step,
+    summary = {"status": "ok", "impl": "torch", "torch": torch.__version__, "mode": a.mode,
+               "compile_s": compile_s, "warmup_steps": 0 if compile_s is None else WARMUP_STEPS,
+               "graphs_compiled_warmup": graphs_warm,
+               # graphs compiled after the warm-up, in the timed run: 0
+               # unless a guard the warm-up did not meet forced one
+               "graphs_compiled_in_run": compiled_graphs(torch, a.mode) - graphs_warm,
+               "steps": step,
                "batch_size": batch, "wall_s": wall, "train_s": train_s, "samples_per_s": per_s,
                "threads": torch.get_num_threads(), "host": socket.gethostname(),
                "precision": "bf16" if bf16 else "fp32",
@@ -611,8 +749,9 @@ def main():
         summary["tokens_per_s"] = per_s * context
     with open(os.path.join(a.out, "summary.json"), "w") as sf:
         json.dump(summary, sf, indent=1)
-    print("ok: %d steps, %.1f s, %.0f %s/s" % (step, wall, per_s * (context if tokens else 1),
-                                              "tokens" if tokens else "samples"))
+    print("ok: %s, %d steps, %.1f s, %.0f %s/s%s" % (
+        a.mode, step, wall, per_s * (context if tokens else 1), "tokens" if tokens else "samples",
+        "" if compile_s is None else ", compiled in %.1f s" % compile_s))
     return 0
 
 
