@@ -2,7 +2,8 @@
  * committed reproduction (tu_committed_sweeps: the experiments whose sweep
  * directories are committed) the picker takes its cheapest finished run
  * (fewest steps x batch x forward MFLOP per sample, from its summary.json
- * and config.yaml; an ok run before a diverged one). In the default suite
+ * and config.yaml; an ok run before a diverged one; of equal cost, the one
+ * with the most parameters, a normalized variant over the plain model). In the default suite
  * (case "pick": seconds) it checks that every experiment has such a
  * run, and that the comparison sees a change of one float's last bit in
  * every compared field and ignores the clock's. With NL_DRIFT_RERUN=1
@@ -49,7 +50,7 @@ typedef struct {
     char kernels[64];  /* its recorded kernel set; "" where its summary predates them */
     char commit[64];   /* its recorded commit */
     int threads;
-    double cost;
+    double cost, parameters;
     int runs;          /* the sweep's finished runs */
     double wall_s;     /* their recorded wall times, summed: a full regeneration */
     char commits[16][64];
@@ -139,10 +140,15 @@ static void consider_run(pick *p, const char *run, int *picked_rank)
         p->finished_count = ++p->runs;
         p->wall_s += json_number(summary, "wall_s", 0);
         const double cost = run_cost(summary, config);
+        const double parameters = json_number(summary, "parameters", 0);
+        /* of runs that cost the same, the one with more parameters: the
+         * normalized variant over the plain one it is compared with */
         if (config && (*picked_rank < 0 || rank < *picked_rank ||
-                       (rank == *picked_rank && cost < p->cost))) {
+                       (rank == *picked_rank &&
+                        (cost < p->cost || (cost == p->cost && parameters > p->parameters))))) {
             *picked_rank = rank;
             p->cost = cost;
+            p->parameters = parameters;
             snprintf(p->run, sizeof p->run, "%s", run);
             snprintf(p->commit, sizeof p->commit, "%s", commit);
             p->threads = (int)json_number(summary, "threads", 0);
