@@ -9,6 +9,7 @@
 
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "base/rng.h"
@@ -348,6 +349,79 @@ void tu_tmp_write_idx(const char *dir, uint32_t n_train, uint32_t n_test, uint32
         }
         ck_assert_int_eq(fclose(out), 0);
     }
+}
+
+/* whether .gitignore names "/<dir>/" (the user's own sweep directories) */
+static bool tu_gitignored(const char *gitignore, const char *dir)
+{
+    char line[1100];
+    snprintf(line, sizeof line, "\n/%s/\n", dir);
+    return strstr(gitignore, line) != NULL;
+}
+
+static int tu_compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* experiments/NAME.yaml's dry run: its exit status, the sweep directory it
+ * names ("sweep results/NAME: N combinations, ...") and its output */
+static int tu_dry_run(const char *experiment, char *dir, size_t dir_size, nl_buf *output)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' sweep 'experiments/%s' --dry-run 2>&1",
+             NORMLAB_SOURCE_DIR, NORMLAB_BUILT_BINARY, experiment);
+    FILE *p = popen(cmd, "r");
+    ck_assert(p);
+    char line[4096], format[32];
+    snprintf(format, sizeof format, "sweep %%%zu[^:]:", dir_size - 1);
+    dir[0] = '\0';
+    while (fgets(line, sizeof line, p)) {
+        if (!dir[0])
+            sscanf(line, format, dir);
+        nl_buf_printf(output, "%s", line);
+    }
+    ck_assert(!output->failed);
+    return pclose(p);
+}
+
+int tu_committed_sweeps(tu_sweep_visit visit, void *ctx)
+{
+    char *gitignore = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_read_file(NORMLAB_SOURCE_DIR "/.gitignore", &gitignore, NULL, &err) == NL_OK,
+                  "%s", err.msg);
+    DIR *d = opendir(NORMLAB_SOURCE_DIR "/experiments");
+    ck_assert(d);
+    char *names[512];
+    int count = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const size_t len = strlen(e->d_name);
+        if (len < 6 || strcmp(e->d_name + len - 5, ".yaml") != 0)
+            continue;
+        ck_assert_int_lt(count, 512);
+        names[count++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)count, sizeof *names, tu_compare_names);
+    int visited = 0;
+    for (int i = 0; i < count; i++) {
+        char dir[1024], summary[1200], path[1200];
+        nl_buf output = {0};
+        const int status = tu_dry_run(names[i], dir, sizeof dir, &output);
+        ck_assert_msg(dir[0], "experiments/%s: no sweep directory in its dry run", names[i]);
+        snprintf(path, sizeof path, "%s/%s", NORMLAB_SOURCE_DIR, dir);
+        nl_path_join(summary, sizeof summary, path, "summary.csv");
+        if (nl_path_exists(summary) && !tu_gitignored(gitignore, dir)) {
+            visit(names[i], dir, status, output.data ? output.data : "", ctx);
+            visited++;
+        }
+        nl_buf_free(&output);
+        free(names[i]);
+    }
+    free(gitignore);
+    return visited;
 }
 
 void tu_tmp_remove(void)

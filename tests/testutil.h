@@ -123,6 +123,19 @@ void tu_assert_replayed_repeats_direct(nl_backend *be, const char *config_text, 
 const char *tu_normlab_binary(void);
 #define NORMLAB_BINARY tu_normlab_binary()
 
+/* ---- the committed reproductions ----
+ * Calls visit for every experiments/NAME.yaml whose sweep directory is
+ * committed (it holds a summary.csv and .gitignore does not name it: the
+ * quickstart's is the user's own), in name order, with the experiment's
+ * file name, its sweep directory relative to the source tree, and the exit
+ * status and output of `normlab sweep experiments/NAME.yaml --dry-run`
+ * (a line per run: "   4  RUN  KEY=VALUE ...  ACTION (DETAIL)"). A dry run
+ * that names no sweep directory fails the test. Returns how many it visited:
+ * the list is what is committed, so no test keeps a list of its own. */
+typedef void (*tu_sweep_visit)(const char *experiment, const char *dir, int status,
+                               const char *output, void *ctx);
+int tu_committed_sweeps(tu_sweep_visit visit, void *ctx);
+
 /* ---- scratch directories for tests that run the normlab binary ---- */
 extern char tu_tmp[256]; /* the current test's directory */
 /* makes a fresh /tmp/normlab-<tag>-XXXXXX into tu_tmp */

@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot final-virtual_batch.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' final-virtual_batch.gp (SVG; "pdf" for PDF)
-fig_name = "final-virtual_batch"
+if (!exists("fig_name")) fig_name = "final-virtual_batch"
 fig_width = 650
 fig_height = 570
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -48,6 +49,7 @@ footnote_color = "#606060"
 series_lw = 2                # a series' line (numeric x) and error bars
 series_pt = 7                # its markers
 series_ps = 1.1
+reference_dt = 2             # the dashed line of runs the x key does not apply to
 
 set label 101 "Final test error against virtual_batch" at screen 0.5, screen 0.9614 center font title_font
 set label 102 "fashion-mnist, 10000 training samples | MLP 256-256 relu, ghost_batch norm before act\nSGD lr 0.08, momentum 0.9, batch 128, 3 epochs | 3 seeds" at screen 0.5, screen 0.9053 center font subtitle_font tc rgb subtitle_color
@@ -55,7 +57,7 @@ set label 103 "points: mean over 3 seeds; bars: min to max" at screen 0.01, scre
 set multiplot
 unset key
 set ylabel "final test error (%)"
-set yrange [0:44.864]
+set yrange [0:49.662]
 set logscale x 2
 set xtics ("2" 2, "4" 4, "8" 8, "16" 16, "32" 32, "128" 128)
 set xrange [1.37931:185.6]

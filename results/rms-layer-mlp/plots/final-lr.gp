@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot final-lr.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' final-lr.gp (SVG; "pdf" for PDF)
-fig_name = "final-lr"
+if (!exists("fig_name")) fig_name = "final-lr"
 fig_width = 820
 fig_height = 570
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -48,6 +49,7 @@ footnote_color = "#606060"
 series_lw = 2                # a series' line (numeric x) and error bars
 series_pt = 7                # its markers
 series_ps = 1.1
+reference_dt = 2             # the dashed line of runs the x key does not apply to
 
 set label 101 "Final test error against lr" at screen 0.5, screen 0.9614 center font title_font
 set label 102 "fashion-mnist, 10000 training samples | MLP 256-256-256-256 relu before act\nSGD, momentum 0.9, batch 32, 3 epochs | 5 seeds" at screen 0.5, screen 0.9053 center font subtitle_font tc rgb subtitle_color
@@ -55,7 +57,7 @@ set label 103 "points: mean over 5 seeds; bars: min to max" at screen 0.01, scre
 set multiplot
 unset key
 set ylabel "final test error (%)"
-set yrange [0:50.112]
+set yrange [0:43.604]
 set logscale x 10
 set xtics ("0.01" 0.01, "0.03" 0.03, "0.1" 0.1, "0.3" 0.3)
 set xrange [0.00625:0.48]
