@@ -61,10 +61,10 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "ghost-virtual-mlp: 4 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.2635,0.193546,0.333454,0.2,2,virtual-2-collapses (inconclusive)
-2,0.00766667,-0.0147021,0.0300354,0,2,level-from-8 (inconclusive)
-3,0.00816667,-0.00239701,0.0187303,0,2,level-at-16 (inconclusive)
-4,0.0035,-0.00271034,0.00971034,0,0,level-at-32 (holds)
+1,0.275167,0.200805,0.349528,0.2,2,virtual-2-collapses (inconclusive)
+2,0.00616667,-0.0312675,0.0436008,0,2,level-from-8 (inconclusive)
+3,0.0055,-0.000953979,0.011954,0,0,level-at-16 (holds)
+4,-0.000333333,-0.00717412,0.00650745,0,0,level-at-32 (holds)
 EOD
 $bands << EOD
 2,0,0.02

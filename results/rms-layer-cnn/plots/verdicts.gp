@@ -61,7 +61,7 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "rms-layer-cnn: 1 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.0111667,-0.0647148,0.0870482,0,2,rms-as-ln (inconclusive)
+1,0.0118333,-0.066025,0.0896917,0,2,rms-as-ln (inconclusive)
 EOD
 $bands << EOD
 1,0,0.02

@@ -61,15 +61,15 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "rms-layer-mlp: 9 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.0029,-0.00932424,0.0151242,0,2,rms-as-ln[train.optimizer.lr=0.01] (inconclusive)
-2,0.0044,-0.00514144,0.0139414,0,2,rms-as-ln[train.optimizer.lr=0.03] (inconclusive)
-3,-0.0006,-0.00615983,0.00495983,0,0,rms-as-ln[train.optimizer.lr=0.1] (holds)
-4,-0.0917,-0.172654,-0.0107456,0,2,rms-as-ln[train.optimizer.lr=0.3] (inconclusive)
-5,-0.0917,-0.172654,-0.0107456,0,2,rms-breaks-less-at-0.3 (inconclusive)
-6,0.964494,0.887824,1.04116,1,2,rms-step-cheaper[train.optimizer.lr=0.01] (inconclusive)
-7,0.990324,0.925749,1.0549,1,2,rms-step-cheaper[train.optimizer.lr=0.03] (inconclusive)
-8,0.919885,0.796096,1.04367,1,2,rms-step-cheaper[train.optimizer.lr=0.1] (inconclusive)
-9,1.03736,0.96907,1.10565,1,2,rms-step-cheaper[train.optimizer.lr=0.3] (inconclusive)
+1,0.0027,-0.00739306,0.0127931,0,2,rms-as-ln[train.optimizer.lr=0.01] (inconclusive)
+2,-0.0061,-0.0162956,0.00409564,0,2,rms-as-ln[train.optimizer.lr=0.03] (inconclusive)
+3,-0.0044,-0.0133796,0.00457956,0,2,rms-as-ln[train.optimizer.lr=0.1] (inconclusive)
+4,-0.0927,-0.166419,-0.0189808,0,2,rms-as-ln[train.optimizer.lr=0.3] (inconclusive)
+5,-0.0927,-0.166419,-0.0189808,0,2,rms-breaks-less-at-0.3 (inconclusive)
+6,0.967505,0.934532,1.00048,1,2,rms-step-cheaper[train.optimizer.lr=0.01] (inconclusive)
+7,1.01137,0.918123,1.10461,1,2,rms-step-cheaper[train.optimizer.lr=0.03] (inconclusive)
+8,0.96141,0.92753,0.99529,1,1,rms-step-cheaper[train.optimizer.lr=0.1] (does not hold)
+9,0.974468,0.914794,1.03414,1,2,rms-step-cheaper[train.optimizer.lr=0.3] (inconclusive)
 EOD
 $bands << EOD
 1,0,0.02
