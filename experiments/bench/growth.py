@@ -4,13 +4,15 @@ model's size, normlab and PyTorch on the same log-log axes (issue 56).
 
     python3 experiments/bench/growth.py run OUT [--normlab build/normlab]
         [--python .venv-peer/bin/python] [--models mlp,cnn,lm,vit,lstm]
-        [--batches 2,4,8,16,32,64,128,256,512] [--threads 2] [--quick]
+        [--batches LIST] [--threads 2] [--quick]
         [--torch-arg=--compile=best ...]
     python3 experiments/bench/growth.py plot OUT
 
 `run` measures, one side after the other per model (never both at once: 2
 shared cores), with `normlab bench --training` and torch_bench.py:
-  - the step against the batch size at the bench's default model size;
+  - the step against the batch size at the bench's default model size (2 to
+    512 images for the mlp and cnn, fewer for the costlier steps: the lm's
+    windows 1 to 64, the vit's images 2 to 256, the lstm's sequences 1 to 128);
   - the step against the model's size at one batch: the lm and vit by depth
     (--layers 1, 2, 4, 8; batch 16), the lstm by width (--hidden 64 .. 512;
     batch 8). The bench's mlp and cnn are fixed models (784-256-256-256-10,
@@ -37,12 +39,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # the model's norm (the quickstart's: batch norm for the MLP and CNN, layer
 # norm in the transformer blocks, the plain recurrent cell) and the size axis
+# batches: the batch axis (the lm's are windows of 64 tokens, the lstm's
+# sequences of 28 steps: a step costs tens of times an image's)
 MODELS = {
-    "mlp": {"norm": "batch", "size": None},
-    "cnn": {"norm": "batch", "size": None},
-    "lm": {"norm": "layer", "size": ("layers", [1, 2, 4, 8], 16)},
-    "vit": {"norm": "layer", "size": ("layers", [1, 2, 4, 8], 16)},
-    "lstm": {"norm": "none", "size": ("hidden", [64, 128, 256, 512], 8)},
+    "mlp": {"norm": "batch", "size": None, "batches": "2,4,8,16,32,64,128,256,512"},
+    "cnn": {"norm": "batch", "size": None, "batches": "2,4,8,16,32,64,128,256,512"},
+    "lm": {"norm": "layer", "size": ("layers", [1, 2, 4, 8], 16), "batches": "1,2,4,8,16,32,64"},
+    "vit": {"norm": "layer", "size": ("layers", [1, 2, 4, 8], 16), "batches": "2,4,8,16,32,64,128,256"},
+    "lstm": {"norm": "none", "size": ("hidden", [64, 128, 256, 512], 8), "batches": "1,2,4,8,16,32,64,128"},
 }
 
 
@@ -66,7 +70,7 @@ def measure(args):
         spec = MODELS[m]
         with open(os.path.join(args.out, "load.txt"), "a") as f:
             f.write(f"{m}: {uptime()}\n")
-        runs = [(["--batch", args.batches], "batch")]
+        runs = [(["--batch", args.batches or spec["batches"]], "batch")]
         if spec["size"]:
             # the batch figure at the bench's default size only
             runs[0][0].extend([f"--{spec['size'][0]}", str(default_size(m))])
@@ -212,7 +216,7 @@ def main():
     r.add_argument("--normlab", default="build/normlab")
     r.add_argument("--python", default=".venv-peer/bin/python")
     r.add_argument("--models", default=",".join(MODELS))
-    r.add_argument("--batches", default="2,4,8,16,32,64,128,256,512")
+    r.add_argument("--batches", help="the batch axis of every model (default: each model's own)")
     r.add_argument("--threads", type=int, default=2)
     r.add_argument("--quick", action="store_true")
     r.add_argument("--torch-arg", action="append", default=[],
