@@ -61,14 +61,14 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "ba-ln-lstm: 8 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.0255,-0.0445593,-0.00644069,0,2,ln-ends-lower[model.permute_pixels=false] (inconclusive)
-2,-0.0245,-0.132503,0.0835027,0,2,ln-ends-lower[model.permute_pixels=true] (inconclusive)
-3,-0.0255,-0.0445593,-0.00644069,-0.02,2,ln-2.5-points[model.permute_pixels=false] (inconclusive)
-4,-0.0245,-0.132503,0.0835027,-0.02,2,ln-2.5-points[model.permute_pixels=true] (inconclusive)
-5,0.1225,0.0272035,0.217797,0,2,ln-faster-step-25[model.permute_pixels=false] (inconclusive)
-6,0.0695,0.0123221,0.126678,0,2,ln-faster-step-25[model.permute_pixels=true] (inconclusive)
-7,0.002,-0.150474,0.154474,0,2,rms-as-ln[model.permute_pixels=false] (inconclusive)
-8,0.0185,-0.0513841,0.0883841,0,2,rms-as-ln[model.permute_pixels=true] (inconclusive)
+1,-0.0268333,-0.0351667,-0.0166667,0,0,ln-ends-lower[model.permute_pixels=false] (holds)
+2,-0.0161667,-0.0223333,-0.00983333,0,0,ln-ends-lower[model.permute_pixels=true] (holds)
+3,-0.0268333,-0.0351667,-0.0166667,-0.02,2,ln-2.5-points[model.permute_pixels=false] (inconclusive)
+4,-0.0161667,-0.0223333,-0.00983333,-0.02,2,ln-2.5-points[model.permute_pixels=true] (inconclusive)
+5,0.138,0.120333,0.153833,0,0,ln-faster-step-25[model.permute_pixels=false] (holds)
+6,0.0796667,0.068,0.0936667,0,0,ln-faster-step-25[model.permute_pixels=true] (holds)
+7,0.011,0.002,0.018,0,2,rms-as-ln[model.permute_pixels=false] (inconclusive)
+8,0.00233333,-0.00816667,0.0126667,0,2,rms-as-ln[model.permute_pixels=true] (inconclusive)
 EOD
 $bands << EOD
 7,0,0.01

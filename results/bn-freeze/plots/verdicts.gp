@@ -61,9 +61,9 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "bn-freeze: 3 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.349667,0.187843,0.51149,0.439,2,freeze-helps-at-2 (inconclusive)
-2,0.349667,0.187843,0.51149,0.2,2,freeze-far-from-gn-at-2 (inconclusive)
-3,0.185333,0.129339,0.241328,0.163,2,freeze-costs-at-8 (inconclusive)
+1,0.34,0.198595,0.481405,0.439,2,freeze-helps-at-2 (inconclusive)
+2,0.34,0.198595,0.481405,0.2,2,freeze-far-from-gn-at-2 (inconclusive)
+3,0.175833,0.130804,0.220863,0.163,2,freeze-costs-at-8 (inconclusive)
 EOD
 $bands << EOD
 EOD

@@ -61,11 +61,11 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "group-count: 5 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.003,-0.00424207,-0.00175793,0,0,insensitive-to-g[model.norm.groups=1] (holds)
-2,-0.00416667,-0.0142827,0.0059494,0,2,insensitive-to-g[model.norm.groups=2] (inconclusive)
-3,-0.0075,-0.0172009,0.00220087,0,2,insensitive-to-g[model.norm.groups=4] (inconclusive)
-4,0,-0.0118486,0.0118486,0,2,insensitive-to-g[model.norm.groups=16] (inconclusive)
-5,-0.003,-0.00628621,0.000286205,0,0,insensitive-to-g[model.norm.groups=32] (holds)
+1,-0.003,-0.00957241,0.00357241,0,2,insensitive-to-g[model.norm.groups=1] (inconclusive)
+2,-0.00533333,-0.014981,0.00431438,0,2,insensitive-to-g[model.norm.groups=2] (inconclusive)
+3,-0.00733333,-0.0177499,0.00308327,0,2,insensitive-to-g[model.norm.groups=4] (inconclusive)
+4,-0.000833333,-0.00482603,0.00315936,0,2,insensitive-to-g[model.norm.groups=16] (inconclusive)
+5,0.001,-0.00347834,0.00547834,0,2,insensitive-to-g[model.norm.groups=32] (inconclusive)
 EOD
 $bands << EOD
 1,0,0.01

@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot curves-accuracy.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' curves-accuracy.gp (SVG; "pdf" for PDF)
-fig_name = "curves-accuracy"
+if (!exists("fig_name")) fig_name = "curves-accuracy"
 fig_width = 1300
 fig_height = 495
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -80,7 +81,7 @@ set tmargin at screen 0.7859
 set title "test accuracy"
 set ylabel "test accuracy (%)"
 unset logscale y
-set yrange [0:93.4815]
+set yrange [0:93.5025]
 unset key
 plot "curves-accuracy.csv" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#7f7f7f" notitle, \
   "" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#7f7f7f" title "none", \

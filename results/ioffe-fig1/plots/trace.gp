@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot trace.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' trace.gp (SVG; "pdf" for PDF)
-fig_name = "trace"
+if (!exists("fig_name")) fig_name = "trace"
 fig_width = 1120
 fig_height = 580
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -58,7 +59,7 @@ set multiplot
 set xlabel "step (optimizer updates)"
 set ylabel "value of act3.in (over 1000 test samples)"
 set xtics ("0" 0, "10k" 10000, "20k" 20000, "30k" 30000, "40k" 40000, "50k" 50000)
-set yrange [-5.93301:2.27454]
+set yrange [-5.93274:2.27106]
 set xrange [0:50000]
 set lmargin at screen 0.0800
 set rmargin at screen 0.4898

@@ -61,10 +61,10 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "ioffe-fig1: 4 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.00883333,-0.0109751,-0.00669159,0,0,bn-higher (holds)
+1,-0.00756667,-0.0152004,6.70903e-05,0,2,bn-higher (inconclusive)
 2,0.485267,0.416451,0.554083,0.3,0,bn-sooner (holds)
-3,4.03238,3.05802,5.00675,3,0,median-drifts-without-bn (holds)
-4,1.73256,1.09108,2.37404,0,0,median-steadier-with-bn (holds)
+3,4.03238,3.05802,5.00673,3,2,median-drifts-without-bn (inconclusive)
+4,1.73253,1.08872,2.37635,0,0,median-steadier-with-bn (holds)
 EOD
 $bands << EOD
 4,0,3

@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot lr.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' lr.gp (SVG; "pdf" for PDF)
-fig_name = "lr"
+if (!exists("fig_name")) fig_name = "lr"
 fig_width = 1150
 fig_height = 784
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -55,7 +56,7 @@ threshold_color = "#777777"  # the dashed tolerance threshold
 range_opacity = 0.75         # the bars of the tolerated ranges
 
 set label 101 "Final test error against learning rate" at screen 0.5, screen 0.9719 center font title_font
-set label 102 "fashion-mnist, 10000 training samples | CNN 16-32 relu | SGD, momentum 0.9, batch 64, 2 epochs | 2 seeds" at screen 0.5, screen 0.9413 center font subtitle_font tc rgb subtitle_color
+set label 102 "fashion-mnist, 10000 training samples | CNN 16-32 relu | SGD, momentum 0.9, batch 64, 2 epochs | 3 seeds" at screen 0.5, screen 0.9413 center font subtitle_font tc rgb subtitle_color
 set multiplot
 set lmargin at screen 0.0900
 set rmargin at screen 0.7600
@@ -68,9 +69,9 @@ set xlabel "learning rate (log scale)"
 set ylabel "final test error (%)"
 set yrange [0:106.554]
 set key outside right top Left reverse nobox noopaque width 1 spacing 1.2
-set label 103 "points: mean over 2 seeds; bars: min to max. diverged runs: crosses at the top, left out of the means" at screen 0.01, screen 0.0128 left font footnote_font tc rgb footnote_color
-set arrow 1 from graph 0, first 17.875 to graph 1, first 17.875 nohead dt 2 lw 1.5 lc rgb threshold_color back
-set label 1 "threshold 17.9%" at graph 0.99, first 17.875 right offset 0,0.6 front font ",8" tc rgb "#555555"
+set label 103 "points: mean over 3 seeds; bars: min to max. diverged runs: crosses at the top, left out of the means" at screen 0.01, screen 0.0128 left font footnote_font tc rgb footnote_color
+set arrow 1 from graph 0, first 17.9167 to graph 1, first 17.9167 nohead dt 2 lw 1.5 lc rgb threshold_color back
+set label 1 "threshold 17.9%" at graph 0.99, first 17.9167 right offset 0,0.6 front font ",8" tc rgb "#555555"
 set label 2 "diverged" at graph 0.01, first 101.759 left offset 0,1.1 font ",9" tc rgb "#555555"
 set arrow 2 from graph 0, first 96.6978 to graph 1, first 96.6978 nohead lw 0.5 lc rgb "#bbbbbb"
 plot "lr.csv" using (column("series") == 0 && column("n") > 0 ? column("lr")*10**(-0.0300) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#7f7f7f" title "none", \

@@ -61,14 +61,14 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "lr-tolerance-cnn: 8 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.3775,-4.21579,4.97079,0.05,2,all-degrade-at-0.1[model.norm.type=none] (inconclusive)
-2,0.10275,-0.332438,0.537938,0.05,2,all-degrade-at-0.1[model.norm.type=batch] (inconclusive)
-3,0.04925,0.0460734,0.0524266,0.05,2,all-degrade-at-0.1[model.norm.type=layer] (inconclusive)
-4,0.0725,-0.410336,0.555336,0.05,2,all-degrade-at-0.1[model.norm.type=group] (inconclusive)
-5,0.89925,0.88972,0.90878,0.8,0,chance-at-0.3[model.norm.type=none] (holds)
-6,0.90075,0.89122,0.91028,0.8,0,chance-at-0.3[model.norm.type=batch] (holds)
-7,0.55275,-3.87854,4.98404,0.8,2,chance-at-0.3[model.norm.type=layer] (inconclusive)
-8,0.59225,-3.33714,4.52164,0.8,2,chance-at-0.3[model.norm.type=group] (inconclusive)
+1,0.270167,-0.733905,1.27424,0.05,2,all-degrade-at-0.1[model.norm.type=none] (inconclusive)
+2,0.0961667,0.0433483,0.148985,0.05,2,all-degrade-at-0.1[model.norm.type=batch] (inconclusive)
+3,0.0516667,0.0380416,0.0652917,0.05,2,all-degrade-at-0.1[model.norm.type=layer] (inconclusive)
+4,0.0681667,-0.0239253,0.160259,0.05,2,all-degrade-at-0.1[model.norm.type=group] (inconclusive)
+5,0.884,0.811714,0.956286,0.8,2,chance-at-0.3[model.norm.type=none] (inconclusive)
+6,0.9015,0.897774,0.905226,0.8,0,chance-at-0.3[model.norm.type=batch] (holds)
+7,0.662,-0.359892,1.68389,0.8,2,chance-at-0.3[model.norm.type=layer] (inconclusive)
+8,0.461667,-0.488265,1.4116,0.8,2,chance-at-0.3[model.norm.type=group] (inconclusive)
 EOD
 $bands << EOD
 EOD

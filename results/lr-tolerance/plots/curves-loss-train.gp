@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot curves-loss-train.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' curves-loss-train.gp (SVG; "pdf" for PDF)
-fig_name = "curves-loss-train"
+if (!exists("fig_name")) fig_name = "curves-loss-train"
 fig_width = 1300
 fig_height = 840
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -52,8 +53,8 @@ run_test_color = "#d62728"   #   and its test metric
 run_point_size = 0.6
 
 set label 101 "Training loss against step" at screen 0.5, screen 0.9738 center font title_font
-set label 102 "fashion-mnist, 10000 training samples | MLP 256-256-256-256-256-256 relu\nSGD, momentum 0.9, batch 64, 2 epochs | 2 seeds" at screen 0.5, screen 0.9357 center font subtitle_font tc rgb subtitle_color
-set label 103 "lines: mean over 2 seeds; bands: min to max. the axes fit the runs that did not diverge" at screen 0.01, screen 0.0119 left font footnote_font tc rgb footnote_color
+set label 102 "fashion-mnist, 10000 training samples | MLP 256-256-256-256-256-256 relu\nSGD, momentum 0.9, batch 64, 2 epochs | 3 seeds" at screen 0.5, screen 0.9357 center font subtitle_font tc rgb subtitle_color
+set label 103 "lines: mean over 3 seeds; bands: min to max. the axes fit the runs that did not diverge" at screen 0.01, screen 0.0119 left font footnote_font tc rgb footnote_color
 set xlabel "step (optimizer updates)"
 set multiplot
 set xtics ("0" 0, "50" 50, "100" 100, "150" 150, "200" 200, "250" 250, "300" 300, "350" 350)
@@ -65,7 +66,7 @@ set tmargin at screen 0.8548
 set title "none: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 set logscale y 10
-set yrange [0.278461:348.548]
+set yrange [0.287735:33.8574]
 unset key
 plot "curves-loss-train.csv" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "lr=0.001", \
@@ -76,7 +77,15 @@ plot "curves-loss-train.csv" using (column("variant") == 0 && column("panel") ==
   "curves-loss-train.csv" using (column("variant") == 3 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#d62728" notitle, \
   "" using (column("variant") == 3 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#d62728" title "lr=0.03", \
   "curves-loss-train.csv" using (column("variant") == 4 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#9467bd" notitle, \
-  "" using (column("variant") == 4 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#9467bd" title "lr=0.1"
+  "" using (column("variant") == 4 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#9467bd" title "lr=0.1", \
+  "curves-loss-train.csv" using (column("variant") == 5 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#8c564b" notitle, \
+  "" using (column("variant") == 5 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#8c564b" title "lr=0.3", \
+  "curves-loss-train.csv" using (column("variant") == 6 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#e377c2" notitle, \
+  "" using (column("variant") == 6 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#e377c2" title "lr=1", \
+  "curves-loss-train.csv" using (column("variant") == 7 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#17becf" notitle, \
+  "" using (column("variant") == 7 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with linespoints pt point_type ps point_size lw curve_lw lc rgb "#17becf" title "lr=3", \
+  "curves-loss-train.csv" using (column("variant") == 8 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#bcbd22" notitle, \
+  "" using (column("variant") == 8 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with linespoints pt point_type ps point_size lw curve_lw lc rgb "#bcbd22" title "lr=10"
 unset label 101
 unset label 102
 set lmargin at screen 0.4696
@@ -86,7 +95,7 @@ set tmargin at screen 0.8548
 set title "batch: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 set logscale y 10
-set yrange [0.278461:348.548]
+set yrange [0.287735:33.8574]
 unset key
 plot "curves-loss-train.csv" using (column("variant") == 9 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 9 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "lr=0.001", \
@@ -113,7 +122,7 @@ set tmargin at screen 0.4125
 set title "layer: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 set logscale y 10
-set yrange [0.278461:348.548]
+set yrange [0.287735:33.8574]
 unset key
 plot "curves-loss-train.csv" using (column("variant") == 18 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 18 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "lr=0.001", \
@@ -140,7 +149,7 @@ set tmargin at screen 0.4125
 set title "group: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 set logscale y 10
-set yrange [0.278461:348.548]
+set yrange [0.287735:33.8574]
 unset key
 plot "curves-loss-train.csv" using (column("variant") == 27 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 27 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "lr=0.001", \

@@ -61,14 +61,14 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "lr-tolerance: 8 claims, 95% intervals" font title_font
 $claims << EOD
-1,1,0.158114,1,0.5,2,none-diverges-at-0.1 (inconclusive)
-2,0.0045,-0.0018531,0.0108531,0,0,none-tolerates-0.03 (holds)
-3,0.03475,-0.178079,0.247579,0,2,bn-tolerates-0.3 (inconclusive)
-4,0.4405,-1.10966,1.99066,0.8,2,bn-trains-at-1 (inconclusive)
-5,0.019,-0.0254717,0.0634717,0,2,ln-tolerates-0.1 (inconclusive)
-6,0.516,-2.05701,3.08901,0.05,2,ln-not-0.3 (inconclusive)
-7,0.02525,-0.0859293,0.136429,0,2,gn-tolerates-0.1 (inconclusive)
-8,0.721,0.708294,0.733706,0.05,0,gn-not-0.3 (holds)
+1,0.666667,0.0942993,0.991596,0.5,2,none-diverges-at-0.1 (inconclusive)
+2,-0.00316667,-0.0157314,0.00939809,0,0,none-tolerates-0.03 (holds)
+3,0.031,-0.00650966,0.0685097,0,2,bn-tolerates-0.3 (inconclusive)
+4,0.298167,0.203554,0.392779,0.8,0,bn-trains-at-1 (holds)
+5,0.0215,0.00478967,0.0382103,0,2,ln-tolerates-0.1 (inconclusive)
+6,0.5895,0.00433923,1.17466,0.05,2,ln-not-0.3 (inconclusive)
+7,0.0405,-0.0456337,0.126634,0,2,gn-tolerates-0.1 (inconclusive)
+8,0.726,0.690498,0.761502,0.05,0,gn-not-0.3 (holds)
 EOD
 $bands << EOD
 2,0,0.05

@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot curves.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' curves.gp (SVG; "pdf" for PDF)
-fig_name = "curves"
+if (!exists("fig_name")) fig_name = "curves"
 fig_width = 1427
 fig_height = 495
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -52,7 +53,7 @@ run_test_color = "#d62728"   #   and its test metric
 run_point_size = 0.6
 
 set label 101 "Training loss and test error against step" at screen 0.5, screen 0.9556 center font title_font
-set label 102 "fashion-mnist, 10000 training samples | MLP 32-64 relu | SGD lr 0.05, momentum 0.9, batch 32, 3 epochs | 3 seeds" at screen 0.5, screen 0.9071 center font subtitle_font tc rgb subtitle_color
+set label 102 "fashion-mnist, 10000 training samples | 32-64 relu | SGD lr 0.05, momentum 0.9, batch 32, 3 epochs | 3 seeds" at screen 0.5, screen 0.9071 center font subtitle_font tc rgb subtitle_color
 set label 103 "lines: mean over 3 seeds; bands: min to max" at screen 0.01, screen 0.0202 left font footnote_font tc rgb footnote_color
 set xlabel "step (optimizer updates)"
 set multiplot
@@ -65,7 +66,7 @@ set tmargin at screen 0.7859
 set title "training loss"
 set ylabel "training loss (cross-entropy, nats)"
 set logscale y 10
-set yrange [0.240039:29.5179]
+set yrange [0.230305:29.512]
 unset key
 plot "curves.csv" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "arch=mlp, placement=before, batch", \

@@ -61,10 +61,10 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "placement: 4 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.00283333,-0.0107917,0.0164584,0,2,mlp-placement-level[model.norm.type=batch] (inconclusive)
-2,0.00616667,-0.0332352,0.0455685,0,2,mlp-placement-level[model.norm.type=group] (inconclusive)
-3,-0.054,-0.118048,0.0100479,0,2,cnn-after-better[model.norm.type=batch] (inconclusive)
-4,-0.0226667,-0.0450699,-0.000263472,0,2,cnn-after-better[model.norm.type=group] (inconclusive)
+1,0.00166667,-0.0154691,0.0188024,0,2,mlp-placement-level[model.norm.type=batch] (inconclusive)
+2,0.0178333,0.00220431,0.0334624,0,2,mlp-placement-level[model.norm.type=group] (inconclusive)
+3,-0.0395,-0.0958877,0.0168877,0,2,cnn-after-better[model.norm.type=batch] (inconclusive)
+4,-0.0176667,-0.026652,-0.00868132,0,2,cnn-after-better[model.norm.type=group] (inconclusive)
 EOD
 $bands << EOD
 1,0,0.02
