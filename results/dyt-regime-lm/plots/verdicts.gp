@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 380
+fig_height = 468
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,17 +59,19 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "dyt-regime-lm: 5 claims, 95% intervals" font title_font
+set title "dyt-regime-lm: 7 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.205875,0.1503,0.26145,0,1,dyt50-better-at-16k (does not hold)
-2,0.337553,0.284522,0.390584,0,1,dyt50-better-at-64k (does not hold)
-3,0.374119,0.305457,0.442781,0,0,dyt50-worse-at-1M (holds)
-4,0.804368,0.697276,0.91146,0.5,0,ln-overfits-at-16k (holds)
-5,3.03133,3.0312,3.03145,3,0,dyt05-stuck-at-1M (holds)
+1,-0.903808,-1.03731,-0.770301,0,0,dyt50-better-at-4k (holds)
+2,-0.0425694,-0.09951,0.0143712,0,2,dyt50-better-at-4k-best (inconclusive)
+3,0.205875,0.1503,0.26145,0,1,dyt50-better-at-16k (does not hold)
+4,0.337553,0.284522,0.390584,0,1,dyt50-better-at-64k (does not hold)
+5,0.374119,0.305457,0.442781,0,0,dyt50-worse-at-1M (holds)
+6,0.804368,0.697276,0.91146,0.5,0,ln-overfits-at-16k (holds)
+7,3.03133,3.0312,3.03145,3,0,dyt05-stuck-at-1M (holds)
 EOD
 $bands << EOD
 EOD
-set yrange [0.5:5.5] reverse
+set yrange [0.5:7.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right
