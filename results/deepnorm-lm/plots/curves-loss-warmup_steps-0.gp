@@ -53,8 +53,8 @@ run_test_color = "#d62728"   #   and its test metric
 run_point_size = 0.6
 
 set label 101 "Training loss and test loss against step" at screen 0.5, screen 0.9556 center font title_font
-set label 102 "text | LM d_model 64, layers 12, heads 4, context 32, layer norm\nAdamW lr 0.01, wd 0.01, batch 16, 300 steps | 3 seeds, runs with warmup_steps=0" at screen 0.5, screen 0.8909 center font subtitle_font tc rgb subtitle_color
-set label 103 "lines: mean over 3 seeds; bands: min to max" at screen 0.01, screen 0.0202 left font footnote_font tc rgb footnote_color
+set label 102 "text | LM d_model 64, layers 12, heads 4, context 32, layer norm\nAdamW lr 0.01, wd 0.01, batch 16, 300 steps | 5 seeds, runs with warmup_steps=0" at screen 0.5, screen 0.8909 center font subtitle_font tc rgb subtitle_color
+set label 103 "lines: mean over 5 seeds; bands: min to max" at screen 0.01, screen 0.0202 left font footnote_font tc rgb footnote_color
 set xlabel "step (optimizer updates)"
 set multiplot
 set xtics ("0" 0, "50" 50, "100" 100, "150" 150, "200" 200, "250" 250, "300" 300)

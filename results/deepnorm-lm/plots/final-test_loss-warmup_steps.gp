@@ -52,8 +52,8 @@ series_ps = 1.1
 reference_dt = 2             # the dashed line of runs the x key does not apply to
 
 set label 101 "Final test loss against warmup_steps" at screen 0.5, screen 0.9614 center font title_font
-set label 102 "text | LM d_model 64, layers 12, heads 4, context 32, layer norm\nAdamW lr 0.01, wd 0.01, batch 16, 300 steps | 3 seeds" at screen 0.5, screen 0.9053 center font subtitle_font tc rgb subtitle_color
-set label 103 "points: mean over 3 seeds; bars: min to max" at screen 0.01, screen 0.0175 left font footnote_font tc rgb footnote_color
+set label 102 "text | LM d_model 64, layers 12, heads 4, context 32, layer norm\nAdamW lr 0.01, wd 0.01, batch 16, 300 steps | 5 seeds" at screen 0.5, screen 0.9053 center font subtitle_font tc rgb subtitle_color
+set label 103 "points: mean over 5 seeds; bars: min to max" at screen 0.01, screen 0.0175 left font footnote_font tc rgb footnote_color
 set multiplot
 unset key
 set ylabel "final test loss (cross-entropy, nats)"

@@ -61,13 +61,13 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "deepnorm-lm: 7 claims, 95% intervals" font title_font
 $claims << EOD
-1,1,0.292402,1,0.5,2,post-collapses-12 (inconclusive)
-2,3.01638,3.01126,3.02151,2.8,1,deepnorm-trains (does not hold)
-3,0.000480413,-0.0117028,0.0126636,0,2,deepnorm-beats-post (inconclusive)
-4,2.4525,1.24477,3.66023,2.8,2,deepnorm-trains-warmup (inconclusive)
-5,-0.562609,-1.77685,0.651633,0,2,deepnorm-beats-post-warmup (inconclusive)
-6,0.370815,-0.0997042,0.841335,0,2,deepnorm-vs-pre-no-warmup (inconclusive)
-7,0.255952,-0.971921,1.48383,0,2,deepnorm-vs-pre-warmup (inconclusive)
+1,1,0.478176,1,0.5,2,post-collapses-12 (inconclusive)
+2,2.85665,2.41272,3.30059,2.8,2,deepnorm-trains (inconclusive)
+3,-0.158787,-0.600118,0.282545,0,2,deepnorm-beats-post (inconclusive)
+4,2.36593,1.91432,2.81755,2.8,2,deepnorm-trains-warmup (inconclusive)
+5,-0.648833,-1.10242,-0.19525,0,2,deepnorm-beats-post-warmup (inconclusive)
+6,0.220523,-0.181526,0.622571,0,2,deepnorm-vs-pre-no-warmup (inconclusive)
+7,0.170952,-0.286854,0.628757,0,2,deepnorm-vs-pre-warmup (inconclusive)
 EOD
 $bands << EOD
 EOD
