@@ -137,11 +137,23 @@ static void derived_defaults(nl_config *cfg)
     /* GradScaler's place is fp16, whose range needs it */
     if (!nl_config_origin_of(cfg, "train.loss_scale.enabled"))
         cfg->train.loss_scale.enabled = cfg->train.precision == NL_PRECISION_FP16;
-    if (!nl_config_origin_of(cfg, "model.norm.track_running_stats")) {
-        nl_norm_spec d;
-        nl_norm_spec_defaults(&d, cfg->model.norm.kind);
-        cfg->model.norm.track_running_stats = d.track_running_stats;
-    }
+    nl_norm_spec *norm = &cfg->model.norm;
+    const nl_norm_info *norm_row = nl_norm_info_of(norm->kind);
+    nl_norm_spec norm_defaults;
+    nl_norm_spec_defaults(&norm_defaults, norm->kind);
+    if (!nl_config_origin_of(cfg, "model.norm.track_running_stats"))
+        norm->track_running_stats = norm_defaults.track_running_stats;
+    if (!nl_config_origin_of(cfg, "model.norm.groups"))
+        norm->groups = norm_defaults.groups;
+    /* a custom normalizer evaluates with running statistics where they
+     * stand for a batch the sample is evaluated without */
+    if ((norm_row->keys & NL_NORM_KEY_EVAL_STATS) &&
+        !nl_config_origin_of(cfg, "model.norm.eval_stats"))
+        norm->eval_stats =
+            (norm->reduce & (1u << NL_AXIS_BATCH)) ? NL_STATS_RUNNING : NL_STATS_BATCH;
+    /* whether it keeps them, for what reads track_running_stats */
+    if (norm_row->keys & NL_NORM_KEY_EVAL_STATS)
+        norm->track_running_stats = nl_norm_keeps_running(norm);
 }
 
 /* init.from as an absolute path, so that the run's resolved config.yaml and
@@ -246,11 +258,13 @@ static nl_code check_keys(nl_config *cfg, nl_error *err)
             continue;
         const nl_key_def *on = nl_schema_find(failing.key);
         nl_config_where(cfg, on->key, where, sizeof where);
+        const bool why = failing.why && failing.why[0];
         return nl_cfg_key_fail(cfg, err, def->key,
-                               "applies only when %s, but %s is '%s' (%s); remove %s "
+                               "applies only when %s, but %s is '%s' (%s)%s%s; remove %s "
                                "or change %s",
                                nl_schema_when_text(def, when, sizeof when), on->key,
                                nl_schema_format(on, cfg, value, sizeof value), where,
+                               why ? ": " : "", why ? failing.why : "",
                                nl_cfg_last_component(def->key), on->key);
     }
 

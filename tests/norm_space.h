@@ -1,0 +1,19 @@
+/* The normalization design space's equivalence check (tests/norm_space.c),
+ * shared by the CPU's suite (test_norm_space) and the CUDA parity suite
+ * (test_cuda_parity, on a GPU or the emulated one). */
+#ifndef NL_TEST_NORM_SPACE_H
+#define NL_TEST_NORM_SPACE_H
+
+#include "backend.h"
+
+/* Every normalizer whose registry row has a point (norm/registry.h) against
+ * model.norm.type custom with the row's point as its keys, on `be`: built
+ * through the model planner on each input the row accepts, with and
+ * without affine (and running statistics, where the row makes them
+ * optional), trained for three steps with the same inputs; the outputs,
+ * dx, dgamma, dbeta, the running mean (and variance, where the point
+ * divides by it) and the evaluation output agree to float rounding.
+ * Returns how many rows it compared (the caller checks there are some). */
+int tu_check_norm_space(nl_backend *be);
+
+#endif

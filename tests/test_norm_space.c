@@ -1,0 +1,35 @@
+// ctest-labels: kernels
+/* The normalization design space (model.norm.type custom, core/norm/
+ * custom.c): every built-in that is one of its points computes, as custom,
+ * the built-in's outputs and gradients (tests/norm_space.c, which the CUDA
+ * parity suite runs on the GPU too); and the configs whose axes mean
+ * nothing, or name an axis the layer lacks, are refused with the reason,
+ * the file, line and key. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "norm/registry.h"
+#include "norm_space.h"
+#include "testutil.h"
+
+START_TEST(test_builtins_as_custom)
+{
+    const int compared = tu_check_norm_space(tu_cpu(2));
+    int points = 0;
+    for (int k = 0; k < NL_NORM_COUNT; k++)
+        points += nl_norm_info_of((nl_norm_kind)k)->point != NULL;
+    ck_assert_int_eq(compared, points);
+    ck_assert_int_ge(compared, 6); /* batch, layer, group, instance, rms, mean-only at least */
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("norm_space");
+    TCase *tc = tcase_create("space");
+    tcase_add_test(tc, test_builtins_as_custom);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
