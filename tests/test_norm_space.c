@@ -25,11 +25,22 @@ START_TEST(test_builtins_as_custom)
 }
 END_TEST
 
+/* configs/README.md's table of the built-ins as points, from their rows */
+START_TEST(test_readme_space_table_is_generated)
+{
+    free(tu_check_generated_section(
+        NORMLAB_SOURCE_DIR "/configs/README.md",
+        "<!-- BEGIN DESIGN SPACE TABLE (generated; do not edit by hand) -->\n",
+        "<!-- END DESIGN SPACE TABLE -->", nl_norm_write_space_table, "the design space table"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("norm_space");
     TCase *tc = tcase_create("space");
     tcase_add_test(tc, test_builtins_as_custom);
+    tcase_add_test(tc, test_readme_space_table_is_generated);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

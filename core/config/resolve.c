@@ -106,6 +106,19 @@ static bool path_of_another_dataset(const nl_config *cfg)
 }
 
 /* the defaults that depend on other keys, where the config does not say */
+/* A custom normalizer evaluates with running statistics where they stand
+ * for a batch the sample is evaluated without (a reduction over the
+ * batch), unless the config says; before the rules are read, since
+ * momentum's depends on it */
+static void derive_eval_stats(nl_config *cfg)
+{
+    nl_norm_spec *norm = &cfg->model.norm;
+    if ((nl_norm_info_of(norm->kind)->keys & NL_NORM_KEY_EVAL_STATS) &&
+        !nl_config_origin_of(cfg, "model.norm.eval_stats"))
+        norm->eval_stats =
+            (norm->reduce & (1u << NL_AXIS_BATCH)) ? NL_STATS_RUNNING : NL_STATS_BATCH;
+}
+
 static void derived_defaults(nl_config *cfg)
 {
     /* a default in the build directory (the text corpus: its row names it
@@ -145,12 +158,6 @@ static void derived_defaults(nl_config *cfg)
         norm->track_running_stats = norm_defaults.track_running_stats;
     if (!nl_config_origin_of(cfg, "model.norm.groups"))
         norm->groups = norm_defaults.groups;
-    /* a custom normalizer evaluates with running statistics where they
-     * stand for a batch the sample is evaluated without */
-    if ((norm_row->keys & NL_NORM_KEY_EVAL_STATS) &&
-        !nl_config_origin_of(cfg, "model.norm.eval_stats"))
-        norm->eval_stats =
-            (norm->reduce & (1u << NL_AXIS_BATCH)) ? NL_STATS_RUNNING : NL_STATS_BATCH;
     /* whether it keeps them, for what reads track_running_stats */
     if (norm_row->keys & NL_NORM_KEY_EVAL_STATS)
         norm->track_running_stats = nl_norm_keeps_running(norm);
@@ -211,6 +218,7 @@ nl_code nl_cfg_resolve(nl_config *cfg, bool resolved_file, nl_error *err)
         return code;
     if (nl_config_origin_of(cfg, "train.steps"))
         cfg->train.epochs = 0;
+    derive_eval_stats(cfg);
     if ((code = drop_inapplicable(cfg, resolved_file, err)))
         return code;
     derived_defaults(cfg);

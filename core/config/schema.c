@@ -293,8 +293,10 @@ static bool key_holds(const char *key, unsigned mask, bool lacks, const nl_confi
     if (!on)
         return false;
     switch (on->type) {
-    case NL_KT_NAME_SET:
-        return ((get_set(on, cfg) & mask) != 0) != lacks;
+    case NL_KT_NAME_SET: {
+        const unsigned given = get_set(on, cfg);
+        return (((given ? given : on->unset_names) & mask) != 0) != lacks;
+    }
     case NL_KT_ENUM:
     case NL_KT_BOOL: {
         const int v = get_enum(on, cfg);

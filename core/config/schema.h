@@ -103,6 +103,10 @@ typedef struct {
     size_t count_off; /* lists: offset of the int item count */
     int min_items, max_items;
     const nl_name_table *names; /* NL_KT_ENUM */
+    /* NL_KT_NAME_SET with NL_KF_ZERO_UNSET: the names the rules it governs
+     * take it to hold when not given (model.norm.reduce: channels, layer
+     * norm's reduction) */
+    unsigned unset_names;
     double lo, hi;
     unsigned flags;
     /* applies only when the enum (or bool: bit 1 true) key `when_key` has

@@ -4,7 +4,8 @@
  * recovery"), its keys
  *   reduce       the axes the statistics reduce over: batch, channels (in
  *                model.norm.groups groups), spatial (an image's pixels),
- *                tokens (a sequence's positions), those the input has
+ *                tokens (a sequence's positions), those the input has;
+ *                not given, a sample's features (layer norm)
  *   center       subtract the mean
  *   scale        divide by the standard deviation, the root mean square
  *                about 0, or nothing
@@ -89,22 +90,22 @@ typedef struct {
     char why[640];
 } reduction;
 
+/* model.norm.reduce on an input of ndim: not given, a sample's features
+ * (layer norm's reduction, the row's point in norm/layer.c) */
+static unsigned reduce_on(int ndim, const nl_norm_spec *spec)
+{
+    static const unsigned sample[3] = NL_REDUCE_SAMPLE;
+    return spec->reduce ? spec->reduce : sample[nl_norm_layout_index(ndim)];
+}
+
 static reduction reduction_of(nl_shape in, const nl_norm_spec *spec)
 {
     reduction r = {.ok = false, .key = "model.norm.reduce"};
     const int ndim = in.ndim;
-    const unsigned reduce = spec->reduce, positions = positions_of(ndim);
+    const unsigned reduce = reduce_on(ndim, spec), positions = positions_of(ndim);
     const unsigned has = AXIS(BATCH) | AXIS(CHANNELS) | positions;
     char given[96], lacking[96];
     axes_text(reduce, given, sizeof given);
-    if (reduce == 0) {
-        snprintf(r.why, sizeof r.why,
-                 "custom needs model.norm.reduce, the axes its statistics reduce over; on %s: "
-                 "%s",
-                 input_text(ndim), reductions_text(ndim));
-        r.key = "model.norm.type";
-        return r;
-    }
     if (reduce & ~has) {
         snprintf(r.why, sizeof r.why,
                  "model.norm.reduce %s names %s, but this layer sees %s, which have no such "
@@ -183,7 +184,8 @@ static void custom_set(nl_shape in, const nl_norm_spec *spec, int train_batch, n
         return; /* the builder says why */
     const int rows = nl_shape_rows_per_sample(in), plane = nl_shape_plane(in);
     char given[40], spatial[48]; /* the axes: at most 35 characters */
-    axes_text(spec->reduce, given, sizeof given);
+    const unsigned reduce = reduce_on(in.ndim, spec);
+    axes_text(reduce, given, sizeof given);
     if (r.groups == 0) {
         set->values = (long)train_batch * rows * plane;
         set->key = "train.batch_size";
@@ -195,7 +197,7 @@ static void custom_set(nl_shape in, const nl_norm_spec *spec, int train_batch, n
         return;
     }
     set->values = (long)(in.c / r.groups) * plane;
-    if (r.groups == in.c && !(spec->reduce & AXIS(CHANNELS))) {
+    if (r.groups == in.c && !(reduce & AXIS(CHANNELS))) {
         set->key = "model.norm.reduce";
         snprintf(set->per, sizeof set->per, "channel of each sample");
         snprintf(set->counted, sizeof set->counted, "model.norm.reduce %s over a %dx%d map",
@@ -226,7 +228,7 @@ static nl_act *custom_norm(nl_builder *b, const char *name, nl_act *in, const nl
         return NULL;
     }
     const bool running = nl_norm_keeps_running(spec);
-    if (running && (spec->reduce & AXIS(CHANNELS))) {
+    if (running && (reduce_on(in->shape.ndim, spec) & AXIS(CHANNELS))) {
         const bool eval = spec->eval_stats == NL_STATS_RUNNING;
         nl_builder_fail(b, NL_ERR_CONFIG,
                         "layer %s: model.norm.%s running with model.norm.reduce over channels: "

@@ -37,7 +37,6 @@ static const struct {
     {NL_NORM_KEY_AXES, "reduce, center, scale"},
     {NL_NORM_KEY_TRAIN_STATS, "train_stats"},
     {NL_NORM_KEY_EVAL_STATS, "eval_stats"},
-    /* NL_NORM_KEY_MIXTURE governs a train.log key, not one of model.norm */
 };
 
 void nl_norm_write_table(FILE *out)
@@ -102,7 +101,9 @@ void nl_norm_write_space_table(FILE *out)
                 !r->running_stats                              ? "batch"
                 : (r->keys & NL_NORM_KEY_TRACK_RUNNING_STATS)  ? "running with `track_running_stats`, else batch"
                                                                : "running",
-                (r->keys & NL_NORM_KEY_GROUPS) ? "the kind's `groups`" : "1 (where it reduces over channels)");
+                (r->keys & NL_NORM_KEY_GROUPS)                  ? "the kind's `groups`"
+                : (p->reduce[2] & (1u << NL_AXIS_CHANNELS))     ? "1"
+                                                                : "-");
     }
 }
 
