@@ -234,3 +234,62 @@ int tu_check_norm_space(nl_backend *be)
     }
     return compared;
 }
+
+/* the reductions the built-ins' points take on an input of ndim (each
+ * once): the ones custom computes there */
+static int reductions_on(int ndim, unsigned *out, int max)
+{
+    int n = 0;
+    for (int k = 0; k < NL_NORM_COUNT; k++) {
+        const nl_norm_point *p = nl_norm_info_of((nl_norm_kind)k)->point;
+        const unsigned r = p ? p->reduce[nl_norm_layout_index(ndim)] : 0;
+        bool seen = r == 0;
+        for (int i = 0; i < n && !seen; i++)
+            seen = out[i] == r;
+        if (!seen && n < max)
+            out[n++] = r;
+    }
+    return n;
+}
+
+int tu_check_norm_space_parity(nl_backend *a, nl_backend *b)
+{
+    int compared = 0;
+    for (int ndim = 2; ndim <= 4; ndim++) {
+        unsigned reduces[8];
+        const int n_reduces = reductions_on(ndim, reduces, 8);
+        for (int r = 0; r < n_reduces; r++)
+            for (int center = 0; center < 2; center++)
+                for (int scale = 0; scale < NL_SCALE_COUNT; scale++)
+                    for (int train = 0; train < NL_STATS_COUNT; train++) {
+                        const bool over_channels = reduces[r] & (1u << NL_AXIS_CHANNELS);
+                        if ((!center && scale == NL_SCALE_NONE) ||
+                            (over_channels && train == NL_STATS_RUNNING))
+                            continue; /* refused: the identity; running per-sample statistics */
+                        space_ctx ctx = {.ndim = ndim};
+                        nl_norm_spec_defaults(&ctx.norm, NL_NORM_CUSTOM);
+                        ctx.norm.reduce = reduces[r];
+                        ctx.norm.center = center;
+                        ctx.norm.scale = (nl_norm_scale)scale;
+                        ctx.norm.train_stats = (nl_stats_source)train;
+                        ctx.norm.eval_stats = over_channels ? NL_STATS_BATCH : NL_STATS_RUNNING;
+                        ctx.norm.groups = over_channels ? 2 : 1;
+                        ctx.norm.momentum = 0.3f;
+                        char what[160];
+                        snprintf(what, sizeof what,
+                                 "custom 0x%x center %d scale %d train_stats %d on ndim %d (%s "
+                                 "vs %s)",
+                                 reduces[r], center, scale, train, ndim, a->ops->name,
+                                 b->ops->name);
+                        outcome oa = run_layer(a, &ctx, what);
+                        outcome ob = run_layer(b, &ctx, what);
+                        int c, h, w;
+                        shape_of(ndim, &c, &h, &w);
+                        compare(&oa, &ob, (size_t)3 * c * h * w, ndim == 3 ? h : c, true, what);
+                        outcome_free(&oa);
+                        outcome_free(&ob);
+                        compared++;
+                    }
+    }
+    return compared;
+}

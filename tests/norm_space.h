@@ -16,4 +16,11 @@
  * Returns how many rows it compared (the caller checks there are some). */
 int tu_check_norm_space(nl_backend *be);
 
+/* Every point of the space custom builds from the reductions the built-ins
+ * take (each centred or not, each scale, training on the batch's or the
+ * running statistics where they can be kept), on backend a and backend b:
+ * the same outputs, gradients, running statistics and evaluation outputs.
+ * Returns how many points it compared. */
+int tu_check_norm_space_parity(nl_backend *a, nl_backend *b);
+
 #endif

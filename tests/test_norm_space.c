@@ -25,6 +25,15 @@ START_TEST(test_builtins_as_custom)
 }
 END_TEST
 
+/* every point custom builds, on one thread and on two: the sums run in a
+ * fixed order, so the thread count changes nothing (the CUDA parity suite
+ * runs the same check CPU against GPU) */
+START_TEST(test_points_across_threads)
+{
+    ck_assert_int_ge(tu_check_norm_space_parity(tu_cpu(1), tu_cpu(2)), 20);
+}
+END_TEST
+
 /* configs/README.md's table of the built-ins as points, from their rows */
 START_TEST(test_readme_space_table_is_generated)
 {
@@ -40,6 +49,7 @@ int main(void)
     Suite *s = suite_create("norm_space");
     TCase *tc = tcase_create("space");
     tcase_add_test(tc, test_builtins_as_custom);
+    tcase_add_test(tc, test_points_across_threads);
     tcase_add_test(tc, test_readme_space_table_is_generated);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -287,11 +287,14 @@ nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const n
 
 /* the fused kernels compute the point: centred with the standard
  * deviation, or uncentred with the RMS over per-sample groups (the batch
- * kernels centre), training on the batch's statistics */
-static bool point_is_fused(const nl_stats_point *p, const nl_norm_geom *geom)
+ * kernels centre) where no running statistics are kept (uncentred, the
+ * fused kernels keep no mean to average), training on the batch's
+ * statistics */
+static bool point_is_fused(const nl_stats_point *p, const nl_norm_geom *geom, bool running_stats)
 {
-    return !p->train_running && (p->center ? p->scale == NL_SCALE_STD
-                                           : p->scale == NL_SCALE_RMS && geom->groups > 0);
+    return !p->train_running &&
+           (p->center ? p->scale == NL_SCALE_STD
+                      : p->scale == NL_SCALE_RMS && geom->groups > 0 && !running_stats);
 }
 
 nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
@@ -312,7 +315,7 @@ nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const 
     l->point = point ? *point
                      : (nl_stats_point){.center = geom.center,
                                         .scale = geom.center ? NL_SCALE_STD : NL_SCALE_RMS};
-    l->fused = point_is_fused(&l->point, &geom);
+    l->fused = point_is_fused(&l->point, &geom, running_stats);
     double *trailing = (double *)(l + 1);
     if (state_doubles)
         l->variant = trailing;

@@ -283,8 +283,11 @@ class CustomNorm(nn.Module):
             with torch.no_grad():
                 count = math.prod(grouped.shape[d] for d in dims)
                 m = self.momentum
-                self.running_mean.mul_(1 - m).add_(m * mean.reshape(c))
-                self.running_var.mul_(1 - m).add_(m * var.reshape(c) * count / (count - 1))
+                # per-sample statistics (instance norm's) averaged over the batch
+                bm = mean if "batch" in self.reduce else mean.mean(0, keepdim=True)
+                bv = var if "batch" in self.reduce else var.mean(0, keepdim=True)
+                self.running_mean.mul_(1 - m).add_(m * bm.reshape(c))
+                self.running_var.mul_(1 - m).add_(m * bv.reshape(c) * count / (count - 1))
         if source == "running":
             rm, rv = self.running_mean.view(view), self.running_var.view(view)
             second = rv if self.divisor == "std" else rv + rm * rm
@@ -490,6 +493,9 @@ def make_norm_goldens():
          point=pt(("batch",), eval_stats="batch"))
     case("custom4d_batch_uncentred_rms", "custom", (3, 6, 5, 7), seed=98,
          point=pt(("batch", "spatial"), scale="rms", center=False))
+    # uncentred with running statistics kept: their mean is still averaged
+    case("custom4d_spatial_uncentred_rms_eval_running", "custom", (3, 6, 5, 7), seed=99,
+         momentum=0.3, point=pt(("spatial",), center=False, scale="rms", eval_stats="running"))
     fx.add("cases", torch.tensor([len(cases)], dtype=torch.int32))
     for i, name in enumerate(cases):
         fx.add("case%d" % i, torch.tensor(list(name.encode()), dtype=torch.int32))
