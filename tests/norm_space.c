@@ -20,14 +20,10 @@
 #define TOL 1e-6
 #define STEPS 3
 
-typedef struct {
-    nl_norm_spec norm;
-    int ndim;
-} space_ctx;
 
-static nl_act *build_one(nl_builder *b, nl_act *input, void *ctx)
+nl_act *tu_build_norm(nl_builder *b, nl_act *input, void *ctx)
 {
-    space_ctx *c = ctx;
+    tu_norm_ctx *c = ctx;
     input->needs_grad = 1;
     nl_act *x = input;
     if (c->ndim == 2)
@@ -72,7 +68,7 @@ static void shape_of(int ndim, int *c, int *h, int *w)
     *w = ndim == 4 ? 4 : 1;
 }
 
-static outcome run_layer(nl_backend *be, const space_ctx *ctx, const char *what)
+static outcome run_layer(nl_backend *be, const tu_norm_ctx *ctx, const char *what)
 {
     enum { N = 3 };
     int c, h, w;
@@ -85,8 +81,8 @@ static outcome run_layer(nl_backend *be, const space_ctx *ctx, const char *what)
     spec.in_w = w;
     nl_model *m = NULL;
     nl_error err = {0};
-    space_ctx copy = *ctx;
-    ck_assert_msg(nl_model_build_graph(&spec, be, N, N, 1, build_one, &copy, &m, &err) == NL_OK,
+    tu_norm_ctx copy = *ctx;
+    ck_assert_msg(nl_model_build_graph(&spec, be, N, N, 1, tu_build_norm, &copy, &m, &err) == NL_OK,
                   "%s: %s", what, err.msg);
     const size_t count = (size_t)N * c * h * w;
     float *x = malloc(count * sizeof *x), *dy = malloc(count * sizeof *dy);
@@ -206,14 +202,14 @@ int tu_check_norm_space(nl_backend *be)
             const int tracks = (row->keys & NL_NORM_KEY_TRACK_RUNNING_STATS) ? 2 : 1;
             for (int affine = 0; affine < 2; affine++)
                 for (int t = 0; t < tracks; t++) {
-                    space_ctx builtin = {.ndim = ndim};
+                    tu_norm_ctx builtin = {.ndim = ndim};
                     nl_norm_spec_defaults(&builtin.norm, (nl_norm_kind)k);
                     builtin.norm.affine = affine;
                     builtin.norm.groups = 2;
                     builtin.norm.momentum = 0.3f;
                     if (tracks == 2)
                         builtin.norm.track_running_stats = t == 1;
-                    space_ctx custom = {.ndim = ndim,
+                    tu_norm_ctx custom = {.ndim = ndim,
                                         .norm = custom_of(row, &builtin.norm, ndim)};
                     char what[160];
                     snprintf(what, sizeof what,
@@ -266,7 +262,7 @@ int tu_check_norm_space_parity(nl_backend *a, nl_backend *b)
                         if ((!center && scale == NL_SCALE_NONE) ||
                             (over_channels && train == NL_STATS_RUNNING))
                             continue; /* refused: the identity; running per-sample statistics */
-                        space_ctx ctx = {.ndim = ndim};
+                        tu_norm_ctx ctx = {.ndim = ndim};
                         nl_norm_spec_defaults(&ctx.norm, NL_NORM_CUSTOM);
                         ctx.norm.reduce = reduces[r];
                         ctx.norm.center = center;

@@ -177,54 +177,16 @@ void nl_norm_reference_forward_eval(const nl_norm_geom *g, const float *x, const
         }
 }
 
+/* the fused kernels' point of the design space: centred with the standard
+ * deviation, or uncentred (save_mean 0) with the RMS */
 void nl_norm_reference_backward(const nl_norm_geom *g, const float *x, const float *dy,
                                 const float *gamma, const float *save_mean,
                                 const float *save_rstd, float *dx, bool accumulate_dx,
                                 float *dgamma, float *dbeta)
 {
-    const long groups = nl_norm_stat_groups(g);
-    const double count = (double)nl_norm_group_count(g);
-    const int planes = planes_per_group(g);
-    double *dgamma_sum = calloc((size_t)g->c, sizeof(double));
-    double *dbeta_sum = calloc((size_t)g->c, sizeof(double));
-    for (long s = 0; s < groups; s++) {
-        const double mean = save_mean[s], rstd = save_rstd[s];
-        double sum_dxhat = 0.0, sum_dxhat_xhat = 0.0;
-        for (int k = 0; k < planes; k++) {
-            const int ch = plane_channel(g, s, k);
-            const double gm = gamma ? gamma[ch] : 1.0;
-            for (int j = 0; j < g->hw; j++) {
-                const size_t at = plane_offset(g, s, k) + j;
-                const double xhat = (x[at] - mean) * rstd;
-                sum_dxhat += gm * dy[at];
-                sum_dxhat_xhat += gm * dy[at] * xhat;
-                dgamma_sum[ch] += dy[at] * xhat;
-                dbeta_sum[ch] += dy[at];
-            }
-        }
-        const double mean_dxhat = g->center ? sum_dxhat / count : 0.0;
-        const double mean_dxhat_xhat = sum_dxhat_xhat / count;
-        if (!dx)
-            continue;
-        for (int k = 0; k < planes; k++) {
-            const int ch = plane_channel(g, s, k);
-            const double gm = gamma ? gamma[ch] : 1.0;
-            for (int j = 0; j < g->hw; j++) {
-                const size_t at = plane_offset(g, s, k) + j;
-                const double xhat = (x[at] - mean) * rstd;
-                const double d = rstd * (gm * dy[at] - mean_dxhat - xhat * mean_dxhat_xhat);
-                dx[at] = (float)(accumulate_dx ? dx[at] + d : d);
-            }
-        }
-    }
-    for (int ch = 0; ch < g->c; ch++) {
-        if (dgamma)
-            dgamma[ch] = (float)dgamma_sum[ch];
-        if (dbeta)
-            dbeta[ch] = (float)dbeta_sum[ch];
-    }
-    free(dgamma_sum);
-    free(dbeta_sum);
+    nl_norm_reference_backward_point(g, g->center ? NL_SCALE_STD : NL_SCALE_RMS, x, dy, gamma,
+                                     save_mean, save_mean, save_rstd, dx, accumulate_dx, dgamma,
+                                     dbeta);
 }
 
 static double clip(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
