@@ -142,6 +142,19 @@ _Static_assert(sizeof stats_source_entries / sizeof stats_source_entries[0] == N
                "statistics source table");
 TABLE(nl_stats_source_names, "statistics source", stats_source_entries);
 
+const char *nl_name_set_text(const nl_name_table *table, unsigned bits, char *buf, size_t size)
+{
+    size_t used = (size_t)snprintf(buf, size, "[");
+    int shown = 0;
+    for (int v = 0; v < table->count && v < 32 && used < size; v++)
+        if (bits & (1u << v))
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", shown++ ? ", " : "",
+                                     nl_name_of(table, v));
+    if (used < size)
+        snprintf(buf + used, size - used, "]");
+    return buf;
+}
+
 int nl_name_lookup(const nl_name_table *table, const char *name)
 {
     for (int i = 0; i < table->count; i++)

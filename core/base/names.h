@@ -129,6 +129,9 @@ extern const nl_name_table nl_norm_axis_names;
 extern const nl_name_table nl_norm_scale_names;
 extern const nl_name_table nl_stats_source_names;
 
+/* a set of names (bit v: name v) as "[a, b]" */
+const char *nl_name_set_text(const nl_name_table *table, unsigned bits, char *buf, size_t size);
+
 /* entry i (0 <= i < count) */
 static inline const nl_name_entry *nl_name_entry_at(const nl_name_table *table, int i)
 {

@@ -517,18 +517,8 @@ const char *nl_schema_format(const nl_key_def *def, const nl_config *cfg, char *
             snprintf(buf + used, size - used, "]");
         return buf;
     }
-    case NL_KT_NAME_SET: {
-        const unsigned bits = get_set(def, cfg);
-        size_t used = (size_t)snprintf(buf, size, "[");
-        int shown = 0;
-        for (int v = 0; v < def->names->count && v < 32 && used < size; v++)
-            if (bits & NL_KEY_BIT(v))
-                used += (size_t)snprintf(buf + used, size - used, "%s%s", shown++ ? ", " : "",
-                                         nl_name_of(def->names, v));
-        if (used < size)
-            snprintf(buf + used, size - used, "]");
-        return buf;
-    }
+    case NL_KT_NAME_SET:
+        return nl_name_set_text(def->names, get_set(def, cfg), buf, size);
     case NL_KT_SHAPE: {
         const nl_data_spec *d = &cfg->data;
         if (d->synthetic_h == 1 && d->synthetic_w == 1)

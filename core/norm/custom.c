@@ -55,15 +55,7 @@ static const char *input_text(int ndim)
 /* "[batch, spatial]" */
 static const char *axes_text(unsigned axes, char *buf, size_t size)
 {
-    size_t used = (size_t)snprintf(buf, size, "[");
-    int shown = 0;
-    for (int a = 0; a < NL_AXIS_COUNT && used < size; a++)
-        if (axes & (1u << a))
-            used += (size_t)snprintf(buf + used, size - used, "%s%s", shown++ ? ", " : "",
-                                     nl_name_of(&nl_norm_axis_names, a));
-    if (used < size)
-        snprintf(buf + used, size - used, "]");
-    return buf;
+    return nl_name_set_text(&nl_norm_axis_names, axes, buf, size);
 }
 
 /* The reductions the primitives take on an input: batch statistics per

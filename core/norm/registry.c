@@ -66,17 +66,9 @@ void nl_norm_write_table(FILE *out)
 }
 
 /* "[batch, spatial]" */
-static const char *axes_text(unsigned reduce, char *buf, size_t size)
+static const char *axes_text(unsigned axes, char *buf, size_t size)
 {
-    size_t used = (size_t)snprintf(buf, size, "[");
-    int shown = 0;
-    for (int a = 0; a < NL_AXIS_COUNT && used < size; a++)
-        if (reduce & (1u << a))
-            used += (size_t)snprintf(buf + used, size - used, "%s%s", shown++ ? ", " : "",
-                                     nl_name_of(&nl_norm_axis_names, a));
-    if (used < size)
-        snprintf(buf + used, size - used, "]");
-    return buf;
+    return nl_name_set_text(&nl_norm_axis_names, axes, buf, size);
 }
 
 void nl_norm_write_space_table(FILE *out)

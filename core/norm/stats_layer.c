@@ -297,6 +297,32 @@ static bool point_is_fused(const nl_stats_point *p, const nl_norm_geom *geom, bo
                       : p->scale == NL_SCALE_RMS && geom->groups > 0 && !running_stats);
 }
 
+/* the layer's parameters and state: with affine, a scale gamma where the
+ * point divides, and the row's shift (a custom point's where it centres);
+ * the running statistics where kept */
+static void plan_params(stats_layer *l, nl_builder *b, const char *name, int channels,
+                        bool running_stats)
+{
+    const nl_norm_spec *spec = &l->spec;
+    char pname[96];
+    if (spec->affine && !(l->training && l->training->no_gamma) &&
+        l->point.scale != NL_SCALE_NONE) {
+        snprintf(pname, sizeof pname, "%s.weight", name);
+        l->gamma = nl_builder_param(b, pname, 1, (int[]){channels}, true, NL_FILL_ONES, 0.0f);
+    }
+    if (nl_norm_has_shift(spec)) {
+        snprintf(pname, sizeof pname, "%s.bias", name);
+        l->beta = nl_builder_param(b, pname, 1, (int[]){channels}, true, NL_FILL_ZEROS, 0.0f);
+    }
+    if (running_stats) {
+        snprintf(pname, sizeof pname, "%s.running_mean", name);
+        l->running_mean = nl_builder_state(b, pname, (size_t)channels, 0.0f);
+        snprintf(pname, sizeof pname, "%s.running_var", name);
+        l->running_var = nl_builder_state(b, pname, (size_t)channels, 1.0f);
+        nl_builder_counter(b, &l->batches_tracked);
+    }
+}
+
 nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
                              nl_norm_geom geom, bool running_stats, const nl_stats_point *point)
 {
@@ -322,25 +348,7 @@ nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const 
     l->geom = geom;
     l->rows_per_sample = nl_shape_rows_per_sample(in->shape);
     l->geom.n = in->shape.n * l->rows_per_sample;
-    char pname[96];
-    /* with affine, a scale gamma where the point divides, and the row's
-     * shift (a custom point's where it centres) */
-    if (spec->affine && !(info->training && info->training->no_gamma) &&
-        l->point.scale != NL_SCALE_NONE) {
-        snprintf(pname, sizeof pname, "%s.weight", name);
-        l->gamma = nl_builder_param(b, pname, 1, (int[]){channels}, true, NL_FILL_ONES, 0.0f);
-    }
-    if (nl_norm_has_shift(spec)) {
-        snprintf(pname, sizeof pname, "%s.bias", name);
-        l->beta = nl_builder_param(b, pname, 1, (int[]){channels}, true, NL_FILL_ZEROS, 0.0f);
-    }
-    if (running_stats) {
-        snprintf(pname, sizeof pname, "%s.running_mean", name);
-        l->running_mean = nl_builder_state(b, pname, (size_t)channels, 0.0f);
-        snprintf(pname, sizeof pname, "%s.running_var", name);
-        l->running_var = nl_builder_state(b, pname, (size_t)channels, 1.0f);
-        nl_builder_counter(b, &l->batches_tracked);
-    }
+    plan_params(l, b, name, channels, running_stats);
     /* per channel (batch statistics, per statistics set of the pass), or
      * per sample and group */
     const size_t chunks = (size_t)stat_sets(l, in->shape.n);
