@@ -635,9 +635,10 @@ START_TEST(test_validate_list_version)
      * switch (weight standardization, ...), from the schema itself */
     for (int k = 0; k < nl_config_schema_count; k++) {
         const nl_key_def *def = &nl_config_schema[k];
-        if (def->type == NL_KT_BOOL || def->type == NL_KT_ENUM)
+        const bool names = def->type == NL_KT_ENUM || def->type == NL_KT_NAME_SET;
+        if (def->type == NL_KT_BOOL || names)
             ck_assert_msg(strstr(out, def->key), "list lacks the key %s", def->key);
-        if (def->type != NL_KT_ENUM)
+        if (!names)
             continue;
         char line[160];
         for (int i = 0; i < def->names->count; i++) {

@@ -84,4 +84,5 @@ const nl_norm_info nl_norm_row_group = {
     .features = true, .images = true, .tokens = true, .adds_layer = true,
     .color = "#ff7f0e", .build = nl_groupnorm,
     .stats_set = nl_group_set,
+    .point = &(const nl_norm_point){.reduce = NL_REDUCE_SAMPLE, .center = true, .scale = NL_SCALE_STD},
 };

@@ -33,6 +33,7 @@ const nl_norm_info nl_norm_row_layer = {
     .features = true, .images = true, .tokens = true, .adds_layer = true,
     .color = "#2ca02c", .build = nl_layernorm,
     .stats_set = nl_layer_set,
+    .point = &(const nl_norm_point){.reduce = NL_REDUCE_SAMPLE, .center = true, .scale = NL_SCALE_STD},
 };
 
 /* RMSNorm (Zhang & Sennrich 2019) over the same axes: y = x / sqrt(mean(x^2)
@@ -49,6 +50,7 @@ const nl_norm_info nl_norm_row_rms = {
     .features = true, .images = true, .tokens = true, .adds_layer = true,
     .color = "#d62728", .build = nl_rmsnorm,
     .stats_set = nl_layer_set,
+    .point = &(const nl_norm_point){.reduce = NL_REDUCE_SAMPLE, .center = false, .scale = NL_SCALE_RMS},
 };
 
 /* ScaleNorm (Nguyen & Salazar 2019, "Transformers without Tears"), as
