@@ -74,6 +74,10 @@ static void usage(FILE *out)
             "1/R of every batch (train.batch_size is the global batch, a multiple of R) and the\n"
             "gradients are averaged over the ranks; rank 0 alone writes the run directory.\n"
             "model.norm.sync: true makes batch norm's statistics those of the global batch.\n"
+            "Rank 0 writes the checkpoints, and every rank resumes from them, on this rank\n"
+            "count or (unless a layer's training depends on the split) another. A rank that\n"
+            "waits NORMLAB_MPI_TIMEOUT seconds (default 600) for the others in one exchange\n"
+            "ends the run as failed on every rank.\n"
             "Exit status: 0 ok or diverged, 1 failed at run time, 2 bad usage, config or data.\n");
 }
 
@@ -373,9 +377,14 @@ static int run_with(const run_args *a, nl_dist *dist, const run_io *io)
         fprintf(io->err, "\n");
     free(cfg);
     if (rc != NL_OK) {
-        if (saved_stderr >= 0 && nl_code_exit_status(rc) == 1) {
-            dup2(saved_stderr, STDERR_FILENO);
-            fprintf(stderr, "normlab run: rank %d: ", nl_dist_rank(dist));
+        /* at run time each rank's failure may be its own: every rank says
+         * it, naming itself (bad input is every rank's alike: rank 0's) */
+        if (nl_dist_size(dist) > 1 && nl_code_exit_status(rc) == 1) {
+            if (saved_stderr >= 0)
+                dup2(saved_stderr, STDERR_FILENO);
+            char who[64];
+            snprintf(who, sizeof who, "run: rank %d of %d", nl_dist_rank(dist), nl_dist_size(dist));
+            return nl_cmd_report_to(stderr, who, &err);
         }
         return nl_cmd_report_to(io->err, "run", &err);
     }
@@ -407,6 +416,10 @@ static int run_with(const run_args *a, nl_dist *dist, const run_io *io)
                 "bits of matrix products and convolution gradients may differ from an "
                 "uninterrupted run's\n", out.dir, out.resumed_threads,
                 out.resumed_threads == 1 ? "" : "s", out.threads);
+    if (a->quiet && out.resumed_from > 0 && out.resumed_ranks != out.ranks)
+        fprintf(io->out, "%s: the checkpoint was taken on %d MPI rank%s, this run has %d: the "
+                "losses go on as the uninterrupted run's to float rounding, not bit for bit\n",
+                out.dir, out.resumed_ranks, out.resumed_ranks == 1 ? "" : "s", out.ranks);
     if (out.ranks > 1)
         fprintf(io->out, "  (%d MPI ranks, %d samples each per step)\n", out.ranks, out.rank_batch);
     return r->status == NL_RUN_FAILED ? 1 : 0;
