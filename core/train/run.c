@@ -188,6 +188,18 @@ static void sink_progress(void *ctx, const nl_progress *p)
         st->opt->progress(st->opt->ctx, p);
 }
 
+/* init.from: the run's identity includes the model it started from */
+static void put_init_source(nl_json *j, const run_state *st)
+{
+    if (!st->init_source.path[0])
+        return;
+    char hash[20];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)st->init_source.model_hash);
+    nl_json_string(j, "init_from", st->init_source.path);
+    nl_json_string(j, "init_from_model_fnv1a64", hash);
+    nl_json_int(j, "init_from_step", st->init_source.step);
+}
+
 static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *err)
 {
     const nl_config *cfg = st->cfg;
@@ -250,14 +262,7 @@ static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *
     nl_json_string(&j, "finished_at", r->status == NL_RUN_RUNNING ? "" : finished);
     nl_json_string(&j, "host", host);
     nl_json_string(&j, "command", st->opt->command_line ? st->opt->command_line : "");
-    /* init.from: the run's identity includes the model it started from */
-    if (st->init_source.path[0]) {
-        char hash[20];
-        snprintf(hash, sizeof hash, "%016llx", (unsigned long long)st->init_source.model_hash);
-        nl_json_string(&j, "init_from", st->init_source.path);
-        nl_json_string(&j, "init_from_model_fnv1a64", hash);
-        nl_json_int(&j, "init_from_step", st->init_source.step);
-    }
+    put_init_source(&j, st);
     nl_json_end(&j);
     if (j.buf.failed) {
         nl_buf_free(&j.buf);
