@@ -26,6 +26,8 @@
 #              the uninterrupted run's to 1e-6; a run whose layers train
 #              per rank (unsynchronized batch norm) is refused on another
 #              rank count, exit 2, its files untouched
+#   exchange   timing: the all-reduce's share of a step and its rate, 2 ranks
+#              on one host (shared memory) against 2 on two hosts (TCP)
 #
 # Usage: run.sh up NORMLAB | check NAME NORMLAB | down | all NORMLAB
 # (CTest label cluster: cluster_up, one test per check, cluster_down, which
@@ -464,7 +466,46 @@ check_ranks() {
     echo "ok: 4 -> 2 and 2 -> 4 ranks go on as the uninterrupted runs to 1e-6; per-rank statistics refused on another count"
 }
 
-checks="array syncbn claim host-lost rank-lost ranks"
+# a model whose gradient exchange is large enough to time: 2 ranks on one
+# host (shared memory) against 2 on two hosts (TCP over the veth pairs)
+exchange_config='seed: 3
+data: {dataset: synthetic, shape: [256], classes: 10, train_size: 2048, test_size: 128}
+model: {arch: mlp, widths: [512, 512], norm: {type: batch, sync: true}}
+train: {batch_size: 64, steps: 300, log_every: 100, eval_every: 300}
+threads: 1
+'
+
+# one line of the exchange's share: $1 the run directory, $2 what it is
+exchange_line() {
+    awk -v what="$2" -v params="$(field "$1" parameters)" -v steps="$(field "$1" steps)" \
+        -v ex="$(field "$1" exchange_s)" -v train="$(field "$1" train_s)" 'BEGIN {
+        per_step = ex / steps; mb = params * 4 / 1e6
+        printf "%s: exchange %.1f%% of train_s (%.2f of %.2f s), %.2f ms a step for %.2f MB of gradients: %.0f MB/s\n",
+               what, 100 * ex / train, ex, train, 1e3 * per_step, mb, mb / per_step }'
+}
+
+# Timing, not a property: prints the all-reduce's share of a step and the
+# rate it reaches over each transport; fails only when a run fails or
+# records no exchange (the numbers in results/usage.md came from here)
+check_exchange() {
+    local d="$work/shared/exchange"
+    rm -rf "$d" && mkdir -p "$d" && cd "$d"
+    echo "$exchange_config" > x.yaml
+    local where
+    for where in shm tcp; do
+        local hosts_of=node1:2
+        [ "$where" = tcp ] && hosts_of=node1:1,node2:1
+        cluster_mpirun "$hosts_of" -np 2 "$normlab" run x.yaml --quiet --out "$where" > "$where.txt" 2>&1 ||
+            fail "2 ranks ($where): $(cat "$where.txt")"
+        awk -v x="$(field "$where" exchange_s)" 'BEGIN { exit !(x > 0) }' ||
+            fail "$where: no exchange time recorded: $(cat "$where/summary.json")"
+    done
+    exchange_line shm "2 ranks on node1 (shared memory)"
+    exchange_line tcp "2 ranks on node1 and node2 (TCP over veth)"
+    echo "(load: $(cut -d' ' -f1-3 /proc/loadavg); CPU: $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) cores shared by the hosts)"
+}
+
+checks="array syncbn claim host-lost rank-lost ranks exchange"
 
 run_check() {
     local check=$1
