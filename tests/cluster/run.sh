@@ -211,7 +211,8 @@ check_syncbn() {
 check_claim() {
     local d="$work/shared/claim"
     rm -rf "$d" && mkdir -p "$d" && cd "$d"
-    write_base 600 ""
+    # runs of a second or more, so that the workers' runs overlap
+    write_big 1500 ""
     printf 'name: claimed\nbase: base.yaml\nthreads: 1\ngrid:\n  seed: [1, 2, 3, 4, 5, 6, 7, 8, 9]\n' > exp.yaml
     local pids=() i out
     for i in $(seq "$hosts"); do
@@ -345,6 +346,9 @@ check_rank_lost() {
     # (set -e: the status is kept, not the subshell ended, when mpirun fails)
     (rc=0; cluster_mpirun node1:2,node2:1,node3:1 -np 4 "$normlab" run long.yaml --quiet --out killed > killed.txt 2>&1 || rc=$?
      echo "$rc" > killed.rc) &
+    # its pid: a bare `wait` would also wait for daemons cluster_ready
+    # started again in this shell
+    local job=$!
     wait_until 60 test -e killed/checkpoint.nlck || fail "no checkpoint: $(cat killed.txt)"
     local victim
     victim=$(normlab_pids_on "$hosts" long.yaml)
@@ -352,7 +356,7 @@ check_rank_lost() {
     local t0=$SECONDS
     kill -9 "$victim"
     wait_until 30 test -s killed.rc || fail "the job still runs 30 s after its rank on node$hosts was killed"
-    wait
+    wait "$job"
     echo "rank on node$hosts killed: mpirun ended $((SECONDS - t0)) s later with status $(cat killed.rc)"
     [ "$(cat killed.rc)" != 0 ] || fail "mpirun exited 0"
     grep -q "process rank 3 with PID $victim on node node$hosts exited on signal 9" killed.txt ||
@@ -382,12 +386,13 @@ check_rank_lost() {
     # no launcher notices; every other rank waits NORMLAB_MPI_TIMEOUT s
     (rc=0; cluster_mpirun node1:2,node2:1,node3:1 -np 4 -x NORMLAB_MPI_TIMEOUT=5 "$normlab" run long.yaml --quiet --out frozen > frozen.txt 2>&1 || rc=$?
      echo "$rc" > frozen.rc) &
+    job=$!
     wait_until 60 test -e frozen/checkpoint.nlck || fail "no checkpoint: $(cat frozen.txt)"
     victim=$(normlab_pids_on "$hosts" long.yaml)
     t0=$SECONDS
     kill -STOP "$victim"
     wait_until 40 test -s frozen.rc || fail "the job still runs 40 s after its rank on node$hosts froze"
-    wait
+    wait "$job"
     echo "rank on node$hosts frozen: mpirun ended $((SECONDS - t0)) s later with status $(cat frozen.rc)"
     [ "$(cat frozen.rc)" != 0 ] || fail "mpirun exited 0"
     local r
@@ -416,17 +421,21 @@ train: {batch_size: 16, steps: 3000, log_every: 1, eval_every: 1000, checkpoint_
 threads: 1
 '
 
-# runs config $1 on hosts $2 (ranks $3) into $4 and interrupts it (SIGINT to
-# mpirun, as Ctrl-C) once its first checkpoint is written; prints the
-# checkpoint's step
+# runs config $1 on hosts $2 (ranks $3) into $4 and interrupts it once its
+# first checkpoint is written: SIGINT to every rank, as Ctrl-C reaches every
+# process of a terminal's job (mpirun, sent SIGINT, ends the ranks before
+# rank 0 can record the stop); prints the checkpoint's step
 run_interrupted() {
     local config=$1 where=$2 ranks=$3 out=$4
     (cluster_mpirun "$where" -np "$ranks" "$normlab" run "$config" --quiet --out "$out" > "$out.txt" 2>&1 || true) &
     local job=$!
     wait_until 60 test -e "$out/checkpoint.nlck" || fail "no checkpoint in $out: $(cat "$out.txt")"
-    local pid
-    for pid in $(node_pids 1); do
-        tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "^mpirun .* --out $out " && kill -INT "$pid"
+    local i pid
+    for i in $(seq "$hosts"); do
+        for pid in $(node_pids "$i"); do
+            tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q "^$normlab run $config --quiet --out $out " &&
+                kill -INT "$pid"
+        done
     done
     wait "$job"
     [ "$(field "$out" status)" = failed ] || fail "$out: $(cat "$out.txt")"
