@@ -29,7 +29,7 @@
 #   exchange   timing: the all-reduce's share of a step and its rate, 2 ranks
 #              on one host (shared memory) against 2 on two hosts (TCP)
 #
-# Usage: run.sh up NORMLAB | check NAME NORMLAB | down | all NORMLAB
+# Usage: run.sh up | check NAME NORMLAB | down | all NORMLAB
 # (CTest label cluster: cluster_up, one test per check, cluster_down, which
 # runs even when a check fails). `all` builds the cluster, runs every check
 # and takes it down, whatever happens. Needs root, iproute2 and Debian's
@@ -555,7 +555,7 @@ all)
     echo "every check passed: $checks"
     ;;
 *)
-    echo "usage: tests/cluster/run.sh up NORMLAB | check NAME NORMLAB | down | all NORMLAB" >&2
+    echo "usage: tests/cluster/run.sh up | check NAME NORMLAB | down | all NORMLAB" >&2
     exit 2
     ;;
 esac
