@@ -389,6 +389,8 @@ nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const 
     nl_act *out = nl_builder_act(b, name, in->shape);
     nl_layer_init(&l->base, geom.groups == 0 ? &batchnorm_vtable : &groupnorm_vtable, name, in, NULL,
                   out);
+    if (geom.groups == 0 && !spec->sync)
+        l->base.per_rank = "batch statistics over each rank's own slice of the batch";
     nl_builder_add(b, &l->base);
     return out;
 }
