@@ -103,6 +103,9 @@ typedef struct {
      * the pass (norm/stats_layer.h: batch renorm, ghost batch norm); NULL
      * for the others */
     const struct nl_stats_training *training;
+    /* `normlab bench --run --torch`'s PyTorch script has it
+     * (experiments/bench/torch_run.py's NORMS) */
+    bool bench_torch;
 } nl_norm_info;
 
 /* The registry rows, one per line of norm/kinds.def, each defined in its
