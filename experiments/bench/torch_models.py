@@ -342,17 +342,8 @@ class NormCell(nn.Module):
         for step in range(t):
             a = a_all[:, step]
             b = self.norm_hh(h @ self.weight_hh.t())
-            if self.cell == "lstm":
-                i, f, g, o = (a + b + self.bias).chunk(4, 1)
-                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-                h = torch.sigmoid(o) * torch.tanh(self.norm_c(c) if self.cell_state else c)
-            else:
-                a_r, a_z, a_n = a.chunk(3, 1)
-                b_r, b_z, b_n = b.chunk(3, 1)
-                bias_r, bias_z, bias_n = self.bias.chunk(3)
-                r = torch.sigmoid(a_r + b_r + bias_r)
-                z = torch.sigmoid(a_z + b_z + bias_z)
-                h = (1 - z) * torch.tanh(a_n + bias_n + r * b_n) + z * h
+            h, c = make_goldens.cell_update(self.cell, a, b, self.bias, h, c,
+                                            self.norm_c if self.cell_state else (lambda c_t: c_t))
             ys.append(h)
         return torch.stack(ys, 1)
 
