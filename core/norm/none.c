@@ -18,7 +18,7 @@ const nl_norm_info nl_norm_row_none = {
     {"none", "no normalization"},
     .keys = 0, .features = true, .images = true, .tokens = true,
     .adds_layer = false,
-    .color = "#7f7f7f", .build = nl_norm_none,
+    .color = "#7f7f7f", .build = nl_norm_none, .bench_torch = true,
 };
 
 /* A kind with the design space's axes learns back what its point takes

@@ -145,6 +145,9 @@ typedef struct {
     const nl_norm_point *point;
     /* model.norm.groups when the config does not say; 0: NL_NORM_DEFAULT_GROUPS */
     int groups_default;
+    /* `normlab bench --run --torch`'s PyTorch script has it
+     * (experiments/bench/torch_run.py's NORMS) */
+    bool bench_torch;
 } nl_norm_info;
 
 /* The registry rows, one per line of norm/kinds.def, each defined in its

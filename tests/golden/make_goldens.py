@@ -1639,6 +1639,25 @@ def cell_norm(kind, x, gain, shift, eps, running=None, training=True, momentum=0
     return y + shift if shift is not None else y
 
 
+def cell_update(cell, a, b, bias, h, c, norm_c):
+    """one step of the cell with normalizers inside it, from the normalized
+    input and recurrent products a and b: the lstm's gates from a + b +
+    bias, h = o tanh(norm_c(c)); the gru's n gate tanh(a_n + bias_n + r
+    b_n). Returns (h, c) (the gru's c unchanged). torch_models.NormCell
+    steps through it too."""
+    if cell == "lstm":
+        i, f, gg, o = (a + b + bias).chunk(4, 1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
+        return torch.sigmoid(o) * torch.tanh(norm_c(c)), c
+    a_r, a_z, a_n = a.chunk(3, 1)
+    b_r, b_z, b_n = b.chunk(3, 1)
+    bias_r, bias_z, bias_n = bias.chunk(3)
+    r = torch.sigmoid(a_r + b_r + bias_r)
+    z = torch.sigmoid(a_z + b_z + bias_z)
+    nn_ = torch.tanh(a_n + bias_n + r * b_n)
+    return (1 - z) * nn_ + z * h, c
+
+
 class NormCellLayer:
     def __init__(self, prefix, cell, kind, d, hidden, t, cell_state, g):
         gates = (4 if cell == "lstm" else 3) * hidden
@@ -1687,19 +1706,9 @@ class NormCellLayer:
         for s in range(t):
             a = self.norm("norm_ih", s, rnd(rnd(x[:, s]) @ w_ih.t()), self.g_x, None, training)
             b = self.norm("norm_hh", s, rnd(rnd(h) @ w_hh.t()), self.g_h, None, training)
-            if self.cell == "lstm":
-                i, f, gg, o = (a + b + self.bias).chunk(4, 1)
-                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
-                cn = self.norm("norm_c", s, c, self.g_c, self.b_c, training) if self.cell_state else c
-                h = torch.sigmoid(o) * torch.tanh(cn)
-            else:
-                a_r, a_z, a_n = a.chunk(3, 1)
-                b_r, b_z, b_n = b.chunk(3, 1)
-                bias_r, bias_z, bias_n = self.bias.chunk(3)
-                r = torch.sigmoid(a_r + b_r + bias_r)
-                z = torch.sigmoid(a_z + b_z + bias_z)
-                nn_ = torch.tanh(a_n + bias_n + r * b_n)
-                h = (1 - z) * nn_ + z * h
+            h, c = cell_update(self.cell, a, b, self.bias, h, c,
+                               lambda c_t: self.norm("norm_c", s, c_t, self.g_c, self.b_c, training)
+                               if self.cell_state else c_t)
             ys.append(h)
         return torch.stack(ys, 1)
 
