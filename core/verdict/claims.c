@@ -338,6 +338,8 @@ static nl_code read_claim_key(parser *P, nl_claim *c, int which, yaml_node_t *v,
     case 11:
         return read_vars(P, v, label, c);
     case 12:
+        c->each_line = nl_yaml_line(v);
+        c->each_column = nl_yaml_column(v);
         return read_text(P, v, label, c->each_row, sizeof c->each_row);
     case 13:
         c->cells_op = NL_CELLS_EXACTLY;
