@@ -454,10 +454,31 @@ START_TEST(test_ranges_and_lists)
                  &set, &r);
     ck_assert_int_eq(r.n, 4);
     expect_verdict(&r, "mean-over-steps", -0.125, NL_VERDICT_HOLDS);
+
     /* (1.8 - 0.161 - 0.162 - 0.163 ... ) : mean over seeds of (1.8 - (0.16 + 0.001 s)) / 2 = 0.819 */
     expect_verdict(&r, "open-range", 0.819, NL_VERDICT_HOLDS);
     expect_verdict(&r, "listed[model.norm.type=group]", 0.01, NL_VERDICT_HOLDS);
     ck_assert_str_eq(r.v[3].id, "listed[model.norm.type=layer]");
+    nl_verdict_report_free(&r);
+    compute_text("s", "claims:\n"
+                 /* the test accuracy gets to 0.5 at step 25 (0.9 - e), batch norm's at 2 never (0.499 and below) */
+                 "  - {id: reach, paper: p, a: {model.norm.type: group, train.batch_size: 32}, expect: a ~ 25 within 0.001,\n"
+                 "     metric: {file: metrics.csv, column: accuracy, where: {split: test}, reach: \">= 0.5\"}}\n"
+                 "  - {id: never, paper: p, a: {model.norm.type: batch, train.batch_size: 2}, expect: a < 100,\n"
+                 "     metric: {file: metrics.csv, column: accuracy, where: {split: test}, reach: \">= 0.5\"}}\n"
+                 /* the sd of 0.1 and 0.9 - e: (0.8 - e) / sqrt 2, e = 0.161 .. 0.163: mean 0.638 / sqrt 2 */
+                 "  - {id: sd, paper: p, a: {model.norm.type: group, train.batch_size: 32}, expect: a > 0,\n"
+                 "     metric: {file: metrics.csv, column: accuracy, where: {split: test}, at: sd}}\n"
+                 /* the changes of 0.1, 0.9 - e, 0.9: 0.8 - e and e, their sd (0.8 - 2 e) / sqrt 2 */
+                 "  - {id: change-sd, paper: p, a: {model.norm.type: group, train.batch_size: 32}, expect: a > 0,\n"
+                 "     metric: {file: metrics.csv, column: accuracy, at: change_sd}}\n",
+                 &set, &r);
+    expect_verdict(&r, "reach", 25, NL_VERDICT_HOLDS);
+    ck_assert_int_eq(find_verdict(&r, "never")->n, 0);
+    ck_assert_msg(strstr(find_verdict(&r, "never")->note, "seed 1: a's run has no accuracy"), "%s",
+                  find_verdict(&r, "never")->note);
+    expect_verdict(&r, "sd", 0.638 / sqrt(2), NL_VERDICT_HOLDS);
+    expect_verdict(&r, "change-sd", (0.8 - 2 * 0.162) / sqrt(2), NL_VERDICT_HOLDS);
     nl_verdict_report_free(&r);
     tu_tmp_remove();
 }
@@ -582,6 +603,10 @@ START_TEST(test_other_sweep)
     tu_tmp_make("verdict");
     write_sweep("s", 3, false);
     write_sweep("ref", 3, false);
+    char flat[1200];
+    nl_error err = {0};
+    snprintf(flat, sizeof flat, "%s/flat", tu_tmp);
+    ck_assert(nl_make_dirs(flat, &err) == NL_OK);
     static nl_claim_set set;
     nl_verdict_report r;
     compute_text("s", "claims:\n"
@@ -591,6 +616,30 @@ START_TEST(test_other_sweep)
                  &set, &r);
     expect_verdict(&r, "against-ref", 0.24, NL_VERDICT_HOLDS);
     ck_assert_str_eq(r.v[0].b_label, "sweep=ref, model.norm.type=group, train.batch_size=32");
+    nl_verdict_report_free(&r);
+    /* each: reaches a cell of another sweep that varies the key */
+    tu_tmp_write("flat/summary.csv", "run,model.norm.type,seed,status,final_test_error\n"
+                 "g1,group,1,ok,0.2\ng2,group,2,ok,0.2\ng3,group,3,ok,0.2\n");
+    compute_text("s", "claims:\n"
+                 "  - {id: per-batch, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
+                 "     b: {sweep: ref, model.norm.type: group}, each: train.batch_size, expect: a > b}\n"
+                 /* a sweep without the each: key: its cell is the same for every value */
+                 "  - {id: against-flat, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
+                 "     b: {sweep: flat, model.norm.type: group}, each: train.batch_size, expect: a > b}\n"
+                 /* pooled over two normalizers: units are (seed, normalizer), 6 pairs, the bootstrap */
+                 "  - {id: pooled, paper: p, metric: final_test_error, a: {train.batch_size: 2},\n"
+                 "     b: {train.batch_size: 32}, scope: {model.norm.type: [group, layer]},\n"
+                 "     pair_by: [model.norm.type], expect: a ~ b within 0.05}\n",
+                 &set, &r);
+    expect_verdict(&r, "per-batch[train.batch_size=2]", 0.25, NL_VERDICT_HOLDS);
+    expect_verdict(&r, "against-flat[train.batch_size=2]", 0.202, NL_VERDICT_HOLDS);
+    expect_verdict(&r, "against-flat[train.batch_size=32]", -0.058, NL_VERDICT_FAILS);
+    expect_verdict(&r, "per-batch[train.batch_size=32]", -0.02, NL_VERDICT_FAILS);
+    const nl_verdict *v = find_verdict(&r, "pooled");
+    /* group: -0.01 in each seed; layer: 0.171 - 0.162, 0.132 - 0.163, 0.173 - 0.164 */
+    ck_assert_msg(v->n == 6 && fabs(v->effect - (-0.03 + 0.009 - 0.031 + 0.009) / 6) < 1e-9 &&
+                  !strncmp(v->method, "bootstrap", 9), "n %d, effect %g, %s", v->n, v->effect, v->method);
+    ck_assert_msg(strstr(v->a_values, "1/group:0.151") && strstr(v->a_values, "2/layer:0.132"), "%s", v->a_values);
     nl_verdict_report_free(&r);
     tu_tmp_remove();
 }
@@ -652,14 +701,19 @@ START_TEST(test_sources)
     ck_assert_str_eq(find_verdict(&r, "rms-cheaper[shape=a]")->a_values, "1:80 2:96 3:72");
     nl_verdict_report_free(&r);
     /* a table of models, one row each: a count over the rows, paired with themselves */
-    tu_tmp_write("fold/fold.csv", "id,arch,accuracy,accuracy_folded\nm1,mlp,0.8,0.8\nm2,cnn,0.7,0.7\nm3,cnn,0.6,\n");
-    compute_text("fold", "source: {table: fold.csv, keys: [arch], run: id}\nclaims:\n"
+    tu_tmp_write("fold/fold.csv", "id,arch,placement,accuracy,accuracy_folded\nm1,mlp,before,0.8,0.8\n"
+                 "m2,cnn,,0.7,0.7\nm3,cnn,,0.6,\n");
+    compute_text("fold", "source: {table: fold.csv, keys: [arch, placement], run: id}\nclaims:\n"
                  "  - {id: identical, paper: p, metric: accuracy, b_metric: accuracy_folded, a: {},\n"
-                 "     expect: count(abs(a - b) > 0) == 0}\n",
+                 "     expect: count(abs(a - b) > 0) == 0}\n"
+                 /* \"\" selects the rows where the key is empty */
+                 "  - {id: no-placement, paper: p, metric: accuracy, a: {placement: \"\"}, expect: count(a > 0.65) == 1}\n",
                  &set, &r);
     expect_verdict(&r, "identical", 0, NL_VERDICT_HOLDS);
     ck_assert_int_eq(r.v[0].n, 2);
     ck_assert_msg(strstr(r.v[0].note, "seed m3: b has no"), "%s", r.v[0].note);
+    expect_verdict(&r, "no-placement", 1, NL_VERDICT_HOLDS);
+    ck_assert_int_eq(r.v[1].n, 2);
     nl_verdict_report_free(&r);
     tu_tmp_remove();
 }
@@ -748,6 +802,13 @@ static const struct {
      "    expect: a < 0.5\n", 4, "vars: are read by an expression"},
     {"    metric: {expr: \"x\"}\n    vars: {x: {expr: \"final_test_error\"}}\n    a: {model.norm.type: batch}\n"
      "    expect: a < 0.5\n", 4, "a var is a metric of its own"},
+    /* reach: malformed, beside at:; pair_by: a key no run varies */
+    {"    metric: {file: metrics.csv, column: accuracy, reach: 0.5}\n    a: {model.norm.type: batch}\n"
+     "    expect: a < 5\n", 3, "reach: reads"},
+    {"    metric: {file: metrics.csv, column: accuracy, reach: \">= 0.5\", at: max}\n    a: {model.norm.type: batch}\n"
+     "    expect: a < 5\n", 3, "give one of them"},
+    {"    metric: final_test_error\n    a: {train.batch_size: 2}\n    pair_by: [model.norm.typo]\n"
+     "    expect: a < 0.5\n", 1, "claims[0].pair_by: no run"},
     /* sweep: a directory that is not there, a path */
     {"    metric: final_test_error\n    a: {model.norm.type: batch, train.batch_size: 2}\n"
      "    b: {sweep: nosuch, model.norm.type: group}\n    expect: a > b\n", 5, "claims[0].sweep: "},
@@ -790,7 +851,8 @@ START_TEST(test_source_refusals)
         {"source: {runs: \"x*\", keys: [seed], colour: red}\n", 1, "unknown key 'colour'"},
         {"source: {runs: \"x*\"}\n", 1, "needs runs: or table:, and keys:"},
         {"source: {runs: \"nomatch*\", keys: [seed]}\n", 1, "no run directory"},
-        {"source: {table: \"k-{a}-{b}.csv\", keys: [a]}\n", 1, "at most one {FIELD}"},
+        {"source: {table: \"k-{a}-{b}-{c}-*.csv\", keys: [a]}\n", 1, "at most 3 {FIELD}s"},
+        {"source: {table: \"k-{}.csv\", keys: [a]}\n", 1, "a {FIELD} is a name"},
         {"source: {table: \"t.csv\", keys: [nosuch]}\n", 1, "'nosuch' (keys:) is no column"},
         {"source: {table: \"../t.csv\", keys: [norm]}\n", 1, "inside the directory"},
         {"source: {runs: \"r*\", table: \"t.csv\", keys: [norm]}\n", 1, "not both"},

@@ -13,7 +13,7 @@
 #include "config/yamldoc.h"
 #include "log/files.h"
 
-const char *const nl_metric_at_names[NL_AT_COUNT] = {"last", "min", "max", "mean"};
+const char *const nl_metric_at_names[NL_AT_COUNT] = {"last", "min", "max", "mean", "sd", "change_sd"};
 
 /* ---- selectors: a value, a list of values, a range LO..HI ---- */
 
@@ -112,12 +112,18 @@ static nl_code read_list(parser *P, yaml_node_t *v, const char *label, nl_claim_
     return NL_OK;
 }
 
-/* one selector's value: a scalar (a range where it reads LO..HI) or a list */
+/* one selector's value: a scalar (a range where it reads LO..HI; "" the
+ * runs where the key does not apply, as summary.csv writes them) or a list */
 static nl_code read_select_value(parser *P, yaml_node_t *v, const char *label, nl_claim_select *s)
 {
     if (v->type == YAML_SEQUENCE_NODE)
         return read_list(P, v, label, s);
-    nl_code rc = read_text(P, v, label, s->value, sizeof s->value);
+    const char *text;
+    nl_code rc = nl_yaml_read_string(&P->y, v, label, NULL, &text);
+    if (rc == NL_OK && strlen(text) >= sizeof s->value)
+        return nl_yaml_fail(&P->y, v, label, "too long (at most %zu characters)", sizeof s->value - 1);
+    if (rc == NL_OK)
+        nl_copy_string(s->value, sizeof s->value, text);
     if (rc == NL_OK && strstr(s->value, "..")) {
         if (!parse_range(s->value, &s->lo, &s->hi))
             return nl_yaml_fail(&P->y, v, label, "'%s' is not a range: a range reads LO..HI, LO.. or ..HI with "
@@ -183,8 +189,28 @@ static nl_code read_at(parser *P, yaml_node_t *v, const char *label, nl_metric_a
                                   nl_yaml_join(nl_metric_at_names, NL_AT_COUNT, ", ", accepted, sizeof accepted));
 }
 
-static const char *const metric_keys[] = {"file", "column", "where", "at", "expr"};
-enum { N_METRIC_KEYS = 5 };
+static const char *const metric_keys[] = {"file", "column", "where", "at", "reach", "expr"};
+enum { N_METRIC_KEYS = 6 };
+
+/* reach: ">= X" or "<= X" */
+static nl_code read_reach(parser *P, yaml_node_t *v, const char *label, nl_claim_metric *c)
+{
+    char text[64], *end;
+    nl_code rc = read_text(P, v, label, text, sizeof text);
+    if (rc)
+        return rc;
+    const bool up = !strncmp(text, ">=", 2), down = !strncmp(text, "<=", 2);
+    const char *x = text + 2;
+    while (*x == ' ')
+        x++;
+    c->reach_x = strtod(x, &end);
+    if ((!up && !down) || end == x || *end || !isfinite(c->reach_x))
+        return nl_yaml_fail(&P->y, v, label, "'%s': reach: reads \">= X\" or \"<= X\" (quoted), X a number: the "
+                            "step of the first row whose value gets there", text);
+    c->has_reach = true;
+    c->reach_op = up ? NL_EXPECT_GREATER : NL_EXPECT_LESS;
+    return NL_OK;
+}
 
 static nl_code read_metric_key(parser *P, nl_claim_metric *c, yaml_node_t *k, yaml_node_t *v, const char *key,
                                bool expr_allowed)
@@ -200,6 +226,8 @@ static nl_code read_metric_key(parser *P, nl_claim_metric *c, yaml_node_t *k, ya
         return read_selectors(P, v, label, c->where, &c->n_where, NULL);
     if (!strcmp(name, "at"))
         return read_at(P, v, label, &c->at);
+    if (!strcmp(name, "reach"))
+        return read_reach(P, v, label, c);
     if (!strcmp(name, "expr") && expr_allowed) {
         c->is_expr = true;
         return read_text(P, v, label, c->name, sizeof c->name);
@@ -229,6 +257,9 @@ static nl_code read_metric(parser *P, yaml_node_t *n, const char *key, nl_claim_
                             "file) or the run's own numbers");
     if (!c->is_expr && (!c->file[0] || !c->name[0]))
         return nl_yaml_fail(&P->y, n, key, "a metric from a run's file needs file: and column:");
+    for (int i = 0; c->has_reach && i < nl_yaml_count(n); i++)
+        if (!strcmp(nl_yaml_scalar(nl_yaml_key(&P->y, n, i)), "at"))
+            return nl_yaml_fail(&P->y, n, key, "reach: gives a step, at: reduces the values: give one of them");
     if (!c->is_expr && (strstr(c->file, "..") || c->file[0] == '/'))
         return nl_yaml_fail(&P->y, n, key, "file: '%s' must name a file inside the run directory", c->file);
     return NL_OK;
@@ -309,9 +340,24 @@ static nl_code read_cells(parser *P, yaml_node_t *v, const char *label, nl_claim
     return NL_OK;
 }
 
-static const char *const claim_keys[] = {"id",   "paper", "metric", "a",        "b",     "scope", "each",
-                                         "expect", "b_metric", "c", "d", "vars", "each_row", "cells"};
-enum { N_CLAIM_KEYS = 14 };
+static const char *const claim_keys[] = {"id",     "paper",    "metric", "a", "b", "scope",    "each",  "expect",
+                                         "b_metric", "c", "d", "vars", "each_row", "cells", "pair_by"};
+enum { N_CLAIM_KEYS = 15 };
+
+/* pair_by: [KEY, ...] */
+static nl_code read_pair_by(parser *P, yaml_node_t *v, const char *label, nl_claim *c)
+{
+    if (v->type != YAML_SEQUENCE_NODE || nl_yaml_count(v) < 1 || nl_yaml_count(v) > NL_CLAIM_MAX_EACH)
+        return nl_yaml_fail(&P->y, v, label, "a list of 1 to %d keys that name a unit with the seed, e.g. "
+                            "[model.norm.type]", NL_CLAIM_MAX_EACH);
+    for (int j = 0; j < nl_yaml_count(v); j++) {
+        nl_code rc = read_text(P, nl_yaml_item(&P->y, v, j), label, c->pair_by[j], sizeof c->pair_by[j]);
+        if (rc)
+            return rc;
+        c->n_pair_by = j + 1;
+    }
+    return NL_OK;
+}
 
 static nl_code read_claim_key(parser *P, nl_claim *c, int which, yaml_node_t *v, const char *label)
 {
@@ -344,6 +390,8 @@ static nl_code read_claim_key(parser *P, nl_claim *c, int which, yaml_node_t *v,
     case 13:
         c->cells_op = NL_CELLS_EXACTLY;
         return read_cells(P, v, label, c);
+    case 14:
+        return read_pair_by(P, v, label, c);
     default:
         c->expect_line = nl_yaml_line(v);
         c->expect_column = nl_yaml_column(v);
@@ -431,8 +479,8 @@ static nl_code read_claim_keys(parser *P, yaml_node_t *n, const char *key, nl_cl
     for (size_t r = 0; r < sizeof required / sizeof required[0]; r++)
         if (!value_of(P, n, claim_keys[required[r]]))
             return nl_yaml_fail(&P->y, n, key, "%s: is missing; a claim needs id:, paper:, metric:, a: and "
-                                "expect: (b:, c:, d:, scope:, each:, each_row:, cells:, b_metric:, vars: are "
-                                "optional)", claim_keys[required[r]]);
+                                "expect: (b:, c:, d:, scope:, each:, each_row:, cells:, pair_by:, b_metric:, "
+                                "vars: are optional)", claim_keys[required[r]]);
     return NL_OK;
 }
 
@@ -474,20 +522,32 @@ static nl_code read_source_keys(parser *P, yaml_node_t *v, nl_claim_source *s)
     return NL_OK;
 }
 
-/* a pattern names files under the directory, with at most one {FIELD} */
+/* a pattern names files under the directory; a table's may hold {FIELD}s
+ * (a name between braces) beside * and ?, at most 3 of them together */
 static nl_code check_pattern(parser *P, yaml_node_t *v, const char *label, const nl_claim_source *s)
 {
-    const char *open = strchr(s->pattern, '{'), *close = strchr(s->pattern, '}');
     if (strstr(s->pattern, "..") || s->pattern[0] == '/')
         return nl_yaml_fail(&P->y, v, label, "'%s' must name files inside the directory", s->pattern);
-    if (s->kind == NL_SOURCE_RUNS && (open || close))
+    const bool fields = strchr(s->pattern, '{') || strchr(s->pattern, '}');
+    if (s->kind == NL_SOURCE_RUNS && fields)
         return nl_yaml_fail(&P->y, v, label, "{FIELD} is for table: patterns; a run's keys come from its "
                             "summary.json and config.yaml");
-    if ((open || close) && (!open || !close || close < open + 2 || strchr(open + 1, '{') || strchr(close + 1, '}') ||
-                            strcspn(open + 1, "*?[/") < (size_t)(close - open - 1) ||
-                            strcspn(s->pattern, "*?[") < strlen(s->pattern)))
-        return nl_yaml_fail(&P->y, v, label, "'%s': at most one {FIELD}, a name between braces, and no other "
-                            "wildcard beside it", s->pattern);
+    int wild = 0;
+    for (const char *p = s->pattern; *p; p++) {
+        if (*p == '{') {
+            const size_t len = strspn(p + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.");
+            if (len == 0 || len >= 96 || p[1 + len] != '}')
+                return nl_yaml_fail(&P->y, v, label, "'%s': a {FIELD} is a name (letters, digits, _ .) between "
+                                    "braces", s->pattern);
+            p += len + 1;
+        } else if (*p == '}' || (*p == '[' && fields)) {
+            return nl_yaml_fail(&P->y, v, label, "'%s': a stray '%c' (a pattern with {FIELD}s takes * and ?, not "
+                                "[...])", s->pattern, *p);
+        }
+        wild += *p == '*' || *p == '?' || *p == '}';
+    }
+    if (fields && wild > 3)
+        return nl_yaml_fail(&P->y, v, label, "'%s': at most 3 {FIELD}s, * and ? together", s->pattern);
     return NL_OK;
 }
 

@@ -67,20 +67,26 @@ typedef enum {
     NL_EXPECT_WITHIN,  /* |effect - threshold| <= within */
 } nl_expect_op;
 
-/* how a per-run file's rows become one number */
-typedef enum { NL_AT_LAST, NL_AT_MIN, NL_AT_MAX, NL_AT_MEAN, NL_AT_COUNT } nl_metric_at;
+/* how a per-run file's rows become one number: the last, the smallest,
+ * the largest, their mean, their sample standard deviation, the sample
+ * standard deviation of the changes from one row to the next */
+typedef enum { NL_AT_LAST, NL_AT_MIN, NL_AT_MAX, NL_AT_MEAN, NL_AT_SD, NL_AT_CHANGE_SD, NL_AT_COUNT } nl_metric_at;
 extern const char *const nl_metric_at_names[NL_AT_COUNT];
 
 /* a metric: a summary.csv column or summary.json number (file ""), column
  * `name` of the run directory's CSV `file` over the rows matching `where`,
- * reduced by `at`, or (is_expr) the expression `name` over the claim's
- * vars: and the run's numbers */
+ * reduced by `at` (or, with reach:, the step of the first of those rows
+ * whose value is beyond reach_x), or (is_expr) the expression `name` over
+ * the claim's vars: and the run's numbers */
 typedef struct {
     char name[256];
     char file[128];
     nl_claim_select where[NL_CLAIM_MAX_SELECT];
     int n_where;
     nl_metric_at at;
+    bool has_reach;
+    int reach_op; /* NL_EXPECT_GREATER (>=) or NL_EXPECT_LESS (<=) */
+    double reach_x;
     bool is_expr;
     int line, column;
 } nl_claim_metric;
@@ -109,6 +115,11 @@ typedef struct {
     int n_each;
     /* one claim per value of this column of the metric's run file */
     char each_row[96];
+    /* keys whose values, with the seed, name a unit: a cell holds a run per
+     * seed and combination of them, paired across cells by both (pooled
+     * over normalizers, say) */
+    char pair_by[NL_CLAIM_MAX_EACH][96];
+    int n_pair_by;
     nl_cells_op cells_op;
     int cells_k;
     char expect[256];

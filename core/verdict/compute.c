@@ -101,12 +101,13 @@ static void add_label(char *label, size_t size, const nl_claim_select *s, int n)
     }
 }
 
-/* the each: selectors the cell keeps: those whose key the cell does not select itself */
-static int each_kept(const nl_claim_cell *cl, const vd_slice *sl, nl_claim_select *out)
+/* the each: selectors the cell keeps: those whose key the cell does not
+ * select itself and its source varies (another sweep may not) */
+static int each_kept(const nl_claim_cell *cl, const vd_source *s, const vd_slice *sl, nl_claim_select *out)
 {
     int n = 0;
     for (int e = 0; sl && e < sl->n_each; e++) {
-        bool own = false;
+        bool own = vd_source_key_col(s, sl->each[e].key) < 0;
         for (int i = 0; i < cl->n; i++)
             own |= !strcmp(cl->sel[i].key, sl->each[e].key);
         if (!own)
@@ -115,15 +116,30 @@ static int each_kept(const nl_claim_cell *cl, const vd_slice *sl, nl_claim_selec
     return n;
 }
 
+/* a run's unit: its seed, and the values of the claim's pair_by: keys */
+static const char *unit_of(const nl_claim *c, const vd_source *s, int row, char *buf, size_t size)
+{
+    if (!c->n_pair_by)
+        return vd_source_seed(s, row);
+    snprintf(buf, size, "%s", vd_source_seed(s, row));
+    for (int k = 0; k < c->n_pair_by; k++) {
+        const int col = vd_source_key_col(s, c->pair_by[k]);
+        snprintf(buf + strlen(buf), size - strlen(buf), "/%s", col >= 0 ? s->t.rows[row][col] : "");
+    }
+    return buf;
+}
+
 static nl_code two_runs(const vd_ctx *C, const nl_claim *c, const char *what, const cell *out, int other, int r)
 {
     const vd_source *s = out->src;
     int k = 1;
     while (k < s->status_col && (k == s->seed_col || !strcmp(s->t.rows[other][k], s->t.rows[r][k])))
         k++;
+    char unit[512];
     return vd_claim_fail(C, c, 0, 0, what, "cell %s (%s) holds two runs of seed %s, %s and %s, which differ in %s: "
-                         "name it in %s:, scope: or each:", what, out->label, vd_source_seed(s, r),
-                         s->t.rows[other][0], s->t.rows[r][0], k < s->status_col ? s->t.header[k] : "?", what);
+                         "name it in %s:, scope:, each: or pair_by:", what, out->label,
+                         unit_of(c, s, r, unit, sizeof unit), s->t.rows[other][0], s->t.rows[r][0],
+                         k < s->status_col ? s->t.header[k] : "?", what);
 }
 
 /* the runs of cell k: its selectors, and (a cell of this sweep) scope: and the each: values */
@@ -133,8 +149,8 @@ static nl_code collect_cell(const vd_ctx *C, const nl_claim *c, const vd_slice *
     const char *what = nl_cell_names[k];
     const bool own = !cl->sweep[0];
     nl_claim_select each[NL_CLAIM_MAX_EACH];
-    const int n_each = own ? each_kept(cl, sl, each) : 0;
     out->src = vd_cell_source(C, cl);
+    const int n_each = each_kept(cl, out->src, sl, each);
     out->n = 0;
     out->label[0] = '\0';
     if (!own)
@@ -148,8 +164,9 @@ static nl_code collect_cell(const vd_ctx *C, const nl_claim *c, const vd_slice *
         if (!row_matches(s, r, cl->sel, cl->n) || (own && !row_matches(s, r, c->scope, c->n_scope)) ||
             !row_matches(s, r, each, n_each))
             continue;
+        char u1[512], u2[512];
         for (int i = 0; i < out->n; i++)
-            if (!strcmp(vd_source_seed(s, out->rows[i]), vd_source_seed(s, r)))
+            if (!strcmp(unit_of(c, s, out->rows[i], u1, sizeof u1), unit_of(c, s, r, u2, sizeof u2)))
                 return two_runs(C, c, what, out, out->rows[i], r);
         if (out->n == VD_MAX_SEEDS)
             return vd_claim_fail(C, c, 0, 0, what, "more than %d seeds", VD_MAX_SEEDS);
@@ -227,11 +244,12 @@ static int bad_outcome(const nl_claim *c, const vd_source *s, int row, double va
     return c->outcome_op == NL_EXPECT_GREATER ? value > c->outcome_x : value < c->outcome_x;
 }
 
-/* cell k's run of a seed, or -1 */
-static int partner(const cell *cl, const char *seed)
+/* cell k's run of a unit, or -1 */
+static int partner(const nl_claim *c, const cell *cl, const char *unit)
 {
+    char buf[512];
     for (int j = 0; j < cl->n; j++)
-        if (!strcmp(vd_source_seed(cl->src, cl->rows[j]), seed))
+        if (!strcmp(unit_of(c, cl->src, cl->rows[j], buf, sizeof buf), unit))
             return cl->rows[j];
     return -1;
 }
@@ -241,7 +259,7 @@ static double cell_value(unit_ctx *U, int k, const char *seed)
 {
     const nl_claim *c = U->c;
     const cell *cl = &U->cells[k];
-    const int row = partner(cl, seed);
+    const int row = partner(c, cl, seed);
     const bool b_side = k == NL_CELL_B || k == NL_CELL_D;
     const double v = row >= 0 && finished(cl->src, row)
                          ? vd_run_metric(U->C, c, cl->src, row, b_side ? &c->b_metric : &c->metric,
@@ -299,7 +317,8 @@ static int effects(unit_ctx *U, double *x)
     int n = 0;
     for (int i = 0; i < a->n; i++) {
         const int row = a->rows[i];
-        const char *seed = vd_source_seed(a->src, row);
+        char unit[512];
+        const char *seed = unit_of(c, a->src, row, unit, sizeof unit);
         if (!finished(a->src, row)) {
             add_note(U->v, "seed %s: a's run is %s", seed, a->src->t.rows[row][a->src->status_col]);
             continue;
@@ -524,6 +543,9 @@ static nl_code check_claim(vd_ctx *C, const nl_claim *c)
         if (vd_source_key_col(&C->main, c->each[e]) < 0)
             rc = vd_claim_fail(C, c, c->each_line, c->each_column, "each", "no run of %s varies '%s'", C->main.dir,
                                c->each[e]);
+    for (int k = 0; k < c->n_pair_by && rc == NL_OK; k++)
+        if (vd_source_key_col(&C->main, c->pair_by[k]) < 0)
+            rc = vd_claim_fail(C, c, 0, 0, "pair_by", "no run of %s varies '%s'", C->main.dir, c->pair_by[k]);
     return rc == NL_OK ? vd_check_metrics(C, c) : rc;
 }
 

@@ -32,8 +32,33 @@ static bool row_kept(const pl_table *t, int r, const nl_claim_metric *m, const i
     return !sl || !sl->has_row || nl_claim_select_matches(&sl->row, t->rows[r][row_col]);
 }
 
+/* the values' reduction by at: (NaN without values; sd needs two, change_sd three) */
+static double reduce(const double *v, int n, nl_metric_at at)
+{
+    double acc = n ? v[0] : NAN, sum = 0;
+    for (int i = 0; i < n; i++) {
+        sum += v[i];
+        acc = at == NL_AT_MIN ? fmin(acc, v[i]) : at == NL_AT_MAX ? fmax(acc, v[i]) : v[i];
+    }
+    if (at == NL_AT_MEAN)
+        return n ? sum / n : NAN;
+    if (at != NL_AT_SD && at != NL_AT_CHANGE_SD)
+        return acc;
+    /* the changes from one row to the next, in place of the values */
+    const int m = at == NL_AT_SD ? n : n - 1;
+    double mean = 0, ss = 0;
+    for (int i = 0; i < m; i++)
+        mean += (at == NL_AT_SD ? v[i] : v[i + 1] - v[i]) / m;
+    for (int i = 0; i < m; i++) {
+        const double d = (at == NL_AT_SD ? v[i] : v[i + 1] - v[i]) - mean;
+        ss += d * d;
+    }
+    return m >= 2 ? sqrt(ss / (m - 1)) : NAN;
+}
+
 /* the file's column over the rows matching where: (and the slice's row),
- * reduced by at:; *has_column says whether the file has those columns */
+ * reduced by at: or (reach:) the step of the first that gets there;
+ * *has_column says whether the file has those columns */
 static double file_metric(const vd_source *s, int row, const nl_claim_metric *m, const vd_slice *sl,
                           bool *has_column)
 {
@@ -45,28 +70,29 @@ static double file_metric(const vd_source *s, int row, const nl_claim_metric *m,
         pl_table_read(path, &t, &ignored) != NL_OK)
         return NAN;
     const int col = pl_table_col(&t, m->name), row_col = sl && sl->has_row ? pl_table_col(&t, sl->row.key) : 0;
+    const int step_col = m->has_reach ? pl_table_col(&t, "step") : 0;
     int where_col[NL_CLAIM_MAX_SELECT];
-    bool ok = col >= 0 && row_col >= 0;
+    bool ok = col >= 0 && row_col >= 0 && step_col >= 0;
     for (int w = 0; w < m->n_where; w++)
         ok &= (where_col[w] = pl_table_col(&t, m->where[w].key)) >= 0;
     *has_column = ok;
-    double acc = NAN, sum = 0;
+    double *values = ok ? malloc((size_t)(t.n_rows + 1) * sizeof *values) : NULL, result = NAN;
     int n = 0;
-    for (int r = 0; ok && r < t.n_rows; r++) {
+    for (int r = 0; values && r < t.n_rows; r++) {
         const double v = pl_num(t.rows[r][col]);
         if (!row_kept(&t, r, m, where_col, sl, row_col) || isnan(v))
             continue;
-        sum += v;
-        n++;
-        if (m->at == NL_AT_LAST || n == 1)
-            acc = v;
-        else if (m->at == NL_AT_MIN)
-            acc = fmin(acc, v);
-        else if (m->at == NL_AT_MAX)
-            acc = fmax(acc, v);
+        if (m->has_reach && (m->reach_op == NL_EXPECT_GREATER ? v >= m->reach_x : v <= m->reach_x)) {
+            result = pl_num(t.rows[r][step_col]);
+            break;
+        }
+        values[n++] = v;
     }
+    if (values && !m->has_reach)
+        result = reduce(values, n, m->at);
+    free(values);
     pl_table_free(&t);
-    return m->at == NL_AT_MEAN && n ? sum / n : acc;
+    return result;
 }
 
 double vd_json_value(const vd_source *s, int row, const char *key, char *text, size_t size)

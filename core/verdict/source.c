@@ -172,37 +172,69 @@ static nl_code open_runs(vd_source *s, const nl_claim_source *src, const char *c
 
 /* ---- rows of CSV files ---- */
 
-/* the {FIELD} of a table pattern: its name, and the pattern with * for it */
-static void split_field(const char *pattern, char *field, size_t field_size, char *glob_pattern, size_t size,
-                        size_t *prefix, size_t *suffix)
-{
-    const char *open = strchr(pattern, '{'), *close = open ? strchr(open, '}') : NULL;
-    field[0] = '\0';
-    *prefix = *suffix = 0;
-    if (!close) {
-        nl_copy_string(glob_pattern, size, pattern);
-        return;
-    }
-    snprintf(field, field_size, "%.*s", (int)(close - open - 1), open + 1);
-    snprintf(glob_pattern, size, "%.*s*%s", (int)(open - pattern), pattern, close + 1);
-    *prefix = (size_t)(open - pattern);
-    *suffix = strlen(close + 1);
-}
+#define MAX_FIELDS 4
 
+/* a table pattern's {FIELD}s: their names, and the pattern for glob (* for each) */
 typedef struct {
-    char field[96], field_value[256];
-    int key_col[NL_CLAIM_MAX_SOURCE_KEYS]; /* a key's column in the file; -1: the field */
+    char field[MAX_FIELDS][96], value[MAX_FIELDS][256];
+    int n_fields;
+    int key_col[NL_CLAIM_MAX_SOURCE_KEYS]; /* a key's column in the file; -1 - i: field i */
 } table_file;
 
-/* every key is a column of the file, or its field */
+static void split_fields(const char *pattern, table_file *tf, char *glob_pattern, size_t size)
+{
+    size_t used = 0;
+    tf->n_fields = 0;
+    for (const char *p = pattern; *p && used + 1 < size;) {
+        const char *close = *p == '{' ? strchr(p, '}') : NULL;
+        if (close && tf->n_fields < MAX_FIELDS) {
+            snprintf(tf->field[tf->n_fields++], sizeof tf->field[0], "%.*s", (int)(close - p - 1), p + 1);
+            glob_pattern[used++] = '*';
+            p = close + 1;
+        } else {
+            glob_pattern[used++] = *p++;
+        }
+    }
+    glob_pattern[used] = '\0';
+}
+
+/* matches name against the pattern (* ? and {FIELD}s, each field at least
+ * one character), the fields' values into tf: backtracking, bounded by
+ * the name's length */
+static bool capture(const char *p, const char *s, table_file *tf, int field)
+{
+    if (!*p)
+        return !*s;
+    if (*p == '*')
+        return capture(p + 1, s, tf, field) || (*s && capture(p, s + 1, tf, field));
+    if (*p == '?')
+        return *s && capture(p + 1, s + 1, tf, field);
+    const char *close = *p == '{' ? strchr(p, '}') : NULL;
+    if (!close)
+        return *p == *s && capture(p + 1, s + 1, tf, field);
+    for (size_t len = 1; len <= strlen(s) && len < sizeof tf->value[0]; len++) {
+        snprintf(tf->value[field], sizeof tf->value[0], "%.*s", (int)len, s);
+        if (capture(close + 1, s + len, tf, field + 1))
+            return true;
+    }
+    return false;
+}
+
+/* every key is a column of the file, or one of its fields */
 static nl_code check_columns(const pl_table *f, const char *path, const nl_claim_source *src,
                              const char *claims_path, table_file *tf, nl_error *err)
 {
     for (int k = 0; k < src->n_keys; k++) {
+        int field = -1;
+        for (int i = 0; i < tf->n_fields; i++)
+            if (!strcmp(src->keys[k], tf->field[i]))
+                field = i;
         tf->key_col[k] = pl_table_col(f, src->keys[k]);
-        if (tf->key_col[k] < 0 && strcmp(src->keys[k], tf->field)) {
+        if (tf->key_col[k] < 0 && field >= 0)
+            tf->key_col[k] = -1 - field;
+        if (tf->key_col[k] < 0 && field < 0) {
             char detail[1600];
-            snprintf(detail, sizeof detail, "'%s' (keys:) is no column of %s nor the pattern's {FIELD}",
+            snprintf(detail, sizeof detail, "'%s' (keys:) is no column of %s nor a {FIELD} of the pattern",
                      src->keys[k], path);
             return source_fail(src, claims_path, err, "", detail);
         }
@@ -245,7 +277,7 @@ static bool add_table_rows(vd_source *s, const nl_claim_source *src, const pl_ta
         snprintf(run, sizeof run, "%s:%d", rel, r + 2);
         fields[0] = run_col >= 0 ? f->rows[r][run_col] : run;
         for (int k = 0; k < src->n_keys; k++)
-            fields[1 + k] = tf->key_col[k] >= 0 ? f->rows[r][tf->key_col[k]] : tf->field_value;
+            fields[1 + k] = tf->key_col[k] >= 0 ? f->rows[r][tf->key_col[k]] : tf->value[-1 - tf->key_col[k]];
         fields[s->status_col] = "ok";
         for (int c = s->status_col + 1; c < s->t.n_cols && c < 512; c++) {
             const int col = pl_table_col(f, s->t.header[c]);
@@ -277,18 +309,13 @@ static nl_code open_table(vd_source *s, const nl_claim_source *src, const char *
 {
     table_file tf = {0};
     char pattern[300];
-    size_t prefix, suffix;
-    split_field(src->pattern, tf.field, sizeof tf.field, pattern, sizeof pattern, &prefix, &suffix);
+    split_fields(src->pattern, &tf, pattern, sizeof pattern);
     glob_t g = {0};
     const int n = match(s->dir, pattern, &g);
     nl_code rc = NL_OK;
-    for (int i = 0; i < n && rc == NL_OK; i++) {
-        const char *rel = g.gl_pathv[i] + strlen(s->dir) + 1;
-        const size_t len = strlen(rel);
-        snprintf(tf.field_value, sizeof tf.field_value, "%.*s",
-                 len >= prefix + suffix ? (int)(len - prefix - suffix) : 0, rel + prefix);
-        rc = add_table_file(s, src, claims_path, g.gl_pathv[i], &tf, err);
-    }
+    for (int i = 0; i < n && rc == NL_OK; i++)
+        if (capture(src->pattern, g.gl_pathv[i] + strlen(s->dir) + 1, &tf, 0))
+            rc = add_table_file(s, src, claims_path, g.gl_pathv[i], &tf, err);
     globfree(&g);
     if (rc == NL_OK && s->t.n_rows == 0)
         return source_fail(src, claims_path, err, "no rows in the files matching ", src->pattern);
