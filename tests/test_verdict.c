@@ -450,9 +450,13 @@ START_TEST(test_ranges_and_lists)
                  /* a list in scope: each: iterates the two it names, not batch norm */
                  "  - {id: listed, paper: p, metric: final_test_error, a: {train.batch_size: 32},\n"
                  "     b: {train.batch_size: 2}, scope: {model.norm.type: [group, layer]},\n"
-                 "     each: model.norm.type, expect: a ~ b within 0.05}\n",
+                 "     each: model.norm.type, expect: a ~ b within 0.05}\n"
+                 /* a cell that selects a scope: key keeps its own value: batch norm at 32 against group norm at 2 */
+                 "  - {id: own-over-scope, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
+                 "     b: {model.norm.type: group, train.batch_size: 2}, scope: {train.batch_size: 32}, expect: a < b}\n",
                  &set, &r);
-    ck_assert_int_eq(r.n, 4);
+    ck_assert_int_eq(r.n, 5);
+    expect_verdict(&r, "own-over-scope", -0.01, NL_VERDICT_HOLDS);
     expect_verdict(&r, "mean-over-steps", -0.125, NL_VERDICT_HOLDS);
 
     /* (1.8 - 0.161 - 0.162 - 0.163 ... ) : mean over seeds of (1.8 - (0.16 + 0.001 s)) / 2 = 0.819 */
@@ -571,6 +575,11 @@ START_TEST(test_cells_and_counts)
                  "     expect: count(a > 0.3) >= 4}\n"
                  "  - {id: all-three, paper: p, metric: final_test_error, a: {model.norm.type: batch, train.batch_size: 2},\n"
                  "     expect: count(a > 0.3) >= 3}\n"
+                 /* an exact count tells >= from >: seed 1's 0.401 is >= 0.401, not above it */
+                 "  - {id: inclusive, paper: p, metric: final_test_error, a: {model.norm.type: batch, train.batch_size: 2},\n"
+                 "     expect: count(a >= 0.401) == 3}\n"
+                 "  - {id: exclusive, paper: p, metric: final_test_error, a: {model.norm.type: batch, train.batch_size: 2},\n"
+                 "     expect: count(a > 0.401) == 2}\n"
                  /* 1 to 2 of the 2 steps: at least 2 and at most 1 are both open */
                  "  - {id: both-steps, paper: p, a: {model.norm.type: group}, b: {model.norm.type: batch},\n"
                  "     scope: {train.batch_size: 2}, each_row: step, cells: \">= 2\", expect: a > b,\n"
@@ -579,8 +588,10 @@ START_TEST(test_cells_and_counts)
                  "     scope: {train.batch_size: 2}, each_row: step, cells: \"<= 1\", expect: a > b,\n"
                  "     metric: {file: metrics.csv, column: accuracy, where: {split: test}}}\n",
                  &set, &r);
-    ck_assert_int_eq(r.n, 12);
+    ck_assert_int_eq(r.n, 14);
     expect_verdict(&r, "all-three", 3, NL_VERDICT_HOLDS);
+    expect_verdict(&r, "inclusive", 3, NL_VERDICT_HOLDS);
+    expect_verdict(&r, "exclusive", 2, NL_VERDICT_HOLDS);
     expect_verdict(&r, "both-steps", 1, NL_VERDICT_INCONCLUSIVE);
     expect_verdict(&r, "one-step", 1, NL_VERDICT_INCONCLUSIVE);
     expect_verdict(&r, "per-step[step=0]", 0, NL_VERDICT_INCONCLUSIVE);
@@ -741,8 +752,8 @@ static const struct {
     /* a file metric's column no run has */
     {"    metric: {file: metrics.csv, column: error}\n    a: {model.norm.type: batch, train.batch_size: 2}\n"
      "    expect: a < 0.5\n", 3, "claims[0].metric: no run"},
-    /* a cell with no runs */
-    {"    metric: final_test_error\n    a: {model.norm.type: batch, train.batch_size: 2}\n"
+    /* a cell with no runs (the test leaves layer norm at 32 out of the sweep) */
+    {"    metric: final_test_error\n    a: {model.norm.type: layer}\n"
      "    scope: {train.batch_size: 32}\n    expect: a < 0.5\n", 1, "claims[0].a: cell a"},
     /* a cell of two runs per seed */
     {"    metric: final_test_error\n    a: {model.norm.type: batch}\n    expect: a < 0.5\n", 1,
@@ -820,6 +831,15 @@ START_TEST(test_refusals)
 {
     tu_tmp_make("verdict");
     write_sweep("s", 3, false);
+    /* layer norm at batch 32 left out: a cell of values that each exist, without runs */
+    char *summary = tu_tmp_read("s/summary.csv");
+    nl_buf kept = {0};
+    for (char *line = strtok(summary, "\n"); line; line = strtok(NULL, "\n"))
+        if (!strstr(line, "type-layer_batch_size-32"))
+            nl_buf_printf(&kept, "%s\n", line);
+    tu_tmp_write("s/summary.csv", kept.data);
+    nl_buf_free(&kept);
+    free(summary);
     for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
         char text[2048], want[64];
         snprintf(text, sizeof text, "claims:\n  - id: c\n    paper: p\n%s", refusals[i].claim);

@@ -132,6 +132,7 @@ typedef struct {
      * be -1: divergence alone) */
     int outcome_op;
     double outcome_x, outcome_within;
+    bool outcome_inclusive; /* count(a >= X): an exact count tells >= from > */
     bool outcome_diverged;
     /* NL_EFFECT_EXPR and NL_EFFECT_COUNT: the per-unit value */
     nl_expr effect_expr;

@@ -116,6 +116,20 @@ static int each_kept(const nl_claim_cell *cl, const vd_source *s, const vd_slice
     return n;
 }
 
+/* the scope: selectors a cell of this sweep keeps: those whose key it does not select itself */
+static int scope_kept(const nl_claim *c, const nl_claim_cell *cl, nl_claim_select *out)
+{
+    int n = 0;
+    for (int k = 0; !cl->sweep[0] && k < c->n_scope; k++) {
+        bool own = false;
+        for (int i = 0; i < cl->n; i++)
+            own |= !strcmp(cl->sel[i].key, c->scope[k].key);
+        if (!own)
+            out[n++] = c->scope[k];
+    }
+    return n;
+}
+
 /* a run's unit: its seed, and the values of the claim's pair_by: keys */
 static const char *unit_of(const nl_claim *c, const vd_source *s, int row, char *buf, size_t size)
 {
@@ -147,21 +161,19 @@ static nl_code collect_cell(const vd_ctx *C, const nl_claim *c, const vd_slice *
 {
     const nl_claim_cell *cl = &c->cells[k];
     const char *what = nl_cell_names[k];
-    const bool own = !cl->sweep[0];
-    nl_claim_select each[NL_CLAIM_MAX_EACH];
+    nl_claim_select each[NL_CLAIM_MAX_EACH], scope[NL_CLAIM_MAX_SELECT];
     out->src = vd_cell_source(C, cl);
-    const int n_each = each_kept(cl, out->src, sl, each);
+    const int n_each = each_kept(cl, out->src, sl, each), n_scope = scope_kept(c, cl, scope);
     out->n = 0;
     out->label[0] = '\0';
-    if (!own)
+    if (cl->sweep[0])
         snprintf(out->label, sizeof out->label, "sweep=%s", cl->sweep);
     add_label(out->label, sizeof out->label, cl->sel, cl->n);
-    if (own)
-        add_label(out->label, sizeof out->label, c->scope, c->n_scope);
+    add_label(out->label, sizeof out->label, scope, n_scope);
     add_label(out->label, sizeof out->label, each, n_each);
     const vd_source *s = out->src;
     for (int r = 0; r < s->t.n_rows; r++) {
-        if (!row_matches(s, r, cl->sel, cl->n) || (own && !row_matches(s, r, c->scope, c->n_scope)) ||
+        if (!row_matches(s, r, cl->sel, cl->n) || !row_matches(s, r, scope, n_scope) ||
             !row_matches(s, r, each, n_each))
             continue;
         char u1[512], u2[512];

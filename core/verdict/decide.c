@@ -48,6 +48,8 @@ static bool beyond(int op, double x, double t, double w)
 
 bool vd_on_claimed_side(const nl_claim *c, double x)
 {
+    if (c->effect == NL_EFFECT_COUNT && c->outcome_inclusive && x == c->outcome_x)
+        return true;
     if (c->effect == NL_EFFECT_COUNT)
         return beyond(c->outcome_op, x, c->outcome_x, c->outcome_within);
     return beyond((int)c->op, x, c->threshold, c->within);

@@ -188,7 +188,7 @@ static bool check_cells_used(const nl_expr *e, const bool has[NL_CELL_COUNT], ch
 /* "EXPR OP X", "EXPR ~ X within D": the comparison is the first of < > ~
  * (an expression holds none); into e, *op, *x, *within */
 static bool parse_comparison(const char *text, const bool has[NL_CELL_COUNT], nl_expr *e, int *op, double *x,
-                             double *within, char *why, size_t size)
+                             double *within, bool *inclusive, char *why, size_t size)
 {
     const size_t at = strcspn(text, "<>~");
     char lhs[256];
@@ -210,6 +210,7 @@ static bool parse_comparison(const char *text, const bool has[NL_CELL_COUNT], nl
     if (!tokenize(text + at, &t, why, size))
         return false;
     *op = t.n >= 2 ? op_of(t.text[0]) : -1;
+    *inclusive = t.n >= 1 && strlen(t.text[0]) == 2;
     *within = 0;
     if (*op < 0 || !number(t.text[1], x)) {
         snprintf(why, size, "the right side reads OP X, X a number (OP: >, <, >=, <=, ~)");
@@ -236,7 +237,8 @@ static bool parse_count(const char *text, const bool has[NL_CELL_COUNT], nl_clai
     memcpy(inner, open + 1, (size_t)(close - open - 1));
     inner[close - open - 1] = '\0';
     int op;
-    if (!parse_comparison(inner, has, &c->effect_expr, &op, &c->outcome_x, &c->outcome_within, why, size))
+    if (!parse_comparison(inner, has, &c->effect_expr, &op, &c->outcome_x, &c->outcome_within,
+                          &c->outcome_inclusive, why, size))
         return false;
     c->outcome_op = op;
     tokens t;
@@ -272,7 +274,8 @@ bool nl_claim_parse_expect(const char *text, const bool has[NL_CELL_COUNT], nl_c
     if (simple && t.n >= 3 && (!strcmp(t.text[0], "a") || !strcmp(t.text[0], "a/b")) && op_of(t.text[1]) >= 0)
         return parse_simple(&t, has, c, why, size);
     int op;
-    if (!parse_comparison(text, has, &c->effect_expr, &op, &c->threshold, &c->within, why, size))
+    bool inclusive;
+    if (!parse_comparison(text, has, &c->effect_expr, &op, &c->threshold, &c->within, &inclusive, why, size))
         return false;
     c->effect = NL_EFFECT_EXPR;
     c->op = (nl_expect_op)op;
