@@ -899,6 +899,29 @@ START_TEST(test_source_refusals)
 }
 END_TEST
 
+/* the experiment file named after a sweep directory is found even when it
+ * does not load, so that `normlab verdict results/NAME` says why (a claim
+ * given twice) instead of that no file names the directory */
+START_TEST(test_finds_broken_experiment)
+{
+    tu_tmp_make("verdict");
+    write_sweep("s", 3, false);
+    char dir[1200], experiments[1200], path[1300];
+    snprintf(dir, sizeof dir, "%s/s", tu_tmp);
+    snprintf(experiments, sizeof experiments, "%s/e", tu_tmp);
+    ck_assert_int_eq(mkdir(experiments, 0755), 0);
+    tu_tmp_write("e/s.yaml", "name: s\nclaims:\n  - {id: c, paper: p, metric: final_test_error, a: {}, expect: a > 0}\n"
+                             "  - {id: c, paper: p, metric: final_test_error, a: {}, expect: a > 0}\n");
+    nl_error err = {0};
+    ck_assert_msg(nl_verdict_find_experiment(dir, experiments, path, sizeof path, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(strstr(path, "e/s.yaml"), "%s", path);
+    static nl_claim_set set;
+    ck_assert_int_eq(nl_claims_load(path, &set, &err), NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "s.yaml:4:") && strstr(err.msg, "given twice"), "%s", err.msg);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* the files: written beside summary.csv, the same claims in both; there
  * already: refused, nothing changed; --force replaces them */
 START_TEST(test_files_exclusive)
@@ -977,12 +1000,13 @@ END_TEST
 
 /* every experiment file's claims compute on its committed sweep, and the
  * committed verdicts.csv is what they compute now: a claim edited, or runs
- * regenerated, without `normlab verdict --force` fails here */
-START_TEST(test_committed_claims)
+ * regenerated, without `normlab verdict --force` fails here. The claims
+ * files of experiments/claims/ (results/fold-bn, results/bench/..., read
+ * through their source:) likewise. */
+static int check_committed_claims(const char *experiments_dir)
 {
-    ck_assert_int_eq(chdir(NORMLAB_SOURCE_DIR), 0);
-    DIR *d = opendir("experiments");
-    ck_assert(d);
+    DIR *d = opendir(experiments_dir);
+    ck_assert_msg(d, "%s", experiments_dir);
     struct dirent *e;
     int checked = 0;
     while ((e = readdir(d))) {
@@ -990,32 +1014,41 @@ START_TEST(test_committed_claims)
         if (len < 6 || strcmp(e->d_name + len - 5, ".yaml"))
             continue;
         static nl_claim_set set;
-        char path[1200], dir[1200], summary[1300];
+        char path[1200], dir[1200], verdicts_path[1300];
         nl_error err = {0};
-        snprintf(path, sizeof path, "experiments/%s", e->d_name);
+        snprintf(path, sizeof path, "%s/%s", experiments_dir, e->d_name);
         ck_assert_msg(nl_claims_load(path, &set, &err) == NL_OK, "%s", err.msg);
         snprintf(dir, sizeof dir, "results/%s", set.name[0] ? set.name : "?");
-        nl_path_join(summary, sizeof summary, dir, "summary.csv");
-        if (set.n == 0 || !nl_path_exists(summary))
+        /* a sweep without its summary.csv is one not committed; a claims
+         * file's directory is its runs */
+        nl_path_join(verdicts_path, sizeof verdicts_path, dir, set.source.kind == NL_SOURCE_SWEEP ? "summary.csv" : "");
+        if (set.n == 0 || !nl_path_exists(verdicts_path))
             continue;
         const nl_verdict_options opt = {.level = 0.95, .seed = 1, .resamples = 10000};
         nl_verdict_report r;
         ck_assert_msg(nl_verdict_compute(dir, &set, &opt, &r, &err) == NL_OK, "%s", err.msg);
         nl_buf now = {0};
         nl_verdict_csv(&r, &now);
-        char committed_path[1300], *committed = NULL;
-        nl_path_join(committed_path, sizeof committed_path, dir, "verdicts.csv");
-        ck_assert_msg(nl_read_file(committed_path, &committed, NULL, &err) == NL_OK,
-                      "%s declares claims but %s is not there: normlab verdict %s", path, committed_path, dir);
+        char *committed = NULL;
+        nl_path_join(verdicts_path, sizeof verdicts_path, dir, "verdicts.csv");
+        ck_assert_msg(nl_read_file(verdicts_path, &committed, NULL, &err) == NL_OK,
+                      "%s declares claims but %s is not there: normlab verdict %s", path, verdicts_path, dir);
         ck_assert_msg(!strcmp(committed, now.data), "%s is not what %s's claims compute now: normlab verdict %s "
-                      "--force", committed_path, path, dir);
+                      "--experiment %s --force", verdicts_path, path, dir, path);
         free(committed);
         nl_buf_free(&now);
         nl_verdict_report_free(&r);
         checked++;
     }
     closedir(d);
-    ck_assert_int_ge(checked, 1);
+    return checked;
+}
+
+START_TEST(test_committed_claims)
+{
+    ck_assert_int_eq(chdir(NORMLAB_SOURCE_DIR), 0);
+    ck_assert_int_ge(check_committed_claims("experiments"), 1);
+    ck_assert_int_ge(check_committed_claims("experiments/claims"), 1);
 }
 END_TEST
 
@@ -1043,6 +1076,7 @@ int main(void)
     tcase_add_test(tc, test_files_exclusive);
     tcase_add_test(tc, test_sweep_checks_claims);
     tcase_add_test(tc, test_reproduce);
+    tcase_add_test(tc, test_finds_broken_experiment);
     tcase_add_test(tc, test_committed_claims);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -638,16 +638,19 @@ void nl_verdict_report_free(nl_verdict_report *r)
 
 /* ---- the experiment file of a directory ---- */
 
-/* whether the directory's path ends with the file's name: (a whole component) */
-static bool names_dir(const char *path, const char *dir)
+/* whether the directory's path ends with the file's name: (a whole component);
+ * *broken (where given) says the file did not load */
+static bool names_dir(const char *path, const char *dir, bool *broken)
 {
     nl_claim_set *set = malloc(sizeof *set);
     nl_error ignored = {0};
-    bool yes = false;
-    if (set && nl_claims_load(path, set, &ignored) == NL_OK && set->name[0]) {
+    bool yes = false, loaded = set && nl_claims_load(path, set, &ignored) == NL_OK;
+    if (loaded && set->name[0]) {
         const size_t len = strlen(dir), n = strlen(set->name);
         yes = len >= n && !strcmp(dir + len - n, set->name) && (len == n || dir[len - n - 1] == '/');
     }
+    if (broken)
+        *broken = set && !loaded;
     free(set);
     return yes;
 }
@@ -662,7 +665,7 @@ static bool scan_dir(const char *experiments_dir, const char *dir, char *path, s
         if (n < 6 || strcmp(e->d_name + n - 5, ".yaml"))
             continue;
         snprintf(path, size, "%s/%s", experiments_dir, e->d_name);
-        found = names_dir(path, dir);
+        found = names_dir(path, dir, NULL);
     }
     if (d)
         closedir(d);
@@ -679,7 +682,11 @@ nl_code nl_verdict_find_experiment(const char *sweep_dir, const char *experiment
         dir[--len] = '\0';
     const char *base = strrchr(dir, '/');
     snprintf(path, size, "%s/%s.yaml", experiments_dir, base ? base + 1 : dir);
-    if (nl_path_exists(path) && names_dir(path, dir))
+    /* the file named after the directory is its experiment even when it
+     * does not load: the caller's load then says why, rather than this
+     * saying no file names the directory */
+    bool broken = false;
+    if (nl_path_exists(path) && (names_dir(path, dir, &broken) || broken))
         return NL_OK;
     snprintf(claims_dir, sizeof claims_dir, "%s/claims", experiments_dir);
     if (scan_dir(experiments_dir, dir, path, size) || scan_dir(claims_dir, dir, path, size))

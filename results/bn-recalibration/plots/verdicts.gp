@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 424
+fig_height = 688
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,14 +59,20 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "bn-recalibration: 6 claims, 95% intervals" font title_font
+set title "bn-recalibration: 12 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.00566667,-0.047064,0.0583973,0,2,recalibration-changes-nothing[train.batch_size=2] (inconclusive)
-2,-0.000833333,-0.00767412,0.00600745,0,0,recalibration-changes-nothing[train.batch_size=4] (holds)
+2,-0.000833333,-0.00767412,0.00600745,0,2,recalibration-changes-nothing[train.batch_size=4] (inconclusive)
 3,-0.006,-0.0141448,0.00214479,0,2,recalibration-changes-nothing[train.batch_size=8] (inconclusive)
 4,0.000166667,-0.000550442,0.000883775,0,0,recalibration-changes-nothing[train.batch_size=16] (holds)
 5,0.00533333,-0.00640624,0.0170729,0,2,recalibration-changes-nothing[train.batch_size=32] (inconclusive)
 6,-0.0338333,-0.0903486,0.0226819,0,2,k10-too-few-at-2 (inconclusive)
+7,-0.213333,-0.241775,-0.184892,0,0,train-mode-worse-everywhere[train.batch_size=2] (holds)
+8,-0.0835,-0.120157,-0.0468432,0,2,train-mode-worse-everywhere[train.batch_size=4] (inconclusive)
+9,-0.048,-0.0685223,-0.0274777,0,2,train-mode-worse-everywhere[train.batch_size=8] (inconclusive)
+10,-0.0255,-0.0329524,-0.0180476,0,0,train-mode-worse-everywhere[train.batch_size=16] (holds)
+11,-0.00514919,-0.0260699,0.0157715,0,2,train-mode-worse-everywhere[train.batch_size=32] (inconclusive)
+12,5,2,5,0,2,train-mode-worse-everywhere (inconclusive)
 EOD
 $bands << EOD
 1,0,0.02
@@ -75,7 +81,7 @@ $bands << EOD
 4,0,0.02
 5,0,0.02
 EOD
-set yrange [0.5:6.5] reverse
+set yrange [0.5:12.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

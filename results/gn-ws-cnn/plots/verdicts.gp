@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 336
+fig_height = 512
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,17 +59,22 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "gn-ws-cnn: 4 claims, 95% intervals" font title_font
+set title "gn-ws-cnn: 8 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.0025,-0.118209,0.123209,0,2,ws-brings-gn-level-at-32 (inconclusive)
 2,-0.0445,-0.114384,0.0253841,-0.02,2,ws-helps-gn-at-32 (inconclusive)
 3,-0.0075,-0.0392655,0.0242655,0,2,gn-ws-best-at-2 (inconclusive)
 4,0.014,-0.0368248,0.0648248,0,2,bn-ws-worse-at-32 (inconclusive)
+5,0.047,-0.143593,0.237593,0.03,2,gn-behind-bn-without-ws (inconclusive)
+6,-0.0115,-0.0432655,0.0202655,0.01,2,gn-ws-level-with-gn-at-2 (inconclusive)
+7,-0.0185,-0.139209,0.102209,0.01,2,gn-ws-level-with-bn-ws-at-2 (inconclusive)
+8,0.0105,-0.288096,0.309096,0,2,bn-barely-suffers-at-2 (inconclusive)
 EOD
 $bands << EOD
 1,0,0.02
+8,0,0.02
 EOD
-set yrange [0.5:4.5] reverse
+set yrange [0.5:8.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 512
+fig_height = 996
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,23 +59,39 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "lr-tolerance-cnn: 8 claims, 95% intervals" font title_font
+set title "lr-tolerance-cnn: 19 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.3775,-4.21579,4.97079,0.05,2,all-degrade-at-0.1[model.norm.type=none] (inconclusive)
 2,0.10275,-0.332438,0.537938,0.05,2,all-degrade-at-0.1[model.norm.type=batch] (inconclusive)
 3,0.04925,0.0460734,0.0524266,0.05,2,all-degrade-at-0.1[model.norm.type=layer] (inconclusive)
 4,0.0725,-0.410336,0.555336,0.05,2,all-degrade-at-0.1[model.norm.type=group] (inconclusive)
-5,0.89925,0.88972,0.90878,0.8,0,chance-at-0.3[model.norm.type=none] (holds)
-6,0.90075,0.89122,0.91028,0.8,0,chance-at-0.3[model.norm.type=batch] (holds)
+5,0.89925,0.88972,0.90878,0.8,2,chance-at-0.3[model.norm.type=none] (inconclusive)
+6,0.90075,0.89122,0.91028,0.8,2,chance-at-0.3[model.norm.type=batch] (inconclusive)
 7,0.55275,-3.87854,4.98404,0.8,2,chance-at-0.3[model.norm.type=layer] (inconclusive)
 8,0.59225,-3.33714,4.52164,0.8,2,chance-at-0.3[model.norm.type=group] (inconclusive)
+9,1,1,1,1,0,none-collapses-in-one-seed-at-0.1 (holds)
+10,0.2315,-0.276748,0.739748,0.3,2,normalized-degrade-at-0.1[model.norm.type=batch] (inconclusive)
+11,0.1895,0.0878504,0.29115,0.3,2,normalized-degrade-at-0.1[model.norm.type=layer] (inconclusive)
+12,0.20175,-0.296969,0.700469,0.3,2,normalized-degrade-at-0.1[model.norm.type=group] (inconclusive)
+13,3,0,3,0.3,2,normalized-degrade-at-0.1 (inconclusive)
+14,0.0385,-0.00597172,0.0829717,0,2,batch-group-tolerate-0.001[model.norm.type=batch] (inconclusive)
+15,0.04525,0.0103079,0.0801921,0,2,batch-group-tolerate-0.001[model.norm.type=group] (inconclusive)
+16,2,0,2,0,2,batch-group-tolerate-0.001 (inconclusive)
+17,0.04875,-0.12596,0.22346,0.05,2,none-layer-not-0.001[model.norm.type=none] (inconclusive)
+18,0.04475,-0.12996,0.21946,0.05,2,none-layer-not-0.001[model.norm.type=layer] (inconclusive)
+19,0,0,2,0.05,2,none-layer-not-0.001 (inconclusive)
 EOD
 $bands << EOD
+9,1,0
+14,0,0.05
+15,0,0.05
+16,0,0.05
 EOD
-set yrange [0.5:8.5] reverse
+set yrange [0.5:19.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right
-plot $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
+plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+     $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

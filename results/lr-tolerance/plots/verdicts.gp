@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 512
+fig_height = 1040
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,24 +59,41 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "lr-tolerance: 8 claims, 95% intervals" font title_font
+set title "lr-tolerance: 20 claims, 95% intervals" font title_font
 $claims << EOD
 1,1,0.158114,1,0.5,2,none-diverges-at-0.1 (inconclusive)
-2,0.0045,-0.0018531,0.0108531,0,0,none-tolerates-0.03 (holds)
+2,0.0045,-0.0018531,0.0108531,0,2,none-tolerates-0.03 (inconclusive)
 3,0.03475,-0.178079,0.247579,0,2,bn-tolerates-0.3 (inconclusive)
 4,0.4405,-1.10966,1.99066,0.8,2,bn-trains-at-1 (inconclusive)
 5,0.019,-0.0254717,0.0634717,0,2,ln-tolerates-0.1 (inconclusive)
 6,0.516,-2.05701,3.08901,0.05,2,ln-not-0.3 (inconclusive)
 7,0.02525,-0.0859293,0.136429,0,2,gn-tolerates-0.1 (inconclusive)
 8,0.721,0.708294,0.733706,0.05,0,gn-not-0.3 (holds)
+9,1,0.158114,1,0.5,2,none-diverges-from-0.1[train.optimizer.lr=0.1] (inconclusive)
+10,1,0.158114,1,0.5,2,none-diverges-from-0.1[train.optimizer.lr=0.3] (inconclusive)
+11,1,0.158114,1,0.5,2,none-diverges-from-0.1[train.optimizer.lr=1] (inconclusive)
+12,1,0.158114,1,0.5,2,none-diverges-from-0.1[train.optimizer.lr=3] (inconclusive)
+13,1,0.158114,1,0.5,2,none-diverges-from-0.1[train.optimizer.lr=10] (inconclusive)
+14,5,0,5,0.5,2,none-diverges-from-0.1 (inconclusive)
+15,0.284,-1.37416,1.94216,0.05,2,bn-not-1 (inconclusive)
+16,0.027,-0.0555903,0.10959,0,2,all-tolerate-0.001[model.norm.type=none] (inconclusive)
+17,0.0435,-0.0581496,0.14515,0,2,all-tolerate-0.001[model.norm.type=batch] (inconclusive)
+18,0.02275,-0.228198,0.273698,0,2,all-tolerate-0.001[model.norm.type=layer] (inconclusive)
+19,0.018,-0.236124,0.272124,0,2,all-tolerate-0.001[model.norm.type=group] (inconclusive)
+20,4,0,4,0,2,all-tolerate-0.001 (inconclusive)
 EOD
 $bands << EOD
 2,0,0.05
 3,0,0.05
 5,0,0.05
 7,0,0.05
+16,0,0.05
+17,0,0.05
+18,0,0.05
+19,0,0.05
+20,0,0.05
 EOD
-set yrange [0.5:8.5] reverse
+set yrange [0.5:20.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

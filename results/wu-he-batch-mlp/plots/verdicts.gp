@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 776
+fig_height = 1128
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,7 +59,7 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "wu-he-batch-mlp: 14 claims, 95% intervals" font title_font
+set title "wu-he-batch-mlp: 22 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.258667,0.150227,0.367107,0.2,2,bn-fails-at-2 (inconclusive)
 2,0.269167,0.154087,0.384246,0.2,2,bn-degrades-2-vs-32 (inconclusive)
@@ -75,6 +75,14 @@ $claims << EOD
 12,0.0165,-0.0304528,0.0634528,0,2,ln-batch-independent[train.batch_size=16] (inconclusive)
 13,0.00683333,-0.00679173,0.0204584,0,2,ln-batch-independent[train.batch_size=64] (inconclusive)
 14,-0.214667,-0.322178,-0.107155,-0.1,2,bn-train-eval-gap-at-2 (inconclusive)
+15,0.119833,0.00895245,0.230714,0,2,bn-gap-wider-at-2-than-4 (inconclusive)
+16,0.0528333,0.0488406,0.056826,0,0,bn-gap-wider-at-4-than-8 (holds)
+17,-0.00583333,-0.0367689,0.0251022,0,2,bn-as-gn-from-8[train.batch_size=8] (inconclusive)
+18,-0.0116667,-0.0577126,0.0343793,0,2,bn-as-gn-from-8[train.batch_size=16] (inconclusive)
+19,0.00316667,-0.0223285,0.0286619,0,2,bn-as-gn-from-8[train.batch_size=32] (inconclusive)
+20,-0.000666667,-0.0307425,0.0294092,0,2,bn-as-gn-from-8[train.batch_size=64] (inconclusive)
+21,4,0,4,0,2,bn-as-gn-from-8 (inconclusive)
+22,0.247667,0.143264,0.352069,0.1,2,starved-regime-is-the-mlps (inconclusive)
 EOD
 $bands << EOD
 4,0,0.02
@@ -87,8 +95,13 @@ $bands << EOD
 11,0,0.02
 12,0,0.02
 13,0,0.02
+17,0,0.03
+18,0,0.03
+19,0,0.03
+20,0,0.03
+21,0,0.03
 EOD
-set yrange [0.5:14.5] reverse
+set yrange [0.5:22.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right
