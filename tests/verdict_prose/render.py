@@ -36,6 +36,8 @@ BLOCK_RE = re.compile(r"\n\n<!-- BEGIN VERDICTS ([a-z0-9_./-]+) [^\n]*-->\n.*?<!
 SECTION_RE = re.compile(r"^### (?:(\d+)\. )?.*$", re.M)
 LINK_RE = re.compile(r"experiments/((?:claims/)?[a-z0-9_.-]+)\.yaml")
 NAME_RE = re.compile(r"^name:\s*([^\s#]+)", re.M)
+# a sweep command's experiment file, read as a link
+RUN_RE = re.compile(r"normlab sweep (experiments/[a-z0-9_.-]+\.yaml)|[^\n]")
 COLUMN = "computed"
 
 
@@ -140,15 +142,21 @@ def render_results(root, text, verdicts, problems):
     """results/README.md with every section's blocks regenerated; also the
     experiments of each section number"""
     text = BLOCK_RE.sub("", text)
+    # an experiment's section is the one that runs its sweep (a later
+    # section may link it in passing), else the first that links it
     owner = {}
+    for runs in (True, False):
+        for number, start, end in sections(text):
+            body = text[start:end]
+            for name in linked_names(root, RUN_RE.sub(r"\1", body) if runs else body):
+                if name in verdicts and name not in owner and (not runs or f"sweep experiments/{name}.yaml" in body):
+                    owner[name] = number
     of_section = {}
     for number, start, end in sections(text):
         names = []
         for name in linked_names(root, text[start:end]):
-            if name in verdicts and name not in owner and name not in names:
+            if owner.get(name) == number and name not in names:
                 names.append(name)
-        for name in names:
-            owner[name] = number
         of_section[number] = names
     for name in verdicts:
         if name not in owner:
@@ -171,7 +179,7 @@ def render_results(root, text, verdicts, problems):
     return text, of_section
 
 
-ROW_RE = re.compile(r"^\| \[[^\]]*\]\((?:results/README\.md|README\.md)?#(\d+)-[^)]*\) \|.*\|$", re.M)
+ROW_RE = re.compile(r"^\| \[[^\]]*\]\((?:results/README\.md|README\.md)?#(\d+)-[^)]*\)[^|]* \|.*\|$", re.M)
 
 
 def render_table(text, of_section, verdicts, problems, page):
