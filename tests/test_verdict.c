@@ -825,6 +825,21 @@ static const struct {
      "    b: {sweep: nosuch, model.norm.type: group}\n    expect: a > b\n", 5, "claims[0].sweep: "},
     {"    metric: final_test_error\n    a: {model.norm.type: batch, train.batch_size: 2}\n"
      "    b: {sweep: ../s, model.norm.type: group}\n    expect: a > b\n", 5, "without '/'"},
+    /* a reduction that is none, a file outside the run, pair_by: not a list, an id given twice, a count's
+     * comparison that is none */
+    {"    metric: {file: metrics.csv, column: accuracy, at: median}\n"
+     "    a: {model.norm.type: batch, train.batch_size: 2}\n    expect: a < 0.5\n", 3, "not a reduction"},
+    {"    metric: {file: ../metrics.csv, column: accuracy}\n    a: {model.norm.type: batch, train.batch_size: 2}\n"
+     "    expect: a < 0.5\n", 3, "inside the run directory"},
+    {"    metric: final_test_error\n    a: {train.batch_size: 2}\n    pair_by: model.norm.type\n"
+     "    expect: a < 0.5\n", 5, "claims[0].pair_by: a list"},
+    {"    metric: final_test_error\n    a: {model.norm.type: batch, train.batch_size: 2}\n    expect: a < 0.5\n"
+     "  - {id: c, paper: p, metric: final_test_error, a: {}, expect: a < 1}\n", 6, "id 'c' is given twice"},
+    {"    metric: final_test_error\n    a: {model.norm.type: batch, train.batch_size: 2}\n"
+     "    expect: count(a > 0.3) != 1\n", 5, "claims[0].expect"},
+    /* text that is not UTF-8: its line, not only its byte */
+    {"    metric: final_test_error\n    a: {model.norm.type: \"b\xff\"}\n    expect: a < 0.5\n", 4,
+     "not valid text"},
 };
 
 START_TEST(test_refusals)
