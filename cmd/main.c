@@ -140,12 +140,36 @@ static bool startup_env(const char *name, char *value, size_t size)
     return found;
 }
 
+/* the core OpenBLAS runs, why, and the core each kernel set pins (the
+ * portable tests read the pins: under qemu normlab cannot re-execute) */
+static void print_openblas_core(void)
+{
+    const char *core = nl_cpu_openblas_core();
+    const char *pin = nl_cpu_kernel_set_openblas_core(nl_cpu_kernels_index());
+    const char *env = getenv("OPENBLAS_CORETYPE");
+    printf("openblas core: %s (", core);
+    if (pin && env && strcmp(env, pin) == 0 && strcmp(core, pin) == 0)
+        printf("%s's", nl_cpu_kernels_name());
+    else if (env)
+        printf("OPENBLAS_CORETYPE=%s", env);
+    else
+        printf("OpenBLAS's choice for this CPU");
+    printf("; the kernel sets pin");
+    for (int i = 0; i < nl_cpu_kernel_set_count(); i++) {
+        const char *set_core = nl_cpu_kernel_set_openblas_core(i);
+        printf("%s %s %s", i ? "," : "", nl_cpu_kernel_set_name(i),
+               set_core ? set_core : "OpenBLAS's choice");
+    }
+    printf("; OPENBLAS_CORETYPE overrides)\n");
+}
+
 void nl_cmd_print_version(void)
 {
     char cpu[256], cuda[256], kernels[512];
     printf("normlab %s (commit %s)\n", NORMLAB_VERSION, NORMLAB_GIT_COMMIT);
     printf("cpu:  %s\n", nl_backend_cpu_description(cpu, sizeof cpu));
     printf("cpu kernels: %s\n", nl_backend_cpu_kernels_description(kernels, sizeof kernels));
+    print_openblas_core();
     nl_backend_cuda_describe(cuda, sizeof cuda);
     printf("cuda: %s\n", cuda);
     char policy[64], spin[64];
@@ -180,17 +204,28 @@ static void print_help(FILE *out)
  * `normlab bench --busy` (results/bench/NOTES.md, "OpenMP spinning"). */
 #define NL_OMP_SPINCOUNT "3000"
 
-/* libgomp reads its environment once, when it is loaded, before main: the
- * bound can only take effect in a fresh image, so normlab re-executes itself
- * once with GOMP_SPINCOUNT set. A wait policy the user set wins. */
-static void bound_openmp_spinning(char **argv)
+/* libgomp and OpenBLAS read their environment once, when they are loaded,
+ * before main: the spinning bound and OpenBLAS's core (the one the kernel
+ * set pins, cpu/host.c) can only take effect in a fresh image, so normlab
+ * re-executes itself once with them set. A wait policy or an
+ * OPENBLAS_CORETYPE the user set wins; a core OpenBLAS already runs needs
+ * no fresh image, only the variable, for the processes normlab starts. */
+static void pin_startup_environment(char **argv)
 {
-    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT"))
-        return;
-    if (setenv("GOMP_SPINCOUNT", NL_OMP_SPINCOUNT, 1) != 0)
-        return;
-    execv("/proc/self/exe", argv);
-    /* no /proc: carry on with libgomp's default policy */
+    bool fresh_image = false;
+    if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT"))
+        fresh_image |= setenv("GOMP_SPINCOUNT", NL_OMP_SPINCOUNT, 1) == 0;
+    nl_error ignored = {0};
+    /* a refused NORMLAB_CPU_KERNELS pins nothing: main reports it */
+    const char *core = !getenv("OPENBLAS_CORETYPE") &&
+                               nl_cpu_kernels_choose(NULL, &ignored) == NL_OK
+                           ? nl_cpu_kernel_set_openblas_core(nl_cpu_kernels_index())
+                           : NULL;
+    if (core && setenv("OPENBLAS_CORETYPE", core, 1) == 0)
+        fresh_image |= strcmp(core, nl_cpu_openblas_core()) != 0;
+    if (fresh_image)
+        execv("/proc/self/exe", argv);
+    /* no /proc: carry on with libgomp's default policy and OpenBLAS's core */
 }
 
 int nl_cmd_check_set(const char *command, const char *assignment, const char *next)
@@ -253,7 +288,7 @@ static char **split_long_options(int *argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    bound_openmp_spinning(argv);
+    pin_startup_environment(argv);
     argv = split_long_options(&argc, argv);
     /* NORMLAB_CPU_KERNELS names a kernel set for every command: refused
      * before any command reads or writes anything */

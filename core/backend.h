@@ -200,6 +200,10 @@ struct nl_backend {
     /* the CPU kernel set the ops come from (cpu/host.c: "native",
      * "x86-64-v4", ...); NULL for a GPU */
     const char *cpu_kernels;
+    /* the core OpenBLAS runs its products with (OpenBLAS's name for it:
+     * "Haswell", "SkylakeX", ...): with the kernel set, what fixes the
+     * bits; NULL for a GPU */
+    const char *openblas_core;
     /* train.precision: the product ops (linear, conv2d, attention and the
      * recurrent cells' products) round their inputs, outputs and gradients
      * to it and accumulate in fp32; fp32 (0) rounds nothing. Set before

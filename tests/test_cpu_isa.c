@@ -320,6 +320,47 @@ START_TEST(test_binary_sees_this_cpu)
 }
 END_TEST
 
+/* Each kernel set pins the OpenBLAS core of the instructions it assumes
+ * (cpu/host.c), so a set and a thread count give the same products on every
+ * CPU that runs the set; a core the user names wins. Under
+ * tests/portable/unit.sh OPENBLAS_CORETYPE is already set (normlab cannot
+ * re-execute itself inside the emulator), and only the override is checked. */
+START_TEST(test_openblas_core_pinned)
+{
+    char cmd[1200], out[4096], want[256];
+    const bool emulated = getenv("OPENBLAS_CORETYPE") != NULL;
+    for (int i = 0; i < nl_cpu_kernel_set_count() && !emulated; i++) {
+        if (!nl_cpu_kernel_set_runs_here(i))
+            continue;
+        const char *pin = nl_cpu_kernel_set_openblas_core(i);
+        snprintf(cmd, sizeof cmd, "env -u OPENBLAS_CORETYPE NORMLAB_CPU_KERNELS=%s %s --version 2>&1",
+                 nl_cpu_kernel_set_name(i), NORMLAB_BINARY);
+        command_output(cmd, out, sizeof out);
+        if (pin)
+            snprintf(want, sizeof want, "openblas core: %s (%s's;", pin, nl_cpu_kernel_set_name(i));
+        else
+            snprintf(want, sizeof want, "(OpenBLAS's choice for this CPU;");
+        ck_assert_msg(strstr(out, want), "normlab --version lacks '%s':\n%s", want, out);
+    }
+    /* Prescott runs on every x86-64 CPU with SSE3; elsewhere the name is
+     * only reported back. Where the set in use pins Prescott itself, the
+     * line names the set. */
+    nl_error err = {0};
+    ck_assert_int_eq(nl_cpu_kernels_choose("auto", &err), NL_OK);
+    const char *auto_pin = nl_cpu_kernel_set_openblas_core(nl_cpu_kernels_index());
+    if (auto_pin && strcmp(auto_pin, "Prescott") == 0)
+        snprintf(want, sizeof want, "(%s's;", nl_cpu_kernels_name());
+    else
+        snprintf(want, sizeof want, "(OPENBLAS_CORETYPE=Prescott;");
+    snprintf(cmd, sizeof cmd, "OPENBLAS_CORETYPE=Prescott %s --version 2>&1", NORMLAB_BINARY);
+    command_output(cmd, out, sizeof out);
+    ck_assert_msg(strstr(out, want), "normlab --version lacks '%s':\n%s", want, out);
+#if defined(__x86_64__)
+    ck_assert_msg(strstr(out, "openblas core: Prescott ("), "%s", out);
+#endif
+}
+END_TEST
+
 /* The code before isa_guard.c's check (the check itself and isa.c's CPUID)
  * must run on any x86-64 CPU: no VEX or EVEX encoded instruction, which is
  * what -march=native would let the compiler use. */
@@ -379,6 +420,7 @@ int main(void)
     tcase_add_test(tc, test_kernel_sets);
     tcase_add_test(tc, test_command_line);
     tcase_add_test(tc, test_binary_sees_this_cpu);
+    tcase_add_test(tc, test_openblas_core_pinned);
     tcase_add_test(tc, test_baseline_objects);
     tcase_add_test(tc, test_kernel_set_objects);
     suite_add_tcase(s, tc);

@@ -49,6 +49,9 @@ typedef struct {
     char experiment[256], dir[1024];
     char run[256];     /* the picked run; "" when the sweep has no finished run */
     char kernels[64];  /* its recorded kernel set; "" where its summary predates them */
+    char openblas_core[64]; /* its recorded OpenBLAS core; "" where its summary predates them
+                             * (the kernel set pins one: x86-64-v3's runs of the Zen 3 ran
+                             * its Haswell-ordered sgemm, which the pin repeats) */
     char commit[64];   /* its recorded commit */
     int threads;
     double cost, parameters;
@@ -155,6 +158,8 @@ static void consider_run(pick *p, const char *run, int *picked_rank)
             p->threads = (int)json_number(summary, "threads", 0);
             if (!json_get(summary, "cpu_kernels", p->kernels, sizeof p->kernels))
                 p->kernels[0] = '\0';
+            if (!json_get(summary, "openblas_core", p->openblas_core, sizeof p->openblas_core))
+                p->openblas_core[0] = '\0';
         }
         free(config);
     }
@@ -510,9 +515,11 @@ static int rerun(const pick *p, const char *run_dir, nl_buf *report, double *sec
     char command[8192], out[1400];
     snprintf(out, sizeof out, "%s/%s.%s", tu_tmp, p->experiment, p->run);
     snprintf(command, sizeof command,
-             "cd '%s' && NORMLAB_CPU_KERNELS='%s' '%s' run '%s/config.yaml' --out '%s' --quiet "
-             "--threads %d >'%s.log' 2>&1",
-             NORMLAB_SOURCE_DIR, p->kernels[0] ? p->kernels : "auto", NORMLAB_BINARY, run_dir, out,
+             "cd '%s' && NORMLAB_CPU_KERNELS='%s' %s%s%s'%s' run '%s/config.yaml' --out '%s' "
+             "--quiet --threads %d >'%s.log' 2>&1",
+             NORMLAB_SOURCE_DIR, p->kernels[0] ? p->kernels : "auto",
+             p->openblas_core[0] ? "OPENBLAS_CORETYPE='" : "env -u OPENBLAS_CORETYPE ",
+             p->openblas_core, p->openblas_core[0] ? "' " : "", NORMLAB_BINARY, run_dir, out,
              p->threads, out);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

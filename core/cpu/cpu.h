@@ -128,6 +128,11 @@ bool nl_cpu_kernels_pinned(void);
 int nl_cpu_kernel_set_count(void);
 const char *nl_cpu_kernel_set_name(int index);
 bool nl_cpu_kernel_set_runs_here(int index);
+/* the OpenBLAS core a set's runs load OpenBLAS with (OPENBLAS_CORETYPE,
+ * set by cmd/main.c before OpenBLAS is loaded), NULL where OpenBLAS keeps
+ * its own choice; and the core OpenBLAS runs in this process */
+const char *nl_cpu_kernel_set_openblas_core(int index);
+const char *nl_cpu_openblas_core(void);
 /* the chosen set's ops: what a backend opened now would run */
 const nl_ops *nl_cpu_ops(void);
 /* what the chosen set's bf16 products (linear, conv2d) run: "vdpbf16ps"

@@ -15,6 +15,7 @@
 extern void openblas_set_num_threads(int num_threads);
 extern int openblas_get_parallel(void);
 extern char *openblas_get_config(void);
+extern char *openblas_get_corename(void);
 
 /* what the code compiled with the build's flags needs (cmd/isa_guard.c) */
 const nl_isa_mask nl_isa_of_build = NL_ISA_COMPILED;
@@ -65,6 +66,36 @@ bool nl_cpu_kernel_set_runs_here(int index)
     return index >= 0 && index < KERNEL_SET_COUNT &&
            (kernel_sets[index].set->needs & ~nl_isa_of_this_cpu()) == 0;
 }
+
+/* OpenBLAS picks its own kernels for the CPU it is loaded on, and they add a
+ * product's terms in their own order: runs of one kernel set and thread
+ * count gave other bits on an AVX-512 Xeon (OpenBLAS's SkylakeX sgemm) than
+ * on the Zen 3 that made them (its Haswell sgemm; its Zen core adds in the
+ * same order). Each set therefore names the OpenBLAS core of the
+ * instructions it assumes, and normlab loads OpenBLAS with that core
+ * (cmd/main.c), so a set and a thread count fix the bits on every CPU that
+ * runs the set. Prescott is OpenBLAS's oldest x86-64 core (SSE3); a CPU
+ * without SSE3 keeps OpenBLAS's own choice (NULL). */
+const char *nl_cpu_kernel_set_openblas_core(int index)
+{
+    if (index < 0 || index >= KERNEL_SET_COUNT)
+        return NULL;
+    const nl_isa_mask needs = kernel_sets[index].set->needs;
+    const nl_isa_mask avx512 = NL_ISA_BIT(AVX512F) | NL_ISA_BIT(AVX512BW) |
+                               NL_ISA_BIT(AVX512DQ) | NL_ISA_BIT(AVX512VL);
+    const nl_isa_mask avx2 = NL_ISA_BIT(AVX2) | NL_ISA_BIT(FMA);
+    if ((needs & avx512) == avx512)
+        return "SkylakeX";
+    if ((needs & avx2) == avx2)
+        return "Haswell";
+#if defined(__x86_64__)
+    if (nl_isa_of_this_cpu() & NL_ISA_BIT(SSE3))
+        return "Prescott";
+#endif
+    return NULL;
+}
+
+const char *nl_cpu_openblas_core(void) { return openblas_get_corename(); }
 
 /* the set in use, -1 before the first choice; sets are the same for every
  * thread, so threads that choose at once store the same index. named: a
@@ -202,6 +233,7 @@ nl_code nl_cpu_backend_open(const nl_backend_options *opt, nl_backend **out, nl_
         return nl_fail(err, NL_ERR_NOMEM, "cannot allocate the CPU backend");
     be->ops = nl_cpu_ops();
     be->cpu_kernels = nl_cpu_kernels_name();
+    be->openblas_core = nl_cpu_openblas_core();
     be->device = NL_DEVICE_CPU;
     const int threads = host_threads(opt, be);
     if (threads > HOST_MAX_THREADS) {

@@ -72,6 +72,7 @@ typedef struct {
     int threads;
     int usable_cores;  /* the CPUs the run may use */
     const char *cpu_kernels; /* the CPU kernel set, NULL on a GPU */
+    const char *openblas_core; /* the core OpenBLAS ran, NULL on a GPU */
     double busy_cores; /* of those, busy with other work at the start */
     char *config_text; /* the resolved config, as config.yaml holds it */
     size_t config_len;
@@ -220,6 +221,8 @@ static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *
     /* results repeat bit for bit for one kernel set and thread count: which
      * set computed them (cpu/host.c), empty on a GPU */
     nl_json_string(&j, "cpu_kernels", st->cpu_kernels ? st->cpu_kernels : "");
+    /* and OpenBLAS's core (each set pins one, cpu/host.c), empty on a GPU */
+    nl_json_string(&j, "openblas_core", st->openblas_core ? st->openblas_core : "");
     /* train.precision: the products' format (fp32 when no autocast) */
     nl_json_string(&j, "precision", nl_name_of(&nl_precision_names, cfg->train.precision));
     nl_json_string(&j, "device", nl_name_of(&nl_device_names, st->opt->device >= 0 ? st->opt->device : (int)cfg->device));
@@ -641,6 +644,7 @@ static nl_code run_open(run_state *st, nl_run_outcome *out, nl_error *err)
     st->threads = be->threads;
     st->usable_cores = be->usable_cores;
     st->cpu_kernels = be->cpu_kernels;
+    st->openblas_core = be->cpu_kernels ? be->openblas_core : NULL;
     st->busy_cores = be->busy_cores;
     out->threads = be->threads;
     nl_run_model_spec(cfg, &st->model_spec);

@@ -4,15 +4,17 @@
 #    kernel set on a CPU without AVX (qemu's Nehalem) and x86-64-v3 on one
 #    with AVX2 but no AVX-512 (Haswell), trains, records the set in
 #    summary.json, and computes the metrics of the same set run natively on
-#    this machine (bit for bit where OpenBLAS picks the same kernels on both);
+#    this machine bit for bit (the set pins OpenBLAS's core: the native run
+#    pins it itself, the emulated one is given it);
 #  - a native build (NORMLAB_NATIVE=ON) refuses, before writing anything, a
 #    CPU that lacks an extension it was compiled for (cmd/isa_guard.c),
 #    naming them.
 # The build under test is one of the two; the other is made here, in its own
 # directory (normlab alone, without CUDA, MPI or tests).
-# qemu-user emulates only the process: libgomp must not re-execute it
-# (normlab re-executes /proc/self/exe to bound OpenMP's spinning, and that
-# exec would run natively), so GOMP_SPINCOUNT is set here.
+# qemu-user emulates only the process: normlab must not re-execute it (it
+# re-executes /proc/self/exe to bound OpenMP's spinning and to load OpenBLAS
+# with its kernel set's core, and that exec would run natively), so
+# GOMP_SPINCOUNT and, for the emulated runs, OPENBLAS_CORETYPE are set here.
 #
 # usage: tests/portable/run.sh SOURCE_DIR WORK_DIR NORMLAB NATIVE(ON|OFF)
 # Exit 77 (skipped) without qemu-x86_64 (tests/deps.sh installs qemu-user)
@@ -58,6 +60,10 @@ for pair in Nehalem:x86-64 Haswell:x86-64-v3; do
     cpu=${pair%%:*}
     want=${pair#*:}
     rm -rf "$work/emulated-$cpu" "$work/native-$cpu"
+    # the core the set pins, as normlab names it (run natively)
+    core=$("$portable" --version | sed -n "s/^openblas core: .*[ ,]$want \([A-Za-z0-9]*\)[,;].*/\1/p")
+    [ -n "$core" ] || fail "normlab --version names no OpenBLAS core for $want"
+    export OPENBLAS_CORETYPE=$core
     qemu-x86_64 -cpu "$cpu" "$portable" --version >"$work/version-$cpu.txt" 2>/dev/null ||
         fail "the portable build's --version on $cpu"
     grep -q "^cpu kernels: $want " "$work/version-$cpu.txt" ||
@@ -66,6 +72,9 @@ for pair in Nehalem:x86-64 Haswell:x86-64-v3; do
         >"$work/emulated-$cpu.log" 2>&1 || fail "the run on $cpu: $(tail -3 "$work/emulated-$cpu.log")"
     grep -q "\"cpu_kernels\": \"$want\"" "$work/emulated-$cpu/summary.json" ||
         fail "summary.json on $cpu does not record $want"
+    grep -q "\"openblas_core\": \"$core\"" "$work/emulated-$cpu/summary.json" ||
+        fail "summary.json on $cpu does not record OpenBLAS's $core core"
+    unset OPENBLAS_CORETYPE
     [ "$(metrics "$work/emulated-$cpu" | wc -l)" -gt 3 ] || fail "no metrics rows on $cpu"
     if [[ $host_runs != *" $want "* ]]; then
         echo "ok: $cpu runs the portable build's $want kernels (this CPU runs only$host_runs: not compared)"
@@ -74,26 +83,17 @@ for pair in Nehalem:x86-64 Haswell:x86-64-v3; do
     fi
     NORMLAB_CPU_KERNELS=$want "$portable" "${run[@]}" --out "$work/native-$cpu" \
         >"$work/native-$cpu.log" 2>&1 || fail "the run of $want on this CPU"
-    # normlab's kernels compute alike on both; OpenBLAS picks its own
-    # kernels by CPU (Nehalem's there, this CPU's here), which may move the
-    # last bits of the matrix products: equal to 1e-5 relative, and the
-    # output says whether to the bit
+    # normlab's kernels compute alike on both, and the native run pins
+    # OpenBLAS to the core the emulated one was given: bit for bit (before
+    # the pin, OpenBLAS's own kernels for each CPU moved the last bits)
+    grep -q "\"openblas_core\": \"$core\"" "$work/native-$cpu/summary.json" ||
+        fail "the native run of $want did not pin OpenBLAS's $core core"
     same=$(paste -d, <(metrics "$work/emulated-$cpu") <(metrics "$work/native-$cpu") | awk -F, '
         NR == 1 { half = NF / 2; next }
-        { for (i = 1; i <= half; i++) {
-              a = $i; b = $(i + half)
-              if (a == b) continue
-              if (a + 0 != a || b + 0 != b) { print "row " NR ": " a " and " b; exit }
-              d = a - b; if (d < 0) d = -d
-              m = (a < 0 ? -a : a); if (m < 1e-30) m = 1e-30
-              if (d / m > 1e-5) { print "row " NR ": " a " and " b; exit }
-              differ = 1 } }
-        END { if (!differ) print "bits" }')
-    case $same in
-    bits) how="bit for bit" ;;
-    "") how="to 1e-5 (OpenBLAS's kernels differ by CPU)" ;;
-    *) fail "$want on $cpu and on this CPU differ: $same" ;;
-    esac
+        { for (i = 1; i <= half; i++)
+              if ($i != $(i + half)) { print "row " NR ": " $i " and " $(i + half); exit } }')
+    [ -z "$same" ] || fail "$want on $cpu and on this CPU differ: $same"
+    how="bit for bit"
     echo "ok: $cpu runs the portable build's $want kernels, the metrics of this CPU's $how"
     checks=$((checks + 1))
 done

@@ -6,10 +6,12 @@
 # must pass there as it does natively, and its CPU kernels must be the set
 # that CPU runs: NORMLAB_CPU_KERNELS=auto makes the program print the set it
 # took ("CPU kernel set: ..."), checked against WANT.
-# qemu-user emulates only the process: libgomp must not re-execute it
-# (normlab re-executes /proc/self/exe to bound OpenMP's spinning, and that
-# exec would run natively), so GOMP_SPINCOUNT is set here. check's
-# timeouts are multiplied: emulation is 10-50x slower.
+# qemu-user emulates only the process: normlab must not re-execute it
+# (it re-executes /proc/self/exe to bound OpenMP's spinning and to load
+# OpenBLAS with its kernel set's core, and that exec would run natively), so
+# GOMP_SPINCOUNT and OPENBLAS_CORETYPE (WANT's, as normlab --version names
+# it) are set here. check's timeouts are multiplied: emulation is 10-50x
+# slower.
 #
 # usage: tests/portable/unit.sh CPU WANT PROGRAM NORMLAB NATIVE(ON|OFF)
 #   CPU: a qemu -cpu model; WANT: the kernel set the build should pick there
@@ -39,6 +41,12 @@ printf '#!/bin/sh\nexec qemu-x86_64 -cpu %s %q "$@"\n' "$cpu" "$normlab" >"$laun
 chmod +x "$launcher/normlab"
 export NORMLAB_TEST_BINARY=$launcher/normlab
 export GOMP_SPINCOUNT=3000 NORMLAB_CPU_KERNELS=auto
+OPENBLAS_CORETYPE=$("$normlab" --version | sed -n "s/^openblas core: .*[ ,]$want \([A-Za-z0-9]*\)[,;].*/\1/p")
+[ -n "$OPENBLAS_CORETYPE" ] || {
+    echo "FAILED: normlab --version names no OpenBLAS core for $want"
+    exit 1
+}
+export OPENBLAS_CORETYPE
 export CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-20}
 
 log=$launcher/log
