@@ -558,7 +558,8 @@ static const bad_case bad_cases[] = {
     {"model:\n\tarch: cnn\n", SRC ":2:1: YAML syntax error: ",
      "YAML does not allow tabs for indentation, use spaces"},
     {"seed: 1\n---\nseed: 2\n", SRC ":2:1: ", "a second YAML document starts here"},
-    {"name: \"\xff\"\n", SRC ": not valid text at byte", "configs must be UTF-8"},
+    {"name: \"\xff\"\n", SRC ":1:8: not valid text (byte 7)", "configs must be UTF-8"},
+    {"seed: 1\nname: \"\xff\"\n", SRC ":2:8: not valid text (byte 15)", "configs must be UTF-8"},
     /* cross-key */
     {"train:\n  epochs: 2\n  steps: 100\n", SRC ":3:10: train.steps: ",
      "both train.epochs and train.steps are given (train.epochs at " SRC ":2:11); give exactly "

@@ -20,6 +20,7 @@
 #include "stats/stats.h"
 #include "sweep/sweep.h"
 #include "testutil.h"
+#include "verdict/expr.h"
 #include "verdict/verdict.h"
 
 /* ---- the statistics ---- */
@@ -158,6 +159,9 @@ static void write_sweep(const char *dir, int seeds, bool odd_commit)
                          0.9 - e);
                 snprintf(file, sizeof file, "%s/runs/%s/metrics.csv", dir, run);
                 tu_tmp_write(file, text);
+                /* a key the sweep does not vary, for expressions */
+                snprintf(file, sizeof file, "%s/runs/%s/config.yaml", dir, run);
+                tu_tmp_write(file, "train:\n  optimizer:\n    weight_decay: 0.01\n");
             }
     snprintf(path, sizeof path, "%s/summary.csv", dir);
     tu_tmp_write(path, csv.data);
@@ -356,6 +360,376 @@ START_TEST(test_each_and_file_metric)
 }
 END_TEST
 
+static double test_lookup(void *ctx, const char *name)
+{
+    (void)ctx;
+    return !strcmp(name, "x") ? 3 : !strcmp(name, "y") ? 1 : NAN;
+}
+
+/* ---- the extensions: ranges, lists, expressions, c and d, each: over
+ * several keys, each_row:, cells:, count(), sweep:, source: ---- */
+
+/* the claims of `text` computed on tu_tmp/dir (levels and seeds as the committed verdicts) */
+static void compute_text(const char *dir, const char *text, nl_claim_set *set, nl_verdict_report *r)
+{
+    nl_error err = {0};
+    ck_assert_msg(nl_claims_parse(text, "ext.yaml", set, &err) == NL_OK, "%s", err.msg);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", tu_tmp, dir);
+    const nl_verdict_options opt = {.level = 0.95, .seed = 1, .resamples = 10000};
+    ck_assert_msg(nl_verdict_compute(path, set, &opt, r, &err) == NL_OK, "%s", err.msg);
+}
+
+static const nl_verdict *find_verdict(const nl_verdict_report *r, const char *id)
+{
+    for (int i = 0; i < r->n; i++)
+        if (!strcmp(r->v[i].id, id))
+            return &r->v[i];
+    ck_abort_msg("no verdict %s", id);
+    return NULL;
+}
+
+static void expect_verdict(const nl_verdict_report *r, const char *id, double effect, nl_verdict_kind want)
+{
+    const nl_verdict *v = find_verdict(r, id);
+    ck_assert_msg(fabs(v->effect - effect) < 1e-9 && v->verdict == want, "%s: effect %.12g (want %.12g), %s (want %s; "
+                  "p %g, Holm %g, [%g, %g]) %s", id, v->effect, effect, nl_verdict_kind_names[v->verdict],
+                  nl_verdict_kind_names[want], v->p, v->p_holm, v->lo, v->hi, v->note);
+}
+
+START_TEST(test_expression_parser)
+{
+    static const struct {
+        const char *text;
+        double want;
+    } cases[] = {{"1 + 2 * 3", 7},         {"(1 + 2) * 3", 9},   {"10 / 4 - 1", 1.5},  {"-2 * 3", -6},
+                 {"2 - -3", 5},            {"1 - 2 - 3", -4},    {"8 / 2 / 2", 2},     {"abs(1 - 3)", 2},
+                 {"sqrt(2 * 0.5 * 16)", 4}, {"min(3, 2) + max(3, 2)", 5}, {"exp(log(5))", 5}, {"1.5e2 + .5", 150.5},
+                 {"x * 2 + y", 7}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        nl_expr e;
+        char why[256];
+        ck_assert_msg(nl_expr_parse(cases[i].text, &e, why, sizeof why), "%s: %s", cases[i].text, why);
+        const double v = nl_expr_eval(&e, test_lookup, NULL);
+        ck_assert_msg(fabs(v - cases[i].want) < 1e-12, "%s = %.17g, want %g", cases[i].text, v, cases[i].want);
+    }
+    static const char *const bad[] = {"", "1 +", "(1", "1)", "2 3", "foo(1)", "min(1)", "abs(1, 2)", "1e", "a $ b",
+                                      "((((((((((((((((((((((((((1))))))))))))))))))))))))))",
+                                      "------------------------------1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        nl_expr e;
+        char why[256] = "";
+        ck_assert_msg(!nl_expr_parse(bad[i], &e, why, sizeof why) && why[0], "'%s' parsed", bad[i]);
+    }
+    /* a missing name makes the value NaN */
+    nl_expr e;
+    char why[256];
+    ck_assert(nl_expr_parse("x + nothing", &e, why, sizeof why));
+    ck_assert(isnan(nl_expr_eval(&e, test_lookup, NULL)));
+}
+END_TEST
+
+/* ranges and lists: where: over a range of steps, a scope of two of the
+ * three normalizers with each: over them */
+START_TEST(test_ranges_and_lists)
+{
+    tu_tmp_make("verdict");
+    write_sweep("s", 3, false);
+    static nl_claim_set set;
+    nl_verdict_report r;
+    compute_text("s", "claims:\n"
+                 /* steps 0..25 of the test rows: 0.1 and 0.9 - e, mean (1 - e) / 2: batch minus group at batch 2 is
+                  * ((1 - 0.401) - (1 - 0.151)) / 2 = -0.125 in every seed */
+                 "  - {id: mean-over-steps, paper: p, a: {model.norm.type: batch}, b: {model.norm.type: group},\n"
+                 "     scope: {train.batch_size: 2}, expect: a < b by 0.1,\n"
+                 "     metric: {file: metrics.csv, column: accuracy, where: {split: test, step: \"0..25\"}, at: mean}}\n"
+                 /* open ranges: 25.. is the test row at 25 and the train row at 50 (0.9): mean (1.8 - e) / 2 */
+                 "  - {id: open-range, paper: p, a: {model.norm.type: group, train.batch_size: 32},\n"
+                 "     expect: a ~ 0.819 within 0.01,\n"
+                 "     metric: {file: metrics.csv, column: accuracy, where: {step: \"25..\"}, at: mean}}\n"
+                 /* a list in scope: each: iterates the two it names, not batch norm */
+                 "  - {id: listed, paper: p, metric: final_test_error, a: {train.batch_size: 32},\n"
+                 "     b: {train.batch_size: 2}, scope: {model.norm.type: [group, layer]},\n"
+                 "     each: model.norm.type, expect: a ~ b within 0.05}\n"
+                 /* a cell that selects a scope: key keeps its own value: batch norm at 32 against group norm at 2 */
+                 "  - {id: own-over-scope, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
+                 "     b: {model.norm.type: group, train.batch_size: 2}, scope: {train.batch_size: 32}, expect: a < b}\n",
+                 &set, &r);
+    ck_assert_int_eq(r.n, 5);
+    expect_verdict(&r, "own-over-scope", -0.01, NL_VERDICT_HOLDS);
+    expect_verdict(&r, "mean-over-steps", -0.125, NL_VERDICT_HOLDS);
+
+    /* (1.8 - 0.161 - 0.162 - 0.163 ... ) : mean over seeds of (1.8 - (0.16 + 0.001 s)) / 2 = 0.819 */
+    expect_verdict(&r, "open-range", 0.819, NL_VERDICT_HOLDS);
+    expect_verdict(&r, "listed[model.norm.type=group]", 0.01, NL_VERDICT_HOLDS);
+    ck_assert_str_eq(r.v[3].id, "listed[model.norm.type=layer]");
+    nl_verdict_report_free(&r);
+    compute_text("s", "claims:\n"
+                 /* the test accuracy gets to 0.5 at step 25 (0.9 - e), batch norm's at 2 never (0.499 and below) */
+                 "  - {id: reach, paper: p, a: {model.norm.type: group, train.batch_size: 32}, expect: a ~ 25 within 0.001,\n"
+                 "     metric: {file: metrics.csv, column: accuracy, where: {split: test}, reach: \">= 0.5\"}}\n"
+                 "  - {id: never, paper: p, a: {model.norm.type: batch, train.batch_size: 2}, expect: a < 100,\n"
+                 "     metric: {file: metrics.csv, column: accuracy, where: {split: test}, reach: \">= 0.5\"}}\n"
+                 /* the sd of 0.1 and 0.9 - e: (0.8 - e) / sqrt 2, e = 0.161 .. 0.163: mean 0.638 / sqrt 2 */
+                 "  - {id: sd, paper: p, a: {model.norm.type: group, train.batch_size: 32}, expect: a > 0,\n"
+                 "     metric: {file: metrics.csv, column: accuracy, where: {split: test}, at: sd}}\n"
+                 /* the changes of 0.1, 0.9 - e, 0.9: 0.8 - e and e, their sd (0.8 - 2 e) / sqrt 2 */
+                 "  - {id: change-sd, paper: p, a: {model.norm.type: group, train.batch_size: 32}, expect: a > 0,\n"
+                 "     metric: {file: metrics.csv, column: accuracy, at: change_sd}}\n",
+                 &set, &r);
+    expect_verdict(&r, "reach", 25, NL_VERDICT_HOLDS);
+    ck_assert_int_eq(find_verdict(&r, "never")->n, 0);
+    ck_assert_msg(strstr(find_verdict(&r, "never")->note, "seed 1: a's run has no accuracy"), "%s",
+                  find_verdict(&r, "never")->note);
+    expect_verdict(&r, "sd", 0.638 / sqrt(2), NL_VERDICT_HOLDS);
+    expect_verdict(&r, "change-sd", (0.8 - 2 * 0.162) / sqrt(2), NL_VERDICT_HOLDS);
+    nl_verdict_report_free(&r);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* expressions: a metric of the run's numbers (summary.csv's, summary.json's,
+ * a key's, config.yaml's, a var's); a threshold per cell by formula; the
+ * interaction (a - b) - (c - d) of four cells paired by seed */
+START_TEST(test_expressions)
+{
+    tu_tmp_make("verdict");
+    write_sweep("s", 3, false);
+    static nl_claim_set set;
+    nl_verdict_report r;
+    compute_text("s", "claims:\n"
+                 /* final_test_error (summary.csv) - train_error (summary.json) = 0.05 */
+                 "  - {id: gap, paper: p, a: {model.norm.type: batch, train.batch_size: 2},\n"
+                 "     metric: {expr: \"final_test_error - train_error\"}, expect: a ~ 0.05 within 0.0001}\n"
+                 /* e / sqrt(2 * batch * weight decay (config.yaml)): group at 2, e = 0.15 + 0.001 s: 5 e, mean 0.76 */
+                 "  - {id: formula, paper: p, a: {model.norm.type: group, train.batch_size: 2},\n"
+                 "     metric: {expr: \"final_test_error / sqrt(2 * train.batch_size * train.optimizer.weight_decay)\"},\n"
+                 "     expect: a ~ 0.76 within 0.05}\n"
+                 /* a var: accuracy at step 25 (0.9 - e) + e = 0.9 */
+                 "  - id: var\n    paper: p\n    a: {model.norm.type: layer, train.batch_size: 32}\n"
+                 "    vars: {acc25: {file: metrics.csv, column: accuracy, where: {split: test, step: 25}}}\n"
+                 "    metric: {expr: \"acc25 + final_test_error\"}\n    expect: a ~ 0.9 within 0.000001\n"
+                 /* BN's penalty over GN at 2 against at 32: (0.40 - 0.15) - (0.14 - 0.16) = 0.27 */
+                 "  - {id: interaction, paper: p, metric: final_test_error,\n"
+                 "     a: {model.norm.type: batch, train.batch_size: 2}, b: {model.norm.type: group, train.batch_size: 2},\n"
+                 "     c: {model.norm.type: batch, train.batch_size: 32}, d: {model.norm.type: group, train.batch_size: 32},\n"
+                 "     expect: (a - b) - (c - d) > 0.2}\n"
+                 /* d is c's cell where only b_metric is given: (e - (e - 0.05)) at 2 against at 32: 0 */
+                 "  - {id: gap-interaction, paper: p, metric: final_test_error, b_metric: train_error,\n"
+                 "     a: {model.norm.type: batch, train.batch_size: 2}, c: {model.norm.type: batch, train.batch_size: 32},\n"
+                 "     expect: \"abs((a - b) - (c - d)) < 0.001\"}\n",
+                 &set, &r);
+    ck_assert_int_eq(r.n, 5);
+    expect_verdict(&r, "gap", 0.05, NL_VERDICT_HOLDS);
+    expect_verdict(&r, "formula", 0.76, NL_VERDICT_HOLDS);
+    expect_verdict(&r, "var", 0.9, NL_VERDICT_HOLDS);
+    expect_verdict(&r, "interaction", 0.27, NL_VERDICT_HOLDS);
+    const nl_verdict *v = find_verdict(&r, "interaction");
+    ck_assert_str_eq(v->d_label, "model.norm.type=group, train.batch_size=32");
+    ck_assert_str_eq(v->c_values, "1:0.141 2:0.142 3:0.143");
+    v = find_verdict(&r, "gap-interaction");
+    ck_assert(fabs(v->effect) < 1e-9 && v->verdict == NL_VERDICT_HOLDS);
+    ck_assert_str_eq(v->d_label, "model.norm.type=batch, train.batch_size=32");
+    nl_verdict_report_free(&r);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* each: over two keys, cells: over them (the count lies between the cells
+ * that hold and those that do not fail), each_row: (a claim per step of the
+ * run files), count() (exact, outside Holm's family) */
+START_TEST(test_cells_and_counts)
+{
+    tu_tmp_make("verdict");
+    write_sweep("s", 3, false);
+    static nl_claim_set set;
+    nl_verdict_report r;
+    static const char *const forms[] = {"5", "all", "\">= 3\"", "\"<= 4\"", "\">= 6\"", "none"};
+    static const nl_verdict_kind want[] = {NL_VERDICT_HOLDS, NL_VERDICT_FAILS, NL_VERDICT_HOLDS, NL_VERDICT_FAILS,
+                                           NL_VERDICT_FAILS, NL_VERDICT_FAILS};
+    for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+        char text[1024];
+        /* below 0.3 in 5 of the 6 cells: batch norm at 2 (0.40) fails, the other five hold */
+        snprintf(text, sizeof text, "claims:\n  - {id: under, paper: p, metric: final_test_error, a: {},\n"
+                 "     each: [model.norm.type, train.batch_size], cells: %s, expect: a < 0.3}\n", forms[f]);
+        compute_text("s", text, &set, &r);
+        ck_assert_int_eq(r.n, 7);
+        ck_assert_str_eq(r.v[0].id, "under[model.norm.type=batch,train.batch_size=2]");
+        ck_assert(r.v[0].verdict == NL_VERDICT_FAILS && r.v[1].verdict == NL_VERDICT_HOLDS);
+        const nl_verdict *count = &r.v[6];
+        ck_assert_str_eq(count->id, "under");
+        ck_assert(count->derived && count->lo == 5 && count->hi == 5 && count->effect == 5);
+        ck_assert_msg(count->verdict == want[f], "cells: %s: %s", forms[f], nl_verdict_kind_names[count->verdict]);
+        ck_assert_int_eq(r.holm_k, 6);
+        nl_verdict_report_free(&r);
+    }
+    compute_text("s", "claims:\n"
+                 /* the test rows at steps 0 (0.1 both: inconclusive) and 25 (0.25 apart: holds); at least one */
+                 "  - {id: per-step, paper: p, a: {model.norm.type: group}, b: {model.norm.type: batch},\n"
+                 "     scope: {train.batch_size: 2}, each_row: step, cells: \">= 1\", expect: a > b,\n"
+                 "     metric: {file: metrics.csv, column: accuracy, where: {split: test}}}\n"
+                 /* every seed's batch norm at 2 is 0.25 above group norm's */
+                 "  - {id: every-seed, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
+                 "     b: {model.norm.type: group}, scope: {train.batch_size: 2}, expect: count(abs(a - b) > 0.2) == 3}\n"
+                 "  - {id: too-many, paper: p, metric: final_test_error, a: {model.norm.type: batch, train.batch_size: 2},\n"
+                 "     expect: count(a > 0.3) >= 4}\n"
+                 "  - {id: all-three, paper: p, metric: final_test_error, a: {model.norm.type: batch, train.batch_size: 2},\n"
+                 "     expect: count(a > 0.3) >= 3}\n"
+                 /* an exact count tells >= from >: seed 1's 0.401 is >= 0.401, not above it */
+                 "  - {id: inclusive, paper: p, metric: final_test_error, a: {model.norm.type: batch, train.batch_size: 2},\n"
+                 "     expect: count(a >= 0.401) == 3}\n"
+                 "  - {id: exclusive, paper: p, metric: final_test_error, a: {model.norm.type: batch, train.batch_size: 2},\n"
+                 "     expect: count(a > 0.401) == 2}\n"
+                 /* 1 to 2 of the 2 steps: at least 2 and at most 1 are both open */
+                 "  - {id: both-steps, paper: p, a: {model.norm.type: group}, b: {model.norm.type: batch},\n"
+                 "     scope: {train.batch_size: 2}, each_row: step, cells: \">= 2\", expect: a > b,\n"
+                 "     metric: {file: metrics.csv, column: accuracy, where: {split: test}}}\n"
+                 "  - {id: one-step, paper: p, a: {model.norm.type: group}, b: {model.norm.type: batch},\n"
+                 "     scope: {train.batch_size: 2}, each_row: step, cells: \"<= 1\", expect: a > b,\n"
+                 "     metric: {file: metrics.csv, column: accuracy, where: {split: test}}}\n",
+                 &set, &r);
+    ck_assert_int_eq(r.n, 14);
+    expect_verdict(&r, "all-three", 3, NL_VERDICT_HOLDS);
+    expect_verdict(&r, "inclusive", 3, NL_VERDICT_HOLDS);
+    expect_verdict(&r, "exclusive", 2, NL_VERDICT_HOLDS);
+    expect_verdict(&r, "both-steps", 1, NL_VERDICT_INCONCLUSIVE);
+    expect_verdict(&r, "one-step", 1, NL_VERDICT_INCONCLUSIVE);
+    expect_verdict(&r, "per-step[step=0]", 0, NL_VERDICT_INCONCLUSIVE);
+    expect_verdict(&r, "per-step[step=25]", 0.25, NL_VERDICT_HOLDS);
+    const nl_verdict *v = find_verdict(&r, "per-step");
+    ck_assert(v->derived && v->lo == 1 && v->hi == 2 && v->verdict == NL_VERDICT_HOLDS);
+    expect_verdict(&r, "every-seed", 3, NL_VERDICT_HOLDS);
+    expect_verdict(&r, "too-many", 3, NL_VERDICT_FAILS);
+    v = find_verdict(&r, "too-many");
+    ck_assert(v->exact && isnan(v->p) && isnan(v->p_holm));
+    ck_assert_int_eq(r.holm_k, 6); /* the three each_row: claims' two steps each */
+    nl_verdict_report_free(&r);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* a cell from another sweep beside this one: paired by seed, scope: not applied to it */
+START_TEST(test_other_sweep)
+{
+    tu_tmp_make("verdict");
+    write_sweep("s", 3, false);
+    write_sweep("ref", 3, false);
+    char flat[1200];
+    nl_error err = {0};
+    snprintf(flat, sizeof flat, "%s/flat", tu_tmp);
+    ck_assert(nl_make_dirs(flat, &err) == NL_OK);
+    static nl_claim_set set;
+    nl_verdict_report r;
+    compute_text("s", "claims:\n"
+                 "  - {id: against-ref, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
+                 "     b: {sweep: ref, model.norm.type: group, train.batch_size: 32}, scope: {train.batch_size: 2},\n"
+                 "     expect: a > b by 0.2}\n",
+                 &set, &r);
+    expect_verdict(&r, "against-ref", 0.24, NL_VERDICT_HOLDS);
+    ck_assert_str_eq(r.v[0].b_label, "sweep=ref, model.norm.type=group, train.batch_size=32");
+    nl_verdict_report_free(&r);
+    /* each: reaches a cell of another sweep that varies the key */
+    tu_tmp_write("flat/summary.csv", "run,model.norm.type,seed,status,final_test_error\n"
+                 "g1,group,1,ok,0.2\ng2,group,2,ok,0.2\ng3,group,3,ok,0.2\n");
+    compute_text("s", "claims:\n"
+                 "  - {id: per-batch, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
+                 "     b: {sweep: ref, model.norm.type: group}, each: train.batch_size, expect: a > b}\n"
+                 /* a sweep without the each: key: its cell is the same for every value */
+                 "  - {id: against-flat, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
+                 "     b: {sweep: flat, model.norm.type: group}, each: train.batch_size, expect: a > b}\n"
+                 /* pooled over two normalizers: units are (seed, normalizer), 6 pairs, the bootstrap */
+                 "  - {id: pooled, paper: p, metric: final_test_error, a: {train.batch_size: 2},\n"
+                 "     b: {train.batch_size: 32}, scope: {model.norm.type: [group, layer]},\n"
+                 "     pair_by: [model.norm.type], expect: a ~ b within 0.05}\n",
+                 &set, &r);
+    expect_verdict(&r, "per-batch[train.batch_size=2]", 0.25, NL_VERDICT_HOLDS);
+    expect_verdict(&r, "against-flat[train.batch_size=2]", 0.202, NL_VERDICT_HOLDS);
+    expect_verdict(&r, "against-flat[train.batch_size=32]", -0.058, NL_VERDICT_FAILS);
+    expect_verdict(&r, "per-batch[train.batch_size=32]", -0.02, NL_VERDICT_FAILS);
+    const nl_verdict *v = find_verdict(&r, "pooled");
+    /* group: -0.01 in each seed; layer: 0.171 - 0.162, 0.132 - 0.163, 0.173 - 0.164 */
+    ck_assert_msg(v->n == 6 && fabs(v->effect - (-0.03 + 0.009 - 0.031 + 0.009) / 6) < 1e-9 &&
+                  !strncmp(v->method, "bootstrap", 9), "n %d, effect %g, %s", v->n, v->effect, v->method);
+    ck_assert_msg(strstr(v->a_values, "1/group:0.151") && strstr(v->a_values, "2/layer:0.132"), "%s", v->a_values);
+    nl_verdict_report_free(&r);
+    tu_tmp_remove();
+}
+END_TEST
+
+static void make_run(const char *dir, const char *norm, int ranks, int seed, double accuracy)
+{
+    char path[1200], text[512];
+    snprintf(path, sizeof path, "%s/%s/%s-%dx-seed%d", tu_tmp, dir, norm, ranks, seed);
+    nl_error err = {0};
+    ck_assert(nl_make_dirs(path, &err) == NL_OK);
+    snprintf(path, sizeof path, "%s/%s-%dx-seed%d/summary.json", dir, norm, ranks, seed);
+    snprintf(text, sizeof text, "{\n  \"status\": \"ok\",\n  \"final_test_accuracy\": %.4f,\n  \"seed\": %d,\n"
+             "  \"ranks\": %d\n}\n", accuracy, seed, ranks);
+    tu_tmp_write(path, text);
+    snprintf(path, sizeof path, "%s/%s-%dx-seed%d/config.yaml", dir, norm, ranks, seed);
+    snprintf(text, sizeof text, "model:\n  norm:\n    type: %s\n", norm);
+    tu_tmp_write(path, text);
+}
+
+/* source: run directories (keys from summary.json and config.yaml) and CSV
+ * rows ({FIELD} from a file's name; a table without seeds pairs by row) */
+START_TEST(test_sources)
+{
+    tu_tmp_make("verdict");
+    for (int seed = 1; seed <= 3; seed++) {
+        make_run("mpi", "batch", 4, seed, 0.79 + 0.001 * seed);
+        make_run("mpi", "batch", 1, seed, 0.79 + 0.001 * seed);
+        make_run("mpi", "group", 4, seed, 0.80);
+    }
+    tu_tmp_write("mpi/notes.md", "not a run\n");
+    static nl_claim_set set;
+    nl_verdict_report r;
+    compute_text("mpi", "source: {runs: \"*-seed*\", keys: [model.norm.type, ranks, seed]}\nclaims:\n"
+                 "  - {id: same, paper: p, metric: final_test_accuracy, a: {model.norm.type: batch, ranks: 4},\n"
+                 "     b: {model.norm.type: batch, ranks: 1}, expect: count(abs(a - b) > 0) == 0}\n"
+                 "  - {id: gn, paper: p, metric: final_test_accuracy, a: {model.norm.type: group},\n"
+                 "     b: {model.norm.type: batch, ranks: 4}, expect: a > b}\n",
+                 &set, &r);
+    expect_verdict(&r, "same", 0, NL_VERDICT_HOLDS);
+    expect_verdict(&r, "gn", 0.008, NL_VERDICT_HOLDS);
+    nl_verdict_report_free(&r);
+    /* a benchmark's repetitions: rms's time over batch norm's per shape, paired by file */
+    char dir[1200];
+    nl_error err = {0};
+    snprintf(dir, sizeof dir, "%s/bench", tu_tmp);
+    ck_assert(nl_make_dirs(dir, &err) == NL_OK);
+    snprintf(dir, sizeof dir, "%s/fold", tu_tmp);
+    ck_assert(nl_make_dirs(dir, &err) == NL_OK);
+    tu_tmp_write("bench/k-1.csv", "norm,shape,median_us\nbatch,a,100\nrms,a,80\nbatch,b,10\nrms,b,9\n");
+    tu_tmp_write("bench/k-2.csv", "norm,shape,median_us\nbatch,a,120\nrms,a,96\nbatch,b,10\nrms,b,11\n");
+    tu_tmp_write("bench/k-3.csv", "norm,shape,median_us\nbatch,a,90\nrms,a,72\nbatch,b,10\nrms,b,10\n");
+    compute_text("bench", "source: {table: \"k-{seed}.csv\", keys: [norm, shape, seed]}\nclaims:\n"
+                 "  - {id: rms-cheaper, paper: p, metric: median_us, a: {norm: rms}, b: {norm: batch}, each: shape,\n"
+                 "     expect: a/b < 1}\n",
+                 &set, &r);
+    expect_verdict(&r, "rms-cheaper[shape=a]", 0.8, NL_VERDICT_HOLDS);
+    expect_verdict(&r, "rms-cheaper[shape=b]", 1.0, NL_VERDICT_INCONCLUSIVE);
+    ck_assert_str_eq(find_verdict(&r, "rms-cheaper[shape=a]")->a_values, "1:80 2:96 3:72");
+    nl_verdict_report_free(&r);
+    /* a table of models, one row each: a count over the rows, paired with themselves */
+    tu_tmp_write("fold/fold.csv", "id,arch,placement,accuracy,accuracy_folded\nm1,mlp,before,0.8,0.8\n"
+                 "m2,cnn,,0.7,0.7\nm3,cnn,,0.6,\n");
+    compute_text("fold", "source: {table: fold.csv, keys: [arch, placement], run: id}\nclaims:\n"
+                 "  - {id: identical, paper: p, metric: accuracy, b_metric: accuracy_folded, a: {},\n"
+                 "     expect: count(abs(a - b) > 0) == 0}\n"
+                 /* \"\" selects the rows where the key is empty */
+                 "  - {id: no-placement, paper: p, metric: accuracy, a: {placement: \"\"}, expect: count(a > 0.65) == 1}\n",
+                 &set, &r);
+    expect_verdict(&r, "identical", 0, NL_VERDICT_HOLDS);
+    ck_assert_int_eq(r.v[0].n, 2);
+    ck_assert_msg(strstr(r.v[0].note, "seed m3: b has no"), "%s", r.v[0].note);
+    expect_verdict(&r, "no-placement", 1, NL_VERDICT_HOLDS);
+    ck_assert_int_eq(r.v[1].n, 2);
+    nl_verdict_report_free(&r);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* ---- refusals: exit 2, FILE:LINE:COL and the key, nothing written ---- */
 
 static const struct {
@@ -378,8 +752,8 @@ static const struct {
     /* a file metric's column no run has */
     {"    metric: {file: metrics.csv, column: error}\n    a: {model.norm.type: batch, train.batch_size: 2}\n"
      "    expect: a < 0.5\n", 3, "claims[0].metric: no run"},
-    /* a cell with no runs */
-    {"    metric: final_test_error\n    a: {model.norm.type: batch, train.batch_size: 2}\n"
+    /* a cell with no runs (the test leaves layer norm at 32 out of the sweep) */
+    {"    metric: final_test_error\n    a: {model.norm.type: layer}\n"
      "    scope: {train.batch_size: 32}\n    expect: a < 0.5\n", 1, "claims[0].a: cell a"},
     /* a cell of two runs per seed */
     {"    metric: final_test_error\n    a: {model.norm.type: batch}\n    expect: a < 0.5\n", 1,
@@ -401,12 +775,86 @@ static const struct {
     /* each: a key no run varies */
     {"    metric: final_test_error\n    a: {model.norm.type: batch}\n    each: train.lr\n    expect: a < 0.5\n", 5,
      "claims[0].each"},
+    /* ranges and lists: malformed, empty, picking two runs of a seed */
+    {"    metric: {file: metrics.csv, column: accuracy, where: {step: \"5..2\"}}\n"
+     "    a: {model.norm.type: batch, train.batch_size: 2}\n    expect: a < 0.5\n", 3, "not a range"},
+    {"    metric: final_test_error\n    a: {model.norm.type: []}\n    expect: a < 0.5\n", 4, "empty list"},
+    {"    metric: final_test_error\n    a: {model.norm.type: [batch, group], train.batch_size: 2}\n"
+     "    expect: a < 0.5\n", 1, "differ in model.norm.type"},
+    /* c and d: d alone, a simple expectation with them, a name that is no cell, a malformed left side */
+    {"    metric: final_test_error\n    a: {model.norm.type: batch}\n    d: {model.norm.type: group}\n"
+     "    expect: a < 0.5\n", 5, "d: needs c:"},
+    {"    metric: final_test_error\n    a: {model.norm.type: batch}\n    b: {model.norm.type: group}\n"
+     "    c: {model.norm.type: layer}\n    d: {model.norm.type: group}\n    expect: a > b\n", 8,
+     "expression of a, b, c and d"},
+    {"    metric: final_test_error\n    a: {model.norm.type: batch}\n    expect: a - e > 0\n", 5,
+     "'e' is not a cell"},
+    {"    metric: final_test_error\n    a: {model.norm.type: batch}\n    expect: (a - 1 > 0\n", 5, "the left side"},
+    {"    metric: final_test_error\n    a: {model.norm.type: batch}\n    expect: count(a > 1) == 1.5\n", 5,
+     "whole number"},
+    /* cells: without each:, malformed; each: and each_row: together; too many each: keys */
+    {"    metric: final_test_error\n    a: {model.norm.type: batch}\n    cells: 2\n    expect: a < 0.5\n", 5,
+     "cells: counts"},
+    {"    metric: final_test_error\n    a: {model.norm.type: batch}\n    each: train.batch_size\n    cells: most\n"
+     "    expect: a < 0.5\n", 6, "cells: reads all"},
+    {"    metric: {file: metrics.csv, column: accuracy}\n    a: {model.norm.type: batch}\n    each: train.batch_size\n"
+     "    each_row: step\n    expect: a < 0.5\n", 6, "cannot both"},
+    {"    metric: final_test_error\n    a: {}\n    each: [seed, seed, seed, seed]\n    expect: a < 0.5\n", 5,
+     "1 to 3 keys"},
+    /* each_row: a column no run file has */
+    {"    metric: {file: metrics.csv, column: accuracy}\n    a: {model.norm.type: batch, train.batch_size: 2}\n"
+     "    each_row: epoch\n    expect: a < 0.5\n", 5, "claims[0].each_row"},
+    /* expression metrics: a name no run has, malformed, vars: without one, a var that is an expression */
+    {"    metric: {expr: \"nosuch * 2\"}\n    a: {model.norm.type: batch, train.batch_size: 2}\n    expect: a < 0.5\n",
+     3, "claims[0].metric: 'nosuch' is not a var"},
+    {"    metric: {expr: \"1 +\"}\n    a: {model.norm.type: batch, train.batch_size: 2}\n    expect: a < 0.5\n", 3,
+     "claims[0].metric.expr"},
+    {"    metric: final_test_error\n    vars: {x: final_test_error}\n    a: {model.norm.type: batch}\n"
+     "    expect: a < 0.5\n", 4, "vars: are read by an expression"},
+    {"    metric: {expr: \"x\"}\n    vars: {x: {expr: \"final_test_error\"}}\n    a: {model.norm.type: batch}\n"
+     "    expect: a < 0.5\n", 4, "a var is a metric of its own"},
+    /* reach: malformed, beside at:; pair_by: a key no run varies */
+    {"    metric: {file: metrics.csv, column: accuracy, reach: 0.5}\n    a: {model.norm.type: batch}\n"
+     "    expect: a < 5\n", 3, "reach: reads"},
+    {"    metric: {file: metrics.csv, column: accuracy, reach: \">= 0.5\", at: max}\n    a: {model.norm.type: batch}\n"
+     "    expect: a < 5\n", 3, "give one of them"},
+    {"    metric: final_test_error\n    a: {train.batch_size: 2}\n    pair_by: [model.norm.typo]\n"
+     "    expect: a < 0.5\n", 1, "claims[0].pair_by: no run"},
+    /* sweep: a directory that is not there, a path */
+    {"    metric: final_test_error\n    a: {model.norm.type: batch, train.batch_size: 2}\n"
+     "    b: {sweep: nosuch, model.norm.type: group}\n    expect: a > b\n", 5, "claims[0].sweep: "},
+    {"    metric: final_test_error\n    a: {model.norm.type: batch, train.batch_size: 2}\n"
+     "    b: {sweep: ../s, model.norm.type: group}\n    expect: a > b\n", 5, "without '/'"},
+    /* a reduction that is none, a file outside the run, pair_by: not a list, an id given twice, a count's
+     * comparison that is none */
+    {"    metric: {file: metrics.csv, column: accuracy, at: median}\n"
+     "    a: {model.norm.type: batch, train.batch_size: 2}\n    expect: a < 0.5\n", 3, "not a reduction"},
+    {"    metric: {file: ../metrics.csv, column: accuracy}\n    a: {model.norm.type: batch, train.batch_size: 2}\n"
+     "    expect: a < 0.5\n", 3, "inside the run directory"},
+    {"    metric: final_test_error\n    a: {train.batch_size: 2}\n    pair_by: model.norm.type\n"
+     "    expect: a < 0.5\n", 5, "claims[0].pair_by: a list"},
+    {"    metric: final_test_error\n    a: {model.norm.type: batch, train.batch_size: 2}\n    expect: a < 0.5\n"
+     "  - {id: c, paper: p, metric: final_test_error, a: {}, expect: a < 1}\n", 6, "id 'c' is given twice"},
+    {"    metric: final_test_error\n    a: {model.norm.type: batch, train.batch_size: 2}\n"
+     "    expect: count(a > 0.3) != 1\n", 5, "claims[0].expect"},
+    /* text that is not UTF-8: its line, not only its byte */
+    {"    metric: final_test_error\n    a: {model.norm.type: \"b\xff\"}\n    expect: a < 0.5\n", 4,
+     "not valid text"},
 };
 
 START_TEST(test_refusals)
 {
     tu_tmp_make("verdict");
     write_sweep("s", 3, false);
+    /* layer norm at batch 32 left out: a cell of values that each exist, without runs */
+    char *summary = tu_tmp_read("s/summary.csv");
+    nl_buf kept = {0};
+    for (char *line = strtok(summary, "\n"); line; line = strtok(NULL, "\n"))
+        if (!strstr(line, "type-layer_batch_size-32"))
+            nl_buf_printf(&kept, "%s\n", line);
+    tu_tmp_write("s/summary.csv", kept.data);
+    nl_buf_free(&kept);
+    free(summary);
     for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
         char text[2048], want[64];
         snprintf(text, sizeof text, "claims:\n  - id: c\n    paper: p\n%s", refusals[i].claim);
@@ -423,6 +871,68 @@ START_TEST(test_refusals)
         snprintf(path, sizeof path, "%s/s/plots", tu_tmp);
         ck_assert_msg(!nl_path_exists(path), "refusal %zu wrote %s", i, path);
     }
+    tu_tmp_remove();
+}
+END_TEST
+
+/* source: refusals, with the file:line of the source or its key */
+START_TEST(test_source_refusals)
+{
+    static const struct {
+        const char *source;
+        int line;
+        const char *key;
+    } cases[] = {
+        {"source: {runs: \"x*\", keys: [seed], colour: red}\n", 1, "unknown key 'colour'"},
+        {"source: {runs: \"x*\"}\n", 1, "needs runs: or table:, and keys:"},
+        {"source: {runs: \"nomatch*\", keys: [seed]}\n", 1, "no run directory"},
+        {"source: {table: \"k-{a}-{b}-{c}-*.csv\", keys: [a]}\n", 1, "at most 3 {FIELD}s"},
+        {"source: {table: \"k-{}.csv\", keys: [a]}\n", 1, "a {FIELD} is a name"},
+        {"source: {table: \"t.csv\", keys: [nosuch]}\n", 1, "'nosuch' (keys:) is no column"},
+        {"source: {table: \"../t.csv\", keys: [norm]}\n", 1, "inside the directory"},
+        {"source: {runs: \"r*\", table: \"t.csv\", keys: [norm]}\n", 1, "not both"},
+    };
+    tu_tmp_make("verdict");
+    write_sweep("s", 3, false);
+    tu_tmp_write("s/t.csv", "norm,median_us\nbatch,1\n");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[1024], want[64];
+        snprintf(text, sizeof text, "%sclaims:\n  - {id: c, paper: p, metric: median_us, a: {}, expect: a > 0}\n",
+                 cases[i].source);
+        tu_tmp_write("claims.yaml", text);
+        const int status = tu_normlab("verdict s --experiment claims.yaml");
+        char *out = tu_normlab_output();
+        snprintf(want, sizeof want, "claims.yaml:%d:", cases[i].line);
+        ck_assert_msg(status == 2 && strstr(out, want) && strstr(out, cases[i].key),
+                      "source refusal %zu: exit %d, want 2 with '%s' and '%s':\n%s", i, status, want, cases[i].key, out);
+        free(out);
+        char path[1200];
+        snprintf(path, sizeof path, "%s/s/verdicts.csv", tu_tmp);
+        ck_assert_msg(!nl_path_exists(path), "source refusal %zu wrote %s", i, path);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
+/* the experiment file named after a sweep directory is found even when it
+ * does not load, so that `normlab verdict results/NAME` says why (a claim
+ * given twice) instead of that no file names the directory */
+START_TEST(test_finds_broken_experiment)
+{
+    tu_tmp_make("verdict");
+    write_sweep("s", 3, false);
+    char dir[1200], experiments[1200], path[1300];
+    snprintf(dir, sizeof dir, "%s/s", tu_tmp);
+    snprintf(experiments, sizeof experiments, "%s/e", tu_tmp);
+    ck_assert_int_eq(mkdir(experiments, 0755), 0);
+    tu_tmp_write("e/s.yaml", "name: s\nclaims:\n  - {id: c, paper: p, metric: final_test_error, a: {}, expect: a > 0}\n"
+                             "  - {id: c, paper: p, metric: final_test_error, a: {}, expect: a > 0}\n");
+    nl_error err = {0};
+    ck_assert_msg(nl_verdict_find_experiment(dir, experiments, path, sizeof path, &err) == NL_OK, "%s", err.msg);
+    ck_assert_msg(strstr(path, "e/s.yaml"), "%s", path);
+    static nl_claim_set set;
+    ck_assert_int_eq(nl_claims_load(path, &set, &err), NL_ERR_CONFIG);
+    ck_assert_msg(strstr(err.msg, "s.yaml:4:") && strstr(err.msg, "given twice"), "%s", err.msg);
     tu_tmp_remove();
 }
 END_TEST
@@ -505,12 +1015,13 @@ END_TEST
 
 /* every experiment file's claims compute on its committed sweep, and the
  * committed verdicts.csv is what they compute now: a claim edited, or runs
- * regenerated, without `normlab verdict --force` fails here */
-START_TEST(test_committed_claims)
+ * regenerated, without `normlab verdict --force` fails here. The claims
+ * files of experiments/claims/ (results/fold-bn, results/bench/..., read
+ * through their source:) likewise. */
+static int check_committed_claims(const char *experiments_dir)
 {
-    ck_assert_int_eq(chdir(NORMLAB_SOURCE_DIR), 0);
-    DIR *d = opendir("experiments");
-    ck_assert(d);
+    DIR *d = opendir(experiments_dir);
+    ck_assert_msg(d, "%s", experiments_dir);
     struct dirent *e;
     int checked = 0;
     while ((e = readdir(d))) {
@@ -518,32 +1029,41 @@ START_TEST(test_committed_claims)
         if (len < 6 || strcmp(e->d_name + len - 5, ".yaml"))
             continue;
         static nl_claim_set set;
-        char path[1200], dir[1200], summary[1300];
+        char path[1200], dir[1200], verdicts_path[1300];
         nl_error err = {0};
-        snprintf(path, sizeof path, "experiments/%s", e->d_name);
+        snprintf(path, sizeof path, "%s/%s", experiments_dir, e->d_name);
         ck_assert_msg(nl_claims_load(path, &set, &err) == NL_OK, "%s", err.msg);
         snprintf(dir, sizeof dir, "results/%s", set.name[0] ? set.name : "?");
-        nl_path_join(summary, sizeof summary, dir, "summary.csv");
-        if (set.n == 0 || !nl_path_exists(summary))
+        /* a sweep without its summary.csv is one not committed; a claims
+         * file's directory is its runs */
+        nl_path_join(verdicts_path, sizeof verdicts_path, dir, set.source.kind == NL_SOURCE_SWEEP ? "summary.csv" : "");
+        if (set.n == 0 || !nl_path_exists(verdicts_path))
             continue;
         const nl_verdict_options opt = {.level = 0.95, .seed = 1, .resamples = 10000};
         nl_verdict_report r;
         ck_assert_msg(nl_verdict_compute(dir, &set, &opt, &r, &err) == NL_OK, "%s", err.msg);
         nl_buf now = {0};
         nl_verdict_csv(&r, &now);
-        char committed_path[1300], *committed = NULL;
-        nl_path_join(committed_path, sizeof committed_path, dir, "verdicts.csv");
-        ck_assert_msg(nl_read_file(committed_path, &committed, NULL, &err) == NL_OK,
-                      "%s declares claims but %s is not there: normlab verdict %s", path, committed_path, dir);
+        char *committed = NULL;
+        nl_path_join(verdicts_path, sizeof verdicts_path, dir, "verdicts.csv");
+        ck_assert_msg(nl_read_file(verdicts_path, &committed, NULL, &err) == NL_OK,
+                      "%s declares claims but %s is not there: normlab verdict %s", path, verdicts_path, dir);
         ck_assert_msg(!strcmp(committed, now.data), "%s is not what %s's claims compute now: normlab verdict %s "
-                      "--force", committed_path, path, dir);
+                      "--experiment %s --force", verdicts_path, path, dir, path);
         free(committed);
         nl_buf_free(&now);
         nl_verdict_report_free(&r);
         checked++;
     }
     closedir(d);
-    ck_assert_int_ge(checked, 1);
+    return checked;
+}
+
+START_TEST(test_committed_claims)
+{
+    ck_assert_int_eq(chdir(NORMLAB_SOURCE_DIR), 0);
+    ck_assert_int_ge(check_committed_claims("experiments"), 1);
+    ck_assert_int_ge(check_committed_claims("experiments/claims"), 1);
 }
 END_TEST
 
@@ -560,10 +1080,18 @@ int main(void)
     tcase_add_test(tc, test_bootstrap_seed_and_provenance);
     tcase_add_test(tc, test_holm_decides);
     tcase_add_test(tc, test_each_and_file_metric);
+    tcase_add_test(tc, test_expression_parser);
+    tcase_add_test(tc, test_ranges_and_lists);
+    tcase_add_test(tc, test_expressions);
+    tcase_add_test(tc, test_cells_and_counts);
+    tcase_add_test(tc, test_other_sweep);
+    tcase_add_test(tc, test_sources);
     tcase_add_test(tc, test_refusals);
+    tcase_add_test(tc, test_source_refusals);
     tcase_add_test(tc, test_files_exclusive);
     tcase_add_test(tc, test_sweep_checks_claims);
     tcase_add_test(tc, test_reproduce);
+    tcase_add_test(tc, test_finds_broken_experiment);
     tcase_add_test(tc, test_committed_claims);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

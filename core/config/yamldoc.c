@@ -129,8 +129,15 @@ static nl_code syntax_error(const yaml_parser_t *p, const char *source, const ch
         if (setting)
             return nl_fail(err, NL_ERR_CONFIG, "--set %s: the value is not valid text: %s", setting,
                            p->problem);
-        return nl_fail(err, NL_ERR_CONFIG, "%s: not valid text at byte %zu: %s (configs must be "
-                       "UTF-8)", source, p->problem_offset, p->problem);
+        /* the line and column of the offending byte, as every other
+         * refusal names its place (the column counts bytes) */
+        size_t line = 1, column = 1;
+        for (size_t i = 0; text && i < p->problem_offset && text[i]; i++) {
+            line += text[i] == '\n';
+            column = text[i] == '\n' ? 1 : column + 1;
+        }
+        return nl_fail(err, NL_ERR_CONFIG, "%s:%zu:%zu: not valid text (byte %zu): %s (configs must be "
+                       "UTF-8)", source, line, column, p->problem_offset, p->problem);
     }
     if (setting)
         snprintf(where, sizeof where, "--set %s: the value is not valid YAML", setting);

@@ -1,6 +1,7 @@
-/* The claims: section of an experiment file, read strictly (unknown keys,
- * wrong types, a malformed expectation are errors naming file:line:col and
- * the key), with the config loader's YAML walker. */
+/* The claims: section of an experiment file (and a claims file's source:),
+ * read strictly (unknown keys, wrong types, a malformed expectation are
+ * errors naming file:line:col and the key), with the config loader's YAML
+ * walker. The expectation's grammar is verdict/expect.c's. */
 #include "verdict/claims.h"
 
 #include <ctype.h>
@@ -12,161 +13,64 @@
 #include "config/yamldoc.h"
 #include "log/files.h"
 
-const char *const nl_metric_at_names[NL_AT_COUNT] = {"last", "min", "max", "mean"};
+const char *const nl_metric_at_names[NL_AT_COUNT] = {"last", "min", "max", "mean", "sd", "change_sd"};
 
-/* ---- the expectation: "a > b by 0.05", "a/b ~ 1 within 0.1", "rate(a > 2.9) >= 0.5" ---- */
+/* ---- selectors: a value, a list of values, a range LO..HI ---- */
 
-typedef struct {
-    char text[16][48];
-    int n;
-} tokens;
-
-static bool tokenize(const char *s, tokens *t, char *why, size_t size)
+static bool range_bound(const char *s, size_t len, double open, double *out)
 {
-    t->n = 0;
-    while (*s) {
-        if (isspace((unsigned char)*s)) {
-            s++;
-            continue;
-        }
-        size_t len;
-        if (strchr("()~", *s))
-            len = 1;
-        else if (*s == '<' || *s == '>')
-            len = s[1] == '=' ? 2 : 1;
-        else if (isdigit((unsigned char)*s) || strchr("+-.", *s))
-            len = strspn(s, "0123456789+-.eE");
-        else if (isalpha((unsigned char)*s))
-            len = strspn(s, "abcdefghijklmnopqrstuvwxyz/");
-        else {
-            snprintf(why, size, "unexpected character '%c'", *s);
-            return false;
-        }
-        if (len == 0 || len >= sizeof t->text[0] || t->n == 16) {
-            snprintf(why, size, "too long or too many words");
-            return false;
-        }
-        memcpy(t->text[t->n], s, len);
-        t->text[t->n++][len] = '\0';
-        s += len;
+    char text[64];
+    if (len == 0) {
+        *out = open;
+        return true;
     }
-    return true;
-}
-
-static bool number(const char *s, double *out)
-{
+    if (len >= sizeof text)
+        return false;
+    memcpy(text, s, len);
+    text[len] = '\0';
     char *end;
-    *out = strtod(s, &end);
-    return end != s && !*end && isfinite(*out);
+    *out = strtod(text, &end);
+    return end != text && !*end && isfinite(*out);
 }
 
-/* > >= < <= ~ as an op; -1 when s is none */
-static int op_of(const char *s)
+/* "LO..HI", "LO..", "..HI" with numbers: a range */
+static bool parse_range(const char *s, double *lo, double *hi)
 {
-    if (!strcmp(s, ">") || !strcmp(s, ">="))
-        return NL_EXPECT_GREATER;
-    if (!strcmp(s, "<") || !strcmp(s, "<="))
-        return NL_EXPECT_LESS;
-    return !strcmp(s, "~") ? NL_EXPECT_WITHIN : -1;
+    const char *dots = strstr(s, "..");
+    if (!dots || strstr(dots + 2, "..") || (dots == s && !dots[2]))
+        return false;
+    return range_bound(s, (size_t)(dots - s), -INFINITY, lo) &&
+           range_bound(dots + 2, strlen(dots + 2), INFINITY, hi) && *lo <= *hi;
 }
 
-/* rate(a OP X [or diverged]) OP P, or rate(a diverged) OP P */
-static bool parse_rate(const tokens *t, nl_claim *c, char *why, size_t size)
+static bool same_text_or_number(const char *want, const char *have)
 {
-    int i = 3;
-    c->effect = NL_EFFECT_RATE;
-    c->outcome_op = -1;
-    c->outcome_diverged = false;
-    if (t->n < 7 || strcmp(t->text[1], "(") || strcmp(t->text[2], "a")) {
-        snprintf(why, size, "a rate reads rate(a > X) >= P, rate(a > X or diverged) >= P or rate(a diverged) >= P");
-        return false;
-    }
-    if (!strcmp(t->text[i], "diverged")) {
-        c->outcome_diverged = true;
-        i++;
-    } else {
-        c->outcome_op = op_of(t->text[i]);
-        if (c->outcome_op < 0 || c->outcome_op == NL_EXPECT_WITHIN || i + 1 >= t->n ||
-            !number(t->text[i + 1], &c->outcome_x)) {
-            snprintf(why, size, "the outcome inside rate( ) reads a > X or a < X, X a number");
-            return false;
-        }
-        i += 2;
-        if (i + 1 < t->n && !strcmp(t->text[i], "or") && !strcmp(t->text[i + 1], "diverged")) {
-            c->outcome_diverged = true;
-            i += 2;
-        }
-    }
-    if (i + 3 != t->n || strcmp(t->text[i], ")")) {
-        snprintf(why, size, "rate( ) must be followed by >= P or <= P and nothing else");
-        return false;
-    }
-    const int op = op_of(t->text[i + 1]);
-    if (op < 0 || op == NL_EXPECT_WITHIN || !number(t->text[i + 2], &c->threshold) || c->threshold < 0 ||
-        c->threshold > 1) {
-        snprintf(why, size, "a rate is compared with >= P or <= P, P a fraction in [0, 1]");
-        return false;
-    }
-    c->op = (nl_expect_op)op;
-    return true;
-}
-
-/* the optional tail: "by D" (a direction claim between a and b) or "within D" (~) */
-static bool parse_tail(const tokens *t, int i, nl_claim *c, bool by_allowed, char *why, size_t size)
-{
-    double v = 0;
-    if (c->op == NL_EXPECT_WITHIN) {
-        if (i + 2 != t->n || strcmp(t->text[i], "within") || !number(t->text[i + 1], &v) || v < 0) {
-            snprintf(why, size, "'~' needs 'within D', D a number >= 0, at the end");
-            return false;
-        }
-        c->within = v;
+    if (!strcmp(want, have))
         return true;
-    }
-    if (i == t->n)
-        return true;
-    if (!by_allowed || i + 2 != t->n || strcmp(t->text[i], "by") || !number(t->text[i + 1], &v) || v < 0) {
-        snprintf(why, size, by_allowed ? "after 'a > b' only 'by D' may follow, D a number >= 0"
-                                       : "nothing may follow the number ('by D' is for 'a > b by D')");
-        return false;
-    }
-    c->threshold = c->op == NL_EXPECT_GREATER ? v : -v;
-    return true;
+    char *e1, *e2;
+    const double a = strtod(want, &e1), b = strtod(have, &e2);
+    return e1 != want && !*e1 && e2 != have && !*e2 && a == b;
 }
 
-bool nl_claim_parse_expect(const char *text, bool has_b, nl_claim *c, char *why, size_t size)
+bool nl_claim_select_matches(const nl_claim_select *s, const char *have)
 {
-    tokens t;
-    if (!tokenize(text, &t, why, size))
-        return false;
-    c->threshold = c->within = 0;
-    if (t.n >= 1 && !strcmp(t.text[0], "rate"))
-        return parse_rate(&t, c, why, size);
-    if (t.n < 3 || (strcmp(t.text[0], "a") && strcmp(t.text[0], "a/b")) || op_of(t.text[1]) < 0) {
-        snprintf(why, size, "an expectation starts with 'a' or 'a/b', then >, <, >=, <= or ~ "
-                 "(or reads rate(a > X) >= P)");
-        return false;
+    if (s->kind == NL_SELECT_RANGE) {
+        char *end;
+        const double v = strtod(have, &end);
+        return end != have && !*end && v >= s->lo && v <= s->hi;
     }
-    c->op = (nl_expect_op)op_of(t.text[1]);
-    const bool ratio = !strcmp(t.text[0], "a/b"), rhs_b = !strcmp(t.text[2], "b");
-    if (!rhs_b && !number(t.text[2], &c->threshold)) {
-        snprintf(why, size, "after the comparison comes 'b' or a number, not '%s'", t.text[2]);
-        return false;
+    if (s->kind == NL_SELECT_VALUE)
+        return same_text_or_number(s->value, have);
+    for (const char *item = s->value; *item;) {
+        const size_t len = strcspn(item, "\n");
+        char one[256];
+        memcpy(one, item, len);
+        one[len] = '\0';
+        if (same_text_or_number(one, have))
+            return true;
+        item += len + (item[len] == '\n');
     }
-    if (ratio && rhs_b) {
-        snprintf(why, size, "a ratio is compared with a number: a/b > 1.5, a/b ~ 1 within 0.1");
-        return false;
-    }
-    if ((ratio || rhs_b) && !has_b) {
-        snprintf(why, size, "the expectation compares with b, but the claim has no b: cell");
-        return false;
-    }
-    if (!ratio && !rhs_b && has_b) {
-        snprintf(why, size, "the claim has a b: cell the expectation does not use (write a > b, or drop b:)");
-        return false;
-    }
-    c->effect = ratio ? NL_EFFECT_RATIO : rhs_b ? NL_EFFECT_DIFFERENCE : NL_EFFECT_VALUE;
-    return parse_tail(&t, 3, c, rhs_b, why, size);
+    return false;
 }
 
 /* ---- the YAML ---- */
@@ -175,11 +79,6 @@ typedef struct {
     nl_yaml_doc y;
     nl_claim_set *set;
 } parser;
-
-static const char *const claim_keys[] = {"id", "paper", "metric", "a", "b", "scope", "each", "expect", "b_metric"};
-enum { N_CLAIM_KEYS = 9 };
-static const char *const metric_keys[] = {"file", "column", "where", "at"};
-enum { N_METRIC_KEYS = 4 };
 
 static nl_code read_text(parser *P, const yaml_node_t *n, const char *key, char *out, size_t size)
 {
@@ -193,27 +92,88 @@ static nl_code read_text(parser *P, const yaml_node_t *n, const char *key, char 
     return NL_OK;
 }
 
-/* {key: value, ...}: a cell's selectors */
-static nl_code read_selectors(parser *P, yaml_node_t *n, const char *key, nl_claim_select *out, int *count)
+/* [v1, v2, ...]: any of the values */
+static nl_code read_list(parser *P, yaml_node_t *v, const char *label, nl_claim_select *s)
+{
+    s->kind = NL_SELECT_LIST;
+    if (nl_yaml_count(v) < 1)
+        return nl_yaml_fail(&P->y, v, label, "an empty list selects nothing; give one value or more");
+    size_t used = 0;
+    for (int j = 0; j < nl_yaml_count(v); j++) {
+        char item[128];
+        nl_code rc = read_text(P, nl_yaml_item(&P->y, v, j), label, item, sizeof item);
+        if (rc)
+            return rc;
+        if (strchr(item, '\n') || used + strlen(item) + 2 > sizeof s->value)
+            return nl_yaml_fail(&P->y, v, label, "too long a list (at most %zu characters, one line each)",
+                                sizeof s->value - 1);
+        used += (size_t)snprintf(s->value + used, sizeof s->value - used, "%s\n", item);
+    }
+    return NL_OK;
+}
+
+/* one selector's value: a scalar (a range where it reads LO..HI; "" the
+ * runs where the key does not apply, as summary.csv writes them) or a list */
+static nl_code read_select_value(parser *P, yaml_node_t *v, const char *label, nl_claim_select *s)
+{
+    if (v->type == YAML_SEQUENCE_NODE)
+        return read_list(P, v, label, s);
+    const char *text;
+    nl_code rc = nl_yaml_read_string(&P->y, v, label, NULL, &text);
+    if (rc == NL_OK && strlen(text) >= sizeof s->value)
+        return nl_yaml_fail(&P->y, v, label, "too long (at most %zu characters)", sizeof s->value - 1);
+    if (rc == NL_OK)
+        nl_copy_string(s->value, sizeof s->value, text);
+    if (rc == NL_OK && strstr(s->value, "..")) {
+        if (!parse_range(s->value, &s->lo, &s->hi))
+            return nl_yaml_fail(&P->y, v, label, "'%s' is not a range: a range reads LO..HI, LO.. or ..HI with "
+                                "numbers, LO <= HI", s->value);
+        s->kind = NL_SELECT_RANGE;
+    }
+    return rc;
+}
+
+/* {key: value, ...}: a cell's selectors (a value, [a list], "LO..HI") */
+static nl_code read_selectors(parser *P, yaml_node_t *n, const char *key, nl_claim_select *out, int *count,
+                              nl_claim_cell *cell)
 {
     nl_code rc = nl_yaml_check_mapping(&P->y, n, key, "a mapping of sweep keys to values, e.g. "
-                                       "{model.norm.type: batch, train.batch_size: 2}");
+                                       "{model.norm.type: batch, train.batch_size: [2, 4], step: 101..186}");
     if (rc)
         return rc;
-    if (nl_yaml_count(n) > NL_CLAIM_MAX_SELECT)
+    if (nl_yaml_count(n) > NL_CLAIM_MAX_SELECT + (cell != NULL))
         return nl_yaml_fail(&P->y, n, key, "at most %d keys", NL_CLAIM_MAX_SELECT);
     *count = 0;
     for (int i = 0; i < nl_yaml_count(n); i++) {
         yaml_node_t *k = nl_yaml_key(&P->y, n, i), *v = nl_yaml_value(&P->y, n, i);
-        nl_claim_select *s = &out[(*count)++];
         char label[256];
         snprintf(label, sizeof label, "%s.%s", key, nl_yaml_scalar(k));
-        if ((rc = read_text(P, k, key, s->key, sizeof s->key)) || (rc = read_text(P, v, label, s->value, sizeof s->value)))
+        if (cell && !strcmp(nl_yaml_scalar(k), "sweep")) {
+            if ((rc = read_text(P, v, label, cell->sweep, sizeof cell->sweep)))
+                return rc;
+            if (strchr(cell->sweep, '/') || !strcmp(cell->sweep, ".") || !strcmp(cell->sweep, ".."))
+                return nl_yaml_fail(&P->y, v, label, "'%s': a sweep is named by its directory's name (a "
+                                    "directory beside this one), without '/'", cell->sweep);
+            continue;
+        }
+        if (*count == NL_CLAIM_MAX_SELECT)
+            return nl_yaml_fail(&P->y, n, key, "at most %d keys", NL_CLAIM_MAX_SELECT);
+        nl_claim_select *s = &out[(*count)++];
+        memset(s, 0, sizeof *s);
+        if ((rc = read_text(P, k, key, s->key, sizeof s->key)) || (rc = read_select_value(P, v, label, s)))
             return rc;
         s->line = nl_yaml_line(v);
         s->column = nl_yaml_column(v);
     }
     return NL_OK;
+}
+
+static nl_code read_cell(parser *P, yaml_node_t *v, const char *label, nl_claim_cell *cell)
+{
+    cell->given = true;
+    cell->line = nl_yaml_line(v);
+    cell->column = nl_yaml_column(v);
+    return read_selectors(P, v, label, cell->sel, &cell->n, cell);
 }
 
 static nl_code read_at(parser *P, yaml_node_t *v, const char *label, nl_metric_at *out)
@@ -229,38 +189,173 @@ static nl_code read_at(parser *P, yaml_node_t *v, const char *label, nl_metric_a
                                   nl_yaml_join(nl_metric_at_names, NL_AT_COUNT, ", ", accepted, sizeof accepted));
 }
 
-static nl_code read_metric(parser *P, yaml_node_t *n, const char *key, nl_claim_metric *c)
+static const char *const metric_keys[] = {"file", "column", "where", "at", "reach", "expr"};
+enum { N_METRIC_KEYS = 6 };
+
+/* reach: ">= X" or "<= X" */
+static nl_code read_reach(parser *P, yaml_node_t *v, const char *label, nl_claim_metric *c)
 {
+    char text[64], *end;
+    nl_code rc = read_text(P, v, label, text, sizeof text);
+    if (rc)
+        return rc;
+    const bool up = !strncmp(text, ">=", 2), down = !strncmp(text, "<=", 2);
+    const char *x = text + 2;
+    while (*x == ' ')
+        x++;
+    c->reach_x = strtod(x, &end);
+    if ((!up && !down) || end == x || *end || !isfinite(c->reach_x))
+        return nl_yaml_fail(&P->y, v, label, "'%s': reach: reads \">= X\" or \"<= X\" (quoted), X a number: the "
+                            "step of the first row whose value gets there", text);
+    c->has_reach = true;
+    c->reach_op = up ? NL_EXPECT_GREATER : NL_EXPECT_LESS;
+    return NL_OK;
+}
+
+static nl_code read_metric_key(parser *P, nl_claim_metric *c, yaml_node_t *k, yaml_node_t *v, const char *key,
+                               bool expr_allowed)
+{
+    const char *name = nl_yaml_scalar(k);
+    char label[256];
+    snprintf(label, sizeof label, "%s.%s", key, name);
+    if (!strcmp(name, "file"))
+        return read_text(P, v, label, c->file, sizeof c->file);
+    if (!strcmp(name, "column"))
+        return read_text(P, v, label, c->name, sizeof c->name);
+    if (!strcmp(name, "where"))
+        return read_selectors(P, v, label, c->where, &c->n_where, NULL);
+    if (!strcmp(name, "at"))
+        return read_at(P, v, label, &c->at);
+    if (!strcmp(name, "reach"))
+        return read_reach(P, v, label, c);
+    if (!strcmp(name, "expr") && expr_allowed) {
+        c->is_expr = true;
+        return read_text(P, v, label, c->name, sizeof c->name);
+    }
+    if (!strcmp(name, "expr"))
+        return nl_yaml_fail(&P->y, k, label, "a var is a metric of its own (a summary.csv column or {file: ..., "
+                            "column: ...}), not an expression");
+    return nl_yaml_unknown_key(&P->y, k, key, metric_keys, N_METRIC_KEYS);
+}
+
+/* a metric: a scalar name, {file:, column:, where:, at:}, or {expr:} */
+static nl_code read_metric(parser *P, yaml_node_t *n, const char *key, nl_claim_metric *c, bool expr_allowed)
+{
+    memset(c, 0, sizeof *c);
     c->line = nl_yaml_line(n);
     c->column = nl_yaml_column(n);
     if (n->type == YAML_SCALAR_NODE)
         return read_text(P, n, key, c->name, sizeof c->name);
-    nl_code rc = nl_yaml_check_mapping(&P->y, n, key, "a summary.csv column (final_test_error) or "
-                                       "{file: metrics.csv, column: ..., where: {...}, at: last}");
+    nl_code rc = nl_yaml_check_mapping(&P->y, n, key, "a summary.csv column (final_test_error), {file: "
+                                       "metrics.csv, column: ..., where: {...}, at: last} or {expr: \"...\"}");
+    for (int i = 0; rc == NL_OK && i < nl_yaml_count(n); i++)
+        rc = read_metric_key(P, c, nl_yaml_key(&P->y, n, i), nl_yaml_value(&P->y, n, i), key, expr_allowed);
     if (rc)
         return rc;
-    for (int i = 0; i < nl_yaml_count(n); i++) {
-        yaml_node_t *k = nl_yaml_key(&P->y, n, i), *v = nl_yaml_value(&P->y, n, i);
+    if (c->is_expr && (c->file[0] || c->n_where))
+        return nl_yaml_fail(&P->y, n, key, "expr: stands alone: its names are vars: (which may read a run's "
+                            "file) or the run's own numbers");
+    if (!c->is_expr && (!c->file[0] || !c->name[0]))
+        return nl_yaml_fail(&P->y, n, key, "a metric from a run's file needs file: and column:");
+    for (int i = 0; c->has_reach && i < nl_yaml_count(n); i++)
+        if (!strcmp(nl_yaml_scalar(nl_yaml_key(&P->y, n, i)), "at"))
+            return nl_yaml_fail(&P->y, n, key, "reach: gives a step, at: reduces the values: give one of them");
+    if (!c->is_expr && (strstr(c->file, "..") || c->file[0] == '/'))
+        return nl_yaml_fail(&P->y, n, key, "file: '%s' must name a file inside the run directory", c->file);
+    return NL_OK;
+}
+
+/* {name: metric, ...}: the metrics an expression reads */
+static nl_code read_vars(parser *P, yaml_node_t *n, const char *key, nl_claim *c)
+{
+    nl_code rc = nl_yaml_check_mapping(&P->y, n, key, "a mapping of names to metrics, e.g. {r: {file: "
+                                       "series.csv, column: value, where: {series: update_ratio}, at: mean}}");
+    if (rc == NL_OK && nl_yaml_count(n) > NL_CLAIM_MAX_VARS)
+        return nl_yaml_fail(&P->y, n, key, "at most %d vars", NL_CLAIM_MAX_VARS);
+    for (int i = 0; rc == NL_OK && i < nl_yaml_count(n); i++) {
+        yaml_node_t *k = nl_yaml_key(&P->y, n, i);
+        char label[320];
+        snprintf(label, sizeof label, "%s.%s", key, nl_yaml_scalar(k));
         const char *name = nl_yaml_scalar(k);
-        char label[256];
-        snprintf(label, sizeof label, "%s.%s", key, name);
-        if (!strcmp(name, "file"))
-            rc = read_text(P, v, label, c->file, sizeof c->file);
-        else if (!strcmp(name, "column"))
-            rc = read_text(P, v, label, c->name, sizeof c->name);
-        else if (!strcmp(name, "where"))
-            rc = read_selectors(P, v, label, c->where, &c->n_where);
-        else if (!strcmp(name, "at"))
-            rc = read_at(P, v, label, &c->at);
-        else
-            rc = nl_yaml_unknown_key(&P->y, k, key, metric_keys, N_METRIC_KEYS);
+        bool ok = isalpha((unsigned char)name[0]) && strlen(name) < sizeof c->var_names[0];
+        for (const char *p = name; ok && *p; p++)
+            ok = isalnum((unsigned char)*p) || *p == '_';
+        if (!ok)
+            return nl_yaml_fail(&P->y, k, label, "a var's name is a letter, then letters, digits or _ (at most "
+                                "31 characters)");
+        snprintf(c->var_names[i], sizeof c->var_names[i], "%s", name);
+        rc = read_metric(P, nl_yaml_value(&P->y, n, i), label, &c->vars[i], false);
+        c->n_vars = i + 1;
+    }
+    return rc;
+}
+
+/* each: KEY or [KEY, KEY, ...] */
+static nl_code read_each(parser *P, yaml_node_t *v, const char *label, nl_claim *c)
+{
+    c->each_line = nl_yaml_line(v);
+    c->each_column = nl_yaml_column(v);
+    if (v->type != YAML_SEQUENCE_NODE) {
+        c->n_each = 1;
+        return read_text(P, v, label, c->each[0], sizeof c->each[0]);
+    }
+    if (nl_yaml_count(v) < 1 || nl_yaml_count(v) > NL_CLAIM_MAX_EACH)
+        return nl_yaml_fail(&P->y, v, label, "each: names 1 to %d keys", NL_CLAIM_MAX_EACH);
+    for (int j = 0; j < nl_yaml_count(v); j++) {
+        nl_code rc = read_text(P, nl_yaml_item(&P->y, v, j), label, c->each[j], sizeof c->each[j]);
         if (rc)
             return rc;
+        c->n_each = j + 1;
     }
-    if (!c->file[0] || !c->name[0])
-        return nl_yaml_fail(&P->y, n, key, "a metric from a run's file needs file: and column:");
-    if (strstr(c->file, "..") || c->file[0] == '/')
-        return nl_yaml_fail(&P->y, n, key, "file: '%s' must name a file inside the run directory", c->file);
+    return NL_OK;
+}
+
+/* cells: all, none, K, ">= K", "<= K" */
+static nl_code read_cells(parser *P, yaml_node_t *v, const char *label, nl_claim *c)
+{
+    char text[32];
+    nl_code rc = read_text(P, v, label, text, sizeof text);
+    if (rc)
+        return rc;
+    const char *s = text;
+    c->cells_op = NL_CELLS_EXACTLY;
+    if (!strcmp(s, "all") || !strcmp(s, "none")) {
+        c->cells_op = s[0] == 'a' ? NL_CELLS_ALL : NL_CELLS_EXACTLY;
+        c->cells_k = 0;
+        return NL_OK;
+    }
+    if (!strncmp(s, ">=", 2) || !strncmp(s, "<=", 2)) {
+        c->cells_op = s[0] == '>' ? NL_CELLS_AT_LEAST : NL_CELLS_AT_MOST;
+        s += 2;
+    }
+    while (*s == ' ')
+        s++;
+    char *end;
+    const long k = strtol(s, &end, 10);
+    if (end == s || *end || k < 0 || k > 1000 || !isdigit((unsigned char)*s))
+        return nl_yaml_fail(&P->y, v, label, "'%s': cells: reads all, none, K, \">= K\" or \"<= K\" (K a whole "
+                            "number: of the each: cells, in how many the claim holds; quote the >= and <= forms)",
+                            text);
+    c->cells_k = (int)k;
+    return NL_OK;
+}
+
+static const char *const claim_keys[] = {"id",     "paper",    "metric", "a", "b", "scope",    "each",  "expect",
+                                         "b_metric", "c", "d", "vars", "each_row", "cells", "pair_by"};
+enum { N_CLAIM_KEYS = 15 };
+
+/* pair_by: [KEY, ...] */
+static nl_code read_pair_by(parser *P, yaml_node_t *v, const char *label, nl_claim *c)
+{
+    if (v->type != YAML_SEQUENCE_NODE || nl_yaml_count(v) < 1 || nl_yaml_count(v) > NL_CLAIM_MAX_EACH)
+        return nl_yaml_fail(&P->y, v, label, "a list of 1 to %d keys that name a unit with the seed, e.g. "
+                            "[model.norm.type]", NL_CLAIM_MAX_EACH);
+    for (int j = 0; j < nl_yaml_count(v); j++) {
+        nl_code rc = read_text(P, nl_yaml_item(&P->y, v, j), label, c->pair_by[j], sizeof c->pair_by[j]);
+        if (rc)
+            return rc;
+        c->n_pair_by = j + 1;
+    }
     return NL_OK;
 }
 
@@ -272,21 +367,31 @@ static nl_code read_claim_key(parser *P, nl_claim *c, int which, yaml_node_t *v,
     case 1:
         return read_text(P, v, label, c->paper, sizeof c->paper);
     case 2:
-        return read_metric(P, v, label, &c->metric);
+        return read_metric(P, v, label, &c->metric, true);
     case 3:
-        return read_selectors(P, v, label, c->a, &c->n_a);
     case 4:
-        c->has_b = true;
-        return read_selectors(P, v, label, c->b, &c->n_b);
+        return read_cell(P, v, label, &c->cells[which - 3]);
     case 5:
-        return read_selectors(P, v, label, c->scope, &c->n_scope);
+        return read_selectors(P, v, label, c->scope, &c->n_scope, NULL);
     case 6:
-        c->each_line = nl_yaml_line(v);
-        c->each_column = nl_yaml_column(v);
-        return read_text(P, v, label, c->each, sizeof c->each);
+        return read_each(P, v, label, c);
     case 8:
         c->has_b_metric = true;
-        return read_metric(P, v, label, &c->b_metric);
+        return read_metric(P, v, label, &c->b_metric, true);
+    case 9:
+    case 10:
+        return read_cell(P, v, label, &c->cells[which - 7]);
+    case 11:
+        return read_vars(P, v, label, c);
+    case 12:
+        c->each_line = nl_yaml_line(v);
+        c->each_column = nl_yaml_column(v);
+        return read_text(P, v, label, c->each_row, sizeof c->each_row);
+    case 13:
+        c->cells_op = NL_CELLS_EXACTLY;
+        return read_cells(P, v, label, c);
+    case 14:
+        return read_pair_by(P, v, label, c);
     default:
         c->expect_line = nl_yaml_line(v);
         c->expect_column = nl_yaml_column(v);
@@ -294,17 +399,68 @@ static nl_code read_claim_key(parser *P, nl_claim *c, int which, yaml_node_t *v,
     }
 }
 
-static nl_code read_claim(parser *P, yaml_node_t *n, int index, nl_claim *c)
+static yaml_node_t *value_of(parser *P, yaml_node_t *n, const char *name)
 {
-    char key[64];
-    snprintf(key, sizeof key, "claims[%d]", index);
-    nl_code rc = nl_yaml_check_mapping(&P->y, n, key, "a mapping (id:, paper:, metric:, a:, b:, scope:, each:, "
-                                       "expect:, b_metric:)");
-    if (rc)
-        return rc;
-    memset(c, 0, sizeof *c);
-    c->line = nl_yaml_line(n);
-    c->column = nl_yaml_column(n);
+    for (int i = 0; i < nl_yaml_count(n); i++)
+        if (!strcmp(nl_yaml_scalar(nl_yaml_key(&P->y, n, i)), name))
+            return nl_yaml_value(&P->y, n, i);
+    return NULL;
+}
+
+/* an expression metric parses, and names only vars and the run's numbers */
+static nl_code compile_metric(parser *P, yaml_node_t *n, const char *key, const nl_claim_metric *m, nl_expr *e)
+{
+    char why[256], label[320];
+    snprintf(label, sizeof label, "%s.expr", key);
+    if (!m->is_expr)
+        return NL_OK;
+    if (!nl_expr_parse(m->name, e, why, sizeof why))
+        return nl_yaml_fail(&P->y, n, label, "%s (an expression of numbers, vars: and the run's summary and "
+                            "config numbers, with + - * / ( ) abs sqrt log exp min max)", why);
+    return NL_OK;
+}
+
+/* what the claim's keys say together: the cells it has, the expectation,
+ * each:/each_row:/cells:, the metrics' expressions */
+static nl_code check_claim(parser *P, yaml_node_t *n, const char *key, nl_claim *c)
+{
+    nl_claim_cell *cells = c->cells;
+    if (cells[NL_CELL_D].given && !cells[NL_CELL_C].given)
+        return nl_yaml_fail(&P->y, value_of(P, n, "d"), key, "d: needs c: (the interaction (a - b) - (c - d))");
+    if (c->n_each && c->each_row[0])
+        return nl_yaml_fail(&P->y, value_of(P, n, "each_row"), key, "each: and each_row: cannot both be given");
+    if (value_of(P, n, "cells") && !c->n_each && !c->each_row[0])
+        return nl_yaml_fail(&P->y, value_of(P, n, "cells"), key, "cells: counts the claim's cells over each: or "
+                            "each_row: values; the claim has neither");
+    const bool has[NL_CELL_COUNT] = {true, cells[NL_CELL_B].given || c->has_b_metric, cells[NL_CELL_C].given,
+                                     cells[NL_CELL_D].given || (cells[NL_CELL_C].given && c->has_b_metric)};
+    char why[256], label[160];
+    snprintf(label, sizeof label, "%s.expect", key);
+    if (!nl_claim_parse_expect(c->expect, has, c, why, sizeof why))
+        return nl_yaml_fail(&P->y, value_of(P, n, "expect"), label, "'%s': %s", c->expect, why);
+    /* b and d default to a's and c's cells (their b_metric) */
+    if (has[NL_CELL_B] && !cells[NL_CELL_B].given)
+        cells[NL_CELL_B] = cells[NL_CELL_A];
+    if (has[NL_CELL_D] && !cells[NL_CELL_D].given)
+        cells[NL_CELL_D] = cells[NL_CELL_C];
+    for (int k = 0; k < NL_CELL_COUNT; k++)
+        cells[k].given = has[k];
+    if (!c->has_b_metric)
+        c->b_metric = c->metric;
+    snprintf(label, sizeof label, "%s.metric", key);
+    nl_code rc = compile_metric(P, value_of(P, n, "metric"), label, &c->metric, &c->metric_expr);
+    snprintf(label, sizeof label, "%s.b_metric", key);
+    if (rc == NL_OK)
+        rc = compile_metric(P, value_of(P, n, c->has_b_metric ? "b_metric" : "metric"), label, &c->b_metric,
+                            &c->b_metric_expr);
+    if (rc == NL_OK && c->n_vars && !c->metric.is_expr && !c->b_metric.is_expr)
+        rc = nl_yaml_fail(&P->y, value_of(P, n, "vars"), key, "vars: are read by an expression metric ({expr: "
+                          "...}); the claim has none");
+    return rc;
+}
+
+static nl_code read_claim_keys(parser *P, yaml_node_t *n, const char *key, nl_claim *c)
+{
     for (int i = 0; i < nl_yaml_count(n); i++) {
         yaml_node_t *k = nl_yaml_key(&P->y, n, i);
         int which = -1;
@@ -315,32 +471,133 @@ static nl_code read_claim(parser *P, yaml_node_t *n, int index, nl_claim *c)
             return nl_yaml_unknown_key(&P->y, k, key, claim_keys, N_CLAIM_KEYS);
         char label[160];
         snprintf(label, sizeof label, "%s.%s", key, claim_keys[which]);
-        if ((rc = read_claim_key(P, c, which, nl_yaml_value(&P->y, n, i), label)))
+        nl_code rc = read_claim_key(P, c, which, nl_yaml_value(&P->y, n, i), label);
+        if (rc)
             return rc;
     }
     static const int required[] = {0, 1, 2, 3, 7};
-    for (size_t r = 0; r < sizeof required / sizeof required[0]; r++) {
-        bool given = false;
-        for (int i = 0; i < nl_yaml_count(n); i++)
-            given |= !strcmp(nl_yaml_scalar(nl_yaml_key(&P->y, n, i)), claim_keys[required[r]]);
-        if (!given)
+    for (size_t r = 0; r < sizeof required / sizeof required[0]; r++)
+        if (!value_of(P, n, claim_keys[required[r]]))
             return nl_yaml_fail(&P->y, n, key, "%s: is missing; a claim needs id:, paper:, metric:, a: and "
-                                "expect: (b:, scope:, each:, b_metric: are optional)", claim_keys[required[r]]);
-    }
-    c->has_b |= c->has_b_metric;
-    char why[256];
-    if (!nl_claim_parse_expect(c->expect, c->has_b, c, why, sizeof why)) {
-        char label[160];
-        snprintf(label, sizeof label, "%s.expect", key);
-        for (int i = 0; i < nl_yaml_count(n); i++)
-            if (!strcmp(nl_yaml_scalar(nl_yaml_key(&P->y, n, i)), "expect"))
-                return nl_yaml_fail(&P->y, nl_yaml_value(&P->y, n, i), label, "'%s': %s", c->expect, why);
-    }
-    if (!c->has_b_metric)
-        c->b_metric = c->metric;
+                                "expect: (b:, c:, d:, scope:, each:, each_row:, cells:, pair_by:, b_metric:, "
+                                "vars: are optional)", claim_keys[required[r]]);
+    return NL_OK;
+}
+
+static nl_code read_claim(parser *P, yaml_node_t *n, int index, nl_claim *c)
+{
+    char key[64];
+    snprintf(key, sizeof key, "claims[%d]", index);
+    nl_code rc = nl_yaml_check_mapping(&P->y, n, key, "a mapping (id:, paper:, metric:, a:, b:, scope:, each:, "
+                                       "expect:, b_metric:, ...)");
+    if (rc)
+        return rc;
+    memset(c, 0, sizeof *c);
+    c->line = nl_yaml_line(n);
+    c->column = nl_yaml_column(n);
+    if ((rc = read_claim_keys(P, n, key, c)) || (rc = check_claim(P, n, key, c)))
+        return rc;
     for (int j = 0; j < index; j++)
         if (!strcmp(P->set->claims[j].id, c->id))
             return nl_yaml_fail(&P->y, n, key, "id '%s' is given twice (also claims[%d])", c->id, j);
+    return NL_OK;
+}
+
+/* ---- source: how a directory without summary.csv is read ---- */
+
+static const char *const source_keys[] = {"runs", "table", "keys", "run"};
+enum { N_SOURCE_KEYS = 4 };
+
+static nl_code read_source_keys(parser *P, yaml_node_t *v, nl_claim_source *s)
+{
+    if (v->type != YAML_SEQUENCE_NODE || nl_yaml_count(v) < 1 || nl_yaml_count(v) > NL_CLAIM_MAX_SOURCE_KEYS)
+        return nl_yaml_fail(&P->y, v, "source.keys", "a list of 1 to %d keys that tell the runs apart, e.g. "
+                            "[model.norm.type, seed]", NL_CLAIM_MAX_SOURCE_KEYS);
+    for (int j = 0; j < nl_yaml_count(v); j++) {
+        nl_code rc = read_text(P, nl_yaml_item(&P->y, v, j), "source.keys", s->keys[j], sizeof s->keys[j]);
+        if (rc)
+            return rc;
+        s->n_keys = j + 1;
+    }
+    return NL_OK;
+}
+
+/* a pattern names files under the directory; a table's may hold {FIELD}s
+ * (a name between braces) beside * and ?, at most 3 of them together */
+static nl_code check_pattern(parser *P, yaml_node_t *v, const char *label, const nl_claim_source *s)
+{
+    if (strstr(s->pattern, "..") || s->pattern[0] == '/')
+        return nl_yaml_fail(&P->y, v, label, "'%s' must name files inside the directory", s->pattern);
+    const bool fields = strchr(s->pattern, '{') || strchr(s->pattern, '}');
+    if (s->kind == NL_SOURCE_RUNS && fields)
+        return nl_yaml_fail(&P->y, v, label, "{FIELD} is for table: patterns; a run's keys come from its "
+                            "summary.json and config.yaml");
+    int wild = 0;
+    for (const char *p = s->pattern; *p; p++) {
+        if (*p == '{') {
+            const size_t len = strspn(p + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.");
+            if (len == 0 || len >= 96 || p[1 + len] != '}')
+                return nl_yaml_fail(&P->y, v, label, "'%s': a {FIELD} is a name (letters, digits, _ .) between "
+                                    "braces", s->pattern);
+            p += len + 1;
+        } else if (*p == '}' || (*p == '[' && fields)) {
+            return nl_yaml_fail(&P->y, v, label, "'%s': a stray '%c' (a pattern with {FIELD}s takes * and ?, not "
+                                "[...])", s->pattern, *p);
+        }
+        wild += *p == '*' || *p == '?' || *p == '}';
+    }
+    if (fields && wild > 3)
+        return nl_yaml_fail(&P->y, v, label, "'%s': at most 3 {FIELD}s, * and ? together", s->pattern);
+    return NL_OK;
+}
+
+static nl_code read_source(parser *P, yaml_node_t *n)
+{
+    nl_claim_source *s = &P->set->source;
+    nl_code rc = nl_yaml_check_mapping(&P->y, n, "source", "a mapping: {runs: GLOB, keys: [...]} or {table: "
+                                       "PATTERN, keys: [...], run: COLUMN}");
+    s->line = nl_yaml_line(n);
+    s->column = nl_yaml_column(n);
+    for (int i = 0; rc == NL_OK && i < nl_yaml_count(n); i++) {
+        yaml_node_t *k = nl_yaml_key(&P->y, n, i), *v = nl_yaml_value(&P->y, n, i);
+        const char *name = nl_yaml_scalar(k);
+        char label[64];
+        snprintf(label, sizeof label, "source.%s", name);
+        if (!strcmp(name, "runs") || !strcmp(name, "table")) {
+            if (s->kind != NL_SOURCE_SWEEP)
+                return nl_yaml_fail(&P->y, k, label, "give runs: or table:, not both");
+            s->kind = name[0] == 'r' ? NL_SOURCE_RUNS : NL_SOURCE_TABLE;
+            if ((rc = read_text(P, v, label, s->pattern, sizeof s->pattern)) == NL_OK)
+                rc = check_pattern(P, v, label, s);
+        } else if (!strcmp(name, "keys")) {
+            rc = read_source_keys(P, v, s);
+        } else if (!strcmp(name, "run")) {
+            rc = read_text(P, v, label, s->run, sizeof s->run);
+        } else {
+            rc = nl_yaml_unknown_key(&P->y, k, "source", source_keys, N_SOURCE_KEYS);
+        }
+    }
+    if (rc == NL_OK && (s->kind == NL_SOURCE_SWEEP || !s->n_keys))
+        return nl_yaml_fail(&P->y, n, "source", "a source needs runs: or table:, and keys:");
+    if (rc == NL_OK && s->run[0] && s->kind != NL_SOURCE_TABLE)
+        return nl_yaml_fail(&P->y, n, "source.run", "run: names a table's column; a run directory is named by "
+                            "its own name");
+    return rc;
+}
+
+static nl_code read_claims(parser *P, yaml_node_t *v)
+{
+    if (v->type != YAML_SEQUENCE_NODE)
+        return nl_yaml_fail(&P->y, v, "claims", "expected a list of claims, each a mapping (id:, paper:, "
+                            "metric:, a:, b:, expect:, ...)");
+    if (nl_yaml_count(v) > NL_CLAIM_MAX)
+        return nl_yaml_fail(&P->y, v, "claims", "at most %d claims", NL_CLAIM_MAX);
+    for (int j = 0; j < nl_yaml_count(v); j++) {
+        nl_code rc = read_claim(P, nl_yaml_item(&P->y, v, j), j, &P->set->claims[j]);
+        if (rc)
+            return rc;
+        P->set->n = j + 1;
+    }
     return NL_OK;
 }
 
@@ -348,25 +605,17 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
 {
     if (!root || root->type != YAML_MAPPING_NODE)
         return NL_OK; /* the experiment loader says what is wrong with such a file */
-    for (int i = 0; i < nl_yaml_count(root); i++) {
+    nl_code rc = NL_OK;
+    for (int i = 0; rc == NL_OK && i < nl_yaml_count(root); i++) {
         yaml_node_t *k = nl_yaml_key(&P->y, root, i), *v = nl_yaml_value(&P->y, root, i);
         if (!strcmp(nl_yaml_scalar(k), "name") && v->type == YAML_SCALAR_NODE)
             nl_copy_string(P->set->name, sizeof P->set->name, nl_yaml_scalar(v));
-        if (strcmp(nl_yaml_scalar(k), "claims") || nl_yaml_is_null(v))
-            continue;
-        if (v->type != YAML_SEQUENCE_NODE)
-            return nl_yaml_fail(&P->y, v, "claims", "expected a list of claims, each a mapping (id:, paper:, "
-                                "metric:, a:, b:, expect:, ...)");
-        if (nl_yaml_count(v) > NL_CLAIM_MAX)
-            return nl_yaml_fail(&P->y, v, "claims", "at most %d claims", NL_CLAIM_MAX);
-        for (int j = 0; j < nl_yaml_count(v); j++) {
-            nl_code rc = read_claim(P, nl_yaml_item(&P->y, v, j), j, &P->set->claims[j]);
-            if (rc)
-                return rc;
-            P->set->n = j + 1;
-        }
+        else if (!strcmp(nl_yaml_scalar(k), "source"))
+            rc = read_source(P, v);
+        else if (!strcmp(nl_yaml_scalar(k), "claims") && !nl_yaml_is_null(v))
+            rc = read_claims(P, v);
     }
-    return NL_OK;
+    return rc;
 }
 
 nl_code nl_claims_parse(const char *text, const char *path, nl_claim_set *out, nl_error *err)

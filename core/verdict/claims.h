@@ -1,25 +1,55 @@
 /* Claims as data: an experiment file's `claims:` section, each claim a
  * paper's sentence made checkable against the sweep's runs (the cells it
  * compares by key=value selectors, the metric, the expected direction and
- * size, or the rate of a bad outcome). The syntax is documented in
- * results/usage.md ("Claims and verdicts"); normlab verdict evaluates them
- * (verdict/verdict.h). Parsing here checks the claim's own form; whether its
- * keys, values and metric exist is the evaluation's check, against the runs. */
+ * size, the rate or count of an outcome, or a count over cells). The syntax
+ * is documented in results/usage.md ("Claims and verdicts"); normlab
+ * verdict evaluates them (verdict/verdict.h). Parsing here checks the
+ * claim's own form; whether its keys, values and metric exist is the
+ * evaluation's check, against the runs. A claims file that is not an
+ * experiment (experiments/claims/NAME.yaml) adds a `source:` saying how a
+ * directory without a summary.csv is read as runs. */
 #ifndef NL_VERDICT_CLAIMS_H
 #define NL_VERDICT_CLAIMS_H
 
 #include <stdbool.h>
 
 #include "base/status.h"
+#include "verdict/expr.h"
 
 #define NL_CLAIM_MAX_SELECT 8
-#define NL_CLAIM_MAX 64
+#define NL_CLAIM_MAX 96
+#define NL_CLAIM_MAX_VARS 4
+#define NL_CLAIM_MAX_EACH 3
+#define NL_CLAIM_MAX_SOURCE_KEYS 8
+
+/* a selector's value: one value, any of a list, or a numeric range */
+typedef enum { NL_SELECT_VALUE, NL_SELECT_LIST, NL_SELECT_RANGE } nl_select_kind;
 
 typedef struct {
     char key[96];
-    char value[128]; /* plain text, as summary.csv writes it */
+    /* VALUE: plain text, as summary.csv writes it; LIST: the items, each
+     * ended by '\n'; RANGE: "LO..HI" as written */
+    char value[256];
+    nl_select_kind kind;
+    double lo, hi; /* RANGE, inclusive; -inf or +inf where open */
     int line, column;
 } nl_claim_select;
+
+/* the cells a claim compares: a, b (a's cell where only b_metric: is
+ * given), and the second pair of an interaction, c and d (c's cell where
+ * only b_metric: is given); a and c read `metric`, b and d `b_metric` */
+enum { NL_CELL_A, NL_CELL_B, NL_CELL_C, NL_CELL_D, NL_CELL_COUNT };
+extern const char *const nl_cell_names[NL_CELL_COUNT];
+
+typedef struct {
+    nl_claim_select sel[NL_CLAIM_MAX_SELECT];
+    int n;
+    bool given;
+    /* `sweep: NAME`: the cell's runs are another sweep directory's (beside
+     * this one); scope: and each: then do not apply to it */
+    char sweep[128];
+    int line, column;
+} nl_claim_cell;
 
 /* what the expectation compares */
 typedef enum {
@@ -27,6 +57,8 @@ typedef enum {
     NL_EFFECT_RATIO,      /* a / b, paired by seed */
     NL_EFFECT_VALUE,      /* a against a number */
     NL_EFFECT_RATE,       /* the fraction of a's seeds with the bad outcome */
+    NL_EFFECT_EXPR,       /* an expression of a, b, c, d per seed */
+    NL_EFFECT_COUNT,      /* how many units (seeds, rows) have the outcome: exact */
 } nl_effect_kind;
 
 typedef enum {
@@ -35,62 +67,120 @@ typedef enum {
     NL_EXPECT_WITHIN,  /* |effect - threshold| <= within */
 } nl_expect_op;
 
-/* how a per-run file's rows become one number */
-typedef enum { NL_AT_LAST, NL_AT_MIN, NL_AT_MAX, NL_AT_MEAN, NL_AT_COUNT } nl_metric_at;
+/* how a per-run file's rows become one number: the last, the smallest,
+ * the largest, their mean, their sample standard deviation, the sample
+ * standard deviation of the changes from one row to the next */
+typedef enum { NL_AT_LAST, NL_AT_MIN, NL_AT_MAX, NL_AT_MEAN, NL_AT_SD, NL_AT_CHANGE_SD, NL_AT_COUNT } nl_metric_at;
 extern const char *const nl_metric_at_names[NL_AT_COUNT];
 
-/* a metric: a summary.csv column or summary.json number (file ""), or
- * column `name` of the run directory's CSV `file` over the rows matching
- * `where`, reduced by `at` */
+/* a metric: a summary.csv column or summary.json number (file ""), column
+ * `name` of the run directory's CSV `file` over the rows matching `where`,
+ * reduced by `at` (or, with reach:, the step of the first of those rows
+ * whose value is beyond reach_x), or (is_expr) the expression `name` over
+ * the claim's vars: and the run's numbers */
 typedef struct {
-    char name[96];
+    char name[256];
     char file[128];
     nl_claim_select where[NL_CLAIM_MAX_SELECT];
     int n_where;
     nl_metric_at at;
+    bool has_reach;
+    int reach_op; /* NL_EXPECT_GREATER (>=) or NL_EXPECT_LESS (<=) */
+    double reach_x;
+    bool is_expr;
     int line, column;
 } nl_claim_metric;
+
+/* `cells:` of a claim over each: values: how many of its cells it holds in */
+typedef enum { NL_CELLS_NONE, NL_CELLS_ALL, NL_CELLS_EXACTLY, NL_CELLS_AT_LEAST, NL_CELLS_AT_MOST } nl_cells_op;
 
 typedef struct {
     char id[96];
     char paper[512];
     nl_claim_metric metric;
-    /* b's metric where it is another (a train-mode against an eval-mode
-     * accuracy); b: then defaults to a's cell */
+    /* b's (and d's) metric where it is another (a train-mode against an
+     * eval-mode accuracy); b: then defaults to a's cell */
     nl_claim_metric b_metric;
     bool has_b_metric;
-    nl_claim_select a[NL_CLAIM_MAX_SELECT], b[NL_CLAIM_MAX_SELECT], scope[NL_CLAIM_MAX_SELECT];
-    int n_a, n_b, n_scope;
-    bool has_b; /* b: given, or b_metric: (b is then a's cell) */
-    char each[96];   /* one claim per value of this key ("" none) */
+    nl_expr metric_expr, b_metric_expr; /* where the metric is_expr */
+    /* vars: named metrics an expression metric reads */
+    char var_names[NL_CLAIM_MAX_VARS][32];
+    nl_claim_metric vars[NL_CLAIM_MAX_VARS];
+    int n_vars;
+    nl_claim_cell cells[NL_CELL_COUNT];
+    nl_claim_select scope[NL_CLAIM_MAX_SELECT];
+    int n_scope;
+    /* one claim per value (combination of values) of these keys ("" none) */
+    char each[NL_CLAIM_MAX_EACH][96];
+    int n_each;
+    /* one claim per value of this column of the metric's run file */
+    char each_row[96];
+    /* keys whose values, with the seed, name a unit: a cell holds a run per
+     * seed and combination of them, paired across cells by both (pooled
+     * over normalizers, say) */
+    char pair_by[NL_CLAIM_MAX_EACH][96];
+    int n_pair_by;
+    nl_cells_op cells_op;
+    int cells_k;
     char expect[256];
     nl_effect_kind effect;
     nl_expect_op op;
     double threshold, within;
-    /* rate claims: a seed's outcome is bad when its metric is beyond
-     * outcome_x (outcome_op GREATER or LESS), or when the run diverged and
-     * outcome_diverged (then outcome_op may be -1: divergence alone) */
+    /* rate and count claims: a unit's outcome is its value beyond
+     * outcome_x (outcome_op GREATER, LESS, or WITHIN outcome_within of it),
+     * or (rate) the run diverged and outcome_diverged (then outcome_op may
+     * be -1: divergence alone) */
     int outcome_op;
-    double outcome_x;
+    double outcome_x, outcome_within;
+    bool outcome_inclusive; /* count(a >= X): an exact count tells >= from > */
     bool outcome_diverged;
+    /* NL_EFFECT_EXPR and NL_EFFECT_COUNT: the per-unit value */
+    nl_expr effect_expr;
+    /* NL_EFFECT_COUNT: count(...) compared with count_k: op GREATER is >=,
+     * LESS <=, WITHIN == */
+    int count_k;
     /* positions (1-based) for errors: the claim, its keys */
     int line, column, each_line, each_column, expect_line, expect_column;
 } nl_claim;
 
+/* how a directory that is not a sweep is read as runs */
+typedef enum { NL_SOURCE_SWEEP, NL_SOURCE_RUNS, NL_SOURCE_TABLE } nl_source_kind;
+
+typedef struct {
+    nl_source_kind kind;
+    /* RUNS: a glob of run directories (each with summary.json) under the
+     * directory; TABLE: of CSV files whose rows are the runs, with at most
+     * one {FIELD} standing for what a file's name holds there (a key) */
+    char pattern[256];
+    /* the keys that tell runs apart: summary.json or config.yaml keys
+     * (RUNS), columns or the {FIELD} (TABLE) */
+    char keys[NL_CLAIM_MAX_SOURCE_KEYS][96];
+    int n_keys;
+    char run[96]; /* TABLE: the column naming a row; "" file:line */
+    int line, column;
+} nl_claim_source;
+
 typedef struct {
     char path[1024]; /* the experiment file */
     char name[128];  /* its sweep's name */
+    nl_claim_source source;
     int n;
     nl_claim claims[NL_CLAIM_MAX];
 } nl_claim_set;
 
-/* Reads `claims:` (and `name:`) from an experiment file; a file without
- * claims gives n = 0. Errors (NL_ERR_CONFIG) name file:line:col and the key. */
+/* Reads `claims:` (and `name:`, `source:`) from an experiment file; a file
+ * without claims gives n = 0. Errors (NL_ERR_CONFIG) name file:line:col and
+ * the key. */
 nl_code nl_claims_load(const char *path, nl_claim_set *out, nl_error *err);
 nl_code nl_claims_parse(const char *text, const char *path, nl_claim_set *out, nl_error *err);
 
 /* parses an expectation string into c (effect, op, threshold, within,
- * outcome); false with a reason when it is malformed */
-bool nl_claim_parse_expect(const char *text, bool has_b, nl_claim *c, char *why, size_t size);
+ * outcome, effect_expr); `has` says which cells the claim has (b and d
+ * counting where b_metric: makes them); false with a reason when it is
+ * malformed or uses a cell the claim lacks, or lacks a use of one it has */
+bool nl_claim_parse_expect(const char *text, const bool has[NL_CELL_COUNT], nl_claim *c, char *why, size_t size);
+
+/* whether a selector takes a value (a list item, or a number in a range) */
+bool nl_claim_select_matches(const nl_claim_select *s, const char *have);
 
 #endif

@@ -32,10 +32,14 @@ TEXT_GETTER(g_b_column, v->claim->has_b_metric && v->claim->b_metric.file[0] ? v
 TEXT_GETTER(g_expect, v->claim->expect)
 TEXT_GETTER(g_a, v->a_label)
 TEXT_GETTER(g_b, v->b_label)
+TEXT_GETTER(g_c, v->c_label)
+TEXT_GETTER(g_d, v->d_label)
 TEXT_GETTER(g_method, v->method)
 TEXT_GETTER(g_verdict, nl_verdict_kind_names[v->verdict])
 TEXT_GETTER(g_a_values, v->a_values)
 TEXT_GETTER(g_b_values, v->b_values)
+TEXT_GETTER(g_c_values, v->c_values)
+TEXT_GETTER(g_d_values, v->d_values)
 TEXT_GETTER(g_commits, v->commits)
 TEXT_GETTER(g_kernels, v->kernels)
 TEXT_GETTER(g_threads, v->threads)
@@ -51,7 +55,7 @@ NUMBER_GETTER(g_hi, v->hi)
 NUMBER_GETTER(g_sign_flip, v->sign_flip_p)
 NUMBER_GETTER(g_p, v->p)
 NUMBER_GETTER(g_p_holm, v->p_holm)
-NUMBER_GETTER(g_holm_k, r->n)
+NUMBER_GETTER(g_holm_k, r->holm_k)
 NUMBER_GETTER(g_agree, v->agree)
 NUMBER_GETTER(g_needed, v->seeds_needed >= 0 ? v->seeds_needed : NAN)
 NUMBER_GETTER(g_mixed, v->mixed_commits)
@@ -71,7 +75,9 @@ static const column columns[] = {
     {"p_holm", NUMBER, NULL, g_p_holm},       {"holm_k", INTEGER, NULL, g_holm_k},
     {"agree", INTEGER, NULL, g_agree},        {"verdict", TEXT, g_verdict, NULL},
     {"seeds_needed", INTEGER, NULL, g_needed}, {"a_values", TEXT, g_a_values, NULL},
-    {"b_values", TEXT, g_b_values, NULL},     {"commits", TEXT, g_commits, NULL},
+    {"b_values", TEXT, g_b_values, NULL},     {"c", TEXT, g_c, NULL},
+    {"d", TEXT, g_d, NULL},                   {"c_values", TEXT, g_c_values, NULL},
+    {"d_values", TEXT, g_d_values, NULL},     {"commits", TEXT, g_commits, NULL},
     {"mixed_commits", BOOLEAN, NULL, g_mixed}, {"cpu_kernels", TEXT, g_kernels, NULL},
     {"threads", TEXT, g_threads, NULL},       {"note", TEXT, g_note, NULL},
 };
@@ -167,9 +173,9 @@ void nl_verdict_text(const nl_verdict_report *r, nl_buf *out)
     int id_width = 5;
     for (int i = 0; i < r->n; i++)
         id_width = (int)strlen(r->v[i].id) > id_width ? (int)strlen(r->v[i].id) : id_width;
-    nl_buf_printf(out, "%s (%s): %d claim%s, %.0f%% intervals; Holm's correction over the %d, each at one-sided "
-                  "level %.3g\n", r->sweep_dir, r->experiment, r->n, r->n == 1 ? "" : "s", 100 * r->opt.level, r->n,
-                  (1 - r->opt.level) / 2);
+    nl_buf_printf(out, "%s (%s): %d claim%s, %.0f%% intervals; Holm's correction over the %d with a p, each at "
+                  "one-sided level %.3g\n", r->sweep_dir, r->experiment, r->n, r->n == 1 ? "" : "s", 100 * r->opt.level,
+                  r->holm_k, (1 - r->opt.level) / 2);
     nl_buf_printf(out, "%-*s %3s %10s  %-23s %5s %8s %8s  %s\n", id_width, "claim", "n", "effect", "interval", "agree",
                   "p", "p(Holm)", "verdict");
     for (int i = 0; i < r->n; i++) {
@@ -188,6 +194,8 @@ void nl_verdict_text(const nl_verdict_report *r, nl_buf *out)
         nl_buf_printf(out, "    a: %s: %s\n", v->a_label, v->a_values);
         if (v->b_label[0])
             nl_buf_printf(out, "    b: %s: %s\n", v->b_label, v->b_values);
+        if (v->c_label[0])
+            nl_buf_printf(out, "    c: %s: %s\n    d: %s: %s\n", v->c_label, v->c_values, v->d_label, v->d_values);
         if (!isnan(v->sign_flip_p))
             nl_buf_printf(out, "    exact sign-flip p %.3g (2^%d patterns)\n", v->sign_flip_p, v->n);
         nl_buf_printf(out, "    runs: commit %s%s, kernels %s, threads %s\n", v->commits[0] ? v->commits : "?",

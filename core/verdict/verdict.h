@@ -31,9 +31,9 @@ extern const char *const nl_verdict_kind_names[NL_VERDICT_KIND_COUNT];
 typedef struct {
     char id[256];            /* the claim's id, "[key=value]" added per each: value */
     const nl_claim *claim;
-    char a_label[512], b_label[512];
+    char a_label[512], b_label[512], c_label[512], d_label[512];
     int n;                   /* paired seeds (the seeds of a for a value or rate claim) */
-    char a_values[1024], b_values[1024]; /* "seed:value ..." */
+    char a_values[1024], b_values[1024], c_values[1024], d_values[1024]; /* "seed:value ..." */
     double effect, sd, lo, hi; /* the mean effect (or rate) and its interval */
     char method[64];
     double sign_flip_p;      /* n <= 5: the exact test's one-sided p; NaN otherwise */
@@ -44,6 +44,9 @@ typedef struct {
     char commits[128], kernels[128], threads[64];
     bool mixed_commits;
     char note[512];          /* seeds left out and why */
+    /* outside Holm's family: a count over cells (derived from the rows
+     * before it), an exact count (no p) */
+    bool derived, exact;
 } nl_verdict;
 
 typedef struct {
@@ -51,18 +54,22 @@ typedef struct {
     char experiment[1024];
     nl_verdict_options opt;
     int n;
+    int holm_k; /* the rows Holm's correction is over */
     nl_verdict *v;
 } nl_verdict_report;
 
 /* The experiment file of a sweep directory: experiments/NAME.yaml (under
  * `experiments_dir`) whose name: is the directory's name, else the file
- * there that names it. NL_ERR_USAGE when none does. */
+ * there that names it, else the claims file in experiments/claims/
+ * whose name: is the directory's path's end (bench/speed2-2026-11-23 for
+ * results/bench/speed2-2026-11-23). NL_ERR_USAGE when none does. */
 nl_code nl_verdict_find_experiment(const char *sweep_dir, const char *experiments_dir, char *path,
                                    size_t size, nl_error *err);
 
-/* Computes every claim of `claims` from sweep_dir's summary.csv and runs.
- * A claim naming a key, value or metric no run has, or a cell without
- * runs, is NL_ERR_CONFIG naming the experiment file's line and key. */
+/* Computes every claim of `claims` from sweep_dir's summary.csv and runs
+ * (or what the claims' source: reads there). A claim naming a key, value
+ * or metric no run has, or a cell without runs, is NL_ERR_CONFIG naming
+ * the experiment file's line and key. */
 nl_code nl_verdict_compute(const char *sweep_dir, const nl_claim_set *claims, const nl_verdict_options *opt,
                            nl_verdict_report *out, nl_error *err);
 void nl_verdict_report_free(nl_verdict_report *r);

@@ -9,8 +9,10 @@ what the statistics say is generated from the committed verdict files
 
 What is generated:
   - results/README.md: in each section, one block per experiment whose
-    setup the section links (../experiments/NAME.yaml) and whose sweep has
-    verdict files: a line per claim with its verdict, effect, interval,
+    setup the section links (../experiments/NAME.yaml, or a claims file
+    ../experiments/claims/NAME.yaml for a directory that is not a sweep:
+    results/fold-bn, results/bench/...) and whose directory has verdict
+    files: a line per claim with its verdict, effect, interval,
     seeds that agree and the Holm-corrected p (first section that links an
     experiment carries its block);
   - the summary tables of README.md, results/README.md and
@@ -30,19 +32,43 @@ BEGIN = "<!-- BEGIN VERDICTS {name} (generated from results/{name}/verdicts.csv 
 END = "<!-- END VERDICTS -->"
 # a block with the blank line before it (a section's blocks follow its prose
 # and each other, a blank line apart)
-BLOCK_RE = re.compile(r"\n\n<!-- BEGIN VERDICTS ([a-z0-9_.-]+) [^\n]*-->\n.*?<!-- END VERDICTS -->(?=\n)", re.S)
+BLOCK_RE = re.compile(r"\n\n<!-- BEGIN VERDICTS ([a-z0-9_./-]+) [^\n]*-->\n.*?<!-- END VERDICTS -->(?=\n)", re.S)
 SECTION_RE = re.compile(r"^### (?:(\d+)\. )?.*$", re.M)
-LINK_RE = re.compile(r"experiments/([a-z0-9_.-]+)\.yaml")
+LINK_RE = re.compile(r"experiments/((?:claims/)?[a-z0-9_.-]+)\.yaml")
+NAME_RE = re.compile(r"^name:\s*([^\s#]+)", re.M)
+# a sweep command's experiment file, read as a link
+RUN_RE = re.compile(r"normlab sweep (experiments/[a-z0-9_.-]+\.yaml)|[^\n]")
 COLUMN = "computed"
 
 
 def read_verdicts(root):
+    """verdicts.csv of results/NAME and results/GROUP/NAME (bench/...), by
+    the directory's path under results/"""
     out = {}
-    for path in sorted(glob.glob(os.path.join(root, "results", "*", "verdicts.csv"))):
-        name = os.path.basename(os.path.dirname(path))
-        with open(path, newline="") as f:
-            out[name] = list(csv.DictReader(f))
+    results = os.path.join(root, "results")
+    for pattern in ("*/verdicts.csv", "*/*/verdicts.csv"):
+        for path in sorted(glob.glob(os.path.join(results, pattern))):
+            name = os.path.relpath(os.path.dirname(path), results)
+            with open(path, newline="") as f:
+                out[name] = list(csv.DictReader(f))
     return out
+
+
+def linked_names(root, body):
+    """the verdict directories a section's links name: an experiment file's
+    own name, or the name: a claims file gives its directory"""
+    names = []
+    for link in LINK_RE.findall(body):
+        name = link
+        if link.startswith("claims/"):
+            try:
+                with open(os.path.join(root, "experiments", link + ".yaml")) as f:
+                    m = NAME_RE.search(f.read())
+            except OSError:
+                m = None
+            name = m.group(1) if m else link
+        names.append(name)
+    return names
 
 
 def num(s, digits=3):
@@ -112,24 +138,31 @@ def sections(text):
     return out
 
 
-def render_results(text, verdicts, problems):
+def render_results(root, text, verdicts, problems):
     """results/README.md with every section's blocks regenerated; also the
     experiments of each section number"""
     text = BLOCK_RE.sub("", text)
+    # an experiment's section is the one that runs its sweep (a later
+    # section may link it in passing), else the first that links it
     owner = {}
+    for runs in (True, False):
+        for number, start, end in sections(text):
+            body = text[start:end]
+            for name in linked_names(root, RUN_RE.sub(r"\1", body) if runs else body):
+                if name in verdicts and name not in owner and (not runs or f"sweep experiments/{name}.yaml" in body):
+                    owner[name] = number
     of_section = {}
     for number, start, end in sections(text):
         names = []
-        for name in LINK_RE.findall(text[start:end]):
-            if name in verdicts and name not in owner and name not in names:
+        for name in linked_names(root, text[start:end]):
+            if owner.get(name) == number and name not in names:
                 names.append(name)
-        for name in names:
-            owner[name] = number
         of_section[number] = names
     for name in verdicts:
         if name not in owner:
             problems.append(f"results/{name}/verdicts.csv: no section of results/README.md "
-                            f"links ../experiments/{name}.yaml, so its verdicts are shown nowhere")
+                            f"links ../experiments/{name}.yaml (or the claims file in ../experiments/claims/ "
+                            f"naming it), so its verdicts are shown nowhere")
     pieces, at = [], 0
     for number, start, end in sections(text):
         names = of_section.get(number, [])
@@ -146,7 +179,7 @@ def render_results(text, verdicts, problems):
     return text, of_section
 
 
-ROW_RE = re.compile(r"^\| \[[^\]]*\]\((?:results/README\.md|README\.md)?#(\d+)-[^)]*\) \|.*\|$", re.M)
+ROW_RE = re.compile(r"^\| \[[^\]]*\]\((?:results/README\.md|README\.md)?#(\d+)-[^)]*\)[^|]* \|.*\|$", re.M)
 
 
 def render_table(text, of_section, verdicts, problems, page):
@@ -190,7 +223,7 @@ def main():
     pages = {}
     path = os.path.join(root, "results", "README.md")
     old = open(path).read()
-    new, of_section = render_results(old, verdicts, problems)
+    new, of_section = render_results(root, old, verdicts, problems)
     new = render_table(new, of_section, verdicts, problems, "results/README.md")
     pages[path] = (old, new)
     for page in ("README.md", os.path.join("results", "reproductions.md")):

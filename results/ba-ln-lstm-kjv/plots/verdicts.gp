@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 380
+fig_height = 1700
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,18 +59,50 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "ba-ln-lstm-kjv: 5 claims, 95% intervals" font title_font
+set title "ba-ln-lstm-kjv: 35 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.0774845,-0.135789,-0.0191801,-0.05,2,normalized-end-lower[model.norm.type=layer] (inconclusive)
-2,-0.0841004,-0.139623,-0.0285777,-0.05,2,normalized-end-lower[model.norm.type=rms] (inconclusive)
-3,-0.0872915,-0.120574,-0.0540094,0,2,normalized-faster[model.norm.type=layer] (inconclusive)
-4,-0.0860581,-0.118024,-0.0540925,0,2,normalized-faster[model.norm.type=rms] (inconclusive)
-5,-0.00661585,-0.120443,0.107211,0,2,rms-as-ln (inconclusive)
+1,-0.0796575,-0.0938604,-0.0654545,-0.05,2,normalized-end-lower[model.norm.type=layer] (inconclusive)
+2,-0.0850256,-0.0914854,-0.0785659,-0.05,0,normalized-end-lower[model.norm.type=rms] (holds)
+3,0,0,0,0,0,normalized-end-lower-every-seed[model.norm.type=layer] (holds)
+4,0,0,0,0,0,normalized-end-lower-every-seed[model.norm.type=rms] (holds)
+5,-0.0804313,-0.110631,-0.0502316,0,2,normalized-faster[model.norm.type=layer] (inconclusive)
+6,-0.084943,-0.0928482,-0.0770378,0,0,normalized-faster[model.norm.type=rms] (holds)
+7,-0.00536818,-0.0174199,0.00668356,0,2,rms-as-ln (inconclusive)
+8,-0.0804313,-0.110631,-0.0502316,0,2,ln-below-plain-every-eval[step=50] (inconclusive)
+9,-0.108515,-0.134191,-0.0828392,0,0,ln-below-plain-every-eval[step=100] (holds)
+10,-0.120891,-0.131905,-0.109877,0,0,ln-below-plain-every-eval[step=150] (holds)
+11,-0.108541,-0.120844,-0.0962383,0,0,ln-below-plain-every-eval[step=200] (holds)
+12,-0.100042,-0.13067,-0.0694146,0,2,ln-below-plain-every-eval[step=250] (inconclusive)
+13,-0.0964587,-0.109324,-0.0835938,0,0,ln-below-plain-every-eval[step=300] (holds)
+14,-0.0926372,-0.102,-0.0832748,0,0,ln-below-plain-every-eval[step=350] (holds)
+15,-0.0960981,-0.129828,-0.0623684,0,2,ln-below-plain-every-eval[step=400] (inconclusive)
+16,-0.0831483,-0.0888072,-0.0774894,0,0,ln-below-plain-every-eval[step=450] (holds)
+17,-0.0796575,-0.0938604,-0.0654545,0,0,ln-below-plain-every-eval[step=500] (holds)
+18,10,7,10,0,2,ln-below-plain-every-eval (inconclusive)
+19,-0.084943,-0.0928482,-0.0770378,0,0,rms-below-plain-every-eval[step=50] (holds)
+20,-0.116024,-0.135303,-0.096744,0,0,rms-below-plain-every-eval[step=100] (holds)
+21,-0.119452,-0.133188,-0.105715,0,0,rms-below-plain-every-eval[step=150] (holds)
+22,-0.112745,-0.12098,-0.10451,0,0,rms-below-plain-every-eval[step=200] (holds)
+23,-0.101215,-0.107551,-0.0948786,0,0,rms-below-plain-every-eval[step=250] (holds)
+24,-0.102161,-0.119079,-0.0852442,0,0,rms-below-plain-every-eval[step=300] (holds)
+25,-0.102767,-0.113711,-0.0918223,0,0,rms-below-plain-every-eval[step=350] (holds)
+26,-0.0935916,-0.12632,-0.0608636,0,2,rms-below-plain-every-eval[step=400] (inconclusive)
+27,-0.0858052,-0.0991167,-0.0724936,0,0,rms-below-plain-every-eval[step=450] (holds)
+28,-0.0850256,-0.0914854,-0.0785659,0,0,rms-below-plain-every-eval[step=500] (holds)
+29,10,9,10,0,2,rms-below-plain-every-eval (inconclusive)
+30,-0.00076688,-0.0192247,0.0176909,0,2,reach-plain-final-by-300[model.norm.type=layer] (inconclusive)
+31,-0.00646965,-0.0209735,0.00803421,0,2,reach-plain-final-by-300[model.norm.type=rms] (inconclusive)
+32,2,0,2,0,2,reach-plain-final-by-300 (inconclusive)
+33,0.93552,0.801783,1.06926,0.8,1,normalized-slower-per-second[model.norm.type=layer] (does not hold)
+34,1.24354,0.315355,2.17173,0.8,2,normalized-slower-per-second[model.norm.type=rms] (inconclusive)
+35,0,0,1,0.8,1,normalized-slower-per-second (does not hold)
 EOD
 $bands << EOD
-5,0,0.02
+3,0,0
+4,0,0
+7,0,0.02
 EOD
-set yrange [0.5:5.5] reverse
+set yrange [0.5:35.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 292
+fig_height = 644
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,15 +59,23 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "bn-freeze: 3 claims, 95% intervals" font title_font
+set title "bn-freeze: 11 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.34,0.198595,0.481405,0.439,2,freeze-helps-at-2 (inconclusive)
-2,0.34,0.198595,0.481405,0.2,2,freeze-far-from-gn-at-2 (inconclusive)
-3,0.175833,0.130804,0.220863,0.163,2,freeze-costs-at-8 (inconclusive)
+1,-0.0623333,-0.172991,0.0483247,0,2,freeze-helps-at-2 (inconclusive)
+2,0.1785,0.0815629,0.275437,0.1,2,freeze-far-from-gn-at-2 (inconclusive)
+3,0.0145,-0.00425483,0.0332548,0,2,freeze-costs-at-8-and-16[train.batch_size=8] (inconclusive)
+4,0.023,-0.00588978,0.0518898,0,2,freeze-costs-at-8-and-16[train.batch_size=16] (inconclusive)
+5,2,0,2,0,2,freeze-costs-at-8-and-16 (inconclusive)
+6,-0.0623333,-0.172991,0.0483247,0,2,freeze-helps-at-2-only[train.batch_size=2] (inconclusive)
+7,0.00583333,-0.029502,0.0411687,0,2,freeze-helps-at-2-only[train.batch_size=4] (inconclusive)
+8,0.0145,-0.00425483,0.0332548,0,2,freeze-helps-at-2-only[train.batch_size=8] (inconclusive)
+9,0.023,-0.00588978,0.0518898,0,2,freeze-helps-at-2-only[train.batch_size=16] (inconclusive)
+10,-0.005,-0.0169781,0.00697808,0,2,freeze-helps-at-2-only[train.batch_size=32] (inconclusive)
+11,2,0,5,0,2,freeze-helps-at-2-only (inconclusive)
 EOD
 $bands << EOD
 EOD
-set yrange [0.5:3.5] reverse
+set yrange [0.5:11.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 292
+fig_height = 556
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,18 +59,26 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "bn-lm: 3 claims, 95% intervals" font title_font
+set title "bn-lm: 9 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.0910641,0.0643299,0.117798,0.05,0,bn-worse-than-ln (holds)
 2,-0.205486,-0.246671,-0.164301,-0.1,0,bn-better-than-none (holds)
 3,0.0996352,0.0640079,0.135262,0,0,bn-worse-in-training-too (holds)
+4,0,0,0,0,0,train-mode-same (holds)
+5,3.0343,3.02247,3.04614,2.9,0,none-plateau[step=60] (holds)
+6,3.02081,3.01208,3.02954,2.9,0,none-plateau[step=80] (holds)
+7,3.01942,3.01318,3.02566,2.9,0,none-plateau[step=100] (holds)
+8,2.96431,2.91419,3.01443,2.9,0,none-plateau[step=120] (holds)
+9,4,4,4,2.9,0,none-plateau (holds)
 EOD
 $bands << EOD
+4,0,0
 EOD
-set yrange [0.5:3.5] reverse
+set yrange [0.5:9.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right
-plot $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
+plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+     $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

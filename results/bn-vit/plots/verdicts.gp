@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 248
+fig_height = 380
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,17 +59,24 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "bn-vit: 2 claims, 95% intervals" font title_font
+set title "bn-vit: 5 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.0186667,-0.0270768,0.0644101,0,2,bn-worse-than-ln (inconclusive)
 2,0.0891196,-0.0431132,0.221352,0.05,2,bn-running-stats-lag-early (inconclusive)
+3,0.0456198,-0.113254,0.204494,0,2,training-losses-level (inconclusive)
+4,-0.0113804,-0.0857234,0.0629626,0,2,own-statistics-as-ln-at-100 (inconclusive)
+5,-0.00441935,-0.0171217,0.00828301,0,2,modes-agree-at-end (inconclusive)
 EOD
 $bands << EOD
+3,0,0.05
+4,0,0.02
+5,0,0.01
 EOD
-set yrange [0.5:2.5] reverse
+set yrange [0.5:5.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right
-plot $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
+plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+     $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 644
+fig_height = 1348
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,7 +59,7 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "cooijmans-bn-lstm: 11 claims, 95% intervals" font title_font
+set title "cooijmans-bn-lstm: 27 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.2735,-0.253807,0.800807,0.5,2,bn-lstm-trains[model.permute_pixels=false] (inconclusive)
 2,0.195,0.118763,0.271237,0.5,2,bn-lstm-trains[model.permute_pixels=true] (inconclusive)
@@ -72,13 +72,36 @@ $claims << EOD
 9,0.069,-0.0707683,0.208768,0,2,shared-statistics-worse[model.permute_pixels=true] (inconclusive)
 10,-0.079,-0.536423,0.378423,0,2,gamma-1-best-rows (inconclusive)
 11,0.025,-0.0512372,0.101237,0,2,gamma-1-behind-permuted (inconclusive)
+12,0.254085,0.150068,0.358101,0,2,bn-lstm-loss-above-first-100[model.permute_pixels=false] (inconclusive)
+13,0.278822,0.182055,0.375589,0,2,bn-lstm-loss-above-first-100[model.permute_pixels=true] (inconclusive)
+14,2,0,2,0,2,bn-lstm-loss-above-first-100 (inconclusive)
+15,0.0333313,-0.071043,0.137706,0,2,bn-lstm-level-at-end[model.permute_pixels=false] (inconclusive)
+16,0.0231288,-0.000172019,0.0464296,0,2,bn-lstm-level-at-end[model.permute_pixels=true] (inconclusive)
+17,2,0,2,0,2,bn-lstm-level-at-end (inconclusive)
+18,0.239604,-0.0671977,0.546406,0.15,2,eval-lags-at-25[model.permute_pixels=false] (inconclusive)
+19,0.270125,-0.00147013,0.54172,0.15,2,eval-lags-at-25[model.permute_pixels=true] (inconclusive)
+20,2,0,2,0.15,2,eval-lags-at-25 (inconclusive)
+21,0.1595,-0.380514,0.699514,0,2,shared-better-early[model.permute_pixels=false] (inconclusive)
+22,0.213,-0.244423,0.670423,0,2,shared-better-early[model.permute_pixels=true] (inconclusive)
+23,2,0,2,0,2,shared-better-early (inconclusive)
+24,0,0,0,0,0,shared-trains-identically[model.permute_pixels=false] (holds)
+25,0,0,0,0,0,shared-trains-identically[model.permute_pixels=true] (holds)
+26,2,2,2,0,0,shared-trains-identically (holds)
+27,-0.148484,-0.212608,-0.0843598,0,2,gamma-1-trains-fastest (inconclusive)
 EOD
 $bands << EOD
+15,0,0.05
+16,0,0.05
+17,0,0.05
+24,0,0
+25,0,0
+26,0,0
 EOD
-set yrange [0.5:11.5] reverse
+set yrange [0.5:27.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right
-plot $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
+plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+     $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

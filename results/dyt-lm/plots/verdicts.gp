@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 556
+fig_height = 600
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,7 +59,7 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "dyt-lm: 9 claims, 95% intervals" font title_font
+set title "dyt-lm: 10 claims, 95% intervals" font title_font
 $claims << EOD
 1,3.02485,3.01745,3.03226,3,0,dyt-stuck-at-unigram-0.1 (holds)
 2,3.02606,3.02352,3.02859,3,0,dyt-stuck-at-unigram-0.2 (holds)
@@ -70,10 +70,11 @@ $claims << EOD
 7,0.952103,0.905351,0.998855,0.5,0,dyt-behind-ln-at-0.5 (holds)
 8,0.666667,0.0942993,0.991596,0.5,2,dyt-20-one-seed-escapes (inconclusive)
 9,0.365655,0.307957,0.423352,0.2,0,dyt-50-learns-behind-ln (holds)
+10,0.0691045,0.0415884,0.0966206,0,0,dyt-50-behind-none (holds)
 EOD
 $bands << EOD
 EOD
-set yrange [0.5:9.5] reverse
+set yrange [0.5:10.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 556
+fig_height = 864
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,29 +59,39 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "effective-lr: 9 claims, 95% intervals" font title_font
+set title "effective-lr: 16 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.0326153,-0.0566189,0.12185,0.0316,2,fc1-rotation-at-0.05 (inconclusive)
-2,0.0354867,-0.0778241,0.148798,0.0316,2,fc2-rotation-at-0.05 (inconclusive)
-3,0.0666131,0.0508094,0.0824168,0.0632,2,fc1-rotation-at-0.2 (inconclusive)
-4,0.0641423,0.0430912,0.0851934,0.0632,2,fc2-rotation-at-0.2 (inconclusive)
-5,0.0553944,0.0349453,0.0758436,0.0632,2,fc3-rotation-at-0.2 (inconclusive)
-6,0.151381,0.0679826,0.234779,0.1265,2,fc1-rotation-at-0.8 (inconclusive)
-7,0.133189,-0.0362521,0.30263,0.1265,2,fc2-rotation-at-0.8 (inconclusive)
-8,0.123232,0.0345573,0.211907,0.1265,2,fc3-rotation-at-0.8 (inconclusive)
-9,0.0249585,-0.0873162,0.137233,0.0316,2,fc3-still-rising-at-0.05 (inconclusive)
+1,0.935071,0.893067,0.977074,1,2,fc1-at-equilibrium[train.optimizer.lr=0.05] (inconclusive)
+2,0.955579,0.729113,1.18204,1,2,fc1-at-equilibrium[train.optimizer.lr=0.2] (inconclusive)
+3,0.975584,0.534768,1.4164,1,2,fc1-at-equilibrium[train.optimizer.lr=0.8] (inconclusive)
+4,3,0,3,1,2,fc1-at-equilibrium (inconclusive)
+5,0.952273,0.616232,1.28831,1,2,fc2-at-equilibrium[train.optimizer.lr=0.05] (inconclusive)
+6,0.985469,0.853542,1.1174,1,2,fc2-at-equilibrium[train.optimizer.lr=0.2] (inconclusive)
+7,0.926543,0.567918,1.28517,1,2,fc2-at-equilibrium[train.optimizer.lr=0.8] (inconclusive)
+8,3,0,3,1,2,fc2-at-equilibrium (inconclusive)
+9,0.936283,0.48072,1.39185,1,2,fc3-at-equilibrium[train.optimizer.lr=0.2] (inconclusive)
+10,0.941506,0.732147,1.15087,1,2,fc3-at-equilibrium[train.optimizer.lr=0.8] (inconclusive)
+11,2,0,2,1,2,fc3-at-equilibrium (inconclusive)
+12,0.935071,0.893067,0.977074,1,2,below-the-line[train.optimizer.lr=0.05] (inconclusive)
+13,0.955579,0.729113,1.18204,1,2,below-the-line[train.optimizer.lr=0.2] (inconclusive)
+14,0.975584,0.534768,1.4164,1,2,below-the-line[train.optimizer.lr=0.8] (inconclusive)
+15,3,0,3,1,2,below-the-line (inconclusive)
+16,0.749099,0.639788,0.85841,0.9,2,fc3-still-rising-at-0.05 (inconclusive)
 EOD
 $bands << EOD
-1,0.0316,0.0079
-2,0.0316,0.0079
-3,0.0632,0.0158
-4,0.0632,0.0158
-5,0.0632,0.0158
-6,0.1265,0.0316
-7,0.1265,0.0316
-8,0.1265,0.0316
+1,1,0.1
+2,1,0.1
+3,1,0.1
+4,1,0.1
+5,1,0.1
+6,1,0.1
+7,1,0.1
+8,1,0.1
+9,1,0.1
+10,1,0.1
+11,1,0.1
 EOD
-set yrange [0.5:9.5] reverse
+set yrange [0.5:16.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 424
+fig_height = 468
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,7 +59,7 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "frn-batch-cnn: 6 claims, 95% intervals" font title_font
+set title "frn-batch-cnn: 7 claims, 95% intervals" font title_font
 $claims << EOD
 1,-0.0155,-0.0472655,0.0162655,0,2,frn-batch-independent (inconclusive)
 2,-0.00025,-0.0161328,0.0156328,0,2,frn-as-gn[train.batch_size=2] (inconclusive)
@@ -67,6 +67,7 @@ $claims << EOD
 4,0.0035,-0.0790903,0.0860903,0,2,frn-as-gn[train.batch_size=32] (inconclusive)
 5,-0.00225,-0.0626045,0.0581045,0,2,frn-not-ahead-of-bn-at-2 (inconclusive)
 6,0.02,-0.0181186,0.0581186,0,2,bn-ahead-at-32 (inconclusive)
+7,0.00675,-0.0599576,0.0734576,0,2,bn-no-degradation (inconclusive)
 EOD
 $bands << EOD
 1,0,0.03
@@ -74,8 +75,9 @@ $bands << EOD
 3,0,0.02
 4,0,0.02
 5,0,0.02
+7,0,0.02
 EOD
-set yrange [0.5:6.5] reverse
+set yrange [0.5:7.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

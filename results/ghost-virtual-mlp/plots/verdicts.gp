@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 336
+fig_height = 644
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,19 +59,26 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "ghost-virtual-mlp: 4 claims, 95% intervals" font title_font
+set title "ghost-virtual-mlp: 11 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.275167,0.200805,0.349528,0.2,2,virtual-2-collapses (inconclusive)
 2,0.00616667,-0.0312675,0.0436008,0,2,level-from-8 (inconclusive)
-3,0.0055,-0.000953979,0.011954,0,0,level-at-16 (holds)
-4,-0.000333333,-0.00717412,0.00650745,0,0,level-at-32 (holds)
+3,0.0055,-0.000953979,0.011954,0,2,level-at-16 (inconclusive)
+4,-0.000333333,-0.00717412,0.00650745,0,2,level-at-32 (inconclusive)
+5,0.0341667,9.83383e-05,0.068235,0.02,2,virtual-4-behind (inconclusive)
+6,0.275167,0.200805,0.349528,-0.01,0,none-better-than-bn[model.norm.virtual_batch=2] (holds)
+7,0.0341667,9.83383e-05,0.068235,-0.01,2,none-better-than-bn[model.norm.virtual_batch=4] (inconclusive)
+8,0.00616667,-0.0312675,0.0436008,-0.01,2,none-better-than-bn[model.norm.virtual_batch=8] (inconclusive)
+9,0.0055,-0.000953979,0.011954,-0.01,2,none-better-than-bn[model.norm.virtual_batch=16] (inconclusive)
+10,-0.000333333,-0.00717412,0.00650745,-0.01,2,none-better-than-bn[model.norm.virtual_batch=32] (inconclusive)
+11,5,1,5,-0.01,2,none-better-than-bn (inconclusive)
 EOD
 $bands << EOD
 2,0,0.02
 3,0,0.02
 4,0,0.02
 EOD
-set yrange [0.5:4.5] reverse
+set yrange [0.5:11.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 292
+fig_height = 424
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,16 +59,19 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "gn-ws-resnet: 3 claims, 95% intervals" font title_font
+set title "gn-ws-resnet: 6 claims, 95% intervals" font title_font
 $claims << EOD
 1,-0.003,-0.180887,0.174887,0,2,ws-brings-gn-level-at-32 (inconclusive)
 2,-0.096,-0.477186,0.285186,-0.02,2,ws-helps-gn-at-32 (inconclusive)
 3,-0.0465,-0.0909717,-0.00202828,0,2,gn-ws-best-at-2 (inconclusive)
+4,0.093,-0.110299,0.296299,0.03,2,gn-behind-bn-without-ws (inconclusive)
+5,-0.051,-0.101825,-0.000175181,0.01,2,gn-ws-level-with-gn-at-2 (inconclusive)
+6,0.001,-0.113356,0.115356,0.01,2,gn-ws-level-with-bn-ws-at-2 (inconclusive)
 EOD
 $bands << EOD
 1,0,0.02
 EOD
-set yrange [0.5:3.5] reverse
+set yrange [0.5:6.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 336
+fig_height = 512
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,17 +59,21 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "ioffe-fig1: 4 claims, 95% intervals" font title_font
+set title "ioffe-fig1: 8 claims, 95% intervals" font title_font
 $claims << EOD
 1,-0.00756667,-0.0152004,6.70903e-05,0,2,bn-higher (inconclusive)
-2,0.485267,0.416451,0.554083,0.3,0,bn-sooner (holds)
+2,0.485267,0.416451,0.554083,0.3,2,bn-sooner (inconclusive)
 3,4.03238,3.05802,5.00673,3,2,median-drifts-without-bn (inconclusive)
-4,1.73253,1.08872,2.37635,0,0,median-steadier-with-bn (holds)
+4,1.73253,1.08872,2.37635,0,2,median-steadier-with-bn (inconclusive)
+5,0.261905,0.0486503,0.475159,0.5,2,bn-reaches-80-sooner (inconclusive)
+6,0.764123,0.150837,1.37741,0.5,2,median-keeps-moving-without-bn (inconclusive)
+7,0.0179105,-0.343974,0.379795,0,2,median-moves-less-with-bn (inconclusive)
+8,-1.77057,-3.26908,-0.272065,-1,2,bn-spread-widens (inconclusive)
 EOD
 $bands << EOD
 4,0,3
 EOD
-set yrange [0.5:4.5] reverse
+set yrange [0.5:8.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

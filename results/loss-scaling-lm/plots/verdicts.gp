@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 292
+fig_height = 424
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,17 +59,23 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "loss-scaling-lm: 3 claims, 95% intervals" font title_font
+set title "loss-scaling-lm: 6 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.000153848,-0.000152949,0.000460645,0,2,fp16-underflows-unscaled (inconclusive)
 2,0.00113576,-0.0180792,0.0203507,0,2,unscaled-no-harm (inconclusive)
 3,0.00010514,-0.0118941,0.0121044,0,2,scaled-as-fp32 (inconclusive)
+4,0,0,0,0,0,scaled-keeps-every-gradient (holds)
+5,0,0,0,0,0,scaled-never-skipped (holds)
+6,0,0,0,0,0,scale-held-at-65536 (holds)
 EOD
 $bands << EOD
 2,0,0.01
 3,0,0.01
+4,0,0
+5,0,0
+6,0,0
 EOD
-set yrange [0.5:3.5] reverse
+set yrange [0.5:6.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

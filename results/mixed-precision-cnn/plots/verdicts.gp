@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 820
+fig_height = 996
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,7 +59,7 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "mixed-precision-cnn: 15 claims, 95% intervals" font title_font
+set title "mixed-precision-cnn: 19 claims, 95% intervals" font title_font
 $claims << EOD
 1,-0.00616667,-0.0187314,0.00639809,0,2,bf16-as-fp32[model.norm.type=none] (inconclusive)
 2,0.00183333,-0.0010351,0.00470177,0,0,bf16-as-fp32[model.norm.type=batch] (holds)
@@ -76,6 +76,10 @@ $claims << EOD
 13,1,-1.48414,3.48414,0.5,2,fp16-skips-steps[model.norm.type=layer] (inconclusive)
 14,1,1,1,0.5,0,fp16-skips-steps[model.norm.type=group] (holds)
 15,0.666667,-0.767551,2.10088,0.5,2,fp16-skips-steps[model.norm.type=rms] (inconclusive)
+16,-0.000666667,-0.00266667,0.000833333,0,0,bf16-pooled-as-fp32 (holds)
+17,-0.000666667,-0.0051,0.0033,0,2,fp16-pooled-as-fp32 (inconclusive)
+18,0,0,0,0,0,bf16-largest-pair (holds)
+19,0,0,0,0,0,fp16-largest-pair (holds)
 EOD
 $bands << EOD
 1,0,0.02
@@ -88,8 +92,12 @@ $bands << EOD
 8,0,0.02
 9,0,0.02
 10,0,0.02
+16,0,0.005
+17,0,0.005
+18,0,0
+19,0,0
 EOD
-set yrange [0.5:15.5] reverse
+set yrange [0.5:19.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 644
+fig_height = 1040
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,7 +59,7 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "mixed-precision-lm: 11 claims, 95% intervals" font title_font
+set title "mixed-precision-lm: 20 claims, 95% intervals" font title_font
 $claims << EOD
 1,-2.159e-05,-0.00434912,0.00430594,0,2,bf16-as-fp32[model.norm.type=none] (inconclusive)
 2,0.0013157,-0.00580065,0.00843205,0,2,bf16-as-fp32[model.norm.type=batch] (inconclusive)
@@ -72,6 +72,15 @@ $claims << EOD
 9,-7.987e-05,-0.000789052,0.000629312,0,0,fp16-as-fp32[model.norm.type=group] (holds)
 10,-0.00051032,-0.00349635,0.00247571,0,0,fp16-as-fp32[model.norm.type=rms] (holds)
 11,1,1,1,0.5,0,none-fp16-skips (holds)
+12,0.000204929,-0.00166083,0.00194395,0,0,bf16-pooled-as-fp32 (holds)
+13,0.000436077,-0.000411321,0.0015859,0,0,fp16-pooled-as-fp32 (holds)
+14,0,0,0,0,0,bf16-largest-pair (holds)
+15,0,0,0,0,0,fp16-largest-pair (holds)
+16,0,0,0,0,0,normalized-fp16-never-skipped (holds)
+17,3,3,3,3,0,none-fp16-scale-halved (holds)
+18,0,0,0,0,0,none-at-unigram (holds)
+19,0.296546,0.246533,0.346559,0.2,2,none-behind-layer (inconclusive)
+20,1.15235,1.08231,1.23713,1,0,bf16-slower (holds)
 EOD
 $bands << EOD
 1,0,0.01
@@ -84,8 +93,15 @@ $bands << EOD
 8,0,0.01
 9,0,0.01
 10,0,0.01
+12,0,0.003
+13,0,0.003
+14,0,0
+15,0,0
+16,0,0
+17,3,0
+18,0,0
 EOD
-set yrange [0.5:11.5] reverse
+set yrange [0.5:20.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 248
+fig_height = 380
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,14 +59,17 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "placement-resnet: 2 claims, 95% intervals" font title_font
+set title "placement-resnet: 5 claims, 95% intervals" font title_font
 $claims << EOD
 1,-0.0228333,-0.21255,0.166884,0,2,post-ahead-of-pre[model.norm.type=batch] (inconclusive)
 2,-0.0163333,-0.0740372,0.0413705,0,2,post-ahead-of-pre[model.norm.type=group] (inconclusive)
+3,0.101167,0.0134592,0.188874,0.05,2,resnet-underfits-the-cnn[model.norm.type=batch] (inconclusive)
+4,0.139167,0.0433957,0.234938,0.05,2,resnet-underfits-the-cnn[model.norm.type=group] (inconclusive)
+5,2,0,2,0.05,2,resnet-underfits-the-cnn (inconclusive)
 EOD
 $bands << EOD
 EOD
-set yrange [0.5:2.5] reverse
+set yrange [0.5:5.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 512
+fig_height = 820
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,7 +59,7 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "renorm-ghost-mlp: 8 claims, 95% intervals" font title_font
+set title "renorm-ghost-mlp: 15 claims, 95% intervals" font title_font
 $claims << EOD
 1,-0.112333,-0.154387,-0.0702799,-0.05,2,renorm-better-at-2 (inconclusive)
 2,0.164833,0.139248,0.190419,0.1,2,renorm-short-of-gn-at-2 (inconclusive)
@@ -68,14 +68,28 @@ $claims << EOD
 5,0.438667,0.337148,0.540185,0.35,2,ghost-2-collapses[train.batch_size=2] (inconclusive)
 6,0.427333,0.295625,0.559041,0.35,2,ghost-2-collapses[train.batch_size=4] (inconclusive)
 7,0.394667,0.375411,0.413922,0.35,2,ghost-2-collapses[train.batch_size=8] (inconclusive)
-8,0.460667,0.428943,0.49239,0.35,0,ghost-2-collapses[train.batch_size=32] (holds)
+8,0.460667,0.428943,0.49239,0.35,2,ghost-2-collapses[train.batch_size=32] (inconclusive)
+9,0.524605,0.306364,0.742846,0.6,2,renorm-train-loss-halves-at-2 (inconclusive)
+10,0.00633333,-0.0577788,0.0704454,0,2,renorm-near-gn-at-4 (inconclusive)
+11,-0.0497808,-0.0517069,-0.0478547,0,0,ghost-2-loss-as-bn-at-2[train.batch_size=4] (holds)
+12,-0.0774907,-0.348087,0.193106,0,2,ghost-2-loss-as-bn-at-2[train.batch_size=8] (inconclusive)
+13,-0.0168116,-0.347377,0.313754,0,2,ghost-2-loss-as-bn-at-2[train.batch_size=32] (inconclusive)
+14,3,1,3,0,2,ghost-2-loss-as-bn-at-2 (inconclusive)
+15,0,0,0,0,0,ghost-2-is-bn-at-2 (holds)
 EOD
 $bands << EOD
+10,0,0.02
+11,0,0.3
+12,0,0.3
+13,0,0.3
+14,0,0.3
+15,0,0
 EOD
-set yrange [0.5:8.5] reverse
+set yrange [0.5:15.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right
-plot $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
+plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+     $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 468
+fig_height = 776
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,7 +59,7 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "rnn-length: 7 claims, 95% intervals" font title_font
+set title "rnn-length: 14 claims, 95% intervals" font title_font
 $claims << EOD
 1,-0.0406633,-0.0490686,-0.032258,-0.03,2,bn-gains-with-length[model.norm.type=none] (inconclusive)
 2,-0.0465019,-0.0543295,-0.0386743,-0.03,2,bn-gains-with-length[model.norm.type=layer] (inconclusive)
@@ -68,12 +68,22 @@ $claims << EOD
 5,-0.00943295,-0.121093,0.102227,0,2,length-adds-nothing (inconclusive)
 6,-0.0574419,-0.0841743,-0.0307095,0,2,ln-best-at-t (inconclusive)
 7,0.0095109,-0.0440564,0.0630782,0,2,bn-level-with-plain-at-t (inconclusive)
+8,0.00189824,0.00156242,0.00223406,0,2,bn-drop-as-plain (inconclusive)
+9,-0.00583862,-0.0220715,0.0103943,0,2,ln-drops-more (inconclusive)
+10,0,0,0,0,0,batch-1-is-running (holds)
+11,1.21837,1.12665,1.3101,1,2,bn-own-batch-hurts-at-2 (inconclusive)
+12,0.0745142,0.0260234,0.123005,0.05,2,bn-own-batch-hurts-at-16 (inconclusive)
+13,0,0,0,0,0,plain-ln-no-batch-statistics (holds)
+14,-0.0632806,-0.106246,-0.0203153,0,2,ordering-holds-at-4t (inconclusive)
 EOD
 $bands << EOD
 5,0,0.03
 7,0,0.01
+8,0,0.005
+10,0,0
+13,0,0
 EOD
-set yrange [0.5:7.5] reverse
+set yrange [0.5:14.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

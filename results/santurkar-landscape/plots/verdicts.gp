@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 424
+fig_height = 2096
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,21 +59,61 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "santurkar-landscape: 6 claims, 95% intervals" font title_font
+set title "santurkar-landscape: 44 claims, 95% intervals" font title_font
 $claims << EOD
 1,-4.26902,-44.1038,35.5657,0,2,bn-gradient-more-predictive (inconclusive)
 2,-0.259543,-0.58727,0.0681836,0,2,bn-gradient-more-predictive-late (inconclusive)
 3,-10.5378,-31.1868,10.1111,0,2,bn-beta-lower (inconclusive)
 4,0.150278,0.07439,0.226167,0.1,2,bn-band-not-narrower-late (inconclusive)
 5,0.89725,0.843249,0.951251,0.8,2,noisy-useless-in-eval (inconclusive)
-6,0.758065,0.75166,0.764469,0.7,0,noisy-trains-own-statistics (holds)
+6,0.758065,0.75166,0.764469,0.7,2,noisy-trains-own-statistics (inconclusive)
+7,4.8047,-58.6596,68.269,0,2,bn-gradient-change-below-at-most-probes[step=20] (inconclusive)
+8,-20.0497,-33.2219,-6.87749,0,2,bn-gradient-change-below-at-most-probes[step=40] (inconclusive)
+9,-1.72018,-10.0529,6.61259,0,2,bn-gradient-change-below-at-most-probes[step=60] (inconclusive)
+10,-4.44571,-40.637,31.7455,0,2,bn-gradient-change-below-at-most-probes[step=80] (inconclusive)
+11,-6.99384,-59.3821,45.3944,0,2,bn-gradient-change-below-at-most-probes[step=100] (inconclusive)
+12,-2.5953,-6.98048,1.78988,0,2,bn-gradient-change-below-at-most-probes[step=120] (inconclusive)
+13,-1.07548,-3.74847,1.59751,0,2,bn-gradient-change-below-at-most-probes[step=140] (inconclusive)
+14,-1.47602,-9.40411,6.45206,0,2,bn-gradient-change-below-at-most-probes[step=160] (inconclusive)
+15,-0.365878,-8.88158,8.14983,0,2,bn-gradient-change-below-at-most-probes[step=180] (inconclusive)
+16,0.449488,-5.12394,6.02291,0,2,bn-gradient-change-below-at-most-probes[step=200] (inconclusive)
+17,-0.447501,-4.01896,3.12396,0,2,bn-gradient-change-below-at-most-probes[step=220] (inconclusive)
+18,-1.33012,-29.8612,27.2009,0,2,bn-gradient-change-below-at-most-probes[step=240] (inconclusive)
+19,-3.41857,-43.9037,37.0666,0,2,bn-gradient-change-below-at-most-probes[step=260] (inconclusive)
+20,-0.0502251,-13.6821,13.5816,0,2,bn-gradient-change-below-at-most-probes[step=280] (inconclusive)
+21,-0.259543,-0.58727,0.0681836,0,2,bn-gradient-change-below-at-most-probes[step=300] (inconclusive)
+22,13,0,15,0,2,bn-gradient-change-below-at-most-probes (inconclusive)
+23,9.66648,-92.6343,111.967,0,2,bn-beta-below-at-most-probes[step=20] (inconclusive)
+24,-58.0965,-234.582,118.389,0,2,bn-beta-below-at-most-probes[step=40] (inconclusive)
+25,-4.23725,-77.2779,68.8034,0,2,bn-beta-below-at-most-probes[step=60] (inconclusive)
+26,-28.8991,-302.045,244.247,0,2,bn-beta-below-at-most-probes[step=80] (inconclusive)
+27,-28.308,-44.2865,-12.3294,0,2,bn-beta-below-at-most-probes[step=100] (inconclusive)
+28,-12.711,-44.4093,18.9873,0,2,bn-beta-below-at-most-probes[step=120] (inconclusive)
+29,-7.99491,-135.739,119.749,0,2,bn-beta-below-at-most-probes[step=140] (inconclusive)
+30,-11.5681,-69.8963,46.7601,0,2,bn-beta-below-at-most-probes[step=160] (inconclusive)
+31,-5.89533,-65.1313,53.3406,0,2,bn-beta-below-at-most-probes[step=180] (inconclusive)
+32,0.0600523,-41.7293,41.8494,0,2,bn-beta-below-at-most-probes[step=200] (inconclusive)
+33,-9.19545,-70.6351,52.2442,0,2,bn-beta-below-at-most-probes[step=220] (inconclusive)
+34,-9.02997,-25.0892,7.0293,0,2,bn-beta-below-at-most-probes[step=240] (inconclusive)
+35,-9.72421,-103.11,83.6611,0,2,bn-beta-below-at-most-probes[step=260] (inconclusive)
+36,-2.23534,-50.8886,46.4179,0,2,bn-beta-below-at-most-probes[step=280] (inconclusive)
+37,-3.28435,-30.7917,24.223,0,2,bn-beta-below-at-most-probes[step=300] (inconclusive)
+38,13,0,15,0,2,bn-beta-below-at-most-probes (inconclusive)
+39,-0.353778,-0.438392,-0.269163,0,2,band-narrower-early (inconclusive)
+40,0.00328862,-0.349746,0.356323,0,2,band-as-wide-late (inconclusive)
+41,12.848,-125.794,151.49,0,2,not-smoother-by-beta-at-init (inconclusive)
+42,-29.3304,-529.707,471.046,0,2,smoother-by-gradient-change-at-init (inconclusive)
+43,-9.21668,-13.7387,-4.69465,0,2,noisy-smoothest-by-beta (inconclusive)
+44,-0.921047,-1.87247,0.0303761,0,2,noisy-smoothest-by-gradient-change (inconclusive)
 EOD
 $bands << EOD
+40,0,0.05
 EOD
-set yrange [0.5:6.5] reverse
+set yrange [0.5:44.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right
-plot $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
+plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+     $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

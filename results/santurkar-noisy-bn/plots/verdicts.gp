@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 380
+fig_height = 820
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,17 +59,27 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "santurkar-noisy-bn: 5 claims, 95% intervals" font title_font
+set title "santurkar-noisy-bn: 15 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.27498,0.171943,0.378016,0,2,noisy-worse-than-none-at-0.05 (inconclusive)
 2,0.278723,0.0311131,0.526334,0,2,noisy-worse-than-bn-at-0.05 (inconclusive)
 3,0.0469658,-0.0845566,0.178488,0,2,noisy-a-little-worse-at-0.01 (inconclusive)
 4,0.0588574,0.0266256,0.0910893,0,2,noisy-not-as-bn-at-0.01 (inconclusive)
 5,0.0254544,0.0254544,0.0254544,0,2,deeper-noisy-worse-than-none (inconclusive)
+6,18.6911,-75.5343,112.916,2,2,noisy-moves-more-at-0.01[model.norm_noise.scale_std=0.5] (inconclusive)
+7,3.01208,-15.6665,21.6906,2,2,noisy-moves-more-at-0.01[model.norm_noise.scale_std=0.1] (inconclusive)
+8,2,0,2,2,2,noisy-moves-more-at-0.01 (inconclusive)
+9,0.153287,0.0414659,0.265107,0,2,noisy-default-worse-at-0.01 (inconclusive)
+10,-0.0520228,-0.0520228,-0.0520228,0,2,deeper-bn-lead-grows (inconclusive)
+11,-0.0245444,-0.333182,0.284093,0,2,noisy-eval-mode-costs[train.optimizer.lr=0.05,model.norm_noise.scale_std=0.5] (inconclusive)
+12,-0.110323,-1.18553,0.964889,0,2,noisy-eval-mode-costs[train.optimizer.lr=0.05,model.norm_noise.scale_std=0.1] (inconclusive)
+13,-0.0849677,-1.00258,0.832646,0,2,noisy-eval-mode-costs[train.optimizer.lr=0.01,model.norm_noise.scale_std=0.5] (inconclusive)
+14,-0.208802,-2.1529,1.7353,0,2,noisy-eval-mode-costs[train.optimizer.lr=0.01,model.norm_noise.scale_std=0.1] (inconclusive)
+15,4,0,4,0,2,noisy-eval-mode-costs (inconclusive)
 EOD
 $bands << EOD
 EOD
-set yrange [0.5:5.5] reverse
+set yrange [0.5:15.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

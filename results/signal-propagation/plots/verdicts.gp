@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 468
+fig_height = 820
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,7 +59,7 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "signal-propagation: 7 claims, 95% intervals" font title_font
+set title "signal-propagation: 15 claims, 95% intervals" font title_font
 $claims << EOD
 1,10674.9,10674.9,10674.9,1000,2,none-variance-explodes (inconclusive)
 2,8.07915,8.07915,8.07915,10,2,bn-variance-bounded (inconclusive)
@@ -68,10 +68,18 @@ $claims << EOD
 5,0,0,0.975,0.5,2,skipinit-trains-at-0.1 (inconclusive)
 6,0.078,0.078,0.078,0.05,2,skipinit-behind-bn-at-0.1 (inconclusive)
 7,1,0.025,1,0.5,2,skipinit-diverges-at-1 (inconclusive)
+8,1,0.025,1,0.5,2,none-diverges-above-0.01[train.optimizer.lr=0.1] (inconclusive)
+9,1,0.025,1,0.5,2,none-diverges-above-0.01[train.optimizer.lr=1] (inconclusive)
+10,2,0,2,0.5,2,none-diverges-above-0.01 (inconclusive)
+11,3072.19,3072.19,3072.19,1000,2,none-variance-grows-with-depth (inconclusive)
+12,-6.5347,-6.5347,-6.5347,0,2,normalized-variance-resets-at-transition[model.norm.type=batch] (inconclusive)
+13,-6.87693,-6.87693,-6.87693,0,2,normalized-variance-resets-at-transition[model.norm.type=group] (inconclusive)
+14,2,0,2,0,2,normalized-variance-resets-at-transition (inconclusive)
+15,0,0,0.975,0.5,2,bn-does-not-diverge-at-1 (inconclusive)
 EOD
 $bands << EOD
 EOD
-set yrange [0.5:7.5] reverse
+set yrange [0.5:15.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 908
+fig_height = 1832
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,7 +59,7 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "stats-precision-cnn: 17 claims, 95% intervals" font title_font
+set title "stats-precision-cnn: 38 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.4545,0.4545,0.4545,0.8,2,fp16-survives-batch-8 (inconclusive)
 2,0.8985,0.8985,0.8985,0.8,2,fp16-chance-batch-64 (inconclusive)
@@ -78,13 +78,56 @@ $claims << EOD
 15,0.018,0.018,0.018,0,2,bf16-costs-batch64[model.norm.type=group] (inconclusive)
 16,0.711,0.711,0.711,0,2,bf16-costs-batch64[model.norm.type=rms] (inconclusive)
 17,0.8985,0.8985,0.8985,0.8,2,bf16-rms-chance-at-64 (inconclusive)
+18,1,1,1,0,1,fp16-chance-in-6-of-8[model.norm.type=batch,train.batch_size=8] (does not hold)
+19,0,0,0,0,0,fp16-chance-in-6-of-8[model.norm.type=batch,train.batch_size=64] (holds)
+20,0,0,0,0,0,fp16-chance-in-6-of-8[model.norm.type=layer,train.batch_size=8] (holds)
+21,0,0,0,0,0,fp16-chance-in-6-of-8[model.norm.type=layer,train.batch_size=64] (holds)
+22,0,0,0,0,0,fp16-chance-in-6-of-8[model.norm.type=group,train.batch_size=8] (holds)
+23,1,1,1,0,1,fp16-chance-in-6-of-8[model.norm.type=group,train.batch_size=64] (does not hold)
+24,0,0,0,0,0,fp16-chance-in-6-of-8[model.norm.type=rms,train.batch_size=8] (holds)
+25,0,0,0,0,0,fp16-chance-in-6-of-8[model.norm.type=rms,train.batch_size=64] (holds)
+26,6,6,6,0,0,fp16-chance-in-6-of-8 (holds)
+27,0,0,0,0,0,fp16-bn-8-trains-as-fp32 (holds)
+28,0,0,0,0,0,fp16-bn-8-evaluates-worse (holds)
+29,0,0,0,0,0,bf16-costs-every-cell[model.norm.type=batch,train.batch_size=8] (holds)
+30,0,0,0,0,0,bf16-costs-every-cell[model.norm.type=batch,train.batch_size=64] (holds)
+31,0,0,0,0,0,bf16-costs-every-cell[model.norm.type=layer,train.batch_size=8] (holds)
+32,0,0,0,0,0,bf16-costs-every-cell[model.norm.type=layer,train.batch_size=64] (holds)
+33,0,0,0,0,0,bf16-costs-every-cell[model.norm.type=group,train.batch_size=8] (holds)
+34,0,0,0,0,0,bf16-costs-every-cell[model.norm.type=group,train.batch_size=64] (holds)
+35,0,0,0,0,0,bf16-costs-every-cell[model.norm.type=rms,train.batch_size=8] (holds)
+36,0,0,0,0,0,bf16-costs-every-cell[model.norm.type=rms,train.batch_size=64] (holds)
+37,8,8,8,0,0,bf16-costs-every-cell (holds)
+38,1,1,1,1,0,bf16-bn-worse-at-64 (holds)
 EOD
 $bands << EOD
+18,0,0
+19,0,0
+20,0,0
+21,0,0
+22,0,0
+23,0,0
+24,0,0
+25,0,0
+26,0,0
+27,0,0
+28,0,0
+29,0,0
+30,0,0
+31,0,0
+32,0,0
+33,0,0
+34,0,0
+35,0,0
+36,0,0
+37,0,0
+38,1,0
 EOD
-set yrange [0.5:17.5] reverse
+set yrange [0.5:38.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right
-plot $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
+plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+     $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

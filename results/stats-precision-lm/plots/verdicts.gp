@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 512
+fig_height = 952
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,7 +59,7 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "stats-precision-lm: 8 claims, 95% intervals" font title_font
+set title "stats-precision-lm: 18 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.734418,0.734418,0.734418,0.5,2,fp16-breaks-layer-at-512 (inconclusive)
 2,1.82196,1.82196,1.82196,0.5,2,fp16-breaks-rms-at-512 (inconclusive)
@@ -69,14 +69,34 @@ $claims << EOD
 6,-0.0001471,-0.0001471,-0.0001471,0,2,fp16-harmless-at-64[model.norm.type=rms] (inconclusive)
 7,1.75633,1.75633,1.75633,1,2,bf16-breaks-bn-at-64 (inconclusive)
 8,-0.0348104,-0.0710378,0.00141689,0,2,bf16-improves-bn-at-16 (inconclusive)
+9,0,0,0,0,0,bf16-bn-64-above-unigram (holds)
+10,0,0,0,0,0,bf16-bn-64-training-broke (holds)
+11,0,0,0,0,0,fp16-bn-64-no-overflow (holds)
+12,0,0,0,0,0,bf16-improves-bn-16-every-seed (holds)
+13,0,0,0,0,0,fp16-harmless-elsewhere (holds)
+14,0,0,0,0,0,bf16-costs-at-512[model.norm.type=layer] (holds)
+15,0,0,0,0,0,bf16-costs-at-512[model.norm.type=rms] (holds)
+16,2,2,2,0,0,bf16-costs-at-512 (holds)
+17,1,1,1,0,1,bf16-small-at-short-sums (does not hold)
+18,0,0,0,0,0,bf16-small-bn-batch-4 (holds)
 EOD
 $bands << EOD
 3,0,0.02
 4,0,0.02
 5,0,0.02
 6,0,0.02
+9,0,0
+10,0,0
+11,0,0
+12,0,0
+13,0,0
+14,0,0
+15,0,0
+16,0,0
+17,0,0
+18,0,0
 EOD
-set yrange [0.5:8.5] reverse
+set yrange [0.5:18.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

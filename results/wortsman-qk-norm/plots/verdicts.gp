@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 732
+fig_height = 1436
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,7 +59,7 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "wortsman-qk-norm: 13 claims, 95% intervals" font title_font
+set title "wortsman-qk-norm: 29 claims, 95% intervals" font title_font
 $claims << EOD
 1,130311,-112110,372732,1000,2,logits-grow-without-qk-norm (inconclusive)
 2,4.04808,3.82041,4.27576,100,0,qk-norm-bounds-logits[train.optimizer.lr=0.001] (holds)
@@ -70,17 +70,36 @@ $claims << EOD
 7,64.3159,-4.67394,133.306,100,2,qk-norm-bounds-logits[train.optimizer.lr=0.3] (inconclusive)
 8,0.000602441,-0.00175645,0.00296133,0.001,2,qk-norm-logits-far-below-at-0.3 (inconclusive)
 9,-0.0892803,-0.117076,-0.0614847,0,2,loss-level-at-0.001 (inconclusive)
-10,-0.0300969,-0.0521813,-0.00801252,0,0,loss-level-at-0.003 (holds)
+10,-0.0300969,-0.0521813,-0.00801252,0,2,loss-level-at-0.003 (inconclusive)
 11,0.0042208,-0.11386,0.122301,0,2,loss-level-at-0.01 (inconclusive)
 12,-0.135466,-0.194224,-0.0767078,0,2,qk-norm-degrades-less-at-0.03 (inconclusive)
 13,-0.317352,-1.01606,0.381358,0,2,qk-norm-degrades-less-at-0.3 (inconclusive)
+14,1.01143,0.998539,1.02433,1.25,0,qk-norm-tolerates-the-grid[train.optimizer.lr=0.001] (holds)
+15,1.04517,0.978616,1.11171,1.25,2,qk-norm-tolerates-the-grid[train.optimizer.lr=0.01] (inconclusive)
+16,1.07399,1.01708,1.1309,1.25,2,qk-norm-tolerates-the-grid[train.optimizer.lr=0.03] (inconclusive)
+17,1.25041,0.843074,1.65774,1.25,2,qk-norm-tolerates-the-grid[train.optimizer.lr=0.1] (inconclusive)
+18,1.21757,0.881619,1.55352,1.25,2,qk-norm-tolerates-the-grid[train.optimizer.lr=0.3] (inconclusive)
+19,4,1,5,1.25,2,qk-norm-tolerates-the-grid (inconclusive)
+20,1.03842,1.03504,1.0418,1.25,0,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.001] (holds)
+21,1.02877,0.924579,1.13296,1.25,2,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.01] (inconclusive)
+22,1.12125,1.05434,1.18815,1.25,2,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.03] (inconclusive)
+23,1.30997,1.26262,1.35732,1.25,1,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.1] (does not hold)
+24,1.34699,1.3201,1.37388,1.25,1,no-qk-norm-tolerates-1.5-decades[train.optimizer.lr=0.3] (does not hold)
+25,3,1,3,1.25,2,no-qk-norm-tolerates-1.5-decades (inconclusive)
+26,0.612322,-0.602521,1.82716,0.5,2,logit-growth-early (inconclusive)
+27,1,1,1,1,0,qk-norm-one-seed-near-3-at-top[train.optimizer.lr=0.1] (holds)
+28,1,1,1,1,0,qk-norm-one-seed-near-3-at-top[train.optimizer.lr=0.3] (holds)
+29,2,2,2,1,0,qk-norm-one-seed-near-3-at-top (holds)
 EOD
 $bands << EOD
 9,0,0.1
 10,0,0.1
 11,0,0.1
+27,1,0
+28,1,0
+29,1,0
 EOD
-set yrange [0.5:13.5] reverse
+set yrange [0.5:29.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 688
+fig_height = 952
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,7 +59,7 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "wu-he-batch-cnn: 12 claims, 95% intervals" font title_font
+set title "wu-he-batch-cnn: 18 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.011,-0.0204957,0.0424957,0,2,bn-level-with-gn-at-2 (inconclusive)
 2,0.00616667,-0.0199562,0.0322895,0,2,bn-2-level-with-32 (inconclusive)
@@ -73,6 +73,12 @@ $claims << EOD
 10,-0.007,-0.0417779,0.0277779,0,2,no-ln-in-penalty[model.norm.type=batch] (inconclusive)
 11,-0.003,-0.00424207,-0.00175793,0,0,no-ln-in-penalty[model.norm.type=layer] (holds)
 12,-0.009,-0.0200397,0.00203975,0,2,no-ln-in-penalty[model.norm.type=instance] (inconclusive)
+13,0.0175,-0.0198241,0.0548241,0,2,everything-worse-at-64[model.norm.type=none] (inconclusive)
+14,0.0388333,-0.0065716,0.0842383,0,2,everything-worse-at-64[model.norm.type=batch] (inconclusive)
+15,0.051,0.0133057,0.0886943,0,2,everything-worse-at-64[model.norm.type=layer] (inconclusive)
+16,0.0336667,0.00162867,0.0657047,0,2,everything-worse-at-64[model.norm.type=group] (inconclusive)
+17,0.0318333,0.0128198,0.0508469,0,2,everything-worse-at-64[model.norm.type=instance] (inconclusive)
+18,5,0,5,0,2,everything-worse-at-64 (inconclusive)
 EOD
 $bands << EOD
 1,0,0.02
@@ -88,7 +94,7 @@ $bands << EOD
 11,0,0.02
 12,0,0.02
 EOD
-set yrange [0.5:12.5] reverse
+set yrange [0.5:18.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 556
+fig_height = 732
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,7 +59,7 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "xiong-warmup: 9 claims, 95% intervals" font title_font
+set title "xiong-warmup: 13 claims, 95% intervals" font title_font
 $claims << EOD
 1,1,0.292402,1,0.5,2,post-no-warmup-stuck-at-top (inconclusive)
 2,-0.474224,-1.50142,0.552969,0,2,warmup-frees-post-at-top (inconclusive)
@@ -70,11 +70,17 @@ $claims << EOD
 7,0.00089308,-0.0011164,0.00290256,0,0,post-grad-norms-level (holds)
 8,-1.14958,-1.91271,-0.38645,-0.5,2,pre-grad-norms-fall (inconclusive)
 9,14.1834,11.2236,17.1432,10,2,pre-blocks-larger (inconclusive)
+10,3,3,3,3,0,post-stuck-every-seed (holds)
+11,1,1,1,1,0,warmup-frees-two-of-three (holds)
+12,16.2247,15.7227,16.7268,10,0,post-block0-large (holds)
+13,8.13426,7.54563,8.7229,5,0,post-head-large (holds)
 EOD
 $bands << EOD
 7,0,0.01
+10,3,0
+11,1,0
 EOD
-set yrange [0.5:9.5] reverse
+set yrange [0.5:13.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

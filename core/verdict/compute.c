@@ -1,0 +1,696 @@
+/* normlab verdict's computation (verdict/verdict.h): the runs of each
+ * claim's cells (the sweep's, or another sweep's a cell names), one claim
+ * per each: value combination or each_row: value, the per-unit effects
+ * paired by seed, the statistics (verdict/decide.c), Holm's correction
+ * over the experiment's claims, and the counts over cells (cells:). */
+#include "verdict/verdict.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stats/stats.h"
+#include "verdict/internal.h"
+
+const char *const nl_verdict_kind_names[NL_VERDICT_KIND_COUNT] = {"holds", "does not hold", "inconclusive"};
+
+nl_code vd_claim_fail(const vd_ctx *C, const nl_claim *c, int line, int column, const char *key, const char *fmt,
+                      ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return nl_fail(C->err, NL_ERR_CONFIG, "%s:%d:%d: claims[%d].%s: %s", C->set->path, line ? line : c->line,
+                   line ? column : c->column, (int)(c - C->set->claims), key, msg);
+}
+
+static bool row_matches(const vd_source *s, int row, const nl_claim_select *sel, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const int col = vd_source_key_col(s, sel[i].key);
+        if (col < 0 || !nl_claim_select_matches(&sel[i], s->t.rows[row][col]))
+            return false;
+    }
+    return true;
+}
+
+/* "v1, v2, ..." of a key column, each once, into have */
+static void key_values(const vd_source *s, int col, char *have, size_t size)
+{
+    have[0] = '\0';
+    for (int r = 0; r < s->t.n_rows && strlen(have) + 40 < size; r++) {
+        bool earlier = false;
+        for (int q = 0; q < r && !earlier; q++)
+            earlier = !strcmp(s->t.rows[q][col], s->t.rows[r][col]);
+        if (!earlier)
+            snprintf(have + strlen(have), size - strlen(have), "%s%s", have[0] ? ", " : "", s->t.rows[r][col]);
+    }
+}
+
+/* every selector names a key of the source and a value some run has */
+static nl_code check_selectors(const vd_ctx *C, const nl_claim *c, const vd_source *s, const char *what,
+                               const nl_claim_select *sel, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char key[160], have[512] = "";
+        snprintf(key, sizeof key, "%s.%s", what, sel[i].key);
+        const int col = vd_source_key_col(s, sel[i].key);
+        if (col < 0) {
+            for (int k = 1; k < s->status_col; k++)
+                snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", k > 1 ? ", " : "", s->t.header[k]);
+            return vd_claim_fail(C, c, sel[i].line, sel[i].column, key, "no run of %s varies '%s'; its keys: %s",
+                                 s->dir, sel[i].key, have);
+        }
+        bool found = false;
+        for (int r = 0; r < s->t.n_rows && !found; r++)
+            found = nl_claim_select_matches(&sel[i], s->t.rows[r][col]);
+        if (!found) {
+            key_values(s, col, have, sizeof have);
+            char shown[256];
+            nl_copy_string(shown, sizeof shown, sel[i].value);
+            for (char *p = shown; *p; p++)
+                *p = *p == '\n' && p[1] ? ',' : *p == '\n' ? '\0' : *p;
+            return vd_claim_fail(C, c, sel[i].line, sel[i].column, key, "no run of %s has %s=%s; its values: %s",
+                                 s->dir, sel[i].key, shown, have);
+        }
+    }
+    return NL_OK;
+}
+
+/* ---- cells: the runs a claim compares, one per seed ---- */
+
+typedef struct {
+    const vd_source *src;
+    int n;
+    int rows[VD_MAX_SEEDS];
+    char label[512];
+} cell;
+
+static void add_label(char *label, size_t size, const nl_claim_select *s, int n)
+{
+    for (int i = 0; i < n; i++) {
+        snprintf(label + strlen(label), size - strlen(label), "%s%s=", label[0] ? ", " : "", s[i].key);
+        for (const char *p = s[i].value; *p; p++)
+            snprintf(label + strlen(label), size - strlen(label), "%c",
+                     *p != '\n' ? *p : p[1] ? '|' : '\0');
+    }
+}
+
+/* the each: selectors the cell keeps: those whose key the cell does not
+ * select itself and its source varies (another sweep may not) */
+static int each_kept(const nl_claim_cell *cl, const vd_source *s, const vd_slice *sl, nl_claim_select *out)
+{
+    int n = 0;
+    for (int e = 0; sl && e < sl->n_each; e++) {
+        bool own = vd_source_key_col(s, sl->each[e].key) < 0;
+        for (int i = 0; i < cl->n; i++)
+            own |= !strcmp(cl->sel[i].key, sl->each[e].key);
+        if (!own)
+            out[n++] = sl->each[e];
+    }
+    return n;
+}
+
+/* the scope: selectors a cell of this sweep keeps: those whose key it does not select itself */
+static int scope_kept(const nl_claim *c, const nl_claim_cell *cl, nl_claim_select *out)
+{
+    int n = 0;
+    for (int k = 0; !cl->sweep[0] && k < c->n_scope; k++) {
+        bool own = false;
+        for (int i = 0; i < cl->n; i++)
+            own |= !strcmp(cl->sel[i].key, c->scope[k].key);
+        if (!own)
+            out[n++] = c->scope[k];
+    }
+    return n;
+}
+
+/* a run's unit: its seed, and the values of the claim's pair_by: keys */
+static const char *unit_of(const nl_claim *c, const vd_source *s, int row, char *buf, size_t size)
+{
+    if (!c->n_pair_by)
+        return vd_source_seed(s, row);
+    snprintf(buf, size, "%s", vd_source_seed(s, row));
+    for (int k = 0; k < c->n_pair_by; k++) {
+        const int col = vd_source_key_col(s, c->pair_by[k]);
+        snprintf(buf + strlen(buf), size - strlen(buf), "/%s", col >= 0 ? s->t.rows[row][col] : "");
+    }
+    return buf;
+}
+
+static nl_code two_runs(const vd_ctx *C, const nl_claim *c, const char *what, const cell *out, int other, int r)
+{
+    const vd_source *s = out->src;
+    int k = 1;
+    while (k < s->status_col && (k == s->seed_col || !strcmp(s->t.rows[other][k], s->t.rows[r][k])))
+        k++;
+    char unit[512];
+    return vd_claim_fail(C, c, 0, 0, what, "cell %s (%s) holds two runs of seed %s, %s and %s, which differ in %s: "
+                         "name it in %s:, scope:, each: or pair_by:", what, out->label,
+                         unit_of(c, s, r, unit, sizeof unit), s->t.rows[other][0], s->t.rows[r][0],
+                         k < s->status_col ? s->t.header[k] : "?", what);
+}
+
+/* the runs of cell k: its selectors, and (a cell of this sweep) scope: and the each: values */
+static nl_code collect_cell(const vd_ctx *C, const nl_claim *c, const vd_slice *sl, int k, cell *out)
+{
+    const nl_claim_cell *cl = &c->cells[k];
+    const char *what = nl_cell_names[k];
+    nl_claim_select each[NL_CLAIM_MAX_EACH], scope[NL_CLAIM_MAX_SELECT];
+    out->src = vd_cell_source(C, cl);
+    const int n_each = each_kept(cl, out->src, sl, each), n_scope = scope_kept(c, cl, scope);
+    out->n = 0;
+    out->label[0] = '\0';
+    if (cl->sweep[0])
+        snprintf(out->label, sizeof out->label, "sweep=%s", cl->sweep);
+    add_label(out->label, sizeof out->label, cl->sel, cl->n);
+    add_label(out->label, sizeof out->label, scope, n_scope);
+    add_label(out->label, sizeof out->label, each, n_each);
+    const vd_source *s = out->src;
+    for (int r = 0; r < s->t.n_rows; r++) {
+        if (!row_matches(s, r, cl->sel, cl->n) || !row_matches(s, r, scope, n_scope) ||
+            !row_matches(s, r, each, n_each))
+            continue;
+        char u1[512], u2[512];
+        for (int i = 0; i < out->n; i++)
+            if (!strcmp(unit_of(c, s, out->rows[i], u1, sizeof u1), unit_of(c, s, r, u2, sizeof u2)))
+                return two_runs(C, c, what, out, out->rows[i], r);
+        if (out->n == VD_MAX_SEEDS)
+            return vd_claim_fail(C, c, 0, 0, what, "more than %d seeds", VD_MAX_SEEDS);
+        out->rows[out->n++] = r;
+    }
+    if (out->n == 0)
+        return vd_claim_fail(C, c, 0, 0, what, "cell %s (%s) has no runs in %s", what, out->label, s->dir);
+    return NL_OK;
+}
+
+static bool finished(const vd_source *s, int row)
+{
+    const char *st = s->t.rows[row][s->status_col];
+    return !strcmp(st, "ok") || !strcmp(st, "diverged");
+}
+
+/* the commits, kernel sets and thread counts of the runs, each distinct value once */
+static void add_distinct(char *list, size_t size, const char *value)
+{
+    char padded[300], in[300];
+    snprintf(padded, sizeof padded, " %s ", value);
+    snprintf(in, sizeof in, " %s ", list);
+    if (value[0] && !strstr(in, padded))
+        snprintf(list + strlen(list), size - strlen(list), "%s%s", list[0] ? " " : "", value);
+}
+
+static void provenance(const cell *cl, nl_verdict *v)
+{
+    static const char *const keys[] = {"git_commit", "cpu_kernels", "threads"};
+    char *lists[] = {v->commits, v->kernels, v->threads};
+    const size_t sizes[] = {sizeof v->commits, sizeof v->kernels, sizeof v->threads};
+    for (int i = 0; i < cl->n; i++)
+        for (int k = 0; k < 3; k++) {
+            char text[256];
+            vd_json_value(cl->src, cl->rows[i], keys[k], text, sizeof text);
+            add_distinct(lists[k], sizes[k], text);
+        }
+    v->mixed_commits = strchr(v->commits, ' ') != NULL;
+}
+
+static void add_value(char *list, size_t size, const char *seed, double value)
+{
+    snprintf(list + strlen(list), size - strlen(list), "%s%s:%.6g", list[0] ? " " : "", seed, value);
+}
+
+static void add_note(nl_verdict *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_note(nl_verdict *v, const char *fmt, ...)
+{
+    const size_t used = strlen(v->note);
+    if (used)
+        snprintf(v->note + used, sizeof v->note - used, "; ");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->note + strlen(v->note), sizeof v->note - strlen(v->note), fmt, ap);
+    va_end(ap);
+}
+
+/* ---- per unit ---- */
+
+typedef struct {
+    const vd_ctx *C;
+    const nl_claim *c;
+    const vd_slice *slice;
+    cell cells[NL_CELL_COUNT];
+    nl_verdict *v;
+} unit_ctx;
+
+/* a's run of a rate claim: 1 for the bad outcome, 0 for none, -1 when it has no value */
+static int bad_outcome(const nl_claim *c, const vd_source *s, int row, double value)
+{
+    if (c->outcome_diverged && !strcmp(s->t.rows[row][s->status_col], "diverged"))
+        return 1;
+    if (c->outcome_op < 0 || isnan(value))
+        return c->outcome_op < 0 ? 0 : -1;
+    return c->outcome_op == NL_EXPECT_GREATER ? value > c->outcome_x : value < c->outcome_x;
+}
+
+/* cell k's run of a unit, or -1 */
+static int partner(const nl_claim *c, const cell *cl, const char *unit)
+{
+    char buf[512];
+    for (int j = 0; j < cl->n; j++)
+        if (!strcmp(unit_of(c, cl->src, cl->rows[j], buf, sizeof buf), unit))
+            return cl->rows[j];
+    return -1;
+}
+
+/* cell k's value for a seed (b and d read b_metric); NaN noted when there is none */
+static double cell_value(unit_ctx *U, int k, const char *seed)
+{
+    const nl_claim *c = U->c;
+    const cell *cl = &U->cells[k];
+    const int row = partner(c, cl, seed);
+    const bool b_side = k == NL_CELL_B || k == NL_CELL_D;
+    const double v = row >= 0 && finished(cl->src, row)
+                         ? vd_run_metric(U->C, c, cl->src, row, b_side ? &c->b_metric : &c->metric,
+                                         b_side ? &c->b_metric_expr : &c->metric_expr, U->slice)
+                         : NAN;
+    if (isnan(v) && k > NL_CELL_A)
+        add_note(U->v, "seed %s: %s has no %s run to pair with", seed, nl_cell_names[k], row < 0 ? "" : "finished");
+    if (!isnan(v)) {
+        char *lists[] = {U->v->a_values, U->v->b_values, U->v->c_values, U->v->d_values};
+        add_value(lists[k], sizeof U->v->a_values, seed, v);
+    }
+    return v;
+}
+
+typedef struct {
+    const double *values;
+} cells_lookup;
+
+static double lookup_cell(void *p, const char *name)
+{
+    const cells_lookup *L = p;
+    for (int k = 0; k < NL_CELL_COUNT; k++)
+        if (!strcmp(name, nl_cell_names[k]))
+            return L->values[k];
+    return NAN;
+}
+
+/* a seed's effect from its cells' values: a - b, a / b, a, or the expression */
+static double unit_effect(unit_ctx *U, const char *seed, double va)
+{
+    const nl_claim *c = U->c;
+    double values[NL_CELL_COUNT] = {va, NAN, NAN, NAN};
+    for (int k = NL_CELL_B; k < NL_CELL_COUNT; k++)
+        if (c->cells[k].given && isnan(values[k] = cell_value(U, k, seed)))
+            return NAN;
+    if (c->effect == NL_EFFECT_VALUE)
+        return va;
+    if (c->effect == NL_EFFECT_DIFFERENCE)
+        return va - values[NL_CELL_B];
+    if (c->effect == NL_EFFECT_RATIO)
+        return va / values[NL_CELL_B];
+    cells_lookup L = {values};
+    const double x = nl_expr_eval(&c->effect_expr, lookup_cell, &L);
+    if (c->effect == NL_EFFECT_COUNT && !isnan(x))
+        return vd_on_claimed_side(c, x);
+    return x;
+}
+
+/* the claim's per-unit effects into x: the effect, or 1 for the outcome
+ * and 0 for none (rate, count); units without one are noted */
+static int effects(unit_ctx *U, double *x)
+{
+    const nl_claim *c = U->c;
+    const cell *a = &U->cells[NL_CELL_A];
+    int n = 0;
+    for (int i = 0; i < a->n; i++) {
+        const int row = a->rows[i];
+        char unit[512];
+        const char *seed = unit_of(c, a->src, row, unit, sizeof unit);
+        if (!finished(a->src, row)) {
+            add_note(U->v, "seed %s: a's run is %s", seed, a->src->t.rows[row][a->src->status_col]);
+            continue;
+        }
+        const double va = vd_run_metric(U->C, c, a->src, row, &c->metric, &c->metric_expr, U->slice);
+        const int bad = c->effect == NL_EFFECT_RATE ? bad_outcome(c, a->src, row, va) : 0;
+        if ((c->effect == NL_EFFECT_RATE && bad < 0) || (c->effect != NL_EFFECT_RATE && isnan(va))) {
+            add_note(U->v, "seed %s: a's run has no %s", seed, c->metric.name);
+            continue;
+        }
+        add_value(U->v->a_values, sizeof U->v->a_values, seed, va);
+        const double e = c->effect == NL_EFFECT_RATE ? bad : unit_effect(U, seed, va);
+        if (!isnan(e))
+            x[n++] = e;
+    }
+    return n;
+}
+
+/* ---- the claims ---- */
+
+static void slice_id(const nl_claim *c, const vd_slice *sl, char *id, size_t size)
+{
+    snprintf(id, size, "%s", c->id);
+    if (!sl || (!sl->n_each && !sl->has_row))
+        return;
+    snprintf(id + strlen(id), size - strlen(id), "[");
+    for (int e = 0; e < sl->n_each; e++)
+        snprintf(id + strlen(id), size - strlen(id), "%s%s=%s", e ? "," : "", sl->each[e].key, sl->each[e].value);
+    if (sl->has_row)
+        snprintf(id + strlen(id), size - strlen(id), "%s=%s", sl->row.key, sl->row.value);
+    snprintf(id + strlen(id), size - strlen(id), "]");
+}
+
+static void verdict_init(nl_verdict *v, const nl_claim *c, const vd_slice *sl)
+{
+    memset(v, 0, sizeof *v);
+    v->claim = c;
+    v->effect = v->sd = v->lo = v->hi = v->sign_flip_p = NAN;
+    v->p = 1;
+    v->p_holm = NAN;
+    v->seeds_needed = -1;
+    slice_id(c, sl, v->id, sizeof v->id);
+}
+
+static nl_code evaluate(const vd_ctx *C, const nl_claim *c, const vd_slice *sl, nl_verdict *v)
+{
+    verdict_init(v, c, sl);
+    unit_ctx *U = calloc(1, sizeof *U);
+    if (!U)
+        return nl_fail(C->err, NL_ERR_NOMEM, "out of memory");
+    *U = (unit_ctx){.C = C, .c = c, .slice = sl, .v = v};
+    nl_code rc = NL_OK;
+    char *labels[] = {v->a_label, v->b_label, v->c_label, v->d_label};
+    for (int k = 0; k < NL_CELL_COUNT && rc == NL_OK; k++)
+        if (c->cells[k].given && (rc = collect_cell(C, c, sl, k, &U->cells[k])) == NL_OK) {
+            nl_copy_string(labels[k], sizeof v->a_label, U->cells[k].label);
+            provenance(&U->cells[k], v);
+        }
+    double *x = rc == NL_OK ? malloc(VD_MAX_SEEDS * sizeof *x) : NULL;
+    if (rc == NL_OK && !x)
+        rc = nl_fail(C->err, NL_ERR_NOMEM, "out of memory");
+    if (rc == NL_OK) {
+        v->n = effects(U, x);
+        if (c->effect == NL_EFFECT_RATE)
+            vd_decide_rate(c, x, v->n, C->opt, v);
+        else if (c->effect == NL_EFFECT_COUNT)
+            vd_decide_count(c, x, v->n, v);
+        else
+            vd_decide_mean(c, x, v->n, C->opt, v);
+    }
+    free(x);
+    free(U);
+    return rc;
+}
+
+/* the combinations of the each: keys' values among the runs in the
+ * claim's scope, in summary.csv's order */
+static int each_slices(const vd_ctx *C, const nl_claim *c, vd_slice *out, int max)
+{
+    const vd_source *s = &C->main;
+    int n = 0;
+    for (int r = 0; r < s->t.n_rows && n < max; r++) {
+        if (!row_matches(s, r, c->scope, c->n_scope))
+            continue;
+        vd_slice sl = {.n_each = c->n_each};
+        for (int e = 0; e < c->n_each; e++) {
+            sl.each[e] = (nl_claim_select){.kind = NL_SELECT_VALUE, .line = c->each_line, .column = c->each_column};
+            nl_copy_string(sl.each[e].key, sizeof sl.each[e].key, c->each[e]);
+            nl_copy_string(sl.each[e].value, sizeof sl.each[e].value,
+                           s->t.rows[r][vd_source_key_col(s, c->each[e])]);
+        }
+        bool seen = false;
+        for (int i = 0; i < n && !seen; i++) {
+            seen = true;
+            for (int e = 0; e < c->n_each; e++)
+                seen &= !strcmp(out[i].each[e].value, sl.each[e].value);
+        }
+        if (!seen)
+            out[n++] = sl;
+    }
+    return n;
+}
+
+/* each_row: a slice per value of the column in cell a's runs' files */
+static nl_code row_slices(const vd_ctx *C, const nl_claim *c, vd_slice *out, int max, int *n)
+{
+    cell *a = malloc(sizeof *a);
+    if (!a)
+        return nl_fail(C->err, NL_ERR_NOMEM, "out of memory");
+    nl_code rc = collect_cell(C, c, NULL, NL_CELL_A, a);
+    nl_claim_select *values = rc == NL_OK ? calloc((size_t)max, sizeof *values) : NULL;
+    if (rc == NL_OK && !values)
+        rc = nl_fail(C->err, NL_ERR_NOMEM, "out of memory");
+    *n = rc == NL_OK ? vd_row_values(C, c, a->src, a->rows, a->n, values, max) : 0;
+    for (int i = 0; i < *n; i++)
+        out[i] = (vd_slice){.row = values[i], .has_row = true};
+    if (rc == NL_OK && *n == 0)
+        rc = vd_claim_fail(C, c, c->each_line, c->each_column, "each_row", "no row of cell a's runs' files has a "
+                           "value in column '%s' (the metric's file and where:)", c->each_row);
+    free(values);
+    free(a);
+    return rc;
+}
+
+/* whether a slice selects cell b itself (the reference against itself) */
+static bool is_reference(const nl_claim *c, const vd_slice *sl)
+{
+    if (!sl || !sl->n_each || !c->cells[NL_CELL_B].given || c->cells[NL_CELL_B].sweep[0])
+        return false;
+    for (int e = 0; e < sl->n_each; e++) {
+        bool selected = false;
+        for (int i = 0; i < c->cells[NL_CELL_B].n; i++)
+            selected |= !strcmp(c->cells[NL_CELL_B].sel[i].key, sl->each[e].key) &&
+                        nl_claim_select_matches(&c->cells[NL_CELL_B].sel[i], sl->each[e].value);
+        if (!selected)
+            return false;
+    }
+    return true;
+}
+
+#define VD_MAX_SLICES 128
+
+static nl_code grow(const vd_ctx *C, nl_verdict_report *out, int more)
+{
+    nl_verdict *grown = realloc(out->v, (size_t)(out->n + more) * sizeof *grown);
+    if (!grown)
+        return nl_fail(C->err, NL_ERR_NOMEM, "out of memory");
+    out->v = grown;
+    return NL_OK;
+}
+
+static nl_code add_slices(const vd_ctx *C, const nl_claim *c, const vd_slice *slices, int n, nl_verdict_report *out)
+{
+    nl_code rc = grow(C, out, n + 1);
+    for (int i = 0; i < n && rc == NL_OK; i++) {
+        if (slices && is_reference(c, &slices[i]))
+            continue;
+        if ((rc = evaluate(C, c, slices ? &slices[i] : NULL, &out->v[out->n])) == NL_OK)
+            out->n++;
+    }
+    /* the count over the cells: a row after them */
+    if (rc == NL_OK && c->cells_op != NL_CELLS_NONE) {
+        verdict_init(&out->v[out->n], c, NULL);
+        out->v[out->n].derived = true;
+        out->n++;
+    }
+    return rc;
+}
+
+static nl_code add_claim(const vd_ctx *C, const nl_claim *c, nl_verdict_report *out)
+{
+    vd_slice *slices = NULL;
+    int n = 1;
+    nl_code rc = NL_OK;
+    if (c->n_each || c->each_row[0]) {
+        if (!(slices = calloc(VD_MAX_SLICES, sizeof *slices)))
+            return nl_fail(C->err, NL_ERR_NOMEM, "out of memory");
+        if (c->n_each)
+            n = each_slices(C, c, slices, VD_MAX_SLICES);
+        else
+            rc = row_slices(C, c, slices, VD_MAX_SLICES, &n);
+    }
+    if (rc == NL_OK)
+        rc = add_slices(C, c, slices, n, out);
+    free(slices);
+    return rc;
+}
+
+/* opens the sweep a cell names (once) */
+static nl_code open_other(vd_ctx *C, const nl_claim *c, const nl_claim_cell *cell)
+{
+    if (!cell->given || !cell->sweep[0] || vd_cell_source(C, cell) != &C->main)
+        return NL_OK;
+    if (C->n_others == VD_MAX_OTHERS)
+        return vd_claim_fail(C, c, cell->line, cell->column, "sweep", "at most %d other sweeps", VD_MAX_OTHERS);
+    char dir[1300];
+    snprintf(dir, sizeof dir, "%s/../%s", C->main.dir, cell->sweep);
+    const char *slash = strrchr(C->main.dir, '/');
+    if (slash)
+        snprintf(dir, sizeof dir, "%.*s/%s", (int)(slash - C->main.dir), C->main.dir, cell->sweep);
+    else
+        snprintf(dir, sizeof dir, "%s", cell->sweep);
+    nl_error inner = {0};
+    if (vd_source_open(&C->others[C->n_others], dir, NULL, C->set->path, &inner) != NL_OK)
+        return vd_claim_fail(C, c, cell->line, cell->column, "sweep", "%s", inner.msg);
+    C->n_others++;
+    return NL_OK;
+}
+
+static nl_code check_claim(vd_ctx *C, const nl_claim *c)
+{
+    nl_code rc = NL_OK;
+    for (int k = 0; k < NL_CELL_COUNT && rc == NL_OK; k++)
+        rc = open_other(C, c, &c->cells[k]);
+    if (rc == NL_OK)
+        rc = check_selectors(C, c, &C->main, "scope", c->scope, c->n_scope);
+    for (int k = 0; k < NL_CELL_COUNT && rc == NL_OK; k++)
+        if (c->cells[k].given)
+            rc = check_selectors(C, c, vd_cell_source(C, &c->cells[k]), nl_cell_names[k], c->cells[k].sel,
+                                 c->cells[k].n);
+    for (int e = 0; e < c->n_each && rc == NL_OK; e++)
+        if (vd_source_key_col(&C->main, c->each[e]) < 0)
+            rc = vd_claim_fail(C, c, c->each_line, c->each_column, "each", "no run of %s varies '%s'", C->main.dir,
+                               c->each[e]);
+    for (int k = 0; k < c->n_pair_by && rc == NL_OK; k++)
+        if (vd_source_key_col(&C->main, c->pair_by[k]) < 0)
+            rc = vd_claim_fail(C, c, 0, 0, "pair_by", "no run of %s varies '%s'", C->main.dir, c->pair_by[k]);
+    return rc == NL_OK ? vd_check_metrics(C, c) : rc;
+}
+
+/* Holm over the rows with a p, then each row's verdict, then the counts over cells */
+static nl_code correct_and_decide(const vd_ctx *C, nl_verdict_report *out)
+{
+    double *p = malloc((size_t)(out->n + 1) * sizeof *p), *adjusted = malloc((size_t)(out->n + 1) * sizeof *p);
+    int *index = malloc((size_t)(out->n + 1) * sizeof *index);
+    if (!p || !adjusted || !index) {
+        free(p);
+        free(adjusted);
+        free(index);
+        return nl_fail(C->err, NL_ERR_NOMEM, "out of memory");
+    }
+    int k = 0;
+    for (int i = 0; i < out->n; i++)
+        if (!out->v[i].derived && !out->v[i].exact) {
+            index[k] = i;
+            p[k++] = out->v[i].p;
+        }
+    nl_stats_holm(p, k, adjusted);
+    out->holm_k = k;
+    for (int j = 0; j < k; j++) {
+        out->v[index[j]].p_holm = adjusted[j];
+        vd_decide(out->v[index[j]].claim, C->opt, &out->v[index[j]]);
+    }
+    for (int i = 0, first = 0; i < out->n; i++) {
+        if (i && out->v[i].claim != out->v[i - 1].claim)
+            first = i;
+        if (out->v[i].derived) {
+            out->v[i].p = NAN;
+            vd_decide_cells(out->v[i].claim, &out->v[first], i - first, &out->v[i]);
+        }
+    }
+    free(p);
+    free(adjusted);
+    free(index);
+    return NL_OK;
+}
+
+nl_code nl_verdict_compute(const char *sweep_dir, const nl_claim_set *claims, const nl_verdict_options *opt,
+                           nl_verdict_report *out, nl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    nl_copy_string(out->sweep_dir, sizeof out->sweep_dir, sweep_dir);
+    nl_copy_string(out->experiment, sizeof out->experiment, claims->path);
+    out->opt = *opt;
+    vd_ctx *C = calloc(1, sizeof *C);
+    if (!C)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    *C = (vd_ctx){.set = claims, .opt = opt, .err = err};
+    nl_code rc = vd_source_open(&C->main, sweep_dir, &claims->source, claims->path, err);
+    if (rc) {
+        free(C);
+        return rc;
+    }
+    for (int i = 0; i < claims->n && rc == NL_OK; i++)
+        rc = check_claim(C, &claims->claims[i]);
+    for (int i = 0; i < claims->n && rc == NL_OK; i++)
+        rc = add_claim(C, &claims->claims[i], out);
+    if (rc == NL_OK)
+        rc = correct_and_decide(C, out);
+    vd_source_close(&C->main);
+    for (int i = 0; i < C->n_others; i++)
+        vd_source_close(&C->others[i]);
+    free(C);
+    if (rc)
+        nl_verdict_report_free(out);
+    return rc;
+}
+
+void nl_verdict_report_free(nl_verdict_report *r)
+{
+    free(r->v);
+    r->v = NULL;
+    r->n = 0;
+}
+
+/* ---- the experiment file of a directory ---- */
+
+/* whether the directory's path ends with the file's name: (a whole component);
+ * *broken (where given) says the file did not load */
+static bool names_dir(const char *path, const char *dir, bool *broken)
+{
+    nl_claim_set *set = malloc(sizeof *set);
+    nl_error ignored = {0};
+    bool yes = false, loaded = set && nl_claims_load(path, set, &ignored) == NL_OK;
+    if (loaded && set->name[0]) {
+        const size_t len = strlen(dir), n = strlen(set->name);
+        yes = len >= n && !strcmp(dir + len - n, set->name) && (len == n || dir[len - n - 1] == '/');
+    }
+    if (broken)
+        *broken = set && !loaded;
+    free(set);
+    return yes;
+}
+
+static bool scan_dir(const char *experiments_dir, const char *dir, char *path, size_t size)
+{
+    DIR *d = opendir(experiments_dir);
+    struct dirent *e;
+    bool found = false;
+    while (d && !found && (e = readdir(d))) {
+        const size_t n = strlen(e->d_name);
+        if (n < 6 || strcmp(e->d_name + n - 5, ".yaml"))
+            continue;
+        snprintf(path, size, "%s/%s", experiments_dir, e->d_name);
+        found = names_dir(path, dir, NULL);
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+nl_code nl_verdict_find_experiment(const char *sweep_dir, const char *experiments_dir, char *path, size_t size,
+                                   nl_error *err)
+{
+    char dir[1024], claims_dir[1100];
+    nl_copy_string(dir, sizeof dir, sweep_dir);
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/')
+        dir[--len] = '\0';
+    const char *base = strrchr(dir, '/');
+    snprintf(path, size, "%s/%s.yaml", experiments_dir, base ? base + 1 : dir);
+    /* the file named after the directory is its experiment even when it
+     * does not load: the caller's load then says why, rather than this
+     * saying no file names the directory */
+    bool broken = false;
+    if (nl_path_exists(path) && (names_dir(path, dir, &broken) || broken))
+        return NL_OK;
+    snprintf(claims_dir, sizeof claims_dir, "%s/claims", experiments_dir);
+    if (scan_dir(experiments_dir, dir, path, size) || scan_dir(claims_dir, dir, path, size))
+        return NL_OK;
+    return nl_fail(err, NL_ERR_USAGE, "no experiment file in %s/ (nor claims file in %s/) names '%s' (%s); give "
+                   "it with --experiment FILE", experiments_dir, claims_dir, base ? base + 1 : dir, sweep_dir);
+}

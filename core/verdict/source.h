@@ -1,0 +1,41 @@
+/* Where normlab verdict's runs come from, as one table whatever the
+ * directory is: a sweep's summary.csv (run, the varied keys, status, the
+ * metrics), run directories matched by a glob (their keys from each run's
+ * summary.json and config.yaml), or the rows of CSV files (a benchmark's,
+ * a table of models). Internal to core/verdict. */
+#ifndef NL_VERDICT_SOURCE_H
+#define NL_VERDICT_SOURCE_H
+
+#include <stdbool.h>
+
+#include "plot/internal.h"
+#include "verdict/claims.h"
+
+typedef struct {
+    char dir[1024];
+    nl_source_kind kind;
+    /* run, the keys (columns 1 .. status_col - 1), status, then the metrics */
+    pl_table t;
+    int status_col, seed_col;
+} vd_source;
+
+/* Opens `dir` as `src` says (NULL or NL_SOURCE_SWEEP: its summary.csv).
+ * `claims_path` names the claims file in errors about the source
+ * (NL_ERR_CONFIG: no run or file matches, a key no run has). */
+nl_code vd_source_open(vd_source *s, const char *dir, const nl_claim_source *src, const char *claims_path,
+                       nl_error *err);
+void vd_source_close(vd_source *s);
+
+/* what pairs a row with rows of other cells: its seed, or where no key is
+ * a seed, "-" in a sweep (one run per cell) and the run's name elsewhere
+ * (a table's row, a run directory) */
+const char *vd_source_seed(const vd_source *s, int row);
+
+/* the path of `file` in row's run directory; false for a table's rows,
+ * which have none */
+bool vd_source_run_file(const vd_source *s, int row, const char *file, char *out, size_t size);
+
+/* summary.csv's key column of `key` (between run and status), or -1 */
+int vd_source_key_col(const vd_source *s, const char *key);
+
+#endif

@@ -1,0 +1,107 @@
+# normlab verdict's forest plot: a row per claim
+# Written by normlab plot from its templates (plots/style.gp, plots/forest.gp) and
+# the results; reads the CSV files it names by column name.
+# Render from this directory: gnuplot verdicts.gp (PNG), or
+#   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
+if (!exists("fig_name")) fig_name = "verdicts"
+fig_width = 1100
+fig_height = 996
+
+# The look every figure of normlab plot shares: output format and size,
+# fonts, border, grid, legend and bands. normlab copies this file into each
+# script it writes (plots/NAME.gp), after the lines that set
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
+#   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
+# Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
+# normlab plot RESULTS --templates DIR. Series colours are normlab's (one
+# per normalizer, the same in every figure); the kind's own file
+# (curves.gp, lr.gp, ...) holds its line widths and markers.
+
+if (!exists("fmt")) fmt = "png"
+# PDF: a point per PNG pixel; pdfcairo's line width unit is half a point and
+# it scales fonts by 0.5 unless told otherwise
+if (fmt eq "svg") {
+    set terminal svg size fig_width,fig_height dynamic font "Sans,12" background rgb "white"
+} else { if (fmt eq "pdf") {
+    set terminal pdfcairo size fig_width/72.0,fig_height/72.0 font "Sans,11" fontscale 1 linewidth 2 background rgb "white"
+} else {
+    set terminal pngcairo size fig_width,fig_height font "Sans,11" background rgb "white"
+} }
+set output fig_name.".".fmt
+set termoption noenhanced
+set datafile separator comma
+set border lc rgb "#444444"
+set grid lc rgb "#e0e0e0" lt 1
+set key opaque box lc rgb "#cccccc" samplen 2.5 spacing 1.1
+set style fill transparent solid 0.18 noborder
+
+# the title, subtitle and footnote (normlab places them)
+title_font = ",15"
+subtitle_font = ",10"
+subtitle_color = "#505050"
+footnote_font = ",9"
+footnote_color = "#606060"
+
+# The look of normlab verdict's forest plot (plots/verdicts.gp of a sweep
+# directory: a row per claim, its mean effect with its interval, the
+# expectation's threshold, or its band for "~ within", marked); plots/style.gp
+# holds what every figure shares.
+effect_lw = 2                # the interval
+effect_pt = 7                # the mean effect
+effect_ps = 1.3
+expect_pt = 9                # the threshold
+expect_ps = 1.6
+band_lw = 6                  # the band of a "~ within" claim
+holds_rgb = 0x1b7837         # the verdicts' colours
+fails_rgb = 0xb2182b
+inconclusive_rgb = 0x777777
+expect_rgb = 0x2166ac
+verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
+
+set title "eval-fold-2026-11-24: 19 claims, 95% intervals" font title_font
+$claims << EOD
+1,0.905537,0.766803,1.03083,1,2,cnn-folded-faster[batch=1] (inconclusive)
+2,0.874639,0.782759,0.96294,1,0,cnn-folded-faster[batch=8] (holds)
+3,0.811225,0.689758,0.936723,1,2,cnn-folded-faster[batch=32] (inconclusive)
+4,0.895942,0.811946,0.979939,1,2,cnn-folded-faster[batch=256] (inconclusive)
+5,4,1,4,1,2,cnn-folded-faster (inconclusive)
+6,0.958484,0.916596,1.00496,1,2,mlp-level[batch=1] (inconclusive)
+7,1.07121,0.998834,1.14732,1,2,mlp-level[batch=8] (inconclusive)
+8,0.994984,0.929152,1.10005,1,2,mlp-level[batch=32] (inconclusive)
+9,0.897823,0.814716,0.98425,1,2,mlp-level[batch=256] (inconclusive)
+10,3,0,4,1,2,mlp-level (inconclusive)
+11,0.168209,0.0789695,0.270293,0,2,torch-gains-as-much[model=mlp,batch=1] (inconclusive)
+12,0.187293,0.101059,0.284795,0,1,torch-gains-as-much[model=mlp,batch=8] (does not hold)
+13,0.0602926,-0.0522655,0.173304,0,2,torch-gains-as-much[model=mlp,batch=32] (inconclusive)
+14,-0.015699,-0.112581,0.0858755,0,2,torch-gains-as-much[model=mlp,batch=256] (inconclusive)
+15,-0.0544949,-0.233711,0.119711,0,2,torch-gains-as-much[model=cnn,batch=1] (inconclusive)
+16,-0.0570239,-0.162401,0.053579,0,2,torch-gains-as-much[model=cnn,batch=8] (inconclusive)
+17,-0.11677,-0.270506,0.0237058,0,2,torch-gains-as-much[model=cnn,batch=32] (inconclusive)
+18,0.0699082,-0.123362,0.257138,0,2,torch-gains-as-much[model=cnn,batch=256] (inconclusive)
+19,5,0,7,0,1,torch-gains-as-much (does not hold)
+EOD
+$bands << EOD
+6,1,0.1
+7,1,0.1
+8,1,0.1
+9,1,0.1
+10,1,0.1
+11,0,0.1
+12,0,0.1
+13,0,0.1
+14,0,0.1
+15,0,0.1
+16,0,0.1
+17,0,0.1
+18,0,0.1
+19,0,0.1
+EOD
+set yrange [0.5:19.5] reverse
+set offsets graph 0.05, graph 0.05, 0, 0
+set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
+set key bottom right
+plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+     $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
+     $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
+unset output
