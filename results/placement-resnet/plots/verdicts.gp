@@ -63,8 +63,8 @@ set title "placement-resnet: 5 claims, 95% intervals" font title_font
 $claims << EOD
 1,-0.0228333,-0.21255,0.166884,0,2,post-ahead-of-pre[model.norm.type=batch] (inconclusive)
 2,-0.0163333,-0.0740372,0.0413705,0,2,post-ahead-of-pre[model.norm.type=group] (inconclusive)
-3,0.101167,0.0134592,0.188874,0.05,2,resnet-underfits-the-cnn[model.norm.type=batch] (inconclusive)
-4,0.139167,0.0433957,0.234938,0.05,2,resnet-underfits-the-cnn[model.norm.type=group] (inconclusive)
+3,0.0835,-0.00693251,0.173933,0.05,2,resnet-underfits-the-cnn[model.norm.type=batch] (inconclusive)
+4,0.130833,0.0297719,0.231895,0.05,2,resnet-underfits-the-cnn[model.norm.type=group] (inconclusive)
 5,2,0,2,0.05,2,resnet-underfits-the-cnn (inconclusive)
 EOD
 $bands << EOD
