@@ -2467,6 +2467,9 @@ typedef struct {
     nl_gelu_kind gelu;
     nl_optim_kind optim;
     float clip;
+    /* the depth schemes (model.residual_scale at post, depth_scaling at pre) */
+    nl_residual_scale residual;
+    bool depth_scaling;
 } lm_case;
 
 enum { LM_BATCH = 8, LM_T = 12, LM_VOCAB = 13 };
@@ -2494,9 +2497,34 @@ typedef struct {
     int n, landscape_at;
 } lm_series;
 
+/* the residual adds named `block`.* drop their branches, or take them back */
+static void lm_drop_block(nl_model *m, const char *block, bool drop)
+{
+    const size_t len = strlen(block);
+    for (int i = 0; i < m->n_layers; i++) {
+        nl_layer *l = m->layers[i];
+        if (l->vt->drop_branch && strncmp(l->name, block, len) == 0 && l->name[len] == '.')
+            l->vt->drop_branch(l, drop);
+    }
+}
+
+/* the eval loss of the model's loaded batch with `block` removed
+ * (train.log.block_skip's pass) */
+static double lm_loss_without(nl_model *m, const char *block)
+{
+    lm_drop_block(m, block, true);
+    nl_model_reset_metrics(m);
+    nl_model_forward(m, LM_BATCH, NL_MODE_EVAL);
+    lm_drop_block(m, block, false);
+    double met[2];
+    nl_model_read_metrics(m, met);
+    return met[0] / (LM_BATCH * LM_T);
+}
+
 /* STEPS steps of a 2-layer LM; loss per token at each step, then the eval
- * loss on a fresh batch; the series of the first and the last step */
-static void train_lm(nl_backend *be, const lm_case *lc, double *loss, double *eval_loss,
+ * loss on a fresh batch, and with each block removed in turn
+ * (eval_loss[1..2]); the series of the first and the last step */
+static void train_lm(nl_backend *be, const lm_case *lc, double *loss, double eval_loss[3],
                      lm_series series[2])
 {
     nl_model_spec spec;
@@ -2514,6 +2542,8 @@ static void train_lm(nl_backend *be, const lm_case *lc, double *loss, double *ev
     nl_norm_spec_defaults(&spec.norm, lc->norm);
     spec.norm.placement = lc->placement;
     spec.norm.track_running_stats = nl_norm_info_of(lc->norm)->running_stats;
+    spec.norm.depth_scaling = lc->depth_scaling;
+    spec.residual_scale = lc->residual;
     spec.optimizer_state_slots = nl_optim_info_of(lc->optim)->state_slots;
     nl_model *m = NULL;
     nl_error err = {0};
@@ -2583,7 +2613,9 @@ static void train_lm(nl_backend *be, const lm_case *lc, double *loss, double *ev
     nl_model_forward(m, LM_BATCH, NL_MODE_EVAL);
     double met[2];
     nl_model_read_metrics(m, met);
-    *eval_loss = met[0] / (LM_BATCH * LM_T);
+    eval_loss[0] = met[0] / (LM_BATCH * LM_T);
+    eval_loss[1] = lm_loss_without(m, "blocks.0");
+    eval_loss[2] = lm_loss_without(m, "blocks.1");
     ck_assert_msg(be->ops->synchronize(be, &err) == NL_OK, "%s", err.msg);
     nl_landscape_free(&probe, m);
     nl_series_free(&ser, m);
@@ -2594,18 +2626,26 @@ static void train_lm(nl_backend *be, const lm_case *lc, double *loss, double *ev
  * the GPU follows the CPU's loss curve; then a second GPU run repeats the
  * first bit for bit (the embedding's scatter-add included). */
 static const lm_case lm_cases[] = {
-    {NL_NORM_LAYER, NL_PLACE_PRE, false, true, NL_GELU_ERF, NL_OPTIM_ADAMW, 1.0f},
-    {NL_NORM_RMS, NL_PLACE_POST, true, false, NL_GELU_TANH, NL_OPTIM_ADAMW, 0.0f},
-    {NL_NORM_BATCH, NL_PLACE_PERI, false, false, NL_GELU_ERF, NL_OPTIM_SGD, 0.0f},
+    {NL_NORM_LAYER, NL_PLACE_PRE, false, true, NL_GELU_ERF, NL_OPTIM_ADAMW, 1.0f,
+     NL_RESIDUAL_SCALE_NONE, false},
+    {NL_NORM_RMS, NL_PLACE_POST, true, false, NL_GELU_TANH, NL_OPTIM_ADAMW, 0.0f,
+     NL_RESIDUAL_SCALE_NONE, false},
+    {NL_NORM_BATCH, NL_PLACE_PERI, false, false, NL_GELU_ERF, NL_OPTIM_SGD, 0.0f,
+     NL_RESIDUAL_SCALE_NONE, false},
+    /* DeepNorm's shortcut factor and LayerNorm Scaling's norm factor */
+    {NL_NORM_LAYER, NL_PLACE_POST, false, false, NL_GELU_ERF, NL_OPTIM_ADAMW, 1.0f,
+     NL_RESIDUAL_SCALE_DEEPNORM, false},
+    {NL_NORM_RMS, NL_PLACE_PRE, true, true, NL_GELU_TANH, NL_OPTIM_ADAMW, 0.0f,
+     NL_RESIDUAL_SCALE_NONE, true},
 };
 
 START_TEST(test_lm_training_parity)
 {
     const lm_case *lc = &lm_cases[_i];
-    double lc_[STEPS], lg[STEPS], lg2[STEPS], ec, eg, eg2;
+    double lc_[STEPS], lg[STEPS], lg2[STEPS], ec[3], eg[3], eg2[3];
     lm_series sc[2], sg[2], sg2[2];
-    train_lm(cpu_be, lc, lc_, &ec, sc);
-    train_lm(gpu_be, lc, lg, &eg, sg);
+    train_lm(cpu_be, lc, lc_, ec, sc);
+    train_lm(gpu_be, lc, lg, eg, sg);
     const char *name = nl_name_of(&nl_norm_names, lc->norm);
     /* 1e-3 relative, with a floor of 1e-5 nats for the late steps, where
      * the losses fall to ~0.03 and differences carried from the early
@@ -2615,8 +2655,12 @@ START_TEST(test_lm_training_parity)
         ck_assert_msg(isfinite(lg[s]) && fabs(lg[s] - lc_[s]) <= 1e-3 * fabs(lc_[s]) + 1e-5,
                       "lm %s: step %d loss %.9g on the GPU, %.9g on the CPU", name, s, lg[s],
                       lc_[s]);
-    ck_assert_msg(fabs(eg - ec) <= 1e-3 * fabs(ec) + 1e-5, "lm %s: eval loss %.9g vs %.9g", name,
-                  eg, ec);
+    /* the whole model's, then each block removed (train.log.block_skip's) */
+    for (int k = 0; k < 3; k++)
+        ck_assert_msg(fabs(eg[k] - ec[k]) <= 1e-3 * fabs(ec[k]) + 1e-5,
+                      "lm %s: eval loss %d %.9g vs %.9g", name, k, eg[k], ec[k]);
+    ck_assert_msg(ec[1] != ec[0] && ec[2] != ec[0], "lm %s: removing a block changed nothing",
+                  name);
     /* it learned something: the last steps' loss is below the first's */
     ck_assert_msg(lc_[STEPS - 1] < 0.9 * lc_[0], "lm %s: loss %.4g -> %.4g", name, lc_[0],
                   lc_[STEPS - 1]);
@@ -2641,8 +2685,8 @@ START_TEST(test_lm_training_parity)
                           sc[k].v[i]);
         }
     }
-    train_lm(gpu_be, lc, lg2, &eg2, sg2);
-    ck_assert_msg(memcmp(lg, lg2, sizeof lg) == 0 && eg == eg2,
+    train_lm(gpu_be, lc, lg2, eg2, sg2);
+    ck_assert_msg(memcmp(lg, lg2, sizeof lg) == 0 && memcmp(eg, eg2, sizeof eg) == 0,
                   "lm %s: two GPU runs gave different losses", name);
     for (int k = 0; k < 2; k++)
         ck_assert_msg(sg2[k].n == sg[k].n && memcmp(sg[k].v, sg2[k].v, (size_t)sg[k].n * sizeof(double)) == 0,
@@ -2803,18 +2847,18 @@ static const double lowp_first_rel = 1e-5, lowp_rel = 2e-3;
 
 START_TEST(test_precision_token_training)
 {
-    double lc[STEPS], lg[STEPS], ec, eg;
+    double lc[STEPS], lg[STEPS], ec[3], eg[3];
     const char *name = _i == 0 ? "lm" : "vit";
     const lm_case lm = {NL_NORM_LAYER, NL_PLACE_PRE, true, true, NL_GELU_ERF, NL_OPTIM_ADAMW,
-                        1.0f};
+                        1.0f, NL_RESIDUAL_SCALE_NONE, false};
     lm_series series[2];
     for (int b = 0; b < 2; b++) {
         nl_backend *be = be_of(b);
         be->product_precision = NL_PRECISION_BF16; /* before the model plans its memory */
         if (_i == 0)
-            train_lm(be, &lm, b ? lg : lc, b ? &eg : &ec, series);
+            train_lm(be, &lm, b ? lg : lc, b ? eg : ec, series);
         else
-            train(be, &image_token_cases[0], b ? lg : lc, b ? &eg : &ec);
+            train(be, &image_token_cases[0], b ? lg : lc, b ? eg : ec);
         be->product_precision = NL_PRECISION_FP32;
     }
     double worst = 0.0;
@@ -2828,7 +2872,8 @@ START_TEST(test_precision_token_training)
                       lc[s]);
     for (int s = 0; s < STEPS; s++)
         ck_assert_msg(isfinite(lg[s]), "bf16 %s: step %d loss %g on the GPU", name, s, lg[s]);
-    ck_assert_msg(isfinite(eg) && isfinite(ec), "bf16 %s: eval loss %g, %g", name, eg, ec);
+    ck_assert_msg(isfinite(eg[0]) && isfinite(ec[0]), "bf16 %s: eval loss %g, %g", name, eg[0],
+                  ec[0]);
     /* the lm learns its task under bf16 on both (the vit's 100 steps barely move) */
     if (_i == 0)
         ck_assert_msg(lc[STEPS - 1] < 0.5 * lc[0] && lg[STEPS - 1] < 0.5 * lg[0],

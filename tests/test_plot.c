@@ -241,11 +241,12 @@ START_TEST(test_sweep_plots)
 
     /* every kind again, by hand, in both formats; an MLP has no attention
      * logits, and the sweep logs no weight statistics, variance shift,
-     * signal propagation, landscape or per-step norms */
+     * signal propagation, landscape, per-step norms or block removals */
     ck_assert_int_eq(tu_normlab("plot results/plots --format both"), 0);
     out = tu_normlab_output();
-    ck_assert_msg(!strstr(out, "gnuplot said") && count(out, "skipped") == 6 &&
+    ck_assert_msg(!strstr(out, "gnuplot said") && count(out, "skipped") == 7 &&
                       strstr(out, "skipped step_norms: no run has per-step") &&
+                      strstr(out, "skipped block_skip: no run has block removals") &&
                       strstr(out, "skipped landscape: no run has the landscape probe") &&
                       strstr(out, "skipped attention_logits: no run has attention logits") &&
                       strstr(out, "skipped weight_stats: no run has update_ratio") &&
@@ -1370,6 +1371,46 @@ START_TEST(test_series_plots)
 }
 END_TEST
 
+/* block_skip from series.csv files written by hand: every block's loss
+ * increase at each run's last evaluation against its depth, averaged over
+ * seeds per variant (the earlier evaluation left out) */
+START_TEST(test_block_skip_plot)
+{
+    setup();
+    const fake_row rows[] = {{"p1", "none,1", "ok", 20}, {"p2", "none,2", "ok", 20},
+                             {"d1", "deepnorm,1", "ok", 20}, {"d2", "deepnorm,2", "ok", 20}};
+    fake_sweep("skp", "model.residual_scale,seed", rows, 4, 10, 10);
+    for (int r = 0; r < 4; r++) {
+        nl_buf b = {0};
+        nl_buf_printf(&b, "step,series,layer,name,value\n");
+        for (int step = 0; step <= 20; step += 20)
+            for (int block = 0; block < 3; block++)
+                nl_buf_printf(&b, "%d,block_skip,%d,blocks.%d,%g\n", step, block, block,
+                              step == 20 ? (r + 1) * (block + 1) : 100.0);
+        char dir[64];
+        snprintf(dir, sizeof dir, "skp/runs/%s", rows[r].name);
+        write_at(dir, "series.csv", b.data);
+        nl_buf_free(&b);
+    }
+    ck_assert_int_eq(tu_normlab("plot skp --kind block_skip"), 0);
+    char *csv = tu_tmp_read("skp/plots/block_skip.csv");
+    /* none: runs 1 and 2 give (block+1) and 2(block+1); deepnorm: 3 and 4 times */
+    ck_assert_msg(strstr(csv, "variant,label,block,mean,min,max,n\n") &&
+                      strstr(csv, "0,residual_scale=none,0,1.5,1,2,2\n") &&
+                      strstr(csv, "0,residual_scale=none,2,4.5,3,6,2\n") &&
+                      strstr(csv, "1,residual_scale=deepnorm,1,7,6,8,2\n") && count(csv, "\n") == 7 &&
+                      !strstr(csv, ",100"), "%s", csv);
+    free(csv);
+    char *gp = tu_tmp_read("skp/plots/block_skip.gp");
+    ck_assert_msg(strstr(gp, "\"block_skip.csv\"") && strstr(gp, "set xtics 1"), "%s", gp);
+    free(gp);
+    if (have_gnuplot)
+        expect_file("skp/plots", "block_skip.png");
+    ck_assert_int_eq(tu_normlab("plot skp --kind step_norms"), 2);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* step_norms from series.csv files written by hand: the top layer's norms
  * at each run's last evaluation against t, averaged over seeds per
  * variant (the earlier evaluation and the lower layer left out) */
@@ -1596,6 +1637,7 @@ int main(void)
     tcase_add_test(tc, test_subtitle_lm);
     tcase_add_test(tc, test_series_plots);
     tcase_add_test(tc, test_step_norms_plot);
+    tcase_add_test(tc, test_block_skip_plot);
     tcase_add_test(tc, test_probe_plots);
     tcase_add_test(tc, test_effective_lr_equilibrium);
     tcase_add_test(tc, test_torn_rows);

@@ -48,6 +48,7 @@ static const probe_case cases[] = {
     /* at the evaluations: steps 0, 6 and 12 */
     {"train.log.variance_shift", cnn, "true", "", {0, 6, 12, -1}},
     {"train.log.step_norms", lstm, "true", "", {0, 6, 12, -1}},
+    {"train.log.block_skip", resnet, "true", "", {0, 6, 12, -1}},
     /* at initialization alone */
     {"train.log.signal_propagation", resnet, "true",
      "--set train.log.signal_propagation_batches=2", {0, -1}},

@@ -1,6 +1,7 @@
 /* The probes that only observe, all at once: a run with every one of them
  * on (gradient norms, weight statistics, the variance shift, signal
- * propagation, the landscape probe and an activation trace) trains exactly
+ * propagation, the landscape probe, an activation trace, and on the ResNet
+ * the block removals, which drop branches and take them back) trains exactly
  * as the run without any: metrics.csv equal (times aside) and the final
  * model equal byte for byte. Each probe's own test checks it alone; this
  * one checks that they do not disturb each other or the run together, on
@@ -47,13 +48,15 @@ static size_t model_offset(const char *file, size_t size)
     return header + sizeof keys_len + (size_t)keys_len;
 }
 
-static void assert_probes_only_observe(const char *config, const char *traced)
+/* residual: the model has residual blocks, and block_skip is on too */
+static void assert_probes_only_observe(const char *config, const char *traced, bool residual)
 {
     tu_tmp_make("probes");
     tu_tmp_write("r.yaml", config);
     ck_assert_int_eq(tu_normlab("run r.yaml --out plain --quiet"), 0);
     char args[1024];
-    snprintf(args, sizeof args, "run r.yaml --out probed --quiet %s%s", every_probe, traced);
+    snprintf(args, sizeof args, "run r.yaml --out probed --quiet %s%s%s", every_probe, traced,
+             residual ? " --set train.log.block_skip=true" : "");
     ck_assert_int_eq(tu_normlab(args), 0);
 
     char *a = tu_metrics_without_time("plain"), *b = tu_metrics_without_time("probed");
@@ -78,6 +81,7 @@ static void assert_probes_only_observe(const char *config, const char *traced)
                                         ",sigprop_norm_in_var,", ",beta_smoothness,"};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
         ck_assert_msg(strstr(series, kinds[k]), "no %s row:\n%.2000s", kinds[k], series);
+    ck_assert_msg(!residual || strstr(series, ",block_skip,"), "no block_skip row");
     free(series);
     char *trace = tu_tmp_read("probed/trace.csv");
     ck_assert_msg(strchr(trace, '\n') && strchr(strchr(trace, '\n') + 1, '\n'), "%s", trace);
@@ -94,7 +98,7 @@ START_TEST(test_cnn_with_dropout)
         "train: {batch_size: 16, steps: 12, eval_every: 6, log_every: 4, "
         "optimizer: {lr: 0.05, momentum: 0.9}}\n"
         "threads: 1\n",
-        "conv2.in");
+        "conv2.in", false);
 }
 END_TEST
 
@@ -107,7 +111,7 @@ START_TEST(test_resnet)
         "train: {batch_size: 16, steps: 12, eval_every: 6, log_every: 4, "
         "optimizer: {type: adamw, lr: 0.01}}\n"
         "threads: 1\n",
-        "stage2.block1.add");
+        "stage2.block1.add", true);
 }
 END_TEST
 

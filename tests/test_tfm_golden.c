@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/registry.h"
 #include "cpu/cpu.h"
 #include "model/model.h"
 #include "optim/optim.h"
@@ -152,6 +153,32 @@ static void case_names(const tu_fixture *fx, const char *c, nl_model_spec *spec,
     spec->gelu = (nl_gelu_kind)nl_name_lookup(&nl_gelu_names, gelu);
 }
 
+/* the case's depth scheme into spec: "<case>.residual_<kind>" (alpha,
+ * beta: given to an explicit case; for the others PyTorch's from the same
+ * formula, which normlab's row must give) and "<case>.depth_scaling" */
+static void case_depth(const tu_fixture *fx, const char *c, nl_model_spec *spec)
+{
+    char key[128];
+    for (int k = 0; k < NL_RESIDUAL_SCALE_COUNT; k++) {
+        snprintf(key, sizeof key, "%.63s.residual_%s", c, nl_name_of(&nl_residual_scale_names, k));
+        const tu_tensor *t = tu_find(fx, key);
+        if (!t)
+            continue;
+        const float *want = t->data;
+        spec->residual_scale = (nl_residual_scale)k;
+        if (k == NL_RESIDUAL_SCALE_EXPLICIT)
+            spec->residual_alpha = want[0], spec->residual_beta = want[1];
+        float alpha, beta;
+        nl_arch_residual_coefficients(spec, &alpha, &beta);
+        ck_assert_msg(fabsf(alpha - want[0]) <= 1e-6f * want[0] &&
+                          fabsf(beta - want[1]) <= 1e-6f * want[1],
+                      "%s: alpha %.9g beta %.9g, PyTorch's %.9g %.9g", c, alpha, beta, want[0],
+                      want[1]);
+    }
+    snprintf(key, sizeof key, "%.63s.depth_scaling", c);
+    spec->norm.depth_scaling = tu_find(fx, key) != NULL;
+}
+
 /* builds the spec's model with the case's PyTorch parameters; every
  * parameter on each side exists on the other under the same name */
 static nl_model *case_build(const tu_fixture *fx, const char *c, const nl_model_spec *spec,
@@ -190,6 +217,7 @@ static nl_model *case_model(const tu_fixture *fx, const char *c, nl_optim_kind o
     spec.d_model = s[0], spec.heads = s[1], spec.layers = s[2], spec.context = s[3];
     spec.mlp_ratio = s[4], spec.qk_norm = s[5], spec.tie_embeddings = s[6], spec.classes = s[7];
     case_names(fx, c, &spec, s[9]);
+    case_depth(fx, c, &spec);
     spec.optimizer_state_slots = nl_optim_info_of(optim)->state_slots;
     return case_build(fx, c, &spec, s[8]);
 }
@@ -199,7 +227,7 @@ START_TEST(test_lm_pass)
     tu_fixture *fx = tu_fixture_load("tfm_goldens.nlfx");
     char cases[64][64];
     const int count = model_cases(fx, "logits", cases, 64);
-    ck_assert_int_ge(count, 13);
+    ck_assert_int_ge(count, 17);
     for (int k = 0; k < count; k++) {
         const char *c = cases[k];
         nl_model *m = case_model(fx, c, NL_OPTIM_SGD);
@@ -352,6 +380,7 @@ static bool image_case(const tu_fixture *fx, int i, nl_model_spec *spec, int *ba
             spec->in_c = s[8], spec->in_h = spec->in_w = s[9];
         }
         case_names(fx, c, spec, groups);
+        case_depth(fx, c, spec);
         return true;
     }
     return false;
@@ -413,7 +442,7 @@ START_TEST(test_image_training)
         check_final_params(fx, c, m, steps, worst);
         nl_model_free(m);
     }
-    ck_assert_int_eq(count[NL_ARCH_VIT], 2);
+    ck_assert_int_eq(count[NL_ARCH_VIT], 4);
     ck_assert_int_eq(count[NL_ARCH_MIXER], 3);
     tu_fixture_free(fx);
 }

@@ -9,7 +9,10 @@
  * datasets, refuses what token runs do not take, a run reports its
  * losses in bits too, and batch norm's train-mode evaluation on tokens.
  * The vit: finite differences for every token normalizer in three
- * placements, class token and mean pooling; its refusals. The mixer:
+ * placements, class token and mean pooling; its refusals. The depth
+ * schemes (DeepNorm, LayerNorm Scaling) of both: finite differences,
+ * DeepNorm's beta on the initial stds, the keys refused where they cannot
+ * act. The mixer:
  * finite differences for every token normalizer before the branches and
  * without a normalizer; the placements it refuses. */
 #include <math.h>
@@ -65,17 +68,13 @@ static double mean_loss(nl_model *m)
     return tu_model_mean_loss(m, N);
 }
 
-static void check_lm(nl_norm_kind kind, nl_placement placement, bool qk_norm, bool tie)
+/* every parameter's gradient of the lm `spec` against central differences */
+static void check_lm_spec(const nl_model_spec *spec, const char *what)
 {
     nl_backend *be = tu_cpu(2);
-    nl_model_spec spec;
-    lm_spec(&spec, kind, placement, qk_norm, tie);
-    char what[160];
-    snprintf(what, sizeof what, "lm/%s/%s%s%s", nl_name_of(&nl_placement_names, placement),
-             nl_name_of(&nl_norm_names, kind), qk_norm ? "/qk_norm" : "", tie ? "/tied" : "");
     nl_model *m = NULL;
     nl_error err = {0};
-    ck_assert_msg(nl_model_build(&spec, be, N, N, 5, &m, &err) == NL_OK, "%s: %s", what, err.msg);
+    ck_assert_msg(nl_model_build(spec, be, N, N, 5, &m, &err) == NL_OK, "%s: %s", what, err.msg);
     int32_t tokens[N * T], targets[N * T];
     batch(tokens, targets, 21);
     nl_model_load_tokens(m, tokens, targets, N);
@@ -100,6 +99,16 @@ static void check_lm(nl_norm_kind kind, nl_placement placement, bool qk_norm, bo
                       max_grad);
     }
     nl_model_free(m);
+}
+
+static void check_lm(nl_norm_kind kind, nl_placement placement, bool qk_norm, bool tie)
+{
+    nl_model_spec spec;
+    lm_spec(&spec, kind, placement, qk_norm, tie);
+    char what[160];
+    snprintf(what, sizeof what, "lm/%s/%s%s%s", nl_name_of(&nl_placement_names, placement),
+             nl_name_of(&nl_norm_names, kind), qk_norm ? "/qk_norm" : "", tie ? "/tied" : "");
+    check_lm_spec(&spec, what);
 }
 
 /* the image models' test images: C channels of SIDE x SIDE */
@@ -135,27 +144,115 @@ static void image_gradcheck(nl_model *m, const char *what, const int32_t *labels
 /* the vit: 2-channel 6x6 images in 3x3 patches (4 tokens, 5 with the class
  * token), the lm's block sizes; every parameter's gradient against central
  * differences of the mean loss */
+static void vit_spec(nl_model_spec *spec, nl_norm_kind kind, nl_placement placement,
+                     nl_token_pool pool, bool qk_norm)
+{
+    lm_spec(spec, kind, placement, qk_norm, false);
+    spec->arch = NL_ARCH_VIT;
+    spec->classes = 5;
+    spec->in_c = C, spec->in_h = spec->in_w = SIDE;
+    spec->patch = 3;
+    spec->token_pool = pool;
+}
+
+/* every parameter's gradient of the vit `spec` against central differences */
+static void check_vit_spec(const nl_model_spec *spec, const char *what)
+{
+    nl_backend *be = tu_cpu(2);
+    nl_model *m = NULL;
+    nl_error err = {0};
+    ck_assert_msg(nl_model_build(spec, be, N, N, 5, &m, &err) == NL_OK, "%s: %s", what, err.msg);
+    const int32_t labels[N] = {0, 3, 4};
+    image_gradcheck(m, what, labels, 22);
+}
+
 static void check_vit(nl_norm_kind kind, nl_placement placement, nl_token_pool pool, bool qk_norm)
 {
-    enum { CLASSES = 5 };
-    nl_backend *be = tu_cpu(2);
     nl_model_spec spec;
-    lm_spec(&spec, kind, placement, qk_norm, false);
-    spec.arch = NL_ARCH_VIT;
-    spec.classes = CLASSES;
-    spec.in_c = C, spec.in_h = spec.in_w = SIDE;
-    spec.patch = 3;
-    spec.token_pool = pool;
+    vit_spec(&spec, kind, placement, pool, qk_norm);
     char what[160];
     snprintf(what, sizeof what, "vit/%s/%s/%s%s", nl_name_of(&nl_placement_names, placement),
              nl_name_of(&nl_norm_names, kind), nl_name_of(&nl_token_pool_names, pool),
              qk_norm ? "/qk_norm" : "");
-    nl_model *m = NULL;
-    nl_error err = {0};
-    ck_assert_msg(nl_model_build(&spec, be, N, N, 5, &m, &err) == NL_OK, "%s: %s", what, err.msg);
-    const int32_t labels[N] = {0, 3, 4};
-    image_gradcheck(m, what, labels, 22);
+    check_vit_spec(&spec, what);
 }
+
+/* the depth schemes on 3 blocks, so that LayerNorm Scaling's factors
+ * differ from block to block: DeepNorm's alpha (from the depth, and
+ * given), LayerNorm Scaling with layer norm and with RMS norm plus
+ * QK-norm; the lm and the vit */
+START_TEST(test_depth_schemes_gradcheck)
+{
+    nl_model_spec spec;
+    lm_spec(&spec, NL_NORM_LAYER, NL_PLACE_POST, false, false);
+    spec.layers = 3;
+    spec.residual_scale = NL_RESIDUAL_SCALE_DEEPNORM;
+    check_lm_spec(&spec, "lm/post/layer/deepnorm");
+    spec.residual_scale = NL_RESIDUAL_SCALE_EXPLICIT;
+    spec.residual_alpha = 0.6f;
+    check_lm_spec(&spec, "lm/post/layer/alpha 0.6");
+    lm_spec(&spec, NL_NORM_LAYER, NL_PLACE_PRE, false, true);
+    spec.layers = 3;
+    spec.norm.depth_scaling = true;
+    check_lm_spec(&spec, "lm/pre/layer/depth_scaling");
+    lm_spec(&spec, NL_NORM_RMS, NL_PLACE_PRE, true, false);
+    spec.layers = 3;
+    spec.norm.depth_scaling = true;
+    check_lm_spec(&spec, "lm/pre/rms/qk_norm/depth_scaling");
+    vit_spec(&spec, NL_NORM_LAYER, NL_PLACE_POST, NL_TOKEN_POOL_MEAN, true);
+    spec.layers = 3;
+    spec.residual_scale = NL_RESIDUAL_SCALE_DEEPNORM;
+    check_vit_spec(&spec, "vit/post/layer/deepnorm");
+    vit_spec(&spec, NL_NORM_LAYER, NL_PLACE_PRE, NL_TOKEN_POOL_CLS, false);
+    spec.layers = 3;
+    spec.norm.depth_scaling = true;
+    check_vit_spec(&spec, "vit/pre/layer/depth_scaling");
+}
+END_TEST
+
+/* DeepNorm's beta: the value, output projection and MLP weights start at
+ * beta times the std they have without it, every other parameter as
+ * without it; for init auto (GPT-2's 0.02) and xavier (the paper's
+ * xavier_normal_ with gain beta) */
+START_TEST(test_deepnorm_init)
+{
+    static const char *const scaled[] = {".attn.v.weight", ".attn.proj.weight", ".mlp.fc1.weight",
+                                         ".mlp.fc2.weight"};
+    const nl_init_kind inits[] = {NL_INIT_AUTO, NL_INIT_XAVIER};
+    for (size_t k = 0; k < sizeof inits / sizeof inits[0]; k++)
+        for (int layers = 1; layers <= 12; layers += 11) {
+            nl_model_spec plain, deep;
+            lm_spec(&plain, NL_NORM_LAYER, NL_PLACE_POST, false, false);
+            plain.init = inits[k];
+            plain.layers = layers;
+            deep = plain;
+            deep.residual_scale = NL_RESIDUAL_SCALE_DEEPNORM;
+            const float beta = powf(8.0f * (float)layers, -0.25f);
+            nl_model *a = NULL, *b = NULL;
+            nl_error err = {0};
+            ck_assert(nl_model_build(&plain, tu_cpu(1), N, N, 5, &a, &err) == NL_OK);
+            ck_assert(nl_model_build(&deep, tu_cpu(1), N, N, 5, &b, &err) == NL_OK);
+            ck_assert_int_eq(a->n_params, b->n_params);
+            int shrunk = 0;
+            for (int i = 0; i < a->n_params; i++) {
+                const nl_param *p = a->params[i], *q = b->params[i];
+                ck_assert_str_eq(p->name, q->name);
+                bool is_scaled = false;
+                for (size_t j = 0; j < sizeof scaled / sizeof scaled[0]; j++) {
+                    const size_t len = strlen(p->name), tail = strlen(scaled[j]);
+                    is_scaled |= len > tail && strcmp(p->name + len - tail, scaled[j]) == 0;
+                }
+                const float want = is_scaled ? beta * p->std : p->std;
+                ck_assert_msg(fabsf(q->std - want) <= 1e-6f * want, "%s (layers %d): std %g, want %g",
+                              p->name, layers, q->std, want);
+                shrunk += is_scaled;
+            }
+            ck_assert_int_eq(shrunk, 4 * layers);
+            nl_model_free(a);
+            nl_model_free(b);
+        }
+}
+END_TEST
 
 START_TEST(test_vit_gradcheck)
 {
@@ -369,6 +466,33 @@ static const struct {
     {"model: {arch: vit, context: 16}\n", "model.context: applies only when model.arch is lm"},
     {"model: {arch: cnn, token_pool: mean}\n",
      "model.token_pool: applies only when model.arch is vit"},
+    /* the depth schemes where they cannot act */
+    {"data: {dataset: synthetic_text}\nmodel: {arch: lm, residual_scale: deepnorm}\n",
+     "c.yaml:2:35: model.residual_scale: applies only when model.arch is lm or vit and "
+     "model.norm.placement is post, but model.norm.placement is 'pre' (default)"},
+    {"model: {arch: mlp, residual_scale: deepnorm}\n",
+     "c.yaml:1:36: model.residual_scale: applies only when model.arch is lm or vit and "
+     "model.norm.placement is post, but model.arch is 'mlp'"},
+    {"data: {dataset: synthetic_text}\nmodel: {arch: lm, norm: {placement: post}, "
+     "residual_scale: deep}\n",
+     "model.residual_scale: 'deep' is not a residual scale; accepted: none | deepnorm | explicit"},
+    {"data: {dataset: synthetic_text}\nmodel: {arch: lm, norm: {placement: post}, "
+     "residual_scale: deepnorm, residual_alpha: 2}\n",
+     "model.residual_alpha: applies only when model.residual_scale is explicit, but "
+     "model.residual_scale is 'deepnorm'"},
+    {"data: {dataset: synthetic_text}\nmodel: {arch: lm, norm: {placement: post}, "
+     "residual_scale: explicit, residual_beta: -1}\n",
+     "model.residual_beta: -1 is out of range; accepted: a number > 0"},
+    {"data: {dataset: synthetic_text}\nmodel: {arch: lm, norm: {placement: peri, "
+     "depth_scaling: true}}\n",
+     "model.norm.depth_scaling: applies only when model.arch is lm or vit and "
+     "model.norm.placement is pre, but model.norm.placement is 'peri'"},
+    {"data: {dataset: synthetic, shape: [1, 12, 12]}\nmodel: {arch: mixer, patch: 4, norm: "
+     "{depth_scaling: true}}\n",
+     "model.norm.depth_scaling: applies only when model.arch is lm or vit and "
+     "model.norm.placement is pre, but model.arch is 'mixer'"},
+    {"data: {dataset: synthetic_text}\nmodel: {arch: lm, norm: {depth_scaling: 1.5}}\n",
+     "model.norm.depth_scaling: expected true or false, got '1.5'; accepted: true | false"},
     {"data: {dataset: synthetic, shape: [1, 12, 12]}\nmodel: {arch: vit, patch: 4}\n"
      "train: {trace: {activation: blocks.0.mlp.fc1}}\n",
      "train.trace.activation: 'blocks.0.mlp.fc1' holds tokens (N, T, D), which take no activation "
@@ -491,6 +615,8 @@ int main(void)
     tcase_add_loop_test(tc, test_lm_refuses_image_norms, 0, NL_NORM_COUNT);
     tcase_add_test(tc, test_lm_needs_token_kernels);
     tcase_add_loop_test(tc, test_vit_gradcheck, 0, NL_NORM_COUNT);
+    tcase_add_test(tc, test_depth_schemes_gradcheck);
+    tcase_add_test(tc, test_deepnorm_init);
     tcase_add_loop_test(tc, test_mixer_gradcheck, 0, NL_NORM_COUNT);
     tcase_add_test(tc, test_mixer_placements);
     tcase_add_test(tc, test_lm_causal_and_mean_over_tokens);

@@ -28,7 +28,8 @@
 #define RNN_KEYS "model.cell", "model.hidden", "model.layers", "model.norm.cell_state", \
                  "model.norm.cell_gamma", "model.norm.step_stats"
 #define BLOCK_KEYS "model.d_model", "model.heads", "model.layers", "model.mlp_ratio", \
-                   "model.qk_norm", "model.gelu"
+                   "model.qk_norm", "model.gelu", "model.residual_scale", \
+                   "model.norm.depth_scaling"
 
 static const nl_arch_info rows[] = {
     [NL_ARCH_MLP] = {{"mlp", "fully connected: input -> hidden widths -> classes"},

@@ -109,6 +109,11 @@ const char *nl_arch_placements_text(const nl_arch_info *row, const char *sep, ch
 /* the architecture table of configs/README.md (markdown), from the rows */
 void nl_arch_write_table(FILE *out);
 
+/* the residual shortcut's weight alpha and the branch weights' initial
+ * std factor beta of the transformer blocks, from the row of
+ * spec->residual_scale (core/arch/residual_scale.c); 1 and 1 for none */
+void nl_arch_residual_coefficients(const nl_model_spec *spec, float *alpha, float *beta);
+
 /* the builders, one per architecture (core/arch/<name>.c) */
 nl_act *nl_arch_build_mlp(nl_builder *b, const nl_model_spec *spec, nl_act *input);
 nl_act *nl_arch_build_cnn(nl_builder *b, const nl_model_spec *spec, nl_act *input);

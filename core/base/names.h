@@ -78,6 +78,16 @@ typedef enum {
 
 typedef enum { NL_INIT_AUTO, NL_INIT_HE, NL_INIT_XAVIER, NL_INIT_GAUSSIAN, NL_INIT_COUNT } nl_init_kind;
 
+/* how the transformer blocks weigh their residual shortcut and start their
+ * branches (model.residual_scale); each value's alpha and beta come from
+ * its row in core/arch/residual_scale.c */
+typedef enum {
+    NL_RESIDUAL_SCALE_NONE,     /* x + f(x), the architecture's own initialization */
+    NL_RESIDUAL_SCALE_DEEPNORM, /* alpha and beta from the depth (Wang et al. 2022) */
+    NL_RESIDUAL_SCALE_EXPLICIT, /* model.residual_alpha and model.residual_beta */
+    NL_RESIDUAL_SCALE_COUNT
+} nl_residual_scale;
+
 typedef struct {
     const char *name;
     const char *help; /* one line for `normlab list` */
@@ -111,6 +121,7 @@ extern const nl_name_table nl_device_names;
 extern const nl_name_table nl_dropout_placement_names;
 extern const nl_name_table nl_noise_distribution_names;
 extern const nl_name_table nl_init_names;
+extern const nl_name_table nl_residual_scale_names; /* the rows of core/arch/residual_scale.c */
 
 /* entry i (0 <= i < count) */
 static inline const nl_name_entry *nl_name_entry_at(const nl_name_table *table, int i)

@@ -59,6 +59,13 @@ static const nl_key_when norm_placed[] = {
      .mask = ((1u << NL_PLACE_COUNT) - 1u) & ~NL_KEY_BIT(NL_PLACE_NONE),
      .or_key = "model.qk_norm", .or_mask = NL_KEY_BIT(1)},
     {.key = NULL}};
+/* the transformer blocks' depth schemes act on one placement each:
+ * DeepNorm's alpha on the shortcut of a post-norm add, LayerNorm
+ * Scaling on the normalizers before the branches (arch/transformer.c) */
+static const nl_key_when post_placed[] = {
+    {.key = "model.norm.placement", .mask = BIT(NL_PLACE_POST)}, {.key = NULL}};
+static const nl_key_when pre_placed[] = {
+    {.key = "model.norm.placement", .mask = BIT(NL_PLACE_PRE)}, {.key = NULL}};
 /* dropout's placement: p 0 builds no dropout layer */
 static const nl_key_when dropout_on[] = {{.key = "model.dropout.p"}, {.key = NULL}};
 /* the trace's fixed test samples: train mode traces each step's own batch */

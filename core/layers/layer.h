@@ -88,6 +88,12 @@ typedef struct {
     /* optional: a weight layer's parameter normalizer, and in *bias its
      * bias (NULL when it has none), for model.param_norm.data_init */
     struct nl_param_norm *(*param_norm)(nl_layer *self, struct nl_param **bias);
+    /* optional: a residual add's. With `drop`, its forwards pass the
+     * shortcut alone (times its factor), as if the branch were 0, until
+     * called again without: how a probe removes a block from the model
+     * (train.log.block_skip) for forwards in eval mode; no backward runs
+     * while a branch is dropped */
+    void (*drop_branch)(nl_layer *self, bool drop);
 } nl_layer_vtable;
 
 #define NL_LAYER_MAX_IN 3 /* attention reads q, k and v */
@@ -218,6 +224,20 @@ nl_act *nl_relu_maxpool2d(nl_builder *b, const char *name, nl_act *in, int kerne
 nl_act *nl_activation_layer(nl_builder *b, const char *name, nl_act *in, nl_activation kind);
 nl_act *nl_flatten(nl_builder *b, const char *name, nl_act *in);
 nl_act *nl_residual_add(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut);
+/* y = a + shortcut_scale * shortcut, a constant factor (DeepNorm's alpha,
+ * Wang et al. 2022); the shortcut's gradient shortcut_scale * dy */
+nl_act *nl_residual_add_scaled(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut,
+                               float shortcut_scale);
+/* y = factor * x, a constant (LayerNorm Scaling's 1 / sqrt(l), Sun et al.
+ * 2025); dx = factor * dy */
+nl_act *nl_scale_layer(nl_builder *b, const char *name, nl_act *in, float factor);
+/* the product both run: y = s * x over the values of pass->n samples of
+ * `shape`, s the first float of the device constant `factor` = {s, 0}
+ * (the channel affine op with one channel); dx = s * dy, written or added */
+void nl_layer_scale_forward(const nl_pass *pass, nl_shape shape, const void *factor,
+                            const float *x, float *y);
+void nl_layer_scale_backward(const nl_pass *pass, nl_shape shape, const void *factor,
+                             const float *dy, float *dx, bool accumulate_dx);
 /* y = alpha * a + shortcut with alpha the learned scalar parameter
  * `gain_name`, starting at gain_init (SkipInit, De & Smith 2020) */
 nl_act *nl_residual_add_gain(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut,

@@ -1,4 +1,8 @@
 /* Residual add: y = branch + shortcut; the gradient goes to both unchanged.
+ * With a shortcut factor (DeepNorm, Wang et al. 2022: the arch's
+ * post-norm blocks): y = branch + alpha * shortcut, alpha a constant, the
+ * shortcut's gradient alpha * dy (the channel affine op with one channel,
+ * as PyTorch's alpha * x + f rounds it: the product, then the sum).
  * With a gain (SkipInit, De & Smith 2020): y = alpha * branch + shortcut,
  * alpha one learned scalar. alpha = 0 at initialization makes every block
  * the identity, so an unnormalized deep network starts as a shallow one,
@@ -11,6 +15,12 @@
 typedef struct {
     nl_layer base;
     nl_param *gain; /* NULL: the plain add */
+    /* the shortcut's factor alpha: the device constant {alpha, 0}
+     * (NULL: 1), uploaded from shortcut_host */
+    void *shortcut_scale;
+    float shortcut_host[2];
+    /* a probe removes the block: y = alpha * shortcut (drop_branch) */
+    bool branch_dropped;
 } add_layer;
 
 static int rows_of(const nl_layer *self, const nl_pass *pass)
@@ -23,6 +33,17 @@ static void add_forward(nl_layer *self, const nl_pass *pass)
     const add_layer *l = (const add_layer *)self;
     nl_backend *be = pass->be;
     const size_t count = (size_t)rows_of(self, pass);
+    if (l->shortcut_scale || l->branch_dropped) {
+        /* alpha * shortcut first, then the branch added to it */
+        if (l->shortcut_scale)
+            nl_layer_scale_forward(pass, self->out->shape, l->shortcut_scale, self->in[1]->data,
+                                   self->out->data);
+        else
+            be->ops->copy(be, self->out->data, self->in[1]->data, count);
+        if (!l->branch_dropped)
+            be->ops->add_forward(be, count, self->out->data, self->in[0]->data, self->out->data);
+        return;
+    }
     if (!l->gain) {
         be->ops->add_forward(be, count, self->in[0]->data, self->in[1]->data, self->out->data);
         return;
@@ -50,19 +71,33 @@ static void add_backward(nl_layer *self, const nl_pass *pass)
                                  l->gain->grad, NULL, pass->workspace);
         be->product_precision = precision;
     }
-    for (int i = l->gain ? 1 : 0; i < 2; i++)
-        if (self->in[i]->grad)
+    for (int i = l->gain ? 1 : 0; i < 2; i++) {
+        if (!self->in[i]->grad)
+            continue;
+        if (i == 1 && l->shortcut_scale)
+            nl_layer_scale_backward(pass, self->out->shape, l->shortcut_scale, self->out->grad,
+                                    self->in[1]->grad, self->accumulate_din[1]);
+        else
             be->ops->pass_gradient(be, count, self->out->grad, self->in[i]->grad,
                                    self->accumulate_din[i]);
+    }
+}
+
+static void add_drop_branch(nl_layer *self, bool drop)
+{
+    ((add_layer *)self)->branch_dropped = drop;
 }
 
 static const nl_layer_vtable add_vtable = {.kind = "residual_add",
                                            .flops = nl_layer_flops_values,
                                            .forward = add_forward,
-                                           .backward = add_backward};
+                                           .backward = add_backward,
+                                           .drop_branch = add_drop_branch};
 
+/* gain_name: SkipInit's learned gain on the branch; shortcut_scale != 1:
+ * DeepNorm's constant on the shortcut (never both: no architecture asks) */
 static nl_act *build_add(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut,
-                         const char *gain_name, float gain_init)
+                         const char *gain_name, float gain_init, float shortcut_scale)
 {
     if (a->shape.c != shortcut->shape.c || a->shape.h != shortcut->shape.h ||
         a->shape.w != shortcut->shape.w) {
@@ -83,6 +118,10 @@ static nl_act *build_add(nl_builder *b, const char *name, nl_act *a, nl_act *sho
         nl_backend *be = nl_builder_backend(b);
         const int rows = a->shape.n * (int)nl_shape_per_sample(a->shape);
         nl_builder_workspace(b, be->ops->linear_workspace(be, rows, 1, 1));
+    } else if (shortcut_scale != 1.0f) {
+        l->shortcut_host[0] = shortcut_scale;
+        l->shortcut_host[1] = 0.0f;
+        nl_builder_constant(b, &l->shortcut_scale, l->shortcut_host, sizeof l->shortcut_host);
     }
     nl_layer_init(&l->base, &add_vtable, name, a, shortcut, out);
     nl_builder_add(b, &l->base);
@@ -91,11 +130,17 @@ static nl_act *build_add(nl_builder *b, const char *name, nl_act *a, nl_act *sho
 
 nl_act *nl_residual_add(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut)
 {
-    return build_add(b, name, a, shortcut, NULL, 0.0f);
+    return build_add(b, name, a, shortcut, NULL, 0.0f, 1.0f);
+}
+
+nl_act *nl_residual_add_scaled(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut,
+                               float shortcut_scale)
+{
+    return build_add(b, name, a, shortcut, NULL, 0.0f, shortcut_scale);
 }
 
 nl_act *nl_residual_add_gain(nl_builder *b, const char *name, nl_act *a, nl_act *shortcut,
                              const char *gain_name, float gain_init)
 {
-    return build_add(b, name, a, shortcut, gain_name, gain_init);
+    return build_add(b, name, a, shortcut, gain_name, gain_init, 1.0f);
 }

@@ -73,6 +73,9 @@ void nl_model_spec_defaults(nl_model_spec *spec)
     spec->qk_norm = false;
     spec->gelu = NL_GELU_ERF;
     spec->tie_embeddings = true;
+    spec->residual_scale = NL_RESIDUAL_SCALE_NONE;
+    spec->residual_alpha = 1.0f;
+    spec->residual_beta = 1.0f;
     spec->patch = 7;
     spec->token_pool = NL_TOKEN_POOL_CLS;
     spec->cell = NL_RNN_LSTM;

@@ -27,6 +27,10 @@
 typedef struct {
     nl_norm_kind kind;
     nl_placement placement;
+    /* lm, vit at placement pre: LayerNorm Scaling (Sun et al. 2025), the
+     * output of block l's normalizers (l = 1 for the first block) times
+     * 1 / sqrt(l); QK-norm's and the final norm are left as they are */
+    bool depth_scaling;
     int groups;       /* group: number of channel groups; must divide every normalized width */
     float eps;        /* added to the variance inside the square root */
     float momentum;   /* weight of the new batch statistic in the running average */
@@ -126,6 +130,12 @@ typedef struct {
     bool qk_norm;  /* spec.norm on each head's q and k before the dot product */
     nl_gelu_kind gelu;
     bool tie_embeddings; /* the LM head's weight is the token embedding */
+    /* lm, vit at placement post: DeepNorm (Wang et al. 2022), each add
+     * norm(alpha * x + f(x)) and the value, output projection and MLP
+     * weights' initial std times beta; alpha and beta from the row of
+     * residual_scale (core/arch/residual_scale.c), explicit: these two */
+    nl_residual_scale residual_scale;
+    float residual_alpha, residual_beta;
     /* vit: the lm's blocks (d_model .. gelu above) over image patches */
     int patch;                 /* patch side; divides the image's height and width */
     nl_token_pool token_pool;  /* what the classifier reads: the class token or the mean */

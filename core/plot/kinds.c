@@ -52,6 +52,9 @@ static const pl_kind_row rows[] = {
     [NL_PLOT_STEP_NORMS] = {{{"step_norms", "a recurrent layer's hidden-state norm against the time step at the last evaluation, a line per variant (series.csv)"},
                              NL_PLOT_TAKES_COLOR, NULL, NULL, {NULL, NULL}, false},
                             pl_step_norms},
+    [NL_PLOT_BLOCK_SKIP] = {{{"block_skip", "the test loss's increase when one residual block is removed, against the block's depth at the last evaluation, a line per variant (series.csv)"},
+                             NL_PLOT_TAKES_COLOR, NULL, NULL, {NULL, NULL}, false},
+                            pl_block_skip},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == NL_PLOT_KIND_COUNT, "one row per plot kind");
 

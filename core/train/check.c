@@ -12,6 +12,7 @@
 #include "log/files.h"
 #include "model/model.h"
 #include "train/init_from.h"
+#include "train/probe_blockskip.h"
 #include "train/probe_sigprop.h"
 #include "train/probe_steps.h"
 #include "train/probe_varshift.h"
@@ -453,6 +454,9 @@ nl_code nl_run_check_into(const nl_config *cfg, int device, bool available, cons
         rc = relay(cfg, &model_err, NULL, err);
     if (rc == NL_OK && (rc = nl_stepnorm_check(graph, cfg->train.log_step_norms,
                                                &model_err)) != NL_OK)
+        rc = relay(cfg, &model_err, NULL, err);
+    if (rc == NL_OK && (rc = nl_blockskip_check(graph, cfg->train.log_block_skip,
+                                                &model_err)) != NL_OK)
         rc = relay(cfg, &model_err, NULL, err);
     if (rc == NL_OK && (rc = nl_sigprop_check(graph, cfg->train.log_signal_propagation,
                                               &model_err)) != NL_OK)

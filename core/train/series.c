@@ -32,6 +32,7 @@ static const nl_name_entry series_entries[] = {
     [NL_SERIES_LOSS_SCALE] = {"loss_scale", "dynamic loss scaling's scale the step's loss gradient was multiplied by (GradScaler's get_scale() before update())"},
     [NL_SERIES_SKIPPED_STEPS] = {"skipped_steps", "steps skipped so far on an inf or NaN gradient, the logged one included"},
     [NL_SERIES_GRAD_ZERO_SHARE] = {"grad_zero_share", "share of the parameter gradients' elements exactly zero before unscaling (underflow; fp32 has exact zeros too, e.g. dead ReLUs)"},
+    [NL_SERIES_BLOCK_SKIP] = {"block_skip", "at the evaluations, per residual block: the test loss with the block's branches removed (its adds pass the shortcut alone) minus the whole model's (train.log.block_skip)"},
 };
 _Static_assert(sizeof series_entries / sizeof series_entries[0] == NL_SERIES_COUNT, "series");
 const nl_name_table nl_series_names = {"series", series_entries, NL_SERIES_COUNT, 0};

@@ -51,6 +51,10 @@ typedef enum {
     NL_SERIES_LOSS_SCALE,
     NL_SERIES_SKIPPED_STEPS,
     NL_SERIES_GRAD_ZERO_SHARE,
+    /* per residual block, at the evaluations (train/probe_blockskip.h):
+     * the test loss with the block removed minus the whole model's; the
+     * layer column counts the blocks from the input */
+    NL_SERIES_BLOCK_SKIP,
     NL_SERIES_COUNT
 } nl_series_kind;
 /* the names series.csv's `series` column holds */

@@ -124,6 +124,9 @@ typedef struct {
     /* series.csv at each evaluation: per recurrent layer and time step,
      * the hidden state's norm over the test split (train/probe_steps.h) */
     bool log_step_norms;
+    /* series.csv at each evaluation: per residual block, the test loss
+     * with it removed minus the whole model's (train/probe_blockskip.h) */
+    bool log_block_skip;
     /* series.csv at step 0 and every log_every steps: per weight tensor its
      * norm and the step's update ratio (train/series.h) */
     bool log_weight_stats;

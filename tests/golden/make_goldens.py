@@ -4,6 +4,9 @@
 Run with Debian's PyTorch (never a CI dependency; the outputs are committed):
     /usr/bin/python3 tests/golden/make_goldens.py [norm] [layer] [e2e] [optim] [tfm] [rnn]
         [param_norm] [rnn_norm] [gradscaler] [autocast]
+or with the pinned peer (experiments/bench/requirements-peer.txt) where Debian's is not
+installed: .venv-peer/bin/python tests/golden/make_goldens.py tfm. tfm_goldens.nlfx was
+last written whole by torch 2.15.0 (issue 58's depth schemes); the others by Debian's.
 It writes tests/fixtures/{norm,layer,e2e,optim,tfm,rnn,param_norm,rnn_norm}_goldens.nlfx,
 tests/fixtures/gradscaler.nlfx and tests/fixtures/autocast.nlfx (all ten without arguments).
 
@@ -725,15 +728,42 @@ def token_norm(kind, d, groups):
     raise ValueError(kind)
 
 
+def depth_scale(on, block):
+    """LayerNorm Scaling (Sun et al. 2025): block l's norms (l = block + 1
+    from the input) times 1 / sqrt(l), as its authors' code writes it"""
+    return 1.0 / math.sqrt(block + 1) if on else 1.0
+
+
+def deepnorm_coefficients(layers):
+    """DeepNorm's (alpha, beta) of a decoder-only (or encoder-only) stack of
+    `layers` blocks (Wang et al. 2022)"""
+    return (2.0 * layers) ** 0.25, (8.0 * layers) ** -0.25
+
+
+def add_depth_scheme(fx, name, residual, alpha, beta, depth_scaling):
+    """the case's depth scheme for the C side: "<case>.residual_<kind>"
+    with alpha and beta (deepnorm: what normlab must compute; explicit: what
+    it is given), and "<case>.depth_scaling" when on"""
+    if residual != "none":
+        fx.add("%s.residual_%s" % (name, residual), torch.tensor([alpha, beta]))
+    if depth_scaling:
+        fx.add(name + ".depth_scaling", torch.tensor([1], dtype=torch.int32))
+
+
 def rows(module, x):
     """module applied to x's rows: (..., d) -> (rows, d) and back"""
     return module(x.reshape(-1, x.shape[-1])).reshape(x.shape)
 
 
 class LmBlock(nn.Module):
-    def __init__(self, d, heads, ratio, norm, placement, qk_norm, gelu, groups, causal=True):
+    """alpha: DeepNorm's factor on the shortcut of a post-norm add;
+    depth_scale: LayerNorm Scaling's factor on a pre-norm block's norms"""
+
+    def __init__(self, d, heads, ratio, norm, placement, qk_norm, gelu, groups, causal=True,
+                 alpha=1.0, depth_scale=1.0):
         super().__init__()
         self.heads, self.placement, self.qk, self.causal = heads, placement, qk_norm, causal
+        self.alpha, self.depth_scale = alpha, depth_scale
         self.attn = nn.Module()
         for name in ("q", "k", "v", "proj"):
             setattr(self.attn, name, nn.Linear(d, d))
@@ -768,8 +798,10 @@ class LmBlock(nn.Module):
     def branch(self, x, i):
         f = self.attention if i == 1 else lambda h: self.mlp.fc2(self.gelu(self.mlp.fc1(h)))
         if self.placement == "post":
-            return self.norm("norm%d" % i, x + f(x))
+            return self.norm("norm%d" % i, x * self.alpha + f(x) if self.alpha != 1.0 else x + f(x))
         h = self.norm("norm%d" % i, x) if self.placement in ("pre", "peri") else x
+        if self.depth_scale != 1.0:
+            h = h * self.depth_scale
         out = f(h)
         if self.placement == "peri":
             out = self.norm("norm%d_out" % i, out)
@@ -784,13 +816,14 @@ class Lm(nn.Module):
     pre and peri, the head (tied: the token table)"""
 
     def __init__(self, vocab, d, heads, layers, context, ratio, norm, placement, qk_norm, gelu,
-                 tie, groups):
+                 tie, groups, alpha=1.0, depth_scaling=False):
         super().__init__()
         self.tie = tie
         self.tok_emb = nn.Embedding(vocab, d)
         self.pos_emb = nn.Embedding(context, d)
-        self.blocks = nn.ModuleList(LmBlock(d, heads, ratio, norm, placement, qk_norm, gelu, groups)
-                                    for _ in range(layers))
+        self.blocks = nn.ModuleList(LmBlock(d, heads, ratio, norm, placement, qk_norm, gelu, groups,
+                                            alpha=alpha, depth_scale=depth_scale(depth_scaling, i))
+                                    for i in range(layers))
         if placement in ("pre", "peri") and norm != "none":
             self.final_norm = token_norm(norm, d, groups)
         if not tie:
@@ -818,13 +851,23 @@ def lm_init(model, g):
                 p.copy_(base + 0.1 * torch.randn(*p.shape, generator=g))
 
 
+def residual_alpha(residual, layers, alpha_beta):
+    """the shortcut's factor and the init factor of a residual scale kind"""
+    if residual == "deepnorm":
+        return deepnorm_coefficients(layers)
+    return alpha_beta if residual == "explicit" else (1.0, 1.0)
+
+
 def lm_case_model(fx, name, seed, vocab=13, d=16, heads=2, layers=1, context=6, ratio=2,
                   norm="layer", placement="pre", qk_norm=False, gelu="none", tie=True, groups=2,
-                  batch=3):
+                  batch=3, residual="none", alpha_beta=(1.0, 1.0), depth_scaling=False):
     torch.manual_seed(seed)
-    model = Lm(vocab, d, heads, layers, context, ratio, norm, placement, qk_norm, gelu, tie, groups)
+    alpha, beta = residual_alpha(residual, layers, alpha_beta)
+    model = Lm(vocab, d, heads, layers, context, ratio, norm, placement, qk_norm, gelu, tie, groups,
+               alpha=alpha, depth_scaling=depth_scaling)
     g = torch.Generator().manual_seed(seed)
     lm_init(model, g)
+    add_depth_scheme(fx, name, residual, alpha, beta, depth_scaling)
     fx.add(name + ".spec", torch.tensor([d, heads, layers, context, ratio, int(qk_norm), int(tie),
                                          vocab, batch, groups], dtype=torch.int32))
     fx.add(name + ".names", torch.tensor(list(("%s,%s,%s" % (norm, placement, "erf" if gelu == "none" else gelu)).encode()),
@@ -884,7 +927,7 @@ class Vit(nn.Module):
     mean, a linear classifier"""
 
     def __init__(self, in_c, side, patch, classes, d, heads, layers, ratio, norm, placement,
-                 qk_norm, gelu, mean_pool, groups):
+                 qk_norm, gelu, mean_pool, groups, alpha=1.0, depth_scaling=False):
         super().__init__()
         self.patch, self.mean_pool = patch, mean_pool
         tokens = (side // patch) ** 2
@@ -893,7 +936,9 @@ class Vit(nn.Module):
             self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
         self.pos_emb = nn.Embedding(tokens + (0 if mean_pool else 1), d)
         self.blocks = nn.ModuleList(LmBlock(d, heads, ratio, norm, placement, qk_norm, gelu, groups,
-                                            causal=False) for _ in range(layers))
+                                            causal=False, alpha=alpha,
+                                            depth_scale=depth_scale(depth_scaling, i))
+                                    for i in range(layers))
         if placement in ("pre", "peri") and norm != "none":
             self.final_norm = token_norm(norm, d, groups)
         self.head = nn.Linear(d, classes)
@@ -913,14 +958,17 @@ class Vit(nn.Module):
 
 def vit_train_golden(fx, name, seed, steps, lr, weight_decay, adamw, in_c=1, side=8, patch=4,
                      classes=5, d=16, heads=2, layers=2, ratio=2, norm="layer", placement="pre",
-                     qk_norm=False, gelu="none", mean_pool=False, groups=2, batch=4):
+                     qk_norm=False, gelu="none", mean_pool=False, groups=2, batch=4,
+                     residual="none", alpha_beta=(1.0, 1.0), depth_scaling=False):
     """steps AdamW steps of a vit from the same weights on the same images:
     the loss at every step, the final parameters"""
     torch.manual_seed(seed)
+    alpha, beta = residual_alpha(residual, layers, alpha_beta)
     model = Vit(in_c, side, patch, classes, d, heads, layers, ratio, norm, placement, qk_norm, gelu,
-                mean_pool, groups)
+                mean_pool, groups, alpha=alpha, depth_scaling=depth_scaling)
     g = torch.Generator().manual_seed(seed)
     lm_init(model, g)
+    add_depth_scheme(fx, name, residual, alpha, beta, depth_scaling)
     fx.add(name + ".vit", torch.tensor([d, heads, layers, patch, ratio, int(qk_norm),
                                         int(mean_pool), classes, batch, groups, in_c, side],
                                        dtype=torch.int32))
@@ -1114,6 +1162,22 @@ def make_tfm_goldens():
                        in_c=2, token_width=6)
     mixer_train_golden(fx, "mixer_none_sgd", 71, 20, 0.05, momentum=0.9, weight_decay=1e-4,
                        in_c=2, placement="none", gelu="tanh")
+    # the depth schemes on 3-block stacks (issue 58): DeepNorm's alpha on
+    # post-norm adds (from the depth, and given), LayerNorm Scaling on
+    # pre-norm blocks (with layer norm, and with RMS norm and QK-norm,
+    # whose norms it leaves); one pass each, then 20 AdamW steps of the
+    # vit under each. The parameters are lm_init's, so beta (an
+    # initialization) does not enter: test_tfm_model checks it
+    lm_golden(fx, "stack_deepnorm", 80, layers=3, placement="post", residual="deepnorm", tie=False)
+    lm_golden(fx, "stack_explicit_alpha", 81, layers=3, placement="post", residual="explicit",
+              alpha_beta=(f32(1.7), f32(0.5)), gelu="tanh")
+    lm_golden(fx, "stack_depth_scaling", 82, layers=3, depth_scaling=True, tie=False)
+    lm_golden(fx, "stack_depth_scaling_rms_qk", 83, layers=3, depth_scaling=True, norm="rms",
+              qk_norm=True)
+    vit_train_golden(fx, "vit_deepnorm", 84, 20, f32(3e-3), f32(0.05), vit_adamw, in_c=2,
+                     layers=3, placement="post", residual="deepnorm", qk_norm=True, norm="rms")
+    vit_train_golden(fx, "vit_depth_scaling", 85, 20, f32(3e-3), f32(0.05), vit_adamw, in_c=2,
+                     layers=3, depth_scaling=True, qk_norm=True, norm="rms", mean_pool=True)
     fx.write("tfm_goldens.nlfx")
 
 

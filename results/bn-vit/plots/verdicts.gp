@@ -61,8 +61,8 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "bn-vit: 2 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.0193333,-0.0191574,0.0578241,0,2,bn-worse-than-ln (inconclusive)
-2,0.0886196,-0.0424218,0.219661,0.05,2,bn-running-stats-lag-early (inconclusive)
+1,0.0186667,-0.0270768,0.0644101,0,2,bn-worse-than-ln (inconclusive)
+2,0.0891196,-0.0431132,0.221352,0.05,2,bn-running-stats-lag-early (inconclusive)
 EOD
 $bands << EOD
 EOD
