@@ -78,9 +78,9 @@ static void usage(FILE *out)
             "share of the peak a short sgemm probe measures first (1 thread and --threads).\n\n"
             "  --rounds N     rounds (default 3); the order within a round alternates\n"
             "  --torch        also run the PyTorch training script of the same config\n"
-            "                 (experiments/bench/torch_run.py: mlp, cnn, lm with none, batch,\n"
-            "                 layer, group or rms norm; anything else is refused) on the\n"
-            "                 thread count the normlab run took\n"
+            "                 (experiments/bench/torch_run.py; a config it does not mirror\n"
+            "                 is refused, naming what it mirrors) on the thread count the\n"
+            "                 normlab run took\n"
             "  --torch-mode M eager, compile (torch.compile's default), max-autotune, or best\n"
             "                 (the default): each of the three, the compiled ones where they\n"
             "                 compile, the fastest per round taken as the peer; compilation is\n"
@@ -221,44 +221,79 @@ static int parse_run_options(int argc, char **argv, run_options *o, bool *help)
     return 0;
 }
 
-/* What the PyTorch script mirrors (experiments/bench/torch_run.py refuses
- * the same): NULL, or what it does not. */
+/* the rows of table t that pick(row, ctx) takes, "a, b and c", into buf */
+static const char *join_picked(const nl_name_table *t, bool (*pick)(int, const void *),
+                               const void *ctx, char *buf, size_t size)
+{
+    int picked = 0, shown = 0;
+    for (int i = 0; i < t->count; i++)
+        picked += pick(i, ctx);
+    buf[0] = '\0';
+    size_t used = 0;
+    for (int i = 0; i < t->count && used < size; i++)
+        if (pick(i, ctx)) {
+            shown++;
+            used += (size_t)snprintf(buf + used, size - used, "%s%s",
+                                     shown == 1 ? "" : shown == picked ? " and " : ", ",
+                                     nl_name_of(t, i));
+        }
+    return buf;
+}
+
+static bool arch_mirrored(int a, const void *ctx)
+{
+    (void)ctx;
+    return nl_arch_info_of((nl_arch)a)->bench_torch != 0;
+}
+
+static bool norm_mirrored(int k, const void *ctx)
+{
+    (void)ctx;
+    return nl_norm_info_of((nl_norm_kind)k)->bench_torch;
+}
+
+/* ctx: the architecture's row */
+static bool placement_mirrored(int p, const void *ctx)
+{
+    return (((const nl_arch_info *)ctx)->bench_torch >> p) & 1u;
+}
+
+/* What the PyTorch script mirrors, by the architecture's and the
+ * normalizer's rows: NULL, or what it does not. The script's own check
+ * (torch_run.py --check, which peer_mirrors asks) has the last word; this
+ * one needs no PyTorch. */
 static const char *torch_refusal(const nl_config *cfg, char *buf, size_t size)
 {
     const nl_model_spec *m = &cfg->model;
     const nl_train_spec *t = &cfg->train;
     const char *arch = nl_name_of(&nl_arch_names, m->arch);
     const char *norm = nl_name_of(&nl_norm_names, m->norm.kind);
+    char names[256];
     if (cfg->device != NL_DEVICE_CPU)
         return "device: the PyTorch script trains on the CPU only";
     const nl_arch_info *row = nl_arch_info_of(m->arch);
     if (!row->bench_torch) {
-        int mirrored = 0;
-        for (int a = 0; a < NL_ARCH_COUNT; a++)
-            mirrored += nl_arch_info_of((nl_arch)a)->bench_torch;
-        int used = snprintf(buf, size, "model.arch: %s (the PyTorch script mirrors ", arch);
-        for (int a = 0, shown = 0; a < NL_ARCH_COUNT && used >= 0 && (size_t)used < size; a++)
-            if (nl_arch_info_of((nl_arch)a)->bench_torch) {
-                shown++;
-                used += snprintf(buf + used, size - (size_t)used, "%s%s",
-                                 shown == 1 ? "" : shown == mirrored ? " and " : ", ",
-                                 nl_name_of(&nl_arch_names, a));
-            }
-        if (used >= 0 && (size_t)used < size)
-            snprintf(buf + used, size - (size_t)used, ")");
+        snprintf(buf, size, "model.arch: %s (the PyTorch script mirrors %s)", arch,
+                 join_picked(&nl_arch_names, arch_mirrored, NULL, names, sizeof names));
         return buf;
     }
     const nl_norm_kind k = m->norm.kind;
-    if (k != NL_NORM_NONE && k != NL_NORM_BATCH && k != NL_NORM_LAYER && k != NL_NORM_GROUP &&
-        k != NL_NORM_RMS) {
-        snprintf(buf, size, "model.norm.type: %s (the PyTorch script mirrors none, batch, layer, "
-                 "group and rms)", norm);
+    const nl_norm_info *norm_row = nl_norm_info_of(k);
+    if (!norm_row->bench_torch) {
+        snprintf(buf, size, "model.norm.type: %s (the PyTorch script mirrors %s)", norm,
+                 join_picked(&nl_norm_names, norm_mirrored, NULL, names, sizeof names));
         return buf;
     }
-    if (!row->blocks && k != NL_NORM_NONE && m->norm.placement != NL_PLACE_BEFORE) {
-        snprintf(buf, size, "model.norm.placement: %s (the PyTorch script puts an mlp's or cnn's "
-                 "normalizer before the activation only)",
-                 nl_name_of(&nl_placement_names, m->norm.placement));
+    if (norm_row->adds_layer && !placement_mirrored((int)m->norm.placement, row)) {
+        snprintf(buf, size, "model.norm.placement: %s (the PyTorch script puts a %s's "
+                 "normalizer at %s)", nl_name_of(&nl_placement_names, m->norm.placement), arch,
+                 join_picked(&nl_placement_names, placement_mirrored, row, names, sizeof names));
+        return buf;
+    }
+    if (norm_row->adds_layer && m->norm.placement == NL_PLACE_IN_CELL && norm_row->running_stats) {
+        snprintf(buf, size, "model.norm.type: %s at placement in_cell (the PyTorch script's "
+                 "cell takes per-sample statistics, not the per-step recurrent batch norm)",
+                 norm);
         return buf;
     }
     if (k == NL_NORM_BATCH && (m->norm.cumulative || m->norm.sync))
@@ -670,6 +705,64 @@ static int check_peer(run_options *o)
     return 1;
 }
 
+/* The PyTorch script's own verdict on the resolved config (`--check` with
+ * the config on its standard input, so that nothing is written): -1 when it
+ * mirrors it, else an exit status (2 with its reason, which it printed). */
+static int peer_mirrors(const session *b)
+{
+    int fds[2];
+    if (pipe(fds) != 0) {
+        fprintf(stderr, "normlab bench: a pipe to %s: %s\n", b->o.peer, strerror(errno));
+        return 1;
+    }
+    fflush(NULL);
+    const pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        fprintf(stderr, "normlab bench: cannot start %s: %s\n", b->o.python, strerror(errno));
+        return 1;
+    }
+    if (pid == 0) {
+        char *const argv[] = {(char *)b->o.python, (char *)b->o.peer, "-", "--check", NULL};
+        const int quiet = nl_open_system("/dev/null", O_WRONLY);
+        dup2(fds[0], 0);
+        close(fds[0]);
+        close(fds[1]);
+        if (quiet >= 0)
+            dup2(quiet, 1); /* its "mirrored" line; a refusal goes to stderr */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(fds[0]);
+    /* a script that exits unread must not end this command with SIGPIPE */
+    struct sigaction ignore = {.sa_handler = SIG_IGN}, before;
+    sigaction(SIGPIPE, &ignore, &before);
+    FILE *to = fdopen(fds[1], "w");
+    nl_error err = {0};
+    if (to) {
+        nl_config_write(b->cfg, to, &err);
+        fclose(to);
+    } else {
+        close(fds[1]);
+    }
+    sigaction(SIGPIPE, &before, NULL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return 1;
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    if (code == 0)
+        return -1;
+    if (code == 2)
+        return nl_cmd_usage_error("bench", "--run %s: the PyTorch script (%s) does not mirror "
+                                  "this config: its reason above", b->o.config, b->o.peer);
+    fprintf(stderr, "normlab bench: %s %s --check: exit status %d\n", b->o.python, b->o.peer,
+            code);
+    return 1;
+}
+
 /* the config loaded and every refusal made before anything is written; an
  * exit status, or -1 to go on */
 static int load_and_check(session *b)
@@ -696,7 +789,9 @@ static int load_and_check(session *b)
     if (refused)
         return nl_cmd_usage_error("bench", "--run %s: %s", o->config, refused);
     if (o->torch) {
-        const int peer = check_peer(&b->o);
+        int peer = check_peer(&b->o);
+        if (peer < 0)
+            peer = peer_mirrors(b);
         if (peer >= 0)
             return peer;
     }

@@ -1,5 +1,6 @@
 /* normlab list: what a config can name. Every key of the config schema that
- * takes a name (an enum) prints its table, and every on/off key is listed
+ * takes a name (an enum) or a list of names (a set: model.norm.reduce)
+ * prints its table, and every on/off key is listed
  * with its line of documentation, so a kind or a switch added to the schema
  * appears here without touching this file. */
 #include <stdio.h>
@@ -11,7 +12,8 @@
 
 static void print_names(const nl_key_def *def)
 {
-    printf("%s: %s\n", def->key, def->doc);
+    printf("%s%s: %s\n", def->key, def->type == NL_KT_NAME_SET ? " (a list of these)" : "",
+           def->doc);
     for (int i = 0; i < def->names->count; i++) {
         const nl_name_entry *e = nl_name_entry_at(def->names, i);
         printf("  %-16s %s\n", e->name, e->help);
@@ -33,7 +35,7 @@ int cmd_list(int argc, char **argv)
         return nl_cmd_usage_error("list", "unexpected argument '%s'", argv[i]);
     }
     for (int k = 0; k < nl_config_schema_count; k++)
-        if (nl_config_schema[k].type == NL_KT_ENUM)
+        if (nl_config_schema[k].type == NL_KT_ENUM || nl_config_schema[k].type == NL_KT_NAME_SET)
             print_names(&nl_config_schema[k]);
     printf("switches (true | false):\n");
     for (int k = 0; k < nl_config_schema_count; k++)

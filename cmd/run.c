@@ -74,6 +74,10 @@ static void usage(FILE *out)
             "1/R of every batch (train.batch_size is the global batch, a multiple of R) and the\n"
             "gradients are averaged over the ranks; rank 0 alone writes the run directory.\n"
             "model.norm.sync: true makes batch norm's statistics those of the global batch.\n"
+            "Rank 0 writes the checkpoints, and every rank resumes from them, on this rank\n"
+            "count or (unless a layer's training depends on the split) another. A rank that\n"
+            "waits NORMLAB_MPI_TIMEOUT seconds (default 600) for the others in one exchange\n"
+            "ends the run as failed on every rank.\n"
             "Exit status: 0 ok or diverged, 1 failed at run time, 2 bad usage, config or data.\n");
 }
 
@@ -335,6 +339,45 @@ static int parse_run_args(int argc, char **argv, run_args *a)
     return -1;
 }
 
+/* the result line, and what the user must know of how the run got there */
+static void print_outcome(const run_args *a, const nl_run_outcome *out, FILE *o)
+{
+    const nl_train_result *r = &out->result;
+    char wall[32];
+    fprintf(o, "%s: %s", out->dir, nl_run_status_name(r->status));
+    if (r->reason[0])
+        fprintf(o, " (%s)", r->reason);
+    char acc[32], best[32], loss[32];
+    fprintf(o, ", test accuracy %s (best %s), test loss %s, %ld steps in %s, %.0f samples/s on %d thread%s\n",
+           result_value(acc, sizeof acc, "%.2f%%", 100.0 * r->final_test_accuracy),
+           result_value(best, sizeof best, "%.2f%%", 100.0 * r->best_test_accuracy),
+           /* a NaN loss with an accuracy is a diverged evaluation, not a missing one */
+           result_value(loss, sizeof loss, "%.4f",
+                        isnan(r->final_test_accuracy) || !isnan(r->final_test_loss)
+                            ? r->final_test_loss : INFINITY),
+           r->steps, nl_cmd_duration(wall, sizeof wall, r->wall_s), r->samples_per_s, out->threads,
+           out->threads == 1 ? "" : "s");
+    if (out->removed_evals > 0)
+        fprintf(o, "%s: removed the %d eval record%s (eval/) of the run it replaced\n", out->dir,
+                out->removed_evals, out->removed_evals == 1 ? "" : "s");
+    if (out->resumed_from > 0)
+        fprintf(o, "%s: resumed from the checkpoint at step %ld\n", out->dir, out->resumed_from);
+    /* nl_run's note said it unless --quiet (a sweep's runs): the result
+     * line says it too, since these results may differ in their last bits
+     * from an uninterrupted run's */
+    if (a->quiet && out->resumed_from > 0 && out->resumed_threads != out->threads)
+        fprintf(o, "%s: the checkpoint was taken on %d thread%s, this run has %d: the last "
+                "bits of matrix products and convolution gradients may differ from an "
+                "uninterrupted run's\n", out->dir, out->resumed_threads,
+                out->resumed_threads == 1 ? "" : "s", out->threads);
+    if (a->quiet && out->resumed_from > 0 && out->resumed_ranks != out->ranks)
+        fprintf(o, "%s: the checkpoint was taken on %d MPI rank%s, this run has %d: the "
+                "losses go on as the uninterrupted run's to float rounding, not bit for bit\n",
+                out->dir, out->resumed_ranks, out->resumed_ranks == 1 ? "" : "s", out->ranks);
+    if (out->ranks > 1)
+        fprintf(o, "  (%d MPI ranks, %d samples each per step)\n", out->ranks, out->rank_batch);
+}
+
 static int run_with(const run_args *a, nl_dist *dist, const run_io *io)
 {
     /* handlers first: a sweep may signal a run at any moment after fork */
@@ -373,41 +416,17 @@ static int run_with(const run_args *a, nl_dist *dist, const run_io *io)
         fprintf(io->err, "\n");
     free(cfg);
     if (rc != NL_OK) {
-        if (saved_stderr >= 0 && nl_code_exit_status(rc) == 1) {
-            dup2(saved_stderr, STDERR_FILENO);
-            fprintf(stderr, "normlab run: rank %d: ", nl_dist_rank(dist));
+        /* at run time each rank's failure may be its own: every rank says
+         * it, naming itself (bad input is every rank's alike: rank 0's) */
+        if (nl_dist_size(dist) > 1 && nl_code_exit_status(rc) == 1) {
+            if (saved_stderr >= 0)
+                dup2(saved_stderr, STDERR_FILENO);
+            char who[64];
+            snprintf(who, sizeof who, "run: rank %d of %d", nl_dist_rank(dist), nl_dist_size(dist));
+            return nl_cmd_report_to(stderr, who, &err);
         }
         return nl_cmd_report_to(io->err, "run", &err);
     }
-    const nl_train_result *r = &out.result;
-    char wall[32];
-    fprintf(io->out, "%s: %s", out.dir, nl_run_status_name(r->status));
-    if (r->reason[0])
-        fprintf(io->out, " (%s)", r->reason);
-    char acc[32], best[32], loss[32];
-    fprintf(io->out, ", test accuracy %s (best %s), test loss %s, %ld steps in %s, %.0f samples/s on %d thread%s\n",
-           result_value(acc, sizeof acc, "%.2f%%", 100.0 * r->final_test_accuracy),
-           result_value(best, sizeof best, "%.2f%%", 100.0 * r->best_test_accuracy),
-           /* a NaN loss with an accuracy is a diverged evaluation, not a missing one */
-           result_value(loss, sizeof loss, "%.4f",
-                        isnan(r->final_test_accuracy) || !isnan(r->final_test_loss)
-                            ? r->final_test_loss : INFINITY),
-           r->steps, nl_cmd_duration(wall, sizeof wall, r->wall_s), r->samples_per_s, out.threads,
-           out.threads == 1 ? "" : "s");
-    if (out.removed_evals > 0)
-        fprintf(io->out, "%s: removed the %d eval record%s (eval/) of the run it replaced\n", out.dir,
-                out.removed_evals, out.removed_evals == 1 ? "" : "s");
-    if (out.resumed_from > 0)
-        fprintf(io->out, "%s: resumed from the checkpoint at step %ld\n", out.dir, out.resumed_from);
-    /* nl_run's note said it unless --quiet (a sweep's runs): the result
-     * line says it too, since these results may differ in their last bits
-     * from an uninterrupted run's */
-    if (a->quiet && out.resumed_from > 0 && out.resumed_threads != out.threads)
-        fprintf(io->out, "%s: the checkpoint was taken on %d thread%s, this run has %d: the last "
-                "bits of matrix products and convolution gradients may differ from an "
-                "uninterrupted run's\n", out.dir, out.resumed_threads,
-                out.resumed_threads == 1 ? "" : "s", out.threads);
-    if (out.ranks > 1)
-        fprintf(io->out, "  (%d MPI ranks, %d samples each per step)\n", out.ranks, out.rank_batch);
-    return r->status == NL_RUN_FAILED ? 1 : 0;
+    print_outcome(a, &out, io->out);
+    return out.result.status == NL_RUN_FAILED ? 1 : 0;
 }

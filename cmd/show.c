@@ -22,8 +22,8 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: normlab show CONFIG.yaml [--set KEY=VALUE]...\n"
-            "       normlab show RUN_DIR\n\n"
+            "usage: normlab show CONFIG.yaml [--set KEY=VALUE]... [--params]\n"
+            "       normlab show RUN_DIR [--params]\n\n"
             "Builds the model a config describes (on the CPU, without data or training) and\n"
             "prints its layers with their output shapes and parameter counts, the totals,\n"
             "and the activation names train.trace.activation accepts. For a run directory it\n"
@@ -31,6 +31,12 @@ static void usage(FILE *out)
             "its config.yaml. A run that did not finish is running (a live process holds it)\n"
             "or interrupted (none does), shown with its last metrics.csv row and checkpoint;\n"
             "a summary.json cut short is reported as torn.\n\n"
+            "  --params  instead, the model's parameters as CSV (name,shape,offset,decayed):\n"
+            "            PyTorch state_dict names, shapes as AxB, each one's offset in floats\n"
+            "            into the parameter arena that final.nlck and checkpoint.nlck hold\n"
+            "            (the decayed weights first, then normalizers and biases, each in\n"
+            "            build order, padded to 16 floats): how a script reads a run's\n"
+            "            weights (experiments/normlab_py/normlab_files.py)\n\n"
             "Exit status: 0 shown, 1 failure at run time, 2 bad usage, config or directory.\n");
 }
 
@@ -161,7 +167,70 @@ static void print_run_status(const char *dir, const nl_config *cfg)
         print_progress(dir, cfg, "no final test accuracy yet");
 }
 
-static int show_model(const char *what, const nl_config *cfg)
+/* the parameters' names, shapes and arena offsets, as CSV */
+static void print_params(const nl_model *m, nl_buf *text)
+{
+    nl_buf_printf(text, "name,shape,offset,decayed\n");
+    for (int k = 0; k < m->n_params; k++) {
+        const nl_param *p = m->params[k];
+        nl_buf_printf(text, "%s,", p->name);
+        for (int d = 0; d < p->ndim; d++)
+            nl_buf_printf(text, "%s%d", d ? "x" : "", p->dims[d]);
+        nl_buf_printf(text, ",%td,%d\n", p->data - m->param_arena, !p->is_norm_or_bias);
+    }
+}
+
+/* the model's layers, totals and the activation names a trace accepts */
+static void describe_model(const char *what, const nl_config *cfg, nl_backend *be,
+                           const nl_model *m, nl_buf *text)
+{
+    const nl_train_spec *train = &cfg->train;
+    nl_error err = {0};
+    nl_buf_printf(text, "%s: model of '%s'\n", what, cfg->name);
+    /* the architecture's row: what it is and the placements it takes */
+    const nl_arch_info *arch = nl_arch_info_of(cfg->model.arch);
+    char placements[128];
+    nl_buf_printf(text, "  %s: %s; model.norm.placement %s (accepted: %s)\n", arch->id.name,
+                  arch->id.help, nl_name_of(&nl_placement_names, cfg->model.norm.placement),
+                  nl_arch_placements_text(arch, " | ", placements, sizeof placements));
+    nl_model_summary(m, text);
+    /* a run with train.trace keeps ReLU and max pooling apart, so its
+     * activations are those of the unfused model (planned for the training
+     * batch alone: only the names are needed) */
+    nl_model *traced = NULL;
+    nl_model_spec unfused = cfg->model;
+    unfused.fuse_relu_pool = false;
+    /* token models take no trace (nl_run_check) */
+    if (nl_model_spec_tokens(&cfg->model) ||
+        nl_model_build(&unfused, be, train->batch_size, train->batch_size, cfg->seed, &traced, &err) != NL_OK)
+        traced = NULL;
+    const nl_model *names = traced ? traced : m;
+    if (!nl_model_spec_tokens(&cfg->model)) {
+        /* the names the run's check accepts (nl_trace_accepts), not every
+         * activation: a ViT's token activations take no trace */
+        nl_buf_printf(text, "  train.trace.activation accepts:");
+        for (int i = 0; i < names->n_acts; i++)
+            if (nl_trace_accepts(names->acts[i]))
+                nl_buf_printf(text, " %s", names->acts[i]->name);
+        /* <layer>.in of the layers that read an accepted activation */
+        int readers = 0;
+        for (int i = 0; i < names->n_layers; i++)
+            if (names->layers[i]->in[0] && nl_trace_accepts(names->layers[i]->in[0]) && readers++ < 3)
+                nl_buf_printf(text, "%s%s.in", readers > 1 ? ", " : ", or the input of a layer that reads one: ",
+                              names->layers[i]->name);
+        nl_buf_printf(text, "%s\n", readers > 3 ? ", ..." : "");
+    } else {
+        /* what the check says of any name (nl_run_check) */
+        nl_buf_printf(text, "  train.trace.activation accepts nothing: token models take no activation trace\n");
+        /* a dataset that reads data.vocabulary knows its chars only once read */
+        if ((nl_dataset_kinds_with_key("data.vocabulary") & (1u << cfg->data.kind)) &&
+            cfg->data.vocab == NL_VOCAB_CHARS)
+            nl_buf_printf(text, "  (planned for 256 tokens: a run takes the text's own characters)\n");
+    }
+    nl_model_free(traced);
+}
+
+static int show_model(const char *what, const nl_config *cfg, bool params)
 {
     nl_error err = {0};
     nl_backend *be = NULL;
@@ -178,48 +247,10 @@ static int show_model(const char *what, const nl_config *cfg)
         return nl_cmd_report("show", &err);
     }
     nl_buf text = {0};
-    nl_buf_printf(&text, "%s: model of '%s'\n", what, cfg->name);
-    /* the architecture's row: what it is and the placements it takes */
-    const nl_arch_info *arch = nl_arch_info_of(cfg->model.arch);
-    char placements[128];
-    nl_buf_printf(&text, "  %s: %s; model.norm.placement %s (accepted: %s)\n", arch->id.name,
-                  arch->id.help, nl_name_of(&nl_placement_names, cfg->model.norm.placement),
-                  nl_arch_placements_text(arch, " | ", placements, sizeof placements));
-    nl_model_summary(m, &text);
-    /* a run with train.trace keeps ReLU and max pooling apart, so its
-     * activations are those of the unfused model (planned for the training
-     * batch alone: only the names are needed) */
-    nl_model *traced = NULL;
-    nl_model_spec unfused = cfg->model;
-    unfused.fuse_relu_pool = false;
-    /* token models take no trace (nl_run_check) */
-    if (nl_model_spec_tokens(&cfg->model) ||
-        nl_model_build(&unfused, be, train->batch_size, train->batch_size, cfg->seed, &traced, &err) != NL_OK)
-        traced = NULL;
-    const nl_model *names = traced ? traced : m;
-    if (!nl_model_spec_tokens(&cfg->model)) {
-        /* the names the run's check accepts (nl_trace_accepts), not every
-         * activation: a ViT's token activations take no trace */
-        nl_buf_printf(&text, "  train.trace.activation accepts:");
-        for (int i = 0; i < names->n_acts; i++)
-            if (nl_trace_accepts(names->acts[i]))
-                nl_buf_printf(&text, " %s", names->acts[i]->name);
-        /* <layer>.in of the layers that read an accepted activation */
-        int readers = 0;
-        for (int i = 0; i < names->n_layers; i++)
-            if (names->layers[i]->in[0] && nl_trace_accepts(names->layers[i]->in[0]) && readers++ < 3)
-                nl_buf_printf(&text, "%s%s.in", readers > 1 ? ", " : ", or the input of a layer that reads one: ",
-                              names->layers[i]->name);
-        nl_buf_printf(&text, "%s\n", readers > 3 ? ", ..." : "");
-    } else {
-        /* what the check says of any name (nl_run_check) */
-        nl_buf_printf(&text, "  train.trace.activation accepts nothing: token models take no activation trace\n");
-        /* a dataset that reads data.vocabulary knows its chars only once read */
-        if ((nl_dataset_kinds_with_key("data.vocabulary") & (1u << cfg->data.kind)) &&
-            cfg->data.vocab == NL_VOCAB_CHARS)
-            nl_buf_printf(&text, "  (planned for 256 tokens: a run takes the text's own characters)\n");
-    }
-    nl_model_free(traced);
+    if (params)
+        print_params(m, &text);
+    else
+        describe_model(what, cfg, be, m, &text);
     int status = 0;
     if (text.failed) {
         fprintf(stderr, "normlab show: out of memory\n");
@@ -237,6 +268,7 @@ int cmd_show(int argc, char **argv)
 {
     const char *target = NULL, *overrides[256];
     int n_overrides = 0;
+    bool params = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (nl_cmd_is_help(a)) {
@@ -246,6 +278,8 @@ int cmd_show(int argc, char **argv)
             const int bad = nl_cmd_take_set("show", argc, argv, &i, overrides, &n_overrides, 256);
             if (bad)
                 return bad;
+        } else if (strcmp(a, "--params") == 0) {
+            params = true;
         } else if (a[0] == '-' && a[1]) {
             return nl_cmd_usage_error("show", "unknown option '%s'", a);
         } else if (target) {
@@ -278,12 +312,12 @@ int cmd_show(int argc, char **argv)
     nl_error err = {0};
     int status;
     const bool loaded = nl_config_load(config_path, overrides, n_overrides, cfg, &err) == NL_OK;
-    if (run_dir)
+    if (run_dir && !params)
         print_run_status(target, loaded ? cfg : NULL);
     if (!loaded)
         status = nl_cmd_report("show", &err);
     else
-        status = show_model(config_path, cfg);
+        status = show_model(config_path, cfg, params);
     free(cfg);
     return status;
 }

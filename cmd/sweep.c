@@ -694,6 +694,39 @@ static void report_slurm_jobs(const char *dir, const sweep_args *a, int pending,
 
 /* ---- merging and running ---- */
 
+/* The runs a merge finds unfinished, by name: a merge job runs once the
+ * array has ended, so a run still pending then was lost with its task (a
+ * node that failed, a time limit), and the sweep run again finishes it,
+ * from its checkpoint where it has one. */
+static void report_unfinished(const nl_sweep_job *j, int pending)
+{
+    enum { SHOWN = 20 };
+    if (pending == 0)
+        return;
+    printf("%d unfinished run%s (pending in summary.csv):", pending, pending == 1 ? "" : "s");
+    int shown = 0;
+    for (int i = 0; i < j->p->n_runs && shown < SHOWN; i++) {
+        if (j->results[i].state != NL_SWEEP_PENDING)
+            continue;
+        char dir[1200];
+        nl_sweep_run_dir(j, i, dir, sizeof dir);
+        nl_run_progress p;
+        nl_read_run_progress(dir, &p);
+        printf("%s runs/%s", shown ? "," : "", j->p->runs[i].dir);
+        if (p.checkpoint_step >= 0)
+            printf(" (checkpoint at step %ld)", p.checkpoint_step);
+        else if (p.last_step < 0)
+            printf(" (not started)");
+        else
+            printf(" (step %ld logged, no checkpoint)", p.last_step);
+        shown++;
+    }
+    if (pending > shown)
+        printf(", and %d more", pending - shown);
+    printf("\n  once no task runs them (a node lost, a time limit): run the sweep again (bash "
+           "FILE queues the array anew), and each goes on from its checkpoint\n");
+}
+
 static int merge_sweep(nl_sweep_job *j, const sweep_args *a)
 {
     nl_error err = {0};
@@ -706,6 +739,7 @@ static int merge_sweep(nl_sweep_job *j, const sweep_args *a)
         status = make_plots(j->e, j->dir, where, sizeof where);
     printf("%s/summary.csv: %d runs: %d ok, %d diverged, %d failed, %d pending%s\n", j->dir, j->p->n_runs,
            c.n[NL_SWEEP_OK], c.n[NL_SWEEP_DIVERGED], c.n[NL_SWEEP_FAILED], c.n[NL_SWEEP_PENDING], where);
+    report_unfinished(j, c.n[NL_SWEEP_PENDING]);
     report_slurm_jobs(j->dir, a, c.n[NL_SWEEP_PENDING], false);
     return status;
 }

@@ -1,13 +1,14 @@
 #!/bin/sh
 # The test command: installs what is missing, builds into build/, and runs
 # the default test suite (everything but the "long", "slurm", "fuzz",
-# "sanitize" and "mpi" labels) through CTest.
+# "sanitize", "mpi" and "cluster" labels) through CTest.
 # Long checks: ctest --test-dir build -L long --output-on-failure
 # MPI (runs mpirun): ctest --test-dir build -L mpi --output-on-failure
 # Slurm (starts daemons; root): ctest --test-dir build -L slurm --output-on-failure
+# A cluster of namespaces (root): ctest --test-dir build -L cluster --output-on-failure
 set -eu
 cd "$(dirname "$0")/.."
 tests/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$(nproc)"
-ctest --test-dir build --output-on-failure -j "$(nproc)" -LE "long|slurm|fuzz|sanitize|mpi" "$@"
+ctest --test-dir build --output-on-failure -j "$(nproc)" -LE "long|slurm|fuzz|sanitize|mpi|cluster" "$@"

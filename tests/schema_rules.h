@@ -57,6 +57,16 @@ static int sr_set_condition(const nl_key_when *w, nl_config *cfg, bool hold, int
         }
         return -1;
     }
+    if (on->type == NL_KT_NAME_SET) {
+        /* one name at a time: the sets of one name each */
+        for (int i = from; i < on->names->count; i++) {
+            const unsigned bits = 1u << i;
+            memcpy(nl_schema_field(cfg, on), &bits, sizeof bits);
+            if (nl_schema_condition_holds(w, cfg) == hold)
+                return i + 1;
+        }
+        return -1;
+    }
     if (from > 0)
         return -1;
     /* a number or string: set (a value its own check takes) or not */

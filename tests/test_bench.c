@@ -625,7 +625,7 @@ START_TEST(test_run_usage)
     snprintf(path, sizeof path, "%s/exists", tmp);
     ck_assert_int_eq(mkdir(path, 0755), 0);
     const char *smoke = NORMLAB_SOURCE_DIR "/configs/synthetic-smoke.yaml";
-    const char *resnet = NORMLAB_SOURCE_DIR "/configs/resnet-pre-layer.yaml";
+    /* CONFIG:NAME in a case: configs/NAME.yaml instead of the smoke config */
     const struct {
         const char *args, *says;
     } bad[] = {
@@ -644,12 +644,22 @@ START_TEST(test_run_usage)
          "placement"},
         {"--run %s --torch --peer nowhere.py --csv bad.csv --keep kept", "nowhere.py"},
         {"--run %s --keep exists --csv bad.csv", "exists"},
-        {"--run RESNET --torch --csv bad.csv --keep kept", "resnet"},
+        /* the PyTorch script's rows: an architecture, a placement and an
+         * in-cell normalizer it does not mirror */
+        {"--run CONFIG:vit-fashion --torch --set model.arch=mixer --csv bad.csv --keep kept",
+         "mirrors mlp, cnn, resnet, lm, vit, rnn and rnn_lm"},
+        {"--run CONFIG:resnet-pre-layer --torch --set model.norm.type=dyt --csv bad.csv "
+         "--keep kept", "mirrors none, batch, layer, group and rms"},
+        {"--run CONFIG:lstm-ln-fashion --torch --set model.norm.type=batch --csv bad.csv "
+         "--keep kept", "per-step recurrent batch norm"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char args[1024], given[512];
-        if (strstr(bad[i].args, "RESNET")) {
-            snprintf(given, sizeof given, "--run %s%s", resnet, bad[i].args + 12);
+        const char *named = strstr(bad[i].args, "CONFIG:");
+        if (named) {
+            const int len = (int)strcspn(named + 7, " ");
+            snprintf(given, sizeof given, "--run %s/configs/%.*s.yaml%s", NORMLAB_SOURCE_DIR, len,
+                     named + 7, named + 7 + len);
         } else {
             snprintf(given, sizeof given, bad[i].args, smoke);
         }
@@ -742,10 +752,18 @@ END_TEST
 
 /* A stand-in for torch_run.py (no torch needed): eager at 10 steps per
  * 0.2 s, compile at 10 per 0.1 s with compile_s 12.5, max-autotune exit 3
- * (does not compile); the records as torch_run.py writes them. */
+ * (does not compile); the records as torch_run.py writes them. Its
+ * --check reads the resolved config from stdin and refuses seed 7. */
 static const char stand_in_peer[] =
     "import json, os, sys\n"
     "args = sys.argv[1:]\n"
+    "if '--check' in args:\n"
+    "    config = sys.stdin.read()\n"
+    "    if 'eval_batch_size:' not in config:\n"
+    "        sys.exit('stand-in: --check was not given the resolved config')\n"
+    "    if 'seed: 7' in config:\n"
+    "        sys.exit(print('stand-in: seed 7 is not mirrored', file=sys.stderr) or 2)\n"
+    "    sys.exit(0)\n"
     "mode = args[args.index('--mode') + 1]\n"
     "if '--probe' in args:\n"
     "    sys.exit(0)\n"
@@ -820,6 +838,25 @@ START_TEST(test_run_best_peer)
     ck_assert_int_eq(torch_rows[NL_TORCH_EAGER], 2);
     ck_assert_int_eq(torch_rows[NL_TORCH_COMPILE], 2);
     ck_assert_int_eq(torch_rows[NL_TORCH_MAX_AUTOTUNE], 0);
+}
+END_TEST
+
+/* the PyTorch script has the last word on what it mirrors: bench --run
+ * pipes it the resolved config (--check), and a refusal there is bench's,
+ * exit 2 with the script's reason and nothing written */
+START_TEST(test_run_peer_check)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/normlab-bench-XXXXXX");
+    ck_assert(mkdtemp(tmp));
+    char path[512];
+    snprintf(path, sizeof path, "%s/peer.py", tmp);
+    write_text(path, stand_in_peer);
+    snprintf(path, sizeof path, "%s/python", tmp);
+    write_text(path, "#!/bin/sh\nexec python3 \"$@\"\n");
+    ck_assert_int_eq(chmod(path, 0755), 0);
+    expect_refusal("--run " NORMLAB_SOURCE_DIR "/configs/synthetic-smoke.yaml --set seed=7 "
+                   "--torch --python ./python --peer peer.py --csv bad.csv --keep kept",
+                   "stand-in: seed 7 is not mirrored", "does not mirror this config");
 }
 END_TEST
 
@@ -949,6 +986,7 @@ int main(void)
     tcase_add_test(tc, test_run_usage);
     tcase_add_test(tc, test_run_peer_refusals);
     tcase_add_test(tc, test_run_best_peer);
+    tcase_add_test(tc, test_run_peer_check);
     tcase_add_test(tc, test_run_round);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

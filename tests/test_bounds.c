@@ -436,6 +436,10 @@ static const char *spoil(const nl_key_def *def, nl_config *cfg, int item_or_coun
         else
             ((int *)field)[0] = (int)int_out_of_range(def);
         return "item 0 (";
+    case NL_KT_NAME_SET:
+        /* a bit past the table's names */
+        memset(field, 0xff, sizeof(unsigned));
+        return "is not a set of";
     case NL_KT_SHAPE:
         cfg->data.synthetic_h = 0;
         return "is out of range; accepted: ";

@@ -405,13 +405,15 @@ START_TEST(test_older_formats_resume)
     size_t len = 0;
     nl_error err = {0};
     ck_assert_int_eq(nl_read_file(path, &text, &len, &err), NL_OK);
-    /* before format 5 its state fields (the precision, the loss scaler)
-     * go: they follow format 4's state. Format 5 is 6 but for its CRC, over
-     * the payload alone (resign) */
+    /* the state fields added since the format go: each format's fields
+     * follow the older ones' (format 5's precision and loss scaler, 7's
+     * rank count). Format 5 is 6 but for its CRC, over the payload alone
+     * (resign) */
     const size_t header = 48, state_end = header + (7 + 15) * 8 + sizeof(nl_rng);
-    const size_t added =
-        version < 5 ? nl_train_state_bytes(NL_CHECKPOINT_VERSION) - nl_train_state_bytes(4) : 0;
-    memmove(text + state_end, text + state_end + added, len - state_end - added);
+    const unsigned state_format = version < 5 ? 4 : version;
+    const size_t kept_end = header + nl_train_state_bytes(state_format);
+    const size_t added = nl_train_state_bytes(NL_CHECKPOINT_VERSION) - nl_train_state_bytes(state_format);
+    memmove(text + kept_end, text + kept_end + added, len - kept_end - added);
     len -= added;
     const size_t series_at = state_end + 2 * 8;
     const size_t kernels_at = series_at + 2 * 8, keys_at = kernels_at + NL_CHECKPOINT_KERNELS_BYTES;

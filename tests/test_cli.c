@@ -1,7 +1,9 @@
 // ctest-labels: cpu
 /* The normlab binary end to end on synthetic data: run outputs, divergence,
  * determinism, refusing to overwrite, interruption, kill -9, validate, list. */
+#include <math.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +128,80 @@ START_TEST(test_run_outputs)
 }
 END_TEST
 
+/* show RUN_DIR --params on results/small (the batch-norm mlp): PyTorch's
+ * names in build order, the sizes adding up to the recorded count, and
+ * offsets that read final.nlck's arena: 16-float aligned, the decayed
+ * weights first, no overlap, ending where the file's arena ends, and the
+ * gains found at their offsets (near 1 after training, where the linear
+ * weights are small) */
+static void check_show_params(long recorded)
+{
+    ck_assert_int_eq(tu_normlab("show results/small --params"), 0);
+    char *out = tu_normlab_output();
+    static const char *names[] = {"fc1.weight",        "norm1.weight",    "norm1.bias",
+                                  "fc2.weight",        "norm2.weight",    "norm2.bias",
+                                  "classifier.weight", "classifier.bias"};
+    enum { N = sizeof names / sizeof names[0] };
+    long offset[N], size[N], total = 0;
+    int decayed[N];
+    const char *line = strstr(out, "name,shape,offset,decayed\n");
+    ck_assert_msg(line == out, "%s", out);
+    line = strchr(line, '\n') + 1;
+    for (int k = 0; k < N; k++, line = strchr(line, '\n') + 1) {
+        char name[64], shape[64];
+        ck_assert_msg(sscanf(line, "%63[^,],%63[^,],%ld,%d", name, shape, &offset[k], &decayed[k]) == 4,
+                      "row %d of:\n%s", k, out);
+        ck_assert_str_eq(name, names[k]);
+        size[k] = 1;
+        for (char *dim = strtok(shape, "x"); dim; dim = strtok(NULL, "x"))
+            size[k] *= atol(dim);
+        total += size[k];
+        ck_assert_int_eq(decayed[k], strstr(name, "weight") && name[0] != 'n');
+        ck_assert_int_eq(offset[k] % 16, 0);
+    }
+    ck_assert_msg(*line == '\0', "more rows than the model's:\n%s", out);
+    free(out);
+    ck_assert_int_eq(total, recorded);
+    long end = 0, first_undecayed = 1L << 40, last_decayed_end = 0;
+    for (int k = 0; k < N; k++) {
+        const long padded_end = offset[k] + (size[k] + 15) / 16 * 16;
+        for (int j = 0; j < N; j++) /* no two overlap */
+            ck_assert(j == k || offset[j] >= padded_end || offset[j] + size[j] <= offset[k]);
+        end = padded_end > end ? padded_end : end;
+        if (decayed[k])
+            last_decayed_end = padded_end > last_decayed_end ? padded_end : last_decayed_end;
+        else if (offset[k] < first_undecayed)
+            first_undecayed = offset[k];
+    }
+    ck_assert_int_le(last_decayed_end, first_undecayed);
+    /* final.nlck: a 48-byte header, the config keys (i64 length, bytes),
+     * i64 parameter floats, state floats, counters, then the arena */
+    char path[512], *raw = NULL;
+    size_t len = 0;
+    nl_error err = {0};
+    snprintf(path, sizeof path, "%s/results/small/final.nlck", tu_tmp);
+    ck_assert_msg(nl_read_file(path, &raw, &len, &err) == NL_OK, "%s", err.msg);
+    int64_t keys = 0, arena = 0;
+    memcpy(&keys, raw + 48, sizeof keys);
+    const size_t at = 48 + 8 + (size_t)keys;
+    memcpy(&arena, raw + at, sizeof arena);
+    ck_assert_int_eq(arena, end);
+    const float *params = (const float *)(raw + at + 24);
+    ck_assert_uint_ge(len, at + 24 + (size_t)arena * sizeof(float));
+    for (int k = 0; k < N; k++) {
+        double mean = 0, mean_abs = 0;
+        for (long i = 0; i < size[k]; i++) {
+            mean += params[offset[k] + i] / (double)size[k];
+            mean_abs += fabs(params[offset[k] + i]) / (double)size[k];
+        }
+        if (strstr(names[k], "norm") && strstr(names[k], ".weight"))
+            ck_assert_msg(mean > 0.5 && mean < 1.5, "%s: mean %g, not a gain's", names[k], mean);
+        else if (decayed[k])
+            ck_assert_msg(mean_abs < 0.3, "%s: mean |w| %g, not a weight's", names[k], mean_abs);
+    }
+    free(raw);
+}
+
 /* show: the model a config builds, and a run directory's outcome; the
  * parameter count agrees with the one the run recorded */
 START_TEST(test_show)
@@ -151,6 +227,7 @@ START_TEST(test_show)
                   "%s", out);
     free(out);
     ck_assert_int_eq(tu_normlab("show results"), 2); /* no config.yaml: not a run */
+    check_show_params(atol(recorded));
     /* a ViT: only the activations the run's check accepts (its tokens take
      * no trace), each of which validates */
     tu_tmp_write("vit.yaml", "name: vit\n"
@@ -635,9 +712,10 @@ START_TEST(test_validate_list_version)
      * switch (weight standardization, ...), from the schema itself */
     for (int k = 0; k < nl_config_schema_count; k++) {
         const nl_key_def *def = &nl_config_schema[k];
-        if (def->type == NL_KT_BOOL || def->type == NL_KT_ENUM)
+        const bool names = def->type == NL_KT_ENUM || def->type == NL_KT_NAME_SET;
+        if (def->type == NL_KT_BOOL || names)
             ck_assert_msg(strstr(out, def->key), "list lacks the key %s", def->key);
-        if (def->type != NL_KT_ENUM)
+        if (!names)
             continue;
         char line[160];
         for (int i = 0; i < def->names->count; i++) {

@@ -396,8 +396,9 @@ typedef struct {
 static const bad_case bad_cases[] = {
     /* unknown keys */
     {"model:\n  norm:\n    tpye: batch\n", SRC ":3:5: model.norm.tpye: ",
-     "unknown key (did you mean 'type'?); accepted in model.norm: type | placement | groups | eps "
-     "| momentum | affine | track_running_stats"},
+     "unknown key (did you mean 'type'?); accepted in model.norm: type | placement | reduce | "
+     "center | scale | train_stats | eval_stats | groups | eps | momentum | affine | "
+     "track_running_stats"},
     {"seed: 1\nbatch_size: 64\n", SRC ":2:1: batch_size: ",
      "unknown key (did you mean 'train.batch_size'?); accepted at the top level: name | seed | "
      "device | threads | flush_subnormals | data | model | train"},
@@ -599,6 +600,42 @@ static const bad_case bad_cases[] = {
      "model.norm.groups (default 8): ", "does not divide its 12 channels"},
     {"model:\n  norm:\n    type: instance\n", SRC ":3:11: model.norm.type: ",
      "instance norm needs images with more than one pixel per channel"},
+    /* model.norm.type custom: the axes (core/norm/custom.c) */
+    {"model:\n  norm:\n    type: custom\n    reduce: batch\n", SRC ":4:13: model.norm.reduce: ",
+     "got the single name batch (write [batch])"},
+    {"model:\n  norm:\n    type: custom\n    reduce: [batch, batch]\n",
+     SRC ":4:21: model.norm.reduce[1]: ", "batch is given twice"},
+    {"model:\n  norm:\n    type: custom\n    reduce: [pixels]\n",
+     SRC ":4:14: model.norm.reduce[0]: ", "accepted: batch | channels | spatial | tokens"},
+    {"model:\n  norm:\n    type: custom\n    reduce: [batch, spatial]\n",
+     SRC ":4:13: model.norm.reduce: ",
+     "this layer sees feature vectors (N, D), which have no such axis"},
+    {"model:\n  arch: cnn\n  norm:\n    type: custom\n    reduce: [batch, channels, spatial]\n",
+     SRC ":5:13: model.norm.reduce: ", "the batch and the channels together"},
+    {"model:\n  arch: cnn\n  norm:\n    type: custom\n    reduce: [batch]\n",
+     SRC ":5:13: model.norm.reduce: ", "batch statistics per pixel"},
+    {"model:\n  arch: cnn\n  norm:\n    type: custom\n    reduce: [channels]\n",
+     SRC ":5:13: model.norm.reduce: ", "per-sample statistics per pixel across the channels"},
+    {"model:\n  norm:\n    type: custom\n    center: false\n    scale: none\n",
+     SRC ":5:12: model.norm.scale: ", "neither centres nor divides"},
+    {"model:\n  norm:\n    type: custom\n    reduce: [channels]\n    eval_stats: running\n",
+     SRC ":5:17: model.norm.eval_stats: ",
+     "applies only when model.norm.type is custom and model.norm.placement is not none (or "
+     "model.qk_norm is true) and model.norm.reduce does not include channels"},
+    {"model:\n  norm:\n    type: custom\n    eval_stats: running\n",
+     SRC ":4:17: model.norm.eval_stats: ", "running statistics are kept per channel"},
+    {"model:\n  norm:\n    type: custom\n    scale: none\n    eps: 0.001\n",
+     SRC ":5:10: model.norm.eps: ", "scale none divides by nothing"},
+    {"model:\n  norm:\n    type: custom\n    reduce: [batch]\n    eval_stats: batch\n"
+     "    momentum: 0.2\n",
+     SRC ":6:15: model.norm.momentum: ", "momentum moves running statistics"},
+    {"model:\n  norm:\n    type: custom\n    reduce: [batch]\n    groups: 2\n",
+     SRC ":5:13: model.norm.groups: ", "this reduction takes none"},
+    {"model:\n  arch: cnn\n  widths: [12]\n  norm:\n    type: custom\n    reduce: [channels, spatial]\n"
+     "    groups: 5\n",
+     SRC ":7:13: model.norm.groups: ", "does not divide the layer's 12 channels"},
+    {"train:\n  batch_size: 1\nmodel:\n  norm:\n    type: custom\n    reduce: [batch]\n",
+     SRC ":2:15: train.batch_size: ", "needs more than one value per channel in training"},
     {"train:\n  batch_size: 1\n", SRC ":2:15: train.batch_size: ",
      "layer norm1: model.norm.type batch needs more than one value per channel in training, but "
      "batch size 1 gives 1; with one value x - mean is 0"},

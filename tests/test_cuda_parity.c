@@ -48,6 +48,7 @@
 #include "model/model.h"
 #include "norm/registry.h"
 #include "optim/optim.h"
+#include "norm_space.h"
 #include "testutil.h"
 #include "rnn_layout.h"
 #include "train/check.h"
@@ -1988,6 +1989,18 @@ START_TEST(test_pointwise_norms)
 }
 END_TEST
 
+/* The normalization design space (model.norm.type custom) on the GPU: each
+ * built-in that is a point equals custom there too (as on the CPU,
+ * test_norm_space), and every point custom builds gives the CPU's results */
+START_TEST(test_norm_space)
+{
+    open_gpu();
+    ck_assert_int_ge(tu_check_norm_space(gpu_be), 6);
+    ck_assert_int_ge(tu_check_norm_space_parity(cpu_be, gpu_be), 20);
+    close_gpu();
+}
+END_TEST
+
 /* The normalization ops with the statistics in bf16 or fp16
  * (model.norm.stats_precision): one thread sums a group in order on
  * both backends, so the rounded statistics (saved, running, norm_stats')
@@ -3561,6 +3574,7 @@ int main(void)
     tcase_add_loop_test(norms, test_groupnorm, 0, 4);
     tcase_add_test(norms, test_pointwise_norms);
     tcase_add_test(norms, test_lowp_norms);
+    tcase_add_test(norms, test_norm_space);
     suite_add_tcase(s, norms);
 
     TCase *tokens = tcase_create("tokens");

@@ -347,6 +347,43 @@ START_TEST(test_norms)
 }
 END_TEST
 
+/* the design space's points (model.norm.type custom) off the fused kernels
+ * too: each reduction the built-ins take, centred or not, each scale (the
+ * identity, uncentred with none, is refused), training on the batch's
+ * statistics (on running ones the statistics are constants: the frozen
+ * backward of test_norms' batch norm) */
+START_TEST(test_custom_points)
+{
+    int checked = 0;
+    for (int k = 0; k < NL_NORM_COUNT; k++) {
+        const nl_norm_point *p = nl_norm_info_of((nl_norm_kind)k)->point;
+        for (int layout = 0; p && layout < 2; layout++) {
+            const unsigned reduce = p->reduce[nl_norm_layout_index(layout ? 4 : 2)];
+            for (int center = 0; reduce && center < 2; center++)
+                for (int scale = 0; scale < NL_SCALE_COUNT; scale++) {
+                    if (!center && scale == NL_SCALE_NONE)
+                        continue;
+                    graph g = {.kind = layout ? G_NORM : G_NORM2D};
+                    nl_norm_spec_defaults(&g.norm, NL_NORM_CUSTOM);
+                    g.norm.reduce = reduce;
+                    g.norm.center = center;
+                    g.norm.scale = (nl_norm_scale)scale;
+                    char what[128];
+                    snprintf(what, sizeof what, "custom as %s's reduction, center %d, scale %s, %s",
+                             nl_norm_info_of((nl_norm_kind)k)->id.name, center,
+                             nl_name_of(&nl_norm_scale_names, scale), layout ? "4-D" : "2-D");
+                    if (layout)
+                        check_graph(what, g, 3, 6, 5, 7, 1e-2f, TOL, false);
+                    else
+                        check_graph(what, g, 5, 12, 1, 1, 1e-2f, TOL, false);
+                    checked++;
+                }
+        }
+    }
+    ck_assert_int_ge(checked, 20);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------- */
 /* whole models: every architecture x placement x normalizer, real loss */
 
@@ -456,6 +493,7 @@ int main(void)
     tcase_add_test(layers, test_pool);
     tcase_add_test(layers, test_activations);
     tcase_add_test(layers, test_norms);
+    tcase_add_test(layers, test_custom_points);
     suite_add_tcase(s, layers);
     TCase *models = tcase_create("models");
     tcase_add_test(models, test_models);

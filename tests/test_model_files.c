@@ -131,6 +131,7 @@ static nl_train_state state_of(const fixture *f)
     s.elapsed_s = 1.5;
     s.train_s = 1.0;
     s.eval_s = 0.25;
+    s.ranks = 1;
     nl_rng_seed(&s.data_rng, 5, 1);
     s.data_order = f->order;
     return s;
@@ -366,6 +367,16 @@ START_TEST(test_older_format_reads)
     const uint32_t old = kind == FINAL_MODEL ? NL_FINAL_MODEL_WHOLE_CRC_VERSION - 1
                                              : NL_CHECKPOINT_WHOLE_CRC_VERSION - 1;
     memcpy(file + 8, &old, 4);
+    if (kind == CHECKPOINT) {
+        /* the state fields added since (format 7's rank count, the state's
+         * last) go: the older format's state ends before them */
+        const size_t kept_end = HEADER + nl_train_state_bytes(old);
+        const size_t added = nl_train_state_bytes(NL_CHECKPOINT_VERSION) - nl_train_state_bytes(old);
+        memmove(file + kept_end, file + kept_end + added, len - kept_end - added);
+        len -= added;
+        const uint64_t payload = len - HEADER;
+        memcpy(file + 16, &payload, 8);
+    }
     const uint64_t crc = nl_checkpoint_file_crc(file, len, false);
     memcpy(file + NL_CHECKPOINT_CRC_AT, &crc, 8);
     put_file(f.path, file, len);

@@ -126,6 +126,16 @@ START_TEST(test_ranks_match_one_process)
     /* run to run: the same bits */
     ck_assert_int_eq(mpirun(2, "run c.yaml --quiet --out two-again"), 0);
     same_losses("two-again", "two", 0.0, "2 ranks, twice");
+    /* checkpoints (rank 0 writes, every rank takes part) leave the
+     * trajectory as it was, and the finished run keeps none */
+    ck_assert_int_eq(mpirun(2, "run c.yaml --quiet --out ckpt --set train.checkpoint_every=5"), 0);
+    same_losses("ckpt", "two", 0.0, "2 ranks with checkpoints vs without");
+    char path[600];
+    snprintf(path, sizeof path, "%s/ckpt/checkpoint.nlck", tu_tmp);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    summary = tu_tmp_read("two/summary.json");
+    ck_assert_msg(strstr(summary, "\"exchange_s\": "), "%s", summary);
+    free(summary);
     tu_tmp_remove();
 }
 END_TEST
@@ -272,13 +282,16 @@ START_TEST(test_launch_errors)
     char dir[512];
     snprintf(dir, sizeof dir, "%s/three", tu_tmp);
     ck_assert_int_ne(access(dir, F_OK), 0);
-    /* a checkpoint would hold rank 0's state only: refused, nothing written */
-    ck_assert_int_eq(mpirun(2, "run c.yaml --quiet --out ckpt --set train.checkpoint_every=5"), 2);
+    /* a NORMLAB_MPI_TIMEOUT that is not a number of seconds: every rank
+     * stops before the run directory is touched, exit 2 */
+    char apps[1024];
+    snprintf(apps, sizeof apps, "-np 2 -x NORMLAB_MPI_TIMEOUT=soon %s run c.yaml --quiet --out timeout",
+             NORMLAB_BINARY);
+    ck_assert_int_eq(mpirun_apps(apps), 2);
     out = tu_normlab_output();
-    ck_assert_msg(strstr(out, "train.checkpoint_every") && strstr(out, "take no checkpoints"),
-                  "%s", out);
+    ck_assert_msg(strstr(out, "NORMLAB_MPI_TIMEOUT='soon' is not a number of seconds"), "%s", out);
     free(out);
-    snprintf(dir, sizeof dir, "%s/ckpt", tu_tmp);
+    snprintf(dir, sizeof dir, "%s/timeout", tu_tmp);
     ck_assert_int_ne(access(dir, F_OK), 0);
     /* rank 0 alone finds the directory taken: every rank stops, exit 2 */
     ck_assert_int_eq(tu_normlab("run c.yaml --quiet --out done"), 0);

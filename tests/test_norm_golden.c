@@ -13,28 +13,10 @@
 #include "model/model.h"
 #include "norm/norm.h"
 #include "norm/registry.h"
+#include "norm_space.h"
 #include "testutil.h"
 
 #define TOL 1e-5
-
-typedef struct {
-    nl_norm_spec norm;
-    int ndim;
-} norm_ctx;
-
-static nl_act *build_norm(nl_builder *b, nl_act *input, void *ctx)
-{
-    norm_ctx *c = ctx;
-    input->needs_grad = 1;
-    nl_act *x = input;
-    if (c->ndim == 2)
-        x = nl_flatten(b, "flat", input);
-    else if (c->ndim == 3) /* the fixture's (N, T, D) arrives as (N, T, D, 1) */
-        x = nl_view(b, "tokens", input,
-                    (nl_shape){.n = input->shape.n, .c = input->shape.h, .h = input->shape.c,
-                               .w = 1, .ndim = 3});
-    return nl_norm(b, "norm", x, &c->norm);
-}
 
 static void upload(nl_model *m, float *dst, const float *src, size_t count)
 {
@@ -58,7 +40,7 @@ static void check_case(const tu_fixture *fx, const char *name)
     const int kind = nl_name_lookup(&nl_norm_names, tu_get_string(fx, key, kind_name, sizeof kind_name));
     ck_assert_msg(kind >= 0, "%s: the fixture names normalizer '%s', which normlab lacks", name,
                   kind_name);
-    norm_ctx ctx;
+    tu_norm_ctx ctx;
     nl_norm_spec_defaults(&ctx.norm, (nl_norm_kind)kind);
     ctx.ndim = meta[0];
     const int n = meta[1], c = meta[2], h = meta[3], w = meta[4];
@@ -88,6 +70,19 @@ static void check_case(const tu_fixture *fx, const char *name)
     snprintf(key, sizeof key, "%s.alpha", name);
     if (tu_find(fx, key))
         ctx.norm.alpha_init = tu_scalar(fx, key);
+    /* custom's keys: reduce (axis bits), center, scale, train_stats,
+     * eval_stats, in the enums' order (make_goldens.py's AXES, SCALES,
+     * SOURCES) */
+    snprintf(key, sizeof key, "%s.point", name);
+    const tu_tensor *point = tu_find(fx, key);
+    if (point) {
+        const int32_t *p = point->data;
+        ctx.norm.reduce = (unsigned)p[0];
+        ctx.norm.center = p[1];
+        ctx.norm.scale = (nl_norm_scale)p[2];
+        ctx.norm.train_stats = (nl_stats_source)p[3];
+        ctx.norm.eval_stats = (nl_stats_source)p[4];
+    }
 
     nl_model_spec spec;
     nl_model_spec_defaults(&spec);
@@ -96,7 +91,7 @@ static void check_case(const tu_fixture *fx, const char *name)
     spec.in_w = w;
     nl_model *m = NULL;
     nl_error err = {0};
-    ck_assert_msg(nl_model_build_graph(&spec, tu_cpu(2), n, n, 1, build_norm, &ctx, &m, &err) ==
+    ck_assert_msg(nl_model_build_graph(&spec, tu_cpu(2), n, n, 1, tu_build_norm, &ctx, &m, &err) ==
                       NL_OK,
                   "%s: %s", name, err.msg);
     const size_t count = (size_t)n * c * h * w;
@@ -106,7 +101,7 @@ static void check_case(const tu_fixture *fx, const char *name)
     snprintf(key, sizeof key, "%s.gamma", name);
     ck_assert_msg((gamma != NULL) == (ctx.norm.affine && tu_find(fx, key)), "%s: affine scale",
                   name);
-    ck_assert_msg((beta != NULL) == (ctx.norm.affine && nl_norm_info_of(ctx.norm.kind)->learned_shift),
+    ck_assert_msg((beta != NULL) == nl_norm_has_shift(&ctx.norm),
                   "%s: affine shift", name);
     if (gamma) {
         snprintf(key, sizeof key, "%s.gamma", name);

@@ -278,6 +278,37 @@ START_TEST(test_sweep_plots)
 }
 END_TEST
 
+/* a custom normalizer's legend names its axes (those not varied), from its
+ * own run's config: the first run here is batch norm's */
+START_TEST(test_custom_labelled_by_axes)
+{
+    setup();
+    tu_tmp_write("base.yaml", base_config);
+    tu_tmp_write("exp.yaml", "name: axes\nbase: base.yaml\nset: {train.trace.activation: \"\", "
+                           "model.norm.reduce: [batch], model.norm.center: false, "
+                           "model.norm.scale: rms}\n"
+                           "grid:\n  model.norm.type: [batch, custom]\n  train.batch_size: [8, 16]\n"
+                           "plots: [{kind: batch_size}]\n");
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml -j 2"), 0);
+    char path[512];
+    pl_table agg;
+    nl_error err = {0};
+    snprintf(path, sizeof path, "%s/results/axes/plots/batch_size.csv", tu_tmp);
+    ck_assert_msg(pl_table_read(path, &agg, &err) == NL_OK, "%s", err.msg);
+    const int a_label = pl_table_col(&agg, "label");
+    int custom = 0, batch = 0;
+    for (int i = 0; i < agg.n_rows; i++) {
+        const char *label = agg.rows[i][a_label];
+        /* the csv writes the label's commas as ';' */
+        custom += !strcmp(label, "custom reduce=[batch]; center=false; scale=rms");
+        batch += !strcmp(label, "batch");
+    }
+    ck_assert_msg(custom == 2 && batch == 2 && agg.n_rows == 4, "%d custom, %d batch labels of %d",
+                  custom, batch, agg.n_rows);
+    pl_table_free(&agg);
+}
+END_TEST
+
 /* batch_size.csv: the mean, min and max over seeds of summary.csv's rows */
 START_TEST(test_aggregation_matches_summary)
 {
@@ -1626,6 +1657,7 @@ int main(void)
     tcase_add_test(tc, test_kind_rows);
     tcase_add_test(tc, test_sweep_plots);
     tcase_add_test(tc, test_aggregation_matches_summary);
+    tcase_add_test(tc, test_custom_labelled_by_axes);
     tcase_add_test(tc, test_single_run_and_usage);
     tcase_add_test(tc, test_rough_edges);
     tcase_add_test(tc, test_unfinished_runs);

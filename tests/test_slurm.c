@@ -532,6 +532,11 @@ START_TEST(test_merge_not_queued_shows_in_status)
     ck_assert_msg(strstr(merged, "1 ok, 0 diverged, 0 failed, 2 pending") &&
                       strstr(merged, "warning: the merge job of Slurm array job 300 was not queued"),
                   "%s", merged);
+    /* and names the runs it found unfinished, with where each would resume */
+    const char *unfinished = strstr(merged, "2 unfinished runs (pending in summary.csv): runs/");
+    ck_assert_msg(unfinished && strstr(unfinished, " (not started), runs/") &&
+                      strstr(unfinished, "run the sweep again"),
+                  "%s", merged);
     free(merged);
     /* the other tasks (no merge to queue: 2 and 3 are not the first) */
     free(run_task("job.sbatch", 2, "", "FAKE_SBATCH_REFUSE=stdin SLURM_ARRAY_JOB_ID=300"));

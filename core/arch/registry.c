@@ -41,7 +41,7 @@ static const nl_arch_info rows[] = {
                      .norm_ndim = 2, WIDTHS_SIZE,
                      .keys = {WIDTHS_KEYS, DROPOUT_KEYS, NOISE_KEY, PARAM_NORM_KEY},
                      .summary_keys = WIDTHS_SUMMARY, .bench_kernels = true,
-                     .bench_torch = true, .build = nl_arch_build_mlp},
+                     .bench_torch = PLACE(NL_PLACE_BEFORE), .build = nl_arch_build_mlp},
     [NL_ARCH_CNN] = {{"cnn", "stages of 3x3 convolutions, each followed by pooling, then a linear classifier"},
                      .description = "per stage convs_per_stage 3x3 convolutions (pad 1), each with "
                                     "norm, act and dropout placed as for the mlp, then 2x2 pooling; "
@@ -51,7 +51,7 @@ static const nl_arch_info rows[] = {
                      .keys = {WIDTHS_KEYS, "model.pool", "model.convs_per_stage", DROPOUT_KEYS,
                               NOISE_KEY, PARAM_NORM_KEY},
                      .summary_keys = WIDTHS_SUMMARY, .bench_kernels = true,
-                     .bench_torch = true, .build = nl_arch_build_cnn},
+                     .bench_torch = PLACE(NL_PLACE_BEFORE), .build = nl_arch_build_cnn},
     [NL_ARCH_RESNET] = {{"resnet", "stem conv, stages of basic residual blocks, global average pool, linear"},
                         .description = "stem 3x3 conv; stages of basic blocks (two 3x3 convs; the "
                                        "first block of a later stage halves the map with stride 2 "
@@ -64,7 +64,9 @@ static const nl_arch_info rows[] = {
                         WIDTHS_SIZE,
                         .keys = {WIDTHS_KEYS, "model.blocks_per_stage", "model.stem_width",
                                  NOISE_KEY, PARAM_NORM_KEY, "model.skip_init"},
-                        .summary_keys = WIDTHS_SUMMARY, .build = nl_arch_build_resnet},
+                        .summary_keys = WIDTHS_SUMMARY,
+                        .bench_torch = PLACE(NL_PLACE_POST) | PLACE(NL_PLACE_PRE),
+                        .build = nl_arch_build_resnet},
     [NL_ARCH_LM] = {{"lm", "decoder-only transformer on token ids: embeddings, causal attention and GELU MLP blocks, LM head"},
                     .description = "token + position embedding; `layers` blocks of causal "
                                    "multi-head attention and a GELU MLP, each a residual branch "
@@ -75,7 +77,7 @@ static const nl_arch_info rows[] = {
                     .keys = {BLOCK_KEYS, "model.context", "model.tie_embeddings"}, .blocks = true,
                     .summary_keys = {"model.d_model", "model.layers", "model.heads",
                                      "model.context"},
-                    .bench_torch = true, .build = nl_arch_build_lm},
+                    .bench_torch = BLOCK_PLACEMENTS, .build = nl_arch_build_lm},
     [NL_ARCH_VIT] = {{"vit", "vision transformer: image patches as tokens, the lm's blocks without the causal mask, a linear classifier"},
                      .description = "the image cut into patch x patch patches, each a token "
                                     "through a linear embedding; a class token (pool cls) and a "
@@ -87,7 +89,7 @@ static const nl_arch_info rows[] = {
                      .keys = {BLOCK_KEYS, "model.patch", "model.token_pool"}, .blocks = true,
                      .summary_keys = {"model.d_model", "model.layers", "model.heads",
                                       "model.patch"},
-                     .build = nl_arch_build_vit},
+                     .bench_torch = BLOCK_PLACEMENTS, .build = nl_arch_build_vit},
     [NL_ARCH_MIXER] = {{"mixer", "MLP-Mixer: image patches as tokens, blocks of an MLP across the tokens and one across the channels, a linear classifier"},
                        .description = "the vit's patches and patch embedding; `layers` blocks of "
                                       "an MLP across the tokens (per channel, token_mlp_width "
@@ -118,6 +120,7 @@ static const nl_arch_info rows[] = {
                      .default_placement = NL_PLACE_NONE, .norm_ndim = 2, RNN_SIZE,
                      .keys = {RNN_KEYS, "model.permute_pixels"}, .blocks = true,
                      .summary_keys = {"model.cell", "model.hidden", "model.layers"},
+                     .bench_torch = PLACE(NL_PLACE_NONE) | PLACE(NL_PLACE_IN_CELL),
                      .build = nl_arch_build_rnn},
     [NL_ARCH_RNN_LM] = {{"rnn_lm", "recurrent language model (LSTM or GRU) on token ids: embedding, recurrent layers, next-token head at every step"},
                         .description = "token embedding of `hidden` values (no position "
@@ -133,7 +136,9 @@ static const nl_arch_info rows[] = {
                         .keys = {RNN_KEYS, "model.context"}, .blocks = true,
                         .summary_keys = {"model.cell", "model.hidden", "model.layers",
                                          "model.context"},
-                        .any_context = true, .build = nl_arch_build_rnn_lm},
+                        .any_context = true,
+                        .bench_torch = PLACE(NL_PLACE_NONE) | PLACE(NL_PLACE_IN_CELL),
+                        .build = nl_arch_build_rnn_lm},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == NL_ARCH_COUNT, "one table row per nl_arch");
 _Static_assert(offsetof(nl_arch_info, id) == 0, "nl_arch_names reads the rows as name entries");

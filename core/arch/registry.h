@@ -83,9 +83,10 @@ typedef struct {
      * SGD training step on the bench's image or feature-vector model
      * (nl_bench_model_spec) */
     bool bench_kernels;
-    /* `normlab bench --run --torch` has its PyTorch twin
-     * (experiments/bench/torch_run.py mirrors it) */
-    bool bench_torch;
+    /* `normlab bench --run --torch` has its PyTorch twin at these
+     * placements (bit per nl_placement; experiments/bench/torch_run.py's
+     * ARCHS row mirrors them); 0: no twin */
+    unsigned bench_torch;
     /* reads token sequences of any length with the same parameters (no
      * position table): normlab eval --context rebuilds it at another one */
     bool any_context;

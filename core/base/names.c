@@ -112,6 +112,49 @@ static const nl_name_entry init_entries[] = {
 _Static_assert(sizeof init_entries / sizeof init_entries[0] == NL_INIT_COUNT, "init table");
 TABLE(nl_init_names, "initialization", init_entries);
 
+static const nl_name_entry norm_axis_entries[] = {
+    [NL_AXIS_BATCH] = {"batch", "across the samples of the batch"},
+    [NL_AXIS_CHANNELS] = {"channels", "across an image's channels (a feature vector's or a "
+                                      "token's features), in model.norm.groups groups"},
+    [NL_AXIS_SPATIAL] = {"spatial", "across an image's H x W pixels"},
+    [NL_AXIS_TOKENS] = {"tokens", "across a sequence's T tokens"},
+};
+_Static_assert(sizeof norm_axis_entries / sizeof norm_axis_entries[0] == NL_AXIS_COUNT,
+               "axis table");
+TABLE(nl_norm_axis_names, "axis", norm_axis_entries);
+
+static const nl_name_entry norm_scale_entries[] = {
+    [NL_SCALE_STD] = {"std", "divide by the standard deviation: sqrt(E[(x - mean)^2] + eps)"},
+    [NL_SCALE_RMS] = {"rms", "divide by the root mean square: sqrt(E[x^2] + eps)"},
+    [NL_SCALE_NONE] = {"none", "divide by nothing (no eps)"},
+};
+_Static_assert(sizeof norm_scale_entries / sizeof norm_scale_entries[0] == NL_SCALE_COUNT,
+               "scale table");
+TABLE(nl_norm_scale_names, "scale", norm_scale_entries);
+
+static const nl_name_entry stats_source_entries[] = {
+    [NL_STATS_BATCH] = {"batch", "the statistics of the values being normalized (this batch's; "
+                                 "each sample's own for a per-sample reduction)"},
+    [NL_STATS_RUNNING] = {"running", "the running averages of the batch statistics (model.norm."
+                                     "momentum), updated by each training batch first"},
+};
+_Static_assert(sizeof stats_source_entries / sizeof stats_source_entries[0] == NL_STATS_COUNT,
+               "statistics source table");
+TABLE(nl_stats_source_names, "statistics source", stats_source_entries);
+
+const char *nl_name_set_text(const nl_name_table *table, unsigned bits, char *buf, size_t size)
+{
+    size_t used = (size_t)snprintf(buf, size, "[");
+    int shown = 0;
+    for (int v = 0; v < table->count && v < 32 && used < size; v++)
+        if (bits & (1u << v))
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", shown++ ? ", " : "",
+                                     nl_name_of(table, v));
+    if (used < size)
+        snprintf(buf + used, size - used, "]");
+    return buf;
+}
+
 int nl_name_lookup(const nl_name_table *table, const char *name)
 {
     for (int i = 0; i < table->count; i++)

@@ -87,6 +87,19 @@ typedef enum {
     NL_RESIDUAL_SCALE_EXPLICIT, /* model.residual_alpha and model.residual_beta */
     NL_RESIDUAL_SCALE_COUNT
 } nl_residual_scale;
+/* The normalization design space (model.norm.type custom, core/norm/custom.c):
+ * the axes a normalizer's statistics reduce over (a set: model.norm.reduce),
+ * what it divides by, and where its statistics come from in training and in
+ * evaluation. An axis is a bit (1u << NL_AXIS_*) of the set. */
+typedef enum {
+    NL_AXIS_BATCH,    /* the samples of the batch */
+    NL_AXIS_CHANNELS, /* an image's channels, a feature vector's or token's features */
+    NL_AXIS_SPATIAL,  /* an image's H x W pixels */
+    NL_AXIS_TOKENS,   /* a sequence's T tokens */
+    NL_AXIS_COUNT
+} nl_norm_axis;
+typedef enum { NL_SCALE_STD, NL_SCALE_RMS, NL_SCALE_NONE, NL_SCALE_COUNT } nl_norm_scale;
+typedef enum { NL_STATS_BATCH, NL_STATS_RUNNING, NL_STATS_COUNT } nl_stats_source;
 
 typedef struct {
     const char *name;
@@ -122,6 +135,12 @@ extern const nl_name_table nl_dropout_placement_names;
 extern const nl_name_table nl_noise_distribution_names;
 extern const nl_name_table nl_init_names;
 extern const nl_name_table nl_residual_scale_names; /* the rows of core/arch/residual_scale.c */
+extern const nl_name_table nl_norm_axis_names;
+extern const nl_name_table nl_norm_scale_names;
+extern const nl_name_table nl_stats_source_names;
+
+/* a set of names (bit v: name v) as "[a, b]" */
+const char *nl_name_set_text(const nl_name_table *table, unsigned bits, char *buf, size_t size);
 
 /* entry i (0 <= i < count) */
 static inline const nl_name_entry *nl_name_entry_at(const nl_name_table *table, int i)

@@ -46,7 +46,7 @@ typedef struct {
     int n_origins;
     /* things the loader accepted but the user should hear about, e.g. a key
      * ignored because a --set override switched what it applies to */
-    char warnings[NL_CONFIG_MAX_WARNINGS][320];
+    char warnings[NL_CONFIG_MAX_WARNINGS][640];
     int n_warnings;
 } nl_config;
 

@@ -163,6 +163,39 @@ static nl_code parse_list(loader *L, const nl_key_def *def, const yaml_node_t *n
     return NL_OK;
 }
 
+/* a list of names, each at most once, into the key's bits; a single name
+ * is refused with the list to write instead */
+static nl_code parse_name_set(loader *L, const nl_key_def *def, const yaml_node_t *n,
+                              nl_config *cfg)
+{
+    char acc[512], text[128];
+    nl_schema_accepted(def, acc, sizeof acc);
+    if (n->type == YAML_SCALAR_NODE && !nl_yaml_is_null(n) &&
+        nl_name_lookup(def->names, nl_yaml_scalar(n)) >= 0)
+        return nl_yaml_fail(L->y, n, def->key, "expected %s, got the single name %s (write [%s])",
+                            acc, nl_yaml_shown(nl_yaml_scalar(n), text, sizeof text),
+                            nl_yaml_shown(nl_yaml_scalar(n), text, sizeof text));
+    nl_code code = expect_list(L, def, n, def->min_items, def->max_items, acc);
+    if (code)
+        return code;
+    const int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
+    unsigned bits = 0;
+    for (int i = 0; i < count; i++) {
+        const yaml_node_t *item = nl_yaml_node(L->y, n->data.sequence.items.start[i]);
+        char label[160];
+        snprintf(label, sizeof label, "%s[%d]", def->key, i);
+        int v;
+        if ((code = nl_yaml_read_name(L->y, item, label, def->names, &v)))
+            return code;
+        if (bits & (1u << v))
+            return nl_yaml_fail(L->y, item, label, "%s is given twice; accepted: %s",
+                                nl_name_of(def->names, v), acc);
+        bits |= 1u << v;
+    }
+    memcpy(nl_schema_field(cfg, def), &bits, sizeof bits);
+    return NL_OK;
+}
+
 static nl_code parse_shape(loader *L, const nl_key_def *def, const yaml_node_t *n, nl_config *cfg)
 {
     char acc[512];
@@ -311,6 +344,9 @@ static nl_code set_key(loader *L, const nl_key_def *def, const yaml_node_t *n)
     case NL_KT_INT_LIST:
     case NL_KT_FLOAT_LIST:
         code = parse_list(L, def, n, cfg);
+        break;
+    case NL_KT_NAME_SET:
+        code = parse_name_set(L, def, n, cfg);
         break;
     case NL_KT_SHAPE:
         code = parse_shape(L, def, n, cfg);

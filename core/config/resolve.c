@@ -106,6 +106,19 @@ static bool path_of_another_dataset(const nl_config *cfg)
 }
 
 /* the defaults that depend on other keys, where the config does not say */
+/* A custom normalizer evaluates with running statistics where they stand
+ * for a batch the sample is evaluated without (a reduction over the
+ * batch), unless the config says; before the rules are read, since
+ * momentum's depends on it */
+static void derive_eval_stats(nl_config *cfg)
+{
+    nl_norm_spec *norm = &cfg->model.norm;
+    if ((nl_norm_info_of(norm->kind)->keys & NL_NORM_KEY_EVAL_STATS) &&
+        !nl_config_origin_of(cfg, "model.norm.eval_stats"))
+        norm->eval_stats =
+            (norm->reduce & (1u << NL_AXIS_BATCH)) ? NL_STATS_RUNNING : NL_STATS_BATCH;
+}
+
 static void derived_defaults(nl_config *cfg)
 {
     /* a default in the build directory (the text corpus: its row names it
@@ -137,11 +150,17 @@ static void derived_defaults(nl_config *cfg)
     /* GradScaler's place is fp16, whose range needs it */
     if (!nl_config_origin_of(cfg, "train.loss_scale.enabled"))
         cfg->train.loss_scale.enabled = cfg->train.precision == NL_PRECISION_FP16;
-    if (!nl_config_origin_of(cfg, "model.norm.track_running_stats")) {
-        nl_norm_spec d;
-        nl_norm_spec_defaults(&d, cfg->model.norm.kind);
-        cfg->model.norm.track_running_stats = d.track_running_stats;
-    }
+    nl_norm_spec *norm = &cfg->model.norm;
+    const nl_norm_info *norm_row = nl_norm_info_of(norm->kind);
+    nl_norm_spec norm_defaults;
+    nl_norm_spec_defaults(&norm_defaults, norm->kind);
+    if (!nl_config_origin_of(cfg, "model.norm.track_running_stats"))
+        norm->track_running_stats = norm_defaults.track_running_stats;
+    if (!nl_config_origin_of(cfg, "model.norm.groups"))
+        norm->groups = norm_defaults.groups;
+    /* whether it keeps them, for what reads track_running_stats */
+    if (norm_row->keys & NL_NORM_KEY_EVAL_STATS)
+        norm->track_running_stats = nl_norm_keeps_running(norm);
 }
 
 /* init.from as an absolute path, so that the run's resolved config.yaml and
@@ -199,6 +218,7 @@ nl_code nl_cfg_resolve(nl_config *cfg, bool resolved_file, nl_error *err)
         return code;
     if (nl_config_origin_of(cfg, "train.steps"))
         cfg->train.epochs = 0;
+    derive_eval_stats(cfg);
     if ((code = drop_inapplicable(cfg, resolved_file, err)))
         return code;
     derived_defaults(cfg);
@@ -246,11 +266,13 @@ static nl_code check_keys(nl_config *cfg, nl_error *err)
             continue;
         const nl_key_def *on = nl_schema_find(failing.key);
         nl_config_where(cfg, on->key, where, sizeof where);
+        const bool why = failing.why && failing.why[0];
         return nl_cfg_key_fail(cfg, err, def->key,
-                               "applies only when %s, but %s is '%s' (%s); remove %s "
+                               "applies only when %s, but %s is '%s' (%s)%s%s; remove %s "
                                "or change %s",
                                nl_schema_when_text(def, when, sizeof when), on->key,
                                nl_schema_format(on, cfg, value, sizeof value), where,
+                               why ? ": " : "", why ? failing.why : "",
                                nl_cfg_last_component(def->key), on->key);
     }
 

@@ -84,6 +84,22 @@ static float get_float(const nl_key_def *def, const nl_config *cfg)
     return v;
 }
 
+static unsigned get_set(const nl_key_def *def, const nl_config *cfg)
+{
+    unsigned v;
+    memcpy(&v, nl_schema_cfield(cfg, def), sizeof v);
+    return v;
+}
+
+/* how many names a set holds */
+static int set_size(unsigned bits)
+{
+    int n = 0;
+    for (; bits; bits &= bits - 1)
+        n++;
+    return n;
+}
+
 static int get_count(const nl_key_def *def, const nl_config *cfg)
 {
     int n;
@@ -176,6 +192,16 @@ const char *nl_schema_accepted(const nl_key_def *def, char *buf, size_t size)
                  (def->flags & NL_KF_INCREASING) ? "increasing " : "", inner);
         return buf;
     }
+    case NL_KT_NAME_SET: {
+        char count[64];
+        if (def->min_items == def->max_items)
+            snprintf(count, sizeof count, "%d", def->min_items);
+        else
+            snprintf(count, sizeof count, "%d to %d", def->min_items, def->max_items);
+        snprintf(buf, size, "a list of %s of %s, each at most once", count,
+                 nl_name_choices(def->names, inner, (int)sizeof inner));
+        return buf;
+    }
     case NL_KT_SHAPE:
         snprintf(buf, size, "[c, h, w] with c in [%g, %g] and h, w in [1, %d], or [d] with d in "
                  "[1, %d]", def->lo, def->hi, NL_SHAPE_MAX_SIDE, NL_SHAPE_MAX_FEATURES);
@@ -206,6 +232,8 @@ const char *nl_schema_type_name(const nl_key_def *def)
         return "list of integers";
     case NL_KT_FLOAT_LIST:
         return "list of numbers";
+    case NL_KT_NAME_SET:
+        return "list of names";
     case NL_KT_SHAPE:
         return "list of integers";
     }
@@ -224,6 +252,12 @@ static bool is_choice(const nl_key_def *on)
 static nl_key_when resolve_condition(const char *ruled, const nl_key_when *w)
 {
     nl_key_when r = {.key = w->key, .mask = w->mask, .or_key = w->or_key, .or_mask = w->or_mask};
+    r.lacks = w->lacks;
+    r.why = w->why;
+    if (w->or_norm_without) {
+        r.or_key = "model.norm.type";
+        r.or_mask = ((1u << NL_NORM_COUNT) - 1u) & ~nl_norm_kinds_with_keys(w->or_norm_without);
+    }
     if (strcmp(w->key, "model.arch") == 0 && !w->mask)
         r.mask = nl_arch_kinds_with_key(ruled);
     /* the datasets whose rows (core/data/registry.h) list the key */
@@ -251,13 +285,18 @@ int nl_schema_conditions(const nl_key_def *def, nl_key_when out[NL_SCHEMA_MAX_CO
     return n;
 }
 
-/* whether key's value has a bit in mask (a number, list or string: is set) */
-static bool key_holds(const char *key, unsigned mask, const nl_config *cfg)
+/* whether key's value has a bit in mask (a set: includes a name in mask,
+ * or with `lacks` none of them; a number, list or string: is set) */
+static bool key_holds(const char *key, unsigned mask, bool lacks, const nl_config *cfg)
 {
     const nl_key_def *on = nl_schema_find(key);
     if (!on)
         return false;
     switch (on->type) {
+    case NL_KT_NAME_SET: {
+        const unsigned given = get_set(on, cfg);
+        return (((given ? given : on->unset_names) & mask) != 0) != lacks;
+    }
     case NL_KT_ENUM:
     case NL_KT_BOOL: {
         const int v = get_enum(on, cfg);
@@ -277,17 +316,27 @@ static bool key_holds(const char *key, unsigned mask, const nl_config *cfg)
 
 bool nl_schema_condition_holds(const nl_key_when *w, const nl_config *cfg)
 {
-    return key_holds(w->key, w->mask, cfg) || (w->or_key && key_holds(w->or_key, w->or_mask, cfg));
+    return key_holds(w->key, w->mask, w->lacks, cfg) ||
+           (w->or_key && key_holds(w->or_key, w->or_mask, false, cfg));
 }
 
 /* "KEY is A or B", "KEY is not C" (every value but one), "KEY is true",
- * "KEY is not 0" */
-static void key_condition_text(const char *key, unsigned mask, char *buf, size_t size)
+ * "KEY is not 0", "KEY includes A or B", "KEY does not include A" */
+static void key_condition_text(const char *key, unsigned mask, bool lacks, char *buf, size_t size)
 {
     const nl_key_def *on = nl_schema_find(key);
     buf[0] = '\0';
     if (!on)
         return;
+    if (on->type == NL_KT_NAME_SET) {
+        int used = snprintf(buf, size, "%s %s ", key, lacks ? "does not include" : "includes");
+        int shown = 0;
+        for (int v = 0; v < on->names->count && used >= 0 && (size_t)used < size; v++)
+            if (mask & NL_KEY_BIT(v))
+                used += snprintf(buf + used, size - (size_t)used, "%s%s",
+                                 shown++ ? (lacks ? " nor " : " or ") : "", nl_name_of(on->names, v));
+        return;
+    }
     if (on->type == NL_KT_BOOL) {
         snprintf(buf, size, "%s is %s", key, (mask & NL_KEY_BIT(1)) ? "true" : "false");
         return;
@@ -321,12 +370,12 @@ static void key_condition_text(const char *key, unsigned mask, char *buf, size_t
 
 const char *nl_schema_condition_text(const nl_key_when *w, char *buf, size_t size)
 {
-    key_condition_text(w->key, w->mask, buf, size);
+    key_condition_text(w->key, w->mask, w->lacks, buf, size);
     if (w->or_key) {
         const size_t used = strlen(buf);
         if (used + 6 < size) {
             memcpy(buf + used, " (or ", 6);
-            key_condition_text(w->or_key, w->or_mask, buf + used + 5, size - used - 5);
+            key_condition_text(w->or_key, w->or_mask, false, buf + used + 5, size - used - 5);
             const size_t end = strlen(buf);
             if (end + 1 < size)
                 memcpy(buf + end, ")", 2);
@@ -468,6 +517,8 @@ const char *nl_schema_format(const nl_key_def *def, const nl_config *cfg, char *
             snprintf(buf + used, size - used, "]");
         return buf;
     }
+    case NL_KT_NAME_SET:
+        return nl_name_set_text(def->names, get_set(def, cfg), buf, size);
     case NL_KT_SHAPE: {
         const nl_data_spec *d = &cfg->data;
         if (d->synthetic_h == 1 && d->synthetic_w == 1)
@@ -660,6 +711,23 @@ static bool check_list(const nl_key_def *def, const nl_config *cfg, char *msg, s
     return true;
 }
 
+/* every bit a name of the table, and as many names as the key takes (0:
+ * not given, where the key allows it) */
+static bool check_name_set(const nl_key_def *def, const nl_config *cfg, char *msg, size_t size)
+{
+    char acc[512];
+    const unsigned bits = get_set(def, cfg);
+    const unsigned names = def->names->count >= 32 ? ~0u : (1u << def->names->count) - 1u;
+    const int n = set_size(bits);
+    if ((bits & ~names) || ((n < def->min_items || n > def->max_items) &&
+                            !(bits == 0 && (def->flags & NL_KF_ZERO_UNSET)))) {
+        snprintf(msg, size, "0x%x (%d names) is not a set of %s; accepted: %s", bits, n,
+                 def->names->what, nl_schema_accepted(def, acc, sizeof acc));
+        return false;
+    }
+    return true;
+}
+
 static bool check_shape(const nl_key_def *def, const nl_config *cfg, char *msg, size_t size)
 {
     char val[2048];
@@ -694,6 +762,8 @@ bool nl_schema_check_value(const nl_key_def *def, const nl_config *cfg, char *ms
     case NL_KT_INT_LIST:
     case NL_KT_FLOAT_LIST:
         return check_list(def, cfg, msg, size);
+    case NL_KT_NAME_SET:
+        return check_name_set(def, cfg, msg, size);
     case NL_KT_SHAPE:
         return check_shape(def, cfg, msg, size);
     }

@@ -28,6 +28,10 @@ typedef enum {
     NL_KT_MOMENTUM,   /* number in [0, 1], or cumulative / null (model.norm.momentum) */
     NL_KT_INT_LIST,   /* int[], count at count_off */
     NL_KT_FLOAT_LIST, /* float[], count at count_off */
+    /* a list of names of `names`, each at most once, held as an unsigned
+     * of bits 1u << value (model.norm.reduce); min_items/max_items bound
+     * the list, and with NL_KF_ZERO_UNSET 0 means "not given" */
+    NL_KT_NAME_SET,
     NL_KT_SHAPE,      /* [c, h, w] or [d] (data.shape) */
 } nl_key_type;
 
@@ -59,7 +63,9 @@ enum {
 
 /* One condition of a key's rule ("applies only when ..."). The governing
  * key `key` is an enum or a bool: the condition holds when its value has a
- * bit in `mask` (bool: bit 1 true), or, for model.norm.type and
+ * bit in `mask` (bool: bit 1 true); a set of names (NL_KT_NAME_SET) when it
+ * includes a name in `mask`, or with `lacks` when it includes none of
+ * them; or, for model.norm.type and
  * train.optimizer.type, when its registry row has all of `norm_keys` /
  * `optim_keys` (core/norm, core/optim); a `key` of model.arch with no mask
  * means the architectures whose rows (core/arch/registry.c) list the ruled
@@ -75,6 +81,15 @@ typedef struct {
      * placement puts one, or where QK-norm does at placement none) */
     const char *or_key;
     unsigned or_mask;
+    /* a set's condition: holds when the set includes none of `mask` */
+    bool lacks;
+    /* instead of or_key/or_mask: the condition also holds for the
+     * normalizers whose rows lack all these NL_NORM_KEY_* bits (a custom
+     * normalizer's axes decide it; every other kind is its own point) */
+    unsigned or_norm_without;
+    /* why the rule holds, said when a key is refused by it ("" or NULL:
+     * the condition says enough) */
+    const char *why;
 } nl_key_when;
 
 /* the most conditions one key's rule has (when_key and its and_when) */
@@ -88,6 +103,10 @@ typedef struct {
     size_t count_off; /* lists: offset of the int item count */
     int min_items, max_items;
     const nl_name_table *names; /* NL_KT_ENUM */
+    /* NL_KT_NAME_SET with NL_KF_ZERO_UNSET: the names the rules it governs
+     * take it to hold when not given (model.norm.reduce: channels, layer
+     * norm's reduction) */
+    unsigned unset_names;
     double lo, hi;
     unsigned flags;
     /* applies only when the enum (or bool: bit 1 true) key `when_key` has

@@ -66,6 +66,43 @@ static const nl_key_when post_placed[] = {
     {.key = "model.norm.placement", .mask = BIT(NL_PLACE_POST)}, {.key = NULL}};
 static const nl_key_when pre_placed[] = {
     {.key = "model.norm.placement", .mask = BIT(NL_PLACE_PRE)}, {.key = NULL}};
+/* The design space's rules (model.norm.type custom, norm/custom.c). A
+ * rule on a key every kind reads holds for the kinds without the axes
+ * (or_norm_without, or the default of the key it reads): only a custom
+ * normalizer's axes can make the key meaningless. */
+#define NORM_PLACED_CONDITION                                                                          {.key = "model.norm.placement",                                                                     .mask = ((1u << NL_PLACE_COUNT) - 1u) & ~NL_KEY_BIT(NL_PLACE_NONE),                              .or_key = "model.qk_norm", .or_mask = NL_KEY_BIT(1)}
+/* the group count splits the channels the statistics reduce over */
+static const nl_key_when norm_groups_reduced[] = {
+    NORM_PLACED_CONDITION,
+    {.key = "model.norm.reduce", .mask = BIT(NL_AXIS_CHANNELS), .or_norm_without = NL_NORM_KEY_AXES,
+     .why = "the groups split the channels the statistics reduce over, and this reduction "
+            "takes none"},
+    {.key = NULL}};
+/* eps guards a division */
+static const nl_key_when norm_divides[] = {
+    NORM_PLACED_CONDITION,
+    {.key = "model.norm.scale", .mask = BIT(NL_SCALE_STD) | BIT(NL_SCALE_RMS),
+     .why = "eps keeps the divisor off 0, and scale none divides by nothing"},
+    {.key = NULL}};
+/* running statistics are kept per channel: a statistic over channels is
+ * one sample's own, with no per-channel average to keep */
+static const nl_key_when norm_per_channel_stats[] = {
+    NORM_PLACED_CONDITION,
+    {.key = "model.norm.reduce", .mask = BIT(NL_AXIS_CHANNELS), .lacks = true,
+     .why = "running statistics are kept per channel, and a reduction over channels gives each "
+            "sample statistics of its own that span several channels (no per-channel running "
+            "average: PyTorch's LayerNorm and GroupNorm keep none), so training and evaluation "
+            "both take the sample's own"},
+    {.key = NULL}};
+/* momentum moves running statistics, which only a running source keeps */
+static const nl_key_when norm_running_kept[] = {
+    NORM_PLACED_CONDITION,
+    {.key = "model.norm.eval_stats", .mask = BIT(NL_STATS_RUNNING),
+     .or_key = "model.norm.train_stats", .or_mask = BIT(NL_STATS_RUNNING),
+     .why = "momentum moves running statistics, which are kept only where training or "
+            "evaluation takes them"},
+    {.key = NULL}};
+#undef NORM_PLACED_CONDITION
 /* dropout's placement: p 0 builds no dropout layer */
 static const nl_key_when dropout_on[] = {{.key = "model.dropout.p"}, {.key = NULL}};
 /* the trace's fixed test samples: train mode traces each step's own batch */

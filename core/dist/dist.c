@@ -1,7 +1,9 @@
 #include "dist/dist.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef NORMLAB_HAVE_MPI
 #include <mpi.h>
@@ -13,7 +15,18 @@ struct nl_dist {
     unsigned char *all;  /* size * capacity bytes: what the ranks gathered */
     size_t capacity;     /* bytes per rank */
     nl_error first_error;
+    /* a collective failed or timed out: the ranks no longer meet, so the
+     * close ends them all (MPI_Abort) rather than wait in MPI_Finalize for
+     * a rank that is gone */
+    bool broken;
+    double timeout_s;    /* the longest one collective waits for the other ranks */
+    double exchange_s;   /* wall time inside collectives since the open */
+    nl_dist_wait_fn on_wait;
+    void *wait_ctx;
 };
+
+/* how often a waiting collective calls its hook */
+#define WAIT_HOOK_INTERVAL_S 0.05
 
 /* the environment an MPI launcher gives each rank it starts, and the
  * variable that holds the rank count where the launcher says it */
@@ -40,6 +53,26 @@ static bool launched(int *ranks)
     return found;
 }
 
+#ifdef NORMLAB_HAVE_MPI
+/* NORMLAB_MPI_TIMEOUT: seconds, a positive number; unset or empty is
+ * the default */
+static nl_code read_timeout(double *timeout_s, nl_error *err)
+{
+    *timeout_s = NL_DIST_DEFAULT_TIMEOUT_S;
+    const char *text = getenv("NORMLAB_MPI_TIMEOUT");
+    if (!text || !*text)
+        return NL_OK;
+    char *end;
+    const double v = strtod(text, &end);
+    if (*end || !(v > 0.0) || !isfinite(v))
+        return nl_fail(err, NL_ERR_USAGE, "NORMLAB_MPI_TIMEOUT='%s' is not a number of seconds; "
+                       "accepted: a positive number (the longest a rank waits for the others in "
+                       "one exchange; default %g)", text, NL_DIST_DEFAULT_TIMEOUT_S);
+    *timeout_s = v;
+    return NL_OK;
+}
+#endif
+
 bool nl_dist_built(void)
 {
 #ifdef NORMLAB_HAVE_MPI
@@ -58,8 +91,58 @@ static void keep_error(nl_dist *d, const char *what, int mpi_code)
     int len = 0;
     if (MPI_Error_string(mpi_code, text, &len) != MPI_SUCCESS)
         text[0] = '\0';
-    nl_fail(&d->first_error, NL_ERR_RUNTIME, "MPI %s failed on rank %d of %d%s%s", what, d->rank,
-            d->size, text[0] ? ": " : "", text);
+    nl_fail(&d->first_error, NL_ERR_RUNTIME, "MPI %s failed%s%s", what, text[0] ? ": " : "",
+            text);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Waits for a non-blocking collective, at most the timeout: a rank that
+ * died, or a host that stopped answering, would otherwise hold every other
+ * rank in the collective for good (a launcher ends the job when it sees a
+ * rank's process die, but not when a host or the network under it stops).
+ * Calls the wait hook meanwhile. False, with the communicator broken, on a
+ * failure or the timeout; the request is then left to the abort that
+ * follows. */
+static bool wait_for(nl_dist *d, MPI_Request *req, const char *what)
+{
+    const double start = now_s();
+    double next_hook = start + WAIT_HOOK_INTERVAL_S;
+    for (unsigned spins = 1;; spins++) {
+        int done = 0;
+        const int rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS || done) {
+            d->exchange_s += now_s() - start;
+            if (rc == MPI_SUCCESS)
+                return true;
+            keep_error(d, what, rc);
+            d->broken = true;
+            return false;
+        }
+        if (spins % 16)
+            continue;
+        const double t = now_s();
+        if (t - start > d->timeout_s) {
+            d->exchange_s += t - start;
+            d->broken = true;
+            if (d->first_error.code == NL_OK)
+                nl_fail(&d->first_error, NL_ERR_RUNTIME,
+                        "waited %.0f s in an MPI %s for the other ranks without an answer "
+                        "(NORMLAB_MPI_TIMEOUT=%g): a rank, or the host or network under it, was "
+                        "lost; every rank stops",
+                        t - start, what, d->timeout_s);
+            return false;
+        }
+        if (d->on_wait && t >= next_hook) {
+            d->on_wait(d->wait_ctx);
+            next_hook = t + WAIT_HOOK_INTERVAL_S;
+        }
+    }
 }
 #endif
 
@@ -70,6 +153,7 @@ nl_code nl_dist_open(nl_dist **out, nl_error *err)
     if (!d)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory opening the ranks");
     d->size = 1;
+    d->timeout_s = NL_DIST_DEFAULT_TIMEOUT_S;
     int ranks = 0;
     if (launched(&ranks)) {
 #ifdef NORMLAB_HAVE_MPI
@@ -85,6 +169,10 @@ nl_code nl_dist_open(nl_dist **out, nl_error *err)
         MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
         MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
         MPI_Comm_size(MPI_COMM_WORLD, &d->size);
+        /* every rank reads the same environment: a bad value is each
+         * rank's error, kept for the run to report (rank 0 speaks) before
+         * its first collective */
+        (void)read_timeout(&d->timeout_s, &d->first_error);
 #else
         if (ranks > 1) {
             free(d);
@@ -111,6 +199,10 @@ void nl_dist_close(nl_dist *d)
     if (!d)
         return;
 #ifdef NORMLAB_HAVE_MPI
+    /* MPI_Finalize waits for every rank: after a broken collective one of
+     * them may never come */
+    if (d->mpi && d->broken && d->size > 1)
+        MPI_Abort(MPI_COMM_WORLD, 1);
     if (d->mpi)
         MPI_Finalize();
 #endif
@@ -120,6 +212,16 @@ void nl_dist_close(nl_dist *d)
 
 int nl_dist_rank(const nl_dist *d) { return d ? d->rank : 0; }
 int nl_dist_size(const nl_dist *d) { return d ? d->size : 1; }
+double nl_dist_timeout(const nl_dist *d) { return d ? d->timeout_s : NL_DIST_DEFAULT_TIMEOUT_S; }
+double nl_dist_exchange_seconds(const nl_dist *d) { return d ? d->exchange_s : 0.0; }
+
+void nl_dist_on_wait(nl_dist *d, nl_dist_wait_fn fn, void *ctx)
+{
+    if (!d)
+        return;
+    d->on_wait = fn;
+    d->wait_ctx = ctx;
+}
 
 nl_code nl_dist_reserve(nl_dist *d, size_t bytes, nl_error *err)
 {
@@ -149,13 +251,15 @@ const void *nl_dist_allgather(nl_dist *d, const void *mine, size_t bytes)
 #ifdef NORMLAB_HAVE_MPI
     if (d->mpi && d->size > 1) {
         /* bytes fit an int: the reserve is sized from one model's tensors */
-        int rc = MPI_Allgather(mine, (int)bytes, MPI_BYTE, d->all, (int)bytes, MPI_BYTE,
-                               MPI_COMM_WORLD);
+        MPI_Request req;
+        int rc = MPI_Iallgather(mine, (int)bytes, MPI_BYTE, d->all, (int)bytes, MPI_BYTE,
+                                MPI_COMM_WORLD, &req);
         if (rc != MPI_SUCCESS) {
             keep_error(d, "all-gather", rc);
+            d->broken = true;
             return NULL;
         }
-        return d->all;
+        return wait_for(d, &req, "all-gather") ? d->all : NULL;
     }
 #endif
     return mine;
@@ -169,11 +273,15 @@ void nl_dist_broadcast(nl_dist *d, void *buf, size_t bytes)
     /* in pieces: MPI counts are ints */
     for (size_t done = 0; done < bytes;) {
         const size_t piece = bytes - done < (1u << 30) ? bytes - done : (1u << 30);
-        const int rc = MPI_Bcast((char *)buf + done, (int)piece, MPI_BYTE, 0, MPI_COMM_WORLD);
+        MPI_Request req;
+        const int rc = MPI_Ibcast((char *)buf + done, (int)piece, MPI_BYTE, 0, MPI_COMM_WORLD, &req);
         if (rc != MPI_SUCCESS) {
             keep_error(d, "broadcast", rc);
+            d->broken = true;
             return;
         }
+        if (!wait_for(d, &req, "broadcast"))
+            return;
         done += piece;
     }
 #else

@@ -91,6 +91,7 @@ nl_act *nl_dropout(nl_builder *b, const char *name, nl_act *in, float p)
     nl_builder_saved(b, (void **)&l->mask, nl_shape_count(in->shape) * sizeof(uint8_t));
     nl_act *out = nl_builder_act(b, name, in->shape);
     nl_layer_init(&l->base, &dropout_vtable, name, in, NULL, out);
+    l->base.per_rank = "a mask drawn per rank";
     nl_builder_add(b, &l->base);
     return out;
 }

@@ -107,6 +107,13 @@ struct nl_layer {
     /* planner: add into the input gradient instead of writing it, because a
      * later layer (whose backward runs first) already wrote it */
     bool accumulate_din[NL_LAYER_MAX_IN];
+    /* What in this layer's training step depends on how a batch is split
+     * over MPI ranks (statistics each rank takes over its own slice, masks
+     * drawn per rank), in words; NULL when nothing does, so that R ranks
+     * compute what one process computes on the global batch, to float
+     * rounding. Set by the layer's builder; a checkpoint resumes on
+     * another rank count only when no layer sets it (train/run.c). */
+    const char *per_rank;
 };
 
 /* nl_layer_vtable.flops of a layer with no products: its output's values */

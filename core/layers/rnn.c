@@ -538,6 +538,8 @@ nl_act *nl_rnn_norm_layer(nl_builder *b, const char *module, int index, nl_act *
                                : (nl_shape){.n = n, .c = hidden, .h = t, .w = 1, .ndim = 3};
     nl_act *out = nl_builder_act(b, name, shape);
     nl_layer_init(&l->base, &rnn_norm_vtables[cell], name, in, NULL, out);
+    if (norm->per_step)
+        l->base.per_rank = "batch statistics in the cell over each rank's own slice of the batch";
     nl_builder_add(b, &l->base);
     return out;
 }

@@ -52,7 +52,7 @@ nl_code nl_fold_bn_spec(const nl_model *m, nl_model_spec *folded, int *n_folded,
     if (!row->adds_layer)
         return nl_fail(err, NL_ERR_USAGE, "--fold-bn: the model has no normalizer to fold "
                        "(model.norm.type %s)", row->id.name);
-    if (!row->running_stats || !norm->track_running_stats)
+    if (!nl_norm_keeps_running(norm))
         return nl_fail(err, NL_ERR_USAGE,
                        "--fold-bn: model.norm.type %s%s normalizes each sample with statistics "
                        "of its own in eval mode, which no fixed weight can hold; batch norm with "

@@ -165,6 +165,14 @@ void nl_model_share_state(nl_model *m)
     m->be->ops->upload(m->be, m->state_arena, m->host_staging, bytes);
 }
 
+const nl_layer *nl_model_per_rank_layer(const nl_model *m)
+{
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i]->per_rank)
+            return m->layers[i];
+    return NULL;
+}
+
 void nl_model_reset_metrics(nl_model *m)
 {
     const double zero[2] = {0.0, 0.0};

@@ -176,6 +176,9 @@ bool nl_model_reduce_gradients(nl_model *m, bool stop_here);
  * not synchronized each rank's follow its own slices, and an evaluation
  * must use one model. Nothing to do on one rank. */
 void nl_model_share_state(nl_model *m);
+/* the first layer whose training depends on how a batch is split over the
+ * ranks (nl_layer.per_rank), or NULL when none does */
+const nl_layer *nl_model_per_rank_layer(const nl_model *m);
 void nl_model_reset_metrics(nl_model *m);
 /* sets the counters (a resumed run continues its sums) */
 void nl_model_write_metrics(nl_model *m, const double in[2]);

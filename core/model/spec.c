@@ -10,7 +10,8 @@ void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind)
     memset(norm, 0, sizeof *norm);
     norm->kind = kind;
     norm->placement = NL_PLACE_BEFORE;
-    norm->groups = 8;
+    norm->groups = nl_norm_info_of(kind)->groups_default ? nl_norm_info_of(kind)->groups_default
+                                                         : NL_NORM_DEFAULT_GROUPS;
     norm->eps = 1e-5f;
     norm->momentum = 0.1f;
     norm->cumulative = false;
@@ -30,6 +31,18 @@ void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind)
     norm->alpha_init = 0.5f; /* Zhu et al. 2025's default */
     norm->cell_state = true;
     norm->step_stats = true;
+    /* a custom normalizer is layer norm unless told otherwise: a sample's
+     * features (reduce not given), centred, divided by the standard
+     * deviation, statistics of the values at hand in training and in
+     * evaluation (config/resolve.c makes evaluation's the running averages
+     * where the configured reduction includes the batch). A kind without
+     * these keys keeps what its row says, and reads eval_stats as running
+     * for the rules on the keys every kind has (momentum's) */
+    norm->center = true;
+    norm->scale = NL_SCALE_STD;
+    norm->train_stats = NL_STATS_BATCH;
+    norm->eval_stats = (nl_norm_info_of(kind)->keys & NL_NORM_KEY_EVAL_STATS) ? NL_STATS_BATCH
+                                                                               : NL_STATS_RUNNING;
 }
 
 void nl_model_spec_defaults(nl_model_spec *spec)

@@ -69,6 +69,15 @@ typedef struct {
      * statistics) are computed and kept in; fp32 is autocast's policy, a
      * lower one the ablation of it */
     nl_precision stats_precision;
+    /* custom (core/norm/custom.c): the axes the statistics reduce over
+     * (bits 1u << NL_AXIS_*; 0: not given), whether the mean is
+     * subtracted, what the values are divided by, and where the statistics
+     * come from in training and in evaluation. batch_channel reads
+     * train_stats for its batch part. */
+    unsigned reduce;
+    bool center;
+    nl_norm_scale scale;
+    nl_stats_source train_stats, eval_stats;
 } nl_norm_spec;
 
 /* "Noisy" batch norm (Santurkar et al. 2018, Fig. 2): after each

@@ -57,8 +57,9 @@ const nl_norm_info nl_norm_row_batch = {
     .keys = NL_NORM_STATS_KEYS | NL_NORM_RUNNING_KEYS | NL_NORM_KEY_SYNC, .learned_shift = true,
     .center = true, .running_stats = true, .running_stats_default = true,
     .features = true, .images = true, .tokens = true, .adds_layer = true,
-    .color = "#1f77b4", .build = nl_batchnorm,
+    .color = "#1f77b4", .build = nl_batchnorm, .bench_torch = true,
     .stats_set = nl_batch_set,
+    .point = &(const nl_norm_point){.reduce = NL_REDUCE_BATCH, .center = true, .scale = NL_SCALE_STD},
 };
 
 /* batch renorm's buffers (per channel): the batch variance, the running
@@ -371,4 +372,5 @@ const nl_norm_info nl_norm_row_mean_only = {
     .running_stats = true, .running_stats_default = true, .features = true, .images = true,
     .tokens = true, .adds_layer = true, .color = "#c5b0d5", .build = nl_mean_only_batchnorm,
     .stats_set = nl_batch_set, .training = &mean_only_training,
+    .point = &(const nl_norm_point){.reduce = NL_REDUCE_BATCH, .center = true, .scale = NL_SCALE_NONE},
 };

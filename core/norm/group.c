@@ -82,6 +82,7 @@ const nl_norm_info nl_norm_row_group = {
     {"group", "GroupNorm: statistics per sample and group of channels, per-channel affine"},
     .keys = NL_NORM_STATS_KEYS | NL_NORM_KEY_GROUPS, .learned_shift = true, .center = true,
     .features = true, .images = true, .tokens = true, .adds_layer = true,
-    .color = "#ff7f0e", .build = nl_groupnorm,
+    .color = "#ff7f0e", .build = nl_groupnorm, .bench_torch = true,
     .stats_set = nl_group_set,
+    .point = &(const nl_norm_point){.reduce = NL_REDUCE_SAMPLE, .center = true, .scale = NL_SCALE_STD},
 };

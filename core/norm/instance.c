@@ -43,4 +43,5 @@ const nl_norm_info nl_norm_row_instance = {
     .features = false, .images = true, .adds_layer = true,
     .color = "#9467bd", .build = nl_instancenorm,
     .stats_set = nl_plane_set,
+    .point = &(const nl_norm_point){.reduce = {0, 0, 1u << NL_AXIS_SPATIAL}, .center = true, .scale = NL_SCALE_STD},
 };

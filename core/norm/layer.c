@@ -31,8 +31,9 @@ const nl_norm_info nl_norm_row_layer = {
     {"layer", "LayerNorm as in Wu & He: statistics per sample over C*H*W, per-channel affine"},
     .keys = NL_NORM_STATS_KEYS, .learned_shift = true, .center = true,
     .features = true, .images = true, .tokens = true, .adds_layer = true,
-    .color = "#2ca02c", .build = nl_layernorm,
+    .color = "#2ca02c", .build = nl_layernorm, .bench_torch = true,
     .stats_set = nl_layer_set,
+    .point = &(const nl_norm_point){.reduce = NL_REDUCE_SAMPLE, .center = true, .scale = NL_SCALE_STD},
 };
 
 /* RMSNorm (Zhang & Sennrich 2019) over the same axes: y = x / sqrt(mean(x^2)
@@ -47,8 +48,9 @@ const nl_norm_info nl_norm_row_rms = {
     {"rms", "RMSNorm (Zhang & Sennrich): layer norm's axes, no centring, scale gamma only"},
     .keys = NL_NORM_STATS_KEYS, .learned_shift = false, .center = false,
     .features = true, .images = true, .tokens = true, .adds_layer = true,
-    .color = "#d62728", .build = nl_rmsnorm,
+    .color = "#d62728", .build = nl_rmsnorm, .bench_torch = true,
     .stats_set = nl_layer_set,
+    .point = &(const nl_norm_point){.reduce = NL_REDUCE_SAMPLE, .center = false, .scale = NL_SCALE_RMS},
 };
 
 /* ScaleNorm (Nguyen & Salazar 2019, "Transformers without Tears"), as

@@ -18,13 +18,33 @@ const nl_norm_info nl_norm_row_none = {
     {"none", "no normalization"},
     .keys = 0, .features = true, .images = true, .tokens = true,
     .adds_layer = false,
-    .color = "#7f7f7f", .build = nl_norm_none,
+    .color = "#7f7f7f", .build = nl_norm_none, .bench_torch = true,
 };
 
+/* A kind with the design space's axes learns back what its point takes
+ * away: a shift beta where it centres */
 bool nl_norm_has_shift(const nl_norm_spec *spec)
 {
-    return nl_norm_info_of(spec->kind)->learned_shift && spec->affine;
+    const nl_norm_info *row = nl_norm_info_of(spec->kind);
+    return row->learned_shift && spec->affine && (!(row->keys & NL_NORM_KEY_AXES) || spec->center);
 }
+
+bool nl_norm_keeps_running(const nl_norm_spec *spec)
+{
+    const nl_norm_info *row = nl_norm_info_of(spec->kind);
+    if (!row->running_stats)
+        return false;
+    if (row->keys & NL_NORM_KEY_EVAL_STATS)
+        return spec->train_stats == NL_STATS_RUNNING || spec->eval_stats == NL_STATS_RUNNING;
+    return !(row->keys & NL_NORM_KEY_TRACK_RUNNING_STATS) || spec->track_running_stats;
+}
+
+bool nl_norm_centres(const nl_norm_spec *spec)
+{
+    const nl_norm_info *row = nl_norm_info_of(spec->kind);
+    return (row->keys & NL_NORM_KEY_AXES) ? spec->center : row->center;
+}
+
 
 /* The one place a layer meets its normalizer's needs: a row that keeps
  * statistics says how many values each normalized set holds here, and a
@@ -51,7 +71,7 @@ static bool sets_hold_more_than_one(nl_builder *b, const char *name, nl_shape in
                     "layer %s: model.norm.type %s needs more than one value per %s, but %s "
                     "gives 1; with one value %s; %s",
                     name, info->id.name, set.per, set.counted,
-                    info->center ? "x - mean is 0, so the layer outputs beta whatever its input"
+                    nl_norm_centres(spec) ? "x - mean is 0, so the layer outputs beta whatever its input"
                                  : "x / rms(x) is +-1, so only the sign of the input survives "
                                    "and almost no gradient passes",
                     fix);

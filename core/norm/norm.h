@@ -35,6 +35,14 @@ nl_act *nl_groupwise_norm(nl_builder *b, const char *name, nl_act *in, const nl_
  * geometry its kind computes them over (n is taken from the input) */
 nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
                             nl_norm_geom geom, bool running_stats);
+/* the same at a point of the design space (norm/custom.c); NULL: the
+ * geometry's own (centred with the standard deviation, or uncentred with
+ * the RMS), training on batch statistics, evaluating on running ones where
+ * running_stats */
+struct nl_stats_point_s;
+nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
+                             nl_norm_geom geom, bool running_stats,
+                             const struct nl_stats_point_s *point);
 
 /* The group counts that divide `channels` and leave more than one value
  * per group (each channel holding `plane` values per sample), as

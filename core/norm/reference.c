@@ -177,54 +177,16 @@ void nl_norm_reference_forward_eval(const nl_norm_geom *g, const float *x, const
         }
 }
 
+/* the fused kernels' point of the design space: centred with the standard
+ * deviation, or uncentred (save_mean 0) with the RMS */
 void nl_norm_reference_backward(const nl_norm_geom *g, const float *x, const float *dy,
                                 const float *gamma, const float *save_mean,
                                 const float *save_rstd, float *dx, bool accumulate_dx,
                                 float *dgamma, float *dbeta)
 {
-    const long groups = nl_norm_stat_groups(g);
-    const double count = (double)nl_norm_group_count(g);
-    const int planes = planes_per_group(g);
-    double *dgamma_sum = calloc((size_t)g->c, sizeof(double));
-    double *dbeta_sum = calloc((size_t)g->c, sizeof(double));
-    for (long s = 0; s < groups; s++) {
-        const double mean = save_mean[s], rstd = save_rstd[s];
-        double sum_dxhat = 0.0, sum_dxhat_xhat = 0.0;
-        for (int k = 0; k < planes; k++) {
-            const int ch = plane_channel(g, s, k);
-            const double gm = gamma ? gamma[ch] : 1.0;
-            for (int j = 0; j < g->hw; j++) {
-                const size_t at = plane_offset(g, s, k) + j;
-                const double xhat = (x[at] - mean) * rstd;
-                sum_dxhat += gm * dy[at];
-                sum_dxhat_xhat += gm * dy[at] * xhat;
-                dgamma_sum[ch] += dy[at] * xhat;
-                dbeta_sum[ch] += dy[at];
-            }
-        }
-        const double mean_dxhat = g->center ? sum_dxhat / count : 0.0;
-        const double mean_dxhat_xhat = sum_dxhat_xhat / count;
-        if (!dx)
-            continue;
-        for (int k = 0; k < planes; k++) {
-            const int ch = plane_channel(g, s, k);
-            const double gm = gamma ? gamma[ch] : 1.0;
-            for (int j = 0; j < g->hw; j++) {
-                const size_t at = plane_offset(g, s, k) + j;
-                const double xhat = (x[at] - mean) * rstd;
-                const double d = rstd * (gm * dy[at] - mean_dxhat - xhat * mean_dxhat_xhat);
-                dx[at] = (float)(accumulate_dx ? dx[at] + d : d);
-            }
-        }
-    }
-    for (int ch = 0; ch < g->c; ch++) {
-        if (dgamma)
-            dgamma[ch] = (float)dgamma_sum[ch];
-        if (dbeta)
-            dbeta[ch] = (float)dbeta_sum[ch];
-    }
-    free(dgamma_sum);
-    free(dbeta_sum);
+    nl_norm_reference_backward_point(g, g->center ? NL_SCALE_STD : NL_SCALE_RMS, x, dy, gamma,
+                                     save_mean, save_mean, save_rstd, dx, accumulate_dx, dgamma,
+                                     dbeta);
 }
 
 static double clip(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
@@ -294,6 +256,76 @@ void nl_norm_reference_backward_apply(const nl_norm_geom *g, const float *x, con
                 dx[at] = (float)(accumulate_dx ? dx[at] + d : d);
             }
     }
+}
+
+/* ---- the design space's points off the fused kernels ----
+ * y = gamma_c (x - shift_s) rstd_s + beta_c, shift_s = center ? mean_s : 0,
+ * rstd_s = 1/sqrt(v_s + eps) with v_s the second moment about c_s (std:
+ * mean_s; rms: 0), or 1 (none). Since sum over the group of (x - mean) is 0,
+ *   d v_s / dx = 2 (x - c_s) / count
+ * and dx = rstd (dxhat - [center] E[dxhat] - u E[dxhat xhat]) with
+ * u = (x - c_s) rstd (the last term absent for none). */
+void nl_norm_reference_to_point(int count, bool center, nl_norm_scale scale, const float *mean,
+                                const float *var, float *shift, float *divisor_var)
+{
+    for (int s = 0; s < count; s++) {
+        const double m = mean[s], v = var[s];
+        shift[s] = center ? (float)m : 0.0f;
+        divisor_var[s] = scale == NL_SCALE_STD   ? (float)v
+                         : scale == NL_SCALE_RMS ? (float)(v + m * m)
+                                                 : 1.0f;
+    }
+}
+
+void nl_norm_reference_backward_point(const nl_norm_geom *g, nl_norm_scale scale, const float *x,
+                                      const float *dy, const float *gamma, const float *shift,
+                                      const float *mean, const float *rstd, float *dx,
+                                      bool accumulate_dx, float *dgamma, float *dbeta)
+{
+    const long groups = nl_norm_stat_groups(g);
+    const double count = (double)nl_norm_group_count(g);
+    const int planes = planes_per_group(g);
+    double *dgamma_sum = calloc((size_t)g->c, sizeof(double));
+    double *dbeta_sum = calloc((size_t)g->c, sizeof(double));
+    for (long s = 0; s < groups; s++) {
+        const double r = scale == NL_SCALE_NONE ? 1.0 : rstd[s];
+        const double sh = shift[s], centre = scale == NL_SCALE_STD ? mean[s] : 0.0;
+        double sum_dxhat = 0.0, sum_dxhat_xhat = 0.0;
+        for (int k = 0; k < planes; k++) {
+            const int ch = plane_channel(g, s, k);
+            const double gm = gamma ? gamma[ch] : 1.0;
+            for (int j = 0; j < g->hw; j++) {
+                const size_t at = plane_offset(g, s, k) + j;
+                const double xhat = (x[at] - sh) * r;
+                sum_dxhat += gm * dy[at];
+                sum_dxhat_xhat += gm * dy[at] * xhat;
+                dgamma_sum[ch] += dy[at] * xhat;
+                dbeta_sum[ch] += dy[at];
+            }
+        }
+        const double mean_dxhat = g->center ? sum_dxhat / count : 0.0;
+        const double mean_dxhat_xhat = scale == NL_SCALE_NONE ? 0.0 : sum_dxhat_xhat / count;
+        if (!dx)
+            continue;
+        for (int k = 0; k < planes; k++) {
+            const int ch = plane_channel(g, s, k);
+            const double gm = gamma ? gamma[ch] : 1.0;
+            for (int j = 0; j < g->hw; j++) {
+                const size_t at = plane_offset(g, s, k) + j;
+                const double u = (x[at] - centre) * r;
+                const double d = r * (gm * dy[at] - mean_dxhat - u * mean_dxhat_xhat);
+                dx[at] = (float)(accumulate_dx ? dx[at] + d : d);
+            }
+        }
+    }
+    for (int ch = 0; ch < g->c; ch++) {
+        if (dgamma)
+            dgamma[ch] = (float)dgamma_sum[ch];
+        if (dbeta)
+            dbeta[ch] = (float)dbeta_sum[ch];
+    }
+    free(dgamma_sum);
+    free(dbeta_sum);
 }
 
 /* element `at` of an (n, c, hw) tensor is in channel (at / hw) % c */

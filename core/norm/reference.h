@@ -40,6 +40,14 @@ void nl_norm_reference_backward_apply(const nl_norm_geom *g, const float *x, con
                                       const float *sum_dy_xhat, double count, float *dx,
                                       bool accumulate_dx);
 
+/* the design space's points off the fused kernels (norm_to_point,
+ * norm_backward_point) */
+void nl_norm_reference_to_point(int count, bool center, nl_norm_scale scale, const float *mean,
+                                const float *var, float *shift, float *divisor_var);
+void nl_norm_reference_backward_point(const nl_norm_geom *g, nl_norm_scale scale, const float *x,
+                                      const float *dy, const float *gamma, const float *shift,
+                                      const float *mean, const float *rstd, float *dx,
+                                      bool accumulate_dx, float *dgamma, float *dbeta);
 /* the normalizers without statistics, as the dyt_* and tlu_* ops (alpha on
  * the host here) */
 void nl_dyt_reference_forward(int n, int c, int hw, float alpha, const float *x,

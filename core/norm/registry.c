@@ -34,6 +34,9 @@ static const struct {
     {NL_NORM_KEY_SYNC, "sync"},
     {NL_NORM_KEY_ALPHA_INIT, "alpha_init"},
     {NL_NORM_KEY_STATS_PRECISION, "stats_precision"},
+    {NL_NORM_KEY_AXES, "reduce, center, scale"},
+    {NL_NORM_KEY_TRAIN_STATS, "train_stats"},
+    {NL_NORM_KEY_EVAL_STATS, "eval_stats"},
 };
 
 void nl_norm_write_table(FILE *out)
@@ -49,13 +52,50 @@ void nl_norm_write_table(FILE *out)
             if (r->keys & key_names[i].bit)
                 fprintf(out, "%s`%s`", shown++ ? ", " : "", key_names[i].key);
         fprintf(out, "%s | %s | %s | %s |\n", shown ? "" : "-",
-                r->learned_shift ? "beta" : "no",
-                !r->running_stats          ? "no"
-                : r->running_stats_default ? "yes (default on)"
-                                           : "optional (default off)",
+                !r->learned_shift                 ? "no"
+                : (r->keys & NL_NORM_KEY_AXES)    ? "beta where it centres"
+                                                  : "beta",
+                !r->running_stats                     ? "no"
+                : (r->keys & NL_NORM_KEY_EVAL_STATS)  ? "where `eval_stats` or `train_stats` is running"
+                : r->running_stats_default            ? "yes (default on)"
+                                                      : "optional (default off)",
                 r->features && r->images ? (r->tokens ? "features, images, tokens" : "features, images")
                 : r->images                ? "images"
                                            : "features");
+    }
+}
+
+/* "[batch, spatial]" */
+static const char *axes_text(unsigned axes, char *buf, size_t size)
+{
+    return nl_name_set_text(&nl_norm_axis_names, axes, buf, size);
+}
+
+void nl_norm_write_space_table(FILE *out)
+{
+    fprintf(out, "| built-in | `reduce` on feature vectors / token sequences / images | `center` "
+                 "| `scale` | `train_stats` | `eval_stats` | `groups` |\n");
+    fprintf(out, "|---|---|---|---|---|---|---|\n");
+    for (int k = 0; k < NL_NORM_COUNT; k++) {
+        const nl_norm_info *r = rows[k];
+        const nl_norm_point *p = r->point;
+        if (!p)
+            continue;
+        fprintf(out, "| `%s` | ", r->id.name);
+        for (int i = 0; i < 3; i++) {
+            char axes[96];
+            fprintf(out, "%s%s", i ? " / " : "",
+                    p->reduce[i] ? axes_text(p->reduce[i], axes, sizeof axes) : "-");
+        }
+        fprintf(out, " | %s | %s | %s | %s | %s |\n", p->center ? "true" : "false",
+                nl_name_of(&nl_norm_scale_names, p->scale),
+                nl_name_of(&nl_stats_source_names, p->train_stats),
+                !r->running_stats                              ? "batch"
+                : (r->keys & NL_NORM_KEY_TRACK_RUNNING_STATS)  ? "running with `track_running_stats`, else batch"
+                                                               : "running",
+                (r->keys & NL_NORM_KEY_GROUPS)                  ? "the kind's `groups`"
+                : (p->reduce[2] & (1u << NL_AXIS_CHANNELS))     ? "1"
+                                                                : "-");
     }
 }
 

@@ -32,6 +32,9 @@
 #include "layers/layer.h"
 #include "model/spec_types.h"
 
+/* model.norm.groups of a kind whose row gives no default of its own */
+#define NL_NORM_DEFAULT_GROUPS 8
+
 /* config keys under model.norm that a kind reads (placement applies to all) */
 enum {
     NL_NORM_KEY_EPS = 1u << 0,
@@ -46,6 +49,10 @@ enum {
     /* a mean and variance (or mean square) through the norm ops, which
      * can take them in a low precision (model.norm.stats_precision) */
     NL_NORM_KEY_STATS_PRECISION = 1u << 9,
+    /* the design space's axes: reduce, center, scale (custom) */
+    NL_NORM_KEY_AXES = 1u << 10,
+    NL_NORM_KEY_TRAIN_STATS = 1u << 11, /* where training takes its statistics */
+    NL_NORM_KEY_EVAL_STATS = 1u << 12,  /* where evaluation takes them */
 };
 /* the keys of a kind with statistics, and of one with running statistics */
 #define NL_NORM_STATS_KEYS (NL_NORM_KEY_EPS | NL_NORM_KEY_AFFINE | NL_NORM_KEY_STATS_PRECISION)
@@ -76,6 +83,36 @@ typedef struct {
 typedef void (*nl_norm_set_fn)(nl_shape in, const nl_norm_spec *spec, int train_batch,
                                nl_norm_set *set);
 
+/* The point of the normalization design space (model.norm.type custom,
+ * norm/custom.c) that a kind is, where it is one: the same function, its
+ * outputs and gradients, from `custom` with these keys (tests/
+ * test_norm_space.c checks every row that has one). Its groups are the
+ * kind's model.norm.groups where it reads that key, else 1; its eval_stats
+ * running exactly where the kind keeps running statistics; eps, momentum
+ * and affine are the kind's. */
+typedef struct {
+    /* model.norm.reduce on each input: [0] feature vectors (N, D), [1]
+     * token sequences (N, T, D), [2] images (N, C, H, W); 0 where the kind
+     * does not accept the input */
+    unsigned reduce[3];
+    bool center;
+    nl_norm_scale scale;
+    nl_stats_source train_stats;
+} nl_norm_point;
+
+/* the two reductions of the built-ins, on features, tokens, images: the
+ * batch (with every position: batch norm's), and a sample's channels
+ * (with an image's pixels: layer and group norm's) */
+#define NL_REDUCE_BATCH                                                                            \
+    {1u << NL_AXIS_BATCH, (1u << NL_AXIS_BATCH) | (1u << NL_AXIS_TOKENS),                        \
+     (1u << NL_AXIS_BATCH) | (1u << NL_AXIS_SPATIAL)}
+#define NL_REDUCE_SAMPLE                                                                           \
+    {1u << NL_AXIS_CHANNELS, 1u << NL_AXIS_CHANNELS,                                             \
+     (1u << NL_AXIS_CHANNELS) | (1u << NL_AXIS_SPATIAL)}
+
+/* nl_norm_point.reduce's index of an input of `ndim` (2, 3 or 4) */
+static inline int nl_norm_layout_index(int ndim) { return ndim - 2; }
+
 typedef struct {
     nl_name_entry id;   /* nl_norm_names lists each row's */
     unsigned keys;      /* NL_NORM_KEY_* bits */
@@ -103,6 +140,14 @@ typedef struct {
      * the pass (norm/stats_layer.h: batch renorm, ghost batch norm); NULL
      * for the others */
     const struct nl_stats_training *training;
+    /* the kind as a point of the design space (custom's keys); NULL: it
+     * is none (no statistics, or statistics the axes cannot say) */
+    const nl_norm_point *point;
+    /* model.norm.groups when the config does not say; 0: NL_NORM_DEFAULT_GROUPS */
+    int groups_default;
+    /* `normlab bench --run --torch`'s PyTorch script has it
+     * (experiments/bench/torch_run.py's NORMS) */
+    bool bench_torch;
 } nl_norm_info;
 
 /* The registry rows, one per line of norm/kinds.def, each defined in its
@@ -114,6 +159,11 @@ typedef struct {
 const nl_norm_info *nl_norm_info_of(nl_norm_kind k);
 /* whether the row accepts inputs of `ndim` (2: features, 3: tokens, 4: images) */
 bool nl_norm_accepts(const nl_norm_info *row, int ndim);
+/* does the normalizer keep running statistics (its row can, and its keys
+ * ask for them: track_running_stats, or a running statistics source) */
+bool nl_norm_keeps_running(const nl_norm_spec *spec);
+/* does the normalizer subtract a mean (false: RMS statistics) */
+bool nl_norm_centres(const nl_norm_spec *spec);
 /* bit k set for every kind whose row has all of `keys` */
 unsigned nl_norm_kinds_with_keys(unsigned keys);
 /* the names of the kinds that accept inputs of `ndim` (2: features, 3:
@@ -121,5 +171,8 @@ unsigned nl_norm_kinds_with_keys(unsigned keys);
 const char *nl_norm_kinds_accepting(int ndim, const char *sep, char *buf, size_t size);
 /* the normalizer table of configs/README.md (markdown), from the rows */
 void nl_norm_write_table(FILE *out);
+/* configs/README.md's table of the built-ins that are points of the design
+ * space, each with custom's keys that equal it (their rows' points) */
+void nl_norm_write_space_table(FILE *out);
 
 #endif

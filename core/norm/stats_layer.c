@@ -53,13 +53,21 @@ static float next_momentum(stats_layer *l, long recalibrated)
     return l->spec.cumulative ? 1.0f / (float)l->batches_tracked : l->spec.momentum;
 }
 
-/* the pass normalizes with the running statistics (evaluation, or
- * training frozen: a layer built without freezable cannot, nl_train
- * refuses) */
+/* the pass normalizes with the running statistics as they stand
+ * (evaluation, unless the point evaluates on the batch; training frozen: a
+ * layer built without freezable cannot, nl_train refuses) */
 static bool uses_running(const stats_layer *l, const nl_pass *pass)
 {
     return l->running_mean &&
-           (pass->mode == NL_MODE_EVAL || (l->frozen_consts && pass->mode == NL_MODE_RUNNING_STATS));
+           ((pass->mode == NL_MODE_EVAL && !l->point.eval_batch) ||
+            (l->frozen_consts && pass->mode == NL_MODE_RUNNING_STATS));
+}
+
+/* a training pass of a point that trains on the running statistics, which
+ * the pass (when it updates them) moves first */
+static bool trains_on_running(const stats_layer *l, const nl_pass *pass)
+{
+    return l->point.train_running && pass->mode != NL_MODE_EVAL;
 }
 
 /* the pass updates the running statistics */
@@ -88,6 +96,58 @@ static void stats_prepare(nl_layer *self, const nl_pass *pass)
         l->training->prepare(l, pass, scalars + l->momentum_slots);
 }
 
+/* The running statistics as the point normalizes with them (per channel):
+ * the statistics themselves at the centred standard-deviation point, else
+ * mapped by norm_to_point; *eps is 0 for a point that divides by nothing.
+ * A map from the running statistics as they stand now. */
+static void running_for_point(stats_layer *l, nl_backend *be, const float **mean,
+                              const float **var, float *eps)
+{
+    *eps = l->point.scale == NL_SCALE_NONE ? 0.0f : l->geom.eps;
+    if (!l->point_running) {
+        *mean = l->running_mean->data;
+        *var = l->running_var->data;
+        return;
+    }
+    const int c = l->geom.c;
+    be->ops->norm_to_point(be, c, l->point.center, l->point.scale, l->running_mean->data,
+                           l->running_var->data, l->point_running, l->point_running + c);
+    *mean = l->point_running;
+    *var = l->point_running + c;
+}
+
+/* y = (x - mean_c) * rstd_c * gamma_c + beta_c from the running statistics */
+static void forward_running(stats_layer *l, const nl_pass *pass, const nl_norm_geom *g)
+{
+    nl_backend *be = pass->be;
+    const float *mean, *var;
+    nl_norm_geom ge = *g;
+    running_for_point(l, be, &mean, &var, &ge.eps);
+    be->ops->norm_forward_eval(be, &ge, self_input(l), l->gamma ? l->gamma->data : NULL,
+                               l->beta ? l->beta->data : NULL, mean, var, l->base.out->data);
+}
+
+/* The point's forward off the fused kernels: the centred statistics (and
+ * the running ones' update), mapped to what the point subtracts and
+ * divides by, then applied; the mean, shift and rstd stay for the
+ * backward. */
+static void forward_point(stats_layer *l, const nl_pass *pass, const nl_norm_geom *g,
+                          float *running_mean, float *running_var, const float *momentum)
+{
+    nl_backend *be = pass->be;
+    nl_norm_geom centred = *g;
+    centred.center = true;
+    be->ops->norm_stats(be, &centred, self_input(l), l->save_mean, l->save_var, running_mean,
+                        running_var, momentum);
+    be->ops->norm_to_point(be, (int)nl_norm_stat_groups(g), l->point.center, l->point.scale,
+                           l->save_mean, l->save_var, l->save_shift, l->save_var);
+    if (l->point.scale == NL_SCALE_NONE)
+        centred.eps = 0.0f; /* with the unit variance: rstd exactly 1 */
+    be->ops->norm_apply(be, &centred, self_input(l), l->save_shift, l->save_var,
+                        l->gamma ? l->gamma->data : NULL, l->beta ? l->beta->data : NULL,
+                        l->base.out->data, l->save_rstd);
+}
+
 static void stats_forward(nl_layer *self, const nl_pass *pass)
 {
     stats_layer *l = (stats_layer *)self;
@@ -97,14 +157,27 @@ static void stats_forward(nl_layer *self, const nl_pass *pass)
     const nl_norm_geom g = geom_at(l, pass->n);
     l->ran_frozen = uses_running(l, pass) && pass->mode == NL_MODE_RUNNING_STATS;
     if (uses_running(l, pass)) {
-        be->ops->norm_forward_eval(be, &g, self->in[0]->data, gamma, beta, l->running_mean->data,
-                                   l->running_var->data, self->out->data);
+        forward_running(l, pass, &g);
         return;
     }
     const bool update = updates_running(l, pass);
     float *running_mean = update ? l->running_mean->data : NULL;
     float *running_var = update ? l->running_var->data : NULL;
     const float *momentum = pass->scalars + l->scalars; /* read only with running_mean */
+    if (trains_on_running(l, pass)) {
+        /* the batch moves the running statistics (its own statistics land
+         * in the unfused buffers, unused), which then normalize it as
+         * constants: the backward is the frozen one */
+        if (update) {
+            nl_norm_geom centred = g;
+            centred.center = true;
+            be->ops->norm_stats(be, &centred, self_input(l), l->save_mean, l->save_var,
+                                running_mean, running_var, momentum);
+        }
+        forward_running(l, pass, &g);
+        l->ran_frozen = true;
+        return;
+    }
     if (l->training) {
         l->training->forward(l, pass, &g, update);
         return;
@@ -113,31 +186,42 @@ static void stats_forward(nl_layer *self, const nl_pass *pass)
         sync_forward(l, pass, &g, update);
         return;
     }
+    if (!l->fused) {
+        forward_point(l, pass, &g, running_mean, running_var, momentum);
+        return;
+    }
     be->ops->norm_forward(be, &g, self->in[0]->data, gamma, beta, self->out->data, l->save_mean,
                           l->save_rstd, running_mean, running_var, momentum);
 }
 
-/* The gradient of y = (x - running_mean) * rstd * gamma + beta with the
- * statistics fixed, from the norm ops: the per-channel geometry's backward
- * with the running statistics as the saved ones gives dgamma and dbeta
- * (dx not asked for), and the eval-mode forward of dy with a zero mean and
- * no beta gives dx = dy * rstd * gamma. */
+/* The gradient of y = (x - mean) * rstd * gamma + beta with the running
+ * statistics fixed (as the point takes them: mean and var below), from the
+ * norm ops: the per-channel geometry's backward with them as the saved
+ * ones gives dgamma and dbeta (dx not asked for), and the eval-mode
+ * forward of dy with a zero mean and no beta gives dx = dy * rstd * gamma.
+ * The statistics are mapped again from the running ones, which the
+ * forward left as they are now. */
 static void frozen_backward(stats_layer *l, const nl_pass *pass)
 {
     nl_backend *be = pass->be;
     const int c = l->geom.c;
     float *ones = l->frozen_consts, *zeros = ones + c, *rstd = zeros + c;
-    const nl_norm_geom channels = {.n = 1, .c = c, .hw = 1, .center = true, .eps = l->geom.eps,
+    const float *mean, *var;
+    float eps;
+    running_for_point(l, be, &mean, &var, &eps);
+    const nl_norm_geom channels = {.n = 1, .c = c, .hw = 1, .center = true, .eps = eps,
                                    .stats_precision = l->geom.stats_precision};
     be->ops->fill(be, ones, 1.0f, (size_t)c);
     be->ops->fill(be, zeros, 0.0f, (size_t)c);
-    be->ops->norm_forward_eval(be, &channels, ones, NULL, NULL, zeros, l->running_var->data, rstd);
+    be->ops->norm_forward_eval(be, &channels, ones, NULL, NULL, zeros, var, rstd);
     nl_norm_geom g = geom_at(l, pass->n);
     g.groups = 0;
+    g.center = true; /* the batch kernels' geometry; only dgamma and dbeta are asked of it */
+    g.eps = eps;
     const float *x = l->base.in[0]->data, *dy = l->base.out->grad;
     const float *gamma = l->gamma ? l->gamma->data : NULL;
     if (l->gamma || l->beta)
-        be->ops->norm_backward(be, &g, x, dy, gamma, l->running_mean->data, rstd, NULL, false,
+        be->ops->norm_backward(be, &g, x, dy, gamma, mean, rstd, NULL, false,
                                l->gamma ? l->gamma->grad : NULL, l->beta ? l->beta->grad : NULL,
                                pass->workspace);
     float *dx = l->base.in[0]->grad;
@@ -145,7 +229,7 @@ static void frozen_backward(stats_layer *l, const nl_pass *pass)
         return;
     const bool accumulate = l->base.accumulate_din[0];
     float *to = accumulate ? (float *)pass->workspace : dx;
-    be->ops->norm_forward_eval(be, &g, dy, gamma, NULL, zeros, l->running_var->data, to);
+    be->ops->norm_forward_eval(be, &g, dy, gamma, NULL, zeros, var, to);
     if (accumulate)
         be->ops->pass_gradient(be, (size_t)g.n * c * g.hw, to, dx, true);
 }
@@ -164,6 +248,16 @@ static void stats_backward(nl_layer *self, const nl_pass *pass)
     }
     if (l->spec.sync) {
         sync_backward(l, pass, &g);
+        return;
+    }
+    if (!l->fused) {
+        nl_norm_geom point = g;
+        point.center = l->point.center;
+        pass->be->ops->norm_backward_point(
+            pass->be, &point, l->point.scale, self_input(l), self->out->grad,
+            l->gamma ? l->gamma->data : NULL, l->save_shift, l->save_mean, l->save_rstd,
+            self->in[0]->grad, self->accumulate_din[0], l->gamma ? l->gamma->grad : NULL,
+            l->beta ? l->beta->grad : NULL, pass->workspace);
         return;
     }
     pass->be->ops->norm_backward(pass->be, &g, self->in[0]->data, self->out->grad,
@@ -188,6 +282,50 @@ static const nl_layer_vtable groupnorm_vtable = {.kind = "groupnorm",
 nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
                             nl_norm_geom geom, bool running_stats)
 {
+    return nl_stats_point_layer(b, name, in, spec, geom, running_stats, NULL);
+}
+
+/* the fused kernels compute the point: centred with the standard
+ * deviation, or uncentred with the RMS over per-sample groups (the batch
+ * kernels centre) where no running statistics are kept (uncentred, the
+ * fused kernels keep no mean to average), training on the batch's
+ * statistics */
+static bool point_is_fused(const nl_stats_point *p, const nl_norm_geom *geom, bool running_stats)
+{
+    return !p->train_running &&
+           (p->center ? p->scale == NL_SCALE_STD
+                      : p->scale == NL_SCALE_RMS && geom->groups > 0 && !running_stats);
+}
+
+/* the layer's parameters and state: with affine, a scale gamma where the
+ * point divides, and the row's shift (a custom point's where it centres);
+ * the running statistics where kept */
+static void plan_params(stats_layer *l, nl_builder *b, const char *name, int channels,
+                        bool running_stats)
+{
+    const nl_norm_spec *spec = &l->spec;
+    char pname[96];
+    if (spec->affine && !(l->training && l->training->no_gamma) &&
+        l->point.scale != NL_SCALE_NONE) {
+        snprintf(pname, sizeof pname, "%s.weight", name);
+        l->gamma = nl_builder_param(b, pname, 1, (int[]){channels}, true, NL_FILL_ONES, 0.0f);
+    }
+    if (nl_norm_has_shift(spec)) {
+        snprintf(pname, sizeof pname, "%s.bias", name);
+        l->beta = nl_builder_param(b, pname, 1, (int[]){channels}, true, NL_FILL_ZEROS, 0.0f);
+    }
+    if (running_stats) {
+        snprintf(pname, sizeof pname, "%s.running_mean", name);
+        l->running_mean = nl_builder_state(b, pname, (size_t)channels, 0.0f);
+        snprintf(pname, sizeof pname, "%s.running_var", name);
+        l->running_var = nl_builder_state(b, pname, (size_t)channels, 1.0f);
+        nl_builder_counter(b, &l->batches_tracked);
+    }
+}
+
+nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec,
+                             nl_norm_geom geom, bool running_stats, const nl_stats_point *point)
+{
     const int channels = in->shape.c;
     const nl_norm_info *info = nl_norm_info_of(spec->kind);
     /* sync: the host buffers live with the layer, after the training
@@ -200,28 +338,17 @@ nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const n
     stats_layer *l = nl_builder_layer_alloc(b, sizeof *l + state_doubles * sizeof(double) + host_bytes);
     l->spec = *spec;
     l->training = info->training;
+    l->point = point ? *point
+                     : (nl_stats_point){.center = geom.center,
+                                        .scale = geom.center ? NL_SCALE_STD : NL_SCALE_RMS};
+    l->fused = point_is_fused(&l->point, &geom, running_stats);
     double *trailing = (double *)(l + 1);
     if (state_doubles)
         l->variant = trailing;
     l->geom = geom;
     l->rows_per_sample = nl_shape_rows_per_sample(in->shape);
     l->geom.n = in->shape.n * l->rows_per_sample;
-    char pname[96];
-    if (spec->affine && !(info->training && info->training->no_gamma)) {
-        snprintf(pname, sizeof pname, "%s.weight", name);
-        l->gamma = nl_builder_param(b, pname, 1, (int[]){channels}, true, NL_FILL_ONES, 0.0f);
-    }
-    if (spec->affine && info->learned_shift) {
-        snprintf(pname, sizeof pname, "%s.bias", name);
-        l->beta = nl_builder_param(b, pname, 1, (int[]){channels}, true, NL_FILL_ZEROS, 0.0f);
-    }
-    if (running_stats) {
-        snprintf(pname, sizeof pname, "%s.running_mean", name);
-        l->running_mean = nl_builder_state(b, pname, (size_t)channels, 0.0f);
-        snprintf(pname, sizeof pname, "%s.running_var", name);
-        l->running_var = nl_builder_state(b, pname, (size_t)channels, 1.0f);
-        nl_builder_counter(b, &l->batches_tracked);
-    }
+    plan_params(l, b, name, channels, running_stats);
     /* per channel (batch statistics, per statistics set of the pass), or
      * per sample and group */
     const size_t chunks = (size_t)stat_sets(l, in->shape.n);
@@ -244,7 +371,14 @@ nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const n
     }
     nl_backend *be = nl_builder_backend(b);
     nl_builder_workspace(b, be->ops->norm_backward_workspace(be, &l->geom));
-    if (running_stats && spec->freezable) {
+    if (!l->fused || l->point.train_running) { /* train_running: its batch statistics' landing */
+        nl_builder_saved(b, (void **)&l->save_shift, stats);
+        nl_builder_saved(b, (void **)&l->save_var, stats);
+        nl_builder_workspace(b, be->ops->norm_backward_point_workspace(be, &l->geom));
+    }
+    if (running_stats && !(l->point.center && l->point.scale == NL_SCALE_STD))
+        nl_builder_saved(b, (void **)&l->point_running, 2 * (size_t)channels * sizeof(float));
+    if (running_stats && (spec->freezable || l->point.train_running)) {
         nl_builder_saved(b, (void **)&l->frozen_consts, 3 * (size_t)channels * sizeof(float));
         nl_norm_geom per_channel = l->geom;
         per_channel.groups = 0;
@@ -255,6 +389,8 @@ nl_act *nl_stats_norm_layer(nl_builder *b, const char *name, nl_act *in, const n
     nl_act *out = nl_builder_act(b, name, in->shape);
     nl_layer_init(&l->base, geom.groups == 0 ? &batchnorm_vtable : &groupnorm_vtable, name, in, NULL,
                   out);
+    if (geom.groups == 0 && !spec->sync)
+        l->base.per_rank = "batch statistics over each rank's own slice of the batch";
     nl_builder_add(b, &l->base);
     return out;
 }

@@ -10,6 +10,20 @@
 
 typedef struct nl_stats_layer nl_stats_layer;
 
+/* The point of the normalization design space a layer computes (the
+ * built-ins: their geometry's own, centred with the standard deviation or
+ * uncentred with the RMS; custom: its keys, norm/custom.c) */
+typedef struct nl_stats_point_s {
+    bool center;
+    nl_norm_scale scale;
+    /* training normalizes with the running statistics, each training batch
+     * folded into them first, no gradient through them */
+    bool train_running;
+    /* evaluation takes the batch's statistics although running ones are
+     * kept (for training) */
+    bool eval_batch;
+} nl_stats_point;
+
 /* How a kind's training passes take batch statistics, where that is not
  * one set per channel (or per sample and group) over the whole pass.
  * Evaluation with the running statistics, and training with them frozen,
@@ -64,6 +78,32 @@ struct nl_stats_layer {
     float *frozen_consts;
     nl_sync_state sync; /* used when spec.sync */
     void *variant;      /* training->state_bytes of the kind's own state */
+    nl_stats_point point;
+    /* the point is the fused kernels' (norm_forward / norm_backward);
+     * else the two-step ops (norm_to_point, norm_backward_point) */
+    bool fused;
+    /* unfused: what the apply subtracted, and the divisor's variance */
+    float *save_shift, *save_var;
+    /* the running statistics as the point takes them (per channel: shift,
+     * then variance), when that is not the running statistics themselves */
+    float *point_running;
 };
+
+/* evaluation is batch norm's per-channel map from the running statistics
+ * (x - running_mean) / sqrt(running_var + eps), which a weight can fold */
+static inline bool nl_stats_eval_is_running_map(const nl_stats_layer *l)
+{
+    return l->running_mean && !l->point.eval_batch && l->point.center &&
+           l->point.scale == NL_SCALE_STD;
+}
+
+/* the layer divides each channel by statistics of the batch at hand
+ * (batch statistics, a scale taken), so the loss cannot see the scale of
+ * the weights feeding it */
+static inline bool nl_stats_divides_by_batch(const nl_stats_layer *l)
+{
+    return l->geom.groups == 0 && l->point.scale != NL_SCALE_NONE && !l->point.train_running &&
+           !(l->training && l->training->no_gamma);
+}
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "arch/registry.h"
+#include "config/schema.h"
 #include "norm/registry.h"
 #include "optim/optim.h"
 #include "plot/internal.h"
@@ -519,6 +520,44 @@ static const char *short_key(const pl_results *r, const char *key)
     }
 }
 
+/* A normalizer whose row is a point given by keys (custom) is named by
+ * them too: "custom reduce=[batch, spatial], center=false, scale=rms", the
+ * axes keys (those the schema rules on for NL_NORM_KEY_AXES) that the
+ * legend does not show already, from the run's own config.yaml (the
+ * shared one is the first run's, which may be another kind's) */
+static size_t norm_axes_label(const pl_results *r, const pl_run *run, const int *keys, int n,
+                              const char *type, char *buf, size_t size)
+{
+    const int kind = nl_name_lookup(&nl_norm_names, type);
+    if (kind < 0 || !(nl_norm_info_of((nl_norm_kind)kind)->keys & NL_NORM_KEY_AXES))
+        return 0;
+    char path[1300], *text = NULL;
+    nl_error err = {0};
+    nl_flat own = {0};
+    snprintf(path, sizeof path, "%s/config.yaml", run->dir);
+    const bool have = nl_read_file(path, &text, NULL, &err) == NL_OK &&
+                      nl_flat_from_yaml(text, path, &own, &err) == NL_OK;
+    free(text);
+    size_t used = 0;
+    for (int d = 0; d < nl_config_schema_count && used < size; d++) {
+        const nl_key_def *def = &nl_config_schema[d];
+        if (!def->when_key || strcmp(def->when_key, "model.norm.type") ||
+            !(def->when_norm_keys & NL_NORM_KEY_AXES))
+            continue;
+        bool shown = false;
+        for (int i = 0; i < n && !shown; i++)
+            shown = !strcmp(r->keys[keys[i]], def->key);
+        const char *value = have ? nl_flat_get(&own, def->key) : pl_value(r, run, def->key);
+        if (shown || !value || !value[0])
+            continue;
+        used += (size_t)snprintf(buf + used, size - used, "%s%s=%s", used ? ", " : " ",
+                                 def->key + strlen("model.norm."), value);
+    }
+    if (have)
+        nl_flat_free(&own);
+    return used < size ? used : size - 1;
+}
+
 void pl_label(const pl_results *r, const pl_run *run, const int *keys, int n, char *buf, size_t size)
 {
     size_t used = 0;
@@ -533,9 +572,11 @@ void pl_label(const pl_results *r, const pl_run *run, const int *keys, int n, ch
         const char *key = r->keys[keys[i]];
         if (!run->values[keys[i]][0])
             continue; /* a key that does not apply to the run (a group count without group norm) */
-        if (!strcmp(key, "model.norm.type") || !strcmp(key, PL_DIRECTORY_KEY))
+        if (!strcmp(key, "model.norm.type") || !strcmp(key, PL_DIRECTORY_KEY)) {
             used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "", run->values[keys[i]]);
-        else
+            if (!strcmp(key, "model.norm.type") && used < size)
+                used += norm_axes_label(r, run, keys, n, run->values[keys[i]], buf + used, size - used);
+        } else
             used += (size_t)snprintf(buf + used, size - used, "%s%s=%s", used ? ", " : "", short_key(r, key),
                                      run->values[keys[i]]);
     }

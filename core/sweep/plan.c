@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "config/flat.h"
+#include "config/schema.h"
 #include "sweep/sweep.h"
 #include "train/check.h"
 
@@ -210,8 +211,14 @@ static nl_code load(const nl_experiment *e, const override_list *o, int n, nl_co
             bool ok = nl_flat_from_config(cfg, &flat, &text, &ignored) == NL_OK;
             if (ok)
                 nl_flat_free(&flat);
-            for (int i = 0; i < droppable && ok; i++)
-                ok = !dropped[i] || nl_flat_inapplicable(text, o->override_keys[i]);
+            for (int i = 0; i < droppable && ok; i++) {
+                /* a key whose 0 means "not set" is written as that, without
+                 * its rule (model.norm.reduce where the grid chose batch
+                 * norm): asked of the schema */
+                const nl_key_def *def = nl_schema_find(o->override_keys[i]);
+                ok = !dropped[i] || nl_flat_inapplicable(text, o->override_keys[i]) ||
+                     (def && (def->flags & NL_KF_ZERO_UNSET) && !nl_schema_applies(def, cfg));
+            }
             free(text);
             if (ok)
                 return NL_OK;

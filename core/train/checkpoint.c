@@ -13,6 +13,7 @@
 
 #include "base/alloc.h"
 #include "config/schema.h"
+#include "dist/dist.h"
 #include "log/files.h"
 
 enum { HEADER_BYTES = NL_CHECKPOINT_HEADER_BYTES };
@@ -263,9 +264,11 @@ static size_t payload_bytes(const array_sizes *a, uint32_t version, size_t keys_
            (size_t)a->counters * sizeof(int64_t) + (size_t)a->order * sizeof(int32_t);
 }
 
-nl_code nl_checkpoint_write(const char *dir, const char *config_keys, const nl_model *m,
-                            const nl_train_state *s, const nl_checkpoint_files *files,
-                            nl_error *err)
+/* A checkpoint's bytes, header and payload, into c (malloc'd): what
+ * nl_checkpoint_write puts in the file and nl_checkpoint_share sends the
+ * ranks. */
+static nl_code encode(const char *config_keys, const nl_model *m, const nl_train_state *s,
+                      const nl_checkpoint_files *files, cursor *out, nl_error *err)
 {
     const array_sizes a = sizes_of(m, s->data_n);
     const size_t keys_len = strlen(config_keys);
@@ -301,9 +304,21 @@ nl_code nl_checkpoint_write(const char *dir, const char *config_keys, const nl_m
     put(&c, s->data_order, (size_t)a.order * sizeof(int32_t));
 
     nl_checkpoint_put_header(c.p, &nl_checkpoint_file_kind, payload, config_hash, s->step);
+    *out = c;
+    return NL_OK;
+}
+
+nl_code nl_checkpoint_write(const char *dir, const char *config_keys, const nl_model *m,
+                            const nl_train_state *s, const nl_checkpoint_files *files,
+                            nl_error *err)
+{
+    cursor c;
+    nl_code rc = encode(config_keys, m, s, files, &c, err);
+    if (rc)
+        return rc;
     char path[1100];
     nl_path_join(path, sizeof path, dir, NL_CHECKPOINT_FILE);
-    nl_code rc = nl_write_atomic(path, c.p, c.len, err);
+    rc = nl_write_atomic(path, c.p, c.len, err);
     free(c.p);
     return rc;
 }
@@ -363,6 +378,8 @@ static bool state_unusable(const nl_train_state *r, const nl_checkpoint_files *f
         snprintf(what, size, "its learning rate or times are not finite");
     else if (files->metrics_bytes < 0 || files->trace_bytes < 0 || files->series_bytes < 0)
         snprintf(what, size, "its output lengths are negative");
+    else if (r->ranks < 1)
+        snprintf(what, size, "its rank count (%ld) is not positive", r->ranks);
     else if (files->threads < 0)
         snprintf(what, size, "its thread count (%lld) is negative", (long long)files->threads);
     else if (!kernel_set_name(files->cpu_kernels))
@@ -488,6 +505,9 @@ static nl_code read_scalars(reading *r, nl_train_state *state, nl_checkpoint_fil
     files->trace_bytes = get_i64(&r->c);
     files->series_bytes = r->version >= 2 ? get_i64(&r->c) : 0;
     files->threads = get_i64(&r->c);
+    /* the formats before the rank count were written by one process */
+    if (r->version < 7)
+        state->ranks = 1;
     memset(files->cpu_kernels, 0, sizeof files->cpu_kernels);
     if (r->version >= 3)
         get(&r->c, files->cpu_kernels, sizeof files->cpu_kernels);
@@ -567,6 +587,33 @@ static nl_code read_arrays(reading *r, const nl_train_state *state,
     return NL_OK;
 }
 
+/* A checkpoint's bytes (r->text, r->len; r->path names them) into the
+ * model and *s, or NL_CHECKPOINT_OTHER_CONFIG: nl_checkpoint_read's, after
+ * the file is read. */
+static nl_code parse(reading *r, const nl_checkpoint_want *want, nl_model *m, nl_train_state *s,
+                     nl_checkpoint_files *files, int32_t **order_buf, nl_checkpoint_found *found,
+                     nl_checkpoint_origin *origin, nl_error *err)
+{
+    nl_train_state state;
+    nl_code rc = read_header(r, err);
+    if (rc == NL_OK)
+        rc = read_scalars(r, &state, files, err);
+    if (rc == NL_OK && r->hash != (r->version >= 4 ? want->keys_hash : want->text_hash)) {
+        *found = NL_CHECKPOINT_OTHER_CONFIG;
+        return tell_origin(r, origin, err);
+    }
+    int32_t *order = NULL;
+    if (rc == NL_OK)
+        rc = read_arrays(r, &state, files, m, &order, err);
+    if (rc)
+        return rc;
+    state.data_order = order;
+    *s = state;
+    *order_buf = order;
+    *found = NL_CHECKPOINT_LOADED;
+    return NL_OK;
+}
+
 nl_code nl_checkpoint_read(const char *dir, const nl_checkpoint_want *want, nl_model *m,
                            nl_train_state *s, nl_checkpoint_files *files, int32_t **order_buf,
                            nl_checkpoint_found *found, nl_checkpoint_origin *origin, nl_error *err)
@@ -581,27 +628,55 @@ nl_code nl_checkpoint_read(const char *dir, const nl_checkpoint_want *want, nl_m
     nl_code rc = read_regular(r.path, &r.text, &r.len, &absent, err);
     if (rc || absent)
         return rc;
-    nl_train_state state;
-    rc = read_header(&r, err);
-    if (rc == NL_OK)
-        rc = read_scalars(&r, &state, files, err);
-    if (rc == NL_OK && r.hash != (r.version >= 4 ? want->keys_hash : want->text_hash)) {
-        rc = tell_origin(&r, origin, err);
-        free(r.text);
-        *found = NL_CHECKPOINT_OTHER_CONFIG;
+    rc = parse(&r, want, m, s, files, order_buf, found, origin, err);
+    free(r.text);
+    return rc;
+}
+
+nl_code nl_checkpoint_share(nl_dist *d, const char *config_keys, nl_model *m, nl_train_state *s,
+                            nl_checkpoint_files *files, int32_t **order_buf, bool *loaded,
+                            nl_error *err)
+{
+    if (nl_dist_size(d) == 1)
+        return NL_OK;
+    const bool root = nl_dist_rank(d) == 0;
+    cursor c = {0};
+    nl_code rc = root && *loaded ? encode(config_keys, m, s, files, &c, err) : NL_OK;
+    /* rank 0's outcome first: the others wait for bytes only when it has them */
+    if ((rc = nl_dist_agree(d, rc, err))) {
+        free(c.p);
         return rc;
     }
-    int32_t *order = NULL;
-    if (rc == NL_OK)
-        rc = read_arrays(&r, &state, files, m, &order, err);
-    free(r.text);
-    if (rc)
+    int64_t len = (int64_t)c.len;
+    nl_dist_broadcast(d, &len, sizeof len);
+    if ((rc = nl_dist_status(d, err)) || len == 0) {
+        free(c.p);
         return rc;
-    state.data_order = order;
-    *s = state;
-    *order_buf = order;
-    *found = NL_CHECKPOINT_LOADED;
-    return NL_OK;
+    }
+    if (!root && !(c.p = malloc((size_t)len)))
+        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory for rank 0's checkpoint (%lld bytes)",
+                     (long long)len);
+    if ((rc = nl_dist_agree(d, rc, err))) {
+        free(c.p);
+        return rc;
+    }
+    nl_dist_broadcast(d, c.p, (size_t)len);
+    rc = nl_dist_status(d, err);
+    if (rc == NL_OK && !root) {
+        /* the bytes rank 0 took, read as a file of this run's config is */
+        reading r = {.text = (char *)c.p, .len = (size_t)len};
+        snprintf(r.path, sizeof r.path, "rank 0's %s", NL_CHECKPOINT_FILE);
+        const uint64_t hash = nl_checkpoint_hash(config_keys, strlen(config_keys));
+        const nl_checkpoint_want want = {hash, hash};
+        nl_checkpoint_found found = NL_CHECKPOINT_NONE;
+        rc = parse(&r, &want, m, s, files, order_buf, &found, NULL, err);
+        if (rc == NL_OK && found != NL_CHECKPOINT_LOADED)
+            rc = nl_fail(err, NL_ERR_RUNTIME, "rank %d: rank 0's checkpoint was written for "
+                         "another config than this rank's", nl_dist_rank(d));
+        *loaded = rc == NL_OK;
+    }
+    free(c.p);
+    return nl_dist_agree(d, rc, err);
 }
 
 long nl_checkpoint_step(const char *dir)

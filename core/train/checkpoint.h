@@ -43,7 +43,9 @@
  * before, their CRC over the payload alone: a changed header byte of theirs
  * is caught only where a field is checked against the payload (the step
  * against the state's, format 4's hash against its keys). */
-#define NL_CHECKPOINT_VERSION 6
+/* 7: the state holds the rank count the steps ran on (nl_train_state's
+ * ranks; MPI runs take checkpoints); formats 1 to 6 read as one rank. */
+#define NL_CHECKPOINT_VERSION 7
 #define NL_CHECKPOINT_WHOLE_CRC_VERSION 6
 /* a run's config keys are a few kilobytes: more is a damaged file */
 #define NL_CHECKPOINT_KEYS_MAX ((int64_t)1 << 20)
@@ -172,6 +174,19 @@ typedef struct {
 nl_code nl_checkpoint_read(const char *dir, const nl_checkpoint_want *want, nl_model *m,
                            nl_train_state *s, nl_checkpoint_files *files, int32_t **order_buf,
                            nl_checkpoint_found *found, nl_checkpoint_origin *origin, nl_error *err);
+
+/* Under MPI, after rank 0 has read the run directory's checkpoint (or
+ * found none; *loaded says which, on rank 0): every rank takes what rank 0
+ * loaded. Rank 0 sends its checkpoint's bytes as nl_checkpoint_write would
+ * write them (from the model and *s it loaded), and every other rank reads
+ * them as a checkpoint file of this run's config (`config_keys`, which each
+ * rank resolved alike) into its model and *s (s->data_order into
+ * *order_buf, malloc'd), and sets *loaded. So the run directory need not be
+ * reachable from the other ranks' hosts. A collective: every rank calls it;
+ * any rank's failure is every rank's. Nothing on one rank. */
+nl_code nl_checkpoint_share(struct nl_dist *d, const char *config_keys, nl_model *m,
+                            nl_train_state *s, nl_checkpoint_files *files, int32_t **order_buf,
+                            bool *loaded, nl_error *err);
 
 /* The step of DIR's checkpoint for a note (`show`'s "checkpoint at step
  * N"): -1 when there is none, or its header or checksum is not sound. */

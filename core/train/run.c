@@ -79,6 +79,11 @@ typedef struct {
     nl_flat config_flat;  /* its keys, with the device the run trains on */
     nl_buf config_keys;   /* what a checkpoint is written for (nl_checkpoint_config_keys) */
     int ranks, rank_batch;
+    /* rank 0: seconds in the ranks' exchanges while training (0 on one) */
+    double exchange_s;
+    /* rank 0 recorded the run as failed when a stop reached it inside a
+     * collective (on_wait_for_ranks) */
+    bool stop_recorded;
     /* what a checkpoint of this run holds, when one is found */
     nl_checkpoint_found found;
     nl_train_state resume;
@@ -138,9 +143,8 @@ static nl_code sink_series(void *ctx, long step, nl_series_kind kind, int layer,
     return nl_csv_row(&st->series, fields, err);
 }
 
-static nl_code sink_checkpoint(void *ctx, const nl_train_state *s, nl_error *err)
+static nl_code write_checkpoint(run_state *st, const nl_train_state *s, nl_error *err)
 {
-    run_state *st = ctx;
     /* the rows the checkpoint counts are on disk before it is */
     const nl_csv *files_written[] = {&st->metrics, &st->trace, &st->series};
     for (size_t i = 0; i < sizeof files_written / sizeof files_written[0]; i++)
@@ -152,6 +156,16 @@ static nl_code sink_checkpoint(void *ctx, const nl_train_state *s, nl_error *err
                                        .trace_bytes = st->trace.open ? st->trace.size : 0,
                                        .series_bytes = st->series.open ? st->series.size : 0};
     return nl_checkpoint_write(st->dir, st->config_keys.data, st->model, s, &files, err);
+}
+
+/* Every rank takes the loop's state for a checkpoint (its sums are
+ * collectives); rank 0 writes it, and every rank learns whether it could,
+ * so that a failed write ends them all at the same step. */
+static nl_code sink_checkpoint(void *ctx, const nl_train_state *s, nl_error *err)
+{
+    run_state *st = ctx;
+    const nl_code rc = st->root ? write_checkpoint(st, s, err) : NL_OK;
+    return nl_dist_agree(st->dist, rc, err);
 }
 
 /* the sink of the ranks other than 0: rank 0 writes every row */
@@ -173,6 +187,18 @@ static void sink_progress(void *ctx, const nl_progress *p)
     run_state *st = ctx;
     if (st->opt->progress)
         st->opt->progress(st->opt->ctx, p);
+}
+
+/* init.from: the run's identity includes the model it started from */
+static void put_init_source(nl_json *j, const run_state *st)
+{
+    if (!st->init_source.path[0])
+        return;
+    char hash[20];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)st->init_source.model_hash);
+    nl_json_string(j, "init_from", st->init_source.path);
+    nl_json_string(j, "init_from_model_fnv1a64", hash);
+    nl_json_int(j, "init_from_step", st->init_source.step);
 }
 
 static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *err)
@@ -209,6 +235,9 @@ static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *
     nl_json_number(&j, "wall_s", r->wall_s);
     nl_json_number(&j, "train_s", r->train_s);
     nl_json_number(&j, "samples_per_s", r->samples_per_s);
+    /* MPI: of train_s and the evaluations, the time rank 0 spent in the
+     * exchanges with the other ranks, waiting for the slowest included */
+    nl_json_number(&j, "exchange_s", st->exchange_s);
     /* train.cuda_graph: how many of the steps ran as a replay (0: every
      * step launched its kernels), so a measured speed says which it was */
     nl_json_int(&j, "replayed_steps", r->replayed_steps);
@@ -236,14 +265,7 @@ static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *
     nl_json_string(&j, "finished_at", r->status == NL_RUN_RUNNING ? "" : finished);
     nl_json_string(&j, "host", host);
     nl_json_string(&j, "command", st->opt->command_line ? st->opt->command_line : "");
-    /* init.from: the run's identity includes the model it started from */
-    if (st->init_source.path[0]) {
-        char hash[20];
-        snprintf(hash, sizeof hash, "%016llx", (unsigned long long)st->init_source.model_hash);
-        nl_json_string(&j, "init_from", st->init_source.path);
-        nl_json_string(&j, "init_from_model_fnv1a64", hash);
-        nl_json_int(&j, "init_from_step", st->init_source.step);
-    }
+    put_init_source(&j, st);
     nl_json_end(&j);
     if (j.buf.failed) {
         nl_buf_free(&j.buf);
@@ -485,13 +507,6 @@ static nl_code check_ranks(const nl_config *cfg, int ranks, int *rank_batch, nl_
 {
     const int batch = cfg->train.batch_size;
     *rank_batch = batch / ranks;
-    /* a checkpoint holds one process's state; the other ranks' (their
-     * running statistics without sync) would be lost on resume */
-    if (ranks > 1 && cfg->train.checkpoint_every > 0)
-        return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.checkpoint_every",
-                                   "%ld: MPI runs (%d ranks here) take no checkpoints; accepted "
-                                   "under mpirun: 0 (off)", (long)cfg->train.checkpoint_every,
-                                   ranks);
     if (batch % ranks == 0)
         return NL_OK;
     const int below = batch - batch % ranks, above = below + ranks;
@@ -557,12 +572,16 @@ static nl_code run_begin(run_state *st, nl_run_outcome *out, nl_error *err)
     /* everything that can fail on bad input fails before the directory is
      * touched: what validate checks, then the memory available now. Every
      * rank reads the same config, so they all fail here alike. */
+    /* the communicator's own settings (NORMLAB_MPI_TIMEOUT), alike on every rank */
+    nl_code rc = nl_dist_status(st->dist, err);
+    if (rc)
+        return rc;
     if (opt->out_dir && opt->out_dir[0])
         snprintf(st->dir, sizeof st->dir, "%s", opt->out_dir);
     else
         snprintf(st->dir, sizeof st->dir, "results/%s", cfg->name);
     snprintf(out->dir, sizeof out->dir, "%s", st->dir);
-    nl_code rc = nl_run_check_into(cfg, opt->device, true, st->dir, NULL, &st->plan, err);
+    rc = nl_run_check_into(cfg, opt->device, true, st->dir, NULL, &st->plan, err);
     if (rc == NL_OK)
         rc = check_ranks(cfg, st->ranks, &st->rank_batch, err);
     if (rc)
@@ -667,13 +686,37 @@ static nl_code run_open(run_state *st, nl_run_outcome *out, nl_error *err)
         note(st->opt, "%s (init.from)", init_note);
     rc = nl_model_set_dist(model, st->dist, err);
     if (rc == NL_OK)
+        rc = resolve_config_text(st, st->device, err);
+    if (rc == NL_OK)
         rc = place_data(cfg, st->opt, st->root, st->be, st->data,
                         st->plan.tokens ? st->token_data : NULL, model, &st->device_data, err);
     return rc;
 }
 
-/* a loaded checkpoint fits this run: within its steps, over its data, and
- * its outputs hold the rows it counted (checked before anything is written) */
+/* A checkpoint taken on another number of MPI ranks goes on with the same
+ * global batch, split otherwise: the trajectory of the uninterrupted run to
+ * float rounding, unless a layer's training depends on the split (its
+ * statistics over each rank's slice, masks drawn per rank), whose run
+ * would go on as another experiment than the one it began: refused, before
+ * anything is written. */
+static nl_code resume_fits_ranks(const run_state *st, nl_error *err)
+{
+    const long then = st->resume.ranks;
+    const nl_layer *l = nl_model_per_rank_layer(st->model);
+    if (then == st->ranks || !l)
+        return NL_OK;
+    return nl_fail(err, NL_ERR_CONFIG,
+                   "%s/%s was taken on %ld MPI rank%s and this run has %d, but layer %s trains on "
+                   "%s, so the run would go on as another experiment than the one it began. "
+                   "Resume it on %ld rank%s (mpirun -np %ld places them on as few hosts as you "
+                   "have), or start over with --force",
+                   st->dir, NL_CHECKPOINT_FILE, then, then == 1 ? "" : "s", st->ranks, l->name,
+                   l->per_rank, then, then == 1 ? "" : "s", then);
+}
+
+/* a loaded checkpoint fits this run: within its steps, over its data, on a
+ * rank count it may change to, and its outputs hold the rows it counted
+ * (checked before anything is written) */
 static nl_code resume_fits_run(const run_state *st, nl_error *err)
 {
     const nl_train_spec *train = &st->cfg->train;
@@ -690,6 +733,8 @@ static nl_code resume_fits_run(const run_state *st, nl_error *err)
         rc = output_reaches(st->dir, "trace.csv", files->trace_bytes, err);
     if (rc == NL_OK && logs_series(train))
         rc = output_reaches(st->dir, "series.csv", files->series_bytes, err);
+    if (rc == NL_OK)
+        rc = resume_fits_ranks(st, err);
     return rc;
 }
 
@@ -702,6 +747,14 @@ static void note_resume(const run_state *st, nl_run_outcome *out)
     note(st->opt, "resuming %s from its checkpoint at step %ld", st->dir, st->resume.step);
     out->resumed_from = st->resume.step;
     out->resumed_threads = (int)files->threads;
+    out->resumed_ranks = (int)st->resume.ranks;
+    if (st->resume.ranks != st->ranks)
+        note(st->opt, "the checkpoint was taken on %ld MPI rank%s, this run has %d: the same "
+                      "global batch of %d, split otherwise, so the losses go on as the "
+                      "uninterrupted run's to float rounding (the sums over the ranks group "
+                      "differently), not bit for bit",
+             st->resume.ranks, st->resume.ranks == 1 ? "" : "s", st->ranks,
+             st->cfg->train.batch_size);
     if (files->threads != be->threads)
         note(st->opt, "the checkpoint was taken on %lld thread%s, this run has %d: the last bits "
                       "of matrix products and convolution gradients may differ from an "
@@ -718,11 +771,11 @@ static void note_resume(const run_state *st, nl_run_outcome *out)
 /* An unfinished run of this config with a checkpoint goes on from it
  * (claim_dir has refused a finished one without --force); a damaged
  * checkpoint, or one of another config, stops the run before anything is
- * written. MPI runs take no checkpoints (check_ranks), so they never
- * resume one. */
+ * written. Under MPI rank 0 reads it here and the others take it from rank
+ * 0 (share_resume). */
 static nl_code find_resume(run_state *st, nl_run_outcome *out, nl_error *err)
 {
-    if (st->opt->force || st->ranks != 1)
+    if (st->opt->force)
         return NL_OK;
     nl_code rc = read_checkpoint(st, st->model, &st->resume, &st->resume_files, &st->resume_order,
                                  &st->found, err);
@@ -822,14 +875,14 @@ static nl_code remove_replaced_evals(const run_state *st, nl_run_outcome *out, n
 
 /* Rank 0's run directory before the first step, under its lock (taken
  * before the first write, held until the last one): the checkpoint resumed
- * or removed, config.yaml, a running summary.json, and the outputs. */
+ * or removed, config.yaml, a running summary.json, and the outputs. The
+ * config's text and keys are resolved before (every rank's: a checkpoint
+ * shared with the ranks is checked against them). */
 static nl_code prepare_dir(run_state *st, nl_run_outcome *out, nl_error *err)
 {
     nl_code rc = nl_run_dir_lock(st->dir, &st->lock_fd, err);
     if (rc == NL_OK)
         rc = claim_dir(st->dir, st->opt, true, err);
-    if (rc == NL_OK)
-        rc = resolve_config_text(st, st->device, err);
     if (rc == NL_OK)
         rc = find_resume(st, out, err);
     if (rc == NL_OK)
@@ -848,15 +901,51 @@ static nl_code prepare_dir(run_state *st, nl_run_outcome *out, nl_error *err)
     return rc;
 }
 
-/* rank 0 writes every row; the other ranks' sink drops them */
+/* Under MPI: every rank takes the checkpoint rank 0 found (or none) */
+static nl_code share_resume(run_state *st, nl_error *err)
+{
+    bool loaded = st->found == NL_CHECKPOINT_LOADED;
+    nl_code rc = nl_checkpoint_share(st->dist, st->config_keys.data, st->model, &st->resume,
+                                     &st->resume_files, &st->resume_order, &loaded, err);
+    if (rc == NL_OK && loaded)
+        st->found = NL_CHECKPOINT_LOADED;
+    return rc;
+}
+
+/* Rank 0 inside a collective that waits for the other ranks: a stop (a
+ * signal) that reaches it there records the run as failed at once. A
+ * launcher that lost a rank signals the others and kills them a second
+ * later, before the stop could ride the exchange it waits in; where the
+ * exchange completes after all, the ranks stop together at the next step
+ * and the summary is written again as usual. */
+static void on_wait_for_ranks(void *ctx)
+{
+    run_state *st = ctx;
+    if (st->stop_recorded || !st->opt->stop || !*st->opt->stop)
+        return;
+    st->stop_recorded = true;
+    nl_train_result r;
+    nl_train_result_start(&r);
+    r.status = NL_RUN_FAILED;
+    r.steps = st->model->step; /* the step in progress: no more were done */
+    snprintf(r.reason, sizeof r.reason, "interrupted while waiting for the other ranks: a "
+             "signal reached rank 0 there (a launcher that lost a rank stops the others so; its "
+             "message names the rank)");
+    nl_error ignored = {0}; /* the run's own end writes the summary again, or reports */
+    (void)write_summary(st, &r, &ignored);
+}
+
+/* rank 0 writes every row; the other ranks' sink drops them, but takes
+ * part in the checkpoints and resumes from what rank 0 found */
 static nl_code run_train(run_state *st, nl_run_outcome *out, nl_error *err)
 {
     const nl_config *cfg = st->cfg;
-    nl_train_sink sink = {st, sink_metric, sink_trace, sink_progress, sink_checkpoint,
-                          st->found == NL_CHECKPOINT_LOADED ? &st->resume : NULL, sink_series};
+    const nl_train_state *resume = st->found == NL_CHECKPOINT_LOADED ? &st->resume : NULL;
+    nl_train_sink sink = {st, sink_metric, sink_trace, sink_progress, sink_checkpoint, resume,
+                          sink_series};
     if (!st->root)
-        sink = (nl_train_sink){st, sink_metric_elsewhere, sink_trace_elsewhere, NULL, NULL, NULL,
-                               NULL};
+        sink = (nl_train_sink){st, sink_metric_elsewhere, sink_trace_elsewhere, NULL,
+                               sink_checkpoint, resume, NULL};
     return st->plan.tokens ? nl_train_tokens(st->model, st->token_data, &cfg->train, cfg->seed,
                                              &sink, st->opt->stop, &out->result, err)
                            : nl_train(st->model, st->data, &cfg->train, cfg->seed, &sink,
@@ -957,8 +1046,15 @@ nl_code nl_run(const nl_config *cfg, const nl_run_options *opt, nl_run_outcome *
         iso_time(st->started, sizeof st->started);
         rc = nl_dist_agree(st->dist, st->root ? prepare_dir(st, out, err) : NL_OK, err);
     }
+    if (rc == NL_OK)
+        rc = share_resume(st, err);
     if (rc == NL_OK) {
+        const double exchanged_before = nl_dist_exchange_seconds(st->dist);
+        if (st->root && st->ranks > 1)
+            nl_dist_on_wait(st->dist, on_wait_for_ranks, st);
         rc = run_train(st, out, err);
+        nl_dist_on_wait(st->dist, NULL, NULL);
+        st->exchange_s = nl_dist_exchange_seconds(st->dist) - exchanged_before;
         if (st->root)
             rc = run_finish(st, out, rc, err);
     }

@@ -37,6 +37,7 @@ typedef struct {
     int threads;
     long resumed_from; /* the checkpoint's step it went on from; 0: started fresh */
     int resumed_threads; /* the thread count the checkpoint was taken on */
+    int resumed_ranks;   /* the MPI ranks the checkpoint was taken on */
     int removed_evals;   /* eval records of the run this one replaced, removed */
     int ranks;      /* MPI ranks that trained the model */
     int rank_batch; /* each rank's share of a training batch */

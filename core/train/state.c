@@ -30,6 +30,7 @@ const nl_train_state_field nl_train_state_fields[] = {
     FIELD(data_rng),
     FIELD_SINCE(precision, 5),
     FIELD_SINCE(scaler, 5),
+    FIELD_SINCE(ranks, 7),
 };
 #undef FIELD
 #undef FIELD_SINCE

@@ -20,8 +20,8 @@
  * reader gives the older formats' files a value for it.
  *
  * While the loop runs, a few of them live elsewhere: the batcher's place
- * (data_*), the model's counters (model_metrics, window_sums[2]) and the
- * clock (elapsed_s). The loop takes them into the state for a checkpoint
+ * (data_*), the model's counters (model_metrics, window_sums[2]), the
+ * clock (elapsed_s) and the communicator (ranks). The loop takes them into the state for a checkpoint
  * and gives them back on resume, each in one function of train.c. */
 typedef struct {
     long step;            /* optimizer steps done */
@@ -45,6 +45,10 @@ typedef struct {
      * scaler's state (all zero when the run does not scale) */
     long precision;
     nl_loss_scaler scaler;
+    /* from format 7: the MPI ranks the steps before the checkpoint ran on
+     * (1 in the older formats, which MPI runs did not write); a resume on
+     * another count splits the same global batch otherwise */
+    long ranks;
     /* this epoch's order, data_n entries: the payload's tail, not a field */
     const int32_t *data_order;
 } nl_train_state;

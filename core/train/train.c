@@ -248,7 +248,7 @@ static nl_code trainer_open(trainer *t)
         .lr = nl_schedule_lr(&spec->schedule, spec->optimizer.lr, 0, t->total),
         .final_train_loss = NAN, .final_test_loss = NAN, .final_test_accuracy = NAN,
         .best_test_loss = INFINITY, .best_test_accuracy = NAN, .final_trainmode_accuracy = NAN,
-        .precision = spec->precision};
+        .precision = spec->precision, .ranks = nl_dist_size(m->dist)};
     if (t->scaling.scales)
         nl_loss_scaler_start(&t->state.scaler, &spec->loss_scale);
     return NL_OK;
@@ -284,7 +284,10 @@ static nl_code trainer_resume(trainer *t, const nl_train_state *resume)
     t->window_loss_before = resume->window_sums[0] + resume->model_metrics[0];
     if (t->clips)
         nl_clip_set_norm_sum(t->m, resume->window_sums[2]);
-    nl_model_write_metrics(t->m, resume->model_metrics);
+    /* the checkpoint's counters are the ranks' sum (nl_model_read_metrics
+     * adds every rank's): rank 0 takes them, the others start from zero */
+    const double none[2] = {0.0, 0.0};
+    nl_model_write_metrics(t->m, nl_dist_rank(t->m->dist) == 0 ? resume->model_metrics : none);
     return NL_OK;
 }
 
@@ -296,6 +299,7 @@ static void trainer_capture(trainer *t)
     s->window_sums[2] = t->clips ? nl_clip_norm_sum(t->m) : 0.0;
     nl_model_read_metrics(t->m, s->model_metrics);
     s->elapsed_s = t->elapsed_before + now_s() - t->start;
+    s->ranks = nl_dist_size(t->m->dist);
     nl_feed_tell(t->f, s);
 }
 

@@ -19,13 +19,8 @@ normlab=${NORMLAB:-build/normlab}
 rounds=${ROUNDS:-3}
 threads=${THREADS:-2}
 only=${ONLY:-"cnn mlp lm quickstart"}
-{
-  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "commit: $(git rev-parse --short HEAD)"
-  "$normlab" --version
-  lscpu | grep -E '^(Model name|CPU family|Model|Thread|Core|Socket|CPU\(s\)|L1d|L2|L3)'
-  echo "uptime: $(uptime)"
-} > "$out/machine.txt"
+. "$root/experiments/bench/machine.sh"
+describe_machine "$normlab" > "$out/machine.txt"
 
 bench() { # NAME CONFIG [--set ...]
   local name=$1

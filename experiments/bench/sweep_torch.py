@@ -32,7 +32,6 @@ and at the end. Keys this script does not model are an error, not ignored.
 """
 import argparse
 import copy
-import gzip
 import itertools
 import os
 import subprocess
@@ -40,6 +39,9 @@ import sys
 import time
 
 import yaml
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from normlab_py.normlab_files import read_idx  # noqa: E402
 
 FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 # the config keys a run's behaviour here depends on; anything else in a
@@ -107,16 +109,6 @@ def plan(exp_path, sets):
         name = "_".join(f"{k.split('.')[-1]}-{v}" for k, v in zip(keys, values))
         runs.append((name, cfg))
     return runs
-
-
-def read_idx(path):
-    import numpy as np
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
 def idx_file(directory, stem):

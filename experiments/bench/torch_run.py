@@ -7,6 +7,10 @@ the run a resolved normlab config describes, writing the same records a
                         [--mode eager|compile|max-autotune]
   .venv-peer/bin/python experiments/bench/torch_run.py RESOLVED.yaml --check
   .venv-peer/bin/python experiments/bench/torch_run.py --probe --mode MODE
+  ... RESOLVED.yaml --out DIR --init-from NORMLAB_RUN_DIR --normlab-order
+
+(RESOLVED.yaml "-": the config on standard input, as bench --run gives it
+to --check.)
 
 .venv-peer is the pinned peer (experiments/bench/requirements-peer.txt);
 --mode eager runs on torch >= 1.13 (Debian's /usr/bin/python3 too), the
@@ -27,8 +31,8 @@ torch, mode, compile_s, graphs_compiled_in_run).
 
 What it mirrors (and refuses, exit 2, anything else):
 - data: fashion-mnist and mnist (the IDX files, gzip or not; the first
-  train_size / test_size samples; standardized with the training subset's
-  mean and std as normlab does), synthetic (random N(0,1) samples of
+  train_size / test_size samples; the pixels and their standardization
+  exactly normlab's: experiments/normlab_py/normlab_files.py), synthetic (random N(0,1) samples of
   data.shape and random labels: normlab's generator is not reproduced, only
   the shapes), text (the file's bytes, or its distinct bytes as the
   vocabulary for `chars`; the last valid_fraction held out; train_size /
@@ -38,17 +42,27 @@ What it mirrors (and refuses, exit 2, anything else):
   tokens).
 - batches: images shuffled each epoch, the last partial batch dropped;
   token windows of `context` tokens at random starts for training,
-  consecutive windows of the held-out tokens for evaluation.
-- models: mlp (linear -> norm -> activation per width, a classifier), cnn
-  (per stage convs_per_stage x (conv3x3 pad 1 -> norm -> activation), then
-  max or avg pooling 2, a linear classifier), lm (tests/golden/make_goldens.py's
-  Lm, the module the transformer goldens come from: placement pre, post, peri
-  or none, qk_norm, GELU erf or tanh, tied or untied head; normlab's init,
-  weights N(0, 0.02^2), biases 0); the normalizer
-  none, batch, layer (GroupNorm(1, C) on images), group or rms (the goldens'
-  torch-op RMSNorm) before the activation; model.bias as normlab's auto rule
-  (no bias before a normalizer with a learned shift) or as given; the mlp
-  and cnn initialized as below.
+  consecutive windows of the held-out tokens for evaluation; torch's
+  generator draws them, or with --normlab-order normlab's own (the same
+  batches as the normlab run of the config).
+- models (torch_models.py, one builder per row of ARCHS, normlab's
+  parameter names): mlp (linear -> norm -> activation per width, a
+  classifier), cnn (per stage convs_per_stage x (conv3x3 pad 1 -> norm ->
+  activation), then max or avg pooling 2, a linear classifier), resnet
+  (stem conv, basic blocks post- or pre-activation with 1x1 projection
+  shortcuts, global average pool, classifier; blocks_per_stage,
+  stem_width), lm and vit (tests/golden/make_goldens.py's Lm and Vit, the
+  modules the transformer goldens come from: placement pre, post, peri or
+  none, qk_norm, GELU erf or tanh, the lm's tied or untied head, the vit's
+  patch, cls or mean pooling; model.bias), rnn (the image's rows as the
+  sequence, permute_pixels with normlab's pixel order, stacked nn.LSTM /
+  nn.GRU, the classifier on the last state) and rnn_lm (embedding N(0, 1),
+  the stack, a head at every step); the recurrent nets' placement in_cell
+  with layer or rms norm inside the cell (torch_models.NormCell; the
+  per-step recurrent batch norm is refused); the normalizer none, batch,
+  layer (GroupNorm(1, C) on images), group or rms (the goldens' torch-op
+  RMSNorm), with its eps and momentum; model.bias as normlab's auto rule
+  (no bias before a normalizer with a learned shift) or as given.
 - training: SGD (momentum, dampening, nesterov, weight decay) or AdamW
   (betas, eps, weight decay), decay_norm_and_bias, clip_grad_norm, the
   constant, step or cosine schedule with linear warmup (normlab's formula,
@@ -67,11 +81,19 @@ What it mirrors (and refuses, exit 2, anything else):
   normlab's. fp16 is refused (torch 1.13's CPU autocast runs bf16 only),
   and so is train.loss_scale.enabled (torch.cuda.amp.GradScaler without
   CUDA warns, disables itself and passes the loss through unscaled).
-- initialization: normlab's (core/arch/parts.c) for the mlp and cnn:
-  model.init auto (He normal, std sqrt(2/fan_in), before a ReLU; Glorot
-  normal, std gain sqrt(2/(fan_in+fan_out)), gain 5/3 before tanh, for the
-  classifier and the other activations), he, xavier or gaussian
-  (model.init_std); biases 0; the normalizers' gains 1 and shifts 0.
+- initialization: normlab's rules (core/arch/parts.c, transformer.c,
+  rnn.c) drawn by torch: for the mlp, cnn and resnet model.init auto (He
+  normal, std sqrt(2/fan_in), before a ReLU; Glorot normal, std gain
+  sqrt(2/(fan_in+fan_out)), gain 5/3 before tanh, for the classifier and
+  the other activations), he, xavier or gaussian (model.init_std); the
+  transformers' weights N(0, 0.02^2) under auto, embeddings, positions
+  and the class token N(0, 0.02^2); the recurrent cells U(-1/sqrt(H),
+  1/sqrt(H)) as PyTorch's, the rnn_lm's embedding N(0, 1); biases 0; the
+  normalizers' gains 1 (a cell's model.norm.cell_gamma) and shifts 0.
+  --init-from RUN_DIR starts from a normlab run's final.nlck instead (by
+  name; its layout from `normlab show RUN_DIR --params`, --normlab the
+  program): tests/peer/same_model.py starts from normlab's initial weights
+  on normlab's batches and requires normlab's losses.
 - evaluation: eval mode on the test split in eval_batch_size batches, and
   with batch statistics in batch_size batches (running statistics left
   alone) where the model keeps running statistics and train.eval_trainmode.
@@ -82,11 +104,11 @@ loaded and the model built), as normlab's does; train_s only the steps.
 import argparse
 import copy
 import csv
-import gzip
 import json
 import math
 import os
 import socket
+import subprocess
 import sys
 import time
 
@@ -99,10 +121,28 @@ except ImportError as missing:
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "golden"))
+sys.path.insert(0, os.path.join(HERE, ".."))
+if not MISSING:
+    from normlab_py import normlab_files
 
-ARCHS = ("mlp", "cnn", "lm")
+# one row per architecture this script mirrors: whether it reads token ids,
+# whether it trains under bf16 autocast (which leaves nn.LSTM / nn.GRU in
+# fp32, so not the recurrent nets), the normlab placements it mirrors, and
+# its builder in torch_models.py
+ARCHS = {
+    "mlp": {"tokens": False, "bf16": True, "placements": ("before",), "build": "build_mlp"},
+    "cnn": {"tokens": False, "bf16": True, "placements": ("before",), "build": "build_cnn"},
+    "resnet": {"tokens": False, "bf16": True, "placements": ("post", "pre"), "build": "build_resnet"},
+    "lm": {"tokens": True, "bf16": True, "placements": ("pre", "post", "peri", "none"), "build": "build_lm"},
+    "vit": {"tokens": False, "bf16": True, "placements": ("pre", "post", "peri", "none"), "build": "build_vit"},
+    # the plain cell (none) or the cell with layer or rms norm inside (in_cell)
+    "rnn": {"tokens": False, "bf16": False, "placements": ("none", "in_cell"), "build": "build_rnn"},
+    "rnn_lm": {"tokens": True, "bf16": False, "placements": ("none", "in_cell"), "build": "build_rnn_lm"},
+}
 NORMS = ("none", "batch", "layer", "group", "rms")
-SHIFT = {"none": False, "batch": True, "layer": True, "group": True, "rms": False}
+# inside a recurrent cell: the per-sample kinds; the per-step recurrent
+# batch norm (running statistics per step) is not written here
+IN_CELL_NORMS = ("layer", "rms")
 DATASETS = ("fashion-mnist", "mnist", "synthetic", "text", "synthetic_text")
 PRECISIONS = ("fp32", "bf16")  # fp16: torch 1.13's CPU autocast has none
 # --mode: how the model runs, and the oldest torch each mode is taken from.
@@ -170,31 +210,58 @@ def check(cfg):
     """refuses what this script does not mirror; the reason names the key"""
     arch = get(cfg, "model.arch")
     need(arch in ARCHS, "model.arch: %s (this script mirrors %s)" % (arch, ", ".join(ARCHS)))
+    row = ARCHS[arch]
     norm = get(cfg, "model.norm.type")
     need(norm in NORMS, "model.norm.type: %s (this script mirrors %s)" % (norm, ", ".join(NORMS)))
     need(get(cfg, "device", "cpu") == "cpu", "device: %s (the CPU only)" % get(cfg, "device"))
     ds = get(cfg, "data.dataset")
     need(ds in DATASETS, "data.dataset: %s (this script mirrors %s)" % (ds, ", ".join(DATASETS)))
     place = get(cfg, "model.norm.placement")
-    if arch == "lm":
-        need(place in ("pre", "post", "peri", "none"), "model.norm.placement: %s" % place)
-    else:
-        need(place == "before" or norm == "none",
-             "model.norm.placement: %s (mlp and cnn: before only)" % place)
+    need(place in row["placements"] or norm == "none",
+         "model.norm.placement: %s (this script mirrors %s's %s)"
+         % (place, arch, ", ".join(row["placements"])))
+    if place == "in_cell" and norm != "none":
+        need(norm in IN_CELL_NORMS, "model.norm.type: %s at placement in_cell (this script's "
+             "cell mirrors %s; not the per-step recurrent batch norm)"
+             % (norm, ", ".join(IN_CELL_NORMS)))
     if arch == "cnn":
         need(get(cfg, "model.pool", "max") in ("max", "avg"), "model.pool")
-    if arch != "lm":
-        need(get(cfg, "model.activation", "relu") in ("relu", "sigmoid", "tanh"),
-             "model.activation: %s" % get(cfg, "model.activation"))
+    need(get(cfg, "model.activation", "relu") in ("relu", "sigmoid", "tanh"),
+         "model.activation: %s" % get(cfg, "model.activation"))
     need(get(cfg, "model.init", "auto") in ("auto", "he", "xavier", "gaussian"),
          "model.init: %s" % get(cfg, "model.init"))
+    need(not get(cfg, "model.skip_init", False), "model.skip_init: true (SkipInit's gain)")
     need(not get(cfg, "model.weight_standardization", False),
          "model.weight_standardization: true")
+    need(get(cfg, "model.param_norm.type", "none") == "none",
+         "model.param_norm.type: %s" % get(cfg, "model.param_norm.type"))
+    need(not get(cfg, "model.dropout.p", 0), "model.dropout.p: %s (no dropout here)"
+         % get(cfg, "model.dropout.p"))
+    need(get(cfg, "model.norm_noise.distribution", "none") == "none",
+         "model.norm_noise.distribution: %s" % get(cfg, "model.norm_noise.distribution"))
+    need(get(cfg, "model.norm.virtual_batch") is None, "model.norm.virtual_batch (ghost batches)")
+    if row["tokens"] or arch == "vit":
+        need(get(cfg, "model.norm.affine", True) or norm == "none",
+             "model.norm.affine: false (the transformer's normalizers here are affine)")
+        need(get(cfg, "model.norm.track_running_stats", True) or norm != "batch",
+             "model.norm.track_running_stats: false (a token batch norm here keeps them)")
+    if arch == "vit":
+        shape = get(cfg, "data.shape", [1, 28, 28]) if ds == "synthetic" else [1, 28, 28]
+        need(shape[1] == shape[2], "data.shape: %s (the vit here takes square images)" % shape)
+    need(get(cfg, "init.from", "") == "", "init.from (fine-tuning from a run)")
     need(get(cfg, "train.freeze_bn_after") is None, "train.freeze_bn_after")
     need(get(cfg, "train.bn_recalibrate.batches") is None, "train.bn_recalibrate")
     need(not get(cfg, "train.trace.activation", ""), "train.trace.activation")
-    need(not get(cfg, "train.log.grad_norms", False), "train.log.grad_norms: true")
-    need(not get(cfg, "train.log.attention_logits", False), "train.log.attention_logits: true")
+    for key in ("grad_norms", "attention_logits", "variance_shift", "step_norms", "weight_stats",
+                "signal_propagation"):
+        need(not get(cfg, "train.log." + key, False), "train.log.%s: true" % key)
+    need(get(cfg, "train.log.landscape.every") is None, "train.log.landscape.every")
+    for key, plain in (("invert", False), ("contrast", 1), ("brightness", 1), ("offset", 0),
+                       ("noise_std", 0)):
+        need(get(cfg, "data.shift." + key, plain) == plain, "data.shift.%s: %s (no data shift "
+             "here)" % (key, get(cfg, "data.shift." + key)))
+    need(not get(cfg, "data.classes_subset", []) and not get(cfg, "data.per_class", 0),
+         "data.classes_subset / data.per_class")
     need(not get(cfg, "train.checkpoint_every", 0), "train.checkpoint_every (no checkpoints here)")
     opt = get(cfg, "train.optimizer.type")
     need(opt in ("sgd", "adamw"), "train.optimizer.type: %s" % opt)
@@ -205,6 +272,9 @@ def check(cfg):
          "train.precision: %s (torch 1.13's CPU autocast runs bf16 only: "
          "torch.autocast('cpu', dtype=torch.float16) is refused; this script mirrors %s)"
          % (precision, ", ".join(PRECISIONS)))
+    need(precision == "fp32" or row["bf16"],
+         "train.precision: %s (%s: CPU autocast leaves nn.LSTM and nn.GRU in fp32)"
+         % (precision, arch))
     need(get(cfg, "model.norm.stats_precision", "fp32") == "fp32",
          "model.norm.stats_precision: %s (PyTorch's normalizers keep their statistics in fp32)"
          % get(cfg, "model.norm.stats_precision"))
@@ -219,15 +289,6 @@ def check(cfg):
 
 
 # ---- data ----
-
-def read_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
 
 def idx_file(directory, stem):
     for name in (stem, stem + ".gz"):
@@ -250,6 +311,7 @@ def image_data(cfg, torch):
                 torch.randn([test_n] + shape, generator=g),
                 torch.randint(0, classes, (test_n,), generator=g), shape, classes)
     path = get(cfg, "data.path") or "/usr/share/datasets/fashion-mnist"
+    read_idx = normlab_files.read_idx
     xs = read_idx(idx_file(path, "train-images-idx3-ubyte"))
     ys = read_idx(idx_file(path, "train-labels-idx1-ubyte"))
     xt = read_idx(idx_file(path, "t10k-images-idx3-ubyte"))
@@ -258,12 +320,12 @@ def image_data(cfg, torch):
         xs, ys = xs[:train_n], ys[:train_n]
     if test_n:
         xt, yt = xt[:test_n], yt[:test_n]
-    xs = torch.from_numpy(xs.astype(np.float32) / 255.0).unsqueeze(1)
-    xt = torch.from_numpy(xt.astype(np.float32) / 255.0).unsqueeze(1)
+    xs = normlab_files.pixels(xs)[:, None]
+    xt = normlab_files.pixels(xt)[:, None]
     if get(cfg, "data.standardize", True):
-        mean, std = xs.mean(), xs.std()
-        xs, xt = (xs - mean) / std, (xt - mean) / std
-    return (xs.contiguous(), torch.from_numpy(ys.astype(np.int64)), xt.contiguous(),
+        xs, xt = normlab_files.standardize(xs, xt)
+    xs, xt = torch.from_numpy(np.ascontiguousarray(xs)), torch.from_numpy(np.ascontiguousarray(xt))
+    return (xs, torch.from_numpy(ys.astype(np.int64)), xt,
             torch.from_numpy(yt.astype(np.int64)), [1, 28, 28], 10)
 
 
@@ -321,90 +383,11 @@ def token_data(cfg):
 
 # ---- models ----
 
-def build_model(cfg, torch, nn, F, in_shape, classes):
-    import make_goldens
-    arch, norm = get(cfg, "model.arch"), get(cfg, "model.norm.type")
-    groups = get(cfg, "model.norm.groups", 8)
-    eps = float(get(cfg, "model.norm.eps", 1e-5))
-    affine = get(cfg, "model.norm.affine", True)
-    momentum = get(cfg, "model.norm.momentum", 0.1)
-    if arch == "lm":
-        gelu = "none" if get(cfg, "model.gelu", "erf") == "erf" else "tanh"
-        model = make_goldens.Lm(classes, get(cfg, "model.d_model"), get(cfg, "model.heads"),
-                                get(cfg, "model.layers"), get(cfg, "model.context"),
-                                get(cfg, "model.mlp_ratio", 4), norm,
-                                get(cfg, "model.norm.placement"), get(cfg, "model.qk_norm", False),
-                                gelu, get(cfg, "model.tie_embeddings", True), groups)
-        # normlab's transformer init (as torch_bench.py): weights N(0, 0.02^2),
-        # biases 0, norm scales 1; PyTorch's N(0, 1) embeddings through a tied
-        # head start the loss near 90
-        with torch.no_grad():
-            for name, p in model.named_parameters():
-                if p.dim() > 1:
-                    p.normal_(0.0, 0.02)
-                elif name.endswith("bias"):
-                    p.zero_()
-        return model
-
-    def norm_module(c, image):
-        if norm == "none":
-            return nn.Identity()
-        if norm == "batch":
-            cls = nn.BatchNorm2d if image else nn.BatchNorm1d
-            return cls(c, eps=eps, momentum=momentum, affine=affine,
-                       track_running_stats=get(cfg, "model.norm.track_running_stats", True))
-        if norm == "layer":
-            return nn.GroupNorm(1, c, eps=eps, affine=affine) if image else \
-                nn.LayerNorm(c, eps=eps, elementwise_affine=affine)
-        if norm == "group":
-            return nn.GroupNorm(groups, c, eps=eps, affine=affine)
-        return make_goldens.RMSNorm(c, eps, affine)
-
-    bias_key = get(cfg, "model.bias", "auto")
-    bias = (not (SHIFT[norm] and affine)) if bias_key == "auto" else bool(bias_key)
-    act = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}[get(cfg, "model.activation", "relu")]
-    layers = []
-    widths = get(cfg, "model.widths")
-    if arch == "mlp":
-        layers.append(nn.Flatten())
-        prev = int(np.prod(in_shape))
-        for w in widths:
-            layers += [nn.Linear(prev, w, bias=bias), norm_module(w, False), act()]
-            prev = w
-        layers.append(nn.Linear(prev, classes))
-    else:
-        prev, h, w_ = in_shape[0], in_shape[1], in_shape[2]
-        pool = nn.MaxPool2d if get(cfg, "model.pool", "max") == "max" else nn.AvgPool2d
-        for w in widths:
-            for _ in range(get(cfg, "model.convs_per_stage", 1)):
-                layers += [nn.Conv2d(prev, w, 3, padding=1, bias=bias), norm_module(w, True), act()]
-                prev = w
-            layers.append(pool(2))
-            h, w_ = h // 2, w_ // 2
-        layers += [nn.Flatten(), nn.Linear(prev * h * w_, classes)]
-    weights = [m for m in layers if isinstance(m, (nn.Linear, nn.Conv2d))]
-    with torch.no_grad():
-        for i, m in enumerate(weights):
-            fan_in = m.weight[0].numel()
-            fan_out = m.weight.shape[0] * (fan_in // m.weight.shape[1])
-            m.weight.normal_(0.0, init_std(cfg, fan_in, fan_out, i < len(weights) - 1))
-            if m.bias is not None:
-                m.bias.zero_()
-    return nn.Sequential(*layers)
-
-
-def init_std(cfg, fan_in, fan_out, activation_follows):
-    """core/arch/parts.c's nl_arch_init_std"""
-    kind = get(cfg, "model.init", "auto")
-    activation = get(cfg, "model.activation", "relu")
-    if kind == "gaussian":
-        return float(get(cfg, "model.init_std"))
-    if kind == "auto":
-        kind = "he" if activation_follows and activation == "relu" else "xavier"
-    if kind == "he":
-        return math.sqrt(2.0 / fan_in)
-    gain = 5.0 / 3.0 if activation_follows and activation == "tanh" else 1.0
-    return gain * math.sqrt(2.0 / (fan_in + fan_out))
+def build_model(cfg, in_shape, classes):
+    """the config's model (torch_models.py: the ARCHS row's builder)"""
+    import torch_models
+    spec = torch_models.Spec(cfg, get)
+    return getattr(torch_models, ARCHS[spec.arch]["build"])(spec, in_shape, classes)
 
 
 def fp32_normalizers(model, torch, nn):
@@ -493,6 +476,14 @@ def main():
                     "(normlab bench --run passes it: a text corpus's default is the build's)")
     ap.add_argument("--sizes", help="TRAIN,TEST: the splits' sizes, subsets applied (samples, "
                     "or tokens), as normlab's check found them")
+    ap.add_argument("--init-from", metavar="RUN_DIR",
+                    help="start from the weights of a normlab run's final.nlck (read by name: "
+                    "`normlab show RUN_DIR --params`) instead of this script's draw")
+    ap.add_argument("--normlab-order", action="store_true",
+                    help="the training batches in the order normlab's generator draws them "
+                    "(normlab_files.image_batches / window_starts), not torch's")
+    ap.add_argument("--normlab", default=os.path.join(HERE, "..", "..", "build", "normlab"),
+                    help="the normlab program --init-from asks for the parameters' layout")
     a = ap.parse_args()
     if a.probe:
         try:
@@ -508,20 +499,24 @@ def main():
         print("torch_run.py: %s has no %s (install the peer: %s)" % (sys.executable, MISSING,
                                                                     INSTALL), file=sys.stderr)
         return 2
-    with open(a.config) as f:
-        cfg = yaml.safe_load(f)
+    if a.config == "-":  # normlab bench --run pipes the resolved config for --check
+        cfg = yaml.safe_load(sys.stdin)
+    else:
+        with open(a.config) as f:
+            cfg = yaml.safe_load(f)
     if a.data_path and not get(cfg, "data.path"):
         cfg["data"]["path"] = a.data_path
     if a.sizes:
         train_n, test_n = (int(v) for v in a.sizes.split(","))
         cfg["data"]["train_size"], cfg["data"]["test_size"] = train_n, test_n
+    source = "the resolved config" if a.config == "-" else a.config
     try:
         check(cfg)
     except Refusal as e:
-        print("torch_run.py: %s: not mirrored: %s" % (a.config, e), file=sys.stderr)
+        print("torch_run.py: %s: not mirrored: %s" % (source, e), file=sys.stderr)
         return 2
     if a.check:
-        print("%s: mirrored" % a.config)
+        print("%s: mirrored" % source)
         return 0
     if not a.out:
         print("torch_run.py: --out DIR is needed", file=sys.stderr)
@@ -542,23 +537,31 @@ def main():
     arch = get(cfg, "model.arch")
     batch = get(cfg, "train.batch_size")
     eval_batch = get(cfg, "train.eval_batch_size", 500)
-    tokens = arch == "lm"
+    tokens = ARCHS[arch]["tokens"]
+    seed = int(get(cfg, "seed", 1))
     try:
         if tokens:
             train_tok, valid_tok, vocab = token_data(cfg)
             context = get(cfg, "model.context")
             need(len(train_tok) > context and len(valid_tok) > context,
                  "the token splits hold no window of %d" % context)
-            model = build_model(cfg, torch, nn, F, None, vocab)
+            model = build_model(cfg, None, vocab)
             train_t = torch.from_numpy(train_tok)
             valid_t = torch.from_numpy(valid_tok)
-            per_epoch = max(1, (len(train_tok) - 1) // (batch * context))
+            # nl_window_batcher_batches: an epoch is the split's tokens once
+            per_epoch = max(1, len(train_tok) // (batch * context))
+            normlab_order = normlab_files.window_starts(seed, len(train_tok), context, batch)
         else:
             xs, ys, xt, yt, shape, classes = image_data(cfg, torch)
-            model = build_model(cfg, torch, nn, F, shape, classes)
+            model = build_model(cfg, shape, classes)
             per_epoch = len(xs) // batch
             need(per_epoch >= 1, "train.batch_size: larger than the training split")
-    except Refusal as e:
+            normlab_order = normlab_files.image_batches(seed, len(xs), batch)
+        if a.init_from:
+            import torch_models
+            layout = normlab_files.param_layout(a.normlab, a.init_from)
+            torch_models.load_normlab(model, normlab_files.read_final_model(a.init_from, layout))
+    except (Refusal, ValueError, OSError, subprocess.CalledProcessError) as e:
         print("torch_run.py: %s: %s" % (a.config, e), file=sys.stderr)
         return 2
     bf16 = get(cfg, "train.precision", "fp32") == "bf16"
@@ -684,7 +687,8 @@ def main():
     final = {}
 
     def emit(split, loss, acc):
-        w.writerow([step, "%.6g" % (step / per_epoch), split, "%.6g" % loss, "%.6g" % acc,
+        # normlab's digits: float32's, so that a parity check sees its rounding
+        w.writerow([step, "%.6g" % (step / per_epoch), split, "%.9g" % loss, "%.9g" % acc,
                     "%.6g" % lr, "%.6f" % (time.perf_counter() - start)])
 
     def eval_rows():
@@ -702,7 +706,10 @@ def main():
     preds_per_step = batch * (context if tokens else 1)
     while step < total:
         t0 = time.perf_counter()
-        if tokens:
+        if a.normlab_order:
+            drawn = torch.tensor(next(normlab_order))
+            x, y = token_windows(train_t, drawn) if tokens else (xs[drawn], ys[drawn])
+        elif tokens:
             starts = torch.randint(0, len(train_tok) - context, (batch,), generator=gen)
             x, y = token_windows(train_t, starts)
         else:

@@ -60,7 +60,6 @@ Costs (2 shared cores): 1-3 about 4 minutes; a pair about 3.
 Writes OUT/replay.csv (one row per step) and prints a summary.
 """
 import argparse
-import gzip
 import math
 import os
 import shutil
@@ -73,112 +72,44 @@ import numpy as np
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "experiments"))
+from normlab_py import normlab_files  # noqa: E402
 NORMLAB = os.path.join(ROOT, "build", "normlab")
 DATA = "/usr/share/datasets/fashion-mnist"
 TRAIN_SIZE, BATCH, HIDDEN, EPOCHS = 6000, 64, 128, 2
 SPANS = ((1, 50), (51, 100), (101, 186))
-MASK64 = (1 << 64) - 1
-
-
-# ---- normlab's generator (core/base/rng.c) ----
-def splitmix64(state):
-    state = (state + 0x9E3779B97F4A7C15) & MASK64
-    z = state
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-    return state, z ^ (z >> 31)
-
-
-class Pcg32:
-    def __init__(self, seed, stream):
-        sm = seed ^ ((stream * 0xD1342543DE82EF95) & MASK64)
-        self.state = 0
-        sm, z = splitmix64(sm)
-        self.inc = ((z << 1) | 1) & MASK64
-        self.u32()
-        sm, z = splitmix64(sm)
-        self.state = (self.state + z) & MASK64
-        self.u32()
-
-    def u32(self):
-        old = self.state
-        self.state = (old * 6364136223846793005 + self.inc) & MASK64
-        xorshifted = (((old >> 18) ^ old) >> 27) & 0xFFFFFFFF
-        rot = old >> 59
-        return ((xorshifted >> rot) | (xorshifted << ((-rot) & 31))) & 0xFFFFFFFF
-
-    def below(self, bound):
-        threshold = ((1 << 32) - bound) % bound
-        while True:
-            r = self.u32()
-            if r >= threshold:
-                return r % bound
-
-    def shuffle(self, idx):
-        for i in range(len(idx) - 1, 0, -1):
-            j = self.below(i + 1)
-            idx[i], idx[j] = idx[j], idx[i]
 
 
 def batch_indices(seed, steps):
     """the training batches' sample indices, as core/data/data.c's batcher
-    draws them (stream NL_STREAM_SHUFFLE = 2)"""
-    rng = Pcg32(seed, 2)
-    out = []
-    while len(out) < steps:
-        order = list(range(TRAIN_SIZE))
-        rng.shuffle(order)
-        for k in range(TRAIN_SIZE // BATCH):
-            out.append(order[k * BATCH:(k + 1) * BATCH])
-    return out[:steps]
+    draws them"""
+    batches = normlab_files.image_batches(seed, TRAIN_SIZE, BATCH)
+    return [next(batches) for _ in range(steps)]
 
 
 # ---- data (core/data/idx.c, data.c) ----
-def read_idx(name, count):
-    with gzip.open(os.path.join(DATA, name)) as f:
-        raw = f.read()
-    magic = struct.unpack(">I", raw[:4])[0]
-    dims = struct.unpack(">%dI" % (magic & 0xFF), raw[4:4 + 4 * (magic & 0xFF)])
-    body = np.frombuffer(raw, np.uint8, offset=4 + 4 * len(dims))
-    return body.reshape(dims)[:count]
-
-
 def load_data(test_size=1000):
-    x = read_idx("train-images-idx3-ubyte.gz", TRAIN_SIZE).astype(np.float32) * np.float32(1 / 255)
-    y = read_idx("train-labels-idx1-ubyte.gz", TRAIN_SIZE).astype(np.int64)
-    xt = read_idx("t10k-images-idx3-ubyte.gz", test_size).astype(np.float32) * np.float32(1 / 255)
-    yt = read_idx("t10k-labels-idx1-ubyte.gz", test_size).astype(np.int64)
-    mean = x.astype(np.float64).mean()
-    std = math.sqrt(((x.astype(np.float64) - mean) ** 2).mean())
-    x = ((x.astype(np.float64) - mean) / std).astype(np.float32)
-    xt = ((xt.astype(np.float64) - mean) / std).astype(np.float32)
-    return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(xt), torch.from_numpy(yt)
+    """Fashion-MNIST's first TRAIN_SIZE training images and test_size test
+    images as normlab reads and standardizes them (normlab_files)"""
+    def read(name, count):
+        return normlab_files.read_idx(os.path.join(DATA, name))[:count]
+    x, xt = normlab_files.standardize(
+        normlab_files.pixels(read("train-images-idx3-ubyte.gz", TRAIN_SIZE))[:, None],
+        normlab_files.pixels(read("t10k-images-idx3-ubyte.gz", test_size))[:, None])
+    y = read("train-labels-idx1-ubyte.gz", TRAIN_SIZE).astype(np.int64)
+    yt = read("t10k-labels-idx1-ubyte.gz", test_size).astype(np.int64)
+    return (torch.from_numpy(x[:, 0]), torch.from_numpy(y), torch.from_numpy(xt[:, 0]),
+            torch.from_numpy(yt))
 
 
 # ---- normlab's files ----
 def read_final_model(run_dir, shapes):
-    """final.nlck (core/train/final_model.h): a 48-byte header, the config
-    keys, three i64 sizes, then the parameter arena (core/model/builder.c's
-    allocate_parameters: the decayed weights first, then the normalizers'
-    parameters and the biases, each in build order and padded to 16 floats)"""
-    with open(os.path.join(run_dir, "final.nlck"), "rb") as f:
-        raw = f.read()
-    assert raw[:8] == b"NLFINAL\0", "not a final model"
-    at = 48
-    keys = struct.unpack_from("<q", raw, at)[0]
-    at += 8 + keys
-    n_params, _, _ = struct.unpack_from("<qqq", raw, at)
-    at += 24
-    flat = np.frombuffer(raw, np.float32, count=n_params, offset=at)
-    arena = [s for s in shapes if len(s[1]) == 2] + [s for s in shapes if len(s[1]) == 1]
-    padded = [(int(np.prod(shape)) + 15) // 16 * 16 for _, shape in arena]
-    assert n_params == sum(padded), "the parameter arena is not this model's"
-    out, k = {}, 0
-    for (name, shape), room in zip(arena, padded):
-        size = int(np.prod(shape))
-        out[name] = torch.from_numpy(flat[k:k + size].copy()).reshape(shape)
-        k += room
-    return out
+    """final.nlck's parameters (normlab_files.read_final_model) by this
+    script's names: the arena puts the decayed weights (the 2-D ones here)
+    first, then the gains and biases, each in build order"""
+    layout = normlab_files.arena_layout([(name, shape, len(shape) == 2) for name, shape in shapes])
+    return {name: torch.from_numpy(v) for name, v in
+            normlab_files.read_final_model(run_dir, layout).items()}
 
 
 def read_metrics(run_dir):
@@ -358,9 +289,7 @@ def write_perturbed(src, dst, k):
     shutil.copytree(src, dst)
     path = os.path.join(dst, "final.nlck")
     raw = bytearray(open(path, "rb").read())
-    at = 48 + 8 + struct.unpack_from("<q", raw, 48)[0]
-    n_params = struct.unpack_from("<q", raw, at)[0]
-    at += 24
+    at, n_params = normlab_files.params_offset(bytes(raw))
     flat = np.frombuffer(bytes(raw[at:at + 4 * n_params]), np.float32).copy()
     flat[np.abs(flat) < 1e-20] = 0.0
     g = 4 * HIDDEN

@@ -39,7 +39,7 @@ wait_all
 objs=""
 core_objs=""
 cmd_objs=""
-for f in $(cd "$R" && find core cmd -name '*.c') tests/testutil.c tests/test_cuda_parity.c; do
+for f in $(cd "$R" && find core cmd -name '*.c') tests/testutil.c tests/norm_space.c tests/test_cuda_parity.c; do
     o="$B/obj/$(echo "$f" | tr / _).o"
     throttle
     gcc -std=c11 $FL -fopenmp -Wno-unknown-pragmas -DNORMLAB_HAVE_CUDA=1 \

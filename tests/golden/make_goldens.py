@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Writes the PyTorch reference fixtures that normlab's C tests compare against.
 
-Run with Debian's PyTorch (never a CI dependency; the outputs are committed):
+Run with Debian's PyTorch or the peer venv's (never a CI dependency; the outputs are
+committed). norm_goldens.nlfx was last written by the peer venv's torch 2.15.0 (.venv-peer,
+for the custom normalizer's cases); the built-ins' cases then moved from Debian's by float
+rounding only (batch norm's dx and dgamma):
     /usr/bin/python3 tests/golden/make_goldens.py [norm] [layer] [e2e] [optim] [tfm] [rnn]
         [param_norm] [rnn_norm] [gradscaler] [autocast]
 or with the pinned peer (experiments/bench/requirements-peer.txt) where Debian's is not
@@ -226,13 +229,90 @@ class MeanOnlyBatchNorm(nn.Module):
         return y
 
 
+# model.norm.type custom's keys as the fixture holds them (.point): the
+# reduction as bits of normlab's axis order (core/base/names.h), then
+# center, scale (std 0, rms 1, none 2), train_stats and eval_stats (batch 0,
+# running 1)
+AXES = ("batch", "channels", "spatial", "tokens")
+SCALES = ("std", "rms", "none")
+SOURCES = ("batch", "running")
+
+
+class CustomNorm(nn.Module):
+    """A point of the normalization design space in torch ops (autograd gives
+    the gradients): statistics over the `reduce` axes of (N, C) or
+    (N, C, H, W), the channels in `groups` groups; the mean subtracted where
+    `center`; divided by sqrt(var + eps) (std), sqrt(E[x^2] + eps) (rms) or
+    nothing (none, no eps); gamma where it divides, beta where it centres.
+    Statistics that reduce over the batch are per channel and kept as
+    PyTorch's running averages (unbiased variance) where training or
+    evaluation takes them ("running"): training with running statistics
+    folds the batch in first and normalizes with them as constants."""
+
+    def __init__(self, c, reduce, center, scale, train_stats, eval_stats, groups, eps,
+                 momentum, affine):
+        super().__init__()
+        self.reduce, self.center, self.divisor = set(reduce), center, scale
+        self.train_stats, self.eval_stats = train_stats, eval_stats
+        self.groups = groups if "channels" in reduce else c
+        self.eps, self.momentum = eps, momentum
+        self.weight = nn.Parameter(torch.ones(c)) if affine and scale != "none" else None
+        self.bias = nn.Parameter(torch.zeros(c)) if affine and center else None
+        if "running" in (train_stats, eval_stats):
+            self.register_buffer("running_mean", torch.zeros(c))
+            self.register_buffer("running_var", torch.ones(c))
+
+    def apply_point(self, x, mean, second):
+        """y from the statistics (broadcast to x): mean, and the second moment
+        the scale divides by"""
+        shift = mean if self.center else torch.zeros_like(mean)
+        y = x - shift
+        if self.divisor != "none":
+            y = y / torch.sqrt(second + self.eps)
+        return y
+
+    def forward(self, x):
+        n, c = x.shape[0], x.shape[1]
+        view = [1, c] + [1] * (x.dim() - 2)
+        grouped = x.reshape(n, self.groups, c // self.groups, *x.shape[2:])
+        dims = [d for d, axis in ((0, "batch"), (2, "channels")) if axis in self.reduce]
+        if "spatial" in self.reduce:
+            dims += list(range(3, grouped.dim()))
+        mean = grouped.mean(dims, keepdim=True)
+        var = grouped.var(dims, keepdim=True, unbiased=False)
+        ms = (grouped * grouped).mean(dims, keepdim=True)
+        source = self.train_stats if self.training else self.eval_stats
+        if self.training and hasattr(self, "running_mean"):
+            with torch.no_grad():
+                count = math.prod(grouped.shape[d] for d in dims)
+                m = self.momentum
+                # per-sample statistics (instance norm's) averaged over the batch
+                bm = mean if "batch" in self.reduce else mean.mean(0, keepdim=True)
+                bv = var if "batch" in self.reduce else var.mean(0, keepdim=True)
+                self.running_mean.mul_(1 - m).add_(m * bm.reshape(c))
+                self.running_var.mul_(1 - m).add_(m * bv.reshape(c) * count / (count - 1))
+        if source == "running":
+            rm, rv = self.running_mean.view(view), self.running_var.view(view)
+            second = rv if self.divisor == "std" else rv + rm * rm
+            y = self.apply_point(x, rm, second)
+        else:
+            second = var if self.divisor == "std" else ms
+            y = self.apply_point(grouped, mean, second).reshape(x.shape)
+        if self.weight is not None:
+            y = y * self.weight.view(view)
+        if self.bias is not None:
+            y = y + self.bias.view(view)
+        return y
+
+
 def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, affine=True,
               track=None, mean=0.5, std=2.0, seed=0, renorm=(3.0, 5.0, (0, 2), (0, 2)),
-              virtual_batch=0, alpha_init=0.5):
+              virtual_batch=0, alpha_init=0.5, point=None):
     g = torch.Generator().manual_seed(seed)
     n, c = shape[0], shape[1]
     if track is None:
-        track = kind in ("batch", "batch_renorm", "ghost_batch", "mean_only")
+        track = kind in ("batch", "batch_renorm", "ghost_batch", "mean_only") or (
+            kind == "custom" and "running" in (point["train_stats"], point["eval_stats"]))
     bn_class = nn.BatchNorm1d if len(shape) == 2 else nn.BatchNorm2d
     if kind == "batch":
         module = bn_class(c, eps=eps, momentum=momentum, affine=affine, track_running_stats=track)
@@ -259,6 +339,14 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
         fx.add(name + ".scale", module.scale)
     elif kind == "mean_only":
         module = MeanOnlyBatchNorm(c, momentum, affine)
+    elif kind == "custom":
+        module = CustomNorm(c, point["reduce"], point["center"], point["scale"],
+                            point["train_stats"], point["eval_stats"], groups, eps, momentum,
+                            affine)
+        fx.add(name + ".point", torch.tensor(
+            [sum(1 << AXES.index(a) for a in point["reduce"]), int(point["center"]),
+             SCALES.index(point["scale"]), SOURCES.index(point["train_stats"]),
+             SOURCES.index(point["eval_stats"])], dtype=torch.int32))
     elif kind == "frn":
         module = FRN(c, eps, affine)
         with torch.no_grad():  # thresholds that clip some values of every channel
@@ -385,6 +473,32 @@ def make_norm_goldens():
     case("mean_only2d", "mean_only", (7, 10), seed=82)
     case("mean_only2d_noaffine", "mean_only", (5, 9), affine=False, momentum=0.3, seed=83)
     case("mean_only4d_offset", "mean_only", (4, 3, 6, 6), mean=20.0, std=0.5, seed=84)
+    # custom: points off the built-ins (the built-ins' own points are
+    # checked against the built-ins in tests/norm_space.c)
+    def pt(reduce, center=True, scale="std", train_stats="batch", eval_stats=None):
+        if eval_stats is None:
+            eval_stats = "running" if "batch" in reduce else "batch"
+        return dict(reduce=reduce, center=center, scale=scale, train_stats=train_stats,
+                    eval_stats=eval_stats)
+    case("custom4d_batch_centred_rms", "custom", (3, 6, 5, 7), seed=91,
+         point=pt(("batch", "spatial"), scale="rms"))
+    case("custom2d_batch_uncentred_std", "custom", (7, 10), seed=92, momentum=0.3,
+         point=pt(("batch",), center=False))
+    case("custom4d_groups_uncentred_std", "custom", (3, 6, 5, 7), groups=2, seed=93,
+         point=pt(("channels", "spatial"), center=False))
+    case("custom2d_channels_centred_none", "custom", (5, 12), seed=94,
+         point=pt(("channels",), scale="none"))
+    case("custom4d_spatial_centred_rms_offset", "custom", (3, 6, 5, 7), mean=20.0, std=0.5,
+         seed=95, point=pt(("spatial",), scale="rms"))
+    case("custom4d_batch_train_running", "custom", (4, 6, 5, 7), seed=96, momentum=0.3,
+         point=pt(("batch", "spatial"), train_stats="running"))
+    case("custom2d_batch_eval_batch_noaffine", "custom", (6, 9), affine=False, seed=97,
+         point=pt(("batch",), eval_stats="batch"))
+    case("custom4d_batch_uncentred_rms", "custom", (3, 6, 5, 7), seed=98,
+         point=pt(("batch", "spatial"), scale="rms", center=False))
+    # uncentred with running statistics kept: their mean is still averaged
+    case("custom4d_spatial_uncentred_rms_eval_running", "custom", (3, 6, 5, 7), seed=99,
+         momentum=0.3, point=pt(("spatial",), center=False, scale="rms", eval_stats="running"))
     fx.add("cases", torch.tensor([len(cases)], dtype=torch.int32))
     for i, name in enumerate(cases):
         fx.add("case%d" % i, torch.tensor(list(name.encode()), dtype=torch.int32))
@@ -1525,6 +1639,25 @@ def cell_norm(kind, x, gain, shift, eps, running=None, training=True, momentum=0
     return y + shift if shift is not None else y
 
 
+def cell_update(cell, a, b, bias, h, c, norm_c):
+    """one step of the cell with normalizers inside it, from the normalized
+    input and recurrent products a and b: the lstm's gates from a + b +
+    bias, h = o tanh(norm_c(c)); the gru's n gate tanh(a_n + bias_n + r
+    b_n). Returns (h, c) (the gru's c unchanged). torch_models.NormCell
+    steps through it too."""
+    if cell == "lstm":
+        i, f, gg, o = (a + b + bias).chunk(4, 1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
+        return torch.sigmoid(o) * torch.tanh(norm_c(c)), c
+    a_r, a_z, a_n = a.chunk(3, 1)
+    b_r, b_z, b_n = b.chunk(3, 1)
+    bias_r, bias_z, bias_n = bias.chunk(3)
+    r = torch.sigmoid(a_r + b_r + bias_r)
+    z = torch.sigmoid(a_z + b_z + bias_z)
+    nn_ = torch.tanh(a_n + bias_n + r * b_n)
+    return (1 - z) * nn_ + z * h, c
+
+
 class NormCellLayer:
     def __init__(self, prefix, cell, kind, d, hidden, t, cell_state, g):
         gates = (4 if cell == "lstm" else 3) * hidden
@@ -1573,19 +1706,9 @@ class NormCellLayer:
         for s in range(t):
             a = self.norm("norm_ih", s, rnd(rnd(x[:, s]) @ w_ih.t()), self.g_x, None, training)
             b = self.norm("norm_hh", s, rnd(rnd(h) @ w_hh.t()), self.g_h, None, training)
-            if self.cell == "lstm":
-                i, f, gg, o = (a + b + self.bias).chunk(4, 1)
-                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
-                cn = self.norm("norm_c", s, c, self.g_c, self.b_c, training) if self.cell_state else c
-                h = torch.sigmoid(o) * torch.tanh(cn)
-            else:
-                a_r, a_z, a_n = a.chunk(3, 1)
-                b_r, b_z, b_n = b.chunk(3, 1)
-                bias_r, bias_z, bias_n = self.bias.chunk(3)
-                r = torch.sigmoid(a_r + b_r + bias_r)
-                z = torch.sigmoid(a_z + b_z + bias_z)
-                nn_ = torch.tanh(a_n + bias_n + r * b_n)
-                h = (1 - z) * nn_ + z * h
+            h, c = cell_update(self.cell, a, b, self.bias, h, c,
+                               lambda c_t: self.norm("norm_c", s, c_t, self.g_c, self.b_c, training)
+                               if self.cell_state else c_t)
             ys.append(h)
         return torch.stack(ys, 1)
 

@@ -93,7 +93,7 @@ MUTATIONS = [
      "a key that cannot take effect given the others is accepted"),
 ]
 
-SUITE_EXCLUDE = "long|slurm|fuzz|sanitize|mpi|portable|emu"
+SUITE_EXCLUDE = "long|slurm|fuzz|sanitize|mpi|cluster|portable|emu"
 
 
 def run(cmd, cwd, log):

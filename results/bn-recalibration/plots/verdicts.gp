@@ -61,12 +61,12 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "bn-recalibration: 6 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.00566667,-0.047064,0.0583973,0,2,recalibration-changes-nothing[train.batch_size=2] (inconclusive)
-2,-0.000833333,-0.00767412,0.00600745,0,0,recalibration-changes-nothing[train.batch_size=4] (holds)
-3,-0.006,-0.0141448,0.00214479,0,2,recalibration-changes-nothing[train.batch_size=8] (inconclusive)
-4,0.000166667,-0.000550442,0.000883775,0,0,recalibration-changes-nothing[train.batch_size=16] (holds)
-5,0.00533333,-0.00640624,0.0170729,0,2,recalibration-changes-nothing[train.batch_size=32] (inconclusive)
-6,-0.0338333,-0.0903486,0.0226819,0,2,k10-too-few-at-2 (inconclusive)
+1,-0.0141667,-0.0385167,0.0101834,0,2,recalibration-changes-nothing[train.batch_size=2] (inconclusive)
+2,-0.00683333,-0.0149147,0.00124807,0,2,recalibration-changes-nothing[train.batch_size=4] (inconclusive)
+3,-0.00366667,-0.00926747,0.00193413,0,0,recalibration-changes-nothing[train.batch_size=8] (holds)
+4,0.000666667,-0.0108071,0.0121404,0,2,recalibration-changes-nothing[train.batch_size=16] (inconclusive)
+5,0.0025,-0.00564479,0.0106448,0,2,recalibration-changes-nothing[train.batch_size=32] (inconclusive)
+6,-0.0143333,-0.0723837,0.0437171,0,2,k10-too-few-at-2 (inconclusive)
 EOD
 $bands << EOD
 1,0,0.02

@@ -61,10 +61,10 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "gn-ws-cnn: 4 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.0025,-0.118209,0.123209,0,2,ws-brings-gn-level-at-32 (inconclusive)
-2,-0.0445,-0.114384,0.0253841,-0.02,2,ws-helps-gn-at-32 (inconclusive)
-3,-0.0075,-0.0392655,0.0242655,0,2,gn-ws-best-at-2 (inconclusive)
-4,0.014,-0.0368248,0.0648248,0,2,bn-ws-worse-at-32 (inconclusive)
+1,0.00166667,-0.0232161,0.0265494,0,2,ws-brings-gn-level-at-32 (inconclusive)
+2,-0.0446667,-0.0558683,-0.0334651,-0.02,0,ws-helps-gn-at-32 (holds)
+3,-0.00766667,-0.0284999,0.0131665,0,2,gn-ws-best-at-2 (inconclusive)
+4,0.01,-0.00738896,0.027389,0,2,bn-ws-worse-at-32 (inconclusive)
 EOD
 $bands << EOD
 1,0,0.02

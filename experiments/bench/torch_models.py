@@ -1,0 +1,461 @@
+"""The PyTorch models torch_run.py trains: normlab's architectures
+(core/arch/*.c) as a PyTorch user writes them, with normlab's
+initialization and normlab's parameter names (`normlab show CONFIG
+--params`), so that a run's weights load by name (torch_run.py
+--init-from). torch_run.py's ARCHS table names each row's builder here;
+this module imports torch, so torch_run.py imports it once torch is known
+to be there.
+
+The transformers are tests/golden/make_goldens.py's Lm and Vit, the
+modules the transformer goldens come from; the recurrent nets are
+nn.LSTM / nn.GRU (placement none) or the cell with normalizers inside it
+(placement in_cell, layer or rms: make_goldens.cell_norm's statistics at
+every step, as core/layers/rnn.c's nl_rnn_norm_layer).
+"""
+import collections
+import math
+import os
+import re
+import sys
+
+import torch
+import torch.nn as nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "golden"))
+sys.path.insert(0, os.path.join(HERE, ".."))
+import make_goldens  # noqa: E402  (sets one thread on import: torch_run sets its own after)
+from normlab_py.normlab_files import Pcg32, STREAM_SHUFFLE  # noqa: E402
+
+# a normalizer with a learned shift makes the layer before it drop its bias
+# (model.bias auto, core/arch/parts.c's nl_arch_layer_bias)
+SHIFT = {"none": False, "batch": True, "layer": True, "group": True, "rms": False}
+ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+# core/arch/rnn.c: the permuted task's one pixel order
+PERMUTE_PIXELS_SEED = 1234
+
+
+class Spec:
+    """what the builders read of a resolved config (core/model/spec.h's
+    fields under their config keys)"""
+
+    def __init__(self, cfg, get):
+        self.cfg, self.get = cfg, get
+        self.arch = get(cfg, "model.arch")
+        self.norm = get(cfg, "model.norm.type")
+        self.placement = get(cfg, "model.norm.placement")
+        self.groups = get(cfg, "model.norm.groups", 8)
+        self.eps = float(get(cfg, "model.norm.eps", 1e-5))
+        self.affine = get(cfg, "model.norm.affine", True)
+        self.momentum = get(cfg, "model.norm.momentum", 0.1)
+        self.track = get(cfg, "model.norm.track_running_stats", True)
+        self.init = get(cfg, "model.init", "auto")
+        self.init_std_value = get(cfg, "model.init_std", 0.01)
+        self.activation = get(cfg, "model.activation", "relu")
+        bias = get(cfg, "model.bias", "auto")
+        self.bias = None if bias == "auto" else bool(bias)
+
+    def layer_bias(self, feeds_norm):
+        """nl_arch_layer_bias"""
+        if self.bias is not None:
+            return self.bias
+        return not (feeds_norm and SHIFT[self.norm] and self.affine)
+
+    def init_std(self, fan_in, fan_out, activation_follows):
+        """nl_arch_init_std"""
+        kind = self.init
+        if kind == "gaussian":
+            return float(self.init_std_value)
+        if kind == "auto":
+            kind = "he" if activation_follows and self.activation == "relu" else "xavier"
+        if kind == "he":
+            return math.sqrt(2.0 / fan_in)
+        gain = 5.0 / 3.0 if activation_follows and self.activation == "tanh" else 1.0
+        return gain * math.sqrt(2.0 / (fan_in + fan_out))
+
+    def tfm_std(self, fan_in, fan_out):
+        """nl_arch_tfm_std: init auto is GPT-2's N(0, 0.02)"""
+        return 0.02 if self.init == "auto" else self.init_std(fan_in, fan_out, False)
+
+    def embedding_std(self):
+        """nl_arch_embedding_std"""
+        return float(self.init_std_value) if self.init == "gaussian" else 0.02
+
+    def norm_module(self, c, image):
+        """the normalizer before an activation (placement before / a
+        resnet's), on images or feature vectors"""
+        if self.norm == "none":
+            return nn.Identity()
+        if self.norm == "batch":
+            cls = nn.BatchNorm2d if image else nn.BatchNorm1d
+            return cls(c, eps=self.eps, momentum=self.momentum, affine=self.affine,
+                       track_running_stats=self.track)
+        if self.norm == "layer":
+            return nn.GroupNorm(1, c, eps=self.eps, affine=self.affine) if image else \
+                nn.LayerNorm(c, eps=self.eps, elementwise_affine=self.affine)
+        if self.norm == "group":
+            return nn.GroupNorm(self.groups, c, eps=self.eps, affine=self.affine)
+        return make_goldens.RMSNorm(c, self.eps, self.affine)
+
+    def act(self):
+        return ACTIVATIONS[self.activation]()
+
+    def conv(self, in_c, out_c, kernel, stride, feeds_norm):
+        """nl_arch_conv: padding kernel / 2, He or Glorot normal, bias 0"""
+        m = nn.Conv2d(in_c, out_c, kernel, stride=stride, padding=kernel // 2,
+                      bias=self.layer_bias(feeds_norm))
+        normal_(m, self.init_std(in_c * kernel * kernel, out_c * kernel * kernel, True))
+        return m
+
+    def linear(self, fan_in, fan_out, bias, std):
+        m = nn.Linear(fan_in, fan_out, bias=bias)
+        normal_(m, std)
+        return m
+
+    def classifier(self, fan_in, classes):
+        """nl_arch_classifier"""
+        return self.linear(fan_in, classes, self.layer_bias(False),
+                           self.init_std(fan_in, classes, False))
+
+
+def normal_(m, std):
+    with torch.no_grad():
+        m.weight.normal_(0.0, std)
+        if m.bias is not None:
+            m.bias.zero_()
+
+
+# ---- mlp, cnn (core/arch/mlp.c, cnn.c) ----
+
+def build_mlp(s, in_shape, classes):
+    layers = [("flatten_input", nn.Flatten())]
+    prev = int(math.prod(in_shape))
+    for i, w in enumerate(s.get(s.cfg, "model.widths"), 1):
+        fc = s.linear(prev, w, s.layer_bias(True), s.init_std(prev, w, True))
+        layers += [("fc%d" % i, fc), ("norm%d" % i, s.norm_module(w, False)), ("act%d" % i, s.act())]
+        prev = w
+    layers.append(("classifier", s.classifier(prev, classes)))
+    return nn.Sequential(collections.OrderedDict(layers))
+
+
+def build_cnn(s, in_shape, classes):
+    prev, h, w_ = in_shape
+    pool = nn.MaxPool2d if s.get(s.cfg, "model.pool", "max") == "max" else nn.AvgPool2d
+    layers, index = [], 0
+    for stage, w in enumerate(s.get(s.cfg, "model.widths"), 1):
+        for _ in range(s.get(s.cfg, "model.convs_per_stage", 1)):
+            index += 1
+            layers += [("conv%d" % index, s.conv(prev, w, 3, 1, True)),
+                       ("norm%d" % index, s.norm_module(w, True)), ("act%d" % index, s.act())]
+            prev = w
+        layers.append(("pool%d" % stage, pool(2)))
+        h, w_ = h // 2, w_ // 2
+    layers += [("flatten", nn.Flatten()), ("classifier", s.classifier(prev * h * w_, classes))]
+    return nn.Sequential(collections.OrderedDict(layers))
+
+
+# ---- resnet (core/arch/resnet.c) ----
+
+class BasicBlock(nn.Module):
+    """post: conv-norm-act-conv-norm, + shortcut, act (He et al. 2015);
+    pre: norm-act-conv-norm-act-conv, + shortcut (He et al. 2016), a
+    projection (stride 2 or a new width) taking the pre-activated input"""
+
+    def __init__(self, s, in_c, width, stride, pre):
+        super().__init__()
+        self.pre = pre
+        project = stride != 1 or in_c != width
+        if pre:
+            self.norm1 = s.norm_module(in_c, True)
+            self.act1 = s.act()
+            self.conv1 = s.conv(in_c, width, 3, stride, True)
+            self.norm2 = s.norm_module(width, True)
+            self.act2 = s.act()
+            self.conv2 = s.conv(width, width, 3, 1, False)
+            if project:
+                self.shortcut = nn.Module()
+                self.shortcut.conv = s.conv(in_c, width, 1, stride, False)
+        else:
+            self.conv1 = s.conv(in_c, width, 3, stride, True)
+            self.norm1 = s.norm_module(width, True)
+            self.act1 = s.act()
+            self.conv2 = s.conv(width, width, 3, 1, True)
+            self.norm2 = s.norm_module(width, True)
+            self.act2 = s.act()
+            if project:
+                self.shortcut = nn.Module()
+                self.shortcut.conv = s.conv(in_c, width, 1, stride, True)
+                self.shortcut.norm = s.norm_module(width, True)
+
+    def forward(self, x):
+        if self.pre:
+            pre = self.act1(self.norm1(x))
+            short = self.shortcut.conv(pre) if hasattr(self, "shortcut") else x
+            y = self.conv2(self.act2(self.norm2(self.conv1(pre))))
+            return y + short
+        short = self.shortcut.norm(self.shortcut.conv(x)) if hasattr(self, "shortcut") else x
+        y = self.norm2(self.conv2(self.act1(self.norm1(self.conv1(x)))))
+        return self.act2(y + short)
+
+
+class ResNet(nn.Module):
+    def __init__(self, s, in_shape, classes):
+        super().__init__()
+        self.pre = s.placement == "pre"
+        widths = s.get(s.cfg, "model.widths")
+        stem = s.get(s.cfg, "model.stem_width", 0) or widths[0]
+        self.stem = nn.Module()
+        self.stem.conv = s.conv(in_shape[0], stem, 3, 1, True)
+        if not self.pre:
+            self.stem.norm = s.norm_module(stem, True)
+            self.stem.act = s.act()
+        self.stages = []
+        prev = stem
+        for i, width in enumerate(widths, 1):
+            stage = nn.Module()
+            for k in range(1, s.get(s.cfg, "model.blocks_per_stage", 1) + 1):
+                stride = 2 if i > 1 and k == 1 else 1
+                setattr(stage, "block%d" % k, BasicBlock(s, prev, width, stride, self.pre))
+                prev = width
+            setattr(self, "stage%d" % i, stage)
+            self.stages.append(stage)
+        if self.pre:
+            self.final = nn.Module()
+            self.final.norm = s.norm_module(prev, True)
+            self.final.act = s.act()
+        self.classifier = s.classifier(prev, classes)
+
+    def forward(self, x):
+        x = self.stem.conv(x)
+        if not self.pre:
+            x = self.stem.act(self.stem.norm(x))
+        for stage in self.stages:
+            for block in stage.children():
+                x = block(x)
+        if self.pre:
+            x = self.final.act(self.final.norm(x))
+        return self.classifier(x.mean(dim=(2, 3)))
+
+
+def build_resnet(s, in_shape, classes):
+    return ResNet(s, in_shape, classes)
+
+
+# ---- lm, vit (core/arch/lm.c, vit.c, transformer.c) ----
+
+def transformer_init(s, model):
+    """normlab's: every linear N(0, tfm_std), its bias 0 (none where
+    model.bias is false), the embeddings and the class token N(0,
+    embedding_std), the normalizers' gains 1 and shifts 0"""
+    with torch.no_grad():
+        for name, m in model.named_modules():
+            if isinstance(m, nn.Linear):
+                m.weight.normal_(0.0, s.tfm_std(m.in_features, m.out_features))
+                if s.bias is False:
+                    m.register_parameter("bias", None)
+                elif m.bias is not None:
+                    m.bias.zero_()
+            elif isinstance(m, nn.Embedding):
+                m.weight.normal_(0.0, s.embedding_std())
+        if hasattr(model, "cls_token"):
+            model.cls_token.normal_(0.0, s.embedding_std())
+        for m in model.modules():  # the normalizers' eps and momentum as configured
+            if hasattr(m, "eps"):
+                m.eps = s.eps
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.momentum = s.momentum
+    return model
+
+
+def gelu_kind(s):
+    return "none" if s.get(s.cfg, "model.gelu", "erf") == "erf" else "tanh"
+
+
+def build_lm(s, in_shape, classes):
+    g = s.get
+    model = make_goldens.Lm(classes, g(s.cfg, "model.d_model"), g(s.cfg, "model.heads"),
+                            g(s.cfg, "model.layers"), g(s.cfg, "model.context"),
+                            g(s.cfg, "model.mlp_ratio", 4), s.norm, s.placement,
+                            g(s.cfg, "model.qk_norm", False), gelu_kind(s),
+                            g(s.cfg, "model.tie_embeddings", True), s.groups)
+    return transformer_init(s, model)
+
+
+def build_vit(s, in_shape, classes):
+    g = s.get
+    model = make_goldens.Vit(in_shape[0], in_shape[1], g(s.cfg, "model.patch"), classes,
+                             g(s.cfg, "model.d_model"), g(s.cfg, "model.heads"),
+                             g(s.cfg, "model.layers"), g(s.cfg, "model.mlp_ratio", 4), s.norm,
+                             s.placement, g(s.cfg, "model.qk_norm", False), gelu_kind(s),
+                             g(s.cfg, "model.token_pool", "cls") == "mean", s.groups)
+    return transformer_init(s, model)
+
+
+# ---- rnn, rnn_lm (core/arch/rnn.c, core/layers/rnn.c) ----
+
+class CellNorm(nn.Module):
+    """a normalizer inside the cell: per-sample statistics over the row
+    (layer: centred; rms: not), a gain (affine) and, on the lstm's cell
+    state with a kind that has one, a shift"""
+
+    def __init__(self, width, kind, eps, affine, gain_init, shift):
+        super().__init__()
+        self.kind, self.eps = kind, eps
+        self.weight = nn.Parameter(torch.full((width,), float(gain_init))) if affine else None
+        self.bias = nn.Parameter(torch.zeros(width)) if affine and shift else None
+
+    def forward(self, x):
+        return make_goldens.cell_norm(self.kind, x, 1.0 if self.weight is None else self.weight,
+                                      self.bias, self.eps)
+
+
+class NormCell(nn.Module):
+    """one recurrent layer with normalizers inside the cell, at every step
+      u = N_x(x_t w_ih^T) + N_h(h_{t-1} w_hh^T) + bias
+    then the plain cell's gates from u; the lstm's h_t = o tanh(N_c(c_t))
+    (c_t itself without cell_state); the gru's n gate
+    tanh(N_x(.)_n + bias_n + r * N_h(.)_n). Weights and bias U(-1/sqrt(H),
+    1/sqrt(H)) as PyTorch's cells start; gains cell_gamma (default 1)."""
+
+    def __init__(self, s, cell, in_features, hidden):
+        super().__init__()
+        gates = (4 if cell == "lstm" else 3) * hidden
+        self.cell, self.hidden = cell, hidden
+        bound = 1.0 / math.sqrt(hidden)
+        self.weight_ih = nn.Parameter(torch.empty(gates, in_features).uniform_(-bound, bound))
+        self.weight_hh = nn.Parameter(torch.empty(gates, hidden).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(gates).uniform_(-bound, bound))
+        gain = s.get(s.cfg, "model.norm.cell_gamma", 0) or 1.0
+        self.norm_ih = CellNorm(gates, s.norm, s.eps, s.affine, gain, False)
+        self.norm_hh = CellNorm(gates, s.norm, s.eps, s.affine, gain, False)
+        self.cell_state = cell == "lstm" and s.get(s.cfg, "model.norm.cell_state", True)
+        if self.cell_state:
+            self.norm_c = CellNorm(hidden, s.norm, s.eps, s.affine, gain, SHIFT[s.norm])
+
+    def forward(self, x):
+        n, t, _ = x.shape
+        h = x.new_zeros(n, self.hidden)
+        c = x.new_zeros(n, self.hidden)
+        # per-sample statistics: every step's input projection at once
+        a_all = self.norm_ih(x @ self.weight_ih.t())
+        ys = []
+        for step in range(t):
+            a = a_all[:, step]
+            b = self.norm_hh(h @ self.weight_hh.t())
+            h, c = make_goldens.cell_update(self.cell, a, b, self.bias, h, c,
+                                            self.norm_c if self.cell_state else (lambda c_t: c_t))
+            ys.append(h)
+        return torch.stack(ys, 1)
+
+
+class Recurrent(nn.Module):
+    """model.layers stacked layers of model.cell over (N, T, D): nn.LSTM /
+    nn.GRU (the plain cell), or NormCell layers (placement in_cell); every
+    step's hidden state (N, T, H)"""
+
+    def __init__(self, s, in_features):
+        super().__init__()
+        cell, hidden = s.get(s.cfg, "model.cell", "lstm"), s.get(s.cfg, "model.hidden")
+        layers = s.get(s.cfg, "model.layers", 1)
+        self.cell = cell
+        self.in_cell = s.placement == "in_cell" and s.norm != "none"
+        if self.in_cell:
+            stack = nn.Module()
+            for i in range(layers):
+                setattr(stack, "l%d" % i, NormCell(s, cell, in_features if i == 0 else hidden,
+                                                   hidden))
+        else:
+            stack = (nn.LSTM if cell == "lstm" else nn.GRU)(in_features, hidden, num_layers=layers,
+                                                            batch_first=True)
+        setattr(self, cell, stack)
+
+    def forward(self, x):
+        stack = getattr(self, self.cell)
+        if not self.in_cell:
+            return stack(x)[0]
+        for layer in stack.children():
+            x = layer(x)
+        return x
+
+
+class RnnClassifier(nn.Module):
+    """rnn: the image's C*H rows of W pixels as the sequence (its pixels
+    in normlab's fixed order first with permute_pixels), the classifier on
+    the top layer's last hidden state"""
+
+    def __init__(self, s, in_shape, classes):
+        super().__init__()
+        c, h, w = in_shape
+        self.steps, self.width = c * h, w
+        self.permute = s.get(s.cfg, "model.permute_pixels", False)
+        if self.permute:  # core/layers/permute.c: the identity shuffled by normlab's generator
+            order = list(range(c * h * w))
+            Pcg32(PERMUTE_PIXELS_SEED, STREAM_SHUFFLE).shuffle(order)
+            self.register_buffer("order", torch.tensor(order), persistent=False)
+        self.rnn = Recurrent(s, w)
+        hidden = s.get(s.cfg, "model.hidden")
+        self.classifier = s.classifier(hidden, classes)
+
+    def forward(self, images):
+        x = images.reshape(images.shape[0], -1)
+        if self.permute:
+            x = x[:, self.order]
+        y = self.rnn(x.reshape(-1, self.steps, self.width))
+        return self.classifier(y[:, -1])
+
+
+class RnnLm(nn.Module):
+    """rnn_lm: a token embedding of model.hidden values (N(0, 1), no
+    position table), the recurrent layers, a linear head at every step"""
+
+    def __init__(self, s, vocab):
+        super().__init__()
+        hidden = s.get(s.cfg, "model.hidden")
+        self.embed = nn.Embedding(vocab, hidden)
+        with torch.no_grad():
+            self.embed.weight.normal_(0.0, float(s.init_std_value) if s.init == "gaussian" else 1.0)
+        self.rnn = Recurrent(s, hidden)
+        self.head = s.classifier(hidden, vocab)
+
+    def forward(self, tokens):
+        return self.head(self.rnn(self.embed(tokens)))
+
+
+def recurrent_name(name):
+    """a parameter's name in normlab's spelling: the stack's module is
+    dropped (rnn.), and nn.LSTM's weight_ih_l0 is normlab's l0.weight_ih"""
+    if name.startswith("rnn."):
+        name = name[len("rnn."):]
+    return re.sub(r"^(lstm|gru)\.(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)$", r"\1.l\3.\2", name)
+
+
+def build_rnn(s, in_shape, classes):
+    return RnnClassifier(s, in_shape, classes)
+
+
+def build_rnn_lm(s, in_shape, classes):
+    return RnnLm(s, classes)
+
+
+def normlab_names(model):
+    """{normlab's name: the parameter} of a model built here"""
+    rename = recurrent_name if isinstance(model, (RnnClassifier, RnnLm)) else (lambda n: n)
+    return {rename(n): p for n, p in model.named_parameters()}
+
+
+def load_normlab(model, weights):
+    """normlab's weights ({name: array}, normlab_files.read_final_model)
+    into the model; ValueError naming what does not match"""
+    params = normlab_names(model)
+    missing = sorted(set(params) - set(weights))
+    extra = sorted(set(weights) - set(params))
+    if missing or extra:
+        raise ValueError("the model's parameters are not normlab's: only here %s, only in "
+                         "normlab's %s" % (missing, extra))
+    with torch.no_grad():
+        for name, p in params.items():
+            w = torch.from_numpy(weights[name])
+            if tuple(w.shape) != tuple(p.shape):
+                raise ValueError("%s: normlab's shape %s, here %s" % (name, tuple(w.shape),
+                                                                     tuple(p.shape)))
+            p.copy_(w)
