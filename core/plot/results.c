@@ -173,11 +173,18 @@ nl_code pl_table_read(const char *path, pl_table *t, nl_error *err)
     nl_code rc = nl_read_file(path, &text, NULL, err);
     if (rc)
         return rc;
+    rc = pl_table_parse(text, path, t, err);
+    free(text);
+    return rc;
+}
+
+nl_code pl_table_parse(const char *text, const char *path, pl_table *t, nl_error *err)
+{
+    memset(t, 0, sizeof *t);
     const char *p = text;
-    if ((rc = read_header(&p, t, path, err))) {
-        free(text);
+    nl_code rc = read_header(&p, t, path, err);
+    if (rc)
         return rc;
-    }
     int cap = 0, line_no = 1;
     for (const char *c = text; c < p; c++)
         line_no += *c == '\n';
@@ -192,12 +199,10 @@ nl_code pl_table_read(const char *path, pl_table *t, nl_error *err)
         if (n >= 0 && !keep_record(t, this_line, cut, fields, n))
             continue;
         if (n < 0 || !add_row(t, fields, n, &cap)) {
-            free(text);
             pl_table_free(t);
             return nl_fail(err, NL_ERR_NOMEM, "out of memory reading %s", path);
         }
     }
-    free(text);
     return NL_OK;
 }
 

@@ -220,6 +220,9 @@ static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *
     /* results repeat bit for bit for one kernel set and thread count: which
      * set computed them (cpu/host.c), empty on a GPU */
     nl_json_string(&j, "cpu_kernels", st->cpu_kernels ? st->cpu_kernels : "");
+    /* the CPU's model, for a report's provenance (a sweep can span machines) */
+    char cpu[256];
+    nl_json_string(&j, "cpu", nl_backend_cpu_description(cpu, sizeof cpu));
     /* train.precision: the products' format (fp32 when no autocast) */
     nl_json_string(&j, "precision", nl_name_of(&nl_precision_names, cfg->train.precision));
     nl_json_string(&j, "device", nl_name_of(&nl_device_names, st->opt->device >= 0 ? st->opt->device : (int)cfg->device));

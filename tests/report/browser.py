@@ -1,0 +1,213 @@
+#!/usr/bin/python3
+"""normlab report in a real browser (test_report_browser): makes the page
+of a committed sweep, loads it in headless Chromium over the DevTools
+protocol (cdp.py) and checks that it logs no console error, asks for
+nothing outside the file, draws every figure (an SVG box with size and
+marks), sorts the runs table by a clicked column and filters it by a
+varied key's select; then screenshots it at a laptop's and a phone's
+width.
+
+    tests/report/browser.py NORMLAB SWEEP_DIR OUT_DIR [--shots WIDTHxHEIGHT,...]
+
+Run from the repository root (the sweep's experiment file is found in
+experiments/). Exit 0 passed, 1 failed, 77 skipped (no Chromium). The
+screenshots go to OUT_DIR/report-WIDTH.png."""
+import base64
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cdp  # noqa: E402
+
+SKIP = 77
+failures = []
+
+
+def check(ok, what):
+    print(("ok:     " if ok else "FAILED: ") + what)
+    if not ok:
+        failures.append(what)
+
+
+def make_report(normlab, sweep, out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    page = os.path.join(out_dir, "report.html")
+    started = time.monotonic()
+    made = subprocess.run([normlab, "report", sweep, "--out", page, "--force"], capture_output=True, text=True)
+    print("normlab report: %.1f s, exit %d: %s%s" % (time.monotonic() - started, made.returncode,
+                                                    made.stdout.strip(), made.stderr.strip()))
+    if made.returncode != 0:
+        sys.exit("normlab report failed")
+    figures = int(made.stdout.split(" figure")[0].rsplit(" ", 1)[1])
+    return os.path.abspath(page), figures
+
+
+def load(b, url, width, height):
+    b.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1,
+                                                  "mobile": width < 600})
+    b.events.clear()
+    b.send("Page.navigate", {"url": url})
+    b.wait_event("Page.loadEventFired")
+
+
+def problems(b, url):
+    """console errors and warnings, exceptions, and requests outside the file"""
+    said, asked = [], []
+    for e in b.events:
+        m, p = e.get("method"), e.get("params", {})
+        if m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "warning", "assert"):
+            said.append("console.%s: %s" % (p["type"], " ".join(str(a.get("value")) for a in p.get("args", []))))
+        elif m == "Runtime.exceptionThrown":
+            said.append("exception: %s" % p["exceptionDetails"].get("text"))
+        elif m == "Log.entryAdded" and p["entry"]["level"] in ("error", "warning"):
+            said.append("log: %s" % p["entry"]["text"])
+        elif m == "Network.requestWillBeSent":
+            request = p["request"]["url"]
+            if request != url and not request.startswith("data:"):
+                asked.append(request)
+    return said, asked
+
+
+FIGURES = """Array.from(document.querySelectorAll('figure .svgbox svg')).map(function (s) {
+  var r = s.getBoundingClientRect();
+  return [r.width, r.height, s.querySelectorAll('path, text, use').length];
+})"""
+
+COLUMN = """(function (table, col) {
+  return Array.from(document.getElementById(table).tBodies[0].rows).filter(function (r) { return !r.hidden; })
+    .map(function (r) { var c = r.cells[col]; var v = c.getAttribute('data-v');
+                        return v === null ? c.textContent.trim() : parseFloat(v); });
+})"""
+
+
+def header_index(b, table, prefix):
+    return b.evaluate("Array.from(document.getElementById('%s').tHead.rows[0].cells).findIndex("
+                      "function (th) { return th.textContent.trim().indexOf('%s') === 0; })" % (table, prefix))
+
+
+def click_header(b, table, col):
+    b.evaluate("document.getElementById('%s').tHead.rows[0].cells[%d].querySelector('button').click()"
+               % (table, col))
+
+
+def numbers_sorted(values, descending):
+    finite = [v for v in values if isinstance(v, (int, float)) and v == v]
+    tail = values[len(finite):]
+    ordered = finite == sorted(finite, reverse=descending)
+    return ordered and all(not (isinstance(v, (int, float)) and v == v) for v in tail)
+
+
+def check_sorting(b):
+    table = b.evaluate("document.querySelector('table[id$=\"-runtable\"]').id")
+    col = header_index(b, table, "final_test_error")
+    if col < 0:
+        col = header_index(b, table, "final_test_loss")
+    check(col >= 0, "the runs table %s has a final metric column" % table)
+    click_header(b, table, col)
+    up = b.evaluate(COLUMN + "('%s', %d)" % (table, col))
+    check(numbers_sorted(up, False) and len(set(up)) > 1, "a click sorts the runs by the column, ascending "
+          "(%s ... %s)" % (up[:3], up[-3:]))
+    click_header(b, table, col)
+    down = b.evaluate(COLUMN + "('%s', %d)" % (table, col))
+    check(numbers_sorted(down, True), "a second click sorts it descending (%s ...)" % down[:3])
+    click_header(b, table, 0)
+    names = b.evaluate(COLUMN + "('%s', 0)" % table)
+    check(names == sorted(names, key=lambda s: [int(t) if t.isdigit() else t for t in _split_digits(s)]),
+          "the run column sorts by name, numbers by value (%s ...)" % names[:2])
+
+
+def _split_digits(s):
+    import re
+    return [t for t in re.split(r"(\d+)", s) if t]
+
+
+def check_filtering(b):
+    key = b.evaluate("document.querySelector('.filters select').getAttribute('data-key')")
+    options = b.evaluate("Array.from(document.querySelector('.filters select').options).map(function (o) "
+                         "{ return o.value; })")
+    value = options[2] if len(options) > 2 else options[1]
+    b.evaluate("(function () { var s = document.querySelector('.filters select'); s.value = %r; "
+               "s.dispatchEvent(new Event('change')); })()" % value)
+    tables = b.evaluate("Array.from(document.querySelectorAll('table[data-group]')).map(function (t) "
+                        "{ return t.id; })")
+    for table in tables:
+        col = b.evaluate("Array.from(document.getElementById('%s').tHead.rows[0].cells).findIndex("
+                         "function (th) { return th.getAttribute('data-key') === %r; })" % (table, key))
+        if col < 0:
+            continue
+        shown = b.evaluate("Array.from(document.getElementById('%s').tBodies[0].rows).filter(function (r) "
+                           "{ return !r.hidden; }).map(function (r) { return r.cells[%d].getAttribute('data-k'); })"
+                           % (table, col))
+        total = b.evaluate("document.getElementById('%s').tBodies[0].rows.length" % table)
+        check(0 < len(shown) < total and all(v == value[1:] for v in shown),
+              "filter %s=%s keeps %d of %d rows of %s, each with that value" % (key, value[1:], len(shown), total,
+                                                                            table))
+    b.evaluate("(function () { var s = document.querySelector('.filters select'); s.value = '*'; "
+               "s.dispatchEvent(new Event('change')); })()")
+    hidden = b.evaluate("document.querySelectorAll('table[data-group] tbody tr[hidden]').length")
+    check(hidden == 0, "'all' shows every row again")
+
+
+def screenshot(b, path, width, height):
+    shot = b.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
+                                             "clip": {"x": 0, "y": 0, "width": width, "height": height,
+                                                      "scale": 1}})
+    with open(path, "wb") as f:
+        f.write(base64.b64decode(shot["data"]))
+    print("screenshot: %s" % path)
+
+
+def run(b, url, figures, out_dir, shots):
+    b.open_page()
+    load(b, url, 1280, 900)
+    sizes = b.evaluate(FIGURES)
+    check(len(sizes) == figures and figures > 0, "the page holds the %d figures normlab drew (%d)"
+          % (figures, len(sizes)))
+    for i, (w, h, marks) in enumerate(sizes):
+        check(w > 300 and h > 150 and marks > 20, "figure %d is drawn: %.0f x %.0f px, %d marks" % (i + 1, w, h,
+                                                                                                    marks))
+    check_sorting(b)
+    check_filtering(b)
+    said, asked = problems(b, url)
+    check(not said, "no console error or warning%s" % (": " + "; ".join(said) if said else ""))
+    check(not asked, "no request outside the file%s" % (": " + ", ".join(asked) if asked else ""))
+    for width, height in shots:
+        load(b, url, width, 900)
+        wide = b.evaluate("document.documentElement.scrollWidth")
+        check(wide <= width, "at %d px the page is no wider than the screen (%d px; wide tables scroll in "
+              "their boxes)" % (width, wide))
+        screenshot(b, os.path.join(out_dir, "report-%d.png" % width), width, height)
+        said, asked = problems(b, url)
+        check(not said and not asked, "at %d px: no console error, no request outside the file" % width)
+
+
+def main():
+    if len(sys.argv) < 4:
+        sys.exit(__doc__)
+    normlab, sweep, out_dir = sys.argv[1:4]
+    shots = [(1280, 1600), (390, 1500)]
+    if "--shots" in sys.argv:
+        shots = [tuple(int(x) for x in s.split("x")) for s in sys.argv[sys.argv.index("--shots") + 1].split(",")]
+    chromium = cdp.find_chromium()
+    if not chromium:
+        print("skipped: no chromium on PATH (tests/deps.sh installs Debian's chromium)")
+        return SKIP
+    page, figures = make_report(normlab, sweep, out_dir)
+    url = "file://" + page
+    started = time.monotonic()
+    b = cdp.Browser(chromium)
+    try:
+        run(b, url, figures, out_dir, shots)
+    finally:
+        b.close()
+    print("browser checks: %.1f s" % (time.monotonic() - started))
+    if failures:
+        print("%d check(s) failed" % len(failures))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
