@@ -8,15 +8,29 @@
 
 #include "report/internal.h"
 
+/* the directories, or one directory's parts */
 static void toc(rp_page *p, const rp_source *src, int n)
 {
+    static const struct {
+        const char *id, *name;
+    } parts[] = {{"over-seeds", "over seeds"}, {"plots", "plots"}, {"verdicts", "verdicts"},
+                 {"runs", "runs"}, {"configs", "configs and provenance"}};
     nl_buf_printf(p->html, "<nav class=\"toc\" aria-label=\"sections\">");
     if (n > 1)
         nl_buf_printf(p->html, "<a href=\"#compared\">compared</a>");
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && n > 1; i++) {
         nl_buf_printf(p->html, "<a href=\"#s%d\">", src[i].index);
         rp_esc(p->html, src[i].name);
         nl_buf_printf(p->html, "</a>");
+    }
+    char verdicts[1200];
+    nl_path_join(verdicts, sizeof verdicts, src[0].res.dir, "verdicts.csv");
+    for (size_t k = 0; k < sizeof parts / sizeof parts[0] && n == 1; k++) {
+        /* a run has no table over seeds; only a sweep with verdicts.csv has verdicts */
+        if ((!strcmp(parts[k].id, "over-seeds") && !src[0].res.sweep) ||
+            (!strcmp(parts[k].id, "verdicts") && !(src[0].res.sweep && nl_path_exists(verdicts))))
+            continue;
+        nl_buf_printf(p->html, "<a href=\"#s1-%s\">%s</a>", parts[k].id, parts[k].name);
     }
     nl_buf_printf(p->html, "</nav>\n</header>\n<main>\n");
 }
@@ -51,14 +65,15 @@ static nl_code section(rp_page *p, rp_source *s, bool first, nl_error *err)
     rp_description(p, s);
     rp_grid(p, s);
     rp_filters(p, s);
+    /* the numbers over seeds, the pictures and the claims first; then every run */
     nl_code rc = rp_cells_table(p, s, err);
-    if (rc == NL_OK)
-        rp_runs_table(p, s);
     if (rc == NL_OK)
         rc = rp_figures(p, s, err);
     if (rc == NL_OK)
         rc = rp_verdicts(p, s, err);
     if (rc == NL_OK) {
+        rp_filters(p, s);
+        rp_runs_table(p, s);
         rp_provenance(p, s);
         rp_configs(p, s);
         nl_buf_printf(p->html, "</section>\n");

@@ -277,8 +277,8 @@ void rp_runs_table(rp_page *p, const rp_source *s)
     nl_buf_printf(p->html, "<tbody>\n");
     for (int i = 0; i < s->res.n_runs; i++) {
         const rp_run *r = &s->runs[i];
-        nl_buf_printf(p->html, "<tr class=\"run-%s\"><td><a href=\"#s%d-run-%d\">", rp_status_name(r), s->index,
-                      i + 1);
+        nl_buf_printf(p->html, "<tr class=\"run-%s\"><td class=\"name\"><a href=\"#s%d-run-%d\">",
+                      rp_status_name(r), s->index, i + 1);
         rp_esc(p->html, s->res.runs[i].name);
         nl_buf_printf(p->html, "</a></td>");
         for (int k = 0; k < s->res.n_keys; k++)

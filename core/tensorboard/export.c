@@ -150,6 +150,7 @@ static nl_code export_run(const pl_results *r, int i, const sweep_hparams *h, co
         nl_buf_printf(&rep->notes, "%s: no metrics.csv (not started): left out\n", run->dir);
         return NL_OK;
     }
+    rep->n_pending += res.state == NL_SWEEP_PENDING;
     const double start = iso_seconds(res.started_at);
     nl_tb_bytes b = {0};
     long n = 0;
@@ -225,15 +226,12 @@ nl_code nl_tb_export(const char *dir, const char *logdir, bool force, nl_tb_expo
         rc = nl_fail(err, NL_ERR_USAGE, "nothing to export in %s: its summary.csv lists no runs", r.dir);
     if (rc == NL_OK)
         rc = check_logdir(logdir, force, err);
-    int pending = 0;
-    for (int i = 0; i < r.n_runs; i++)
-        pending += !pl_run_finished(&r.runs[i]) && strcmp(r.runs[i].status, "failed");
-    if (rc == NL_OK && pending)
-        nl_buf_printf(&rep->notes, "%s: %d of %d runs are unfinished: exported as far as their files go, "
-                      "session status RUNNING\n", r.dir, pending, r.n_runs);
     const target t = {logdir, force};
     if (rc == NL_OK)
         rc = export_sweep(&r, &t, rep, err);
+    if (rc == NL_OK && rep->n_pending)
+        nl_buf_printf(&rep->notes, "%s: %d of %d runs are unfinished (their summary.json says so): exported as "
+                      "far as their files go, session status RUNNING\n", r.dir, rep->n_pending, r.n_runs);
     pl_results_free(&r);
     return rc;
 }

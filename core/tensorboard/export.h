@@ -18,6 +18,7 @@
 
 typedef struct {
     int n_runs;
+    int n_pending; /* runs whose summary.json does not say they finished */
     long n_scalars;
     nl_buf notes; /* for the screen: rows left out, unfinished runs, a line each */
 } nl_tb_export_report;

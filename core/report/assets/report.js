@@ -52,40 +52,47 @@
     });
   });
 
-  /* a filter box (data-for=GROUP) holds a select per key (data-key); the
-   * tables of the group show the rows whose cell in that key's column
-   * (th data-key) has the chosen value (td data-k) */
-  Array.prototype.forEach.call(document.querySelectorAll('.filters'), function (box) {
-    var group = box.getAttribute('data-for');
-    var selects = box.querySelectorAll('select');
-    function apply() {
-      var want = [];
-      Array.prototype.forEach.call(selects, function (s) {
-        /* '*' is every value; a value is '=' and the key's text ('=' alone: not set) */
-        if (s.value !== '*') want.push([s.getAttribute('data-key'), s.value.slice(1)]);
+  /* A filter box (data-for=GROUP) holds a select per key (data-key); the
+   * tables of the group show the rows whose cell in that key's column (th
+   * data-key) has the chosen value (td data-k). A group may have several
+   * boxes (above the table over seeds and above the runs): they agree. */
+  function applyFilters(group) {
+    var want = [];
+    var box = document.querySelector('.filters[data-for="' + group + '"]');
+    Array.prototype.forEach.call(box.querySelectorAll('select'), function (s) {
+      /* '*' is every value; a value is '=' and the key's text ('=' alone: not set) */
+      if (s.value !== '*') want.push([s.getAttribute('data-key'), s.value.slice(1)]);
+    });
+    var tables = document.querySelectorAll('table[data-group="' + group + '"]');
+    Array.prototype.forEach.call(tables, function (table) {
+      var cols = {};
+      Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, i) {
+        var k = th.getAttribute('data-key');
+        if (k !== null) cols[k] = i;
       });
-      var tables = document.querySelectorAll('table[data-group="' + group + '"]');
-      Array.prototype.forEach.call(tables, function (table) {
-        var cols = {};
-        Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, i) {
-          var k = th.getAttribute('data-key');
-          if (k !== null) cols[k] = i;
+      var shown = 0, rows = table.tBodies[0].rows;
+      Array.prototype.forEach.call(rows, function (tr) {
+        var keep = want.every(function (w) {
+          if (!(w[0] in cols)) return true;
+          var td = tr.cells[cols[w[0]]];
+          return td && td.getAttribute('data-k') === w[1];
         });
-        var shown = 0, rows = table.tBodies[0].rows;
-        Array.prototype.forEach.call(rows, function (tr) {
-          var keep = want.every(function (w) {
-            if (!(w[0] in cols)) return true;
-            var td = tr.cells[cols[w[0]]];
-            return td && td.getAttribute('data-k') === w[1];
-          });
-          tr.hidden = !keep;
-          if (keep) shown++;
-        });
-        var count = document.getElementById(table.id + '-count');
-        if (count) count.textContent = shown + ' of ' + rows.length + ' rows';
+        tr.hidden = !keep;
+        if (keep) shown++;
       });
-    }
-    Array.prototype.forEach.call(selects, function (s) { s.addEventListener('change', apply); });
+      var count = document.getElementById(table.id + '-count');
+      if (count) count.textContent = shown + ' of ' + rows.length + ' rows shown';
+    });
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll('.filters select'), function (select) {
+    select.addEventListener('change', function () {
+      var group = select.closest('.filters').getAttribute('data-for');
+      var twins = document.querySelectorAll('.filters[data-for="' + group + '"] select[data-key="' +
+                                            select.getAttribute('data-key').replace(/["\\]/g, '\\$&') + '"]');
+      Array.prototype.forEach.call(twins, function (t) { t.value = select.value; });
+      applyFilters(group);
+    });
   });
 
   /* a link to a run's details opens them */
