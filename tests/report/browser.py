@@ -7,13 +7,14 @@ marks), sorts the runs table by a clicked column and filters it by a
 varied key's select; then screenshots it at a laptop's and a phone's
 width.
 
-    tests/report/browser.py NORMLAB SWEEP_DIR OUT_DIR [--shots WIDTHxHEIGHT,...]
+    tests/report/browser.py NORMLAB SWEEP_DIR OUT_DIR [--shots WIDTHxHEIGHT[+TOP],...]
 
 Run from the repository root (the sweep's experiment file is found in
 experiments/). Exit 0 passed, 1 failed, 77 skipped (no Chromium). The
 screenshots go to OUT_DIR/report-WIDTH.png."""
 import base64
 import os
+import re
 import subprocess
 import sys
 import time
@@ -119,7 +120,6 @@ def check_sorting(b):
 
 
 def _split_digits(s):
-    import re
     return [t for t in re.split(r"(\d+)", s) if t]
 
 
@@ -150,9 +150,9 @@ def check_filtering(b):
     check(hidden == 0, "'all' shows every row again")
 
 
-def screenshot(b, path, width, height):
+def screenshot(b, path, width, height, top=0):
     shot = b.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
-                                             "clip": {"x": 0, "y": 0, "width": width, "height": height,
+                                             "clip": {"x": 0, "y": top, "width": width, "height": height,
                                                       "scale": 1}})
     with open(path, "wb") as f:
         f.write(base64.b64decode(shot["data"]))
@@ -173,12 +173,16 @@ def run(b, url, figures, out_dir, shots):
     said, asked = problems(b, url)
     check(not said, "no console error or warning%s" % (": " + "; ".join(said) if said else ""))
     check(not asked, "no request outside the file%s" % (": " + ", ".join(asked) if asked else ""))
-    for width, height in shots:
+    for width, height, top in shots:
         load(b, url, width, 900)
         wide = b.evaluate("document.documentElement.scrollWidth")
         check(wide <= width, "at %d px the page is no wider than the screen (%d px; wide tables scroll in "
               "their boxes)" % (width, wide))
-        screenshot(b, os.path.join(out_dir, "report-%d.png" % width), width, height)
+        if width < 600:
+            wide = b.evaluate("document.querySelectorAll('.scroll.wide, .figscroll.wide').length")
+            check(wide > 0, "at %d px the %d boxes wider than the screen say they scroll sideways" % (width, wide))
+        screenshot(b, os.path.join(out_dir, "report-%d%s.png" % (width, "-%d" % top if top else "")), width, height,
+                   top)
         said, asked = problems(b, url)
         check(not said and not asked, "at %d px: no console error, no request outside the file" % width)
 
@@ -187,9 +191,10 @@ def main():
     if len(sys.argv) < 4:
         sys.exit(__doc__)
     normlab, sweep, out_dir = sys.argv[1:4]
-    shots = [(1280, 1600), (390, 1500)]
+    shots = [(1280, 1600, 0), (390, 1500, 0)]
     if "--shots" in sys.argv:
-        shots = [tuple(int(x) for x in s.split("x")) for s in sys.argv[sys.argv.index("--shots") + 1].split(",")]
+        shots = [tuple(int(x) for x in re.split("[x+]", s + "+0")[:3])
+                 for s in sys.argv[sys.argv.index("--shots") + 1].split(",")]
     chromium = cdp.find_chromium()
     if not chromium:
         print("skipped: no chromium on PATH (tests/deps.sh installs Debian's chromium)")

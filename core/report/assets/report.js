@@ -95,6 +95,16 @@
     });
   });
 
+  /* a table or figure wider than the screen says so: on a phone the
+   * columns past the edge (the numbers, often) are otherwise out of sight */
+  function markWide() {
+    Array.prototype.forEach.call(document.querySelectorAll('.scroll, .figscroll'), function (box) {
+      box.classList.toggle('wide', box.scrollWidth > box.clientWidth + 1);
+    });
+  }
+  window.addEventListener('resize', markWide);
+  markWide();
+
   /* a link to a run's details opens them */
   function openTarget() {
     var target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
