@@ -13,6 +13,7 @@ Run from the repository root (the sweep's experiment file is found in
 experiments/). Exit 0 passed, 1 failed, 77 skipped (no Chromium). The
 screenshots go to OUT_DIR/report-WIDTH.png."""
 import base64
+import json
 import os
 import re
 import subprocess
@@ -71,9 +72,30 @@ def problems(b, url):
     return said, asked
 
 
+# per figure: its size, its marks, the references (a point's <use href>, a
+# clip path's url(#...)) that name no element of that figure, and the ids
+# another part of the page holds too
 FIGURES = """Array.from(document.querySelectorAll('figure .svgbox svg')).map(function (s) {
   var r = s.getBoundingClientRect();
-  return [r.width, r.height, s.querySelectorAll('path, text, use').length];
+  var dangling = 0, repeated = 0;
+  s.querySelectorAll('use').forEach(function (u) {
+    var h = u.getAttribute('href') || u.getAttributeNS('http://www.w3.org/1999/xlink', 'href') || '';
+    var target = h[0] === '#' ? document.getElementById(h.slice(1)) : null;
+    if (!target || !s.contains(target)) dangling++;
+  });
+  s.querySelectorAll('[clip-path], [fill^="url("], [stroke^="url("]').forEach(function (e) {
+    ['clip-path', 'fill', 'stroke'].forEach(function (a) {
+      var m = /url\\(#([^)]+)\\)/.exec(e.getAttribute(a) || '');
+      if (m && !s.contains(document.getElementById(m[1]))) dangling++;
+    });
+  });
+  /* gnuplot's multiplot repeats its group ids within one figure (nothing
+   * refers to them); another figure's or the page's id is a collision */
+  s.querySelectorAll('[id]').forEach(function (e) {
+    document.querySelectorAll('[id="' + e.id + '"]').forEach(function (o) { if (!s.contains(o)) repeated++; });
+  });
+  return [r.width, r.height, s.querySelectorAll('path, text, use').length, dangling, repeated,
+          s.querySelectorAll('use').length];
 })"""
 
 COLUMN = """(function (table, col) {
@@ -113,6 +135,18 @@ def check_sorting(b):
     click_header(b, table, col)
     down = b.evaluate(COLUMN + "('%s', %d)" % (table, col))
     check(numbers_sorted(down, True), "a second click sorts it descending (%s ...)" % down[:3])
+    # a column whose values span decades: sorted as text it would not be in order
+    col = header_index(b, table, "samples_per_s")
+    click_header(b, table, col)
+    up = b.evaluate(COLUMN + "('%s', %d)" % (table, col))
+    as_text = sorted(up, key=lambda v: ("%s" % v))
+    check(numbers_sorted(up, False) and as_text != up, "samples_per_s sorts by value, not as text (%s ... %s)"
+          % (up[:2], up[-2:]))
+    # a varied key's column (text cells): numbers in it by value
+    col = header_index(b, table, "train.batch_size")
+    click_header(b, table, col)
+    up = [float(v) for v in b.evaluate(COLUMN + "('%s', %d)" % (table, col))]
+    check(up == sorted(up) and len(set(up)) > 2, "train.batch_size sorts by value (%s)" % sorted(set(up)))
     click_header(b, table, 0)
     names = b.evaluate(COLUMN + "('%s', 0)" % table)
     check(names == sorted(names, key=lambda s: [int(t) if t.isdigit() else t for t in _split_digits(s)]),
@@ -123,29 +157,63 @@ def _split_digits(s):
     return [t for t in re.split(r"(\d+)", s) if t]
 
 
+SELECT = """(function (key, value) {
+  var s = document.querySelector('.filters select[data-key="' + key + '"]');
+  s.value = value; s.dispatchEvent(new Event('change'));
+})"""
+
+ROWS = """(function (table, key) {
+  var t = document.getElementById(table);
+  var col = Array.from(t.tHead.rows[0].cells).findIndex(function (th) { return th.getAttribute('data-key') === key; });
+  if (col < 0) return null;
+  return Array.from(t.tBodies[0].rows).map(function (r) { return [r.cells[col].getAttribute('data-k'), !r.hidden]; });
+})"""
+
+
+def filtered(b, tables, want):
+    """every table's rows shown are exactly those with the wanted values"""
+    bad = []
+    for table in tables:
+        shown, expected = None, None
+        for key, value in want.items():
+            rows = b.evaluate(ROWS + "(%r, %r)" % (table, key))
+            if rows is None:
+                continue
+            keep = [k == value for k, _ in rows]
+            expected = keep if expected is None else [x and y for x, y in zip(expected, keep)]
+            shown = [v for _, v in rows]
+        if expected is not None and shown != expected:
+            bad.append("%s shows %d rows, %d have %s" % (table, sum(shown), sum(expected), want))
+    return bad
+
+
 def check_filtering(b):
-    key = b.evaluate("document.querySelector('.filters select').getAttribute('data-key')")
-    options = b.evaluate("Array.from(document.querySelector('.filters select').options).map(function (o) "
-                         "{ return o.value; })")
-    value = options[2] if len(options) > 2 else options[1]
-    b.evaluate("(function () { var s = document.querySelector('.filters select'); s.value = %r; "
-               "s.dispatchEvent(new Event('change')); })()" % value)
+    """each value of each varied key's select, then two keys at once: the
+    rows shown are exactly those with the chosen values"""
+    keys = b.evaluate("Array.from(document.querySelectorAll('.filters')[0].querySelectorAll('select')).map("
+                      "function (s) { return [s.getAttribute('data-key'), Array.from(s.options).map("
+                      "function (o) { return o.value; }).slice(1)]; })")
     tables = b.evaluate("Array.from(document.querySelectorAll('table[data-group]')).map(function (t) "
                         "{ return t.id; })")
-    for table in tables:
-        col = b.evaluate("Array.from(document.getElementById('%s').tHead.rows[0].cells).findIndex("
-                         "function (th) { return th.getAttribute('data-key') === %r; })" % (table, key))
-        if col < 0:
-            continue
-        shown = b.evaluate("Array.from(document.getElementById('%s').tBodies[0].rows).filter(function (r) "
-                           "{ return !r.hidden; }).map(function (r) { return r.cells[%d].getAttribute('data-k'); })"
-                           % (table, col))
-        total = b.evaluate("document.getElementById('%s').tBodies[0].rows.length" % table)
-        check(0 < len(shown) < total and all(v == value[1:] for v in shown),
-              "filter %s=%s keeps %d of %d rows of %s, each with that value" % (key, value[1:], len(shown), total,
-                                                                            table))
-    b.evaluate("(function () { var s = document.querySelector('.filters select'); s.value = '*'; "
-               "s.dispatchEvent(new Event('change')); })()")
+    bad, tried = [], 0
+    for key, values in keys:
+        for value in values:
+            b.evaluate(SELECT + "(%r, %r)" % (key, value))
+            bad += filtered(b, tables, {key: value[1:]})
+            tried += 1
+        b.evaluate(SELECT + "(%r, '*')" % key)
+    check(tried > 4 and not bad, "each of %d values of %d keys filters the tables %s to exactly its rows%s"
+          % (tried, len(keys), tables, ": " + "; ".join(bad[:3]) if bad else ""))
+    (k1, v1), (k2, v2) = keys[0], keys[1]
+    b.evaluate(SELECT + "(%r, %r)" % (k1, v1[-1]))
+    b.evaluate(SELECT + "(%r, %r)" % (k2, v2[0]))
+    bad = filtered(b, tables, {k1: v1[-1][1:], k2: v2[0][1:]})
+    twins = b.evaluate("Array.from(document.querySelectorAll(%s)).map(function (s) { return s.value; })"
+                       % json.dumps('.filters select[data-key="%s"]' % k1))
+    check(not bad and len(set(twins)) == 1, "%s=%s and %s=%s together keep the rows with both; the other "
+          "filter box shows the same choice%s" % (k1, v1[-1][1:], k2, v2[0][1:], ": " + "; ".join(bad) if bad else ""))
+    b.evaluate(SELECT + "(%r, '*')" % k1)
+    b.evaluate(SELECT + "(%r, '*')" % k2)
     hidden = b.evaluate("document.querySelectorAll('table[data-group] tbody tr[hidden]').length")
     check(hidden == 0, "'all' shows every row again")
 
@@ -165,9 +233,11 @@ def run(b, url, figures, out_dir, shots):
     sizes = b.evaluate(FIGURES)
     check(len(sizes) == figures and figures > 0, "the page holds the %d figures normlab drew (%d)"
           % (figures, len(sizes)))
-    for i, (w, h, marks) in enumerate(sizes):
+    for i, (w, h, marks, dangling, repeated, points) in enumerate(sizes):
         check(w > 300 and h > 150 and marks > 20, "figure %d is drawn: %.0f x %.0f px, %d marks" % (i + 1, w, h,
                                                                                                     marks))
+        check(not dangling and not repeated, "figure %d: each of its references (%d points among them) names an "
+              "element of its own (%d do not; %d ids also elsewhere on the page)" % (i + 1, points, dangling, repeated))
     check_sorting(b)
     check_filtering(b)
     said, asked = problems(b, url)
