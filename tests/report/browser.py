@@ -5,7 +5,8 @@ protocol (cdp.py) and checks that it logs no console error, asks for
 nothing outside the file, draws every figure (an SVG box with size and
 marks), sorts the runs table by a clicked column and filters it by a
 varied key's select; then screenshots it at a laptop's and a phone's
-width.
+width. Last, a 500-run sweep made from copies of the sweep's runs
+(many.py): its page stays under a few MB, loads and sorts.
 
     tests/report/browser.py NORMLAB SWEEP_DIR OUT_DIR [--shots WIDTHxHEIGHT[+TOP],...]
 
@@ -33,11 +34,12 @@ def check(ok, what):
         failures.append(what)
 
 
-def make_report(normlab, sweep, out_dir):
+def make_report(normlab, sweep, out_dir, name="report.html", extra=()):
     os.makedirs(out_dir, exist_ok=True)
-    page = os.path.join(out_dir, "report.html")
+    page = os.path.join(out_dir, name)
     started = time.monotonic()
-    made = subprocess.run([normlab, "report", sweep, "--out", page, "--force"], capture_output=True, text=True)
+    made = subprocess.run([normlab, "report", sweep, "--out", page, "--force"] + list(extra), capture_output=True,
+                          text=True)
     print("normlab report: %.1f s, exit %d: %s%s" % (time.monotonic() - started, made.returncode,
                                                     made.stdout.strip(), made.stderr.strip()))
     if made.returncode != 0:
@@ -257,6 +259,37 @@ def run(b, url, figures, out_dir, shots):
         check(not said and not asked, "at %d px: no console error, no request outside the file" % width)
 
 
+MANY = 500
+MANY_LIMIT_MB = 4
+
+
+def check_many(b, normlab, sweep, out_dir):
+    """a 500-run sweep (the committed sweep's runs copied as more seeds,
+    many.py): a page of a few MB that loads and sorts its 500 rows"""
+    import many
+    big = many.copy_sweep(sweep, os.path.join(out_dir, "many"), MANY)
+    experiment = os.path.join("experiments", os.path.basename(os.path.normpath(sweep)) + ".yaml")
+    page, figures = make_report(normlab, big, out_dir, "many.html", ["--experiment", experiment])
+    mb = os.path.getsize(page) / 1e6
+    check(mb < MANY_LIMIT_MB, "a %d-run sweep's page is %.2f MB (at most %d)" % (MANY, mb, MANY_LIMIT_MB))
+    url = "file://" + page
+    started = time.monotonic()
+    load(b, url, 1280, 900)
+    loaded = time.monotonic() - started
+    table = b.evaluate("document.querySelector('table[id$=\"-runtable\"]').id")
+    rows = b.evaluate("document.getElementById('%s').tBodies[0].rows.length" % table)
+    col = header_index(b, table, "final_test_loss")
+    started = time.monotonic()
+    click_header(b, table, col)
+    values = b.evaluate(COLUMN + "('%s', %d)" % (table, col))
+    sorted_in = time.monotonic() - started
+    drawn = len(b.evaluate(FIGURES))
+    said, asked = problems(b, url)
+    check(rows == MANY and drawn == figures and numbers_sorted(values, False) and not said and not asked,
+          "it loads in %.1f s with its %d runs and %d figures, sorts them in %.2f s, no console error, no "
+          "request outside the file%s" % (loaded, rows, drawn, sorted_in, "; ".join(said + asked)))
+
+
 def main():
     if len(sys.argv) < 4:
         sys.exit(__doc__)
@@ -275,6 +308,7 @@ def main():
     b = cdp.Browser(chromium)
     try:
         run(b, url, figures, out_dir, shots)
+        check_many(b, normlab, sweep, out_dir)
     finally:
         b.close()
     print("browser checks: %.1f s" % (time.monotonic() - started))

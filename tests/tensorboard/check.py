@@ -12,7 +12,8 @@ TensorBoard from PyPI (.venv-tb, tests/tensorboard/requirements.txt):
     mean of summary.csv's over its seeds;
   - train.log.tensorboard: a run's own event file equals its CSVs, also
     after it is killed and resumed from its checkpoint;
-  - a 200-run sweep (a committed run copied 200 times) exports in seconds.
+  - a 200-run sweep (a committed sweep's runs copied, tests/report/many.py)
+    exports in seconds.
 
     tests/tensorboard/check.py NORMLAB WORK_DIR
 
@@ -174,14 +175,18 @@ def check_hparams(sweep, logdir):
     worst, uneven = 0.0, []
     for g in groups.session_groups:
         hp = {k: (v.string_value if v.HasField("string_value") else v.number_value) for k, v in g.hparams.items()}
-        key = tuple(hp[k] if isinstance(hp[k], str) else next(r[k] for r in rows if float(r[k] or "nan") == hp[k])
-                    for k in varied)
+        # the cell whose values these are: a number hyperparameter is the CSV's text read as a number
+        key = tuple(hp.get(k) if isinstance(hp.get(k), str) else
+                    next((r[k] for r in rows if number(r[k] or "") == hp.get(k)), None) for k in varied)
+        if key not in cells:
+            uneven.append("%s: its hyperparameters %s are no cell's" % (g.name, hp))
+            continue
         metric = {m.name.tag: m.value for m in g.metric_values}
         mean = sum(cells[key]) / len(cells[key])
         worst = max(worst, abs(metric["test/accuracy"] - mean))
         if len(g.sessions) != len(cells[key]):
             uneven.append("%s: %d sessions, %d seeds" % (g.name, len(g.sessions), len(cells[key])))
-    check(not uneven, "a group's sessions are its cell's seeds%s" % (": " + "; ".join(uneven[:3]) if uneven else ""))
+    check(not uneven, "a group's hyperparameters are a cell's values, its sessions the cell's seeds%s" % (": " + "; ".join(uneven[:3]) if uneven else ""))
     check(worst < 1e-6, "each group's mean final test accuracy in the dashboard equals summary.csv's mean over "
           "its seeds (largest difference %.2g)" % worst)
 
@@ -216,7 +221,7 @@ def check_resumed(normlab, work):
     """killed after a checkpoint, run again: the event file holds the CSVs' rows once each"""
     out = os.path.join(work, "resumed")
     shutil.rmtree(out, ignore_errors=True)
-    args = [normlab, "run", "configs/synthetic-smoke.yaml", "--out", out, "--set", "train.steps=200000",
+    args = [normlab, "run", "configs/synthetic-smoke.yaml", "--out", out, "--set", "train.steps=100000",
             "--set", "train.checkpoint_every=5000", "--set", "train.log_every=1000",
             "--set", "train.eval_every=20000"] + LIVE
     p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -238,22 +243,10 @@ def check_resumed(normlab, work):
 
 
 def check_many(normlab, work, source):
-    """a 200-run sweep of copies of one committed sweep's runs"""
-    sweep = os.path.join(work, "many")
-    shutil.rmtree(sweep, ignore_errors=True)
-    os.makedirs(os.path.join(sweep, "runs"))
-    with open(os.path.join(source, "summary.csv"), newline="") as f:
-        rows = list(csv.reader(f))
-    header, body = rows[0], rows[1:]
-    out_rows = [header]
-    for i in range(200):
-        row = list(body[i % len(body)])
-        src = os.path.join(source, "runs", row[0])
-        row[0] = "%s_copy-%d" % (row[0], i)
-        shutil.copytree(src, os.path.join(sweep, "runs", row[0]))
-        out_rows.append(row)
-    with open(os.path.join(sweep, "summary.csv"), "w", newline="") as f:
-        csv.writer(f, lineterminator="\n").writerows(out_rows)
+    """a 200-run sweep of copies of one committed sweep's runs (tests/report/many.py)"""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "report"))
+    import many
+    sweep = many.copy_sweep(source, os.path.join(work, "many"), 200)
     took = export(normlab, sweep, os.path.join(work, "many-tb"))
     n = len(glob.glob(os.path.join(work, "many-tb", "*", "events.out.tfevents.normlab")))
     check(n == 200 and took < 30, "a 200-run sweep exports in %.2f s (%d runs' event files)" % (took, n))
