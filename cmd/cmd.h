@@ -35,6 +35,8 @@ int cmd_verdict(int argc, char **argv);
 int cmd_reproduce(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* prints "normlab <cmd>: <message>" on stderr and returns the exit status */
 int nl_cmd_report(const char *command, const nl_error *err);

@@ -28,6 +28,8 @@ static const nl_command commands[] = {
     {"verdict", cmd_verdict, "check an experiment's declared claims against its runs: holds, does not hold, inconclusive"},
     {"plot", cmd_plot, "write gnuplot scripts for a run or sweep directory and render them"},
     {"compare", cmd_compare, "the curves of several run or sweep directories in one figure"},
+    {"export", cmd_export, "a sweep's or run's results as another tool's files: TensorBoard's event files"},
+    {"report", cmd_report, "one self-contained HTML page of sweeps and runs: tables, plots, verdicts, configs"},
     {"bench", cmd_bench, "measure kernels and training throughput against sgemm and copy rates"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);

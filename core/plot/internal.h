@@ -27,6 +27,8 @@ typedef struct {
 } pl_table;
 
 nl_code pl_table_read(const char *path, pl_table *t, nl_error *err);
+/* the same from text in memory; path names it in messages */
+nl_code pl_table_parse(const char *text, const char *path, pl_table *t, nl_error *err);
 /* "PATH line N: cut short (...), left out" into buf when t left rows out
  * (and how many more); "" otherwise */
 const char *pl_table_problem(const pl_table *t, const char *path, char *buf, size_t size);

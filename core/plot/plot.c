@@ -138,6 +138,12 @@ static nl_code write_every_kind(const pl_results *r, const nl_plot_where *where,
 nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_specs, const nl_plot_where *where,
                            const char *templates_dir, nl_plot_report *rep, nl_error *err)
 {
+    return nl_plot_write_into(dir, specs, n_specs, where, templates_dir, NULL, rep, err);
+}
+
+nl_code nl_plot_write_into(const char *dir, const nl_plot_spec *specs, int n_specs, const nl_plot_where *where,
+                           const char *templates_dir, const char *plots_dir, nl_plot_report *rep, nl_error *err)
+{
     memset(rep, 0, sizeof *rep);
     nl_code rc = check_specs(specs, n_specs, where, err);
     if (rc)
@@ -159,7 +165,10 @@ nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_spe
     }
     pl_results_check_run_files(r);
     nl_copy_string(rep->warnings, sizeof rep->warnings, r->warnings);
-    nl_path_join(rep->plots_dir, sizeof rep->plots_dir, r->dir, "plots");
+    if (plots_dir)
+        nl_copy_string(rep->plots_dir, sizeof rep->plots_dir, plots_dir);
+    else
+        nl_path_join(rep->plots_dir, sizeof rep->plots_dir, r->dir, "plots");
     if ((rc = nl_make_dirs(rep->plots_dir, err)) == NL_OK && n_specs == 0)
         rc = write_every_kind(r, where, templates, rep, err);
     for (int i = 0; i < n_specs && rc == NL_OK; i++) {

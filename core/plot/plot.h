@@ -93,6 +93,11 @@ nl_code nl_plot_write(const char *dir, const nl_plot_spec *specs, int n_specs, n
  * specs are given included */
 nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_specs, const nl_plot_where *where,
                            const char *templates_dir, nl_plot_report *rep, nl_error *err);
+/* the same into plots_dir (NULL: <dir>/plots) instead: normlab report draws
+ * a directory's figures without touching it. A single run's scripts read
+ * ../metrics.csv and ../trace.csv, which the caller provides there. */
+nl_code nl_plot_write_into(const char *dir, const nl_plot_spec *specs, int n_specs, const nl_plot_where *where,
+                           const char *templates_dir, const char *plots_dir, nl_plot_report *rep, nl_error *err);
 /* The curves of several run or sweep directories (at least two, any mix)
  * in one figure, written to out_dir/compare[-METRIC[-SPLIT]].gp (and .csv).
  * spec is a curves spec (metric, split). The legend tells the variants

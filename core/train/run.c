@@ -14,6 +14,7 @@
 #include "data/share.h"
 #include "dist/dist.h"
 #include "log/files.h"
+#include "tensorboard/scalars.h"
 #include "train/check.h"
 #include "train/checkpoint.h"
 #include "train/device_data.h"
@@ -55,6 +56,7 @@ typedef struct {
     nl_init_from_source init_source; /* init.from's identity; path "" without one */
     nl_device device;  /* trained on: --device, else the config's */
     nl_csv metrics, trace, series;
+    nl_tb_writer tensorboard; /* train.log.tensorboard: the scalars as TensorBoard events */
     nl_backend *be;
     /* the run's own data, or a copy the runs of this process share */
     nl_dataset own_data;
@@ -99,6 +101,18 @@ static bool logs_series(const nl_train_spec *train)
            train->landscape.every > 0 || nl_train_logs_loss_scale(train);
 }
 
+/* metrics.csv's columns (the last only with train.clip_grad_norm) */
+static const char *const metric_columns[] = {"step", "epoch", "split", "loss", "accuracy",
+                                             "lr", "elapsed_s", "grad_norm"};
+
+/* seconds since the epoch: an event's wall time */
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static nl_code sink_metric(void *ctx, const nl_metric_row *row, nl_error *err)
 {
     run_state *st = ctx;
@@ -114,7 +128,14 @@ static nl_code sink_metric(void *ctx, const nl_metric_row *row, nl_error *err)
     /* the last field is read only when the file has the grad_norm column */
     const char *fields[] = {step, epoch, nl_name_of(&nl_split_names, row->split), loss, acc, lr,
                             elapsed, grad_norm};
-    return nl_csv_row(&st->metrics, fields, err);
+    nl_code rc = nl_csv_row(&st->metrics, fields, err);
+    /* the events hold what the CSV says: its fields, parsed back */
+    for (int c = 0; rc == NL_OK && st->tensorboard.open && c < st->metrics.columns; c++) {
+        char tag[64];
+        if (fields[c][0] && nl_tb_metric_tag(fields[2], metric_columns[c], tag, sizeof tag))
+            rc = nl_tb_writer_scalar(&st->tensorboard, wall_now(), row->step, tag, strtod(fields[c], NULL), err);
+    }
+    return rc;
 }
 
 static nl_code sink_trace(void *ctx, long step, const double *values, int n, nl_error *err)
@@ -140,7 +161,13 @@ static nl_code sink_series(void *ctx, long step, nl_series_kind kind, int layer,
     snprintf(layer_s, sizeof layer_s, "%d", layer);
     const char *fields[] = {step_s, nl_name_of(&nl_series_names, kind), layer_s, name,
                             nl_fmt_float(value_s, sizeof value_s, value)};
-    return nl_csv_row(&st->series, fields, err);
+    nl_code rc = nl_csv_row(&st->series, fields, err);
+    if (rc == NL_OK && st->tensorboard.open) {
+        char tag[256];
+        nl_tb_series_tag(fields[1], layer_s, name, tag, sizeof tag);
+        rc = nl_tb_writer_scalar(&st->tensorboard, wall_now(), step, tag, strtod(value_s, NULL), err);
+    }
+    return rc;
 }
 
 static nl_code write_checkpoint(run_state *st, const nl_train_state *s, nl_error *err)
@@ -204,7 +231,7 @@ static void put_init_source(nl_json *j, const run_state *st)
 static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *err)
 {
     const nl_config *cfg = st->cfg;
-    char finished[32], host[256] = "";
+    char finished[32], host[256] = "", cpu[256];
     iso_time(finished, sizeof finished);
     gethostname(host, sizeof host - 1);
     nl_json j;
@@ -252,6 +279,7 @@ static nl_code write_summary(run_state *st, const nl_train_result *r, nl_error *
     nl_json_string(&j, "cpu_kernels", st->cpu_kernels ? st->cpu_kernels : "");
     /* and OpenBLAS's core (each set pins one, cpu/host.c), empty on a GPU */
     nl_json_string(&j, "openblas_core", st->openblas_core ? st->openblas_core : "");
+    nl_json_string(&j, "cpu", nl_backend_cpu_description(cpu, sizeof cpu)); /* a sweep can span machines */
     /* train.precision: the products' format (fp32 when no autocast) */
     nl_json_string(&j, "precision", nl_name_of(&nl_precision_names, cfg->train.precision));
     nl_json_string(&j, "device", nl_name_of(&nl_device_names, st->opt->device >= 0 ? st->opt->device : (int)cfg->device));
@@ -803,7 +831,8 @@ static nl_code remove_stale_files(const run_state *st, nl_error *err)
                                          strerror(errno));
     const nl_train_spec *train = &st->cfg->train;
     const struct { const char *name; bool written; } optional_files[] = {
-        {"trace.csv", train->trace.activation[0] != '\0'}, {"series.csv", logs_series(train)}};
+        {"trace.csv", train->trace.activation[0] != '\0'}, {"series.csv", logs_series(train)},
+        {NL_TB_RUN_FILE, train->log_tensorboard}};
     for (size_t i = 0; i < sizeof optional_files / sizeof optional_files[0]; i++) {
         nl_path_join(path, sizeof path, st->dir, optional_files[i].name);
         if (!optional_files[i].written && unlink(path) != 0 && errno != ENOENT)
@@ -812,8 +841,6 @@ static nl_code remove_stale_files(const run_state *st, nl_error *err)
     return NL_OK;
 }
 
-static const char *const metric_columns[] = {"step", "epoch", "split", "loss", "accuracy",
-                                             "lr", "elapsed_s", "grad_norm"};
 static const char *const series_columns[] = {"step", "series", "layer", "name", "value"};
 enum { N_SERIES_COLUMNS = sizeof series_columns / sizeof series_columns[0] };
 
@@ -864,6 +891,24 @@ static nl_code open_outputs(run_state *st, nl_error *err)
     return nl_csv_open(&st->trace, path, names, train->trace.n_percentiles + 1, err);
 }
 
+/* train.log.tensorboard: the event file starts over from the CSV files as
+ * they stand (a resumed run's cut back to its checkpoint), so that it holds
+ * what they hold, then grows with them */
+static nl_code open_tensorboard(run_state *st, nl_error *err)
+{
+    nl_tb_bytes start = {0};
+    long n = 0;
+    nl_code rc = NL_OK;
+    if (st->found == NL_CHECKPOINT_LOADED)
+        rc = nl_tb_run_events(st->dir, wall_now(), &start, &n, NULL, err);
+    else
+        nl_tb_version_event(&start, wall_now());
+    if (rc == NL_OK)
+        rc = nl_tb_writer_open(&st->tensorboard, st->dir, &start, err);
+    nl_tb_bytes_free(&start);
+    return rc;
+}
+
 /* A run started over (a finished one under --force, an unfinished one
  * without a checkpoint to go on from): the eval records of the model it
  * replaces go with that model, rather than stand beside the new one's. */
@@ -898,6 +943,8 @@ static nl_code prepare_dir(run_state *st, nl_run_outcome *out, nl_error *err)
     }
     if (rc == NL_OK)
         rc = st->found == NL_CHECKPOINT_LOADED ? continue_outputs(st, err) : open_outputs(st, err);
+    if (rc == NL_OK && st->cfg->train.log_tensorboard)
+        rc = open_tensorboard(st, err);
     return rc;
 }
 
@@ -986,6 +1033,7 @@ static nl_code run_finish(run_state *st, nl_run_outcome *out, nl_code rc, nl_err
     nl_csv_close(&st->metrics, &close_err);
     nl_csv_close(&st->trace, &close_err);
     nl_csv_close(&st->series, &close_err);
+    nl_tb_writer_close(&st->tensorboard, &close_err);
     if (rc == NL_OK && close_err.code != NL_OK) {
         *err = close_err;
         rc = close_err.code;
@@ -1013,6 +1061,7 @@ static void run_close(run_state *st)
     nl_csv_close(&st->metrics, &(nl_error){0});
     nl_csv_close(&st->trace, &(nl_error){0});
     nl_csv_close(&st->series, &(nl_error){0});
+    nl_tb_writer_close(&st->tensorboard, &(nl_error){0});
     nl_device_data_free(&st->device_data);
     nl_model_free(st->model);
     nl_dataset_free(&st->own_data);

@@ -117,6 +117,9 @@ typedef struct {
     /* series.csv: per-layer gradient norms and per attention layer the
      * largest logit, at step 0 and every log_every steps */
     bool log_grad_norms;
+    /* the metrics.csv and series.csv rows also as TensorBoard events, in
+     * the run directory's events.out.tfevents.normlab */
+    bool log_tensorboard;
     bool log_attention_logits;
     /* series.csv at each evaluation: per normalizer with running
      * statistics, running variance over the test split's variance */

@@ -17,6 +17,10 @@ echo '#define NORMLAB_GIT_COMMIT "emulated"' > "$B/gen/version_git.h"
 echo '#define NL_CPU_KERNEL_SETS(X)' > "$B/gen/cpu_kernel_sets.h"
 # the plot templates, embedded as CMake's build embeds them
 cmake -DOUTPUT="$B/gen/plot_templates.c" -DTEMPLATE_DIR="$R/plots" -P "$R/core/plot/embed_templates.cmake"
+# and normlab report's page assets, as CMakeLists.txt embeds them
+cmake -DOUTPUT="$B/gen/report_assets.c" -DTEMPLATE_DIR="$R/core/report/assets" -DGLOB='report.*' \
+      -DHEADER=report/assets.h -DTYPE=nl_report_asset -DTABLE=nl_report_assets -DCOUNT=nl_n_report_assets \
+      -DNAME_PART=NAME -P "$R/core/plot/embed_templates.cmake"
 OB=/usr/include/$(gcc -print-multiarch)/openblas-openmp
 OL=/usr/lib/$(gcc -print-multiarch)/openblas-openmp
 FL="-O1 -g -ffp-contract=off"
@@ -53,8 +57,10 @@ for f in $(cd "$R" && find core cmd -name '*.c') tests/testutil.c tests/norm_spa
     *) objs="$objs $o" ;;
     esac
 done
-gcc -std=c11 $FL -I"$R/core" -c "$B/gen/plot_templates.c" -o "$B/obj/plot_templates.o"
-core_objs="$core_objs $B/obj/plot_templates.o"
+for g in plot_templates report_assets; do
+    gcc -std=c11 $FL -I"$R/core" -c "$B/gen/$g.c" -o "$B/obj/$g.o"
+    core_objs="$core_objs $B/obj/$g.o"
+done
 wait_all
 g++ -fopenmp -pthread -o "$B/test_cuda_parity" $objs $core_objs "$B"/obj/cuda_*.o "$B/obj/emu.o" -L"$OL" \
     -Wl,-rpath,"$OL" -lopenblas $(pkg-config --libs check yaml-0.1) -lz -lm

@@ -1,0 +1,128 @@
+/* normlab report: one self-contained HTML page for sweeps and runs
+ * (core/report). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "log/files.h"
+#include "report/report.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: normlab report DIR... [--out FILE] [--force] [--experiment FILE]\n\n"
+            "Writes one HTML page for sweep and run directories (any mix) that opens in a browser\n"
+            "with nothing else: no network, no files beside it. Per directory: the experiment's\n"
+            "description and grid, the table over seeds (as normlab table: mean, sd and 95%%\n"
+            "interval per cell), every run with its status (failed, diverged and unfinished runs\n"
+            "shown as such), the plots the experiment declares as SVG (drawn by gnuplot from the\n"
+            "templates of normlab plot, in a temporary directory: DIR is only read), the claims'\n"
+            "verdicts and forest plot where verdicts.csv exists (normlab verdict), and each run's\n"
+            "config (the keys set differently across runs first) and provenance. Tables sort by\n"
+            "any column and filter by the varied keys. Several directories also get their curves\n"
+            "in one figure (normlab compare).\n\n"
+            "options:\n"
+            "  --out FILE         the page (default: DIR/report.html for one directory; required\n"
+            "                     for several); written whole or not at all\n"
+            "  --force            replace FILE when it exists (refused otherwise, nothing written)\n"
+            "  --experiment FILE  the experiment file of one sweep directory (default: the file in\n"
+            "                     experiments/ whose name: is the directory's name)\n\n"
+            "Exit status: 0 written, 1 failure at run time, 2 bad usage, a directory that is no\n"
+            "sweep or run or holds no runs, or FILE exists.\n");
+}
+
+typedef struct {
+    const char *dirs[NL_REPORT_MAX_DIRS];
+    int n_dirs;
+    const char *out, *experiment;
+    bool force;
+} report_args;
+
+/* -1: go on; else the exit status */
+static int parse_args(int argc, char **argv, report_args *a)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        if (nl_cmd_is_help(s)) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(s, "--force")) {
+            a->force = true;
+        } else if (!strcmp(s, "--out") || !strcmp(s, "--experiment")) {
+            if (i + 1 >= argc || !argv[i + 1][0])
+                return nl_cmd_usage_error("report", "%s needs a file name", s);
+            *(!strcmp(s, "--out") ? &a->out : &a->experiment) = argv[++i];
+        } else if (s[0] == '-' && s[1]) {
+            return nl_cmd_usage_error("report", "unknown option '%s'", s);
+        } else if (a->n_dirs == NL_REPORT_MAX_DIRS) {
+            return nl_cmd_usage_error("report", "at most %d directories", NL_REPORT_MAX_DIRS);
+        } else {
+            a->dirs[a->n_dirs++] = s;
+        }
+    }
+    if (!a->n_dirs)
+        return nl_cmd_usage_error("report", "no sweep or run directory given");
+    if (!a->out && a->n_dirs > 1)
+        return nl_cmd_usage_error("report", "several directories: give --out FILE (where the page goes)");
+    return -1;
+}
+
+/* the command line, for the page's header */
+static void command_line(int argc, char **argv, char *buf, size_t size)
+{
+    size_t used = (size_t)snprintf(buf, size, "normlab");
+    for (int i = 0; i < argc && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, " %s", argv[i]);
+}
+
+static int write_page(const report_args *a, const char *out, const nl_report *rep)
+{
+    nl_error err = {0};
+    bool existed = false;
+    const nl_code rc = a->force ? nl_write_atomic(out, rep->html.data, rep->html.len, &err)
+                                : nl_write_exclusive(out, rep->html.data, rep->html.len, &existed, &err);
+    if (existed)
+        nl_fail(&err, NL_ERR_USAGE, "%s exists (written meanwhile); give --force to replace it", out);
+    if (rc)
+        return nl_cmd_report("report", &err);
+    printf("%s (%.1f kB): %d run%s, %d figure%s%s\n", out, (double)rep->html.len / 1000.0, rep->n_runs,
+           rep->n_runs == 1 ? "" : "s", rep->n_figures, rep->n_figures == 1 ? "" : "s",
+           rep->gnuplot_missing ? " (gnuplot is not on PATH: none drawn)" : "");
+    return 0;
+}
+
+int cmd_report(int argc, char **argv)
+{
+    report_args a = {0};
+    const int status = parse_args(argc, argv, &a);
+    if (status >= 0)
+        return status;
+    char out[1200];
+    if (a.out)
+        nl_copy_string(out, sizeof out, a.out);
+    else
+        nl_path_join(out, sizeof out, a.dirs[0], "report.html");
+    nl_error err = {0};
+    if (nl_is_dir(out))
+        nl_fail(&err, NL_ERR_USAGE, "%s is a directory; name the page's file, e.g. --out %s/report.html", out, out);
+    /* refused before any work: the page never replaces a file unasked */
+    else if (!a.force && nl_path_exists(out))
+        nl_fail(&err, NL_ERR_USAGE, "%s exists; give --force to replace it, or --out FILE", out);
+    if (err.code)
+        return nl_cmd_report("report", &err);
+    char line[2048];
+    command_line(argc, argv, line, sizeof line);
+    const nl_report_options opt = {.experiment = a.experiment, .command_line = line};
+    nl_report rep;
+    if (nl_report_build(a.dirs, a.n_dirs, &opt, &rep, &err) != NL_OK)
+        return nl_cmd_report("report", &err);
+    for (const char *w = rep.notes.data ? rep.notes.data : ""; *w;) {
+        const size_t len = strcspn(w, "\n");
+        fprintf(stderr, "normlab report: warning: %.*s\n", (int)len, w);
+        w += len + (w[len] == '\n');
+    }
+    const int written = write_page(&a, out, &rep);
+    nl_report_free(&rep);
+    return written;
+}

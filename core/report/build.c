@@ -1,0 +1,147 @@
+/* nl_report_build: every directory read first (nothing is made when one
+ * cannot be), then the page, a section per directory, its figures drawn
+ * in a private temporary directory removed at the end. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "report/internal.h"
+
+/* the directories, or one directory's parts */
+static void toc(rp_page *p, const rp_source *src, int n)
+{
+    static const struct {
+        const char *id, *name;
+    } parts[] = {{"over-seeds", "over seeds"}, {"plots", "plots"}, {"verdicts", "verdicts"},
+                 {"runs", "runs"}, {"configs", "configs and provenance"}};
+    nl_buf_printf(p->html, "<nav class=\"toc\" aria-label=\"sections\">");
+    if (n > 1)
+        nl_buf_printf(p->html, "<a href=\"#compared\">compared</a>");
+    for (int i = 0; i < n && n > 1; i++) {
+        nl_buf_printf(p->html, "<a href=\"#s%d\">", src[i].index);
+        rp_esc(p->html, src[i].name);
+        nl_buf_printf(p->html, "</a>");
+    }
+    char verdicts[1200];
+    nl_path_join(verdicts, sizeof verdicts, src[0].res.dir, "verdicts.csv");
+    for (size_t k = 0; k < sizeof parts / sizeof parts[0] && n == 1; k++) {
+        /* a run has no table over seeds; only a sweep with verdicts.csv has verdicts */
+        if ((!strcmp(parts[k].id, "over-seeds") && !src[0].res.sweep) ||
+            (!strcmp(parts[k].id, "verdicts") && !(src[0].res.sweep && nl_path_exists(verdicts))))
+            continue;
+        nl_buf_printf(p->html, "<a href=\"#s1-%s\">%s</a>", parts[k].id, parts[k].name);
+    }
+    nl_buf_printf(p->html, "</nav>\n</header>\n<main>\n");
+}
+
+static void section_head(rp_page *p, const rp_source *s, bool first)
+{
+    int counts[4] = {0};
+    for (int i = 0; i < s->res.n_runs; i++)
+        counts[s->runs[i].result.state]++;
+    nl_buf_printf(p->html, "<section id=\"s%d\">\n<h2%s>", s->index, first ? " class=\"first\"" : "");
+    rp_esc(p->html, s->name);
+    nl_buf_printf(p->html, "</h2>\n<p class=\"path\">");
+    rp_esc(p->html, s->res.dir);
+    nl_buf_printf(p->html, "</p>\n<p>%s: %d run%s, ", s->res.sweep ? "A sweep" : "A run", s->res.n_runs,
+                  s->res.n_runs == 1 ? "" : "s");
+    static const nl_sweep_state order[] = {NL_SWEEP_OK, NL_SWEEP_DIVERGED, NL_SWEEP_FAILED, NL_SWEEP_PENDING};
+    bool any = false;
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
+        if (counts[order[k]]) {
+            nl_buf_printf(p->html, "%s<span class=\"status status-%s\">%d %s</span>", any ? ", " : "",
+                          nl_sweep_state_name(order[k]), counts[order[k]], nl_sweep_state_name(order[k]));
+            any = true;
+        }
+    nl_buf_printf(p->html, ".</p>\n");
+}
+
+static nl_code section(rp_page *p, rp_source *s, bool first, nl_error *err)
+{
+    section_head(p, s, first);
+    rp_source_warnings(s, p);
+    rp_warnings_box(p, s);
+    rp_description(p, s);
+    rp_grid(p, s);
+    rp_filters(p, s);
+    /* the numbers over seeds, the pictures and the claims first; then every run */
+    nl_code rc = rp_cells_table(p, s, err);
+    if (rc == NL_OK)
+        rc = rp_figures(p, s, err);
+    if (rc == NL_OK)
+        rc = rp_verdicts(p, s, err);
+    if (rc == NL_OK) {
+        rp_filters(p, s);
+        rp_runs_table(p, s);
+        rp_provenance(p, s);
+        rp_configs(p, s);
+        nl_buf_printf(p->html, "</section>\n");
+    }
+    p->out->n_runs += s->res.n_runs;
+    return rc;
+}
+
+/* a private directory for the figures: $TMPDIR or /tmp */
+static nl_code make_tmp(rp_page *p, nl_error *err)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(p->tmp, sizeof p->tmp, "%s/normlab-report.XXXXXX", base && base[0] ? base : "/tmp");
+    if (!mkdtemp(p->tmp))
+        return nl_fail(err, NL_ERR_IO, "cannot make a temporary directory in %s for the figures: %s",
+                       base && base[0] ? base : "/tmp", strerror(errno));
+    return NL_OK;
+}
+
+static nl_code write_page(rp_page *p, rp_source *src, const char *const *dirs, int n_dirs, nl_error *err)
+{
+    char title[300];
+    if (n_dirs == 1)
+        snprintf(title, sizeof title, "%s", src[0].name);
+    else
+        snprintf(title, sizeof title, "%s and %d more", src[0].name, n_dirs - 1);
+    rp_page_head(p, title, n_dirs);
+    toc(p, src, n_dirs);
+    nl_code rc = n_dirs > 1 ? rp_compare_figure(p, dirs, n_dirs, err) : NL_OK;
+    for (int i = 0; i < n_dirs && rc == NL_OK; i++)
+        rc = section(p, &src[i], i == 0 && n_dirs == 1, err);
+    rp_page_tail(p);
+    p->out->n_figures = p->n_figures;
+    return rc;
+}
+
+nl_code nl_report_build(const char *const *dirs, int n_dirs, const nl_report_options *opt, nl_report *out,
+                        nl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (n_dirs < 1 || n_dirs > NL_REPORT_MAX_DIRS)
+        return nl_fail(err, NL_ERR_USAGE, "give 1 to %d directories (got %d)", NL_REPORT_MAX_DIRS, n_dirs);
+    if (opt->experiment && n_dirs > 1)
+        return nl_fail(err, NL_ERR_USAGE, "--experiment names the file of one sweep directory; %d given", n_dirs);
+    rp_source *src = calloc((size_t)n_dirs, sizeof *src);
+    if (!src)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    nl_code rc = NL_OK;
+    int loaded = 0;
+    for (; loaded < n_dirs && rc == NL_OK; loaded++)
+        rc = rp_source_load(dirs[loaded], loaded + 1, opt, &src[loaded], err);
+    rp_page page = {.html = &out->html, .out = out, .opt = opt};
+    if (rc == NL_OK && (rc = make_tmp(&page, err)) == NL_OK) {
+        rc = write_page(&page, src, dirs, n_dirs, err);
+        rp_remove_tree(page.tmp);
+    }
+    for (int i = 0; i < loaded; i++)
+        rp_source_free(&src[i]);
+    free(src);
+    if (rc == NL_OK && (out->html.failed || out->notes.failed))
+        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory writing the page");
+    if (rc)
+        nl_report_free(out);
+    return rc;
+}
+
+void nl_report_free(nl_report *r)
+{
+    nl_buf_free(&r->html);
+    nl_buf_free(&r->notes);
+}

@@ -1,0 +1,119 @@
+/* Each run's resolved config: the settings every run shares, once, then
+ * per run the keys set differently across runs (the grid, derived keys and
+ * what they change) before the rest, with its summary.json's provenance. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/internal.h"
+
+typedef struct {
+    const char *key;
+    const char *shared; /* the value every run has; NULL: it differs, or some run lacks it */
+} config_key;
+
+/* the keys of every run's config.yaml, in first-appearance order, and
+ * whether all runs share each one's value */
+static int config_keys(const rp_source *s, config_key **out)
+{
+    int n = 0, cap = 0, with_config = 0;
+    config_key *keys = NULL;
+    for (int i = 0; i < s->res.n_runs; i++) {
+        const rp_run *r = &s->runs[i];
+        with_config += r->have_config;
+        for (int k = 0; r->have_config && k < r->config.n; k++) {
+            int j = 0;
+            while (j < n && strcmp(keys[j].key, r->config.items[k].key))
+                j++;
+            if (j < n)
+                continue;
+            if (n == cap) {
+                cap = cap ? 2 * cap : 256;
+                config_key *grown = realloc(keys, (size_t)cap * sizeof *keys);
+                if (!grown)
+                    break;
+                keys = grown;
+            }
+            keys[n++] = (config_key){r->config.items[k].key, r->config.items[k].value};
+        }
+    }
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < s->res.n_runs && keys[j].shared; i++) {
+            const char *v = s->runs[i].have_config ? nl_flat_get(&s->runs[i].config, keys[j].key) : NULL;
+            if (!v || strcmp(v, keys[j].shared))
+                keys[j].shared = NULL;
+        }
+    *out = keys;
+    return with_config ? n : 0;
+}
+
+static void key_value_row(rp_page *p, const char *key, const char *value, bool differs)
+{
+    nl_buf_printf(p->html, "<tr%s><td><code>", differs ? " class=\"differs\"" : "");
+    rp_esc(p->html, key);
+    nl_buf_printf(p->html, "</code></td><td><code>");
+    rp_esc(p->html, value);
+    nl_buf_printf(p->html, "</code></td></tr>\n");
+}
+
+static void prov_item(rp_page *p, const char *label, const char *value)
+{
+    if (!value[0])
+        return;
+    nl_buf_printf(p->html, "<dt>%s</dt><dd>", label);
+    rp_esc(p->html, value);
+    nl_buf_printf(p->html, "</dd>");
+}
+
+/* run i's details: provenance, then its keys that differ across runs */
+static void run_details(rp_page *p, const rp_source *s, int i, const config_key *keys, int n_keys, int n_shared)
+{
+    const rp_run *r = &s->runs[i];
+    nl_buf_printf(p->html, "<details class=\"run\" id=\"s%d-run-%d\"><summary><code>", s->index, i + 1);
+    rp_esc(p->html, s->res.runs[i].name);
+    nl_buf_printf(p->html, "</code> <span class=\"status status-%s\">%s</span></summary>\n<dl class=\"prov\">",
+                  rp_status_name(r), rp_status_name(r));
+    prov_item(p, "directory", s->res.runs[i].dir);
+    prov_item(p, "commit", r->commit);
+    prov_item(p, "CPU", r->cpu);
+    prov_item(p, "CPU kernel set", r->kernels);
+    prov_item(p, "threads", r->threads);
+    prov_item(p, "device", r->device);
+    prov_item(p, "host", r->host);
+    prov_item(p, "started", r->started);
+    prov_item(p, "finished", r->finished);
+    prov_item(p, "why", r->result.reason);
+    nl_buf_printf(p->html, "</dl>\n");
+    if (!r->have_config) {
+        nl_buf_printf(p->html, "<p class=\"small\">No readable config.yaml.</p></details>\n");
+        return;
+    }
+    nl_buf_printf(p->html, "<table><tbody>\n");
+    for (int k = 0; k < n_keys; k++)
+        if (!keys[k].shared) {
+            const char *v = nl_flat_get(&r->config, keys[k].key);
+            key_value_row(p, keys[k].key, v ? v : "(not set)", true);
+        }
+    nl_buf_printf(p->html, "</tbody></table>\n<p class=\"small\">and the %d settings <a href=\"#s%d-shared\">every "
+                  "run shares</a>.</p></details>\n", n_shared, s->index);
+}
+
+void rp_configs(rp_page *p, const rp_source *s)
+{
+    config_key *keys = NULL;
+    const int n_keys = config_keys(s, &keys);
+    int n_shared = 0;
+    for (int k = 0; k < n_keys; k++)
+        n_shared += keys[k].shared != NULL;
+    nl_buf_printf(p->html, "<h3 id=\"s%d-configs\">Each run: config and provenance</h3>\n<p class=\"hint\">A run's "
+                  "resolved config (its config.yaml) is the keys set differently across runs, listed with it, and "
+                  "the %d settings every run shares, listed once.</p>\n", s->index, n_shared);
+    for (int i = 0; i < s->res.n_runs; i++)
+        run_details(p, s, i, keys, n_keys, n_shared);
+    nl_buf_printf(p->html, "<details id=\"s%d-shared\"><summary>The settings every run shares (%d)</summary>\n"
+                  "<div class=\"scroll\"><table><tbody>\n", s->index, n_shared);
+    for (int k = 0; k < n_keys; k++)
+        if (keys[k].shared)
+            key_value_row(p, keys[k].key, keys[k].shared, false);
+    nl_buf_printf(p->html, "</tbody></table></div></details>\n");
+    free(keys);
+}

@@ -1,0 +1,121 @@
+/* The page's frame (head with the inlined CSS, the script at the end),
+ * escaping, numbers as the page shows them, and warnings. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "report/assets.h"
+#include "report/internal.h"
+#include "version_git.h"
+
+void rp_esc(nl_buf *b, const char *s)
+{
+    const char *plain = s;
+    for (; *s; s++) {
+        const char *entity = *s == '&'    ? "&amp;"
+                             : *s == '<'  ? "&lt;"
+                             : *s == '>'  ? "&gt;"
+                             : *s == '"'  ? "&quot;"
+                             : *s == '\'' ? "&#39;"
+                                          : NULL;
+        if (entity) {
+            nl_buf_printf(b, "%.*s%s", (int)(s - plain), plain, entity);
+            plain = s + 1;
+        }
+    }
+    if (s > plain)
+        nl_buf_printf(b, "%s", plain);
+}
+
+bool rp_is_fraction(const char *metric)
+{
+    return strstr(metric, "accuracy") != NULL || strstr(metric, "error") != NULL;
+}
+
+const char *rp_metric_text(const char *metric, const char *value, char *buf, size_t size)
+{
+    char *end;
+    const double v = value && *value ? strtod(value, &end) : NAN;
+    if (!value || !*value)
+        snprintf(buf, size, "%s", "");
+    else if (*end)
+        snprintf(buf, size, "%s", value); /* text: a kernel set */
+    else if (!isfinite(v))
+        snprintf(buf, size, "%s", isnan(v) ? "NaN" : v > 0 ? "inf" : "-inf");
+    else if (rp_is_fraction(metric))
+        snprintf(buf, size, "%.2f", 100 * v);
+    else
+        snprintf(buf, size, "%.4g", v);
+    return buf;
+}
+
+/* an asset's text: the build embeds every file of core/report/assets */
+static const char *asset(const char *name)
+{
+    for (int i = 0; i < nl_n_report_assets; i++)
+        if (!strcmp(nl_report_assets[i].name, name))
+            return nl_report_assets[i].text;
+    return "";
+}
+
+void rp_page_head(rp_page *p, const char *title, int n_dirs)
+{
+    char when[40];
+    const time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
+    /* the empty icon keeps a browser from asking for /favicon.ico */
+    nl_buf_printf(p->html, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                  "<meta name=\"generator\" content=\"normlab %s\">\n<title>", NORMLAB_VERSION);
+    rp_esc(p->html, title);
+    nl_buf_printf(p->html, " · normlab report</title>\n<link rel=\"icon\" href=\"data:,\">\n<style>\n%s</style>\n"
+                  "</head>\n<body>\n<header class=\"page\">\n<h1>", asset("report.css"));
+    rp_esc(p->html, title);
+    nl_buf_printf(p->html, "</h1>\n<p class=\"meta\">normlab report of %d director%s, written %s by normlab %s "
+                  "(commit %s)", n_dirs, n_dirs == 1 ? "y" : "ies", when, NORMLAB_VERSION, NORMLAB_GIT_COMMIT);
+    if (p->opt->command_line) {
+        nl_buf_printf(p->html, ": <code>");
+        rp_esc(p->html, p->opt->command_line);
+        nl_buf_printf(p->html, "</code>");
+    }
+    nl_buf_printf(p->html, ". Errors and accuracies in percent; intervals are Student-t 95%% intervals over "
+                  "seeds. Click a column's header to sort by it.</p>\n");
+}
+
+void rp_page_tail(rp_page *p)
+{
+    nl_buf_printf(p->html, "</main>\n<script>\n%s</script>\n</body>\n</html>\n", asset("report.js"));
+}
+
+void rp_warn(rp_source *s, rp_page *p, const char *fmt, ...)
+{
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    nl_buf_printf(&s->warnings, "%s\n", line);
+    nl_buf_printf(&p->out->notes, "%s: %s\n", s->res.dir, line);
+}
+
+void rp_warnings_box(rp_page *p, const rp_source *s)
+{
+    if (!s->warnings.len)
+        return;
+    nl_buf_printf(p->html, "<div class=\"warn\" role=\"note\"><strong>Read with care:</strong>\n<ul>\n");
+    for (const char *w = s->warnings.data; *w;) {
+        const size_t len = strcspn(w, "\n");
+        char line[2048];
+        snprintf(line, sizeof line, "%.*s", (int)len, w);
+        nl_buf_printf(p->html, "<li>");
+        rp_esc(p->html, line);
+        nl_buf_printf(p->html, "</li>\n");
+        w += len + (w[len] == '\n');
+    }
+    nl_buf_printf(p->html, "</ul></div>\n");
+}

@@ -1,0 +1,89 @@
+/* Internal to core/report: a directory's results as the page shows them,
+ * the page being written, and the sections' writers. */
+#ifndef NL_REPORT_INTERNAL_H
+#define NL_REPORT_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "config/flat.h"
+#include "plot/internal.h"
+#include "report/report.h"
+#include "sweep/result.h"
+#include "sweep/sweep.h"
+
+/* a run as its own files say: summary.json and config.yaml */
+typedef struct {
+    nl_sweep_result result;
+    long last_step;           /* an unfinished run's last logged step; -1 none */
+    char commit[64], cpu[192], kernels[64], threads[16], started[32], finished[32], host[128], device[32];
+    nl_flat config;
+    bool have_config;
+} rp_run;
+
+/* one directory given */
+typedef struct {
+    int index;               /* 1-based: the section's ids are s1, s2, ... */
+    pl_results res;          /* summary.csv (or the run's summary.json) */
+    rp_run *runs;            /* per res.runs[i] */
+    char name[160];          /* the sweep's or run's name */
+    char experiment[1024];   /* its experiment file, "" none */
+    nl_experiment exp;
+    bool have_exp;
+    char no_experiment[2100]; /* why there is none */
+    nl_buf warnings;         /* the section's warnings, a line each */
+} rp_source;
+
+/* the page being written */
+typedef struct {
+    nl_buf *html;
+    nl_report *out;
+    const nl_report_options *opt;
+    char tmp[1024]; /* a private directory the figures are drawn in */
+    int n_figures;
+} rp_page;
+
+/* ---- html.c ---- */
+/* s with & < > " ' escaped: text and attribute values alike */
+void rp_esc(nl_buf *b, const char *s);
+/* a number of a summary metric as the page shows it: percent for
+ * accuracies and errors ("15.60"), else %.4g; "" for an empty value */
+const char *rp_metric_text(const char *metric, const char *value, char *buf, size_t size);
+bool rp_is_fraction(const char *metric);
+void rp_page_head(rp_page *p, const char *title, int n_dirs);
+void rp_page_tail(rp_page *p);
+/* a line for the screen and for the section's warning box */
+void rp_warn(rp_source *s, rp_page *p, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void rp_warnings_box(rp_page *p, const rp_source *s);
+
+/* ---- source.c ---- */
+nl_code rp_source_load(const char *dir, int index, const nl_report_options *opt, rp_source *s, nl_error *err);
+/* the warnings reading left (rows cut short, unfinished runs), said on
+ * the page and the screen */
+void rp_source_warnings(rp_source *s, rp_page *p);
+void rp_source_free(rp_source *s);
+bool rp_run_finished(const rp_run *r);
+const char *rp_status_name(const rp_run *r);
+
+/* ---- tables.c ---- */
+void rp_filters(rp_page *p, const rp_source *s);
+nl_code rp_cells_table(rp_page *p, rp_source *s, nl_error *err);
+void rp_runs_table(rp_page *p, const rp_source *s);
+
+/* ---- figures.c ---- */
+nl_code rp_figures(rp_page *p, rp_source *s, nl_error *err);
+nl_code rp_compare_figure(rp_page *p, const char *const *dirs, int n_dirs, nl_error *err);
+/* renders the scripts of rep as SVG and inlines each as a figure */
+nl_code rp_inline_figures(rp_page *p, nl_plot_report *rep, rp_source *s, nl_error *err);
+/* the directory tree at path removed (what the page's drawing left there) */
+void rp_remove_tree(const char *path);
+
+/* ---- verdicts.c ---- */
+nl_code rp_verdicts(rp_page *p, rp_source *s, nl_error *err);
+
+/* ---- details.c ---- */
+void rp_description(rp_page *p, const rp_source *s);
+void rp_grid(rp_page *p, const rp_source *s);
+void rp_provenance(rp_page *p, const rp_source *s);
+void rp_configs(rp_page *p, const rp_source *s);
+
+#endif

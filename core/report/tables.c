@@ -1,0 +1,292 @@
+/* The section's tables: the cells over seeds (nl_table_write's numbers,
+ * as normlab table prints them) and every run with its status and
+ * results, both sortable and filtered by the filter box's varied keys. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot/plot.h"
+#include "report/internal.h"
+
+/* the varied keys with at least two values: the filter box's */
+static int filter_keys(const pl_results *r, int *keys)
+{
+    int n = 0;
+    for (int k = 0; k < r->n_keys; k++) {
+        const char *values[2];
+        if (pl_distinct(r, k, values, 2) > 1)
+            keys[n++] = k;
+    }
+    return n;
+}
+
+/* a select of the distinct values among `values` (n of them) */
+static void select_box(rp_page *p, const char *key, const char *label, const char *const *values, int n)
+{
+    nl_buf_printf(p->html, "<label>");
+    rp_esc(p->html, label);
+    nl_buf_printf(p->html, " <select data-key=\"");
+    rp_esc(p->html, key);
+    nl_buf_printf(p->html, "\"><option value=\"*\">all</option>");
+    for (int i = 0; i < n; i++) {
+        nl_buf_printf(p->html, "<option value=\"=");
+        rp_esc(p->html, values[i]);
+        nl_buf_printf(p->html, "\">");
+        rp_esc(p->html, values[i][0] ? values[i] : "(not set)");
+        nl_buf_printf(p->html, "</option>");
+    }
+    nl_buf_printf(p->html, "</select></label>\n");
+}
+
+void rp_filters(rp_page *p, const rp_source *s)
+{
+    int keys[256];
+    const int n = filter_keys(&s->res, keys);
+    const char *statuses[8];
+    int n_status = 0;
+    for (int i = 0; i < s->res.n_runs; i++) {
+        const char *name = rp_status_name(&s->runs[i]);
+        bool seen = false;
+        for (int j = 0; j < n_status && !seen; j++)
+            seen = !strcmp(statuses[j], name);
+        if (!seen && n_status < 8)
+            statuses[n_status++] = name;
+    }
+    if (n == 0 && n_status < 2)
+        return;
+    nl_buf_printf(p->html, "<div class=\"filters\" data-for=\"s%d\"><strong>Show</strong>\n", s->index);
+    for (int i = 0; i < n; i++) {
+        const char *values[256];
+        const int n_values = pl_distinct(&s->res, keys[i], values, 256);
+        select_box(p, s->res.keys[keys[i]], s->res.keys[keys[i]], values, n_values);
+    }
+    if (n_status > 1)
+        select_box(p, "status", "status", statuses, n_status);
+    nl_buf_printf(p->html, "</div>\n");
+}
+
+/* <th> of a key column: the filters find it by data-key */
+static void key_header(rp_page *p, const char *key)
+{
+    nl_buf_printf(p->html, "<th data-key=\"");
+    rp_esc(p->html, key);
+    nl_buf_printf(p->html, "\">");
+    rp_esc(p->html, key);
+    nl_buf_printf(p->html, "</th>");
+}
+
+static void key_cell(rp_page *p, const char *value)
+{
+    nl_buf_printf(p->html, "<td data-k=\"");
+    rp_esc(p->html, value);
+    nl_buf_printf(p->html, "\">");
+    rp_esc(p->html, value[0] ? value : "–");
+    nl_buf_printf(p->html, "</td>");
+}
+
+/* a number cell: shown in the page's units, sorted by its value */
+static void number_cell(rp_page *p, const char *metric, const char *value)
+{
+    char shown[64];
+    rp_metric_text(metric, value, shown, sizeof shown);
+    char *end;
+    const double v = value && *value ? strtod(value, &end) : NAN;
+    const bool numeric = value && *value && !*end;
+    if (numeric)
+        nl_buf_printf(p->html, "<td class=\"num\" data-v=\"%.10g\">", v);
+    else
+        nl_buf_printf(p->html, "<td>");
+    rp_esc(p->html, shown[0] ? shown : "–");
+    nl_buf_printf(p->html, "</td>");
+}
+
+/* ---- the cells over seeds ---- */
+
+/* the metrics the cells table shows: those a finished run has */
+static int cell_metrics(const rp_source *s, const char **out)
+{
+    static const char *const candidates[] = {"final_test_error", "final_test_loss"};
+    int n = 0;
+    for (size_t c = 0; c < sizeof candidates / sizeof candidates[0]; c++) {
+        int m = 0;
+        while (m < NL_SWEEP_N_METRICS && strcmp(nl_sweep_metric_names[m], candidates[c]))
+            m++;
+        bool any = false;
+        for (int i = 0; i < s->res.n_runs && !any && m < NL_SWEEP_N_METRICS; i++)
+            any = rp_run_finished(&s->runs[i]) && s->runs[i].result.metrics[m][0] &&
+                  strcmp(s->runs[i].result.metrics[m], "nan");
+        if (any)
+            out[n++] = candidates[c];
+    }
+    return n;
+}
+
+/* nl_table_write's CSV of one metric, read back */
+static nl_code table_of(const rp_source *s, const char *metric, pl_table *t, rp_page *p, nl_error *err)
+{
+    nl_table_spec spec = {.metric = metric};
+    nl_buf md = {0}, csv = {0}, notes = {0};
+    nl_code rc = nl_table_write(s->res.dir, &spec, &md, &csv, &notes, err);
+    if (rc == NL_OK)
+        rc = pl_table_parse(csv.data ? csv.data : "", "the table over seeds", t, err);
+    /* what the table pools is the page's to say; its rows left out are said already */
+    for (const char *w = notes.data ? notes.data : ""; rc == NL_OK && *w;) {
+        const size_t len = strcspn(w, "\n");
+        if (strstr(w, "cells pool") == w)
+            nl_buf_printf(&p->out->notes, "%s: %.*s\n", s->res.dir, (int)len, w);
+        w += len + (w[len] == '\n');
+    }
+    nl_buf_free(&md);
+    nl_buf_free(&csv);
+    nl_buf_free(&notes);
+    return rc;
+}
+
+/* one metric's mean, interval and sd cells of row r */
+static void moment_cells(rp_page *p, const pl_table *t, int r, const char *metric)
+{
+    static const char *const parts[] = {"mean", "sd", "ci95_low", "ci95_high"};
+    const char *cell[4];
+    for (int i = 0; i < 4; i++) {
+        char col[160];
+        snprintf(col, sizeof col, "%s_%s", metric, parts[i]);
+        const int c = pl_table_col(t, col);
+        cell[i] = c >= 0 ? t->rows[r][c] : "";
+    }
+    number_cell(p, metric, cell[0]);
+    char lo[64], hi[64];
+    rp_metric_text(metric, cell[2], lo, sizeof lo);
+    rp_metric_text(metric, cell[3], hi, sizeof hi);
+    nl_buf_printf(p->html, "<td class=\"num\">");
+    if (lo[0] && hi[0])
+        nl_buf_printf(p->html, "%s – %s", lo, hi);
+    else
+        nl_buf_printf(p->html, "–");
+    nl_buf_printf(p->html, "</td>");
+    number_cell(p, metric, cell[1]);
+}
+
+static void cells_header(rp_page *p, const pl_table *t, int n_keys, const char *const *metrics, int n_metrics)
+{
+    nl_buf_printf(p->html, "<thead><tr>");
+    for (int k = 0; k < n_keys; k++)
+        key_header(p, t->header[1 + k]);
+    nl_buf_printf(p->html, "<th class=\"num\">seeds</th><th class=\"num\">diverged</th>");
+    for (int m = 0; m < n_metrics; m++)
+        nl_buf_printf(p->html, "<th class=\"num\">%s%s</th><th class=\"num\">95%% interval</th>"
+                      "<th class=\"num\">sd</th>", metrics[m], rp_is_fraction(metrics[m]) ? " %" : "");
+    nl_buf_printf(p->html, "</tr></thead>\n");
+}
+
+nl_code rp_cells_table(rp_page *p, rp_source *s, nl_error *err)
+{
+    const char *metrics[2];
+    const int n_metrics = cell_metrics(s, metrics);
+    if (!s->res.sweep || n_metrics == 0)
+        return NL_OK;
+    pl_table t[2];
+    memset(t, 0, sizeof t);
+    nl_code rc = NL_OK;
+    for (int m = 0; m < n_metrics && rc == NL_OK; m++)
+        rc = table_of(s, metrics[m], &t[m], p, err);
+    if (rc == NL_OK) {
+        const int n_keys = pl_table_col(&t[0], "n") - 1;
+        nl_buf_printf(p->html, "<h3 id=\"s%d-over-seeds\">Over seeds</h3>\n<p class=\"hint\">A row per cell of "
+                      "the varied keys (the seed and the keys the others determine aside), as <code>normlab "
+                      "table</code> prints it: finished runs only, diverged runs counted apart. <span class=\"count\" "
+                      "id=\"s%d-cells-count\"></span></p>\n<div class=\"scroll\"><table class=\"sortable\" "
+                      "id=\"s%d-cells\" data-group=\"s%d\">\n", s->index, s->index, s->index, s->index);
+        cells_header(p, &t[0], n_keys, metrics, n_metrics);
+        nl_buf_printf(p->html, "<tbody>\n");
+        for (int r = 0; r < t[0].n_rows; r++) {
+            nl_buf_printf(p->html, "<tr>");
+            for (int k = 0; k < n_keys; k++)
+                key_cell(p, t[0].rows[r][1 + k]);
+            number_cell(p, "n", t[0].rows[r][n_keys + 1]);
+            number_cell(p, "diverged", t[0].rows[r][n_keys + 2]);
+            /* the tables of two metrics hold the same cells in the same order */
+            for (int m = 0; m < n_metrics; m++)
+                moment_cells(p, &t[m], r < t[m].n_rows ? r : 0, metrics[m]);
+            nl_buf_printf(p->html, "</tr>\n");
+        }
+        nl_buf_printf(p->html, "</tbody></table></div>\n");
+    }
+    for (int m = 0; m < 2; m++)
+        pl_table_free(&t[m]);
+    return rc;
+}
+
+/* ---- every run ---- */
+
+/* the summary metrics some run has a value of */
+static int run_metrics(const rp_source *s, int *out)
+{
+    int n = 0;
+    for (int m = 0; m < NL_SWEEP_N_METRICS; m++) {
+        bool any = false;
+        for (int i = 0; i < s->res.n_runs && !any; i++)
+            any = s->runs[i].result.metrics[m][0] != '\0';
+        if (any)
+            out[n++] = m;
+    }
+    return n;
+}
+
+/* the status cell: the state, and why a run is not a result */
+static void status_cell(rp_page *p, const rp_run *r)
+{
+    const char *name = rp_status_name(r);
+    nl_buf_printf(p->html, "<td data-k=\"%s\"><span class=\"status status-%s\">%s</span>", name, name, name);
+    char why[400] = "";
+    if (r->result.reason[0])
+        nl_copy_string(why, sizeof why, r->result.reason);
+    else if (r->result.state == NL_SWEEP_PENDING && r->last_step >= 0)
+        snprintf(why, sizeof why, "running or stopped: metrics.csv reaches step %ld", r->last_step);
+    else if (r->result.state == NL_SWEEP_PENDING)
+        snprintf(why, sizeof why, "not started, or no step logged yet");
+    if (why[0]) {
+        nl_buf_printf(p->html, "<br><span class=\"small\">");
+        rp_esc(p->html, why);
+        nl_buf_printf(p->html, "</span>");
+    }
+    nl_buf_printf(p->html, "</td>");
+}
+
+static void runs_header(rp_page *p, const rp_source *s, const int *metrics, int n_metrics)
+{
+    nl_buf_printf(p->html, "<thead><tr><th>run</th>");
+    for (int k = 0; k < s->res.n_keys; k++)
+        key_header(p, s->res.keys[k]);
+    nl_buf_printf(p->html, "<th data-key=\"status\">status</th>");
+    for (int m = 0; m < n_metrics; m++) {
+        const char *name = nl_sweep_metric_names[metrics[m]];
+        nl_buf_printf(p->html, "<th class=\"num\">%s%s</th>", name, rp_is_fraction(name) ? " %" : "");
+    }
+    nl_buf_printf(p->html, "</tr></thead>\n");
+}
+
+void rp_runs_table(rp_page *p, const rp_source *s)
+{
+    int metrics[NL_SWEEP_N_METRICS];
+    const int n_metrics = run_metrics(s, metrics);
+    nl_buf_printf(p->html, "<h3 id=\"s%d-runs\">Runs</h3>\n<p class=\"hint\">Every run, its status from its "
+                  "summary.json. <span class=\"count\" id=\"s%d-runtable-count\"></span></p>\n"
+                  "<div class=\"scroll\"><table class=\"sortable\" id=\"s%d-runtable\" data-group=\"s%d\">\n",
+                  s->index, s->index, s->index, s->index);
+    runs_header(p, s, metrics, n_metrics);
+    nl_buf_printf(p->html, "<tbody>\n");
+    for (int i = 0; i < s->res.n_runs; i++) {
+        const rp_run *r = &s->runs[i];
+        nl_buf_printf(p->html, "<tr class=\"run-%s\"><td class=\"name\"><a href=\"#s%d-run-%d\">",
+                      rp_status_name(r), s->index, i + 1);
+        rp_esc(p->html, s->res.runs[i].name);
+        nl_buf_printf(p->html, "</a></td>");
+        for (int k = 0; k < s->res.n_keys; k++)
+            key_cell(p, s->res.runs[i].values[k]);
+        status_cell(p, r);
+        for (int m = 0; m < n_metrics; m++)
+            number_cell(p, nl_sweep_metric_names[metrics[m]], r->result.metrics[metrics[m]]);
+        nl_buf_printf(p->html, "</tr>\n");
+    }
+    nl_buf_printf(p->html, "</tbody></table></div>\n");
+}

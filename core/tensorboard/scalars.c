@@ -1,0 +1,128 @@
+/* A run's metrics.csv and series.csv as TensorBoard scalars (scalars.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot/internal.h"
+#include "tensorboard/scalars.h"
+
+/* metrics.csv's columns that are no scalar of every split: the event's
+ * step and time, the row's split, and the learning rate (train rows) */
+static const struct {
+    const char *column;
+    const char *split; /* NULL: never a scalar; else only in this split's rows */
+} not_per_split[] = {
+    {"step", NULL}, {"split", NULL}, {"epoch", NULL}, {"elapsed_s", NULL}, {"lr", "train"},
+};
+
+bool nl_tb_metric_tag(const char *split, const char *column, char *tag, size_t size)
+{
+    for (size_t i = 0; i < sizeof not_per_split / sizeof not_per_split[0]; i++)
+        if (!strcmp(column, not_per_split[i].column) &&
+            (!not_per_split[i].split || strcmp(split, not_per_split[i].split)))
+            return false;
+    snprintf(tag, size, "%s/%s", split, column);
+    return true;
+}
+
+void nl_tb_series_tag(const char *series, const char *layer, const char *name, char *tag, size_t size)
+{
+    snprintf(tag, size, "%s/%s/%s", series, layer, name);
+}
+
+/* one file's rows as read; absent files have no rows */
+typedef struct {
+    pl_table t;
+    int step, split, elapsed, series, layer, name, value;
+    int row;
+} csv_rows;
+
+static nl_code read_rows(const char *dir, const char *file, csv_rows *f, nl_buf *notes, nl_error *err)
+{
+    memset(f, 0, sizeof *f);
+    char path[1300], problem[1600];
+    nl_path_join(path, sizeof path, dir, file);
+    if (!nl_path_exists(path))
+        return NL_OK;
+    nl_code rc = pl_table_read(path, &f->t, err);
+    if (rc)
+        return rc;
+    if (notes && pl_table_problem(&f->t, path, problem, sizeof problem)[0])
+        nl_buf_printf(notes, "%s\n", problem);
+    f->step = pl_table_col(&f->t, "step");
+    f->split = pl_table_col(&f->t, "split");
+    f->elapsed = pl_table_col(&f->t, "elapsed_s");
+    f->series = pl_table_col(&f->t, "series");
+    f->layer = pl_table_col(&f->t, "layer");
+    f->name = pl_table_col(&f->t, "name");
+    f->value = pl_table_col(&f->t, "value");
+    if (f->step < 0)
+        return nl_fail(err, NL_ERR_DATA, "%s has no step column", path);
+    return NL_OK;
+}
+
+static long step_of(const csv_rows *f, int row) { return atol(f->t.rows[row][f->step]); }
+
+/* a scalar of a cell, when it is a number ("nan" is one: a diverged loss) */
+static bool scalar(nl_tb_bytes *out, double wall, long step, const char *tag, const char *cell, long *n)
+{
+    char *end;
+    const double v = strtod(cell, &end);
+    if (!cell[0] || *end)
+        return false;
+    nl_tb_scalar_event(out, wall, step, tag, (float)v);
+    ++*n;
+    return true;
+}
+
+static void metrics_row(const csv_rows *m, int r, double wall, nl_tb_bytes *out, long *n)
+{
+    const char *split = m->split >= 0 ? m->t.rows[r][m->split] : "train";
+    for (int c = 0; c < m->t.n_cols; c++) {
+        char tag[256];
+        if (nl_tb_metric_tag(split, m->t.header[c], tag, sizeof tag))
+            scalar(out, wall, step_of(m, r), tag, m->t.rows[r][c], n);
+    }
+}
+
+static void series_row(const csv_rows *s, int r, double wall, nl_tb_bytes *out, long *n)
+{
+    if (s->series < 0 || s->layer < 0 || s->name < 0 || s->value < 0)
+        return;
+    char tag[512];
+    nl_tb_series_tag(s->t.rows[r][s->series], s->t.rows[r][s->layer], s->t.rows[r][s->name], tag, sizeof tag);
+    scalar(out, wall, step_of(s, r), tag, s->t.rows[r][s->value], n);
+}
+
+nl_code nl_tb_run_events(const char *run_dir, double start_time, nl_tb_bytes *out, long *n_scalars,
+                         nl_buf *notes, nl_error *err)
+{
+    csv_rows m = {0}, s = {0};
+    *n_scalars = 0;
+    const double start = isfinite(start_time) ? start_time : 0.0;
+    nl_tb_version_event(out, start);
+    nl_code rc = read_rows(run_dir, "metrics.csv", &m, notes, err);
+    if (rc == NL_OK)
+        rc = read_rows(run_dir, "series.csv", &s, notes, err);
+    double wall = start;
+    /* both files in step order, metrics first at a step; a series row
+     * takes the time of the last metrics row before it */
+    while (rc == NL_OK && (m.row < m.t.n_rows || s.row < s.t.n_rows)) {
+        const bool take_metrics =
+            m.row < m.t.n_rows && (s.row >= s.t.n_rows || step_of(&m, m.row) <= step_of(&s, s.row));
+        if (take_metrics) {
+            const double elapsed = m.elapsed >= 0 ? pl_num(m.t.rows[m.row][m.elapsed]) : NAN;
+            if (isfinite(elapsed))
+                wall = start + elapsed;
+            metrics_row(&m, m.row++, wall, out, n_scalars);
+        } else {
+            series_row(&s, s.row++, wall, out, n_scalars);
+        }
+    }
+    pl_table_free(&m.t);
+    pl_table_free(&s.t);
+    if (rc == NL_OK && out->failed)
+        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory building %s's events", run_dir);
+    return rc;
+}

@@ -1,0 +1,322 @@
+#!/usr/bin/python3
+"""normlab report in a real browser (test_report_browser): makes the page
+of a committed sweep, loads it in headless Chromium over the DevTools
+protocol (cdp.py) and checks that it logs no console error, asks for
+nothing outside the file, draws every figure (an SVG box with size and
+marks), sorts the runs table by a clicked column and filters it by a
+varied key's select; then screenshots it at a laptop's and a phone's
+width. Last, a 500-run sweep made from copies of the sweep's runs
+(many.py): its page stays under a few MB, loads and sorts.
+
+    tests/report/browser.py NORMLAB SWEEP_DIR OUT_DIR [--shots WIDTHxHEIGHT[+TOP],...]
+
+Run from the repository root (the sweep's experiment file is found in
+experiments/). Exit 0 passed, 1 failed, 77 skipped (no Chromium). The
+screenshots go to OUT_DIR/report-WIDTH.png."""
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cdp  # noqa: E402
+
+SKIP = 77
+failures = []
+
+
+def check(ok, what):
+    print(("ok:     " if ok else "FAILED: ") + what)
+    if not ok:
+        failures.append(what)
+
+
+def make_report(normlab, sweep, out_dir, name="report.html", extra=()):
+    os.makedirs(out_dir, exist_ok=True)
+    page = os.path.join(out_dir, name)
+    started = time.monotonic()
+    made = subprocess.run([normlab, "report", sweep, "--out", page, "--force"] + list(extra), capture_output=True,
+                          text=True)
+    print("normlab report: %.1f s, exit %d: %s%s" % (time.monotonic() - started, made.returncode,
+                                                    made.stdout.strip(), made.stderr.strip()))
+    if made.returncode != 0:
+        sys.exit("normlab report failed")
+    figures = int(made.stdout.split(" figure")[0].rsplit(" ", 1)[1])
+    return os.path.abspath(page), figures
+
+
+def load(b, url, width, height):
+    b.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1,
+                                                  "mobile": width < 600})
+    b.events.clear()
+    b.send("Page.navigate", {"url": url})
+    b.wait_event("Page.loadEventFired")
+
+
+def problems(b, url):
+    """console errors and warnings, exceptions, and requests outside the file"""
+    said, asked = [], []
+    for e in b.events:
+        m, p = e.get("method"), e.get("params", {})
+        if m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "warning", "assert"):
+            said.append("console.%s: %s" % (p["type"], " ".join(str(a.get("value")) for a in p.get("args", []))))
+        elif m == "Runtime.exceptionThrown":
+            said.append("exception: %s" % p["exceptionDetails"].get("text"))
+        elif m == "Log.entryAdded" and p["entry"]["level"] in ("error", "warning"):
+            said.append("log: %s" % p["entry"]["text"])
+        elif m == "Network.requestWillBeSent":
+            request = p["request"]["url"]
+            if request != url and not request.startswith("data:"):
+                asked.append(request)
+    return said, asked
+
+
+# per figure: its size, its marks, the references (a point's <use href>, a
+# clip path's url(#...)) that name no element of that figure, and the ids
+# another part of the page holds too
+FIGURES = """Array.from(document.querySelectorAll('figure .svgbox svg')).map(function (s) {
+  var r = s.getBoundingClientRect();
+  var dangling = 0, repeated = 0;
+  s.querySelectorAll('use').forEach(function (u) {
+    var h = u.getAttribute('href') || u.getAttributeNS('http://www.w3.org/1999/xlink', 'href') || '';
+    var target = h[0] === '#' ? document.getElementById(h.slice(1)) : null;
+    if (!target || !s.contains(target)) dangling++;
+  });
+  s.querySelectorAll('[clip-path], [fill^="url("], [stroke^="url("]').forEach(function (e) {
+    ['clip-path', 'fill', 'stroke'].forEach(function (a) {
+      var m = /url\\(#([^)]+)\\)/.exec(e.getAttribute(a) || '');
+      if (m && !s.contains(document.getElementById(m[1]))) dangling++;
+    });
+  });
+  /* gnuplot's multiplot repeats its group ids within one figure (nothing
+   * refers to them); another figure's or the page's id is a collision */
+  s.querySelectorAll('[id]').forEach(function (e) {
+    document.querySelectorAll('[id="' + e.id + '"]').forEach(function (o) { if (!s.contains(o)) repeated++; });
+  });
+  return [r.width, r.height, s.querySelectorAll('path, text, use').length, dangling, repeated,
+          s.querySelectorAll('use').length];
+})"""
+
+COLUMN = """(function (table, col) {
+  return Array.from(document.getElementById(table).tBodies[0].rows).filter(function (r) { return !r.hidden; })
+    .map(function (r) { var c = r.cells[col]; var v = c.getAttribute('data-v');
+                        return v === null ? c.textContent.trim() : parseFloat(v); });
+})"""
+
+
+def header_index(b, table, prefix):
+    return b.evaluate("Array.from(document.getElementById('%s').tHead.rows[0].cells).findIndex("
+                      "function (th) { return th.textContent.trim().indexOf('%s') === 0; })" % (table, prefix))
+
+
+def click_header(b, table, col):
+    b.evaluate("document.getElementById('%s').tHead.rows[0].cells[%d].querySelector('button').click()"
+               % (table, col))
+
+
+def numbers_sorted(values, descending):
+    finite = [v for v in values if isinstance(v, (int, float)) and v == v]
+    tail = values[len(finite):]
+    ordered = finite == sorted(finite, reverse=descending)
+    return ordered and all(not (isinstance(v, (int, float)) and v == v) for v in tail)
+
+
+def check_sorting(b):
+    table = b.evaluate("document.querySelector('table[id$=\"-runtable\"]').id")
+    col = header_index(b, table, "final_test_error")
+    if col < 0:
+        col = header_index(b, table, "final_test_loss")
+    check(col >= 0, "the runs table %s has a final metric column" % table)
+    click_header(b, table, col)
+    up = b.evaluate(COLUMN + "('%s', %d)" % (table, col))
+    check(numbers_sorted(up, False) and len(set(up)) > 1, "a click sorts the runs by the column, ascending "
+          "(%s ... %s)" % (up[:3], up[-3:]))
+    click_header(b, table, col)
+    down = b.evaluate(COLUMN + "('%s', %d)" % (table, col))
+    check(numbers_sorted(down, True), "a second click sorts it descending (%s ...)" % down[:3])
+    # a column whose values span decades: sorted as text it would not be in order
+    col = header_index(b, table, "samples_per_s")
+    click_header(b, table, col)
+    up = b.evaluate(COLUMN + "('%s', %d)" % (table, col))
+    as_text = sorted(up, key=lambda v: ("%s" % v))
+    check(numbers_sorted(up, False) and as_text != up, "samples_per_s sorts by value, not as text (%s ... %s)"
+          % (up[:2], up[-2:]))
+    # a varied key's column (text cells): numbers in it by value
+    col = header_index(b, table, "train.batch_size")
+    click_header(b, table, col)
+    up = [float(v) for v in b.evaluate(COLUMN + "('%s', %d)" % (table, col))]
+    check(up == sorted(up) and len(set(up)) > 2, "train.batch_size sorts by value (%s)" % sorted(set(up)))
+    click_header(b, table, 0)
+    names = b.evaluate(COLUMN + "('%s', 0)" % table)
+    check(names == sorted(names, key=lambda s: [int(t) if t.isdigit() else t for t in _split_digits(s)]),
+          "the run column sorts by name, numbers by value (%s ...)" % names[:2])
+
+
+def _split_digits(s):
+    return [t for t in re.split(r"(\d+)", s) if t]
+
+
+SELECT = """(function (key, value) {
+  var s = document.querySelector('.filters select[data-key="' + key + '"]');
+  s.value = value; s.dispatchEvent(new Event('change'));
+})"""
+
+ROWS = """(function (table, key) {
+  var t = document.getElementById(table);
+  var col = Array.from(t.tHead.rows[0].cells).findIndex(function (th) { return th.getAttribute('data-key') === key; });
+  if (col < 0) return null;
+  return Array.from(t.tBodies[0].rows).map(function (r) { return [r.cells[col].getAttribute('data-k'), !r.hidden]; });
+})"""
+
+
+def filtered(b, tables, want):
+    """every table's rows shown are exactly those with the wanted values"""
+    bad = []
+    for table in tables:
+        shown, expected = None, None
+        for key, value in want.items():
+            rows = b.evaluate(ROWS + "(%r, %r)" % (table, key))
+            if rows is None:
+                continue
+            keep = [k == value for k, _ in rows]
+            expected = keep if expected is None else [x and y for x, y in zip(expected, keep)]
+            shown = [v for _, v in rows]
+        if expected is not None and shown != expected:
+            bad.append("%s shows %d rows, %d have %s" % (table, sum(shown), sum(expected), want))
+    return bad
+
+
+def check_filtering(b):
+    """each value of each varied key's select, then two keys at once: the
+    rows shown are exactly those with the chosen values"""
+    keys = b.evaluate("Array.from(document.querySelectorAll('.filters')[0].querySelectorAll('select')).map("
+                      "function (s) { return [s.getAttribute('data-key'), Array.from(s.options).map("
+                      "function (o) { return o.value; }).slice(1)]; })")
+    tables = b.evaluate("Array.from(document.querySelectorAll('table[data-group]')).map(function (t) "
+                        "{ return t.id; })")
+    bad, tried = [], 0
+    for key, values in keys:
+        for value in values:
+            b.evaluate(SELECT + "(%r, %r)" % (key, value))
+            bad += filtered(b, tables, {key: value[1:]})
+            tried += 1
+        b.evaluate(SELECT + "(%r, '*')" % key)
+    check(tried > 4 and not bad, "each of %d values of %d keys filters the tables %s to exactly its rows%s"
+          % (tried, len(keys), tables, ": " + "; ".join(bad[:3]) if bad else ""))
+    (k1, v1), (k2, v2) = keys[0], keys[1]
+    b.evaluate(SELECT + "(%r, %r)" % (k1, v1[-1]))
+    b.evaluate(SELECT + "(%r, %r)" % (k2, v2[0]))
+    bad = filtered(b, tables, {k1: v1[-1][1:], k2: v2[0][1:]})
+    twins = b.evaluate("Array.from(document.querySelectorAll(%s)).map(function (s) { return s.value; })"
+                       % json.dumps('.filters select[data-key="%s"]' % k1))
+    check(not bad and len(set(twins)) == 1, "%s=%s and %s=%s together keep the rows with both; the other "
+          "filter box shows the same choice%s" % (k1, v1[-1][1:], k2, v2[0][1:], ": " + "; ".join(bad) if bad else ""))
+    b.evaluate(SELECT + "(%r, '*')" % k1)
+    b.evaluate(SELECT + "(%r, '*')" % k2)
+    hidden = b.evaluate("document.querySelectorAll('table[data-group] tbody tr[hidden]').length")
+    check(hidden == 0, "'all' shows every row again")
+
+
+def screenshot(b, path, width, height, top=0):
+    shot = b.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
+                                             "clip": {"x": 0, "y": top, "width": width, "height": height,
+                                                      "scale": 1}})
+    with open(path, "wb") as f:
+        f.write(base64.b64decode(shot["data"]))
+    print("screenshot: %s" % path)
+
+
+def run(b, url, figures, out_dir, shots):
+    b.open_page()
+    load(b, url, 1280, 900)
+    sizes = b.evaluate(FIGURES)
+    check(len(sizes) == figures and figures > 0, "the page holds the %d figures normlab drew (%d)"
+          % (figures, len(sizes)))
+    for i, (w, h, marks, dangling, repeated, points) in enumerate(sizes):
+        check(w > 300 and h > 150 and marks > 20, "figure %d is drawn: %.0f x %.0f px, %d marks" % (i + 1, w, h,
+                                                                                                    marks))
+        check(not dangling and not repeated, "figure %d: each of its references (%d points among them) names an "
+              "element of its own (%d do not; %d ids also elsewhere on the page)" % (i + 1, points, dangling, repeated))
+    check_sorting(b)
+    check_filtering(b)
+    said, asked = problems(b, url)
+    check(not said, "no console error or warning%s" % (": " + "; ".join(said) if said else ""))
+    check(not asked, "no request outside the file%s" % (": " + ", ".join(asked) if asked else ""))
+    for width, height, top in shots:
+        load(b, url, width, 900)
+        wide = b.evaluate("document.documentElement.scrollWidth")
+        check(wide <= width, "at %d px the page is no wider than the screen (%d px; wide tables scroll in "
+              "their boxes)" % (width, wide))
+        if width < 600:
+            wide = b.evaluate("document.querySelectorAll('.scroll.wide, .figscroll.wide').length")
+            check(wide > 0, "at %d px the %d boxes wider than the screen say they scroll sideways" % (width, wide))
+        screenshot(b, os.path.join(out_dir, "report-%d%s.png" % (width, "-%d" % top if top else "")), width, height,
+                   top)
+        said, asked = problems(b, url)
+        check(not said and not asked, "at %d px: no console error, no request outside the file" % width)
+
+
+MANY = 500
+MANY_LIMIT_MB = 4
+
+
+def check_many(b, normlab, sweep, out_dir):
+    """a 500-run sweep (the committed sweep's runs copied as more seeds,
+    many.py): a page of a few MB that loads and sorts its 500 rows"""
+    import many
+    big = many.copy_sweep(sweep, os.path.join(out_dir, "many"), MANY)
+    experiment = os.path.join("experiments", os.path.basename(os.path.normpath(sweep)) + ".yaml")
+    page, figures = make_report(normlab, big, out_dir, "many.html", ["--experiment", experiment])
+    mb = os.path.getsize(page) / 1e6
+    check(mb < MANY_LIMIT_MB, "a %d-run sweep's page is %.2f MB (at most %d)" % (MANY, mb, MANY_LIMIT_MB))
+    url = "file://" + page
+    started = time.monotonic()
+    load(b, url, 1280, 900)
+    loaded = time.monotonic() - started
+    table = b.evaluate("document.querySelector('table[id$=\"-runtable\"]').id")
+    rows = b.evaluate("document.getElementById('%s').tBodies[0].rows.length" % table)
+    col = header_index(b, table, "final_test_loss")
+    started = time.monotonic()
+    click_header(b, table, col)
+    values = b.evaluate(COLUMN + "('%s', %d)" % (table, col))
+    sorted_in = time.monotonic() - started
+    drawn = len(b.evaluate(FIGURES))
+    said, asked = problems(b, url)
+    check(rows == MANY and drawn == figures and numbers_sorted(values, False) and not said and not asked,
+          "it loads in %.1f s with its %d runs and %d figures, sorts them in %.2f s, no console error, no "
+          "request outside the file%s" % (loaded, rows, drawn, sorted_in, "; ".join(said + asked)))
+
+
+def main():
+    if len(sys.argv) < 4:
+        sys.exit(__doc__)
+    normlab, sweep, out_dir = sys.argv[1:4]
+    shots = [(1280, 1600, 0), (390, 1500, 0)]
+    if "--shots" in sys.argv:
+        shots = [tuple(int(x) for x in re.split("[x+]", s + "+0")[:3])
+                 for s in sys.argv[sys.argv.index("--shots") + 1].split(",")]
+    chromium = cdp.find_chromium()
+    if not chromium:
+        print("skipped: no chromium on PATH (tests/deps.sh installs Debian's chromium)")
+        return SKIP
+    page, figures = make_report(normlab, sweep, out_dir)
+    url = "file://" + page
+    started = time.monotonic()
+    b = cdp.Browser(chromium)
+    try:
+        run(b, url, figures, out_dir, shots)
+        check_many(b, normlab, sweep, out_dir)
+    finally:
+        b.close()
+    print("browser checks: %.1f s" % (time.monotonic() - started))
+    if failures:
+        print("%d check(s) failed" % len(failures))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

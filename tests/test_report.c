@@ -1,0 +1,355 @@
+/* normlab report and normlab export tensorboard on a small sweep made
+ * here: what the page holds (the numbers normlab table computes, a figure
+ * per declared plot with ids of its own, each run's config and
+ * provenance, nothing fetched from outside), that the results directory
+ * is only read, and bad input as table and plot meet it: a directory with
+ * no runs, a torn CSV, a run still being written, an output that exists.
+ * The event files' framing and CRC32C here; TensorBoard itself reads them
+ * in test_tensorboard, a browser the page in test_report_browser. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log/files.h"
+#include "plot/plot.h"
+#include "tensorboard/tfevents.h"
+#include "testutil.h"
+
+static const char *const experiment =
+    "# A report test: no normalization against batch norm, two seeds.\n"
+    "#\n"
+    "# A second paragraph of the description.\n"
+    "name: sw\n"
+    "base:\n"
+    "  data: {dataset: synthetic, shape: [8], classes: 3, train_size: 256, test_size: 64}\n"
+    "  model: {arch: mlp, widths: [16]}\n"
+    "  train: {batch_size: 32, steps: 30, eval_every: 10, log_every: 5, optimizer: {lr: 0.1}}\n"
+    "grid:\n"
+    "  model.norm.type: [none, batch]\n"
+    "  seed: [1, 2]\n"
+    "plots:\n"
+    "  - {kind: curves}\n"
+    "  - {kind: final, x: model.norm.type}\n";
+
+static int count(const char *text, const char *what)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, what)); p += strlen(what))
+        n++;
+    return n;
+}
+
+static void make_sweep(const char *tag)
+{
+    tu_tmp_make(tag);
+    tu_tmp_write("exp.yaml", experiment);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --out sw -j 2"), 0);
+    char tmp[400];
+    snprintf(tmp, sizeof tmp, "%s/tmp", tu_tmp);
+    ck_assert_int_eq(mkdir(tmp, 0755), 0);
+    /* the page's private directory goes here: the test sees it removed */
+    setenv("TMPDIR", tmp, 1);
+}
+
+/* the names of the files under dir, one a line (recursively) */
+static void list_files(const char *dir, nl_buf *out)
+{
+    DIR *d = opendir(dir);
+    ck_assert_msg(d != NULL, "cannot list %s", dir);
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char path[1200];
+        nl_path_join(path, sizeof path, dir, e->d_name);
+        struct stat st;
+        ck_assert_int_eq(lstat(path, &st), 0);
+        nl_buf_printf(out, "%s %lld %lld\n", path, (long long)st.st_size, (long long)st.st_mtime);
+        if (S_ISDIR(st.st_mode))
+            list_files(path, out);
+    }
+    closedir(d);
+}
+
+static char *files_under(const char *dir)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", tu_tmp, dir);
+    nl_buf b = {0};
+    list_files(path, &b);
+    return b.data;
+}
+
+static bool dir_empty(const char *name)
+{
+    char *files = files_under(name);
+    const bool empty = !files;
+    free(files);
+    return empty;
+}
+
+/* the percent text of a cell's mean, as normlab table computes it */
+static void table_mean(const char *cell_key, char *out, size_t size)
+{
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/sw", tu_tmp);
+    nl_table_spec spec = {.metric = "final_test_error"};
+    nl_buf md = {0}, csv = {0};
+    nl_error err = {0};
+    ck_assert_msg(nl_table_write(dir, &spec, &md, &csv, NULL, &err) == NL_OK, "%s", err.msg);
+    const char *row = strstr(csv.data, cell_key);
+    ck_assert_msg(row != NULL, "%s", csv.data);
+    double mean = 0;
+    ck_assert_int_eq(sscanf(row, "cell,%*[^,],%*d,%*d,%lf", &mean), 1);
+    snprintf(out, size, ">%.2f<", 100 * mean);
+    nl_buf_free(&md);
+    nl_buf_free(&csv);
+}
+
+START_TEST(test_page)
+{
+    make_sweep("report");
+    char *before = files_under("sw");
+    ck_assert_int_eq(tu_normlab("report sw --out r.html --experiment exp.yaml"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "r.html (") && strstr(out, "4 runs, 2 figures"), "%s", out);
+    free(out);
+    char *after = files_under("sw");
+    ck_assert_msg(!strcmp(before, after), "the report changed the sweep directory:\n%s\nthen\n%s", before, after);
+    ck_assert_msg(dir_empty("tmp"), "the figures' temporary directory is left behind");
+    char *page = tu_tmp_read("r.html");
+    /* self-contained: no script, style sheet, font or image from outside */
+    ck_assert_msg(!strstr(page, " src=") && !strstr(page, "<link rel=\"stylesheet\"") && !strstr(page, "@import") &&
+                      !strstr(page, "url(http") && !strstr(page, "href=\"http"),
+                  "the page refers to something outside it");
+    ck_assert_msg(strstr(page, "A report test: no normalization against batch norm, two seeds.") &&
+                      strstr(page, "A second paragraph"), "the description is missing");
+    /* the table over seeds holds normlab table's means */
+    char mean[64];
+    table_mean("cell,batch,", mean, sizeof mean);
+    ck_assert_msg(strstr(page, mean), "batch norm's mean test error %s is not on the page", mean);
+    /* a figure per declared plot, each SVG's ids its own */
+    ck_assert_int_eq(count(page, "<svg role=\"img\""), 2);
+    ck_assert_int_eq(count(page, "id=\"gnuplot_canvas\""), 0);
+    ck_assert_int_eq(count(page, "id=\"f1-gnuplot_canvas\""), 1);
+    ck_assert_int_eq(count(page, "id=\"f2-gnuplot_canvas\""), 1);
+    ck_assert_msg(!strstr(page, "href='#gp") && !strstr(page, "href=\"#gp"), "a figure points at another's shapes");
+    /* every run, its config's varied keys and provenance */
+    static const char *const runs[] = {"type-none_seed-1", "type-none_seed-2", "type-batch_seed-1", "type-batch_seed-2"};
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++)
+        ck_assert_msg(strstr(page, runs[i]), "run %s is missing", runs[i]);
+    ck_assert_int_eq(count(page, "<details class=\"run\""), 4);
+    ck_assert_msg(strstr(page, "<dt>CPU kernel set</dt>") && strstr(page, "<dt>commit</dt>") &&
+                      strstr(page, "settings every run shares"), "no provenance or shared settings");
+    free(page);
+    /* an existing page is refused, and left as it was */
+    char *first = tu_tmp_read("r.html");
+    ck_assert_int_eq(tu_normlab("report sw --out r.html"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "r.html exists; give --force"), "%s", out);
+    free(out);
+    char *second = tu_tmp_read("r.html");
+    ck_assert_str_eq(first, second);
+    ck_assert_int_eq(tu_normlab("report sw --out r.html --force"), 0);
+    /* one directory's page goes beside its results by default; without
+     * the experiment file, every plot kind that applies */
+    ck_assert_int_eq(tu_normlab("report sw"), 0);
+    page = tu_tmp_read("sw/report.html");
+    ck_assert_msg(strstr(page, "No experiment file") && strstr(page, "Every plot kind that applies"), "%.2000s", page);
+    free(page);
+    free(first);
+    free(second);
+    free(before);
+    free(after);
+    tu_tmp_remove();
+}
+END_TEST
+
+static void make_dir(const char *name)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", tu_tmp, name);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+}
+
+/* appends text to a file under tu_tmp */
+static void append(const char *name, const char *text)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", tu_tmp, name);
+    FILE *f = fopen(path, "a");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+START_TEST(test_bad_input)
+{
+    make_sweep("report-bad");
+    /* neither a sweep nor a run, a sweep without runs: nothing made */
+    make_dir("empty");
+    make_dir("none");
+    make_dir("fifo");
+    ck_assert_int_eq(tu_normlab("report empty --out e.html"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "neither a sweep directory"), "%s", out);
+    free(out);
+    tu_tmp_write("none/summary.csv", "run,model.norm.type,status,final_test_error\n");
+    ck_assert_int_eq(tu_normlab("report none --out e.html"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "nothing to report in none: its summary.csv lists no runs"), "%s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("export tensorboard none --out tb-none"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "nothing to export in none"), "%s", out);
+    free(out);
+    ck_assert_msg(access("e.html", F_OK) != 0 && access("tb-none", F_OK) != 0, "something was written");
+    /* usage */
+    ck_assert_int_eq(tu_normlab("report"), 2);
+    ck_assert_int_eq(tu_normlab("report sw sw"), 2);
+    ck_assert_int_eq(tu_normlab("report sw --out sw"), 2);
+    ck_assert_int_eq(tu_normlab("report sw --bogus"), 2);
+    ck_assert_int_eq(tu_normlab("report --help"), 0);
+    ck_assert_int_eq(tu_normlab("export tensorbord sw --out tb"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "did you mean 'tensorboard'"), "%s", out);
+    free(out);
+
+    /* a torn summary.csv row, a torn metrics.csv row and a run still being
+     * written (its summary.json says running): a page all the same, each
+     * said on screen and on the page */
+    append("sw/summary.csv", "type-none_seed-9,none,9,ok,0.4");
+    append("sw/runs/type-none_seed-1/metrics.csv", "31,0.9,train,0.5");
+    char *json = tu_tmp_read("sw/runs/type-batch_seed-2/summary.json");
+    char *status = strstr(json, "\"status\": \"ok\"");
+    ck_assert_ptr_nonnull(status);
+    memcpy(status, "\"status\": \"running\"", strlen("\"status\": \"running\""));
+    tu_tmp_write("sw/runs/type-batch_seed-2/summary.json", json);
+    free(json);
+    ck_assert_int_eq(tu_normlab("report sw --out torn.html"), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "warning: sw: sw/summary.csv line 6: the last line is cut short") &&
+                      strstr(out, "type-none_seed-1/metrics.csv line") &&
+                      strstr(out, "1 of 4 runs are unfinished"), "%s", out);
+    free(out);
+    char *page = tu_tmp_read("torn.html");
+    ck_assert_msg(strstr(page, "the last line is cut short") && strstr(page, "1 of 4 runs are unfinished") &&
+                      strstr(page, "status-pending\">pending"), "the page does not say what it left out");
+    free(page);
+    ck_assert_int_eq(tu_normlab("export tensorboard sw --out tb"), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "metrics.csv line") && strstr(out, "1 of 4 runs are unfinished") &&
+                      strstr(out, "4 runs,"), "%s", out);
+    free(out);
+    /* an export into a directory with files is refused, nothing changed */
+    char *exported = files_under("tb");
+    ck_assert_int_eq(tu_normlab("export tensorboard sw --out tb"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "tb exists and is not empty; give --force"), "%s", out);
+    free(out);
+    char *again = files_under("tb");
+    ck_assert_str_eq(exported, again);
+    ck_assert_int_eq(tu_normlab("export tensorboard sw --out tb --force"), 0);
+    free(exported);
+    free(again);
+    /* a FIFO where summary.csv should be is refused without blocking */
+    char fifo[600];
+    snprintf(fifo, sizeof fifo, "%s/fifo/summary.csv", tu_tmp);
+    ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+    ck_assert_int_eq(tu_normlab("report fifo --out f.html"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "FIFO"), "%s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* reads the TFRecord framing back: every record's length and data CRCs */
+static int records(const unsigned char *data, size_t len, size_t *bad)
+{
+    int n = 0;
+    *bad = 0;
+    size_t at = 0;
+    while (at + 12 <= len) {
+        unsigned long long length = 0;
+        unsigned crc = 0, data_crc = 0;
+        for (int i = 0; i < 8; i++)
+            length |= (unsigned long long)data[at + i] << (8 * i);
+        for (int i = 0; i < 4; i++)
+            crc |= (unsigned)data[at + 8 + i] << (8 * i);
+        if (crc != nl_tb_masked_crc(nl_tb_crc32c(data + at, 8)) || at + 16 + length > len) {
+            *bad = at + 1;
+            return n;
+        }
+        for (int i = 0; i < 4; i++)
+            data_crc |= (unsigned)data[at + 12 + length + i] << (8 * i);
+        if (data_crc != nl_tb_masked_crc(nl_tb_crc32c(data + at + 12, length))) {
+            *bad = at + 1;
+            return n;
+        }
+        at += 16 + length;
+        n++;
+    }
+    if (at != len)
+        *bad = at + 1;
+    return n;
+}
+
+START_TEST(test_event_framing)
+{
+    /* CRC32C's check value (RFC 3720's polynomial) */
+    ck_assert_uint_eq(nl_tb_crc32c("123456789", 9), 0xe3069283u);
+    ck_assert_uint_eq(nl_tb_crc32c("", 0), 0u);
+    nl_tb_bytes b = {0};
+    nl_tb_version_event(&b, 1.5);
+    nl_tb_scalar_event(&b, 2.0, 7, "train/loss", 0.25f);
+    nl_tb_experiment_event(&b, 3.0, NULL, 0, NULL, 0);
+    ck_assert(!b.failed);
+    size_t bad;
+    ck_assert_int_eq(records(b.data, b.len, &bad), 3);
+    ck_assert_uint_eq(bad, 0);
+    /* a flipped byte breaks its record's CRC */
+    b.data[20] ^= 1;
+    records(b.data, b.len, &bad);
+    ck_assert_uint_ne(bad, 0);
+    nl_tb_bytes_free(&b);
+    /* a fixed buffer too small fails, never writes past its end */
+    unsigned char small[40];
+    memset(small, 0xab, sizeof small);
+    nl_tb_bytes fixed = {.data = small, .cap = 32, .fixed = true};
+    nl_tb_scalar_event(&fixed, 1.0, 1, "a rather long tag that cannot fit in thirty-two bytes", 1.0f);
+    ck_assert(fixed.failed);
+    ck_assert_uint_eq(small[32], 0xab);
+
+    /* a run's file, written as it trains, is whole records */
+    tu_tmp_make("events");
+    ck_assert_int_eq(tu_normlab("run " NORMLAB_SOURCE_DIR "/configs/synthetic-smoke.yaml --out r --quiet "
+                                "--set train.log.tensorboard=true --set train.steps=40"), 0);
+    char path[600], *text = NULL;
+    size_t len = 0;
+    nl_error err = {0};
+    snprintf(path, sizeof path, "%s/r/%s", tu_tmp, NL_TB_RUN_FILE);
+    ck_assert_msg(nl_read_file(path, &text, &len, &err) == NL_OK, "%s", err.msg);
+    const int n = records((const unsigned char *)text, len, &bad);
+    ck_assert_msg(bad == 0 && n > 10, "%d records, a bad one at byte %zu", n, bad);
+    free(text);
+    /* without the switch, a run started over leaves no old event file */
+    ck_assert_int_eq(tu_normlab("run " NORMLAB_SOURCE_DIR "/configs/synthetic-smoke.yaml --out r --quiet --force "
+                                "--set train.steps=40"), 0);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    tu_tmp_remove();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("report");
+    TCase *tc = tcase_create("report");
+    tcase_add_test(tc, test_page);
+    tcase_add_test(tc, test_bad_input);
+    tcase_add_test(tc, test_event_framing);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
