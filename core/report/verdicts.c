@@ -88,8 +88,12 @@ static nl_code forest(rp_page *p, rp_source *s, const pl_table *t, nl_error *err
     for (int r = 0; r < t->n_rows && rc == NL_OK; r++) {
         nl_verdict *v = &rep.v[rep.n++];
         char why[256];
-        /* the expectation as the claim wrote it: its threshold and band */
-        nl_claim_parse_expect(cell(t, r, "expect"), cell(t, r, "b")[0] != '\0', &claims[r], why, sizeof why);
+        /* the expectation as the claim wrote it: its threshold and band,
+         * read with the cells the claim named (verdicts.csv's a, b, c, d) */
+        bool has[NL_CELL_COUNT];
+        for (int c = 0; c < NL_CELL_COUNT; c++)
+            has[c] = cell(t, r, nl_cell_names[c])[0] != '\0';
+        nl_claim_parse_expect(cell(t, r, "expect"), has, &claims[r], why, sizeof why);
         v->claim = &claims[r];
         nl_copy_string(v->id, sizeof v->id, cell(t, r, "claim"));
         v->effect = pl_num(cell(t, r, "effect"));
