@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot curves.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' curves.gp (SVG; "pdf" for PDF)
-fig_name = "curves"
+if (!exists("fig_name")) fig_name = "curves"
 fig_width = 1319
 fig_height = 495
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -65,7 +66,7 @@ set tmargin at screen 0.7859
 set title "training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:2.39728]
+set yrange [0:2.3973]
 unset key
 plot "curves.csv" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "placement=post, batch", \

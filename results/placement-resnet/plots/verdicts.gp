@@ -61,10 +61,10 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "placement-resnet: 5 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.0228333,-0.21255,0.166884,0,2,post-ahead-of-pre[model.norm.type=batch] (inconclusive)
-2,-0.0163333,-0.0740372,0.0413705,0,2,post-ahead-of-pre[model.norm.type=group] (inconclusive)
-3,0.0835,-0.00693251,0.173933,0.05,2,resnet-underfits-the-cnn[model.norm.type=batch] (inconclusive)
-4,0.130833,0.0297719,0.231895,0.05,2,resnet-underfits-the-cnn[model.norm.type=group] (inconclusive)
+1,-0.0575,-0.242026,0.127026,0,2,post-ahead-of-pre[model.norm.type=batch] (inconclusive)
+2,0.00733333,-0.036074,0.0507406,0,2,post-ahead-of-pre[model.norm.type=group] (inconclusive)
+3,0.0771667,0.0447457,0.109588,0.05,2,resnet-underfits-the-cnn[model.norm.type=batch] (inconclusive)
+4,0.144833,0.0875858,0.202081,0.05,2,resnet-underfits-the-cnn[model.norm.type=group] (inconclusive)
 5,2,0,2,0.05,2,resnet-underfits-the-cnn (inconclusive)
 EOD
 $bands << EOD
