@@ -61,12 +61,12 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "space-cnn: 6 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.01,-0.231418,0.251418,0,2,centred-std-flat-in-batch[model.norm.reduce=[batch, spatial]] (inconclusive)
-2,-0.0345,-0.142503,0.0735027,0,2,centred-std-flat-in-batch[model.norm.reduce=[channels, spatial]] (inconclusive)
-3,0.001,-0.151474,0.153474,0,2,centred-std-flat-in-batch[model.norm.reduce=[spatial]] (inconclusive)
-4,-0.0355,-0.11809,0.0470903,0,2,centring-helps-at-32[model.norm.reduce=[batch, spatial]] (inconclusive)
-5,0.027,-0.036531,0.090531,0,2,centring-helps-at-32[model.norm.reduce=[channels, spatial]] (inconclusive)
-6,-0.025,-0.113943,0.0639434,0,2,centring-helps-at-32[model.norm.reduce=[spatial]] (inconclusive)
+1,-0.00133333,-0.0540494,0.0513827,0,2,centred-std-flat-in-batch[model.norm.reduce=[batch, spatial]] (inconclusive)
+2,-0.044,-0.0846671,-0.00333291,0,2,centred-std-flat-in-batch[model.norm.reduce=[channels, spatial]] (inconclusive)
+3,-0.00666667,-0.0649425,0.0516092,0,2,centred-std-flat-in-batch[model.norm.reduce=[spatial]] (inconclusive)
+4,-0.04,-0.0639562,-0.0160438,0,2,centring-helps-at-32[model.norm.reduce=[batch, spatial]] (inconclusive)
+5,0.0216667,-0.00489541,0.0482287,0,2,centring-helps-at-32[model.norm.reduce=[channels, spatial]] (inconclusive)
+6,-0.037,-0.0525134,-0.0214866,0,2,centring-helps-at-32[model.norm.reduce=[spatial]] (inconclusive)
 EOD
 $bands << EOD
 1,0,0.03
