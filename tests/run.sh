@@ -9,6 +9,6 @@
 set -eu
 cd "$(dirname "$0")/.."
 tests/deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DNORMLAB_WERROR=ON >/dev/null
 cmake --build build -j "$(nproc)"
 ctest --test-dir build --output-on-failure -j "$(nproc)" -LE "long|slurm|fuzz|sanitize|mpi|cluster" "$@"
