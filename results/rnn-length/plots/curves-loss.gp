@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot curves-loss.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' curves-loss.gp (SVG; "pdf" for PDF)
-fig_name = "curves-loss"
+if (!exists("fig_name")) fig_name = "curves-loss"
 fig_width = 1300
 fig_height = 495
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -52,8 +53,8 @@ run_test_color = "#d62728"   #   and its test metric
 run_point_size = 0.6
 
 set label 101 "Training loss and test loss against step" at screen 0.5, screen 0.9556 center font title_font
-set label 102 "text | RNN_LM cell lstm, hidden 128, layers 1, context 32 | AdamW lr 0.003, batch 16, 1000 steps | 2 seeds" at screen 0.5, screen 0.9071 center font subtitle_font tc rgb subtitle_color
-set label 103 "lines: mean over 2 seeds; bands: min to max" at screen 0.01, screen 0.0202 left font footnote_font tc rgb footnote_color
+set label 102 "text | RNN_LM cell lstm, hidden 128, layers 1, context 32 | AdamW lr 0.003, batch 16, 1000 steps | 3 seeds" at screen 0.5, screen 0.9071 center font subtitle_font tc rgb subtitle_color
+set label 103 "lines: mean over 3 seeds; bands: min to max" at screen 0.01, screen 0.0202 left font footnote_font tc rgb footnote_color
 set xlabel "step (optimizer updates)"
 set multiplot
 set xtics ("0" 0, "200" 200, "400" 400, "600" 600, "800" 800, "1k" 1000)

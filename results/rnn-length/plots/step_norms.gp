@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot step_norms.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' step_norms.gp (SVG; "pdf" for PDF)
-fig_name = "step_norms"
+if (!exists("fig_name")) fig_name = "step_norms"
 fig_width = 1100
 fig_height = 720
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -49,8 +50,8 @@ series_pt = 7
 series_ps = 0.6
 
 set label 101 "Hidden-state norm against time step (lstm.l0, last evaluation)" at screen 0.5, screen 0.9694 center font title_font
-set label 102 "text | RNN_LM cell lstm, hidden 128, layers 1, context 32 | AdamW lr 0.003, batch 16, 1000 steps | 2 seeds" at screen 0.5, screen 0.9361 center font subtitle_font tc rgb subtitle_color
-set label 103 "points: mean over 2 seeds; bars: min to max" at screen 0.01, screen 0.0139 left font footnote_font tc rgb footnote_color
+set label 102 "text | RNN_LM cell lstm, hidden 128, layers 1, context 32 | AdamW lr 0.003, batch 16, 1000 steps | 3 seeds" at screen 0.5, screen 0.9361 center font subtitle_font tc rgb subtitle_color
+set label 103 "points: mean over 3 seeds; bars: min to max" at screen 0.01, screen 0.0139 left font footnote_font tc rgb footnote_color
 set lmargin at screen 0.0900
 set rmargin at screen 0.7800
 set bmargin at screen 0.2083

@@ -61,20 +61,20 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "rnn-length: 14 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.0406633,-0.0490686,-0.032258,-0.03,2,bn-gains-with-length[model.norm.type=none] (inconclusive)
-2,-0.0465019,-0.0543295,-0.0386743,-0.03,2,bn-gains-with-length[model.norm.type=layer] (inconclusive)
-3,-0.0387651,-0.0475062,-0.030024,-0.03,2,bn-gains-with-length[model.norm.type=batch] (inconclusive)
-4,0.470026,0.295714,0.644338,0.3,2,bn-own-batch-hurts (inconclusive)
-5,-0.00943295,-0.121093,0.102227,0,2,length-adds-nothing (inconclusive)
-6,-0.0574419,-0.0841743,-0.0307095,0,2,ln-best-at-t (inconclusive)
-7,0.0095109,-0.0440564,0.0630782,0,2,bn-level-with-plain-at-t (inconclusive)
-8,0.00189824,0.00156242,0.00223406,0,2,bn-drop-as-plain (inconclusive)
-9,-0.00583862,-0.0220715,0.0103943,0,2,ln-drops-more (inconclusive)
+1,-0.0404971,-0.0422892,-0.0387051,-0.03,0,bn-gains-with-length[model.norm.type=none] (holds)
+2,-0.0454209,-0.0498728,-0.0409689,-0.03,0,bn-gains-with-length[model.norm.type=layer] (holds)
+3,-0.0384001,-0.0407212,-0.0360789,-0.03,0,bn-gains-with-length[model.norm.type=batch] (holds)
+4,0.467482,0.431619,0.503345,0.3,0,bn-own-batch-hurts (holds)
+5,-0.00493906,-0.0357664,0.0258882,0,2,length-adds-nothing (inconclusive)
+6,-0.056528,-0.0657679,-0.0472881,0,0,ln-best-at-t (holds)
+7,0.0147537,-0.0101143,0.0396217,0,2,bn-level-with-plain-at-t (inconclusive)
+8,0.00209708,0.00123929,0.00295487,0,0,bn-drop-as-plain (holds)
+9,-0.00492373,-0.0100599,0.000212436,0,2,ln-drops-more (inconclusive)
 10,0,0,0,0,0,batch-1-is-running (holds)
-11,1.21837,1.12665,1.3101,1,2,bn-own-batch-hurts-at-2 (inconclusive)
-12,0.0745142,0.0260234,0.123005,0.05,2,bn-own-batch-hurts-at-16 (inconclusive)
+11,1.20656,1.16036,1.25275,1,0,bn-own-batch-hurts-at-2 (holds)
+12,0.0737519,0.06372,0.0837839,0.05,0,bn-own-batch-hurts-at-16 (holds)
 13,0,0,0,0,0,plain-ln-no-batch-statistics (holds)
-14,-0.0632806,-0.106246,-0.0203153,0,2,ordering-holds-at-4t (inconclusive)
+14,-0.0614517,-0.0755545,-0.047349,0,0,ordering-holds-at-4t (holds)
 EOD
 $bands << EOD
 5,0,0.03
