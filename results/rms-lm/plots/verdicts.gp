@@ -61,7 +61,7 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "rms-lm: 2 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.00647792,-0.0382933,0.0253375,0,0,rms-as-ln (holds)
+1,-0.00647783,-0.0382939,0.0253382,0,0,rms-as-ln (holds)
 2,2,2,2,2,0,rms-lower-in-2-of-3 (holds)
 EOD
 $bands << EOD
