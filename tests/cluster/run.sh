@@ -393,6 +393,9 @@ check_rank_lost() {
     *) fail "the run directory says $(field killed status): $(cat killed/summary.json)" ;;
     esac
     echo "the run directory: $(field killed status) in summary.json; show: $shown"
+    # what mpirun said of the ranks that did not wait for its SIGTERM (a
+    # rank its TCP transport ended on the lost rank's hang-up: results/usage.md)
+    grep -E "unexpectedly disconnected|returned a non-zero exit code|Local host" killed.txt | sed 's/^ */mpirun: /' || true
     for i in $(seq "$hosts"); do
         [ -z "$(normlab_pids_on "$i" long.yaml)" ] || fail "a rank is left on node$i"
     done
