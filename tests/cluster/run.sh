@@ -41,7 +41,27 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/cluster/cluster.sh
 . "$here/cluster.sh"
 
-fail() { cluster_fail "$@"; }
+# the check's jobs on the hosts (mpirun, its daemons, the normlab
+# processes) killed before a check fails: otherwise the test would end only
+# when they do (a frozen rank's job when NORMLAB_MPI_TIMEOUT, 600 s by
+# default, runs out: 616 s when NORMLAB_MPI_TIMEOUT was ignored), since
+# CTest waits for every process that holds its output
+end_jobs() {
+    local i pid
+    for i in $(seq "$hosts"); do
+        [ -s "$work/node$i/holder.pid" ] || continue
+        for pid in $(node_pids "$i"); do
+            case "$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null)" in
+            mpirun\ *|orted\ *|"${normlab:-normlab} "*) kill -9 "$pid" 2>/dev/null || true ;;
+            esac
+        done
+    done
+}
+
+fail() {
+    if [ -n "${work:-}" ] && [ -n "${hosts:-}" ]; then end_jobs; fi
+    cluster_fail "$@"
+}
 
 # ---- helpers ----
 
@@ -373,6 +393,9 @@ check_rank_lost() {
     *) fail "the run directory says $(field killed status): $(cat killed/summary.json)" ;;
     esac
     echo "the run directory: $(field killed status) in summary.json; show: $shown"
+    # what mpirun said of the ranks that did not wait for its SIGTERM (a
+    # rank its TCP transport ended on the lost rank's hang-up: results/usage.md)
+    grep -E "unexpectedly disconnected|returned a non-zero exit code|Local host" killed.txt | sed 's/^ */mpirun: /' || true
     for i in $(seq "$hosts"); do
         [ -z "$(normlab_pids_on "$i" long.yaml)" ] || fail "a rank is left on node$i"
     done
