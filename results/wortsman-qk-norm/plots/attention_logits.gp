@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot attention_logits.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' attention_logits.gp (SVG; "pdf" for PDF)
-fig_name = "attention_logits"
+if (!exists("fig_name")) fig_name = "attention_logits"
 fig_width = 1600
 fig_height = 660
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -57,7 +58,7 @@ set ylabel "largest pre-softmax logit"
 set xtics ("0" 0, "50" 50, "100" 100, "150" 150, "200" 200, "250" 250)
 set xrange [0:275]
 set logscale y
-set yrange [0.0999173:1.8016e+06]
+set yrange [0.0999173:1.33004e+06]
 set lmargin at screen 0.0700
 set rmargin at screen 0.3781
 set bmargin at screen 0.1364
