@@ -61,9 +61,9 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "bn-lm: 9 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.0910641,0.0643299,0.117798,0.05,0,bn-worse-than-ln (holds)
-2,-0.205486,-0.246671,-0.164301,-0.1,0,bn-better-than-none (holds)
-3,0.0996352,0.0640079,0.135262,0,0,bn-worse-in-training-too (holds)
+1,0.0910636,0.0643303,0.117797,0.05,0,bn-worse-than-ln (holds)
+2,-0.205482,-0.246666,-0.164299,-0.1,0,bn-better-than-none (holds)
+3,0.099635,0.0640076,0.135262,0,0,bn-worse-in-training-too (holds)
 4,0,0,0,0,0,train-mode-same (holds)
 5,3.0343,3.02247,3.04614,2.9,0,none-plateau[step=60] (holds)
 6,3.02081,3.01208,3.02954,2.9,0,none-plateau[step=80] (holds)
