@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot lr-test_loss.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' lr-test_loss.gp (SVG; "pdf" for PDF)
-fig_name = "lr-test_loss"
+if (!exists("fig_name")) fig_name = "lr-test_loss"
 fig_width = 1150
 fig_height = 784
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -66,7 +67,7 @@ set xtics ("0.001" 0.001, "0.003" 0.003, "0.01" 0.01)
 set xrange [0.000625:0.016]
 set xlabel "learning rate (log scale)"
 set ylabel "final test loss (cross-entropy, nats)"
-set yrange [0:3.57201]
+set yrange [0:3.56507]
 set key outside right top Left reverse nobox noopaque width 1 spacing 1.2
 set label 103 "points: mean over 3 seeds; bars: min to max" at screen 0.01, screen 0.0128 left font footnote_font tc rgb footnote_color
 set arrow 1 from graph 0, first 2.53153 to graph 1, first 2.53153 nohead dt 2 lw 1.5 lc rgb threshold_color back
