@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot curves.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' curves.gp (SVG; "pdf" for PDF)
-fig_name = "curves"
+if (!exists("fig_name")) fig_name = "curves"
 fig_width = 1300
 fig_height = 1875
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -63,7 +64,7 @@ set tmargin at screen 0.9349
 set title "batch: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:2.68384]
+set yrange [0:2.78069]
 unset key
 plot "curves.csv" using (column("variant") == 0 && column("panel") == 0 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 0 ? column("epoch") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "batch_size=2", \
@@ -99,7 +100,7 @@ set tmargin at screen 0.7453
 set title "batch_renorm: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:2.68384]
+set yrange [0:2.78069]
 unset key
 plot "curves.csv" using (column("variant") == 4 && column("panel") == 0 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 4 && column("panel") == 0 ? column("epoch") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "batch_size=2", \
@@ -133,7 +134,7 @@ set tmargin at screen 0.5556
 set title "ghost_batch: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:2.68384]
+set yrange [0:2.78069]
 unset key
 plot "curves.csv" using (column("variant") == 8 && column("panel") == 0 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 8 && column("panel") == 0 ? column("epoch") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "batch_size=2", \
@@ -167,7 +168,7 @@ set tmargin at screen 0.3660
 set title "group: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:2.68384]
+set yrange [0:2.78069]
 unset key
 plot "curves.csv" using (column("variant") == 12 && column("panel") == 0 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 12 && column("panel") == 0 ? column("epoch") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "batch_size=2", \
@@ -201,7 +202,7 @@ set tmargin at screen 0.1763
 set title "layer: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:2.68384]
+set yrange [0:2.78069]
 unset key
 plot "curves.csv" using (column("variant") == 16 && column("panel") == 0 ? column("epoch") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 16 && column("panel") == 0 ? column("epoch") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "batch_size=2", \
