@@ -61,7 +61,7 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "dyt-cnn: 1 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.0015,-0.134915,0.131915,0,2,dyt-ties-bn (inconclusive)
+1,-0.00583333,-0.0361137,0.024447,0,2,dyt-ties-bn (inconclusive)
 EOD
 $bands << EOD
 1,0,0.02
