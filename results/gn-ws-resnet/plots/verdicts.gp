@@ -61,12 +61,12 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "gn-ws-resnet: 6 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.003,-0.180887,0.174887,0,2,ws-brings-gn-level-at-32 (inconclusive)
-2,-0.096,-0.477186,0.285186,-0.02,2,ws-helps-gn-at-32 (inconclusive)
-3,-0.0465,-0.0909717,-0.00202828,0,2,gn-ws-best-at-2 (inconclusive)
-4,0.093,-0.110299,0.296299,0.03,2,gn-behind-bn-without-ws (inconclusive)
-5,-0.051,-0.101825,-0.000175181,0.01,2,gn-ws-level-with-gn-at-2 (inconclusive)
-6,0.001,-0.113356,0.115356,0.01,2,gn-ws-level-with-bn-ws-at-2 (inconclusive)
+1,-0.191333,-0.811166,0.428499,0,2,ws-brings-gn-level-at-32 (inconclusive)
+2,-0.0743333,-0.17956,0.0308937,-0.02,2,ws-helps-gn-at-32 (inconclusive)
+3,-0.0656667,-0.103368,-0.0279656,0,2,gn-ws-best-at-2 (inconclusive)
+4,-0.117,-0.839158,0.605158,0.03,2,gn-behind-bn-without-ws (inconclusive)
+5,-0.0686667,-0.123618,-0.0137154,0.01,2,gn-ws-level-with-gn-at-2 (inconclusive)
+6,-0.00766667,-0.035366,0.0200327,0.01,2,gn-ws-level-with-bn-ws-at-2 (inconclusive)
 EOD
 $bands << EOD
 1,0,0.02
