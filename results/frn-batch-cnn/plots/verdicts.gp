@@ -61,13 +61,13 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "frn-batch-cnn: 7 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.0155,-0.0472655,0.0162655,0,2,frn-batch-independent (inconclusive)
-2,-0.00025,-0.0161328,0.0156328,0,2,frn-as-gn[train.batch_size=2] (inconclusive)
-3,-0.001,-0.0454717,0.0434717,0,2,frn-as-gn[train.batch_size=8] (inconclusive)
-4,0.0035,-0.0790903,0.0860903,0,2,frn-as-gn[train.batch_size=32] (inconclusive)
-5,-0.00225,-0.0626045,0.0581045,0,2,frn-not-ahead-of-bn-at-2 (inconclusive)
-6,0.02,-0.0181186,0.0581186,0,2,bn-ahead-at-32 (inconclusive)
-7,0.00675,-0.0599576,0.0734576,0,2,bn-no-degradation (inconclusive)
+1,-0.012,-0.0221668,-0.00183323,0,2,frn-batch-independent (inconclusive)
+2,0.00783333,-0.00789409,0.0235608,0,2,frn-as-gn[train.batch_size=2] (inconclusive)
+3,0.00333333,-0.00547865,0.0121453,0,2,frn-as-gn[train.batch_size=8] (inconclusive)
+4,0.0101667,-0.0229836,0.043317,0,2,frn-as-gn[train.batch_size=32] (inconclusive)
+5,0.000166667,-0.00931979,0.00965312,0,2,frn-not-ahead-of-bn-at-2 (inconclusive)
+6,0.0196667,-0.00127733,0.0406107,0,2,bn-ahead-at-32 (inconclusive)
+7,0.0075,-0.0173103,0.0323103,0,2,bn-no-degradation (inconclusive)
 EOD
 $bands << EOD
 1,0,0.03
