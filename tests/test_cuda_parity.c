@@ -2001,11 +2001,24 @@ START_TEST(test_norm_space)
 }
 END_TEST
 
-/* Switchable Normalization's ops on both backends, from each backend's own
- * instance, layer and batch statistics (norm_stats): the mix, the
- * forward's apply, and the backward with the batch term's gradient taken
- * and not, affine and not, dx written and accumulated, and repeated bit
- * for bit on the GPU */
+/* Switchable Normalization's ops on both backends from the same inputs: the
+ * CPU's instance, layer and batch statistics (norm_stats) into the mix and
+ * the forward's apply, then the CPU's mixed statistics and weights into the
+ * backward, with the batch term's gradient taken and not, affine and not,
+ * dx written and accumulated, and repeated bit for bit on the GPU. The same
+ * inputs: the logits' gradients weigh differences between the three
+ * statistics, which at a mean far from 0 (|mean| >> std) each backend's
+ * own float32 statistics move by more than the kernels' summation order */
+/* the CPU's copies of the twins onto the GPU */
+static void share_cpu(const twin *t, int n)
+{
+    for (int k = 0; k < n; k++) {
+        float *h = fetch(t[k], 0);
+        upload_to(1, t[k], h);
+        free(h);
+    }
+}
+
 static void switch_case(const norm_shape *sh, bool affine, bool batch, bool accumulate)
 {
     const int n = sh->n, c = sh->c, hw = sh->hw;
@@ -2037,9 +2050,13 @@ static void switch_case(const norm_shape *sh, bool affine, bool batch, bool accu
         nl_norm_geom ln = in, bn = in;
         ln.groups = 1;
         bn.groups = 0;
-        be->ops->norm_stats(be, &in, F(x, b), F(mean_in, b), F(var_in, b), NULL, NULL, NULL);
-        be->ops->norm_stats(be, &ln, F(x, b), F(mean_ln, b), F(var_ln, b), NULL, NULL, NULL);
-        be->ops->norm_stats(be, &bn, F(x, b), F(mean_bn, b), F(var_bn, b), NULL, NULL, NULL);
+        if (b == 0) {
+            be->ops->norm_stats(be, &in, F(x, b), F(mean_in, b), F(var_in, b), NULL, NULL, NULL);
+            be->ops->norm_stats(be, &ln, F(x, b), F(mean_ln, b), F(var_ln, b), NULL, NULL, NULL);
+            be->ops->norm_stats(be, &bn, F(x, b), F(mean_bn, b), F(var_bn, b), NULL, NULL, NULL);
+        } else {
+            share_cpu((twin[]){mean_in, var_in, mean_ln, var_ln, mean_bn, var_bn}, 6);
+        }
         be->ops->switch_mix(be, n, c, F(lambda, b), F(mean_in, b), F(var_in, b), F(mean_ln, b),
                             F(var_ln, b), F(mean_bn, b), F(var_bn, b), F(mean, b), F(var, b),
                             F(weights, b));
@@ -2050,6 +2067,7 @@ static void switch_case(const norm_shape *sh, bool affine, bool batch, bool accu
     check_close(var, 1e-5, WHAT("mixed var"));
     check_close(weights, 1e-6, WHAT("softmax weights"));
     check_close(y, 1e-5, WHAT("y"));
+    share_cpu((twin[]){mean, rstd, weights}, 3);
     for (int rep = 0; rep < 2; rep++) {
         void *snap = rep ? snapshot(dx) : NULL, *snap_l = rep ? snapshot(dlambda) : NULL;
         if (rep) /* the same inputs again: dx starts over */
