@@ -4,7 +4,8 @@
  * from the instance, layer and batch statistics, a colour per statistic
  * (the colours of instance, layer and batch norm), each line the mean over
  * the switchable layers and the seeds (the spread over them in the data
- * file). A panel per variant: the varied keys other than the seed, or the
+ * file). A panel per variant, each over its own steps (a larger batch
+ * takes fewer at the same epochs): the varied keys other than the seed, or the
  * panel key alone when given (panel: train.batch_size gives one panel per
  * batch size, Luo et al.'s comparison of the weights across batch sizes).
  * Runs without the series (another normalizer in the same sweep) are left
@@ -24,8 +25,8 @@ typedef struct {
     grouping g;
     curve *curves; /* [variant * TERMS + term] */
     int panel_of[MAX_PANELS], n_panels; /* the variants drawn */
+    double panel_last[MAX_PANELS];      /* each one's last step: its x range */
     int runs, variants_with_data;
-    double last_step;
 } switch_fig;
 
 /* every run's rows of the six series into its variant's curves */
@@ -67,10 +68,10 @@ static void weights_csv(switch_fig *f, nl_buf *data)
     static const char *const term_names[TERMS] = {"mean instance", "mean layer", "mean batch",
                                                   "variance instance", "variance layer",
                                                   "variance batch"};
-    f->last_step = 0;
     nl_buf_printf(data, "variant,label,term,statistic,step,mean,min,max,n\n");
     for (int id = 0; id < f->g.n; id++) {
         bool any = false;
+        double last = 0;
         for (int t = 0; t < TERMS; t++) {
             curve *c = &f->curves[id * TERMS + t];
             pl_sort_curve(c);
@@ -80,7 +81,7 @@ static void weights_csv(switch_fig *f, nl_buf *data)
                 if (!a->n)
                     continue;
                 any = true;
-                f->last_step = fmax(f->last_step, c->p[j].step);
+                last = fmax(last, c->p[j].step);
                 nl_buf_printf(data, "%d,%s,%d,%s,%.0f,%s,%s,%s,%d\n", id,
                               pl_cell_text(f->g.labels[id], lab, sizeof lab), t, term_names[t],
                               c->p[j].step, pl_fmt_num(m, sizeof m, pl_agg_mean(a)),
@@ -89,8 +90,10 @@ static void weights_csv(switch_fig *f, nl_buf *data)
             }
         }
         f->variants_with_data += any;
-        if (any && f->n_panels < MAX_PANELS)
+        if (any && f->n_panels < MAX_PANELS) {
+            f->panel_last[f->n_panels] = last;
             f->panel_of[f->n_panels++] = id;
+        }
     }
 }
 
@@ -137,13 +140,13 @@ static nl_code draw(const pl_results *r, const switch_fig *f, pl_script *s, cons
     pl_footnote(s, &L, foot);
     nl_buf_printf(&s->gp, "set multiplot\nset xlabel \"step (optimizer updates)\"\n"
                           "set ylabel \"softmax weight\"\nset yrange [0:1]\n");
-    pl_step_tics(s, f->last_step, false);
-    nl_buf_printf(&s->gp, "set xrange [0:%g]\n", f->last_step > 0 ? f->last_step : 1);
     const double right = 0.98 - 330.0 / width;
     for (int p = 0; p < n; p++) {
         pl_panel(s, &L, p / cols, p % cols, rows, cols, 0.07, right, 90.0 / height,
                  L.top - 26.0 / height, 140, 110);
         nl_buf_printf(&s->gp, "set title %s\n", pl_q(f->g.labels[f->panel_of[p]], q, sizeof q));
+        pl_step_tics(s, f->panel_last[p], false);
+        nl_buf_printf(&s->gp, "set xrange [0:%g]\n", f->panel_last[p] > 0 ? f->panel_last[p] : 1);
         if (p == 0)
             pl_key_outside(s);
         else
