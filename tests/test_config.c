@@ -444,6 +444,31 @@ static const bad_case bad_cases[] = {
      ", but model.norm.type is 'dyt' (" SRC ":3:11); remove eps or change model.norm.type"},
     {"model:\n  norm:\n    type: none\n    affine: false\n", SRC ":4:13: model.norm.affine: ",
      ", but model.norm.type is 'none' (" SRC ":3:11); remove affine or change model.norm.type"},
+    /* switchable (core/norm/switchable.c): images only, no groups, no
+     * low-precision statistics; its series only where it is the normalizer */
+    {"model:\n  norm:\n    type: switchable\n", SRC ":3:11: model.norm.type: ",
+     "switchable normalization mixes instance, layer and batch statistics of images (N, C, H, "
+     "W), but this layer sees (N, D) feature vectors; on this architecture use batch, layer or "
+     "group norm"},
+    {"model:\n  arch: cnn\n  norm:\n    type: switchable\n    groups: 4\n",
+     SRC ":5:13: model.norm.groups: ",
+     "applies only when model.norm.type is group or custom and model.norm.placement is not none "
+     "(or model.qk_norm is true) and model.norm.reduce includes channels (or model.norm.type is "
+     "not custom), but model.norm.type is 'switchable' (" SRC ":4:11); remove groups or change "
+     "model.norm.type"},
+    {"model:\n  arch: cnn\n  norm:\n    type: switchable\n    stats_precision: bf16\n",
+     SRC ":5:22: model.norm.stats_precision: ",
+     ", but model.norm.type is 'switchable' (" SRC ":4:11); remove stats_precision or change "
+     "model.norm.type"},
+    {"model:\n  arch: cnn\n  norm:\n    type: switchable\n    momentum: 2\n",
+     SRC ":5:15: model.norm.momentum: ", "accepted: a number in [0, 1], or cumulative (null)"},
+    {"train:\n  log:\n    switch_weights: maybe\n", SRC ":3:21: train.log.switch_weights: ",
+     "expected true or false, got 'maybe'; accepted: true | false"},
+    {"model:\n  arch: cnn\n  norm:\n    type: group\ntrain:\n  log:\n    switch_weights: true\n",
+     SRC ":7:21: train.log.switch_weights: ",
+     "applies only when model.norm.type is switchable and model.norm.placement is not none (or "
+     "model.qk_norm is true), but model.norm.type is 'group' (" SRC ":4:11); remove "
+     "switch_weights or change model.norm.type"},
     {"data:\n  standardize: 1\n", SRC ":2:16: data.standardize: ",
      "expected true or false, got '1'"},
     {"name: [a]\n", SRC ":1:7: name: ", "expected a string, got a list"},

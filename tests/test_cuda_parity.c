@@ -2001,6 +2001,124 @@ START_TEST(test_norm_space)
 }
 END_TEST
 
+/* Switchable Normalization's ops on both backends from the same inputs: the
+ * CPU's instance, layer and batch statistics (norm_stats) into the mix and
+ * the forward's apply, then the CPU's mixed statistics and weights into the
+ * backward, with the batch term's gradient taken and not, affine and not,
+ * dx written and accumulated, and repeated bit for bit on the GPU. The same
+ * inputs: the logits' gradients weigh differences between the three
+ * statistics, which at a mean far from 0 (|mean| >> std) each backend's
+ * own float32 statistics move by more than the kernels' summation order */
+/* the CPU's copies of the twins onto the GPU */
+static void share_cpu(const twin *t, int n)
+{
+    for (int k = 0; k < n; k++) {
+        float *h = fetch(t[k], 0);
+        upload_to(1, t[k], h);
+        free(h);
+    }
+}
+
+static void switch_case(const norm_shape *sh, bool affine, bool batch, bool accumulate)
+{
+    const int n = sh->n, c = sh->c, hw = sh->hw;
+    const size_t count = (size_t)n * c * hw, planes = (size_t)n * c;
+    const uint64_t seed = 7000 + (uint64_t)n * 31 + (uint64_t)c * 7 + (uint64_t)hw;
+    char what[200];
+#define WHAT(part)                                                                                 \
+    (snprintf(what, sizeof what, "switch (%d,%d,%d) affine %d batch %d accumulate %d: %s", n, c, \
+              hw, affine, batch, accumulate, part),                                               \
+     what)
+    twin x = twin_normal(count, seed, sh->mean, 2.0f), y = twin_empty(count);
+    twin dy = twin_normal(count, seed + 1, 0.0f, 1.0f), dx = twin_normal(count, seed + 2, 0.0f, 1.0f);
+    twin gamma = twin_normal(affine ? (size_t)c : 0, seed + 3, 1.0f, 0.3f);
+    twin beta = twin_normal(affine ? (size_t)c : 0, seed + 4, 0.0f, 0.5f);
+    twin lambda = twin_normal(6, seed + 5, 0.0f, 1.0f), weights = twin_empty(6);
+    twin mean_in = twin_empty(planes), var_in = twin_empty(planes), mean = twin_empty(planes);
+    twin var = twin_empty(planes), rstd = twin_empty(planes);
+    twin mean_ln = twin_empty((size_t)n), var_ln = twin_empty((size_t)n);
+    twin mean_bn = twin_empty((size_t)c), var_bn = twin_empty((size_t)c);
+    twin dgamma = twin_empty(affine ? (size_t)c : 0), dbeta = twin_empty(affine ? (size_t)c : 0);
+    twin dlambda = twin_empty(6);
+    void *ws[2];
+    for (int b = 0; b < 2; b++) {
+        nl_backend *be = be_of(b);
+        nl_error err = {0};
+        ck_assert(be->ops->alloc(be, be->ops->switch_backward_workspace(be, n, c) + 8, &ws[b],
+                                 &err) == NL_OK);
+        const nl_norm_geom in = {.n = n, .c = c, .hw = hw, .groups = c, .center = true, .eps = 1e-5f};
+        nl_norm_geom ln = in, bn = in;
+        ln.groups = 1;
+        bn.groups = 0;
+        if (b == 0) {
+            be->ops->norm_stats(be, &in, F(x, b), F(mean_in, b), F(var_in, b), NULL, NULL, NULL);
+            be->ops->norm_stats(be, &ln, F(x, b), F(mean_ln, b), F(var_ln, b), NULL, NULL, NULL);
+            be->ops->norm_stats(be, &bn, F(x, b), F(mean_bn, b), F(var_bn, b), NULL, NULL, NULL);
+        } else {
+            share_cpu((twin[]){mean_in, var_in, mean_ln, var_ln, mean_bn, var_bn}, 6);
+        }
+        be->ops->switch_mix(be, n, c, F(lambda, b), F(mean_in, b), F(var_in, b), F(mean_ln, b),
+                            F(var_ln, b), F(mean_bn, b), F(var_bn, b), F(mean, b), F(var, b),
+                            F(weights, b));
+        be->ops->norm_apply(be, &in, F(x, b), F(mean, b), F(var, b), FN(gamma, b), FN(beta, b),
+                            F(y, b), F(rstd, b));
+    }
+    check_close(mean, 1e-5, WHAT("mixed mean"));
+    check_close(var, 1e-5, WHAT("mixed var"));
+    check_close(weights, 1e-6, WHAT("softmax weights"));
+    check_close(y, 1e-5, WHAT("y"));
+    share_cpu((twin[]){mean, rstd, weights}, 3);
+    for (int rep = 0; rep < 2; rep++) {
+        void *snap = rep ? snapshot(dx) : NULL, *snap_l = rep ? snapshot(dlambda) : NULL;
+        if (rep) /* the same inputs again: dx starts over */
+            for (int b = 0; b < 2; b++)
+                be_of(b)->ops->copy(be_of(b), F(dx, b), F(dy, b), count);
+        for (int b = rep; b < 2; b++) {
+            nl_backend *be = be_of(b);
+            be->ops->switch_backward(be, n, c, hw, F(x, b), F(dy, b), FN(gamma, b), F(mean, b),
+                                     F(rstd, b), F(weights, b), F(mean_in, b), F(mean_ln, b),
+                                     F(mean_bn, b), F(var_in, b), F(var_ln, b), F(var_bn, b),
+                                     batch, F(dx, b), accumulate, FN(dgamma, b), FN(dbeta, b),
+                                     F(dlambda, b), ws[b]);
+        }
+        if (rep) {
+            if (!accumulate)
+                check_repeat(dx, snap, WHAT("dx repeated"));
+            else
+                free(snap);
+            check_repeat(dlambda, snap_l, WHAT("dlambda repeated"));
+            break;
+        }
+        check_close(dx, 1e-5, WHAT("dx"));
+        check_close(dlambda, 1e-5, WHAT("dlambda"));
+        if (affine) {
+            check_close(dgamma, 1e-5, WHAT("dgamma"));
+            check_close(dbeta, 1e-5, WHAT("dbeta"));
+        }
+    }
+#undef WHAT
+    twin *all[] = {&x, &y, &dy, &dx, &gamma, &beta, &lambda, &weights, &mean_in, &var_in, &mean,
+                   &var, &rstd, &mean_ln, &var_ln, &mean_bn, &var_bn, &dgamma, &dbeta, &dlambda};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        twin_free(all[i]);
+    for (int b = 0; b < 2; b++)
+        be_of(b)->ops->release(be_of(b), ws[b]);
+}
+
+START_TEST(test_switch_norms)
+{
+    open_gpu();
+    for (size_t s = 0; s < sizeof norm_shapes / sizeof norm_shapes[0]; s++) {
+        /* the large shape's planes are no larger than (2, 8, 4096)'s */
+        if (norm_shapes[s].large || norm_shapes[s].hw < 2)
+            continue;
+        for (int v = 0; v < 8; v++)
+            switch_case(&norm_shapes[s], v & 1, v & 2, v & 4);
+    }
+    close_gpu();
+}
+END_TEST
+
 /* The normalization ops with the statistics in bf16 or fp16
  * (model.norm.stats_precision): one thread sums a group in order on
  * both backends, so the rounded statistics (saved, running, norm_stats')
@@ -3575,6 +3693,7 @@ int main(void)
     tcase_add_test(norms, test_pointwise_norms);
     tcase_add_test(norms, test_lowp_norms);
     tcase_add_test(norms, test_norm_space);
+    tcase_add_test(norms, test_switch_norms);
     suite_add_tcase(s, norms);
 
     TCase *tokens = tcase_create("tokens");

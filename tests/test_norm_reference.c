@@ -7,7 +7,8 @@
  * off and scale only, running statistics where a geometry has them, dx written and
  * accumulated; and the forward in two steps (norm_stats, norm_apply). The same
  * shapes drive the normalizers without statistics (DyT and FRN's TLU)
- * against their references. */
+ * against their references, and Switchable Normalization's mix and
+ * backward (switch_mix, switch_backward) on the image-like ones. */
 #include <float.h>
 #include <math.h>
 #include <omp.h>
@@ -512,6 +513,92 @@ START_TEST(test_renorm_ops_match_reference)
 }
 END_TEST
 
+/* Switchable Normalization's ops (switch_mix, switch_backward) against the
+ * reference on every image-like shape (more than one value per plane),
+ * from the statistics norm_stats takes of x: the batch term's gradient
+ * taken (training) and not (the running statistics: constants), affine
+ * and not, dx written and accumulated, 1 and 3 threads */
+START_TEST(test_switch_ops_match_reference)
+{
+    const shape *s = &shapes[_i];
+    if (s->hw < 2)
+        return;
+    const int n = s->n, c = s->c, hw = s->hw;
+    const size_t count = (size_t)n * c * hw, planes = (size_t)n * c;
+    float *x = malloc(count * sizeof(float)), *dy = malloc(count * sizeof(float));
+    float *dx0 = malloc(count * sizeof(float)), *gamma = malloc((size_t)c * sizeof(float));
+    float *st = malloc((4 * planes + 2 * (size_t)n + 2 * (size_t)c) * sizeof(float));
+    float *mean_in = st, *var_in = st + planes, *mean = var_in + planes, *rstd = mean + planes;
+    float *mean_ln = rstd + planes, *var_ln = mean_ln + n, *mean_bn = var_ln + n,
+          *var_bn = mean_bn + c;
+    float *out[2][4], dlambda[2][6], weights[2][6];
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < 4; j++)
+            out[k][j] = malloc((j < 2 ? planes : j == 2 ? count : (size_t)2 * c) * sizeof(float));
+    tu_fill_normal(x, count, 1000 + _i, s->mean / 20.0f, 2.0f);
+    tu_fill_normal(dy, count, 1100 + _i, 0.0f, 1.0f);
+    tu_fill_normal(dx0, count, 1200 + _i, 0.0f, 1.0f);
+    tu_fill_uniform(gamma, (size_t)c, 1300 + _i, 0.5f, 1.5f);
+    const float lambda[6] = {0.3f, -0.7f, 1.1f, -0.2f, 0.9f, 0.1f};
+    char what[160];
+    for (int threads = 1; threads <= 3; threads += 2) {
+        nl_backend *be = tu_cpu(threads);
+        void *ws = malloc(be->ops->switch_backward_workspace(be, n, c));
+        for (int groups = 0; groups < 3; groups++) { /* instance, layer, batch */
+            const nl_norm_geom g = {.n = n, .c = c, .hw = hw, .groups = groups == 0 ? c : groups == 1 ? 1 : 0,
+                                    .center = true, .eps = 1e-5f};
+            float *m = groups == 0 ? mean_in : groups == 1 ? mean_ln : mean_bn;
+            be->ops->norm_stats(be, &g, x, m, groups == 0 ? var_in : groups == 1 ? var_ln : var_bn,
+                                NULL, NULL, NULL);
+        }
+        nl_switch_reference_mix(n, c, lambda, mean_in, var_in, mean_ln, var_ln, mean_bn, var_bn,
+                                out[0][0], out[0][1], weights[0]);
+        be->ops->switch_mix(be, n, c, lambda, mean_in, var_in, mean_ln, var_ln, mean_bn, var_bn,
+                            out[1][0], out[1][1], weights[1]);
+        snprintf(what, sizeof what, "switch_mix (%d,%d,%d) threads %d", n, c, hw, threads);
+        tu_assert_close(out[1][0], out[0][0], planes, TOL, what);
+        tu_assert_close(out[1][1], out[0][1], planes, TOL, what);
+        tu_assert_close(weights[1], weights[0], 6, TOL, what);
+        for (size_t p = 0; p < planes; p++) {
+            mean[p] = out[0][0][p];
+            rstd[p] = 1.0f / sqrtf(out[0][1][p] + 1e-5f);
+        }
+        for (int variant = 0; variant < 8; variant++) {
+            const bool batch = variant & 1, affine = variant & 2, accumulate = variant & 4;
+            for (int k = 0; k < 2; k++) {
+                memcpy(out[k][2], dx0, count * sizeof(float));
+                float *dg = affine ? out[k][3] : NULL, *db = affine ? out[k][3] + c : NULL;
+                if (k == 0)
+                    nl_switch_reference_backward(n, c, hw, x, dy, affine ? gamma : NULL, mean,
+                                                 rstd, weights[0], mean_in, mean_ln, mean_bn,
+                                                 var_in, var_ln, var_bn, batch, out[k][2],
+                                                 accumulate, dg, db, dlambda[k]);
+                else
+                    be->ops->switch_backward(be, n, c, hw, x, dy, affine ? gamma : NULL, mean,
+                                             rstd, weights[0], mean_in, mean_ln, mean_bn, var_in,
+                                             var_ln, var_bn, batch, out[k][2], accumulate, dg, db,
+                                             dlambda[k], ws);
+            }
+            snprintf(what, sizeof what, "switch_backward (%d,%d,%d) batch %d affine %d "
+                     "accumulate %d threads %d", n, c, hw, batch, affine, accumulate, threads);
+            tu_assert_close(out[1][2], out[0][2], count, TOL, what);
+            tu_assert_close(dlambda[1], dlambda[0], 6, TOL, what);
+            if (affine)
+                tu_assert_close(out[1][3], out[0][3], 2 * (size_t)c, TOL, what);
+        }
+        free(ws);
+    }
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < 4; j++)
+            free(out[k][j]);
+    free(x);
+    free(dy);
+    free(dx0);
+    free(gamma);
+    free(st);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("norm_reference");
@@ -525,6 +612,8 @@ int main(void)
     tcase_add_loop_test(tc, test_pointwise_match_reference, 0,
                         (int)(sizeof shapes / sizeof shapes[0]));
     tcase_add_test(tc, test_dyt_tanh_accuracy);
+    tcase_add_loop_test(tc, test_switch_ops_match_reference, 0,
+                        (int)(sizeof shapes / sizeof shapes[0]));
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

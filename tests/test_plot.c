@@ -241,10 +241,12 @@ START_TEST(test_sweep_plots)
 
     /* every kind again, by hand, in both formats; an MLP has no attention
      * logits, and the sweep logs no weight statistics, variance shift,
-     * signal propagation, landscape, per-step norms or block removals */
+     * signal propagation, landscape, per-step norms, block removals or
+     * switchable weights */
     ck_assert_int_eq(tu_normlab("plot results/plots --format both"), 0);
     out = tu_normlab_output();
-    ck_assert_msg(!strstr(out, "gnuplot said") && count(out, "skipped") == 7 &&
+    ck_assert_msg(!strstr(out, "gnuplot said") && count(out, "skipped") == 8 &&
+                      strstr(out, "skipped switch_weights: no run has switchable weights") &&
                       strstr(out, "skipped step_norms: no run has per-step") &&
                       strstr(out, "skipped block_skip: no run has block removals") &&
                       strstr(out, "skipped landscape: no run has the landscape probe") &&
@@ -1402,6 +1404,66 @@ START_TEST(test_series_plots)
 }
 END_TEST
 
+/* switch_weights from series.csv files written by hand: a sweep of batch
+ * and switchable normalization over two batch sizes and two seeds, only
+ * the switchable runs with the series (two layers each): a panel per
+ * variant that has it, each weight the mean over layers and seeds; with
+ * --panel train.batch_size the same panels named by the batch size alone */
+START_TEST(test_switch_weights_plot)
+{
+    setup();
+    const fake_row rows[] = {{"b2s1", "batch,2,1", "ok", 20},      {"b2s2", "batch,2,2", "ok", 20},
+                             {"s2s1", "switchable,2,1", "ok", 20}, {"s2s2", "switchable,2,2", "ok", 20},
+                             {"s8s1", "switchable,8,1", "ok", 20}, {"s8s2", "switchable,8,2", "ok", 20}};
+    fake_sweep("sw", "model.norm.type,train.batch_size,seed", rows, 6, 10, 10);
+    static const char *const names[6] = {"switch_mean_in", "switch_mean_ln", "switch_mean_bn",
+                                         "switch_var_in", "switch_var_ln", "switch_var_bn"};
+    for (int r = 2; r < 6; r++) {
+        nl_buf b = {0};
+        nl_buf_printf(&b, "step,series,layer,name,value\n");
+        for (int step = 0; step <= 20; step += 10)
+            for (int layer = 0; layer < 2; layer++)
+                for (int t = 0; t < 6; t++) /* batch's share grows with the batch size */
+                    nl_buf_printf(&b, "%d,%s,%d,norm%d,%g\n", step, names[t], layer, layer,
+                                  t % 3 == 2 ? (r < 4 ? 0.2 : 0.6) + 0.1 * layer
+                                             : (r < 4 ? 0.4 : 0.2) - 0.05 * layer);
+        char dir[64];
+        snprintf(dir, sizeof dir, "sw/runs/%s", rows[r].name);
+        write_at(dir, "series.csv", b.data);
+        nl_buf_free(&b);
+    }
+    ck_assert_int_eq(tu_normlab("plot sw --kind switch_weights"), 0);
+    char *csv = tu_tmp_read("sw/plots/switch_weights.csv");
+    /* batch 2: the batch term 0.2 and 0.3 over the layers, mean 0.25 */
+    ck_assert_msg(strstr(csv, "variant,label,term,statistic,step,mean,min,max,n\n") &&
+                      strstr(csv, ",2,mean batch,10,0.25,0.2,0.3,4\n") &&
+                      strstr(csv, ",5,variance batch,20,0.65,0.6,0.7,4\n") &&
+                      strstr(csv, ",0,mean instance,0,0.375,0.35,0.4,4\n") &&
+                      count(csv, "\n") == 1 + 2 * 6 * 3 && !strstr(csv, "batch, batch_size"),
+                  "%s", csv);
+    free(csv);
+    char *gp = tu_tmp_read("sw/plots/switch_weights.gp");
+    ck_assert_msg(strstr(gp, "\"switch_weights.csv\"") && count(gp, "set title") >= 2 &&
+                      strstr(gp, "variance: batch") && strstr(gp, "set yrange [0:1]"), "%s", gp);
+    free(gp);
+    if (have_gnuplot)
+        expect_file("sw/plots", "switch_weights.png");
+    ck_assert_int_eq(tu_normlab("plot sw --kind switch_weights --panel train.batch_size"), 0);
+    csv = tu_tmp_read("sw/plots/switch_weights.csv");
+    ck_assert_msg(strstr(csv, "batch_size=2,2,mean batch,10,0.25,0.2,0.3,4\n") &&
+                      strstr(csv, "batch_size=8,") && count(csv, "\n") == 1 + 2 * 6 * 3, "%s", csv);
+    free(csv);
+    /* the runs of a sweep without the series: nothing to draw, said so */
+    const fake_row plain[] = {{"b1", "batch,1", "ok", 20}, {"b2", "batch,2", "ok", 20}};
+    fake_sweep("plain_sw", "model.norm.type,seed", plain, 2, 10, 10);
+    ck_assert_int_eq(tu_normlab("plot plain_sw --kind switch_weights"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "train.log.switch_weights: true"), "%.3000s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
 /* block_skip from series.csv files written by hand: every block's loss
  * increase at each run's last evaluation against its depth, averaged over
  * seeds per variant (the earlier evaluation left out) */
@@ -1670,6 +1732,7 @@ int main(void)
     tcase_add_test(tc, test_series_plots);
     tcase_add_test(tc, test_step_norms_plot);
     tcase_add_test(tc, test_block_skip_plot);
+    tcase_add_test(tc, test_switch_weights_plot);
     tcase_add_test(tc, test_probe_plots);
     tcase_add_test(tc, test_effective_lr_equilibrium);
     tcase_add_test(tc, test_torn_rows);

@@ -261,6 +261,71 @@ START_TEST(test_run_writes_series)
 }
 END_TEST
 
+/* train.log.switch_weights: every switchable layer's six softmax weights
+ * at step 0 and every log_every steps, the means' three and the variances'
+ * summing to 1, a third each at initialization (the logits start equal)
+ * and moved by training after; another normalizer's run refuses the key
+ * (exit 2, the file, line, key and what it needs) */
+START_TEST(test_run_writes_switch_weights)
+{
+    tu_tmp_make("series_switch");
+    tu_tmp_write("cnn.yaml", "data: {dataset: synthetic, shape: [3, 8, 8], classes: 4, "
+                             "train_size: 64, test_size: 32}\n"
+                             "model: {arch: cnn, widths: [8, 16], norm: {type: switchable}}\n"
+                             "train: {batch_size: 8, steps: 6, log_every: 3, optimizer: {lr: 0.5},\n"
+                             "        log: {switch_weights: true}}\n");
+    ck_assert_int_eq(tu_normlab("run cnn.yaml --out one --quiet"), 0);
+    char path[600];
+    pl_table series;
+    nl_error err = {0};
+    snprintf(path, sizeof path, "%s/one/series.csv", tu_tmp);
+    ck_assert_msg(pl_table_read(path, &series, &err) == NL_OK, "%s", err.msg);
+    int layers = 0;
+    for (int r = 0; r < series.n_rows; r++)
+        layers = atoi(series.rows[r][2]) + 1 > layers ? atoi(series.rows[r][2]) + 1 : layers;
+    ck_assert_int_ge(layers, 2);
+    /* steps 0 and 3, six rows per layer */
+    ck_assert_int_eq(series.n_rows, 2 * 6 * layers);
+    static const char *const names[6] = {"switch_mean_in", "switch_mean_ln", "switch_mean_bn",
+                                         "switch_var_in", "switch_var_ln", "switch_var_bn"};
+    double moved = 0.0;
+    for (int r = 0; r < series.n_rows; r += 3) {
+        char **first = series.rows[r];
+        double sum = 0.0;
+        for (int t = 0; t < 3; t++) {
+            char **row = series.rows[r + t];
+            ck_assert_str_eq(row[1], names[(r / 3) % 2 * 3 + t]);
+            ck_assert_str_eq(row[2], first[2]);
+            ck_assert_str_eq(row[3], first[3]);
+            const double w = atof(row[4]);
+            ck_assert(w > 0.0 && w < 1.0);
+            sum += w;
+            if (atoi(row[0]) == 0)
+                ck_assert_msg(fabs(w - 1.0 / 3.0) < 1e-6, "step 0: %s %g", row[1], w);
+            else
+                moved = fmax(moved, fabs(w - 1.0 / 3.0));
+        }
+        ck_assert_msg(fabs(sum - 1.0) < 1e-6, "%s at step %s: weights sum to %.9g", first[3],
+                      first[0], sum);
+    }
+    ck_assert_msg(moved > 1e-4, "training left every weight at a third (%g)", moved);
+    pl_table_free(&series);
+    tu_tmp_write("bn.yaml", "data: {dataset: synthetic, shape: [3, 8, 8], classes: 4, "
+                            "train_size: 64, test_size: 32}\n"
+                            "model: {arch: cnn, widths: [8, 16], norm: {type: batch}}\n"
+                            "train: {batch_size: 8, steps: 6, log: {switch_weights: true}}\n");
+    ck_assert_int_eq(tu_normlab("run bn.yaml --out two"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "bn.yaml:3:56: train.log.switch_weights: applies only when "
+                              "model.norm.type is switchable") &&
+                      strstr(out, "but model.norm.type is 'batch' (bn.yaml:2:50)"), "%s", out);
+    free(out);
+    snprintf(path, sizeof path, "%s/two", tu_tmp);
+    ck_assert(!nl_path_exists(path));
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("series");
@@ -269,6 +334,7 @@ int main(void)
     tcase_add_test(tc, test_layer_of_a_name);
     tcase_add_loop_test(tc, test_max_logit_is_the_references, 0, 2);
     tcase_add_test(tc, test_run_writes_series);
+    tcase_add_test(tc, test_run_writes_switch_weights);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

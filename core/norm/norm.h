@@ -44,6 +44,19 @@ nl_act *nl_stats_point_layer(nl_builder *b, const char *name, nl_act *in, const 
                              nl_norm_geom geom, bool running_stats,
                              const struct nl_stats_point_s *point);
 
+/* The momentum of a layer's next running-statistics update, advancing
+ * *batches_tracked: while recalibrating (`recalibrated` updates done since
+ * the reset, >= 0) the plain average from the reset, as PyTorch's
+ * momentum=None after reset_running_stats(); otherwise (-1) the spec's
+ * momentum, or with momentum "cumulative" the plain average over every
+ * update so far (stats_layer.c; switchable.c's batch term too) */
+float nl_stats_next_momentum(const nl_norm_spec *spec, long *batches_tracked, long recalibrated);
+
+/* switchable.c: a Switchable Normalization layer's six mixture logits,
+ * the means' (instance, layer, batch) in logits[0..2] and the variances'
+ * in logits[3..5] (device memory); false for any other layer */
+bool nl_switch_layer_logits(const nl_layer *layer, const float *logits[2]);
+
 /* The group counts that divide `channels` and leave more than one value
  * per group (each channel holding `plane` values per sample), as
  * "1, 2, 4, ..."; "" when none does */

@@ -328,6 +328,124 @@ void nl_norm_reference_backward_point(const nl_norm_geom *g, nl_norm_scale scale
     free(dbeta_sum);
 }
 
+/* ---- Switchable Normalization ----
+ * a = softmax(lambda[0..2]), b = softmax(lambda[3..5]), order in, ln, bn;
+ * m_nc = a . (mu_in[nc], mu_ln[n], mu_bn[c]), v_nc = b . (s_in, s_ln, s_bn).
+ * From y = gamma_c (x - m) r + beta_c, r = 1/sqrt(v + eps), over the HW
+ * values of (n, c):
+ *   gm_nc = dL/dm_nc = -r gamma_c sum dy,  gv_nc = dL/dv_nc = -r^2/2 gamma_c sum dy xhat
+ * Each statistic k over count_k values takes its share: the instance ones
+ * a_in gm_nc (HW values), the layer ones a_ln sum_c gm_nc (C*HW), the batch
+ * ones a_bn sum_n gm_nc (N*HW), likewise b with gv; then
+ *   dx = gamma_c r dy + sum_k (G_mu_k + 2 (x - mu_k) G_s_k) / count_k.
+ * dL/da_k = sum_nc gm_nc * mu_k, dL/db_k = sum_nc gv_nc * s_k, and through
+ * the softmax dlambda_k = a_k (da_k - sum_j a_j da_j). */
+static void softmax3(const float *l, double *p)
+{
+    const double top = fmax(fmax(l[0], l[1]), l[2]);
+    double sum = 0.0;
+    for (int k = 0; k < 3; k++)
+        sum += p[k] = exp(l[k] - top);
+    for (int k = 0; k < 3; k++)
+        p[k] /= sum;
+}
+
+void nl_switch_reference_mix(int n, int c, const float *lambda, const float *mean_in,
+                             const float *var_in, const float *mean_ln, const float *var_ln,
+                             const float *mean_bn, const float *var_bn, float *mean, float *var,
+                             float *weights)
+{
+    double a[3], b[3];
+    softmax3(lambda, a);
+    softmax3(lambda + 3, b);
+    for (int k = 0; k < 3; k++) {
+        weights[k] = (float)a[k];
+        weights[3 + k] = (float)b[k];
+    }
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < c; ch++) {
+            const size_t nc = (size_t)i * c + ch;
+            mean[nc] = (float)(a[0] * mean_in[nc] + a[1] * mean_ln[i] + a[2] * mean_bn[ch]);
+            var[nc] = (float)(b[0] * var_in[nc] + b[1] * var_ln[i] + b[2] * var_bn[ch]);
+        }
+}
+
+void nl_switch_reference_backward(int n, int c, int hw, const float *x, const float *dy,
+                                  const float *gamma, const float *mean, const float *rstd,
+                                  const float *weights, const float *mean_in,
+                                  const float *mean_ln, const float *mean_bn,
+                                  const float *var_in, const float *var_ln, const float *var_bn,
+                                  bool batch_grad, float *dx, bool accumulate_dx, float *dgamma,
+                                  float *dbeta, float *dlambda)
+{
+    const size_t planes = (size_t)n * c;
+    double *gm = calloc(planes, sizeof(double)), *gv = calloc(planes, sizeof(double));
+    double *ln_m = calloc((size_t)n, sizeof(double)), *ln_v = calloc((size_t)n, sizeof(double));
+    double *bn_m = calloc((size_t)c, sizeof(double)), *bn_v = calloc((size_t)c, sizeof(double));
+    double da[3] = {0}, db[3] = {0};
+    for (int ch = 0; ch < c; ch++) {
+        double sg = 0.0, sb = 0.0;
+        for (int i = 0; i < n; i++) {
+            const size_t nc = (size_t)i * c + ch;
+            const double r = rstd[nc], g = gamma ? gamma[ch] : 1.0;
+            double s_dy = 0.0, s_dy_xhat = 0.0;
+            for (int j = 0; j < hw; j++) {
+                const double xhat = (x[nc * hw + j] - (double)mean[nc]) * r;
+                s_dy += dy[nc * hw + j];
+                s_dy_xhat += dy[nc * hw + j] * xhat;
+            }
+            sg += s_dy_xhat;
+            sb += s_dy;
+            gm[nc] = -r * g * s_dy;
+            gv[nc] = -0.5 * r * r * g * s_dy_xhat;
+            ln_m[i] += gm[nc];
+            ln_v[i] += gv[nc];
+            bn_m[ch] += gm[nc];
+            bn_v[ch] += gv[nc];
+            da[0] += gm[nc] * mean_in[nc];
+            da[1] += gm[nc] * mean_ln[i];
+            da[2] += gm[nc] * mean_bn[ch];
+            db[0] += gv[nc] * var_in[nc];
+            db[1] += gv[nc] * var_ln[i];
+            db[2] += gv[nc] * var_bn[ch];
+        }
+        if (dgamma)
+            dgamma[ch] = (float)sg;
+        if (dbeta)
+            dbeta[ch] = (float)sb;
+    }
+    for (int half = 0; half < 2; half++) {
+        const float *w = weights + 3 * half;
+        const double *d = half ? db : da;
+        const double dot = w[0] * d[0] + w[1] * d[1] + w[2] * d[2];
+        for (int k = 0; k < 3; k++)
+            dlambda[3 * half + k] = (float)(w[k] * (d[k] - dot));
+    }
+    const double a_in = weights[0], a_ln = weights[1], a_bn = batch_grad ? weights[2] : 0.0;
+    const double b_in = weights[3], b_ln = weights[4], b_bn = batch_grad ? weights[5] : 0.0;
+    const double in_count = hw, ln_count = (double)c * hw, bn_count = (double)n * hw;
+    for (int i = 0; dx && i < n; i++)
+        for (int ch = 0; ch < c; ch++) {
+            const size_t nc = (size_t)i * c + ch;
+            const double r = rstd[nc], g = gamma ? gamma[ch] : 1.0;
+            for (int j = 0; j < hw; j++) {
+                const size_t at = nc * hw + j;
+                const double xv = x[at];
+                const double d = g * r * dy[at] +
+                                 (a_in * gm[nc] + 2.0 * (xv - mean_in[nc]) * b_in * gv[nc]) / in_count +
+                                 (a_ln * ln_m[i] + 2.0 * (xv - mean_ln[i]) * b_ln * ln_v[i]) / ln_count +
+                                 (a_bn * bn_m[ch] + 2.0 * (xv - mean_bn[ch]) * b_bn * bn_v[ch]) / bn_count;
+                dx[at] = (float)(accumulate_dx ? dx[at] + d : d);
+            }
+        }
+    free(gm);
+    free(gv);
+    free(ln_m);
+    free(ln_v);
+    free(bn_m);
+    free(bn_v);
+}
+
 /* element `at` of an (n, c, hw) tensor is in channel (at / hw) % c */
 void nl_dyt_reference_forward(int n, int c, int hw, float alpha, const float *x,
                               const float *gamma, const float *beta, float *y)

@@ -48,6 +48,19 @@ void nl_norm_reference_backward_point(const nl_norm_geom *g, nl_norm_scale scale
                                       const float *dy, const float *gamma, const float *shift,
                                       const float *mean, const float *rstd, float *dx,
                                       bool accumulate_dx, float *dgamma, float *dbeta);
+/* Switchable Normalization's mix and backward (switch_mix, switch_backward) */
+void nl_switch_reference_mix(int n, int c, const float *lambda, const float *mean_in,
+                             const float *var_in, const float *mean_ln, const float *var_ln,
+                             const float *mean_bn, const float *var_bn, float *mean, float *var,
+                             float *weights);
+void nl_switch_reference_backward(int n, int c, int hw, const float *x, const float *dy,
+                                  const float *gamma, const float *mean, const float *rstd,
+                                  const float *weights, const float *mean_in,
+                                  const float *mean_ln, const float *mean_bn,
+                                  const float *var_in, const float *var_ln, const float *var_bn,
+                                  bool batch_grad, float *dx, bool accumulate_dx, float *dgamma,
+                                  float *dbeta, float *dlambda);
+
 /* the normalizers without statistics, as the dyt_* and tlu_* ops (alpha on
  * the host here) */
 void nl_dyt_reference_forward(int n, int c, int hw, float alpha, const float *x,

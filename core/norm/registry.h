@@ -53,6 +53,10 @@ enum {
     NL_NORM_KEY_AXES = 1u << 10,
     NL_NORM_KEY_TRAIN_STATS = 1u << 11, /* where training takes its statistics */
     NL_NORM_KEY_EVAL_STATS = 1u << 12,  /* where evaluation takes them */
+    /* learned mixture weights the training loop can log per layer
+     * (train.log.switch_weights: a train.* key, listed with no model.norm
+     * key in the docs' table) */
+    NL_NORM_KEY_MIXTURE = 1u << 13,
 };
 /* the keys of a kind with statistics, and of one with running statistics */
 #define NL_NORM_STATS_KEYS (NL_NORM_KEY_EPS | NL_NORM_KEY_AFFINE | NL_NORM_KEY_STATS_PRECISION)

@@ -43,14 +43,19 @@ static int stat_sets(const stats_layer *l, int n)
  * first update replaces the old values. Otherwise (-1) the configured
  * momentum, or with momentum "cumulative" the plain average over every
  * update so far. */
-static float next_momentum(stats_layer *l, long recalibrated)
+float nl_stats_next_momentum(const nl_norm_spec *spec, long *batches_tracked, long recalibrated)
 {
     if (recalibrated >= 0) {
-        l->batches_tracked = recalibrated + 1;
-        return 1.0f / (float)l->batches_tracked;
+        *batches_tracked = recalibrated + 1;
+        return 1.0f / (float)*batches_tracked;
     }
-    l->batches_tracked++;
-    return l->spec.cumulative ? 1.0f / (float)l->batches_tracked : l->spec.momentum;
+    ++*batches_tracked;
+    return spec->cumulative ? 1.0f / (float)*batches_tracked : spec->momentum;
+}
+
+static float next_momentum(stats_layer *l, long recalibrated)
+{
+    return nl_stats_next_momentum(&l->spec, &l->batches_tracked, recalibrated);
 }
 
 /* the pass normalizes with the running statistics as they stand

@@ -160,6 +160,8 @@ nl_code pl_final(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl
 nl_code pl_grad_norms(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
 nl_code pl_step_norms(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
 nl_code pl_block_skip(const pl_results *r, const nl_plot_spec *spec, pl_script *s, nl_error *err);
+nl_code pl_switch_weights(const pl_results *r, const nl_plot_spec *spec, pl_script *s,
+                          nl_error *err);
 nl_code pl_attention_logits(const pl_results *r, const nl_plot_spec *spec, pl_script *s,
                             nl_error *err);
 

@@ -55,6 +55,9 @@ static const pl_kind_row rows[] = {
     [NL_PLOT_BLOCK_SKIP] = {{{"block_skip", "the test loss's increase when one residual block is removed, against the block's depth at the last evaluation, a line per variant (series.csv)"},
                              NL_PLOT_TAKES_COLOR, NULL, NULL, {NULL, NULL}, false},
                             pl_block_skip},
+    [NL_PLOT_SWITCH_WEIGHTS] = {{{"switch_weights", "switchable normalization's softmax weights of instance, layer and batch statistics in the mean and the variance against step, a panel per variant or panel key value (series.csv)"},
+                                 NL_PLOT_TAKES_PANEL, NULL, NULL, {NULL, NULL}, false},
+                                pl_switch_weights},
 };
 _Static_assert(sizeof rows / sizeof rows[0] == NL_PLOT_KIND_COUNT, "one row per plot kind");
 

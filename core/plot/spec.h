@@ -27,6 +27,7 @@ typedef enum {
     NL_PLOT_LANDSCAPE,
     NL_PLOT_STEP_NORMS,
     NL_PLOT_BLOCK_SKIP,
+    NL_PLOT_SWITCH_WEIGHTS,
     NL_PLOT_KIND_COUNT
 } nl_plot_kind;
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dist/dist.h"
+#include "norm/norm.h"
 #include "norm/registry.h"
 #include "norm/stats_layer.h"
 
@@ -32,6 +33,12 @@ static const nl_name_entry series_entries[] = {
     [NL_SERIES_LOSS_SCALE] = {"loss_scale", "dynamic loss scaling's scale the step's loss gradient was multiplied by (GradScaler's get_scale() before update())"},
     [NL_SERIES_SKIPPED_STEPS] = {"skipped_steps", "steps skipped so far on an inf or NaN gradient, the logged one included"},
     [NL_SERIES_GRAD_ZERO_SHARE] = {"grad_zero_share", "share of the parameter gradients' elements exactly zero before unscaling (underflow; fp32 has exact zeros too, e.g. dead ReLUs)"},
+    [NL_SERIES_SWITCH_MEAN_IN] = {"switch_mean_in", "a switchable normalizer's softmax weight of the instance statistics in its mean (train.log.switch_weights)"},
+    [NL_SERIES_SWITCH_MEAN_LN] = {"switch_mean_ln", "a switchable normalizer's softmax weight of the layer statistics in its mean"},
+    [NL_SERIES_SWITCH_MEAN_BN] = {"switch_mean_bn", "a switchable normalizer's softmax weight of the batch statistics in its mean"},
+    [NL_SERIES_SWITCH_VAR_IN] = {"switch_var_in", "a switchable normalizer's softmax weight of the instance statistics in its variance"},
+    [NL_SERIES_SWITCH_VAR_LN] = {"switch_var_ln", "a switchable normalizer's softmax weight of the layer statistics in its variance"},
+    [NL_SERIES_SWITCH_VAR_BN] = {"switch_var_bn", "a switchable normalizer's softmax weight of the batch statistics in its variance"},
     [NL_SERIES_BLOCK_SKIP] = {"block_skip", "at the evaluations, per residual block: the test loss with the block's branches removed (its adds pass the shortcut alone) minus the whole model's (train.log.block_skip)"},
 };
 _Static_assert(sizeof series_entries / sizeof series_entries[0] == NL_SERIES_COUNT, "series");
@@ -170,6 +177,8 @@ void nl_series_free(nl_series *s, nl_model *m)
     free(s->sigma_true);
     free(s->host_weight);
     free(s->probe_work);
+    free(s->switch_layers);
+    free(s->switch_logits);
     memset(s, 0, sizeof *s);
 }
 
@@ -438,6 +447,51 @@ void nl_series_weights_after(nl_series *s, nl_model *m)
     }
 }
 
+nl_code nl_series_plan_switch(nl_series *s, nl_model *m, nl_error *err)
+{
+    const float *logits[2];
+    int count = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        count += nl_switch_layer_logits(m->layers[i], logits);
+    s->switch_weights = true;
+    s->n_switch = count;
+    s->switch_layers = malloc((size_t)(count ? count : 1) * sizeof *s->switch_layers);
+    s->switch_logits = malloc((size_t)(count ? count : 1) * 6 * sizeof *s->switch_logits);
+    if (!s->switch_layers || !s->switch_logits)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory for the switchable weights' series");
+    int k = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        if (nl_switch_layer_logits(m->layers[i], logits))
+            s->switch_layers[k++] = m->layers[i];
+    return NL_OK;
+}
+
+/* each switchable layer's softmax weights, from its logits as this step's
+ * forward used them (before the optimizer step), in double */
+static nl_code emit_switch(nl_series *s, nl_model *m, nl_series_fn series, void *ctx, long step,
+                           nl_error *err)
+{
+    nl_code rc = NL_OK;
+    for (int k = 0; k < s->n_switch && rc == NL_OK; k++) {
+        const float *logits[2];
+        float *host = s->switch_logits + 6 * k;
+        nl_switch_layer_logits(s->switch_layers[k], logits);
+        for (int half = 0; half < 2; half++)
+            m->be->ops->download(m->be, host + 3 * half, logits[half], 3 * sizeof(float));
+        for (int half = 0; half < 2 && rc == NL_OK; half++) {
+            const float *l = host + 3 * half;
+            const double top = fmax(fmax(l[0], l[1]), l[2]);
+            double e[3], sum = 0.0;
+            for (int t = 0; t < 3; t++)
+                sum += e[t] = exp((double)l[t] - top);
+            for (int t = 0; t < 3 && rc == NL_OK; t++)
+                rc = series(ctx, step, (nl_series_kind)(NL_SERIES_SWITCH_MEAN_IN + 3 * half + t),
+                            k, s->switch_layers[k]->name, e[t] / sum, err);
+        }
+    }
+    return rc;
+}
+
 nl_code nl_series_emit_step(nl_series *s, nl_model *m, nl_series_fn series, void *ctx, long step,
                             nl_error *err)
 {
@@ -451,6 +505,8 @@ nl_code nl_series_emit_step(nl_series *s, nl_model *m, nl_series_fn series, void
     for (int l = 0; s->max_logits && l < s->n_attention && rc == NL_OK; l++)
         rc = series(ctx, step, NL_SERIES_MAX_LOGIT, l, s->attention[l]->name, s->max_logit[l],
                     err);
+    if (rc == NL_OK && s->switch_weights)
+        rc = emit_switch(s, m, series, ctx, step, err);
     return rc;
 }
 

@@ -55,6 +55,17 @@ typedef enum {
      * the test loss with the block removed minus the whole model's; the
      * layer column counts the blocks from the input */
     NL_SERIES_BLOCK_SKIP,
+    /* per switchable normalizer (train.log.switch_weights), at step 0 and
+     * every log_every steps: the softmax weights its forward mixed the
+     * instance, layer and batch statistics with, of the mean, then of the
+     * variance (in this order: nl_series_switch_first + 3 * variance +
+     * term) */
+    NL_SERIES_SWITCH_MEAN_IN,
+    NL_SERIES_SWITCH_MEAN_LN,
+    NL_SERIES_SWITCH_MEAN_BN,
+    NL_SERIES_SWITCH_VAR_IN,
+    NL_SERIES_SWITCH_VAR_LN,
+    NL_SERIES_SWITCH_VAR_BN,
     NL_SERIES_COUNT
 } nl_series_kind;
 /* the names series.csv's `series` column holds */
@@ -108,6 +119,12 @@ typedef struct {
     double **singular_vector; /* per estimated weight: the probe's vector */
     float *host_weight;       /* the largest estimated weight, on the host */
     double *probe_work;       /* its rows' worth of doubles */
+    /* train.log.switch_weights: the switchable normalizers, input to
+     * output, and their six logits on the host (6 per layer) */
+    bool switch_weights;
+    int n_switch;
+    const nl_layer **switch_layers;
+    float *switch_logits;
 } nl_series;
 
 /* Plans the buffers for what `grad_norms` and `max_logits` ask; an error
@@ -122,6 +139,10 @@ nl_code nl_series_plan_weights(nl_series *s, nl_model *m, nl_error *err);
  * straight into a normalizer dividing by batch statistics (batch norm and
  * its variants; not layer, group or mean-only batch norm). */
 bool nl_series_scale_invariant(const nl_model *m, int param);
+/* Plans train.log.switch_weights's rows on a series set up by
+ * nl_series_init: every Switchable Normalization layer of m (none: the
+ * schema refuses the key for other normalizers, so nothing is logged) */
+nl_code nl_series_plan_switch(nl_series *s, nl_model *m, nl_error *err);
 /* Before the optimizer step (after clipping): the weights' squared norms
  * and their negated copies, queued on the backend. */
 void nl_series_weights_before(nl_series *s, nl_model *m);

@@ -133,6 +133,9 @@ typedef struct {
     /* series.csv at step 0 and every log_every steps: per weight tensor its
      * norm and the step's update ratio (train/series.h) */
     bool log_weight_stats;
+    /* series.csv at step 0 and every log_every steps: each Switchable
+     * Normalization layer's six softmax weights (train/series.h) */
+    bool log_switch_weights;
     /* series.csv before the first step: signal propagation at
      * initialization over this many training batches (train/probe_sigprop.h) */
     bool log_signal_propagation;

@@ -188,6 +188,8 @@ static nl_code open_measurements(trainer *t)
                                 spec->log_attention_logits, t->err);
     if (rc == NL_OK && spec->log_weight_stats)
         rc = nl_series_plan_weights(&t->series, t->m, t->err);
+    if (rc == NL_OK && spec->log_switch_weights)
+        rc = nl_series_plan_switch(&t->series, t->m, t->err);
     if (rc == NL_OK) {
         const nl_probe_env env = {.m = t->m, .spec = spec, .feed = t->f, .sink = t->sink,
                                   .eval_batch = t->eval_batch};
@@ -524,7 +526,8 @@ static nl_code train_step(trainer *t, bool *diverged_now)
     /* the series at the logging cadence, from step 0 (the model at
      * initialization) on */
     const bool series_now = (t->series.grad_norms || t->series.max_logits ||
-                             t->series.weight_stats || t->scaling.counts_zeros) &&
+                             t->series.weight_stats || t->series.switch_weights ||
+                             t->scaling.counts_zeros) &&
                             step % spec->log_every == 0;
     m->record_max_logit = series_now && t->series.max_logits;
     /* the host halves first: counts and per-step scalars, one upload */

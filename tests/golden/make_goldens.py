@@ -4,7 +4,9 @@
 Run with Debian's PyTorch or the peer venv's (never a CI dependency; the outputs are
 committed). norm_goldens.nlfx was last written by the peer venv's torch 2.15.0 (.venv-peer,
 for the custom normalizer's cases); the built-ins' cases then moved from Debian's by float
-rounding only (batch norm's dx and dgamma):
+rounding only (batch norm's dx and dgamma). Its switchable cases were added by the same torch
+2.15.0 with every earlier tensor kept byte for byte (tests/golden/splice_fixture.py: on another
+CPU the regenerated RMSNorm and custom cases move by float rounding):
     /usr/bin/python3 tests/golden/make_goldens.py [norm] [layer] [e2e] [optim] [tfm] [rnn]
         [param_norm] [rnn_norm] [gradscaler] [autocast]
 or with the pinned peer (experiments/bench/requirements-peer.txt) where Debian's is not
@@ -229,6 +231,68 @@ class MeanOnlyBatchNorm(nn.Module):
         return y
 
 
+class SwitchNorm2d(nn.Module):
+    """Switchable Normalization (Luo et al. 2018) in torch ops, after the
+    authors' SwitchNorm2d (switchablenorms/Switchable-Normalization): per
+    (sample, channel) the mean and variance are softmax(mean_weight) and
+    softmax(var_weight) mixes of the instance, layer and batch statistics,
+    the layer and batch ones derived from the instance ones as the authors
+    do; in eval mode the batch term is the running statistics. As normlab
+    takes them (core/norm/switchable.c): every variance biased (the authors'
+    instance variance is unbiased), and the running statistics updated as
+    batch norm's (momentum of the new value, the unbiased batch variance;
+    momentum None the cumulative average) where the authors keep 0.997 of
+    the old value. track False: eval takes the batch's statistics. In
+    double, rounded to float32 at the end: the authors' E[x^2] - mean^2 for
+    the layer and batch variances cancels in float32 at a mean far from 0
+    (the offset case), where normlab's norm_stats does not."""
+
+    def __init__(self, c, eps, momentum, affine, track, g):
+        super().__init__()
+        self.eps, self.momentum, self.track = eps, momentum, track
+        self.weight = nn.Parameter(torch.ones(c)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(c)) if affine else None
+        # logits away from their initial ones, so that every weight differs
+        self.mean_weight = nn.Parameter(torch.randn(3, generator=g))
+        self.var_weight = nn.Parameter(torch.randn(3, generator=g))
+        if track:
+            self.register_buffer("running_mean", torch.zeros(c))
+            self.register_buffer("running_var", torch.ones(c))
+            self.tracked = 0
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        x3 = x.double().view(n, c, -1)
+        mean_in = x3.mean(-1, keepdim=True)
+        var_in = x3.var(-1, keepdim=True, unbiased=False)
+        mean_ln = mean_in.mean(1, keepdim=True)
+        temp = var_in + mean_in ** 2
+        var_ln = temp.mean(1, keepdim=True) - mean_ln ** 2
+        if self.training or not self.track:
+            mean_bn = mean_in.mean(0, keepdim=True)
+            var_bn = temp.mean(0, keepdim=True) - mean_bn ** 2
+            if self.training and self.track:
+                self.tracked += 1
+                m = 1.0 / self.tracked if self.momentum is None else self.momentum
+                count = n * h * w
+                with torch.no_grad():
+                    self.running_mean.copy_((1 - m) * self.running_mean.double()
+                                            + m * mean_bn.view(c))
+                    self.running_var.copy_((1 - m) * self.running_var.double()
+                                           + m * var_bn.view(c) * count / (count - 1))
+        else:
+            mean_bn = self.running_mean.double().view(1, c, 1)
+            var_bn = self.running_var.double().view(1, c, 1)
+        a = torch.softmax(self.mean_weight.double(), 0)
+        b = torch.softmax(self.var_weight.double(), 0)
+        mean = a[0] * mean_in + a[1] * mean_ln + a[2] * mean_bn
+        var = b[0] * var_in + b[1] * var_ln + b[2] * var_bn
+        y = ((x3 - mean) / (var + self.eps).sqrt()).view(n, c, h, w)
+        if self.weight is not None:
+            y = y * self.weight.double().view(1, -1, 1, 1) + self.bias.double().view(1, -1, 1, 1)
+        return y.float()
+
+
 # model.norm.type custom's keys as the fixture holds them (.point): the
 # reduction as bits of normlab's axis order (core/base/names.h), then
 # center, scale (std 0, rms 1, none 2), train_stats and eval_stats (batch 0,
@@ -311,7 +375,7 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
     g = torch.Generator().manual_seed(seed)
     n, c = shape[0], shape[1]
     if track is None:
-        track = kind in ("batch", "batch_renorm", "ghost_batch", "mean_only") or (
+        track = kind in ("batch", "batch_renorm", "ghost_batch", "mean_only", "switchable") or (
             kind == "custom" and "running" in (point["train_stats"], point["eval_stats"]))
     bn_class = nn.BatchNorm1d if len(shape) == 2 else nn.BatchNorm2d
     if kind == "batch":
@@ -347,6 +411,10 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
             [sum(1 << AXES.index(a) for a in point["reduce"]), int(point["center"]),
              SCALES.index(point["scale"]), SOURCES.index(point["train_stats"]),
              SOURCES.index(point["eval_stats"])], dtype=torch.int32))
+    elif kind == "switchable":
+        module = SwitchNorm2d(c, eps, momentum, affine, track, g)
+        fx.add(name + ".mean_weight", module.mean_weight)
+        fx.add(name + ".var_weight", module.var_weight)
     elif kind == "frn":
         module = FRN(c, eps, affine)
         with torch.no_grad():  # thresholds that clip some values of every channel
@@ -377,7 +445,7 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
             fx.add(name + ".dgamma", module.weight.grad)
         if module.bias is not None:
             fx.add(name + ".dbeta", module.bias.grad)
-    for extra in ("alpha", "tau", "scale"):
+    for extra in ("alpha", "tau", "scale", "mean_weight", "var_weight"):
         if hasattr(module, extra):
             fx.add(name + ".d" + extra, getattr(module, extra).grad)
     if track:
@@ -499,6 +567,20 @@ def make_norm_goldens():
     # uncentred with running statistics kept: their mean is still averaged
     case("custom4d_spatial_uncentred_rms_eval_running", "custom", (3, 6, 5, 7), seed=99,
          momentum=0.3, point=pt(("spatial",), center=False, scale="rms", eval_stats="running"))
+    # switchable: its six logits drawn away from 0, the gradients to them
+    # from every term (in training the batch term's too); eval with the
+    # running statistics, or (untracked) with the batch's
+    case("switchable4d", "switchable", (3, 6, 5, 7), seed=101)
+    case("switchable4d_noaffine_untracked", "switchable", (2, 8, 3, 5), affine=False,
+         track=False, eps=1e-3, seed=102)
+    # an offset of 2 standard deviations: the logits' gradients weigh the
+    # differences between the three statistics, each stored in float32, so
+    # at the other kinds' offset (mean 20, std 0.5) they differ from
+    # double's by ~1e-4 (normalized; 1.2e-5 at mean 5, std 1), past the
+    # test's 1e-5
+    case("switchable4d_offset_momentum", "switchable", (4, 3, 6, 6), mean=2.0, std=1.0,
+         momentum=0.3, seed=103)
+    case("switchable4d_cumulative_batch2", "switchable", (2, 5, 4, 3), momentum=None, seed=104)
     fx.add("cases", torch.tensor([len(cases)], dtype=torch.int32))
     for i, name in enumerate(cases):
         fx.add("case%d" % i, torch.tensor(list(name.encode()), dtype=torch.int32))

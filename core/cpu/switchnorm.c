@@ -1,0 +1,144 @@
+/* Switchable Normalization's own ops (backend.h, switch_mix and
+ * switch_backward; norm/switchable.c): the mix of the instance, layer and
+ * batch statistics that norm_stats took, and the backward through it. Plain
+ * loops: the per-plane sums one plane per thread, the cross-plane sums
+ * (over channels for the layer statistics, over samples for the batch
+ * ones, over everything for the mixture weights) on one thread in a fixed
+ * order, every sum in double; tested against core/norm/reference.c. */
+#include <math.h>
+
+#include "cpu/cpu.h"
+
+/* softmax of three logits, in double */
+static void softmax3(const float *l, double *p)
+{
+    const double top = fmax(fmax(l[0], l[1]), l[2]);
+    double sum = 0.0;
+    for (int k = 0; k < 3; k++)
+        sum += p[k] = exp((double)l[k] - top);
+    for (int k = 0; k < 3; k++)
+        p[k] /= sum;
+}
+
+void nl_cpu_switch_mix(nl_backend *be, int n, int c, const float *lambda, const float *mean_in,
+                       const float *var_in, const float *mean_ln, const float *var_ln,
+                       const float *mean_bn, const float *var_bn, float *mean, float *var,
+                       float *weights)
+{
+    (void)be;
+    double a[3], b[3];
+    softmax3(lambda, a);
+    softmax3(lambda + 3, b);
+    for (int k = 0; k < 3; k++) {
+        weights[k] = (float)a[k];
+        weights[3 + k] = (float)b[k];
+    }
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < c; ch++) {
+            const size_t nc = (size_t)i * c + ch;
+            mean[nc] = (float)(a[0] * mean_in[nc] + a[1] * mean_ln[i] + a[2] * mean_bn[ch]);
+            var[nc] = (float)(b[0] * var_in[nc] + b[1] * var_ln[i] + b[2] * var_bn[ch]);
+        }
+}
+
+size_t nl_cpu_switch_backward_workspace(nl_backend *be, int n, int c)
+{
+    (void)be;
+    /* per plane: sum dy, sum dy * xhat, dL/dmean, dL/dvar; per sample and
+     * per channel the last two summed */
+    return (4 * (size_t)n * c + 2 * (size_t)n + 2 * (size_t)c) * sizeof(double);
+}
+
+void nl_cpu_switch_backward(nl_backend *be, int n, int c, int hw, const float *x,
+                            const float *dy, const float *gamma, const float *mean,
+                            const float *rstd, const float *weights, const float *mean_in,
+                            const float *mean_ln, const float *mean_bn, const float *var_in,
+                            const float *var_ln, const float *var_bn, bool batch_grad, float *dx,
+                            bool accumulate_dx, float *dgamma, float *dbeta, float *dlambda,
+                            void *workspace)
+{
+    (void)be;
+    const size_t planes = (size_t)n * c;
+    double *s_dy = workspace, *s_dy_xhat = s_dy + planes, *gm = s_dy_xhat + planes,
+           *gv = gm + planes, *ln_m = gv + planes, *ln_v = ln_m + n, *bn_m = ln_v + n,
+           *bn_v = bn_m + c;
+    const long total = (long)planes * hw;
+    NL_PARALLEL_FOR_IF(total >= NL_PARALLEL_MIN,
+    for (long nc = 0; nc < (long)planes; nc++) {
+        const double r = rstd[nc], g = gamma ? gamma[nc % c] : 1.0;
+        const float m = mean[nc];
+        const float *xp = x + (size_t)nc * hw, *dp = dy + (size_t)nc * hw;
+        double sd = 0.0, sdx = 0.0; /* sum dy, sum dy * (x - mean) */
+        for (int j = 0; j < hw; j++) {
+            sd += dp[j];
+            sdx += (double)dp[j] * (double)(xp[j] - m);
+        }
+        s_dy[nc] = sd;
+        s_dy_xhat[nc] = sdx * r;
+        gm[nc] = -r * g * sd;
+        gv[nc] = -0.5 * r * r * g * sdx * r;
+    });
+    double da[3] = {0}, db[3] = {0};
+    for (int i = 0; i < n; i++)
+        ln_m[i] = ln_v[i] = 0.0;
+    for (int ch = 0; ch < c; ch++) {
+        bn_m[ch] = bn_v[ch] = 0.0;
+        double sg = 0.0, sb = 0.0;
+        for (int i = 0; i < n; i++) {
+            const size_t nc = (size_t)i * c + ch;
+            sg += s_dy_xhat[nc];
+            sb += s_dy[nc];
+            bn_m[ch] += gm[nc];
+            bn_v[ch] += gv[nc];
+        }
+        if (dgamma)
+            dgamma[ch] = (float)sg;
+        if (dbeta)
+            dbeta[ch] = (float)sb;
+    }
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < c; ch++) {
+            const size_t nc = (size_t)i * c + ch;
+            ln_m[i] += gm[nc];
+            ln_v[i] += gv[nc];
+            da[0] += gm[nc] * mean_in[nc];
+            da[1] += gm[nc] * mean_ln[i];
+            da[2] += gm[nc] * mean_bn[ch];
+            db[0] += gv[nc] * var_in[nc];
+            db[1] += gv[nc] * var_ln[i];
+            db[2] += gv[nc] * var_bn[ch];
+        }
+    for (int half = 0; half < 2; half++) {
+        const float *w = weights + 3 * half;
+        const double *d = half ? db : da;
+        const double dot = w[0] * d[0] + w[1] * d[1] + w[2] * d[2];
+        for (int k = 0; k < 3; k++)
+            dlambda[3 * half + k] = (float)(w[k] * (d[k] - dot));
+    }
+    if (!dx)
+        return;
+    const double a_in = weights[0], a_ln = weights[1], a_bn = batch_grad ? weights[2] : 0.0;
+    const double b_in = weights[3], b_ln = weights[4], b_bn = batch_grad ? weights[5] : 0.0;
+    const double in_count = hw, ln_count = (double)c * hw, bn_count = (double)n * hw;
+    NL_PARALLEL_FOR_IF(total >= NL_PARALLEL_MIN,
+    for (long nc = 0; nc < (long)planes; nc++) {
+        const int i = (int)(nc / c), ch = (int)(nc % c);
+        const float scale = rstd[nc] * (gamma ? gamma[ch] : 1.0f);
+        /* each statistic's share: its mean's gradient, and its variance's
+         * times 2 (x - its mean), taken about each mean so that an offset
+         * input cancels exactly */
+        const float m = (float)(a_in * gm[nc] / in_count + a_ln * ln_m[i] / ln_count +
+                                a_bn * bn_m[ch] / bn_count);
+        const float v_in = (float)(2.0 * b_in * gv[nc] / in_count);
+        const float v_ln = (float)(2.0 * b_ln * ln_v[i] / ln_count);
+        const float v_bn = (float)(2.0 * b_bn * bn_v[ch] / bn_count);
+        const float mu_in = mean_in[nc], mu_ln = mean_ln[i], mu_bn = mean_bn[ch];
+        const float *xp = x + (size_t)nc * hw, *dp = dy + (size_t)nc * hw;
+        float *dxp = dx + (size_t)nc * hw;
+        for (int j = 0; j < hw; j++) {
+            const float d = scale * dp[j] + m + v_in * (xp[j] - mu_in) +
+                            v_ln * (xp[j] - mu_ln) + v_bn * (xp[j] - mu_bn);
+            dxp[j] = accumulate_dx ? dxp[j] + d : d;
+        }
+    });
+}

@@ -1,0 +1,194 @@
+/* The switch_weights kind: Switchable Normalization's learned softmax
+ * weights against step (series.csv with train.log.switch_weights): how much
+ * of each layer's mean (solid lines) and of its variance (dashed) comes
+ * from the instance, layer and batch statistics, a colour per statistic
+ * (the colours of instance, layer and batch norm), each line the mean over
+ * the switchable layers and the seeds (the spread over them in the data
+ * file). A panel per variant, each over its own steps (a larger batch
+ * takes fewer at the same epochs): the varied keys other than the seed, or the
+ * panel key alone when given (panel: train.batch_size gives one panel per
+ * batch size, Luo et al.'s comparison of the weights across batch sizes).
+ * Runs without the series (another normalizer in the same sweep) are left
+ * out, and so are the panels they alone would fill. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "norm/registry.h"
+#include "plot/common.h"
+#include "train/series.h"
+
+#define MAX_PANELS 16
+#define TERMS 6 /* mean: instance, layer, batch; then variance's */
+
+typedef struct {
+    grouping g;
+    curve *curves; /* [variant * TERMS + term] */
+    int panel_of[MAX_PANELS], n_panels; /* the variants drawn */
+    double panel_last[MAX_PANELS];      /* each one's last step: its x range */
+    int runs, variants_with_data;
+} switch_fig;
+
+/* every run's rows of the six series into its variant's curves */
+static nl_code read_weights(const pl_results *r, switch_fig *f, nl_error *err)
+{
+    for (int i = 0; i < r->n_runs; i++) {
+        const int id = f->g.group_of[i];
+        if (id < 0)
+            continue;
+        pl_series_file file;
+        nl_code rc = pl_series_read(&r->runs[i], &file, err);
+        if (rc)
+            return rc;
+        bool any = false;
+        for (int row = 0; file.found && row < file.t.n_rows; row++) {
+            char **cell = file.t.rows[row];
+            const int term = nl_name_lookup(&nl_series_names, cell[file.series]) -
+                             NL_SERIES_SWITCH_MEAN_IN;
+            const double step = pl_num(cell[file.step]);
+            if (term < 0 || term >= TERMS || !isfinite(step))
+                continue;
+            curve_point *pt = pl_curve_at(&f->curves[id * TERMS + term], step, 0);
+            if (!pt) {
+                pl_series_free(&file);
+                return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+            }
+            pl_agg_add(&pt->a, pl_num(cell[file.value]));
+            any = true;
+        }
+        f->runs += any;
+        pl_series_free(&file);
+    }
+    return NL_OK;
+}
+
+/* the data file, and the variants that have rows (the panels) */
+static void weights_csv(switch_fig *f, nl_buf *data)
+{
+    static const char *const term_names[TERMS] = {"mean instance", "mean layer", "mean batch",
+                                                  "variance instance", "variance layer",
+                                                  "variance batch"};
+    nl_buf_printf(data, "variant,label,term,statistic,step,mean,min,max,n\n");
+    for (int id = 0; id < f->g.n; id++) {
+        bool any = false;
+        double last = 0;
+        for (int t = 0; t < TERMS; t++) {
+            curve *c = &f->curves[id * TERMS + t];
+            pl_sort_curve(c);
+            for (int j = 0; j < c->n; j++) {
+                const agg *a = &c->p[j].a;
+                char lab[256], m[32], mn[32], mx[32];
+                if (!a->n)
+                    continue;
+                any = true;
+                last = fmax(last, c->p[j].step);
+                nl_buf_printf(data, "%d,%s,%d,%s,%.0f,%s,%s,%s,%d\n", id,
+                              pl_cell_text(f->g.labels[id], lab, sizeof lab), t, term_names[t],
+                              c->p[j].step, pl_fmt_num(m, sizeof m, pl_agg_mean(a)),
+                              pl_fmt_num(mn, sizeof mn, a->min), pl_fmt_num(mx, sizeof mx, a->max),
+                              a->n);
+            }
+        }
+        f->variants_with_data += any;
+        if (any && f->n_panels < MAX_PANELS) {
+            f->panel_last[f->n_panels] = last;
+            f->panel_of[f->n_panels++] = id;
+        }
+    }
+}
+
+/* one panel: the six lines of variant `id` */
+static void plot_panel(pl_script *s, const char *file, int id)
+{
+    static const nl_norm_kind colour_of[3] = {NL_NORM_INSTANCE, NL_NORM_LAYER, NL_NORM_BATCH};
+    static const char *const statistic[3] = {"instance", "layer", "batch"};
+    nl_buf_printf(&s->gp, "plot ");
+    for (int t = 0; t < TERMS; t++)
+        nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"variant\") == %d && column(\"term\") == %d ? "
+                      "column(\"step\") : NaN):(column(\"mean\")) with lines lw series_lw dt %s "
+                      "lc rgb \"%s\" title \"%s %s\"",
+                      t ? ", \\\n  " : "", file, id, t, t < 3 ? "mean_dt" : "var_dt",
+                      nl_norm_info_of(colour_of[t % 3])->color, t < 3 ? "mean:" : "variance:",
+                      statistic[t % 3]);
+    nl_buf_printf(&s->gp, "\n");
+}
+
+static nl_code draw(const pl_results *r, const switch_fig *f, pl_script *s, const char *file,
+                    nl_error *err)
+{
+    char q[2048];
+    const char *title = "Switchable normalization: the weights of instance, layer and batch "
+                        "statistics over training";
+    const int n = f->n_panels, cols = n < 2 ? 1 : n < 5 ? 2 : 3, rows = (n + cols - 1) / cols;
+    const int width = 700 + 420 * cols, height = 260 + 360 * rows;
+    pl_header(s, title, width, height);
+    layout L = pl_title_block(s, r, title, width, height);
+    char foot[600] = "lines: mean over the switchable layers", more[300];
+    if (r->seed_key >= 0) {
+        const char *seeds[1024];
+        snprintf(foot, sizeof foot, "lines: mean over the switchable layers and %d seeds (min "
+                 "and max in %s)", pl_distinct(r, r->seed_key, seeds, 1024), file);
+    }
+    if (f->variants_with_data > n) {
+        snprintf(more, sizeof more, "the first %d of %d variants drawn (every one in %s)", n,
+                 f->variants_with_data, file);
+        char before[sizeof foot];
+        nl_copy_string(before, sizeof before, foot);
+        pl_join_notes(foot, sizeof foot, before, more);
+        snprintf(s->note, sizeof s->note, "%s: %s", s->name, more);
+    }
+    pl_footnote(s, &L, foot);
+    nl_buf_printf(&s->gp, "set multiplot\nset xlabel \"step (optimizer updates)\"\n"
+                          "set ylabel \"softmax weight\"\nset yrange [0:1]\n");
+    const double right = 0.98 - 330.0 / width;
+    for (int p = 0; p < n; p++) {
+        pl_panel(s, &L, p / cols, p % cols, rows, cols, 0.07, right, 90.0 / height,
+                 L.top - 26.0 / height, 140, 110);
+        nl_buf_printf(&s->gp, "set title %s\n", pl_q(f->g.labels[f->panel_of[p]], q, sizeof q));
+        pl_step_tics(s, f->panel_last[p], false);
+        nl_buf_printf(&s->gp, "set xrange [0:%g]\n", f->panel_last[p] > 0 ? f->panel_last[p] : 1);
+        if (p == 0)
+            pl_key_outside(s);
+        else
+            nl_buf_printf(&s->gp, "unset key\n");
+        plot_panel(s, file, f->panel_of[p]);
+        if (p == 0)
+            pl_after_first_plot(s);
+    }
+    nl_buf_printf(&s->gp, "unset multiplot\n");
+    return pl_finish(s, err);
+}
+
+nl_code pl_switch_weights(const pl_results *r, const nl_plot_spec *spec, pl_script *s,
+                          nl_error *err)
+{
+    switch_fig f = {0};
+    nl_buf data = {0};
+    nl_code rc = pl_group_by_color(r, "switch_weights", spec->panel, NULL, 0, &f.g, err);
+    if (rc)
+        goto done;
+    if (!(f.curves = calloc((size_t)(f.g.n ? f.g.n : 1) * TERMS, sizeof *f.curves))) {
+        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = read_weights(r, &f, err)))
+        goto done;
+    if (f.runs == 0) {
+        rc = pl_not_applicable(err, "switch_weights", "no run has switchable weights in its "
+                               "series.csv (set model.norm.type: switchable and "
+                               "train.log.switch_weights: true)");
+        goto done;
+    }
+    weights_csv(&f, &data);
+    char file[128];
+    snprintf(file, sizeof file, "%s.csv", s->name);
+    if ((rc = pl_write_data(s, file, &data, err)) == NL_OK)
+        rc = draw(r, &f, s, file, err);
+done:
+    for (int c = 0; f.curves && c < f.g.n * TERMS; c++)
+        free(f.curves[c].p);
+    free(f.curves);
+    nl_buf_free(&data);
+    pl_ungroup(&f.g);
+    return rc;
+}
