@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot curves-loss.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' curves-loss.gp (SVG; "pdf" for PDF)
-fig_name = "curves-loss"
+if (!exists("fig_name")) fig_name = "curves-loss"
 fig_width = 1300
 fig_height = 840
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -68,7 +69,7 @@ unset logscale y
 set yrange [0:4.34246]
 unset key
 plot "curves-loss.csv" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
-  "" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title ""
+  "" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "no alpha_init"
 unset label 101
 unset label 102
 set lmargin at screen 0.4696
@@ -81,7 +82,7 @@ unset logscale y
 set yrange [0:4.39786]
 unset key
 plot "curves-loss.csv" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
-  "" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title ""
+  "" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "no alpha_init"
 set lmargin at screen 0.0700
 set rmargin at screen 0.4004
 set bmargin at screen 0.0952
@@ -146,6 +147,6 @@ set lmargin at screen 0.8077
 set rmargin at screen 0.9900
 set bmargin at screen 0.0952
 set tmargin at screen 0.8548
-plot NaN with lines lw curve_lw lc rgb "#1f77b4" title "", NaN with lines lw curve_lw lc rgb "#ff7f0e" title "alpha_init=0.1", NaN with lines lw curve_lw lc rgb "#2ca02c" title "alpha_init=0.2", NaN with lines lw curve_lw lc rgb "#d62728" title "alpha_init=0.5", NaN with lines lw curve_lw lc rgb "#9467bd" title "alpha_init=1", NaN with lines lw curve_lw lc rgb "#8c564b" title "alpha_init=2", NaN with lines lw curve_lw lc rgb "#e377c2" title "alpha_init=5", NaN with lines lw curve_lw lc rgb "#17becf" title "alpha_init=20", NaN with lines lw curve_lw lc rgb "#bcbd22" title "alpha_init=50"
+plot NaN with lines lw curve_lw lc rgb "#1f77b4" title "no alpha_init", NaN with lines lw curve_lw lc rgb "#ff7f0e" title "alpha_init=0.1", NaN with lines lw curve_lw lc rgb "#2ca02c" title "alpha_init=0.2", NaN with lines lw curve_lw lc rgb "#d62728" title "alpha_init=0.5", NaN with lines lw curve_lw lc rgb "#9467bd" title "alpha_init=1", NaN with lines lw curve_lw lc rgb "#8c564b" title "alpha_init=2", NaN with lines lw curve_lw lc rgb "#e377c2" title "alpha_init=5", NaN with lines lw curve_lw lc rgb "#17becf" title "alpha_init=20", NaN with lines lw curve_lw lc rgb "#bcbd22" title "alpha_init=50"
 unset multiplot
 unset output

@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot final-test_loss-alpha_init.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' final-test_loss-alpha_init.gp (SVG; "pdf" for PDF)
-fig_name = "final-test_loss-alpha_init"
+if (!exists("fig_name")) fig_name = "final-test_loss-alpha_init"
 fig_width = 820
 fig_height = 570
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -56,7 +57,7 @@ set label 103 "points: mean over 3 seeds; bars: min to max. 3 runs without model
 set multiplot
 unset key
 set ylabel "final test loss (cross-entropy, nats)"
-set yrange [0:3.11354003]
+set yrange [0:3.113539902]
 set logscale x 10
 set xtics ("0.1" 0.1, "0.2" 0.2, "0.5" 0.5, "1" 1, "2" 2, "5" 5, "20" 20, "50" 50)
 set xrange [0.0625:80]

@@ -67,10 +67,10 @@ $claims << EOD
 4,3.02613,3.02368,3.02858,3,0,dyt-stuck-at-unigram-1 (holds)
 5,3.02628,3.02372,3.02884,3,0,dyt-stuck-at-unigram-2 (holds)
 6,3.03041,3.02052,3.0403,3,0,dyt-stuck-at-unigram-5 (holds)
-7,0.952103,0.905351,0.998855,0.5,0,dyt-behind-ln-at-0.5 (holds)
+7,0.952102,0.905353,0.998852,0.5,0,dyt-behind-ln-at-0.5 (holds)
 8,0.666667,0.0942993,0.991596,0.5,2,dyt-20-one-seed-escapes (inconclusive)
-9,0.365655,0.307957,0.423352,0.2,0,dyt-50-learns-behind-ln (holds)
-10,0.0691045,0.0415884,0.0966206,0,0,dyt-50-behind-none (holds)
+9,0.369062,0.339188,0.398935,0.2,0,dyt-50-learns-behind-ln (holds)
+10,0.0725157,0.0512593,0.0937721,0,0,dyt-50-behind-none (holds)
 EOD
 $bands << EOD
 EOD
