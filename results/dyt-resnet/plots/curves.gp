@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot curves.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' curves.gp (SVG; "pdf" for PDF)
-fig_name = "curves"
+if (!exists("fig_name")) fig_name = "curves"
 fig_width = 1300
 fig_height = 495
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -52,8 +53,8 @@ run_test_color = "#d62728"   #   and its test metric
 run_point_size = 0.6
 
 set label 101 "Training loss and test error against step" at screen 0.5, screen 0.9556 center font title_font
-set label 102 "fashion-mnist, 10000 training samples | RESNET 16-32 relu | SGD lr 0.05, momentum 0.9, batch 32, 3 epochs | 2 seeds" at screen 0.5, screen 0.9071 center font subtitle_font tc rgb subtitle_color
-set label 103 "lines: mean over 2 seeds; bands: min to max" at screen 0.01, screen 0.0202 left font footnote_font tc rgb footnote_color
+set label 102 "fashion-mnist, 10000 training samples | RESNET 16-32 relu | SGD lr 0.05, momentum 0.9, batch 32, 3 epochs | 3 seeds" at screen 0.5, screen 0.9071 center font subtitle_font tc rgb subtitle_color
+set label 103 "lines: mean over 3 seeds; bands: min to max" at screen 0.01, screen 0.0202 left font footnote_font tc rgb footnote_color
 set xlabel "step (optimizer updates)"
 set multiplot
 set xtics ("0" 0, "200" 200, "400" 400, "600" 600, "800" 800, "1k" 1000)
@@ -65,7 +66,7 @@ set tmargin at screen 0.7859
 set title "training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:2.41942]
+set yrange [0:2.49695]
 unset key
 plot "curves.csv" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#7f7f7f" notitle, \
   "" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#7f7f7f" title "none", \
@@ -73,8 +74,8 @@ plot "curves.csv" using (column("variant") == 0 && column("panel") == 0 ? column
   "" using (column("variant") == 1 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "batch", \
   "curves.csv" using (column("variant") == 2 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#2ca02c" notitle, \
   "" using (column("variant") == 2 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#2ca02c" title "layer", \
-  "curves.csv" using (column("variant") == 3 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#8c564b" notitle, \
-  "" using (column("variant") == 3 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#8c564b" title "dyt"
+  "curves.csv" using (column("variant") == 3 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#bcbd22" notitle, \
+  "" using (column("variant") == 3 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#bcbd22" title "dyt"
 unset label 101
 unset label 102
 set lmargin at screen 0.4696
@@ -92,8 +93,8 @@ plot "curves.csv" using (column("variant") == 0 && column("panel") == 1 ? column
   "" using (column("variant") == 1 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "batch", \
   "curves.csv" using (column("variant") == 2 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#2ca02c" notitle, \
   "" using (column("variant") == 2 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#2ca02c" title "layer", \
-  "curves.csv" using (column("variant") == 3 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#8c564b" notitle, \
-  "" using (column("variant") == 3 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#8c564b" title "dyt"
+  "curves.csv" using (column("variant") == 3 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#bcbd22" notitle, \
+  "" using (column("variant") == 3 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#bcbd22" title "dyt"
 unset title
 unset xlabel
 unset ylabel
@@ -108,6 +109,6 @@ set lmargin at screen 0.8077
 set rmargin at screen 0.9900
 set bmargin at screen 0.1616
 set tmargin at screen 0.7859
-plot NaN with lines lw curve_lw lc rgb "#7f7f7f" title "none", NaN with lines lw curve_lw lc rgb "#1f77b4" title "batch", NaN with lines lw curve_lw lc rgb "#2ca02c" title "layer", NaN with lines lw curve_lw lc rgb "#8c564b" title "dyt"
+plot NaN with lines lw curve_lw lc rgb "#7f7f7f" title "none", NaN with lines lw curve_lw lc rgb "#1f77b4" title "batch", NaN with lines lw curve_lw lc rgb "#2ca02c" title "layer", NaN with lines lw curve_lw lc rgb "#bcbd22" title "dyt"
 unset multiplot
 unset output

@@ -61,10 +61,10 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "dyt-resnet: 4 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.1845,-0.114096,0.483096,0.1,2,dyt-behind-bn (inconclusive)
-2,0.16625,-0.287997,0.620497,0.1,2,dyt-behind-none (inconclusive)
-3,0.605935,-0.68897,1.90084,0.3,2,dyt-trains-slowest (inconclusive)
-4,0.11625,-0.134698,0.367198,0,2,ln-second-worst (inconclusive)
+1,0.162,0.0705159,0.253484,0.1,2,dyt-behind-bn (inconclusive)
+2,0.121667,-0.0873124,0.330646,0.1,2,dyt-behind-none (inconclusive)
+3,0.473433,0.236014,0.710851,0.3,2,dyt-trains-slowest (inconclusive)
+4,0.0693333,-0.090524,0.229191,0,2,ln-second-worst (inconclusive)
 EOD
 $bands << EOD
 EOD
