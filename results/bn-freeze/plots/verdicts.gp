@@ -62,7 +62,7 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 set title "bn-freeze: 11 claims, 95% intervals" font title_font
 $claims << EOD
 1,-0.0623333,-0.172991,0.0483247,0,2,freeze-helps-at-2 (inconclusive)
-2,0.1785,0.0815629,0.275437,0.1,2,freeze-far-from-gn-at-2 (inconclusive)
+2,0.177167,0.0849994,0.269334,0.1,2,freeze-far-from-gn-at-2 (inconclusive)
 3,0.0145,-0.00425483,0.0332548,0,2,freeze-costs-at-8-and-16[train.batch_size=8] (inconclusive)
 4,0.023,-0.00588978,0.0518898,0,2,freeze-costs-at-8-and-16[train.batch_size=16] (inconclusive)
 5,2,0,2,0,2,freeze-costs-at-8-and-16 (inconclusive)

@@ -67,8 +67,8 @@ $claims << EOD
 4,-0.000833333,-0.00482603,0.00315936,0,2,insensitive-to-g[model.norm.groups=16] (inconclusive)
 5,0.001,-0.00347834,0.00547834,0,2,insensitive-to-g[model.norm.groups=32] (inconclusive)
 6,5,0,5,0,2,insensitive-to-g (inconclusive)
-7,-0.00966667,-0.0209369,0.00160358,0,2,instance-not-worse (inconclusive)
-8,-0.00766667,-0.0420056,0.0266723,0,2,batch-level-with-groups (inconclusive)
+7,-0.0095,-0.0262103,0.00721033,0,2,instance-not-worse (inconclusive)
+8,-0.0095,-0.0487187,0.0297187,0,2,batch-level-with-groups (inconclusive)
 EOD
 $bands << EOD
 1,0,0.01

@@ -82,7 +82,7 @@ $claims << EOD
 19,0.005,-0.00603975,0.0160397,0,2,bn-as-gn-from-8[train.batch_size=32] (inconclusive)
 20,0.000833333,-0.0264168,0.0280835,0,2,bn-as-gn-from-8[train.batch_size=64] (inconclusive)
 21,4,0,4,0,2,bn-as-gn-from-8 (inconclusive)
-22,0.2285,0.162882,0.294118,0.1,2,starved-regime-is-the-mlps (inconclusive)
+22,0.231833,0.172834,0.290833,0.1,2,starved-regime-is-the-mlps (inconclusive)
 EOD
 $bands << EOD
 4,0,0.02
