@@ -452,15 +452,43 @@ static const bad_case bad_cases[] = {
      "group norm"},
     {"model:\n  arch: cnn\n  norm:\n    type: switchable\n    groups: 4\n",
      SRC ":5:13: model.norm.groups: ",
-     "applies only when model.norm.type is group or custom and model.norm.placement is not none "
-     "(or model.qk_norm is true) and model.norm.reduce includes channels (or model.norm.type is "
-     "not custom), but model.norm.type is 'switchable' (" SRC ":4:11); remove groups or change "
+     "applies only when model.norm.type is group or custom or batch_channel and "
+     "model.norm.placement is not none (or model.qk_norm is true) and model.norm.reduce includes "
+     "channels (or model.norm.type is not custom), but model.norm.type is 'switchable' (" SRC ":4:11); remove groups or change "
      "model.norm.type"},
     {"model:\n  arch: cnn\n  norm:\n    type: switchable\n    stats_precision: bf16\n",
      SRC ":5:22: model.norm.stats_precision: ",
      ", but model.norm.type is 'switchable' (" SRC ":4:11); remove stats_precision or change "
      "model.norm.type"},
     {"model:\n  arch: cnn\n  norm:\n    type: switchable\n    momentum: 2\n",
+     SRC ":5:15: model.norm.momentum: ", "accepted: a number in [0, 1], or cumulative (null)"},
+    /* batch_channel (core/norm/batch_channel.c): images only; batch norm's
+     * running keys and group norm's groups, none of the other variants' */
+    {"model:\n  norm:\n    type: batch_channel\n", SRC ":3:11: model.norm.type: ",
+     "batch-channel normalization normalizes images (N, C, H, W) over the batch, then over "
+     "groups of channels, but this layer sees (N, D) feature vectors; on this architecture use "
+     "batch, layer or group norm"},
+    {"model:\n  arch: vit\n  norm:\n    type: batch_channel\n", SRC ":4:11: model.norm.type: ",
+     "layer blocks.0.norm1: normalizer 'batch_channel' does not apply to token sequences (N, T, "
+     "D) (the normalizer has no meaning there); accepted on tokens: none | batch | layer | group "
+     "| rms | batch_renorm | dyt | scale | mean_only | custom"},
+    {"model:\n  arch: cnn\n  norm:\n    type: batch_channel\n    groups: 5\n",
+     SRC ":5:13: model.norm.groups: ",
+     "layer norm1.channel: batch-channel norm with 5 groups does not divide its 256 channels; "
+     "valid group counts for this layer: 1, 2, 4, 8, 16, 32, 64, 128, 256"},
+    {"model:\n  arch: cnn\n  norm:\n    type: batch_channel\n    sync: true\n",
+     SRC ":5:11: model.norm.sync: ",
+     ", but model.norm.type is 'batch_channel' (" SRC ":4:11); remove sync or change "
+     "model.norm.type"},
+    {"model:\n  arch: cnn\n  norm:\n    type: batch_channel\n    virtual_batch: 2\n",
+     SRC ":5:20: model.norm.virtual_batch: ",
+     ", but model.norm.type is 'batch_channel' (" SRC ":4:11); remove virtual_batch or change "
+     "model.norm.type"},
+    {"model:\n  arch: cnn\n  norm:\n    type: batch_channel\n    reduce: [batch]\n",
+     SRC ":5:13: model.norm.reduce: ",
+     ", but model.norm.type is 'batch_channel' (" SRC ":4:11); remove reduce or change "
+     "model.norm.type"},
+    {"model:\n  arch: cnn\n  norm:\n    type: batch_channel\n    momentum: 2\n",
      SRC ":5:15: model.norm.momentum: ", "accepted: a number in [0, 1], or cumulative (null)"},
     {"train:\n  log:\n    switch_weights: maybe\n", SRC ":3:21: train.log.switch_weights: ",
      "expected true or false, got 'maybe'; accepted: true | false"},

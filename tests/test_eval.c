@@ -193,7 +193,8 @@ END_TEST
 /* the variants that still fold: no affine parameters, a ResNet with its
  * projection shortcuts, a CNN of two convolutions per stage with average
  * pooling; those that cannot are refused: no running statistics, weight
- * standardization, another normalizer */
+ * standardization, another normalizer, batch-channel norm (whose group
+ * step would be dropped) */
 START_TEST(test_fold_variants)
 {
     nl_backend *be = tu_cpu(1);
@@ -225,6 +226,8 @@ START_TEST(test_fold_variants)
         {"no running statistics", "track_running_stats", NULL},
         {"weight standardization", "model.weight_standardization", NULL},
         {"group norm", "model.norm.type group", NULL},
+        /* its batch step folds, its channel step cannot */
+        {"batch-channel norm", "model.norm.type batch_channel", NULL},
     };
     for (size_t k = 0; k < sizeof refused / sizeof refused[0]; k++) {
         small_spec(NL_ARCH_CNN, NL_PLACE_BEFORE, &spec);
@@ -233,7 +236,7 @@ START_TEST(test_fold_variants)
         else if (k == 1)
             spec.weight_standardization = true;
         else {
-            nl_norm_spec_defaults(&spec.norm, NL_NORM_GROUP);
+            nl_norm_spec_defaults(&spec.norm, k == 2 ? NL_NORM_GROUP : NL_NORM_BATCH_CHANNEL);
             spec.norm.groups = 2;
         }
         nl_model *m = NULL;

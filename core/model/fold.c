@@ -69,6 +69,13 @@ nl_code nl_fold_bn_spec(const nl_model *m, nl_model_spec *folded, int *n_folded,
                        nl_name_of(&nl_param_norm_names, m->spec.param_norm.kind));
     for (int i = 0; i < m->n_layers; i++) {
         const nl_layer *l = m->layers[i];
+        /* the folded model has no normalizer: a group-wise step beside the
+         * batch norms (batch-channel norm's) would go with them */
+        if (strcmp(l->vt->kind, "groupnorm") == 0)
+            return nl_fail(err, NL_ERR_USAGE,
+                           "--fold-bn: layer %s normalizes each sample with statistics of its "
+                           "own in eval mode (model.norm.type %s), which no fixed weight can "
+                           "hold; batch norm with running statistics folds", l->name, row->id.name);
         if (!as_batchnorm(l))
             continue;
         const nl_layer *before = producer_of(m, l->in[0]);

@@ -6,7 +6,8 @@ committed). norm_goldens.nlfx was last written by the peer venv's torch 2.15.0 (
 for the custom normalizer's cases); the built-ins' cases then moved from Debian's by float
 rounding only (batch norm's dx and dgamma). Its switchable cases were added by the same torch
 2.15.0 with every earlier tensor kept byte for byte (tests/golden/splice_fixture.py: on another
-CPU the regenerated RMSNorm and custom cases move by float rounding):
+CPU the regenerated RMSNorm and custom cases move by float rounding), and so were its
+batch_channel cases:
     /usr/bin/python3 tests/golden/make_goldens.py [norm] [layer] [e2e] [optim] [tfm] [rnn]
         [param_norm] [rnn_norm] [gradscaler] [autocast]
 or with the pinned peer (experiments/bench/requirements-peer.txt) where Debian's is not
@@ -293,6 +294,40 @@ class SwitchNorm2d(nn.Module):
         return y.float()
 
 
+class BatchChannelNorm(nn.Module):
+    """Batch-Channel Normalization (Qiao et al. 2019), the large-batch form
+    normlab takes (core/norm/batch_channel.c): torch's BatchNorm2d with its
+    affine, then GroupNorm(G, C) with its own, in double (rounded to
+    float32 at the end). weight, bias and the running statistics are the
+    batch step's, as normlab names them; the channel step's affine is
+    channel.weight and channel.bias."""
+
+    def __init__(self, c, groups, eps, momentum, affine, track):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(c, eps=eps, momentum=momentum, affine=affine,
+                                 track_running_stats=track)
+        self.channel = nn.GroupNorm(groups, c, eps=eps, affine=affine)
+
+    @property
+    def weight(self):
+        return self.bn.weight
+
+    @property
+    def bias(self):
+        return self.bn.bias
+
+    @property
+    def running_mean(self):
+        return self.bn.running_mean
+
+    @property
+    def running_var(self):
+        return self.bn.running_var
+
+    def forward(self, x):
+        return self.channel(self.bn(x.double())).float()
+
+
 # model.norm.type custom's keys as the fixture holds them (.point): the
 # reduction as bits of normlab's axis order (core/base/names.h), then
 # center, scale (std 0, rms 1, none 2), train_stats and eval_stats (batch 0,
@@ -375,7 +410,8 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
     g = torch.Generator().manual_seed(seed)
     n, c = shape[0], shape[1]
     if track is None:
-        track = kind in ("batch", "batch_renorm", "ghost_batch", "mean_only", "switchable") or (
+        track = kind in ("batch", "batch_renorm", "ghost_batch", "mean_only", "switchable",
+                        "batch_channel") or (
             kind == "custom" and "running" in (point["train_stats"], point["eval_stats"]))
     bn_class = nn.BatchNorm1d if len(shape) == 2 else nn.BatchNorm2d
     if kind == "batch":
@@ -415,6 +451,15 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
         module = SwitchNorm2d(c, eps, momentum, affine, track, g)
         fx.add(name + ".mean_weight", module.mean_weight)
         fx.add(name + ".var_weight", module.var_weight)
+    elif kind == "batch_channel":
+        module = BatchChannelNorm(c, groups, eps, momentum, affine, track)
+        if affine:  # the channel step's affine, drawn in float32 like the batch step's
+            with torch.no_grad():
+                module.channel.weight.copy_(0.5 + torch.rand(c, generator=g))
+                module.channel.bias.copy_(torch.rand(c, generator=g) - 0.5)
+            fx.add(name + ".channel.weight", module.channel.weight)
+            fx.add(name + ".channel.bias", module.channel.bias)
+        module.double()
     elif kind == "frn":
         module = FRN(c, eps, affine)
         with torch.no_grad():  # thresholds that clip some values of every channel
@@ -448,6 +493,9 @@ def norm_case(fx, name, kind, shape, steps=3, groups=1, eps=1e-5, momentum=0.1, 
     for extra in ("alpha", "tau", "scale", "mean_weight", "var_weight"):
         if hasattr(module, extra):
             fx.add(name + ".d" + extra, getattr(module, extra).grad)
+    if kind == "batch_channel" and affine:
+        fx.add(name + ".dchannel.weight", module.channel.weight.grad)
+        fx.add(name + ".dchannel.bias", module.channel.bias.grad)
     if track:
         fx.add(name + ".running_mean", module.running_mean)
         if hasattr(module, "running_var"):
@@ -581,6 +629,18 @@ def make_norm_goldens():
     case("switchable4d_offset_momentum", "switchable", (4, 3, 6, 6), mean=2.0, std=1.0,
          momentum=0.3, seed=103)
     case("switchable4d_cumulative_batch2", "switchable", (2, 5, 4, 3), momentum=None, seed=104)
+    # batch-channel: batch norm then group norm, each with its own affine;
+    # the running statistics are the batch step's. Untracked, eval takes
+    # the batch's statistics; a batch of 2 (with one channel per group the
+    # channel step would undo the batch step's gamma, whose gradient is then
+    # rounding alone)
+    case("batch_channel4d", "batch_channel", (3, 8, 5, 4), groups=4, seed=111)
+    case("batch_channel4d_noaffine_untracked", "batch_channel", (2, 6, 3, 5), groups=2,
+         affine=False, track=False, eps=1e-3, seed=112)
+    case("batch_channel4d_offset_momentum", "batch_channel", (4, 6, 6, 6), groups=3,
+         mean=20.0, std=0.5, momentum=0.3, seed=113)
+    case("batch_channel4d_cumulative_batch2", "batch_channel", (2, 6, 4, 3), groups=3,
+         momentum=None, seed=114)
     fx.add("cases", torch.tensor([len(cases)], dtype=torch.int32))
     for i, name in enumerate(cases):
         fx.add("case%d" % i, torch.tensor(list(name.encode()), dtype=torch.int32))
