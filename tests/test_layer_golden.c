@@ -327,6 +327,45 @@ START_TEST(test_max_pool_2x2_against_loop)
 }
 END_TEST
 
+/* The linear layer's bias gradient is each column of dy summed in row
+ * order, bit for bit, whatever the thread count, on a ragged width and on
+ * widths past one thread's stack of sums (2048 columns) */
+START_TEST(test_linear_bias_grad_row_order)
+{
+    nl_backend *be = tu_cpu(2);
+    const int shapes[][2] = {{3, 10}, {4000, 37}, {3584, 512}, {40, 2100}, {24, 4100}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        const int n = shapes[k][0], out = shapes[k][1], in = 3;
+        float *x = malloc((size_t)n * in * sizeof *x), *w = malloc((size_t)out * in * sizeof *w);
+        float *dy = malloc((size_t)n * out * sizeof *dy), *dw = malloc((size_t)out * in * sizeof *dw);
+        float *db = malloc((size_t)out * sizeof *db), *db_ref = malloc((size_t)out * sizeof *db_ref);
+        tu_fill_normal(x, (size_t)n * in, 7, 0.0f, 1.0f);
+        tu_fill_normal(w, (size_t)out * in, 8, 0.0f, 1.0f);
+        tu_fill_normal(dy, (size_t)n * out, 9 + k, 0.0f, 1.0f);
+        for (int j = 0; j < out; j++) {
+            volatile float s = 0.0f; /* one rounding an addition, in row order */
+            for (int i = 0; i < n; i++)
+                s += dy[(size_t)i * out + j];
+            db_ref[j] = s;
+        }
+        for (int threads = 1; threads <= 3; threads++) {
+            be->threads = threads;
+            omp_set_num_threads(threads);
+            void *work = malloc(be->ops->linear_workspace(be, n, in, out) + 1);
+            memset(db, 0xff, (size_t)out * sizeof *db);
+            be->ops->linear_backward(be, n, in, out, x, w, dy, NULL, false, dw, db, work);
+            free(work);
+            ck_assert_msg(memcmp(db, db_ref, (size_t)out * sizeof *db) == 0,
+                          "bias gradient of %d x %d on %d threads is not the row-order sum", n,
+                          out, threads);
+        }
+        free(x), free(w), free(dy), free(dw), free(db), free(db_ref);
+    }
+    be->threads = 2;
+    omp_set_num_threads(2);
+}
+END_TEST
+
 START_TEST(test_activations)
 {
     check_layer("relu", (layer_ctx){.kind = K_ACT, .act = NL_ACT_RELU});
@@ -366,6 +405,7 @@ int main(void)
     tcase_add_test(tc, test_pool);
     tcase_add_test(tc, test_relu_pool_fused_exact);
     tcase_add_test(tc, test_max_pool_2x2_against_loop);
+    tcase_add_test(tc, test_linear_bias_grad_row_order);
     tcase_add_test(tc, test_activations);
     tcase_add_test(tc, test_softmax_xent);
     suite_add_tcase(s, tc);

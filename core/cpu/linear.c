@@ -447,24 +447,42 @@ void nl_cpu_linear_forward(nl_backend *be, int n, int in, int out, const float *
 }
 
 /* db[o] = sum over the batch of dy[r, o], in row order, independent of the
- * thread count; 64 columns at a time so the additions run across columns
- * as vectors instead of down a strided column */
-static void bias_grad(int n, int out, const float *dy, float *dbias)
+ * thread count. Each thread takes one contiguous share of the columns and
+ * walks the rows, adding its share of each row to its sums as vectors
+ * across the columns, so that the team together streams dy row after row,
+ * which the prefetchers follow. (A pass per band of 64 columns, 4 cache
+ * lines of every row, read the LSTM's 3584 x 512 gate gradients, cold from
+ * the backward, at half the rate of one pass.) Each column's additions run
+ * in row order whatever its share, so every bit of db is the same on any
+ * number of threads. */
+enum { BIAS_SPAN = 2048 }; /* the sums a thread keeps on its stack */
+
+static void bias_grad_columns(int n, int out, const float *dy, float *dbias, int first, int last)
 {
-    enum { BIAS_BLOCK = 64 };
-    const int blocks = (out + BIAS_BLOCK - 1) / BIAS_BLOCK;
-    NL_PARALLEL_FOR_IF((long)n * out >= NL_PARALLEL_MIN,
-    for (int b = 0; b < blocks; b++) {
-        const int j0 = b * BIAS_BLOCK;
-        const int width = out - j0 < BIAS_BLOCK ? out - j0 : BIAS_BLOCK;
-        float sums[BIAS_BLOCK] = {0};
+    for (int j0 = first; j0 < last; j0 += BIAS_SPAN) {
+        const int width = last - j0 < BIAS_SPAN ? last - j0 : BIAS_SPAN;
+        float sums[BIAS_SPAN];
+        memset(sums, 0, (size_t)width * sizeof *sums);
         for (int i = 0; i < n; i++) {
             const float *row = dy + (size_t)i * out + j0;
             for (int j = 0; j < width; j++)
                 sums[j] += row[j];
         }
         memcpy(dbias + j0, sums, (size_t)width * sizeof *dbias);
-    });
+    }
+}
+
+/* this thread's share of the columns, in whole vectors of 8 */
+static void bias_grad_share(int n, int out, const float *dy, float *dbias)
+{
+    int first, last;
+    nl_thread_range((out + 7) / 8, &first, &last);
+    bias_grad_columns(n, out, dy, dbias, first * 8, last * 8 < out ? last * 8 : out);
+}
+
+static void bias_grad(int n, int out, const float *dy, float *dbias)
+{
+    NL_PARALLEL_CALL_IF((long)n * out >= NL_PARALLEL_MIN, bias_grad_share(n, out, dy, dbias));
 }
 
 static void lowp_backward(nl_backend *be, int n, int in, int out, const float *x,
