@@ -3,7 +3,12 @@
 batch, normlab's and PyTorch's steady rates (median over the rounds), the
 ratio normlab / PyTorch per round (median, min-max), each side's share of
 peak, the load over the rounds, and, where more than one torch mode was
-measured, the ratio against the faster mode's median.
+measured, the ratio against the faster mode's median. Where the directory
+holds NAME-bBATCH-profile.txt files (run_archs.sh with PROFILE=1, written by
+product_share.py), a second table gives each config's ceilings: its median
+ratio over the share of normlab's run spent in products (and in products
+and the convolutions' data preparation), the ratio normlab would reach if
+all else were free.
 
     python3 experiments/bench/archs_table.py DIR
 
@@ -45,8 +50,40 @@ def rate(v):
     return "%.0f" % v if v < 1e4 else "%.1fk" % (v / 1e3)
 
 
+def shares_of(path):
+    """products and conv_prep shares (fractions) of a product_share.py report"""
+    shares = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 2 and parts[0] in ("products", "conv_prep", "rest") and \
+                    parts[1].endswith("%"):
+                shares[parts[0]] = float(parts[1][:-1]) / 100.0
+    return shares
+
+
+def print_ceilings(directory, ratios):
+    rows = []
+    for key in sorted(ratios, key=lambda k: (ORDER.index(k[0]) if k[0] in ORDER else 99, k[1])):
+        path = os.path.join(directory, "%s-b%d-profile.txt" % key)
+        if not os.path.exists(path):
+            continue
+        sh = shares_of(path)
+        p, pc = sh.get("products", 0.0), sh.get("products", 0.0) + sh.get("conv_prep", 0.0)
+        rows.append("| %s | %d | %.2f | %.0f%% | %.0f%% | %s | %s |" % (
+            key[0], key[1], ratios[key], 100 * p, 100 * sh.get("conv_prep", 0.0),
+            "%.2f" % (ratios[key] / p) if p > 0 else "–",
+            "%.2f" % (ratios[key] / pc) if pc > 0 else "–"))
+    if rows:
+        print("\n| model | batch | normlab / PyTorch | products | conv. preparation | ceiling: all but "
+              "products free | ceiling: all but products and preparation free |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        print("\n".join(rows))
+
+
 def main():
     directory = sys.argv[1]
+    ratios = {}
     configs = {}
     for path in sorted(glob.glob(os.path.join(directory, "*-b*-*.csv"))):
         stem = os.path.basename(path)[:-4]
@@ -77,7 +114,9 @@ def main():
             won = {}
             for r in peers:
                 won[r["torch_mode"]] = won.get(r["torch_mode"], 0) + 1
-            ratio, _ = spread([number(r["ratio_to_torch"]) for r in ours], 2)
+            ratio, ratio_med = spread([number(r["ratio_to_torch"]) for r in ours], 2)
+            if ratio_med is not None:
+                ratios[key] = ratio_med
             share_n, _ = spread([number(r["peak_share"]) for r in ours], 3)
             share_t, _ = spread([number(r["peak_share"]) for r in peers], 3)
             loads = [number(r["load1"]) for r in rows if number(r["load1"]) is not None]
@@ -92,6 +131,8 @@ def main():
             print("| %s | %d | faster mode's median | %s | %s | **%.2f** | | | |" % (
                 name, batch, rate(statistics.median(normlab_all)), rate(best_torch),
                 statistics.median(normlab_all) / best_torch))
+            ratios[key] = statistics.median(normlab_all) / best_torch
+    print_ceilings(directory, ratios)
     return 0
 
 

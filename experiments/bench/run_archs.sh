@@ -17,6 +17,9 @@
 #   sides; on a shared 2-core host one thread each is the fairer split),
 #   ONLY (a subset of: mlp cnn resnet lm vit lstm gru char_lm), NORMLAB
 #   (default build/normlab), SAMPLES (default 4096)
+# PROFILE=1 runs no PyTorch: each config's `normlab run` alone under perf
+# (product_share.py), its time by kind to NAME-bBATCH-profile.txt, which
+# archs_table.py reads beside the ratios for the ceilings.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:?usage: run_archs.sh OUT_DIR}
@@ -40,6 +43,16 @@ bench() { # NAME BATCH CONFIG [--set ...]
   steps=$((samples / batch))
   steps=$((steps < 20 ? 20 : steps > 400 ? 400 : steps))
   log=$((steps / 16 < 2 ? 2 : steps / 16))
+  if [ -n "${PROFILE:-}" ]; then
+    rm -rf "$out/.profile-run"
+    python3 "$root/experiments/bench/product_share.py" "$out/$name-b$batch-profile.txt" -- \
+      "$normlab" run "$@" --set train.batch_size="$batch" --set train.steps="$steps" \
+      --set train.log_every="$log" --set train.eval_every=1000000 --set train.eval_batch_size=128 \
+      --threads "$threads" --out "$out/.profile-run" > /dev/null ||
+      echo "$name batch $batch profile: exit $?" | tee -a "$out/load.txt"
+    rm -rf "$out/.profile-run"
+    return
+  fi
   echo "$name batch $batch $mode start: $(uptime)" | tee -a "$out/load.txt"
   "$normlab" bench --run "$@" --set train.batch_size="$batch" --set train.steps="$steps" \
     --set train.log_every="$log" --set train.eval_every=1000000 --set train.eval_batch_size=128 \
