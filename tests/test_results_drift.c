@@ -12,9 +12,11 @@
  * set and thread count its summary.json records, and requires its
  * metrics.csv and summary.json to be the committed ones, bit for bit,
  * timings aside. NL_DRIFT_ONLY=EXP,EXP limits it to those experiments. A
- * run this build or CPU cannot repeat (its kernel set; a model it starts
- * from that is not committed) is skipped, saying why; all skipped is a
- * skip (77), never a pass. */
+ * fine-tuning run whose start model is not committed but whose starting
+ * run is trains that run again first (compared too) and starts from its
+ * model. A run this build or CPU cannot repeat (its kernel set; a start
+ * model that is neither) is skipped, saying why; all skipped is a skip
+ * (77), never a pass. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -473,9 +475,15 @@ START_TEST(test_picker_and_comparison)
 }
 END_TEST
 
-/* Why this build, on this CPU, cannot repeat the run; NULL when it can. */
-static const char *cannot_repeat(const pick *p, const char *config, char *why, size_t size)
+/* Why this build, on this CPU, cannot repeat the run; NULL when it can.
+ * A fine-tuning run starts from another run's final model, which is not
+ * committed (.gitignore: final.nlck): where that run is a committed run
+ * (its config.yaml and summary.json), `start` gets its directory, to be
+ * trained again first; otherwise the run cannot be repeated. */
+static const char *cannot_repeat(const pick *p, const char *config, char *start,
+                                 size_t start_size, char *why, size_t size)
 {
+    start[0] = '\0';
     if (p->kernels[0]) {
         int index = -1;
         for (int i = 0; i < nl_cpu_kernel_set_count(); i++)
@@ -489,16 +497,21 @@ static const char *cannot_repeat(const pick *p, const char *config, char *why, s
         if (index < 0 || !nl_cpu_kernel_set_runs_here(index))
             return why;
     }
-    /* a fine-tuning run needs the final model it starts from, which is not
-     * committed (.gitignore: final.nlck) */
-    char from[1024], model[1200];
+    char from[1024], path[1200];
     const char *init = strstr(config, "\ninit:\n  from: \"");
     if (init && sscanf(init + strlen("\ninit:\n  from: \""), "%1023[^\"]", from) == 1) {
-        snprintf(model, sizeof model, "%s/%s/final.nlck", NORMLAB_SOURCE_DIR, from);
-        if (!nl_path_exists(model)) {
-            snprintf(why, size, "it starts from %s, whose final model is not committed", from);
-            return why;
+        snprintf(path, sizeof path, "%s/%s/final.nlck", NORMLAB_SOURCE_DIR, from);
+        if (nl_path_exists(path))
+            return NULL;
+        snprintf(path, sizeof path, "%s/%s/config.yaml", NORMLAB_SOURCE_DIR, from);
+        const bool has_config = nl_path_exists(path);
+        snprintf(path, sizeof path, "%s/%s/summary.json", NORMLAB_SOURCE_DIR, from);
+        if (has_config && nl_path_exists(path) && strstr(from, "/runs/")) {
+            snprintf(start, start_size, "%s", from);
+            return NULL;
         }
+        snprintf(why, size, "it starts from %s, whose final model is not committed", from);
+        return why;
     }
     return NULL;
 }
@@ -510,17 +523,20 @@ typedef struct {
 
 /* Trains the picked run again into tu_tmp and compares; returns the
  * differences, -1 when the run failed (its log in report). */
-static int rerun(const pick *p, const char *run_dir, nl_buf *report, double *seconds)
+static int rerun(const pick *p, const char *run_dir, const char *start_model, nl_buf *report,
+                 double *seconds)
 {
-    char command[8192], out[1400];
+    char command[8192], out[1400], start[1500] = "";
     snprintf(out, sizeof out, "%s/%s.%s", tu_tmp, p->experiment, p->run);
+    if (start_model) /* the start model trained again (cannot_repeat) */
+        snprintf(start, sizeof start, " --set 'init.from=%s'", start_model);
     snprintf(command, sizeof command,
-             "cd '%s' && NORMLAB_CPU_KERNELS='%s' %s%s%s'%s' run '%s/config.yaml' --out '%s' "
+             "cd '%s' && NORMLAB_CPU_KERNELS='%s' %s%s%s'%s' run '%s/config.yaml'%s --out '%s' "
              "--quiet --threads %d >'%s.log' 2>&1",
              NORMLAB_SOURCE_DIR, p->kernels[0] ? p->kernels : "auto",
              p->openblas_core[0] ? "OPENBLAS_CORETYPE='" : "env -u OPENBLAS_CORETYPE ",
-             p->openblas_core, p->openblas_core[0] ? "' " : "", NORMLAB_BINARY, run_dir, out,
-             p->threads, out);
+             p->openblas_core, p->openblas_core[0] ? "' " : "", NORMLAB_BINARY, run_dir, start,
+             out, p->threads, out);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     const int status = system(command);
@@ -551,7 +567,7 @@ static int rerun(const pick *p, const char *run_dir, nl_buf *report, double *sec
 
 static void check_one(const pick *p, tally *t)
 {
-    char run_dir[1400], path[1500], why[1200], commits[1200];
+    char run_dir[1400], path[1500], why[1200], commits[1200], start[1024];
     snprintf(run_dir, sizeof run_dir, "%s/%s/runs/%s", NORMLAB_SOURCE_DIR, p->dir, p->run);
     snprintf(path, sizeof path, "%s/config.yaml", run_dir);
     char *config = read_text(path);
@@ -562,7 +578,7 @@ static void check_one(const pick *p, tally *t)
            p->threads, p->threads == 1 ? "" : "s", p->commit, p->runs, p->wall_s / 60);
     if (p->commit_count > 1)
         printf("  its runs record different commits: %s\n", commits);
-    const char *reason = cannot_repeat(p, config, why, sizeof why);
+    const char *reason = cannot_repeat(p, config, start, sizeof start, why, sizeof why);
     free(config);
     if (reason) {
         printf("  skipped: %s\n", reason);
@@ -572,8 +588,35 @@ static void check_one(const pick *p, tally *t)
         return;
     }
     nl_buf report = {0};
-    double seconds;
-    const int differ = rerun(p, run_dir, &report, &seconds);
+    double seconds, start_seconds = 0;
+    char start_out[1400] = "";
+    int differ = 0;
+    if (start[0]) {
+        /* the run it starts from, trained again under its own recorded
+         * kernel set and threads; its bits are compared too */
+        pick from = {0};
+        const char *runs = strstr(start, "/runs/");
+        snprintf(from.dir, sizeof from.dir, "%.*s", (int)(runs - start), start);
+        snprintf(from.experiment, sizeof from.experiment, "start-of-%.200s", p->experiment);
+        int rank = -1;
+        consider_run(&from, runs + strlen("/runs/"), &rank);
+        free(from.finished);
+        snprintf(start_out, sizeof start_out, "%s/%s.%s", tu_tmp, from.experiment, from.run);
+        snprintf(path, sizeof path, "%s/%s", NORMLAB_SOURCE_DIR, start);
+        nl_buf_printf(&report, "    first trained again: %s, which it starts from\n", start);
+        const int start_differ = rerun(&from, path, NULL, &report, &start_seconds);
+        if (start_differ != 0)
+            nl_buf_printf(&report, "    (the run it starts from %s)\n",
+                          start_differ < 0 ? "failed" : "drifted");
+        differ = start_differ;
+    }
+    if (differ >= 0) {
+        const int own = rerun(p, run_dir, start[0] ? start_out : NULL, &report, &seconds);
+        differ = own < 0 ? own : differ + own;
+    } else {
+        seconds = 0;
+    }
+    seconds += start_seconds;
     const char *verdict = differ < 0 ? "FAILED" : differ ? "DRIFTED" : "identical";
     printf("  %s (%.0f s)\n%s", verdict, seconds, report.data ? report.data : "");
     nl_buf_printf(&t->verdicts, "  %-10s %s (%s)\n", verdict, p->experiment, p->run);
