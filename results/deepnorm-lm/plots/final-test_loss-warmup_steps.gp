@@ -57,7 +57,7 @@ set label 103 "points: mean over 5 seeds; bars: min to max" at screen 0.01, scre
 set multiplot
 unset key
 set ylabel "final test loss (cross-entropy, nats)"
-set yrange [0:3.08951849]
+set yrange [0:3.090169676]
 unset logscale x
 set xrange [-6:106]
 set xtics ("0" 0, "100" 100)

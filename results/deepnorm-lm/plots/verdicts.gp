@@ -62,12 +62,12 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 set title "deepnorm-lm: 7 claims, 95% intervals" font title_font
 $claims << EOD
 1,1,0.478176,1,0.5,2,post-collapses-12 (inconclusive)
-2,2.85665,2.41272,3.30059,2.8,2,deepnorm-trains (inconclusive)
-3,-0.158787,-0.600118,0.282545,0,2,deepnorm-beats-post (inconclusive)
-4,2.36593,1.91432,2.81755,2.8,2,deepnorm-trains-warmup (inconclusive)
-5,-0.648833,-1.10242,-0.19525,0,2,deepnorm-beats-post-warmup (inconclusive)
-6,0.220523,-0.181526,0.622571,0,2,deepnorm-vs-pre-no-warmup (inconclusive)
-7,0.170952,-0.286854,0.628757,0,2,deepnorm-vs-pre-warmup (inconclusive)
+2,3.01132,2.99603,3.02662,2.8,1,deepnorm-trains (does not hold)
+3,-0.00453792,-0.0170945,0.00801862,0,2,deepnorm-beats-post (inconclusive)
+4,2.54596,2.01189,3.08004,2.8,2,deepnorm-trains-warmup (inconclusive)
+5,-0.469825,-1.00243,0.0627822,0,2,deepnorm-beats-post-warmup (inconclusive)
+6,0.360746,0.22303,0.498462,0,1,deepnorm-vs-pre-no-warmup (does not hold)
+7,0.351543,-0.184808,0.887893,0,2,deepnorm-vs-pre-warmup (inconclusive)
 EOD
 $bands << EOD
 EOD
