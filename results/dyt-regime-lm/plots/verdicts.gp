@@ -61,12 +61,12 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "dyt-regime-lm: 7 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.903808,-1.03731,-0.770301,0,0,dyt50-better-at-4k (holds)
-2,-0.0425694,-0.09951,0.0143712,0,2,dyt50-better-at-4k-best (inconclusive)
-3,0.205875,0.1503,0.26145,0,1,dyt50-better-at-16k (does not hold)
-4,0.337553,0.284522,0.390584,0,1,dyt50-better-at-64k (does not hold)
-5,0.374119,0.305457,0.442781,0,0,dyt50-worse-at-1M (holds)
-6,0.804368,0.697276,0.91146,0.5,0,ln-overfits-at-16k (holds)
+1,-0.89768,-1.05389,-0.741473,0,0,dyt50-better-at-4k (holds)
+2,-0.0331022,-0.0577226,-0.0084819,0,2,dyt50-better-at-4k-best (inconclusive)
+3,0.203277,0.162318,0.244237,0,1,dyt50-better-at-16k (does not hold)
+4,0.33907,0.259055,0.419085,0,1,dyt50-better-at-64k (does not hold)
+5,0.366615,0.251576,0.481654,0,0,dyt50-worse-at-1M (holds)
+6,0.804369,0.697274,0.911465,0.5,0,ln-overfits-at-16k (holds)
 7,3.03133,3.0312,3.03145,3,0,dyt05-stuck-at-1M (holds)
 EOD
 $bands << EOD
