@@ -61,10 +61,10 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "layernorm-scaling-lm: 4 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.000511707,-0.00631215,0.00528874,0,2,pre-deep-blocks-contribute-less (inconclusive)
-2,-0.00889147,-0.0167602,-0.0010227,0,1,lns-deep-block-contributes-more (does not hold)
-3,-0.00859379,-0.0109278,-0.00625983,0,1,lns-last-block-contributes-more (does not hold)
-4,-0.0417772,-0.0603057,-0.0232486,0,0,lns-lowers-loss (holds)
+1,-0.000450705,-0.00629435,0.00539294,0,2,pre-deep-blocks-contribute-less (inconclusive)
+2,-0.00892417,-0.0167927,-0.00105563,0,1,lns-deep-block-contributes-more (does not hold)
+3,-0.00864521,-0.0109695,-0.00632095,0,1,lns-last-block-contributes-more (does not hold)
+4,-0.0416722,-0.0599175,-0.0234269,0,0,lns-lowers-loss (holds)
 EOD
 $bands << EOD
 EOD
