@@ -1,0 +1,15 @@
+set terminal pngcairo size 1400,520 font "DejaVu Sans,11"
+set output "growth-mlp.png"
+set logscale xy
+set grid
+set key top right
+set multiplot layout 1,2 title "mlp: microseconds per sample, training (log-log)"
+set title "against the batch size, the step"
+set xlabel "batch size"
+set ylabel "us per sample"
+plot "growth-mlp-batch.dat" index 0 with linespoints lw 2 title "normlab (slope -0.04)", "growth-mlp-batch.dat" index 1 with linespoints lw 2 title "torch (slope -0.33)"
+set title "against the width w of widths [w, w] (batch 32, whole runs, torch eager)"
+set xlabel "width w"
+set ylabel "us per sample"
+plot "growth-mlp-size.dat" index 0 with linespoints lw 2 title "normlab (slope 1.36)", "growth-mlp-size.dat" index 1 with linespoints lw 2 title "torch (slope 0.89)"
+unset multiplot
