@@ -447,9 +447,10 @@ static const bad_case bad_cases[] = {
     /* switchable (core/norm/switchable.c): images only, no groups, no
      * low-precision statistics; its series only where it is the normalizer */
     {"model:\n  norm:\n    type: switchable\n", SRC ":3:11: model.norm.type: ",
-     "switchable normalization mixes instance, layer and batch statistics of images (N, C, H, "
-     "W), but this layer sees (N, D) feature vectors; on this architecture use batch, layer or "
-     "group norm"},
+     "layer norm1: normalizer 'switchable' does not apply to (N, D) feature vectors (Switchable "
+     "Normalization: per layer, learned softmax weights mix instance, layer and batch statistics "
+     "(means and variances apart), then one affine; running batch statistics for eval (images "
+     "only)); accepted on features: none | batch | layer | group | rms | batch_renorm | ghost_batch | dyt | scale | mean_only | custom"},
     {"model:\n  arch: cnn\n  norm:\n    type: switchable\n    groups: 4\n",
      SRC ":5:13: model.norm.groups: ",
      "applies only when model.norm.type is group or custom or batch_channel and "
@@ -465,13 +466,16 @@ static const bad_case bad_cases[] = {
     /* batch_channel (core/norm/batch_channel.c): images only; batch norm's
      * running keys and group norm's groups, none of the other variants' */
     {"model:\n  norm:\n    type: batch_channel\n", SRC ":3:11: model.norm.type: ",
-     "batch-channel normalization normalizes images (N, C, H, W) over the batch, then over "
-     "groups of channels, but this layer sees (N, D) feature vectors; on this architecture use "
-     "batch, layer or group norm"},
+     "layer norm1: normalizer 'batch_channel' does not apply to (N, D) feature vectors "
+     "(Batch-Channel Normalization: batch norm over N*H*W per channel (its own affine, running "
+     "statistics for eval), then group norm per sample and group (its own affine) (images "
+     "only)); accepted on features: none | batch | layer | group | rms | batch_renorm | ghost_batch | dyt | scale | mean_only | custom"},
     {"model:\n  arch: vit\n  norm:\n    type: batch_channel\n", SRC ":4:11: model.norm.type: ",
      "layer blocks.0.norm1: normalizer 'batch_channel' does not apply to token sequences (N, T, "
-     "D) (the normalizer has no meaning there); accepted on tokens: none | batch | layer | group "
-     "| rms | batch_renorm | dyt | scale | mean_only | custom"},
+     "D) (Batch-Channel Normalization: batch norm over N*H*W per channel (its own affine, running "
+     "statistics for eval), then group norm per sample and group (its own affine) (images "
+     "only)); accepted on tokens: none | batch | layer | group | rms | batch_renorm | dyt | scale "
+     "| mean_only | custom"},
     {"model:\n  arch: cnn\n  norm:\n    type: batch_channel\n    groups: 5\n",
      SRC ":5:13: model.norm.groups: ",
      "layer norm1.channel: batch-channel norm with 5 groups does not divide its 256 channels; "
@@ -653,7 +657,8 @@ static const bad_case bad_cases[] = {
     {"model:\n  arch: cnn\n  widths: [12]\n  norm:\n    type: group\n",
      "model.norm.groups (default 8): ", "does not divide its 12 channels"},
     {"model:\n  norm:\n    type: instance\n", SRC ":3:11: model.norm.type: ",
-     "instance norm needs images with more than one pixel per channel"},
+     "layer norm1: normalizer 'instance' does not apply to (N, D) feature vectors (InstanceNorm: "
+     "statistics per sample and channel over H*W (images only)); accepted on features: none | batch | layer | group | rms | batch_renorm | ghost_batch | dyt | scale | mean_only | custom"},
     /* model.norm.type custom: the axes (core/norm/custom.c) */
     {"model:\n  norm:\n    type: custom\n    reduce: batch\n", SRC ":4:13: model.norm.reduce: ",
      "got the single name batch (write [batch])"},

@@ -32,16 +32,6 @@ static void bcn_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_n
 
 static nl_act *bcn_norm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
-    if (in->shape.ndim != 4) {
-        nl_builder_fail(b, NL_ERR_CONFIG,
-                        "layer %s: batch-channel normalization normalizes images (N, C, H, W) "
-                        "over the batch, then over groups of channels, but this layer sees %s; "
-                        "on this architecture use batch, layer or group norm",
-                        name, in->shape.ndim == 3 ? "token sequences (N, T, D)"
-                                                  : "(N, D) feature vectors");
-        nl_builder_key(b, "model.norm.type");
-        return NULL;
-    }
     nl_norm_spec batch = *spec;
     batch.kind = NL_NORM_BATCH;
     nl_act *mid = nl_batchnorm(b, name, in, &batch);

@@ -55,17 +55,6 @@ static const nl_layer_vtable frn_vtable = {.kind = "frn",
 
 static nl_act *nl_frn(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
-    if (in->shape.ndim != 4) { /* 1x1 maps: nl_norm, from the row's normalized set */
-        char accepted[256];
-        nl_norm_kinds_accepting(2, ", ", accepted, sizeof accepted);
-        nl_builder_fail(b, NL_ERR_CONFIG,
-                        "layer %s: frn normalizes each channel over its H*W values and needs "
-                        "images with more than one pixel per channel, but this layer sees (N, D) "
-                        "feature vectors; normalizers for this layer: %s",
-                        name, accepted);
-        nl_builder_key(b, "model.norm.type");
-        return NULL;
-    }
     const int channels = in->shape.c;
     frn_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->geom = (nl_norm_geom){.n = in->shape.n, .c = channels, .hw = in->shape.h * in->shape.w,

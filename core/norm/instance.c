@@ -23,15 +23,6 @@ void nl_plane_set(nl_shape in, const nl_norm_spec *spec, int train_batch, nl_nor
 
 static nl_act *nl_instancenorm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
-    if (in->shape.ndim != 4) {
-        nl_builder_fail(b, NL_ERR_CONFIG,
-                        "layer %s: instance norm needs images with more than one pixel per "
-                        "channel, but this layer sees (N, D) feature vectors; on an mlp use "
-                        "layer or group norm",
-                        name);
-        nl_builder_key(b, "model.norm.type");
-        return NULL;
-    }
     return nl_groupwise_norm(b, name, in, spec, in->shape.c, spec->track_running_stats,
                              "instance");
 }

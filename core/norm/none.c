@@ -88,13 +88,20 @@ nl_act *nl_norm_at(nl_builder *b, const char *name, nl_act *in, const nl_norm_sp
         return NULL;
     }
     const nl_norm_info *info = nl_norm_info_of(spec->kind);
-    if (in->shape.ndim == 3 && !info->tokens) {
+    /* the row says which inputs the kind normalizes (features, images,
+     * tokens); every other one is refused here, for every kind alike */
+    const int ndim = in->shape.ndim;
+    if (!nl_norm_accepts(info, ndim)) {
+        static const char *const inputs[] = {"", "", "(N, D) feature vectors",
+                                             "token sequences (N, T, D)", "images (N, C, H, W)"};
+        static const char *const short_names[] = {"", "", "features", "tokens", "images"};
         char accepted[256];
-        nl_norm_kinds_accepting(3, " | ", accepted, sizeof accepted);
+        nl_norm_kinds_accepting(ndim, " | ", accepted, sizeof accepted);
         nl_builder_fail(b, NL_ERR_CONFIG,
-                        "layer %s: normalizer '%s' does not apply to token sequences (N, T, D) (the "
-                        "normalizer has no meaning there); accepted on tokens: %s",
-                        name, info->id.name, accepted);
+                        "layer %s: normalizer '%s' does not apply to %s (%s); accepted on %s: %s",
+                        name, info->id.name, ndim >= 2 && ndim <= 4 ? inputs[ndim] : "this input",
+                        info->id.help, ndim >= 2 && ndim <= 4 ? short_names[ndim] : "it",
+                        accepted);
         nl_builder_key(b, "model.norm.type");
         return NULL;
     }

@@ -173,16 +173,6 @@ static void plan_buffers(switch_layer *l, nl_builder *b, int n)
 
 static nl_act *switch_norm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec)
 {
-    if (in->shape.ndim != 4) {
-        nl_builder_fail(b, NL_ERR_CONFIG,
-                        "layer %s: switchable normalization mixes instance, layer and batch "
-                        "statistics of images (N, C, H, W), but this layer sees %s; on this "
-                        "architecture use batch, layer or group norm",
-                        name, in->shape.ndim == 3 ? "token sequences (N, T, D)"
-                                                  : "(N, D) feature vectors");
-        nl_builder_key(b, "model.norm.type");
-        return NULL;
-    }
     switch_layer *l = nl_builder_layer_alloc(b, sizeof *l);
     l->spec = *spec;
     l->c = in->shape.c;
