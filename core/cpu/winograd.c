@@ -208,6 +208,11 @@ static inline nl_v8 load_masked(const float *p, lane_mask m)
 {
     return (nl_v8)_mm256_maskload_ps(p, m);
 }
+
+static inline void store_masked(float *p, lane_mask m, nl_v8 v)
+{
+    _mm256_maskstore_ps(p, m, (__m256)v);
+}
 #else
 typedef struct {
     int lo, hi;
@@ -221,6 +226,12 @@ static inline nl_v8 load_masked(const float *p, lane_mask m)
     for (int l = m.lo < 0 ? 0 : m.lo; l < m.hi && l < 8; l++)
         v[l] = p[l];
     return v;
+}
+
+static inline void store_masked(float *p, lane_mask m, nl_v8 v)
+{
+    for (int l = m.lo < 0 ? 0 : m.lo; l < m.hi && l < 8; l++)
+        p[l] = v[l];
 }
 #endif
 
@@ -356,19 +367,30 @@ static void transform_outputs(const wg_shape *s, const float *m, const wg_segmen
             const int ox = 2 * (g->first_tile + j0);
             const int tiles = g->tiles - j0 < 8 ? g->tiles - j0 : 8;
             const int width = 2 * tiles <= s->w - ox ? 2 * tiles : s->w - ox;
+            /* straight from registers to the row, masked at its end: staged
+             * through a stack buffer, the AVX-512 kernel sets read the two
+             * 8-float stores back as one 16-float load, which cannot be
+             * forwarded from them and stalled on every row (a fifth of this
+             * function's time) */
+            const lane_mask first = lanes_between(0, width), second = lanes_between(0, width - 8);
+            const nl_v8 bias8 = nl_v8_splat(b);
             for (int a = 0; a < 2 && oy + a < s->h; a++) {
                 const nl_v8 even = t[a][0] + t[a][1] + t[a][2];
                 const nl_v8 odd = t[a][1] - t[a][2] - t[a][3];
-                float out[16] __attribute__((aligned(32)));
-                *(nl_v8u *)out = NL_V8_SHUFFLE(even, odd, 0, 8, 1, 9, 2, 10, 3, 11);
-                *(nl_v8u *)(out + 8) = NL_V8_SHUFFLE(even, odd, 4, 12, 5, 13, 6, 14, 7, 15);
+                const nl_v8 out0 = NL_V8_SHUFFLE(even, odd, 0, 8, 1, 9, 2, 10, 3, 11);
+                const nl_v8 out1 = NL_V8_SHUFFLE(even, odd, 4, 12, 5, 13, 6, 14, 7, 15);
                 float *row = yo + (size_t)(oy + a) * s->w + ox;
-                if (accumulate)
-                    for (int k = 0; k < width; k++)
-                        row[k] += out[k];
-                else
-                    for (int k = 0; k < width; k++)
-                        row[k] = out[k] + b;
+                if (width == 16) {
+                    nl_v8_store(row, accumulate ? nl_v8_load(row) + out0 : out0 + bias8);
+                    nl_v8_store(row + 8, accumulate ? nl_v8_load(row + 8) + out1 : out1 + bias8);
+                } else {
+                    store_masked(row, first,
+                                 accumulate ? load_masked(row, first) + out0 : out0 + bias8);
+                    if (width > 8)
+                        store_masked(row + 8, second,
+                                     accumulate ? load_masked(row + 8, second) + out1
+                                                : out1 + bias8);
+                }
             }
         }
     }
