@@ -116,37 +116,67 @@ static void transpose(int rows, int cols, const float *src, int lds, float *dst,
 
 /* row[0..seen) = softmax(scale * row[0..seen)), the rest of the t entries
  * 0; returns the row's largest scaled logit. Exponentials 8 at a time
- * (vmath.h's exp: glibc's scalar expf was most of the softmax), the last
- * partial vector through a padded copy. */
+ * (vmath.h's exp: glibc's scalar expf was most of the softmax). The
+ * scaling and the maximum go in vectors too: a scalar walk was a chain of
+ * dependent compares, and the rounding of each product and the maximum
+ * found are the same in any order (equal maxima are equal bits but for +0
+ * and -0, where the walk's first in row order is looked for). The last
+ * partial vector is the row's last 8 logits in one load when the row has 8
+ * (a padded copy cost a store-forwarding stall per row at the ViT's 17
+ * tokens), a padded copy otherwise; the exponential is lane by lane, so
+ * either gives the same bits. */
 static float masked_softmax_row(float *row, int seen, int t, float scale)
 {
     const int full = seen - seen % 8;
+    const nl_v8 scale8 = nl_v8_splat(scale);
+    nl_v8 lane_max = nl_v8_splat(-INFINITY);
+    int u = 0;
+    for (; u < full; u += 8) {
+        const nl_v8 s = nl_v8_load(row + u) * scale8;
+        nl_v8_store(row + u, s);
+        lane_max = nl_v8_select(s > lane_max, s, lane_max); /* a NaN never wins */
+    }
     float max = -INFINITY;
-    for (int u = 0; u < seen; u++) {
+    for (int j = 0; j < 8; j++)
+        max = lane_max[j] > max ? lane_max[j] : max;
+    for (; u < seen; u++) {
         row[u] *= scale;
         max = row[u] > max ? row[u] : max;
     }
+    if (max == 0.0f) { /* +0 or -0: the first in row order */
+        max = -INFINITY;
+        for (u = 0; u < seen; u++)
+            max = row[u] > max ? row[u] : max;
+    }
     const nl_v8 shift = nl_v8_splat(max);
     nl_v8 sums = {0};
-    for (int u = 0; u < full; u += 8) {
+    for (u = 0; u < full; u += 8) {
         const nl_v8 e = nl_v8_exp(nl_v8_load(row + u) - shift);
         nl_v8_store(row + u, e);
         sums += e;
     }
     float sum = nl_v8_sum(sums);
     if (full < seen) {
-        float lanes[8] = {0};
-        for (int u = full; u < seen; u++)
-            lanes[u - full] = row[u];
-        nl_v8_store(lanes, nl_v8_exp(nl_v8_load(lanes) - shift));
-        for (int u = full; u < seen; u++) {
-            row[u] = lanes[u - full];
+        nl_v8 e;
+        int first; /* the lane of row[full] */
+        if (seen >= 8) {
+            /* lanes before row[full] hold exponentials already: unused */
+            e = nl_v8_exp(nl_v8_load(row + seen - 8) - shift);
+            first = full - (seen - 8);
+        } else {
+            float lanes[8] = {0};
+            for (u = full; u < seen; u++)
+                lanes[u - full] = row[u];
+            e = nl_v8_exp(nl_v8_load(lanes) - shift);
+            first = 0;
+        }
+        for (u = full; u < seen; u++) {
+            row[u] = e[first + u - full];
             sum += row[u];
         }
     }
     const nl_v8 inv = nl_v8_splat(1.0f / sum);
-    int u = 0;
-    for (; u < full; u += 8)
+    for (u = 0; u < full; u += 8)
         nl_v8_store(row + u, nl_v8_load(row + u) * inv);
     for (; u < seen; u++)
         row[u] *= inv[0];
