@@ -61,6 +61,16 @@ static const nl_layer_vtable conv_vtables[] = {
 #include "layers/param_norm_kinds.def"
 };
 
+bool nl_conv2d_geom_of(const nl_layer *layer, nl_conv_geom *out)
+{
+    for (size_t k = 0; k < sizeof conv_vtables / sizeof conv_vtables[0]; k++)
+        if (layer->vt == &conv_vtables[k]) {
+            *out = ((const conv_layer *)layer)->geom;
+            return true;
+        }
+    return false;
+}
+
 nl_act *nl_conv2d(nl_builder *b, const char *name, nl_act *in, int out_c, int kernel, int stride,
                   int pad, bool bias, float weight_std)
 {

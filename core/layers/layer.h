@@ -210,6 +210,9 @@ nl_act *nl_linear(nl_builder *b, const char *name, nl_act *in, int out_features,
                   nl_fill weight_fill, float weight_std);
 nl_act *nl_conv2d(nl_builder *b, const char *name, nl_act *in, int out_c, int kernel, int stride,
                   int pad, bool bias, float weight_std);
+/* a convolution layer's geometry, for tools that walk a built model's
+ * layers (experiments/bench/layer_times.c); false for any other layer */
+bool nl_conv2d_geom_of(const nl_layer *layer, nl_conv_geom *out);
 /* the same with the weight under a parameter normalizer (NULL: none) */
 nl_act *nl_linear_pn(nl_builder *b, const char *name, nl_act *in, int out_features, bool bias,
                      nl_fill weight_fill, float weight_std, const nl_param_norm_spec *param_norm);
