@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cpu/isa.h"
 #include "cpu/vmath.h"
@@ -179,6 +180,81 @@ START_TEST(test_gelu_extremes)
 }
 END_TEST
 
+#if defined(__AVX512F__)
+/* The 16-float functions (nl_v16_*) against the 8-float ones, bit for bit,
+ * over exp's and erfc's whole working ranges and past their clamps, NaN and
+ * infinities included: the GELU kernel runs the wide ones where the kernel
+ * set has AVX-512 and the narrow ones on its last elements, and the two
+ * must not round differently. */
+static void expect_widths_agree(const float x[16])
+{
+    const nl_v16 e16 = nl_v16_exp(nl_v16_load(x)), c16 = nl_v16_erfc_nonneg(nl_v16_load(x));
+    for (int half = 0; half < 2; half++) {
+        const nl_v8 e8 = nl_v8_exp(nl_v8_load(x + 8 * half));
+        const nl_v8 c8 = nl_v8_erfc_nonneg(nl_v8_load(x + 8 * half));
+        for (int l = 0; l < 8; l++) {
+            const int k = 8 * half + l;
+            ck_assert_msg(memcmp(&e16[k], &e8[l], sizeof(float)) == 0,
+                          "exp(%.9g): 16 lanes %.9g, 8 lanes %.9g", (double)x[k],
+                          (double)e16[k], (double)e8[l]);
+            if (!(x[k] < 0.0f)) /* erfc_nonneg's domain */
+                ck_assert_msg(memcmp(&c16[k], &c8[l], sizeof(float)) == 0,
+                              "erfc(%.9g): 16 lanes %.9g, 8 lanes %.9g", (double)x[k],
+                              (double)c16[k], (double)c8[l]);
+        }
+    }
+}
+
+START_TEST(test_widths_agree)
+{
+    for (long k = 0; k < SWEEP; k += 16) {
+        float x[16];
+        for (int l = 0; l < 16; l++)
+            x[l] = -100.0f + 200.0f * (float)((double)(k + l) / (SWEEP - 1));
+        expect_widths_agree(x);
+    }
+    const float special[16] = {0.0f,      -0.0f,     NAN,      INFINITY, -INFINITY, FLT_MAX,
+                               -FLT_MAX,  FLT_MIN,   1e-30f,   9.3f,     87.9f,     -86.9f,
+                               88.5f,     -87.5f,    1e30f,    -1e30f};
+    expect_widths_agree(special);
+}
+END_TEST
+#endif
+
+/* The GELU kernel's elements in any position round alike: a long call
+ * (its body in the widest vectors the kernel set has) against the same
+ * elements 8 and then 5 at a time (the 8-float vectors and the tail's
+ * buffer), forward and backward, added to dx or not, bit for bit. */
+START_TEST(test_gelu_positions_agree)
+{
+    enum { COUNT = 4096 + 13, PIECE = 13 };
+    const nl_gelu_kind kind = (nl_gelu_kind)_i;
+    static float x[COUNT], dy[COUNT], y_long[COUNT], y_short[COUNT];
+    static float dx_long[COUNT], dx_short[COUNT];
+    for (int i = 0; i < COUNT; i++) {
+        x[i] = -25.0f + 50.0f * (float)i / COUNT;
+        dy[i] = 0.5f + (float)(i % 7) / 8.0f;
+    }
+    nl_backend *be = tu_cpu(1);
+    be->ops->gelu_forward(be, kind, COUNT, x, y_long);
+    for (int i = 0; i < COUNT; i += PIECE)
+        be->ops->gelu_forward(be, kind, COUNT - i < PIECE ? COUNT - i : PIECE, x + i, y_short + i);
+    ck_assert_msg(memcmp(y_long, y_short, sizeof y_long) == 0, "gelu %s: forward differs",
+                  nl_name_of(&nl_gelu_names, kind));
+    for (int accumulate = 0; accumulate < 2; accumulate++) {
+        for (int i = 0; i < COUNT; i++)
+            dx_long[i] = dx_short[i] = (float)(i % 5) - 2.0f;
+        be->ops->gelu_backward(be, kind, COUNT, x, dy, dx_long, accumulate);
+        for (int i = 0; i < COUNT; i += PIECE)
+            be->ops->gelu_backward(be, kind, COUNT - i < PIECE ? COUNT - i : PIECE, x + i, dy + i,
+                                   dx_short + i, accumulate);
+        ck_assert_msg(memcmp(dx_long, dx_short, sizeof dx_long) == 0,
+                      "gelu %s: backward (accumulate %d) differs",
+                      nl_name_of(&nl_gelu_names, kind), accumulate);
+    }
+}
+END_TEST
+
 int main(void)
 {
     /* built once more per kernel set (tests/CMakeLists.txt), since these
@@ -196,6 +272,10 @@ int main(void)
     tcase_add_loop_test(tc, test_gelu_negative_tail, 0,
                         (int)(sizeof gelu_tails / sizeof gelu_tails[0]));
     tcase_add_loop_test(tc, test_gelu_extremes, 0, NL_GELU_COUNT);
+    tcase_add_loop_test(tc, test_gelu_positions_agree, 0, NL_GELU_COUNT);
+#if defined(__AVX512F__)
+    tcase_add_test(tc, test_widths_agree);
+#endif
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -68,6 +68,10 @@ static inline nl_v8 nl_v8_tanh(nl_v8 x)
     return (nl_v8)((nl_v8i)t | sign);
 }
 
+/* e^r's Taylor coefficients, r^7 first (nl_v8_exp, nl_v16_exp) */
+static const float nl_vmath_exp_taylor[] = {1.984126984e-04f, 1.388888889e-03f, 8.333333333e-03f,
+                                            4.166666667e-02f, 1.666666667e-01f, 0.5f, 1.0f, 1.0f};
+
 /* e^x as 2^n e^r, n = x / ln 2 rounded to nearest (by adding 1.5 * 2^23,
  * whose low mantissa bits then hold n), r = x - n ln 2 in two steps (ln 2
  * split into a float with 12 trailing zero bits, so that n times it is exact
@@ -86,13 +90,16 @@ static inline nl_v8 nl_v8_exp(nl_v8 x)
     const nl_v8 n = biased - round_bias;
     nl_v8 r = nl_v8_fma(n, nl_v8_splat(-0.693145751953125f), x);
     r = nl_v8_fma(n, nl_v8_splat(-1.428606820e-06f), r);
-    static const float exp_taylor[] = {1.984126984e-04f, 1.388888889e-03f, 8.333333333e-03f,
-                                       4.166666667e-02f, 1.666666667e-01f, 0.5f, 1.0f, 1.0f};
-    const nl_v8 p = NL_V8_HORNER(r, exp_taylor);
+    const nl_v8 p = NL_V8_HORNER(r, nl_vmath_exp_taylor);
     const nl_v8i n_bits = (nl_v8i)biased - (nl_v8i)round_bias;
     const nl_v8 two_n = (nl_v8)((nl_v8u32)(n_bits + 127) << 23); /* unsigned: no UB on a NaN */
     return p * two_n;
 }
+
+/* P's Chebyshev coefficients, t^9 first (nl_v8_erfc_nonneg, nl_v16_erfc_nonneg) */
+static const float nl_vmath_erfc_cheb[] = {0.17087277f, -0.82215223f, 1.48851587f,  -1.13520398f,
+                                           0.27886807f, -0.18628806f, 0.09678418f,  0.37409196f,
+                                           1.00002368f, -1.26551223f};
 
 /* erfc(a) for a >= 0 (a NaN passes), within a few FLT_EPSILON *relative*
  * everywhere: t e^(-a^2 + P(t)), t = 1 / (1 + a / 2), with P the 10-term
@@ -109,11 +116,8 @@ static inline nl_v8 nl_v8_erfc_nonneg(nl_v8 a)
 {
     const nl_v8 one = nl_v8_splat(1.0f);
     const nl_v8 t = one / nl_v8_fma(a, nl_v8_splat(0.5f), one);
-    static const float erfc_cheb[] = {0.17087277f, -0.82215223f, 1.48851587f,  -1.13520398f,
-                                      0.27886807f, -0.18628806f, 0.09678418f,  0.37409196f,
-                                      1.00002368f, -1.26551223f};
 #if defined(__FMA__) && defined(__AVX__)
-    const nl_v8 exponent = nl_v8_fma(-a, a, NL_V8_HORNER(t, erfc_cheb));
+    const nl_v8 exponent = nl_v8_fma(-a, a, NL_V8_HORNER(t, nl_vmath_erfc_cheb));
 #else
     /* past 10 the result is 0 anyway, and infinity would split into
      * inf + NaN (a NaN still passes: the comparison is false for it) */
@@ -121,10 +125,85 @@ static inline nl_v8 nl_v8_erfc_nonneg(nl_v8 a)
     const nl_v8 capped = nl_v8_select(a > ten, ten, a);
     const nl_v8i top12 = {-4096, -4096, -4096, -4096, -4096, -4096, -4096, -4096};
     const nl_v8 hi = (nl_v8)((nl_v8i)capped & top12), lo = capped - hi;
-    const nl_v8 exponent = (NL_V8_HORNER(t, erfc_cheb) - (hi + hi + lo) * lo) - hi * hi;
+    const nl_v8 exponent = (NL_V8_HORNER(t, nl_vmath_erfc_cheb) - (hi + hi + lo) * lo) - hi * hi;
 #endif
     const nl_v8 e = t * nl_v8_exp(exponent);
     return nl_v8_select(exponent < nl_v8_splat(-87.0f), nl_v8_splat(0.0f), e);
 }
+
+#if defined(__AVX512F__)
+/* 16-float vectors where the kernel set has AVX-512: the same functions,
+ * operation for operation, so each lane's bits are those nl_v8's give
+ * (test_vmath compares them over its sweeps); a pointwise kernel bound by
+ * this arithmetic does twice the work per instruction. */
+typedef float nl_v16 __attribute__((vector_size(64)));
+typedef float nl_v16u __attribute__((vector_size(64), aligned(4), may_alias));
+typedef int nl_v16i __attribute__((vector_size(64)));
+typedef unsigned nl_v16u32 __attribute__((vector_size(64)));
+
+static inline nl_v16 nl_v16_load(const float *p) { return *(const nl_v16u *)p; }
+
+static inline void nl_v16_store(float *p, nl_v16 v) { *(nl_v16u *)p = v; }
+
+static inline nl_v16 nl_v16_splat(float x)
+{
+    return (nl_v16){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x};
+}
+
+static inline nl_v16i nl_v16i_splat(int x)
+{
+    return (nl_v16i){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x};
+}
+
+static inline nl_v16 nl_v16_fma(nl_v16 a, nl_v16 b, nl_v16 c)
+{
+    return (nl_v16)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+}
+
+static inline nl_v16 nl_v16_select(nl_v16i mask, nl_v16 a, nl_v16 b)
+{
+    return (nl_v16)(((nl_v16i)a & mask) | ((nl_v16i)b & ~mask));
+}
+
+static inline nl_v16i nl_v16_sign_bits(nl_v16 x) { return (nl_v16i)x & nl_v16i_splat(INT32_MIN); }
+
+static inline nl_v16 nl_v16_horner(nl_v16 z, const float *c, int n)
+{
+    nl_v16 p = nl_v16_splat(c[0]);
+    for (int k = 1; k < n; k++)
+        p = nl_v16_fma(p, z, nl_v16_splat(c[k]));
+    return p;
+}
+
+#define NL_V16_HORNER(z, coeffs)                                                                   \
+    nl_v16_horner((z), (coeffs), (int)(sizeof(coeffs) / sizeof((coeffs)[0])))
+
+/* nl_v8_exp */
+static inline nl_v16 nl_v16_exp(nl_v16 x)
+{
+    const nl_v16 lo = nl_v16_splat(-87.0f), hi = nl_v16_splat(88.0f);
+    const nl_v16 round_bias = nl_v16_splat(12582912.0f); /* 1.5 * 2^23 */
+    x = nl_v16_select(x > hi, hi, x);
+    x = nl_v16_select(x < lo, lo, x);
+    const nl_v16 biased = x * nl_v16_splat(1.442695041f) + round_bias;
+    const nl_v16 n = biased - round_bias;
+    nl_v16 r = nl_v16_fma(n, nl_v16_splat(-0.693145751953125f), x);
+    r = nl_v16_fma(n, nl_v16_splat(-1.428606820e-06f), r);
+    const nl_v16 p = NL_V16_HORNER(r, nl_vmath_exp_taylor);
+    const nl_v16i n_bits = (nl_v16i)biased - (nl_v16i)round_bias;
+    const nl_v16 two_n = (nl_v16)((nl_v16u32)(n_bits + 127) << 23);
+    return p * two_n;
+}
+
+/* nl_v8_erfc_nonneg (AVX-512 always has FMA: its fused exponent) */
+static inline nl_v16 nl_v16_erfc_nonneg(nl_v16 a)
+{
+    const nl_v16 one = nl_v16_splat(1.0f);
+    const nl_v16 t = one / nl_v16_fma(a, nl_v16_splat(0.5f), one);
+    const nl_v16 exponent = nl_v16_fma(-a, a, NL_V16_HORNER(t, nl_vmath_erfc_cheb));
+    const nl_v16 e = t * nl_v16_exp(exponent);
+    return nl_v16_select(exponent < nl_v16_splat(-87.0f), nl_v16_splat(0.0f), e);
+}
+#endif
 
 #endif
