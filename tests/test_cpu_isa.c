@@ -7,6 +7,7 @@
  * suites labelled "kernels", which CTest runs once per set. */
 #include <setjmp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -410,6 +411,76 @@ START_TEST(test_kernel_set_objects)
 }
 END_TEST
 
+/* Winograd's products on AVX-512 take a block's 16 tiles as one vector
+ * (winograd.c, multiply): each lane gets the same FMAs in the same order as
+ * in the 8-float kernel of x86-64-v3, so a 3x3 convolution's output, input
+ * gradient and weight gradient must be the same bits in both sets (not its
+ * bias gradient, whose sums over the map each set vectorizes its own way).
+ * 12 outputs and 10 inputs: the forward's three row groups and the input
+ * gradient's take the 16-float kernel for two and the 8-float one for the
+ * third. */
+enum { WG_N = 3, WG_IN = 10, WG_OUT = 12, WG_SIDE = 9 };
+typedef struct {
+    float y[WG_N * WG_OUT * WG_SIDE * WG_SIDE], dx[WG_N * WG_IN * WG_SIDE * WG_SIDE];
+    float dweight[WG_OUT * WG_IN * 9], dbias[WG_OUT];
+} wg_results;
+
+static bool winograd_in_set(const char *name, wg_results *r)
+{
+    int index = -1;
+    for (int i = 0; i < nl_cpu_kernel_set_count(); i++)
+        if (strcmp(nl_cpu_kernel_set_name(i), name) == 0)
+            index = i;
+    if (index < 0 || !nl_cpu_kernel_set_runs_here(index))
+        return false;
+    nl_error err = {0};
+    ck_assert_int_eq(nl_cpu_kernels_choose(name, &err), NL_OK);
+    nl_backend *be = NULL;
+    ck_assert_int_eq(nl_backend_open(NL_DEVICE_CPU, NULL, &be, &err), NL_OK);
+    const nl_conv_geom g = {.in_c = WG_IN, .in_h = WG_SIDE, .in_w = WG_SIDE, .out_c = WG_OUT,
+                            .out_h = WG_SIDE, .out_w = WG_SIDE, .kernel = 3, .stride = 1, .pad = 1};
+    static float x[WG_N * WG_IN * WG_SIDE * WG_SIDE], dy[WG_N * WG_OUT * WG_SIDE * WG_SIDE];
+    static float weight[WG_OUT * WG_IN * 9], bias[WG_OUT];
+    uint32_t state = 12345u;
+    float *fills[] = {x, dy, weight, bias};
+    const size_t counts[] = {sizeof x / sizeof *x, sizeof dy / sizeof *dy,
+                             sizeof weight / sizeof *weight, sizeof bias / sizeof *bias};
+    for (int f = 0; f < 4; f++)
+        for (size_t i = 0; i < counts[f]; i++) {
+            state = state * 1664525u + 1013904223u;
+            fills[f][i] = (float)(state >> 8) / (float)(1u << 24) - 0.5f;
+        }
+    void *workspace = malloc(be->ops->conv2d_workspace(be, &g, WG_N));
+    ck_assert_ptr_nonnull(workspace);
+    be->ops->conv2d_forward(be, &g, WG_N, x, weight, bias, r->y, workspace);
+    be->ops->conv2d_backward(be, &g, WG_N, x, weight, dy, r->dx, false, r->dweight, r->dbias,
+                             workspace);
+    free(workspace);
+    nl_backend_close(be);
+    return true;
+}
+
+START_TEST(test_winograd_same_bits_in_every_set)
+{
+    static wg_results reference, other;
+    if (!winograd_in_set("x86-64-v3", &reference))
+        return;
+    const char *wide[] = {"x86-64-v4", "x86-64-v4-bf16"};
+    for (int k = 0; k < 2; k++) {
+        memset(&other, 0, sizeof other);
+        if (!winograd_in_set(wide[k], &other))
+            continue;
+        ck_assert_msg(memcmp(reference.y, other.y, sizeof other.y) == 0, "%s: forward", wide[k]);
+        ck_assert_msg(memcmp(reference.dx, other.dx, sizeof other.dx) == 0, "%s: input gradient",
+                      wide[k]);
+        ck_assert_msg(memcmp(reference.dweight, other.dweight, sizeof other.dweight) == 0,
+                      "%s: weight gradient", wide[k]);
+    }
+    nl_error err = {0};
+    ck_assert_int_eq(nl_cpu_kernels_choose(NULL, &err), NL_OK);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cpu_isa");
@@ -423,6 +494,7 @@ int main(void)
     tcase_add_test(tc, test_openblas_core_pinned);
     tcase_add_test(tc, test_baseline_objects);
     tcase_add_test(tc, test_kernel_set_objects);
+    tcase_add_test(tc, test_winograd_same_bits_in_every_set);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
