@@ -180,9 +180,9 @@ static double fd_loss(fd_problem *q)
     return loss;
 }
 
-static void check_finite_differences(nl_rnn_cell cell)
+static void check_finite_differences(nl_rnn_cell cell, int n, int t, int d, int h)
 {
-    fd_problem q = {.be = tu_cpu(1), .cell = cell, .n = 2, .t = 4, .d = 3, .h = 4};
+    fd_problem q = {.be = tu_cpu(1), .cell = cell, .n = n, .t = t, .d = d, .h = h};
     nl_backend *be = q.be;
     const int g = nl_rnn_gate_count(cell) * q.h;
     const size_t seq = (size_t)q.n * q.t * q.h, state = (size_t)q.n * q.h;
@@ -225,8 +225,8 @@ static void check_finite_differences(nl_rnn_cell cell)
             numeric[i] = (float)((up - down) / (2.0 * step));
         }
         char what[96];
-        snprintf(what, sizeof what, "%s d%s against finite differences",
-                 nl_name_of(&nl_rnn_cell_names, cell), names[k]);
+        snprintf(what, sizeof what, "%s (n %d, hidden %d) d%s against finite differences",
+                 nl_name_of(&nl_rnn_cell_names, cell), n, h, names[k]);
         tu_assert_close(grad[k], numeric, counts[k], 2e-3, what);
         free(numeric);
     }
@@ -240,10 +240,16 @@ static void check_finite_differences(nl_rnn_cell cell)
             be->ops->release(be, bufs[k]);
 }
 
+/* Two samples and 4 units run the small-batch product and only a partial
+ * vector of units; 9 samples and 11 units run sgemm's product with the
+ * recurrent bias added in the gates (step 0 without a product) and a whole
+ * vector of 8 units followed by a partial one of 3 in every gate kernel. */
 START_TEST(test_finite_differences)
 {
-    for (int c = 0; c < NL_RNN_COUNT; c++)
-        check_finite_differences((nl_rnn_cell)c);
+    for (int c = 0; c < NL_RNN_COUNT; c++) {
+        check_finite_differences((nl_rnn_cell)c, 2, 4, 3, 4);
+        check_finite_differences((nl_rnn_cell)c, 9, 3, 3, 11);
+    }
 }
 END_TEST
 
