@@ -21,6 +21,7 @@ import statistics
 import sys
 
 ORDER = ["mlp", "cnn", "resnet", "lm", "vit", "lstm", "gru", "char_lm"]
+MODES = ("eager", "compile", "max-autotune", "best")  # run_archs.sh's MODE
 
 
 def number(text):
@@ -89,6 +90,8 @@ def main():
         stem = os.path.basename(path)[:-4]
         name, rest = stem.split("-b", 1)
         batch, mode = rest.split("-", 1)
+        if mode not in MODES:  # another tool's CSV beside them (bench_layer_times')
+            continue
         configs.setdefault((name, int(batch)), {})[mode] = rows_of(path)
     print("| model | batch | torch mode | normlab /s | PyTorch /s (mode won) | normlab / PyTorch, "
           "median (min–max) | share of peak normlab / PyTorch | load | compile s |")
