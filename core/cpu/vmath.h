@@ -27,17 +27,57 @@ static inline nl_v8i nl_v8_sign_bits(nl_v8 x)
                                 INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN};
 }
 
-/* c[0] z^(n-1) + c[1] z^(n-2) + ... + c[n-1] in Horner's order, fused; with
- * constant coefficients inlined, it unrolls to the plain chain of FMAs */
-static inline nl_v8 nl_v8_horner(nl_v8 z, const float *c, int n)
-{
-    nl_v8 p = nl_v8_splat(c[0]);
-    for (int k = 1; k < n; k++)
-        p = nl_v8_fma(p, z, nl_v8_splat(c[k]));
-    return p;
-}
+/* e^r's Taylor coefficients, r^7 first (nl_v8_exp, nl_v16_exp) */
+static const float nl_vmath_exp_taylor[] = {1.984126984e-04f, 1.388888889e-03f, 8.333333333e-03f,
+                                            4.166666667e-02f, 1.666666667e-01f, 0.5f, 1.0f, 1.0f};
 
-/* the same over a whole coefficient array */
+/* The functions every vector width shares, one body for each: W is the
+ * width's prefix (nl_v8, nl_v16), with its W##_splat, W##_fma and
+ * W##_select, and integer types W##i and W##u32 defined before. Each
+ * width's lanes then round alike, which test_vmath checks bit for bit.
+ *
+ * W##_horner: c[0] z^(n-1) + c[1] z^(n-2) + ... + c[n-1] in Horner's
+ * order, fused; with constant coefficients inlined, it unrolls to the plain
+ * chain of FMAs.
+ *
+ * W##_exp: e^x as 2^n e^r, n = x / ln 2 rounded to nearest (by adding 1.5 * 2^23,
+ * whose low mantissa bits then hold n), r = x - n ln 2 in two steps (ln 2
+ * split into a float with 12 trailing zero bits, so that n times it is exact
+ * fused or not, and the rest), |r| <= ln 2 / 2, e^r by its Taylor series to r^7 (remainder
+ * below 6e-9 relative), 2^n built in the exponent bits. x is clamped to
+ * [-87, 88], where 2^n stays a normal float: below, e^x is under 1.7e-38
+ * (as good as 0 to every caller), above, it would overflow anyway. Within
+ * 0.7 FLT_EPSILON of exp relative (0.9 without FMA). */
+#define NL_VMATH_SHARED(W)                                                                         \
+    static inline W W##_horner(W z, const float *c, int n)                                         \
+    {                                                                                              \
+        W p = W##_splat(c[0]);                                                                     \
+        for (int k = 1; k < n; k++)                                                                \
+            p = W##_fma(p, z, W##_splat(c[k]));                                                    \
+        return p;                                                                                  \
+    }                                                                                              \
+                                                                                                   \
+    static inline W W##_exp(W x)                                                                   \
+    {                                                                                              \
+        const W lo = W##_splat(-87.0f), hi = W##_splat(88.0f);                                     \
+        const W round_bias = W##_splat(12582912.0f); /* 1.5 * 2^23 */                              \
+        x = W##_select(x > hi, hi, x);                                                             \
+        x = W##_select(x < lo, lo, x);                                                             \
+        const W biased = x * W##_splat(1.442695041f) + round_bias;                                 \
+        const W n = biased - round_bias;                                                           \
+        W r = W##_fma(n, W##_splat(-0.693145751953125f), x);                                       \
+        r = W##_fma(n, W##_splat(-1.428606820e-06f), r);                                           \
+        const W p = W##_horner(r, nl_vmath_exp_taylor,                                             \
+                               (int)(sizeof nl_vmath_exp_taylor / sizeof nl_vmath_exp_taylor[0])); \
+        const W##i n_bits = (W##i)biased - (W##i)round_bias;                                       \
+        /* unsigned: no UB on a NaN */                                                             \
+        const W two_n = (W)((W##u32)(n_bits + 127) << 23);                                         \
+        return p * two_n;                                                                          \
+    }
+
+NL_VMATH_SHARED(nl_v8)
+
+/* nl_v8_horner over a whole coefficient array */
 #define NL_V8_HORNER(z, coeffs)                                                                    \
     nl_v8_horner((z), (coeffs), (int)(sizeof(coeffs) / sizeof((coeffs)[0])))
 
@@ -66,34 +106,6 @@ static inline nl_v8 nl_v8_tanh(nl_v8 x)
     nl_v8 t = nl_v8_fma(a * z, p, a) / nl_v8_fma(z, q, one);
     t = nl_v8_select(t > one, one, t);
     return (nl_v8)((nl_v8i)t | sign);
-}
-
-/* e^r's Taylor coefficients, r^7 first (nl_v8_exp, nl_v16_exp) */
-static const float nl_vmath_exp_taylor[] = {1.984126984e-04f, 1.388888889e-03f, 8.333333333e-03f,
-                                            4.166666667e-02f, 1.666666667e-01f, 0.5f, 1.0f, 1.0f};
-
-/* e^x as 2^n e^r, n = x / ln 2 rounded to nearest (by adding 1.5 * 2^23,
- * whose low mantissa bits then hold n), r = x - n ln 2 in two steps (ln 2
- * split into a float with 12 trailing zero bits, so that n times it is exact
- * fused or not, and the rest), |r| <= ln 2 / 2, e^r by its Taylor series to r^7 (remainder
- * below 6e-9 relative), 2^n built in the exponent bits. x is clamped to
- * [-87, 88], where 2^n stays a normal float: below, e^x is under 1.7e-38
- * (as good as 0 to every caller), above, it would overflow anyway. Within
- * 0.7 FLT_EPSILON of exp relative (0.9 without FMA). */
-static inline nl_v8 nl_v8_exp(nl_v8 x)
-{
-    const nl_v8 lo = nl_v8_splat(-87.0f), hi = nl_v8_splat(88.0f);
-    const nl_v8 round_bias = nl_v8_splat(12582912.0f); /* 1.5 * 2^23 */
-    x = nl_v8_select(x > hi, hi, x);
-    x = nl_v8_select(x < lo, lo, x);
-    const nl_v8 biased = x * nl_v8_splat(1.442695041f) + round_bias;
-    const nl_v8 n = biased - round_bias;
-    nl_v8 r = nl_v8_fma(n, nl_v8_splat(-0.693145751953125f), x);
-    r = nl_v8_fma(n, nl_v8_splat(-1.428606820e-06f), r);
-    const nl_v8 p = NL_V8_HORNER(r, nl_vmath_exp_taylor);
-    const nl_v8i n_bits = (nl_v8i)biased - (nl_v8i)round_bias;
-    const nl_v8 two_n = (nl_v8)((nl_v8u32)(n_bits + 127) << 23); /* unsigned: no UB on a NaN */
-    return p * two_n;
 }
 
 /* P's Chebyshev coefficients, t^9 first (nl_v8_erfc_nonneg, nl_v16_erfc_nonneg) */
@@ -167,33 +179,10 @@ static inline nl_v16 nl_v16_select(nl_v16i mask, nl_v16 a, nl_v16 b)
 
 static inline nl_v16i nl_v16_sign_bits(nl_v16 x) { return (nl_v16i)x & nl_v16i_splat(INT32_MIN); }
 
-static inline nl_v16 nl_v16_horner(nl_v16 z, const float *c, int n)
-{
-    nl_v16 p = nl_v16_splat(c[0]);
-    for (int k = 1; k < n; k++)
-        p = nl_v16_fma(p, z, nl_v16_splat(c[k]));
-    return p;
-}
+NL_VMATH_SHARED(nl_v16)
 
 #define NL_V16_HORNER(z, coeffs)                                                                   \
     nl_v16_horner((z), (coeffs), (int)(sizeof(coeffs) / sizeof((coeffs)[0])))
-
-/* nl_v8_exp */
-static inline nl_v16 nl_v16_exp(nl_v16 x)
-{
-    const nl_v16 lo = nl_v16_splat(-87.0f), hi = nl_v16_splat(88.0f);
-    const nl_v16 round_bias = nl_v16_splat(12582912.0f); /* 1.5 * 2^23 */
-    x = nl_v16_select(x > hi, hi, x);
-    x = nl_v16_select(x < lo, lo, x);
-    const nl_v16 biased = x * nl_v16_splat(1.442695041f) + round_bias;
-    const nl_v16 n = biased - round_bias;
-    nl_v16 r = nl_v16_fma(n, nl_v16_splat(-0.693145751953125f), x);
-    r = nl_v16_fma(n, nl_v16_splat(-1.428606820e-06f), r);
-    const nl_v16 p = NL_V16_HORNER(r, nl_vmath_exp_taylor);
-    const nl_v16i n_bits = (nl_v16i)biased - (nl_v16i)round_bias;
-    const nl_v16 two_n = (nl_v16)((nl_v16u32)(n_bits + 127) << 23);
-    return p * two_n;
-}
 
 /* nl_v8_erfc_nonneg (AVX-512 always has FMA: its fused exponent) */
 static inline nl_v16 nl_v16_erfc_nonneg(nl_v16 a)
