@@ -24,79 +24,79 @@
  * NaN for |x| > 1e19). */
 #define SATURATION 20.0f
 
-/* The functions below are written once, for 8-float vectors (P = nl_v8)
- * and, where the kernel set has AVX-512, for 16-float ones (P = nl_v16):
+/* The functions below are written once, for 8-float vectors (W = nl_v8)
+ * and, where the kernel set has AVX-512, for 16-float ones (W = nl_v16):
  * the same operations lane by lane (vmath.h), so either width gives each
  * element the same bits, and the wider one does twice the elements per
  * instruction in this arithmetic-bound op. */
-#define GELU_FUNCTIONS(P, V, VI)                                                                   \
+#define GELU_FUNCTIONS(W)                                                                          \
     /* 2u, the argument of tanh doubled */                                                         \
-    static inline V P##_tanh_arg2(V v)                                                             \
+    static inline W W##_tanh_arg2(W v)                                                             \
     {                                                                                              \
-        return v * P##_fma(v * v, P##_splat(TWO_SQRT_2_OVER_PI * NL_GELU_CUBIC),                   \
-                           P##_splat(TWO_SQRT_2_OVER_PI));                                         \
+        return v * W##_fma(v * v, W##_splat(TWO_SQRT_2_OVER_PI * NL_GELU_CUBIC),                   \
+                           W##_splat(TWO_SQRT_2_OVER_PI));                                         \
     }                                                                                              \
     /* v clamped to [-SATURATION, SATURATION]; a NaN passes */                                     \
-    static inline V P##_saturate(V v)                                                              \
+    static inline W W##_saturate(W v)                                                              \
     {                                                                                              \
-        const V lo = P##_splat(-SATURATION), hi = P##_splat(SATURATION);                           \
-        v = P##_select(v < lo, lo, v);                                                             \
-        return P##_select(v > hi, hi, v);                                                          \
+        const W lo = W##_splat(-SATURATION), hi = W##_splat(SATURATION);                           \
+        v = W##_select(v < lo, lo, v);                                                             \
+        return W##_select(v > hi, hi, v);                                                          \
     }                                                                                              \
     /* Phi(v), the standard normal CDF: erfc(|v| / sqrt 2) / 2 on the                              \
      * negative side, 1 minus it on the positive (a NaN passes) */                                 \
-    static inline V P##_normal_cdf(V v)                                                            \
+    static inline W W##_normal_cdf(W v)                                                            \
     {                                                                                              \
-        const V a = (V)((VI)v ^ P##_sign_bits(v)) * P##_splat(NL_GELU_INV_SQRT_2);                 \
-        const V tail = P##_splat(0.5f) * P##_erfc_nonneg(a);                                       \
-        return P##_select(v < P##_splat(0.0f), tail, P##_splat(1.0f) - tail);                      \
+        const W a = (W)((W##i)v ^ W##_sign_bits(v)) * W##_splat(NL_GELU_INV_SQRT_2);              \
+        const W tail = W##_splat(0.5f) * W##_erfc_nonneg(a);                                       \
+        return W##_select(v < W##_splat(0.0f), tail, W##_splat(1.0f) - tail);                      \
     }                                                                                              \
-    static inline V P##_gelu_erf(V v) { return v * P##_normal_cdf(v); }                            \
+    static inline W W##_gelu_erf(W v) { return v * W##_normal_cdf(v); }                            \
     /* only the negative side is clamped: above, y = v */                                          \
-    static inline V P##_gelu_tanh(V v)                                                             \
+    static inline W W##_gelu_tanh(W v)                                                             \
     {                                                                                              \
-        const V lo = P##_splat(-SATURATION);                                                       \
-        v = P##_select(v < lo, lo, v);                                                             \
-        return v / (P##_splat(1.0f) + P##_exp(-P##_tanh_arg2(v)));                                 \
+        const W lo = W##_splat(-SATURATION);                                                       \
+        v = W##_select(v < lo, lo, v);                                                             \
+        return v / (W##_splat(1.0f) + W##_exp(-W##_tanh_arg2(v)));                                 \
     }                                                                                              \
     /* d gelu / dv = Phi(v) + v phi(v) */                                                          \
-    static inline V P##_gelu_erf_grad(V v)                                                         \
+    static inline W W##_gelu_erf_grad(W v)                                                         \
     {                                                                                              \
-        v = P##_saturate(v);                                                                       \
-        return P##_fma(v * P##_splat(NL_GELU_INV_SQRT_2PI), P##_exp(P##_splat(-0.5f) * v * v),     \
-                       P##_normal_cdf(v));                                                         \
+        v = W##_saturate(v);                                                                       \
+        return W##_fma(v * W##_splat(NL_GELU_INV_SQRT_2PI), W##_exp(W##_splat(-0.5f) * v * v),     \
+                       W##_normal_cdf(v));                                                         \
     }                                                                                              \
     /* s + 2 K v (1 + 3 c v^2) e s^2, s = 1 / (1 + e), e = e^(-2u), K =                            \
      * sqrt(2/pi); e s is formed first, so an e near float's top times s^2                         \
      * (0 in float) gives 0, not inf * 0 */                                                        \
-    static inline V P##_gelu_tanh_grad(V v)                                                        \
+    static inline W W##_gelu_tanh_grad(W v)                                                        \
     {                                                                                              \
-        v = P##_saturate(v);                                                                       \
-        const V e = P##_exp(-P##_tanh_arg2(v));                                                    \
-        const V s = P##_splat(1.0f) / (P##_splat(1.0f) + e);                                       \
-        const V slope = v * P##_fma(v * v, P##_splat(3.0f * NL_GELU_CUBIC * TWO_SQRT_2_OVER_PI),   \
-                                    P##_splat(TWO_SQRT_2_OVER_PI));                                \
-        return P##_fma(slope * (e * s), s, s);                                                     \
+        v = W##_saturate(v);                                                                       \
+        const W e = W##_exp(-W##_tanh_arg2(v));                                                    \
+        const W s = W##_splat(1.0f) / (W##_splat(1.0f) + e);                                       \
+        const W slope = v * W##_fma(v * v, W##_splat(3.0f * NL_GELU_CUBIC * TWO_SQRT_2_OVER_PI),   \
+                                    W##_splat(TWO_SQRT_2_OVER_PI));                                \
+        return W##_fma(slope * (e * s), s, s);                                                     \
     }                                                                                              \
     /* The form is chosen per vector rather than through a function                                \
      * pointer: OpenMP outlines the loop, where a pointer would be a call                          \
      * per vector; the branch is the same every time, and both inline. */                          \
-    static inline V P##_gelu(nl_gelu_kind kind, V v)                                               \
+    static inline W W##_gelu(nl_gelu_kind kind, W v)                                               \
     {                                                                                              \
-        return kind == NL_GELU_TANH ? P##_gelu_tanh(v) : P##_gelu_erf(v);                          \
+        return kind == NL_GELU_TANH ? W##_gelu_tanh(v) : W##_gelu_erf(v);                          \
     }                                                                                              \
-    static inline V P##_gelu_grad(nl_gelu_kind kind, V v)                                          \
+    static inline W W##_gelu_grad(nl_gelu_kind kind, W v)                                          \
     {                                                                                              \
-        return kind == NL_GELU_TANH ? P##_gelu_tanh_grad(v) : P##_gelu_erf_grad(v);                \
+        return kind == NL_GELU_TANH ? W##_gelu_tanh_grad(v) : W##_gelu_erf_grad(v);                \
     }                                                                                              \
-    static inline V P##_dx(V grad, V dy, V old_dx, bool accumulate)                                \
+    static inline W W##_dx(W grad, W dy, W old_dx, bool accumulate)                                \
     {                                                                                              \
         return accumulate ? old_dx + dy * grad : dy * grad;                                        \
     }
 
-GELU_FUNCTIONS(nl_v8, nl_v8, nl_v8i)
+GELU_FUNCTIONS(nl_v8)
 #if defined(__AVX512F__)
-GELU_FUNCTIONS(nl_v16, nl_v16, nl_v16i)
+GELU_FUNCTIONS(nl_v16)
 #endif
 
 /* the loops' body runs WIDE floats a vector; the rest goes 8 at a time,

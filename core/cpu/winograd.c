@@ -24,6 +24,7 @@
 
 #include "cpu/cpu.h"
 #include "cpu/reduce.h"
+#include "cpu/vmath.h"
 
 enum { BLOCK_TILES = 16, ROW_GROUP = 4, ALIGN_FLOATS = 16 };
 /* multiply's AVX-512 kernel holds a block's tiles in one 16-float vector */
@@ -302,14 +303,7 @@ static void transform_inputs(const wg_shape *s, const float *x, const wg_segment
 }
 
 #if defined(__AVX512F__)
-typedef float wg_v16 __attribute__((vector_size(64)));
-typedef float wg_v16u __attribute__((vector_size(64), aligned(4), may_alias));
 #define WG_IN_REGISTER(v) __asm__("" : "+v"(v))
-
-static inline wg_v16 wg_v16_splat(float x)
-{
-    return (wg_v16){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x};
-}
 #endif
 
 /* M[xi][o][j] = sum_i U[xi][o][i] V[xi][i][j]: 4 output rows x 16 tiles in
@@ -328,30 +322,30 @@ static void multiply(const wg_shape *s, const float *u, const float *v, float *m
         for (; og + 2 <= row_groups; og += 2) {
             const float *ug = u + ((size_t)xi * row_groups + og) * s->in_c * ROW_GROUP;
             const float *ug_next = ug + (size_t)s->in_c * ROW_GROUP;
-            wg_v16 c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0}, c4 = {0}, c5 = {0}, c6 = {0}, c7 = {0};
+            nl_v16 c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0}, c4 = {0}, c5 = {0}, c6 = {0}, c7 = {0};
             for (int i = 0; i < s->in_c; i++) {
-                wg_v16 tiles = *(const wg_v16u *)(vx + (size_t)i * ROW_FLOATS);
+                nl_v16 tiles = *(const nl_v16u *)(vx + (size_t)i * ROW_FLOATS);
                 WG_IN_REGISTER(tiles); /* one load for the eight FMAs */
                 const float *ui = ug + (size_t)i * ROW_GROUP;
                 const float *un = ug_next + (size_t)i * ROW_GROUP;
-                c0 += wg_v16_splat(ui[0]) * tiles;
-                c1 += wg_v16_splat(ui[1]) * tiles;
-                c2 += wg_v16_splat(ui[2]) * tiles;
-                c3 += wg_v16_splat(ui[3]) * tiles;
-                c4 += wg_v16_splat(un[0]) * tiles;
-                c5 += wg_v16_splat(un[1]) * tiles;
-                c6 += wg_v16_splat(un[2]) * tiles;
-                c7 += wg_v16_splat(un[3]) * tiles;
+                c0 += nl_v16_splat(ui[0]) * tiles;
+                c1 += nl_v16_splat(ui[1]) * tiles;
+                c2 += nl_v16_splat(ui[2]) * tiles;
+                c3 += nl_v16_splat(ui[3]) * tiles;
+                c4 += nl_v16_splat(un[0]) * tiles;
+                c5 += nl_v16_splat(un[1]) * tiles;
+                c6 += nl_v16_splat(un[2]) * tiles;
+                c7 += nl_v16_splat(un[3]) * tiles;
             }
             float *mo = m + ((size_t)xi * s->out_c4 + (size_t)og * ROW_GROUP) * ROW_FLOATS;
-            *(wg_v16u *)(mo + 0 * ROW_FLOATS) = c0;
-            *(wg_v16u *)(mo + 1 * ROW_FLOATS) = c1;
-            *(wg_v16u *)(mo + 2 * ROW_FLOATS) = c2;
-            *(wg_v16u *)(mo + 3 * ROW_FLOATS) = c3;
-            *(wg_v16u *)(mo + 4 * ROW_FLOATS) = c4;
-            *(wg_v16u *)(mo + 5 * ROW_FLOATS) = c5;
-            *(wg_v16u *)(mo + 6 * ROW_FLOATS) = c6;
-            *(wg_v16u *)(mo + 7 * ROW_FLOATS) = c7;
+            *(nl_v16u *)(mo + 0 * ROW_FLOATS) = c0;
+            *(nl_v16u *)(mo + 1 * ROW_FLOATS) = c1;
+            *(nl_v16u *)(mo + 2 * ROW_FLOATS) = c2;
+            *(nl_v16u *)(mo + 3 * ROW_FLOATS) = c3;
+            *(nl_v16u *)(mo + 4 * ROW_FLOATS) = c4;
+            *(nl_v16u *)(mo + 5 * ROW_FLOATS) = c5;
+            *(nl_v16u *)(mo + 6 * ROW_FLOATS) = c6;
+            *(nl_v16u *)(mo + 7 * ROW_FLOATS) = c7;
         }
 #endif
         for (; og < row_groups; og++) {
