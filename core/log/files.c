@@ -1,3 +1,4 @@
+#include "base/ident.h"
 #include "log/files.h"
 
 #include <errno.h>
@@ -368,32 +369,27 @@ void nl_buf_free(nl_buf *b)
 
 /* ---- JSON ---- */
 
-static void json_escaped(nl_buf *b, const char *s)
+void nl_buf_json_string(nl_buf *b, const char *s)
 {
     nl_buf_printf(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"':
-            nl_buf_printf(b, "\\\"");
-            break;
-        case '\\':
-            nl_buf_printf(b, "\\\\");
-            break;
-        case '\n':
+    while (*s) {
+        const unsigned char c = (unsigned char)*s;
+        const int n = nl_utf8_len(s);
+        if (c == '"' || c == '\\')
+            nl_buf_printf(b, "\\%c", c);
+        else if (c == '\n')
             nl_buf_printf(b, "\\n");
-            break;
-        case '\t':
+        else if (c == '\t')
             nl_buf_printf(b, "\\t");
-            break;
-        case '\r':
+        else if (c == '\r')
             nl_buf_printf(b, "\\r");
-            break;
-        default:
-            if (*p < 0x20)
-                nl_buf_printf(b, "\\u%04x", *p);
-            else
-                nl_buf_printf(b, "%c", *p);
-        }
+        else if (c < 0x20)
+            nl_buf_printf(b, "\\u%04x", c);
+        else if (n == 0) /* JSON is UTF-8: a stray byte becomes U+FFFD */
+            nl_buf_printf(b, "\\ufffd");
+        else
+            nl_buf_printf(b, "%.*s", n, s);
+        s += n ? n : 1;
     }
     nl_buf_printf(b, "\"");
 }
@@ -402,7 +398,7 @@ static void json_key(nl_json *j, const char *key)
 {
     nl_buf_printf(&j->buf, "%s\n%*s", j->first[j->depth] ? "" : ",", 2 * j->depth, "");
     j->first[j->depth] = false;
-    json_escaped(&j->buf, key);
+    nl_buf_json_string(&j->buf, key);
     nl_buf_printf(&j->buf, ": ");
 }
 
@@ -431,7 +427,7 @@ void nl_json_key_object(nl_json *j, const char *key)
 void nl_json_string(nl_json *j, const char *key, const char *value)
 {
     json_key(j, key);
-    json_escaped(&j->buf, value ? value : "");
+    nl_buf_json_string(&j->buf, value ? value : "");
 }
 
 void nl_json_number(nl_json *j, const char *key, double value)
@@ -473,14 +469,62 @@ static bool row_put(nl_csv *csv, const char *s, size_t n)
     return true;
 }
 
+size_t nl_csv_field_text(const char *s, char *out, size_t size)
+{
+    size_t n = 0;
+#define PUT(c) (n + 1 < size ? (void)(out[n] = (c)) : (void)0, n++)
+    const bool quoted = strpbrk(s, ",\"\n\r") != NULL;
+    if (quoted)
+        PUT('"');
+    while (*s) {
+        const int len = nl_utf8_len(s);
+        if (!len) { /* a CSV is text: a byte that is not UTF-8 is written as U+FFFD */
+            PUT('\xef');
+            PUT('\xbf');
+            PUT('\xbd');
+            s++;
+            continue;
+        }
+        for (int i = 0; i < len; i++, s++) {
+            if (*s == '"')
+                PUT('"');
+            PUT(*s);
+        }
+    }
+    if (quoted)
+        PUT('"');
+#undef PUT
+    if (size)
+        out[n < size ? n : size - 1] = '\0';
+    return n;
+}
+
+void nl_buf_csv_field(nl_buf *b, const char *s)
+{
+    char small[256];
+    const size_t n = nl_csv_field_text(s, small, sizeof small);
+    if (n < sizeof small) {
+        nl_buf_printf(b, "%s", small);
+        return;
+    }
+    char *big = malloc(n + 1);
+    if (!big) {
+        b->failed = true;
+        return;
+    }
+    nl_csv_field_text(s, big, n + 1);
+    nl_buf_printf(b, "%s", big);
+    free(big);
+}
+
 static bool csv_field(nl_csv *csv, const char *s)
 {
-    if (strpbrk(s, ",\"\n\r") == NULL)
-        return row_put(csv, s, strlen(s));
-    bool ok = row_put(csv, "\"", 1);
-    for (; *s && ok; s++)
-        ok = (*s != '"' || row_put(csv, "\"", 1)) && row_put(csv, s, 1);
-    return ok && row_put(csv, "\"", 1);
+    const size_t room = sizeof csv->row - csv->row_len;
+    const size_t n = nl_csv_field_text(s, csv->row + csv->row_len, room);
+    if (n >= room)
+        return false;
+    csv->row_len += n;
+    return true;
 }
 
 /* the row of `fields` into csv->row, newline-terminated */

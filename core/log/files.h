@@ -84,6 +84,9 @@ typedef struct {
     bool first[8];
 } nl_json;
 
+/* The one JSON string escaping: s quoted, '"', '\\' and control bytes
+ * escaped, bytes that are not UTF-8 as U+FFFD */
+void nl_buf_json_string(nl_buf *b, const char *s);
 void nl_json_begin(nl_json *j);               /* { */
 void nl_json_end(nl_json *j);                 /* } */
 void nl_json_key_object(nl_json *j, const char *key); /* "key": { */
@@ -113,6 +116,13 @@ nl_code nl_csv_open(nl_csv *csv, const char *path, const char *const *columns, i
  * `bytes` (header and whole rows, as a checkpoint recorded them) and appends
  * from there. NL_ERR_DATA when the file is shorter than that. */
 nl_code nl_csv_continue(nl_csv *csv, const char *path, int n, off_t bytes, nl_error *err);
+/* The one CSV escaping of a field, for every CSV normlab writes: quoted
+ * (a '"' doubled) when it holds a comma, a quote or a line break, as is
+ * otherwise; bytes that are not UTF-8 become U+FFFD. Writes at most size bytes with the terminating NUL; returns
+ * the field's length (>= size: cut short, as snprintf). */
+size_t nl_csv_field_text(const char *s, char *out, size_t size);
+/* the same appended to b */
+void nl_buf_csv_field(nl_buf *b, const char *s);
 /* values are preformatted fields; quoted when they need it */
 nl_code nl_csv_row(nl_csv *csv, const char *const *fields, nl_error *err);
 /* Appends one row to a CSV that several processes write at once (a run's

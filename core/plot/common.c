@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/ident.h"
 #include "plot/common.h"
 
 /* ---- small helpers ---- */
@@ -40,8 +41,23 @@ const char *pl_fmt_num(char *buf, size_t size, double v)
 const char *pl_cell_text(const char *s, char *buf, size_t size)
 {
     size_t k = 0;
-    for (; *s && k + 1 < size; s++)
-        buf[k++] = *s == ',' ? ';' : (*s == '"' || *s == '\n') ? ' ' : *s;
+    while (*s && k + 1 < size) {
+        const unsigned char c = (unsigned char)*s;
+        const int n = nl_utf8_len(s);
+        if (c == ',')
+            buf[k++] = ';';
+        else if (c == '"' || c == '`' || c < 0x20 || c == 0x7f)
+            buf[k++] = ' '; /* a cell may sit in a script's data block: nothing gnuplot would act on */
+        else if (n == 0)
+            buf[k++] = '?';
+        else if (k + (size_t)n < size) {
+            memcpy(buf + k, s, (size_t)n);
+            k += (size_t)n;
+            s += n - 1;
+        } else
+            break;
+        s++;
+    }
     buf[k] = '\0';
     return buf;
 }

@@ -40,6 +40,11 @@ int pl_table_col(const pl_table *t, const char *name); /* -1 when absent */
  * or holds blank lines (gnuplot's `every` counts points per block between
  * them, so no clause stops at one line; normlab's files have none) */
 const char *pl_every_complete(const char *path, char *buf, size_t size);
+/* The run names of a sweep's summary.csv (t's first column), which become
+ * path components (SWEEP/runs/RUN, an export's LOGDIR/RUN): each an
+ * identifier (base/ident.h), no two equal but for case. NL_ERR_DATA naming
+ * the file, its row and the name otherwise. */
+nl_code pl_check_run_names(const pl_table *t, const char *path, nl_error *err);
 /* a cell as a number: NaN when empty or not a number */
 double pl_num(const char *s);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/ident.h"
 #include "arch/registry.h"
 #include "config/schema.h"
 #include "norm/registry.h"
@@ -315,6 +316,10 @@ static nl_code load_sweep(const char *dir, pl_results *r, nl_error *err)
         pl_table_free(&t);
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");
     }
+    if ((rc = pl_check_run_names(&t, path, err))) {
+        pl_table_free(&t);
+        return rc;
+    }
     for (int k = 0; k < r->n_keys; k++)
         nl_copy_string(r->keys[k], sizeof r->keys[k], t.header[k + 1]);
     int metric_col[PL_M_COUNT];
@@ -340,6 +345,31 @@ static nl_code load_sweep(const char *dir, pl_results *r, nl_error *err)
             run->m[m] = metric_col[m] >= 0 ? pl_num(t.rows[i][metric_col[m]]) : NAN;
     }
     pl_table_free(&t);
+    return NL_OK;
+}
+
+nl_code pl_check_run_names(const pl_table *t, const char *path, nl_error *err)
+{
+    char shown[300];
+    for (int i = 0; i < t->n_rows; i++) {
+        const char *name = t->rows[i][0];
+        if (!nl_ident_ok(name))
+            return nl_fail(err, NL_ERR_DATA, "%s: row %d: '%s' is not a run name (accepted: " NL_IDENT_ACCEPTED
+                           "); a path made from it could leave the sweep directory", path, i + 1,
+                           nl_text_show(name, shown, sizeof shown));
+    }
+    const char **names = malloc(((size_t)t->n_rows + 1) * sizeof *names);
+    if (!names)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < t->n_rows; i++)
+        names[i] = t->rows[i][0];
+    int a, b;
+    const bool clash = nl_ident_case_clash(names, t->n_rows, &a, &b);
+    free(names);
+    if (clash)
+        return nl_fail(err, NL_ERR_DATA, "%s: rows %d and %d name the runs '%s' and '%s', equal but for case: "
+                       "a case-insensitive file system holds one directory for both", path, a + 1, b + 1,
+                       t->rows[a][0], t->rows[b][0]);
     return NL_OK;
 }
 

@@ -69,17 +69,11 @@ static void csv_number(nl_buf *b, double v)
         nl_buf_printf(b, ",%.9g", v);
 }
 
-/* the CSV field of a value (quoted when it holds a comma or a quote) */
+/* the CSV field of a value, after its comma */
 static void csv_text(nl_buf *b, const char *s)
 {
-    if (!strpbrk(s, ",\"\n")) {
-        nl_buf_printf(b, ",%s", s);
-        return;
-    }
-    nl_buf_printf(b, ",\"");
-    for (; *s; s++)
-        nl_buf_printf(b, *s == '"' ? "\"\"" : "%c", *s);
-    nl_buf_printf(b, "\"");
+    nl_buf_printf(b, ",");
+    nl_buf_csv_field(b, s);
 }
 
 static int metric_index(const char *name)

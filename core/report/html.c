@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/ident.h"
 #include "report/assets.h"
 #include "report/internal.h"
 #include "version_git.h"
@@ -14,17 +15,24 @@
 void rp_esc(nl_buf *b, const char *s)
 {
     const char *plain = s;
-    for (; *s; s++) {
-        const char *entity = *s == '&'    ? "&amp;"
-                             : *s == '<'  ? "&lt;"
-                             : *s == '>'  ? "&gt;"
-                             : *s == '"'  ? "&quot;"
-                             : *s == '\'' ? "&#39;"
+    while (*s) {
+        const unsigned char c = (unsigned char)*s;
+        const int n = nl_utf8_len(s);
+        /* control bytes (but tab and line feed) and bytes that are not UTF-8
+         * make a page no parser accepts as is: U+FFFD in their place */
+        const char *entity = c == '&'    ? "&amp;"
+                             : c == '<'  ? "&lt;"
+                             : c == '>'  ? "&gt;"
+                             : c == '"'  ? "&quot;"
+                             : c == '\'' ? "&#39;"
+                             : (n == 0 || (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) ? "&#xfffd;"
                                           : NULL;
+        const int step = n ? n : 1;
         if (entity) {
             nl_buf_printf(b, "%.*s%s", (int)(s - plain), plain, entity);
-            plain = s + 1;
+            plain = s + step;
         }
+        s += step;
     }
     if (s > plain)
         nl_buf_printf(b, "%s", plain);

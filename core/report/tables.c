@@ -158,9 +158,11 @@ static void moment_cells(rp_page *p, const pl_table *t, int r, const char *metri
     rp_metric_text(metric, cell[2], lo, sizeof lo);
     rp_metric_text(metric, cell[3], hi, sizeof hi);
     nl_buf_printf(p->html, "<td class=\"num\">");
-    if (lo[0] && hi[0])
-        nl_buf_printf(p->html, "%s – %s", lo, hi);
-    else
+    if (lo[0] && hi[0]) {
+        rp_esc(p->html, lo);
+        nl_buf_printf(p->html, " – ");
+        rp_esc(p->html, hi);
+    } else
         nl_buf_printf(p->html, "–");
     nl_buf_printf(p->html, "</td>");
     number_cell(p, metric, cell[1]);

@@ -65,8 +65,11 @@ static void verdict_row(rp_page *p, const pl_table *t, int r)
         } else if (shown[c].number) {
             char text[64];
             rp_metric_text(shown[c].column, v, text, sizeof text);
-            nl_buf_printf(p->html, "<td class=\"num\" data-v=\"%s\">%s</td>", v[0] ? v : "nan",
-                          text[0] && strcmp(v, "-1") ? text : "–");
+            nl_buf_printf(p->html, "<td class=\"num\" data-v=\"");
+            rp_esc(p->html, v[0] ? v : "nan");
+            nl_buf_printf(p->html, "\">");
+            rp_esc(p->html, text[0] && strcmp(v, "-1") ? text : "–");
+            nl_buf_printf(p->html, "</td>");
         } else {
             nl_buf_printf(p->html, "<td>");
             rp_esc(p->html, v);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "base/ident.h"
 #include "config/config.h"
 #include "config/flat.h"
 #include "config/yamldoc.h"
@@ -495,10 +496,10 @@ static nl_code parse_plots(parser *P, yaml_node_t *n)
             } else if (!strcmp(name, "name")) {
                 if ((rc = parse_string(P, v, "plots: name", pl->spec.name, sizeof pl->spec.name)))
                     return rc;
-                for (const char *c = pl->spec.name; *c; c++)
-                    if (!isalnum((unsigned char)*c) && !strchr("._-", *c))
-                        return nl_yaml_fail(&P->y, v, "plots: name", "'%s' is not a file name; accepted: "
-                                            "letters, digits, '.', '_', '-'", pl->spec.name);
+                char shown[300];
+                if (!nl_ident_ok(pl->spec.name))
+                    return nl_yaml_fail(&P->y, v, "plots: name", "'%s' is not a file name; accepted: "
+                                        NL_IDENT_ACCEPTED, nl_text_show(pl->spec.name, shown, sizeof shown));
             } else if (!strcmp(name, "x") || !strcmp(name, "color") || !strcmp(name, "panel")) {
                 char *field = !strcmp(name, "x") ? pl->spec.x : !strcmp(name, "color") ? pl->spec.color : pl->spec.panel;
                 char what[32];
@@ -626,16 +627,6 @@ static nl_code check_plots_apply(parser *P)
     return NL_OK;
 }
 
-static bool valid_name(const char *s)
-{
-    if (!s[0] || s[0] == '.' || s[0] == '-')
-        return false;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && !strchr("._-", *s))
-            return false;
-    return true;
-}
-
 static nl_code parse_root(parser *P, yaml_node_t *root)
 {
     nl_experiment *e = P->e;
@@ -670,10 +661,10 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
     if (found[0]) {
         if ((rc = parse_string(P, found[0], "name", e->name, sizeof e->name)))
             return rc;
-        if (!valid_name(e->name))
+        char shown[300];
+        if (!nl_ident_ok(e->name))
             return nl_yaml_fail(&P->y, found[0], "name", "'%s' is not a valid sweep name (it names the sweep "
-                           "directory); accepted: letters, digits, '.', '_', '-', not starting with "
-                           "'.' or '-'", e->name);
+                                "directory); accepted: " NL_IDENT_ACCEPTED, nl_text_show(e->name, shown, sizeof shown));
     }
     if (!found[1])
         return nl_yaml_fail(&P->y, root, NULL, "base: is missing; give the config every run starts from (a "
@@ -709,7 +700,7 @@ static void default_sweep_name(const char *path, char *name, size_t size)
     for (size_t i = 0; i < len && k + 1 < size; i++)
         name[k++] = isalnum((unsigned char)base[i]) || strchr("_-", base[i]) ? base[i] : '-';
     name[k] = '\0';
-    if (!valid_name(name))
+    if (!nl_ident_ok(name))
         snprintf(name, size, "sweep");
 }
 

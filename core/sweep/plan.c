@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/config.h"
 #include "config/flat.h"
@@ -500,12 +501,13 @@ static nl_code check_axes_apply(const nl_experiment *e, const int *runs_with_axi
     return NL_OK;
 }
 
-/* names made unique (truncated names could meet) */
+/* names made unique (truncated names could meet), also when case is ignored:
+ * a case-insensitive file system would hold one directory for both */
 static void unique_names(nl_sweep_plan *out)
 {
     for (int i = 0; i < out->n_runs; i++)
         for (int j = 0; j < i; j++)
-            if (!strcmp(out->runs[i].dir, out->runs[j].dir)) {
+            if (!strcasecmp(out->runs[i].dir, out->runs[j].dir)) {
                 char tail[16];
                 snprintf(tail, sizeof tail, "-%d", i);
                 out->runs[i].dir[sizeof out->runs[i].dir - strlen(tail) - 1] = '\0';

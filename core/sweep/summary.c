@@ -14,22 +14,6 @@
 #include "sweep/sweep.h"
 #include "train/run.h"
 
-static void csv_field(nl_buf *b, const char *s)
-{
-    if (!strpbrk(s, ",\"\n\r")) {
-        nl_buf_printf(b, "%s", s);
-        return;
-    }
-    nl_buf_printf(b, "\"");
-    for (; *s; s++) {
-        if (*s == '"')
-            nl_buf_printf(b, "\"\"");
-        else
-            nl_buf_printf(b, "%c", *s);
-    }
-    nl_buf_printf(b, "\"");
-}
-
 nl_code nl_sweep_summary_text(const nl_experiment *e, const nl_sweep_plan *p,
                               const nl_sweep_result *results, nl_buf *b, nl_error *err)
 {
@@ -37,7 +21,7 @@ nl_code nl_sweep_summary_text(const nl_experiment *e, const nl_sweep_plan *p,
     nl_buf_printf(b, "run");
     for (int c = 0; c < p->n_columns; c++) {
         nl_buf_printf(b, ",");
-        csv_field(b, p->columns[c]);
+        nl_buf_csv_field(b, p->columns[c]);
     }
     nl_buf_printf(b, ",status");
     for (int m = 0; m < NL_SWEEP_N_METRICS; m++)
@@ -45,16 +29,16 @@ nl_code nl_sweep_summary_text(const nl_experiment *e, const nl_sweep_plan *p,
     nl_buf_printf(b, "\n");
     for (int i = 0; i < p->n_runs; i++) {
         const nl_sweep_run *r = &p->runs[i];
-        csv_field(b, r->dir);
+        nl_buf_csv_field(b, r->dir);
         for (int c = 0; c < p->n_columns; c++) {
             char plain[1024];
             nl_buf_printf(b, ",");
-            csv_field(b, nl_unquote(nl_sweep_run_value(e, p, r, c), plain, sizeof plain));
+            nl_buf_csv_field(b, nl_unquote(nl_sweep_run_value(e, p, r, c), plain, sizeof plain));
         }
         nl_buf_printf(b, ",%s", nl_sweep_state_name(results[i].state));
         for (int m = 0; m < NL_SWEEP_N_METRICS; m++) {
             nl_buf_printf(b, ",");
-            csv_field(b, results[i].metrics[m]);
+            nl_buf_csv_field(b, results[i].metrics[m]);
         }
         nl_buf_printf(b, "\n");
     }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "plot/internal.h"
@@ -123,6 +124,12 @@ static nl_code write_events(const target *t, const char *run, const nl_tb_bytes 
     else
         nl_copy_string(dir, sizeof dir, t->logdir);
     nl_code rc = nl_make_dirs(dir, err);
+    struct stat st;
+    /* a link there (left in a logdir replaced with --force) would take the
+     * events outside --out */
+    if (rc == NL_OK && run && lstat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+        rc = nl_fail(err, NL_ERR_USAGE, "%s is %s, not a directory: normlab writes only inside --out", dir,
+                     S_ISLNK(st.st_mode) ? "a symbolic link" : nl_file_kind(st.st_mode));
     nl_path_join(path, sizeof path, dir, NL_TB_RUN_FILE);
     if (rc == NL_OK && b->failed)
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory building %s", path);

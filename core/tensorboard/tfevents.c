@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/ident.h"
 #include "log/files.h"
 #include "tensorboard/tfevents.h"
 
@@ -161,7 +162,28 @@ static void pb_bytes(nl_tb_bytes *b, int field, const void *data, size_t n)
     put(b, data, n);
 }
 
-static void pb_string(nl_tb_bytes *b, int field, const char *s) { pb_bytes(b, field, s, strlen(s)); }
+/* The one way a string enters a record: protobuf's string fields are
+ * UTF-8, and TensorBoard refuses a file with a field that is not, so a byte
+ * that starts no well-formed sequence is written as U+FFFD (3 bytes) */
+static void pb_string(nl_tb_bytes *b, int field, const char *s)
+{
+    size_t n = 0;
+    for (const char *p = s; *p;) {
+        const int len = nl_utf8_len(p);
+        n += len ? (size_t)len : 3;
+        p += len ? len : 1;
+    }
+    key(b, field, 2);
+    varint(b, n);
+    for (const char *p = s; *p;) {
+        const int len = nl_utf8_len(p);
+        if (len)
+            put(b, p, (size_t)len);
+        else
+            put(b, "\xef\xbf\xbd", 3);
+        p += len ? len : 1;
+    }
+}
 
 /* a nested message: its key and 5 bytes kept for its length, which
  * pb_close writes (a varint of up to 35 bits) and moves the body up to */

@@ -2,6 +2,7 @@
  * read strictly (unknown keys, wrong types, a malformed expectation are
  * errors naming file:line:col and the key), with the config loader's YAML
  * walker. The expectation's grammar is verdict/expect.c's. */
+#include "base/ident.h"
 #include "verdict/claims.h"
 
 #include <ctype.h>
@@ -362,8 +363,16 @@ static nl_code read_pair_by(parser *P, yaml_node_t *v, const char *label, nl_cla
 static nl_code read_claim_key(parser *P, nl_claim *c, int which, yaml_node_t *v, const char *label)
 {
     switch (which) {
-    case 0:
-        return read_text(P, v, label, c->id, sizeof c->id);
+    case 0: {
+        /* an id names a row of verdicts.csv, a label of the forest plot and
+         * an anchor of the report: one character set, checked here */
+        const nl_code rc = read_text(P, v, label, c->id, sizeof c->id);
+        char shown[300];
+        if (rc == NL_OK && !nl_ident_ok(c->id))
+            return nl_yaml_fail(&P->y, v, label, "'%s' is not a claim id; accepted: " NL_IDENT_ACCEPTED,
+                                nl_text_show(c->id, shown, sizeof shown));
+        return rc;
+    }
     case 1:
         return read_text(P, v, label, c->paper, sizeof c->paper);
     case 2:

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "plot/common.h"
 #include "plot/internal.h"
 #include "verdict/forest.h"
 
@@ -24,10 +25,12 @@ nl_code nl_verdict_forest(const nl_verdict_report *r, const char *plots_dir, nl_
     nl_buf_printf(&s.gp, "set title %s font title_font\n$claims << EOD\n", pl_q(title, q, sizeof q));
     for (int i = 0; i < r->n; i++) {
         const nl_verdict *v = &r->v[i];
+        char label[320], cell[320];
+        snprintf(label, sizeof label, "%s (%s)", v->id, nl_verdict_kind_names[v->verdict]);
         /* NaN (no interval) prints as nan, which gnuplot leaves out */
-        nl_buf_printf(&s.gp, "%d,%.6g,%.6g,%.6g,%.6g,%d,%s (%s)\n", i + 1, v->effect, isnan(v->lo) ? v->effect : v->lo,
-                      isnan(v->hi) ? v->effect : v->hi, v->claim->threshold, (int)v->verdict, v->id,
-                      nl_verdict_kind_names[v->verdict]);
+        nl_buf_printf(&s.gp, "%d,%.6g,%.6g,%.6g,%.6g,%d,%s\n", i + 1, v->effect, isnan(v->lo) ? v->effect : v->lo,
+                      isnan(v->hi) ? v->effect : v->hi, v->claim->threshold, (int)v->verdict,
+                      pl_cell_text(label, cell, sizeof cell));
     }
     /* the bands of "~ within" claims; a row outside the range when there is none */
     nl_buf_printf(&s.gp, "EOD\n$bands << EOD\n");

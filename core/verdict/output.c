@@ -95,18 +95,6 @@ static void number_text(const column *c, double x, char *buf, size_t size)
         snprintf(buf, size, "%.6g", x);
 }
 
-static void csv_field(nl_buf *b, const char *s)
-{
-    if (!strpbrk(s, ",\"\n\r")) {
-        nl_buf_printf(b, "%s", s);
-        return;
-    }
-    nl_buf_printf(b, "\"");
-    for (; *s; s++)
-        nl_buf_printf(b, *s == '"' ? "\"\"" : "%c", *s);
-    nl_buf_printf(b, "\"");
-}
-
 void nl_verdict_csv(const nl_verdict_report *r, nl_buf *out)
 {
     for (int c = 0; c < N_COLUMNS; c++)
@@ -118,7 +106,7 @@ void nl_verdict_csv(const nl_verdict_report *r, nl_buf *out)
             if (c)
                 nl_buf_printf(out, ",");
             if (columns[c].type == TEXT) {
-                csv_field(out, columns[c].text(r, &r->v[i]));
+                nl_buf_csv_field(out, columns[c].text(r, &r->v[i]));
             } else {
                 number_text(&columns[c], columns[c].number(r, &r->v[i]), num, sizeof num);
                 nl_buf_printf(out, "%s", num);
@@ -128,26 +116,12 @@ void nl_verdict_csv(const nl_verdict_report *r, nl_buf *out)
     }
 }
 
-static void json_string(nl_buf *b, const char *s)
-{
-    nl_buf_printf(b, "\"");
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            nl_buf_printf(b, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            nl_buf_printf(b, "\\u%04x", (unsigned char)*s);
-        else
-            nl_buf_printf(b, "%c", *s);
-    }
-    nl_buf_printf(b, "\"");
-}
-
 void nl_verdict_json(const nl_verdict_report *r, nl_buf *out)
 {
     nl_buf_printf(out, "{\n  \"sweep\": ");
-    json_string(out, r->sweep_dir);
+    nl_buf_json_string(out, r->sweep_dir);
     nl_buf_printf(out, ",\n  \"experiment\": ");
-    json_string(out, r->experiment);
+    nl_buf_json_string(out, r->experiment);
     nl_buf_printf(out, ",\n  \"level\": %.6g,\n  \"holm_k\": %d,\n  \"bootstrap\": {\"resamples\": %d, \"seed\": %llu},\n"
                   "  \"claims\": [", r->opt.level, r->n, r->opt.resamples, (unsigned long long)r->opt.seed);
     for (int i = 0; i < r->n; i++) {
@@ -156,7 +130,7 @@ void nl_verdict_json(const nl_verdict_report *r, nl_buf *out)
             char num[64];
             nl_buf_printf(out, "%s\"%s\": ", c ? ", " : "", columns[c].name);
             if (columns[c].type == TEXT) {
-                json_string(out, columns[c].text(r, &r->v[i]));
+                nl_buf_json_string(out, columns[c].text(r, &r->v[i]));
             } else {
                 number_text(&columns[c], columns[c].number(r, &r->v[i]), num, sizeof num);
                 nl_buf_printf(out, "%s", num[0] ? num : "null");

@@ -61,7 +61,9 @@ static nl_code open_sweep(vd_source *s, nl_error *err)
         pl_table_free(&s->t);
         return nl_fail(err, NL_ERR_DATA, "%s is not a normlab sweep summary (no run and status columns)", path);
     }
-    return NL_OK;
+    if ((rc = pl_check_run_names(&s->t, path, err)))
+        pl_table_free(&s->t);
+    return rc;
 }
 
 /* ---- building a table ---- */

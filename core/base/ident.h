@@ -1,0 +1,36 @@
+/* Identifiers: the names a user gives or a file holds that become a path
+ * component, a gnuplot or HTML label, or a column of a CSV (sweep, run and
+ * plot names, claim ids). One character set for all of them, checked where
+ * they are parsed or read, so that no writer has to trust its input:
+ * letters, digits, '.', '_' and '-', not starting with '.' or '-' (so never
+ * "", ".", "..", a hidden file or an option). Plain ASCII also means two
+ * names that differ only in Unicode normalization cannot exist; names that
+ * differ only in case, which meet on a case-insensitive file system, are
+ * found by nl_ident_case_clash. */
+#ifndef NL_IDENT_H
+#define NL_IDENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define NL_IDENT_ACCEPTED "letters, digits, '.', '_' and '-', not starting with '.' or '-'"
+/* an identifier's storage everywhere (the longest run name a sweep makes fits) */
+#define NL_IDENT_MAX 255
+
+bool nl_ident_ok(const char *s);
+
+/* A string of any bytes as printable ASCII for an error message: control
+ * bytes, '\\', bytes >= 0x7f as \xNN, cut at size (a terminal shown a
+ * file's bytes should not receive its escape sequences). */
+const char *nl_text_show(const char *s, char *buf, size_t size);
+
+/* bytes in the well-formed UTF-8 sequence at s (1-4), 0 when s does not
+ * start one (a stray continuation byte, an overlong form, a surrogate, past
+ * U+10FFFF, cut short by the end of the string) */
+int nl_utf8_len(const char *s);
+
+/* Two of the n names equal but for ASCII case: true with their indices in
+ * *a < *b. Quadratic: for the names of one output directory. */
+bool nl_ident_case_clash(const char *const *names, int n, int *a, int *b);
+
+#endif
