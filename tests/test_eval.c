@@ -350,6 +350,12 @@ START_TEST(test_eval_finished_run)
     ck_assert_msg(rows == 5 && strstr(csv, "\ntest-folded,") && strstr(csv, "\nsmall-test,") &&
                       strstr(csv, "data.test_size=40"), "%s", csv);
     free(csv);
+    /* 'data.' left out of a dotted key (data.shift.invert) as of any other */
+    ck_assert_int_eq(tu_normlab("eval r --data shift.invert=true --name inverted --threads 1"), 0);
+    csv = tu_tmp_read("r/eval/evals.csv");
+    ck_assert_msg(strstr(csv, "\ninverted,") && strstr(csv, "data.shift.invert=true"), "%s", csv);
+    free(csv);
+    refused("eval r --data shift.bogus=1", "data.shift.bogus");
     char *before = tu_tmp_read("r/eval/test.json");
     refused("eval r --name test", "never replaced");
     char *after = tu_tmp_read("r/eval/test.json");

@@ -12,6 +12,7 @@
 
 #include "arch/registry.h"
 #include "config/config.h"
+#include "config/schema.h"
 #include "data/data.h"
 #include "data/tokens.h"
 #include "norm/registry.h"
@@ -87,10 +88,15 @@ static nl_code take_overrides(eval_state *st, nl_eval_result *out, nl_error *err
         if (!eq || eq == o)
             return nl_fail(err, NL_ERR_USAGE, "--data takes KEY=VALUE, e.g. --data dataset=cifar10 "
                            "or --data data.path=DIR; got '%s'", o);
-        if (dot && strncmp(o, "data.", 5) != 0)
+        /* 'data.' may be left out of a dotted key too (shift.invert); a
+         * key of another section (model.norm.type) is refused by name */
+        char key[OVERRIDE_BYTES];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - o), o);
+        const bool has_data = !strncmp(o, "data.", 5);
+        if (dot && !has_data && nl_schema_find(key))
             return nl_fail(err, NL_ERR_USAGE, "--data %s: only data.* keys choose what to evaluate "
                            "on; the model and its training are the run's", o);
-        snprintf(st->overrides[i], OVERRIDE_BYTES, "%s%s", dot ? "" : "data.", o);
+        snprintf(st->overrides[i], OVERRIDE_BYTES, "%s%s", has_data ? "" : "data.", o);
         st->override_ptrs[i] = st->overrides[i];
         used += (size_t)snprintf(out->overrides + used, used < sizeof out->overrides ?
                                  sizeof out->overrides - used : 0, "%s%s", i ? "; " : "",
