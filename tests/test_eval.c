@@ -369,6 +369,20 @@ START_TEST(test_eval_finished_run)
     refused("eval r --data model.widths=[4]", "only data.* keys");
     refused("eval r --data bogus=1", "data.bogus");
     refused("eval r --device gpu", "not a device");
+
+    /* eval mode at --batch 1 where evaluation takes the batch's statistics
+     * (custom, eval_stats batch, over the batch alone on features): one
+     * value per set, refused as validate refuses train.eval_batch_size 1 */
+    tu_tmp_write("cu.yaml", "data: {dataset: synthetic, shape: [8], classes: 3, train_size: 64, test_size: 16}\n"
+                            "model: {arch: mlp, widths: [16], norm: {type: custom, reduce: [batch], "
+                            "eval_stats: batch}}\ntrain: {batch_size: 16, steps: 4, eval_every: 4, log_every: 2}\n");
+    ck_assert_int_eq(tu_normlab("run cu.yaml --out cu --quiet --threads 1"), 0);
+    ck_assert_int_eq(tu_normlab("eval cu --batch 1 --threads 1"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "--batch 1 leaves layer norm1 of cu one value per normalized set") &&
+                      strstr(out, "(model.norm.eval_stats batch)"), "%s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("eval cu --batch 2 --threads 1"), 0);
     tu_tmp_remove();
 }
 END_TEST

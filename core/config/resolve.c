@@ -408,26 +408,22 @@ static const char *strip_model(const char *msg)
 static nl_code check_eval_batch(nl_config *cfg, nl_error *err)
 {
     const nl_norm_spec *norm = &cfg->model.norm;
-    const char *why = nl_norm_eval_batch_stats_key(norm);
     const int eval_batch = cfg->train.eval_batch_size;
-    if (!why || eval_batch < 1 || eval_batch >= cfg->train.batch_size)
-        return NL_OK; /* a batch at least training's has sets at least training's */
-    nl_error eval_err = {0};
-    /* only a set made small by the batch (a kind's own keys were checked above) */
-    if (nl_model_check(&cfg->model, eval_batch, &eval_err) == NL_OK || strcmp(eval_err.key, "train.batch_size"))
+    char layer[128], where[800];
+    const char *why = NULL;
+    /* a batch at least training's has sets at least training's */
+    if (eval_batch >= cfg->train.batch_size ||
+        !nl_model_eval_batch_degenerate(&cfg->model, eval_batch, layer, sizeof layer, &why))
         return NL_OK;
-    const char *msg = strip_model(eval_err.msg);
-    const size_t layer = !strncmp(msg, "layer ", 6) ? strcspn(msg, ":") : 0;
-    char where[800];
     const bool running_fix = !strcmp(why, "model.norm.eval_stats");
     return nl_cfg_key_fail(cfg, err, "train.eval_batch_size",
-                           "%d leaves %.*s%s one value per normalized set at evaluation, where model.norm.type "
+                           "%d leaves %s one value per normalized set at evaluation, where model.norm.type "
                            "%s normalizes with the statistics of the batch it is given (%s %s, %s); with one "
                            "value %s, so every test sample gets the same output (an evaluation at chance); "
                            "accepted: train.eval_batch_size of at least 2, or %s %s (PyTorch: 'Expected more "
                            "than 1 value per channel when training')",
-                           eval_batch, (int)layer, msg, layer ? "" : "the model", nl_name_of(&nl_norm_names, norm->kind),
-                           why, running_fix ? "batch" : "false", nl_config_where(cfg, why, where, sizeof where),
+                           eval_batch, layer, nl_name_of(&nl_norm_names, norm->kind), why,
+                           running_fix ? "batch" : "false", nl_config_where(cfg, why, where, sizeof where),
                            nl_norm_centres(norm) ? "x - mean is 0" : "x / rms(x) is +-1", why,
                            running_fix ? "running" : "true");
 }

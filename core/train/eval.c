@@ -164,6 +164,18 @@ static nl_code check_options(const eval_state *st, nl_error *err)
                        "statistics over the batch, which one sample leaves nothing of (x - mean "
                        "is 0); use --batch 2 or more, or evaluate with the running statistics",
                        opt->run_dir, nl_name_of(&nl_norm_names, model->norm.kind));
+    /* eval mode at --batch that leaves one value per set, where the run's
+     * normalizer evaluates with the batch's statistics: `validate`'s
+     * refusal of train.eval_batch_size, for the option that replaces it */
+    char layer[128];
+    const char *why = NULL;
+    if (!opt->batch_stats && opt->batch > 0 && opt->batch < st->run_cfg->train.batch_size &&
+        nl_model_eval_batch_degenerate(model, opt->batch, layer, sizeof layer, &why))
+        return nl_fail(err, NL_ERR_USAGE, "--batch %d leaves %s of %s one value per normalized set: its %s "
+                       "normalizes with the statistics of the batch it is given (%s %s), and with one value "
+                       "nothing of the sample is left (an evaluation at chance); use --batch 2 or more",
+                       opt->batch, layer, opt->run_dir, nl_name_of(&nl_norm_names, model->norm.kind), why,
+                       strcmp(why, "model.norm.eval_stats") ? "false" : "batch");
     return NL_OK;
 }
 
