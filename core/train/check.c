@@ -150,23 +150,21 @@ static nl_code check_eval_last_batch(const nl_config *cfg, const nl_run_plan *pl
     if (plan->tokens || test_n <= batch || test_n % batch != 1 ||
         !nl_model_eval_batch_degenerate(&cfg->model, 1, layer, sizeof layer, &why))
         return NL_OK;
-    int fix = batch + 1; /* the nearest batch sizes that leave no last batch of 1 */
-    for (int d = 1; d < batch; d++) {
-        if (test_n % (batch - d) != 1) {
+    /* the nearest batch size of 2 or more that leaves no last batch of 1;
+     * one past the split holds it whole, so the search ends */
+    long fix = batch;
+    for (long d = 1; fix == batch; d++) {
+        if (batch - d >= 2 && test_n % (batch - d) != 1)
             fix = batch - d;
-            break;
-        }
-        if (test_n % (batch + d) != 1) {
+        else if (test_n % (batch + d) != 1)
             fix = batch + d;
-            break;
-        }
     }
     return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.eval_batch_size",
                                "%d splits the %ld test samples into batches whose last holds 1 sample, "
                                "which %s normalizes over one value: model.norm.type %s evaluates with the "
                                "statistics of the batch it is given (%s %s, %s), so that sample's output "
                                "says nothing of it; accepted: a batch size that leaves a last batch of 2 or "
-                               "more, e.g. %d", batch, test_n, layer,
+                               "more, e.g. %ld", batch, test_n, layer,
                                nl_name_of(&nl_norm_names, cfg->model.norm.kind), why,
                                strcmp(why, "model.norm.eval_stats") ? "false" : "batch",
                                nl_config_where(cfg, why, where, sizeof where), fix);
