@@ -383,6 +383,13 @@ START_TEST(test_eval_finished_run)
                       strstr(out, "(model.norm.eval_stats batch)"), "%s", out);
     free(out);
     ck_assert_int_eq(tu_normlab("eval cu --batch 2 --threads 1"), 0);
+    /* 16 samples in batches of 5: the last alone in its batch */
+    ck_assert_int_eq(tu_normlab("eval cu --batch 5 --threads 1"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "batches of 5 leave the last of the 16 test samples alone in its batch, which layer "
+                              "norm1 of cu normalizes over one value"), "%s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("eval cu --batch 6 --threads 1"), 0);
     tu_tmp_remove();
 }
 END_TEST

@@ -271,6 +271,18 @@ static nl_code load_model(eval_state *st, nl_eval_result *out, nl_error *err)
     const long asked = eval_batch(st, out->tokens);
     const long batch = st->split_samples > 0 && asked > st->split_samples ? st->split_samples : asked;
     const int capacity = batch > run_capacity ? (int)batch : run_capacity;
+    /* eval mode keeps a short last batch: one sample alone, where the
+     * model evaluates with its batch's statistics, is normalized over one
+     * value (run and validate refuse such a train.eval_batch_size) */
+    char layer[128];
+    const char *why = NULL;
+    if (!st->opt->batch_stats && !out->tokens && st->split_samples > batch && st->split_samples % batch == 1 &&
+        nl_model_eval_batch_degenerate(&cfg->model, 1, layer, sizeof layer, &why))
+        return nl_fail(err, NL_ERR_USAGE, "batches of %ld leave the last of the %ld test samples alone in its "
+                       "batch, which %s of %s normalizes over one value (%s %s: the statistics of the batch "
+                       "it is given); give --batch N that leaves a last batch of 2 or more", batch,
+                       st->split_samples, layer, st->opt->run_dir, why,
+                       strcmp(why, "model.norm.eval_stats") ? "false" : "batch");
     nl_final_model_info info;
     if ((rc = nl_final_model_load_spec(st->opt->run_dir, cfg, &st->spec, st->be, capacity,
                                        &st->model, &info, err)))
