@@ -72,7 +72,8 @@ static void usage_options(FILE *out)
 {
     fprintf(out,
             "options:\n"
-            "  -j, --jobs N     run N runs at once (default 1)\n"
+            "  -j, --jobs N     run N runs at once (default 1); with --emit-sbatch, the array's\n"
+            "                   throttle (--array-throttle N)\n"
             "  --shard I/N      run only the runs whose index modulo N is I-1 (I in 1..N), e.g.\n"
             "                   one slice per Slurm array task; then --merge\n"
             "  --shard auto     the slice of this Slurm array task (SLURM_ARRAY_TASK_ID, _COUNT,\n"
@@ -411,6 +412,7 @@ typedef struct {
     const char *path, *out_dir, *sets[64];
     int n_sets;
     int jobs;
+    bool jobs_given; /* -j given: with --emit-sbatch it is the array's throttle */
     int seeds; /* --seeds N; 0: the file's */
     bool dry_run, merge, force, shard_auto, claim, emit_sbatch, one_process;
     int array_tasks, array_throttle, cpus_per_task;
@@ -493,6 +495,7 @@ static int parse_arg(int argc, char **argv, int *i, sweep_args *a)
         return -1;
     } else if (!strcmp(arg, "-j") || !strcmp(arg, "--jobs") || !strncmp(arg, "-j", 2) ||
                !strncmp(arg, "--jobs=", 7)) {
+        a->jobs_given = true;
         return parse_jobs(argc, argv, i, a);
     } else if (!strcmp(arg, "--shard") || !strncmp(arg, "--shard=", 8)) {
         const char *v = arg[7] == '=' ? arg + 8 : (*i + 1 < argc ? argv[++*i] : NULL);
@@ -565,6 +568,21 @@ static int check_args(sweep_args *a)
         return nl_cmd_usage_error("sweep", "--emit-sbatch runs nothing; it goes with --out, --array-tasks, "
                                   "--array-throttle, --cpus-per-task, --time, --mem, --partition, "
                                   "--account and --qos only");
+    /* -j N with --emit-sbatch: N runs at once over the whole array, which
+     * the array throttle says when each task runs one run at a time (one
+     * CPU each); beside more CPUs per task, or another throttle, N could
+     * not be what runs at once, so it is refused rather than ignored */
+    if (a->emit_sbatch && a->jobs_given) {
+        if (a->array_throttle && a->array_throttle != a->jobs)
+            return nl_cmd_usage_error("sweep", "-j %d and --array-throttle %d disagree: with --emit-sbatch, -j N is "
+                                      "the array's throttle (N tasks, each running one run, at once); give one",
+                                      a->jobs, a->array_throttle);
+        if (a->cpus_per_task != 1)
+            return nl_cmd_usage_error("sweep", "-j %d with --cpus-per-task %d: each array task then runs up to %d "
+                                      "runs at once, so -j cannot bound the runs at once; give --array-throttle "
+                                      "(tasks at once) instead", a->jobs, a->cpus_per_task, a->cpus_per_task);
+        a->array_throttle = a->jobs;
+    }
     if (!a->emit_sbatch && (a->array_tasks || a->array_throttle || a->cpus_per_task != 1))
         return nl_cmd_usage_error("sweep", "--array-tasks, --array-throttle and --cpus-per-task go with "
                                   "--emit-sbatch");

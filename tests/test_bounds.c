@@ -361,6 +361,45 @@ START_TEST(test_milestones_past_the_last_step_refused)
 }
 END_TEST
 
+/* ---- the evaluation's last batch against batch statistics ---- */
+
+/* 17 test samples in batches of 8 leave a last batch of 1, which a
+ * normalizer evaluating with its batch's statistics over the batch alone
+ * (features) normalizes over one value: refused at train.eval_batch_size
+ * with a size that works; accepted with running statistics at evaluation,
+ * on an image's pixels, or with a last batch of 2 */
+START_TEST(test_eval_last_batch_of_one_refused)
+{
+    static const struct {
+        const char *shape, *model, *test_size;
+        nl_code want;
+    } cases[] = {
+        {"[8]", "{widths: [8], norm: {type: custom, reduce: [batch], eval_stats: batch}}", "17", NL_ERR_CONFIG},
+        {"[8]", "{widths: [8], norm: {type: batch, track_running_stats: false}}", "17", NL_ERR_CONFIG},
+        {"[8]", "{widths: [8], norm: {type: custom, reduce: [batch], eval_stats: running}}", "17", NL_OK},
+        {"[8]", "{widths: [8], norm: {type: batch}}", "17", NL_OK},
+        {"[8]", "{widths: [8], norm: {type: custom, reduce: [batch], eval_stats: batch}}", "18", NL_OK},
+        {"[1, 4, 4]", "{arch: cnn, widths: [4], norm: {type: batch, track_running_stats: false}}", "17", NL_OK},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char yaml[1024];
+        snprintf(yaml, sizeof yaml, "data: {shape: %s, classes: 3, train_size: 64, test_size: %s}\nmodel: %s\n"
+                 "train: {batch_size: 16, steps: 2, eval_batch_size: 8}\n", cases[i].shape, cases[i].test_size,
+                 cases[i].model);
+        nl_error err = {0};
+        const nl_code rc = check_text(yaml, &err);
+        ck_assert_msg(rc == cases[i].want, "case %zu: %d, want %d: %s", i, rc, cases[i].want, err.msg);
+        if (rc == NL_OK)
+            continue;
+        ck_assert_str_eq(err.key, "train.eval_batch_size");
+        ck_assert_msg(strstr(err.msg, SRC ":3:52: train.eval_batch_size: 8 splits the 17 test samples into batches "
+                                      "whose last holds 1 sample, which layer norm1 normalizes over one value") &&
+                          strstr(err.msg, "accepted: a batch size that leaves a last batch of 2 or more, e.g. 7"),
+                      "case %zu: %s", i, err.msg);
+    }
+}
+END_TEST
+
 START_TEST(test_recalibration_of_tokens_offers_no_zero)
 {
     nl_error err = {0};
@@ -487,6 +526,7 @@ int main(void)
     tcase_add_test(tc, test_token_rows_past_an_int_refused);
     tcase_add_test(tc, test_values_per_sample_past_an_int_refused);
     tcase_add_test(tc, test_milestones_past_the_last_step_refused);
+    tcase_add_test(tc, test_eval_last_batch_of_one_refused);
     tcase_add_test(tc, test_recalibration_of_tokens_offers_no_zero);
     tcase_add_test(tc, test_filled_in_by_code_out_of_range_refused_for_every_key);
     suite_add_tcase(s, tc);

@@ -356,6 +356,14 @@ START_TEST(test_good_variants)
          "group, groups: 8}}\n"},
         {"data: {dataset: synthetic_text}\nmodel: {arch: lm, qk_norm: true, norm: {type: dyt, "
          "placement: none}}\n"},
+        /* an evaluation batch of 1 where evaluation's sets do not shrink
+         * with the batch: running statistics, per-sample statistics, a
+         * batch's statistics over an image's pixels */
+        {"train: {eval_batch_size: 1}\nmodel: {norm: {type: custom, reduce: [batch], eval_stats: running}}\n"},
+        {"train: {eval_batch_size: 1}\nmodel: {norm: {type: custom, reduce: [channels]}}\n"},
+        {"train: {eval_batch_size: 1}\nmodel: {norm: {type: batch}}\n"},
+        {"data: {shape: [3, 8, 8]}\ntrain: {eval_batch_size: 1}\nmodel: {arch: cnn, widths: [4], norm: {type: "
+         "batch, track_running_stats: false}}\n"},
         /* batch norm over one sample of many tokens */
         {"data: {dataset: synthetic_text}\nmodel: {arch: lm}\ntrain: {batch_size: 1}\n"},
     };
@@ -695,6 +703,20 @@ static const bad_case bad_cases[] = {
      SRC ":7:13: model.norm.groups: ", "does not divide the layer's 12 channels"},
     {"train:\n  batch_size: 1\nmodel:\n  norm:\n    type: custom\n    reduce: [batch]\n",
      SRC ":2:15: train.batch_size: ", "needs more than one value per channel in training"},
+    /* evaluation with the batch's statistics at an evaluation batch of 1: the
+     * same single value, at train.eval_batch_size (custom's eval_stats,
+     * batch norm without running statistics) */
+    {"train:\n  eval_batch_size: 1\nmodel:\n  norm:\n    type: custom\n    reduce: [batch]\n"
+     "    eval_stats: batch\n",
+     SRC ":2:20: train.eval_batch_size: ",
+     "1 leaves layer norm1 one value per normalized set at evaluation, where model.norm.type custom normalizes "
+     "with the statistics of the batch it is given (model.norm.eval_stats batch, " SRC ":7:17); with one value "
+     "x - mean is 0"},
+    {"train:\n  eval_batch_size: 1\nmodel:\n  norm:\n    type: batch\n    track_running_stats: false\n",
+     SRC ":2:20: train.eval_batch_size: ",
+     "(model.norm.track_running_stats false, " SRC ":6:26); with one value x - mean is 0, so every test sample "
+     "gets the same output (an evaluation at chance); accepted: train.eval_batch_size of at least 2, or "
+     "model.norm.track_running_stats true"},
     {"train:\n  batch_size: 1\n", SRC ":2:15: train.batch_size: ",
      "layer norm1: model.norm.type batch needs more than one value per channel in training, but "
      "batch size 1 gives 1; with one value x - mean is 0"},

@@ -350,6 +350,12 @@ START_TEST(test_eval_finished_run)
     ck_assert_msg(rows == 5 && strstr(csv, "\ntest-folded,") && strstr(csv, "\nsmall-test,") &&
                       strstr(csv, "data.test_size=40"), "%s", csv);
     free(csv);
+    /* 'data.' left out of a dotted key (data.shift.invert) as of any other */
+    ck_assert_int_eq(tu_normlab("eval r --data shift.invert=true --name inverted --threads 1"), 0);
+    csv = tu_tmp_read("r/eval/evals.csv");
+    ck_assert_msg(strstr(csv, "\ninverted,") && strstr(csv, "data.shift.invert=true"), "%s", csv);
+    free(csv);
+    refused("eval r --data shift.bogus=1", "data.shift.bogus");
     char *before = tu_tmp_read("r/eval/test.json");
     refused("eval r --name test", "never replaced");
     char *after = tu_tmp_read("r/eval/test.json");
@@ -363,6 +369,27 @@ START_TEST(test_eval_finished_run)
     refused("eval r --data model.widths=[4]", "only data.* keys");
     refused("eval r --data bogus=1", "data.bogus");
     refused("eval r --device gpu", "not a device");
+
+    /* eval mode at --batch 1 where evaluation takes the batch's statistics
+     * (custom, eval_stats batch, over the batch alone on features): one
+     * value per set, refused as validate refuses train.eval_batch_size 1 */
+    tu_tmp_write("cu.yaml", "data: {dataset: synthetic, shape: [8], classes: 3, train_size: 64, test_size: 16}\n"
+                            "model: {arch: mlp, widths: [16], norm: {type: custom, reduce: [batch], "
+                            "eval_stats: batch}}\ntrain: {batch_size: 16, steps: 4, eval_every: 4, log_every: 2}\n");
+    ck_assert_int_eq(tu_normlab("run cu.yaml --out cu --quiet --threads 1"), 0);
+    ck_assert_int_eq(tu_normlab("eval cu --batch 1 --threads 1"), 2);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "--batch 1 leaves layer norm1 of cu one value per normalized set") &&
+                      strstr(out, "(model.norm.eval_stats batch)"), "%s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("eval cu --batch 2 --threads 1"), 0);
+    /* 16 samples in batches of 5: the last alone in its batch */
+    ck_assert_int_eq(tu_normlab("eval cu --batch 5 --threads 1"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "batches of 5 leave the last of the 16 test samples alone in its batch, which layer "
+                              "norm1 of cu normalizes over one value"), "%s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("eval cu --batch 6 --threads 1"), 0);
     tu_tmp_remove();
 }
 END_TEST

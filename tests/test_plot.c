@@ -1062,6 +1062,41 @@ START_TEST(test_where_filter)
     ck_assert_msg(!nl_path_exists(path), "%s written", path);
     ck_assert_int_eq(tu_normlab("plot wh --where model.norm.placement"), 2);
 
+    /* a key only some runs have (DyT's alpha_init beside layer norm: not
+     * varied, so in the runs' config.yaml only): each run's own value, in
+     * either order of the runs; a run without the key does not match */
+    static const char *const orders[2][2] = {{"layer", "dyt"}, {"dyt", "layer"}};
+    for (int o = 0; o < 2; o++) {
+        const char *dir = o ? "alpha-dyt-first" : "alpha-layer-first";
+        const fake_row rows[] = {{orders[o][0], orders[o][0], "ok", 20}, {orders[o][1], orders[o][1], "ok", 20}};
+        fake_sweep(dir, "model.norm.type", rows, 2, 5, 10);
+        char run[300], config[2048];
+        const char *type = strstr(fake_config, "type: batch");
+        snprintf(config, sizeof config, "%.*stype: dyt\n    alpha_init: 0.5%s", (int)(type - fake_config), fake_config,
+                 type + strlen("type: batch"));
+        snprintf(run, sizeof run, "%s/runs/dyt", dir);
+        write_at(run, "config.yaml", config);
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "plot %s --kind curves --where model.norm.alpha_init=0.5", dir);
+        const int status = tu_normlab(cmd);
+        out = tu_normlab_output();
+        ck_assert_msg(status == 0, "%s: %s", cmd, out);
+        free(out);
+        snprintf(run, sizeof run, "%s/plots/curves-alpha_init-0.5.csv", dir);
+        csv = tu_tmp_read(run);
+        /* one run, DyT's (its loss at step 5: 2 / 1.05 + 0.01 per row before it) */
+        ck_assert_msg(strstr(csv, o ? ",5,0.3125,1.9048," : ",5,0.3125,1.9148,") && !strstr(csv, ",2\n"), "%s: %s",
+                      dir, csv);
+        free(csv);
+        snprintf(cmd, sizeof cmd, "plot %s --kind curves --where model.norm.alpha_init=2", dir);
+        ck_assert_int_eq(tu_normlab(cmd), 2);
+        out = tu_normlab_output();
+        ck_assert_msg(strstr(out, "model.norm.alpha_init=2 leaves no run") &&
+                          strstr(out, o ? "has the values 0.5, (none)" : "has the values (none), 0.5") &&
+                          strstr(out, "(none)"), "%s", out);
+        free(out);
+    }
+
     /* a kind reading the run directories: only the kept runs' series */
     variance_shift_sweep("vsw");
     nl_plot_spec specs[2];

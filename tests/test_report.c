@@ -212,6 +212,24 @@ START_TEST(test_bad_input)
     ck_assert_int_eq(tu_normlab("report sw --out sw"), 2);
     ck_assert_int_eq(tu_normlab("report sw --bogus"), 2);
     ck_assert_int_eq(tu_normlab("report --help"), 0);
+    /* an experiment file named but missing or broken is refused, naming
+     * it, rather than a page quietly without it */
+    ck_assert_int_eq(tu_normlab("report sw --out e.html --experiment nonexistent.yaml"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "--experiment") && strstr(out, "nonexistent.yaml"), "%s", out);
+    free(out);
+    tu_tmp_write("broken.yaml", "name: sw\nbase: [\n");
+    ck_assert_int_eq(tu_normlab("report sw --out e.html --experiment broken.yaml"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "broken.yaml"), "%s", out);
+    free(out);
+    ck_assert_int_eq(tu_normlab("report sw/runs/type-none_seed-1 --out e.html --experiment exp.yaml"), 2);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "single run"), "%s", out);
+    free(out);
+    char page_path[600];
+    snprintf(page_path, sizeof page_path, "%s/e.html", tu_tmp);
+    ck_assert_msg(access(page_path, F_OK) != 0, "a page was written");
     ck_assert_int_eq(tu_normlab("export tensorbord sw --out tb"), 2);
     out = tu_normlab_output();
     ck_assert_msg(strstr(out, "did you mean 'tensorboard'"), "%s", out);

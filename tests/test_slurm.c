@@ -118,6 +118,18 @@ START_TEST(test_emit_sbatch_script)
     ck_assert(strstr(script, "    queue_merge \"$array\" || exit 1\n"));
     ck_assert(strstr(script, "    queue_merge \"$SLURM_ARRAY_JOB_ID\"\n"));
     free(script);
+    /* -j N is honoured as the array's throttle: N runs at once, one a task */
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --emit-sbatch -j 3 --out o"), 0);
+    script = tu_normlab_output();
+    sbatch_value(script, "array", value, sizeof value);
+    ck_assert_str_eq(value, "1-5%3");
+    ck_assert(strstr(script, "--shard auto -j 1\n"));
+    free(script);
+    ck_assert_int_eq(tu_normlab("sweep exp.yaml --emit-sbatch --jobs=3 --array-throttle 3 --out o"), 0);
+    script = tu_normlab_output();
+    sbatch_value(script, "array", value, sizeof value);
+    ck_assert_str_eq(value, "1-5%3");
+    free(script);
     /* more tasks than runs are fewer; the throttle is at most the tasks */
     ck_assert_int_eq(tu_normlab("sweep exp.yaml --emit-sbatch --array-tasks 9 --array-throttle 7"), 0);
     script = tu_normlab_output();
@@ -257,6 +269,9 @@ START_TEST(test_cli_refusals)
     assert_usage_error("sweep exp.yaml --claim --merge", "--claim does not go with --merge");
     assert_usage_error("sweep exp.yaml --emit-sbatch --merge", "--emit-sbatch runs nothing");
     assert_usage_error("sweep exp.yaml --array-throttle 2", "go with --emit-sbatch");
+    /* -j that cannot be what runs at once under the array: refused, not ignored */
+    assert_usage_error("sweep exp.yaml --emit-sbatch -j 3 --array-throttle 2", "-j 3 and --array-throttle 2 disagree");
+    assert_usage_error("sweep exp.yaml --emit-sbatch -j 3 --cpus-per-task 2", "-j 3 with --cpus-per-task 2");
     assert_usage_error("sweep exp.yaml --emit-sbatch --array-throttle 0", "--array-throttle: '0' is not a number");
     assert_usage_error("sweep exp.yaml --emit-sbatch --array-tasks 1001", "in 1..1000");
     /* the user's sbatch options: the option, the value, the accepted form;

@@ -752,6 +752,18 @@ static const struct {
     /* a file metric's column no run has */
     {"    metric: {file: metrics.csv, column: error}\n    a: {model.norm.type: batch, train.batch_size: 2}\n"
      "    expect: a < 0.5\n", 3, "claims[0].metric: no run"},
+    /* a file metric's where: that keeps no row of any run (a step past the runs' end; values each some row
+     * has but none together; a var's): refused rather than n = 0, "inconclusive" */
+    {"    metric: {file: metrics.csv, column: accuracy, where: {split: test, step: 99999}}\n"
+     "    a: {model.norm.type: batch, train.batch_size: 2}\n    expect: a < 0.5\n", 3,
+     "claims[0].metric.where.step: no row of any run's metrics.csv in s has step=99999, so no cell has the metric; "
+     "its values: 0, 25, 50"},
+    {"    metric: {file: metrics.csv, column: accuracy, where: {split: test, step: 50}}\n"
+     "    a: {model.norm.type: batch, train.batch_size: 2}\n    expect: a < 0.5\n", 3,
+     "claims[0].metric.where: no row"},
+    {"    metric: {expr: \"acc - 1\"}\n    vars: {acc: {file: metrics.csv, column: accuracy, where: {step: \"100..\"}}}\n"
+     "    a: {model.norm.type: batch, train.batch_size: 2}\n    expect: a < 0.5\n", 4,
+     "claims[0].vars.acc.where.step: no row"},
     /* a cell with no runs (the test leaves layer norm at 32 out of the sweep) */
     {"    metric: final_test_error\n    a: {model.norm.type: layer}\n"
      "    scope: {train.batch_size: 32}\n    expect: a < 0.5\n", 1, "claims[0].a: cell a"},

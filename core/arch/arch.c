@@ -2,8 +2,13 @@
  * architecture's row (core/arch/registry.c), then the row's builder; and
  * the model entry points that hand the builder that graph. */
 #include "arch/arch.h"
+
+#include <stdio.h>
+#include <string.h>
+
 #include "arch/registry.h"
 #include "model/model.h"
+#include "norm/registry.h"
 
 nl_act *nl_arch_build(nl_builder *b, const nl_model_spec *spec, nl_act *input)
 {
@@ -58,6 +63,24 @@ nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err
     nl_backend probe = nl_backend_probe(1);
     return nl_model_assemble(spec, &probe, true, train_batch, train_batch, 0, spec_graph, (void *)spec, true, NULL,
                              err);
+}
+
+bool nl_model_eval_batch_degenerate(const nl_model_spec *spec, int batch, char *layer, size_t size,
+                                    const char **why)
+{
+    *why = nl_norm_eval_batch_stats_key(&spec->norm);
+    nl_error err = {0};
+    /* only a set made small by the batch: the sets' own error names
+     * train.batch_size, the kind's other keys (a ghost batch's virtual
+     * batch) have errors of their own */
+    if (!*why || batch < 1 || nl_model_check(spec, batch, &err) == NL_OK || strcmp(err.key, "train.batch_size"))
+        return false;
+    const char *msg = strncmp(err.msg, "model: ", 7) ? err.msg : err.msg + 7;
+    if (!strncmp(msg, "layer ", 6))
+        snprintf(layer, size, "%.*s", (int)strcspn(msg, ":"), msg);
+    else
+        snprintf(layer, size, "the model");
+    return true;
 }
 
 nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, int threads,

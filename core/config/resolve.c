@@ -398,6 +398,36 @@ static const char *strip_model(const char *msg)
     return strncmp(msg, "model: ", 7) == 0 ? msg + 7 : msg;
 }
 
+/* Evaluation that normalizes with its own batch's statistics meets at
+ * train.eval_batch_size what training meets at train.batch_size: the
+ * model checked at the evaluation batch, and a set of one value there
+ * (the normalizer registry's sets, which scale with the batch) refused as
+ * it is for training. Else each test sample is normalized to beta alone
+ * and the evaluation is at chance (PyTorch refuses BatchNorm with one
+ * value per channel when it takes batch statistics). */
+static nl_code check_eval_batch(nl_config *cfg, nl_error *err)
+{
+    const nl_norm_spec *norm = &cfg->model.norm;
+    const int eval_batch = cfg->train.eval_batch_size;
+    char layer[128], where[800];
+    const char *why = NULL;
+    /* a batch at least training's has sets at least training's */
+    if (eval_batch >= cfg->train.batch_size ||
+        !nl_model_eval_batch_degenerate(&cfg->model, eval_batch, layer, sizeof layer, &why))
+        return NL_OK;
+    const bool running_fix = !strcmp(why, "model.norm.eval_stats");
+    return nl_cfg_key_fail(cfg, err, "train.eval_batch_size",
+                           "%d leaves %s one value per normalized set at evaluation, where model.norm.type "
+                           "%s normalizes with the statistics of the batch it is given (%s %s, %s); with one "
+                           "value %s, so every test sample gets the same output (an evaluation at chance); "
+                           "accepted: train.eval_batch_size of at least 2, or %s %s (PyTorch: 'Expected more "
+                           "than 1 value per channel when training')",
+                           eval_batch, layer, nl_name_of(&nl_norm_names, norm->kind), why,
+                           running_fix ? "batch" : "false", nl_config_where(cfg, why, where, sizeof where),
+                           nl_norm_centres(norm) ? "x - mean is 0" : "x / rms(x) is +-1", why,
+                           running_fix ? "running" : "true");
+}
+
 /* the model graph, built without memory (nl_model_check) */
 static nl_code check_model(nl_config *cfg, nl_error *err)
 {
@@ -427,7 +457,7 @@ static nl_code check_model(nl_config *cfg, nl_error *err)
         nl_error_key(err, key);
         return code;
     }
-    return NL_OK;
+    return check_eval_batch(cfg, err);
 }
 
 nl_code nl_config_validate(nl_config *cfg, nl_error *err)

@@ -107,6 +107,16 @@ nl_code nl_model_build(const nl_model_spec *spec, nl_backend *be, int capacity, 
  * makes a valid model at this training batch size (group counts, image sizes,
  * batch norm's N*H*W > 1, instance norm on features). */
 nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err);
+/* Whether evaluation in batches of `batch` leaves some normalized set one
+ * value, where the normalizer evaluates with the statistics of the batch
+ * it is given (model.norm.eval_stats batch, track_running_stats false):
+ * the model checked at that batch, as training is at train.batch_size,
+ * through the normalizer registry's sets. Then *why is the key that makes
+ * evaluation take batch statistics and layer names the layer ("layer
+ * norm1", or "the model"); false for anything else, also a spec the check
+ * refuses for another reason. */
+bool nl_model_eval_batch_degenerate(const nl_model_spec *spec, int batch, char *layer, size_t size,
+                                    const char **why);
 /* nl_model_check at the real batch sizes, keeping the graph: layers,
  * activations (nl_model_act finds them) and parameters with their shapes,
  * and in planned the bytes nl_model_build would allocate. No memory is taken

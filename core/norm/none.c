@@ -39,6 +39,20 @@ bool nl_norm_keeps_running(const nl_norm_spec *spec)
     return !(row->keys & NL_NORM_KEY_TRACK_RUNNING_STATS) || spec->track_running_stats;
 }
 
+const char *nl_norm_eval_batch_stats_key(const nl_norm_spec *spec)
+{
+    const nl_norm_info *row = nl_norm_info_of(spec->kind);
+    if (!row->stats_set)
+        return NULL;
+    if (row->keys & NL_NORM_KEY_EVAL_STATS)
+        return spec->eval_stats == NL_STATS_BATCH ? "model.norm.eval_stats" : NULL;
+    /* a kind that can keep running statistics and is told not to: eval
+     * mode normalizes with the batch's, as PyTorch's does */
+    if (row->running_stats && (row->keys & NL_NORM_KEY_TRACK_RUNNING_STATS) && !nl_norm_keeps_running(spec))
+        return "model.norm.track_running_stats";
+    return NULL;
+}
+
 bool nl_norm_centres(const nl_norm_spec *spec)
 {
     const nl_norm_info *row = nl_norm_info_of(spec->kind);

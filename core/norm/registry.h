@@ -166,6 +166,12 @@ bool nl_norm_accepts(const nl_norm_info *row, int ndim);
 /* does the normalizer keep running statistics (its row can, and its keys
  * ask for them: track_running_stats, or a running statistics source) */
 bool nl_norm_keeps_running(const nl_norm_spec *spec);
+/* The key that makes evaluation normalize with the statistics of the
+ * batch it is given, as training does (model.norm.eval_stats batch,
+ * model.norm.track_running_stats false), so that the evaluation batch
+ * size decides its sets' sizes as train.batch_size does training's; NULL
+ * where evaluation does not, or the kind keeps no statistics. */
+const char *nl_norm_eval_batch_stats_key(const nl_norm_spec *spec);
 /* does the normalizer subtract a mean (false: RMS statistics) */
 bool nl_norm_centres(const nl_norm_spec *spec);
 /* bit k set for every kind whose row has all of `keys` */

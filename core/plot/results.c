@@ -695,6 +695,37 @@ static bool copy_run(const pl_results *r, const pl_run *from, pl_run *to)
     return true;
 }
 
+/* Each run's own value of a key summary.csv does not list, from its
+ * config.yaml (NULL where the run lacks it: a key that applies to some of
+ * the sweep's normalizers only). Not the first run's config for all: a
+ * run without the key would match whatever the first run has, and a key
+ * the first run lacks would look like one no run has. */
+static char **config_values(const pl_results *r, const char *key)
+{
+    char **v = calloc((size_t)r->n_runs + 1, sizeof *v);
+    for (int i = 0; v && i < r->n_runs; i++) {
+        char path[1300], *text = NULL;
+        nl_error ignored = {0};
+        nl_flat flat = {0};
+        snprintf(path, sizeof path, "%s/config.yaml", r->runs[i].dir);
+        if (nl_read_file(path, &text, NULL, &ignored) == NL_OK &&
+            nl_flat_from_yaml(text, path, &flat, &ignored) == NL_OK) {
+            const char *value = nl_flat_get(&flat, key);
+            v[i] = value ? strdup(value) : NULL;
+        }
+        free(text);
+        nl_flat_free(&flat);
+    }
+    return v;
+}
+
+static void free_values(char **v, int n)
+{
+    for (int i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
 nl_code pl_results_where(const pl_results *all, const nl_plot_where *where, pl_results *out, nl_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -707,22 +738,45 @@ nl_code pl_results_where(const pl_results *all, const nl_plot_where *where, pl_r
     char where_text[sizeof out->where] = "";
     for (int w = 0; w < where->n; w++) {
         const char *key = where->items[w].key, *want = where->items[w].value;
-        if (pl_key(all, key) < 0 && !nl_flat_get(&all->config, key)) {
+        /* a varied key is summary.csv's column; any other, each run's config.yaml */
+        char **own = pl_key(all, key) < 0 ? config_values(all, key) : NULL;
+        bool anyone = pl_key(all, key) >= 0;
+        for (int i = 0; own && i < all->n_runs; i++)
+            anyone |= own[i] != NULL;
+        if (pl_key(all, key) < 0 && !own) {
+            free(kept);
+            return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+        }
+        if (!anyone) {
             char keys[1024] = "";
             size_t used = 0;
             for (int k = 0; k < all->n_keys && used < sizeof keys; k++)
                 used += (size_t)snprintf(keys + used, sizeof keys - used, "%s%s", used ? ", " : "", all->keys[k]);
             free(kept);
+            free_values(own, all->n_runs);
             return nl_fail(err, NL_ERR_USAGE, "where: no run in %s has the key '%s'; the keys its runs vary: %s "
                            "(or any key of a run's config.yaml)", all->dir, key, used ? keys : "none");
         }
-        char before[1024];
-        values_among(all, key, kept, before, sizeof before);
+        char before[1024] = "";
+        if (!own)
+            values_among(all, key, kept, before, sizeof before);
+        for (int i = 0, used = 0; own && i < all->n_runs && used < (int)sizeof before; i++) {
+            const char *v = own[i] ? own[i] : "";
+            bool seen = false;
+            for (int j = 0; j < i && !seen; j++)
+                seen = kept[j] && !strcmp(own[j] ? own[j] : "", v);
+            if (kept[i] && !seen)
+                used += snprintf(before + used, sizeof before - (size_t)used, "%s%s", used ? ", " : "",
+                                 v[0] ? v : "(none)");
+        }
         int n_kept = 0;
         for (int i = 0; i < all->n_runs; i++) {
-            kept[i] = kept[i] && nl_values_equal(pl_value(all, &all->runs[i], key), want);
+            /* a run without the key does not have the value asked for */
+            const char *v = own ? own[i] : pl_value(all, &all->runs[i], key);
+            kept[i] = kept[i] && v && nl_values_equal(v, want);
             n_kept += kept[i];
         }
+        free_values(own, all->n_runs);
         if (n_kept == 0) {
             free(kept);
             return nl_fail(err, NL_ERR_USAGE, "where: %s=%s leaves no run of %s%s%s; %s has the values %s%s", key,

@@ -51,28 +51,37 @@ static void read_run(const pl_run *pr, rp_run *r)
 }
 
 /* the experiment file: the one given, the one verdicts.csv names, or the
- * one in experiments/ that names the sweep */
-static void find_experiment(rp_source *s, const nl_report_options *opt)
+ * one in experiments/ that names the sweep. One found by looking may be
+ * missing (the page says so); one the user named must load, else the
+ * page would quietly lack what was asked for. */
+static nl_code find_experiment(rp_source *s, const nl_report_options *opt, nl_error *out_err)
 {
     nl_error err = {0};
     const char *dir = opt->experiments_dir ? opt->experiments_dir : "experiments";
     if (!s->res.sweep) {
+        if (opt->experiment)
+            return nl_fail(out_err, NL_ERR_USAGE,
+                           "--experiment %s: %s is a single run, which has no experiment file; "
+                           "give --experiment with a sweep directory", opt->experiment, s->res.dir);
         nl_copy_string(s->no_experiment, sizeof s->no_experiment, "a single run has no experiment file");
-        return;
+        return NL_OK;
     }
     if (opt->experiment)
         nl_copy_string(s->experiment, sizeof s->experiment, opt->experiment);
     else if (nl_verdict_find_experiment(s->res.dir, dir, s->experiment, sizeof s->experiment, &err) != NL_OK) {
         s->experiment[0] = '\0';
         nl_copy_string(s->no_experiment, sizeof s->no_experiment, err.msg);
-        return;
+        return NL_OK;
     }
     if (nl_experiment_load(s->experiment, &s->exp, &err) != NL_OK) {
+        if (opt->experiment)
+            return nl_fail(out_err, err.code, "--experiment: %s", err.msg);
         snprintf(s->no_experiment, sizeof s->no_experiment, "%s", err.msg);
         s->experiment[0] = '\0';
-        return;
+        return NL_OK;
     }
     s->have_exp = true;
+    return NL_OK;
 }
 
 /* what reading found that the page must say: rows left out, unfinished runs */
@@ -110,7 +119,8 @@ nl_code rp_source_load(const char *dir, int index, const nl_report_options *opt,
         read_run(&s->res.runs[i], &s->runs[i]);
     /* the rows of summary.csv, metrics.csv, trace.csv and series.csv left out */
     pl_results_check_run_files(&s->res);
-    find_experiment(s, opt);
+    if ((rc = find_experiment(s, opt, err)) != NL_OK)
+        return rc;
     const char *base = strrchr(s->res.dir, '/');
     nl_copy_string(s->name, sizeof s->name,
                    s->have_exp && s->exp.name[0] ? s->exp.name : base && base[1] ? base + 1 : s->res.dir);

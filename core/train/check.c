@@ -133,6 +133,43 @@ static nl_code check_schedule(const nl_config *cfg, const nl_run_plan *plan, nl_
     return NL_OK;
 }
 
+/* The evaluation's last batch against the normalizer: the test split in
+ * batches of train.eval_batch_size ends with the remainder, and where
+ * evaluation normalizes with its batch's statistics a last batch of one
+ * sample is normalized over one value (each set: the registry's, as for
+ * train.eval_batch_size 1 in config/resolve.c), so that sample's
+ * prediction says nothing of it. Train-mode evaluation drops its short
+ * batch; token windows are many values per sample. The arithmetic of one
+ * process: ranks split each batch between them. */
+static nl_code check_eval_last_batch(const nl_config *cfg, const nl_run_plan *plan, nl_error *err)
+{
+    const long test_n = plan->data.test_n;
+    const int batch = cfg->train.eval_batch_size;
+    char layer[128], where[800];
+    const char *why = NULL;
+    if (plan->tokens || test_n <= batch || test_n % batch != 1 ||
+        !nl_model_eval_batch_degenerate(&cfg->model, 1, layer, sizeof layer, &why))
+        return NL_OK;
+    /* the nearest batch size of 2 or more that leaves no last batch of 1;
+     * one past the split holds it whole, so the search ends */
+    long fix = batch;
+    for (long d = 1; fix == batch; d++) {
+        if (batch - d >= 2 && test_n % (batch - d) != 1)
+            fix = batch - d;
+        else if (test_n % (batch + d) != 1)
+            fix = batch + d;
+    }
+    return nl_config_key_error(cfg, err, NL_ERR_CONFIG, "train.eval_batch_size",
+                               "%d splits the %ld test samples into batches whose last holds 1 sample, "
+                               "which %s normalizes over one value: model.norm.type %s evaluates with the "
+                               "statistics of the batch it is given (%s %s, %s), so that sample's output "
+                               "says nothing of it; accepted: a batch size that leaves a last batch of 2 or "
+                               "more, e.g. %ld", batch, test_n, layer,
+                               nl_name_of(&nl_norm_names, cfg->model.norm.kind), why,
+                               strcmp(why, "model.norm.eval_stats") ? "false" : "batch",
+                               nl_config_where(cfg, why, where, sizeof where), fix);
+}
+
 /* The probes' sample counts against the splits: a count larger than a
  * split holds would be cut to it while the config kept the asked value, so
  * it is refused, naming the most the split takes. train.trace.samples
@@ -471,6 +508,8 @@ nl_code nl_run_check_into(const nl_config *cfg, int device, bool available, cons
         rc = check_schedule(cfg, plan, err);
     if (rc == NL_OK)
         rc = check_probe_sizes(cfg, plan, err);
+    if (rc == NL_OK)
+        rc = check_eval_last_batch(cfg, plan, err);
     /* freezing and recalibration need running statistics and a step to freeze at */
     if (rc == NL_OK &&
         (rc = nl_train_check_stats(graph, &cfg->train, plan->total_steps, &model_err)) != NL_OK)

@@ -12,6 +12,7 @@
 
 #include "arch/registry.h"
 #include "config/config.h"
+#include "config/schema.h"
 #include "data/data.h"
 #include "data/tokens.h"
 #include "norm/registry.h"
@@ -87,10 +88,15 @@ static nl_code take_overrides(eval_state *st, nl_eval_result *out, nl_error *err
         if (!eq || eq == o)
             return nl_fail(err, NL_ERR_USAGE, "--data takes KEY=VALUE, e.g. --data dataset=cifar10 "
                            "or --data data.path=DIR; got '%s'", o);
-        if (dot && strncmp(o, "data.", 5) != 0)
+        /* 'data.' may be left out of a dotted key too (shift.invert); a
+         * key of another section (model.norm.type) is refused by name */
+        char key[OVERRIDE_BYTES];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - o), o);
+        const bool has_data = !strncmp(o, "data.", 5);
+        if (dot && !has_data && nl_schema_find(key))
             return nl_fail(err, NL_ERR_USAGE, "--data %s: only data.* keys choose what to evaluate "
                            "on; the model and its training are the run's", o);
-        snprintf(st->overrides[i], OVERRIDE_BYTES, "%s%s", dot ? "" : "data.", o);
+        snprintf(st->overrides[i], OVERRIDE_BYTES, "%s%s", has_data ? "" : "data.", o);
         st->override_ptrs[i] = st->overrides[i];
         used += (size_t)snprintf(out->overrides + used, used < sizeof out->overrides ?
                                  sizeof out->overrides - used : 0, "%s%s", i ? "; " : "",
@@ -158,6 +164,18 @@ static nl_code check_options(const eval_state *st, nl_error *err)
                        "statistics over the batch, which one sample leaves nothing of (x - mean "
                        "is 0); use --batch 2 or more, or evaluate with the running statistics",
                        opt->run_dir, nl_name_of(&nl_norm_names, model->norm.kind));
+    /* eval mode at --batch that leaves one value per set, where the run's
+     * normalizer evaluates with the batch's statistics: `validate`'s
+     * refusal of train.eval_batch_size, for the option that replaces it */
+    char layer[128];
+    const char *why = NULL;
+    if (!opt->batch_stats && opt->batch > 0 && opt->batch < st->run_cfg->train.batch_size &&
+        nl_model_eval_batch_degenerate(model, opt->batch, layer, sizeof layer, &why))
+        return nl_fail(err, NL_ERR_USAGE, "--batch %d leaves %s of %s one value per normalized set: its %s "
+                       "normalizes with the statistics of the batch it is given (%s %s), and with one value "
+                       "nothing of the sample is left (an evaluation at chance); use --batch 2 or more",
+                       opt->batch, layer, opt->run_dir, nl_name_of(&nl_norm_names, model->norm.kind), why,
+                       strcmp(why, "model.norm.eval_stats") ? "false" : "batch");
     return NL_OK;
 }
 
@@ -253,6 +271,18 @@ static nl_code load_model(eval_state *st, nl_eval_result *out, nl_error *err)
     const long asked = eval_batch(st, out->tokens);
     const long batch = st->split_samples > 0 && asked > st->split_samples ? st->split_samples : asked;
     const int capacity = batch > run_capacity ? (int)batch : run_capacity;
+    /* eval mode keeps a short last batch: one sample alone, where the
+     * model evaluates with its batch's statistics, is normalized over one
+     * value (run and validate refuse such a train.eval_batch_size) */
+    char layer[128];
+    const char *why = NULL;
+    if (!st->opt->batch_stats && !out->tokens && st->split_samples > batch && st->split_samples % batch == 1 &&
+        nl_model_eval_batch_degenerate(&cfg->model, 1, layer, sizeof layer, &why))
+        return nl_fail(err, NL_ERR_USAGE, "batches of %ld leave the last of the %ld test samples alone in its "
+                       "batch, which %s of %s normalizes over one value (%s %s: the statistics of the batch "
+                       "it is given); give --batch N that leaves a last batch of 2 or more", batch,
+                       st->split_samples, layer, st->opt->run_dir, why,
+                       strcmp(why, "model.norm.eval_stats") ? "false" : "batch");
     nl_final_model_info info;
     if ((rc = nl_final_model_load_spec(st->opt->run_dir, cfg, &st->spec, st->be, capacity,
                                        &st->model, &info, err)))

@@ -231,12 +231,82 @@ static nl_code check_expr(const vd_ctx *C, const nl_claim *c, const vd_source *s
     return NL_OK;
 }
 
+/* value into "v1, v2, ..." unless there already (what a where: column holds, for the refusal) */
+static void add_seen(char *seen, size_t size, const char *value)
+{
+    const size_t len = strlen(value);
+    for (const char *p = seen; (p = strstr(p, value)); p += len)
+        if ((p == seen || p[-1] == ' ') && (p[len] == ',' || !p[len]))
+            return;
+    if (strlen(seen) + len + 8 < size)
+        snprintf(seen + strlen(seen), size - strlen(seen), "%s%s", seen[0] ? ", " : "", value);
+    else if (!strstr(seen, ", ..."))
+        snprintf(seen + strlen(seen), size - strlen(seen), ", ...");
+}
+
+/* A file metric's where: keeps some row of some run's file: else every
+ * cell would read nothing and the claim pass as n = 0, "inconclusive"
+ * (a step past the runs' end, a split they do not log). Names the where:
+ * value no row has, with the values there are, else says that no row has
+ * them together. */
+static nl_code check_where(const vd_ctx *C, const nl_claim *c, const vd_source *s, const nl_claim_metric *m,
+                           const char *key)
+{
+    if (!m->file[0] || !m->n_where)
+        return NL_OK;
+    bool matched[NL_CLAIM_MAX_SELECT] = {false};
+    char seen[NL_CLAIM_MAX_SELECT][512] = {{0}};
+    for (int r = 0; r < s->t.n_rows; r++) {
+        char path[2400];
+        pl_table t;
+        nl_error ignored = {0};
+        if (!vd_source_run_file(s, r, m->file, path, sizeof path) || !nl_path_exists(path) ||
+            pl_table_read(path, &t, &ignored) != NL_OK)
+            continue;
+        int where_col[NL_CLAIM_MAX_SELECT];
+        bool ok = true;
+        for (int w = 0; w < m->n_where; w++)
+            ok &= (where_col[w] = pl_table_col(&t, m->where[w].key)) >= 0;
+        for (int row = 0; ok && row < t.n_rows; row++) {
+            bool all = true;
+            for (int w = 0; w < m->n_where; w++) {
+                const bool match = nl_claim_select_matches(&m->where[w], t.rows[row][where_col[w]]);
+                matched[w] |= match;
+                all &= match;
+                add_seen(seen[w], sizeof seen[w], t.rows[row][where_col[w]]);
+            }
+            if (all) {
+                pl_table_free(&t);
+                return NL_OK;
+            }
+        }
+        pl_table_free(&t);
+    }
+    for (int w = 0; w < m->n_where; w++) {
+        if (matched[w])
+            continue;
+        char shown[256], where_key[200];
+        nl_copy_string(shown, sizeof shown, m->where[w].value);
+        for (char *p = shown; *p; p++) /* a list's values, one a line */
+            *p = *p == '\n' && p[1] ? ',' : *p == '\n' ? '\0' : *p;
+        snprintf(where_key, sizeof where_key, "%s.where.%s", key, m->where[w].key);
+        return vd_claim_fail(C, c, m->where[w].line, m->where[w].column, where_key,
+                             "no row of any run's %s in %s has %s=%s, so no cell has the metric; its values: %s",
+                             m->file, s->dir, m->where[w].key, shown, seen[w]);
+    }
+    char where_key[200];
+    snprintf(where_key, sizeof where_key, "%s.where", key);
+    return vd_claim_fail(C, c, m->line, m->column, where_key,
+                         "no row of any run's %s in %s has all of where:'s values together, so no cell has the "
+                         "metric", m->file, s->dir);
+}
+
 static nl_code check_one(const vd_ctx *C, const nl_claim *c, const vd_source *s, const nl_claim_metric *m,
                          const nl_expr *e, const char *key)
 {
     if (m->is_expr)
         return check_expr(C, c, s, m, e, key);
-    return metric_found(s, m) ? NL_OK : metric_missing(C, c, s, m, key);
+    return metric_found(s, m) ? check_where(C, c, s, m, key) : metric_missing(C, c, s, m, key);
 }
 
 nl_code vd_check_metrics(const vd_ctx *C, const nl_claim *c)
