@@ -328,8 +328,12 @@ static int parse_sizes(const char *a, const char *v, bench_options *o)
     char buf[256];
     nl_copy_string(buf, sizeof buf, v);
     int rc = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok && !rc;
-         tok = strtok_r(NULL, ",", &save)) {
+    /* each item, empty ones too: strtok_r skipped them, so '' and '8,,16'
+     * passed as lists */
+    for (char *tok = buf, *comma = buf; comma && !rc; tok = comma + 1) {
+        comma = strchr(tok, ',');
+        if (comma)
+            *comma = '\0';
         if (*count == MAX_LIST)
             return nl_cmd_usage_error("bench", "%s: at most %d sizes", a, MAX_LIST);
         rc = nl_cmd_int_arg("bench", a, tok, &list[(*count)++]);

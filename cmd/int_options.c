@@ -13,6 +13,8 @@
 /* where an option had no bound of its own, its storage's meaning gives one:
  * a sequence or batch past 2^24 tokens is no evaluation this tool can hold */
 #define EVAL_MAX_SIZE (1 << 24)
+/* sweep's parallel runs (-j, --jobs), reproduce's too */
+#define SWEEP_MAX_JOBS 256
 
 const nl_cmd_int_option nl_cmd_int_options[] = {
     {"bench", "--threads", 0, NL_CONFIG_MAX_THREADS},
@@ -35,7 +37,8 @@ const nl_cmd_int_option nl_cmd_int_options[] = {
     {"eval", "--batch", 1, EVAL_MAX_SIZE},
     {"eval", "--threads", 0, NL_CONFIG_MAX_THREADS},
     {"run", "--threads", 0, NL_CONFIG_MAX_THREADS},
-    {"sweep", "-j", 1, 256},
+    {"sweep", "-j", 1, SWEEP_MAX_JOBS},
+    {"sweep", "--jobs", 1, SWEEP_MAX_JOBS},
     {"sweep", "--array-tasks", 1, NL_SBATCH_MAX_TASKS},
     {"sweep", "--array-throttle", 1, 4096},
     {"sweep", "--cpus-per-task", 1, 4096},
@@ -43,7 +46,7 @@ const nl_cmd_int_option nl_cmd_int_options[] = {
     /* reproduce hands these to sweep: checked first so that a bad one names
      * reproduce and makes no output directory name out of it */
     {"reproduce", "--seeds", 1, NL_SWEEP_MAX_VALUES},
-    {"reproduce", "-j", 1, 256},
+    {"reproduce", "-j", 1, SWEEP_MAX_JOBS},
     /* the bootstrap's seed, 64 bits in the options; a long long's range
      * holds any seed worth typing */
     {"verdict", "--seed", 0, LLONG_MAX},

@@ -48,7 +48,7 @@ static int parse_args(int argc, char **argv, reproduce_args *a)
         } else if (!strcmp(s, "--quick")) {
             a->quick = true;
         } else if (!strcmp(s, "--seeds") || !strcmp(s, "--out") || !strcmp(s, "-j")) {
-            if (i + 1 >= argc || !argv[i + 1][0])
+            if (i + 1 >= argc || (!strcmp(s, "--out") && !argv[i + 1][0]))
                 return nl_cmd_usage_error("reproduce", "%s needs a value", s);
             *(!strcmp(s, "--seeds") ? &a->seeds : !strcmp(s, "--out") ? &a->out : &a->jobs) = argv[++i];
             /* sweep checks them again; checked here so that a bad one names

@@ -430,7 +430,7 @@ static int parse_jobs(int argc, char **argv, int *i, sweep_args *a)
                     : arg[1] == 'j' ? arg + 2 : arg + 7;
     if (!v)
         return nl_cmd_usage_error("sweep", "%s needs a number of jobs", arg);
-    return nl_cmd_int_arg("sweep", "-j", v, &a->jobs);
+    return nl_cmd_int_arg("sweep", arg[1] == 'j' ? "-j" : "--jobs", v, &a->jobs);
 }
 
 /* --array-tasks, --array-throttle, --cpus-per-task N */

@@ -257,8 +257,8 @@ START_TEST(test_cli_refusals)
     assert_usage_error("sweep exp.yaml --claim --merge", "--claim does not go with --merge");
     assert_usage_error("sweep exp.yaml --emit-sbatch --merge", "--emit-sbatch runs nothing");
     assert_usage_error("sweep exp.yaml --array-throttle 2", "go with --emit-sbatch");
-    assert_usage_error("sweep exp.yaml --emit-sbatch --array-throttle 0", "--array-throttle: '0' is not a number");
-    assert_usage_error("sweep exp.yaml --emit-sbatch --array-tasks 1001", "in 1..1000");
+    assert_usage_error("sweep exp.yaml --emit-sbatch --array-throttle 0", "--array-throttle: '0' is not a whole number from 1");
+    assert_usage_error("sweep exp.yaml --emit-sbatch --array-tasks 1001", "from 1 to 1000");
     /* the user's sbatch options: the option, the value, the accepted form;
      * no script printed, nothing written */
     assert_usage_error("sweep exp.yaml --emit-sbatch --time 1h --out o",
