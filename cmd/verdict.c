@@ -37,7 +37,7 @@ static void usage(FILE *out)
             "unless --force replaces them.\n\n"
             "options:\n"
             "  --out DIR          write into DIR/<sweep name>/ instead\n"
-            "  --seed N           the bootstrap's seed (default 1)\n"
+            "  --seed N           the bootstrap's seed, 0 to 2^63 - 1 (default 1)\n"
             "  --level L          the intervals' level, in (0.5, 1) (default 0.95)\n"
             "  --experiment FILE  the experiment file (one SWEEP_DIR only)\n"
             "  --force            replace verdict files that exist\n\n"
