@@ -10,8 +10,8 @@
 #include "sweep/slurm.h"
 #include "sweep/sweep.h"
 
-/* where an option had no bound of its own, its storage's meaning gives one:
- * a sequence or batch past 2^24 tokens is no evaluation this tool can hold */
+/* eval's --context and --batch (their bound before the table): 2^24
+ * tokens or samples is past any evaluation that fits in memory */
 #define EVAL_MAX_SIZE (1 << 24)
 /* sweep's parallel runs (-j, --jobs), reproduce's too */
 #define SWEEP_MAX_JOBS 256

@@ -1,4 +1,5 @@
 /* normlab: git-style subcommands from one table. */
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -58,11 +59,17 @@ int nl_cmd_usage_error(const char *command, const char *fmt, ...)
     return 2;
 }
 
-int nl_cmd_ll_arg(const char *command, const char *option, const char *text, long long *out)
+/* command's option's text parsed within its row's range, the row's range
+ * cut to [lo, hi] (an int's, for nl_cmd_int_arg) */
+static int take_arg(const char *command, const char *option, const char *text, long long lo, long long hi,
+                    long long *out)
 {
     const nl_cmd_int_option *row = nl_cmd_int_option_find(command, option);
-    if (!row) { /* a parser asking for a row the table lacks: the table is the fix */
-        fprintf(stderr, "normlab %s: %s has no range in cmd/int_options.c\n", command, option);
+    /* a parser asking for a row the table lacks, or an int for a row wider
+     * than one: the table is the fix, not the user's input */
+    if (!row || row->lo < lo || row->hi > hi) {
+        fprintf(stderr, "normlab %s: %s has no %srange in cmd/int_options.c\n", command, option,
+                row ? "int " : "");
         return 1;
     }
     if (nl_parse_ll(text, row->lo, row->hi, out))
@@ -72,12 +79,17 @@ int nl_cmd_ll_arg(const char *command, const char *option, const char *text, lon
                               nl_range_text(range, sizeof range, row->lo, row->hi));
 }
 
+int nl_cmd_ll_arg(const char *command, const char *option, const char *text, long long *out)
+{
+    return take_arg(command, option, text, LLONG_MIN, LLONG_MAX, out);
+}
+
 int nl_cmd_int_arg(const char *command, const char *option, const char *text, int *out)
 {
     long long v = 0;
-    const int rc = nl_cmd_ll_arg(command, option, text, &v);
+    const int rc = take_arg(command, option, text, INT_MIN, INT_MAX, &v);
     if (!rc)
-        *out = (int)v; /* the table's int rows lie within int */
+        *out = (int)v;
     return rc;
 }
 
