@@ -1,6 +1,7 @@
 /* Numbers are checked once (issue 69):
  *  - core/base/number.h's parser refuses empty text, blanks, junk, a sign
- *    on a count, overflow and values out of range, and takes the rest;
+ *    on a count, overflow and values out of range, and takes the rest
+ *    (--shard I/N's two numbers too);
  *  - every row of cmd/int_options.c's table (every integer option of every
  *    subcommand) is fed its boundaries through the binary: lo and hi are
  *    taken, lo-1, hi+1, 2^32+2, 2^63, -1, "", "1x" and " 1" refused with
@@ -24,6 +25,7 @@
 #include "base/number.h"
 #include "int_options.h"
 #include "log/files.h"
+#include "sweep/sweep.h"
 #include "testutil.h"
 
 START_TEST(test_parser_cases)
@@ -90,6 +92,28 @@ START_TEST(test_finite_cases)
         const bool ok = nl_parse_finite(cases[i].text, &v);
         ck_assert_msg(ok == cases[i].ok, "'%s': %s", cases[i].text, ok ? "taken" : "refused");
         ck_assert(ok ? isfinite(v) : v == 42);
+    }
+}
+END_TEST
+
+/* --shard I/N: two numbers in one value, read by the same parser */
+START_TEST(test_shard_numbers)
+{
+    static const struct {
+        const char *text;
+        int index, count; /* 0: refused */
+    } cases[] = {{"2/4", 2, 4},     {"4/4", 4, 4},      {"1/100000", 1, 100000}, {" 2/4", 0, 0},
+                 {"2 /4", 0, 0},    {"2/ 4", 0, 0},     {"2/4 ", 0, 0},          {"+2/4", 0, 0},
+                 {"2/+4", 0, 0},    {"-1/4", 0, 0},     {"0/4", 0, 0},           {"5/4", 0, 0},
+                 {"2/100001", 0, 0}, {"4294967298/4", 0, 0}, {"2/4294967298", 0, 0},
+                 {"2/18446744073709551620", 0, 0}, {"2", 0, 0}, {"/4", 0, 0}, {"2/", 0, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        nl_shard sh = {0, 0};
+        nl_error err = {0};
+        const nl_code rc = nl_shard_parse(cases[i].text, &sh, &err);
+        ck_assert_msg(rc == (cases[i].index ? NL_OK : NL_ERR_USAGE), "'%s': %s", cases[i].text, err.msg);
+        ck_assert_msg(sh.index == cases[i].index && sh.count == cases[i].count, "'%s': %d/%d", cases[i].text,
+                      sh.index, sh.count);
     }
 }
 END_TEST
@@ -381,6 +405,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_parser_cases);
     tcase_add_test(tc, test_finite_cases);
+    tcase_add_test(tc, test_shard_numbers);
     tcase_add_test(tc, test_every_integer_option_at_its_bounds);
     tcase_add_test(tc, test_help_documents_no_integer_option_outside_the_table);
     tcase_add_test(tc, test_lint_finds_a_call);

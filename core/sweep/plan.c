@@ -953,11 +953,11 @@ nl_code nl_shard_parse(const char *text, nl_shard *out, nl_error *err)
 {
     /* I and N each whole (digits only: " 2/4" and "2/4x" are no shard) */
     const char *slash = strchr(text, '/');
-    char i_text[32];
+    char i_text[32] = ""; /* an I longer than this is no number in range either */
+    if (slash && (size_t)(slash - text) < sizeof i_text)
+        snprintf(i_text, sizeof i_text, "%.*s", (int)(slash - text), text);
     long long i = 0, n = 0;
-    if (!slash || (size_t)(slash - text) >= sizeof i_text || !nl_parse_ll(slash + 1, 0, LLONG_MAX, &n) ||
-        (snprintf(i_text, sizeof i_text, "%.*s", (int)(slash - text), text),
-         !nl_parse_ll(i_text, 0, LLONG_MAX, &i)))
+    if (!slash || !nl_parse_ll(i_text, 0, LLONG_MAX, &i) || !nl_parse_ll(slash + 1, 0, LLONG_MAX, &n))
         return nl_fail(err, NL_ERR_USAGE, "--shard: '%s' is not I/N (e.g. --shard 2/4)", text);
     if (n < 1 || n > 100000)
         return nl_fail(err, NL_ERR_USAGE, "--shard %s: N must be between 1 and 100000", text);
