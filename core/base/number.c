@@ -2,7 +2,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,10 +40,8 @@ bool nl_parse_int(const char *text, int lo, int hi, int *out)
 
 const char *nl_range_text(char *buf, size_t size, long long lo, long long hi)
 {
-    if (hi == LLONG_MAX)
-        snprintf(buf, size, "a whole number %lld or more", lo);
-    else
-        snprintf(buf, size, "a whole number from %lld to %lld", lo, hi);
+    /* the top always named: "0 or more" would refuse 2^63 for being what it says */
+    snprintf(buf, size, "a whole number from %lld to %lld", lo, hi);
     return buf;
 }
 

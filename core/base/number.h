@@ -20,8 +20,8 @@ bool nl_parse_ll(const char *text, long long lo, long long hi, long long *out);
 /* the same into an int; lo and hi must lie within int's range */
 bool nl_parse_int(const char *text, int lo, int hi, int *out);
 
-/* "a whole number from LO to HI" ("... LO or more" where hi is LLONG_MAX),
- * for messages: "--seeds: '0' is not a whole number from 1 to 1024" */
+/* "a whole number from LO to HI", for messages: "--seeds: '0' is not a
+ * whole number from 1 to 1000" */
 const char *nl_range_text(char *buf, size_t size, long long lo, long long hi);
 
 /* `text`, all of it, as a finite number into *out (left alone when false):
