@@ -6,6 +6,7 @@
 
 #include "bench_cmd.h"
 #include "cmd.h"
+#include "int_options.h"
 
 void bench_usage(FILE *out)
 {
@@ -86,16 +87,6 @@ void bench_usage(FILE *out)
             "Numbers from a loaded machine are noisy: compare medians of quiet runs.\n\n"
             "normlab bench --run CONFIG [--torch] [--step] ... times real runs of a config,\n"
             "end to end, against the same training in PyTorch (normlab bench --run --help).\n");
-}
-
-static int parse_int(const char *what, const char *v, int lo, int hi, int *out)
-{
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (!*v || *end || x < lo || x > hi)
-        return nl_cmd_usage_error("bench", "%s: '%s' is not a number in %d..%d", what, v, lo, hi);
-    *out = (int)x;
-    return 0;
 }
 
 /* "a,b,c" -> each item through the table */
@@ -273,26 +264,26 @@ static const struct {
 
 #define NOT_RECORDED ((size_t)-1)
 
-/* the options that take one number in lo..hi */
+/* the options that take one number, where it goes (their ranges are
+ * cmd/int_options.c's rows for "bench") */
 static const struct {
     const char *name;
-    int lo, hi;
     size_t at;     /* the int in bench_options */
     size_t set_at; /* the bool that records it was given, or NOT_RECORDED */
 } int_options[] = {
-    {"--threads", 0, 1024, offsetof(bench_options, threads), NOT_RECORDED},
-    {"--busy", 0, 1024, offsetof(bench_options, busy), NOT_RECORDED},
-    {"--reps", 1, NL_BENCH_MAX_REPS, offsetof(bench_options, reps),
+    {"--threads", offsetof(bench_options, threads), NOT_RECORDED},
+    {"--busy", offsetof(bench_options, busy), NOT_RECORDED},
+    {"--reps", offsetof(bench_options, reps),
      offsetof(bench_options, reps_set)},
-    {"--warmup", 0, 100000, offsetof(bench_options, warmup), offsetof(bench_options, warmup_set)},
-    {"--groups", 1, 1 << 20, offsetof(bench_options, groups), NOT_RECORDED},
-    {"--d-model", 1, 1 << 14, offsetof(bench_options, lm.d_model), NOT_RECORDED},
-    {"--heads", 1, 1 << 14, offsetof(bench_options, lm.heads), NOT_RECORDED},
-    {"--layers", 1, 1024, offsetof(bench_options, lm.layers), offsetof(bench_options, layers_set)},
-    {"--context", 1, 1 << 16, offsetof(bench_options, lm.context),
+    {"--warmup", offsetof(bench_options, warmup), offsetof(bench_options, warmup_set)},
+    {"--groups", offsetof(bench_options, groups), NOT_RECORDED},
+    {"--d-model", offsetof(bench_options, lm.d_model), NOT_RECORDED},
+    {"--heads", offsetof(bench_options, lm.heads), NOT_RECORDED},
+    {"--layers", offsetof(bench_options, lm.layers), offsetof(bench_options, layers_set)},
+    {"--context", offsetof(bench_options, lm.context),
      offsetof(bench_options, context_set)},
-    {"--vocab", 2, 1 << 20, offsetof(bench_options, lm.vocab), NOT_RECORDED},
-    {"--patch", 1, 28, offsetof(bench_options, patch), NOT_RECORDED},
+    {"--vocab", offsetof(bench_options, lm.vocab), NOT_RECORDED},
+    {"--patch", offsetof(bench_options, patch), NOT_RECORDED},
 };
 
 /* the other options that take a value (parse_other_value reads them) */
@@ -337,11 +328,15 @@ static int parse_sizes(const char *a, const char *v, bench_options *o)
     char buf[256];
     nl_copy_string(buf, sizeof buf, v);
     int rc = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok && !rc;
-         tok = strtok_r(NULL, ",", &save)) {
+    /* each item, empty ones too: strtok_r skipped them, so '' and '8,,16'
+     * passed as lists */
+    for (char *tok = buf, *comma = buf; comma && !rc; tok = comma + 1) {
+        comma = strchr(tok, ',');
+        if (comma)
+            *comma = '\0';
         if (*count == MAX_LIST)
             return nl_cmd_usage_error("bench", "%s: at most %d sizes", a, MAX_LIST);
-        rc = parse_int(a, tok, 1, 1 << 16, &list[(*count)++]);
+        rc = nl_cmd_int_arg("bench", a, tok, &list[(*count)++]);
     }
     return rc;
 }
@@ -464,8 +459,7 @@ int bench_parse_options(int argc, char **argv, bench_options *o, bool *help)
         const int n = find_int_option(a);
         int rc;
         if (n >= 0) {
-            rc = parse_int(a, v, int_options[n].lo, int_options[n].hi,
-                           (int *)((char *)o + int_options[n].at));
+            rc = nl_cmd_int_arg("bench", a, v, (int *)((char *)o + int_options[n].at));
             if (int_options[n].set_at != NOT_RECORDED)
                 *(bool *)((char *)o + int_options[n].set_at) = true;
         } else {

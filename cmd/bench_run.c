@@ -24,9 +24,11 @@
 
 #include "arch/registry.h"
 #include "backend.h"
+#include "base/number.h"
 #include "bench/bench.h"
 #include "bench/run_records.h"
 #include "cmd.h"
+#include "int_options.h"
 #include "config/config.h"
 #include "data/registry.h"
 #include "log/files.h"
@@ -38,7 +40,7 @@
 #include "version_git.h"
 
 #define MAX_SETS 64
-#define MAX_ROUNDS 100
+#define MAX_ROUNDS NL_CMD_BENCH_RUN_MAX_ROUNDS
 /* relative to the current directory: run from the repository's root */
 #define DEFAULT_PEER "experiments/bench/torch_run.py"
 /* the pinned peer's virtual environment, as README's one command makes it */
@@ -111,16 +113,6 @@ static void usage(FILE *out)
 
 /* ---- options ---- */
 
-static int parse_count(const char *what, const char *v, int lo, int hi, int *out)
-{
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (!*v || *end || x < lo || x > hi)
-        return nl_cmd_usage_error("bench", "%s: '%s' is not a number in %d..%d", what, v, lo, hi);
-    *out = (int)x;
-    return 0;
-}
-
 /* the step bench's options, which the config replaces with --run */
 static const char *const step_only[] = {"--kernels", "--training", "--quick", "--busy", "--reps",
                                         "--warmup", "--model", "--norm", "--batch", "--groups",
@@ -137,13 +129,11 @@ static int take_value(run_options *o, const char *a, const char *v)
             return nl_cmd_usage_error("bench", "--run: one config at a time");
         o->config = v;
     } else if (!strcmp(a, "--rounds")) {
-        rc = parse_count(a, v, 1, MAX_ROUNDS, &o->rounds);
+        rc = nl_cmd_int_arg("bench --run", a, v, &o->rounds);
     } else if (!strcmp(a, "--threads")) {
-        rc = parse_count(a, v, 0, NL_CONFIG_MAX_THREADS, &o->threads);
+        rc = nl_cmd_int_arg("bench --run", a, v, &o->threads);
     } else if (!strcmp(a, "--skip")) {
-        char *end;
-        o->skip = strtod(v, &end);
-        if (!*v || *end || !(o->skip >= 0.0 && o->skip < 1.0))
+        if (!nl_parse_finite(v, &o->skip) || !(o->skip >= 0.0 && o->skip < 1.0))
             return nl_cmd_usage_error("bench", "--skip: '%s' is not a share in [0, 1)", v);
     } else if (!strcmp(a, "--csv")) {
         o->csv = v;
@@ -421,8 +411,10 @@ static bool read_side(const char *dir, const char *what, double skip, double per
     if (!good)
         fprintf(stderr, "normlab bench: %s: the run ended '%s', not ok\n", what,
                 nl_summary_verdict_name(verdict));
-    if (nl_json_flat_get(text, "threads", value, sizeof value))
-        s->threads = atoi(value);
+    /* a count that is no thread count (torn, hand-edited) is left unknown */
+    if (nl_json_flat_get(text, "threads", value, sizeof value) &&
+        !nl_parse_int(value, 0, NL_CONFIG_MAX_THREADS, &s->threads))
+        s->threads = 0;
     if (!nl_json_flat_get(text, "cpu_kernels", s->cpu_kernels, sizeof s->cpu_kernels))
         s->cpu_kernels[0] = '\0';
     s->compile_s = NAN; /* eager writes null */

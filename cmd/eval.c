@@ -8,6 +8,7 @@
 
 #include "base/names.h"
 #include "cmd.h"
+#include "int_options.h"
 #include "config/config.h"
 #include "train/eval.h"
 #include "train/rundir.h"
@@ -84,17 +85,6 @@ static bool plain_name(const char *s)
     return true;
 }
 
-/* a positive count of `what` into *n: -1 when taken, else the exit status */
-static int take_positive(const char *opt, const char *v, const char *what, int *n)
-{
-    char *end;
-    const long value = strtol(v, &end, 10);
-    if (*end || end == v || !isdigit((unsigned char)v[0]) || value < 1 || value > (1L << 24))
-        return nl_cmd_usage_error("eval", "%s: '%s' is not %s (1..%ld)", opt, v, what, 1L << 24);
-    *n = (int)value;
-    return -1;
-}
-
 /* one option with its value into a: -1 when taken, else the exit status */
 static int take_valued(const char *opt, const char *v, eval_args *a)
 {
@@ -113,16 +103,13 @@ static int take_valued(const char *opt, const char *v, eval_args *a)
                                       RECORD_NAME_MAX);
         a->name = v;
     } else if (strcmp(opt, "--context") == 0 || strcmp(opt, "--batch") == 0) {
-        const bool context = strcmp(opt, "--context") == 0;
-        return take_positive(opt, v, context ? "a sequence length in tokens" : "a batch size",
-                             context ? &a->context : &a->batch);
+        const int rc = nl_cmd_int_arg("eval", opt, v, strcmp(opt, "--context") == 0 ? &a->context : &a->batch);
+        if (rc)
+            return rc;
     } else if (strcmp(opt, "--threads") == 0) {
-        char *end;
-        const long t = strtol(v, &end, 10);
-        if (*end || end == v || !isdigit((unsigned char)v[0]) || t < 0 || t > NL_CONFIG_MAX_THREADS)
-            return nl_cmd_usage_error("eval", "--threads: '%s' is not a thread count (0..%d)", v,
-                                      NL_CONFIG_MAX_THREADS);
-        a->threads = (int)t;
+        const int rc = nl_cmd_int_arg("eval", opt, v, &a->threads);
+        if (rc)
+            return rc;
     } else {
         a->device = nl_name_lookup(&nl_device_names, v);
         if (a->device < 0) {

@@ -1,4 +1,5 @@
 /* normlab: git-style subcommands from one table. */
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -11,9 +12,11 @@
 
 #include "backend.h"
 #include "base/names.h"
+#include "base/number.h"
 #include "cpu/cpu.h"
 #include "log/files.h"
 #include "cmd.h"
+#include "int_options.h"
 #include "version_git.h"
 
 static const nl_command commands[] = {
@@ -56,6 +59,40 @@ int nl_cmd_usage_error(const char *command, const char *fmt, ...)
     return 2;
 }
 
+/* command's option's text parsed within its row's range, the row's range
+ * cut to [lo, hi] (an int's, for nl_cmd_int_arg) */
+static int take_arg(const char *command, const char *option, const char *text, long long lo, long long hi,
+                    long long *out)
+{
+    const nl_cmd_int_option *row = nl_cmd_int_option_find(command, option);
+    /* a parser asking for a row the table lacks, or an int for a row wider
+     * than one: the table is the fix, not the user's input */
+    if (!row || row->lo < lo || row->hi > hi) {
+        fprintf(stderr, "normlab %s: %s has no %srange in cmd/int_options.c\n", command, option,
+                row ? "int " : "");
+        return 1;
+    }
+    if (nl_parse_ll(text, row->lo, row->hi, out))
+        return 0;
+    char range[96];
+    return nl_cmd_usage_error(command, "%s: '%s' is not %s", option, text,
+                              nl_range_text(range, sizeof range, row->lo, row->hi));
+}
+
+int nl_cmd_ll_arg(const char *command, const char *option, const char *text, long long *out)
+{
+    return take_arg(command, option, text, LLONG_MIN, LLONG_MAX, out);
+}
+
+int nl_cmd_int_arg(const char *command, const char *option, const char *text, int *out)
+{
+    long long v = 0;
+    const int rc = take_arg(command, option, text, INT_MIN, INT_MAX, &v);
+    if (!rc)
+        *out = (int)v;
+    return rc;
+}
+
 double nl_cmd_now(void)
 {
     struct timespec ts;
@@ -83,8 +120,11 @@ static int terminal_columns(void)
     if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
         return ws.ws_col;
     const char *env = getenv("COLUMNS");
-    const int cols = env ? atoi(env) : 0;
-    return cols > 0 ? cols : 80;
+    /* anything but a plausible width ("", "80x", 2^32+80) is no width */
+    int cols = 80;
+    if (env && !nl_parse_int(env, 1, 10000, &cols))
+        cols = 80;
+    return cols;
 }
 
 void nl_cmd_draw_bar(double fraction, const char *text)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/number.h"
 #include "cmd.h"
 #include "plot/plot.h"
 
@@ -169,9 +170,8 @@ static int parse_option(plot_request *r, const char *a, const char *v)
     for (int o = 0; o < N_KIND_OPTIONS; o++)
         if (!strcmp(a, kind_options[o].option)) {
             if (kind_options[o].takes == NL_PLOT_TAKES_THRESHOLD) {
-                char *end;
-                const double t = strtod(v, &end);
-                if (end == v || *end || !isfinite(t))
+                double t;
+                if (!nl_parse_finite(v, &t))
                     return nl_cmd_usage_error("plot", "--threshold: '%s' is not a number", v);
             }
             r->kind_option_values[o] = v;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "int_options.h"
 #include "log/files.h"
 
 /* --quick: every run this many steps, into a directory of its own: the
@@ -47,9 +48,14 @@ static int parse_args(int argc, char **argv, reproduce_args *a)
         } else if (!strcmp(s, "--quick")) {
             a->quick = true;
         } else if (!strcmp(s, "--seeds") || !strcmp(s, "--out") || !strcmp(s, "-j")) {
-            if (i + 1 >= argc || !argv[i + 1][0])
+            if (i + 1 >= argc || (!strcmp(s, "--out") && !argv[i + 1][0]))
                 return nl_cmd_usage_error("reproduce", "%s needs a value", s);
             *(!strcmp(s, "--seeds") ? &a->seeds : !strcmp(s, "--out") ? &a->out : &a->jobs) = argv[++i];
+            /* sweep checks them again; checked here so that a bad one names
+             * reproduce and never becomes part of the output directory's name */
+            int n;
+            if (strcmp(s, "--out") && nl_cmd_int_arg("reproduce", s, argv[i], &n))
+                return 2;
         } else if (s[0] == '-' && s[1]) {
             return nl_cmd_usage_error("reproduce", "unknown option '%s'", s);
         } else if (a->name) {

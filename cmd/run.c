@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "int_options.h"
 #include "config/config.h"
 #include "data/share.h"
 #include "dist/dist.h"
@@ -276,17 +277,15 @@ static int take_valued_option(const char *opt, const char *v, const char *next, 
             return nl_cmd_usage_error("run", "--out needs a directory, got ''");
         a->out_dir = v;
     } else if (strcmp(opt, "--threads") == 0) {
-        char *end;
-        long t = strtol(v, &end, 10);
-        if (*end || end == v || !isdigit((unsigned char)v[0]) || t < 0 || t > NL_CONFIG_MAX_THREADS)
-            return nl_cmd_usage_error("run", "--threads: '%s' is not a thread count (0..%d; 0: "
-                                      "the cores other processes leave free)", v,
-                                      NL_CONFIG_MAX_THREADS);
+        int t;
+        const int rc = nl_cmd_int_arg("run", opt, v, &t);
+        if (rc)
+            return rc;
         /* the config's own key, so that 0 means what threads: 0 means
          * and config.yaml records the count asked for */
         if (a->n_overrides == 256)
             return nl_cmd_usage_error("run", "too many --set options (at most 256)");
-        snprintf(a->threads_set, sizeof a->threads_set, "threads=%ld", t);
+        snprintf(a->threads_set, sizeof a->threads_set, "threads=%d", t);
         a->overrides[a->n_overrides++] = a->threads_set;
     } else {
         a->device = nl_name_lookup(&nl_device_names, v);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "int_options.h"
 #include "data/share.h"
 #include "log/files.h"
 #include "plot/plot.h"
@@ -431,12 +432,7 @@ static int parse_jobs(int argc, char **argv, int *i, sweep_args *a)
                     : arg[1] == 'j' ? arg + 2 : arg + 7;
     if (!v)
         return nl_cmd_usage_error("sweep", "%s needs a number of jobs", arg);
-    char *end;
-    long n = strtol(v, &end, 10);
-    if (end == v || *end || n < 1 || n > 256)
-        return nl_cmd_usage_error("sweep", "-j: '%s' is not a number of jobs (1..256)", v);
-    a->jobs = (int)n;
-    return 0;
+    return nl_cmd_int_arg("sweep", arg[1] == 'j' ? "-j" : "--jobs", v, &a->jobs);
 }
 
 /* --array-tasks, --array-throttle, --cpus-per-task N */
@@ -444,14 +440,10 @@ static int parse_sbatch_number(int argc, char **argv, int *i, sweep_args *a)
 {
     const char *arg = argv[*i];
     const char *v = *i + 1 < argc ? argv[++*i] : NULL;
-    char *end = NULL;
-    const long n = v ? strtol(v, &end, 10) : 0;
-    const long most = !strcmp(arg, "--array-tasks") ? NL_SBATCH_MAX_TASKS : 4096;
-    if (!v || end == v || *end || n < 1 || n > most)
-        return nl_cmd_usage_error("sweep", "%s: '%s' is not a number in 1..%ld", arg, v ? v : "", most);
-    *(!strcmp(arg, "--array-tasks") ? &a->array_tasks : !strcmp(arg, "--array-throttle") ? &a->array_throttle
-                                                                                        : &a->cpus_per_task) = (int)n;
-    return 0;
+    return nl_cmd_int_arg("sweep", arg, v ? v : "",
+                          !strcmp(arg, "--array-tasks")      ? &a->array_tasks
+                          : !strcmp(arg, "--array-throttle") ? &a->array_throttle
+                                                             : &a->cpus_per_task);
 }
 
 /* which of --time, --mem, --partition, --account, --qos (or --NAME=VALUE)
@@ -525,12 +517,10 @@ static int parse_arg(int argc, char **argv, int *i, sweep_args *a)
     } else if (!strcmp(arg, "--set")) {
         return nl_cmd_take_set("sweep", argc, argv, i, a->sets, &a->n_sets, 64);
     } else if (!strcmp(arg, "--seeds")) {
-        char *end = NULL;
         const char *v = *i + 1 < argc ? argv[++*i] : "";
-        a->seeds = (int)strtol(v, &end, 10);
-        if (end == v || *end || a->seeds < 1 || a->seeds > NL_SWEEP_MAX_VALUES)
-            return nl_cmd_usage_error("sweep", "--seeds takes a number of seeds in 1..%d, got '%s'",
-                                      NL_SWEEP_MAX_VALUES, v);
+        const int rc = nl_cmd_int_arg("sweep", arg, v, &a->seeds);
+        if (rc)
+            return rc;
     } else if (!strcmp(arg, "--dry-run") || !strcmp(arg, "-n")) {
         a->dry_run = true;
     } else if (!strcmp(arg, "--merge")) {

@@ -2,11 +2,14 @@
  * sweep's runs (core/verdict), written as verdicts.csv and verdicts.json,
  * printed, and drawn as a forest plot. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/number.h"
 #include "cmd.h"
+#include "int_options.h"
 #include "log/files.h"
 #include "plot/plot.h"
 #include "verdict/forest.h"
@@ -34,7 +37,7 @@ static void usage(FILE *out)
             "unless --force replaces them.\n\n"
             "options:\n"
             "  --out DIR          write into DIR/<sweep name>/ instead\n"
-            "  --seed N           the bootstrap's seed (default 1)\n"
+            "  --seed N           the bootstrap's seed, 0 to 2^63 - 1 (default 1)\n"
             "  --level L          the intervals' level, in (0.5, 1) (default 0.95)\n"
             "  --experiment FILE  the experiment file (one SWEEP_DIR only)\n"
             "  --force            replace verdict files that exist\n\n"
@@ -51,20 +54,19 @@ typedef struct {
 
 static int parse_value(const char *flag, const char *v, verdict_args *a)
 {
-    char *end;
     if (!strcmp(flag, "--out")) {
         a->out_dir = v;
     } else if (!strcmp(flag, "--experiment")) {
         a->experiment = v;
     } else if (!strcmp(flag, "--seed")) {
-        errno = 0;
-        const unsigned long long s = strtoull(v, &end, 10);
-        if (end == v || *end || errno || v[0] == '-')
-            return nl_cmd_usage_error("verdict", "--seed takes a whole number >= 0, got '%s'", v);
-        a->opt.seed = s;
+        long long s;
+        const int rc = nl_cmd_ll_arg("verdict", flag, v, &s);
+        if (rc)
+            return rc;
+        a->opt.seed = (unsigned long long)s;
     } else {
-        const double level = strtod(v, &end);
-        if (end == v || *end || !(level > 0.5 && level < 1))
+        double level = NAN;
+        if (!nl_parse_finite(v, &level) || !(level > 0.5 && level < 1))
             return nl_cmd_usage_error("verdict", "--level takes a number in (0.5, 1), e.g. 0.95; got '%s'", v);
         a->opt.level = level;
     }

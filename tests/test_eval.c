@@ -654,8 +654,8 @@ START_TEST(test_eval_recurrent_lengths)
     ck_assert_int_eq(tu_normlab("run cnn.yaml --out c --quiet --threads 1"), 0);
     refused("run cnn.yaml --out c2 --set train.log.step_norms=true", "no recurrent layer");
     refused("eval c --context 16", "--context takes the recurrent language models: rnn_lm");
-    refused("eval r --context 0", "not a sequence length");
-    refused("eval r --batch -2", "not a batch size");
+    refused("eval r --context 0", "--context: '0' is not a whole number from 1");
+    refused("eval r --batch -2", "--batch: '-2' is not a whole number from 1");
     refused("eval r --batch-stats --batch 1", "batches of 1");
     /* folding leaves no batch statistics to evaluate with */
     refused("eval c --fold-bn --batch-stats", "--fold-bn and --batch-stats together");

@@ -272,8 +272,8 @@ START_TEST(test_cli_refusals)
     /* -j that cannot be what runs at once under the array: refused, not ignored */
     assert_usage_error("sweep exp.yaml --emit-sbatch -j 3 --array-throttle 2", "-j 3 and --array-throttle 2 disagree");
     assert_usage_error("sweep exp.yaml --emit-sbatch -j 3 --cpus-per-task 2", "-j 3 with --cpus-per-task 2");
-    assert_usage_error("sweep exp.yaml --emit-sbatch --array-throttle 0", "--array-throttle: '0' is not a number");
-    assert_usage_error("sweep exp.yaml --emit-sbatch --array-tasks 1001", "in 1..1000");
+    assert_usage_error("sweep exp.yaml --emit-sbatch --array-throttle 0", "--array-throttle: '0' is not a whole number from 1");
+    assert_usage_error("sweep exp.yaml --emit-sbatch --array-tasks 1001", "from 1 to 1000");
     /* the user's sbatch options: the option, the value, the accepted form;
      * no script printed, nothing written */
     assert_usage_error("sweep exp.yaml --emit-sbatch --time 1h --out o",

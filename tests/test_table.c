@@ -337,6 +337,85 @@ START_TEST(test_by_unknown_key)
 }
 END_TEST
 
+/* sets final_test_error (column 9 of write_sweep's rows) of run `name` */
+static void set_error(const char *name, const char *value)
+{
+    char *csv = tu_tmp_read("sweep/summary.csv");
+    nl_buf out = {0};
+    const size_t len = strlen(name);
+    for (char *line = csv, *next; *line; line = next) {
+        next = strchr(line, '\n');
+        *next++ = '\0';
+        if (strncmp(line, name, len) || line[len] != ',') {
+            nl_buf_printf(&out, "%s\n", line);
+            continue;
+        }
+        char *field = line;
+        for (int c = 0; c < 8; c++)
+            field = strchr(field, ',') + 1;
+        nl_buf_printf(&out, "%.*s%s%s\n", (int)(field - line), line, value, strchr(field, ','));
+    }
+    tu_tmp_write("sweep/summary.csv", out.data);
+    nl_buf_free(&out);
+    free(csv);
+}
+
+/* Values that are not finite never reach a mean: an ok run's inf is left
+ * out (not counted as diverged), a difference of 1e308 and -1e308 too, and
+ * a cell or pair row whose values' sum overflows gets no mean; each said
+ * under the table and in the notes (normlab table's warnings), as verdict
+ * says it for a claim */
+START_TEST(test_non_finite_values_left_out)
+{
+    tu_tmp_make("table-inf");
+    write_sweep();
+    set_error("batch-2-0", "inf");
+    set_error("group-32-0", "1e308");
+    set_error("group-32-1", "1e308");
+    set_error("group-32-2", "1e308");
+    set_error("batch-32-2", "-1e308");
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/sweep", tu_tmp);
+    nl_table_spec spec = {.metric = "final_test_error", .pair_key = "model.norm.type", .pair_a = "batch",
+                          .pair_b = "group"};
+    nl_buf md = {0}, csv = {0}, notes = {0};
+    nl_error err = {0};
+    ck_assert_msg(nl_table_write(dir, &spec, &md, &csv, &notes, &err) == NL_OK, "%s", err.msg);
+    static const char *const said[] = {
+        "run batch-2-0: final_test_error is inf, not a finite number: left out",
+        "cell model.norm.type=group train.batch_size=32: the 3 values overflow a double when summed: no mean",
+        "pair group-32-2, batch-32-2: the difference is inf, not a finite number: left out",
+        /* the two pairs left at 32: 1e308 - 0.15 twice */
+        "pairs train.batch_size=32: the 2 values overflow a double when summed: no mean",
+    };
+    for (size_t i = 0; i < sizeof said / sizeof said[0]; i++) {
+        char line[256];
+        snprintf(line, sizeof line, "Note: %s.\n", said[i]);
+        ck_assert_msg(strstr(md.data, line), "no '%s' in\n%s", line, md.data);
+        ck_assert_msg(strstr(notes.data, said[i]), "no '%s' in the notes\n%s", said[i], notes.data);
+    }
+    double mean, sd, lo, hi;
+    int n;
+    /* batch at 2: the 3 other seeds, none diverged */
+    csv_row(csv.data, "cell,batch,2", &mean, &sd, &lo, &hi, &n);
+    ck_assert(n == 3 && isfinite(mean) && isfinite(sd));
+    ck_assert_msg(strstr(csv.data, "cell,batch,2,3,0,"), "%s", csv.data);
+    /* group at 32: no mean, no interval, and never inf anywhere */
+    ck_assert_msg(strstr(csv.data, "cell,group,32,3,0,,,,,"), "%s", csv.data);
+    ck_assert_msg(!strstr(csv.data, "inf") && !strstr(md.data, "inf |") && !strstr(md.data, "| inf"), "%s\n%s",
+                  csv.data, md.data);
+    nl_buf_free(&md);
+    nl_buf_free(&csv);
+    nl_buf_free(&notes);
+    /* the command: exit 0, the notes as warnings */
+    ck_assert_int_eq(tu_normlab("table sweep"), 0);
+    char *out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "normlab table: warning: run batch-2-0: final_test_error is inf"), "%s", out);
+    free(out);
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("table");
@@ -347,6 +426,7 @@ int main(void)
     tcase_add_test(tc, test_pairs_over_a_key_of_one_side);
     tcase_add_test(tc, test_pooled_cells);
     tcase_add_test(tc, test_by_unknown_key);
+    tcase_add_test(tc, test_non_finite_values_left_out);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

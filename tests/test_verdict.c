@@ -1079,6 +1079,84 @@ START_TEST(test_committed_claims)
 }
 END_TEST
 
+/* ---- values that are not finite ---- */
+
+/* sets final_test_error of the runs of `norm` at batch 2 in tu_tmp/dir's
+ * summary.csv, seed by seed (values[s - 1]; NULL keeps the value) */
+static void set_errors(const char *dir, const char *norm, const char *const values[2])
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/summary.csv", dir);
+    char *csv = tu_tmp_read(path);
+    nl_buf out = {0};
+    for (char *line = csv, *next; *line; line = next) {
+        next = strchr(line, '\n');
+        *next++ = '\0';
+        char prefix[128];
+        int seed = 0;
+        for (int s = 1; s <= 2; s++) {
+            snprintf(prefix, sizeof prefix, "type-%s_batch_size-2_seed-%d,", norm, s);
+            if (!strncmp(line, prefix, strlen(prefix)) && values[s - 1])
+                seed = s;
+        }
+        if (seed) /* the last column is final_test_error */
+            nl_buf_printf(&out, "%.*s,%s\n", (int)(strrchr(line, ',') - line), line, values[seed - 1]);
+        else
+            nl_buf_printf(&out, "%s\n", line);
+    }
+    tu_tmp_write(path, out.data);
+    nl_buf_free(&out);
+    free(csv);
+}
+
+/* A value that is not finite (inf, -inf, 1e400 that reads as inf) and an
+ * effect that is not although its values are (1e308 - -1e308, a ratio over
+ * 0) are left out of a claim with a note, as NaN is; effects whose sum
+ * overflows give no verdict. With 2 seeds and one left out no verdict is
+ * possible: before, each of these gave an infinite effect, and -inf a
+ * verdict that holds. */
+START_TEST(test_non_finite_values_left_out)
+{
+    static const struct {
+        const char *a[2], *b[2]; /* batch norm's and group norm's errors at batch 2, seeds 1 and 2 */
+        const char *expect;      /* the claim */
+        int n;                   /* the seeds left */
+        const char *note;
+    } cases[] = {
+        {{"-inf", NULL}, {NULL, NULL}, "a < b", 1, "seed 1: a's final_test_error is -inf, not a finite number"},
+        {{"inf", NULL}, {NULL, NULL}, "a > b", 1, "seed 1: a's final_test_error is inf, not a finite number"},
+        {{NULL, NULL}, {NULL, "1e400"}, "a < b", 1, "seed 2: b's final_test_error is inf, not a finite number"},
+        {{"1e308", NULL}, {"-1e308", NULL}, "a > b", 1, "seed 1: the effect is inf, not a finite number"},
+        {{NULL, NULL}, {NULL, "0"}, "a/b > 2", 1, "seed 2: the effect is inf, not a finite number"},
+        {{"0", NULL}, {"0", NULL}, "a/b > 2", 1, "seed 1: the effect is nan, not a finite number"},
+        /* each effect finite, their sum not */
+        {{"1e308", "1e308"}, {"0", "0"}, "a > b", 2, "overflow a double when summed: no verdict"},
+        /* the rate's value too */
+        {{"inf", NULL}, {NULL, NULL}, "rate(a > 0.3) >= 0.05", 1, "seed 1: a's final_test_error is inf"},
+    };
+    tu_tmp_make("verdict");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_sweep("s", 2, false);
+        set_errors("s", "batch", cases[i].a);
+        set_errors("s", "group", cases[i].b);
+        char text[512];
+        snprintf(text, sizeof text, "claims:\n  - {id: c, paper: p, metric: final_test_error, "
+                 "a: {model.norm.type: batch}, %sscope: {train.batch_size: 2}, expect: \"%s\"}\n",
+                 strstr(cases[i].expect, "rate") ? "" : "b: {model.norm.type: group}, ", cases[i].expect);
+        static nl_claim_set set;
+        nl_verdict_report r;
+        compute_text("s", text, &set, &r);
+        const nl_verdict *v = find_verdict(&r, "c");
+        ck_assert_msg(v->verdict == NL_VERDICT_INCONCLUSIVE && v->n == cases[i].n && !isinf(v->effect) &&
+                          strstr(v->note, cases[i].note),
+                      "case %zu (%s): %s, n %d, effect %g, note '%s'", i, cases[i].expect,
+                      nl_verdict_kind_names[v->verdict], v->n, v->effect, v->note);
+        nl_verdict_report_free(&r);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("verdict");
@@ -1096,6 +1174,7 @@ int main(void)
     tcase_add_test(tc, test_ranges_and_lists);
     tcase_add_test(tc, test_expressions);
     tcase_add_test(tc, test_cells_and_counts);
+    tcase_add_test(tc, test_non_finite_values_left_out);
     tcase_add_test(tc, test_other_sweep);
     tcase_add_test(tc, test_sources);
     tcase_add_test(tc, test_refusals);

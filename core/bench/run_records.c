@@ -2,11 +2,13 @@
 #include "bench/run_records.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/number.h"
 #include "log/files.h"
 
 static const nl_name_entry torch_mode_entries[] = {
@@ -87,9 +89,9 @@ static nl_code read_row(char *line, const char *path, long line_no, const rec_co
     for (char *f = next_field(&p); f; f = next_field(&p), col++) {
         char *end;
         if (col == cols->step) {
-            errno = 0;
-            r.step = strtol(f, &end, 10);
-            have_step = *f && !*end && !errno && r.step >= 0;
+            long long step = 0;
+            have_step = nl_parse_ll(f, 0, LONG_MAX, &step);
+            r.step = (long)step;
         } else if (col == cols->split) {
             r.train = !strcmp(f, "train");
             have_split = *f != '\0';

@@ -2,11 +2,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "base/number.h"
 #include "config/yamldoc.h"
 
 void nl_flat_free(nl_flat *f)
@@ -261,16 +263,7 @@ static bool number(const char *s, double *out)
 /* an integer as written: an optional sign and digits only */
 static bool integer_text(const char *s, long long *value)
 {
-    const char *p = s + (*s == '-' || *s == '+');
-    if (!isdigit((unsigned char)*p))
-        return false;
-    while (isdigit((unsigned char)*p))
-        p++;
-    if (*p)
-        return false;
-    errno = 0;
-    *value = strtoll(s, NULL, 10);
-    return errno == 0;
+    return nl_parse_ll(s, LLONG_MIN, LLONG_MAX, value);
 }
 
 static bool scalars_equal(const char *a, const char *b)

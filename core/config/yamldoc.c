@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/number.h"
 #include "config/config.h"
 
 /* ---- loading ---- */
@@ -427,14 +429,9 @@ int nl_yaml_scan_int(const char *s, long long *out)
     bool digits = isdigit((unsigned char)*p);
     while (isdigit((unsigned char)*p))
         p++;
-    if (digits && !*p) {
-        errno = 0;
-        long long v = strtoll(s, NULL, 10);
-        if (errno == ERANGE)
-            return NL_YAML_SCAN_OVERFLOW;
-        *out = v;
-        return NL_YAML_SCAN_OK;
-    }
+    /* integer-shaped: the checked parser refuses it only when it overflows */
+    if (digits && !*p)
+        return nl_parse_ll(s, LLONG_MIN, LLONG_MAX, out) ? NL_YAML_SCAN_OK : NL_YAML_SCAN_OVERFLOW;
     double dv;
     return nl_yaml_scan_float(s, &dv) ? NL_YAML_SCAN_NOT_INTEGER : NL_YAML_SCAN_NOT_NUMBER;
 }

@@ -1,9 +1,12 @@
 #include "dist/dist.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "base/number.h"
 
 #ifdef NORMLAB_HAVE_MPI
 #include <mpi.h>
@@ -47,8 +50,9 @@ static bool launched(int *ranks)
             continue;
         found = true;
         const char *size = launchers[i].size ? getenv(launchers[i].size) : NULL;
-        if (size && atoi(size) > *ranks)
-            *ranks = atoi(size);
+        int n;
+        if (size && nl_parse_int(size, 1, INT_MAX, &n) && n > *ranks)
+            *ranks = n;
     }
     return found;
 }

@@ -47,6 +47,19 @@ static moments moments_of(const double *v, int n)
     return m;
 }
 
+/* the moments, or none where a sum of the values overflowed a double (two
+ * values of 1e308): an inf mean or spread would read as a result; said in
+ * `left` (a line naming the row) */
+static moments moments_noted(const double *v, int n, const char *row, nl_buf *left)
+{
+    moments m = moments_of(v, n);
+    if (n > 0 && (!isfinite(m.mean) || (n > 1 && (!isfinite(m.sd) || !isfinite(m.half_width))))) {
+        nl_buf_printf(left, "%s: the %d values overflow a double when summed: no mean\n", row, n);
+        m = (moments){n, NAN, NAN, NAN};
+    }
+    return m;
+}
+
 /* accuracies and errors are fractions in files and percent for people */
 static bool is_fraction(const char *metric)
 {
@@ -289,10 +302,12 @@ static bool pooled_cells(const pl_results *r, const int *keys, int n_keys, const
 }
 
 /* cell g's row: its finished runs' metric (values[] is scratch), diverged
- * runs counted apart; nothing when it has no finished run */
-static void write_cell(const pl_results *r, int metric, double scale, const int *keys, int n_keys,
-                       const int *group_of, int g, double *values, const char *pooled, bool any_pooled, nl_buf *md,
-                       nl_buf *csv)
+ * runs counted apart; nothing when it has no finished run. A run that
+ * finished ok with an infinite value (summary.csv's inf, or 1e400) is no
+ * divergence and no value: left out, said in `left` */
+static void write_cell(const pl_results *r, const char *metric_name, int metric, double scale, const int *keys,
+                       int n_keys, const int *group_of, int g, double *values, const char *pooled, bool any_pooled,
+                       nl_buf *md, nl_buf *csv, nl_buf *left)
 {
     int n = 0, diverged = 0, first = -1;
     for (int i = 0; i < r->n_runs; i++) {
@@ -300,14 +315,21 @@ static void write_cell(const pl_results *r, int metric, double scale, const int 
             continue;
         first = first < 0 ? i : first;
         const double v = r->runs[i].m[metric];
-        if (!strcmp(r->runs[i].status, "diverged") || !isfinite(v))
+        if (isinf(v) && strcmp(r->runs[i].status, "diverged"))
+            nl_buf_printf(left, "run %s: %s is %s, not a finite number: left out\n", r->runs[i].name, metric_name,
+                          v > 0 ? "inf" : "-inf");
+        else if (!strcmp(r->runs[i].status, "diverged") || !isfinite(v))
             diverged++;
         else
             values[n++] = v;
     }
     if (first < 0)
         return;
-    const moments m = moments_of(values, n);
+    char row[512] = "cell";
+    for (int k = 0; k < n_keys; k++)
+        snprintf(row + strlen(row), sizeof row - strlen(row), " %s=%s", r->keys[keys[k]],
+                 r->runs[first].values[keys[k]]);
+    const moments m = moments_noted(values, n, row, left);
     nl_buf_printf(md, "|");
     for (int k = 0; k < n_keys; k++)
         nl_buf_printf(md, " %s |", r->runs[first].values[keys[k]]);
@@ -333,7 +355,7 @@ static void write_cell(const pl_results *r, int metric, double scale, const int 
  * configurations: its count is of runs, not seeds, and the table names the
  * pooled keys and values (and notes, when not NULL, gets a line saying so) */
 static void write_cells(const pl_results *r, const nl_table_spec *spec, int metric, const int *keys,
-                        int n_keys, nl_buf *md, nl_buf *csv, nl_buf *notes)
+                        int n_keys, nl_buf *md, nl_buf *csv, nl_buf *notes, nl_buf *left)
 {
     const double scale = is_fraction(spec->metric) ? 100.0 : 1.0;
     int *group_of = calloc((size_t)r->n_runs + 1, sizeof *group_of);
@@ -353,7 +375,8 @@ static void write_cells(const pl_results *r, const nl_table_spec *spec, int metr
     md_key_rule(md, n_keys);
     nl_buf_printf(md, "---:|---:|---:|---:|---|%s\n", any_pooled ? "---|" : "");
     for (int g = 0; g < groups; g++)
-        write_cell(r, metric, scale, keys, n_keys, group_of, g, values, pooled[g], any_pooled, md, csv);
+        write_cell(r, spec->metric, metric, scale, keys, n_keys, group_of, g, values, pooled[g], any_pooled, md,
+                   csv, left);
 done:
     free(group_of);
     free(labels);
@@ -374,9 +397,10 @@ typedef struct {
 
 /* group g's differences B - A into diffs (returns how many), the runs they
  * pair marked in in_pairs, how many favour B into *wins and the first
- * pair's row run into *first (-1: none) */
+ * pair's row run into *first (-1: none); a difference that is not finite
+ * although both values are (1e308 - -1e308) is left out, said in `left` */
 static int pair_diffs(const pairing *p, const int *group_of, int g, double *diffs, bool *in_pairs, int *wins,
-                      int *first)
+                      int *first, nl_buf *left)
 {
     const pl_results *r = p->r;
     const int pair_key = p->pair_key;
@@ -406,8 +430,14 @@ static int pair_diffs(const pairing *p, const int *group_of, int g, double *diff
             if (group_of[row_run] != g)
                 continue;
             const double d = b->m[p->metric] - a->m[p->metric];
-            if (!isfinite(d))
+            /* a pair with a value that is not finite: the cell's row
+             * already said so (or counted it diverged) */
+            if (!isfinite(d)) {
+                if (isfinite(b->m[p->metric]) && isfinite(a->m[p->metric]))
+                    nl_buf_printf(left, "pair %s, %s: the difference is %s, not a finite number: left out\n",
+                                  b->name, a->name, d > 0 ? "inf" : "-inf");
                 continue;
+            }
             *first = *first < 0 ? row_run : *first;
             in_pairs[i] = in_pairs[j] = true;
             diffs[n++] = d;
@@ -443,7 +473,7 @@ static void pair_csv_row(const pairing *p, const int *keys, int n_keys, int firs
  * applies to one side only (alpha_init of dyt against layer norm) pairs
  * that side's every value with the other, one row per value */
 static void write_pairs(const pl_results *r, const nl_table_spec *spec, int metric, const int *keys,
-                        int n_keys, int pair_key, nl_buf *md, nl_buf *csv)
+                        int n_keys, int pair_key, nl_buf *md, nl_buf *csv, nl_buf *left)
 {
     const double scale = is_fraction(spec->metric) ? 100.0 : 1.0;
     /* lower is better for errors and losses, higher for accuracies */
@@ -471,10 +501,14 @@ static void write_pairs(const pl_results *r, const nl_table_spec *spec, int metr
     nl_buf_printf(md, "---:|---:|---:|---|---:|\n");
     for (int g = 0; g < groups; g++) {
         int wins, first;
-        const int n = pair_diffs(&p, group_of, g, diffs, in_pairs, &wins, &first);
+        const int n = pair_diffs(&p, group_of, g, diffs, in_pairs, &wins, &first, left);
         if (first < 0)
             continue;
-        const moments m = moments_of(diffs, n);
+        char row[512] = "pairs";
+        for (int k = 0; k < n_others; k++)
+            snprintf(row + strlen(row), sizeof row - strlen(row), " %s=%s", r->keys[others[k]],
+                     r->runs[first].values[others[k]]);
+        const moments m = moments_noted(diffs, n, row, left);
         nl_buf_printf(md, "|");
         for (int k = 0; k < n_others; k++)
             nl_buf_printf(md, " %s |", r->runs[first].values[others[k]]);
@@ -546,10 +580,22 @@ nl_code nl_table_write(const char *dir, const nl_table_spec *spec, nl_buf *md, n
         nl_buf_printf(csv, ",n,diverged,%s_mean,%s_sd,%s_ci95_low,%s_ci95_high,wins,pooled\n", spec->metric,
                       spec->metric, spec->metric, spec->metric);
     }
-    write_cells(&r, spec, metric, keys, n_keys, md, csv, notes);
+    nl_buf left = {0};
+    write_cells(&r, spec, metric, keys, n_keys, md, csv, notes, &left);
     if (pair_key >= 0)
-        write_pairs(&r, spec, metric, keys, n_keys, pair_key, md, csv);
-    if (md->failed || (csv && csv->failed) || (notes && notes->failed))
+        write_pairs(&r, spec, metric, keys, n_keys, pair_key, md, csv, &left);
+    /* values left out of a mean: under the tables (a line inside one
+     * would break it) and among the notes (normlab table's warnings) */
+    for (const char *w = left.data ? left.data : ""; *w;) {
+        const size_t len = strcspn(w, "\n");
+        nl_buf_printf(md, "%sNote: %.*s.\n", w == left.data ? "\n" : "", (int)len, w);
+        if (notes)
+            nl_buf_printf(notes, "%.*s\n", (int)len, w);
+        w += len + (w[len] == '\n');
+    }
+    const bool left_failed = left.failed;
+    nl_buf_free(&left);
+    if (md->failed || (csv && csv->failed) || (notes && notes->failed) || left_failed)
         rc = nl_fail(err, NL_ERR_NOMEM, "out of memory building the table");
 done:
     pl_results_free(&r);

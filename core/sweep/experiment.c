@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "base/ident.h"
+#include "base/number.h"
 #include "config/config.h"
 #include "config/flat.h"
 #include "config/yamldoc.h"
@@ -766,13 +767,10 @@ nl_code nl_experiment_set(nl_experiment *e, const char *assignment, nl_error *er
     /* the runs' thread count is the experiment's top-level threads: (a run's
      * own threads key would be overridden by it): --set threads=N sets that */
     if (!strcmp(key, "threads")) {
-        char *end = NULL;
-        const long n = strtol(eq + 1, &end, 10);
-        if (end == eq + 1 || *end || n < 0 || n > NL_CONFIG_MAX_THREADS)
+        if (!nl_parse_int(eq + 1, 0, NL_CONFIG_MAX_THREADS, &e->threads))
             return nl_fail(err, NL_ERR_USAGE, "--set %s: threads is the thread count of each run; "
                            "accepted: an integer in [0, %d] (0: the cores over -j)", assignment,
                            NL_CONFIG_MAX_THREADS);
-        e->threads = (int)n;
         return NL_OK;
     }
     for (int i = 0; i < e->n_axes; i++)

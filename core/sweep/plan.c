@@ -4,12 +4,14 @@
  * exclusions matched against the resolved config, run directory names made
  * from the varied values. */
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "base/number.h"
 #include "config/config.h"
 #include "config/flat.h"
 #include "config/schema.h"
@@ -951,18 +953,18 @@ void nl_sweep_run_overrides(const nl_experiment *e, const nl_sweep_plan *p, cons
 
 nl_code nl_shard_parse(const char *text, nl_shard *out, nl_error *err)
 {
-    char *end;
-    long i = strtol(text, &end, 10);
-    if (end == text || *end != '/')
-        return nl_fail(err, NL_ERR_USAGE, "--shard: '%s' is not I/N (e.g. --shard 2/4)", text);
-    const char *q = end + 1;
-    long n = strtol(q, &end, 10);
-    if (end == q || *end)
+    /* I and N each whole (digits only: " 2/4" and "2/4x" are no shard) */
+    const char *slash = strchr(text, '/');
+    char i_text[32] = ""; /* an I longer than this is no number in range either */
+    if (slash && (size_t)(slash - text) < sizeof i_text)
+        snprintf(i_text, sizeof i_text, "%.*s", (int)(slash - text), text);
+    long long i = 0, n = 0;
+    if (!slash || !nl_parse_ll(i_text, 0, LLONG_MAX, &i) || !nl_parse_ll(slash + 1, 0, LLONG_MAX, &n))
         return nl_fail(err, NL_ERR_USAGE, "--shard: '%s' is not I/N (e.g. --shard 2/4)", text);
     if (n < 1 || n > 100000)
         return nl_fail(err, NL_ERR_USAGE, "--shard %s: N must be between 1 and 100000", text);
     if (i < 1 || i > n)
-        return nl_fail(err, NL_ERR_USAGE, "--shard %s: I must be between 1 and N (%ld)", text, n);
+        return nl_fail(err, NL_ERR_USAGE, "--shard %s: I must be between 1 and N (%lld)", text, n);
     out->index = (int)i;
     out->count = (int)n;
     return NL_OK;

@@ -1,17 +1,22 @@
 #include "sweep/slurm.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/number.h"
 
 /* a whole number in `text`, the value of variable `name` */
 static nl_code env_long(const char *name, const char *text, long *out, nl_error *err)
 {
-    char *end;
-    errno = 0;
-    const long v = strtol(text, &end, 10);
-    if (end == text || *end || errno)
-        return nl_fail(err, NL_ERR_USAGE, "--shard auto: %s is '%s', not a whole number", name, text);
+    /* Slurm's ids and counts are ints >= 0; within that, min + (count - 1) *
+     * step cannot overflow a long */
+    int v;
+    char range[96];
+    if (!nl_parse_int(text, 0, INT_MAX, &v))
+        return nl_fail(err, NL_ERR_USAGE, "--shard auto: %s is '%s', not %s", name, text,
+                       nl_range_text(range, sizeof range, 0, INT_MAX));
     *out = v;
     return NL_OK;
 }

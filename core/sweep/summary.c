@@ -3,12 +3,14 @@
  * atomically, so a reader (or a kill -9) never sees half of it. */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/number.h"
 #include "config/flat.h"
 #include "log/files.h"
 #include "sweep/sweep.h"
@@ -69,13 +71,12 @@ static bool stale_temp(const char *name)
     const char *t = strstr(name, ".tmp.");
     if (!t)
         return false;
-    char *end;
-    const long pid = strtol(t + 5, &end, 10);
-    if (end == t + 5 || *end || pid <= 0)
+    long long pid;
+    if (!nl_parse_ll(t + 5, 1, INT_MAX, &pid)) /* a pid_t */
         return false;
     /* a zombie (killed, not yet reaped by whoever inherited it) is dead too */
     char path[64], stat[512];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    snprintf(path, sizeof path, "/proc/%lld/stat", pid);
     FILE *f = nl_fopen_system(path);
     if (f) {
         const size_t got = fread(stat, 1, sizeof stat - 1, f);

@@ -1,9 +1,11 @@
 /* A run's metrics.csv and series.csv as TensorBoard scalars (scalars.h). */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/number.h"
 #include "plot/internal.h"
 #include "tensorboard/scalars.h"
 
@@ -62,7 +64,12 @@ static nl_code read_rows(const char *dir, const char *file, csv_rows *f, nl_buf 
     return NL_OK;
 }
 
-static long step_of(const csv_rows *f, int row) { return atol(f->t.rows[row][f->step]); }
+/* a step that is no count (a torn row) is 0, as atol read it before */
+static long step_of(const csv_rows *f, int row)
+{
+    long long step = 0;
+    return nl_parse_ll(f->t.rows[row][f->step], 0, LONG_MAX, &step) ? (long)step : 0;
+}
 
 /* a scalar of a cell, when it is a number ("nan" is one: a diverged loss) */
 static bool scalar(nl_tb_bytes *out, double wall, long step, const char *tag, const char *cell, long *n)

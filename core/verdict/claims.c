@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/number.h"
 #include "config/flat.h"
 #include "config/yamldoc.h"
 #include "log/files.h"
@@ -331,13 +332,12 @@ static nl_code read_cells(parser *P, yaml_node_t *v, const char *label, nl_claim
     }
     while (*s == ' ')
         s++;
-    char *end;
-    const long k = strtol(s, &end, 10);
-    if (end == s || *end || k < 0 || k > 1000 || !isdigit((unsigned char)*s))
+    int k;
+    if (!nl_parse_int(s, 0, 1000, &k))
         return nl_yaml_fail(&P->y, v, label, "'%s': cells: reads all, none, K, \">= K\" or \"<= K\" (K a whole "
                             "number: of the each: cells, in how many the claim holds; quote the >= and <= forms)",
                             text);
-    c->cells_k = (int)k;
+    c->cells_k = k;
     return NL_OK;
 }
 

@@ -251,7 +251,7 @@ static int bad_outcome(const nl_claim *c, const vd_source *s, int row, double va
 {
     if (c->outcome_diverged && !strcmp(s->t.rows[row][s->status_col], "diverged"))
         return 1;
-    if (c->outcome_op < 0 || isnan(value))
+    if (c->outcome_op < 0 || !isfinite(value))
         return c->outcome_op < 0 ? 0 : -1;
     return c->outcome_op == NL_EXPECT_GREATER ? value > c->outcome_x : value < c->outcome_x;
 }
@@ -266,7 +266,10 @@ static int partner(const nl_claim *c, const cell *cl, const char *unit)
     return -1;
 }
 
-/* cell k's value for a seed (b and d read b_metric); NaN noted when there is none */
+/* cell k's value for a seed (b and d read b_metric); NaN noted when there
+ * is none, or when it is not finite (inf, -inf, 1e400 read as inf, a sum
+ * over a file's rows that overflowed): such a value is left out as NaN is,
+ * no statistic over seeds means anything with it */
 static double cell_value(unit_ctx *U, int k, const char *seed)
 {
     const nl_claim *c = U->c;
@@ -277,6 +280,11 @@ static double cell_value(unit_ctx *U, int k, const char *seed)
                          ? vd_run_metric(U->C, c, cl->src, row, b_side ? &c->b_metric : &c->metric,
                                          b_side ? &c->b_metric_expr : &c->metric_expr, U->slice)
                          : NAN;
+    if (isinf(v)) {
+        add_note(U->v, "seed %s: %s's %s is %g, not a finite number", seed, nl_cell_names[k],
+                 (b_side ? &c->b_metric : &c->metric)->name, v);
+        return NAN;
+    }
     if (isnan(v) && k > NL_CELL_A)
         add_note(U->v, "seed %s: %s has no %s run to pair with", seed, nl_cell_names[k], row < 0 ? "" : "finished");
     if (!isnan(v)) {
@@ -299,7 +307,9 @@ static double lookup_cell(void *p, const char *name)
     return NAN;
 }
 
-/* a seed's effect from its cells' values: a - b, a / b, a, or the expression */
+/* a seed's effect from its cells' values: a - b, a / b, a, or the
+ * expression; NaN (noted) where it is not a finite number although its
+ * cells are (a - b past a double's range, a ratio over 0, log(0)) */
 static double unit_effect(unit_ctx *U, const char *seed, double va)
 {
     const nl_claim *c = U->c;
@@ -307,15 +317,18 @@ static double unit_effect(unit_ctx *U, const char *seed, double va)
     for (int k = NL_CELL_B; k < NL_CELL_COUNT; k++)
         if (c->cells[k].given && isnan(values[k] = cell_value(U, k, seed)))
             return NAN;
-    if (c->effect == NL_EFFECT_VALUE)
-        return va;
-    if (c->effect == NL_EFFECT_DIFFERENCE)
-        return va - values[NL_CELL_B];
-    if (c->effect == NL_EFFECT_RATIO)
-        return va / values[NL_CELL_B];
     cells_lookup L = {values};
-    const double x = nl_expr_eval(&c->effect_expr, lookup_cell, &L);
-    if (c->effect == NL_EFFECT_COUNT && !isnan(x))
+    const double x = c->effect == NL_EFFECT_VALUE        ? va
+                     : c->effect == NL_EFFECT_DIFFERENCE ? va - values[NL_CELL_B]
+                     : c->effect == NL_EFFECT_RATIO      ? va / values[NL_CELL_B]
+                                                         : nl_expr_eval(&c->effect_expr, lookup_cell, &L);
+    if (!isfinite(x)) {
+        /* (NaN's sign is noise: 0/0 prints "-nan") */
+        add_note(U->v, "seed %s: the effect is %s, not a finite number", seed,
+                 isnan(x) ? "nan" : x > 0 ? "inf" : "-inf");
+        return NAN;
+    }
+    if (c->effect == NL_EFFECT_COUNT)
         return vd_on_claimed_side(c, x);
     return x;
 }
@@ -337,6 +350,11 @@ static int effects(unit_ctx *U, double *x)
         }
         const double va = vd_run_metric(U->C, c, a->src, row, &c->metric, &c->metric_expr, U->slice);
         const int bad = c->effect == NL_EFFECT_RATE ? bad_outcome(c, a->src, row, va) : 0;
+        /* (a diverged run is a rate's bad outcome whatever its value) */
+        if (isinf(va) && (c->effect != NL_EFFECT_RATE || bad < 0)) {
+            add_note(U->v, "seed %s: a's %s is %g, not a finite number", seed, c->metric.name, va);
+            continue;
+        }
         if ((c->effect == NL_EFFECT_RATE && bad < 0) || (c->effect != NL_EFFECT_RATE && isnan(va))) {
             add_note(U->v, "seed %s: a's run has no %s", seed, c->metric.name);
             continue;
@@ -347,6 +365,31 @@ static int effects(unit_ctx *U, double *x)
             x[n++] = e;
     }
     return n;
+}
+
+/* A mean's statistics sum the seeds' effects in doubles: the mean and
+ * each bootstrap resample add n of them (n times the largest |effect| at
+ * most), the spread their squared distances from the mean. Finite effects
+ * can still overflow there (1e308 and 1e308): then no statistic is
+ * meaningful and the claim gets none, inconclusive with a note, as a claim
+ * with too few seeds does. The 4: room for the sign-flip test's shift by
+ * the threshold and the distances, each at most twice the largest. */
+static void decide_mean(const vd_ctx *C, const nl_claim *c, const double *x, int n, nl_verdict *v)
+{
+    double most = 0;
+    for (int i = 0; i < n; i++)
+        most = fmax(most, fabs(x[i]));
+    if (isfinite(4 * most * n)) {
+        vd_decide_mean(c, x, n, C->opt, v);
+        if (isfinite(v->effect) &&
+            (n < 2 || (isfinite(v->sd) && isfinite(v->lo) && isfinite(v->hi) && isfinite(v->p))))
+            return;
+    }
+    v->effect = v->sd = v->lo = v->hi = v->sign_flip_p = NAN;
+    v->p = 1;
+    snprintf(v->method, sizeof v->method, "none (sums overflow)");
+    add_note(v, "the %d seeds' effects (largest |effect| %g) overflow a double when summed: no verdict", n,
+             most);
 }
 
 /* ---- the claims ---- */
@@ -399,7 +442,7 @@ static nl_code evaluate(const vd_ctx *C, const nl_claim *c, const vd_slice *sl, 
         else if (c->effect == NL_EFFECT_COUNT)
             vd_decide_count(c, x, v->n, v);
         else
-            vd_decide_mean(c, x, v->n, C->opt, v);
+            decide_mean(C, c, x, v->n, v);
     }
     free(x);
     free(U);

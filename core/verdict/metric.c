@@ -80,7 +80,10 @@ static double file_metric(const vd_source *s, int row, const nl_claim_metric *m,
     int n = 0;
     for (int r = 0; values && r < t.n_rows; r++) {
         const double v = pl_num(t.rows[r][col]);
-        if (!row_kept(&t, r, m, where_col, sl, row_col) || isnan(v))
+        /* a row without a number, or with one that is not finite (a
+         * diverged loss's inf), is no value: a row's inf would make every
+         * reduction inf or a reach: of it meaningless */
+        if (!row_kept(&t, r, m, where_col, sl, row_col) || !isfinite(v))
             continue;
         if (m->has_reach && (m->reach_op == NL_EXPECT_GREATER ? v >= m->reach_x : v <= m->reach_x)) {
             result = pl_num(t.rows[r][step_col]);
