@@ -268,8 +268,8 @@ nl_code nl_output_check(const char *path, bool force, const char *exists_hint, n
         return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", path, strerror(errno));
     }
     if (!S_ISREG(st.st_mode))
-        return nl_fail(err, NL_ERR_USAGE, "%s is %s, where normlab writes a file: it replaces only "
-                       "regular files; nothing was written", path, nl_file_kind(st.st_mode));
+        return nl_fail(err, NL_ERR_USAGE, "%s is %s, not a regular file: normlab writes a file there "
+                       "and replaces nothing else; nothing was written", path, nl_file_kind(st.st_mode));
     if (!force)
         return nl_fail(err, NL_ERR_USAGE, "%s exists; %s", path,
                        exists_hint ? exists_hint : "give --force to replace it");
