@@ -334,12 +334,15 @@ static nl_code outset_record(nl_outset *set, const char *path, const char *tmp, 
     return NL_OK;
 }
 
-/* a second destination of the set's: the later would replace the earlier */
+/* a second destination of the set's: the later would replace the earlier
+ * (two inputs given one output name: verdict's sweeps of one experiment
+ * into one --out) */
 static nl_code outset_twice(const nl_outset *set, const char *path, nl_error *err)
 {
     for (int i = 0; i < set->n_files; i++)
         if (!strcmp(set->files[i].path, path))
-            return nl_fail(err, NL_ERR_RUNTIME, "%s is written twice by one command", path);
+            return nl_fail(err, NL_ERR_USAGE, "%s would be written twice by one command (two inputs with "
+                           "one output name?); nothing was written", path);
     return NL_OK;
 }
 
