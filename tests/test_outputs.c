@@ -81,7 +81,10 @@ static const writer writers[] = {
     {"validate", NULL, {NULL}, {NULL}, "writes nothing"},
     {"show", NULL, {NULL}, {NULL}, "prints only"},
     {"list", NULL, {NULL}, {NULL}, "prints only"},
-    {"sweep", NULL, {NULL}, {NULL}, "a sweep directory, filled run by run and resumable (test_sweep, test_records)"},
+    /* its runs are written as they go, resumably (test_sweep, test_records);
+     * run again over finished runs it draws the experiment's plots, each a set */
+    {"sweep", "sweep exp.yaml --out sw -j 2",
+     {"sw/plots/curves.gp", "sw/plots/curves.csv", "sw/plots/curves.png"}, {"sw/plots"}, NULL},
     {"table", NULL, {NULL}, {NULL}, "one --csv file (nl_write_atomic)"},
     {"reproduce", NULL, {NULL}, {NULL}, "a sweep, then verdict's set (tested here as verdict)"},
     {"bench", NULL, {NULL}, {NULL}, "one --csv file of rows"},
