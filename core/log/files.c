@@ -302,6 +302,10 @@ static nl_code outset_temp(nl_outset *set, const char *path, char *tmp, size_t s
             return NL_OK;
         if ((*fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)) >= 0)
             return NL_OK;
+        /* the directory removed meanwhile (another command's set that made
+         * it, failing): made again, once */
+        if (errno == ENOENT && attempt == 0 && slash && slash != dir && make_dirs(dir, &set->dirs, err) == NL_OK)
+            continue;
         if (errno != EEXIST)
             break;
     }
