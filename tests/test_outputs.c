@@ -85,7 +85,8 @@ static const writer writers[] = {
      * run again over finished runs it draws the experiment's plots, each a set */
     {"sweep", "sweep exp.yaml --out sw -j 2",
      {"sw/plots/curves.gp", "sw/plots/curves.csv", "sw/plots/curves.png"}, {"sw/plots"}, NULL},
-    {"table", NULL, {NULL}, {NULL}, "one --csv file (nl_write_atomic)"},
+    /* one file, but the same refusals */
+    {"table", "table sw --csv t.csv", {"t.csv"}, {NULL}, NULL},
     {"reproduce", NULL, {NULL}, {NULL}, "a sweep, then verdict's set (tested here as verdict)"},
     {"bench", NULL, {NULL}, {NULL}, "one --csv file of rows"},
 };
