@@ -383,7 +383,11 @@ nl_code nl_outset_adopt(nl_outset *set, const char *path, const char *produced, 
 nl_code nl_outset_work_dir(nl_outset *set, const char *beside, char *out, size_t size, nl_error *err)
 {
     static atomic_uint work_count;
-    char parent[1024];
+    char parent[1024], name[1024];
+    nl_copy_string(name, sizeof name, beside);
+    for (size_t n = strlen(name); n > 1 && name[n - 1] == '/'; n--)
+        name[n - 1] = '\0'; /* "out/" is out's sibling's too, not a directory in it */
+    beside = name;
     nl_copy_string(parent, sizeof parent, beside);
     char *slash = strrchr(parent, '/');
     nl_code rc = NL_OK;
