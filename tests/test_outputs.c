@@ -268,6 +268,28 @@ static void sabotage_dirs(const writer *w, char **before)
     }
 }
 
+/* `normlab ARGS` with a gnuplot first on PATH that rejects every script */
+static int normlab_with_failing_gnuplot(const char *args)
+{
+    char bin[1200], path[4096];
+    abs_path(bin, sizeof bin, "bin/gnuplot");
+    if (!nl_path_exists(bin)) {
+        char dir[1200];
+        abs_path(dir, sizeof dir, "bin");
+        ck_assert_int_eq(mkdir(dir, 0777), 0);
+        tu_tmp_write("bin/gnuplot", "#!/bin/sh\necho 'line 1: this gnuplot rejects every script' >&2\nexit 1\n");
+        ck_assert_int_eq(chmod(bin, 0755), 0);
+    }
+    const char *old_path = getenv("PATH");
+    char *saved = strdup(old_path ? old_path : "/usr/bin:/bin");
+    snprintf(path, sizeof path, "%s/bin:%s", tu_tmp, saved);
+    setenv("PATH", path, 1);
+    const int status = tu_normlab(args);
+    setenv("PATH", saved, 1);
+    free(saved);
+    return status;
+}
+
 /* A failure late in the set, past every check made before the work: a
  * gnuplot on PATH that rejects every script (exit 1: a run-time failure).
  * The files staged before the figures must not have been placed. */
@@ -278,28 +300,13 @@ static void gnuplot_fails(const writer *w, char **before)
         draws |= is_figure(w->outputs[o]);
     if (!draws)
         return;
-    char bin_dir[1200];
-    abs_path(bin_dir, sizeof bin_dir, "bin");
-    ck_assert_int_eq(mkdir(bin_dir, 0777), 0);
-    tu_tmp_write("bin/gnuplot", "#!/bin/sh\necho 'line 1: this gnuplot rejects every script' >&2\nexit 1\n");
-    char bin[1200], path[4096];
-    abs_path(bin, sizeof bin, "bin/gnuplot");
-    ck_assert_int_eq(chmod(bin, 0755), 0);
-    const char *old_path = getenv("PATH");
-    char *saved = strdup(old_path ? old_path : "/usr/bin:/bin");
-    snprintf(path, sizeof path, "%s/bin:%s", tu_tmp, saved);
-    setenv("PATH", path, 1);
-    const int status = tu_normlab(w->args);
-    setenv("PATH", saved, 1);
-    free(saved);
+    const int status = normlab_with_failing_gnuplot(w->args);
     char *out = tu_normlab_output();
     ck_assert_msg(status == 1 && strstr(out, "rejects every script"), "%s, gnuplot failing: exit %d: %s",
                   w->command, status, out);
     free(out);
     assert_unchanged(w, before, -1, "gnuplot failing");
     assert_no_temporaries(tu_tmp, "gnuplot failing");
-    ck_assert_int_eq(unlink(bin), 0);
-    ck_assert_int_eq(rmdir(bin_dir), 0);
 }
 
 static void make_sweep(const char *tag)
@@ -336,6 +343,24 @@ START_TEST(test_every_output_fails_alone)
     /* and with nothing in the way the command writes its set again */
     ck_assert_msg(tu_normlab(w->args) == 0, "%s: %s", w->args, tu_normlab_output());
     free_state(w, before);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* a set that fails removes the directories it made (and compare's marker):
+ * nothing is left of a new --out */
+START_TEST(test_failed_set_leaves_no_directory)
+{
+    make_sweep("outputs-newdirs");
+    static const char *const args[] = {"compare " RUN " " OTHER_RUN " --out new/cmp",
+                                       "verdict sw --experiment exp.yaml --out new/v", "plot " RUN};
+    for (size_t i = 0; i < sizeof args / sizeof args[0]; i++) {
+        ck_assert_int_eq(normlab_with_failing_gnuplot(args[i]), 1);
+        char path[1200];
+        abs_path(path, sizeof path, i < 2 ? "new" : RUN "/plots");
+        ck_assert_msg(!nl_path_exists(path), "%s: %s left behind", args[i], path);
+        assert_no_temporaries(tu_tmp, args[i]);
+    }
     tu_tmp_remove();
 }
 END_TEST
@@ -460,6 +485,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_every_command_has_a_row);
     tcase_add_loop_test(tc, test_every_output_fails_alone, 0, N_WRITERS);
+    tcase_add_test(tc, test_failed_set_leaves_no_directory);
     tcase_add_test(tc, test_outset);
     tcase_add_test(tc, test_make_dirs_refuses_a_file);
     suite_add_tcase(s, tc);
