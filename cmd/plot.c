@@ -379,7 +379,7 @@ static int render_and_print(const char *command, nl_plot_report *rep, unsigned f
     if (rep->pdf_missing)
         fprintf(stderr, "normlab %s: %s has no pdfcairo terminal: wrote no PDFs (Debian's gnuplot-nox has it)\n",
                 command, rep->gnuplot);
-    if (rep->gnuplot_missing)
+    if (rep->gnuplot_missing && status == 0)
         fprintf(stderr, "normlab %s: gnuplot is not on PATH: wrote the scripts but rendered nothing; install "
                 "gnuplot (Debian: apt-get install gnuplot-nox), then: cd %s && gnuplot NAME.gp\n", command,
                 rep->plots_dir);
