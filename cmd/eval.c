@@ -54,10 +54,12 @@ static void usage(FILE *out)
             "  --device D        cpu or cuda (default: the device the run trained on)\n"
             "  --threads N       CPU threads (default: the config's threads)\n\n"
             "A record is never replaced, also by evals running at once (each gets its\n"
-            "own record and row). Exit status: 0 evaluated and recorded, 1 failure at\n"
-            "run time, 2 bad usage, not a finished run directory, a damaged final model, data\n"
-            "of another shape or larger than this machine's memory, a model --fold-bn cannot\n"
-            "fold or --context cannot rebuild (nothing is written).\n");
+            "own record and row); a record whose row cannot be written is taken back.\n"
+            "Exit status: 0 evaluated and recorded, 1 failure at run time, 2 bad usage, not a\n"
+            "finished run directory, a damaged final model, data of another shape or larger\n"
+            "than this machine's memory, a model --fold-bn cannot fold or --context cannot\n"
+            "rebuild, RUN_DIR/eval not a directory or evals.csv not a regular file, or the\n"
+            "record named by --name there (nothing is written).\n");
 }
 
 typedef struct {
@@ -162,7 +164,8 @@ static int evaluate_and_record(const eval_args *a)
                                  a->threads, a->context, a->batch,    a->batch_stats};
     nl_eval_result r;
     nl_error err = {0};
-    if (nl_eval_run(&opt, &r, &err) != NL_OK)
+    /* where the record goes checked first: refused before the evaluation */
+    if (nl_eval_check_outputs(a->run_dir, a->name, &err) != NL_OK || nl_eval_run(&opt, &r, &err) != NL_OK)
         return nl_cmd_report("eval", &err);
     char name[256], path[1400];
     if (a->name)

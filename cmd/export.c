@@ -48,11 +48,13 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: normlab export FORMAT DIR --out DEST [--force]\n\n"
                  "Writes a sweep or run directory's results in another tool's format. DEST must not\n"
-                 "exist or be empty; --force replaces the files of the same names there.\n\nformats:\n");
+                 "exist or be empty; --force replaces the files of the same names there. The files\n"
+                 "are written together, all or none: a failure leaves DEST as it was.\n\nformats:\n");
     for (int f = 0; f < N_FORMATS; f++)
         fprintf(out, "  %-13s %s\n", formats[f].name, formats[f].help);
     fprintf(out, "\nExit status: 0 written, 1 failure at run time, 2 bad usage, a directory that is no\n"
-                 "sweep or run or holds no runs, or DEST not empty.\n");
+                 "sweep or run or holds no runs, DEST not empty (without --force), DEST not a\n"
+                 "directory, or a directory, FIFO or link where one of its files goes.\n");
 }
 
 int cmd_export(int argc, char **argv)

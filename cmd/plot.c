@@ -80,8 +80,11 @@ static void usage(FILE *out)
             "                     fraction for errors and accuracies (0.2 = 20%%); default: the best\n"
             "                     mean plus %.0f points (errors), minus %.0f points (accuracies), or\n"
             "                     times %.2f (losses)\n\n"
+            "The files of one plot command are replaced together, all or none: one that fails\n"
+            "(gnuplot rejecting a script, a directory where a figure goes) leaves plots/ as it was.\n\n"
             "Exit status: 0 plots written (rendered, or gnuplot missing), 1 gnuplot failed,\n"
-            "2 bad usage or not a results directory.\n",
+            "2 bad usage, not a results directory, or a directory, FIFO or link where a file\n"
+            "of plots/ goes (a file where plots/ goes).\n",
             kinds_with_metrics(&nl_plot_final_metric_names, final_kinds, sizeof final_kinds),
             nl_name_choices(&nl_plot_final_metric_names, kinds, sizeof kinds),
             nl_name_choices(&nl_plot_weight_stat_names, weight_stats, sizeof weight_stats),
@@ -90,7 +93,7 @@ static void usage(FILE *out)
             100 * NL_PLOT_LR_DEFAULT_MARGIN, NL_PLOT_LR_DEFAULT_LOSS_FACTOR);
 }
 
-static int render_and_print(const char *command, nl_plot_report *rep, unsigned formats);
+static int render_and_print(const char *command, nl_plot_report *rep, unsigned formats, nl_outset *set);
 
 /* "png", "svg,pdf", "both" (png and svg), "all" */
 static bool parse_formats(const char *v, unsigned *formats)
@@ -336,22 +339,29 @@ int cmd_plot(int argc, char **argv)
     if (status < 0)
         status = check_specs(r);
     if (status < 0) {
+        /* plots/ is normlab's: its files are replaced, all or none */
+        nl_outset *set = nl_outset_begin(true, NULL);
         nl_error err = {0};
-        if (nl_plot_write_with(r->dir, r->specs, r->n_specs, &r->where, r->templates, rep, &err) != NL_OK) {
+        if (!set) {
+            status = 1;
+        } else if (nl_plot_write_staged(r->dir, r->specs, r->n_specs, &r->where, r->templates, set, rep, &err) !=
+                   NL_OK) {
             status = nl_cmd_report("plot", &err);
         } else {
             for (int i = 0; i < rep->n_skipped; i++)
                 fprintf(stderr, "normlab plot: skipped %s\n", rep->skipped[i]);
-            status = render_and_print("plot", rep, r->formats);
+            status = render_and_print("plot", rep, r->formats, set);
         }
+        nl_outset_end(set);
     }
     free(rep);
     free(r);
     return status;
 }
 
-/* renders the scripts of rep and prints what was written; the exit status */
-static int render_and_print(const char *command, nl_plot_report *rep, unsigned formats)
+/* renders the scripts of rep, places them and their figures (the set,
+ * all or none), and prints what was written; the exit status */
+static int render_and_print(const char *command, nl_plot_report *rep, unsigned formats, nl_outset *set)
 {
     nl_error err = {0};
     int status = 0;
@@ -361,21 +371,22 @@ static int render_and_print(const char *command, nl_plot_report *rep, unsigned f
         fprintf(stderr, "normlab %s: warning: %.*s\n", command, (int)len, w);
         w += len + (w[len] == '\n');
     }
-    if (nl_plot_render(rep, formats, &err) != NL_OK)
+    if (nl_plot_render(rep, formats, &err) != NL_OK || nl_plot_stage(rep, set, &err) != NL_OK ||
+        nl_outset_commit(set, NULL, &err) != NL_OK)
         status = nl_cmd_report(command, &err);
     if (rep->messages[0])
         fprintf(stderr, "normlab %s: gnuplot said:\n%s\n", command, rep->messages);
     if (rep->pdf_missing)
         fprintf(stderr, "normlab %s: %s has no pdfcairo terminal: wrote no PDFs (Debian's gnuplot-nox has it)\n",
                 command, rep->gnuplot);
-    if (rep->gnuplot_missing)
+    if (rep->gnuplot_missing && status == 0)
         fprintf(stderr, "normlab %s: gnuplot is not on PATH: wrote the scripts but rendered nothing; install "
                 "gnuplot (Debian: apt-get install gnuplot-nox), then: cd %s && gnuplot NAME.gp\n", command,
                 rep->plots_dir);
-    for (int i = 0; i < rep->n; i++)
+    for (int i = 0; i < rep->n && status == 0; i++)
         if (rep->items[i].note[0])
             printf("%s\n", rep->items[i].note);
-    for (int i = 0; i < rep->n; i++) {
+    for (int i = 0; i < rep->n && status == 0; i++) {
         const nl_plot_output *o = &rep->items[i];
         printf("%s", o->script);
         int shown = 0;
@@ -407,7 +418,8 @@ static void compare_usage(FILE *out)
             "  --templates DIR    edited gnuplot templates (DIR/style.gp, DIR/compare.gp), as\n"
             "                     for normlab plot\n\n"
             "Exit status: 0 figure written (rendered, or gnuplot missing), 1 gnuplot failed,\n"
-            "2 bad usage, a directory that is neither a run nor a sweep, or an --out refused.\n");
+            "2 bad usage, a directory that is neither a run nor a sweep, an --out refused, or\n"
+            "a directory, FIFO or link where one of its files goes (nothing is replaced then).\n");
 }
 
 int cmd_compare(int argc, char **argv)
@@ -459,9 +471,13 @@ int cmd_compare(int argc, char **argv)
     if (!rep)
         return 1;
     nl_error err = {0};
-    int status = nl_plot_compare(dirs, n_dirs, &spec, out, templates, rep, &err) == NL_OK
-                     ? render_and_print("compare", rep, formats)
+    /* the figure's files replaced all or none (--out is new, empty or compare's) */
+    nl_outset *set = nl_outset_begin(true, NULL);
+    int status = !set ? 1
+                 : nl_plot_compare_staged(dirs, n_dirs, &spec, out, templates, set, rep, &err) == NL_OK
+                     ? render_and_print("compare", rep, formats, set)
                      : nl_cmd_report("compare", &err);
+    nl_outset_end(set);
     free(rep);
     return status;
 }

@@ -29,7 +29,8 @@ static void usage(FILE *out)
             "  --experiment FILE  the experiment file of one sweep directory (default: the file in\n"
             "                     experiments/ whose name: is the directory's name)\n\n"
             "Exit status: 0 written, 1 failure at run time, 2 bad usage, a directory that is no\n"
-            "sweep or run or holds no runs, or FILE exists.\n");
+            "sweep or run or holds no runs, FILE exists (without --force), or FILE is a\n"
+            "directory, FIFO, link or device, or a file stands where a directory of its path goes.\n");
 }
 
 typedef struct {
@@ -76,14 +77,18 @@ static void command_line(int argc, char **argv, char *buf, size_t size)
         used += (size_t)snprintf(buf + used, size - used, " %s", argv[i]);
 }
 
+#define EXISTS_HINT "give --force to replace it, or --out FILE"
+
+/* the page as an output set of one: checked again, written beside FILE,
+ * placed whole (without --force never over a file made meanwhile) */
 static int write_page(const report_args *a, const char *out, const nl_report *rep)
 {
     nl_error err = {0};
-    bool existed = false;
-    const nl_code rc = a->force ? nl_write_atomic(out, rep->html.data, rep->html.len, &err)
-                                : nl_write_exclusive(out, rep->html.data, rep->html.len, &existed, &err);
-    if (existed)
-        nl_fail(&err, NL_ERR_USAGE, "%s exists (written meanwhile); give --force to replace it", out);
+    nl_outset *set = nl_outset_begin(a->force, EXISTS_HINT);
+    nl_code rc = set ? nl_outset_add_buf(set, out, &rep->html, &err) : nl_fail(&err, NL_ERR_NOMEM, "out of memory");
+    if (rc == NL_OK)
+        rc = nl_outset_commit(set, NULL, &err);
+    nl_outset_end(set);
     if (rc)
         return nl_cmd_report("report", &err);
     printf("%s (%.1f kB): %d run%s, %d figure%s%s\n", out, (double)rep->html.len / 1000.0, rep->n_runs,
@@ -106,9 +111,10 @@ int cmd_report(int argc, char **argv)
     nl_error err = {0};
     if (nl_is_dir(out))
         nl_fail(&err, NL_ERR_USAGE, "%s is a directory; name the page's file, e.g. --out %s/report.html", out, out);
-    /* refused before any work: the page never replaces a file unasked */
-    else if (!a.force && nl_path_exists(out))
-        nl_fail(&err, NL_ERR_USAGE, "%s exists; give --force to replace it, or --out FILE", out);
+    /* refused before any work: the page never replaces a file unasked,
+     * nor anything but a regular file (a FIFO, a link) with --force */
+    else
+        nl_output_check(out, a.force, EXISTS_HINT, &err);
     if (err.code)
         return nl_cmd_report("report", &err);
     char line[2048];

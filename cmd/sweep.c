@@ -124,8 +124,9 @@ static void usage_reruns(FILE *out)
           "SIGTERM when the sweep dies.\n"
           "Ctrl-C stops the running runs (a second Ctrl-C kills them), writes summary.csv and\n"
           "exits 1.\n"
-          "Exit status: 0 every run ok or diverged, 1 some failed or interrupted, 2 bad usage\n"
-          "or experiment file.\n",
+          "Exit status: 0 every run ok or diverged, 1 some failed or interrupted (or gnuplot\n"
+          "failed on a plot), 2 bad usage or experiment file, or a directory, FIFO or link\n"
+          "where a plot's file goes (each plot's files are replaced all or none).\n",
           out);
 }
 
@@ -308,14 +309,44 @@ static void on_event(void *ctx, const nl_sweep_event *ev)
 
 /* ---- plots ---- */
 
+/* one plot's script, data and figure as an output set (nl_outset): drawn
+ * beside plots/, placed all or none; *skipped: the kind cannot apply */
+static nl_code draw_plot(const char *dir, const nl_plot_spec *spec, nl_plot_report *rep, bool *skipped,
+                         nl_error *err)
+{
+    nl_outset *set = nl_outset_begin(true, NULL);
+    if (!set)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    nl_code rc = nl_plot_write_staged(dir, spec, 1, NULL, NULL, set, rep, err);
+    *skipped = rc == NL_ERR_USAGE;
+    if (rc == NL_OK)
+        rc = nl_plot_render(rep, NL_PLOT_PNG, err);
+    if (rc == NL_OK)
+        rc = nl_plot_stage(rep, set, err);
+    if (rc == NL_OK)
+        rc = nl_outset_commit(set, NULL, err);
+    nl_outset_end(set);
+    return rc;
+}
+
 /* makes the experiment's plots, one at a time: a plot the results cannot
  * give (no run wrote a trace) is skipped with the reason; a script gnuplot
- * rejects is a failure. Returns the exit status to add (0 or 1). */
+ * rejects is a failure, so is something in a figure's way (a directory,
+ * a FIFO). Returns the exit status to add (0, 1, or 2 for a plots/ or a
+ * file of it that is not the kind normlab writes). */
 static int make_plots(const nl_experiment *e, const char *dir, char *where, size_t where_size)
 {
     where[0] = '\0';
     if (e->n_plots == 0)
         return 0;
+    char plots[1100];
+    nl_path_join(plots, sizeof plots, dir, "plots");
+    /* refused here, not taken for a plot that cannot apply */
+    if (nl_path_exists(plots) && !nl_is_dir(plots)) {
+        nl_error dir_err = {0};
+        nl_fail(&dir_err, NL_ERR_USAGE, "%s is not a directory: no plots drawn", plots);
+        return nl_cmd_report("sweep", &dir_err);
+    }
     nl_plot_report *rep = calloc(1, sizeof *rep);
     if (!rep)
         return 1;
@@ -327,17 +358,18 @@ static int make_plots(const nl_experiment *e, const char *dir, char *where, size
         nl_error err = {0};
         char name[64];
         nl_plot_spec_name(&e->plots[i].spec, name, sizeof name);
-        const nl_code rc = nl_plot_write(dir, &e->plots[i].spec, 1, rep, &err);
-        if (rc == NL_ERR_USAGE) {
+        bool skipped = false;
+        const nl_code rc = draw_plot(dir, &e->plots[i].spec, rep, &skipped, &err);
+        if (skipped) {
             fprintf(stderr, "normlab sweep: plot %s skipped: %s\n", name, err.msg);
             continue;
         }
-        if (rc == NL_OK && nl_plot_render(rep, NL_PLOT_PNG, &err) != NL_OK)
+        if (rc != NL_OK) {
             fprintf(stderr, "normlab sweep: plot %s: %s\n", name, err.msg);
-        else if (rc != NL_OK)
-            fprintf(stderr, "normlab sweep: plot %s: %s\n", name, err.msg);
-        if (err.code != NL_OK)
-            status = 1;
+            if (nl_code_exit_status(rc) > status)
+                status = nl_code_exit_status(rc);
+            continue;
+        }
         if (rep->messages[0])
             fprintf(stderr, "normlab sweep: gnuplot said about %s:\n%s\n", name, rep->messages);
         for (int k = 0; k < rep->n; k++) {
@@ -784,8 +816,8 @@ static int run_sweep(nl_sweep_job *j, const sweep_args *a)
     if (!out.stopping) {
         status = out.shard_failed || out.shard_pending || out.start_failed ? 1 : 0;
         if (c->n[NL_SWEEP_PENDING] == 0 && j->e->n_plots) {
-            if (make_plots(j->e, j->dir, where, sizeof where))
-                status = 1;
+            const int plotted = make_plots(j->e, j->dir, where, sizeof where);
+            status = plotted > status ? plotted : status; /* 2: something in a figure's way */
         } else if (j->e->n_plots && j->shard.count > 1) {
             snprintf(where, sizeof where, "; plots wait for the other shards (%d runs pending): "
                      "normlab sweep %s%s%s --merge", c->n[NL_SWEEP_PENDING], a->path, a->out_dir ? " --out " : "",

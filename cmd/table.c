@@ -29,7 +29,8 @@ static void usage(FILE *out)
             "                  A and B only (dyt's alpha_init) gives a row per value, paired\n"
             "                  with the other's runs\n"
             "  --csv FILE      also write the rows as CSV, in summary.csv's units (fractions)\n\n"
-            "Exit status: 0 written, 1 failure at run time, 2 bad usage or directory.\n");
+            "Exit status: 0 written, 1 failure at run time, 2 bad usage or directory, or a\n"
+            "directory, FIFO or link at --csv FILE (replaced only when a regular file).\n");
 }
 
 int cmd_table(int argc, char **argv)
@@ -87,7 +88,8 @@ int cmd_table(int argc, char **argv)
     int status = 0;
     if (nl_table_write(dir, &spec, &md, csv_path ? &csv : NULL, &notes, &err) != NL_OK) {
         status = nl_cmd_report("table", &err);
-    } else if (csv_path && nl_write_atomic(csv_path, csv.data, csv.len, &err) != NL_OK) {
+    } else if (csv_path && (nl_output_check(csv_path, true, NULL, &err) != NL_OK || /* a FIFO, a link: exit 2 */
+                            nl_write_atomic(csv_path, csv.data, csv.len, &err) != NL_OK)) {
         status = nl_cmd_report("table", &err);
     } else {
         /* what the table leaves out or pools, where it cannot be missed */

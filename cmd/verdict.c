@@ -34,14 +34,17 @@ static void usage(FILE *out)
             "Writes verdicts.csv and verdicts.json beside summary.csv and plots/verdicts.gp\n"
             "(rendered to verdicts.png when gnuplot is there: effect and interval per claim,\n"
             "the expectation marked); files that exist are refused (exit 2, nothing written)\n"
-            "unless --force replaces them.\n\n"
+            "unless --force replaces them. The files of every SWEEP_DIR are written together,\n"
+            "all or none: a failure leaves every old one as it was.\n\n"
             "options:\n"
             "  --out DIR          write into DIR/<sweep name>/ instead\n"
             "  --seed N           the bootstrap's seed, 0 to 2^63 - 1 (default 1)\n"
             "  --level L          the intervals' level, in (0.5, 1) (default 0.95)\n"
             "  --experiment FILE  the experiment file (one SWEEP_DIR only)\n"
             "  --force            replace verdict files that exist\n\n"
-            "Exit status: 0 written, 1 failure at run time, 2 bad usage, claims or directory.\n");
+            "Exit status: 0 written, 1 failure at run time, 2 bad usage, claims or directory,\n"
+            "or an output path holding a directory, FIFO or link where a file goes (or a file\n"
+            "where a directory goes).\n");
 }
 
 typedef struct {
@@ -110,10 +113,13 @@ typedef struct {
     nl_claim_set claims;
     nl_verdict_report report;
     char out[1200];
+    bool gnuplot_missing; /* the forest plot was not rendered */
 } sweep_verdicts;
 
-static const char *const outputs[] = {"verdicts.csv", "verdicts.json", "plots/verdicts.gp"};
-enum { N_OUTPUTS = 3 };
+/* a sweep's verdict files, written as one set with the other sweeps' */
+static const char *const outputs[] = {"verdicts.csv", "verdicts.json", "plots/verdicts.gp", "plots/verdicts.png"};
+enum { N_OUTPUTS = sizeof outputs / sizeof outputs[0] };
+#define EXISTS_HINT "give --force to replace the verdict files, or --out DIR"
 
 static nl_code compute(const char *dir, const verdict_args *a, sweep_verdicts *s, nl_error *err)
 {
@@ -137,55 +143,70 @@ static nl_code compute(const char *dir, const verdict_args *a, sweep_verdicts *s
     return NL_OK;
 }
 
-/* without --force, any verdict file that exists: nothing is written */
-static nl_code refuse_existing(const sweep_verdicts *s, nl_error *err)
+/* every verdict file absent, or a regular file to replace with --force:
+ * refused before anything is written (a directory or FIFO in one's place,
+ * or in the place of a directory of its path, too) */
+static nl_code check_outputs(const sweep_verdicts *s, bool force, nl_error *err)
 {
     for (int o = 0; o < N_OUTPUTS; o++) {
         char path[1400];
         nl_path_join(path, sizeof path, s->out, outputs[o]);
-        if (nl_path_exists(path))
-            return nl_fail(err, NL_ERR_USAGE, "%s exists; give --force to replace the verdict files, or --out DIR",
-                           path);
+        const nl_code rc = nl_output_check(path, force, EXISTS_HINT, err);
+        if (rc)
+            return rc;
     }
     return NL_OK;
 }
 
-static nl_code write_file(const char *path, const nl_buf *b, bool force, nl_error *err)
-{
-    if (b->failed)
-        return nl_fail(err, NL_ERR_NOMEM, "out of memory writing %s", path);
-    return force ? nl_write_atomic(path, b->data, b->len, err) : nl_write_exclusive(path, b->data, b->len, NULL, err);
-}
-
-/* verdicts.csv, verdicts.json and the forest plot (rendered where gnuplot is) */
-static nl_code write_verdicts(const sweep_verdicts *s, bool force, nl_error *err)
+/* verdicts.csv, verdicts.json and the forest plot (rendered where gnuplot
+ * is, in the set's work directory) staged into set */
+static nl_code stage_verdicts(sweep_verdicts *s, nl_outset *set, nl_error *err)
 {
     char plots[1300], path[1400];
     nl_path_join(plots, sizeof plots, s->out, "plots");
-    nl_code rc = nl_make_dirs(plots, err);
     nl_buf csv = {0}, json = {0};
     nl_verdict_csv(&s->report, &csv);
     nl_verdict_json(&s->report, &json);
-    if (rc == NL_OK) {
-        nl_path_join(path, sizeof path, s->out, outputs[0]);
-        rc = write_file(path, &csv, force, err);
-    }
-    if (rc == NL_OK) {
-        nl_path_join(path, sizeof path, s->out, outputs[1]);
-        rc = write_file(path, &json, force, err);
-    }
+    nl_path_join(path, sizeof path, s->out, outputs[0]);
+    nl_code rc = nl_outset_add_buf(set, path, &csv, err);
+    nl_path_join(path, sizeof path, s->out, outputs[1]);
+    if (rc == NL_OK)
+        rc = nl_outset_add_buf(set, path, &json, err);
     nl_buf_free(&csv);
     nl_buf_free(&json);
-    nl_plot_report rep;
-    memset(&rep, 0, sizeof rep);
+    nl_plot_report *rep = calloc(1, sizeof *rep);
+    if (!rep)
+        return rc ? rc : nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    if (rc == NL_OK && (rc = nl_outset_make_dirs(set, plots, err)) == NL_OK)
+        rc = nl_outset_work_dir(set, plots, rep->work_dir, sizeof rep->work_dir, err);
     if (rc == NL_OK)
-        rc = nl_verdict_forest(&s->report, plots, &rep, err);
+        rc = nl_verdict_forest(&s->report, plots, rep, err);
     if (rc == NL_OK)
-        rc = nl_plot_render(&rep, NL_PLOT_PNG, err);
+        rc = nl_plot_render(rep, NL_PLOT_PNG, err);
     if (rc == NL_OK)
-        printf("%s/verdicts.csv, verdicts.json, plots/verdicts.gp%s\n", s->out,
-               rep.gnuplot_missing ? " (no gnuplot on PATH: not rendered)" : ", plots/verdicts.png");
+        rc = nl_plot_stage(rep, set, err);
+    s->gnuplot_missing = rep->gnuplot_missing;
+    free(rep);
     return rc;
+}
+
+/* every sweep's files staged, then placed together: all or none */
+static int write_verdicts(sweep_verdicts *s, int n, bool force)
+{
+    nl_error err = {0};
+    nl_outset *set = nl_outset_begin(force, EXISTS_HINT);
+    nl_code rc = set ? NL_OK : nl_fail(&err, NL_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n && rc == NL_OK; i++)
+        rc = stage_verdicts(&s[i], set, &err);
+    if (rc == NL_OK)
+        rc = nl_outset_commit(set, NULL, &err);
+    nl_outset_end(set);
+    if (rc)
+        return nl_cmd_report("verdict", &err);
+    for (int i = 0; i < n; i++)
+        printf("%s/verdicts.csv, verdicts.json, plots/verdicts.gp%s\n", s[i].out,
+               s[i].gnuplot_missing ? " (no gnuplot on PATH: not rendered)" : ", plots/verdicts.png");
+    return 0;
 }
 
 int cmd_verdict(int argc, char **argv)
@@ -203,16 +224,16 @@ int cmd_verdict(int argc, char **argv)
     int status = 0, done = 0;
     /* every sweep computed and checked before anything is written */
     for (; done < a.n_dirs && status == 0; done++)
-        if (compute(a.dirs[done], &a, &s[done], &err) != NL_OK || (!a.force && refuse_existing(&s[done], &err)))
+        if (compute(a.dirs[done], &a, &s[done], &err) != NL_OK || check_outputs(&s[done], a.force, &err))
             status = nl_cmd_report("verdict", &err);
     for (int i = 0; i < a.n_dirs && status == 0; i++) {
         nl_buf text = {0};
         nl_verdict_text(&s[i].report, &text);
         fputs(text.data ? text.data : "", stdout);
         nl_buf_free(&text);
-        if (write_verdicts(&s[i], a.force, &err) != NL_OK)
-            status = nl_cmd_report("verdict", &err);
     }
+    if (status == 0)
+        status = write_verdicts(s, a.n_dirs, a.force);
     for (int i = 0; i < done; i++)
         nl_verdict_report_free(&s[i].report);
     free(s);

@@ -16,7 +16,8 @@
 
 #include "base/status.h"
 
-/* mkdir -p */
+/* mkdir -p; a file, FIFO or other non-directory in the way is the user's
+ * (NL_ERR_USAGE, exit 2, naming it and what it is) */
 nl_code nl_make_dirs(const char *path, nl_error *err);
 bool nl_path_exists(const char *path);
 bool nl_is_dir(const char *path);
@@ -41,7 +42,7 @@ nl_code nl_open_regular_rw(const char *path, int *fd, nl_error *err);
 /* the same check without opening (stat): for a file read later, or read
  * where a failure would pass for its absence */
 nl_code nl_check_regular(const char *path, bool absent_ok, nl_error *err);
-/* "a FIFO", "a directory", "a device", "a socket", "a regular file" */
+/* "a FIFO", "a directory", "a device", "a socket", "a symbolic link", "a regular file" */
 const char *nl_file_kind(mode_t mode);
 /* The kernel's own files, the one exception: /proc/..., /sys/... and
  * /dev/null (never regular files, never a FIFO). Opened with O_CLOEXEC
@@ -76,6 +77,58 @@ typedef struct {
 
 void nl_buf_printf(nl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void nl_buf_free(nl_buf *b);
+
+/* ---- an output set: the files of one command, written all or none ----
+ * A command that writes several files (verdict's CSV, JSON and forest plot;
+ * plot's scripts, data and figures; export's event files) stages each in a
+ * temporary of its own beside its destination (the same directory, so the
+ * final rename is atomic) and commits them only when every one is staged:
+ * a failure part-way (a directory or FIFO in one file's place, gnuplot
+ * rejecting a script, a full disk) leaves every file of the previous set
+ * byte-identical and removes what the set made, the directories it
+ * created included.
+ *
+ * Each destination must be absent or a regular file: a directory, FIFO,
+ * symbolic link (renaming over it would replace the link, not its file),
+ * device or socket there is refused with NL_ERR_USAGE (exit 2) naming it
+ * and what it is; so is a file where a directory of its path is wanted.
+ * Without force a regular file there is refused too (NL_ERR_USAGE, "PATH
+ * exists; " and the set's hint), checked when staging and again at commit,
+ * where each file is linked into place (link(2), or RENAME_NOREPLACE as
+ * nl_write_exclusive does): another process's file made meanwhile is never
+ * replaced. With force, commit renames over the old files, keeping a
+ * second name for each until all are placed, so that a rename refused
+ * part-way puts the old ones back. */
+typedef struct nl_outset nl_outset;
+
+/* a new, empty set; exists_hint ends the refusal of an existing file
+ * without force ("give --force to replace it"). NULL: out of memory. */
+nl_outset *nl_outset_begin(bool force, const char *exists_hint);
+/* the check staging makes, alone: for refusing before a command's work */
+nl_code nl_output_check(const char *path, bool force, const char *exists_hint, nl_error *err);
+/* mkdir -p, each directory made remembered (abort removes it, if empty) */
+nl_code nl_outset_make_dirs(nl_outset *set, const char *dir, nl_error *err);
+/* stages `len` bytes for `path` (its directories made as needed) */
+nl_code nl_outset_add(nl_outset *set, const char *path, const void *data, size_t len, nl_error *err);
+/* the same from a buffer (one whose allocation failed: NL_ERR_NOMEM) */
+nl_code nl_outset_add_buf(nl_outset *set, const char *path, const nl_buf *b, nl_error *err);
+/* stages for `path` the file another program made at `produced` (renamed,
+ * so on the same file system: in a work directory of the set) */
+nl_code nl_outset_adopt(nl_outset *set, const char *path, const char *produced, nl_error *err);
+/* A private directory beside `beside` (its sibling, "BESIDE.tmp.PID.N":
+ * relative paths from it reach what they reach from `beside`), for files
+ * built by another program before they are adopted; removed, with what is
+ * left in it, when the set ends. */
+nl_code nl_outset_work_dir(nl_outset *set, const char *beside, char *out, size_t size, nl_error *err);
+/* a file made in place by the caller (a marker), removed if the set fails */
+void nl_outset_own(nl_outset *set, const char *path);
+/* places every staged file (see above); on failure nothing is placed and
+ * the set is aborted. *existed (when not NULL): the refusal was a file
+ * made meanwhile at a destination, without force. */
+nl_code nl_outset_commit(nl_outset *set, bool *existed, nl_error *err);
+/* ends the set: one not committed is aborted (its temporaries, its own
+ * files, its work directories and the directories it made removed). NULL: nothing. */
+void nl_outset_end(nl_outset *set);
 
 /* ---- JSON, written by hand: objects of scalars, nested one level deep ---- */
 typedef struct {

@@ -347,19 +347,26 @@ static nl_code check_out_dir(const char *out_dir, nl_error *err)
     return NL_OK;
 }
 
-static nl_code make_out_dir(const char *out_dir, nl_error *err)
+/* with a set: out_dir made by it, a marker it made removed if it fails,
+ * and the figure written in a work directory beside out_dir */
+static nl_code make_out_dir(const char *out_dir, nl_outset *set, nl_plot_report *rep, nl_error *err)
 {
-    nl_code rc = nl_make_dirs(out_dir, err);
+    nl_code rc = set ? nl_outset_make_dirs(set, out_dir, err) : nl_make_dirs(out_dir, err);
     char marker[1200];
     nl_path_join(marker, sizeof marker, out_dir, COMPARE_MARKER);
     /* empty, so made in place: a temporary beside it would make the
      * directory look, to another compare checking it at that moment, not
      * empty and not compare's */
     int fd = -1;
-    if (rc == NL_OK && (fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0666)) < 0)
+    if (rc == NL_OK && (fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)) < 0 && errno != EEXIST)
         rc = nl_fail(err, NL_ERR_IO, "cannot write %s: %s", marker, strerror(errno));
-    if (fd >= 0)
+    if (fd >= 0) {
         close(fd);
+        if (set)
+            nl_outset_own(set, marker);
+    }
+    if (rc == NL_OK && set)
+        rc = nl_outset_work_dir(set, out_dir, rep->work_dir, sizeof rep->work_dir, err);
     return rc;
 }
 
@@ -435,9 +442,9 @@ static void adopt_warnings(const merge *M, pl_results *m)
 
 /* out_dir marked as compare's, then the curves into it */
 static nl_code write_compare(const pl_results *m, const nl_plot_spec *spec, const char *out_dir,
-                             const pl_templates *templates, nl_plot_report *rep, nl_error *err)
+                             const pl_templates *templates, nl_outset *set, nl_plot_report *rep, nl_error *err)
 {
-    nl_code rc = make_out_dir(out_dir, err);
+    nl_code rc = make_out_dir(out_dir, set, rep, err);
     if (rc)
         return rc;
     char curves_name[64], name[80];
@@ -475,8 +482,8 @@ static void free_merge(merge *M)
     free(M->keys);
 }
 
-nl_code nl_plot_compare(const char *const *dirs, int n_dirs, const nl_plot_spec *spec, const char *out_dir,
-                        const char *templates_dir, nl_plot_report *rep, nl_error *err)
+static nl_code compare(const char *const *dirs, int n_dirs, const nl_plot_spec *spec, const char *out_dir,
+                       const char *templates_dir, nl_outset *set, nl_plot_report *rep, nl_error *err)
 {
     memset(rep, 0, sizeof *rep);
     nl_code rc = check_request(dirs, n_dirs, spec, out_dir, err);
@@ -498,11 +505,23 @@ nl_code nl_plot_compare(const char *const *dirs, int n_dirs, const nl_plot_spec 
     if (rc == NL_OK) {
         adopt_warnings(&M, m);
         nl_copy_string(rep->warnings, sizeof rep->warnings, m->warnings);
-        rc = write_compare(m, spec, out_dir, templates, rep, err);
+        rc = write_compare(m, spec, out_dir, templates, set, rep, err);
     }
     free_merged(m);
     free_merge(&M);
     pl_templates_free(templates);
     free(templates);
     return rc;
+}
+
+nl_code nl_plot_compare(const char *const *dirs, int n_dirs, const nl_plot_spec *spec, const char *out_dir,
+                        const char *templates_dir, nl_plot_report *rep, nl_error *err)
+{
+    return compare(dirs, n_dirs, spec, out_dir, templates_dir, NULL, rep, err);
+}
+
+nl_code nl_plot_compare_staged(const char *const *dirs, int n_dirs, const nl_plot_spec *spec, const char *out_dir,
+                               const char *templates_dir, nl_outset *set, nl_plot_report *rep, nl_error *err)
+{
+    return compare(dirs, n_dirs, spec, out_dir, templates_dir, set, rep, err);
 }

@@ -1,4 +1,5 @@
 /* nl_plot_write: which plots, then each writer; nl_plot_render: gnuplot. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -23,7 +24,7 @@ nl_code pl_write_one(const pl_results *r, const nl_plot_spec *spec, const char *
         nl_copy_string(s.name, sizeof s.name, name);
     else
         nl_plot_spec_name(spec, s.name, sizeof s.name);
-    nl_copy_string(s.plots_dir, sizeof s.plots_dir, rep->plots_dir);
+    nl_copy_string(s.plots_dir, sizeof s.plots_dir, rep->work_dir[0] ? rep->work_dir : rep->plots_dir);
     s.kind = template_name ? template_name : nl_name_of(&nl_plot_kind_names, spec->kind);
     s.templates = templates;
     nl_code rc = pl_kind_row_of(spec->kind)->write(r, spec, &s, err);
@@ -141,8 +142,20 @@ nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_spe
     return nl_plot_write_into(dir, specs, n_specs, where, templates_dir, NULL, rep, err);
 }
 
-nl_code nl_plot_write_into(const char *dir, const nl_plot_spec *specs, int n_specs, const nl_plot_where *where,
-                           const char *templates_dir, const char *plots_dir, nl_plot_report *rep, nl_error *err)
+/* where the files go: plots_dir itself, made, or (with a set) a work
+ * directory beside it, plots_dir checked and made by the set (so that a
+ * refusal leaves no empty plots/ behind) */
+static nl_code make_plots_dir(nl_plot_report *rep, nl_outset *set, nl_error *err)
+{
+    if (!set)
+        return nl_make_dirs(rep->plots_dir, err);
+    nl_code rc = nl_outset_make_dirs(set, rep->plots_dir, err);
+    return rc ? rc : nl_outset_work_dir(set, rep->plots_dir, rep->work_dir, sizeof rep->work_dir, err);
+}
+
+static nl_code write_plots(const char *dir, const nl_plot_spec *specs, int n_specs, const nl_plot_where *where,
+                           const char *templates_dir, const char *plots_dir, nl_outset *set, nl_plot_report *rep,
+                           nl_error *err)
 {
     memset(rep, 0, sizeof *rep);
     nl_code rc = check_specs(specs, n_specs, where, err);
@@ -169,7 +182,7 @@ nl_code nl_plot_write_into(const char *dir, const nl_plot_spec *specs, int n_spe
         nl_copy_string(rep->plots_dir, sizeof rep->plots_dir, plots_dir);
     else
         nl_path_join(rep->plots_dir, sizeof rep->plots_dir, r->dir, "plots");
-    if ((rc = nl_make_dirs(rep->plots_dir, err)) == NL_OK && n_specs == 0)
+    if ((rc = make_plots_dir(rep, set, err)) == NL_OK && n_specs == 0)
         rc = write_every_kind(r, where, templates, rep, err);
     for (int i = 0; i < n_specs && rc == NL_OK; i++) {
         nl_plot_spec spec;
@@ -180,6 +193,38 @@ nl_code nl_plot_write_into(const char *dir, const nl_plot_spec *specs, int n_spe
     free(r);
     pl_templates_free(templates);
     free(templates);
+    return rc;
+}
+
+nl_code nl_plot_write_into(const char *dir, const nl_plot_spec *specs, int n_specs, const nl_plot_where *where,
+                           const char *templates_dir, const char *plots_dir, nl_plot_report *rep, nl_error *err)
+{
+    return write_plots(dir, specs, n_specs, where, templates_dir, plots_dir, NULL, rep, err);
+}
+
+nl_code nl_plot_write_staged(const char *dir, const nl_plot_spec *specs, int n_specs, const nl_plot_where *where,
+                             const char *templates_dir, nl_outset *set, nl_plot_report *rep, nl_error *err)
+{
+    return write_plots(dir, specs, n_specs, where, templates_dir, NULL, set, rep, err);
+}
+
+nl_code nl_plot_stage(nl_plot_report *rep, nl_outset *set, nl_error *err)
+{
+    if (!rep->work_dir[0])
+        return NL_OK;
+    DIR *d = opendir(rep->work_dir);
+    if (!d)
+        return nl_fail(err, NL_ERR_IO, "cannot read %s: %s", rep->work_dir, strerror(errno));
+    nl_code rc = NL_OK;
+    for (struct dirent *e; rc == NL_OK && (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char produced[1400], path[1400];
+        nl_path_join(produced, sizeof produced, rep->work_dir, e->d_name);
+        nl_path_join(path, sizeof path, rep->plots_dir, e->d_name);
+        rc = nl_outset_adopt(set, path, produced, err);
+    }
+    closedir(d);
     return rc;
 }
 
@@ -285,6 +330,7 @@ nl_code nl_plot_render(nl_plot_report *rep, unsigned formats, nl_error *err)
         }
     }
     size_t used = 0;
+    const char *dir = rep->work_dir[0] ? rep->work_dir : rep->plots_dir;
     for (int i = 0; i < rep->n; i++) {
         nl_plot_output *o = &rep->items[i];
         for (int f = 0; f < NL_PLOT_N_FORMATS; f++) {
@@ -302,10 +348,10 @@ nl_code nl_plot_render(nl_plot_report *rep, unsigned formats, nl_error *err)
                      pl_q(temp_name, quoted, sizeof quoted));
             snprintf(script, sizeof script, "%s.gp", o->name);
             char out[1300], temp[1600];
-            snprintf(out, sizeof out, "%s/%s.%s", rep->plots_dir, o->name, fmt);
-            snprintf(temp, sizeof temp, "%s/%s.%s", rep->plots_dir, temp_name, fmt);
+            snprintf(out, sizeof out, "%s/%s.%s", dir, o->name, fmt);
+            snprintf(temp, sizeof temp, "%s/%s.%s", dir, temp_name, fmt);
             int status = 0;
-            nl_code rc = run_gnuplot(rep->gnuplot, rep->plots_dir, expr, script, said, sizeof said, &status, err);
+            nl_code rc = run_gnuplot(rep->gnuplot, dir, expr, script, said, sizeof said, &status, err);
             if (rc)
                 return rc;
             if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {

@@ -98,6 +98,18 @@ nl_code nl_plot_write_with(const char *dir, const nl_plot_spec *specs, int n_spe
  * ../metrics.csv and ../trace.csv, which the caller provides there. */
 nl_code nl_plot_write_into(const char *dir, const nl_plot_spec *specs, int n_specs, const nl_plot_where *where,
                            const char *templates_dir, const char *plots_dir, nl_plot_report *rep, nl_error *err);
+/* The same as one output set (nl_outset, log/files.h) for normlab plot:
+ * the scripts and their data are written, and nl_plot_render draws them,
+ * in a work directory of the set beside <dir>/plots (rep->work_dir), from
+ * which nl_plot_stage stages every file as <dir>/plots/NAME; the caller
+ * commits. Until then nothing in plots/ changes, so a plot that fails
+ * (a kind that cannot apply, gnuplot rejecting a script, a directory where
+ * a figure goes) leaves every old script, CSV and figure as it was. */
+nl_code nl_plot_write_staged(const char *dir, const nl_plot_spec *specs, int n_specs, const nl_plot_where *where,
+                             const char *templates_dir, nl_outset *set, nl_plot_report *rep, nl_error *err);
+/* stages the files written and drawn in rep->work_dir as rep->plots_dir's
+ * (nothing to do without a work directory) */
+nl_code nl_plot_stage(nl_plot_report *rep, nl_outset *set, nl_error *err);
 /* The curves of several run or sweep directories (at least two, any mix)
  * in one figure, written to out_dir/compare[-METRIC[-SPLIT]].gp (and .csv).
  * spec is a curves spec (metric, split). The legend tells the variants
@@ -109,6 +121,11 @@ nl_code nl_plot_write_into(const char *dir, const nl_plot_spec *specs, int n_spe
  * NL_ERR_USAGE error. Render with nl_plot_render. */
 nl_code nl_plot_compare(const char *const *dirs, int n_dirs, const nl_plot_spec *spec, const char *out_dir,
                         const char *templates_dir, nl_plot_report *rep, nl_error *err);
+/* the same as one output set (see nl_plot_write_staged): out_dir made and
+ * marked by the set, the figure written and drawn in a work directory
+ * beside it, for nl_plot_stage */
+nl_code nl_plot_compare_staged(const char *const *dirs, int n_dirs, const nl_plot_spec *spec, const char *out_dir,
+                               const char *templates_dir, nl_outset *set, nl_plot_report *rep, nl_error *err);
 /* writes the built-in templates into dir, to edit for --templates */
 nl_code nl_plot_write_templates(const char *dir, nl_error *err);
 

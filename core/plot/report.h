@@ -21,6 +21,10 @@ typedef struct {
     nl_plot_output items[NL_PLOT_MAX_OUTPUTS];
     int n;
     char plots_dir[1100];
+    /* where the files are written and drawn, when not plots_dir itself: a
+     * private directory of an output set (nl_outset_work_dir) beside
+     * plots_dir, whose files nl_plot_stage stages as plots_dir's ("" none) */
+    char work_dir[1100];
     /* CSV lines the plots left out, one a line: "PATH line N: the last line
      * is cut short (...); left out" ("" none); the figures say so too */
     char warnings[2048];

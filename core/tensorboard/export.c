@@ -111,9 +111,11 @@ static void add_metric_tags(const char *run_dir, sweep_hparams *h)
 
 /* ---- writing ---- */
 
+/* every event file staged in one output set, placed when all are built:
+ * a failure part-way leaves the logdir as it was */
 typedef struct {
     const char *logdir;
-    bool force;
+    nl_outset *set;
 } target;
 
 static nl_code write_events(const target *t, const char *run, const nl_tb_bytes *b, nl_error *err)
@@ -123,20 +125,16 @@ static nl_code write_events(const target *t, const char *run, const nl_tb_bytes 
         nl_path_join(dir, sizeof dir, t->logdir, run);
     else
         nl_copy_string(dir, sizeof dir, t->logdir);
-    nl_code rc = nl_make_dirs(dir, err);
     struct stat st;
     /* a link there (left in a logdir replaced with --force) would take the
      * events outside --out */
-    if (rc == NL_OK && run && lstat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
-        rc = nl_fail(err, NL_ERR_USAGE, "%s is %s, not a directory: normlab writes only inside --out", dir,
-                     S_ISLNK(st.st_mode) ? "a symbolic link" : nl_file_kind(st.st_mode));
+    if (run && lstat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+        return nl_fail(err, NL_ERR_USAGE, "%s is %s, not a directory: normlab writes only inside --out", dir,
+                       S_ISLNK(st.st_mode) ? "a symbolic link" : nl_file_kind(st.st_mode));
     nl_path_join(path, sizeof path, dir, NL_TB_RUN_FILE);
-    if (rc == NL_OK && b->failed)
-        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory building %s", path);
-    if (rc == NL_OK)
-        rc = t->force ? nl_write_atomic(path, b->data, b->len, err) : nl_write_exclusive(path, b->data, b->len,
-                                                                                         NULL, err);
-    return rc;
+    if (b->failed)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory building %s", path);
+    return nl_outset_add(t->set, path, b->data, b->len, err);
 }
 
 static nl_tb_status status_of(nl_sweep_state s)
@@ -233,9 +231,15 @@ nl_code nl_tb_export(const char *dir, const char *logdir, bool force, nl_tb_expo
         rc = nl_fail(err, NL_ERR_USAGE, "nothing to export in %s: its summary.csv lists no runs", r.dir);
     if (rc == NL_OK)
         rc = check_logdir(logdir, force, err);
-    const target t = {logdir, force};
+    const target t = {logdir, nl_outset_begin(force, "give --force to replace the event files there, or a new "
+                                                     "--out LOGDIR")};
+    if (rc == NL_OK && !t.set)
+        rc = nl_fail(err, NL_ERR_NOMEM, "out of memory");
     if (rc == NL_OK)
         rc = export_sweep(&r, &t, rep, err);
+    if (rc == NL_OK)
+        rc = nl_outset_commit(t.set, NULL, err);
+    nl_outset_end(t.set);
     if (rc == NL_OK && rep->n_pending)
         nl_buf_printf(&rep->notes, "%s: %d of %d runs are unfinished (their summary.json says so): exported as "
                       "far as their files go, session status RUNNING\n", r.dir, rep->n_pending, r.n_runs);

@@ -27,7 +27,9 @@ typedef struct {
  * sweep the experiment in LOGDIR/NL_TB_RUN_FILE). A logdir that exists
  * and is not empty is refused (NL_ERR_USAGE, nothing written) unless
  * force, which replaces the files of those names. A directory that is no
- * sweep or run, or a sweep without runs, is NL_ERR_USAGE. */
+ * sweep or run, or a sweep without runs, is NL_ERR_USAGE. The files are one
+ * output set (nl_outset): all written or none, a directory, FIFO or link
+ * where one goes (or a file where a directory goes) NL_ERR_USAGE. */
 nl_code nl_tb_export(const char *dir, const char *logdir, bool force, nl_tb_export_report *rep, nl_error *err);
 
 #endif

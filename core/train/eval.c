@@ -486,6 +486,8 @@ static void record_json(nl_json *j, const char *name, const nl_eval_options *opt
     nl_json_end(j);
 }
 
+#define RECORD_EXISTS "an eval record is never replaced; choose another --name"
+
 /* Creates eval/<name>.json exclusively: a record is never replaced, also
  * by another eval of the run at the same moment. Numbered, an existing name
  * takes the next free suffix; else it is refused. */
@@ -513,11 +515,28 @@ static nl_code create_record(const char *run_dir, char *name, size_t name_size, 
             *err = exists_err;
             return rc;
         }
+        struct stat st;
+        if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) /* a directory, FIFO, link: say so */
+            return nl_output_check(path, false, RECORD_EXISTS, err);
         if (!numbered || k > 100000)
             return nl_fail(err, NL_ERR_USAGE, "%s exists: an eval record is never replaced; "
                            "nothing was written: choose another --name", path);
         snprintf(name, name_size, "%s-%d", base, k);
     }
+}
+
+nl_code nl_eval_check_outputs(const char *run_dir, const char *name, nl_error *err)
+{
+    char path[1400], dir[1100];
+    nl_path_join(dir, sizeof dir, run_dir, NL_EVAL_DIR);
+    nl_path_join(path, sizeof path, dir, NL_EVAL_TABLE);
+    /* appended to: there or not, but a regular file; eval/ a directory */
+    nl_code rc = nl_output_check(path, true, NULL, err);
+    if (rc == NL_OK && name) {
+        record_path(run_dir, name, path, sizeof path);
+        rc = nl_output_check(path, false, RECORD_EXISTS, err);
+    }
+    return rc;
 }
 
 nl_code nl_eval_write_record(const char *run_dir, char *name, size_t name_size, bool numbered,
@@ -526,9 +545,13 @@ nl_code nl_eval_write_record(const char *run_dir, char *name, size_t name_size, 
 {
     char dir[1100];
     nl_path_join(dir, sizeof dir, run_dir, NL_EVAL_DIR);
-    nl_code rc = nl_make_dirs(dir, err);
-    if (rc)
-        return rc;
+    /* the set holds eval/ when this eval makes it: removed again if the
+     * record or its row cannot be written (the record itself is created
+     * exclusively, below, not staged: its name may have to move on) */
+    nl_outset *set = nl_outset_begin(false, RECORD_EXISTS);
+    nl_code rc = set ? nl_outset_make_dirs(set, dir, err) : nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    if (rc == NL_OK)
+        rc = nl_eval_check_outputs(run_dir, NULL, err);
     char written[32];
     const time_t now = time(NULL);
     struct tm tm;
@@ -539,9 +562,13 @@ nl_code nl_eval_write_record(const char *run_dir, char *name, size_t name_size, 
      * it, and nothing else writes that name); a crash between the two
      * leaves a record without its row, which the record's own file still
      * holds in full. */
-    rc = create_record(run_dir, name, name_size, numbered, opt, r, written, path, path_size, err);
+    if (rc == NL_OK)
+        rc = create_record(run_dir, name, name_size, numbered, opt, r, written, path, path_size, err);
     if (rc == NL_OK && (rc = append_csv_row(run_dir, name, opt, r, written, err)) != NL_OK)
         unlink(path);
+    if (rc == NL_OK)
+        rc = nl_outset_commit(set, NULL, err);
+    nl_outset_end(set);
     return rc;
 }
 

@@ -78,6 +78,12 @@ nl_code nl_eval_write_record(const char *run_dir, char *name, size_t name_size, 
                              const nl_eval_options *opt, const nl_eval_result *r, char *path,
                              size_t path_size, nl_error *err);
 
+/* What nl_eval_write_record checks before it writes, for refusing before
+ * the evaluation: RUN_DIR/eval a directory (or absent), its evals.csv a
+ * regular file (or absent), and (name not NULL) no record of that name;
+ * else NL_ERR_USAGE naming the path and what is there (exit 2). */
+nl_code nl_eval_check_outputs(const char *run_dir, const char *name, nl_error *err);
+
 /* Removes the eval records of RUN_DIR (its eval/ directory's records, table
  * and temporaries; eval/ itself when nothing else is in it), for a run
  * started over: they evaluated the model it replaces. *removed: records. */
