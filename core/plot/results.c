@@ -726,6 +726,61 @@ static void free_values(char **v, int n)
     free(v);
 }
 
+/* "0, 0.2, 0.5": the distinct values of the runs' own (config.yaml) values
+ * among the runs marked kept */
+static void own_values_among(char *const *own, int n, const bool *kept, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    for (int i = 0, used = 0; i < n && used < (int)size; i++) {
+        const char *v = own[i] ? own[i] : "";
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++)
+            seen = kept[j] && !strcmp(own[j] ? own[j] : "", v);
+        if (kept[i] && !seen)
+            used += snprintf(buf + used, size - (size_t)used, "%s%s", used ? ", " : "", v[0] ? v : "(none)");
+    }
+}
+
+/* where item w (key=want): the runs of `kept` without that value unmarked;
+ * refused when no run has the key, or none is left */
+static nl_code keep_matching(const pl_results *all, const char *key, const char *want, bool *kept, int w,
+                             const char *where_text, nl_error *err)
+{
+    /* a varied key is summary.csv's column; any other, each run's config.yaml */
+    char **own = pl_key(all, key) < 0 ? config_values(all, key) : NULL;
+    bool anyone = pl_key(all, key) >= 0;
+    for (int i = 0; own && i < all->n_runs; i++)
+        anyone |= own[i] != NULL;
+    if (pl_key(all, key) < 0 && !own)
+        return nl_fail(err, NL_ERR_NOMEM, "out of memory");
+    if (!anyone) {
+        char keys[1024] = "";
+        size_t used = 0;
+        for (int k = 0; k < all->n_keys && used < sizeof keys; k++)
+            used += (size_t)snprintf(keys + used, sizeof keys - used, "%s%s", used ? ", " : "", all->keys[k]);
+        free_values(own, all->n_runs);
+        return nl_fail(err, NL_ERR_USAGE, "where: no run in %s has the key '%s'; the keys its runs vary: %s "
+                       "(or any key of a run's config.yaml)", all->dir, key, used ? keys : "none");
+    }
+    char before[1024] = "";
+    if (own)
+        own_values_among(own, all->n_runs, kept, before, sizeof before);
+    else
+        values_among(all, key, kept, before, sizeof before);
+    int n_kept = 0;
+    for (int i = 0; i < all->n_runs; i++) {
+        /* a run without the key does not have the value asked for */
+        const char *v = own ? own[i] : pl_value(all, &all->runs[i], key);
+        kept[i] = kept[i] && v && nl_values_equal(v, want);
+        n_kept += kept[i];
+    }
+    free_values(own, all->n_runs);
+    if (n_kept == 0)
+        return nl_fail(err, NL_ERR_USAGE, "where: %s=%s leaves no run of %s%s%s; %s has the values %s%s", key, want,
+                       all->dir, w ? " with " : "", w ? where_text : "", key, before, w ? " there" : "");
+    return NL_OK;
+}
+
 nl_code pl_results_where(const pl_results *all, const nl_plot_where *where, pl_results *out, nl_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -738,50 +793,10 @@ nl_code pl_results_where(const pl_results *all, const nl_plot_where *where, pl_r
     char where_text[sizeof out->where] = "";
     for (int w = 0; w < where->n; w++) {
         const char *key = where->items[w].key, *want = where->items[w].value;
-        /* a varied key is summary.csv's column; any other, each run's config.yaml */
-        char **own = pl_key(all, key) < 0 ? config_values(all, key) : NULL;
-        bool anyone = pl_key(all, key) >= 0;
-        for (int i = 0; own && i < all->n_runs; i++)
-            anyone |= own[i] != NULL;
-        if (pl_key(all, key) < 0 && !own) {
+        const nl_code rc = keep_matching(all, key, want, kept, w, where_text, err);
+        if (rc) {
             free(kept);
-            return nl_fail(err, NL_ERR_NOMEM, "out of memory");
-        }
-        if (!anyone) {
-            char keys[1024] = "";
-            size_t used = 0;
-            for (int k = 0; k < all->n_keys && used < sizeof keys; k++)
-                used += (size_t)snprintf(keys + used, sizeof keys - used, "%s%s", used ? ", " : "", all->keys[k]);
-            free(kept);
-            free_values(own, all->n_runs);
-            return nl_fail(err, NL_ERR_USAGE, "where: no run in %s has the key '%s'; the keys its runs vary: %s "
-                           "(or any key of a run's config.yaml)", all->dir, key, used ? keys : "none");
-        }
-        char before[1024] = "";
-        if (!own)
-            values_among(all, key, kept, before, sizeof before);
-        for (int i = 0, used = 0; own && i < all->n_runs && used < (int)sizeof before; i++) {
-            const char *v = own[i] ? own[i] : "";
-            bool seen = false;
-            for (int j = 0; j < i && !seen; j++)
-                seen = kept[j] && !strcmp(own[j] ? own[j] : "", v);
-            if (kept[i] && !seen)
-                used += snprintf(before + used, sizeof before - (size_t)used, "%s%s", used ? ", " : "",
-                                 v[0] ? v : "(none)");
-        }
-        int n_kept = 0;
-        for (int i = 0; i < all->n_runs; i++) {
-            /* a run without the key does not have the value asked for */
-            const char *v = own ? own[i] : pl_value(all, &all->runs[i], key);
-            kept[i] = kept[i] && v && nl_values_equal(v, want);
-            n_kept += kept[i];
-        }
-        free_values(own, all->n_runs);
-        if (n_kept == 0) {
-            free(kept);
-            return nl_fail(err, NL_ERR_USAGE, "where: %s=%s leaves no run of %s%s%s; %s has the values %s%s", key,
-                           want, all->dir, w ? " with " : "", w ? where_text : "", key, before,
-                           w ? " there" : "");
+            return rc;
         }
         where_used += (size_t)snprintf(where_text + where_used, sizeof where_text - where_used, "%s%s=%s",
                                        where_used ? ", " : "", short_key(all, key), want);

@@ -25,6 +25,9 @@ const char *pl_q(const char *s, char *buf, size_t size)
         if (c == '"' || c == '\\') {
             buf[k++] = '\\';
             buf[k++] = (char)c;
+        } else if (c == '\n') { /* a label's line break, as gnuplot writes it */
+            buf[k++] = '\\';
+            buf[k++] = 'n';
         } else if (c == '`' || c < 0x20 || c == 0x7f) {
             k += (size_t)snprintf(buf + k, size - k, "\\%03o", c);
         } else if (n == 0) {
