@@ -13,6 +13,9 @@
  *   OUTDIR/text/         the README's start as text files (fuzz_text.c)
  *   OUTDIR/results/      each committed sweep of results/: its summary.csv
  *                        and its first run's files (fuzz_results.c)
+ *   OUTDIR/sweep/        a few small committed sweeps: summary.csv, the first
+ *                        run's files, verdicts.csv and the experiment file,
+ *                        in five modes (fuzz_sweep.h: fuzz_report.c, fuzz_export.c)
  *   OUTDIR/checkpoint/   checkpoints written by short runs of
  *                        fuzz_checkpoint.h's config (fuzz_checkpoint.c)
  *   OUTDIR/final_model/  the final model of a run of fuzz_final_model.h's
@@ -545,6 +548,75 @@ static void write_results_seeds(const char *srcdir, const char *outdir)
         die(results, "no sweep with a summary.csv");
 }
 
+/* ---- sweep seeds: a few small committed sweeps (fuzz_sweep.h's layout,
+ * fuzz_report.c and fuzz_export.c) ---- */
+
+/* every file of fuzz_sweep.h, in its order, for results/NAME: its
+ * summary.csv, its first run's five files, verdicts.csv and
+ * experiments/NAME.yaml, each cut after its last whole line within the
+ * sizes below; one seed per mode byte below (the harnesses' bits: 1 the
+ * single run, 2 both directories or a logdir that holds a file, 4 the
+ * experiment file or --force) */
+static void write_sweep_seeds(const char *srcdir, const char *outdir)
+{
+    /* small sweeps: one without series.csv and trace.csv, ones with
+     * series.csv (probes), one with trace.csv */
+    static const char *const sweeps[] = {"finetune-shift-pretrain", "rms-layer-cnn", "loss-scaling-lm",
+                                         "ioffe-fig1", "signal-propagation"};
+    static const char *const run_files[] = {"summary.json", "metrics.csv", "config.yaml", "series.csv",
+                                            "trace.csv"};
+    static const unsigned char modes[] = {0, 1, 2, 4, 6};
+    enum { N = 8, ROWS_MAX = 4096, RUN_MAX = 2048, CONFIG_MAX = 8192, EXPERIMENT_MAX = 16384 };
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/sweep", outdir);
+    make_dir(dir);
+    for (size_t k = 0; k < sizeof sweeps / sizeof *sweeps; k++) {
+        char sweep[1200], run[1500], experiments[1200], exp_name[200];
+        snprintf(sweep, sizeof sweep, "%s/results/%s", srcdir, sweeps[k]);
+        snprintf(experiments, sizeof experiments, "%s/experiments", srcdir);
+        snprintf(exp_name, sizeof exp_name, "%s.yaml", sweeps[k]);
+        bytes part[N] = {{0}};
+        unsigned char mask = 0;
+        if (!read_lines(sweep, "summary.csv", ROWS_MAX, &part[0]))
+            die(sweep, "no summary.csv");
+        mask |= 1u;
+        /* the first run: the first field of the line after the header */
+        const char *row = memchr(part[0].data, '\n', part[0].len);
+        size_t name_len = 0;
+        while (row && row + 1 + name_len < (const char *)part[0].data + part[0].len && row[1 + name_len] != ',' &&
+               row[1 + name_len] != '\n')
+            name_len++;
+        if (!name_len)
+            die(sweep, "no run in summary.csv");
+        snprintf(run, sizeof run, "%s/runs/%.*s", sweep, (int)name_len, row + 1);
+        for (int i = 1; i <= 5; i++)
+            if (read_lines(run, run_files[i - 1], i == 3 ? CONFIG_MAX : RUN_MAX, &part[i]))
+                mask |= (unsigned char)(1u << i);
+        if (read_lines(sweep, "verdicts.csv", ROWS_MAX, &part[6]))
+            mask |= 1u << 6;
+        if (read_lines(experiments, exp_name, EXPERIMENT_MAX, &part[7]))
+            mask |= 1u << 7;
+        for (size_t m = 0; m < sizeof modes; m++) {
+            const unsigned char header[2] = {modes[m], mask};
+            bytes seed = {0};
+            put(&seed, header, sizeof header);
+            for (int i = 0; i < N - 1; i++) {
+                const unsigned char len[2] = {(unsigned char)part[i].len, (unsigned char)(part[i].len >> 8)};
+                put(&seed, len, 2);
+            }
+            for (int i = 0; i < N; i++)
+                if (part[i].len)
+                    put(&seed, part[i].data, part[i].len);
+            char name[300];
+            snprintf(name, sizeof name, "%s-mode-%d", sweeps[k], modes[m]);
+            write_file(dir, name, seed.data, seed.len);
+            free(seed.data);
+        }
+        for (int i = 0; i < N; i++)
+            free(part[i].data);
+    }
+}
+
 /* ---- checkpoint seeds: a mode byte, then a checkpoint file ---- */
 
 typedef struct {
@@ -750,6 +822,7 @@ int main(int argc, char **argv)
     write_cifar_seeds(argv[2]);
     write_text_seeds(argv[1], argv[2]);
     write_results_seeds(argv[1], argv[2]);
+    write_sweep_seeds(argv[1], argv[2]);
     write_checkpoint_seeds(argv[2]);
     write_final_model_seeds(argv[2]);
     write_init_from_seeds(argv[2]);
