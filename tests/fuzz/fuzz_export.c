@@ -87,13 +87,13 @@ static bool listed(const char *listing, const char *rel, const char *after)
     return false;
 }
 
-/* every file under ROOT/rel that the export made is an event file: the
+/* every file under rel (relative to ROOT's parent) that the export made is an event file: the
  * others (the one kept there, a run's files that a run name put there)
  * were there before, as they were */
 static void check_logdir(const fuzz_sweep *s, const char *rel, const char *before, const char *after, int depth)
 {
     char dir[1500];
-    snprintf(dir, sizeof dir, "%s/%s", s->root, rel);
+    snprintf(dir, sizeof dir, "%s/%s", s->base, rel);
     DIR *d = opendir(dir);
     if (!d)
         return;
@@ -102,7 +102,7 @@ static void check_logdir(const fuzz_sweep *s, const char *rel, const char *befor
             continue;
         char path[2048], child[1500];
         snprintf(child, sizeof child, "%s/%s", rel, e->d_name);
-        snprintf(path, sizeof path, "%s/%s", s->root, child);
+        snprintf(path, sizeof path, "%s/%s", s->base, child);
         struct stat st;
         FUZZ_REQUIRE(lstat(path, &st) == 0, "cannot stat %s", path);
         if (S_ISDIR(st.st_mode)) {
@@ -139,7 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const nl_code rc = nl_tb_export(dir, s.out, force, &rep, &err);
     char *after = fuzz_sweep_list(&s);
     /* only LOGDIR changes; a refusal changes nothing where LOGDIR held a file */
-    static const char *const out_only[] = {"out", NULL};
+    static const char *const out_only[] = {"root/out", NULL};
     const bool refused_whole = rc != NL_OK && (s.mode & MODE_NOT_EMPTY) && !force;
     fuzz_sweep_check_listing(before, after, refused_whole ? NULL : out_only, "normlab export");
     if (rc != NL_OK) {
@@ -149,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_REQUIRE(rep.n_runs >= 0 && rep.n_pending >= 0 && rep.n_scalars >= 0, "%d runs, %d pending, %ld scalars",
                      rep.n_runs, rep.n_pending, rep.n_scalars);
     }
-    check_logdir(&s, "out", before, after, 0);
+    check_logdir(&s, "root/out", before, after, 0);
     if (s.mode & MODE_NOT_EMPTY)
         FUZZ_REQUIRE(nl_path_exists(keep), "%s removed", keep);
     nl_buf_free(&rep.notes);

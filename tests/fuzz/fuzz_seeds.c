@@ -16,6 +16,7 @@
  *   OUTDIR/sweep/        a few small committed sweeps: summary.csv, the first
  *                        run's files, verdicts.csv and the experiment file,
  *                        in five modes (fuzz_sweep.h: fuzz_report.c, fuzz_export.c)
+ *   OUTDIR/sweep.dict    their dictionary: "../" and the readers' column names
  *   OUTDIR/checkpoint/   checkpoints written by short runs of
  *                        fuzz_checkpoint.h's config (fuzz_checkpoint.c)
  *   OUTDIR/final_model/  the final model of a run of fuzz_final_model.h's
@@ -45,9 +46,11 @@
 #include "fuzz_final_model.h"
 #include "log/files.h"
 #include "plot/plot.h"
+#include "sweep/result.h"
 #include "train/checkpoint.h"
 #include "train/final_model.h"
 #include "train/run.h"
+#include "verdict/verdict.h"
 
 static void die(const char *what, const char *detail)
 {
@@ -617,6 +620,31 @@ static void write_sweep_seeds(const char *srcdir, const char *outdir)
     }
 }
 
+/* the sweep harnesses' dictionary (sweep.dict): what turns a run name
+ * into a path elsewhere, and the words the readers look for */
+static void write_sweep_dict(const char *outdir)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/sweep.dict", outdir);
+    FILE *out = fopen(path, "w");
+    if (!out)
+        die(path, strerror(errno));
+    static const char *const words[] = {
+        "../", "..", "/", "./", "\"", ",", "\n", "\r\n", "runs/", "run,", "status", "seed", "started_at",
+        "finished_at", "wall_s", "step", "split", "epoch", "elapsed_s", "lr", "train", "test", "series",
+        "layer", "name", "value", "nan", "inf", "-1", "1e308", "claim", "verdict", "expect", "lo", "hi",
+        "effect", "p_holm", "level", "plots:", "kind:", "metric:", "where:", "name:"};
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        dict_entry(out, words[i], strlen(words[i]));
+    for (int m = 0; m < NL_SWEEP_N_METRICS; m++)
+        dict_entry(out, nl_sweep_metric_names[m], strlen(nl_sweep_metric_names[m]));
+    for (int st = NL_SWEEP_PENDING; st <= NL_SWEEP_FAILED; st++)
+        dict_entry(out, nl_sweep_state_name((nl_sweep_state)st), strlen(nl_sweep_state_name((nl_sweep_state)st)));
+    for (int k = 0; k < NL_VERDICT_KIND_COUNT; k++)
+        dict_entry(out, nl_verdict_kind_names[k], strlen(nl_verdict_kind_names[k]));
+    fclose(out);
+}
+
 /* ---- checkpoint seeds: a mode byte, then a checkpoint file ---- */
 
 typedef struct {
@@ -823,6 +851,7 @@ int main(int argc, char **argv)
     write_text_seeds(argv[1], argv[2]);
     write_results_seeds(argv[1], argv[2]);
     write_sweep_seeds(argv[1], argv[2]);
+    write_sweep_dict(argv[2]);
     write_checkpoint_seeds(argv[2]);
     write_final_model_seeds(argv[2]);
     write_init_from_seeds(argv[2]);

@@ -62,6 +62,7 @@ static const char *const fuzz_sweep_files[FS_N_FILES] = {
 #define FUZZ_SWEEP_MAX_RUNS 4
 
 typedef struct {
+    const char *base; /* fuzz_files.h's per-process directory, ROOT's parent */
     char root[320];
     char sweep[400], run[400], experiments[400], experiment[420], tmp[400], out[400];
     unsigned mode, mask;
@@ -71,6 +72,29 @@ typedef struct {
 static void fuzz_sweep_mkdir(const char *path)
 {
     FUZZ_REQUIRE(mkdir(path, 0700) == 0 || errno == EEXIST, "cannot make %s: %s", path, strerror(errno));
+}
+
+/* removes path and what is under it, following no link (fuzz_files.h's
+ * fuzz_remove_tree would empty a directory a link points to) */
+static void fuzz_sweep_remove(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return;
+    if (!S_ISDIR(st.st_mode)) {
+        unlink(path);
+        return;
+    }
+    DIR *d = opendir(path);
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            char sub[1400];
+            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+            fuzz_sweep_remove(sub);
+        }
+    if (d)
+        closedir(d);
+    rmdir(path);
 }
 
 /* PATH an empty directory beside the roots, once: no gnuplot */
@@ -182,10 +206,19 @@ static bool fuzz_sweep_make(fuzz_sweep *s, const uint8_t *data, size_t size)
     memset(s, 0, sizeof *s);
     s->mode = data[0];
     s->mask = data[1];
-    const char *base = fuzz_files_dir();
-    fuzz_sweep_environment(base);
-    snprintf(s->root, sizeof s->root, "%s/root", base);
-    fuzz_remove_tree(s->root);
+    s->base = fuzz_files_dir();
+    fuzz_sweep_environment(s->base);
+    snprintf(s->root, sizeof s->root, "%s/root", s->base);
+    /* the last input's root, and whatever a reader put beside it */
+    DIR *d = opendir(s->base);
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "bin")) {
+            char path[600];
+            snprintf(path, sizeof path, "%s/%s", s->base, e->d_name);
+            fuzz_sweep_remove(path);
+        }
+    if (d)
+        closedir(d);
     fuzz_sweep_mkdir(s->root);
     snprintf(s->sweep, sizeof s->sweep, "%s/sweep", s->root);
     snprintf(s->run, sizeof s->run, "%s/run", s->root);
@@ -261,19 +294,22 @@ static void fuzz_sweep_list_into(const char *root, const char *rel, nl_buf *out,
     free(names);
 }
 
-/* the listing of ROOT (caller frees) */
+/* the listing of ROOT's parent, paths relative to it ("root/sweep/...";
+ * caller frees): a run name with "..", which can lead a reader at most to
+ * ROOT from ROOT/sweep/runs (it finds no run files above), leads a writer
+ * in ROOT/out at most to the parent */
 static char *fuzz_sweep_list(const fuzz_sweep *s)
 {
     nl_buf out = {0};
     nl_buf_printf(&out, "%s", "");
-    fuzz_sweep_list_into(s->root, "", &out, 0);
-    FUZZ_REQUIRE(!out.failed && out.data, "out of memory listing %s", s->root);
+    fuzz_sweep_list_into(s->base, "", &out, 0);
+    FUZZ_REQUIRE(!out.failed && out.data, "out of memory listing %s", s->base);
     return out.data;
 }
 
 /* every line of `after` that is not in `before` (made or changed) starts
  * with one of the allowed prefixes (NULL-terminated; a prefix "out"
- * allows "out" itself and "out/..."), and every line of `before` is still
+ * allows "root/out" itself and "root/out/..."), and every line of `before` is still
  * in `after` (nothing removed or changed) unless it is under one of them */
 static void fuzz_sweep_check_listing(const char *before, const char *after, const char *const *allowed,
                                      const char *what)
