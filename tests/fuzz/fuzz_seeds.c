@@ -15,7 +15,9 @@
  *                        and its first run's files (fuzz_results.c)
  *   OUTDIR/sweep/        a few small committed sweeps: summary.csv, the first
  *                        run's files, verdicts.csv and the experiment file,
- *                        in five modes (fuzz_sweep.h: fuzz_report.c, fuzz_export.c)
+ *                        in five modes, and the first with its first run
+ *                        named by a path to it ("sub/../NAME", "./NAME",
+ *                        "/NAME") (fuzz_sweep.h: fuzz_report.c, fuzz_export.c)
  *   OUTDIR/sweep.dict    their dictionary: "../" and the readers' column names
  *   OUTDIR/checkpoint/   checkpoints written by short runs of
  *                        fuzz_checkpoint.h's config (fuzz_checkpoint.c)
@@ -612,6 +614,30 @@ static void write_sweep_seeds(const char *srcdir, const char *outdir)
                     put(&seed, part[i].data, part[i].len);
             char name[300];
             snprintf(name, sizeof name, "%s-mode-%d", sweeps[k], modes[m]);
+            write_file(dir, name, seed.data, seed.len);
+            free(seed.data);
+        }
+        /* the first sweep's first run named by paths that lead to the
+         * same directory: a few bytes from names that lead out of it */
+        static const char *const paths[] = {"sub/../", "./", "/"};
+        for (size_t p = 0; p < sizeof paths / sizeof *paths && k == 0; p++) {
+            const size_t plen = strlen(paths[p]), at = (size_t)(row + 1 - (const char *)part[0].data);
+            bytes seed = {0};
+            const unsigned char header[2] = {0, mask};
+            put(&seed, header, sizeof header);
+            for (int i = 0; i < N - 1; i++) {
+                const size_t n = part[i].len + (i == 0 ? plen : 0);
+                const unsigned char len[2] = {(unsigned char)n, (unsigned char)(n >> 8)};
+                put(&seed, len, 2);
+            }
+            put(&seed, part[0].data, at);
+            put(&seed, paths[p], plen);
+            put(&seed, part[0].data + at, part[0].len - at);
+            for (int i = 1; i < N; i++)
+                if (part[i].len)
+                    put(&seed, part[i].data, part[i].len);
+            char name[300];
+            snprintf(name, sizeof name, "%s-path-%zu", sweeps[k], p);
             write_file(dir, name, seed.data, seed.len);
             free(seed.data);
         }

@@ -192,6 +192,18 @@ static void fuzz_sweep_runs(fuzz_sweep *s, const uint8_t **part, const size_t *l
         snprintf(dir, sizeof dir, "%s/%s", s->root, rel);
         fuzz_sweep_write_run(dir, s->mask, part, len);
         nl_copy_string(made[s->n_names++], sizeof made[0], rel);
+        /* where the name led, as coverage of its own: an input whose run
+         * is one or two levels further out than before is new to the
+         * fuzzer, so it keeps it and mutates it further out */
+        static volatile int where[4];
+        if (!strncmp(rel, "sweep/runs/", 11) && !strchr(rel + 11, '/'))
+            where[0]++;
+        else if (!strncmp(rel, "sweep/runs/", 11))
+            where[1]++;
+        else if (!strncmp(rel, "sweep/", 6))
+            where[2]++;
+        else
+            where[3]++;
     }
     pl_table_free(&t);
 }
@@ -245,6 +257,92 @@ static bool fuzz_sweep_make(fuzz_sweep *s, const uint8_t *data, size_t size)
     }
     fuzz_sweep_write_run(s->run, s->mask, part, len);
     return true;
+}
+
+/* ---- the mutator: one file at a time ---- */
+
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+
+/* The input's files mutated one at a time, their lengths rewritten to
+ * match: libFuzzer's own insertions and erasures shift every later file's
+ * bytes across the fixed lengths (a summary.json whose last byte starts
+ * metrics.csv, which then has no header), so an input rarely changes in
+ * one file alone. A choice in eight is still libFuzzer's own mutation of
+ * the whole input (the header and lengths included), and a quarter of
+ * summary.csv's rewrite one run name cell (the first field of one of its
+ * first rows): "../" or "/" put before it (half of them), else
+ * libFuzzer's mutation of the cell alone; that is where names that lead
+ * out of the sweep, and absolute ones, come from. */
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed);
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed)
+{
+    const uint8_t *part[FS_N_FILES];
+    size_t len[FS_N_FILES];
+    const size_t at0 = FUZZ_SWEEP_HEADER + 2 * (FS_N_FILES - 1);
+    if (seed % 8 == 0 || !fuzz_split(data, size, FUZZ_SWEEP_HEADER, FS_N_FILES, part, len))
+        return LLVMFuzzerMutate(data, size, max_size);
+    /* the file to mutate, and within summary.csv maybe one name cell: [from, to) */
+    const int f = (int)(seed / 8 % FS_N_FILES);
+    size_t from = 0, to = len[f];
+    const bool cell = f == FS_SUMMARY_CSV && seed / 64 % 4 == 0;
+    if (cell) {
+        size_t row = 1 + seed / 1024 % FUZZ_SWEEP_MAX_RUNS, i = 0;
+        for (size_t r = 0; r < row && i < len[f]; i++)
+            r += part[f][i] == '\n';
+        from = to = i;
+        while (to < len[f] && part[f][to] != ',' && part[f][to] != '\n')
+            to++;
+    }
+    const size_t keep = size - (to - from);
+    if (keep >= max_size)
+        return LLVMFuzzerMutate(data, size, max_size);
+    size_t room = max_size - keep;
+    /* a file but the last is at most 65535 bytes: its length has 16 bits */
+    if (f < FS_N_FILES - 1 && room > 0xffff - (len[f] - (to - from)))
+        room = 0xffff - (len[f] - (to - from));
+    uint8_t *piece = malloc(room + 1), *out = malloc(max_size);
+    if (!piece || !out) {
+        free(piece);
+        free(out);
+        return LLVMFuzzerMutate(data, size, max_size);
+    }
+    memcpy(piece, part[f] + from, to - from);
+    /* a name cell: "../" or "/" put before it, else libFuzzer's mutation of it */
+    static const char *const before[] = {"../", "/"};
+    const unsigned op = seed / 256 % 4;
+    size_t n;
+    if (cell && op < 2 && to - from + strlen(before[op]) <= room) {
+        const size_t add = strlen(before[op]);
+        memmove(piece + add, piece, to - from);
+        memcpy(piece, before[op], add);
+        n = to - from + add;
+    } else {
+        n = LLVMFuzzerMutate(piece, to - from, room);
+    }
+    /* rebuilt: the header, the lengths, the files with piece in place */
+    size_t new_len[FS_N_FILES], o = at0;
+    memcpy(new_len, len, sizeof len);
+    new_len[f] = len[f] - (to - from) + n;
+    memcpy(out, data, FUZZ_SWEEP_HEADER);
+    for (int i = 0; i < FS_N_FILES - 1; i++) {
+        out[FUZZ_SWEEP_HEADER + 2 * i] = (uint8_t)new_len[i];
+        out[FUZZ_SWEEP_HEADER + 2 * i + 1] = (uint8_t)(new_len[i] >> 8);
+    }
+    for (int i = 0; i < FS_N_FILES; i++) {
+        if (i != f) {
+            memcpy(out + o, part[i], len[i]);
+            o += len[i];
+            continue;
+        }
+        memcpy(out + o, part[i], from);
+        memcpy(out + o + from, piece, n);
+        memcpy(out + o + from + n, part[i] + to, len[i] - to);
+        o += new_len[i];
+    }
+    memcpy(data, out, o);
+    free(piece);
+    free(out);
+    return o;
 }
 
 /* ---- the root's listing: a line per entry, "PATH TYPE SIZE MTIME" (0 0 for a directory) ---- */
