@@ -1,10 +1,10 @@
 /* Shared by fuzz_report.c and fuzz_export.c: a sweep directory (and a
  * single run's) made from one input, in a fresh root per input, and the
- * root's listing before and after the reader ran, so that a harness sees
- * whatever the reader wrote, changed or left behind.
+ * listing of the root's parent before and after the reader ran, so that a
+ * harness sees whatever the reader wrote, changed or left behind.
  *
- * Input: byte 0: the harness's mode bits (FUZZ_SWEEP_*, each harness says
- * what they mean to it); byte 1: bit i set: file i is written (possibly
+ * Input: byte 0: the harness's mode bits (MODE_* in each harness, which
+ * says what they mean to it); byte 1: bit i set: file i is written (possibly
  * empty), clear: it is missing; then fuzz_split's lengths and the eight
  * files, in this order: summary.csv, summary.json, metrics.csv,
  * config.yaml, series.csv, trace.csv, verdicts.csv, experiment.yaml
@@ -21,6 +21,7 @@
  *   ROOT/run/                             a single run's directory, the five files
  *   ROOT/experiments/sweep.yaml           experiment.yaml
  *   ROOT/tmp/                             TMPDIR, empty
+ *   ROOT/out/                             fuzz_export's logdir (not made here)
  * PATH is an empty directory outside ROOT: gnuplot is never found (no
  * figure is drawn; the scripts are still written), and TMPDIR is
  * ROOT/tmp. */
