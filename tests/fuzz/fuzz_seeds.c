@@ -13,6 +13,12 @@
  *   OUTDIR/text/         the README's start as text files (fuzz_text.c)
  *   OUTDIR/results/      each committed sweep of results/: its summary.csv
  *                        and its first run's files (fuzz_results.c)
+ *   OUTDIR/sweep/        a few small committed sweeps: summary.csv, the first
+ *                        run's files, verdicts.csv and the experiment file,
+ *                        in five modes, and the first with its first run
+ *                        named by a path to it ("sub/../NAME", "./NAME",
+ *                        "/NAME") (fuzz_sweep.h: fuzz_report.c, fuzz_export.c)
+ *   OUTDIR/sweep.dict    their dictionary: "../" and the readers' column names
  *   OUTDIR/checkpoint/   checkpoints written by short runs of
  *                        fuzz_checkpoint.h's config (fuzz_checkpoint.c)
  *   OUTDIR/final_model/  the final model of a run of fuzz_final_model.h's
@@ -42,9 +48,11 @@
 #include "fuzz_final_model.h"
 #include "log/files.h"
 #include "plot/plot.h"
+#include "sweep/result.h"
 #include "train/checkpoint.h"
 #include "train/final_model.h"
 #include "train/run.h"
+#include "verdict/verdict.h"
 
 static void die(const char *what, const char *detail)
 {
@@ -545,6 +553,124 @@ static void write_results_seeds(const char *srcdir, const char *outdir)
         die(results, "no sweep with a summary.csv");
 }
 
+/* ---- sweep seeds: a few small committed sweeps (fuzz_sweep.h's layout,
+ * fuzz_report.c and fuzz_export.c) ---- */
+
+/* every file of fuzz_sweep.h, in its order, for results/NAME: its
+ * summary.csv, its first run's five files, verdicts.csv and
+ * experiments/NAME.yaml, each cut after its last whole line within the
+ * sizes below; one seed per mode byte below (the harnesses' bits: 1 the
+ * single run, 2 both directories or a logdir that holds a file, 4 the
+ * experiment file or --force) */
+static void write_sweep_seeds(const char *srcdir, const char *outdir)
+{
+    /* small sweeps: one without series.csv and trace.csv, ones with
+     * series.csv (probes), one with trace.csv */
+    static const char *const sweeps[] = {"finetune-shift-pretrain", "rms-layer-cnn", "loss-scaling-lm",
+                                         "ioffe-fig1", "signal-propagation"};
+    static const char *const run_files[] = {"summary.json", "metrics.csv", "config.yaml", "series.csv",
+                                            "trace.csv"};
+    static const unsigned char modes[] = {0, 1, 2, 4, 6};
+    enum { N = 8, ROWS_MAX = 4096, RUN_MAX = 2048, CONFIG_MAX = 8192, EXPERIMENT_MAX = 16384 };
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/sweep", outdir);
+    make_dir(dir);
+    for (size_t k = 0; k < sizeof sweeps / sizeof *sweeps; k++) {
+        char sweep[1200], run[1500], experiments[1200], exp_name[200];
+        snprintf(sweep, sizeof sweep, "%s/results/%s", srcdir, sweeps[k]);
+        snprintf(experiments, sizeof experiments, "%s/experiments", srcdir);
+        snprintf(exp_name, sizeof exp_name, "%s.yaml", sweeps[k]);
+        bytes part[N] = {{0}};
+        unsigned char mask = 0;
+        if (!read_lines(sweep, "summary.csv", ROWS_MAX, &part[0]))
+            die(sweep, "no summary.csv");
+        mask |= 1u;
+        /* the first run: the first field of the line after the header */
+        const char *row = memchr(part[0].data, '\n', part[0].len);
+        size_t name_len = 0;
+        while (row && row + 1 + name_len < (const char *)part[0].data + part[0].len && row[1 + name_len] != ',' &&
+               row[1 + name_len] != '\n')
+            name_len++;
+        if (!name_len)
+            die(sweep, "no run in summary.csv");
+        snprintf(run, sizeof run, "%s/runs/%.*s", sweep, (int)name_len, row + 1);
+        for (int i = 1; i <= 5; i++)
+            if (read_lines(run, run_files[i - 1], i == 3 ? CONFIG_MAX : RUN_MAX, &part[i]))
+                mask |= (unsigned char)(1u << i);
+        if (read_lines(sweep, "verdicts.csv", ROWS_MAX, &part[6]))
+            mask |= 1u << 6;
+        if (read_lines(experiments, exp_name, EXPERIMENT_MAX, &part[7]))
+            mask |= 1u << 7;
+        for (size_t m = 0; m < sizeof modes; m++) {
+            const unsigned char header[2] = {modes[m], mask};
+            bytes seed = {0};
+            put(&seed, header, sizeof header);
+            for (int i = 0; i < N - 1; i++) {
+                const unsigned char len[2] = {(unsigned char)part[i].len, (unsigned char)(part[i].len >> 8)};
+                put(&seed, len, 2);
+            }
+            for (int i = 0; i < N; i++)
+                if (part[i].len)
+                    put(&seed, part[i].data, part[i].len);
+            char name[300];
+            snprintf(name, sizeof name, "%s-mode-%d", sweeps[k], modes[m]);
+            write_file(dir, name, seed.data, seed.len);
+            free(seed.data);
+        }
+        /* the first sweep's first run named by paths that lead to the
+         * same directory: a few bytes from names that lead out of it */
+        static const char *const paths[] = {"sub/../", "./", "/"};
+        for (size_t p = 0; p < sizeof paths / sizeof *paths && k == 0; p++) {
+            const size_t plen = strlen(paths[p]), at = (size_t)(row + 1 - (const char *)part[0].data);
+            bytes seed = {0};
+            const unsigned char header[2] = {0, mask};
+            put(&seed, header, sizeof header);
+            for (int i = 0; i < N - 1; i++) {
+                const size_t n = part[i].len + (i == 0 ? plen : 0);
+                const unsigned char len[2] = {(unsigned char)n, (unsigned char)(n >> 8)};
+                put(&seed, len, 2);
+            }
+            put(&seed, part[0].data, at);
+            put(&seed, paths[p], plen);
+            put(&seed, part[0].data + at, part[0].len - at);
+            for (int i = 1; i < N; i++)
+                if (part[i].len)
+                    put(&seed, part[i].data, part[i].len);
+            char name[300];
+            snprintf(name, sizeof name, "%s-path-%zu", sweeps[k], p);
+            write_file(dir, name, seed.data, seed.len);
+            free(seed.data);
+        }
+        for (int i = 0; i < N; i++)
+            free(part[i].data);
+    }
+}
+
+/* the sweep harnesses' dictionary (sweep.dict): what turns a run name
+ * into a path elsewhere, and the words the readers look for */
+static void write_sweep_dict(const char *outdir)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/sweep.dict", outdir);
+    FILE *out = fopen(path, "w");
+    if (!out)
+        die(path, strerror(errno));
+    static const char *const words[] = {
+        "../", "..", "/", "./", "\"", ",", "\n", "\r\n", "runs/", "run,", "status", "seed", "started_at",
+        "finished_at", "wall_s", "step", "split", "epoch", "elapsed_s", "lr", "train", "test", "series",
+        "layer", "name", "value", "nan", "inf", "-1", "1e308", "claim", "verdict", "expect", "lo", "hi",
+        "effect", "p_holm", "level", "plots:", "kind:", "metric:", "where:", "name:"};
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        dict_entry(out, words[i], strlen(words[i]));
+    for (int m = 0; m < NL_SWEEP_N_METRICS; m++)
+        dict_entry(out, nl_sweep_metric_names[m], strlen(nl_sweep_metric_names[m]));
+    for (int st = NL_SWEEP_PENDING; st <= NL_SWEEP_FAILED; st++)
+        dict_entry(out, nl_sweep_state_name((nl_sweep_state)st), strlen(nl_sweep_state_name((nl_sweep_state)st)));
+    for (int k = 0; k < NL_VERDICT_KIND_COUNT; k++)
+        dict_entry(out, nl_verdict_kind_names[k], strlen(nl_verdict_kind_names[k]));
+    fclose(out);
+}
+
 /* ---- checkpoint seeds: a mode byte, then a checkpoint file ---- */
 
 typedef struct {
@@ -750,6 +876,8 @@ int main(int argc, char **argv)
     write_cifar_seeds(argv[2]);
     write_text_seeds(argv[1], argv[2]);
     write_results_seeds(argv[1], argv[2]);
+    write_sweep_seeds(argv[1], argv[2]);
+    write_sweep_dict(argv[2]);
     write_checkpoint_seeds(argv[2]);
     write_final_model_seeds(argv[2]);
     write_init_from_seeds(argv[2]);
