@@ -2,8 +2,8 @@
  * disk (issue 69), tried over every subcommand of `normlab --help` (a
  * command the table below does not place fails the test, so a new writer
  * cannot slip past it):
- *  - hostile text in the cells of a sweep's summary.csv and in a
- *    run's metrics.csv (line breaks, quotes, gnuplot's backquotes and
+ *  - hostile text in the cells of a sweep's summary.csv, in a run's
+ *    metrics.csv and as the name: of runs' config.yaml (line breaks, quotes, gnuplot's backquotes and
  *    system(), a heredoc's EOD, HTML, "..", control and non-UTF-8 bytes)
  *    goes through every reader and writer: nothing runs (no PWNED file),
  *    the command succeeds, every text file it writes is well-formed UTF-8,
@@ -186,6 +186,26 @@ static void hostile_metrics(const char *run)
     fclose(f);
 }
 
+/* a run's config.yaml with a hostile name: (YAML's escapes: the text must
+ * stay UTF-8 there, so no stray byte) */
+static void hostile_config_name(const char *run)
+{
+    char path[512];
+    snprintf(path, sizeof path, "SW/runs/%s/config.yaml", run);
+    char *text = tu_tmp_read(path);
+    const char *at = strstr(text, "\nname: ");
+    ck_assert_ptr_nonnull(at);
+    const char *end = strchr(at + 1, '\n');
+    ck_assert_ptr_nonnull(end);
+    char *out = malloc(strlen(text) + 256);
+    ck_assert_ptr_nonnull(out);
+    snprintf(out, strlen(text) + 256, "%.*s\nname: \"x\\nEOD\\nprint system(\\\"touch PWNED\\\")\\n`touch PWNED`"
+             "<script>alert(1)</script>\\e[31m\"%s", (int)(at - text), text, end);
+    tu_tmp_write(path, out);
+    free(out);
+    free(text);
+}
+
 /* ---- what a command left ---- */
 
 typedef struct {
@@ -281,7 +301,7 @@ static void check_written(const char *command, const char *rel)
 static bool is_run_command(const command_row *c) { return c->args != NULL; }
 
 /* runs every placed command on SW; returns how many ran. want_status: the
- * exit status every one must give; everything a command creates must lie
+ * exit status every one must give (-1: 0 or 2, a refusal or a success); everything a command creates must lie
  * under OUT or SW/plots (plot's own directory) or SW/eval's place */
 static int run_all(int want_status, const char *tag)
 {
@@ -312,7 +332,7 @@ static int run_all(int want_status, const char *tag)
         const bool show_reads_run = !strcmp(commands[c].name, "show");
         /* eval and show read one run directory, not summary.csv: its name
          * is the command line's, so they run on every fixture */
-        if (eval_on_bad_names || (want_status == 2 && show_reads_run))
+        if (want_status < 0 || eval_on_bad_names || (want_status == 2 && show_reads_run))
             ck_assert_msg(status == 0 || status == 2, "%s [%s]: exit %d\n%s", args, tag, status, log);
         else
             ck_assert_msg(status == want_status, "%s [%s]: exit %d, not %d\n%s", args, tag, status, want_status,
@@ -345,6 +365,39 @@ START_TEST(test_hostile_text_through_every_writer)
     hostile_metrics("type-none_seed-1");
     hostile_metrics("type-batch_seed-2");
     ck_assert_int_gt(run_all(0, "hostile text"), 5);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* a run's config.yaml naming the run with hostile text: the name is
+ * refused where it is read (2), or what is written of it is clean (0) */
+START_TEST(test_hostile_config_name)
+{
+    make_sweep("boundary-config");
+    hostile_config_name("type-none_seed-1");
+    hostile_config_name("type-batch_seed-1");
+    ck_assert_int_gt(run_all(-1, "hostile config name"), 5);
+    tu_tmp_remove();
+}
+END_TEST
+
+/* a NUL byte in summary.csv and in a run's metrics.csv: refused or read
+ * past, never a crash or a cut that writes half a file */
+START_TEST(test_nul_bytes)
+{
+    make_sweep("boundary-nul");
+    char path[512];
+    snprintf(path, sizeof path, "%s/SW/runs/type-none_seed-1/metrics.csv", tu_tmp);
+    FILE *f = fopen(path, "a");
+    ck_assert_ptr_nonnull(f);
+    fwrite("200,tr\0ain,0.5\n", 1, 15, f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/SW/summary.csv", tu_tmp);
+    f = fopen(path, "a");
+    ck_assert_ptr_nonnull(f);
+    fwrite("type-none_seed-1\0,none,1,ok\n", 1, 28, f);
+    fclose(f);
+    ck_assert_int_gt(run_all(-1, "NUL bytes"), 5);
     tu_tmp_remove();
 }
 END_TEST
@@ -455,6 +508,8 @@ int main(void)
     tcase_add_test(tc, test_every_command_is_placed);
     tcase_add_test(tc, test_escapers);
     tcase_add_test(tc, test_hostile_text_through_every_writer);
+    tcase_add_test(tc, test_hostile_config_name);
+    tcase_add_test(tc, test_nul_bytes);
     tcase_add_test(tc, test_run_names_never_become_paths);
     tcase_add_test(tc, test_export_follows_no_link);
     suite_add_tcase(s, tc);

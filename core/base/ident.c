@@ -4,18 +4,22 @@
 #include <string.h>
 #include <strings.h>
 
-bool nl_ident_ok(const char *s)
+static bool name_ok(const char *s, const char *punctuation)
 {
     if (!s[0] || s[0] == '.' || s[0] == '-' || strlen(s) > NL_IDENT_MAX)
         return false;
     for (; *s; s++) {
         const char c = *s;
         const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-        if (!alnum && c != '.' && c != '_' && c != '-')
+        if (!alnum && !strchr(punctuation, c))
             return false;
     }
     return true;
 }
+
+bool nl_ident_ok(const char *s) { return name_ok(s, "._-"); }
+
+bool nl_run_name_ok(const char *s) { return name_ok(s, "._-+=,@"); }
 
 const char *nl_text_show(const char *s, char *buf, size_t size)
 {

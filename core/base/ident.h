@@ -1,9 +1,9 @@
 /* Identifiers: the names a user gives or a file holds that become a path
  * component, a gnuplot or HTML label, or a column of a CSV (sweep, run and
- * plot names, claim ids). One character set for all of them, checked where
- * they are parsed or read, so that no writer has to trust its input:
- * letters, digits, '.', '_' and '-', not starting with '.' or '-' (so never
- * "", ".", "..", a hidden file or an option). Plain ASCII also means two
+ * plot names, claim ids). Checked where they are parsed or read, so that
+ * no writer has to trust its input: letters, digits, '.', '_' and '-', not
+ * starting with '.' or '-' (so never "", ".", "..", a hidden file or an
+ * option); a run's name also takes '+', '=', ',' and '@'. Plain ASCII also means two
  * names that differ only in Unicode normalization cannot exist; names that
  * differ only in case, which meet on a case-insensitive file system, are
  * found by nl_ident_case_clash. */
@@ -18,6 +18,12 @@
 #define NL_IDENT_MAX 255
 
 bool nl_ident_ok(const char *s);
+
+/* A run's name (a config's name:, a run of summary.csv): an identifier's
+ * characters and also '+', '=', ',' and '@' ("lr=0.1,bs=32"), the same
+ * leading-character rule; still never a path of more than one component */
+#define NL_RUN_NAME_ACCEPTED "letters, digits and . _ - + = , @, not starting with '.' or '-'"
+bool nl_run_name_ok(const char *s);
 
 /* A string of any bytes as printable ASCII for an error message: control
  * bytes, '\\', bytes >= 0x7f as \xNN, cut at size (a terminal shown a

@@ -1,6 +1,7 @@
 /* The per-key helpers of the config schema (its table is schema_table.c):
  * accepted values, value formatting, range checks, that parsing,
  * validation, the writer and the documentation share. */
+#include "base/ident.h"
 #include "config/schema.h"
 
 #include <inttypes.h>
@@ -583,20 +584,6 @@ static bool range_fail(const nl_key_def *def, const char *value, char *msg, size
     return false;
 }
 
-static bool valid_run_name(const char *s)
-{
-    if (!s[0] || s[0] == '.' || s[0] == '-')
-        return false;
-    for (const char *p = s; *p; p++) {
-        const char c = *p;
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                        (c >= '0' && c <= '9') || strchr("._-+=,@", c);
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
 bool nl_schema_check_string(const nl_key_def *def, const char *s, char *msg, size_t size)
 {
     char acc[512], val[1024];
@@ -605,7 +592,7 @@ bool nl_schema_check_string(const nl_key_def *def, const char *s, char *msg, siz
                  nl_schema_accepted(def, acc, sizeof acc));
         return false;
     }
-    if ((def->flags & NL_KF_RUN_NAME) && !valid_run_name(s)) {
+    if ((def->flags & NL_KF_RUN_NAME) && !nl_run_name_ok(s)) {
         snprintf(msg, size, "%s is not a valid run name (it names the run directory); accepted: %s",
                  nl_format_string(s, val, sizeof val), nl_schema_accepted(def, acc, sizeof acc));
         return false;

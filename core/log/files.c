@@ -131,6 +131,12 @@ static nl_code write_temp(int fd, const char *tmp, const void *data, size_t len,
 
 nl_code nl_write_atomic(const char *path, const void *data, size_t len, nl_error *err)
 {
+    /* what it replaces is a file it wrote: a FIFO, a directory or a link
+     * there is the user's, never renamed over */
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return nl_fail(err, NL_ERR_USAGE, "%s is %s where normlab writes a file; move it away",
+                       path, S_ISLNK(st.st_mode) ? "a symbolic link" : nl_file_kind(st.st_mode));
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);

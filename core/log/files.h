@@ -23,7 +23,8 @@ bool nl_path_exists(const char *path);
 bool nl_is_dir(const char *path);
 /* path + "/" + name into out */
 void nl_path_join(char *out, size_t size, const char *dir, const char *name);
-/* write `len` bytes to path.tmp.<pid>, fsync, rename to path */
+/* write `len` bytes to path.tmp.<pid>, fsync, rename to path; anything but a
+ * regular file at path (a FIFO, a directory, a link) is NL_ERR_USAGE, left as is */
 nl_code nl_write_atomic(const char *path, const void *data, size_t len, nl_error *err);
 /* ---- reading: regular files only ----
  * Every file normlab reads is opened here. Anything but a regular file (a

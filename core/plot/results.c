@@ -353,8 +353,8 @@ nl_code pl_check_run_names(const pl_table *t, const char *path, nl_error *err)
     char shown[300];
     for (int i = 0; i < t->n_rows; i++) {
         const char *name = t->rows[i][0];
-        if (!nl_ident_ok(name))
-            return nl_fail(err, NL_ERR_DATA, "%s: row %d: '%s' is not a run name (accepted: " NL_IDENT_ACCEPTED
+        if (!nl_run_name_ok(name))
+            return nl_fail(err, NL_ERR_DATA, "%s: row %d: '%s' is not a run name (accepted: " NL_RUN_NAME_ACCEPTED
                            "); a path made from it could leave the sweep directory", path, i + 1,
                            nl_text_show(name, shown, sizeof shown));
     }
