@@ -291,40 +291,10 @@ static const char *const parser_file = "core/base/number.c";
 static const char *const banned[] = {"strtol", "strtoul", "strtoll", "strtoull", "strtoimax",
                                      "strtoumax", "atoi", "atol", "atoll"};
 
-/* the text with comments blanked and string literals emptied (newlines
- * kept, so line numbers hold) */
-static void blank_comments(char *s)
-{
-    for (char *p = s; *p; p++) {
-        if (*p == '"' || *p == '\'') {
-            const char q = *p;
-            for (p++; *p && *p != q; p++) {
-                if (*p == '\\' && p[1])
-                    *p++ = ' ';
-                if (*p != '\n')
-                    *p = ' ';
-            }
-            if (!*p)
-                return;
-        } else if (p[0] == '/' && p[1] == '/') {
-            while (*p && *p != '\n')
-                *p++ = ' ';
-            p--;
-        } else if (p[0] == '/' && p[1] == '*') {
-            char *end = strstr(p + 2, "*/");
-            char *stop = end ? end + 2 : p + strlen(p);
-            for (; p < stop; p++)
-                if (*p != '\n')
-                    *p = ' ';
-            p--;
-        }
-    }
-}
-
 /* appends "FILE:LINE: NAME" to found for each call of a banned function in text */
 static void scan(const char *rel, char *text, char *found, size_t size)
 {
-    blank_comments(text);
+    tu_blank_c_comments(text, true);
     for (size_t b = 0; b < sizeof banned / sizeof banned[0]; b++) {
         const size_t len = strlen(banned[b]);
         for (const char *p = text; (p = strstr(p, banned[b])); p += len) {

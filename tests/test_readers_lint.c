@@ -22,33 +22,6 @@
 static const char *const helper_file = "core/log/files.c";
 static const char *const helper_mark = "lint: the reader helper";
 
-/* the text with comments blanked (newlines kept, so line numbers hold);
- * string and character literals are kept whole */
-static void blank_comments(char *s)
-{
-    for (char *p = s; *p; p++) {
-        if (*p == '"' || *p == '\'') {
-            const char q = *p;
-            for (p++; *p && *p != q; p++)
-                if (*p == '\\' && p[1])
-                    p++;
-            if (!*p)
-                return;
-        } else if (p[0] == '/' && p[1] == '/') {
-            while (*p && *p != '\n')
-                *p++ = ' ';
-            p--;
-        } else if (p[0] == '/' && p[1] == '*') {
-            char *end = strstr(p + 2, "*/");
-            char *stop = end ? end + 2 : p + strlen(p);
-            for (; p < stop; p++)
-                if (*p != '\n')
-                    *p = ' ';
-            p--;
-        }
-    }
-}
-
 /* the argument text of the call whose '(' is at open_paren, up to its ')' */
 static void call_args(const char *open_paren, char *out, size_t size)
 {
@@ -111,7 +84,7 @@ static const char *const openers[] = {"fopen", "freopen", "popen", "open", "open
  * (the source `rel`); the helper's marked lines in helper_file pass */
 static int scan(const char *rel, char *text, nl_buf *found)
 {
-    blank_comments(text);
+    tu_blank_c_comments(text, false);
     int hits = 0;
     for (char *p = text; *p; p++) {
         if (*p == '"' || *p == '\'') { /* a literal's text names no call */

@@ -670,3 +670,34 @@ char *tu_metrics_without_time(const char *run_dir)
     *w = '\0';
     return text;
 }
+
+void tu_blank_c_comments(char *s, bool blank_literals)
+{
+    for (char *p = s; *p; p++) {
+        if (*p == '"' || *p == '\'') {
+            const char q = *p;
+            for (p++; *p && *p != q; p++) {
+                if (*p == '\\' && p[1]) {
+                    if (blank_literals)
+                        *p = ' ';
+                    p++;
+                }
+                if (blank_literals && *p != '\n')
+                    *p = ' ';
+            }
+            if (!*p)
+                return;
+        } else if (p[0] == '/' && p[1] == '/') {
+            while (*p && *p != '\n')
+                *p++ = ' ';
+            p--;
+        } else if (p[0] == '/' && p[1] == '*') {
+            char *end = strstr(p + 2, "*/");
+            char *stop = end ? end + 2 : p + strlen(p);
+            for (; p < stop; p++)
+                if (*p != '\n')
+                    *p = ' ';
+            p--;
+        }
+    }
+}

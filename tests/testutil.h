@@ -136,6 +136,11 @@ typedef void (*tu_sweep_visit)(const char *experiment, const char *dir, int stat
                                const char *output, void *ctx);
 int tu_committed_sweeps(tu_sweep_visit visit, void *ctx);
 
+/* C source text with its comments blanked (newlines kept, so line numbers
+ * hold); string and character literals kept whole, or with their insides
+ * blanked too when blank_literals (for lints of the code alone) */
+void tu_blank_c_comments(char *text, bool blank_literals);
+
 /* ---- scratch directories for tests that run the normlab binary ---- */
 extern char tu_tmp[256]; /* the current test's directory */
 /* makes a fresh /tmp/normlab-<tag>-XXXXXX into tu_tmp */
