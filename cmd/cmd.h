@@ -41,6 +41,10 @@ int cmd_export(int argc, char **argv);
 /* prints "normlab <cmd>: <message>" on stderr and returns the exit status */
 int nl_cmd_report(const char *command, const nl_error *err);
 /* the same on `stream` */
+/* Text that may hold what a file held (a value, a claim id) onto a
+ * terminal: control bytes but line feed and tab as \xNN, so that a file
+ * cannot send the terminal escape sequences */
+void nl_cmd_put_text(FILE *stream, const char *text);
 int nl_cmd_report_to(FILE *stream, const char *command, const nl_error *err);
 /* A sweep's run as a thread of the sweep: `normlab run` as its description
  * asks, its output to log_fd, *stop stops it (an nl_sweep_thread_fn) */

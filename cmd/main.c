@@ -37,9 +37,21 @@ static const nl_command commands[] = {
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
+void nl_cmd_put_text(FILE *stream, const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
+            fprintf(stream, "\\x%02x", *p);
+        else
+            fputc(*p, stream);
+    }
+}
+
 int nl_cmd_report_to(FILE *stream, const char *command, const nl_error *err)
 {
-    fprintf(stream, "normlab %s: %s\n", command, err->msg[0] ? err->msg : nl_code_name(err->code));
+    fprintf(stream, "normlab %s: ", command);
+    nl_cmd_put_text(stream, err->msg[0] ? err->msg : nl_code_name(err->code));
+    fputc('\n', stream);
     return nl_code_exit_status(err->code);
 }
 

@@ -256,7 +256,7 @@ static int show_model(const char *what, const nl_config *cfg, bool params)
         fprintf(stderr, "normlab show: out of memory\n");
         status = 1;
     } else {
-        fputs(text.data, stdout);
+        nl_cmd_put_text(stdout, text.data);
     }
     nl_buf_free(&text);
     nl_model_free(m);

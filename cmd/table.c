@@ -98,7 +98,7 @@ int cmd_table(int argc, char **argv)
             fprintf(stderr, "normlab table: warning: %.*s\n", (int)len, w);
             w += len + (w[len] == '\n');
         }
-        fputs(md.data, stdout);
+        nl_cmd_put_text(stdout, md.data);
     }
     nl_buf_free(&md);
     nl_buf_free(&csv);

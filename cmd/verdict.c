@@ -229,7 +229,7 @@ int cmd_verdict(int argc, char **argv)
     for (int i = 0; i < a.n_dirs && status == 0; i++) {
         nl_buf text = {0};
         nl_verdict_text(&s[i].report, &text);
-        fputs(text.data ? text.data : "", stdout);
+        nl_cmd_put_text(stdout, text.data ? text.data : "");
         nl_buf_free(&text);
     }
     if (status == 0)

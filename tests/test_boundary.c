@@ -6,7 +6,8 @@
  *    metrics.csv and as the name: of runs' config.yaml (line breaks, quotes, gnuplot's backquotes and
  *    system(), a heredoc's EOD, HTML, "..", control and non-UTF-8 bytes)
  *    goes through every reader and writer: nothing runs (no PWNED file),
- *    the command succeeds, every text file it writes is well-formed UTF-8,
+ *    the command succeeds, prints no escape byte of the input's to the
+ *    terminal, every text file it writes is well-formed UTF-8,
  *    its scripts hold no backquote, its CSV files read back whole and its
  *    page holds no markup of the input's;
  *  - run names that would leave the sweep directory ("..", "/", absolute,
@@ -163,8 +164,8 @@ static void write_summary(const char *(*rename)(int row, const char *name))
             if (c == status) {
                 /* note follows the seed (claims take it as each:, their ids
                  * then hold it), remark the normalizer (labels hold it) */
-                csv_put(f, hostile[strstr(t.rows[r][0], "seed-1") ? 0 : 1], false);
-                csv_put(f, hostile[strstr(t.rows[r][0], "batch") ? 2 : 4], false);
+                csv_put(f, hostile[strstr(t.rows[r][0], "seed-1") ? 0 : 4], false);
+                csv_put(f, hostile[strstr(t.rows[r][0], "batch") ? 1 : 2], false);
             }
             csv_put(f, c == 0 && rename ? rename(r, t.rows[r][0]) : t.rows[r][c], c == t.n_cols - 1);
         }
@@ -338,6 +339,8 @@ static int run_all(int want_status, const char *tag)
             ck_assert_msg(status == want_status, "%s [%s]: exit %d, not %d\n%s", args, tag, status, want_status,
                           log);
         ck_assert_msg(access("PWNED", F_OK) != 0, "%s [%s]: a hostile string ran a command", args, tag);
+        /* what it printed reaches a terminal: no escape sequence of a file's */
+        ck_assert_msg(!strchr(log, '\x1b'), "%s [%s]: printed a file's escape byte\n%s", args, tag, log);
         for (int i = 0; i < after.n; i++) {
             const char *p = after.paths[i];
             if (listed(&before, p))
