@@ -37,7 +37,7 @@ static void toc(rp_page *p, const rp_source *src, int n)
 
 static void section_head(rp_page *p, const rp_source *s, bool first)
 {
-    int counts[4] = {0};
+    int counts[NL_SWEEP_STATE_COUNT] = {0};
     for (int i = 0; i < s->res.n_runs; i++)
         counts[s->runs[i].result.state]++;
     nl_buf_printf(p->html, "<section id=\"s%d\">\n<h2%s>", s->index, first ? " class=\"first\"" : "");

@@ -16,6 +16,7 @@ typedef enum {
     NL_SWEEP_OK,
     NL_SWEEP_DIVERGED,
     NL_SWEEP_FAILED,
+    NL_SWEEP_STATE_COUNT /* arrays indexed by a state (a count per state) */
 } nl_sweep_state;
 
 const char *nl_sweep_state_name(nl_sweep_state s);
