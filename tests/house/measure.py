@@ -9,12 +9,14 @@ A function is a definition whose opening brace and closing brace stand at
 the start of a line (the house style); its length counts the lines from its
 signature's first line to the closing brace. A cycle is a strongly
 connected set of two or more modules in the graph "A's .c or .h includes
-B's .h".
+B's .h"; a folder cycle the same between folders (core/plot, cmd), where a
+folder includes another when one of its files includes one of the other's.
 
 --check ALLOWED (test_house): exits 1 naming every long function or cycle
 that ALLOWED does not list, so the house does not grow back while the
 listed ones are worked off. A function is listed by file and name, a cycle
-by its modules; a cycle that lost modules is still allowed, one that gained
+by its modules, a folder cycle by its folders and the reason it stays (the
+line's comment); a cycle that lost members is still allowed, one that gained
 any is not. Entries no longer needed are named, to be deleted."""
 import os
 import re
@@ -24,12 +26,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 KERNELS = ("core/cpu/", "core/cuda/")
 
 
-def sources():
+def sources(kinds=(".c", ".h")):
     for top in ("core", "cmd"):
         for d, _, files in os.walk(os.path.join(ROOT, top)):
             for f in sorted(files):
-                if f.endswith((".c", ".h")):
+                if f.endswith(kinds):
                     yield os.path.relpath(os.path.join(d, f), ROOT)
+
+
+# what an include reaches: a table of kinds (norm/kinds.def) is its
+# folder's as much as a header is
+INCLUDED = (".c", ".h", ".def")
 
 
 def long_functions(limit):
@@ -59,10 +66,11 @@ def module_of(rel):
     return os.path.splitext(rel)[0]
 
 
-def include_cycles():
-    modules = {module_of(r) for r in sources()}
+def include_edges():
+    """module -> the modules whose .h it includes"""
+    modules = {module_of(r) for r in sources(INCLUDED)}
     edges = {m: set() for m in modules}
-    for rel in sources():
+    for rel in sources(INCLUDED):
         here = module_of(rel)
         for inc in re.findall(r'^#include "([^"]+)"', open(os.path.join(ROOT, rel), errors="replace").read(), re.M):
             for base in (os.path.dirname(rel), "core", "cmd"):
@@ -70,7 +78,11 @@ def include_cycles():
                 if target in modules and target != here:
                     edges[here].add(target)
                     break
-    # Tarjan's strongly connected components
+    return edges
+
+
+def strongly_connected(edges):
+    """Tarjan's strongly connected components of two or more nodes"""
     index, low, stack, on, sccs, n = {}, {}, [], set(), [], [0]
     sys.setrecursionlimit(10000)
 
@@ -96,14 +108,36 @@ def include_cycles():
             if len(comp) > 1:
                 sccs.append(sorted(comp))
 
-    for v in sorted(modules):
+    for v in sorted(edges):
         if v not in index:
             visit(v)
     return sccs
 
 
+def include_cycles():
+    return strongly_connected(include_edges())
+
+
+def folder_of(module):
+    return os.path.dirname(module)
+
+
+def folder_cycles():
+    """cycles between folders (core/plot, cmd, ...): folder A -> B when a
+    module of A includes one of B"""
+    folders = {}
+    for module, targets in include_edges().items():
+        here = folder_of(module)
+        folders.setdefault(here, set())
+        for t in targets:
+            folders.setdefault(folder_of(t), set())
+            if folder_of(t) != here:
+                folders[here].add(folder_of(t))
+    return strongly_connected(folders)
+
+
 def read_allowed(path):
-    functions, cycles = set(), []
+    functions, cycles, folders = set(), [], []
     for line in open(path):
         words = line.split("#")[0].split()
         if not words:
@@ -112,26 +146,37 @@ def read_allowed(path):
             functions.add((words[1], words[2]))
         elif words[0] == "cycle" and len(words) >= 3:
             cycles.append(frozenset(words[1:]))
+        elif words[0] == "folders" and len(words) >= 3:
+            if "#" not in line or not line.split("#", 1)[1].strip():
+                sys.exit("%s: '%s': a folder cycle is allowed only with its reason after '#'"
+                         % (path, line.strip()))
+            folders.append(frozenset(words[1:]))
         else:
-            sys.exit("%s: '%s': expected 'function FILE NAME' or 'cycle MODULE MODULE...'"
-                     % (path, line.strip()))
-    return functions, cycles
+            sys.exit("%s: '%s': expected 'function FILE NAME', 'cycle MODULE MODULE...' or "
+                     "'folders FOLDER FOLDER... # reason'" % (path, line.strip()))
+    return functions, cycles, folders
 
 
 def check(path, limit):
-    allowed_functions, allowed_cycles = read_allowed(path)
+    allowed_functions, allowed_cycles, allowed_folders = read_allowed(path)
     fns = long_functions(limit)
     cycles = include_cycles()
+    knots = folder_cycles()
     new = ["function over %d lines: %s %s (%d lines)" % (limit, rel, name, n)
            for n, rel, name in fns if (rel, name) not in allowed_functions]
     new += ["include cycle: " + " <-> ".join(c)
             for c in cycles if not any(set(c) <= a for a in allowed_cycles)]
+    new += ["folder cycle: " + " <-> ".join(c)
+            for c in knots if not any(set(c) <= a for a in allowed_folders)]
     present = {(rel, name) for _, rel, name in fns}
     for rel, name in sorted(allowed_functions - present):
         print("%s: function %s %s is no longer over %d lines: delete its line" % (path, rel, name, limit))
     for a in allowed_cycles:
         if not any(set(c) <= a for c in cycles):
             print("%s: cycle %s is gone: delete its line" % (path, " ".join(sorted(a))))
+    for a in allowed_folders:
+        if not any(set(c) <= a for c in knots):
+            print("%s: folder cycle %s is gone: delete its line" % (path, " ".join(sorted(a))))
     for line in new:
         print("new in the house (split it, or break the cycle; see %s): %s" % (path, line))
     return 1 if new else 0
@@ -149,6 +194,10 @@ def main():
     cycles = include_cycles()
     print("include cycles between modules: %d" % len(cycles))
     for c in cycles:
+        print("  " + " <-> ".join(c))
+    knots = folder_cycles()
+    print("include cycles between folders: %d" % len(knots))
+    for c in knots:
         print("  " + " <-> ".join(c))
 
 
