@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "log/files.h"
-#include "sweep/claim.h"
+#include "sweep/worklock.h"
 #include "testutil.h"
 #include "train/rundir.h"
 
@@ -75,7 +75,7 @@ static void wait_for_file(const char *rel)
 static void wait_for_claim(const char *rel_dir, const char *prefix)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s/%s", tu_tmp, rel_dir, NL_RUN_CLAIM);
+    snprintf(path, sizeof path, "%s/%s/%s", tu_tmp, rel_dir, NL_RUN_WORKLOCK);
     char text[64] = "";
     for (int i = 0; i < 6000; i++) {
         FILE *f = fopen(path, "r");
@@ -192,7 +192,7 @@ START_TEST(test_killed_workers_run_is_done_again)
     waitpid(second, &status, 0);
     ck_assert_msg(n == 2, "the killed worker's run was started %d times", n);
     ck_assert_msg(taken, "nobody writes the run again");
-    char *claim = tu_tmp_read("results/k/runs/seed-1/" NL_RUN_CLAIM);
+    char *claim = tu_tmp_read("results/k/runs/seed-1/" NL_RUN_WORKLOCK);
     ck_assert_msg(!strncmp(claim, "2 claimed ", 10), "claim file: %s", claim);
     free(claim);
     tu_tmp_remove();
@@ -211,10 +211,10 @@ static pid_t hold_claim(const char *rel_dir)
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         nl_error err = {0};
-        nl_claim c;
-        nl_claim_outcome got;
+        nl_worklock c;
+        nl_worklock_outcome got;
         if (nl_run_dir_make(dir, &err) != NL_OK ||
-            nl_claim_try(dir, 0, NULL, NULL, true, &c, &got, &err) != NL_OK || got != NL_CLAIM_OURS)
+            nl_worklock_try(dir, 0, NULL, NULL, true, &c, &got, &err) != NL_OK || got != NL_WORKLOCK_OURS)
             _exit(1);
         (void)!write(ready[1], "y", 1);
         for (;;)
@@ -252,7 +252,7 @@ START_TEST(test_dead_claim_expires_live_one_holds)
     ck_assert_msg(rc == 0 && strstr(out, "2 ok, 0 diverged"), "exit %d: %s", rc, out);
     free(out);
     ck_assert_int_eq(attempts("results/d/runs/seed-2"), 1);
-    char *claim = tu_tmp_read("results/d/runs/seed-1/" NL_RUN_CLAIM);
+    char *claim = tu_tmp_read("results/d/runs/seed-1/" NL_RUN_WORKLOCK);
     ck_assert_msg(!strncmp(claim, "2 finished ", 11), "claim file: %s", claim);
     free(claim);
     tu_tmp_remove();

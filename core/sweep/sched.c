@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sweep/claim.h"
+#include "sweep/worklock.h"
 #include "log/files.h"
 #include "train/checkpoint.h"
 #include "train/rundir.h"
@@ -100,7 +100,7 @@ nl_code nl_sweep_prepare(nl_sweep_job *j, const nl_experiment *e, const nl_sweep
             return rc;
         }
         if (claim)
-            j->seen[i] = nl_claim_generation(run_dir);
+            j->seen[i] = nl_worklock_generation(run_dir);
         nl_sweep_read_result(run_dir, &j->results[i]);
         if (!nl_shard_has(shard, i))
             continue;
@@ -211,7 +211,7 @@ typedef struct {
     thread_run *thread; /* the run's thread (run_in_thread); NULL for a process */
     int run;
     double started;
-    nl_claim claim; /* --claim: held until the run's process has ended */
+    nl_worklock claim; /* --claim: held until the run's process has ended */
 } child_proc;
 
 typedef struct {
@@ -547,14 +547,14 @@ static bool claimed_run_finished(const char *run_dir, void *ctx)
     return nl_sweep_config_diff(saved, run->config_text, why, sizeof why) == 0;
 }
 
-static nl_code claim_run(sched *s, int run, nl_claim *claim, nl_claim_outcome *got, nl_error *err)
+static nl_code claim_run(sched *s, int run, nl_worklock *claim, nl_worklock_outcome *got, nl_error *err)
 {
     char run_dir[1200];
     nl_sweep_run_dir(s->j, run, run_dir, sizeof run_dir);
     nl_code rc = nl_run_dir_make(run_dir, err);
     if (rc)
         return rc;
-    return nl_claim_try(run_dir, s->j->seen[run], claimed_run_finished, &s->j->p->runs[run],
+    return nl_worklock_try(run_dir, s->j->seen[run], claimed_run_finished, &s->j->p->runs[run],
                         s->j->action[run] == NL_SWEEP_FORCE, claim, got, err);
 }
 
@@ -613,26 +613,26 @@ static bool stop_signal_pending(void)
 static void launch_next(sched *s)
 {
     const int run = s->queue[s->next++];
-    nl_claim run_claim = {-1, 0};
+    nl_worklock run_claim = {-1, 0};
     nl_error err = {0};
     if (s->j->claim) {
-        nl_claim_outcome got;
+        nl_worklock_outcome got;
         if (claim_run(s, run, &run_claim, &got, &err) != NL_OK) {
             emit_error(s, &err);
             s->start_failed = true;
             return;
         }
-        if (got == NL_CLAIM_HELD) {
+        if (got == NL_WORKLOCK_HELD) {
             s->held[s->n_held++] = run;
             return;
         }
-        if (got == NL_CLAIM_FINISHED) {
+        if (got == NL_WORKLOCK_FINISHED) {
             take_claimed_result(s, run);
             return;
         }
     }
     if (run_dir_busy(s, run, "is being written by another process")) {
-        nl_claim_release(&run_claim, false);
+        nl_worklock_release(&run_claim, false);
         s->waiting[s->n_waiting++] = run;
         return;
     }
@@ -643,7 +643,7 @@ static void launch_next(sched *s)
     else
         pid = start_child(s, run, &err);
     if (s->opt->run_in_thread ? thread == NULL : pid < 0) {
-        nl_claim_release(&run_claim, false);
+        nl_worklock_release(&run_claim, false);
         emit_error(s, &err);
         s->start_failed = true;
         return;
@@ -669,16 +669,16 @@ static void reap(sched *s, child_proc *c, int status)
     const int run = c->run;
     const bool refused = WIFEXITED(status) && WEXITSTATUS(status) == 2 && s->j->action[run] != NL_SWEEP_FORCE;
     if (refused && run_dir_busy(s, run, "was taken by another process")) {
-        nl_claim_release(&c->claim, false);
+        nl_worklock_release(&c->claim, false);
         s->waiting[s->n_waiting++] = run;
         s->pr.running--;
     } else if (refused && take_result(s, run)) {
-        nl_claim_release(&c->claim, true);
+        nl_worklock_release(&c->claim, true);
         s->pr.running--;
     } else {
         finish_run(s, c, status);
         /* a stopped run is left claimed, for another worker to do */
-        nl_claim_release(&c->claim, !s->pr.stopping);
+        nl_worklock_release(&c->claim, !s->pr.stopping);
     }
     free(c->thread);
     *c = s->children[--s->n_children];

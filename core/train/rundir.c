@@ -64,8 +64,8 @@ bool nl_run_dir_busy(const char *dir, nl_run_writer *w)
 }
 
 /* every file normlab reads from a run directory: run.c, final_model.c
- * (NL_FINAL_MODEL_FILE), checkpoint.c (NL_CHECKPOINT_FILE), sweep/claim.c
- * (NL_RUN_CLAIM), sweep/sched.c (a sweep's run log), train/eval.c, show,
+ * (NL_FINAL_MODEL_FILE), checkpoint.c (NL_CHECKPOINT_FILE), sweep/worklock.c
+ * (NL_RUN_WORKLOCK), sweep/sched.c (a sweep's run log), train/eval.c, show,
  * plot, compare and table */
 static const char *const run_dir_files[] = {
     NL_RUN_MARKER,     "config.yaml",    "summary.json",   "metrics.csv",

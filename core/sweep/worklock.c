@@ -1,4 +1,4 @@
-#include "sweep/claim.h"
+#include "sweep/worklock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,10 +41,10 @@ static int write_line(int fd, long generation, const char *state)
 
 static void claim_path(const char *run_dir, char *out, size_t size)
 {
-    nl_path_join(out, size, run_dir, NL_RUN_CLAIM);
+    nl_path_join(out, size, run_dir, NL_RUN_WORKLOCK);
 }
 
-long nl_claim_generation(const char *run_dir)
+long nl_worklock_generation(const char *run_dir)
 {
     char path[1100];
     claim_path(run_dir, path, sizeof path);
@@ -57,10 +57,10 @@ long nl_claim_generation(const char *run_dir)
     return g;
 }
 
-nl_code nl_claim_try(const char *run_dir, long seen, bool (*finished_now)(const char *run_dir, void *ctx),
-                     void *ctx, bool force, nl_claim *claim, nl_claim_outcome *out, nl_error *err)
+nl_code nl_worklock_try(const char *run_dir, long seen, bool (*finished_now)(const char *run_dir, void *ctx),
+                     void *ctx, bool force, nl_worklock *claim, nl_worklock_outcome *out, nl_error *err)
 {
-    *claim = (nl_claim){-1, 0};
+    *claim = (nl_worklock){-1, 0};
     char path[1100];
     claim_path(run_dir, path, sizeof path);
     int fd;
@@ -75,7 +75,7 @@ nl_code nl_claim_try(const char *run_dir, long seen, bool (*finished_now)(const 
         const int e = errno;
         close(fd);
         if (e == EACCES || e == EAGAIN) {
-            *out = NL_CLAIM_HELD;
+            *out = NL_WORKLOCK_HELD;
             return NL_OK;
         }
         return nl_fail(err, NL_ERR_IO, "cannot lock %s: %s", path, strerror(e));
@@ -91,7 +91,7 @@ nl_code nl_claim_try(const char *run_dir, long seen, bool (*finished_now)(const 
         finished = l.generation > seen || (!force && finished_now(run_dir, ctx));
     if (finished) {
         close(fd);
-        *out = NL_CLAIM_FINISHED;
+        *out = NL_WORKLOCK_FINISHED;
         return NL_OK;
     }
     if (write_line(fd, l.generation + 1, "claimed") != 0) {
@@ -99,12 +99,12 @@ nl_code nl_claim_try(const char *run_dir, long seen, bool (*finished_now)(const 
         close(fd);
         return nl_fail(err, NL_ERR_IO, "cannot write %s: %s", path, strerror(e));
     }
-    *claim = (nl_claim){fd, l.generation + 1};
-    *out = NL_CLAIM_OURS;
+    *claim = (nl_worklock){fd, l.generation + 1};
+    *out = NL_WORKLOCK_OURS;
     return NL_OK;
 }
 
-void nl_claim_release(nl_claim *claim, bool done)
+void nl_worklock_release(nl_worklock *claim, bool done)
 {
     if (claim->fd < 0)
         return;

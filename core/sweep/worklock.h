@@ -1,9 +1,10 @@
-/* Work-claiming: any number of `normlab sweep --claim` workers, on any
- * machines that share the sweep directory, take the runs one at a time, so
- * a grid of uneven runs is finished without a static split.
+/* The work lock of a run (not a paper's claim: verdict/claims.h). Any
+ * number of `normlab sweep --claim` workers, on any machines that share the
+ * sweep directory, take the runs one at a time, so a grid of uneven runs is
+ * finished without a static split.
  *
  * A worker claims a run by holding a POSIX (fcntl) write lock on the run
- * directory's claim file, NL_RUN_CLAIM, from before it starts the run until
+ * directory's claim file, NL_RUN_WORKLOCK, from before it starts the run until
  * the run's process has ended and left its summary. fcntl locks for the same
  * reasons as the run's own lock (train/rundir.h): they work over NFS, and
  * they expire with their holder: the kernel drops them when the worker dies,
@@ -20,39 +21,39 @@
  * (its result stands, even a failure: each run runs once per round of
  * workers; a worker started later runs a failed run again, as any new sweep
  * does). */
-#ifndef NL_SWEEP_CLAIM_H
-#define NL_SWEEP_CLAIM_H
+#ifndef NL_SWEEP_WORKLOCK_H
+#define NL_SWEEP_WORKLOCK_H
 
 #include <stdbool.h>
 
 #include "base/status.h"
 
-#define NL_RUN_CLAIM ".normlab-claim"
+#define NL_RUN_WORKLOCK ".normlab-claim"
 
 typedef enum {
-    NL_CLAIM_OURS,     /* this worker runs it now */
-    NL_CLAIM_HELD,     /* another worker holds it: try again later */
-    NL_CLAIM_FINISHED, /* done by another worker or process: take its result */
-} nl_claim_outcome;
+    NL_WORKLOCK_OURS,     /* this worker runs it now */
+    NL_WORKLOCK_HELD,     /* another worker holds it: try again later */
+    NL_WORKLOCK_FINISHED, /* done by another worker or process: take its result */
+} nl_worklock_outcome;
 
 typedef struct {
     int fd;            /* holds the lock; -1 when none */
     long generation;   /* of this claim */
-} nl_claim;
+} nl_worklock;
 
 /* GEN of the run directory's claim file, read without the lock (0: none) */
-long nl_claim_generation(const char *run_dir);
+long nl_worklock_generation(const char *run_dir);
 
 /* Tries to claim the run in `run_dir` (which must exist). `seen` is GEN as
  * this worker read it before it began; `finished_now` says whether the run
  * directory holds a finished result, and is asked only under the lock;
  * `force`: a finished result from before is run again (--force). */
-nl_code nl_claim_try(const char *run_dir, long seen, bool (*finished_now)(const char *run_dir, void *ctx),
-                     void *ctx, bool force, nl_claim *claim, nl_claim_outcome *out, nl_error *err);
+nl_code nl_worklock_try(const char *run_dir, long seen, bool (*finished_now)(const char *run_dir, void *ctx),
+                     void *ctx, bool force, nl_worklock *claim, nl_worklock_outcome *out, nl_error *err);
 
 /* Lets go of a claim once the run's process has ended: `done` records the
  * run as finished by this worker; false (the worker was stopped) leaves it
  * claimed, so that another worker does it again. */
-void nl_claim_release(nl_claim *claim, bool done);
+void nl_worklock_release(nl_worklock *claim, bool done);
 
 #endif
