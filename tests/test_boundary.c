@@ -405,6 +405,29 @@ START_TEST(test_nul_bytes)
 }
 END_TEST
 
+/* a run's trace.csv whose column names are hostile: a column's name goes
+ * into the trace plot's script (found by fuzz_report: bytes that are not
+ * UTF-8 reached trace.gp); refused (2) or written clean (0) */
+START_TEST(test_hostile_trace_columns)
+{
+    make_sweep("boundary-trace");
+    for (int h = 0; h < N_HOSTILE; h++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/SW/runs/type-none_seed-1/trace.csv", tu_tmp);
+        FILE *f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs("step,p50,", f);
+        csv_put(f, hostile[h], true);
+        fputs("0,0.5,0.7\n4,0.4,0.6\n", f);
+        fclose(f);
+        char tag[64];
+        snprintf(tag, sizeof tag, "trace column %d", h);
+        run_all(-1, tag);
+    }
+    tu_tmp_remove();
+}
+END_TEST
+
 static const char *bad_name;
 static const char *name_bad(int row, const char *name) { return row == 1 ? bad_name : name; }
 
@@ -513,6 +536,7 @@ int main(void)
     tcase_add_test(tc, test_hostile_text_through_every_writer);
     tcase_add_test(tc, test_hostile_config_name);
     tcase_add_test(tc, test_nul_bytes);
+    tcase_add_test(tc, test_hostile_trace_columns);
     tcase_add_test(tc, test_run_names_never_become_paths);
     tcase_add_test(tc, test_export_follows_no_link);
     suite_add_tcase(s, tc);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/ident.h"
 #include "plot/common.h"
 
 #define MAX_PERCENTILES 16
@@ -34,6 +35,18 @@ static nl_code read_traces(const pl_results *r, const grouping *g, curve *curves
         nl_code rc = pl_table_read(path, &t, err);
         if (rc)
             return rc;
+        /* a column's name goes into the script and its data file's header:
+         * a percentile's name (p50), an identifier, or the file is refused */
+        for (int c = 1; c < t.n_cols && *n_cols == 0; c++) {
+            char shown[64];
+            if (!nl_ident_ok(t.header[c]) || strlen(t.header[c]) >= sizeof cols[0]) {
+                rc = nl_fail(err, NL_ERR_DATA, "%s: column %d, '%s', is not a percentile's name (p50: letters, "
+                             "digits, '.', '_', '-', up to %zu)", path, c + 1,
+                             nl_text_show(t.header[c], shown, sizeof shown), sizeof cols[0] - 1);
+                pl_table_free(&t);
+                return rc;
+            }
+        }
         if (*n_cols == 0)
             for (int c = 1; c < t.n_cols && *n_cols < MAX_PERCENTILES; c++)
                 nl_copy_string(cols[(*n_cols)++], sizeof cols[0], t.header[c]);
@@ -67,9 +80,11 @@ static void plot_legend_row(pl_script *s, const char (*cols)[16], int n_cols, in
         const bool middle = n_cols % 2 == 1 && p == n_cols / 2;
         char color[64];
         percentile_color(p, n_cols, color, sizeof color);
-        nl_buf_printf(&s->gp, "%sNaN with linespoints pt 7 ps 0.3 lw %s %s lc rgb %s title \"%sth percentile\"",
+        char title[300], q[700];
+        snprintf(title, sizeof title, "%sth percentile", cols[p][0] == 'p' ? cols[p] + 1 : cols[p]);
+        nl_buf_printf(&s->gp, "%sNaN with linespoints pt 7 ps 0.3 lw %s %s lc rgb %s title %s",
                       p ? ", " : "", middle ? "median_lw" : "percentile_lw", middle ? "dt median_dt" : "dt percentile_dt",
-                      color, cols[p][0] == 'p' ? cols[p] + 1 : cols[p]);
+                      color, pl_q(title, q, sizeof q));
     }
 }
 
@@ -131,15 +146,20 @@ static void plot_variant(pl_script *s, const pl_results *r, const grouping *g, i
         const bool middle = n_cols % 2 == 1 && p == n_cols / 2;
         char color[64];
         percentile_color(p, n_cols, color, sizeof color);
+        char title[300], q_title[700], q_col[160];
+        snprintf(title, sizeof title, "%sth percentile", cols[p][0] == 'p' ? cols[p] + 1 : cols[p]);
+        pl_q(title, q_title, sizeof q_title);
+        pl_q(cols[p], q_col, sizeof q_col);
         if (!r->sweep)
-            nl_buf_printf(&s->gp, "%s\"../trace.csv\"%s using (column(\"step\")):(column(\"%s\")) with linespoints "
-                          "pt 7 ps 0.3 lw %s %s lc rgb %s title \"%sth percentile\"", p ? ", \\\n  " : "", every, cols[p],
-                          middle ? "median_lw" : "percentile_lw", middle ? "dt median_dt" : "dt percentile_dt", color, cols[p][0] == 'p' ? cols[p] + 1 : cols[p]);
+            nl_buf_printf(&s->gp, "%s\"../trace.csv\"%s using (column(\"step\")):(column(%s)) with linespoints "
+                          "pt 7 ps 0.3 lw %s %s lc rgb %s title %s", p ? ", \\\n  " : "", every, q_col,
+                          middle ? "median_lw" : "percentile_lw", middle ? "dt median_dt" : "dt percentile_dt", color,
+                          q_title);
         else
             nl_buf_printf(&s->gp, "%s\"%s\" using (column(\"variant\") == %d ? column(\"step\") : NaN):"
-                          "(column(\"%s\")) with linespoints pt 7 ps 0.3 lw %s %s lc rgb %s title \"%sth percentile\"",
-                          p ? ", \\\n  " : "", file, k, cols[p], middle ? "median_lw" : "percentile_lw", middle ? "dt median_dt" : "dt percentile_dt",
-                          color, cols[p][0] == 'p' ? cols[p] + 1 : cols[p]);
+                          "(column(%s)) with linespoints pt 7 ps 0.3 lw %s %s lc rgb %s title %s",
+                          p ? ", \\\n  " : "", file, k, q_col, middle ? "median_lw" : "percentile_lw",
+                          middle ? "dt median_dt" : "dt percentile_dt", color, q_title);
     }
     nl_buf_printf(&s->gp, "\n");
 }
