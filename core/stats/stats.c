@@ -1,6 +1,7 @@
 #include "stats/stats.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,32 +125,53 @@ static int compare_doubles(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-nl_stats_boot nl_stats_bootstrap(const double *x, int n, double threshold, int greater, double level,
-                                 int resamples, uint64_t seed)
+nl_stats_boot nl_stats_bootstrap_t(const double *x, int n, double threshold, int greater, double level,
+                                   int resamples, uint64_t seed)
 {
-    nl_stats_boot out = {NAN, NAN, NAN};
-    double *means = malloc((size_t)resamples * sizeof *means);
-    if (!means || n < 1 || resamples < 2) {
-        free(means);
+    nl_stats_boot out = {NAN, NAN, NAN, NAN};
+    double *ts = malloc((size_t)(resamples > 0 ? resamples : 1) * sizeof *ts);
+    double *sample = malloc((size_t)(n > 0 ? n : 1) * sizeof *sample);
+    double mean, sd;
+    nl_stats_mean_sd(x, n, &mean, &sd);
+    bool constant = true;
+    for (int i = 1; i < n; i++)
+        constant &= x[i] == x[0];
+    /* equal values can sum to a mean a rounding away from them, and a spread of 1e-17 */
+    const double se = constant ? 0 : sd / sqrt(n);
+    if (constant)
+        mean = n ? x[0] : NAN;
+    if (!ts || !sample || n < 2 || resamples < 2 || !isfinite(se)) {
+        free(ts);
+        free(sample);
         return out;
     }
     nl_rng rng;
     nl_rng_seed(&rng, seed, NL_STREAM_BOOTSTRAP);
-    int wrong_side = 0;
     for (int r = 0; r < resamples; r++) {
-        double s = 0;
         for (int i = 0; i < n; i++)
-            s += x[nl_rng_below(&rng, (uint32_t)n)];
-        means[r] = s / n;
-        wrong_side += greater ? means[r] <= threshold : means[r] >= threshold;
+            sample[i] = x[nl_rng_below(&rng, (uint32_t)n)];
+        double m, s;
+        nl_stats_mean_sd(sample, n, &m, &s);
+        const double num = m - mean, den = s / sqrt(n);
+        ts[r] = den > 0 ? num / den : num > 0 ? INFINITY : num < 0 ? -INFINITY : 0;
     }
-    qsort(means, (size_t)resamples, sizeof *means, compare_doubles);
+    /* every seed equal: no spread to studentize by; the mean is the answer */
+    const double t = se > 0 ? (mean - threshold) / se
+                            : mean > threshold ? INFINITY : mean < threshold ? -INFINITY : 0;
+    int beyond = 0;
+    for (int r = 0; r < resamples; r++)
+        beyond += greater ? ts[r] >= t : ts[r] <= t;
+    qsort(ts, (size_t)resamples, sizeof *ts, compare_doubles);
     const double alpha = 1 - level;
     int lo = (int)floor(alpha / 2 * resamples), hi = (int)ceil((1 - alpha / 2) * resamples) - 1;
     lo = lo < 0 ? 0 : lo;
     hi = hi >= resamples ? resamples - 1 : hi;
-    out = (nl_stats_boot){means[lo], means[hi], (1.0 + wrong_side) / (resamples + 1.0)};
-    free(means);
+    out.lo = se > 0 ? mean - ts[hi] * se : mean;
+    out.hi = se > 0 ? mean - ts[lo] * se : mean;
+    out.p = (1.0 + beyond) / (resamples + 1.0);
+    out.mc_error = sqrt(out.p * (1 - out.p) / resamples);
+    free(ts);
+    free(sample);
     return out;
 }
 
@@ -178,13 +200,19 @@ void nl_stats_holm(const double *p, int k, double *adjusted)
     free(order);
 }
 
-int nl_stats_seeds_needed(double sd, double margin, double level)
+int nl_stats_seeds_needed(double sd, double margin, double alpha, double power)
 {
-    if (!(margin > 0) || !isfinite(sd))
+    if (!(margin > 0) || !isfinite(sd) || !(alpha > 0 && alpha < 1) || !(power > 0 && power < 1))
         return -1;
-    const double z = nl_stats_normal_quantile(1 - (1 - level) / 2);
-    const double n = ceil(pow(2 * z * sd / margin, 2));
-    return n < 2 ? 2 : n > 1e6 ? 1000000 : (int)n;
+    if (!(sd > 0))
+        return 3;
+    /* t's n is never below the normal formula's: start there */
+    const double z = (nl_stats_normal_quantile(1 - alpha) + nl_stats_normal_quantile(power)) * sd / margin;
+    const int from = z * z > 100000 ? 100000 : z * z < 3 ? 3 : (int)floor(z * z);
+    for (int n = from; n <= 100000; n++)
+        if (sqrt(n) * margin / sd >= nl_stats_t_quantile(1 - alpha, n - 1) + nl_stats_t_quantile(power, n - 1))
+            return n;
+    return 100000;
 }
 
 double nl_stats_binom_sf(int k, int n, double p)

@@ -23,23 +23,31 @@ double nl_stats_beta_inc(double a, double b, double x);
  * n <= 20. */
 double nl_stats_sign_flip_p(const double *x, int n, double threshold, int greater);
 
-/* Percentile bootstrap of the mean: `resamples` resamples of x with
- * replacement drawn from PCG32 seeded with `seed`; the central `level`
- * interval, and the one-sided p of the mean against `threshold`: (1 + the
- * resamples on the wrong side) / (resamples + 1). */
+/* Studentized (bootstrap-t) bootstrap of the mean, for n >= 10: each of
+ * `resamples` resamples of x with replacement (PCG32 seeded with `seed`)
+ * gives t* = (mean* - mean) / se*; the central `level` interval is
+ * [mean - q(1 - a/2) se, mean - q(a/2) se] with q the t*'s quantiles, and
+ * the one-sided p of the mean beyond `threshold` (greater: above) is
+ * (1 + #{t* >= t}) / (resamples + 1), t = (mean - threshold) / se (below:
+ * t* <= t). mc_error is p's Monte Carlo standard error,
+ * sqrt(p (1 - p) / resamples). A resample whose values are all equal has
+ * se* 0: its t* is +-inf (0 when its mean is the mean). */
 typedef struct {
-    double lo, hi, p;
+    double lo, hi, p, mc_error;
 } nl_stats_boot;
-nl_stats_boot nl_stats_bootstrap(const double *x, int n, double threshold, int greater, double level,
-                                 int resamples, uint64_t seed);
+nl_stats_boot nl_stats_bootstrap_t(const double *x, int n, double threshold, int greater, double level,
+                                   int resamples, uint64_t seed);
 
 /* Holm's step-down correction of k p-values: adjusted[i] is the smallest
  * family-wise level at which hypothesis i is rejected (monotone, <= 1) */
 void nl_stats_holm(const double *p, int k, double *adjusted);
 
-/* seeds a paired mean needs for its interval to clear a margin: (2 z sd / margin)^2
- * rounded up, z the normal quantile of the level; -1 when margin is 0 or sd unknown */
-int nl_stats_seeds_needed(double sd, double margin, double level);
+/* seeds a one-sided t test at level alpha needs for `power` when the true
+ * mean lies `margin` beyond the threshold with spread sd: the smallest
+ * n >= 3 with sqrt(n) margin / sd >= t(1 - alpha, n - 1) + t(power, n - 1)
+ * (the normal formula ((z(1-alpha) + z(power)) sd / margin)^2 with t's
+ * heavier tails); -1 when margin <= 0 or sd unknown, 100000 at most */
+int nl_stats_seeds_needed(double sd, double margin, double alpha, double power);
 
 /* the normal quantile */
 double nl_stats_normal_quantile(double p);

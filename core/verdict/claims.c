@@ -341,24 +341,10 @@ static nl_code read_cells(parser *P, yaml_node_t *v, const char *label, nl_claim
     return NL_OK;
 }
 
-static const char *const claim_keys[] = {"id",     "paper",    "metric", "a", "b", "scope",    "each",  "expect",
-                                         "b_metric", "c", "d", "vars", "each_row", "cells", "pair_by"};
-enum { N_CLAIM_KEYS = 15 };
-
-/* pair_by: [KEY, ...] */
-static nl_code read_pair_by(parser *P, yaml_node_t *v, const char *label, nl_claim *c)
-{
-    if (v->type != YAML_SEQUENCE_NODE || nl_yaml_count(v) < 1 || nl_yaml_count(v) > NL_CLAIM_MAX_EACH)
-        return nl_yaml_fail(&P->y, v, label, "a list of 1 to %d keys that name a unit with the seed, e.g. "
-                            "[model.norm.type]", NL_CLAIM_MAX_EACH);
-    for (int j = 0; j < nl_yaml_count(v); j++) {
-        nl_code rc = read_text(P, nl_yaml_item(&P->y, v, j), label, c->pair_by[j], sizeof c->pair_by[j]);
-        if (rc)
-            return rc;
-        c->n_pair_by = j + 1;
-    }
-    return NL_OK;
-}
+static const char *const claim_keys[] = {"id",       "paper", "metric", "a",    "b",        "scope",
+                                         "each",     "expect", "b_metric", "c", "d", "vars", "each_row", "cells",
+                                         "pair_by", "paper_value", "headline"};
+enum { N_CLAIM_KEYS = 17 };
 
 static nl_code read_claim_key(parser *P, nl_claim *c, int which, yaml_node_t *v, const char *label)
 {
@@ -400,7 +386,17 @@ static nl_code read_claim_key(parser *P, nl_claim *c, int which, yaml_node_t *v,
         c->cells_op = NL_CELLS_EXACTLY;
         return read_cells(P, v, label, c);
     case 14:
-        return read_pair_by(P, v, label, c);
+        /* a unit is a seed: the same seed under another normalizer shares
+         * its data order, so it is not another sample (STATS.md) */
+        return nl_yaml_fail(&P->y, v, label, "pooling runs of different values as extra seeds is refused: a "
+                            "unit is a seed, and 3 seeds of 5 normalizers are 3 units, not 15; make one claim per "
+                            "value with each: (and cells: all for a claim about every one)");
+    case 15:
+        c->has_paper_value = true;
+        return nl_yaml_read_number(&P->y, v, label, NULL, "the paper's number the claim tests, in the "
+                                   "metric's units (0.106 for 10.6 points of error)", &c->paper_value);
+    case 16:
+        return nl_yaml_read_bool(&P->y, v, label, &c->headline);
     default:
         c->expect_line = nl_yaml_line(v);
         c->expect_column = nl_yaml_column(v);
@@ -488,8 +484,8 @@ static nl_code read_claim_keys(parser *P, yaml_node_t *n, const char *key, nl_cl
     for (size_t r = 0; r < sizeof required / sizeof required[0]; r++)
         if (!value_of(P, n, claim_keys[required[r]]))
             return nl_yaml_fail(&P->y, n, key, "%s: is missing; a claim needs id:, paper:, metric:, a: and "
-                                "expect: (b:, c:, d:, scope:, each:, each_row:, cells:, pair_by:, b_metric:, "
-                                "vars: are optional)", claim_keys[required[r]]);
+                                "expect: (b:, c:, d:, scope:, each:, each_row:, cells:, b_metric:, vars:, "
+                                "paper_value:, headline: are optional)", claim_keys[required[r]]);
     return NL_OK;
 }
 
@@ -610,6 +606,135 @@ static nl_code read_claims(parser *P, yaml_node_t *v)
     return NL_OK;
 }
 
+/* threshold_rule: {fraction: F, band: W, reason: TEXT} */
+static nl_code read_rule(parser *P, yaml_node_t *n)
+{
+    static const char *const keys[] = {"fraction", "band", "reason"};
+    nl_threshold_rule *r = &P->set->rule;
+    nl_code rc = nl_yaml_check_mapping(&P->y, n, "threshold_rule", "a mapping: {fraction: F, band: W, reason: "
+                                       "TEXT} (the threshold is F of the paper's effect; ~ claims are within W of "
+                                       "the paper's value)");
+    r->given = true;
+    r->line = nl_yaml_line(n);
+    r->column = nl_yaml_column(n);
+    const nl_yaml_range positive = {.has_lo = true, .lo_open = true, .lo = 0};
+    for (int i = 0; rc == NL_OK && i < nl_yaml_count(n); i++) {
+        yaml_node_t *k = nl_yaml_key(&P->y, n, i), *v = nl_yaml_value(&P->y, n, i);
+        const char *name = nl_yaml_scalar(k);
+        char label[64];
+        snprintf(label, sizeof label, "threshold_rule.%s", name);
+        if (!strcmp(name, "fraction")) {
+            r->has_fraction = true;
+            rc = nl_yaml_read_number(&P->y, v, label, &positive, "a number > 0: the share of the paper's effect "
+                                     "(0.5: half)", &r->fraction);
+        } else if (!strcmp(name, "band")) {
+            r->has_band = true;
+            rc = nl_yaml_read_number(&P->y, v, label, &positive, "a number > 0: the difference of practical "
+                                     "interest, in the metric's units", &r->band);
+        } else if (!strcmp(name, "reason")) {
+            rc = read_text(P, v, label, r->reason, sizeof r->reason);
+        } else {
+            rc = nl_yaml_unknown_key(&P->y, k, "threshold_rule", keys, 3);
+        }
+    }
+    if (rc == NL_OK && !r->has_fraction && !r->has_band)
+        rc = nl_yaml_fail(&P->y, n, "threshold_rule", "the rule names no use of the paper's value: give fraction: "
+                          "(a directional claim's threshold, a share of the paper's effect) and/or band: (an "
+                          "equivalence claim's margin around the paper's value)");
+    if (rc == NL_OK && !r->reason[0])
+        rc = nl_yaml_fail(&P->y, n, "threshold_rule", "reason: is missing: say why this share or band");
+    return rc;
+}
+
+/* power: {seeds: N, from: TEXT} */
+static nl_code read_power(parser *P, yaml_node_t *n)
+{
+    static const char *const keys[] = {"seeds", "from"};
+    nl_claim_power *w = &P->set->power;
+    nl_code rc = nl_yaml_check_mapping(&P->y, n, "power", "a mapping: {seeds: N, from: TEXT} (the seeds the "
+                                       "headline claims need for power 0.8, and the spread it was computed from)");
+    w->line = nl_yaml_line(n);
+    w->column = nl_yaml_column(n);
+    const nl_yaml_range seeds = {.has_lo = true, .lo = 3, .has_hi = true, .hi = 256};
+    for (int i = 0; rc == NL_OK && i < nl_yaml_count(n); i++) {
+        yaml_node_t *k = nl_yaml_key(&P->y, n, i), *v = nl_yaml_value(&P->y, n, i);
+        long long seeds_n = 0;
+        if (!strcmp(nl_yaml_scalar(k), "seeds")) {
+            rc = nl_yaml_read_int(&P->y, v, "power.seeds", &seeds, "an integer from 3 to 256", 256, &seeds_n);
+            w->seeds = (int)seeds_n;
+        } else if (!strcmp(nl_yaml_scalar(k), "from")) {
+            rc = read_text(P, v, "power.from", w->from, sizeof w->from);
+        } else {
+            rc = nl_yaml_unknown_key(&P->y, k, "power", keys, 2);
+        }
+    }
+    if (rc == NL_OK && (!w->seeds || !w->from[0]))
+        rc = nl_yaml_fail(&P->y, n, "power", "needs seeds: and from: (the spread the seeds were computed from)");
+    return rc;
+}
+
+bool nl_claim_is_count(const nl_claim *c)
+{
+    return c->effect == NL_EFFECT_COUNT || (c->cells_op != NL_CELLS_NONE && c->cells_op != NL_CELLS_ALL);
+}
+
+double nl_claim_rule_threshold(const nl_claim_set *set, const nl_claim *c)
+{
+    const nl_threshold_rule *r = &set->rule;
+    if (!r->given || !c->has_paper_value || nl_claim_is_count(c))
+        return NAN;
+    if (c->op == NL_EXPECT_WITHIN || c->effect == NL_EFFECT_VALUE)
+        return c->paper_value;
+    if (!r->has_fraction)
+        return NAN;
+    const double none = c->effect == NL_EFFECT_RATIO ? 1 : 0;
+    return none + r->fraction * (c->paper_value - none);
+}
+
+/* thresholds written as the rule gives them (to the 4 significant digits a
+ * threshold is written with) */
+static bool same_threshold(double written, double derived)
+{
+    return fabs(written - derived) <= 5e-4 * fmax(fabs(derived), 1e-9) + 1e-12;
+}
+
+/* with a threshold_rule:, every claim that tests (not a count) names its
+ * paper_value and its threshold is the rule's; a count is never a headline */
+static nl_code check_rule(parser *P, int index)
+{
+    const nl_claim_set *set = P->set;
+    const nl_claim *c = &set->claims[index];
+    const nl_threshold_rule *r = &set->rule;
+    char where[1200];
+    snprintf(where, sizeof where, "%s:%d:%d: claims[%d]", set->path, c->line, c->column, index);
+    if (nl_claim_is_count(c)) {
+        if (c->headline)
+            return nl_fail(P->y.err, NL_ERR_CONFIG, "%s.headline: a count (of seeds, or of cells other than "
+                           "cells: all) describes what happened; it is not a test and cannot be a headline claim",
+                           where);
+        return NL_OK;
+    }
+    if (!r->given)
+        return NL_OK;
+    if (!c->has_paper_value)
+        return nl_fail(P->y.err, NL_ERR_CONFIG, "%s: paper_value: is missing: threshold_rule: (line %d) derives "
+                       "each claim's threshold from the paper's number, so a claim states it (paper_value: 0.106 "
+                       "for 10.6 points)", where, r->line);
+    const bool within = c->op == NL_EXPECT_WITHIN;
+    if (within && !r->has_band)
+        return nl_fail(P->y.err, NL_ERR_CONFIG, "%s.expect: '%s' is an equivalence (~), and threshold_rule: (line "
+                       "%d) gives no band:", where, c->expect, r->line);
+    if (!within && c->effect != NL_EFFECT_VALUE && !r->has_fraction)
+        return nl_fail(P->y.err, NL_ERR_CONFIG, "%s.expect: '%s' is directional, and threshold_rule: (line %d) "
+                       "gives no fraction:", where, c->expect, r->line);
+    const double derived = nl_claim_rule_threshold(set, c);
+    if (!same_threshold(c->threshold, derived) || (within && !same_threshold(c->within, r->band)))
+        return nl_fail(P->y.err, NL_ERR_CONFIG, "%s.expect: '%s' is not what threshold_rule: (line %d) derives "
+                       "from paper_value %g: %s %.4g%s%.4g", where, c->expect, r->line, c->paper_value,
+                       within ? "centre" : "threshold", derived, within ? ", band " : "", within ? r->band : 0.0);
+    return NL_OK;
+}
+
 static nl_code parse_root(parser *P, yaml_node_t *root)
 {
     if (!root || root->type != YAML_MAPPING_NODE)
@@ -623,7 +748,13 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
             rc = read_source(P, v);
         else if (!strcmp(nl_yaml_scalar(k), "claims") && !nl_yaml_is_null(v))
             rc = read_claims(P, v);
+        else if (!strcmp(nl_yaml_scalar(k), "threshold_rule"))
+            rc = read_rule(P, v);
+        else if (!strcmp(nl_yaml_scalar(k), "power"))
+            rc = read_power(P, v);
     }
+    for (int i = 0; rc == NL_OK && i < P->set->n; i++)
+        rc = check_rule(P, i);
     return rc;
 }
 

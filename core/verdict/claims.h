@@ -115,14 +115,15 @@ typedef struct {
     int n_each;
     /* one claim per value of this column of the metric's run file */
     char each_row[96];
-    /* keys whose values, with the seed, name a unit: a cell holds a run per
-     * seed and combination of them, paired across cells by both (pooled
-     * over normalizers, say) */
-    char pair_by[NL_CLAIM_MAX_EACH][96];
-    int n_pair_by;
     nl_cells_op cells_op;
     int cells_k;
     char expect[256];
+    /* the paper's number the claim tests (its effect, in the metric's
+     * units), from which the experiment's threshold_rule: derives the
+     * threshold; headline: one of the few claims the section states, the
+     * family Holm's correction runs over */
+    double paper_value;
+    bool has_paper_value, headline;
     nl_effect_kind effect;
     nl_expect_op op;
     double threshold, within;
@@ -160,10 +161,34 @@ typedef struct {
     int line, column;
 } nl_claim_source;
 
+/* threshold_rule: how every claim's threshold comes from its paper_value,
+ * stated once per experiment: a directional claim's threshold is `fraction`
+ * of the paper's effect (measured from no effect: 0 for a difference, a
+ * rate or an expression, 1 for a ratio; a value claim's is the paper's
+ * value itself); an equivalence claim (~) is centred on the paper's value
+ * with the band `band`, a difference of practical interest; `reason` says
+ * why */
+typedef struct {
+    bool given, has_fraction, has_band;
+    double fraction, band;
+    char reason[512];
+    int line, column;
+} nl_threshold_rule;
+
+/* power: the seeds the experiment's headline claims need for power 0.8 at
+ * their thresholds and the spread of a pilot or earlier sweep (from:) */
+typedef struct {
+    int seeds; /* 0: not given */
+    char from[512];
+    int line, column;
+} nl_claim_power;
+
 typedef struct {
     char path[1024]; /* the experiment file */
     char name[128];  /* its sweep's name */
     nl_claim_source source;
+    nl_threshold_rule rule;
+    nl_claim_power power;
     int n;
     nl_claim claims[NL_CLAIM_MAX];
 } nl_claim_set;
@@ -182,5 +207,13 @@ bool nl_claim_parse_expect(const char *text, const bool has[NL_CELL_COUNT], nl_c
 
 /* whether a selector takes a value (a list item, or a number in a range) */
 bool nl_claim_select_matches(const nl_claim_select *s, const char *have);
+
+/* a count (of units, or of cells other than cells: all) describes what
+ * happened; it is never a test, a headline or a hold */
+bool nl_claim_is_count(const nl_claim *c);
+
+/* the threshold the set's rule derives from c's paper_value (c->threshold
+ * for op > <, the centre for ~); NaN without a rule or a paper_value */
+double nl_claim_rule_threshold(const nl_claim_set *set, const nl_claim *c);
 
 #endif

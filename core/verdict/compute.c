@@ -15,7 +15,9 @@
 #include "stats/stats.h"
 #include "verdict/internal.h"
 
-const char *const nl_verdict_kind_names[NL_VERDICT_KIND_COUNT] = {"holds", "does not hold", "inconclusive"};
+const char *const nl_verdict_kind_names[NL_VERDICT_KIND_COUNT] = {"holds", "does not hold", "inconclusive",
+                                                                  "described"};
+const char *const nl_family_names[NL_FAMILY_COUNT] = {"headline", "secondary", "cell", "description"};
 
 nl_code vd_claim_fail(const vd_ctx *C, const nl_claim *c, int line, int column, const char *key, const char *fmt,
                       ...)
@@ -130,17 +132,11 @@ static int scope_kept(const nl_claim *c, const nl_claim_cell *cl, nl_claim_selec
     return n;
 }
 
-/* a run's unit: its seed, and the values of the claim's pair_by: keys */
+/* a run's unit: its seed (different normalizers are not extra seeds) */
 static const char *unit_of(const nl_claim *c, const vd_source *s, int row, char *buf, size_t size)
 {
-    if (!c->n_pair_by)
-        return vd_source_seed(s, row);
-    snprintf(buf, size, "%s", vd_source_seed(s, row));
-    for (int k = 0; k < c->n_pair_by; k++) {
-        const int col = vd_source_key_col(s, c->pair_by[k]);
-        snprintf(buf + strlen(buf), size - strlen(buf), "/%s", col >= 0 ? s->t.rows[row][col] : "");
-    }
-    return buf;
+    (void)c, (void)buf, (void)size;
+    return vd_source_seed(s, row);
 }
 
 static nl_code two_runs(const vd_ctx *C, const nl_claim *c, const char *what, const cell *out, int other, int r)
@@ -151,7 +147,7 @@ static nl_code two_runs(const vd_ctx *C, const nl_claim *c, const char *what, co
         k++;
     char unit[512];
     return vd_claim_fail(C, c, 0, 0, what, "cell %s (%s) holds two runs of seed %s, %s and %s, which differ in %s: "
-                         "name it in %s:, scope:, each: or pair_by:", what, out->label,
+                         "name it in %s:, scope: or each:", what, out->label,
                          unit_of(c, s, r, unit, sizeof unit), s->t.rows[other][0], s->t.rows[r][0],
                          k < s->status_col ? s->t.header[k] : "?", what);
 }
@@ -382,11 +378,10 @@ static void decide_mean(const vd_ctx *C, const nl_claim *c, const double *x, int
     if (isfinite(4 * most * n)) {
         vd_decide_mean(c, x, n, C->opt, v);
         if (isfinite(v->effect) &&
-            (n < 2 || (isfinite(v->sd) && isfinite(v->lo) && isfinite(v->hi) && isfinite(v->p))))
+            (n < NL_VERDICT_MIN_N || (isfinite(v->sd) && isfinite(v->lo) && isfinite(v->hi) && isfinite(v->p))))
             return;
     }
-    v->effect = v->sd = v->lo = v->hi = v->sign_flip_p = NAN;
-    v->p = 1;
+    v->effect = v->sd = v->lo = v->hi = v->sign_flip_p = v->p = v->p_fail = v->mc_error = NAN;
     snprintf(v->method, sizeof v->method, "none (sums overflow)");
     add_note(v, "the %d seeds' effects (largest |effect| %g) overflow a double when summed: no verdict", n,
              most);
@@ -412,9 +407,8 @@ static void verdict_init(nl_verdict *v, const nl_claim *c, const vd_slice *sl)
     memset(v, 0, sizeof *v);
     v->claim = c;
     v->effect = v->sd = v->lo = v->hi = v->sign_flip_p = NAN;
-    v->p = 1;
-    v->p_holm = NAN;
-    v->seeds_needed = -1;
+    v->p = v->p_holm = v->p_fail = v->p_fail_holm = v->mc_error = NAN;
+    v->seeds_needed = v->seeds_power = -1;
     slice_id(c, sl, v->id, sizeof v->id);
 }
 
@@ -598,13 +592,34 @@ static nl_code check_claim(vd_ctx *C, const nl_claim *c)
         if (vd_source_key_col(&C->main, c->each[e]) < 0)
             rc = vd_claim_fail(C, c, c->each_line, c->each_column, "each", "no run of %s varies '%s'", C->main.dir,
                                c->each[e]);
-    for (int k = 0; k < c->n_pair_by && rc == NL_OK; k++)
-        if (vd_source_key_col(&C->main, c->pair_by[k]) < 0)
-            rc = vd_claim_fail(C, c, 0, 0, "pair_by", "no run of %s varies '%s'", C->main.dir, c->pair_by[k]);
     return rc == NL_OK ? vd_check_metrics(C, c) : rc;
 }
 
-/* Holm over the rows with a p, then each row's verdict, then the counts over cells */
+/* which standard decides row i: a count's none; a cell of a claim over
+ * cells its own alpha; a headline claim (every claim where the experiment
+ * names none) Holm's; any other its own alpha */
+static nl_family family_of(const nl_verdict *v, bool any_headline)
+{
+    const nl_claim *c = v->claim;
+    if (v->family == NL_FAMILY_DESCRIPTION || nl_claim_is_count(c))
+        return v->derived || c->effect == NL_EFFECT_COUNT ? NL_FAMILY_DESCRIPTION : NL_FAMILY_CELL;
+    if (c->cells_op == NL_CELLS_ALL && !v->derived)
+        return NL_FAMILY_CELL;
+    return c->headline || !any_headline ? NL_FAMILY_HEADLINE : NL_FAMILY_SECONDARY;
+}
+
+/* Holm's correction of one side's p's over the headline rows that have one */
+static void holm_side(nl_verdict_report *out, const int *index, int k, bool fail_side, double *p, double *adjusted)
+{
+    for (int j = 0; j < k; j++)
+        p[j] = fail_side ? out->v[index[j]].p_fail : out->v[index[j]].p;
+    nl_stats_holm(p, k, adjusted);
+    for (int j = 0; j < k; j++)
+        *(fail_side ? &out->v[index[j]].p_fail_holm : &out->v[index[j]].p_holm) = adjusted[j];
+}
+
+/* the cells of claims over cells first (each at alpha), their rows over
+ * cells, then Holm over the headline rows (both sides), then every verdict */
 static nl_code correct_and_decide(const vd_ctx *C, nl_verdict_report *out)
 {
     double *p = malloc((size_t)(out->n + 1) * sizeof *p), *adjusted = malloc((size_t)(out->n + 1) * sizeof *p);
@@ -615,25 +630,49 @@ static nl_code correct_and_decide(const vd_ctx *C, nl_verdict_report *out)
         free(index);
         return nl_fail(C->err, NL_ERR_NOMEM, "out of memory");
     }
-    int k = 0;
-    for (int i = 0; i < out->n; i++)
-        if (!out->v[i].derived && !out->v[i].exact) {
-            index[k] = i;
-            p[k++] = out->v[i].p;
+    const double alpha = (1 - C->opt->level) / 2;
+    bool any_headline = false;
+    for (int i = 0; i < C->set->n; i++)
+        any_headline |= C->set->claims[i].headline;
+    for (int i = 0; i < out->n; i++) {
+        nl_verdict *v = &out->v[i];
+        v->family = family_of(v, any_headline);
+        out->seeds_run = v->derived || v->n < out->seeds_run ? out->seeds_run : v->n;
+        if (v->family == NL_FAMILY_CELL) {
+            v->p_holm = v->p;
+            v->p_fail_holm = v->p_fail;
+            vd_decide(v->claim, C->opt, alpha, v);
         }
-    nl_stats_holm(p, k, adjusted);
-    out->holm_k = k;
-    for (int j = 0; j < k; j++) {
-        out->v[index[j]].p_holm = adjusted[j];
-        vd_decide(out->v[index[j]].claim, C->opt, &out->v[index[j]]);
     }
     for (int i = 0, first = 0; i < out->n; i++) {
         if (i && out->v[i].claim != out->v[i - 1].claim)
             first = i;
-        if (out->v[i].derived) {
-            out->v[i].p = NAN;
+        if (out->v[i].derived)
             vd_decide_cells(out->v[i].claim, &out->v[first], i - first, &out->v[i]);
+    }
+    int k = 0;
+    for (int i = 0; i < out->n; i++)
+        if (out->v[i].family == NL_FAMILY_HEADLINE && !isnan(out->v[i].p))
+            index[k++] = i;
+    holm_side(out, index, k, false, p, adjusted);
+    holm_side(out, index, k, true, p, adjusted);
+    out->holm_k = k;
+    for (int i = 0, first = 0; i < out->n; i++) {
+        nl_verdict *v = &out->v[i];
+        if (i && v->claim != out->v[i - 1].claim)
+            first = i;
+        if (v->family == NL_FAMILY_CELL || v->family == NL_FAMILY_DESCRIPTION)
+            continue;
+        if (v->family == NL_FAMILY_SECONDARY) {
+            v->p_holm = v->p;
+            v->p_fail_holm = v->p_fail;
         }
+        /* power at Holm's strictest step for a headline claim (Bonferroni's alpha / k) */
+        const double alpha_power = v->family == NL_FAMILY_HEADLINE && k > 1 ? alpha / k : alpha;
+        if (v->derived)
+            vd_decide_iut(C->opt, &out->v[first], i - first, v);
+        else
+            vd_decide(v->claim, C->opt, alpha_power, v);
     }
     free(p);
     free(adjusted);
@@ -648,6 +687,16 @@ nl_code nl_verdict_compute(const char *sweep_dir, const nl_claim_set *claims, co
     nl_copy_string(out->sweep_dir, sizeof out->sweep_dir, sweep_dir);
     nl_copy_string(out->experiment, sizeof out->experiment, claims->path);
     out->opt = *opt;
+    out->seeds_planned = claims->power.seeds;
+    if (claims->rule.given) {
+        char parts[2][64] = {"", ""};
+        if (claims->rule.has_fraction)
+            snprintf(parts[0], sizeof parts[0], "%g of the paper's effect", claims->rule.fraction);
+        if (claims->rule.has_band)
+            snprintf(parts[1], sizeof parts[1], "band %g around the paper's value", claims->rule.band);
+        snprintf(out->rule, sizeof out->rule, "%s%s%s: %s", parts[0], parts[0][0] && parts[1][0] ? "; " : "",
+                 parts[1], claims->rule.reason);
+    }
     vd_ctx *C = calloc(1, sizeof *C);
     if (!C)
         return nl_fail(err, NL_ERR_NOMEM, "out of memory");

@@ -1,19 +1,25 @@
-/* normlab verdict's statistics per claim: the interval and one-sided p of
- * a mean effect (t with the exact sign-flip test for n <= 5, a seeded
- * bootstrap above), of a rate (Clopper-Pearson, the exact binomial), an
- * exact count, a count over cells; and the verdict (results/usage.md,
- * "Claims and verdicts"). */
+/* normlab verdict's statistics per claim (results/usage.md, "Claims and
+ * verdicts"; the reasoning is STATS.md's): a mean effect's interval and
+ * one-sided p's, of the claim and of its opposite (Student's t from 3 to 9
+ * seeds, with the exact sign-flip p beside it; a studentized bootstrap from
+ * 10, with its Monte Carlo error), a rate's (Clopper-Pearson, the exact
+ * binomial), a count (described, not tested), a claim over every cell
+ * (intersection-union), and the verdict once Holm's correction has run. */
 #include <math.h>
 #include <stdio.h>
 
 #include "stats/stats.h"
 #include "verdict/internal.h"
 
-/* one-sided p of mean(x) beyond t (greater) or below it */
-static double side_p(const double *x, int n, double t, bool greater, const nl_verdict_options *opt)
+/* one-sided p of mean(x) beyond t (greater: above), and its Monte Carlo error where bootstrapped */
+static double side_p(const double *x, int n, double t, bool greater, const nl_verdict_options *opt, double *mc)
 {
-    if (n > NL_VERDICT_EXACT_MAX_N)
-        return nl_stats_bootstrap(x, n, t, greater, opt->level, opt->resamples, opt->seed).p;
+    if (n >= NL_VERDICT_BOOT_MIN_N) {
+        const nl_stats_boot b = nl_stats_bootstrap_t(x, n, t, greater, opt->level, opt->resamples, opt->seed);
+        if (mc)
+            *mc = fmax(*mc, b.mc_error);
+        return b.p;
+    }
     double mean, sd;
     nl_stats_mean_sd(x, n, &mean, &sd);
     const double se = sd / sqrt(n);
@@ -23,18 +29,21 @@ static double side_p(const double *x, int n, double t, bool greater, const nl_ve
     return greater ? 1 - cdf : cdf;
 }
 
-/* the p of the expectation: one side, or both sides of the band for ~ (two one-sided tests) */
-static double expect_p(const nl_claim *c, const double *x, int n, const nl_verdict_options *opt, bool exact)
+/* the p of the expectation (both sides of the band for ~: two one-sided
+ * tests), and of its opposite (beyond either edge of the band) */
+static void expect_p(const nl_claim *c, const double *x, int n, const nl_verdict_options *opt, nl_verdict *v)
 {
     const double t = c->threshold, w = c->within;
-    if (exact) {
-        if (c->op != NL_EXPECT_WITHIN)
-            return nl_stats_sign_flip_p(x, n, t, c->op == NL_EXPECT_GREATER);
-        return fmax(nl_stats_sign_flip_p(x, n, t - w, 1), nl_stats_sign_flip_p(x, n, t + w, 0));
+    double mc = 0;
+    if (c->op != NL_EXPECT_WITHIN) {
+        const bool greater = c->op == NL_EXPECT_GREATER;
+        v->p = side_p(x, n, t, greater, opt, &mc);
+        v->p_fail = side_p(x, n, t, !greater, opt, &mc);
+    } else {
+        v->p = fmax(side_p(x, n, t - w, true, opt, &mc), side_p(x, n, t + w, false, opt, &mc));
+        v->p_fail = fmin(side_p(x, n, t + w, true, opt, &mc), side_p(x, n, t - w, false, opt, &mc));
     }
-    if (c->op != NL_EXPECT_WITHIN)
-        return side_p(x, n, t, c->op == NL_EXPECT_GREATER, opt);
-    return fmax(side_p(x, n, t - w, true, opt), side_p(x, n, t + w, false, opt));
+    v->mc_error = n >= NL_VERDICT_BOOT_MIN_N ? mc : NAN;
 }
 
 /* x beyond t by op (> <), or within w of it (~) */
@@ -55,29 +64,39 @@ bool vd_on_claimed_side(const nl_claim *c, double x)
     return beyond((int)c->op, x, c->threshold, c->within);
 }
 
+/* n <= 2: two numbers that agree say nothing about a third */
+static bool too_few(int n, nl_verdict *v)
+{
+    if (n >= NL_VERDICT_MIN_N)
+        return false;
+    snprintf(v->method, sizeof v->method, "none (n = %d: nothing is decided below %d seeds)", n, NL_VERDICT_MIN_N);
+    return true;
+}
+
 void vd_decide_mean(const nl_claim *c, const double *x, int n, const nl_verdict_options *opt, nl_verdict *v)
 {
     nl_stats_mean_sd(x, n, &v->effect, &v->sd);
     for (int i = 0; i < n; i++)
         v->agree += vd_on_claimed_side(c, x[i]);
-    if (n < 2) {
-        snprintf(v->method, sizeof v->method, "none (n < 2)");
+    if (too_few(n, v))
         return;
-    }
-    if (n <= NL_VERDICT_EXACT_MAX_N) {
+    if (n < NL_VERDICT_BOOT_MIN_N) {
         const double half = nl_stats_t_quantile(1 - (1 - opt->level) / 2, n - 1) * v->sd / sqrt(n);
         v->lo = v->effect - half;
         v->hi = v->effect + half;
-        v->sign_flip_p = expect_p(c, x, n, opt, true);
-        snprintf(v->method, sizeof v->method, "t; exact sign-flip");
+        const double t = c->threshold, w = c->within;
+        v->sign_flip_p = c->op != NL_EXPECT_WITHIN
+                             ? nl_stats_sign_flip_p(x, n, t, c->op == NL_EXPECT_GREATER)
+                             : fmax(nl_stats_sign_flip_p(x, n, t - w, 1), nl_stats_sign_flip_p(x, n, t + w, 0));
+        snprintf(v->method, sizeof v->method, "t; exact sign-flip beside");
     } else {
-        const nl_stats_boot b = nl_stats_bootstrap(x, n, c->threshold, true, opt->level, opt->resamples, opt->seed);
+        const nl_stats_boot b = nl_stats_bootstrap_t(x, n, c->threshold, true, opt->level, opt->resamples, opt->seed);
         v->lo = b.lo;
         v->hi = b.hi;
-        snprintf(v->method, sizeof v->method, "bootstrap %d, seed %llu", opt->resamples,
+        snprintf(v->method, sizeof v->method, "studentized bootstrap %d, seed %llu", opt->resamples,
                  (unsigned long long)opt->seed);
     }
-    v->p = expect_p(c, x, n, opt, false);
+    expect_p(c, x, n, opt, v);
 }
 
 void vd_decide_rate(const nl_claim *c, const double *x, int n, const nl_verdict_options *opt, nl_verdict *v)
@@ -86,91 +105,120 @@ void vd_decide_rate(const nl_claim *c, const double *x, int n, const nl_verdict_
     for (int i = 0; i < n; i++)
         k += x[i] > 0;
     v->agree = k;
-    if (n < 1) {
-        snprintf(v->method, sizeof v->method, "none (n = 0)");
-        return;
+    if (n >= 1) {
+        v->effect = (double)k / n;
+        const double r = fmin(0.9, fmax(0.1, v->effect));
+        v->sd = sqrt(r * (1 - r));
+        nl_stats_clopper_pearson(k, n, opt->level, &v->lo, &v->hi);
     }
-    v->effect = (double)k / n;
-    const double r = fmin(0.9, fmax(0.1, v->effect));
-    v->sd = sqrt(r * (1 - r));
-    nl_stats_clopper_pearson(k, n, opt->level, &v->lo, &v->hi);
-    v->p = c->op == NL_EXPECT_GREATER ? nl_stats_binom_sf(k, n, c->threshold)
-                                      : 1 - nl_stats_binom_sf(k + 1, n, c->threshold);
+    if (too_few(n, v))
+        return;
+    /* P(X >= k) and P(X <= k) at the threshold's rate */
+    const double at_least = nl_stats_binom_sf(k, n, c->threshold), at_most = 1 - nl_stats_binom_sf(k + 1, n, c->threshold);
+    v->p = c->op == NL_EXPECT_GREATER ? at_least : at_most;
+    v->p_fail = c->op == NL_EXPECT_GREATER ? at_most : at_least;
     snprintf(v->method, sizeof v->method, "Clopper-Pearson; exact binomial");
 }
 
-/* the count is the whole of it: every unit checked, no sample to infer from */
+/* the count is the whole of it: every unit checked, a description of what
+ * happened rather than a test of what would */
 void vd_decide_count(const nl_claim *c, const double *x, int n, nl_verdict *v)
 {
     int k = 0;
     for (int i = 0; i < n; i++)
         k += x[i] > 0;
+    (void)c;
     v->agree = k;
     v->effect = v->lo = v->hi = k;
-    v->p = NAN;
     v->exact = true;
-    snprintf(v->method, sizeof v->method, "exact count of %d", n);
-    const bool holds = c->op == NL_EXPECT_WITHIN ? k == c->count_k
-                       : c->op == NL_EXPECT_GREATER ? k >= c->count_k : k <= c->count_k;
-    v->verdict = n < 1 ? NL_VERDICT_INCONCLUSIVE : holds ? NL_VERDICT_HOLDS : NL_VERDICT_FAILS;
-    v->seeds_needed = -1;
+    v->family = NL_FAMILY_DESCRIPTION;
+    snprintf(v->method, sizeof v->method, "count of %d", n);
+    v->verdict = NL_VERDICT_DESCRIBED;
 }
 
-void vd_decide(const nl_claim *c, const nl_verdict_options *opt, nl_verdict *v)
+/* the margin power is computed for: the observed effect's distance beyond
+ * the threshold (or inside the band's nearer edge) */
+static double power_margin(const nl_claim *c, const nl_verdict *v)
 {
-    const double alpha = (1 - opt->level) / 2, t = c->threshold, w = c->within;
+    const double off = fabs(v->effect - c->threshold);
+    return c->op == NL_EXPECT_WITHIN ? fabs(c->within - off) : off;
+}
+
+void vd_decide(const nl_claim *c, const nl_verdict_options *opt, double alpha_power, nl_verdict *v)
+{
+    const double alpha = (1 - opt->level) / 2;
     v->seeds_needed = -1;
-    bool fails;
-    if (c->op == NL_EXPECT_WITHIN)
-        fails = v->lo > t + w || v->hi < t - w;
-    else
-        fails = c->op == NL_EXPECT_GREATER ? v->hi < t : v->lo > t;
-    if (v->p_holm <= alpha) {
-        v->verdict = NL_VERDICT_HOLDS;
-    } else if (fails) {
-        v->verdict = NL_VERDICT_FAILS;
-    } else {
+    v->seeds_power = c->effect == NL_EFFECT_RATE || isnan(v->sd)
+                         ? -1
+                         : nl_stats_seeds_needed(v->sd, power_margin(c, v), alpha_power, NL_VERDICT_POWER);
+    if (v->n < NL_VERDICT_MIN_N || isnan(v->p))
         v->verdict = NL_VERDICT_INCONCLUSIVE;
-        const double off = fabs(v->effect - t);
-        v->seeds_needed = nl_stats_seeds_needed(v->sd, c->op == NL_EXPECT_WITHIN ? fabs(w - off) : off, opt->level);
+    else if (v->p_holm <= alpha)
+        v->verdict = NL_VERDICT_HOLDS;
+    else if (v->p_fail_holm <= alpha)
+        v->verdict = NL_VERDICT_FAILS;
+    else
+        v->verdict = NL_VERDICT_INCONCLUSIVE;
+    if (v->verdict == NL_VERDICT_INCONCLUSIVE && v->seeds_power >= 0)
         /* the normal approximation's n can fall below the n that was not enough */
-        if (v->seeds_needed >= 0 && v->seeds_needed <= v->n)
-            v->seeds_needed = v->n + 1;
+        v->seeds_needed = v->seeds_power > v->n ? v->seeds_power : v->n + 1;
+    /* a bootstrap p this close to the level could fall on its other side with another resampling seed */
+    if (!isnan(v->mc_error) && v->p > 0) {
+        const double scale = v->p_holm / v->p, mc = 2 * v->mc_error * scale;
+        if (fabs(v->p_holm - alpha) <= mc || (v->p_fail > 0 && fabs(v->p_fail_holm - alpha) <= 2 * v->mc_error * v->p_fail_holm / v->p_fail))
+            snprintf(v->note + strlen(v->note), sizeof v->note - strlen(v->note),
+                     "%sthe verdict sits within twice the bootstrap's Monte Carlo error (%.2g) of the level",
+                     v->note[0] ? "; " : "", v->mc_error);
     }
 }
 
-/* the number of cells the claim holds in lies between those where it
- * holds and those where it does not fail: decided when that range is */
+/* a claim over every cell (cells: all) is an intersection-union test: it
+ * holds when every cell holds at alpha, does not when any cell does not;
+ * its p for Holm's family is the largest of the cells' p's, its opposite's
+ * the smallest. Other cells: (at least k, exactly k) are counts, described. */
 void vd_decide_cells(const nl_claim *c, const nl_verdict *cells, int n, nl_verdict *v)
 {
     int holds = 0, fails = 0, leaning = 0;
+    double p_max = n ? 0 : NAN, p_fail_min = n ? 1 : NAN;
     for (int i = 0; i < n; i++) {
         holds += cells[i].verdict == NL_VERDICT_HOLDS;
         fails += cells[i].verdict == NL_VERDICT_FAILS;
-        /* the point estimate's side: a mean or rate on the claimed side, an exact count that holds */
-        leaning += cells[i].exact ? cells[i].verdict == NL_VERDICT_HOLDS
-                                  : !isnan(cells[i].effect) && vd_on_claimed_side(c, cells[i].effect);
+        leaning += !isnan(cells[i].effect) && vd_on_claimed_side(c, cells[i].effect);
+        p_max = isnan(cells[i].p) ? NAN : fmax(p_max, cells[i].p);
+        p_fail_min = isnan(cells[i].p_fail) ? p_fail_min : fmin(p_fail_min, cells[i].p_fail);
     }
-    const int lo = holds, hi = n - fails, k = c->cells_op == NL_CELLS_ALL ? n : c->cells_k;
     v->n = n;
     v->agree = leaning;
     v->effect = leaning;
-    v->lo = lo;
-    v->hi = hi;
+    v->lo = holds;
+    v->hi = n - fails;
     v->derived = true;
     v->seeds_needed = -1;
+    v->seeds_power = -1;
     snprintf(v->method, sizeof v->method, "cells: %d hold, %d do not, of %d", holds, fails, n);
-    bool yes, no;
-    if (c->cells_op == NL_CELLS_AT_LEAST) {
-        yes = lo >= k;
-        no = hi < k;
-    } else if (c->cells_op == NL_CELLS_AT_MOST) {
-        yes = hi <= k;
-        no = lo > k;
-    } else {
-        yes = lo == k && hi == k;
-        no = hi < k || lo > k;
+    if (c->cells_op != NL_CELLS_ALL) {
+        v->family = NL_FAMILY_DESCRIPTION;
+        v->verdict = NL_VERDICT_DESCRIBED;
+        return;
     }
-    v->verdict = n < 1 ? NL_VERDICT_INCONCLUSIVE : yes ? NL_VERDICT_HOLDS : no ? NL_VERDICT_FAILS
-                                                                             : NL_VERDICT_INCONCLUSIVE;
+    snprintf(v->method, sizeof v->method, "intersection-union: %d hold, %d do not, of %d", holds, fails, n);
+    v->p = p_max;
+    v->p_fail = p_fail_min;
+}
+
+/* the verdict of a claim over every cell once Holm has adjusted its p's:
+ * every cell holds at alpha and the row's adjusted p clears it, or some
+ * cell does not hold by the same standard */
+void vd_decide_iut(const nl_verdict_options *opt, const nl_verdict *cells, int n, nl_verdict *v)
+{
+    const double alpha = (1 - opt->level) / 2;
+    int holds = 0;
+    for (int i = 0; i < n; i++)
+        holds += cells[i].verdict == NL_VERDICT_HOLDS;
+    if (n >= 1 && holds == n && v->p_holm <= alpha)
+        v->verdict = NL_VERDICT_HOLDS;
+    else if (!isnan(v->p_fail_holm) && v->p_fail_holm <= alpha)
+        v->verdict = NL_VERDICT_FAILS;
+    else
+        v->verdict = NL_VERDICT_INCONCLUSIVE;
 }

@@ -54,10 +54,14 @@ int vd_row_values(const vd_ctx *C, const nl_claim *c, const vd_source *s, const 
 void vd_decide_mean(const nl_claim *c, const double *x, int n, const nl_verdict_options *opt, nl_verdict *v);
 void vd_decide_rate(const nl_claim *c, const double *x, int n, const nl_verdict_options *opt, nl_verdict *v);
 void vd_decide_count(const nl_claim *c, const double *x, int n, nl_verdict *v);
-/* the verdict once Holm's correction has given p_holm */
-void vd_decide(const nl_claim *c, const nl_verdict_options *opt, nl_verdict *v);
-/* a cells: row's verdict from its cells' (v[first .. first + n - 1]) */
+/* the verdict once Holm's correction has given p_holm and p_fail_holm;
+ * alpha_power: the level the seeds for power 0.8 are computed at */
+void vd_decide(const nl_claim *c, const nl_verdict_options *opt, double alpha_power, nl_verdict *v);
+/* a cells: row from its cells' (v[first .. first + n - 1]): a count
+ * described, or (cells: all) the intersection-union test's p's */
 void vd_decide_cells(const nl_claim *c, const nl_verdict *cells, int n, nl_verdict *v);
+/* a cells: all row's verdict once Holm has adjusted its p's */
+void vd_decide_iut(const nl_verdict_options *opt, const nl_verdict *cells, int n, nl_verdict *v);
 /* whether a unit's effect x is on the claim's side (the outcome, for counts) */
 bool vd_on_claimed_side(const nl_claim *c, double x);
 

@@ -44,6 +44,10 @@ TEXT_GETTER(g_commits, v->commits)
 TEXT_GETTER(g_kernels, v->kernels)
 TEXT_GETTER(g_threads, v->threads)
 TEXT_GETTER(g_note, v->note)
+TEXT_GETTER(g_family, nl_family_names[v->family])
+TEXT_GETTER(g_headline, v->claim->headline ? "true" : "false")
+TEXT_GETTER(g_rule, r->rule)
+TEXT_GETTER(g_registered, v->registered)
 NUMBER_GETTER(g_n, v->n)
 NUMBER_GETTER(g_effect, v->effect)
 NUMBER_GETTER(g_threshold, v->claim->threshold)
@@ -59,10 +63,19 @@ NUMBER_GETTER(g_holm_k, r->holm_k)
 NUMBER_GETTER(g_agree, v->agree)
 NUMBER_GETTER(g_needed, v->seeds_needed >= 0 ? v->seeds_needed : NAN)
 NUMBER_GETTER(g_mixed, v->mixed_commits)
+NUMBER_GETTER(g_paper_value, v->claim->has_paper_value ? v->claim->paper_value : NAN)
+NUMBER_GETTER(g_p_fail, v->p_fail)
+NUMBER_GETTER(g_p_fail_holm, v->p_fail_holm)
+NUMBER_GETTER(g_mc_error, v->mc_error)
+NUMBER_GETTER(g_seeds_power, v->seeds_power >= 0 ? v->seeds_power : NAN)
+NUMBER_GETTER(g_seeds_planned, r->seeds_planned > 0 ? r->seeds_planned : NAN)
 
 static const column columns[] = {
     {"sweep", TEXT, g_sweep, NULL},           {"experiment", TEXT, g_experiment, NULL},
     {"claim", TEXT, g_claim, NULL},           {"paper", TEXT, g_paper, NULL},
+    {"paper_value", NUMBER, NULL, g_paper_value}, {"threshold_rule", TEXT, g_rule, NULL},
+    {"headline", TEXT, g_headline, NULL},     {"family", TEXT, g_family, NULL},
+    {"registered", TEXT, g_registered, NULL},
     {"metric", TEXT, g_metric, NULL},         {"column", TEXT, g_column, NULL},
     {"b_metric", TEXT, g_b_metric, NULL},     {"b_column", TEXT, g_b_column, NULL},
     {"expect", TEXT, g_expect, NULL},         {"threshold", NUMBER, NULL, g_threshold},
@@ -73,8 +86,11 @@ static const column columns[] = {
     {"hi", NUMBER, NULL, g_hi},               {"method", TEXT, g_method, NULL},
     {"sign_flip_p", NUMBER, NULL, g_sign_flip}, {"p", NUMBER, NULL, g_p},
     {"p_holm", NUMBER, NULL, g_p_holm},       {"holm_k", INTEGER, NULL, g_holm_k},
+    {"p_fail", NUMBER, NULL, g_p_fail},       {"p_fail_holm", NUMBER, NULL, g_p_fail_holm},
+    {"mc_error", NUMBER, NULL, g_mc_error},
     {"agree", INTEGER, NULL, g_agree},        {"verdict", TEXT, g_verdict, NULL},
-    {"seeds_needed", INTEGER, NULL, g_needed}, {"a_values", TEXT, g_a_values, NULL},
+    {"seeds_needed", INTEGER, NULL, g_needed}, {"seeds_power", INTEGER, NULL, g_seeds_power},
+    {"seeds_planned", INTEGER, NULL, g_seeds_planned}, {"a_values", TEXT, g_a_values, NULL},
     {"b_values", TEXT, g_b_values, NULL},     {"c", TEXT, g_c, NULL},
     {"d", TEXT, g_d, NULL},                   {"c_values", TEXT, g_c_values, NULL},
     {"d_values", TEXT, g_d_values, NULL},     {"commits", TEXT, g_commits, NULL},
@@ -123,7 +139,7 @@ void nl_verdict_json(const nl_verdict_report *r, nl_buf *out)
     nl_buf_printf(out, ",\n  \"experiment\": ");
     nl_buf_json_string(out, r->experiment);
     nl_buf_printf(out, ",\n  \"level\": %.6g,\n  \"holm_k\": %d,\n  \"bootstrap\": {\"resamples\": %d, \"seed\": %llu},\n"
-                  "  \"claims\": [", r->opt.level, r->n, r->opt.resamples, (unsigned long long)r->opt.seed);
+                  "  \"claims\": [", r->opt.level, r->holm_k, r->opt.resamples, (unsigned long long)r->opt.seed);
     for (int i = 0; i < r->n; i++) {
         nl_buf_printf(out, "%s\n    {", i ? "," : "");
         for (int c = 0; c < N_COLUMNS; c++) {
@@ -147,9 +163,15 @@ void nl_verdict_text(const nl_verdict_report *r, nl_buf *out)
     int id_width = 5;
     for (int i = 0; i < r->n; i++)
         id_width = (int)strlen(r->v[i].id) > id_width ? (int)strlen(r->v[i].id) : id_width;
-    nl_buf_printf(out, "%s (%s): %d claim%s, %.0f%% intervals; Holm's correction over the %d with a p, each at "
-                  "one-sided level %.3g\n", r->sweep_dir, r->experiment, r->n, r->n == 1 ? "" : "s", 100 * r->opt.level,
-                  r->holm_k, (1 - r->opt.level) / 2);
+    nl_buf_printf(out, "%s (%s): %d claim%s, %.0f%% intervals; Holm's correction over the %d headline claim%s "
+                  "with a p, each at one-sided level %.3g; other claims at that level alone, counts described\n",
+                  r->sweep_dir, r->experiment, r->n, r->n == 1 ? "" : "s", 100 * r->opt.level, r->holm_k,
+                  r->holm_k == 1 ? "" : "s", (1 - r->opt.level) / 2);
+    nl_buf_printf(out, "threshold rule: %s\n", r->rule[0] ? r->rule : "none stated (thresholds not derived from the "
+                  "papers' numbers by a rule)");
+    if (r->seeds_planned > r->seeds_run)
+        nl_buf_printf(out, "warning: power asks for %d seeds (power.seeds); the runs have at most %d: an "
+                      "inconclusive verdict here may be the sweep's size\n", r->seeds_planned, r->seeds_run);
     nl_buf_printf(out, "%-*s %3s %10s  %-23s %5s %8s %8s  %s\n", id_width, "claim", "n", "effect", "interval", "agree",
                   "p", "p(Holm)", "verdict");
     for (int i = 0; i < r->n; i++) {
@@ -161,6 +183,13 @@ void nl_verdict_text(const nl_verdict_report *r, nl_buf *out)
             snprintf(needed, sizeof needed, " (needs ~%d seeds)", v->seeds_needed);
         nl_buf_printf(out, "%-*s %3d %10.4g  %-23s %2d/%-2d %8.3g %8.3g  %s%s\n", id_width, v->id, v->n, v->effect, interval,
                       v->agree, v->n, v->p, v->p_holm, nl_verdict_kind_names[v->verdict], needed);
+        char paper[64] = "";
+        if (v->claim->has_paper_value)
+            snprintf(paper, sizeof paper, "; the paper's value %g", v->claim->paper_value);
+        nl_buf_printf(out, "    %s claim%s; does-not-hold p %.3g (Holm %.3g); %s\n", nl_family_names[v->family], paper,
+                      v->p_fail, v->p_fail_holm, v->registered[0] ? v->registered : "registration not checked");
+        if (!isnan(v->mc_error))
+            nl_buf_printf(out, "    bootstrap Monte Carlo error of p: %.2g\n", v->mc_error);
         const nl_claim_metric *m = &v->claim->metric;
         nl_buf_printf(out, "    %s%s%s%s%s: %s%s%s (%s)\n", m->file, m->file[0] ? ":" : "", m->name,
                       v->claim->has_b_metric ? " against b's " : "", v->claim->has_b_metric ? v->claim->b_metric.name : "",

@@ -1,10 +1,13 @@
 /* normlab verdict: an experiment's claims (verdict/claims.h) computed from
  * its sweep directory's runs. Each claim (one per value of its each: key)
- * becomes an effect paired by seed with an interval (n <= 5: Student's t,
- * with the exact sign-flip test beside it; n >= 6: a seeded percentile
- * bootstrap), the seeds that agree, a one-sided p, Holm's correction over
- * the experiment's claims, and a verdict: holds, does not hold or
- * inconclusive (with the seeds it would need). The reasoning, and what each
+ * becomes an effect paired by seed with an interval (n <= 2: nothing is
+ * decided; 3 <= n <= 9: Student's t, with the exact sign-flip test beside
+ * it; n >= 10: a seeded studentized bootstrap with its Monte Carlo error),
+ * the seeds that agree, one-sided p's of the claim and of its opposite,
+ * Holm's correction of both over the experiment's headline claims, and a
+ * verdict: holds, does not hold or inconclusive (with the seeds it would
+ * need); a count is described, never tested. A claim over every cell
+ * (cells: all) is an intersection-union test. The reasoning, and what each
  * column means: results/usage.md, "Claims and verdicts". */
 #ifndef NL_VERDICT_H
 #define NL_VERDICT_H
@@ -22,11 +25,27 @@ typedef struct {
     int resamples;  /* of the bootstrap, 10000 */
 } nl_verdict_options;
 
-typedef enum { NL_VERDICT_HOLDS, NL_VERDICT_FAILS, NL_VERDICT_INCONCLUSIVE, NL_VERDICT_KIND_COUNT } nl_verdict_kind;
+typedef enum {
+    NL_VERDICT_HOLDS,
+    NL_VERDICT_FAILS,
+    NL_VERDICT_INCONCLUSIVE,
+    NL_VERDICT_DESCRIBED, /* a count: what happened, not a test */
+    NL_VERDICT_KIND_COUNT
+} nl_verdict_kind;
 extern const char *const nl_verdict_kind_names[NL_VERDICT_KIND_COUNT];
 
-/* the bootstrap takes over from the t interval above this many seeds */
-#define NL_VERDICT_EXACT_MAX_N 5
+/* which standard a row is decided by: Holm's over the headline claims, its
+ * own alpha (a secondary claim, a cell of a claim over cells), or none (a
+ * count) */
+typedef enum { NL_FAMILY_HEADLINE, NL_FAMILY_SECONDARY, NL_FAMILY_CELL, NL_FAMILY_DESCRIPTION, NL_FAMILY_COUNT } nl_family;
+extern const char *const nl_family_names[NL_FAMILY_COUNT];
+
+/* below this many seeds nothing is decided; from NL_VERDICT_BOOT_MIN_N the
+ * studentized bootstrap replaces the t interval */
+#define NL_VERDICT_MIN_N 3
+#define NL_VERDICT_BOOT_MIN_N 10
+/* the power seeds are chosen for */
+#define NL_VERDICT_POWER 0.8
 
 typedef struct {
     char id[256];            /* the claim's id, "[key=value]" added per each: value */
@@ -36,14 +55,21 @@ typedef struct {
     char a_values[1024], b_values[1024], c_values[1024], d_values[1024]; /* "seed:value ..." */
     double effect, sd, lo, hi; /* the mean effect (or rate) and its interval */
     char method[64];
-    double sign_flip_p;      /* n <= 5: the exact test's one-sided p; NaN otherwise */
+    double sign_flip_p;      /* n <= 9: the exact test's one-sided p; NaN otherwise */
     double p, p_holm;        /* one-sided p of the expectation, and Holm's adjusted p */
+    double p_fail, p_fail_holm; /* one-sided p of the opposite (does not hold), and Holm's */
+    double mc_error;         /* the bootstrap's Monte Carlo standard error of p; NaN otherwise */
+    nl_family family;
+    int seeds_power;         /* seeds for power 0.8 at the observed spread and effect; -1 unknown */
     int agree;               /* seeds on the claimed side (rate: seeds with the bad outcome) */
     nl_verdict_kind verdict;
     int seeds_needed;        /* inconclusive: from the observed spread; -1 unknown */
     char commits[128], kernels[128], threads[64];
     bool mixed_commits;
     char note[512];          /* seeds left out and why */
+    /* whether the claim existed unchanged at its runs' commits: "pre-registered",
+     * "post hoc (why)", "unknown (why)", "not checked" */
+    char registered[300];
     /* outside Holm's family: a count over cells (derived from the rows
      * before it), an exact count (no p) */
     bool derived, exact;
@@ -54,7 +80,10 @@ typedef struct {
     char experiment[1024];
     nl_verdict_options opt;
     int n;
-    int holm_k; /* the rows Holm's correction is over */
+    int holm_k; /* the rows Holm's correction is over (the headline claims') */
+    int seeds_run; /* the most seeds any row has */
+    int seeds_planned; /* the experiment's power.seeds; 0 none */
+    char rule[700];    /* the threshold rule, as text; "" none */
     nl_verdict *v;
 } nl_verdict_report;
 

@@ -71,7 +71,7 @@ $claims << EOD
 8,0.0145,-0.00425483,0.0332548,0,2,freeze-helps-at-2-only[train.batch_size=8] (inconclusive)
 9,0.023,-0.00588978,0.0518898,0,2,freeze-helps-at-2-only[train.batch_size=16] (inconclusive)
 10,-0.005,-0.0169781,0.00697808,0,2,freeze-helps-at-2-only[train.batch_size=32] (inconclusive)
-11,2,0,5,0,2,freeze-helps-at-2-only (inconclusive)
+11,2,0,5,0,3,freeze-helps-at-2-only (described)
 EOD
 $bands << EOD
 EOD

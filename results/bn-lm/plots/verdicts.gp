@@ -64,7 +64,7 @@ $claims << EOD
 1,0.0910636,0.0643303,0.117797,0.05,0,bn-worse-than-ln (holds)
 2,-0.205482,-0.246666,-0.164299,-0.1,0,bn-better-than-none (holds)
 3,0.099635,0.0640076,0.135262,0,0,bn-worse-in-training-too (holds)
-4,0,0,0,0,0,train-mode-same (holds)
+4,0,0,0,0,3,train-mode-same (described)
 5,3.0343,3.02247,3.04614,2.9,0,none-plateau[step=60] (holds)
 6,3.02081,3.01208,3.02954,2.9,0,none-plateau[step=80] (holds)
 7,3.01942,3.01318,3.02566,2.9,0,none-plateau[step=100] (holds)

@@ -63,16 +63,16 @@ set title "bn-recalibration: 12 claims, 95% intervals" font title_font
 $claims << EOD
 1,-0.0141667,-0.0385167,0.0101834,0,2,recalibration-changes-nothing[train.batch_size=2] (inconclusive)
 2,-0.00683333,-0.0149147,0.00124807,0,2,recalibration-changes-nothing[train.batch_size=4] (inconclusive)
-3,-0.00366667,-0.00926747,0.00193413,0,2,recalibration-changes-nothing[train.batch_size=8] (inconclusive)
+3,-0.00366667,-0.00926747,0.00193413,0,0,recalibration-changes-nothing[train.batch_size=8] (holds)
 4,0.000666667,-0.0108071,0.0121404,0,2,recalibration-changes-nothing[train.batch_size=16] (inconclusive)
 5,0.0025,-0.00564479,0.0106448,0,2,recalibration-changes-nothing[train.batch_size=32] (inconclusive)
 6,-0.0143333,-0.0723837,0.0437171,0,2,k10-too-few-at-2 (inconclusive)
 7,-0.234833,-0.257612,-0.212055,0,0,train-mode-worse-everywhere[train.batch_size=2] (holds)
-8,-0.0935,-0.137079,-0.0499213,0,2,train-mode-worse-everywhere[train.batch_size=4] (inconclusive)
-9,-0.0443333,-0.0730982,-0.0155684,0,2,train-mode-worse-everywhere[train.batch_size=8] (inconclusive)
-10,-0.0266667,-0.0438922,-0.00944112,0,2,train-mode-worse-everywhere[train.batch_size=16] (inconclusive)
+8,-0.0935,-0.137079,-0.0499213,0,0,train-mode-worse-everywhere[train.batch_size=4] (holds)
+9,-0.0443333,-0.0730982,-0.0155684,0,0,train-mode-worse-everywhere[train.batch_size=8] (holds)
+10,-0.0266667,-0.0438922,-0.00944112,0,0,train-mode-worse-everywhere[train.batch_size=16] (holds)
 11,-0.00715726,-0.0176964,0.00338184,0,2,train-mode-worse-everywhere[train.batch_size=32] (inconclusive)
-12,5,1,5,0,2,train-mode-worse-everywhere (inconclusive)
+12,5,4,5,0,2,train-mode-worse-everywhere (inconclusive)
 EOD
 $bands << EOD
 1,0,0.02

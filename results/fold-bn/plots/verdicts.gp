@@ -61,9 +61,9 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "fold-bn: 3 claims, 95% intervals" font title_font
 $claims << EOD
-1,0,0,0,0,0,folded-accuracy-identical (holds)
-2,0,0,0,0,0,folded-loss-within-1e-7 (holds)
-3,56,56,56,56,0,fifty-six-fold (holds)
+1,0,0,0,0,3,folded-accuracy-identical (described)
+2,0,0,0,0,3,folded-loss-within-1e-7 (described)
+3,56,56,56,56,3,fifty-six-fold (described)
 EOD
 $bands << EOD
 1,0,0

@@ -64,14 +64,14 @@ $claims << EOD
 1,0.275167,0.200805,0.349528,0.2,2,virtual-2-collapses (inconclusive)
 2,0.00616667,-0.0312675,0.0436008,0,2,level-from-8 (inconclusive)
 3,0.0055,-0.000953979,0.011954,0,2,level-at-16 (inconclusive)
-4,-0.000333333,-0.00717412,0.00650745,0,2,level-at-32 (inconclusive)
+4,-0.000333333,-0.00717412,0.00650745,0,0,level-at-32 (holds)
 5,0.0341667,9.83383e-05,0.068235,0.02,2,virtual-4-behind (inconclusive)
 6,0.275167,0.200805,0.349528,-0.01,0,none-better-than-bn[model.norm.virtual_batch=2] (holds)
-7,0.0341667,9.83383e-05,0.068235,-0.01,2,none-better-than-bn[model.norm.virtual_batch=4] (inconclusive)
+7,0.0341667,9.83383e-05,0.068235,-0.01,0,none-better-than-bn[model.norm.virtual_batch=4] (holds)
 8,0.00616667,-0.0312675,0.0436008,-0.01,2,none-better-than-bn[model.norm.virtual_batch=8] (inconclusive)
-9,0.0055,-0.000953979,0.011954,-0.01,2,none-better-than-bn[model.norm.virtual_batch=16] (inconclusive)
-10,-0.000333333,-0.00717412,0.00650745,-0.01,2,none-better-than-bn[model.norm.virtual_batch=32] (inconclusive)
-11,5,1,5,-0.01,2,none-better-than-bn (inconclusive)
+9,0.0055,-0.000953979,0.011954,-0.01,0,none-better-than-bn[model.norm.virtual_batch=16] (holds)
+10,-0.000333333,-0.00717412,0.00650745,-0.01,0,none-better-than-bn[model.norm.virtual_batch=32] (holds)
+11,5,4,5,-0.01,2,none-better-than-bn (inconclusive)
 EOD
 $bands << EOD
 2,0,0.02

@@ -61,12 +61,12 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "group-count: 8 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.003,-0.00957241,0.00357241,0,2,insensitive-to-g[model.norm.groups=1] (inconclusive)
+1,-0.003,-0.00957241,0.00357241,0,0,insensitive-to-g[model.norm.groups=1] (holds)
 2,-0.00533333,-0.014981,0.00431438,0,2,insensitive-to-g[model.norm.groups=2] (inconclusive)
 3,-0.00733333,-0.0177499,0.00308327,0,2,insensitive-to-g[model.norm.groups=4] (inconclusive)
-4,-0.000833333,-0.00482603,0.00315936,0,2,insensitive-to-g[model.norm.groups=16] (inconclusive)
-5,0.001,-0.00347834,0.00547834,0,2,insensitive-to-g[model.norm.groups=32] (inconclusive)
-6,5,0,5,0,2,insensitive-to-g (inconclusive)
+4,-0.000833333,-0.00482603,0.00315936,0,0,insensitive-to-g[model.norm.groups=16] (holds)
+5,0.001,-0.00347834,0.00547834,0,0,insensitive-to-g[model.norm.groups=32] (holds)
+6,5,3,5,0,2,insensitive-to-g (inconclusive)
 7,-0.0095,-0.0262103,0.00721033,0,2,instance-not-worse (inconclusive)
 8,-0.0095,-0.0487187,0.0297187,0,2,batch-level-with-groups (inconclusive)
 EOD

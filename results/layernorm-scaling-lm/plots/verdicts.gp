@@ -62,7 +62,7 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 set title "layernorm-scaling-lm: 4 claims, 95% intervals" font title_font
 $claims << EOD
 1,-0.000450705,-0.00629435,0.00539294,0,2,pre-deep-blocks-contribute-less (inconclusive)
-2,-0.00892417,-0.0167927,-0.00105563,0,1,lns-deep-block-contributes-more (does not hold)
+2,-0.00892417,-0.0167927,-0.00105563,0,2,lns-deep-block-contributes-more (inconclusive)
 3,-0.00864521,-0.0109695,-0.00632095,0,1,lns-last-block-contributes-more (does not hold)
 4,-0.0416722,-0.0599175,-0.0234269,0,0,lns-lowers-loss (holds)
 EOD

@@ -61,12 +61,12 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "loss-scaling-lm: 6 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.000153848,-0.000152949,0.000460645,0,2,fp16-underflows-unscaled (inconclusive)
-2,0.00113576,-0.0180792,0.0203507,0,2,unscaled-no-harm (inconclusive)
-3,0.00010514,-0.0118941,0.0121044,0,2,scaled-as-fp32 (inconclusive)
-4,0,0,0,0,0,scaled-keeps-every-gradient (holds)
-5,0,0,0,0,0,scaled-never-skipped (holds)
-6,0,0,0,0,0,scale-held-at-65536 (holds)
+1,0.000153848,0.000153848,0.000153848,0,2,fp16-underflows-unscaled (inconclusive)
+2,0.00113576,0.00113576,0.00113576,0,2,unscaled-no-harm (inconclusive)
+3,0.00010514,0.00010514,0.00010514,0,2,scaled-as-fp32 (inconclusive)
+4,0,0,0,0,3,scaled-keeps-every-gradient (described)
+5,0,0,0,0,3,scaled-never-skipped (described)
+6,0,0,0,0,3,scale-held-at-65536 (described)
 EOD
 $bands << EOD
 2,0,0.01

@@ -62,7 +62,7 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 set title "lr-tolerance: 20 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.666667,0.0942993,0.991596,0.5,2,none-diverges-at-0.1 (inconclusive)
-2,-0.00316667,-0.0157314,0.00939809,0,2,none-tolerates-0.03 (inconclusive)
+2,-0.00316667,-0.0157314,0.00939809,0,0,none-tolerates-0.03 (holds)
 3,0.031,-0.00650966,0.0685097,0,2,bn-tolerates-0.3 (inconclusive)
 4,0.298167,0.203554,0.392779,0.8,0,bn-trains-at-1 (holds)
 5,0.0215,0.00478967,0.0382103,0,2,ln-tolerates-0.1 (inconclusive)

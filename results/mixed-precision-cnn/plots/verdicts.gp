@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 996
+fig_height = 1788
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,7 +59,7 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "mixed-precision-cnn: 19 claims, 95% intervals" font title_font
+set title "mixed-precision-cnn: 37 claims, 95% intervals" font title_font
 $claims << EOD
 1,-0.00616667,-0.0187314,0.00639809,0,2,bf16-as-fp32[model.norm.type=none] (inconclusive)
 2,0.00183333,-0.0010351,0.00470177,0,0,bf16-as-fp32[model.norm.type=batch] (holds)
@@ -76,10 +76,28 @@ $claims << EOD
 13,1,-1.48414,3.48414,0.5,2,fp16-skips-steps[model.norm.type=layer] (inconclusive)
 14,1,1,1,0.5,0,fp16-skips-steps[model.norm.type=group] (holds)
 15,0.666667,-0.767551,2.10088,0.5,2,fp16-skips-steps[model.norm.type=rms] (inconclusive)
-16,-0.000666667,-0.00266667,0.000833333,0,0,bf16-pooled-as-fp32 (holds)
-17,-0.000666667,-0.0051,0.0033,0,2,fp16-pooled-as-fp32 (inconclusive)
-18,0,0,0,0,0,bf16-largest-pair (holds)
-19,0,0,0,0,0,fp16-largest-pair (holds)
+16,-0.00616667,-0.0187314,0.00639809,0,2,bf16-pooled-as-fp32[model.norm.type=none] (inconclusive)
+17,0.00183333,-0.0010351,0.00470177,0,0,bf16-pooled-as-fp32[model.norm.type=batch] (holds)
+18,0,-0.00645398,0.00645398,0,2,bf16-pooled-as-fp32[model.norm.type=layer] (inconclusive)
+19,0.000166667,-0.00173062,0.00206396,0,0,bf16-pooled-as-fp32[model.norm.type=group] (holds)
+20,0.000833333,-0.00106396,0.00273062,0,0,bf16-pooled-as-fp32[model.norm.type=rms] (holds)
+21,4,3,5,0,2,bf16-pooled-as-fp32 (inconclusive)
+22,-0.00616667,-0.0285354,0.0162021,0,2,fp16-pooled-as-fp32[model.norm.type=none] (inconclusive)
+23,0.00483333,-0.0194533,0.0291199,0,2,fp16-pooled-as-fp32[model.norm.type=batch] (inconclusive)
+24,0.0025,-0.0118242,0.0168242,0,2,fp16-pooled-as-fp32[model.norm.type=layer] (inconclusive)
+25,0.000166667,-0.013683,0.0140163,0,2,fp16-pooled-as-fp32[model.norm.type=group] (inconclusive)
+26,-0.00466667,-0.0345882,0.0252549,0,2,fp16-pooled-as-fp32[model.norm.type=rms] (inconclusive)
+27,4,0,5,0,2,fp16-pooled-as-fp32 (inconclusive)
+28,0,0,0,0,3,bf16-largest-pair[model.norm.type=none] (described)
+29,0,0,0,0,3,bf16-largest-pair[model.norm.type=batch] (described)
+30,0,0,0,0,3,bf16-largest-pair[model.norm.type=layer] (described)
+31,0,0,0,0,3,bf16-largest-pair[model.norm.type=group] (described)
+32,0,0,0,0,3,bf16-largest-pair[model.norm.type=rms] (described)
+33,0,0,0,0,3,fp16-largest-pair[model.norm.type=none] (described)
+34,0,0,0,0,3,fp16-largest-pair[model.norm.type=batch] (described)
+35,0,0,0,0,3,fp16-largest-pair[model.norm.type=layer] (described)
+36,0,0,0,0,3,fp16-largest-pair[model.norm.type=group] (described)
+37,0,0,0,0,3,fp16-largest-pair[model.norm.type=rms] (described)
 EOD
 $bands << EOD
 1,0,0.02
@@ -94,10 +112,28 @@ $bands << EOD
 10,0,0.02
 16,0,0.005
 17,0,0.005
-18,0,0
-19,0,0
+18,0,0.005
+19,0,0.005
+20,0,0.005
+21,0,0.005
+22,0,0.005
+23,0,0.005
+24,0,0.005
+25,0,0.005
+26,0,0.005
+27,0,0.005
+28,0,0
+29,0,0
+30,0,0
+31,0,0
+32,0,0
+33,0,0
+34,0,0
+35,0,0
+36,0,0
+37,0,0
 EOD
-set yrange [0.5:19.5] reverse
+set yrange [0.5:37.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

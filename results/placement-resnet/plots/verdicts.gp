@@ -64,8 +64,8 @@ $claims << EOD
 1,-0.0575,-0.242026,0.127026,0,2,post-ahead-of-pre[model.norm.type=batch] (inconclusive)
 2,0.00733333,-0.036074,0.0507406,0,2,post-ahead-of-pre[model.norm.type=group] (inconclusive)
 3,0.0771667,0.0447457,0.109588,0.05,2,resnet-underfits-the-cnn[model.norm.type=batch] (inconclusive)
-4,0.144833,0.0875858,0.202081,0.05,2,resnet-underfits-the-cnn[model.norm.type=group] (inconclusive)
-5,2,0,2,0.05,2,resnet-underfits-the-cnn (inconclusive)
+4,0.144833,0.0875858,0.202081,0.05,0,resnet-underfits-the-cnn[model.norm.type=group] (holds)
+5,2,1,2,0.05,2,resnet-underfits-the-cnn (inconclusive)
 EOD
 $bands << EOD
 EOD

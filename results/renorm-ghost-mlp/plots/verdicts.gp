@@ -75,7 +75,7 @@ $claims << EOD
 12,-0.0248341,-0.372099,0.322431,0,2,ghost-2-loss-as-bn-at-2[train.batch_size=8] (inconclusive)
 13,0.0113939,-0.507053,0.529841,0,2,ghost-2-loss-as-bn-at-2[train.batch_size=32] (inconclusive)
 14,3,0,3,0,2,ghost-2-loss-as-bn-at-2 (inconclusive)
-15,0,0,0,0,0,ghost-2-is-bn-at-2 (holds)
+15,0,0,0,0,3,ghost-2-is-bn-at-2 (described)
 EOD
 $bands << EOD
 10,0,0.02

@@ -62,7 +62,7 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 set title "rms-layer-cnn: 2 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.0118333,-0.066025,0.0896917,0,2,rms-as-ln (inconclusive)
-2,1,1,1,1,0,rms-pulled-up-by-one-seed (holds)
+2,1,1,1,1,3,rms-pulled-up-by-one-seed (described)
 EOD
 $bands << EOD
 1,0,0.02

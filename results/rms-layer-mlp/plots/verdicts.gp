@@ -68,7 +68,7 @@ $claims << EOD
 5,-0.0927,-0.166419,-0.0189808,0,2,rms-breaks-less-at-0.3 (inconclusive)
 6,0.967505,0.934532,1.00048,1,2,rms-step-cheaper[train.optimizer.lr=0.01] (inconclusive)
 7,1.01137,0.918123,1.10461,1,2,rms-step-cheaper[train.optimizer.lr=0.03] (inconclusive)
-8,0.96141,0.92753,0.99529,1,1,rms-step-cheaper[train.optimizer.lr=0.1] (does not hold)
+8,0.96141,0.92753,0.99529,1,2,rms-step-cheaper[train.optimizer.lr=0.1] (inconclusive)
 9,0.974468,0.914794,1.03414,1,2,rms-step-cheaper[train.optimizer.lr=0.3] (inconclusive)
 10,0.202,0.149058,0.254942,0.05,0,both-break-at-0.3[model.norm.type=layer] (holds)
 11,0.1066,0.0434955,0.169704,0.05,2,both-break-at-0.3[model.norm.type=rms] (inconclusive)

@@ -62,7 +62,7 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 set title "rms-lm: 2 claims, 95% intervals" font title_font
 $claims << EOD
 1,-0.00647783,-0.0382939,0.0253382,0,0,rms-as-ln (holds)
-2,2,2,2,2,0,rms-lower-in-2-of-3 (holds)
+2,2,2,2,2,3,rms-lower-in-2-of-3 (described)
 EOD
 $bands << EOD
 1,0,0.05

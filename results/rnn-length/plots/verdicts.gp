@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 776
+fig_height = 908
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,7 +59,7 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "rnn-length: 14 claims, 95% intervals" font title_font
+set title "rnn-length: 17 claims, 95% intervals" font title_font
 $claims << EOD
 1,-0.0404971,-0.0422892,-0.0387051,-0.03,0,bn-gains-with-length[model.norm.type=none] (holds)
 2,-0.0454209,-0.0498728,-0.0409689,-0.03,0,bn-gains-with-length[model.norm.type=layer] (holds)
@@ -70,20 +70,26 @@ $claims << EOD
 7,0.0147537,-0.0101143,0.0396217,0,2,bn-level-with-plain-at-t (inconclusive)
 8,0.00209708,0.00123929,0.00295487,0,0,bn-drop-as-plain (holds)
 9,-0.00492373,-0.0100599,0.000212436,0,2,ln-drops-more (inconclusive)
-10,0,0,0,0,0,batch-1-is-running (holds)
-11,1.20656,1.16036,1.25275,1,0,bn-own-batch-hurts-at-2 (holds)
-12,0.0737519,0.06372,0.0837839,0.05,0,bn-own-batch-hurts-at-16 (holds)
-13,0,0,0,0,0,plain-ln-no-batch-statistics (holds)
-14,-0.0614517,-0.0755545,-0.047349,0,0,ordering-holds-at-4t (holds)
+10,0,0,0,0,3,batch-1-is-running[model.norm.type=none] (described)
+11,0,0,0,0,3,batch-1-is-running[model.norm.type=layer] (described)
+12,0,0,0,0,3,batch-1-is-running[model.norm.type=batch] (described)
+13,1.20656,1.16036,1.25275,1,0,bn-own-batch-hurts-at-2 (holds)
+14,0.0737519,0.06372,0.0837839,0.05,0,bn-own-batch-hurts-at-16 (holds)
+15,0,0,0,0,3,plain-ln-no-batch-statistics[model.norm.type=none] (described)
+16,0,0,0,0,3,plain-ln-no-batch-statistics[model.norm.type=layer] (described)
+17,-0.0614517,-0.0755545,-0.047349,0,0,ordering-holds-at-4t (holds)
 EOD
 $bands << EOD
 5,0,0.03
 7,0,0.01
 8,0,0.005
 10,0,0
-13,0,0
+11,0,0
+12,0,0
+15,0,0
+16,0,0
 EOD
-set yrange [0.5:14.5] reverse
+set yrange [0.5:17.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -61,11 +61,11 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "salimans-wn-batch: 5 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.008,-0.071531,0.055531,0,2,wn-batch-independent (inconclusive)
-2,0.239,-0.167599,0.645599,0.15,2,bn-collapses-at-2 (inconclusive)
-3,0.01525,-0.0260452,0.0565452,0,2,wn-mean-only-loses-at-2 (inconclusive)
-4,-0.24275,-0.62076,0.13526,-0.15,2,wn-beats-bn-at-2 (inconclusive)
-5,-0.23325,-0.344429,-0.122071,0,2,bn-own-statistics-worse-at-2 (inconclusive)
+1,-0.008,-0.008,-0.008,0,2,wn-batch-independent (inconclusive)
+2,0.239,0.239,0.239,0.15,2,bn-collapses-at-2 (inconclusive)
+3,0.01525,0.01525,0.01525,0,2,wn-mean-only-loses-at-2 (inconclusive)
+4,-0.24275,-0.24275,-0.24275,-0.15,2,wn-beats-bn-at-2 (inconclusive)
+5,-0.23325,-0.23325,-0.23325,0,2,bn-own-statistics-worse-at-2 (inconclusive)
 EOD
 $bands << EOD
 1,0,0.02

@@ -61,11 +61,11 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "space-cnn: 6 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.00133333,-0.0540494,0.0513827,0,2,centred-std-flat-in-batch[model.norm.reduce=[batch, spatial]] (inconclusive)
-2,-0.044,-0.0846671,-0.00333291,0,2,centred-std-flat-in-batch[model.norm.reduce=[channels, spatial]] (inconclusive)
+1,-0.00133333,-0.0540494,0.0513827,0,2,centred-std-flat-in-batch[model.norm.reduce=[batch; spatial]] (inconclusive)
+2,-0.044,-0.0846671,-0.00333291,0,2,centred-std-flat-in-batch[model.norm.reduce=[channels; spatial]] (inconclusive)
 3,-0.00666667,-0.0649425,0.0516092,0,2,centred-std-flat-in-batch[model.norm.reduce=[spatial]] (inconclusive)
-4,-0.04,-0.0639562,-0.0160438,0,2,centring-helps-at-32[model.norm.reduce=[batch, spatial]] (inconclusive)
-5,0.0216667,-0.00489541,0.0482287,0,2,centring-helps-at-32[model.norm.reduce=[channels, spatial]] (inconclusive)
+4,-0.04,-0.0639562,-0.0160438,0,2,centring-helps-at-32[model.norm.reduce=[batch; spatial]] (inconclusive)
+5,0.0216667,-0.00489541,0.0482287,0,2,centring-helps-at-32[model.norm.reduce=[channels; spatial]] (inconclusive)
 6,-0.037,-0.0525134,-0.0214866,0,2,centring-helps-at-32[model.norm.reduce=[spatial]] (inconclusive)
 EOD
 $bands << EOD

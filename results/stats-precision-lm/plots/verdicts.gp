@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 952
+fig_height = 1260
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,7 +59,7 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "stats-precision-lm: 18 claims, 95% intervals" font title_font
+set title "stats-precision-lm: 25 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.734418,0.734418,0.734418,0.5,2,fp16-breaks-layer-at-512 (inconclusive)
 2,1.82196,1.82196,1.82196,0.5,2,fp16-breaks-rms-at-512 (inconclusive)
@@ -69,16 +69,23 @@ $claims << EOD
 6,-0.0001471,-0.0001471,-0.0001471,0,2,fp16-harmless-at-64[model.norm.type=rms] (inconclusive)
 7,1.75633,1.75633,1.75633,1,2,bf16-breaks-bn-at-64 (inconclusive)
 8,-0.0348104,-0.0710378,0.00141689,0,2,bf16-improves-bn-at-16 (inconclusive)
-9,0,0,0,0,0,bf16-bn-64-above-unigram (holds)
-10,0,0,0,0,0,bf16-bn-64-training-broke (holds)
-11,0,0,0,0,0,fp16-bn-64-no-overflow (holds)
-12,0,0,0,0,0,bf16-improves-bn-16-every-seed (holds)
-13,0,0,0,0,0,fp16-harmless-elsewhere (holds)
-14,0,0,0,0,0,bf16-costs-at-512[model.norm.type=layer] (holds)
-15,0,0,0,0,0,bf16-costs-at-512[model.norm.type=rms] (holds)
-16,2,2,2,0,0,bf16-costs-at-512 (holds)
-17,1,1,1,0,1,bf16-small-at-short-sums (does not hold)
-18,0,0,0,0,0,bf16-small-bn-batch-4 (holds)
+9,0,0,0,0,3,bf16-bn-64-above-unigram (described)
+10,0,0,0,0,3,bf16-bn-64-training-broke (described)
+11,0,0,0,0,3,fp16-bn-64-no-overflow (described)
+12,0,0,0,0,3,bf16-improves-bn-16-every-seed (described)
+13,0,0,0,0,3,fp16-harmless-elsewhere[model.norm.type=batch;train.batch_size=4] (described)
+14,0,0,0,0,3,fp16-harmless-elsewhere[model.norm.type=batch;train.batch_size=16] (described)
+15,0,0,0,0,3,fp16-harmless-elsewhere[model.norm.type=batch;train.batch_size=64] (described)
+16,0,0,0,0,3,fp16-harmless-elsewhere[model.norm.type=layer;train.batch_size=16] (described)
+17,0,0,0,0,3,fp16-harmless-elsewhere[model.norm.type=group;train.batch_size=16] (described)
+18,0,0,0,0,3,fp16-harmless-elsewhere[model.norm.type=rms;train.batch_size=16] (described)
+19,0,0,0,0,3,bf16-costs-at-512[model.norm.type=layer] (described)
+20,0,0,0,0,3,bf16-costs-at-512[model.norm.type=rms] (described)
+21,2,0,2,0,0,bf16-costs-at-512 (holds)
+22,1,1,1,0,3,bf16-small-at-short-sums[model.norm.type=layer] (described)
+23,0,0,0,0,3,bf16-small-at-short-sums[model.norm.type=group] (described)
+24,0,0,0,0,3,bf16-small-at-short-sums[model.norm.type=rms] (described)
+25,0,0,0,0,3,bf16-small-bn-batch-4 (described)
 EOD
 $bands << EOD
 3,0,0.02
@@ -95,8 +102,15 @@ $bands << EOD
 16,0,0
 17,0,0
 18,0,0
+19,0,0
+20,0,0
+21,0,0
+22,0,0
+23,0,0
+24,0,0
+25,0,0
 EOD
-set yrange [0.5:18.5] reverse
+set yrange [0.5:25.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

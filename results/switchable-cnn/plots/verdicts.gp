@@ -62,9 +62,9 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 set title "switchable-cnn: 8 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.00844857,-0.0343239,0.051221,0,2,batch-mean-weight-grows-with-batch[layer=0] (inconclusive)
-2,-0.0561648,-0.10564,-0.0066901,0,1,batch-mean-weight-grows-with-batch[layer=1] (does not hold)
+2,-0.0561648,-0.10564,-0.0066901,0,2,batch-mean-weight-grows-with-batch[layer=1] (inconclusive)
 3,0.0281589,-0.0401598,0.0964777,0,2,batch-var-weight-grows-with-batch[layer=0] (inconclusive)
-4,-0.199495,-0.325842,-0.0731479,0,1,batch-var-weight-grows-with-batch[layer=1] (does not hold)
+4,-0.199495,-0.325842,-0.0731479,0,2,batch-var-weight-grows-with-batch[layer=1] (inconclusive)
 5,0.001,-0.0276485,0.0296485,0,2,sn-below-bn[train.batch_size=2] (inconclusive)
 6,0.0383333,-0.0298938,0.10656,0,2,sn-below-bn[train.batch_size=64] (inconclusive)
 7,-0.0103333,-0.0339435,0.0132769,0,2,sn-below-gn[train.batch_size=2] (inconclusive)

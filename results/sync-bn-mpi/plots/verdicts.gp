@@ -63,7 +63,7 @@ set title "sync-bn-mpi: 4 claims, 95% intervals" font title_font
 $claims << EOD
 1,-0.269667,-0.29137,-0.247963,-0.2,0,per-rank-bn-collapses (holds)
 2,-0.0085,-0.169783,0.152783,0,2,unsynchronized-as-batch-2 (inconclusive)
-3,0,0,0,0,0,sync-is-one-process-at-8 (holds)
+3,0,0,0,0,3,sync-is-one-process-at-8 (described)
 4,0,-0.00621034,0.00621034,0,0,gn-indifferent (holds)
 EOD
 $bands << EOD

@@ -67,7 +67,7 @@ $claims << EOD
 4,-0.00133333,-0.0131384,0.0104718,0,2,bn-train-mode-within-a-point[train.batch_size=4] (inconclusive)
 5,0.00166667,-0.00889701,0.0122303,0,2,bn-train-mode-within-a-point[train.batch_size=8] (inconclusive)
 6,-0.002,-0.0170593,0.0130593,0,2,bn-train-mode-within-a-point[train.batch_size=16] (inconclusive)
-7,-0.00116263,-0.00342109,0.00109582,0,2,bn-train-mode-within-a-point[train.batch_size=32] (inconclusive)
+7,-0.00116263,-0.00342109,0.00109582,0,0,bn-train-mode-within-a-point[train.batch_size=32] (holds)
 8,0.000885753,-0.00578772,0.00755923,0,2,bn-train-mode-within-a-point[train.batch_size=64] (inconclusive)
 9,0.000333333,-0.0158771,0.0165438,0,2,no-ln-in-penalty[model.norm.type=none] (inconclusive)
 10,-0.0095,-0.0487187,0.0297187,0,2,no-ln-in-penalty[model.norm.type=batch] (inconclusive)
@@ -75,10 +75,10 @@ $claims << EOD
 12,-0.0095,-0.0262103,0.00721033,0,2,no-ln-in-penalty[model.norm.type=instance] (inconclusive)
 13,0.0143333,-0.0389648,0.0676315,0,2,everything-worse-at-64[model.norm.type=none] (inconclusive)
 14,0.0376667,-0.00642824,0.0817616,0,2,everything-worse-at-64[model.norm.type=batch] (inconclusive)
-15,0.0506667,0.0105278,0.0908055,0,2,everything-worse-at-64[model.norm.type=layer] (inconclusive)
+15,0.0506667,0.0105278,0.0908055,0,0,everything-worse-at-64[model.norm.type=layer] (holds)
 16,0.032,-0.00297698,0.066977,0,2,everything-worse-at-64[model.norm.type=group] (inconclusive)
-17,0.0325,0.012053,0.052947,0,2,everything-worse-at-64[model.norm.type=instance] (inconclusive)
-18,5,0,5,0,2,everything-worse-at-64 (inconclusive)
+17,0.0325,0.012053,0.052947,0,0,everything-worse-at-64[model.norm.type=instance] (holds)
+18,5,2,5,0,2,everything-worse-at-64 (inconclusive)
 EOD
 $bands << EOD
 1,0,0.02

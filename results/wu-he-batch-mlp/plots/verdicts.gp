@@ -79,9 +79,9 @@ $claims << EOD
 16,0.0491667,0.0343483,0.063985,0,2,bn-gap-wider-at-4-than-8 (inconclusive)
 17,-0.0106667,-0.0415023,0.020169,0,2,bn-as-gn-from-8[train.batch_size=8] (inconclusive)
 18,-0.0153333,-0.0435841,0.0129175,0,2,bn-as-gn-from-8[train.batch_size=16] (inconclusive)
-19,0.005,-0.00603975,0.0160397,0,2,bn-as-gn-from-8[train.batch_size=32] (inconclusive)
-20,0.000833333,-0.0264168,0.0280835,0,2,bn-as-gn-from-8[train.batch_size=64] (inconclusive)
-21,4,0,4,0,2,bn-as-gn-from-8 (inconclusive)
+19,0.005,-0.00603975,0.0160397,0,0,bn-as-gn-from-8[train.batch_size=32] (holds)
+20,0.000833333,-0.0264168,0.0280835,0,0,bn-as-gn-from-8[train.batch_size=64] (holds)
+21,4,2,4,0,2,bn-as-gn-from-8 (inconclusive)
 22,0.231833,0.172834,0.290833,0.1,2,starved-regime-is-the-mlps (inconclusive)
 EOD
 $bands << EOD

@@ -70,8 +70,8 @@ $claims << EOD
 7,0.000893079,-0.0011164,0.00290256,0,0,post-grad-norms-level (holds)
 8,-1.14958,-1.91271,-0.38645,-0.5,2,pre-grad-norms-fall (inconclusive)
 9,14.1834,11.2236,17.1432,10,2,pre-blocks-larger (inconclusive)
-10,2,2,2,3,1,post-stuck-every-seed (does not hold)
-11,1,1,1,1,0,warmup-frees-two-of-three (holds)
+10,2,2,2,3,3,post-stuck-every-seed (described)
+11,1,1,1,1,3,warmup-frees-two-of-three (described)
 12,16.2247,15.7227,16.7268,10,0,post-block0-large (holds)
 13,8.13426,7.54563,8.7229,5,0,post-head-large (holds)
 EOD
