@@ -65,10 +65,11 @@ static void rg_close_pair(int fds[2])
     close(fds[1]);
 }
 
-/* the child: stdin and stderr to /dev/null (git's messages are not ours to
- * print), stdout into the pipe; exec's failure goes back through `report`,
- * closed on a successful exec */
-static void rg_child(char *const argv[], int out[2], int report[2])
+/* the child: stdin to /dev/null, stdout into the pipe, stderr to
+ * /dev/null (git's messages are not ours to print) or, with stderr_too,
+ * into the pipe as well (to quote git's reason in an error); exec's failure
+ * goes back through `report`, closed on a successful exec */
+static void rg_child(char *const argv[], bool stderr_too, int out[2], int report[2])
 {
     const int null = nl_open_system("/dev/null", O_RDWR);
     if (null >= 0) {
@@ -76,6 +77,8 @@ static void rg_child(char *const argv[], int out[2], int report[2])
         dup2(null, 2);
     }
     dup2(out[1], 1);
+    if (stderr_too)
+        dup2(out[1], 2);
     close(out[0]);
     close(out[1]);
     close(report[0]);
@@ -129,8 +132,11 @@ static nl_code rg_read_all(int fd, size_t max, rg_answer *ans, nl_error *err)
 static nl_code rg_wait(pid_t pid, int report, rg_answer *ans, nl_error *err)
 {
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    pid_t waited;
+    while ((waited = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
     }
+    if (waited < 0) /* SIGCHLD ignored, say: git's answer is lost */
+        return nl_fail(err, NL_ERR_RUNTIME, "waiting for git: %s", strerror(errno));
     int exec_errno = 0;
     const ssize_t got = read(report, &exec_errno, sizeof exec_errno);
     if (got == (ssize_t)sizeof exec_errno)
@@ -141,10 +147,11 @@ static nl_code rg_wait(pid_t pid, int report, rg_answer *ans, nl_error *err)
     return NL_OK;
 }
 
-/* Runs git with argv (argv[0] "git", NULL-ended), its stdout into ans (at
- * most max bytes kept). NL_ERR_USAGE when git is not installed; git's own
- * failure is ans->exited_ok false, not an error. The caller frees ans->out. */
-static nl_code rg_git(const char *const argv[], size_t max, rg_answer *ans, nl_error *err)
+/* Runs git with argv (argv[0] "git", NULL-ended), its stdout (and stderr
+ * with stderr_too) into ans, at most max bytes kept. NL_ERR_USAGE when git
+ * is not installed; git's own failure is ans->exited_ok false, not an
+ * error. The caller frees ans->out. */
+static nl_code rg_git(const char *const argv[], size_t max, bool stderr_too, rg_answer *ans, nl_error *err)
 {
     memset(ans, 0, sizeof *ans);
     int out[2], report[2];
@@ -155,7 +162,10 @@ static nl_code rg_git(const char *const argv[], size_t max, rg_answer *ans, nl_e
         return nl_fail(err, NL_ERR_RUNTIME, "cannot run git: pipe: %s", strerror(errno));
     }
     if (fcntl(report[1], F_SETFD, FD_CLOEXEC) != 0 || fcntl(report[0], F_SETFD, FD_CLOEXEC) != 0 ||
-        fcntl(out[0], F_SETFD, FD_CLOEXEC) != 0) {
+        fcntl(out[0], F_SETFD, FD_CLOEXEC) != 0 || fcntl(out[1], F_SETFD, FD_CLOEXEC) != 0) {
+        /* close-on-exec everywhere: a child another thread starts meanwhile
+         * must not hold the write end open (our read would wait on it);
+         * dup2 clears the flag on the copies the child keeps */
         rg_close_pair(out);
         rg_close_pair(report);
         return nl_fail(err, NL_ERR_RUNTIME, "cannot run git: fcntl: %s", strerror(errno));
@@ -167,7 +177,7 @@ static nl_code rg_git(const char *const argv[], size_t max, rg_answer *ans, nl_e
         return nl_fail(err, NL_ERR_RUNTIME, "cannot run git: fork: %s", strerror(errno));
     }
     if (pid == 0)
-        rg_child((char *const *)argv, out, report);
+        rg_child((char *const *)argv, stderr_too, out, report);
     close(out[1]);
     close(report[1]);
     nl_code rc = rg_read_all(out[0], max, ans, err);
@@ -192,7 +202,7 @@ static nl_code rg_git_line(const char *dir, const char *const args[], char *line
     for (int i = 0; i < 5 && args[i]; i++)
         argv[3 + i] = args[i];
     rg_answer ans;
-    nl_code rc = rg_git(argv, RG_SHORT_MAX, &ans, err);
+    nl_code rc = rg_git(argv, RG_SHORT_MAX, false, &ans, err);
     if (rc)
         return rc;
     ans.out[strcspn(ans.out, "\r\n")] = '\0';
@@ -200,6 +210,25 @@ static nl_code rg_git_line(const char *dir, const char *const args[], char *line
     nl_copy_string(line, size, *ok ? ans.out : "");
     free(ans.out);
     return NL_OK;
+}
+
+/* git's own reason why `git -C DIR rev-parse --show-toplevel` failed (not
+ * a repository, a repository another user owns), its first line */
+static void rg_git_reason(const char *dir, char *said, size_t size)
+{
+    const char *argv[] = {"git", "-C", dir, "rev-parse", "--show-toplevel", NULL};
+    rg_answer ans;
+    nl_error ignored = {0};
+    nl_copy_string(said, size, "no reason given");
+    if (rg_git(argv, RG_SHORT_MAX, true, &ans, &ignored) != NL_OK)
+        return;
+    const char *line = ans.out;
+    if (!strncmp(line, "fatal: ", 7))
+        line += 7;
+    const size_t len = strcspn(line, "\r\n");
+    if (len)
+        snprintf(said, size, "%.*s", (int)len, line);
+    free(ans.out);
 }
 
 /* the file's directory and base name, the directory made absolute and
@@ -239,11 +268,14 @@ nl_code nl_registry_open(const nl_claim_set *set, nl_registry **out, nl_error *e
             nl_error_prefix(err, "%s: whether its claims were pre-registered is looked up with git: ",
                             set->path);
     }
-    if (rc == NL_OK && !ok)
+    if (rc == NL_OK && !ok) {
+        char said[256];
+        rg_git_reason(dir, said, sizeof said);
         rc = nl_fail(err, NL_ERR_USAGE,
-                     "%s is not inside a git checkout: whether its claims were pre-registered is looked up in "
-                     "the repository's history, and is not guessed without one",
-                     set->path);
+                     "%s is not inside a git checkout (git: %s): whether its claims were pre-registered is "
+                     "looked up in the repository's history, and is not guessed without one",
+                     set->path, said);
+    }
     const size_t top_len = strlen(reg->top);
     if (rc == NL_OK && (strncmp(full, reg->top, top_len) || full[top_len] != '/'))
         rc = nl_fail(err, NL_ERR_USAGE, "%s is not inside its git checkout's top, %s", set->path, reg->top);
@@ -336,7 +368,7 @@ static nl_code rg_version_of(nl_registry *reg, const char *object, int *index, n
     }
     const char *argv[] = {"git", "-C", reg->top, "cat-file", "blob", object, NULL};
     rg_answer ans;
-    nl_code rc = rg_git(argv, NL_READ_TEXT_MAX, &ans, err);
+    nl_code rc = rg_git(argv, NL_READ_TEXT_MAX, false, &ans, err);
     if (rc)
         return rc;
     if (!ans.exited_ok) { /* a tree (a directory of that name then), say */

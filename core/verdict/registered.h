@@ -34,8 +34,11 @@ typedef struct {
 
 typedef struct nl_registry nl_registry;
 
-/* Opens the lookup for `set`, loaded from set->path (which must still be
- * there: the registry keeps a pointer to set, which must outlive it).
+/* Opens the lookup for `set`, loaded from set->path (its directory must
+ * exist; the file is looked up at each commit under the same path relative
+ * to the work tree's top, so a file moved since is absent there). The
+ * registry keeps a pointer to set, which must outlive it; one registry is
+ * for one thread.
  * NL_ERR_USAGE, naming the file, when set->path is not inside a git work
  * tree or git is not installed: the lookup needs a git checkout and does
  * not guess. NL_ERR_NOMEM, NL_ERR_RUNTIME (git could not be started) as
@@ -49,7 +52,9 @@ nl_code nl_registry_open(const nl_claim_set *set, nl_registry **out, nl_error *e
  * lacks (a shallow clone). Post hoc: the file did not exist at the commit,
  * did not parse under today's claims syntax there, had no claim of that id,
  * or had it with another text (why names the first part that differs and
- * what it was). An error (NL_ERR_RUNTIME, NL_ERR_NOMEM) only where git
+ * what it was: expect, threshold, within, metric, b_metric, vars, a, b, c,
+ * d and their sweep:, scope, each, each_row, pair_by, cells; selectors in
+ * another order are the same, paper: is a quote, not compared). An error (NL_ERR_RUNTIME, NL_ERR_NOMEM) only where git
  * itself could not be run or memory ran out; a bad claim_index is
  * NL_ERR_USAGE. */
 nl_code nl_registry_claim(nl_registry *reg, int claim_index, const char *commit, nl_claim_registration *out,
