@@ -46,7 +46,7 @@ typedef struct nl_registry nl_registry;
 nl_code nl_registry_open(const nl_claim_set *set, nl_registry **out, nl_error *err);
 
 /* Whether claim `claim_index` of the set existed unchanged at `commit` (as
- * runs record it: a hash of 4 to 40 hex digits, maybe "-dirty" after it,
+ * runs record it: a hash of 4 to 64 hex digits (SHA-1 or SHA-256), maybe "-dirty" after it,
  * or git describe's TAG-N-gHASH). Unknown: a "-dirty" commit, one that is
  * not a hash ("unknown": a build outside git), or one this clone's history
  * lacks (a shallow clone). Post hoc: the file did not exist at the commit,
@@ -54,9 +54,9 @@ nl_code nl_registry_open(const nl_claim_set *set, nl_registry **out, nl_error *e
  * or had it with another text (why names the first part that differs and
  * what it was: expect, threshold, within, metric, b_metric, vars, a, b, c,
  * d and their sweep:, scope, each, each_row, pair_by, cells; selectors in
- * another order are the same, paper: is a quote, not compared). An error (NL_ERR_RUNTIME, NL_ERR_NOMEM) only where git
- * itself could not be run or memory ran out; a bad claim_index is
- * NL_ERR_USAGE. */
+ * another order are the same, paper: is a quote, not compared). An error
+ * (NL_ERR_RUNTIME, NL_ERR_NOMEM) only where git itself could not be run or
+ * memory ran out; a bad claim_index is NL_ERR_USAGE. */
 nl_code nl_registry_claim(nl_registry *reg, int claim_index, const char *commit, nl_claim_registration *out,
                           nl_error *err);
 
