@@ -8,6 +8,7 @@
 #include "cmd.h"
 #include "int_options.h"
 #include "log/files.h"
+#include "verdict/claims.h"
 
 /* --quick: every run this many steps, into a directory of its own: the
  * pipeline end to end in minutes, its verdicts about short runs */
@@ -16,18 +17,21 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: normlab reproduce NAME [--seeds N] [--quick] [--out DIR] [-j N]\n\n"
+            "usage: normlab reproduce NAME [--seeds N] [--quick] [--out DIR] [-j N] [--no-registration]\n\n"
             "Runs experiments/NAME.yaml's sweep (normlab sweep: finished runs are kept, so on\n"
             "the committed results/NAME it only redraws the plots), then computes and prints\n"
             "the verdicts on its claims (normlab verdict, replacing earlier verdict files of\n"
             "that directory). NAME may also be the experiment file's path.\n\n"
             "options:\n"
-            "  --seeds N   the grid's seeds become 1..N (normlab sweep --seeds)\n"
+            "  --seeds N   the grid's seeds become 1..N (normlab sweep --seeds); without it, the\n"
+            "              experiment's power: {seeds: N} where it records one (the seeds its\n"
+            "              headline claims need for power 0.8)\n"
             "  --quick     every run %d steps (--set train.steps=%d): a check of the pipeline,\n"
             "              not of the paper\n"
             "  --out DIR   the sweep directory (default results/NAME; with --seeds or --quick\n"
             "              /tmp/normlab-reproduce/NAME-seedsN-quick, keeping the committed one)\n"
-            "  -j N        runs at once (default 1)\n\n"
+            "  -j N        runs at once (default 1)\n"
+            "  --no-registration  the verdicts do not look the claims up in git\n\n"
             "Exit status: the sweep's when it fails (1 runs failed, 2 bad usage or experiment\n"
             "file), else the verdict's (0 written, 2 bad claims).\n",
             QUICK_STEPS, QUICK_STEPS);
@@ -35,7 +39,7 @@ static void usage(FILE *out)
 
 typedef struct {
     const char *name, *out, *seeds, *jobs;
-    bool quick;
+    bool quick, no_registration;
 } reproduce_args;
 
 static int parse_args(int argc, char **argv, reproduce_args *a)
@@ -47,6 +51,8 @@ static int parse_args(int argc, char **argv, reproduce_args *a)
             return -1;
         } else if (!strcmp(s, "--quick")) {
             a->quick = true;
+        } else if (!strcmp(s, "--no-registration")) {
+            a->no_registration = true;
         } else if (!strcmp(s, "--seeds") || !strcmp(s, "--out") || !strcmp(s, "-j")) {
             if (i + 1 >= argc || (!strcmp(s, "--out") && !argv[i + 1][0]))
                 return nl_cmd_usage_error("reproduce", "%s needs a value", s);
@@ -92,6 +98,16 @@ int cmd_reproduce(int argc, char **argv)
     else
         snprintf(out, sizeof out, "results/%s", base);
     snprintf(steps, sizeof steps, "train.steps=%d", QUICK_STEPS);
+    /* the seeds power asks for, recorded in the experiment file */
+    char power_seeds[16] = "";
+    nl_claim_set *claims = malloc(sizeof *claims);
+    nl_error ignored = {0};
+    if (!a.seeds && claims && nl_claims_load(path, claims, &ignored) == NL_OK && claims->power.seeds > 0) {
+        snprintf(power_seeds, sizeof power_seeds, "%d", claims->power.seeds);
+        a.seeds = power_seeds;
+        printf("normlab reproduce: %d seeds, as %s's power: records\n", claims->power.seeds, path);
+    }
+    free(claims);
     char *sweep[12] = {"sweep", path, "--out", out, "-j", (char *)(a.jobs ? a.jobs : "1")};
     int n = 6;
     if (a.seeds) {
@@ -105,6 +121,6 @@ int cmd_reproduce(int argc, char **argv)
     const int status = cmd_sweep(n, sweep);
     if (status != 0)
         return status;
-    char *verdict[] = {"verdict", out, "--experiment", path, "--force"};
-    return cmd_verdict(5, verdict);
+    char *verdict[] = {"verdict", out, "--experiment", path, "--force", "--no-registration"};
+    return cmd_verdict(a.no_registration ? 6 : 5, verdict);
 }

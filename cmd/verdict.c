@@ -20,17 +20,20 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: normlab verdict SWEEP_DIR... [--out DIR] [--seed N] [--level L] [--experiment FILE] [--force]\n\n"
+            "usage: normlab verdict SWEEP_DIR... [--out DIR] [--seed N] [--level L] [--experiment FILE] [--force]\n"
+            "                      [--no-registration]\n\n"
             "Computes the claims: an experiment file declares (results/usage.md, \"Claims and\n"
             "verdicts\") from its sweep directory's runs: per claim the effect paired by seed\n"
-            "(a - b, a / b, a's value, or the rate of a bad outcome), its interval (n <= 5:\n"
-            "Student's t, with the exact sign-flip test over the 2^n sign patterns beside it;\n"
-            "n >= 6: a percentile bootstrap of 10,000 resamples), the seeds that agree, a\n"
-            "one-sided p, Holm's correction over the experiment's claims, and the verdict:\n"
-            "holds, does not hold, or inconclusive (with about how many seeds it would need).\n"
-            "Names the commits, kernel sets and thread counts of the runs, and flags claims\n"
-            "whose runs come from different commits. The experiment file is the one in\n"
-            "experiments/ whose name: is the directory's name.\n\n"
+            "(a - b, a / b, a's value, or the rate of a bad outcome), its interval (n <= 2:\n"
+            "nothing is decided; 3 to 9: Student's t, with the exact sign-flip p beside it;\n"
+            "from 10: a studentized bootstrap of 10,000 resamples and its Monte Carlo error),\n"
+            "one-sided p's of the claim and of its opposite, Holm's correction of both over\n"
+            "the headline claims, and the verdict: holds, does not hold, inconclusive (with\n"
+            "the seeds it would need), or described (a count). Says whether each claim is\n"
+            "pre-registered: unchanged in the experiment file's git history at the commit\n"
+            "its runs record. Names the commits, kernel sets and thread counts of the runs,\n"
+            "and flags claims whose runs come from different commits. The experiment file\n"
+            "is the one in experiments/ whose name: is the directory's name.\n\n"
             "Writes verdicts.csv and verdicts.json beside summary.csv and plots/verdicts.gp\n"
             "(rendered to verdicts.png when gnuplot is there: effect and interval per claim,\n"
             "the expectation marked); files that exist are refused (exit 2, nothing written)\n"
@@ -41,7 +44,9 @@ static void usage(FILE *out)
             "  --seed N           the bootstrap's seed, 0 to 2^63 - 1 (default 1)\n"
             "  --level L          the intervals' level, in (0.5, 1) (default 0.95)\n"
             "  --experiment FILE  the experiment file (one SWEEP_DIR only)\n"
-            "  --force            replace verdict files that exist\n\n"
+            "  --force            replace verdict files that exist\n"
+            "  --no-registration  do not look claims up in git (an experiment file outside a\n"
+            "                     git checkout is refused without it); marks them not checked\n\n"
             "Exit status: 0 written, 1 failure at run time, 2 bad usage, claims or directory,\n"
             "or an output path holding a directory, FIFO or link where a file goes (or a file\n"
             "where a directory goes).\n");
@@ -85,6 +90,8 @@ static int parse_args(int argc, char **argv, verdict_args *a)
             return -1;
         } else if (!strcmp(s, "--force")) {
             a->force = true;
+        } else if (!strcmp(s, "--no-registration")) {
+            a->opt.registration = false;
         } else if (!strcmp(s, "--out") || !strcmp(s, "--seed") || !strcmp(s, "--level") ||
                    !strcmp(s, "--experiment")) {
             if (i + 1 >= argc)
@@ -211,7 +218,7 @@ static int write_verdicts(sweep_verdicts *s, int n, bool force)
 
 int cmd_verdict(int argc, char **argv)
 {
-    verdict_args a = {.opt = {.level = 0.95, .seed = 1, .resamples = 10000}};
+    verdict_args a = {.opt = {.level = 0.95, .seed = 1, .resamples = 10000, .registration = true}};
     const int bad = parse_args(argc, argv, &a);
     if (bad)
         return bad < 0 ? 0 : bad;

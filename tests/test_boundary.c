@@ -80,7 +80,7 @@ static const command_row commands[] = {
     {"sweep", NULL, "reads an experiment file (its names are checked where parsed: test_sweep)"},
     {"table", "table SW --csv OUT.csv", NULL},
     {"reproduce", NULL, "a sweep, then verdict: both placed here"},
-    {"verdict", "verdict SW --experiment exp.yaml --out OUT", NULL},
+    {"verdict", "verdict SW --experiment exp.yaml --out OUT --no-registration", NULL},
     {"plot", "plot SW --format png,svg", NULL},
     {"compare", "compare SW SW/runs/type-batch_seed-1 --out OUT --format svg", NULL},
     {"export", "export tensorboard SW --out OUT/tb", NULL},

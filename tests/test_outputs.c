@@ -59,7 +59,7 @@ typedef struct {
 } writer;
 
 static const writer writers[] = {
-    {"verdict", "verdict sw --experiment exp.yaml --force --level 0.9",
+    {"verdict", "verdict sw --experiment exp.yaml --force --level 0.9 --no-registration",
      {"sw/verdicts.csv", "sw/verdicts.json", "sw/plots/verdicts.gp", "sw/plots/verdicts.png"},
      {"sw/plots"}, NULL},
     {"plot", "plot sw --kind curves --format both",

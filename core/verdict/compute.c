@@ -14,6 +14,7 @@
 
 #include "stats/stats.h"
 #include "verdict/internal.h"
+#include "verdict/registered.h"
 
 const char *const nl_verdict_kind_names[NL_VERDICT_KIND_COUNT] = {"holds", "does not hold", "inconclusive",
                                                                   "described"};
@@ -680,6 +681,31 @@ static nl_code correct_and_decide(const vd_ctx *C, nl_verdict_report *out)
     return NL_OK;
 }
 
+/* each row's registration: whether its claim existed unchanged at every commit its runs record */
+static nl_code register_rows(const nl_claim_set *claims, const nl_verdict_options *opt, nl_verdict_report *out,
+                             nl_error *err)
+{
+    if (!opt->registration) {
+        for (int i = 0; i < out->n; i++)
+            nl_copy_string(out->v[i].registered, sizeof out->v[i].registered, "not checked");
+        return NL_OK;
+    }
+    nl_registry *reg = NULL;
+    nl_code rc = nl_registry_open(claims, &reg, err);
+    if (rc)
+        return rc;
+    for (int i = 0; i < out->n; i++) {
+        nl_verdict *v = &out->v[i];
+        char why[256] = "";
+        const nl_registration kind =
+            nl_registration_of_commits(reg, (int)(v->claim - claims->claims), v->commits, why, sizeof why);
+        snprintf(v->registered, sizeof v->registered, "%s%s%s%s", nl_registration_names[kind], why[0] ? " (" : "",
+                 why, why[0] ? ")" : "");
+    }
+    nl_registry_close(reg);
+    return NL_OK;
+}
+
 nl_code nl_verdict_compute(const char *sweep_dir, const nl_claim_set *claims, const nl_verdict_options *opt,
                            nl_verdict_report *out, nl_error *err)
 {
@@ -712,6 +738,8 @@ nl_code nl_verdict_compute(const char *sweep_dir, const nl_claim_set *claims, co
         rc = add_claim(C, &claims->claims[i], out);
     if (rc == NL_OK)
         rc = correct_and_decide(C, out);
+    if (rc == NL_OK)
+        rc = register_rows(claims, opt, out, err);
     vd_source_close(&C->main);
     for (int i = 0; i < C->n_others; i++)
         vd_source_close(&C->others[i]);

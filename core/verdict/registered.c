@@ -273,7 +273,7 @@ nl_code nl_registry_open(const nl_claim_set *set, nl_registry **out, nl_error *e
         rg_git_reason(dir, said, sizeof said);
         rc = nl_fail(err, NL_ERR_USAGE,
                      "%s is not inside a git checkout (git: %s): whether its claims were pre-registered is "
-                     "looked up in the repository's history, and is not guessed without one",
+                     "looked up in the repository's history, and is not guessed without one (--no-registration marks the claims not checked)",
                      set->path, said);
     }
     const size_t top_len = strlen(reg->top);
@@ -609,7 +609,7 @@ static bool rg_cells_same(const nl_claim *now, const nl_claim *then, char *why, 
     return true;
 }
 
-/* each:, each_row:, pair_by:, cells: how the claim splits and counts */
+/* each:, each_row:, cells: how the claim splits and counts */
 static bool rg_grouping_same(const nl_claim *now, const nl_claim *then, char *why, size_t size)
 {
     char text[200];
@@ -618,10 +618,7 @@ static bool rg_grouping_same(const nl_claim *now, const nl_claim *then, char *wh
         rg_say(why, size, "each: was %s", text);
     } else if (strcmp(now->each_row, then->each_row))
         rg_say(why, size, "each_row: was '%s'", then->each_row);
-    else if (!rg_keys_same(now->pair_by, now->n_pair_by, then->pair_by, then->n_pair_by)) {
-        rg_keys_text(then->pair_by, then->n_pair_by, text, sizeof text);
-        rg_say(why, size, "pair_by: was %s", text);
-    } else if (now->cells_op != then->cells_op || now->cells_k != then->cells_k) {
+    else if (now->cells_op != then->cells_op || now->cells_k != then->cells_k) {
         static const char *const ops[] = {"absent", "all", "", ">= ", "<= "};
         if (then->cells_op == NL_CELLS_NONE || then->cells_op == NL_CELLS_ALL)
             rg_say(why, size, "cells: was %s", ops[then->cells_op]);

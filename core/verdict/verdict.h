@@ -23,6 +23,11 @@ typedef struct {
     double level;   /* of the intervals, 0.95 */
     uint64_t seed;  /* of the bootstrap */
     int resamples;  /* of the bootstrap, 10000 */
+    /* look up in the experiment file's git history whether each claim
+     * existed unchanged at its runs' commits (verdict/registered.h); the
+     * computation fails (NL_ERR_USAGE) where the file is not in a git
+     * checkout. false: every claim "not checked" */
+    bool registration;
 } nl_verdict_options;
 
 typedef enum {
