@@ -77,9 +77,13 @@ def seed_count(r, rows):
     return 0
 
 
+def headline(r):
+    return col(r, "headline").lower() == "true"
+
+
 def headline_rows(rows):
     """(the experiment's headline claims, whether they are marked)"""
-    marked = [r for r in rows if col(r, "headline") == "true"]
+    marked = [r for r in rows if headline(r)]
     if marked:
         return marked, True
     return [r for r in rows if not derived(r)], False
@@ -88,7 +92,7 @@ def headline_rows(rows):
 def secondary_rows(rows, marked):
     if not marked:
         return []
-    return [r for r in rows if col(r, "headline") != "true" and col(r, "family") != "cell"]
+    return [r for r in rows if not headline(r) and col(r, "family").lower() != "cell"]
 
 
 def tally(rows):
@@ -254,11 +258,11 @@ def experiment_block(name, rows, link, notes):
         lines.append("Threshold rule: " + "; ".join(cell(x) for x in rules) + ".")
     else:
         lines.append("Threshold rule: none stated (thresholds of before issue 68).")
-    planned = sorted({col(r, "seeds_planned") for r in rows if as_count(col(r, "seeds_planned"))}, key=int)
+    planned = sorted({as_count(col(r, "seeds_planned")) for r in rows} - {None, 0})
     have = max((seed_count(r, rows) for r in rows), default=0)
     if planned:
-        short = " — fewer than planned" if have < int(planned[-1]) else ""
-        lines.append(f"Seeds: {have} in the runs; the experiment file plans {', '.join(planned)} "
+        short = " — fewer than planned" if have < planned[-1] else ""
+        lines.append(f"Seeds: {have} in the runs; the experiment file plans {', '.join(map(str, planned))} "
                      f"(`power.seeds`){short}.")
     if not marked:
         lines.append("No claim is marked headline (verdicts written before issue 68): every claim "

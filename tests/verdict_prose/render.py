@@ -248,6 +248,10 @@ def main():
         print(f"render.py: {len(stale)} page(s) rewritten, {len(verdicts)} experiments' verdicts")
         sys.exit(1 if problems else 0)
     for p in stale:
+        if pages[p][0] is None:
+            print(f"{os.path.relpath(p, root)}: missing; generate it with: "
+                  f"python3 tests/verdict_prose/render.py . --write", file=sys.stderr)
+            continue
         print(f"{os.path.relpath(p, root)}: its computed verdicts differ from results/*/verdicts.csv; "
               f"regenerate with: python3 tests/verdict_prose/render.py . --write", file=sys.stderr)
     sys.exit(1 if problems or stale else 0)
