@@ -17,8 +17,15 @@ What is generated:
     experiment carries its block);
   - the summary tables of README.md, results/README.md and
     results/reproductions.md:
-    the last column, "computed", counts the verdicts of the row's section's
-    experiments.
+    the last column, "computed", counts the headline claims of the row's
+    section's experiments, decided and how, and their seeds (distinct
+    seeds of a_values, not units: claims_page.py);
+  - results/claims.md (claims_page.py): every experiment's headline claims
+    with the paper's number, threshold and rule, n and the n power asks
+    for, interval, verdict and registration.
+A seed count the prose of a table row states ("(1 seed)", "3 of 3 seeds")
+larger than any claim of its section's experiments has is reported: it
+counts units, not seeds.
 Every experiment with verdict files must have its block, and every block
 must name an experiment with verdict files: the check fails otherwise.
 """
@@ -27,6 +34,11 @@ import glob
 import os
 import re
 import sys
+
+# (no __pycache__ left in the source tree by the test)
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import claims_page  # noqa: E402
 
 BEGIN = "<!-- BEGIN VERDICTS {name} (generated from results/{name}/verdicts.csv by tests/verdict_prose/render.py; do not edit) -->"
 END = "<!-- END VERDICTS -->"
@@ -109,21 +121,6 @@ def block(name, rows):
     return "\n".join(lines)
 
 
-def counts(rows_of):
-    tally = {"holds": 0, "does not hold": 0, "inconclusive": 0}
-    seeds = []
-    for rows in rows_of:
-        for r in rows:
-            tally[r["verdict"]] = tally.get(r["verdict"], 0) + 1
-            seeds.append(int(r["n"] or 0))
-    if not seeds:
-        return ""
-    lo, hi = min(seeds), max(seeds)
-    span = f"{lo} seed" + ("s" if lo != 1 else "") if lo == hi else f"{lo}–{hi} seeds"
-    return (f"{tally['holds']} hold, {tally['does not hold']} do not, "
-            f"{tally['inconclusive']} inconclusive ({span})")
-
-
 def sections(text):
     """(number, start, end) of each numbered ### N. section; a section ends
     at the next ### heading, numbered or not, or at a ## heading"""
@@ -203,7 +200,12 @@ def render_table(text, of_section, verdicts, problems, page):
         if names is None:
             problems.append(f"{page}: the row for §{number} links a section results/README.md does not have")
             continue
-        value = counts(verdicts[n] for n in names) or "no claims computed"
+        value = claims_page.computed_cell(verdicts, names) or "no claims computed"
+        most = claims_page.most_seeds(verdicts, names)
+        for stated in claims_page.stated_seeds(cells[2:header_cells - 1]):
+            if names and stated > most:
+                problems.append(f"{page}: the row for §{number} states {stated} seeds; no claim of "
+                                f"{', '.join(names)} has more than {most} (units counted as seeds?)")
         if len(cells) == header_cells:
             cells[-1] = " " + value
         else:
@@ -230,6 +232,12 @@ def main():
         path = os.path.join(root, page)
         old = open(path).read()
         pages[path] = (old, render_table(old, of_section, verdicts, problems, page))
+    path = os.path.join(root, "results", "claims.md")
+    try:
+        old = open(path).read()
+    except FileNotFoundError:
+        old = None
+    pages[path] = (old, claims_page.render(verdicts, new, sections, of_section))
     for p in problems:
         print(p, file=sys.stderr)
     stale = [p for p, (o, n) in pages.items() if o != n]
@@ -240,6 +248,10 @@ def main():
         print(f"render.py: {len(stale)} page(s) rewritten, {len(verdicts)} experiments' verdicts")
         sys.exit(1 if problems else 0)
     for p in stale:
+        if pages[p][0] is None:
+            print(f"{os.path.relpath(p, root)}: missing; generate it with: "
+                  f"python3 tests/verdict_prose/render.py . --write", file=sys.stderr)
+            continue
         print(f"{os.path.relpath(p, root)}: its computed verdicts differ from results/*/verdicts.csv; "
               f"regenerate with: python3 tests/verdict_prose/render.py . --write", file=sys.stderr)
     sys.exit(1 if problems or stale else 0)

@@ -1,0 +1,370 @@
+"""claims_page.py - results/claims.md, the reproductions' headline claims in
+one page (issue 68), and the figures the summary tables' "computed" column
+takes from the same rows. Imported by render.py, which writes and checks it.
+
+A claim's row comes from results/NAME/verdicts.csv as `normlab verdict`
+wrote it. Columns the verdict files of before issue 68 lack (headline,
+family, paper_value, threshold_rule, registered, seeds_power,
+seeds_planned) read as empty, so the page is generated from either:
+
+  - headline claims: the rows with headline "true"; where an experiment
+    marks none (files of before issue 68), every row but the summaries
+    after a claim's cells (method "cells: ...") is its family, as Holm's
+    was then;
+  - secondary claims: the rows that are neither headline nor a cell of a
+    claim over several cells (family "cell"), counted per verdict;
+  - n is the number of distinct seeds in a_values ("seed:value", or
+    "seed/unit:value" where pair_by: names units beyond the seed; a summary
+    after cells has its cells' seeds): 3 seeds x 5 normalizers is 3, and a
+    count over 30 units of one seed is 1. A claims file over a table
+    (results/fold-bn) names its rows, each its own unit.
+"""
+import re
+
+STATS_RULE = ("a threshold comes from the paper's own number (its figure or table, quoted with "
+              "the claim) by a rule stated once per experiment, never from the runs that decide it")
+NUMBER_RE = re.compile(r"[-+−]?\d+(?:[.,]\d+)*(?:\s?%|×)?")
+# a number the paper reports, rather than a figure or table's label: a
+# decimal, a percentage, a ratio
+PAPER_NUMBER_RE = re.compile(r"[-+−]?\d*\.\d+\s?%?|\d+\s?%|\d+(?:\.\d+)?×|\d+\s?(?:points|nats)")
+QUOTE_LIMIT = 120
+
+
+def col(r, key):
+    """a column that files of before issue 68 lack reads as empty"""
+    return (r.get(key) or "").strip()
+
+
+def derived(r):
+    return col(r, "method").startswith("cells:")
+
+
+def as_float(s):
+    try:
+        return float(s)
+    except (TypeError, ValueError):
+        return None
+
+
+def as_count(s):
+    """a seed count, or None for empty, -1 and the unreadable"""
+    v = as_float(s)
+    return int(v) if v is not None and v >= 0 else None
+
+
+def row_seeds(r, rows):
+    """the distinct seeds of a row: a_values' keys up to their first '/'
+    (the seed; after it pair_by:'s unit); a summary after cells has the
+    union of its cells'"""
+    if derived(r):
+        out = set()
+        prefix = r["claim"] + "["
+        for other in rows:
+            if other["claim"].startswith(prefix) and not derived(other):
+                out |= row_seeds(other, rows)
+        return out
+    out = set()
+    for token in col(r, "a_values").split():
+        key = token.rsplit(":", 1)[0]
+        out.add(key.split("/", 1)[0])
+    return out
+
+
+def seed_count(r, rows):
+    seeds = row_seeds(r, rows)
+    if seeds:
+        return len(seeds)
+    return 0
+
+
+def headline(r):
+    return col(r, "headline").lower() == "true"
+
+
+def headline_rows(rows):
+    """(the experiment's headline claims, whether they are marked)"""
+    marked = [r for r in rows if headline(r)]
+    if marked:
+        return marked, True
+    return [r for r in rows if not derived(r)], False
+
+
+def secondary_rows(rows, marked):
+    if not marked:
+        return []
+    return [r for r in rows if not headline(r) and col(r, "family").lower() != "cell"]
+
+
+def tally(rows):
+    out = {"holds": 0, "does not hold": 0, "inconclusive": 0, "described": 0}
+    for r in rows:
+        out[r["verdict"]] = out.get(r["verdict"], 0) + 1
+    return out
+
+
+def seed_span(counts):
+    counts = [c for c in counts if c > 0] or counts
+    if not counts:
+        return ""
+    lo, hi = min(counts), max(counts)
+    if lo == hi:
+        return f"{lo} seed" + ("s" if lo != 1 else "")
+    return f"{lo}–{hi} seeds"
+
+
+def computed_cell(verdicts, names):
+    """the summary tables' "computed" value for a section's experiments:
+    their headline claims, decided and how, and their seeds (not units)"""
+    heads, seeds = [], []
+    for name in names:
+        rows = verdicts[name]
+        h, _ = headline_rows(rows)
+        heads += h
+        seeds += [seed_count(r, rows) for r in h]
+    if not heads:
+        return ""
+    t = tally(heads)
+    decided = t["holds"] + t["does not hold"]
+    return (f"{decided} of {len(heads)} headline decided: {t['holds']} hold, "
+            f"{t['does not hold']} do not ({seed_span(seeds)})")
+
+
+def most_seeds(verdicts, names):
+    """the most seeds any claim of these experiments has"""
+    return max((seed_count(r, verdicts[n]) for n in names for r in verdicts[n]), default=0)
+
+
+# ---- the page ----
+
+def cell(text):
+    """text for a table cell: one line, no column breaks"""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def num(s, digits=3):
+    v = as_float(s)
+    if v is None:
+        return "–"
+    return f"{v:.{digits}g}"
+
+
+def cut_end(text, limit):
+    """text's first `limit` characters at a word boundary"""
+    if len(text) <= limit:
+        return text
+    space = text.rfind(" ", 0, limit)
+    return text[:space if space > limit // 2 else limit].rstrip(" ,;:(") + "…"
+
+
+def shorten(text, keep=""):
+    """the quote cut to about QUOTE_LIMIT characters, keeping its opening
+    (where it names its figure or table) and the number it reports: keep
+    (the paper_value) where the text has it, else its first decimal,
+    percentage or ratio, else its first number"""
+    text = " ".join(text.split())
+    if len(text) <= QUOTE_LIMIT:
+        return text
+    at, width = 0, 0
+    if keep and keep in text:
+        at, width = text.index(keep), len(keep)
+    else:
+        m = PAPER_NUMBER_RE.search(text) or NUMBER_RE.search(text)
+        if m:
+            at, width = m.start(), m.end() - m.start()
+    if at + width <= QUOTE_LIMIT - 10:
+        return cut_end(text, QUOTE_LIMIT)
+    head = cut_end(text, QUOTE_LIMIT // 3).rstrip("…")
+    # the number with a few words before it
+    start = max(len(head), at - QUOTE_LIMIT // 4)
+    space = text.find(" ", start, at)
+    start = space + 1 if space >= 0 and start > len(head) else start
+    return head + " … " + cut_end(text[start:], max(QUOTE_LIMIT - len(head) - 3, at + width - start))
+
+
+def near_threshold(r):
+    """whether the threshold (for `~`, the nearer edge of its band) lies
+    within the interval's half-width of the effect"""
+    effect, lo, hi, t = (as_float(col(r, k)) for k in ("effect", "lo", "hi", "threshold"))
+    if None in (effect, lo, hi, t) or derived(r):
+        return False
+    w = as_float(col(r, "within"))
+    edges = [t - w, t + w] if w is not None else [t]
+    return min(abs(effect - e) for e in edges) < (hi - lo) / 2
+
+
+def registration(r):
+    text = col(r, "registered")
+    return text or "unknown"
+
+
+def registration_kind(r):
+    text = registration(r)
+    for kind in ("pre-registered", "post hoc"):
+        if text.startswith(kind):
+            return kind
+    return "unknown"
+
+
+def verdict_text(r, n):
+    v = r["verdict"]
+    if v != "inconclusive":
+        return v
+    seeds = f"{n} seed" + ("s" if n != 1 else "")
+    need = as_count(col(r, "seeds_needed")) or as_count(col(r, "seeds_power"))
+    return f"undecided at {seeds}" + (f" (needs {need})" if need else "")
+
+
+def short_rule(rule):
+    """a rule's statement, its reason left to the line above the table"""
+    return rule.split(":", 1)[0].strip() if rule else "none stated"
+
+
+def paper_cell(r):
+    value = col(r, "paper_value")
+    quote = shorten(col(r, "paper"), value)
+    if value and value not in quote:
+        return f"**{value}**: “{quote}”"
+    if value:
+        return f"“{quote}” (**{value}**)"
+    return f"“{quote}”"
+
+
+def slug(heading):
+    """GitHub's anchor, as tests/test_doc_links.c computes it"""
+    return "".join("-" if c == " " else c.lower() for c in heading
+                   if c == " " or (c < "\x80" and (c.isalnum() or c in "-_")))
+
+
+def section_links(results_text, sections, of_section):
+    """each experiment's section of results/README.md, as a link from results/"""
+    out = {}
+    for number, start, _ in sections(results_text):
+        heading = results_text[start:results_text.find("\n", start)].lstrip("#").strip()
+        for name in of_section.get(number, []):
+            out.setdefault(name, (number, f"README.md#{slug(heading)}"))
+    return out
+
+
+def experiment_block(name, rows, link, notes):
+    heads, marked = headline_rows(rows)
+    experiment = col(rows[0], "experiment") if rows else ""
+    lines = [f"### {name}", ""]
+    where = [f"[{experiment}](../{experiment})"] if experiment else []
+    if link:
+        where.append(f"[§{link[0]} of results/README.md]({link[1]})")
+    lines.append("Claims: " + (", ".join(where) if where else "–") + f"; verdicts: `results/{name}/verdicts.csv`.")
+    rules = sorted({col(r, "threshold_rule") for r in rows if col(r, "threshold_rule")})
+    if rules:
+        lines.append("Threshold rule: " + "; ".join(cell(x) for x in rules) + ".")
+    else:
+        lines.append("Threshold rule: none stated (thresholds of before issue 68).")
+    planned = sorted({as_count(col(r, "seeds_planned")) for r in rows} - {None, 0})
+    have = max((seed_count(r, rows) for r in rows), default=0)
+    if planned:
+        short = " — fewer than planned" if have < planned[-1] else ""
+        lines.append(f"Seeds: {have} in the runs; the experiment file plans {', '.join(map(str, planned))} "
+                     f"(`power.seeds`){short}.")
+    if not marked:
+        lines.append("No claim is marked headline (verdicts written before issue 68): every claim "
+                     "but the summaries after cells counts as one here.")
+    lines += ["", "| claim | the paper's number | expect | rule | n | n power asks | effect [interval] "
+              "| verdict | registration |", "|---|---|---|---|---:|---:|---|---|---|"]
+    previous = None
+    for r in heads:
+        n = seed_count(r, rows)
+        paper = cell(paper_cell(r))
+        # a claim's each: values share its quote: it is written once
+        paper, previous = ("as above" if paper == previous else paper), paper
+        rule = col(r, "threshold_rule")
+        if derived(r):
+            interval = cell(col(r, "method"))
+        elif col(r, "lo") and col(r, "hi"):
+            interval = f"{num(col(r, 'effect'))} [{num(col(r, 'lo'))}, {num(col(r, 'hi'))}]"
+        else:
+            interval = num(col(r, "effect"))
+        if near_threshold(r):
+            if rule or rules:
+                interval += " (near the threshold: rule puts it there)"
+            else:
+                interval += " †"
+                notes["near"] += 1
+        power = as_count(col(r, "seeds_power"))
+        lines.append("| " + " | ".join([
+            f"`{cell(r['claim'])}`", paper, f"`{cell(r['expect'])}`" if r["expect"] else "–",
+            cell(short_rule(rule)), str(n), str(power) if power is not None else "–", interval,
+            cell(verdict_text(r, n)), cell(registration(r))]) + " |")
+    if any(near_threshold(r) and not (col(r, "threshold_rule") or rules) for r in heads):
+        lines += ["", "† The threshold (for `~`, the nearer edge of its band) lies within the interval's "
+                  "half-width of the observed effect, and no rule says where it comes from: a threshold "
+                  "fitted to the runs decides nothing."]
+    second = secondary_rows(rows, marked)
+    if second:
+        t = tally(second)
+        lines += ["", f"Secondary claims: {len(second)} — {t['holds']} hold, {t['does not hold']} do not, "
+                  f"{t['inconclusive']} inconclusive, {t['described']} described."]
+    return lines
+
+
+def render(verdicts, results_text, sections, of_section):
+    """the text of results/claims.md"""
+    links = section_links(results_text, sections, of_section)
+    heads = []
+    for name in sorted(verdicts):
+        heads += [(name, r) for r in headline_rows(verdicts[name])[0]]
+    t = tally(r for _, r in heads)
+    decided = t["holds"] + t["does not hold"]
+    kinds = {"pre-registered": 0, "post hoc": 0, "unknown": 0}
+    for _, r in heads:
+        kinds[registration_kind(r)] += 1
+    ruled = sum(1 for name, r in heads
+                if col(r, "threshold_rule") or any(col(x, "threshold_rule") for x in verdicts[name]))
+    legacy = sum(1 for name in verdicts if not headline_rows(verdicts[name])[1])
+    share = f"{100 * decided / len(heads):.0f}%" if heads else "–"
+    notes = {"near": 0}
+    body = []
+    for name in sorted(verdicts):
+        body += [""] + experiment_block(name, verdicts[name], links.get(name), notes)
+    lines = [
+        "<!-- generated from results/*/verdicts.csv by tests/verdict_prose/render.py; do not edit: "
+        "python3 tests/verdict_prose/render.py . --write -->",
+        "",
+        "# Claims and verdicts",
+        "",
+        "Every reproduction's headline claims — the few its section's summary states, over which "
+        "Holm's correction runs — with the paper's number each tests, the threshold, the seeds it had "
+        "and the seeds power 0.8 asks for, its interval and verdict, and whether the claim was in the "
+        "repository before its runs (*pre-registered*) or written after them (*post hoc*). The rule: "
+        f"{STATS_RULE}. This page is generated from the committed `results/*/verdicts.csv` "
+        "(written by `normlab verdict`); do not edit it: regenerate it with "
+        "`python3 tests/verdict_prose/render.py . --write`, and `test_readme_verdicts` fails when it "
+        "differs. The *computed* column of the summary tables ([README.md](README.md), "
+        "[reproductions.md](reproductions.md), the top [README](../README.md)) counts these claims.",
+        "",
+        "*n* counts seeds, not units: 3 seeds × 5 normalizers is 3; a claim over several cells has "
+        "its cells' seeds (a claims file over a table, results/fold-bn, counts its rows). *undecided at n seeds (needs m)*: inconclusive, m seeds about what the "
+        "observed spread asks for. A count (\"3 of 3 seeds\") is *described*, never a hold.",
+        "",
+        "## Summary",
+        "",
+        f"- {len(heads)} headline claims over {len(verdicts)} experiments; {decided} decided ({share}): "
+        f"{t['holds']} hold, {t['does not hold']} do not; {t['inconclusive']} inconclusive, "
+        f"{t['described']} described.",
+        f"- Registration: {kinds['pre-registered']} pre-registered, {kinds['post hoc']} post hoc, "
+        f"{kinds['unknown']} unknown.",
+        f"- {ruled} of {len(heads)} have a threshold rule stated by their experiment; "
+        f"{notes['near']} without one have a threshold within the interval's half-width of the "
+        "effect (†).",
+    ]
+    if legacy:
+        lines.append(f"- {legacy} experiments mark no headline claim (verdicts of before issue 68): "
+                     "all their claims but the summaries after cells are counted.")
+    lines += ["", "## Experiments"] + body
+    return "\n".join(lines) + "\n"
+
+
+STATED_RE = re.compile(r"\b(\d+) seeds?\b")
+
+
+def stated_seeds(cells):
+    """the seed counts a row's prose states: "(1 seed)", "3 of 3 seeds", "in 2 seeds\""""
+    return [int(m.group(1)) for c in cells for m in STATED_RE.finditer(c)]
