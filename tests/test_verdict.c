@@ -1072,6 +1072,14 @@ START_TEST(test_files_exclusive)
     tu_tmp_make("verdict");
     write_sweep("s", 3, false);
     tu_tmp_write("claims.yaml", claims_text);
+    /* outside a git checkout the registration cannot be looked up: refused, not guessed, nothing written */
+    ck_assert_int_eq(tu_normlab("verdict s --experiment claims.yaml"), 2);
+    char *refused = tu_normlab_output();
+    ck_assert_msg(strstr(refused, "not inside a git checkout") && strstr(refused, "--no-registration"), "%s", refused);
+    free(refused);
+    char gone[1200];
+    snprintf(gone, sizeof gone, "%s/s/verdicts.csv", tu_tmp);
+    ck_assert(!nl_path_exists(gone));
     ck_assert_int_eq(tu_normlab("verdict s --experiment claims.yaml --no-registration"), 0);
     char *csv = tu_tmp_read("s/verdicts.csv"), *json = tu_tmp_read("s/verdicts.json");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -36,7 +36,7 @@ def col(r, key):
 
 
 def derived(r):
-    return col(r, "method").startswith("cells:")
+    return col(r, "method").startswith(("cells:", "intersection-union:"))
 
 
 def as_float(s):
@@ -84,6 +84,10 @@ def headline(r):
 def headline_rows(rows):
     """(the experiment's headline claims, whether they are marked)"""
     marked = [r for r in rows if headline(r)]
+    if any(col(r, "family") for r in rows):
+        # the verdict's own family: Holm's (the marked claims, or every
+        # tested claim where none is marked); never a count or a cell
+        return [r for r in rows if col(r, "family").lower() == "headline"], bool(marked)
     if marked:
         return marked, True
     return [r for r in rows if not derived(r)], False
