@@ -467,6 +467,13 @@ START_TEST(test_headline_family)
     ck_assert(find_verdict(&r, "up")->verdict == NL_VERDICT_INCONCLUSIVE);
     ck_assert(find_verdict(&r, "down")->verdict == NL_VERDICT_INCONCLUSIVE);
     nl_verdict_report_free(&r);
+    /* the t interval by hand: batch norm at 2 is 0.401, 0.402, 0.403 over
+     * the seeds: mean 0.402, sd 0.001, half-width t(0.975, 2) 0.001 / sqrt(3)
+     * = 4.302653 x 0.00057735 = 0.0024841 */
+    compute_text("s", "claims:\n" CLAIM("level", "{model.norm.type: batch}", "scope: {train.batch_size: 2},", "a < 0.5"), &set, &r);
+    ck_assert_msg(fabs(r.v[0].lo - (0.402 - 0.0024841)) < 2e-7 && fabs(r.v[0].hi - (0.402 + 0.0024841)) < 2e-7,
+                  "[%.7f, %.7f]", r.v[0].lo, r.v[0].hi);
+    nl_verdict_report_free(&r);
     /* two seeds decide nothing, however far apart the cells */
     write_sweep("two", 2, false);
     compute_text("two", "claims:\n" CLAIM("far", "{model.norm.type: batch}", "b: {model.norm.type: group}, scope: {train.batch_size: 2},", "a > b"), &set, &r);
@@ -685,6 +692,15 @@ START_TEST(test_cells_and_counts)
         /* the cells are decided each at alpha, outside Holm's family; the intersection-union row is in it */
         ck_assert_int_eq(r.holm_k, f == 1);
         ck_assert(r.v[1].family == NL_FAMILY_CELL && count->family == (f == 1 ? NL_FAMILY_HEADLINE : NL_FAMILY_DESCRIPTION));
+        if (f == 1) {
+            /* the intersection-union p is the hardest cell's, the opposite's the easiest's */
+            double hardest = 0, easiest = 1;
+            for (int i = 0; i < 6; i++) {
+                hardest = fmax(hardest, r.v[i].p);
+                easiest = fmin(easiest, r.v[i].p_fail);
+            }
+            ck_assert(count->p == hardest && count->p_fail == easiest && hardest > 0.5);
+        }
         nl_verdict_report_free(&r);
     }
     compute_text("s", "claims:\n"
