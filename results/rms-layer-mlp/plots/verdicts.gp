@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 688
+fig_height = 600
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,28 +59,27 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "rms-layer-mlp: 12 claims, 95% intervals" font title_font
+set title "rms-layer-mlp: 10 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.0027,-0.00739306,0.0127931,0,2,rms-as-ln[train.optimizer.lr=0.01] (inconclusive)
-2,-0.0061,-0.0162956,0.00409564,0,2,rms-as-ln[train.optimizer.lr=0.03] (inconclusive)
-3,-0.0044,-0.0133796,0.00457956,0,2,rms-as-ln[train.optimizer.lr=0.1] (inconclusive)
+1,0.0027,-0.00739306,0.0127931,0,0,rms-as-ln[train.optimizer.lr=0.01] (holds)
+2,-0.0061,-0.0162956,0.00409564,0,0,rms-as-ln[train.optimizer.lr=0.03] (holds)
+3,-0.0044,-0.0133796,0.00457956,0,0,rms-as-ln[train.optimizer.lr=0.1] (holds)
 4,-0.0927,-0.166419,-0.0189808,0,2,rms-as-ln[train.optimizer.lr=0.3] (inconclusive)
-5,-0.0927,-0.166419,-0.0189808,0,2,rms-breaks-less-at-0.3 (inconclusive)
-6,0.967505,0.934532,1.00048,1,2,rms-step-cheaper[train.optimizer.lr=0.01] (inconclusive)
-7,1.01137,0.918123,1.10461,1,2,rms-step-cheaper[train.optimizer.lr=0.03] (inconclusive)
-8,0.96141,0.92753,0.99529,1,2,rms-step-cheaper[train.optimizer.lr=0.1] (inconclusive)
-9,0.974468,0.914794,1.03414,1,2,rms-step-cheaper[train.optimizer.lr=0.3] (inconclusive)
-10,0.202,0.149058,0.254942,0.05,0,both-break-at-0.3[model.norm.type=layer] (holds)
-11,0.1066,0.0434955,0.169704,0.05,2,both-break-at-0.3[model.norm.type=rms] (inconclusive)
-12,2,1,2,0.05,2,both-break-at-0.3 (inconclusive)
+5,3,3,4,0,2,rms-as-ln (inconclusive)
+6,0.967505,0.934532,1.00048,1.035,1,rms-step-cheaper[train.optimizer.lr=0.01] (does not hold)
+7,1.01137,0.918123,1.10461,1.035,2,rms-step-cheaper[train.optimizer.lr=0.03] (inconclusive)
+8,0.96141,0.92753,0.99529,1.035,1,rms-step-cheaper[train.optimizer.lr=0.1] (does not hold)
+9,0.974468,0.914794,1.03414,1.035,1,rms-step-cheaper[train.optimizer.lr=0.3] (does not hold)
+10,0,0,1,1.035,1,rms-step-cheaper (does not hold)
 EOD
 $bands << EOD
 1,0,0.02
 2,0,0.02
 3,0,0.02
 4,0,0.02
+5,0,0.02
 EOD
-set yrange [0.5:12.5] reverse
+set yrange [0.5:10.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

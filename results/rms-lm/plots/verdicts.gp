@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 248
+fig_height = 204
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,16 +59,14 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "rms-lm: 2 claims, 95% intervals" font title_font
+set title "rms-lm: 1 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.00647783,-0.0382939,0.0253382,0,0,rms-as-ln (holds)
-2,2,2,2,2,3,rms-lower-in-2-of-3 (described)
+1,-0.00647783,-0.0382939,0.0253382,0,2,rms-as-ln (inconclusive)
 EOD
 $bands << EOD
-1,0,0.05
-2,2,0
+1,0,0.02
 EOD
-set yrange [0.5:2.5] reverse
+set yrange [0.5:1.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

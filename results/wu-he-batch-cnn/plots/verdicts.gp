@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 952
+fig_height = 600
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,42 +59,28 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "wu-he-batch-cnn: 18 claims, 95% intervals" font title_font
+set title "wu-he-batch-cnn: 10 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.00766667,-0.0145637,0.029897,0,2,bn-level-with-gn-at-2 (inconclusive)
-2,0.0075,-0.0173103,0.0323103,0,2,bn-2-level-with-32 (inconclusive)
-3,-0.00183333,-0.0129659,0.00929919,0,2,bn-train-mode-within-a-point[train.batch_size=2] (inconclusive)
-4,-0.00133333,-0.0131384,0.0104718,0,2,bn-train-mode-within-a-point[train.batch_size=4] (inconclusive)
-5,0.00166667,-0.00889701,0.0122303,0,2,bn-train-mode-within-a-point[train.batch_size=8] (inconclusive)
-6,-0.002,-0.0170593,0.0130593,0,2,bn-train-mode-within-a-point[train.batch_size=16] (inconclusive)
-7,-0.00116263,-0.00342109,0.00109582,0,0,bn-train-mode-within-a-point[train.batch_size=32] (holds)
-8,0.000885753,-0.00578772,0.00755923,0,2,bn-train-mode-within-a-point[train.batch_size=64] (inconclusive)
-9,0.000333333,-0.0158771,0.0165438,0,2,no-ln-in-penalty[model.norm.type=none] (inconclusive)
-10,-0.0095,-0.0487187,0.0297187,0,2,no-ln-in-penalty[model.norm.type=batch] (inconclusive)
-11,-0.003,-0.00957241,0.00357241,0,2,no-ln-in-penalty[model.norm.type=layer] (inconclusive)
-12,-0.0095,-0.0262103,0.00721033,0,2,no-ln-in-penalty[model.norm.type=instance] (inconclusive)
-13,0.0143333,-0.0389648,0.0676315,0,2,everything-worse-at-64[model.norm.type=none] (inconclusive)
-14,0.0376667,-0.00642824,0.0817616,0,2,everything-worse-at-64[model.norm.type=batch] (inconclusive)
-15,0.0506667,0.0105278,0.0908055,0,0,everything-worse-at-64[model.norm.type=layer] (holds)
-16,0.032,-0.00297698,0.066977,0,2,everything-worse-at-64[model.norm.type=group] (inconclusive)
-17,0.0325,0.012053,0.052947,0,0,everything-worse-at-64[model.norm.type=instance] (holds)
-18,5,2,5,0,2,everything-worse-at-64 (inconclusive)
+1,0.00766667,-0.0145637,0.029897,0.053,1,bn-fails-at-2 (does not hold)
+2,0.0075,-0.0173103,0.0323103,0.0555,1,bn-degrades-2-vs-32 (does not hold)
+3,-0.00966667,-0.0336336,0.0143002,0,2,gn-batch-independent[train.batch_size=2] (inconclusive)
+4,-0.0121667,-0.0290758,0.00474251,0,2,gn-batch-independent[train.batch_size=4] (inconclusive)
+5,-0.0055,-0.0124155,0.00141555,0,0,gn-batch-independent[train.batch_size=8] (holds)
+6,-0.00733333,-0.0363386,0.0216719,0,2,gn-batch-independent[train.batch_size=16] (inconclusive)
+7,0.032,-0.00297698,0.066977,0,2,gn-batch-independent[train.batch_size=64] (inconclusive)
+8,4,1,5,0,2,gn-batch-independent (inconclusive)
+9,-0.003,-0.00957241,0.00357241,0.006,1,ln-worse-than-gn (does not hold)
+10,-0.0095,-0.0262103,0.00721033,0.0215,1,in-worse-than-gn (does not hold)
 EOD
 $bands << EOD
-1,0,0.02
-2,0,0.02
-3,0,0.01
-4,0,0.01
-5,0,0.01
-6,0,0.01
-7,0,0.01
-8,0,0.01
-9,0,0.02
-10,0,0.02
-11,0,0.02
-12,0,0.02
+3,0,0.02
+4,0,0.02
+5,0,0.02
+6,0,0.02
+7,0,0.02
+8,0,0.02
 EOD
-set yrange [0.5:18.5] reverse
+set yrange [0.5:10.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

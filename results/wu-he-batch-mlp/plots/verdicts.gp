@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 1128
+fig_height = 1040
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,49 +59,49 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "wu-he-batch-mlp: 22 claims, 95% intervals" font title_font
+set title "wu-he-batch-mlp: 20 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.2395,0.178008,0.300992,0.2,2,bn-fails-at-2 (inconclusive)
-2,0.244,0.161648,0.326352,0.2,2,bn-degrades-2-vs-32 (inconclusive)
-3,0.0196667,-0.0162533,0.0555866,0,2,bn-behind-at-4 (inconclusive)
-4,0.0095,-0.0222153,0.0412153,0,2,gn-batch-independent[train.batch_size=2] (inconclusive)
-5,0.0125,-0.0267187,0.0517187,0,2,gn-batch-independent[train.batch_size=4] (inconclusive)
-6,0.0186667,-0.0292188,0.0665521,0,2,gn-batch-independent[train.batch_size=8] (inconclusive)
-7,0.013,-0.0246943,0.0506943,0,2,gn-batch-independent[train.batch_size=16] (inconclusive)
-8,-0.0045,-0.0252466,0.0162466,0,2,gn-batch-independent[train.batch_size=64] (inconclusive)
-9,0.014,-0.0204436,0.0484436,0,2,ln-batch-independent[train.batch_size=2] (inconclusive)
-10,0.0168333,-0.0285036,0.0621703,0,2,ln-batch-independent[train.batch_size=4] (inconclusive)
-11,0.0246667,-0.0231543,0.0724877,0,2,ln-batch-independent[train.batch_size=8] (inconclusive)
-12,0.0138333,-0.0245772,0.0522439,0,2,ln-batch-independent[train.batch_size=16] (inconclusive)
-13,0.00583333,-0.0178095,0.0294762,0,2,ln-batch-independent[train.batch_size=64] (inconclusive)
-14,-0.234833,-0.257612,-0.212055,-0.1,0,bn-train-eval-gap-at-2 (holds)
-15,0.141333,0.0837499,0.198917,0,2,bn-gap-wider-at-2-than-4 (inconclusive)
-16,0.0491667,0.0343483,0.063985,0,2,bn-gap-wider-at-4-than-8 (inconclusive)
-17,-0.0106667,-0.0415023,0.020169,0,2,bn-as-gn-from-8[train.batch_size=8] (inconclusive)
-18,-0.0153333,-0.0435841,0.0129175,0,2,bn-as-gn-from-8[train.batch_size=16] (inconclusive)
-19,0.005,-0.00603975,0.0160397,0,0,bn-as-gn-from-8[train.batch_size=32] (holds)
-20,0.000833333,-0.0264168,0.0280835,0,0,bn-as-gn-from-8[train.batch_size=64] (holds)
-21,4,2,4,0,2,bn-as-gn-from-8 (inconclusive)
-22,0.231833,0.172834,0.290833,0.1,2,starved-regime-is-the-mlps (inconclusive)
+1,0.2395,0.178008,0.300992,0.053,0,bn-fails-at-2 (holds)
+2,0.244,0.161648,0.326352,0.0555,0,bn-degrades-2-vs-32 (holds)
+3,0.0095,-0.0222153,0.0412153,0,2,gn-batch-independent[train.batch_size=2] (inconclusive)
+4,0.0125,-0.0267187,0.0517187,0,2,gn-batch-independent[train.batch_size=4] (inconclusive)
+5,0.0186667,-0.0292188,0.0665521,0,2,gn-batch-independent[train.batch_size=8] (inconclusive)
+6,0.013,-0.0246943,0.0506943,0,2,gn-batch-independent[train.batch_size=16] (inconclusive)
+7,-0.0045,-0.0252466,0.0162466,0,2,gn-batch-independent[train.batch_size=64] (inconclusive)
+8,5,0,5,0,2,gn-batch-independent (inconclusive)
+9,0.0196667,-0.0162533,0.0555866,0.0155,2,bn-behind-at-4 (inconclusive)
+10,0.014,-0.0204436,0.0484436,0,2,ln-batch-independent[train.batch_size=2] (inconclusive)
+11,0.0168333,-0.0285036,0.0621703,0,2,ln-batch-independent[train.batch_size=4] (inconclusive)
+12,0.0246667,-0.0231543,0.0724877,0,2,ln-batch-independent[train.batch_size=8] (inconclusive)
+13,0.0138333,-0.0245772,0.0522439,0,2,ln-batch-independent[train.batch_size=16] (inconclusive)
+14,0.00583333,-0.0178095,0.0294762,0,2,ln-batch-independent[train.batch_size=64] (inconclusive)
+15,4,0,5,0,2,ln-batch-independent (inconclusive)
+16,-0.0106667,-0.0415023,0.020169,0,2,bn-as-gn-from-8[train.batch_size=8] (inconclusive)
+17,-0.0153333,-0.0435841,0.0129175,0,2,bn-as-gn-from-8[train.batch_size=16] (inconclusive)
+18,0.005,-0.00603975,0.0160397,0,0,bn-as-gn-from-8[train.batch_size=32] (holds)
+19,3,1,3,0,2,bn-as-gn-from-8 (inconclusive)
+20,3,3,3,3,3,bn-train-eval-gap-at-2 (described)
 EOD
 $bands << EOD
+3,0,0.02
 4,0,0.02
 5,0,0.02
 6,0,0.02
 7,0,0.02
 8,0,0.02
-9,0,0.02
 10,0,0.02
 11,0,0.02
 12,0,0.02
 13,0,0.02
-17,0,0.03
-18,0,0.03
-19,0,0.03
-20,0,0.03
-21,0,0.03
+14,0,0.02
+15,0,0.02
+16,0,0.02
+17,0,0.02
+18,0,0.02
+19,0,0.02
+20,3,0
 EOD
-set yrange [0.5:22.5] reverse
+set yrange [0.5:20.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right
