@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 2184
+fig_height = 732
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,65 +59,30 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "ba-ln-lstm: 46 claims, 95% intervals" font title_font
+set title "ba-ln-lstm: 13 claims, 95% intervals" font title_font
 $claims << EOD
 1,-0.0268333,-0.0404099,-0.0132568,0,0,ln-ends-lower[model.permute_pixels=false] (holds)
-2,-0.0161667,-0.025253,-0.00708031,0,2,ln-ends-lower[model.permute_pixels=true] (inconclusive)
-3,-0.0268333,-0.0404099,-0.0132568,-0.02,2,ln-2.5-points[model.permute_pixels=false] (inconclusive)
-4,-0.0161667,-0.025253,-0.00708031,-0.02,2,ln-2.5-points[model.permute_pixels=true] (inconclusive)
-5,1,1,1,0,3,ln-2.5-points-every-seed[model.permute_pixels=false] (described)
-6,4,4,4,0,3,ln-2.5-points-every-seed[model.permute_pixels=true] (described)
-7,0.138,0.114143,0.161857,0,0,ln-faster-step-25[model.permute_pixels=false] (holds)
-8,0.0796667,0.0607225,0.0986108,0,0,ln-faster-step-25[model.permute_pixels=true] (holds)
-9,0.011,-0.000667157,0.0226672,0,2,rms-as-ln[model.permute_pixels=false] (inconclusive)
-10,0.00233333,-0.0127094,0.0173761,0,2,rms-as-ln[model.permute_pixels=true] (inconclusive)
-11,-0.25283,-0.290098,-0.215561,0,0,normalized-train-faster-first-50[model.norm.type=layer;model.permute_pixels=false] (holds)
-12,-0.255364,-0.290324,-0.220405,0,0,normalized-train-faster-first-50[model.norm.type=rms;model.permute_pixels=false] (holds)
-13,-0.197292,-0.233548,-0.161035,0,0,normalized-train-faster-first-50[model.norm.type=layer;model.permute_pixels=true] (holds)
-14,-0.189434,-0.230407,-0.148461,0,0,normalized-train-faster-first-50[model.norm.type=rms;model.permute_pixels=true] (holds)
-15,4,4,4,0,0,normalized-train-faster-first-50 (holds)
-16,0.138,0.114143,0.161857,0,0,ln-ahead-at-every-eval-rows[step=25] (holds)
-17,0.0816667,0.052345,0.110988,0,0,ln-ahead-at-every-eval-rows[step=50] (holds)
-18,0.045,0.00631011,0.0836899,0,0,ln-ahead-at-every-eval-rows[step=75] (holds)
-19,0.0336667,0.0107835,0.0565498,0,0,ln-ahead-at-every-eval-rows[step=100] (holds)
-20,0.0428333,0.0219771,0.0636896,0,0,ln-ahead-at-every-eval-rows[step=125] (holds)
-21,0.0385,0.0161813,0.0608187,0,0,ln-ahead-at-every-eval-rows[step=150] (holds)
-22,0.0265,0.00402394,0.0489761,0,0,ln-ahead-at-every-eval-rows[step=175] (holds)
-23,0.0268333,0.0132568,0.0404099,0,0,ln-ahead-at-every-eval-rows[step=186] (holds)
-24,8,8,8,0,2,ln-ahead-at-every-eval-rows (inconclusive)
-25,0.0796667,0.0607225,0.0986108,0,0,ln-ahead-at-every-eval-permuted[step=25] (holds)
-26,0.048,0.0215759,0.0744241,0,0,ln-ahead-at-every-eval-permuted[step=50] (holds)
-27,0.0381667,0.0131257,0.0632077,0,0,ln-ahead-at-every-eval-permuted[step=75] (holds)
-28,0.0303333,0.0104919,0.0501748,0,0,ln-ahead-at-every-eval-permuted[step=100] (holds)
-29,0.0345,0.0198868,0.0491132,0,0,ln-ahead-at-every-eval-permuted[step=125] (holds)
-30,0.0333333,0.0215223,0.0451443,0,0,ln-ahead-at-every-eval-permuted[step=150] (holds)
-31,0.0223333,0.0159097,0.0287569,0,0,ln-ahead-at-every-eval-permuted[step=175] (holds)
-32,0.0161667,0.00708031,0.025253,0,0,ln-ahead-at-every-eval-permuted[step=186] (holds)
-33,8,8,8,0,2,ln-ahead-at-every-eval-permuted (inconclusive)
-34,-0.0025344,-0.0160051,0.0109363,0,0,rms-as-fast-as-ln[model.permute_pixels=false] (holds)
-35,0.00785753,-0.00301614,0.0187312,0,0,rms-as-fast-as-ln[model.permute_pixels=true] (holds)
-36,2,2,2,0,0,rms-as-fast-as-ln (holds)
-37,-0.0158333,-0.0223167,-0.00935001,0,0,rms-ends-lower-rows (holds)
-38,-0.0556848,-0.0783542,-0.0330154,0,0,ln-trains-lower-101-186[model.permute_pixels=false] (holds)
-39,-0.0864104,-0.115887,-0.0569334,0,0,ln-trains-lower-101-186[model.permute_pixels=true] (holds)
-40,2,2,2,0,0,ln-trains-lower-101-186 (holds)
-41,-0.00833333,-0.0179439,0.00127727,0,2,permuted-not-harder (inconclusive)
-42,1.67398,1.34204,2.00592,1.5,2,normalized-slower-per-second[model.norm.type=layer;model.permute_pixels=false] (inconclusive)
-43,1.97469,1.42291,2.52647,1.5,2,normalized-slower-per-second[model.norm.type=rms;model.permute_pixels=false] (inconclusive)
-44,1.26151,1.05044,1.47258,1.5,1,normalized-slower-per-second[model.norm.type=layer;model.permute_pixels=true] (does not hold)
-45,1.31822,1.24849,1.38795,1.5,1,normalized-slower-per-second[model.norm.type=rms;model.permute_pixels=true] (does not hold)
-46,2,0,2,1.5,1,normalized-slower-per-second (does not hold)
+2,-0.0161667,-0.025253,-0.00708031,0,0,ln-ends-lower[model.permute_pixels=true] (holds)
+3,2,2,2,0,0,ln-ends-lower (holds)
+4,1,1,1,0,3,ln-2.5-points-every-seed[model.permute_pixels=false] (described)
+5,4,4,4,0,3,ln-2.5-points-every-seed[model.permute_pixels=true] (described)
+6,-0.25283,-0.290098,-0.215561,0,0,normalized-train-faster-first-50[model.norm.type=layer;model.permute_pixels=false] (holds)
+7,-0.255364,-0.290324,-0.220405,0,0,normalized-train-faster-first-50[model.norm.type=rms;model.permute_pixels=false] (holds)
+8,-0.197292,-0.233548,-0.161035,0,0,normalized-train-faster-first-50[model.norm.type=layer;model.permute_pixels=true] (holds)
+9,-0.189434,-0.230407,-0.148461,0,0,normalized-train-faster-first-50[model.norm.type=rms;model.permute_pixels=true] (holds)
+10,4,4,4,0,0,normalized-train-faster-first-50 (holds)
+11,0.011,-0.000667157,0.0226672,0,2,rms-as-ln[model.permute_pixels=false] (inconclusive)
+12,0.00233333,-0.0127094,0.0173761,0,2,rms-as-ln[model.permute_pixels=true] (inconclusive)
+13,1,0,2,0,2,rms-as-ln (inconclusive)
 EOD
 $bands << EOD
+4,0,0
 5,0,0
-6,0,0
-9,0,0.01
-10,0,0.01
-34,0,0.05
-35,0,0.05
-36,0,0.05
+11,0,0.01
+12,0,0.01
+13,0,0.01
 EOD
-set yrange [0.5:46.5] reverse
+set yrange [0.5:13.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -62,19 +62,22 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 set title "deepnorm-lm: 7 claims, 95% intervals" font title_font
 $claims << EOD
 1,1,0.478176,1,0.5,2,post-collapses-12 (inconclusive)
-2,3.01132,2.99603,3.02662,2.8,1,deepnorm-trains (does not hold)
+2,0,0,0,5,3,deepnorm-trains (described)
 3,-0.00453792,-0.0170945,0.00801862,0,2,deepnorm-beats-post (inconclusive)
-4,2.54596,2.01189,3.08004,2.8,2,deepnorm-trains-warmup (inconclusive)
+4,3,3,3,5,3,deepnorm-trains-warmup (described)
 5,-0.469825,-1.00243,0.0627822,0,2,deepnorm-beats-post-warmup (inconclusive)
 6,0.360746,0.22303,0.498462,0,1,deepnorm-vs-pre-no-warmup (does not hold)
 7,0.351543,-0.184808,0.887893,0,2,deepnorm-vs-pre-warmup (inconclusive)
 EOD
 $bands << EOD
+2,5,0
+4,5,0
 EOD
 set yrange [0.5:7.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right
-plot $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
+plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+     $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 336
+fig_height = 204
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,16 +59,13 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "dyt-resnet: 4 claims, 95% intervals" font title_font
+set title "dyt-resnet: 1 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.162,0.0705159,0.253484,0.1,2,dyt-behind-bn (inconclusive)
-2,0.121667,-0.0873124,0.330646,0.1,2,dyt-behind-none (inconclusive)
-3,0.473433,0.236014,0.710851,0.3,2,dyt-trains-slowest (inconclusive)
-4,0.0693333,-0.090524,0.229191,0,2,ln-second-worst (inconclusive)
+1,0.162,0.0705159,0.253484,0.0365,0,dyt-behind-bn (holds)
 EOD
 $bands << EOD
 EOD
-set yrange [0.5:4.5] reverse
+set yrange [0.5:1.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 2140
+fig_height = 1392
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,94 +59,68 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "mixed-precision-lm: 45 claims, 95% intervals" font title_font
+set title "mixed-precision-lm: 28 claims, 95% intervals" font title_font
 $claims << EOD
 1,-2.159e-05,-0.00434912,0.00430594,0,2,bf16-as-fp32[model.norm.type=none] (inconclusive)
 2,0.0013157,-0.00580065,0.00843205,0,2,bf16-as-fp32[model.norm.type=batch] (inconclusive)
 3,0.00191844,-0.00882536,0.0126622,0,2,bf16-as-fp32[model.norm.type=layer] (inconclusive)
 4,-0.000381183,-0.00698514,0.00622278,0,2,bf16-as-fp32[model.norm.type=group] (inconclusive)
 5,-0.00180672,-0.0179863,0.0143729,0,2,bf16-as-fp32[model.norm.type=rms] (inconclusive)
-6,0.00201105,-0.00929221,0.0133143,0,2,fp16-as-fp32[model.norm.type=none] (inconclusive)
-7,0.000664477,-0.00178153,0.00311049,0,0,fp16-as-fp32[model.norm.type=batch] (holds)
-8,9.505e-05,-0.00225127,0.00244137,0,0,fp16-as-fp32[model.norm.type=layer] (holds)
-9,-7.987e-05,-0.000789052,0.000629312,0,0,fp16-as-fp32[model.norm.type=group] (holds)
-10,-0.00051032,-0.00349635,0.00247571,0,2,fp16-as-fp32[model.norm.type=rms] (inconclusive)
-11,1,1,1,0.5,0,none-fp16-skips (holds)
-12,-2.159e-05,-0.00434912,0.00430594,0,2,bf16-pooled-as-fp32[model.norm.type=none] (inconclusive)
-13,0.0013157,-0.00580065,0.00843205,0,2,bf16-pooled-as-fp32[model.norm.type=batch] (inconclusive)
-14,0.00191844,-0.00882536,0.0126622,0,2,bf16-pooled-as-fp32[model.norm.type=layer] (inconclusive)
-15,-0.000381183,-0.00698514,0.00622278,0,2,bf16-pooled-as-fp32[model.norm.type=group] (inconclusive)
-16,-0.00180672,-0.0179863,0.0143729,0,2,bf16-pooled-as-fp32[model.norm.type=rms] (inconclusive)
-17,5,0,5,0,2,bf16-pooled-as-fp32 (inconclusive)
-18,0.00201105,-0.00929221,0.0133143,0,2,fp16-pooled-as-fp32[model.norm.type=none] (inconclusive)
-19,0.000664477,-0.00178153,0.00311049,0,2,fp16-pooled-as-fp32[model.norm.type=batch] (inconclusive)
-20,9.505e-05,-0.00225127,0.00244137,0,0,fp16-pooled-as-fp32[model.norm.type=layer] (holds)
-21,-7.987e-05,-0.000789052,0.000629312,0,0,fp16-pooled-as-fp32[model.norm.type=group] (holds)
-22,-0.00051032,-0.00349635,0.00247571,0,2,fp16-pooled-as-fp32[model.norm.type=rms] (inconclusive)
-23,5,2,5,0,2,fp16-pooled-as-fp32 (inconclusive)
-24,0,0,0,0,3,bf16-largest-pair[model.norm.type=none] (described)
-25,0,0,0,0,3,bf16-largest-pair[model.norm.type=batch] (described)
-26,0,0,0,0,3,bf16-largest-pair[model.norm.type=layer] (described)
-27,0,0,0,0,3,bf16-largest-pair[model.norm.type=group] (described)
-28,0,0,0,0,3,bf16-largest-pair[model.norm.type=rms] (described)
-29,0,0,0,0,3,fp16-largest-pair[model.norm.type=batch] (described)
-30,0,0,0,0,3,fp16-largest-pair[model.norm.type=layer] (described)
-31,0,0,0,0,3,fp16-largest-pair[model.norm.type=group] (described)
-32,0,0,0,0,3,fp16-largest-pair[model.norm.type=rms] (described)
-33,0,0,0,0,3,normalized-fp16-never-skipped[model.norm.type=batch] (described)
-34,0,0,0,0,3,normalized-fp16-never-skipped[model.norm.type=layer] (described)
-35,0,0,0,0,3,normalized-fp16-never-skipped[model.norm.type=group] (described)
-36,0,0,0,0,3,normalized-fp16-never-skipped[model.norm.type=rms] (described)
-37,3,3,3,3,3,none-fp16-scale-halved (described)
-38,0,0,0,0,3,none-at-unigram (described)
-39,0.296546,0.246533,0.346559,0.2,2,none-behind-layer (inconclusive)
-40,1.02075,0.9282,1.11331,1,2,bf16-slower[model.norm.type=none] (inconclusive)
-41,1.09726,1.05894,1.13558,1,0,bf16-slower[model.norm.type=batch] (holds)
-42,1.15978,0.951051,1.3685,1,2,bf16-slower[model.norm.type=layer] (inconclusive)
-43,1.17614,1.08312,1.26917,1,0,bf16-slower[model.norm.type=group] (holds)
-44,1.30781,0.539928,2.07568,1,2,bf16-slower[model.norm.type=rms] (inconclusive)
-45,5,2,5,1,2,bf16-slower (inconclusive)
+6,5,0,5,0,2,bf16-as-fp32 (inconclusive)
+7,0.00201105,-0.00929221,0.0133143,0,2,fp16-as-fp32[model.norm.type=none] (inconclusive)
+8,0.000664477,-0.00178153,0.00311049,0,2,fp16-as-fp32[model.norm.type=batch] (inconclusive)
+9,9.505e-05,-0.00225127,0.00244137,0,2,fp16-as-fp32[model.norm.type=layer] (inconclusive)
+10,-7.987e-05,-0.000789052,0.000629312,0,0,fp16-as-fp32[model.norm.type=group] (holds)
+11,-0.00051032,-0.00349635,0.00247571,0,2,fp16-as-fp32[model.norm.type=rms] (inconclusive)
+12,4,1,5,0,2,fp16-as-fp32 (inconclusive)
+13,3,3,3,3,3,none-fp16-skips (described)
+14,0,0,0,0,3,bf16-largest-pair[model.norm.type=none] (described)
+15,0,0,0,0,3,bf16-largest-pair[model.norm.type=batch] (described)
+16,0,0,0,0,3,bf16-largest-pair[model.norm.type=layer] (described)
+17,0,0,0,0,3,bf16-largest-pair[model.norm.type=group] (described)
+18,0,0,0,0,3,bf16-largest-pair[model.norm.type=rms] (described)
+19,0,0,0,0,3,fp16-largest-pair[model.norm.type=batch] (described)
+20,0,0,0,0,3,fp16-largest-pair[model.norm.type=layer] (described)
+21,0,0,0,0,3,fp16-largest-pair[model.norm.type=group] (described)
+22,0,0,0,0,3,fp16-largest-pair[model.norm.type=rms] (described)
+23,0,0,0,0,3,normalized-fp16-never-skipped[model.norm.type=batch] (described)
+24,0,0,0,0,3,normalized-fp16-never-skipped[model.norm.type=layer] (described)
+25,0,0,0,0,3,normalized-fp16-never-skipped[model.norm.type=group] (described)
+26,0,0,0,0,3,normalized-fp16-never-skipped[model.norm.type=rms] (described)
+27,3,3,3,3,3,none-fp16-scale-halved (described)
+28,0,0,0,0,3,none-at-unigram (described)
 EOD
 $bands << EOD
-1,0,0.01
-2,0,0.01
-3,0,0.01
-4,0,0.01
-5,0,0.01
-6,0,0.01
-7,0,0.01
-8,0,0.01
-9,0,0.01
-10,0,0.01
-12,0,0.003
-13,0,0.003
-14,0,0.003
-15,0,0.003
-16,0,0.003
-17,0,0.003
-18,0,0.003
-19,0,0.003
-20,0,0.003
-21,0,0.003
-22,0,0.003
-23,0,0.003
+1,0,0.002
+2,0,0.002
+3,0,0.002
+4,0,0.002
+5,0,0.002
+6,0,0.002
+7,0,0.002
+8,0,0.002
+9,0,0.002
+10,0,0.002
+11,0,0.002
+12,0,0.002
+13,3,0
+14,0,0
+15,0,0
+16,0,0
+17,0,0
+18,0,0
+19,0,0
+20,0,0
+21,0,0
+22,0,0
+23,0,0
 24,0,0
 25,0,0
 26,0,0
-27,0,0
+27,3,0
 28,0,0
-29,0,0
-30,0,0
-31,0,0
-32,0,0
-33,0,0
-34,0,0
-35,0,0
-36,0,0
-37,3,0
-38,0,0
 EOD
-set yrange [0.5:45.5] reverse
+set yrange [0.5:28.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 820
+fig_height = 336
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,33 +59,17 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "renorm-ghost-mlp: 15 claims, 95% intervals" font title_font
+set title "renorm-ghost-mlp: 4 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.0645,-0.168218,0.0392183,-0.05,2,renorm-better-at-2 (inconclusive)
-2,0.175,0.132715,0.217285,0.1,2,renorm-short-of-gn-at-2 (inconclusive)
-3,-0.00416667,-0.0245885,0.0162552,0,2,renorm-better-at-4 (inconclusive)
-4,0.290833,0.215585,0.366082,0.2,2,renorm-train-mode-at-2 (inconclusive)
-5,0.402333,0.316457,0.48821,0.35,2,ghost-2-collapses[train.batch_size=2] (inconclusive)
-6,0.415833,0.282374,0.549293,0.35,2,ghost-2-collapses[train.batch_size=4] (inconclusive)
-7,0.404,0.350591,0.457409,0.35,2,ghost-2-collapses[train.batch_size=8] (inconclusive)
-8,0.447667,0.357052,0.538281,0.35,2,ghost-2-collapses[train.batch_size=32] (inconclusive)
-9,0.519458,0.188837,0.85008,0.6,2,renorm-train-loss-halves-at-2 (inconclusive)
-10,0.0155,-0.0406547,0.0716547,0,2,renorm-near-gn-at-4 (inconclusive)
-11,-0.0435879,-0.397123,0.309947,0,2,ghost-2-loss-as-bn-at-2[train.batch_size=4] (inconclusive)
-12,-0.0248341,-0.372099,0.322431,0,2,ghost-2-loss-as-bn-at-2[train.batch_size=8] (inconclusive)
-13,0.0113939,-0.507053,0.529841,0,2,ghost-2-loss-as-bn-at-2[train.batch_size=32] (inconclusive)
-14,3,0,3,0,2,ghost-2-loss-as-bn-at-2 (inconclusive)
-15,0,0,0,0,3,ghost-2-is-bn-at-2 (described)
+1,-0.0645,-0.168218,0.0392183,-0.0115,2,renorm-better-at-2 (inconclusive)
+2,-0.00416667,-0.0245885,0.0162552,-0.0115,2,renorm-better-at-4 (inconclusive)
+3,0.175,0.132715,0.217285,0.009,0,renorm-short-of-gn-at-2 (holds)
+4,0,0,0,0,3,ghost-2-is-bn-at-2 (described)
 EOD
 $bands << EOD
-10,0,0.02
-11,0,0.3
-12,0,0.3
-13,0,0.3
-14,0,0.3
-15,0,0
+4,0,0
 EOD
-set yrange [0.5:15.5] reverse
+set yrange [0.5:4.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

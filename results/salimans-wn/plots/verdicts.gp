@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 1216
+fig_height = 336
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,41 +59,19 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "salimans-wn: 24 claims, 95% intervals" font title_font
+set title "salimans-wn: 4 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.009,-0.009,-0.009,0,2,wn-mean-only-beats-wn (inconclusive)
-2,-0.01425,-0.01425,-0.01425,0,2,wn-mean-only-beats-none (inconclusive)
-3,-0.02475,-0.02475,-0.02475,0,2,wn-mean-only-beats-bn (inconclusive)
-4,-0.01575,-0.01575,-0.01575,0,2,wn-better-than-bn (inconclusive)
-5,0.0295,0.0295,0.0295,0,2,wn-ahead-of-none-at-100 (inconclusive)
-6,-0.02325,-0.02325,-0.02325,0,2,wn-not-ahead-at-50 (inconclusive)
-7,0.045,0.045,0.045,0,2,data-init-hurts (inconclusive)
-8,0,0,0.841886,0.1,2,wn-mob-rarely-bad (inconclusive)
-9,0.04125,0.04125,0.04125,0,2,wn-mob-leads-from-100[step=100] (inconclusive)
-10,0.01925,0.01925,0.01925,0,2,wn-mob-leads-from-100[step=150] (inconclusive)
-11,0.0265,0.0265,0.0265,0,2,wn-mob-leads-from-100[step=200] (inconclusive)
-12,0.0205,0.0205,0.0205,0,2,wn-mob-leads-from-100[step=250] (inconclusive)
-13,0.01275,0.01275,0.01275,0,2,wn-mob-leads-from-100[step=300] (inconclusive)
-14,0.0175,0.0175,0.0175,0,2,wn-mob-leads-from-100[step=350] (inconclusive)
-15,0.00675,0.00675,0.00675,0,2,wn-mob-leads-from-100[step=400] (inconclusive)
-16,0.01125,0.01125,0.01125,0,2,wn-mob-leads-from-100[step=450] (inconclusive)
-17,0.013,0.013,0.013,0,2,wn-mob-leads-from-100[step=500] (inconclusive)
-18,0.014,0.014,0.014,0,2,wn-mob-leads-from-100[step=550] (inconclusive)
-19,0.014,0.014,0.014,0,2,wn-mob-leads-from-100[step=600] (inconclusive)
-20,0.01425,0.01425,0.01425,0,2,wn-mob-leads-from-100[step=624] (inconclusive)
-21,12,0,12,0,2,wn-mob-leads-from-100 (inconclusive)
-22,-0.0222751,-0.0222751,-0.0222751,0,2,wn-mob-lowest-train-loss (inconclusive)
-23,0.00725,0.00725,0.00725,0,2,wn-level-with-none-at-200 (inconclusive)
-24,0.01875,0.01875,0.01875,0,2,data-init-hurts-mean-only (inconclusive)
+1,-0.009,-0.009,-0.009,-0.00575,2,wn-mean-only-beats-wn (inconclusive)
+2,-0.01425,-0.01425,-0.01425,-0.0056,2,wn-mean-only-beats-none (inconclusive)
+3,-0.02475,-0.02475,-0.02475,-0.0037,2,wn-mean-only-beats-bn (inconclusive)
+4,0.0295,0.0295,0.0295,0,2,wn-ahead-of-none-at-100 (inconclusive)
 EOD
 $bands << EOD
-23,0,0.02
 EOD
-set yrange [0.5:24.5] reverse
+set yrange [0.5:4.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
-     $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
+plot $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output
