@@ -202,6 +202,21 @@ static void add_distinct(char *list, size_t size, const char *value)
         snprintf(list + strlen(list), size - strlen(list), "%s%s", list[0] ? " " : "", value);
 }
 
+/* each value of a space-separated list, once */
+static void add_each(char *list, size_t size, const char *values)
+{
+    char one[256];
+    for (const char *p = values; *p;) {
+        const size_t len = strcspn(p, " ");
+        if (len && len < sizeof one) {
+            memcpy(one, p, len);
+            one[len] = '\0';
+            add_distinct(list, size, one);
+        }
+        p += len + (p[len] == ' ');
+    }
+}
+
 static void provenance(const cell *cl, nl_verdict *v)
 {
     static const char *const keys[] = {"git_commit", "cpu_kernels", "threads"};
@@ -648,8 +663,17 @@ static nl_code correct_and_decide(const vd_ctx *C, nl_verdict_report *out)
     for (int i = 0, first = 0; i < out->n; i++) {
         if (i && out->v[i].claim != out->v[i - 1].claim)
             first = i;
-        if (out->v[i].derived)
-            vd_decide_cells(out->v[i].claim, &out->v[first], i - first, &out->v[i]);
+        if (!out->v[i].derived)
+            continue;
+        vd_decide_cells(out->v[i].claim, &out->v[first], i - first, &out->v[i]);
+        /* a row over cells was made by its cells' runs */
+        nl_verdict *v = &out->v[i];
+        for (int j = first; j < i; j++) {
+            add_each(v->commits, sizeof v->commits, out->v[j].commits);
+            add_each(v->kernels, sizeof v->kernels, out->v[j].kernels);
+            add_each(v->threads, sizeof v->threads, out->v[j].threads);
+        }
+        v->mixed_commits = strchr(v->commits, ' ') != NULL;
     }
     int k = 0;
     for (int i = 0; i < out->n; i++)

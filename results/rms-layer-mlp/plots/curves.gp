@@ -53,8 +53,8 @@ run_test_color = "#d62728"   #   and its test metric
 run_point_size = 0.6
 
 set label 101 "Training loss and test error against step" at screen 0.5, screen 0.9556 center font title_font
-set label 102 "fashion-mnist, 10000 training samples | MLP 256-256-256-256 relu before act\nSGD, momentum 0.9, batch 32, 3 epochs | 5 seeds" at screen 0.5, screen 0.8909 center font subtitle_font tc rgb subtitle_color
-set label 103 "lines: mean over 5 seeds; bands: min to max" at screen 0.01, screen 0.0202 left font footnote_font tc rgb footnote_color
+set label 102 "fashion-mnist, 10000 training samples | MLP 256-256-256-256 relu before act\nSGD, momentum 0.9, batch 32, 3 epochs | 8 seeds" at screen 0.5, screen 0.8909 center font subtitle_font tc rgb subtitle_color
+set label 103 "lines: mean over 8 seeds; bands: min to max" at screen 0.01, screen 0.0202 left font footnote_font tc rgb footnote_color
 set xlabel "step (optimizer updates)"
 set multiplot
 set xtics ("0" 0, "200" 200, "400" 400, "600" 600, "800" 800, "1k" 1000)

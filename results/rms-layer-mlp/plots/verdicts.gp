@@ -61,16 +61,16 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "rms-layer-mlp: 10 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.0027,-0.00739306,0.0127931,0,0,rms-as-ln[train.optimizer.lr=0.01] (holds)
-2,-0.0061,-0.0162956,0.00409564,0,0,rms-as-ln[train.optimizer.lr=0.03] (holds)
-3,-0.0044,-0.0133796,0.00457956,0,0,rms-as-ln[train.optimizer.lr=0.1] (holds)
-4,-0.0927,-0.166419,-0.0189808,0,2,rms-as-ln[train.optimizer.lr=0.3] (inconclusive)
-5,3,3,4,0,2,rms-as-ln (inconclusive)
-6,0.967505,0.934532,1.00048,1.035,1,rms-step-cheaper[train.optimizer.lr=0.01] (does not hold)
-7,1.01137,0.918123,1.10461,1.035,2,rms-step-cheaper[train.optimizer.lr=0.03] (inconclusive)
-8,0.96141,0.92753,0.99529,1.035,1,rms-step-cheaper[train.optimizer.lr=0.1] (does not hold)
-9,0.974468,0.914794,1.03414,1.035,1,rms-step-cheaper[train.optimizer.lr=0.3] (does not hold)
-10,0,0,1,1.035,1,rms-step-cheaper (does not hold)
+1,-0.001125,-0.00817209,0.00592209,0,0,rms-as-ln[train.optimizer.lr=0.01] (holds)
+2,-0.003375,-0.00944387,0.00269387,0,0,rms-as-ln[train.optimizer.lr=0.03] (holds)
+3,-0.0070625,-0.0135245,-0.000600457,0,0,rms-as-ln[train.optimizer.lr=0.1] (holds)
+4,-0.095625,-0.144382,-0.0468684,0,1,rms-as-ln[train.optimizer.lr=0.3] (does not hold)
+5,3,3,3,0,1,rms-as-ln (does not hold)
+6,0.89184,0.806791,0.976889,1.035,1,rms-step-cheaper[train.optimizer.lr=0.01] (does not hold)
+7,0.980703,0.849371,1.11204,1.035,2,rms-step-cheaper[train.optimizer.lr=0.03] (inconclusive)
+8,0.967332,0.845,1.08966,1.035,2,rms-step-cheaper[train.optimizer.lr=0.1] (inconclusive)
+9,1.02273,0.872127,1.17333,1.035,2,rms-step-cheaper[train.optimizer.lr=0.3] (inconclusive)
+10,0,0,3,1.035,1,rms-step-cheaper (does not hold)
 EOD
 $bands << EOD
 1,0,0.02
