@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 600
+fig_height = 776
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,25 +59,44 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "dyt-lm: 10 claims, 95% intervals" font title_font
+set title "dyt-lm: 14 claims, 95% intervals" font title_font
 $claims << EOD
-1,3.02485,3.01745,3.03226,3,0,dyt-stuck-at-unigram-0.1 (holds)
-2,3.02606,3.02352,3.02859,3,0,dyt-stuck-at-unigram-0.2 (holds)
-3,3.0261,3.02363,3.02858,3,0,dyt-stuck-at-unigram-0.5 (holds)
-4,3.02613,3.02368,3.02858,3,0,dyt-stuck-at-unigram-1 (holds)
-5,3.02628,3.02372,3.02884,3,0,dyt-stuck-at-unigram-2 (holds)
-6,3.03041,3.02052,3.0403,3,0,dyt-stuck-at-unigram-5 (holds)
-7,0.952102,0.905353,0.998852,0.5,0,dyt-behind-ln-at-0.5 (holds)
-8,0.666667,0.0942993,0.991596,0.5,2,dyt-20-one-seed-escapes (inconclusive)
-9,0.369062,0.339188,0.398935,0.2,0,dyt-50-learns-behind-ln (holds)
-10,0.0725157,0.0512593,0.0937721,0,0,dyt-50-behind-none (holds)
+1,0.952102,0.905353,0.998852,0,1,dyt-as-ln-at-0.5 (does not hold)
+2,0.950853,0.901423,1.00028,0,1,dyt-as-ln-every-alpha[model.norm.alpha_init=0.1] (does not hold)
+3,0.952055,0.905207,0.998903,0,1,dyt-as-ln-every-alpha[model.norm.alpha_init=0.2] (does not hold)
+4,0.952102,0.905353,0.998852,0,1,dyt-as-ln-every-alpha[model.norm.alpha_init=0.5] (does not hold)
+5,0.95213,0.905439,0.998821,0,1,dyt-as-ln-every-alpha[model.norm.alpha_init=1] (does not hold)
+6,0.952279,0.905911,0.998648,0,1,dyt-as-ln-every-alpha[model.norm.alpha_init=2] (does not hold)
+7,0,0,0,0,1,dyt-as-ln-every-alpha (does not hold)
+8,0.369062,0.339188,0.398935,0,1,dyt-as-ln-at-50 (does not hold)
+9,3,3,3,3,3,dyt-stuck-at-unigram[model.norm.alpha_init=0.1] (described)
+10,3,3,3,3,3,dyt-stuck-at-unigram[model.norm.alpha_init=0.2] (described)
+11,3,3,3,3,3,dyt-stuck-at-unigram[model.norm.alpha_init=0.5] (described)
+12,3,3,3,3,3,dyt-stuck-at-unigram[model.norm.alpha_init=1] (described)
+13,3,3,3,3,3,dyt-stuck-at-unigram[model.norm.alpha_init=2] (described)
+14,3,3,3,3,3,dyt-stuck-at-unigram[model.norm.alpha_init=5] (described)
 EOD
 $bands << EOD
+1,0,0.02
+2,0,0.02
+3,0,0.02
+4,0,0.02
+5,0,0.02
+6,0,0.02
+7,0,0.02
+8,0,0.02
+9,3,0
+10,3,0
+11,3,0
+12,3,0
+13,3,0
+14,3,0
 EOD
-set yrange [0.5:10.5] reverse
+set yrange [0.5:14.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right
-plot $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
+plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+     $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 864
+fig_height = 688
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,7 +59,7 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "effective-lr: 16 claims, 95% intervals" font title_font
+set title "effective-lr: 12 claims, 95% intervals" font title_font
 $claims << EOD
 1,0.935071,0.935071,0.935071,1,2,fc1-at-equilibrium[train.optimizer.lr=0.05] (inconclusive)
 2,0.955579,0.955579,0.955579,1,2,fc1-at-equilibrium[train.optimizer.lr=0.2] (inconclusive)
@@ -69,14 +69,10 @@ $claims << EOD
 6,0.985469,0.985469,0.985469,1,2,fc2-at-equilibrium[train.optimizer.lr=0.2] (inconclusive)
 7,0.926543,0.926543,0.926543,1,2,fc2-at-equilibrium[train.optimizer.lr=0.8] (inconclusive)
 8,3,0,3,1,2,fc2-at-equilibrium (inconclusive)
-9,0.936283,0.936283,0.936283,1,2,fc3-at-equilibrium[train.optimizer.lr=0.2] (inconclusive)
-10,0.941506,0.941506,0.941506,1,2,fc3-at-equilibrium[train.optimizer.lr=0.8] (inconclusive)
-11,2,0,2,1,2,fc3-at-equilibrium (inconclusive)
-12,0.935071,0.935071,0.935071,1,2,below-the-line[train.optimizer.lr=0.05] (inconclusive)
-13,0.955579,0.955579,0.955579,1,2,below-the-line[train.optimizer.lr=0.2] (inconclusive)
-14,0.975584,0.975584,0.975584,1,2,below-the-line[train.optimizer.lr=0.8] (inconclusive)
-15,3,0,3,1,2,below-the-line (inconclusive)
-16,0.749099,0.749099,0.749099,0.9,2,fc3-still-rising-at-0.05 (inconclusive)
+9,0.749099,0.749099,0.749099,1,2,fc3-at-equilibrium[train.optimizer.lr=0.05] (inconclusive)
+10,0.936283,0.936283,0.936283,1,2,fc3-at-equilibrium[train.optimizer.lr=0.2] (inconclusive)
+11,0.941506,0.941506,0.941506,1,2,fc3-at-equilibrium[train.optimizer.lr=0.8] (inconclusive)
+12,2,0,3,1,2,fc3-at-equilibrium (inconclusive)
 EOD
 $bands << EOD
 1,1,0.1
@@ -90,8 +86,9 @@ $bands << EOD
 9,1,0.1
 10,1,0.1
 11,1,0.1
+12,1,0.1
 EOD
-set yrange [0.5:16.5] reverse
+set yrange [0.5:12.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right
