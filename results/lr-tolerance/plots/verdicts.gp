@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 1040
+fig_height = 468
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,41 +59,20 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "lr-tolerance: 20 claims, 95% intervals" font title_font
+set title "lr-tolerance: 7 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.666667,0.0942993,0.991596,0.5,2,none-diverges-at-0.1 (inconclusive)
-2,-0.00316667,-0.0157314,0.00939809,0,0,none-tolerates-0.03 (holds)
-3,0.031,-0.00650966,0.0685097,0,2,bn-tolerates-0.3 (inconclusive)
-4,0.298167,0.203554,0.392779,0.8,0,bn-trains-at-1 (holds)
-5,0.0215,0.00478967,0.0382103,0,2,ln-tolerates-0.1 (inconclusive)
-6,0.5895,0.00433923,1.17466,0.05,2,ln-not-0.3 (inconclusive)
-7,0.0405,-0.0456337,0.126634,0,2,gn-tolerates-0.1 (inconclusive)
-8,0.726,0.690498,0.761502,0.05,0,gn-not-0.3 (holds)
-9,0.666667,0.0942993,0.991596,0.5,2,none-diverges-from-0.1[train.optimizer.lr=0.1] (inconclusive)
-10,1,0.292402,1,0.5,2,none-diverges-from-0.1[train.optimizer.lr=0.3] (inconclusive)
-11,1,0.292402,1,0.5,2,none-diverges-from-0.1[train.optimizer.lr=1] (inconclusive)
-12,1,0.292402,1,0.5,2,none-diverges-from-0.1[train.optimizer.lr=3] (inconclusive)
-13,1,0.292402,1,0.5,2,none-diverges-from-0.1[train.optimizer.lr=10] (inconclusive)
-14,5,0,5,0.5,2,none-diverges-from-0.1 (inconclusive)
-15,0.137167,0.0637864,0.210547,0.05,2,bn-not-1 (inconclusive)
-16,0.0216667,-0.00677463,0.050108,0,2,all-tolerate-0.001[model.norm.type=none] (inconclusive)
-17,0.0366667,0.0337982,0.0395351,0,0,all-tolerate-0.001[model.norm.type=batch] (holds)
-18,0.0188333,-0.035907,0.0735737,0,2,all-tolerate-0.001[model.norm.type=layer] (inconclusive)
-19,0.0231667,-0.0399878,0.0863211,0,2,all-tolerate-0.001[model.norm.type=group] (inconclusive)
-20,4,1,4,0,2,all-tolerate-0.001 (inconclusive)
+1,0.666667,0.0942993,0.991596,0.5,2,none-diverges-from-0.1[train.optimizer.lr=0.1] (inconclusive)
+2,1,0.292402,1,0.5,2,none-diverges-from-0.1[train.optimizer.lr=0.3] (inconclusive)
+3,1,0.292402,1,0.5,2,none-diverges-from-0.1[train.optimizer.lr=1] (inconclusive)
+4,1,0.292402,1,0.5,2,none-diverges-from-0.1[train.optimizer.lr=3] (inconclusive)
+5,1,0.292402,1,0.5,2,none-diverges-from-0.1[train.optimizer.lr=10] (inconclusive)
+6,5,0,5,0.5,2,none-diverges-from-0.1 (inconclusive)
+7,0.031,-0.00650966,0.0685097,-0.003,2,bn-tolerates-0.3 (inconclusive)
 EOD
 $bands << EOD
-2,0,0.05
-3,0,0.05
-5,0,0.05
-7,0,0.05
-16,0,0.05
-17,0,0.05
-18,0,0.05
-19,0,0.05
-20,0,0.05
+7,-0.003,0.02
 EOD
-set yrange [0.5:20.5] reverse
+set yrange [0.5:7.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 1788
+fig_height = 908
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,45 +59,25 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "mixed-precision-cnn: 37 claims, 95% intervals" font title_font
+set title "mixed-precision-cnn: 17 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.00616667,-0.0187314,0.00639809,0,2,bf16-as-fp32[model.norm.type=none] (inconclusive)
-2,0.00183333,-0.0010351,0.00470177,0,0,bf16-as-fp32[model.norm.type=batch] (holds)
-3,0,-0.00645398,0.00645398,0,2,bf16-as-fp32[model.norm.type=layer] (inconclusive)
-4,0.000166667,-0.00173062,0.00206396,0,0,bf16-as-fp32[model.norm.type=group] (holds)
-5,0.000833333,-0.00106396,0.00273062,0,0,bf16-as-fp32[model.norm.type=rms] (holds)
-6,-0.00616667,-0.0285354,0.0162021,0,2,fp16-as-fp32[model.norm.type=none] (inconclusive)
-7,0.00483333,-0.0194533,0.0291199,0,2,fp16-as-fp32[model.norm.type=batch] (inconclusive)
-8,0.0025,-0.0118242,0.0168242,0,2,fp16-as-fp32[model.norm.type=layer] (inconclusive)
-9,0.000166667,-0.013683,0.0140163,0,2,fp16-as-fp32[model.norm.type=group] (inconclusive)
-10,-0.00466667,-0.0345882,0.0252549,0,2,fp16-as-fp32[model.norm.type=rms] (inconclusive)
-11,1.66667,0.232449,3.10088,0.5,2,fp16-skips-steps[model.norm.type=none] (inconclusive)
-12,1,1,1,0.5,0,fp16-skips-steps[model.norm.type=batch] (holds)
-13,1,-1.48414,3.48414,0.5,2,fp16-skips-steps[model.norm.type=layer] (inconclusive)
-14,1,1,1,0.5,0,fp16-skips-steps[model.norm.type=group] (holds)
-15,0.666667,-0.767551,2.10088,0.5,2,fp16-skips-steps[model.norm.type=rms] (inconclusive)
-16,-0.00616667,-0.0187314,0.00639809,0,2,bf16-pooled-as-fp32[model.norm.type=none] (inconclusive)
-17,0.00183333,-0.0010351,0.00470177,0,0,bf16-pooled-as-fp32[model.norm.type=batch] (holds)
-18,0,-0.00645398,0.00645398,0,2,bf16-pooled-as-fp32[model.norm.type=layer] (inconclusive)
-19,0.000166667,-0.00173062,0.00206396,0,0,bf16-pooled-as-fp32[model.norm.type=group] (holds)
-20,0.000833333,-0.00106396,0.00273062,0,0,bf16-pooled-as-fp32[model.norm.type=rms] (holds)
-21,4,3,5,0,2,bf16-pooled-as-fp32 (inconclusive)
-22,-0.00616667,-0.0285354,0.0162021,0,2,fp16-pooled-as-fp32[model.norm.type=none] (inconclusive)
-23,0.00483333,-0.0194533,0.0291199,0,2,fp16-pooled-as-fp32[model.norm.type=batch] (inconclusive)
-24,0.0025,-0.0118242,0.0168242,0,2,fp16-pooled-as-fp32[model.norm.type=layer] (inconclusive)
-25,0.000166667,-0.013683,0.0140163,0,2,fp16-pooled-as-fp32[model.norm.type=group] (inconclusive)
-26,-0.00466667,-0.0345882,0.0252549,0,2,fp16-pooled-as-fp32[model.norm.type=rms] (inconclusive)
-27,4,0,5,0,2,fp16-pooled-as-fp32 (inconclusive)
-28,0,0,0,0,3,bf16-largest-pair[model.norm.type=none] (described)
-29,0,0,0,0,3,bf16-largest-pair[model.norm.type=batch] (described)
-30,0,0,0,0,3,bf16-largest-pair[model.norm.type=layer] (described)
-31,0,0,0,0,3,bf16-largest-pair[model.norm.type=group] (described)
-32,0,0,0,0,3,bf16-largest-pair[model.norm.type=rms] (described)
-33,0,0,0,0,3,fp16-largest-pair[model.norm.type=none] (described)
-34,0,0,0,0,3,fp16-largest-pair[model.norm.type=batch] (described)
-35,0,0,0,0,3,fp16-largest-pair[model.norm.type=layer] (described)
-36,0,0,0,0,3,fp16-largest-pair[model.norm.type=group] (described)
-37,0,0,0,0,3,fp16-largest-pair[model.norm.type=rms] (described)
+1,-0.00616667,-0.0285354,0.0162021,0,2,fp16-as-fp32[model.norm.type=none] (inconclusive)
+2,0.00483333,-0.0194533,0.0291199,0,2,fp16-as-fp32[model.norm.type=batch] (inconclusive)
+3,0.0025,-0.0118242,0.0168242,0,0,fp16-as-fp32[model.norm.type=layer] (holds)
+4,0.000166667,-0.013683,0.0140163,0,0,fp16-as-fp32[model.norm.type=group] (holds)
+5,-0.00466667,-0.0345882,0.0252549,0,2,fp16-as-fp32[model.norm.type=rms] (inconclusive)
+6,5,2,5,0,2,fp16-as-fp32 (inconclusive)
+7,-0.00616667,-0.0187314,0.00639809,0,0,bf16-as-fp32[model.norm.type=none] (holds)
+8,0.00183333,-0.0010351,0.00470177,0,0,bf16-as-fp32[model.norm.type=batch] (holds)
+9,0,-0.00645398,0.00645398,0,0,bf16-as-fp32[model.norm.type=layer] (holds)
+10,0.000166667,-0.00173062,0.00206396,0,0,bf16-as-fp32[model.norm.type=group] (holds)
+11,0.000833333,-0.00106396,0.00273062,0,0,bf16-as-fp32[model.norm.type=rms] (holds)
+12,5,5,5,0,2,bf16-as-fp32 (inconclusive)
+13,3,3,3,3,3,fp16-skips-steps[model.norm.type=none] (described)
+14,3,3,3,3,3,fp16-skips-steps[model.norm.type=batch] (described)
+15,2,2,2,3,3,fp16-skips-steps[model.norm.type=layer] (described)
+16,3,3,3,3,3,fp16-skips-steps[model.norm.type=group] (described)
+17,2,2,2,3,3,fp16-skips-steps[model.norm.type=rms] (described)
 EOD
 $bands << EOD
 1,0,0.02
@@ -110,30 +90,15 @@ $bands << EOD
 8,0,0.02
 9,0,0.02
 10,0,0.02
-16,0,0.005
-17,0,0.005
-18,0,0.005
-19,0,0.005
-20,0,0.005
-21,0,0.005
-22,0,0.005
-23,0,0.005
-24,0,0.005
-25,0,0.005
-26,0,0.005
-27,0,0.005
-28,0,0
-29,0,0
-30,0,0
-31,0,0
-32,0,0
-33,0,0
-34,0,0
-35,0,0
-36,0,0
-37,0,0
+11,0,0.02
+12,0,0.02
+13,3,0
+14,3,0
+15,3,0
+16,3,0
+17,3,0
 EOD
-set yrange [0.5:37.5] reverse
+set yrange [0.5:17.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

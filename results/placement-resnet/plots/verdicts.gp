@@ -61,18 +61,21 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "placement-resnet: 5 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.0575,-0.242026,0.127026,0,2,post-ahead-of-pre[model.norm.type=batch] (inconclusive)
-2,0.00733333,-0.036074,0.0507406,0,2,post-ahead-of-pre[model.norm.type=group] (inconclusive)
-3,0.0771667,0.0447457,0.109588,0.05,2,resnet-underfits-the-cnn[model.norm.type=batch] (inconclusive)
-4,0.144833,0.0875858,0.202081,0.05,0,resnet-underfits-the-cnn[model.norm.type=group] (holds)
-5,2,1,2,0.05,2,resnet-underfits-the-cnn (inconclusive)
+1,-0.0575,-0.242026,0.127026,0.0012,2,pre-ahead-of-post[model.norm.type=batch] (inconclusive)
+2,0.00733333,-0.036074,0.0507406,0.0012,2,pre-ahead-of-post[model.norm.type=group] (inconclusive)
+3,1,0,2,0.0012,2,pre-ahead-of-post (inconclusive)
+4,3,3,3,3,3,resnet-underfits-the-cnn[model.norm.type=batch] (described)
+5,3,3,3,3,3,resnet-underfits-the-cnn[model.norm.type=group] (described)
 EOD
 $bands << EOD
+4,3,0
+5,3,0
 EOD
 set yrange [0.5:5.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right
-plot $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
+plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+     $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 380
+fig_height = 292
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,18 +59,17 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "salimans-wn-batch: 5 claims, 95% intervals" font title_font
+set title "salimans-wn-batch: 3 claims, 95% intervals" font title_font
 $claims << EOD
 1,-0.008,-0.008,-0.008,0,2,wn-batch-independent (inconclusive)
-2,0.239,0.239,0.239,0.15,2,bn-collapses-at-2 (inconclusive)
-3,0.01525,0.01525,0.01525,0,2,wn-mean-only-loses-at-2 (inconclusive)
-4,-0.24275,-0.24275,-0.24275,-0.15,2,wn-beats-bn-at-2 (inconclusive)
-5,-0.23325,-0.23325,-0.23325,0,2,bn-own-statistics-worse-at-2 (inconclusive)
+2,0.239,0.239,0.239,0.0555,2,bn-collapses-at-2 (inconclusive)
+3,2,2,2,2,3,wn-mean-only-loses-at-2 (described)
 EOD
 $bands << EOD
 1,0,0.02
+3,2,0
 EOD
-set yrange [0.5:5.5] reverse
+set yrange [0.5:3.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 424
+fig_height = 336
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,21 +59,19 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "space-cnn: 6 claims, 95% intervals" font title_font
+set title "space-cnn: 4 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.00133333,-0.0540494,0.0513827,0,2,centred-std-flat-in-batch[model.norm.reduce=[batch; spatial]] (inconclusive)
-2,-0.044,-0.0846671,-0.00333291,0,2,centred-std-flat-in-batch[model.norm.reduce=[channels; spatial]] (inconclusive)
-3,-0.00666667,-0.0649425,0.0516092,0,2,centred-std-flat-in-batch[model.norm.reduce=[spatial]] (inconclusive)
-4,-0.04,-0.0639562,-0.0160438,0,2,centring-helps-at-32[model.norm.reduce=[batch; spatial]] (inconclusive)
-5,0.0216667,-0.00489541,0.0482287,0,2,centring-helps-at-32[model.norm.reduce=[channels; spatial]] (inconclusive)
-6,-0.037,-0.0525134,-0.0214866,0,2,centring-helps-at-32[model.norm.reduce=[spatial]] (inconclusive)
+1,-0.00133333,-0.0540494,0.0513827,0.0555,2,batch-reduction-degrades-2-vs-32 (inconclusive)
+2,-0.044,-0.0846671,-0.00333291,0,2,per-sample-reductions-batch-independent[model.norm.reduce=[channels; spatial]] (inconclusive)
+3,-0.00666667,-0.0649425,0.0516092,0,2,per-sample-reductions-batch-independent[model.norm.reduce=[spatial]] (inconclusive)
+4,1,0,2,0,2,per-sample-reductions-batch-independent (inconclusive)
 EOD
 $bands << EOD
-1,0,0.03
-2,0,0.03
-3,0,0.03
+2,0,0.02
+3,0,0.02
+4,0,0.02
 EOD
-set yrange [0.5:6.5] reverse
+set yrange [0.5:4.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right
