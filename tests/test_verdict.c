@@ -713,6 +713,9 @@ START_TEST(test_cells_and_counts)
                  "     b: {model.norm.type: group}, scope: {train.batch_size: 2}, expect: count(abs(a - b) > 0.2) == 3}\n"
                  "  - {id: too-many, paper: p, metric: final_test_error, a: {model.norm.type: batch, train.batch_size: 2},\n"
                  "     expect: count(a > 0.3) >= 4}\n"
+                 /* a count per cell over every cell is still a count: its row over cells describes, never holds */
+                 "  - {id: counted-per-cell, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
+                 "     each: train.batch_size, cells: all, expect: count(a > 0.3) == 3}\n"
                  "  - {id: all-three, paper: p, metric: final_test_error, a: {model.norm.type: batch, train.batch_size: 2},\n"
                  "     expect: count(a > 0.3) >= 3}\n"
                  /* an exact count tells >= from >: seed 1's 0.401 is >= 0.401, not above it */
@@ -728,7 +731,7 @@ START_TEST(test_cells_and_counts)
                  "     scope: {train.batch_size: 2}, each_row: step, cells: \"<= 1\", expect: a > b,\n"
                  "     metric: {file: metrics.csv, column: accuracy, where: {split: test}}}\n",
                  &set, &r);
-    ck_assert_int_eq(r.n, 14);
+    ck_assert_int_eq(r.n, 17);
     /* counts describe what happened, whatever they count */
     expect_verdict(&r, "all-three", 3, NL_VERDICT_DESCRIBED);
     expect_verdict(&r, "inclusive", 3, NL_VERDICT_DESCRIBED);
@@ -740,6 +743,8 @@ START_TEST(test_cells_and_counts)
     const nl_verdict *v = find_verdict(&r, "per-step");
     ck_assert(v->derived && v->lo == 1 && v->hi == 2 && v->verdict == NL_VERDICT_DESCRIBED);
     expect_verdict(&r, "every-seed", 3, NL_VERDICT_DESCRIBED);
+    ck_assert(find_verdict(&r, "counted-per-cell")->derived &&
+              find_verdict(&r, "counted-per-cell")->verdict == NL_VERDICT_DESCRIBED);
     expect_verdict(&r, "too-many", 3, NL_VERDICT_DESCRIBED);
     v = find_verdict(&r, "too-many");
     ck_assert(v->exact && isnan(v->p) && isnan(v->p_holm) && v->family == NL_FAMILY_DESCRIPTION);

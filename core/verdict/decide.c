@@ -196,7 +196,7 @@ void vd_decide_cells(const nl_claim *c, const nl_verdict *cells, int n, nl_verdi
     v->seeds_needed = -1;
     v->seeds_power = -1;
     snprintf(v->method, sizeof v->method, "cells: %d hold, %d do not, of %d", holds, fails, n);
-    if (c->cells_op != NL_CELLS_ALL) {
+    if (c->cells_op != NL_CELLS_ALL || nl_claim_is_count(c)) {
         v->family = NL_FAMILY_DESCRIPTION;
         v->verdict = NL_VERDICT_DESCRIBED;
         return;
