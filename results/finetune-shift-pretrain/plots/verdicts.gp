@@ -61,14 +61,16 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "finetune-shift-pretrain: 1 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.8926,0.8926,0.8926,0.85,2,source-learns (inconclusive)
+1,1,1,1,1,3,source-learns (described)
 EOD
 $bands << EOD
+1,1,0
 EOD
 set yrange [0.5:1.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right
-plot $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
+plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
+     $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output

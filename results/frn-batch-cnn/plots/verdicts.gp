@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 468
+fig_height = 292
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,25 +59,16 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "frn-batch-cnn: 7 claims, 95% intervals" font title_font
+set title "frn-batch-cnn: 3 claims, 95% intervals" font title_font
 $claims << EOD
 1,-0.012,-0.0221668,-0.00183323,0,2,frn-batch-independent (inconclusive)
-2,0.00783333,-0.00789409,0.0235608,0,2,frn-as-gn[train.batch_size=2] (inconclusive)
-3,0.00333333,-0.00547865,0.0121453,0,2,frn-as-gn[train.batch_size=8] (inconclusive)
-4,0.0101667,-0.0229836,0.043317,0,2,frn-as-gn[train.batch_size=32] (inconclusive)
-5,0.000166667,-0.00931979,0.00965312,0,2,frn-not-ahead-of-bn-at-2 (inconclusive)
-6,0.0196667,-0.00127733,0.0406107,0,2,bn-ahead-at-32 (inconclusive)
-7,0.0075,-0.0173103,0.0323103,0,2,bn-no-degradation (inconclusive)
+2,-0.0196667,-0.0406107,0.00127733,0.0035,2,frn-beats-bn-at-32 (inconclusive)
+3,-0.00783333,-0.0235608,0.00789409,0.005,2,frn-beats-gn-at-2 (inconclusive)
 EOD
 $bands << EOD
-1,0,0.03
-2,0,0.02
-3,0,0.02
-4,0,0.02
-5,0,0.02
-7,0,0.02
+1,0,0.02
 EOD
-set yrange [0.5:7.5] reverse
+set yrange [0.5:3.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

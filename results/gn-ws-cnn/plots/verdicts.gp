@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 512
+fig_height = 292
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,22 +59,18 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "gn-ws-cnn: 8 claims, 95% intervals" font title_font
+set title "gn-ws-cnn: 3 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.00166667,-0.0232161,0.0265494,0,2,ws-brings-gn-level-at-32 (inconclusive)
-2,-0.0446667,-0.0558683,-0.0334651,-0.02,2,ws-helps-gn-at-32 (inconclusive)
-3,-0.00766667,-0.0284999,0.0131665,0,2,gn-ws-best-at-2 (inconclusive)
-4,0.01,-0.00738896,0.027389,0,2,bn-ws-worse-at-32 (inconclusive)
-5,0.0463333,0.0164892,0.0761775,0.03,2,gn-behind-bn-without-ws (inconclusive)
-6,-0.019,-0.0339048,-0.00409517,0.01,2,gn-ws-level-with-gn-at-2 (inconclusive)
-7,-0.0113333,-0.04097,0.0183033,0.01,2,gn-ws-level-with-bn-ws-at-2 (inconclusive)
-8,-0.00133333,-0.0540494,0.0513827,0,2,bn-barely-suffers-at-2 (inconclusive)
+1,-0.009,-0.0825238,0.0645238,0,2,gn-ws-at-2-matches-bn-at-32 (inconclusive)
+2,0.00166667,-0.0232161,0.0265494,0,2,ws-brings-gn-level-at-32 (inconclusive)
+3,2,2,2,3,3,gn-ws-below-bn-at-2 (described)
 EOD
 $bands << EOD
 1,0,0.02
-8,0,0.02
+2,0,0.02
+3,3,0
 EOD
-set yrange [0.5:8.5] reverse
+set yrange [0.5:3.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 424
+fig_height = 292
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,19 +59,18 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "gn-ws-resnet: 6 claims, 95% intervals" font title_font
+set title "gn-ws-resnet: 3 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.191333,-0.811166,0.428499,0,2,ws-brings-gn-level-at-32 (inconclusive)
-2,-0.0743333,-0.17956,0.0308937,-0.02,2,ws-helps-gn-at-32 (inconclusive)
-3,-0.0656667,-0.103368,-0.0279656,0,2,gn-ws-best-at-2 (inconclusive)
-4,-0.117,-0.839158,0.605158,0.03,2,gn-behind-bn-without-ws (inconclusive)
-5,-0.0686667,-0.123618,-0.0137154,0.01,2,gn-ws-level-with-gn-at-2 (inconclusive)
-6,-0.00766667,-0.035366,0.0200327,0.01,2,gn-ws-level-with-bn-ws-at-2 (inconclusive)
+1,-0.223333,-0.915968,0.469302,0,2,gn-ws-at-2-matches-bn-at-32 (inconclusive)
+2,-0.191333,-0.811166,0.428499,0,2,ws-brings-gn-level-at-32 (inconclusive)
+3,3,3,3,3,3,gn-ws-below-bn-at-2 (described)
 EOD
 $bands << EOD
 1,0,0.02
+2,0,0.02
+3,3,0
 EOD
-set yrange [0.5:6.5] reverse
+set yrange [0.5:3.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

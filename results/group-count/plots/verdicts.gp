@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 512
+fig_height = 468
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,28 +59,24 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "group-count: 8 claims, 95% intervals" font title_font
+set title "group-count: 7 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.003,-0.00957241,0.00357241,0,0,insensitive-to-g[model.norm.groups=1] (holds)
-2,-0.00533333,-0.014981,0.00431438,0,2,insensitive-to-g[model.norm.groups=2] (inconclusive)
-3,-0.00733333,-0.0177499,0.00308327,0,2,insensitive-to-g[model.norm.groups=4] (inconclusive)
-4,-0.000833333,-0.00482603,0.00315936,0,0,insensitive-to-g[model.norm.groups=16] (holds)
-5,0.001,-0.00347834,0.00547834,0,0,insensitive-to-g[model.norm.groups=32] (holds)
-6,5,3,5,0,2,insensitive-to-g (inconclusive)
-7,-0.0095,-0.0262103,0.00721033,0,2,instance-not-worse (inconclusive)
-8,-0.0095,-0.0487187,0.0297187,0,2,batch-level-with-groups (inconclusive)
+1,-0.00533333,-0.014981,0.00431438,0,0,insensitive-to-g[model.norm.groups=2] (holds)
+2,-0.00733333,-0.0177499,0.00308327,0,0,insensitive-to-g[model.norm.groups=4] (holds)
+3,-0.000833333,-0.00482603,0.00315936,0,0,insensitive-to-g[model.norm.groups=16] (holds)
+4,0.001,-0.00347834,0.00547834,0,0,insensitive-to-g[model.norm.groups=32] (holds)
+5,4,4,4,0,2,insensitive-to-g (inconclusive)
+6,-0.003,-0.00957241,0.00357241,0.003,2,layer-worse (inconclusive)
+7,-0.0095,-0.0262103,0.00721033,0.0185,2,instance-worse (inconclusive)
 EOD
 $bands << EOD
-1,0,0.01
-2,0,0.01
-3,0,0.01
-4,0,0.01
-5,0,0.01
-6,0,0.01
-7,0,0.01
-8,0,0.01
+1,0,0.02
+2,0,0.02
+3,0,0.02
+4,0,0.02
+5,0,0.02
 EOD
-set yrange [0.5:8.5] reverse
+set yrange [0.5:7.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

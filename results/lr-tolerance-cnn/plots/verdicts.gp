@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 996
+fig_height = 468
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,35 +59,20 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "lr-tolerance-cnn: 19 claims, 95% intervals" font title_font
+set title "lr-tolerance-cnn: 7 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.270167,-0.733905,1.27424,0.05,2,all-degrade-at-0.1[model.norm.type=none] (inconclusive)
-2,0.0961667,0.0433483,0.148985,0.05,2,all-degrade-at-0.1[model.norm.type=batch] (inconclusive)
-3,0.0516667,0.0380416,0.0652917,0.05,2,all-degrade-at-0.1[model.norm.type=layer] (inconclusive)
-4,0.0681667,-0.0239253,0.160259,0.05,2,all-degrade-at-0.1[model.norm.type=group] (inconclusive)
-5,0.884,0.811714,0.956286,0.8,2,chance-at-0.3[model.norm.type=none] (inconclusive)
-6,0.9015,0.897774,0.905226,0.8,0,chance-at-0.3[model.norm.type=batch] (holds)
-7,0.662,-0.359892,1.68389,0.8,2,chance-at-0.3[model.norm.type=layer] (inconclusive)
-8,0.461667,-0.488265,1.4116,0.8,2,chance-at-0.3[model.norm.type=group] (inconclusive)
-9,1,1,1,1,3,none-collapses-in-one-seed-at-0.1 (described)
-10,0.225333,0.15387,0.296796,0.3,0,normalized-degrade-at-0.1[model.norm.type=batch] (holds)
-11,0.193167,0.184011,0.202322,0.3,0,normalized-degrade-at-0.1[model.norm.type=layer] (holds)
-12,0.201167,0.102782,0.299552,0.3,0,normalized-degrade-at-0.1[model.norm.type=group] (holds)
-13,3,3,3,0.3,2,normalized-degrade-at-0.1 (inconclusive)
-14,0.0373333,0.0233727,0.051294,0,2,batch-group-tolerate-0.001[model.norm.type=batch] (inconclusive)
-15,0.0395,0.0186052,0.0603948,0,2,batch-group-tolerate-0.001[model.norm.type=group] (inconclusive)
-16,2,0,2,0,2,batch-group-tolerate-0.001 (inconclusive)
-17,0.0448333,0.00878479,0.0808819,0.05,2,none-layer-not-0.001[model.norm.type=none] (inconclusive)
-18,0.0438333,0.0121585,0.0755081,0.05,2,none-layer-not-0.001[model.norm.type=layer] (inconclusive)
-19,0,0,2,0.05,2,none-layer-not-0.001 (inconclusive)
+1,0,0,0.707598,0.5,2,none-diverges-from-0.1[train.optimizer.lr=0.1] (inconclusive)
+2,0.333333,0.00840376,0.905701,0.5,2,none-diverges-from-0.1[train.optimizer.lr=0.3] (inconclusive)
+3,0.666667,0.0942993,0.991596,0.5,2,none-diverges-from-0.1[train.optimizer.lr=1] (inconclusive)
+4,1,0.292402,1,0.5,2,none-diverges-from-0.1[train.optimizer.lr=3] (inconclusive)
+5,1,0.292402,1,0.5,2,none-diverges-from-0.1[train.optimizer.lr=10] (inconclusive)
+6,3,0,5,0.5,2,none-diverges-from-0.1 (inconclusive)
+7,0.772333,0.755379,0.789288,-0.003,1,bn-tolerates-0.3 (does not hold)
 EOD
 $bands << EOD
-9,1,0
-14,0,0.05
-15,0,0.05
-16,0,0.05
+7,-0.003,0.02
 EOD
-set yrange [0.5:19.5] reverse
+set yrange [0.5:7.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right
