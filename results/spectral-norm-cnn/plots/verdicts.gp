@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 864
+fig_height = 688
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,41 +59,36 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "spectral-norm-cnn: 16 claims, 95% intervals" font title_font
+set title "spectral-norm-cnn: 12 claims, 95% intervals" font title_font
 $claims << EOD
 1,1.02262,1.02262,1.02262,1,2,sigma-held-near-1[train.optimizer.lr=0.01] (inconclusive)
 2,1.02662,1.02662,1.02662,1,2,sigma-held-near-1[train.optimizer.lr=0.1] (inconclusive)
 3,1,1,1,1,2,sigma-held-near-1[train.optimizer.lr=1] (inconclusive)
-4,-0.08575,-0.08575,-0.08575,0,2,sn-best-at-0.1 (inconclusive)
-5,0.03375,0.03375,0.03375,0,2,sn-costs-at-0.01 (inconclusive)
-6,0.89925,0.89925,0.89925,0.8,2,chance-at-1 (inconclusive)
+4,3,0,3,1,2,sigma-held-near-1 (inconclusive)
+5,2,2,2,2,3,sn-best-at-0.1 (described)
+6,2,2,2,2,3,sn-costs-at-0.01 (described)
 7,2,2,2,2,3,sn-good-at-0.1 (described)
 8,1,1,1,1,3,none-lost-a-seed-at-0.1 (described)
-9,-0.00325,-0.00325,-0.00325,0,2,sn-bn-as-bn[train.optimizer.lr=0.01] (inconclusive)
-10,0.002,0.002,0.002,0,2,sn-bn-as-bn[train.optimizer.lr=0.1] (inconclusive)
-11,2,0,2,0,2,sn-bn-as-bn (inconclusive)
-12,2,2,2,2,3,every-variant-at-chance-at-1[model.norm.type=none;model.param_norm.type=none] (described)
-13,2,2,2,2,3,every-variant-at-chance-at-1[model.norm.type=none;model.param_norm.type=spectral] (described)
-14,2,2,2,2,3,every-variant-at-chance-at-1[model.norm.type=batch;model.param_norm.type=none] (described)
-15,2,2,2,2,3,every-variant-at-chance-at-1[model.norm.type=batch;model.param_norm.type=spectral] (described)
-16,4,0,4,2,0,every-variant-at-chance-at-1 (holds)
+9,2,2,2,2,3,every-variant-at-chance-at-1[model.norm.type=none;model.param_norm.type=none] (described)
+10,2,2,2,2,3,every-variant-at-chance-at-1[model.norm.type=none;model.param_norm.type=spectral] (described)
+11,2,2,2,2,3,every-variant-at-chance-at-1[model.norm.type=batch;model.param_norm.type=none] (described)
+12,2,2,2,2,3,every-variant-at-chance-at-1[model.norm.type=batch;model.param_norm.type=spectral] (described)
 EOD
 $bands << EOD
-1,1,0.15
-2,1,0.15
-3,1,0.15
+1,1,0.1
+2,1,0.1
+3,1,0.1
+4,1,0.1
+5,2,0
+6,2,0
 7,2,0
 8,1,0
-9,0,0.02
-10,0,0.02
-11,0,0.02
+9,2,0
+10,2,0
+11,2,0
 12,2,0
-13,2,0
-14,2,0
-15,2,0
-16,2,0
 EOD
-set yrange [0.5:16.5] reverse
+set yrange [0.5:12.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

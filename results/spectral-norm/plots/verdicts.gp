@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 1832
+fig_height = 600
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,69 +59,32 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "spectral-norm: 38 claims, 95% intervals" font title_font
+set title "spectral-norm: 10 claims, 95% intervals" font title_font
 $claims << EOD
 1,1.02296,0.974552,1.07137,1,0,sigma-held-near-1[train.optimizer.lr=0.01] (holds)
 2,1.00941,0.998466,1.02035,1,0,sigma-held-near-1[train.optimizer.lr=0.03] (holds)
 3,1.01368,0.959727,1.06764,1,0,sigma-held-near-1[train.optimizer.lr=0.1] (holds)
-4,1.03122,0.967172,1.09526,1,2,sigma-held-near-1[train.optimizer.lr=0.3] (inconclusive)
+4,1.03122,0.967172,1.09526,1,0,sigma-held-near-1[train.optimizer.lr=0.3] (holds)
 5,1,0.999994,1.00001,1,0,sigma-held-near-1[train.optimizer.lr=1] (holds)
 6,1,1,1,1,0,sigma-held-near-1[train.optimizer.lr=3] (holds)
-7,0,0,0.707598,0.1,2,sn-never-diverges[train.optimizer.lr=0.01] (inconclusive)
-8,0,0,0.707598,0.1,2,sn-never-diverges[train.optimizer.lr=0.03] (inconclusive)
-9,0,0,0.707598,0.1,2,sn-never-diverges[train.optimizer.lr=0.1] (inconclusive)
-10,0,0,0.707598,0.1,2,sn-never-diverges[train.optimizer.lr=0.3] (inconclusive)
-11,0,0,0.707598,0.1,2,sn-never-diverges[train.optimizer.lr=1] (inconclusive)
-12,0,0,0.707598,0.1,2,sn-never-diverges[train.optimizer.lr=3] (inconclusive)
-13,1,0.292402,1,0.5,2,none-diverges-at-0.3 (inconclusive)
-14,0.0766667,0.0427345,0.110599,0.05,2,sn-underfits (inconclusive)
-15,-0.00633333,-0.0166756,0.00400896,0,2,sn-bn-as-bn-at-0.01 (inconclusive)
-16,0.00833333,-0.00286826,0.0195349,0,2,sn-bn-as-bn-at-0.03 (inconclusive)
-17,0.00566667,-0.00314531,0.0144786,0,2,sn-bn-as-bn-at-0.1 (inconclusive)
-18,0.00366667,-0.0357352,0.0430685,0,2,sn-bn-as-bn-at-0.3 (inconclusive)
-19,0.239426,0.226013,0.252839,0,0,sn-gap-from-underfitting (holds)
-20,1.40497,1.36521,1.44474,1.3,0,sigma-above-1.3-at-step-0[train.optimizer.lr=0.01] (holds)
-21,1.40497,1.36521,1.44474,1.3,0,sigma-above-1.3-at-step-0[train.optimizer.lr=0.03] (holds)
-22,1.40497,1.36521,1.44474,1.3,0,sigma-above-1.3-at-step-0[train.optimizer.lr=0.1] (holds)
-23,1.40497,1.36521,1.44474,1.3,0,sigma-above-1.3-at-step-0[train.optimizer.lr=0.3] (holds)
-24,1.40497,1.36521,1.44474,1.3,0,sigma-above-1.3-at-step-0[train.optimizer.lr=1] (holds)
-25,1.40497,1.36521,1.44474,1.3,0,sigma-above-1.3-at-step-0[train.optimizer.lr=3] (holds)
-26,6,6,6,1.3,2,sigma-above-1.3-at-step-0 (inconclusive)
-27,0,0,0.707598,0.1,2,sn-bn-survives-lr-3 (inconclusive)
-28,0.666667,0.0942993,0.991596,0.5,2,bn-diverges-at-3 (inconclusive)
-29,-0.0286005,-0.1429,0.0856986,0,2,sn-gap-smallest (inconclusive)
-30,-0.0295371,-0.0489901,-0.0100842,0,2,sn-bn-gap-as-bn[train.optimizer.lr=0.01] (inconclusive)
-31,0.0186799,-0.0363029,0.0736627,0,2,sn-bn-gap-as-bn[train.optimizer.lr=0.03] (inconclusive)
-32,-0.0031133,-0.0545152,0.0482886,0,2,sn-bn-gap-as-bn[train.optimizer.lr=0.1] (inconclusive)
-33,0.0155675,-0.00353788,0.0346729,0,2,sn-bn-gap-as-bn[train.optimizer.lr=0.3] (inconclusive)
-34,4,0,4,0,2,sn-bn-gap-as-bn (inconclusive)
-35,0.00616667,-0.00936333,0.0216967,0,0,sn-bn-tolerates-0.01-to-0.3[train.optimizer.lr=0.03] (holds)
-36,0.0168333,-0.0191724,0.0528391,0,2,sn-bn-tolerates-0.01-to-0.3[train.optimizer.lr=0.1] (inconclusive)
-37,0.0176667,-0.00655633,0.0418897,0,0,sn-bn-tolerates-0.01-to-0.3[train.optimizer.lr=0.3] (holds)
-38,3,2,3,0,2,sn-bn-tolerates-0.01-to-0.3 (inconclusive)
+7,6,6,6,1,0,sigma-held-near-1 (holds)
+8,3,3,3,3,3,sn-underfits (described)
+9,3,3,3,3,3,sn-gap-from-underfitting (described)
+10,2,2,2,3,3,sn-gap-smallest (described)
 EOD
 $bands << EOD
-1,1,0.3
-2,1,0.3
-3,1,0.3
-4,1,0.3
-5,1,0.3
-6,1,0.3
-15,0,0.02
-16,0,0.02
-17,0,0.02
-18,0,0.02
-30,0,0.03
-31,0,0.03
-32,0,0.03
-33,0,0.03
-34,0,0.03
-35,0,0.05
-36,0,0.05
-37,0,0.05
-38,0,0.05
+1,1,0.1
+2,1,0.1
+3,1,0.1
+4,1,0.1
+5,1,0.1
+6,1,0.1
+7,1,0.1
+8,3,0
+9,3,0
+10,3,0
 EOD
-set yrange [0.5:38.5] reverse
+set yrange [0.5:10.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -61,15 +61,15 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "sync-bn-mpi: 4 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.269667,-0.29137,-0.247963,-0.2,0,per-rank-bn-collapses (holds)
+1,-0.269667,-0.29137,-0.247963,-0.0495,0,per-rank-bn-collapses (holds)
 2,-0.0085,-0.169783,0.152783,0,2,unsynchronized-as-batch-2 (inconclusive)
 3,0,0,0,0,3,sync-is-one-process-at-8 (described)
 4,0,-0.00621034,0.00621034,0,0,gn-indifferent (holds)
 EOD
 $bands << EOD
-2,0,0.05
+2,0,0.02
 3,0,0
-4,0,0.01
+4,0,0.02
 EOD
 set yrange [0.5:4.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0

@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 996
+fig_height = 908
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,34 +59,37 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "eval-fold-2026-11-24: 19 claims, 95% intervals" font title_font
+set title "eval-fold-2026-11-24: 17 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.905537,0.715446,1.09563,1,2,cnn-folded-faster[batch=1] (inconclusive)
-2,0.874639,0.739138,1.01014,1,2,cnn-folded-faster[batch=8] (inconclusive)
-3,0.811225,0.626291,0.996159,1,0,cnn-folded-faster[batch=32] (holds)
-4,0.895942,0.775996,1.01589,1,2,cnn-folded-faster[batch=256] (inconclusive)
-5,4,1,4,1,2,cnn-folded-faster (inconclusive)
-6,0.958484,0.895466,1.0215,1,2,mlp-level[batch=1] (inconclusive)
-7,1.07121,0.961801,1.18062,1,2,mlp-level[batch=8] (inconclusive)
-8,0.994984,0.861268,1.1287,1,2,mlp-level[batch=32] (inconclusive)
-9,0.897823,0.772558,1.02309,1,2,mlp-level[batch=256] (inconclusive)
-10,3,0,4,1,2,mlp-level (inconclusive)
-11,0.168209,0.0281412,0.308277,0,2,torch-gains-as-much[model=mlp;batch=1] (inconclusive)
-12,0.187293,0.0465817,0.328005,0,2,torch-gains-as-much[model=mlp;batch=8] (inconclusive)
-13,0.0602926,-0.10435,0.224935,0,2,torch-gains-as-much[model=mlp;batch=32] (inconclusive)
-14,-0.015699,-0.159521,0.128123,0,2,torch-gains-as-much[model=mlp;batch=256] (inconclusive)
-15,-0.0544949,-0.313305,0.204315,0,2,torch-gains-as-much[model=cnn;batch=1] (inconclusive)
-16,-0.0570239,-0.210709,0.0966611,0,2,torch-gains-as-much[model=cnn;batch=8] (inconclusive)
-17,-0.11677,-0.329446,0.0959055,0,2,torch-gains-as-much[model=cnn;batch=32] (inconclusive)
-18,0.0699082,-0.200012,0.339828,0,2,torch-gains-as-much[model=cnn;batch=256] (inconclusive)
-19,5,0,8,0,2,torch-gains-as-much (inconclusive)
+1,3,3,3,0,3,cnn-folded-faster[batch=1] (described)
+2,1,1,1,0,3,cnn-folded-faster[batch=8] (described)
+3,1,1,1,0,3,cnn-folded-faster[batch=32] (described)
+4,2,2,2,0,3,cnn-folded-faster[batch=256] (described)
+5,1,1,1,0,3,mlp-level[batch=1] (described)
+6,2,2,2,0,3,mlp-level[batch=8] (described)
+7,1,1,1,0,3,mlp-level[batch=32] (described)
+8,3,3,3,0,3,mlp-level[batch=256] (described)
+9,0.168209,0.0281412,0.308277,0,2,torch-gains-as-much[model=mlp;batch=1] (inconclusive)
+10,0.187293,0.0465817,0.328005,0,2,torch-gains-as-much[model=mlp;batch=8] (inconclusive)
+11,0.0602926,-0.10435,0.224935,0,2,torch-gains-as-much[model=mlp;batch=32] (inconclusive)
+12,-0.015699,-0.159521,0.128123,0,2,torch-gains-as-much[model=mlp;batch=256] (inconclusive)
+13,-0.0544949,-0.313305,0.204315,0,2,torch-gains-as-much[model=cnn;batch=1] (inconclusive)
+14,-0.0570239,-0.210709,0.0966611,0,2,torch-gains-as-much[model=cnn;batch=8] (inconclusive)
+15,-0.11677,-0.329446,0.0959055,0,2,torch-gains-as-much[model=cnn;batch=32] (inconclusive)
+16,0.0699082,-0.200012,0.339828,0,2,torch-gains-as-much[model=cnn;batch=256] (inconclusive)
+17,5,0,8,0,2,torch-gains-as-much (inconclusive)
 EOD
 $bands << EOD
-6,1,0.1
-7,1,0.1
-8,1,0.1
-9,1,0.1
-10,1,0.1
+1,0,0
+2,0,0
+3,0,0
+4,0,0
+5,0,0
+6,0,0
+7,0,0
+8,0,0
+9,0,0.1
+10,0,0.1
 11,0,0.1
 12,0,0.1
 13,0,0.1
@@ -94,10 +97,8 @@ $bands << EOD
 15,0,0.1
 16,0,0.1
 17,0,0.1
-18,0,0.1
-19,0,0.1
 EOD
-set yrange [0.5:19.5] reverse
+set yrange [0.5:17.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

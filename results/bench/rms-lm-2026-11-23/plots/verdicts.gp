@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 248
+fig_height = 292
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,14 +59,15 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "rms-lm-2026-11-23: 2 claims, 95% intervals" font title_font
+set title "rms-lm-2026-11-23: 3 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.871018,0.59357,1.14847,1,2,rms-step-cheaper[size=default] (inconclusive)
-2,0.976928,0.930747,1.02311,1,2,rms-step-cheaper[size=small] (inconclusive)
+1,0.871018,0.59357,1.14847,0.965,2,rms-step-cheaper[size=default] (inconclusive)
+2,0.976928,0.930747,1.02311,0.965,2,rms-step-cheaper[size=small] (inconclusive)
+3,1,0,2,0.965,2,rms-step-cheaper (inconclusive)
 EOD
 $bands << EOD
 EOD
-set yrange [0.5:2.5] reverse
+set yrange [0.5:3.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right

@@ -65,10 +65,10 @@ $claims << EOD
 2,0.737974,0.242888,1.23306,1,2,rms-forward-below-bn[shape=128x256x14x14] (inconclusive)
 3,0.531921,0.416091,0.647751,1,0,rms-forward-below-bn[shape=256x1024] (holds)
 4,3,1,3,1,2,rms-forward-below-bn (inconclusive)
-5,0.729104,-0.343919,1.80213,1.1,2,rms-backward-level-with-bn[shape=32x64x28x28] (inconclusive)
-6,0.772681,0.6373,0.908061,1.1,0,rms-backward-level-with-bn[shape=128x256x14x14] (holds)
-7,0.885334,0.600451,1.17022,1.1,2,rms-backward-level-with-bn[shape=256x1024] (inconclusive)
-8,3,1,3,1.1,2,rms-backward-level-with-bn (inconclusive)
+5,0.729104,-0.343919,1.80213,1,2,rms-backward-level-with-bn[shape=32x64x28x28] (inconclusive)
+6,0.772681,0.6373,0.908061,1,0,rms-backward-level-with-bn[shape=128x256x14x14] (holds)
+7,0.885334,0.600451,1.17022,1,2,rms-backward-level-with-bn[shape=256x1024] (inconclusive)
+8,3,1,3,1,2,rms-backward-level-with-bn (inconclusive)
 9,1.68498,-1.12239,4.49235,1,2,dyt-not-met[mode=fwd_train;shape=32x64x28x28] (inconclusive)
 10,1.33611,-0.367387,3.03962,1,2,dyt-not-met[mode=bwd;shape=32x64x28x28] (inconclusive)
 11,1.16635,0.753384,1.57932,1,2,dyt-not-met[mode=fwd_train;shape=128x256x14x14] (inconclusive)
@@ -85,24 +85,18 @@ $claims << EOD
 22,1.29886,0.660919,1.93679,1,2,renorm-forward-not-met[shape=128x256x14x14] (inconclusive)
 23,1.46367,0.48912,2.43821,1,2,renorm-forward-not-met[shape=256x1024] (inconclusive)
 24,3,0,3,1,2,renorm-forward-not-met (inconclusive)
-25,1.22574,0.0753392,2.37614,1,2,rms-step-level-with-ln[model=mlp;batch=8] (inconclusive)
-26,0.966362,-0.413237,2.34596,1,2,rms-step-level-with-ln[model=mlp;batch=32] (inconclusive)
-27,1.1249,0.695504,1.55429,1,2,rms-step-level-with-ln[model=cnn;batch=8] (inconclusive)
-28,0.925647,0.623015,1.22828,1,2,rms-step-level-with-ln[model=cnn;batch=32] (inconclusive)
-29,2,0,4,1,2,rms-step-level-with-ln (inconclusive)
+25,1.22574,0.0753392,2.37614,1.035,2,rms-step-faster-than-ln[model=mlp;batch=8] (inconclusive)
+26,0.966362,-0.413237,2.34596,1.035,2,rms-step-faster-than-ln[model=mlp;batch=32] (inconclusive)
+27,1.1249,0.695504,1.55429,1.035,2,rms-step-faster-than-ln[model=cnn;batch=8] (inconclusive)
+28,0.925647,0.623015,1.22828,1.035,2,rms-step-faster-than-ln[model=cnn;batch=32] (inconclusive)
+29,2,0,4,1.035,2,rms-step-faster-than-ln (inconclusive)
 EOD
 $bands << EOD
-25,1,0.1
-26,1,0.1
-27,1,0.1
-28,1,0.1
-29,1,0.1
 EOD
 set yrange [0.5:29.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right
-plot $bands using 2:1:3 with xerrorbars lw band_lw lc rgb expect_rgb pt -1 title "expected band", \
-     $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
+plot $claims using 5:1 with points pt expect_pt ps expect_ps lc rgb expect_rgb title "expected", \
      $claims using 2:1:3:4:(verdict_rgb($6)):yticlabels(7) with xerrorbars lw effect_lw pt effect_pt ps effect_ps lc rgb variable title "effect and interval"
 unset output
