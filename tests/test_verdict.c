@@ -437,18 +437,19 @@ static void expect_verdict(const nl_verdict_report *r, const char *id, double ef
  * four headline claims Holm's smallest step asks 0.008 x 4 = 0.032 > 0.025
  * of both, and neither is decided. */
 #define HEADLINE_RATE(id, expect) \
-    "  - {id: " id ", paper: p, metric: final_test_error, headline: true, a: {model.norm.type: batch},\n" \
+    "  - {id: " id ", paper: p, paper_value: 0.2, metric: final_test_error, headline: true, a: {model.norm.type: batch},\n" \
     "     scope: {train.batch_size: 2}, expect: \"" expect "\"}\n"
 #define SECONDARY_RATE(id, expect) \
-    "  - {id: " id ", paper: p, metric: final_test_error, a: {model.norm.type: batch},\n" \
+    "  - {id: " id ", paper: p, paper_value: 0.2, metric: final_test_error, a: {model.norm.type: batch},\n" \
     "     scope: {train.batch_size: 2}, expect: \"" expect "\"}\n"
+#define RATE_RULE "threshold_rule: {fraction: 1, reason: \"the paper's rate itself\"}\n"
 START_TEST(test_headline_family)
 {
     tu_tmp_make("verdict");
     write_sweep("s", 3, false);
     static nl_claim_set set;
     nl_verdict_report r;
-    compute_text("s", "claims:\n" HEADLINE_RATE("up", "rate(a > 0.3) >= 0.2") HEADLINE_RATE("down", "rate(a > 0.3) <= 0.2")
+    compute_text("s", RATE_RULE "claims:\n" HEADLINE_RATE("up", "rate(a > 0.3) >= 0.2") HEADLINE_RATE("down", "rate(a > 0.3) <= 0.2")
                  SECONDARY_RATE("s1", "rate(a > 0.3) >= 0.2") SECONDARY_RATE("s2", "rate(a > 0.3) <= 0.2"),
                  &set, &r);
     ck_assert_int_eq(r.holm_k, 2);
@@ -461,7 +462,7 @@ START_TEST(test_headline_family)
     ck_assert(s1->family == NL_FAMILY_SECONDARY && s1->p_holm == s1->p && s1->verdict == NL_VERDICT_HOLDS);
     ck_assert(s2->verdict == NL_VERDICT_FAILS);
     nl_verdict_report_free(&r);
-    compute_text("s", "claims:\n" HEADLINE_RATE("up", "rate(a > 0.3) >= 0.2") HEADLINE_RATE("down", "rate(a > 0.3) <= 0.2")
+    compute_text("s", RATE_RULE "claims:\n" HEADLINE_RATE("up", "rate(a > 0.3) >= 0.2") HEADLINE_RATE("down", "rate(a > 0.3) <= 0.2")
                  HEADLINE_RATE("h3", "rate(a > 0.3) >= 0.2") HEADLINE_RATE("h4", "rate(a > 0.3) <= 0.2"), &set, &r);
     ck_assert_int_eq(r.holm_k, 4);
     ck_assert(find_verdict(&r, "up")->verdict == NL_VERDICT_INCONCLUSIVE);
@@ -512,6 +513,8 @@ START_TEST(test_threshold_rule)
         {"expect: count(a > 0.3) >= 2", "headline: true, expect: count(a > 0.3) >= 2", "claims[3].headline: a count"},
         {"seeds: 6", "seeds: 2", "power.seeds"},
         {"from: \"pilot sd 0.02\"", "", "power: needs seeds: and from:"},
+        {"threshold_rule: {fraction: 0.5, band: 0.02, reason: \"half the paper's gap\"}", "",
+         "claims[0].headline: a headline claim needs the experiment's threshold_rule:"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[2048];

@@ -714,6 +714,10 @@ static nl_code check_rule(parser *P, int index)
                            where);
         return NL_OK;
     }
+    if (!r->given && (c->headline || c->has_paper_value))
+        return nl_fail(P->y.err, NL_ERR_CONFIG, "%s.%s: a %s needs the experiment's threshold_rule: {fraction: F, "
+                       "band: W, reason: TEXT}, which derives the threshold from the paper's number", where,
+                       c->headline ? "headline" : "paper_value", c->headline ? "headline claim" : "paper's value");
     if (!r->given)
         return NL_OK;
     if (!c->has_paper_value)
