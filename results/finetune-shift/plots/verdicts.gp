@@ -152,7 +152,7 @@ $claims << EOD
 89,0,0,0,0,3,reset-recalibrate-are-keep[init.bn_policy=recalibrate;data.per_class=100;train.batch_size=32] (described)
 90,0,0,0,0,3,reset-recalibrate-are-keep[init.bn_policy=recalibrate;data.per_class=1000;train.batch_size=4] (described)
 91,0,0,0,0,3,reset-recalibrate-are-keep[init.bn_policy=recalibrate;data.per_class=1000;train.batch_size=32] (described)
-92,0,0,12,0,0,reset-recalibrate-are-keep (holds)
+92,0,0,12,0,3,reset-recalibrate-are-keep (described)
 EOD
 $bands << EOD
 1,0,0.0001

@@ -97,7 +97,7 @@ $claims << EOD
 34,0,0,0,0,3,bf16-costs-every-cell[model.norm.type=group;train.batch_size=64] (described)
 35,0,0,0,0,3,bf16-costs-every-cell[model.norm.type=rms;train.batch_size=8] (described)
 36,0,0,0,0,3,bf16-costs-every-cell[model.norm.type=rms;train.batch_size=64] (described)
-37,8,0,8,0,0,bf16-costs-every-cell (holds)
+37,8,0,8,0,3,bf16-costs-every-cell (described)
 38,1,1,1,1,3,bf16-bn-worse-at-64 (described)
 EOD
 $bands << EOD

@@ -81,7 +81,7 @@ $claims << EOD
 18,0,0,0,0,3,fp16-harmless-elsewhere[model.norm.type=rms;train.batch_size=16] (described)
 19,0,0,0,0,3,bf16-costs-at-512[model.norm.type=layer] (described)
 20,0,0,0,0,3,bf16-costs-at-512[model.norm.type=rms] (described)
-21,2,0,2,0,0,bf16-costs-at-512 (holds)
+21,2,0,2,0,3,bf16-costs-at-512 (described)
 22,1,1,1,0,3,bf16-small-at-short-sums[model.norm.type=layer] (described)
 23,0,0,0,0,3,bf16-small-at-short-sums[model.norm.type=group] (described)
 24,0,0,0,0,3,bf16-small-at-short-sums[model.norm.type=rms] (described)

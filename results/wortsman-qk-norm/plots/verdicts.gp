@@ -89,7 +89,7 @@ $claims << EOD
 26,0.311965,-0.772382,1.39631,0.5,2,logit-growth-early (inconclusive)
 27,1,1,1,1,3,qk-norm-one-seed-near-3-at-top[train.optimizer.lr=0.1] (described)
 28,1,1,1,1,3,qk-norm-one-seed-near-3-at-top[train.optimizer.lr=0.3] (described)
-29,0,0,2,1,0,qk-norm-one-seed-near-3-at-top (holds)
+29,0,0,2,1,3,qk-norm-one-seed-near-3-at-top (described)
 EOD
 $bands << EOD
 9,0,0.1

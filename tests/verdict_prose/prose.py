@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""prose.py - the pages' words about outcomes agree with the computed
+verdicts (issue 68): every sentence of README.md, results/README.md and
+results/reproductions.md that states an outcome cites the claim it states
+(its id in backticks, as verdicts.csv names it: `bn-fails-at-2`, or one row
+of it: `rms-as-ln[train.optimizer.lr=0.3]`), and its words match that
+claim's verdict.
+
+    python3 tests/verdict_prose/prose.py ROOT          # exit 1 on any finding
+
+What counts as stating an outcome (case-insensitive), and what it asks of
+the claims the sentence cites:
+  - "reproduced", "reproduces", "holds", "confirmed", "confirms", a table
+    cell "yes", "best": a claim that holds;
+  - "does not hold", "do not hold", "not reproduced", "does not reproduce",
+    a table cell "no": a claim that does not hold;
+  - "undecided", "inconclusive": an inconclusive claim;
+  - "every seed", "in every seed", "K of N seeds": a cited claim whose seeds
+    agree as many times as the sentence says (every seed: all of them).
+A sentence with words of several kinds (one claim holds, another does not)
+passes when each cited claim matches one of its kinds and each kind is
+matched by one cited claim. Generated blocks (<!-- BEGIN VERDICTS -->),
+code, HTML comments and headings are not prose and are skipped; so is
+results/claims.md, which is generated whole.
+"""
+import csv
+import glob
+import os
+import re
+import sys
+
+PAGES = ("README.md", "results/README.md", "results/reproductions.md")
+
+KINDS = {
+    "holds": re.compile(r"\b(reproduced|reproduces|holds|confirmed|confirms|best)\b|\|\s*yes\s*(?=\|)", re.I),
+    "does not hold": re.compile(r"\b(does not hold|do not hold|not reproduced|does not reproduce)\b|\|\s*no\s*(?=\|)",
+                                re.I),
+    "inconclusive": re.compile(r"\b(undecided|inconclusive)\b", re.I),
+}
+# "not reproduced" is the negative, not "reproduced"
+NEGATED = re.compile(r"\b(not|never)\s+(reproduced|reproduces|holds|confirmed|confirms)\b", re.I)
+EVERY_SEED = re.compile(r"\bevery seed\b", re.I)
+K_OF_N = re.compile(r"\b(\d+) of (\d+) seeds\b", re.I)
+CITE = re.compile(r"`([a-z0-9][a-z0-9_.-]*(?:\[[^\]`]+\])?)`")
+
+
+def read_verdicts(root):
+    """claim id -> rows; a base id (before '[') also names its rows"""
+    rows = {}
+    for path in sorted(glob.glob(os.path.join(root, "results", "*", "verdicts.csv")) +
+                       glob.glob(os.path.join(root, "results", "*", "*", "verdicts.csv"))):
+        with open(path, newline="") as f:
+            for r in csv.DictReader(f):
+                rows.setdefault(r["claim"], []).append(r)
+    return rows
+
+
+def verdict_rows(rows, cited):
+    """the rows a citation names: the row itself, or a claim's row over its
+    cells where it has one, else every row of the claim"""
+    if cited in rows:
+        return rows[cited]
+    family = [r for key, rs in rows.items() if key.startswith(cited + "[") for r in rs]
+    return family
+
+
+def strip(text):
+    """the prose, with what is not prose blanked (its lines kept, so that
+    findings name the page's own line numbers)"""
+    blank = lambda m: "\n" * m.group(0).count("\n")
+    text = re.sub(r"<!-- BEGIN VERDICTS.*?<!-- END VERDICTS -->", blank, text, flags=re.S)
+    text = re.sub(r"```.*?```", blank, text, flags=re.S)
+    return re.sub(r"<!--.*?-->", blank, text, flags=re.S)
+
+
+def units(text):
+    """(line, text) of each sentence, list item and table row"""
+    out = []
+    paragraph, start = [], 0
+    lines = text.split("\n")
+
+    def flush():
+        if paragraph:
+            joined = " ".join(paragraph)
+            for s in re.split(r"(?<=[.!?])\s+(?=[A-Z§(*\[`])", joined):
+                out.append((start, s))
+        paragraph.clear()
+
+    for i, line in enumerate(lines, 1):
+        s = line.strip()
+        if not s or s.startswith("#"):
+            flush()
+        elif s.startswith("|"):
+            flush()
+            if not re.match(r"^\|[\s|:-]+\|$", s):
+                out.append((i, s))
+        elif re.match(r"^([-*+]|\d+\.)\s", s):
+            flush()
+            paragraph.append(s)
+            start = i
+        else:
+            if not paragraph:
+                start = i
+            paragraph.append(s)
+    flush()
+    return out
+
+
+def kinds_of(sentence):
+    plain = NEGATED.sub(" does not hold ", sentence)
+    return {k for k, rx in KINDS.items() if rx.search(plain)}
+
+
+def check_unit(path, line, sentence, rows):
+    kinds = kinds_of(sentence)
+    every = EVERY_SEED.search(sentence)
+    k_of_n = K_OF_N.findall(sentence)
+    if not kinds and not every and not k_of_n:
+        return []
+    cited = [c for c in CITE.findall(sentence) if verdict_rows(rows, c)]
+    where = "%s:%d" % (path, line)
+    short = sentence if len(sentence) < 160 else sentence[:157] + "..."
+    if not cited:
+        return ["%s: states an outcome and cites no claim: %s" % (where, short)]
+    problems = []
+    verdicts = {}
+    for c in cited:
+        vs = {r["verdict"] for r in verdict_rows(rows, c)}
+        verdicts[c] = vs
+    if kinds:
+        for c, vs in verdicts.items():
+            if not vs & kinds and not vs <= {"described"}:
+                problems.append("%s: `%s` is %s, but the sentence says %s: %s" % (
+                    where, c, "/".join(sorted(vs)), " and ".join(sorted(kinds)), short))
+        for k in kinds:
+            if not any(k in vs for vs in verdicts.values()):
+                problems.append("%s: the sentence says %s, and no claim it cites is: %s" % (where, k, short))
+    if every:
+        if not any(r["agree"] and r["n"] and r["agree"] == r["n"]
+                   for c in cited for r in verdict_rows(rows, c)):
+            problems.append("%s: says every seed, and no claim it cites agrees in every seed: %s" % (where, short))
+    for k, n in k_of_n:
+        if not any(r["agree"] == k and r["n"] == n for c in cited for r in verdict_rows(rows, c)):
+            problems.append("%s: says %s of %s seeds, and no claim it cites counts that: %s" % (where, k, n, short))
+    return problems
+
+
+def check(root):
+    rows = read_verdicts(root)
+    problems = []
+    for page in PAGES:
+        with open(os.path.join(root, page)) as f:
+            text = strip(f.read())
+        for line, sentence in units(text):
+            problems += check_unit(page, line, sentence, rows)
+    return problems
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else "."
+    problems = check(root)
+    for p in problems:
+        print(p)
+    print("prose.py: %d finding%s" % (len(problems), "" if len(problems) == 1 else "s"))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
