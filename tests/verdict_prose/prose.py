@@ -2,16 +2,17 @@
 """prose.py - the pages' words about outcomes agree with the computed
 verdicts (issue 68): every sentence of README.md, results/README.md and
 results/reproductions.md that states an outcome cites the claim it states
-(its id in backticks, as verdicts.csv names it: `bn-fails-at-2`, or one row
-of it: `rms-as-ln[train.optimizer.lr=0.3]`), and its words match that
-claim's verdict.
+(its id in backticks, as verdicts.csv names it: `bn-fails-at-2`, one row
+of it: `rms-as-ln[train.optimizer.lr=0.3]`, or, where sweeps share an id
+with different verdicts, the sweep's: `wu-he-batch-cnn/bn-fails-at-2`), and
+its words match that claim's verdict.
 
     python3 tests/verdict_prose/prose.py ROOT          # exit 1 on any finding
 
 What counts as stating an outcome (case-insensitive), and what it asks of
 the claims the sentence cites:
-  - "reproduced", "reproduces", "holds", "confirmed", "confirms", a table
-    cell "yes", "best": a claim that holds;
+  - "reproduced", "reproduces", "holds", "hold" (not after "do not"),
+    "confirmed", "confirms", a table cell "yes", "best": a claim that holds;
   - "does not hold", "do not hold", "not reproduced", "does not reproduce",
     a table cell "no": a claim that does not hold;
   - "undecided", "inconclusive": an inconclusive claim;
@@ -20,8 +21,9 @@ the claims the sentence cites:
 A sentence with words of several kinds (one claim holds, another does not)
 passes when each cited claim matches one of its kinds and each kind is
 matched by one cited claim. Generated blocks (<!-- BEGIN VERDICTS -->),
-code, HTML comments and headings are not prose and are skipped; so is
-results/claims.md, which is generated whole.
+code, HTML comments, headings and the summary tables' "computed" column are
+not prose and are skipped; so is results/claims.md, which is generated
+whole.
 """
 import csv
 import glob
@@ -32,7 +34,7 @@ import sys
 PAGES = ("README.md", "results/README.md", "results/reproductions.md")
 
 KINDS = {
-    "holds": re.compile(r"\b(reproduced|reproduces|holds|confirmed|confirms|best)\b|\|\s*yes\s*(?=\|)", re.I),
+    "holds": re.compile(r"\b(reproduced|reproduces|holds?|confirmed|confirms|best)\b|\|\s*yes\s*(?=\|)", re.I),
     "does not hold": re.compile(r"\b(does not hold|do not hold|not reproduced|does not reproduce)\b|\|\s*no\s*(?=\|)",
                                 re.I),
     "inconclusive": re.compile(r"\b(undecided|inconclusive)\b", re.I),
@@ -41,18 +43,36 @@ KINDS = {
 NEGATED = re.compile(r"\b(not|never)\s+(reproduced|reproduces|holds|confirmed|confirms)\b", re.I)
 EVERY_SEED = re.compile(r"\bevery seed\b", re.I)
 K_OF_N = re.compile(r"\b(\d+) of (\d+) seeds\b", re.I)
-CITE = re.compile(r"`([a-z0-9][a-z0-9_.-]*(?:\[[^\]`]+\])?)`")
+# `claim`, `claim[key=value]`, or `sweep/claim` where claims of several
+# sweeps share the id (results/NAME or results/GROUP/NAME's NAME)
+CITE = re.compile(r"`((?:[a-z0-9][a-z0-9_.-]*/)?[a-zA-Z0-9][a-zA-Z0-9_.-]*(?:\[[^\]`]+\])?)`")
 
 
 def read_verdicts(root):
-    """claim id -> rows; a base id (before '[') also names its rows"""
+    """claim id -> rows, under the id and under sweep/id (the sweep: the
+    directory's name); a base id (before '[') also names its rows"""
     rows = {}
     for path in sorted(glob.glob(os.path.join(root, "results", "*", "verdicts.csv")) +
                        glob.glob(os.path.join(root, "results", "*", "*", "verdicts.csv"))):
+        sweep = os.path.basename(os.path.dirname(path))
         with open(path, newline="") as f:
             for r in csv.DictReader(f):
+                r["_sweep"] = sweep
                 rows.setdefault(r["claim"], []).append(r)
+                rows.setdefault(sweep + "/" + r["claim"], []).append(r)
     return rows
+
+
+def ambiguous(rows, cited):
+    """the sweeps an unqualified id names with different verdicts"""
+    if "/" in cited:
+        return []
+    by_sweep = {}
+    for r in verdict_rows(rows, cited):
+        by_sweep.setdefault(r["_sweep"], set()).add(r["verdict"])
+    if len(by_sweep) > 1 and len({frozenset(v) for v in by_sweep.values()}) > 1:
+        return sorted(by_sweep)
+    return []
 
 
 def verdict_rows(rows, cited):
@@ -86,14 +106,23 @@ def units(text):
                 out.append((start, s))
         paragraph.clear()
 
+    computed = None  # the index of a table's generated "computed" column
     for i, line in enumerate(lines, 1):
         s = line.strip()
         if not s or s.startswith("#"):
             flush()
+            computed = None
         elif s.startswith("|"):
             flush()
-            if not re.match(r"^\|[\s|:-]+\|$", s):
-                out.append((i, s))
+            cells = [c.strip() for c in s.strip("|").split("|")]
+            if computed is None and i < len(lines) and re.match(r"^\|[\s|:-]+\|$", lines[i].strip()):
+                # a header: render.py generates the column named "computed"
+                computed = cells.index("computed") if "computed" in cells else -1
+            if re.match(r"^\|[\s|:-]+\|$", s):
+                continue
+            if computed is not None and 0 <= computed < len(cells):
+                cells = cells[:computed] + cells[computed + 1:]
+            out.append((i, "| " + " | ".join(cells) + " |"))
         elif re.match(r"^([-*+]|\d+\.)\s", s):
             flush()
             paragraph.append(s)
@@ -108,11 +137,17 @@ def units(text):
 
 def kinds_of(sentence):
     plain = NEGATED.sub(" does not hold ", sentence)
-    return {k for k, rx in KINDS.items() if rx.search(plain)}
+    kinds = {k for k, rx in KINDS.items() if k != "holds" and rx.search(plain)}
+    # "hold" inside "do not hold" is the negative's
+    plain = KINDS["does not hold"].sub(" ", plain)
+    if KINDS["holds"].search(plain):
+        kinds.add("holds")
+    return kinds
 
 
 def check_unit(path, line, sentence, rows):
-    kinds = kinds_of(sentence)
+    # an id's own words (`gn-swap-best-at-4`) are not the sentence's
+    kinds = kinds_of(CITE.sub(" ", sentence))
     every = EVERY_SEED.search(sentence)
     k_of_n = K_OF_N.findall(sentence)
     if not kinds and not every and not k_of_n:
@@ -123,6 +158,11 @@ def check_unit(path, line, sentence, rows):
     if not cited:
         return ["%s: states an outcome and cites no claim: %s" % (where, short)]
     problems = []
+    for c in cited:
+        sweeps = ambiguous(rows, c)
+        if sweeps:
+            problems.append("%s: `%s` names claims of %s with different verdicts: cite `%s/%s`: %s" % (
+                where, c, ", ".join(sweeps), sweeps[0], c, short))
     verdicts = {}
     for c in cited:
         vs = {r["verdict"] for r in verdict_rows(rows, c)}

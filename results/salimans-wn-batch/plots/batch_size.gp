@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot batch_size.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' batch_size.gp (SVG; "pdf" for PDF)
-fig_name = "batch_size"
+if (!exists("fig_name")) fig_name = "batch_size"
 fig_width = 1100
 fig_height = 680
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -49,8 +50,8 @@ series_pt = 7
 series_ps = 1.1
 
 set label 101 "Final test error against batch size" at screen 0.5, screen 0.9676 center font title_font
-set label 102 "fashion-mnist, 10000 training samples | MLP 256-256 relu\nSGD lr 0.02 at batch 32, linear in the batch, momentum 0.9, 3 epochs | 2 seeds" at screen 0.5, screen 0.9206 center font subtitle_font tc rgb subtitle_color
-set label 103 "points: mean over 2 seeds; bars: min to max" at screen 0.01, screen 0.0147 left font footnote_font tc rgb footnote_color
+set label 102 "fashion-mnist, 10000 training samples | MLP 256-256 relu\nSGD lr 0.02 at batch 32, linear in the batch, momentum 0.9, 3 epochs | 5 seeds" at screen 0.5, screen 0.9206 center font subtitle_font tc rgb subtitle_color
+set label 103 "points: mean over 5 seeds; bars: min to max" at screen 0.01, screen 0.0147 left font footnote_font tc rgb footnote_color
 set lmargin at screen 0.0800
 set rmargin at screen 0.8000
 set bmargin at screen 0.1324

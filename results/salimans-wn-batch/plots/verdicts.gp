@@ -61,9 +61,9 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "salimans-wn-batch: 3 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.008,-0.008,-0.008,0,2,wn-batch-independent (inconclusive)
-2,0.239,0.239,0.239,0.0555,2,bn-collapses-at-2 (inconclusive)
-3,2,2,2,2,3,wn-mean-only-loses-at-2 (described)
+1,-0.0018,-0.0252876,0.0216876,0,2,wn-batch-independent (inconclusive)
+2,0.2493,0.202971,0.295629,0.0555,0,bn-collapses-at-2 (holds)
+3,5,5,5,2,3,wn-mean-only-loses-at-2 (described)
 EOD
 $bands << EOD
 1,0,0.02

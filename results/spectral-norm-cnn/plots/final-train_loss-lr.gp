@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot final-train_loss-lr.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' final-train_loss-lr.gp (SVG; "pdf" for PDF)
-fig_name = "final-train_loss-lr"
+if (!exists("fig_name")) fig_name = "final-train_loss-lr"
 fig_width = 989
 fig_height = 570
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -51,12 +52,12 @@ series_ps = 1.1
 reference_dt = 2             # the dashed line of runs the x key does not apply to
 
 set label 101 "Final training loss against lr" at screen 0.5, screen 0.9614 center font title_font
-set label 102 "fashion-mnist, 10000 training samples | CNN 16-32 relu | SGD, momentum 0.9, batch 64, 2 epochs | 2 seeds" at screen 0.5, screen 0.9193 center font subtitle_font tc rgb subtitle_color
-set label 103 "points: mean over 2 seeds; bars: min to max. 2 diverged runs left out of the means: norm.type-none_param_norm.type-none_lr-1_seed-1, norm.type-none_param_norm.type-none_lr-1_seed-2" at screen 0.01, screen 0.0175 left font footnote_font tc rgb footnote_color
+set label 102 "fashion-mnist, 10000 training samples | CNN 16-32 relu | SGD, momentum 0.9, batch 64, 2 epochs | 4 seeds" at screen 0.5, screen 0.9193 center font subtitle_font tc rgb subtitle_color
+set label 103 "points: mean over 4 seeds; bars: min to max. 2 diverged runs left out of the means: norm.type-none_param_norm.type-none_lr-1_seed-1, norm.type-none_param_norm.type-none_lr-1_seed-2" at screen 0.01, screen 0.0175 left font footnote_font tc rgb footnote_color
 set multiplot
 unset key
 set ylabel "final training loss (cross-entropy, nats)"
-set yrange [0:2.502529082]
+set yrange [0:2.503140586]
 set logscale x 10
 set xtics ("0.01" 0.01, "0.1" 0.1, "1" 1)
 set xrange [0.00625:1.6]

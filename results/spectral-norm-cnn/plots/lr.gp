@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot lr.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' lr.gp (SVG; "pdf" for PDF)
-fig_name = "lr"
+if (!exists("fig_name")) fig_name = "lr"
 fig_width = 1150
 fig_height = 784
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -55,7 +56,7 @@ threshold_color = "#777777"  # the dashed tolerance threshold
 range_opacity = 0.75         # the bars of the tolerated ranges
 
 set label 101 "Final test error against learning rate" at screen 0.5, screen 0.9719 center font title_font
-set label 102 "fashion-mnist, 10000 training samples | CNN 16-32 relu | SGD, momentum 0.9, batch 64, 2 epochs | 2 seeds" at screen 0.5, screen 0.9413 center font subtitle_font tc rgb subtitle_color
+set label 102 "fashion-mnist, 10000 training samples | CNN 16-32 relu | SGD, momentum 0.9, batch 64, 2 epochs | 4 seeds" at screen 0.5, screen 0.9413 center font subtitle_font tc rgb subtitle_color
 set multiplot
 set lmargin at screen 0.1932
 set rmargin at screen 0.7600
@@ -66,15 +67,15 @@ set xtics ("0.01" 0.01, "0.1" 0.1, "1" 1)
 set xrange [0.00625:1.6]
 set xlabel "learning rate (log scale)"
 set ylabel "final test error (%)"
-set yrange [0:106.2]
+set yrange [0:106.79]
 set key outside right top Left reverse nobox noopaque width 1 spacing 1.2
-set label 103 "points: mean over 2 seeds; bars: min to max. diverged runs: crosses at the top, left out of the means" at screen 0.01, screen 0.0128 left font footnote_font tc rgb footnote_color
-set arrow 1 from graph 0, first 18.9 to graph 1, first 18.9 nohead dt 2 lw 1.5 lc rgb threshold_color back
-set label 1 "threshold 18.9%" at graph 0.99, first 18.9 right offset 0,0.6 front font ",8" tc rgb "#555555"
-set label 2 "diverged" at graph 0.01, first 101.421 left offset 0,1.1 font ",9" tc rgb "#555555"
-set arrow 2 from graph 0, first 96.3765 to graph 1, first 96.3765 nohead lw 0.5 lc rgb "#bbbbbb"
+set label 103 "points: mean over 4 seeds; bars: min to max. diverged runs: crosses at the top, left out of the means" at screen 0.01, screen 0.0128 left font footnote_font tc rgb footnote_color
+set arrow 1 from graph 0, first 18.4 to graph 1, first 18.4 nohead dt 2 lw 1.5 lc rgb threshold_color back
+set label 1 "threshold 18.4%" at graph 0.99, first 18.4 right offset 0,0.6 front font ",8" tc rgb "#555555"
+set label 2 "diverged" at graph 0.01, first 101.984 left offset 0,1.1 font ",9" tc rgb "#555555"
+set arrow 2 from graph 0, first 96.9119 to graph 1, first 96.9119 nohead lw 0.5 lc rgb "#bbbbbb"
 plot "lr.csv" using (column("series") == 0 && column("n") > 0 ? column("lr")*10**(-0.0300) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "none, param_norm.type=none", \
-  "lr.csv" using (column("series") == 0 && column("diverged") > 0 ? column("lr")*10**(-0.0300) : NaN):(101.421) with points pt diverged_pt ps diverged_ps lw diverged_lw lc rgb "#1f77b4" notitle, \
+  "lr.csv" using (column("series") == 0 && column("diverged") > 0 ? column("lr")*10**(-0.0300) : NaN):(101.984) with points pt diverged_pt ps diverged_ps lw diverged_lw lc rgb "#1f77b4" notitle, \
   "lr.csv" using (column("series") == 1 && column("n") > 0 ? column("lr")*10**(-0.0100) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "none, param_norm.type=spectral", \
   "lr.csv" using (column("series") == 2 && column("n") > 0 ? column("lr")*10**(0.0100) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#2ca02c" title "batch, param_norm.type=none", \
   "lr.csv" using (column("series") == 3 && column("n") > 0 ? column("lr")*10**(0.0300) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#d62728" title "batch, param_norm.type=spectral", \
@@ -95,7 +96,7 @@ set ylabel ""
 set yrange [3.6:-0.6]
 set ytics ("none, param_norm.type=none" 0, "none, param_norm.type=spectral" 1, "batch, param_norm.type=none" 2, "batch, param_norm.type=spectral" 3) font ",9"
 set grid xtics noytics
-set label 3 "widest tolerated range: no run diverged and mean test error <= 18.9% (best + 5 points)" at graph 0, graph 1 left offset 0,0.7 font ",9" tc rgb "#555555"
+set label 3 "widest tolerated range: no run diverged and mean test error <= 18.4% (best + 5 points)" at graph 0, graph 1 left offset 0,0.7 font ",9" tc rgb "#555555"
 plot "lr-ranges.csv" using (column("series") == 0 ? sqrt(column("lo")*column("hi")) : NaN):(column("row")):(column("lo_box")):(column("hi_box")):(column("row")-0.3):(column("row")+0.3) with boxxyerror fs solid range_opacity noborder lc rgb "#1f77b4" notitle, \
   "lr-ranges.csv" using (column("series") == 1 ? sqrt(column("lo")*column("hi")) : NaN):(column("row")):(column("lo_box")):(column("hi_box")):(column("row")-0.3):(column("row")+0.3) with boxxyerror fs solid range_opacity noborder lc rgb "#ff7f0e" notitle, \
   "lr-ranges.csv" using (column("series") == 2 ? sqrt(column("lo")*column("hi")) : NaN):(column("row")):(column("lo_box")):(column("hi_box")):(column("row")-0.3):(column("row")+0.3) with boxxyerror fs solid range_opacity noborder lc rgb "#2ca02c" notitle, \

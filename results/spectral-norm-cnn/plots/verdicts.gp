@@ -61,18 +61,18 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "spectral-norm-cnn: 12 claims, 95% intervals" font title_font
 $claims << EOD
-1,1.02262,1.02262,1.02262,1,2,sigma-held-near-1[train.optimizer.lr=0.01] (inconclusive)
-2,1.02662,1.02662,1.02662,1,2,sigma-held-near-1[train.optimizer.lr=0.1] (inconclusive)
-3,1,1,1,1,2,sigma-held-near-1[train.optimizer.lr=1] (inconclusive)
-4,3,0,3,1,2,sigma-held-near-1 (inconclusive)
-5,2,2,2,2,3,sn-best-at-0.1 (described)
-6,2,2,2,2,3,sn-costs-at-0.01 (described)
-7,2,2,2,2,3,sn-good-at-0.1 (described)
+1,1.01634,1.00065,1.03204,1,0,sigma-held-near-1[train.optimizer.lr=0.01] (holds)
+2,1.0134,0.975998,1.0508,1,0,sigma-held-near-1[train.optimizer.lr=0.1] (holds)
+3,1,1,1,1,0,sigma-held-near-1[train.optimizer.lr=1] (holds)
+4,3,3,3,1,0,sigma-held-near-1 (holds)
+5,4,4,4,2,3,sn-best-at-0.1 (described)
+6,4,4,4,2,3,sn-costs-at-0.01 (described)
+7,4,4,4,2,3,sn-good-at-0.1 (described)
 8,1,1,1,1,3,none-lost-a-seed-at-0.1 (described)
-9,2,2,2,2,3,every-variant-at-chance-at-1[model.norm.type=none;model.param_norm.type=none] (described)
-10,2,2,2,2,3,every-variant-at-chance-at-1[model.norm.type=none;model.param_norm.type=spectral] (described)
-11,2,2,2,2,3,every-variant-at-chance-at-1[model.norm.type=batch;model.param_norm.type=none] (described)
-12,2,2,2,2,3,every-variant-at-chance-at-1[model.norm.type=batch;model.param_norm.type=spectral] (described)
+9,4,4,4,2,3,every-variant-at-chance-at-1[model.norm.type=none;model.param_norm.type=none] (described)
+10,4,4,4,2,3,every-variant-at-chance-at-1[model.norm.type=none;model.param_norm.type=spectral] (described)
+11,4,4,4,2,3,every-variant-at-chance-at-1[model.norm.type=batch;model.param_norm.type=none] (described)
+12,4,4,4,2,3,every-variant-at-chance-at-1[model.norm.type=batch;model.param_norm.type=spectral] (described)
 EOD
 $bands << EOD
 1,1,0.1
