@@ -19,6 +19,9 @@ seeds_planned) read as empty, so the page is generated from either:
     count over 30 units of one seed is 1. A claims file over a table
     (results/fold-bn) names its rows, each its own unit.
 """
+import csv
+import json
+import os
 import re
 
 STATS_RULE = ("a threshold comes from the paper's own number (its figure or table, quoted with "
@@ -209,12 +212,37 @@ def registration_kind(r):
     return "unknown"
 
 
-def verdict_text(r, n):
+def seed_cost(root, name):
+    """CPU seconds of one seed of a sweep: its runs' wall time times their
+    threads, over its seeds (from the committed summary.json files); None
+    where the directory is not a sweep"""
+    summary = os.path.join(root, "results", name, "summary.csv")
+    if not os.path.exists(summary):
+        return None
+    total, seeds = 0.0, set()
+    with open(summary, newline="") as f:
+        for row in csv.DictReader(f):
+            try:
+                with open(os.path.join(root, "results", name, "runs", row["run"], "summary.json")) as j:
+                    s = json.load(j)
+            except (OSError, ValueError, KeyError):
+                continue
+            wall, threads = as_float(s.get("wall_s")), as_float(s.get("threads")) or 1
+            if wall:
+                total += wall * threads
+            seeds.add(row.get("seed"))
+    return total / len(seeds) if seeds and total else None
+
+
+def verdict_text(r, n, cost=None):
     v = r["verdict"]
     if v != "inconclusive":
         return v
     seeds = f"{n} seed" + ("s" if n != 1 else "")
     need = as_count(col(r, "seeds_needed")) or as_count(col(r, "seeds_power"))
+    if need and cost and need > n:
+        hours = (need - n) * cost / 3600
+        return f"undecided at {seeds} (needs {need}, about {hours:.2g} CPU-hours more)"
     return f"undecided at {seeds}" + (f" (needs {need})" if need else "")
 
 
@@ -249,7 +277,7 @@ def section_links(results_text, sections, of_section):
     return out
 
 
-def experiment_block(name, rows, link, notes):
+def experiment_block(name, rows, link, notes, cost=None):
     heads, marked = headline_rows(rows)
     experiment = col(rows[0], "experiment") if rows else ""
     lines = [f"### {name}", ""]
@@ -296,7 +324,7 @@ def experiment_block(name, rows, link, notes):
         lines.append("| " + " | ".join([
             f"`{cell(r['claim'])}`", paper, f"`{cell(r['expect'])}`" if r["expect"] else "–",
             cell(short_rule(rule)), str(n), str(power) if power is not None else "–", interval,
-            cell(verdict_text(r, n)), cell(registration(r))]) + " |")
+            cell(verdict_text(r, n, cost)), cell(registration(r))]) + " |")
     if any(near_threshold(r) and not (col(r, "threshold_rule") or rules) for r in heads):
         lines += ["", "† The threshold (for `~`, the nearer edge of its band) lies within the interval's "
                   "half-width of the observed effect, and no rule says where it comes from: a threshold "
@@ -309,7 +337,7 @@ def experiment_block(name, rows, link, notes):
     return lines
 
 
-def render(verdicts, results_text, sections, of_section):
+def render(verdicts, results_text, sections, of_section, root="."):
     """the text of results/claims.md"""
     links = section_links(results_text, sections, of_section)
     heads = []
@@ -327,7 +355,7 @@ def render(verdicts, results_text, sections, of_section):
     notes = {"near": 0}
     body = []
     for name in sorted(verdicts):
-        body += [""] + experiment_block(name, verdicts[name], links.get(name), notes)
+        body += [""] + experiment_block(name, verdicts[name], links.get(name), notes, seed_cost(root, name))
     lines = [
         "<!-- generated from results/*/verdicts.csv by tests/verdict_prose/render.py; do not edit: "
         "python3 tests/verdict_prose/render.py . --write -->",
@@ -345,7 +373,7 @@ def render(verdicts, results_text, sections, of_section):
         "[reproductions.md](reproductions.md), the top [README](../README.md)) counts these claims.",
         "",
         "*n* counts seeds, not units: 3 seeds × 5 normalizers is 3; a claim over several cells has "
-        "its cells' seeds (a claims file over a table, results/fold-bn, counts its rows). *undecided at n seeds (needs m)*: inconclusive, m seeds about what the "
+        "its cells' seeds (a claims file over a table, results/fold-bn, counts its rows). *undecided at n seeds (needs m, about H CPU-hours more)*: inconclusive; H is m − n seeds of the whole sweep at its committed runs' wall time × threads (an upper bound: a claim may need only some of its cells); m seeds about what the "
         "observed spread asks for. A count (\"3 of 3 seeds\") is *described*, never a hold.",
         "",
         "## Summary",

@@ -237,7 +237,7 @@ def main():
         old = open(path).read()
     except FileNotFoundError:
         old = None
-    pages[path] = (old, claims_page.render(verdicts, new, sections, of_section))
+    pages[path] = (old, claims_page.render(verdicts, new, sections, of_section, root))
     for p in problems:
         print(p, file=sys.stderr)
     stale = [p for p, (o, n) in pages.items() if o != n]
