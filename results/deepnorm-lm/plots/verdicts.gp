@@ -5,7 +5,7 @@
 #   gnuplot -e 'fmt="svg"' verdicts.gp (SVG; "pdf" for PDF)
 if (!exists("fig_name")) fig_name = "verdicts"
 fig_width = 1100
-fig_height = 468
+fig_height = 380
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
@@ -59,21 +59,19 @@ inconclusive_rgb = 0x777777
 expect_rgb = 0x2166ac
 verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
-set title "deepnorm-lm: 7 claims, 95% intervals" font title_font
+set title "deepnorm-lm: 5 claims, 95% intervals" font title_font
 $claims << EOD
-1,1,0.478176,1,0.5,2,post-collapses-12 (inconclusive)
-2,0,0,0,5,3,deepnorm-trains (described)
-3,-0.00453792,-0.0170945,0.00801862,0,2,deepnorm-beats-post (inconclusive)
-4,3,3,3,5,3,deepnorm-trains-warmup (described)
-5,-0.469825,-1.00243,0.0627822,0,2,deepnorm-beats-post-warmup (inconclusive)
-6,0.360746,0.22303,0.498462,0,1,deepnorm-vs-pre-no-warmup (does not hold)
-7,0.351543,-0.184808,0.887893,0,2,deepnorm-vs-pre-warmup (inconclusive)
+1,1,0.735352,1,0.5,0,post-collapses (holds)
+2,-0.905648,-0.927517,-0.873387,0,0,deepnorm-fixes-post (holds)
+3,-0.399445,-0.520045,-0.337129,0,0,deepnorm-beats-pre (holds)
+4,11,11,11,12,3,pre-trains (described)
+5,12,12,12,12,3,deepnorm-trains (described)
 EOD
 $bands << EOD
-2,5,0
-4,5,0
+4,12,0
+5,12,0
 EOD
-set yrange [0.5:7.5] reverse
+set yrange [0.5:5.5] reverse
 set offsets graph 0.05, graph 0.05, 0, 0
 set xlabel "effect (a - b, a / b, a's value or rate, as each claim says)"
 set key bottom right
