@@ -61,8 +61,8 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "gn-ws-cnn: 3 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.009,-0.0825238,0.0645238,0,2,gn-ws-at-2-matches-bn-at-32 (inconclusive)
-2,0.00166667,-0.0232161,0.0265494,0,2,ws-brings-gn-level-at-32 (inconclusive)
+1,-0.00833333,-0.0334994,0.0168327,0,2,gn-ws-at-2-matches-bn-at-32 (inconclusive)
+2,0.003,-0.00794637,0.0139464,0,0,ws-brings-gn-level-at-32 (holds)
 3,2,2,2,3,3,gn-ws-below-bn-at-2 (described)
 EOD
 $bands << EOD

@@ -61,12 +61,12 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "group-count: 7 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.00533333,-0.014981,0.00431438,0,0,insensitive-to-g[model.norm.groups=2] (holds)
-2,-0.00733333,-0.0177499,0.00308327,0,0,insensitive-to-g[model.norm.groups=4] (holds)
-3,-0.000833333,-0.00482603,0.00315936,0,0,insensitive-to-g[model.norm.groups=16] (holds)
-4,0.001,-0.00347834,0.00547834,0,0,insensitive-to-g[model.norm.groups=32] (holds)
-5,4,4,4,0,2,insensitive-to-g (inconclusive)
-6,-0.003,-0.00957241,0.00357241,0.003,2,layer-worse (inconclusive)
+1,0.0013,-0.0105333,0.0131333,0,0,insensitive-to-g[model.norm.groups=2] (holds)
+2,-0.0019,-0.0119048,0.00810484,0,0,insensitive-to-g[model.norm.groups=4] (holds)
+3,0.0046,-0.00602149,0.0152215,0,0,insensitive-to-g[model.norm.groups=16] (holds)
+4,0.0015,-0.00385861,0.00685861,0,0,insensitive-to-g[model.norm.groups=32] (holds)
+5,4,4,4,0,0,insensitive-to-g (holds)
+6,0.0036,-0.00826423,0.0154642,0.003,2,layer-worse (inconclusive)
 7,-0.0095,-0.0262103,0.00721033,0.0185,2,instance-worse (inconclusive)
 EOD
 $bands << EOD
