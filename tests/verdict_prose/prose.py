@@ -196,7 +196,46 @@ def check(root):
     return problems
 
 
+def self_test():
+    """the checker on sentences whose findings are known: it can fail"""
+    def row(sweep, claim, verdict, n="3", agree="3"):
+        return {"_sweep": sweep, "claim": claim, "verdict": verdict, "n": n, "agree": agree}
+    rows = {}
+    for r in (row("mlp", "gap", "holds"), row("cnn", "gap", "does not hold", agree="1"),
+              row("mlp", "flat", "inconclusive", agree="2"), row("mlp", "flat[lr=1]", "inconclusive", agree="2"),
+              row("mlp", "count-best", "described")):
+        rows.setdefault(r["claim"], []).append(r)
+        rows.setdefault(r["_sweep"] + "/" + r["claim"], []).append(r)
+    cases = [
+        ("The gap is reproduced.", "cites no claim"),
+        ("The gap holds (`mlp/gap`).", None),
+        ("The gap holds (`cnn/gap`).", "is does not hold"),
+        ("The gap holds (`gap`).", "different verdicts"),
+        ("Flatness does not hold (`flat`).", "is inconclusive"),
+        ("Flatness is undecided at 3 seeds (`flat`).", None),
+        ("Flat in every seed (`flat`).", "every seed"),
+        ("Flat in 2 of 3 seeds (`flat[lr=1]`), undecided at 3 seeds.", None),
+        ("A count (`count-best`).", None),
+        ("`mlp/gap` holds; `cnn/gap` does not hold.", None),
+        ("`cnn/gap` does not hold.", None),
+        ("`mlp/gap` holds and so does the band.", None),
+        ("| a | yes | `cnn/gap` |", "is does not hold"),
+        ("The lock holds.", "cites no claim"),
+    ]
+    failures = 0
+    for sentence, want in cases:
+        got = check_unit("t.md", 1, sentence, rows)
+        ok = (not got) if want is None else any(want in g for g in got)
+        if not ok:
+            failures += 1
+            print("self-test: %r gave %s, want %s" % (sentence, got or "nothing", want or "nothing"))
+    return failures
+
+
 def main():
+    # the checker is checked first: a sentence of each kind, right and wrong
+    if self_test():
+        return 1
     root = sys.argv[1] if len(sys.argv) > 1 else "."
     problems = check(root)
     for p in problems:
