@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot curves.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' curves.gp (SVG; "pdf" for PDF)
-fig_name = "curves"
+if (!exists("fig_name")) fig_name = "curves"
 fig_width = 1300
 fig_height = 1875
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -52,8 +53,8 @@ run_test_color = "#d62728"   #   and its test metric
 run_point_size = 0.6
 
 set label 101 "Training loss and test error against step" at screen 0.5, screen 0.9883 center font title_font
-set label 102 "fashion-mnist, 6000 training samples | CNN 32-64 relu | SGD lr 0.02, momentum 0.9, batch 64, 2 epochs | 3 seeds" at screen 0.5, screen 0.9755 center font subtitle_font tc rgb subtitle_color
-set label 103 "lines: mean over 3 seeds; bands: min to max" at screen 0.01, screen 0.0053 left font footnote_font tc rgb footnote_color
+set label 102 "fashion-mnist, 6000 training samples | CNN 32-64 relu | SGD lr 0.02, momentum 0.9, batch 64, 2 epochs | 7 seeds" at screen 0.5, screen 0.9755 center font subtitle_font tc rgb subtitle_color
+set label 103 "lines: mean over 7 seeds; bands: min to max" at screen 0.01, screen 0.0053 left font footnote_font tc rgb footnote_color
 set xlabel "step (optimizer updates)"
 set multiplot
 set xtics ("0" 0, "50" 50, "100" 100, "150" 150, "200" 200)
@@ -65,7 +66,7 @@ set tmargin at screen 0.9435
 set title "none: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:5.15742]
+set yrange [0:7.36974]
 unset key
 plot "curves.csv" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "precision=fp32", \
@@ -82,7 +83,7 @@ set tmargin at screen 0.9435
 set title "none: test error"
 set ylabel "test error (%)"
 unset logscale y
-set yrange [0:98.6475]
+set yrange [0:100]
 unset key
 plot "curves.csv" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "precision=fp32", \
@@ -97,7 +98,7 @@ set tmargin at screen 0.7521
 set title "batch: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:5.15742]
+set yrange [0:7.36974]
 unset key
 plot "curves.csv" using (column("variant") == 3 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 3 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "precision=fp32", \
@@ -112,7 +113,7 @@ set tmargin at screen 0.7521
 set title "batch: test error"
 set ylabel "test error (%)"
 unset logscale y
-set yrange [0:98.6475]
+set yrange [0:100]
 unset key
 plot "curves.csv" using (column("variant") == 3 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 3 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "precision=fp32", \
@@ -127,7 +128,7 @@ set tmargin at screen 0.5607
 set title "layer: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:5.15742]
+set yrange [0:7.36974]
 unset key
 plot "curves.csv" using (column("variant") == 6 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 6 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "precision=fp32", \
@@ -142,7 +143,7 @@ set tmargin at screen 0.5607
 set title "layer: test error"
 set ylabel "test error (%)"
 unset logscale y
-set yrange [0:98.6475]
+set yrange [0:100]
 unset key
 plot "curves.csv" using (column("variant") == 6 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 6 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "precision=fp32", \
@@ -157,7 +158,7 @@ set tmargin at screen 0.3694
 set title "group: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:5.15742]
+set yrange [0:7.36974]
 unset key
 plot "curves.csv" using (column("variant") == 9 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 9 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "precision=fp32", \
@@ -172,7 +173,7 @@ set tmargin at screen 0.3694
 set title "group: test error"
 set ylabel "test error (%)"
 unset logscale y
-set yrange [0:98.6475]
+set yrange [0:100]
 unset key
 plot "curves.csv" using (column("variant") == 9 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 9 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "precision=fp32", \
@@ -187,7 +188,7 @@ set tmargin at screen 0.1780
 set title "rms: training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:5.15742]
+set yrange [0:7.36974]
 unset key
 plot "curves.csv" using (column("variant") == 12 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 12 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "precision=fp32", \
@@ -202,7 +203,7 @@ set tmargin at screen 0.1780
 set title "rms: test error"
 set ylabel "test error (%)"
 unset logscale y
-set yrange [0:98.6475]
+set yrange [0:100]
 unset key
 plot "curves.csv" using (column("variant") == 12 && column("panel") == 1 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 12 && column("panel") == 1 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "precision=fp32", \

@@ -52,12 +52,12 @@ series_ps = 1.1
 reference_dt = 2             # the dashed line of runs the x key does not apply to
 
 set label 101 "Final test error against reduce" at screen 0.5, screen 0.9614 center font title_font
-set label 102 "fashion-mnist, 4000 training samples | CNN 32-64 relu, custom norm before act\nSGD lr 0.02 at batch 32, linear in the batch, momentum 0.9, 2 epochs | 3 seeds" at screen 0.5, screen 0.9053 center font subtitle_font tc rgb subtitle_color
-set label 103 "points: mean over 3 seeds; bars: min to max" at screen 0.01, screen 0.0175 left font footnote_font tc rgb footnote_color
+set label 102 "fashion-mnist, 4000 training samples | CNN 32-64 relu, custom norm before act\nSGD lr 0.02 at batch 32, linear in the batch, momentum 0.9, 2 epochs | 6 seeds" at screen 0.5, screen 0.9053 center font subtitle_font tc rgb subtitle_color
+set label 103 "points: mean over 6 seeds; bars: min to max" at screen 0.01, screen 0.0175 left font footnote_font tc rgb footnote_color
 set multiplot
 unset key
 set ylabel "final test error (%)"
-set yrange [0:23.6]
+set yrange [0:23.64]
 unset logscale x
 set xrange [-0.5:2.5]
 set xtics ("[batch, spatial]" 0, "[channels, spatial]" 1, "[spatial]" 2)

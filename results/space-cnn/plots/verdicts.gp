@@ -61,10 +61,10 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "space-cnn: 4 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.00133333,-0.0540494,0.0513827,0.0555,2,batch-reduction-degrades-2-vs-32 (inconclusive)
-2,-0.044,-0.0846671,-0.00333291,0,2,per-sample-reductions-batch-independent[model.norm.reduce=[channels; spatial]] (inconclusive)
-3,-0.00666667,-0.0649425,0.0516092,0,2,per-sample-reductions-batch-independent[model.norm.reduce=[spatial]] (inconclusive)
-4,1,0,2,0,2,per-sample-reductions-batch-independent (inconclusive)
+1,-0.0105,-0.0334416,0.0124416,0.0555,1,batch-reduction-degrades-2-vs-32 (does not hold)
+2,-0.0408333,-0.0564754,-0.0251912,0,1,per-sample-reductions-batch-independent[model.norm.reduce=[channels; spatial]] (does not hold)
+3,-0.00883333,-0.0274106,0.00974395,0,2,per-sample-reductions-batch-independent[model.norm.reduce=[spatial]] (inconclusive)
+4,1,0,1,0,1,per-sample-reductions-batch-independent (does not hold)
 EOD
 $bands << EOD
 2,0,0.02
