@@ -45,7 +45,7 @@ EVERY_SEED = re.compile(r"\bevery seed\b", re.I)
 K_OF_N = re.compile(r"\b(\d+) of (\d+) seeds\b", re.I)
 # `claim`, `claim[key=value]`, or `sweep/claim` where claims of several
 # sweeps share the id (results/NAME or results/GROUP/NAME's NAME)
-CITE = re.compile(r"`((?:[a-z0-9][a-z0-9_.-]*/)?[a-zA-Z0-9][a-zA-Z0-9_.-]*(?:\[[^\]`]+\])?)`")
+CITE = re.compile(r"`((?:[a-z0-9][a-z0-9_.-]*/)?[a-zA-Z0-9][a-zA-Z0-9_.-]*(?:\[(?:[^\[\]`]|\[[^\[\]`]*\])+\])?)`")
 
 
 def read_verdicts(root):
@@ -216,6 +216,7 @@ def self_test():
         ("Flat in every seed (`flat`).", "every seed"),
         ("Flat in 2 of 3 seeds (`flat[lr=1]`), undecided at 3 seeds.", None),
         ("A count (`count-best`).", None),
+        ("Undecided at 3 seeds (`flat[lr=[1, 2]]`).", "cites no claim"),
         ("`mlp/gap` holds; `cnn/gap` does not hold.", None),
         ("`cnn/gap` does not hold.", None),
         ("`mlp/gap` holds and so does the band.", None),

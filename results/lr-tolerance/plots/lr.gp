@@ -56,7 +56,7 @@ threshold_color = "#777777"  # the dashed tolerance threshold
 range_opacity = 0.75         # the bars of the tolerated ranges
 
 set label 101 "Final test error against learning rate" at screen 0.5, screen 0.9719 center font title_font
-set label 102 "fashion-mnist, 10000 training samples | MLP 256-256-256-256-256-256 relu\nSGD, momentum 0.9, batch 64, 2 epochs | 3 seeds" at screen 0.5, screen 0.9311 center font subtitle_font tc rgb subtitle_color
+set label 102 "fashion-mnist, 10000 training samples | MLP 256-256-256-256-256-256 relu\nSGD, momentum 0.9, batch 64, 2 epochs | 14 seeds" at screen 0.5, screen 0.9311 center font subtitle_font tc rgb subtitle_color
 set multiplot
 set lmargin at screen 0.0900
 set rmargin at screen 0.7600
@@ -67,21 +67,21 @@ set xtics ("0.001" 0.001, "0.003" 0.003, "0.01" 0.01, "0.03" 0.03, "0.1" 0.1, "0
 set xrange [0.000625:16]
 set xlabel "learning rate (log scale)"
 set ylabel "final test error (%)"
-set yrange [0:106.554]
+set yrange [0:106.908]
 set key outside right top Left reverse nobox noopaque width 1 spacing 1.2
-set label 103 "points: mean over 3 seeds; bars: min to max. diverged runs: crosses at the top, left out of the means" at screen 0.01, screen 0.0128 left font footnote_font tc rgb footnote_color
-set arrow 1 from graph 0, first 21.1 to graph 1, first 21.1 nohead dt 2 lw 1.5 lc rgb threshold_color back
-set label 1 "threshold 21.1%" at graph 0.99, first 21.1 right offset 0,0.6 front font ",8" tc rgb "#555555"
-set label 2 "diverged" at graph 0.01, first 101.759 left offset 0,1.1 font ",9" tc rgb "#555555"
-set arrow 2 from graph 0, first 96.6978 to graph 1, first 96.6978 nohead lw 0.5 lc rgb "#bbbbbb"
+set label 103 "points: mean over 14 seeds; bars: min to max. diverged runs: crosses at the top, left out of the means" at screen 0.01, screen 0.0128 left font footnote_font tc rgb footnote_color
+set arrow 1 from graph 0, first 21.3214 to graph 1, first 21.3214 nohead dt 2 lw 1.5 lc rgb threshold_color back
+set label 1 "threshold 21.3%" at graph 0.99, first 21.3214 right offset 0,0.6 front font ",8" tc rgb "#555555"
+set label 2 "diverged" at graph 0.01, first 102.097 left offset 0,1.1 font ",9" tc rgb "#555555"
+set arrow 2 from graph 0, first 97.019 to graph 1, first 97.019 nohead lw 0.5 lc rgb "#bbbbbb"
 plot "lr.csv" using (column("series") == 0 && column("n") > 0 ? column("lr")*10**(-0.0300) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#7f7f7f" title "none", \
-  "lr.csv" using (column("series") == 0 && column("diverged") > 0 ? column("lr")*10**(-0.0300) : NaN):(101.759) with points pt diverged_pt ps diverged_ps lw diverged_lw lc rgb "#7f7f7f" notitle, \
+  "lr.csv" using (column("series") == 0 && column("diverged") > 0 ? column("lr")*10**(-0.0300) : NaN):(102.097) with points pt diverged_pt ps diverged_ps lw diverged_lw lc rgb "#7f7f7f" notitle, \
   "lr.csv" using (column("series") == 1 && column("n") > 0 ? column("lr")*10**(-0.0100) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#1f77b4" title "batch", \
-  "lr.csv" using (column("series") == 1 && column("diverged") > 0 ? column("lr")*10**(-0.0100) : NaN):(101.759) with points pt diverged_pt ps diverged_ps lw diverged_lw lc rgb "#1f77b4" notitle, \
+  "lr.csv" using (column("series") == 1 && column("diverged") > 0 ? column("lr")*10**(-0.0100) : NaN):(102.097) with points pt diverged_pt ps diverged_ps lw diverged_lw lc rgb "#1f77b4" notitle, \
   "lr.csv" using (column("series") == 2 && column("n") > 0 ? column("lr")*10**(0.0100) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#2ca02c" title "layer", \
-  "lr.csv" using (column("series") == 2 && column("diverged") > 0 ? column("lr")*10**(0.0100) : NaN):(101.759) with points pt diverged_pt ps diverged_ps lw diverged_lw lc rgb "#2ca02c" notitle, \
+  "lr.csv" using (column("series") == 2 && column("diverged") > 0 ? column("lr")*10**(0.0100) : NaN):(102.097) with points pt diverged_pt ps diverged_ps lw diverged_lw lc rgb "#2ca02c" notitle, \
   "lr.csv" using (column("series") == 3 && column("n") > 0 ? column("lr")*10**(0.0300) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw pt series_pt ps series_ps lc rgb "#ff7f0e" title "group", \
-  "lr.csv" using (column("series") == 3 && column("diverged") > 0 ? column("lr")*10**(0.0300) : NaN):(101.759) with points pt diverged_pt ps diverged_ps lw diverged_lw lc rgb "#ff7f0e" notitle, \
+  "lr.csv" using (column("series") == 3 && column("diverged") > 0 ? column("lr")*10**(0.0300) : NaN):(102.097) with points pt diverged_pt ps diverged_ps lw diverged_lw lc rgb "#ff7f0e" notitle, \
   NaN with points pt diverged_pt ps diverged_ps lw diverged_lw lc rgb diverged_key_color title "diverged (any seed)"
 unset label 101
 unset label 102
@@ -99,7 +99,7 @@ set ylabel ""
 set yrange [3.6:-0.6]
 set ytics ("none" 0, "batch" 1, "layer" 2, "group" 3) font ",9"
 set grid xtics noytics
-set label 3 "widest tolerated range: no run diverged and mean test error <= 21.1% (best + 5 points)" at graph 0, graph 1 left offset 0,0.7 font ",9" tc rgb "#555555"
+set label 3 "widest tolerated range: no run diverged and mean test error <= 21.3% (best + 5 points)" at graph 0, graph 1 left offset 0,0.7 font ",9" tc rgb "#555555"
 plot "lr-ranges.csv" using (column("series") == 0 ? sqrt(column("lo")*column("hi")) : NaN):(column("row")):(column("lo_box")):(column("hi_box")):(column("row")-0.3):(column("row")+0.3) with boxxyerror fs solid range_opacity noborder lc rgb "#7f7f7f" notitle, \
   "lr-ranges.csv" using (column("series") == 1 ? sqrt(column("lo")*column("hi")) : NaN):(column("row")):(column("lo_box")):(column("hi_box")):(column("row")-0.3):(column("row")+0.3) with boxxyerror fs solid range_opacity noborder lc rgb "#1f77b4" notitle, \
   "lr-ranges.csv" using (column("series") == 2 ? sqrt(column("lo")*column("hi")) : NaN):(column("row")):(column("lo_box")):(column("hi_box")):(column("row")-0.3):(column("row")+0.3) with boxxyerror fs solid range_opacity noborder lc rgb "#2ca02c" notitle, \

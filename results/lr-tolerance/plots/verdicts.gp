@@ -61,13 +61,13 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "lr-tolerance: 7 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.666667,0.0942993,0.991596,0.5,2,none-diverges-from-0.1[train.optimizer.lr=0.1] (inconclusive)
-2,1,0.292402,1,0.5,2,none-diverges-from-0.1[train.optimizer.lr=0.3] (inconclusive)
-3,1,0.292402,1,0.5,2,none-diverges-from-0.1[train.optimizer.lr=1] (inconclusive)
-4,1,0.292402,1,0.5,2,none-diverges-from-0.1[train.optimizer.lr=3] (inconclusive)
-5,1,0.292402,1,0.5,2,none-diverges-from-0.1[train.optimizer.lr=10] (inconclusive)
-6,5,0,5,0.5,2,none-diverges-from-0.1 (inconclusive)
-7,0.031,-0.00650966,0.0685097,-0.003,2,bn-tolerates-0.3 (inconclusive)
+1,0.428571,0.176611,0.711391,0.5,2,none-diverges-from-0.1[train.optimizer.lr=0.1] (inconclusive)
+2,1,0.768364,1,0.5,0,none-diverges-from-0.1[train.optimizer.lr=0.3] (holds)
+3,1,0.768364,1,0.5,0,none-diverges-from-0.1[train.optimizer.lr=1] (holds)
+4,1,0.768364,1,0.5,0,none-diverges-from-0.1[train.optimizer.lr=3] (holds)
+5,1,0.768364,1,0.5,0,none-diverges-from-0.1[train.optimizer.lr=10] (holds)
+6,4,4,5,0.5,2,none-diverges-from-0.1 (inconclusive)
+7,0.0266786,0.0148748,0.0371203,-0.003,2,bn-tolerates-0.3 (inconclusive)
 EOD
 $bands << EOD
 7,-0.003,0.02
