@@ -61,9 +61,9 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "renorm-ghost-mlp: 4 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.0645,-0.168218,0.0392183,-0.0115,2,renorm-better-at-2 (inconclusive)
-2,-0.00416667,-0.0245885,0.0162552,-0.0115,2,renorm-better-at-4 (inconclusive)
-3,0.175,0.132715,0.217285,0.009,0,renorm-short-of-gn-at-2 (holds)
+1,-0.0923,-0.109728,-0.0726816,-0.0115,0,renorm-better-at-2 (holds)
+2,-0.0081,-0.0138042,-0.00227467,-0.0115,2,renorm-better-at-4 (inconclusive)
+3,0.1693,0.151136,0.185993,0.009,0,renorm-short-of-gn-at-2 (holds)
 4,0,0,0,0,3,ghost-2-is-bn-at-2 (described)
 EOD
 $bands << EOD
