@@ -1163,6 +1163,25 @@ START_TEST(test_reproduce)
     free(out);
     free(csv);
     free(summary);
+    /* the seeds power asks for: reproduce runs them; verdict warns where a sweep has fewer */
+    tu_tmp_write("powered.yaml", "name: powered\nbase: base.yaml\npower: {seeds: 4, from: \"a pilot\"}\ngrid:\n"
+                                 "  model.norm.type: [none, batch]\n  seed: [1]\n"
+                                 "claims:\n  - {id: any, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
+                                 "     b: {model.norm.type: none}, expect: a ~ b within 1}\n");
+    ck_assert_int_eq(tu_normlab("reproduce powered.yaml --out pw -j 2 --no-registration"), 0);
+    out = tu_normlab_output();
+    summary = tu_tmp_read("pw/summary.csv");
+    ck_assert_msg(strstr(out, "4 seeds, as powered.yaml's power: records") && strstr(summary, "type-batch_seed-4") &&
+                  !strstr(out, "warning: power asks"), "%s\n%s", out, summary);
+    free(out);
+    free(summary);
+    tu_tmp_write("more.yaml", "name: more\npower: {seeds: 6, from: \"a pilot\"}\n"
+                              "claims:\n  - {id: any, paper: p, metric: final_test_error, a: {model.norm.type: batch},\n"
+                              "     b: {model.norm.type: none}, expect: a ~ b within 1}\n");
+    ck_assert_int_eq(tu_normlab("verdict pw --experiment more.yaml --out pw-more --no-registration"), 0);
+    out = tu_normlab_output();
+    ck_assert_msg(strstr(out, "warning: power asks for 6 seeds (power.seeds); the runs have at most 4"), "%s", out);
+    free(out);
     tu_tmp_write("noseed.yaml", "base: base.yaml\ngrid: {model.norm.type: [none]}\n");
     ck_assert_int_eq(tu_normlab("reproduce noseed.yaml --seeds 2 --out ns"), 2);
     out = tu_normlab_output();
