@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot curves.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' curves.gp (SVG; "pdf" for PDF)
-fig_name = "curves"
+if (!exists("fig_name")) fig_name = "curves"
 fig_width = 1300
 fig_height = 495
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -52,8 +53,8 @@ run_test_color = "#d62728"   #   and its test metric
 run_point_size = 0.6
 
 set label 101 "Training loss and test error against step" at screen 0.5, screen 0.9556 center font title_font
-set label 102 "fashion-mnist, 10000 training samples | MLP 128-128-128 relu, batch norm before act\nSGD, momentum 0, wd 0.01, batch 64, 10000 steps | 2 seeds" at screen 0.5, screen 0.8909 center font subtitle_font tc rgb subtitle_color
-set label 103 "lines: mean over 2 seeds; bands: min to max" at screen 0.01, screen 0.0202 left font footnote_font tc rgb footnote_color
+set label 102 "fashion-mnist, 10000 training samples | MLP 128-128-128 relu, batch norm before act\nSGD, momentum 0, wd 0.01, batch 64, 10000 steps | 7 seeds" at screen 0.5, screen 0.8909 center font subtitle_font tc rgb subtitle_color
+set label 103 "lines: mean over 7 seeds; bands: min to max" at screen 0.01, screen 0.0202 left font footnote_font tc rgb footnote_color
 set xlabel "step (optimizer updates)"
 set multiplot
 set xtics ("0" 0, "2k" 2000, "4k" 4000, "6k" 6000, "8k" 8000, "10k" 10000)

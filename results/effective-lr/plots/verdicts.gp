@@ -61,18 +61,18 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "effective-lr: 12 claims, 95% intervals" font title_font
 $claims << EOD
-1,0.935071,0.935071,0.935071,1,2,fc1-at-equilibrium[train.optimizer.lr=0.05] (inconclusive)
-2,0.955579,0.955579,0.955579,1,2,fc1-at-equilibrium[train.optimizer.lr=0.2] (inconclusive)
-3,0.975584,0.975584,0.975584,1,2,fc1-at-equilibrium[train.optimizer.lr=0.8] (inconclusive)
-4,3,0,3,1,2,fc1-at-equilibrium (inconclusive)
-5,0.952273,0.952273,0.952273,1,2,fc2-at-equilibrium[train.optimizer.lr=0.05] (inconclusive)
-6,0.985469,0.985469,0.985469,1,2,fc2-at-equilibrium[train.optimizer.lr=0.2] (inconclusive)
-7,0.926543,0.926543,0.926543,1,2,fc2-at-equilibrium[train.optimizer.lr=0.8] (inconclusive)
-8,3,0,3,1,2,fc2-at-equilibrium (inconclusive)
-9,0.749099,0.749099,0.749099,1,2,fc3-at-equilibrium[train.optimizer.lr=0.05] (inconclusive)
-10,0.936283,0.936283,0.936283,1,2,fc3-at-equilibrium[train.optimizer.lr=0.2] (inconclusive)
-11,0.941506,0.941506,0.941506,1,2,fc3-at-equilibrium[train.optimizer.lr=0.8] (inconclusive)
-12,2,0,3,1,2,fc3-at-equilibrium (inconclusive)
+1,0.964942,0.929292,1.00059,1,0,fc1-at-equilibrium[train.optimizer.lr=0.05] (holds)
+2,0.97249,0.94792,0.99706,1,0,fc1-at-equilibrium[train.optimizer.lr=0.2] (holds)
+3,0.96923,0.917703,1.02076,1,0,fc1-at-equilibrium[train.optimizer.lr=0.8] (holds)
+4,3,3,3,1,0,fc1-at-equilibrium (holds)
+5,0.962365,0.931919,0.992811,1,0,fc2-at-equilibrium[train.optimizer.lr=0.05] (holds)
+6,0.976258,0.950346,1.00217,1,0,fc2-at-equilibrium[train.optimizer.lr=0.2] (holds)
+7,0.946923,0.910378,0.983468,1,0,fc2-at-equilibrium[train.optimizer.lr=0.8] (holds)
+8,3,3,3,1,0,fc2-at-equilibrium (holds)
+9,0.764347,0.729931,0.798763,1,1,fc3-at-equilibrium[train.optimizer.lr=0.05] (does not hold)
+10,0.943221,0.893196,0.993245,1,2,fc3-at-equilibrium[train.optimizer.lr=0.2] (inconclusive)
+11,0.95929,0.923687,0.994893,1,0,fc3-at-equilibrium[train.optimizer.lr=0.8] (holds)
+12,2,1,2,1,1,fc3-at-equilibrium (does not hold)
 EOD
 $bands << EOD
 1,1,0.1

@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot weight_stats-weight_norm.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' weight_stats-weight_norm.gp (SVG; "pdf" for PDF)
-fig_name = "weight_stats-weight_norm"
+if (!exists("fig_name")) fig_name = "weight_stats-weight_norm"
 fig_width = 1540
 fig_height = 980
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -52,15 +53,15 @@ reference_dt = 2              # effective_lr's sqrt(2 lr wd) line per variant
 reference_color = "#808080"   # ... its colour when the lines are layers
 
 set label 101 "Weight norm per layer over training" at screen 0.5, screen 0.9776 center font title_font
-set label 102 "fashion-mnist, 10000 training samples | MLP 128-128-128 relu, batch norm before act\nSGD, momentum 0, wd 0.01, batch 64, 10000 steps | 2 seeds" at screen 0.5, screen 0.9449 center font subtitle_font tc rgb subtitle_color
-set label 103 "lines: mean over 2 seeds (min and max in weight_stats-weight_norm.csv)" at screen 0.01, screen 0.0102 left font footnote_font tc rgb footnote_color
+set label 102 "fashion-mnist, 10000 training samples | MLP 128-128-128 relu, batch norm before act\nSGD, momentum 0, wd 0.01, batch 64, 10000 steps | 7 seeds" at screen 0.5, screen 0.9449 center font subtitle_font tc rgb subtitle_color
+set label 103 "lines: mean over 7 seeds (min and max in weight_stats-weight_norm.csv)" at screen 0.01, screen 0.0102 left font footnote_font tc rgb footnote_color
 set multiplot
 set xlabel "step (optimizer updates)"
 set ylabel "||w|| (L2, before the step)"
 set xtics ("0" 0, "2k" 2000, "4k" 4000, "6k" 6000, "8k" 8000)
 set xrange [0:9900]
 set logscale y
-set yrange [1.11597:20.1207]
+set yrange [1.11597:20.1311]
 set lmargin at screen 0.0700
 set rmargin at screen 0.3724
 set bmargin at screen 0.5398

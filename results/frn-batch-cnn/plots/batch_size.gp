@@ -50,8 +50,8 @@ series_pt = 7
 series_ps = 1.1
 
 set label 101 "Final test error against batch size" at screen 0.5, screen 0.9676 center font title_font
-set label 102 "fashion-mnist, 10000 training samples | CNN 32-64 relu before act\nSGD lr 0.02 at batch 32, linear in the batch, momentum 0.9, 3 epochs | 3 seeds" at screen 0.5, screen 0.9206 center font subtitle_font tc rgb subtitle_color
-set label 103 "points: mean over 3 seeds; bars: min to max" at screen 0.01, screen 0.0147 left font footnote_font tc rgb footnote_color
+set label 102 "fashion-mnist, 10000 training samples | CNN 32-64 relu before act\nSGD lr 0.02 at batch 32, linear in the batch, momentum 0.9, 3 epochs | 6 seeds" at screen 0.5, screen 0.9206 center font subtitle_font tc rgb subtitle_color
+set label 103 "points: mean over 6 seeds; bars: min to max" at screen 0.01, screen 0.0147 left font footnote_font tc rgb footnote_color
 set lmargin at screen 0.0800
 set rmargin at screen 0.8000
 set bmargin at screen 0.1324

@@ -55,7 +55,7 @@ run_color = "#1f77b4"        # a single run's two curves against step
 run_point_size = 0.7
 
 set label 101 "Batch norm: test accuracy in eval mode (running statistics) vs train mode (batch statistics)" at screen 0.5, screen 0.9676 center font title_font
-set label 102 "fashion-mnist, 10000 training samples | CNN 32-64 relu before act\nSGD lr 0.02 at batch 32, linear in the batch, momentum 0.9, 3 epochs | 3 seeds" at screen 0.5, screen 0.9206 center font subtitle_font tc rgb subtitle_color
+set label 102 "fashion-mnist, 10000 training samples | CNN 32-64 relu before act\nSGD lr 0.02 at batch 32, linear in the batch, momentum 0.9, 3 epochs | 6 seeds" at screen 0.5, screen 0.9206 center font subtitle_font tc rgb subtitle_color
 set lmargin at screen 0.0800
 set rmargin at screen 0.7000
 set bmargin at screen 0.1324
@@ -66,7 +66,7 @@ set xrange [1.37931:46.4]
 set xlabel "batch size (samples per step, log2 scale)"
 set ylabel "final test accuracy (%)"
 set key outside right top Left reverse nobox noopaque width 1 spacing 1.2
-set label 103 "points: mean over 3 seeds; bars: min to max. train mode normalizes each test batch with its own statistics" at screen 0.01, screen 0.0147 left font footnote_font tc rgb footnote_color
+set label 103 "points: mean over 6 seeds; bars: min to max. train mode normalizes each test batch with its own statistics" at screen 0.01, screen 0.0147 left font footnote_font tc rgb footnote_color
 plot "train_eval_gap.csv" using (column("series") == 0 && strcol("mode") eq "eval" ? column("batch_size")*2**(-0.0150) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw dt eval_dt pt eval_pt ps series_ps lc rgb "#1f77b4" title "eval mode (running statistics)", \
   "train_eval_gap.csv" using (column("series") == 0 && strcol("mode") eq "train" ? column("batch_size")*2**(0.0150) : NaN):(column("mean")):(column("min")):(column("max")) with yerrorlines lw series_lw dt train_dt pt train_pt ps series_ps lc rgb "#1f77b4" title "train mode (batch statistics)"
 unset output

@@ -61,9 +61,9 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "frn-batch-cnn: 3 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.012,-0.0221668,-0.00183323,0,2,frn-batch-independent (inconclusive)
-2,-0.0196667,-0.0406107,0.00127733,0.0035,2,frn-beats-bn-at-32 (inconclusive)
-3,-0.00783333,-0.0235608,0.00789409,0.005,2,frn-beats-gn-at-2 (inconclusive)
+1,-0.0103333,-0.0203809,-0.000285752,0,2,frn-batch-independent (inconclusive)
+2,-0.0128333,-0.0247233,-0.000943331,0.0035,2,frn-beats-bn-at-32 (inconclusive)
+3,-0.00325,-0.0112336,0.00473365,0.005,2,frn-beats-gn-at-2 (inconclusive)
 EOD
 $bands << EOD
 1,0,0.02
