@@ -3,14 +3,15 @@
 # the results; reads the CSV files it names by column name.
 # Render from this directory: gnuplot curves.gp (PNG), or
 #   gnuplot -e 'fmt="svg"' curves.gp (SVG; "pdf" for PDF)
-fig_name = "curves"
+if (!exists("fig_name")) fig_name = "curves"
 fig_width = 1580
 fig_height = 495
 
 # The look every figure of normlab plot shares: output format and size,
 # fonts, border, grid, legend and bands. normlab copies this file into each
 # script it writes (plots/NAME.gp), after the lines that set
-#   fig_name    the file name without extension ("curves")
+#   fig_name    the file name without extension ("curves"; normlab plot
+#               gives a temporary one and renames the picture when whole)
 #   fig_width, fig_height    the figure's size in pixels (PNG) or points (PDF)
 # Restyle: normlab plot --write-templates DIR, edit DIR/style.gp, then
 # normlab plot RESULTS --templates DIR. Series colours are normlab's (one
@@ -52,8 +53,8 @@ run_test_color = "#d62728"   #   and its test metric
 run_point_size = 0.6
 
 set label 101 "Training loss and test error against step" at screen 0.5, screen 0.9556 center font title_font
-set label 102 "fashion-mnist, 20000 training samples | CNN 16-32 relu\nSGD lr 0.05, momentum 0.9, wd 0.0005, cosine schedule, batch 64, 2 epochs | 2 seeds" at screen 0.5, screen 0.8909 center font subtitle_font tc rgb subtitle_color
-set label 103 "lines: mean over 2 seeds; bands: min to max" at screen 0.01, screen 0.0202 left font footnote_font tc rgb footnote_color
+set label 102 "fashion-mnist, 20000 training samples | CNN 16-32 relu\nSGD lr 0.05, momentum 0.9, wd 0.0005, cosine schedule, batch 64, 2 epochs | 6 seeds" at screen 0.5, screen 0.8909 center font subtitle_font tc rgb subtitle_color
+set label 103 "lines: mean over 6 seeds; bands: min to max" at screen 0.01, screen 0.0202 left font footnote_font tc rgb footnote_color
 set xlabel "step (optimizer updates)"
 set multiplot
 set xtics ("0" 0, "100" 100, "200" 200, "300" 300, "400" 400, "500" 500, "600" 600, "700" 700)
@@ -65,7 +66,7 @@ set tmargin at screen 0.7535
 set title "training loss"
 set ylabel "training loss (cross-entropy, nats)"
 unset logscale y
-set yrange [0:4.03087]
+set yrange [0:4.08541]
 unset key
 plot "curves.csv" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("min")):(column("max")) with filledcurves fc rgb "#1f77b4" notitle, \
   "" using (column("variant") == 0 && column("panel") == 0 ? column("step") : NaN):(column("mean")) with lines lw curve_lw lc rgb "#1f77b4" title "none, param_norm.type=none", \

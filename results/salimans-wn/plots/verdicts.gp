@@ -61,10 +61,10 @@ verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
 
 set title "salimans-wn: 4 claims, 95% intervals" font title_font
 $claims << EOD
-1,-0.009,-0.009,-0.009,-0.00575,2,wn-mean-only-beats-wn (inconclusive)
-2,-0.01425,-0.01425,-0.01425,-0.0056,2,wn-mean-only-beats-none (inconclusive)
-3,-0.02475,-0.02475,-0.02475,-0.0037,2,wn-mean-only-beats-bn (inconclusive)
-4,0.0295,0.0295,0.0295,0,2,wn-ahead-of-none-at-100 (inconclusive)
+1,0.00258333,-0.0125242,0.0176909,-0.00575,2,wn-mean-only-beats-wn (inconclusive)
+2,-0.00308333,-0.019227,0.0130603,-0.0056,2,wn-mean-only-beats-none (inconclusive)
+3,-0.0125833,-0.0369416,0.0117749,-0.0037,2,wn-mean-only-beats-bn (inconclusive)
+4,0.02025,-0.0051796,0.0456796,0,2,wn-ahead-of-none-at-100 (inconclusive)
 EOD
 $bands << EOD
 EOD
