@@ -8,7 +8,7 @@
 # tests/tensorboard/requirements.txt; where PyPI cannot be reached the
 # test skips). Runs apt-get as root, or through sudo.
 set -eu
-packages="cmake make gcc pkg-config libyaml-dev libopenblas-openmp-dev zlib1g-dev check gnuplot-nox dataset-fashion-mnist libopenmpi-dev openmpi-bin bible-kjv qemu-user g++ python3 python3-venv chromium"
+packages="cmake make gcc git pkg-config libyaml-dev libopenblas-openmp-dev zlib1g-dev check gnuplot-nox dataset-fashion-mnist libopenmpi-dev openmpi-bin bible-kjv qemu-user g++ python3 python3-venv chromium"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
