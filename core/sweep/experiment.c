@@ -641,7 +641,7 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
     /* claims:, threshold_rule: and power: are verdict/claims.c's (checked by nl_experiment_parse) */
     static const char *const top[] = {"name", "base", "set", "grid", "derived", "exclude", "threads",
                                       "plots", "claims", "threshold_rule", "power"};
-    enum { N_TOP = 11 };
+    enum { N_TOP = sizeof top / sizeof top[0] };
     yaml_node_t *found[N_TOP] = {0};
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
         yaml_node_t *k = nl_yaml_node(&P->y, p->key);

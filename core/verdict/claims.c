@@ -192,7 +192,7 @@ static nl_code read_at(parser *P, yaml_node_t *v, const char *label, nl_metric_a
 }
 
 static const char *const metric_keys[] = {"file", "column", "where", "at", "reach", "expr"};
-enum { N_METRIC_KEYS = 6 };
+enum { N_METRIC_KEYS = sizeof metric_keys / sizeof metric_keys[0] };
 
 /* reach: ">= X" or "<= X" */
 static nl_code read_reach(parser *P, yaml_node_t *v, const char *label, nl_claim_metric *c)
@@ -344,7 +344,7 @@ static nl_code read_cells(parser *P, yaml_node_t *v, const char *label, nl_claim
 static const char *const claim_keys[] = {"id",       "paper", "metric", "a",    "b",        "scope",
                                          "each",     "expect", "b_metric", "c", "d", "vars", "each_row", "cells",
                                          "pair_by", "paper_value", "headline"};
-enum { N_CLAIM_KEYS = 17 };
+enum { N_CLAIM_KEYS = sizeof claim_keys / sizeof claim_keys[0] };
 
 static nl_code read_claim_key(parser *P, nl_claim *c, int which, yaml_node_t *v, const char *label)
 {
@@ -511,7 +511,7 @@ static nl_code read_claim(parser *P, yaml_node_t *n, int index, nl_claim *c)
 /* ---- source: how a directory without summary.csv is read ---- */
 
 static const char *const source_keys[] = {"runs", "table", "keys", "run"};
-enum { N_SOURCE_KEYS = 4 };
+enum { N_SOURCE_KEYS = sizeof source_keys / sizeof source_keys[0] };
 
 static nl_code read_source_keys(parser *P, yaml_node_t *v, nl_claim_source *s)
 {
@@ -634,7 +634,7 @@ static nl_code read_rule(parser *P, yaml_node_t *n)
         } else if (!strcmp(name, "reason")) {
             rc = read_text(P, v, label, r->reason, sizeof r->reason);
         } else {
-            rc = nl_yaml_unknown_key(&P->y, k, "threshold_rule", keys, 3);
+            rc = nl_yaml_unknown_key(&P->y, k, "threshold_rule", keys, (int)(sizeof keys / sizeof keys[0]));
         }
     }
     if (rc == NL_OK && !r->has_fraction && !r->has_band)
@@ -665,7 +665,7 @@ static nl_code read_power(parser *P, yaml_node_t *n)
         } else if (!strcmp(nl_yaml_scalar(k), "from")) {
             rc = read_text(P, v, "power.from", w->from, sizeof w->from);
         } else {
-            rc = nl_yaml_unknown_key(&P->y, k, "power", keys, 2);
+            rc = nl_yaml_unknown_key(&P->y, k, "power", keys, (int)(sizeof keys / sizeof keys[0]));
         }
     }
     if (rc == NL_OK && (!w->seeds || !w->from[0]))

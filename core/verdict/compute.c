@@ -133,23 +133,14 @@ static int scope_kept(const nl_claim *c, const nl_claim_cell *cl, nl_claim_selec
     return n;
 }
 
-/* a run's unit: its seed (different normalizers are not extra seeds) */
-static const char *unit_of(const nl_claim *c, const vd_source *s, int row, char *buf, size_t size)
-{
-    (void)c, (void)buf, (void)size;
-    return vd_source_seed(s, row);
-}
-
 static nl_code two_runs(const vd_ctx *C, const nl_claim *c, const char *what, const cell *out, int other, int r)
 {
     const vd_source *s = out->src;
     int k = 1;
     while (k < s->status_col && (k == s->seed_col || !strcmp(s->t.rows[other][k], s->t.rows[r][k])))
         k++;
-    char unit[512];
     return vd_claim_fail(C, c, 0, 0, what, "cell %s (%s) holds two runs of seed %s, %s and %s, which differ in %s: "
-                         "name it in %s:, scope: or each:", what, out->label,
-                         unit_of(c, s, r, unit, sizeof unit), s->t.rows[other][0], s->t.rows[r][0],
+                         "name it in %s:, scope: or each:", what, out->label, vd_source_seed(s, r), s->t.rows[other][0], s->t.rows[r][0],
                          k < s->status_col ? s->t.header[k] : "?", what);
 }
 
@@ -173,9 +164,8 @@ static nl_code collect_cell(const vd_ctx *C, const nl_claim *c, const vd_slice *
         if (!row_matches(s, r, cl->sel, cl->n) || !row_matches(s, r, scope, n_scope) ||
             !row_matches(s, r, each, n_each))
             continue;
-        char u1[512], u2[512];
         for (int i = 0; i < out->n; i++)
-            if (!strcmp(unit_of(c, s, out->rows[i], u1, sizeof u1), unit_of(c, s, r, u2, sizeof u2)))
+            if (!strcmp(vd_source_seed(s, out->rows[i]), vd_source_seed(s, r)))
                 return two_runs(C, c, what, out, out->rows[i], r);
         if (out->n == VD_MAX_SEEDS)
             return vd_claim_fail(C, c, 0, 0, what, "more than %d seeds", VD_MAX_SEEDS);
@@ -268,12 +258,11 @@ static int bad_outcome(const nl_claim *c, const vd_source *s, int row, double va
     return c->outcome_op == NL_EXPECT_GREATER ? value > c->outcome_x : value < c->outcome_x;
 }
 
-/* cell k's run of a unit, or -1 */
-static int partner(const nl_claim *c, const cell *cl, const char *unit)
+/* cell k's run of a seed, or -1 */
+static int partner(const cell *cl, const char *seed)
 {
-    char buf[512];
     for (int j = 0; j < cl->n; j++)
-        if (!strcmp(unit_of(c, cl->src, cl->rows[j], buf, sizeof buf), unit))
+        if (!strcmp(vd_source_seed(cl->src, cl->rows[j]), seed))
             return cl->rows[j];
     return -1;
 }
@@ -286,7 +275,7 @@ static double cell_value(unit_ctx *U, int k, const char *seed)
 {
     const nl_claim *c = U->c;
     const cell *cl = &U->cells[k];
-    const int row = partner(c, cl, seed);
+    const int row = partner(cl, seed);
     const bool b_side = k == NL_CELL_B || k == NL_CELL_D;
     const double v = row >= 0 && finished(cl->src, row)
                          ? vd_run_metric(U->C, c, cl->src, row, b_side ? &c->b_metric : &c->metric,
@@ -354,8 +343,7 @@ static int effects(unit_ctx *U, double *x)
     int n = 0;
     for (int i = 0; i < a->n; i++) {
         const int row = a->rows[i];
-        char unit[512];
-        const char *seed = unit_of(c, a->src, row, unit, sizeof unit);
+        const char *seed = vd_source_seed(a->src, row);
         if (!finished(a->src, row)) {
             add_note(U->v, "seed %s: a's run is %s", seed, a->src->t.rows[row][a->src->status_col]);
             continue;

@@ -144,6 +144,13 @@ static double power_margin(const nl_claim *c, const nl_verdict *v)
     return c->op == NL_EXPECT_WITHIN ? fabs(c->within - off) : off;
 }
 
+/* whether a bootstrap p, once Holm has scaled it to `adjusted`, lies within
+ * twice its Monte Carlo error (scaled alike) of the level */
+static bool near_level(double p, double adjusted, double mc, double alpha)
+{
+    return !isnan(mc) && p > 0 && fabs(adjusted - alpha) <= 2 * mc * adjusted / p;
+}
+
 void vd_decide(const nl_claim *c, const nl_verdict_options *opt, double alpha_power, nl_verdict *v)
 {
     const double alpha = (1 - opt->level) / 2;
@@ -163,13 +170,10 @@ void vd_decide(const nl_claim *c, const nl_verdict_options *opt, double alpha_po
         /* the normal approximation's n can fall below the n that was not enough */
         v->seeds_needed = v->seeds_power > v->n ? v->seeds_power : v->n + 1;
     /* a bootstrap p this close to the level could fall on its other side with another resampling seed */
-    if (!isnan(v->mc_error) && v->p > 0) {
-        const double scale = v->p_holm / v->p, mc = 2 * v->mc_error * scale;
-        if (fabs(v->p_holm - alpha) <= mc || (v->p_fail > 0 && fabs(v->p_fail_holm - alpha) <= 2 * v->mc_error * v->p_fail_holm / v->p_fail))
-            snprintf(v->note + strlen(v->note), sizeof v->note - strlen(v->note),
-                     "%sthe verdict sits within twice the bootstrap's Monte Carlo error (%.2g) of the level",
-                     v->note[0] ? "; " : "", v->mc_error);
-    }
+    if (near_level(v->p, v->p_holm, v->mc_error, alpha) || near_level(v->p_fail, v->p_fail_holm, v->mc_error, alpha))
+        snprintf(v->note + strlen(v->note), sizeof v->note - strlen(v->note),
+                 "%sthe verdict sits within twice the bootstrap's Monte Carlo error (%.2g) of the level",
+                 v->note[0] ? "; " : "", v->mc_error);
 }
 
 /* a claim over every cell (cells: all) is an intersection-union test: it
