@@ -279,6 +279,15 @@ nl_code nl_open_regular(const char *path, bool absent_ok, int *fd, nl_error *err
     return open_checked(path, O_RDONLY, absent_ok, fd, err);
 }
 
+int nl_try_write_lock(int fd)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    int r;
+    while ((r = fcntl(fd, F_SETLK, &fl)) != 0 && errno == EINTR)
+        ;
+    return r == 0 ? 0 : errno == EACCES || errno == EAGAIN ? 1 : -1;
+}
+
 nl_code nl_open_regular_rw(const char *path, int *fd, nl_error *err)
 {
     return open_checked(path, O_RDWR | O_CREAT, false, fd, err);

@@ -40,6 +40,10 @@ nl_code nl_fopen_regular(const char *path, bool absent_ok, FILE **f, nl_error *e
 /* the same for a file read and written in place (a lock file that says
  * who holds it): O_RDWR, created when absent */
 nl_code nl_open_regular_rw(const char *path, int *fd, nl_error *err);
+/* takes a write lock on the whole of fd without waiting (fcntl, so it
+ * goes with the process and works across hosts on NFS): 0 taken, 1 held
+ * by another process, -1 another failure (errno says which) */
+int nl_try_write_lock(int fd);
 /* the same check without opening (stat): for a file read later, or read
  * where a failure would pass for its absence */
 nl_code nl_check_regular(const char *path, bool absent_ok, nl_error *err);

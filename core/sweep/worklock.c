@@ -67,14 +67,11 @@ nl_code nl_worklock_try(const char *run_dir, long seen, bool (*finished_now)(con
     const nl_code rc = nl_open_regular_rw(path, &fd, err);
     if (rc)
         return rc;
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
-    int r;
-    while ((r = fcntl(fd, F_SETLK, &fl)) != 0 && errno == EINTR)
-        ;
-    if (r != 0) {
+    const int locked = nl_try_write_lock(fd);
+    if (locked != 0) {
         const int e = errno;
         close(fd);
-        if (e == EACCES || e == EAGAIN) {
+        if (locked == 1) {
             *out = NL_WORKLOCK_HELD;
             return NL_OK;
         }

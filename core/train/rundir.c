@@ -169,13 +169,10 @@ nl_code nl_run_dir_lock(const char *dir, int *fd_out, nl_error *err)
     int fd;
     if ((rc = nl_open_regular_rw(path, &fd, err)))
         return rc;
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
-    int r;
-    while ((r = fcntl(fd, F_SETLK, &fl)) != 0 && errno == EINTR)
-        ;
-    if (r != 0) {
+    const int locked = nl_try_write_lock(fd);
+    if (locked != 0) {
         const int e = errno;
-        if (e == EACCES || e == EAGAIN) {
+        if (locked == 1) {
             nl_run_writer w = {0};
             struct flock probe = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
             if (fcntl(fd, F_GETLK, &probe) == 0 && probe.l_type != F_UNLCK) {
