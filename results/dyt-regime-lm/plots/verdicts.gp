@@ -56,8 +56,9 @@ band_lw = 6                  # the band of a "~ within" claim
 holds_rgb = 0x1b7837         # the verdicts' colours
 fails_rgb = 0xb2182b
 inconclusive_rgb = 0x777777
+described_rgb = 0xbf9b30     # a count: what happened, not a test
 expect_rgb = 0x2166ac
-verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : inconclusive_rgb)
+verdict_rgb(v) = v == 0 ? holds_rgb : (v == 1 ? fails_rgb : (v == 3 ? described_rgb : inconclusive_rgb))
 
 set title "dyt-regime-lm: 7 claims, 95% intervals" font title_font
 $claims << EOD
