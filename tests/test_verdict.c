@@ -515,6 +515,7 @@ START_TEST(test_threshold_rule)
         {"from: \"pilot sd 0.02\"", "", "power: needs seeds: and from:"},
         {"threshold_rule: {fraction: 0.5, band: 0.02, reason: \"half the paper's gap\"}", "",
          "claims[0].headline: a headline claim needs the experiment's threshold_rule:"},
+        {"claims:\n", "x_claims:\n", "threshold_rule: the file has no claims"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[2048];

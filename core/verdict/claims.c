@@ -759,6 +759,12 @@ static nl_code parse_root(parser *P, yaml_node_t *root)
     }
     for (int i = 0; rc == NL_OK && i < P->set->n; i++)
         rc = check_rule(P, i);
+    /* both speak of claims: without any they would say nothing */
+    const bool rule = P->set->rule.given, power = P->set->power.line > 0;
+    if (rc == NL_OK && P->set->n == 0 && (rule || power))
+        rc = nl_fail(P->y.err, NL_ERR_CONFIG, "%s:%d:%d: %s: the file has no claims: for it to derive thresholds "
+                     "from or size seeds for", P->set->path, rule ? P->set->rule.line : P->set->power.line,
+                     rule ? P->set->rule.column : P->set->power.column, rule ? "threshold_rule" : "power");
     return rc;
 }
 
