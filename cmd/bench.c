@@ -13,10 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend.h"
 #include "bench/bench.h"
 #include "bench_cmd.h"
 #include "cmd.h"
+#include "device/device.h"
 #include "log/files.h"
 #include "version_git.h"
 

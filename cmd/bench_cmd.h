@@ -9,7 +9,7 @@
 #include <stdio.h>
 
 #include "arch/registry.h"
-#include "backend.h"
+#include "backend/backend.h"
 #include "bench/bench.h"
 #include "log/files.h"
 #include "model/model.h"

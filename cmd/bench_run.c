@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #include "arch/registry.h"
-#include "backend.h"
 #include "base/number.h"
 #include "bench/bench.h"
 #include "bench/run_records.h"
@@ -32,6 +31,7 @@
 #include "config/config.h"
 #include "data/registry.h"
 #include "log/files.h"
+#include "device/device.h"
 #include "model/model.h"
 #include "norm/registry.h"
 #include "train/check.h"

@@ -5,10 +5,10 @@
  * appears here without touching this file. */
 #include <stdio.h>
 
-#include "backend.h"
 #include "base/names.h"
 #include "cmd.h"
 #include "config/schema.h"
+#include "device/device.h"
 
 static void print_names(const nl_key_def *def)
 {

@@ -10,10 +10,10 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "backend.h"
 #include "base/names.h"
 #include "base/number.h"
 #include "cpu/cpu.h"
+#include "device/device.h"
 #include "log/files.h"
 #include "cmd.h"
 #include "int_options.h"

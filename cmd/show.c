@@ -5,11 +5,11 @@
 #include <string.h>
 
 #include "arch/registry.h"
-#include "backend.h"
 #include "cmd.h"
 #include "config/config.h"
 #include "data/registry.h"
 #include "log/files.h"
+#include "device/device.h"
 #include "model/model.h"
 #include "sweep/result.h"
 #include "train/check.h"

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "backend.h"
+#include "device/device.h"
 #include "base/rng.h"
 
 typedef struct {

@@ -4,7 +4,7 @@
 #ifndef NL_TEST_NORM_SPACE_H
 #define NL_TEST_NORM_SPACE_H
 
-#include "backend.h"
+#include "backend/backend.h"
 #include "model/model.h"
 
 /* one normalizer layer (model.norm as `norm`) on an input of ndim 2

@@ -1,5 +1,5 @@
-/* The CUDA backend is a module (libnormlab_cuda.so) that core/backend.c
- * loads on first use: a process that never asks for a GPU must not map
+/* The CUDA backend is a module (libnormlab_cuda.so) that
+ * core/device/device.c loads on first use: a process that never asks for a GPU must not map
  * cuBLAS or the CUDA runtime (they cost every CPU run ~0.15 s and ~220 MB
  * at start), one that asks must get the same answer from every thread at
  * once (runs of a --one-process sweep), and a build without CUDA says so. */
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
+#include "device/device.h"
 #include "log/files.h"
 #include "testutil.h"
 

@@ -50,7 +50,7 @@
 #include "optim/optim.h"
 #include "norm_space.h"
 #include "testutil.h"
-#include "rnn_layout.h"
+#include "backend/rnn_layout.h"
 #include "train/check.h"
 #include "train/probe_landscape.h"
 #include "train/probe_sigprop.h"
@@ -77,7 +77,7 @@ static int quick(void)
  * forked processes the tests run in. */
 enum {
 #define NL_OP(backends, ret, op, params) OP_##op,
-#include "backend_ops.def"
+#include "backend/backend_ops.def"
     OP_COUNT
 };
 
@@ -102,7 +102,7 @@ static unsigned long (*op_calls)[2]; /* [OP_COUNT][cpu, cuda], shared */
             "\tmovq nl_test_cover_cuda_" #op "+8(%rip), %r11\n"                                    \
             "\tlock incq (%r11)\n"                                                                 \
             "\tjmp *nl_test_cover_cuda_" #op "(%rip)\n");
-#include "backend_ops.def"
+#include "backend/backend_ops.def"
 
 /* puts the counting table of its device (0: CPU, 1: CUDA) in place of a
  * backend's ops, its slots NULL where the backend's are; every backend of
@@ -123,7 +123,7 @@ static void count_ops(nl_backend *be)
                          : b          ? (ret(*) params)nl_test_enter_cuda_##op                    \
                                       : (ret(*) params)nl_test_enter_cpu_##op;                     \
     }
-#include "backend_ops.def"
+#include "backend/backend_ops.def"
     be->ops = &counting[b];
 }
 #else
@@ -3624,7 +3624,7 @@ START_TEST(test_every_op_reached)
         bool both; /* listed for every backend */
     } ops[OP_COUNT] = {
 #define NL_OP(backends, ret, op, params) [OP_##op] = {#op, NL_OP_ON_CPU_##backends},
-#include "backend_ops.def"
+#include "backend/backend_ops.def"
     };
     char missed[2048] = "";
     size_t used = 0;

@@ -17,7 +17,7 @@
 #include "norm/registry.h"
 #include "testutil.h"
 #include "train/probe_steps.h"
-#include "rnn_layout.h"
+#include "backend/rnn_layout.h"
 
 #define TOL 1e-5
 

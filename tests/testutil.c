@@ -79,7 +79,7 @@ int tu_ops_misfilled(const nl_ops *ops, nl_device device, char *report, size_t s
     } slots[] = {
 #define NL_OP(backends, ret, op, params)                                                           \
     {#op, ops->op != NULL, cuda ? NL_OP_ON_CUDA_##backends : NL_OP_ON_CPU_##backends},
-#include "backend_ops.def"
+#include "backend/backend_ops.def"
     };
     int misfilled = 0;
     size_t used = 0;

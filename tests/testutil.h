@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdint.h>
 
-#include "backend.h"
+#include "device/device.h"
 #include "train/train.h"
 
 /* a CPU backend with a fixed thread count (opened once per process) */

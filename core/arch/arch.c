@@ -8,6 +8,7 @@
 
 #include "arch/registry.h"
 #include "model/model.h"
+#include "device/device.h"
 #include "norm/registry.h"
 
 nl_act *nl_arch_build(nl_builder *b, const nl_model_spec *spec, nl_act *input)

@@ -18,7 +18,7 @@
 #include "norm/norm.h"
 #include "norm/registry.h"
 #include "optim/optim.h"
-#include "rnn_layout.h"
+#include "backend/rnn_layout.h"
 
 #define BENCH_SEED 20240501u
 

@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "backend.h"
+#include "backend/backend.h"
 #include "model/spec.h"
 
 #define NL_BENCH_MAX_REPS 1000

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "backend.h"
+#include "backend/backend.h"
 #include "data/data.h"
 #include "model/spec.h"
 #include "train/spec.h"

@@ -121,7 +121,7 @@ nl_code nl_cpu_synchronize(nl_backend *be, nl_error *err)
 static const nl_ops cpu_ops = {
     .name = "cpu",
 #define NL_OP(backends, ret, op, params) NL_OP_IF(NL_OP_ON_CPU_##backends, .op = nl_cpu_##op, )
-#include "backend_ops.def"
+#include "backend/backend_ops.def"
 };
 
 /* The set's entry point: every other symbol of a set compiled for another

@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "backend.h"
+#include "backend/backend.h"
 #include "cpu/isa.h"
 
 #ifdef _OPENMP
@@ -140,12 +140,17 @@ const nl_ops *nl_cpu_ops(void);
 const char *nl_cpu_kernels_bf16_product(void);
 /* the CPU backend (nl_backend_open picks it; opt not NULL); freed with free() */
 nl_code nl_cpu_backend_open(const nl_backend_options *opt, nl_backend **out, nl_error *err);
+/* OpenBLAS's build and threading and the OpenMP threads; the kernel set in
+ * use, those the binary holds and those this CPU runs (device/device.h
+ * hands both to --version and `list`) */
+const char *nl_cpu_description(char *buf, size_t size);
+const char *nl_cpu_kernels_description(char *buf, size_t size);
 
 /* The ops: nl_cpu_<op> for each op backend_ops.def gives the CPU, one
  * file per family (linear.c, conv2d.c, norm.c, ...; memory and gathers in
  * backend.c), all of them kernel files compiled once per kernel set. */
 #define NL_OP(backends, ret, op, params) NL_OP_IF(NL_OP_ON_CPU_##backends, ret nl_cpu_##op params;)
-#include "backend_ops.def"
+#include "backend/backend_ops.def"
 
 /* ---- what the ops' kernels share (not ops) ---- */
 /* gemm.c: register-tiled products without packing, for the linear layer's

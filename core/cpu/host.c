@@ -252,7 +252,7 @@ nl_code nl_cpu_backend_open(const nl_backend_options *opt, nl_backend **out, nl_
     return NL_OK;
 }
 
-const char *nl_backend_cpu_description(char *buf, size_t size)
+const char *nl_cpu_description(char *buf, size_t size)
 {
     static const char *const parallel[] = {"sequential", "pthreads", "OpenMP"};
     int mode = openblas_get_parallel();
@@ -262,7 +262,7 @@ const char *nl_backend_cpu_description(char *buf, size_t size)
     return buf;
 }
 
-const char *nl_backend_cpu_kernels_description(char *buf, size_t size)
+const char *nl_cpu_kernels_description(char *buf, size_t size)
 {
     char held[256], runnable[256];
     list_sets(held, sizeof held, false);

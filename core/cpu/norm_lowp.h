@@ -6,7 +6,7 @@
 #ifndef NL_CPU_NORM_LOWP_H
 #define NL_CPU_NORM_LOWP_H
 
-#include "backend.h"
+#include "backend/backend.h"
 
 void nl_cpu_norm_lowp_forward(const nl_norm_geom *g, const float *x, const float *gamma,
                               const float *beta, float *y, float *save_mean, float *save_rstd,

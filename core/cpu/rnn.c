@@ -62,7 +62,7 @@
 #include "cpu/cpu.h"
 #include "cpu/lowp.h"
 #include "cpu/vmath.h"
-#include "rnn_layout.h"
+#include "backend/rnn_layout.h"
 
 #define RECURRENT_SGEMM_MIN_ROWS 8
 

@@ -14,7 +14,7 @@
 #include "cpu/cpu.h"
 #include "cpu/lowp.h"
 #include "cpu/vmath.h"
-#include "rnn_layout.h"
+#include "backend/rnn_layout.h"
 
 static inline float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
 

@@ -245,7 +245,7 @@ static nl_ops make_ops(void)
     memset(&o, 0, sizeof o);
     o.name = "cuda";
 #define NL_OP(backends, ret, op, params) NL_OP_IF(NL_OP_ON_CUDA_##backends, o.op = nl_cuda_##op;)
-#include "backend_ops.def"
+#include "backend/backend_ops.def"
     return o;
 }
 

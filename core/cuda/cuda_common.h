@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 extern "C" {
-#include "backend.h"
+#include "backend/backend.h"
 }
 
 enum {
@@ -116,7 +116,7 @@ static inline bool nl_cuda_aligned16(const void *a, const void *b = NULL, const 
  * dispatch in cuda_backend.cu) ---- */
 #define NL_OP(backends, ret, op, params)                                                           \
     NL_OP_IF(NL_OP_ON_CUDA_##backends, ret nl_cuda_##op params;)
-#include "backend_ops.def"
+#include "backend/backend_ops.def"
 
 /* ---- train.precision's product ops (lowp.cu) ----
  * Under a low be->product_precision a product op converts its operands to

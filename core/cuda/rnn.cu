@@ -13,7 +13,7 @@
  * rnn_state_grad's; their copies live past the layout both backends share
  * (lowp_region_bytes). */
 #include "cuda/cuda_common.h"
-#include "rnn_layout.h"
+#include "backend/rnn_layout.h"
 
 size_t nl_cuda_rnn_saved_bytes(nl_backend *be, nl_rnn_cell cell, int n, int t, int hidden)
 {

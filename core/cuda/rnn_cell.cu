@@ -3,7 +3,7 @@
  * (sample, unit) pair per thread; the recurrent weight's product on
  * cuBLAS. */
 #include "cuda/cuda_common.h"
-#include "rnn_layout.h"
+#include "backend/rnn_layout.h"
 
 __device__ static inline float sigmoid_of(float v) { return 1.0f / (1.0f + expf(-v)); }
 

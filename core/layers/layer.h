@@ -9,9 +9,9 @@
 
 #include <stdbool.h>
 
-#include "backend.h"
+#include "backend/backend.h"
 #include "layers/param_norm_spec.h"
-#include "tensor.h"
+#include "layers/tensor.h"
 
 typedef enum {
     NL_MODE_TRAIN,        /* batch statistics; running statistics updated */

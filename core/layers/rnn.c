@@ -7,7 +7,7 @@
 #include <stdio.h>
 
 #include "layers/layer.h"
-#include "rnn_layout.h"
+#include "backend/rnn_layout.h"
 
 typedef struct {
     nl_layer base;

@@ -6,7 +6,7 @@
 #ifndef NL_NORM_REFERENCE_H
 #define NL_NORM_REFERENCE_H
 
-#include "backend.h"
+#include "backend/backend.h"
 
 void nl_norm_reference_forward(const nl_norm_geom *g, const float *x, const float *gamma,
                                const float *beta, float *y, float *save_mean, float *save_rstd,

@@ -8,7 +8,7 @@
 #ifndef NL_TFM_REFERENCE_H
 #define NL_TFM_REFERENCE_H
 
-#include "backend.h"
+#include "backend/backend.h"
 
 void nl_embedding_reference_forward(int n, int t, int d, const int32_t *tokens,
                                     const float *token_table, const float *pos_table, float *y);

@@ -1,4 +1,3 @@
-#include "backend.h"
 #include "train/check.h"
 
 #include <math.h>
@@ -10,6 +9,7 @@
 #include "arch/registry.h"
 #include "data/registry.h"
 #include "log/files.h"
+#include "device/device.h"
 #include "model/model.h"
 #include "train/init_from.h"
 #include "train/probe_blockskip.h"

@@ -9,7 +9,7 @@
 #include "config/config.h"
 #include "data/data.h"
 #include "data/tokens.h"
-#include "tensor.h"
+#include "layers/tensor.h"
 #include "train/run_model.h"
 
 typedef struct {

@@ -9,7 +9,7 @@
 #ifndef NL_DEVICE_DATA_H
 #define NL_DEVICE_DATA_H
 
-#include "backend.h"
+#include "backend/backend.h"
 #include "data/data.h"
 #include "data/tokens.h"
 #include "train/spec.h"

@@ -16,6 +16,7 @@
 #include "data/data.h"
 #include "data/tokens.h"
 #include "norm/registry.h"
+#include "device/device.h"
 #include "log/files.h"
 #include "model/fold.h"
 #include "model/model.h"

@@ -7,6 +7,7 @@
 
 #include "train/run_model.h"
 #include "data/tokens.h"
+#include "device/device.h"
 #include "train/checkpoint.h"
 #include "train/final_model.h"
 #include "train/probe_sigprop.h"

@@ -12,6 +12,7 @@
 
 #include "config/flat.h"
 #include "data/share.h"
+#include "device/device.h"
 #include "dist/dist.h"
 #include "log/files.h"
 #include "tensorboard/scalars.h"

@@ -8,7 +8,7 @@
 
 #include "config/config.h"
 #include "model/model.h"
-#include "tensor.h"
+#include "layers/tensor.h"
 
 /* The model a run builds (the config's, with ReLU kept apart from pooling
  * when an activation is traced) and its batch capacity (the larger of the

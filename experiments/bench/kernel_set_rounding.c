@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
 #include "cpu/cpu.h"
+#include "device/device.h"
 
 enum { COUNT = 100003, MAX_SETS = 8 };
 

@@ -29,8 +29,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "backend.h"
 #include "config/config.h"
+#include "device/device.h"
 #include "model/model.h"
 #include "model/spec.h"
 #include "train/run_model.h"

@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "cpu/cpu.h"
+#include "device/device.h"
 
 #include "best_time.h"
 

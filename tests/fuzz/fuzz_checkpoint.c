@@ -27,6 +27,7 @@
 
 #include "config/config.h"
 #include "data/data.h"
+#include "device/device.h"
 #include "fuzz_checkpoint.h"
 #include "fuzz_files.h"
 #include "model/model.h"

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "device/device.h"
 #include "fuzz_final_model.h"
 #include "model/model.h"
 #include "train/check.h"

@@ -1,12 +1,11 @@
-/* The backend factory: opening and closing a backend of either device, and
- * the probe that plans a model's memory without one. It lives outside every
- * backend, so that what opens a backend or plans a model depends on the ops
- * interface (backend.h), and only this file knows the backends there are. */
+/* The backend factory (device.h): the CUDA backend loaded or linked, the
+ * CPU backend opened, and the CPU kernel sets the ranks of a run agree on. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
+#include "device/device.h"
+
 #include "cpu/cpu.h"
 
 #if defined(NORMLAB_HAVE_CUDA) && defined(NORMLAB_CUDA_MODULE)
@@ -181,6 +180,16 @@ void nl_backend_close(nl_backend *be)
     }
 #endif
     free(be);
+}
+
+const char *nl_backend_cpu_description(char *buf, size_t size)
+{
+    return nl_cpu_description(buf, size);
+}
+
+const char *nl_backend_cpu_kernels_description(char *buf, size_t size)
+{
+    return nl_cpu_kernels_description(buf, size);
 }
 
 int nl_backend_max_threads(int threads) { return threads > 0 ? threads : nl_cpu_usable_cores(); }

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "backend.h"
+#include "backend/backend.h"
 
 static inline int nl_rnn_gate_count(nl_rnn_cell cell) { return cell == NL_RNN_LSTM ? 4 : 3; }
 

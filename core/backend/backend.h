@@ -19,7 +19,10 @@
  *   dgamma/dbeta are NULL too. The norm ops also take gamma without beta
  *   (a scale and no shift, as RMSNorm), except with batch statistics.
  * - Reductions use a fixed order for a given thread count, so runs repeat
- *   bit for bit. */
+ *   bit for bit.
+ * This folder is the floor below both backends: the interface, the list of
+ * ops, and the layouts they share (rnn_layout.h). What opens one backend or
+ * the other is above them, in device/device.h. */
 #ifndef NL_BACKEND_H
 #define NL_BACKEND_H
 
@@ -185,7 +188,7 @@ typedef struct {
 typedef struct nl_ops {
     const char *name;
 #define NL_OP(backends, ret, op, params) ret(*op) params;
-#include "backend_ops.def"
+#include "backend/backend_ops.def"
 } nl_ops;
 
 struct nl_backend {
@@ -212,6 +215,8 @@ struct nl_backend {
     void *impl; /* backend-private state (CUDA handles and streams) */
 };
 
+/* How a backend is opened (device/device.h's nl_backend_open hands it to
+ * the CPU backend's). */
 typedef struct {
     /* > 0: exactly this many host threads; <= 0: OMP_NUM_THREADS when set,
      * else the usable cores less those other processes keep busy at the
@@ -221,39 +226,5 @@ typedef struct {
      * (FTZ and DAZ); true keeps IEEE gradual underflow */
     bool keep_subnormals;
 } nl_backend_options;
-
-/* Opens a backend; opt NULL means the defaults. CUDA is an error in a build
- * without it. */
-nl_code nl_backend_open(nl_device device, const nl_backend_options *opt, nl_backend **out,
-                        nl_error *err);
-void nl_backend_close(nl_backend *be);
-
-/* A backend that only answers shape questions (workspace sizes for
- * `threads` host threads): for planning a model's memory without opening a
- * device. It allocates nothing and must not run ops or be closed. */
-nl_backend nl_backend_probe(int threads);
-/* The ranks of a data-parallel run on the CPU agree on one CPU kernel set
- * before opening their backends: each fills its vote, the ranks sum the
- * votes, and each decides from the sums alike. Ranks that chose
- * automatically take the best set all of them run, with *note saying so
- * when that changed a set; pinned sets that differ are NL_ERR_USAGE on
- * every rank. */
-enum { NL_KERNEL_SETS_MAX = 32, NL_KERNEL_VOTES_MAX = 2 * NL_KERNEL_SETS_MAX + 1 };
-/* returns how many of the votes count */
-int nl_backend_cpu_kernel_votes(double votes[NL_KERNEL_VOTES_MAX]);
-nl_code nl_backend_cpu_kernels_agree(const double *sums, int ranks, char *note, size_t note_size,
-                                     nl_error *err);
-
-/* What this build and machine offer, for --version and `list`. */
-const char *nl_backend_cpu_description(char *buf, size_t size);
-/* the CPU kernel set in use, those the binary holds and those this CPU runs */
-const char *nl_backend_cpu_kernels_description(char *buf, size_t size);
-int nl_backend_cuda_built(void);
-/* The most host threads a run with `threads` (the config's or --threads;
- * <= 0: the usable cores, before busy ones are left out) can use: what the
- * memory plan sizes per-thread workspaces for. */
-int nl_backend_max_threads(int threads);
-/* Describes the visible GPU, or why there is none; returns 1 when usable. */
-int nl_backend_cuda_describe(char *buf, size_t size);
 
 #endif
