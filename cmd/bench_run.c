@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "arch/registry.h"
 #include "base/number.h"
 #include "bench/bench.h"
@@ -30,8 +31,8 @@
 #include "int_options.h"
 #include "config/config.h"
 #include "data/registry.h"
-#include "log/files.h"
 #include "device/device.h"
+#include "log/files.h"
 #include "model/model.h"
 #include "norm/registry.h"
 #include "train/check.h"

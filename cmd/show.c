@@ -4,12 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "arch/registry.h"
 #include "cmd.h"
 #include "config/config.h"
 #include "data/registry.h"
-#include "log/files.h"
 #include "device/device.h"
+#include "log/files.h"
 #include "model/model.h"
 #include "sweep/result.h"
 #include "train/check.h"

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "arch/registry.h"
 #include "config/config.h"
 #include "config/schema.h"

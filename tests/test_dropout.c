@@ -21,6 +21,7 @@
 #include "base/counter_rng.h"
 #include "log/files.h"
 #include "model/model.h"
+#include "norm/registry.h"
 #include "train/probe_varshift.h"
 #include "testutil.h"
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "model/model.h"
+#include "norm/registry.h"
 #include "optim/optim.h"
 #include "testutil.h"
 

@@ -16,6 +16,7 @@
 #include "data/data.h"
 #include "log/files.h"
 #include "model/model.h"
+#include "norm/registry.h"
 #include "optim/optim.h"
 #include "train/check.h"
 #include "train/probe_landscape.h"

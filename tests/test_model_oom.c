@@ -12,6 +12,7 @@
 
 #include "base/alloc.h"
 #include "model/model.h"
+#include "norm/registry.h"
 #include "testutil.h"
 
 typedef struct {

@@ -19,6 +19,7 @@
 #include "model/data_init.h"
 #include "model/fold.h"
 #include "model/model.h"
+#include "norm/registry.h"
 #include "testutil.h"
 #include "train/final_model.h"
 #include "train/init_from.h"

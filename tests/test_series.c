@@ -16,6 +16,7 @@
 #include "base/rng.h"
 #include "log/files.h"
 #include "model/model.h"
+#include "norm/registry.h"
 #include "plot/internal.h"
 #include "tfm/reference.h"
 #include "train/series.h"

@@ -15,6 +15,7 @@
 
 #include "log/files.h"
 #include "model/model.h"
+#include "norm/registry.h"
 #include "train/probe_sigprop.h"
 #include "testutil.h"
 

@@ -18,6 +18,7 @@
 #include "arch/registry.h"
 #include "cpu/cpu.h"
 #include "model/model.h"
+#include "norm/registry.h"
 #include "optim/optim.h"
 #include "testutil.h"
 

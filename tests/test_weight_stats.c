@@ -12,6 +12,7 @@
 
 #include "log/files.h"
 #include "model/model.h"
+#include "norm/registry.h"
 #include "optim/optim.h"
 #include "plot/internal.h"
 #include "train/series.h"

@@ -1,15 +1,26 @@
 /* nl_arch_build: the spec's placement and input checked against its
- * architecture's row (core/arch/registry.c), then the row's builder; and
- * the model entry points that hand the builder that graph. */
+ * architecture's row (core/arch/registry.c), then the row's builder; what
+ * the row says of a spec (token inputs, default placement); and the model
+ * entry points that hand the builder that graph. */
 #include "arch/arch.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "arch/registry.h"
-#include "model/model.h"
 #include "device/device.h"
+#include "model/model.h"
 #include "norm/registry.h"
+
+bool nl_model_spec_tokens(const nl_model_spec *spec)
+{
+    return (nl_arch_info_of(spec->arch)->inputs & NL_ARCH_IN_TOKENS) != 0;
+}
+
+nl_placement nl_model_spec_default_placement(const nl_model_spec *spec)
+{
+    return nl_arch_info_of(spec->arch)->default_placement;
+}
 
 nl_act *nl_arch_build(nl_builder *b, const nl_model_spec *spec, nl_act *input)
 {
@@ -55,15 +66,23 @@ static nl_act *spec_graph(nl_builder *b, nl_act *input, void *spec)
 nl_code nl_model_build(const nl_model_spec *spec, nl_backend *be, int capacity, int train_batch,
                        uint64_t seed, nl_model **out, nl_error *err)
 {
-    return nl_model_assemble(spec, be, false, capacity, train_batch, seed, spec_graph, (void *)spec, true, out,
-                             err);
+    return nl_model_assemble(spec, nl_model_spec_tokens(spec), be, false, capacity, train_batch, seed,
+                             spec_graph, (void *)spec, true, out, err);
+}
+
+nl_code nl_model_build_graph(const nl_model_spec *spec, nl_backend *be, int capacity,
+                             int train_batch, uint64_t seed, nl_graph_fn construct, void *ctx,
+                             nl_model **out, nl_error *err)
+{
+    return nl_model_assemble(spec, nl_model_spec_tokens(spec), be, false, capacity, train_batch, seed,
+                             construct, ctx, false, out, err);
 }
 
 nl_code nl_model_check(const nl_model_spec *spec, int train_batch, nl_error *err)
 {
     nl_backend probe = nl_backend_probe(1);
-    return nl_model_assemble(spec, &probe, true, train_batch, train_batch, 0, spec_graph, (void *)spec, true, NULL,
-                             err);
+    return nl_model_assemble(spec, nl_model_spec_tokens(spec), &probe, true, train_batch, train_batch, 0,
+                             spec_graph, (void *)spec, true, NULL, err);
 }
 
 bool nl_model_eval_batch_degenerate(const nl_model_spec *spec, int batch, char *layer, size_t size,
@@ -90,6 +109,6 @@ nl_code nl_model_plan(const nl_model_spec *spec, int capacity, int train_batch, 
     *out = NULL;
     /* some CPU kernels keep a workspace per thread */
     nl_backend probe = nl_backend_probe(threads);
-    return nl_model_assemble(spec, &probe, true, capacity, train_batch, 0, spec_graph, (void *)spec, true, out,
-                             err);
+    return nl_model_assemble(spec, nl_model_spec_tokens(spec), &probe, true, capacity, train_batch, 0,
+                             spec_graph, (void *)spec, true, out, err);
 }

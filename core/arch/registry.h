@@ -34,7 +34,7 @@
 
 #include "base/names.h"
 #include "layers/layer.h"
-#include "model/spec_types.h"
+#include "model/spec.h"
 
 /* what an architecture reads (bits of nl_arch_info.inputs) */
 enum {

@@ -1,19 +1,15 @@
 /* Every enum a user can name (in a config, on the command line, in a CSV)
- * has one table here; the parser, `normlab list`, the resolved config and the
- * CSV writers all read these tables, so a name exists in exactly one place. */
+ * has one table; the parser, `normlab list`, the resolved config and the
+ * CSV writers all read these tables, so a name exists in exactly one place.
+ * The ground floor's enums are here with their tables; a kind listed by a
+ * floor above (norm/kinds.h, data/kinds.h) has its enum and table there,
+ * since this floor reads none above it. */
 #ifndef NL_NAMES_H
 #define NL_NAMES_H
 
 #include <stddef.h>
 
 typedef enum { NL_ARCH_MLP, NL_ARCH_CNN, NL_ARCH_RESNET, NL_ARCH_LM, NL_ARCH_VIT, NL_ARCH_MIXER, NL_ARCH_RNN, NL_ARCH_RNN_LM, NL_ARCH_COUNT } nl_arch;
-
-/* one value per line of norm/kinds.def, in its order */
-typedef enum {
-#define NL_NORM_KIND(suffix, row) NL_NORM_##suffix,
-#include "norm/kinds.def"
-    NL_NORM_COUNT
-} nl_norm_kind;
 
 typedef enum {
     NL_PLACE_BEFORE, /* Linear/Conv -> Norm -> Act (Ioffe & Szegedy) */
@@ -45,13 +41,6 @@ typedef enum { NL_RNN_LSTM, NL_RNN_GRU, NL_RNN_COUNT } nl_rnn_cell;
 typedef enum { NL_PRECISION_FP32, NL_PRECISION_BF16, NL_PRECISION_FP16, NL_PRECISION_COUNT } nl_precision;
 
 typedef enum { NL_SCHED_CONSTANT, NL_SCHED_STEP, NL_SCHED_COSINE, NL_SCHED_COUNT } nl_schedule_kind;
-
-/* one value per line of data/kinds.def, in its order */
-typedef enum {
-#define NL_DATA_KIND(suffix, row) NL_DATA_##suffix,
-#include "data/kinds.def"
-    NL_DATA_COUNT
-} nl_dataset_kind;
 
 /* how a text file becomes tokens */
 typedef enum { NL_VOCAB_BYTES, NL_VOCAB_CHARS, NL_VOCAB_COUNT } nl_vocab_kind;
@@ -119,7 +108,6 @@ typedef struct {
 #define NL_NAME_BY_POINTER ((size_t)-1)
 
 extern const nl_name_table nl_arch_names; /* the rows of core/arch/registry.c */
-extern const nl_name_table nl_norm_names; /* the rows of core/norm/kinds.def */
 extern const nl_name_table nl_placement_names;
 extern const nl_name_table nl_activation_names;
 extern const nl_name_table nl_gelu_names;
@@ -128,7 +116,6 @@ extern const nl_name_table nl_token_pool_names;
 extern const nl_name_table nl_rnn_cell_names;
 extern const nl_name_table nl_precision_names;
 extern const nl_name_table nl_schedule_names;
-extern const nl_name_table nl_dataset_names; /* the rows of core/data/kinds.def */
 extern const nl_name_table nl_vocab_names;
 extern const nl_name_table nl_device_names;
 extern const nl_name_table nl_dropout_placement_names;

@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "config/internal.h"
+#include "arch/arch.h"
 #include "arch/registry.h"
 #include "config/schema.h"
 #include "data/registry.h"

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "base/names.h"
+#include "data/kinds.h"
 
 /* The most samples of a split (or tokens of a token dataset) a run takes:
  * the batcher numbers them with 32-bit indices. */

@@ -667,9 +667,9 @@ static nl_model_bytes planned_bytes(const nl_builder *b, const nl_model *m)
     return out;
 }
 
-nl_code nl_model_assemble(const nl_model_spec *spec, nl_backend *be, bool plan_only, int capacity, int train_batch,
-                          uint64_t seed, nl_graph_fn construct, void *ctx, bool with_loss, nl_model **out,
-                          nl_error *err)
+nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *be, bool plan_only, int capacity,
+                          int train_batch, uint64_t seed, nl_graph_fn construct, void *ctx, bool with_loss,
+                          nl_model **out, nl_error *err)
 {
     if (capacity < 1 || train_batch < 1 || train_batch > capacity)
         return nl_fail(err, NL_ERR_CONFIG, "model: batch sizes must be >= 1 (capacity %d, train %d)",
@@ -687,10 +687,9 @@ nl_code nl_model_assemble(const nl_model_spec *spec, nl_backend *be, bool plan_o
 
     /* token ids (N, T) are held in an (N, T, 1) activation's slots */
     const nl_shape input_shape =
-        nl_model_spec_tokens(spec)
-            ? (nl_shape){.n = capacity, .c = 1, .h = spec->context, .w = 1, .ndim = 3}
-            : (nl_shape){.n = capacity, .c = spec->in_c, .h = spec->in_h, .w = spec->in_w,
-                         .ndim = 4};
+        tokens ? (nl_shape){.n = capacity, .c = 1, .h = spec->context, .w = 1, .ndim = 3}
+               : (nl_shape){.n = capacity, .c = spec->in_c, .h = spec->in_h, .w = spec->in_w,
+                            .ndim = 4};
     nl_act *input = nl_builder_act(&b, "input", input_shape);
     nl_act *logits = NULL;
     if (input) {
@@ -705,7 +704,7 @@ nl_code nl_model_assemble(const nl_model_spec *spec, nl_backend *be, bool plan_o
         return err ? err->code : NL_ERR_CONFIG;
     }
     m->has_loss = with_loss;
-    const int logits_ndim = nl_model_spec_tokens(spec) ? 3 : 2;
+    const int logits_ndim = tokens ? 3 : 2;
     if (m->has_loss && (logits->shape.ndim != logits_ndim || logits->shape.c != spec->classes)) {
         free_builder_lists(&b, false);
         free(m);
@@ -745,13 +744,6 @@ nl_code nl_model_assemble(const nl_model_spec *spec, nl_backend *be, bool plan_o
     }
     *out = m;
     return NL_OK;
-}
-
-nl_code nl_model_build_graph(const nl_model_spec *spec, nl_backend *be, int capacity,
-                             int train_batch, uint64_t seed, nl_graph_fn construct, void *ctx,
-                             nl_model **out, nl_error *err)
-{
-    return nl_model_assemble(spec, be, false, capacity, train_batch, seed, construct, ctx, false, out, err);
 }
 
 void nl_model_free(nl_model *m)

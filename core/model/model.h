@@ -47,8 +47,8 @@ typedef struct nl_model {
     int n_counters;
 
     /* (N, C, H, W) batch, uploaded by nl_model_load_batch; for token models
-     * (nl_model_spec_tokens) (N, T) int32 token ids in its 4-byte slots,
-     * uploaded by nl_model_load_tokens */
+     * (nl_model_spec_tokens, arch/arch.h) (N, T) int32 token ids in its
+     * 4-byte slots, uploaded by nl_model_load_tokens */
     nl_act *input;
     nl_act *logits; /* (N, classes), or (N, T, classes) for token models */
     /* the loss's rows per sample: 1, or T (one prediction per token; the
@@ -136,14 +136,16 @@ nl_code nl_model_build_graph(const nl_model_spec *spec, nl_backend *be, int capa
                              int train_batch, uint64_t seed, nl_graph_fn construct, void *ctx,
                              nl_model **out, nl_error *err);
 /* What every build goes through (core/model/builder.c): `construct` adds the
- * layers; with_loss adds the softmax cross-entropy (the logits must be
- * (N, classes)); plan_only keeps shapes and the byte plan, allocating
- * nothing (out NULL: just the check). The builder knows no architecture:
- * nl_model_build, nl_model_check and nl_model_plan (core/arch/arch.c) pass
- * the spec's as `construct`. */
-nl_code nl_model_assemble(const nl_model_spec *spec, nl_backend *be, bool plan_only, int capacity, int train_batch,
-                          uint64_t seed, nl_graph_fn construct, void *ctx, bool with_loss, nl_model **out,
-                          nl_error *err);
+ * layers after an input of token ids (N, T) where `tokens`, else of images
+ * (N, C, H, W); with_loss adds the softmax cross-entropy (the logits must be
+ * (N, classes), (N, T, classes) for tokens); plan_only keeps shapes and the
+ * byte plan, allocating nothing (out NULL: just the check). The builder
+ * knows no architecture: nl_model_build, nl_model_check, nl_model_plan and
+ * nl_model_build_graph (core/arch/arch.c) pass the spec's as `construct`,
+ * or the caller's graph, and whether its architecture reads tokens. */
+nl_code nl_model_assemble(const nl_model_spec *spec, bool tokens, nl_backend *be, bool plan_only, int capacity,
+                          int train_batch, uint64_t seed, nl_graph_fn construct, void *ctx, bool with_loss,
+                          nl_model **out, nl_error *err);
 /* host output gradient (n samples) -> backward through all layers */
 void nl_model_backward_from(nl_model *m, int n, const float *output_grad);
 

@@ -2,48 +2,7 @@
 
 #include <string.h>
 
-#include "arch/registry.h"
 #include "norm/registry.h"
-
-void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind)
-{
-    memset(norm, 0, sizeof *norm);
-    norm->kind = kind;
-    norm->placement = NL_PLACE_BEFORE;
-    norm->groups = nl_norm_info_of(kind)->groups_default ? nl_norm_info_of(kind)->groups_default
-                                                         : NL_NORM_DEFAULT_GROUPS;
-    norm->eps = 1e-5f;
-    norm->momentum = 0.1f;
-    norm->cumulative = false;
-    norm->affine = true;
-    /* PyTorch: BatchNorm tracks running statistics, InstanceNorm does not */
-    norm->track_running_stats = nl_norm_info_of(kind)->running_stats_default;
-    /* the paper's limits; its ramps (5k-40k and 5k-25k of ~130k steps)
-     * scaled to the few thousand steps of a run here */
-    norm->r_max = 3.0f;
-    norm->d_max = 5.0f;
-    norm->r_max_ramp[0] = 500;
-    norm->r_max_ramp[1] = 4000;
-    norm->n_r_max_ramp = 2;
-    norm->d_max_ramp[0] = 500;
-    norm->d_max_ramp[1] = 2500;
-    norm->n_d_max_ramp = 2;
-    norm->alpha_init = 0.5f; /* Zhu et al. 2025's default */
-    norm->cell_state = true;
-    norm->step_stats = true;
-    /* a custom normalizer is layer norm unless told otherwise: a sample's
-     * features (reduce not given), centred, divided by the standard
-     * deviation, statistics of the values at hand in training and in
-     * evaluation (config/resolve.c makes evaluation's the running averages
-     * where the configured reduction includes the batch). A kind without
-     * these keys keeps what its row says, and reads eval_stats as running
-     * for the rules on the keys every kind has (momentum's) */
-    norm->center = true;
-    norm->scale = NL_SCALE_STD;
-    norm->train_stats = NL_STATS_BATCH;
-    norm->eval_stats = (nl_norm_info_of(kind)->keys & NL_NORM_KEY_EVAL_STATS) ? NL_STATS_BATCH
-                                                                               : NL_STATS_RUNNING;
-}
 
 void nl_model_spec_defaults(nl_model_spec *spec)
 {
@@ -93,14 +52,4 @@ void nl_model_spec_defaults(nl_model_spec *spec)
     spec->token_pool = NL_TOKEN_POOL_CLS;
     spec->cell = NL_RNN_LSTM;
     spec->hidden = 128;
-}
-
-bool nl_model_spec_tokens(const nl_model_spec *spec)
-{
-    return (nl_arch_info_of(spec->arch)->inputs & NL_ARCH_IN_TOKENS) != 0;
-}
-
-nl_placement nl_model_spec_default_placement(const nl_model_spec *spec)
-{
-    return nl_arch_info_of(spec->arch)->default_placement;
 }

@@ -1,19 +1,110 @@
-/* What a model is made of (the types: model/spec_types.h), its defaults
- * and what it implies, from the architecture and normalizer registries'
- * rows. The config module fills a spec from YAML, tests fill it by hand. */
+/* What a model is made of, as plain data (a normalizer's part of it:
+ * norm/spec.h), and its defaults. The config module fills a spec from YAML,
+ * tests fill it by hand. The architectures (core/arch) build models from
+ * it, so what a spec's architecture implies (token inputs, its default
+ * placement) is answered there, from its row: arch/arch.h. */
 #ifndef NL_SPEC_H
 #define NL_SPEC_H
 
 #include <stdbool.h>
 
-#include "model/spec_types.h"
+#include "base/names.h"
+#include "layers/param_norm_spec.h"
+#include "norm/spec.h"
 
-void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind);
-/* whether the spec's model reads token ids (N, T) rather than images */
-bool nl_model_spec_tokens(const nl_model_spec *spec);
+#define NL_MAX_WIDTHS 16
+/* The widest layer: 2^20 units or channels keeps a 3x3 convolution's
+ * fan-in and a layer's values per sample on 28x28 or 32x32 images inside
+ * an int; a model that wide no longer fits in memory beyond its first
+ * layer anyway, which the memory check before a run reports. */
+#define NL_MAX_WIDTH (1 << 20)
+/* The most repeats of a unit: transformer blocks (model.layers), convs and
+ * residual blocks per stage. ResNet-1202 (He et al. 2015, CIFAR-10) has 200
+ * basic blocks per stage; with NL_MAX_WIDTHS stages the graph then holds at
+ * most ~16 * 1024 * 8 layers: planning it, before the memory check can
+ * refuse the model's tensors, takes ~1 s and ~150 MB (measured on the
+ * largest resnet), where 2^31 repeats took the machine's memory. */
+#define NL_MAX_DEPTH 1024
+
+/* "Noisy" batch norm (Santurkar et al. 2018, Fig. 2): after each
+ * normalizer, in training, y = x * scale_c + shift_c with a scale and a
+ * shift per channel drawn anew each step from `distribution` with these
+ * means and standard deviations */
+typedef struct {
+    nl_noise_distribution distribution;
+    float scale_mean, scale_std;
+    float shift_mean, shift_std;
+} nl_norm_noise_spec;
+
+typedef struct {
+    nl_arch arch;
+    int in_c, in_h, in_w; /* input image (mlp flattens it) */
+    int classes;
+    int widths[NL_MAX_WIDTHS]; /* mlp: hidden widths; cnn/resnet: channels per stage */
+    int n_widths;
+    int convs_per_stage;  /* cnn: 3x3 convolutions before each pooling (default 1) */
+    int blocks_per_stage; /* resnet: basic blocks per stage (default 1) */
+    int stem_width;       /* resnet: channels of the stem conv; 0 = widths[0] */
+    /* resnet: SkipInit (De & Smith 2020), each block's residual branch
+     * times a learned scalar that starts at skip_init_alpha */
+    bool skip_init;
+    float skip_init_alpha;
+    nl_activation activation;
+    nl_pool_kind pool;    /* cnn: pooling after each stage */
+    nl_norm_spec norm;
+    nl_norm_noise_spec norm_noise;
+    int bias;             /* -1 auto: a layer feeding a norm with a learned shift has none */
+    nl_init_kind init;
+    float init_std;       /* init: gaussian */
+    /* cnn: a stage's last ReLU and its max pooling built as one layer
+     * (nl_relu_maxpool2d: the same numbers, no ReLU output tensor). Default
+     * true; off where every activation must stay a tensor of its own, as for
+     * tracing one. Not a config key. */
+    bool fuse_relu_pool;
+    /* floats of optimizer state per parameter: the optimizer row's
+     * state_slots (core/optim/registry.c); default 1. Not a config key. */
+    int optimizer_state_slots;
+    /* Qiao et al. 2019: every conv and hidden linear weight (not the
+     * classifier's) standardized per output unit, eps inside the sqrt */
+    bool weight_standardization;
+    float weight_standardization_eps;
+    /* the parameter normalizer of those same weights (model.param_norm);
+     * weight_standardization is the older spelling of its standardization
+     * row, and the two cannot both be set */
+    nl_param_norm_spec param_norm;
+    /* inverted dropout (torch.nn.Dropout): probability of zeroing a value,
+     * 0 = no dropout layers; where the layers sit in the blocks */
+    float dropout_p;
+    nl_dropout_placement dropout_placement;
+    /* lm: a decoder-only transformer over token ids; classes is the
+     * vocabulary. Blocks place spec.norm as norm.placement says (pre, post,
+     * peri, none). */
+    int d_model, heads, layers;
+    int context;   /* tokens per sequence: the position table's size */
+    int mlp_ratio; /* the MLP's hidden width is mlp_ratio * d_model */
+    bool qk_norm;  /* spec.norm on each head's q and k before the dot product */
+    nl_gelu_kind gelu;
+    bool tie_embeddings; /* the LM head's weight is the token embedding */
+    /* lm, vit at placement post: DeepNorm (Wang et al. 2022), each add
+     * norm(alpha * x + f(x)) and the value, output projection and MLP
+     * weights' initial std times beta; alpha and beta from the row of
+     * residual_scale (core/arch/residual_scale.c), explicit: these two */
+    nl_residual_scale residual_scale;
+    float residual_alpha, residual_beta;
+    /* vit: the lm's blocks (d_model .. gelu above) over image patches */
+    int patch;                 /* patch side; divides the image's height and width */
+    nl_token_pool token_pool;  /* what the classifier reads: the class token or the mean */
+    /* mixer: the vit's patches, d_model, layers, mlp_ratio (the channel
+     * MLP) and gelu; the token MLP's hidden width (0: d_model / 2, rounded
+     * up) */
+    int token_mlp_width;
+    /* rnn, rnn_lm: the recurrent cell and its hidden state's width (the
+     * layers are model.layers) */
+    nl_rnn_cell cell;
+    int hidden;
+    bool permute_pixels; /* rnn: the image's pixels in one fixed random order */
+} nl_model_spec;
+
 void nl_model_spec_defaults(nl_model_spec *spec);
-/* the spec's architecture's own placement (its row in core/arch/registry.c),
- * where a config does not name one */
-nl_placement nl_model_spec_default_placement(const nl_model_spec *spec);
 
 #endif

@@ -5,8 +5,8 @@
 #define NL_NORM_H
 
 #include "layers/layer.h"
-#include "model/spec_types.h"
 #include "norm/registry.h"
+#include "norm/spec.h"
 
 /* builds the normalizer the spec names on `in` (identity for none) */
 nl_act *nl_norm(nl_builder *b, const char *name, nl_act *in, const nl_norm_spec *spec);

@@ -1,5 +1,7 @@
 #include "norm/registry.h"
 
+#include <string.h>
+
 /* The registry table, generated from norm/kinds.def: each kind's row lives
  * in its own file beside its builder; this file only tables them. */
 static const nl_norm_info *const rows[] = {
@@ -97,6 +99,46 @@ void nl_norm_write_space_table(FILE *out)
                 : (p->reduce[2] & (1u << NL_AXIS_CHANNELS))     ? "1"
                                                                 : "-");
     }
+}
+
+void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind)
+{
+    memset(norm, 0, sizeof *norm);
+    norm->kind = kind;
+    norm->placement = NL_PLACE_BEFORE;
+    norm->groups = nl_norm_info_of(kind)->groups_default ? nl_norm_info_of(kind)->groups_default
+                                                         : NL_NORM_DEFAULT_GROUPS;
+    norm->eps = 1e-5f;
+    norm->momentum = 0.1f;
+    norm->cumulative = false;
+    norm->affine = true;
+    /* PyTorch: BatchNorm tracks running statistics, InstanceNorm does not */
+    norm->track_running_stats = nl_norm_info_of(kind)->running_stats_default;
+    /* the paper's limits; its ramps (5k-40k and 5k-25k of ~130k steps)
+     * scaled to the few thousand steps of a run here */
+    norm->r_max = 3.0f;
+    norm->d_max = 5.0f;
+    norm->r_max_ramp[0] = 500;
+    norm->r_max_ramp[1] = 4000;
+    norm->n_r_max_ramp = 2;
+    norm->d_max_ramp[0] = 500;
+    norm->d_max_ramp[1] = 2500;
+    norm->n_d_max_ramp = 2;
+    norm->alpha_init = 0.5f; /* Zhu et al. 2025's default */
+    norm->cell_state = true;
+    norm->step_stats = true;
+    /* a custom normalizer is layer norm unless told otherwise: a sample's
+     * features (reduce not given), centred, divided by the standard
+     * deviation, statistics of the values at hand in training and in
+     * evaluation (config/resolve.c makes evaluation's the running averages
+     * where the configured reduction includes the batch). A kind without
+     * these keys keeps what its row says, and reads eval_stats as running
+     * for the rules on the keys every kind has (momentum's) */
+    norm->center = true;
+    norm->scale = NL_SCALE_STD;
+    norm->train_stats = NL_STATS_BATCH;
+    norm->eval_stats = (nl_norm_info_of(kind)->keys & NL_NORM_KEY_EVAL_STATS) ? NL_STATS_BATCH
+                                                                               : NL_STATS_RUNNING;
 }
 
 bool nl_norm_accepts(const nl_norm_info *row, int ndim)

@@ -30,7 +30,7 @@
 
 #include "base/names.h"
 #include "layers/layer.h"
-#include "model/spec_types.h"
+#include "norm/spec.h"
 
 /* model.norm.groups of a kind whose row gives no default of its own */
 #define NL_NORM_DEFAULT_GROUPS 8
@@ -161,6 +161,9 @@ typedef struct {
 
 /* row of kind k; k must be in [0, NL_NORM_COUNT) */
 const nl_norm_info *nl_norm_info_of(nl_norm_kind k);
+/* the spec a normalizer of kind k starts from, its row's defaults where
+ * the row has them (groups, running statistics, evaluation's statistics) */
+void nl_norm_spec_defaults(nl_norm_spec *norm, nl_norm_kind kind);
 /* whether the row accepts inputs of `ndim` (2: features, 3: tokens, 4: images) */
 bool nl_norm_accepts(const nl_norm_info *row, int ndim);
 /* does the normalizer keep running statistics (its row can, and its keys

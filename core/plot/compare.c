@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "model/spec.h"
 #include "plot/internal.h"
 #include "plot/plot.h"

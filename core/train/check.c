@@ -6,10 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "arch/registry.h"
 #include "data/registry.h"
-#include "log/files.h"
 #include "device/device.h"
+#include "log/files.h"
 #include "model/model.h"
 #include "train/init_from.h"
 #include "train/probe_blockskip.h"

@@ -10,13 +10,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch/arch.h"
 #include "arch/registry.h"
 #include "config/config.h"
 #include "config/schema.h"
 #include "data/data.h"
 #include "data/tokens.h"
-#include "norm/registry.h"
 #include "device/device.h"
+#include "norm/registry.h"
 #include "log/files.h"
 #include "model/fold.h"
 #include "model/model.h"

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "arch/arch.h"
 #include "config/config.h"
 #include "device/device.h"
 #include "model/model.h"
