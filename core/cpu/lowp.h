@@ -38,7 +38,7 @@ void nl_cpu_round_add(nl_precision precision, const float *src, float *dst, size
  *  - sgemm on the rounded operands in every other set, and for fp16.
  * The packed products' sums run in another order than sgemm's, so their
  * results differ in the last bits (hence a set of their own: MPI ranks
- * and NORMLAB_CPU_KERNELS pin sets, core/backend.c). */
+ * and NORMLAB_CPU_KERNELS pin sets, core/device/device.c). */
 #if defined(NL_CPU_BF16_PRODUCT_MODEL)
 #define NL_CPU_BF16_PACKED 1
 #elif defined(__AVX512BF16__)

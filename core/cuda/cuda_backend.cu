@@ -415,7 +415,7 @@ static void probe(probe_result *r)
     r->usable = 1;
 }
 
-/* the three entry points core/backend.c calls (through dlsym when this
+/* the three entry points core/device/device.c calls (through dlsym when this
  * backend is the module libnormlab_cuda.so) */
 extern "C" int nl_cuda_backend_describe(char *buf, size_t size)
 {
