@@ -26,9 +26,9 @@
 
 #include "log/files.h"
 #include "plot/internal.h"
+#include "results/rundir.h"
 #include "testutil.h"
 #include "train/run.h"
-#include "train/rundir.h"
 
 /* a run that trains for many seconds unless stopped */
 static const char *slow_config =

@@ -14,7 +14,7 @@
 #include "log/files.h"
 #include "plot/internal.h"
 #include "plot/plot.h"
-#include "sweep/result.h"
+#include "results/run_result.h"
 #include "train/series.h"
 #include "testutil.h"
 

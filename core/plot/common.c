@@ -5,6 +5,7 @@
 
 #include "base/ident.h"
 #include "plot/common.h"
+#include "results/files.h"
 
 /* ---- small helpers ---- */
 
@@ -509,7 +510,7 @@ nl_code pl_series_read(const pl_run *run, pl_series_file *f, nl_error *err)
 {
     memset(f, 0, sizeof *f);
     char path[1300];
-    snprintf(path, sizeof path, "%s/series.csv", run->dir);
+    snprintf(path, sizeof path, "%s/" NL_RUN_SERIES_FILE, run->dir);
     if (!nl_path_exists(path))
         return NL_OK;
     nl_code rc = pl_table_read(path, &f->t, err);

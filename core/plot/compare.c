@@ -15,7 +15,8 @@
 #include "model/spec.h"
 #include "plot/internal.h"
 #include "plot/plot.h"
-#include "train/rundir.h"
+#include "results/files.h"
+#include "results/rundir.h"
 
 /* marks an output directory as compare's: it may be written again */
 #define COMPARE_MARKER ".normlab-compare"
@@ -77,7 +78,7 @@ static nl_code load_run_configs(merge *M, nl_error *err)
     for (int i = 0; i < M->n_runs; i++) {
         char path[1300], *text = NULL;
         nl_error ignored = {0};
-        snprintf(path, sizeof path, "%s/config.yaml", M->run[i]->dir);
+        snprintf(path, sizeof path, "%s/" NL_RUN_CONFIG_FILE, M->run[i]->dir);
         if (nl_read_file(path, &text, NULL, &ignored) != NL_OK)
             continue;
         if (nl_flat_from_yaml(text, path, &M->config[i], &ignored) != NL_OK)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "plot/common.h"
+#include "results/files.h"
 
 static double curve_value(const char *metric, double loss, double accuracy)
 {
@@ -20,7 +21,7 @@ static nl_code add_metrics(const pl_run *run, const char *split, const char *met
                            curve *right, nl_error *err)
 {
     char path[1300];
-    snprintf(path, sizeof path, "%s/metrics.csv", run->dir);
+    snprintf(path, sizeof path, "%s/" NL_RUN_METRICS_FILE, run->dir);
     pl_table t;
     nl_code rc = pl_table_read(path, &t, err);
     if (rc)
@@ -150,7 +151,7 @@ static nl_code read_curves(curves_fig *f, nl_error *err)
     for (int i = 0; i < r->n_runs; i++) {
         const int id = f->g.group_of[i];
         char path[1300];
-        snprintf(path, sizeof path, "%s/metrics.csv", r->runs[i].dir);
+        snprintf(path, sizeof path, "%s/" NL_RUN_METRICS_FILE, r->runs[i].dir);
         if (id < 0)
             continue;
         f->unfinished[id] |= !pl_run_finished(&r->runs[i]);
@@ -331,7 +332,7 @@ static void plot_single_run(const curves_fig *f, pl_script *s, int panel_i)
     char q[600];
     const char *mark = f->unfinished_runs ? " (unfinished)" : "";
     char path[1300], every[48];
-    snprintf(path, sizeof path, "%s/metrics.csv", f->r->runs[0].dir);
+    snprintf(path, sizeof path, "%s/" NL_RUN_METRICS_FILE, f->r->runs[0].dir);
     pl_every_complete(path, every, sizeof every);
     nl_buf_printf(&s->gp, "set datafile missing NaN\n");
     if (panel_i == 0) {

@@ -6,6 +6,7 @@
 
 #include "base/ident.h"
 #include "plot/common.h"
+#include "results/files.h"
 
 #define MAX_PERCENTILES 16
 
@@ -28,7 +29,7 @@ static nl_code read_traces(const pl_results *r, const grouping *g, curve *curves
     for (int i = 0; i < r->n_runs; i++) {
         const int id = g->group_of[i];
         char path[1300];
-        snprintf(path, sizeof path, "%s/trace.csv", r->runs[i].dir);
+        snprintf(path, sizeof path, "%s/" NL_RUN_TRACE_FILE, r->runs[i].dir);
         if (id < 0 || !nl_path_exists(path))
             continue;
         pl_table t;
@@ -135,7 +136,7 @@ static void plot_variant(pl_script *s, const pl_results *r, const grouping *g, i
     char ptitle[320], every[48] = "";
     if (!r->sweep) {
         char path[1300];
-        snprintf(path, sizeof path, "%s/trace.csv", r->runs[0].dir);
+        snprintf(path, sizeof path, "%s/" NL_RUN_TRACE_FILE, r->runs[0].dir);
         pl_every_complete(path, every, sizeof every);
     }
     snprintf(ptitle, sizeof ptitle, "%s%s%s", g->n_keys ? g->labels[id] : r->runs[0].name,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "plot/common.h"
+#include "results/files.h"
 
 static bool is_batch_norm(const pl_results *r, const pl_run *run)
 {
@@ -19,7 +20,7 @@ static nl_code single_run(const pl_results *r, pl_script *s, nl_error *err)
     if (!is_batch_norm(r, &r->runs[0]))
         return pl_not_applicable(err, "train_eval_gap", "the run does not use batch norm");
     char path[1300];
-    snprintf(path, sizeof path, "%s/metrics.csv", r->runs[0].dir);
+    snprintf(path, sizeof path, "%s/" NL_RUN_METRICS_FILE, r->runs[0].dir);
     pl_table t;
     if ((rc = pl_table_read(path, &t, err)))
         return rc;

@@ -13,9 +13,10 @@
 #include "norm/registry.h"
 #include "optim/optim.h"
 #include "plot/internal.h"
-#include "sweep/result.h"
+#include "results/files.h"
+#include "results/run_result.h"
+#include "results/rundir.h"
 #include "train/run.h"
-#include "train/rundir.h"
 
 /* ---- CSV ---- */
 
@@ -282,7 +283,7 @@ static void load_config(pl_results *r)
     for (int i = 0; i < r->n_runs && !r->have_config; i++) {
         char path[1300], *text = NULL;
         nl_error err = {0};
-        snprintf(path, sizeof path, "%s/config.yaml", r->runs[i].dir);
+        snprintf(path, sizeof path, "%s/" NL_RUN_CONFIG_FILE, r->runs[i].dir);
         if (nl_read_file(path, &text, NULL, &err) != NL_OK)
             continue;
         if (nl_flat_from_yaml(text, path, &r->config, &err) == NL_OK)
@@ -294,7 +295,7 @@ static void load_config(pl_results *r)
 static nl_code load_sweep(const char *dir, pl_results *r, nl_error *err)
 {
     char path[1200];
-    nl_path_join(path, sizeof path, dir, "summary.csv");
+    nl_path_join(path, sizeof path, dir, NL_SWEEP_SUMMARY_FILE);
     pl_table t;
     nl_code rc = pl_table_read(path, &t, err);
     if (rc)
@@ -328,7 +329,7 @@ static nl_code load_sweep(const char *dir, pl_results *r, nl_error *err)
     for (int i = 0; i < t.n_rows; i++) {
         pl_run *run = &r->runs[r->n_runs++];
         nl_copy_string(run->name, sizeof run->name, t.rows[i][0]);
-        snprintf(run->dir, sizeof run->dir, "%s/runs/%s", dir, run->name);
+        snprintf(run->dir, sizeof run->dir, "%s/" NL_SWEEP_RUNS_DIR "/%s", dir, run->name);
         if ((rc = nl_run_dir_check_files(run->dir, err))) {
             pl_table_free(&t);
             return rc;
@@ -406,11 +407,11 @@ nl_code pl_results_load(const char *dir, pl_results *r, nl_error *err)
     nl_code rc;
     if (!nl_is_dir(r->dir))
         return nl_fail(err, NL_ERR_USAGE, "%s is not a directory", r->dir);
-    nl_path_join(path, sizeof path, r->dir, "summary.csv");
+    nl_path_join(path, sizeof path, r->dir, NL_SWEEP_SUMMARY_FILE);
     if (nl_path_exists(path)) {
         rc = load_sweep(r->dir, r, err);
     } else {
-        nl_path_join(path, sizeof path, r->dir, "metrics.csv");
+        nl_path_join(path, sizeof path, r->dir, NL_RUN_METRICS_FILE);
         if (!nl_path_exists(path))
             return nl_fail(err, NL_ERR_USAGE, "%s is neither a sweep directory (summary.csv) nor a run "
                            "directory (metrics.csv)", r->dir);
@@ -438,7 +439,7 @@ void pl_warn(pl_results *r, const char *message)
 
 void pl_results_check_run_files(pl_results *r)
 {
-    static const char *const files[] = {"metrics.csv", "trace.csv", "series.csv"};
+    static const char *const files[] = {NL_RUN_METRICS_FILE, NL_RUN_TRACE_FILE, NL_RUN_SERIES_FILE};
     for (int i = 0; i < r->n_runs; i++)
         for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
             char path[1300], problem[1600];
@@ -588,7 +589,7 @@ static size_t norm_axes_label(const pl_results *r, const pl_run *run, const int 
     char path[1300], *text = NULL;
     nl_error err = {0};
     nl_flat own = {0};
-    snprintf(path, sizeof path, "%s/config.yaml", run->dir);
+    snprintf(path, sizeof path, "%s/" NL_RUN_CONFIG_FILE, run->dir);
     const bool have = nl_read_file(path, &text, NULL, &err) == NL_OK &&
                       nl_flat_from_yaml(text, path, &own, &err) == NL_OK;
     free(text);
@@ -707,7 +708,7 @@ static char **config_values(const pl_results *r, const char *key)
         char path[1300], *text = NULL;
         nl_error ignored = {0};
         nl_flat flat = {0};
-        snprintf(path, sizeof path, "%s/config.yaml", r->runs[i].dir);
+        snprintf(path, sizeof path, "%s/" NL_RUN_CONFIG_FILE, r->runs[i].dir);
         if (nl_read_file(path, &text, NULL, &ignored) == NL_OK &&
             nl_flat_from_yaml(text, path, &flat, &ignored) == NL_OK) {
             const char *value = nl_flat_get(&flat, key);

@@ -11,8 +11,8 @@
 #include "config/schema.h"
 #include "plot/internal.h"
 #include "plot/plot.h"
+#include "results/run_result.h"
 #include "stats/stats.h"
-#include "sweep/result.h"
 
 /* ---- Student's t: core/stats, shared with normlab verdict ---- */
 

@@ -8,7 +8,7 @@
 #include "config/flat.h"
 #include "plot/internal.h"
 #include "report/report.h"
-#include "sweep/result.h"
+#include "results/run_result.h"
 #include "sweep/sweep.h"
 
 /* a run as its own files say: summary.json and config.yaml */

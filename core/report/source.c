@@ -5,7 +5,8 @@
 #include <string.h>
 
 #include "report/internal.h"
-#include "train/summary.h"
+#include "results/files.h"
+#include "results/summary.h"
 #include "verdict/verdict.h"
 
 bool rp_run_finished(const rp_run *r)
@@ -43,7 +44,7 @@ static void read_run(const pl_run *pr, rp_run *r)
     }
     char path[1300], *text = NULL;
     nl_error ignored = {0};
-    snprintf(path, sizeof path, "%s/config.yaml", pr->dir);
+    snprintf(path, sizeof path, "%s/" NL_RUN_CONFIG_FILE, pr->dir);
     if (nl_path_exists(path) && nl_read_file_max(path, NL_READ_TEXT_MAX, &text, NULL, &ignored) == NL_OK) {
         r->have_config = nl_flat_from_yaml(text, path, &r->config, &ignored) == NL_OK;
         free(text);

@@ -14,7 +14,7 @@
 #include "base/status.h"
 #include "log/files.h"
 #include "plot/plot.h"
-#include "sweep/result.h"
+#include "results/run_result.h"
 
 /* where something was written in the experiment file (1-based) */
 typedef struct {

@@ -27,8 +27,7 @@
 #include <stdbool.h>
 
 #include "base/status.h"
-
-#define NL_RUN_WORKLOCK ".normlab-claim"
+#include "results/files.h" /* NL_RUN_WORKLOCK */
 
 typedef enum {
     NL_WORKLOCK_OURS,     /* this worker runs it now */

@@ -8,10 +8,11 @@
 #include <time.h>
 
 #include "plot/internal.h"
-#include "sweep/result.h"
 #include "tensorboard/export.h"
+#include "results/files.h"
+#include "results/run_result.h"
+#include "results/summary.h"
 #include "tensorboard/scalars.h"
-#include "train/summary.h"
 
 /* "2026-11-21T14:17:10Z" in seconds since the epoch; NaN when not one */
 static double iso_seconds(const char *text)
@@ -86,7 +87,7 @@ static void free_hparams(sweep_hparams *h)
 static void add_metric_tags(const char *run_dir, sweep_hparams *h)
 {
     char path[1300];
-    nl_path_join(path, sizeof path, run_dir, "metrics.csv");
+    nl_path_join(path, sizeof path, run_dir, NL_RUN_METRICS_FILE);
     pl_table t;
     nl_error ignored = {0};
     if (!nl_path_exists(path) || pl_table_read(path, &t, &ignored) != NL_OK)
@@ -150,7 +151,7 @@ static nl_code export_run(const pl_results *r, int i, const sweep_hparams *h, co
     nl_sweep_result res;
     nl_sweep_read_result(run->dir, &res);
     char metrics[1300];
-    nl_path_join(metrics, sizeof metrics, run->dir, "metrics.csv");
+    nl_path_join(metrics, sizeof metrics, run->dir, NL_RUN_METRICS_FILE);
     if (!nl_path_exists(metrics)) {
         nl_buf_printf(&rep->notes, "%s: no metrics.csv (not started): left out\n", run->dir);
         return NL_OK;

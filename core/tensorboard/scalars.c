@@ -8,6 +8,7 @@
 #include "base/number.h"
 #include "plot/internal.h"
 #include "tensorboard/scalars.h"
+#include "results/files.h"
 
 /* metrics.csv's columns that are no scalar of every split: the event's
  * step and time, the row's split, and the learning rate (train rows) */
@@ -109,9 +110,9 @@ nl_code nl_tb_run_events(const char *run_dir, double start_time, nl_tb_bytes *ou
     *n_scalars = 0;
     const double start = isfinite(start_time) ? start_time : 0.0;
     nl_tb_version_event(out, start);
-    nl_code rc = read_rows(run_dir, "metrics.csv", &m, notes, err);
+    nl_code rc = read_rows(run_dir, NL_RUN_METRICS_FILE, &m, notes, err);
     if (rc == NL_OK)
-        rc = read_rows(run_dir, "series.csv", &s, notes, err);
+        rc = read_rows(run_dir, NL_RUN_SERIES_FILE, &s, notes, err);
     double wall = start;
     /* both files in step order, metrics first at a step; a series row
      * takes the time of the last metrics row before it */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config/flat.h"
+#include "results/files.h"
 #include "verdict/internal.h"
 
 const vd_source *vd_cell_source(const vd_ctx *C, const nl_claim_cell *cell)
@@ -103,7 +104,7 @@ double vd_json_value(const vd_source *s, int row, const char *key, char *text, s
     char path[2400], *json = NULL, value[256];
     nl_error ignored = {0};
     text[0] = '\0';
-    if (!vd_source_run_file(s, row, "summary.json", path, sizeof path) ||
+    if (!vd_source_run_file(s, row, NL_RUN_SUMMARY_FILE, path, sizeof path) ||
         nl_read_file(path, &json, NULL, &ignored) != NL_OK)
         return NAN;
     const bool found = nl_json_flat_get(json, key, value, sizeof value);
@@ -123,7 +124,7 @@ static double config_value(const vd_source *s, int row, const char *key)
     nl_error ignored = {0};
     nl_flat flat = {0};
     double v = NAN;
-    if (vd_source_run_file(s, row, "config.yaml", path, sizeof path) &&
+    if (vd_source_run_file(s, row, NL_RUN_CONFIG_FILE, path, sizeof path) &&
         nl_read_file_max(path, NL_READ_TEXT_MAX, &text, NULL, &ignored) == NL_OK &&
         nl_flat_from_yaml(text, path, &flat, &ignored) == NL_OK) {
         const char *value = nl_flat_get(&flat, key);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config/flat.h"
+#include "results/files.h"
 
 int vd_source_key_col(const vd_source *s, const char *key)
 {
@@ -29,7 +30,7 @@ bool vd_source_run_file(const vd_source *s, int row, const char *file, char *out
 {
     if (s->kind == NL_SOURCE_TABLE)
         return false;
-    snprintf(out, size, "%s/%s%s/%s", s->dir, s->kind == NL_SOURCE_SWEEP ? "runs/" : "", s->t.rows[row][0], file);
+    snprintf(out, size, "%s/%s%s/%s", s->dir, s->kind == NL_SOURCE_SWEEP ? NL_SWEEP_RUNS_DIR "/" : "", s->t.rows[row][0], file);
     return true;
 }
 
@@ -49,7 +50,7 @@ static void find_seed(vd_source *s)
 static nl_code open_sweep(vd_source *s, nl_error *err)
 {
     char path[1200];
-    nl_path_join(path, sizeof path, s->dir, "summary.csv");
+    nl_path_join(path, sizeof path, s->dir, NL_SWEEP_SUMMARY_FILE);
     if (!nl_path_exists(path))
         return nl_fail(err, NL_ERR_USAGE, "%s is not a sweep directory (no summary.csv); a directory of other "
                        "files is read by a claims file's source: (results/usage.md, \"Claims and verdicts\")", s->dir);
@@ -128,10 +129,10 @@ static bool add_run(vd_source *s, const nl_claim_source *src, const char *path)
     char file[1600], *json = NULL, *yaml = NULL, values[NL_CLAIM_MAX_SOURCE_KEYS][256], status[32] = "";
     nl_error ignored = {0};
     nl_flat config = {0};
-    snprintf(file, sizeof file, "%s/summary.json", path);
+    snprintf(file, sizeof file, "%s/" NL_RUN_SUMMARY_FILE, path);
     if (nl_read_file(file, &json, NULL, &ignored) != NL_OK)
         return true; /* not a run directory */
-    snprintf(file, sizeof file, "%s/config.yaml", path);
+    snprintf(file, sizeof file, "%s/" NL_RUN_CONFIG_FILE, path);
     const bool have_config = nl_read_file_max(file, NL_READ_TEXT_MAX, &yaml, NULL, &ignored) == NL_OK &&
                              nl_flat_from_yaml(yaml, file, &config, &ignored) == NL_OK;
     const char *fields[2 + NL_CLAIM_MAX_SOURCE_KEYS];

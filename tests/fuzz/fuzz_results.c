@@ -20,7 +20,7 @@
 #include "log/files.h"
 #include "plot/internal.h"
 #include "plot/plot.h"
-#include "sweep/result.h"
+#include "results/run_result.h"
 #include "train/run.h"
 /* fuzz_files.h's dataset helpers go unused here */
 #pragma clang diagnostic ignored "-Wunused-function"
