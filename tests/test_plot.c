@@ -15,7 +15,7 @@
 #include "plot/internal.h"
 #include "plot/plot.h"
 #include "results/run_result.h"
-#include "train/series.h"
+#include "results/series.h"
 #include "testutil.h"
 
 static bool have_gnuplot;

@@ -5,7 +5,7 @@
 #define NL_PLOT_COMMON_H
 
 #include "plot/internal.h"
-#include "train/series.h"
+#include "results/series.h"
 
 #define MAX_SERIES 64
 #define MAX_VALUES 256

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "plot/common.h"
-#include "train/series.h"
+#include "results/series.h"
 
 #define MAX_PANELS 8
 

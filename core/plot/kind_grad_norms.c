@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "plot/common.h"
-#include "train/series.h"
+#include "results/series.h"
 
 #define MAX_LAYERS 256
 

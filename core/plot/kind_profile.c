@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "plot/common.h"
-#include "train/series.h"
+#include "results/series.h"
 
 #define MAX_STEPS 4096
 

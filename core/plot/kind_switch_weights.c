@@ -16,7 +16,7 @@
 
 #include "norm/registry.h"
 #include "plot/common.h"
-#include "train/series.h"
+#include "results/series.h"
 
 #define MAX_PANELS 16
 #define TERMS 6 /* mean: instance, layer, batch; then variance's */

@@ -16,7 +16,6 @@
 #include "results/files.h"
 #include "results/run_result.h"
 #include "results/rundir.h"
-#include "train/run.h"
 
 /* ---- CSV ---- */
 

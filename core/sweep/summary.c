@@ -15,7 +15,6 @@
 #include "log/files.h"
 #include "results/files.h"
 #include "sweep/sweep.h"
-#include "train/run.h"
 
 nl_code nl_sweep_summary_text(const nl_experiment *e, const nl_sweep_plan *p,
                               const nl_sweep_result *results, nl_buf *b, nl_error *err)

@@ -15,7 +15,9 @@
 #include "dist/dist.h"
 #include "log/files.h"
 #include "results/files.h"
+#include "results/metrics.h"
 #include "results/rundir.h"
+#include "results/series.h"
 #include "results/summary.h"
 #include "tensorboard/scalars.h"
 #include "train/check.h"
@@ -102,10 +104,6 @@ static bool logs_series(const nl_train_spec *train)
            train->landscape.every > 0 || nl_train_logs_loss_scale(train);
 }
 
-/* metrics.csv's columns (the last only with train.clip_grad_norm) */
-static const char *const metric_columns[] = {"step", "epoch", "split", "loss", "accuracy",
-                                             "lr", "elapsed_s", "grad_norm"};
-
 /* seconds since the epoch: an event's wall time */
 static double wall_now(void)
 {
@@ -133,7 +131,7 @@ static nl_code sink_metric(void *ctx, const nl_metric_row *row, nl_error *err)
     /* the events hold what the CSV says: its fields, parsed back */
     for (int c = 0; rc == NL_OK && st->tensorboard.open && c < st->metrics.columns; c++) {
         char tag[64];
-        if (fields[c][0] && nl_tb_metric_tag(fields[2], metric_columns[c], tag, sizeof tag))
+        if (fields[c][0] && nl_tb_metric_tag(fields[2], nl_metrics_columns[c], tag, sizeof tag))
             rc = nl_tb_writer_scalar(&st->tensorboard, wall_now(), row->step, tag, strtod(fields[c], NULL), err);
     }
     return rc;
@@ -842,13 +840,11 @@ static nl_code remove_stale_files(const run_state *st, nl_error *err)
     return NL_OK;
 }
 
-static const char *const series_columns[] = {"step", "series", "layer", "name", "value"};
-enum { N_SERIES_COLUMNS = sizeof series_columns / sizeof series_columns[0] };
 
 /* the grad_norm column only with train.clip_grad_norm */
 static int metric_column_count(const nl_train_spec *train)
 {
-    return train->clip_grad_norm > 0.0f ? 8 : 7;
+    return train->clip_grad_norm > 0.0f ? NL_METRICS_COLUMN_COUNT : NL_METRICS_GRAD_NORM;
 }
 
 /* a resumed run's outputs, cut back to the rows its checkpoint counted */
@@ -866,7 +862,7 @@ static nl_code continue_outputs(run_state *st, nl_error *err)
                              err);
     nl_path_join(path, sizeof path, st->dir, NL_RUN_SERIES_FILE);
     if (rc == NL_OK && logs_series(train))
-        rc = nl_csv_continue(&st->series, path, N_SERIES_COLUMNS, files->series_bytes, err);
+        rc = nl_csv_continue(&st->series, path, NL_SERIES_N_COLUMNS, files->series_bytes, err);
     return rc;
 }
 
@@ -876,10 +872,10 @@ static nl_code open_outputs(run_state *st, nl_error *err)
     const nl_train_spec *train = &st->cfg->train;
     char path[1100];
     nl_path_join(path, sizeof path, st->dir, NL_RUN_METRICS_FILE);
-    nl_code rc = nl_csv_open(&st->metrics, path, metric_columns, metric_column_count(train), err);
+    nl_code rc = nl_csv_open(&st->metrics, path, nl_metrics_columns, metric_column_count(train), err);
     nl_path_join(path, sizeof path, st->dir, NL_RUN_SERIES_FILE);
     if (rc == NL_OK && logs_series(train))
-        rc = nl_csv_open(&st->series, path, series_columns, N_SERIES_COLUMNS, err);
+        rc = nl_csv_open(&st->series, path, nl_series_columns, NL_SERIES_N_COLUMNS, err);
     if (rc || !train->trace.activation[0])
         return rc;
     char columns[NL_MAX_PERCENTILES + 1][16];
