@@ -55,7 +55,7 @@
 #include "train/probe_landscape.h"
 #include "train/probe_sigprop.h"
 #include "train/probe_varshift.h"
-#include "results/series.h"
+#include "train/series.h"
 
 static nl_backend *cpu_be, *gpu_be;
 

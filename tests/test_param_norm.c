@@ -22,7 +22,7 @@
 #include "testutil.h"
 #include "train/final_model.h"
 #include "train/init_from.h"
-#include "results/series.h"
+#include "train/series.h"
 #include "train/check.h"
 
 #define TOL 1e-5

@@ -18,7 +18,7 @@
 #include "model/model.h"
 #include "plot/internal.h"
 #include "tfm/reference.h"
-#include "results/series.h"
+#include "train/series.h"
 #include "testutil.h"
 
 enum { N = 3, T = 6, VOCAB = 13 };

@@ -14,7 +14,7 @@
 #include "model/model.h"
 #include "optim/optim.h"
 #include "plot/internal.h"
-#include "results/series.h"
+#include "train/series.h"
 #include "testutil.h"
 
 enum { N = 8, IN = 6, CLASSES = 3 };
