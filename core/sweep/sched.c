@@ -24,7 +24,6 @@
 #include "results/rundir.h"
 #include "sweep/worklock.h"
 #include "log/files.h"
-#include "train/checkpoint.h"
 
 static double now(void)
 {
