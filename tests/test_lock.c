@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "log/files.h"
-#include "plot/internal.h"
+#include "results/results.h"
 #include "results/rundir.h"
 #include "testutil.h"
 #include "train/run.h"

@@ -16,7 +16,7 @@
 #include "base/rng.h"
 #include "log/files.h"
 #include "model/model.h"
-#include "plot/internal.h"
+#include "results/results.h"
 #include "tfm/reference.h"
 #include "train/series.h"
 #include "testutil.h"

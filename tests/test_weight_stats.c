@@ -13,7 +13,7 @@
 #include "log/files.h"
 #include "model/model.h"
 #include "optim/optim.h"
-#include "plot/internal.h"
+#include "results/results.h"
 #include "train/series.h"
 #include "testutil.h"
 

@@ -18,8 +18,8 @@
  * first runs it names, runs/<run>/ with the other five; the single run's
  * directory holds the five. */
 #include "log/files.h"
-#include "plot/internal.h"
 #include "plot/plot.h"
+#include "results/results.h"
 #include "results/run_result.h"
 #include "train/run.h"
 /* fuzz_files.h's dataset helpers go unused here */

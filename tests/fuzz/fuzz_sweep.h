@@ -39,7 +39,7 @@
 #include <unistd.h>
 
 #include "log/files.h"
-#include "plot/internal.h"
+#include "results/results.h"
 /* fuzz_files.h's dataset helpers go unused here */
 #pragma clang diagnostic ignored "-Wunused-function"
 #include "fuzz_files.h"
